@@ -8,9 +8,14 @@ time of each of their sandboxes from the nodes' containerd logs (debug level:
         applies them, prints one JSON line: {"apply_ms": .., "ready_ms": {pod: ms}}
         (ms from just before kubectl apply to the watch event that shows the
         pod Ready); exits 1 if not every pod got Ready within --timeout.
-  k8s-podstart.py cni LOG... --since RFC3339 --prefix P
+  k8s-podstart.py cni LOG... --since RFC3339 --prefix P [--trace FILE]...
         one JSON line: {"cni_ms": [...], "sandbox_ms": [...]} for the sandboxes
         of pods named P* started after --since (containerd's own timestamps).
+        With --trace (the plugin's XCNI_TRACE files: one line per call, see
+        cni/plugin.c), also "trace": per step of xcni's ADD its p50/p99 ms,
+        "pre" (containerd's "begin cni setup" to xcni's main: the loopback
+        plugin, exec and the dynamic loader) and "post" (xcni's exit to "cni
+        result": the chained plugins after it, portmap), by sandbox id.
 
 The kubectl command is taken from $KUBECTL (a shell command line, e.g. the
 control plane's `ip netns exec ... kubectl --kubeconfig ...`)."""
@@ -142,8 +147,44 @@ def cni(a):
             if n == name:
                 sandbox_ms.append(round((t1 - t0) * 1000, 1))
                 break
-    print(json.dumps({"cni_ms": cni_ms, "sandbox_ms": sandbox_ms}))
+    out = {"cni_ms": cni_ms, "sandbox_ms": sandbox_ms}
+    if a.trace:
+        out["trace"] = trace(a.trace, {sid: begin.get(sid) for sid in run1},
+                             {sid: result.get(sid) for sid in run1})
+    print(json.dumps(out))
     return 0
+
+
+def pct(v, q):
+    v = sorted(v)
+    return round(v[min(len(v) - 1, int(q * len(v)))], 1) if v else None
+
+
+def trace(files, begin, result):
+    """xcni's ADD trace lines of the sandboxes in begin: {step: [p50, p99]}."""
+    steps = {}
+    for path in files:
+        try:
+            lines = open(path, errors="replace").read().splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            f = line.split()
+            if len(f) < 6 or f[:2] != ["xcni", "ADD"] or f[2] not in begin:
+                continue
+            kv = dict(x.split("=", 1) for x in f[3:] if "=" in x)
+            if kv.get("err") != "0":
+                continue
+            sid = f[2]
+            for k, v in kv.items():
+                if k not in ("pid", "start", "err"):
+                    steps.setdefault(k, []).append(float(v))
+            start = float(kv["start"])
+            if begin[sid] is not None:
+                steps.setdefault("pre", []).append((start - begin[sid]) * 1000)
+            if result[sid] is not None:
+                steps.setdefault("post", []).append((result[sid] - start) * 1000 - float(kv["total"]))
+    return {k: {"n": len(v), "p50": pct(v, .5), "p99": pct(v, .99)} for k, v in steps.items()}
 
 
 def main():
@@ -159,6 +200,7 @@ def main():
     c.add_argument("logs", nargs="+")
     c.add_argument("--since", required=True)
     c.add_argument("--prefix", default="p")
+    c.add_argument("--trace", action="append", default=[])
     a = p.parse_args()
     return pods(a) if a.cmd == "pods" else cni(a)
 

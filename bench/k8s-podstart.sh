@@ -6,21 +6,26 @@
 #
 # The control plane and two kubelet nodes of tests/k8s (tests/k8s/lib.sh, node
 # mode daemonset, containerd logging at debug), then for each plugin in
-# $PLUGINS (default "xcni ptp", in that order, $ROUNDS times):
+# $PLUGINS (default "xcni ptp", in that order, $ROUNDS times; xcni-tc and
+# xcni-tcx are xcni with the DaemonSet's XCNI_ATTACH set to tc or tcx):
 #  - install: xcni as life.sh installs it (examples/kind xcni.yaml +
 #    kpr-patch.yaml, the image built offline); ptp by bench/k8s-ptp.yaml, a
 #    DaemonSet of the same shape (host network, the node's /opt/cni/bin and
 #    /etc/cni/net.d) whose pod copies Debian's ptp into /opt/cni/bin and writes
 #    a ptp + host-local conflist for its node's spec.podCIDR (from a ConfigMap
-#    this script renders: the pod has no API client). Figure: kubectl apply ->
-#    rolled out, -> both nodes Ready;
+#    this script renders: the pod has no API client), portmap chained after it
+#    as kindnet and xcni's entry point chain it (PTP_PORTMAP=0: not). Figure:
+#    kubectl apply -> rolled out, -> both nodes Ready;
 #  - $PODS pods (default 100, half on each node, busybox sleep) in one kubectl
 #    apply; figure: p50/p90/p99/max of apply -> Ready (a kubectl watch);
 #    then containerd's CNI setup ("begin cni setup" .. "cni result", debug
 #    level: CNI ADD as the runtime calls it, IPAM included) and RunPodSandbox's
 #    whole span per sandbox, p50/p99, from the nodes' containerd logs. (The
 #    kubelet does not call CNI with a remote runtime: containerd does, and
-#    logs it.)
+#    logs it.) xcni's ADD traced step by step (XCNI_TRACE in containerd's
+#    environment, which containerd hands to the plugins): per step p50/p99,
+#    and what came before xcni's main (loopback, exec, loader) and after it
+#    (portmap) in containerd's span;
 #  - xcni only, before the pods, $POLICY_ROUNDS times (default 10; 0: none;
 #    PODS=0: these alone): a NetworkPolicy
 #    applied with kubectl -> enforced on both nodes, and deleted -> open again,
@@ -28,7 +33,8 @@
 #  - the namespace deleted; the plugin removed (xcni: kubectl delete +
 #    uninstall.yaml, lib.sh's checks; ptp: the DaemonSet deleted, its conflist
 #    and binary removed from the nodes' dirs), nodes NotReady again.
-# Results: a table on stdout and $OUT (default /tmp/k8s-podstart.json).
+# Results: a table on stdout and $OUT (default /tmp/k8s-podstart.json, a JSON
+# list of rows: one per plugin and round, one per round of policy changes).
 # Shared machine: compare the two plugins of one run, not runs of days apart.
 set -uo pipefail
 BENCH=k8s-podstart
@@ -38,14 +44,18 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PODS=${PODS:-100}
 ROUNDS=${ROUNDS:-1}
 PLUGINS=${PLUGINS:-xcni ptp}
+PTP_PORTMAP=${PTP_PORTMAP:-1}
 OUT=${OUT:-/tmp/k8s-podstart.json}
 [[ $PODS =~ ^[0-9]+$ ]] && ((PODS == 0 || (PODS >= 2 && PODS <= 200))) || { echo "$BENCH: PODS: 0 (none: the policy rounds only) or 2-200, not '$PODS'" >&2; exit 1; }
 [[ $ROUNDS =~ ^[0-9]+$ ]] && ((ROUNDS >= 1 && ROUNDS <= 5)) || { echo "$BENCH: ROUNDS: 1-5, not '$ROUNDS'" >&2; exit 1; }
 for p in $PLUGINS; do
-	case $p in xcni | ptp) ;; *) echo "$BENCH: PLUGINS: xcni and/or ptp, not '$p'" >&2; exit 1 ;; esac
+	case $p in xcni | xcni-tc | xcni-tcx | ptp) ;; *) echo "$BENCH: PLUGINS: xcni, xcni-tc, xcni-tcx and/or ptp, not '$p'" >&2; exit 1 ;; esac
 done
 [ -x /usr/lib/cni/ptp ] || { echo "$BENCH: /usr/lib/cni/ptp missing (containernetworking-plugins)" >&2; exit 1; }
+[[ $PTP_PORTMAP =~ ^[01]$ ]] || { echo "$BENCH: PTP_PORTMAP: 0 or 1, not '$PTP_PORTMAP'" >&2; exit 1; }
 export XCNI_K8S_CONTAINERD_LOG=debug
+# Each node's containerd (and so the plugins it runs) gets its trace file.
+k8s_node_env() { export XCNI_TRACE=/run/xcni-k8s/$1/cni-trace.log; }
 
 k8s_preflight n1 n2
 k8s_image
@@ -58,6 +68,15 @@ for n in "${NODES[@]}"; do
 		timeout 60 ctr -a "/run/xcni-k8s/$n/containerd.sock" -n k8s.io images import --snapshotter overlayfs "$TMP/ptp.tar"
 done
 k8s_manifest kpr >"$TMP/xcni.yaml"
+# xcni-tc, xcni-tcx: the same with the DaemonSet's XCNI_ATTACH (the init
+# container's goes into the conflist: the plugin's "attach"; the agent's is
+# xcnid's own) both set to tc or tcx.
+for m in tc tcx; do
+	awk -v m="$m" '/- name: XCNI_ATTACH$/ {print; getline; sub(/value: .*/, "value: " m)} {print}' \
+		"$TMP/xcni.yaml" >"$TMP/xcni-$m.yaml"
+	[ "$(grep -A1 -- '- name: XCNI_ATTACH$' "$TMP/xcni-$m.yaml" | grep -c "value: $m\$")" = 2 ] ||
+		{ not_ok "xcni-$m.yaml: XCNI_ATTACH=$m in the init container and the agent"; finish; exit 1; }
+done
 # The ptp DaemonSet's pod CIDRs, one key per node.
 {
 	echo "apiVersion: v1"
@@ -65,6 +84,7 @@ k8s_manifest kpr >"$TMP/xcni.yaml"
 	echo "metadata: {name: ptp-cidrs, namespace: kube-system}"
 	echo "data:"
 	for n in "${NODES[@]}"; do echo "  $n: \"$(kc get node "$n" -o jsonpath='{.spec.podCIDR}')\""; done
+	echo "  portmap: \"$PTP_PORTMAP\""
 	echo "---"
 	cat "$ROOT/bench/k8s-ptp.yaml"
 } >"$TMP/ptp.yaml"
@@ -162,14 +182,13 @@ PY
 	check "policy rounds: every round's change seen on both nodes ($(cat "$TMP/pol.json" | cut -c1-300))" \
 		bash -c "grep -q '\"missing\": 0' $TMP/pol.json"
 	echo "# figure: $(cat "$TMP/pol.json")"
-	echo "," >>"$OUT"
-	cat "$TMP/pol.json" >>"$OUT"
+	out_row "$(cat "$TMP/pol.json")"
 	kc delete namespace pol --wait=true --timeout=120s >/dev/null
 }
 
-k8s_uninstall_plugin() { # xcni|ptp
-	if [ "$1" = xcni ]; then
-		k8s_uninstall "$TMP/xcni.yaml" kpr
+k8s_uninstall_plugin() { # xcni|xcni-tc|xcni-tcx|ptp
+	if [ "$1" != ptp ]; then
+		k8s_uninstall "$TMP/$1.yaml" kpr
 	else
 		kc delete -f "$TMP/ptp.yaml" --wait=true --timeout=60s >/dev/null
 		for n in "${NODES[@]}"; do
@@ -179,13 +198,19 @@ k8s_uninstall_plugin() { # xcni|ptp
 	check "$1 removed: both nodes NotReady again" eventually 90 not_ready_nodes
 }
 
+# One JSON object a row of $OUT's list; the comma before all but the first.
 echo "[" >"$OUT"
 first=1
+out_row() {
+	[ $first = 1 ] || echo "," >>"$OUT"
+	first=0
+	echo "$1" >>"$OUT"
+}
 for r in $(seq "$ROUNDS"); do
 	for p in $PLUGINS; do
 		diag "round $r: $p"
-		if [ "$p" = xcni ]; then
-			k8s_install "$TMP/xcni.yaml"
+		if [ "$p" != ptp ]; then
+			k8s_install "$TMP/$p.yaml"
 		else
 			k8s_install "$TMP/ptp.yaml" ptp
 		fi
@@ -198,7 +223,14 @@ for r in $(seq "$ROUNDS"); do
 		check "$p: $PODS pods Ready" test $? = 0
 		sleep 2
 		python3 "$ROOT/bench/k8s-podstart.py" cni /run/xcni-k8s/n1/containerd.log /run/xcni-k8s/n2/containerd.log \
-			--since "$since" --prefix p >"$TMP/cni.json"
+			--since "$since" --prefix p --trace /run/xcni-k8s/n1/cni-trace.log --trace /run/xcni-k8s/n2/cni-trace.log \
+			>"$TMP/cni.json"
+		if [ -n "${XCNI_K8S_KEEP:-}" ]; then
+			for n in "${NODES[@]}"; do
+				cp "/run/xcni-k8s/$n/containerd.log" "$XCNI_K8S_KEEP/$p-$r-$n-containerd.log" 2>/dev/null
+				cp "/run/xcni-k8s/$n/cni-trace.log" "$XCNI_K8S_KEEP/$p-$r-$n-cni-trace.log" 2>/dev/null
+			done
+		fi
 		row=$(python3 - "$p" "$r" "$TMP/pods.json" "$TMP/cni.json" "${INSTALL_ROLLOUT_MS:-0}" "${INSTALL_READY_MS:-0}" <<'PY'
 import json, sys
 p, r, pods, cni, roll, ready = sys.argv[1:]
@@ -212,13 +244,13 @@ o = {"plugin": p, "round": int(r), "ds_rollout_ms": int(roll), "ds_ready_ms": in
      "ready_p50_ms": pct(rd, .5), "ready_p90_ms": pct(rd, .9), "ready_p99_ms": pct(rd, .99), "ready_max_ms": max(rd) if rd else None,
      "cni_n": len(c["cni_ms"]), "cni_p50_ms": pct(c["cni_ms"], .5), "cni_p99_ms": pct(c["cni_ms"], .99),
      "sandbox_n": len(c["sandbox_ms"]), "sandbox_p50_ms": pct(c["sandbox_ms"], .5), "sandbox_p99_ms": pct(c["sandbox_ms"], .99)}
+if c.get("trace"):
+    o["xcni_add_trace"] = c["trace"]
 print(json.dumps(o))
 PY
 		)
 		echo "# figure: $row"
-		[ $first = 1 ] || echo "," >>"$OUT"
-		first=0
-		echo "$row" >>"$OUT"
+		out_row "$row"
 		kc delete namespace bench --wait=true --timeout=180s >/dev/null
 		k8s_uninstall_plugin "$p"
 	done
@@ -237,6 +269,10 @@ for o in rows:
     print("# %-5s %5d %9d %9d %5d %9s %9s %9s %9s %8s %8s %9s %9s" % (o["plugin"], o["round"], o["ds_rollout_ms"], o["ds_ready_ms"],
           o["pods"], o["ready_p50_ms"], o["ready_p90_ms"], o["ready_p99_ms"], o["ready_max_ms"],
           o["cni_p50_ms"], o["cni_p99_ms"], o["sandbox_p50_ms"], o["sandbox_p99_ms"]))
+    t = o.get("xcni_add_trace")
+    if t:
+        print("#   xcni ADD by step, p50/p99 ms (%d traced): %s" % (t.get("total", {}).get("n", 0), ", ".join(
+            "%s %s/%s" % (k, v["p50"], v["p99"]) for k, v in t.items())))
 PY
 k8s_down
 finish

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../user/lib/system/cidr.h"
@@ -37,6 +38,81 @@ struct ctx {
 	bool ipam_ver_cached; /* ipam_ver came from the cache: retried once if refused */
 	bool ipam_cache_read;
 };
+
+/*
+ * XCNI_TRACE=FILE: each ADD appends one line to FILE, its steps' times in
+ * ms, to see where an ADD's time goes under a real runtime (the runtime's
+ * environment reaches the plugin: containerd passes its own on). One
+ * O_APPEND write per line, so concurrent ADDs do not interleave. Nothing is
+ * traced, and nothing is read but the variable, without it.
+ */
+#define TRACE_MAX 16
+static struct {
+	const char *file;
+	struct timespec wall0, t0, last;
+	int n;
+	const char *name[TRACE_MAX];
+	double ms[TRACE_MAX];
+} trace;
+
+static double ts_ms(const struct timespec *a, const struct timespec *b)
+{
+	return (double)(b->tv_sec - a->tv_sec) * 1e3 + (double)(b->tv_nsec - a->tv_nsec) / 1e6;
+}
+
+static void trace_start(void)
+{
+	trace.file = getenv("XCNI_TRACE");
+	if (!trace.file || !*trace.file) {
+		trace.file = NULL;
+		return;
+	}
+	clock_gettime(CLOCK_REALTIME, &trace.wall0);
+	clock_gettime(CLOCK_MONOTONIC, &trace.t0);
+	trace.last = trace.t0;
+}
+
+/* The time since the previous mark (or the start), under name. */
+static void trace_mark(const char *name)
+{
+	struct timespec now;
+
+	if (!trace.file || trace.n >= TRACE_MAX)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	trace.name[trace.n] = name;
+	trace.ms[trace.n++] = ts_ms(&trace.last, &now);
+	trace.last = now;
+}
+
+static void trace_write(const struct ctx *c, int err)
+{
+	char line[1024];
+	struct timespec now;
+	int n, i, fd;
+
+	if (!trace.file)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	n = snprintf(line, sizeof(line), "xcni %s %s pid=%d start=%jd.%09ld err=%d", c->env.command,
+		     c->env.container_id ? c->env.container_id : "-", (int)getpid(),
+		     (intmax_t)trace.wall0.tv_sec, trace.wall0.tv_nsec, err);
+	for (i = 0; i < trace.n && n > 0 && (size_t)n < sizeof(line); i++)
+		n += snprintf(line + n, sizeof(line) - (size_t)n, " %s=%.3f", trace.name[i],
+			      trace.ms[i]);
+	if (n > 0 && (size_t)n < sizeof(line) - 32)
+		n += snprintf(line + n, sizeof(line) - (size_t)n, " total=%.3f\n",
+			      ts_ms(&trace.t0, &now));
+	if (n <= 0 || (size_t)n >= sizeof(line))
+		return;
+	fd = open(trace.file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return;
+	if (write(fd, line, (size_t)n) < 0) {
+		/* a trace is best effort */
+	}
+	close(fd);
+}
 
 static int nl_fail(struct ctx *c, struct nl *nl, int err, const char *what)
 {
@@ -732,6 +808,7 @@ static int cmd_add(struct ctx *c)
 	 * take and give back a lease on every retry; it costs four bpf(2) calls.
 	 */
 	err = xcni_dp_open(&s.dp, c->conf.pin_dir, &c->err);
+	trace_mark("dp_open");
 	if (err)
 		goto out;
 	/*
@@ -745,11 +822,13 @@ static int cmd_add(struct ctx *c)
 	 */
 	err = ipam_start(c, &s.ipam_proc, "ADD", c->env.container_id, c->env.ifname,
 			 c->env.netns);
+	trace_mark("ipam_spawn");
 	if (err)
 		goto out;
 	xcni_killpoint("ipam-started");
 
 	err = netns_open(c, &s.ns, c->env.netns);
+	trace_mark("netns");
 	if (err)
 		goto undo;
 	xcni_host_ifname(c->env.container_id, c->env.ifname, s.a.host_if);
@@ -765,6 +844,7 @@ static int cmd_add(struct ctx *c)
 	}
 
 	err = add_links(c, &s, alias);
+	trace_mark("links");
 	if (err)
 		goto undo;
 
@@ -779,14 +859,15 @@ static int cmd_add(struct ctx *c)
 	else
 		err = xcni_dp_attach(&s.dp, c->conf.attach, s.hl.ifindex, s.a.host_if, &s.attached,
 				     &c->err);
-	if (err)
-		goto undo;
-	err = xcni_state_dir_make(&c->conf, &c->err);
+	if (!err)
+		err = xcni_state_dir_make(&c->conf, &c->err);
+	trace_mark("attach");
 	if (err)
 		goto undo;
 
 	err = ipam_finish(c, &s.ipam_proc, "ADD", c->env.container_id, c->env.ifname,
 			  c->env.netns, &s.ires);
+	trace_mark("ipam_wait");
 	if (err)
 		goto undo;
 	s.have_lease = 1;
@@ -798,8 +879,10 @@ static int cmd_add(struct ctx *c)
 		goto undo;
 	if (s.ipam.has6 && (err = add_ipv6(c, &s.ns, &s.hl, &s.pl, &s.ipam, &s.lo6_was)))
 		goto undo;
+	trace_mark("addrs");
 
 	err = add_publish(c, &s);
+	trace_mark("publish");
 	if (err)
 		goto undo;
 	xcni_killpoint("result");
@@ -808,6 +891,7 @@ static int cmd_add(struct ctx *c)
 	json_dumpf(res, stdout, JSON_COMPACT);
 	fputc('\n', stdout);
 	json_decref(res);
+	trace_mark("result");
 	err = 0;
 	goto out;
 
@@ -1061,6 +1145,37 @@ static int del_attachment(struct ctx *c, struct nl *host, const struct xcni_dp *
 	xcni_killpoint("del-ipam");
 	xcni_host_ifname(cid, ifname, host_if);
 	have_link = nl_link_get(host, host_if, &hl) == 0;
+	/*
+	 * The link goes first, its programs with it; then the TCX link pins.
+	 * The other way round each unpinned TCX link is detached from a live
+	 * device, which the kernel does holding RTNL across a whole RCU grace
+	 * period (tcx_link_release: synchronize_rcu), twice a pod, stalling
+	 * every netlink writer on the host meanwhile (a node's other ADDs and
+	 * DELs); released after its device went, a link has nothing to detach.
+	 */
+	if (have_link) {
+		/*
+		 * Only a link this network made for this attachment is ours to delete:
+		 * its alias says so. The kernel takes no alias at creation, so an ADD
+		 * killed between creating the veth and naming it leaves one without:
+		 * a veth with no alias under the name derived from this attachment's
+		 * container ID and interface is that one.
+		 */
+		xcni_link_alias(c->conf.name, cid, ifname, want, sizeof(want));
+		if ((xcni_link_alias_parse(hl.alias, c->conf.name, have_cid, sizeof(have_cid),
+					   have_if, sizeof(have_if)) == 0 &&
+		     strcmp(hl.alias, want) == 0) ||
+		    (!hl.alias[0] && strcmp(hl.kind, "veth") == 0)) {
+			lerr = nl_link_del(host, hl.ifindex);
+			if (lerr == -ENODEV)
+				lerr = 0;
+			if (lerr)
+				nl_fail(c, host, lerr, "delete host veth");
+			else
+				have_link = 0; /* its ifindex may be another pod's by now */
+		}
+	}
+	xcni_killpoint("del-link");
 	if (dp) {
 		/* The record knows the IP even when the link is gone, and the attach point. */
 		char attach[8];
@@ -1082,26 +1197,6 @@ static int del_attachment(struct ctx *c, struct nl *host, const struct xcni_dp *
 			xcni_dp_gc6(dp, &ep_id, 1);
 		xcni_killpoint("del-endpoint");
 	}
-	if (have_link) {
-		/*
-		 * Only a link this network made for this attachment is ours to delete:
-		 * its alias says so. The kernel takes no alias at creation, so an ADD
-		 * killed between creating the veth and naming it leaves one without:
-		 * a veth with no alias under the name derived from this attachment's
-		 * container ID and interface is that one.
-		 */
-		xcni_link_alias(c->conf.name, cid, ifname, want, sizeof(want));
-		if ((xcni_link_alias_parse(hl.alias, c->conf.name, have_cid, sizeof(have_cid),
-					   have_if, sizeof(have_if)) == 0 &&
-		     strcmp(hl.alias, want) == 0) ||
-		    (!hl.alias[0] && strcmp(hl.kind, "veth") == 0)) {
-			lerr = nl_link_del(host, hl.ifindex);
-			if (lerr == -ENODEV)
-				lerr = 0;
-			if (lerr)
-				nl_fail(c, host, lerr, "delete host veth");
-		}
-	}
 	if (lerr) {
 		struct cni_err saved = c->err;
 
@@ -1110,7 +1205,6 @@ static int del_attachment(struct ctx *c, struct nl *host, const struct xcni_dp *
 		c->err = saved;
 		return lerr;
 	}
-	xcni_killpoint("del-link");
 	err = ipam_finish(c, &p, "DEL", cid, ifname, netns, &res);
 	json_decref(res);
 	if (err)
@@ -1341,6 +1435,7 @@ int main(int argc, char **argv)
 	if (argc > 1 && (err = xcni_version_main("xcni", argc, argv)) >= 0)
 		return err;
 
+	trace_start();
 	c.env.command = env_nonempty("CNI_COMMAND");
 	c.env.container_id = env_nonempty("CNI_CONTAINERID");
 	c.env.netns = env_nonempty("CNI_NETNS");
@@ -1392,6 +1487,7 @@ int main(int argc, char **argv)
 	err = need_env(&c);
 	if (err)
 		goto fail;
+	trace_mark("conf");
 
 	if (!strcmp(c.env.command, "ADD"))
 		err = cmd_add(&c);
@@ -1405,6 +1501,8 @@ int main(int argc, char **argv)
 		err = cmd_status(&c);
 	if (err)
 		goto fail;
+	fflush(stdout);
+	trace_write(&c, 0);
 	xcni_conf_free(&c.conf);
 	free(in);
 	return 0;
@@ -1415,6 +1513,9 @@ fail: {
 	json_dumpf(j, stdout, JSON_COMPACT);
 	fputc('\n', stdout);
 	json_decref(j);
+	fflush(stdout);
+	if (c.env.command)
+		trace_write(&c, err);
 	xcni_conf_free(&c.conf);
 	free(in);
 	return 1;

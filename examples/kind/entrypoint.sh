@@ -47,9 +47,11 @@
 #   XCNI_MTU           optional "mtu" of the network configuration (default: the
 #                      plugin's, capped by xcnid at the underlay MTU - 50)
 #   XCNI_MOUNT_BPFFS   0: do not mount bpffs (tests)
-#   XCNI_ATTACH        tc: the older attach path for the agent and the plugin
-#                      (tc clsact, where the kernel has no TCX it is taken anyway);
-#                      written into the conflist ("attach") and read by xcnid
+#   XCNI_ATTACH        auto, tcx or tc (tc clsact, which a kernel without TCX
+#                      gets anyway): install writes it into the conflist as the
+#                      plugin's "attach" (xcni.yaml gives the install container
+#                      tc: a TCX attach holds RTNL across an RCU grace period),
+#                      and xcnid reads the agent container's for its own devices
 #   XCNI_CGROUP_ROOT   the node's cgroup v2 root as mounted in this container
 #                      (kpr-patch.yaml: /host/sys/fs/cgroup): agent gives xcnid
 #                      --cgroup-root with it (socket LB) when it is a cgroup2

@@ -148,7 +148,10 @@ for p in p1 p2 p3; do
 	newpod $p
 	# p2's runtime switched IPv6 off in its netns (some do for IPv4 pods).
 	[ $p = p2 ] && ip netns exec "$XCT_TAG-p2" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+	# p3's runtime passes XCNI_TRACE (containerd hands its environment on).
+	[ $p = p3 ] && CNI_EXTRA_ENV="XCNI_TRACE=$T/trace"
 	cni ADD "cid-$p" "$(nspath $p)" <<<"$(conf 1.0.0)"
+	CNI_EXTRA_ENV=
 	RES[$p]=$OUT
 	check "ADD $p exits 0" test "$RC" -eq 0
 	[ $p = p1 ] && P1_ERR=$ERR
@@ -167,6 +170,20 @@ for p in p1 p2 p3; do
 		check "ADD $p result: no IPv6 address" test -z "${IP6[$p]}"
 	fi
 done
+# XCNI_TRACE=FILE: one line for p3's ADD (p1 and p2 ran without it), each step's ms.
+check "XCNI_TRACE: one line for the one traced ADD, its steps in order, total >= their sum" \
+	python3 - "$T/trace" <<'PY'
+import re, sys
+lines = open(sys.argv[1]).read().splitlines()
+assert len(lines) == 1, lines
+f = lines[0].split()
+assert f[:3] == ["xcni", "ADD", "cid-p3"] and re.fullmatch(r"pid=\d+", f[3]) and re.fullmatch(r"start=\d+\.\d{9}", f[4]) and f[5] == "err=0", f
+kv = [x.split("=") for x in f[6:]]
+names = [k for k, _ in kv]
+assert names == ["conf", "dp_open", "ipam_spawn", "netns", "links", "attach", "ipam_wait", "addrs", "publish", "result", "total"], names
+ms = [float(v) for _, v in kv]
+assert all(m >= 0 for m in ms) and ms[-1] >= sum(ms[:-1]) - 0.01, ms
+PY
 hostif=$(echo "${RES[p1]}" | jq_ 'd["interfaces"][0]["name"]')
 hostmac=$(echo "${RES[p1]}" | jq_ 'd["interfaces"][0]["mac"]')
 podmac=$(echo "${RES[p1]}" | jq_ 'd["interfaces"][1]["mac"]')

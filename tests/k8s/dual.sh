@@ -150,7 +150,7 @@ spec:
   - from:
     - podSelector: {matchLabels: {role: friend}}
 EOF2
-fails_from() { ! kc -n "$1" exec "$2" -- timeout 3 wget -q -O /dev/null "$3" >/dev/null 2>&1; }
+fails_from() { ! kc -n "$1" exec "$2" -- sh -c "$BOUNDED"'; bounded 30 wget -q -O /dev/null "$1"' sh "$3" >/dev/null 2>&1; }
 export -f fails_from
 check "policy: cl cut off from s2 over IPv4" eventually 20 fails_from dual cl "http://${V4[s2]}:8080/"
 check "policy: cl cut off from s2 over IPv6" eventually 20 fails_from dual cl "$(v6url "${V6[s2]}")"

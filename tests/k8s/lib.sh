@@ -120,8 +120,16 @@ EOF2
 	echo $(($(now_ms) - t))
 }
 ip_of() { kc -n "$1" get pod "$2" -o jsonpath='{.status.podIP}'; }
-wget_from() { kc -n "$1" exec "$2" -- timeout 3 wget -q -O - "$3"; }
+# In a pod, "bounded TENTHS CMD...": CMD in the background, killed after TENTHS
+# tenths of a second, reaped by the same shell; CMD's status (143 if killed).
+# Not busybox timeout(1): it forks a watchdog that the pod's PID 1 inherits,
+# and a PID 1 that is `sleep` never reaps it (a zombie a call: thousands a
+# run, on a host of pid_max 32768); not wget -T, which Debian's busybox
+# answers with a segfault (built without FEATURE_WGET_TIMEOUT).
+BOUNDED='bounded() { _t=$1; shift; "$@" & _p=$!; _i=0; while kill -0 $_p 2>/dev/null && [ $_i -lt $_t ]; do sleep 0.1; _i=$((_i+1)); done; kill $_p 2>/dev/null; wait $_p; }'
+wget_from() { kc -n "$1" exec "$2" -- sh -c "$BOUNDED"'; bounded 30 wget -q -O - "$1"' sh "$3"; }
 SERVE='mkdir -p /tmp/www && echo hello-from-$(hostname) >/tmp/www/index.html && httpd -p 8080 -h /tmp/www && exec sleep 2147483647'
+export BOUNDED
 export -f kc wget_from eventually in_node
 
 k8s_cp_up() {

@@ -64,7 +64,7 @@ agent_pod() { # NODE: the xcni pod on it
 agent_restarts() { kc -n kube-system get pod "$1" -o jsonpath='{.status.containerStatuses[0].restartCount}'; }
 agent_ready() { [ "$(kc -n kube-system get pod "$1" -o jsonpath='{.status.containerStatuses[0].ready}')" = true ]; }
 export -f agent_ready
-fails_from() { ! kc -n "$1" exec "$2" -- timeout 3 wget -q -O /dev/null "$3" >/dev/null 2>&1; }
+fails_from() { ! kc -n "$1" exec "$2" -- sh -c "$BOUNDED"'; bounded 30 wget -q -O /dev/null "$1"' sh "$3" >/dev/null 2>&1; }
 export -f fails_from
 
 # ---- 1. pods on every node reach each other ----
@@ -112,10 +112,11 @@ check "cl reaches the Service back ($CIP:80; s2 n2, s3 n3)" \
 # The steady client: every 0.2 s one new connection to s2's address and one to
 # the ClusterIP, until /tmp/stop (at most 1500 rounds, 5 min); a connection
 # failed = wget did not get the page in 2 s.
-CLIENT='ok=0; fail=0; i=0
+CLIENT=$BOUNDED'
+ok=0; fail=0; i=0
 while [ $i -lt 1500 ] && [ ! -e /tmp/stop ]; do
 	for u in "$1" "$2"; do
-		if timeout 2 wget -q -O /dev/null "$u"; then ok=$((ok+1)); else fail=$((fail+1)); echo "failed: $(date +%T) $u" >&2; fi
+		if bounded 20 wget -q -O /dev/null "$u" 2>/dev/null; then ok=$((ok+1)); else fail=$((fail+1)); echo "failed: $(date +%T) $u" >&2; fi
 	done
 	i=$((i+1)); sleep 0.2
 done
@@ -197,7 +198,7 @@ check "n2's agent killed: xcnictl status on n2 exits 1 (got $rc), not OK, naming
 diag "n2 right after the kill: $(grep -E '^(Agent|Verdict):' "$TMP/status.out" | paste -sd'|')"
 # While the agent is down and starting again: cl tries sink every 0.2 s (1 s
 # each), from inside the pod, until /tmp/stop2.
-kc -n life exec cl -- sh -c "t=0; l=0; while [ \$t -lt 600 ] && [ ! -e /tmp/stop2 ]; do t=\$((t+1)); timeout 1 wget -q -O /dev/null http://$SINK:8080/ && l=\$((l+1)); sleep 0.2; done; echo \$t \$l" >"$TMP/probe.out" 2>/dev/null &
+kc -n life exec cl -- sh -c "$BOUNDED; t=0; l=0; while [ \$t -lt 600 ] && [ ! -e /tmp/stop2 ]; do t=\$((t+1)); bounded 10 wget -q -O /dev/null http://$SINK:8080/ && l=\$((l+1)); sleep 0.2; done; echo \$t \$l" >"$TMP/probe.out" 2>/dev/null &
 probe=$!
 until agent_ready "$AP" && [ "$(agent_restarts "$AP")" -gt "$R0" ]; do
 	[ $(($(now_ms) - t)) -lt 120000 ] || break

@@ -68,8 +68,8 @@ else
 fi
 A=$(ip_of web a)
 # b fetches a every second, and logs what it got (busybox 1.35's wget -T
-# segfaults, Debian builds it without FEATURE_WGET_TIMEOUT: timeout(1) instead).
-PROBE="while true; do if r=\$(timeout 2 wget -q -O - http://$A:8080/ 2>&1); then echo \"ok \$r\"; else echo \"fail \$r\"; fi; sleep 1; done"
+# segfaults, Debian builds it without FEATURE_WGET_TIMEOUT; lib.sh's bounded).
+PROBE="$BOUNDED; while true; do if r=\$(bounded 20 wget -q -O - http://$A:8080/ 2>&1); then echo \"ok \$r\"; else echo \"fail \$r\"; fi; sleep 1; done"
 if tb=$(pod b web n2 "app: b" "$SERVE && $PROBE"); then
 	ok "pod b on n2 Ready in $tb ms"
 else
@@ -83,7 +83,7 @@ check "a's and b's addresses are of their nodes' pod CIDRs" \
 check "b (n2) fetched a (n1): kubectl logs b says 'ok hello-from-a'" \
 	eventually 20 bash -c "kc -n web logs b | grep -q '^ok hello-from-a'"
 check "kubectl exec a -- wget b: a (n1) fetches b (n2)" \
-	bash -c "kc -n web exec a -- timeout 3 wget -q -O - http://$B:8080/ | grep -qx hello-from-b"
+	bash -c "wget_from web a http://$B:8080/ | grep -qx hello-from-b"
 check "node n1's netns fetches b on n2 (host to a remote pod over Geneve)" \
 	bash -c "nsenter --net=/run/netns/xcni-k8s-n1 curl -s --max-time 3 http://$B:8080/ | grep -qx hello-from-b"
 B_NS=$(pod_netns web b)
@@ -145,7 +145,7 @@ check "b stays cut off (3 probes)" bash -c "for i in 1 2 3; do ! fetch $B_NS htt
 check "kubectl logs b: its own fetches fail now" \
 	eventually 10 bash -c "kc -n web logs b --tail=2 | grep -q '^fail'"
 check "a still reaches b (b is not selected)" \
-	bash -c "kc -n web exec a -- timeout 3 wget -q -O - http://$B:8080/ | grep -qx hello-from-b"
+	bash -c "wget_from web a http://$B:8080/ | grep -qx hello-from-b"
 
 # ---- a Job's address reused while another namespace's policy changes ----
 kc apply -f - >/dev/null <<'EOF'
@@ -195,7 +195,7 @@ wait $bgapply
 C=$(ip_of web c)
 check "c got the finished Job pod's address ($C = $J): host-local reused it" test "$C" = "$J"
 check "c (role=friend) reaches a: the reused address is c's, allowed by the policy" \
-	eventually 15 bash -c "kc -n web exec c -- timeout 3 wget -q -O - http://$A:8080/ | grep -qx hello-from-a"
+	eventually 15 bash -c "wget_from web c http://$A:8080/ | grep -qx hello-from-a"
 check "b is still cut off from a: the policy still applies" \
 	bash -c "for i in 1 2 3; do ! fetch $B_NS http://$A:8080/ >/dev/null || exit 1; done"
 check "batch's deny-all in the API" bash -c "kc -n batch get networkpolicy deny-all -o name | grep -q ."

@@ -16,6 +16,10 @@
 #   is refused at n1 as a spoof (drop-outside-spoof: a plain packet on the
 #   underlay claiming a node's address, by design); the control plane's netns
 #   (a client off the nodes) reaches the NodePort on n2;
+# - a LoadBalancer Service (its status.loadBalancer.ingress set as a cloud's
+#   controller sets it) and an externalIP, each routed to a node from the control
+#   plane's netns, reached from there and from the client pod; a headless and an
+#   ExternalName Service beside them;
 # - a backend deleted: the Deployment's new pod is in the slice and the
 #   ClusterIP still answers; the Service deleted: the ClusterIP stops answering;
 # - xcnid said once it reads EndpointSlices as v1beta1, refused no generation;
@@ -104,7 +108,7 @@ for n in "${NODES[@]}"; do
 done
 
 # wget from the client pod; the backend's answer on stdout.
-from_client() { kc -n svc exec client -- timeout 3 wget -q -O - "$1"; }
+from_client() { wget_from svc client "$1"; }
 export -f from_client
 t=$(now_ms)
 if eventually 20 bash -c "from_client http://$CIP/ | grep -q '^hello-from-web-'"; then
@@ -141,6 +145,70 @@ check "... at n1 as drop-outside-spoof from-overlay (a plain packet claiming nod
 	test "${sp1:-0}" -gt "${sp0:-0}"
 check "the control plane's netns reaches NodePort $n2_NODE_IP:30080 (a client off the nodes)" \
 	eventually 10 bash -c "ip netns exec $K8S_NETNS curl -s --max-time 2 http://$n2_NODE_IP:30080/ | grep -q '^hello-from-web-'"
+
+# ---- LoadBalancer, externalIPs, headless, ExternalName ----
+# No cloud here: web-lb's load-balancer address is given as a load balancer's
+# controller gives it (status.loadBalancer.ingress, the status subresource),
+# and the control plane's netns (a client off the nodes) routes it to n2, which
+# has no backend, as an announcer would; web-eip's externalIP to n1. The
+# headless and the ExternalName Service have no address to translate: the
+# agents must program the rest beside them (their logs, below).
+LBIP=198.51.100.10 EIP=198.51.100.11
+kc apply -f - >/dev/null <<EOF2
+apiVersion: v1
+kind: Service
+metadata: {name: web-lb, namespace: svc}
+spec:
+  type: LoadBalancer
+  selector: {app: web}
+  ports: [{port: 82, targetPort: 8080, nodePort: 30082, protocol: TCP}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web-eip, namespace: svc}
+spec:
+  selector: {app: web}
+  externalIPs: [$EIP]
+  ports: [{port: 83, targetPort: 8080, protocol: TCP}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web-headless, namespace: svc}
+spec:
+  clusterIP: None
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 8080}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web-ext, namespace: svc}
+spec:
+  type: ExternalName
+  externalName: web.svc.cluster.local
+EOF2
+# kubectl 1.20 has no patch --subresource: the Service with its status PUT
+# to the status subresource.
+lb_status() {
+	kc -n svc get svc web-lb -o json |
+		python3 -c 'import json, sys; s = json.load(sys.stdin); s["status"] = {"loadBalancer": {"ingress": [{"ip": sys.argv[1]}]}}; print(json.dumps(s))' "$LBIP" |
+		kc replace --raw /api/v1/namespaces/svc/services/web-lb/status -f - >/dev/null &&
+		[ "$(kc -n svc get svc web-lb -o jsonpath='{.status.loadBalancer.ingress[0].ip}')" = "$LBIP" ]
+}
+check "LoadBalancer web-lb: status.loadBalancer.ingress $LBIP set through the status subresource" lb_status
+ip -n "$K8S_NETNS" route add "$LBIP/32" via "$n2_NODE_IP"
+ip -n "$K8S_NETNS" route add "$EIP/32" via "$n1_NODE_IP"
+check "the control plane's netns reaches LoadBalancer IP $LBIP:82, routed to n2 (no backend there)" \
+	eventually 15 bash -c "ip netns exec $K8S_NETNS curl -s --max-time 2 http://$LBIP:82/ | grep -q '^hello-from-web-'"
+check "the control plane's netns reaches web-lb's NodePort $n2_NODE_IP:30082" \
+	eventually 10 bash -c "ip netns exec $K8S_NETNS curl -s --max-time 2 http://$n2_NODE_IP:30082/ | grep -q '^hello-from-web-'"
+check "the control plane's netns reaches externalIP $EIP:83, routed to n1 (the backends' node)" \
+	eventually 15 bash -c "ip netns exec $K8S_NETNS curl -s --max-time 2 http://$EIP:83/ | grep -q '^hello-from-web-'"
+check "client on n2 reaches LoadBalancer IP $LBIP:82 from inside the cluster" \
+	eventually 10 bash -c "from_client http://$LBIP:82/ | grep -q '^hello-from-web-'"
+check "client on n2 reaches externalIP $EIP:83 from inside the cluster" \
+	eventually 10 bash -c "from_client http://$EIP:83/ | grep -q '^hello-from-web-'"
+ip -n "$K8S_NETNS" route del "$LBIP/32" 2>/dev/null
+ip -n "$K8S_NETNS" route del "$EIP/32" 2>/dev/null
 
 # ---- a backend replaced ----
 old=$(kc -n svc get pods -l app=web -o jsonpath='{.items[0].metadata.name}')

@@ -142,6 +142,8 @@ check "kubectl exec $AGENT_N1 (n1) -- xcnictl explain web/b web/a 8080/tcp: deni
 	bash -c "kc -n kube-system exec $AGENT_N1 -c xcnid -- xcnictl explain web/b web/a 8080/tcp >$TMP/explain-b.out 2>&1; grep -q 'denied: by ingress at the destination' $TMP/explain-b.out || { cat $TMP/explain-b.out; exit 1; }"
 check "  ... web/c web/a 8080/tcp (role=friend): not denied" \
 	bash -c "kc -n kube-system exec $AGENT_N1 -c xcnid -- xcnictl explain web/c web/a 8080/tcp >$TMP/explain-c.out 2>&1 && ! grep -q 'denied' $TMP/explain-c.out || { cat $TMP/explain-c.out; exit 1; }"
+check "kubectl exec $AGENT_N1 (n1) -- xcnictl policy get web/a: what was compiled for a names web/a-from-friends" \
+	bash -c "kc -n kube-system exec $AGENT_N1 -c xcnid -- xcnictl policy get web/a >$TMP/policy-a.out 2>&1 && grep -q 'a-from-friends' $TMP/policy-a.out || { cat $TMP/policy-a.out; exit 1; }"
 
 # ---- the cluster-wide flows view from outside the nodes (relay38) ----
 sleep 1.5 # a conntrack walk after the last connection
