@@ -7,13 +7,16 @@
  *
  *   1. the nodes (--node, else the first two Ready ones without a NoSchedule
  *      taint), the probe pods' image (--image, else the xcni DaemonSet's),
- *      the agent pod on each node (its drop counters), the DNS Service;
+ *      the agents (k8s_agents_list, as xcnictl flows --kubeconfig finds
+ *      them), the DNS Service and the kubernetes Service (what DNS answers);
  *   2. the probe namespace of `--manifest` (one text for both), read with the
  *      project's YAML loader and POSTed object by object; the NodePort left
  *      to the API server; a namespace kept by --keep is reused;
  *   3. the pods waited for Ready, the Service for its endpoints;
- *   4. each test: the agents' drop counters, the probe, the counters again;
- *   5. the namespace deleted and waited for until it is gone, also after a
+ *   4. each test: the probe, then the flow records of its connections (or
+ *      the agents' drop counters before and after it);
+ *   5. the pods deleted with grace 0, the Services and their endpoints,
+ *      then the namespace, waited for until it is gone, also after a
  *      failure, SIGINT or SIGTERM.
  *
  * How a probe runs inside a pod: the kubelet's run endpoint through the API
@@ -30,14 +33,19 @@
  * SPDY upgrade that Debian 12's libcurl does not speak. The run endpoint
  * needs RBAC `nodes/proxy` (create) for whoever runs the test.
  *
- * Drops: each node's agent pod (label app.kubernetes.io/name=xcni in
- * kube-system) runs `xcnictl metrics --json` through the same endpoint before
- * and after each probe; the difference of the drop-* rows is the test's (as
- * in the lab, the counters are the whole node's). A node without an agent
- * pod is said and not watched.
- * TODO(issue 39): the flow records of the run (xcnictl flows --kubeconfig,
- * relay38's branch), filtered by the probe pods' addresses, would name the
- * dropped flow itself and make drops of other pods on the node not count.
+ * Drops, from the flow records of the run: every agent is asked over mTLS
+ * (flowsnet.h, --tls DIR: the client certificate of the cluster-wide flows
+ * view) for the records with an end in the probe namespace since the test's
+ * last attempt began; a connection's records of several nodes are merged
+ * (flows_merge_conn, as xcnictl flows --kubeconfig merges them); the test's
+ * are those of its probe pod to the probed address and port (or, through a
+ * Service, the backend). A denied one is a drop of the test, named with its
+ * node, reason and isolating policy, and a failure prints every record of the
+ * test: what explains it. Drops of other pods on the node do not count.
+ * Without a client certificate, or when a test node's agent serves no flows,
+ * the run says so and falls back to the counters: each node's agent pod runs
+ * `xcnictl metrics --json` through the run endpoint before and after each
+ * probe, and the drop-* rows that grew are the test's (the whole node's).
  */
 #include <errno.h>
 #include <fnmatch.h>
@@ -46,6 +54,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
