@@ -24,11 +24,17 @@
 # family, SingleStack with ipFamilies [IPv6] an IPv6 ClusterIP only, the
 # default (no policy) an IPv4 one only; each reached over every family it has
 # through xcni's kube-proxy replacement, under the policy; xcnictl status OK;
-# then uninstall and down as everywhere (lib.sh). ~3 min; run under
+# xcnictl connectivity test --kubeconfig with the flows view on (flows-lib.sh):
+# its table in both families green, the drops judged from the flow records
+# (IPv6 ones too); the NodePort's IPv6 rows skipped by name (1.20's kubelet
+# takes one --node-ip: the nodes have no IPv6 InternalIP);
+# then uninstall and down as everywhere (lib.sh). ~4 min; run under
 # flock /tmp/xcni-test.lock.
 set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/flows-lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/conntest-lib.sh"
 T0=$(now_ms)
 k8s_preflight n1 n2
 k8s_image
@@ -169,6 +175,21 @@ check "policy deleted: cl fetches s2 over IPv6 again" \
 check "kubectl exec ds/xcni -- xcnictl status: Verdict OK" \
 	bash -c "kc -n kube-system exec ds/xcni -c xcnid -- xcnictl status >$TMP/status.out 2>&1 && grep -q '^Verdict: *OK\$' $TMP/status.out || { sed 's/^/#   /' $TMP/status.out; exit 1; }"
 k8s_agent_logs_clean
+
+# ---- xcnictl connectivity test in both families (issue 39) ----
+k8s_flows_enable
+k8s_ct ct --tls "$TMP/flows/client"
+k8s_ct_green ct flows pod-to-pod/same-node/ipv4 pod-to-pod/other-node/ipv4 pod-to-pod/other-node-udp/ipv4 \
+	pod-to-service/clusterip/ipv4 outside-to-nodeport/backend-node/ipv4 outside-to-nodeport/other-node/ipv4 \
+	policy/allowed/ipv4 policy/denied/ipv4 pod-to-pod/same-node/ipv6 pod-to-pod/other-node/ipv6 \
+	pod-to-pod/other-node-udp/ipv6 pod-to-service/clusterip/ipv6 policy/allowed/ipv6 policy/denied/ipv6
+check "  connectivity test: families IPv4 and IPv6 (the probe pods' podIPs)" \
+	grep -q 'families IPv4 and IPv6' "$TMP/ct.out"
+check "  policy/denied/ipv6: n2's flow record of the IPv6 connection denied it" \
+	bash -c "grep -A1 '^  PASS  policy/denied/ipv6 ' $TMP/ct.out | grep -Eq '^        by .*n2 drop-policy-ingress'"
+check "  SKIP outside-to-nodeport/*/ipv6: the nodes have no IPv6 address (1.20's kubelet: one --node-ip), named" \
+	bash -c "grep -q '^  SKIP  outside-to-nodeport/backend-node/ipv6 .*n2 has no IPv6 address' $TMP/ct.out && grep -q '^  SKIP  outside-to-nodeport/other-node/ipv6 .*n1 has no IPv6 address' $TMP/ct.out"
+k8s_ct_gone ct
 
 # ---- uninstall, down ----
 kc delete namespace dual --wait=true --timeout=90s >/dev/null 2>&1

@@ -20,10 +20,13 @@
 # - a NetworkPolicy cuts b off from a;
 # - a Job's pod on n2 finishes and pod c gets its address while another
 #   namespace's policy comes in; c reaches a, no agent refused a generation;
-# - xcnictl connectivity test --kubeconfig (issue 39): its table green, its
-#   namespace kept (--keep); a policy applied by kubectl into it keeps the
-#   client's egress from guarded, which policy/allowed must reach: that test
-#   fails by name with the drop named, exit 1, the namespace is gone afterwards;
+# - xcnictl connectivity test --kubeconfig --tls (issue 39): its table green,
+#   the drops judged from the flow records of the run (every agent's, merged),
+#   policy/denied by n2's record naming the isolating policy; its namespace
+#   kept (--keep); a policy applied by kubectl into it keeps the client's egress
+#   from guarded, which policy/allowed must reach: that test fails by name with
+#   the drop and the flow record that explains it printed under it, exit 1,
+#   the namespace gone afterwards (timed: the probe pods go with grace 0);
 # - the cluster-wide flows view as docs/kind.md has it (tests/k8s/flows-lib.sh):
 #   flows-certs.sh --apply, kubectl patch --patch-file flows-patch.yaml, then
 #   xcnictl flows --kubeconfig from the control plane's netns: both nodes'
@@ -38,6 +41,7 @@ set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/flows-lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/conntest-lib.sh"
 DS=${XCNI_K8S_DS:-kpr}
 T0=$(now_ms)
 k8s_preflight n1 n2
@@ -164,23 +168,16 @@ kc delete namespace web batch --wait=true --timeout=60s >/dev/null 2>&1
 # ---- xcnictl connectivity test --kubeconfig (issue 39) ----
 # Its own namespace through the API server, probes in its pods through the
 # kubelets' run endpoint, the NodePort from here (the control plane's netns,
-# off the nodes), each agent's drop counters. Green, kept (--keep); then a
-# policy of ours keeps the client from what policy/allowed must reach: that
-# test fails by name, the run exits 1 and removes the namespace (kept or not).
-CT() { ip netns exec "$K8S_NETNS" "$BUILD/xcnictl" connectivity test --kubeconfig "$KUBECONFIG" "$@"; }
-t=$(now_ms)
-CT --keep >"$TMP/ct.out" 2>&1
-rc=$?
-sed 's/^/#   /' "$TMP/ct.out"
-check "connectivity test --kubeconfig: exit 0 ($rc), every test run passed, $(($(now_ms) - t)) ms" \
-	bash -c "[ $rc = 0 ] && grep -q '^[0-9]* passed, 0 failed' $TMP/ct.out && ! grep -q '^  FAIL' $TMP/ct.out"
-for tn in pod-to-pod/same-node pod-to-pod/other-node pod-to-pod/other-node-udp pod-to-service/clusterip \
-	outside-to-nodeport/backend-node outside-to-nodeport/other-node policy/allowed policy/denied; do
-	check "  PASS $tn/ipv4" grep -Eq "^  PASS  $tn/ipv4 " "$TMP/ct.out"
-done
-check "  policy/denied blocked by a drop-policy-* counted on n2" grep -Eq '^        by .*n2 drop-policy' "$TMP/ct.out"
+# off the nodes), the drops from the flow records of the run (the client
+# certificate of k8s_flows_enable). Green, kept (--keep); then a policy of
+# ours keeps the client from what policy/allowed must reach: that test fails
+# by name, the run exits 1 and removes the namespace (kept or not).
+k8s_ct ct --keep --tls "$TMP/flows/client"
+k8s_ct_green ct flows pod-to-pod/same-node/ipv4 pod-to-pod/other-node/ipv4 pod-to-pod/other-node-udp/ipv4 \
+	pod-to-service/clusterip/ipv4 outside-to-nodeport/backend-node/ipv4 outside-to-nodeport/other-node/ipv4 \
+	policy/allowed/ipv4 policy/denied/ipv4
 if kc -n kube-system get service kube-dns >/dev/null 2>&1; then
-	check "  PASS pod-to-dns/ipv4 (the cluster's kube-system/kube-dns)" grep -q '^  PASS  pod-to-dns/ipv4 ' "$TMP/ct.out"
+	k8s_ct_dns ct ipv4
 else
 	check "  SKIP pod-to-dns/ipv4: skipped: no DNS Service, named" \
 		grep -q '^  SKIP  pod-to-dns/ipv4 .*skipped: no DNS Service (kube-system/kube-dns)' "$TMP/ct.out"
@@ -199,16 +196,14 @@ spec:
   - to:
     - podSelector: {matchExpressions: [{key: app, operator: NotIn, values: [guarded]}]}
 EOF2
-t=$(now_ms)
-CT --test 'policy/*' >"$TMP/ct2.out" 2>&1
-rc=$?
-sed 's/^/#   /' "$TMP/ct2.out"
-check "the client's egress kept from guarded (kubectl): connectivity test exits 1 ($rc), $(($(now_ms) - t)) ms" test "$rc" = 1
+k8s_ct ct2 --test 'policy/*' --tls "$TMP/flows/client"
+check "the client's egress kept from guarded (kubectl): connectivity test exits 1 ($CT_RC), $CT_MS ms" test "$CT_RC" = 1
 check "  FAIL policy/allowed/ipv4, the drop named (drop-policy-egress on n1)" \
 	bash -c "grep -q '^  FAIL  policy/allowed/ipv4 ' $TMP/ct2.out && grep -Eq '^        drops: .*n1 drop-policy-egress' $TMP/ct2.out"
+check "  the flow record under it: client -> guarded:8080 denied by n1, isolated by client-not-to-guarded" \
+	grep -Eq '^        flow: +TCP xcni-conntest/client .* -> xcni-conntest/guarded .*:8080 denied by n1 .*drop-policy-egress.*isolated by xcni-conntest/client-not-to-guarded' "$TMP/ct2.out"
 check "  policy/denied still passes" grep -q '^  PASS  policy/denied/ipv4 ' "$TMP/ct2.out"
-check "namespace xcni-conntest gone (its pods, Services, policies with it)" \
-	bash -c "! kc get namespace xcni-conntest >/dev/null 2>&1 && [ -z \"\$(kc get pods,svc,netpol -A -o name 2>/dev/null | grep xcni-conntest)\" ]"
+k8s_ct_gone ct2
 
 # ---- uninstall ----
 k8s_uninstall "$TMP/xcni.yaml" "$DS"

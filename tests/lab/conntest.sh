@@ -135,6 +135,10 @@ check "  ... nothing of $NS left" nothing_of_ns
 check "--test 'policy/*': the four policy tests alone" out_has '^4 passed, 0 failed, 0 skipped' CT --test 'policy/*'
 check "  ... policy/denied passes by a policy drop, named" \
 	out_has 'by n2 drop-policy-ingress' CT --test 'policy/denied/ipv4'
+check "pod-to-dns: the probe lists the answer's address (echo's ClusterIP, the lab's DNS)" \
+	out_has '^  PASS  pod-to-dns/ipv4 .*1 A record\(s\): [0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$' CT --test 'pod-to-dns/ipv4'
+check "connectivity probe --qtype MX: exit 2, naming it" \
+	out_has '--qtype MX: want A or AAAA' exits_with 2 "$XCNICTL" connectivity probe --to 10.0.0.1 --dns x --qtype MX
 check "--test of no test: exit 2, naming it" out_has '--test nosuch: no test matches' CT --test nosuch
 check "  ... exit 2" exits_with 2 CT --test nosuch
 check "--node n2 --node n1: the client on n2" out_has '^connectivity test: namespace xcni-conntest on n2 and n1$' \

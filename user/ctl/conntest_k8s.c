@@ -7,13 +7,16 @@
  *
  *   1. the nodes (--node, else the first two Ready ones without a NoSchedule
  *      taint), the probe pods' image (--image, else the xcni DaemonSet's),
- *      the agent pod on each node (its drop counters), the DNS Service;
+ *      the agents (k8s_agents_list, as xcnictl flows --kubeconfig finds
+ *      them), the DNS Service and the kubernetes Service (what DNS answers);
  *   2. the probe namespace of `--manifest` (one text for both), read with the
  *      project's YAML loader and POSTed object by object; the NodePort left
  *      to the API server; a namespace kept by --keep is reused;
  *   3. the pods waited for Ready, the Service for its endpoints;
- *   4. each test: the agents' drop counters, the probe, the counters again;
- *   5. the namespace deleted and waited for until it is gone, also after a
+ *   4. each test: the probe, then the flow records of its connections (or
+ *      the agents' drop counters before and after it);
+ *   5. the pods deleted with grace 0, the Services and their endpoints,
+ *      then the namespace, waited for until it is gone, also after a
  *      failure, SIGINT or SIGTERM.
  *
  * How a probe runs inside a pod: the kubelet's run endpoint through the API
@@ -30,14 +33,19 @@
  * SPDY upgrade that Debian 12's libcurl does not speak. The run endpoint
  * needs RBAC `nodes/proxy` (create) for whoever runs the test.
  *
- * Drops: each node's agent pod (label app.kubernetes.io/name=xcni in
- * kube-system) runs `xcnictl metrics --json` through the same endpoint before
- * and after each probe; the difference of the drop-* rows is the test's (as
- * in the lab, the counters are the whole node's). A node without an agent
- * pod is said and not watched.
- * TODO(issue 39): the flow records of the run (xcnictl flows --kubeconfig,
- * relay38's branch), filtered by the probe pods' addresses, would name the
- * dropped flow itself and make drops of other pods on the node not count.
+ * Drops, from the flow records of the run: every agent is asked over mTLS
+ * (flowsnet.h, --tls DIR: the client certificate of the cluster-wide flows
+ * view) for the records with an end in the probe namespace since the test's
+ * last attempt began; a connection's records of several nodes are merged
+ * (flows_merge_conn, as xcnictl flows --kubeconfig merges them); the test's
+ * are those of its probe pod to the probed address and port (or, through a
+ * Service, the backend). A denied one is a drop of the test, named with its
+ * node, reason and isolating policy, and a failure prints every record of the
+ * test: what explains it. Drops of other pods on the node do not count.
+ * Without a client certificate, or when a test node's agent serves no flows,
+ * the run says so and falls back to the counters: each node's agent pod runs
+ * `xcnictl metrics --json` through the run endpoint before and after each
+ * probe, and the drop-* rows that grew are the test's (the whole node's).
  */
 #include <errno.h>
 #include <fnmatch.h>
@@ -46,14 +54,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "ctl.h"
 #include "lab/conntest.h"
 #include "lib/cluster/k8s.h"
+#include "lib/cluster/k8sagents.h"
 #include "lib/cluster/k8sobj.h"
 #include "lib/cluster/k8sreq.h"
+#include "lib/observe/flows.h"
+#include "lib/observe/flowsnet.h"
 
 #define CK_NS LAB_CONNTEST_NS
 #define CK_DS_NS "kube-system"
@@ -69,6 +81,20 @@
 #define CK_POLL_MS 500
 /* The namespace's removal is waited for at least this long (--ready-timeout if longer). */
 #define CK_GONE_S 180
+/* The agents whose flows are read, at most (beyond: the two test nodes' only). */
+#define CK_MAX_AGENTS 32
+/* One agent's flows request (its own timeout), seconds. */
+#define CK_FLOWS_S 5
+/* A blocked probe's drop record is waited for this long (the agent's ring-buffer reader). */
+#define CK_FLOWS_WAIT_MS 3000
+/*
+ * A record is a test's when its first packet was seen at most this long
+ * before the test's (last) attempt began: the agents' clocks and ours (NTP
+ * keeps a cluster's within it), and never as far back as an earlier attempt
+ * (CK_POLL_MS and a probe apart).
+ */
+#define CK_CLOCK_SLACK_MS 400
+#define CK_KUBE_NAME "kubernetes.default.svc." CK_DOMAIN
 
 enum { P_CLIENT, P_STRANGER, P_ECHO_SAME, P_ECHO_OTHER, P_GUARDED, P_N };
 static const char *const ck_pod_names[P_N] = { "client", "stranger", "echo-same", "echo-other",
@@ -79,6 +105,9 @@ struct ck_node {
 	char ip[2][48]; /* InternalIP: [0] IPv4, [1] IPv6 */
 	char agent[254]; /* its xcni pod, "" when it has none */
 };
+
+/* Where the drops of a test are read from. */
+enum ck_judge { CK_BY_FLOWS, CK_BY_COUNTERS };
 
 /* One node's drop counters: the drop-* rows of xcnictl metrics. */
 struct ck_drops {
@@ -93,7 +122,16 @@ struct ck {
 	char image[512], pull[32];
 	char pod_ip[P_N][2][48];
 	char svc_ip[2][48], dns_ip[2][48];
+	/* The kubernetes Service's ClusterIPs: what pod-to-dns must be answered. */
+	char kube_ip[2][48];
 	bool dns;
+	/* The drops: from the flow records of every agent (flows[], over mTLS
+	 * with tls), or, when that cannot be, each node's counters (why said). */
+	enum ck_judge judge;
+	char judge_why[1024];
+	struct flows_agent flows[CK_MAX_AGENTS];
+	size_t nflows;
+	const char *tls;
 	unsigned int nodeport, fams;
 	/* Until then a test that must connect is tried again: the objects are
 	 * new, the agents still learning them (0: all kept from a run before). */
@@ -250,9 +288,10 @@ static int ck_nodes(struct ck *k)
 static int ck_agents(struct ck *k)
 {
 	const json_t *c, *p, *cs;
+	struct k8s_agent *ka = NULL;
 	struct k8s_resp r;
-	char path[256];
-	size_t i;
+	char err[400];
+	size_t i, nka = 0;
 	int st;
 
 	st = ck_req(k, "GET", "/apis/apps/v1/namespaces/" CK_DS_NS "/daemonsets/" CK_DS, NULL,
@@ -291,27 +330,86 @@ static int ck_agents(struct ck *k)
 	}
 	if (k->o->image_set)
 		snprintf(k->image, sizeof(k->image), "%s", k->o->image);
-	snprintf(path, sizeof(path), "/api/v1/namespaces/" CK_DS_NS "/pods?labelSelector=%s",
-		 "app.kubernetes.io%2Fname%3Dxcni");
-	if (ck_req(k, "GET", path, NULL, CK_REQ_MS, "listing the xcni agents", &r, 0, 0) < 0)
+	/* The agents as xcnictl flows --kubeconfig finds them (one way to find them). */
+	if (k8s_agents_list(&k->conf, NULL, NULL, CK_REQ_MS, &ka, &nka, err, sizeof(err))) {
+		fprintf(stderr, "connectivity test: listing the xcni agents: %s\n", err);
 		return -EIO;
-	json_array_foreach(json_object_get(r.body, "items"), i, p) {
-		const char *node = jstr(json_object_get(p, "spec"), "nodeName");
-
-		if (!cond_true(p, "Ready"))
-			continue;
-		for (int n = 0; n < 2; n++)
-			if (!strcmp(node, k->node[n].name))
-				snprintf(k->node[n].agent, sizeof(k->node[n].agent), "%s",
-					 jstr(json_object_get(p, "metadata"), "name"));
 	}
-	k8s_resp_free(&r);
+	for (i = 0; i < nka; i++) {
+		const struct k8s_agent *a = &ka[i];
+		bool ours = false;
+
+		for (int n = 0; n < 1 + k->two; n++)
+			if (a->pod[0] && a->ready && !strcmp(a->node, k->node[n].name)) {
+				snprintf(k->node[n].agent, sizeof(k->node[n].agent), "%s", a->pod);
+				ours = true;
+			}
+		/* Every running agent's flows (a Service's backend, the DNS pod may be
+		 * on a third node), the test nodes' first when there are too many. */
+		if (!a->pod[0] || strcmp(a->phase, "Running") || !a->addr[0] ||
+		    (k->nflows >= CK_MAX_AGENTS / 2 && !ours) || k->nflows == CK_MAX_AGENTS)
+			continue;
+		{
+			struct flows_agent *fa = &k->flows[k->nflows++];
+			bool v6 = strchr(a->addr, ':');
+
+			memset(fa, 0, sizeof(*fa));
+			snprintf(fa->node, sizeof(fa->node), "%.63s", a->node);
+			snprintf(fa->host, sizeof(fa->host), "%s%.64s%s", v6 ? "[" : "", a->addr,
+				 v6 ? "]" : "");
+			fa->port = FLOWS_TLS_PORT;
+		}
+	}
+	free(ka);
 	for (int n = 0; n < 1 + k->two; n++)
 		if (!k->node[n].agent[0])
 			fprintf(stderr, "connectivity test: node %s: no Ready xcni agent pod (" CK_DS_NS
 					", " CK_AGENT_LABEL "): its drops are not watched\n",
 				k->node[n].name);
 	return 0;
+}
+
+/*
+ * How the drops are judged: from the flow records when a client certificate
+ * is given and every test node's agent answers a flows request with it;
+ * else from the counters, said (judge_why).
+ */
+static void ck_flows_setup(struct ck *k)
+{
+	char err[600];
+
+	k->judge = CK_BY_COUNTERS;
+	k->tls = k->o->tls_dir;
+	if (!k->tls) {
+		snprintf(k->judge_why, sizeof(k->judge_why), "no flows client certificate (--tls DIR "
+			 "or XCNI_FLOWS_TLS; docs/kind.md, the cluster-wide flows view)");
+		return;
+	}
+	if (flows_tls_check(k->tls, err, sizeof(err))) {
+		snprintf(k->judge_why, sizeof(k->judge_why), "%s", err);
+		return;
+	}
+	for (int n = 0; n < 1 + k->two; n++) {
+		const struct flows_agent *fa = NULL;
+		char *out = NULL;
+		size_t len;
+
+		for (size_t i = 0; i < k->nflows; i++)
+			if (!strcmp(k->flows[i].node, k->node[n].name))
+				fa = &k->flows[i];
+		if (!fa) {
+			snprintf(k->judge_why, sizeof(k->judge_why), "node %s has no running agent pod "
+				 "with an address", k->node[n].name);
+			return;
+		}
+		if (flows_https_get(k->tls, fa, "last=1\n", CK_FLOWS_S, &out, &len, err, sizeof(err))) {
+			snprintf(k->judge_why, sizeof(k->judge_why), "node %s's agent (%s:%u) serves no "
+				 "flows: %.300s", k->node[n].name, fa->host, fa->port, err);
+			return;
+		}
+		free(out);
+	}
+	k->judge = CK_BY_FLOWS;
 }
 
 /* The ClusterIPs of Service ns/name into ips[family]; the status. */
@@ -327,6 +425,8 @@ static int ck_svc_ips(struct ck *k, const char *ns, const char *name, char ips[2
 	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/services/%s", ns, name);
 	snprintf(what, sizeof(what), "reading Service %s/%s", ns, name);
 	st = ck_req(k, "GET", path, NULL, CK_REQ_MS, what, &r, 404, 0);
+	if (st == 404)
+		k8s_resp_free(&r);
 	if (st != 200)
 		return st;
 	spec = json_object_get(r.body, "spec");
@@ -374,7 +474,7 @@ static int ck_ns_wait_gone(struct ck *k, long long deadline)
 					"(kubectl get ns " CK_NS ")\n");
 			return -ETIMEDOUT;
 		}
-		usleep(CK_POLL_MS * 1000);
+		usleep(200 * 1000);
 	}
 	return st == 404 ? 0 : -EIO;
 }
@@ -410,6 +510,11 @@ static int ck_docs(struct ck *k, json_t ***docs, size_t *ndocs)
 		if (!strcmp(kind, "Pod") && k->pull[0])
 			json_array_foreach(json_object_get(spec, "containers"), j, p)
 				json_object_set_new(p, "imagePullPolicy", json_string(k->pull));
+		/* No token volume: the probes never call the API server, and a
+		 * secret volume is one more thing the kubelet sets up at the start
+		 * and must tear down before it lets the pod go. */
+		if (!strcmp(kind, "Pod"))
+			json_object_set_new(spec, "automountServiceAccountToken", json_false());
 	}
 	return 0;
 }
@@ -720,6 +825,28 @@ struct ck_result {
 	char answer[1024];
 };
 
+/* pod-to-dns's question: A (AAAA) for CK_KUBE_NAME, the family the kubernetes Service has
+ * (the row's if both); the address it must be answered into want. */
+static unsigned int ck_dns_question(const struct ck *k, int f, char *want, size_t len)
+{
+	int qf = k->kube_ip[f][0] ? f : !f;
+
+	snprintf(want, len, "%s", k->kube_ip[qf]);
+	return qf ? 28 : 1;
+}
+
+/* Whether the probe's DNS answer ("N A record(s): ADDR ...") holds want. */
+static bool ck_dns_has(const char *answer, const char *want)
+{
+	const char *p = strchr(answer, ':');
+	size_t l = strlen(want);
+
+	for (p = p ? p + 1 : answer; (p = strstr(p, want)); p += l)
+		if (p[-1] == ' ' && (!p[l] || p[l] == ' '))
+			return true;
+	return false;
+}
+
 /* One probe of test t: from its pod (or from here: the outside) to to:port. */
 static void ck_probe(struct ck *k, const struct lab_ct_case *t, const char *to,
 		     const struct lab_port *port, struct ck_result *out)
@@ -737,13 +864,20 @@ static void ck_probe(struct ck *k, const struct lab_ct_case *t, const char *to,
 			snprintf(out->answer, sizeof(out->answer), "%s", strerror(-r));
 		return;
 	}
-	if (t->to == CT_TO_DNS)
-		snprintf(cmd, sizeof(cmd), "xcnictl connectivity probe --to %s --dns echo." CK_NS
-			 ".svc." CK_DOMAIN " --timeout-ms %d", to, k->o->timeout_ms);
-	else
+	if (t->to == CT_TO_DNS) {
+		char want[48];
+		unsigned int qt = ck_dns_question(k, fam_idx(to), want, sizeof(want));
+
+		/* The name every cluster's DNS has; the question's type given only when
+		 * it is not the server's family's (an older probe has no --qtype). */
+		snprintf(cmd, sizeof(cmd), "xcnictl connectivity probe --to %s --dns " CK_KUBE_NAME
+			 "%s --timeout-ms %d", to, (qt == 28) == (fam_idx(to) == 1) ? "" :
+			 qt == 28 ? " --qtype AAAA" : " --qtype A", k->o->timeout_ms);
+	} else {
 		snprintf(cmd, sizeof(cmd), "xcnictl connectivity probe --to %s --port %u/%s "
 			 "--timeout-ms %d", to, port->port, port->proto == IPPROTO_UDP ? "udp" : "tcp",
 			 k->o->timeout_ms);
+	}
 	if (ck_run(k, k->node[0].name, CK_NS, ck_pod_names[t->from == CT_FROM_CLIENT ? P_CLIENT :
 							      P_STRANGER], "c", cmd,
 		   k->o->timeout_ms + CK_REQ_MS, &j, err, sizeof(err))) {
@@ -781,6 +915,8 @@ static const char *ck_dest(struct ck *k, const struct lab_ct_case *t, int f, cha
 	case CT_TO_DNS:
 		if (!k->dns)
 			return "skipped: no DNS Service (" CK_DS_NS "/" CK_DNS_SVC ")";
+		if (!k->kube_ip[0][0] && !k->kube_ip[1][0])
+			return "the kubernetes Service (default/kubernetes) has no ClusterIP to ask for";
 		ip = k->dns_ip[f];
 		break;
 	}
@@ -810,18 +946,255 @@ static const char *ck_to_word(const struct ck *k, enum lab_ct_to to)
 	}
 }
 
+/* ---- 4b. the flow records of a test ------------------------------------------------- */
+
+/* One test's attempt, what its records are recognised by. */
+struct ck_attempt {
+	const struct lab_ct_case *t;
+	int f;
+	const char *to;
+	const struct lab_port *port;
+	long long start_wall_ms; /* the last attempt's start, CLOCK_REALTIME */
+};
+
+/* What the flow records say of a test. */
+struct ck_flowsum {
+	json_t *recs; /* its connections' merged records (an array) */
+	size_t drops; /* of them denied */
+	bool policy; /* one denied by a policy (drop-policy-*) */
+	char drops_txt[1024]; /* "n2 drop-policy-ingress (isolated by NS/NAME), ..." */
+	char unanswered[512]; /* the agents that did not answer, and why */
+};
+
+static long long wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * The records every agent changed since since_ms (wall clock) with an end in
+ * the probe namespace, a connection's records of several nodes merged into
+ * one (flows_merge_conn, as xcnictl flows --kubeconfig merges them): a new
+ * array. The agents that did not answer are named in unanswered.
+ */
+static json_t *ck_flows_fetch(struct ck *k, long long since_ms, char *unanswered, size_t ulen)
+{
+	json_t *cache = json_object(), *out = json_array(), *per;
+	char req[256], ts[48];
+	const char *key;
+	size_t ul = 0;
+
+	unanswered[0] = '\0';
+	if (!cache || !out) {
+		json_decref(cache);
+		json_decref(out);
+		return NULL;
+	}
+	flow_time_fmt((int64_t)since_ms * 1000000, ts, sizeof(ts));
+	snprintf(req, sizeof(req), "namespace=" CK_NS "\nsince=%s\n", ts);
+	for (size_t i = 0; i < k->nflows; i++) {
+		char *buf = NULL, *line, *nl, err[600];
+		size_t len;
+
+		if (flows_https_get(k->tls, &k->flows[i], req, CK_FLOWS_S, &buf, &len, err,
+				    sizeof(err))) {
+			if (ul < ulen)
+				ul += (size_t)snprintf(unanswered + ul, ulen - ul, "%s%s: %.200s",
+						       ul ? "; " : "", k->flows[i].node, err);
+			continue;
+		}
+		for (line = buf; *line && (nl = strchr(line, '\n')); line = nl + 1) {
+			char ck[300];
+			json_t *o;
+			const char *node;
+
+			*nl = '\0';
+			if (!strncmp(line, "{\"cursor\":", 10))
+				continue;
+			if (!strncmp(line, "{\"error\":", 9)) {
+				if (ul < ulen)
+					ul += (size_t)snprintf(unanswered + ul, ulen - ul, "%s%s: %.200s",
+							       ul ? "; " : "", k->flows[i].node, line);
+				continue;
+			}
+			if (!(o = json_loads(line, 0, NULL)))
+				continue;
+			node = json_string_value(json_object_get(o, "node"));
+			flows_conn_key(o, ck, sizeof(ck));
+			per = json_object_get(cache, ck);
+			if (!per && (per = json_object()))
+				json_object_set_new(cache, ck, per);
+			if (per)
+				json_object_set(per, node && *node ? node : k->flows[i].node, o);
+			json_decref(o);
+		}
+		free(buf);
+	}
+	json_object_foreach(cache, key, per) {
+		json_t *m = flows_merge_conn(per);
+
+		if (m)
+			json_array_append_new(out, m);
+	}
+	json_decref(cache);
+	return out;
+}
+
+/* Whether Service string svc ("NS/NAME:PORT") is Service want ("NS/NAME"). */
+static bool ck_svc_is(const char *svc, const char *want)
+{
+	size_t l = strlen(want);
+
+	return !strncmp(svc, want, l) && (svc[l] == ':' || !svc[l]);
+}
+
+/*
+ * Whether merged record m is one of attempt a's connections: its protocol,
+ * its source (the probe pod's address; the outside's: any), its destination
+ * (the probed address and port; for a Service or NodePort also the
+ * translated one: the Service named, or echo-other's 8080 on the node that
+ * only saw the backend), first seen since the attempt began.
+ */
+static bool ck_rec_ours(const struct ck *k, const struct ck_attempt *a, json_t *m)
+{
+	json_t *src = json_object_get(m, "source"), *dst = json_object_get(m, "destination");
+	unsigned int dport = (unsigned int)json_integer_value(json_object_get(dst, "port"));
+	const char *dip = jstr(dst, "ip"), *svc = jstr(m, "service"), *want = NULL;
+	bool backend = false;
+	int64_t first;
+
+	if (strcasecmp(jstr(m, "protocol"), a->port->proto == IPPROTO_UDP ? "udp" : "tcp"))
+		return false;
+	if (flow_time_parse(jstr(m, "first_seen"), &first) ||
+	    first / 1000000 < a->start_wall_ms - CK_CLOCK_SLACK_MS)
+		return false;
+	if (a->t->from != CT_FROM_OUTSIDE &&
+	    strcmp(jstr(src, "ip"), k->pod_ip[a->t->from == CT_FROM_CLIENT ? P_CLIENT : P_STRANGER][a->f]))
+		return false;
+	if (!strcmp(dip, a->to) && dport == a->port->port)
+		return true;
+	switch (a->t->to) {
+	case CT_TO_SVC: want = CK_NS "/echo"; backend = true; break;
+	case CT_TO_NODEPORT_A:
+	case CT_TO_NODEPORT_B: want = CK_NS "/echo-np"; backend = true; break;
+	case CT_TO_DNS: want = CK_DS_NS "/" CK_DNS_SVC; break;
+	default: return false;
+	}
+	if (ck_svc_is(svc, want))
+		return true;
+	return backend && !strcmp(dip, k->pod_ip[P_ECHO_OTHER][a->f]) && dport == 8080;
+}
+
+static void ck_peer(json_t *p, char *buf, size_t len)
+{
+	const char *ip = jstr(p, "ip"), *pod = jstr(p, "pod");
+	long long port = (long long)json_integer_value(json_object_get(p, "port"));
+	bool v6 = strchr(ip, ':');
+
+	if (*pod)
+		snprintf(buf, len, "%s/%s %s%s%s:%lld", jstr(p, "namespace"), pod, v6 ? "[" : "", ip,
+			 v6 ? "]" : "", port);
+	else
+		snprintf(buf, len, "%s%s%s:%lld", v6 ? "[" : "", ip, v6 ? "]" : "", port);
+}
+
+/* A merged record as one line: what happened to the connection, where, by what. */
+static void ck_rec_line(json_t *m, char *buf, size_t len)
+{
+	char src[200], dst[200];
+	const char *pol = jstr(m, "policy"), *reason = jstr(m, "drop_reason"),
+		   *iso = jstr(m, "isolated_by"), *svc = jstr(m, "service"), *dec = jstr(m, "decided_by");
+	size_t off, i;
+	json_t *n;
+
+	ck_peer(json_object_get(m, "source"), src, sizeof(src));
+	ck_peer(json_object_get(m, "destination"), dst, sizeof(dst));
+	off = (size_t)snprintf(buf, len, "%s %s -> %s %s%s%s at %s%s%s%s%s%s", jstr(m, "protocol"),
+			       src, dst, jstr(m, "verdict"), *dec ? " by " : "", dec,
+			       jstr(m, "observation_point"), *reason ? " (" : "", reason,
+			       *reason ? ")" : "", *pol ? ", policy " : "", pol);
+	if (*iso && off < len)
+		off += (size_t)snprintf(buf + off, len - off, ", isolated by %s", iso);
+	if (*svc && off < len)
+		off += (size_t)snprintf(buf + off, len - off, ", svc %s -> %s", svc, jstr(m, "backend"));
+	if (json_array_size(json_object_get(m, "nodes")) > 1 && off < len) {
+		off += (size_t)snprintf(buf + off, len - off, " {");
+		json_array_foreach(json_object_get(m, "nodes"), i, n)
+			if (off < len)
+				off += (size_t)snprintf(buf + off, len - off, "%s%s %s %s %lld/%lld",
+							i ? ", " : "", jstr(n, "node"),
+							jstr(n, "observation_point"), jstr(n, "verdict"),
+							(long long)json_integer_value(json_object_get(n, "packets")),
+							(long long)json_integer_value(json_object_get(n, "reply_packets")));
+		if (off < len)
+			snprintf(buf + off, len - off, "}");
+	}
+}
+
+/*
+ * Attempt a's records: fetched until they hold a policy drop when want_drop
+ * (the agent reads drops from its ring buffer: milliseconds, but not at
+ * once), at most CK_FLOWS_WAIT_MS; else once.
+ */
+static void ck_flows_judge(struct ck *k, const struct ck_attempt *a, bool want_drop,
+			   struct ck_flowsum *fs)
+{
+	long long deadline = now_ms() + CK_FLOWS_WAIT_MS;
+
+	memset(fs, 0, sizeof(*fs));
+	for (;;) {
+		json_t *all = ck_flows_fetch(k, a->start_wall_ms - CK_CLOCK_SLACK_MS, fs->unanswered,
+					     sizeof(fs->unanswered)), *m;
+		size_t i, off = 0;
+
+		json_decref(fs->recs);
+		fs->recs = json_array();
+		fs->drops = 0;
+		fs->policy = false;
+		fs->drops_txt[0] = '\0';
+		json_array_foreach(all, i, m) {
+			const char *reason = jstr(m, "drop_reason"), *iso = jstr(m, "isolated_by");
+
+			if (!ck_rec_ours(k, a, m))
+				continue;
+			json_array_append(fs->recs, m);
+			if (strcmp(jstr(m, "verdict"), "denied"))
+				continue;
+			fs->drops++;
+			fs->policy |= !strncmp(reason, "drop-policy", 11);
+			if (off < sizeof(fs->drops_txt))
+				off += (size_t)snprintf(fs->drops_txt + off, sizeof(fs->drops_txt) - off,
+							"%s%s %s%s%s%s", off ? ", " : "",
+							*jstr(m, "decided_by") ? jstr(m, "decided_by") :
+							jstr(m, "node"), *reason ? reason : "denied",
+							*iso ? " (isolated by " : "", iso, *iso ? ")" : "");
+		}
+		json_decref(all);
+		if (!want_drop || fs->policy || now_ms() > deadline || ck_stop)
+			return;
+		usleep(200 * 1000);
+	}
+}
+
 /* Runs the table: counts into passed/failed/skipped. */
 static void ck_tests(struct ck *k, size_t *passed, size_t *failed, size_t *skipped)
 {
 	struct ck_drops before = {}, after = {};
+	bool flows = k->judge == CK_BY_FLOWS;
 
-	ck_drops_snap(k, &before);
+	if (!flows)
+		ck_drops_snap(k, &before);
 	for (size_t i = 0; i < lab_ct_ncases && !ck_stop; i++) {
 		const struct lab_ct_case *t = &lab_ct_cases[i];
 
 		for (int f = 0; f < 2 && !ck_stop; f++) {
-			char full[96], to[64] = "", what[640], drops[1024];
+			char full[96], to[64] = "", what[640], drops[1024], want[48] = "";
 			struct lab_port port = {};
+			struct ck_flowsum fs = {};
+			struct ck_attempt at;
 			struct ck_result r;
 			const char *skip;
 			long long t0, settle;
@@ -839,10 +1212,14 @@ static void ck_tests(struct ck *k, size_t *passed, size_t *failed, size_t *skipp
 				(*skipped)++;
 				continue;
 			}
-			snprintf(what, sizeof(what), "%s -> %s%s%s%s:%u/%s (%s)",
+			if (t->to == CT_TO_DNS)
+				ck_dns_question(k, f, want, sizeof(want));
+			snprintf(what, sizeof(what), "%s -> %s%s%s:%u/%s (%s%s%s%s)",
 				 t->from == CT_FROM_OUTSIDE ? "here" : lab_ct_from_word(t->from),
-				 f ? "[" : "", to, f ? "]" : "", "", port.port,
-				 port.proto == IPPROTO_UDP ? "udp" : "tcp", ck_to_word(k, t->to));
+				 f ? "[" : "", to, f ? "]" : "", port.port,
+				 port.proto == IPPROTO_UDP ? "udp" : "tcp", ck_to_word(k, t->to),
+				 *want ? ": " CK_KUBE_NAME " " : "", *want ? "= " : "", want);
+			at = (struct ck_attempt){ .t = t, .f = f, .to = to, .port = &port };
 			t0 = now_ms();
 			settle = t->allow ? k->settle_until : 0;
 			/* A test that must connect is tried until it does (the agents are
@@ -850,18 +1227,32 @@ static void ck_tests(struct ck *k, size_t *passed, size_t *failed, size_t *skipp
 			do {
 				if (attempts++) {
 					usleep(CK_POLL_MS * 1000);
-					ck_drops_snap(k, &before);
+					if (!flows)
+						ck_drops_snap(k, &before);
 				}
+				at.start_wall_ms = wall_ms();
 				ck_probe(k, t, to, &port, &r);
-				ck_drops_snap(k, &after);
-				nd = ck_drops_diff(k, &before, &after, drops, sizeof(drops), &policy);
 				if (r.res == 1 && t->answer && strncmp(r.answer, t->answer, strlen(t->answer)))
 					r.res = 2;
+				if (r.res == 1 && *want && !ck_dns_has(r.answer, want))
+					r.res = 2;
+				if (flows)
+					continue;
+				ck_drops_snap(k, &after);
+				nd = ck_drops_diff(k, &before, &after, drops, sizeof(drops), &policy);
 				/* The next test's before is this one's after. */
 				ck_drops_free(&before);
 				before = after;
 				after = (struct ck_drops){};
 			} while (t->allow && r.res != 1 && r.res != 2 && now_ms() < settle && !ck_stop);
+			if (flows) {
+				/* A blocked probe's drop is waited for: the one that must be
+				 * blocked, and the one that must connect (it explains why). */
+				ck_flows_judge(k, &at, r.res == 0, &fs);
+				nd = fs.drops;
+				policy = fs.policy;
+				snprintf(drops, sizeof(drops), "%s", fs.drops_txt);
+			}
 			ok = t->allow ? r.res == 1 && !nd : r.res == 0 && policy;
 			if (ok) {
 				printf("  PASS  %-40s %s: %s%s%s", full, what,
@@ -873,6 +1264,14 @@ static void ck_tests(struct ck *k, size_t *passed, size_t *failed, size_t *skipp
 				printf("\n");
 				if (!t->allow)
 					printf("        by %s\n", drops);
+				if (k->o->verbose && flows)
+					for (size_t j = 0; j < json_array_size(fs.recs); j++) {
+						char line[1200];
+
+						ck_rec_line(json_array_get(fs.recs, j), line, sizeof(line));
+						printf("        flow:     %s\n", line);
+					}
+				json_decref(fs.recs);
 				(*passed)++;
 				continue;
 			}
@@ -880,9 +1279,13 @@ static void ck_tests(struct ck *k, size_t *passed, size_t *failed, size_t *skipp
 			printf("  FAIL  %-40s %s\n", full, what);
 			printf("        expected: %s\n", t->allow ?
 			       (t->answer ? "connected, answered by the right listener, no drop" :
-					    "connected, no drop") :
+				*want ? "answered with the kubernetes Service's ClusterIP, no drop" :
+					"connected, no drop") :
+			       flows ? "blocked by policy (a flow record denied by drop-policy-*)" :
 			       "blocked by policy (a drop-policy-* drop counted)");
-			if (r.res == 2)
+			if (r.res == 2 && *want)
+				printf("        got:      answered \"%s\" (want %s)\n", r.answer, want);
+			else if (r.res == 2)
 				printf("        got:      connected, but answered \"%s\" (want \"%s...\")\n",
 				       r.answer, t->answer);
 			else if (r.res == 1)
@@ -895,6 +1298,24 @@ static void ck_tests(struct ck *k, size_t *passed, size_t *failed, size_t *skipp
 			if (attempts > 1)
 				printf("        tried:    %d times over %.1f s\n", attempts,
 				       (double)(now_ms() - t0) / 1000);
+			if (flows) {
+				printf("        drops:    %s\n", nd ? drops :
+				       "no flow record of the test denied (lost outside xcni's programs: "
+				       "routing, the listener, the API server's path to the pod)");
+				for (size_t j = 0; j < json_array_size(fs.recs); j++) {
+					char line[1200];
+
+					ck_rec_line(json_array_get(fs.recs, j), line, sizeof(line));
+					printf("        flow:     %s\n", line);
+				}
+				if (!json_array_size(fs.recs))
+					printf("        flow:     no record of the test's connection%s\n",
+					       fs.unanswered[0] ? "" : " on any agent");
+				if (fs.unanswered[0])
+					printf("        unanswered: %s\n", fs.unanswered);
+				json_decref(fs.recs);
+				continue;
+			}
 			printf("        drops:    %s\n", nd ? drops :
 			       !k->node[0].agent[0] && (!k->two || !k->node[1].agent[0]) ?
 			       "not watched (no agent pod answered)" :
@@ -909,23 +1330,30 @@ static void ck_tests(struct ck *k, size_t *passed, size_t *failed, size_t *skipp
 /* ---- 5. the run ---------------------------------------------------------------------------- */
 
 /*
- * The pods first, waited for until the API server has none, then the
- * namespace, waited for until it is gone: 0, or -errno (said). The pods go
- * first because the namespace controller, finding pods still terminating,
- * checks again after a doubling backoff: ~10 s lost each time on the 1.20
- * cluster of tests/k8s (21 s for the namespace alone, 7-9 s this way).
+ * The pods first, with grace period 0, waited for until the API server has
+ * none, then the namespace, waited for until it is gone: 0, or -errno
+ * (said). Why (kube-controller-manager 1.20, pkg/controller/namespace): the
+ * namespace controller acts on a namespace event only 5 s after it
+ * (namespaceDeletionGracePeriod: the floor, ~5 s here); a pass that finds
+ * pods left with no grace time to wait for fails, and the namespace is
+ * tried again after a doubling back-off of up to 60 s. Graceful pods (the
+ * kubelet must stop them and confirm; slow under load) made it 20 s here and
+ * up to 75 s under load; deleted with grace 0 the API server lets them go at
+ * once and the first pass finds none. Their kubelets stop them afterwards.
  */
 static int ck_cleanup(struct ck *k)
 {
 	/* Pods that never started (an image that cannot be pulled) take longer to go. */
 	long long t0 = now_ms(),
 		  deadline = t0 + (long long)(k->o->ready_timeout_s > CK_GONE_S ? k->o->ready_timeout_s :
-						CK_GONE_S) * 1000;
+						CK_GONE_S) * 1000, tp;
 	struct k8s_resp r;
 	int st;
 
-	st = ck_req(k, "DELETE", "/api/v1/namespaces/" CK_NS "/pods", NULL, CK_REQ_MS,
-		    "deleting the probe pods", &r, 403, 404);
+	/* Grace 0: the pod objects go at once; their kubelets stop the containers
+	 * and tear down their sandboxes afterwards, as for a forced delete. */
+	st = ck_req(k, "DELETE", "/api/v1/namespaces/" CK_NS "/pods?gracePeriodSeconds=0", NULL,
+		    CK_REQ_MS, "deleting the probe pods", &r, 403, 404);
 	if (st == 200) {
 		k8s_resp_free(&r);
 		for (;;) {
@@ -944,6 +1372,7 @@ static int ck_cleanup(struct ck *k)
 		/* Not allowed to delete a collection, or no namespace: its deletion does it. */
 		k8s_resp_free(&r);
 	}
+	tp = now_ms();
 	st = ck_req(k, "DELETE", "/api/v1/namespaces/" CK_NS, NULL, CK_REQ_MS,
 		    "deleting namespace " CK_NS, &r, 404, 409);
 	if (st < 0)
@@ -951,8 +1380,9 @@ static int ck_cleanup(struct ck *k)
 	k8s_resp_free(&r);
 	st = ck_ns_wait_gone(k, deadline);
 	if (!st)
-		printf("connectivity test: namespace " CK_NS " deleted and gone (%.1f s)\n",
-		       (double)(now_ms() - t0) / 1000);
+		printf("connectivity test: namespace " CK_NS " deleted and gone (%.1f s: the pods "
+		       "%.1f s, then the namespace %.1f s)\n", (double)(now_ms() - t0) / 1000,
+		       (double)(tp - t0) / 1000, (double)(now_ms() - tp) / 1000);
 	return st;
 }
 
@@ -969,8 +1399,13 @@ int ctl_conntest_k8s(const struct lab_ct_opts *o, const char *kubeconfig)
 		return 2;
 	/* The report and the errors in the order they happened, also into a pipe. */
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (curl_global_init(CURL_GLOBAL_DEFAULT)) {
+		fprintf(stderr, "connectivity test: cannot start libcurl\n");
+		return 2;
+	}
 	if (kubeconfig ? k8s_api_conf_kubeconfig(kubeconfig, &k.conf) :
 			 k8s_api_conf_in_cluster(&k.conf)) {
+		curl_global_cleanup();
 		fprintf(stderr, "connectivity test: %s: no API server to talk to\n",
 			kubeconfig ? kubeconfig : "in-cluster");
 		return 2;
@@ -981,8 +1416,25 @@ int ctl_conntest_k8s(const struct lab_ct_opts *o, const char *kubeconfig)
 	if (st < 0)
 		goto out_conf;
 	k.dns = st == 200 && (k.dns_ip[0][0] || k.dns_ip[1][0]);
+	/* What pod-to-dns must be answered: the API server's own Service. */
+	if (k.dns && ck_svc_ips(&k, "default", "kubernetes", k.kube_ip, NULL) < 0)
+		goto out_conf;
 	printf("connectivity test: %s, namespace " CK_NS " on %s%s%s, image %s\n", k.conf.server,
 	       k.node[0].name, k.two ? " and " : "", k.two ? k.node[1].name : " (one node)", k.image);
+	ck_flows_setup(&k);
+	if (k.judge == CK_BY_FLOWS) {
+		char names[512] = "";
+		size_t l = 0;
+
+		for (size_t i = 0; i < k.nflows && l < sizeof(names); i++)
+			l += (size_t)snprintf(names + l, sizeof(names) - l, "%s%s", i ? ", " : "",
+					      k.flows[i].node);
+		printf("connectivity test: drops judged from the flow records of the run (agents of "
+		       "%s, port %u, mTLS with %s)\n", names, FLOWS_TLS_PORT, k.tls);
+	} else {
+		printf("connectivity test: drops judged from each node's drop counters, not from flow "
+		       "records: %s\n", k.judge_why);
+	}
 
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, &old_int);
@@ -1047,5 +1499,6 @@ out_sig:
 	sigaction(SIGTERM, &old_term, NULL);
 out_conf:
 	k8s_api_conf_free(&k.conf);
+	curl_global_cleanup();
 	return ret;
 }

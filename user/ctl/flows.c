@@ -49,6 +49,9 @@ struct target {
 	uint64_t cursor;
 	bool answered; /* this round */
 	char err[200]; /* why it did not */
+	/* --follow: it did not answer last time (said once, until it answers again). */
+	bool down;
+	bool listed; /* --follow on a cluster: in the last list of the agents */
 };
 
 struct fopts {
@@ -130,7 +133,10 @@ static const char flows_help[] =
 	"  --not                  the filter after it negated (repeatable; a record\n"
 	"                         matching any negated filter is left out)\n\n"
 	"  --follow, -f           the last 20 (--last N) then each new or changed record\n"
-	"                         once, with the time it changed, until interrupted\n"
+	"                         once, with the time it changed, until interrupted; on\n"
+	"                         a cluster the agents listed again every 5 s (a node\n"
+	"                         that joins, an agent pod replaced: asked; one lost:\n"
+	"                         named once)\n"
 	"  --node NAME|all        a lab node's records, or every node's (repeatable)\n"
 	"  --agent ADDR[:PORT]    an xcnid elsewhere, over HTTPS with a client certificate\n"
 	"                         (its --flows-listen; port 4244 unless given; repeatable:\n"
@@ -533,7 +539,9 @@ static int fetch_tls(const struct fopts *fo, struct target *t, const char *req,
 				sizeof(err));
 
 	if (e) {
-		pr_err("flows: node %s (%s:%u): %s\n", t->node, t->agent.host, t->agent.port, err);
+		if (!t->down)
+			pr_err("flows: node %s (%s:%u): %s%s\n", t->node, t->agent.host, t->agent.port,
+			       err, fo->follow ? " (said once until it answers again)" : "");
 		snprintf(t->err, sizeof(t->err), "%.199s", err);
 	}
 	return e;
@@ -568,7 +576,11 @@ static int ask(struct fopts *fo, struct target *t, bool first)
 			continue;
 		}
 		if (!strncmp(line, "{\"cursor\":", 10)) {
-			t->cursor = strtoull(line + 10, NULL, 10);
+			uint64_t c = strtoull(line + 10, NULL, 10);
+
+			/* Behind the one kept: a new xcnid (restarted) whose window began
+			 * again; next time its records from the start, each once. */
+			t->cursor = c < t->cursor ? 0 : c;
 			if (xlog_max >= XLOG_INFO)
 				fprintf(stderr, "%s%s%s\n", t->node, t->node[0] ? ": " : "", line);
 			continue;
@@ -639,6 +651,90 @@ static void say_partial(const struct fopts *fo, const struct target *tg, size_t 
 		       answered + missing, names);
 }
 
+/* --follow on a cluster: the agents are listed again this often (rounds of ~1 s). */
+#define FLOWS_RELIST_ROUNDS 5
+
+/*
+ * --follow on a cluster: the agents listed again through the API server, so
+ * that a node that joins is asked, an agent pod that replaced another (a
+ * restart, a rollout) is asked from the start of its window, and one that
+ * went (its pod deleted or not running, its node gone) is named once and no
+ * longer asked. A list that fails keeps the last (said once). The unasked
+ * count into *nunasked.
+ */
+static void relist(const char *kubeconfig, struct target *tg, size_t *ntg, size_t *nunasked)
+{
+	static bool failed;
+	struct flows_agent *fa;
+	size_t n;
+	char msg[600];
+
+	if (flows_agents_cluster(kubeconfig, &fa, &n, msg, sizeof(msg))) {
+		if (!failed)
+			pr_err("flows: listing the agents again: %s (the last list kept)\n",
+			       msg[0] ? msg : "no API server");
+		failed = true;
+		return;
+	}
+	failed = false;
+	for (size_t i = 0; i < *ntg; i++)
+		tg[i].listed = false;
+	for (size_t j = 0; j < n; j++) {
+		struct target *t = NULL;
+		bool was_ok;
+
+		for (size_t i = 0; i < *ntg && !t; i++)
+			if (!strcmp(tg[i].node, fa[j].node))
+				t = &tg[i];
+		if (!t) {
+			if (*ntg == FLOWS_MAX_NODES)
+				continue;
+			t = &tg[(*ntg)++];
+			memset(t, 0, sizeof(*t));
+			t->remote = true;
+			t->agent = fa[j];
+			t->listed = true;
+			snprintf(t->node, sizeof(t->node), "%s", fa[j].node);
+			if (fa[j].why[0])
+				pr_err("flows: node %s joined: not asked: %s\n", t->node, fa[j].why);
+			else
+				pr_err("flows: node %s joined: agent pod %s (%s) asked from now on\n",
+				       t->node, fa[j].pod, fa[j].host);
+			continue;
+		}
+		t->listed = true;
+		was_ok = !t->agent.why[0];
+		if (!strcmp(t->agent.pod, fa[j].pod) && !strcmp(t->agent.host, fa[j].host) &&
+		    !strcmp(t->agent.why, fa[j].why))
+			continue;
+		if (was_ok && fa[j].why[0])
+			pr_err("flows: node %s: agent pod %s no longer asked: %s\n", t->node,
+			       t->agent.pod, fa[j].why);
+		else if (was_ok && strcmp(t->agent.pod, fa[j].pod))
+			pr_err("flows: node %s: agent pod %s is gone, no longer asked; agent pod %s (%s) "
+			       "asked from now on\n", t->node, t->agent.pod, fa[j].pod, fa[j].host);
+		else if (!fa[j].why[0])
+			pr_err("flows: node %s: agent pod %s (%s) asked from now on\n", t->node,
+			       fa[j].pod, fa[j].host);
+		/* Another pod: another xcnid, whose window and cursor begin anew. */
+		if (strcmp(t->agent.pod, fa[j].pod)) {
+			t->cursor = 0;
+			t->down = false;
+		}
+		t->agent = fa[j];
+	}
+	for (size_t i = 0; i < *ntg; i++)
+		if (tg[i].remote && !tg[i].listed && !tg[i].agent.why[0]) {
+			pr_err("flows: node %s is no longer in the cluster (agent pod %s): no longer "
+			       "asked\n", tg[i].node, tg[i].agent.pod);
+			snprintf(tg[i].agent.why, sizeof(tg[i].agent.why), "no longer in the cluster");
+		}
+	*nunasked = 0;
+	for (size_t i = 0; i < *ntg; i++)
+		*nunasked += tg[i].agent.why[0] != '\0';
+	free(fa);
+}
+
 /* flows' options: also what xcnictl's parser checks and completes (ctl.h). */
 const struct option ctl_flows_opts[] = {
 		{ "pin-dir", required_argument, NULL, 'P' },
@@ -700,6 +796,7 @@ int ctl_flows_main(int argc, char **argv)
 	const char *kubeconfig = NULL;
 	bool cluster = false;
 	struct fopts fo = {};
+	unsigned int rounds = 0;
 	int opt, idx, err = 0, words = 0;
 	char msg[600];
 
@@ -928,6 +1025,11 @@ int ctl_flows_main(int argc, char **argv)
 		size_t asked = 0, answered = 0;
 		bool hard = false;
 
+		if (cluster && fo.follow && !first && ++rounds % FLOWS_RELIST_ROUNDS == 0) {
+			relist(kubeconfig, tg, &ntg, &nunasked);
+			nagents = ntg;
+		}
+
 		/* Several nodes unmerged: each node's records, cut together. */
 		if (ntg > 1 && fo.per_node && !(fo.rows = json_array())) {
 			err = -ENOMEM;
@@ -943,6 +1045,14 @@ int ctl_flows_main(int argc, char **argv)
 				continue; /* said once: no agent to ask */
 			asked++;
 			e = ask(&fo, &tg[i], first);
+			/* --follow: an agent that stops answering is said once, and when it
+			 * answers again. */
+			if (fo.follow && tg[i].remote) {
+				if (!e && tg[i].down)
+					pr_err("flows: node %s (%s:%u) answers again\n", tg[i].node,
+					       tg[i].agent.host, tg[i].agent.port);
+				tg[i].down = e != 0;
+			}
 			/* An agent that does not answer makes the view partial
 			 * (said); a refusal, or a lab node's socket, fails it. */
 			if (!e || (tg[i].remote && e == -EIO))

@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -249,8 +250,69 @@ struct ct_result {
  * answer with records, 0 none within the timeout or an answer without
  * (answer: its rcode), -errno.
  */
+/* The name at r[off] (labels or a compression pointer) skipped: the offset after it, or 0. */
+static size_t dns_skip_name(const unsigned char *r, size_t n, size_t off)
+{
+	while (off < n) {
+		if ((r[off] & 0xc0) == 0xc0)
+			return off + 2 <= n ? off + 2 : 0;
+		if (!r[off])
+			return off + 1;
+		off += 1 + r[off];
+	}
+	return 0;
+}
+
+/*
+ * The addresses of the answer's A (qtype 1) or AAAA (28) records, appended
+ * to buf as " ADDR ADDR ..." (what a caller compares with the address it
+ * expects). Records of another type (a CNAME) are skipped.
+ */
+static void dns_answers(const unsigned char *r, size_t n, unsigned int qtype, char *buf,
+			size_t len)
+{
+	size_t off = dns_skip_name(r, n, 12), l = strlen(buf);
+	unsigned int an = (unsigned int)(r[6] << 8 | r[7]);
+
+	if (!off || off + 4 > n)
+		return;
+	off += 4;
+	for (unsigned int i = 0; i < an && off; i++) {
+		unsigned int type, rdlen;
+		char ip[INET6_ADDRSTRLEN];
+
+		off = dns_skip_name(r, n, off);
+		if (!off || off + 10 > n)
+			return;
+		type = (unsigned int)(r[off] << 8 | r[off + 1]);
+		rdlen = (unsigned int)(r[off + 8] << 8 | r[off + 9]);
+		off += 10;
+		if (off + rdlen > n)
+			return;
+		if (type == qtype && rdlen == (qtype == 28 ? 16u : 4u) &&
+		    inet_ntop(qtype == 28 ? AF_INET6 : AF_INET, r + off, ip, sizeof(ip)) && l < len)
+			l += (size_t)snprintf(buf + l, len - l, " %s", ip);
+		off += rdlen;
+	}
+}
+
+/*
+ * A DNS query for qname to server, from this netns: 1 an answer with
+ * records (answer: "N A record(s): ADDR ..."), 0 none within the timeout or
+ * an answer without (answer: its rcode), -errno. qtype: 1 (A) or 28 (AAAA);
+ * 0: by the server's family (fam).
+ */
+static int dns_query_type(const char *server, unsigned int fam, const char *qname,
+			  unsigned int qtype, int timeout_ms, char *answer, size_t alen);
+
 static int dns_query(const char *server, unsigned int fam, const char *qname, int timeout_ms,
 		     char *answer, size_t alen)
+{
+	return dns_query_type(server, fam, qname, 0, timeout_ms, answer, alen);
+}
+
+static int dns_query_type(const char *server, unsigned int fam, const char *qname,
+			  unsigned int qtype, int timeout_ms, char *answer, size_t alen)
 {
 	unsigned char q[512], r[512];
 	struct sockaddr_storage sa = {};
@@ -274,7 +336,9 @@ static int dns_query(const char *server, unsigned int fam, const char *qname, in
 		l += n + (l[n] == '.');
 	}
 	q[off++] = 0;
-	q[off++] = 0, q[off++] = fam == LAB_FAM_V6 ? 28 : 1; /* AAAA or A */
+	if (!qtype)
+		qtype = fam == LAB_FAM_V6 ? 28 : 1;
+	q[off++] = 0, q[off++] = (unsigned char)qtype; /* AAAA or A */
 	q[off++] = 0, q[off++] = 1; /* IN */
 	if (fam == LAB_FAM_V6) {
 		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&sa;
@@ -315,8 +379,8 @@ static int dns_query(const char *server, unsigned int fam, const char *qname, in
 				 r[6] << 8 | r[7]);
 			break;
 		}
-		snprintf(answer, alen, "%d %s record(s)", r[6] << 8 | r[7],
-			 fam == LAB_FAM_V6 ? "AAAA" : "A");
+		snprintf(answer, alen, "%d %s record(s):", r[6] << 8 | r[7], qtype == 28 ? "AAAA" : "A");
+		dns_answers(r, (size_t)n, qtype, answer, alen);
 		ret = 1;
 		break;
 	}
@@ -520,7 +584,8 @@ static void usage(FILE *f)
 	fprintf(f, "Usage: xcnictl connectivity test [--test GLOB]... [--node A [--node B]]\n"
 		   "                                 [--timeout-ms N] [--keep] [--list] [-v]\n"
 		   "       xcnictl connectivity test --kubeconfig FILE | --in-cluster\n"
-		   "                                 [--image IMAGE] [--ready-timeout S] [same options]\n"
+		   "                                 [--image IMAGE] [--ready-timeout S] [--tls DIR]\n"
+		   "                                 [same options]\n"
 		   "       xcnictl connectivity test --manifest [--node A --node B] [--image IMAGE]\n"
 		   "Deploys namespace " LAB_CONNTEST_NS " (pods client, stranger, echo-same on node A;\n"
 		   "echo-other, guarded on node B; Services echo (ClusterIP) and echo-np\n"
@@ -543,8 +608,14 @@ static void usage(FILE *f)
 		   "~/.kube/config as kubectl reads them): the objects are created through the\n"
 		   "API server; each probe runs in its pod through the kubelet's run endpoint\n"
 		   "(POST /api/v1/nodes/NODE/proxy/run/...: RBAC nodes/proxy), the NodePort is\n"
-		   "probed from where xcnictl runs, and the drop counters are each node's xcni\n"
-		   "agent's (xcnictl metrics in its pod). --image: the probe pods' image\n"
+		   "probed from where xcnictl runs. The drops are judged from the flow records\n"
+		   "of the run, every agent's merged (as xcnictl flows --kubeconfig merges them:\n"
+		   "--tls DIR or XCNI_FLOWS_TLS, the flows client certificate; a failure prints\n"
+		   "the record that explains it); without a client certificate, or when an\n"
+		   "agent does not serve flows (--flows-listen), from each node's drop counters\n"
+		   "(xcnictl metrics in its agent pod), said. pod-to-dns asks the cluster's DNS\n"
+		   "Service for kubernetes.default.svc.cluster.local and wants the kubernetes\n"
+		   "Service's ClusterIP. --image: the probe pods' image\n"
 		   "(default the xcni DaemonSet's; it must hold xcnictl); --ready-timeout: how\n"
 		   "long the pods may take to be Ready and the namespace to go (default 120).\n"
 		   "--manifest: print the probe namespace's manifest and exit: the lab's, or\n"
@@ -566,6 +637,7 @@ int lab_conntest_parse(int argc, char **argv, struct lab_ct_opts *o)
 		{ "kubeconfig", required_argument, NULL, 'K' },
 		{ "in-cluster", no_argument, NULL, 'C' },
 		{ "ready-timeout", required_argument, NULL, 'R' },
+		{ "tls", required_argument, NULL, 'L' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
@@ -609,6 +681,7 @@ int lab_conntest_parse(int argc, char **argv, struct lab_ct_opts *o)
 		case 'i': o->image = optarg; o->image_set = true; break;
 		case 'K': o->kubeconfig = optarg; break;
 		case 'C': o->in_cluster = true; break;
+		case 'L': o->tls_dir = optarg; break;
 		case 'R':
 			errno = 0;
 			v = strtol(optarg, &end, 10);
@@ -633,6 +706,8 @@ int lab_conntest_parse(int argc, char **argv, struct lab_ct_opts *o)
 		fprintf(stderr, "connectivity test: --kubeconfig and --in-cluster: one or the other\n");
 		return 2;
 	}
+	if (!o->tls_dir && getenv("XCNI_FLOWS_TLS") && *getenv("XCNI_FLOWS_TLS"))
+		o->tls_dir = getenv("XCNI_FLOWS_TLS");
 	return -1;
 }
 
@@ -943,11 +1018,13 @@ err_lab:
 static void probe_usage(FILE *f)
 {
 	fprintf(f, "Usage: xcnictl connectivity probe --to ADDR --port PORT/tcp|udp [--timeout-ms MS]\n"
-		   "       xcnictl connectivity probe --to ADDR --dns NAME [--timeout-ms MS]\n"
+		   "       xcnictl connectivity probe --to ADDR --dns NAME [--qtype A|AAAA]\n"
+		   "                                  [--timeout-ms MS]\n"
 		   "One probe from this network namespace (connectivity test --kubeconfig runs it\n"
 		   "in its probe pods), printed as one JSON line: {\"result\": \"connected\" |\n"
 		   "\"blocked\" | \"error\", \"answer\": what the listener said, \"ms\": ...}. --dns: a\n"
-		   "DNS query for NAME (A or AAAA, by ADDR's family) to ADDR:53 instead. Exit 0\n"
+		   "DNS query for NAME (--qtype, else A or AAAA by ADDR's family) to ADDR:53\n"
+		   "instead; the answer lists the records' addresses. Exit 0\n"
 		   "whatever the probe found, 2 for a usage error.\n");
 }
 
@@ -957,11 +1034,13 @@ int lab_cmd_conntest_probe(int argc, char **argv)
 		{ "to", required_argument, NULL, 't' },
 		{ "port", required_argument, NULL, 'p' },
 		{ "dns", required_argument, NULL, 'd' },
+		{ "qtype", required_argument, NULL, 'q' },
 		{ "timeout-ms", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
 	const char *to = NULL, *dns = NULL;
+	unsigned int qtype = 0;
 	struct lab_port port = {};
 	bool have_port = false;
 	char answer[256] = "";
@@ -976,6 +1055,13 @@ int lab_cmd_conntest_probe(int argc, char **argv)
 		switch (c) {
 		case 't': to = optarg; break;
 		case 'd': dns = optarg; break;
+		case 'q':
+			if (strcasecmp(optarg, "a") && strcasecmp(optarg, "aaaa")) {
+				fprintf(stderr, "connectivity probe: --qtype %s: want A or AAAA\n", optarg);
+				return 2;
+			}
+			qtype = strcasecmp(optarg, "a") ? 28 : 1;
+			break;
 		case 'p':
 			if (lab_port_spec(optarg, &port) || port.proto == IPPROTO_SCTP) {
 				fprintf(stderr, "connectivity probe: --port %s: want PORT/tcp or PORT/udp\n",
@@ -1005,8 +1091,8 @@ int lab_cmd_conntest_probe(int argc, char **argv)
 	}
 	t0 = lab_now_ms();
 	if (dns)
-		res = dns_query(to, strchr(to, ':') ? LAB_FAM_V6 : LAB_FAM_V4, dns, timeout_ms, answer,
-				sizeof(answer));
+		res = dns_query_type(to, strchr(to, ':') ? LAB_FAM_V6 : LAB_FAM_V4, dns, qtype,
+				     timeout_ms, answer, sizeof(answer));
 	else
 		res = lab_probe_addr(to, &port, timeout_ms, answer, sizeof(answer));
 	if (res == -EINVAL) {

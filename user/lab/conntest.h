@@ -58,6 +58,9 @@ struct lab_ct_opts {
 	const char *kubeconfig;
 	bool in_cluster;
 	int ready_timeout_s; /* the probe pods' wait for Ready, and the namespace's removal */
+	/* A cluster: the flows client certificate (--tls DIR, else XCNI_FLOWS_TLS):
+	 * the drops are judged from the agents' flow records (else their counters). */
+	const char *tls_dir;
 };
 
 /* -1: go on; else the exit code (0 --help, 2 usage, said). */

@@ -97,6 +97,7 @@ int flows_agents_cluster(const char *kubeconfig, struct flows_agent **out, size_
 		snprintf(a->node, sizeof(a->node), "%.63s", k->node[0] ? k->node : k->pod);
 		snprintf(a->host, sizeof(a->host), "%s%.64s%s", v6 ? "[" : "", k->addr, v6 ? "]" : "");
 		a->port = FLOWS_TLS_PORT;
+		snprintf(a->pod, sizeof(a->pod), "%.127s", k->pod);
 		if (!k->pod[0])
 			snprintf(a->why, sizeof(a->why), "no xcni agent pod on this node");
 		else if (!k->node[0])

@@ -17,6 +17,7 @@ struct flows_agent {
 	 * by hand) until its records name it. */
 	char node[64];
 	char host[72]; /* an address or a name; an IPv6 address in brackets */
+	char pod[128]; /* found through the API server: its agent pod ("" none, or by hand) */
 	unsigned int port;
 	/* Not "": this node's agent cannot be asked, and why (no agent pod,
 	 * not running, no address yet); said, never skipped. */
