@@ -785,83 +785,95 @@ const struct option ctl_flows_opts[] = {
 		{}
 	};
 
-int ctl_flows_main(int argc, char **argv)
+/* One `xcnictl flows` run: what to ask, and the answers' state. */
+struct flows_run {
+	struct fopts fo;
+	struct target *tg; /* FLOWS_MAX_NODES */
+	size_t ntg, nagents, nunasked;
+	const char *nodes[FLOWS_MAX_NODES]; /* --node, each a lab node or "all" */
+	size_t nnodes;
+	const char *pin_dir, *sock, *kubeconfig;
+	bool cluster; /* --kubeconfig or --cluster: every agent of the cluster */
+};
+
+/* --agent ADDR: one more remote target. 0 or 2 (said). */
+static int add_agent(struct flows_run *r, const char *arg)
+{
+	char msg[600];
+	struct target *t = &r->tg[r->ntg];
+
+	if (r->ntg == FLOWS_MAX_NODES) {
+		pr_err("--agent: at most %d\n", FLOWS_MAX_NODES);
+		return 2;
+	}
+	if (flows_agent_parse(arg, &t->agent, msg, sizeof(msg))) {
+		pr_err("%s\n", msg);
+		return 2;
+	}
+	t->remote = true;
+	memcpy(t->node, t->agent.node, sizeof(t->node));
+	r->ntg++;
+	r->nagents++;
+	return 0;
+}
+
+/* The command line into *r. -1: go on; else the exit code (0 after --help). */
+static int flows_parse(int argc, char **argv, struct flows_run *r)
 {
 	const struct option *lo = ctl_flows_opts;
-	static struct target tg[FLOWS_MAX_NODES];
-	static struct ctl_lab_node ln[FLOWS_MAX_NODES];
-	const char *pin_dir = getenv("XCNI_PIN_DIR"), *sock = NULL;
-	const char *nodes[FLOWS_MAX_NODES];
-	size_t nnodes = 0, ntg = 0, nagents = 0, nunasked = 0;
-	const char *kubeconfig = NULL;
-	bool cluster = false;
-	struct fopts fo = {};
-	unsigned int rounds = 0;
-	int opt, idx, err = 0, words = 0;
-	char msg[600];
+	struct fopts *fo = &r->fo;
+	int opt, idx, words = 0;
 
-	if (!pin_dir || !*pin_dir)
-		pin_dir = XCNI_PIN_ROOT;
 	while ((opt = getopt_long(argc, argv, "jvhfn:", lo, &idx)) != -1) {
 		switch (opt) {
-		case 'P': pin_dir = optarg; break;
+		case 'P': r->pin_dir = optarg; break;
 		case 'N':
-			if (nnodes == FLOWS_MAX_NODES) {
+			if (r->nnodes == FLOWS_MAX_NODES) {
 				pr_err("--node: at most %d\n", FLOWS_MAX_NODES);
 				return 2;
 			}
-			nodes[nnodes++] = optarg;
+			r->nodes[r->nnodes++] = optarg;
 			break;
-		case 'j': fo.json = true; break;
+		case 'j': fo->json = true; break;
 		case 'v':
 			if (xlog_max < XLOG_DEBUG)
 				xlog_max++;
 			break;
 		case 'h': fputs(flows_help, stdout); return 0;
-		case 'f': fo.follow = true; break;
-		case 'S': sock = optarg; break;
+		case 'f': fo->follow = true; break;
+		case 'S': r->sock = optarg; break;
 		case 1:
-			if (add_filter(&fo, lo[idx].name, optarg))
+			if (add_filter(fo, lo[idx].name, optarg))
 				return 2;
 			break;
 		case 'n':
-			if (add_filter(&fo, "namespace", optarg))
+			if (add_filter(fo, "namespace", optarg))
 				return 2;
 			break;
 		case '!':
-			if (fo.negate) {
+			if (fo->negate) {
 				pr_err("--not --not: one --not before the filter it negates\n");
 				return 2;
 			}
-			fo.negate = true;
+			fo->negate = true;
 			break;
 		case 'p': break; /* the node is always said */
 		case 'T':
-			if (fo.negate) {
+			if (fo->negate) {
 				pr_err("--not --time: only a filter can be negated\n");
 				return 2;
 			}
-			if (add_filter(&fo, "time", optarg))
+			if (add_filter(fo, "time", optarg))
 				return 2;
 			break;
-		case 'M': fo.per_node = true; break;
+		case 'M': fo->per_node = true; break;
 		case 'A':
-			if (ntg == FLOWS_MAX_NODES) {
-				pr_err("--agent: at most %d\n", FLOWS_MAX_NODES);
+			if (add_agent(r, optarg))
 				return 2;
-			}
-			if (flows_agent_parse(optarg, &tg[ntg].agent, msg, sizeof(msg))) {
-				pr_err("%s\n", msg);
-				return 2;
-			}
-			tg[ntg].remote = true;
-			memcpy(tg[ntg].node, tg[ntg].agent.node, sizeof(tg[ntg].node));
-			ntg++;
-			nagents++;
 			break;
-		case 'L': fo.tls_dir = optarg; break;
-		case 'K': kubeconfig = optarg; cluster = true; break;
-		case 'C': cluster = true; break;
+		case 'L': fo->tls_dir = optarg; break;
+		case 'K': r->kubeconfig = optarg; r->cluster = true; break;
+		case 'C': r->cluster = true; break;
 		default: fputs(flows_help, stderr); return 2;
 		}
 	}
@@ -871,222 +883,286 @@ int ctl_flows_main(int argc, char **argv)
 			fputs(flows_help, stderr);
 			return 2;
 		}
-	if (fo.negate) {
+	return -1;
+}
+
+/* The options together: one way to say which xcnid, the certificate where one is asked over the network. -1 or 2. */
+static int flows_check(struct flows_run *r)
+{
+	struct fopts *fo = &r->fo;
+	bool net = r->nagents || r->cluster;
+	char msg[600];
+
+	if (fo->negate) {
 		pr_err("--not: a filter after it (--not --from-pod x/a)\n");
 		return 2;
 	}
-	if (fo.has_first && fo.has_last) {
+	if (fo->has_first && fo->has_last) {
 		pr_err("--first and --last: give one\n");
 		return 2;
 	}
-	if (fo.has_first && fo.follow) {
+	if (fo->has_first && fo->follow) {
 		pr_err("--first and --follow: --follow begins with the last records (--last N)\n");
 		return 2;
 	}
 	/* --follow begins with the last few, not the whole window. */
-	if (fo.follow && !fo.has_last) {
+	if (fo->follow && !fo->has_last) {
 		char n[16];
 
 		snprintf(n, sizeof(n), "%d", FLOWS_FOLLOW_LAST);
-		if (add_filter(&fo, "last", n))
+		if (add_filter(fo, "last", n))
 			return 2;
 	}
-	if (nnodes && sock) {
+	if (r->nnodes && r->sock) {
 		pr_err("--node and --flows-socket both say which xcnid: give one\n");
 		return 2;
 	}
-	if (nagents && (nnodes || sock)) {
-		pr_err("--agent and --%s both say which xcnid: give one\n", nnodes ? "node" : "flows-socket");
+	if (r->nagents && (r->nnodes || r->sock)) {
+		pr_err("--agent and --%s both say which xcnid: give one\n",
+		       r->nnodes ? "node" : "flows-socket");
 		return 2;
 	}
-	if (cluster && (nagents || nnodes || sock)) {
+	if (r->cluster && (r->nagents || r->nnodes || r->sock)) {
 		pr_err("--%s and --%s both say which xcnid: give one\n",
-		       kubeconfig ? "kubeconfig" : "cluster",
-		       nagents ? "agent" : nnodes ? "node" : "flows-socket");
+		       r->kubeconfig ? "kubeconfig" : "cluster",
+		       r->nagents ? "agent" : r->nnodes ? "node" : "flows-socket");
 		return 2;
 	}
-	if ((nagents || cluster) && !fo.tls_dir)
-		fo.tls_dir = getenv("XCNI_FLOWS_TLS");
-	if ((nagents || cluster) && (!fo.tls_dir || !*fo.tls_dir)) {
+	if (net && !fo->tls_dir)
+		fo->tls_dir = getenv("XCNI_FLOWS_TLS");
+	if (net && (!fo->tls_dir || !*fo->tls_dir)) {
 		pr_err("--%s: give --tls DIR (or XCNI_FLOWS_TLS): a client certificate and key the "
 		       "agents' CA signed (tls.crt, tls.key) and that CA (ca.crt)\n",
-		       nagents ? "agent" : kubeconfig ? "kubeconfig" : "cluster");
+		       r->nagents ? "agent" : r->kubeconfig ? "kubeconfig" : "cluster");
 		return 2;
 	}
-	if (fo.tls_dir && !nagents && !cluster) {
-		pr_err("--tls %s is --agent's and --kubeconfig's: give one of them too\n", fo.tls_dir);
+	if (fo->tls_dir && !net) {
+		pr_err("--tls %s is --agent's and --kubeconfig's: give one of them too\n", fo->tls_dir);
 		return 2;
 	}
-	if ((nagents || cluster) && flows_tls_check(fo.tls_dir, msg, sizeof(msg))) {
+	if (net && flows_tls_check(fo->tls_dir, msg, sizeof(msg))) {
 		pr_err("%s\n", msg);
 		return 2;
 	}
-	if (cluster) {
-		struct flows_agent *fa;
-		size_t n;
+	return -1;
+}
 
-		if (curl_global_init(CURL_GLOBAL_DEFAULT)) {
-			pr_err("flows: cannot start libcurl\n");
-			return 1;
-		}
-		err = flows_agents_cluster(kubeconfig, &fa, &n, msg, sizeof(msg));
-		curl_global_cleanup();
-		if (err) {
-			if (!msg[0]) /* the kubeconfig: said */
-				return 2;
-			pr_err("flows --%s: %s\n", kubeconfig ? "kubeconfig" : "cluster", msg);
-			return 1;
-		}
-		if (!n) {
-			pr_err("flows: no xcni agent pod in %s (label %s), and no node\n",
-			       K8S_AGENTS_NAMESPACE, K8S_AGENTS_SELECTOR);
-			free(fa);
-			return 1;
-		}
-		for (size_t i = 0; i < n && ntg < FLOWS_MAX_NODES; i++) {
-			tg[ntg].remote = true;
-			tg[ntg].agent = fa[i];
-			snprintf(tg[ntg].node, sizeof(tg[ntg].node), "%s", fa[i].node);
-			if (fa[i].why[0]) {
-				/* Said, never skipped: the view is partial. */
-				pr_err("flows: node %s: not asked: %s\n", fa[i].node, fa[i].why);
-				nunasked++;
-			}
-			ntg++;
-		}
-		if (n > FLOWS_MAX_NODES)
-			pr_err("flows: %zu nodes, the first %d asked\n", n, FLOWS_MAX_NODES);
-		free(fa);
-		nagents = ntg;
+/* Every agent of the cluster as a target (one not to be asked said, never skipped). -1, 1 or 2. */
+static int flows_cluster_targets(struct flows_run *r)
+{
+	struct flows_agent *fa;
+	char msg[600];
+	size_t n;
+	int err;
+
+	if (curl_global_init(CURL_GLOBAL_DEFAULT)) {
+		pr_err("flows: cannot start libcurl\n");
+		return 1;
 	}
-	for (size_t i = 0; i < nnodes; i++) {
+	err = flows_agents_cluster(r->kubeconfig, &fa, &n, msg, sizeof(msg));
+	curl_global_cleanup();
+	if (err) {
+		if (!msg[0]) /* the kubeconfig: said */
+			return 2;
+		pr_err("flows --%s: %s\n", r->kubeconfig ? "kubeconfig" : "cluster", msg);
+		return 1;
+	}
+	if (!n) {
+		pr_err("flows: no xcni agent pod in %s (label %s), and no node\n",
+		       K8S_AGENTS_NAMESPACE, K8S_AGENTS_SELECTOR);
+		free(fa);
+		return 1;
+	}
+	for (size_t i = 0; i < n && r->ntg < FLOWS_MAX_NODES; i++) {
+		struct target *t = &r->tg[r->ntg++];
+
+		t->remote = true;
+		t->agent = fa[i];
+		snprintf(t->node, sizeof(t->node), "%s", fa[i].node);
+		if (fa[i].why[0]) {
+			/* Said, never skipped: the view is partial. */
+			pr_err("flows: node %s: not asked: %s\n", fa[i].node, fa[i].why);
+			r->nunasked++;
+		}
+	}
+	if (n > FLOWS_MAX_NODES)
+		pr_err("flows: %zu nodes, the first %d asked\n", n, FLOWS_MAX_NODES);
+	free(fa);
+	r->nagents = r->ntg;
+	return -1;
+}
+
+/* The lab nodes of --node, or this node's socket, as targets. -1, 1 or 2. */
+static int flows_local_targets(struct flows_run *r)
+{
+	static struct ctl_lab_node ln[FLOWS_MAX_NODES];
+	struct target *tg = r->tg;
+	int err;
+
+	for (size_t i = 0; i < r->nnodes; i++) {
 		size_t n;
 
-		err = ctl_lab_nodes(nodes[i], ln, FLOWS_MAX_NODES, &n);
+		err = ctl_lab_nodes(r->nodes[i], ln, FLOWS_MAX_NODES, &n);
 		if (err)
 			return err == -EINVAL ? 2 : 1;
-		for (size_t j = 0; j < n && ntg < FLOWS_MAX_NODES; j++) {
-			snprintf(tg[ntg].node, sizeof(tg[ntg].node), "%.63s", ln[j].name);
-			if (flows_sock_path(ln[j].pin, tg[ntg].sock, sizeof(tg[ntg].sock))) {
+		for (size_t j = 0; j < n && r->ntg < FLOWS_MAX_NODES; j++) {
+			snprintf(tg[r->ntg].node, sizeof(tg[r->ntg].node), "%.63s", ln[j].name);
+			if (flows_sock_path(ln[j].pin, tg[r->ntg].sock, sizeof(tg[r->ntg].sock))) {
 				pr_err("--node %s: pin dir %s makes a socket path too long\n",
 				       ln[j].name, ln[j].pin);
 				return 2;
 			}
-			ntg++;
+			r->ntg++;
 		}
 	}
-	if (!nnodes && !nagents) {
-		if (sock) {
-			if (strlen(sock) >= sizeof(tg[0].sock)) {
-				pr_err("--flows-socket %s: too long for a Unix socket\n", sock);
-				return 2;
-			}
-			snprintf(tg[0].sock, sizeof(tg[0].sock), "%s", sock);
-		} else if (flows_sock_path(pin_dir, tg[0].sock, sizeof(tg[0].sock))) {
-			pr_err("--pin-dir %s: too long to make a socket path of\n", pin_dir);
+	if (r->nnodes || r->nagents)
+		return -1;
+	if (r->sock) {
+		if (strlen(r->sock) >= sizeof(tg[0].sock)) {
+			pr_err("--flows-socket %s: too long for a Unix socket\n", r->sock);
 			return 2;
 		}
-		ntg = 1;
+		snprintf(tg[0].sock, sizeof(tg[0].sock), "%s", r->sock);
+	} else if (flows_sock_path(r->pin_dir, tg[0].sock, sizeof(tg[0].sock))) {
+		pr_err("--pin-dir %s: too long to make a socket path of\n", r->pin_dir);
+		return 2;
 	}
+	r->ntg = 1;
+	return -1;
+}
+
+/*
+ * Several nodes merged: the records cached by connection, the filters split
+ * into the nodes' part and the part judged on the merged record (the ends,
+ * verdict, reason, Service). 0 or 1.
+ */
+static int flows_merge_setup(struct fopts *fo)
+{
+	char mreq[FLOWS_REQ_MAX], e[300];
+
+	fo->cache = json_object();
+	fo->changed = json_object();
+	flow_filter_init(&fo->merged);
+	if (!fo->cache || !fo->changed) {
+		json_decref(fo->cache);
+		json_decref(fo->changed);
+		fo->cache = fo->changed = NULL;
+		return 1;
+	}
+	if (flows_req_split(fo->req, fo->node_req, sizeof(fo->node_req), mreq, sizeof(mreq)) ||
+	    flow_filter_parse(&fo->merged, mreq, e, sizeof(e))) {
+		pr_err("flows: the filters cannot be split for the merge\n");
+		json_decref(fo->cache);
+		json_decref(fo->changed);
+		fo->cache = fo->changed = NULL;
+		flow_filter_free(&fo->merged);
+		return 1;
+	}
+	fo->has_merged = mreq[0] != '\0';
+	return 0;
+}
+
+/*
+ * One round: every target asked, what changed printed. 0; 1 when nothing
+ * answered or a target refused (a lab node's socket: hard); 3 when the view
+ * is partial (an agent not answering, or not asked: said).
+ */
+static int flows_round(struct flows_run *r, bool first)
+{
+	struct fopts *fo = &r->fo;
+	size_t asked = 0, answered = 0;
+	bool hard = false;
+	int err = 0;
+
+	/* Several nodes unmerged: each node's records, cut together. */
+	if (r->ntg > 1 && fo->per_node && !(fo->rows = json_array()))
+		return -ENOMEM;
+	for (size_t i = 0; i < r->ntg && !stop; i++) {
+		struct target *t = &r->tg[i];
+		int e;
+
+		t->answered = false;
+		t->err[0] = '\0';
+		if (t->agent.why[0])
+			continue; /* said once: no agent to ask */
+		asked++;
+		e = ask(fo, t, first);
+		/* --follow: an agent that stops answering is said once, and when it
+		 * answers again. */
+		if (fo->follow && t->remote) {
+			if (!e && t->down)
+				pr_err("flows: node %s (%s:%u) answers again\n", t->node,
+				       t->agent.host, t->agent.port);
+			t->down = e != 0;
+		}
+		/* An agent that does not answer makes the view partial
+		 * (said); a refusal, or a lab node's socket, fails it. */
+		if (!e || (t->remote && e == -EIO))
+			t->answered = !e;
+		else
+			hard = true;
+		answered += !e;
+		if (e && !err)
+			err = e;
+	}
+	if (fo->cache)
+		emit_changed(fo, first);
+	if (fo->rows) {
+		emit_rows(fo, fo->rows, first);
+		fo->rows = NULL;
+		fflush(stdout);
+	}
+	if (r->nagents && answered < asked + r->nunasked && first)
+		say_partial(fo, r->tg, r->ntg, answered);
+	if (err || r->nunasked)
+		err = hard || !answered ? 1 : 3;
+	return err;
+}
+
+int ctl_flows_main(int argc, char **argv)
+{
+	static struct target tg[FLOWS_MAX_NODES];
+	struct flows_run r = { .tg = tg, .pin_dir = getenv("XCNI_PIN_DIR") };
+	struct fopts *fo = &r.fo;
+	unsigned int rounds = 0;
+	int err;
+
+	if (!r.pin_dir || !*r.pin_dir)
+		r.pin_dir = XCNI_PIN_ROOT;
+	if ((err = flows_parse(argc, argv, &r)) >= 0 || (err = flows_check(&r)) >= 0 ||
+	    (r.cluster && (err = flows_cluster_targets(&r)) >= 0) ||
+	    (err = flows_local_targets(&r)) >= 0)
+		return err;
 	signal(SIGPIPE, SIG_IGN);
-	if (nagents && curl_global_init(CURL_GLOBAL_DEFAULT)) {
+	if (r.nagents && curl_global_init(CURL_GLOBAL_DEFAULT)) {
 		pr_err("flows: cannot start libcurl\n");
 		return 1;
 	}
-	if (ntg > 1 && !fo.per_node) {
-		char mreq[FLOWS_REQ_MAX], e[300];
-
-		fo.cache = json_object();
-		fo.changed = json_object();
-		flow_filter_init(&fo.merged);
-		if (!fo.cache || !fo.changed) {
-			json_decref(fo.cache);
-			json_decref(fo.changed);
-			return 1;
-		}
-		/* The ends, verdict, reason, Service: judged on the merged record. */
-		if (flows_req_split(fo.req, fo.node_req, sizeof(fo.node_req), mreq, sizeof(mreq)) ||
-		    flow_filter_parse(&fo.merged, mreq, e, sizeof(e))) {
-			pr_err("flows: the filters cannot be split for the merge\n");
-			json_decref(fo.cache);
-			json_decref(fo.changed);
-			flow_filter_free(&fo.merged);
-			return 1;
-		}
-		fo.has_merged = mreq[0] != '\0';
-	}
-	if (fo.follow) {
+	if (r.ntg > 1 && !fo->per_node && flows_merge_setup(fo))
+		return 1;
+	if (fo->follow) {
 		struct sigaction sa = { .sa_handler = on_sig };
 
 		sigaction(SIGINT, &sa, NULL);
 		sigaction(SIGTERM, &sa, NULL);
 	}
 	for (bool first = true; !stop; first = false) {
-		size_t asked = 0, answered = 0;
-		bool hard = false;
-
-		if (cluster && fo.follow && !first && ++rounds % FLOWS_RELIST_ROUNDS == 0) {
-			relist(kubeconfig, tg, &ntg, &nunasked);
-			nagents = ntg;
+		if (r.cluster && fo->follow && !first && ++rounds % FLOWS_RELIST_ROUNDS == 0) {
+			relist(r.kubeconfig, tg, &r.ntg, &r.nunasked);
+			r.nagents = r.ntg;
 		}
-
-		/* Several nodes unmerged: each node's records, cut together. */
-		if (ntg > 1 && fo.per_node && !(fo.rows = json_array())) {
-			err = -ENOMEM;
-			break;
-		}
-		err = 0;
-		for (size_t i = 0; i < ntg && !stop; i++) {
-			int e;
-
-			tg[i].answered = false;
-			tg[i].err[0] = '\0';
-			if (tg[i].agent.why[0])
-				continue; /* said once: no agent to ask */
-			asked++;
-			e = ask(&fo, &tg[i], first);
-			/* --follow: an agent that stops answering is said once, and when it
-			 * answers again. */
-			if (fo.follow && tg[i].remote) {
-				if (!e && tg[i].down)
-					pr_err("flows: node %s (%s:%u) answers again\n", tg[i].node,
-					       tg[i].agent.host, tg[i].agent.port);
-				tg[i].down = e != 0;
-			}
-			/* An agent that does not answer makes the view partial
-			 * (said); a refusal, or a lab node's socket, fails it. */
-			if (!e || (tg[i].remote && e == -EIO))
-				tg[i].answered = !e;
-			else
-				hard = true;
-			answered += !e;
-			if (e && !err)
-				err = e;
-		}
-		if (fo.cache)
-			emit_changed(&fo, first);
-		if (fo.rows) {
-			emit_rows(&fo, fo.rows, first);
-			fo.rows = NULL;
-			fflush(stdout);
-		}
-		if (nagents && answered < asked + nunasked && first)
-			say_partial(&fo, tg, ntg, answered);
-		if (err || nunasked)
-			err = hard || !answered ? 1 : 3;
-		if (!fo.follow)
-			break;
-		if (first && err == 1)
+		err = flows_round(&r, first);
+		if (err < 0 || !fo->follow || (first && err == 1))
 			break;
 		err = 0;
 		for (int ms = 0; ms < 1000 && !stop; ms += 100)
 			poll(NULL, 0, 100);
 	}
-	json_decref(fo.cache);
-	json_decref(fo.changed);
-	if (fo.cache || fo.has_merged)
-		flow_filter_free(&fo.merged);
-	if (nagents)
+	json_decref(fo->cache);
+	json_decref(fo->changed);
+	if (fo->cache || fo->has_merged)
+		flow_filter_free(&fo->merged);
+	if (r.nagents)
 		curl_global_cleanup();
 	return err < 0 ? 1 : err;
 }
