@@ -786,81 +786,215 @@ int lab_cmd_conntest(int argc, char **argv)
 	return ret >= 0 ? ret : lab_conntest_run(&o);
 }
 
-int lab_conntest_run(const struct lab_ct_opts *op)
-{
-	char to[128], drops[1024], *doc = NULL, path[PATH_MAX], an[16], bn[16];
-	char *apply_argv[] = { "apply", "-f", path, NULL };
-	size_t passed = 0, failed = 0, skipped = 0, nrun = 0;
-	const char *a, *b;
-	struct ct_drops d = {};
-	struct lab_ct_opts o = *op;
-	struct lab lab;
-	__u64 *before = NULL;
-	long long t0 = lab_now_ms();
-	struct sigaction old_int, old_term;
-	int ret, saved;
-	bool two, removed = false, handlers = false;
+/* The run's two nodes (a, b: the same one on a one-node lab) and what it ran. */
+struct ct_run {
+	char a[16], b[16];
+	bool two;
+	size_t passed, failed, skipped, nrun;
+	char drops[1024];
+};
 
-	if (o.list) {
+/*
+ * The nodes the run uses (the lab's first two unless --node), and the tests
+ * it selects checked: every glob names a test (a misspelt one would pass by
+ * running nothing) and together they select one of this lab's families.
+ * 0, or 2 (said).
+ */
+static int ct_prepare(const struct lab_ct_opts *o, struct lab *lab, struct ct_run *cr)
+{
+	size_t n = 0;
+
+	if (!lab->nnodes) {
+		fprintf(stderr, "connectivity test: the lab has no nodes\n");
+		return 2;
+	}
+	for (size_t i = 0; i < o->nnodes; i++)
+		if (!lab_node_find(lab, o->nodes[i])) {
+			fprintf(stderr, "connectivity test: --node %s: the lab has no node %s (n1..n%zu)\n",
+				o->nodes[i], o->nodes[i], lab->nnodes);
+			return 2;
+		}
+	/* Copies: the lab is closed and opened again around the apply. */
+	snprintf(cr->a, sizeof(cr->a), "%s", o->nnodes ? o->nodes[0] : lab->nodes[0].name);
+	snprintf(cr->b, sizeof(cr->b), "%s", o->nnodes > 1 ? o->nodes[1] : lab->nnodes < 2 ? cr->a :
+		 strcmp(cr->a, lab->nodes[0].name) ? lab->nodes[0].name : lab->nodes[1].name);
+	cr->two = strcmp(cr->a, cr->b) != 0;
+	if (lab_conntest_globs_check(o))
+		return 2;
+	for (size_t i = 0; i < lab_ct_ncases && !n; i++)
+		for (unsigned int fam = LAB_FAM_V4; fam <= LAB_FAM_V6; fam <<= 1) {
+			char full[96];
+
+			snprintf(full, sizeof(full), "%s/%s", lab_ct_cases[i].name,
+				 fam == LAB_FAM_V6 ? "ipv6" : "ipv4");
+			n += (lab->family & fam) && lab_conntest_selected(o, full);
+		}
+	if (!n) {
+		fprintf(stderr, "connectivity test: --test: no test of this lab's families (%s) "
+				"matches\n", lab_family_word(lab->family));
+		return 2;
+	}
+	return 0;
+}
+
+/*
+ * The probe namespace's manifest written into the lab and applied. 0; 3: not
+ * written (nothing deployed); 2: the apply failed (said).
+ */
+static int ct_deploy(const struct lab_ct_opts *o, const char *doc, const char *path,
+		     const struct ct_run *cr)
+{
+	char *apply_argv[] = { "apply", "-f", (char *)path, NULL };
+	int saved, ret;
+
+	if (lab_write_atomic(path, doc, strlen(doc))) {
+		fprintf(stderr, "connectivity test: writing %s failed\n", path);
+		return 3;
+	}
+	printf("connectivity test: namespace %s on %s%s%s\n", LAB_CONNTEST_NS, cr->a,
+	       cr->two ? " and " : "", cr->two ? cr->b : " (one node)");
+	saved = quiet_begin(o->verbose);
+	ret = lab_cmd_apply(3, apply_argv);
+	quiet_end(saved);
+	unlink(path);
+	if (ret) {
+		fprintf(stderr, "connectivity test: deploying %s failed\n", LAB_CONNTEST_NS);
+		return 2;
+	}
+	return 0;
+}
+
+/* A failed test's report: what was expected, what happened, the drops that explain it. */
+static void ct_say_failed(const struct lab_ct_case *t, const char *full, const char *what,
+			  const struct ct_result *r, size_t nd, const char *drops)
+{
+	printf("  FAIL  %-40s %s\n", full, what);
+	printf("        expected: %s\n", t->allow ?
+	       (t->answer ? "connected, answered by the right listener, no drop" :
+			    "connected, no drop") :
+	       "blocked by policy (a drop-policy-* drop counted)");
+	if (r->res == 2)
+		printf("        got:      connected, but answered \"%s\" (want \"%s...\")\n",
+		       r->answer, t->answer);
+	else if (r->res == 1)
+		printf("        got:      connected%s%s\n", r->answer[0] ? ": " : "", r->answer);
+	else
+		printf("        got:      %s%s\n", r->answer[0] ? r->answer : "blocked",
+		       r->answer[0] ? "" : " (no answer within the timeout)");
+	printf("        drops:    %s\n", nd ? drops :
+	       "none counted by xcni (lost outside its programs: routing, the "
+	       "listener, the outside)");
+}
+
+/* One test of one family: skipped, probed and judged by the answer and the drops counted. */
+static void ct_one(const struct lab_ct_opts *o, struct lab *lab, struct ct_drops *d,
+		   __u64 *before, const struct lab_ct_case *t, unsigned int fam, struct ct_run *cr)
+{
+	const char *fw = fam == LAB_FAM_V6 ? "ipv6" : "ipv4", *skip;
+	const struct lab_pod *src = NULL;
+	struct ct_result r;
+	struct lab_port port;
+	char full[96], what[256], to[128];
+	bool policy, ok;
+	size_t nd;
+	int err;
+
+	snprintf(full, sizeof(full), "%s/%s", t->name, fw);
+	if (!(lab->family & fam) || !lab_conntest_selected(o, full) || ct_stop)
+		return;
+	cr->nrun++;
+	skip = ct_skip(lab, t, cr->two);
+	if (skip) {
+		printf("  SKIP  %-40s (%s)\n", full, skip);
+		cr->skipped++;
+		return;
+	}
+	if (t->from != CT_FROM_OUTSIDE)
+		src = lab_pod_find(lab, LAB_CONNTEST_NS, lab_ct_from_word(t->from));
+	ct_dest(lab, t, fam, cr->a, cr->b, to, sizeof(to), &port);
+	snprintf(what, sizeof(what), "%s -> %s %u/%s", lab_ct_from_word(t->from), to, port.port,
+		 port.proto == IPPROTO_UDP ? "udp" : "tcp");
+	if ((t->from != CT_FROM_OUTSIDE && !src) || drops_read(d, before)) {
+		printf("  FAIL  %-40s %s\n        the probe pod is missing\n", full, what);
+		cr->failed++;
+		return;
+	}
+	err = ct_probe(lab, src, to, t->to == CT_TO_DNS, fam, &port, o->timeout_ms, &r);
+	/* Late drops of a blocked probe (retransmissions) land within its timeout. */
+	if (drops_read(d, d->pk))
+		err = -EIO;
+	if (err || r.res < 0) {
+		printf("  FAIL  %-40s %s\n        the probe failed: %s\n", full, what,
+		       strerror(-(err ? err : r.res)));
+		cr->failed++;
+		return;
+	}
+	nd = drops_diff(lab, d, before, cr->drops, sizeof(cr->drops), &policy);
+	/* A listener that answered is the right one, or the path is wrong. */
+	if (r.res > 0 && t->answer && strncmp(r.answer, t->answer, strlen(t->answer)))
+		r.res = 2;
+	ok = t->allow ? r.res == 1 && !nd : r.res == 0 && policy;
+	if (!ok) {
+		cr->failed++;
+		ct_say_failed(t, full, what, &r, nd, cr->drops);
+		return;
+	}
+	printf("  PASS  %-40s %s: %s%s%s\n", full, what, r.res > 0 ? "connected" : "blocked",
+	       r.res > 0 && r.answer[0] ? " " : "", r.res > 0 ? r.answer : "");
+	if (!t->allow)
+		printf("        by %s\n", cr->drops);
+	cr->passed++;
+}
+
+/* --list, or --manifest without a lab: answered without running. -1: go on. */
+static int ct_without_lab(const struct lab_ct_opts *o)
+{
+	char *doc;
+
+	if (o->list) {
 		for (size_t i = 0; i < lab_ct_ncases; i++)
 			for (int f = 0; f < 2; f++)
 				printf("%s/%s\n", lab_ct_cases[i].name, f ? "ipv6" : "ipv4");
 		return 0;
 	}
 	/* --manifest for a cluster: no lab needed, the nodes named. */
-	if (o.manifest && o.nnodes == 2 && lab_conntest_no_lab()) {
-		doc = ct_manifest_text(NULL, o.nodes[0], o.nodes[1], o.image);
+	if (o->manifest && o->nnodes == 2 && lab_conntest_no_lab()) {
+		doc = ct_manifest_text(NULL, o->nodes[0], o->nodes[1], o->image);
 		if (!doc)
 			return 2;
 		fputs(doc, stdout);
 		free(doc);
 		return 0;
 	}
-	if (o.manifest && lab_conntest_no_lab()) {
+	if (o->manifest && lab_conntest_no_lab()) {
 		fprintf(stderr, "connectivity test --manifest: no lab is up; for a cluster, name its "
 				"two nodes: --node A --node B\n");
 		return 2;
 	}
+	return -1;
+}
+
+int lab_conntest_run(const struct lab_ct_opts *op)
+{
+	char *doc = NULL, path[PATH_MAX];
+	struct ct_run cr = {};
+	struct ct_drops d = {};
+	struct lab_ct_opts o = *op;
+	struct lab lab;
+	__u64 *before = NULL;
+	long long t0 = lab_now_ms();
+	struct sigaction old_int, old_term;
+	int ret;
+	bool removed = false, handlers = false;
+
+	if ((ret = ct_without_lab(&o)) >= 0)
+		return ret;
 	if (lab_open(&lab, false))
 		return 2;
-	if (!lab.nnodes) {
-		fprintf(stderr, "connectivity test: the lab has no nodes\n");
-		goto err_lab;
+	if (ct_prepare(&o, &lab, &cr) || !(doc = ct_manifest_text(&lab, cr.a, cr.b, o.image))) {
+		lab_close(&lab);
+		return 2;
 	}
-	for (size_t i = 0; i < o.nnodes; i++)
-		if (!lab_node_find(&lab, o.nodes[i])) {
-			fprintf(stderr, "connectivity test: --node %s: the lab has no node %s (n1..n%zu)\n",
-				o.nodes[i], o.nodes[i], lab.nnodes);
-			goto err_lab;
-		}
-	/* Copies: the lab is closed and opened again around the apply. */
-	snprintf(an, sizeof(an), "%s", o.nnodes ? o.nodes[0] : lab.nodes[0].name);
-	a = an;
-	snprintf(bn, sizeof(bn), "%s", o.nnodes > 1 ? o.nodes[1] : lab.nnodes < 2 ? a :
-		 strcmp(a, lab.nodes[0].name) ? lab.nodes[0].name : lab.nodes[1].name);
-	b = bn;
-	two = strcmp(a, b) != 0;
-	/* Every glob must name a test: a misspelt one would pass by running nothing. */
-	if (lab_conntest_globs_check(&o))
-		goto err_lab;
-	/* ... and together they must select one of this lab's families. */
-	for (size_t i = 0; i < lab_ct_ncases && !nrun; i++)
-		for (unsigned int fam = LAB_FAM_V4; fam <= LAB_FAM_V6; fam <<= 1) {
-			char full[96];
-
-			snprintf(full, sizeof(full), "%s/%s", lab_ct_cases[i].name,
-				 fam == LAB_FAM_V6 ? "ipv6" : "ipv4");
-			nrun += (lab.family & fam) && lab_conntest_selected(&o, full);
-		}
-	if (!nrun) {
-		fprintf(stderr, "connectivity test: --test: no test of this lab's families (%s) "
-				"matches\n", lab_family_word(lab.family));
-		goto err_lab;
-	}
-	nrun = 0;
-	doc = ct_manifest_text(&lab, a, b, o.image);
-	if (!doc)
-		goto err_lab;
 	if (o.manifest) {
 		fputs(doc, stdout);
 		free(doc);
@@ -869,23 +1003,12 @@ int lab_conntest_run(const struct lab_ct_opts *op)
 	}
 	lab_path(&lab, path, sizeof(path), "conntest.yaml");
 	lab_close(&lab);
-	if (lab_write_atomic(path, doc, strlen(doc))) {
-		fprintf(stderr, "connectivity test: writing %s failed\n", path);
-		free(doc);
-		return 2;
-	}
+	ret = ct_deploy(&o, doc, path, &cr);
 	free(doc);
-	printf("connectivity test: namespace %s on %s%s%s\n", LAB_CONNTEST_NS, a, two ? " and " : "",
-	       two ? b : " (one node)");
-	saved = quiet_begin(o.verbose);
-	ret = lab_cmd_apply(3, apply_argv);
-	quiet_end(saved);
-	unlink(path);
-	if (ret) {
-		fprintf(stderr, "connectivity test: deploying %s failed\n", LAB_CONNTEST_NS);
-		ret = 2;
+	if (ret == 3)
+		return 2; /* not written: nothing deployed */
+	if (ret)
 		goto cleanup;
-	}
 	if (lab_open(&lab, false)) {
 		ret = 2;
 		goto cleanup;
@@ -903,84 +1026,10 @@ int lab_conntest_run(const struct lab_ct_opts *op)
 		handlers = true;
 	}
 	drops_settle(&d, before);
-	for (size_t i = 0; i < lab_ct_ncases && !ct_stop; i++) {
-		const struct lab_ct_case *t = &lab_ct_cases[i];
-
-		for (unsigned int fam = LAB_FAM_V4; fam <= LAB_FAM_V6; fam <<= 1) {
-			const char *fw = fam == LAB_FAM_V6 ? "ipv6" : "ipv4", *skip;
-			const struct lab_pod *src = NULL;
-			struct ct_result r;
-			struct lab_port port;
-			char full[96], what[256];
-			bool policy, ok;
-			size_t nd;
-			int err;
-
-			snprintf(full, sizeof(full), "%s/%s", t->name, fw);
-			if (!(lab.family & fam) || !lab_conntest_selected(&o, full) || ct_stop)
-				continue;
-			nrun++;
-			skip = ct_skip(&lab, t, two);
-			if (skip) {
-				printf("  SKIP  %-40s (%s)\n", full, skip);
-				skipped++;
-				continue;
-			}
-			if (t->from != CT_FROM_OUTSIDE)
-				src = lab_pod_find(&lab, LAB_CONNTEST_NS, lab_ct_from_word(t->from));
-			ct_dest(&lab, t, fam, a, b, to, sizeof(to), &port);
-			snprintf(what, sizeof(what), "%s -> %s %u/%s", lab_ct_from_word(t->from), to, port.port,
-				 port.proto == IPPROTO_UDP ? "udp" : "tcp");
-			if ((t->from != CT_FROM_OUTSIDE && !src) || drops_read(&d, before)) {
-				printf("  FAIL  %-40s %s\n        the probe pod is missing\n", full, what);
-				failed++;
-				continue;
-			}
-			err = ct_probe(&lab, src, to, t->to == CT_TO_DNS, fam, &port, o.timeout_ms, &r);
-			/* Late drops of a blocked probe (retransmissions) land within its timeout. */
-			if (drops_read(&d, d.pk))
-				err = -EIO;
-			if (err || r.res < 0) {
-				printf("  FAIL  %-40s %s\n        the probe failed: %s\n", full, what,
-				       strerror(-(err ? err : r.res)));
-				failed++;
-				continue;
-			}
-			nd = drops_diff(&lab, &d, before, drops, sizeof(drops), &policy);
-			/* A listener that answered is the right one, or the path is wrong. */
-			if (r.res > 0 && t->answer && strncmp(r.answer, t->answer, strlen(t->answer)))
-				r.res = 2;
-			ok = t->allow ? r.res == 1 && !nd : r.res == 0 && policy;
-			if (ok) {
-				printf("  PASS  %-40s %s: %s%s%s\n", full, what,
-				       r.res > 0 ? "connected" : "blocked",
-				       r.res > 0 && r.answer[0] ? " " : "",
-				       r.res > 0 ? r.answer : "");
-				if (!t->allow)
-					printf("        by %s\n", drops);
-				passed++;
-				continue;
-			}
-			failed++;
-			printf("  FAIL  %-40s %s\n", full, what);
-			printf("        expected: %s\n", t->allow ?
-			       (t->answer ? "connected, answered by the right listener, no drop" :
-					    "connected, no drop") :
-			       "blocked by policy (a drop-policy-* drop counted)");
-			if (r.res == 2)
-				printf("        got:      connected, but answered \"%s\" (want \"%s...\")\n",
-				       r.answer, t->answer);
-			else if (r.res == 1)
-				printf("        got:      connected%s%s\n", r.answer[0] ? ": " : "", r.answer);
-			else
-				printf("        got:      %s%s\n", r.answer[0] ? r.answer : "blocked",
-				       r.answer[0] ? "" : " (no answer within the timeout)");
-			printf("        drops:    %s\n", nd ? drops :
-			       "none counted by xcni (lost outside its programs: routing, the "
-			       "listener, the outside)");
-		}
-	}
-	ret = failed ? 1 : 0;
+	for (size_t i = 0; i < lab_ct_ncases && !ct_stop; i++)
+		for (unsigned int fam = LAB_FAM_V4; fam <= LAB_FAM_V6; fam <<= 1)
+			ct_one(&o, &lab, &d, before, &lab_ct_cases[i], fam, &cr);
+	ret = cr.failed ? 1 : 0;
 	if (ct_stop) {
 		fprintf(stderr, "connectivity test: interrupted: the tests stop here, the namespace "
 				"goes\n");
@@ -1004,13 +1053,10 @@ cleanup:
 			removed = true;
 		}
 	}
-	printf("%zu passed, %zu failed, %zu skipped (%.1f s); namespace %s %s\n", passed, failed,
-	       skipped, (double)(lab_now_ms() - t0) / 1000, LAB_CONNTEST_NS,
+	printf("%zu passed, %zu failed, %zu skipped (%.1f s); namespace %s %s\n", cr.passed,
+	       cr.failed, cr.skipped, (double)(lab_now_ms() - t0) / 1000, LAB_CONNTEST_NS,
 	       o.keep ? "kept (--keep)" : removed ? "removed" : "NOT removed");
 	return ret;
-err_lab:
-	lab_close(&lab);
-	return 2;
 }
 
 /* ---- the probe inside a cluster's pod --------------------------------------------- */
