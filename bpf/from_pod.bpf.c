@@ -262,7 +262,7 @@ static __always_inline int from_pod_flow(struct __sk_buff *skb, void *p, int fam
 	 * back as its source (hairpin: the client, the pod itself, back as its
 	 * destination). */
 	if (lb_enabled && ct == CT_REPLY && f->rev_nat) {
-		int err = fam == XCNI_AF_INET ? lb_rev_nat(skb, p, ctf) : lb6_rev_nat(skb, p, ctf);
+		int err = lb_rev_nat(skb, f, fam, ctf);
 
 		/* Even a rewrite cut short left IPv4's packet pointers stale. */
 		if (fam == XCNI_AF_INET && (reason = reparse(skb, c, p)))

@@ -48,14 +48,14 @@
  *    XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR), the sending node's underlay IPv4 in
  *    its nat_addr. xcni_revnat holds 16-byte addresses, so the entry needs no
  *    room for the frontend itself: no new map, no layout change;
- *  - the backend's replies meet that entry in from_pod6: lb6_rev_nat puts the
+ *  - the backend's replies meet that entry in from_pod6: lb_rev_nat puts the
  *    frontend back as their source (the TCP/UDP checksum through the
  *    pseudo-header; IPv6 has no header checksum), and a DSR flow's reply
  *    goes straight out of this node's underlay (redirect_neigh), to the client.
  *
  * A packet that does not fit the underlay with the option (or a GSO one)
  * goes without it; the backend's node knows its flow from the entry the
- * first packet opened (dsr6_flow_known).
+ * first packet opened (dsr_flow_known).
  *
  * Over the IPv6 underlay (a backend's node behind it: XCNI_IPC_TUN6) the
  * same option rides Geneve under an outer IPv6 header (94 bytes of
@@ -73,7 +73,7 @@
  *  - a backend on this node: DNAT only (lb6_translate, outside: the EXT entry),
  *    judged by the pod's ingress on the client's address as any flow from
  *    outside, and into the pod; its replies leave through from_pod6, which
- *    puts the frontend back as their source (lb6_rev_nat), to the stack and
+ *    puts the frontend back as their source (lb_rev_nat), to the stack and
  *    out the underlay;
  *  - externalTrafficPolicy=Local: the EXT entry holds this node's backends
  *    only, the client's address is kept, and none here is a drop of its own
@@ -96,7 +96,7 @@
  *    xcnid writes into xcni_self6 (on an IPv4 underlay no rodata holds it,
  *    and the Node object can come after the programs load; on an IPv6 one,
  *    until xcnid has written it, node_ip6 serves); the replies come
- *    back to it as a NodePort's do, and lb6_rev_nat puts the external
+ *    back to it as a NodePort's do, and lb_rev_nat puts the external
  *    frontend back as their source. None (IPv4 underlay): drop-no-tunnel.
  */
 #ifndef XCNI_NODEPORT_H
@@ -257,8 +257,8 @@ static __always_inline int lb6_snat_port(const struct pkt6 *p, const __u8 *self,
 static __always_inline int lb_snat_rev(struct __sk_buff *skb, struct pkt *p, __u32 client,
 				       __u16 cport)
 {
-	if (lb_rev_nat(skb, p, 0) ||
-	    lb_nat(skb, p, IP_DADDR_OFF, p->tuple.daddr, client, 2, p->tuple.dport, cport))
+	if (lb_rev_nat(skb, pkt_flow(p), XCNI_AF_INET, 0) ||
+	    lb4_nat(skb, pkt_flow(p), IP_DADDR_OFF, p->tuple.daddr, client, 2, p->tuple.dport, cport))
 		return -1;
 	p->tuple.daddr = client;
 	p->tuple.dport = cport;
@@ -355,7 +355,7 @@ __attribute__((noinline)) int nodeport6_snat(struct __sk_buff *skb, struct pkt6 
 	if (e)
 		e->nat_port = nport;
 	sport = p->tuple.sport;
-	if (lb6_nat(skb, p, IP6_SADDR_OFF, p->tuple.saddr, self, 0, sport, nport))
+	if (lb6_nat(skb, pkt_flow(p), IP6_SADDR_OFF, p->tuple.saddr, self, 0, sport, nport))
 		return XCNI_DROP_REDIRECT;
 	__builtin_memcpy(p->tuple.saddr, self, 16);
 	p->tuple.sport = nport;
@@ -445,11 +445,12 @@ __attribute__((noinline)) int nodeport6_reply_nat(struct __sk_buff *skb, struct 
 	if (!sn)
 		return XCNI_DROP_REDIRECT;
 	port = p->tuple.dport;
-	if (lb6_nat(skb, p, IP6_DADDR_OFF, p->tuple.daddr, sn->client, 2, port, sn->cport))
+	if (lb6_nat(skb, pkt_flow(p), IP6_DADDR_OFF, p->tuple.daddr, sn->client, 2, port,
+		    sn->cport))
 		return XCNI_DROP_REDIRECT;
 	__builtin_memcpy(p->tuple.daddr, sn->client, 16);
 	p->tuple.dport = sn->cport;
-	if (lb6_rev_nat(skb, p, 0))
+	if (lb_rev_nat(skb, pkt_flow(p), XCNI_AF_INET6, 0))
 		return XCNI_DROP_REDIRECT;
 	return bpf_redirect_neigh(skb->ifindex, NULL, 0, 0) == TC_ACT_REDIRECT ? XCNI_FWD_REPLY :
 										  XCNI_DROP_REDIRECT;
@@ -507,7 +508,8 @@ static __always_inline int nodeport_dsr(struct __sk_buff *skb, struct pkt *p,
 	 * segments are full-size, and the flow's first packets were not. */
 	if (!skb->gso_size &&
 	    bpf_check_mtu(skb, 0, &mtu, XCNI_ENCAP_DSR_LEN, 0) == BPF_MTU_CHK_RET_SUCCESS) {
-		reason = geneve_encap_dsr(skb, &in, lb, tunnel, (__u64)node_ip << 32 | vni);
+		reason = geneve_encap_dsr(skb, &in, (const union xcni_tuple *)&lb->orig,
+					  XCNI_AF_INET, tunnel);
 	} else {
 		reason = geneve_encap(skb, &in, node_ip, tunnel, vni);
 	}
@@ -562,8 +564,9 @@ __attribute__((noinline)) int nodeport6_dsr(struct __sk_buff *skb, struct pkt6 *
 		reason = tunnel_encap(skb, &in, node_ip, tunnel, dst6, vni);
 	else if (dst6 && !(reason = geneve_encap_ul6_dsr(skb, &in, &st->orig, dst6)))
 		tunnel_count6(dst6, skb->len, 0);
-	else if (!dst6 && !(reason = geneve_encap_dsr6(skb, &in, &st->orig, tunnel,
-						       (__u64)node_ip << 32 | vni)))
+	else if (!dst6 && !(reason = geneve_encap_dsr(skb, &in,
+						      (const union xcni_tuple *)&st->orig,
+						      XCNI_AF_INET6, tunnel)))
 		tunnel_count(tunnel, skb->len, 0);
 	if (reason)
 		return reason;
@@ -573,47 +576,39 @@ __attribute__((noinline)) int nodeport6_dsr(struct __sk_buff *skb, struct pkt6 *
 
 /*
  * A packet of a DSR flow without the option (it did not fit): its entry
- * here, opened with the option, names the node that sent it (nat_addr).
+ * here, opened with the option, names the node that sent it (nat_addr: the
+ * sending node's underlay IPv4, or its IPv6 folded, in6_fold).
  */
-static __always_inline int dsr_flow_known(const struct xcni_ct_key *t, __u32 node)
+static __always_inline int dsr_flow_known(const struct flow *f, int fam, __u32 node)
 {
-	const struct xcni_ct_entry *e = bpf_map_lookup_elem(&xcni_ct, t);
+	const struct xcni_ct_entry *e = bpf_map_lookup_elem(ct_map(fam), &f->tuple);
 
 	return e && (e->flags & XCNI_CT_F_DSR) && e->nat_addr == node &&
-	       ct_alive(e, bpf_ktime_get_ns(), t->proto);
-}
-
-/* A packet of a DSR flow without the option: its entry here names the node that opened it. */
-static __always_inline int dsr6_flow_known(const struct xcni_ct6_key *t, __u32 node)
-{
-	const struct xcni_ct_entry *e = bpf_map_lookup_elem(&xcni_ct6, t);
-
-	return e && (e->flags & XCNI_CT_F_DSR) && e->nat_addr == node &&
-	       ct_alive(e, bpf_ktime_get_ns(), ct6_life_proto(t->proto));
+	       ct_alive(e, bpf_ktime_get_ns(),
+			fam == XCNI_AF_INET ? f->tuple.v4.proto : ct6_life_proto(f->tuple.v6.proto));
 }
 
 /*
- * A DSR flow's new entry: the node that opened it (the outer source, read
- * again from the packet, still encapsulated), for dsr_flow_known.
+ * A DSR flow's new entry: the node that opened it, for dsr_flow_known. IPv4:
+ * the outer source, read again from the packet (still encapsulated); IPv6:
+ * *node, the sending node's address folded (held by the caller).
  */
-static __attribute__((noinline)) void dsr_record(struct __sk_buff *skb,
-						 const struct xcni_ct_key *t)
+static __attribute__((noinline)) void dsr_record(struct __sk_buff *skb, const struct flow *f,
+						 int fam, const __u32 *node)
 {
-	struct xcni_ct_entry *e = bpf_map_lookup_elem(&xcni_ct, t);
-	__u32 node;
+	struct xcni_ct_entry *e = bpf_map_lookup_elem(ct_map(fam), &f->tuple);
+	__u32 from;
 
-	if (e && !bpf_skb_load_bytes(skb, ETH_HLEN + offsetof(struct iphdr, saddr), &node,
-				     sizeof(node)))
-		e->nat_addr = node;
-}
-
-/* A DSR flow's new entry: the node that opened it, for dsr6_flow_known. */
-static __attribute__((noinline)) void dsr6_record(const struct xcni_ct6_key *t, __u32 node)
-{
-	struct xcni_ct_entry *e = bpf_map_lookup_elem(&xcni_ct6, t);
-
-	if (e)
-		e->nat_addr = node;
+	if (!e)
+		return;
+	if (fam == XCNI_AF_INET) {
+		if (bpf_skb_load_bytes(skb, ETH_HLEN + offsetof(struct iphdr, saddr), &from,
+				       sizeof(from)))
+			return;
+	} else {
+		from = *node;
+	}
+	e->nat_addr = from;
 }
 
 /*
@@ -790,7 +785,8 @@ __attribute__((noinline)) int from_outside(struct __sk_buff *skb)
 		goto out;
 	if (lb.svc_ct)
 		lb.svc_ct->nat_port = nport;
-	if (lb_nat(skb, &p, IP_SADDR_OFF, p.tuple.saddr, node_ip, 0, p.tuple.sport, nport)) {
+	if (lb4_nat(skb, pkt_flow(&p), IP_SADDR_OFF, p.tuple.saddr, node_ip, 0, p.tuple.sport,
+		    nport)) {
 		reason = XCNI_DROP_REDIRECT;
 		goto out;
 	}

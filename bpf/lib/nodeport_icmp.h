@@ -51,7 +51,7 @@
  *  - IPv4 with DF: ICMP fragmentation needed (type 3 code 4), its next-hop MTU
  *    the largest inner packet that fits (the underlay device's MTU less the
  *    encapsulation), quoting the IP header and 8 bytes (RFC 792) of the packet
- *    as the client sent it: the DNAT is undone first (lb_nat back to the
+ *    as the client sent it: the DNAT is undone first (lb4_nat back to the
  *    frontend), so the client's stack finds its socket. Built by lb.h's
  *    lb_answer, the machinery of the refusal for want of a backend.
  *  - IPv4 without DF: dropped (no answer). A router would fragment it; a tc
@@ -134,8 +134,8 @@ __attribute__((noinline)) int np_too_big(struct __sk_buff *skb, const struct xcn
 	if ((p.ip->frag_off & bpf_htons(0x7fff)) != bpf_htons(0x4000) || room < 68 ||
 	    room > 0xffff)
 		return TC_ACT_SHOT;
-	/* The packet as the client sent it, for the quote: lb_nat's rewrite but
-	 * for SCTP's CRC (lb_nat's call for it would take the call chain past
+	/* The packet as the client sent it, for the quote: lb4_nat's rewrite but
+	 * for SCTP's CRC (lb4_nat's call for it would take the call chain past
 	 * the verifier's 512 bytes of stack), which the quote's 8 bytes do not
 	 * reach. */
 	csum_off = ETH_HLEN + p.l3_len +
@@ -263,7 +263,7 @@ __attribute__((noinline)) int np6_too_big(struct __sk_buff *skb, struct pkt6 *p,
 	 * (lb6_nat, its port left as it is) and the port, its CRC left as
 	 * np_too_big leaves IPv4's (nobody checks a quote's CRC). */
 	sctp = p->tuple.proto == IPPROTO_SCTP;
-	if (lb6_nat(skb, p, IP6_DADDR_OFF, p->tuple.daddr, st->orig.daddr, 2, p->tuple.dport,
+	if (lb6_nat(skb, pkt_flow(p), IP6_DADDR_OFF, p->tuple.daddr, st->orig.daddr, 2, p->tuple.dport,
 		    sctp ? p->tuple.dport : st->orig.dport) ||
 	    (sctp && !p->frag_later &&
 	     bpf_skb_store_bytes(skb, p->l4_off + 2, &st->orig.dport, 2, 0)))
@@ -388,7 +388,7 @@ static __always_inline int lb_icmp_np_rev(struct __sk_buff *skb, __u32 l3_len, _
  *
  * Translated for the backend, as the backend sent the reply (after the
  * IPv6 NodePort cases nodeport.h lists):
- *  - a backend on this node (DNAT only; lb6_rev_nat made its replies the
+ *  - a backend on this node (DNAT only; lb_rev_nat made its replies the
  *    frontend's): the quote's source becomes the backend's address and port,
  *    the client stays; the error goes to the backend from the router that
  *    sent it;

@@ -82,7 +82,7 @@ static const __u32 crc32c_x8pow[16] = {
  *
  * Inline: lb6_nat (inside lb6_translate, a global function below from_pod6)
  * has no room for one more frame in the verifier's 512 bytes; IPv4 calls it
- * from lb_nat through the
+ * from lb4_nat through the
  * global sctp_nat_port, verified once on its own (as lb_icmp_rev_nat), its
  * loops out of the callers' paths. The stores recompute skb->csum, so a
  * CHECKSUM_COMPLETE packet's sum stays true.
