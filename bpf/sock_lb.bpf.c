@@ -220,8 +220,8 @@ static __always_inline int sock6_translate(struct bpf_sock_addr *ctx)
 	src[0] = (__u32)cookie ^ (__u32)(cookie >> 32);
 	netns = bpf_get_netns_cookie(ctx);
 	__builtin_memcpy(ak.client, &netns, sizeof(netns));
-	id = lb_select_h(svc, xcni_lb_hash6(src, dst, 0, (__u16)ctx->user_port, proto), &ak,
-			 bpf_ktime_get_ns());
+	id = lb_select_h(svc, xcni_lb_hash(XCNI_AF_INET6, src, dst, 0, (__u16)ctx->user_port, proto),
+			 &ak, bpf_ktime_get_ns());
 	be = id ? bpf_map_lookup_elem(&xcni_backend, &id) : NULL;
 	if (!be && sock_leave_to_packets(svc))
 		return 1;

@@ -182,8 +182,8 @@ static __always_inline int lb_snat_port(const struct pkt *p, __u32 node_ip, __u1
 	struct xcni_ct_key k = p->tuple;
 	struct xcni_svc_key fk = { .family = XCNI_AF_INET, .proto = p->tuple.proto,
 				   .scope = XCNI_SCOPE_EXT };
-	__u32 h = xcni_lb_hash(p->tuple.saddr, p->tuple.daddr, p->tuple.sport, p->tuple.dport,
-			       p->tuple.proto);
+	__u32 h = xcni_lb_hash(XCNI_AF_INET, &p->tuple.saddr, &p->tuple.daddr, p->tuple.sport,
+			       p->tuple.dport, p->tuple.proto);
 	__u64 now = bpf_ktime_get_ns();
 
 	k.saddr = node_ip;
@@ -217,8 +217,8 @@ static __always_inline int lb6_snat_port(const struct pkt6 *p, const __u8 *self,
 					 struct xcni_ct6_key *k, struct xcni_svc_key *fk,
 					 __u16 *out)
 {
-	__u32 h = xcni_lb_hash6((const __u32 *)p->tuple.saddr, (const __u32 *)p->tuple.daddr,
-				p->tuple.sport, p->tuple.dport, p->tuple.proto);
+	__u32 h = xcni_lb_hash(XCNI_AF_INET6, p->tuple.saddr, p->tuple.daddr, p->tuple.sport,
+			       p->tuple.dport, p->tuple.proto);
 	__u64 now = bpf_ktime_get_ns();
 
 	*k = p->tuple;

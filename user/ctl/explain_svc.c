@@ -126,7 +126,7 @@ static int svc_choose(const struct ctx *c, const struct svc_view *v, const struc
 			 v6 ? "v6" : "");
 		return 0;
 	}
-	/* The words as they lie in memory: xcni_lb_hash6 mixes them so. */
+	/* The words as they lie in memory: xcni_lb_hash mixes them so. */
 	if (v6)
 		memcpy(saddr, src->ip6, 16);
 	else
@@ -178,8 +178,8 @@ static int svc_choose(const struct ctx *c, const struct svc_view *v, const struc
 		}
 	}
 	if ((s->flags & XCNI_SVC_F_MAGLEV) && (c->opts & OPT_SPORT)) {
-		__u32 h = v6 ? xcni_lb_hash6(saddr, daddr, htons(c->sport), dport, k->proto) :
-			       xcni_lb_hash(saddr[0], daddr[0], htons(c->sport), dport, k->proto);
+		__u32 h = xcni_lb_hash(v6 ? XCNI_AF_INET6 : XCNI_AF_INET, saddr, daddr,
+				       htons(c->sport), dport, k->proto);
 
 		ch->chosen = maglev_pick(v, s, h);
 		if (ch->chosen) {
