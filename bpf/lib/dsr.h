@@ -68,12 +68,12 @@ static __always_inline void dsr_opt_fill(struct xcni_geneve_dsr *o, __u8 family,
 }
 
 /* The Geneve header in front of the DSR option: 6 words of options, the C bit. */
-static __always_inline void dsr_geneve_fill(struct geneve_hdr *g, __u32 vni)
+static __always_inline void dsr_geneve_fill(struct geneve_hdr *g, __u32 vni_id)
 {
 	g->ver_optlen = sizeof(struct xcni_geneve_dsr) / 4;
 	g->flags = XCNI_GENEVE_F_CRIT;
 	g->proto = bpf_htons(XCNI_GENEVE_PROTO_ETH);
-	g->vni_rsvd = bpf_htonl(vni << 8);
+	g->vni_rsvd = bpf_htonl(vni_id << 8);
 }
 
 /*

@@ -171,13 +171,13 @@ static __always_inline int snat_port_ok(const struct xcni_svc_key *fk)
 
 /*
  * NodePort SNAT to a remote backend: the source port this node gives the
- * flow p (translated: client -> backend). The client's own port when it may
- * be given (snat_port_ok) and no other live flow holds node_ip:port ->
- * backend:port (snat_port_free), else one of a few ports from the flow's
- * hash in 32768-60999 (never the same for every client that collides). 0,
- * or -1 when all are taken.
+ * flow p (translated: client -> backend) from this node's address self_ip.
+ * The client's own port when it may be given (snat_port_ok) and no other
+ * live flow holds self_ip:port -> backend:port (snat_port_free), else one of
+ * a few ports from the flow's hash in 32768-60999 (never the same for every
+ * client that collides). 0, or -1 when all are taken.
  */
-static __always_inline int lb_snat_port(const struct pkt *p, __u32 node_ip, __u16 *out)
+static __always_inline int lb_snat_port(const struct pkt *p, __u32 self_ip, __u16 *out)
 {
 	struct xcni_ct_key k = p->tuple;
 	struct xcni_svc_key fk = { .family = XCNI_AF_INET, .proto = p->tuple.proto,
@@ -186,8 +186,8 @@ static __always_inline int lb_snat_port(const struct pkt *p, __u32 node_ip, __u1
 			       p->tuple.dport, p->tuple.proto);
 	__u64 now = bpf_ktime_get_ns();
 
-	k.saddr = node_ip;
-	__builtin_memcpy(fk.addr, &node_ip, 4);
+	k.saddr = self_ip;
+	__builtin_memcpy(fk.addr, &self_ip, 4);
 	for (int i = 0; i < 4; i++) {
 		const struct xcni_ct_entry *e;
 
