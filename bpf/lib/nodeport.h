@@ -70,7 +70,7 @@
  * underlay the entry sends Geneve for node_ip6 past it) to an external IPv6
  * frontend, with Services in BPF (lb_enabled).
  *
- *  - a backend on this node: DNAT only (lb6_translate, outside: the EXT entry),
+ *  - a backend on this node: DNAT only (lb_translate, outside: the EXT entry),
  *    judged by the pod's ingress on the client's address as any flow from
  *    outside, and into the pod; its replies leave through from_pod6, which
  *    puts the frontend back as their source (lb_rev_nat), to the stack and
@@ -722,7 +722,7 @@ __attribute__((noinline)) int from_outside(struct __sk_buff *skb)
 	p.len = skb->len;
 	if (reparse(skb, &c, &p))
 		return TC_ACT_OK; /* not IPv4, or not whole: the stack's to judge */
-	reason = lb_translate(skb, &p, 0, 0, &lb, OUTSIDE);
+	reason = lb_translate(skb, &p, XCNI_AF_INET, 0, 0, &lb, OUTSIDE);
 	if (!reason)
 		return TC_ACT_OK;
 	if (reason == XCNI_DROP_NO_BACKEND) {
@@ -830,11 +830,10 @@ __attribute__((noinline)) int from_outside6(struct __sk_buff *skb)
 	/* Not whole, or not IPv6 at all: the stack's to judge. */
 	if (parse_ipv6(skb, &p) || !(st = lb6_state_get()))
 		return UL_NEXT;
-	reason = lb6_translate(skb, &p, 0, st, OUTSIDE);
+	reason = lb_translate(skb, &p, XCNI_AF_INET6, 0, 0, st, OUTSIDE);
 	if (!reason)
 		return UL_NEXT;
 	if (reason == XCNI_DROP_NO_BACKEND) {
-		p.rev_nat = st->rev_nat;
 		/* Local traffic policy: no other node's backend may serve it. */
 		if (st->svc_flags & XCNI_SVC_F_ETP_LOCAL) {
 			reason = XCNI_DROP_NO_LOCAL_BACKEND;
