@@ -646,7 +646,7 @@ int from_overlay(struct __sk_buff *skb)
 		 * or an ICMPv6 error about a reply to one. */
 		ret = from_plain6(skb);
 		if (ret == UL_NEXT && lb_enabled) {
-			ret = from_outside_icmp6(skb);
+			ret = from_outside_icmp(skb, XCNI_AF_INET6);
 			if (ret == UL_NEXT)
 				ret = from_outside6(skb);
 		}
@@ -675,7 +675,7 @@ int from_overlay(struct __sk_buff *skb)
 			return ret;
 		if (!lb_enabled)
 			return TC_ACT_OK;
-		ret = from_outside_icmp(skb);
+		ret = from_outside_icmp(skb, XCNI_AF_INET);
 		return ret != UL_NEXT ? ret : from_outside(skb);
 	default:
 		return ret;

@@ -503,89 +503,90 @@ __attribute__((noinline)) int lb6_icmp_np_rev(struct __sk_buff *skb)
 }
 
 /*
- * From outside (lb_enabled): an ICMP error about a reply this node sent for a
- * NodePort flow (lb_icmp_np_rev), for its backend: into the pod when it is
- * here (related to the flow the pod accepted: not judged again), else
- * through Geneve to its node. UL_NEXT for anything else, nothing
- * touched. A global function with a frame of its own: from_overlay's is at
- * the verifier's limit.
+ * From outside (lb_enabled), either family (fam: XCNI_AF_INET or
+ * XCNI_AF_INET6, the hook's): an ICMP or ICMPv6 error about a reply this
+ * node sent for a NodePort flow (the quote made the backend's: the family's
+ * leaf, lb_icmp_np_rev or lb6_icmp_np_rev), for its backend: into the pod
+ * when it is here (related to the flow the pod accepted: not judged again;
+ * np_into_pod or np6_into_pod, the family's TTL or hop limit), else through
+ * Geneve to its node (IPv4: nodeport_encap over the IPv4 underlay; IPv6:
+ * nodeport6_encap over the underlay that reaches it, as the flow's requests
+ * went). UL_NEXT for anything else, nothing touched (from_outside goes on
+ * with it). IPv6: only an error right after the IPv6 header (routers add no
+ * extension headers). A global function with a frame of its own (from_overlay's
+ * is at the verifier's limit), verified once for both families.
  */
-__attribute__((noinline)) int from_outside_icmp(struct __sk_buff *skb)
+static __always_inline int np_outside_icmp(struct __sk_buff *skb, void *p, int fam)
 {
+	struct flow *f = fam == XCNI_AF_INET ? pkt_flow((struct pkt *)p)
+					     : pkt_flow((struct pkt6 *)p);
 	struct xcni_endpoint *dst;
 	struct verdict v = {};
-	struct pkt p = {};
 	struct cursor c;
 	__u32 tunnel;
 	__u8 proto = 0;
 	int reason, verdict = TC_ACT_OK, r;
 
-	/* The common case first and cheaply: not ICMP. */
-	if (!skb || bpf_skb_load_bytes(skb, ETH_HLEN + offsetof(struct iphdr, protocol), &proto, 1) ||
-	    proto != IPPROTO_ICMP)
+	/* The common case first and cheaply: not the family's ICMP. */
+	if (bpf_skb_load_bytes(skb, fam == XCNI_AF_INET ?
+					    ETH_HLEN + offsetof(struct iphdr, protocol) :
+					    ETH_HLEN + offsetof(struct xcni_ip6hdr, nexthdr),
+			       &proto, 1) ||
+	    proto != flow_icmp_proto(fam))
 		return UL_NEXT;
-	p.len = skb->len;
-	if (reparse(skb, &c, &p) || p.tuple.proto != IPPROTO_ICMP || p.is_echo || p.frag_later)
+	f->len = skb->len;
+	/* IPv4: not a later fragment (IPv6 asked no such thing before: an
+	 * explicit family branch, kept as it was). */
+	if ((fam == XCNI_AF_INET ? reparse(skb, &c, p) : parse_ipv6(skb, p)) ||
+	    flow_proto(f, fam) != flow_icmp_proto(fam) || f->is_echo ||
+	    (fam == XCNI_AF_INET && f->frag_later))
 		return UL_NEXT;
-	r = lb_icmp_np_rev(skb, p.l3_len, node_ip);
+	r = fam == XCNI_AF_INET ? lb_icmp_np_rev(skb, f->l3_len, node_ip) : lb6_icmp_np_rev(skb);
 	if (!r)
 		return UL_NEXT;
-	reason = r < 0 ? XCNI_DROP_REDIRECT : reparse(skb, &c, &p);
+	if (r < 0)
+		reason = XCNI_DROP_REDIRECT;
+	else
+		reason = fam == XCNI_AF_INET ? reparse(skb, &c, p) : parse_ipv6(skb, p);
 	if (reason)
 		goto out;
-	dst = bpf_map_lookup_elem(&xcni_endpoints, &p.tuple.daddr);
+	if (fam == XCNI_AF_INET)
+		dst = bpf_map_lookup_elem(&xcni_endpoints, &f->tuple.v4.daddr);
+	else
+		dst = bpf_map_lookup_elem(&xcni_endpoints6, f->tuple.v6.daddr);
 	if (dst) {
-		reason = np_into_pod(skb, &p, dst, &verdict);
+		reason = fam == XCNI_AF_INET ? np_into_pod(skb, p, dst, &verdict) :
+					       np6_into_pod(skb, p, dst, &verdict);
 		goto out;
 	}
-	tunnel = np_tunnel(p.tuple.daddr);
-	reason = tunnel ? nodeport_encap(skb, &p, tunnel, &verdict) : XCNI_DROP_NO_TUNNEL;
+	if (fam == XCNI_AF_INET) {
+		tunnel = np_tunnel(f->tuple.v4.daddr);
+		reason = tunnel ? nodeport_encap(skb, p, tunnel, &verdict) : XCNI_DROP_NO_TUNNEL;
+	} else {
+		reason = nodeport6_encap(skb, p);
+		if (reason == XCNI_FWD_ENCAP)
+			verdict = TC_ACT_REDIRECT;
+	}
 out:
-	return finish(skb, reason, XCNI_DIR_FROM_OVERLAY, 0, &p, verdict, &v);
+	if (fam == XCNI_AF_INET)
+		return finish(skb, reason, XCNI_DIR_FROM_OVERLAY, 0, p, verdict, &v);
+	return finish6(skb, reason, XCNI_DIR_FROM_OVERLAY, 0, p, verdict, &v);
 }
 
-/*
- * From outside (lb_enabled), IPv6: an ICMPv6 error about a reply this node
- * sent for an IPv6 NodePort flow (lb6_icmp_np_rev), for its backend: into the
- * pod when it is here (related to the flow the pod accepted: not judged
- * again), else through Geneve to its node over the underlay that reaches it
- * (nodeport6_encap, as the flow's requests went). UL_NEXT for
- * anything else, nothing touched: from_outside6 goes on with it. Only an
- * error right after the IPv6 header (routers add no extension headers).
- * Global, with a frame of its own, as from_outside_icmp.
- */
-__attribute__((noinline)) int from_outside_icmp6(struct __sk_buff *skb)
+/* np_outside_icmp in a frame of its own, the family's packet in it. */
+__attribute__((noinline)) int from_outside_icmp(struct __sk_buff *skb, int fam)
 {
-	struct xcni_endpoint *dst;
-	struct verdict v = {};
-	struct pkt6 p = {};
-	int reason, verdict = TC_ACT_OK, r;
-	__u8 nh = 0;
+	if (!skb)
+		return UL_NEXT;
+	if (fam == XCNI_AF_INET) {
+		struct pkt p = {};
 
-	/* The common case first and cheaply: not ICMPv6. */
-	if (!skb ||
-	    bpf_skb_load_bytes(skb, ETH_HLEN + offsetof(struct xcni_ip6hdr, nexthdr), &nh, 1) ||
-	    nh != XCNI_IPPROTO_ICMPV6)
-		return UL_NEXT;
-	p.len = skb->len;
-	if (parse_ipv6(skb, &p) || p.tuple.proto != XCNI_IPPROTO_ICMPV6 || p.is_echo)
-		return UL_NEXT;
-	r = lb6_icmp_np_rev(skb);
-	if (!r)
-		return UL_NEXT;
-	reason = r < 0 ? XCNI_DROP_REDIRECT : parse_ipv6(skb, &p);
-	if (reason)
-		goto out;
-	dst = bpf_map_lookup_elem(&xcni_endpoints6, p.tuple.daddr);
-	if (dst) {
-		reason = np6_into_pod(skb, &p, dst, &verdict);
-		goto out;
+		return np_outside_icmp(skb, &p, XCNI_AF_INET);
+	} else {
+		struct pkt6 p = {};
+
+		return np_outside_icmp(skb, &p, XCNI_AF_INET6);
 	}
-	reason = nodeport6_encap(skb, &p);
-	if (reason == XCNI_FWD_ENCAP)
-		verdict = TC_ACT_REDIRECT;
-out:
-	return finish6(skb, reason, XCNI_DIR_FROM_OVERLAY, 0, &p, verdict, &v);
 }
 
 /*
