@@ -13,7 +13,7 @@
  * encapsulated to another node's backend (np_too_big, np6_too_big), and ICMP
  * errors about a translated flow carried across the translation (from
  * outside about a reply this node sent, to the backend: from_outside_icmp,
- * from_outside_icmp6; from the backend's side about a flow this node SNATed,
+ * either family; from the backend's side about a flow this node SNATed,
  * to the client: nodeport_icmp, nodeport6_icmp). It uses helpers of this
  * file (nodeport6_self, np_into_pod, nodeport_encap, ...) and this file's
  * paths use it (from_outside, from_outside6, nodeport_reply): it is included
@@ -459,7 +459,7 @@ __attribute__((noinline)) int nodeport6_reply_nat(struct __sk_buff *skb, struct 
 /*
  * Into a pod of this node, routed as the host would: hop limit down by one,
  * the pod link's MACs, then into its netns. The reason (XCNI_FWD_LOCAL), the
- * verdict in *verdict. from_outside6 and from_outside_icmp6 end so.
+ * verdict in *verdict. from_outside6 and from_outside_icmp (IPv6) end so.
  */
 static __always_inline int np6_into_pod(struct __sk_buff *skb, struct pkt6 *p,
 					const struct xcni_endpoint *dst, int *verdict)

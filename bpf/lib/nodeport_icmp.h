@@ -9,7 +9,7 @@
  *  - ICMP errors about a translated flow, carried across the translation:
  *    from outside about a reply this node sent, made the backend's
  *    (lb_icmp_np_rev, lb6_icmp_np_rev; delivered by from_outside_icmp,
- *    from_outside_icmp6); from the backend's side about a flow this node
+ *    either family); from the backend's side about a flow this node
  *    SNATed, reversed to the client (lb_icmp_snat_rev and nodeport_icmp,
  *    nodeport6_icmp).
  * The sections below say each part's rules.
@@ -416,7 +416,7 @@ static __always_inline int lb_icmp_np_rev(struct __sk_buff *skb, __u32 l3_len, _
  * for an IPv6 NodePort flow: rewritten for the backend as above. 1 when
  * rewritten, 0 when it is no such error (nothing written), -1 when a rewrite
  * failed halfway (drop it). A global function with a frame of its own
- * (from_overlay's and from_outside_icmp6's are under it); it reads with
+ * (from_overlay's and from_outside_icmp's are under it); it reads with
  * bpf_skb_load_bytes, not through packet pointers.
  */
 __attribute__((noinline)) int lb6_icmp_np_rev(struct __sk_buff *skb)
