@@ -1065,7 +1065,7 @@ struct lb_icmp_quote {
  * error (unreachable, time exceeded, parameter problem) quoting TCP, UDP or
  * SCTP with the ports, else -1.
  */
-static __always_inline int lb_icmp_quoted(struct __sk_buff *skb, __u32 icmp,
+static __always_inline int lb4_icmp_quoted(struct __sk_buff *skb, __u32 icmp,
 					  struct lb_icmp_quote *q, struct xcni_ct_key *k)
 {
 	if (bpf_skb_load_bytes(skb, icmp, q, sizeof(*q)))
@@ -1094,7 +1094,7 @@ __attribute__((noinline)) int lb_icmp_rev_nat(struct __sk_buff *skb, __u32 l3_le
 	__u16 new_csum;
 
 	if (bpf_skb_load_bytes(skb, IP_SADDR_OFF, &saddr, 4) ||
-	    lb_icmp_quoted(skb, icmp, &q, &k))
+	    lb4_icmp_quoted(skb, icmp, &q, &k))
 		return 0;
 	e = bpf_map_lookup_elem(&xcni_ct, &k);
 	if (!e || !e->rev_nat || (e->flags & XCNI_CT_F_HAIRPIN))
@@ -1215,7 +1215,7 @@ struct lb_pseudo {
  * quote its IP header and 8 bytes (RFC 792). Source: the frontend. 0, or -1
  * (nothing usable was written: drop it).
  */
-static __always_inline int lb_answer(struct __sk_buff *skb, const struct pkt *p, __u16 mtu)
+static __always_inline int lb4_answer(struct __sk_buff *skb, const struct pkt *p, __u16 mtu)
 {
 	struct ethhdr eth = {};
 	struct {
@@ -1295,10 +1295,10 @@ static __always_inline int lb_answer(struct __sk_buff *skb, const struct pkt *p,
 	return 0;
 }
 
-/* The refusal (lb_answer's RST or port unreachable). */
+/* The refusal (lb4_answer's RST or port unreachable). */
 static __always_inline int lb_reject(struct __sk_buff *skb, const struct pkt *p)
 {
-	return lb_answer(skb, p, 0);
+	return lb4_answer(skb, p, 0);
 }
 
 /* The refusal's IPv6 packet: header, then a TCP RST or an ICMPv6 error quoting 48 bytes. */

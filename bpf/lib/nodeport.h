@@ -15,7 +15,7 @@
  * outside about a reply this node sent, to the backend: from_outside_icmp,
  * either family; from the backend's side about a flow this node SNATed,
  * to the client: nodeport_icmp, nodeport6_icmp). It uses helpers of this
- * file (nodeport6_self, np_into_pod, nodeport_encap, ...) and this file's
+ * file (nodeport6_self, np4_into_pod, nodeport_encap, ...) and this file's
  * paths use it (from_outside, from_outside6, nodeport_reply): it is included
  * between the two, before from_outside.
  */
@@ -254,7 +254,7 @@ static __always_inline int lb6_snat_port(const struct pkt6 *p, const __u8 *self,
  * client:cport from the flow's entry): frontend -> client again. 0 or -1.
  * Packet pointers stale afterwards.
  */
-static __always_inline int lb_snat_rev(struct __sk_buff *skb, struct pkt *p, __u32 client,
+static __always_inline int lb4_snat_rev(struct __sk_buff *skb, struct pkt *p, __u32 client,
 				       __u16 cport)
 {
 	if (lb_rev_nat(skb, pkt_flow(p), XCNI_AF_INET, 0) ||
@@ -653,7 +653,7 @@ static __always_inline void np_snat_open(const struct pkt *p, const struct lb_st
  * (XCNI_FWD_LOCAL), the verdict in *verdict; np6_into_pod's IPv4 twin.
  * from_outside and from_outside_icmp end so.
  */
-static __always_inline int np_into_pod(struct __sk_buff *skb, struct pkt *p,
+static __always_inline int np4_into_pod(struct __sk_buff *skb, struct pkt *p,
 				       const struct xcni_endpoint *dst, int *verdict)
 {
 	if (p->ip->ttl <= 1 || l3_forward_rewrite(skb, p, dst))
@@ -752,7 +752,7 @@ __attribute__((noinline)) int from_outside(struct __sk_buff *skb)
 		if (reason)
 			goto out;
 		lb_follow(&lb, &p);
-		reason = np_into_pod(skb, &p, dst, &verdict);
+		reason = np4_into_pod(skb, &p, dst, &verdict);
 		goto out;
 	}
 	/* A backend on another node (a pod: the overlay reaches it). */
@@ -938,7 +938,7 @@ static __always_inline int nodeport_reply(struct __sk_buff *skb, struct pkt *p,
 	if (bpf_skb_adjust_room(skb, -(__s32)o->hdr_len, BPF_ADJ_ROOM_MAC,
 				XCNI_DECAP4_FLAGS))
 		return XCNI_DROP_BAD_GENEVE;
-	if (lb_snat_rev(skb, p, client, cport))
+	if (lb4_snat_rev(skb, p, client, cport))
 		return XCNI_DROP_REDIRECT;
 	*verdict = bpf_redirect_neigh(skb->ifindex, NULL, 0, 0);
 	return *verdict == TC_ACT_REDIRECT ? XCNI_FWD_REPLY : XCNI_DROP_REDIRECT;

@@ -8,14 +8,14 @@
  *    np6_too_big; drop-too-big);
  *  - ICMP errors about a translated flow, carried across the translation:
  *    from outside about a reply this node sent, made the backend's
- *    (lb_icmp_np_rev, lb6_icmp_np_rev; delivered by from_outside_icmp,
+ *    (lb4_icmp_np_rev, lb6_icmp_np_rev; delivered by from_outside_icmp,
  *    either family); from the backend's side about a flow this node
- *    SNATed, reversed to the client (lb_icmp_snat_rev and nodeport_icmp,
+ *    SNATed, reversed to the client (lb4_icmp_snat_rev and nodeport_icmp,
  *    nodeport6_icmp).
  * The sections below say each part's rules.
  *
  * Part of nodeport.h, which includes it between the helpers this file uses
- * (nodeport6_self, np_into_pod, np6_into_pod, np_tunnel, nodeport_encap,
+ * (nodeport6_self, np4_into_pod, np6_into_pod, np_tunnel, nodeport_encap,
  * nodeport6_encap) and the paths that use it (from_outside, from_outside6,
  * nodeport_reply). Hence nodeport.h first, outside this file's guard:
  * included alone, this file has nodeport.h include it at that point.
@@ -53,7 +53,7 @@
  *    encapsulation), quoting the IP header and 8 bytes (RFC 792) of the packet
  *    as the client sent it: the DNAT is undone first (lb4_nat back to the
  *    frontend), so the client's stack finds its socket. Built by lb.h's
- *    lb_answer, the machinery of the refusal for want of a backend.
+ *    lb4_answer, the machinery of the refusal for want of a backend.
  *  - IPv4 without DF: dropped (no answer). A router would fragment it; a tc
  *    program cannot fragment, and fragments of the outer packet would not help:
  *    the receiving node's from_overlay takes no outer fragments (they go to its
@@ -153,7 +153,7 @@ __attribute__((noinline)) int np_too_big(struct __sk_buff *skb, const struct xcn
 				0) ||
 	    reparse(skb, &c, &p))
 		return TC_ACT_SHOT;
-	if (lb_answer(skb, &p, (__u16)room))
+	if (lb4_answer(skb, &p, (__u16)room))
 		return TC_ACT_SHOT;
 	return bpf_redirect(skb->ifindex, 0);
 }
@@ -303,7 +303,7 @@ _Static_assert(PTB6_QUOTE > 1024 && PTB6_QUOTE - 1024 <= 512 && !(PTB6_QUOTE % 4
  * own (a third frame would take the call chain past the stack's 512 bytes);
  * it reads with bpf_skb_load_bytes, as lb_icmp_rev_nat.
  */
-static __always_inline int lb_icmp_np_rev(struct __sk_buff *skb, __u32 l3_len, __u32 self)
+static __always_inline int lb4_icmp_np_rev(struct __sk_buff *skb, __u32 l3_len, __u32 self)
 {
 	struct lb_icmp_quote q;
 	struct xcni_ct_key k = {}, sk, fk = {};
@@ -318,7 +318,7 @@ static __always_inline int lb_icmp_np_rev(struct __sk_buff *skb, __u32 l3_len, _
 	if (!skb || l3_len < sizeof(struct iphdr) || l3_len > 60 ||
 	    bpf_skb_load_bytes(skb, IP_SADDR_OFF, &saddr, 4) ||
 	    bpf_skb_load_bytes(skb, IP_DADDR_OFF, &daddr, 4) ||
-	    lb_icmp_quoted(skb, icmp, &q, &k) || q.in.saddr != daddr)
+	    lb4_icmp_quoted(skb, icmp, &q, &k) || q.in.saddr != daddr)
 		return 0;
 	/* The service entry: the flow as the client sent it, client -> frontend. */
 	ct_reverse(&k, &sk);
@@ -378,7 +378,7 @@ static __always_inline int lb_icmp_np_rev(struct __sk_buff *skb, __u32 l3_len, _
 
 /*
  * ICMPv6 errors from outside about an IPv6 NodePort (or externalIP) flow's
- * reply (lb_icmp_np_rev for IPv6): a router between this node and
+ * reply (lb4_icmp_np_rev for IPv6): a router between this node and
  * the client sends Packet Too Big, destination unreachable, time exceeded
  * or parameter problem about a reply this node sent, quoting
  * [frontend]:port -> [client]:port, a flow only the backend has a socket
@@ -406,7 +406,7 @@ static __always_inline int lb_icmp_np_rev(struct __sk_buff *skb, __u32 l3_len, _
  *
  * Checksums: IPv6 has no header checksum; the ICMPv6 checksum follows the
  * quote's addresses and ports (plain) and the error's own addresses
- * (pseudo-header). The quoted L4 checksum is left, as lb_icmp_np_rev and
+ * (pseudo-header). The quoted L4 checksum is left, as lb4_icmp_np_rev and
  * nodeport6_icmp leave it: nobody checks a quote's.
  */
 
@@ -506,9 +506,9 @@ __attribute__((noinline)) int lb6_icmp_np_rev(struct __sk_buff *skb)
  * From outside (lb_enabled), either family (fam: XCNI_AF_INET or
  * XCNI_AF_INET6, the hook's): an ICMP or ICMPv6 error about a reply this
  * node sent for a NodePort flow (the quote made the backend's: the family's
- * leaf, lb_icmp_np_rev or lb6_icmp_np_rev), for its backend: into the pod
+ * leaf, lb4_icmp_np_rev or lb6_icmp_np_rev), for its backend: into the pod
  * when it is here (related to the flow the pod accepted: not judged again;
- * np_into_pod or np6_into_pod, the family's TTL or hop limit), else through
+ * np4_into_pod or np6_into_pod, the family's TTL or hop limit), else through
  * Geneve to its node (IPv4: nodeport_encap over the IPv4 underlay; IPv6:
  * nodeport6_encap over the underlay that reaches it, as the flow's requests
  * went). UL_NEXT for anything else, nothing touched (from_outside goes on
@@ -541,7 +541,7 @@ static __always_inline int np_outside_icmp(struct __sk_buff *skb, void *p, int f
 	    flow_proto(f, fam) != flow_icmp_proto(fam) || f->is_echo ||
 	    (fam == XCNI_AF_INET && f->frag_later))
 		return UL_NEXT;
-	r = fam == XCNI_AF_INET ? lb_icmp_np_rev(skb, f->l3_len, node_ip) : lb6_icmp_np_rev(skb);
+	r = fam == XCNI_AF_INET ? lb4_icmp_np_rev(skb, f->l3_len, node_ip) : lb6_icmp_np_rev(skb);
 	if (!r)
 		return UL_NEXT;
 	if (r < 0)
@@ -555,7 +555,7 @@ static __always_inline int np_outside_icmp(struct __sk_buff *skb, void *p, int f
 	else
 		dst = bpf_map_lookup_elem(&xcni_endpoints6, f->tuple.v6.daddr);
 	if (dst) {
-		reason = fam == XCNI_AF_INET ? np_into_pod(skb, p, dst, &verdict) :
+		reason = fam == XCNI_AF_INET ? np4_into_pod(skb, p, dst, &verdict) :
 					       np6_into_pod(skb, p, dst, &verdict);
 		goto out;
 	}
@@ -606,7 +606,7 @@ __attribute__((noinline)) int from_outside_icmp(struct __sk_buff *skb, int fam)
  * A global function, verified on its own, reading with bpf_skb_load_bytes
  * (as lb_icmp_rev_nat).
  */
-__attribute__((noinline)) int lb_icmp_snat_rev(struct __sk_buff *skb, __u32 l3_len)
+__attribute__((noinline)) int lb4_icmp_snat_rev(struct __sk_buff *skb, __u32 l3_len)
 {
 	struct lb_icmp_quote q;
 	struct xcni_ct_key k = {};
@@ -621,7 +621,7 @@ __attribute__((noinline)) int lb_icmp_snat_rev(struct __sk_buff *skb, __u32 l3_l
 	if (!skb || l3_len < sizeof(struct iphdr) || l3_len > 60 ||
 	    bpf_skb_load_bytes(skb, IP_SADDR_OFF, &saddr, 4) ||
 	    bpf_skb_load_bytes(skb, IP_DADDR_OFF, &daddr, 4) ||
-	    lb_icmp_quoted(skb, icmp, &q, &k) || q.in.saddr != daddr)
+	    lb4_icmp_quoted(skb, icmp, &q, &k) || q.in.saddr != daddr)
 		return 0;
 	e = bpf_map_lookup_elem(&xcni_ct, &k);
 	if (!e || !(e->flags & XCNI_CT_F_SNAT))
@@ -660,7 +660,7 @@ __attribute__((noinline)) int lb_icmp_snat_rev(struct __sk_buff *skb, __u32 l3_l
 /*
  * An ICMP error in Geneve for this node (nodeport_reply): decapsulated, and
  * if it is about a NodePort flow this node SNATed, translated for the
- * client and sent out the underlay (lb_icmp_snat_rev); else it goes to the
+ * client and sent out the underlay (lb4_icmp_snat_rev); else it goes to the
  * stack, decapsulated, as any such packet for the node does.
  */
 static __always_inline int nodeport_icmp(struct __sk_buff *skb, const struct pkt *p,
@@ -671,7 +671,7 @@ static __always_inline int nodeport_icmp(struct __sk_buff *skb, const struct pkt
 	if (bpf_skb_adjust_room(skb, -(__s32)o->hdr_len, BPF_ADJ_ROOM_MAC,
 				XCNI_DECAP4_FLAGS))
 		return XCNI_DROP_BAD_GENEVE;
-	r = lb_icmp_snat_rev(skb, p->l3_len);
+	r = lb4_icmp_snat_rev(skb, p->l3_len);
 	if (r < 0)
 		return XCNI_DROP_REDIRECT;
 	if (!r)
