@@ -569,8 +569,8 @@ static __always_inline int np_outside_icmp(struct __sk_buff *skb, void *p, int f
 	}
 out:
 	if (fam == XCNI_AF_INET)
-		return finish(skb, reason, XCNI_DIR_FROM_OVERLAY, 0, p, verdict, &v);
-	return finish6(skb, reason, XCNI_DIR_FROM_OVERLAY, 0, p, verdict, &v);
+		return finish(skb, reason, XCNI_DIR_FROM_OVERLAY, 0, (struct pkt *)p, verdict, &v);
+	return finish6(skb, reason, XCNI_DIR_FROM_OVERLAY, 0, (struct pkt6 *)p, verdict, &v);
 }
 
 /* np_outside_icmp in a frame of its own, the family's packet in it. */
