@@ -202,21 +202,14 @@ static __always_inline int overlay_into_pod(struct __sk_buff *skb, void *p, int 
 	 * *node, read through a pointer: a value held across conntrack cost
 	 * from_overlay6 a slot of its frame, which nodeport6_reply_nat's chain
 	 * does not have). */
-	if (ct == CT_NEW && (j.flags & XCNI_CT_F_DSR)) {
-		if (fam == XCNI_AF_INET)
-			dsr_record(skb, &((struct pkt *)p)->tuple);
-		else
-			dsr6_record(&((struct pkt6 *)p)->tuple, *node);
-	}
+	if (ct == CT_NEW && (j.flags & XCNI_CT_F_DSR))
+		dsr_record(skb, f, fam, node);
 	if ((hdr_len && bpf_skb_adjust_room(skb, -(__s32)hdr_len, BPF_ADJ_ROOM_MAC,
 					    XCNI_DECAP4_FLAGS)) ||
 	    mac_rewrite(skb, dst))
 		return XCNI_DROP_BAD_GENEVE;
 	if (lb_enabled && ct == CT_REPLY && f->rev_nat) {
-		if (fam == XCNI_AF_INET)
-			lb_rev_nat(skb, p, ctf);
-		else
-			lb6_rev_nat(skb, p, ctf);
+		lb_rev_nat(skb, f, fam, ctf);
 	} else if (lb_enabled && ct == CT_RELATED) {
 		if (fam == XCNI_AF_INET)
 			lb_icmp_rev_nat(skb, f->l3_len);
@@ -290,7 +283,7 @@ __attribute__((noinline)) int from_overlay6(struct __sk_buff *skb, __u32 hdr_len
 			       sipc->tunnel_ip != node)) {
 		reason = XCNI_DROP_INNER_SPOOF;
 		if (!lb_enabled || !outside_source_ok(XCNI_AF_INET6, sipc, p.tuple.saddr) ||
-		    (!dsr && !dsr6_flow_known(&p.tuple, node)))
+		    (!dsr && !dsr_flow_known(pkt_flow(&p), XCNI_AF_INET6, node)))
 			goto out;
 		dsr |= DSR_FLOW;
 	}
@@ -380,7 +373,7 @@ __attribute__((noinline)) int from_overlay4(struct __sk_buff *skb)
 	if (!sipc || sipc->tunnel_ip != o.saddr) {
 		reason = XCNI_DROP_INNER_SPOOF;
 		if (!lb_enabled || !outside_source_ok(XCNI_AF_INET, sipc, &p.tuple.saddr) ||
-		    (!dsr && !dsr_flow_known(&p.tuple, o.saddr)))
+		    (!dsr && !dsr_flow_known(pkt_flow(&p), XCNI_AF_INET, o.saddr)))
 			goto out;
 		dsr |= DSR_FLOW;
 	}
@@ -634,7 +627,7 @@ int from_overlay(struct __sk_buff *skb)
 		 * or an ICMPv6 error about a reply to one. */
 		ret = from_plain(skb);
 		if (ret == UL_NEXT && lb_enabled) {
-			ret = from_outside_icmp6(skb);
+			ret = from_outside_icmp(skb, XCNI_AF_INET6);
 			if (ret == UL_NEXT)
 				ret = from_outside6(skb);
 		}
@@ -663,7 +656,7 @@ int from_overlay(struct __sk_buff *skb)
 			return ret;
 		if (!lb_enabled)
 			return TC_ACT_OK;
-		ret = from_outside_icmp(skb);
+		ret = from_outside_icmp(skb, XCNI_AF_INET);
 		return ret != UL_NEXT ? ret : from_outside(skb);
 	default:
 		return ret;

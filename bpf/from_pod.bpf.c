@@ -207,14 +207,7 @@ static __always_inline int from_pod_flow(struct __sk_buff *skb, void *p, int fam
 	int reason = 0, ct;
 
 	if (lb_enabled && lb) {
-		if (fam == XCNI_AF_INET) {
-			reason = lb_translate(skb, p, ep_id, lb_loopback_ip, lb, 0);
-		} else {
-			reason = lb6_translate(skb, p, ep_id, lb, 0);
-			/* The frontend, for the event of a refusal. */
-			if (reason == XCNI_DROP_NO_BACKEND)
-				f->rev_nat = ((struct lb6_state *)lb)->rev_nat;
-		}
+		reason = lb_translate(skb, p, fam, ep_id, lb_loopback_ip, lb, 0);
 		if (reason == XCNI_DROP_NO_BACKEND)
 			reason = lb_pod_no_backend(fam == XCNI_AF_INET ?
 							   ((struct lb_state *)lb)->svc_flags :
@@ -249,7 +242,7 @@ static __always_inline int from_pod_flow(struct __sk_buff *skb, void *p, int fam
 	 * back as its source (hairpin: the client, the pod itself, back as its
 	 * destination). */
 	if (lb_enabled && ct == CT_REPLY && f->rev_nat) {
-		int err = fam == XCNI_AF_INET ? lb_rev_nat(skb, p, ctf) : lb6_rev_nat(skb, p, ctf);
+		int err = lb_rev_nat(skb, f, fam, ctf);
 
 		/* Even a rewrite cut short left IPv4's packet pointers stale. */
 		if (fam == XCNI_AF_INET && (reason = reparse(skb, c, p)))

@@ -46,78 +46,174 @@ static __always_inline int sock_leave_to_packets(const struct xcni_svc *svc)
 }
 
 /*
- * The destination in ctx, if it is a frontend, becomes a backend: 1 (go on:
- * translated or not a frontend), or 0 with ECONNREFUSED (no backend).
+ * The family's leaves: where the kernel's context (struct bpf_sock_addr:
+ * user_ip4, or user_ip6 read and written a 32-bit word at a time, the
+ * context's rule) and the per-socket record (xcni_sock_rn, xcni_sock_rn6:
+ * 4- or 16-byte addresses) differ. fam a constant: the compiler keeps one
+ * side, so a connect4 program reads no user_ip6 (which the verifier refuses
+ * it) and the reverse.
  */
-static __always_inline int sock_translate(struct bpf_sock_addr *ctx)
+static __always_inline void sock_dst(const struct bpf_sock_addr *ctx, int fam, __u32 w[4])
+{
+	if (fam == XCNI_AF_INET) {
+		w[0] = ctx->user_ip4;
+		return;
+	}
+	w[0] = ctx->user_ip6[0];
+	w[1] = ctx->user_ip6[1];
+	w[2] = ctx->user_ip6[2];
+	w[3] = ctx->user_ip6[3];
+}
+
+static __always_inline void sock_set_dst(struct bpf_sock_addr *ctx, int fam, const void *addr,
+					 __u16 port)
+{
+	__u32 w[4];
+
+	if (fam == XCNI_AF_INET) {
+		ctx->user_ip4 = *(const __u32 *)addr;
+	} else {
+		__builtin_memcpy(w, addr, 16);
+		ctx->user_ip6[0] = w[0];
+		ctx->user_ip6[1] = w[1];
+		ctx->user_ip6[2] = w[2];
+		ctx->user_ip6[3] = w[3];
+	}
+	ctx->user_port = port;
+}
+
+/* A socket's record, either family's (the key: the socket and the backend it
+ * was given; the value, at one place for both: the frontend it asked for). */
+struct sock_rn_any {
+	union {
+		struct xcni_sock_rn_key k4;
+		struct xcni_sock_rn6_key k6;
+	};
+	union {
+		struct xcni_sock_rn v4;
+		struct xcni_sock_rn6 v6;
+	};
+};
+
+#define sock_rn_map(fam) ((fam) == XCNI_AF_INET ? (void *)&xcni_sock_rn : (void *)&xcni_sock_rn6)
+
+/* The key of socket cookie's record for the backend addr:port. */
+static __always_inline void sock_rn_key(struct sock_rn_any *r, int fam, __u64 cookie,
+					const void *addr, __u16 port)
+{
+	if (fam == XCNI_AF_INET) {
+		r->k4.cookie = cookie;
+		r->k4.addr = *(const __u32 *)addr;
+		r->k4.port = port;
+	} else {
+		r->k6.cookie = cookie;
+		__builtin_memcpy(r->k6.addr, addr, 16);
+		r->k6.port = port;
+	}
+}
+
+/* 16 bytes compared a word at a time (a memcmp that long is a libc call); 4 for IPv4. */
+static __always_inline int sock_addr_eq(const void *a, const void *b, int fam)
+{
+	const __u32 *x = (const __u32 *)a, *y = (const __u32 *)b;
+
+	if (fam == XCNI_AF_INET)
+		return x[0] == y[0];
+	return x[0] == y[0] && x[1] == y[1] && x[2] == y[2] && x[3] == y[3];
+}
+
+/*
+ * The destination in ctx (a socket of family fam), if it is a frontend,
+ * becomes a backend: 1 (go on: translated or not a frontend), or 0 with
+ * ECONNREFUSED (no backend). One body for both families; the context and
+ * the record are the family's (above).
+ */
+static __always_inline int sock_translate(struct bpf_sock_addr *ctx, int fam)
 {
 	struct xcni_affinity_key ak = { .family = XCNI_AF_NETNS };
+	struct xcni_svc_key k = { .family = fam };
+	struct sock_rn_any r = {};
 	const struct xcni_backend *be;
 	const struct xcni_svc *svc;
-	struct xcni_sock_rn_key rk = {};
-	struct xcni_sock_rn rn = {};
-	struct xcni_ct_key t = {};
+	__u32 src[4] = {}, dst[4] = {};
+	__u8 proto = (__u8)ctx->protocol;
+	__u16 port = (__u16)ctx->user_port;
 	__u64 cookie, netns;
 	__u32 id;
 
-	t.proto = (__u8)ctx->protocol;
-	t.daddr = ctx->user_ip4;
-	t.dport = (__u16)ctx->user_port;
-	svc = lb_frontend(&t, 0);
+	/* IPv6 sockets: TCP and UDP frontends only, as before (an explicit
+	 * family branch: IPv4's take SCTP too, lb_frontend_of's rule). */
+	if (fam == XCNI_AF_INET6 && proto != IPPROTO_TCP && proto != IPPROTO_UDP)
+		return 1;
+	sock_dst(ctx, fam, dst);
+	__builtin_memcpy(k.addr, dst, fam == XCNI_AF_INET ? 4 : 16);
+	k.port = port;
+	k.proto = proto;
+	svc = lb_frontend_of(&k, 0);
 	if (!svc)
 		return 1;
 	cookie = bpf_get_socket_cookie(ctx);
-	t.saddr = (__u32)cookie ^ (__u32)(cookie >> 32);
+	/* Maglev hashes the socket (it has no source address yet). */
+	src[0] = (__u32)cookie ^ (__u32)(cookie >> 32);
 	netns = bpf_get_netns_cookie(ctx);
 	__builtin_memcpy(ak.client, &netns, sizeof(netns));
-	id = lb_select(svc, &t, &ak, bpf_ktime_get_ns());
+	id = lb_select_h(svc, xcni_lb_hash(fam, src, dst, 0, port, proto), &ak, bpf_ktime_get_ns());
 	be = id ? bpf_map_lookup_elem(&xcni_backend, &id) : NULL;
 	if (!be && sock_leave_to_packets(svc))
 		return 1;
-	if (!be || be->family != XCNI_AF_INET) {
+	if (!be || be->family != fam) {
 		/* Counted with the per-packet refusals: no packet, so no bytes. */
 		count(XCNI_DROP_NO_BACKEND, XCNI_DIR_FROM_POD, 0);
 		bpf_set_retval(-ECONNREFUSED);
 		return 0;
 	}
-	rk.cookie = cookie;
-	__builtin_memcpy(&rk.addr, be->addr, 4);
-	rk.port = be->port;
-	rn.addr = t.daddr;
-	rn.port = t.dport;
-	rn.rev_nat = svc->rev_nat;
+	sock_rn_key(&r, fam, cookie, be->addr, be->port);
+	if (fam == XCNI_AF_INET) {
+		r.v4.addr = dst[0];
+		r.v4.port = port;
+		r.v4.rev_nat = svc->rev_nat;
+	} else {
+		__builtin_memcpy(r.v6.addr, dst, 16);
+		r.v6.port = port;
+		r.v6.rev_nat = svc->rev_nat;
+	}
 	/* Without its record the socket would see the backend: refuse instead. */
-	if (bpf_map_update_elem(&xcni_sock_rn, &rk, &rn, BPF_ANY)) {
+	if (bpf_map_update_elem(sock_rn_map(fam), &r, &r.v4, BPF_ANY)) {
 		bpf_set_retval(-ENOMEM);
 		return 0;
 	}
-	ctx->user_ip4 = rk.addr;
-	ctx->user_port = rk.port;
+	sock_set_dst(ctx, fam, be->addr, be->port);
 	return 1;
 }
 
-/* A backend the socket was given shown as its frontend again (if that is still one). */
-static __always_inline void sock_rev_nat(struct bpf_sock_addr *ctx)
+/*
+ * A backend the socket was given shown as its frontend again (if that is
+ * still one; else the record goes: the backend is the truth). Either family.
+ */
+static __always_inline void sock_rev_nat(struct bpf_sock_addr *ctx, int fam)
 {
-	struct xcni_sock_rn_key rk = {};
+	struct sock_rn_any r = {};
 	const struct xcni_revnat *fe;
-	struct xcni_sock_rn *rn;
+	const void *rn;
+	__u32 dst[4];
+	__u16 rn_port, rn_idx;
 
-	rk.cookie = bpf_get_socket_cookie(ctx);
-	rk.addr = ctx->user_ip4;
-	rk.port = (__u16)ctx->user_port;
-	rn = bpf_map_lookup_elem(&xcni_sock_rn, &rk);
+	sock_dst(ctx, fam, dst);
+	sock_rn_key(&r, fam, bpf_get_socket_cookie(ctx), dst, (__u16)ctx->user_port);
+	rn = bpf_map_lookup_elem(sock_rn_map(fam), &r);
 	if (!rn)
 		return;
-	fe = bpf_map_lookup_elem(&xcni_revnat, &rn->rev_nat);
-	if (!fe || fe->family != XCNI_AF_INET || __builtin_memcmp(fe->addr, &rn->addr, 4) ||
-	    fe->port != rn->port) {
-		/* The frontend is gone (or its index reused): the backend is the truth. */
-		bpf_map_delete_elem(&xcni_sock_rn, &rk);
+	rn_port = fam == XCNI_AF_INET ? ((const struct xcni_sock_rn *)rn)->port :
+					((const struct xcni_sock_rn6 *)rn)->port;
+	rn_idx = fam == XCNI_AF_INET ? ((const struct xcni_sock_rn *)rn)->rev_nat :
+				       ((const struct xcni_sock_rn6 *)rn)->rev_nat;
+	fe = bpf_map_lookup_elem(&xcni_revnat, &rn_idx);
+	/* The frontend is gone (or its index reused): the backend is the truth. */
+	if (!fe || fe->family != fam || !sock_addr_eq(fe->addr, rn, fam) || fe->port != rn_port) {
+		bpf_map_delete_elem(sock_rn_map(fam), &r);
 		return;
 	}
-	ctx->user_ip4 = rn->addr;
-	ctx->user_port = rn->port;
+	sock_set_dst(ctx, fam, rn, rn_port);
 }
 
 /*
@@ -133,151 +229,30 @@ int sock4_connect(struct bpf_sock_addr *ctx)
 {
 	if (ctx->protocol != IPPROTO_TCP)
 		return 1;
-	return sock_translate(ctx);
+	return sock_translate(ctx, XCNI_AF_INET);
 }
 
 SEC("cgroup/sendmsg4")
 int sock4_sendmsg(struct bpf_sock_addr *ctx)
 {
-	return sock_translate(ctx);
+	return sock_translate(ctx, XCNI_AF_INET);
 }
 
 SEC("cgroup/recvmsg4")
 int sock4_recvmsg(struct bpf_sock_addr *ctx)
 {
-	sock_rev_nat(ctx);
+	sock_rev_nat(ctx, XCNI_AF_INET);
 	return 1;
 }
 
 SEC("cgroup/getpeername4")
 int sock4_getpeername(struct bpf_sock_addr *ctx)
 {
-	sock_rev_nat(ctx);
+	sock_rev_nat(ctx, XCNI_AF_INET);
 	return 1;
 }
 
-/* ---- IPv6: the same for IPv6 sockets, in xcni_sock_rn6 ---------- */
-
-/* The IPv6 frontend of ctx's destination (a pod is inside: INT where two scopes), or NULL. */
-static __always_inline const struct xcni_svc *sock6_frontend(const struct bpf_sock_addr *ctx,
-							     __u8 proto, __u8 *addr)
-{
-	struct xcni_svc_key k = {};
-	const struct xcni_svc *svc, *in;
-	__u32 w[4];
-
-	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
-		return NULL;
-	/* user_ip6 is read a 32-bit word at a time (the context's rule). */
-	w[0] = ctx->user_ip6[0];
-	w[1] = ctx->user_ip6[1];
-	w[2] = ctx->user_ip6[2];
-	w[3] = ctx->user_ip6[3];
-	__builtin_memcpy(addr, w, 16);
-	__builtin_memcpy(k.addr, w, 16);
-	k.port = (__u16)ctx->user_port;
-	k.family = XCNI_AF_INET6;
-	k.proto = proto;
-	k.scope = XCNI_SCOPE_EXT;
-	svc = bpf_map_lookup_elem(&xcni_svc, &k);
-	if (!svc || !(svc->flags & XCNI_SVC_F_TWO_SCOPES))
-		return svc;
-	k.scope = XCNI_SCOPE_INT;
-	in = bpf_map_lookup_elem(&xcni_svc, &k);
-	return in ? in : svc;
-}
-
-static __always_inline void sock6_set_dst(struct bpf_sock_addr *ctx, const __u8 *addr, __u16 port)
-{
-	__u32 w[4];
-
-	__builtin_memcpy(w, addr, 16);
-	ctx->user_ip6[0] = w[0];
-	ctx->user_ip6[1] = w[1];
-	ctx->user_ip6[2] = w[2];
-	ctx->user_ip6[3] = w[3];
-	ctx->user_port = port;
-}
-
-/* sock_translate for an IPv6 destination: 1 go on, 0 with ECONNREFUSED (no backend). */
-static __always_inline int sock6_translate(struct bpf_sock_addr *ctx)
-{
-	struct xcni_affinity_key ak = { .family = XCNI_AF_NETNS };
-	struct xcni_sock_rn6_key rk = {};
-	struct xcni_sock_rn6 rn = {};
-	const struct xcni_backend *be;
-	const struct xcni_svc *svc;
-	__u32 src[4] = {}, dst[4];
-	__u64 cookie, netns;
-	__u8 proto = (__u8)ctx->protocol;
-	__u32 id;
-
-	svc = sock6_frontend(ctx, proto, (__u8 *)dst);
-	if (!svc)
-		return 1;
-	cookie = bpf_get_socket_cookie(ctx);
-	/* Maglev hashes the socket (it has no source address yet), as connect4 does. */
-	src[0] = (__u32)cookie ^ (__u32)(cookie >> 32);
-	netns = bpf_get_netns_cookie(ctx);
-	__builtin_memcpy(ak.client, &netns, sizeof(netns));
-	id = lb_select_h(svc, xcni_lb_hash6(src, dst, 0, (__u16)ctx->user_port, proto), &ak,
-			 bpf_ktime_get_ns());
-	be = id ? bpf_map_lookup_elem(&xcni_backend, &id) : NULL;
-	if (!be && sock_leave_to_packets(svc))
-		return 1;
-	if (!be || be->family != XCNI_AF_INET6) {
-		count(XCNI_DROP_NO_BACKEND, XCNI_DIR_FROM_POD, 0);
-		bpf_set_retval(-ECONNREFUSED);
-		return 0;
-	}
-	rk.cookie = cookie;
-	__builtin_memcpy(rk.addr, be->addr, 16);
-	rk.port = be->port;
-	__builtin_memcpy(rn.addr, dst, 16);
-	rn.port = (__u16)ctx->user_port;
-	rn.rev_nat = svc->rev_nat;
-	if (bpf_map_update_elem(&xcni_sock_rn6, &rk, &rn, BPF_ANY)) {
-		bpf_set_retval(-ENOMEM);
-		return 0;
-	}
-	sock6_set_dst(ctx, rk.addr, rk.port);
-	return 1;
-}
-
-/* 16 bytes compared a word at a time (a memcmp that long is a libc call). */
-static __always_inline int addr6_eq(const __u8 *a, const __u8 *b)
-{
-	const __u32 *x = (const __u32 *)a, *y = (const __u32 *)b;
-
-	return x[0] == y[0] && x[1] == y[1] && x[2] == y[2] && x[3] == y[3];
-}
-
-/* An IPv6 backend the socket was given shown as its frontend again (if still one). */
-static __always_inline void sock6_rev_nat(struct bpf_sock_addr *ctx)
-{
-	struct xcni_sock_rn6_key rk = {};
-	const struct xcni_revnat *fe;
-	struct xcni_sock_rn6 *rn;
-	__u32 w[4];
-
-	rk.cookie = bpf_get_socket_cookie(ctx);
-	w[0] = ctx->user_ip6[0];
-	w[1] = ctx->user_ip6[1];
-	w[2] = ctx->user_ip6[2];
-	w[3] = ctx->user_ip6[3];
-	__builtin_memcpy(rk.addr, w, 16);
-	rk.port = (__u16)ctx->user_port;
-	rn = bpf_map_lookup_elem(&xcni_sock_rn6, &rk);
-	if (!rn)
-		return;
-	fe = bpf_map_lookup_elem(&xcni_revnat, &rn->rev_nat);
-	if (!fe || fe->family != XCNI_AF_INET6 || !addr6_eq(fe->addr, rn->addr) ||
-	    fe->port != rn->port) {
-		bpf_map_delete_elem(&xcni_sock_rn6, &rk);
-		return;
-	}
-	sock6_set_dst(ctx, rn->addr, rn->port);
-}
+/* ---- IPv6 sockets: the same, their records in xcni_sock_rn6 ------------------ */
 
 /* TCP only, as connect4 (connected UDP is left to the per-packet path). */
 SEC("cgroup/connect6")
@@ -285,26 +260,26 @@ int sock6_connect(struct bpf_sock_addr *ctx)
 {
 	if (ctx->protocol != IPPROTO_TCP)
 		return 1;
-	return sock6_translate(ctx);
+	return sock_translate(ctx, XCNI_AF_INET6);
 }
 
 SEC("cgroup/sendmsg6")
 int sock6_sendmsg(struct bpf_sock_addr *ctx)
 {
-	return sock6_translate(ctx);
+	return sock_translate(ctx, XCNI_AF_INET6);
 }
 
 SEC("cgroup/recvmsg6")
 int sock6_recvmsg(struct bpf_sock_addr *ctx)
 {
-	sock6_rev_nat(ctx);
+	sock_rev_nat(ctx, XCNI_AF_INET6);
 	return 1;
 }
 
 SEC("cgroup/getpeername6")
 int sock6_getpeername(struct bpf_sock_addr *ctx)
 {
-	sock6_rev_nat(ctx);
+	sock_rev_nat(ctx, XCNI_AF_INET6);
 	return 1;
 }
 

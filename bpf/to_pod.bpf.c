@@ -64,10 +64,7 @@ static __always_inline int to_pod_flow(struct __sk_buff *skb, void *p, int fam,
 	if (reason)
 		return reason;
 	if (lb_enabled && ct == CT_REPLY && f->rev_nat) {
-		if (fam == XCNI_AF_INET)
-			lb_rev_nat(skb, p, ctf);
-		else
-			lb6_rev_nat(skb, p, ctf);
+		lb_rev_nat(skb, f, fam, ctf);
 	}
 	return ct_answers(ct) ? XCNI_FWD_REPLY : XCNI_FWD_LOCAL;
 }

@@ -1054,50 +1054,35 @@ static inline __u32 xcni_maglev_key(__u32 svc_id, __u8 version)
 	return svc_id << 1 | (version & 1);
 }
 
-/*
- * The flow hash Maglev indexes its table with, over the tuple as the client
- * sent it (to the frontend): the same flow gets the same backend on every
- * node. murmur3's finaliser over a mix of the fields; shared with userspace
- * (the tests compute the choice themselves).
- */
-static inline __u32 xcni_lb_hash(__u32 saddr, __u32 daddr, __u16 sport, __u16 dport, __u8 proto)
-{
-	__u32 h = saddr * 0x9e3779b1u;
-
-	h ^= daddr + 0x7f4a7c15u + (h << 6) + (h >> 2);
-	h ^= ((__u32)sport << 16 | dport) + 0x7f4a7c15u + (h << 6) + (h >> 2);
-	h ^= proto;
-	h ^= h >> 16;
-	h *= 0x85ebca6b;
-	h ^= h >> 13;
-	h *= 0xc2b2ae35;
-	h ^= h >> 16;
-	return h;
-}
-
-/*
- * xcni_lb_hash for an IPv6 flow: every 32-bit word of both addresses mixed in
- * (as they lie in memory: the same bytes give the same hash on every node),
- * then the ports and protocol, then the same finaliser. Maglev's index for
- * IPv6 frontends; userspace computes the choice with it too.
- */
 static inline __u32 xcni_lb_mix(__u32 h, __u32 v)
 {
 	return h ^ (v + 0x7f4a7c15u + (h << 6) + (h >> 2));
 }
 
-static inline __u32 xcni_lb_hash6(const __u32 *saddr, const __u32 *daddr, __u16 sport,
-				  __u16 dport, __u8 proto)
+/*
+ * The flow hash Maglev indexes its table with, over the tuple as the client
+ * sent it (to the frontend): the same flow gets the same backend on every
+ * node. One algorithm for both families: the source address's first 32-bit
+ * word times the golden ratio, every other word of both addresses mixed in
+ * (as they lie in memory: the same bytes give the same hash on every node;
+ * IPv4 one word each, IPv6 four), then the ports and the protocol, then
+ * murmur3's finaliser. saddr, daddr: the family's addresses (4 or 16
+ * bytes, 4-byte aligned). Shared with userspace (the tests and xcnictl
+ * explain compute the choice themselves). Always inline: six arguments are
+ * one more than a BPF call takes.
+ */
+static inline __attribute__((always_inline)) __u32
+xcni_lb_hash(__u8 family, const void *saddr, const void *daddr, __u16 sport, __u16 dport,
+	     __u8 proto)
 {
-	__u32 h = saddr[0] * 0x9e3779b1u;
+	const __u32 *s = (const __u32 *)saddr, *d = (const __u32 *)daddr;
+	int words = family == XCNI_AF_INET6 ? 4 : 1;
+	__u32 h = s[0] * 0x9e3779b1u;
 
-	h = xcni_lb_mix(h, saddr[1]);
-	h = xcni_lb_mix(h, saddr[2]);
-	h = xcni_lb_mix(h, saddr[3]);
-	h = xcni_lb_mix(h, daddr[0]);
-	h = xcni_lb_mix(h, daddr[1]);
-	h = xcni_lb_mix(h, daddr[2]);
-	h = xcni_lb_mix(h, daddr[3]);
+	for (int i = 1; i < words; i++)
+		h = xcni_lb_mix(h, s[i]);
+	for (int i = 0; i < words; i++)
+		h = xcni_lb_mix(h, d[i]);
 	h = xcni_lb_mix(h, (__u32)sport << 16 | dport);
 	h ^= proto;
 	h ^= h >> 16;

@@ -68,12 +68,12 @@ static __always_inline void dsr_opt_fill(struct xcni_geneve_dsr *o, __u8 family,
 }
 
 /* The Geneve header in front of the DSR option: 6 words of options, the C bit. */
-static __always_inline void dsr_geneve_fill(struct geneve_hdr *g, __u32 vni)
+static __always_inline void dsr_geneve_fill(struct geneve_hdr *g, __u32 vni_id)
 {
 	g->ver_optlen = sizeof(struct xcni_geneve_dsr) / 4;
 	g->flags = XCNI_GENEVE_F_CRIT;
 	g->proto = bpf_htons(XCNI_GENEVE_PROTO_ETH);
-	g->vni_rsvd = bpf_htonl(vni << 8);
+	g->vni_rsvd = bpf_htonl(vni_id << 8);
 }
 
 /*
@@ -126,39 +126,29 @@ static __always_inline int dsr_encap_ip4(struct __sk_buff *skb, const struct enc
 }
 
 /*
- * geneve_encap with the DSR option for the IPv4 frontend the client asked
- * for (st->orig's destination), node_vni this node's address << 32 | VNI,
- * between the Geneve header and the inner Ethernet (the
- * header's option length 6 words, its critical bit set). 0 or a drop
- * reason; packet pointers are stale afterwards. A function of its own: its
- * frame sits on top of from_overlay's, which is near the verifier's limit.
+ * geneve_encap with the DSR option for the frontend the client asked for (fe:
+ * the flow's tuple as the client sent it, of family fam: its destination and
+ * port), from this node's address (node_ip) in its VNI (vni) to tunnel_ip,
+ * between the Geneve header and the inner Ethernet (the header's option
+ * length 6 words, its critical bit set), the inner Ethernet saying the inner
+ * family, the outer IPv4. 0 or
+ * a drop reason; packet pointers are stale afterwards. A function of its
+ * own: its frame sits on top of from_overlay's, which is near the
+ * verifier's limit.
  */
 static __attribute__((noinline)) int geneve_encap_dsr(struct __sk_buff *skb,
 						       const struct encap_in *in,
-						       const struct lb_state *st, __u32 tunnel_ip,
-						       __u64 node_vni)
+						       const union xcni_tuple *fe, int fam,
+						       __u32 tunnel_ip)
 {
 	struct outer_hdrs_dsr h = {};
 
-	dsr_opt_fill(&h.opt, XCNI_AF_INET, st->orig.proto, st->orig.dport, &st->orig.daddr, 4);
-	return dsr_encap_ip4(skb, in, &h, tunnel_ip, node_vni, bpf_htons(ETH_P_IP));
-}
-
-/*
- * geneve_encap_dsr for an IPv6 inner packet: the option names the IPv6
- * frontend fe (the tuple as the client sent it: its destination and port),
- * the inner Ethernet says IPv6, the outer IPv4. node_vni: this node's
- * address << 32 | VNI. 0 or a drop reason; packet pointers are stale.
- */
-static __attribute__((noinline)) int geneve_encap_dsr6(struct __sk_buff *skb,
-							const struct encap_in *in,
-							const struct xcni_ct6_key *fe,
-							__u32 tunnel_ip, __u64 node_vni)
-{
-	struct outer_hdrs_dsr h = {};
-
-	dsr_opt_fill(&h.opt, XCNI_AF_INET6, fe->proto, fe->dport, fe->daddr, 16);
-	return dsr_encap_ip4(skb, in, &h, tunnel_ip, node_vni, bpf_htons(ETH_P_IPV6));
+	if (fam == XCNI_AF_INET)
+		dsr_opt_fill(&h.opt, XCNI_AF_INET, fe->v4.proto, fe->v4.dport, &fe->v4.daddr, 4);
+	else
+		dsr_opt_fill(&h.opt, XCNI_AF_INET6, fe->v6.proto, fe->v6.dport, fe->v6.daddr, 16);
+	return dsr_encap_ip4(skb, in, &h, tunnel_ip, (__u64)node_ip << 32 | vni,
+			     bpf_htons(fam == XCNI_AF_INET ? ETH_P_IP : ETH_P_IPV6));
 }
 
 /*

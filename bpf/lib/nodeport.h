@@ -13,9 +13,9 @@
  * encapsulated to another node's backend (np_too_big, np6_too_big), and ICMP
  * errors about a translated flow carried across the translation (from
  * outside about a reply this node sent, to the backend: from_outside_icmp,
- * from_outside_icmp6; from the backend's side about a flow this node SNATed,
+ * either family; from the backend's side about a flow this node SNATed,
  * to the client: nodeport_icmp, nodeport6_icmp). It uses helpers of this
- * file (nodeport6_self, np_into_pod, nodeport_encap, ...) and this file's
+ * file (nodeport6_self, np4_into_pod, nodeport_encap, ...) and this file's
  * paths use it (from_outside, from_outside6, nodeport_reply): it is included
  * between the two, before from_outside.
  */
@@ -48,14 +48,14 @@
  *    XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR), the sending node's underlay IPv4 in
  *    its nat_addr. xcni_revnat holds 16-byte addresses, so the entry needs no
  *    room for the frontend itself: no new map, no layout change;
- *  - the backend's replies meet that entry in from_pod6: lb6_rev_nat puts the
+ *  - the backend's replies meet that entry in from_pod6: lb_rev_nat puts the
  *    frontend back as their source (the TCP/UDP checksum through the
  *    pseudo-header; IPv6 has no header checksum), and a DSR flow's reply
  *    goes straight out of this node's underlay (redirect_neigh), to the client.
  *
  * A packet that does not fit the underlay with the option (or a GSO one)
  * goes without it; the backend's node knows its flow from the entry the
- * first packet opened (dsr6_flow_known).
+ * first packet opened (dsr_flow_known).
  *
  * Over the IPv6 underlay (a backend's node behind it: XCNI_IPC_TUN6) the
  * same option rides Geneve under an outer IPv6 header (94 bytes of
@@ -70,10 +70,10 @@
  * underlay the entry sends Geneve for node_ip6 past it) to an external IPv6
  * frontend, with Services in BPF (lb_enabled).
  *
- *  - a backend on this node: DNAT only (lb6_translate, outside: the EXT entry),
+ *  - a backend on this node: DNAT only (lb_translate, outside: the EXT entry),
  *    judged by the pod's ingress on the client's address as any flow from
  *    outside, and into the pod; its replies leave through from_pod6, which
- *    puts the frontend back as their source (lb6_rev_nat), to the stack and
+ *    puts the frontend back as their source (lb_rev_nat), to the stack and
  *    out the underlay;
  *  - externalTrafficPolicy=Local: the EXT entry holds this node's backends
  *    only, the client's address is kept, and none here is a drop of its own
@@ -96,7 +96,7 @@
  *    xcnid writes into xcni_self6 (on an IPv4 underlay no rodata holds it,
  *    and the Node object can come after the programs load; on an IPv6 one,
  *    until xcnid has written it, node_ip6 serves); the replies come
- *    back to it as a NodePort's do, and lb6_rev_nat puts the external
+ *    back to it as a NodePort's do, and lb_rev_nat puts the external
  *    frontend back as their source. None (IPv4 underlay): drop-no-tunnel.
  */
 #ifndef XCNI_NODEPORT_H
@@ -171,23 +171,23 @@ static __always_inline int snat_port_ok(const struct xcni_svc_key *fk)
 
 /*
  * NodePort SNAT to a remote backend: the source port this node gives the
- * flow p (translated: client -> backend). The client's own port when it may
- * be given (snat_port_ok) and no other live flow holds node_ip:port ->
- * backend:port (snat_port_free), else one of a few ports from the flow's
- * hash in 32768-60999 (never the same for every client that collides). 0,
- * or -1 when all are taken.
+ * flow p (translated: client -> backend) from this node's address self_ip.
+ * The client's own port when it may be given (snat_port_ok) and no other
+ * live flow holds self_ip:port -> backend:port (snat_port_free), else one of
+ * a few ports from the flow's hash in 32768-60999 (never the same for every
+ * client that collides). 0, or -1 when all are taken.
  */
-static __always_inline int lb_snat_port(const struct pkt *p, __u32 node_ip, __u16 *out)
+static __always_inline int lb_snat_port(const struct pkt *p, __u32 self_ip, __u16 *out)
 {
 	struct xcni_ct_key k = p->tuple;
 	struct xcni_svc_key fk = { .family = XCNI_AF_INET, .proto = p->tuple.proto,
 				   .scope = XCNI_SCOPE_EXT };
-	__u32 h = xcni_lb_hash(p->tuple.saddr, p->tuple.daddr, p->tuple.sport, p->tuple.dport,
-			       p->tuple.proto);
+	__u32 h = xcni_lb_hash(XCNI_AF_INET, &p->tuple.saddr, &p->tuple.daddr, p->tuple.sport,
+			       p->tuple.dport, p->tuple.proto);
 	__u64 now = bpf_ktime_get_ns();
 
-	k.saddr = node_ip;
-	__builtin_memcpy(fk.addr, &node_ip, 4);
+	k.saddr = self_ip;
+	__builtin_memcpy(fk.addr, &self_ip, 4);
 	for (int i = 0; i < 4; i++) {
 		const struct xcni_ct_entry *e;
 
@@ -217,8 +217,8 @@ static __always_inline int lb6_snat_port(const struct pkt6 *p, const __u8 *self,
 					 struct xcni_ct6_key *k, struct xcni_svc_key *fk,
 					 __u16 *out)
 {
-	__u32 h = xcni_lb_hash6((const __u32 *)p->tuple.saddr, (const __u32 *)p->tuple.daddr,
-				p->tuple.sport, p->tuple.dport, p->tuple.proto);
+	__u32 h = xcni_lb_hash(XCNI_AF_INET6, p->tuple.saddr, p->tuple.daddr, p->tuple.sport,
+			       p->tuple.dport, p->tuple.proto);
 	__u64 now = bpf_ktime_get_ns();
 
 	*k = p->tuple;
@@ -254,11 +254,11 @@ static __always_inline int lb6_snat_port(const struct pkt6 *p, const __u8 *self,
  * client:cport from the flow's entry): frontend -> client again. 0 or -1.
  * Packet pointers stale afterwards.
  */
-static __always_inline int lb_snat_rev(struct __sk_buff *skb, struct pkt *p, __u32 client,
+static __always_inline int lb4_snat_rev(struct __sk_buff *skb, struct pkt *p, __u32 client,
 				       __u16 cport)
 {
-	if (lb_rev_nat(skb, p, 0) ||
-	    lb_nat(skb, p, IP_DADDR_OFF, p->tuple.daddr, client, 2, p->tuple.dport, cport))
+	if (lb_rev_nat(skb, pkt_flow(p), XCNI_AF_INET, 0) ||
+	    lb4_nat(skb, pkt_flow(p), IP_DADDR_OFF, p->tuple.daddr, client, 2, p->tuple.dport, cport))
 		return -1;
 	p->tuple.daddr = client;
 	p->tuple.dport = cport;
@@ -355,7 +355,7 @@ __attribute__((noinline)) int nodeport6_snat(struct __sk_buff *skb, struct pkt6 
 	if (e)
 		e->nat_port = nport;
 	sport = p->tuple.sport;
-	if (lb6_nat(skb, p, IP6_SADDR_OFF, p->tuple.saddr, self, 0, sport, nport))
+	if (lb6_nat(skb, pkt_flow(p), IP6_SADDR_OFF, p->tuple.saddr, self, 0, sport, nport))
 		return XCNI_DROP_REDIRECT;
 	__builtin_memcpy(p->tuple.saddr, self, 16);
 	p->tuple.sport = nport;
@@ -445,11 +445,12 @@ __attribute__((noinline)) int nodeport6_reply_nat(struct __sk_buff *skb, struct 
 	if (!sn)
 		return XCNI_DROP_REDIRECT;
 	port = p->tuple.dport;
-	if (lb6_nat(skb, p, IP6_DADDR_OFF, p->tuple.daddr, sn->client, 2, port, sn->cport))
+	if (lb6_nat(skb, pkt_flow(p), IP6_DADDR_OFF, p->tuple.daddr, sn->client, 2, port,
+		    sn->cport))
 		return XCNI_DROP_REDIRECT;
 	__builtin_memcpy(p->tuple.daddr, sn->client, 16);
 	p->tuple.dport = sn->cport;
-	if (lb6_rev_nat(skb, p, 0))
+	if (lb_rev_nat(skb, pkt_flow(p), XCNI_AF_INET6, 0))
 		return XCNI_DROP_REDIRECT;
 	return bpf_redirect_neigh(skb->ifindex, NULL, 0, 0) == TC_ACT_REDIRECT ? XCNI_FWD_REPLY :
 										  XCNI_DROP_REDIRECT;
@@ -458,7 +459,7 @@ __attribute__((noinline)) int nodeport6_reply_nat(struct __sk_buff *skb, struct 
 /*
  * Into a pod of this node, routed as the host would: hop limit down by one,
  * the pod link's MACs, then into its netns. The reason (XCNI_FWD_LOCAL), the
- * verdict in *verdict. from_outside6 and from_outside_icmp6 end so.
+ * verdict in *verdict. from_outside6 and from_outside_icmp (IPv6) end so.
  */
 static __always_inline int np6_into_pod(struct __sk_buff *skb, struct pkt6 *p,
 					const struct xcni_endpoint *dst, int *verdict)
@@ -507,7 +508,8 @@ static __always_inline int nodeport_dsr(struct __sk_buff *skb, struct pkt *p,
 	 * segments are full-size, and the flow's first packets were not. */
 	if (!skb->gso_size &&
 	    bpf_check_mtu(skb, 0, &mtu, XCNI_ENCAP_DSR_LEN, 0) == BPF_MTU_CHK_RET_SUCCESS) {
-		reason = geneve_encap_dsr(skb, &in, lb, tunnel, (__u64)node_ip << 32 | vni);
+		reason = geneve_encap_dsr(skb, &in, (const union xcni_tuple *)&lb->orig,
+					  XCNI_AF_INET, tunnel);
 	} else {
 		reason = geneve_encap(skb, &in, node_ip, tunnel, vni);
 	}
@@ -562,8 +564,9 @@ __attribute__((noinline)) int nodeport6_dsr(struct __sk_buff *skb, struct pkt6 *
 		reason = tunnel_encap(skb, &in, node_ip, tunnel, dst6, vni);
 	else if (dst6 && !(reason = geneve_encap_ul6_dsr(skb, &in, &st->orig, dst6)))
 		tunnel_count6(dst6, skb->len, 0);
-	else if (!dst6 && !(reason = geneve_encap_dsr6(skb, &in, &st->orig, tunnel,
-						       (__u64)node_ip << 32 | vni)))
+	else if (!dst6 && !(reason = geneve_encap_dsr(skb, &in,
+						      (const union xcni_tuple *)&st->orig,
+						      XCNI_AF_INET6, tunnel)))
 		tunnel_count(tunnel, skb->len, 0);
 	if (reason)
 		return reason;
@@ -573,47 +576,39 @@ __attribute__((noinline)) int nodeport6_dsr(struct __sk_buff *skb, struct pkt6 *
 
 /*
  * A packet of a DSR flow without the option (it did not fit): its entry
- * here, opened with the option, names the node that sent it (nat_addr).
+ * here, opened with the option, names the node that sent it (nat_addr: the
+ * sending node's underlay IPv4, or its IPv6 folded, in6_fold).
  */
-static __always_inline int dsr_flow_known(const struct xcni_ct_key *t, __u32 node)
+static __always_inline int dsr_flow_known(const struct flow *f, int fam, __u32 node)
 {
-	const struct xcni_ct_entry *e = bpf_map_lookup_elem(&xcni_ct, t);
+	const struct xcni_ct_entry *e = bpf_map_lookup_elem(ct_map(fam), &f->tuple);
 
 	return e && (e->flags & XCNI_CT_F_DSR) && e->nat_addr == node &&
-	       ct_alive(e, bpf_ktime_get_ns(), t->proto);
-}
-
-/* A packet of a DSR flow without the option: its entry here names the node that opened it. */
-static __always_inline int dsr6_flow_known(const struct xcni_ct6_key *t, __u32 node)
-{
-	const struct xcni_ct_entry *e = bpf_map_lookup_elem(&xcni_ct6, t);
-
-	return e && (e->flags & XCNI_CT_F_DSR) && e->nat_addr == node &&
-	       ct_alive(e, bpf_ktime_get_ns(), ct6_life_proto(t->proto));
+	       ct_alive(e, bpf_ktime_get_ns(),
+			fam == XCNI_AF_INET ? f->tuple.v4.proto : ct6_life_proto(f->tuple.v6.proto));
 }
 
 /*
- * A DSR flow's new entry: the node that opened it (the outer source, read
- * again from the packet, still encapsulated), for dsr_flow_known.
+ * A DSR flow's new entry: the node that opened it, for dsr_flow_known. IPv4:
+ * the outer source, read again from the packet (still encapsulated); IPv6:
+ * *node, the sending node's address folded (held by the caller).
  */
-static __attribute__((noinline)) void dsr_record(struct __sk_buff *skb,
-						 const struct xcni_ct_key *t)
+static __attribute__((noinline)) void dsr_record(struct __sk_buff *skb, const struct flow *f,
+						 int fam, const __u32 *node)
 {
-	struct xcni_ct_entry *e = bpf_map_lookup_elem(&xcni_ct, t);
-	__u32 node;
+	struct xcni_ct_entry *e = bpf_map_lookup_elem(ct_map(fam), &f->tuple);
+	__u32 from;
 
-	if (e && !bpf_skb_load_bytes(skb, ETH_HLEN + offsetof(struct iphdr, saddr), &node,
-				     sizeof(node)))
-		e->nat_addr = node;
-}
-
-/* A DSR flow's new entry: the node that opened it, for dsr6_flow_known. */
-static __attribute__((noinline)) void dsr6_record(const struct xcni_ct6_key *t, __u32 node)
-{
-	struct xcni_ct_entry *e = bpf_map_lookup_elem(&xcni_ct6, t);
-
-	if (e)
-		e->nat_addr = node;
+	if (!e)
+		return;
+	if (fam == XCNI_AF_INET) {
+		if (bpf_skb_load_bytes(skb, ETH_HLEN + offsetof(struct iphdr, saddr), &from,
+				       sizeof(from)))
+			return;
+	} else {
+		from = *node;
+	}
+	e->nat_addr = from;
 }
 
 /*
@@ -660,7 +655,7 @@ static __always_inline void np_snat_open(const struct pkt *p, const struct lb_st
  * (XCNI_FWD_LOCAL), the verdict in *verdict; np6_into_pod's IPv4 twin.
  * from_outside and from_outside_icmp end so.
  */
-static __always_inline int np_into_pod(struct __sk_buff *skb, struct pkt *p,
+static __always_inline int np4_into_pod(struct __sk_buff *skb, struct pkt *p,
 				       const struct xcni_endpoint *dst, int *verdict)
 {
 	if (p->ip->ttl <= 1 || l3_forward_rewrite(skb, p, dst))
@@ -729,7 +724,7 @@ __attribute__((noinline)) int from_outside(struct __sk_buff *skb)
 	p.len = skb->len;
 	if (reparse(skb, &c, &p))
 		return TC_ACT_OK; /* not IPv4, or not whole: the stack's to judge */
-	reason = lb_translate(skb, &p, 0, 0, &lb, OUTSIDE);
+	reason = lb_translate(skb, &p, XCNI_AF_INET, 0, 0, &lb, OUTSIDE);
 	if (!reason)
 		return TC_ACT_OK;
 	if (reason == XCNI_DROP_NO_BACKEND) {
@@ -759,7 +754,7 @@ __attribute__((noinline)) int from_outside(struct __sk_buff *skb)
 		if (reason)
 			goto out;
 		lb_follow(&lb, &p);
-		reason = np_into_pod(skb, &p, dst, &verdict);
+		reason = np4_into_pod(skb, &p, dst, &verdict);
 		goto out;
 	}
 	/* A backend on another node (a pod: the overlay reaches it). */
@@ -792,7 +787,8 @@ __attribute__((noinline)) int from_outside(struct __sk_buff *skb)
 		goto out;
 	if (lb.svc_ct)
 		lb.svc_ct->nat_port = nport;
-	if (lb_nat(skb, &p, IP_SADDR_OFF, p.tuple.saddr, node_ip, 0, p.tuple.sport, nport)) {
+	if (lb4_nat(skb, pkt_flow(&p), IP_SADDR_OFF, p.tuple.saddr, node_ip, 0, p.tuple.sport,
+		    nport)) {
 		reason = XCNI_DROP_REDIRECT;
 		goto out;
 	}
@@ -836,11 +832,10 @@ __attribute__((noinline)) int from_outside6(struct __sk_buff *skb)
 	/* Not whole, or not IPv6 at all: the stack's to judge. */
 	if (parse_ipv6(skb, &p) || !(st = lb6_state_get()))
 		return UL_NEXT;
-	reason = lb6_translate(skb, &p, 0, st, OUTSIDE);
+	reason = lb_translate(skb, &p, XCNI_AF_INET6, 0, 0, st, OUTSIDE);
 	if (!reason)
 		return UL_NEXT;
 	if (reason == XCNI_DROP_NO_BACKEND) {
-		p.rev_nat = st->rev_nat;
 		/* Local traffic policy: no other node's backend may serve it. */
 		if (st->svc_flags & XCNI_SVC_F_ETP_LOCAL) {
 			reason = XCNI_DROP_NO_LOCAL_BACKEND;
@@ -945,7 +940,7 @@ static __always_inline int nodeport_reply(struct __sk_buff *skb, struct pkt *p,
 	if (bpf_skb_adjust_room(skb, -(__s32)o->hdr_len, BPF_ADJ_ROOM_MAC,
 				XCNI_DECAP4_FLAGS))
 		return XCNI_DROP_BAD_GENEVE;
-	if (lb_snat_rev(skb, p, client, cport))
+	if (lb4_snat_rev(skb, p, client, cport))
 		return XCNI_DROP_REDIRECT;
 	*verdict = bpf_redirect_neigh(skb->ifindex, NULL, 0, 0);
 	return *verdict == TC_ACT_REDIRECT ? XCNI_FWD_REPLY : XCNI_DROP_REDIRECT;

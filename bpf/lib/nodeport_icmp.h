@@ -8,14 +8,14 @@
  *    np6_too_big; drop-too-big);
  *  - ICMP errors about a translated flow, carried across the translation:
  *    from outside about a reply this node sent, made the backend's
- *    (lb_icmp_np_rev, lb6_icmp_np_rev; delivered by from_outside_icmp,
- *    from_outside_icmp6); from the backend's side about a flow this node
- *    SNATed, reversed to the client (lb_icmp_snat_rev and nodeport_icmp,
+ *    (lb4_icmp_np_rev, lb6_icmp_np_rev; delivered by from_outside_icmp,
+ *    either family); from the backend's side about a flow this node
+ *    SNATed, reversed to the client (lb4_icmp_snat_rev and nodeport_icmp,
  *    nodeport6_icmp).
  * The sections below say each part's rules.
  *
  * Part of nodeport.h, which includes it between the helpers this file uses
- * (nodeport6_self, np_into_pod, np6_into_pod, np_tunnel, nodeport_encap,
+ * (nodeport6_self, np4_into_pod, np6_into_pod, np_tunnel, nodeport_encap,
  * nodeport6_encap) and the paths that use it (from_outside, from_outside6,
  * nodeport_reply). Hence nodeport.h first, outside this file's guard:
  * included alone, this file has nodeport.h include it at that point.
@@ -51,9 +51,9 @@
  *  - IPv4 with DF: ICMP fragmentation needed (type 3 code 4), its next-hop MTU
  *    the largest inner packet that fits (the underlay device's MTU less the
  *    encapsulation), quoting the IP header and 8 bytes (RFC 792) of the packet
- *    as the client sent it: the DNAT is undone first (lb_nat back to the
+ *    as the client sent it: the DNAT is undone first (lb4_nat back to the
  *    frontend), so the client's stack finds its socket. Built by lb.h's
- *    lb_answer, the machinery of the refusal for want of a backend.
+ *    lb4_answer, the machinery of the refusal for want of a backend.
  *  - IPv4 without DF: dropped (no answer). A router would fragment it; a tc
  *    program cannot fragment, and fragments of the outer packet would not help:
  *    the receiving node's from_overlay takes no outer fragments (they go to its
@@ -134,8 +134,8 @@ __attribute__((noinline)) int np_too_big(struct __sk_buff *skb, const struct xcn
 	if ((p.ip->frag_off & bpf_htons(0x7fff)) != bpf_htons(0x4000) || room < 68 ||
 	    room > 0xffff)
 		return TC_ACT_SHOT;
-	/* The packet as the client sent it, for the quote: lb_nat's rewrite but
-	 * for SCTP's CRC (lb_nat's call for it would take the call chain past
+	/* The packet as the client sent it, for the quote: lb4_nat's rewrite but
+	 * for SCTP's CRC (lb4_nat's call for it would take the call chain past
 	 * the verifier's 512 bytes of stack), which the quote's 8 bytes do not
 	 * reach. */
 	csum_off = ETH_HLEN + p.l3_len +
@@ -153,7 +153,7 @@ __attribute__((noinline)) int np_too_big(struct __sk_buff *skb, const struct xcn
 				0) ||
 	    reparse(skb, &c, &p))
 		return TC_ACT_SHOT;
-	if (lb_answer(skb, &p, (__u16)room))
+	if (lb4_answer(skb, &p, (__u16)room))
 		return TC_ACT_SHOT;
 	return bpf_redirect(skb->ifindex, 0);
 }
@@ -263,7 +263,7 @@ __attribute__((noinline)) int np6_too_big(struct __sk_buff *skb, struct pkt6 *p,
 	 * (lb6_nat, its port left as it is) and the port, its CRC left as
 	 * np_too_big leaves IPv4's (nobody checks a quote's CRC). */
 	sctp = p->tuple.proto == IPPROTO_SCTP;
-	if (lb6_nat(skb, p, IP6_DADDR_OFF, p->tuple.daddr, st->orig.daddr, 2, p->tuple.dport,
+	if (lb6_nat(skb, pkt_flow(p), IP6_DADDR_OFF, p->tuple.daddr, st->orig.daddr, 2, p->tuple.dport,
 		    sctp ? p->tuple.dport : st->orig.dport) ||
 	    (sctp && !p->frag_later &&
 	     bpf_skb_store_bytes(skb, p->l4_off + 2, &st->orig.dport, 2, 0)))
@@ -303,7 +303,7 @@ _Static_assert(PTB6_QUOTE > 1024 && PTB6_QUOTE - 1024 <= 512 && !(PTB6_QUOTE % 4
  * own (a third frame would take the call chain past the stack's 512 bytes);
  * it reads with bpf_skb_load_bytes, as lb_icmp_rev_nat.
  */
-static __always_inline int lb_icmp_np_rev(struct __sk_buff *skb, __u32 l3_len, __u32 self)
+static __always_inline int lb4_icmp_np_rev(struct __sk_buff *skb, __u32 l3_len, __u32 self)
 {
 	struct lb_icmp_quote q;
 	struct xcni_ct_key k = {}, sk, fk = {};
@@ -318,7 +318,7 @@ static __always_inline int lb_icmp_np_rev(struct __sk_buff *skb, __u32 l3_len, _
 	if (!skb || l3_len < sizeof(struct iphdr) || l3_len > 60 ||
 	    bpf_skb_load_bytes(skb, IP_SADDR_OFF, &saddr, 4) ||
 	    bpf_skb_load_bytes(skb, IP_DADDR_OFF, &daddr, 4) ||
-	    lb_icmp_quoted(skb, icmp, &q, &k) || q.in.saddr != daddr)
+	    lb4_icmp_quoted(skb, icmp, &q, &k) || q.in.saddr != daddr)
 		return 0;
 	/* The service entry: the flow as the client sent it, client -> frontend. */
 	ct_reverse(&k, &sk);
@@ -378,7 +378,7 @@ static __always_inline int lb_icmp_np_rev(struct __sk_buff *skb, __u32 l3_len, _
 
 /*
  * ICMPv6 errors from outside about an IPv6 NodePort (or externalIP) flow's
- * reply (lb_icmp_np_rev for IPv6): a router between this node and
+ * reply (lb4_icmp_np_rev for IPv6): a router between this node and
  * the client sends Packet Too Big, destination unreachable, time exceeded
  * or parameter problem about a reply this node sent, quoting
  * [frontend]:port -> [client]:port, a flow only the backend has a socket
@@ -388,7 +388,7 @@ static __always_inline int lb_icmp_np_rev(struct __sk_buff *skb, __u32 l3_len, _
  *
  * Translated for the backend, as the backend sent the reply (after the
  * IPv6 NodePort cases nodeport.h lists):
- *  - a backend on this node (DNAT only; lb6_rev_nat made its replies the
+ *  - a backend on this node (DNAT only; lb_rev_nat made its replies the
  *    frontend's): the quote's source becomes the backend's address and port,
  *    the client stays; the error goes to the backend from the router that
  *    sent it;
@@ -406,7 +406,7 @@ static __always_inline int lb_icmp_np_rev(struct __sk_buff *skb, __u32 l3_len, _
  *
  * Checksums: IPv6 has no header checksum; the ICMPv6 checksum follows the
  * quote's addresses and ports (plain) and the error's own addresses
- * (pseudo-header). The quoted L4 checksum is left, as lb_icmp_np_rev and
+ * (pseudo-header). The quoted L4 checksum is left, as lb4_icmp_np_rev and
  * nodeport6_icmp leave it: nobody checks a quote's.
  */
 
@@ -416,7 +416,7 @@ static __always_inline int lb_icmp_np_rev(struct __sk_buff *skb, __u32 l3_len, _
  * for an IPv6 NodePort flow: rewritten for the backend as above. 1 when
  * rewritten, 0 when it is no such error (nothing written), -1 when a rewrite
  * failed halfway (drop it). A global function with a frame of its own
- * (from_overlay's and from_outside_icmp6's are under it); it reads with
+ * (from_overlay's and from_outside_icmp's are under it); it reads with
  * bpf_skb_load_bytes, not through packet pointers.
  */
 __attribute__((noinline)) int lb6_icmp_np_rev(struct __sk_buff *skb)
@@ -503,89 +503,90 @@ __attribute__((noinline)) int lb6_icmp_np_rev(struct __sk_buff *skb)
 }
 
 /*
- * From outside (lb_enabled): an ICMP error about a reply this node sent for a
- * NodePort flow (lb_icmp_np_rev), for its backend: into the pod when it is
- * here (related to the flow the pod accepted: not judged again), else
- * through Geneve to its node. UL_NEXT for anything else, nothing
- * touched. A global function with a frame of its own: from_overlay's is at
- * the verifier's limit.
+ * From outside (lb_enabled), either family (fam: XCNI_AF_INET or
+ * XCNI_AF_INET6, the hook's): an ICMP or ICMPv6 error about a reply this
+ * node sent for a NodePort flow (the quote made the backend's: the family's
+ * leaf, lb4_icmp_np_rev or lb6_icmp_np_rev), for its backend: into the pod
+ * when it is here (related to the flow the pod accepted: not judged again;
+ * np4_into_pod or np6_into_pod, the family's TTL or hop limit), else through
+ * Geneve to its node (IPv4: nodeport_encap over the IPv4 underlay; IPv6:
+ * nodeport6_encap over the underlay that reaches it, as the flow's requests
+ * went). UL_NEXT for anything else, nothing touched (from_outside goes on
+ * with it). IPv6: only an error right after the IPv6 header (routers add no
+ * extension headers). A global function with a frame of its own (from_overlay's
+ * is at the verifier's limit), verified once for both families.
  */
-__attribute__((noinline)) int from_outside_icmp(struct __sk_buff *skb)
+static __always_inline int np_outside_icmp(struct __sk_buff *skb, void *p, int fam)
 {
+	struct flow *f = fam == XCNI_AF_INET ? pkt_flow((struct pkt *)p)
+					     : pkt_flow((struct pkt6 *)p);
 	struct xcni_endpoint *dst;
 	struct verdict v = {};
-	struct pkt p = {};
 	struct cursor c;
 	__u32 tunnel;
 	__u8 proto = 0;
 	int reason, verdict = TC_ACT_OK, r;
 
-	/* The common case first and cheaply: not ICMP. */
-	if (!skb || bpf_skb_load_bytes(skb, ETH_HLEN + offsetof(struct iphdr, protocol), &proto, 1) ||
-	    proto != IPPROTO_ICMP)
+	/* The common case first and cheaply: not the family's ICMP. */
+	if (bpf_skb_load_bytes(skb, fam == XCNI_AF_INET ?
+					    ETH_HLEN + offsetof(struct iphdr, protocol) :
+					    ETH_HLEN + offsetof(struct xcni_ip6hdr, nexthdr),
+			       &proto, 1) ||
+	    proto != flow_icmp_proto(fam))
 		return UL_NEXT;
-	p.len = skb->len;
-	if (reparse(skb, &c, &p) || p.tuple.proto != IPPROTO_ICMP || p.is_echo || p.frag_later)
+	f->len = skb->len;
+	/* IPv4: not a later fragment (IPv6 asked no such thing before: an
+	 * explicit family branch, kept as it was). */
+	if ((fam == XCNI_AF_INET ? reparse(skb, &c, p) : parse_ipv6(skb, p)) ||
+	    flow_proto(f, fam) != flow_icmp_proto(fam) || f->is_echo ||
+	    (fam == XCNI_AF_INET && f->frag_later))
 		return UL_NEXT;
-	r = lb_icmp_np_rev(skb, p.l3_len, node_ip);
+	r = fam == XCNI_AF_INET ? lb4_icmp_np_rev(skb, f->l3_len, node_ip) : lb6_icmp_np_rev(skb);
 	if (!r)
 		return UL_NEXT;
-	reason = r < 0 ? XCNI_DROP_REDIRECT : reparse(skb, &c, &p);
+	if (r < 0)
+		reason = XCNI_DROP_REDIRECT;
+	else
+		reason = fam == XCNI_AF_INET ? reparse(skb, &c, p) : parse_ipv6(skb, p);
 	if (reason)
 		goto out;
-	dst = bpf_map_lookup_elem(&xcni_endpoints, &p.tuple.daddr);
+	if (fam == XCNI_AF_INET)
+		dst = bpf_map_lookup_elem(&xcni_endpoints, &f->tuple.v4.daddr);
+	else
+		dst = bpf_map_lookup_elem(&xcni_endpoints6, f->tuple.v6.daddr);
 	if (dst) {
-		reason = np_into_pod(skb, &p, dst, &verdict);
+		reason = fam == XCNI_AF_INET ? np4_into_pod(skb, p, dst, &verdict) :
+					       np6_into_pod(skb, p, dst, &verdict);
 		goto out;
 	}
-	tunnel = np_tunnel(p.tuple.daddr);
-	reason = tunnel ? nodeport_encap(skb, &p, tunnel, &verdict) : XCNI_DROP_NO_TUNNEL;
+	if (fam == XCNI_AF_INET) {
+		tunnel = np_tunnel(f->tuple.v4.daddr);
+		reason = tunnel ? nodeport_encap(skb, p, tunnel, &verdict) : XCNI_DROP_NO_TUNNEL;
+	} else {
+		reason = nodeport6_encap(skb, p);
+		if (reason == XCNI_FWD_ENCAP)
+			verdict = TC_ACT_REDIRECT;
+	}
 out:
-	return finish(skb, reason, XCNI_DIR_FROM_OVERLAY, 0, &p, verdict, &v);
+	if (fam == XCNI_AF_INET)
+		return finish(skb, reason, XCNI_DIR_FROM_OVERLAY, 0, (struct pkt *)p, verdict, &v);
+	return finish6(skb, reason, XCNI_DIR_FROM_OVERLAY, 0, (struct pkt6 *)p, verdict, &v);
 }
 
-/*
- * From outside (lb_enabled), IPv6: an ICMPv6 error about a reply this node
- * sent for an IPv6 NodePort flow (lb6_icmp_np_rev), for its backend: into the
- * pod when it is here (related to the flow the pod accepted: not judged
- * again), else through Geneve to its node over the underlay that reaches it
- * (nodeport6_encap, as the flow's requests went). UL_NEXT for
- * anything else, nothing touched: from_outside6 goes on with it. Only an
- * error right after the IPv6 header (routers add no extension headers).
- * Global, with a frame of its own, as from_outside_icmp.
- */
-__attribute__((noinline)) int from_outside_icmp6(struct __sk_buff *skb)
+/* np_outside_icmp in a frame of its own, the family's packet in it. */
+__attribute__((noinline)) int from_outside_icmp(struct __sk_buff *skb, int fam)
 {
-	struct xcni_endpoint *dst;
-	struct verdict v = {};
-	struct pkt6 p = {};
-	int reason, verdict = TC_ACT_OK, r;
-	__u8 nh = 0;
+	if (!skb)
+		return UL_NEXT;
+	if (fam == XCNI_AF_INET) {
+		struct pkt p = {};
 
-	/* The common case first and cheaply: not ICMPv6. */
-	if (!skb ||
-	    bpf_skb_load_bytes(skb, ETH_HLEN + offsetof(struct xcni_ip6hdr, nexthdr), &nh, 1) ||
-	    nh != XCNI_IPPROTO_ICMPV6)
-		return UL_NEXT;
-	p.len = skb->len;
-	if (parse_ipv6(skb, &p) || p.tuple.proto != XCNI_IPPROTO_ICMPV6 || p.is_echo)
-		return UL_NEXT;
-	r = lb6_icmp_np_rev(skb);
-	if (!r)
-		return UL_NEXT;
-	reason = r < 0 ? XCNI_DROP_REDIRECT : parse_ipv6(skb, &p);
-	if (reason)
-		goto out;
-	dst = bpf_map_lookup_elem(&xcni_endpoints6, p.tuple.daddr);
-	if (dst) {
-		reason = np6_into_pod(skb, &p, dst, &verdict);
-		goto out;
+		return np_outside_icmp(skb, &p, XCNI_AF_INET);
+	} else {
+		struct pkt6 p = {};
+
+		return np_outside_icmp(skb, &p, XCNI_AF_INET6);
 	}
-	reason = nodeport6_encap(skb, &p);
-	if (reason == XCNI_FWD_ENCAP)
-		verdict = TC_ACT_REDIRECT;
-out:
-	return finish6(skb, reason, XCNI_DIR_FROM_OVERLAY, 0, &p, verdict, &v);
 }
 
 /*
@@ -605,7 +606,7 @@ out:
  * A global function, verified on its own, reading with bpf_skb_load_bytes
  * (as lb_icmp_rev_nat).
  */
-__attribute__((noinline)) int lb_icmp_snat_rev(struct __sk_buff *skb, __u32 l3_len)
+__attribute__((noinline)) int lb4_icmp_snat_rev(struct __sk_buff *skb, __u32 l3_len)
 {
 	struct lb_icmp_quote q;
 	struct xcni_ct_key k = {};
@@ -620,7 +621,7 @@ __attribute__((noinline)) int lb_icmp_snat_rev(struct __sk_buff *skb, __u32 l3_l
 	if (!skb || l3_len < sizeof(struct iphdr) || l3_len > 60 ||
 	    bpf_skb_load_bytes(skb, IP_SADDR_OFF, &saddr, 4) ||
 	    bpf_skb_load_bytes(skb, IP_DADDR_OFF, &daddr, 4) ||
-	    lb_icmp_quoted(skb, icmp, &q, &k) || q.in.saddr != daddr)
+	    lb4_icmp_quoted(skb, icmp, &q, &k) || q.in.saddr != daddr)
 		return 0;
 	e = bpf_map_lookup_elem(&xcni_ct, &k);
 	if (!e || !(e->flags & XCNI_CT_F_SNAT))
@@ -659,7 +660,7 @@ __attribute__((noinline)) int lb_icmp_snat_rev(struct __sk_buff *skb, __u32 l3_l
 /*
  * An ICMP error in Geneve for this node (nodeport_reply): decapsulated, and
  * if it is about a NodePort flow this node SNATed, translated for the
- * client and sent out the underlay (lb_icmp_snat_rev); else it goes to the
+ * client and sent out the underlay (lb4_icmp_snat_rev); else it goes to the
  * stack, decapsulated, as any such packet for the node does.
  */
 static __always_inline int nodeport_icmp(struct __sk_buff *skb, const struct pkt *p,
@@ -670,7 +671,7 @@ static __always_inline int nodeport_icmp(struct __sk_buff *skb, const struct pkt
 	if (bpf_skb_adjust_room(skb, -(__s32)o->hdr_len, BPF_ADJ_ROOM_MAC,
 				XCNI_DECAP4_FLAGS))
 		return XCNI_DROP_BAD_GENEVE;
-	r = lb_icmp_snat_rev(skb, p->l3_len);
+	r = lb4_icmp_snat_rev(skb, p->l3_len);
 	if (r < 0)
 		return XCNI_DROP_REDIRECT;
 	if (!r)

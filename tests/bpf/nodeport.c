@@ -329,7 +329,8 @@ static void lb_nodeport_remote(void **state)
 
 	/* Another client, the same source port: NODE_IP:50001 -> R:80 is taken. */
 	f = from_outside(CLIENT2, 50001, 30081, TH_SYN);
-	sp2 = (uint16_t)(32768 + (xcni_lb_hash(ip4(CLIENT2), ip4(IP_R), htons(50001), htons(80),
+	sp2 = (uint16_t)(32768 + (xcni_lb_hash(XCNI_AF_INET, &(__u32){ ip4(CLIENT2) },
+					       &(__u32){ ip4(IP_R) }, htons(50001), htons(80),
 					       IPPROTO_TCP) + 7919) % 28232);
 	len = frame(&f, in);
 	wlen = nodeport_remote_want(&f, in, sp2, want);
@@ -363,7 +364,8 @@ static void lb_nodeport_snat_reuse(void **state)
 {
 	uint8_t in[FRAME_MAX], want[FRAME_MAX];
 	struct fr f = from_outside(CLIENT, 50061, 30081, TH_SYN);
-	uint32_t h = xcni_lb_hash(ip4(CLIENT), ip4(IP_R), htons(50061), htons(80), IPPROTO_TCP);
+	uint32_t h = xcni_lb_hash(XCNI_AF_INET, &(__u32){ ip4(CLIENT) }, &(__u32){ ip4(IP_R) },
+				  htons(50061), htons(80), IPPROTO_TCP);
 	uint16_t port[4] = { 50061 };
 	struct xcni_ct_entry e;
 	size_t len, wlen;
@@ -418,7 +420,8 @@ static void np_frontend_at(uint16_t port, uint32_t id)
 /* The i-th port (1..3) lb_snat_port draws from the hash of client:cp -> R:80/TCP. */
 static uint16_t snat_alt(const char *client, uint16_t cp, int i)
 {
-	uint32_t h = xcni_lb_hash(ip4(client), ip4(IP_R), htons(cp), htons(80), IPPROTO_TCP);
+	uint32_t h = xcni_lb_hash(XCNI_AF_INET, &(__u32){ ip4(client) }, &(__u32){ ip4(IP_R) },
+				  htons(cp), htons(80), IPPROTO_TCP);
 
 	return (uint16_t)(32768 + (h + (uint32_t)i * 7919) % 28232);
 }
@@ -644,8 +647,8 @@ static void np6_remote(const struct np6_ul *u)
 
 		in6(CLIENT6B, (uint8_t *)a);
 		in6(u->backend, (uint8_t *)b);
-		sp2 = (uint16_t)(32768 + (xcni_lb_hash6(a, b, htons(cp), htons(80), IPPROTO_TCP) +
-					  7919) % 28232);
+		sp2 = (uint16_t)(32768 + (xcni_lb_hash(XCNI_AF_INET6, a, b, htons(cp), htons(80),
+						       IPPROTO_TCP) + 7919) % 28232);
 	}
 	len = frame6(&f, in);
 	wlen = ul_remote_want(u, &f, sp2, 80, want);
@@ -694,7 +697,7 @@ static void lb6_nodeport_snat_reuse(void **state)
 	(void)state;
 	in6(CLIENT6, (uint8_t *)a);
 	in6(u->backend, (uint8_t *)b);
-	h = xcni_lb_hash6(a, b, htons(cp), htons(80), IPPROTO_TCP);
+	h = xcni_lb_hash(XCNI_AF_INET6, a, b, htons(cp), htons(80), IPPROTO_TCP);
 	for (int i = 1; i < 4; i++)
 		port[i] = (uint16_t)(32768 + (h + i * 7919) % 28232);
 	for (int i = 0; i < 4; i++)
@@ -738,8 +741,8 @@ static void lb6_nodeport_snat_not_frontend(void **state)
 	(void)state;
 	in6(CLIENT6, (uint8_t *)a);
 	in6(u->backend, (uint8_t *)b);
-	sp = (uint16_t)(32768 + (xcni_lb_hash6(a, b, htons(cp), htons(80), IPPROTO_TCP) + 7919) %
-				       28232);
+	sp = (uint16_t)(32768 + (xcni_lb_hash(XCNI_AF_INET6, a, b, htons(cp), htons(80),
+					      IPPROTO_TCP) + 7919) % 28232);
 	len = frame6(&f, in);
 	wlen = ul_remote_want(u, &f, sp, 80, want);
 	ul_expect(u, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);

@@ -61,7 +61,7 @@ static void svc_affinity(void **state)
 		assert_int_equal(pk_open(fa, fa->vip5, (uint16_t)(42100 + i)), other);
 }
 
-/* Maglev: the backend is table[hash(tuple) % M] (xcni_lb_hash, xcni_lb_hash6),
+/* Maglev: the backend is table[hash(tuple) % M] (xcni_lb_hash, either family),
  * the table from user/lib/services/maglev.c. */
 static void svc_maglev(void **state)
 {
@@ -95,9 +95,10 @@ static void svc_maglev(void **state)
 	}
 	for (int i = 0; i < 100; i++) {
 		uint16_t sport = (uint16_t)(43000 + i * 7);
-		uint32_t h = fa->v6 ? xcni_lb_hash6((const __u32 *)sa, (const __u32 *)da,
-						    htons(sport), htons(80), IPPROTO_TCP)
-				    : xcni_lb_hash(ip4(fa->a), ip4(fa->vip7), htons(sport),
+		uint32_t h = fa->v6 ? xcni_lb_hash(XCNI_AF_INET6, sa, da, htons(sport), htons(80),
+						   IPPROTO_TCP)
+				    : xcni_lb_hash(XCNI_AF_INET, &(__u32){ ip4(fa->a) },
+						   &(__u32){ ip4(fa->vip7) }, htons(sport),
 						   htons(80), IPPROTO_TCP);
 		uint32_t want = table[h % XCNI_MAGLEV_M];
 

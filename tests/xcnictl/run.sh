@@ -1065,7 +1065,7 @@ svc6_setup() {
 			"$(ctv "$now" "$now" 1 60 0 0 7 1 2 0 7 5)"
 }
 # maglev_sport6 SRC LO HI: a source port whose flow SRC -> [VIP6]:53/udp hashes
-# (xcni_lb_hash6: the addresses' 32-bit words as they lie in memory) into [LO, HI).
+# (xcni_lb_hash of an IPv6 flow: the addresses' 32-bit words as they lie in memory) into [LO, HI).
 maglev_sport6() {
 	python3 - "$1" "$VIP6" "$2" "$3" <<'PY'
 import ipaddress, struct, sys

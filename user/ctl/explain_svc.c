@@ -192,7 +192,7 @@ static int svc_choose(const struct ctx *c, const struct svc_view *v, const struc
 			 v6 ? "v6" : "");
 		return 0;
 	}
-	/* The words as they lie in memory: xcni_lb_hash6 mixes them so. */
+	/* The words as they lie in memory: xcni_lb_hash mixes them so. */
 	if (v6)
 		memcpy(saddr, src->ip6, 16);
 	else
@@ -205,8 +205,8 @@ static int svc_choose(const struct ctx *c, const struct svc_view *v, const struc
 	if (choose_open(c, v, k, saddr, daddr, ch) || choose_affinity(v, k, s, saddr, a, ch))
 		return 0;
 	if ((s->flags & XCNI_SVC_F_MAGLEV) && (c->opts & OPT_SPORT)) {
-		__u32 h = v6 ? xcni_lb_hash6(saddr, daddr, htons(c->sport), k->port, k->proto) :
-			       xcni_lb_hash(saddr[0], daddr[0], htons(c->sport), k->port, k->proto);
+		__u32 h = xcni_lb_hash(v6 ? XCNI_AF_INET6 : XCNI_AF_INET, saddr, daddr,
+				       htons(c->sport), k->port, k->proto);
 
 		ch->chosen = maglev_pick(v, s, h);
 		if (ch->chosen) {
