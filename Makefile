@@ -10,7 +10,7 @@ PKGS := libmnl jansson libbpf yaml-0.1 libcurl
 CLANG ?= clang
 BPFTOOL ?= bpftool
 ARCH_INC := /usr/include/$(shell $(CC) -dumpmachine)
-BPF_CFLAGS := -O2 -g -target bpf -Wall -Wextra -Werror -Wdeclaration-after-statement -I$(ARCH_INC) -Ibpf
+BPF_CFLAGS := -O2 -g -target bpf -Wall -Wextra -Werror -Wdeclaration-after-statement -Wshadow -I$(ARCH_INC) -Ibpf
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lmnl -ljansson -lbpf -lyaml -lcurl)
 # libnftables: only xcnid (its masquerade table) and that table's test link it.
