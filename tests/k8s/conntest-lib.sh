@@ -126,8 +126,12 @@ k8s_flows_follow_relist() {
 	shift
 	old=$(kc -n kube-system get pods -l app.kubernetes.io/name=xcni --field-selector "spec.nodeName=$node" \
 		-o jsonpath='{.items[0].metadata.name}')
-	k8s_flows --follow --json >"$TMP/follow.json" 2>"$TMP/follow.err" &
+	# Started directly (not through the k8s_flows function, whose subshell
+	# would be $!): the PID killed below and at teardown is xcnictl's own.
+	ip netns exec "$K8S_NETNS" "$BUILD/xcnictl" flows --kubeconfig "$KUBECONFIG" \
+		--tls "$TMP/flows/client" --follow --json >"$TMP/follow.json" 2>"$TMP/follow.err" &
 	pid=$!
+	BG_PIDS+=("$pid")
 	sleep 3
 	kc -n kube-system delete pod "$old" --wait=false >/dev/null
 	check "  $node's agent pod $old deleted: its DaemonSet's new one Ready" \

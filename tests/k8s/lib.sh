@@ -66,8 +66,14 @@ k8s_preflight() {
 	trap 'exit 130' INT TERM
 }
 
+# Background processes a suite starts (an xcnictl flows --follow): killed by
+# their PIDs at teardown, so none outlives the suite holding the test lock's
+# descriptor it inherited (one did, for ~20 min, on 2026-11-26).
+BG_PIDS=()
+
 k8s_teardown() {
-	local n
+	local n p
+	for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null; done
 	for n in "${NODES[@]}"; do bash "$NODE" down "$n" >/dev/null 2>&1; done
 	bash "$CP" down >/dev/null 2>&1
 	rm -rf "$TMP"
