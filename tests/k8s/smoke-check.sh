@@ -164,6 +164,14 @@ check "  --from-pod web/b --verdict denied: only b's denied connections, each wi
 	bash -c "k8s_flows --from-pod web/b --verdict denied --json >$TMP/flows-b.json && k8s_flows_conn $TMP/flows-b.json web/b web/a 8080 denied n1 web/a-from-friends && ! grep -v '\"verdict\":\"denied\"' $TMP/flows-b.json | grep -q ."
 k8s_agent_logs_clean
 kc delete namespace web batch --wait=true --timeout=60s >/dev/null 2>&1
+# Gone before the next pods come: a Terminating pod whose sandbox is already
+# torn down still holds its address in the API, and a new pod given that
+# address by host-local is then closed as contested (drop-addr-contested)
+# until the old object goes (seen once: 13.5 s, under load). The agent's
+# rule for that window is issue 37's (the note of 2026-11-26); this check
+# keeps the smoke about what it tests.
+check "namespaces web and batch gone (their pods' addresses free again)" \
+	eventually 120 bash -c "[ -z \"\$(kc get namespace web batch -o name 2>/dev/null)\" ]"
 
 # ---- xcnictl connectivity test --kubeconfig (issue 39) ----
 # Its own namespace through the API server, probes in its pods through the
