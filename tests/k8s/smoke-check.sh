@@ -10,9 +10,9 @@
 #   `kubectl apply -k examples/kind` (xcni.yaml + kpr-patch.yaml, applied here by
 #   a JSON-patch of the same ops) with kpr-patch's API server host
 #   kind-control-plane replaced by this one's 192.0.2.1; XCNI_K8S_DS=plain is
-#   xcni.yaml itself, with the `kubernetes` Service's ClusterIP (10.96.0.1:443,
-#   which the kubelet gives the pods) DNATed to the API server in the control
-#   plane's netns, as kube-proxy would have it (there is none);
+#   xcni.yaml itself beside kube-proxy 1.20 (iptables, built from the same
+#   source) on every node, as kind runs it: the `kubernetes` Service and the
+#   connectivity test's ClusterIP and NodePorts go through kube-proxy;
 # - kubectl rollout status, both nodes Ready (the time from apply); xcnictl
 #   status through the DaemonSet (docs/kind.md's kubectl exec ds/xcni) OK;
 # - pods a (n1) and b (n2) reach each other; with kpr, b reaches a through a
@@ -49,8 +49,18 @@ k8s_image
 # Each node's pod CIDR a /29 (host-local: .2-.6): the Job's address comes back
 # after three more pods on n2.
 export XCNI_K8S_NODE_CIDR_MASK=${XCNI_K8S_NODE_CIDR_MASK:-29}
+# plain is xcni.yaml as a kind user runs it: beside kube-proxy (1.20, iptables,
+# built from the same source), which serves the connectivity test's ClusterIP
+# and NodePort; without it nothing would (make e2e, 77/81 before).
+[ "$DS" = plain ] && export XCNI_K8S_KUBE_PROXY=iptables
 k8s_cp_up
 k8s_nodes_up
+if [ "$DS" = plain ]; then
+	for n in "${NODES[@]}"; do
+		check "$n: kube-proxy 1.20 (iptables) runs and wrote the kubernetes Service's rule" \
+			eventually 30 bash -c "ip netns exec xcni-k8s-$n iptables-save -t nat | grep -q 'default/kubernetes:https.*-j KUBE-SVC-'"
+	done
+fi
 
 # ---- the manifests ----
 k8s_manifest "$DS" >"$TMP/xcni.yaml"
