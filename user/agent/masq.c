@@ -41,6 +41,7 @@
 
 #include "lib/system/cidr.h"
 #include "lib/system/ctnl.h"
+#include "lib/system/clock.h"
 #include "lib/system/log.h"
 #include "agent/masq.h"
 
@@ -551,14 +552,6 @@ bool masq_ct_unmasqueraded(const struct masq *m, const struct masq_prefix *set, 
 	return false;
 }
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 struct ct_pick {
 	const struct masq *m;
 	const struct masq_prefix *set;
@@ -705,7 +698,7 @@ int masq_sync(struct masq *m, const struct cluster *c)
 		m->flush_due[0] |= lost4;
 		m->flush_due[1] |= lost6;
 		if ((lost4 || lost6) && !m->flush_at)
-			m->flush_at = mono_ms() + MASQ_FLUSH_DELAY_MS;
+			m->flush_at = xcni_mono_ms() + MASQ_FLUSH_DELAY_MS;
 	}
 	free(m->aset);
 	free(m->aset6);
