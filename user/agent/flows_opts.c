@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-/* xcnid's flow options (--flows, --flow-log..., --ipfix..., --flows-listen): parsed and checked (flows.h). */
+/* xcnid's flow options (--flows, --flow-log..., --ipfix..., --flows-listen), parsed and checked. */
 #include <errno.h>
 #include <sys/un.h>
 #include <stdbool.h>

@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Flow records and their window (flows.h); the filters in flowfilter.c, a record's JSON in flowjson.c. */
+/*
+ * Flow records and their window (flows.h); the filters are in flowfilter.c,
+ * a record's JSON in flowjson.c.
+ */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
