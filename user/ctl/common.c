@@ -175,6 +175,21 @@ int map_open_quiet(const struct ctx *c, const struct map_spec *m)
 	return map_open(c, m);
 }
 
+/* The node config, xcni_config's one entry, into *cfg: 0 or -errno (said). */
+int ctl_config_read(const struct ctx *c, struct xcni_config *cfg)
+{
+	__u32 zero = 0;
+	int fd = map_open(c, &m_config), err;
+
+	if (fd < 0)
+		return fd;
+	err = bpf_map_lookup_elem(fd, &zero, cfg) ? -errno : 0;
+	close(fd);
+	if (err)
+		pr_err("%s: lookup: %s\n", m_config.name, strerror(-err));
+	return err;
+}
+
 /*
  * Reads every entry into *out, an array of elem-sized records holding the key
  * at koff and the value at voff. A walk of a live hash map restarts from the

@@ -325,18 +325,12 @@ static int cmd_config(const struct ctx *c, char **argv)
 {
 	struct xcni_config cfg;
 	struct ptable *t;
-	__u32 zero = 0;
-	int fd, err;
+	int err;
 
 	(void)argv;
-	fd = map_open(c, &m_config);
-	if (fd < 0)
-		return fd;
-	if (bpf_map_lookup_elem(fd, &zero, &cfg)) {
-		err = -errno;
-		pr_err("%s: lookup: %s\n", m_config.name, strerror(-err));
-		goto close;
-	}
+	err = ctl_config_read(c, &cfg);
+	if (err)
+		return err;
 	if (cfg.abi_version != XCNI_ABI_VERSION)
 		pr_warn("%s: written by ABI version %u, xcnictl speaks %u%s\n", m_config.name,
 			cfg.abi_version, XCNI_ABI_VERSION,
@@ -345,10 +339,7 @@ static int cmd_config(const struct ctx *c, char **argv)
 	config_node_cols(t, &cfg);
 	config_underlay_cols(t, &cfg);
 	config_svc_cols(t, c, &cfg);
-	err = show(c, t);
-close:
-	close(fd);
-	return err;
+	return show(c, t);
 }
 
 /* The settings `config set` may change: the ones the programs read per packet. */

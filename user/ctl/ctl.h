@@ -167,6 +167,8 @@ int ctl_prog_rodata(const char *pin_dir, const char *obj, bool link, const char 
 int ctl_node_port_dsr(const char *pin_dir, bool *dsr);
 /* map_open for a map a view can do without: -errno, and nothing said if it is missing. */
 int map_open_quiet(const struct ctx *c, const struct map_spec *m);
+/* The node config, xcni_config's one entry, into *cfg: 0 or -errno (said). */
+int ctl_config_read(const struct ctx *c, struct xcni_config *cfg);
 /* Every entry into *out: elem-sized records, the key at koff, the value at voff. */
 int map_collect(int fd, const struct map_spec *m, size_t elem, size_t koff, size_t voff,
 		void **out, size_t *np);

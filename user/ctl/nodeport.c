@@ -206,15 +206,9 @@ static int cmd_service_self(const struct ctx *c, char **argv)
 	int fd, err;
 
 	(void)argv;
-	fd = map_open(c, &m_config);
-	if (fd < 0)
-		return fd;
-	err = bpf_map_lookup_elem(fd, &zero, &cfg) ? -errno : 0;
-	close(fd);
-	if (err) {
-		pr_err("%s: lookup: %s\n", m_config.name, strerror(-err));
+	err = ctl_config_read(c, &cfg);
+	if (err)
 		return err;
-	}
 	/* No xcni_self6 (an agent without IPv6 NodePorts): the IPv6 row says none. */
 	memset(self6, 0, sizeof(self6));
 	fd = map_open_quiet(c, &m_self6);
