@@ -53,6 +53,17 @@ static bool frag_map(const char *name)
 	return !strcmp(name, "xcni_frag") || !strcmp(name, "xcni_frag6");
 }
 
+/* A pinned map removed, to be made again on load: 0 or -errno (said). */
+static int pin_remove(const char *path)
+{
+	int err = unlink(path) ? -errno : 0;
+
+	if (err)
+		pr_err("pinned map %s: cannot remove it to make it again: %s\n", path,
+		       strerror(-err));
+	return err;
+}
+
 /*
  * Refuses, with the map and field named, a pinned map whose layout differs
  * from what this build expects: silently recreating it would drop every
@@ -92,12 +103,8 @@ int check_pinned_layout(const char *pin_dir, struct bpf_object *obj)
 				"flags %#x): making it again (fragments in flight are lost)\n",
 				path, info.type, info.key_size, info.value_size, info.max_entries,
 				info.map_flags);
-			if (unlink(path)) {
-				err = -errno;
-				pr_err("pinned map %s: cannot remove it to make it again: %s\n", path,
-				       strerror(-err));
+			if ((err = pin_remove(path)))
 				return err;
-			}
 			continue;
 		}
 		/* Names only (flags of an older build, another --map-max): made
@@ -108,12 +115,8 @@ int check_pinned_layout(const char *pin_dir, struct bpf_object *obj)
 				"cluster's state)\n",
 				path, info.map_flags, info.max_entries, bpf_map__map_flags(m),
 				bpf_map__max_entries(m));
-			if (unlink(path)) {
-				err = -errno;
-				pr_err("pinned map %s: cannot remove it to make it again: %s\n", path,
-				       strerror(-err));
+			if ((err = pin_remove(path)))
 				return err;
-			}
 			continue;
 		}
 		pr_err("pinned map %s has another layout (type %u key %u value %u entries %u flags %#x; "
