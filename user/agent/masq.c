@@ -42,6 +42,7 @@
 #include "lib/system/cidr.h"
 #include "lib/system/ctnl.h"
 #include "lib/system/clock.h"
+#include "lib/system/hash.h"
 #include "lib/system/log.h"
 #include "agent/masq.h"
 
@@ -354,14 +355,9 @@ int masq_run(struct masq *m, const char *cmds, char *err, size_t errlen)
 static uint64_t masq_inputs(const struct masq *m, const struct cluster *c)
 {
 	size_t nn = c ? c->n[K8S_NODE] : 0;
-	uint64_t h = 0xcbf29ce484222325ull;
+	uint64_t h = XCNI_FNV64_BASIS;
 
-#define MIX(v)                                                                    \
-	do {                                                                      \
-		const unsigned char *b_ = (const unsigned char *)&(v);            \
-		for (size_t i_ = 0; i_ < sizeof(v); i_++)                         \
-			h = (h ^ b_[i_]) * 0x100000001b3ull;                        \
-	} while (0)
+#define MIX(v) (h = xcni_fnv64(h, &(v), sizeof(v)))
 	MIX(m->pod.net);
 	MIX(m->pod.len);
 	MIX(m->node_ip);
@@ -397,14 +393,9 @@ static uint64_t masq_inputs(const struct masq *m, const struct cluster *c)
 static uint64_t masq_frame(const struct masq *m)
 {
 	const char *t = m->table ?: MASQ_TABLE;
-	uint64_t h = 0xcbf29ce484222325ull;
+	uint64_t h = XCNI_FNV64_BASIS;
 
-#define MIX(v)                                                                    \
-	do {                                                                      \
-		const unsigned char *b_ = (const unsigned char *)&(v);            \
-		for (size_t i_ = 0; i_ < sizeof(v); i_++)                         \
-			h = (h ^ b_[i_]) * 0x100000001b3ull;                        \
-	} while (0)
+#define MIX(v) (h = xcni_fnv64(h, &(v), sizeof(v)))
 	for (const char *p = t; *p; p++)
 		MIX(*p);
 	MIX(m->pod.net);
