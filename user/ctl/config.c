@@ -297,7 +297,8 @@ static void config_underlay_cols(struct ptable *t, const struct xcni_config *cfg
 }
 
 /* Events, the Service CIDRs and NodePort mode, the policy revision, the fast path. */
-static void config_svc_cols(struct ptable *t, const struct ctx *c, const struct xcni_config *cfg)
+static void config_svc_cols(struct ptable *t, const struct ctl_ctx *c,
+			    const struct xcni_config *cfg)
 {
 	char buf[INET_ADDRSTRLEN], svc6[INET6_ADDRSTRLEN + 12];
 	__u32 zero = 0, rev = 0;
@@ -321,7 +322,7 @@ static void config_svc_cols(struct ptable *t, const struct ctx *c, const struct 
 	pt_str(t, np_accel_name(cfg->np_accel));
 }
 
-static int cmd_config(const struct ctx *c, char **argv)
+static int cmd_config(const struct ctl_ctx *c, char **argv)
 {
 	struct xcni_config cfg;
 	struct ptable *t;
@@ -381,7 +382,7 @@ static int check_config_set(char **argv)
  * the new value holds until xcnid restarts. Both rewrite the whole value, each
  * under the pin directory's lock, so neither loses what the other wrote.
  */
-static int cmd_config_set(const struct ctx *c, char **argv)
+static int cmd_config_set(const struct ctl_ctx *c, char **argv)
 {
 	const struct config_key *k = config_key(argv[0]);
 	struct xcni_config cfg;

@@ -17,7 +17,7 @@ static int pf_arg_parse(const char *s, struct xcni_pf_prefix *p)
 
 /* A prefix that covers another node's underlay address drops its tunnel too:
  * allowed (an operator may mean it), but said. */
-static void prefilter_warn_nodes(const struct ctx *c, const struct xcni_prefilter_key *k,
+static void prefilter_warn_nodes(const struct ctl_ctx *c, const struct xcni_prefilter_key *k,
 				 const char *arg)
 {
 	__u32 key, next, *prev = NULL, mask = xcni_prefix_mask(k->prefixlen);
@@ -79,7 +79,7 @@ static int trie_del(int fd, const struct map_spec *m, const void *key, const cha
 }
 
 /* As prefilter_warn_nodes, for the nodes behind the IPv6 underlay (tunnel6). */
-static void prefilter6_warn_nodes(const struct ctx *c, const struct xcni_prefilter6_key *k,
+static void prefilter6_warn_nodes(const struct ctl_ctx *c, const struct xcni_prefilter6_key *k,
 				  const char *arg)
 {
 	struct xcni_in6 key, next, *prev = NULL;
@@ -103,7 +103,7 @@ static void prefilter6_warn_nodes(const struct ctx *c, const struct xcni_prefilt
 }
 
 /* IPv6 has its trie alone (no hashes in front): one map update either way. */
-static int prefilter6_edit(const struct ctx *c, const struct xcni_pf_prefix *p, const char *arg,
+static int prefilter6_edit(const struct ctl_ctx *c, const struct xcni_pf_prefix *p, const char *arg,
 			   bool add)
 {
 	int fd = map_open(c, &m_prefilter6), err;
@@ -121,7 +121,7 @@ static int prefilter6_edit(const struct ctx *c, const struct xcni_pf_prefix *p, 
 enum { PF_TRIE, PF_16, PF_24, PF_NR_MAPS };
 
 /* The IPv4 trie and its /16 and /24 marks, indexed as above: 0, or -errno with none open. */
-static int pf4_open(const struct ctx *c, int fd[PF_NR_MAPS])
+static int pf4_open(const struct ctl_ctx *c, int fd[PF_NR_MAPS])
 {
 	const struct map_spec *m[PF_NR_MAPS] = { &m_prefilter, &m_pf16, &m_pf24 };
 
@@ -144,7 +144,7 @@ static void pf4_close(const int fd[PF_NR_MAPS])
 		close(fd[i]);
 }
 
-static int cmd_prefilter_add(const struct ctx *c, char **argv)
+static int cmd_prefilter_add(const struct ctl_ctx *c, char **argv)
 {
 	struct xcni_pf_prefix p;
 	int fd[PF_NR_MAPS], err;
@@ -175,7 +175,7 @@ close:
 	return err;
 }
 
-static int cmd_prefilter_del(const struct ctx *c, char **argv)
+static int cmd_prefilter_del(const struct ctl_ctx *c, char **argv)
 {
 	struct xcni_pf_prefix p;
 	int fd[PF_NR_MAPS], err;
@@ -240,7 +240,7 @@ static void prefilter_row(struct ptable *t, const struct xcni_pf_prefix *p,
 	pt_uint(t, v->bytes);
 }
 
-static int cmd_prefilter_list(const struct ctx *c, char **argv)
+static int cmd_prefilter_list(const struct ctl_ctx *c, char **argv)
 {
 	struct prefilter_rec *recs = NULL;
 	struct prefilter6_rec *recs6 = NULL;
