@@ -68,10 +68,6 @@
 #include "lib/observe/flows.h"
 #include "lib/observe/flowsnet.h"
 
-volatile sig_atomic_t ck_stop;
-const char *const ck_pod_names[P_N] = { "client", "stranger", "echo-same", "echo-other",
-					"guarded" };
-
 static void ck_on_signal(int sig)
 {
 	(void)sig;

@@ -48,7 +48,7 @@
 #define CK_KUBE_NAME "kubernetes.default.svc." CK_DOMAIN
 
 enum { P_CLIENT, P_STRANGER, P_ECHO_SAME, P_ECHO_OTHER, P_GUARDED, P_N };
-/* The probe pods' names (conntest_k8s.c). */
+/* The probe pods' names (conntest_k8s_setup.c). */
 extern const char *const ck_pod_names[P_N];
 
 struct ck_node {

@@ -21,6 +21,10 @@
 #include "lib/cluster/k8sagents.h"
 #include "lib/cluster/k8sobj.h"
 
+volatile sig_atomic_t ck_stop;
+const char *const ck_pod_names[P_N] = { "client", "stranger", "echo-same", "echo-other",
+					"guarded" };
+
 /*
  * A request whose answer must be one of the statuses wanted (200 always):
  * the status, or -EIO said with what (the server's message, or why there

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-/* A flow record as JSON, and the buffer and times it is written with (flows.h). */
+/* A flow record as JSON, and the words, buffer and times it is written with (flows.h). */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -15,6 +15,59 @@
 #include "lib/system/proto.h"
 #include "lib/observe/reasons.h"
 #include "lib/observe/vocab.h"
+
+static const char *const verdict_names[FLOW_NR_VERDICTS] = { "allowed", "denied", "audit",
+							     "forwarded" };
+
+const char *flow_verdict_name(int v)
+{
+	return v >= 0 && v < FLOW_NR_VERDICTS ? verdict_names[v] : "allowed";
+}
+
+static const char *const point_names[] = {
+	[FLOW_PT_NONE] = "unknown",	      [FLOW_PT_FROM_POD] = "from-pod",
+	[FLOW_PT_FROM_OVERLAY] = "from-overlay", [FLOW_PT_FROM_HOST] = "from-host",
+	[FLOW_PT_FROM_OUTSIDE] = "from-outside", [FLOW_PT_TO_POD] = "to-pod",
+	[FLOW_PT_TO_OVERLAY] = "to-overlay",   [FLOW_PT_TO_STACK] = "to-stack",
+};
+
+const char *flow_point_name(int pt)
+{
+	return pt >= 0 && pt < (int)(sizeof(point_names) / sizeof(point_names[0])) ?
+		       point_names[pt] :
+		       "unknown";
+}
+
+int flow_rec_entry(const struct flow_rec *r)
+{
+	switch (r->src.loc) {
+	case FLOW_LOC_LOCAL:
+		return FLOW_PT_FROM_POD;
+	case FLOW_LOC_REMOTE:
+		return FLOW_PT_FROM_OVERLAY;
+	case FLOW_LOC_HOST:
+		return FLOW_PT_FROM_HOST;
+	}
+	return FLOW_PT_FROM_OUTSIDE;
+}
+
+int flow_rec_point(const struct flow_rec *r)
+{
+	/* A policy drop is where the policy judged: egress at the source pod,
+	 * ingress at the destination; any other drop where it came in. */
+	if (r->verdict == FLOW_DENIED) {
+		if (r->pol_dir == 1)
+			return FLOW_PT_TO_POD;
+		return flow_rec_entry(r);
+	}
+	switch (r->dst.loc) {
+	case FLOW_LOC_LOCAL:
+		return FLOW_PT_TO_POD;
+	case FLOW_LOC_REMOTE:
+		return FLOW_PT_TO_OVERLAY;
+	}
+	return FLOW_PT_TO_STACK;
+}
 
 static void fbuf_grow(struct fbuf *b, size_t need)
 {
