@@ -2,7 +2,8 @@
 /*
  * xcnid, the node agent: loads the data-plane programs, pins them and their
  * maps under the pin dir, writes the node config, and on restart takes over
- * the pinned state (maps reused, programs swapped atomically in every link).
+ * the pinned state (maps reused, programs swapped atomically in every link:
+ * agent/pins.c); then follows the cluster (agent/sync.c) or serves alone.
  */
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
@@ -54,7 +55,6 @@
 
 /* The service loopback: a hairpin flow's source (Cilium's default). */
 #define XCNI_LB_LOOPBACK "169.254.42.1"
-
 
 static volatile sig_atomic_t stop;
 /* What the kernel can do (main), and whether --cgroup-root asked for socket LB, for status. */
