@@ -14,7 +14,16 @@ static inline uint64_t xcni_mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* The same with its fraction, to time a step. */
+/* The same in nanoseconds. */
+static inline uint64_t xcni_mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* The milliseconds with their fraction, to time a step. */
 static inline double xcni_mono_msf(void)
 {
 	struct timespec ts;
