@@ -33,7 +33,7 @@ endif
 # libxcni: every user/lib/*/*.c (one folder a domain) in one archive; each binary pulls what it uses.
 LIB_SRCS := $(wildcard user/lib/*/*.c)
 LIBXCNI := $(BUILD)/libxcni.a
-CNI_SRCS := cni/plugin.c cni/conf.c cni/result.c cni/exec.c cni/dataplane.c cni/state.c
+CNI_SRCS := cni/plugin.c cni/ipam.c cni/netns.c cni/trace.c cni/conf.c cni/result.c cni/exec.c cni/dataplane.c cni/state.c
 # tests/unit/test_<name>.c -> build/tests/test_<name> (test_cni also takes the plugin's config code).
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c)) $(BUILD)/tests/test_bpf
 

@@ -28,399 +28,7 @@
 #include "../user/lib/system/cidr.h"
 #include "../user/lib/system/nl.h"
 #include "../user/lib/system/version.h"
-#include "cni.h"
-
-struct ctx {
-	struct xcni_conf conf;
-	struct cni_env env;
-	struct cni_err err;
-	const char *ipam_ver; /* the version IPAM is spoken to in */
-	bool ipam_ver_cached; /* ipam_ver came from the cache: retried once if refused */
-	bool ipam_cache_read;
-};
-
-/*
- * XCNI_TRACE=FILE: each ADD appends one line to FILE, its steps' times in
- * ms, to see where an ADD's time goes under a real runtime (the runtime's
- * environment reaches the plugin: containerd passes its own on). One
- * O_APPEND write per line, so concurrent ADDs do not interleave. Nothing is
- * traced, and nothing is read but the variable, without it.
- */
-#define TRACE_MAX 16
-static struct {
-	const char *file;
-	struct timespec wall0, t0, last;
-	int n;
-	const char *name[TRACE_MAX];
-	double ms[TRACE_MAX];
-} trace;
-
-static double ts_ms(const struct timespec *a, const struct timespec *b)
-{
-	return (double)(b->tv_sec - a->tv_sec) * 1e3 + (double)(b->tv_nsec - a->tv_nsec) / 1e6;
-}
-
-static void trace_start(void)
-{
-	trace.file = getenv("XCNI_TRACE");
-	if (!trace.file || !*trace.file) {
-		trace.file = NULL;
-		return;
-	}
-	clock_gettime(CLOCK_REALTIME, &trace.wall0);
-	clock_gettime(CLOCK_MONOTONIC, &trace.t0);
-	trace.last = trace.t0;
-}
-
-/* The time since the previous mark (or the start), under name. */
-static void trace_mark(const char *name)
-{
-	struct timespec now;
-
-	if (!trace.file || trace.n >= TRACE_MAX)
-		return;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	trace.name[trace.n] = name;
-	trace.ms[trace.n++] = ts_ms(&trace.last, &now);
-	trace.last = now;
-}
-
-static void trace_write(const struct ctx *c, int err)
-{
-	char line[1024];
-	struct timespec now;
-	int n, i, fd;
-
-	if (!trace.file)
-		return;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	n = snprintf(line, sizeof(line), "xcni %s %s pid=%d start=%jd.%09ld err=%d", c->env.command,
-		     c->env.container_id ? c->env.container_id : "-", (int)getpid(),
-		     (intmax_t)trace.wall0.tv_sec, trace.wall0.tv_nsec, err);
-	for (i = 0; i < trace.n && n > 0 && (size_t)n < sizeof(line); i++)
-		n += snprintf(line + n, sizeof(line) - (size_t)n, " %s=%.3f", trace.name[i],
-			      trace.ms[i]);
-	if (n > 0 && (size_t)n < sizeof(line) - 32)
-		n += snprintf(line + n, sizeof(line) - (size_t)n, " total=%.3f\n",
-			      ts_ms(&trace.t0, &now));
-	if (n <= 0 || (size_t)n >= sizeof(line))
-		return;
-	fd = open(trace.file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return;
-	if (write(fd, line, (size_t)n) < 0) {
-		/* a trace is best effort */
-	}
-	close(fd);
-}
-
-static int nl_fail(struct ctx *c, struct nl *nl, int err, const char *what)
-{
-	cni_fail(&c->err, XCNI_ERR_NETLINK, "%s: %s%s%s", what, strerror(-err),
-		 nl && nl->errmsg[0] ? ": " : "", nl ? nl->errmsg : "");
-	return err;
-}
-
-/* ---- IPAM delegation ------------------------------------------------- */
-
-/* The conf as IPAM gets it: the network's own, or with the negotiated version. */
-static json_t *ipam_conf(struct ctx *c)
-{
-	json_t *conf = c->conf.raw;
-
-	if (c->ipam_ver) {
-		conf = json_deep_copy(conf);
-		json_object_set_new(conf, "cniVersion", json_string(c->ipam_ver));
-		return conf;
-	}
-	return json_incref(conf);
-}
-
-/*
- * The negotiated IPAM version, remembered beside the attachment records
- * (<stateDir>/<network>/.ipam-version: a dotfile, which GC does not take
- * for a record): without it every call on a network newer than its IPAM
- * plugin costs two more execs of it (the refused call and VERSION), which
- * for host-local, a Go binary, is most of what ADD and DEL cost. The entry
- * names the IPAM binary by device, inode, size and mtime: an upgraded plugin
- * is asked again. A stale or torn file is no worse than none.
- */
-static int ipam_cache_path(struct ctx *c, char *path, size_t len, char *bin, size_t binlen,
-			   struct stat *st)
-{
-	int n = snprintf(path, len, "%s/%s/.ipam-version", c->conf.state_dir, c->conf.name);
-
-	if (n < 0 || (size_t)n >= len)
-		return -ENAMETOOLONG;
-	if (cni_find_plugin(c->env.path, c->conf.ipam_type, bin, binlen))
-		return -ENOENT;
-	return stat(bin, st) ? -errno : 0;
-}
-
-static void ipam_cache_key(const char *bin, const struct stat *st, char *key, size_t len)
-{
-	snprintf(key, len, "%s %ju %ju %jd %jd.%09ld", bin, (uintmax_t)st->st_dev,
-		 (uintmax_t)st->st_ino, (intmax_t)st->st_size, (intmax_t)st->st_mtim.tv_sec,
-		 st->st_mtim.tv_nsec);
-}
-
-static void ipam_cache_load(struct ctx *c)
-{
-	char path[PATH_MAX], bin[PATH_MAX], key[PATH_MAX + 96], line[PATH_MAX + 128];
-	struct stat st;
-	FILE *f;
-	char *ver;
-	size_t kl;
-	int i;
-
-	c->ipam_cache_read = true;
-	if (ipam_cache_path(c, path, sizeof(path), bin, sizeof(bin), &st))
-		return;
-	f = fopen(path, "re");
-	if (!f)
-		return;
-	ipam_cache_key(bin, &st, key, sizeof(key));
-	kl = strlen(key);
-	if (fgets(line, sizeof(line), f) && !strncmp(line, key, kl) && line[kl] == ' ') {
-		ver = line + kl + 1;
-		ver[strcspn(ver, "\n")] = 0;
-		i = cni_version_index(ver);
-		/* Only a version below the network's own is ever written. */
-		if (i >= 0 && cni_version_cmp(ver, c->conf.cni_version) < 0) {
-			c->ipam_ver = xcni_versions[i];
-			c->ipam_ver_cached = true;
-		}
-	}
-	fclose(f);
-}
-
-static void ipam_cache_store(struct ctx *c)
-{
-	char path[PATH_MAX], tmp[PATH_MAX + 16], bin[PATH_MAX], key[PATH_MAX + 96];
-	struct stat st;
-	FILE *f;
-	bool ok;
-
-	if (ipam_cache_path(c, path, sizeof(path), bin, sizeof(bin), &st) ||
-	    snprintf(tmp, sizeof(tmp), "%s.%d", path, getpid()) >= (int)sizeof(tmp))
-		return;
-	ipam_cache_key(bin, &st, key, sizeof(key));
-	/* Written whole under a name of its own, then renamed: concurrent calls race harmlessly. */
-	f = fopen(tmp, "we");
-	if (!f)
-		return; /* no state dir yet (a DEL of nothing): asked again next time */
-	ok = fprintf(f, "%s %s\n", key, c->ipam_ver) > 0;
-	ok = !fclose(f) && ok;
-	if (!ok || rename(tmp, path))
-		unlink(tmp);
-}
-
-/*
- * If IPAM does not speak the network's cniVersion (the reference plugins in
- * Debian stop at 1.0.0), pick the highest version both sides know: IPAM
- * results are the same shape in 1.0.0 and 1.1.0. 0 if one was found.
- */
-static int ipam_negotiate(struct ctx *c)
-{
-	struct cni_env venv = c->env;
-	json_t *vreq = json_pack("{s:s}", "cniVersion", "0.4.0"), *ver = NULL, *sv, *v;
-	const char *best = NULL;
-	struct cni_err verr;
-	size_t i;
-
-	venv.command = "VERSION";
-	if (cni_exec(&venv, c->conf.ipam_type, vreq, &ver, &verr) == 0 &&
-	    json_is_array(sv = json_object_get(ver, "supportedVersions"))) {
-		json_array_foreach(sv, i, v) {
-			const char *s = json_string_value(v);
-
-			if (cni_version_index(s) >= 0 &&
-			    cni_version_cmp(s, c->conf.cni_version) <= 0 &&
-			    (!best || cni_version_cmp(s, best) > 0))
-				best = xcni_versions[cni_version_index(s)];
-		}
-	}
-	json_decref(vreq);
-	json_decref(ver);
-	if (!best || strcmp(best, c->conf.cni_version) == 0)
-		return -ENOENT;
-	c->ipam_ver = best;
-	ipam_cache_store(c);
-	return 0;
-}
-
-static struct cni_env ipam_env(struct ctx *c, const char *cmd, const char *cid,
-			       const char *ifname, const char *netns)
-{
-	struct cni_env env = c->env;
-
-	env.command = cmd;
-	env.container_id = cid;
-	env.ifname = ifname;
-	env.netns = netns;
-	return env;
-}
-
-/* Starts an IPAM call in the background, so netlink work can overlap it. */
-static int ipam_start(struct ctx *c, struct cni_proc *p, const char *cmd, const char *cid,
-		      const char *ifname, const char *netns)
-{
-	struct cni_env env = ipam_env(c, cmd, cid, ifname, netns);
-	json_t *conf;
-	int err;
-
-	if (!c->ipam_ver && !c->ipam_cache_read)
-		ipam_cache_load(c);
-	conf = ipam_conf(c);
-	err = cni_exec_start(&env, c->conf.ipam_type, conf, p, &c->err);
-
-	json_decref(conf);
-	return err;
-}
-
-static int ipam_call(struct ctx *c, const char *cmd, const char *cid, const char *ifname,
-		     const char *netns, json_t **out);
-
-static int ipam_finish(struct ctx *c, struct cni_proc *p, const char *cmd, const char *cid,
-		       const char *ifname, const char *netns, json_t **out)
-{
-	int err = cni_exec_finish(p, out, &c->err);
-
-	if (err && c->err.code == CNI_ERR_INCOMPATIBLE_VERSION && c->ipam_ver_cached) {
-		/* The remembered version no longer does: ask again. */
-		c->ipam_ver = NULL;
-		c->ipam_ver_cached = false;
-	}
-	if (err && c->err.code == CNI_ERR_INCOMPATIBLE_VERSION && !c->ipam_ver &&
-	    ipam_negotiate(c) == 0)
-		return ipam_call(c, cmd, cid, ifname, netns, out);
-	return err;
-}
-
-/* Calls the IPAM plugin and waits for it. */
-static int ipam_call(struct ctx *c, const char *cmd, const char *cid, const char *ifname,
-		     const char *netns, json_t **out)
-{
-	struct cni_proc p;
-	int err;
-
-	*out = NULL;
-	err = ipam_start(c, &p, cmd, cid, ifname, netns);
-	if (err)
-		return err;
-	return ipam_finish(c, &p, cmd, cid, ifname, netns, out);
-}
-
-/* 1 if the IPAM plugin speaks version ver (asked through VERSION). */
-static int ipam_supports(struct ctx *c, const char *ver)
-{
-	struct cni_env venv = c->env;
-	json_t *vreq = json_pack("{s:s}", "cniVersion", "0.4.0"), *res = NULL, *v;
-	struct cni_err verr;
-	int found = 0;
-	size_t i;
-
-	venv.command = "VERSION";
-	if (cni_exec(&venv, c->conf.ipam_type, vreq, &res, &verr) == 0)
-		json_array_foreach(json_object_get(res, "supportedVersions"), i, v)
-			if (json_is_string(v) && strcmp(json_string_value(v), ver) == 0)
-				found = 1;
-	json_decref(vreq);
-	json_decref(res);
-	return found;
-}
-
-/* ---- netns handling --------------------------------------------------- */
-
-struct netns {
-	int host_fd;
-	int pod_fd;
-	struct nl host;
-	struct nl pod;
-};
-
-static void netns_close(struct netns *ns)
-{
-	nl_close(&ns->pod);
-	nl_close(&ns->host);
-	if (ns->pod_fd >= 0)
-		close(ns->pod_fd);
-	if (ns->host_fd >= 0)
-		close(ns->host_fd);
-}
-
-/* Opens netlink sockets in the host netns and, if path is set, in the pod's. */
-static int netns_open(struct ctx *c, struct netns *ns, const char *path)
-{
-	int err;
-
-	memset(ns, 0, sizeof(*ns));
-	ns->host_fd = ns->pod_fd = -1;
-	ns->host_fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (ns->host_fd < 0)
-		return cni_fail(&c->err, CNI_ERR_IO, "open own netns: %s", strerror(errno)), -errno;
-	err = nl_open(&ns->host);
-	if (err)
-		return nl_fail(c, NULL, err, "netlink socket");
-	if (!path)
-		return 0;
-	ns->pod_fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (ns->pod_fd < 0) {
-		err = -errno;
-		cni_fail(&c->err, CNI_ERR_INVALID_ENV, "CNI_NETNS %s: %s", path, strerror(-err));
-		return err;
-	}
-	err = nl_netns_enter(ns->pod_fd);
-	if (err) {
-		cni_fail(&c->err, CNI_ERR_INVALID_ENV, "CNI_NETNS %s is not a network namespace: %s",
-			 path, strerror(-err));
-		return err;
-	}
-	err = nl_open(&ns->pod);
-	nl_netns_enter(ns->host_fd);
-	if (err)
-		return nl_fail(c, NULL, err, "netlink socket in pod netns");
-	return 0;
-}
-
-/*
- * Sets the sysctl at path (under /proc/sys, in the netns the caller is in)
- * to val unless it already is (val NULL: only reads it); *was (if set) gets
- * the old first character. 0 or -errno; -ENOENT when the kernel has no such
- * setting.
- */
-static int sysctl_set(const char *path, const char *val, char *was)
-{
-	int fd = open(path, (val ? O_RDWR : O_RDONLY) | O_CLOEXEC), err = 0;
-	char v = '\0';
-
-	if (fd < 0)
-		return -errno;
-	errno = 0;
-	if (read(fd, &v, 1) != 1)
-		err = -EIO;
-	else if (val && v != val[0] && (lseek(fd, 0, SEEK_SET) != 0 ||
-				 write(fd, val, strlen(val)) != (ssize_t)strlen(val)))
-		err = errno ? -errno : -EIO;
-	close(fd);
-	if (was)
-		*was = v;
-	return err;
-}
-
-static void enable_forwarding(void)
-{
-	if (sysctl_set("/proc/sys/net/ipv4/ip_forward", "1", NULL))
-		fprintf(stderr, "xcni: warning: cannot enable IPv4 forwarding\n");
-}
-
-static int ipv6_conf(const char *ifname, const char *key, const char *val, char *was)
-{
-	char path[128];
-
-	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/%s", ifname, key);
-	return sysctl_set(path, val, was);
-}
+#include "plugin.h"
 
 static const char *ip4(uint32_t a, char *buf)
 {
@@ -434,7 +42,7 @@ static const char *ip4(uint32_t a, char *buf)
  * packets instead of 64K ones. Not with the overlay (Geneve lengths are 16
  * bits), and quietly not on a kernel without it (< 6.3) unless asked for.
  */
-static int big_tcp(struct ctx *c, const struct xcni_dp *dp, struct netns *ns, int host_ifindex,
+static int big_tcp(struct cni_ctx *c, const struct xcni_dp *dp, struct netns *ns, int host_ifindex,
 		   const char *pod_if)
 {
 	struct nl_link pl;
@@ -451,13 +59,13 @@ static int big_tcp(struct ctx *c, const struct xcni_dp *dp, struct netns *ns, in
 	if (err && c->conf.big_tcp == XCNI_BIG_TCP_AUTO)
 		return 0;
 	if (err)
-		nl_fail(c, err == -EINVAL ? &ns->host : &ns->pod, err,
+		cni_nl_fail(c, err == -EINVAL ? &ns->host : &ns->pod, err,
 			"enable BIG TCP (\"bigTCP\": true; needs Linux >= 6.3)");
 	return err;
 }
 
 /* The IPv4 half: gateway on the host end, host route, pod address and routes. */
-static int add_ipv4(struct ctx *c, struct netns *ns, const struct nl_link *hl,
+static int add_ipv4(struct cni_ctx *c, struct netns *ns, const struct nl_link *hl,
 		    const struct nl_link *pl, const struct xcni_ipam *ipam)
 {
 	json_t *r;
@@ -468,7 +76,7 @@ static int add_ipv4(struct ctx *c, struct netns *ns, const struct nl_link *hl,
 	if (!err)
 		err = nl_addr_add(&ns->host, hl->ifindex, ipam->gw, 32, RT_SCOPE_UNIVERSE);
 	if (err)
-		return nl_fail(c, &ns->host, err, "add gateway address to host veth");
+		return cni_nl_fail(c, &ns->host, err, "add gateway address to host veth");
 	err = xcni_failpoint("host-route");
 	if (!err) {
 		struct nl_route rt = { .dst = ipam->ip, .dst_len = 32, .oif = hl->ifindex,
@@ -477,13 +85,13 @@ static int add_ipv4(struct ctx *c, struct netns *ns, const struct nl_link *hl,
 		err = nl_route_add(&ns->host, &rt);
 	}
 	if (err)
-		return nl_fail(c, &ns->host, err, "add host route to pod");
+		return cni_nl_fail(c, &ns->host, err, "add host route to pod");
 
 	err = xcni_failpoint("pod-addr");
 	if (!err)
 		err = nl_addr_add(&ns->pod, pl->ifindex, ipam->ip, 32, RT_SCOPE_UNIVERSE);
 	if (err)
-		return nl_fail(c, &ns->pod, err, "add pod address");
+		return cni_nl_fail(c, &ns->pod, err, "add pod address");
 	err = xcni_failpoint("pod-route");
 	if (!err) {
 		struct nl_route rt = { .dst = ipam->gw, .dst_len = 32, .oif = pl->ifindex,
@@ -502,7 +110,7 @@ static int add_ipv4(struct ctx *c, struct netns *ns, const struct nl_link *hl,
 		err = nl_route_add(&ns->pod, &rt);
 	}
 	if (err)
-		return nl_fail(c, &ns->pod, err, "add pod routes");
+		return cni_nl_fail(c, &ns->pod, err, "add pod routes");
 	return 0;
 }
 
@@ -513,7 +121,7 @@ static int add_ipv4(struct ctx *c, struct netns *ns, const struct nl_link *hl,
  * a second), no router advertisements taken (routes come from IPAM, and none
  * may come from elsewhere). *lo_was gets lo's old disable_ipv6, for undo.
  */
-static int pod_ipv6_conf(struct ctx *c, struct netns *ns, const char *pod_if,
+static int pod_ipv6_conf(struct cni_ctx *c, struct netns *ns, const char *pod_if,
 			 const struct xcni_ipam *ipam, char *lo_was)
 {
 	char path[128], addr[INET6_ADDRSTRLEN];
@@ -554,7 +162,7 @@ out:
  * and said on stderr: a node interface that takes its default route from
  * router advertisements keeps it only with accept_ra=2 once forwarding is on.
  */
-static int host_ipv6_conf(struct ctx *c, const char *host_if)
+static int host_ipv6_conf(struct cni_ctx *c, const char *host_if)
 {
 	char was = '1';
 	int err;
@@ -580,7 +188,7 @@ static int host_ipv6_conf(struct ctx *c, const char *host_if)
  * the pod never solicits its gateway, as from_pod drops IPv6 until the data
  * plane judges it. Likewise the host reaches the pod without soliciting it.
  */
-static int add_ipv6(struct ctx *c, struct netns *ns, const struct nl_link *hl,
+static int add_ipv6(struct cni_ctx *c, struct netns *ns, const struct nl_link *hl,
 		    const struct nl_link *pl, const struct xcni_ipam *ipam, char *lo_was)
 {
 	struct in6_addr gw6;
@@ -599,7 +207,7 @@ static int add_ipv6(struct ctx *c, struct netns *ns, const struct nl_link *hl,
 	if (!err)
 		err = nl_addr6_add(&ns->host, hl->ifindex, &gw6, 64);
 	if (err)
-		return nl_fail(c, &ns->host, err, "add gateway address " XCNI_GW6 " to host veth");
+		return cni_nl_fail(c, &ns->host, err, "add gateway address " XCNI_GW6 " to host veth");
 	err = xcni_failpoint("host-route6");
 	if (!err) {
 		struct nl_route6 rt = { .dst = ipam->ip6, .dst_len = 128, .oif = hl->ifindex };
@@ -609,18 +217,18 @@ static int add_ipv6(struct ctx *c, struct netns *ns, const struct nl_link *hl,
 	if (!err)
 		err = nl_neigh6_add(&ns->host, hl->ifindex, &ipam->ip6, pl->mac);
 	if (err)
-		return nl_fail(c, &ns->host, err, "add host IPv6 route and neighbour entry for the pod");
+		return cni_nl_fail(c, &ns->host, err, "add host IPv6 route and neighbour entry for the pod");
 
 	err = xcni_failpoint("pod-addr6");
 	if (!err)
 		err = nl_addr6_add(&ns->pod, pl->ifindex, &ipam->ip6, 128);
 	if (err)
-		return nl_fail(c, &ns->pod, err, "add pod IPv6 address");
+		return cni_nl_fail(c, &ns->pod, err, "add pod IPv6 address");
 	err = xcni_failpoint("pod-neigh6");
 	if (!err)
 		err = nl_neigh6_add(&ns->pod, pl->ifindex, &gw6, hl->mac);
 	if (err)
-		return nl_fail(c, &ns->pod, err, "add the neighbour entry for the gateway in the pod");
+		return cni_nl_fail(c, &ns->pod, err, "add the neighbour entry for the gateway in the pod");
 	err = xcni_failpoint("pod-route6");
 	json_array_foreach(ipam->routes, i, r) {
 		struct nl_route6 rt = { .gw = gw6, .oif = pl->ifindex };
@@ -633,7 +241,7 @@ static int add_ipv6(struct ctx *c, struct netns *ns, const struct nl_link *hl,
 		err = nl_route6_add(&ns->pod, &rt);
 	}
 	if (err)
-		return nl_fail(c, &ns->pod, err, "add pod IPv6 routes");
+		return cni_nl_fail(c, &ns->pod, err, "add pod IPv6 routes");
 	return 0;
 }
 
@@ -653,7 +261,7 @@ struct add {
 };
 
 /* The veth pair, named and up on both ends: refused first if either name is in use. */
-static int add_links(struct ctx *c, struct add *s, const char *alias)
+static int add_links(struct cni_ctx *c, struct add *s, const char *alias)
 {
 	int err;
 
@@ -675,7 +283,7 @@ static int add_links(struct ctx *c, struct add *s, const char *alias)
 	if (!err)
 		err = nl_veth_add(&s->ns.host, s->a.host_if, s->a.pod_if, s->ns.pod_fd, s->a.mtu);
 	if (err) {
-		nl_fail(c, &s->ns.host, err, "create veth pair");
+		cni_nl_fail(c, &s->ns.host, err, "create veth pair");
 		if (err == -EEXIST)
 			c->err.code = CNI_ERR_INVALID_ENV;
 		return err;
@@ -688,7 +296,7 @@ static int add_links(struct ctx *c, struct add *s, const char *alias)
 	if (!err)
 		err = nl_link_up_ipv4(&s->ns.host, s->hl.ifindex, alias);
 	if (err) {
-		nl_fail(c, &s->ns.host, err, "set up host veth");
+		cni_nl_fail(c, &s->ns.host, err, "set up host veth");
 		return err;
 	}
 	memcpy(s->a.host_mac, s->hl.mac, 6);
@@ -696,7 +304,7 @@ static int add_links(struct ctx *c, struct add *s, const char *alias)
 	if (!err)
 		err = nl_link_up_ipv4(&s->ns.pod, s->pl.ifindex, NULL);
 	if (err) {
-		nl_fail(c, &s->ns.pod, err, "set up pod interface");
+		cni_nl_fail(c, &s->ns.pod, err, "set up pod interface");
 		return err;
 	}
 	memcpy(s->a.pod_mac, s->pl.mac, 6);
@@ -704,7 +312,7 @@ static int add_links(struct ctx *c, struct add *s, const char *alias)
 }
 
 /* The pod's endpoint entries (one per family) and the state record: the pod is on. */
-static int add_publish(struct ctx *c, struct add *s)
+static int add_publish(struct cni_ctx *c, struct add *s)
 {
 	int err;
 
@@ -742,7 +350,7 @@ static int add_publish(struct ctx *c, struct add *s)
 }
 
 /* A failed ADD undone: entries, attachment, link, loopback, the lease given back. */
-static void add_undo(struct ctx *c, struct add *s)
+static void add_undo(struct cni_ctx *c, struct add *s)
 {
 	char buf[INET_ADDRSTRLEN], buf6[INET6_ADDRSTRLEN];
 
@@ -792,7 +400,7 @@ static void add_undo(struct ctx *c, struct add *s)
 		s->ipam.has6 ? inet_ntop(AF_INET6, &s->ipam.ip6, buf6, sizeof(buf6)) : "");
 }
 
-static int cmd_add(struct ctx *c)
+static int cmd_add(struct cni_ctx *c)
 {
 	struct add s = { .ns = { .host_fd = -1, .pod_fd = -1 },
 			 .ipam_proc = { .pid = -1, .out_fd = -1 },
@@ -907,7 +515,7 @@ out:
 
 /* ---- CHECK ------------------------------------------------------------ */
 
-static int drift(struct ctx *c, const char *fmt, const char *a, const char *b)
+static int drift(struct cni_ctx *c, const char *fmt, const char *a, const char *b)
 {
 	char m[256];
 
@@ -920,7 +528,7 @@ static int drift(struct ctx *c, const char *fmt, const char *a, const char *b)
  * An IPv6 address of prevResult (addr): on the pod end, with the host route,
  * both neighbour entries and the pod's IPv6 settings ADD made.
  */
-static int check_ipv6(struct ctx *c, struct netns *ns, const struct nl_link *hl,
+static int check_ipv6(struct cni_ctx *c, struct netns *ns, const struct nl_link *hl,
 		      const struct nl_link *pl, const char *addr)
 {
 	struct nl_route6 hr = { .dst_len = 128, .oif = hl->ifindex };
@@ -953,7 +561,7 @@ static int check_ipv6(struct ctx *c, struct netns *ns, const struct nl_link *hl,
 }
 
 /* CHECK: the pod's interface as prevResult and the config say (name, MAC, veth, MTU, up). */
-static int check_pod_link(struct ctx *c, json_t *prev, struct netns *ns, struct xcni_dp *dp,
+static int check_pod_link(struct cni_ctx *c, json_t *prev, struct netns *ns, struct xcni_dp *dp,
 			  struct nl_link *pl)
 {
 	const char *want_mac = NULL;
@@ -994,7 +602,7 @@ static int check_pod_link(struct ctx *c, json_t *prev, struct netns *ns, struct 
 }
 
 /* CHECK: the host end, the pod's peer, with the data plane attached where ADD attached it. */
-static int check_host_link(struct ctx *c, struct netns *ns, struct xcni_dp *dp,
+static int check_host_link(struct cni_ctx *c, struct netns *ns, struct xcni_dp *dp,
 			   const struct nl_link *pl, char *host_if, struct nl_link *hl)
 {
 	char attach[8];
@@ -1020,7 +628,7 @@ static int check_host_link(struct ctx *c, struct netns *ns, struct xcni_dp *dp,
  * route (IPv4) and its endpoint entry, this attachment's (IPv6: under an
  * xcnid with the IPv6 maps).
  */
-static int check_addresses(struct ctx *c, json_t *prev, struct netns *ns, struct xcni_dp *dp,
+static int check_addresses(struct cni_ctx *c, json_t *prev, struct netns *ns, struct xcni_dp *dp,
 			   const struct nl_link *pl, const char *host_if, const struct nl_link *hl)
 {
 	__u32 ep_id = xcni_ep_id(c->env.container_id, c->env.ifname);
@@ -1064,7 +672,7 @@ static int check_addresses(struct ctx *c, json_t *prev, struct netns *ns, struct
 }
 
 /* CHECK: each route of prevResult in the pod. */
-static int check_routes(struct ctx *c, json_t *prev, struct netns *ns, const struct nl_link *pl)
+static int check_routes(struct cni_ctx *c, json_t *prev, struct netns *ns, const struct nl_link *pl)
 {
 	json_t *it;
 	size_t i;
@@ -1095,7 +703,7 @@ static int check_routes(struct ctx *c, json_t *prev, struct netns *ns, const str
 	return 0;
 }
 
-static int cmd_check(struct ctx *c)
+static int cmd_check(struct cni_ctx *c)
 {
 	json_t *prev = c->conf.prev_result, *ires = NULL;
 	struct xcni_dp dp = { .from_fd = -1, .to_fd = -1, .ep_fd = -1, .if_fd = -1, .ep6_fd = -1,
@@ -1129,7 +737,7 @@ static int cmd_check(struct ctx *c)
 
 /* ---- DEL -------------------------------------------------------------- */
 
-static int del_attachment(struct ctx *c, struct nl *host, const struct xcni_dp *dp,
+static int del_attachment(struct cni_ctx *c, struct nl *host, const struct xcni_dp *dp,
 			  const char *cid, const char *ifname, const char *netns)
 {
 	char host_if[IF_NAMESIZE], want[256], have_cid[256], have_if[IF_NAMESIZE];
@@ -1170,7 +778,7 @@ static int del_attachment(struct ctx *c, struct nl *host, const struct xcni_dp *
 			if (lerr == -ENODEV)
 				lerr = 0;
 			if (lerr)
-				nl_fail(c, host, lerr, "delete host veth");
+				cni_nl_fail(c, host, lerr, "delete host veth");
 			else
 				have_link = 0; /* its ifindex may be another pod's by now */
 		}
@@ -1214,7 +822,7 @@ static int del_attachment(struct ctx *c, struct nl *host, const struct xcni_dp *
 	return 0;
 }
 
-static int cmd_del(struct ctx *c)
+static int cmd_del(struct cni_ctx *c)
 {
 	struct xcni_dp dp;
 	struct cni_err ignored;
@@ -1236,7 +844,7 @@ static int cmd_del(struct ctx *c)
 
 /* ---- GC --------------------------------------------------------------- */
 
-static int is_valid_attachment(struct ctx *c, const char *cid, const char *ifname)
+static int is_valid_attachment(struct cni_ctx *c, const char *cid, const char *ifname)
 {
 	json_t *v;
 	size_t i;
@@ -1252,7 +860,7 @@ static int is_valid_attachment(struct ctx *c, const char *cid, const char *ifnam
 }
 
 struct gc_arg {
-	struct ctx *c;
+	struct cni_ctx *c;
 	json_t *stale; /* array of [cid, ifname] */
 };
 
@@ -1288,7 +896,7 @@ static void gc_rec_cb(const char *cid, const char *ifname, void *arg)
 		gc_add(g->stale, cid, ifname);
 }
 
-static int cmd_gc(struct ctx *c)
+static int cmd_gc(struct cni_ctx *c)
 {
 	struct gc_arg g = { c, json_array() };
 	struct xcni_dp dp;
@@ -1304,7 +912,7 @@ static int cmd_gc(struct ctx *c)
 		goto out;
 	err = nl_link_dump(&ns.host, gc_link_cb, &g);
 	if (err) {
-		nl_fail(c, &ns.host, err, "list links");
+		cni_nl_fail(c, &ns.host, err, "list links");
 		goto out;
 	}
 	xcni_state_foreach(&c->conf, gc_rec_cb, &g);
@@ -1339,7 +947,7 @@ out:
 
 /* ---- STATUS ----------------------------------------------------------- */
 
-static int cmd_status(struct ctx *c)
+static int cmd_status(struct cni_ctx *c)
 {
 	char bin[PATH_MAX], dir[PATH_MAX];
 	int err;
@@ -1399,7 +1007,7 @@ static const char *env_nonempty(const char *k)
 	return v && *v ? v : NULL;
 }
 
-static int need_env(struct ctx *c)
+static int need_env(struct cni_ctx *c)
 {
 	const char *cmd = c->env.command;
 	int add = !strcmp(cmd, "ADD"), check = !strcmp(cmd, "CHECK"), del = !strcmp(cmd, "DEL");
@@ -1425,7 +1033,7 @@ static int need_env(struct ctx *c)
 
 int main(int argc, char **argv)
 {
-	struct ctx c = { 0 };
+	struct cni_ctx c = { 0 };
 	const char *ver = "1.1.0";
 	size_t len = 0;
 	char *in;

@@ -19,6 +19,7 @@ suites=(
 	"unit-netlink:$BUILD/tests/test_nl"
 	"unit-print:$BUILD/tests/test_print"
 	"unit-manifests:$BUILD/tests/test_k8s"
+	"unit-manifests-svc:$BUILD/tests/test_k8s_svc"
 	"unit-store:$BUILD/tests/test_store"
 	"unit-k8sapi:$BUILD/tests/test_k8sapi"
 	"unit-k8sobj:$BUILD/tests/test_k8sobj"

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * xcnid's flow records (flows.h). Everything the records hold the data plane
- * already keeps: conntrack counts packets and bytes each way per flow and
- * knows its state; the events ring says which policy and rule allowed a new
- * flow of an isolated pod, and which packets were dropped and why. Nothing
- * is added to the per-packet path.
+ * xcnid's flow records (flows.h; flows_serve.c serves them). Everything the
+ * records hold the data plane already keeps: conntrack counts packets and
+ * bytes each way per flow and knows its state; the events ring says which
+ * policy and rule allowed a new flow of an isolated pod, and which packets
+ * were dropped and why. Nothing is added to the per-packet path.
  */
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
@@ -24,21 +24,17 @@
 
 #include "xcni_shared.h"
 #include "lib/observe/flows.h"
+#include "lib/system/clock.h"
 #include "lib/system/log.h"
 #include "lib/policy/polsync.h"
 #include "lib/observe/ctstat.h"
 #include "agent/flows.h"
+#include "agent/flowd.h"
 #include "agent/ipfix.h"
 #include "agent/evfan.h"
 #include "agent/http.h"
 #include "lib/observe/flowgraph.h"
 
-#define FLOWD_CLIENTS 4
-#define FLOWD_REQ_MAX 4096
-/* An answer larger than this is cut (the client says so): 16k records are ~15 MB. */
-#define FLOWD_ANSWER_MAX (256u << 20)
-#define FLOWD_CLIENT_TIMEOUT_S 10
-#define FLOWD_LOG_FILES_MAX 100
 #define CT_BATCH 512
 /*
  * A walk reads every live entry (and ends the records whose entry it did not
@@ -55,77 +51,6 @@
  * than this after its stamp waits for a walk that reads all.
  */
 #define CT_SINCE_SLACK_NS 1000000000ULL
-/*
- * Peers named within the current tick, by address (a power of two): naming
- * one takes two or three map lookups, a system call each, and the records of
- * a busy pair of pods are many where their peers are two. A tick's names are
- * at most a second old when a record gets them.
- */
-#define PEER_CACHE 256
-
-enum { TAG_TIMER, TAG_RING, TAG_LISTEN, TAG_EVFAN, TAG_TLS, TAG_CLIENT };
-/* A PEM file of --flows-tls at most this long (a chain of a few certificates). */
-#define FLOWD_PEM_MAX (256u << 10)
-
-struct client {
-	int fd; /* -1: free */
-	char req[FLOWD_REQ_MAX + 1];
-	size_t reqlen, off;
-	struct fbuf out; /* out.p set: answering */
-	time_t since;
-};
-
-struct flowd {
-	struct flows *fl;
-	char pin_dir[256], node[64], sock[108];
-	int epfd, tfd, lfd;
-	struct ring_buffer *rb;
-	int ct_fd, ct6_fd, podname_fd, identity_fd, ipcache_fd, ipcache6_fd, polname_fd,
-		svcname_fd, polkey6_fd, rulename_fd, sockflow_fd, sockflow6_fd, metrics_fd,
-		ctstat_fd, polsel_fd;
-	/* What the previous walk saw, so that a walk costs what changed since. */
-	struct ct_seen {
-		bool valid; /* a walk read every live entry since the agent started */
-		uint64_t packets; /* xcni_metrics' packets, summed: the programs ran */
-		struct xcni_ctstat st; /* created, deleted */
-		uint64_t evicted; /* created - deleted - present at that walk */
-		uint64_t since_ns; /* entries stamped before it are as that walk read them */
-		uint64_t all_read_ns; /* when a walk last read them all */
-		uint64_t walk_ns; /* when the last walk began */
-		uint64_t present; /* the entries it read (flows_ct_walk_due) */
-		uint64_t copy_ns; /* the agent's CPU time in its map reads (flows_ct_walk_due) */
-		bool all_next; /* the next walk reads them all (an eviction was seen) */
-	} seen;
-	struct xcni_metric *mvals; /* XCNI_NR_METRICS x CPUs */
-	__u32 *mkeys;
-	int ncpus;
-	struct client c[FLOWD_CLIENTS];
-	unsigned int ticks;
-	/* The flow log. */
-	char log_path[512];
-	int log_fd;
-	uint64_t log_max, log_bytes;
-	unsigned int log_files, log_interval;
-	uint64_t log_lines[FLOWD_LOG_FILES_MAX]; /* [0] the file written, [i] path.i */
-	uint64_t log_written, log_rotated_out, log_errors, log_rotations;
-	struct fbuf line;
-	struct ipfix *ipx; /* --ipfix: NULL none */
-	bool ipfix_all; /* --ipfix-all-nodes */
-	uint64_t ipfix_active_ns, ipfix_idle_ns;
-	uint64_t ipfix_skipped; /* records another node exports (ipfix_ours) */
-	struct evfan *fan; /* monitor's subscribers to the ring this reads */
-	struct http *tls; /* --flows-listen: the same queries over HTTPS, clients with certificates */
-	char *pem[3]; /* its tls.crt, tls.key, ca.crt, kept while it runs */
-	struct peer_slot {
-		uint32_t gen; /* named in tick gen; 0: never */
-		uint8_t family, addr[16];
-		struct flow_peer p; /* holds its strings */
-	} peers[PEER_CACHE];
-	uint32_t peer_gen; /* the tick's, from 1 */
-	/* Entries created before this (ktime) have no socket LB record to ask
-	 * for: both xcni_sock_flow maps were empty then. 0: ask for each. */
-	uint64_t sock_none_before;
-};
 
 static int open_pinned(const struct flowd *d, const char *name)
 {
@@ -136,14 +61,6 @@ static int open_pinned(const struct flowd *d, const char *name)
 	return bpf_obj_get(path);
 }
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 /* This thread's CPU time, user and system: what the kernel's copy of a map costs it. */
 static uint64_t cpu_ns(void)
 {
@@ -152,44 +69,6 @@ static uint64_t cpu_ns(void)
 	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts))
 		return 0;
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
-static void render_ctx(const struct flowd *d, struct flow_render_ctx *rc, char *extra,
-		       size_t len)
-{
-	struct timespec w;
-
-	clock_gettime(CLOCK_REALTIME, &w);
-	rc->now_ns = mono_ns();
-	rc->wall_off_ns = (int64_t)w.tv_sec * 1000000000LL + w.tv_nsec - (int64_t)rc->now_ns;
-	rc->node = d->node;
-	rc->trailer_extra = NULL;
-	if (extra) {
-		snprintf(extra, len,
-			 ",\"log_lines\":%llu,\"log_rotated_out\":%llu,\"log_errors\":%llu,"
-			 "\"log_rotations\":%llu",
-			 (unsigned long long)d->log_written, (unsigned long long)d->log_rotated_out,
-			 (unsigned long long)d->log_errors, (unsigned long long)d->log_rotations);
-		{
-			size_t n = strlen(extra);
-
-			snprintf(extra + n, len - n, ",\"monitor_subscribers\":%u,\"monitor_lost\":%llu",
-				 evfan_subscribers(d->fan), (unsigned long long)evfan_lost(d->fan));
-		}
-		if (d->ipx) {
-			const struct ipfix_stats *st = ipfix_stats(d->ipx);
-			size_t n = strlen(extra);
-
-			snprintf(extra + n, len - n,
-				 ",\"ipfix_records\":%llu,\"ipfix_messages\":%llu,"
-				 "\"ipfix_errors\":%llu,\"ipfix_connects\":%llu,"
-				 "\"ipfix_skipped\":%llu",
-				 (unsigned long long)st->records, (unsigned long long)st->messages,
-				 (unsigned long long)st->send_errors, (unsigned long long)st->connects,
-				 (unsigned long long)d->ipfix_skipped);
-		}
-		rc->trailer_extra = extra;
-	}
 }
 
 /* ---- names ------------------------------------------------------------------ */
@@ -409,7 +288,7 @@ static uint64_t ct_walk(struct flowd *d, int fd, bool v6, uint64_t since_ns)
 		d->seen.copy_ns += cpu_ns() - c0;
 		first = false;
 		present += n;
-		now = mono_ns();
+		now = xcni_mono_ns();
 		for (__u32 i = 0; i < n; i++) {
 			struct flow_key k = {};
 
@@ -505,7 +384,7 @@ static void ct_walks(struct flowd *d, bool final)
 	bool all = final;
 	struct ct_seen *sn = &d->seen;
 	struct xcni_ctstat st = {};
-	uint64_t now = mono_ns(), packets = 0, present, evicted;
+	uint64_t now = xcni_mono_ns(), packets = 0, present, evicted;
 	bool counted = packets_read(d, &packets) && d->ctstat_fd >= 0 &&
 		       !ctstat_read(d->ctstat_fd, &st);
 
@@ -687,7 +566,7 @@ static void log_rec(struct flowd *d, const struct flow_rec *r)
 
 	if (d->log_fd < 0 && (!d->log_path[0] || log_open(d)))
 		return;
-	render_ctx(d, &rc, NULL, 0);
+	flowd_render_ctx(d, &rc, NULL, 0);
 	d->line.len = 0;
 	d->line.err = 0;
 	flow_rec_json(&d->line, r, &rc);
@@ -765,7 +644,7 @@ static void ipfix_rec(struct flowd *d, struct flow_rec *r, uint8_t why, uint64_t
 		d->ipfix_skipped++;
 		return;
 	}
-	render_ctx(d, &rc, NULL, 0);
+	flowd_render_ctx(d, &rc, NULL, 0);
 	if (ipfix_add(d->ipx, r, &rc, why)) {
 		r->exported_seq = r->seq;
 		r->ipfix_ns = now ? now : 1;
@@ -784,7 +663,7 @@ static void on_evict(void *arg, const struct flow_rec *r)
 	/* The same for the collector (sent with the rest of this tick's); one it
 	 * cannot take now is lost. The window's lack of room ended it. */
 	if (d->ipx && r->seq > r->exported_seq)
-		ipfix_rec(d, (struct flow_rec *)r, IPFIX_END_LACK_OF_RESOURCES, mono_ns());
+		ipfix_rec(d, (struct flow_rec *)r, IPFIX_END_LACK_OF_RESOURCES, xcni_mono_ns());
 }
 
 static void log_changed(struct flowd *d)
@@ -798,7 +677,7 @@ static void log_changed(struct flowd *d)
  * stops: forced end, unless it had ended). */
 static void ipfix_export(struct flowd *d, bool final)
 {
-	uint64_t now = mono_ns();
+	uint64_t now = xcni_mono_ns();
 
 	for (struct flow_rec *r = flows_head(d->fl); r; r = r->next) {
 		uint8_t why = ipfix_due(d, r, now);
@@ -809,309 +688,6 @@ static void ipfix_export(struct flowd *d, bool final)
 			ipfix_rec(d, r, why, now);
 	}
 	ipfix_flush(d->ipx);
-}
-
-/* ---- the socket ------------------------------------------------------------- */
-
-static void client_close(struct flowd *d, struct client *c)
-{
-	epoll_ctl(d->epfd, EPOLL_CTL_DEL, c->fd, NULL);
-	close(c->fd);
-	c->fd = -1;
-	fbuf_free(&c->out);
-	c->reqlen = c->off = 0;
-}
-
-/* The answer to a request (lines of name=value, NUL-ended) into out, as the socket sends it. */
-static void answer_req(struct flowd *d, char *req, struct fbuf *out)
-{
-	struct flow_render_ctx rc;
-	struct flow_filter ff;
-	char err[300], extra[512];
-	int n;
-
-	out->max = FLOWD_ANSWER_MAX;
-	ff.nots = NULL;
-	ff.nnots = 0;
-	if (flow_filter_parse(&ff, req, err, sizeof(err))) {
-		fbuf_printf(out, "{\"error\":");
-		/* err has no quotes or control characters worth more than this. */
-		for (char *p = err; *p; p++)
-			if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20)
-				*p = '?';
-		fbuf_printf(out, "\"%s\"}\n", err);
-	} else {
-		render_ctx(d, &rc, extra, sizeof(extra));
-		rc.mono = ff.time_mono;
-		n = flows_render_json(d->fl, &ff, &rc, out);
-		if (n == -E2BIG) {
-			out->err = 0;
-			fbuf_printf(out, "{\"error\":\"answer cut at %u bytes: ask for less "
-					 "(--last, filters)\"}\n", FLOWD_ANSWER_MAX);
-		}
-	}
-	flow_filter_free(&ff);
-}
-
-static void client_answer(struct flowd *d, struct client *c)
-{
-	struct epoll_event ev = { .events = EPOLLOUT, .data.u64 = TAG_CLIENT + (uint64_t)(c - d->c) };
-
-	c->req[c->reqlen] = '\0';
-	answer_req(d, c->req, &c->out);
-	if (c->out.err) {
-		client_close(d, c);
-		return;
-	}
-	epoll_ctl(d->epfd, EPOLL_CTL_MOD, c->fd, &ev);
-}
-
-/*
- * GET FLOWS_HTTP_PATH?from=x%2Fa&last=5 over HTTPS (http.c has checked the
- * client's certificate): the query's arguments are the request's lines, and
- * the answer is the socket's.
- */
-static int render_http(void *ctx, const struct http_args *args, char **body, size_t *len)
-{
-	struct flowd *d = ctx;
-	struct fbuf req = { .max = FLOWD_REQ_MAX }, out = {};
-	const char *scope = NULL, *ou = args->client_ou;
-	int err = -EINVAL;
-
-	/*
-	 * Whom the certificate is for: no OU, every flow; OU namespace:NS, the
-	 * flows with an end in NS (a tenant's), the filters ANDed with it.
-	 */
-	if (ou) {
-		scope = ou + 10;
-		if (strncmp(ou, "namespace:", 10) || !*scope || strlen(scope) > 63 ||
-		    strspn(scope, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(scope)) {
-			fbuf_printf(&out, "{\"error\":\"this client certificate's OU grants no flows "
-					  "(namespace:NS reads namespace NS's; none, every one)\"}\n");
-			err = -EACCES;
-			goto bad;
-		}
-	}
-	for (size_t i = 0; i < args->n; i++) {
-		if (scope && !strcmp(args->v[i].key, "namespace") && strcmp(args->v[i].value, scope)) {
-			fbuf_printf(&out, "{\"error\":\"this client certificate reads namespace %s's "
-					  "flows only, not another's\"}\n", scope);
-			err = -EACCES;
-			goto bad;
-		}
-		if (strchr(args->v[i].key, '\n') || strchr(args->v[i].value, '\n') ||
-		    strchr(args->v[i].key, '=')) {
-			fbuf_printf(&out, "{\"error\":\"argument %zu: a newline or '=' in it\"}\n", i + 1);
-			goto bad;
-		}
-		fbuf_printf(&req, "%s=%s\n", args->v[i].key, args->v[i].value);
-	}
-	/* Last: a namespace filter is the last one given. */
-	if (scope)
-		fbuf_printf(&req, "namespace=%s\n", scope);
-	if (req.err) {
-		fbuf_free(&req);
-		fbuf_printf(&out, "{\"error\":\"request longer than %d bytes\"}\n", FLOWD_REQ_MAX);
-		goto bad;
-	}
-	answer_req(d, req.p ? req.p : (char[]){ "" }, &out);
-	fbuf_free(&req);
-	if (out.err) {
-		fbuf_free(&out);
-		return -ENOMEM;
-	}
-	if (!out.p)
-		fbuf_printf(&out, "%s", "");
-	*body = out.p;
-	*len = out.len;
-	return 0;
-bad:
-	fbuf_free(&req);
-	if (out.err) {
-		fbuf_free(&out);
-		return -ENOMEM;
-	}
-	*body = out.p;
-	*len = out.len;
-	return err;
-}
-
-/* A --flows-tls file into *out (NUL-ended). 0 or -errno (said, naming the file). */
-static int read_pem(const char *dir, const char *name, char **out)
-{
-	char path[512];
-	struct stat st;
-	char *buf = NULL;
-	ssize_t n = 0;
-	int fd, err = 0;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		err = -errno;
-		goto said;
-	}
-	if (fstat(fd, &st)) {
-		err = -errno;
-		goto said;
-	}
-	if (!S_ISREG(st.st_mode) || st.st_size <= 0 || st.st_size > FLOWD_PEM_MAX) {
-		pr_err("flows: --flows-tls %s: %s: not a PEM file of 1 to %u bytes\n", dir, name,
-		       FLOWD_PEM_MAX);
-		close(fd);
-		return -EINVAL;
-	}
-	buf = calloc(1, (size_t)st.st_size + 1);
-	if (!buf) {
-		err = -ENOMEM;
-		goto said;
-	}
-	for (off_t got = 0; got < st.st_size; got += n) {
-		n = read(fd, buf + got, (size_t)(st.st_size - got));
-		if (n <= 0) {
-			err = n < 0 ? -errno : -EIO;
-			goto said;
-		}
-	}
-	if (!strstr(buf, "-----BEGIN ")) {
-		pr_err("flows: --flows-tls %s: %s: no PEM block in it\n", dir, name);
-		err = -EINVAL;
-		goto out;
-	}
-	close(fd);
-	*out = buf;
-	return 0;
-said:
-	pr_err("flows: --flows-tls %s: %s: %s\n", dir, name, strerror(-err));
-out:
-	if (buf) {
-		explicit_bzero(buf, (size_t)st.st_size);
-		free(buf);
-	}
-	if (fd >= 0)
-		close(fd);
-	return err;
-}
-
-/* --flows-listen: the HTTPS server, its route, in the agent's epoll set. 0 or -errno (said). */
-static int listen_tls(struct flowd *d, const struct flowd_opts *o)
-{
-	static const char *const files[] = { "tls.crt", "tls.key", "ca.crt" };
-	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = TAG_TLS };
-	struct http_tls t = { .name = FLOWS_TLS_NAME };
-	int err;
-
-	for (int i = 0; i < 3; i++)
-		if ((err = read_pem(o->tls_dir, files[i], &d->pem[i])))
-			return err;
-	t.cert = d->pem[0];
-	t.key = d->pem[1];
-	t.ca = d->pem[2];
-	err = http_open_tls(o->listen, &t, &d->tls);
-	if (err) {
-		pr_err("flows: --flows-listen %s (certificates from %s): cannot serve it\n", o->listen,
-		       o->tls_dir);
-		return err;
-	}
-	err = http_route(d->tls, FLOWS_HTTP_PATH, "application/x-ndjson", render_http, d);
-	if (!err && epoll_ctl(d->epfd, EPOLL_CTL_ADD, http_fd(d->tls), &ev))
-		err = -errno;
-	return err;
-}
-
-static void client_io(struct flowd *d, struct client *c)
-{
-	ssize_t n;
-
-	if (!c->out.p) {
-		n = read(c->fd, c->req + c->reqlen, FLOWD_REQ_MAX - c->reqlen);
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
-			return;
-		if (n < 0) {
-			client_close(d, c);
-			return;
-		}
-		c->reqlen += (size_t)n;
-		if (n == 0 || c->reqlen == FLOWD_REQ_MAX) {
-			if (n > 0) {
-				/* Too long to be a request of xcnictl's. */
-				fbuf_printf(&c->out, "{\"error\":\"request longer than %d bytes\"}\n",
-					    FLOWD_REQ_MAX);
-				struct epoll_event ev = { .events = EPOLLOUT,
-							  .data.u64 = TAG_CLIENT +
-								      (uint64_t)(c - d->c) };
-				epoll_ctl(d->epfd, EPOLL_CTL_MOD, c->fd, &ev);
-				return;
-			}
-			client_answer(d, c);
-		}
-		return;
-	}
-	n = write(c->fd, c->out.p + c->off, c->out.len - c->off);
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return;
-	if (n < 0 || (c->off += (size_t)n) == c->out.len)
-		client_close(d, c);
-}
-
-static void on_listen(struct flowd *d)
-{
-	struct epoll_event ev = { .events = EPOLLIN };
-	int fd = accept4(d->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	struct client *c = NULL;
-
-	if (fd < 0)
-		return;
-	for (int i = 0; i < FLOWD_CLIENTS; i++)
-		if (d->c[i].fd < 0) {
-			c = &d->c[i];
-			break;
-		}
-	if (!c) {
-		/* Busy: the client sees the connection closed and may try again. */
-		close(fd);
-		return;
-	}
-	c->fd = fd;
-	c->reqlen = c->off = 0;
-	c->since = time(NULL);
-	ev.data.u64 = TAG_CLIENT + (uint64_t)(c - d->c);
-	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev)) {
-		close(fd);
-		c->fd = -1;
-	}
-}
-
-static int listen_unix(struct flowd *d)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char dir[sizeof(d->sock)], *slash;
-	int fd;
-
-	snprintf(dir, sizeof(dir), "%s", d->sock);
-	slash = strrchr(dir, '/');
-	if (slash && slash != dir) {
-		*slash = '\0';
-		if (mkdir(dir, 0700) && errno != EEXIST)
-			return -errno;
-	}
-	if (strlen(d->sock) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	memcpy(sa.sun_path, d->sock, strlen(d->sock) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	/* A socket left by an agent that did not stop cleanly; this agent owns the pin dir. */
-	unlink(d->sock);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || chmod(d->sock, 0600) ||
-	    listen(fd, 16)) {
-		int err = -errno;
-
-		close(fd);
-		return err;
-	}
-	d->lfd = fd;
-	return 0;
 }
 
 /* ---- the agent's side ------------------------------------------------------- */
@@ -1140,7 +716,7 @@ void flowd_dispatch(struct flowd *d)
 		return;
 	n = epoll_wait(d->epfd, evs, 8, 0);
 	/* What a change is stamped with (a record's "updated"). */
-	flows_set_now(d->fl, mono_ns());
+	flows_set_now(d->fl, xcni_mono_ns());
 	for (int i = 0; i < n; i++) {
 		uint64_t tag = evs[i].data.u64;
 
@@ -1163,17 +739,17 @@ void flowd_dispatch(struct flowd *d)
 				ipfix_export(d, false);
 			for (int j = 0; j < FLOWD_CLIENTS; j++)
 				if (d->c[j].fd >= 0 && now - d->c[j].since > FLOWD_CLIENT_TIMEOUT_S)
-					client_close(d, &d->c[j]);
+					flowd_client_close(d, &d->c[j]);
 		} else if (tag == TAG_RING) {
 			ring_buffer__consume(d->rb);
 		} else if (tag == TAG_LISTEN) {
-			on_listen(d);
+			flowd_on_listen(d);
 		} else if (tag == TAG_EVFAN) {
 			evfan_accept(d->fan);
 		} else if (tag == TAG_TLS) {
 			http_dispatch(d->tls);
 		} else if (tag - TAG_CLIENT < FLOWD_CLIENTS && d->c[tag - TAG_CLIENT].fd >= 0) {
-			client_io(d, &d->c[tag - TAG_CLIENT]);
+			flowd_client_io(d, &d->c[tag - TAG_CLIENT]);
 		}
 	}
 }
@@ -1201,7 +777,7 @@ void flowd_free(struct flowd *d)
 	}
 	for (int i = 0; i < FLOWD_CLIENTS; i++)
 		if (d->c[i].fd >= 0)
-			client_close(d, &d->c[i]);
+			flowd_client_close(d, &d->c[i]);
 	http_free(d->tls);
 	for (int i = 0; i < 3; i++)
 		if (d->pem[i]) {
@@ -1308,7 +884,7 @@ int flowd_open(const struct flowd_opts *o, const char *pin_dir, const char *node
 		err = -errno;
 		goto fail;
 	}
-	err = listen_unix(d);
+	err = flowd_listen_unix(d);
 	if (err) {
 		pr_err("flows: socket %s: %s\n", d->sock, strerror(-err));
 		goto fail;
@@ -1334,7 +910,7 @@ int flowd_open(const struct flowd_opts *o, const char *pin_dir, const char *node
 			goto fail;
 		}
 	}
-	if (o->listen && (err = listen_tls(d, o)))
+	if (o->listen && (err = flowd_listen_tls(d, o)))
 		goto fail;
 	if (o->log_path) {
 		const char *at = strstr(o->log_path, "{node}");
@@ -1372,190 +948,4 @@ fail:
 	}
 	flowd_free(d);
 	return err;
-}
-
-/* ---- options ---------------------------------------------------------------- */
-
-static int opt_num(const char *name, const char *arg, uint64_t min, uint64_t max, uint64_t *v)
-{
-	char *end;
-	unsigned long long x;
-
-	errno = 0;
-	x = strtoull(arg, &end, 10);
-	if (!*arg || *end || *arg == '-' || errno || x < min || x > max) {
-		pr_err("--%s %s: a number, %llu to %llu\n", name, arg, (unsigned long long)min,
-		       (unsigned long long)max);
-		return -EINVAL;
-	}
-	*v = x;
-	return 0;
-}
-
-int flowd_parse_opt(int which, const char *arg, struct flowd_opts *o)
-{
-	uint64_t v;
-
-	if (which != FLOWD_OPT_NO_FLOWS)
-		o->asked = true;
-	switch (which) {
-	case FLOWD_OPT_FLOWS:
-		if (!arg || !strcmp(arg, "true") || !strcmp(arg, "yes") || !strcmp(arg, "on") ||
-		    !strcmp(arg, "1")) {
-			o->off = false;
-			return 0;
-		}
-		if (!strcmp(arg, "false") || !strcmp(arg, "no") || !strcmp(arg, "off") ||
-		    !strcmp(arg, "0")) {
-			o->off = true;
-			return 0;
-		}
-		pr_err("--flows=%s: true or false\n", arg);
-		return -EINVAL;
-	case FLOWD_OPT_NO_FLOWS:
-		o->off = true;
-		return 0;
-	case FLOWD_OPT_WINDOW:
-		if (opt_num("flows-window", arg, 1, FLOWS_WINDOW_MAX, &v))
-			return -EINVAL;
-		o->window = (size_t)v;
-		return 0;
-	case FLOWD_OPT_LOG:
-		if (!*arg) {
-			pr_err("--flow-log: an empty path\n");
-			return -EINVAL;
-		}
-		o->log_path = arg;
-		return 0;
-	case FLOWD_OPT_LOG_MAX_BYTES:
-		if (opt_num("flow-log-max-bytes", arg, 4096, UINT64_MAX / 2, &v))
-			return -EINVAL;
-		o->log_max_bytes = v;
-		return 0;
-	case FLOWD_OPT_LOG_FILES:
-		if (opt_num("flow-log-files", arg, 1, FLOWD_LOG_FILES_MAX, &v))
-			return -EINVAL;
-		o->log_files = (unsigned int)v;
-		return 0;
-	case FLOWD_OPT_LOG_INTERVAL:
-		if (opt_num("flow-log-interval", arg, 1, 3600, &v))
-			return -EINVAL;
-		o->log_interval_s = (unsigned int)v;
-		return 0;
-	case FLOWD_OPT_SOCKET: {
-		struct sockaddr_un sa;
-
-		if (!*arg || strlen(arg) >= sizeof(sa.sun_path)) {
-			pr_err("--flows-socket %s: a path of 1 to %zu bytes\n", arg,
-			       sizeof(sa.sun_path) - 1);
-			return -EINVAL;
-		}
-		o->sock_path = arg;
-		return 0;
-	}
-	case FLOWD_OPT_IPFIX: {
-		char err[128];
-
-		if (ipfix_check_url(arg, err, sizeof(err))) {
-			pr_err("--ipfix %s: %s\n", arg, err);
-			return -EINVAL;
-		}
-		o->ipfix_url = arg;
-		return 0;
-	}
-	case FLOWD_OPT_IPFIX_ACTIVE:
-		if (opt_num("ipfix-active-timeout", arg, 1, 86400, &v))
-			return -EINVAL;
-		o->ipfix_active_s = (unsigned int)v;
-		return 0;
-	case FLOWD_OPT_IPFIX_IDLE:
-		if (opt_num("ipfix-idle-timeout", arg, 1, 86400, &v))
-			return -EINVAL;
-		o->ipfix_idle_s = (unsigned int)v;
-		return 0;
-	case FLOWD_OPT_IPFIX_ALL:
-		o->ipfix_all_nodes = true;
-		return 0;
-	case FLOWD_OPT_LISTEN:
-		if (http_check_addr(arg, true)) {
-			pr_err("--flows-listen %s: HOST:PORT with an IPv4 or [IPv6] address\n", arg);
-			return -EINVAL;
-		}
-		o->listen = arg;
-		return 0;
-	case FLOWD_OPT_TLS:
-		if (!*arg) {
-			pr_err("--flows-tls: an empty path\n");
-			return -EINVAL;
-		}
-		o->tls_dir = arg;
-		return 0;
-	}
-	return -EINVAL;
-}
-
-int flowd_check_opts(struct flowd_opts *o)
-{
-	if (o->off) {
-		static const char *const need[] = { "--flows-window", "--flow-log",
-						    "--flows-socket", "--ipfix", "--flows-listen",
-						    "--flows-tls" };
-		const void *given[] = { o->window ? &o->window : NULL, o->log_path, o->sock_path,
-					o->ipfix_url, o->listen, o->tls_dir };
-
-		for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++)
-			if (given[i]) {
-				pr_err("%s is the flow records': it does nothing with --flows=false "
-				       "(--no-flows)\n", need[i]);
-				return -EINVAL;
-			}
-		if (o->log_max_bytes || o->log_files || o->log_interval_s) {
-			pr_err("--flow-log-* are the flow log's: they do nothing with "
-			       "--flows=false (--no-flows)\n");
-			return -EINVAL;
-		}
-		o->window = 0;
-		return 0;
-	}
-	if (!o->log_path && (o->log_max_bytes || o->log_files)) {
-		pr_err("--flow-log-max-bytes and --flow-log-files are the flow log's: give "
-		       "--flow-log PATH too\n");
-		return -EINVAL;
-	}
-	if (!o->log_path && o->log_interval_s) {
-		pr_err("--flow-log-interval is the flow log's: give --flow-log PATH too (IPFIX's "
-		       "records go by --ipfix-active-timeout and when flows end)\n");
-		return -EINVAL;
-	}
-	if (!o->ipfix_url && (o->ipfix_active_s || o->ipfix_idle_s || o->ipfix_all_nodes)) {
-		pr_err("--ipfix-active-timeout, --ipfix-idle-timeout and --ipfix-all-nodes are "
-		       "IPFIX's: give --ipfix URL too\n");
-		return -EINVAL;
-	}
-	/* No plaintext flows leave a node: the network listener is TLS or nothing. */
-	if (o->listen && !o->tls_dir) {
-		pr_err("--flows-listen %s: give --flows-tls DIR too (tls.crt, tls.key, ca.crt): flows "
-		       "are served over the network only with TLS and client certificates\n",
-		       o->listen);
-		return -EINVAL;
-	}
-	if (o->tls_dir && !o->listen) {
-		pr_err("--flows-tls %s is the network listener's: give --flows-listen ADDR:PORT too\n",
-		       o->tls_dir);
-		return -EINVAL;
-	}
-	if (!o->ipfix_active_s)
-		o->ipfix_active_s = FLOWD_IPFIX_ACTIVE_DEFAULT;
-	if (!o->ipfix_idle_s)
-		o->ipfix_idle_s = FLOWD_IPFIX_IDLE_DEFAULT;
-	/* On by default: a bounded window (FLOWS_WINDOW_DEFAULT records). */
-	if (!o->window)
-		o->window = FLOWS_WINDOW_DEFAULT;
-	if (!o->log_max_bytes)
-		o->log_max_bytes = FLOWD_LOG_MAX_BYTES_DEFAULT;
-	if (!o->log_files)
-		o->log_files = FLOWD_LOG_FILES_DEFAULT;
-	if (!o->log_interval_s)
-		o->log_interval_s = FLOWD_LOG_INTERVAL_DEFAULT;
-	return 0;
 }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "lib/system/attach.h"
+#include "lib/system/clock.h"
 #include "lib/system/log.h"
 #include "agent/hooks.h"
 #include "agent/overlay.h"
@@ -180,4 +181,18 @@ void hooks_free(struct hooks *hk)
 	free(hk->v);
 	free(hk->pin_dir);
 	free(hk);
+}
+
+int hooks_tick(struct hooks *hk, unsigned int period_s, uint64_t *at)
+{
+	uint64_t now = xcni_mono_ms();
+
+	if (!hk || !period_s)
+		return -1;
+	if (!*at || now >= *at) {
+		if (*at)
+			hooks_check(hk);
+		*at = now + (uint64_t)period_s * 1000;
+	}
+	return (int)(*at - now);
 }

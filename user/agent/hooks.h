@@ -14,6 +14,8 @@
 #ifndef XCNID_HOOKS_H
 #define XCNID_HOOKS_H
 
+#include <stdint.h>
+
 struct hooks;
 struct overlay;
 
@@ -29,6 +31,12 @@ int hooks_open(const char *pin_dir, const struct overlay *ov, struct hooks **out
  * nothing changes.
  */
 void hooks_check(struct hooks *hk);
+/*
+ * The hooks looked at when their time came, every period_s seconds (0: never,
+ * nor with hk NULL); *at is when the next look is due (CLOCK_MONOTONIC ms, 0
+ * at first). The poll timeout until then in ms, or -1.
+ */
+int hooks_tick(struct hooks *hk, unsigned int period_s, uint64_t *at);
 /*
  * The Prometheus lines (families xcni_hook_foreign_first,
  * xcni_hook_foreign_first_seen_total, xcni_hooks_checked), malloc'd in

@@ -41,6 +41,8 @@
 
 #include "lib/system/cidr.h"
 #include "lib/system/ctnl.h"
+#include "lib/system/clock.h"
+#include "lib/system/hash.h"
 #include "lib/system/log.h"
 #include "agent/masq.h"
 
@@ -353,14 +355,9 @@ int masq_run(struct masq *m, const char *cmds, char *err, size_t errlen)
 static uint64_t masq_inputs(const struct masq *m, const struct cluster *c)
 {
 	size_t nn = c ? c->n[K8S_NODE] : 0;
-	uint64_t h = 0xcbf29ce484222325ull;
+	uint64_t h = XCNI_FNV64_BASIS;
 
-#define MIX(v)                                                                    \
-	do {                                                                      \
-		const unsigned char *b_ = (const unsigned char *)&(v);            \
-		for (size_t i_ = 0; i_ < sizeof(v); i_++)                         \
-			h = (h ^ b_[i_]) * 0x100000001b3ull;                        \
-	} while (0)
+#define MIX(v) (h = xcni_fnv64(h, &(v), sizeof(v)))
 	MIX(m->pod.net);
 	MIX(m->pod.len);
 	MIX(m->node_ip);
@@ -396,14 +393,9 @@ static uint64_t masq_inputs(const struct masq *m, const struct cluster *c)
 static uint64_t masq_frame(const struct masq *m)
 {
 	const char *t = m->table ?: MASQ_TABLE;
-	uint64_t h = 0xcbf29ce484222325ull;
+	uint64_t h = XCNI_FNV64_BASIS;
 
-#define MIX(v)                                                                    \
-	do {                                                                      \
-		const unsigned char *b_ = (const unsigned char *)&(v);            \
-		for (size_t i_ = 0; i_ < sizeof(v); i_++)                         \
-			h = (h ^ b_[i_]) * 0x100000001b3ull;                        \
-	} while (0)
+#define MIX(v) (h = xcni_fnv64(h, &(v), sizeof(v)))
 	for (const char *p = t; *p; p++)
 		MIX(*p);
 	MIX(m->pod.net);
@@ -549,14 +541,6 @@ bool masq_ct_unmasqueraded(const struct masq *m, const struct masq_prefix *set, 
 	if (f->family == AF_INET6 && m->pod6.len)
 		return set6_cover(&m->pod6, 1, f->osrc) && !set6_cover(set6, n6, f->rsrc);
 	return false;
-}
-
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 struct ct_pick {
@@ -705,7 +689,7 @@ int masq_sync(struct masq *m, const struct cluster *c)
 		m->flush_due[0] |= lost4;
 		m->flush_due[1] |= lost6;
 		if ((lost4 || lost6) && !m->flush_at)
-			m->flush_at = mono_ms() + MASQ_FLUSH_DELAY_MS;
+			m->flush_at = xcni_mono_ms() + MASQ_FLUSH_DELAY_MS;
 	}
 	free(m->aset);
 	free(m->aset6);

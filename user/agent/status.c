@@ -27,6 +27,7 @@
 #include "lib/cluster/store.h"
 #include "lib/observe/agentstatus.h"
 #include "lib/observe/reasons.h"
+#include "lib/system/clock.h"
 #include "lib/system/log.h"
 #include "agent/http.h"
 #include "agent/probe.h"
@@ -77,14 +78,6 @@ const char *agent_commit(void)
 	return XCNI_COMMIT;
 }
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* ---- drops of the last minute ------------------------------------------------ */
 
 static bool is_drop(int r)
@@ -128,7 +121,7 @@ static void sample(struct agent_status *s)
 
 	if (read_drops(s, v))
 		return;
-	s->sample_ms[s->next] = mono_ms();
+	s->sample_ms[s->next] = xcni_mono_ms();
 	s->next = (s->next + 1) % NSAMPLES;
 	if (s->nsamples < NSAMPLES)
 		s->nsamples++;
@@ -140,7 +133,7 @@ static json_t *drops_json(struct agent_status *s)
 	uint64_t *now = calloc(XCNI_NR_METRICS, sizeof(*now));
 	json_t *o = json_object(), *arr = json_array();
 	unsigned int oldest;
-	uint64_t t = mono_ms(), total = 0;
+	uint64_t t = xcni_mono_ms(), total = 0;
 
 	if (!now || !o || !arr || read_drops(s, now)) {
 		free(now);
@@ -212,7 +205,7 @@ static json_t *answer(struct agent_status *s)
 						      libbpf_minor_version()));
 	json_object_set_new(o, "started", json_integer((json_int_t)s->started));
 	json_object_set_new(o, "uptime_s",
-			    json_integer((json_int_t)((mono_ms() - s->started_mono_ms) / 1000)));
+			    json_integer((json_int_t)((xcni_mono_ms() - s->started_mono_ms) / 1000)));
 	json_object_set_new(o, "ready", json_boolean(!why));
 	if (why)
 		json_object_set_new(o, "not_ready", json_string(why));
@@ -449,7 +442,7 @@ int status_open(const char *pin_dir, const char *node, struct agent_status **out
 		return -ENOMEM;
 	s->epfd = s->lfd = s->tfd = s->metrics_fd = -1;
 	s->started = time(NULL);
-	s->started_mono_ms = mono_ms();
+	s->started_mono_ms = xcni_mono_ms();
 	snprintf(s->pin_dir, sizeof(s->pin_dir), "%s", pin_dir);
 	snprintf(s->node, sizeof(s->node), "%s", node ? node : "");
 	s->ncpus = libbpf_num_possible_cpus();

@@ -121,7 +121,7 @@ const struct map_spec m_ctstat = {
  * Opens a pinned map and refuses one whose layout is not the one this binary
  * was built for: reading it would show garbage. Returns the fd or -errno.
  */
-int map_open(const struct ctx *c, const struct map_spec *m)
+int map_open(const struct ctl_ctx *c, const struct map_spec *m)
 {
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info);
@@ -164,7 +164,7 @@ close:
 }
 
 /* map_open for a map a view can do without: -errno, and nothing said. */
-int map_open_quiet(const struct ctx *c, const struct map_spec *m)
+int map_open_quiet(const struct ctl_ctx *c, const struct map_spec *m)
 {
 	char path[PATH_MAX];
 
@@ -173,6 +173,21 @@ int map_open_quiet(const struct ctx *c, const struct map_spec *m)
 	if (access(path, F_OK))
 		return -ENOENT;
 	return map_open(c, m);
+}
+
+/* The node config, xcni_config's one entry, into *cfg: 0 or -errno (said). */
+int ctl_config_read(const struct ctl_ctx *c, struct xcni_config *cfg)
+{
+	__u32 zero = 0;
+	int fd = map_open(c, &m_config), err;
+
+	if (fd < 0)
+		return fd;
+	err = bpf_map_lookup_elem(fd, &zero, cfg) ? -errno : 0;
+	close(fd);
+	if (err)
+		pr_err("%s: lookup: %s\n", m_config.name, strerror(-err));
+	return err;
 }
 
 /*
@@ -232,7 +247,7 @@ free:
 	return err;
 }
 
-int map_read(const struct ctx *c, const struct map_spec *m, size_t elem, size_t koff,
+int map_read(const struct ctl_ctx *c, const struct map_spec *m, size_t elem, size_t koff,
 	     size_t voff, int (*cmp)(const void *, const void *), void **out, size_t *np)
 {
 	int fd = map_open(c, m), err;
@@ -294,7 +309,7 @@ __u64 secs_since(__u64 now, __u64 ns)
 	return now > ns ? (now - ns) / 1000000000ULL : 0;
 }
 
-int show(const struct ctx *c, struct ptable *t)
+int show(const struct ctl_ctx *c, struct ptable *t)
 {
 	int err = pt_print_fmt(t, stdout, c->out);
 
@@ -304,7 +319,7 @@ int show(const struct ctx *c, struct ptable *t)
 	return err;
 }
 
-int show_read(const struct ctx *c, struct ptable *t, int err, const char *map)
+int show_read(const struct ctl_ctx *c, struct ptable *t, int err, const char *map)
 {
 	if (!err)
 		return show(c, t);
@@ -395,7 +410,7 @@ void filter_close(struct filter *f)
 	f->podname_fd = f->ipcache_fd = f->ipcache6_fd = f->polkey6_fd = f->identity_fd = -1;
 }
 
-int filter_open(const struct ctx *c, struct filter *f, unsigned int flags)
+int filter_open(const struct ctl_ctx *c, struct filter *f, unsigned int flags)
 {
 	char buf[INET_ADDRSTRLEN];
 	int err;
@@ -689,7 +704,7 @@ bool pod_of_ip(int fd, __u32 ip, char *buf, size_t len)
 }
 
 
-int resolve_pod(const struct ctx *c, const char *arg, __u32 *ip, const char *flag)
+int resolve_pod(const struct ctl_ctx *c, const char *arg, __u32 *ip, const char *flag)
 {
 	struct in_addr a;
 	struct xcni_podname pn;

@@ -135,7 +135,7 @@ static int bash_script(FILE *f)
 	return fflush(f) == EOF || ferror(f) ? -EIO : 0;
 }
 
-static int cmd_completion(const struct ctx *c, char **argv)
+static int cmd_completion(const struct ctl_ctx *c, char **argv)
 {
 	(void)c;
 	if (!strcmp(argv[0], "zsh"))

@@ -297,7 +297,8 @@ static void config_underlay_cols(struct ptable *t, const struct xcni_config *cfg
 }
 
 /* Events, the Service CIDRs and NodePort mode, the policy revision, the fast path. */
-static void config_svc_cols(struct ptable *t, const struct ctx *c, const struct xcni_config *cfg)
+static void config_svc_cols(struct ptable *t, const struct ctl_ctx *c,
+			    const struct xcni_config *cfg)
 {
 	char buf[INET_ADDRSTRLEN], svc6[INET6_ADDRSTRLEN + 12];
 	__u32 zero = 0, rev = 0;
@@ -321,22 +322,16 @@ static void config_svc_cols(struct ptable *t, const struct ctx *c, const struct 
 	pt_str(t, np_accel_name(cfg->np_accel));
 }
 
-static int cmd_config(const struct ctx *c, char **argv)
+static int cmd_config(const struct ctl_ctx *c, char **argv)
 {
 	struct xcni_config cfg;
 	struct ptable *t;
-	__u32 zero = 0;
-	int fd, err;
+	int err;
 
 	(void)argv;
-	fd = map_open(c, &m_config);
-	if (fd < 0)
-		return fd;
-	if (bpf_map_lookup_elem(fd, &zero, &cfg)) {
-		err = -errno;
-		pr_err("%s: lookup: %s\n", m_config.name, strerror(-err));
-		goto close;
-	}
+	err = ctl_config_read(c, &cfg);
+	if (err)
+		return err;
 	if (cfg.abi_version != XCNI_ABI_VERSION)
 		pr_warn("%s: written by ABI version %u, xcnictl speaks %u%s\n", m_config.name,
 			cfg.abi_version, XCNI_ABI_VERSION,
@@ -345,10 +340,7 @@ static int cmd_config(const struct ctx *c, char **argv)
 	config_node_cols(t, &cfg);
 	config_underlay_cols(t, &cfg);
 	config_svc_cols(t, c, &cfg);
-	err = show(c, t);
-close:
-	close(fd);
-	return err;
+	return show(c, t);
 }
 
 /* The settings `config set` may change: the ones the programs read per packet. */
@@ -390,7 +382,7 @@ static int check_config_set(char **argv)
  * the new value holds until xcnid restarts. Both rewrite the whole value, each
  * under the pin directory's lock, so neither loses what the other wrote.
  */
-static int cmd_config_set(const struct ctx *c, char **argv)
+static int cmd_config_set(const struct ctl_ctx *c, char **argv)
 {
 	const struct config_key *k = config_key(argv[0]);
 	struct xcni_config cfg;

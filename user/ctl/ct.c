@@ -163,7 +163,7 @@ int ct6_cmp(const void *a, const void *b)
 }
 
 /* The IPv6 flows (xcni_ct6) passing f, after the IPv4 ones; none on an agent without. */
-static int ct6_rows(const struct ctx *c, struct ptable *t, const struct filter *f, __u64 now,
+static int ct6_rows(const struct ctl_ctx *c, struct ptable *t, const struct filter *f, __u64 now,
 		    struct svcnames *sn)
 {
 	struct ct6_rec *recs = NULL;
@@ -189,7 +189,7 @@ static int ct6_rows(const struct ctx *c, struct ptable *t, const struct filter *
 	return 0;
 }
 
-static int cmd_ct_list(const struct ctx *c, char **argv)
+static int cmd_ct_list(const struct ctl_ctx *c, char **argv)
 {
 	struct ct_rec *recs = NULL;
 	struct ptable *t = NULL;
@@ -332,7 +332,7 @@ static int check_ct_get(char **argv)
  * ct get PROTO SRC DST: the flow whose first packet had that tuple, or else
  * the one it replies to, found as the data plane finds it (ct_track).
  */
-static int cmd_ct_get(const struct ctx *c, char **argv)
+static int cmd_ct_get(const struct ctl_ctx *c, char **argv)
 {
 	struct xcni_ct_key k, rev;
 	struct xcni_ct_entry e;

@@ -64,7 +64,7 @@ struct ctl_addr {
 	__u8 addr[16]; /* network order; IPv4 in the first 4 bytes, the rest zero */
 };
 
-struct ctx {
+struct ctl_ctx {
 	const char *pin_dir;
 	bool json; /* -o json (yaml and jsonl are written as JSON, then converted) */
 	enum pt_format out; /* -o: text, wide or json here */
@@ -92,7 +92,7 @@ struct ctx {
 struct cmd {
 	const char *name; /* NULL: the end of a table */
 	const char *sub; /* NULL: the command has no subcommands */
-	int (*fn)(const struct ctx *c, char **argv);
+	int (*fn)(const struct ctl_ctx *c, char **argv);
 	unsigned int nargs; /* positional arguments, handed over as argv */
 	unsigned int opts; /* OPT_* it takes */
 	const char *args; /* for the usage line */
@@ -157,7 +157,7 @@ extern const struct map_spec m_npaccel; /* the XDP NodePort fast path's counters
 extern const struct map_spec m_svc, m_svcslot, m_backend, m_revnat, m_maglev, m_svcname, m_sock_rn;
 
 /* The fd of a pinned map of the expected layout, or -errno (said). */
-int map_open(const struct ctx *c, const struct map_spec *m);
+int map_open(const struct ctl_ctx *c, const struct map_spec *m);
 /* config.c: variables of a pinned program's (link: the pinned link's program's)
  * .rodata by name through its BTF; 0 or -ENOENT. */
 int ctl_prog_rodata(const char *pin_dir, const char *obj, bool link, const char *const *vars,
@@ -166,14 +166,16 @@ int ctl_prog_rodata(const char *pin_dir, const char *obj, bool link, const char 
  * without an underlay attachment. */
 int ctl_node_port_dsr(const char *pin_dir, bool *dsr);
 /* map_open for a map a view can do without: -errno, and nothing said if it is missing. */
-int map_open_quiet(const struct ctx *c, const struct map_spec *m);
+int map_open_quiet(const struct ctl_ctx *c, const struct map_spec *m);
+/* The node config, xcni_config's one entry, into *cfg: 0 or -errno (said). */
+int ctl_config_read(const struct ctl_ctx *c, struct xcni_config *cfg);
 /* Every entry into *out: elem-sized records, the key at koff, the value at voff. */
 int map_collect(int fd, const struct map_spec *m, size_t elem, size_t koff, size_t voff,
 		void **out, size_t *np);
 /* Sorts records by cmp and drops the duplicates a walk of a live map may see. */
 size_t sort_unique(void *arr, size_t n, size_t elem, int (*cmp)(const void *, const void *));
 /* map_open (said when missing), map_collect, then sort_unique by cmp: 0 or -errno. */
-int map_read(const struct ctx *c, const struct map_spec *m, size_t elem, size_t koff,
+int map_read(const struct ctl_ctx *c, const struct map_spec *m, size_t elem, size_t koff,
 	     size_t voff, int (*cmp)(const void *, const void *), void **out, size_t *np);
 
 /* ---- parsing and formatting (args.c, common.c) ----------------------------- */
@@ -241,16 +243,16 @@ const char *prefix6_str(const __u8 a[16], unsigned int len, char *buf, size_t si
 __u64 now_ns(void);
 __u64 secs_since(__u64 now, __u64 ns);
 /* Prints the table (or the error that building it met) and frees it. */
-int show(const struct ctx *c, struct ptable *t);
+int show(const struct ctl_ctx *c, struct ptable *t);
 /* show, unless reading map for it failed with err (the IPv6 rows, read after
  * the rest): then that is said, the table freed and err returned. */
-int show_read(const struct ctx *c, struct ptable *t, int err, const char *map);
+int show_read(const struct ctl_ctx *c, struct ptable *t, int err, const char *map);
 /*
  * A pod argument: an IPv4 address, or NS/NAME looked up in the podname map.
  * flag: the option it came with ("--pod"), named in messages; there an
  * address must be a pod's too, when the cluster state is at hand.
  */
-int resolve_pod(const struct ctx *c, const char *arg, __u32 *ip, const char *flag);
+int resolve_pod(const struct ctl_ctx *c, const char *arg, __u32 *ip, const char *flag);
 
 /* ---- filters (common.c) ---------------------------------------------------- */
 
@@ -285,7 +287,7 @@ struct frow {
 /* Views keyed by identity turn --ip/--pod into the address's identity. */
 #define FILTER_BY_IDENTITY 0x1u
 
-int filter_open(const struct ctx *c, struct filter *f, unsigned int flags);
+int filter_open(const struct ctl_ctx *c, struct filter *f, unsigned int flags);
 void filter_close(struct filter *f);
 bool filter_match(const struct filter *f, const struct frow *r);
 
@@ -296,7 +298,7 @@ const char *svc_addr_str(__u8 family, const __u8 addr[16], __u16 port, char *buf
 
 /* What ct and monitor need to name a translated flow's Service, frontend and backend. */
 struct svcnames {
-	const struct ctx *c;
+	const struct ctl_ctx *c;
 	int revnat_fd; /* -1: maps without Services */
 	int name_fd, be_fd; /* -1: maps without them */
 	bool be_loaded;
@@ -304,7 +306,7 @@ struct svcnames {
 	size_t nbe;
 };
 
-void svcnames_open(const struct ctx *c, struct svcnames *s);
+void svcnames_open(const struct ctl_ctx *c, struct svcnames *s);
 void svcnames_close(struct svcnames *s);
 /* The frontend of rev-NAT index rev_nat into buf ("rev-nat#N" when unknown); false for 0. */
 bool svcnames_frontend(struct svcnames *s, __u16 rev_nat, char *buf, size_t len);

@@ -45,7 +45,7 @@ static bool ep_col_wide(const char *title)
 	return false;
 }
 
-static struct ptable *ep_table(const struct ctx *c, unsigned int flags)
+static struct ptable *ep_table(const struct ctl_ctx *c, unsigned int flags)
 {
 	static struct pt_col cols[ARRAY_SIZE(ep_cols)];
 
@@ -89,7 +89,7 @@ static int audit_cmp(const void *a, const void *b)
  * The pods that have policy entries in audit mode (a NetworkPolicy or a
  * namespace annotated xcni.io/policy-mode: audit): one walk of xcni_policy.
  */
-static void ep_audit_read(const struct ctx *c, struct ep_maps *m)
+static void ep_audit_read(const struct ctl_ctx *c, struct ep_maps *m)
 {
 	struct pol_rec *recs = NULL;
 	size_t n = 0, k = 0;
@@ -110,7 +110,7 @@ static void ep_audit_read(const struct ctx *c, struct ep_maps *m)
 	m->naudit = m->audit ? sort_unique(m->audit, k, sizeof(*m->audit), audit_cmp) : 0;
 }
 
-static void ep_maps_open(const struct ctx *c, struct ep_maps *m)
+static void ep_maps_open(const struct ctl_ctx *c, struct ep_maps *m)
 {
 	*m = (struct ep_maps){};
 	m->polep = map_open_quiet(c, &m_polep);
@@ -261,7 +261,7 @@ static int ep6_cmp(const void *a, const void *b)
 }
 
 /* The IPv6 entries (none on an agent without the map), sorted by address. */
-static int read_ep6(const struct ctx *c, struct ep6_rec **recs, size_t *n)
+static int read_ep6(const struct ctl_ctx *c, struct ep6_rec **recs, size_t *n)
 {
 	int fd = map_open_quiet(c, &m_endpoints6), err;
 
@@ -310,7 +310,7 @@ static void ep_show(struct ptable *t, const struct filter *f, __u32 ip, const __
  * --pod NS/NAME matched no endpoint here: the cluster state knows where the
  * pod runs (podname's node), so say so, and how to look there.
  */
-static void ep_pod_hint(const struct ctx *c, __u32 key)
+static void ep_pod_hint(const struct ctl_ctx *c, __u32 key)
 {
 	struct xcni_podname pn;
 	int fd = map_open_quiet(c, &m_podname);
@@ -325,7 +325,7 @@ static void ep_pod_hint(const struct ctx *c, __u32 key)
 	close(fd);
 }
 
-static int cmd_endpoint_list(const struct ctx *c, char **argv)
+static int cmd_endpoint_list(const struct ctl_ctx *c, char **argv)
 {
 	struct ep_rec *recs = NULL;
 	struct ep6_rec *recs6 = NULL, *p;
@@ -376,7 +376,7 @@ out:
  * endpoint get IP: the pod with that IPv4 or IPv6 address, shown with its
  * other family's address too (the entry on the same veth).
  */
-static int cmd_endpoint_get(const struct ctx *c, char **argv)
+static int cmd_endpoint_get(const struct ctl_ctx *c, char **argv)
 {
 	struct xcni_endpoint ep;
 	struct ep_rec *recs = NULL;

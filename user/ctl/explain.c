@@ -33,13 +33,13 @@ void node_maps_close(struct node_maps *m)
 	}
 }
 
-int node_maps_open(const struct ctx *c, const char *dir, struct node_maps *m)
+int node_maps_open(const struct ctl_ctx *c, const char *dir, struct node_maps *m)
 {
 	static const struct map_spec *const specs[] = { &m_ipcache, &m_podname, &m_polep,
 							&m_policy, &m_polrange, &m_polcidr };
 	int *const fds[] = { &m->ipcache, &m->podname, &m->polep,
 			     &m->policy, &m->polrange, &m->polcidr };
-	struct ctx at = *c;
+	struct ctl_ctx at = *c;
 	struct xcni_config cfg;
 	__u32 zero = 0;
 	int fd, err;
@@ -99,12 +99,12 @@ close:
  * The node whose pod CIDR holds ip (this one, or one it tunnels to), into
  * node; false if none does.
  */
-static bool pod_cidr_node(const struct ctx *c, const struct node_maps *m, __u32 ip, char *node,
+static bool pod_cidr_node(const struct ctl_ctx *c, const struct node_maps *m, __u32 ip, char *node,
 			  size_t len)
 {
 	__u32 key, next, *prev = NULL;
 	struct xcni_tunnel tn;
-	struct ctx at = *c;
+	struct ctl_ctx at = *c;
 	bool found = false;
 	int fd;
 
@@ -334,7 +334,7 @@ bool end_is_v6(const struct node_maps *m, const char *arg)
  * node's (NULL, or m itself: none other), where an IPv6 pod of that node is
  * found by name.
  */
-int flow_end_resolve(const struct ctx *c, const struct node_maps *m,
+int flow_end_resolve(const struct ctl_ctx *c, const struct node_maps *m,
 		     const struct node_maps *alt, const char *arg, bool v6, struct flow_end *e)
 {
 	struct xcni_ipcache_key k = { .prefixlen = 32 };

@@ -50,12 +50,12 @@ struct svc_view {
 };
 
 /* A node's policy maps under dir (its xcni_config read first); closed with node_maps_close. */
-int node_maps_open(const struct ctx *c, const char *dir, struct node_maps *m);
+int node_maps_open(const struct ctl_ctx *c, const char *dir, struct node_maps *m);
 void node_maps_close(struct node_maps *m);
 /* Whether the end arg makes the flow IPv6 (an IPv6 address, or a pod with IPv6 only). */
 bool end_is_v6(const struct node_maps *m, const char *arg);
 /* SRC or DST into e, on the source node's maps m (alt: the destination node's). */
-int flow_end_resolve(const struct ctx *c, const struct node_maps *m,
+int flow_end_resolve(const struct ctl_ctx *c, const struct node_maps *m,
 		     const struct node_maps *alt, const char *arg, bool v6, struct flow_end *e);
 /* Both sides of f walked into a record (*out); *verdict "allowed", "denied", "unknown". */
 int explain_flow(const struct node_maps *sm, const struct node_maps *dm, const struct flow *f,
@@ -65,10 +65,10 @@ void end_row(struct ptable *t, const struct flow_end *e);
 
 /* explain_svc.c */
 /* -ENOENT quietly when the node has no Service maps at all. */
-int svc_view_open(const struct ctx *c, const char *dir, struct svc_view *v);
+int svc_view_open(const struct ctl_ctx *c, const char *dir, struct svc_view *v);
 void svc_view_close(struct svc_view *v);
 /* The translation and the verdict per backend; 1 when key0 is not a frontend. */
-int explain_service(const struct ctx *c, const struct node_maps *sm, const struct node_maps *dm,
+int explain_service(const struct ctl_ctx *c, const struct node_maps *sm, const struct node_maps *dm,
 		    const struct svc_view *v, const struct flow *f0,
 		    const struct xcni_svc_key *key0);
 

@@ -23,7 +23,7 @@ static int check_explain(char **argv)
 	return parse_port_proto(argv[2], &proto, &port);
 }
 
-static int cmd_explain(const struct ctx *c, char **argv)
+static int cmd_explain(const struct ctl_ctx *c, char **argv)
 {
 	const char *dst_dir = c->opts & OPT_PIN_DIR_DST ? c->pin_dir_dst : c->pin_dir;
 	struct xcni_svcname sref;

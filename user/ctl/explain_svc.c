@@ -22,9 +22,9 @@ void svc_view_close(struct svc_view *v)
 }
 
 /* -ENOENT quietly when the node has no Service maps at all. */
-int svc_view_open(const struct ctx *c, const char *dir, struct svc_view *v)
+int svc_view_open(const struct ctl_ctx *c, const char *dir, struct svc_view *v)
 {
-	struct ctx at = *c;
+	struct ctl_ctx at = *c;
 
 	at.pin_dir = dir;
 	v->slot = v->be = v->maglev = v->name = v->affinity = v->ct = v->ct6 = -1;
@@ -117,7 +117,7 @@ static int svc_slots(const struct svc_view *v, const struct xcni_svc *s, struct 
 }
 
 /* A flow already open keeps its backend (the service entry in conntrack). */
-static bool choose_open(const struct ctx *c, const struct svc_view *v,
+static bool choose_open(const struct ctl_ctx *c, const struct svc_view *v,
 			const struct xcni_svc_key *k, const __u32 *saddr, const __u32 *daddr,
 			struct svc_choice *ch)
 {
@@ -174,8 +174,9 @@ static bool choose_affinity(const struct svc_view *v, const struct xcni_svc_key 
  * lb_select_h's choice for a new flow from src (either family: lb.h's and
  * lb.h's choose alike, over their family's tuple, conntrack and affinity key).
  */
-static int svc_choose(const struct ctx *c, const struct svc_view *v, const struct xcni_svc_key *k,
-		      const struct xcni_svc *s, const struct flow_end *src, struct svc_choice *ch)
+static int svc_choose(const struct ctl_ctx *c, const struct svc_view *v,
+		      const struct xcni_svc_key *k, const struct xcni_svc *s,
+		      const struct flow_end *src, struct svc_choice *ch)
 {
 	bool v6 = k->family == XCNI_AF_INET6;
 	const char *aff = s->flags & XCNI_SVC_F_AFFINITY ?
@@ -311,8 +312,8 @@ static void svc_judged_free(struct svc_judged *j, size_t n)
 }
 
 /* Each backend new flows may use: the flow as policy sees it, after the DNAT. */
-static int svc_judge(const struct ctx *c, const struct node_maps *sm, const struct node_maps *dm,
-		     const struct svc_view *v, const struct flow *f0,
+static int svc_judge(const struct ctl_ctx *c, const struct node_maps *sm,
+		     const struct node_maps *dm, const struct svc_view *v, const struct flow *f0,
 		     const struct xcni_svc_key *k, const struct svc_choice *ch, struct svc_judged *j)
 {
 	int err;
@@ -432,7 +433,7 @@ static struct ptable *svc_table(const struct svc_view *v, const struct flow *f0,
 }
 
 /* Text: the record, then each backend's walk. Frees t and the walks shown. */
-static int svc_print_text(const struct ctx *c, struct ptable *t, const struct svc_choice *ch,
+static int svc_print_text(const struct ctl_ctx *c, struct ptable *t, const struct svc_choice *ch,
 			  struct svc_judged *j)
 {
 	char buf[200];
@@ -498,7 +499,7 @@ static int svc_print_json(struct ptable *t, const struct svc_choice *ch,
  * determined), then the policy verdict of the flow to each of those backends
  * as explain_flow walks it.
  */
-int explain_service(const struct ctx *c, const struct node_maps *sm, const struct node_maps *dm,
+int explain_service(const struct ctl_ctx *c, const struct node_maps *sm, const struct node_maps *dm,
 		    const struct svc_view *v, const struct flow *f0,
 		    const struct xcni_svc_key *key0)
 {

@@ -39,7 +39,7 @@ static void hook_row(const struct xcni_hook *h, void *arg)
 }
 
 /* The underlay xcnid put the overlay on, from the node config; 0: none. */
-static int underlay_ifindex(const struct ctx *c)
+static int underlay_ifindex(const struct ctl_ctx *c)
 {
 	struct xcni_config cfg;
 	__u32 k = 0;
@@ -53,7 +53,7 @@ static int underlay_ifindex(const struct ctx *c)
 	return ifindex;
 }
 
-static int cmd_hook_list(const struct ctx *c, char **argv)
+static int cmd_hook_list(const struct ctl_ctx *c, char **argv)
 {
 	struct hook_walk w = { .t = pt_new(hook_cols, ARRAY_SIZE(hook_cols), 0) };
 	int err;

@@ -20,7 +20,7 @@ static int u32_cmp(const void *a, const void *b)
 }
 
 /* identity list (get NULL) and identity get ID. */
-static int identity_show(const struct ctx *c, const char *get)
+static int identity_show(const struct ctl_ctx *c, const char *get)
 {
 	static const __u32 reserved[] = { XCNI_ID_HOST, XCNI_ID_WORLD, XCNI_ID_UNMANAGED,
 					  XCNI_ID_REMOTE_NODE };
@@ -75,13 +75,13 @@ out:
 	return err;
 }
 
-static int cmd_identity_list(const struct ctx *c, char **argv)
+static int cmd_identity_list(const struct ctl_ctx *c, char **argv)
 {
 	(void)argv;
 	return identity_show(c, NULL);
 }
 
-static int cmd_identity_get(const struct ctx *c, char **argv)
+static int cmd_identity_get(const struct ctl_ctx *c, char **argv)
 {
 	return identity_show(c, argv[0]);
 }

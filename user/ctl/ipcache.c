@@ -43,7 +43,7 @@ static bool pod_of_ip6(int kfd, int pfd, const __u8 ip[16], char *buf, size_t le
  * The ipcache6 rows (after the IPv4 ones): every entry passing f, or with
  * want6 the one the programs' lookup finds (-ENOENT when none holds it).
  */
-static int ipcache6_rows(const struct ctx *c, struct ptable *t, const struct filter *f, int pfd,
+static int ipcache6_rows(const struct ctl_ctx *c, struct ptable *t, const struct filter *f, int pfd,
 			 const __u8 *want6, const char *get)
 {
 	struct ipc6_rec *recs = NULL;
@@ -99,7 +99,7 @@ static int ipcache6_rows(const struct ctx *c, struct ptable *t, const struct fil
  * ipcache list (get NULL), and ipcache get IP: the entry the programs' lookup
  * finds for IP, the longest prefix holding it (an IPv6 IP: in the ipcache6).
  */
-static int ipcache_show(const struct ctx *c, const char *get)
+static int ipcache_show(const struct ctl_ctx *c, const char *get)
 {
 	struct ipc_rec *recs = NULL;
 	struct ctl_addr want_any;
@@ -170,13 +170,13 @@ static int ipcache_show(const struct ctx *c, const char *get)
 	return show(c, t);
 }
 
-static int cmd_ipcache_list(const struct ctx *c, char **argv)
+static int cmd_ipcache_list(const struct ctl_ctx *c, char **argv)
 {
 	(void)argv;
 	return ipcache_show(c, NULL);
 }
 
-static int cmd_ipcache_get(const struct ctx *c, char **argv)
+static int cmd_ipcache_get(const struct ctl_ctx *c, char **argv)
 {
 	return ipcache_show(c, argv[0]);
 }

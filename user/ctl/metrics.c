@@ -17,7 +17,7 @@ static const struct pt_col metric_cols[] = {
  * after the reasons, with no code or direction, so a reader of monitor knows
  * it saw less than happened. Absent before xcnid had the map: no rows.
  */
-static int metrics_events(const struct ctx *c, struct ptable *t, int ncpus)
+static int metrics_events(const struct ctl_ctx *c, struct ptable *t, int ncpus)
 {
 	static const struct {
 		const char *name, *desc;
@@ -74,7 +74,7 @@ close:
  * met again without their entry and judged anew. Absent before xcnid had the
  * map: no rows.
  */
-static int metrics_ct(const struct ctx *c, struct ptable *t)
+static int metrics_ct(const struct ctl_ctx *c, struct ptable *t)
 {
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info);
@@ -133,7 +133,7 @@ static int metrics_ct(const struct ctx *c, struct ptable *t)
 }
 
 /* only: NULL, every reason (non-zero rows unless --all); else that reason's rows, zeros too. */
-static int metrics_show(const struct ctx *c, const int *only)
+static int metrics_show(const struct ctl_ctx *c, const int *only)
 {
 	struct xcni_metric *vals;
 	struct ptable *t = NULL;
@@ -203,7 +203,7 @@ free:
 	return err;
 }
 
-static int cmd_metrics(const struct ctx *c, char **argv)
+static int cmd_metrics(const struct ctl_ctx *c, char **argv)
 {
 	(void)argv;
 	return metrics_show(c, NULL);
@@ -220,7 +220,7 @@ static int check_metrics_get(char **argv)
 	return 0;
 }
 
-static int cmd_metrics_get(const struct ctx *c, char **argv)
+static int cmd_metrics_get(const struct ctl_ctx *c, char **argv)
 {
 	int reason;
 

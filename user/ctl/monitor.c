@@ -114,7 +114,7 @@ static void on_sigint(int sig)
 }
 
 struct monitor {
-	const struct ctx *c;
+	const struct ctl_ctx *c;
 	struct ptable *t;
 	unsigned long seen;
 	int err;
@@ -165,7 +165,7 @@ static bool verdict_is(const struct xcni_event *ev, int v)
  */
 static bool monitor_match(const struct monitor *m, const struct xcni_event *ev)
 {
-	const struct ctx *c = m->c;
+	const struct ctl_ctx *c = m->c;
 	struct frow r = { .addr = { ev->saddr, ev->daddr }, .plen = { 32, 32 }, .naddr = 2 };
 
 	if ((c->opts & OPT_TYPE) && ev->type != c->ev_type)
@@ -406,7 +406,7 @@ static int on_event(void *arg, void *data, size_t len)
 
 /* xcnid --flows's event stream for this node (flows.h, struct flows_evmsg): the
  * connected socket, or -1 where there is none (no --flows: read the ring). */
-static int subscribe(const struct ctx *c)
+static int subscribe(const struct ctl_ctx *c)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char sock[108];
@@ -459,7 +459,7 @@ static int sub_poll(int fd, struct monitor *m, int timeout_ms)
 	return 0;
 }
 
-static int cmd_monitor(const struct ctx *c, char **argv)
+static int cmd_monitor(const struct ctl_ctx *c, char **argv)
 {
 	struct monitor m = { .c = c, .polname_fd = -1, .polsel_fd = -1, .podname_fd = -1,
 			     .rulename_fd = -1 };

@@ -92,7 +92,7 @@ struct snat6_rec {
 };
 
 /* The IPv6 rows (xcni_snat6) passing f; none on an agent without IPv6 NodePorts. */
-static int snat6_rows(const struct ctx *c, struct ptable *t, const struct filter *f,
+static int snat6_rows(const struct ctl_ctx *c, struct ptable *t, const struct filter *f,
 		      struct svcnames *sn, __u64 now)
 {
 	struct snat6_rec *recs = NULL;
@@ -125,7 +125,7 @@ static int snat6_rows(const struct ctx *c, struct ptable *t, const struct filter
 	return 0;
 }
 
-static int cmd_service_snat(const struct ctx *c, char **argv)
+static int cmd_service_snat(const struct ctl_ctx *c, char **argv)
 {
 	struct ct_rec *recs = NULL;
 	struct ptable *t;
@@ -176,7 +176,7 @@ static const struct pt_col self_cols[] = {
 };
 
 /* One row, unless --ip is given and a (NULL: none) is not in it. */
-static void self_row(const struct ctx *c, struct ptable *t, __u8 fam, const __u8 *a,
+static void self_row(const struct ctl_ctx *c, struct ptable *t, __u8 fam, const __u8 *a,
 		     const char *map)
 {
 	char buf[INET6_ADDRSTRLEN];
@@ -196,7 +196,7 @@ static void self_row(const struct ctx *c, struct ptable *t, __u8 fam, const __u8
 	pt_str(t, map);
 }
 
-static int cmd_service_self(const struct ctx *c, char **argv)
+static int cmd_service_self(const struct ctl_ctx *c, char **argv)
 {
 	static const __u8 zero16[16];
 	struct xcni_config cfg;
@@ -206,15 +206,9 @@ static int cmd_service_self(const struct ctx *c, char **argv)
 	int fd, err;
 
 	(void)argv;
-	fd = map_open(c, &m_config);
-	if (fd < 0)
-		return fd;
-	err = bpf_map_lookup_elem(fd, &zero, &cfg) ? -errno : 0;
-	close(fd);
-	if (err) {
-		pr_err("%s: lookup: %s\n", m_config.name, strerror(-err));
+	err = ctl_config_read(c, &cfg);
+	if (err)
 		return err;
-	}
 	/* No xcni_self6 (an agent without IPv6 NodePorts): the IPv6 row says none. */
 	memset(self6, 0, sizeof(self6));
 	fd = map_open_quiet(c, &m_self6);

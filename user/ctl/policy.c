@@ -227,7 +227,7 @@ static const char *isolation_words(const struct xcni_polep *pe, __u8 dir, const 
 }
 
 /* The pod's live allow entries (and its ipBlocks'), read from the maps: 0 or -errno. */
-static int pod_entries(const struct ctx *c, __u32 ip, __u8 version, struct pol_rec **recs,
+static int pod_entries(const struct ctl_ctx *c, __u32 ip, __u8 version, struct pol_rec **recs,
 		       size_t *n, struct cidr_rec **cidrs, size_t *nc)
 {
 	int fd, rfd = -1, cfd = -1, err;
@@ -256,7 +256,7 @@ out:
 	return err;
 }
 
-static int cmd_policy_get(const struct ctx *c, char **argv)
+static int cmd_policy_get(const struct ctl_ctx *c, char **argv)
 {
 	struct pol_rec *recs = NULL;
 	struct cidr_rec *cidrs = NULL;
@@ -414,7 +414,7 @@ static const char *tiers_of(const struct pol_rec *recs, size_t nr, __u32 ip, __u
 }
 
 /* policy list: the pods of this node some NetworkPolicy selects. */
-static int cmd_policy_list(const struct ctx *c, char **argv)
+static int cmd_policy_list(const struct ctl_ctx *c, char **argv)
 {
 	struct polep_rec *eps = NULL;
 	struct pol_rec *recs = NULL;

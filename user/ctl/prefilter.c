@@ -17,7 +17,7 @@ static int pf_arg_parse(const char *s, struct xcni_pf_prefix *p)
 
 /* A prefix that covers another node's underlay address drops its tunnel too:
  * allowed (an operator may mean it), but said. */
-static void prefilter_warn_nodes(const struct ctx *c, const struct xcni_prefilter_key *k,
+static void prefilter_warn_nodes(const struct ctl_ctx *c, const struct xcni_prefilter_key *k,
 				 const char *arg)
 {
 	__u32 key, next, *prev = NULL, mask = xcni_prefix_mask(k->prefixlen);
@@ -79,7 +79,7 @@ static int trie_del(int fd, const struct map_spec *m, const void *key, const cha
 }
 
 /* As prefilter_warn_nodes, for the nodes behind the IPv6 underlay (tunnel6). */
-static void prefilter6_warn_nodes(const struct ctx *c, const struct xcni_prefilter6_key *k,
+static void prefilter6_warn_nodes(const struct ctl_ctx *c, const struct xcni_prefilter6_key *k,
 				  const char *arg)
 {
 	struct xcni_in6 key, next, *prev = NULL;
@@ -103,7 +103,7 @@ static void prefilter6_warn_nodes(const struct ctx *c, const struct xcni_prefilt
 }
 
 /* IPv6 has its trie alone (no hashes in front): one map update either way. */
-static int prefilter6_edit(const struct ctx *c, const struct xcni_pf_prefix *p, const char *arg,
+static int prefilter6_edit(const struct ctl_ctx *c, const struct xcni_pf_prefix *p, const char *arg,
 			   bool add)
 {
 	int fd = map_open(c, &m_prefilter6), err;
@@ -118,75 +118,85 @@ static int prefilter6_edit(const struct ctx *c, const struct xcni_pf_prefix *p, 
 	return err;
 }
 
-static int cmd_prefilter_add(const struct ctx *c, char **argv)
+enum { PF_TRIE, PF_16, PF_24, PF_NR_MAPS };
+
+/* The IPv4 trie and its /16 and /24 marks, indexed as above: 0, or -errno with none open. */
+static int pf4_open(const struct ctl_ctx *c, int fd[PF_NR_MAPS])
+{
+	const struct map_spec *m[PF_NR_MAPS] = { &m_prefilter, &m_pf16, &m_pf24 };
+
+	for (int i = 0; i < PF_NR_MAPS; i++) {
+		fd[i] = map_open(c, m[i]);
+		if (fd[i] < 0) {
+			int err = fd[i];
+
+			while (i--)
+				close(fd[i]);
+			return err;
+		}
+	}
+	return 0;
+}
+
+static void pf4_close(const int fd[PF_NR_MAPS])
+{
+	for (int i = 0; i < PF_NR_MAPS; i++)
+		close(fd[i]);
+}
+
+static int cmd_prefilter_add(const struct ctl_ctx *c, char **argv)
 {
 	struct xcni_pf_prefix p;
-	int fd, fd16 = -1, fd24 = -1, err;
+	int fd[PF_NR_MAPS], err;
 
 	err = pf_arg_parse(argv[0], &p);
 	if (err)
 		return err;
 	if (p.family == AF_INET6)
 		return prefilter6_edit(c, &p, argv[0], true);
-	fd = map_open(c, &m_prefilter);
-	if (fd < 0)
-		return fd;
-	if ((fd16 = map_open(c, &m_pf16)) < 0 || (fd24 = map_open(c, &m_pf24)) < 0) {
-		err = fd16 < 0 ? fd16 : fd24;
-		goto close;
-	}
+	err = pf4_open(c, fd);
+	if (err)
+		return err;
 	/* The marks first: the XDP program never finds the trie ahead of them. */
-	err = xcni_prefilter_mark(fd16, fd24, &p.k4, 1);
+	err = xcni_prefilter_mark(fd[PF_16], fd[PF_24], &p.k4, 1);
 	if (err) {
 		pr_err("%s: marking its networks in %s/%s: %s\n", argv[0], m_pf16.name,
 		       m_pf24.name, strerror(-err));
 		goto close;
 	}
-	err = trie_add(fd, &m_prefilter, &p.k4, argv[0]);
+	err = trie_add(fd[PF_TRIE], &m_prefilter, &p.k4, argv[0]);
 	if (err) {
-		xcni_prefilter_mark(fd16, fd24, &p.k4, -1);
+		xcni_prefilter_mark(fd[PF_16], fd[PF_24], &p.k4, -1);
 		goto close;
 	}
 	prefilter_warn_nodes(c, &p.k4, argv[0]);
 close:
-	if (fd16 >= 0)
-		close(fd16);
-	if (fd24 >= 0)
-		close(fd24);
-	close(fd);
+	pf4_close(fd);
 	return err;
 }
 
-static int cmd_prefilter_del(const struct ctx *c, char **argv)
+static int cmd_prefilter_del(const struct ctl_ctx *c, char **argv)
 {
 	struct xcni_pf_prefix p;
-	int fd, fd16 = -1, fd24 = -1, err;
+	int fd[PF_NR_MAPS], err;
 
 	err = pf_arg_parse(argv[0], &p);
 	if (err)
 		return err;
 	if (p.family == AF_INET6)
 		return prefilter6_edit(c, &p, argv[0], false);
-	fd = map_open(c, &m_prefilter);
-	if (fd < 0)
-		return fd;
-	if ((fd16 = map_open(c, &m_pf16)) < 0 || (fd24 = map_open(c, &m_pf24)) < 0) {
-		err = fd16 < 0 ? fd16 : fd24;
-		goto close;
-	}
-	err = trie_del(fd, &m_prefilter, &p.k4, argv[0]);
+	err = pf4_open(c, fd);
+	if (err)
+		return err;
+	err = trie_del(fd[PF_TRIE], &m_prefilter, &p.k4, argv[0]);
 	if (err)
 		goto close;
 	/* The marks after the entry: a stale mark only costs a trie lookup. */
-	err = xcni_prefilter_mark(fd16, fd24, &p.k4, -1);
+	err = xcni_prefilter_mark(fd[PF_16], fd[PF_24], &p.k4, -1);
 	if (err)
 		pr_err("%s: unmarking its networks: %s\n", argv[0], strerror(-err));
 close:
-	if (fd16 >= 0)
-		close(fd16);
-	if (fd24 >= 0)
-		close(fd24);
-	close(fd);
+	pf4_close(fd);
 	return err;
 }
 
@@ -230,7 +240,7 @@ static void prefilter_row(struct ptable *t, const struct xcni_pf_prefix *p,
 	pt_uint(t, v->bytes);
 }
 
-static int cmd_prefilter_list(const struct ctx *c, char **argv)
+static int cmd_prefilter_list(const struct ctl_ctx *c, char **argv)
 {
 	struct prefilter_rec *recs = NULL;
 	struct prefilter6_rec *recs6 = NULL;

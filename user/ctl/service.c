@@ -99,7 +99,7 @@ static int be_addr_cmp(const void *a, const void *b)
 	return d ?: be_cmp(a, b);
 }
 
-void svcnames_open(const struct ctx *c, struct svcnames *s)
+void svcnames_open(const struct ctl_ctx *c, struct svcnames *s)
 {
 	memset(s, 0, sizeof(*s));
 	s->c = c;
@@ -196,7 +196,7 @@ static void svc_maps_close(struct svc_maps *m)
  * The Service maps, or -errno (said). An agent whose data plane predates
  * Services pins the rest but not these: said as such.
  */
-static int svc_maps_open(const struct ctx *c, struct svc_maps *m)
+static int svc_maps_open(const struct ctl_ctx *c, struct svc_maps *m)
 {
 	char path[PATH_MAX];
 	int err;
@@ -397,7 +397,7 @@ static bool svc_filter(const struct filter *f, const struct svc_maps *m, const s
 	return ok;
 }
 
-static int cmd_service_list(const struct ctx *c, char **argv)
+static int cmd_service_list(const struct ctl_ctx *c, char **argv)
 {
 	struct svc_rec *recs = NULL;
 	struct svc_maps m;
@@ -601,7 +601,7 @@ static void backend_rows(struct ptable *bt, const struct svc_maps *m, const __u3
 }
 
 /* The record and its backends written (text, or one JSON object); both tables freed. */
-static int service_print(const struct ctx *c, struct ptable *rt, struct ptable *bt, bool first)
+static int service_print(const struct ctl_ctx *c, struct ptable *rt, struct ptable *bt, bool first)
 {
 	char *rj = NULL, *bj = NULL;
 	int err = 0;
@@ -630,7 +630,7 @@ static int service_print(const struct ctx *c, struct ptable *rt, struct ptable *
 }
 
 /* One scope of a frontend: its record, then its backends. */
-static int service_show(const struct ctx *c, const struct svc_maps *m, const struct svc_rec *r,
+static int service_show(const struct ctl_ctx *c, const struct svc_maps *m, const struct svc_rec *r,
 			bool first)
 {
 	struct ptable *rt = pt_new(svc_get_cols, ARRAY_SIZE(svc_get_cols), PT_RECORD);
@@ -668,7 +668,7 @@ static int service_show(const struct ctx *c, const struct svc_maps *m, const str
 	return service_print(c, rt, bt, first);
 }
 
-static int cmd_service_get(const struct ctx *c, char **argv)
+static int cmd_service_get(const struct ctl_ctx *c, char **argv)
 {
 	struct svc_rec r[2], *rp = r;
 	struct xcni_svcname sn;
@@ -799,7 +799,7 @@ static void sock_row(struct ptable *t, struct svcnames *sn, __u64 cookie, __u8 f
 }
 
 /* The IPv6 sockets (xcni_sock_rn6) passing f, after the IPv4 ones; none on an agent without. */
-static int sock6_rows(const struct ctx *c, struct ptable *t, const struct filter *f,
+static int sock6_rows(const struct ctl_ctx *c, struct ptable *t, const struct filter *f,
 		      struct svcnames *sn)
 {
 	struct sock6_rec *recs = NULL;
@@ -827,7 +827,7 @@ static int sock6_rows(const struct ctx *c, struct ptable *t, const struct filter
 	return 0;
 }
 
-static int cmd_service_sockets(const struct ctx *c, char **argv)
+static int cmd_service_sockets(const struct ctl_ctx *c, char **argv)
 {
 	struct sock_rec *recs = NULL;
 	struct ptable *t = NULL;

@@ -169,7 +169,7 @@ static long count_entries(int fd, const struct bpf_map_info *info)
 }
 
 /* Every pinned hash or LPM map of xcni's under the pin dir, fullest first. */
-static json_t *maps_json(const struct ctx *c, json_t *problems)
+static json_t *maps_json(const struct ctl_ctx *c, json_t *problems)
 {
 	struct mapfill *v = NULL;
 	size_t n = 0, cap = 0;
@@ -236,7 +236,7 @@ static json_t *maps_json(const struct ctx *c, json_t *problems)
 }
 
 /* Pods closed because their policy did not fit (xcni_polep, XCNI_POLEP_OVERFLOW), by namespace. */
-static json_t *overflow_json(const struct ctx *c)
+static json_t *overflow_json(const struct ctl_ctx *c)
 {
 	json_t *o = json_object(), *pods = json_array(), *nss = json_object();
 	int fd = map_open_quiet(c, &m_polep), nfd = map_open_quiet(c, &m_podname);
@@ -276,7 +276,7 @@ static json_t *overflow_json(const struct ctx *c)
 }
 
 /* A map's entries (hash), or -1 when it is not there. */
-static long map_count(const struct ctx *c, const struct map_spec *m)
+static long map_count(const struct ctl_ctx *c, const struct map_spec *m)
 {
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info);
@@ -291,7 +291,7 @@ static long map_count(const struct ctx *c, const struct map_spec *m)
 }
 
 /* Distinct Services (ns/name) in xcni_svcname, or -1. */
-static long services_count(const struct ctx *c)
+static long services_count(const struct ctl_ctx *c)
 {
 	int fd = map_open_quiet(c, &m_svcname);
 	json_t *seen = json_object();
@@ -385,7 +385,7 @@ static const char *verdict_of(json_t *node)
 }
 
 /* The agent's own answer; no answer: *down, and why says so. */
-static json_t *agent_json(const struct ctx *c, json_t *problems, bool *down, char *why,
+static json_t *agent_json(const struct ctl_ctx *c, json_t *problems, bool *down, char *why,
 			  size_t whylen)
 {
 	json_t *agent = NULL, *cl, *off, *v;
@@ -434,7 +434,7 @@ static json_t *agent_json(const struct ctx *c, json_t *problems, bool *down, cha
 
 /* The NodePort fast path (xcnid --nodeport-acceleration): its mode and
  * the frontends' packets it sent (IPv4, IPv6) or handed on to tc. */
-static json_t *npaccel_json(const struct ctx *c, const struct xcni_config *cfg)
+static json_t *npaccel_json(const struct ctl_ctx *c, const struct xcni_config *cfg)
 {
 	__u64 n[XCNI_NPA_NR] = {};
 	int nfd = map_open_quiet(c, &m_npaccel), ncpu = libbpf_num_possible_cpus();
@@ -456,7 +456,7 @@ static json_t *npaccel_json(const struct ctx *c, const struct xcni_config *cfg)
 }
 
 /* The node config map's record, and the problems it names. */
-static json_t *config_json(const struct ctx *c, struct xcni_config *cfg, json_t *problems)
+static json_t *config_json(const struct ctl_ctx *c, struct xcni_config *cfg, json_t *problems)
 {
 	json_t *cfgj;
 
@@ -490,7 +490,7 @@ static json_t *config_json(const struct ctx *c, struct xcni_config *cfg, json_t 
 }
 
 /* Pods closed for room, by namespace; a namespace over its share is a problem. */
-static json_t *overflow_checked(const struct ctx *c, json_t *problems)
+static json_t *overflow_checked(const struct ctl_ctx *c, json_t *problems)
 {
 	json_t *ov = overflow_json(c);
 	const char *ns;
@@ -509,7 +509,7 @@ static json_t *overflow_checked(const struct ctx *c, json_t *problems)
 }
 
 /* Counts, maps, hooks and flows into o; the problems they name into problems. */
-static void node_facts(const struct ctx *c, const struct xcni_config *cfg, json_t *agent,
+static void node_facts(const struct ctl_ctx *c, const struct xcni_config *cfg, json_t *agent,
 		       bool down, json_t *o, json_t *problems)
 {
 	struct hookw hw = { .arr = json_array(), .problems = problems };
@@ -538,7 +538,7 @@ static void node_facts(const struct ctx *c, const struct xcni_config *cfg, json_
 }
 
 /* Everything about the node whose maps are under c->pin_dir (this netns). */
-static json_t *node_status(const struct ctx *c, const char *name)
+static json_t *node_status(const struct ctl_ctx *c, const char *name)
 {
 	json_t *o = json_object(), *problems = json_array(), *agent;
 	char why[300] = "";
@@ -783,7 +783,7 @@ static json_t *lab_node_status(const struct target *t)
 	}
 	if (!pid) {
 		char pin[PATH_MAX];
-		struct ctx c = { .pin_dir = pin };
+		struct ctl_ctx c = { .pin_dir = pin };
 		json_t *n;
 		char *s;
 		int err;
@@ -816,7 +816,7 @@ static json_t *lab_node_status(const struct target *t)
 	return o;
 }
 
-static json_t *collect(const struct ctx *c, const struct target *tg, size_t ntg, bool lab)
+static json_t *collect(const struct ctl_ctx *c, const struct target *tg, size_t ntg, bool lab)
 {
 	json_t *nodes = json_array();
 
@@ -883,7 +883,7 @@ static unsigned long long mono_ms(void)
 }
 
 struct status_opts {
-	struct ctx c;
+	struct ctl_ctx c;
 	const char *nodes[STATUS_MAX_NODES];
 	size_t nnodes;
 	bool json, wait, pin_given;

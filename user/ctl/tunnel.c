@@ -86,7 +86,7 @@ static int tunnel6_cmp(const void *a, const void *b)
  * one passing f, or get's (by name, underlay IPv6, or an address of its pod
  * CIDR). An agent before ABI 9 has no such map: no rows.
  */
-static int tunnel6_rows(const struct ctx *c, struct ptable *t, const struct filter *f,
+static int tunnel6_rows(const struct ctl_ctx *c, struct ptable *t, const struct filter *f,
 			const char *get, struct xcni_tunstat *vals, int ncpus)
 {
 	struct tunnel6_rec *recs = NULL;
@@ -139,7 +139,7 @@ out:
 }
 
 /* tunnel list (get NULL), and tunnel get NODE: by name, underlay IP or an address of its pod CIDR. */
-static int tunnel_show(const struct ctx *c, const char *get)
+static int tunnel_show(const struct ctl_ctx *c, const char *get)
 {
 	struct tunnel_rec *recs = NULL;
 	struct xcni_tunstat *vals = NULL;
@@ -227,13 +227,13 @@ free:
 	return err;
 }
 
-static int cmd_tunnel_list(const struct ctx *c, char **argv)
+static int cmd_tunnel_list(const struct ctl_ctx *c, char **argv)
 {
 	(void)argv;
 	return tunnel_show(c, NULL);
 }
 
-static int cmd_tunnel_get(const struct ctx *c, char **argv)
+static int cmd_tunnel_get(const struct ctl_ctx *c, char **argv)
 {
 	return tunnel_show(c, argv[0]);
 }

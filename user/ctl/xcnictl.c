@@ -71,13 +71,13 @@ static const struct ctl_opt *opt_short(char ch)
 
 /* ---- the commands ----------------------------------------------------------- */
 
-static int cmd_version(const struct ctx *c, char **argv)
+static int cmd_version(const struct ctl_ctx *c, char **argv)
 {
 	(void)argv;
 	return xcni_version_print(stdout, "xcnictl", c->json);
 }
 
-static int cmd_filters(const struct ctx *c, char **argv);
+static int cmd_filters(const struct ctl_ctx *c, char **argv);
 
 static int lab_own(int argc, char **argv)
 {
@@ -201,7 +201,7 @@ static void word_cmds(const char *name, char *buf, size_t n)
 						cmd->name, cmd->sub ? " " : "", cmd->sub ?: "");
 }
 
-static int cmd_filters(const struct ctx *c, char **argv)
+static int cmd_filters(const struct ctl_ctx *c, char **argv)
 {
 	struct ptable *t = pt_new(filter_cols, ARRAY_SIZE(filter_cols), 0);
 	char cmds[1024];
@@ -794,7 +794,7 @@ static int parse_count(int opt, const char *arg, unsigned long *v)
  * A filter option (--ip, --identity, --label, --pod, --namespace, --reason,
  * --verdict, --type) into c: 0, -EINVAL (said), or 1 when opt is none of them.
  */
-static int parse_filter_opt(int opt, const char *arg, struct ctx *c)
+static int parse_filter_opt(int opt, const char *arg, struct ctl_ctx *c)
 {
 	char e[300];
 
@@ -865,7 +865,7 @@ bad: /* the vocabulary's parsers say what is wrong, naming the word (vocab.h) */
  * One option into c or g: 0, or -EINVAL (said) for a value that is not one.
  * Options may follow the command ("xcnictl ct list --json"): getopt permutes.
  */
-static int parse_opt(int opt, const char *arg, struct ctx *c, struct global *g)
+static int parse_opt(int opt, const char *arg, struct ctl_ctx *c, struct global *g)
 {
 	int r = global_opt(opt, arg, g);
 
@@ -923,7 +923,7 @@ static int parse_opt(int opt, const char *arg, struct ctx *c, struct global *g)
 }
 
 /* The command words[] name, its arguments and options checked: NULL (said) if wrong. */
-static const struct cmd *cmd_check(const struct ctx *c, const struct global *g, char **words,
+static const struct cmd *cmd_check(const struct ctl_ctx *c, const struct global *g, char **words,
 				   int nwords)
 {
 	const struct cmd *cmd = cmd_find(words, nwords);
@@ -1020,7 +1020,7 @@ static int getopt_error(int argc, char **argv, int opt)
 int main(int argc, char **argv)
 {
 	struct option longopts[ARRAY_SIZE(ctl_opts)];
-	struct ctx c = { .pin_dir = getenv("XCNI_PIN_DIR") };
+	struct ctl_ctx c = { .pin_dir = getenv("XCNI_PIN_DIR") };
 	struct global g = { .pin_dir_env = c.pin_dir && *c.pin_dir };
 	const struct cmd *cmd;
 	char **words, *given[argc + 1], buf[128], node_pin[PATH_MAX];

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "lab/ctflush.h"
+#include "lib/system/hash.h"
 #include "lab/kproxy.h"
 #include "lab/slice.h"
 #include "lab/underlay.h"
@@ -44,12 +45,10 @@
 static void chain_name(char *out, size_t len, const char *prefix, const char *what)
 {
 	static const char b32[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-	uint64_t h = 0xcbf29ce484222325ULL, h2;
+	uint64_t h = xcni_fnv64_str(XCNI_FNV64_BASIS, what), h2;
 	char *p;
 
-	for (const char *c = what; *c; c++)
-		h = (h ^ (uint8_t)*c) * 0x100000001b3ULL;
-	h2 = (h ^ 0x9e3779b97f4a7c15ULL) * 0x100000001b3ULL;
+	h2 = (h ^ 0x9e3779b97f4a7c15ULL) * XCNI_FNV64_PRIME;
 	p = out + snprintf(out, len, "%s", prefix);
 	for (int i = 0; i < 16 && (size_t)(p - out) + 1 < len; i++) {
 		uint64_t x = i < 12 ? h >> (i * 5) : h2 >> ((i - 12) * 5);

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The map writer's state, shared by polsync.c (the writes) and
- * polsync_room.c (what fits: each namespace's share, the room left, and the
- * namespaces closed when the address maps cannot hold every pod's address).
+ * The map writer's state, shared by polsync.c (an apply's order, cleanup),
+ * polsync_pods.c (each pod's entries and flip), polsync_names.c (the
+ * ipcache, identities and names) and polsync_room.c (what fits: each
+ * namespace's share, the room left, and the namespaces closed when the
+ * address maps cannot hold every pod's address).
  * Not an interface: polsync.h is.
  */
 #ifndef XCNI_POLSYNC_INT_H
@@ -100,6 +102,79 @@ static inline const char *pol_ep_ns(const struct pol_ep *w)
 {
 	return w->pod && w->pod->meta.ns ? w->pod->meta.ns : "";
 }
+
+/*
+ * An address that changes owner (it held a pod identity, it is to hold
+ * another) or goes is closed while the policies about its owners change:
+ * XCNI_ID_UNMANAGED, which no policy names, before the pods' flips; its new
+ * identity, or its delete, after them. Written in one order instead, a
+ * failure between leaves it under its new owner and a pod's old policy, or
+ * under its old owner and a pod's new one: open to flows neither generation
+ * allows (test_failure_relabel_never_opens). The final values, for after.
+ */
+struct ipc_moves {
+	size_t n;
+	struct pol_ipcache *v;
+};
+
+/* An identity's labels as xcni_identity holds them, and its namespace. */
+struct idl {
+	__u32 id;
+	struct xcni_idlabels l;
+	const char *ns;
+};
+
+/* What one apply builds and frees: the identities' labels, the ipcache in its
+ * write order (ipc_order), the moved addresses, the pods' new state. */
+struct apply_bufs {
+	struct idl *idl;
+	struct pol_ipcache *early, *late, *now;
+	size_t nearly, nlate;
+	struct ipc_moves mv;
+	struct ep_state *neps;
+	size_t nneps;
+};
+
+/* polsync_pods.c: a pod's entries and its flip. */
+/* The policy hash's key of a policy entry. */
+struct xcni_polhash_key polsync_hash_key(const struct xcni_policy_key *k);
+void polsync_ep_clear(struct ep_state *e);
+/* cur's entries are w's (the kinds of entries too). */
+bool polsync_ep_equal(const struct ep_state *cur, const struct pol_ep *want);
+/* id among the n put or the ndel deleted identities (NULL: none). */
+bool polsync_id_in(uint32_t id, const struct pol_idput *put, size_t nput, const uint32_t *del,
+		   size_t ndel);
+/* cur can become w in place: it differs only by peers born or gone in d. */
+bool polsync_ep_in_place(const struct ep_state *cur, const struct pol_ep *w,
+			 const struct pol_delta *d);
+/* w's entries cur lacks added under cur's version (in place). */
+int polsync_ep_add_in_place(struct polsync *ps, struct ep_state *cur, const struct pol_ep *w,
+			    size_t *written);
+/*
+ * Each wanted pod of r written (same, closed, in place, or under its other
+ * version and flipped to), then the pods gone; b->neps: their new state.
+ */
+int polsync_write_pods(struct polsync *ps, const struct pol_result *r, const struct pol_delta *d,
+		       const struct ep_memo *m, bool delta, struct polsync_stats *st,
+		       struct apply_bufs *b);
+
+/* polsync_names.c: the ipcache, identities and names. */
+/* ipcache, identity, polname, podname, polsel, rulename: what the maps hold, read again. */
+int polsync_mirrors_load(struct polsync *ps);
+void polsync_mirrors_free(struct polsync *ps);
+/* The identities' labels as xcni_identity holds them (b->idl). */
+int polsync_idl_build(const struct pol_result *r, struct apply_bufs *b);
+/* Identities and names, whole: the ipcache's early part, every name map, the selectors. */
+int polsync_names_whole(struct polsync *ps, const struct pol_result *r, struct polsync_stats *st,
+			struct apply_bufs *b);
+/* Identities and names, delta: what the compiler says changed; pods changed in place first. */
+int polsync_names_delta(struct polsync *ps, const struct pol_result *r, const struct pol_delta *d,
+			const struct ep_memo *m, struct polsync_stats *st, struct ipc_moves *mv);
+/* One phase of a delta's writes (KV_UPSERT, KV_BORN, KV_DELETE). */
+int polsync_delta_write(struct polsync *ps, const struct pol_delta *d, int phase,
+			size_t *changed, size_t *missing, struct ipc_moves *mv);
+/* The moved addresses' final values written, after the pods' flips. */
+int polsync_ipc_moves_finish(struct polsync *ps, const struct ipc_moves *mv, size_t *changed);
 
 /* polsync_room.c */
 void ns_closure_clear(struct ns_closure *c);

@@ -14,17 +14,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../system/hash.h"
 #include "maglev.h"
 
 /* FNV-1a (64-bit) from a given basis: two bases, two independent hashes. */
 static uint64_t fnv1a64(const void *key, size_t len, uint64_t h)
 {
-	const unsigned char *p = key;
-
-	for (size_t i = 0; i < len; i++) {
-		h ^= p[i];
-		h *= 0x100000001b3ULL;
-	}
+	h = xcni_fnv64(h, key, len);
 	/* murmur3's 64-bit finaliser: FNV's low bits mix poorly for short keys. */
 	h ^= h >> 33;
 	h *= 0xff51afd7ed558ccdULL;
@@ -37,7 +33,7 @@ static uint64_t fnv1a64(const void *key, size_t len, uint64_t h)
 void maglev_permutation(const void *key, size_t key_len, uint32_t m, uint32_t *offset,
 			uint32_t *skip)
 {
-	*offset = (uint32_t)(fnv1a64(key, key_len, 0xcbf29ce484222325ULL) % m);
+	*offset = (uint32_t)(fnv1a64(key, key_len, XCNI_FNV64_BASIS) % m);
 	*skip = (uint32_t)(fnv1a64(key, key_len, 0x84222325cbf29ce4ULL) % (m - 1)) + 1;
 }
 

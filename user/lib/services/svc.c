@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../system/hash.h"
 #include "../system/proto.h"
 #include "svc.h"
 #include "svc_int.h"
@@ -202,11 +203,8 @@ static void add_backend(struct svc_be_spec *be, size_t *nbe, const struct k8s_en
 
 size_t svc_key_hash(const struct xcni_svc_key *k)
 {
-	const unsigned char *p = (const unsigned char *)k;
-	uint64_t h = 0xcbf29ce484222325ULL;
+	uint64_t h = xcni_fnv64(XCNI_FNV64_BASIS, k, sizeof(*k));
 
-	for (size_t i = 0; i < sizeof(*k); i++)
-		h = (h ^ p[i]) * 0x100000001b3ULL;
 	return (size_t)(h ^ (h >> 32));
 }
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * The Service map writer (see svcsync.h). In memory: every frontend the maps
+ * The Service map writer (see svcsync.h; its books read from the maps at open
+ * in svcsync_load.c). In memory: every frontend the maps
  * hold (sorted by key) with its live version and backend ids, and every
  * backend (sorted by address, port and family) with the number of frontends
  * naming it. A change costs the syscalls of what changed and nothing else.
@@ -36,87 +37,13 @@
 #include "../observe/ctstat.h"
 #include "../system/log.h"
 #include "maglev.h"
-#include "svcsync.h"
-
-#define BE_KEY_LEN offsetof(struct xcni_backend, state) /* address, port, family */
-#define SVC_IDS 65536 /* service id = its rev_nat index: a __u16, 0 unused */
-
-struct be_ent {
-	struct xcni_backend b;
-	uint32_t id;
-	uint32_t refs; /* frontends whose live slots name it */
-};
-
-struct fe_ent {
-	struct xcni_svc_key key;
-	struct xcni_svc v; /* as in xcni_svc */
-	struct xcni_svcname who; /* as in xcni_svcname under v.id */
-	uint32_t *ids; /* v.count + v.count_term backend ids, as in the live slots */
-	bool seen; /* in the list being applied (false between applies) */
-	bool drop; /* named by the delta being applied as gone */
-	/* The version this apply replaced, deleted by cleanup. */
-	bool old_pending;
-	uint8_t old_version;
-	uint32_t old_n;
-	bool old_maglev;
-};
-
-/* A frontend that is gone, its entries awaiting cleanup. */
-struct gone {
-	uint32_t id;
-	uint8_t version;
-	uint32_t n;
-	bool maglev;
-};
-
-/* A UDP frontend's backend that left it: its flows go from conntrack (ct_flush). */
-struct flush {
-	uint16_t rev_nat; /* the frontend's */
-	uint32_t be_id;
-	struct xcni_backend b;
-};
-
-struct svcsync {
-	int fd_svc, fd_slot, fd_be, fd_revnat, fd_maglev, fd_name;
-	int fd_svcbe; /* xcni_svcbe */
-	struct xcni_svcbe_key *svcbe_del; /* queued for cleanup */
-	size_t nsvcbe_del;
-	int fd_ct; /* xcni_ct, for flushing UDP flows of removed backends; -1: none pinned */
-	int fd_ct6; /* xcni_ct6, the same for IPv6 backends; -1: none pinned */
-	int fd_ctstat; /* xcni_ctstat, where those deletions are counted; -1: none pinned */
-	size_t max_svc, max_slot, max_be, max_revnat, max_maglev;
-	size_t n_slot, n_maglev, n_revnat; /* entries in those maps */
-	struct fe_ent *fe; /* sorted by key */
-	size_t nfe;
-	struct be_ent *be; /* sorted by id (ids are handed out in increasing order) */
-	uint32_t *by_key; /* indexes into be, sorted by BE_KEY_LEN bytes */
-	size_t nbe;
-	struct gone *gone;
-	size_t ngone;
-	size_t unref; /* backends that lost their last reference since the last cleanup (at most) */
-	uint32_t next_be_id;
-	uint32_t svc_hint; /* the service id handed out last */
-	uint8_t svc_used[SVC_IDS / 8];
-};
-
-static int fe_cmp(const void *a, const void *b)
-{
-	return memcmp(&((const struct fe_ent *)a)->key, &((const struct fe_ent *)b)->key,
-		      sizeof(struct xcni_svc_key));
-}
+#include "svcsync_int.h"
 
 static struct fe_ent *fe_find(struct svcsync *ss, const struct xcni_svc_key *k)
 {
 	struct fe_ent probe = { .key = *k };
 
 	return bsearch(&probe, ss->fe, ss->nfe, sizeof(*ss->fe), fe_cmp);
-}
-
-static int be_id_cmp(const void *a, const void *b)
-{
-	uint32_t x = ((const struct be_ent *)a)->id, y = ((const struct be_ent *)b)->id;
-
-	return x < y ? -1 : x > y;
 }
 
 static struct be_ent *be_find(struct svcsync *ss, const void *bkey)
@@ -135,27 +62,6 @@ static struct be_ent *be_find(struct svcsync *ss, const void *bkey)
 			lo = mid + 1;
 	}
 	return NULL;
-}
-
-static struct be_ent *be_by_id(struct svcsync *ss, uint32_t id)
-{
-	struct be_ent probe = { .id = id };
-
-	return bsearch(&probe, ss->be, ss->nbe, sizeof(*ss->be), be_id_cmp);
-}
-
-/* The xcni_svcbe key of service id naming backend b. */
-static struct xcni_svcbe_key svcbe_key(uint32_t id, const struct xcni_backend *b)
-{
-	struct xcni_svcbe_key k = { .svc_id = id, .port = b->port, .family = b->family };
-
-	memcpy(k.addr, b->addr, sizeof(k.addr));
-	return k;
-}
-
-static int svcbe_cmp(const void *a, const void *b)
-{
-	return memcmp(a, b, sizeof(struct xcni_svcbe_key));
 }
 
 /* Queues the xcni_svcbe entries of id naming ids[0..n) (backends known) for cleanup. */
@@ -180,49 +86,9 @@ static int be_key_cmp(const void *a, const void *b)
 	return memcmp(&((const struct be_ent *)a)->b, &((const struct be_ent *)b)->b, BE_KEY_LEN);
 }
 
-static const struct be_ent *key_base;
-static int key_idx_cmp(const void *a, const void *b)
-{
-	return memcmp(&key_base[*(const uint32_t *)a].b, &key_base[*(const uint32_t *)b].b,
-		      BE_KEY_LEN);
-}
-
-/* The key index again, after backends were added or taken away. */
-static int be_reindex(struct svcsync *ss)
-{
-	uint32_t *k = realloc(ss->by_key, (ss->nbe ? ss->nbe : 1) * sizeof(*k));
-
-	if (!k)
-		return -ENOMEM;
-	ss->by_key = k;
-	for (size_t i = 0; i < ss->nbe; i++)
-		k[i] = (uint32_t)i;
-	key_base = ss->be;
-	qsort(k, ss->nbe, sizeof(*k), key_idx_cmp);
-	return 0;
-}
-
-static bool svc_id_used(const struct svcsync *ss, uint32_t id)
-{
-	return ss->svc_used[id / 8] & (1u << (id % 8));
-}
-
-static void svc_id_set(struct svcsync *ss, uint32_t id, bool used)
-{
-	if (used)
-		ss->svc_used[id / 8] |= (uint8_t)(1u << (id % 8));
-	else
-		ss->svc_used[id / 8] &= (uint8_t)~(1u << (id % 8));
-}
-
-/*
- * n entries in as few syscalls as the kernel allows: one BPF_MAP_UPDATE_BATCH
- * (a system call costs more than the update itself; 10k Services with 10
- * endpoints each are 220k entries), element by element where batches are not
- * supported. 0 or -errno; *done counts what was written either way.
- */
-static int update_many(int fd, const void *keys, size_t ksz, const void *vals, size_t vsz,
-		       size_t n, size_t *done)
+/* See svcsync_int.h. */
+int svcsync_update_many(int fd, const void *keys, size_t ksz, const void *vals, size_t vsz,
+			size_t n, size_t *done)
 {
 	const unsigned char *k = keys, *v = vals;
 	size_t i = 0;
@@ -270,330 +136,6 @@ static size_t delete_many(int fd, const void *keys, size_t ksz, size_t n)
 			deleted += !bpf_map_delete_elem(fd, k + i * ksz);
 	}
 	return deleted;
-}
-
-/* Every key of a map, collected before anything is deleted. */
-static int keys_of(int fd, size_t ksz, unsigned char **out, size_t *n)
-{
-	size_t cap = 256;
-	unsigned char *keys = malloc(cap * ksz), *prev = NULL;
-
-	*n = 0;
-	if (!keys)
-		return -ENOMEM;
-	while (bpf_map_get_next_key(fd, prev, keys + *n * ksz) == 0) {
-		prev = keys + *n * ksz;
-		if (++*n == cap) {
-			unsigned char *nk = realloc(keys, (cap *= 2) * ksz);
-
-			if (!nk) {
-				free(keys);
-				return -ENOMEM;
-			}
-			keys = nk;
-			prev = keys + (*n - 1) * ksz;
-		}
-	}
-	*out = keys;
-	return 0;
-}
-
-/* by_id[service id]: 1 + its index in fe, 0 for none (built by load). */
-static bool slot_live(struct svcsync *ss, const uint32_t *by_id, const struct xcni_svcslot_key *k)
-{
-	const struct fe_ent *f;
-
-	if (k->svc_id >= SVC_IDS || !by_id[k->svc_id])
-		return false;
-	f = &ss->fe[by_id[k->svc_id] - 1];
-	return k->version == f->v.version && k->slot < f->v.count + f->v.count_term;
-}
-
-static bool maglev_live(struct svcsync *ss, const uint32_t *by_id, uint32_t key)
-{
-	const struct fe_ent *f;
-
-	if ((key >> 1) >= SVC_IDS || !by_id[key >> 1])
-		return false;
-	f = &ss->fe[by_id[key >> 1] - 1];
-	return (f->v.flags & XCNI_SVC_F_MAGLEV) && key == xcni_maglev_key(f->v.id, f->v.version);
-}
-
-/*
- * xcni_svcbe as the live versions name it: written in full (maps from before
- * it start empty), and what no live version names (an update cut short)
- * swept away.
- */
-static int svcbe_load(struct svcsync *ss)
-{
-	struct xcni_svcbe_key *want;
-	unsigned char *keys = NULL;
-	size_t cap = 0, n = 0, nk = 0, done, i;
-	__u32 *one = NULL;
-	int err;
-
-	for (i = 0; i < ss->nfe; i++)
-		cap += (size_t)ss->fe[i].v.count + ss->fe[i].v.count_term;
-	want = calloc(cap ? cap : 1, sizeof(*want));
-	one = malloc((cap ? cap : 1) * sizeof(*one));
-	if (!want || !one) {
-		err = -ENOMEM;
-		goto out;
-	}
-	for (i = 0; i < ss->nfe; i++)
-		for (uint32_t b = 0; b < (uint32_t)ss->fe[i].v.count + ss->fe[i].v.count_term; b++) {
-			const struct be_ent *e = be_by_id(ss, ss->fe[i].ids[b]);
-
-			if (e) {
-				one[n] = 1;
-				want[n++] = svcbe_key(ss->fe[i].v.id, &e->b);
-			}
-		}
-	qsort(want, n, sizeof(*want), svcbe_cmp);
-	if ((err = keys_of(ss->fd_svcbe, sizeof(*want), &keys, &nk)))
-		goto out;
-	for (i = 0; i < nk; i++)
-		if (!bsearch(keys + i * sizeof(*want), want, n, sizeof(*want), svcbe_cmp))
-			bpf_map_delete_elem(ss->fd_svcbe, keys + i * sizeof(*want));
-	err = update_many(ss->fd_svcbe, want, sizeof(*want), one, sizeof(*one), n, &done);
-out:
-	free(keys);
-	free(want);
-	free(one);
-	return err;
-}
-
-/* The frontends the maps hold, each with its slots' backend ids and its name. */
-static int load_frontends(struct svcsync *ss)
-{
-	unsigned char *keys = NULL;
-	size_t n, i;
-	int err;
-
-	if ((err = keys_of(ss->fd_svc, sizeof(struct xcni_svc_key), &keys, &n)))
-		return err;
-	ss->fe = calloc(n ? n : 1, sizeof(*ss->fe));
-	if (!ss->fe) {
-		free(keys);
-		return -ENOMEM;
-	}
-	for (i = 0; i < n; i++) {
-		struct fe_ent *f = &ss->fe[ss->nfe];
-
-		memcpy(&f->key, keys + i * sizeof(struct xcni_svc_key), sizeof(f->key));
-		if (bpf_map_lookup_elem(ss->fd_svc, &f->key, &f->v))
-			continue;
-		f->ids = calloc((size_t)f->v.count + f->v.count_term + 1, sizeof(*f->ids));
-		if (!f->ids) {
-			free(keys);
-			return -ENOMEM;
-		}
-		for (uint32_t s = 0; s < (uint32_t)f->v.count + f->v.count_term; s++) {
-			struct xcni_svcslot_key sk = { .svc_id = f->v.id, .slot = (__u16)s,
-						       .version = f->v.version };
-
-			bpf_map_lookup_elem(ss->fd_slot, &sk, &f->ids[s]);
-		}
-		if (f->v.id < SVC_IDS)
-			svc_id_set(ss, f->v.id, true);
-		/* Maps from before names: "" until the frontend is next renamed. */
-		if (bpf_map_lookup_elem(ss->fd_name, &f->v.id, &f->who))
-			memset(&f->who, 0, sizeof(f->who));
-		ss->nfe++;
-	}
-	free(keys);
-	qsort(ss->fe, ss->nfe, sizeof(*ss->fe), fe_cmp);
-	return 0;
-}
-
-/* Slots and tables of no live version, reverse-NAT entries and names of no frontend: deleted. */
-static int sweep_orphans(struct svcsync *ss, const uint32_t *by_id)
-{
-	unsigned char *keys = NULL;
-	size_t n, i;
-	int err;
-
-	if ((err = keys_of(ss->fd_slot, sizeof(struct xcni_svcslot_key), &keys, &n)))
-		return err;
-	for (i = 0; i < n; i++) {
-		struct xcni_svcslot_key *k = (void *)(keys + i * sizeof(*k));
-
-		if (!slot_live(ss, by_id, k))
-			bpf_map_delete_elem(ss->fd_slot, k);
-		else
-			ss->n_slot++;
-	}
-	free(keys);
-	if ((err = keys_of(ss->fd_maglev, sizeof(__u32), &keys, &n)))
-		return err;
-	for (i = 0; i < n; i++) {
-		__u32 k;
-
-		memcpy(&k, keys + i * sizeof(k), sizeof(k));
-		if (!maglev_live(ss, by_id, k))
-			bpf_map_delete_elem(ss->fd_maglev, &k);
-		else
-			ss->n_maglev++;
-	}
-	free(keys);
-	if ((err = keys_of(ss->fd_revnat, sizeof(__u16), &keys, &n)))
-		return err;
-	for (i = 0; i < n; i++) {
-		__u16 k;
-
-		memcpy(&k, keys + i * sizeof(k), sizeof(k));
-		if (!svc_id_used(ss, k))
-			bpf_map_delete_elem(ss->fd_revnat, &k);
-		else
-			ss->n_revnat++;
-	}
-	free(keys);
-	if ((err = keys_of(ss->fd_name, sizeof(__u32), &keys, &n)))
-		return err;
-	for (i = 0; i < n; i++) {
-		__u32 k;
-
-		memcpy(&k, keys + i * sizeof(k), sizeof(k));
-		if (k >= SVC_IDS || !svc_id_used(ss, k))
-			bpf_map_delete_elem(ss->fd_name, &k);
-	}
-	free(keys);
-	return 0;
-}
-
-/* Backends, counted by the frontends naming them; the rest go. */
-static int load_backends(struct svcsync *ss)
-{
-	unsigned char *keys = NULL;
-	size_t n, i;
-	int err;
-
-	if ((err = keys_of(ss->fd_be, sizeof(__u32), &keys, &n)))
-		return err;
-	ss->be = calloc(n ? n : 1, sizeof(*ss->be));
-	if (!ss->be) {
-		free(keys);
-		return -ENOMEM;
-	}
-	for (i = 0; i < n; i++) {
-		struct be_ent *b = &ss->be[ss->nbe];
-
-		memcpy(&b->id, keys + i * sizeof(b->id), sizeof(b->id));
-		if (!bpf_map_lookup_elem(ss->fd_be, &b->id, &b->b))
-			ss->nbe++;
-	}
-	free(keys);
-	qsort(ss->be, ss->nbe, sizeof(*ss->be), be_id_cmp);
-	for (size_t f = 0; f < ss->nfe; f++)
-		for (uint32_t s = 0; s < (uint32_t)ss->fe[f].v.count + ss->fe[f].v.count_term; s++) {
-			struct be_ent *b = be_by_id(ss, ss->fe[f].ids[s]);
-
-			if (b)
-				b->refs++;
-		}
-	ss->next_be_id = 1;
-	for (i = 0, n = 0; i < ss->nbe; i++) {
-		if (!ss->be[i].refs) {
-			bpf_map_delete_elem(ss->fd_be, &ss->be[i].id);
-			continue;
-		}
-		if (ss->be[i].id >= ss->next_be_id)
-			ss->next_be_id = ss->be[i].id + 1;
-		ss->be[n++] = ss->be[i];
-	}
-	ss->nbe = n;
-	return be_reindex(ss) ?: svcbe_load(ss);
-}
-
-/* What the maps hold, and the leftovers of an update cut short swept away. */
-static int load(struct svcsync *ss)
-{
-	uint32_t *by_id = NULL;
-	int err;
-
-	if ((err = load_frontends(ss)))
-		return err;
-	by_id = calloc(SVC_IDS, sizeof(*by_id));
-	if (!by_id)
-		return -ENOMEM;
-	for (size_t i = 0; i < ss->nfe; i++)
-		if (ss->fe[i].v.id < SVC_IDS)
-			by_id[ss->fe[i].v.id] = (uint32_t)i + 1;
-	err = sweep_orphans(ss, by_id) ?: load_backends(ss);
-	free(by_id);
-	return err;
-}
-
-int svcsync_open(const char *pin_dir, struct svcsync **out)
-{
-	struct svcsync *ss = calloc(1, sizeof(*ss));
-	int err;
-
-	if (!ss)
-		return -ENOMEM;
-	ss->fd_svc = ss->fd_slot = ss->fd_be = ss->fd_revnat = ss->fd_maglev = ss->fd_ct = ss->fd_ct6 =
-		ss->fd_name = ss->fd_ctstat = ss->fd_svcbe = -1;
-	if ((err = ss->fd_svc = xcni_map_open_pinned(pin_dir, "xcni_svc", &ss->max_svc)) < 0 ||
-	    (err = ss->fd_slot = xcni_map_open_pinned(pin_dir, "xcni_svcslot", &ss->max_slot)) < 0 ||
-	    (err = ss->fd_be = xcni_map_open_pinned(pin_dir, "xcni_backend", &ss->max_be)) < 0 ||
-	    (err = ss->fd_revnat = xcni_map_open_pinned(pin_dir, "xcni_revnat", &ss->max_revnat)) < 0 ||
-	    (err = ss->fd_maglev = xcni_map_open_pinned(pin_dir, "xcni_maglev", &ss->max_maglev)) < 0 ||
-	    (err = ss->fd_name = xcni_map_open_pinned(pin_dir, "xcni_svcname", NULL)) < 0 ||
-	    (err = ss->fd_svcbe = xcni_map_open_pinned(pin_dir, "xcni_svcbe", NULL)) < 0 ||
-	    (err = load(ss))) {
-		svcsync_free(ss);
-		return err;
-	}
-	/* Conntrack is the data plane's: without it (a writer over Service maps
-	 * alone) there is nothing to flush. */
-	ss->fd_ct = xcni_map_open_pinned(pin_dir, "xcni_ct", NULL);
-	if (ss->fd_ct < 0)
-		ss->fd_ct = -1;
-	ss->fd_ct6 = xcni_map_open_pinned(pin_dir, "xcni_ct6", NULL);
-	if (ss->fd_ct6 < 0)
-		ss->fd_ct6 = -1;
-	ss->fd_ctstat = xcni_map_open_pinned(pin_dir, "xcni_ctstat", NULL);
-	if (ss->fd_ctstat < 0)
-		ss->fd_ctstat = -1;
-	/* Service ids are u16 reverse-NAT indexes; a map can hold no more. */
-	if (ss->max_revnat > SVC_IDS - 1)
-		ss->max_revnat = SVC_IDS - 1;
-	*out = ss;
-	return 0;
-}
-
-void svcsync_free(struct svcsync *ss)
-{
-	if (!ss)
-		return;
-	for (size_t i = 0; i < ss->nfe; i++)
-		free(ss->fe[i].ids);
-	free(ss->fe);
-	free(ss->be);
-	free(ss->by_key);
-	free(ss->gone);
-	free(ss->svcbe_del);
-	if (ss->fd_svcbe >= 0)
-		close(ss->fd_svcbe);
-	if (ss->fd_name >= 0)
-		close(ss->fd_name);
-	if (ss->fd_ct >= 0)
-		close(ss->fd_ct);
-	if (ss->fd_ct6 >= 0)
-		close(ss->fd_ct6);
-	if (ss->fd_ctstat >= 0)
-		close(ss->fd_ctstat);
-	if (ss->fd_maglev >= 0)
-		close(ss->fd_maglev);
-	if (ss->fd_revnat >= 0)
-		close(ss->fd_revnat);
-	if (ss->fd_be >= 0)
-		close(ss->fd_be);
-	if (ss->fd_slot >= 0)
-		close(ss->fd_slot);
-	if (ss->fd_svc >= 0)
-		close(ss->fd_svc);
-	free(ss);
 }
 
 /* A frontend as it should be: backend ids, active ones first (each group by address). */
@@ -887,7 +429,7 @@ static int svcbe_write(struct svcsync *ss, const struct want *w, size_t n, size_
 				k[m++] = svcbe_key(w[i].v.id, &e->b);
 			}
 		}
-	err = update_many(ss->fd_svcbe, k, sizeof(*k), one, sizeof(*one), m, &done);
+	err = svcsync_update_many(ss->fd_svcbe, k, sizeof(*k), one, sizeof(*one), m, &done);
 out:
 	free(k);
 	free(one);
@@ -1178,8 +720,8 @@ static int write_backends(struct svcsync *ss, struct plan *p, struct svcsync_sta
 		bt->be_k[p->nstate + i] = p->added[i].id;
 		bt->be_w[p->nstate + i] = p->added[i].b;
 	}
-	err = update_many(ss->fd_be, bt->be_k, sizeof(*bt->be_k), bt->be_w, sizeof(*bt->be_w),
-			  p->nstate + p->new_be, &done);
+	err = svcsync_update_many(ss->fd_be, bt->be_k, sizeof(*bt->be_k), bt->be_w,
+				  sizeof(*bt->be_w), p->nstate + p->new_be, &done);
 	st->backends_written += done;
 	if (err)
 		return err;
@@ -1212,8 +754,8 @@ static int write_frontends(struct svcsync *ss, struct plan *p, struct svcsync_st
 	size_t i, n = p->n, done;
 	int err;
 
-	err = update_many(ss->fd_slot, bt->slot_k, sizeof(*bt->slot_k), bt->slot_v,
-			  sizeof(*bt->slot_v), bt->nslot, &done);
+	err = svcsync_update_many(ss->fd_slot, bt->slot_k, sizeof(*bt->slot_k), bt->slot_v,
+				  sizeof(*bt->slot_v), bt->nslot, &done);
 	ss->n_slot += done;
 	st->slots_written += done;
 	if (err)
@@ -1231,17 +773,17 @@ static int write_frontends(struct svcsync *ss, struct plan *p, struct svcsync_st
 		st->maglev_written++;
 	}
 	/* The names first: whatever reads an id (events, ct) finds its Service. */
-	err = update_many(ss->fd_name, bt->nm_k, sizeof(*bt->nm_k), bt->nm_v, sizeof(*bt->nm_v),
-			  bt->nrn, &done);
+	err = svcsync_update_many(ss->fd_name, bt->nm_k, sizeof(*bt->nm_k), bt->nm_v,
+				  sizeof(*bt->nm_v), bt->nrn, &done);
 	if (err)
 		return err;
-	err = update_many(ss->fd_revnat, bt->rn_k, sizeof(*bt->rn_k), bt->rn_v, sizeof(*bt->rn_v),
-			  bt->nrn, &done);
+	err = svcsync_update_many(ss->fd_revnat, bt->rn_k, sizeof(*bt->rn_k), bt->rn_v,
+				  sizeof(*bt->rn_v), bt->nrn, &done);
 	ss->n_revnat += done;
 	if (err)
 		return err;
-	err = update_many(ss->fd_svc, bt->svc_k, sizeof(*bt->svc_k), bt->svc_v, sizeof(*bt->svc_v),
-			  bt->nsvc, &done);
+	err = svcsync_update_many(ss->fd_svc, bt->svc_k, sizeof(*bt->svc_k), bt->svc_v,
+				  sizeof(*bt->svc_v), bt->nsvc, &done);
 	st->svcs_changed += done;
 	return err;
 }

@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "hash.h"
+
 struct hslot {
 	uint64_t h;
 	uintptr_t k; /* 0: free */
@@ -39,11 +41,7 @@ void hmap_free(struct hmap *m);
 
 static inline uint64_t hstr(const char *s)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
-	return h;
+	return xcni_fnv64_str(XCNI_FNV64_BASIS, s);
 }
 
 /* Addresses are in network order: their low bits barely vary, so mix. */

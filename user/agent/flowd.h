@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * xcnid's flow records inside (flows.h is the agent's interface): the state
+ * flows.c (conntrack walks, events, the log, IPFIX, the agent's side) and
+ * flows_serve.c (the Unix socket and the HTTPS listener) share. Not an
+ * interface.
+ */
+#ifndef XCNID_FLOWD_H
+#define XCNID_FLOWD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "xcni_shared.h"
+#include "lib/observe/flows.h"
+#include "agent/flows.h"
+
+#define FLOWD_CLIENTS 4
+#define FLOWD_REQ_MAX 4096
+/* An answer larger than this is cut (the client says so): 16k records are ~15 MB. */
+#define FLOWD_ANSWER_MAX (256u << 20)
+#define FLOWD_CLIENT_TIMEOUT_S 10
+/*
+ * Peers named within the current tick, by address (a power of two): naming
+ * one takes two or three map lookups, a system call each, and the records of
+ * a busy pair of pods are many where their peers are two. A tick's names are
+ * at most a second old when a record gets them.
+ */
+#define PEER_CACHE 256
+
+enum { TAG_TIMER, TAG_RING, TAG_LISTEN, TAG_EVFAN, TAG_TLS, TAG_CLIENT };
+
+struct client {
+	int fd; /* -1: free */
+	char req[FLOWD_REQ_MAX + 1];
+	size_t reqlen, off;
+	struct fbuf out; /* out.p set: answering */
+	time_t since;
+};
+
+struct flowd {
+	struct flows *fl;
+	char pin_dir[256], node[64], sock[108];
+	int epfd, tfd, lfd;
+	struct ring_buffer *rb;
+	int ct_fd, ct6_fd, podname_fd, identity_fd, ipcache_fd, ipcache6_fd, polname_fd,
+		svcname_fd, polkey6_fd, rulename_fd, sockflow_fd, sockflow6_fd, metrics_fd,
+		ctstat_fd, polsel_fd;
+	/* What the previous walk saw, so that a walk costs what changed since. */
+	struct ct_seen {
+		bool valid; /* a walk read every live entry since the agent started */
+		uint64_t packets; /* xcni_metrics' packets, summed: the programs ran */
+		struct xcni_ctstat st; /* created, deleted */
+		uint64_t evicted; /* created - deleted - present at that walk */
+		uint64_t since_ns; /* entries stamped before it are as that walk read them */
+		uint64_t all_read_ns; /* when a walk last read them all */
+		uint64_t walk_ns; /* when the last walk began */
+		uint64_t present; /* the entries it read (flows_ct_walk_due) */
+		uint64_t copy_ns; /* the agent's CPU time in its map reads (flows_ct_walk_due) */
+		bool all_next; /* the next walk reads them all (an eviction was seen) */
+	} seen;
+	struct xcni_metric *mvals; /* XCNI_NR_METRICS x CPUs */
+	__u32 *mkeys;
+	int ncpus;
+	struct client c[FLOWD_CLIENTS];
+	unsigned int ticks;
+	/* The flow log. */
+	char log_path[512];
+	int log_fd;
+	uint64_t log_max, log_bytes;
+	unsigned int log_files, log_interval;
+	uint64_t log_lines[FLOWD_LOG_FILES_MAX]; /* [0] the file written, [i] path.i */
+	uint64_t log_written, log_rotated_out, log_errors, log_rotations;
+	struct fbuf line;
+	struct ipfix *ipx; /* --ipfix: NULL none */
+	bool ipfix_all; /* --ipfix-all-nodes */
+	uint64_t ipfix_active_ns, ipfix_idle_ns;
+	uint64_t ipfix_skipped; /* records another node exports (ipfix_ours) */
+	struct evfan *fan; /* monitor's subscribers to the ring this reads */
+	struct http *tls; /* --flows-listen: the same queries over HTTPS, clients with certificates */
+	char *pem[3]; /* its tls.crt, tls.key, ca.crt, kept while it runs */
+	struct peer_slot {
+		uint32_t gen; /* named in tick gen; 0: never */
+		uint8_t family, addr[16];
+		struct flow_peer p; /* holds its strings */
+	} peers[PEER_CACHE];
+	uint32_t peer_gen; /* the tick's, from 1 */
+	/* Entries created before this (ktime) have no socket LB record to ask
+	 * for: both xcni_sock_flow maps were empty then. 0: ask for each. */
+	uint64_t sock_none_before;
+};
+
+/* flows_serve.c */
+/* The times and the trailer's counts (extra, len: NULL, 0 for none) of an answer. */
+void flowd_render_ctx(const struct flowd *d, struct flow_render_ctx *rc, char *extra,
+		      size_t len);
+void flowd_client_close(struct flowd *d, struct client *c);
+/* A client's socket is ready (events of epoll): reads its request, writes its answer. */
+void flowd_client_io(struct flowd *d, struct client *c);
+/* A client waits on the Unix socket: taken, or refused when every slot is busy. */
+void flowd_on_listen(struct flowd *d);
+/* The Unix socket (d->sock) listened on: 0 or -errno (said). */
+int flowd_listen_unix(struct flowd *d);
+/* --flows-listen: the same queries over HTTPS from clients with certificates; 0 or -errno. */
+int flowd_listen_tls(struct flowd *d, const struct flowd_opts *o);
+
+#endif

@@ -1,0 +1,368 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * xcnid's flow records served (flows.h): xcnictl flows over the Unix socket
+ * (one request, one answer, then close; never waits on a client), and the
+ * same queries over HTTPS with client certificates (--flows-listen).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/observe/flows.h"
+#include "lib/system/clock.h"
+#include "lib/system/log.h"
+#include "agent/flows.h"
+#include "agent/flowd.h"
+#include "agent/ipfix.h"
+#include "agent/evfan.h"
+#include "agent/http.h"
+
+/* A PEM file of --flows-tls at most this long (a chain of a few certificates). */
+#define FLOWD_PEM_MAX (256u << 10)
+
+void flowd_render_ctx(const struct flowd *d, struct flow_render_ctx *rc, char *extra,
+		      size_t len)
+{
+	struct timespec w;
+
+	clock_gettime(CLOCK_REALTIME, &w);
+	rc->now_ns = xcni_mono_ns();
+	rc->wall_off_ns = (int64_t)w.tv_sec * 1000000000LL + w.tv_nsec - (int64_t)rc->now_ns;
+	rc->node = d->node;
+	rc->trailer_extra = NULL;
+	if (extra) {
+		snprintf(extra, len,
+			 ",\"log_lines\":%llu,\"log_rotated_out\":%llu,\"log_errors\":%llu,"
+			 "\"log_rotations\":%llu",
+			 (unsigned long long)d->log_written, (unsigned long long)d->log_rotated_out,
+			 (unsigned long long)d->log_errors, (unsigned long long)d->log_rotations);
+		{
+			size_t n = strlen(extra);
+
+			snprintf(extra + n, len - n, ",\"monitor_subscribers\":%u,\"monitor_lost\":%llu",
+				 evfan_subscribers(d->fan), (unsigned long long)evfan_lost(d->fan));
+		}
+		if (d->ipx) {
+			const struct ipfix_stats *st = ipfix_stats(d->ipx);
+			size_t n = strlen(extra);
+
+			snprintf(extra + n, len - n,
+				 ",\"ipfix_records\":%llu,\"ipfix_messages\":%llu,"
+				 "\"ipfix_errors\":%llu,\"ipfix_connects\":%llu,"
+				 "\"ipfix_skipped\":%llu",
+				 (unsigned long long)st->records, (unsigned long long)st->messages,
+				 (unsigned long long)st->send_errors, (unsigned long long)st->connects,
+				 (unsigned long long)d->ipfix_skipped);
+		}
+		rc->trailer_extra = extra;
+	}
+}
+
+void flowd_client_close(struct flowd *d, struct client *c)
+{
+	epoll_ctl(d->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	c->fd = -1;
+	fbuf_free(&c->out);
+	c->reqlen = c->off = 0;
+}
+
+/* The answer to a request (lines of name=value, NUL-ended) into out, as the socket sends it. */
+static void answer_req(struct flowd *d, char *req, struct fbuf *out)
+{
+	struct flow_render_ctx rc;
+	struct flow_filter ff;
+	char err[300], extra[512];
+	int n;
+
+	out->max = FLOWD_ANSWER_MAX;
+	ff.nots = NULL;
+	ff.nnots = 0;
+	if (flow_filter_parse(&ff, req, err, sizeof(err))) {
+		fbuf_printf(out, "{\"error\":");
+		/* err has no quotes or control characters worth more than this. */
+		for (char *p = err; *p; p++)
+			if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20)
+				*p = '?';
+		fbuf_printf(out, "\"%s\"}\n", err);
+	} else {
+		flowd_render_ctx(d, &rc, extra, sizeof(extra));
+		rc.mono = ff.time_mono;
+		n = flows_render_json(d->fl, &ff, &rc, out);
+		if (n == -E2BIG) {
+			out->err = 0;
+			fbuf_printf(out, "{\"error\":\"answer cut at %u bytes: ask for less "
+					 "(--last, filters)\"}\n", FLOWD_ANSWER_MAX);
+		}
+	}
+	flow_filter_free(&ff);
+}
+
+static void client_answer(struct flowd *d, struct client *c)
+{
+	struct epoll_event ev = { .events = EPOLLOUT, .data.u64 = TAG_CLIENT + (uint64_t)(c - d->c) };
+
+	c->req[c->reqlen] = '\0';
+	answer_req(d, c->req, &c->out);
+	if (c->out.err) {
+		flowd_client_close(d, c);
+		return;
+	}
+	epoll_ctl(d->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+/*
+ * GET FLOWS_HTTP_PATH?from=x%2Fa&last=5 over HTTPS (http.c has checked the
+ * client's certificate): the query's arguments are the request's lines, and
+ * the answer is the socket's.
+ */
+static int render_http(void *ctx, const struct http_args *args, char **body, size_t *len)
+{
+	struct flowd *d = ctx;
+	struct fbuf req = { .max = FLOWD_REQ_MAX }, out = {};
+	const char *scope = NULL, *ou = args->client_ou;
+	int err = -EINVAL;
+
+	/*
+	 * Whom the certificate is for: no OU, every flow; OU namespace:NS, the
+	 * flows with an end in NS (a tenant's), the filters ANDed with it.
+	 */
+	if (ou) {
+		scope = ou + 10;
+		if (strncmp(ou, "namespace:", 10) || !*scope || strlen(scope) > 63 ||
+		    strspn(scope, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(scope)) {
+			fbuf_printf(&out, "{\"error\":\"this client certificate's OU grants no flows "
+					  "(namespace:NS reads namespace NS's; none, every one)\"}\n");
+			err = -EACCES;
+			goto bad;
+		}
+	}
+	for (size_t i = 0; i < args->n; i++) {
+		if (scope && !strcmp(args->v[i].key, "namespace") && strcmp(args->v[i].value, scope)) {
+			fbuf_printf(&out, "{\"error\":\"this client certificate reads namespace %s's "
+					  "flows only, not another's\"}\n", scope);
+			err = -EACCES;
+			goto bad;
+		}
+		if (strchr(args->v[i].key, '\n') || strchr(args->v[i].value, '\n') ||
+		    strchr(args->v[i].key, '=')) {
+			fbuf_printf(&out, "{\"error\":\"argument %zu: a newline or '=' in it\"}\n", i + 1);
+			goto bad;
+		}
+		fbuf_printf(&req, "%s=%s\n", args->v[i].key, args->v[i].value);
+	}
+	/* Last: a namespace filter is the last one given. */
+	if (scope)
+		fbuf_printf(&req, "namespace=%s\n", scope);
+	if (req.err) {
+		fbuf_free(&req);
+		fbuf_printf(&out, "{\"error\":\"request longer than %d bytes\"}\n", FLOWD_REQ_MAX);
+		goto bad;
+	}
+	answer_req(d, req.p ? req.p : (char[]){ "" }, &out);
+	fbuf_free(&req);
+	if (out.err) {
+		fbuf_free(&out);
+		return -ENOMEM;
+	}
+	if (!out.p)
+		fbuf_printf(&out, "%s", "");
+	*body = out.p;
+	*len = out.len;
+	return 0;
+bad:
+	fbuf_free(&req);
+	if (out.err) {
+		fbuf_free(&out);
+		return -ENOMEM;
+	}
+	*body = out.p;
+	*len = out.len;
+	return err;
+}
+
+/* A --flows-tls file into *out (NUL-ended). 0 or -errno (said, naming the file). */
+static int read_pem(const char *dir, const char *name, char **out)
+{
+	char path[512];
+	struct stat st;
+	char *buf = NULL;
+	ssize_t n = 0;
+	int fd, err = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		err = -errno;
+		goto said;
+	}
+	if (fstat(fd, &st)) {
+		err = -errno;
+		goto said;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size <= 0 || st.st_size > FLOWD_PEM_MAX) {
+		pr_err("flows: --flows-tls %s: %s: not a PEM file of 1 to %u bytes\n", dir, name,
+		       FLOWD_PEM_MAX);
+		close(fd);
+		return -EINVAL;
+	}
+	buf = calloc(1, (size_t)st.st_size + 1);
+	if (!buf) {
+		err = -ENOMEM;
+		goto said;
+	}
+	for (off_t got = 0; got < st.st_size; got += n) {
+		n = read(fd, buf + got, (size_t)(st.st_size - got));
+		if (n <= 0) {
+			err = n < 0 ? -errno : -EIO;
+			goto said;
+		}
+	}
+	if (!strstr(buf, "-----BEGIN ")) {
+		pr_err("flows: --flows-tls %s: %s: no PEM block in it\n", dir, name);
+		err = -EINVAL;
+		goto out;
+	}
+	close(fd);
+	*out = buf;
+	return 0;
+said:
+	pr_err("flows: --flows-tls %s: %s: %s\n", dir, name, strerror(-err));
+out:
+	if (buf) {
+		explicit_bzero(buf, (size_t)st.st_size);
+		free(buf);
+	}
+	if (fd >= 0)
+		close(fd);
+	return err;
+}
+
+/* --flows-listen: the HTTPS server, its route, in the agent's epoll set. 0 or -errno (said). */
+int flowd_listen_tls(struct flowd *d, const struct flowd_opts *o)
+{
+	static const char *const files[] = { "tls.crt", "tls.key", "ca.crt" };
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = TAG_TLS };
+	struct http_tls t = { .name = FLOWS_TLS_NAME };
+	int err;
+
+	for (int i = 0; i < 3; i++)
+		if ((err = read_pem(o->tls_dir, files[i], &d->pem[i])))
+			return err;
+	t.cert = d->pem[0];
+	t.key = d->pem[1];
+	t.ca = d->pem[2];
+	err = http_open_tls(o->listen, &t, &d->tls);
+	if (err) {
+		pr_err("flows: --flows-listen %s (certificates from %s): cannot serve it\n", o->listen,
+		       o->tls_dir);
+		return err;
+	}
+	err = http_route(d->tls, FLOWS_HTTP_PATH, "application/x-ndjson", render_http, d);
+	if (!err && epoll_ctl(d->epfd, EPOLL_CTL_ADD, http_fd(d->tls), &ev))
+		err = -errno;
+	return err;
+}
+
+void flowd_client_io(struct flowd *d, struct client *c)
+{
+	ssize_t n;
+
+	if (!c->out.p) {
+		n = read(c->fd, c->req + c->reqlen, FLOWD_REQ_MAX - c->reqlen);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n < 0) {
+			flowd_client_close(d, c);
+			return;
+		}
+		c->reqlen += (size_t)n;
+		if (n == 0 || c->reqlen == FLOWD_REQ_MAX) {
+			if (n > 0) {
+				/* Too long to be a request of xcnictl's. */
+				fbuf_printf(&c->out, "{\"error\":\"request longer than %d bytes\"}\n",
+					    FLOWD_REQ_MAX);
+				struct epoll_event ev = { .events = EPOLLOUT,
+							  .data.u64 = TAG_CLIENT +
+								      (uint64_t)(c - d->c) };
+				epoll_ctl(d->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+				return;
+			}
+			client_answer(d, c);
+		}
+		return;
+	}
+	n = write(c->fd, c->out.p + c->off, c->out.len - c->off);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n < 0 || (c->off += (size_t)n) == c->out.len)
+		flowd_client_close(d, c);
+}
+
+void flowd_on_listen(struct flowd *d)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	int fd = accept4(d->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	struct client *c = NULL;
+
+	if (fd < 0)
+		return;
+	for (int i = 0; i < FLOWD_CLIENTS; i++)
+		if (d->c[i].fd < 0) {
+			c = &d->c[i];
+			break;
+		}
+	if (!c) {
+		/* Busy: the client sees the connection closed and may try again. */
+		close(fd);
+		return;
+	}
+	c->fd = fd;
+	c->reqlen = c->off = 0;
+	c->since = time(NULL);
+	ev.data.u64 = TAG_CLIENT + (uint64_t)(c - d->c);
+	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev)) {
+		close(fd);
+		c->fd = -1;
+	}
+}
+
+int flowd_listen_unix(struct flowd *d)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char dir[sizeof(d->sock)], *slash;
+	int fd;
+
+	snprintf(dir, sizeof(dir), "%s", d->sock);
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0700) && errno != EEXIST)
+			return -errno;
+	}
+	if (strlen(d->sock) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(sa.sun_path, d->sock, strlen(d->sock) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/* A socket left by an agent that did not stop cleanly; this agent owns the pin dir. */
+	unlink(d->sock);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || chmod(d->sock, 0600) ||
+	    listen(fd, 16)) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	d->lfd = fd;
+	return 0;
+}

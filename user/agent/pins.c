@@ -1,0 +1,351 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The agent's pinned state under the pin dir: what a restart may reuse (the
+ * maps' layouts and the map ABI checked), the programs pinned and swapped
+ * into every link without a gap, and --uninstall taking it all away.
+ */
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <dirent.h>
+#include <errno.h>
+#include <linux/pkt_cls.h>
+#include <net/if.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "xcni_shared.h"
+#include "lib/system/bpfpin.h"
+#include "lib/system/log.h"
+#include "agent/masq.h"
+#include "agent/overlay.h"
+#include "agent/socklb.h"
+#include "agent/pins.h"
+#include "agent/xcnid_opts.h"
+
+/*
+ * The maps of names for people (bpf/lib/maps.h): the agent writes every entry
+ * again from the cluster's state, so a pinned one made by an older build with
+ * other flags (preallocated) may be made again, losing nothing.
+ */
+static bool names_map(const char *name)
+{
+	static const char *const names[] = { "xcni_polname", "xcni_polsel", "xcni_identity",
+					     "xcni_podname" };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(name, names[i]))
+			return true;
+	return false;
+}
+
+/*
+ * The fragment maps (bpf/lib/maps.h, struct xcni_frag_share): an entry lives
+ * for one datagram's fragments, so a pinned one of another layout (an older
+ * build's one LRU of datagrams, another size) is made again, losing at most
+ * the datagrams in flight.
+ */
+static bool frag_map(const char *name)
+{
+	return !strcmp(name, "xcni_frag") || !strcmp(name, "xcni_frag6");
+}
+
+/* A pinned map removed, to be made again on load: 0 or -errno (said). */
+static int pin_remove(const char *path)
+{
+	int err = unlink(path) ? -errno : 0;
+
+	if (err)
+		pr_err("pinned map %s: cannot remove it to make it again: %s\n", path,
+		       strerror(-err));
+	return err;
+}
+
+/*
+ * Refuses, with the map and field named, a pinned map whose layout differs
+ * from what this build expects: silently recreating it would drop every
+ * conntrack entry and endpoint. The flags count too (libbpf would refuse
+ * such a map later, naming nothing); a map of names of an older build, whose
+ * flags alone differ, is made again instead (names_map), and so is a fragment
+ * map of any other layout (frag_map).
+ */
+int check_pinned_layout(const char *pin_dir, struct bpf_object *obj)
+{
+	struct bpf_map *m;
+
+	bpf_object__for_each_map(m, obj) {
+		struct bpf_map_info info = {};
+		__u32 len = sizeof(info);
+		char path[512];
+		int fd, err;
+
+		if (!bpf_map__is_pinned(m) && bpf_map__pin_path(m) == NULL)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, bpf_map__name(m));
+		fd = bpf_obj_get(path);
+		if (fd < 0)
+			continue; /* not pinned yet: created on load */
+		if (bpf_map_get_info_by_fd(fd, &info, &len)) {
+			close(fd);
+			continue;
+		}
+		close(fd);
+		if (info.type == bpf_map__type(m) && info.key_size == bpf_map__key_size(m) &&
+		    info.value_size == bpf_map__value_size(m) &&
+		    info.max_entries == bpf_map__max_entries(m) &&
+		    info.map_flags == bpf_map__map_flags(m))
+			continue;
+		if (frag_map(bpf_map__name(m))) {
+			pr_warn("pinned map %s has another layout (type %u key %u value %u entries %u "
+				"flags %#x): making it again (fragments in flight are lost)\n",
+				path, info.type, info.key_size, info.value_size, info.max_entries,
+				info.map_flags);
+			if ((err = pin_remove(path)))
+				return err;
+			continue;
+		}
+		/* Names only (flags of an older build, another --map-max): made
+		 * again, losing nothing. */
+		if (names_map(bpf_map__name(m))) {
+			pr_warn("pinned map %s has flags %#x and %u entries, this xcnid makes it with "
+				"%#x and %u: making it again (its names are written again from the "
+				"cluster's state)\n",
+				path, info.map_flags, info.max_entries, bpf_map__map_flags(m),
+				bpf_map__max_entries(m));
+			if ((err = pin_remove(path)))
+				return err;
+			continue;
+		}
+		pr_err("pinned map %s has another layout (type %u key %u value %u entries %u flags %#x; "
+		       "this xcnid needs type %u key %u value %u entries %u flags %#x): refusing to "
+		       "replace it, which would lose its entries; migrate it or remove %s\n",
+		       path, info.type, info.key_size, info.value_size, info.max_entries,
+		       info.map_flags, bpf_map__type(m), bpf_map__key_size(m), bpf_map__value_size(m),
+		       bpf_map__max_entries(m), bpf_map__map_flags(m), path);
+		return -EEXIST;
+	}
+	return 0;
+}
+
+static int check_abi(const char *pin_dir)
+{
+	struct xcni_config cfg = {};
+	char path[512];
+	__u32 k = 0;
+	int fd, err = 0;
+
+	snprintf(path, sizeof(path), "%s/xcni_config", pin_dir);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return 0;
+	if (bpf_map_lookup_elem(fd, &k, &cfg) == 0 && cfg.abi_version &&
+	    cfg.abi_version != XCNI_ABI_VERSION) {
+		pr_err("maps under %s were written by map ABI %u, this xcnid speaks %u: "
+		       "refusing to reuse them; migrate or remove %s\n",
+		       pin_dir, cfg.abi_version, XCNI_ABI_VERSION, pin_dir);
+		err = -EEXIST;
+	}
+	close(fd);
+	return err;
+}
+
+/* Pins prog at dir/name without a moment where the path is missing. */
+int pin_atomic(struct bpf_program *prog, const char *dir, const char *name)
+{
+	char path[512], tmp[520];
+	int err;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	snprintf(tmp, sizeof(tmp), "%s_new", path); /* bpffs names take no dots */
+	unlink(tmp);
+	err = bpf_program__pin(prog, tmp);
+	if (err)
+		return err;
+	if (rename(tmp, path) < 0) {
+		err = -errno;
+		unlink(tmp);
+		return err;
+	}
+	return 0;
+}
+
+/*
+ * Swaps the new programs into every attachment the plugin made: TCX links
+ * (pinned under links/) get bpf_link_update, tc clsact filters are replaced
+ * in place. Either way the device is never without a program.
+ */
+int take_over_attachments(const char *pin_dir, int from_fd, int to_fd)
+{
+	char dir[512], path[1024];
+	struct dirent *de;
+	int n = 0, fails = 0, mfd;
+	__u32 key, next, *prev = NULL;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%s/%s", pin_dir, XCNI_PIN_LINKS);
+	d = opendir(dir);
+	while (d && (de = readdir(d))) {
+		size_t l = strlen(de->d_name);
+		int in = l > 3 && strcmp(de->d_name + l - 3, "-in") == 0;
+		int lfd;
+
+		/* Hidden, or the node's own links (the overlay swaps those itself). */
+		if (de->d_name[0] == '.' || !strncmp(de->d_name, "node-", 5))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		lfd = bpf_obj_get(path);
+		if (lfd < 0)
+			continue;
+		if (bpf_link_update(lfd, in ? from_fd : to_fd, NULL)) {
+			pr_warn("cannot update link %s: %s\n", path, strerror(errno));
+			fails++;
+		} else {
+			n++;
+		}
+		close(lfd);
+	}
+	if (d)
+		closedir(d);
+
+	snprintf(path, sizeof(path), "%s/xcni_ifindex", pin_dir);
+	mfd = bpf_obj_get(path);
+	while (mfd >= 0 && bpf_map_get_next_key(mfd, prev, &next) == 0) {
+		char ifname[IF_NAMESIZE], lpath[1200];
+		struct stat st;
+
+		key = next;
+		prev = &key;
+		/* ifindexes are per netns: only touch a device that is visibly ours. */
+		if (!if_indextoname(key, ifname) || strncmp(ifname, "xc", 2) != 0 ||
+		    strlen(ifname) != 14)
+			continue;
+		snprintf(lpath, sizeof(lpath), "%s/%s-in", dir, ifname);
+		if (stat(lpath, &st) == 0)
+			continue; /* a TCX attachment, done above */
+		for (int egress = 0; egress < 2; egress++) {
+			DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = (int)key,
+					    .attach_point = egress ? BPF_TC_EGRESS : BPF_TC_INGRESS);
+			DECLARE_LIBBPF_OPTS(bpf_tc_opts, q, .handle = XCNI_TC_HANDLE,
+					    .priority = XCNI_TC_PRIO);
+			DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .handle = XCNI_TC_HANDLE,
+					    .priority = XCNI_TC_PRIO, .flags = BPF_TC_F_REPLACE,
+					    .prog_fd = egress ? to_fd : from_fd);
+
+			if (bpf_tc_query(&hook, &q))
+				continue; /* no filter of ours there */
+			if (bpf_tc_attach(&hook, &o)) {
+				pr_warn("cannot replace tc filter on %s: %s\n", ifname, strerror(errno));
+				fails++;
+			} else {
+				n++;
+			}
+		}
+	}
+	if (mfd >= 0)
+		close(mfd);
+	pr_info("took over %d attachments (%d failed)\n", n, fails);
+	return fails ? -EIO : 0;
+}
+
+/* Removes dir and every pin and directory under it (bpffs: unlink and rmdir only). */
+static int rm_pins(const char *dir)
+{
+	char path[1024];
+	struct dirent *de;
+	struct stat st;
+	DIR *d = opendir(dir);
+	int err = 0;
+
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (!lstat(path, &st) && S_ISDIR(st.st_mode))
+			err = rm_pins(path) ?: err;
+		else if (unlink(path))
+			err = -errno;
+	}
+	closedir(d);
+	return rmdir(dir) ? -errno : err;
+}
+
+/*
+ * xcnid --uninstall: what agents made on this node goes, whichever way it was
+ * attached, and the node is as it was before xcni: the pods' tc filters (their
+ * TCX links go with the pins), the overlay's attachments and xcni0, the socket
+ * LB's cgroup links, the masquerade tables, and every pin. The CNI config and
+ * binaries are the installer's (examples/kind/entrypoint.sh uninstall).
+ */
+int uninstall(const struct opts *o)
+{
+	char path[1024];
+	__u32 key, next, *prev = NULL;
+	int mfd, n = 0, err;
+
+	snprintf(path, sizeof(path), "%s/xcni_ifindex", o->pin_dir);
+	mfd = bpf_obj_get(path);
+	while (mfd >= 0 && bpf_map_get_next_key(mfd, prev, &next) == 0) {
+		char ifname[IF_NAMESIZE];
+
+		key = next;
+		prev = &key;
+		/* As take_over_attachments: only a device that is visibly a pod's. */
+		if (!if_indextoname(key, ifname) || strncmp(ifname, "xc", 2) || strlen(ifname) != 14)
+			continue;
+		for (int egress = 0; egress < 2; egress++) {
+			DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = (int)key,
+					    .attach_point = egress ? BPF_TC_EGRESS : BPF_TC_INGRESS);
+			DECLARE_LIBBPF_OPTS(bpf_tc_opts, q, .handle = XCNI_TC_HANDLE,
+					    .priority = XCNI_TC_PRIO);
+
+			n += !bpf_tc_detach(&hook, &q);
+		}
+	}
+	if (mfd >= 0)
+		close(mfd);
+	err = overlay_uninstall(o->pin_dir, o->ov->underlay);
+	if (!err)
+		err = socklb_detach_pinned(o->pin_dir);
+	if (!err && o->mq->table)
+		err = masq_remove(o->mq);
+	if (err)
+		return err;
+	err = rm_pins(o->pin_dir);
+	if (err) {
+		pr_err("removing %s: %s\n", o->pin_dir, strerror(-err));
+		return err;
+	}
+	printf("xcnid: uninstalled: %s removed%s%s, %d pod tc filters, masquerade tables%s\n",
+	       o->pin_dir, o->ov->underlay ? ", overlay on " : "",
+	       o->ov->underlay ? o->ov->underlay : "", n, o->mq->table ? " removed" : " kept");
+	fflush(stdout);
+	return 0;
+}
+
+/* The pin directory and its links/ on a bpffs, and the ABI of what is pinned there ours. */
+int pin_dirs_ready(const char *pin_dir)
+{
+	char links[512];
+	int err;
+
+	err = xcni_bpffs_ensure(pin_dir);
+	if (err) {
+		pr_err("bpffs is not mounted at /sys/fs/bpf and mounting it failed: %s\n",
+		       strerror(-err));
+		return err;
+	}
+	snprintf(links, sizeof(links), "%s/%s", pin_dir, XCNI_PIN_LINKS);
+	if ((mkdir(pin_dir, 0700) && errno != EEXIST) ||
+	    (mkdir(links, 0700) && errno != EEXIST)) {
+		err = -errno;
+		pr_err("cannot create %s: %s (is %s on a bpffs mount?)\n", links,
+		       strerror(errno), pin_dir);
+		return err;
+	}
+	return check_abi(pin_dir);
+}

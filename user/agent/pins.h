@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The agent's pinned state (agent/pins.c): the pin dir made ready and its
+ * maps checked before anything is loaded, the programs pinned and taken over
+ * in every link, --uninstall.
+ */
+#ifndef XCNID_PINS_H
+#define XCNID_PINS_H
+
+struct bpf_object;
+struct bpf_program;
+struct opts;
+
+/* The pin directory and its links/ on a bpffs, and the ABI of what is pinned there ours. */
+int pin_dirs_ready(const char *pin_dir);
+/*
+ * Refuses, with the map and field named, a pinned map of obj whose layout
+ * differs from what this build expects (maps of names and fragment maps are
+ * made again instead); 0 or -errno.
+ */
+int check_pinned_layout(const char *pin_dir, struct bpf_object *obj);
+/* Pins prog at dir/name without a moment where the path is missing. */
+int pin_atomic(struct bpf_program *prog, const char *dir, const char *name);
+/* The new programs swapped into every attachment the plugin made (TCX links, tc filters). */
+int take_over_attachments(const char *pin_dir, int from_fd, int to_fd);
+/* --uninstall: links, pins and (unless told otherwise) the masquerade tables removed. */
+int uninstall(const struct opts *o);
+
+#endif

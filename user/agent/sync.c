@@ -1,0 +1,917 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The agent following the cluster: the store fed by its source (the
+ * manifest directory or the API server), and on each change, after the
+ * --sync-delay window, policy, Services, the external frontends and
+ * masquerading's exceptions compiled and written into the maps, each
+ * generation reported.
+ */
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * xcnid, the node agent: loads the data-plane programs, pins them and their
+ * maps under the pin dir, writes the node config, and on restart takes over
+ * the pinned state (maps reused, programs swapped atomically in every link).
+ */
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <dirent.h>
+#include <errno.h>
+#include <linux/pkt_cls.h>
+#include <net/if.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "xcni_shared.h"
+#include "from_pod.skel.h"
+#include "lib/system/bpfpin.h"
+#include "lib/system/cidr.h"
+#include "lib/observe/flows.h"
+#include "lib/cluster/k8sapi.h"
+#include "lib/system/killpoint.h"
+#include "lib/system/log.h"
+#include "lib/policy/policy.h"
+#include "lib/policy/polsync.h"
+#include "lib/services/svc.h"
+#include "lib/services/extfe.h"
+#include "lib/services/svcsync.h"
+#include "lib/cluster/store.h"
+#include "to_pod.skel.h"
+#include "agent/flows.h"
+#include "agent/masq.h"
+#include "agent/hooks.h"
+#include "agent/http.h"
+#include "agent/metrics.h"
+#include "agent/ui.h"
+#include "agent/overlay.h"
+#include "agent/probe.h"
+#include "agent/socklb.h"
+#include "agent/status.h"
+#include "agent/xcnid_opts.h"
+#include "lib/system/clock.h"
+#include "agent/sync.h"
+
+/*
+ * New policy is in the maps: one more policy revision, so that flows judged
+ * before are judged again on their next packet (bpf/lib/conntrack.h). The map is
+ * pinned: the count goes on across restarts and never comes round to a
+ * revision entries were judged under (2^32 changes aside).
+ */
+static int bump_policy_rev(struct from_pod *fp)
+{
+	__u32 k = 0, rev = 0;
+
+	if (bpf_map__lookup_elem(fp->maps.xcni_polrev, &k, sizeof(k), &rev, sizeof(rev), 0))
+		return -errno;
+	rev++;
+	if (bpf_map__update_elem(fp->maps.xcni_polrev, &k, sizeof(k), &rev, sizeof(rev), 0))
+		return -errno;
+	return 0;
+}
+
+/* Records in the node config how far the maps follow the cluster state. */
+static void report_gen(const struct opts *o, struct from_pod *fp, __u64 gen,
+		       const struct pol_result *r, size_t nover, size_t names_missing,
+		       const char *error)
+{
+	struct xcni_config cfg;
+	__u32 k = 0;
+	/* `xcnictl config set` changes this value too: one read-modify-write at a time. */
+	int lock = xcni_config_lock(o->pin_dir);
+
+	if (lock < 0)
+		pr_warn("locking %s for the config: %s\n", o->pin_dir, strerror(-lock));
+	if (bpf_map__lookup_elem(fp->maps.xcni_config, &k, sizeof(k), &cfg, sizeof(cfg), 0))
+		goto out;
+	if (error) {
+		cfg.failed_gen = gen;
+		snprintf(cfg.error, sizeof(cfg.error), "%s", error);
+	} else {
+		cfg.applied_gen = gen;
+		cfg.error[0] = '\0';
+	}
+	/* A node with both underlay families: the MTU follows the tunnels in use. */
+	if (o->ov->underlay)
+		cfg.pod_mtu = o->ov->underlay_mtu - overlay_encap_len(o->ov);
+	if (r) {
+		cfg.nr_identities = (__u32)r->nidentities;
+		cfg.nr_policies = (__u32)r->npolicies;
+		cfg.nr_endpoints_policy = (__u32)r->neps;
+		cfg.nr_endpoints_overflow = (__u32)nover;
+		cfg.nr_addr_contested = r->ncontested > 0xffff ? 0xffff : (__u16)r->ncontested;
+		if (!error)
+			cfg.nr_names_missing = names_missing > 0xffff ? 0xffff : (__u16)names_missing;
+	}
+	bpf_map__update_elem(fp->maps.xcni_config, &k, sizeof(k), &cfg, sizeof(cfg), 0);
+out:
+	if (lock >= 0)
+		close(lock);
+}
+
+/*
+ * from_overlay's xcni_self6 (bpf/lib/nodeport.h): this node's IPv6
+ * InternalIP (a6, or all 0), the SNAT source of IPv6 externalIPs and
+ * load-balancer IPs with a backend on another node. No such map pinned (no
+ * overlay, or Services not in BPF): nothing to do. 0 or -errno.
+ */
+static int write_self6(const struct opts *o, const uint8_t a6[16])
+{
+	__u32 k = 0;
+	char path[512];
+	int fd, err = 0;
+
+	snprintf(path, sizeof(path), "%s/xcni_self6", o->pin_dir);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (bpf_map_update_elem(fd, &k, a6, BPF_ANY))
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+/*
+ * Services and EndpointSlices -> the Service maps (svcsync's versioned
+ * discipline: a Service's change is whole or not at all). Only the Services
+ * whose objects changed (ch, from the store's journal) are built again and
+ * only their frontends compared and written; all: everything. 0, or -errno
+ * with msg saying why (nothing written then; the next generation builds and
+ * compares everything again).
+ */
+/* What struct svc_node points into, for one generation. */
+struct svc_node_bufs {
+	uint32_t addrs[2];
+	uint8_t addr6[1][16];
+	uint32_t *peers;
+	uint8_t (*peers6)[16];
+	const char **pnames; /* the peers' Node names: IPv4's, then IPv6's from [n + 1] */
+};
+
+static void svc_node_free(struct svc_node_bufs *b)
+{
+	free(b->peers);
+	free(b->peers6);
+	free(b->pnames);
+}
+
+/*
+ * The Service builder's view of the nodes (*sn, pointing into *b): this
+ * node's NodePort addresses — its InternalIP (its Node object) and the
+ * underlay address, where traffic from outside arrives, and its IPv6
+ * InternalIP — and every other Node's, named, for this node's pods reaching
+ * their NodePorts (under externalTrafficPolicy Local a peer's NodePort holds
+ * that node's endpoints only). Also writes xcni_self6. 0 or -ENOMEM.
+ */
+static int svc_node_build(const struct opts *o, const struct cluster *c, __u64 gen,
+			  struct svc_node *sn, struct svc_node_bufs *b)
+{
+	static const uint8_t none6[16];
+	const struct k8s_object *node = NULL;
+	size_t n = c->n[K8S_NODE];
+	int err;
+
+	*sn = (struct svc_node){ .name = o->node_name, .np_min = o->np_min, .np_max = o->np_max };
+	for (size_t i = 0; i < n && o->node_name; i++)
+		if (!strcmp(c->objs[K8S_NODE][i]->meta.name, o->node_name))
+			node = c->objs[K8S_NODE][i];
+	if (node && node->node.internal_ip)
+		b->addrs[sn->naddrs++] = node->node.internal_ip;
+	if (o->ov->underlay && o->ov->node_ip && (!sn->naddrs || b->addrs[0] != o->ov->node_ip))
+		b->addrs[sn->naddrs++] = o->ov->node_ip;
+	sn->addrs = b->addrs;
+	b->peers = calloc(n + 1, sizeof(*b->peers));
+	b->peers6 = calloc(n + 1, sizeof(*b->peers6));
+	b->pnames = calloc(2 * (n + 1), sizeof(*b->pnames));
+	if (!b->peers || !b->peers6 || !b->pnames)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t a = c->objs[K8S_NODE][i]->node.internal_ip;
+
+		if (a && c->objs[K8S_NODE][i] != node && !(sn->naddrs && a == b->addrs[0]) &&
+		    !(sn->naddrs > 1 && a == b->addrs[1])) {
+			b->pnames[sn->npeers] = c->objs[K8S_NODE][i]->meta.name;
+			b->peers[sn->npeers++] = a;
+		}
+	}
+	sn->peers = b->peers;
+	sn->peer_names = b->pnames;
+	if (node && memcmp(node->node.internal_ip6, none6, 16)) {
+		memcpy(b->addr6[0], node->node.internal_ip6, 16);
+		sn->naddrs6 = 1;
+	}
+	/* Said, not fatal: without it only IPv6 external frontends to another
+	 * node's backend drop (drop-no-tunnel); the Services are still written. */
+	err = write_self6(o, sn->naddrs6 ? b->addr6[0] : none6);
+	if (err)
+		pr_warn("generation %llu: writing xcni_self6 (this node's IPv6 address): %s\n",
+			(unsigned long long)gen, strerror(-err));
+	sn->addrs6 = (const uint8_t(*)[16])b->addr6;
+	for (size_t i = 0; i < n; i++) {
+		const uint8_t *a = c->objs[K8S_NODE][i]->node.internal_ip6;
+
+		if (memcmp(a, none6, 16) && c->objs[K8S_NODE][i] != node &&
+		    !(sn->naddrs6 && !memcmp(a, b->addr6[0], 16))) {
+			b->pnames[n + 1 + sn->npeers6] = c->objs[K8S_NODE][i]->meta.name;
+			memcpy(b->peers6[sn->npeers6++], a, 16);
+		}
+	}
+	sn->peers6 = (const uint8_t(*)[16])b->peers6;
+	sn->peer_names6 = b->pnames + n + 1;
+	return 0;
+}
+
+static int sync_services(const struct opts *o, const struct cluster *c, struct svc_incr *si,
+			 struct svcsync *ss, const struct store_change *ch, size_t nch, bool all,
+			 __u64 gen, char *msg, size_t msglen)
+{
+	struct svc_node_bufs b = {};
+	struct svcsync_stats st = {};
+	const struct svc_delta *d;
+	struct svc_node sn;
+	double t0 = xcni_mono_msf(), t1;
+	int err;
+
+	msg[0] = '\0';
+	err = svc_node_build(o, c, gen, &sn, &b);
+	if (!err)
+		err = svc_incr_update(si, c, &sn, o->lb_flags, ch, nch, all, false, &d);
+	svc_node_free(&b);
+	if (err) {
+		snprintf(msg, msglen, "building the Service frontends: %s", strerror(-err));
+		return err;
+	}
+	t1 = xcni_mono_msf();
+	for (size_t i = 0; i < d->nerrs; i++)
+		pr_warn("generation %llu: %s\n", (unsigned long long)gen, d->errs[i]);
+	if (d->full)
+		err = svcsync_apply(ss, d->put, d->nput, &st, msg, msglen);
+	else if (d->nput || d->ndel)
+		err = svcsync_apply_delta(ss, d->put, d->nput, d->del, d->ndel, &st, msg, msglen);
+	if (err) {
+		if (!msg[0])
+			snprintf(msg, msglen, "writing the Service maps: %s", strerror(-err));
+		/* The maps did not take it: compared whole next time. */
+		svc_incr_invalidate(si);
+		return err;
+	}
+	svcsync_cleanup(ss, &st);
+	if (st.svcs_changed || st.svcs_removed)
+		pr_info("generation %llu: %zu frontends, %zu written, %zu removed; backends %zu "
+			"written, %zu deleted; slots %zu written, %zu deleted; %zu Maglev tables; "
+			"%zu UDP conntrack entries of removed backends flushed; %zu services built "
+			"(%s) in %.2f ms, maps %.2f ms\n",
+			(unsigned long long)gen, d->nput, st.svcs_changed, st.svcs_removed,
+			st.backends_written, st.backends_deleted, st.slots_written,
+			st.slots_deleted, st.maglev_written, st.ct_flushed, d->nrebuilt,
+			d->full ? "all" : "changed", t1 - t0, xcni_mono_msf() - t1);
+	return 0;
+}
+
+/*
+ * Beside kube-proxy (no --kube-proxy-replacement): xcni_extfe holds every
+ * Service frontend (extfe.h), which from_plain refuses as a source from
+ * outside. Built from the Services and compared whole with the map, only
+ * in a generation where a Service may have changed. Not fatal: policy is
+ * applied already; a failure is said and tried again (*retry). A full map
+ * takes what fits, said once per change of the count, and is tried again
+ * at the next generation.
+ */
+static int extfe_fd = -1;
+static size_t extfe_last_full;
+static bool extfe_due = true; /* a Service may have changed since the map was written */
+
+/* Read from the journal as soon as it is taken: a generation that stops early loses it. */
+static void extfe_note(const struct store_change *ch, size_t nch, bool all)
+{
+	extfe_due |= all;
+	for (size_t i = 0; i < nch && !extfe_due; i++)
+		extfe_due = ch[i].kind == K8S_SERVICE;
+}
+
+static void sync_extfe(const struct cluster *c, __u64 gen, bool *retry)
+{
+	struct xcni_svc_key *want = NULL;
+	struct extfe_stats st = {};
+	size_t n = 0;
+	int err;
+
+	if (extfe_fd < 0 || !extfe_due)
+		return;
+	err = extfe_build(c, &want, &n);
+	if (!err)
+		err = extfe_sync(extfe_fd, want, n, &st);
+	free(want);
+	if (!err && !st.full)
+		extfe_due = false;
+	if (err) {
+		pr_warn("generation %llu: writing xcni_extfe (the Service frontends refused as "
+			"sources from outside): %s; tried again\n",
+			(unsigned long long)gen, strerror(-err));
+		*retry = true;
+		return;
+	}
+	if (st.full != extfe_last_full) {
+		if (st.full)
+			pr_warn("generation %llu: xcni_extfe is full: %zu of %zu Service frontends "
+				"not refused as sources from outside (the Service range still is)\n",
+				(unsigned long long)gen, st.full, n);
+		else
+			pr_info("generation %llu: xcni_extfe holds every Service frontend again\n",
+				(unsigned long long)gen);
+		extfe_last_full = st.full;
+	}
+	if (st.written || st.deleted)
+		pr_info("generation %llu: %zu Service frontends refused as sources from outside "
+			"(%zu written, %zu deleted)\n",
+			(unsigned long long)gen, n - st.full, st.written, st.deleted);
+}
+
+/*
+ * Cluster state -> identities and policy -> maps, for one generation. The
+ * compile follows what changed since the previous one (the store's journal);
+ * the maps get only its delta, unless the writer lost track of them (start,
+ * failure), when it diffs them whole.
+ */
+/*
+ * The pods whose policy did not fit (closed: XCNI_POLEP_OVERFLOW), named in
+ * the log; `xcnictl policy` and the metrics read them from the maps. Said
+ * when the set changes, not at every generation.
+ */
+static void report_overflows(struct polsync *ps, __u64 gen)
+{
+	static size_t last_n;
+	static uint32_t last_sum;
+	size_t n;
+	const struct polsync_over *ov = polsync_overflows(ps, &n);
+	uint32_t sum = 0;
+	char ip[INET_ADDRSTRLEN];
+
+	for (size_t i = 0; i < n; i++)
+		sum = sum * 31 + ov[i].ip;
+	if (n == last_n && sum == last_sum)
+		return;
+	last_n = n;
+	last_sum = sum;
+	if (!n) {
+		pr_info("generation %llu: every pod's policy fits the maps again\n",
+			(unsigned long long)gen);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct k8s_pod *p = ov[i].pod;
+
+		inet_ntop(AF_INET, &ov[i].ip, ip, sizeof(ip));
+		pr_err("generation %llu: pod %s/%s (%s) closed (drop-policy-overflow): its policy "
+		       "takes %zu xcni_policy, %zu xcni_polrange and %zu xcni_polcidr entries, %s\n",
+		       (unsigned long long)gen, p && p->meta.ns ? p->meta.ns : "?",
+		       p && p->meta.name ? p->meta.name : "?", ip,
+		       ov[i].need[POLSYNC_MAP_POLICY], ov[i].need[POLSYNC_MAP_POLRANGE],
+		       ov[i].need[POLSYNC_MAP_POLCIDR],
+		       ov[i].ipcache ? "and its namespace has more pod addresses than xcni_ipcache "
+				       "has room for" :
+		       ov[i].share   ? "more than its namespace's share (--policy-ns-share)" :
+				       "more than the maps have left");
+	}
+}
+
+/*
+ * The namespaces closed for want of ipcache room (polsync_ipcache_closed),
+ * once per change of the set.
+ */
+static void report_ipc_closed(struct polsync *ps, __u64 gen)
+{
+	static size_t last_n[2], last_addrs[2];
+
+	for (int f = 0; f < 2; f++) {
+		const char *map = f ? "xcni_ipcache6" : "xcni_ipcache";
+		size_t n, addrs, len = 0;
+		const char *const *ns = polsync_ipcache_closed(ps, f ? 6 : 4, &n, &addrs);
+		char list[512] = "";
+
+		if (n == last_n[f] && addrs == last_addrs[f])
+			continue;
+		last_n[f] = n;
+		last_addrs[f] = addrs;
+		if (!n) {
+			pr_info("generation %llu: %s holds every pod's address again\n",
+				(unsigned long long)gen, map);
+			continue;
+		}
+		for (size_t i = 0; i < n && len < sizeof(list); i++)
+			len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s",
+						i ? ", " : "", ns[i]);
+		pr_err("generation %llu: %s cannot hold every pod's address: namespace(s) %s "
+		       "closed (the most addresses first; %zu addresses left out: other nodes "
+		       "refuse their packets, their pods here are closed); every other "
+		       "namespace's policy applied; raise --map-max=%s=N\n",
+		       (unsigned long long)gen, map, list, addrs, map);
+	}
+}
+
+/*
+ * Addresses two live pods claim (pol_contest): each pod named, once per
+ * change of the set, not at every generation; the metric and `xcnictl
+ * endpoint list` show them meanwhile.
+ */
+static void report_contested(const struct pol_result *r, __u64 gen)
+{
+	static size_t last_n;
+	static uint64_t last_sum;
+	uint64_t sum = 0;
+	char ip[INET_ADDRSTRLEN];
+
+	for (size_t i = 0; i < r->ncontested; i++) {
+		const struct pol_contest *c = &r->contested[i];
+
+		sum = sum * 31 + c->ip + c->owner;
+		for (const char *s = c->name.name; *s; s++)
+			sum = sum * 131 + (unsigned char)*s;
+	}
+	if (r->ncontested == last_n && sum == last_sum)
+		return;
+	if (!r->ncontested) {
+		pr_info("generation %llu: no address is claimed by two pods any more\n",
+			(unsigned long long)gen);
+	}
+	last_n = r->ncontested;
+	last_sum = sum;
+	for (size_t i = 0; i < r->ncontested; i++) {
+		const struct pol_contest *c = &r->contested[i];
+
+		inet_ntop(AF_INET, &c->ip, ip, sizeof(ip));
+		pr_err("generation %llu: address %s claimed by pod %s/%s (%s, node %s)%s\n",
+		       (unsigned long long)gen, ip, c->name.ns, c->name.name,
+		       k8s_pod_phase_name(c->phase)[0] ? k8s_pod_phase_name(c->phase) : "no phase",
+		       c->name.node[0] ? c->name.node : "none",
+		       c->owner ? ": its owner, closed (drop-addr-contested) until the others are gone" :
+				  ": not its owner, holds nothing");
+	}
+}
+
+/*
+ * *retry: set when some pod was closed only for room that the cleanup of
+ * this generation frees: sync again soon.
+ * *nodes_changed: set when a Node may have changed (the masquerade set reads them).
+ * *v6_due: the IPv6 maps are to be built and written (set by the compiler's
+ * delta, cleared once they are written; starts true).
+ */
+static size_t last_names_missing; /* said once per change */
+
+/* One generation in hand: what it took from the store's journal and what it reports. */
+struct gen {
+	const struct opts *o;
+	struct from_pod *fp;
+	struct svc_incr *si;
+	__u64 gen;
+	struct store_change *ch; /* the journal's changes, read once for policy and Services */
+	size_t nch;
+	bool all;
+	const struct pol_result *r;
+	char msg[256];
+};
+
+/*
+ * Lets go of what a generation that stops short took: its journal changes
+ * freed, the Services left to be compared whole next time (they will not see
+ * these changes again).
+ */
+static void gen_drop(struct gen *g)
+{
+	store_changes_free(g->ch, g->nch);
+	g->ch = NULL;
+	g->nch = 0;
+	if (g->si)
+		svc_incr_invalidate(g->si);
+}
+
+/* A generation not applied: dropped, said (g->msg, else WHAT: the error) and reported. */
+static int gen_stop(struct gen *g, int err, const char *what)
+{
+	if (!g->msg[0])
+		snprintf(g->msg, sizeof(g->msg), "%s: %s", what, strerror(-err));
+	gen_drop(g);
+	pr_err("generation %llu not applied: %s\n", (unsigned long long)g->gen, g->msg);
+	report_gen(g->o, g->fp, g->gen, g->r, 0, 0, g->msg);
+	return err;
+}
+
+/* The compiler's view of this node: its name, gateway, underlay address and identity key. */
+static void node_pol_opts(const struct opts *o, struct store *st, struct pol_opts *po)
+{
+	const struct k8s_object *node = store_get(st, K8S_NODE, NULL, o->node_name);
+
+	*po = (struct pol_opts){ .node_name = o->node_name, .gateway_ip = o->gateway };
+	memcpy(po->id_key, o->id_key, sizeof(po->id_key));
+	if (node)
+		po->node_ip = node->node.internal_ip;
+	if (o->ov->underlay) {
+		/* An IPv6 underlay has no IPv4 node address: the Node's stays. */
+		if (o->ov->node_ip)
+			po->node_ip = o->ov->node_ip;
+		po->underlay6 = o->ov->underlay6;
+	}
+}
+
+/*
+ * IPv6 addresses compiled (into *v6, freed by the caller whatever this
+ * returns) and planned before the IPv4 apply: which namespaces xcni_ipcache6
+ * cannot hold closes their pods in the IPv4 apply too (polsync_plan6).
+ */
+static int plan_v6(struct gen *g, struct pol_incr *pi, const struct cluster *c,
+		   struct polsync *ps, struct pol_v6 *v6)
+{
+	static size_t last_v6_contested;
+	int err = pol_v6_build(pi, c, v6);
+
+	if (err) {
+		snprintf(g->msg, sizeof(g->msg), "compiling the IPv6 addresses: %s", strerror(-err));
+		return err;
+	}
+	/* Once per change: the addresses are in the ipcache6 as unmanaged. */
+	if (v6->ncontested != last_v6_contested) {
+		if (v6->ncontested)
+			pr_warn("%zu IPv6 address(es) claimed by two live pods: closed "
+				"(xcnictl ipcache shows reserved:unmanaged)\n", v6->ncontested);
+		else
+			pr_info("no IPv6 address is claimed by two live pods any more\n");
+		last_v6_contested = v6->ncontested;
+	}
+	err = polsync_plan6(ps, v6, g->msg, sizeof(g->msg));
+	if (err && !g->msg[0])
+		snprintf(g->msg, sizeof(g->msg), "IPv6 addresses: %s", strerror(-err));
+	return err;
+}
+
+/* The generation's line in the log: how long, how much, compiled whole or as a delta. */
+static void say_applied(const struct gen *g, const struct pol_delta *d,
+			const struct polsync_stats *ss, double t0, double t1)
+{
+	const struct pol_result *r = g->r;
+
+	if (ss->names_missing != last_names_missing)
+		pr_warn("generation %llu: %zu names for people (identities, policies, pods) do not fit "
+			"the maps of names: shown as numbers; policy is applied all the same\n",
+			(unsigned long long)g->gen, ss->names_missing);
+	last_names_missing = ss->names_missing;
+	pr_info("generation %llu applied in %.2f ms (compile %.2f ms, %s%s%s%s, %zu pods compiled, %zu given new identities): "
+		"%zu pods rewritten (%zu in place), %zu entries written, %zu deleted, %zu other map changes; "
+		"%zu identities, %zu policies\n",
+		(unsigned long long)g->gen, xcni_mono_msf() - t0, t1 - t0, d->full ? "whole" : "delta",
+		d->why ? " [" : "", d->why ?: "", d->why ? "]" : "", d->neps_compiled, d->neps_born,
+		ss->eps_changed, ss->eps_in_place, ss->entries_written, ss->entries_deleted,
+		ss->other_changed, r->nidentities, r->npolicies);
+}
+
+static int sync_policy(const struct opts *o, struct from_pod *fp, struct store *st,
+		       struct pol_incr *pi, struct polsync *ps, struct svc_incr *si,
+		       struct svcsync *svs, __u64 gen, bool *nodes_changed, bool *v6_due,
+		       bool *retry)
+{
+	struct gen g = { .o = o, .fp = fp, .si = si, .gen = gen };
+	struct polsync_stats ss = {};
+	struct k8s_error kerr = { "" };
+	const struct pol_delta *d;
+	struct pol_v6 v6 = { 0 };
+	struct pol_opts po;
+	struct cluster c;
+	double t0 = xcni_mono_msf(), t1;
+	int err;
+
+	node_pol_opts(o, st, &po);
+	store_view(st, &c);
+	store_journal_take(st, &g.ch, &g.nch, &g.all);
+	extfe_note(g.ch, g.nch, g.all);
+	*nodes_changed |= g.all;
+	for (size_t i = 0; i < g.nch; i++)
+		*nodes_changed |= g.ch[i].kind == K8S_NODE;
+	err = pol_incr_update(pi, &c, &po, g.ch, g.nch, g.all, polsync_needs_full(ps), &g.r, &d,
+			      &kerr);
+	if (err) {
+		snprintf(g.msg, sizeof(g.msg), "%s", kerr.msg[0] ? kerr.msg : strerror(-err));
+		gen_drop(&g);
+		pr_err("compiling policy (generation %llu): %s\n", (unsigned long long)gen, g.msg);
+		report_gen(o, fp, gen, g.r, 0, 0, g.msg);
+		return err;
+	}
+	t1 = xcni_mono_msf();
+	*v6_due |= d->v6_changed;
+	if (*v6_due && (err = plan_v6(&g, pi, &c, ps, &v6))) {
+		pol_v6_free(&v6);
+		return gen_stop(&g, err, "IPv6 addresses");
+	}
+	err = polsync_apply(ps, g.r, d, &ss, g.msg, sizeof(g.msg));
+	if (err) {
+		if (*v6_due)
+			pol_v6_free(&v6);
+		return gen_stop(&g, err, "writing the policy maps");
+	}
+	report_overflows(ps, gen);
+	report_ipc_closed(ps, gen);
+	report_contested(g.r, gen);
+	if (ss.retry)
+		*retry = true;
+	/* IPv6 addresses: identities (ipcache6) and this node's policy keys (polkey6).
+	 * Only when their input may have changed: built from every Node (their
+	 * IPv6 InternalIPs) and the IPv6 pods, and compared whole, on each pod
+	 * event it was ~4% of the agent's CPU at 1000 Nodes with no IPv6 pod. */
+	g.msg[0] = '\0';
+	if (*v6_due) {
+		err = polsync_apply6(ps, &v6, &ss.other_changed);
+		pol_v6_free(&v6);
+		if (err)
+			return gen_stop(&g, err, "writing the IPv6 maps (ipcache6, polkey6)");
+		*v6_due = false;
+	}
+	if (o->ov->underlay)
+		overlay_sync_nodes(o->ov, &c, o->node_name);
+	xcni_killpoint("applied"); /* maps written, revision not bumped */
+	err = bump_policy_rev(fp);
+	if (err)
+		pr_err("policy revision not counted (flows open before keep their old "
+		       "verdict): %s\n", strerror(-err));
+	/* A failed delete stays queued: the next sync, soon, deletes it first. */
+	if (polsync_cleanup(ps, &ss))
+		*retry = true;
+	/* After policy: a new backend's flows are judged by the policy of this generation. */
+	err = 0;
+	g.msg[0] = '\0';
+	if (o->kpr)
+		err = sync_services(o, &c, si, svs, g.ch, g.nch, g.all, gen, g.msg, sizeof(g.msg));
+	else
+		sync_extfe(&c, gen, retry);
+	store_changes_free(g.ch, g.nch);
+	g.ch = NULL;
+	g.nch = 0;
+	if (err) {
+		g.si = NULL; /* sync_services keeps its own state */
+		return gen_stop(&g, err, "Services");
+	}
+	report_gen(o, fp, gen, g.r, ss.eps_overflow, ss.names_missing, NULL);
+	say_applied(&g, d, &ss, t0, t1);
+	return 0;
+}
+
+/*
+ * The masquerade table for the Nodes in the store: apart from policy, so a
+ * policy that fails to compile does not hold back a new node's exemption.
+ */
+static int sync_masq(const struct opts *o, struct store *st)
+{
+	struct cluster c;
+
+	if (!o->mq->on)
+		return 0;
+	store_view(st, &c);
+	return masq_sync(o->mq, &c);
+}
+
+/* The map writers (policy; Services in BPF, or beside kube-proxy the frontends refused as
+ * sources), the identities the maps hold seeding the compiler. */
+static int open_writers(const struct opts *o, struct pol_incr *pi, struct polsync **ps,
+			struct svcsync **ss, struct svc_incr **si)
+{
+	int err;
+
+	err = polsync_open(o->pin_dir, ps);
+	if (err) {
+		pr_err("opening the policy maps under %s: %s\n", o->pin_dir, strerror(-err));
+		return err;
+	}
+	polsync_set_ns_share(*ps, o->ns_share);
+	/* A restarted agent gives every label set the number the maps give it. */
+	{
+		struct pol_idprev *prev = NULL;
+		size_t nprev = 0;
+
+		err = polsync_identities(*ps, &prev, &nprev);
+		if (!err)
+			err = pol_incr_seed(pi, prev, nprev);
+		free(prev);
+		if (err)
+			return err;
+		if (nprev)
+			pr_info("%zu identities found in the maps: their label sets keep them\n",
+				nprev);
+	}
+	/* Reads what the maps hold: a restart keeps every translation until the state is read. */
+	if (o->kpr && (err = svcsync_open(o->pin_dir, ss))) {
+		pr_err("opening the Service maps under %s: %s\n", o->pin_dir, strerror(-err));
+		return err;
+	}
+	if (o->kpr && !(*si = svc_incr_new()))
+		return -ENOMEM;
+	/* Beside kube-proxy: the frontends refused as sources (sync_extfe). */
+	if (!o->kpr && (err = extfe_fd = xcni_map_open_pinned(o->pin_dir, "xcni_extfe", NULL)) < 0) {
+		pr_err("opening xcni_extfe under %s: %s\n", o->pin_dir, strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
+/* Where cluster state comes from: the manifest directory, or the API server. */
+static int open_backend(const struct opts *o, struct store *st, struct cs_backend **b)
+{
+	int err;
+
+	if (o->manifests) {
+		err = manifest_dir_open_flags(o->manifests, st, o->kpr ? MANIFEST_LB : MANIFEST_SVC, b);
+		if (err) {
+			pr_err("cluster state: cannot read manifest directory %s: %s\n",
+			       o->manifests, strerror(-err));
+			return err;
+		}
+	} else {
+		/* kubeconfig NULL: in-cluster. Fails only on configuration, logged. */
+		err = k8s_api_open_flags(o->kubeconfig, st, o->kpr ? K8S_API_LB : K8S_API_SVC, b);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/*
+ * How long the loop may sleep (timeout: the hooks' and the masquerade's
+ * next tick, -1 none): until a pending sync is due (*due, CLOCK_MONOTONIC ms),
+ * a failed one retried (0.5 s doubling to 10 s), or pods closed for room
+ * judged again (*retry).
+ */
+static int sync_timeout(const struct opts *o, bool synced, bool *retry, __u64 *due,
+			unsigned *backoff, int timeout)
+{
+	if (!synced && !*due) {
+		/* A failed generation (a map write that failed: the maps hold
+		 * a consistent one, polsync.c) is tried again by itself, not
+		 * only at the next change: 0.5 s, doubling to 10 s. */
+		*backoff = !*backoff ? 500 : *backoff >= 5000 ? 10000 : *backoff * 2;
+		*due = xcni_mono_ms() + *backoff;
+	} else if (synced) {
+		*backoff = 0;
+	}
+	if (*retry && !*due) {
+		/* Pods closed for room the last cleanup freed: judge them again. */
+		*retry = false;
+		*due = xcni_mono_ms() + o->sync_delay_ms;
+	}
+	if (*due) {
+		__u64 now = xcni_mono_ms();
+		int t = *due > now ? (int)(*due - now) : 0;
+
+		timeout = timeout < 0 || t < timeout ? t : timeout;
+	}
+	return timeout;
+}
+
+/* The cluster watch's state: the store, the compilers and writers, what is due. */
+struct watch {
+	const struct opts *o;
+	struct from_pod *fp;
+	struct agent_status *sts;
+	struct store *st;
+	struct cs_backend *b;
+	struct pol_incr *pi;
+	struct polsync *ps;
+	struct svcsync *ss;
+	struct svc_incr *si;
+	__u64 version;    /* the store's, at the last sync */
+	bool synced;      /* the last sync applied */
+	bool masq_due;    /* a Node may have changed: masquerading's exceptions to compare */
+	bool v6_due;      /* IPv6 addresses to compile */
+	bool retry;       /* a sync left something to retry */
+	__u64 due;        /* a sync is pending: CLOCK_MONOTONIC ms when it runs; 0: none */
+	unsigned backoff; /* ms before a failed sync is tried again; 0: the last one worked */
+};
+
+/* One sync of everything: policy, Services, masquerading where a Node may have changed. */
+static void watch_sync(struct watch *w)
+{
+	w->due = 0;
+	w->version = store_version(w->st);
+	w->synced = sync_policy(w->o, w->fp, w->st, w->pi, w->ps, w->si, w->ss, w->b->sync_gen,
+				&w->masq_due, &w->v6_due, &w->retry) == 0;
+	status_synced(w->sts, w->synced, w->b->sync_gen);
+	/* Only when a Node may have changed: digesting every Node's prefixes to
+	 * find the set unchanged cost ~5% of the agent's CPU in pod churn at 1000
+	 * Nodes. A failed write is retried. */
+	if (w->masq_due && !sync_masq(w->o, w->st))
+		w->masq_due = false;
+}
+
+/*
+ * After an event of the cluster source (or a due sync): a change is not
+ * compiled the moment it arrives: the first one opens a window of
+ * --sync-delay ms, and everything that comes in it is compiled and written in
+ * one sync (its own deltas merged). Under churn that is fewer syncs for the
+ * same writes; a lone change waits the window once.
+ */
+static void watch_changed(struct watch *w, __u64 gen)
+{
+	if (store_version(w->st) != w->version || !w->synced || w->due) {
+		__u64 now = xcni_mono_ms();
+
+		if (!w->due)
+			w->due = now + w->o->sync_delay_ms;
+		if (now >= w->due)
+			watch_sync(w);
+	} else if (w->b->sync_gen != gen) {
+		/* A new token and no object change: the maps already hold it. */
+		report_gen(w->o, w->fp, w->b->sync_gen, NULL, 0, 0, NULL);
+		if (w->synced)
+			status_synced(w->sts, true, w->b->sync_gen);
+	}
+}
+
+static void watch_close(struct watch *w)
+{
+	status_set_cluster(w->sts, NULL, NULL);
+	if (w->b)
+		w->b->ops->free(w->b);
+	polsync_free(w->ps);
+	svcsync_free(w->ss);
+	svc_incr_free(w->si);
+	if (extfe_fd >= 0)
+		close(extfe_fd);
+	extfe_fd = -1;
+	pol_incr_free(w->pi);
+	store_free(w->st);
+}
+
+/* The store, the writers and the cluster source opened, and the first sync where it can be. */
+static int watch_open(struct watch *w)
+{
+	const struct opts *o = w->o;
+	int err;
+
+	w->st = store_new();
+	w->pi = pol_incr_new();
+	w->masq_due = w->v6_due = true;
+	if (!w->st || !w->pi)
+		return -ENOMEM;
+	err = open_writers(o, w->pi, &w->ps, &w->ss, &w->si);
+	if (!err)
+		err = open_backend(o, w->st, &w->b);
+	if (err)
+		return err;
+	pr_info("cluster state from %s (%s backend)\n",
+		o->manifests ?: o->kubeconfig ?: "the API server (in-cluster)", w->b->ops->name);
+	status_set_cluster(w->sts, o->manifests ?: o->kubeconfig ?: "in-cluster", w->b);
+	/* The API backend starts empty and fills the store only once everything is
+	 * listed: syncing now would take away what a previous agent programmed. */
+	w->synced = true;
+	if (o->manifests)
+		watch_sync(w);
+	w->version = store_version(w->st);
+	return 0;
+}
+
+int watch_cluster(const struct opts *o, struct from_pod *fp, struct http *hs, struct flowd *fd,
+		  struct hooks *hk, struct agent_status *sts, volatile sig_atomic_t *stop)
+{
+	struct watch w = { .o = o, .fp = fp, .sts = sts };
+	uint64_t hook_at = 0;
+	int err = watch_open(&w);
+
+	while (!err && !*stop) {
+		struct pollfd pfd[4] = { { .fd = w.b->ops->fd(w.b), .events = POLLIN },
+					 { .fd = http_fd(hs), .events = POLLIN },
+					 { .fd = flowd_fd(fd), .events = POLLIN },
+					 { .fd = status_fd(sts), .events = POLLIN } };
+		__u64 gen = w.b->sync_gen;
+		int timeout = hooks_tick(hk, o->hook_check_s, &hook_at), n;
+		int flush_in = o->mq->on ? masq_flush_tick(o->mq, xcni_mono_ms()) : -1;
+
+		if (flush_in >= 0 && (timeout < 0 || flush_in < timeout))
+			timeout = flush_in;
+		timeout = sync_timeout(o, w.synced, &w.retry, &w.due, &w.backoff, timeout);
+		n = poll(pfd, 4, timeout);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			err = -errno;
+			break;
+		}
+		if (n > 0 && pfd[1].revents)
+			http_dispatch(hs);
+		if (n > 0 && pfd[2].revents)
+			flowd_dispatch(fd);
+		if (n > 0 && pfd[3].revents)
+			status_dispatch(sts);
+		if (n > 0 && pfd[0].revents) {
+			n = w.b->ops->dispatch(w.b);
+			if (n < 0)
+				pr_warn("cluster state: %s\n", strerror(-n));
+		} else if (!w.due) {
+			continue;
+		}
+		watch_changed(&w, gen);
+	}
+	watch_close(&w);
+	return err;
+}

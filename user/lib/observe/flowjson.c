@@ -1,0 +1,324 @@
+// SPDX-License-Identifier: Apache-2.0
+/* A flow record as JSON, and the words, buffer and times it is written with (flows.h). */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "xcni_shared.h"
+#include "lib/observe/flows.h"
+#include "lib/system/proto.h"
+#include "lib/observe/reasons.h"
+#include "lib/observe/vocab.h"
+
+static const char *const verdict_names[FLOW_NR_VERDICTS] = { "allowed", "denied", "audit",
+							     "forwarded" };
+
+const char *flow_verdict_name(int v)
+{
+	return v >= 0 && v < FLOW_NR_VERDICTS ? verdict_names[v] : "allowed";
+}
+
+static const char *const point_names[] = {
+	[FLOW_PT_NONE] = "unknown",	      [FLOW_PT_FROM_POD] = "from-pod",
+	[FLOW_PT_FROM_OVERLAY] = "from-overlay", [FLOW_PT_FROM_HOST] = "from-host",
+	[FLOW_PT_FROM_OUTSIDE] = "from-outside", [FLOW_PT_TO_POD] = "to-pod",
+	[FLOW_PT_TO_OVERLAY] = "to-overlay",   [FLOW_PT_TO_STACK] = "to-stack",
+};
+
+const char *flow_point_name(int pt)
+{
+	return pt >= 0 && pt < (int)(sizeof(point_names) / sizeof(point_names[0])) ?
+		       point_names[pt] :
+		       "unknown";
+}
+
+int flow_rec_entry(const struct flow_rec *r)
+{
+	switch (r->src.loc) {
+	case FLOW_LOC_LOCAL:
+		return FLOW_PT_FROM_POD;
+	case FLOW_LOC_REMOTE:
+		return FLOW_PT_FROM_OVERLAY;
+	case FLOW_LOC_HOST:
+		return FLOW_PT_FROM_HOST;
+	}
+	return FLOW_PT_FROM_OUTSIDE;
+}
+
+int flow_rec_point(const struct flow_rec *r)
+{
+	/* A policy drop is where the policy judged: egress at the source pod,
+	 * ingress at the destination; any other drop where it came in. */
+	if (r->verdict == FLOW_DENIED) {
+		if (r->pol_dir == 1)
+			return FLOW_PT_TO_POD;
+		return flow_rec_entry(r);
+	}
+	switch (r->dst.loc) {
+	case FLOW_LOC_LOCAL:
+		return FLOW_PT_TO_POD;
+	case FLOW_LOC_REMOTE:
+		return FLOW_PT_TO_OVERLAY;
+	}
+	return FLOW_PT_TO_STACK;
+}
+
+static void fbuf_grow(struct fbuf *b, size_t need)
+{
+	size_t cap = b->cap ? b->cap : 4096;
+	char *p;
+
+	while (cap < b->len + need + 1)
+		cap *= 2;
+	if (b->max && cap > b->max) {
+		if (b->len + need + 1 > b->max) {
+			b->err = -E2BIG;
+			return;
+		}
+		cap = b->max;
+	}
+	p = realloc(b->p, cap);
+	if (!p) {
+		b->err = -ENOMEM;
+		return;
+	}
+	b->p = p;
+	b->cap = cap;
+}
+
+void fbuf_printf(struct fbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (b->err)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		b->err = -EINVAL;
+		return;
+	}
+	if (!b->p || (size_t)n >= b->cap - b->len) {
+		fbuf_grow(b, (size_t)n);
+		if (b->err)
+			return;
+		va_start(ap, fmt);
+		vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+		va_end(ap);
+	}
+	b->len += (size_t)n;
+}
+
+void fbuf_free(struct fbuf *b)
+{
+	free(b->p);
+	memset(b, 0, sizeof(*b));
+}
+
+/* A JSON string, or null. */
+static void json_str(struct fbuf *b, const char *s)
+{
+	if (!s) {
+		fbuf_printf(b, "null");
+		return;
+	}
+	fbuf_printf(b, "\"");
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			fbuf_printf(b, "\\%c", c);
+		else if (c < 0x20)
+			fbuf_printf(b, "\\u%04x", c);
+		else
+			fbuf_printf(b, "%c", c);
+	}
+	fbuf_printf(b, "\"");
+}
+
+/* What an end is when it is no pod: the reserved identity's name. */
+const char *flow_peer_kind(const struct flow_peer *p)
+{
+	if (p->pod)
+		return "pod";
+	switch (p->identity) {
+	case XCNI_ID_HOST:
+		return "host";
+	case XCNI_ID_REMOTE_NODE:
+		return "remote-node";
+	case XCNI_ID_UNMANAGED:
+		return "unmanaged";
+	case XCNI_ID_WORLD:
+	case XCNI_ID_ANY:
+		return "world";
+	}
+	return p->identity >= XCNI_ID_CIDR_BASE ? "world" : "pod";
+}
+
+static void json_peer(struct fbuf *b, const char *name, const struct flow_peer *p,
+		      uint8_t family, const uint8_t *addr, uint16_t port)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	inet_ntop(family == 4 ? AF_INET : AF_INET6, addr, ip, sizeof(ip));
+	fbuf_printf(b, "\"%s\":{\"ip\":\"%s\",\"port\":%u,\"identity\":%u,\"kind\":\"%s\","
+		       "\"namespace\":", name, ip, port, p->identity, flow_peer_kind(p));
+	json_str(b, p->ns);
+	fbuf_printf(b, ",\"pod\":");
+	json_str(b, p->pod);
+	fbuf_printf(b, ",\"labels\":");
+	json_str(b, p->labels);
+	fbuf_printf(b, "}");
+}
+
+void flow_time_fmt(int64_t wall_ns, char *buf, size_t len)
+{
+	time_t t = (time_t)(wall_ns / 1000000000LL);
+	struct tm tm;
+	size_t n;
+
+	if (wall_ns < 0)
+		t = 0, wall_ns = 0;
+	gmtime_r(&t, &tm);
+	n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, len - n, ".%06lldZ", (long long)(wall_ns % 1000000000LL / 1000));
+}
+
+int flow_time_parse(const char *s, int64_t *wall_ns)
+{
+	struct tm tm = {};
+	const char *p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	int64_t frac = 0, off = 0;
+	time_t t;
+
+	if (!p)
+		return -EINVAL;
+	if (*p == '.') {
+		int64_t scale = 100000000LL;
+
+		if (!isdigit((unsigned char)*++p))
+			return -EINVAL;
+		for (; isdigit((unsigned char)*p); p++, scale /= 10)
+			frac += scale ? (*p - '0') * scale : 0;
+	}
+	if (*p == 'Z' || *p == 'z') {
+		p++;
+	} else if ((*p == '+' || *p == '-') && isdigit((unsigned char)p[1]) &&
+		   isdigit((unsigned char)p[2]) && p[3] == ':' && isdigit((unsigned char)p[4]) &&
+		   isdigit((unsigned char)p[5])) {
+		off = ((p[1] - '0') * 10 + (p[2] - '0')) * 3600 + ((p[4] - '0') * 10 + (p[5] - '0')) * 60;
+		if (*p == '+')
+			off = -off;
+		p += 6;
+	} else {
+		return -EINVAL;
+	}
+	if (*p)
+		return -EINVAL;
+	t = timegm(&tm);
+	if (t == (time_t)-1)
+		return -EINVAL;
+	*wall_ns = ((int64_t)t + off) * 1000000000LL + frac;
+	return 0;
+}
+
+/* RFC 3339 UTC, or CLOCK_MONOTONIC seconds with rc->mono. */
+static void json_time(struct fbuf *b, uint64_t mono_ns, const struct flow_render_ctx *rc)
+{
+	char t[48];
+
+	if (rc->mono) {
+		fbuf_printf(b, "%llu.%06llu", (unsigned long long)(mono_ns / 1000000000ULL),
+			    (unsigned long long)(mono_ns % 1000000000ULL / 1000));
+		return;
+	}
+	flow_time_fmt((int64_t)mono_ns + rc->wall_off_ns, t, sizeof(t));
+	fbuf_printf(b, "\"%s\"", t);
+}
+
+void flow_rec_json(struct fbuf *b, const struct flow_rec *r, const struct flow_render_ctx *rc)
+{
+	const struct xcni_reason_info *ri = r->reason ? xcni_reason_info(r->reason) : NULL;
+	const char *ps = proto_label(r->key.proto);
+	char flags[24] = "";
+
+	fbuf_printf(b, "{\"node\":");
+	json_str(b, rc->node);
+	fbuf_printf(b, ",\"family\":\"ipv%u\",\"protocol\":", r->key.family);
+	if (ps)
+		fbuf_printf(b, "\"%s\"", ps);
+	else
+		fbuf_printf(b, "\"%u\"", r->key.proto);
+	fbuf_printf(b, ",");
+	json_peer(b, "source", &r->src, r->key.family, r->key.saddr, r->key.sport);
+	fbuf_printf(b, ",");
+	json_peer(b, "destination", &r->dst, r->key.family, r->key.daddr, r->key.dport);
+	fbuf_printf(b, ",\"verdict\":\"%s\",\"observation_point\":\"%s\",\"entry_point\":\"%s\","
+		       "\"policy_side\":",
+		    flow_verdict_name(r->verdict), flow_point_name(flow_rec_point(r)),
+		    flow_point_name(flow_rec_entry(r)));
+	if (r->pol_dir <= 1)
+		fbuf_printf(b, "\"%s\"", r->pol_dir ? "ingress" : "egress");
+	else
+		fbuf_printf(b, "null");
+	fbuf_printf(b, ",\"policy\":");
+	json_str(b, r->policy);
+	if (r->policy)
+		fbuf_printf(b, ",\"rule\":%u", r->rule);
+	else
+		fbuf_printf(b, ",\"rule\":null");
+	fbuf_printf(b, ",\"rule_name\":");
+	json_str(b, r->policy ? r->rule_name : NULL);
+	fbuf_printf(b, ",\"drop_reason\":");
+	if (ri)
+		json_str(b, ri->name);
+	else if (r->reason)
+		fbuf_printf(b, "\"reason%d\"", r->reason);
+	else
+		fbuf_printf(b, "null");
+	fbuf_printf(b, ",\"isolated_by\":");
+	json_str(b, r->verdict == FLOW_DENIED ? r->isolators : NULL);
+	fbuf_printf(b, ",\"previous_verdict\":");
+	if (r->prev_verdict)
+		fbuf_printf(b, "\"%s\"", flow_verdict_name(r->prev_verdict - 1));
+	else
+		fbuf_printf(b, "null");
+	fbuf_printf(b, ",\"previous_policy\":");
+	json_str(b, r->prev_verdict ? r->prev_policy : NULL);
+	fbuf_printf(b, ",\"service\":");
+	json_str(b, r->service);
+	fbuf_printf(b, ",\"backend\":");
+	json_str(b, r->backend);
+	fbuf_printf(b, ",\"service_path\":");
+	json_str(b, r->svc_path == FLOW_SVC_PATH_XDP ? "xdp" :
+		    r->svc_path == FLOW_SVC_PATH_TC  ? "tc" : NULL);
+	fbuf_printf(b, ",\"packets\":%llu,\"bytes\":%llu,\"reply_packets\":%llu,"
+		       "\"reply_bytes\":%llu,\"drops\":%llu,",
+		    (unsigned long long)r->pkts[0], (unsigned long long)r->bytes[0],
+		    (unsigned long long)r->pkts[1], (unsigned long long)r->bytes[1],
+		    (unsigned long long)r->drops);
+	if (r->tcp_flags & FLOW_TCP_SYN)
+		strcat(flags, ",\"SYN\"");
+	if (r->tcp_flags & FLOW_TCP_ACK)
+		strcat(flags, ",\"ACK\"");
+	if (r->tcp_flags & FLOW_TCP_FIN)
+		strcat(flags, ",\"FIN\"");
+	if (r->tcp_flags & FLOW_TCP_RST)
+		strcat(flags, ",\"RST\"");
+	fbuf_printf(b, "\"tcp_flags\":[%s],\"first_seen\":", flags[0] ? flags + 1 : "");
+	json_time(b, r->first_ns, rc);
+	fbuf_printf(b, ",\"last_seen\":");
+	json_time(b, r->last_ns, rc);
+	fbuf_printf(b, ",\"updated\":");
+	json_time(b, r->updated_ns ? r->updated_ns : r->last_ns, rc);
+	fbuf_printf(b, ",\"active\":%s,\"seq\":%llu}\n", r->in_ct ? "true" : "false",
+		    (unsigned long long)r->seq);
+}
