@@ -360,17 +360,20 @@ static bool contest_beats(const struct k8s_pod *b, const struct k8s_pod *a)
 /*
  * Does p, being deleted, yield an address it shares with live to live?
  * Only a pod being deleted to a live one (neither finished: pol_pod_managed
- * is asked first) of the same node, both named. Why that is safe to trust:
- * on one node the address comes from that node's host-local, which hands
- * it out again only after the old sandbox's CNI DEL, so the old pod has no
- * network left and its object is a record (Terminating until its finalizers
- * or the kubelet's last status). Both claims come from one node's kubelet
- * (status.podIP is written through the Node authorizer, for pods bound to
- * that node only), which is the authority on that node's leases anyway. A
- * tenant cannot use it to take an address: a pod of another node, or one
- * with no node, still contests (closed, named); hostNetwork and finished
- * pods claim nothing; and the pod that yields must be being deleted, which
- * its own owner decided. Two live pods, or two deleting ones, contest.
+ * is asked first) of the same named node. Why that is safe to trust: on one
+ * node the address comes from that node's host-local, which hands it out
+ * again only after the old sandbox's CNI DEL; while the old pod still runs
+ * out its grace period (deletionTimestamp is set when that starts) its
+ * address is still leased, so no live pod of its node can honestly have it.
+ * Both claims are then status.podIP written by that node's kubelet (the
+ * Node authorizer lets a kubelet write its own node's pods' status only),
+ * which holds the node's leases and data path anyway; whoever else may
+ * write pods/status could already close any address. A tenant cannot take
+ * an address with it: a claimant on another node, or with no node, still
+ * contests (closed, named), so setting spec.nodeName elsewhere gains
+ * nothing; hostNetwork and finished pods claim nothing; and only the pod
+ * being deleted gives way, which is its owner's doing. Two live pods, or
+ * two deleting ones, contest.
  */
 bool pol_pod_yields(const struct k8s_pod *p, const struct k8s_pod *live)
 {
