@@ -1248,7 +1248,11 @@ struct xcni_config {
 	__u8 svc_cidr6[16];
 	__u8 pod_cidr6_len; /* 0: none */
 	__u8 svc_cidr6_len; /* 0: none */
-	__u8 pad6[6];
+	/* Addresses of the applied generation a pod being deleted yielded to a
+	 * live pod of its node (pol_yield: not contested, not closed), both
+	 * families; saturates. Was padding: 0 from an older writer. */
+	__u16 nr_addr_yielded;
+	__u8 pad6[4];
 };
 
 #endif

@@ -496,6 +496,46 @@ rm -f "$M/twin.yaml" "$M/job.yaml"
 check "the second pod gone: applied" sync_gen_slow
 check "o3 reopened: b reaches it" expect_to b "$IP_O3" connected
 check "metric xcni_pod_address_conflicts 0" conflicts 0
+# A pod being deleted (Terminating: a finalizer, its sandbox torn down and
+# CNI DEL done) whose address host-local on its node gave again (issue 37; a
+# real cluster's k8s-smoke closed the new pod for 13.5 s): it yields, the live
+# pod of its node owns the address, nothing is closed. Running and newer than
+# o3, so the contest's rule would have made it the owner.
+old_pod() { # old_pod NODE
+	printf -- '---\napiVersion: v1\nkind: Pod\nmetadata: {name: old, namespace: job, labels: {job: j3},\n'
+	printf '  creationTimestamp: "2026-11-26T00:20:00Z", deletionTimestamp: "2026-11-26T00:30:00Z"}\n'
+	printf 'spec: {nodeName: %s}\nstatus: {phase: Running, podIP: %s}\n' "$1" "$IP_O3"
+}
+yields() {
+	nsenter --net="/var/run/netns/$NODE" python3 -c "import urllib.request,sys
+page = urllib.request.urlopen('http://127.0.0.1:$MPORT/metrics', timeout=3).read().decode()
+sys.exit(0 if 'xcni_pod_address_yields $1' in page.splitlines() else 1)"
+}
+old_pod n1 | put old.yaml
+check "a Terminating pod of n1 on o3's address: applied" sync_gen_slow
+check "it yields: b still reaches o3 (not closed)" expect_to b "$IP_O3" connected
+not_contested() { ! ctl endpoint list | grep -q "^$IP_O3 .* contested$"; }
+check "xcnictl endpoint list: o3 not contested" not_contested
+check "the address is o3's in the ipcache" o3_named
+yield_logged() {
+	grep -q "address $IP_O3: pod job/old (being deleted, node n1) yielded it to pod other/o3 of its node" \
+		"/tmp/xcnid-$XCT_TAG.log"
+}
+check "xcnid says job/old yielded it to other/o3" yield_logged
+check "metric xcni_pod_address_yields 1" yields 1
+check "metric xcni_pod_address_conflicts 0 (not a conflict)" conflicts 0
+status_yield() { ctl status 2>&1 | grep -q ' 0 address conflicts, 1 yielded by a deleting pod$'; }
+check "xcnictl status: 1 yielded by a deleting pod" status_yield
+# The same pod on another node: that node's host-local did not give o3 its
+# address, so it is two claims, contested (closed, both named) as before.
+old_pod n2 | put old.yaml
+check "the Terminating pod on n2 instead: applied" sync_gen_slow
+check "contested: b is blocked" expect_to b "$IP_O3" blocked
+check "metric xcni_pod_address_conflicts 2" conflicts 2
+check "metric xcni_pod_address_yields 0" yields 0
+rm -f "$M/old.yaml"
+check "the Terminating pod gone: applied" sync_gen_slow
+check "o3 reopened: b reaches it" expect_to b "$IP_O3" connected
 
 # A tenant with more NetworkPolicies, label sets and pods than the maps of
 # names hold (--map-max shrinks them here; a restart makes them again at that

@@ -843,6 +843,43 @@ pod_probes xcl-vic.friend <<EOF
 udp src=$F4 dst=$R14 tag=ctl-twin-gone-friend-r1 | friend -> r1 again: the conflict ended, r1's policy admits it
 EOF
 check "xcni_pod_address_conflicts 0 on n1" gauge 1 "xcni_pod_address_conflicts 0"
+
+# A pod being deleted on r1's node (issue 37): reuse/gone, Terminating (a
+# finalizer holds its object; its sandbox torn down, CNI DEL done, so n1's
+# host-local could give $JOB4 to r1), Running and newer than r1, so the
+# contest's rule would make it the owner. It yields: r1 owns the address on
+# both nodes, nothing is closed, r1's policy applies.
+terminating() {
+	/usr/bin/python3 - "$XCNI_LAB_DIR/manifests" "$JOB4" <<'PY'
+import json, os, sys
+d, ip = sys.argv[1:3]
+doc = {"apiVersion": "v1", "kind": "Pod",
+       "metadata": {"name": "gone", "namespace": "reuse", "labels": {"app": "gone"},
+                    "creationTimestamp": "2030-01-01T00:00:00Z",
+                    "deletionTimestamp": "2030-01-01T00:05:00Z", "finalizers": ["xcni.test/hold"]},
+       "spec": {"nodeName": "n1", "containers": [{"name": "c"}]},
+       "status": {"phase": "Running", "hostIP": "192.168.77.1", "podIP": ip, "podIPs": [{"ip": ip}]}}
+with open(d + "/.gone.tmp", "w") as f:
+    json.dump(doc, f)
+os.rename(d + "/.gone.tmp", d + "/pod.reuse.gone.json")
+PY
+}
+check "the API lists reuse/gone (n1, Terminating, Running, newer) at $JOB4" terminating
+printf -- '---\napiVersion: v1\nkind: Namespace\nmetadata: {name: reuse, labels: {name: reuse, twin: "no"}}\n' >"$T/reuse-ns.yaml"
+check "  ... and a change to namespace reuse: the generation with it applied on every node" lab apply -f "$T/reuse-ns.yaml"
+pod_probes xcl-vic.friend <<EOF
+udp src=$F4 dst=$R14 tag=ctl-term-friend-r1 | friend -> r1: the Terminating pod of its node yielded $JOB4, r1's policy admits friend
+EOF
+check "the ipcache of n1 and n2 still names $JOB4 reuse/r1" ipc_r1
+check "xcnictl endpoint list (n1): $JOB4 not contested" not_contested
+check "xcni_pod_address_conflicts 0 on n1" gauge 1 "xcni_pod_address_conflicts 0"
+check "xcni_pod_address_yields 1 on n1" gauge 1 "xcni_pod_address_yields 1"
+check "xcni_pod_address_yields 1 on n2 (decided alike)" gauge 2 "xcni_pod_address_yields 1"
+status_yield() { ctl2 status 2>&1 | grep -q ' 0 address conflicts, 1 yielded by a deleting pod$'; }
+check "xcnictl status (n2): 0 address conflicts, 1 yielded by a deleting pod" status_yield
+printf -- '---\napiVersion: v1\nkind: Pod\nmetadata: {name: gone, namespace: reuse}\n' >"$T/gone.yaml"
+check "reuse/gone deleted (its finalizer done)" lab delete -f "$T/gone.yaml"
+check "xcni_pod_address_yields 0 on n1" gauge 1 "xcni_pod_address_yields 0"
 check "lab delete namespace job" lab delete -f "$T/job.yaml"
 check "  ... took its finished pod's object along" test ! -e "$XCNI_LAB_DIR/manifests/pod.job.done.json"
 

@@ -61,6 +61,15 @@ static json_t *audit_meta(json_t *meta, unsigned *seed)
 				    json_pack("{s:s}", "xcni.io/policy-mode", "audit"));
 	return meta;
 }
+/*
+ * The cluster's life on few addresses (test_polincr's life runs): half the
+ * pods on two nodes and 6 IPv4 addresses or (one in two) 3 IPv6 ones, IPv6
+ * only; a third of all being deleted (metadata.deletionTimestamp), so that pods being
+ * deleted and live ones share addresses on one node and across nodes (who
+ * yields, who contests: pol_yield). Off, no draw is added.
+ */
+static bool gen_life;
+
 static const char *const tiers[] = { "x", "y" };
 static const char *const teams[] = { "red", "blue" };
 
@@ -69,6 +78,7 @@ static void pod_put(struct store *st, unsigned *seed, unsigned i)
 	char name[16], ns[8], node[8], ip[24];
 	json_t *labels = json_object(), *ports = json_array(), *status = json_object();
 	json_t *spec;
+	bool ip6only = false;
 
 	snprintf(name, sizeof(name), "p%u", i);
 	snprintf(ns, sizeof(ns), "ns%u", i % NNS); /* a pod keeps its namespace */
@@ -91,10 +101,19 @@ static void pod_put(struct store *st, unsigned *seed, unsigned i)
 			 "image", "i", "ports", ports);
 	if (!rnd(seed, 12))
 		json_object_set_new(spec, "hostNetwork", json_true());
+	if (gen_life && !rnd(seed, 2)) {
+		snprintf(node, sizeof(node), "n%u", rnd(seed, 2));
+		json_object_set_new(spec, "nodeName", json_string(node));
+		ip6only = !rnd(seed, 2);
+		if (!ip6only)
+			snprintf(ip, sizeof(ip), "10.1.5.%u", 1 + rnd(seed, 6));
+		else
+			snprintf(ip, sizeof(ip), "fd00:1::%x", 0x200 + rnd(seed, 3));
+	}
 	if (rnd(seed, 8)) {
 		json_object_set_new(status, "podIP", json_string(ip));
 		/* A third dual-stack; now and then an IPv6 another pod may hold. */
-		if (!rnd(seed, 3)) {
+		if (!ip6only && !rnd(seed, 3)) {
 			char ip6[40];
 
 			snprintf(ip6, sizeof(ip6), "fd00:1::%x", rnd(seed, 6) ? 1 + i : 0x100 + rnd(seed, 4));
@@ -113,10 +132,14 @@ static void pod_put(struct store *st, unsigned *seed, unsigned i)
 		json_object_set_new(status, "phase", json_string(pick(seed, phases, 6)));
 		snprintf(created, sizeof(created), "2026-11-26T00:%02u:%02uZ", rnd(seed, 60),
 			 rnd(seed, 60));
-		put(st, json_pack("{s:s, s:s, s:{s:s, s:s, s:o, s:s}, s:o, s:o}", "apiVersion", "v1",
-				  "kind", "Pod", "metadata", "name", name, "namespace", ns, "labels",
-				  labels, "creationTimestamp", created, "spec", spec, "status",
-				  status));
+		json_t *meta = json_pack("{s:s, s:s, s:o, s:s}", "name", name, "namespace", ns,
+					 "labels", labels, "creationTimestamp", created);
+
+		if (gen_life && !rnd(seed, 3))
+			json_object_set_new(meta, "deletionTimestamp",
+					    json_string("2026-11-26T01:00:00Z"));
+		put(st, json_pack("{s:s, s:s, s:o, s:o, s:o}", "apiVersion", "v1", "kind", "Pod",
+				  "metadata", meta, "spec", spec, "status", status));
 	}
 }
 

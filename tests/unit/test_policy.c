@@ -375,6 +375,92 @@ static void isolating_policies(void **state)
 	assert_int_equal(s->ids[XCNI_DIR_TO_POD][XCNI_POLSEL_IDS - 1], policy_id("prod", "n07"));
 }
 
+/* ---- an address and the pods that claim it ----------------------------- */
+
+/*
+ * Issue 37: prod/other is being deleted (Terminating: its sandbox gone, its
+ * object still listed) and host-local on its node gave 10.244.0.12 to
+ * dev/echo. The live pod of the same node owns the address outright: its
+ * identity in the ipcache, its policy, not closed; the deleting one named
+ * as having yielded. Only that: on another node, both deleting, or a
+ * deleting pod with no node, the address is contested (closed) as before.
+ */
+static void deleting_pod_yields_on_its_node(void **state)
+{
+	struct k8s_pod *old, *echo;
+	struct k8s_netpol *np;
+
+	(void)state;
+	cast();
+	np = np_add("prod", "db-from-echo", sel("app=db"), IN);
+	peer(ingress(np), sel("app=echo"), sel(""));
+	old = NULL; /* cast()'s prod/other is the old pod */
+	for (size_t i = 0; i < nobjs[K8S_POD]; i++)
+		if (!strcmp(objs[K8S_POD][i]->pod.meta.name, "other"))
+			old = &objs[K8S_POD][i]->pod;
+	assert_non_null(old);
+	compile();
+	assert_false(allowed(OTHER, DB, TCP, 80)); /* app=other: not let in */
+	/* Deleted: Running still (its containers stopping), created later than
+	 * the new one, which is Pending: the contest's rule would pick it. */
+	old->deleting = true;
+	old->phase = K8S_POD_RUNNING;
+	old->created = 2000;
+	echo = pod_add("dev", "echo", "n1", OTHER, "app=echo");
+	echo->phase = K8S_POD_PENDING;
+	echo->created = 1000;
+	compile();
+	assert_int_equal(R.ncontested, 0);
+	assert_int_equal(R.nyielded, 1);
+	assert_int_equal(R.yielded[0].ip, ip4(OTHER));
+	assert_string_equal(R.yielded[0].from.ns, "prod");
+	assert_string_equal(R.yielded[0].from.name, "other");
+	assert_string_equal(R.yielded[0].from.node, "n1");
+	assert_string_equal(R.yielded[0].to.ns, "dev");
+	assert_string_equal(R.yielded[0].to.name, "echo");
+	assert_false(ep(OTHER)->state.isolated & XCNI_POLEP_CONTESTED);
+	assert_int_not_equal(pod_identity(&R, OTHER), XCNI_ID_UNMANAGED);
+	assert_true(allowed(OTHER, DB, TCP, 80)); /* judged as echo */
+	for (size_t i = 0; i < R.npodnames; i++)
+		if (R.podnames[i].ip == ip4(OTHER))
+			assert_string_equal(R.podnames[i].name.name, "echo");
+	/* The old pod on another node: contested, closed, both named. */
+	old->node_name = tstr("n2");
+	compile();
+	assert_int_equal(R.nyielded, 0);
+	assert_int_equal(R.ncontested, 2);
+	assert_int_equal(pod_identity(&R, OTHER), XCNI_ID_UNMANAGED);
+	assert_false(allowed(OTHER, DB, TCP, 80));
+	/* With no node (nothing says which host-local gave it). */
+	old->node_name = NULL;
+	compile();
+	assert_int_equal(R.nyielded, 0);
+	assert_int_equal(R.ncontested, 2);
+	old->node_name = tstr("");
+	echo->node_name = tstr("");
+	compile();
+	assert_int_equal(R.nyielded, 0);
+	assert_int_equal(R.ncontested, 2);
+	/* Both being deleted, on one node: neither is the live one. */
+	old->node_name = tstr("n1");
+	echo->node_name = tstr("n1");
+	echo->deleting = true;
+	compile();
+	assert_int_equal(R.nyielded, 0);
+	assert_int_equal(R.ncontested, 2);
+	assert_false(allowed(OTHER, DB, TCP, 80));
+	/* Two live ones and a deleting one, all of n1: it yields, they contest. */
+	echo->deleting = false;
+	pod_add("dev", "echo2", "n1", OTHER, "app=echo");
+	compile();
+	assert_int_equal(R.nyielded, 1);
+	assert_string_equal(R.yielded[0].from.name, "other");
+	assert_int_equal(R.ncontested, 2);
+	for (size_t i = 0; i < R.ncontested; i++)
+		assert_string_not_equal(R.contested[i].name.name, "other");
+	assert_int_equal(pod_identity(&R, OTHER), XCNI_ID_UNMANAGED);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -391,6 +477,7 @@ int main(void)
 		T(named_port_egress),
 		T(several_policies_union),
 		T(isolating_policies),
+		T(deleting_pod_yields_on_its_node),
 #undef T
 	};
 

@@ -158,6 +158,9 @@ static void result_equal(const struct pol_result *a, const struct pol_result *b)
 	if (a->ncontested)
 		assert_memory_equal(a->contested, b->contested,
 				    a->ncontested * sizeof(*a->contested));
+	assert_int_equal(a->nyielded, b->nyielded);
+	if (a->nyielded)
+		assert_memory_equal(a->yielded, b->yielded, a->nyielded * sizeof(*a->yielded));
 	assert_int_equal(a->neps, b->neps);
 	for (size_t i = 0; i < a->neps; i++) {
 		const struct pol_ep *x = &a->eps[i], *y = &b->eps[i];
@@ -190,15 +193,51 @@ static uint32_t tiny_hash(const char *s)
  * every managed pod of the view: one entry an address, with the identity the
  * compiler gave the pod, or closed (unmanaged) where two live pods claim it.
  */
-/* p's part in a contested address of r: 0 none, 1 its owner, 2 another claimant. */
+/*
+ * p's part in a contested address of r: 0 none, 1 its owner, 2 another
+ * claimant; 3: being deleted, it yielded its address (pol_yield). 2 and 3
+ * hold no address at all.
+ */
 static int contest_role(const struct pol_result *r, const struct k8s_pod *p)
 {
 	for (size_t i = 0; i < r->ncontested; i++)
 		if (!strcmp(r->contested[i].name.ns, p->meta.ns) &&
 		    !strcmp(r->contested[i].name.name, p->meta.name))
 			return r->contested[i].owner ? 1 : 2;
+	for (size_t i = 0; i < r->nyielded; i++)
+		if (!strcmp(r->yielded[i].from.ns, p->meta.ns) &&
+		    !strcmp(r->yielded[i].from.name, p->meta.name))
+			return 3;
 	return 0;
 }
+
+/* The rule, written again from the issue (37): q, being deleted, gives up
+ * the address to p, live, of the same named node. */
+static bool gives_way(const struct k8s_pod *q, const struct k8s_pod *p)
+{
+	return q->deleting && !p->deleting && q->node_name && *q->node_name && p->node_name &&
+	       !strcmp(q->node_name, p->node_name);
+}
+
+/* Does a pod of the view hold an IPv6 in the v6 maps' model: managed, not
+ * out of the IPv4 view, and not yielding its IPv6 to another there. */
+static bool v6_holder(const struct pol_result *r, const struct cluster *c, size_t i)
+{
+	const struct k8s_pod *p = &c->objs[K8S_POD][i]->pod;
+
+	if (p->host_network || k8s_pod_finished(p) || !p->has_ip6 || contest_role(r, p) >= 2)
+		return false;
+	for (size_t j = 0; j < c->n[K8S_POD]; j++) {
+		const struct k8s_pod *q = &c->objs[K8S_POD][j]->pod;
+
+		if (j != i && !q->host_network && !k8s_pod_finished(q) && q->has_ip6 &&
+		    !memcmp(q->ip6, p->ip6, 16) && contest_role(r, q) < 2 && gives_way(p, q))
+			return false;
+	}
+	return true;
+}
+
+static size_t v6_yield_steps;
 
 static void v6_equal(struct pol_incr *pi, const struct cluster *c, const struct pol_opts *o,
 		     const struct pol_result *r)
@@ -213,16 +252,16 @@ static void v6_equal(struct pol_incr *pi, const struct cluster *c, const struct 
 		bool local = p->node_name && !strcmp(p->node_name, o->node_name);
 		uint32_t id = pol_incr_pod_id(pi, p->meta.ns, p->meta.name);
 
-		/* A contested IPv4's other claimants hold no address at all. */
-		if (p->host_network || k8s_pod_finished(p) || !p->has_ip6 || contest_role(r, p) == 2)
+		/* A contested IPv4's other claimants, and pods that yielded an
+		 * address, hold no address at all. */
+		if (!v6_holder(r, c, i))
 			continue;
 		/* The first pod on an address has its ipcache6 entry, the first
 		 * local one its key. */
 		for (size_t j = 0; j < i; j++) {
 			const struct k8s_pod *q = &c->objs[K8S_POD][j]->pod;
 
-			if (q->host_network || k8s_pod_finished(q) || !q->has_ip6 ||
-			    memcmp(q->ip6, p->ip6, 16) || contest_role(r, q) == 2)
+			if (!v6_holder(r, c, j) || memcmp(q->ip6, p->ip6, 16))
 				continue;
 			seen = true;
 			seen_local |= q->node_name && !strcmp(q->node_name, o->node_name);
@@ -231,8 +270,7 @@ static void v6_equal(struct pol_incr *pi, const struct cluster *c, const struct 
 		for (size_t j = 0; j < c->n[K8S_POD]; j++) {
 			const struct k8s_pod *q = &c->objs[K8S_POD][j]->pod;
 
-			twice |= j != i && !q->host_network && !k8s_pod_finished(q) && q->has_ip6 &&
-				 !memcmp(q->ip6, p->ip6, 16) && contest_role(r, q) != 2;
+			twice |= j != i && v6_holder(r, c, j) && !memcmp(q->ip6, p->ip6, 16);
 		}
 		if (local && !seen_local)
 			nk++;
@@ -276,6 +314,7 @@ static void v6_equal(struct pol_incr *pi, const struct cluster *c, const struct 
 	}
 	assert_int_equal(v.nipc, ni);
 	assert_int_equal(v.nkeys, nk);
+	v6_yield_steps += v.nyielded > 0;
 	pol_v6_free(&v);
 }
 
@@ -351,6 +390,8 @@ static void idprev_of(struct idprev *p, const struct pol_result *r)
 	qsort(p->v, p->n, sizeof(*p->v), cmp_idprev);
 }
 
+/* Steps with an address a pod being deleted yielded, and with one contested. */
+static size_t yield_steps, contest_steps;
 /* Steps whose identities born were added to local pods' policy as a delta. */
 static size_t born_steps;
 /* test_random_audit's: steps with audit or tiers, deltas right after one, and
@@ -418,6 +459,8 @@ static void run(unsigned seed, uint32_t (*hash)(const char *), size_t *resets, s
 			result_equal(r, &full);
 			v6_equal(pi, &c, &o, r);
 			v6_follow(pi, &c, d, node_changed);
+			yield_steps += r->nyielded > 0;
+			contest_steps += r->ncontested > 0;
 			/* A whole result always says why (the agent logs it), a delta never. */
 			assert_true(!d->why == !d->full);
 			if (pol_incr_resets(pi) != resets0)
@@ -522,6 +565,38 @@ static void test_random_audit(void **state)
 	assert_true(audit_steps * 4 > steps);
 	assert_true(audit_delta_after > 10);
 	assert_true(audit_deltas * 10 > steps);
+}
+
+/*
+ * The cluster's life (issue 37): pods being deleted and live ones on a few
+ * addresses of two nodes, both families, so that a deleting pod yields its
+ * address to a live one of its node (pol_yield) in many steps, and pods of
+ * two nodes, or two live ones, contest one in many others. Every step's
+ * result is the whole compile's, the IPv6 maps the model's.
+ */
+static int life_off(void **state)
+{
+	(void)state;
+	gen_life = false; /* also when a run failed half way */
+	return 0;
+}
+
+static void test_random_life(void **state)
+{
+	size_t resets = 0, steps = 0;
+
+	(void)state;
+	gen_life = true;
+	yield_steps = contest_steps = v6_yield_steps = 0;
+	for (unsigned seed = 400; seed <= 430; seed++)
+		run(seed, NULL, &resets, &steps);
+	gen_life = false;
+	print_message("%zu steps, %zu whole compiles, %zu with a yielded address (%zu IPv6), "
+		      "%zu with a contested one\n", steps, resets, yield_steps, v6_yield_steps,
+		      contest_steps);
+	assert_true(yield_steps * 6 > steps);
+	assert_true(v6_yield_steps * 10 > steps);
+	assert_true(contest_steps * 4 > steps);
 }
 
 /*
@@ -891,6 +966,167 @@ static void test_contested_address6(void **state)
 	store_free(st);
 }
 
+/* life_pod with metadata.deletionTimestamp: Terminating. */
+static json_t *deleting_pod(const char *name, const char *node, const char *ip, const char *phase,
+			    const char *created)
+{
+	json_t *p = life_pod(name, node, ip, phase, created);
+
+	json_object_set_new(json_object_get(p, "metadata"), "deletionTimestamp",
+			    json_string("2026-11-26T00:09:00Z"));
+	return p;
+}
+
+static const struct pol_yield *yield_of(const struct pol_result *r, const char *from)
+{
+	for (size_t i = 0; i < r->nyielded; i++)
+		if (!strcmp(r->yielded[i].from.name, from))
+			return &r->yielded[i];
+	return NULL;
+}
+
+/*
+ * Issue 37, as the real cluster lived it: web/f1 is deleted (Terminating,
+ * its sandbox gone) and host-local on its node gives 10.1.0.12 to a new pod
+ * while f1's object is still listed. The new pod owns the address (its
+ * identity, its name, its policy open), f1 yields (named); incremental ==
+ * whole at every step (update), a pod of the yielded address changing is
+ * compiled whole. Each family: a remote IPv6-only pair in the ipcache6; a
+ * local IPv6-only pair under their policy key; but two local IPv6-only pods
+ * whose addresses only end alike (one policy key, two addresses) and a pair
+ * on two nodes still contest.
+ */
+static void test_deleting_pod_yields(void **state)
+{
+	struct pol_opts o = { .node_name = "n0" };
+	struct store *st = store_new();
+	struct pol_incr *pi = pol_incr_new();
+	const struct pol_delta *d;
+	struct pol_result full = { 0 };
+	struct k8s_error e = { "" };
+	struct cluster c;
+	struct pol_v6 v;
+	const struct pol_yield *y;
+	uint32_t k7, k8;
+	uint8_t a7[16];
+
+	(void)state;
+	put(st, life_pod("f1", "n0", "10.1.0.12", "Running", "2026-11-26T00:00:00Z"));
+	put(st, life_pod("bystander", "n0", "10.1.0.6", "Running", "2026-11-26T00:00:00Z"));
+	assert_int_equal(update(st, pi, &d), 0);
+	/* Deleted: it keeps the address while alone on it, as a delta. */
+	put(st, deleting_pod("f1", "n0", "10.1.0.12", "Running", "2026-11-26T00:00:00Z"));
+	assert_int_equal(update(st, pi, &d), 0);
+	assert_false(d->full);
+	assert_int_equal(pol_incr_pod_id(pi, "ns0", "f1") != 0, 1);
+	/* Its address given again on its node: the new one has it, f1 yields. */
+	put(st, life_pod("echo", "n0", "10.1.0.12", "Pending", "2026-11-26T00:10:00Z"));
+	assert_int_equal(update(st, pi, &d), 0);
+	assert_true(d->full); /* two pods, one address: the whole compile decides */
+	store_view(st, &c);
+	assert_int_equal(pol_compile(&c, &o, &full, &e), 0);
+	assert_int_equal(full.ncontested, 0);
+	assert_int_equal(full.nyielded, 1);
+	y = yield_of(&full, "f1");
+	assert_non_null(y);
+	assert_int_equal(y->ip, inet_addr("10.1.0.12"));
+	assert_string_equal(y->to.name, "echo");
+	assert_string_equal(y->from.node, "n0");
+	assert_int_equal(ipc_at(&full, "10.1.0.12")->val.identity,
+			 pol_incr_pod_id(pi, "ns0", "echo"));
+	assert_int_equal(pol_incr_pod_id(pi, "ns0", "f1"), 0); /* out of the view */
+	assert_non_null(ep_at(&full, "10.1.0.12"));
+	assert_false(ep_at(&full, "10.1.0.12")->state.isolated & XCNI_POLEP_CONTESTED);
+	for (size_t i = 0; i < full.npodnames; i++)
+		if (full.podnames[i].ip == inet_addr("10.1.0.12"))
+			assert_string_equal(full.podnames[i].name.name, "echo");
+	pol_result_free(&full);
+	/* The live one changes: decided whole, still its. */
+	put(st, life_pod("echo", "n0", "10.1.0.12", "Running", "2026-11-26T00:10:00Z"));
+	assert_int_equal(update(st, pi, &d), 0);
+	assert_true(d->full);
+	/* The live one goes first (deleted before f1's finalizer is done): f1,
+	 * alone again, has its address back, decided whole. */
+	store_del(st, K8S_POD, "ns0", "echo");
+	assert_int_equal(update(st, pi, &d), 0);
+	assert_true(d->full);
+	assert_int_not_equal(pol_incr_pod_id(pi, "ns0", "f1"), 0);
+	put(st, life_pod("echo", "n0", "10.1.0.12", "Running", "2026-11-26T00:10:00Z"));
+	assert_int_equal(update(st, pi, &d), 0);
+	/* f1 gone at last: nothing yielded any more. */
+	store_del(st, K8S_POD, "ns0", "f1");
+	assert_int_equal(update(st, pi, &d), 0);
+	assert_true(d->full);
+	store_view(st, &c);
+	assert_int_equal(pol_compile(&c, &o, &full, &e), 0);
+	assert_int_equal(full.nyielded, 0);
+	assert_int_equal(full.ncontested, 0);
+	pol_result_free(&full);
+	/* The same on another node's pod: contested, closed, both named. */
+	put(st, deleting_pod("f2", "n1", "10.1.0.12", "Running", "2026-11-26T00:00:00Z"));
+	assert_int_equal(update(st, pi, &d), 0);
+	store_view(st, &c);
+	assert_int_equal(pol_compile(&c, &o, &full, &e), 0);
+	assert_int_equal(full.nyielded, 0);
+	assert_int_equal(full.ncontested, 2);
+	assert_int_equal(ipc_at(&full, "10.1.0.12")->val.identity, XCNI_ID_UNMANAGED);
+	pol_result_free(&full);
+	store_del(st, K8S_POD, "ns0", "f2");
+	assert_int_equal(update(st, pi, &d), 0);
+
+	/* IPv6 only, another node's pair: a yields to b on n1; c (n2) and d
+	 * (n1) contest fd00:1::6. */
+	put(st, deleting_pod("a", "n1", "fd00:1::5", "Running", "2026-11-26T00:00:00Z"));
+	put(st, life_pod("b", "n1", "fd00:1::5", "Pending", "2026-11-26T00:10:00Z"));
+	put(st, deleting_pod("c", "n2", "fd00:1::6", "Running", "2026-11-26T00:00:00Z"));
+	put(st, life_pod("d", "n1", "fd00:1::6", "Running", "2026-11-26T00:10:00Z"));
+	/* IPv6 only, this node's: e yields to f under their policy key; g and
+	 * h end alike (one key) but are two addresses: contested. */
+	put(st, deleting_pod("e", "n0", "fd00:1::7", "Running", "2026-11-26T00:00:00Z"));
+	put(st, life_pod("f", "n0", "fd00:1::7", "Pending", "2026-11-26T00:10:00Z"));
+	put(st, deleting_pod("g", "n0", "fd00:1::8", "Running", "2026-11-26T00:00:00Z"));
+	put(st, life_pod("h", "n0", "fd00:3::8", "Running", "2026-11-26T00:10:00Z"));
+	assert_int_equal(update(st, pi, &d), 0);
+	store_view(st, &c);
+	assert_int_equal(pol_compile(&c, &o, &full, &e), 0);
+	assert_int_equal(full.nyielded, 1);
+	assert_string_equal(full.yielded[0].from.name, "e");
+	assert_string_equal(full.yielded[0].to.name, "f");
+	assert_int_equal(full.ncontested, 2);
+	assert_true(!strcmp(full.contested[0].name.name, "g") ||
+		    !strcmp(full.contested[0].name.name, "h"));
+	assert_int_equal(inet_pton(AF_INET6, "fd00:1::7", a7), 1);
+	k7 = pol_polkey6(a7);
+	k8 = full.contested[0].ip;
+	assert_int_equal(full.yielded[0].ip, k7);
+	for (size_t i = 0; i < full.neps; i++) {
+		if (full.eps[i].ip == k7)
+			assert_false(full.eps[i].state.isolated & XCNI_POLEP_CONTESTED);
+		if (full.eps[i].ip == k8)
+			assert_true(full.eps[i].state.isolated & XCNI_POLEP_CONTESTED);
+	}
+	assert_int_equal(pol_v6_build(pi, &c, &v), 0);
+	assert_int_equal(ipc6_at(&v, "fd00:1::5")->val.identity, pol_incr_pod_id(pi, "ns0", "b"));
+	assert_int_equal(ipc6_at(&v, "fd00:1::6")->val.identity, XCNI_ID_UNMANAGED);
+	assert_int_equal(ipc6_at(&v, "fd00:1::7")->val.identity, pol_incr_pod_id(pi, "ns0", "f"));
+	assert_int_equal(v.nyielded, 1); /* a; e is out of the view already */
+	assert_int_equal(v.ncontested, 1);
+	v6_equal(pi, &c, &o, &full);
+	pol_v6_free(&v);
+	pol_result_free(&full);
+	/* b goes: a has fd00:1::5 back. */
+	store_del(st, K8S_POD, "ns0", "b");
+	assert_int_equal(update(st, pi, &d), 0);
+	assert_true(d->v6_changed);
+	store_view(st, &c);
+	assert_int_equal(pol_v6_build(pi, &c, &v), 0);
+	assert_int_equal(ipc6_at(&v, "fd00:1::5")->val.identity, pol_incr_pod_id(pi, "ns0", "a"));
+	assert_int_equal(v.nyielded, 0);
+	pol_v6_free(&v);
+	pol_incr_free(pi);
+	store_free(st);
+}
+
 static json_t *lpod(const char *name, const char *node, const char *app, const char *tier,
 		    const char *ip)
 {
@@ -1185,6 +1421,8 @@ int main(void)
 		cmocka_unit_test(test_finished_pod_address_reused),
 		cmocka_unit_test(test_contested_address),
 		cmocka_unit_test(test_contested_address6),
+		cmocka_unit_test(test_deleting_pod_yields),
+		cmocka_unit_test_teardown(test_random_life, life_off),
 		cmocka_unit_test(test_whole_says_why),
 		cmocka_unit_test(test_birth_after_relabel),
 		cmocka_unit_test(test_audit_stays_incremental),

@@ -681,6 +681,10 @@ static void render_config(struct metrics *m, struct buf *b)
 	       "Pods claiming an address another live pod claims too (each address closed, "
 	       "drop-addr-contested, until one is gone; named in xcnid's log).");
 	bprintf(b, "xcni_pod_address_conflicts %u\n", (unsigned)cfg.nr_addr_contested);
+	family(b, "xcni_pod_address_yields", "gauge",
+	       "Addresses a pod being deleted (Terminating) yielded to a live pod of its node: "
+	       "not conflicts, the live pod owns them (named in xcnid's log).");
+	bprintf(b, "xcni_pod_address_yields %u\n", (unsigned)cfg.nr_addr_yielded);
 	family(b, "xcni_trace_sample", "gauge",
 	       "Traces: one forwarded packet in N goes to the event ring (0: off).");
 	bprintf(b, "xcni_trace_sample %u\n", cfg.trace_sample);

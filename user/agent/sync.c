@@ -77,6 +77,10 @@ static int bump_policy_rev(struct from_pod *fp)
 	return 0;
 }
 
+/* IPv6 addresses a pod being deleted yielded (pol_v6.nyielded), as of the
+ * last time the IPv6 maps were built: counted in xcni_config beside the IPv4 ones. */
+static size_t v6_yielded;
+
 /* Records in the node config how far the maps follow the cluster state. */
 static void report_gen(const struct opts *o, struct from_pod *fp, __u64 gen,
 		       const struct pol_result *r, size_t nover, size_t names_missing,
@@ -107,6 +111,9 @@ static void report_gen(const struct opts *o, struct from_pod *fp, __u64 gen,
 		cfg.nr_endpoints_policy = (__u32)r->neps;
 		cfg.nr_endpoints_overflow = (__u32)nover;
 		cfg.nr_addr_contested = r->ncontested > 0xffff ? 0xffff : (__u16)r->ncontested;
+		cfg.nr_addr_yielded = r->nyielded + v6_yielded > 0xffff ?
+					      0xffff :
+					      (__u16)(r->nyielded + v6_yielded);
 		if (!error)
 			cfg.nr_names_missing = names_missing > 0xffff ? 0xffff : (__u16)names_missing;
 	}
@@ -457,6 +464,43 @@ static void report_contested(const struct pol_result *r, __u64 gen)
 }
 
 /*
+ * Addresses a pod being deleted yielded to a live pod of its node
+ * (pol_yield): said once per change of the set, as the contested ones, so
+ * that an operator who saw a Terminating pod and a new one share an address
+ * knows why it is not closed.
+ */
+static void report_yielded(const struct pol_result *r, __u64 gen)
+{
+	static size_t last_n;
+	static uint64_t last_sum;
+	uint64_t sum = 0;
+	char ip[INET_ADDRSTRLEN];
+
+	for (size_t i = 0; i < r->nyielded; i++) {
+		const struct pol_yield *y = &r->yielded[i];
+
+		sum = sum * 31 + y->ip;
+		for (const char *s = y->from.name; *s; s++)
+			sum = sum * 131 + (unsigned char)*s;
+		for (const char *s = y->to.name; *s; s++)
+			sum = sum * 131 + (unsigned char)*s;
+	}
+	if (r->nyielded == last_n && sum == last_sum)
+		return;
+	last_n = r->nyielded;
+	last_sum = sum;
+	for (size_t i = 0; i < r->nyielded; i++) {
+		const struct pol_yield *y = &r->yielded[i];
+
+		inet_ntop(AF_INET, &y->ip, ip, sizeof(ip));
+		pr_info("generation %llu: address %s: pod %s/%s (being deleted, node %s) yielded "
+			"it to pod %s/%s of its node: not contested\n",
+			(unsigned long long)gen, ip, y->from.ns, y->from.name, y->from.node,
+			y->to.ns, y->to.name);
+	}
+}
+
+/*
  * *retry: set when some pod was closed only for room that the cleanup of
  * this generation frees: sync again soon.
  * *nodes_changed: set when a Node may have changed (the masquerade set reads them).
@@ -535,6 +579,10 @@ static int plan_v6(struct gen *g, struct pol_incr *pi, const struct cluster *c,
 		snprintf(g->msg, sizeof(g->msg), "compiling the IPv6 addresses: %s", strerror(-err));
 		return err;
 	}
+	if (v6->nyielded != v6_yielded)
+		pr_info("%zu IPv6 address(es) a pod being deleted yielded to a live pod of its "
+			"node: not contested\n", v6->nyielded);
+	v6_yielded = v6->nyielded;
 	/* Once per change: the addresses are in the ipcache6 as unmanaged. */
 	if (v6->ncontested != last_v6_contested) {
 		if (v6->ncontested)
@@ -616,6 +664,7 @@ static int sync_policy(const struct opts *o, struct from_pod *fp, struct store *
 	report_overflows(ps, gen);
 	report_ipc_closed(ps, gen);
 	report_contested(g.r, gen);
+	report_yielded(g.r, gen);
 	if (ss.retry)
 		*retry = true;
 	/* IPv6 addresses: identities (ipcache6) and this node's policy keys (polkey6).

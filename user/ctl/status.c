@@ -462,13 +462,14 @@ static json_t *config_json(const struct ctl_ctx *c, struct xcni_config *cfg, jso
 
 	cfg->node_name[sizeof(cfg->node_name) - 1] = '\0';
 	cfg->error[sizeof(cfg->error) - 1] = '\0';
-	cfgj = json_pack("{s:s,s:i,s:I,s:I,s:i,s:i,s:i,s:i,s:i,s:i,s:s}", "node_name", cfg->node_name,
+	cfgj = json_pack("{s:s,s:i,s:I,s:I,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:s}", "node_name", cfg->node_name,
 			 "abi", cfg->abi_version, "applied_generation", (json_int_t)cfg->applied_gen,
 			 "failed_generation", (json_int_t)cfg->failed_gen, "identities",
 			 cfg->nr_identities, "policies", cfg->nr_policies, "policy_endpoints",
 			 cfg->nr_endpoints_policy, "policy_endpoints_overflow",
 			 cfg->nr_endpoints_overflow, "names_missing", cfg->nr_names_missing,
-			 "address_conflicts", cfg->nr_addr_contested, "xdp",
+			 "address_conflicts", cfg->nr_addr_contested, "addresses_yielded",
+			 cfg->nr_addr_yielded, "xdp",
 			 cfg->xdp_mode == 1u << 2 ? "native" : cfg->xdp_mode == 1u << 1 ? "generic" :
 			 cfg->xdp_mode == XCNI_XDP_MODE_TC ? "tc" : cfg->xdp_mode ? "other" : "none");
 	if (cfg->failed_gen && cfg->failed_gen >= cfg->applied_gen) {
@@ -695,9 +696,13 @@ static void print_maps_counts(json_t *n, json_t *cfg)
 	else
 		printf("Services kube-proxy's, ");
 	printf("%lld policies, %lld identities\n", jint(cnt, "policies"), jint(cnt, "identities"));
-	printf("Policy:      %lld pods overflowing, %lld names missing, %lld address conflicts\n",
+	printf("Policy:      %lld pods overflowing, %lld names missing, %lld address conflicts",
 	       jint(cfg, "policy_endpoints_overflow"), jint(cfg, "names_missing"),
 	       jint(cfg, "address_conflicts"));
+	/* Only when there are: a Terminating pod's address given again on its node. */
+	if (jint(cfg, "addresses_yielded"))
+		printf(", %lld yielded by a deleting pod", jint(cfg, "addresses_yielded"));
+	printf("\n");
 }
 
 /* Flows: and Drops: lines (a running agent's). */

@@ -206,5 +206,6 @@ void pol_result_free(struct pol_result *r)
 	free(r->podnames);
 	free(r->rulenames);
 	free(r->contested);
+	free(r->yielded);
 	memset(r, 0, sizeof(*r));
 }

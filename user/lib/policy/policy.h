@@ -122,6 +122,22 @@ struct pol_contest {
 	struct xcni_podname name;
 };
 
+/*
+ * A pod being deleted (metadata.deletionTimestamp) that yielded its address
+ * to a live pod of its own node instead of contesting it: host-local on one
+ * node hands an address out again only after the old sandbox's CNI DEL, so
+ * the old pod's object still listed (Terminating: a finalizer, the kubelet
+ * not done yet) is a record of the past, not a claim. The live pod owns the
+ * address as if the old one were gone; the old one holds nothing
+ * (pol_resolve_contested). A claimant on another node, a second live one,
+ * or a deleting pod with no node still contests as before.
+ */
+struct pol_yield {
+	uint32_t ip; /* network order: pod_addr's key */
+	struct xcni_podname from; /* the pod being deleted */
+	struct xcni_podname to; /* the live pod of its node that has the address */
+};
+
 struct pol_result {
 	size_t nidentities; /* sorted by id */
 	struct identity *identities;
@@ -139,6 +155,8 @@ struct pol_result {
 	struct pol_rulename *rulenames;
 	size_t ncontested; /* by ip, the owner first */
 	struct pol_contest *contested;
+	size_t nyielded; /* by ip */
+	struct pol_yield *yielded;
 };
 
 /* A number a label set held: labels as xcni_identity holds them (pol_ident_label). */
@@ -259,7 +277,8 @@ uint32_t pol_polkey6(const uint8_t ip6[16]);
  * remote-node with their IPv4 InternalIP as tunnel_ip), and this node's pods' IPv6
  * -> policy key (their IPv4, or pol_polkey6). Sorted by key, one entry per
  * address: one two live pods claim is closed (XCNI_ID_UNMANAGED, counted in
- * ncontested), as a contested IPv4, their other family untouched. Built from the view c
+ * ncontested), as a contested IPv4, their other family untouched; a pod
+ * being deleted yields it to a live pod of its node (pol_yield, nyielded). Built from the view c
  * and pi's last result; pol_v6_free releases it.
  */
 struct pol_ipc6 {
@@ -274,6 +293,9 @@ struct pol_key6 {
 struct pol_v6 {
 	size_t nipc, nkeys;
 	size_t ncontested; /* IPv6 addresses two live pods claim: closed (unmanaged) */
+	/* Pods being deleted that yielded their IPv6 to a live pod of their
+	 * node (pol_yield): in no entry. */
+	size_t nyielded;
 	struct pol_ipc6 *ipc;
 	struct pol_key6 *keys;
 };

@@ -357,6 +357,59 @@ static bool contest_beats(const struct k8s_pod *b, const struct k8s_pod *a)
 	return b->created > a->created;
 }
 
+/*
+ * Does p, being deleted, yield an address it shares with live to live?
+ * Only a pod being deleted to a live one (neither finished: pol_pod_managed
+ * is asked first) of the same named node. Why that is safe to trust: on one
+ * node the address comes from that node's host-local, which hands it out
+ * again only after the old sandbox's CNI DEL; while the old pod still runs
+ * out its grace period (deletionTimestamp is set when that starts) its
+ * address is still leased, so no live pod of its node can honestly have it.
+ * Both claims are then status.podIP written by that node's kubelet (the
+ * Node authorizer lets a kubelet write its own node's pods' status only),
+ * which holds the node's leases and data path anyway; whoever else may
+ * write pods/status could already close any address. A tenant cannot take
+ * an address with it: a claimant on another node, or with no node, still
+ * contests (closed, named), so setting spec.nodeName elsewhere gains
+ * nothing; hostNetwork and finished pods claim nothing; and only the pod
+ * being deleted gives way, which is its owner's doing. Two live pods, or
+ * two deleting ones, contest.
+ */
+bool pol_pod_yields(const struct k8s_pod *p, const struct k8s_pod *live)
+{
+	return p->deleting && !live->deleting && p->node_name && p->node_name[0] &&
+	       live->node_name && !strcmp(p->node_name, live->node_name);
+}
+
+/* Same address, not just the same key: a polkey6 (pol_pod_addr) is only
+ * the low 24 bits of an IPv6-only pod's address. */
+static bool same_claim(const struct k8s_pod *a, const struct k8s_pod *b)
+{
+	if (a->ip || b->ip)
+		return a->ip == b->ip;
+	return a->has_ip6 && b->has_ip6 && !memcmp(a->ip6, b->ip6, 16);
+}
+
+/* The live pod v[0..n) has that p yields to (pol_pod_yields); NULL: none. */
+static const struct k8s_pod *yields_to(const struct pol_ctx *x, const struct addr_ix *v, size_t n,
+				       const struct k8s_pod *p)
+{
+	for (size_t k = 0; k < n; k++) {
+		const struct k8s_pod *q = x->pods[v[k].i];
+
+		if (q != p && same_claim(p, q) && pol_pod_yields(p, q))
+			return q;
+	}
+	return NULL;
+}
+
+static void podname_set(struct xcni_podname *n, const struct k8s_pod *p)
+{
+	pol_copy_str(n->ns, sizeof(n->ns), p->meta.ns);
+	pol_copy_str(n->name, sizeof(n->name), p->meta.name);
+	pol_copy_str(n->node, sizeof(n->node), p->node_name);
+}
+
 /* The pods of one contested address into r->contested, the owner first. */
 static int contest_report(struct pol_ctx *x, const struct addr_ix *v, size_t n, size_t own,
 			  size_t *cap, bool *drop)
@@ -375,9 +428,7 @@ static int contest_report(struct pol_ctx *x, const struct addr_ix *v, size_t n, 
 		c->ip = htonl(v[k].addr);
 		c->owner = k == own;
 		c->phase = q->phase;
-		pol_copy_str(c->name.ns, sizeof(c->name.ns), q->meta.ns);
-		pol_copy_str(c->name.name, sizeof(c->name.name), q->meta.name);
-		pol_copy_str(c->name.node, sizeof(c->name.node), q->node_name);
+		podname_set(&c->name, q);
 		if (k == own)
 			x->pod_contested[v[k].i] = true;
 		else
@@ -386,10 +437,44 @@ static int contest_report(struct pol_ctx *x, const struct addr_ix *v, size_t n, 
 	return 0;
 }
 
+/*
+ * The pods of one address v[0..n) (n > 1) that yield it (pol_yield) into
+ * r->yielded, out of the view (drop); the others moved to the front in
+ * their order, their count in *left.
+ */
+static int yield_sort(struct pol_ctx *x, struct addr_ix *v, size_t n, size_t *cap, bool *drop,
+		      size_t *left)
+{
+	struct pol_result *r = x->r;
+	size_t keep = 0;
+
+	/* Who yields is decided on the whole group before any is moved. */
+	for (size_t k = 0; k < n; k++) {
+		const struct k8s_pod *p = x->pods[v[k].i], *to = yields_to(x, v, n, p);
+		struct pol_yield *y;
+
+		if (!to)
+			continue;
+		if (pol_grow(&r->yielded, cap, r->nyielded, sizeof(*r->yielded)))
+			return -ENOMEM;
+		y = &r->yielded[r->nyielded++];
+		memset(y, 0, sizeof(*y));
+		y->ip = htonl(v[k].addr);
+		podname_set(&y->from, p);
+		podname_set(&y->to, to);
+		drop[v[k].i] = true;
+	}
+	for (size_t k = 0; k < n; k++)
+		if (!drop[v[k].i])
+			v[keep++] = v[k];
+	*left = keep;
+	return 0;
+}
+
 int pol_resolve_contested(struct pol_ctx *x)
 {
 	struct addr_ix *v;
-	size_t n = 0, cap = 0, kept = 0;
+	size_t n = 0, cap = 0, ycap = 0, kept = 0;
 	bool *drop;
 	int ret = -ENOMEM;
 
@@ -407,12 +492,19 @@ int pol_resolve_contested(struct pol_ctx *x)
 	}
 	qsort(v, n, sizeof(*v), cmp_addr_ix);
 	for (size_t a = 0, b; a < n; a = b) {
-		size_t own = 0;
+		size_t own = 0, left;
 
 		for (b = a + 1; b < n && v[b].addr == v[a].addr; b++)
-			if (contest_beats(x->pods[v[b].i], x->pods[v[a + own].i]))
-				own = b - a;
-		if (b - a > 1 && (ret = contest_report(x, v + a, b - a, own, &cap, drop)))
+			;
+		if (b - a < 2)
+			continue;
+		ret = yield_sort(x, v + a, b - a, &ycap, drop, &left);
+		if (ret)
+			goto out;
+		for (size_t k = 1; k < left; k++)
+			if (contest_beats(x->pods[v[a + k].i], x->pods[v[a + own].i]))
+				own = k;
+		if (left > 1 && (ret = contest_report(x, v + a, left, own, &cap, drop)))
 			goto out;
 	}
 	/* The others hold nothing: out of the view this compile sees. */

@@ -390,6 +390,47 @@ static int cmp_ipod_name(const void *a, const void *b)
 	return d ? d : pol_cmp_str(x->meta.name, y->meta.name);
 }
 
+/* A pod with an IPv6 and its place in pol_v6_build's list. */
+struct v6_at {
+	const struct k8s_pod *pod;
+	size_t i;
+};
+
+static int cmp_v6_at(const void *a, const void *b)
+{
+	const struct v6_at *x = a, *y = b;
+	int d = memcmp(x->pod->ip6, y->pod->ip6, 16);
+
+	return d ? d : (x->i > y->i) - (x->i < y->i);
+}
+
+/*
+ * Which pods of v[0..m) yield their IPv6 to a live pod of their node
+ * (pol_pod_yields, as an IPv4 is yielded): marked in out[].
+ */
+static int v6_yields(const struct ipod *const *v, size_t m, bool *out, size_t *nyielded)
+{
+	struct v6_at *w = calloc(m ? m : 1, sizeof(*w));
+
+	if (!w)
+		return -ENOMEM;
+	for (size_t i = 0; i < m; i++)
+		w[i] = (struct v6_at){ v[i]->pod, i };
+	qsort(w, m, sizeof(*w), cmp_v6_at);
+	for (size_t a = 0, b; a < m; a = b) {
+		for (b = a + 1; b < m && !memcmp(w[a].pod->ip6, w[b].pod->ip6, 16); b++)
+			;
+		for (size_t i = a; b - a > 1 && i < b; i++)
+			for (size_t j = a; j < b && !out[w[i].i]; j++)
+				if (j != i && pol_pod_yields(w[i].pod, w[j].pod)) {
+					out[w[i].i] = true;
+					++*nyielded;
+				}
+	}
+	free(w);
+	return 0;
+}
+
 /*
  * From the index of pods with an IPv6, not the view: a walk of every pod of
  * the cluster on each generation was most of the agent's CPU in churn at 100k
@@ -402,13 +443,16 @@ int pol_v6_build(const struct pol_incr *pi, const struct cluster *c, struct pol_
 	static const uint8_t none[16];
 	size_t n = pi->v6.n, m = 0, nn = c->n[K8S_NODE];
 	const struct ipod **v;
+	bool *yield;
 
 	memset(out, 0, sizeof(*out));
 	out->ipc = calloc(n + nn ? n + nn : 1, sizeof(*out->ipc));
 	out->keys = calloc(n ? n : 1, sizeof(*out->keys));
 	v = calloc(n ? n : 1, sizeof(*v));
-	if (!out->ipc || !out->keys || !v) {
+	yield = calloc(n ? n : 1, sizeof(*yield));
+	if (!out->ipc || !out->keys || !v || !yield) {
 		free(v);
+		free(yield);
 		pol_v6_free(out);
 		return -ENOMEM;
 	}
@@ -416,10 +460,22 @@ int pol_v6_build(const struct pol_incr *pi, const struct cluster *c, struct pol_
 		if (m < n)
 			v[m++] = s->v;
 	qsort(v, m, sizeof(*v), cmp_ipod_name);
+	if (v6_yields(v, m, yield, &out->nyielded)) {
+		free(v);
+		free(yield);
+		pol_v6_free(out);
+		return -ENOMEM;
+	}
 	for (size_t i = 0; i < m; i++) {
 		const struct ipod *ip = v[i];
 		const struct k8s_pod *p = ip->pod;
-		struct pol_ipc6 *e = &out->ipc[out->nipc++];
+		struct pol_ipc6 *e;
+
+		/* Being deleted, its address a live pod's of its node: no
+		 * entry, no key (the live pod's is the one kept). */
+		if (yield[i])
+			continue;
+		e = &out->ipc[out->nipc++];
 
 		e->key.prefixlen = 128;
 		memcpy(e->key.addr, p->ip6, 16);
@@ -438,6 +494,7 @@ int pol_v6_build(const struct pol_incr *pi, const struct cluster *c, struct pol_
 		}
 	}
 	free(v);
+	free(yield);
 	/*
 	 * An IPv6 address two live pods claim (an IPv6-only cluster's IPAM bug, a
 	 * dual-stack pair whose IPv4s differ): closed like a contested IPv4
@@ -483,7 +540,7 @@ void pol_v6_free(struct pol_v6 *v)
 	free(v->keys);
 	v->ipc = NULL;
 	v->keys = NULL;
-	v->nipc = v->nkeys = v->ncontested = 0;
+	v->nipc = v->nkeys = v->ncontested = v->nyielded = 0;
 }
 
 static void podname_of(const struct ipod *p, struct pol_podname *pn)
@@ -966,12 +1023,24 @@ static int pod_link(struct pol_incr *pi, const struct k8s_pod *p, char *canon)
 	return 0;
 }
 
-/* ns/name is one of the pods of a contested address (pol_contest). */
+static bool podname_is(const struct xcni_podname *n, const char *ns, const char *name)
+{
+	return !pol_cmp_str(n->ns, ns) && !pol_cmp_str(n->name, name);
+}
+
+/*
+ * ns/name is one of the pods of a contested address (pol_contest), or of
+ * one a pod being deleted yielded (pol_yield: if the live one goes or
+ * changes, the deleting one, out of the index, may claim it again).
+ */
 static bool incr_contested(const struct pol_incr *pi, const char *ns, const char *name)
 {
 	for (size_t i = 0; i < pi->r.ncontested; i++)
-		if (!pol_cmp_str(pi->r.contested[i].name.ns, ns) &&
-		    !pol_cmp_str(pi->r.contested[i].name.name, name))
+		if (podname_is(&pi->r.contested[i].name, ns, name))
+			return true;
+	for (size_t i = 0; i < pi->r.nyielded; i++)
+		if (podname_is(&pi->r.yielded[i].from, ns, name) ||
+		    podname_is(&pi->r.yielded[i].to, ns, name))
 			return true;
 	return false;
 }
@@ -987,7 +1056,7 @@ static int pod_changed(struct pol_incr *pi, const struct cluster *c, const struc
 	 * compile decides, for every pod of it at once. */
 	if (incr_contested(pi, ch->ns, ch->name)) {
 		free(canon);
-		pi->d.why = "a pod of a contested address changed";
+		pi->d.why = "a pod of a contested or yielded address changed";
 		return 1;
 	}
 	key = pol_incr_pod_key(ch->ns, ch->name);

@@ -125,6 +125,10 @@ static int eps_add_born(struct pol_incr *pi)
 			ret = pol_incr_dirty_ep(pi, ep->ip); /* cannot be: a pod gone is dirty */
 			continue;
 		}
+		/* A contested address's owner stays closed, with no entries
+		 * (pol_ep_contest): was given the new identities' entries. */
+		if (p->contested)
+			continue;
 		sel = hmap_get(&pi->epsel, hu32(ep->ip), UKEY(ep->ip));
 		if (!sel) {
 			sel = calloc(1, sizeof(*sel));

@@ -204,8 +204,12 @@ bool pol_pod_local(const struct pol_ctx *x, const struct k8s_pod *p);
 int pol_build_nslabels(struct pol_ctx *x, const struct cluster *c);
 int pol_build_identities(struct pol_ctx *x);
 /* Addresses two live pods claim: the owners marked, the others taken out of
- * x->pods, each reported in x->r->contested. 0 or -ENOMEM. */
+ * x->pods, each reported in x->r->contested; a pod being deleted that
+ * yields (pol_pod_yields) taken out too, reported in x->r->yielded. 0 or
+ * -ENOMEM. */
 int pol_resolve_contested(struct pol_ctx *x);
+/* p (being deleted) yields the address it shares with live (pol_yield). */
+bool pol_pod_yields(const struct k8s_pod *p, const struct k8s_pod *live);
 void pol_ep_contest(struct pol_ep *ep);
 /* policy.c: a policy's hash with the hash function given (ctx's, or pol_fnv1a). */
 uint32_t pol_policy_hash_raw(uint32_t (*hash)(const char *), const char *ns, const char *name);
