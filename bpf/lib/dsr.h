@@ -383,7 +383,7 @@ __attribute__((noinline)) int nodeport6_dsr_track(struct __sk_buff *skb, struct 
 	if (ct == CT_NEW || ct == CT_STALE)
 		ct_commit(pkt_flow(p), XCNI_AF_INET6, ct, p->len, 0,
 			  XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR);
-	lb6_follow(st, p);
+	lb_flow_follow(st, XCNI_AF_INET6, pkt_flow(p));
 	return DSR6_TRACKED;
 }
 

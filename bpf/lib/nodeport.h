@@ -500,7 +500,7 @@ static __always_inline int nodeport_dsr(struct __sk_buff *skb, struct pkt *p,
 	if (ct == CT_NEW || ct == CT_STALE)
 		ct_commit(pkt_flow(p), XCNI_AF_INET, ct, skb->len, 0,
 			  XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR);
-	lb_follow(lb, p);
+	lb_flow_follow(lb, XCNI_AF_INET, pkt_flow(p));
 	encap_in_take(p, &in);
 	if (!in.inner_len || p->ip->ttl <= 1 || ttl_decrement(skb, p))
 		return XCNI_DROP_ENCAP;
@@ -753,7 +753,7 @@ __attribute__((noinline)) int from_outside(struct __sk_buff *skb)
 					 &v);
 		if (reason)
 			goto out;
-		lb_follow(&lb, &p);
+		lb_flow_follow(&lb, XCNI_AF_INET, pkt_flow(&p));
 		reason = np4_into_pod(skb, &p, dst, &verdict);
 		goto out;
 	}
@@ -803,11 +803,11 @@ __attribute__((noinline)) int from_outside(struct __sk_buff *skb)
 		goto out;
 	}
 	np_snat_open(&p, &lb, ct, skb->len, 0);
-	lb_follow(&lb, &p);
+	lb_flow_follow(&lb, XCNI_AF_INET, pkt_flow(&p));
 	reason = nodeport_encap(skb, &p, tunnel, &verdict);
 out:
 	if (reason_is_drop(reason))
-		lb_forget(&lb);
+		lb_flow_forget(&lb, XCNI_AF_INET);
 	return finish(skb, reason, XCNI_DIR_FROM_OVERLAY, 0, &p, verdict, &v);
 }
 
@@ -897,7 +897,7 @@ __attribute__((noinline)) int from_outside6(struct __sk_buff *skb)
 		if (reason)
 			goto out;
 	}
-	lb6_follow(st, &p);
+	lb_flow_follow(st, XCNI_AF_INET6, pkt_flow(&p));
 	if (!dst) {
 		reason = nodeport6_encap(skb, &p);
 		if (reason == XCNI_FWD_ENCAP)
@@ -907,7 +907,7 @@ __attribute__((noinline)) int from_outside6(struct __sk_buff *skb)
 	reason = np6_into_pod(skb, &p, dst, &verdict);
 out:
 	if (reason_is_drop(reason))
-		lb6_forget(st);
+		lb_flow_forget(st, XCNI_AF_INET6);
 	return finish6(skb, reason, XCNI_DIR_FROM_OVERLAY, 0, &p, verdict, &v);
 }
 
