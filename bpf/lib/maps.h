@@ -592,7 +592,7 @@ struct {
  * pass the verifier's 512 bytes with these in them.
  */
 struct np6_tmp {
-	struct xcni_ct6_key k; /* lb6_snat_port's candidate */
+	struct xcni_ct6_key k; /* lb_snat_port's IPv6 candidate */
 	struct xcni_svc_key fk; /* ... and the frontend it must not be (snat_port_ok) */
 	struct xcni_snat6 sn;
 	struct encap_in in;

@@ -82,7 +82,7 @@
  *    lb6_reject), back out the way it came;
  *  - a backend on another node (externalTrafficPolicy=Cluster; a NodePort's
  *    frontend is this node's own address): DNAT, and SNAT to that address at
- *    a port lb6_snat_port finds, then Geneve (IPv6 inside) to the backend's
+ *    a port lb_snat_port finds, then Geneve (IPv6 inside) to the backend's
  *    node over the underlay that reaches it (the IPv4 one, or the IPv6 one
  *    to its tunnel_ip6: tunnel_of), so the backend's replies come back here
  *    (its node tunnels replies to another node's address, encap.h
@@ -170,78 +170,70 @@ static __always_inline int snat_port_ok(const struct xcni_svc_key *fk)
 }
 
 /*
- * NodePort SNAT to a remote backend: the source port this node gives the
- * flow p (translated: client -> backend) from this node's address self_ip.
- * The client's own port when it may be given (snat_port_ok) and no other
- * live flow holds self_ip:port -> backend:port (snat_port_free), else one of
- * a few ports from the flow's hash in 32768-60999 (never the same for every
- * client that collides). 0, or -1 when all are taken.
+ * Does the SNAT tuple k's holder e (a live flow) belong to flow t's own
+ * client (t: client -> backend)? Then the port is its again. IPv4 keeps the
+ * client in the entry (nat_addr, nat_port); IPv6's does not fit there, and
+ * is in xcni_snat6 by the SNATed tuple.
  */
-static __always_inline int lb_snat_port(const struct pkt *p, __u32 self_ip, __u16 *out)
+static __always_inline int lb_snat_same_client(const struct xcni_ct_entry *e,
+					       const union xcni_tuple *k,
+					       const union xcni_tuple *t, int fam)
 {
-	struct xcni_ct_key k = p->tuple;
-	struct xcni_svc_key fk = { .family = XCNI_AF_INET, .proto = p->tuple.proto,
-				   .scope = XCNI_SCOPE_EXT };
-	__u32 h = xcni_lb_hash(XCNI_AF_INET, &p->tuple.saddr, &p->tuple.daddr, p->tuple.sport,
-			       p->tuple.dport, p->tuple.proto);
-	__u64 now = bpf_ktime_get_ns();
+	const struct xcni_snat6 *sn;
 
-	k.saddr = self_ip;
-	__builtin_memcpy(fk.addr, &self_ip, 4);
-	for (int i = 0; i < 4; i++) {
-		const struct xcni_ct_entry *e;
-
-		if (i)
-			k.sport = bpf_htons(NP_SNAT_PORT_MIN + (h + i * 7919) % NP_SNAT_PORTS);
-		fk.port = k.sport;
-		if (!snat_port_ok(&fk))
-			continue;
-		e = bpf_map_lookup_elem(&xcni_ct, &k);
-		if (snat_port_free(e, now, k.proto, p->tcp_flags) ||
-		    (e->nat_addr == p->tuple.saddr && e->nat_port == p->tuple.sport)) {
-			*out = k.sport;
-			return 0;
-		}
-	}
-	return -1;
+	if (fam == XCNI_AF_INET)
+		return e->nat_addr == t->v4.saddr && e->nat_port == t->v4.sport;
+	sn = bpf_map_lookup_elem(&xcni_snat6, &k->v6);
+	return sn && in6_eq(sn->client, t->v6.saddr) && sn->cport == t->v6.sport;
 }
 
 /*
- * The source port of the SNAT to self (this node's address) for flow p
- * (translated: client -> backend), as lb_snat_port: the client's own when
- * it may be given (snat_port_ok) and no other live flow holds self:port ->
- * backend:port, else one of a few from the flow's hash in 32768-60999. 0,
- * or -1 when all are taken.
+ * NodePort SNAT to a remote backend, either family: the source port this
+ * node gives the flow f (translated: client -> backend) from this node's
+ * address self (the family's 4 or 16 bytes). The client's own port when it
+ * may be given (snat_port_ok) and no other live flow holds self:port ->
+ * backend:port (snat_port_free), else one of a few ports from the flow's
+ * hash in 32768-60999 (never the same for every client that collides). k,
+ * fk: IPv6's candidate tuple and frontend key, off its stack (np6_tmp);
+ * IPv4's are on its stack (NULL). 0, or -1 when all are taken.
  */
-static __always_inline int lb6_snat_port(const struct pkt6 *p, const __u8 *self,
-					 struct xcni_ct6_key *k, struct xcni_svc_key *fk,
-					 __u16 *out)
+static __always_inline int lb_snat_port(const struct flow *f, int fam, const void *self,
+					union xcni_tuple *k, struct xcni_svc_key *fk, __u16 *out)
 {
-	__u32 h = xcni_lb_hash(XCNI_AF_INET6, p->tuple.saddr, p->tuple.daddr, p->tuple.sport,
-			       p->tuple.dport, p->tuple.proto);
+	struct flow *fl = (struct flow *)f;
+	const union xcni_tuple *t = &f->tuple;
+	__u8 proto = fam == XCNI_AF_INET ? t->v4.proto : t->v6.proto;
+	__u32 h = xcni_lb_hash(fam, lb_saddr(fl, fam), lb_daddr(fl, fam), *lb_sport(fl, fam),
+			       *lb_dport(fl, fam), proto);
 	__u64 now = bpf_ktime_get_ns();
+	struct xcni_ct_key k4;
+	struct xcni_svc_key fk4;
+	__u16 *sport;
 
-	*k = p->tuple;
-	__builtin_memcpy(k->saddr, self, 16);
+	if (fam == XCNI_AF_INET) {
+		k = (union xcni_tuple *)&k4;
+		fk = &fk4;
+	}
+	lb_tuple_copy(k, t, fam);
+	lb_addr_set(fam == XCNI_AF_INET ? (void *)&k->v4.saddr : (void *)k->v6.saddr, self, fam);
+	sport = fam == XCNI_AF_INET ? &k->v4.sport : &k->v6.sport;
 	__builtin_memset(fk, 0, sizeof(*fk));
-	__builtin_memcpy(fk->addr, self, 16);
-	fk->family = XCNI_AF_INET6;
-	fk->proto = p->tuple.proto;
+	lb_addr_set(fk->addr, self, fam);
+	fk->family = fam;
+	fk->proto = proto;
 	fk->scope = XCNI_SCOPE_EXT;
 	for (int i = 0; i < 4; i++) {
 		const struct xcni_ct_entry *e;
-		const struct xcni_snat6 *sn;
 
 		if (i)
-			k->sport = bpf_htons(NP_SNAT_PORT_MIN + (h + i * 7919) % NP_SNAT_PORTS);
-		fk->port = k->sport;
+			*sport = bpf_htons(NP_SNAT_PORT_MIN + (h + i * 7919) % NP_SNAT_PORTS);
+		fk->port = *sport;
 		if (!snat_port_ok(fk))
 			continue;
-		e = bpf_map_lookup_elem(&xcni_ct6, k);
-		sn = bpf_map_lookup_elem(&xcni_snat6, k);
-		if (snat_port_free(e, now, k->proto, p->tcp_flags) ||
-		    (sn && in6_eq(sn->client, p->tuple.saddr) && sn->cport == p->tuple.sport)) {
-			*out = k->sport;
+		e = bpf_map_lookup_elem(ct_map(fam), k);
+		if (snat_port_free(e, now, proto, f->tcp_flags) ||
+		    lb_snat_same_client(e, k, t, fam)) {
+			*out = *sport;
 			return 0;
 		}
 	}
@@ -305,7 +297,7 @@ static __always_inline const __u8 *nodeport6_self(const __u8 *fe, struct np6_tmp
  * (nodeport6_snat at tc, nodeport_xdp.h at XDP), nothing written but the
  * scratch t: p the translated flow (client -> backend), orig the client's
  * tuple; *selfp the SNAT source (nodeport6_self), *nport its port (the one
- * the flow's service entry holds, else lb6_snat_port's), t->sn the client
+ * the flow's service entry holds, else lb_snat_port's), t->sn the client
  * for nodeport6_commit. 0 or the drop reason.
  */
 static __always_inline int np6_snat_choose(const struct pkt6 *p, const struct xcni_ct6_key *orig,
@@ -322,7 +314,8 @@ static __always_inline int np6_snat_choose(const struct pkt6 *p, const struct xc
 	/* The port the flow got before (in its service entry), else a free one. */
 	e = bpf_map_lookup_elem(&xcni_ct6, orig);
 	*nport = e ? e->nat_port : 0;
-	if (!*nport && lb6_snat_port(p, self, &t->k, &t->fk, nport))
+	if (!*nport && lb_snat_port(pkt_flow_const(p), XCNI_AF_INET6, self,
+					 (union xcni_tuple *)&t->k, &t->fk, nport))
 		return XCNI_DROP_NAT_NO_PORT;
 	__builtin_memcpy(t->sn.client, p->tuple.saddr, 16);
 	t->sn.cport = p->tuple.sport;
@@ -620,8 +613,10 @@ static __attribute__((noinline)) void dsr_record(struct __sk_buff *skb, const st
 static __always_inline int np_snat_port(const struct lb_state *lb, const struct pkt *p,
 					__u16 *nport)
 {
+	__u32 self = node_ip;
+
 	*nport = lb->svc_ct ? lb->svc_ct->nat_port : 0;
-	if (!*nport && lb_snat_port(p, node_ip, nport))
+	if (!*nport && lb_snat_port(pkt_flow_const(p), XCNI_AF_INET, &self, NULL, NULL, nport))
 		return XCNI_DROP_NAT_NO_PORT;
 	return 0;
 }
