@@ -15,7 +15,7 @@
  * outside about a reply this node sent, to the backend: from_outside_icmp,
  * either family; from the backend's side about a flow this node SNATed,
  * to the client: nodeport_icmp, nodeport6_icmp). It uses helpers of this
- * file (nodeport6_self, np4_into_pod, nodeport_encap, ...) and this file's
+ * file (nodeport6_self, np_into_pod, nodeport_encap, ...) and this file's
  * paths use it (from_outside, from_outside6, nodeport_reply): it is included
  * between the two, before from_outside.
  */
@@ -365,17 +365,86 @@ static __always_inline int nodeport6_commit(const struct pkt6 *p)
 }
 
 /*
- * The SNATed packet (tracked) to the backend's node: Geneve over the
- * underlay that reaches it (tunnel_of: the IPv4 one to its tunnel_ip, the
- * IPv6 one to its tunnel_ip6, from node_ip6), out of it, counted. The
- * reason (XCNI_FWD_ENCAP: redirected).
+ * The family's TTL or hop limit, as a router forwards (p: the family's
+ * struct pkt or struct pkt6): np_hop_ok, more than 1 left; np_hop_down,
+ * one less in the header (IPv4's checksum with it; IPv6 has none), 0 or -1.
  */
-__attribute__((noinline)) int nodeport6_encap(struct __sk_buff *skb, struct pkt6 *p)
+static __always_inline int np_hop_ok(const void *p, int fam)
+{
+	return fam == XCNI_AF_INET ? ((const struct pkt *)p)->ip->ttl > 1 :
+				     ((const struct pkt6 *)p)->hop_limit > 1;
+}
+
+static __always_inline int np_hop_down(struct __sk_buff *skb, void *p, int fam)
+{
+	struct pkt6 *p6 = p;
+
+	if (fam == XCNI_AF_INET)
+		return ttl_decrement(skb, p);
+	p6->hop_limit--;
+	return bpf_skb_store_bytes(skb, IP6_HOPLIMIT_OFF, &p6->hop_limit, 1, 0) ? -1 : 0;
+}
+
+/*
+ * Into a pod of this node, either family, routed as the host would: TTL or
+ * hop limit down by one, the pod link's MACs, then into its netns. The
+ * reason (XCNI_FWD_LOCAL), the verdict in *verdict. from_outside,
+ * from_outside6 and from_outside_icmp end so.
+ */
+static __always_inline int np_into_pod(struct __sk_buff *skb, void *p, int fam,
+				       const struct xcni_endpoint *dst, int *verdict)
+{
+	if (!np_hop_ok(p, fam) || np_hop_down(skb, p, fam) || mac_rewrite(skb, dst))
+		return XCNI_DROP_REDIRECT;
+	*verdict = bpf_redirect_peer(dst->ifindex, 0);
+	return *verdict == TC_ACT_REDIRECT ? XCNI_FWD_LOCAL : XCNI_DROP_REDIRECT;
+}
+
+/*
+ * The packet (translated, tracked; p the family's struct pkt or struct
+ * pkt6) to the backend's node, either family: TTL or hop limit down by one,
+ * Geneve over the underlay that reaches the node (tunnel, as tunnel_of says;
+ * dst6 its IPv6 underlay address for XCNI_TUN6, else NULL: IPv4's NodePort
+ * flows take the IPv4 underlay only, np_tunnel), out of it, counted. in: the
+ * encapsulation's view of the packet (IPv6: np6_tmp's, off its frame). The
+ * reason (XCNI_FWD_ENCAP: redirected, the verdict in *verdict).
+ */
+static __always_inline int nodeport_encap(struct __sk_buff *skb, void *p, int fam, __u32 tunnel,
+					  const __u8 *dst6, struct encap_in *in, int *verdict)
+{
+	int reason;
+
+	if (!np_hop_ok(p, fam))
+		return XCNI_DROP_ENCAP;
+	reason = encap_in_fill(skb, fam, p, in);
+	if (reason)
+		return reason == XCNI_FWD_TOO_BIG ? XCNI_DROP_ENCAP : reason;
+	if (!in->inner_len || np_hop_down(skb, p, fam))
+		return XCNI_DROP_ENCAP;
+	/* tunnel_encap chooses on the pointer: kept a pointer the compiler
+	 * cannot replace by a test of tunnel, which the verifier would not
+	 * link to it (IPv4's is NULL, its IPv6 branch left out). */
+	if (fam == XCNI_AF_INET6)
+		barrier_var(dst6);
+	reason = tunnel_encap(skb, in, node_ip, tunnel, dst6, vni);
+	if (reason)
+		return reason;
+	*verdict = bpf_redirect_neigh(skb->ifindex, NULL, 0, 0);
+	return *verdict == TC_ACT_REDIRECT ? XCNI_FWD_ENCAP : XCNI_DROP_REDIRECT;
+}
+
+/*
+ * nodeport_encap for IPv6 in a frame of its own (global: from_outside6's and
+ * from_outside_icmp's are at the verifier's limit), the backend's node from
+ * the ipcache (tunnel_of: the IPv4 underlay to its tunnel_ip, the IPv6 one to
+ * its tunnel_ip6, from node_ip6). The reason (XCNI_FWD_ENCAP: redirected).
+ */
+__attribute__((noinline)) int nodeport6_encap_call(struct __sk_buff *skb, struct pkt6 *p)
 {
 	struct xcni_ipcache_val *dipc;
 	struct np6_tmp *t;
 	__u32 zero = 0, tunnel;
-	int reason;
+	int verdict;
 
 	if (!skb || !p || !(t = bpf_map_lookup_elem(&xcni_np6_tmp, &zero)))
 		return XCNI_DROP_ENCAP;
@@ -383,20 +452,9 @@ __attribute__((noinline)) int nodeport6_encap(struct __sk_buff *skb, struct pkt6
 	tunnel = dipc ? tunnel_of(dipc, node_ip) : 0;
 	if (!tunnel)
 		return XCNI_DROP_NO_TUNNEL;
-	if (p->hop_limit <= 1)
-		return XCNI_DROP_ENCAP;
-	reason = encap_in_take6(skb, p, &t->in);
-	if (reason)
-		return reason == XCNI_FWD_TOO_BIG ? XCNI_DROP_ENCAP : reason;
-	p->hop_limit--;
-	if (bpf_skb_store_bytes(skb, IP6_HOPLIMIT_OFF, &p->hop_limit, 1, 0))
-		return XCNI_DROP_ENCAP;
-	reason = tunnel_encap(skb, &t->in, node_ip, tunnel,
-			      dipc && tunnel == XCNI_TUN6 ? dipc->tunnel_ip6 : NULL, vni);
-	if (reason)
-		return reason;
-	return bpf_redirect_neigh(skb->ifindex, NULL, 0, 0) == TC_ACT_REDIRECT ? XCNI_FWD_ENCAP :
-										  XCNI_DROP_REDIRECT;
+	return nodeport_encap(skb, p, XCNI_AF_INET6, tunnel,
+			      dipc && tunnel == XCNI_TUN6 ? dipc->tunnel_ip6 : NULL, &t->in,
+			      &verdict);
 }
 
 /*
@@ -447,24 +505,6 @@ __attribute__((noinline)) int nodeport6_reply_nat(struct __sk_buff *skb, struct 
 		return XCNI_DROP_REDIRECT;
 	return bpf_redirect_neigh(skb->ifindex, NULL, 0, 0) == TC_ACT_REDIRECT ? XCNI_FWD_REPLY :
 										  XCNI_DROP_REDIRECT;
-}
-
-/*
- * Into a pod of this node, routed as the host would: hop limit down by one,
- * the pod link's MACs, then into its netns. The reason (XCNI_FWD_LOCAL), the
- * verdict in *verdict. from_outside6 and from_outside_icmp (IPv6) end so.
- */
-static __always_inline int np6_into_pod(struct __sk_buff *skb, struct pkt6 *p,
-					const struct xcni_endpoint *dst, int *verdict)
-{
-	if (p->hop_limit <= 1)
-		return XCNI_DROP_REDIRECT;
-	p->hop_limit--;
-	if (bpf_skb_store_bytes(skb, IP6_HOPLIMIT_OFF, &p->hop_limit, 1, 0) ||
-	    mac_rewrite(skb, dst))
-		return XCNI_DROP_REDIRECT;
-	*verdict = bpf_redirect_peer(dst->ifindex, 0);
-	return *verdict == TC_ACT_REDIRECT ? XCNI_FWD_LOCAL : XCNI_DROP_REDIRECT;
 }
 
 /*
@@ -644,50 +684,12 @@ static __always_inline void np_snat_open(const struct pkt *p, const struct lb_st
 	}
 }
 
-/*
- * Into a pod of this node, routed as the host would (l3_forward_rewrite: TTL
- * down by one, the pod link's MACs), then into its netns. The reason
- * (XCNI_FWD_LOCAL), the verdict in *verdict; np6_into_pod's IPv4 twin.
- * from_outside and from_outside_icmp end so.
- */
-static __always_inline int np4_into_pod(struct __sk_buff *skb, struct pkt *p,
-				       const struct xcni_endpoint *dst, int *verdict)
-{
-	if (p->ip->ttl <= 1 || l3_forward_rewrite(skb, p, dst))
-		return XCNI_DROP_REDIRECT;
-	*verdict = bpf_redirect_peer(dst->ifindex, 0);
-	return *verdict == TC_ACT_REDIRECT ? XCNI_FWD_LOCAL : XCNI_DROP_REDIRECT;
-}
-
 /* The node of a backend that is another node's pod (the overlay reaches it), or 0. */
 static __always_inline __u32 np_tunnel(__u32 daddr)
 {
 	const struct xcni_ipcache_val *dipc = ipcache_lookup(daddr);
 
 	return dipc && (dipc->flags & XCNI_IPC_POD) && node_ip ? dipc->tunnel_ip : 0;
-}
-
-/*
- * The packet (translated, tracked) to the backend's node at tunnel: TTL down
- * by one, Geneve, out of the underlay, counted. The reason (XCNI_FWD_ENCAP:
- * redirected, the verdict in *verdict). from_outside and from_outside_icmp
- * end so.
- */
-static __always_inline int nodeport_encap(struct __sk_buff *skb, struct pkt *p, __u32 tunnel,
-					  int *verdict)
-{
-	struct encap_in in;
-	int reason;
-
-	encap_in_take(p, &in);
-	if (!in.inner_len || p->ip->ttl <= 1 || ttl_decrement(skb, p))
-		return XCNI_DROP_ENCAP;
-	reason = geneve_encap(skb, &in, node_ip, tunnel, vni);
-	if (reason)
-		return reason;
-	tunnel_count(tunnel, skb->len, 0);
-	*verdict = bpf_redirect_neigh(skb->ifindex, NULL, 0, 0);
-	return *verdict == TC_ACT_REDIRECT ? XCNI_FWD_ENCAP : XCNI_DROP_REDIRECT;
 }
 
 /*
@@ -749,7 +751,7 @@ __attribute__((noinline)) int from_outside(struct __sk_buff *skb)
 		if (reason)
 			goto out;
 		lb_flow_follow(&lb, XCNI_AF_INET, pkt_flow(&p));
-		reason = np4_into_pod(skb, &p, dst, &verdict);
+		reason = np_into_pod(skb, &p, XCNI_AF_INET, dst, &verdict);
 		goto out;
 	}
 	/* A backend on another node (a pod: the overlay reaches it). */
@@ -799,7 +801,11 @@ __attribute__((noinline)) int from_outside(struct __sk_buff *skb)
 	}
 	np_snat_open(&p, &lb, ct, skb->len, 0);
 	lb_flow_follow(&lb, XCNI_AF_INET, pkt_flow(&p));
-	reason = nodeport_encap(skb, &p, tunnel, &verdict);
+	{
+		struct encap_in in;
+
+		reason = nodeport_encap(skb, &p, XCNI_AF_INET, tunnel, NULL, &in, &verdict);
+	}
 out:
 	if (reason_is_drop(reason))
 		lb_flow_forget(&lb, XCNI_AF_INET);
@@ -894,12 +900,12 @@ __attribute__((noinline)) int from_outside6(struct __sk_buff *skb)
 	}
 	lb_flow_follow(st, XCNI_AF_INET6, pkt_flow(&p));
 	if (!dst) {
-		reason = nodeport6_encap(skb, &p);
+		reason = nodeport6_encap_call(skb, &p);
 		if (reason == XCNI_FWD_ENCAP)
 			verdict = TC_ACT_REDIRECT;
 		goto out;
 	}
-	reason = np6_into_pod(skb, &p, dst, &verdict);
+	reason = np_into_pod(skb, &p, XCNI_AF_INET6, dst, &verdict);
 out:
 	if (reason_is_drop(reason))
 		lb_flow_forget(st, XCNI_AF_INET6);

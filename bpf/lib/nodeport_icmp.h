@@ -15,8 +15,8 @@
  * The sections below say each part's rules.
  *
  * Part of nodeport.h, which includes it between the helpers this file uses
- * (nodeport6_self, np4_into_pod, np6_into_pod, np_tunnel, nodeport_encap,
- * nodeport6_encap) and the paths that use it (from_outside, from_outside6,
+ * (nodeport6_self, np_into_pod, np_tunnel, nodeport_encap,
+ * nodeport6_encap_call) and the paths that use it (from_outside, from_outside6,
  * nodeport_reply). Hence nodeport.h first, outside this file's guard:
  * included alone, this file has nodeport.h include it at that point.
  */
@@ -508,9 +508,9 @@ __attribute__((noinline)) int lb6_icmp_np_rev(struct __sk_buff *skb)
  * node sent for a NodePort flow (the quote made the backend's: the family's
  * leaf, lb4_icmp_np_rev or lb6_icmp_np_rev), for its backend: into the pod
  * when it is here (related to the flow the pod accepted: not judged again;
- * np4_into_pod or np6_into_pod, the family's TTL or hop limit), else through
+ * np_into_pod, the family's TTL or hop limit), else through
  * Geneve to its node (IPv4: nodeport_encap over the IPv4 underlay; IPv6:
- * nodeport6_encap over the underlay that reaches it, as the flow's requests
+ * nodeport6_encap_call over the underlay that reaches it, as the flow's requests
  * went). UL_NEXT for anything else, nothing touched (from_outside goes on
  * with it). IPv6: only an error right after the IPv6 header (routers add no
  * extension headers). A global function with a frame of its own (from_overlay's
@@ -555,15 +555,20 @@ static __always_inline int np_outside_icmp(struct __sk_buff *skb, void *p, int f
 	else
 		dst = bpf_map_lookup_elem(&xcni_endpoints6, f->tuple.v6.daddr);
 	if (dst) {
-		reason = fam == XCNI_AF_INET ? np4_into_pod(skb, p, dst, &verdict) :
-					       np6_into_pod(skb, p, dst, &verdict);
+		reason = np_into_pod(skb, p, fam, dst, &verdict);
 		goto out;
 	}
 	if (fam == XCNI_AF_INET) {
 		tunnel = np_tunnel(f->tuple.v4.daddr);
-		reason = tunnel ? nodeport_encap(skb, p, tunnel, &verdict) : XCNI_DROP_NO_TUNNEL;
+		if (tunnel) {
+			struct encap_in in;
+
+			reason = nodeport_encap(skb, p, fam, tunnel, NULL, &in, &verdict);
+		} else {
+			reason = XCNI_DROP_NO_TUNNEL;
+		}
 	} else {
-		reason = nodeport6_encap(skb, p);
+		reason = nodeport6_encap_call(skb, p);
 		if (reason == XCNI_FWD_ENCAP)
 			verdict = TC_ACT_REDIRECT;
 	}
