@@ -508,103 +508,77 @@ __attribute__((noinline)) int nodeport6_reply_nat(struct __sk_buff *skb, struct 
 }
 
 /*
- * DSR (lb_dsr), a backend on another node: the client's address kept (DNAT
- * only), the frontend in a Geneve option for the backend's node, which
- * judges the backend's ingress on the client and sends its replies itself.
- * The option rides on every packet that fits the underlay with it; one that
- * does not (a full-size segment: the pods' MTU leaves room for the plain
- * encapsulation only; any GSO packet) goes without, and the backend's node
- * knows its flow from an earlier one (dsr_flow_known). The reason; *verdict
- * set.
+ * DSR (lb_dsr), a backend on another node, either family (p the family's
+ * struct pkt or struct pkt6, tracked: nodeport_dsr_track): the client's
+ * address kept (DNAT only), the frontend (orig, the tuple as the client
+ * sent it) in a Geneve option for the backend's node, which judges the
+ * backend's ingress on the client and sends its replies itself. Over the
+ * underlay that reaches the node (tunnel; dst6 its IPv6 underlay address,
+ * else NULL: IPv4's flows take the IPv4 underlay only). The option rides on
+ * every packet that fits the underlay with it; one that does not (a
+ * full-size segment: the pods' MTU leaves room for the plain encapsulation
+ * only; any GSO packet, whose segments are full-size where the flow's
+ * first packets were not) goes without, and the backend's node knows its
+ * flow from an earlier one (dsr_flow_known). in: the encapsulation's view
+ * of the packet. The reason (XCNI_FWD_ENCAP: redirected, *verdict set).
  */
-static __always_inline int nodeport_dsr(struct __sk_buff *skb, struct pkt *p,
-					const struct lb_state *lb, __u32 tunnel, int *verdict)
+static __always_inline int nodeport_dsr(struct __sk_buff *skb, void *p, int fam,
+					const union xcni_tuple *orig, __u32 tunnel,
+					const __u8 *dst6, struct encap_in *in, int *verdict)
 {
-	struct encap_in in;
-	__u32 mtu = 0;
-	int reason, ct;
-	__u8 ctf;
+	__u32 mtu = 0, len = dst6 ? XCNI_ENCAP6_DSR_LEN : XCNI_ENCAP_DSR_LEN;
+	int reason;
 
-	ct = ct_track(skb, pkt_flow(p), XCNI_AF_INET, skb->len, &ctf);
-	if (ct == CT_INVALID)
-		return ct_invalid_reason(pkt_flow(p));
-	/* This node sees the requests only: its entry keeps the flow visible
-	 * (ct list) and ends with them. */
-	if (ct == CT_NEW || ct == CT_STALE)
-		ct_commit(pkt_flow(p), XCNI_AF_INET, ct, skb->len, 0,
-			  XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR);
-	lb_flow_follow(lb, XCNI_AF_INET, pkt_flow(p));
-	encap_in_take(p, &in);
-	if (!in.inner_len || p->ip->ttl <= 1 || ttl_decrement(skb, p))
+	if (!np_hop_ok(p, fam))
 		return XCNI_DROP_ENCAP;
-	/* A GSO packet (bulk data, merged on receive) goes without: its
-	 * segments are full-size, and the flow's first packets were not. */
-	if (!skb->gso_size &&
-	    bpf_check_mtu(skb, 0, &mtu, XCNI_ENCAP_DSR_LEN, 0) == BPF_MTU_CHK_RET_SUCCESS) {
-		reason = geneve_encap_dsr(skb, &in, (const union xcni_tuple *)&lb->orig,
-					  XCNI_AF_INET, tunnel);
-	} else {
-		reason = geneve_encap(skb, &in, node_ip, tunnel, vni);
-	}
+	reason = encap_in_fill(skb, fam, p, in);
+	if (reason)
+		return reason == XCNI_FWD_TOO_BIG ? XCNI_DROP_ENCAP : reason;
+	if (!in->inner_len || np_hop_down(skb, p, fam))
+		return XCNI_DROP_ENCAP;
+	if (fam == XCNI_AF_INET6)
+		barrier_var(dst6); /* chosen on the pointer: nodeport_encap's */
+	if (skb->gso_size || in->inner_len + len > 0xffff ||
+	    bpf_check_mtu(skb, 0, &mtu, len, 0) != BPF_MTU_CHK_RET_SUCCESS)
+		/* Without the option (tunnel_encap counts it). */
+		reason = tunnel_encap(skb, in, node_ip, tunnel, dst6, vni);
+	else if (dst6 && !(reason = geneve_encap_ul6_dsr(skb, in, &orig->v6, dst6)))
+		tunnel_count6(dst6, skb->len, 0);
+	else if (!dst6 && !(reason = geneve_encap_dsr(skb, in, orig, fam, tunnel)))
+		tunnel_count(tunnel, skb->len, 0);
 	if (reason)
 		return reason;
-	tunnel_count(tunnel, skb->len, 0);
 	*verdict = bpf_redirect_neigh(skb->ifindex, NULL, 0, 0);
 	return *verdict == TC_ACT_REDIRECT ? XCNI_FWD_ENCAP : XCNI_DROP_REDIRECT;
 }
 
 /*
- * The tracked packet (nodeport6_dsr_track) to the backend's node through
- * Geneve over the underlay it is behind (IPv4, or IPv6: XCNI_IPC_TUN6), the
- * client's address kept, the frontend (st->orig) in the option when the
- * packet fits with it. The reason (XCNI_FWD_ENCAP: redirected).
+ * nodeport_dsr for IPv6 in a frame of its own (the tracked packet,
+ * nodeport6_dsr_track_call's), to the backend's node through Geneve over
+ * the underlay it is behind (IPv4, or IPv6: XCNI_IPC_TUN6). The reason
+ * (XCNI_FWD_ENCAP: redirected).
  */
-__attribute__((noinline)) int nodeport6_dsr(struct __sk_buff *skb, struct pkt6 *p,
-					    struct lb6_state *st)
+__attribute__((noinline)) int nodeport6_dsr_call(struct __sk_buff *skb, struct pkt6 *p,
+						 struct lb6_state *st)
 {
 	struct xcni_ipcache_val *dipc;
 	const __u8 *dst6 = NULL;
 	struct encap_in in;
-	__u32 tunnel, mtu = 0, len;
-	int reason;
+	__u32 tunnel;
+	int verdict;
 
 	if (!skb || !p || !st)
 		return XCNI_DROP_ENCAP;
 	dipc = ipcache6_lookup(p->tuple.daddr);
 	if (!dipc)
 		return XCNI_DROP_NO_TUNNEL;
-	/* The IPv6 underlay's endpoint when the node is behind it (chosen on
-	 * the pointer, as tunnel_encap does). */
 	if ((dipc->flags & XCNI_IPC_TUN6) && ul6_on())
 		dst6 = dipc->tunnel_ip6;
 	tunnel = dipc->tunnel_ip;
 	if (!dst6 && !tunnel)
 		return XCNI_DROP_NO_TUNNEL;
-	if (p->hop_limit <= 1)
-		return XCNI_DROP_ENCAP;
-	reason = encap_in_take6(skb, p, &in);
-	if (reason)
-		return reason == XCNI_FWD_TOO_BIG ? XCNI_DROP_ENCAP : reason;
-	p->hop_limit--;
-	if (bpf_skb_store_bytes(skb, IP6_HOPLIMIT_OFF, &p->hop_limit, 1, 0))
-		return XCNI_DROP_ENCAP;
-	/* A GSO packet goes without (its segments are full-size; the flow's
-	 * first packets were not), as does one the option would make too big. */
-	len = dst6 ? XCNI_ENCAP6_DSR_LEN : XCNI_ENCAP_DSR_LEN;
-	if (skb->gso_size || in.inner_len + len > 0xffff ||
-	    bpf_check_mtu(skb, 0, &mtu, len, 0) != BPF_MTU_CHK_RET_SUCCESS)
-		/* Without the option (tunnel_encap counts it). */
-		reason = tunnel_encap(skb, &in, node_ip, tunnel, dst6, vni);
-	else if (dst6 && !(reason = geneve_encap_ul6_dsr(skb, &in, &st->orig, dst6)))
-		tunnel_count6(dst6, skb->len, 0);
-	else if (!dst6 && !(reason = geneve_encap_dsr(skb, &in,
-						      (const union xcni_tuple *)&st->orig,
-						      XCNI_AF_INET6, tunnel)))
-		tunnel_count(tunnel, skb->len, 0);
-	if (reason)
-		return reason;
-	return bpf_redirect_neigh(skb->ifindex, NULL, 0, 0) == TC_ACT_REDIRECT ? XCNI_FWD_ENCAP :
-										  XCNI_DROP_REDIRECT;
+	return nodeport_dsr(skb, p, XCNI_AF_INET6, (const union xcni_tuple *)&st->orig, tunnel,
+			    dst6, &in, &verdict);
 }
 
 /*
@@ -775,7 +749,13 @@ __attribute__((noinline)) int from_outside(struct __sk_buff *skb)
 			goto out;
 	}
 	if (lb_dsr) {
-		reason = nodeport_dsr(skb, &p, &lb, tunnel, &verdict);
+		struct encap_in in;
+
+		reason = nodeport_dsr_track(skb, pkt_flow(&p), XCNI_AF_INET, &lb, skb->len);
+		if (reason == DSR_TRACKED)
+			reason = nodeport_dsr(skb, &p, XCNI_AF_INET,
+					      (const union xcni_tuple *)&lb.orig, tunnel, NULL, &in,
+					      &verdict);
 		goto out;
 	}
 	/* SNAT to this node, so the reply comes back here to be undone. */
@@ -862,10 +842,10 @@ __attribute__((noinline)) int from_outside6(struct __sk_buff *skb)
 	}
 	verdict = TC_ACT_OK;
 	/* --node-port-mode dsr, a backend on another node: the client kept, the
-	 * frontend in a Geneve option (nodeport6_dsr_track; 0: no tunnel, left to SNAT's checks). */
-	if (!dst && lb_dsr && (reason = nodeport6_dsr_track(skb, &p, st))) {
-		if (reason == DSR6_TRACKED)
-			reason = nodeport6_dsr(skb, &p, st);
+	 * frontend in a Geneve option (nodeport6_dsr_track_call; 0: no tunnel, left to SNAT's checks). */
+	if (!dst && lb_dsr && (reason = nodeport6_dsr_track_call(skb, &p, st))) {
+		if (reason == DSR_TRACKED)
+			reason = nodeport6_dsr_call(skb, &p, st);
 		if (reason == XCNI_FWD_ENCAP)
 			verdict = TC_ACT_REDIRECT;
 		goto out;
