@@ -1098,7 +1098,7 @@ __attribute__((noinline)) int lb_icmp_rev_nat(struct __sk_buff *skb, __u32 l3_le
  * problem) at icmp: the first outer_len bytes of its addresses (16: its
  * source; 32: both) into outer, the quoted flow's protocol (TCP, UDP or
  * SCTP), addresses and ports into k and ports. 0, or -1: not such an error.
- * The three readers of a quote (lb6_icmp_rev_nat, nodeport6_icmp,
+ * The three readers of a quote (lb6_icmp_rev_nat, lb6_icmp_snat_rev,
  * lb6_icmp_np_rev) share it.
  */
 static __always_inline int icmp6_err_quote(struct __sk_buff *skb, __u32 icmp, void *outer,

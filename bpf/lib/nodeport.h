@@ -14,7 +14,7 @@
  * errors about a translated flow carried across the translation (from
  * outside about a reply this node sent, to the backend: from_outside_icmp,
  * either family; from the backend's side about a flow this node SNATed,
- * to the client: nodeport_icmp, nodeport6_icmp). It uses helpers of this
+ * to the client: nodeport_icmp). It uses helpers of this
  * file (nodeport6_self, np_into_pod, nodeport_encap, ...) and this file's
  * paths use it (from_outside, from_outside6, nodeport_reply): it is included
  * between the two, before from_outside.
@@ -88,7 +88,7 @@
  *    (its node tunnels replies to another node's address, encap.h
  *    remote6_check), decapsulated by from_overlay6 whichever the outer
  *    family, where nodeport6_reply_of/_nat undo both and send them out the underlay
- *    (and nodeport6_icmp makes an ICMPv6 error about the flow the client's). The
+ *    (and nodeport_icmp makes an ICMPv6 error about the flow the client's). The
  *    conntrack entry has 4 bytes for the client's address: the client of a
  *    SNATed flow is kept in xcni_snat6, keyed by the flow's tuple on this
  *    node. An externalIP or load-balancer IP (not this node's address) to a
@@ -908,8 +908,14 @@ static __always_inline int nodeport_reply(struct __sk_buff *skb, struct pkt *p,
 	__u8 ctf;
 
 	/* An error about such a flow, from the backend's side: to the client. */
-	if (p->tuple.proto == IPPROTO_ICMP && !p->is_echo && !p->frag_later)
-		return nodeport_icmp(skb, p, o, verdict);
+	if (p->tuple.proto == IPPROTO_ICMP && !p->is_echo && !p->frag_later) {
+		/* Decapsulated either way: not about such a flow, it goes to the
+		 * stack as any such packet for the node does. */
+		if (bpf_skb_adjust_room(skb, -(__s32)o->hdr_len, BPF_ADJ_ROOM_MAC,
+					XCNI_DECAP4_FLAGS))
+			return XCNI_DROP_BAD_GENEVE;
+		return nodeport_icmp(skb, XCNI_AF_INET, p->l3_len, verdict) ?: XCNI_FWD_DECAP_HOST;
+	}
 	ct_reverse(&p->tuple, &rk);
 	e = bpf_map_lookup_elem(&xcni_ct, &rk);
 	if (!e || !(e->flags & XCNI_CT_F_SNAT))
