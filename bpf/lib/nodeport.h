@@ -803,6 +803,7 @@ __attribute__((noinline)) int from_outside6(struct __sk_buff *skb)
 	struct xcni_endpoint *dst;
 	struct lb6_state *st;
 	struct verdict v = {};
+	struct judge j;
 	struct pkt6 p = {};
 	int reason, verdict = TC_ACT_OK, ct;
 	__u8 ctf;
@@ -830,12 +831,27 @@ __attribute__((noinline)) int from_outside6(struct __sk_buff *skb)
 		goto out;
 	reason = 0;
 	dst = bpf_map_lookup_elem(&xcni_endpoints6, p.tuple.daddr);
-	/* To another node, too big for the underlay once encapsulated: the
-	 * client is told (np6_too_big). np_maybe_over with the larger encapsulation
-	 * (70: the IPv6 underlay's) first: what fits with it fits either way and
-	 * needs no ipcache lookup here; the global decides by the backend's
-	 * node's underlay. */
-	if (!dst && np_maybe_over(skb, XCNI_ENCAP6_LEN) &&
+	if (dst) {
+		/* A backend here: the client's address kept, judged by the pod's
+		 * ingress as any flow from outside (world, or its ipBlock):
+		 * from_outside's step. */
+		j = (struct judge){ .dst_ep = dst, .dst_addr = p.tuple.daddr,
+				    .flags = XCNI_CT_F_NODEPORT,
+				    .lookup = JUDGE_SRC_ID | JUDGE_DST_ID };
+		reason = track_and_judge(skb, pkt_flow(&p), XCNI_AF_INET6, p.len, &ct, &ctf, &j,
+					 &v);
+		if (reason)
+			goto out;
+		lb_flow_follow(st, XCNI_AF_INET6, pkt_flow(&p));
+		reason = np_into_pod(skb, &p, XCNI_AF_INET6, dst, &verdict);
+		goto out;
+	}
+	/* Too big for the underlay once encapsulated: the client is told
+	 * (np6_too_big). np_maybe_over with the larger encapsulation (70: the
+	 * IPv6 underlay's) first: what fits with it fits either way and needs
+	 * no ipcache lookup here; the global decides by the backend's node's
+	 * underlay. */
+	if (np_maybe_over(skb, XCNI_ENCAP6_LEN) &&
 	    (verdict = np6_too_big(skb, &p, st)) != NP_FITS) {
 		reason = XCNI_DROP_TOO_BIG;
 		goto out;
@@ -843,7 +859,7 @@ __attribute__((noinline)) int from_outside6(struct __sk_buff *skb)
 	verdict = TC_ACT_OK;
 	/* --node-port-mode dsr, a backend on another node: the client kept, the
 	 * frontend in a Geneve option (nodeport6_dsr_track_call; 0: no tunnel, left to SNAT's checks). */
-	if (!dst && lb_dsr && (reason = nodeport6_dsr_track_call(skb, &p, st))) {
+	if (lb_dsr && (reason = nodeport6_dsr_track_call(skb, &p, st))) {
 		if (reason == DSR_TRACKED)
 			reason = nodeport6_dsr_call(skb, &p, st);
 		if (reason == XCNI_FWD_ENCAP)
@@ -851,14 +867,15 @@ __attribute__((noinline)) int from_outside6(struct __sk_buff *skb)
 		goto out;
 	}
 	/* A backend on another node: SNAT to this node first (nodeport6_snat). */
-	if (!dst && (reason = nodeport6_snat(skb, &p, st)))
+	reason = nodeport6_snat(skb, &p, st);
+	if (reason)
 		goto out;
 	ct = ct_track(skb, pkt_flow(&p), XCNI_AF_INET6, p.len, &ctf);
 	if (ct == CT_INVALID) {
 		reason = ct_invalid_reason(pkt_flow(&p));
 		goto out;
 	}
-	if ((ct == CT_NEW || ct == CT_STALE) && !dst) {
+	if (ct == CT_NEW || ct == CT_STALE) {
 		/* Nothing to judge here (no pod of this node on either end): the
 		 * backend's node judges its ingress, the source being this node. */
 		ct_commit(pkt_flow(&p), XCNI_AF_INET6, ct, p.len, 0,
@@ -867,25 +884,11 @@ __attribute__((noinline)) int from_outside6(struct __sk_buff *skb)
 			reason = XCNI_DROP_NAT_NO_PORT;
 			goto out;
 		}
-	} else if (dst && ct_judge_due(ct)) {
-		/* A backend here: the client's address kept, judged by the pod's
-		 * ingress as any flow from outside (world, or its ipBlock). */
-		v.src_id = ipcache6_identity(p.tuple.saddr);
-		v.dst_id = ipcache6_identity(p.tuple.daddr);
-		reason = flow_judge(pkt_flow(&p), XCNI_AF_INET6, ct, 0,
-				    polkey_of(dst, p.tuple.daddr), &v, p.len, 0,
-				    XCNI_CT_F_NODEPORT);
-		if (reason)
-			goto out;
 	}
 	lb_flow_follow(st, XCNI_AF_INET6, pkt_flow(&p));
-	if (!dst) {
-		reason = nodeport6_encap_call(skb, &p);
-		if (reason == XCNI_FWD_ENCAP)
-			verdict = TC_ACT_REDIRECT;
-		goto out;
-	}
-	reason = np_into_pod(skb, &p, XCNI_AF_INET6, dst, &verdict);
+	reason = nodeport6_encap_call(skb, &p);
+	if (reason == XCNI_FWD_ENCAP)
+		verdict = TC_ACT_REDIRECT;
 out:
 	if (reason_is_drop(reason))
 		lb_flow_forget(st, XCNI_AF_INET6);
