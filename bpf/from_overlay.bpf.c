@@ -305,7 +305,7 @@ __attribute__((noinline)) int from_overlay6(struct __sk_buff *skb, __u32 hdr_len
 		/* An error about an IPv6 NodePort flow this node SNATed, or its
 		 * reply: to its client (0: neither). */
 		else if (lb_enabled && p.tuple.proto == XCNI_IPPROTO_ICMPV6 && !p.is_echo)
-			reason = nodeport6_icmp(skb, p.l4_off);
+			reason = nodeport_icmp(skb, XCNI_AF_INET6, p.l4_off, &verdict);
 		else if (lb_enabled && nodeport6_reply_of(skb, &p))
 			reason = nodeport6_reply_nat(skb, &p);
 		if (!reason)

@@ -232,12 +232,8 @@ static __always_inline int from_pod_flow(struct __sk_buff *skb, void *p, int fam
 	ct = ct_track(skb, f, fam, f->len, &ctf);
 	if (ct == CT_INVALID)
 		return ct_invalid_reason(f);
-	if (lb_enabled && lb) {
-		if (fam == XCNI_AF_INET)
-			lb_follow(lb, p);
-		else
-			lb6_follow(lb, p);
-	}
+	if (lb_enabled && lb)
+		lb_flow_follow(lb, fam, f);
 	/* A reply of a translated flow whose client is local: the frontend
 	 * back as its source (hairpin: the client, the pod itself, back as its
 	 * destination). */
@@ -420,7 +416,7 @@ __attribute__((noinline)) int from_pod6(struct __sk_buff *skb)
 	reason = from_pod_flow(skb, &p, XCNI_AF_INET6, NULL, src, ep_ip6, ep_id, lb, &v, &verdict);
 out:
 	if (lb_enabled && reason_is_drop(reason))
-		lb6_forget(lb);
+		lb_flow_forget(lb, XCNI_AF_INET6);
 	return finish6(skb, reason, XCNI_DIR_FROM_POD, ep_id, &p, verdict, &v);
 }
 
@@ -475,7 +471,7 @@ __attribute__((noinline)) int from_pod4(struct __sk_buff *skb)
 	reason = from_pod_flow(skb, &p, XCNI_AF_INET, &c, src, &ep_ip, ep_id, &lb, &v, &verdict);
 out:
 	if (lb_enabled && reason_is_drop(reason))
-		lb_forget(&lb);
+		lb_flow_forget(&lb, XCNI_AF_INET);
 	return finish(skb, reason, XCNI_DIR_FROM_POD, ep_id, &p, verdict, &v);
 }
 

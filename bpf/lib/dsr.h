@@ -6,7 +6,7 @@
  * geneve_encap_ul6_dsr), reading it on the backend's node
  * (dsr_opt_frontend: only to a backend of the frontend it names,
  * drop-dsr-not-backend) and the flow it opens there (dsr_open,
- * nodeport6_dsr_track). The NodePort paths that use it are in nodeport.h.
+ * nodeport_dsr_track). The NodePort paths that use it are in nodeport.h.
  */
 #ifndef XCNI_DSR_H
 #define XCNI_DSR_H
@@ -301,8 +301,8 @@ static __attribute__((noinline)) int dsr_to_backend(__u32 svc_id, __u32 family, 
 _Static_assert(sizeof(struct xcni_ip6hdr) + OUTER6_DSR_TAIL_LEN == XCNI_ENCAP6_DSR_LEN,
 	       "DSR encapsulation over IPv6 is 94 bytes");
 
-/* nodeport6_dsr_track's answer: tracked, nodeport6_dsr sends it. */
-#define DSR6_TRACKED 1
+/* nodeport_dsr_track's answer: tracked, nodeport_dsr sends it. */
+#define DSR_TRACKED 1
 
 /*
  * geneve_encap_ul6 with the DSR option for the IPv6 frontend fe, to the node
@@ -353,23 +353,40 @@ static __attribute__((noinline)) int geneve_encap_ul6_dsr(struct __sk_buff *skb,
 }
 
 /*
- * From outside (from_outside6, --node-port-mode dsr), translated to a
- * backend on another node (p: client -> backend): 0 when that node is not
- * reachable (no tunnel of either underlay: nothing touched, the caller
- * decides), else the
- * flow tracked here (DSR6_TRACKED) or a drop reason. This node sees the
- * requests only: its entry keeps the flow visible (ct list) and ends with
- * them; the backend's node judges its ingress. Apart from nodeport6_dsr,
- * both called from from_outside6: conntrack's frame (ct6_icmp_related
- * under it) and the encapsulation's are never on the stack together, which
- * the verifier's 512 bytes would not hold.
+ * From outside (from_outside, from_outside6; --node-port-mode dsr), either
+ * family, translated to a backend on another node (f: client -> backend,
+ * len its bytes, st the family's translation state): the flow tracked here
+ * (DSR_TRACKED), or a drop reason. This node sees the requests only: its
+ * entry keeps the flow visible (ct list) and ends with them; the backend's
+ * node judges its ingress.
  */
-__attribute__((noinline)) int nodeport6_dsr_track(struct __sk_buff *skb, struct pkt6 *p,
-						  struct lb6_state *st)
+static __always_inline int nodeport_dsr_track(struct __sk_buff *skb, struct flow *f, int fam,
+					      const void *st, __u32 len)
 {
-	struct xcni_ipcache_val *dipc;
 	int ct;
 	__u8 ctf;
+
+	ct = ct_track(skb, f, fam, len, &ctf);
+	if (ct == CT_INVALID)
+		return ct_invalid_reason(f);
+	if (ct == CT_NEW || ct == CT_STALE)
+		ct_commit(f, fam, ct, len, 0, XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR);
+	lb_flow_follow(st, fam, f);
+	return DSR_TRACKED;
+}
+
+/*
+ * nodeport_dsr_track for IPv6 in a frame of its own: 0 when the backend's
+ * node is not reachable (no tunnel of either underlay: nothing touched, the
+ * caller decides). Apart from nodeport6_dsr_call, both called from
+ * from_outside6: conntrack's frame (ct_icmp_related6 under it) and the
+ * encapsulation's are never on the stack together, which the verifier's 512
+ * bytes would not hold.
+ */
+__attribute__((noinline)) int nodeport6_dsr_track_call(struct __sk_buff *skb, struct pkt6 *p,
+						       struct lb6_state *st)
+{
+	struct xcni_ipcache_val *dipc;
 
 	if (!skb || !p || !st)
 		return XCNI_DROP_ENCAP;
@@ -377,14 +394,7 @@ __attribute__((noinline)) int nodeport6_dsr_track(struct __sk_buff *skb, struct 
 	if (!dipc || !(dipc->flags & XCNI_IPC_POD) ||
 	    !((dipc->tunnel_ip && node_ip) || ((dipc->flags & XCNI_IPC_TUN6) && ul6_on())))
 		return 0;
-	ct = ct_track(skb, pkt_flow(p), XCNI_AF_INET6, p->len, &ctf);
-	if (ct == CT_INVALID)
-		return p->frag_later ? XCNI_DROP_FRAGMENT : XCNI_DROP_CT_INVALID;
-	if (ct == CT_NEW || ct == CT_STALE)
-		ct_commit(pkt_flow(p), XCNI_AF_INET6, ct, p->len, 0,
-			  XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR);
-	lb6_follow(st, p);
-	return DSR6_TRACKED;
+	return nodeport_dsr_track(skb, pkt_flow(p), XCNI_AF_INET6, st, p->len);
 }
 
 #endif

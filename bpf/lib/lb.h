@@ -138,23 +138,21 @@ static __always_inline const struct xcni_svc *lb_frontend_of(struct xcni_svc_key
 	return in ? in : svc;
 }
 
-/* The frontend of t's destination (lb_frontend_of), or NULL. */
-static __always_inline const struct xcni_svc *lb_frontend(const struct xcni_ct_key *t,
+/* The frontend of t's destination (lb_frontend_of), or NULL; t the family's tuple. */
+static __always_inline const struct xcni_svc *lb_frontend(const union xcni_tuple *t, int fam,
 							  __u32 outside)
 {
-	struct xcni_svc_key k = { .port = t->dport, .family = XCNI_AF_INET, .proto = t->proto };
+	struct xcni_svc_key k = { .family = fam };
 
-	__builtin_memcpy(k.addr, &t->daddr, 4);
-	return lb_frontend_of(&k, outside);
-}
-
-/* The frontend of t's destination (lb_frontend_of), or NULL. */
-static __always_inline const struct xcni_svc *lb6_frontend(const struct xcni_ct6_key *t,
-							   __u32 outside)
-{
-	struct xcni_svc_key k = { .port = t->dport, .family = XCNI_AF_INET6, .proto = t->proto };
-
-	__builtin_memcpy(k.addr, t->daddr, 16);
+	if (fam == XCNI_AF_INET) {
+		k.port = t->v4.dport;
+		k.proto = t->v4.proto;
+		__builtin_memcpy(k.addr, &t->v4.daddr, 4);
+	} else {
+		k.port = t->v6.dport;
+		k.proto = t->v6.proto;
+		__builtin_memcpy(k.addr, t->v6.daddr, 16);
+	}
 	return lb_frontend_of(&k, outside);
 }
 
@@ -436,6 +434,21 @@ static __always_inline __u16 *lb_sport(struct flow *f, int fam)
 	return fam == XCNI_AF_INET ? &f->tuple.v4.sport : &f->tuple.v6.sport;
 }
 
+static __always_inline __u16 *lb_dport(struct flow *f, int fam)
+{
+	return fam == XCNI_AF_INET ? &f->tuple.v4.dport : &f->tuple.v6.dport;
+}
+
+/* src's tuple into dst, the family's half. */
+static __always_inline void lb_tuple_copy(union xcni_tuple *dst, const union xcni_tuple *src,
+					  int fam)
+{
+	if (fam == XCNI_AF_INET)
+		dst->v4 = src->v4;
+	else
+		dst->v6 = src->v6;
+}
+
 static __always_inline void lb_addr_set(void *dst, const void *src, int fam)
 {
 	if (fam == XCNI_AF_INET)
@@ -523,25 +536,32 @@ static __always_inline int lb_is_reply(union xcni_tuple *t, int fam, __u64 now)
 }
 
 /*
- * lb_node_peer and lb_is_reply for a pod's packet t to a frontend of flags
- * svc_flags: 1 when it is the reply of a node's flow. Global: verified once,
- * on its own, so from_pod's paths through lb_translate do not multiply by
- * its branches (inline, from_pod with Services in BPF verified 650,632
- * instructions; so, 577,044, as before the check).
+ * lb_node_peer and lb_is_reply for a pod's packet t (the family's tuple) to
+ * a frontend of flags svc_flags: 1 when it is the reply of a node's flow.
+ * One body for both families; IPv4 calls it in lb4_node_reply_call's frame,
+ * IPv6 inline (lb6_translate_call, a global function itself, has its own
+ * frame: a global one here would make from_pod's deepest chain too deep).
  */
-__attribute__((noinline)) int lb_node_reply(struct xcni_ct_key *t, __u32 svc_flags)
+static __always_inline int lb_node_reply(union xcni_tuple *t, int fam, __u32 svc_flags,
+					 __u64 now)
 {
-	if (!t || !lb_node_peer(svc_flags, ipcache_lookup(t->daddr)))
-		return 0;
-	return lb_is_reply((union xcni_tuple *)t, XCNI_AF_INET, bpf_ktime_get_ns());
+	return lb_node_peer(svc_flags, ipcache_find(fam, fam == XCNI_AF_INET ?
+							       (const void *)&t->v4.daddr :
+							       (const void *)t->v6.daddr)) &&
+	       lb_is_reply(t, fam, now);
 }
 
-/* Inline: lb6_translate_call, a global function itself, has its own frame (a
- * global one here would make from_pod's deepest call chain too deep). */
-static __always_inline int lb6_node_reply(struct xcni_ct6_key *t, __u32 svc_flags, __u64 now)
+/*
+ * IPv4's lb_node_reply, global: verified once, on its own, so from_pod's
+ * paths through lb_translate do not multiply by its branches (inline, from_pod
+ * with Services in BPF verified 650,632 instructions; so, 577,044, as before
+ * the check).
+ */
+__attribute__((noinline)) int lb4_node_reply_call(struct xcni_ct_key *t, __u32 svc_flags)
 {
-	return lb_node_peer(svc_flags, ipcache6_exact(t->daddr)) &&
-	       lb_is_reply((union xcni_tuple *)t, XCNI_AF_INET6, now);
+	if (!t)
+		return 0;
+	return lb_node_reply((union xcni_tuple *)t, XCNI_AF_INET, svc_flags, bpf_ktime_get_ns());
 }
 
 /*
@@ -591,123 +611,206 @@ static __always_inline int kp_src_frontend(struct xcni_svc_key *k,
 }
 
 /*
- * The part of lb_translate that reads no packet, for any hook (tc here, the
- * XDP fast path of nodeport_xdp.h): the frontend of p's destination, the
- * outside rules, the flow's backend (the one its service entry names, or a
- * new pick). 0: no frontend (nothing written); 1: *bep and *svcp set, st
- * filled but for the header rewrite; XCNI_DROP_NO_BACKEND, or another drop
- * reason (p->rev_nat set for the event). A new flow's service entry is
- * written here (st->created, st->svc_ct) unless defer (a constant): then
- * the caller writes it with lb_open once it knows the packet is its own to
- * translate (st->svc_ct NULL, st->created 0 until then), so a packet the
- * fast path hands on to tc leaves nothing of its own behind. *svcp on entry:
- * the frontend when the caller has looked it up already (the XDP fast path,
- * from outside: the EXT entry, what lb_frontend_of finds), else NULL.
+ * The family's packet view p (struct pkt or struct pkt6) as its flow, and
+ * the family's translation state st (struct lb_state: IPv4, on the stack,
+ * with a pointer to its service entry; struct lb6_state: IPv6, in
+ * xcni_lb6_tmp, which no pointer may be kept in): what both have (LB_ST)
+ * and the tuple as the client sent it (lb_st_orig).
  */
-static __always_inline int lb_choose(struct pkt *p, __u32 ep_id, struct lb_state *st,
-				     __u32 outside, int defer, const struct xcni_svc **svcp,
-				     const struct xcni_backend **bep)
+static __always_inline struct flow *lb_flow_of(void *p, int fam)
 {
-	const struct xcni_svc *svc = *svcp ? *svcp : lb_frontend(&p->tuple, outside);
+	return fam == XCNI_AF_INET ? pkt_flow((struct pkt *)p) : pkt_flow((struct pkt6 *)p);
+}
+
+#define LB_ST(st, fam, m)                                                                     \
+	(*((fam) == XCNI_AF_INET ? &((struct lb_state *)(st))->m : &((struct lb6_state *)(st))->m))
+
+static __always_inline union xcni_tuple *lb_st_orig(const void *st, int fam)
+{
+	return fam == XCNI_AF_INET ? (union xcni_tuple *)&((struct lb_state *)st)->orig :
+				     (union xcni_tuple *)&((struct lb6_state *)st)->orig;
+}
+
+/*
+ * The flow's service entry: IPv4's st holds it (lb_flow_choose, lb_flow_open
+ * set it), IPv6's is looked up again by the client's tuple (a map value
+ * holds no pointer). NULL: none.
+ */
+static __always_inline struct xcni_ct_entry *lb_svc_entry(const void *st, int fam)
+{
+	struct xcni_ct_entry *e;
+
+	if (fam == XCNI_AF_INET)
+		return ((struct lb_state *)st)->svc_ct;
+	e = bpf_map_lookup_elem(&xcni_ct6, &((struct lb6_state *)st)->orig);
+	return e && (e->flags & XCNI_CT_F_SVC) ? e : NULL;
+}
+
+/* A new service entry into ne: the flow to backend id of frontend rev_nat. */
+static __always_inline void lb_svc_entry_fill(struct xcni_ct_entry *ne, __u64 now, __u64 pkts,
+					      __u32 len, __u32 ep_id, __u32 id, __u16 rev_nat)
+{
+	__builtin_memset(ne, 0, sizeof(*ne));
+	ne->created_ns = now;
+	ne->last_ns = now;
+	ne->pkts_orig = pkts;
+	ne->bytes_orig = pkts ? len : 0;
+	ne->ep_id = ep_id;
+	ne->state = XCNI_CT_NEW;
+	ne->flags = XCNI_CT_F_SVC;
+	ne->backend_id = id;
+	ne->rev_nat = rev_nat;
+}
+
+/*
+ * The part of lb_translate that reads no packet, for any hook and either
+ * family (p the family's struct pkt or struct pkt6, st its struct lb_state
+ * or struct lb6_state, fam a constant; tc here, the XDP fast path of
+ * nodeport_xdp.h): the frontend of p's destination, the outside rules, the
+ * flow's backend (the one its service entry names, or a new pick). 0: no
+ * frontend (nothing written); 1: *bep and *svcp set, st filled but for the
+ * header rewrite; XCNI_DROP_NO_BACKEND, or another drop reason (the flow's
+ * rev_nat set for the event). A new flow's service entry is written here
+ * (st's created; IPv4's svc_ct) unless defer (a constant): then the caller
+ * writes it with lb_flow_open once it knows the packet is its own to
+ * translate (created 0 until then; a flow found kept is not counted: IPv4's
+ * svc_ct, IPv6's kept say so), so a packet the fast path hands on to tc
+ * leaves nothing of its own behind. *svcp on entry: the frontend when the
+ * caller has looked it up already (the XDP fast path, from outside: the EXT
+ * entry, what lb_frontend_of finds), else NULL. tmp: IPv6's per-CPU
+ * scratch (the affinity key and the new entry, off its 512-byte stack);
+ * IPv4 keeps them on its stack (NULL).
+ */
+static __always_inline int lb_flow_choose(void *p, int fam, __u32 ep_id, void *st, __u32 outside,
+					  int defer, struct lb6_tmp *tmp,
+					  const struct xcni_svc **svcp,
+					  const struct xcni_backend **bep)
+{
+	struct flow *f = lb_flow_of(p, fam);
+	union xcni_tuple *t = &f->tuple;
+	const struct xcni_svc *svc = *svcp ? *svcp : lb_frontend(t, fam, outside);
+	__u8 proto = fam == XCNI_AF_INET ? t->v4.proto : t->v6.proto;
+	struct xcni_affinity_key ak4, *ak;
+	struct xcni_ct_entry ne4, *e;
 	const struct xcni_backend *be;
-	struct xcni_affinity_key ak = { .family = XCNI_AF_INET };
-	struct xcni_ct_entry *e, ne = {};
 	__u64 now = bpf_ktime_get_ns();
 	__u32 id = 0;
+	__u8 kept = 0;
 	int ret;
 
 	if (!svc)
 		return 0;
-	st->svc_flags = svc->flags;
+	LB_ST(st, fam, svc_flags) = svc->flags;
+	/* IPv6's state names the frontend for lb6_open (nodeport_xdp.h);
+	 * IPv4's caller of lb_open passes it. */
+	if (fam == XCNI_AF_INET6)
+		((struct lb6_state *)st)->rev_nat = svc->rev_nat;
 	/* From outside: judged before anything is written for it. */
 	if (outside) {
-		ret = lb_outside_refused(svc, outside_client_ok(ipcache_lookup(p->tuple.saddr),
-								&p->tuple.saddr),
+		ret = lb_outside_refused(svc,
+					 outside_source_ok(fam, ipcache_find(fam, lb_saddr(f, fam)),
+							   lb_saddr(f, fam)),
 					 outside);
 		if (ret) {
-			p->rev_nat = svc->rev_nat; /* the drop's event names the Service */
+			f->rev_nat = svc->rev_nat; /* the drop's event names the Service */
 			return ret;
 		}
 	}
-	/* ClientIP affinity: the client is the packet's source. */
-	__builtin_memcpy(ak.client, &p->tuple.saddr, 4);
-	e = bpf_map_lookup_elem(&xcni_ct, &p->tuple);
-	if (defer ? lb_flow_kept(e, now, p->tuple.proto, p->tcp_flags) :
-		    lb_flow_keeps(e, now, p->tuple.proto, p->tcp_flags, p->len)) {
-		/* Deferred: counted by lb_open. */
+	e = bpf_map_lookup_elem(ct_map(fam), t);
+	if (defer ? lb_flow_kept(e, now, proto, f->tcp_flags) :
+		    lb_flow_keeps(e, now, proto, f->tcp_flags, f->len)) {
+		/* Deferred: counted by lb_flow_open. */
 		id = e->backend_id;
-	} else if (p->frag_later) {
+		kept = 1;
+	} else if (f->frag_later) {
 		/* A later fragment follows its first one's translation, never opens
 		 * one: untranslated, it finds no flow in ct_track and is dropped. */
 		return 0;
-	} else if (!outside && lb_node_reply(&p->tuple, svc->flags)) {
+	} else if (!outside && (fam == XCNI_AF_INET ?
+					lb4_node_reply_call(&t->v4, svc->flags) :
+					lb_node_reply(t, fam, svc->flags, now))) {
 		return 0;
 	} else {
-		id = lb_select(svc, &p->tuple, &ak, now);
+		/* ClientIP affinity: the client is the packet's source. */
+		ak = fam == XCNI_AF_INET ? &ak4 : &tmp->ak;
+		__builtin_memset(ak, 0, sizeof(*ak));
+		ak->family = fam;
+		lb_addr_set(ak->client, lb_saddr(f, fam), fam);
+		id = lb_select_h(svc,
+				 xcni_lb_hash(fam, lb_saddr(f, fam), lb_daddr(f, fam),
+					      *lb_sport(f, fam), *lb_dport(f, fam), proto),
+				 ak, now);
 		if (!id) {
-			p->rev_nat = svc->rev_nat; /* the refusal's event names the Service */
+			f->rev_nat = svc->rev_nat; /* the refusal's event names the Service */
 			return XCNI_DROP_NO_BACKEND;
 		}
 		e = NULL;
 		if (!defer) {
-			ne.created_ns = now;
-			ne.last_ns = now;
-			ne.pkts_orig = 1;
-			ne.bytes_orig = p->len;
-			ne.ep_id = ep_id;
-			ne.state = XCNI_CT_NEW;
-			ne.flags = XCNI_CT_F_SVC;
-			ne.backend_id = id;
-			ne.rev_nat = svc->rev_nat;
-			ct_insert(&p->tuple, &ne, 0);
-			e = bpf_map_lookup_elem(&xcni_ct, &p->tuple);
-			st->created = 1;
+			struct xcni_ct_entry *ne = fam == XCNI_AF_INET ? &ne4 : &tmp->ne;
+
+			lb_svc_entry_fill(ne, now, 1, f->len, ep_id, id, svc->rev_nat);
+			ct_entry_add(fam, t, ne, 0);
+			if (fam == XCNI_AF_INET)
+				e = bpf_map_lookup_elem(&xcni_ct, t);
+			LB_ST(st, fam, created) = 1;
 		}
 	}
-	st->orig = p->tuple;
+	lb_tuple_copy(lb_st_orig(st, fam), t, fam);
 	be = bpf_map_lookup_elem(&xcni_backend, &id);
-	if (!be || be->family != XCNI_AF_INET)
+	if (!be || be->family != fam)
 		return XCNI_DROP_NO_BACKEND;
-	st->svc_ct = e;
-	st->backend_id = id;
-	st->translated = 1;
+	if (fam == XCNI_AF_INET)
+		((struct lb_state *)st)->svc_ct = e;
+	else
+		((struct lb6_state *)st)->kept = kept;
+	LB_ST(st, fam, backend_id) = id;
+	LB_ST(st, fam, translated) = 1;
 	*svcp = svc;
 	*bep = be;
 	return 1;
 }
 
 /*
- * lb_choose's deferred service entry (defer): written now, for the flow
- * st->orig to backend st->backend_id of rev_nat, its first packet len bytes
- * (st->svc_ct, st->created set as lb_choose would have); a flow lb_choose
- * found kept (st->svc_ct set) has one already, and the packet is counted
- * into it. pkts 0: the entry only, the packet not counted (it goes on to
- * tc, whose lb_translate counts it when it finds the entry: the XDP fast
- * path's hand-over of a random pick, nodeport_xdp.h).
+ * lb_flow_choose's deferred service entry (defer), either family: written
+ * now, for the flow st's orig to backend st's backend_id of rev_nat, its
+ * first packet len bytes (st's created, IPv4's svc_ct set as lb_flow_choose
+ * would have); a flow lb_flow_choose found kept has one already, and the
+ * packet is counted into it. pkts 0: the entry only, the packet not counted
+ * (it goes on to tc, whose lb_translate counts it when it finds the entry:
+ * the XDP fast path's hand-over of a random pick, nodeport_xdp.h). tmp:
+ * IPv6's scratch (lb_flow_choose's).
  */
-static __always_inline void lb_open(struct lb_state *st, __u16 rev_nat, __u32 len,
-				    __u64 pkts)
+static __always_inline void lb_flow_open(void *st, int fam, __u16 rev_nat, __u32 len, __u64 pkts,
+					 struct lb6_tmp *tmp)
 {
-	struct xcni_ct_entry ne = {};
+	struct xcni_ct_entry ne4, *ne, *e;
 	__u64 now = bpf_ktime_get_ns();
 
-	if (st->svc_ct) {
-		if (pkts)
-			lb_flow_count(st->svc_ct, now, len);
+	if (fam == XCNI_AF_INET ? ((struct lb_state *)st)->svc_ct != NULL :
+				  ((struct lb6_state *)st)->kept) {
+		e = lb_svc_entry(st, fam);
+		if (e && pkts)
+			lb_flow_count(e, now, len);
 		return;
 	}
-	ne.created_ns = now;
-	ne.last_ns = now;
-	ne.pkts_orig = pkts;
-	ne.bytes_orig = pkts ? len : 0;
-	ne.state = XCNI_CT_NEW;
-	ne.flags = XCNI_CT_F_SVC;
-	ne.backend_id = st->backend_id;
-	ne.rev_nat = rev_nat;
-	ct_insert(&st->orig, &ne, 0);
-	st->svc_ct = bpf_map_lookup_elem(&xcni_ct, &st->orig);
-	st->created = 1;
+	ne = fam == XCNI_AF_INET ? &ne4 : &tmp->ne;
+	lb_svc_entry_fill(ne, now, pkts, len, 0, LB_ST(st, fam, backend_id), rev_nat);
+	ct_entry_add(fam, lb_st_orig(st, fam), ne, 0);
+	if (fam == XCNI_AF_INET)
+		((struct lb_state *)st)->svc_ct =
+			bpf_map_lookup_elem(&xcni_ct, &((struct lb_state *)st)->orig);
+	LB_ST(st, fam, created) = 1;
 }
+
+/* The old names nodeport_xdp.h calls (IPv6's kept now in its state). */
+#define lb_choose(p, ep_id, st, outside, defer, svcp, bep) /* compat: nodeport_xdp.h */ \
+	lb_flow_choose(p, XCNI_AF_INET, ep_id, st, outside, defer, NULL, svcp, bep)
+#define lb6_choose(p, ep_id, st, outside, defer, tmp, svcp, bep, kept_) /* compat: nodeport_xdp.h */ \
+	({ int lb6_r_ = lb_flow_choose(p, XCNI_AF_INET6, ep_id, st, outside, defer, tmp, svcp, bep); *(kept_) = (st)->kept; lb6_r_; })
+#define lb_open(st, rev_nat, len, pkts) /* compat: nodeport_xdp.h */ \
+	lb_flow_open(st, XCNI_AF_INET, rev_nat, len, pkts, NULL)
+#define lb6_open(st, len, pkts, kept_, tmp) /* compat: nodeport_xdp.h */ \
+	({ (st)->kept = (kept_); lb_flow_open(st, XCNI_AF_INET6, (st)->rev_nat, len, pkts, tmp); })
 
 static __always_inline void in6_set_lb_loopback(__u8 *a)
 {
@@ -717,131 +820,6 @@ static __always_inline void in6_set_lb_loopback(__u8 *a)
 	x[1] = 0;
 	x[2] = 0;
 	x[3] = bpf_htonl(0xa9fe2a01);
-}
-
-/* lb6_choose's name for xcni_lb_hash of an IPv6 tuple (one algorithm for
- * both families, xcni_shared.h), until its call is written so. */
-#define xcni_lb_hash6(s, d, sp, dp, pr) xcni_lb_hash(XCNI_AF_INET6, s, d, sp, dp, pr)
-
-/*
- * lb_choose for IPv6: the part of lb6_translate that reads no packet (the
- * frontend, the outside rules, the flow's backend), for either hook. 1:
- * *svcp, *bep and st set (st->translated); 0, XCNI_DROP_NO_BACKEND or
- * another reason as lb6_translate's. tmp: the per-CPU scratch (affinity key,
- * new entry). defer (a constant): a new flow's service entry is left to
- * lb6_open (st->created 0), a kept flow not counted; *kept says which.
- * *svcp on entry: the frontend the caller found already, or NULL (lb_choose).
- */
-static __always_inline int lb6_choose(struct pkt6 *p, __u32 ep_id, struct lb6_state *st,
-				      __u32 outside, int defer, struct lb6_tmp *tmp,
-				      const struct xcni_svc **svcp, const struct xcni_backend **bep,
-				      __u8 *kept)
-{
-	struct xcni_affinity_key *ak;
-	const struct xcni_backend *be;
-	const struct xcni_svc *svc;
-	struct xcni_ct_entry *e, *ne = &tmp->ne;
-	__u64 now = bpf_ktime_get_ns();
-	__u32 id = 0;
-
-	*kept = 0;
-	svc = *svcp ? *svcp : lb6_frontend(&p->tuple, outside);
-	if (!svc)
-		return 0;
-	st->rev_nat = svc->rev_nat;
-	st->svc_flags = svc->flags;
-	/* From outside: judged before anything is written for it. */
-	if (outside) {
-		int r = lb_outside_refused(svc, outside6_client_ok(ipcache6_exact(p->tuple.saddr),
-								   p->tuple.saddr),
-					   outside);
-
-		if (r) {
-			p->rev_nat = svc->rev_nat;
-			return r;
-		}
-	}
-	e = bpf_map_lookup_elem(&xcni_ct6, &p->tuple);
-	if (defer ? lb_flow_kept(e, now, p->tuple.proto, p->tcp_flags) :
-		    lb_flow_keeps(e, now, p->tuple.proto, p->tcp_flags, p->len)) {
-		id = e->backend_id;
-		*kept = 1;
-	} else if (p->frag_later) {
-		/* Never opens a translation: untranslated, ct6_track drops it. */
-		return 0;
-	} else if (!outside && lb6_node_reply(&p->tuple, svc->flags, now)) {
-		return 0;
-	} else {
-		/* ClientIP affinity: the client is the packet's source. */
-		ak = &tmp->ak;
-		__builtin_memset(ak, 0, sizeof(*ak));
-		ak->family = XCNI_AF_INET6;
-		__builtin_memcpy(ak->client, p->tuple.saddr, 16);
-		id = lb_select_h(svc,
-				 xcni_lb_hash6((const __u32 *)p->tuple.saddr,
-					       (const __u32 *)p->tuple.daddr, p->tuple.sport,
-					       p->tuple.dport, p->tuple.proto),
-				 ak, now);
-		if (!id)
-			return XCNI_DROP_NO_BACKEND;
-		if (!defer) {
-			__builtin_memset(ne, 0, sizeof(*ne));
-			ne->created_ns = now;
-			ne->last_ns = now;
-			ne->pkts_orig = 1;
-			ne->bytes_orig = p->len;
-			ne->ep_id = ep_id;
-			ne->state = XCNI_CT_NEW;
-			ne->flags = XCNI_CT_F_SVC;
-			ne->backend_id = id;
-			ne->rev_nat = svc->rev_nat;
-			ct_map_insert(&xcni_ct6, &p->tuple, ne, 0);
-			st->created = 1;
-		}
-	}
-	st->orig = p->tuple;
-	be = bpf_map_lookup_elem(&xcni_backend, &id);
-	if (!be || be->family != XCNI_AF_INET6)
-		return XCNI_DROP_NO_BACKEND;
-	st->backend_id = id;
-	st->translated = 1;
-	*svcp = svc;
-	*bep = be;
-	return 1;
-}
-
-/*
- * lb6_choose's deferred service entry: written now (st->created), or, for a
- * kept flow, the packet counted into it; pkts 0: the entry only (lb_open).
- */
-static __always_inline void lb6_open(struct lb6_state *st, __u32 len, __u64 pkts, __u8 kept,
-				     struct lb6_tmp *tmp)
-{
-	struct xcni_ct_entry *e, *ne = &tmp->ne;
-	__u64 now = bpf_ktime_get_ns();
-
-	if (kept) {
-		e = bpf_map_lookup_elem(&xcni_ct6, &st->orig);
-		if (e && pkts)
-			lb_flow_count(e, now, len);
-		return;
-	}
-	__builtin_memset(ne, 0, sizeof(*ne));
-	ne->created_ns = now;
-	ne->last_ns = now;
-	ne->pkts_orig = pkts;
-	ne->bytes_orig = pkts ? len : 0;
-	ne->state = XCNI_CT_NEW;
-	ne->flags = XCNI_CT_F_SVC;
-	ne->backend_id = st->backend_id;
-	ne->rev_nat = st->rev_nat;
-	ct_map_insert(&xcni_ct6, &st->orig, ne, 0);
-	st->created = 1;
-}
-
-static __always_inline __u16 *lb_dport(struct flow *f, int fam)
-{
-	return fam == XCNI_AF_INET ? &f->tuple.v4.dport : &f->tuple.v6.dport;
 }
 
 static __always_inline int lb_addr_eq(const void *a, const void *b, int fam)
@@ -909,7 +887,6 @@ __attribute__((noinline)) int lb6_translate_call(struct __sk_buff *skb, struct p
 	const struct xcni_svc *svc = NULL;
 	struct lb6_tmp *tmp;
 	__u32 id = 0;
-	__u8 kept;
 	int ret;
 
 	if (!skb || !p || !st)
@@ -917,10 +894,7 @@ __attribute__((noinline)) int lb6_translate_call(struct __sk_buff *skb, struct p
 	tmp = bpf_map_lookup_elem(&xcni_lb6_tmp, &id);
 	if (!tmp)
 		return 0;
-	ret = lb6_choose(p, ep_id, st, outside, 0, tmp, &svc, &be, &kept);
-	/* The frontend, for the event of a refusal (lb_choose's rule). */
-	if (ret == XCNI_DROP_NO_BACKEND)
-		p->rev_nat = st->rev_nat;
+	ret = lb_flow_choose(p, XCNI_AF_INET6, ep_id, st, outside, 0, tmp, &svc, &be);
 	if (ret != 1 || !svc || !be)
 		return ret;
 	return lb_dnat(skb, pkt_flow(p), XCNI_AF_INET6, svc, be, &st->backend_id, outside, 0,
@@ -952,45 +926,40 @@ static __always_inline int lb_translate(struct __sk_buff *skb, void *p, int fam,
 
 	if (fam == XCNI_AF_INET6)
 		return lb6_translate_call(skb, p, ep_id, st, outside);
-	ret = lb_choose(p, ep_id, st4, outside, 0, &svc, &be);
+	ret = lb_flow_choose(p, fam, ep_id, st, outside, 0, NULL, &svc, &be);
 	if (ret != 1 || !svc || !be)
 		return ret;
 	return lb_dnat(skb, pkt_flow((struct pkt *)p), fam, svc, be, &st4->backend_id, outside,
 		       loopback_ip, &st4->ct_flags);
 }
 
-/* The translated packet was refused (policy, ...): a new flow leaves no entry behind. */
-static __always_inline void lb_forget(const struct lb_state *st)
+/*
+ * The translated packet was refused (policy, ...): a new flow leaves no
+ * service entry behind. st: the family's translation state (NULL: none).
+ */
+static __always_inline void lb_flow_forget(const void *st, int fam)
 {
-	if (st->created)
-		ct_delete(&st->orig);
+	if (st && LB_ST(st, fam, created))
+		ct_entry_remove(fam, lb_st_orig(st, fam));
 }
 
-/* The translated packet was refused: a new flow leaves no service entry behind. */
-static __always_inline void lb6_forget(const struct lb6_state *st)
-{
-	if (st && st->created)
-		ct_map_delete(&xcni_ct6, &st->orig);
-}
-
-/* After ct_track on the translated tuple: the service entry lives as long as the flow. */
-static __always_inline void lb_follow(const struct lb_state *st, const struct pkt *p)
-{
-	if (st->svc_ct && p->ct_state)
-		st->svc_ct->state = p->ct_state;
-}
-
-/* After ct6_track on the translated tuple: the service entry lives as long as the flow. */
-static __always_inline void lb6_follow(const struct lb6_state *st, const struct pkt6 *p)
+/*
+ * After ct_track on the translated flow f: the service entry lives as long
+ * as the flow (its state the flow's).
+ */
+static __always_inline void lb_flow_follow(const void *st, int fam, const struct flow *f)
 {
 	struct xcni_ct_entry *e;
 
-	if (!st || !st->translated || !p->ct_state)
+	if (!st || !LB_ST(st, fam, translated) || !f->ct_state)
 		return;
-	e = bpf_map_lookup_elem(&xcni_ct6, &st->orig);
-	if (e && (e->flags & XCNI_CT_F_SVC))
-		e->state = p->ct_state;
+	e = lb_svc_entry(st, fam);
+	if (e)
+		e->state = f->ct_state;
 }
+
+#define lb_follow(st, p) lb_flow_follow(st, XCNI_AF_INET, pkt_flow_const(p)) /* compat: nodeport_xdp.h */
+#define lb6_follow(st, p) lb_flow_follow(st, XCNI_AF_INET6, pkt_flow_const(p)) /* compat: nodeport_xdp.h */
 
 /*
  * A reply of a translated flow (f->rev_nat from its conntrack entry): source
@@ -1129,7 +1098,7 @@ __attribute__((noinline)) int lb_icmp_rev_nat(struct __sk_buff *skb, __u32 l3_le
  * problem) at icmp: the first outer_len bytes of its addresses (16: its
  * source; 32: both) into outer, the quoted flow's protocol (TCP, UDP or
  * SCTP), addresses and ports into k and ports. 0, or -1: not such an error.
- * The three readers of a quote (lb6_icmp_rev_nat, nodeport6_icmp,
+ * The three readers of a quote (lb6_icmp_rev_nat, lb6_icmp_snat_rev,
  * lb6_icmp_np_rev) share it.
  */
 static __always_inline int icmp6_err_quote(struct __sk_buff *skb, __u32 icmp, void *outer,

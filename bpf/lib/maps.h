@@ -532,7 +532,8 @@ struct lb6_state {
 	__u8 created; /* this packet made the service entry */
 	__u8 translated;
 	__u8 svc_flags; /* the frontend's XCNI_SVC_F_* (externalTrafficPolicy for NodePorts) */
-	__u8 pad[2];
+	__u8 kept; /* lb_flow_choose found the flow's service entry (a deferred one not counted) */
+	__u8 pad;
 };
 
 /*
@@ -591,7 +592,7 @@ struct {
  * pass the verifier's 512 bytes with these in them.
  */
 struct np6_tmp {
-	struct xcni_ct6_key k; /* lb6_snat_port's candidate */
+	struct xcni_ct6_key k; /* lb_snat_port's IPv6 candidate */
 	struct xcni_svc_key fk; /* ... and the frontend it must not be (snat_port_ok) */
 	struct xcni_snat6 sn;
 	struct encap_in in;

@@ -14,8 +14,8 @@
  * errors about a translated flow carried across the translation (from
  * outside about a reply this node sent, to the backend: from_outside_icmp,
  * either family; from the backend's side about a flow this node SNATed,
- * to the client: nodeport_icmp, nodeport6_icmp). It uses helpers of this
- * file (nodeport6_self, np4_into_pod, nodeport_encap, ...) and this file's
+ * to the client: nodeport_icmp). It uses helpers of this
+ * file (nodeport6_self, np_into_pod, nodeport_encap, ...) and this file's
  * paths use it (from_outside, from_outside6, nodeport_reply): it is included
  * between the two, before from_outside.
  */
@@ -82,13 +82,13 @@
  *    lb6_reject), back out the way it came;
  *  - a backend on another node (externalTrafficPolicy=Cluster; a NodePort's
  *    frontend is this node's own address): DNAT, and SNAT to that address at
- *    a port lb6_snat_port finds, then Geneve (IPv6 inside) to the backend's
+ *    a port lb_snat_port finds, then Geneve (IPv6 inside) to the backend's
  *    node over the underlay that reaches it (the IPv4 one, or the IPv6 one
  *    to its tunnel_ip6: tunnel_of), so the backend's replies come back here
  *    (its node tunnels replies to another node's address, encap.h
  *    remote6_check), decapsulated by from_overlay6 whichever the outer
  *    family, where nodeport6_reply_of/_nat undo both and send them out the underlay
- *    (and nodeport6_icmp makes an ICMPv6 error about the flow the client's). The
+ *    (and nodeport_icmp makes an ICMPv6 error about the flow the client's). The
  *    conntrack entry has 4 bytes for the client's address: the client of a
  *    SNATed flow is kept in xcni_snat6, keyed by the flow's tuple on this
  *    node. An externalIP or load-balancer IP (not this node's address) to a
@@ -170,78 +170,70 @@ static __always_inline int snat_port_ok(const struct xcni_svc_key *fk)
 }
 
 /*
- * NodePort SNAT to a remote backend: the source port this node gives the
- * flow p (translated: client -> backend) from this node's address self_ip.
- * The client's own port when it may be given (snat_port_ok) and no other
- * live flow holds self_ip:port -> backend:port (snat_port_free), else one of
- * a few ports from the flow's hash in 32768-60999 (never the same for every
- * client that collides). 0, or -1 when all are taken.
+ * Does the SNAT tuple k's holder e (a live flow) belong to flow t's own
+ * client (t: client -> backend)? Then the port is its again. IPv4 keeps the
+ * client in the entry (nat_addr, nat_port); IPv6's does not fit there, and
+ * is in xcni_snat6 by the SNATed tuple.
  */
-static __always_inline int lb_snat_port(const struct pkt *p, __u32 self_ip, __u16 *out)
+static __always_inline int lb_snat_same_client(const struct xcni_ct_entry *e,
+					       const union xcni_tuple *k,
+					       const union xcni_tuple *t, int fam)
 {
-	struct xcni_ct_key k = p->tuple;
-	struct xcni_svc_key fk = { .family = XCNI_AF_INET, .proto = p->tuple.proto,
-				   .scope = XCNI_SCOPE_EXT };
-	__u32 h = xcni_lb_hash(XCNI_AF_INET, &p->tuple.saddr, &p->tuple.daddr, p->tuple.sport,
-			       p->tuple.dport, p->tuple.proto);
-	__u64 now = bpf_ktime_get_ns();
+	const struct xcni_snat6 *sn;
 
-	k.saddr = self_ip;
-	__builtin_memcpy(fk.addr, &self_ip, 4);
-	for (int i = 0; i < 4; i++) {
-		const struct xcni_ct_entry *e;
-
-		if (i)
-			k.sport = bpf_htons(NP_SNAT_PORT_MIN + (h + i * 7919) % NP_SNAT_PORTS);
-		fk.port = k.sport;
-		if (!snat_port_ok(&fk))
-			continue;
-		e = bpf_map_lookup_elem(&xcni_ct, &k);
-		if (snat_port_free(e, now, k.proto, p->tcp_flags) ||
-		    (e->nat_addr == p->tuple.saddr && e->nat_port == p->tuple.sport)) {
-			*out = k.sport;
-			return 0;
-		}
-	}
-	return -1;
+	if (fam == XCNI_AF_INET)
+		return e->nat_addr == t->v4.saddr && e->nat_port == t->v4.sport;
+	sn = bpf_map_lookup_elem(&xcni_snat6, &k->v6);
+	return sn && in6_eq(sn->client, t->v6.saddr) && sn->cport == t->v6.sport;
 }
 
 /*
- * The source port of the SNAT to self (this node's address) for flow p
- * (translated: client -> backend), as lb_snat_port: the client's own when
- * it may be given (snat_port_ok) and no other live flow holds self:port ->
- * backend:port, else one of a few from the flow's hash in 32768-60999. 0,
- * or -1 when all are taken.
+ * NodePort SNAT to a remote backend, either family: the source port this
+ * node gives the flow f (translated: client -> backend) from this node's
+ * address self (the family's 4 or 16 bytes). The client's own port when it
+ * may be given (snat_port_ok) and no other live flow holds self:port ->
+ * backend:port (snat_port_free), else one of a few ports from the flow's
+ * hash in 32768-60999 (never the same for every client that collides). k,
+ * fk: IPv6's candidate tuple and frontend key, off its stack (np6_tmp);
+ * IPv4's are on its stack (NULL). 0, or -1 when all are taken.
  */
-static __always_inline int lb6_snat_port(const struct pkt6 *p, const __u8 *self,
-					 struct xcni_ct6_key *k, struct xcni_svc_key *fk,
-					 __u16 *out)
+static __always_inline int lb_snat_port(const struct flow *f, int fam, const void *self,
+					union xcni_tuple *k, struct xcni_svc_key *fk, __u16 *out)
 {
-	__u32 h = xcni_lb_hash(XCNI_AF_INET6, p->tuple.saddr, p->tuple.daddr, p->tuple.sport,
-			       p->tuple.dport, p->tuple.proto);
+	struct flow *fl = (struct flow *)f;
+	const union xcni_tuple *t = &f->tuple;
+	__u8 proto = fam == XCNI_AF_INET ? t->v4.proto : t->v6.proto;
+	__u32 h = xcni_lb_hash(fam, lb_saddr(fl, fam), lb_daddr(fl, fam), *lb_sport(fl, fam),
+			       *lb_dport(fl, fam), proto);
 	__u64 now = bpf_ktime_get_ns();
+	struct xcni_ct_key k4;
+	struct xcni_svc_key fk4;
+	__u16 *sport;
 
-	*k = p->tuple;
-	__builtin_memcpy(k->saddr, self, 16);
+	if (fam == XCNI_AF_INET) {
+		k = (union xcni_tuple *)&k4;
+		fk = &fk4;
+	}
+	lb_tuple_copy(k, t, fam);
+	lb_addr_set(fam == XCNI_AF_INET ? (void *)&k->v4.saddr : (void *)k->v6.saddr, self, fam);
+	sport = fam == XCNI_AF_INET ? &k->v4.sport : &k->v6.sport;
 	__builtin_memset(fk, 0, sizeof(*fk));
-	__builtin_memcpy(fk->addr, self, 16);
-	fk->family = XCNI_AF_INET6;
-	fk->proto = p->tuple.proto;
+	lb_addr_set(fk->addr, self, fam);
+	fk->family = fam;
+	fk->proto = proto;
 	fk->scope = XCNI_SCOPE_EXT;
 	for (int i = 0; i < 4; i++) {
 		const struct xcni_ct_entry *e;
-		const struct xcni_snat6 *sn;
 
 		if (i)
-			k->sport = bpf_htons(NP_SNAT_PORT_MIN + (h + i * 7919) % NP_SNAT_PORTS);
-		fk->port = k->sport;
+			*sport = bpf_htons(NP_SNAT_PORT_MIN + (h + i * 7919) % NP_SNAT_PORTS);
+		fk->port = *sport;
 		if (!snat_port_ok(fk))
 			continue;
-		e = bpf_map_lookup_elem(&xcni_ct6, k);
-		sn = bpf_map_lookup_elem(&xcni_snat6, k);
-		if (snat_port_free(e, now, k->proto, p->tcp_flags) ||
-		    (sn && in6_eq(sn->client, p->tuple.saddr) && sn->cport == p->tuple.sport)) {
-			*out = k->sport;
+		e = bpf_map_lookup_elem(ct_map(fam), k);
+		if (snat_port_free(e, now, proto, f->tcp_flags) ||
+		    lb_snat_same_client(e, k, t, fam)) {
+			*out = *sport;
 			return 0;
 		}
 	}
@@ -305,7 +297,7 @@ static __always_inline const __u8 *nodeport6_self(const __u8 *fe, struct np6_tmp
  * (nodeport6_snat at tc, nodeport_xdp.h at XDP), nothing written but the
  * scratch t: p the translated flow (client -> backend), orig the client's
  * tuple; *selfp the SNAT source (nodeport6_self), *nport its port (the one
- * the flow's service entry holds, else lb6_snat_port's), t->sn the client
+ * the flow's service entry holds, else lb_snat_port's), t->sn the client
  * for nodeport6_commit. 0 or the drop reason.
  */
 static __always_inline int np6_snat_choose(const struct pkt6 *p, const struct xcni_ct6_key *orig,
@@ -322,7 +314,8 @@ static __always_inline int np6_snat_choose(const struct pkt6 *p, const struct xc
 	/* The port the flow got before (in its service entry), else a free one. */
 	e = bpf_map_lookup_elem(&xcni_ct6, orig);
 	*nport = e ? e->nat_port : 0;
-	if (!*nport && lb6_snat_port(p, self, &t->k, &t->fk, nport))
+	if (!*nport && lb_snat_port(pkt_flow_const(p), XCNI_AF_INET6, self,
+					 (union xcni_tuple *)&t->k, &t->fk, nport))
 		return XCNI_DROP_NAT_NO_PORT;
 	__builtin_memcpy(t->sn.client, p->tuple.saddr, 16);
 	t->sn.cport = p->tuple.sport;
@@ -372,17 +365,86 @@ static __always_inline int nodeport6_commit(const struct pkt6 *p)
 }
 
 /*
- * The SNATed packet (tracked) to the backend's node: Geneve over the
- * underlay that reaches it (tunnel_of: the IPv4 one to its tunnel_ip, the
- * IPv6 one to its tunnel_ip6, from node_ip6), out of it, counted. The
- * reason (XCNI_FWD_ENCAP: redirected).
+ * The family's TTL or hop limit, as a router forwards (p: the family's
+ * struct pkt or struct pkt6): np_hop_ok, more than 1 left; np_hop_down,
+ * one less in the header (IPv4's checksum with it; IPv6 has none), 0 or -1.
  */
-__attribute__((noinline)) int nodeport6_encap(struct __sk_buff *skb, struct pkt6 *p)
+static __always_inline int np_hop_ok(const void *p, int fam)
+{
+	return fam == XCNI_AF_INET ? ((const struct pkt *)p)->ip->ttl > 1 :
+				     ((const struct pkt6 *)p)->hop_limit > 1;
+}
+
+static __always_inline int np_hop_down(struct __sk_buff *skb, void *p, int fam)
+{
+	struct pkt6 *p6 = p;
+
+	if (fam == XCNI_AF_INET)
+		return ttl_decrement(skb, p);
+	p6->hop_limit--;
+	return bpf_skb_store_bytes(skb, IP6_HOPLIMIT_OFF, &p6->hop_limit, 1, 0) ? -1 : 0;
+}
+
+/*
+ * Into a pod of this node, either family, routed as the host would: TTL or
+ * hop limit down by one, the pod link's MACs, then into its netns. The
+ * reason (XCNI_FWD_LOCAL), the verdict in *verdict. from_outside,
+ * from_outside6 and from_outside_icmp end so.
+ */
+static __always_inline int np_into_pod(struct __sk_buff *skb, void *p, int fam,
+				       const struct xcni_endpoint *dst, int *verdict)
+{
+	if (!np_hop_ok(p, fam) || np_hop_down(skb, p, fam) || mac_rewrite(skb, dst))
+		return XCNI_DROP_REDIRECT;
+	*verdict = bpf_redirect_peer(dst->ifindex, 0);
+	return *verdict == TC_ACT_REDIRECT ? XCNI_FWD_LOCAL : XCNI_DROP_REDIRECT;
+}
+
+/*
+ * The packet (translated, tracked; p the family's struct pkt or struct
+ * pkt6) to the backend's node, either family: TTL or hop limit down by one,
+ * Geneve over the underlay that reaches the node (tunnel, as tunnel_of says;
+ * dst6 its IPv6 underlay address for XCNI_TUN6, else NULL: IPv4's NodePort
+ * flows take the IPv4 underlay only, np_tunnel), out of it, counted. in: the
+ * encapsulation's view of the packet (IPv6: np6_tmp's, off its frame). The
+ * reason (XCNI_FWD_ENCAP: redirected, the verdict in *verdict).
+ */
+static __always_inline int nodeport_encap(struct __sk_buff *skb, void *p, int fam, __u32 tunnel,
+					  const __u8 *dst6, struct encap_in *in, int *verdict)
+{
+	int reason;
+
+	if (!np_hop_ok(p, fam))
+		return XCNI_DROP_ENCAP;
+	reason = encap_in_fill(skb, fam, p, in);
+	if (reason)
+		return reason == XCNI_FWD_TOO_BIG ? XCNI_DROP_ENCAP : reason;
+	if (!in->inner_len || np_hop_down(skb, p, fam))
+		return XCNI_DROP_ENCAP;
+	/* tunnel_encap chooses on the pointer: kept a pointer the compiler
+	 * cannot replace by a test of tunnel, which the verifier would not
+	 * link to it (IPv4's is NULL, its IPv6 branch left out). */
+	if (fam == XCNI_AF_INET6)
+		barrier_var(dst6);
+	reason = tunnel_encap(skb, in, node_ip, tunnel, dst6, vni);
+	if (reason)
+		return reason;
+	*verdict = bpf_redirect_neigh(skb->ifindex, NULL, 0, 0);
+	return *verdict == TC_ACT_REDIRECT ? XCNI_FWD_ENCAP : XCNI_DROP_REDIRECT;
+}
+
+/*
+ * nodeport_encap for IPv6 in a frame of its own (global: from_outside6's and
+ * from_outside_icmp's are at the verifier's limit), the backend's node from
+ * the ipcache (tunnel_of: the IPv4 underlay to its tunnel_ip, the IPv6 one to
+ * its tunnel_ip6, from node_ip6). The reason (XCNI_FWD_ENCAP: redirected).
+ */
+__attribute__((noinline)) int nodeport6_encap_call(struct __sk_buff *skb, struct pkt6 *p)
 {
 	struct xcni_ipcache_val *dipc;
 	struct np6_tmp *t;
 	__u32 zero = 0, tunnel;
-	int reason;
+	int verdict;
 
 	if (!skb || !p || !(t = bpf_map_lookup_elem(&xcni_np6_tmp, &zero)))
 		return XCNI_DROP_ENCAP;
@@ -390,20 +452,9 @@ __attribute__((noinline)) int nodeport6_encap(struct __sk_buff *skb, struct pkt6
 	tunnel = dipc ? tunnel_of(dipc, node_ip) : 0;
 	if (!tunnel)
 		return XCNI_DROP_NO_TUNNEL;
-	if (p->hop_limit <= 1)
-		return XCNI_DROP_ENCAP;
-	reason = encap_in_take6(skb, p, &t->in);
-	if (reason)
-		return reason == XCNI_FWD_TOO_BIG ? XCNI_DROP_ENCAP : reason;
-	p->hop_limit--;
-	if (bpf_skb_store_bytes(skb, IP6_HOPLIMIT_OFF, &p->hop_limit, 1, 0))
-		return XCNI_DROP_ENCAP;
-	reason = tunnel_encap(skb, &t->in, node_ip, tunnel,
-			      dipc && tunnel == XCNI_TUN6 ? dipc->tunnel_ip6 : NULL, vni);
-	if (reason)
-		return reason;
-	return bpf_redirect_neigh(skb->ifindex, NULL, 0, 0) == TC_ACT_REDIRECT ? XCNI_FWD_ENCAP :
-										  XCNI_DROP_REDIRECT;
+	return nodeport_encap(skb, p, XCNI_AF_INET6, tunnel,
+			      dipc && tunnel == XCNI_TUN6 ? dipc->tunnel_ip6 : NULL, &t->in,
+			      &verdict);
 }
 
 /*
@@ -457,121 +508,77 @@ __attribute__((noinline)) int nodeport6_reply_nat(struct __sk_buff *skb, struct 
 }
 
 /*
- * Into a pod of this node, routed as the host would: hop limit down by one,
- * the pod link's MACs, then into its netns. The reason (XCNI_FWD_LOCAL), the
- * verdict in *verdict. from_outside6 and from_outside_icmp (IPv6) end so.
+ * DSR (lb_dsr), a backend on another node, either family (p the family's
+ * struct pkt or struct pkt6, tracked: nodeport_dsr_track): the client's
+ * address kept (DNAT only), the frontend (orig, the tuple as the client
+ * sent it) in a Geneve option for the backend's node, which judges the
+ * backend's ingress on the client and sends its replies itself. Over the
+ * underlay that reaches the node (tunnel; dst6 its IPv6 underlay address,
+ * else NULL: IPv4's flows take the IPv4 underlay only). The option rides on
+ * every packet that fits the underlay with it; one that does not (a
+ * full-size segment: the pods' MTU leaves room for the plain encapsulation
+ * only; any GSO packet, whose segments are full-size where the flow's
+ * first packets were not) goes without, and the backend's node knows its
+ * flow from an earlier one (dsr_flow_known). in: the encapsulation's view
+ * of the packet. The reason (XCNI_FWD_ENCAP: redirected, *verdict set).
  */
-static __always_inline int np6_into_pod(struct __sk_buff *skb, struct pkt6 *p,
-					const struct xcni_endpoint *dst, int *verdict)
+static __always_inline int nodeport_dsr(struct __sk_buff *skb, void *p, int fam,
+					const union xcni_tuple *orig, __u32 tunnel,
+					const __u8 *dst6, struct encap_in *in, int *verdict)
 {
-	if (p->hop_limit <= 1)
-		return XCNI_DROP_REDIRECT;
-	p->hop_limit--;
-	if (bpf_skb_store_bytes(skb, IP6_HOPLIMIT_OFF, &p->hop_limit, 1, 0) ||
-	    mac_rewrite(skb, dst))
-		return XCNI_DROP_REDIRECT;
-	*verdict = bpf_redirect_peer(dst->ifindex, 0);
-	return *verdict == TC_ACT_REDIRECT ? XCNI_FWD_LOCAL : XCNI_DROP_REDIRECT;
-}
+	__u32 mtu = 0, len = dst6 ? XCNI_ENCAP6_DSR_LEN : XCNI_ENCAP_DSR_LEN;
+	int reason;
 
-/*
- * DSR (lb_dsr), a backend on another node: the client's address kept (DNAT
- * only), the frontend in a Geneve option for the backend's node, which
- * judges the backend's ingress on the client and sends its replies itself.
- * The option rides on every packet that fits the underlay with it; one that
- * does not (a full-size segment: the pods' MTU leaves room for the plain
- * encapsulation only; any GSO packet) goes without, and the backend's node
- * knows its flow from an earlier one (dsr_flow_known). The reason; *verdict
- * set.
- */
-static __always_inline int nodeport_dsr(struct __sk_buff *skb, struct pkt *p,
-					const struct lb_state *lb, __u32 tunnel, int *verdict)
-{
-	struct encap_in in;
-	__u32 mtu = 0;
-	int reason, ct;
-	__u8 ctf;
-
-	ct = ct_track(skb, pkt_flow(p), XCNI_AF_INET, skb->len, &ctf);
-	if (ct == CT_INVALID)
-		return ct_invalid_reason(pkt_flow(p));
-	/* This node sees the requests only: its entry keeps the flow visible
-	 * (ct list) and ends with them. */
-	if (ct == CT_NEW || ct == CT_STALE)
-		ct_commit(pkt_flow(p), XCNI_AF_INET, ct, skb->len, 0,
-			  XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR);
-	lb_follow(lb, p);
-	encap_in_take(p, &in);
-	if (!in.inner_len || p->ip->ttl <= 1 || ttl_decrement(skb, p))
+	if (!np_hop_ok(p, fam))
 		return XCNI_DROP_ENCAP;
-	/* A GSO packet (bulk data, merged on receive) goes without: its
-	 * segments are full-size, and the flow's first packets were not. */
-	if (!skb->gso_size &&
-	    bpf_check_mtu(skb, 0, &mtu, XCNI_ENCAP_DSR_LEN, 0) == BPF_MTU_CHK_RET_SUCCESS) {
-		reason = geneve_encap_dsr(skb, &in, (const union xcni_tuple *)&lb->orig,
-					  XCNI_AF_INET, tunnel);
-	} else {
-		reason = geneve_encap(skb, &in, node_ip, tunnel, vni);
-	}
+	reason = encap_in_fill(skb, fam, p, in);
+	if (reason)
+		return reason == XCNI_FWD_TOO_BIG ? XCNI_DROP_ENCAP : reason;
+	if (!in->inner_len || np_hop_down(skb, p, fam))
+		return XCNI_DROP_ENCAP;
+	if (fam == XCNI_AF_INET6)
+		barrier_var(dst6); /* chosen on the pointer: nodeport_encap's */
+	if (skb->gso_size || in->inner_len + len > 0xffff ||
+	    bpf_check_mtu(skb, 0, &mtu, len, 0) != BPF_MTU_CHK_RET_SUCCESS)
+		/* Without the option (tunnel_encap counts it). */
+		reason = tunnel_encap(skb, in, node_ip, tunnel, dst6, vni);
+	else if (dst6 && !(reason = geneve_encap_ul6_dsr(skb, in, &orig->v6, dst6)))
+		tunnel_count6(dst6, skb->len, 0);
+	else if (!dst6 && !(reason = geneve_encap_dsr(skb, in, orig, fam, tunnel)))
+		tunnel_count(tunnel, skb->len, 0);
 	if (reason)
 		return reason;
-	tunnel_count(tunnel, skb->len, 0);
 	*verdict = bpf_redirect_neigh(skb->ifindex, NULL, 0, 0);
 	return *verdict == TC_ACT_REDIRECT ? XCNI_FWD_ENCAP : XCNI_DROP_REDIRECT;
 }
 
 /*
- * The tracked packet (nodeport6_dsr_track) to the backend's node through
- * Geneve over the underlay it is behind (IPv4, or IPv6: XCNI_IPC_TUN6), the
- * client's address kept, the frontend (st->orig) in the option when the
- * packet fits with it. The reason (XCNI_FWD_ENCAP: redirected).
+ * nodeport_dsr for IPv6 in a frame of its own (the tracked packet,
+ * nodeport6_dsr_track_call's), to the backend's node through Geneve over
+ * the underlay it is behind (IPv4, or IPv6: XCNI_IPC_TUN6). The reason
+ * (XCNI_FWD_ENCAP: redirected).
  */
-__attribute__((noinline)) int nodeport6_dsr(struct __sk_buff *skb, struct pkt6 *p,
-					    struct lb6_state *st)
+__attribute__((noinline)) int nodeport6_dsr_call(struct __sk_buff *skb, struct pkt6 *p,
+						 struct lb6_state *st)
 {
 	struct xcni_ipcache_val *dipc;
 	const __u8 *dst6 = NULL;
 	struct encap_in in;
-	__u32 tunnel, mtu = 0, len;
-	int reason;
+	__u32 tunnel;
+	int verdict;
 
 	if (!skb || !p || !st)
 		return XCNI_DROP_ENCAP;
 	dipc = ipcache6_lookup(p->tuple.daddr);
 	if (!dipc)
 		return XCNI_DROP_NO_TUNNEL;
-	/* The IPv6 underlay's endpoint when the node is behind it (chosen on
-	 * the pointer, as tunnel_encap does). */
 	if ((dipc->flags & XCNI_IPC_TUN6) && ul6_on())
 		dst6 = dipc->tunnel_ip6;
 	tunnel = dipc->tunnel_ip;
 	if (!dst6 && !tunnel)
 		return XCNI_DROP_NO_TUNNEL;
-	if (p->hop_limit <= 1)
-		return XCNI_DROP_ENCAP;
-	reason = encap_in_take6(skb, p, &in);
-	if (reason)
-		return reason == XCNI_FWD_TOO_BIG ? XCNI_DROP_ENCAP : reason;
-	p->hop_limit--;
-	if (bpf_skb_store_bytes(skb, IP6_HOPLIMIT_OFF, &p->hop_limit, 1, 0))
-		return XCNI_DROP_ENCAP;
-	/* A GSO packet goes without (its segments are full-size; the flow's
-	 * first packets were not), as does one the option would make too big. */
-	len = dst6 ? XCNI_ENCAP6_DSR_LEN : XCNI_ENCAP_DSR_LEN;
-	if (skb->gso_size || in.inner_len + len > 0xffff ||
-	    bpf_check_mtu(skb, 0, &mtu, len, 0) != BPF_MTU_CHK_RET_SUCCESS)
-		/* Without the option (tunnel_encap counts it). */
-		reason = tunnel_encap(skb, &in, node_ip, tunnel, dst6, vni);
-	else if (dst6 && !(reason = geneve_encap_ul6_dsr(skb, &in, &st->orig, dst6)))
-		tunnel_count6(dst6, skb->len, 0);
-	else if (!dst6 && !(reason = geneve_encap_dsr(skb, &in,
-						      (const union xcni_tuple *)&st->orig,
-						      XCNI_AF_INET6, tunnel)))
-		tunnel_count(tunnel, skb->len, 0);
-	if (reason)
-		return reason;
-	return bpf_redirect_neigh(skb->ifindex, NULL, 0, 0) == TC_ACT_REDIRECT ? XCNI_FWD_ENCAP :
-										  XCNI_DROP_REDIRECT;
+	return nodeport_dsr(skb, p, XCNI_AF_INET6, (const union xcni_tuple *)&st->orig, tunnel,
+			    dst6, &in, &verdict);
 }
 
 /*
@@ -620,8 +627,10 @@ static __attribute__((noinline)) void dsr_record(struct __sk_buff *skb, const st
 static __always_inline int np_snat_port(const struct lb_state *lb, const struct pkt *p,
 					__u16 *nport)
 {
+	__u32 self = node_ip;
+
 	*nport = lb->svc_ct ? lb->svc_ct->nat_port : 0;
-	if (!*nport && lb_snat_port(p, node_ip, nport))
+	if (!*nport && lb_snat_port(pkt_flow_const(p), XCNI_AF_INET, &self, NULL, NULL, nport))
 		return XCNI_DROP_NAT_NO_PORT;
 	return 0;
 }
@@ -649,50 +658,12 @@ static __always_inline void np_snat_open(const struct pkt *p, const struct lb_st
 	}
 }
 
-/*
- * Into a pod of this node, routed as the host would (l3_forward_rewrite: TTL
- * down by one, the pod link's MACs), then into its netns. The reason
- * (XCNI_FWD_LOCAL), the verdict in *verdict; np6_into_pod's IPv4 twin.
- * from_outside and from_outside_icmp end so.
- */
-static __always_inline int np4_into_pod(struct __sk_buff *skb, struct pkt *p,
-				       const struct xcni_endpoint *dst, int *verdict)
-{
-	if (p->ip->ttl <= 1 || l3_forward_rewrite(skb, p, dst))
-		return XCNI_DROP_REDIRECT;
-	*verdict = bpf_redirect_peer(dst->ifindex, 0);
-	return *verdict == TC_ACT_REDIRECT ? XCNI_FWD_LOCAL : XCNI_DROP_REDIRECT;
-}
-
 /* The node of a backend that is another node's pod (the overlay reaches it), or 0. */
 static __always_inline __u32 np_tunnel(__u32 daddr)
 {
 	const struct xcni_ipcache_val *dipc = ipcache_lookup(daddr);
 
 	return dipc && (dipc->flags & XCNI_IPC_POD) && node_ip ? dipc->tunnel_ip : 0;
-}
-
-/*
- * The packet (translated, tracked) to the backend's node at tunnel: TTL down
- * by one, Geneve, out of the underlay, counted. The reason (XCNI_FWD_ENCAP:
- * redirected, the verdict in *verdict). from_outside and from_outside_icmp
- * end so.
- */
-static __always_inline int nodeport_encap(struct __sk_buff *skb, struct pkt *p, __u32 tunnel,
-					  int *verdict)
-{
-	struct encap_in in;
-	int reason;
-
-	encap_in_take(p, &in);
-	if (!in.inner_len || p->ip->ttl <= 1 || ttl_decrement(skb, p))
-		return XCNI_DROP_ENCAP;
-	reason = geneve_encap(skb, &in, node_ip, tunnel, vni);
-	if (reason)
-		return reason;
-	tunnel_count(tunnel, skb->len, 0);
-	*verdict = bpf_redirect_neigh(skb->ifindex, NULL, 0, 0);
-	return *verdict == TC_ACT_REDIRECT ? XCNI_FWD_ENCAP : XCNI_DROP_REDIRECT;
 }
 
 /*
@@ -753,8 +724,8 @@ __attribute__((noinline)) int from_outside(struct __sk_buff *skb)
 					 &v);
 		if (reason)
 			goto out;
-		lb_follow(&lb, &p);
-		reason = np4_into_pod(skb, &p, dst, &verdict);
+		lb_flow_follow(&lb, XCNI_AF_INET, pkt_flow(&p));
+		reason = np_into_pod(skb, &p, XCNI_AF_INET, dst, &verdict);
 		goto out;
 	}
 	/* A backend on another node (a pod: the overlay reaches it). */
@@ -778,7 +749,13 @@ __attribute__((noinline)) int from_outside(struct __sk_buff *skb)
 			goto out;
 	}
 	if (lb_dsr) {
-		reason = nodeport_dsr(skb, &p, &lb, tunnel, &verdict);
+		struct encap_in in;
+
+		reason = nodeport_dsr_track(skb, pkt_flow(&p), XCNI_AF_INET, &lb, skb->len);
+		if (reason == DSR_TRACKED)
+			reason = nodeport_dsr(skb, &p, XCNI_AF_INET,
+					      (const union xcni_tuple *)&lb.orig, tunnel, NULL, &in,
+					      &verdict);
 		goto out;
 	}
 	/* SNAT to this node, so the reply comes back here to be undone. */
@@ -803,11 +780,15 @@ __attribute__((noinline)) int from_outside(struct __sk_buff *skb)
 		goto out;
 	}
 	np_snat_open(&p, &lb, ct, skb->len, 0);
-	lb_follow(&lb, &p);
-	reason = nodeport_encap(skb, &p, tunnel, &verdict);
+	lb_flow_follow(&lb, XCNI_AF_INET, pkt_flow(&p));
+	{
+		struct encap_in in;
+
+		reason = nodeport_encap(skb, &p, XCNI_AF_INET, tunnel, NULL, &in, &verdict);
+	}
 out:
 	if (reason_is_drop(reason))
-		lb_forget(&lb);
+		lb_flow_forget(&lb, XCNI_AF_INET);
 	return finish(skb, reason, XCNI_DIR_FROM_OVERLAY, 0, &p, verdict, &v);
 }
 
@@ -822,6 +803,7 @@ __attribute__((noinline)) int from_outside6(struct __sk_buff *skb)
 	struct xcni_endpoint *dst;
 	struct lb6_state *st;
 	struct verdict v = {};
+	struct judge j;
 	struct pkt6 p = {};
 	int reason, verdict = TC_ACT_OK, ct;
 	__u8 ctf;
@@ -849,35 +831,51 @@ __attribute__((noinline)) int from_outside6(struct __sk_buff *skb)
 		goto out;
 	reason = 0;
 	dst = bpf_map_lookup_elem(&xcni_endpoints6, p.tuple.daddr);
-	/* To another node, too big for the underlay once encapsulated: the
-	 * client is told (np6_too_big). np_maybe_over with the larger encapsulation
-	 * (70: the IPv6 underlay's) first: what fits with it fits either way and
-	 * needs no ipcache lookup here; the global decides by the backend's
-	 * node's underlay. */
-	if (!dst && np_maybe_over(skb, XCNI_ENCAP6_LEN) &&
+	if (dst) {
+		/* A backend here: the client's address kept, judged by the pod's
+		 * ingress as any flow from outside (world, or its ipBlock):
+		 * from_outside's step. */
+		j = (struct judge){ .dst_ep = dst, .dst_addr = p.tuple.daddr,
+				    .flags = XCNI_CT_F_NODEPORT,
+				    .lookup = JUDGE_SRC_ID | JUDGE_DST_ID };
+		reason = track_and_judge(skb, pkt_flow(&p), XCNI_AF_INET6, p.len, &ct, &ctf, &j,
+					 &v);
+		if (reason)
+			goto out;
+		lb_flow_follow(st, XCNI_AF_INET6, pkt_flow(&p));
+		reason = np_into_pod(skb, &p, XCNI_AF_INET6, dst, &verdict);
+		goto out;
+	}
+	/* Too big for the underlay once encapsulated: the client is told
+	 * (np6_too_big). np_maybe_over with the larger encapsulation (70: the
+	 * IPv6 underlay's) first: what fits with it fits either way and needs
+	 * no ipcache lookup here; the global decides by the backend's node's
+	 * underlay. */
+	if (np_maybe_over(skb, XCNI_ENCAP6_LEN) &&
 	    (verdict = np6_too_big(skb, &p, st)) != NP_FITS) {
 		reason = XCNI_DROP_TOO_BIG;
 		goto out;
 	}
 	verdict = TC_ACT_OK;
 	/* --node-port-mode dsr, a backend on another node: the client kept, the
-	 * frontend in a Geneve option (nodeport6_dsr_track; 0: no tunnel, left to SNAT's checks). */
-	if (!dst && lb_dsr && (reason = nodeport6_dsr_track(skb, &p, st))) {
-		if (reason == DSR6_TRACKED)
-			reason = nodeport6_dsr(skb, &p, st);
+	 * frontend in a Geneve option (nodeport6_dsr_track_call; 0: no tunnel, left to SNAT's checks). */
+	if (lb_dsr && (reason = nodeport6_dsr_track_call(skb, &p, st))) {
+		if (reason == DSR_TRACKED)
+			reason = nodeport6_dsr_call(skb, &p, st);
 		if (reason == XCNI_FWD_ENCAP)
 			verdict = TC_ACT_REDIRECT;
 		goto out;
 	}
 	/* A backend on another node: SNAT to this node first (nodeport6_snat). */
-	if (!dst && (reason = nodeport6_snat(skb, &p, st)))
+	reason = nodeport6_snat(skb, &p, st);
+	if (reason)
 		goto out;
 	ct = ct_track(skb, pkt_flow(&p), XCNI_AF_INET6, p.len, &ctf);
 	if (ct == CT_INVALID) {
 		reason = ct_invalid_reason(pkt_flow(&p));
 		goto out;
 	}
-	if ((ct == CT_NEW || ct == CT_STALE) && !dst) {
+	if (ct == CT_NEW || ct == CT_STALE) {
 		/* Nothing to judge here (no pod of this node on either end): the
 		 * backend's node judges its ingress, the source being this node. */
 		ct_commit(pkt_flow(&p), XCNI_AF_INET6, ct, p.len, 0,
@@ -886,28 +884,14 @@ __attribute__((noinline)) int from_outside6(struct __sk_buff *skb)
 			reason = XCNI_DROP_NAT_NO_PORT;
 			goto out;
 		}
-	} else if (dst && ct_judge_due(ct)) {
-		/* A backend here: the client's address kept, judged by the pod's
-		 * ingress as any flow from outside (world, or its ipBlock). */
-		v.src_id = ipcache6_identity(p.tuple.saddr);
-		v.dst_id = ipcache6_identity(p.tuple.daddr);
-		reason = flow_judge(pkt_flow(&p), XCNI_AF_INET6, ct, 0,
-				    polkey_of(dst, p.tuple.daddr), &v, p.len, 0,
-				    XCNI_CT_F_NODEPORT);
-		if (reason)
-			goto out;
 	}
-	lb6_follow(st, &p);
-	if (!dst) {
-		reason = nodeport6_encap(skb, &p);
-		if (reason == XCNI_FWD_ENCAP)
-			verdict = TC_ACT_REDIRECT;
-		goto out;
-	}
-	reason = np6_into_pod(skb, &p, dst, &verdict);
+	lb_flow_follow(st, XCNI_AF_INET6, pkt_flow(&p));
+	reason = nodeport6_encap_call(skb, &p);
+	if (reason == XCNI_FWD_ENCAP)
+		verdict = TC_ACT_REDIRECT;
 out:
 	if (reason_is_drop(reason))
-		lb6_forget(st);
+		lb_flow_forget(st, XCNI_AF_INET6);
 	return finish6(skb, reason, XCNI_DIR_FROM_OVERLAY, 0, &p, verdict, &v);
 }
 
@@ -927,8 +911,14 @@ static __always_inline int nodeport_reply(struct __sk_buff *skb, struct pkt *p,
 	__u8 ctf;
 
 	/* An error about such a flow, from the backend's side: to the client. */
-	if (p->tuple.proto == IPPROTO_ICMP && !p->is_echo && !p->frag_later)
-		return nodeport_icmp(skb, p, o, verdict);
+	if (p->tuple.proto == IPPROTO_ICMP && !p->is_echo && !p->frag_later) {
+		/* Decapsulated either way: not about such a flow, it goes to the
+		 * stack as any such packet for the node does. */
+		if (bpf_skb_adjust_room(skb, -(__s32)o->hdr_len, BPF_ADJ_ROOM_MAC,
+					XCNI_DECAP4_FLAGS))
+			return XCNI_DROP_BAD_GENEVE;
+		return nodeport_icmp(skb, XCNI_AF_INET, p->l3_len, verdict) ?: XCNI_FWD_DECAP_HOST;
+	}
 	ct_reverse(&p->tuple, &rk);
 	e = bpf_map_lookup_elem(&xcni_ct, &rk);
 	if (!e || !(e->flags & XCNI_CT_F_SNAT))

@@ -10,13 +10,13 @@
  *    from outside about a reply this node sent, made the backend's
  *    (lb4_icmp_np_rev, lb6_icmp_np_rev; delivered by from_outside_icmp,
  *    either family); from the backend's side about a flow this node
- *    SNATed, reversed to the client (lb4_icmp_snat_rev and nodeport_icmp,
- *    nodeport6_icmp).
+ *    SNATed, reversed to the client (nodeport_icmp: lb4_icmp_snat_rev,
+ *    lb6_icmp_snat_rev).
  * The sections below say each part's rules.
  *
  * Part of nodeport.h, which includes it between the helpers this file uses
- * (nodeport6_self, np4_into_pod, np6_into_pod, np_tunnel, nodeport_encap,
- * nodeport6_encap) and the paths that use it (from_outside, from_outside6,
+ * (nodeport6_self, np_into_pod, np_tunnel, nodeport_encap,
+ * nodeport6_encap_call) and the paths that use it (from_outside, from_outside6,
  * nodeport_reply). Hence nodeport.h first, outside this file's guard:
  * included alone, this file has nodeport.h include it at that point.
  */
@@ -407,7 +407,7 @@ static __always_inline int lb4_icmp_np_rev(struct __sk_buff *skb, __u32 l3_len, 
  * Checksums: IPv6 has no header checksum; the ICMPv6 checksum follows the
  * quote's addresses and ports (plain) and the error's own addresses
  * (pseudo-header). The quoted L4 checksum is left, as lb4_icmp_np_rev and
- * nodeport6_icmp leave it: nobody checks a quote's.
+ * lb6_icmp_snat_rev leave it: nobody checks a quote's.
  */
 
 /*
@@ -508,9 +508,9 @@ __attribute__((noinline)) int lb6_icmp_np_rev(struct __sk_buff *skb)
  * node sent for a NodePort flow (the quote made the backend's: the family's
  * leaf, lb4_icmp_np_rev or lb6_icmp_np_rev), for its backend: into the pod
  * when it is here (related to the flow the pod accepted: not judged again;
- * np4_into_pod or np6_into_pod, the family's TTL or hop limit), else through
+ * np_into_pod, the family's TTL or hop limit), else through
  * Geneve to its node (IPv4: nodeport_encap over the IPv4 underlay; IPv6:
- * nodeport6_encap over the underlay that reaches it, as the flow's requests
+ * nodeport6_encap_call over the underlay that reaches it, as the flow's requests
  * went). UL_NEXT for anything else, nothing touched (from_outside goes on
  * with it). IPv6: only an error right after the IPv6 header (routers add no
  * extension headers). A global function with a frame of its own (from_overlay's
@@ -555,15 +555,20 @@ static __always_inline int np_outside_icmp(struct __sk_buff *skb, void *p, int f
 	else
 		dst = bpf_map_lookup_elem(&xcni_endpoints6, f->tuple.v6.daddr);
 	if (dst) {
-		reason = fam == XCNI_AF_INET ? np4_into_pod(skb, p, dst, &verdict) :
-					       np6_into_pod(skb, p, dst, &verdict);
+		reason = np_into_pod(skb, p, fam, dst, &verdict);
 		goto out;
 	}
 	if (fam == XCNI_AF_INET) {
 		tunnel = np_tunnel(f->tuple.v4.daddr);
-		reason = tunnel ? nodeport_encap(skb, p, tunnel, &verdict) : XCNI_DROP_NO_TUNNEL;
+		if (tunnel) {
+			struct encap_in in;
+
+			reason = nodeport_encap(skb, p, fam, tunnel, NULL, &in, &verdict);
+		} else {
+			reason = XCNI_DROP_NO_TUNNEL;
+		}
 	} else {
-		reason = nodeport6_encap(skb, p);
+		reason = nodeport6_encap_call(skb, p);
 		if (reason == XCNI_FWD_ENCAP)
 			verdict = TC_ACT_REDIRECT;
 	}
@@ -658,29 +663,6 @@ __attribute__((noinline)) int lb4_icmp_snat_rev(struct __sk_buff *skb, __u32 l3_
 }
 
 /*
- * An ICMP error in Geneve for this node (nodeport_reply): decapsulated, and
- * if it is about a NodePort flow this node SNATed, translated for the
- * client and sent out the underlay (lb4_icmp_snat_rev); else it goes to the
- * stack, decapsulated, as any such packet for the node does.
- */
-static __always_inline int nodeport_icmp(struct __sk_buff *skb, const struct pkt *p,
-					 const struct outer *o, int *verdict)
-{
-	int r;
-
-	if (bpf_skb_adjust_room(skb, -(__s32)o->hdr_len, BPF_ADJ_ROOM_MAC,
-				XCNI_DECAP4_FLAGS))
-		return XCNI_DROP_BAD_GENEVE;
-	r = lb4_icmp_snat_rev(skb, p->l3_len);
-	if (r < 0)
-		return XCNI_DROP_REDIRECT;
-	if (!r)
-		return XCNI_FWD_DECAP_HOST;
-	*verdict = bpf_redirect_neigh(skb->ifindex, NULL, 0, 0);
-	return *verdict == TC_ACT_REDIRECT ? XCNI_FWD_REPLY : XCNI_DROP_REDIRECT;
-}
-
-/*
  * An ICMPv6 error for this node's own address (decapsulated, from a backend's
  * node) quoting a NodePort flow nodeport6_snat SNATed (this node's
  * address:port -> the backend, in xcni_snat6): port unreachable from a UDP
@@ -688,10 +670,11 @@ static __always_inline int nodeport_icmp(struct __sk_buff *skb, const struct pkt
  * back to the client, its destination to the frontend; the error to the
  * client, from the frontend when the backend itself sent it. The ICMPv6
  * checksum follows the quote (plain) and the outer addresses (pseudo-header);
- * the quoted L4 checksum, which nobody checks, is left. Then out the underlay.
- * The reason (XCNI_FWD_REPLY: redirected), or 0: not one, nothing touched.
+ * the quoted L4 checksum, which nobody checks, is left. lb4_icmp_snat_rev's
+ * IPv6 twin (the quote's parse and rewrite are the family's): 1 when
+ * rewritten, 0 when not one (nothing touched), -1 when a rewrite failed.
  */
-__attribute__((noinline)) int nodeport6_icmp(struct __sk_buff *skb, __u32 icmp)
+__attribute__((noinline)) int lb6_icmp_snat_rev(struct __sk_buff *skb, __u32 icmp)
 {
 	struct xcni_ct6_key k = {};
 	const struct xcni_snat6 *sn;
@@ -723,23 +706,42 @@ __attribute__((noinline)) int nodeport6_icmp(struct __sk_buff *skb, __u32 icmp)
 	    bpf_skb_store_bytes(skb, q + offsetof(struct xcni_ip6hdr, saddr), nq, 32, 0) ||
 	    bpf_skb_store_bytes(skb, q + sizeof(struct xcni_ip6hdr), &sn->cport, 2, 0) ||
 	    bpf_skb_store_bytes(skb, q + sizeof(struct xcni_ip6hdr) + 2, &rn->port, 2, 0))
-		return XCNI_DROP_REDIRECT;
+		return -1;
 	/* To the client (the error came to this node's address, the quote's source). */
 	diff = bpf_csum_diff((__be32 *)k.saddr, 16, (__be32 *)sn->client, 16, 0);
 	if (diff < 0 ||
 	    bpf_l4_csum_replace(skb, csum_off, 0, (__u64)diff, BPF_F_PSEUDO_HDR) ||
 	    bpf_skb_store_bytes(skb, IP6_DADDR_OFF, sn->client, 16, 0))
-		return XCNI_DROP_REDIRECT;
+		return -1;
 	/* Sent by the backend itself: from the frontend, as the client knows it. */
 	if (in6_eq(saddr, k.daddr)) {
 		diff = bpf_csum_diff((__be32 *)saddr, 16, (__be32 *)rn->addr, 16, 0);
 		if (diff < 0 ||
 		    bpf_l4_csum_replace(skb, csum_off, 0, (__u64)diff, BPF_F_PSEUDO_HDR) ||
 		    bpf_skb_store_bytes(skb, IP6_SADDR_OFF, rn->addr, 16, 0))
-			return XCNI_DROP_REDIRECT;
+			return -1;
 	}
-	return bpf_redirect_neigh(skb->ifindex, NULL, 0, 0) == TC_ACT_REDIRECT ? XCNI_FWD_REPLY :
-										  XCNI_DROP_REDIRECT;
+	return 1;
+}
+
+/*
+ * An ICMP or ICMPv6 error for this node (decapsulated, from a backend's
+ * node), either family: if it is about a NodePort flow this node SNATed,
+ * made the client's (the family's quote leaf: lb4_icmp_snat_rev, the IPv4
+ * header's length at off; lb6_icmp_snat_rev, the ICMPv6 header at off) and
+ * sent out the underlay. The reason (XCNI_FWD_REPLY: redirected, *verdict
+ * set), or 0: not one, nothing touched.
+ */
+static __always_inline int nodeport_icmp(struct __sk_buff *skb, int fam, __u32 off, int *verdict)
+{
+	int r = fam == XCNI_AF_INET ? lb4_icmp_snat_rev(skb, off) : lb6_icmp_snat_rev(skb, off);
+
+	if (r < 0)
+		return XCNI_DROP_REDIRECT;
+	if (!r)
+		return 0;
+	*verdict = bpf_redirect_neigh(skb->ifindex, NULL, 0, 0);
+	return *verdict == TC_ACT_REDIRECT ? XCNI_FWD_REPLY : XCNI_DROP_REDIRECT;
 }
 
 #endif

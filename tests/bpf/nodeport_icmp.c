@@ -492,7 +492,7 @@ static void lb6_icmp_np_dsr(void **state)
 /*
  * Over the IPv6 underlay (a from_overlay with node_ip6 = NODE6, as
  * nodeport.c's): [NODE6]:30183 -> RV6:80 on nv, behind it; the error goes in
- * Geneve over IPv6 from NODE6 to NV (nodeport6_encap's tunnel_encap).
+ * Geneve over IPv6 from NODE6 to NV (nodeport6_encap_call's tunnel_encap).
  */
 static void lb6_icmp_np_ul6(void **state)
 {
