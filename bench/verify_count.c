@@ -13,6 +13,7 @@
  *   ./verify_count      (as root)
  *
  * VERIFY_TC_PREFILTER=1: with tc_prefilter set (xcnid --xdp-mode tc).
+ * VERIFY_DSR=1: with lb_dsr set (xcnid --node-port-mode dsr).
  * lb=1 sets np_accel too (xcnid --nodeport-acceleration: xdp_underlay's
  * NodePort fast path, lib/nodeport_xdp.h).
  * Prints "object program lb=0|1 ul6=0|1 insns"; a program that does not load fails
@@ -94,6 +95,7 @@ static int one(const char *path, const void *elf, size_t elf_size, int lb, int u
 	if (set_u32(obj, "node_ip", inet_addr("192.168.77.1")) || set_u32(obj, "vni", 77) ||
 	    set_u32(obj, "lb_enabled", (__u32)lb) || set_u32(obj, "np_accel", (__u32)lb) ||
 	    (getenv("VERIFY_TC_PREFILTER") && set_u32(obj, "tc_prefilter", 1)) ||
+	    (getenv("VERIFY_DSR") && set_u32(obj, "lb_dsr", 1)) ||
 	    (ul6 && set_var(obj, "node_ip6", node6, sizeof(node6)))) {
 		fprintf(stderr, "verify_count: %s: a setting is not a __u32\n", path);
 		bpf_object__close(obj);

@@ -792,16 +792,12 @@ static void npx_handed_on(void **state)
 		len = frame(&f, in);
 		handed_on(0, in, len);
 	}
-	/* --node-port-mode dsr: the option is tc's. */
-	f = outside_to(XC, 40015, 30081, IPPROTO_TCP, TH_SYN);
-	len = frame(&f, in);
-	handed_on(1, in, len);
 	/* Not a frontend at all. */
 	f = outside_to(XC, 40016, 31999, IPPROTO_TCP, TH_SYN);
 	len = frame(&f, in);
 	handed_on(0, in, len);
 	/* The frontends' packets handed on are counted so. */
-	assert_int_equal(npa_count(XCNI_NPA_TC), tc0 + 10);
+	assert_int_equal(npa_count(XCNI_NPA_TC), tc0 + 9);
 	/* IPv6: a pod's source (n2's R6N), a hop-by-hop header, a hop limit of 1. */
 	{
 		struct g6 g = outside6_to(R6N, 40040, NODE6, 30081, IPPROTO_TCP, T_SYN);
@@ -862,6 +858,118 @@ static void npx_local_be(void **state)
 	assert_int_equal(xdp_in(0, in, len, out, &out_len), XDP_TX);
 }
 
+/* The DSR option at o (after the outer IPv4, UDP, Geneve): the frontend fe:fport/proto, family fam. */
+static void dsr_opt_is(const uint8_t *o, uint8_t fam, const void *fe, size_t alen, uint16_t fport,
+		       uint8_t proto)
+{
+	uint8_t want[24] = { 0xff, 0xf0, 0x81, 5, fam, proto, (uint8_t)(fport >> 8),
+			     (uint8_t)fport };
+
+	memcpy(want + 8, fe, alen);
+	assert_memory_equal(o, want, sizeof(want));
+}
+
+#define DSR_OPT_OFF (ETH_HLEN + 20 + 8 + 8)
+
+/*
+ * --node-port-mode dsr at XDP, as nodeport_dsr at tc: TCP to NODE_IP:30081
+ * (R:80 on n2) and to [NODE6]:30081 (R6N:80), DNAT only, the frontend in the
+ * Geneve option; first against tc (the differential: the same bytes and
+ * entries), then for real: the option naming the frontend, the client kept,
+ * the flow's entry (client -> backend, NodePort and DSR, opened at XDP),
+ * and the next packet at tc finding XDP's entries (compared again).
+ */
+static void npx_dsr(void **state)
+{
+	uint8_t in[FRAME_MAX], out[NPX_OUT];
+	struct fr f = outside_to(XC, 40060, 30081, IPPROTO_TCP, TH_SYN);
+	struct g6 g = outside6_to(CLIENT6, 41060, NODE6, 30081, IPPROTO_TCP, T_SYN);
+	const struct iphdr *inner;
+	struct xcni_ct_entry e;
+	uint32_t fe4 = ip4(NODE_IP);
+	uint8_t fe6[16], c6[16];
+	size_t len = frame(&f, in), out_len;
+	unsigned long tx = npx.tx;
+	uint64_t n4 = npa_count(XCNI_NPA_XDP4), n6 = npa_count(XCNI_NPA_XDP6);
+	int found;
+
+	(void)state;
+	assert_int_equal(lb_send(FROM_OVERLAY_DSR, DEV_U, in, len, out, &out_len), TC_ACT_REDIRECT);
+	assert_int_equal(npx.tx, tx + 1);
+	assert_int_equal(map_clear(map_fd("xcni_ct"), sizeof(struct xcni_ct_key)), 0);
+	assert_int_equal(xdp_in(1, in, len, out, &out_len), XDP_TX);
+	assert_int_equal(out_len, len + XCNI_ENCAP_DSR_LEN);
+	assert_memory_equal(out, n2_mac, ETH_ALEN);
+	assert_int_equal(npa_count(XCNI_NPA_XDP4), n4 + 1);
+	dsr_opt_is(out + DSR_OPT_OFF, XCNI_AF_INET, &fe4, 4, 30081, IPPROTO_TCP);
+	inner = (const void *)(out + ETH_HLEN + XCNI_ENCAP_DSR_LEN);
+	assert_int_equal(inner->saddr, ip4(XC));
+	assert_int_equal(inner->daddr, ip4(IP_R));
+	assert_int_equal(inner->ttl, 63);
+	e = flow_entry4(ip4(XC), ip4(IP_R), 40060, 80,
+			XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR | XCNI_CT_F_XDP);
+	assert_int_equal(e.pkts_orig, 1);
+	assert_int_equal(e.nat_port, 0);
+	e = flow_entry4(ip4(XC), ip4(NODE_IP), 40060, 30081, XCNI_CT_F_SVC);
+	assert_int_equal(e.backend_id, 101);
+	assert_int_equal(e.nat_port, 0);
+	/* Nothing SNATed. */
+	ct_get(ip4(NODE_IP), ip4(IP_R), 40060, 80, IPPROTO_TCP, &found);
+	assert_false(found);
+	f.flags = TH_ACK;
+	len = frame(&f, in);
+	assert_int_equal(lb_send(FROM_OVERLAY_DSR, DEV_U, in, len, out, &out_len), TC_ACT_REDIRECT);
+	assert_int_equal(npx.tx, tx + 2);
+	e = flow_entry4(ip4(XC), ip4(IP_R), 40060, 80,
+			XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR | XCNI_CT_F_XDP);
+	assert_int_equal(e.pkts_orig, 2);
+
+	len = frame6(&g, in);
+	assert_int_equal(lb_send(FROM_OVERLAY_DSR, DEV_U, in, len, out, &out_len), TC_ACT_REDIRECT);
+	assert_int_equal(npx.tx, tx + 3);
+	assert_int_equal(map_clear(map_fd("xcni_ct6"), sizeof(struct xcni_ct6_key)), 0);
+	assert_int_equal(xdp_in(1, in, len, out, &out_len), XDP_TX);
+	assert_int_equal(out_len, len + XCNI_ENCAP_DSR_LEN);
+	assert_int_equal(npa_count(XCNI_NPA_XDP6), n6 + 1);
+	assert_int_equal(inet_pton(AF_INET6, NODE6, fe6), 1);
+	dsr_opt_is(out + DSR_OPT_OFF, XCNI_AF_INET6, fe6, 16, 30081, IPPROTO_TCP);
+	assert_int_equal(inet_pton(AF_INET6, CLIENT6, c6), 1);
+	assert_memory_equal(out + ETH_HLEN + XCNI_ENCAP_DSR_LEN + 8, c6, 16);
+	e = flow_entry6(CLIENT6, 41060, R6N, 80, XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR | XCNI_CT_F_XDP);
+	assert_int_equal(e.pkts_orig, 1);
+	g.flags = T_ACK;
+	len = frame6(&g, in);
+	assert_int_equal(lb_send(FROM_OVERLAY_DSR, DEV_U, in, len, out, &out_len), TC_ACT_REDIRECT);
+	assert_int_equal(npx.tx, tx + 4);
+	e = flow_entry6(CLIENT6, 41060, R6N, 80, XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR | XCNI_CT_F_XDP);
+	assert_int_equal(e.pkts_orig, 2);
+}
+
+/*
+ * DSR, a frame that fits the underlay with the plain encapsulation but not
+ * with the option (140 bytes of IPv4: 190 and 214 against an MTU of 200):
+ * tc sends it without the option, so XDP hands it on untouched.
+ */
+static void npx_dsr_mtu(void **state)
+{
+	uint8_t in[FRAME_MAX], out[NPX_OUT];
+	struct fr f = outside_to(XC, 40061, 30081, IPPROTO_TCP, TH_SYN);
+	size_t len, out_len;
+	unsigned long pass = npx.pass;
+
+	(void)state;
+	f.payload = 100;
+	len = frame(&f, in);
+	assert_int_equal(npx_sh("ip link set xtu mtu 200"), 0);
+	handed_on(1, in, len);
+	assert_int_equal(lb_send(FROM_OVERLAY_DSR, DEV_U, in, len, out, &out_len), TC_ACT_REDIRECT);
+	assert_int_equal(npx.pass, pass + 1);
+	assert_int_equal(npx_sh("ip link set xtu mtu 1500"), 0);
+	assert_int_equal(out_len, len + XCNI_ENCAP_LEN);
+	assert_int_equal(xdp_in(1, in, len, out, &out_len), XDP_TX);
+	assert_int_equal(out_len, len + XCNI_ENCAP_DSR_LEN);
+}
+
 /* The encapsulated frame over the underlay's MTU; n2's neighbour unresolved: tc's. */
 static void npx_mtu_neigh(void **state)
 {
@@ -907,6 +1015,8 @@ static const struct CMUnitTest xdp_np_tests[] = {
 	cmocka_unit_test(npx_handed_on),
 	cmocka_unit_test(npx_local_be),
 	cmocka_unit_test(npx_mtu_neigh),
+	cmocka_unit_test(npx_dsr),
+	cmocka_unit_test(npx_dsr_mtu),
 	cmocka_unit_test(npx_prefilter_first),
 };
 const struct group xdp_np_group = { "xdp_np", TESTS(xdp_np_tests), .prep = np_state };
