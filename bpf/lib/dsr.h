@@ -343,14 +343,7 @@ static __attribute__((noinline)) int geneve_encap_ul6_dsr(struct __sk_buff *skb,
 	__builtin_memcpy(h.inner_eth.h_dest, in->macs, ETH_ALEN);
 	__builtin_memcpy(h.inner_eth.h_source, in->macs + ETH_ALEN, ETH_ALEN);
 	h.inner_eth.h_proto = bpf_htons(ETH_P_IPV6);
-	h.ip6_head[0] = 0x60 | in->tos >> 4;
-	h.ip6_head[1] = (__u8)((in->tos & 0xf) << 4 | ((in->label >> 16) & 0xf));
-	h.ip6_head[2] = (__u8)(in->label >> 8);
-	h.ip6_head[3] = (__u8)in->label;
-	h.ip6_head[4] = (__u8)(plen >> 8);
-	h.ip6_head[5] = (__u8)plen;
-	h.ip6_head[6] = IPPROTO_UDP;
-	h.ip6_head[7] = 64;
+	ul6_head_fill(h.ip6_head, in, plen);
 	h.udp.source = bpf_htons(in->sport);
 	h.udp.dest = bpf_htons(XCNI_GENEVE_PORT);
 	h.udp.len = bpf_htons(plen);

@@ -99,6 +99,9 @@
 #ifndef AF_INET
 #define AF_INET 2
 #endif
+#ifndef AF_INET6
+#define AF_INET6 10
+#endif
 
 /* The kernel's checksum arithmetic (csum_add, csum_replace4, csum_replace2),
  * so the fast path's checksums are bit for bit the tc helpers'. */
@@ -418,6 +421,44 @@ static __always_inline void npx_dsr_outer(struct ethhdr *eth, const struct encap
 	inner->h_proto = in->inner_proto;
 }
 
+/*
+ * Over the IPv6 underlay, to the node at dst6 (its ipcache entry's
+ * tunnel_ip6), written in place as npx_dsr_outer (bounds checked for the
+ * encapsulation's length): ul6_head_fill's 8 bytes, node_ip6, dst6, UDP
+ * without a checksum, Geneve (with the DSR option for the IPv6 frontend fe
+ * under lb_dsr), the inner Ethernet: geneve_encap_ul6's bytes at tc, or
+ * geneve_encap_ul6_dsr's.
+ */
+static __always_inline void npx_ul6_outer(struct ethhdr *eth, const struct encap_in *in,
+					  const __u8 *dst6, const struct xcni_ct6_key *fe)
+{
+	struct xcni_ip6hdr *o6 = (void *)(eth + 1);
+	struct udphdr *udp = (void *)(o6 + 1);
+	struct geneve_hdr *g = (void *)(udp + 1);
+	struct xcni_geneve_dsr *opt = (void *)(g + 1);
+	struct ethhdr *inner = lb_dsr ? (void *)(opt + 1) : (void *)opt;
+	__u32 plen = (__u32)in->inner_len +
+		     (lb_dsr ? XCNI_ENCAP6_DSR_LEN : XCNI_ENCAP6_LEN) - sizeof(*o6);
+	__u32 *sa = (__u32 *)o6->saddr;
+
+	ul6_head_fill((__u8 *)o6, in, plen);
+	/* Word by word: node_ip6 is const volatile (nodeport6_self). */
+	sa[0] = node_ip6[0];
+	sa[1] = node_ip6[1];
+	sa[2] = node_ip6[2];
+	sa[3] = node_ip6[3];
+	__builtin_memcpy(o6->daddr, dst6, 16);
+	udp->check = 0;
+	g->ver_optlen = 0;
+	g->flags = 0;
+	geneve_tail_fill(udp, g, inner, in, plen, vni);
+	if (lb_dsr) {
+		dsr_geneve_fill(g, vni);
+		__builtin_memset(opt, 0, sizeof(*opt));
+		dsr_opt_fill(opt, XCNI_AF_INET6, fe->proto, fe->dport, fe->daddr, 16);
+	}
+}
+
 _Static_assert(sizeof(struct outer_hdrs) <= sizeof(((struct np6_tmp *)0)->outer),
 	       "np6_tmp holds the outer headers");
 _Static_assert(sizeof(struct outer_hdrs_dsr) + sizeof(struct ethhdr) == XCNI_ENCAP_DSR_LEN,
@@ -453,7 +494,7 @@ static __always_inline int xdp_nodeport(struct xdp_md *ctx, int fam)
 	struct pkt6 p6 = {};
 	struct flow *f = fam == XCNI_AF_INET ? pkt_flow(&p4) : pkt_flow(&p6);
 	const void *orig;
-	const __u8 *self = NULL;
+	const __u8 *self = NULL, *dst6 = NULL;
 	struct ethhdr *eth;
 	__u32 len, tunnel, encap, mtu = 0, zero = 0, alen = fam == XCNI_AF_INET ? 4 : 16;
 	__u16 nport = 0;
@@ -512,21 +553,39 @@ static __always_inline int xdp_nodeport(struct xdp_md *ctx, int fam)
 	if (fam == XCNI_AF_INET) {
 		tunnel = np_tunnel(*(const __u32 *)be->addr);
 	} else {
+		/* IPv6's may be behind the IPv6 underlay (dst6: chosen on the
+		 * pointer, as tunnel_encap does). */
 		dipc = ipcache6_lookup(be->addr);
 		tunnel = dipc && (dipc->flags & XCNI_IPC_POD) ? tunnel_of(dipc, node_ip) : 0;
+		if (dipc && tunnel == XCNI_TUN6)
+			dst6 = dipc->tunnel_ip6;
 	}
-	encap = lb_dsr ? XCNI_ENCAP_DSR_LEN : XCNI_ENCAP_LEN;
+	if (dst6)
+		encap = lb_dsr ? XCNI_ENCAP6_DSR_LEN : XCNI_ENCAP6_LEN;
+	else
+		encap = lb_dsr ? XCNI_ENCAP_DSR_LEN : XCNI_ENCAP_LEN;
 	if (bpf_map_lookup_elem(fam == XCNI_AF_INET ? (void *)&xcni_endpoints :
 						      (void *)&xcni_endpoints6, be->addr) ||
-	    !tunnel || tunnel == XCNI_TUN6 ||
+	    !tunnel || (tunnel == XCNI_TUN6 && !dst6) ||
 	    bpf_check_mtu(ctx, 0, &mtu, encap, 0) != BPF_MTU_CHK_RET_SUCCESS)
 		goto to_tc;
 	/* The underlay's next hop towards the backend's node, out of this device. */
-	fib->family = AF_INET;
+	if (dst6) {
+		__u32 *sa = fib->ipv6_src;
+
+		fib->family = AF_INET6;
+		sa[0] = node_ip6[0];
+		sa[1] = node_ip6[1];
+		sa[2] = node_ip6[2];
+		sa[3] = node_ip6[3];
+		__builtin_memcpy(fib->ipv6_dst, dst6, 16);
+	} else {
+		fib->family = AF_INET;
+		fib->ipv4_src = node_ip;
+		fib->ipv4_dst = tunnel;
+	}
 	fib->l4_protocol = IPPROTO_UDP;
 	fib->tot_len = len - ETH_HLEN + encap;
-	fib->ipv4_src = node_ip;
-	fib->ipv4_dst = tunnel;
 	fib->ifindex = ctx->ingress_ifindex;
 	if (bpf_fib_lookup(ctx, fib, sizeof(*fib), BPF_FIB_LOOKUP_OUTPUT) !=
 		    BPF_FIB_LKUP_RET_SUCCESS ||
@@ -596,22 +655,38 @@ static __always_inline int xdp_nodeport(struct xdp_md *ctx, int fam)
 	 * outer headers (from the translated packet, as tc takes them). */
 	if (fam == XCNI_AF_INET ? npx_rewrite4(ctx, &p4, in) : npx_rewrite6(ctx, &p6, in))
 		return XDP_ABORTED;
-	if (!lb_dsr)
+	if (!lb_dsr && !dst6)
 		geneve_outer4_fill(h, in, node_ip, tunnel, vni);
 	if (bpf_xdp_adjust_head(ctx, -(int)encap))
 		return XDP_ABORTED;
 	eth = (void *)(long)ctx->data;
-	if ((void *)((char *)eth + ETH_HLEN + encap) > (void *)(long)ctx->data_end)
-		return XDP_ABORTED;
+	/* Bounds by the constant of each underlay (lb_dsr is the verifier's
+	 * constant too), not by encap, whose value it would not keep. */
+	if (dst6) {
+		if ((void *)((char *)eth + ETH_HLEN +
+			     (lb_dsr ? XCNI_ENCAP6_DSR_LEN : XCNI_ENCAP6_LEN)) >
+		    (void *)(long)ctx->data_end)
+			return XDP_ABORTED;
+		npx_ul6_outer(eth, in, dst6, orig);
+		eth->h_proto = bpf_htons(ETH_P_IPV6);
+	} else {
+		if ((void *)((char *)eth + ETH_HLEN +
+			     (lb_dsr ? XCNI_ENCAP_DSR_LEN : XCNI_ENCAP_LEN)) >
+		    (void *)(long)ctx->data_end)
+			return XDP_ABORTED;
+		if (lb_dsr)
+			npx_dsr_outer(eth, in, fam, orig, tunnel);
+		else
+			__builtin_memcpy(eth + 1, h, XCNI_ENCAP_LEN);
+		eth->h_proto = bpf_htons(ETH_P_IP);
+	}
 	__builtin_memcpy(eth->h_dest, fib->dmac, ETH_ALEN);
 	__builtin_memcpy(eth->h_source, fib->smac, ETH_ALEN);
-	eth->h_proto = bpf_htons(ETH_P_IP);
-	if (lb_dsr)
-		npx_dsr_outer(eth, in, fam, orig, tunnel);
-	else
-		__builtin_memcpy(eth + 1, h, XCNI_ENCAP_LEN);
 	count(XCNI_FWD_ENCAP, XCNI_DIR_FROM_OVERLAY, len);
-	tunnel_count(tunnel, len + encap, 0);
+	if (dst6)
+		tunnel_count6(dst6, len + encap, 0);
+	else
+		tunnel_count(tunnel, len + encap, 0);
 	return npx_count(fam == XCNI_AF_INET ? XCNI_NPA_XDP4 : XCNI_NPA_XDP6, len, XDP_TX);
 to_tc:
 	/* A random pick among several that tc would not make again: written

@@ -77,13 +77,27 @@ static int write_str(const char *path, const char *s)
 	return err;
 }
 
-static struct xdp_underlay *npx_open(struct bpf_object_open_opts *opts, int dsr)
+/* The programs the differential runs beside a tc program given by fd (npx_attach). */
+static struct {
+	int tc_fd;
+	struct xdp_underlay *x;
+} npx_fds[4];
+
+/* An xdp_underlay with the fast path: node_ip NODE_IP, or node6 (node_ip6) alone. */
+static struct xdp_underlay *npx_open(struct bpf_object_open_opts *opts, int dsr, const char *node6)
 {
 	struct xdp_underlay *x = xdp_underlay__open_opts(opts);
 
 	if (!x)
 		return NULL;
-	x->rodata->node_ip = ip4(NODE_IP);
+	if (node6) {
+		if (inet_pton(AF_INET6, node6, (void *)x->rodata->node_ip6) != 1) {
+			xdp_underlay__destroy(x);
+			return NULL;
+		}
+	} else {
+		x->rodata->node_ip = ip4(NODE_IP);
+	}
 	x->rodata->vni = VNI;
 	UL_SVC_RANGES(x->rodata);
 	x->rodata->lb_enabled = 1;
@@ -100,19 +114,26 @@ int xdp_np_load(struct bpf_object_open_opts *opts)
 {
 	int err;
 
-	env.xdp_np = npx_open(opts, 0);
-	env.xdp_np_dsr = npx_open(opts, 1);
+	env.xdp_np = npx_open(opts, 0, NULL);
+	env.xdp_np_dsr = npx_open(opts, 1, NULL);
 	if (!env.xdp_np || !env.xdp_np_dsr)
 		return -errno ?: -EINVAL;
 	/* The underlay as a node has it, in this private netns: NODE_IP on
 	 * the underlay device, n2 its neighbour, forwarding on (the FIB lookup
-	 * of the fast path asks for it). */
+	 * of the fast path asks for it); and the IPv6 underlay's of the nodes
+	 * npx_attach's programs are: nodeport.c's (NODE6, its peer nv) and
+	 * nodeport_dsr.c's (UL_SELF, its peer UL_N), the same MAC as n2's. */
 	if ((err = npx_sh("ip link set xtu up && ip link set xtu-p up && "
 			  "ip addr add " NODE_IP "/24 dev xtu && "
-			  "ip neigh replace " N2 " lladdr 02:77:00:00:00:02 dev xtu nud permanent")))
+			  "ip neigh replace " N2 " lladdr 02:77:00:00:00:02 dev xtu nud permanent && "
+			  "ip -6 addr add fc00:77::1/64 dev xtu nodad && "
+			  "ip -6 addr add fc00:79::1/64 dev xtu nodad && "
+			  "ip -6 neigh replace fc00:77::2 lladdr 02:77:00:00:00:02 dev xtu nud permanent && "
+			  "ip -6 neigh replace fc00:79::2 lladdr 02:77:00:00:00:02 dev xtu nud permanent")))
 		return err;
 	if ((err = write_str("/proc/sys/net/ipv4/conf/all/forwarding", "1")) ||
-	    (err = write_str("/proc/sys/net/ipv4/conf/xtu/forwarding", "1")))
+	    (err = write_str("/proc/sys/net/ipv4/conf/xtu/forwarding", "1")) ||
+	    (err = write_str("/proc/sys/net/ipv6/conf/all/forwarding", "1")))
 		return err;
 	return 0;
 }
@@ -122,22 +143,55 @@ void xdp_np_destroy(void)
 	xdp_underlay__destroy(env.xdp_np);
 	xdp_underlay__destroy(env.xdp_np_dsr);
 	env.xdp_np = env.xdp_np_dsr = NULL;
+	for (size_t i = 0; i < ARRAY_SIZE(npx_fds); i++)
+		npx_detach(npx_fds[i].tc_fd);
 }
 
-/* One frame through the fast path (dsr: the lb_dsr program): the XDP verdict; out, *out_len. */
-static int npx_run(int dsr, const uint8_t *in, size_t len, uint8_t *out, size_t *out_len)
+int npx_attach(int tc_fd, const char *node6, int dsr)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = env.pin_dir);
+
+	for (size_t i = 0; i < ARRAY_SIZE(npx_fds); i++) {
+		if (npx_fds[i].x)
+			continue;
+		npx_fds[i].x = npx_open(&opts, dsr, node6);
+		if (!npx_fds[i].x)
+			return -errno ?: -EINVAL;
+		npx_fds[i].tc_fd = tc_fd;
+		return 0;
+	}
+	return -ENOSPC;
+}
+
+void npx_detach(int tc_fd)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(npx_fds); i++)
+		if (npx_fds[i].x && npx_fds[i].tc_fd == tc_fd) {
+			xdp_underlay__destroy(npx_fds[i].x);
+			npx_fds[i].x = NULL;
+		}
+}
+
+/* One frame through the fast path x: the XDP verdict; out, *out_len. */
+static int npx_run_x(struct xdp_underlay *x, const uint8_t *in, size_t len, uint8_t *out,
+		     size_t *out_len)
 {
 	struct xdp_md ctx = { .data_end = (uint32_t)len, .ingress_ifindex = env.ifindex[DEV_U] };
 	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_size_in = (uint32_t)len,
 		    .data_out = out, .data_size_out = NPX_OUT, .ctx_in = &ctx,
 		    .ctx_size_in = sizeof(ctx), .repeat = 1);
-	struct xdp_underlay *x = dsr ? env.xdp_np_dsr : env.xdp_np;
 	int err = bpf_prog_test_run_opts(bpf_program__fd(x->progs.xdp_underlay), &o);
 
 	if (err)
 		fail_msg("xdp_underlay (np_accel) test run: %s", strerror(-err));
 	*out_len = o.data_size_out;
 	return (int)o.retval;
+}
+
+/* The same through the harness's programs (dsr: the lb_dsr one). */
+static int npx_run(int dsr, const uint8_t *in, size_t len, uint8_t *out, size_t *out_len)
+{
+	return npx_run_x(dsr ? env.xdp_np_dsr : env.xdp_np, in, len, out, out_len);
 }
 
 /* ---- Maps: taken, put back, compared ------------------------------------------ */
@@ -331,14 +385,16 @@ static int snap_same(const struct msnap *a, const struct msnap *b, const char *n
 /* ---- The differential ------------------------------------------------------ */
 
 /* The maps the fast path writes, and those compared after a translation. */
-static const char *const npx_maps[] = { "xcni_ct",	   "xcni_ct6",	     "xcni_snat6",
-					"xcni_metrics",	   "xcni_tunstat",   "xcni_ctstat",
-					"xcni_affinity",   "xcni_npaccel",   "xcni_prefilter",
-					"xcni_prefilter6", "xcni_pf16",	     "xcni_pf24" };
+static const char *const npx_maps[] = { "xcni_ct",	  "xcni_ct6",	     "xcni_snat6",
+					"xcni_metrics",	  "xcni_tunstat",    "xcni_tunstat6",
+					"xcni_ctstat",	  "xcni_affinity",   "xcni_npaccel",
+					"xcni_prefilter", "xcni_prefilter6", "xcni_pf16",
+					"xcni_pf24" };
 #define NPX_NMAPS (sizeof(npx_maps) / sizeof(npx_maps[0]))
-/* the first six: conntrack, the SNAT's clients, metrics, tunnels, conntrack's counters */
-#define NPX_NCMP 6
-#define NPX_PF_FIRST 8 /* the prefilter's: set aside for the XDP run */
+/* the first seven: conntrack, the SNAT's clients, metrics, tunnels of both
+ * underlays, conntrack's counters */
+#define NPX_NCMP 7
+#define NPX_PF_FIRST 9 /* the prefilter's: set aside for the XDP run */
 
 static struct {
 	int active, ret;
@@ -358,23 +414,51 @@ static void npx_report(void)
 		       npx.tx, npx.pass, npx.drop, npx.random, npx.skipped);
 }
 
+unsigned long npx_translated(void)
+{
+	return npx.tx;
+}
+
 static void snaps_free(struct msnap *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		snap_free(&s[i]);
 }
 
+static int npx_diff_before(struct xdp_underlay *x, const uint8_t *in, size_t len);
+
 int npx_before(int prog, const uint8_t *in, size_t len, int repeat)
+{
+	if (!env.xdp_np || repeat > 1 || (prog != FROM_OVERLAY_LB && prog != FROM_OVERLAY_DSR))
+		return 0;
+	return npx_diff_before(prog == FROM_OVERLAY_DSR ? env.xdp_np_dsr : env.xdp_np, in, len);
+}
+
+int npx_before_fd(int fd, const uint8_t *in, size_t len)
+{
+	if (!env.xdp_np || fd < 0)
+		return 0;
+	if (fd == prog_fd(FROM_OVERLAY_LB))
+		return npx_diff_before(env.xdp_np, in, len);
+	if (fd == prog_fd(FROM_OVERLAY_DSR))
+		return npx_diff_before(env.xdp_np_dsr, in, len);
+	for (size_t i = 0; i < ARRAY_SIZE(npx_fds); i++)
+		if (npx_fds[i].x && npx_fds[i].tc_fd == fd)
+			return npx_diff_before(npx_fds[i].x, in, len);
+	return 0;
+}
+
+/* The differential's first half for the fast path x (npx_before's). */
+static int npx_diff_before(struct xdp_underlay *x, const uint8_t *in, size_t len)
 {
 	static int reg;
 	struct msnap before[NPX_NMAPS];
 	uint8_t out[NPX_OUT];
 	size_t out_len = 0, i;
 	char msg[160];
-	int ret, err = 0, dsr = prog == FROM_OVERLAY_DSR;
+	int ret, err = 0;
 
-	if (!env.xdp_np || repeat > 1 || len > NPX_OUT - 128 ||
-	    (prog != FROM_OVERLAY_LB && prog != FROM_OVERLAY_DSR))
+	if (len > NPX_OUT - 128)
 		return 0;
 	if (!reg) {
 		reg = 1;
@@ -392,7 +476,7 @@ int npx_before(int prog, const uint8_t *in, size_t len, int repeat)
 	}
 	for (i = NPX_PF_FIRST; i < NPX_NMAPS; i++)
 		map_clear(before[i].fd, before[i].ksz);
-	ret = npx_run(dsr, in, len, out, &out_len);
+	ret = npx_run_x(x, in, len, out, &out_len);
 	for (i = 0; i < NPX_NCMP && !err; i++)
 		err = snap_take(&npx.after[i], npx_maps[i]);
 	for (i = 0; i < NPX_NMAPS && !err; i++)
