@@ -3,9 +3,10 @@
  * The NodePort fast path at XDP (xcnid --nodeport-acceleration; issue 42):
  * xdp_underlay, after the prefilter, takes the packets from outside that
  * from_overlay's from_outside would translate to a backend on another node
- * and does it at the driver, both families over the IPv4 underlay, in one
- * body (xdp_nodeport, the family a constant; its frames xdp_nodeport4 and
- * xdp_nodeport6; a backend's node behind the IPv6 underlay is tc's): the
+ * and does it at the driver, both families, in one body (xdp_nodeport, the
+ * family a constant; its frames xdp_nodeport4 and xdp_nodeport6), over the
+ * IPv4 underlay or, for IPv6 to a backend's node behind it, the IPv6 one
+ * (npx_ul6_outer: from_outside's IPv4 path has no IPv6 underlay): the
  * same Service lookup and backend choice (lb.h's lb_choose, lb6_choose:
  * Maglev or random, affinity, the ready and terminating rules,
  * externalTrafficPolicy through the EXT frontend), the same conntrack
@@ -37,8 +38,8 @@
  *    lb_choose: a pod, a node, a martian, a ClusterIP from outside): tc
  *    drops it with its event and counters;
  *  - no backend (tc answers with a RST or port unreachable), a backend on
- *    this node (below), no tunnel to the backend's node or one over the
- *    IPv6 underlay, an encapsulated frame over the underlay's MTU (tc
+ *    this node (below), no tunnel to the backend's node, an
+ *    encapsulated frame over the underlay's MTU (tc
  *    answers fragmentation-needed: np_too_big; for DSR, one that fits
  *    without the option but not with it, which tc sends without),
  *    no SNAT port (tc drops it), a tuple conntrack refuses (CT_INVALID), an
