@@ -548,9 +548,9 @@ static __always_inline int xdp_nodeport(struct xdp_md *ctx, int fam)
 			return npx_count(XCNI_NPA_TC, len, XDP_PASS);
 		orig = &st->orig;
 	}
-	/* A pod of another node, over the IPv4 underlay (the IPv6 one is tc's),
-	 * the encapsulated frame within the device's MTU. IPv4's node is
-	 * np_tunnel's, as from_outside finds it. */
+	/* A pod of another node, the encapsulated frame within the device's
+	 * MTU. IPv4's node is np_tunnel's, as from_outside finds it (over the
+	 * IPv4 underlay only). */
 	if (fam == XCNI_AF_INET) {
 		tunnel = np_tunnel(*(const __u32 *)be->addr);
 	} else {
