@@ -13,6 +13,9 @@
  *   ./verify_count      (as root)
  *
  * VERIFY_TC_PREFILTER=1: with tc_prefilter set (xcnid --xdp-mode tc).
+ * VERIFY_DSR=1: with lb_dsr set (xcnid --node-port-mode dsr).
+ * VERIFY_UL6_ONLY=1: the ul6=1 rows without node_ip (a node of the IPv6
+ * underlay alone).
  * lb=1 sets np_accel too (xcnid --nodeport-acceleration: xdp_underlay's
  * NodePort fast path, lib/nodeport_xdp.h).
  * Prints "object program lb=0|1 ul6=0|1 insns"; a program that does not load fails
@@ -91,9 +94,11 @@ static int one(const char *path, const void *elf, size_t elf_size, int lb, int u
 	}
 	bpf_object__for_each_map(m, obj)
 		bpf_map__set_pin_path(m, NULL);
-	if (set_u32(obj, "node_ip", inet_addr("192.168.77.1")) || set_u32(obj, "vni", 77) ||
+	if (set_u32(obj, "node_ip", ul6 && getenv("VERIFY_UL6_ONLY") ? 0 : inet_addr("192.168.77.1")) ||
+	    set_u32(obj, "vni", 77) ||
 	    set_u32(obj, "lb_enabled", (__u32)lb) || set_u32(obj, "np_accel", (__u32)lb) ||
 	    (getenv("VERIFY_TC_PREFILTER") && set_u32(obj, "tc_prefilter", 1)) ||
+	    (getenv("VERIFY_DSR") && set_u32(obj, "lb_dsr", 1)) ||
 	    (ul6 && set_var(obj, "node_ip6", node6, sizeof(node6)))) {
 		fprintf(stderr, "verify_count: %s: a setting is not a __u32\n", path);
 		bpf_object__close(obj);

@@ -23,9 +23,10 @@
  * With Services in BPF and xcnid --nodeport-acceleration (rodata np_accel),
  * what the prefilter lets through then meets the NodePort fast path
  * (lib/nodeport_xdp.h): traffic from outside to a NodePort, externalIP or
- * load-balancer IP whose backend is on another node is translated, SNATed,
- * encapsulated and sent back out here (XDP_TX); the rest goes on to tc
- * untouched. A global function of this program rather than a tail call: no
+ * load-balancer IP whose backend is on another node is translated, SNATed
+ * (or, --node-port-mode dsr, given the DSR option), encapsulated and sent
+ * back out here (XDP_TX), over the IPv4 underlay or, for IPv6 to a node
+ * behind it, the IPv6 one; the rest goes on to tc untouched. A global function of this program rather than a tail call: no
  * program array to keep in step, and its frame is its own (bench/README.md,
  * "XDP NodePort", for the cost of a miss).
  */
@@ -65,10 +66,13 @@ int xdp_underlay(struct xdp_md *ctx)
 		return XDP_DROP;
 	data = (void *)(long)ctx->data;
 	end = (void *)(long)ctx->data_end;
-	if (!np_accel || !lb_enabled || !node_ip || data + ETH_HLEN > end)
+	if (!np_accel || !lb_enabled || data + ETH_HLEN > end)
 		return XDP_PASS;
-	return ((struct ethhdr *)data)->h_proto == bpf_htons(ETH_P_IPV6) ? xdp_nodeport6(ctx) :
-									   xdp_nodeport4(ctx);
+	/* IPv6 on a node of either underlay (its backends' nodes behind
+	 * either); IPv4 on one of the IPv4 underlay (from_outside's). */
+	if (((struct ethhdr *)data)->h_proto == bpf_htons(ETH_P_IPV6))
+		return node_ip || ul6_on() ? xdp_nodeport6(ctx) : XDP_PASS;
+	return node_ip ? xdp_nodeport4(ctx) : XDP_PASS;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -84,6 +84,37 @@ static __always_inline void dsr_geneve_fill(struct geneve_hdr *g, __u32 vni_id)
  * made to say IPv4. Inlined into the encapsulations of either family: their
  * frames stay their own.
  */
+/*
+ * The outer IPv4, UDP and Geneve headers of DSR encapsulation in *h (on the
+ * stack at tc, in the packet at XDP: every field written, the option left
+ * to the caller's dsr_opt_fill), from node_vni (this node's address << 32 |
+ * VNI) to tunnel_ip: what either hook writes (dsr_encap_ip4 at tc, the XDP
+ * fast path of nodeport_xdp.h), so both send the same bytes.
+ */
+static __always_inline void dsr_outer4_fill(struct outer_hdrs_dsr *h, const struct encap_in *in,
+					    __u32 tunnel_ip, __u64 node_vni)
+{
+	__u16 inner_len = in->inner_len;
+
+	h->ip.version = 4;
+	h->ip.ihl = 5;
+	h->ip.tos = in->tos;
+	h->ip.tot_len = bpf_htons(inner_len + XCNI_ENCAP_DSR_LEN);
+	h->ip.id = 0;
+	h->ip.frag_off = bpf_htons(0x4000);
+	h->ip.ttl = 64;
+	h->ip.protocol = IPPROTO_UDP;
+	h->ip.check = 0;
+	h->ip.saddr = node_vni >> 32;
+	h->ip.daddr = tunnel_ip;
+	h->ip.check = csum_fold(bpf_csum_diff(NULL, 0, (__be32 *)&h->ip, sizeof(h->ip), 0));
+	h->udp.source = bpf_htons(in->sport);
+	h->udp.dest = bpf_htons(XCNI_GENEVE_PORT);
+	h->udp.len = bpf_htons(inner_len + XCNI_ENCAP_DSR_LEN - sizeof(struct iphdr));
+	h->udp.check = 0;
+	dsr_geneve_fill(&h->gnv, node_vni & 0xffffff);
+}
+
 static __always_inline int dsr_encap_ip4(struct __sk_buff *skb, const struct encap_in *in,
 					 struct outer_hdrs_dsr *h, __u32 tunnel_ip, __u64 node_vni,
 					 __be16 inner_proto)
@@ -91,24 +122,9 @@ static __always_inline int dsr_encap_ip4(struct __sk_buff *skb, const struct enc
 	__u64 flags = BPF_F_ADJ_ROOM_FIXED_GSO | BPF_F_ADJ_ROOM_ENCAP_L3_IPV4 |
 		      BPF_F_ADJ_ROOM_ENCAP_L4_UDP | BPF_F_ADJ_ROOM_ENCAP_L2_ETH |
 		      BPF_F_ADJ_ROOM_ENCAP_L2(ETH_HLEN);
-	__u16 inner_len = in->inner_len;
 	__be16 ip_proto = bpf_htons(ETH_P_IP);
 
-	h->ip.version = 4;
-	h->ip.ihl = 5;
-	h->ip.tos = in->tos;
-	h->ip.tot_len = bpf_htons(inner_len + XCNI_ENCAP_DSR_LEN);
-	h->ip.frag_off = bpf_htons(0x4000);
-	h->ip.ttl = 64;
-	h->ip.protocol = IPPROTO_UDP;
-	h->ip.saddr = node_vni >> 32;
-	h->ip.daddr = tunnel_ip;
-	h->ip.check = csum_fold(bpf_csum_diff(NULL, 0, (__be32 *)&h->ip, sizeof(h->ip), 0));
-	h->udp.source = bpf_htons(in->sport);
-	h->udp.dest = bpf_htons(XCNI_GENEVE_PORT);
-	h->udp.len = bpf_htons(inner_len + XCNI_ENCAP_DSR_LEN - sizeof(struct iphdr));
-	dsr_geneve_fill(&h->gnv, node_vni & 0xffffff);
-
+	dsr_outer4_fill(h, in, tunnel_ip, node_vni);
 	if (encap_room(skb, XCNI_ENCAP_DSR_LEN, flags) ||
 	    bpf_skb_store_bytes(skb, ETH_HLEN, h, sizeof(*h), 0))
 		return XCNI_DROP_ENCAP;
@@ -327,14 +343,7 @@ static __attribute__((noinline)) int geneve_encap_ul6_dsr(struct __sk_buff *skb,
 	__builtin_memcpy(h.inner_eth.h_dest, in->macs, ETH_ALEN);
 	__builtin_memcpy(h.inner_eth.h_source, in->macs + ETH_ALEN, ETH_ALEN);
 	h.inner_eth.h_proto = bpf_htons(ETH_P_IPV6);
-	h.ip6_head[0] = 0x60 | in->tos >> 4;
-	h.ip6_head[1] = (__u8)((in->tos & 0xf) << 4 | ((in->label >> 16) & 0xf));
-	h.ip6_head[2] = (__u8)(in->label >> 8);
-	h.ip6_head[3] = (__u8)in->label;
-	h.ip6_head[4] = (__u8)(plen >> 8);
-	h.ip6_head[5] = (__u8)plen;
-	h.ip6_head[6] = IPPROTO_UDP;
-	h.ip6_head[7] = 64;
+	ul6_head_fill(h.ip6_head, in, plen);
 	h.udp.source = bpf_htons(in->sport);
 	h.udp.dest = bpf_htons(XCNI_GENEVE_PORT);
 	h.udp.len = bpf_htons(plen);

@@ -404,6 +404,25 @@ static __always_inline __u32 encap_len_of(__u32 tunnel)
 }
 
 /*
+ * The outer IPv6 header's first 8 bytes over the IPv6 underlay (h: on the
+ * stack at tc, in the packet at XDP): version, the inner TOS as its traffic
+ * class, the inner flow's label, payload length plen, UDP, hop limit 64.
+ * What every encapsulation over it writes (geneve_encap_ul6,
+ * geneve_encap_ul6_dsr, the XDP fast path of nodeport_xdp.h).
+ */
+static __always_inline void ul6_head_fill(__u8 *h, const struct encap_in *in, __u32 plen)
+{
+	h[0] = 0x60 | in->tos >> 4;
+	h[1] = (__u8)((in->tos & 0xf) << 4 | ((in->label >> 16) & 0xf));
+	h[2] = (__u8)(in->label >> 8);
+	h[3] = (__u8)in->label;
+	h[4] = (__u8)(plen >> 8);
+	h[5] = (__u8)plen;
+	h[6] = IPPROTO_UDP;
+	h[7] = 64; /* hop limit */
+}
+
+/*
  * Geneve over the IPv6 underlay to the node at dst6 (an ipcache entry's
  * tunnel_ip6), from node_ip6: geneve_encap's headers with an outer IPv6
  * header, its traffic class the inner TOS and its flow label the inner
@@ -440,14 +459,7 @@ static __always_inline int geneve_encap_ul6(struct __sk_buff *skb, const struct 
 		return XCNI_DROP_ENCAP;
 	__builtin_memset(hp, 0, sizeof(*hp));
 	geneve_tail_fill(&hp->udp, &hp->gnv, &hp->inner_eth, in, plen, vni_id);
-	hp->ip6_head[0] = 0x60 | in->tos >> 4;
-	hp->ip6_head[1] = (__u8)((in->tos & 0xf) << 4 | ((in->label >> 16) & 0xf));
-	hp->ip6_head[2] = (__u8)(in->label >> 8);
-	hp->ip6_head[3] = (__u8)in->label;
-	hp->ip6_head[4] = (__u8)(plen >> 8);
-	hp->ip6_head[5] = (__u8)plen;
-	hp->ip6_head[6] = IPPROTO_UDP;
-	hp->ip6_head[7] = 64; /* hop limit */
+	ul6_head_fill(hp->ip6_head, in, plen);
 
 	if (encap_room(skb, XCNI_ENCAP6_LEN, flags))
 		return XCNI_DROP_ENCAP;

@@ -2,20 +2,26 @@
 /*
  * The NodePort fast path at XDP (xcnid --nodeport-acceleration; issue 42):
  * xdp_underlay, after the prefilter, takes the packets from outside that
- * from_overlay's from_outside (from_outside6) would translate to a backend
- * on another node with SNAT, and does it at the driver, both families over
- * the IPv4 underlay (xdp_nodeport4, xdp_nodeport6; a backend's node behind
- * the IPv6 underlay is tc's): the same Service lookup and backend
- * choice (lb.h's lb_choose: Maglev or random, affinity, the ready and
- * terminating rules, externalTrafficPolicy through the EXT frontend), the
- * same SNAT port (np_snat_port), the same conntrack entries (ct_track,
- * lb_open, np_snat_open: the service entry keyed by the client's tuple, the
- * flow's own with the client kept), the same outer headers
- * (geneve_outer4_fill); then XDP_TX back out of the underlay. Only the
- * header writes are this hook's own (np_xdp_nat4: direct stores with the
- * kernel's incremental checksum arithmetic, so the bytes are tc's). The
- * replies come back as Geneve and are tc's (nodeport_reply), as they are
- * without acceleration: they find the entries whichever hook made them.
+ * from_overlay's from_outside would translate to a backend on another node
+ * and does it at the driver, both families, in one body (xdp_nodeport, the
+ * family a constant; its frames xdp_nodeport4 and xdp_nodeport6), over the
+ * IPv4 underlay or, for IPv6 to a backend's node behind it, the IPv6 one
+ * (npx_ul6_outer: from_outside's IPv4 path has no IPv6 underlay): the
+ * same Service lookup and backend choice (lb.h's lb_choose, lb6_choose:
+ * Maglev or random, affinity, the ready and terminating rules,
+ * externalTrafficPolicy through the EXT frontend), the same conntrack
+ * entries (ct_track, lb_open, the flow's own), the same outer headers; then
+ * XDP_TX back out of the underlay. --node-port-mode snat (the default): the
+ * same SNAT port (np_snat_port, np6_snat_choose), the client kept in the
+ * flow's entry (xcni_snat6 for IPv6), Geneve (geneve_outer4_fill). --node-
+ * port-mode dsr (lb_dsr): nodeport_dsr's, DNAT only, the flow's entry
+ * marked NodePort and DSR, Geneve with the DSR option naming the frontend
+ * (dsr_outer4_fill, dsr_opt_fill: geneve_encap_dsr's bytes). Only the header
+ * writes are this hook's own (np_xdp_nat4, npx_rewrite6: direct stores with
+ * the kernel's incremental checksum arithmetic, so the bytes are tc's). The
+ * replies come back as Geneve (SNAT: nodeport_reply) or leave the backend's
+ * node themselves (DSR), as they do without acceleration: they find the
+ * entries whichever hook made them.
  *
  * Anything else goes on to tc untouched (XDP_PASS), which then does
  * exactly what it does without acceleration, and nothing of the fast path's
@@ -32,9 +38,10 @@
  *    lb_choose: a pod, a node, a martian, a ClusterIP from outside): tc
  *    drops it with its event and counters;
  *  - no backend (tc answers with a RST or port unreachable), a backend on
- *    this node (below), no tunnel to the backend's node, --node-port-mode
- *    dsr (the Geneve option is tc's: nodeport_dsr), an encapsulated frame
- *    over the underlay's MTU (tc answers fragmentation-needed: np_too_big),
+ *    this node (below), no tunnel to the backend's node, an
+ *    encapsulated frame over the underlay's MTU (tc
+ *    answers fragmentation-needed: np_too_big; for DSR, one that fits
+ *    without the option but not with it, which tc sends without),
  *    no SNAT port (tc drops it), a tuple conntrack refuses (CT_INVALID), an
  *    underlay route that is not the ingress device or whose neighbour is
  *    not resolved (tc's bpf_redirect_neigh resolves it).
@@ -92,6 +99,9 @@
 
 #ifndef AF_INET
 #define AF_INET 2
+#endif
+#ifndef AF_INET6
+#define AF_INET6 10
 #endif
 
 /* The kernel's checksum arithmetic (csum_add, csum_replace4, csum_replace2),
@@ -183,172 +193,6 @@ static __always_inline void np_xdp_nat4(struct iphdr *ip, __u16 *l4sum, __be16 *
 	npx_replace2(&ip->check, old.word, new.word);
 }
 
-/* A frontend's packet counted (XCNI_NPA_*), len bytes; XDP_PASS when handed on. */
-static __always_inline int npx_count(__u32 idx, __u32 len, int verdict)
-{
-	struct xcni_metric *m = bpf_map_lookup_elem(&xcni_npaccel, &idx);
-
-	if (m) {
-		m->packets++;
-		m->bytes += len;
-	}
-	return verdict;
-}
-
-/*
- * IPv4 from outside at XDP: translated and sent (XDP_TX), or XDP_PASS with
- * nothing written. Global: a frame of its own beside the prefilter's.
- */
-__attribute__((noinline)) int xdp_nodeport4(struct xdp_md *ctx)
-{
-	struct bpf_fib_lookup fib = {};
-	const struct xcni_backend *be = NULL;
-	const struct xcni_svc *svc = NULL;
-	struct xcni_ipcache_val *sipc;
-	struct xcni_svc_key k = { .family = XCNI_AF_INET };
-	struct lb_state lb = {};
-	struct encap_in in;
-	struct outer_hdrs h;
-	struct pkt p = {};
-	struct cursor c;
-	struct iphdr *ip;
-	struct ethhdr *eth;
-	__be16 *ports;
-	__u16 *l4sum, nport = 0;
-	__u32 len, tunnel, baddr, mtu = 0;
-	int ct;
-	__u8 ctf;
-
-	if (!ctx)
-		return XDP_PASS;
-	c.pos = (void *)(long)ctx->data;
-	c.end = (void *)(long)ctx->data_end;
-	len = (__u32)((char *)c.end - (char *)c.pos);
-	p.len = len;
-	p.eth = cursor_take(&c, sizeof(struct ethhdr));
-	if (!p.eth || p.eth->h_proto != bpf_htons(ETH_P_IP))
-		return XDP_PASS;
-	ip = c.pos;
-	if ((void *)(ip + 1) > c.end || ip->ihl != 5 || ip->frag_off & bpf_htons(0x3fff) ||
-	    (ip->protocol != IPPROTO_TCP && ip->protocol != IPPROTO_UDP) ||
-	    bpf_ntohs(ip->tot_len) != len - ETH_HLEN || ip->ttl <= 1)
-		return XDP_PASS;
-	if (parse_ipv4(&c, &p) || !p.ip)
-		return XDP_PASS;
-	/* Geneve is parse_outer's, whatever its destination. */
-	if (p.tuple.proto == IPPROTO_UDP && p.tuple.dport == bpf_htons(XCNI_GENEVE_PORT))
-		return XDP_PASS;
-	/* No frontend: the cheap miss, before anything else is looked up. */
-	__builtin_memcpy(k.addr, &p.tuple.daddr, 4);
-	k.port = p.tuple.dport;
-	k.proto = p.tuple.proto;
-	k.scope = XCNI_SCOPE_EXT;
-	svc = bpf_map_lookup_elem(&xcni_svc, &k);
-	if (!svc)
-		return XDP_PASS;
-	/* Every backend on this node: tc's, and nothing to choose here. */
-	if (svc->flags & XCNI_SVC_F_LOCAL_BE)
-		return npx_count(XCNI_NPA_TC, len, XDP_PASS);
-	/* from_plain's rules: a frontend as source (a forged reply), this node. */
-	sipc = ipcache_lookup(p.tuple.saddr);
-	__builtin_memcpy(k.addr, &p.tuple.saddr, 4);
-	k.port = p.tuple.sport;
-	if (lb_src_frontend(&k, sipc) || (sipc && sipc->identity == XCNI_ID_HOST))
-		return npx_count(XCNI_NPA_TC, len, XDP_PASS);
-	/* from_outside's: the outside rules, the backend (the frontend is svc,
-	 * the EXT entry lb_frontend_of would find again). */
-	if (lb_choose(&p, 0, &lb, OUTSIDE, 1, &svc, &be) != 1 || !svc || !be)
-		return npx_count(XCNI_NPA_TC, len, XDP_PASS);
-	__builtin_memcpy(&baddr, be->addr, 4);
-	tunnel = np_tunnel(baddr);
-	if (bpf_map_lookup_elem(&xcni_endpoints, &baddr) || !tunnel || lb_dsr ||
-	    bpf_check_mtu(ctx, 0, &mtu, XCNI_ENCAP_LEN, 0) != BPF_MTU_CHK_RET_SUCCESS)
-		goto to_tc;
-	/* The underlay's next hop towards the backend's node, out of this device. */
-	fib.family = AF_INET;
-	fib.l4_protocol = IPPROTO_UDP;
-	fib.tot_len = len - ETH_HLEN + XCNI_ENCAP_LEN;
-	fib.ipv4_src = node_ip;
-	fib.ipv4_dst = tunnel;
-	fib.ifindex = ctx->ingress_ifindex;
-	if (bpf_fib_lookup(ctx, &fib, sizeof(fib), BPF_FIB_LOOKUP_OUTPUT) !=
-		    BPF_FIB_LKUP_RET_SUCCESS ||
-	    fib.ifindex != ctx->ingress_ifindex)
-		goto to_tc;
-	/* The translated tuple, as lb_translate leaves it, then the SNAT's. */
-	p.tuple.daddr = baddr;
-	p.tuple.dport = be->port;
-	p.rev_nat = svc->rev_nat;
-	p.backend_id = lb.backend_id;
-	if (np_snat_port(&lb, &p, &nport))
-		goto to_tc;
-	p.tuple.saddr = node_ip;
-	p.tuple.sport = nport;
-	ct = ct_track(NULL, pkt_flow(&p), XCNI_AF_INET, len, &ctf);
-	if (ct == CT_INVALID)
-		goto to_tc;
-	/* Ours from here on: the entries tc would write, in its order. */
-	lb_open(&lb, svc->rev_nat, len, 1);
-	if (lb.svc_ct)
-		lb.svc_ct->nat_port = nport;
-	np_snat_open(&p, &lb, ct, len, XCNI_CT_F_XDP);
-	/* A flow tc opened (its first packet waited for the neighbour, say)
-	 * is this hook's from here: marked once (ctf: its entry's flags). */
-	if (ct != CT_NEW && ct != CT_STALE && !(ctf & XCNI_CT_F_XDP)) {
-		struct xcni_ct_entry *fe = bpf_map_lookup_elem(&xcni_ct, &p.tuple);
-
-		if (fe)
-			fe->flags |= XCNI_CT_F_XDP;
-	}
-	lb_follow(&lb, &p);
-	/* The packet: translated, then the outer headers (encap_in from the
-	 * translated packet, before the TTL, as nodeport_encap takes it). */
-	ip = p.ip;
-	if ((void *)(ip + 1) > c.end)
-		return XDP_ABORTED;
-	ports = (__be16 *)(ip + 1);
-	if ((void *)(ports + 2) > c.end)
-		return XDP_ABORTED;
-	if (p.tuple.proto == IPPROTO_TCP) {
-		struct tcphdr *t = (struct tcphdr *)ports;
-
-		if ((void *)(t + 1) > c.end)
-			return XDP_ABORTED;
-		l4sum = (__u16 *)&t->check;
-	} else {
-		struct udphdr *u = (struct udphdr *)ports;
-
-		if ((void *)(u + 1) > c.end)
-			return XDP_ABORTED;
-		l4sum = (__u16 *)&u->check;
-	}
-	np_xdp_nat4(ip, l4sum, ports, p.tuple.proto == IPPROTO_UDP, baddr, be->port, node_ip,
-		    nport);
-	/* encap_in_take reads the TTL-independent fields: the same as tc's. */
-	encap_in_take(&p, &in);
-	geneve_outer4_fill(&h, &in, node_ip, tunnel, vni);
-	if (bpf_xdp_adjust_head(ctx, -(int)XCNI_ENCAP_LEN))
-		return XDP_ABORTED;
-	eth = (void *)(long)ctx->data;
-	if ((void *)((char *)eth + ETH_HLEN + XCNI_ENCAP_LEN) > (void *)(long)ctx->data_end)
-		return XDP_ABORTED;
-	__builtin_memcpy(eth->h_dest, fib.dmac, ETH_ALEN);
-	__builtin_memcpy(eth->h_source, fib.smac, ETH_ALEN);
-	eth->h_proto = bpf_htons(ETH_P_IP);
-	__builtin_memcpy(eth + 1, &h, XCNI_ENCAP_LEN);
-	count(XCNI_FWD_ENCAP, XCNI_DIR_FROM_OVERLAY, len);
-	tunnel_count(tunnel, len + XCNI_ENCAP_LEN, 0);
-	return npx_count(XCNI_NPA_XDP4, len, XDP_TX);
-to_tc:
-	/* A random pick among several that tc would not make again: written
-	 * for it to follow. */
-	if (lb.translated && !lb.svc_ct &&
-	    !(svc->flags & (XCNI_SVC_F_MAGLEV | XCNI_SVC_F_AFFINITY)) &&
-	    (svc->count > 1 || (!svc->count && svc->count_term > 1)))
-		lb_open(&lb, svc->rev_nat, len, 0);
-	return npx_count(XCNI_NPA_TC, len, XDP_PASS);
-}
-
 /* An L4 checksum update by a difference (bpf_l4_csum_replace, size 0: IPv6's addresses). */
 static __always_inline void npx_l4_diff(__u16 *sum, __u32 diff, int mangled)
 {
@@ -377,199 +221,499 @@ static __always_inline int np_xdp_addr6(__u8 *a, const __u8 *new, __u16 *l4sum, 
 	return 0;
 }
 
-_Static_assert(sizeof(struct outer_hdrs) <= sizeof(((struct np6_tmp *)0)->outer),
-	       "np6_tmp holds the outer headers");
+/* A frontend's packet counted (XCNI_NPA_*), len bytes; XDP_PASS when handed on. */
+static __always_inline int npx_count(__u32 idx, __u32 len, int verdict)
+{
+	struct xcni_metric *m = bpf_map_lookup_elem(&xcni_npaccel, &idx);
+
+	if (m) {
+		m->packets++;
+		m->bytes += len;
+	}
+	return verdict;
+}
 
 /*
- * IPv6 from outside at XDP, over the IPv4 underlay: xdp_nodeport4's rules for
- * from_outside6's path (lb6_choose, np6_snat_choose, the flow's entry and
- * xcni_snat6's client, Geneve with IPv6 inside). A backend's node behind the
- * IPv6 underlay, extension headers, ICMPv6: tc's. Global, as xdp_nodeport4.
+ * The IPv4 frame the fast path takes, read into p (parse_ipv4's view, its
+ * packet pointers): plain TCP or UDP in one Ethernet frame of exactly its
+ * length, no options, no fragment, TTL above 1. 0, or -1: handed on.
  */
-__attribute__((noinline)) int xdp_nodeport6(struct xdp_md *ctx)
+static __always_inline int npx_parse4(struct xdp_md *ctx, struct pkt *p)
 {
-	const struct xcni_backend *be = NULL;
-	const struct xcni_svc *svc = NULL;
-	struct xcni_ipcache_val *sipc, *dipc;
-	struct xcni_svc_key k = { .family = XCNI_AF_INET6 };
-	struct bpf_fib_lookup *fib;
-	struct xcni_ct_entry *e;
-	struct outer_hdrs *h;
-	struct lb6_state *st;
-	struct lb6_tmp *tmp;
-	struct np6_tmp *t;
-	struct encap_in *in;
-	struct pkt6 p = {};
-	struct xcni_ip6hdr *ip6;
-	struct ethhdr *eth;
-	const __u8 *self = NULL;
-	__be16 *ports;
-	__u16 *l4sum, nport = 0, dport;
-	__u32 len, tunnel, mtu = 0, zero = 0, l4len;
-	void *data, *end;
-	int ct, udp;
-	__u8 ctf, kept = 0;
+	struct iphdr *ip;
+	struct cursor c;
 
-	if (!ctx)
-		return XDP_PASS;
-	data = (void *)(long)ctx->data;
-	end = (void *)(long)ctx->data_end;
-	len = (__u32)((char *)end - (char *)data);
-	eth = data;
-	ip6 = (void *)(eth + 1);
-	ports = (void *)(ip6 + 1);
+	c.pos = (void *)(long)ctx->data;
+	c.end = (void *)(long)ctx->data_end;
+	p->len = (__u32)((char *)c.end - (char *)c.pos);
+	p->eth = cursor_take(&c, sizeof(struct ethhdr));
+	if (!p->eth || p->eth->h_proto != bpf_htons(ETH_P_IP))
+		return -1;
+	ip = c.pos;
+	if ((void *)(ip + 1) > c.end || ip->ihl != 5 || ip->frag_off & bpf_htons(0x3fff) ||
+	    (ip->protocol != IPPROTO_TCP && ip->protocol != IPPROTO_UDP) ||
+	    bpf_ntohs(ip->tot_len) != p->len - ETH_HLEN || ip->ttl <= 1)
+		return -1;
+	return parse_ipv4(&c, p) || !p->ip ? -1 : 0;
+}
+
+/*
+ * The IPv6 frame the fast path takes, into p as parse_ipv6 leaves a packet
+ * without extension headers: TCP or UDP right after the fixed header, the
+ * payload length the frame's, hop limit above 1. 0, or -1: handed on.
+ */
+static __always_inline int npx_parse6(struct xdp_md *ctx, struct pkt6 *p)
+{
+	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	struct xcni_ip6hdr *ip6 = (void *)(eth + 1);
+	__be16 *ports = (void *)(ip6 + 1);
+	__u32 len = (__u32)((char *)end - (char *)data);
+
 	if ((void *)(ports + 2) > end || eth->h_proto != bpf_htons(ETH_P_IPV6) ||
 	    (ip6->vtc >> 4) != 6 || ip6->hop_limit <= 1 ||
 	    (ip6->nexthdr != IPPROTO_TCP && ip6->nexthdr != IPPROTO_UDP) ||
 	    bpf_ntohs(ip6->payload_len) != len - ETH_HLEN - sizeof(*ip6))
+		return -1;
+	/* The L4 header whole, each protocol's bound where it is read. */
+	if (ip6->nexthdr == IPPROTO_TCP) {
+		if ((void *)((struct tcphdr *)ports + 1) > end)
+			return -1;
+		p->tcp_flags = ((__u8 *)ports)[13];
+	} else if ((void *)((struct udphdr *)ports + 1) > end) {
+		return -1;
+	}
+	p->len = len;
+	p->family = XCNI_AF_INET6;
+	p->hop_limit = ip6->hop_limit;
+	p->l4_off = ETH_HLEN + sizeof(*ip6);
+	__builtin_memcpy(p->tuple.saddr, ip6->saddr, 16);
+	__builtin_memcpy(p->tuple.daddr, ip6->daddr, 16);
+	p->tuple.proto = ip6->nexthdr;
+	p->tuple.sport = ports[0];
+	p->tuple.dport = ports[1];
+	return 0;
+}
+
+/*
+ * The frame's L4 header, read again after the helpers (TCP or UDP, fam a
+ * constant; the IPv4 header's length is 20, npx_parse4's rule): its ports
+ * and checksum. 0, or -1 when it does not fit.
+ */
+static __always_inline int npx_l4(struct xdp_md *ctx, int fam, int udp, __be16 **ports,
+				  __u16 **l4sum)
+{
+	void *end = (void *)(long)ctx->data_end;
+	__be16 *pp = (void *)((char *)(long)ctx->data + ETH_HLEN +
+			      (fam == XCNI_AF_INET ? sizeof(struct iphdr) :
+						     sizeof(struct xcni_ip6hdr)));
+
+	if (udp) {
+		if ((void *)((struct udphdr *)pp + 1) > end)
+			return -1;
+		*l4sum = (__u16 *)&((struct udphdr *)pp)->check;
+	} else {
+		if ((void *)((struct tcphdr *)pp + 1) > end)
+			return -1;
+		*l4sum = (__u16 *)&((struct tcphdr *)pp)->check;
+	}
+	*ports = pp;
+	return 0;
+}
+
+/*
+ * IPv4's header rewrite, to daddr:dport from saddr:sport (the flow's
+ * translated tuple; for DSR the source is the client's, left as it is),
+ * and what the encapsulation takes of the result: np_xdp_nat4, then
+ * encap_in_take (TTL-independent fields: tc reads them before its TTL). 0,
+ * or -1.
+ */
+static __always_inline int npx_rewrite4(struct xdp_md *ctx, struct pkt *p, struct encap_in *in)
+{
+	__be16 *ports;
+	__u16 *l4sum;
+	struct iphdr *ip;
+	int udp = p->tuple.proto == IPPROTO_UDP;
+
+	if (npx_l4(ctx, XCNI_AF_INET, udp, &ports, &l4sum))
+		return -1;
+	ip = p->ip;
+	if ((void *)(ip + 1) > (void *)(long)ctx->data_end)
+		return -1;
+	np_xdp_nat4(ip, l4sum, ports, udp, p->tuple.daddr, p->tuple.dport, p->tuple.saddr,
+		    p->tuple.sport);
+	encap_in_take(p, in);
+	return 0;
+}
+
+/*
+ * IPv6's: lb6_nat's order (the destination and its port, then the source
+ * and its: p's translated tuple), what encap_in_take6 reads, then the hop
+ * limit (nodeport6_encap's order). 0, or -1.
+ */
+static __always_inline int npx_rewrite6(struct xdp_md *ctx, struct pkt6 *p, struct encap_in *in)
+{
+	void *end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = (void *)(long)ctx->data;
+	struct xcni_ip6hdr *ip6 = (void *)(eth + 1);
+	int udp = p->tuple.proto == IPPROTO_UDP;
+	__be16 *ports;
+	__u16 *l4sum;
+
+	if (npx_l4(ctx, XCNI_AF_INET6, udp, &ports, &l4sum) || (void *)(ip6 + 1) > end)
+		return -1;
+	if (np_xdp_addr6(ip6->daddr, p->tuple.daddr, l4sum, udp))
+		return -1;
+	if (ports[1] != p->tuple.dport) {
+		npx_l4_replace(l4sum, ports[1], p->tuple.dport, udp);
+		ports[1] = p->tuple.dport;
+	}
+	if (np_xdp_addr6(ip6->saddr, p->tuple.saddr, l4sum, udp))
+		return -1;
+	if (ports[0] != p->tuple.sport) {
+		npx_l4_replace(l4sum, ports[0], p->tuple.sport, udp);
+		ports[0] = p->tuple.sport;
+	}
+	in->inner_len = bpf_ntohs(ip6->payload_len) + sizeof(*ip6);
+	in->tos = (__u8)(ip6->vtc << 4 | ip6->flow[0] >> 4);
+	in->sport = flow_sport6(&p->tuple);
+	in->label = flow_label_of(flow_hash_of(in6_fold(p->tuple.saddr), in6_fold(p->tuple.daddr),
+					       p->tuple.sport, p->tuple.dport, p->tuple.proto));
+	in->inner_proto = bpf_htons(ETH_P_IPV6);
+	__builtin_memcpy(in->macs, eth->h_dest, ETH_ALEN);
+	__builtin_memcpy(in->macs + ETH_ALEN, eth->h_source, ETH_ALEN);
+	ip6->hop_limit--;
+	return 0;
+}
+
+/* A random pick among several: tc would not make it again (nodeport_xdp.h's header). */
+static __always_inline int npx_random_pick(const struct xcni_svc *svc)
+{
+	return !(svc->flags & (XCNI_SVC_F_MAGLEV | XCNI_SVC_F_AFFINITY)) &&
+	       (svc->count > 1 || (!svc->count && svc->count_term > 1));
+}
+
+/*
+ * --node-port-mode dsr's outer headers, written in place (the room made
+ * already, eth the frame's start, bounds checked for XCNI_ENCAP_DSR_LEN):
+ * dsr_outer4_fill's, the option for the frontend fe (the tuple as the
+ * client sent it, family fam), the inner Ethernet (in->macs, the inner
+ * family): the bytes nodeport_dsr's geneve_encap_dsr writes at tc.
+ */
+static __always_inline void npx_dsr_outer(struct ethhdr *eth, const struct encap_in *in,
+					  int fam, const void *fe, __u32 tunnel)
+{
+	struct outer_hdrs_dsr *h = (void *)(eth + 1);
+	struct ethhdr *inner = (void *)(h + 1);
+
+	dsr_outer4_fill(h, in, tunnel, (__u64)node_ip << 32 | vni);
+	__builtin_memset(&h->opt, 0, sizeof(h->opt));
+	if (fam == XCNI_AF_INET) {
+		const struct xcni_ct_key *k = fe;
+
+		dsr_opt_fill(&h->opt, XCNI_AF_INET, k->proto, k->dport, &k->daddr, 4);
+	} else {
+		const struct xcni_ct6_key *k = fe;
+
+		dsr_opt_fill(&h->opt, XCNI_AF_INET6, k->proto, k->dport, k->daddr, 16);
+	}
+	__builtin_memcpy(inner->h_dest, in->macs, ETH_ALEN);
+	__builtin_memcpy(inner->h_source, in->macs + ETH_ALEN, ETH_ALEN);
+	inner->h_proto = in->inner_proto;
+}
+
+/*
+ * Over the IPv6 underlay, to the node at dst6 (its ipcache entry's
+ * tunnel_ip6), written in place as npx_dsr_outer (bounds checked for the
+ * encapsulation's length): ul6_head_fill's 8 bytes, node_ip6, dst6, UDP
+ * without a checksum, Geneve (with the DSR option for the IPv6 frontend fe
+ * under lb_dsr), the inner Ethernet: geneve_encap_ul6's bytes at tc, or
+ * geneve_encap_ul6_dsr's.
+ */
+static __always_inline void npx_ul6_outer(struct ethhdr *eth, const struct encap_in *in,
+					  const __u8 *dst6, const struct xcni_ct6_key *fe)
+{
+	struct xcni_ip6hdr *o6 = (void *)(eth + 1);
+	struct udphdr *udp = (void *)(o6 + 1);
+	struct geneve_hdr *g = (void *)(udp + 1);
+	struct xcni_geneve_dsr *opt = (void *)(g + 1);
+	struct ethhdr *inner = lb_dsr ? (void *)(opt + 1) : (void *)opt;
+	__u32 plen = (__u32)in->inner_len +
+		     (lb_dsr ? XCNI_ENCAP6_DSR_LEN : XCNI_ENCAP6_LEN) - sizeof(*o6);
+	__u32 *sa = (__u32 *)o6->saddr;
+
+	ul6_head_fill((__u8 *)o6, in, plen);
+	/* Word by word: node_ip6 is const volatile (nodeport6_self). */
+	sa[0] = node_ip6[0];
+	sa[1] = node_ip6[1];
+	sa[2] = node_ip6[2];
+	sa[3] = node_ip6[3];
+	__builtin_memcpy(o6->daddr, dst6, 16);
+	udp->check = 0;
+	g->ver_optlen = 0;
+	g->flags = 0;
+	geneve_tail_fill(udp, g, inner, in, plen, vni);
+	if (lb_dsr) {
+		dsr_geneve_fill(g, vni);
+		__builtin_memset(opt, 0, sizeof(*opt));
+		dsr_opt_fill(opt, XCNI_AF_INET6, fe->proto, fe->dport, fe->daddr, 16);
+	}
+}
+
+_Static_assert(sizeof(struct outer_hdrs) <= sizeof(((struct np6_tmp *)0)->outer),
+	       "np6_tmp holds the outer headers");
+_Static_assert(sizeof(struct outer_hdrs_dsr) + sizeof(struct ethhdr) == XCNI_ENCAP_DSR_LEN,
+	       "DSR's outer headers then the inner Ethernet");
+
+/*
+ * From outside at XDP, either family (fam a constant): translated and sent
+ * (XDP_TX), or XDP_PASS with nothing written. One body: the parse, the
+ * frontend's lookup, the source rules, the choice, the SNAT's port or
+ * DSR's frontend, the entries and the outer headers are one sequence; the
+ * family's leaves are its parse (npx_parse4, npx_parse6), its choice
+ * (lb_choose, lb6_choose: IPv4's state in the frame, IPv6's per CPU), the
+ * SNAT (np_snat_port, np6_snat_choose, and xcni_snat6's client) and the
+ * header rewrite (npx_rewrite4, npx_rewrite6). IPv6's frame holds its FIB
+ * lookup and outer headers in xcni_np6_tmp: xdp_underlay -> xdp_nodeport6
+ * -> ct_commit_call stays under the verifier's 512 bytes.
+ */
+static __always_inline int xdp_nodeport(struct xdp_md *ctx, int fam)
+{
+	struct bpf_fib_lookup fib4 = {}, *fib = &fib4;
+	const struct xcni_backend *be = NULL;
+	const struct xcni_svc *svc = NULL;
+	struct xcni_ipcache_val *sipc, *dipc;
+	struct xcni_svc_key k = { .family = fam };
+	struct lb_state lb = {};
+	struct lb6_state *st = NULL;
+	struct lb6_tmp *tmp = NULL;
+	struct np6_tmp *t = NULL;
+	struct xcni_ct_entry *e;
+	struct encap_in in4, *in = &in4;
+	struct outer_hdrs h4, *h = &h4;
+	struct pkt p4 = {};
+	struct pkt6 p6 = {};
+	struct flow *f = fam == XCNI_AF_INET ? pkt_flow(&p4) : pkt_flow(&p6);
+	const void *orig;
+	const __u8 *self = NULL, *dst6 = NULL;
+	struct ethhdr *eth;
+	__u32 len, tunnel, encap, mtu = 0, zero = 0, alen = fam == XCNI_AF_INET ? 4 : 16;
+	__u16 nport = 0;
+	int ct;
+	__u8 ctf, kept = 0, proto;
+
+	if (!ctx)
 		return XDP_PASS;
-	udp = ip6->nexthdr == IPPROTO_UDP;
-	l4len = udp ? sizeof(struct udphdr) : sizeof(struct tcphdr);
-	if ((void *)((char *)ports + l4len) > end)
+	if (fam == XCNI_AF_INET ? npx_parse4(ctx, &p4) : npx_parse6(ctx, &p6))
 		return XDP_PASS;
-	/* Geneve on the IPv6 underlay is from_underlay6's. */
-	if (udp && ports[1] == bpf_htons(XCNI_GENEVE_PORT))
+	len = f->len;
+	proto = fam == XCNI_AF_INET ? p4.tuple.proto : p6.tuple.proto;
+	/* Geneve is the tc path's (parse_outer, from_underlay6), whatever its destination. */
+	if (proto == IPPROTO_UDP && *lb_dport(f, fam) == bpf_htons(XCNI_GENEVE_PORT))
 		return XDP_PASS;
-	/* The cheap miss: no frontend. */
-	__builtin_memcpy(k.addr, ip6->daddr, 16);
-	k.port = ports[1];
-	k.proto = ip6->nexthdr;
+	/* No frontend: the cheap miss, before anything else is looked up. */
+	__builtin_memcpy(k.addr, flow_daddr(f, fam), alen);
+	k.port = *lb_dport(f, fam);
+	k.proto = proto;
 	k.scope = XCNI_SCOPE_EXT;
 	svc = bpf_map_lookup_elem(&xcni_svc, &k);
 	if (!svc)
 		return XDP_PASS;
+	/* Every backend on this node: tc's, and nothing to choose here. */
 	if (svc->flags & XCNI_SVC_F_LOCAL_BE)
 		return npx_count(XCNI_NPA_TC, len, XDP_PASS);
-	/* The flow as parse_ipv6 leaves it for a packet without extension headers. */
-	p.len = len;
-	p.family = XCNI_AF_INET6;
-	p.hop_limit = ip6->hop_limit;
-	p.l4_off = ETH_HLEN + sizeof(*ip6);
-	__builtin_memcpy(p.tuple.saddr, ip6->saddr, 16);
-	__builtin_memcpy(p.tuple.daddr, ip6->daddr, 16);
-	p.tuple.proto = ip6->nexthdr;
-	p.tuple.sport = ports[0];
-	p.tuple.dport = ports[1];
-	if (!udp)
-		p.tcp_flags = ((__u8 *)ports)[13];
-	/* from_plain6's rules: a frontend as source, this node. */
-	sipc = ipcache6_exact(p.tuple.saddr);
-	__builtin_memcpy(k.addr, p.tuple.saddr, 16);
-	k.port = p.tuple.sport;
+	/* from_plain's rules: a frontend as source (a forged reply), this node. */
+	sipc = fam == XCNI_AF_INET ? ipcache_lookup(p4.tuple.saddr) : ipcache6_exact(p6.tuple.saddr);
+	__builtin_memcpy(k.addr, flow_saddr(f, fam), alen);
+	k.port = fam == XCNI_AF_INET ? p4.tuple.sport : p6.tuple.sport;
 	if (lb_src_frontend(&k, sipc) || (sipc && sipc->identity == XCNI_ID_HOST))
 		return npx_count(XCNI_NPA_TC, len, XDP_PASS);
-	st = lb6_state_get();
-	tmp = bpf_map_lookup_elem(&xcni_lb6_tmp, &zero);
-	t = bpf_map_lookup_elem(&xcni_np6_tmp, &zero);
-	if (!st || !tmp || !t)
-		return npx_count(XCNI_NPA_TC, len, XDP_PASS);
-	/* Off the frame: xdp_underlay -> this -> ct_commit_call stays under 512 bytes. */
-	fib = &t->fib;
-	h = (struct outer_hdrs *)t->outer;
-	in = &t->in;
-	__builtin_memset(fib, 0, sizeof(*fib));
-	if (lb6_choose(&p, 0, st, OUTSIDE, 1, tmp, &svc, &be, &kept) != 1 || !svc || !be)
-		return npx_count(XCNI_NPA_TC, len, XDP_PASS);
-	dipc = ipcache6_lookup(be->addr);
-	tunnel = dipc ? tunnel_of(dipc, node_ip) : 0;
-	if (bpf_map_lookup_elem(&xcni_endpoints6, be->addr) || !tunnel || tunnel == XCNI_TUN6 ||
-	    lb_dsr || bpf_check_mtu(ctx, 0, &mtu, XCNI_ENCAP_LEN, 0) != BPF_MTU_CHK_RET_SUCCESS)
+	/* from_outside's: the outside rules, the backend (the frontend is svc,
+	 * the EXT entry lb_frontend_of would find again). */
+	if (fam == XCNI_AF_INET) {
+		if (lb_choose(&p4, 0, &lb, OUTSIDE, 1, &svc, &be) != 1 || !svc || !be)
+			return npx_count(XCNI_NPA_TC, len, XDP_PASS);
+		orig = &lb.orig;
+	} else {
+		st = lb6_state_get();
+		tmp = bpf_map_lookup_elem(&xcni_lb6_tmp, &zero);
+		t = bpf_map_lookup_elem(&xcni_np6_tmp, &zero);
+		if (!st || !tmp || !t)
+			return npx_count(XCNI_NPA_TC, len, XDP_PASS);
+		fib = &t->fib;
+		h = (struct outer_hdrs *)t->outer;
+		in = &t->in;
+		__builtin_memset(fib, 0, sizeof(*fib));
+		if (lb6_choose(&p6, 0, st, OUTSIDE, 1, tmp, &svc, &be, &kept) != 1 || !svc || !be)
+			return npx_count(XCNI_NPA_TC, len, XDP_PASS);
+		orig = &st->orig;
+	}
+	/* A pod of another node, the encapsulated frame within the device's
+	 * MTU. IPv4's node is np_tunnel's, as from_outside finds it (over the
+	 * IPv4 underlay only). */
+	if (fam == XCNI_AF_INET) {
+		tunnel = np_tunnel(*(const __u32 *)be->addr);
+	} else {
+		/* IPv6's may be behind the IPv6 underlay (dst6: chosen on the
+		 * pointer, as tunnel_encap does). */
+		dipc = ipcache6_lookup(be->addr);
+		tunnel = dipc && (dipc->flags & XCNI_IPC_POD) ? tunnel_of(dipc, node_ip) : 0;
+		if (dipc && tunnel == XCNI_TUN6)
+			dst6 = dipc->tunnel_ip6;
+	}
+	if (dst6)
+		encap = lb_dsr ? XCNI_ENCAP6_DSR_LEN : XCNI_ENCAP6_LEN;
+	else
+		encap = lb_dsr ? XCNI_ENCAP_DSR_LEN : XCNI_ENCAP_LEN;
+	if (bpf_map_lookup_elem(fam == XCNI_AF_INET ? (void *)&xcni_endpoints :
+						      (void *)&xcni_endpoints6, be->addr) ||
+	    !tunnel || (tunnel == XCNI_TUN6 && !dst6) ||
+	    bpf_check_mtu(ctx, 0, &mtu, encap, 0) != BPF_MTU_CHK_RET_SUCCESS)
 		goto to_tc;
-	fib->family = AF_INET;
+	/* The underlay's next hop towards the backend's node, out of this device. */
+	if (dst6) {
+		__u32 *sa = fib->ipv6_src;
+
+		fib->family = AF_INET6;
+		sa[0] = node_ip6[0];
+		sa[1] = node_ip6[1];
+		sa[2] = node_ip6[2];
+		sa[3] = node_ip6[3];
+		__builtin_memcpy(fib->ipv6_dst, dst6, 16);
+	} else {
+		fib->family = AF_INET;
+		fib->ipv4_src = node_ip;
+		fib->ipv4_dst = tunnel;
+	}
 	fib->l4_protocol = IPPROTO_UDP;
-	fib->tot_len = len - ETH_HLEN + XCNI_ENCAP_LEN;
-	fib->ipv4_src = node_ip;
-	fib->ipv4_dst = tunnel;
+	fib->tot_len = len - ETH_HLEN + encap;
 	fib->ifindex = ctx->ingress_ifindex;
 	if (bpf_fib_lookup(ctx, fib, sizeof(*fib), BPF_FIB_LOOKUP_OUTPUT) !=
 		    BPF_FIB_LKUP_RET_SUCCESS ||
 	    fib->ifindex != ctx->ingress_ifindex)
 		goto to_tc;
-	/* lb6_translate's tuple, then nodeport6_snat's. */
-	__builtin_memcpy(p.tuple.daddr, be->addr, 16);
-	p.tuple.dport = dport = be->port;
-	p.rev_nat = svc->rev_nat;
-	p.backend_id = st->backend_id;
-	if (np6_snat_choose(&p, &st->orig, t, &self, &nport) || !self)
-		goto to_tc;
-	__builtin_memcpy(p.tuple.saddr, self, 16);
-	p.tuple.sport = nport;
-	ct = ct_track(NULL, pkt_flow(&p), XCNI_AF_INET6, len, &ctf);
+	/* The translated tuple, as lb_translate leaves it. */
+	__builtin_memcpy(flow_daddr(f, fam), be->addr, alen);
+	*lb_dport(f, fam) = be->port;
+	f->rev_nat = svc->rev_nat;
+	f->backend_id = fam == XCNI_AF_INET ? lb.backend_id : st->backend_id;
+	/* SNAT to this node (from_outside's, nodeport6_snat's), so the replies
+	 * come back here; DSR keeps the client. */
+	if (!lb_dsr) {
+		if (fam == XCNI_AF_INET) {
+			if (np_snat_port(&lb, &p4, &nport))
+				goto to_tc;
+			p4.tuple.saddr = node_ip;
+		} else {
+			if (np6_snat_choose(&p6, &st->orig, t, &self, &nport) || !self)
+				goto to_tc;
+			__builtin_memcpy(p6.tuple.saddr, self, 16);
+		}
+		if (fam == XCNI_AF_INET)
+			p4.tuple.sport = nport;
+		else
+			p6.tuple.sport = nport;
+	}
+	ct = ct_track(NULL, f, fam, len, &ctf);
 	if (ct == CT_INVALID)
 		goto to_tc;
-	/* Ours from here on: tc's entries in its order. */
-	lb6_open(st, len, 1, kept, tmp);
-	e = bpf_map_lookup_elem(&xcni_ct6, &st->orig);
-	if (e)
-		e->nat_port = nport;
+	/* Ours from here on: the entries tc would write, in its order. */
+	if (fam == XCNI_AF_INET) {
+		lb_open(&lb, svc->rev_nat, len, 1);
+		if (lb.svc_ct && !lb_dsr)
+			lb.svc_ct->nat_port = nport;
+	} else {
+		lb6_open(st, len, 1, kept, tmp);
+		e = bpf_map_lookup_elem(&xcni_ct6, &st->orig);
+		if (e && !lb_dsr)
+			e->nat_port = nport;
+	}
 	if (ct == CT_NEW || ct == CT_STALE) {
-		ct_commit(pkt_flow(&p), XCNI_AF_INET6, ct, len, 0,
-			  XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT | XCNI_CT_F_XDP);
-		if (nodeport6_commit(&p))
-			return XDP_ABORTED;
+		if (lb_dsr) {
+			/* nodeport_dsr's: this node sees the requests only. */
+			ct_commit(f, fam, ct, len, 0,
+				  XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR | XCNI_CT_F_XDP);
+		} else if (fam == XCNI_AF_INET) {
+			np_snat_open(&p4, &lb, ct, len, XCNI_CT_F_XDP);
+		} else {
+			ct_commit(f, fam, ct, len, 0,
+				  XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT | XCNI_CT_F_XDP);
+			if (nodeport6_commit(&p6))
+				return XDP_ABORTED;
+		}
 	} else if (!(ctf & XCNI_CT_F_XDP)) {
-		/* A flow tc opened: this hook's from here (xdp_nodeport4). */
-		e = bpf_map_lookup_elem(&xcni_ct6, &p.tuple);
+		/* A flow tc opened (its first packet waited for the neighbour,
+		 * say) is this hook's from here: marked once (ctf: its entry's flags). */
+		e = bpf_map_lookup_elem(ct_map(fam), &f->tuple);
 		if (e)
 			e->flags |= XCNI_CT_F_XDP;
 	}
-	lb6_follow(st, &p);
-	/* The packet, read again (the helpers above may have spilled it). */
-	data = (void *)(long)ctx->data;
-	end = (void *)(long)ctx->data_end;
-	eth = data;
-	ip6 = (void *)(eth + 1);
-	ports = (void *)(ip6 + 1);
-	if ((void *)((char *)ports + sizeof(struct tcphdr)) > end && !udp)
+	if (fam == XCNI_AF_INET)
+		lb_follow(&lb, &p4);
+	else
+		lb6_follow(st, &p6);
+	/* The packet: translated, what the encapsulation takes of it, then the
+	 * outer headers (from the translated packet, as tc takes them). */
+	if (fam == XCNI_AF_INET ? npx_rewrite4(ctx, &p4, in) : npx_rewrite6(ctx, &p6, in))
 		return XDP_ABORTED;
-	if ((void *)((char *)ports + sizeof(struct udphdr)) > end)
-		return XDP_ABORTED;
-	l4sum = udp ? (__u16 *)&((struct udphdr *)ports)->check :
-		      (__u16 *)&((struct tcphdr *)ports)->check;
-	if ((void *)(l4sum + 1) > end)
-		return XDP_ABORTED;
-	/* lb6_nat's order: the destination and its port, then the source and its. */
-	if (np_xdp_addr6(ip6->daddr, be->addr, l4sum, udp))
-		return XDP_ABORTED;
-	if (ports[1] != dport) {
-		npx_l4_replace(l4sum, ports[1], dport, udp);
-		ports[1] = dport;
-	}
-	if (np_xdp_addr6(ip6->saddr, self, l4sum, udp))
-		return XDP_ABORTED;
-	if (ports[0] != nport) {
-		npx_l4_replace(l4sum, ports[0], nport, udp);
-		ports[0] = nport;
-	}
-	/* encap_in_take6's, before the hop limit (nodeport6_encap's order). */
-	in->inner_len = bpf_ntohs(ip6->payload_len) + sizeof(*ip6);
-	in->tos = (__u8)(ip6->vtc << 4 | ip6->flow[0] >> 4);
-	in->sport = flow_sport6(&p.tuple);
-	in->label = flow_label_of(flow_hash_of(in6_fold(p.tuple.saddr), in6_fold(p.tuple.daddr),
-					       p.tuple.sport, p.tuple.dport, p.tuple.proto));
-	in->inner_proto = bpf_htons(ETH_P_IPV6);
-	__builtin_memcpy(in->macs, eth->h_dest, ETH_ALEN);
-	__builtin_memcpy(in->macs + ETH_ALEN, eth->h_source, ETH_ALEN);
-	ip6->hop_limit--;
-	geneve_outer4_fill(h, in, node_ip, tunnel, vni);
-	if (bpf_xdp_adjust_head(ctx, -(int)XCNI_ENCAP_LEN))
+	if (!lb_dsr && !dst6)
+		geneve_outer4_fill(h, in, node_ip, tunnel, vni);
+	if (bpf_xdp_adjust_head(ctx, -(int)encap))
 		return XDP_ABORTED;
 	eth = (void *)(long)ctx->data;
-	if ((void *)((char *)eth + ETH_HLEN + XCNI_ENCAP_LEN) > (void *)(long)ctx->data_end)
-		return XDP_ABORTED;
+	/* Bounds by the constant of each underlay (lb_dsr is the verifier's
+	 * constant too), not by encap, whose value it would not keep. */
+	if (dst6) {
+		if ((void *)((char *)eth + ETH_HLEN +
+			     (lb_dsr ? XCNI_ENCAP6_DSR_LEN : XCNI_ENCAP6_LEN)) >
+		    (void *)(long)ctx->data_end)
+			return XDP_ABORTED;
+		npx_ul6_outer(eth, in, dst6, orig);
+		eth->h_proto = bpf_htons(ETH_P_IPV6);
+	} else {
+		if ((void *)((char *)eth + ETH_HLEN +
+			     (lb_dsr ? XCNI_ENCAP_DSR_LEN : XCNI_ENCAP_LEN)) >
+		    (void *)(long)ctx->data_end)
+			return XDP_ABORTED;
+		if (lb_dsr)
+			npx_dsr_outer(eth, in, fam, orig, tunnel);
+		else
+			__builtin_memcpy(eth + 1, h, XCNI_ENCAP_LEN);
+		eth->h_proto = bpf_htons(ETH_P_IP);
+	}
 	__builtin_memcpy(eth->h_dest, fib->dmac, ETH_ALEN);
 	__builtin_memcpy(eth->h_source, fib->smac, ETH_ALEN);
-	eth->h_proto = bpf_htons(ETH_P_IP);
-	__builtin_memcpy(eth + 1, h, XCNI_ENCAP_LEN);
 	count(XCNI_FWD_ENCAP, XCNI_DIR_FROM_OVERLAY, len);
-	tunnel_count(tunnel, len + XCNI_ENCAP_LEN, 0);
-	return npx_count(XCNI_NPA_XDP6, len, XDP_TX);
+	if (dst6)
+		tunnel_count6(dst6, len + encap, 0);
+	else
+		tunnel_count(tunnel, len + encap, 0);
+	return npx_count(fam == XCNI_AF_INET ? XCNI_NPA_XDP4 : XCNI_NPA_XDP6, len, XDP_TX);
 to_tc:
-	/* A random pick among several, written for tc to follow (xdp_nodeport4). */
-	if (!kept && !(svc->flags & (XCNI_SVC_F_MAGLEV | XCNI_SVC_F_AFFINITY)) &&
-	    (svc->count > 1 || (!svc->count && svc->count_term > 1)))
-		lb6_open(st, len, 0, 0, tmp);
+	/* A random pick among several that tc would not make again: written
+	 * for it to follow (not counted: tc counts the packet). */
+	if (npx_random_pick(svc)) {
+		if (fam == XCNI_AF_INET && lb.translated && !lb.svc_ct)
+			lb_open(&lb, svc->rev_nat, len, 0);
+		else if (fam == XCNI_AF_INET6 && !kept)
+			lb6_open(st, len, 0, 0, tmp);
+	}
 	return npx_count(XCNI_NPA_TC, len, XDP_PASS);
+}
+
+/*
+ * The two frames: IPv4's holds its flow, translation state, FIB lookup and
+ * outer headers; IPv6's its flow alone. Global: each a frame of its own
+ * beside the prefilter's.
+ */
+__attribute__((noinline)) int xdp_nodeport4(struct xdp_md *ctx)
+{
+	return xdp_nodeport(ctx, XCNI_AF_INET);
+}
+
+__attribute__((noinline)) int xdp_nodeport6(struct xdp_md *ctx)
+{
+	return xdp_nodeport(ctx, XCNI_AF_INET6);
 }
 
 #endif

@@ -360,7 +360,7 @@ int run_groups(const struct group *const *groups, size_t n, int argc, char **arg
  * tests/bpf/xdp_np.c: the XDP NodePort fast path. xdp_np_load: its two
  * programs (env.xdp_np, env.xdp_np_dsr) and the netns's route and
  * neighbour towards N2 its FIB lookup needs. The differential: every run of
- * FROM_OVERLAY_LB or FROM_OVERLAY_DSR (run_mark) first runs the frame
+ * FROM_OVERLAY_LB or FROM_OVERLAY_DSR (run_mark, expect6_fd) first runs the frame
  * through the matching XDP program, records what it did and puts the maps
  * back (npx_before); the tc run that follows is the oracle (npx_after).
  */
@@ -368,6 +368,18 @@ int xdp_np_load(struct bpf_object_open_opts *opts);
 void xdp_np_destroy(void);
 int npx_before(int prog, const uint8_t *in, size_t len, int repeat);
 void npx_after(int prog, int err, const struct bpf_test_run_opts *o);
+/*
+ * The same for runs of a program by its fd (expect6_fd: the IPv6 rows):
+ * FROM_OVERLAY_LB's and FROM_OVERLAY_DSR's, and a group's own from_overlay
+ * of a node on the IPv6 underlay once npx_attach gave it an XDP program of
+ * the same settings (node_ip6 node6, no node_ip, lb_dsr dsr; npx_detach
+ * before its fd is closed).
+ */
+int npx_before_fd(int fd, const uint8_t *in, size_t len);
+int npx_attach(int tc_fd, const char *node6, int dsr);
+void npx_detach(int tc_fd);
+/* Frames the differential has seen translated at XDP and compared, so far. */
+unsigned long npx_translated(void);
 
 /* fragshare.c: datagram k's entry in any fragment share (1, its first
  * fragment's ports in f), 0 when it has none. */

@@ -764,8 +764,13 @@ static void lb6u_nodeport_remote(void **state)
 	uint8_t in[FRAME_MAX];
 	size_t len = frame6(&f, in);
 
+	unsigned long tx = npx_translated();
+
 	(void)state;
 	np6_remote(&ul6);
+	/* Its four requests to nv (two SYNs, an ACK, UDP) taken at XDP too, over
+	 * the IPv6 underlay, as tc sent them. */
+	assert_int_equal(npx_translated(), tx + 4);
 	ul_expect(&ul6, in, len, TC_ACT_SHOT, XCNI_DROP_NO_LOCAL_BACKEND, NULL, 0);
 }
 
@@ -1140,6 +1145,8 @@ static void lb6u_setup(void **state)
 	(void)state;
 	fo = ul6_load(1);
 	assert_non_null(fo);
+	/* The XDP fast path of such a node, compared with it on every frame (xdp_np.c). */
+	assert_int_equal(npx_attach(bpf_program__fd(fo->progs.from_overlay), NODE6, 0), 0);
 	assert_int_equal(ul6_node(NV, "nv", RV6, ID_RV), 0);
 	fe6(NODE6, 30181, IPPROTO_TCP, 340, 0, 3401, RV6, 80);
 	fe6(NODE6, 30182, IPPROTO_UDP, 341, 0, 3411, RV6, 5353);
@@ -1151,6 +1158,7 @@ static void lb6u_setup(void **state)
 static void lb6u_teardown(void **state)
 {
 	(void)state;
+	npx_detach(bpf_program__fd(fo->progs.from_overlay));
 	from_overlay__destroy(fo);
 	fo = NULL;
 }

@@ -569,6 +569,8 @@ static void dsr6_ul6_setup(void **state)
 	ul6->rodata->lb_dsr = 1;
 	memcpy((void *)ul6->rodata->node_ip6, n6, 16);
 	assert_int_equal(from_overlay__load(ul6), 0);
+	/* The XDP fast path of such a node, compared with it on every frame (xdp_np.c). */
+	assert_int_equal(npx_attach(bpf_program__fd(ul6->progs.from_overlay), UL_SELF, 1), 0);
 	memset(zero, 0, sizeof(zero));
 	in6(UL_N, tk.addr);
 	assert_int_equal(bpf_map_update_elem(map_fd("xcni_tunnel6"), &tk, &t, BPF_ANY), 0);
@@ -596,6 +598,7 @@ static void dsr6_ul6_frontend(void **state)
 	struct g6 f = outside6_to(DCLIENT, 55000, NODE6, 30087, IPPROTO_TCP, T_SYN), t;
 	uint8_t in[FRAME_MAX], inner[FRAME_MAX], want[FRAME_MAX];
 	size_t len, ilen, wlen;
+	unsigned long tx = npx_translated();
 
 	(void)state;
 	for (int ack = 0; ack < 2; ack++) {
@@ -612,6 +615,8 @@ static void dsr6_ul6_frontend(void **state)
 		assert_int_equal(wlen, len + 94);
 		expect_ul6(in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
 	}
+	/* Both taken at XDP too, the option over the IPv6 underlay, as tc sent them. */
+	assert_int_equal(npx_translated(), tx + 2);
 	flow_entry6(DCLIENT, 55000, R6V, 80, XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR);
 }
 
@@ -651,6 +656,7 @@ static void dsr6_ul6_backend(void **state)
 static void dsr6_ul6_teardown(void **state)
 {
 	(void)state;
+	npx_detach(bpf_program__fd(ul6->progs.from_overlay));
 	from_overlay__destroy(ul6);
 	ul6 = NULL;
 }

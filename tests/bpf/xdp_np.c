@@ -77,13 +77,27 @@ static int write_str(const char *path, const char *s)
 	return err;
 }
 
-static struct xdp_underlay *npx_open(struct bpf_object_open_opts *opts, int dsr)
+/* The programs the differential runs beside a tc program given by fd (npx_attach). */
+static struct {
+	int tc_fd;
+	struct xdp_underlay *x;
+} npx_fds[4];
+
+/* An xdp_underlay with the fast path: node_ip NODE_IP, or node6 (node_ip6) alone. */
+static struct xdp_underlay *npx_open(struct bpf_object_open_opts *opts, int dsr, const char *node6)
 {
 	struct xdp_underlay *x = xdp_underlay__open_opts(opts);
 
 	if (!x)
 		return NULL;
-	x->rodata->node_ip = ip4(NODE_IP);
+	if (node6) {
+		if (inet_pton(AF_INET6, node6, (void *)x->rodata->node_ip6) != 1) {
+			xdp_underlay__destroy(x);
+			return NULL;
+		}
+	} else {
+		x->rodata->node_ip = ip4(NODE_IP);
+	}
 	x->rodata->vni = VNI;
 	UL_SVC_RANGES(x->rodata);
 	x->rodata->lb_enabled = 1;
@@ -100,19 +114,26 @@ int xdp_np_load(struct bpf_object_open_opts *opts)
 {
 	int err;
 
-	env.xdp_np = npx_open(opts, 0);
-	env.xdp_np_dsr = npx_open(opts, 1);
+	env.xdp_np = npx_open(opts, 0, NULL);
+	env.xdp_np_dsr = npx_open(opts, 1, NULL);
 	if (!env.xdp_np || !env.xdp_np_dsr)
 		return -errno ?: -EINVAL;
 	/* The underlay as a node has it, in this private netns: NODE_IP on
 	 * the underlay device, n2 its neighbour, forwarding on (the FIB lookup
-	 * of the fast path asks for it). */
+	 * of the fast path asks for it); and the IPv6 underlay's of the nodes
+	 * npx_attach's programs are: nodeport.c's (NODE6, its peer nv) and
+	 * nodeport_dsr.c's (UL_SELF, its peer UL_N), the same MAC as n2's. */
 	if ((err = npx_sh("ip link set xtu up && ip link set xtu-p up && "
 			  "ip addr add " NODE_IP "/24 dev xtu && "
-			  "ip neigh replace " N2 " lladdr 02:77:00:00:00:02 dev xtu nud permanent")))
+			  "ip neigh replace " N2 " lladdr 02:77:00:00:00:02 dev xtu nud permanent && "
+			  "ip -6 addr add fc00:77::1/64 dev xtu nodad && "
+			  "ip -6 addr add fc00:79::1/64 dev xtu nodad && "
+			  "ip -6 neigh replace fc00:77::2 lladdr 02:77:00:00:00:02 dev xtu nud permanent && "
+			  "ip -6 neigh replace fc00:79::2 lladdr 02:77:00:00:00:02 dev xtu nud permanent")))
 		return err;
 	if ((err = write_str("/proc/sys/net/ipv4/conf/all/forwarding", "1")) ||
-	    (err = write_str("/proc/sys/net/ipv4/conf/xtu/forwarding", "1")))
+	    (err = write_str("/proc/sys/net/ipv4/conf/xtu/forwarding", "1")) ||
+	    (err = write_str("/proc/sys/net/ipv6/conf/all/forwarding", "1")))
 		return err;
 	return 0;
 }
@@ -122,22 +143,55 @@ void xdp_np_destroy(void)
 	xdp_underlay__destroy(env.xdp_np);
 	xdp_underlay__destroy(env.xdp_np_dsr);
 	env.xdp_np = env.xdp_np_dsr = NULL;
+	for (size_t i = 0; i < ARRAY_SIZE(npx_fds); i++)
+		npx_detach(npx_fds[i].tc_fd);
 }
 
-/* One frame through the fast path (dsr: the lb_dsr program): the XDP verdict; out, *out_len. */
-static int npx_run(int dsr, const uint8_t *in, size_t len, uint8_t *out, size_t *out_len)
+int npx_attach(int tc_fd, const char *node6, int dsr)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = env.pin_dir);
+
+	for (size_t i = 0; i < ARRAY_SIZE(npx_fds); i++) {
+		if (npx_fds[i].x)
+			continue;
+		npx_fds[i].x = npx_open(&opts, dsr, node6);
+		if (!npx_fds[i].x)
+			return -errno ?: -EINVAL;
+		npx_fds[i].tc_fd = tc_fd;
+		return 0;
+	}
+	return -ENOSPC;
+}
+
+void npx_detach(int tc_fd)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(npx_fds); i++)
+		if (npx_fds[i].x && npx_fds[i].tc_fd == tc_fd) {
+			xdp_underlay__destroy(npx_fds[i].x);
+			npx_fds[i].x = NULL;
+		}
+}
+
+/* One frame through the fast path x: the XDP verdict; out, *out_len. */
+static int npx_run_x(struct xdp_underlay *x, const uint8_t *in, size_t len, uint8_t *out,
+		     size_t *out_len)
 {
 	struct xdp_md ctx = { .data_end = (uint32_t)len, .ingress_ifindex = env.ifindex[DEV_U] };
 	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_size_in = (uint32_t)len,
 		    .data_out = out, .data_size_out = NPX_OUT, .ctx_in = &ctx,
 		    .ctx_size_in = sizeof(ctx), .repeat = 1);
-	struct xdp_underlay *x = dsr ? env.xdp_np_dsr : env.xdp_np;
 	int err = bpf_prog_test_run_opts(bpf_program__fd(x->progs.xdp_underlay), &o);
 
 	if (err)
 		fail_msg("xdp_underlay (np_accel) test run: %s", strerror(-err));
 	*out_len = o.data_size_out;
 	return (int)o.retval;
+}
+
+/* The same through the harness's programs (dsr: the lb_dsr one). */
+static int npx_run(int dsr, const uint8_t *in, size_t len, uint8_t *out, size_t *out_len)
+{
+	return npx_run_x(dsr ? env.xdp_np_dsr : env.xdp_np, in, len, out, out_len);
 }
 
 /* ---- Maps: taken, put back, compared ------------------------------------------ */
@@ -331,14 +385,16 @@ static int snap_same(const struct msnap *a, const struct msnap *b, const char *n
 /* ---- The differential ------------------------------------------------------ */
 
 /* The maps the fast path writes, and those compared after a translation. */
-static const char *const npx_maps[] = { "xcni_ct",	   "xcni_ct6",	     "xcni_snat6",
-					"xcni_metrics",	   "xcni_tunstat",   "xcni_ctstat",
-					"xcni_affinity",   "xcni_npaccel",   "xcni_prefilter",
-					"xcni_prefilter6", "xcni_pf16",	     "xcni_pf24" };
+static const char *const npx_maps[] = { "xcni_ct",	  "xcni_ct6",	     "xcni_snat6",
+					"xcni_metrics",	  "xcni_tunstat",    "xcni_tunstat6",
+					"xcni_ctstat",	  "xcni_affinity",   "xcni_npaccel",
+					"xcni_prefilter", "xcni_prefilter6", "xcni_pf16",
+					"xcni_pf24" };
 #define NPX_NMAPS (sizeof(npx_maps) / sizeof(npx_maps[0]))
-/* the first six: conntrack, the SNAT's clients, metrics, tunnels, conntrack's counters */
-#define NPX_NCMP 6
-#define NPX_PF_FIRST 8 /* the prefilter's: set aside for the XDP run */
+/* the first seven: conntrack, the SNAT's clients, metrics, tunnels of both
+ * underlays, conntrack's counters */
+#define NPX_NCMP 7
+#define NPX_PF_FIRST 9 /* the prefilter's: set aside for the XDP run */
 
 static struct {
 	int active, ret;
@@ -358,23 +414,51 @@ static void npx_report(void)
 		       npx.tx, npx.pass, npx.drop, npx.random, npx.skipped);
 }
 
+unsigned long npx_translated(void)
+{
+	return npx.tx;
+}
+
 static void snaps_free(struct msnap *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		snap_free(&s[i]);
 }
 
+static int npx_diff_before(struct xdp_underlay *x, const uint8_t *in, size_t len);
+
 int npx_before(int prog, const uint8_t *in, size_t len, int repeat)
+{
+	if (!env.xdp_np || repeat > 1 || (prog != FROM_OVERLAY_LB && prog != FROM_OVERLAY_DSR))
+		return 0;
+	return npx_diff_before(prog == FROM_OVERLAY_DSR ? env.xdp_np_dsr : env.xdp_np, in, len);
+}
+
+int npx_before_fd(int fd, const uint8_t *in, size_t len)
+{
+	if (!env.xdp_np || fd < 0)
+		return 0;
+	if (fd == prog_fd(FROM_OVERLAY_LB))
+		return npx_diff_before(env.xdp_np, in, len);
+	if (fd == prog_fd(FROM_OVERLAY_DSR))
+		return npx_diff_before(env.xdp_np_dsr, in, len);
+	for (size_t i = 0; i < ARRAY_SIZE(npx_fds); i++)
+		if (npx_fds[i].x && npx_fds[i].tc_fd == fd)
+			return npx_diff_before(npx_fds[i].x, in, len);
+	return 0;
+}
+
+/* The differential's first half for the fast path x (npx_before's). */
+static int npx_diff_before(struct xdp_underlay *x, const uint8_t *in, size_t len)
 {
 	static int reg;
 	struct msnap before[NPX_NMAPS];
 	uint8_t out[NPX_OUT];
 	size_t out_len = 0, i;
 	char msg[160];
-	int ret, err = 0, dsr = prog == FROM_OVERLAY_DSR;
+	int ret, err = 0;
 
-	if (!env.xdp_np || repeat > 1 || len > NPX_OUT - 128 ||
-	    (prog != FROM_OVERLAY_LB && prog != FROM_OVERLAY_DSR))
+	if (len > NPX_OUT - 128)
 		return 0;
 	if (!reg) {
 		reg = 1;
@@ -392,7 +476,7 @@ int npx_before(int prog, const uint8_t *in, size_t len, int repeat)
 	}
 	for (i = NPX_PF_FIRST; i < NPX_NMAPS; i++)
 		map_clear(before[i].fd, before[i].ksz);
-	ret = npx_run(dsr, in, len, out, &out_len);
+	ret = npx_run_x(x, in, len, out, &out_len);
 	for (i = 0; i < NPX_NCMP && !err; i++)
 		err = snap_take(&npx.after[i], npx_maps[i]);
 	for (i = 0; i < NPX_NMAPS && !err; i++)
@@ -792,16 +876,12 @@ static void npx_handed_on(void **state)
 		len = frame(&f, in);
 		handed_on(0, in, len);
 	}
-	/* --node-port-mode dsr: the option is tc's. */
-	f = outside_to(XC, 40015, 30081, IPPROTO_TCP, TH_SYN);
-	len = frame(&f, in);
-	handed_on(1, in, len);
 	/* Not a frontend at all. */
 	f = outside_to(XC, 40016, 31999, IPPROTO_TCP, TH_SYN);
 	len = frame(&f, in);
 	handed_on(0, in, len);
 	/* The frontends' packets handed on are counted so. */
-	assert_int_equal(npa_count(XCNI_NPA_TC), tc0 + 10);
+	assert_int_equal(npa_count(XCNI_NPA_TC), tc0 + 9);
 	/* IPv6: a pod's source (n2's R6N), a hop-by-hop header, a hop limit of 1. */
 	{
 		struct g6 g = outside6_to(R6N, 40040, NODE6, 30081, IPPROTO_TCP, T_SYN);
@@ -862,6 +942,118 @@ static void npx_local_be(void **state)
 	assert_int_equal(xdp_in(0, in, len, out, &out_len), XDP_TX);
 }
 
+/* The DSR option at o (after the outer IPv4, UDP, Geneve): the frontend fe:fport/proto, family fam. */
+static void dsr_opt_is(const uint8_t *o, uint8_t fam, const void *fe, size_t alen, uint16_t fport,
+		       uint8_t proto)
+{
+	uint8_t want[24] = { 0xff, 0xf0, 0x81, 5, fam, proto, (uint8_t)(fport >> 8),
+			     (uint8_t)fport };
+
+	memcpy(want + 8, fe, alen);
+	assert_memory_equal(o, want, sizeof(want));
+}
+
+#define DSR_OPT_OFF (ETH_HLEN + 20 + 8 + 8)
+
+/*
+ * --node-port-mode dsr at XDP, as nodeport_dsr at tc: TCP to NODE_IP:30081
+ * (R:80 on n2) and to [NODE6]:30081 (R6N:80), DNAT only, the frontend in the
+ * Geneve option; first against tc (the differential: the same bytes and
+ * entries), then for real: the option naming the frontend, the client kept,
+ * the flow's entry (client -> backend, NodePort and DSR, opened at XDP),
+ * and the next packet at tc finding XDP's entries (compared again).
+ */
+static void npx_dsr(void **state)
+{
+	uint8_t in[FRAME_MAX], out[NPX_OUT];
+	struct fr f = outside_to(XC, 40060, 30081, IPPROTO_TCP, TH_SYN);
+	struct g6 g = outside6_to(CLIENT6, 41060, NODE6, 30081, IPPROTO_TCP, T_SYN);
+	const struct iphdr *inner;
+	struct xcni_ct_entry e;
+	uint32_t fe4 = ip4(NODE_IP);
+	uint8_t fe6[16], c6[16];
+	size_t len = frame(&f, in), out_len;
+	unsigned long tx = npx.tx;
+	uint64_t n4 = npa_count(XCNI_NPA_XDP4), n6 = npa_count(XCNI_NPA_XDP6);
+	int found;
+
+	(void)state;
+	assert_int_equal(lb_send(FROM_OVERLAY_DSR, DEV_U, in, len, out, &out_len), TC_ACT_REDIRECT);
+	assert_int_equal(npx.tx, tx + 1);
+	assert_int_equal(map_clear(map_fd("xcni_ct"), sizeof(struct xcni_ct_key)), 0);
+	assert_int_equal(xdp_in(1, in, len, out, &out_len), XDP_TX);
+	assert_int_equal(out_len, len + XCNI_ENCAP_DSR_LEN);
+	assert_memory_equal(out, n2_mac, ETH_ALEN);
+	assert_int_equal(npa_count(XCNI_NPA_XDP4), n4 + 1);
+	dsr_opt_is(out + DSR_OPT_OFF, XCNI_AF_INET, &fe4, 4, 30081, IPPROTO_TCP);
+	inner = (const void *)(out + ETH_HLEN + XCNI_ENCAP_DSR_LEN);
+	assert_int_equal(inner->saddr, ip4(XC));
+	assert_int_equal(inner->daddr, ip4(IP_R));
+	assert_int_equal(inner->ttl, 63);
+	e = flow_entry4(ip4(XC), ip4(IP_R), 40060, 80,
+			XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR | XCNI_CT_F_XDP);
+	assert_int_equal(e.pkts_orig, 1);
+	assert_int_equal(e.nat_port, 0);
+	e = flow_entry4(ip4(XC), ip4(NODE_IP), 40060, 30081, XCNI_CT_F_SVC);
+	assert_int_equal(e.backend_id, 101);
+	assert_int_equal(e.nat_port, 0);
+	/* Nothing SNATed. */
+	ct_get(ip4(NODE_IP), ip4(IP_R), 40060, 80, IPPROTO_TCP, &found);
+	assert_false(found);
+	f.flags = TH_ACK;
+	len = frame(&f, in);
+	assert_int_equal(lb_send(FROM_OVERLAY_DSR, DEV_U, in, len, out, &out_len), TC_ACT_REDIRECT);
+	assert_int_equal(npx.tx, tx + 2);
+	e = flow_entry4(ip4(XC), ip4(IP_R), 40060, 80,
+			XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR | XCNI_CT_F_XDP);
+	assert_int_equal(e.pkts_orig, 2);
+
+	len = frame6(&g, in);
+	assert_int_equal(lb_send(FROM_OVERLAY_DSR, DEV_U, in, len, out, &out_len), TC_ACT_REDIRECT);
+	assert_int_equal(npx.tx, tx + 3);
+	assert_int_equal(map_clear(map_fd("xcni_ct6"), sizeof(struct xcni_ct6_key)), 0);
+	assert_int_equal(xdp_in(1, in, len, out, &out_len), XDP_TX);
+	assert_int_equal(out_len, len + XCNI_ENCAP_DSR_LEN);
+	assert_int_equal(npa_count(XCNI_NPA_XDP6), n6 + 1);
+	assert_int_equal(inet_pton(AF_INET6, NODE6, fe6), 1);
+	dsr_opt_is(out + DSR_OPT_OFF, XCNI_AF_INET6, fe6, 16, 30081, IPPROTO_TCP);
+	assert_int_equal(inet_pton(AF_INET6, CLIENT6, c6), 1);
+	assert_memory_equal(out + ETH_HLEN + XCNI_ENCAP_DSR_LEN + 8, c6, 16);
+	e = flow_entry6(CLIENT6, 41060, R6N, 80, XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR | XCNI_CT_F_XDP);
+	assert_int_equal(e.pkts_orig, 1);
+	g.flags = T_ACK;
+	len = frame6(&g, in);
+	assert_int_equal(lb_send(FROM_OVERLAY_DSR, DEV_U, in, len, out, &out_len), TC_ACT_REDIRECT);
+	assert_int_equal(npx.tx, tx + 4);
+	e = flow_entry6(CLIENT6, 41060, R6N, 80, XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR | XCNI_CT_F_XDP);
+	assert_int_equal(e.pkts_orig, 2);
+}
+
+/*
+ * DSR, a frame that fits the underlay with the plain encapsulation but not
+ * with the option (140 bytes of IPv4: 190 and 214 against an MTU of 200):
+ * tc sends it without the option, so XDP hands it on untouched.
+ */
+static void npx_dsr_mtu(void **state)
+{
+	uint8_t in[FRAME_MAX], out[NPX_OUT];
+	struct fr f = outside_to(XC, 40061, 30081, IPPROTO_TCP, TH_SYN);
+	size_t len, out_len;
+	unsigned long pass = npx.pass;
+
+	(void)state;
+	f.payload = 100;
+	len = frame(&f, in);
+	assert_int_equal(npx_sh("ip link set xtu mtu 200"), 0);
+	handed_on(1, in, len);
+	assert_int_equal(lb_send(FROM_OVERLAY_DSR, DEV_U, in, len, out, &out_len), TC_ACT_REDIRECT);
+	assert_int_equal(npx.pass, pass + 1);
+	assert_int_equal(npx_sh("ip link set xtu mtu 1500"), 0);
+	assert_int_equal(out_len, len + XCNI_ENCAP_LEN);
+	assert_int_equal(xdp_in(1, in, len, out, &out_len), XDP_TX);
+	assert_int_equal(out_len, len + XCNI_ENCAP_DSR_LEN);
+}
+
 /* The encapsulated frame over the underlay's MTU; n2's neighbour unresolved: tc's. */
 static void npx_mtu_neigh(void **state)
 {
@@ -907,6 +1099,8 @@ static const struct CMUnitTest xdp_np_tests[] = {
 	cmocka_unit_test(npx_handed_on),
 	cmocka_unit_test(npx_local_be),
 	cmocka_unit_test(npx_mtu_neigh),
+	cmocka_unit_test(npx_dsr),
+	cmocka_unit_test(npx_dsr_mtu),
 	cmocka_unit_test(npx_prefilter_first),
 };
 const struct group xdp_np_group = { "xdp_np", TESTS(xdp_np_tests), .prep = np_state };

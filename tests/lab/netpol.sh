@@ -31,7 +31,10 @@
 # IPv6, UDP 6081, Geneve, inner IPv6); with LAB_KUBE_PROXY=none too, NodePorts
 # and an externalIP with the backend on another node (np6_remote, below), under
 # SNAT and then DSR (np6_dsr: n1's agent restarted with --node-port-mode dsr,
-# and again as it was).
+# and again as it was). NETPOL_NPACCEL=generic|native: every xcnid with
+# --nodeport-acceleration in that mode, so those NodePorts (SNAT and DSR, over
+# the IPv6 underlay) are translated at XDP, every check the same, and n1's
+# fast path counted them (xcnictl status: xdp6_packets).
 #
 # The expectations are Python expressions over the probe's source and
 # destination (sns, spod, dns, dpod; s and d as "ns/pod"); a pod always
@@ -203,8 +206,24 @@ if [ "$FAMILY" != ipv4 ]; then
 		bash -c "[ $? = 2 ] && grep -q -- '--ip-family ipv5: ipv4, ipv6 or dual' '$T/out' && [ ! -e '$XCNI_LAB_DIR/lab.json' ] && ! ip netns list | grep -q '^xcl-'"
 	DNS=(--dns)
 fi
-check "lab up --nodes $NODES --kube-proxy $KP --ip-family $FAMILY" \
-	lab up --nodes "$NODES" --kube-proxy "$KP" --ip-family "$FAMILY" "${DNS[@]}" || { finish; exit 1; }
+NPACCEL=${NETPOL_NPACCEL:-}
+NPA_ARGS=()
+[ -n "$NPACCEL" ] && NPA_ARGS=(--agent-arg "--nodeport-acceleration=$NPACCEL")
+check "lab up --nodes $NODES --kube-proxy $KP --ip-family $FAMILY ${NPA_ARGS[*]}" \
+	lab up --nodes "$NODES" --kube-proxy "$KP" --ip-family "$FAMILY" "${DNS[@]}" "${NPA_ARGS[@]}" ||
+	{ finish; exit 1; }
+# xdp6_n1: n1's IPv6 packets translated at XDP (xcnictl status), 0 without acceleration.
+xdp6_n1() {
+	"$XCNICTL" --node n1 status --json 2>/dev/null | jq_ "([n for n in (d['nodes'] if 'nodes' in d else [d])][0].get('config') or {}).get('nodeport_acceleration', {}).get('xdp6_packets', 0)"
+}
+# npa_took X0 WHAT: with NETPOL_NPACCEL, n1's fast path took >= 3 more packets than X0.
+npa_took() {
+	local x1
+	[ -n "$NPACCEL" ] || return 0
+	x1=$(xdp6_n1)
+	check "n1's fast path took $2 at XDP over the IPv6 underlay (xdp6_packets $1 -> $x1, >= 3 more)" \
+		test "$x1" -ge $(($1 + 3))
+}
 check "apply namespaces x, y, z" lab apply -f "$EX/00-namespaces.yaml"
 check "apply pods a, b, c in each" lab apply -f "$EX/10-pods.yaml" || { finish; exit 1; }
 
@@ -244,7 +263,7 @@ fi
 # client is kept. The switch's tshark sees the outer IPv6 node to node, the
 # SNATed inner. Its own namespace, deleted again before the matrices.
 np6_remote() {
-	local out6=2001:db8:100::1 eip6=fd00:77::c8 tb6 got
+	local out6=2001:db8:100::1 eip6=fd00:77::c8 tb6 got x0
 	cat >"$T/np6r.yaml" <<EOF
 apiVersion: v1
 kind: Namespace
@@ -278,12 +297,14 @@ EOF
 	tb6=$(lab get --json | jq_ "[p['ip6'] for p in d['pods'] if p['namespace'] == 'np6'][0]")
 	answer6() { lab probe outside "$1" "$2" --family 6 --json --timeout-ms "${3:-1500}" | jq_ 'd.get("answer") or ""'; }
 	geneve_capture_start xcl-ul br0 "$T/np6r.pcap" && MONITORS+=("$CAP")
+	x0=$(xdp6_n1)
 	got=$(answer6 n1 32080/tcp)
 	check "outside -> n1 [fd00:77::1]:32080/tcp, the backend on n2: np6/tb saw n1's fd00:77::1 (SNAT; got '$got')" \
 		test "$got" = "np6/tb fd00:77::1"
 	geneve_capture_stop "$T/np6r.pcap"
 	got=$(answer6 n1 32081/udp)
 	check "outside -> n1 [fd00:77::1]:32081/udp: np6/tb saw fd00:77::1 (got '$got')" test "$got" = "np6/tb fd00:77::1"
+	npa_took "$x0" "the SNATed TCP and UDP requests"
 	got=$(answer6 n2 32080/tcp)
 	check "outside -> n2 [fd00:77::2]:32080/tcp (local backend): np6/tb saw the client $out6 (got '$got')" \
 		test "$got" = "np6/tb $out6"
@@ -368,12 +389,14 @@ np6_dsr() {
 	pcap_start xcl-ul ul-n2 'udp port 6081 or tcp port 32080 or udp port 32081' "$T/dsr6-n2.pcap" && MONITORS+=("$CAP")
 	local cap2=$CAP
 	pcap_start xcl-ul ul-n1 'udp port 6081 or tcp port 32080 or udp port 32081' "$T/dsr6-n1.pcap" && MONITORS+=("$CAP")
-	local cap1=$CAP
+	local cap1=$CAP x0
+	x0=$(xdp6_n1)
 	got=$(answer6 n1 32080/tcp)
 	check "DSR: outside -> n1 [fd00:77::1]:32080/tcp, the backend on n2: np6/tb saw the client $out6 itself (got '$got')" \
 		test "$got" = "np6/tb $out6"
 	got=$(answer6 n1 32081/udp)
 	check "DSR: outside -> n1 [fd00:77::1]:32081/udp: np6/tb saw $out6 (got '$got')" test "$got" = "np6/tb $out6"
+	npa_took "$x0" "the DSR requests (the option over the IPv6 underlay)"
 	got=$(np_explain "$out6" fd00:77::1 32081/udp)
 	check "xcnictl --node n1 explain $out6 fd00:77::1 32081/udp: DSR, n2 answers the client itself (got '$got')" \
 		bash -c "[[ \"\$1\" =~ ^dsr\ DSR:\ the\ backend.s\ node\ \((n2|fd00:77::2)\)\ answers\ the\ client\ itself ]]" _ "$got"

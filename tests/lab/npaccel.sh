@@ -7,7 +7,10 @@
 # which hook took the packets. NPACCEL_MODE: generic (default: the lab's XDP
 # mode) or native (the lab's XDP then native too, XCNI_LAB_XDP=native).
 # NPACCEL_FAMILY=dual: the same lab dual stack, its IPv6 NodePorts through
-# n1's fast path too (over the IPv4 underlay).
+# n1's fast path too (over the IPv4 underlay). NPACCEL_DSR=1: every xcnid with
+# --node-port-mode dsr, which the fast path takes as tc does (the client's
+# address kept, the frontend in a Geneve option, n2 answering the client
+# itself): np/b sees the client, n1's flow is marked dsr and XDP's.
 #
 #   netns xcl-out 198.51.100.1
 #   xcl-n1 192.168.77.1 (fast path)  xcl-n2 .2 (np/b: 8080/tcp, 8081/udp, tell-peer)  xcl-n3 .3
@@ -19,8 +22,18 @@ set -uo pipefail
 MODE=${NPACCEL_MODE:-generic}
 UL=ul0 # LAB_UL_DEV (user/lab/underlay.h)
 FAMILY=${NPACCEL_FAMILY:-ipv4}
-lab_suite "npaccel-$MODE-$FAMILY"
+DSR=${NPACCEL_DSR:-0}
+lab_suite "npaccel-$MODE-$FAMILY$([ "$DSR" = 1 ] && echo -dsr)"
 OUT=198.51.100.1
+OUT6=2001:db8:100::1
+# What np/b sees of a client through n1 (n3): the node's SNAT address, or
+# under DSR the client itself.
+DSR_ARGS=()
+SEEN1=192.168.77.1 SEEN3=192.168.77.3 SEEN1_6=fd00:77::1
+if [ "$DSR" = 1 ]; then
+	DSR_ARGS=(--node-port-mode dsr)
+	SEEN1=$OUT SEEN3=$OUT SEEN1_6=$OUT6
+fi
 [ "$MODE" = native ] && export XCNI_LAB_XDP=native
 
 lab_start "$XCNICTL" "$XCNI_BIN" "$XCNID_BIN"
@@ -33,9 +46,9 @@ check "xcnid --nodeport-acceleration fast: exit 2, naming the modes" \
 out=$("$XCNID_BIN" --kube-proxy-replacement --underlay-dev lo --nodeport-acceleration generic --xdp-mode tc 2>&1); RC=$?
 check "xcnid --nodeport-acceleration generic --xdp-mode tc: exit 2 (the fast path is XDP)" \
 	bash -c "[ $RC = 2 ] && grep -q -- '--xdp-mode attaches otherwise' <<<\"\$1\"" _ "$out"
-check "lab up --nodes 3 --kube-proxy none --ip-family $FAMILY --agent-arg --nodeport-acceleration=$MODE" \
+check "lab up --nodes 3 --kube-proxy none --ip-family $FAMILY --agent-arg --nodeport-acceleration=$MODE ${DSR_ARGS[*]}" \
 	lab up --nodes 3 --kube-proxy none --ip-family "$FAMILY" \
-	--agent-arg "--nodeport-acceleration=$MODE" || { finish; exit 1; }
+	--agent-arg "--nodeport-acceleration=$MODE" "${DSR_ARGS[@]}" || { finish; exit 1; }
 remember_pids
 if [ "$MODE" = native ]; then
 	# Native XDP_TX on a veth puts the frame in the peer's XDP ring, which the
@@ -137,17 +150,17 @@ check "xcnictl status on n1: 'NodePort acceleration $want_mode'" \
 	bash -c "nsenter --net=/run/netns/xcl-n1 \"$XCNICTL\" --pin-dir $LAB_PINS/n1 status | grep -q 'NodePort acceleration $want_mode'"
 
 x0=$(npa 1 xdp4_packets)
-check "outside -> n1:30080/tcp (backend on n2): np/b saw n1's 192.168.77.1 (SNAT)" \
-	expect_answer n1 30080/tcp "np/b 192.168.77.1"
-check "outside -> n1:30081/udp: np/b saw 192.168.77.1" \
-	expect_answer n1 30081/udp "np/b 192.168.77.1"
+check "outside -> n1:30080/tcp (backend on n2): np/b saw $SEEN1 ($([ "$DSR" = 1 ] && echo 'DSR: the client' || echo 'SNAT: n1'))" \
+	expect_answer n1 30080/tcp "np/b $SEEN1"
+check "outside -> n1:30081/udp: np/b saw $SEEN1" \
+	expect_answer n1 30081/udp "np/b $SEEN1"
 x1=$(npa 1 xdp4_packets)
 # veth's XDP counters on n1's underlay and on its bridge end: XDP_TX taken or refused.
 diag "n1 $UL: $(ip netns exec xcl-n1 ethtool -S "$UL" 2>&1 | grep -iE 'xdp' | tr -s ' \n' ' ')"
 diag "xcl-ul ul-n1: $(ip netns exec xcl-ul ethtool -S ul-n1 2>&1 | grep -iE 'xdp|drop' | tr -s ' \n' ' '); gro: $(ip netns exec xcl-ul ethtool -k ul-n1 2>&1 | grep generic-receive)"
 check "n1's fast path sent them at XDP (xdp4_packets $x0 -> $x1, >= 3 more: SYN, ACK, UDP)" \
 	test "$x1" -ge $((x0 + 3))
-check "outside -> n3:30080/tcp: np/b saw 192.168.77.3" expect_answer n3 30080/tcp "np/b 192.168.77.3"
+check "outside -> n3:30080/tcp: np/b saw $SEEN3" expect_answer n3 30080/tcp "np/b $SEEN3"
 t0=$(npa 2 tc_packets)
 check "outside -> n2:30080/tcp (its local backend, tc's): np/b saw the client $OUT" \
 	expect_answer n2 30080/tcp "np/b $OUT"
@@ -176,18 +189,31 @@ check "xcnictl flows on n1: the NodePort flow to np/b says service_path xdp" svc
 check "xcnictl flows on n2: its local backend's NodePort flow says service_path tc" svc_path n2 tc
 check "n1 counted the fast path's packets fwd-encap (from-overlay) as tc would" \
 	test "$(metric 1 fwd-encap from-overlay)" -ge 3
+# dsr_flow FAMILY: n1's conntrack holds the client's flow to np/b:8080 marked
+# dsr (nodeport_dsr's entry, which the fast path opens alike).
+dsr_flow() {
+	"$XCNICTL" --node n1 ct list --json 2>/dev/null | /usr/bin/python3 -c '
+import json, sys
+client = sys.argv[1]
+fl = [e for e in json.load(sys.stdin) if e.get("saddr") == client and e.get("dport") == 8080]
+for e in fl: print("#  ", e.get("proto"), e.get("saddr"), e.get("sport"), e.get("daddr"), e.get("dport"), e.get("flags"))
+sys.exit(not any("dsr" in (e.get("flags") or "").split(",") for e in fl))' "$1"
+}
+[ "$DSR" = 1 ] && check "xcnictl --node n1 ct list: the client's flow to np/b:8080 carries FLAGS dsr" dsr_flow "$OUT"
 if [ "$FAMILY" = dual ]; then
 	y0=$(npa 1 xdp6_packets)
-	check "IPv6: outside -> n1 [fd00:77::1]:30080/tcp: np/b saw n1's fd00:77::1 (SNAT)" \
-		expect_answer n1 30080/tcp "np/b fd00:77::1" --family 6
-	check "IPv6: outside -> n1:30081/udp: np/b saw fd00:77::1" \
-		expect_answer n1 30081/udp "np/b fd00:77::1" --family 6
+	check "IPv6: outside -> n1 [fd00:77::1]:30080/tcp: np/b saw $SEEN1_6" \
+		expect_answer n1 30080/tcp "np/b $SEEN1_6" --family 6
+	check "IPv6: outside -> n1:30081/udp: np/b saw $SEEN1_6" \
+		expect_answer n1 30081/udp "np/b $SEEN1_6" --family 6
 	y1=$(npa 1 xdp6_packets)
 	check "n1's fast path sent them at XDP (xdp6_packets $y0 -> $y1, >= 3 more)" \
 		test "$y1" -ge $((y0 + 3))
 	check "xcnictl flows on n1: the IPv6 NodePort flow says service_path xdp" svc_path n1 xdp ipv6
+	[ "$DSR" = 1 ] && check "xcnictl --node n1 ct list: the IPv6 client's flow to np/b:8080 carries FLAGS dsr" \
+		dsr_flow "$OUT6"
 	check "IPv6: outside -> n2 [fd00:77::2]:30080/tcp (local backend, tc's): np/b saw the client" \
-		bash -c "[[ \"\$1\" == 'np/b 2001:db8:100::1' ]]" _ "$(answer n2 30080/tcp --family 6)"
+		bash -c "[[ \"\$1\" == 'np/b $OUT6' ]]" _ "$(answer n2 30080/tcp --family 6)"
 fi
 check "xcnid on n1 said the mode in one line ('nodeport acceleration on ...: $want_mode XDP')" \
 	grep -q "nodeport acceleration on .*: $want_mode XDP" "$XCNI_LAB_DIR/n1/xcnid.log"

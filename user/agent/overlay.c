@@ -145,6 +145,8 @@ int overlay_load(struct overlay *ov, const char *pin_dir)
 	/* The NodePort fast path (lib/nodeport_xdp.h): from_overlay's settings. */
 	ov->xdp->rodata->np_accel = ov->lb && ov->np_accel != XCNI_NPA_OFF;
 	ov->xdp->rodata->node_ip = ov->node_ip;
+	/* The IPv6 underlay's address: IPv6 NodePorts whose backend's node is behind it. */
+	memcpy((void *)ov->xdp->rodata->node_ip6, ov->node_ip6, 16);
 	ov->xdp->rodata->vni = ov->vni;
 	ov->xdp->rodata->lb_enabled = ov->lb;
 	ov->xdp->rodata->lb_dsr = ov->lb && ov->dsr;
