@@ -256,7 +256,7 @@ static __always_inline __u32 lb_select(const struct xcni_svc *svc, const struct 
  * family's map) still names the flow's backend: a live XCNI_CT_F_SVC entry
  * whose backend exists (even terminating: open flows drain), unless a SYN
  * reopens a closed TCP or SCTP tuple. Then it is counted (len bytes at now)
- * and 1 returned, else 0. One rule for lb_choose and lb6_choose.
+ * and 1 returned, else 0. One rule for lb_flow_choose in either family.
  */
 static __always_inline int lb_flow_kept(const struct xcni_ct_entry *e, __u64 now, __u8 proto,
 					__u8 tcp_flags)
@@ -267,7 +267,7 @@ static __always_inline int lb_flow_kept(const struct xcni_ct_entry *e, __u64 now
 	       bpf_map_lookup_elem(&xcni_backend, &e->backend_id);
 }
 
-/* A packet of len bytes at now into the service entry e (lb_flow_keeps, lb_open). */
+/* A packet of len bytes at now into the service entry e (lb_flow_keeps, lb_flow_open). */
 static __always_inline void lb_flow_count(struct xcni_ct_entry *e, __u64 now, __u32 len)
 {
 	e->last_ns = now;
@@ -701,8 +701,8 @@ static __always_inline int lb_flow_choose(void *p, int fam, __u32 ep_id, void *s
 	if (!svc)
 		return 0;
 	LB_ST(st, fam, svc_flags) = svc->flags;
-	/* IPv6's state names the frontend for lb6_open (nodeport_xdp.h);
-	 * IPv4's caller of lb_open passes it. */
+	/* IPv6's state names the frontend for lb_flow_open (nodeport_xdp.h);
+	 * IPv4's caller of lb_flow_open passes it. */
 	if (fam == XCNI_AF_INET6)
 		((struct lb6_state *)st)->rev_nat = svc->rev_nat;
 	/* From outside: judged before anything is written for it. */
@@ -802,16 +802,6 @@ static __always_inline void lb_flow_open(void *st, int fam, __u16 rev_nat, __u32
 	LB_ST(st, fam, created) = 1;
 }
 
-/* The old names nodeport_xdp.h calls (IPv6's kept now in its state). */
-#define lb_choose(p, ep_id, st, outside, defer, svcp, bep) /* compat: nodeport_xdp.h */ \
-	lb_flow_choose(p, XCNI_AF_INET, ep_id, st, outside, defer, NULL, svcp, bep)
-#define lb6_choose(p, ep_id, st, outside, defer, tmp, svcp, bep, kept_) /* compat: nodeport_xdp.h */ \
-	({ int lb6_r_ = lb_flow_choose(p, XCNI_AF_INET6, ep_id, st, outside, defer, tmp, svcp, bep); *(kept_) = (st)->kept; lb6_r_; })
-#define lb_open(st, rev_nat, len, pkts) /* compat: nodeport_xdp.h */ \
-	lb_flow_open(st, XCNI_AF_INET, rev_nat, len, pkts, NULL)
-#define lb6_open(st, len, pkts, kept_, tmp) /* compat: nodeport_xdp.h */ \
-	({ (st)->kept = (kept_); lb_flow_open(st, XCNI_AF_INET6, (st)->rev_nat, len, pkts, tmp); })
-
 static __always_inline void in6_set_lb_loopback(__u8 *a)
 {
 	__u32 *x = (__u32 *)a;
@@ -878,7 +868,7 @@ static __always_inline int lb_dnat(struct __sk_buff *skb, struct flow *f, int fa
 /*
  * lb_translate for IPv6 in a frame of its own (global: verified once, its
  * state and scratch in xcni_lb6_tmp, off the 512 bytes from_pod6 shares):
- * lb6_choose, then lb_dnat.
+ * lb_flow_choose, then lb_dnat.
  */
 __attribute__((noinline)) int lb6_translate_call(struct __sk_buff *skb, struct pkt6 *p,
 						 __u32 ep_id, struct lb6_state *st, __u32 outside)
@@ -906,7 +896,7 @@ __attribute__((noinline)) int lb6_translate_call(struct __sk_buff *skb, struct p
  * struct pkt6, st its struct lb_state or struct lb6_state), from a pod (or
  * from outside: outside LB_OUTSIDE, ep_id 0, refused first when
  * lb_outside_refused says so): the flow's backend (the one it got before,
- * or a new pick: lb_choose, lb6_choose), DNAT to it, and for hairpin SNAT to
+ * or a new pick: lb_flow_choose), DNAT to it, and for hairpin SNAT to
  * the loopback (IPv4 loopback_ip): lb_dnat. Returns 0 when the packet is for
  * no frontend, 1 when it was translated (the tuple the translated tuple,
  * rev_nat and backend_id set, packet pointers stale: parse again; told by
@@ -958,8 +948,6 @@ static __always_inline void lb_flow_follow(const void *st, int fam, const struct
 		e->state = f->ct_state;
 }
 
-#define lb_follow(st, p) lb_flow_follow(st, XCNI_AF_INET, pkt_flow_const(p)) /* compat: nodeport_xdp.h */
-#define lb6_follow(st, p) lb_flow_follow(st, XCNI_AF_INET6, pkt_flow_const(p)) /* compat: nodeport_xdp.h */
 
 /*
  * A reply of a translated flow (f->rev_nat from its conntrack entry): source

@@ -7,10 +7,10 @@
  * family a constant; its frames xdp_nodeport4 and xdp_nodeport6), over the
  * IPv4 underlay or, for IPv6 to a backend's node behind it, the IPv6 one
  * (npx_ul6_outer: from_outside's IPv4 path has no IPv6 underlay): the
- * same Service lookup and backend choice (lb.h's lb_choose, lb6_choose:
+ * same Service lookup and backend choice (lb.h's lb_flow_choose:
  * Maglev or random, affinity, the ready and terminating rules,
  * externalTrafficPolicy through the EXT frontend), the same conntrack
- * entries (ct_track, lb_open, the flow's own), the same outer headers; then
+ * entries (ct_track, lb_flow_open, the flow's own), the same outer headers; then
  * XDP_TX back out of the underlay. --node-port-mode snat (the default): the
  * same SNAT port (np_snat_port, np6_snat_choose), the client kept in the
  * flow's entry (xcni_snat6 for IPv6), Geneve (geneve_outer4_fill). --node-
@@ -35,7 +35,7 @@
  *    (UDP to 6081: parse_outer's, from_underlay6's), padded or truncated
  *    frames, TTL or hop limit 1;
  *  - a source tc refuses (from_plain: a frontend at its port, this node;
- *    lb_choose: a pod, a node, a martian, a ClusterIP from outside): tc
+ *    lb_flow_choose: a pod, a node, a martian, a ClusterIP from outside): tc
  *    drops it with its event and counters;
  *  - no backend (tc answers with a RST or port unreachable), a backend on
  *    this node (below), no tunnel to the backend's node, an
@@ -65,7 +65,7 @@
  * not written: tc picks again. Maglev (the flow's hash) and affinity (the
  * entry the pick refreshed) give tc the same backend; a random pick would
  * not, so for a random, non-affinity Service with more than one backend to
- * choose from the pick's service entry is written (lb_open, the packet not
+ * choose from the pick's service entry is written (lb_flow_open, the packet not
  * counted) and tc follows it (lb_flow_keeps): the backends' shares stay the
  * random pick's.
  *
@@ -471,7 +471,7 @@ _Static_assert(sizeof(struct outer_hdrs_dsr) + sizeof(struct ethhdr) == XCNI_ENC
  * frontend's lookup, the source rules, the choice, the SNAT's port or
  * DSR's frontend, the entries and the outer headers are one sequence; the
  * family's leaves are its parse (npx_parse4, npx_parse6), its choice
- * (lb_choose, lb6_choose: IPv4's state in the frame, IPv6's per CPU), the
+ * (lb_flow_choose: IPv4's state in the frame, IPv6's per CPU), the
  * SNAT (np_snat_port, np6_snat_choose, and xcni_snat6's client) and the
  * header rewrite (npx_rewrite4, npx_rewrite6). IPv6's frame holds its FIB
  * lookup and outer headers in xcni_np6_tmp: xdp_underlay -> xdp_nodeport6
@@ -531,7 +531,8 @@ static __always_inline int xdp_nodeport(struct xdp_md *ctx, int fam)
 	/* from_outside's: the outside rules, the backend (the frontend is svc,
 	 * the EXT entry lb_frontend_of would find again). */
 	if (fam == XCNI_AF_INET) {
-		if (lb_choose(&p4, 0, &lb, OUTSIDE, 1, &svc, &be) != 1 || !svc || !be)
+		if (lb_flow_choose(&p4, XCNI_AF_INET, 0, &lb, OUTSIDE, 1, NULL, &svc, &be) != 1 ||
+		    !svc || !be)
 			return npx_count(XCNI_NPA_TC, len, XDP_PASS);
 		orig = &lb.orig;
 	} else {
@@ -544,8 +545,10 @@ static __always_inline int xdp_nodeport(struct xdp_md *ctx, int fam)
 		h = (struct outer_hdrs *)t->outer;
 		in = &t->in;
 		__builtin_memset(fib, 0, sizeof(*fib));
-		if (lb6_choose(&p6, 0, st, OUTSIDE, 1, tmp, &svc, &be, &kept) != 1 || !svc || !be)
+		if (lb_flow_choose(&p6, XCNI_AF_INET6, 0, st, OUTSIDE, 1, tmp, &svc, &be) != 1 ||
+		    !svc || !be)
 			return npx_count(XCNI_NPA_TC, len, XDP_PASS);
+		kept = st->kept;
 		orig = &st->orig;
 	}
 	/* A pod of another node, the encapsulated frame within the device's
@@ -619,11 +622,12 @@ static __always_inline int xdp_nodeport(struct xdp_md *ctx, int fam)
 		goto to_tc;
 	/* Ours from here on: the entries tc would write, in its order. */
 	if (fam == XCNI_AF_INET) {
-		lb_open(&lb, svc->rev_nat, len, 1);
+		lb_flow_open(&lb, XCNI_AF_INET, svc->rev_nat, len, 1, NULL);
 		if (lb.svc_ct && !lb_dsr)
 			lb.svc_ct->nat_port = nport;
 	} else {
-		lb6_open(st, len, 1, kept, tmp);
+		st->kept = kept;
+		lb_flow_open(st, XCNI_AF_INET6, st->rev_nat, len, 1, tmp);
 		e = bpf_map_lookup_elem(&xcni_ct6, &st->orig);
 		if (e && !lb_dsr)
 			e->nat_port = nport;
@@ -649,9 +653,9 @@ static __always_inline int xdp_nodeport(struct xdp_md *ctx, int fam)
 			e->flags |= XCNI_CT_F_XDP;
 	}
 	if (fam == XCNI_AF_INET)
-		lb_follow(&lb, &p4);
+		lb_flow_follow(&lb, XCNI_AF_INET, pkt_flow_const(&p4));
 	else
-		lb6_follow(st, &p6);
+		lb_flow_follow(st, XCNI_AF_INET6, pkt_flow_const(&p6));
 	/* The packet: translated, what the encapsulation takes of it, then the
 	 * outer headers (from the translated packet, as tc takes them). */
 	if (fam == XCNI_AF_INET ? npx_rewrite4(ctx, &p4, in) : npx_rewrite6(ctx, &p6, in))
@@ -694,9 +698,11 @@ to_tc:
 	 * for it to follow (not counted: tc counts the packet). */
 	if (npx_random_pick(svc)) {
 		if (fam == XCNI_AF_INET && lb.translated && !lb.svc_ct)
-			lb_open(&lb, svc->rev_nat, len, 0);
-		else if (fam == XCNI_AF_INET6 && !kept)
-			lb6_open(st, len, 0, 0, tmp);
+			lb_flow_open(&lb, XCNI_AF_INET, svc->rev_nat, len, 0, NULL);
+		else if (fam == XCNI_AF_INET6 && !kept) {
+			st->kept = 0;
+			lb_flow_open(st, XCNI_AF_INET6, st->rev_nat, len, 0, tmp);
+		}
 	}
 	return npx_count(XCNI_NPA_TC, len, XDP_PASS);
 }
