@@ -263,11 +263,11 @@ static __always_inline __u8 ct6_life_proto(__u8 proto)
  * other error is judged like any packet, and stores nothing. So a pod cannot
  * slip errors past policy into flows it is not on the path of.
  *
- * One body for both families (fam an argument: one global, verified once for
- * both, as frag_find; its lookups stay out of the callers' paths); the
- * quote's parse is the family's leaf, read with bpf_skb_load_bytes straight
- * into the key (a small frame: the callers' chains and this one fit the
- * verifier's 512 bytes together). IPv4: an error of its types (unreachable,
+ * One body for both families (fam a constant: ct_icmp_related, one global
+ * for both, takes the family once and runs its copy; its lookups stay out
+ * of the callers' paths); the quote's parse is the family's leaf, read with
+ * bpf_skb_load_bytes straight into the key (a small frame: the callers'
+ * chains and this one fit the verifier's 512 bytes together). IPv4: an error of its types (unreachable,
  * time exceeded, parameter problem) quoting a first fragment (later ones
  * carry no ports), options skipped, its ports or echo id, any other protocol
  * keyed without ports. IPv6: an error of its types (unreachable, Packet Too
@@ -279,8 +279,8 @@ static __always_inline __u8 ct6_life_proto(__u8 proto)
  * Returns 1 + the flow's XCNI_CT_F_* flags, or 0 when the error is not
  * related (a constant that costs no register: the frame's room).
  */
-__attribute__((noinline)) int ct_icmp_related(struct __sk_buff *skb, int fam, __u32 ip,
-					      __u32 icmp)
+static __always_inline int ct_icmp_related_fam(struct __sk_buff *skb, int fam, __u32 ip,
+					       __u32 icmp)
 {
 	/* The key; IPv4's quoted header read into the bytes its key leaves
 	 * free (its 16 are the key). */
@@ -390,6 +390,20 @@ __attribute__((noinline)) int ct_icmp_related(struct __sk_buff *skb, int fam, __
 			return 0;
 	}
 	return 1 + e->flags;
+}
+
+/*
+ * ct_icmp_related_fam in one global for both families, verified once (88
+ * bytes of frame: from_pod4's chain, 416 of its own, has 96). The family
+ * taken once, each branch the family's copy: a fam tested at every step let
+ * the verifier walk one family's steps after the other's.
+ */
+__attribute__((noinline)) int ct_icmp_related(struct __sk_buff *skb, int fam, __u32 ip,
+					      __u32 icmp)
+{
+	if (fam == XCNI_AF_INET)
+		return ct_icmp_related_fam(skb, XCNI_AF_INET, ip, icmp);
+	return ct_icmp_related_fam(skb, XCNI_AF_INET6, ip, icmp);
 }
 
 /* ---- one conntrack for both families, over struct flow (flow.h) ---------- */
