@@ -80,7 +80,7 @@ static __always_inline int to_remote_node(struct __sk_buff *skb, int fam, void *
 
 /*
  * to_remote_node for IPv6 in a frame of its own: its frame (the outer
- * headers) and ct6_icmp_related's are never on the stack together, so
+ * headers) and ct_icmp_related's are never on the stack together, so
  * from_pod6 fits the verifier's 512 bytes. IPv4's is inlined (from_pod4's
  * chain has no room for another frame).
  */

@@ -248,6 +248,12 @@ static __always_inline int icmp_on_path(int fam, const void *from, const void *p
 	       (!identity_is_pod(id) && !identity_is_pod(identity_of(fam, peer)));
 }
 
+/* xcni_ct_lifetime knows ICMP by its IPv4 number: ICMPv6 echo lives as long. */
+static __always_inline __u8 ct6_life_proto(__u8 proto)
+{
+	return proto == XCNI_IPPROTO_ICMPV6 ? IPPROTO_ICMP : proto;
+}
+
 /*
  * An ICMP error answers the flow its quote names when that flow is alive, the
  * error goes to the quoted packet's sender, and it comes from a place on the
@@ -257,142 +263,147 @@ static __always_inline int icmp_on_path(int fam, const void *from, const void *p
  * other error is judged like any packet, and stores nothing. So a pod cannot
  * slip errors past policy into flows it is not on the path of.
  *
- * icmp: the ICMP header's offset in the packet; saddr, daddr: the error's.
- * Returns the flow's XCNI_CT_F_* flags, or -1 when the error is not related.
- * A global function, verified once (as lb_icmp_rev_nat): the quote is read
- * with bpf_skb_load_bytes, and its lookups stay out of the callers' paths.
- * The IPv4 quote's leaf of ct_related.
+ * One body for both families (fam a constant: ct_icmp_related, one global
+ * for both, takes the family once and runs its copy; its lookups stay out
+ * of the callers' paths); the quote's parse is the family's leaf, read with
+ * bpf_skb_load_bytes straight into the key (a small frame: the callers'
+ * chains and this one fit the verifier's 512 bytes together). IPv4: an error of its types (unreachable,
+ * time exceeded, parameter problem) quoting a first fragment (later ones
+ * carry no ports), options skipped, its ports or echo id, any other protocol
+ * keyed without ports. IPv6: an error of its types (unreachable, Packet Too
+ * Big, time exceeded, parameter problem) quoting a plain IPv6 header (no
+ * extension headers) and its TCP, UDP or SCTP ports or its echo id; nothing
+ * else.
+ *
+ * ip, icmp: the offsets of the error's IP header and of its ICMP header.
+ * Returns 1 + the flow's XCNI_CT_F_* flags, or 0 when the error is not
+ * related (a constant that costs no register: the frame's room).
  */
-__attribute__((noinline)) int ct_icmp_related4(struct __sk_buff *skb, __u32 icmp, __u32 saddr,
-					       __u32 daddr)
+static __always_inline int ct_icmp_related_fam(struct __sk_buff *skb, int fam, __u32 ip,
+					       __u32 icmp)
 {
-	struct {
-		struct xcni_icmphdr icmp;
-		struct iphdr in;
-	} q;
-	struct xcni_ct_key k = {};
+	/* The key; IPv4's quoted header read into the bytes its key leaves
+	 * free (its 16 are the key). */
+	union {
+		union xcni_tuple t;
+		struct {
+			struct xcni_ct_key v4;
+			struct iphdr in;
+		} q4;
+	} u = {};
 	struct xcni_ct_entry *e;
-	__be16 l4[4];
-	__u64 now = bpf_ktime_get_ns();
-	__u32 a;
-	__u16 port;
-
-	if (!skb || bpf_skb_load_bytes(skb, icmp, &q, sizeof(q)))
-		return -1;
-	if (q.icmp.type != ICMP_DEST_UNREACH && q.icmp.type != ICMP_TIME_EXCEEDED &&
-	    q.icmp.type != ICMP_PARAMETERPROB)
-		return -1;
-	/* The quote: IPv4, a first fragment (later ones carry no ports), and the
-	 * 8 bytes after its header, options included. */
-	if (q.in.version != 4 || q.in.ihl < 5 || (q.in.frag_off & bpf_htons(0x1fff)) ||
-	    bpf_skb_load_bytes(skb, icmp + sizeof(q.icmp) + q.in.ihl * 4, l4, sizeof(l4)))
-		return -1;
-	if (q.in.saddr != daddr)
-		return -1;
-	k.saddr = q.in.saddr;
-	k.daddr = q.in.daddr;
-	k.proto = q.in.protocol;
-	if (k.proto == IPPROTO_TCP || k.proto == IPPROTO_UDP || k.proto == IPPROTO_SCTP) {
-		k.sport = l4[0];
-		k.dport = l4[1];
-	} else if (k.proto == IPPROTO_ICMP) {
-		/* Errors are not sent about errors; an echo is keyed by its id. */
-		__u8 type = *(__u8 *)l4;
-
-		if (type != XCNI_ICMP_ECHO && type != XCNI_ICMP_ECHOREPLY)
-			return -1;
-		k.sport = k.dport = l4[2];
-	}
-	e = bpf_map_lookup_elem(&xcni_ct, &k);
-	if (!e || !ct_alive(e, now, k.proto)) {
-		/* The other direction: swapped in place (a second key would
-		 * cost from_pod4's chain 16 of the verifier's 512 bytes). */
-		a = k.saddr;
-		k.saddr = k.daddr;
-		k.daddr = a;
-		port = k.sport;
-		k.sport = k.dport;
-		k.dport = port;
-		e = bpf_map_lookup_elem(&xcni_ct, &k);
-		if (!e || !ct_alive(e, now, k.proto))
-			return -1;
-		/* The flow as the quote names it, for the test below. */
-		k.daddr = k.saddr;
-	}
-	if (saddr != k.daddr && !icmp_on_path(XCNI_AF_INET, &saddr, &k.daddr))
-		return -1;
-	return e->flags;
-}
-
-/* xcni_ct_lifetime knows ICMP by its IPv4 number: ICMPv6 echo lives as long. */
-static __always_inline __u8 ct6_life_proto(__u8 proto)
-{
-	return proto == XCNI_IPPROTO_ICMPV6 ? IPPROTO_ICMP : proto;
-}
-
-/*
- * An ICMPv6 error (unreachable, Packet Too Big, time exceeded, parameter
- * problem) about a live flow, sent to the quoted packet's source from a place
- * on the flow's path (ct_icmp_related4's rule): 1 + its flags, else 0. The quote must be a
- * plain IPv6 header followed by its L4 ports (no extension headers).
- * Global: verified once, its lookups out of the callers' paths.
- */
-__attribute__((noinline)) int ct_icmp_related6(struct __sk_buff *skb, __u32 icmp)
-{
-	__u8 outer[32], type, l4[8];
-	struct xcni_ct6_key k = {};
-	struct xcni_ct_entry *e;
-	__u64 now = bpf_ktime_get_ns();
+	/* In turn: the error's addresses (IPv4's both; IPv6's destination,
+	 * then its source), the quote's first 8 bytes of L4. The frame small:
+	 * the callers' chains at the verifier's 512 bytes leave this 96. */
+	union {
+		__u8 a[16];
+		__u32 a4[2];
+	} o;
 	__u32 q = icmp + 8; /* the quote: after the error's 8-byte header */
-	__u8 life, ver;
-	__u16 t;
+	__u8 proto, type;
 
-	/* Loaded piece by piece, straight into the key: a small frame, so the
-	 * callers' frames and this one fit the verifier's stack together. */
-	if (!skb || bpf_skb_load_bytes(skb, icmp, &type, 1))
+	/* Its type into the key's first byte, which the quote's source then
+	 * overwrites. */
+	if (!skb || bpf_skb_load_bytes(skb, icmp, &u, 1))
 		return 0;
-	if (type != ICMP6_DST_UNREACH && type != ICMP6_PACKET_TOO_BIG &&
-	    type != ICMP6_TIME_EXCEEDED && type != ICMP6_PARAM_PROB)
-		return 0;
-	if (bpf_skb_load_bytes(skb, ETH_HLEN + offsetof(struct xcni_ip6hdr, saddr), outer, 32) ||
-	    bpf_skb_load_bytes(skb, q, &ver, 1) ||
-	    bpf_skb_load_bytes(skb, q + offsetof(struct xcni_ip6hdr, nexthdr), &k.proto, 1) ||
-	    bpf_skb_load_bytes(skb, q + offsetof(struct xcni_ip6hdr, saddr), k.saddr, 32) ||
-	    bpf_skb_load_bytes(skb, q + sizeof(struct xcni_ip6hdr), l4, sizeof(l4)))
-		return 0;
-	/* IPv6, and sent to the quoted packet's source. */
-	if ((ver >> 4) != 6 || !in6_eq(k.saddr, outer + 16))
-		return 0;
-	if (k.proto == IPPROTO_TCP || k.proto == IPPROTO_UDP || k.proto == IPPROTO_SCTP) {
-		__builtin_memcpy(&k.sport, l4, 2);
-		__builtin_memcpy(&k.dport, l4 + 2, 2);
-	} else if (k.proto == XCNI_IPPROTO_ICMPV6) {
-		if (l4[0] != ICMP6_ECHO_REQUEST && l4[0] != ICMP6_ECHO_REPLY)
+	type = *(const __u8 *)&u;
+	if (fam == XCNI_AF_INET) {
+		if (type != ICMP_DEST_UNREACH && type != ICMP_TIME_EXCEEDED &&
+		    type != ICMP_PARAMETERPROB)
 			return 0;
-		__builtin_memcpy(&k.sport, l4 + 4, 2);
-		k.dport = k.sport;
+		if (bpf_skb_load_bytes(skb, ip + offsetof(struct iphdr, saddr), o.a4, 8) ||
+		    bpf_skb_load_bytes(skb, q, &u.q4.in, sizeof(u.q4.in)))
+			return 0;
+		/* IPv4, a first fragment (later ones carry no ports), sent to
+		 * the quoted packet's source. */
+		if (u.q4.in.version != 4 || u.q4.in.ihl < 5 || (u.q4.in.frag_off & bpf_htons(0x1fff)) ||
+		    u.q4.in.saddr != o.a4[1])
+			return 0;
+		u.t.v4.saddr = u.q4.in.saddr;
+		u.t.v4.daddr = u.q4.in.daddr;
+		u.t.v4.proto = proto = u.q4.in.protocol;
+		/* its L4 after its options */
+		q += u.q4.in.ihl * 4;
 	} else {
+		if (type != ICMP6_DST_UNREACH && type != ICMP6_PACKET_TOO_BIG &&
+		    type != ICMP6_TIME_EXCEEDED && type != ICMP6_PARAM_PROB)
+			return 0;
+		/* A plain IPv6 header, no extension headers: its version (read
+		 * where its next header then goes), next header, addresses; sent
+		 * to the quoted packet's source. */
+		if (bpf_skb_load_bytes(skb, q, &u.t.v6.proto, 1) || (u.t.v6.proto >> 4) != 6 ||
+		    bpf_skb_load_bytes(skb, q + offsetof(struct xcni_ip6hdr, nexthdr), &u.t.v6.proto,
+				       1) ||
+		    bpf_skb_load_bytes(skb, q + offsetof(struct xcni_ip6hdr, saddr), u.t.v6.saddr, 32) ||
+		    bpf_skb_load_bytes(skb, ip + offsetof(struct xcni_ip6hdr, daddr), o.a, 16) ||
+		    !in6_eq(u.t.v6.saddr, o.a) ||
+		    bpf_skb_load_bytes(skb, ip + offsetof(struct xcni_ip6hdr, saddr), o.a, 16))
+			return 0;
+		proto = u.t.v6.proto;
+		q += sizeof(struct xcni_ip6hdr);
+	}
+	/* From a place on the flow's path: the peer itself (the quote's
+	 * destination), a node, or (for a flow with the outside) the outside. */
+	if (fam == XCNI_AF_INET ? o.a4[0] != u.t.v4.daddr && !icmp_on_path(fam, o.a4, &u.t.v4.daddr)
+				: !in6_eq(o.a, u.t.v6.daddr) && !icmp_on_path(fam, o.a, u.t.v6.daddr))
+		return 0;
+	if (bpf_skb_load_bytes(skb, q, o.a, 8))
+		return 0;
+	if (proto == IPPROTO_TCP || proto == IPPROTO_UDP || proto == IPPROTO_SCTP) {
+		__builtin_memcpy(fam == XCNI_AF_INET ? &u.t.v4.sport : &u.t.v6.sport, o.a, 4);
+	} else if (proto == (fam == XCNI_AF_INET ? IPPROTO_ICMP : XCNI_IPPROTO_ICMPV6)) {
+		/* Errors are not sent about errors; an echo is keyed by its id. */
+		if (fam == XCNI_AF_INET ? o.a[0] != XCNI_ICMP_ECHO && o.a[0] != XCNI_ICMP_ECHOREPLY
+					: o.a[0] != ICMP6_ECHO_REQUEST && o.a[0] != ICMP6_ECHO_REPLY)
+			return 0;
+		__builtin_memcpy(fam == XCNI_AF_INET ? &u.t.v4.sport : &u.t.v6.sport, o.a + 4, 2);
+		__builtin_memcpy(fam == XCNI_AF_INET ? &u.t.v4.dport : &u.t.v6.dport, o.a + 4, 2);
+	} else if (fam == XCNI_AF_INET6) {
+		/* IPv6: nothing else (IPv4: the protocol's flow, no ports). */
 		return 0;
 	}
-	/* From a place on the flow's path: the peer itself, a node, or (for a
-	 * flow with the outside) the outside. */
-	if (!in6_eq(outer, k.daddr) && !icmp_on_path(XCNI_AF_INET6, outer, k.daddr))
-		return 0;
-	life = ct6_life_proto(k.proto);
-	e = bpf_map_lookup_elem(&xcni_ct6, &k);
-	if (!e || !ct_alive(e, now, life)) {
-		/* The other direction: swapped in place. */
-		__builtin_memcpy(outer, k.saddr, 16);
-		__builtin_memcpy(k.saddr, k.daddr, 16);
-		__builtin_memcpy(k.daddr, outer, 16);
-		t = k.sport;
-		k.sport = k.dport;
-		k.dport = t;
-		e = bpf_map_lookup_elem(&xcni_ct6, &k);
-		if (!e || !ct_alive(e, now, life))
+	if (fam == XCNI_AF_INET6)
+		proto = ct6_life_proto(proto);
+	e = bpf_map_lookup_elem(ct_map(fam), &u.t);
+	if (!e || !ct_alive(e, bpf_ktime_get_ns(), proto)) {
+		/* The other direction: the key swapped in place (a second one
+		 * would cost the callers' chains its bytes). */
+		if (fam == XCNI_AF_INET) {
+			__u32 a = u.t.v4.saddr;
+			__u16 port = u.t.v4.sport;
+
+			u.t.v4.saddr = u.t.v4.daddr;
+			u.t.v4.daddr = a;
+			u.t.v4.sport = u.t.v4.dport;
+			u.t.v4.dport = port;
+		} else {
+			__u16 port = u.t.v6.sport;
+
+			__builtin_memcpy(o.a, u.t.v6.saddr, 16);
+			__builtin_memcpy(u.t.v6.saddr, u.t.v6.daddr, 16);
+			__builtin_memcpy(u.t.v6.daddr, o.a, 16);
+			u.t.v6.sport = u.t.v6.dport;
+			u.t.v6.dport = port;
+		}
+		e = bpf_map_lookup_elem(ct_map(fam), &u.t);
+		if (!e || !ct_alive(e, bpf_ktime_get_ns(), proto))
 			return 0;
 	}
 	return 1 + e->flags;
+}
+
+/*
+ * ct_icmp_related_fam in one global for both families, verified once (88
+ * bytes of frame: from_pod4's chain, 416 of its own, has 96). The family
+ * taken once, each branch the family's copy: a fam tested at every step let
+ * the verifier walk one family's steps after the other's.
+ */
+__attribute__((noinline)) int ct_icmp_related(struct __sk_buff *skb, int fam, __u32 ip,
+					      __u32 icmp)
+{
+	if (fam == XCNI_AF_INET)
+		return ct_icmp_related_fam(skb, XCNI_AF_INET, ip, icmp);
+	return ct_icmp_related_fam(skb, XCNI_AF_INET6, ip, icmp);
 }
 
 /* ---- one conntrack for both families, over struct flow (flow.h) ---------- */
@@ -433,7 +444,7 @@ static __always_inline void flow_reverse(const struct flow *f, int fam, void *r)
 
 /*
  * An ICMP error about a live flow, from a place on its path (the rule at
- * ct_icmp_related4): the flow's XCNI_CT_F_* flags, or -1 when it is not
+ * ct_icmp_related): the flow's XCNI_CT_F_* flags, or -1 when it is not
  * related. The quote's parse is the family's leaf.
  */
 static __always_inline int ct_related(struct __sk_buff *skb, const struct flow *f, int fam)
@@ -443,12 +454,10 @@ static __always_inline int ct_related(struct __sk_buff *skb, const struct flow *
 	(void)skb, (void)f, (void)fam;
 	return -1;
 #else
-	int rel;
+	int rel = ct_icmp_related(skb, fam, fam == XCNI_AF_INET ? ETH_HLEN + f->encap_len : ETH_HLEN,
+				  fam == XCNI_AF_INET ? ETH_HLEN + f->encap_len + f->l3_len :
+							f->l4_off);
 
-	if (fam == XCNI_AF_INET)
-		return ct_icmp_related4(skb, ETH_HLEN + f->encap_len + f->l3_len, f->tuple.v4.saddr,
-					f->tuple.v4.daddr);
-	rel = ct_icmp_related6(skb, f->l4_off);
 	return rel ? rel - 1 : -1;
 #endif
 }

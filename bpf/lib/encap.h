@@ -377,16 +377,20 @@ static __always_inline int remote6_check(const struct pkt6 *p, const struct xcni
 }
 
 /*
- * Decapsulation of an IPv6 inner packet: the outer IPv4, UDP, Geneve and
- * inner Ethernet headers (hdr_len bytes after the outer Ethernet) go, the
- * outer Ethernet header stays and says IPv6. 0 or XCNI_DROP_BAD_GENEVE.
+ * Decapsulation of an inner packet of the family fam (a constant): the
+ * outer IP, UDP, Geneve and inner Ethernet headers (hdr_len bytes after the
+ * outer Ethernet) go, the outer Ethernet header stays and says the inner
+ * family. 0 or XCNI_DROP_BAD_GENEVE. (IPv4 from IPv4: XCNI_DECAP4_FLAGS,
+ * from_overlay4's, after its parse in place.)
  */
-static __always_inline int geneve_decap6(struct __sk_buff *skb, __u32 hdr_len)
+static __always_inline int geneve_decap(struct __sk_buff *skb, int fam, __u32 hdr_len)
 {
-	__be16 proto = bpf_htons(ETH_P_IPV6);
+	__be16 proto = bpf_htons(fam == XCNI_AF_INET ? ETH_P_IP : ETH_P_IPV6);
 
 	if (bpf_skb_adjust_room(skb, -(__s32)hdr_len, BPF_ADJ_ROOM_MAC,
-				BPF_F_ADJ_ROOM_FIXED_GSO | BPF_F_ADJ_ROOM_DECAP_L3_IPV6) ||
+				BPF_F_ADJ_ROOM_FIXED_GSO | (fam == XCNI_AF_INET ?
+								    BPF_F_ADJ_ROOM_DECAP_L3_IPV4 :
+								    BPF_F_ADJ_ROOM_DECAP_L3_IPV6)) ||
 	    bpf_skb_store_bytes(skb, offsetof(struct ethhdr, h_proto), &proto, sizeof(proto), 0))
 		return XCNI_DROP_BAD_GENEVE;
 	return 0;
@@ -505,7 +509,7 @@ static __always_inline int tunnel_encap(struct __sk_buff *skb, const struct enca
  * Decapsulating IPv4 from IPv4 leaves skb->protocol as it was: no
  * BPF_F_ADJ_ROOM_DECAP_L3_IPV4, which only kernels >= 6.3 take (older ones
  * answer -EINVAL) and which only changes anything across families
- * (from_overlay6's IPv4 inner packets and geneve_decap6 keep it).
+ * (geneve_decap does, for an inner packet of the other family).
  */
 #define XCNI_DECAP4_FLAGS BPF_F_ADJ_ROOM_FIXED_GSO
 

@@ -127,7 +127,8 @@ struct xcni_fragstage {
 	struct xcni_frag6_key k6[2];
 	struct xcni_frag6 f6[2];
 	/* a later fragment's key (frag_later), the share being
-	 * looked at (a map key off the stack) */
+	 * looked at (a map key off the stack); at the exit, the first
+	 * fragment being placed (frag_put) */
 	struct xcni_frag_key lk;
 	struct xcni_frag6_key lk6;
 	/* what frag_find found for it */

@@ -1,0 +1,109 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""stack_chains.py: each BPF program's deepest chain of stack frames, from its object.
+
+The verifier refuses a program whose frames along any call chain add up to
+more than 512 bytes (each frame rounded up to 16 with the JIT on). In bpf/
+that sum, not the instruction count, is what decides most choices of inline
+against global (issue 40: one frame for both families' commits took
+from_pod4's chain to 560). This reads one function's frame as the deepest
+r10 offset its code touches (directly, or through a register copied from
+r10), the calls from the relocations (global functions) or the pc-relative
+targets (static ones), and prints per program the deepest chain, frame by
+frame; -a also every function's frame and deepest chain.
+
+make deletes the .bpf.o once the skeleton is made; compile the one you want:
+
+    clang -O2 -g -target bpf -I/usr/include/$(gcc -dumpmachine) -Ibpf \\
+        -c bpf/from_pod.bpf.c -o /tmp/from_pod.o
+    python3 bench/stack_chains.py /tmp/from_pod.o [-a]
+
+The verifier's own per-function depths: VERIFY_STACK=1 with verify_count.
+"""
+import re
+import subprocess
+import sys
+
+
+def parse(obj):
+    out = subprocess.run(["llvm-objdump", "-d", "--no-show-raw-insn", "-r", obj],
+                         capture_output=True, text=True, check=True).stdout
+    frame, order, calls, start, pcrel = {}, [], {}, {}, []
+    fp = {}
+    cur = sec = last = None
+    for line in out.split("\n"):
+        m = re.match(r"^Disassembly of section (\S+):", line)
+        if m:
+            sec = m.group(1)
+            continue
+        m = re.match(r"^([0-9a-f]+) <(\w+)>:", line)
+        if m:
+            if m.group(2).startswith("LBB"):  # a label inside the function
+                continue
+            cur = m.group(2)
+            frame[cur], calls[cur] = 0, set()
+            order.append((cur, sec))
+            start[(sec, int(m.group(1), 16))] = cur
+            continue
+        if cur is None:
+            continue
+        m = re.search(r"R_BPF_64_32\s+(\S+)", line)
+        if m:
+            if last and last[3] is not None:
+                calls[last[0]].add(m.group(1))
+                pcrel.remove(last)
+            continue
+        m = re.match(r"^\s*(\d+):\s+(.*)$", line)
+        if not m:
+            continue
+        idx, ins = int(m.group(1)), m.group(2).strip()
+        for off in re.findall(r"r10 - (0x[0-9a-f]+|\d+)", ins):
+            frame[cur] = max(frame[cur], int(off, 0))
+        mm = re.match(r"(r\d) = r10$", ins)
+        if mm:
+            fp[mm.group(1)] = True
+        else:
+            mm = re.match(r"(r\d) \+= -(\d+)$", ins)
+            if mm and fp.get(mm.group(1)):
+                frame[cur] = max(frame[cur], int(mm.group(2)))
+            md = re.match(r"(r\d) = ", ins)
+            if md:
+                fp.pop(md.group(1), None)
+        mc = re.match(r"call (-?\d+)$", ins)
+        last = (cur, sec, idx, int(mc.group(1)) if mc else None)
+        if mc:
+            pcrel.append(last)
+    for f, s, idx, n in pcrel:
+        if n != -1:
+            tgt = start.get((s, (idx + n + 1) * 8))
+            if tgt:
+                calls[f].add(tgt)
+    return frame, order, calls
+
+
+def main():
+    args = [a for a in sys.argv[1:] if not a.startswith("-")]
+    if len(args) != 1:
+        sys.exit(__doc__)
+    frame, order, calls = parse(args[0])
+
+    def chain(f, seen=()):
+        best = (0, [])
+        for c in calls.get(f, ()):
+            if c in frame and c not in seen:
+                d = chain(c, seen + (f,))
+                if d[0] > best[0]:
+                    best = d
+        return (frame[f] + 15) // 16 * 16 + best[0], [f"{f}:{frame[f]}"] + best[1]
+
+    for f, s in order:
+        if s and not s.startswith(".text"):
+            d, p = chain(f)
+            print(f"{f} [{s}] {d} of 512: " + " > ".join(p))
+    if "-a" in sys.argv:
+        for f, _ in order:
+            print(f"  {f}: frame {frame[f]}, deepest chain {chain(f)[0]}, calls "
+                  f"{', '.join(sorted(c for c in calls[f] if c in frame)) or '-'}")
+
+
+main()
