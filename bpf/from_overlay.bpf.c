@@ -200,7 +200,7 @@ static __always_inline int overlay_into_pod(struct __sk_buff *skb, void *p, int 
 	/* The flow the option opened, known to the sending node's later
 	 * packets (dsr_flow_known; IPv6: by the sending node's address folded,
 	 * *node, read through a pointer: a value held across conntrack cost
-	 * from_overlay6 a slot of its frame, which nodeport6_reply_nat's chain
+	 * from_overlay_decap6 a slot of its frame, which nodeport6_reply_nat's chain
 	 * does not have). */
 	if (ct == CT_NEW && (j.flags & XCNI_CT_F_DSR))
 		dsr_record(skb, f, fam, node);
@@ -367,9 +367,9 @@ __attribute__((noinline)) int from_overlay_decap4(struct __sk_buff *skb, __u32 h
 /*
  * Geneve over the IPv4 underlay: IPv4 inside taken here; IPv6 inside, nothing
  * counted yet, handed on (UL_INNER6 and the outer headers' length) to
- * from_overlay6; what is not Geneve for this node, untouched and uncounted,
+ * from_overlay_decap6; what is not Geneve for this node, untouched and uncounted,
  * to the plain steps (UL_PLAIN).
- * Global, as from_overlay6 is: the entry calls one or the other, so their
+ * Global, as from_overlay_decap6 is: the entry calls one or the other, so their
  * frames never add up.
  */
 __attribute__((noinline)) int from_overlay4(struct __sk_buff *skb)
@@ -463,7 +463,7 @@ out_outer:
  * Geneve over the IPv6 underlay: the outer IPv6 header for this node
  * (node_ip6), no extension headers (xcni sends none), UDP to 6081, from a
  * node of the cluster (tunnel6), the VNI, no critical option (but for IPv6
- * inside with Services in BPF: DSR's, lib/nodeport.h, which from_overlay6
+ * inside with Services in BPF: DSR's, lib/nodeport.h, which overlay_decap_first
  * judges), an IPv4 or IPv6 inner Ethernet frame: then
  * UL6_INNER4/6 and the outer headers' length, nothing counted yet.
  * Anything else not Geneve for this node passes (TC_ACT_OK, untouched);
@@ -521,7 +521,7 @@ __attribute__((noinline)) int from_underlay6(struct __sk_buff *skb)
 		goto out;
 	optlen += sizeof(*ip6) + sizeof(*udp) + sizeof(*g) + sizeof(*inner);
 	/* A critical option: DSR's for an IPv6 frontend (lib/nodeport.h), which
-	 * from_overlay6 reads and judges with Services in BPF; none else. */
+	 * overlay_decap_first reads and judges with Services in BPF; none else. */
 	if (inner->h_proto == bpf_htons(ETH_P_IPV6) &&
 	    (!(g->flags & XCNI_GENEVE_F_CRIT) || lb_enabled))
 		return UL6_INNER6 | (int)optlen;
@@ -571,7 +571,7 @@ static __always_inline enum ul_kind ul_kind_of(const struct __sk_buff *skb)
 
 /*
  * --xdp-mode tc: the prefilter xdp_underlay would run, in a frame of its own
- * (its lookup keys in the entry's frame put from_overlay4_ul6's chain at
+ * (its lookup keys in the entry's frame put from_overlay_decap4's chain at
  * 544 of 512 bytes of stack).
  */
 __attribute__((noinline)) int from_underlay_prefilter(struct __sk_buff *skb)

@@ -219,7 +219,7 @@ static __always_inline const struct xcni_svc *dsr_frontend(const struct xcni_gen
 	return bpf_map_lookup_elem(&xcni_svc, &k);
 }
 
-/* What from_overlay4/6 learnt of DSR (one word: their frames are at the verifier's limit). */
+/* What from_overlay4 and overlay_decap_first learnt of DSR (one word: their frames are at the verifier's limit). */
 #define DSR_FE (1u << 16) /* this node has the frontend; its rev_nat in the low 16 bits */
 #define DSR_OPT (1u << 17) /* the packet carries the option */
 #define DSR_FLOW (1u << 18) /* its source is an outside client the sending node speaks for */
@@ -233,7 +233,7 @@ static __always_inline const struct xcni_svc *dsr_frontend(const struct xcni_gen
  * node has it; 0 without the option), or a drop reason: an unknown critical
  * option, a malformed list, or a DSR option naming a frontend of another
  * family than the inner packet's (family, XCNI_AF_*). For from_overlay4 and
- * from_overlay6 both; a function of its own: the option and the key sit in
+ * overlay_decap_first both; a function of its own: the option and the key sit in
  * its frame, not in theirs.
  */
 static __attribute__((noinline)) int dsr_opt_frontend(struct __sk_buff *skb, __u32 optlen,
@@ -264,7 +264,7 @@ static __attribute__((noinline)) int dsr_opt_frontend(struct __sk_buff *skb, __u
 }
 
 /*
- * A flow from_overlay4/6 is about to open: one opened by the option alone
+ * A flow from_overlay4 and overlay_decap_first is about to open: one opened by the option alone
  * (DSR_FLOW, a new entry) must name a frontend this node knows, whose index
  * then rewrites the replies (*rev_nat, from_pod's); any other keeps no DSR
  * mark (*dsr 0). 0 or XCNI_DROP_BAD_GENEVE.
@@ -289,7 +289,7 @@ static __always_inline int dsr_open(__u32 *dsr, int ct, __u16 *rev_nat)
  * frontend (a reflector past ipBlock rules). One lookup in xcni_svcbe, the
  * backends by key; addr is the inner destination (4 or 16 bytes by family),
  * port in network order. 0 or XCNI_DROP_DSR_NOT_BACKEND. A function of its
- * own: the key sits in its frame, not in from_overlay4/6's.
+ * own: the key sits in its frame, not in from_overlay4 and overlay_decap_first's.
  */
 static __attribute__((noinline)) int dsr_to_backend(__u32 svc_id, __u32 family, const __u8 *addr,
 						    __u32 port)
@@ -388,7 +388,7 @@ static __always_inline int nodeport_dsr_track(struct __sk_buff *skb, struct flow
  * nodeport_dsr_track for IPv6 in a frame of its own: 0 when the backend's
  * node is not reachable (no tunnel of either underlay: nothing touched, the
  * caller decides). Apart from nodeport6_dsr_call, both called from
- * from_outside6: conntrack's frame (ct_icmp_related6 under it) and the
+ * from_outside6: conntrack's frame (ct_icmp_related under it) and the
  * encapsulation's are never on the stack together, which the verifier's 512
  * bytes would not hold.
  */

@@ -981,7 +981,7 @@ static __always_inline int lb_rev_nat_flow(struct __sk_buff *skb, struct flow *f
 }
 
 /* IPv6's in a frame of its own (global: verified once), off the 512 bytes
- * of stack from_pod6 and from_overlay6 share with their callees. */
+ * of stack from_pod6 and from_overlay_decap6 share with their callees. */
 __attribute__((noinline)) int lb6_rev_nat_call(struct __sk_buff *skb, struct flow *f,
 					       __u32 ct_flags)
 {
@@ -1117,7 +1117,7 @@ static __always_inline int icmp6_err_quote(struct __sk_buff *skb, __u32 icmp, vo
  * error's source too when the backend itself sent it. The ICMPv6 checksum
  * covers the quote (a plain difference) and the outer source (through the
  * pseudo-header); the quoted L4 checksum, which nobody checks, is left. The
- * quote must be a plain IPv6 header and the L4 ports (ct6_icmp_related's
+ * quote must be a plain IPv6 header and the L4 ports (ct_icmp_related's
  * rule). 1 when rewritten, else 0.
  */
 __attribute__((noinline)) int lb6_icmp_rev_nat(struct __sk_buff *skb, __u32 icmp)

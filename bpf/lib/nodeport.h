@@ -41,7 +41,7 @@
  *    XCNI_AF_INET6: the option was laid out with 16 bytes of address and a
  *    family from the start, so the IPv6 frontend needs no option type of its
  *    own, and a receiver that knows the option knows both;
- *  - the backend's node (from_overlay6) takes the option before it
+ *  - the backend's node (overlay_decap_first) takes the option before it
  *    decapsulates, looks the frontend up in its own Service maps (every node
  *    holds every other node's NodePort frontends, EXT scope) and keeps the
  *    frontend's reverse-NAT index in the flow's xcni_ct6 entry (rev_nat,
@@ -86,7 +86,7 @@
  *    node over the underlay that reaches it (the IPv4 one, or the IPv6 one
  *    to its tunnel_ip6: tunnel_of), so the backend's replies come back here
  *    (its node tunnels replies to another node's address, encap.h
- *    remote6_check), decapsulated by from_overlay6 whichever the outer
+ *    remote6_check), decapsulated by from_overlay_decap6 whichever the outer
  *    family, where nodeport6_reply_of/_nat undo both and send them out the underlay
  *    (and nodeport_icmp makes an ICMPv6 error about the flow the client's). The
  *    conntrack entry has 4 bytes for the client's address: the client of a
@@ -264,7 +264,7 @@ static __always_inline int lb4_snat_rev(struct __sk_buff *skb, struct pkt *p, __
  * (node_ip6, there from the load; the other nodes tunnel to it when it is
  * their view of this node's InternalIP, pol_tunnel_set), copied into t.
  * Either must be the host's in the ipcache6, for the replies come back there
- * (from_overlay6 takes decapsulated packets for the host only). NULL: none.
+ * (from_overlay_decap6 takes decapsulated packets for the host only). NULL: none.
  */
 static __always_inline const __u8 *nodeport6_self(const __u8 *fe, struct np6_tmp *t)
 {
@@ -461,10 +461,10 @@ __attribute__((noinline)) int nodeport6_encap_call(struct __sk_buff *skb, struct
  * Decapsulated IPv6 from a backend's node for this node's own address: the
  * reply of a NodePort flow nodeport6_snat SNATed? 1 (tracked as its reply,
  * p->rev_nat set), else 0 (nothing touched). Apart from nodeport6_reply_nat:
- * conntrack's frame and the rewrites' never sit under from_overlay6 together.
- * Inline: with the IPv6 underlay's outer source in from_overlay6's frame, a
- * call of its own put from_overlay -> from_overlay6 -> this ->
- * ct6_icmp_related at 528 bytes of stack, past the verifier's 512.
+ * conntrack's frame and the rewrites' never sit under from_overlay_decap6 together.
+ * Inline: with the IPv6 underlay's outer source in from_overlay_decap6's frame, a
+ * call of its own put from_overlay -> from_overlay_decap6 -> this ->
+ * ct_icmp_related at 528 bytes of stack, past the verifier's 512.
  */
 static __always_inline int nodeport6_reply_of(struct __sk_buff *skb, struct pkt6 *p)
 {
@@ -796,7 +796,7 @@ out:
  * An IPv6 packet from the underlay: for an external frontend, translated and
  * delivered (its reason counted, the TC verdict returned); anything else
  * untouched and uncounted (UL_NEXT). Global: verified on its own,
- * beside from_overlay4 and from_overlay6.
+ * beside from_overlay4 and from_overlay_decap6.
  */
 __attribute__((noinline)) int from_outside6(struct __sk_buff *skb)
 {
