@@ -38,6 +38,9 @@
 #     --cluster inside a pod (its service account, the client certificate a
 #     Secret) gets every agent's too; flows --follow goes on through n2's agent
 #     pod deleted and recreated: the lost one named once, the new one asked;
+# 10. one node's service map through kubectl port-forward (docs/kind.md):
+#     --ui added to xcnid's arguments and rolled out, the page and /api/graph
+#     of n1's agent read through the tunnel from the control plane's netns;
 #  xcnictl status through the DaemonSet (kubectl exec ds/xcni) after step 1:
 #  OK on every node; in step 3 not OK, naming the agent, while n2's agent is
 #  stopped and right after it is killed, and OK again once it is back;
@@ -543,6 +546,42 @@ wait "$UI_PID" 2>/dev/null
 k8s_flows_in_pod flows n1 n1 n2 n3
 # --follow lists the agents again: n2's agent pod replaced under it.
 k8s_flows_follow_relist n2
+
+# ---- 10. one node's service map through kubectl port-forward (docs/kind.md) ----
+# As docs/kind.md says: --ui 127.0.0.1:9962 added to xcnid's arguments (the
+# address of --metrics-addr: one server), rolled out; then kubectl
+# port-forward to n1's agent pod from the control plane's netns (a
+# workstation), and the page and its /api/graph read through the tunnel.
+kc -n kube-system patch daemonset xcni --type=json \
+	-p '[{"op":"add","path":"/spec/template/spec/containers/0/args/-","value":"--ui"},{"op":"add","path":"/spec/template/spec/containers/0/args/-","value":"127.0.0.1:9962"}]' >/dev/null
+check "--ui 127.0.0.1:9962 added to xcnid's arguments (kubectl patch): rolled out" \
+	kc -n kube-system rollout status ds/xcni --timeout=180s
+check "  c (n3) reaches a (n1) again; b (n2) is still cut off" \
+	eventually 30 bash -c "wget_from flows c http://$FA:8080/ | grep -qx hello-from-a && ! wget_from flows b http://$FA:8080/ >/dev/null 2>&1"
+PF_POD=$(agent_pod n1)
+# kubectl itself in the background (ip netns exec execs it): its own PID.
+ip netns exec "$K8S_NETNS" "$K8S_BIN/kubectl" --kubeconfig "$KUBECONFIG" -n kube-system \
+	port-forward "pod/$PF_POD" 19962:9962 >"$TMP/pf.out" 2>&1 &
+PF_PID=$!
+BG_PIDS+=("$PF_PID")
+uipf() {
+	eventually 20 grep -q "Forwarding from 127.0.0.1:19962" "$TMP/pf.out" || { cat "$TMP/pf.out"; return 1; }
+	ip netns exec "$K8S_NETNS" curl -sf http://127.0.0.1:19962/ | grep -qi '<html' || { echo "no page"; return 1; }
+	ip netns exec "$K8S_NETNS" curl -sf "http://127.0.0.1:19962/api/graph?namespace=flows" >"$TMP/graph1.json" || return 1
+	python3 - "$TMP/graph1.json" <<'PY'
+import json, sys
+g = json.load(open(sys.argv[1]))
+e = {x["id"]: x for x in g["edges"]}
+d, a = e.get("pod:flows/b->pod:flows/a"), e.get("pod:flows/c->pod:flows/a")
+ok = g.get("node") == "n1" and d and d["verdict"] == "denied" and a and a["verdict"] == "allowed"
+ok or print(g.get("node"), json.dumps(g["edges"])[:3000])
+sys.exit(0 if ok else 1)
+PY
+}
+check "kubectl port-forward $PF_POD 9962 (n1): the service map page, /api/graph b -> a denied, c -> a allowed" \
+	eventually 20 uipf
+kill "$PF_PID" 2>/dev/null
+wait "$PF_PID" 2>/dev/null
 kc delete namespace flows --wait=true --timeout=90s >/dev/null 2>&1
 
 # ---- uninstall, down ----
