@@ -346,6 +346,7 @@ static int cmd_up(int argc, char **argv)
 	unsigned int family;
 	uint16_t np_min, np_max;
 	size_t nagent_args;
+	bool np_dsr;
 	int ret;
 
 	ret = up_args(argc, argv, &nodes, &dns, &kp_none, &lab);
@@ -361,9 +362,11 @@ static int cmd_up(int argc, char **argv)
 	if (lab_find_bin("xcnid", "XCNID_BIN", xcnid, sizeof(xcnid)) ||
 	    lab_find_bin("xcni", "XCNI_BIN", xcni, sizeof(xcni)))
 		return 1;
-	/* lab_create starts the struct afresh: the range is put back after it. */
+	/* lab_create starts the struct afresh: the range and the NodePort mode
+	 * are put back after it (the mode was not: --node-port-mode dsr ran SNAT). */
 	np_min = lab.np_min;
 	np_max = lab.np_max;
+	np_dsr = lab.np_dsr;
 	family = lab.family;
 	memcpy(agent_args, lab.agent_args, sizeof(agent_args));
 	nagent_args = lab.nagent_args;
@@ -375,6 +378,7 @@ static int cmd_up(int argc, char **argv)
 	lab.family = family;
 	lab.np_min = np_min;
 	lab.np_max = np_max;
+	lab.np_dsr = np_dsr;
 	/* lab_teardown copes with a half-made lab, so every failure from here goes through it. */
 	if (up_build(&lab, nodes, xcnid, xdp)) {
 		fprintf(stderr, "lab up: failed; removing what was made\n");
