@@ -46,8 +46,8 @@ static __always_inline int to_remote_node(struct __sk_buff *skb, int fam, void *
 	int reason;
 
 	/* The IPv6 underlay's endpoint is in the entry: looked up again here
-	 * rather than kept in from_pod4's or from_pod6's frame, which have no
-	 * 8 bytes to spare. */
+	 * rather than kept in from_pod_frame4's or from_pod_frame6's frame,
+	 * which have no 8 bytes to spare. */
 	if (tunnel == XCNI_TUN6) {
 		dipc = ipcache_find(fam, fam == XCNI_AF_INET ? (void *)&((struct pkt *)p)->tuple.daddr
 							    : (void *)((struct pkt6 *)p)->tuple.daddr);
@@ -81,8 +81,8 @@ static __always_inline int to_remote_node(struct __sk_buff *skb, int fam, void *
 /*
  * to_remote_node for IPv6 in a frame of its own: its frame (the outer
  * headers) and ct_icmp_related's are never on the stack together, so
- * from_pod6 fits the verifier's 512 bytes. IPv4's is inlined (from_pod4's
- * chain has no room for another frame).
+ * from_pod_frame6 fits the verifier's 512 bytes. IPv4's is inlined
+ * (from_pod_frame4's chain has no room for another frame).
  */
 static __attribute__((noinline)) int to_remote_node_frame6(struct __sk_buff *skb,
 							   struct pkt6 *p, __u32 tunnel)
@@ -158,7 +158,8 @@ static __always_inline int from_pod_where(void *p, int fam, const struct xcni_en
 /*
  * The flags the translation gave the flow's entry (XCNI_CT_F_HAIRPIN: a pod
  * reaching itself through a Service), from the family's translation state
- * lb (IPv4: from_pod4's, zeroed without Services; IPv6: NULL for none).
+ * lb (IPv4: on from_pod_frame4's stack, zeroed without Services; IPv6:
+ * NULL for none).
  */
 static __always_inline __u8 lb_hairpin(const void *lb, int fam)
 {
@@ -288,7 +289,7 @@ static __always_inline int from_pod_flow(struct __sk_buff *skb, void *p, int fam
 		 * masquerade hands the flow to the node, so the pod's egress is
 		 * not asked either (lab netpol via Service: the same truth
 		 * tables). Read where used, not held: a value held across
-		 * the lookups costs from_pod4 a slot of its frame. */
+		 * the lookups costs from_pod_frame4 a slot of its frame. */
 		if (lb_hairpin(lb, fam))
 			v->src_id = XCNI_ID_HOST;
 		reason = flow_judge(f, fam, ct, lb_hairpin(lb, fam) ? 0 : judge_key(src, ep_addr, fam),
@@ -344,143 +345,148 @@ static __always_inline int from_pod_flow(struct __sk_buff *skb, void *p, int fam
 }
 
 /*
- * IPv6 from a pod, its family's front: the pod's MAC, no VLAN tag, the
- * header, the source rule (the pod's IPv6, or a link-local source for
- * neighbour discovery and its gateway only), neighbour discovery on the link
- * (the gateway answered here), then from_pod_flow. Global: verified on its
- * own, the IPv4 path does not carry it.
+ * from_pod, either family (fam a constant: the compiler keeps one family's
+ * branch in each copy and the verifier sees no other), one order of steps:
+ *   1. the Ethernet header, the endpoint behind the device (pod_dev_start's
+ *      order), the pod's MAC;
+ *   2. no VLAN tag (skb->vlan_tci, which the stack took off before tc):
+ *      xcni has no VLANs to give it to, and answers nothing behind one;
+ *   3. IPv4 only: ARP for the pod's own address (the sender rule is
+ *      handle_arp's own), any other non-IP type refused;
+ *   4. the header;
+ *   5. the source rule: the pod's own address; IPv6 also a link-local
+ *      source (or :: for DAD) for neighbour discovery and its gateway;
+ *   6. IPv6 only: neighbour discovery on the link, answered (the gateway);
+ *   7. from_pod_flow: Services, where it goes, conntrack, policy, out.
+ * The family's state: IPv4's struct pkt (packet pointers) and its
+ * translation state on the stack; IPv6's struct pkt6 on the stack, its
+ * translation state in xcni_lb6_tmp (lb6_state_get).
  */
-__attribute__((noinline)) int from_pod6(struct __sk_buff *skb)
+static __always_inline int from_pod_fam(struct __sk_buff *skb, const int fam)
 {
 	struct xcni_endpoint *src;
-	struct lb6_state *lb = NULL;
+	struct lb_state lb4 = {};
+	/* IPv4's always there (zeroed: nothing to forget), IPv6's once taken. */
+	void *lb = fam == XCNI_AF_INET ? &lb4 : NULL;
 	struct verdict v = {};
-	struct pkt6 p = {};
+	struct pkt p4 = {};
+	struct pkt6 p6 = {};
+	void *p = fam == XCNI_AF_INET ? (void *)&p4 : (void *)&p6;
+	struct flow *f = fam == XCNI_AF_INET ? pkt_flow(&p4) : pkt_flow(&p6);
 	const struct ethhdr *eth;
-	const void *ep_ip6 = NULL;
-	__u32 ep_id = 0;
+	struct cursor c;
+	const void *ep_addr = NULL;
+	__u32 ep_ip = 0, ep_id = 0;
 	int reason, verdict = TC_ACT_OK, nd;
 
-	if (!skb)
-		return TC_ACT_SHOT;
-	p.len = skb->len;
-	src = endpoint_of_dev(XCNI_AF_INET6, skb->ifindex, &ep_ip6);
-	if (!src) {
-		reason = XCNI_DROP_NO_ENDPOINT;
-		goto out;
+	f->len = skb->len;
+	if (fam == XCNI_AF_INET) {
+		reason = pod_dev_start(skb, &c, &p4, &src, &ep_ip);
+		if (reason)
+			goto out;
+		ep_addr = &ep_ip;
+		eth = p4.eth;
+	} else {
+		/* Read in place: no cursor (IPv6 is read by offsets). */
+		eth = (const struct ethhdr *)(long)skb->data;
+		if ((const void *)(eth + 1) > (const void *)(long)skb->data_end) {
+			reason = XCNI_DROP_SHORT;
+			goto out;
+		}
+		src = endpoint_of_dev(fam, skb->ifindex, &ep_addr);
+		if (!src) {
+			reason = XCNI_DROP_NO_ENDPOINT;
+			goto out;
+		}
 	}
 	ep_id = src->ep_id;
-	/* Read in place: a copy would cost the frame 8 bytes, which lb6_translate
-	 * needs below it (the verifier's 512 for the chain). */
-	eth = (const struct ethhdr *)(long)skb->data;
-	if ((const void *)(eth + 1) > (const void *)(long)skb->data_end) {
-		reason = XCNI_DROP_SHORT;
-		goto out;
-	}
 	if (!mac_eq(eth->h_source, src->pod_mac)) {
 		reason = XCNI_DROP_SPOOF_MAC;
 		goto out;
 	}
-	/* A VLAN tag the stack took off before tc (skb->vlan_tci): xcni has no
-	 * VLANs to give it to; before anything is answered (as from_pod4). */
 	if (skb->vlan_present) {
 		reason = XCNI_DROP_NON_IP;
 		goto out;
 	}
-	reason = parse_ipv6(skb, &p);
-	if (reason)
-		goto out;
-	/* ND and MLD are spoken on the link: of their types, only what goes to
-	 * a link-local or multicast address is neighbour discovery. Anything
-	 * else is a datagram like any other (the node would route it): the
-	 * source rule, conntrack and policy below judge it. */
-	nd = icmp6_is_nd(&p) && in6_on_link(p.tuple.daddr);
-	if (!in6_eq(p.tuple.saddr, ep_ip6)) {
-		/* Not the pod's address: a link-local one (or :: for DAD) may
-		 * speak neighbour discovery, and reach the gateway; nothing else. */
-		reason = XCNI_DROP_SPOOF_IP;
-		if (!in6_linklocal(p.tuple.saddr) && !in6_unspec(p.tuple.saddr))
+	if (fam == XCNI_AF_INET) {
+		if (p4.eth->h_proto == bpf_htons(ETH_P_ARP)) {
+			reason = handle_arp(&c, ep_ip, src->pod_mac);
 			goto out;
-		if (!nd && (!in6_linklocal(p.tuple.saddr) || !in6_is_gw(p.tuple.daddr)))
+		}
+		reason = parse_eth_ipv4(&c, &p4);
+		if (reason)
 			goto out;
+		if (p4.tuple.saddr != ep_ip) {
+			reason = XCNI_DROP_SPOOF_IP;
+			goto out;
+		}
+	} else {
+		reason = parse_ipv6(skb, &p6);
+		if (reason)
+			goto out;
+		/* ND and MLD are spoken on the link: of their types, only what
+		 * goes to a link-local or multicast address is neighbour
+		 * discovery. Anything else is a datagram like any other (the
+		 * node would route it): the source rule, conntrack and policy
+		 * judge it. */
+		nd = icmp6_is_nd(&p6) && in6_on_link(p6.tuple.daddr);
+		if (!in6_eq(p6.tuple.saddr, ep_addr)) {
+			/* Not the pod's address: a link-local one (or :: for
+			 * DAD) may speak neighbour discovery, and reach the
+			 * gateway; nothing else. */
+			reason = XCNI_DROP_SPOOF_IP;
+			if (!in6_linklocal(p6.tuple.saddr) && !in6_unspec(p6.tuple.saddr))
+				goto out;
+			if (!nd && (!in6_linklocal(p6.tuple.saddr) || !in6_is_gw(p6.tuple.daddr)))
+				goto out;
+		}
+		if (nd) {
+			/* With the hop limit a neighbour sends, else not from
+			 * the link. */
+			reason = nd_hop_ok(&p6);
+			if (!reason)
+				reason = nd_from_pod(skb, &p6, src, ep_addr, &verdict);
+			goto out;
+		}
+		if (lb_enabled)
+			lb = lb6_state_get();
 	}
-	if (nd) {
-		/* With the hop limit a neighbour sends, else not from the link. */
-		reason = nd_hop_ok(&p);
-		if (!reason)
-			reason = nd_from_pod(skb, &p, src, ep_ip6, &verdict);
-		goto out;
-	}
-	if (lb_enabled)
-		lb = lb6_state_get();
-	reason = from_pod_flow(skb, &p, XCNI_AF_INET6, NULL, src, ep_ip6, ep_id, lb, &v, &verdict);
+	reason = from_pod_flow(skb, p, fam, &c, src, ep_addr, ep_id, lb, &v, &verdict);
 out:
 	if (lb_enabled && reason_is_drop(reason))
-		lb_flow_forget(lb, XCNI_AF_INET6);
-	return finish6(skb, reason, XCNI_DIR_FROM_POD, ep_id, &p, verdict, &v);
+		lb_flow_forget(lb, fam);
+	return finish_flow(skb, fam, reason, XCNI_DIR_FROM_POD, ep_id, f, verdict, &v);
 }
 
 /*
- * IPv4 (and ARP, and whatever else is dropped), its family's front: the
- * pod's MAC, no VLAN tag, ARP for the pod's own address, the header, the
- * pod's own source, then from_pod_flow. A function of its own beside
- * from_pod6: the two frames never sit on the stack together, and each fits
- * the verifier's 512 bytes with its callees.
+ * from_pod_fam's two frames, one per family, verified apart: one frame
+ * holding both families' copies is 424 bytes (the two copies' locals share
+ * it, the compiler's spill slots do not shrink), and with IPv6's deepest
+ * callee (to_remote_node_frame6, lb6_translate_call: 144) the chain is 576
+ * of the verifier's 512 (bench/README.md, "One flow: from_pod as one body").
  */
-__attribute__((noinline)) int from_pod4(struct __sk_buff *skb)
+__attribute__((noinline)) int from_pod_frame4(struct __sk_buff *skb)
 {
-	struct xcni_endpoint *src;
-	struct lb_state lb = {};
-	struct verdict v = {};
-	struct pkt p = {};
-	struct cursor c;
-	__u32 ep_ip = 0, ep_id = 0;
-	int reason, verdict = TC_ACT_OK;
-
-	p.len = skb->len;
-	reason = pod_dev_start(skb, &c, &p, &src, &ep_ip);
-	if (reason)
-		goto out;
-	ep_id = src->ep_id;
-	if (!mac_eq(p.eth->h_source, src->pod_mac)) {
-		reason = XCNI_DROP_SPOOF_MAC;
-		goto out;
-	}
-	/* A VLAN tag the stack took off before tc (skb->vlan_tci) hides behind
-	 * the ethertype: xcni has no VLANs to give it to, and answers nothing
-	 * behind one (ARP included: from_pod6's order). */
-	if (skb->vlan_present) {
-		reason = XCNI_DROP_NON_IP;
-		goto out;
-	}
-	if (p.eth->h_proto == bpf_htons(ETH_P_ARP)) {
-		reason = handle_arp(&c, ep_ip, src->pod_mac);
-		goto out;
-	}
-	if (p.eth->h_proto != bpf_htons(ETH_P_IP)) {
-		reason = XCNI_DROP_NON_IP;
-		goto out;
-	}
-	reason = parse_ipv4(&c, &p);
-	if (reason)
-		goto out;
-	if (p.tuple.saddr != ep_ip) {
-		reason = XCNI_DROP_SPOOF_IP;
-		goto out;
-	}
-	reason = from_pod_flow(skb, &p, XCNI_AF_INET, &c, src, &ep_ip, ep_id, &lb, &v, &verdict);
-out:
-	if (lb_enabled && reason_is_drop(reason))
-		lb_flow_forget(&lb, XCNI_AF_INET);
-	return finish(skb, reason, XCNI_DIR_FROM_POD, ep_id, &p, verdict, &v);
+	return from_pod_fam(skb, XCNI_AF_INET);
 }
 
+__attribute__((noinline)) int from_pod_frame6(struct __sk_buff *skb)
+{
+	if (!skb)
+		return TC_ACT_SHOT;
+	return from_pod_fam(skb, XCNI_AF_INET6);
+}
+
+/*
+ * Every packet a pod sends. IPv6 by the skb's protocol; the rest (IPv4,
+ * ARP, whatever else is refused) as IPv4.
+ */
 SEC("tc")
 int from_pod(struct __sk_buff *skb)
 {
 	if (skb->protocol == bpf_htons(ETH_P_IPV6))
-		return from_pod6(skb);
-	return from_pod4(skb);
+		return from_pod_frame6(skb);
+	return from_pod_frame4(skb);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -524,7 +524,7 @@ struct encap_in {
 	__u32 label; /* the outer IPv6 flow label (IPv6 underlay): flow_label_of */
 };
 
-/* What a translation did, for the rest of from_pod6. */
+/* What a translation did, for the rest of from_pod_frame6. */
 struct lb6_state {
 	struct xcni_ct6_key orig; /* the tuple as the client sent it (the service entry's key) */
 	__u32 backend_id;
@@ -538,7 +538,7 @@ struct lb6_state {
 };
 
 /*
- * Room off the stack (per CPU, not pinned): from_pod6 and the global
+ * Room off the stack (per CPU, not pinned): from_pod_frame6 and the global
  * functions it calls share the verifier's 512 bytes, and a translation's
  * state and the conntrack entry it builds would take it past them. A tc
  * program is not re-entered on its CPU, so one slot serves a packet at a time.
