@@ -401,6 +401,28 @@ static __always_inline int np_into_pod(struct __sk_buff *skb, void *p, int fam,
 }
 
 /*
+ * What nodeport_encap and nodeport_dsr do first, in one order: a hop left
+ * (else dropped, nothing written), the encapsulation's view of the packet
+ * (in; a packet the underlay cannot take whole is dropped here: the
+ * too-big check came before, np_too_big), then the TTL or hop limit down by
+ * one. 0 or the drop reason.
+ */
+static __always_inline int np_encap_prep(struct __sk_buff *skb, void *p, int fam,
+					 struct encap_in *in)
+{
+	int reason;
+
+	if (!np_hop_ok(p, fam))
+		return XCNI_DROP_ENCAP;
+	reason = encap_in_fill(skb, fam, p, in);
+	if (reason)
+		return reason == XCNI_FWD_TOO_BIG ? XCNI_DROP_ENCAP : reason;
+	if (!in->inner_len || np_hop_down(skb, p, fam))
+		return XCNI_DROP_ENCAP;
+	return 0;
+}
+
+/*
  * The packet (translated, tracked; p the family's struct pkt or struct
  * pkt6) to the backend's node, either family: TTL or hop limit down by one,
  * Geneve over the underlay that reaches the node (tunnel, as tunnel_of says;
@@ -412,15 +434,10 @@ static __always_inline int np_into_pod(struct __sk_buff *skb, void *p, int fam,
 static __always_inline int nodeport_encap(struct __sk_buff *skb, void *p, int fam, __u32 tunnel,
 					  const __u8 *dst6, struct encap_in *in, int *verdict)
 {
-	int reason;
+	int reason = np_encap_prep(skb, p, fam, in);
 
-	if (!np_hop_ok(p, fam))
-		return XCNI_DROP_ENCAP;
-	reason = encap_in_fill(skb, fam, p, in);
 	if (reason)
-		return reason == XCNI_FWD_TOO_BIG ? XCNI_DROP_ENCAP : reason;
-	if (!in->inner_len || np_hop_down(skb, p, fam))
-		return XCNI_DROP_ENCAP;
+		return reason;
 	/* tunnel_encap chooses on the pointer: kept a pointer the compiler
 	 * cannot replace by a test of tunnel, which the verifier would not
 	 * link to it (IPv4's is NULL, its IPv6 branch left out). */
@@ -527,15 +544,10 @@ static __always_inline int nodeport_dsr(struct __sk_buff *skb, void *p, int fam,
 					const __u8 *dst6, struct encap_in *in, int *verdict)
 {
 	__u32 mtu = 0, len = dst6 ? XCNI_ENCAP6_DSR_LEN : XCNI_ENCAP_DSR_LEN;
-	int reason;
+	int reason = np_encap_prep(skb, p, fam, in);
 
-	if (!np_hop_ok(p, fam))
-		return XCNI_DROP_ENCAP;
-	reason = encap_in_fill(skb, fam, p, in);
 	if (reason)
-		return reason == XCNI_FWD_TOO_BIG ? XCNI_DROP_ENCAP : reason;
-	if (!in->inner_len || np_hop_down(skb, p, fam))
-		return XCNI_DROP_ENCAP;
+		return reason;
 	if (fam == XCNI_AF_INET6)
 		barrier_var(dst6); /* chosen on the pointer: nodeport_encap's */
 	if (skb->gso_size || in->inner_len + len > 0xffff ||
