@@ -10,13 +10,13 @@
  * each part's rules.
  *
  * The ICMP half is nodeport_icmp.h's, both families: path MTU for what goes
- * encapsulated to another node's backend (np_too_big, np6_too_big), and ICMP
+ * encapsulated to another node's backend (np4_too_big, np6_too_big), and ICMP
  * errors about a translated flow carried across the translation (from
  * outside about a reply this node sent, to the backend: from_outside_icmp,
  * either family; from the backend's side about a flow this node SNATed,
  * to the client: nodeport_icmp). It uses helpers of this
  * file (nodeport6_self, np_into_pod, nodeport_encap, ...) and this file's
- * paths use it (from_outside, from_outside6, nodeport_reply): it is included
+ * paths use it (from_outside, from_outside6, nodeport4_reply): it is included
  * between the two, before from_outside.
  */
 /*
@@ -380,7 +380,7 @@ static __always_inline int np_hop_down(struct __sk_buff *skb, void *p, int fam)
 	struct pkt6 *p6 = p;
 
 	if (fam == XCNI_AF_INET)
-		return ttl_decrement(skb, p);
+		return ttl_decrement4(skb, p);
 	p6->hop_limit--;
 	return bpf_skb_store_bytes(skb, IP6_HOPLIMIT_OFF, &p6->hop_limit, 1, 0) ? -1 : 0;
 }
@@ -404,7 +404,7 @@ static __always_inline int np_into_pod(struct __sk_buff *skb, void *p, int fam,
  * What nodeport_encap and nodeport_dsr do first, in one order: a hop left
  * (else dropped, nothing written), the encapsulation's view of the packet
  * (in; a packet the underlay cannot take whole is dropped here: the
- * too-big check came before, np_too_big), then the TTL or hop limit down by
+ * too-big check came before, np4_too_big), then the TTL or hop limit down by
  * one. 0 or the drop reason.
  */
 static __always_inline int np_encap_prep(struct __sk_buff *skb, void *p, int fam,
@@ -427,7 +427,7 @@ static __always_inline int np_encap_prep(struct __sk_buff *skb, void *p, int fam
  * pkt6) to the backend's node, either family: TTL or hop limit down by one,
  * Geneve over the underlay that reaches the node (tunnel, as tunnel_of says;
  * dst6 its IPv6 underlay address for XCNI_TUN6, else NULL: IPv4's NodePort
- * flows take the IPv4 underlay only, np_tunnel), out of it, counted. in: the
+ * flows take the IPv4 underlay only, np4_tunnel), out of it, counted. in: the
  * encapsulation's view of the packet (IPv6: np6_tmp's, off its frame). The
  * reason (XCNI_FWD_ENCAP: redirected, the verdict in *verdict).
  */
@@ -557,7 +557,7 @@ static __always_inline int nodeport_dsr(struct __sk_buff *skb, void *p, int fam,
 	else if (dst6 && !(reason = geneve_encap_ul6_dsr(skb, in, &orig->v6, dst6)))
 		tunnel_count6(dst6, skb->len, 0);
 	else if (!dst6 && !(reason = geneve_encap_dsr(skb, in, orig, fam, tunnel)))
-		tunnel_count(tunnel, skb->len, 0);
+		tunnel_count4(tunnel, skb->len, 0);
 	if (reason)
 		return reason;
 	*verdict = bpf_redirect_neigh(skb->ifindex, NULL, 0, 0);
@@ -636,7 +636,7 @@ static __attribute__((noinline)) void dsr_record(struct __sk_buff *skb, const st
  * client -> backend, lb its translation): the one its service entry holds,
  * else a free one (lb_snat_port). 0 or XCNI_DROP_NAT_NO_PORT.
  */
-static __always_inline int np_snat_port(const struct lb_state *lb, const struct pkt *p,
+static __always_inline int np4_snat_port(const struct lb_state *lb, const struct pkt *p,
 					__u16 *nport)
 {
 	__u32 self = node_ip;
@@ -654,7 +654,7 @@ static __always_inline int np_snat_port(const struct lb_state *lb, const struct 
  * backend's node judges its ingress, the source being this node. hook:
  * XCNI_CT_F_XDP from the XDP fast path, 0 from tc.
  */
-static __always_inline void np_snat_open(const struct pkt *p, const struct lb_state *lb, int ct,
+static __always_inline void np4_snat_open(const struct pkt *p, const struct lb_state *lb, int ct,
 					 __u32 len, __u8 hook)
 {
 	struct xcni_ct_entry *e;
@@ -671,7 +671,7 @@ static __always_inline void np_snat_open(const struct pkt *p, const struct lb_st
 }
 
 /* The node of a backend that is another node's pod (the overlay reaches it), or 0. */
-static __always_inline __u32 np_tunnel(__u32 daddr)
+static __always_inline __u32 np4_tunnel(__u32 daddr)
 {
 	const struct xcni_ipcache_val *dipc = ipcache_lookup(daddr);
 
@@ -705,7 +705,7 @@ __attribute__((noinline)) int from_outside(struct __sk_buff *skb)
 	if (!skb)
 		return TC_ACT_SHOT;
 	p.len = skb->len;
-	if (reparse(skb, &c, &p))
+	if (reparse4(skb, &c, &p))
 		return TC_ACT_OK; /* not IPv4, or not whole: the stack's to judge */
 	reason = lb_translate(skb, &p, XCNI_AF_INET, 0, 0, &lb, OUTSIDE);
 	if (!reason)
@@ -717,12 +717,12 @@ __attribute__((noinline)) int from_outside(struct __sk_buff *skb)
 			goto out;
 		}
 		/* Refused at once, back out the way it came. */
-		verdict = lb_reject(skb, &p) ? TC_ACT_SHOT : bpf_redirect(skb->ifindex, 0);
+		verdict = lb4_reject(skb, &p) ? TC_ACT_SHOT : bpf_redirect(skb->ifindex, 0);
 		goto out;
 	}
 	if (reason != 1)
 		goto out;
-	reason = reparse(skb, &c, &p);
+	reason = reparse4(skb, &c, &p);
 	if (reason)
 		goto out;
 	dst = bpf_map_lookup_elem(&xcni_endpoints, &p.tuple.daddr);
@@ -741,22 +741,22 @@ __attribute__((noinline)) int from_outside(struct __sk_buff *skb)
 		goto out;
 	}
 	/* A backend on another node (a pod: the overlay reaches it). */
-	tunnel = np_tunnel(p.tuple.daddr);
+	tunnel = np4_tunnel(p.tuple.daddr);
 	if (!tunnel) {
 		reason = XCNI_DROP_NO_TUNNEL;
 		goto out;
 	}
-	/* Too big for the underlay once encapsulated: the client is told (np_too_big).
+	/* Too big for the underlay once encapsulated: the client is told (np4_too_big).
 	 * Most packets fit, and np_maybe_over says so without reading them again. */
 	if (np_maybe_over(skb, XCNI_ENCAP_LEN)) {
-		verdict = np_too_big(skb, &lb.orig);
+		verdict = np4_too_big(skb, &lb.orig);
 		if (verdict != NP_FITS) {
 			reason = XCNI_DROP_TOO_BIG;
 			goto out;
 		}
 		verdict = TC_ACT_OK;
 		/* Its packet pointers are stale for the verifier (it may rewrite the packet). */
-		reason = reparse(skb, &c, &p);
+		reason = reparse4(skb, &c, &p);
 		if (reason)
 			goto out;
 	}
@@ -771,7 +771,7 @@ __attribute__((noinline)) int from_outside(struct __sk_buff *skb)
 		goto out;
 	}
 	/* SNAT to this node, so the reply comes back here to be undone. */
-	reason = np_snat_port(&lb, &p, &nport);
+	reason = np4_snat_port(&lb, &p, &nport);
 	if (reason)
 		goto out;
 	if (lb.svc_ct)
@@ -783,7 +783,7 @@ __attribute__((noinline)) int from_outside(struct __sk_buff *skb)
 	}
 	p.tuple.saddr = node_ip;
 	p.tuple.sport = nport;
-	reason = reparse(skb, &c, &p);
+	reason = reparse4(skb, &c, &p);
 	if (reason)
 		goto out;
 	ct = ct_track(skb, pkt_flow(&p), XCNI_AF_INET, skb->len, &ctf);
@@ -791,7 +791,7 @@ __attribute__((noinline)) int from_outside(struct __sk_buff *skb)
 		reason = ct_invalid_reason(pkt_flow(&p));
 		goto out;
 	}
-	np_snat_open(&p, &lb, ct, skb->len, 0);
+	np4_snat_open(&p, &lb, ct, skb->len, 0);
 	lb_flow_follow(&lb, XCNI_AF_INET, pkt_flow(&p));
 	{
 		struct encap_in in;
@@ -913,7 +913,7 @@ out:
  * decapsulated, frontend -> client again and sent out the underlay (the
  * reason, *verdict set). 0: not one, nothing touched.
  */
-static __always_inline int nodeport_reply(struct __sk_buff *skb, struct pkt *p,
+static __always_inline int nodeport4_reply(struct __sk_buff *skb, struct pkt *p,
 					  const struct outer *o, int *verdict)
 {
 	const struct xcni_ct_entry *e;
