@@ -632,7 +632,7 @@ int from_overlay(struct __sk_buff *skb)
 		if (!lb_enabled)
 			return TC_ACT_OK;
 		ret = from_outside_icmp(skb, XCNI_AF_INET);
-		return ret != UL_NEXT ? ret : from_outside(skb);
+		return ret != UL_NEXT ? ret : from_outside4(skb);
 	default:
 		return ret;
 	}

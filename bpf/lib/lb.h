@@ -1341,6 +1341,16 @@ __attribute__((noinline)) int lb6_reject(struct __sk_buff *skb, const struct pkt
 	return 0;
 }
 
+/*
+ * The refusal of a connection to a Service without backends, either family
+ * (fam a constant; p the family's struct pkt or struct pkt6): the family's
+ * leaf, lb4_reject or lb6_reject. 0, or -1 (drop it).
+ */
+static __always_inline int lb_reject(struct __sk_buff *skb, const void *p, int fam)
+{
+	return fam == XCNI_AF_INET ? lb4_reject(skb, p) : lb6_reject(skb, p);
+}
+
 /* This packet's translation state, zeroed; NULL only if the map failed (no translation). */
 static __always_inline struct lb6_state *lb6_state_get(void)
 {
