@@ -454,19 +454,24 @@ static __always_inline int nodeport_encap(struct __sk_buff *skb, void *p, int fa
  * nodeport_encap for IPv6 in a frame of its own (global: from_outside6's and
  * from_outside_icmp's are at the verifier's limit), the backend's node from
  * the ipcache (tunnel_of: the IPv4 underlay to its tunnel_ip, the IPv6 one to
- * its tunnel_ip6, from node_ip6). The reason (XCNI_FWD_ENCAP: redirected).
+ * its tunnel_ip6, from node_ip6). tunnel: the caller's answer (np_tunnel),
+ * which spares an IPv4 underlay's node the lookup; 0: none asked yet. The
+ * reason (XCNI_FWD_ENCAP: redirected).
  */
-__attribute__((noinline)) int nodeport6_encap_call(struct __sk_buff *skb, struct pkt6 *p)
+__attribute__((noinline)) int nodeport6_encap_call(struct __sk_buff *skb, struct pkt6 *p,
+						   __u32 tunnel)
 {
-	struct xcni_ipcache_val *dipc;
+	struct xcni_ipcache_val *dipc = NULL;
 	struct np6_tmp *t;
-	__u32 zero = 0, tunnel;
+	__u32 zero = 0;
 	int verdict;
 
 	if (!skb || !p || !(t = bpf_map_lookup_elem(&xcni_np6_tmp, &zero)))
 		return XCNI_DROP_ENCAP;
-	dipc = ipcache6_lookup(p->tuple.daddr);
-	tunnel = dipc ? tunnel_of(dipc, node_ip) : 0;
+	if (!tunnel || tunnel == XCNI_TUN6) {
+		dipc = ipcache6_lookup(p->tuple.daddr);
+		tunnel = dipc ? tunnel_of(dipc, node_ip) : 0;
+	}
 	if (!tunnel)
 		return XCNI_DROP_NO_TUNNEL;
 	return nodeport_encap(skb, p, XCNI_AF_INET6, tunnel,
@@ -875,7 +880,7 @@ static __always_inline int from_outside(struct __sk_buff *skb, int fam, void *p,
 	}
 	lb_flow_follow(st, fam, f);
 	reason = fam == XCNI_AF_INET ? nodeport_encap(skb, p, fam, tunnel, NULL, &in, &verdict) :
-				       nodeport6_encap_call(skb, p);
+				       nodeport6_encap_call(skb, p, tunnel);
 out:
 	/* IPv6's encapsulations return the reason alone, from their frames. */
 	if (reason == XCNI_FWD_ENCAP)

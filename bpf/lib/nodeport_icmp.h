@@ -568,7 +568,7 @@ static __always_inline int np_outside_icmp(struct __sk_buff *skb, void *p, int f
 			reason = XCNI_DROP_NO_TUNNEL;
 		}
 	} else {
-		reason = nodeport6_encap_call(skb, p);
+		reason = nodeport6_encap_call(skb, p, 0);
 		if (reason == XCNI_FWD_ENCAP)
 			verdict = TC_ACT_REDIRECT;
 	}
