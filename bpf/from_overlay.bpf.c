@@ -244,7 +244,7 @@ static __always_inline int overlay_into_pod(struct __sk_buff *skb, void *p, int 
  *      of a NodePort flow this node SNATed, to its client; else its stack;
  *      anything else dropped (drop-unknown-dst).
  * Where the two families' steps differ, a family branch says so: 2. and the
- * DSR half of 4. (IPv6's), the parse, and the bytes conntrack counts.
+ * DSR half of 4. (IPv6's) and the parse.
  */
 static __always_inline int overlay_decap_first(struct __sk_buff *skb, int fam, void *p,
 					       __u32 hdr_len, __u32 outer6)
@@ -333,10 +333,10 @@ static __always_inline int overlay_decap_first(struct __sk_buff *skb, int fam, v
 			verdict = TC_ACT_REDIRECT;
 		goto out;
 	}
-	/* Conntrack counts the bytes that arrived (IPv6 inside) or the inner
-	 * packet's (IPv4 inside, as before the two were one body). */
-	reason = overlay_into_pod(skb, p, fam, fam == XCNI_AF_INET6 ? arrived : skb->len, sipc, dst,
-				  dsr, &node, 0, &v, &verdict);
+	/* Conntrack counts the bytes as they arrived, outer headers included,
+	 * as from_overlay4 does over the IPv4 underlay (and IPv6's commit
+	 * always did, f->len): IPv4 inside had the inner packet's here. */
+	reason = overlay_into_pod(skb, p, fam, arrived, sipc, dst, dsr, &node, 0, &v, &verdict);
 out:
 	return finish_flow(skb, fam, reason, XCNI_DIR_FROM_OVERLAY, 0, f, verdict, &v);
 }
