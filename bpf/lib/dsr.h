@@ -386,8 +386,8 @@ static __always_inline int nodeport_dsr_track(struct __sk_buff *skb, struct flow
 
 /*
  * nodeport_dsr_track for IPv6 in a frame of its own: 0 when the backend's
- * node is not reachable (no tunnel of either underlay: nothing touched, the
- * caller decides). Apart from nodeport6_dsr_call, both called from
+ * node is not reachable (no tunnel of either underlay: nothing touched;
+ * from_outside asked np_tunnel first, and drops it, drop-no-tunnel). Apart from nodeport6_dsr_call, both called from
  * from_outside6: conntrack's frame (ct_icmp_related under it) and the
  * encapsulation's are never on the stack together, which the verifier's 512
  * bytes would not hold.

@@ -232,8 +232,9 @@ static __always_inline int np6_ptb(struct __sk_buff *skb, const struct pkt6 *p, 
  * DSR: NP_FITS, or the TC verdict for a packet too big (drop-too-big):
  * TC_ACT_REDIRECT with the Packet Too Big sent back out the underlay,
  * TC_ACT_SHOT without. The encapsulation's length from the underlay that
- * reaches the backend's node (tunnel_of); none: NP_FITS (the SNAT or DSR
- * says why). Global: its frame is not from_outside6's.
+ * reaches the backend's node (tunnel_of); none: NP_FITS (from_outside asked
+ * np_tunnel before and dropped such a flow). Global: its frame is not
+ * from_outside6's.
  */
 __attribute__((noinline)) int np6_too_big(struct __sk_buff *skb, struct pkt6 *p,
 					  const struct lb6_state *st)
