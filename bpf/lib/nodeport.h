@@ -572,26 +572,30 @@ static __always_inline int nodeport_dsr(struct __sk_buff *skb, void *p, int fam,
 /*
  * nodeport_dsr for IPv6 in a frame of its own (the tracked packet,
  * nodeport6_dsr_track_call's), to the backend's node through Geneve over
- * the underlay it is behind (IPv4, or IPv6: XCNI_IPC_TUN6). The reason
+ * the underlay it is behind (IPv4, or IPv6: XCNI_IPC_TUN6). tunnel: the
+ * caller's answer (np_tunnel), which spares an IPv4 underlay's node the
+ * lookup; the IPv6 underlay's address is the ipcache entry's. The reason
  * (XCNI_FWD_ENCAP: redirected).
  */
 __attribute__((noinline)) int nodeport6_dsr_call(struct __sk_buff *skb, struct pkt6 *p,
-						 struct lb6_state *st)
+						 struct lb6_state *st, __u32 tunnel)
 {
 	struct xcni_ipcache_val *dipc;
 	const __u8 *dst6 = NULL;
 	struct np6_tmp *t;
-	__u32 tunnel, zero = 0;
+	__u32 zero = 0;
 	int verdict;
 
 	if (!skb || !p || !st || !(t = bpf_map_lookup_elem(&xcni_np6_tmp, &zero)))
 		return XCNI_DROP_ENCAP;
-	dipc = ipcache6_lookup(p->tuple.daddr);
-	if (!dipc)
-		return XCNI_DROP_NO_TUNNEL;
-	if ((dipc->flags & XCNI_IPC_TUN6) && ul6_on())
-		dst6 = dipc->tunnel_ip6;
-	tunnel = dipc->tunnel_ip;
+	if (!tunnel || tunnel == XCNI_TUN6) {
+		dipc = ipcache6_lookup(p->tuple.daddr);
+		if (!dipc)
+			return XCNI_DROP_NO_TUNNEL;
+		if ((dipc->flags & XCNI_IPC_TUN6) && ul6_on())
+			dst6 = dipc->tunnel_ip6;
+		tunnel = dipc->tunnel_ip;
+	}
 	if (!dst6 && !tunnel)
 		return XCNI_DROP_NO_TUNNEL;
 	return nodeport_dsr(skb, p, XCNI_AF_INET6, (const union xcni_tuple *)&st->orig, tunnel,
@@ -848,12 +852,12 @@ static __always_inline int from_outside(struct __sk_buff *skb, int fam, void *p,
 		if (fam == XCNI_AF_INET)
 			reason = nodeport_dsr_track(skb, f, fam, st, skb->len);
 		else
-			reason = nodeport6_dsr_track_call(skb, p, st) ?: XCNI_DROP_NO_TUNNEL;
+			reason = nodeport6_dsr_track_call(skb, p, st);
 		if (reason == DSR_TRACKED)
 			reason = fam == XCNI_AF_INET ?
 					 nodeport_dsr(skb, p, fam, lb_st_orig(st, fam), tunnel,
 						      NULL, &in, &verdict) :
-					 nodeport6_dsr_call(skb, p, st);
+					 nodeport6_dsr_call(skb, p, st, tunnel);
 		goto out;
 	}
 	/* SNAT to this node, so the reply comes back here to be undone. */
