@@ -758,8 +758,9 @@ static __always_inline __u32 np_tunnel(int fam, const void *daddr)
  *   4. a backend on another node: the tunnel to its node (np_tunnel), none
  *      a drop (drop-no-tunnel). IPv4's order, kept for both: before the
  *      too-big check, so no Packet Too Big or fragmentation-needed answers
- *      for a flow that goes nowhere (IPv6 checked the tunnel in its SNAT and
- *      DSR steps only, after 5.);
+ *      for a flow that goes nowhere (IPv6 asked in its SNAT and DSR steps,
+ *      after 5., whose np6_too_big made the same test and took none as
+ *      fitting). IPv6's SNAT source (nodeport6_self) is SNAT's alone, 7.;
  *   5. too big for the underlay once encapsulated: the client is told
  *      (np4_too_big, np6_too_big: the family's ICMP leaves);
  *   6. --node-port-mode dsr: conntrack (the client kept) and Geneve with
