@@ -13,7 +13,7 @@
  * externalIP, load-balancer IP) is translated here (from_outside): to a
  * backend on this node DNAT only, into the pod; to a backend on another node
  * DNAT and SNAT to this node's address, then Geneve to it, so its replies
- * come back through here (nodeport_reply), where both are undone and the
+ * come back through here (nodeport4_reply), where both are undone and the
  * reply leaves by the underlay. Replies of local backends leave through
  * from_pod. Under externalTrafficPolicy=Local the EXT frontend holds this
  * node's backends only: no SNAT, and none here is a drop of its own. IPv6
@@ -212,7 +212,7 @@ static __always_inline int overlay_into_pod(struct __sk_buff *skb, void *p, int 
 		lb_rev_nat(skb, f, fam, ctf);
 	} else if (lb_enabled && ct == CT_RELATED) {
 		if (fam == XCNI_AF_INET)
-			lb_icmp_rev_nat(skb, f->l3_len);
+			lb4_icmp_rev_nat(skb, f->l3_len);
 		else
 			lb6_icmp_rev_nat(skb, f->l4_off);
 	}
@@ -226,7 +226,7 @@ static __always_inline int overlay_into_pod(struct __sk_buff *skb, void *p, int 
  * either underlay, IPv4 inside over the IPv6 underlay (IPv4 over IPv4 is
  * from_overlay4's, parsed in place before its decapsulation). hdr_len bytes
  * of outer headers, IPv6 (from_underlay6) when outer6, else IPv4
- * (parse_outer), checked. One order of steps:
+ * (parse_outer4), checked. One order of steps:
  *   1. the sending node: the outer source;
  *   2. a critical option: DSR's (lib/nodeport.h), for an IPv6 frontend
  *      only (NodePort flows and DSR for IPv4 frontends, which carry IPv4
@@ -244,7 +244,7 @@ static __always_inline int overlay_into_pod(struct __sk_buff *skb, void *p, int 
  *      of a NodePort flow this node SNATed, to its client; else its stack;
  *      anything else dropped (drop-unknown-dst).
  * Where the two families' steps differ, a family branch says so: 2. and the
- * DSR half of 4. (IPv6's), the parse, and the bytes conntrack counts.
+ * DSR half of 4. (IPv6's) and the parse.
  */
 static __always_inline int overlay_decap_first(struct __sk_buff *skb, int fam, void *p,
 					       __u32 hdr_len, __u32 outer6)
@@ -262,7 +262,7 @@ static __always_inline int overlay_decap_first(struct __sk_buff *skb, int fam, v
 
 	arrived = skb->len;
 	f->len = arrived;
-	/* The outer source (parse_outer checked a 20-byte IPv4 header,
+	/* The outer source (parse_outer4 checked a 20-byte IPv4 header,
 	 * from_underlay6 a 40-byte IPv6 one). */
 	if (outer6 ? bpf_skb_load_bytes(skb, ETH_HLEN + offsetof(struct xcni_ip6hdr, saddr), node6,
 					16) :
@@ -286,7 +286,7 @@ static __always_inline int overlay_decap_first(struct __sk_buff *skb, int fam, v
 	if (reason)
 		goto out;
 	if (fam == XCNI_AF_INET) {
-		reason = reparse(skb, &c, p);
+		reason = reparse4(skb, &c, p);
 	} else {
 		/* parse_ipv6 checks the payload length against the inner packet. */
 		f->len = skb->len;
@@ -333,10 +333,10 @@ static __always_inline int overlay_decap_first(struct __sk_buff *skb, int fam, v
 			verdict = TC_ACT_REDIRECT;
 		goto out;
 	}
-	/* Conntrack counts the bytes that arrived (IPv6 inside) or the inner
-	 * packet's (IPv4 inside, as before the two were one body). */
-	reason = overlay_into_pod(skb, p, fam, fam == XCNI_AF_INET6 ? arrived : skb->len, sipc, dst,
-				  dsr, &node, 0, &v, &verdict);
+	/* Conntrack counts the bytes as they arrived, outer headers included,
+	 * as from_overlay4 does over the IPv4 underlay (and IPv6's commit
+	 * always did, f->len): IPv4 inside had the inner packet's here. */
+	reason = overlay_into_pod(skb, p, fam, arrived, sipc, dst, dsr, &node, 0, &v, &verdict);
 out:
 	return finish_flow(skb, fam, reason, XCNI_DIR_FROM_OVERLAY, 0, f, verdict, &v);
 }
@@ -387,7 +387,7 @@ __attribute__((noinline)) int from_overlay4(struct __sk_buff *skb)
 		return TC_ACT_SHOT;
 	p.len = op.len = skb->len;
 	cursor_init(&c, skb);
-	reason = parse_outer(&c, &op, &o);
+	reason = parse_outer4(&c, &op, &o);
 	if (reason == XCNI_PASS_UNDERLAY)
 		/* not ours (unless forged, or for a Service): neither counted nor touched */
 		return UL_PLAIN;
@@ -436,7 +436,7 @@ __attribute__((noinline)) int from_overlay4(struct __sk_buff *skb)
 			goto out;
 		}
 		if (lb_enabled) {
-			reason = nodeport_reply(skb, &p, &o, &verdict);
+			reason = nodeport4_reply(skb, &p, &o, &verdict);
 			if (reason)
 				goto out;
 		}
@@ -535,7 +535,7 @@ out:
  * On the IPv6 underlay: UDP to port 6081 of this node's underlay address
  * (node_ip6), the fixed header's next header, in the linear part: Geneve,
  * for from_underlay6, never a frontend's, as on the IPv4 underlay (where
- * parse_outer takes it before from_outside can). It spares every tunnelled
+ * parse_outer4 takes it before from_outside can). It spares every tunnelled
  * packet from_outside6's parse and Service lookup. A packet this does not
  * see so (headers not linear, extension headers) is no Geneve from_underlay6
  * would take either (it asks the same and more).
@@ -632,7 +632,7 @@ int from_overlay(struct __sk_buff *skb)
 		if (!lb_enabled)
 			return TC_ACT_OK;
 		ret = from_outside_icmp(skb, XCNI_AF_INET);
-		return ret != UL_NEXT ? ret : from_outside(skb);
+		return ret != UL_NEXT ? ret : from_outside4(skb);
 	default:
 		return ret;
 	}

@@ -62,7 +62,7 @@ static __always_inline int to_remote_node(struct __sk_buff *skb, int fam, void *
 	if (!in.inner_len)
 		return XCNI_FWD_TOO_BIG;
 	if (fam == XCNI_AF_INET) {
-		if (ttl_decrement(skb, p))
+		if (ttl_decrement4(skb, p))
 			return XCNI_DROP_ENCAP;
 	} else {
 		struct pkt6 *p6 = p;
@@ -216,14 +216,14 @@ static __always_inline int from_pod_flow(struct __sk_buff *skb, void *p, int fam
 		if (reason == XCNI_DROP_NO_BACKEND) {
 			/* Refused at once, as kube-proxy's REJECT does: the packet
 			 * becomes the answer and goes back into the client. */
-			if (fam == XCNI_AF_INET ? lb_reject(skb, p) : lb6_reject(skb, p))
+			if (fam == XCNI_AF_INET ? lb4_reject(skb, p) : lb6_reject(skb, p))
 				*verdict = TC_ACT_SHOT;
 			else
 				*verdict = bpf_redirect_peer(skb->ifindex, 0);
 			return reason;
 		}
 		if (fam == XCNI_AF_INET && reason == 1)
-			reason = reparse(skb, c, p);
+			reason = reparse4(skb, c, p);
 		if (reason < 0)
 			return reason;
 	}
@@ -242,7 +242,7 @@ static __always_inline int from_pod_flow(struct __sk_buff *skb, void *p, int fam
 		int err = lb_rev_nat(skb, f, fam, ctf);
 
 		/* Even a rewrite cut short left IPv4's packet pointers stale. */
-		if (fam == XCNI_AF_INET && (reason = reparse(skb, c, p)))
+		if (fam == XCNI_AF_INET && (reason = reparse4(skb, c, p)))
 			return reason;
 		if (!err && (ctf & XCNI_CT_F_HAIRPIN)) {
 			dst = src;
@@ -306,8 +306,8 @@ static __always_inline int from_pod_flow(struct __sk_buff *skb, void *p, int fam
 	 * call that may rewrite the packet: IPv4's pointers stale either way. */
 	if (lb_enabled && ct == CT_RELATED) {
 		if (fam == XCNI_AF_INET) {
-			lb_icmp_rev_nat(skb, f->l3_len);
-			if ((reason = reparse(skb, c, p)))
+			lb4_icmp_rev_nat(skb, f->l3_len);
+			if ((reason = reparse4(skb, c, p)))
 				return reason;
 		} else {
 			lb6_icmp_rev_nat(skb, f->l4_off);
@@ -333,7 +333,7 @@ static __always_inline int from_pod_flow(struct __sk_buff *skb, void *p, int fam
 	if (!dst)
 		return XCNI_DROP_REDIRECT;
 	if (fam == XCNI_AF_INET) {
-		if (l3_forward_rewrite(skb, p, dst))
+		if (l3_forward_rewrite4(skb, p, dst))
 			return XCNI_DROP_REDIRECT;
 	} else {
 		f->hop_limit--;
@@ -347,7 +347,7 @@ static __always_inline int from_pod_flow(struct __sk_buff *skb, void *p, int fam
 /*
  * from_pod, either family (fam a constant: the compiler keeps one family's
  * branch in each copy and the verifier sees no other), one order of steps:
- *   1. the Ethernet header, the endpoint behind the device (pod_dev_start's
+ *   1. the Ethernet header, the endpoint behind the device (pod_dev_start4's
  *      order), the pod's MAC;
  *   2. no VLAN tag (skb->vlan_tci, which the stack took off before tc):
  *      xcni has no VLANs to give it to, and answers nothing behind one;
@@ -381,7 +381,7 @@ static __always_inline int from_pod_fam(struct __sk_buff *skb, const int fam)
 
 	f->len = skb->len;
 	if (fam == XCNI_AF_INET) {
-		reason = pod_dev_start(skb, &c, &p4, &src, &ep_ip);
+		reason = pod_dev_start4(skb, &c, &p4, &src, &ep_ip);
 		if (reason)
 			goto out;
 		ep_addr = &ep_ip;

@@ -385,24 +385,17 @@ static __always_inline int nodeport_dsr_track(struct __sk_buff *skb, struct flow
 }
 
 /*
- * nodeport_dsr_track for IPv6 in a frame of its own: 0 when the backend's
- * node is not reachable (no tunnel of either underlay: nothing touched, the
- * caller decides). Apart from nodeport6_dsr_call, both called from
- * from_outside6: conntrack's frame (ct_icmp_related under it) and the
+ * nodeport_dsr_track for IPv6 in a frame of its own, once from_outside found
+ * the backend's node (np_tunnel). Apart from nodeport6_dsr_call, both called
+ * from from_outside6: conntrack's frame (ct_icmp_related under it) and the
  * encapsulation's are never on the stack together, which the verifier's 512
  * bytes would not hold.
  */
 __attribute__((noinline)) int nodeport6_dsr_track_call(struct __sk_buff *skb, struct pkt6 *p,
 						       struct lb6_state *st)
 {
-	struct xcni_ipcache_val *dipc;
-
 	if (!skb || !p || !st)
 		return XCNI_DROP_ENCAP;
-	dipc = ipcache6_lookup(p->tuple.daddr);
-	if (!dipc || !(dipc->flags & XCNI_IPC_POD) ||
-	    !((dipc->tunnel_ip && node_ip) || ((dipc->flags & XCNI_IPC_TUN6) && ul6_on())))
-		return 0;
 	return nodeport_dsr_track(skb, pkt_flow(p), XCNI_AF_INET6, st, p->len);
 }
 

@@ -346,7 +346,7 @@ static __always_inline void tunnel_count_at(int fam, const void *node, __u32 len
 }
 
 /* The single-family names nodeport.h and nodeport_xdp.h still call. */
-#define tunnel_count(ip4, len, rx)                                                            \
+#define tunnel_count4(ip4, len, rx)                                                            \
 	({                                                                                    \
 		__u32 tun_a4_ = (ip4);                                                        \
 		tunnel_count_at(XCNI_AF_INET, &tun_a4_, (len), (rx));                         \
@@ -546,7 +546,7 @@ struct outer {
  * Outer headers: 0 and o filled when the packet is Geneve for us,
  * XCNI_PASS_UNDERLAY when it is something else, or a drop reason.
  */
-static __always_inline int parse_outer(struct cursor *c, struct pkt *outer_pkt, struct outer *o)
+static __always_inline int parse_outer4(struct cursor *c, struct pkt *outer_pkt, struct outer *o)
 {
 	struct iphdr *ip;
 	struct udphdr *udp;

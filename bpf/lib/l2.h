@@ -21,7 +21,7 @@ static __always_inline int mac_eq(const __u8 *a, const __u8 *b)
  * The start every program on a pod's device shares: the Ethernet header and
  * the endpoint behind the device. 0, or the drop reason.
  */
-static __always_inline int pod_dev_start(struct __sk_buff *skb, struct cursor *c, struct pkt *p,
+static __always_inline int pod_dev_start4(struct __sk_buff *skb, struct cursor *c, struct pkt *p,
 					 struct xcni_endpoint **ep, __u32 *ep_ip)
 {
 	const void *a = NULL;
@@ -36,7 +36,7 @@ static __always_inline int pod_dev_start(struct __sk_buff *skb, struct cursor *c
 }
 
 /* TTL down by one, header checksum fixed: what a router does. */
-static __always_inline int ttl_decrement(struct __sk_buff *skb, const struct pkt *p)
+static __always_inline int ttl_decrement4(struct __sk_buff *skb, const struct pkt *p)
 {
 	/* TTL and protocol share a 16-bit word of the header checksum. */
 	union {
@@ -69,10 +69,10 @@ static __always_inline int mac_rewrite(struct __sk_buff *skb, const struct xcni_
  * Routes the packet as the host would, without the host: TTL down by one,
  * MACs of the pod's link. Pointers into the packet are stale afterwards.
  */
-static __always_inline int l3_forward_rewrite(struct __sk_buff *skb, struct pkt *p,
+static __always_inline int l3_forward_rewrite4(struct __sk_buff *skb, struct pkt *p,
 					      const struct xcni_endpoint *dst)
 {
-	return ttl_decrement(skb, p) ?: mac_rewrite(skb, dst);
+	return ttl_decrement4(skb, p) ?: mac_rewrite(skb, dst);
 }
 
 /*

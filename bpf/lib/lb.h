@@ -200,12 +200,6 @@ static __always_inline __u32 lb_pick_h(const struct xcni_svc *svc, __u32 hash)
 	return id ? *id : 0;
 }
 
-static __always_inline __u32 lb_pick(const struct xcni_svc *svc, const struct xcni_ct_key *t)
-{
-	return lb_pick_h(svc, xcni_lb_hash(XCNI_AF_INET, &t->saddr, &t->daddr, t->sport, t->dport,
-					   t->proto));
-}
-
 /*
  * ClientIP affinity: the client's backend while it is fresh and usable, else
  * a new pick (hash: the flow's). ak: the client (family and address) filled
@@ -239,16 +233,6 @@ static __always_inline __u32 lb_select_h(const struct xcni_svc *svc, __u32 hash,
 {
 	return svc->flags & XCNI_SVC_F_AFFINITY ? lb_pick_affine(svc, hash, ak, now) :
 						  lb_pick_h(svc, hash);
-}
-
-/* The backend id a new IPv4 flow t to svc gets (affinity keyed by ak), 0: none. */
-static __always_inline __u32 lb_select(const struct xcni_svc *svc, const struct xcni_ct_key *t,
-				       struct xcni_affinity_key *ak, __u64 now)
-{
-	return lb_select_h(svc,
-			   xcni_lb_hash(XCNI_AF_INET, &t->saddr, &t->daddr, t->sport, t->dport,
-					t->proto),
-			   ak, now);
 }
 
 /*
@@ -299,7 +283,7 @@ struct lb_state {
  * lb_rewrite's IPv4 leaf: rewrites one address (at addr_off: IP_SADDR_OFF or
  * IP_DADDR_OFF) and the port beside it (port_off: 0 source, 2 destination, in the L4 header) with
  * incremental L3 and L4 checksum updates. A UDP checksum of 0 (none) stays 0.
- * SCTP: the CRC is updated for a new port only (sctp_nat_port; -2: a first
+ * SCTP: the CRC is updated for a new port only (sctp4_nat_port; -2: a first
  * fragment, whose port cannot be rewritten).
  * Packet pointers are stale afterwards. 0 or -1.
  */
@@ -323,7 +307,7 @@ static __always_inline int lb4_nat(struct __sk_buff *skb, const struct flow *f, 
 			return -1;
 		if (f->frag_later || old_port == new_port)
 			return 0;
-		return sctp_nat_port(skb, l4, port_off, old_port, new_port);
+		return sctp4_nat_port(skb, l4, port_off, old_port, new_port);
 	}
 	if (old_addr != new_addr &&
 	    (bpf_l4_csum_replace(skb, csum_off, old_addr, new_addr,
@@ -339,7 +323,7 @@ static __always_inline int lb4_nat(struct __sk_buff *skb, const struct flow *f, 
 }
 
 /*
- * lb6_nat's SCTP port, as lb4_nat's is sctp_nat_port: the port at port_off
+ * lb6_nat's SCTP port, as lb4_nat's is sctp4_nat_port: the port at port_off
  * (0 source, 2 destination) goes from the old to the new (SCTP_PORTS(old,
  * new)) with its CRC updated. The SCTP packet's length: the IPv6 payload
  * after the extension headers. Nothing for another protocol, a later
@@ -1043,7 +1027,7 @@ static __always_inline int lb4_icmp_quoted(struct __sk_buff *skb, __u32 icmp,
 	return 0;
 }
 
-__attribute__((noinline)) int lb_icmp_rev_nat(struct __sk_buff *skb, __u32 l3_len)
+__attribute__((noinline)) int lb4_icmp_rev_nat(struct __sk_buff *skb, __u32 l3_len)
 {
 	struct lb_icmp_quote q;
 	struct xcni_ct_key k = {};
@@ -1256,7 +1240,7 @@ static __always_inline int lb4_answer(struct __sk_buff *skb, const struct pkt *p
 }
 
 /* The refusal (lb4_answer's RST or port unreachable). */
-static __always_inline int lb_reject(struct __sk_buff *skb, const struct pkt *p)
+static __always_inline int lb4_reject(struct __sk_buff *skb, const struct pkt *p)
 {
 	return lb4_answer(skb, p, 0);
 }
@@ -1275,7 +1259,7 @@ struct lb6_refusal {
 
 /*
  * The refusal of a connection to an IPv6 Service without backends, written
- * over the client's packet (as lb_reject for IPv4): a TCP RST (seq from its
+ * over the client's packet (as lb4_reject for IPv4): a TCP RST (seq from its
  * ACK, or an ACK of its sequence), else ICMPv6 port unreachable quoting its
  * IPv6 header and 8 bytes. From the frontend. 0, or -1 (drop it).
  */
@@ -1355,6 +1339,16 @@ __attribute__((noinline)) int lb6_reject(struct __sk_buff *skb, const struct pkt
 	    bpf_skb_store_bytes(skb, ETH_HLEN, &h, len, 0))
 		return -1;
 	return 0;
+}
+
+/*
+ * The refusal of a connection to a Service without backends, either family
+ * (fam a constant; p the family's struct pkt or struct pkt6): the family's
+ * leaf, lb4_reject or lb6_reject. 0, or -1 (drop it).
+ */
+static __always_inline int lb_reject(struct __sk_buff *skb, const void *p, int fam)
+{
+	return fam == XCNI_AF_INET ? lb4_reject(skb, p) : lb6_reject(skb, p);
 }
 
 /* This packet's translation state, zeroed; NULL only if the map failed (no translation). */

@@ -10,13 +10,13 @@
  * each part's rules.
  *
  * The ICMP half is nodeport_icmp.h's, both families: path MTU for what goes
- * encapsulated to another node's backend (np_too_big, np6_too_big), and ICMP
+ * encapsulated to another node's backend (np4_too_big, np6_too_big), and ICMP
  * errors about a translated flow carried across the translation (from
  * outside about a reply this node sent, to the backend: from_outside_icmp,
  * either family; from the backend's side about a flow this node SNATed,
  * to the client: nodeport_icmp). It uses helpers of this
  * file (nodeport6_self, np_into_pod, nodeport_encap, ...) and this file's
- * paths use it (from_outside, from_outside6, nodeport_reply): it is included
+ * paths use it (from_outside, from_outside6, nodeport4_reply): it is included
  * between the two, before from_outside.
  */
 /*
@@ -380,7 +380,7 @@ static __always_inline int np_hop_down(struct __sk_buff *skb, void *p, int fam)
 	struct pkt6 *p6 = p;
 
 	if (fam == XCNI_AF_INET)
-		return ttl_decrement(skb, p);
+		return ttl_decrement4(skb, p);
 	p6->hop_limit--;
 	return bpf_skb_store_bytes(skb, IP6_HOPLIMIT_OFF, &p6->hop_limit, 1, 0) ? -1 : 0;
 }
@@ -401,16 +401,14 @@ static __always_inline int np_into_pod(struct __sk_buff *skb, void *p, int fam,
 }
 
 /*
- * The packet (translated, tracked; p the family's struct pkt or struct
- * pkt6) to the backend's node, either family: TTL or hop limit down by one,
- * Geneve over the underlay that reaches the node (tunnel, as tunnel_of says;
- * dst6 its IPv6 underlay address for XCNI_TUN6, else NULL: IPv4's NodePort
- * flows take the IPv4 underlay only, np_tunnel), out of it, counted. in: the
- * encapsulation's view of the packet (IPv6: np6_tmp's, off its frame). The
- * reason (XCNI_FWD_ENCAP: redirected, the verdict in *verdict).
+ * What nodeport_encap and nodeport_dsr do first, in one order: a hop left
+ * (else dropped, nothing written), the encapsulation's view of the packet
+ * (in; a packet the underlay cannot take whole is dropped here: the
+ * too-big check came before, np4_too_big), then the TTL or hop limit down by
+ * one. 0 or the drop reason.
  */
-static __always_inline int nodeport_encap(struct __sk_buff *skb, void *p, int fam, __u32 tunnel,
-					  const __u8 *dst6, struct encap_in *in, int *verdict)
+static __always_inline int np_encap_prep(struct __sk_buff *skb, void *p, int fam,
+					 struct encap_in *in)
 {
 	int reason;
 
@@ -421,6 +419,25 @@ static __always_inline int nodeport_encap(struct __sk_buff *skb, void *p, int fa
 		return reason == XCNI_FWD_TOO_BIG ? XCNI_DROP_ENCAP : reason;
 	if (!in->inner_len || np_hop_down(skb, p, fam))
 		return XCNI_DROP_ENCAP;
+	return 0;
+}
+
+/*
+ * The packet (translated, tracked; p the family's struct pkt or struct
+ * pkt6) to the backend's node, either family: TTL or hop limit down by one,
+ * Geneve over the underlay that reaches the node (tunnel, as tunnel_of says;
+ * dst6 its IPv6 underlay address for XCNI_TUN6, else NULL: IPv4's NodePort
+ * flows take the IPv4 underlay only, np4_tunnel), out of it, counted. in: the
+ * encapsulation's view of the packet (IPv6: np6_tmp's, off its frame). The
+ * reason (XCNI_FWD_ENCAP: redirected, the verdict in *verdict).
+ */
+static __always_inline int nodeport_encap(struct __sk_buff *skb, void *p, int fam, __u32 tunnel,
+					  const __u8 *dst6, struct encap_in *in, int *verdict)
+{
+	int reason = np_encap_prep(skb, p, fam, in);
+
+	if (reason)
+		return reason;
 	/* tunnel_encap chooses on the pointer: kept a pointer the compiler
 	 * cannot replace by a test of tunnel, which the verifier would not
 	 * link to it (IPv4's is NULL, its IPv6 branch left out). */
@@ -437,19 +454,24 @@ static __always_inline int nodeport_encap(struct __sk_buff *skb, void *p, int fa
  * nodeport_encap for IPv6 in a frame of its own (global: from_outside6's and
  * from_outside_icmp's are at the verifier's limit), the backend's node from
  * the ipcache (tunnel_of: the IPv4 underlay to its tunnel_ip, the IPv6 one to
- * its tunnel_ip6, from node_ip6). The reason (XCNI_FWD_ENCAP: redirected).
+ * its tunnel_ip6, from node_ip6). tunnel: the caller's answer (np_tunnel),
+ * which spares an IPv4 underlay's node the lookup; 0: none asked yet. The
+ * reason (XCNI_FWD_ENCAP: redirected).
  */
-__attribute__((noinline)) int nodeport6_encap_call(struct __sk_buff *skb, struct pkt6 *p)
+__attribute__((noinline)) int nodeport6_encap_call(struct __sk_buff *skb, struct pkt6 *p,
+						   __u32 tunnel)
 {
-	struct xcni_ipcache_val *dipc;
+	struct xcni_ipcache_val *dipc = NULL;
 	struct np6_tmp *t;
-	__u32 zero = 0, tunnel;
+	__u32 zero = 0;
 	int verdict;
 
 	if (!skb || !p || !(t = bpf_map_lookup_elem(&xcni_np6_tmp, &zero)))
 		return XCNI_DROP_ENCAP;
-	dipc = ipcache6_lookup(p->tuple.daddr);
-	tunnel = dipc ? tunnel_of(dipc, node_ip) : 0;
+	if (!tunnel || tunnel == XCNI_TUN6) {
+		dipc = ipcache6_lookup(p->tuple.daddr);
+		tunnel = dipc ? tunnel_of(dipc, node_ip) : 0;
+	}
 	if (!tunnel)
 		return XCNI_DROP_NO_TUNNEL;
 	return nodeport_encap(skb, p, XCNI_AF_INET6, tunnel,
@@ -527,15 +549,10 @@ static __always_inline int nodeport_dsr(struct __sk_buff *skb, void *p, int fam,
 					const __u8 *dst6, struct encap_in *in, int *verdict)
 {
 	__u32 mtu = 0, len = dst6 ? XCNI_ENCAP6_DSR_LEN : XCNI_ENCAP_DSR_LEN;
-	int reason;
+	int reason = np_encap_prep(skb, p, fam, in);
 
-	if (!np_hop_ok(p, fam))
-		return XCNI_DROP_ENCAP;
-	reason = encap_in_fill(skb, fam, p, in);
 	if (reason)
-		return reason == XCNI_FWD_TOO_BIG ? XCNI_DROP_ENCAP : reason;
-	if (!in->inner_len || np_hop_down(skb, p, fam))
-		return XCNI_DROP_ENCAP;
+		return reason;
 	if (fam == XCNI_AF_INET6)
 		barrier_var(dst6); /* chosen on the pointer: nodeport_encap's */
 	if (skb->gso_size || in->inner_len + len > 0xffff ||
@@ -545,7 +562,7 @@ static __always_inline int nodeport_dsr(struct __sk_buff *skb, void *p, int fam,
 	else if (dst6 && !(reason = geneve_encap_ul6_dsr(skb, in, &orig->v6, dst6)))
 		tunnel_count6(dst6, skb->len, 0);
 	else if (!dst6 && !(reason = geneve_encap_dsr(skb, in, orig, fam, tunnel)))
-		tunnel_count(tunnel, skb->len, 0);
+		tunnel_count4(tunnel, skb->len, 0);
 	if (reason)
 		return reason;
 	*verdict = bpf_redirect_neigh(skb->ifindex, NULL, 0, 0);
@@ -555,30 +572,34 @@ static __always_inline int nodeport_dsr(struct __sk_buff *skb, void *p, int fam,
 /*
  * nodeport_dsr for IPv6 in a frame of its own (the tracked packet,
  * nodeport6_dsr_track_call's), to the backend's node through Geneve over
- * the underlay it is behind (IPv4, or IPv6: XCNI_IPC_TUN6). The reason
+ * the underlay it is behind (IPv4, or IPv6: XCNI_IPC_TUN6). tunnel: the
+ * caller's answer (np_tunnel), which spares an IPv4 underlay's node the
+ * lookup; the IPv6 underlay's address is the ipcache entry's. The reason
  * (XCNI_FWD_ENCAP: redirected).
  */
 __attribute__((noinline)) int nodeport6_dsr_call(struct __sk_buff *skb, struct pkt6 *p,
-						 struct lb6_state *st)
+						 struct lb6_state *st, __u32 tunnel)
 {
 	struct xcni_ipcache_val *dipc;
 	const __u8 *dst6 = NULL;
-	struct encap_in in;
-	__u32 tunnel;
+	struct np6_tmp *t;
+	__u32 zero = 0;
 	int verdict;
 
-	if (!skb || !p || !st)
+	if (!skb || !p || !st || !(t = bpf_map_lookup_elem(&xcni_np6_tmp, &zero)))
 		return XCNI_DROP_ENCAP;
-	dipc = ipcache6_lookup(p->tuple.daddr);
-	if (!dipc)
-		return XCNI_DROP_NO_TUNNEL;
-	if ((dipc->flags & XCNI_IPC_TUN6) && ul6_on())
-		dst6 = dipc->tunnel_ip6;
-	tunnel = dipc->tunnel_ip;
+	if (!tunnel || tunnel == XCNI_TUN6) {
+		dipc = ipcache6_lookup(p->tuple.daddr);
+		if (!dipc)
+			return XCNI_DROP_NO_TUNNEL;
+		if ((dipc->flags & XCNI_IPC_TUN6) && ul6_on())
+			dst6 = dipc->tunnel_ip6;
+		tunnel = dipc->tunnel_ip;
+	}
 	if (!dst6 && !tunnel)
 		return XCNI_DROP_NO_TUNNEL;
 	return nodeport_dsr(skb, p, XCNI_AF_INET6, (const union xcni_tuple *)&st->orig, tunnel,
-			    dst6, &in, &verdict);
+			    dst6, &t->in, &verdict);
 }
 
 /*
@@ -624,7 +645,7 @@ static __attribute__((noinline)) void dsr_record(struct __sk_buff *skb, const st
  * client -> backend, lb its translation): the one its service entry holds,
  * else a free one (lb_snat_port). 0 or XCNI_DROP_NAT_NO_PORT.
  */
-static __always_inline int np_snat_port(const struct lb_state *lb, const struct pkt *p,
+static __always_inline int np4_snat_port(const struct lb_state *lb, const struct pkt *p,
 					__u16 *nport)
 {
 	__u32 self = node_ip;
@@ -642,7 +663,7 @@ static __always_inline int np_snat_port(const struct lb_state *lb, const struct 
  * backend's node judges its ingress, the source being this node. hook:
  * XCNI_CT_F_XDP from the XDP fast path, 0 from tc.
  */
-static __always_inline void np_snat_open(const struct pkt *p, const struct lb_state *lb, int ct,
+static __always_inline void np4_snat_open(const struct pkt *p, const struct lb_state *lb, int ct,
 					 __u32 len, __u8 hook)
 {
 	struct xcni_ct_entry *e;
@@ -659,7 +680,7 @@ static __always_inline void np_snat_open(const struct pkt *p, const struct lb_st
 }
 
 /* The node of a backend that is another node's pod (the overlay reaches it), or 0. */
-static __always_inline __u32 np_tunnel(__u32 daddr)
+static __always_inline __u32 np4_tunnel(__u32 daddr)
 {
 	const struct xcni_ipcache_val *dipc = ipcache_lookup(daddr);
 
@@ -673,226 +694,232 @@ static __always_inline __u32 np_tunnel(__u32 daddr)
 #include "nodeport_icmp.h"
 
 /*
- * From outside to an external frontend (lb_enabled): translated and sent to
- * its backend. Anything else is not ours: untouched, uncounted (TC_ACT_OK).
- * Global, called from the entry as from_overlay4 is: their frames never add up.
+ * The SNAT of an IPv4 NodePort flow to a remote backend at tc (p: client ->
+ * backend, lb its translation): the source port (np4_snat_port), kept in the
+ * flow's service entry, this node's address and that port written, p->tuple
+ * following and the headers parsed again (c). 0 or the drop reason. IPv6's
+ * is nodeport6_snat (a frame of its own, the client kept in the scratch).
  */
-__attribute__((noinline)) int from_outside(struct __sk_buff *skb)
+static __always_inline int nodeport4_snat(struct __sk_buff *skb, struct pkt *p,
+					  struct lb_state *lb, struct cursor *c)
 {
+	__u16 nport = 0;
+	int reason = np4_snat_port(lb, p, &nport);
+
+	if (reason)
+		return reason;
+	if (lb->svc_ct)
+		lb->svc_ct->nat_port = nport;
+	if (lb4_nat(skb, pkt_flow(p), IP_SADDR_OFF, p->tuple.saddr, node_ip, 0, p->tuple.sport,
+		    nport))
+		return XCNI_DROP_REDIRECT;
+	p->tuple.saddr = node_ip;
+	p->tuple.sport = nport;
+	return reparse4(skb, c, p);
+}
+
+/*
+ * The node of a NodePort flow's backend daddr (the family's address), when
+ * it is another node's pod that the overlay reaches, else 0: IPv4's over
+ * the IPv4 underlay only (np4_tunnel: its flows are encapsulated with no
+ * IPv6 destination, nodeport_encap's dst6 NULL); IPv6's over the underlay
+ * tunnel_of says (XCNI_TUN6: the IPv6 one).
+ */
+static __always_inline __u32 np_tunnel(int fam, const void *daddr)
+{
+	const struct xcni_ipcache_val *dipc;
+
+	if (fam == XCNI_AF_INET)
+		return np4_tunnel(*(const __u32 *)daddr);
+	dipc = ipcache_find(fam, daddr);
+	return dipc && (dipc->flags & XCNI_IPC_POD) ? tunnel_of(dipc, node_ip) : 0;
+}
+
+/* What from_outside returns for a packet that is not its: IPv4's the last
+ * step (untouched, TC_ACT_OK), IPv6's hands on to the entry's next (UL_NEXT). */
+#define OUTSIDE_NOT_OURS(fam) ((fam) == XCNI_AF_INET ? TC_ACT_OK : UL_NEXT)
+
+/*
+ * From outside to an external frontend (lb_enabled), either family (fam a
+ * constant; p the family's struct pkt or struct pkt6, zeroed; st its struct
+ * lb_state, on from_outside4's stack, or struct lb6_state, the per-CPU
+ * scratch lb6_state_get zeroed): translated and sent to its backend, the
+ * reason counted and the TC verdict returned. Anything else is not ours:
+ * untouched, uncounted (OUTSIDE_NOT_OURS). One order of steps, every step
+ * that judges or drops taken by both families:
+ *   1. the parse (not whole, or not the family: the stack's to judge) and
+ *      the translation (lb_translate, the outside rules: OUTSIDE);
+ *   2. no backend: externalTrafficPolicy=Local's drop (no other node's
+ *      backend may serve it), else refused at once (lb_reject), back out
+ *      the way it came;
+ *   3. a backend here: the client's address kept, conntrack and the pod's
+ *      ingress on it as any flow from outside (track_and_judge), into the
+ *      pod (np_into_pod);
+ *   4. a backend on another node: the tunnel to its node (np_tunnel), none
+ *      a drop (drop-no-tunnel). IPv4's order, kept for both: before the
+ *      too-big check, so no Packet Too Big or fragmentation-needed answers
+ *      for a flow that goes nowhere (IPv6 asked in its SNAT and DSR steps,
+ *      after 5., whose np6_too_big made the same test and took none as
+ *      fitting). IPv6's SNAT source (nodeport6_self) is SNAT's alone, 7.;
+ *   5. too big for the underlay once encapsulated: the client is told
+ *      (np4_too_big, np6_too_big: the family's ICMP leaves);
+ *   6. --node-port-mode dsr: conntrack (the client kept) and Geneve with
+ *      the frontend in an option (nodeport_dsr_track, nodeport_dsr);
+ *   7. else SNAT to this node (nodeport4_snat, nodeport6_snat: the family's
+ *      rewrites), conntrack (an invalid packet dropped), a new flow's entry
+ *      with its client (np4_snat_open, nodeport6_commit: the family's
+ *      places for it), Geneve to the backend's node (nodeport_encap).
+ * Where the families differ, a branch says so: the parse again after
+ * IPv4's rewrites (struct pkt holds packet pointers), the too-big
+ * leaves, the SNAT and its client's place, and what runs in a frame of its
+ * own for IPv6 (nodeport6_*_call: from_outside6's chain at the verifier's
+ * 512 bytes).
+ */
+static __always_inline int from_outside(struct __sk_buff *skb, int fam, void *p, void *st)
+{
+	struct flow *f = lb_flow_of(p, fam);
+	const void *daddr = flow_daddr(f, fam);
 	struct xcni_endpoint *dst;
-	struct lb_state lb = {};
 	struct verdict v = {};
+	struct encap_in in;
 	struct judge j;
-	struct pkt p = {};
 	struct cursor c;
 	__u32 tunnel;
-	__u16 nport = 0;
 	int reason, verdict = TC_ACT_OK, ct;
 	__u8 ctf;
 
-	if (!skb)
-		return TC_ACT_SHOT;
-	p.len = skb->len;
-	if (reparse(skb, &c, &p))
-		return TC_ACT_OK; /* not IPv4, or not whole: the stack's to judge */
-	reason = lb_translate(skb, &p, XCNI_AF_INET, 0, 0, &lb, OUTSIDE);
+	f->len = skb->len;
+	if (pkt_parse(skb, fam, &c, p))
+		return OUTSIDE_NOT_OURS(fam);
+	reason = lb_translate(skb, p, fam, 0, 0, st, OUTSIDE);
 	if (!reason)
-		return TC_ACT_OK;
+		return OUTSIDE_NOT_OURS(fam);
 	if (reason == XCNI_DROP_NO_BACKEND) {
 		/* Local traffic policy: no other node's backend may serve it. */
-		if (lb.svc_flags & XCNI_SVC_F_ETP_LOCAL) {
+		if (LB_ST(st, fam, svc_flags) & XCNI_SVC_F_ETP_LOCAL) {
 			reason = XCNI_DROP_NO_LOCAL_BACKEND;
 			goto out;
 		}
 		/* Refused at once, back out the way it came. */
-		verdict = lb_reject(skb, &p) ? TC_ACT_SHOT : bpf_redirect(skb->ifindex, 0);
+		verdict = lb_reject(skb, p, fam) ? TC_ACT_SHOT : bpf_redirect(skb->ifindex, 0);
 		goto out;
 	}
 	if (reason != 1)
 		goto out;
-	reason = reparse(skb, &c, &p);
+	/* IPv4's packet pointers went stale with the DNAT. */
+	reason = fam == XCNI_AF_INET ? reparse4(skb, &c, p) : 0;
 	if (reason)
 		goto out;
-	dst = bpf_map_lookup_elem(&xcni_endpoints, &p.tuple.daddr);
+	dst = bpf_map_lookup_elem(endpoints_map(fam), daddr);
 	if (dst) {
 		/* A backend here: the client's address kept, judged by the pod's
 		 * ingress as any flow from outside (world, or its ipBlock). */
-		j = (struct judge){ .dst_ep = dst, .dst_addr = &p.tuple.daddr,
+		j = (struct judge){ .dst_ep = dst, .dst_addr = daddr,
 				    .flags = XCNI_CT_F_NODEPORT,
 				    .lookup = JUDGE_SRC_ID | JUDGE_DST_ID };
-		reason = track_and_judge(skb, pkt_flow(&p), XCNI_AF_INET, skb->len, &ct, &ctf, &j,
-					 &v);
+		reason = track_and_judge(skb, f, fam, skb->len, &ct, &ctf, &j, &v);
 		if (reason)
 			goto out;
-		lb_flow_follow(&lb, XCNI_AF_INET, pkt_flow(&p));
-		reason = np_into_pod(skb, &p, XCNI_AF_INET, dst, &verdict);
+		lb_flow_follow(st, fam, f);
+		reason = np_into_pod(skb, p, fam, dst, &verdict);
 		goto out;
 	}
 	/* A backend on another node (a pod: the overlay reaches it). */
-	tunnel = np_tunnel(p.tuple.daddr);
+	tunnel = np_tunnel(fam, daddr);
 	if (!tunnel) {
 		reason = XCNI_DROP_NO_TUNNEL;
 		goto out;
 	}
-	/* Too big for the underlay once encapsulated: the client is told (np_too_big).
-	 * Most packets fit, and np_maybe_over says so without reading them again. */
-	if (np_maybe_over(skb, XCNI_ENCAP_LEN)) {
-		verdict = np_too_big(skb, &lb.orig);
+	/* Too big for the underlay once encapsulated: the client is told. Most
+	 * packets fit, and np_maybe_over says so without reading them again
+	 * (IPv6: with the larger encapsulation, the IPv6 underlay's 70; the
+	 * global decides by the backend's node's underlay). */
+	if (np_maybe_over(skb, fam == XCNI_AF_INET ? XCNI_ENCAP_LEN : XCNI_ENCAP6_LEN)) {
+		verdict = fam == XCNI_AF_INET ? np4_too_big(skb, &((struct lb_state *)st)->orig) :
+						np6_too_big(skb, p, st);
 		if (verdict != NP_FITS) {
 			reason = XCNI_DROP_TOO_BIG;
 			goto out;
 		}
 		verdict = TC_ACT_OK;
-		/* Its packet pointers are stale for the verifier (it may rewrite the packet). */
-		reason = reparse(skb, &c, &p);
+		/* np4_too_big may rewrite the packet: IPv4's pointers stale. */
+		reason = fam == XCNI_AF_INET ? reparse4(skb, &c, p) : 0;
 		if (reason)
 			goto out;
 	}
 	if (lb_dsr) {
-		struct encap_in in;
-
-		reason = nodeport_dsr_track(skb, pkt_flow(&p), XCNI_AF_INET, &lb, skb->len);
+		/* The client kept, the frontend in a Geneve option. IPv6's
+		 * conntrack and encapsulation each in a frame of its own. */
+		if (fam == XCNI_AF_INET)
+			reason = nodeport_dsr_track(skb, f, fam, st, skb->len);
+		else
+			reason = nodeport6_dsr_track_call(skb, p, st);
 		if (reason == DSR_TRACKED)
-			reason = nodeport_dsr(skb, &p, XCNI_AF_INET,
-					      (const union xcni_tuple *)&lb.orig, tunnel, NULL, &in,
-					      &verdict);
+			reason = fam == XCNI_AF_INET ?
+					 nodeport_dsr(skb, p, fam, lb_st_orig(st, fam), tunnel,
+						      NULL, &in, &verdict) :
+					 nodeport6_dsr_call(skb, p, st, tunnel);
 		goto out;
 	}
 	/* SNAT to this node, so the reply comes back here to be undone. */
-	reason = np_snat_port(&lb, &p, &nport);
+	reason = fam == XCNI_AF_INET ? nodeport4_snat(skb, p, st, &c) : nodeport6_snat(skb, p, st);
 	if (reason)
 		goto out;
-	if (lb.svc_ct)
-		lb.svc_ct->nat_port = nport;
-	if (lb4_nat(skb, pkt_flow(&p), IP_SADDR_OFF, p.tuple.saddr, node_ip, 0, p.tuple.sport,
-		    nport)) {
-		reason = XCNI_DROP_REDIRECT;
-		goto out;
-	}
-	p.tuple.saddr = node_ip;
-	p.tuple.sport = nport;
-	reason = reparse(skb, &c, &p);
-	if (reason)
-		goto out;
-	ct = ct_track(skb, pkt_flow(&p), XCNI_AF_INET, skb->len, &ctf);
+	ct = ct_track(skb, f, fam, skb->len, &ctf);
 	if (ct == CT_INVALID) {
-		reason = ct_invalid_reason(pkt_flow(&p));
+		reason = ct_invalid_reason(f);
 		goto out;
 	}
-	np_snat_open(&p, &lb, ct, skb->len, 0);
-	lb_flow_follow(&lb, XCNI_AF_INET, pkt_flow(&p));
-	{
-		struct encap_in in;
-
-		reason = nodeport_encap(skb, &p, XCNI_AF_INET, tunnel, NULL, &in, &verdict);
-	}
-out:
-	if (reason_is_drop(reason))
-		lb_flow_forget(&lb, XCNI_AF_INET);
-	return finish(skb, reason, XCNI_DIR_FROM_OVERLAY, 0, &p, verdict, &v);
-}
-
-/*
- * An IPv6 packet from the underlay: for an external frontend, translated and
- * delivered (its reason counted, the TC verdict returned); anything else
- * untouched and uncounted (UL_NEXT). Global: verified on its own,
- * beside from_overlay4 and from_overlay_decap6.
- */
-__attribute__((noinline)) int from_outside6(struct __sk_buff *skb)
-{
-	struct xcni_endpoint *dst;
-	struct lb6_state *st;
-	struct verdict v = {};
-	struct judge j;
-	struct pkt6 p = {};
-	int reason, verdict = TC_ACT_OK, ct;
-	__u8 ctf;
-
-	if (!skb)
-		return TC_ACT_SHOT;
-	p.len = skb->len;
-	/* Not whole, or not IPv6 at all: the stack's to judge. */
-	if (parse_ipv6(skb, &p) || !(st = lb6_state_get()))
-		return UL_NEXT;
-	reason = lb_translate(skb, &p, XCNI_AF_INET6, 0, 0, st, OUTSIDE);
-	if (!reason)
-		return UL_NEXT;
-	if (reason == XCNI_DROP_NO_BACKEND) {
-		/* Local traffic policy: no other node's backend may serve it. */
-		if (st->svc_flags & XCNI_SVC_F_ETP_LOCAL) {
-			reason = XCNI_DROP_NO_LOCAL_BACKEND;
-			goto out;
-		}
-		/* Refused at once, back out the way it came. */
-		verdict = lb6_reject(skb, &p) ? TC_ACT_SHOT : bpf_redirect(skb->ifindex, 0);
-		goto out;
-	}
-	if (reason < 0)
-		goto out;
-	reason = 0;
-	dst = bpf_map_lookup_elem(&xcni_endpoints6, p.tuple.daddr);
-	if (dst) {
-		/* A backend here: the client's address kept, judged by the pod's
-		 * ingress as any flow from outside (world, or its ipBlock):
-		 * from_outside's step. */
-		j = (struct judge){ .dst_ep = dst, .dst_addr = p.tuple.daddr,
-				    .flags = XCNI_CT_F_NODEPORT,
-				    .lookup = JUDGE_SRC_ID | JUDGE_DST_ID };
-		reason = track_and_judge(skb, pkt_flow(&p), XCNI_AF_INET6, p.len, &ct, &ctf, &j,
-					 &v);
-		if (reason)
-			goto out;
-		lb_flow_follow(st, XCNI_AF_INET6, pkt_flow(&p));
-		reason = np_into_pod(skb, &p, XCNI_AF_INET6, dst, &verdict);
-		goto out;
-	}
-	/* Too big for the underlay once encapsulated: the client is told
-	 * (np6_too_big). np_maybe_over with the larger encapsulation (70: the
-	 * IPv6 underlay's) first: what fits with it fits either way and needs
-	 * no ipcache lookup here; the global decides by the backend's node's
-	 * underlay. */
-	if (np_maybe_over(skb, XCNI_ENCAP6_LEN) &&
-	    (verdict = np6_too_big(skb, &p, st)) != NP_FITS) {
-		reason = XCNI_DROP_TOO_BIG;
-		goto out;
-	}
-	verdict = TC_ACT_OK;
-	/* --node-port-mode dsr, a backend on another node: the client kept, the
-	 * frontend in a Geneve option (nodeport6_dsr_track_call; 0: no tunnel, left to SNAT's checks). */
-	if (lb_dsr && (reason = nodeport6_dsr_track_call(skb, &p, st))) {
-		if (reason == DSR_TRACKED)
-			reason = nodeport6_dsr_call(skb, &p, st);
-		if (reason == XCNI_FWD_ENCAP)
-			verdict = TC_ACT_REDIRECT;
-		goto out;
-	}
-	/* A backend on another node: SNAT to this node first (nodeport6_snat). */
-	reason = nodeport6_snat(skb, &p, st);
-	if (reason)
-		goto out;
-	ct = ct_track(skb, pkt_flow(&p), XCNI_AF_INET6, p.len, &ctf);
-	if (ct == CT_INVALID) {
-		reason = ct_invalid_reason(pkt_flow(&p));
-		goto out;
-	}
-	if (ct == CT_NEW || ct == CT_STALE) {
-		/* Nothing to judge here (no pod of this node on either end): the
-		 * backend's node judges its ingress, the source being this node. */
-		ct_commit(pkt_flow(&p), XCNI_AF_INET6, ct, p.len, 0,
-			  XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT);
-		if (nodeport6_commit(&p)) {
+	/* Nothing to judge here (no pod of this node on either end): the
+	 * backend's node judges its ingress, the source being this node. A new
+	 * flow's entry keeps its client: IPv4's in the entry, IPv6's (16 bytes)
+	 * in xcni_snat6, whose failure drops the packet. */
+	if (fam == XCNI_AF_INET) {
+		np4_snat_open(p, st, ct, skb->len, 0);
+	} else if (ct == CT_NEW || ct == CT_STALE) {
+		ct_commit(f, fam, ct, skb->len, 0, XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT);
+		if (nodeport6_commit(p)) {
 			reason = XCNI_DROP_NAT_NO_PORT;
 			goto out;
 		}
 	}
-	lb_flow_follow(st, XCNI_AF_INET6, pkt_flow(&p));
-	reason = nodeport6_encap_call(skb, &p);
+	lb_flow_follow(st, fam, f);
+	reason = fam == XCNI_AF_INET ? nodeport_encap(skb, p, fam, tunnel, NULL, &in, &verdict) :
+				       nodeport6_encap_call(skb, p, tunnel);
+out:
+	/* IPv6's encapsulations return the reason alone, from their frames. */
 	if (reason == XCNI_FWD_ENCAP)
 		verdict = TC_ACT_REDIRECT;
-out:
 	if (reason_is_drop(reason))
-		lb_flow_forget(st, XCNI_AF_INET6);
-	return finish6(skb, reason, XCNI_DIR_FROM_OVERLAY, 0, &p, verdict, &v);
+		lb_flow_forget(st, fam);
+	return finish_flow(skb, fam, reason, XCNI_DIR_FROM_OVERLAY, 0, f, verdict, &v);
+}
+
+/*
+ * from_outside for each family in a global of its own, one line each, called
+ * from from_overlay's entry as from_overlay4 is (their frames never add up):
+ * IPv4's translation state on its stack, IPv6's in the per-CPU scratch
+ * (xcni_lb6_tmp, lb6_state_get), where it has always been (a struct
+ * lb6_state holds two 40-byte keys; from_outside6's chain under
+ * nodeport6_snat is at the verifier's 512 bytes).
+ */
+__attribute__((noinline)) int from_outside4(struct __sk_buff *skb)
+{
+	struct lb_state lb = {};
+	struct pkt p = {};
+
+	return skb ? from_outside(skb, XCNI_AF_INET, &p, &lb) : TC_ACT_SHOT;
+}
+
+__attribute__((noinline)) int from_outside6(struct __sk_buff *skb)
+{
+	struct lb6_state *st;
+	struct pkt6 p = {};
+
+	if (!skb)
+		return TC_ACT_SHOT;
+	st = lb6_state_get();
+	return st ? from_outside(skb, XCNI_AF_INET6, &p, st) : UL_NEXT;
 }
 
 /*
@@ -901,7 +928,7 @@ out:
  * decapsulated, frontend -> client again and sent out the underlay (the
  * reason, *verdict set). 0: not one, nothing touched.
  */
-static __always_inline int nodeport_reply(struct __sk_buff *skb, struct pkt *p,
+static __always_inline int nodeport4_reply(struct __sk_buff *skb, struct pkt *p,
 					  const struct outer *o, int *verdict)
 {
 	const struct xcni_ct_entry *e;

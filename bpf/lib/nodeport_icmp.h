@@ -4,7 +4,7 @@
  * families:
  *  - path MTU for the flows nodeport.h sends encapsulated to a backend on
  *    another node: a client's packet that would not fit the underlay is
- *    answered with fragmentation needed or Packet Too Big (np_too_big,
+ *    answered with fragmentation needed or Packet Too Big (np4_too_big,
  *    np6_too_big; drop-too-big);
  *  - ICMP errors about a translated flow, carried across the translation:
  *    from outside about a reply this node sent, made the backend's
@@ -15,9 +15,9 @@
  * The sections below say each part's rules.
  *
  * Part of nodeport.h, which includes it between the helpers this file uses
- * (nodeport6_self, np_into_pod, np_tunnel, nodeport_encap,
+ * (nodeport6_self, np_into_pod, np4_tunnel, nodeport_encap,
  * nodeport6_encap_call) and the paths that use it (from_outside, from_outside6,
- * nodeport_reply). Hence nodeport.h first, outside this file's guard:
+ * nodeport4_reply). Hence nodeport.h first, outside this file's guard:
  * included alone, this file has nodeport.h include it at that point.
  */
 #include "nodeport.h"
@@ -70,7 +70,7 @@
  * xcnid also reads for xcni_config.underlay_mtu and the pods' MTU.
  */
 
-/* np_too_big, np6_too_big: the packet fits (nothing touched), go on. */
+/* np4_too_big, np6_too_big: the packet fits (nothing touched), go on. */
 #define NP_FITS (-1)
 
 /* The IPv6 minimum link MTU (RFC 8200 5): a Packet Too Big is this long at most. */
@@ -96,7 +96,7 @@ static __always_inline int np_over_mtu(struct __sk_buff *skb, __u32 l3_len, __u3
 }
 
 /*
- * The hot path's test before np_too_big/np6_too_big (globals that read the
+ * The hot path's test before np4_too_big/np6_too_big (globals that read the
  * packet again): could the packet not fit with encap bytes more? skb->len
  * less the Ethernet header bounds the L3 length from above, so 0 means it
  * fits and nothing else is read; 1 leaves the exact answer to the global.
@@ -115,7 +115,7 @@ static __always_inline int np_maybe_over(struct __sk_buff *skb, __u32 encap)
  * fragmentation-needed sent back out the underlay, TC_ACT_SHOT without.
  * Global: its frame is not from_outside's.
  */
-__attribute__((noinline)) int np_too_big(struct __sk_buff *skb, const struct xcni_ct_key *orig)
+__attribute__((noinline)) int np4_too_big(struct __sk_buff *skb, const struct xcni_ct_key *orig)
 {
 	/* A second look at the caller's packet: a first fragment's ports, a
 	 * last fragment's place, are the caller's parses' to stage (frag_first,
@@ -126,7 +126,7 @@ __attribute__((noinline)) int np_too_big(struct __sk_buff *skb, const struct xcn
 	__u64 mangled;
 	int l4;
 
-	if (!skb || !orig || reparse(skb, &c, &p))
+	if (!skb || !orig || reparse4(skb, &c, &p))
 		return NP_FITS;
 	if (!np_over_mtu(skb, bpf_ntohs(p.ip->tot_len), XCNI_ENCAP_LEN, &room))
 		return NP_FITS;
@@ -151,7 +151,7 @@ __attribute__((noinline)) int np_too_big(struct __sk_buff *skb, const struct xcn
 	    bpf_skb_store_bytes(skb, IP_DADDR_OFF, &orig->daddr, sizeof(orig->daddr), 0) ||
 	    bpf_skb_store_bytes(skb, ETH_HLEN + p.l3_len + 2, &orig->dport, sizeof(orig->dport),
 				0) ||
-	    reparse(skb, &c, &p))
+	    reparse4(skb, &c, &p))
 		return TC_ACT_SHOT;
 	if (lb4_answer(skb, &p, (__u16)room))
 		return TC_ACT_SHOT;
@@ -232,8 +232,9 @@ static __always_inline int np6_ptb(struct __sk_buff *skb, const struct pkt6 *p, 
  * DSR: NP_FITS, or the TC verdict for a packet too big (drop-too-big):
  * TC_ACT_REDIRECT with the Packet Too Big sent back out the underlay,
  * TC_ACT_SHOT without. The encapsulation's length from the underlay that
- * reaches the backend's node (tunnel_of); none: NP_FITS (the SNAT or DSR
- * says why). Global: its frame is not from_outside6's.
+ * reaches the backend's node (tunnel_of); none: NP_FITS (from_outside asked
+ * np_tunnel before and dropped such a flow). Global: its frame is not
+ * from_outside6's.
  */
 __attribute__((noinline)) int np6_too_big(struct __sk_buff *skb, struct pkt6 *p,
 					  const struct lb6_state *st)
@@ -261,7 +262,7 @@ __attribute__((noinline)) int np6_too_big(struct __sk_buff *skb, struct pkt6 *p,
 		return TC_ACT_SHOT;
 	/* The packet as the client sent it, for the quote. SCTP: the address
 	 * (lb6_nat, its port left as it is) and the port, its CRC left as
-	 * np_too_big leaves IPv4's (nobody checks a quote's CRC). */
+	 * np4_too_big leaves IPv4's (nobody checks a quote's CRC). */
 	sctp = p->tuple.proto == IPPROTO_SCTP;
 	if (lb6_nat(skb, pkt_flow(p), IP6_DADDR_OFF, p->tuple.daddr, st->orig.daddr, 2, p->tuple.dport,
 		    sctp ? p->tuple.dport : st->orig.dport) ||
@@ -295,13 +296,13 @@ _Static_assert(PTB6_QUOTE > 1024 && PTB6_QUOTE - 1024 <= 512 && !(PTB6_QUOTE % 4
  * goes to the backend (the caller delivers it: into the pod, or through
  * Geneve). Checksums: the quote's IP header's, the error's IP header's, and
  * the ICMP checksum for every quoted word that changed (the quoted L4
- * checksum is left, as lb_icmp_rev_nat leaves it).
+ * checksum is left, as lb4_icmp_rev_nat leaves it).
  * l3_len: the outer IPv4 header's length. 1 when rewritten, 0 when it is no
  * such error (nothing written), -1 when a rewrite failed halfway (drop it).
  *
  * Inlined into from_overlay's from_outside_icmp, a global function of its
  * own (a third frame would take the call chain past the stack's 512 bytes);
- * it reads with bpf_skb_load_bytes, as lb_icmp_rev_nat.
+ * it reads with bpf_skb_load_bytes, as lb4_icmp_rev_nat.
  */
 static __always_inline int lb4_icmp_np_rev(struct __sk_buff *skb, __u32 l3_len, __u32 self)
 {
@@ -537,7 +538,7 @@ static __always_inline int np_outside_icmp(struct __sk_buff *skb, void *p, int f
 	f->len = skb->len;
 	/* IPv4: not a later fragment (IPv6 asked no such thing before: an
 	 * explicit family branch, kept as it was). */
-	if ((fam == XCNI_AF_INET ? reparse(skb, &c, p) : parse_ipv6(skb, p)) ||
+	if ((fam == XCNI_AF_INET ? reparse4(skb, &c, p) : parse_ipv6(skb, p)) ||
 	    flow_proto(f, fam) != flow_icmp_proto(fam) || f->is_echo ||
 	    (fam == XCNI_AF_INET && f->frag_later))
 		return UL_NEXT;
@@ -547,7 +548,7 @@ static __always_inline int np_outside_icmp(struct __sk_buff *skb, void *p, int f
 	if (r < 0)
 		reason = XCNI_DROP_REDIRECT;
 	else
-		reason = fam == XCNI_AF_INET ? reparse(skb, &c, p) : parse_ipv6(skb, p);
+		reason = fam == XCNI_AF_INET ? reparse4(skb, &c, p) : parse_ipv6(skb, p);
 	if (reason)
 		goto out;
 	if (fam == XCNI_AF_INET)
@@ -559,7 +560,7 @@ static __always_inline int np_outside_icmp(struct __sk_buff *skb, void *p, int f
 		goto out;
 	}
 	if (fam == XCNI_AF_INET) {
-		tunnel = np_tunnel(f->tuple.v4.daddr);
+		tunnel = np4_tunnel(f->tuple.v4.daddr);
 		if (tunnel) {
 			struct encap_in in;
 
@@ -568,7 +569,7 @@ static __always_inline int np_outside_icmp(struct __sk_buff *skb, void *p, int f
 			reason = XCNI_DROP_NO_TUNNEL;
 		}
 	} else {
-		reason = nodeport6_encap_call(skb, p);
+		reason = nodeport6_encap_call(skb, p, 0);
 		if (reason == XCNI_FWD_ENCAP)
 			verdict = TC_ACT_REDIRECT;
 	}
@@ -609,7 +610,7 @@ __attribute__((noinline)) int from_outside_icmp(struct __sk_buff *skb, int fam)
  * -1 when a rewrite failed halfway (drop it).
  *
  * A global function, verified on its own, reading with bpf_skb_load_bytes
- * (as lb_icmp_rev_nat).
+ * (as lb4_icmp_rev_nat).
  */
 __attribute__((noinline)) int lb4_icmp_snat_rev(struct __sk_buff *skb, __u32 l3_len)
 {

@@ -12,14 +12,14 @@
  * externalTrafficPolicy through the EXT frontend), the same conntrack
  * entries (ct_track, lb_flow_open, the flow's own), the same outer headers; then
  * XDP_TX back out of the underlay. --node-port-mode snat (the default): the
- * same SNAT port (np_snat_port, np6_snat_choose), the client kept in the
+ * same SNAT port (np4_snat_port, np6_snat_choose), the client kept in the
  * flow's entry (xcni_snat6 for IPv6), Geneve (geneve_outer4_fill). --node-
  * port-mode dsr (lb_dsr): nodeport_dsr's, DNAT only, the flow's entry
  * marked NodePort and DSR, Geneve with the DSR option naming the frontend
  * (dsr_outer4_fill, dsr_opt_fill: geneve_encap_dsr's bytes). Only the header
  * writes are this hook's own (np_xdp_nat4, npx_rewrite6: direct stores with
  * the kernel's incremental checksum arithmetic, so the bytes are tc's). The
- * replies come back as Geneve (SNAT: nodeport_reply) or leave the backend's
+ * replies come back as Geneve (SNAT: nodeport4_reply) or leave the backend's
  * node themselves (DSR), as they do without acceleration: they find the
  * entries whichever hook made them.
  *
@@ -32,7 +32,7 @@
  *    exactly its length: VLAN tags, IP options, IPv6 extension headers,
  *    fragments (first or later: frag.h's bookkeeping is tc's), ICMP and
  *    ICMPv6 (errors about these flows are nodeport_icmp.h's), SCTP, Geneve
- *    (UDP to 6081: parse_outer's, from_underlay6's), padded or truncated
+ *    (UDP to 6081: parse_outer4's, from_underlay6's), padded or truncated
  *    frames, TTL or hop limit 1;
  *  - a source tc refuses (from_plain: a frontend at its port, this node;
  *    lb_flow_choose: a pod, a node, a martian, a ClusterIP from outside): tc
@@ -40,7 +40,7 @@
  *  - no backend (tc answers with a RST or port unreachable), a backend on
  *    this node (below), no tunnel to the backend's node, an
  *    encapsulated frame over the underlay's MTU (tc
- *    answers fragmentation-needed: np_too_big; for DSR, one that fits
+ *    answers fragmentation-needed: np4_too_big; for DSR, one that fits
  *    without the option but not with it, which tc sends without),
  *    no SNAT port (tc drops it), a tuple conntrack refuses (CT_INVALID), an
  *    underlay route that is not the ingress device or whose neighbour is
@@ -155,7 +155,7 @@ static __always_inline void npx_l4_replace(__u16 *sum, __u32 from, __u32 to, int
 
 /*
  * The translation of a packet to a remote backend, written at XDP as
- * lb_translate's and from_outside's lb_nat calls and ttl_decrement write it
+ * lb_translate's and from_outside's lb_nat calls and ttl_decrement4 write it
  * at tc, in their order: destination (address, then port), source, TTL.
  */
 static __always_inline void np_xdp_nat4(struct iphdr *ip, __u16 *l4sum, __be16 *ports,
@@ -472,7 +472,7 @@ _Static_assert(sizeof(struct outer_hdrs_dsr) + sizeof(struct ethhdr) == XCNI_ENC
  * DSR's frontend, the entries and the outer headers are one sequence; the
  * family's leaves are its parse (npx_parse4, npx_parse6), its choice
  * (lb_flow_choose: IPv4's state in the frame, IPv6's per CPU), the
- * SNAT (np_snat_port, np6_snat_choose, and xcni_snat6's client) and the
+ * SNAT (np4_snat_port, np6_snat_choose, and xcni_snat6's client) and the
  * header rewrite (npx_rewrite4, npx_rewrite6). IPv6's frame holds its FIB
  * lookup and outer headers in xcni_np6_tmp: xdp_underlay -> xdp_nodeport6
  * -> ct_commit_call stays under the verifier's 512 bytes.
@@ -508,7 +508,7 @@ static __always_inline int xdp_nodeport(struct xdp_md *ctx, int fam)
 		return XDP_PASS;
 	len = f->len;
 	proto = fam == XCNI_AF_INET ? p4.tuple.proto : p6.tuple.proto;
-	/* Geneve is the tc path's (parse_outer, from_underlay6), whatever its destination. */
+	/* Geneve is the tc path's (parse_outer4, from_underlay6), whatever its destination. */
 	if (proto == IPPROTO_UDP && *lb_dport(f, fam) == bpf_htons(XCNI_GENEVE_PORT))
 		return XDP_PASS;
 	/* No frontend: the cheap miss, before anything else is looked up. */
@@ -552,10 +552,10 @@ static __always_inline int xdp_nodeport(struct xdp_md *ctx, int fam)
 		orig = &st->orig;
 	}
 	/* A pod of another node, the encapsulated frame within the device's
-	 * MTU. IPv4's node is np_tunnel's, as from_outside finds it (over the
+	 * MTU. IPv4's node is np4_tunnel's, as from_outside finds it (over the
 	 * IPv4 underlay only). */
 	if (fam == XCNI_AF_INET) {
-		tunnel = np_tunnel(*(const __u32 *)be->addr);
+		tunnel = np4_tunnel(*(const __u32 *)be->addr);
 	} else {
 		/* IPv6's may be behind the IPv6 underlay (dst6: chosen on the
 		 * pointer, as tunnel_encap does). */
@@ -604,7 +604,7 @@ static __always_inline int xdp_nodeport(struct xdp_md *ctx, int fam)
 	 * come back here; DSR keeps the client. */
 	if (!lb_dsr) {
 		if (fam == XCNI_AF_INET) {
-			if (np_snat_port(&lb, &p4, &nport))
+			if (np4_snat_port(&lb, &p4, &nport))
 				goto to_tc;
 			p4.tuple.saddr = node_ip;
 		} else {
@@ -638,7 +638,7 @@ static __always_inline int xdp_nodeport(struct xdp_md *ctx, int fam)
 			ct_commit(f, fam, ct, len, 0,
 				  XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR | XCNI_CT_F_XDP);
 		} else if (fam == XCNI_AF_INET) {
-			np_snat_open(&p4, &lb, ct, len, XCNI_CT_F_XDP);
+			np4_snat_open(&p4, &lb, ct, len, XCNI_CT_F_XDP);
 		} else {
 			ct_commit(f, fam, ct, len, 0,
 				  XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT | XCNI_CT_F_XDP);
@@ -691,7 +691,7 @@ static __always_inline int xdp_nodeport(struct xdp_md *ctx, int fam)
 	if (dst6)
 		tunnel_count6(dst6, len + encap, 0);
 	else
-		tunnel_count(tunnel, len + encap, 0);
+		tunnel_count4(tunnel, len + encap, 0);
 	return npx_count(fam == XCNI_AF_INET ? XCNI_NPA_XDP4 : XCNI_NPA_XDP6, len, XDP_TX);
 to_tc:
 	/* A random pick among several that tc would not make again: written

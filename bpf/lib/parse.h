@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * Parsing, both families. IPv4: a cursor over the packet that bounds-checks
- * every header it hands out (parse_ipv4, reparse). IPv6: the fixed header and
+ * every header it hands out (parse_ipv4, reparse4). IPv6: the fixed header and
  * the extension headers, walked with a bound (parse_ipv6), read with
  * bpf_skb_load_bytes (offsets that depend on the extension headers need no
  * pointer proofs); from_pod and to_pod hand IPv6 frames to from_pod_frame6 /
@@ -377,7 +377,7 @@ static __always_inline int parse_eth_ipv4(struct cursor *c, struct pkt *p)
 }
 
 /* After a rewrite: the headers again (every packet pointer went stale). */
-static __always_inline int reparse(struct __sk_buff *skb, struct cursor *c, struct pkt *p)
+static __always_inline int reparse4(struct __sk_buff *skb, struct cursor *c, struct pkt *p)
 {
 	return eth_start(skb, c, p) ?: parse_ipv4(c, p);
 }
@@ -389,7 +389,7 @@ static __always_inline int reparse(struct __sk_buff *skb, struct cursor *c, stru
  */
 static __always_inline int pkt_parse(struct __sk_buff *skb, int fam, struct cursor *c, void *p)
 {
-	return fam == XCNI_AF_INET ? reparse(skb, c, p) : parse_ipv6(skb, p);
+	return fam == XCNI_AF_INET ? reparse4(skb, c, p) : parse_ipv6(skb, p);
 }
 
 #define IP_OFF ETH_HLEN

@@ -83,7 +83,7 @@ static const __u32 crc32c_x8pow[16] = {
  * Inline: lb6_nat (inside lb6_translate_call, a global function below from_pod_frame6)
  * has no room for one more frame in the verifier's 512 bytes; IPv4 calls it
  * from lb4_nat through the
- * global sctp_nat_port, verified once on its own (as lb_icmp_rev_nat), its
+ * global sctp4_nat_port, verified once on its own (as lb4_icmp_rev_nat), its
  * loops out of the callers' paths. The stores recompute skb->csum, so a
  * CHECKSUM_COMPLETE packet's sum stays true.
  */
@@ -120,7 +120,7 @@ static __always_inline int sctp_nat_port_len(struct __sk_buff *skb, __u32 l4, __
  * chunks itself and keeps its packets under the path MTU, so this is rare;
  * the same port needs no update and passes). Else as sctp_nat_port_len.
  */
-__attribute__((noinline)) int sctp_nat_port(struct __sk_buff *skb, __u32 l4, __u32 port_off,
+__attribute__((noinline)) int sctp4_nat_port(struct __sk_buff *skb, __u32 l4, __u32 port_off,
 					    __u32 old_port, __u32 new_port)
 {
 	__be16 tot_len, frag_off;

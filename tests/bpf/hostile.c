@@ -451,7 +451,7 @@ static int gen_cuts(const struct tmpl *t, bool lie)
 
 /*
  * An ICMP error whose quote is cut short (tot_len honest), through from_pod
- * with Services on: lb_icmp_rev_nat reads the quote for a translated flow and
+ * with Services on: lb4_icmp_rev_nat reads the quote for a translated flow and
  * must not read past it. A->B, neither isolated: delivered as it came.
  */
 static int gen_quote_cuts(void)

@@ -190,7 +190,7 @@ static size_t sctp_xlate(const struct fam *fa, bool reply, uint8_t chunk, uint16
 /*
  * SCTP to a ClusterIP whose backend listens on another port, both families:
  * the address changes alone (no pseudo-header), the CRC is updated for the
- * port (sctp_nat_port) and must equal the reference CRC of the translated
+ * port (sctp4_nat_port) and must equal the reference CRC of the translated
  * packet, both ways, at lengths that set every bit of the packet's length up
  * to 2^11; a corrupted CRC stays corrupted by the same error (nothing is
  * "fixed"); a zero CRC (RFC 9653) stays zero. tshark, given the programs'

@@ -65,7 +65,7 @@ static bool svc_frontend(const struct svc_view *v, struct xcni_svc_key *k, struc
 	return true;
 }
 
-/* Maglev's pick for the flow's hash, as lb_pick() makes it; 0 when no table. */
+/* Maglev's pick for the flow's hash, as lb_pick_h() makes it; 0 when no table. */
 static __u32 maglev_pick(const struct svc_view *v, const struct xcni_svc *s, __u32 hash)
 {
 	__u32 key = xcni_maglev_key(s->id, s->version), inner, idx = hash % XCNI_MAGLEV_M, id = 0;
@@ -84,14 +84,14 @@ static __u32 maglev_pick(const struct svc_view *v, const struct xcni_svc *s, __u
 
 /* How a new flow from src gets its backend, and which when it is known. */
 struct svc_choice {
-	__u32 *ids; /* the backends new flows may use: lb_pick's slots */
+	__u32 *ids; /* the backends new flows may use: lb_pick_h's slots */
 	size_t n;
 	bool terminating; /* no active backend: the terminating ones serve */
 	__u32 chosen; /* 0: not determined here */
 	char how[300];
 };
 
-/* The backends new flows may use (lb_pick's slots): the active ones, else the terminating. */
+/* The backends new flows may use (lb_pick_h's slots): the active ones, else the terminating. */
 static int svc_slots(const struct svc_view *v, const struct xcni_svc *s, struct svc_choice *ch)
 {
 	__u32 base = 0;
@@ -495,7 +495,7 @@ static int svc_print_json(struct ptable *t, const struct svc_choice *ch,
 /*
  * explain SRC svc/NS/NAME PORT/PROTO (or SRC FRONTEND-ADDR PORT/PROTO): the
  * translation from_pod makes (the frontend and scope lb_frontend finds, the
- * backends lb_pick chooses among, the one this flow gets when that is
+ * backends lb_pick_h chooses among, the one this flow gets when that is
  * determined), then the policy verdict of the flow to each of those backends
  * as explain_flow walks it.
  */
