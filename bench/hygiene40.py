@@ -9,8 +9,8 @@ any tree (make all there first; it builds build/libxcni.a if missing):
     python3 bench/hygiene40.py [-v] [--fast]
 
 -v lists every place behind a figure (else at most 12 a line).
---fast leaves out the two slow items (duplicates over bpf/: ~20 s; the BPF
-programs compiled with their flags: ~10 s).
+---fast leaves out the slow items (duplicates over bpf/: ~20 s; the BPF
+programs compiled with their flags, and min-kernel which reads them: ~25 s).
 Exit 1 when an item does not hold its bound.
 
 Items (the issue's words in quotes):
@@ -40,6 +40,11 @@ Items (the issue's words in quotes):
   fn>100      functions over 100 lines in user/ and cni/: < 20
   readme      README.md paragraphs of 120 words or more (tests/docs/check.py's
               count): 0
+  min-kernel  every BPF helper the seven objects call (llvm-objdump) and every
+              map type bpf/ declares no newer than XCNI_KERNEL_MIN (probe.h;
+              sock_lb: the newest of probe.c's sock_lb features, which gate
+              it): the programs can load on the minimum the project states
+              (suite attach-modes loads and attaches them on this kernel)
   dups        pairs `duplicates --repo bpf --most 200` lists: < 26 (the start)
   cidrs-one   both families' pod and Service CIDRs in the config record
               (bpf/xcni_shared.h struct xcni_config) that xcnictl config
@@ -202,15 +207,21 @@ def inc_order():
     say(not bad, "inc-order", "%d bpf/ headers that do not compile alone" % len(bad), "0", bad)
 
 
+OBJDIR = Path("/tmp/hygiene40-%d" % os.getpid())
+
+
 def bpf_flags():
+    """The programs compiled with the Makefile's flags into OBJDIR (min_kernel reads them)."""
     flags = make_var("BPF_CFLAGS").split()
     clang = make_var("CLANG") or "clang"
     want = ["-Wshadow", "-Wdeclaration-after-statement"]
     missing = [w for w in want if w not in flags]
     warn = []
     if not FAST:
+        OBJDIR.mkdir(exist_ok=True)
         for c in sorted(Path("bpf").glob("*.bpf.c")):
-            r = run([clang] + flags + ["-Wno-error", "-fsyntax-only", str(c)])
+            r = run([clang] + flags + ["-Wno-error", "-c", str(c), "-o",
+                                       str(OBJDIR / c.name.replace(".c", ".o"))])
             warn += ["%s: %s" % (c, l) for l in r.stderr.splitlines() if "warning:" in l]
             if r.returncode:
                 warn.append("%s: does not compile" % c)
@@ -220,6 +231,86 @@ def bpf_flags():
                                   "%d warnings compiling the %d programs" %
                                   (len(warn), len(list(Path("bpf").glob("*.bpf.c"))))),
         "-Wshadow -Wdeclaration-after-statement in the BPF flags, clean", warn)
+
+
+# The kernel that brought each helper and map type the programs use (a helper
+# the table lacks fails the item: add it with its kernel).
+HELPER_SINCE = {
+    "map_lookup_elem": "3.19", "map_update_elem": "3.19", "map_delete_elem": "3.19",
+    "ktime_get_ns": "4.1", "get_prandom_u32": "4.1", "skb_store_bytes": "4.1",
+    "l3_csum_replace": "4.1", "l4_csum_replace": "4.1", "tail_call": "4.2",
+    "redirect": "4.4", "skb_load_bytes": "4.5", "csum_diff": "4.6",
+    "skb_change_tail": "4.9", "skb_pull_data": "4.9", "xdp_adjust_head": "4.10",
+    "get_socket_cookie": "4.12", "skb_adjust_room": "4.13", "xdp_adjust_meta": "4.15",
+    "fib_lookup": "4.18", "xdp_adjust_tail": "4.18", "get_netns_cookie": "5.7",
+    "ringbuf_output": "5.8", "ringbuf_reserve": "5.8", "ringbuf_submit": "5.8",
+    "ringbuf_discard": "5.8", "redirect_neigh": "5.10", "redirect_peer": "5.10",
+    "check_mtu": "5.12", "set_retval": "5.18", "get_retval": "5.18",
+}
+MAP_SINCE = {
+    "HASH": "3.19", "ARRAY": "3.19", "PROG_ARRAY": "4.2", "PERCPU_HASH": "4.6",
+    "PERCPU_ARRAY": "4.6", "LRU_HASH": "4.10", "LRU_PERCPU_HASH": "4.10", "LPM_TRIE": "4.11",
+    "ARRAY_OF_MAPS": "4.12", "HASH_OF_MAPS": "4.12", "DEVMAP": "4.14", "RINGBUF": "5.8",
+}
+
+
+def kv(v):
+    return tuple(int(x) for x in v.split("."))
+
+
+def min_kernel():
+    """Every helper and map type the objects use no newer than the minimum the project states."""
+    if FAST:
+        return
+    probe_h = Path("user/agent/probe.h").read_text()
+    kmin = re.search(r'#define XCNI_KERNEL_MIN "([\d.]+)"', probe_h).group(1)
+    probe_c = Path("user/agent/probe.c").read_text()
+    gate = re.search(r"sock_lb\[\] = \{(.*?)\n\};", probe_c, re.S)
+    sock_max = max((re.findall(r'"(\d+\.\d+)"', gate.group(1)) if gate else [kmin]), key=kv)
+    ids = {}
+    for m in re.finditer(r"FN\((\w+), (\d+),", Path("/usr/include/linux/bpf.h").read_text()):
+        ids[int(m.group(2))] = m.group(1)
+    bad, rows, newest = [], [], ("0", "")
+    for o in sorted(OBJDIR.glob("*.bpf.o")):
+        d = run(["llvm-objdump", "-d", str(o)]).stdout
+        # a helper call: opcode 0x85 with src_reg 0 (1: a bpf-to-bpf call, 2: a kfunc)
+        calls = {int(m.group(2)) for m in re.finditer(r"^\s*\d+:\s+85 ([0-9a-f])0 .*call (\d+)$",
+                                                      d, re.M) if m.group(1) == "0"}
+        kfuncs = len(re.findall(r"^\s*\d+:\s+85 2[0-9a-f] ", d, re.M))
+        prog = o.name.replace(".bpf.o", "")
+        limit = sock_max if prog == "sock_lb" else kmin
+        top = ("0", "")
+        for c in sorted(calls):
+            name = ids.get(c, "#%d" % c)
+            since = HELPER_SINCE.get(name)
+            if not since:
+                bad.append("%s: helper %s: no kernel known (HELPER_SINCE)" % (prog, name))
+                continue
+            if kv(since) > kv(top[0]):
+                top = (since, name)
+            if kv(since) > kv(limit):
+                bad.append("%s: bpf_%s needs Linux %s > %s" % (prog, name, since, limit))
+        if kfuncs:
+            bad.append("%s: %d kfunc calls (no kernel table for those)" % (prog, kfuncs))
+        rows.append("%s: %d helpers, the newest bpf_%s (%s; allowed %s)" %
+                    (prog, len(calls), top[1], top[0], limit))
+        if prog != "sock_lb" and kv(top[0]) > kv(newest[0]):
+            newest = top
+    maps = set(re.findall(r"BPF_MAP_TYPE_(\w+)", "\n".join(
+        f.read_text() for f in bpf_files())))
+    for t in sorted(maps):
+        since = MAP_SINCE.get(t)
+        if not since or kv(since) > kv(kmin):
+            bad.append("map type %s: %s" % (t, "no kernel known (MAP_SINCE)" if not since else
+                                             "needs Linux %s > %s" % (since, kmin)))
+    rows.append("map types: %s (the newest %s)" % (
+        ", ".join(sorted(maps)), max((MAP_SINCE.get(t, "0") for t in maps), key=kv)))
+    for o in OBJDIR.glob("*"):
+        o.unlink()
+    OBJDIR.rmdir()
+    say(not bad, "min-kernel", "the data path's newest helper bpf_%s (Linux %s), the minimum "
+        "XCNI_KERNEL_MIN %s; sock_lb's gate %s" % (newest[1], newest[0], kmin, sock_max),
+        "the programs load on the minimum kernel the probe states", bad + rows)
 
 
 def dups():
@@ -410,6 +501,7 @@ def main():
     inc_cycles()
     inc_order()
     bpf_flags()
+    min_kernel()
     dups()
     exports()
     cidr_parsers(funcs)
