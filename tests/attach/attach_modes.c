@@ -138,7 +138,26 @@ static int settings(struct bpf_object *obj, enum fam f, int lb)
 	return err ? -EINVAL : 0;
 }
 
-static int tcx_ok = -1; /* the kernel takes TCX links: unknown, 0, 1 */
+static int tcx_ok; /* the kernel takes TCX links (tcx_probe) */
+
+/* A two-instruction tc program (TC_ACT_OK) on a TCX link: 1 the kernel has TCX, else 0. */
+static int tcx_probe(int ifindex)
+{
+	struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	int fd = bpf_prog_load(BPF_PROG_TYPE_SCHED_CLS, "xat_probe", "GPL", insns, 2, NULL), link;
+
+	if (fd < 0)
+		return 0;
+	link = bpf_link_create(fd, ifindex, BPF_TCX_INGRESS, NULL);
+	close(fd);
+	if (link < 0)
+		return 0;
+	close(link);
+	return 1;
+}
 
 /* One tc program on ifindex in each tc mode and direction, detached again. */
 static void tc_modes(const char *what, int fd, int ifindex)
@@ -161,16 +180,13 @@ static void tc_modes(const char *what, int fd, int ifindex)
 		result(!err, "%s: tc clsact %s%s%s", what, dir, err ? ": " : "",
 		       err ? strerror(-err) : "");
 
-		link = bpf_link_create(fd, ifindex, egress ? BPF_TCX_EGRESS : BPF_TCX_INGRESS, NULL);
-		if (link < 0 && tcx_ok != 1 && (errno == EINVAL || errno == EOPNOTSUPP)) {
-			tcx_ok = 0;
+		if (!tcx_ok) {
 			printf("ok - %s: TCX %s # skip the kernel has no TCX (Linux >= 6.6)\n", what,
 			       dir);
 			skipped++;
 			continue;
 		}
-		if (link >= 0)
-			tcx_ok = 1;
+		link = bpf_link_create(fd, ifindex, egress ? BPF_TCX_EGRESS : BPF_TCX_INGRESS, NULL);
 		result(link >= 0, "%s: TCX %s%s%s", what, dir, link < 0 ? ": " : "",
 		       link < 0 ? strerror(errno) : "");
 		if (link >= 0)
@@ -290,6 +306,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	libbpf_set_print(NULL);
+	tcx_ok = tcx_probe(ifindex);
 	for (size_t i = 0; i < sizeof(objs) / sizeof(objs[0]); i++)
 		for (size_t f = 0; f < sizeof(fams) / sizeof(fams[0]); f++)
 			for (int lb = 0; lb < 2; lb++) {
