@@ -148,7 +148,14 @@ $(TEST_TOOLS): $(BUILD)/tests/%: tests/tools/%.c
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(XCFLAGS) $(PKG_CFLAGS) -o $@ $< $(PKG_LIBS)
 
-unit: $(UNIT_TESTS) $(TEST_TOOLS)
+# Every program loaded with each family's settings and attached in each mode
+# (tc clsact, TCX; XDP native, generic) to a veth of its own netns (issue 40).
+$(BUILD)/tests/attach_modes: tests/attach/attach_modes.c $(SKELS) $(LIBXCNI)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(XCFLAGS) $(PKG_CFLAGS) -I$(BUILD)/gen -Ibpf -Iuser -o $@ $(filter %.c,$^) $(filter %.a,$^) $(PKG_LIBS)
+
+unit: $(UNIT_TESTS) $(TEST_TOOLS) $(BUILD)/tests/attach_modes
 # The cmocka tests alone (no BPF skeletons): what the sanitizer build runs.
 unit-cmocka: $(filter-out %/test_bpf,$(UNIT_TESTS))
 

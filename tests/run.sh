@@ -47,6 +47,9 @@ suites=(
 	# docs/architecture.md: links, contents, the names it cites; README paragraphs (issue 40).
 	"docs-links:python3 tests/docs/check.py"
 	"bpf-packets:$BUILD/tests/test_bpf"
+	# Every program loaded with each family's settings and attached in each mode:
+	# tc clsact and TCX, XDP native and generic (issue 40; tests/attach).
+	"attach-modes:$BUILD/tests/attach_modes"
 	"unit-asan:bash tests/fuzz/asan.sh"
 	"fuzz:bash tests/fuzz/run.sh"
 	"xcnictl:bash tests/xcnictl/run.sh"

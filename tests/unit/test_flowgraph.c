@@ -42,7 +42,7 @@ static json_t *render(struct fgraph *g)
 	if (!o)
 		fail_msg("not JSON (%s): %.*s", je.text, (int)b.len, b.p);
 	assert_int_equal(json_integer_value(json_object_get(o, "extra")), 1);
-	fbuf_free(&b);
+	flows_fbuf_free(&b);
 	return o;
 }
 
@@ -228,7 +228,7 @@ static void test_escaping(void **state)
 	assert_null(memchr(b.p, '<', b.len));
 	assert_null(memchr(b.p, '\x01', b.len));
 	assert_null(memchr(b.p, '\n', b.len - 1));
-	fbuf_free(&b);
+	flows_fbuf_free(&b);
 	o = render(g);
 	assert_string_equal(str(find(json_object_get(o, "nodes"), "ns:ns\"q"), "label"), "ns\"q");
 	assert_string_equal(str(find(json_object_get(o, "nodes"),

@@ -500,7 +500,7 @@ static int render_count(struct flows *f, const char *req, uint64_t now, struct f
 	int n;
 
 	assert_int_equal(flow_filter_parse(&ff, req, err, sizeof(err)), 0);
-	fbuf_free(b);
+	flows_fbuf_free(b);
 	n = flows_render_json(f, &ff, &rc, b);
 	flow_filter_free(&ff);
 	return n;
@@ -593,7 +593,7 @@ static void test_points(void **state)
 	flows_set_ends(f, r, &world, &remote);
 	assert_int_equal(r->verdict, FLOW_FORWARDED);
 	assert_int_equal(flow_rec_entry(r), FLOW_PT_FROM_OUTSIDE);
-	fbuf_free(&b);
+	flows_fbuf_free(&b);
 	flows_free(f);
 }
 
@@ -653,7 +653,7 @@ static void test_hubble_filters(void **state)
 	assert_int_equal(flow_filter_parse(&ff, "from-port=40000\ntime=mono\n", err, sizeof(err)), 0);
 	rc.now_ns = 40 * s;
 	rc.mono = ff.time_mono;
-	fbuf_free(&b);
+	flows_fbuf_free(&b);
 	assert_int_equal(flows_render_json(f, &ff, &rc, &b), 1);
 	assert_non_null(strstr(b.p, "\"last_seen\":10.000000"));
 	flow_filter_free(&ff);
@@ -671,7 +671,7 @@ static void test_hubble_filters(void **state)
 	assert_int_equal(flow_filter_set(&ff, "last", "2", err, sizeof(err)), -EINVAL);
 	assert_int_equal(flow_filter_set(&ff, "from-pod", "a/b/c", err, sizeof(err)), -EINVAL);
 	flow_filter_free(&ff);
-	fbuf_free(&b);
+	flows_fbuf_free(&b);
 	flows_free(f);
 }
 
@@ -742,7 +742,7 @@ static void test_filter_match(void **state)
 	flows_rule_name(f, dr, NULL);
 	assert_int_equal(render_count(f, "from=x/a\nverdict=denied\n", 40 * s, &b), 1);
 	assert_non_null(strstr(b.p, "\"rule\":0,\"rule_name\":null"));
-	fbuf_free(&b);
+	flows_fbuf_free(&b);
 	flows_free(f);
 }
 
@@ -846,7 +846,7 @@ static void test_vocab(void **state)
 		if (!strstr(err, bad[i].says))
 			fail_msg("%s: said \"%s\", wanted \"%s\"", bad[i].req, err, bad[i].says);
 	}
-	fbuf_free(&b);
+	flows_fbuf_free(&b);
 	flows_free(f);
 }
 
@@ -906,7 +906,7 @@ static void test_render_bound(void **state)
 	flow_filter_init(&ff);
 	assert_int_equal(flows_render_json(f, &ff, &rc, &b), -E2BIG);
 	assert_true(b.len < 1024);
-	fbuf_free(&b);
+	flows_fbuf_free(&b);
 	flows_free(f);
 }
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * redact() (user/lib/system/redact.c), what xcnictl sysdump passes every file
+ * xcni_redact() (user/lib/system/redact.c), what xcnictl sysdump passes every file
  * through: each row a text as a log, a kubeconfig, JSON or a command line has
  * it, and what must be left of it.
  */
@@ -52,7 +52,7 @@ static void test_rows(void **state)
 		char *out = NULL;
 		size_t len = 0;
 
-		assert_int_equal(redact(rows[i].in, strlen(rows[i].in), &out, &len), 0);
+		assert_int_equal(xcni_redact(rows[i].in, strlen(rows[i].in), &out, &len), 0);
 		if (len != strlen(rows[i].out) || memcmp(out, rows[i].out, len))
 			fail_msg("row %zu: %s\n  got:  %.*s\n  want: %s", i, rows[i].in, (int)len, out,
 				 rows[i].out);

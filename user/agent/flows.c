@@ -471,8 +471,9 @@ static int on_event(void *arg, void *data, size_t len)
 
 		flows_verdict(d->fl, r, ev->ts_ns, ev->pol_dir ? 1 : 0, ev->policy_id,
 			      policy_label(d, ev->policy_id, name, sizeof(name)), ev->rule, audit);
-		flows_rule_name(d->fl, r, rule_name(d->rulename_fd, ev->policy_id, ev->pol_dir,
-						    ev->rule, rn, sizeof(rn)));
+		flows_rule_name(d->fl, r,
+		                polsync_rule_name(d->rulename_fd, ev->policy_id, ev->pol_dir,
+		                                  ev->rule, rn, sizeof(rn)));
 	} else {
 		/* A tier's Deny names its rule; NetworkPolicy's drops are "nothing allows". */
 		bool tier = ev->reason == XCNI_DROP_POLICY_ADMIN ||
@@ -509,8 +510,9 @@ static int on_event(void *arg, void *data, size_t len)
 		if (tier) {
 			flows_denied_by(d->fl, r, ev->policy_id,
 					policy_label(d, ev->policy_id, name, sizeof(name)), ev->rule);
-			flows_rule_name(d->fl, r, rule_name(d->rulename_fd, ev->policy_id,
-							    ev->pol_dir, ev->rule, rn, sizeof(rn)));
+			flows_rule_name(d->fl, r,
+			                polsync_rule_name(d->rulename_fd, ev->policy_id,
+			                                  ev->pol_dir, ev->rule, rn, sizeof(rn)));
 		}
 	}
 	return 0;
@@ -794,7 +796,7 @@ void flowd_free(struct flowd *d)
 		close(d->log_fd);
 	ipfix_free(d->ipx);
 	evfan_free(d->fan);
-	fbuf_free(&d->line);
+	flows_fbuf_free(&d->line);
 	for (size_t i = 0; d->fl && i < PEER_CACHE; i++)
 		flows_peer_put(d->fl, &d->peers[i].p);
 	flows_free(d->fl);

@@ -71,7 +71,7 @@ void flowd_client_close(struct flowd *d, struct client *c)
 	epoll_ctl(d->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	c->fd = -1;
-	fbuf_free(&c->out);
+	flows_fbuf_free(&c->out);
 	c->reqlen = c->off = 0;
 }
 
@@ -87,20 +87,22 @@ static void answer_req(struct flowd *d, char *req, struct fbuf *out)
 	ff.nots = NULL;
 	ff.nnots = 0;
 	if (flow_filter_parse(&ff, req, err, sizeof(err))) {
-		fbuf_printf(out, "{\"error\":");
+		flows_fbuf_printf(out, "{\"error\":");
 		/* err has no quotes or control characters worth more than this. */
 		for (char *p = err; *p; p++)
 			if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20)
 				*p = '?';
-		fbuf_printf(out, "\"%s\"}\n", err);
+		flows_fbuf_printf(out, "\"%s\"}\n", err);
 	} else {
 		flowd_render_ctx(d, &rc, extra, sizeof(extra));
 		rc.mono = ff.time_mono;
 		n = flows_render_json(d->fl, &ff, &rc, out);
 		if (n == -E2BIG) {
 			out->err = 0;
-			fbuf_printf(out, "{\"error\":\"answer cut at %u bytes: ask for less "
-					 "(--last, filters)\"}\n", FLOWD_ANSWER_MAX);
+			flows_fbuf_printf(out,
+			                  "{\"error\":\"answer cut at %u bytes: ask for less "
+			                  "(--last, filters)\"}\n",
+			                  FLOWD_ANSWER_MAX);
 		}
 	}
 	flow_filter_free(&ff);
@@ -139,49 +141,56 @@ static int render_http(void *ctx, const struct http_args *args, char **body, siz
 		scope = ou + 10;
 		if (strncmp(ou, "namespace:", 10) || !*scope || strlen(scope) > 63 ||
 		    strspn(scope, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(scope)) {
-			fbuf_printf(&out, "{\"error\":\"this client certificate's OU grants no flows "
-					  "(namespace:NS reads namespace NS's; none, every one)\"}\n");
+			flows_fbuf_printf(
+				&out, "{\"error\":\"this client certificate's OU grants no flows "
+				      "(namespace:NS reads namespace NS's; none, every one)\"}\n");
 			err = -EACCES;
 			goto bad;
 		}
 	}
 	for (size_t i = 0; i < args->n; i++) {
 		if (scope && !strcmp(args->v[i].key, "namespace") && strcmp(args->v[i].value, scope)) {
-			fbuf_printf(&out, "{\"error\":\"this client certificate reads namespace %s's "
-					  "flows only, not another's\"}\n", scope);
+			flows_fbuf_printf(
+				&out,
+				"{\"error\":\"this client certificate reads namespace %s's "
+				"flows only, not another's\"}\n",
+				scope);
 			err = -EACCES;
 			goto bad;
 		}
 		if (strchr(args->v[i].key, '\n') || strchr(args->v[i].value, '\n') ||
 		    strchr(args->v[i].key, '=')) {
-			fbuf_printf(&out, "{\"error\":\"argument %zu: a newline or '=' in it\"}\n", i + 1);
+			flows_fbuf_printf(&out,
+			                  "{\"error\":\"argument %zu: a newline or '=' in it\"}\n",
+			                  i + 1);
 			goto bad;
 		}
-		fbuf_printf(&req, "%s=%s\n", args->v[i].key, args->v[i].value);
+		flows_fbuf_printf(&req, "%s=%s\n", args->v[i].key, args->v[i].value);
 	}
 	/* Last: a namespace filter is the last one given. */
 	if (scope)
-		fbuf_printf(&req, "namespace=%s\n", scope);
+		flows_fbuf_printf(&req, "namespace=%s\n", scope);
 	if (req.err) {
-		fbuf_free(&req);
-		fbuf_printf(&out, "{\"error\":\"request longer than %d bytes\"}\n", FLOWD_REQ_MAX);
+		flows_fbuf_free(&req);
+		flows_fbuf_printf(&out, "{\"error\":\"request longer than %d bytes\"}\n",
+		                  FLOWD_REQ_MAX);
 		goto bad;
 	}
 	answer_req(d, req.p ? req.p : (char[]){ "" }, &out);
-	fbuf_free(&req);
+	flows_fbuf_free(&req);
 	if (out.err) {
-		fbuf_free(&out);
+		flows_fbuf_free(&out);
 		return -ENOMEM;
 	}
 	if (!out.p)
-		fbuf_printf(&out, "%s", "");
+		flows_fbuf_printf(&out, "%s", "");
 	*body = out.p;
 	*len = out.len;
 	return 0;
 bad:
-	fbuf_free(&req);
+	flows_fbuf_free(&req);
 	if (out.err) {
-		fbuf_free(&out);
+		flows_fbuf_free(&out);
 		return -ENOMEM;
 	}
 	*body = out.p;
@@ -288,8 +297,9 @@ void flowd_client_io(struct flowd *d, struct client *c)
 		if (n == 0 || c->reqlen == FLOWD_REQ_MAX) {
 			if (n > 0) {
 				/* Too long to be a request of xcnictl's. */
-				fbuf_printf(&c->out, "{\"error\":\"request longer than %d bytes\"}\n",
-					    FLOWD_REQ_MAX);
+				flows_fbuf_printf(&c->out,
+				                  "{\"error\":\"request longer than %d bytes\"}\n",
+				                  FLOWD_REQ_MAX);
 				struct epoll_event ev = { .events = EPOLLOUT,
 							  .data.u64 = TAG_CLIENT +
 								      (uint64_t)(c - d->c) };

@@ -424,32 +424,58 @@ static void report_ipc_closed(struct polsync *ps, __u64 gen)
 }
 
 /*
+ * "Said once per change of the set": a set's size and a fingerprint of its
+ * members, against the last ones said. fp_add/fp_str build the fingerprint;
+ * set_changed answers whether to say it again, and remembers it.
+ */
+struct said_set {
+	size_t n;
+	uint64_t fp;
+};
+
+static uint64_t fp_add(uint64_t fp, uint64_t v)
+{
+	return fp * 31 + v;
+}
+
+static uint64_t fp_str(uint64_t fp, const char *s)
+{
+	for (; *s; s++)
+		fp = fp * 131 + (unsigned char)*s;
+	return fp;
+}
+
+static bool set_changed(struct said_set *last, size_t n, uint64_t fp)
+{
+	if (n == last->n && fp == last->fp)
+		return false;
+	last->n = n;
+	last->fp = fp;
+	return true;
+}
+
+/*
  * Addresses two live pods claim (pol_contest): each pod named, once per
  * change of the set, not at every generation; the metric and `xcnictl
  * endpoint list` show them meanwhile.
  */
 static void report_contested(const struct pol_result *r, __u64 gen)
 {
-	static size_t last_n;
-	static uint64_t last_sum;
-	uint64_t sum = 0;
+	static struct said_set said;
+	uint64_t fp = 0;
 	char ip[INET_ADDRSTRLEN];
 
 	for (size_t i = 0; i < r->ncontested; i++) {
 		const struct pol_contest *c = &r->contested[i];
 
-		sum = sum * 31 + c->ip + c->owner;
-		for (const char *s = c->name.name; *s; s++)
-			sum = sum * 131 + (unsigned char)*s;
+		fp = fp_str(fp_add(fp, (uint64_t)c->ip + c->owner), c->name.name);
 	}
-	if (r->ncontested == last_n && sum == last_sum)
+	if (!set_changed(&said, r->ncontested, fp))
 		return;
 	if (!r->ncontested) {
 		pr_info("generation %llu: no address is claimed by two pods any more\n",
 			(unsigned long long)gen);
 	}
-	last_n = r->ncontested;
-	last_sum = sum;
 	for (size_t i = 0; i < r->ncontested; i++) {
 		const struct pol_contest *c = &r->contested[i];
 
@@ -471,24 +497,17 @@ static void report_contested(const struct pol_result *r, __u64 gen)
  */
 static void report_yielded(const struct pol_result *r, __u64 gen)
 {
-	static size_t last_n;
-	static uint64_t last_sum;
-	uint64_t sum = 0;
+	static struct said_set said;
+	uint64_t fp = 0;
 	char ip[INET_ADDRSTRLEN];
 
 	for (size_t i = 0; i < r->nyielded; i++) {
 		const struct pol_yield *y = &r->yielded[i];
 
-		sum = sum * 31 + y->ip;
-		for (const char *s = y->from.name; *s; s++)
-			sum = sum * 131 + (unsigned char)*s;
-		for (const char *s = y->to.name; *s; s++)
-			sum = sum * 131 + (unsigned char)*s;
+		fp = fp_str(fp_str(fp_add(fp, y->ip), y->from.name), y->to.name);
 	}
-	if (r->nyielded == last_n && sum == last_sum)
+	if (!set_changed(&said, r->nyielded, fp))
 		return;
-	last_n = r->nyielded;
-	last_sum = sum;
 	for (size_t i = 0; i < r->nyielded; i++) {
 		const struct pol_yield *y = &r->yielded[i];
 

@@ -128,12 +128,12 @@ static int render_graph(void *ctx, const struct http_args *a, char **body, size_
 		snprintf(extra, sizeof(extra), ",\"node\":%s,\"window\":%zu,\"evicted\":%llu",
 			 nb.p ? nb.p : "null", flows_window(fl),
 			 (unsigned long long)flows_stats(fl)->evicted);
-		fbuf_free(&nb);
+		flows_fbuf_free(&nb);
 		ret = fg_render(g, extra, &b);
 	}
 	fg_free(g);
 	if (ret) {
-		fbuf_free(&b);
+		flows_fbuf_free(&b);
 		return ret;
 	}
 	*body = b.p;

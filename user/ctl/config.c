@@ -12,7 +12,7 @@ static const struct pt_col config_cols[] = {
 	{ "FLAGS", "flags", PT_HEX },
 	{ "NODE-NAME", "node_name", PT_STR },
 	{ "POD-CIDR", "pod_cidr", PT_STR },
-	/* From from_pod's read-only data, as SERVICE-CIDR6 below. */
+	/* The config record's pod_cidr6 (ABI 17), beside the IPv4 range. */
 	{ "POD-CIDR6", "pod_cidr6", PT_STR },
 	{ "STARTED-NS", "started_ns", PT_UINT },
 	{ "UPTIME", "uptime_s", PT_UINT },
@@ -34,7 +34,7 @@ static const struct pt_col config_cols[] = {
 	{ "TRACE-SAMPLE", "trace_sample", PT_UINT },
 	{ "EVENTS-RATE", "events_rate", PT_UINT },
 	{ "SERVICE-CIDR", "service_cidr", PT_STR },
-	/* From from_pod's read-only data: xcni_config has no room for it (its layout is the ABI). */
+	/* The config record's svc_cidr6 (ABI 17), beside the IPv4 range. */
 	{ "SERVICE-CIDR6", "service_cidr6", PT_STR },
 	/* From from_overlay's read-only data (lb_enabled, lb_dsr): snat or dsr; none
 	 * without Services in BPF on an underlay. */

@@ -858,8 +858,8 @@ static int explain_side(const struct node_maps *m, struct side *s, const struct 
 	}
 	s->why = WHY_RULE;
 	policy_name(m->polname, s->hit.policy_id, s->policy, sizeof(s->policy));
-	if (!rule_name(m->rulename, s->hit.policy_id, s->dir, s->hit.rule, s->rule_name,
-		       sizeof(s->rule_name)))
+	if (!polsync_rule_name(m->rulename, s->hit.policy_id, s->dir, s->hit.rule, s->rule_name,
+	                       sizeof(s->rule_name)))
 		s->rule_name[0] = '\0';
 	side_match(m, s, f, k.peer, cidr, how, k.port);
 	return 0;
@@ -957,7 +957,8 @@ static void tier_walk(const struct node_maps *m, struct side *s, const char *who
 	__u16 fl = s->hit.flags;
 	unsigned int tier = XCNI_POLV_TIER(fl);
 	bool audit = (fl & XCNI_POLV_DENY) && (fl & XCNI_POLV_AUDIT);
-	bool has_pass = s->why == WHY_RULE && !rule_pass(m->rulename, XCNI_POLV_PASS(fl), &pass);
+	bool has_pass =
+		s->why == WHY_RULE && !polsync_rule_pass(m->rulename, XCNI_POLV_PASS(fl), &pass);
 	bool pass_admin = false;
 	const char *act = fl & XCNI_POLV_DENY ? (audit ? "would Deny (audit mode: allowed)" : "Deny") :
 						"Accept";

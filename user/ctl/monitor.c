@@ -221,7 +221,8 @@ static const char *quoted_rule(const struct monitor *m, const struct xcni_event 
 {
 	char rn[XCNI_RULENAME_LEN];
 
-	if (!rule_name(m->rulename_fd, ev->policy_id, ev->pol_dir, ev->rule, rn, sizeof(rn)))
+	if (!polsync_rule_name(m->rulename_fd, ev->policy_id, ev->pol_dir, ev->rule, rn,
+	                       sizeof(rn)))
 		return "";
 	snprintf(buf, len, " \"%s\"", rn);
 	return buf;
@@ -268,8 +269,8 @@ static void monitor_verdict(struct monitor *m, const struct xcni_event *ev)
 	    ev->reason == XCNI_DROP_POLICY_BASELINE) {
 		pt_str(m->t, policy_name(m->polname_fd, ev->policy_id, name, sizeof(name)));
 		pt_int(m->t, ev->rule);
-		pt_str(m->t, rule_name(m->rulename_fd, ev->policy_id, ev->pol_dir, ev->rule, rn,
-				       sizeof(rn)));
+		pt_str(m->t, polsync_rule_name(m->rulename_fd, ev->policy_id, ev->pol_dir, ev->rule,
+		                               rn, sizeof(rn)));
 		pt_str(m->t, tw[XCNI_POLV_TIER(ev->pol_flags)]);
 	} else {
 		for (int i = 0; i < 4; i++)

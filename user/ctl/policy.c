@@ -194,12 +194,12 @@ static void pol_row(struct ptable *t, const struct pol_rec *r, int idfd, int nfd
 	}
 	pt_str(t, policy_name(nfd, r->v.policy_id, name, sizeof(name)));
 	pt_uint(t, r->v.rule);
-	pt_str(t, rule_name(rnfd, r->v.policy_id, pk->dir, r->v.rule, rn, sizeof(rn)));
+	pt_str(t, polsync_rule_name(rnfd, r->v.policy_id, pk->dir, r->v.rule, rn, sizeof(rn)));
 	pt_str(t, tier_word(r->v.flags));
 	pt_str(t, action_word(r->v.flags));
 	pt_uint(t, r->v.packets);
 	pt_str(t, isolated_by[0] ? isolated_by : NULL);
-	if (!rule_pass(rnfd, XCNI_POLV_PASS(r->v.flags), &pass))
+	if (!polsync_rule_pass(rnfd, XCNI_POLV_PASS(r->v.flags), &pass))
 		pt_strf(t, "%s rule %u%s%s%s", policy_name(nfd, pass.policy_id, name, sizeof(name)),
 			pass.rule, pass.name[0] ? " (" : "", pass.name, pass.name[0] ? ")" : "");
 	else

@@ -8,7 +8,7 @@
  * versions, and the list of what was run with its exit codes.
  *
  * Secrets: no file is taken whole from elsewhere but the agent's log, and
- * every file's text goes through redact() first: a PEM private key block, a
+ * every file's text goes through xcni_redact() first: a PEM private key block, a
  * bearer token, and the value of any "token", "password", "secret" or
  * "*-key-data" / "*-key-file" setting become <redacted>. No kubeconfig,
  * token file or --identity-key-file is ever read.
@@ -79,7 +79,7 @@ static void tgz_add(struct tgz *t, const char *name, const char *text, size_t le
 
 	if (t->err)
 		return;
-	if (redact(text, len, &red, &rlen)) {
+	if (xcni_redact(text, len, &red, &rlen)) {
 		t->err = -ENOMEM;
 		return;
 	}

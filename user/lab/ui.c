@@ -210,12 +210,12 @@ static int open_pinned(const char *pin, const char *name)
 
 static void json_list(struct fbuf *b, const char *name, char (*v)[64], size_t n)
 {
-	fbuf_printf(b, ",\"%s\":[", name);
+	flows_fbuf_printf(b, ",\"%s\":[", name);
 	for (size_t i = 0; i < n; i++) {
-		fbuf_printf(b, "%s", i ? "," : "");
+		flows_fbuf_printf(b, "%s", i ? "," : "");
 		fg_json_str(b, v[i]);
 	}
-	fbuf_printf(b, "]");
+	flows_fbuf_printf(b, "]");
 }
 
 /*
@@ -460,14 +460,14 @@ static int ui_render(struct fgraph *g, const struct ui_src *src, char (*names)[6
 	json_list(&extra, "node_names", names, nn);
 	json_list(&extra, "unreachable", unreachable, nu);
 	/* The same view as a command line (the page shows it). */
-	fbuf_printf(&extra, ",\"flows_args\":");
+	flows_fbuf_printf(&extra, ",\"flows_args\":");
 	fg_json_str(&extra, src->cmd);
 	if (src->list_err[0]) {
-		fbuf_printf(&extra, ",\"list_error\":");
+		flows_fbuf_printf(&extra, ",\"list_error\":");
 		fg_json_str(&extra, src->list_err);
 	}
 	ret = extra.err ?: fg_render(g, extra.p, b);
-	fbuf_free(&extra);
+	flows_fbuf_free(&extra);
 	return ret;
 }
 
@@ -504,7 +504,7 @@ static int render_graph(void *ctx, const struct http_args *a, char **body, size_
 		ret = ui_render(g, src, names, nn, unreachable, nu, &b);
 	fg_free(g);
 	if (ret) {
-		fbuf_free(&b);
+		flows_fbuf_free(&b);
 		return ret;
 	}
 	*body = b.p;

@@ -594,7 +594,7 @@ void k8s_free(struct k8s_object *obj)
 		kj_netpol_free(&obj->np);
 		break;
 	case K8S_CLUSTERNETPOL:
-		cnp_free(&obj->cnp);
+		kj_cnp_free(&obj->cnp);
 		break;
 	default:
 		break;

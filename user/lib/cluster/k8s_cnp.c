@@ -453,7 +453,7 @@ static void rules_free(struct k8s_cnp_rule *rules, size_t n)
 	free(rules);
 }
 
-void cnp_free(struct k8s_cnp *p)
+void kj_cnp_free(struct k8s_cnp *p)
 {
 	sel_free(p->subj_ns);
 	sel_free(p->subj_pod);

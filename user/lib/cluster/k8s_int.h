@@ -27,6 +27,6 @@ void kj_netpol_free(struct k8s_netpol *np);
 /* ---- k8s_cnp.c ---- */
 
 int kj_parse_cnp(struct kj_ctx *c, json_t *doc, struct k8s_cnp *p);
-void cnp_free(struct k8s_cnp *p);
+void kj_cnp_free(struct k8s_cnp *p);
 
 #endif

@@ -233,21 +233,21 @@ nomem:
 void fg_json_str(struct fbuf *b, const char *s)
 {
 	if (!s) {
-		fbuf_printf(b, "null");
+		flows_fbuf_printf(b, "null");
 		return;
 	}
-	fbuf_printf(b, "\"");
+	flows_fbuf_printf(b, "\"");
 	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;
 
 		if (c == '"' || c == '\\')
-			fbuf_printf(b, "\\%c", c);
+			flows_fbuf_printf(b, "\\%c", c);
 		else if (c < 0x20 || c == '<' || c == '>' || c == '&' || c == 0x7f)
-			fbuf_printf(b, "\\u%04x", c);
+			flows_fbuf_printf(b, "\\u%04x", c);
 		else
-			fbuf_printf(b, "%c", c);
+			flows_fbuf_printf(b, "%c", c);
 	}
-	fbuf_printf(b, "\"");
+	flows_fbuf_printf(b, "\"");
 }
 
 struct node {
@@ -439,14 +439,14 @@ static int decision(const struct fg_flow *f, char **text, char **policies)
 			char one[400];
 
 			snprintf(one, sizeof(one), "%.*s", (int)l, p);
-			fbuf_printf(&pb, "%s", pb.len ? "," : "");
+			flows_fbuf_printf(&pb, "%s", pb.len ? "," : "");
 			fg_json_str(&pb, one);
 			p += l;
 			p += strspn(p, ", ");
 		}
 	}
 	if (pb.err) {
-		fbuf_free(&pb);
+		flows_fbuf_free(&pb);
 		free(*text);
 		return pb.err;
 	}
@@ -577,57 +577,59 @@ static void json_end(struct fbuf *b, const struct fg_end *e)
 	char name[400];
 
 	end_name(e, name, sizeof(name));
-	fbuf_printf(b, "{\"name\":");
+	flows_fbuf_printf(b, "{\"name\":");
 	fg_json_str(b, name);
-	fbuf_printf(b, ",\"ip\":");
+	flows_fbuf_printf(b, ",\"ip\":");
 	fg_json_str(b, e->ip);
-	fbuf_printf(b, ",\"port\":%u}", e->port);
+	flows_fbuf_printf(b, ",\"port\":%u}", e->port);
 }
 
 /* One flow; edges (the graph's recent list): the ids of the edges it made, NULL: none said. */
 static void json_flow(struct fbuf *b, const struct fg_flow *f, const struct edge *const *edges)
 {
-	fbuf_printf(b, "{\"node\":");
+	flows_fbuf_printf(b, "{\"node\":");
 	fg_json_str(b, f->node);
-	fbuf_printf(b, ",\"protocol\":");
+	flows_fbuf_printf(b, ",\"protocol\":");
 	fg_json_str(b, f->proto);
-	fbuf_printf(b, ",\"source\":");
+	flows_fbuf_printf(b, ",\"source\":");
 	json_end(b, &f->src);
-	fbuf_printf(b, ",\"destination\":");
+	flows_fbuf_printf(b, ",\"destination\":");
 	json_end(b, &f->dst);
-	fbuf_printf(b, ",\"service\":");
+	flows_fbuf_printf(b, ",\"service\":");
 	fg_json_str(b, f->service);
-	fbuf_printf(b, ",\"verdict\":\"%s\",\"policy\":", verdict_name(f->verdict));
+	flows_fbuf_printf(b, ",\"verdict\":\"%s\",\"policy\":", verdict_name(f->verdict));
 	fg_json_str(b, f->policy);
 	if (f->rule >= 0)
-		fbuf_printf(b, ",\"rule\":%d", f->rule);
+		flows_fbuf_printf(b, ",\"rule\":%d", f->rule);
 	else
-		fbuf_printf(b, ",\"rule\":null");
-	fbuf_printf(b, ",\"policy_side\":");
+		flows_fbuf_printf(b, ",\"rule\":null");
+	flows_fbuf_printf(b, ",\"policy_side\":");
 	fg_json_str(b, f->side);
-	fbuf_printf(b, ",\"drop_reason\":");
+	flows_fbuf_printf(b, ",\"drop_reason\":");
 	fg_json_str(b, f->reason);
-	fbuf_printf(b, ",\"observation_point\":");
+	flows_fbuf_printf(b, ",\"observation_point\":");
 	fg_json_str(b, f->point);
-	fbuf_printf(b, ",\"decided_by\":");
+	flows_fbuf_printf(b, ",\"decided_by\":");
 	fg_json_str(b, f->decider);
-	fbuf_printf(b, ",\"counts\":");
+	flows_fbuf_printf(b, ",\"counts\":");
 	fg_json_str(b, f->counts);
-	fbuf_printf(b, ",\"packets\":%llu,\"bytes\":%llu,\"reply_packets\":%llu,\"reply_bytes\":%llu,"
-		       "\"last_seen\":%.3f",
-		    (unsigned long long)f->pkts, (unsigned long long)f->bytes,
-		    (unsigned long long)f->reply_pkts, (unsigned long long)f->reply_bytes,
-		    f->last_seen);
+	flows_fbuf_printf(
+		b,
+		",\"packets\":%llu,\"bytes\":%llu,\"reply_packets\":%llu,\"reply_bytes\":%llu,"
+		"\"last_seen\":%.3f",
+		(unsigned long long)f->pkts, (unsigned long long)f->bytes,
+		(unsigned long long)f->reply_pkts, (unsigned long long)f->reply_bytes,
+		f->last_seen);
 	if (edges) {
-		fbuf_printf(b, ",\"edges\":[");
+		flows_fbuf_printf(b, ",\"edges\":[");
 		for (int i = 0, n = 0; i < 2; i++)
 			if (edges[i]) {
-				fbuf_printf(b, "%s", n++ ? "," : "");
+				flows_fbuf_printf(b, "%s", n++ ? "," : "");
 				fg_json_str(b, edges[i]->id);
 			}
-		fbuf_printf(b, "]");
+		flows_fbuf_printf(b, "]");
 	}
-	fbuf_printf(b, "}");
+	flows_fbuf_printf(b, "}");
 }
 
 static void fold_free(struct fold *fo)
@@ -684,66 +686,69 @@ int fg_render(struct fgraph *g, const char *extra, struct fbuf *b)
 	}
 	qsort(fo->nodes, fo->nn, sizeof(*fo->nodes), node_cmp);
 	qsort(fo->edges, fo->ne, sizeof(*fo->edges), edge_cmp);
-	fbuf_printf(b, "{\"nodes\":[");
+	flows_fbuf_printf(b, "{\"nodes\":[");
 	for (size_t i = 0; i < fo->nn; i++) {
 		const struct node *n = fo->nodes[i];
 
-		fbuf_printf(b, "%s{\"id\":", i ? "," : "");
+		flows_fbuf_printf(b, "%s{\"id\":", i ? "," : "");
 		fg_json_str(b, n->id);
-		fbuf_printf(b, ",\"kind\":\"%s\",\"label\":", n->kind);
+		flows_fbuf_printf(b, ",\"kind\":\"%s\",\"label\":", n->kind);
 		fg_json_str(b, n->label);
-		fbuf_printf(b, ",\"namespace\":");
+		flows_fbuf_printf(b, ",\"namespace\":");
 		fg_json_str(b, n->ns);
 		if (!strcmp(n->kind, "pod")) {
-			fbuf_printf(b, ",\"labels\":");
+			flows_fbuf_printf(b, ",\"labels\":");
 			fg_json_str(b, n->labels);
 		}
-		fbuf_printf(b, "}");
+		flows_fbuf_printf(b, "}");
 	}
-	fbuf_printf(b, "],\"edges\":[");
+	flows_fbuf_printf(b, "],\"edges\":[");
 	for (size_t i = 0; i < fo->ne; i++) {
 		const struct edge *e = fo->edges[i];
 		/* Forwarded alone: the node that judged it is not among those asked. */
 		const char *v = e->counts[1] ? "denied" : e->counts[2] ? "audit" :
 				e->counts[0] ? "allowed" : "forwarded";
 
-		fbuf_printf(b, "%s{\"id\":", i ? "," : "");
+		flows_fbuf_printf(b, "%s{\"id\":", i ? "," : "");
 		fg_json_str(b, e->id);
-		fbuf_printf(b, ",\"from\":");
+		flows_fbuf_printf(b, ",\"from\":");
 		fg_json_str(b, e->from->id);
-		fbuf_printf(b, ",\"to\":");
+		flows_fbuf_printf(b, ",\"to\":");
 		fg_json_str(b, e->to->id);
-		fbuf_printf(b, ",\"verdict\":\"%s\",\"flows\":%llu,\"allowed\":%llu,\"denied\":%llu,"
-			       "\"audit\":%llu,\"forwarded\":%llu,\"packets\":%llu,\"bytes\":%llu,"
-			       "\"why\":[",
-			    v, (unsigned long long)(e->counts[0] + e->counts[1] + e->counts[2] +
-						   e->counts[3]),
-			    (unsigned long long)e->counts[0], (unsigned long long)e->counts[1],
-			    (unsigned long long)e->counts[2], (unsigned long long)e->counts[3],
-			    (unsigned long long)e->pkts,
-			    (unsigned long long)e->bytes);
+		flows_fbuf_printf(
+			b,
+			",\"verdict\":\"%s\",\"flows\":%llu,\"allowed\":%llu,\"denied\":%llu,"
+			"\"audit\":%llu,\"forwarded\":%llu,\"packets\":%llu,\"bytes\":%llu,"
+			"\"why\":[",
+			v,
+			(unsigned long long)(e->counts[0] + e->counts[1] + e->counts[2] +
+		                             e->counts[3]),
+			(unsigned long long)e->counts[0], (unsigned long long)e->counts[1],
+			(unsigned long long)e->counts[2], (unsigned long long)e->counts[3],
+			(unsigned long long)e->pkts, (unsigned long long)e->bytes);
 		for (unsigned int w = 0; w < e->nwhy; w++) {
-			fbuf_printf(b, "%s{\"verdict\":\"%s\",\"text\":", w ? "," : "",
-				    verdict_name(e->why[w].verdict));
+			flows_fbuf_printf(b, "%s{\"verdict\":\"%s\",\"text\":", w ? "," : "",
+			                  verdict_name(e->why[w].verdict));
 			fg_json_str(b, e->why[w].text);
-			fbuf_printf(b, ",\"policies\":[%s],\"flows\":%llu}", e->why[w].policies,
-				    (unsigned long long)e->why[w].flows);
+			flows_fbuf_printf(b, ",\"policies\":[%s],\"flows\":%llu}",
+			                  e->why[w].policies, (unsigned long long)e->why[w].flows);
 		}
-		fbuf_printf(b, "],\"why_more\":%llu,\"recent\":[", (unsigned long long)e->why_more);
+		flows_fbuf_printf(b, "],\"why_more\":%llu,\"recent\":[",
+		                  (unsigned long long)e->why_more);
 		for (unsigned int r = 0; r < e->nrecent; r++) {
-			fbuf_printf(b, "%s", r ? "," : "");
+			flows_fbuf_printf(b, "%s", r ? "," : "");
 			json_flow(b, e->recent[r], NULL);
 		}
-		fbuf_printf(b, "]}");
+		flows_fbuf_printf(b, "]}");
 	}
-	fbuf_printf(b, "],\"recent\":[");
+	flows_fbuf_printf(b, "],\"recent\":[");
 	for (unsigned int r = 0; r < fo->nrecent; r++) {
-		fbuf_printf(b, "%s", r ? "," : "");
+		flows_fbuf_printf(b, "%s", r ? "," : "");
 		json_flow(b, fo->recent[r], fo->recent_edges[r]);
 	}
-	fbuf_printf(b, "],\"flows\":%zu,\"dropped\":%llu,\"edges_dropped\":%llu%s}\n", g->n,
-		    (unsigned long long)g->dropped, (unsigned long long)fo->edges_dropped,
-		    extra ?: "");
+	flows_fbuf_printf(b, "],\"flows\":%zu,\"dropped\":%llu,\"edges_dropped\":%llu%s}\n", g->n,
+	                  (unsigned long long)g->dropped, (unsigned long long)fo->edges_dropped,
+	                  extra ?: "");
 	fold_free(fo);
 	return b->err;
 }

@@ -92,7 +92,7 @@ static void fbuf_grow(struct fbuf *b, size_t need)
 	b->cap = cap;
 }
 
-void fbuf_printf(struct fbuf *b, const char *fmt, ...)
+void flows_fbuf_printf(struct fbuf *b, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -117,7 +117,7 @@ void fbuf_printf(struct fbuf *b, const char *fmt, ...)
 	b->len += (size_t)n;
 }
 
-void fbuf_free(struct fbuf *b)
+void flows_fbuf_free(struct fbuf *b)
 {
 	free(b->p);
 	memset(b, 0, sizeof(*b));
@@ -127,21 +127,21 @@ void fbuf_free(struct fbuf *b)
 static void json_str(struct fbuf *b, const char *s)
 {
 	if (!s) {
-		fbuf_printf(b, "null");
+		flows_fbuf_printf(b, "null");
 		return;
 	}
-	fbuf_printf(b, "\"");
+	flows_fbuf_printf(b, "\"");
 	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;
 
 		if (c == '"' || c == '\\')
-			fbuf_printf(b, "\\%c", c);
+			flows_fbuf_printf(b, "\\%c", c);
 		else if (c < 0x20)
-			fbuf_printf(b, "\\u%04x", c);
+			flows_fbuf_printf(b, "\\u%04x", c);
 		else
-			fbuf_printf(b, "%c", c);
+			flows_fbuf_printf(b, "%c", c);
 	}
-	fbuf_printf(b, "\"");
+	flows_fbuf_printf(b, "\"");
 }
 
 /* What an end is when it is no pod: the reserved identity's name. */
@@ -169,14 +169,16 @@ static void json_peer(struct fbuf *b, const char *name, const struct flow_peer *
 	char ip[INET6_ADDRSTRLEN];
 
 	inet_ntop(family == 4 ? AF_INET : AF_INET6, addr, ip, sizeof(ip));
-	fbuf_printf(b, "\"%s\":{\"ip\":\"%s\",\"port\":%u,\"identity\":%u,\"kind\":\"%s\","
-		       "\"namespace\":", name, ip, port, p->identity, flow_peer_kind(p));
+	flows_fbuf_printf(b,
+	                  "\"%s\":{\"ip\":\"%s\",\"port\":%u,\"identity\":%u,\"kind\":\"%s\","
+	                  "\"namespace\":",
+	                  name, ip, port, p->identity, flow_peer_kind(p));
 	json_str(b, p->ns);
-	fbuf_printf(b, ",\"pod\":");
+	flows_fbuf_printf(b, ",\"pod\":");
 	json_str(b, p->pod);
-	fbuf_printf(b, ",\"labels\":");
+	flows_fbuf_printf(b, ",\"labels\":");
 	json_str(b, p->labels);
-	fbuf_printf(b, "}");
+	flows_fbuf_printf(b, "}");
 }
 
 void flow_time_fmt(int64_t wall_ns, char *buf, size_t len)
@@ -236,12 +238,12 @@ static void json_time(struct fbuf *b, uint64_t mono_ns, const struct flow_render
 	char t[48];
 
 	if (rc->mono) {
-		fbuf_printf(b, "%llu.%06llu", (unsigned long long)(mono_ns / 1000000000ULL),
-			    (unsigned long long)(mono_ns % 1000000000ULL / 1000));
+		flows_fbuf_printf(b, "%llu.%06llu", (unsigned long long)(mono_ns / 1000000000ULL),
+		                  (unsigned long long)(mono_ns % 1000000000ULL / 1000));
 		return;
 	}
 	flow_time_fmt((int64_t)mono_ns + rc->wall_off_ns, t, sizeof(t));
-	fbuf_printf(b, "\"%s\"", t);
+	flows_fbuf_printf(b, "\"%s\"", t);
 }
 
 void flow_rec_json(struct fbuf *b, const struct flow_rec *r, const struct flow_render_ctx *rc)
@@ -250,61 +252,63 @@ void flow_rec_json(struct fbuf *b, const struct flow_rec *r, const struct flow_r
 	const char *ps = proto_label(r->key.proto);
 	char flags[24] = "";
 
-	fbuf_printf(b, "{\"node\":");
+	flows_fbuf_printf(b, "{\"node\":");
 	json_str(b, rc->node);
-	fbuf_printf(b, ",\"family\":\"ipv%u\",\"protocol\":", r->key.family);
+	flows_fbuf_printf(b, ",\"family\":\"ipv%u\",\"protocol\":", r->key.family);
 	if (ps)
-		fbuf_printf(b, "\"%s\"", ps);
+		flows_fbuf_printf(b, "\"%s\"", ps);
 	else
-		fbuf_printf(b, "\"%u\"", r->key.proto);
-	fbuf_printf(b, ",");
+		flows_fbuf_printf(b, "\"%u\"", r->key.proto);
+	flows_fbuf_printf(b, ",");
 	json_peer(b, "source", &r->src, r->key.family, r->key.saddr, r->key.sport);
-	fbuf_printf(b, ",");
+	flows_fbuf_printf(b, ",");
 	json_peer(b, "destination", &r->dst, r->key.family, r->key.daddr, r->key.dport);
-	fbuf_printf(b, ",\"verdict\":\"%s\",\"observation_point\":\"%s\",\"entry_point\":\"%s\","
-		       "\"policy_side\":",
-		    flow_verdict_name(r->verdict), flow_point_name(flow_rec_point(r)),
-		    flow_point_name(flow_rec_entry(r)));
+	flows_fbuf_printf(b,
+	                  ",\"verdict\":\"%s\",\"observation_point\":\"%s\",\"entry_point\":\"%s\","
+	                  "\"policy_side\":",
+	                  flow_verdict_name(r->verdict), flow_point_name(flow_rec_point(r)),
+	                  flow_point_name(flow_rec_entry(r)));
 	if (r->pol_dir <= 1)
-		fbuf_printf(b, "\"%s\"", r->pol_dir ? "ingress" : "egress");
+		flows_fbuf_printf(b, "\"%s\"", r->pol_dir ? "ingress" : "egress");
 	else
-		fbuf_printf(b, "null");
-	fbuf_printf(b, ",\"policy\":");
+		flows_fbuf_printf(b, "null");
+	flows_fbuf_printf(b, ",\"policy\":");
 	json_str(b, r->policy);
 	if (r->policy)
-		fbuf_printf(b, ",\"rule\":%u", r->rule);
+		flows_fbuf_printf(b, ",\"rule\":%u", r->rule);
 	else
-		fbuf_printf(b, ",\"rule\":null");
-	fbuf_printf(b, ",\"rule_name\":");
+		flows_fbuf_printf(b, ",\"rule\":null");
+	flows_fbuf_printf(b, ",\"rule_name\":");
 	json_str(b, r->policy ? r->rule_name : NULL);
-	fbuf_printf(b, ",\"drop_reason\":");
+	flows_fbuf_printf(b, ",\"drop_reason\":");
 	if (ri)
 		json_str(b, ri->name);
 	else if (r->reason)
-		fbuf_printf(b, "\"reason%d\"", r->reason);
+		flows_fbuf_printf(b, "\"reason%d\"", r->reason);
 	else
-		fbuf_printf(b, "null");
-	fbuf_printf(b, ",\"isolated_by\":");
+		flows_fbuf_printf(b, "null");
+	flows_fbuf_printf(b, ",\"isolated_by\":");
 	json_str(b, r->verdict == FLOW_DENIED ? r->isolators : NULL);
-	fbuf_printf(b, ",\"previous_verdict\":");
+	flows_fbuf_printf(b, ",\"previous_verdict\":");
 	if (r->prev_verdict)
-		fbuf_printf(b, "\"%s\"", flow_verdict_name(r->prev_verdict - 1));
+		flows_fbuf_printf(b, "\"%s\"", flow_verdict_name(r->prev_verdict - 1));
 	else
-		fbuf_printf(b, "null");
-	fbuf_printf(b, ",\"previous_policy\":");
+		flows_fbuf_printf(b, "null");
+	flows_fbuf_printf(b, ",\"previous_policy\":");
 	json_str(b, r->prev_verdict ? r->prev_policy : NULL);
-	fbuf_printf(b, ",\"service\":");
+	flows_fbuf_printf(b, ",\"service\":");
 	json_str(b, r->service);
-	fbuf_printf(b, ",\"backend\":");
+	flows_fbuf_printf(b, ",\"backend\":");
 	json_str(b, r->backend);
-	fbuf_printf(b, ",\"service_path\":");
+	flows_fbuf_printf(b, ",\"service_path\":");
 	json_str(b, r->svc_path == FLOW_SVC_PATH_XDP ? "xdp" :
 		    r->svc_path == FLOW_SVC_PATH_TC  ? "tc" : NULL);
-	fbuf_printf(b, ",\"packets\":%llu,\"bytes\":%llu,\"reply_packets\":%llu,"
-		       "\"reply_bytes\":%llu,\"drops\":%llu,",
-		    (unsigned long long)r->pkts[0], (unsigned long long)r->bytes[0],
-		    (unsigned long long)r->pkts[1], (unsigned long long)r->bytes[1],
-		    (unsigned long long)r->drops);
+	flows_fbuf_printf(b,
+	                  ",\"packets\":%llu,\"bytes\":%llu,\"reply_packets\":%llu,"
+	                  "\"reply_bytes\":%llu,\"drops\":%llu,",
+	                  (unsigned long long)r->pkts[0], (unsigned long long)r->bytes[0],
+	                  (unsigned long long)r->pkts[1], (unsigned long long)r->bytes[1],
+	                  (unsigned long long)r->drops);
 	if (r->tcp_flags & FLOW_TCP_SYN)
 		strcat(flags, ",\"SYN\"");
 	if (r->tcp_flags & FLOW_TCP_ACK)
@@ -313,12 +317,12 @@ void flow_rec_json(struct fbuf *b, const struct flow_rec *r, const struct flow_r
 		strcat(flags, ",\"FIN\"");
 	if (r->tcp_flags & FLOW_TCP_RST)
 		strcat(flags, ",\"RST\"");
-	fbuf_printf(b, "\"tcp_flags\":[%s],\"first_seen\":", flags[0] ? flags + 1 : "");
+	flows_fbuf_printf(b, "\"tcp_flags\":[%s],\"first_seen\":", flags[0] ? flags + 1 : "");
 	json_time(b, r->first_ns, rc);
-	fbuf_printf(b, ",\"last_seen\":");
+	flows_fbuf_printf(b, ",\"last_seen\":");
 	json_time(b, r->last_ns, rc);
-	fbuf_printf(b, ",\"updated\":");
+	flows_fbuf_printf(b, ",\"updated\":");
 	json_time(b, r->updated_ns ? r->updated_ns : r->last_ns, rc);
-	fbuf_printf(b, ",\"active\":%s,\"seq\":%llu}\n", r->in_ct ? "true" : "false",
-		    (unsigned long long)r->seq);
+	flows_fbuf_printf(b, ",\"active\":%s,\"seq\":%llu}\n", r->in_ct ? "true" : "false",
+	                  (unsigned long long)r->seq);
 }

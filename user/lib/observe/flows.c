@@ -673,11 +673,13 @@ int flows_render_json(struct flows *f, const struct flow_filter *ff,
 			flow_rec_json(b, r, rc);
 			n++;
 		}
-	fbuf_printf(b, "{\"cursor\":%llu,\"flows\":%zu,\"window\":%zu,\"created\":%llu,"
-		       "\"evicted\":%llu,\"events\":%llu%s}\n",
-		    (unsigned long long)f->seq, f->n, f->window,
-		    (unsigned long long)f->st.created, (unsigned long long)f->st.evicted,
-		    (unsigned long long)f->st.events, rc->trailer_extra ? rc->trailer_extra : "");
+	flows_fbuf_printf(b,
+	                  "{\"cursor\":%llu,\"flows\":%zu,\"window\":%zu,\"created\":%llu,"
+	                  "\"evicted\":%llu,\"events\":%llu%s}\n",
+	                  (unsigned long long)f->seq, f->n, f->window,
+	                  (unsigned long long)f->st.created, (unsigned long long)f->st.evicted,
+	                  (unsigned long long)f->st.events,
+	                  rc->trailer_extra ? rc->trailer_extra : "");
 	return b->err ? b->err : (int)n;
 }
 

@@ -366,8 +366,8 @@ struct fbuf {
 	size_t len, cap, max; /* max: refuse to grow past it (0: no bound) */
 	int err; /* -ENOMEM or -E2BIG once it failed: the rest is not written */
 };
-void fbuf_printf(struct fbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void fbuf_free(struct fbuf *b);
+void flows_fbuf_printf(struct fbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void flows_fbuf_free(struct fbuf *b);
 
 /* How a rendering names times and the node. */
 struct flow_render_ctx {

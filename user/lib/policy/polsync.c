@@ -62,7 +62,7 @@ static bool live(struct polsync *ps, __u32 ep, __u8 version)
 /* A delete of the cleanup: 1 deleted, 0 gone already, or -errno (kept for later). */
 static int clean_del(int fd, const void *k)
 {
-	int err = kv_map_del(fd, k, "cleanup-del");
+	int err = polsync_kv_map_del(fd, k, "cleanup-del");
 
 	return !err ? 1 : err == -ENOENT ? 0 : err;
 }
@@ -74,12 +74,12 @@ static int sweep(struct polsync *ps, size_t *deleted)
 	int err, ret = 0;
 
 	/* Collected first: deleting while walking a trie restarts the walk. */
-	if ((err = kvset_load(ps->fd_policy, sizeof(struct xcni_polhash_key),
-			      sizeof(struct xcni_policy_val), &pol)) ||
-	    (err = kvset_load(ps->fd_polrange, sizeof(struct xcni_policy_key),
-			      sizeof(struct xcni_policy_val), &range)) ||
-	    (err = kvset_load(ps->fd_polcidr, sizeof(struct xcni_polcidr_key), sizeof(__u32),
-			      &cidr)))
+	if ((err = polsync_kvset_load(ps->fd_policy, sizeof(struct xcni_polhash_key),
+	                              sizeof(struct xcni_policy_val), &pol)) ||
+	    (err = polsync_kvset_load(ps->fd_polrange, sizeof(struct xcni_policy_key),
+	                              sizeof(struct xcni_policy_val), &range)) ||
+	    (err = polsync_kvset_load(ps->fd_polcidr, sizeof(struct xcni_polcidr_key),
+	                              sizeof(__u32), &cidr)))
 		goto out;
 	for (size_t i = 0; i < pol.n; i++) {
 		const struct xcni_polhash_key *k = (const void *)KV_REC(&pol, i);
@@ -135,7 +135,7 @@ static int load_eps(struct polsync *ps)
 	struct ep_state *eps;
 	int err;
 
-	err = kvset_load(ps->fd_polep, sizeof(__u32), sizeof(struct xcni_polep), &polep);
+	err = polsync_kvset_load(ps->fd_polep, sizeof(__u32), sizeof(struct xcni_polep), &polep);
 	if (err)
 		return err;
 	eps = polep.n ? calloc(polep.n, sizeof(*eps)) : NULL;
@@ -228,23 +228,24 @@ int polsync_open(const char *pin_dir, struct polsync **out)
 	ps->fd_ipcache6 = xcni_map_open_pinned(pin_dir, "xcni_ipcache6", &ps->max_ipcache6);
 	ps->fd_polkey6 = xcni_map_open_pinned(pin_dir, "xcni_polkey6", NULL);
 	if (ps->fd_ipcache6 >= 0 &&
-	    (err = kvset_load(ps->fd_ipcache6, sizeof(struct xcni_ipcache6_key),
-			      sizeof(struct xcni_ipcache_val), &ps->ipcache6)))
+	    (err = polsync_kvset_load(ps->fd_ipcache6, sizeof(struct xcni_ipcache6_key),
+	                              sizeof(struct xcni_ipcache_val), &ps->ipcache6)))
 		goto fail;
 	if (ps->fd_polkey6 >= 0 &&
-	    (err = kvset_load(ps->fd_polkey6, sizeof(struct xcni_in6), sizeof(__u32), &ps->polkey6)))
+	    (err = polsync_kvset_load(ps->fd_polkey6, sizeof(struct xcni_in6), sizeof(__u32),
+	                              &ps->polkey6)))
 		goto fail;
 	/* Quietly absent under programs from before rule names. */
 	snprintf(path, sizeof(path), "%s/xcni_rulename", pin_dir);
 	if (!access(path, F_OK))
 		ps->fd_rulename = xcni_map_open_pinned(pin_dir, "xcni_rulename", NULL);
 	if (ps->fd_rulename >= 0 &&
-	    (err = kvset_load(ps->fd_rulename, sizeof(struct xcni_rulename_key),
-			      sizeof(struct xcni_rulename), &ps->rulename)))
+	    (err = polsync_kvset_load(ps->fd_rulename, sizeof(struct xcni_rulename_key),
+	                              sizeof(struct xcni_rulename), &ps->rulename)))
 		goto fail;
-	kvset_count_keys(ps->fd_policy, sizeof(struct xcni_polhash_key), &ps->n_policy);
-	kvset_count_keys(ps->fd_polrange, sizeof(struct xcni_policy_key), &ps->n_polrange);
-	kvset_count_keys(ps->fd_polcidr, sizeof(struct xcni_polcidr_key), &ps->n_polcidr);
+	polsync_kvset_count_keys(ps->fd_policy, sizeof(struct xcni_polhash_key), &ps->n_policy);
+	polsync_kvset_count_keys(ps->fd_polrange, sizeof(struct xcni_policy_key), &ps->n_polrange);
+	polsync_kvset_count_keys(ps->fd_polcidr, sizeof(struct xcni_polcidr_key), &ps->n_polcidr);
 	/* A crash between writing a version and flipping to it leaves entries no
 	 * pod uses; they must go before that version is written again. */
 	if (sweep(ps, &swept))
@@ -262,8 +263,8 @@ void polsync_free(struct polsync *ps)
 {
 	if (!ps)
 		return;
-	ns_closure_clear(&ps->c4);
-	ns_closure_clear(&ps->c6);
+	polsync_ns_closure_clear(&ps->c4);
+	polsync_ns_closure_clear(&ps->c6);
 	for (size_t i = 0; i < ps->neps; i++)
 		polsync_ep_clear(&ps->eps[i]);
 	free(ps->eps);
@@ -317,7 +318,7 @@ static int judge_room(struct polsync *ps, const struct pol_result *r, bool delta
 	for (size_t i = 0; (ps->c4.n || ps->c6.n) && i < r->neps; i++) {
 		const char *ns = pol_ep_ns(&r->eps[i]);
 
-		if (!ns_closure_has(&ps->c4, ns) && !ns_closure_has(&ps->c6, ns))
+		if (!polsync_ns_closure_has(&ps->c4, ns) && !polsync_ns_closure_has(&ps->c6, ns))
 			continue;
 		m[i].over = m[i].ipcache = true;
 		m[i].share = m[i].same = false;
@@ -408,10 +409,10 @@ static int apply(struct polsync *ps, const struct pol_result *r, const struct po
 	 * identities born theirs: their policy is in place now. */
 	if ((err = polsync_ipc_moves_finish(ps, &b.mv, &st->other_changed)) ||
 	    (err = delta ? polsync_delta_write(ps, d, KV_BORN, &st->other_changed,
-					       &st->names_missing, &b.mv) :
-			   kvset_sync(ps->fd_ipcache, &ps->ipcache, b.late, b.nlate,
-				      sizeof(*b.late), offsetof(struct pol_ipcache, val),
-				      KV_UPSERT, "apply-ipcache", &st->other_changed)))
+	                                       &st->names_missing, &b.mv)
+	                 : polsync_kvset_sync(ps->fd_ipcache, &ps->ipcache, b.late, b.nlate,
+	                                      sizeof(*b.late), offsetof(struct pol_ipcache, val),
+	                                      KV_UPSERT, "apply-ipcache", &st->other_changed)))
 		goto out;
 	xcni_killpoint("apply-born"); /* born identities named, stale addresses not gone */
 	/* Stale ipcache entries (pods gone) once nothing refers to them. */
@@ -419,9 +420,9 @@ static int apply(struct polsync *ps, const struct pol_result *r, const struct po
 		err = polsync_delta_write(ps, d, KV_DELETE, &st->other_changed, &st->names_missing,
 					  &b.mv);
 	else
-		err = kvset_sync(ps->fd_ipcache, &ps->ipcache, r->ipcache, r->nipcache,
-				 sizeof(*r->ipcache), offsetof(struct pol_ipcache, val), KV_DELETE,
-				 "apply-ipcache-del", &st->other_changed);
+		err = polsync_kvset_sync(ps->fd_ipcache, &ps->ipcache, r->ipcache, r->nipcache,
+		                         sizeof(*r->ipcache), offsetof(struct pol_ipcache, val),
+		                         KV_DELETE, "apply-ipcache-del", &st->other_changed);
 out:
 	if (b.neps) {
 		for (size_t i = 0; i < b.nneps; i++)
@@ -559,11 +560,11 @@ int polsync_apply6(struct polsync *ps, const struct pol_v6 *v, size_t *changed)
 		free(ps->polkey6.d);
 		ps->ipcache6 = ps->polkey6 = (struct kvset){ 0 };
 		if ((ps->fd_ipcache6 >= 0 &&
-		     (err = kvset_load(ps->fd_ipcache6, sizeof(struct xcni_ipcache6_key),
-				       sizeof(struct xcni_ipcache_val), &ps->ipcache6))) ||
+		     (err = polsync_kvset_load(ps->fd_ipcache6, sizeof(struct xcni_ipcache6_key),
+		                               sizeof(struct xcni_ipcache_val), &ps->ipcache6))) ||
 		    (ps->fd_polkey6 >= 0 &&
-		     (err = kvset_load(ps->fd_polkey6, sizeof(struct xcni_in6), sizeof(__u32),
-				       &ps->polkey6))))
+		     (err = polsync_kvset_load(ps->fd_polkey6, sizeof(struct xcni_in6),
+		                               sizeof(__u32), &ps->polkey6))))
 			return err;
 		ps->v6_stale = false;
 	}
@@ -576,16 +577,18 @@ int polsync_apply6(struct polsync *ps, const struct pol_v6 *v, size_t *changed)
 		if (ps->c6.n && !keep)
 			return -ENOMEM;
 		for (size_t i = 0; keep && i < v->nipc; i++)
-			if (!ns_closure_has(&ps->c6, v->ipc[i].ns))
+			if (!polsync_ns_closure_has(&ps->c6, v->ipc[i].ns))
 				keep[k++] = v->ipc[i];
-		err = kvset_sync(ps->fd_ipcache6, &ps->ipcache6, keep ? keep : v->ipc,
-				 keep ? k : v->nipc, sizeof(*v->ipc), offsetof(struct pol_ipc6, val),
-				 KV_BOTH, "apply6-ipcache6", changed);
+		err = polsync_kvset_sync(ps->fd_ipcache6, &ps->ipcache6, keep ? keep : v->ipc,
+		                         keep ? k : v->nipc, sizeof(*v->ipc),
+		                         offsetof(struct pol_ipc6, val), KV_BOTH, "apply6-ipcache6",
+		                         changed);
 		free(keep);
 	}
 	if (!err && ps->fd_polkey6 >= 0)
-		err = kvset_sync(ps->fd_polkey6, &ps->polkey6, v->keys, v->nkeys, sizeof(*v->keys),
-				 offsetof(struct pol_key6, key), KV_BOTH, "apply6-polkey6", changed);
+		err = polsync_kvset_sync(ps->fd_polkey6, &ps->polkey6, v->keys, v->nkeys,
+		                         sizeof(*v->keys), offsetof(struct pol_key6, key), KV_BOTH,
+		                         "apply6-polkey6", changed);
 	/* Half written: the mirrors are the old contents, the maps are not. */
 	ps->v6_stale = err != 0;
 	return err;

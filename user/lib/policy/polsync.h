@@ -117,9 +117,9 @@ const char *policy_name(int fd, uint32_t id, char *buf, size_t len);
  * The name of a ClusterNetworkPolicy's rule (policy id, dir, index) from
  * xcni_rulename (fd), or NULL (no name, no map, a NetworkPolicy's rule).
  */
-const char *rule_name(int fd, uint32_t policy_id, uint8_t dir, uint16_t rule, char *buf,
-		      size_t len);
+const char *polsync_rule_name(int fd, uint32_t policy_id, uint8_t dir, uint16_t rule, char *buf,
+                              size_t len);
 /* The Pass rule numbered pass (XCNI_POLV_PASS): 0, or -ENOENT. */
-int rule_pass(int fd, unsigned int pass, struct xcni_rulename *out);
+int polsync_rule_pass(int fd, unsigned int pass, struct xcni_rulename *out);
 
 #endif

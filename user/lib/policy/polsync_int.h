@@ -177,8 +177,8 @@ int polsync_delta_write(struct polsync *ps, const struct pol_delta *d, int phase
 int polsync_ipc_moves_finish(struct polsync *ps, const struct ipc_moves *mv, size_t *changed);
 
 /* polsync_room.c */
-void ns_closure_clear(struct ns_closure *c);
-bool ns_closure_has(const struct ns_closure *c, const char *ns);
+void polsync_ns_closure_clear(struct ns_closure *c);
+bool polsync_ns_closure_has(const struct ns_closure *c, const char *ns);
 /* Which pods go in and which are closed (issue 26 item 4). */
 int polsync_room_judge(struct polsync *ps, const struct pol_result *r, struct ep_memo *m,
 		       bool *global);

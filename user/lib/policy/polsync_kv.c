@@ -4,7 +4,7 @@
  * sorted (key, value) records, made to hold another set with the fewest
  * writes (batched where the kernel has batch updates), and the names for
  * people fitted per namespace. Every write and delete goes through
- * kv_map_put/kv_map_del, where a test can inject a failure.
+ * polsync_kv_map_put/polsync_kv_map_del, where a test can inject a failure.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -21,26 +21,26 @@
  * so a failure can be injected before each (xcni_inject, one step name per
  * kind of write: "apply-ipcache", "apply-entry", "apply-flip", ...) and a
  * test can walk them all (test_polinject's test_failure_at_every_write).
- * 0 or -errno; kv_map_del says -ENOENT too, which most callers take as done.
+ * 0 or -errno; polsync_kv_map_del says -ENOENT too, which most callers take as done.
  */
-int kv_map_put(int fd, const void *k, const void *v, const char *step)
+int polsync_kv_map_put(int fd, const void *k, const void *v, const char *step)
 {
 	return xcni_inject(step) ?: (bpf_map_update_elem(fd, k, v, BPF_ANY) ? -errno : 0);
 }
 
-int kv_map_del(int fd, const void *k, const char *step)
+int polsync_kv_map_del(int fd, const void *k, const char *step)
 {
 	return xcni_inject(step) ?: (bpf_map_delete_elem(fd, k) ? -errno : 0);
 }
 
-int kvset_cmp_len;
-int kvset_cmp(const void *a, const void *b)
+int polsync_kvset_cmp_len;
+int polsync_kvset_cmp(const void *a, const void *b)
 {
-	return memcmp(a, b, kvset_cmp_len);
+	return memcmp(a, b, polsync_kvset_cmp_len);
 }
 
 /* Reads every (key, value) of a map. */
-int kvset_load(int fd, size_t ksz, size_t vsz, struct kvset *s)
+int polsync_kvset_load(int fd, size_t ksz, size_t vsz, struct kvset *s)
 {
 	unsigned char key[512], next[512];
 	size_t cap = 0;
@@ -65,13 +65,13 @@ int kvset_load(int fd, size_t ksz, size_t vsz, struct kvset *s)
 		memcpy(KV_REC(s, s->n), key, ksz);
 		s->n++;
 	}
-	kvset_cmp_len = (int)ksz;
+	polsync_kvset_cmp_len = (int)ksz;
 	if (s->n)
-		qsort(s->d, s->n, ksz + vsz, kvset_cmp);
+		qsort(s->d, s->n, ksz + vsz, polsync_kvset_cmp);
 	return 0;
 }
 
-/* kvset_names_fit's qsort context (qsort has none). */
+/* polsync_kvset_names_fit's qsort context (qsort has none). */
 static const void *names_recs;
 static size_t names_stride;
 static const char *(*names_ns_of)(const void *rec);
@@ -123,7 +123,8 @@ static int kvbatch_flush(struct kvbatch *b)
 		kv_no_batch = true; /* ENOTSUPP (524) and EINVAL: no batch ops here */
 	}
 	for (; done < b->n; done++) {
-		int ret = kv_map_put(b->fd, b->k + done * b->ksz, b->v + done * b->vsz, b->step);
+		int ret = polsync_kv_map_put(b->fd, b->k + done * b->ksz, b->v + done * b->vsz,
+		                             b->step);
 
 		if (ret)
 			return ret;
@@ -170,7 +171,7 @@ static int kv_merge(int fd, const struct kvset *cur, const unsigned char *nd, si
 			(*changed)++;
 		}
 		if (cmp > 0 && (ops & KV_DELETE)) {
-			if ((err = kv_map_del(fd, c, step)) && err != -ENOENT)
+			if ((err = polsync_kv_map_del(fd, c, step)) && err != -ENOENT)
 				goto out;
 			err = 0;
 			(*changed)++;
@@ -194,8 +195,8 @@ out:
  * as the map's contents. KV_DELFIRST (with both): the deletes before the
  * upserts, for a map whose old and new contents together may not fit.
  */
-int kvset_sync(int fd, struct kvset *cur, const void *want, size_t n, size_t stride, size_t voff,
-	       int phase, const char *step, size_t *changed)
+int polsync_kvset_sync(int fd, struct kvset *cur, const void *want, size_t n, size_t stride,
+                       size_t voff, int phase, const char *step, size_t *changed)
 {
 	size_t ksz = cur->ksz, vsz = cur->vsz, i;
 	unsigned char *nd = n ? malloc(n * (ksz + vsz)) : NULL;
@@ -209,11 +210,11 @@ int kvset_sync(int fd, struct kvset *cur, const void *want, size_t n, size_t str
 		memcpy(nd + i * (ksz + vsz), w, ksz);
 		memcpy(nd + i * (ksz + vsz) + ksz, w + voff, vsz);
 	}
-	kvset_cmp_len = (int)ksz;
+	polsync_kvset_cmp_len = (int)ksz;
 	/* The compiler hands most arrays over sorted: check before sorting. */
 	for (i = 1; i < n; i++) {
 		if (memcmp(nd + (i - 1) * (ksz + vsz), nd + i * (ksz + vsz), ksz) > 0) {
-			qsort(nd, n, ksz + vsz, kvset_cmp);
+			qsort(nd, n, ksz + vsz, polsync_kvset_cmp);
 			break;
 		}
 	}
@@ -243,8 +244,8 @@ int kvset_sync(int fd, struct kvset *cur, const void *want, size_t n, size_t str
  * says which of the n records (namespace ns_of(rec)) go in; returns how many
  * do not.
  */
-size_t kvset_names_fit(const void *recs, size_t n, size_t stride,
-		       const char *(*ns_of)(const void *rec), size_t max, bool *keep)
+size_t polsync_kvset_names_fit(const void *recs, size_t n, size_t stride,
+                               const char *(*ns_of)(const void *rec), size_t max, bool *keep)
 {
 	size_t *ix, ngroups = 0, *start = NULL, lo = 0, hi = max, cap, left, dropped = 0;
 
@@ -313,7 +314,7 @@ size_t kvset_names_fit(const void *recs, size_t n, size_t stride,
 	return dropped;
 }
 
-int kvset_count_keys(int fd, size_t ksz, size_t *n)
+int polsync_kvset_count_keys(int fd, size_t ksz, size_t *n)
 {
 	unsigned char key[64], next[64];
 	bool first = true;

@@ -36,27 +36,27 @@ int polsync_mirrors_load(struct polsync *ps)
 	int err;
 
 	polsync_mirrors_free(ps);
-	if ((err = kvset_load(ps->fd_ipcache, sizeof(struct xcni_ipcache_key),
-			      sizeof(struct xcni_ipcache_val), &ps->ipcache)) ||
-	    (err = kvset_load(ps->fd_identity, sizeof(__u32), sizeof(struct xcni_idlabels),
-			      &ps->identity)) ||
-	    (err = kvset_load(ps->fd_polname, sizeof(__u32), sizeof(struct xcni_polname),
-			      &ps->polname)) ||
-	    (err = kvset_load(ps->fd_podname, sizeof(__u32), sizeof(struct xcni_podname),
-			      &ps->podname)))
+	if ((err = polsync_kvset_load(ps->fd_ipcache, sizeof(struct xcni_ipcache_key),
+	                              sizeof(struct xcni_ipcache_val), &ps->ipcache)) ||
+	    (err = polsync_kvset_load(ps->fd_identity, sizeof(__u32), sizeof(struct xcni_idlabels),
+	                              &ps->identity)) ||
+	    (err = polsync_kvset_load(ps->fd_polname, sizeof(__u32), sizeof(struct xcni_polname),
+	                              &ps->polname)) ||
+	    (err = polsync_kvset_load(ps->fd_podname, sizeof(__u32), sizeof(struct xcni_podname),
+	                              &ps->podname)))
 		return err;
 	/* Synced by deltas too, so not freed with the others; a failed write
 	 * may have left anything in them. */
 	free(ps->polsel.d);
 	ps->polsel.d = NULL;
-	if ((err = kvset_load(ps->fd_polsel, sizeof(__u32), sizeof(struct xcni_polsel),
-			      &ps->polsel)))
+	if ((err = polsync_kvset_load(ps->fd_polsel, sizeof(__u32), sizeof(struct xcni_polsel),
+	                              &ps->polsel)))
 		return err;
 	if (ps->fd_rulename >= 0) {
 		free(ps->rulename.d);
 		ps->rulename.d = NULL;
-		if ((err = kvset_load(ps->fd_rulename, sizeof(struct xcni_rulename_key),
-				      sizeof(struct xcni_rulename), &ps->rulename)))
+		if ((err = polsync_kvset_load(ps->fd_rulename, sizeof(struct xcni_rulename_key),
+		                              sizeof(struct xcni_rulename), &ps->rulename)))
 			return err;
 	}
 	ps->mirror_stale = false;
@@ -64,7 +64,7 @@ int polsync_mirrors_load(struct polsync *ps)
 }
 
 /*
- * A map of names synced to what fits of want (kvset_names_fit), deletes first. Its
+ * A map of names synced to what fits of want (polsync_kvset_names_fit), deletes first. Its
  * failures (a map not preallocated may fail an insert under memory
  * pressure) are counted and the map is read again next time; they never
  * stop the apply. *missing: names not in the map.
@@ -83,7 +83,7 @@ static void names_sync(struct polsync *ps, int fd, struct kvset *cur, const void
 		ps->mirror_stale = ps->names_short = true;
 		return;
 	}
-	dropped = kvset_names_fit(want, n, stride, ns_of, max, keep);
+	dropped = polsync_kvset_names_fit(want, n, stride, ns_of, max, keep);
 	if (dropped && !(fit = malloc((n - dropped) * stride))) {
 		free(keep);
 		*missing += n;
@@ -93,9 +93,9 @@ static void names_sync(struct polsync *ps, int fd, struct kvset *cur, const void
 	for (size_t i = 0; fit && i < n; i++)
 		if (keep[i])
 			memcpy(fit + nfit++ * stride, (const char *)want + i * stride, stride);
-	err = xcni_inject("names-sync") ?:
-	      kvset_sync(fd, cur, fit ? fit : want, fit ? nfit : n, stride, voff,
-			 KV_BOTH | KV_DELFIRST, "apply-names", changed);
+	err = xcni_inject("names-sync")
+	              ?: polsync_kvset_sync(fd, cur, fit ? fit : want, fit ? nfit : n, stride, voff,
+	                                    KV_BOTH | KV_DELFIRST, "apply-names", changed);
 	if (err) {
 		/* Which of them went in is not known: counted as missing, read
 		 * again by a whole apply soon (one that does not fail too: the
@@ -118,7 +118,7 @@ static void names_sync(struct polsync *ps, int fd, struct kvset *cur, const void
 static int name_put(struct polsync *ps, int fd, const void *k, const void *v, size_t *changed,
 		    size_t *missing)
 {
-	int err = xcni_inject("names-delta") ?: kv_map_put(fd, k, v, "apply-names");
+	int err = xcni_inject("names-delta") ?: polsync_kv_map_put(fd, k, v, "apply-names");
 
 	if (!err) {
 		(*changed)++;
@@ -146,7 +146,7 @@ static int ipc_close(struct polsync *ps, const struct xcni_ipcache_key *k,
 	if (cur->identity == XCNI_ID_UNMANAGED)
 		return 0;
 	t.identity = XCNI_ID_UNMANAGED;
-	if ((err = kv_map_put(ps->fd_ipcache, k, &t, "apply-ipcache-close")))
+	if ((err = polsync_kv_map_put(ps->fd_ipcache, k, &t, "apply-ipcache-close")))
 		return err;
 	(*changed)++;
 	return 0;
@@ -167,7 +167,8 @@ static int ipc_move_add(struct ipc_moves *mv, const struct pol_ipcache *fin)
 int polsync_ipc_moves_finish(struct polsync *ps, const struct ipc_moves *mv, size_t *changed)
 {
 	for (size_t i = 0; i < mv->n; i++) {
-		int err = kv_map_put(ps->fd_ipcache, &mv->v[i].key, &mv->v[i].val, "apply-ipcache");
+		int err = polsync_kv_map_put(ps->fd_ipcache, &mv->v[i].key, &mv->v[i].val,
+		                             "apply-ipcache");
 
 		if (err)
 			return err;
@@ -198,12 +199,12 @@ static int ipc_whole_close(struct polsync *ps, const struct pol_ipcache *want, s
 		return -ENOMEM;
 	if (n)
 		memcpy(w, want, n * sizeof(*w));
-	kvset_cmp_len = (int)ksz;
+	polsync_kvset_cmp_len = (int)ksz;
 	if (nlate > 1)
-		qsort(late, nlate, sizeof(*late), kvset_cmp);
+		qsort(late, nlate, sizeof(*late), polsync_kvset_cmp);
 	for (size_t x = 1; x < n; x++) {
 		if (memcmp(&w[x - 1].key, &w[x].key, ksz) > 0) {
-			qsort(w, n, sizeof(*w), kvset_cmp);
+			qsort(w, n, sizeof(*w), polsync_kvset_cmp);
 			break;
 		}
 	}
@@ -222,7 +223,8 @@ static int ipc_whole_close(struct polsync *ps, const struct pol_ipcache *want, s
 		}
 		if (cmp > 0 && ipc_pod_id(cv.identity)) {
 			const struct pol_ipcache *l =
-				nlate ? bsearch(c, late, nlate, sizeof(*late), kvset_cmp) : NULL;
+				nlate ? bsearch(c, late, nlate, sizeof(*late), polsync_kvset_cmp)
+				      : NULL;
 
 			if ((!l || l->val.identity != cv.identity) &&
 			    (err = ipc_close(ps, (const void *)c, &cv, changed)))
@@ -249,8 +251,8 @@ int polsync_delta_write(struct polsync *ps, const struct pol_delta *d, int phase
 		for (size_t i = 0; i < d->nipc_put; i++) {
 			if (!polsync_id_in(d->ipc_put[i].val.identity, d->id_put, d->nid_put, NULL, 0))
 				continue;
-			if ((err = kv_map_put(ps->fd_ipcache, &d->ipc_put[i].key, &d->ipc_put[i].val,
-					      "apply-ipcache")))
+			if ((err = polsync_kv_map_put(ps->fd_ipcache, &d->ipc_put[i].key,
+			                              &d->ipc_put[i].val, "apply-ipcache")))
 				return err;
 			(*changed)++;
 		}
@@ -258,7 +260,8 @@ int polsync_delta_write(struct polsync *ps, const struct pol_delta *d, int phase
 	}
 	if (phase == KV_DELETE) {
 		for (size_t i = 0; i < d->nipc_del; i++) {
-			if ((err = kv_map_del(ps->fd_ipcache, &d->ipc_del[i], "apply-ipcache-del")) &&
+			if ((err = polsync_kv_map_del(ps->fd_ipcache, &d->ipc_del[i],
+			                              "apply-ipcache-del")) &&
 			    err != -ENOENT)
 				return err;
 			(*changed)++;
@@ -277,8 +280,8 @@ int polsync_delta_write(struct polsync *ps, const struct pol_delta *d, int phase
 			return err;
 		if (moved || born)
 			continue; /* after the flips: ipc_moves_finish, KV_BORN */
-		if ((err = kv_map_put(ps->fd_ipcache, &d->ipc_put[i].key, &d->ipc_put[i].val,
-				      "apply-ipcache")))
+		if ((err = polsync_kv_map_put(ps->fd_ipcache, &d->ipc_put[i].key,
+		                              &d->ipc_put[i].val, "apply-ipcache")))
 			return err;
 		(*changed)++;
 	}
@@ -297,7 +300,8 @@ int polsync_delta_write(struct polsync *ps, const struct pol_delta *d, int phase
 			return err;
 	}
 	for (size_t i = 0; i < d->nid_del; i++) {
-		if ((err = kv_map_del(ps->fd_identity, &d->id_del[i], "apply-names")) && err != -ENOENT)
+		if ((err = polsync_kv_map_del(ps->fd_identity, &d->id_del[i], "apply-names")) &&
+		    err != -ENOENT)
 			return err;
 		(*changed)++;
 	}
@@ -307,7 +311,8 @@ int polsync_delta_write(struct polsync *ps, const struct pol_delta *d, int phase
 			return err;
 	}
 	for (size_t i = 0; i < d->npol_del; i++) {
-		if ((err = kv_map_del(ps->fd_polname, &d->pol_del[i], "apply-names")) && err != -ENOENT)
+		if ((err = polsync_kv_map_del(ps->fd_polname, &d->pol_del[i], "apply-names")) &&
+		    err != -ENOENT)
 			return err;
 		(*changed)++;
 	}
@@ -317,7 +322,8 @@ int polsync_delta_write(struct polsync *ps, const struct pol_delta *d, int phase
 			return err;
 	}
 	for (size_t i = 0; i < d->npn_del; i++) {
-		if ((err = kv_map_del(ps->fd_podname, &d->pn_del[i], "apply-names")) && err != -ENOENT)
+		if ((err = polsync_kv_map_del(ps->fd_podname, &d->pn_del[i], "apply-names")) &&
+		    err != -ENOENT)
 			return err;
 		(*changed)++;
 	}
@@ -358,11 +364,13 @@ static int ipc_order(struct polsync *ps, const struct pol_result *r, struct pol_
 	*nearly = *nlate = 0;
 	if (!born || !renamed || !*early || !*late)
 		goto out;
-	kvset_cmp_len = (int)ps->identity.ksz;
+	polsync_kvset_cmp_len = (int)ps->identity.ksz;
 	for (size_t k = 0; k < r->nidentities; k++) {
 		__u32 id = r->identities[k].id;
-		const unsigned char *m = ps->identity.n ?
-			bsearch(&id, ps->identity.d, ps->identity.n, rec, kvset_cmp) : NULL;
+		const unsigned char *m = ps->identity.n
+		                                 ? bsearch(&id, ps->identity.d, ps->identity.n, rec,
+		                                           polsync_kvset_cmp)
+		                                 : NULL;
 
 		pol_ident_label(r->identities[k].canon, lab);
 		if (m && !memcmp(m + ps->identity.ksz, lab, sizeof(lab)))
@@ -379,7 +387,7 @@ static int ipc_order(struct polsync *ps, const struct pol_result *r, struct pol_
 
 		memcpy(&v, c + ps->ipcache.ksz, sizeof(v));
 		if (nr && bsearch(&v.identity, renamed, nr, sizeof(*renamed), cmp_u32)) {
-			if ((err = kv_map_del(ps->fd_ipcache, c, "apply-ipcache-del")) &&
+			if ((err = polsync_kv_map_del(ps->fd_ipcache, c, "apply-ipcache-del")) &&
 			    err != -ENOENT)
 				goto out;
 			(*changed)++;
@@ -441,8 +449,9 @@ int polsync_names_delta(struct polsync *ps, const struct pol_result *r, const st
 	if ((err = polsync_delta_write(ps, d, KV_UPSERT, &st->other_changed, &st->names_missing,
 				       mv)))
 		return err;
-	return kvset_sync(ps->fd_polsel, &ps->polsel, r->eps, r->neps, sizeof(*r->eps),
-			  offsetof(struct pol_ep, sel), KV_BOTH, "apply-polsel", &st->other_changed);
+	return polsync_kvset_sync(ps->fd_polsel, &ps->polsel, r->eps, r->neps, sizeof(*r->eps),
+	                          offsetof(struct pol_ep, sel), KV_BOTH, "apply-polsel",
+	                          &st->other_changed);
 }
 
 /* The identities' labels as xcni_identity holds them (b->idl, r->nidentities of them). */
@@ -469,12 +478,12 @@ int polsync_names_whole(struct polsync *ps, const struct pol_result *r, struct p
 
 	/* Before the identities' names: it compares with what the maps call them. */
 	if ((err = ipc_order(ps, r, &b->early, &b->nearly, &b->late, &b->nlate,
-			     &st->other_changed)) ||
-	    (err = ipc_whole_close(ps, b->early, b->nearly, b->late, b->nlate, &b->now,
-				   &b->mv, &st->other_changed)) ||
-	    (err = kvset_sync(ps->fd_ipcache, &ps->ipcache, b->now, b->nearly,
-			      sizeof(*b->now), offsetof(struct pol_ipcache, val), KV_UPSERT,
-			      "apply-ipcache", &st->other_changed)))
+	                     &st->other_changed)) ||
+	    (err = ipc_whole_close(ps, b->early, b->nearly, b->late, b->nlate, &b->now, &b->mv,
+	                           &st->other_changed)) ||
+	    (err = polsync_kvset_sync(ps->fd_ipcache, &ps->ipcache, b->now, b->nearly,
+	                              sizeof(*b->now), offsetof(struct pol_ipcache, val), KV_UPSERT,
+	                              "apply-ipcache", &st->other_changed)))
 		return err;
 	/* Names for people: what fits, never a refusal (names_sync). */
 	names_sync(ps, ps->fd_identity, &ps->identity, b->idl, r->nidentities, sizeof(*b->idl),
@@ -487,14 +496,14 @@ int polsync_names_whole(struct polsync *ps, const struct pol_result *r, struct p
 		   sizeof(*r->podnames), offsetof(struct pol_podname, name), podname_ns,
 		   ps->max_podname, &st->names_missing, &st->other_changed);
 	if ((ps->fd_rulename >= 0 &&
-	     (err = kvset_sync(ps->fd_rulename, &ps->rulename, r->rulenames,
-			       r->nrulenames < XCNI_MAX_RULENAMES ? r->nrulenames : 0,
-			       sizeof(*r->rulenames), offsetof(struct pol_rulename, val),
-			       KV_BOTH, "apply-rulename", &st->other_changed))) ||
+	     (err = polsync_kvset_sync(ps->fd_rulename, &ps->rulename, r->rulenames,
+	                               r->nrulenames < XCNI_MAX_RULENAMES ? r->nrulenames : 0,
+	                               sizeof(*r->rulenames), offsetof(struct pol_rulename, val),
+	                               KV_BOTH, "apply-rulename", &st->other_changed))) ||
 	    /* Names for people: before the flips, so a drop can name its policies. */
-	    (err = kvset_sync(ps->fd_polsel, &ps->polsel, r->eps, r->neps, sizeof(*r->eps),
-			      offsetof(struct pol_ep, sel), KV_BOTH, "apply-polsel",
-			      &st->other_changed)))
+	    (err = polsync_kvset_sync(ps->fd_polsel, &ps->polsel, r->eps, r->neps, sizeof(*r->eps),
+	                              offsetof(struct pol_ep, sel), KV_BOTH, "apply-polsel",
+	                              &st->other_changed)))
 		return err;
 	return 0;
 }
@@ -516,8 +525,8 @@ const char *policy_name(int fd, uint32_t id, char *buf, size_t len)
 	return buf;
 }
 
-const char *rule_name(int fd, uint32_t policy_id, uint8_t dir, uint16_t rule, char *buf,
-		      size_t len)
+const char *polsync_rule_name(int fd, uint32_t policy_id, uint8_t dir, uint16_t rule, char *buf,
+                              size_t len)
 {
 	struct xcni_rulename_key k = { .policy_id = policy_id, .rule = rule, .dir = dir };
 	struct xcni_rulename v;
@@ -528,7 +537,7 @@ const char *rule_name(int fd, uint32_t policy_id, uint8_t dir, uint16_t rule, ch
 	return buf;
 }
 
-int rule_pass(int fd, unsigned int pass, struct xcni_rulename *out)
+int polsync_rule_pass(int fd, unsigned int pass, struct xcni_rulename *out)
 {
 	struct xcni_rulename_key k = { .rule = (__u16)pass, .dir = XCNI_RULENAME_PASS };
 

@@ -13,7 +13,7 @@
 
 #include "polsync_int.h"
 
-void ns_closure_clear(struct ns_closure *c)
+void polsync_ns_closure_clear(struct ns_closure *c)
 {
 	for (size_t i = 0; i < c->n; i++)
 		free(c->ns[i]);
@@ -26,7 +26,7 @@ static int cmp_strp(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-bool ns_closure_has(const struct ns_closure *c, const char *ns)
+bool polsync_ns_closure_has(const struct ns_closure *c, const char *ns)
 {
 	return c->n && ns && bsearch(&ns, c->ns, c->n, sizeof(char *), cmp_strp);
 }
@@ -275,7 +275,7 @@ static int closure_choose(struct ipc_ns *v, size_t nv, size_t excess, struct ns_
 	size_t ng = 0, cut = 0, nclosed = 0;
 	int err = -ENOMEM;
 
-	ns_closure_clear(c);
+	polsync_ns_closure_clear(c);
 	if (!g)
 		return -ENOMEM;
 	qsort(v, nv, sizeof(*v), cmp_ipc_ns);
@@ -305,7 +305,7 @@ static int closure_choose(struct ipc_ns *v, size_t nv, size_t excess, struct ns_
 	err = 0;
 out:
 	if (err)
-		ns_closure_clear(c);
+		polsync_ns_closure_clear(c);
 	free(g);
 	return err;
 }
@@ -337,7 +337,7 @@ int polsync_ipc_fit(struct polsync *ps, const struct pol_result *r, bool delta,
 
 	*fit = *r;
 	*own = NULL;
-	ns_closure_clear(&ps->c4);
+	polsync_ns_closure_clear(&ps->c4);
 	if (r->nipcache <= ps->max_ipcache)
 		return 0;
 	if (delta || !r->ipcache) {
@@ -381,7 +381,7 @@ int polsync_ipc_fit(struct polsync *ps, const struct pol_result *r, bool delta,
 	err = 0;
 out:
 	if (err) {
-		ns_closure_clear(&ps->c4);
+		polsync_ns_closure_clear(&ps->c4);
 		free(*own);
 		*own = NULL;
 		*fit = *r;
@@ -398,7 +398,7 @@ int polsync_plan6(struct polsync *ps, const struct pol_v6 *v, char *msg, size_t 
 	size_t nv = 0;
 	int err = -ENOMEM;
 
-	ns_closure_clear(&ps->c6);
+	polsync_ns_closure_clear(&ps->c6);
 	if (ps->fd_ipcache6 < 0 || !ps->max_ipcache6 || v->nipc <= ps->max_ipcache6)
 		return 0;
 	rec = malloc(v->nipc * sizeof(*rec));

@@ -5,25 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "lib/system/cidr.h"
 #include "prefilter.h"
-
-/* A decimal 0..max that is all of s: no sign, no blanks, no leading '+'. */
-static int parse_len(const char *s, unsigned int max, unsigned int *v)
-{
-	unsigned long n = 0;
-
-	if (!*s || strlen(s) > 3)
-		return -EINVAL;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9')
-			return -EINVAL;
-		n = n * 10 + (unsigned long)(*s - '0');
-	}
-	if (n > max)
-		return -EINVAL;
-	*v = (unsigned int)n;
-	return 0;
-}
 
 /* Clears the host bits of a /len in the n bytes at a; true if any was set. */
 static int clear_host(__u8 *a, unsigned int n, unsigned int len)
@@ -40,24 +23,29 @@ static int clear_host(__u8 *a, unsigned int n, unsigned int len)
 	return set != 0;
 }
 
+/*
+ * xcni_cidr_parse reads the prefix (an address alone is its host's; the
+ * length as the API server writes it: 1-3 digits); the address alone is
+ * read first to say which half is wrong.
+ */
 int xcni_prefilter_parse(const char *s, struct xcni_pf_prefix *p, char *why, size_t wlen)
 {
 	const char *sl = strchr(s, '/');
 	size_t alen = sl ? (size_t)(sl - s) : strlen(s);
-	int v6 = memchr(s, ':', alen) != NULL, af = v6 ? AF_INET6 : AF_INET;
-	unsigned int max = v6 ? 128 : 32, len = max;
+	int v6 = memchr(s, ':', alen) != NULL, family;
+	unsigned int max = v6 ? 128 : 32;
 	char addr[INET6_ADDRSTRLEN], net[INET6_ADDRSTRLEN];
-	__u8 a[16] = {};
+	uint8_t a[16], len;
 
 	memset(p, 0, sizeof(*p));
-	if (alen >= sizeof(addr) || (memcpy(addr, s, alen), addr[alen] = '\0',
-				     inet_pton(af, addr, a) != 1)) {
+	if (alen >= sizeof(addr) || (snprintf(addr, sizeof(addr), "%.*s", (int)alen, s),
+				     xcni_cidr_parse(addr, XCNI_CIDR_BARE, &family, a, &len))) {
 		snprintf(why, wlen, v6 ? "not an IPv6 prefix (ADDRESS/LEN)" :
 					 "not an IPv4 prefix (A.B.C.D/LEN) nor an IPv6 one (ADDRESS/LEN)");
 		return -EINVAL;
 	}
-	if (sl && parse_len(sl + 1, max, &len)) {
-		snprintf(why, wlen, "bad prefix length \"%s\" (1 to %u)", sl + 1, max);
+	if (xcni_cidr_parse(s, XCNI_CIDR_BARE | XCNI_CIDR_STRICT, &family, a, &len)) {
+		snprintf(why, wlen, "bad prefix length \"%s\" (1 to %u)", sl ? sl + 1 : "", max);
 		return -EINVAL;
 	}
 	if (!len) {
@@ -66,12 +54,12 @@ int xcni_prefilter_parse(const char *s, struct xcni_pf_prefix *p, char *why, siz
 		return -EINVAL;
 	}
 	if (clear_host(a, max / 8, len)) {
-		inet_ntop(af, a, net, sizeof(net));
+		inet_ntop(v6 ? AF_INET6 : AF_INET, a, net, sizeof(net));
 		snprintf(why, wlen, "host bits set: the /%u network is %s/%u (or give %s/%u for "
 			 "the one address)", len, net, len, addr, max);
 		return -EINVAL;
 	}
-	p->family = af;
+	p->family = v6 ? AF_INET6 : AF_INET;
 	if (v6) {
 		p->k6.prefixlen = len;
 		memcpy(p->k6.addr, a, 16);

@@ -91,7 +91,7 @@ static void redact_line(FILE *f, const char *l, size_t n)
 	fput(f, l + last, n - last);
 }
 
-int redact(const char *text, size_t len, char **out, size_t *outlen)
+int xcni_redact(const char *text, size_t len, char **out, size_t *outlen)
 {
 	FILE *f = open_memstream(out, outlen);
 	bool in_key = false;

@@ -14,6 +14,6 @@
 #include <stddef.h>
 
 /* text[0..len) with its secrets replaced, malloc'd into *out (*outlen). 0 or -ENOMEM. */
-int redact(const char *text, size_t len, char **out, size_t *outlen);
+int xcni_redact(const char *text, size_t len, char **out, size_t *outlen);
 
 #endif
