@@ -14,14 +14,10 @@
  *    lb6_icmp_snat_rev).
  * The sections below say each part's rules.
  *
- * Part of nodeport.h, which includes it between the helpers this file uses
- * (nodeport6_self, np_into_pod, np4_tunnel, nodeport_encap,
- * nodeport6_encap_call) and the paths that use it (from_outside, from_outside6,
- * nodeport4_reply). Hence nodeport.h first, outside this file's guard:
- * included alone, this file has nodeport.h include it at that point.
+ * It uses nodeport_steps.h's steps (nodeport6_self, np_into_pod,
+ * np4_tunnel, nodeport_encap, nodeport6_encap_call); nodeport.h's paths
+ * (from_outside, nodeport4_reply) use it.
  */
-#include "nodeport.h"
-
 #ifndef XCNI_NODEPORT_ICMP_H
 #define XCNI_NODEPORT_ICMP_H
 
@@ -35,6 +31,7 @@
 #include "ipcache.h"
 #include "lb.h"
 #include "maps.h"
+#include "nodeport_steps.h"
 #include "parse.h"
 
 /*

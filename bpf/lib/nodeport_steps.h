@@ -1,0 +1,600 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The steps of a NodePort, externalIP or load-balancer flow from outside
+ * (nodeport.h says the rules), both families: the SNAT port and its reverse
+ * (lb_snat_port, nodeport6_snat), the hop limit, delivery into a pod on this
+ * node (np_into_pod), the encapsulation to the backend's node
+ * (nodeport_encap, nodeport_dsr), the replies' undoing for IPv6
+ * (nodeport6_reply_nat) and DSR's record of a flow. Used by the paths of
+ * nodeport.h and by nodeport_icmp.h's ICMP errors about these flows, which
+ * nodeport.h's paths use in turn: one header under both, no cycle.
+ */
+#ifndef XCNI_NODEPORT_STEPS_H
+#define XCNI_NODEPORT_STEPS_H
+
+#include <stddef.h>
+
+#include "compat.h"
+#include "config.h"
+#include "conntrack.h"
+#include "dsr.h"
+#include "encap.h"
+#include "exit.h"
+#include "frag.h"
+#include "ipcache.h"
+#include "l2.h"
+#include "lb.h"
+#include "maps.h"
+#include "parse.h"
+#include "policy.h"
+#include "sctp.h"
+
+/* The outside of a packet from the underlay (from_outside, from_outside6). */
+#define OUTSIDE (external_clusterip ? LB_OUTSIDE | LB_OUTSIDE_CIP : LB_OUTSIDE)
+
+/*
+ * May a new flow take the SNAT tuple whose conntrack entry is e? When no live
+ * flow holds it, or when the packet opens a connection (a SYN, SCTP's INIT)
+ * and the TCP or SCTP flow holding it has closed (RST, or FIN both ways): as
+ * conntrack reopens a closed tuple on a SYN, and as the kernel's NAT reuses a
+ * closed tuple, so that a busy client's closed connections (alive for
+ * XCNI_CT_TCP_CLOSE_NS) do not use up the port range. e's remaining packets
+ * (a late ACK) then meet the new flow's mapping, as they would in the kernel.
+ */
+static __always_inline int snat_port_free(const struct xcni_ct_entry *e, __u64 now, __u8 proto,
+					  __u8 tcp_flags)
+{
+	return !e || !ct_alive(e, now, proto) ||
+	       ((proto == IPPROTO_TCP || proto == IPPROTO_SCTP) && e->state == XCNI_CT_CLOSED &&
+		(tcp_flags & XCNI_TCP_SYN));
+}
+
+/*
+ * The ports the SNAT to this node gives: 32768-60999, Linux's default
+ * ephemeral range, above the NodePort range (30000-32767), as Cilium's SNAT
+ * keeps above it.
+ */
+#define NP_SNAT_PORT_MIN 32768
+#define NP_SNAT_PORTS 28232
+
+/*
+ * May the SNAT to this node give a flow the source port fk->port (fk: this
+ * node's address, the flow's family and protocol, scope EXT)? Only from the
+ * SNAT's range, and never a port at which this node's address is a frontend.
+ * The backend answers to this node's address at that port, and its node
+ * takes a packet to a node's address and NodePort for a Service flow of its
+ * own (every node has the other nodes' NodePorts, for its pods): a client
+ * whose port was a NodePort (1024-65535 on the underlay; 30070 in ab-rr)
+ * had the backend's SYN-ACK translated into a hairpin flow to that
+ * NodePort's backend on the backend's node, dropped there (drop-ct-invalid)
+ * and the connection stalled; a hostile client could pick that port to
+ * turn the backend's replies into another Service's flow from the backend.
+ * A NodePort range set to overlap the SNAT's is kept out by the lookup.
+ */
+static __always_inline int snat_port_ok(const struct xcni_svc_key *fk)
+{
+	__u16 port = bpf_ntohs(fk->port);
+
+	return port >= NP_SNAT_PORT_MIN && port < NP_SNAT_PORT_MIN + NP_SNAT_PORTS &&
+	       !bpf_map_lookup_elem(&xcni_svc, fk);
+}
+
+/*
+ * Does the SNAT tuple k's holder e (a live flow) belong to flow t's own
+ * client (t: client -> backend)? Then the port is its again. IPv4 keeps the
+ * client in the entry (nat_addr, nat_port); IPv6's does not fit there, and
+ * is in xcni_snat6 by the SNATed tuple.
+ */
+static __always_inline int lb_snat_same_client(const struct xcni_ct_entry *e,
+					       const union xcni_tuple *k,
+					       const union xcni_tuple *t, int fam)
+{
+	const struct xcni_snat6 *sn;
+
+	if (fam == XCNI_AF_INET)
+		return e->nat_addr == t->v4.saddr && e->nat_port == t->v4.sport;
+	sn = bpf_map_lookup_elem(&xcni_snat6, &k->v6);
+	return sn && in6_eq(sn->client, t->v6.saddr) && sn->cport == t->v6.sport;
+}
+
+/*
+ * NodePort SNAT to a remote backend, either family: the source port this
+ * node gives the flow f (translated: client -> backend) from this node's
+ * address self (the family's 4 or 16 bytes). The client's own port when it
+ * may be given (snat_port_ok) and no other live flow holds self:port ->
+ * backend:port (snat_port_free), else one of a few ports from the flow's
+ * hash in 32768-60999 (never the same for every client that collides). k,
+ * fk: IPv6's candidate tuple and frontend key, off its stack (np6_tmp);
+ * IPv4's are on its stack (NULL). 0, or -1 when all are taken.
+ */
+static __always_inline int lb_snat_port(const struct flow *f, int fam, const void *self,
+					union xcni_tuple *k, struct xcni_svc_key *fk, __u16 *out)
+{
+	struct flow *fl = (struct flow *)f;
+	const union xcni_tuple *t = &f->tuple;
+	__u8 proto = fam == XCNI_AF_INET ? t->v4.proto : t->v6.proto;
+	__u32 h = xcni_lb_hash(fam, lb_saddr(fl, fam), lb_daddr(fl, fam), *lb_sport(fl, fam),
+			       *lb_dport(fl, fam), proto);
+	__u64 now = bpf_ktime_get_ns();
+	struct xcni_ct_key k4;
+	struct xcni_svc_key fk4;
+	__u16 *sport;
+
+	if (fam == XCNI_AF_INET) {
+		k = (union xcni_tuple *)&k4;
+		fk = &fk4;
+	}
+	lb_tuple_copy(k, t, fam);
+	lb_addr_set(fam == XCNI_AF_INET ? (void *)&k->v4.saddr : (void *)k->v6.saddr, self, fam);
+	sport = fam == XCNI_AF_INET ? &k->v4.sport : &k->v6.sport;
+	__builtin_memset(fk, 0, sizeof(*fk));
+	lb_addr_set(fk->addr, self, fam);
+	fk->family = fam;
+	fk->proto = proto;
+	fk->scope = XCNI_SCOPE_EXT;
+	for (int i = 0; i < 4; i++) {
+		const struct xcni_ct_entry *e;
+
+		if (i)
+			*sport = bpf_htons(NP_SNAT_PORT_MIN + (h + i * 7919) % NP_SNAT_PORTS);
+		fk->port = *sport;
+		if (!snat_port_ok(fk))
+			continue;
+		e = bpf_map_lookup_elem(ct_map(fam), k);
+		if (snat_port_free(e, now, proto, f->tcp_flags) ||
+		    lb_snat_same_client(e, k, t, fam)) {
+			*out = *sport;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/*
+ * The reply of a NodePort flow this node SNATed (XCNI_CT_F_SNAT; p: the
+ * decapsulated reply, backend -> this node, p->rev_nat set by ct_track;
+ * client:cport from the flow's entry): frontend -> client again. 0 or -1.
+ * Packet pointers stale afterwards.
+ */
+static __always_inline int lb4_snat_rev(struct __sk_buff *skb, struct pkt *p, __u32 client,
+				       __u16 cport)
+{
+	if (lb_rev_nat(skb, pkt_flow(p), XCNI_AF_INET, 0) ||
+	    lb4_nat(skb, pkt_flow(p), IP_DADDR_OFF, p->tuple.daddr, client, 2, p->tuple.dport, cport))
+		return -1;
+	p->tuple.daddr = client;
+	p->tuple.dport = cport;
+	return 0;
+}
+
+/*
+ * The SNAT source for a flow to frontend fe: fe itself when it is this node's
+ * own address (a NodePort), else this node's IPv6 InternalIP (xcni_self6),
+ * else, none written yet on an IPv6 underlay, the node's underlay address
+ * (node_ip6, there from the load; the other nodes tunnel to it when it is
+ * their view of this node's InternalIP, pol_tunnel_set), copied into t.
+ * Either must be the host's in the ipcache6, for the replies come back there
+ * (from_overlay_decap6 takes decapsulated packets for the host only). NULL: none.
+ */
+static __always_inline const __u8 *nodeport6_self(const __u8 *fe, struct np6_tmp *t)
+{
+	const struct xcni_ipcache_val *ipc = ipcache6_lookup(fe);
+	const struct xcni_self6 *s;
+	__u32 zero = 0, *w = (__u32 *)t->ul6;
+
+	if (ipc && ipc->identity == XCNI_ID_HOST)
+		return fe;
+	s = bpf_map_lookup_elem(&xcni_self6, &zero);
+	if (s && (((const __u32 *)s->addr)[0] | ((const __u32 *)s->addr)[1] |
+		  ((const __u32 *)s->addr)[2] | ((const __u32 *)s->addr)[3])) {
+		ipc = ipcache6_lookup(s->addr);
+		return ipc && ipc->identity == XCNI_ID_HOST ? s->addr : NULL;
+	}
+	if (!ul6_on())
+		return NULL;
+	/* Word by word: node_ip6 is const volatile, and a plain copy of it
+	 * could be folded to its all-zero initializer. */
+	w[0] = node_ip6[0];
+	w[1] = node_ip6[1];
+	w[2] = node_ip6[2];
+	w[3] = node_ip6[3];
+	ipc = ipcache6_lookup(t->ul6);
+	return ipc && ipc->identity == XCNI_ID_HOST ? t->ul6 : NULL;
+}
+
+/*
+ * The SNAT of an IPv6 NodePort flow to a remote backend, either hook
+ * (nodeport6_snat at tc, nodeport_xdp.h at XDP), nothing written but the
+ * scratch t: p the translated flow (client -> backend), orig the client's
+ * tuple; *selfp the SNAT source (nodeport6_self), *nport its port (the one
+ * the flow's service entry holds, else lb_snat_port's), t->sn the client
+ * for nodeport6_commit. 0 or the drop reason.
+ */
+static __always_inline int np6_snat_choose(const struct pkt6 *p, const struct xcni_ct6_key *orig,
+					   struct np6_tmp *t, const __u8 **selfp, __u16 *nport)
+{
+	struct xcni_ipcache_val *dipc = ipcache6_lookup(p->tuple.daddr);
+	const struct xcni_ct_entry *e;
+	/* The replies must come back here: to this node's own address (the
+	 * frontend's for a NodePort, else its InternalIP: the SNAT source). */
+	const __u8 *self = nodeport6_self(orig->daddr, t);
+
+	if (!dipc || !(dipc->flags & XCNI_IPC_POD) || !tunnel_of(dipc, node_ip) || !self)
+		return XCNI_DROP_NO_TUNNEL;
+	/* The port the flow got before (in its service entry), else a free one. */
+	e = bpf_map_lookup_elem(&xcni_ct6, orig);
+	*nport = e ? e->nat_port : 0;
+	if (!*nport && lb_snat_port(pkt_flow_const(p), XCNI_AF_INET6, self,
+					 (union xcni_tuple *)&t->k, &t->fk, nport))
+		return XCNI_DROP_NAT_NO_PORT;
+	__builtin_memcpy(t->sn.client, p->tuple.saddr, 16);
+	t->sn.cport = p->tuple.sport;
+	*selfp = self;
+	return 0;
+}
+
+/*
+ * A NodePort flow translated by from_outside6 (p: client -> backend), the
+ * backend on another node: SNAT to this node's address (the frontend's),
+ * p->tuple following; the client kept in the scratch for nodeport6_commit.
+ * 0 or the drop reason. Conntrack is from_outside6's (its frame, not this one's).
+ */
+__attribute__((noinline)) int nodeport6_snat(struct __sk_buff *skb, struct pkt6 *p,
+					     struct lb6_state *st)
+{
+	struct xcni_ct_entry *e;
+	struct np6_tmp *t;
+	const __u8 *self = NULL;
+	__u16 nport = 0, sport;
+	__u32 zero = 0;
+	int reason;
+
+	if (!skb || !p || !st || !(t = bpf_map_lookup_elem(&xcni_np6_tmp, &zero)))
+		return XCNI_DROP_NO_TUNNEL;
+	reason = np6_snat_choose(p, &st->orig, t, &self, &nport);
+	if (reason || !self)
+		return reason ?: XCNI_DROP_NO_TUNNEL;
+	e = bpf_map_lookup_elem(&xcni_ct6, &st->orig);
+	if (e)
+		e->nat_port = nport;
+	sport = p->tuple.sport;
+	if (lb6_nat(skb, pkt_flow(p), IP6_SADDR_OFF, p->tuple.saddr, self, 0, sport, nport))
+		return XCNI_DROP_REDIRECT;
+	__builtin_memcpy(p->tuple.saddr, self, 16);
+	p->tuple.sport = nport;
+	return 0;
+}
+
+/* A new SNATed flow (its entry just committed): its client, for the replies. 0 or -1. */
+static __always_inline int nodeport6_commit(const struct pkt6 *p)
+{
+	__u32 zero = 0;
+	struct np6_tmp *t = bpf_map_lookup_elem(&xcni_np6_tmp, &zero);
+
+	return t && !bpf_map_update_elem(&xcni_snat6, &p->tuple, &t->sn, BPF_ANY) ? 0 : -1;
+}
+
+/*
+ * The family's TTL or hop limit, as a router forwards (p: the family's
+ * struct pkt or struct pkt6): np_hop_ok, more than 1 left; np_hop_down,
+ * one less in the header (IPv4's checksum with it; IPv6 has none), 0 or -1.
+ */
+static __always_inline int np_hop_ok(const void *p, int fam)
+{
+	return fam == XCNI_AF_INET ? ((const struct pkt *)p)->ip->ttl > 1 :
+				     ((const struct pkt6 *)p)->hop_limit > 1;
+}
+
+static __always_inline int np_hop_down(struct __sk_buff *skb, void *p, int fam)
+{
+	struct pkt6 *p6 = p;
+
+	if (fam == XCNI_AF_INET)
+		return ttl_decrement4(skb, p);
+	p6->hop_limit--;
+	return bpf_skb_store_bytes(skb, IP6_HOPLIMIT_OFF, &p6->hop_limit, 1, 0) ? -1 : 0;
+}
+
+/*
+ * Into a pod of this node, either family, routed as the host would: TTL or
+ * hop limit down by one, the pod link's MACs, then into its netns. The
+ * reason (XCNI_FWD_LOCAL), the verdict in *verdict. from_outside,
+ * from_outside6 and from_outside_icmp end so.
+ */
+static __always_inline int np_into_pod(struct __sk_buff *skb, void *p, int fam,
+				       const struct xcni_endpoint *dst, int *verdict)
+{
+	if (!np_hop_ok(p, fam) || np_hop_down(skb, p, fam) || mac_rewrite(skb, dst))
+		return XCNI_DROP_REDIRECT;
+	*verdict = bpf_redirect_peer(dst->ifindex, 0);
+	return *verdict == TC_ACT_REDIRECT ? XCNI_FWD_LOCAL : XCNI_DROP_REDIRECT;
+}
+
+/*
+ * What nodeport_encap and nodeport_dsr do first, in one order: a hop left
+ * (else dropped, nothing written), the encapsulation's view of the packet
+ * (in; a packet the underlay cannot take whole is dropped here: the
+ * too-big check came before, np4_too_big), then the TTL or hop limit down by
+ * one. 0 or the drop reason.
+ */
+static __always_inline int np_encap_prep(struct __sk_buff *skb, void *p, int fam,
+					 struct encap_in *in)
+{
+	int reason;
+
+	if (!np_hop_ok(p, fam))
+		return XCNI_DROP_ENCAP;
+	reason = encap_in_fill(skb, fam, p, in);
+	if (reason)
+		return reason == XCNI_FWD_TOO_BIG ? XCNI_DROP_ENCAP : reason;
+	if (!in->inner_len || np_hop_down(skb, p, fam))
+		return XCNI_DROP_ENCAP;
+	return 0;
+}
+
+/*
+ * The packet (translated, tracked; p the family's struct pkt or struct
+ * pkt6) to the backend's node, either family: TTL or hop limit down by one,
+ * Geneve over the underlay that reaches the node (tunnel, as tunnel_of says;
+ * dst6 its IPv6 underlay address for XCNI_TUN6, else NULL: IPv4's NodePort
+ * flows take the IPv4 underlay only, np4_tunnel), out of it, counted. in: the
+ * encapsulation's view of the packet (IPv6: np6_tmp's, off its frame). The
+ * reason (XCNI_FWD_ENCAP: redirected, the verdict in *verdict).
+ */
+static __always_inline int nodeport_encap(struct __sk_buff *skb, void *p, int fam, __u32 tunnel,
+					  const __u8 *dst6, struct encap_in *in, int *verdict)
+{
+	int reason = np_encap_prep(skb, p, fam, in);
+
+	if (reason)
+		return reason;
+	/* tunnel_encap chooses on the pointer: kept a pointer the compiler
+	 * cannot replace by a test of tunnel, which the verifier would not
+	 * link to it (IPv4's is NULL, its IPv6 branch left out). */
+	if (fam == XCNI_AF_INET6)
+		barrier_var(dst6);
+	reason = tunnel_encap(skb, in, node_ip, tunnel, dst6, vni);
+	if (reason)
+		return reason;
+	*verdict = bpf_redirect_neigh(skb->ifindex, NULL, 0, 0);
+	return *verdict == TC_ACT_REDIRECT ? XCNI_FWD_ENCAP : XCNI_DROP_REDIRECT;
+}
+
+/*
+ * nodeport_encap for IPv6 in a frame of its own (global: from_outside6's and
+ * from_outside_icmp's are at the verifier's limit), the backend's node from
+ * the ipcache (tunnel_of: the IPv4 underlay to its tunnel_ip, the IPv6 one to
+ * its tunnel_ip6, from node_ip6). tunnel: the caller's answer (np_tunnel),
+ * which spares an IPv4 underlay's node the lookup; 0: none asked yet. The
+ * reason (XCNI_FWD_ENCAP: redirected).
+ */
+__attribute__((noinline)) int nodeport6_encap_call(struct __sk_buff *skb, struct pkt6 *p,
+						   __u32 tunnel)
+{
+	struct xcni_ipcache_val *dipc = NULL;
+	struct np6_tmp *t;
+	__u32 zero = 0;
+	int verdict;
+
+	if (!skb || !p || !(t = bpf_map_lookup_elem(&xcni_np6_tmp, &zero)))
+		return XCNI_DROP_ENCAP;
+	if (!tunnel || tunnel == XCNI_TUN6) {
+		dipc = ipcache6_lookup(p->tuple.daddr);
+		tunnel = dipc ? tunnel_of(dipc, node_ip) : 0;
+	}
+	if (!tunnel)
+		return XCNI_DROP_NO_TUNNEL;
+	return nodeport_encap(skb, p, XCNI_AF_INET6, tunnel,
+			      dipc && tunnel == XCNI_TUN6 ? dipc->tunnel_ip6 : NULL, &t->in,
+			      &verdict);
+}
+
+/*
+ * Decapsulated IPv6 from a backend's node for this node's own address: the
+ * reply of a NodePort flow nodeport6_snat SNATed? 1 (tracked as its reply,
+ * p->rev_nat set), else 0 (nothing touched). Apart from nodeport6_reply_nat:
+ * conntrack's frame and the rewrites' never sit under from_overlay_decap6 together.
+ * Inline: with the IPv6 underlay's outer source in from_overlay_decap6's frame, a
+ * call of its own put from_overlay -> from_overlay_decap6 -> this ->
+ * ct_icmp_related at 528 bytes of stack, past the verifier's 512.
+ */
+static __always_inline int nodeport6_reply_of(struct __sk_buff *skb, struct pkt6 *p)
+{
+	struct xcni_ct6_key rk;
+	__u8 ctf;
+
+	if (!skb || !p)
+		return 0;
+	ct6_reverse(&p->tuple, &rk);
+	if (!bpf_map_lookup_elem(&xcni_snat6, &rk))
+		return 0;
+	return ct_track(skb, pkt_flow(p), XCNI_AF_INET6, p->len, &ctf) == CT_REPLY && p->rev_nat;
+}
+
+/*
+ * Such a reply: the frontend back as its source, the client as its
+ * destination, out by the underlay. The reason (XCNI_FWD_REPLY: redirected).
+ */
+__attribute__((noinline)) int nodeport6_reply_nat(struct __sk_buff *skb, struct pkt6 *p)
+{
+	const struct xcni_snat6 *sn;
+	struct xcni_ct6_key rk;
+	__u16 port;
+
+	if (!skb || !p)
+		return XCNI_DROP_REDIRECT;
+	ct6_reverse(&p->tuple, &rk);
+	sn = bpf_map_lookup_elem(&xcni_snat6, &rk);
+	if (!sn)
+		return XCNI_DROP_REDIRECT;
+	port = p->tuple.dport;
+	if (lb6_nat(skb, pkt_flow(p), IP6_DADDR_OFF, p->tuple.daddr, sn->client, 2, port,
+		    sn->cport))
+		return XCNI_DROP_REDIRECT;
+	__builtin_memcpy(p->tuple.daddr, sn->client, 16);
+	p->tuple.dport = sn->cport;
+	if (lb_rev_nat(skb, pkt_flow(p), XCNI_AF_INET6, 0))
+		return XCNI_DROP_REDIRECT;
+	return bpf_redirect_neigh(skb->ifindex, NULL, 0, 0) == TC_ACT_REDIRECT ? XCNI_FWD_REPLY :
+										  XCNI_DROP_REDIRECT;
+}
+
+/*
+ * DSR (lb_dsr), a backend on another node, either family (p the family's
+ * struct pkt or struct pkt6, tracked: nodeport_dsr_track): the client's
+ * address kept (DNAT only), the frontend (orig, the tuple as the client
+ * sent it) in a Geneve option for the backend's node, which judges the
+ * backend's ingress on the client and sends its replies itself. Over the
+ * underlay that reaches the node (tunnel; dst6 its IPv6 underlay address,
+ * else NULL: IPv4's flows take the IPv4 underlay only). The option rides on
+ * every packet that fits the underlay with it; one that does not (a
+ * full-size segment: the pods' MTU leaves room for the plain encapsulation
+ * only; any GSO packet, whose segments are full-size where the flow's
+ * first packets were not) goes without, and the backend's node knows its
+ * flow from an earlier one (dsr_flow_known). in: the encapsulation's view
+ * of the packet. The reason (XCNI_FWD_ENCAP: redirected, *verdict set).
+ */
+static __always_inline int nodeport_dsr(struct __sk_buff *skb, void *p, int fam,
+					const union xcni_tuple *orig, __u32 tunnel,
+					const __u8 *dst6, struct encap_in *in, int *verdict)
+{
+	__u32 mtu = 0, len = dst6 ? XCNI_ENCAP6_DSR_LEN : XCNI_ENCAP_DSR_LEN;
+	int reason = np_encap_prep(skb, p, fam, in);
+
+	if (reason)
+		return reason;
+	if (fam == XCNI_AF_INET6)
+		barrier_var(dst6); /* chosen on the pointer: nodeport_encap's */
+	if (skb->gso_size || in->inner_len + len > 0xffff ||
+	    bpf_check_mtu(skb, 0, &mtu, len, 0) != BPF_MTU_CHK_RET_SUCCESS)
+		/* Without the option (tunnel_encap counts it). */
+		reason = tunnel_encap(skb, in, node_ip, tunnel, dst6, vni);
+	else if (dst6 && !(reason = geneve_encap_ul6_dsr(skb, in, &orig->v6, dst6)))
+		tunnel_count6(dst6, skb->len, 0);
+	else if (!dst6 && !(reason = geneve_encap_dsr(skb, in, orig, fam, tunnel)))
+		tunnel_count4(tunnel, skb->len, 0);
+	if (reason)
+		return reason;
+	*verdict = bpf_redirect_neigh(skb->ifindex, NULL, 0, 0);
+	return *verdict == TC_ACT_REDIRECT ? XCNI_FWD_ENCAP : XCNI_DROP_REDIRECT;
+}
+
+/*
+ * nodeport_dsr for IPv6 in a frame of its own (the tracked packet,
+ * nodeport6_dsr_track_call's), to the backend's node through Geneve over
+ * the underlay it is behind (IPv4, or IPv6: XCNI_IPC_TUN6). tunnel: the
+ * caller's answer (np_tunnel), which spares an IPv4 underlay's node the
+ * lookup; the IPv6 underlay's address is the ipcache entry's. The reason
+ * (XCNI_FWD_ENCAP: redirected).
+ */
+__attribute__((noinline)) int nodeport6_dsr_call(struct __sk_buff *skb, struct pkt6 *p,
+						 struct lb6_state *st, __u32 tunnel)
+{
+	struct xcni_ipcache_val *dipc;
+	const __u8 *dst6 = NULL;
+	struct np6_tmp *t;
+	__u32 zero = 0;
+	int verdict;
+
+	if (!skb || !p || !st || !(t = bpf_map_lookup_elem(&xcni_np6_tmp, &zero)))
+		return XCNI_DROP_ENCAP;
+	if (!tunnel || tunnel == XCNI_TUN6) {
+		dipc = ipcache6_lookup(p->tuple.daddr);
+		if (!dipc)
+			return XCNI_DROP_NO_TUNNEL;
+		if ((dipc->flags & XCNI_IPC_TUN6) && ul6_on())
+			dst6 = dipc->tunnel_ip6;
+		tunnel = dipc->tunnel_ip;
+	}
+	if (!dst6 && !tunnel)
+		return XCNI_DROP_NO_TUNNEL;
+	return nodeport_dsr(skb, p, XCNI_AF_INET6, (const union xcni_tuple *)&st->orig, tunnel,
+			    dst6, &t->in, &verdict);
+}
+
+/*
+ * A packet of a DSR flow without the option (it did not fit): its entry
+ * here, opened with the option, names the node that sent it (nat_addr: the
+ * sending node's underlay IPv4, or its IPv6 folded, in6_fold).
+ */
+static __always_inline int dsr_flow_known(const struct flow *f, int fam, __u32 node)
+{
+	const struct xcni_ct_entry *e = bpf_map_lookup_elem(ct_map(fam), &f->tuple);
+
+	return e && (e->flags & XCNI_CT_F_DSR) && e->nat_addr == node &&
+	       ct_alive(e, bpf_ktime_get_ns(),
+			fam == XCNI_AF_INET ? f->tuple.v4.proto : ct6_life_proto(f->tuple.v6.proto));
+}
+
+/*
+ * A DSR flow's new entry: the node that opened it, for dsr_flow_known. IPv4:
+ * the outer source, read again from the packet (still encapsulated); IPv6:
+ * *node, the sending node's address folded (held by the caller).
+ */
+static __attribute__((noinline)) void dsr_record(struct __sk_buff *skb, const struct flow *f,
+						 int fam, const __u32 *node)
+{
+	struct xcni_ct_entry *e = bpf_map_lookup_elem(ct_map(fam), &f->tuple);
+	__u32 from;
+
+	if (!e)
+		return;
+	if (fam == XCNI_AF_INET) {
+		if (bpf_skb_load_bytes(skb, ETH_HLEN + offsetof(struct iphdr, saddr), &from,
+				       sizeof(from)))
+			return;
+	} else {
+		from = *node;
+	}
+	e->nat_addr = from;
+}
+
+/*
+ * The SNAT to this node of a NodePort flow to a remote backend, either hook
+ * (from_outside at tc, nodeport_xdp.h at XDP): the source port it gets (p:
+ * client -> backend, lb its translation): the one its service entry holds,
+ * else a free one (lb_snat_port). 0 or XCNI_DROP_NAT_NO_PORT.
+ */
+static __always_inline int np4_snat_port(const struct lb_state *lb, const struct pkt *p,
+					__u16 *nport)
+{
+	__u32 self = node_ip;
+
+	*nport = lb->svc_ct ? lb->svc_ct->nat_port : 0;
+	if (!*nport && lb_snat_port(pkt_flow_const(p), XCNI_AF_INET, &self, NULL, NULL, nport))
+		return XCNI_DROP_NAT_NO_PORT;
+	return 0;
+}
+
+/*
+ * After ct_track (ct) of the SNATed flow p (this node -> backend), len bytes:
+ * a new flow's entry, with the client (lb->orig's source) kept for its
+ * replies. Nothing to judge here (no pod of this node on either end): the
+ * backend's node judges its ingress, the source being this node. hook:
+ * XCNI_CT_F_XDP from the XDP fast path, 0 from tc.
+ */
+static __always_inline void np4_snat_open(const struct pkt *p, const struct lb_state *lb, int ct,
+					 __u32 len, __u8 hook)
+{
+	struct xcni_ct_entry *e;
+
+	if (ct != CT_NEW && ct != CT_STALE)
+		return;
+	ct_commit(pkt_flow_const(p), XCNI_AF_INET, ct, len, 0,
+		  XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT | hook);
+	e = bpf_map_lookup_elem(&xcni_ct, &p->tuple);
+	if (e) {
+		e->nat_addr = lb->orig.saddr;
+		e->nat_port = lb->orig.sport;
+	}
+}
+
+/* The node of a backend that is another node's pod (the overlay reaches it), or 0. */
+static __always_inline __u32 np4_tunnel(__u32 daddr)
+{
+	const struct xcni_ipcache_val *dipc = ipcache_lookup(daddr);
+
+	return dipc && (dipc->flags & XCNI_IPC_POD) && node_ip ? dipc->tunnel_ip : 0;
+}
+
+#endif
