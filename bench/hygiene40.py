@@ -8,7 +8,9 @@ any tree (make all there first; it builds build/libxcni.a if missing):
 
     python3 bench/hygiene40.py [-v] [--fast]
 
--v lists every place behind a figure (else at most 12 a line).
+-v lists every place behind a figure (else at most 12 a line). --tap
+prints "ok - item: ..." / "not ok - item: ..." and "N passed, N failed", as
+tests/run.sh counts a suite (suite hygiene40 runs --fast --tap).
 ---fast leaves out the slow items (duplicates over bpf/: ~20 s; the BPF
 programs compiled with their flags, and min-kernel which reads them: ~25 s).
 Exit 1 when an item does not hold its bound.
@@ -62,6 +64,8 @@ ROOT = Path(__file__).resolve().parent.parent
 os.chdir(ROOT)
 VERBOSE = "-v" in sys.argv
 FAST = "--fast" in sys.argv
+TAP = "--tap" in sys.argv
+ITEMS = 0
 failed = 0
 
 # Domain prefixes by libxcni folder: the folder, its modules' names and the
@@ -78,10 +82,14 @@ PREFIXES = {
 
 
 def say(ok, name, figure, bound, places=()):
-    global failed
+    global failed, ITEMS
+    ITEMS += 1
     if not ok:
         failed += 1
-    print("%-4s %-10s %s (issue 40: %s)" % ("ok" if ok else "FAIL", name, figure, bound))
+    if TAP:
+        print("%s - %s: %s (issue 40: %s)" % ("ok" if ok else "not ok", name, figure, bound))
+    else:
+        print("%-4s %-10s %s (issue 40: %s)" % ("ok" if ok else "FAIL", name, figure, bound))
     places = list(places)
     shown = places if VERBOSE else places[:12]
     for p in shown:
@@ -92,7 +100,10 @@ def say(ok, name, figure, bound, places=()):
 
 
 def run(cmd, **kw):
-    return subprocess.run(cmd, capture_output=True, text=True, **kw)
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, **kw)
+    except FileNotFoundError:
+        return subprocess.CompletedProcess(cmd, 127, "", "%s: not installed" % cmd[0])
 
 
 def strip_c(text):
@@ -518,7 +529,10 @@ def main():
     fn_lengths(funcs)
     readme()
     cidrs_one()
-    print("%d items failed" % failed)
+    if TAP:
+        print("%d passed, %d failed" % (ITEMS - failed, failed))
+    else:
+        print("%d items failed" % failed)
     sys.exit(1 if failed else 0)
 
 

@@ -46,6 +46,9 @@ suites=(
 	"lab-layers:bash tests/lab/layers.sh"
 	# docs/architecture.md: links, contents, the names it cites; README paragraphs (issue 40).
 	"docs-links:python3 tests/docs/check.py"
+	# Issue 40's acceptance lines outside the hook bodies (twins, include
+	# cycles, exports, call circles, function lengths ...): bench/hygiene40.py.
+	"hygiene40:python3 bench/hygiene40.py --fast --tap"
 	"bpf-packets:$BUILD/tests/test_bpf"
 	# Every program loaded with each family's settings and attached in each mode:
 	# tc clsact and TCX, XDP native and generic (issue 40; tests/attach).
