@@ -140,6 +140,8 @@ static struct from_pod *fp;
 static struct from_overlay *fo[4]; /* Services in BPF off, on; the same on the IPv6 underlay */
 #ifdef NP_XDP
 static struct xdp_underlay *xu[2]; /* the NodePort fast path off, on */
+static struct bpf_object *xobj[16]; /* PKT_BENCH_XDP_OBJS's */
+static int nxobj;
 #endif
 
 static uint32_t ip4(const char *s)
@@ -657,9 +659,6 @@ static struct xdp_underlay *load_xu(int accel)
  * maps the pinned ones, xdp_underlay's rodata as load_xu(1) sets it; each
  * runs the hit's packet, its verdict and output unchecked.
  */
-static struct bpf_object *xobj[16];
-static int nxobj;
-
 static int load_xobj(const char *path)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = pin);
@@ -676,7 +675,7 @@ static int load_xobj(const char *path)
 		if (!v || !strstr(bpf_map__name(m), ".rodata"))
 			continue;
 		if (bpf_object__find_program_by_name(o, "xdp_underlay") &&
-		    sz == sizeof(struct xdp_underlay__rodata)) {
+		    sz >= sizeof(struct xdp_underlay__rodata)) {
 			struct xdp_underlay__rodata *r = v;
 
 			r->node_ip = ip4(NODE_IP);

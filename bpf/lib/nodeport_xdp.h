@@ -513,7 +513,7 @@ static __always_inline int xdp_nodeport(struct xdp_md *ctx, int fam)
 	const void *orig;
 	const __u8 *self = NULL, *dst6 = NULL;
 	struct ethhdr *eth;
-	__u32 len, tunnel, encap, mtu = 0, zero = 0, alen = fam == XCNI_AF_INET ? 4 : 16;
+	__u32 len, tunnel, encap, zero = 0, alen = fam == XCNI_AF_INET ? 4 : 16;
 	__u16 nport = 0;
 	int ct;
 	__u8 ctf, kept = 0, proto;
@@ -540,12 +540,20 @@ static __always_inline int xdp_nodeport(struct xdp_md *ctx, int fam)
 	if (svc->flags & XCNI_SVC_F_LOCAL_BE)
 		return npx_count(XCNI_NPA_TC, len, XDP_PASS);
 	NPX_STEP(3);
-	/* from_plain's rules: a frontend as source (a forged reply), this node. */
-	sipc = fam == XCNI_AF_INET ? ipcache_lookup(p4.tuple.saddr) : ipcache6_exact(p6.tuple.saddr);
+	/* from_plain's rule: a frontend as source (a forged reply). Its
+	 * ipcache entry only matters when the source is a frontend (a remote
+	 * node's own address at a NodePort's number): looked up only then, as
+	 * lb_src_frontend without one refuses any frontend. This node and the
+	 * rest of the sources tc refuses are lb_flow_choose's (outside_source_ok,
+	 * which looks the source up itself): one lookup of it a packet, not two. */
 	__builtin_memcpy(k.addr, flow_saddr(f, fam), alen);
 	k.port = fam == XCNI_AF_INET ? p4.tuple.sport : p6.tuple.sport;
-	if (lb_src_frontend(&k, sipc) || (sipc && sipc->identity == XCNI_ID_HOST))
-		return npx_count(XCNI_NPA_TC, len, XDP_PASS);
+	if (lb_src_frontend(&k, NULL)) {
+		sipc = fam == XCNI_AF_INET ? ipcache_lookup(p4.tuple.saddr) :
+					     ipcache6_exact(p6.tuple.saddr);
+		if (lb_src_frontend(&k, sipc))
+			return npx_count(XCNI_NPA_TC, len, XDP_PASS);
+	}
 	NPX_STEP(4);
 	/* from_outside's: the outside rules, the backend (the frontend is svc,
 	 * the EXT entry lb_frontend_of would find again). */
@@ -590,11 +598,15 @@ static __always_inline int xdp_nodeport(struct xdp_md *ctx, int fam)
 		encap = lb_dsr ? XCNI_ENCAP_DSR_LEN : XCNI_ENCAP_LEN;
 	if (bpf_map_lookup_elem(fam == XCNI_AF_INET ? (void *)&xcni_endpoints :
 						      (void *)&xcni_endpoints6, be->addr) ||
-	    !tunnel || (tunnel == XCNI_TUN6 && !dst6) ||
-	    bpf_check_mtu(ctx, 0, &mtu, encap, 0) != BPF_MTU_CHK_RET_SUCCESS)
+	    !tunnel || (tunnel == XCNI_TUN6 && !dst6))
 		goto to_tc;
 	NPX_STEP(6);
-	/* The underlay's next hop towards the backend's node, out of this device. */
+	/* The underlay's next hop towards the backend's node, out of this
+	 * device, and the MTU: XDP's FIB lookup checks tot_len (the
+	 * encapsulated frame's) against the route's MTU, the device's unless
+	 * the route sets a lower one (BPF_FIB_LKUP_RET_FRAG_NEEDED: to tc,
+	 * which answers np_too_big or sends it as it would), so no
+	 * bpf_check_mtu of the device beside it. */
 	if (dst6) {
 		__u32 *sa = fib->ipv6_src;
 
