@@ -664,8 +664,9 @@ static __always_inline int xdp_nodeport(struct xdp_md *ctx, int fam)
 	} else {
 		st->kept = kept;
 		lb_flow_open(st, XCNI_AF_INET6, st->rev_nat, len, 1, tmp);
-		e = bpf_map_lookup_elem(&xcni_ct6, &st->orig);
-		if (e && !lb_dsr)
+		/* DSR has no port: its hit skips the lookup. */
+		e = lb_dsr ? NULL : bpf_map_lookup_elem(&xcni_ct6, &st->orig);
+		if (e)
 			e->nat_port = nport;
 	}
 	if (ct == CT_NEW || ct == CT_STALE) {
