@@ -31,9 +31,14 @@
  *                alone) and on: np-remote's packet translated and sent at
  *                XDP (XDP_TX; a flow of its own), the packets it hands on
  *                to tc (np-local's backend here, UDP to the node's port 53,
- *                Geneve from n2) and a prefilter drop. The netns's underlay
- *                device gets NODE_IP and n2 as its neighbour for the fast
- *                path's FIB lookup.
+ *                Geneve from n2) and a prefilter drop; the hit again with
+ *                --node-port-mode dsr (lb_dsr) and, over the IPv6 underlay
+ *                (node_ip6 NODE6), an IPv6 NodePort ([NODE6]:30083) to R36
+ *                on n3. The netns's underlay device gets NODE_IP and NODE6,
+ *                n2 and n3 as its neighbours for the fast path's FIB lookup.
+ *                PKT_BENCH_XDP_OBJS (bench/npx-steps.sh): more XDP objects
+ *                (space-separated paths), each run unchecked on the hit's
+ *                packet, its maps the pinned ones.
  *
  * It fills only the map entries these rows need (endpoints, ipcache, n2's
  * tunnel, the two NodePort frontends and their backends), with fields both
