@@ -31,9 +31,14 @@
  *                alone) and on: np-remote's packet translated and sent at
  *                XDP (XDP_TX; a flow of its own), the packets it hands on
  *                to tc (np-local's backend here, UDP to the node's port 53,
- *                Geneve from n2) and a prefilter drop. The netns's underlay
- *                device gets NODE_IP and n2 as its neighbour for the fast
- *                path's FIB lookup.
+ *                Geneve from n2) and a prefilter drop; the hit again with
+ *                --node-port-mode dsr (lb_dsr) and, over the IPv6 underlay
+ *                (node_ip6 NODE6), an IPv6 NodePort ([NODE6]:30083) to R36
+ *                on n3. The netns's underlay device gets NODE_IP and NODE6,
+ *                n2 and n3 as its neighbours for the fast path's FIB lookup.
+ *                PKT_BENCH_XDP_OBJS (bench/npx-steps.sh): more XDP objects
+ *                (space-separated paths), each run unchecked on the hit's
+ *                packet, its maps the pinned ones.
  *
  * It fills only the map entries these rows need (endpoints, ipcache, n2's
  * tunnel, the two NodePort frontends and their backends), with fields both
@@ -102,6 +107,7 @@
 #define NODE6 "fc00:77::1"
 #define N2 "192.168.77.2"
 #define CLIENT "203.0.113.9"
+#define CLIENT6 "2001:db8:113::9"
 #define IP_R3 "10.99.7.5"
 #define R36 "fd00:97::5"
 #define N3_6 "fc00:77::3" /* node n3, on the IPv6 underlay only */
@@ -139,7 +145,9 @@ static struct to_pod *tp;
 static struct from_pod *fp;
 static struct from_overlay *fo[4]; /* Services in BPF off, on; the same on the IPv6 underlay */
 #ifdef NP_XDP
-static struct xdp_underlay *xu[2]; /* the NodePort fast path off, on */
+static struct xdp_underlay *xu[4]; /* the NodePort fast path off, on, DSR, IPv6 underlay */
+static struct bpf_object *xobj[16]; /* PKT_BENCH_XDP_OBJS's */
+static int nxobj;
 #endif
 
 static uint32_t ip4(const char *s)
@@ -325,6 +333,7 @@ struct row {
 	size_t len;
 	int ret, reason, dir; /* reason 0: nothing counted in dir */
 	int xdp; /* an XDP program: an xdp_md from the underlay device */
+	int any; /* a step of the hit (PKT_BENCH_XDP_OBJS): any verdict, nothing checked */
 	int (*check)(const struct row *r, const uint8_t *out, uint32_t out_len);
 	uint64_t ns, pkts;
 };
@@ -414,6 +423,33 @@ static int to_n2(const struct row *r, const uint8_t *out, uint32_t len)
 	       !memcmp(in + 12, &node, 4) && !memcmp(in + 16, &rr, 4) && in[22] == 0 && in[23] == 80;
 }
 
+/* NodePort DSR at XDP: Geneve with the DSR option to n2 around CLIENT -> R:80. */
+static int to_n2_dsr(const struct row *r, const uint8_t *out, uint32_t len)
+{
+	uint32_t n2 = ip4(N2), c = ip4(CLIENT), rr = ip4(IP_R);
+	const uint8_t *in = out + XCNI_ENCAP_DSR_LEN;
+
+	return len == r->len + XCNI_ENCAP_DSR_LEN && !memcmp(out + 14 + 16, &n2, 4) &&
+	       out[14 + 22] == XCNI_GENEVE_PORT >> 8 && out[14 + 23] == (XCNI_GENEVE_PORT & 0xff) &&
+	       !memcmp(in + 14 + 12, &c, 4) && !memcmp(in + 14 + 16, &rr, 4) && in[14 + 22] == 0 &&
+	       in[14 + 23] == 80;
+}
+
+/* An IPv6 NodePort over the IPv6 underlay: Geneve/IPv6 to n3 around NODE6 -> R36:80. */
+static int to_n3_ul6(const struct row *r, const uint8_t *out, uint32_t len)
+{
+	uint8_t n3[16], node[16], rr[16];
+	const uint8_t *in = out + 70 + 14;
+
+	ip6(N3_6, n3);
+	ip6(NODE6, node);
+	ip6(R36, rr);
+	return len == r->len + 70 && out[12] == 0x86 && out[13] == 0xdd &&
+	       !memcmp(out + 14 + 24, n3, 16) && out[14 + 40 + 2] == XCNI_GENEVE_PORT >> 8 &&
+	       out[14 + 40 + 3] == (XCNI_GENEVE_PORT & 0xff) && !memcmp(in + 8, node, 16) &&
+	       !memcmp(in + 24, rr, 16) && in[40 + 2] == 0 && in[40 + 3] == 80;
+}
+
 /* from_pod, local: into B (B's MACs, the addresses kept). */
 static int into_b_pod(const struct row *r, const uint8_t *out, uint32_t len)
 {
@@ -452,7 +488,7 @@ static int run(struct row *r, int calls, int measure)
 			fprintf(stderr, "%s: test run: %s\n", r->name, strerror(errno));
 			return -1;
 		}
-		if ((int)o.retval != r->ret || !r->check(r, out, o.data_size_out)) {
+		if (!r->any && ((int)o.retval != r->ret || !r->check(r, out, o.data_size_out))) {
 			fprintf(stderr, "%s: verdict %d (want %d), output %u bytes: not the intended path\n",
 				r->name, (int)o.retval, r->ret, o.data_size_out);
 			return -1;
@@ -462,7 +498,8 @@ static int run(struct row *r, int calls, int measure)
 			r->pkts += r->repeat;
 		}
 	}
-	if (metric(r->reason, r->dir) - before != (r->reason ? (uint64_t)calls * r->repeat : 0)) {
+	if (!r->any &&
+	    metric(r->reason, r->dir) - before != (r->reason ? (uint64_t)calls * r->repeat : 0)) {
 		fprintf(stderr, "%s: %llu counted under the intended reason, want %llu\n", r->name,
 			(unsigned long long)(metric(r->reason, r->dir) - before),
 			r->reason ? (unsigned long long)calls * r->repeat : 0ull);
@@ -501,7 +538,9 @@ static void cleanup(void)
 			if (bpf_map__is_pinned(m))
 				bpf_map__unpin(m, NULL);
 #ifdef NP_XDP
-	for (int i = 1; i >= 0; i--)
+	for (int i = nxobj - 1; i >= 0; i--)
+		bpf_object__close(xobj[i]);
+	for (int i = 3; i >= 0; i--)
 		xdp_underlay__destroy(xu[i]);
 #endif
 	from_pod__destroy(fp);
@@ -628,6 +667,32 @@ static void nodeport(uint16_t port, uint32_t sid, uint32_t bid, const char *ip, 
 	put("xcni_svc", &k, &s);
 }
 
+/* [NODE6]:port/UDP -> backend id (R36:bport) on n3, as the agent writes an IPv6 NodePort. */
+static void nodeport6(uint16_t port, uint32_t sid, uint32_t bid, const char *ip, uint16_t bport)
+{
+	struct xcni_backend b = { .port = htons(bport), .family = XCNI_AF_INET6,
+				  .state = XCNI_BE_ACTIVE };
+	struct xcni_svcslot_key sk = { .svc_id = sid };
+	struct xcni_revnat rn = { .port = htons(port), .family = XCNI_AF_INET6 };
+	struct xcni_svc_key k = { .port = htons(port), .family = XCNI_AF_INET6,
+				  .proto = IPPROTO_UDP, .scope = XCNI_SCOPE_EXT };
+	struct xcni_svc s = { .id = sid, .count = 1, .rev_nat = (uint16_t)sid };
+	struct xcni_ipcache6_key k6 = { .prefixlen = 128 };
+	struct xcni_ipcache_val host = { .identity = XCNI_ID_HOST };
+	uint16_t rid = (uint16_t)sid;
+
+	ip6(ip, b.addr);
+	put("xcni_backend", &bid, &b);
+	put("xcni_svcslot", &sk, &bid);
+	ip6(NODE6, rn.addr);
+	put("xcni_revnat", &rid, &rn);
+	ip6(NODE6, k.addr);
+	put("xcni_svc", &k, &s);
+	/* The node's own IPv6 address: the SNAT's source (nodeport6_self). */
+	ip6(NODE6, k6.addr);
+	put("xcni_ipcache6", &k6, &host);
+}
+
 #ifdef NP_XDP
 static struct xdp_underlay *load_xu(int accel)
 {
@@ -639,12 +704,55 @@ static struct xdp_underlay *load_xu(int accel)
 	o->rodata->node_ip = ip4(NODE_IP);
 	o->rodata->vni = VNI;
 	o->rodata->lb_enabled = 1;
-	o->rodata->np_accel = (uint32_t)accel;
+	o->rodata->np_accel = (uint32_t)!!accel;
+	/* 2: --node-port-mode dsr; 3: the IPv6 underlay beside the IPv4 one. */
+	o->rodata->lb_dsr = accel == 2;
+	if (accel == 3)
+		ip6(NODE6, (void *)o->rodata->node_ip6);
 	if (xdp_underlay__load(o)) {
 		xdp_underlay__destroy(o);
 		return NULL;
 	}
 	return o;
+}
+
+/*
+ * PKT_BENCH_XDP_OBJS: XDP objects beside the tree's (bench/npx-steps.sh:
+ * xdp_underlay built with -DXCNI_NPX_STOP=n, bench/xdp_floor.bpf.c), their
+ * maps the pinned ones, xdp_underlay's rodata as load_xu(1) sets it; each
+ * runs the hit's packet, its verdict and output unchecked.
+ */
+static int load_xobj(const char *path)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = pin);
+	struct bpf_object *o = bpf_object__open_file(path, &oo);
+	struct bpf_map *m;
+	size_t sz;
+
+	if (!o || nxobj == 16)
+		return -1;
+	xobj[nxobj++] = o;
+	bpf_object__for_each_map(m, o) {
+		void *v = bpf_map__initial_value(m, &sz);
+
+		if (!v || !strstr(bpf_map__name(m), ".rodata"))
+			continue;
+		if (bpf_object__find_program_by_name(o, "xdp_underlay") &&
+		    sz >= sizeof(struct xdp_underlay__rodata)) {
+			struct xdp_underlay__rodata *r = v;
+
+			r->node_ip = ip4(NODE_IP);
+			r->vni = VNI;
+			r->lb_enabled = 1;
+			r->np_accel = 1;
+		} else if (sz == 8) {
+			uint32_t *a = v;
+
+			a[0] = ip4(NODE_IP);
+			a[1] = ip4(N2);
+		}
+	}
+	return bpf_object__load(o);
 }
 
 /* The prefilter's deny entry 198.18.0.0/24, as xcnictl prefilter add writes it. */
@@ -661,7 +769,7 @@ static void deny_198_18(void)
 
 static int netns(void)
 {
-	char cmd[128];
+	char cmd[256];
 
 	if (unshare(CLONE_NEWNET)) {
 		perror("pkt_bench: unshare");
@@ -688,6 +796,14 @@ static int netns(void)
 		fprintf(stderr, "pkt_bench: the underlay's neighbour, forwarding\n");
 		return -1;
 	}
+	/* The IPv6 underlay beside it: NODE6, n3 its neighbour (the IPv6 hit's FIB lookup). */
+	snprintf(cmd, sizeof(cmd),
+		 "ip -6 addr add %s/64 dev %s nodad && ip -6 neigh replace %s lladdr 02:00:00:00:03:04 dev %s nud permanent",
+		 NODE6, devs[DEV_U], N3_6, devs[DEV_U]);
+	if (system(cmd) || system("sysctl -qw net.ipv6.conf.all.forwarding=1")) {
+		fprintf(stderr, "pkt_bench: the underlay's neighbour, forwarding\n");
+		return -1;
+	}
 	return 0;
 }
 
@@ -696,7 +812,7 @@ int main(int argc, char **argv)
 	int rounds = argc > 2 ? atoi(argv[2]) : 20, calls = 5000;
 	uint8_t inner[FRAME];
 	size_t ilen;
-	struct row rows[32] = {};
+	struct row rows[64] = {};
 	int nr = 0, err = 1;
 
 	if (argc < 2 || rounds < 1) {
@@ -748,7 +864,9 @@ int main(int argc, char **argv)
 #ifdef NP_XDP
 	xu[0] = load_xu(0);
 	xu[1] = load_xu(1);
-	if (!xu[0] || !xu[1]) {
+	xu[2] = load_xu(2);
+	xu[3] = load_xu(3);
+	if (!xu[0] || !xu[1] || !xu[2] || !xu[3]) {
 		fprintf(stderr, "pkt_bench: xdp_underlay: %s\n", strerror(errno));
 		return 1;
 	}
@@ -759,6 +877,7 @@ int main(int argc, char **argv)
 	node_n3();
 	nodeport(30080, 14, 11, IP_B, 8080);
 	nodeport(30081, 15, 101, IP_R, 80);
+	nodeport6(30083, 17, 103, R36, 80);
 #ifdef XCNI_SVC_F_LOCAL_BE
 	/* 30082: B again, flagged as xcnid flags a frontend whose backends are all here. */
 	np_flags = XCNI_SVC_F_LOCAL_BE;
@@ -941,6 +1060,38 @@ int main(int argc, char **argv)
 				 .reason = XCNI_FWD_ENCAP, .dir = XCNI_DIR_FROM_OVERLAY,
 				 .check = to_n2, .xdp = 1 };
 	rows[nr].len = udp4(rows[nr].in, host_mac[DEV_U], pod_mac[DEV_U], CLIENT, NODE_IP, 50002, 30081);
+	nr++;
+	/* The hit's steps and the floor (bench/npx-steps.sh): after the hit's
+	 * row, whose warm-up opened the flow they all see. */
+	if (getenv("PKT_BENCH_XDP_OBJS")) {
+		char *list = strdup(getenv("PKT_BENCH_XDP_OBJS")), *save = NULL;
+
+		for (char *path = strtok_r(list, " ", &save); path; path = strtok_r(NULL, " ", &save)) {
+			struct bpf_program *prog;
+
+			if (load_xobj(path)) {
+				fprintf(stderr, "pkt_bench: %s: %s\n", path, strerror(errno));
+				goto out;
+			}
+			prog = bpf_object__next_program(xobj[nxobj - 1], NULL);
+			rows[nr] = (struct row){ strrchr(path, '/') ? strrchr(path, '/') + 1 : path,
+						 bpf_program__fd(prog), DEV_U, 1, .any = 1, .xdp = 1 };
+			rows[nr].len = rows[nr - 1].len;
+			memcpy(rows[nr].in, rows[nr - 1].in, rows[nr].len);
+			nr++;
+		}
+	}
+	rows[nr] = (struct row){ "xdp fast path hit, DSR: NodePort, remote backend (XDP_TX)",
+				 bpf_program__fd(xu[2]->progs.xdp_underlay), DEV_U, 1, .ret = XDP_TX,
+				 .reason = XCNI_FWD_ENCAP, .dir = XCNI_DIR_FROM_OVERLAY,
+				 .check = to_n2_dsr, .xdp = 1 };
+	rows[nr].len = udp4(rows[nr].in, host_mac[DEV_U], pod_mac[DEV_U], CLIENT, NODE_IP, 50007, 30081);
+	nr++;
+	rows[nr] = (struct row){ "xdp fast path hit, IPv6 underlay: IPv6 NodePort, remote backend (XDP_TX)",
+				 bpf_program__fd(xu[3]->progs.xdp_underlay), DEV_U, 1, .ret = XDP_TX,
+				 .reason = XCNI_FWD_ENCAP, .dir = XCNI_DIR_FROM_OVERLAY,
+				 .check = to_n3_ul6, .xdp = 1 };
+	rows[nr].len = udp6(rows[nr].in, host_mac[DEV_U], pod_mac[DEV_U], CLIENT6, NODE6, 50008, 30083);
 	nr++;
 	rows[nr] = (struct row){ "xdp fast path to tc: NodePort, local backend (XDP_PASS)",
 				 bpf_program__fd(xu[1]->progs.xdp_underlay), DEV_U, 100,

@@ -62,8 +62,13 @@ int xdp_underlay(struct xdp_md *ctx)
 {
 	void *data, *end;
 
+#ifdef XCNI_NPX_STOP
+	if (XCNI_NPX_STOP == 0)
+		return XDP_DROP;
+#endif
 	if (xdp_prefilter(ctx))
 		return XDP_DROP;
+	NPX_STEP(1);
 	data = (void *)(long)ctx->data;
 	end = (void *)(long)ctx->data_end;
 	if (!np_accel || !lb_enabled || data + ETH_HLEN > end)

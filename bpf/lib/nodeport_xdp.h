@@ -104,6 +104,22 @@
 #define AF_INET6 10
 #endif
 
+/*
+ * bench/npx_steps.sh's knob (never set in a build xcnid loads): built with
+ * -DXCNI_NPX_STOP=n, xdp_nodeport returns XDP_DROP where step n of the hit
+ * ends (NPX_STEP(n) below; 1 is xdp_underlay's, after the prefilter), so
+ * the hit's cost can be told step by step. Without it, nothing.
+ */
+#ifdef XCNI_NPX_STOP
+#define NPX_STEP(n)                                                                           \
+	do {                                                                                  \
+		if (XCNI_NPX_STOP == (n))                                                     \
+			return XDP_DROP;                                                      \
+	} while (0)
+#else
+#define NPX_STEP(n) do { } while (0)
+#endif
+
 /* The kernel's checksum arithmetic (csum_add, csum_replace4, csum_replace2),
  * so the fast path's checksums are bit for bit the tc helpers'. */
 static __always_inline __u32 npx_csum_add(__u32 a, __u32 b)
@@ -497,7 +513,7 @@ static __always_inline int xdp_nodeport(struct xdp_md *ctx, int fam)
 	const void *orig;
 	const __u8 *self = NULL, *dst6 = NULL;
 	struct ethhdr *eth;
-	__u32 len, tunnel, encap, mtu = 0, zero = 0, alen = fam == XCNI_AF_INET ? 4 : 16;
+	__u32 len, tunnel, encap, zero = 0, alen = fam == XCNI_AF_INET ? 4 : 16;
 	__u16 nport = 0;
 	int ct;
 	__u8 ctf, kept = 0, proto;
@@ -506,6 +522,7 @@ static __always_inline int xdp_nodeport(struct xdp_md *ctx, int fam)
 		return XDP_PASS;
 	if (fam == XCNI_AF_INET ? npx_parse4(ctx, &p4) : npx_parse6(ctx, &p6))
 		return XDP_PASS;
+	NPX_STEP(2);
 	len = f->len;
 	proto = fam == XCNI_AF_INET ? p4.tuple.proto : p6.tuple.proto;
 	/* Geneve is the tc path's (parse_outer4, from_underlay6), whatever its destination. */
@@ -522,12 +539,22 @@ static __always_inline int xdp_nodeport(struct xdp_md *ctx, int fam)
 	/* Every backend on this node: tc's, and nothing to choose here. */
 	if (svc->flags & XCNI_SVC_F_LOCAL_BE)
 		return npx_count(XCNI_NPA_TC, len, XDP_PASS);
-	/* from_plain's rules: a frontend as source (a forged reply), this node. */
-	sipc = fam == XCNI_AF_INET ? ipcache_lookup(p4.tuple.saddr) : ipcache6_exact(p6.tuple.saddr);
+	NPX_STEP(3);
+	/* from_plain's rule: a frontend as source (a forged reply). Its
+	 * ipcache entry only matters when the source is a frontend (a remote
+	 * node's own address at a NodePort's number): looked up only then, as
+	 * lb_src_frontend without one refuses any frontend. This node and the
+	 * rest of the sources tc refuses are lb_flow_choose's (outside_source_ok,
+	 * which looks the source up itself): one lookup of it a packet, not two. */
 	__builtin_memcpy(k.addr, flow_saddr(f, fam), alen);
 	k.port = fam == XCNI_AF_INET ? p4.tuple.sport : p6.tuple.sport;
-	if (lb_src_frontend(&k, sipc) || (sipc && sipc->identity == XCNI_ID_HOST))
-		return npx_count(XCNI_NPA_TC, len, XDP_PASS);
+	if (lb_src_frontend(&k, NULL)) {
+		sipc = fam == XCNI_AF_INET ? ipcache_lookup(p4.tuple.saddr) :
+					     ipcache6_exact(p6.tuple.saddr);
+		if (lb_src_frontend(&k, sipc))
+			return npx_count(XCNI_NPA_TC, len, XDP_PASS);
+	}
+	NPX_STEP(4);
 	/* from_outside's: the outside rules, the backend (the frontend is svc,
 	 * the EXT entry lb_frontend_of would find again). */
 	if (fam == XCNI_AF_INET) {
@@ -551,6 +578,7 @@ static __always_inline int xdp_nodeport(struct xdp_md *ctx, int fam)
 		kept = st->kept;
 		orig = &st->orig;
 	}
+	NPX_STEP(5);
 	/* A pod of another node, the encapsulated frame within the device's
 	 * MTU. IPv4's node is np4_tunnel's, as from_outside finds it (over the
 	 * IPv4 underlay only). */
@@ -570,10 +598,15 @@ static __always_inline int xdp_nodeport(struct xdp_md *ctx, int fam)
 		encap = lb_dsr ? XCNI_ENCAP_DSR_LEN : XCNI_ENCAP_LEN;
 	if (bpf_map_lookup_elem(fam == XCNI_AF_INET ? (void *)&xcni_endpoints :
 						      (void *)&xcni_endpoints6, be->addr) ||
-	    !tunnel || (tunnel == XCNI_TUN6 && !dst6) ||
-	    bpf_check_mtu(ctx, 0, &mtu, encap, 0) != BPF_MTU_CHK_RET_SUCCESS)
+	    !tunnel || (tunnel == XCNI_TUN6 && !dst6))
 		goto to_tc;
-	/* The underlay's next hop towards the backend's node, out of this device. */
+	NPX_STEP(6);
+	/* The underlay's next hop towards the backend's node, out of this
+	 * device, and the MTU: XDP's FIB lookup checks tot_len (the
+	 * encapsulated frame's) against the route's MTU, the device's unless
+	 * the route sets a lower one (BPF_FIB_LKUP_RET_FRAG_NEEDED: to tc,
+	 * which answers np_too_big or sends it as it would), so no
+	 * bpf_check_mtu of the device beside it. */
 	if (dst6) {
 		__u32 *sa = fib->ipv6_src;
 
@@ -595,6 +628,7 @@ static __always_inline int xdp_nodeport(struct xdp_md *ctx, int fam)
 		    BPF_FIB_LKUP_RET_SUCCESS ||
 	    fib->ifindex != ctx->ingress_ifindex)
 		goto to_tc;
+	NPX_STEP(7);
 	/* The translated tuple, as lb_translate leaves it. */
 	__builtin_memcpy(flow_daddr(f, fam), be->addr, alen);
 	*lb_dport(f, fam) = be->port;
@@ -617,9 +651,11 @@ static __always_inline int xdp_nodeport(struct xdp_md *ctx, int fam)
 		else
 			p6.tuple.sport = nport;
 	}
+	NPX_STEP(8);
 	ct = ct_track(NULL, f, fam, len, &ctf);
 	if (ct == CT_INVALID)
 		goto to_tc;
+	NPX_STEP(9);
 	/* Ours from here on: the entries tc would write, in its order. */
 	if (fam == XCNI_AF_INET) {
 		lb_flow_open(&lb, XCNI_AF_INET, svc->rev_nat, len, 1, NULL);
@@ -628,8 +664,9 @@ static __always_inline int xdp_nodeport(struct xdp_md *ctx, int fam)
 	} else {
 		st->kept = kept;
 		lb_flow_open(st, XCNI_AF_INET6, st->rev_nat, len, 1, tmp);
-		e = bpf_map_lookup_elem(&xcni_ct6, &st->orig);
-		if (e && !lb_dsr)
+		/* DSR has no port: its hit skips the lookup. */
+		e = lb_dsr ? NULL : bpf_map_lookup_elem(&xcni_ct6, &st->orig);
+		if (e)
 			e->nat_port = nport;
 	}
 	if (ct == CT_NEW || ct == CT_STALE) {
@@ -656,10 +693,12 @@ static __always_inline int xdp_nodeport(struct xdp_md *ctx, int fam)
 		lb_flow_follow(&lb, XCNI_AF_INET, pkt_flow_const(&p4));
 	else
 		lb_flow_follow(st, XCNI_AF_INET6, pkt_flow_const(&p6));
+	NPX_STEP(10);
 	/* The packet: translated, what the encapsulation takes of it, then the
 	 * outer headers (from the translated packet, as tc takes them). */
 	if (fam == XCNI_AF_INET ? npx_rewrite4(ctx, &p4, in) : npx_rewrite6(ctx, &p6, in))
 		return XDP_ABORTED;
+	NPX_STEP(11);
 	if (!lb_dsr && !dst6)
 		geneve_outer4_fill(h, in, node_ip, tunnel, vni);
 	if (bpf_xdp_adjust_head(ctx, -(int)encap))
@@ -687,6 +726,7 @@ static __always_inline int xdp_nodeport(struct xdp_md *ctx, int fam)
 	}
 	__builtin_memcpy(eth->h_dest, fib->dmac, ETH_ALEN);
 	__builtin_memcpy(eth->h_source, fib->smac, ETH_ALEN);
+	NPX_STEP(12);
 	count(XCNI_FWD_ENCAP, XCNI_DIR_FROM_OVERLAY, len);
 	if (dst6)
 		tunnel_count6(dst6, len + encap, 0);
