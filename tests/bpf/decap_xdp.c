@@ -38,23 +38,34 @@
 #define B6 "fd00:99::b"
 #define R6 "fd00:98::5"
 #define SELF6 "fc00:77::1"
+#define DX_N6 "fc00:78::2" /* underlay6.c's n6 */
+#define R6U "fd00:96::5" /* its pod R, IPv6 */
+#define R4U "10.99.9.5" /* and IPv4 */
 
 static const __u32 dx_cookie[2] = { 0x1badb002, 0x5eed0042 };
 static struct from_overlay *dx_tc;
 static struct xdp_underlay *dx_xdp;
 static struct bpf_tc_hook dx_hook;
+/* The node is one of the IPv6 underlay (node_ip6 UL6_NODE, no node_ip):
+ * the group decap_xdp_ul6, on underlay6.c's state. */
+static bool dx_ul6;
 
-static int dx_setup(void **state)
+static int dx_load(bool ul6)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = env.pin_dir);
 	LIBBPF_OPTS(bpf_tc_opts, tco);
+	uint8_t n6[16];
 	int err;
 
-	(void)state;
+	dx_ul6 = ul6;
+	assert_int_equal(inet_pton(AF_INET6, UL6_NODE, n6), 1);
 	dx_tc = from_overlay__open_opts(&opts);
 	if (!dx_tc)
 		return -errno;
-	dx_tc->rodata->node_ip = ip4(NODE_IP);
+	if (ul6)
+		memcpy((void *)dx_tc->rodata->node_ip6, n6, 16);
+	else
+		dx_tc->rodata->node_ip = ip4(NODE_IP);
 	dx_tc->rodata->vni = VNI;
 	UL_SVC_RANGES(dx_tc->rodata);
 	memcpy((void *)dx_tc->rodata->decap_cookie, dx_cookie, sizeof(dx_cookie));
@@ -63,7 +74,10 @@ static int dx_setup(void **state)
 	dx_xdp = xdp_underlay__open_opts(&opts);
 	if (!dx_xdp)
 		return -errno;
-	dx_xdp->rodata->node_ip = ip4(NODE_IP);
+	if (ul6)
+		memcpy((void *)dx_xdp->rodata->node_ip6, n6, 16);
+	else
+		dx_xdp->rodata->node_ip = ip4(NODE_IP);
 	dx_xdp->rodata->vni = VNI;
 	UL_SVC_RANGES(dx_xdp->rodata);
 	if ((err = xdp_underlay__load(dx_xdp)))
@@ -78,6 +92,18 @@ static int dx_setup(void **state)
 		return err;
 	tco.prog_fd = bpf_program__fd(dx_tc->progs.from_overlay);
 	return bpf_tc_attach(&dx_hook, &tco);
+}
+
+static int dx_setup(void **state)
+{
+	(void)state;
+	return dx_load(false);
+}
+
+static int dx6_setup(void **state)
+{
+	(void)state;
+	return dx_load(true);
 }
 
 static int dx_teardown(void **state)
@@ -139,10 +165,13 @@ static void dx_read(struct dx_count *c)
 	int ncpu = libbpf_num_possible_cpus();
 	struct xcni_tunstat s[ncpu];
 	uint32_t n2 = ip4(N2);
+	uint8_t n6[16];
 
 	assert_int_equal(read_metrics(c->m), 0);
 	memset(&c->t, 0, sizeof(c->t));
-	if (bpf_map_lookup_elem(map_fd("xcni_tunstat"), &n2, s))
+	assert_int_equal(inet_pton(AF_INET6, DX_N6, n6), 1);
+	if (dx_ul6 ? bpf_map_lookup_elem(map_fd("xcni_tunstat6"), n6, s) :
+		     bpf_map_lookup_elem(map_fd("xcni_tunstat"), &n2, s))
 		return;
 	for (int i = 0; i < ncpu; i++) {
 		c->t.rx_packets += s[i].rx_packets;
@@ -210,14 +239,24 @@ static void check_dx_row(const struct dx_row *d)
 		assert_memory_equal(out, in, len);
 	} else {
 		const struct xcni_decap_meta *m = (const void *)out;
-		size_t hdr = XCNI_ENCAP_LEN;
+		size_t hdr = dx_ul6 ? XCNI_ENCAP6_LEN : XCNI_ENCAP_LEN;
+		uint8_t n6[16] = {};
+		__u32 node;
 
 		assert_int_equal(metalen, sizeof(*m));
 		assert_int_equal(out_len, sizeof(*m) + len - hdr);
 		assert_memory_equal(m->cookie, dx_cookie, sizeof(dx_cookie));
-		assert_int_equal(m->node, ip4(d->r.node));
+		if (dx_ul6) {
+			assert_int_equal(inet_pton(AF_INET6, d->r.node, n6), 1);
+			node = ((__u32 *)n6)[0] ^ ((__u32 *)n6)[1] ^ ((__u32 *)n6)[2] ^
+			       ((__u32 *)n6)[3];
+		} else {
+			node = ip4(d->r.node);
+		}
+		assert_int_equal(m->node, node);
+		assert_memory_equal(m->node6, n6, 16);
 		assert_int_equal(m->hdr_len, hdr);
-		assert_int_equal(m->outer6, 0);
+		assert_int_equal(m->outer6, dx_ul6);
 		assert_int_equal(m->inner6, row_v6(&d->r));
 		/* The outer MACs, the inner family, the inner packet. */
 		assert_memory_equal(out + sizeof(*m), in, 12);
@@ -370,6 +409,48 @@ static const struct CMUnitTest decap_xdp_tests[] = {
 	cmocka_unit_test(dx_off),
 	cmocka_unit_test_teardown(dx_foreign_cookie, dx_teardown),
 };
+
+#define N6R(what, flow...) { what, .prog = FROM_OVERLAY_UL6, .dev = DEV_U, .node = DX_N6, flow }
+
+/* The same over the IPv6 underlay (underlay6.c's node, n6 and its pod R). */
+static void dx6_rows_each(void **state)
+{
+	static const struct dx_row rows[] = {
+		{ .r = N6R("IPv6 R->A SYN from n6", TCP(R6U, 47000, A6, 80, TH_SYN), REDIR(FWD_DECAP)),
+		  .decap = true },
+		{ .r = N6R("IPv4 R->A UDP from n6", UDP(R4U, 47001, IP_A, 53), REDIR(FWD_DECAP)),
+		  .decap = true },
+		{ .r = N6R("IPv4 R->A SYN from n6", TCP(R4U, 47002, IP_A, 80, TH_SYN),
+			   REDIR(FWD_DECAP)), .decap = true },
+		{ .r = N6R("IPv6 R->this node's IPv6: its stack", UDP(R6U, 47003, SELF6, 53),
+			   OK(FWD_DECAP_HOST)), .decap = true },
+		{ .r = N6R("IPv4 R (n2's, the IPv4 underlay) from n6", UDP(IP_R, 47004, IP_A, 53),
+			   SHOT(DROP_INNER_SPOOF, EV_FULL)), .decap = true },
+		{ .r = { "an outer source that is no node", .prog = FROM_OVERLAY_UL6, .dev = DEV_U,
+			 .node = "fc00:78::99", UDP(R6U, 47005, A6, 53),
+			 SHOT(DROP_UNKNOWN_NODE, EV_OUTER) } },
+		{ .r = N6R("another VNI", .vni = VNI + 1, UDP(R6U, 47006, A6, 53),
+			   SHOT(DROP_BAD_GENEVE, EV_OUTER)) },
+		{ .r = N6R("a critical option", .optwords = 2, .gnv_crit = true,
+			   UDP(R6U, 47007, A6, 53), SHOT(DROP_BAD_GENEVE, EV_OUTER)) },
+		{ .r = N6R("8 bytes of options, IPv4 inside", .optwords = 2,
+			   UDP(R4U, 47008, IP_A, 53), REDIR(FWD_DECAP)) },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(rows); i++) {
+		print_message("  %s\n", rows[i].r.name);
+		check_dx_row(&rows[i]);
+	}
+}
+
+static const struct CMUnitTest decap_xdp_ul6_tests[] = {
+	cmocka_unit_test_setup_teardown(dx6_rows_each, dx6_setup, dx_teardown),
+};
+
+const struct group decap_xdp_ul6_group = { "decap_xdp_ul6", .tests = decap_xdp_ul6_tests,
+					   .ntests = ARRAY_SIZE(decap_xdp_ul6_tests),
+					   .prep = ul6_state };
 
 const struct group decap_xdp_group = { "decap_xdp", .tests = decap_xdp_tests,
 				       .ntests = ARRAY_SIZE(decap_xdp_tests),
