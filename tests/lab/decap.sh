@@ -104,14 +104,14 @@ spec:
   podSelector: {matchLabels: {app: p2}}
   policyTypes: [Ingress]
 EOF
-p0=$(metric 2 drop-policy-ingress to-pod)
+p0=$(metric 2 drop-policy-ingress from-overlay)
 check "apply NetworkPolicy o/deny-p2 (nothing may reach p2)" lab apply -f "$T/deny.yaml"
 sleep 1
 for fam in 4 6; do
 	out=$(lab probe o/p1 o/p2 80/tcp --family $fam --timeout-ms 500); RC=$?
 	check "IPv$fam: probe o/p1 (n1) -> o/p2 (n2) 80/tcp: blocked" test "$out-$RC" = "blocked-1"
 done
-p1=$(metric 2 drop-policy-ingress to-pod)
+p1=$(metric 2 drop-policy-ingress from-overlay)
 check "n2 counted drop-policy-ingress ($p0 -> $p1)" test "$p1" -gt "$p0"
 check "IPv4: probe o/p2 (n2) -> o/p1 (n1) 81/udp still connected" \
 	bash -c "[ \"\$(\"$XCNICTL\" lab probe o/p2 o/p1 81/udp --family 4)\" = connected ]"
