@@ -35,7 +35,9 @@
 #       the same with GRO on ul0 and a vxlan device on port 6081 lending its
 #       UDP tunnel GRO handler to the Geneve frames; and xcni-natdecap
 #       (u6-xcni-natdecap): native XDP with --overlay-decap xdp, Geneve taken
-#       off in xdp_underlay so that the veth's GRO merges the inner flow
+#       off in xdp_underlay so that the veth's GRO merges the inner flow;
+#       and vxlan-nat (u6-vxlan-nat, not with -x): vxlan with a native XDP
+#       program that passes on each ul0, MTU-sized frames as xcni-nat's
 #   -x  only the xcni setups with XDP generic (xcni-gen, u6-xcni-gen, xcni-tc
 #       with -T, and the -base ones): no xcni-tcpf, xcni-off, vxlan, routes,
 #       u6-xcni-tcpf, u6-xcni-off, u6-vxlan, u6-routes; a short A/B run
@@ -114,7 +116,7 @@ num_in "$CR_SECS" 0 60 || die "-c must be 0..60 (got '$CR_SECS')"
 [[ $FAMILY == ipv4 || $FAMILY == dual ]] || die "-f must be ipv4 or dual (got '$FAMILY')"
 [[ $UNDERLAY =~ ^(ipv4|ipv6|both)$ ]] || die "-u must be ipv4, ipv6 or both (got '$UNDERLAY')"
 need ip nsenter timeout taskset iperf3 python3 bridge "$CC"
-((NATIVE == 0)) || need ethtool
+((NATIVE == 0)) || need ethtool clang
 for b in "$XCNI_BIN" "$BIN_DIR/xcnid" "$BIN_DIR/xcnictl" "$CNI_DIR/bridge" "$CNI_DIR/host-local"; do
 	[[ -x $b ]] || die "$b not found (make first?)"
 done
@@ -139,6 +141,7 @@ if [[ $UNDERLAY != ipv6 ]]; then
 	[[ -z $XCNI_BASE_BIN ]] || SETUPS+=(xcni-gen-base)
 	((XCNI_ONLY)) || SETUPS+=(xcni-off vxlan routes)
 	((NATIVE == 0)) || SETUPS+=(xcni-nat xcni-natgro xcni-natdecap)
+	((NATIVE == 0 || XCNI_ONLY)) || SETUPS+=(vxlan-nat)
 	((TC_SETUP == 0)) || SETUPS+=(xcni-tc)
 fi
 if [[ $UNDERLAY != ipv4 ]]; then
@@ -146,7 +149,10 @@ if [[ $UNDERLAY != ipv4 ]]; then
 	[[ -z $XCNI_BASE_BIN ]] || SETUPS+=(u6-xcni-gen-base)
 	((XCNI_ONLY)) || SETUPS+=(u6-xcni-off u6-vxlan u6-routes)
 	((NATIVE == 0)) || SETUPS+=(u6-xcni-nat u6-xcni-natgro u6-xcni-natdecap)
+	((NATIVE == 0 || XCNI_ONLY)) || SETUPS+=(u6-vxlan-nat)
 fi
+# OVERLAY_SETUPS="S ...": these setups only (names as above), for a short run.
+[[ -z ${OVERLAY_SETUPS:-} ]] || read -r -a SETUPS <<<"$OVERLAY_SETUPS"
 # What a round measures, per leg: a setup's pods over IPv4 (the setup's
 # name) or over IPv6 (name + "6": the same pods, their IPv6 addresses).
 # build() appends each setup's legs.
@@ -161,7 +167,7 @@ pin() { echo "/sys/fs/bpf/$TAG-$1-n$2"; } # per setup and node: never shared
 bindir() { if [[ $1 == *-base ]]; then echo "$BASE_DIR"; else echo "$BIN_DIR"; fi; } # SETUP's build
 conf() { echo "$TMP/$1-n$2.json"; }
 ul6() { [[ $1 == u6-* ]]; } # SETUP runs over the IPv6 underlay
-has4() { [[ $1 != u6-vxlan && $1 != u6-routes ]]; } # its pods have an IPv4 address (u6-vxlan, u6-routes: IPv6 only)
+has4() { [[ $1 != u6-vxlan && $1 != u6-vxlan-nat && $1 != u6-routes ]]; } # its pods have an IPv4 address (u6-vxlan, u6-routes: IPv6 only)
 has6() { [[ $1 == u6-* || ($FAMILY == dual && $1 == xcni-*) ]]; } # ... an IPv6 address
 pod_mtu() { if ul6 "$1"; then echo 1430; else echo 1450; fi; } # underlay 1500 - 70 / - 50
 node_ip() { if ul6 "$1"; then echo "fc00:77::$2"; else echo "192.168.77.$2"; fi; } # SETUP N
@@ -369,6 +375,20 @@ build_vxlan() {
 	done
 	add_pod "$s" 1
 	add_pod "$s" 2
+	# -nat: the kernel's VXLAN with MTU-sized frames too, as xcni-nat gets
+	# them (what a NIC delivers): a native XDP program that passes
+	# (bench/xdp_decap_gro.bpf.c's xdp_pass) on each node's ul0, GRO on;
+	# the vxlan socket's tunnel GRO merges them again.
+	if [[ $s == *vxlan-nat ]]; then
+		[[ -e $TMP/xdp_pass.o ]] ||
+			clang -O2 -g -target bpf -I/usr/include/"$(uname -m)"-linux-gnu \
+				-c "$HERE/xdp_decap_gro.bpf.c" -o "$TMP/xdp_pass.o" || die "$s: clang"
+		for n in 1 2; do
+			ip -n "$(ns "$s" n$n)" link set ul0 xdpdrv obj "$TMP/xdp_pass.o" program xdp_pass ||
+				die "$s: native XDP on node $n's ul0"
+			ip netns exec "$(ns "$s" n$n)" ethtool -K ul0 gro on >/dev/null
+		done
+	fi
 }
 
 # No encapsulation at all (flannel's host-gw backend): the bridge plugin's
@@ -402,7 +422,7 @@ build() {
 	local -a legs=()
 	case $s in
 	*xcni-*) build_xcni "$s" ;;
-	*vxlan) build_vxlan "$s" ;;
+	*vxlan | *vxlan-nat) build_vxlan "$s" ;;
 	*routes) build_routes "$s" ;;
 	esac
 	! has4 "$s" || legs+=("$s")
@@ -552,6 +572,10 @@ pairs += [("vxlan", "routes", "what encapsulation costs the kernel's vxlan"),
           ("xcni-natdecap6", "xcni-nat6", "the same, IPv6 pods"),
           ("xcni-natdecap", "xcni-natgro", "against a tunnel socket's GRO handler on 6081"),
           ("xcni-natdecap", "xcni-tcpf", "against veth's GSO end to end (no XDP)"),
+          ("xcni-natdecap", "vxlan-nat", "both with MTU-sized frames (native XDP on the receiving veth), both merged by GRO"),
+          ("xcni-nat", "vxlan-nat", "the same, Geneve decapsulated at tc (no GRO)"),
+          ("vxlan-nat", "vxlan", "what MTU-sized frames cost the kernel's vxlan"),
+          ("u6-xcni-natdecap6", "u6-vxlan-nat6", "the same, IPv6 underlay"),
           ("u6-xcni-natdecap6", "u6-xcni-nat6", "the same, IPv6 underlay"),
           ("u6-xcni-gen6", "u6-xcni-off6", "the same, IPv6 underlay"),
           ("u6-vxlan6", "vxlan", "what IPv6 costs the kernel's vxlan")]
@@ -600,6 +624,8 @@ for x in ("gen", "tcpf", "off", "nat", "natgro", "natdecap"):
     target(f"xcni-{x}", "vxlan", "p50_us", "<=", 1.0, "p50 latency")
     target(f"xcni-{x}", "vxlan", "conn_rate", ">=", 1.0, "conn/s")
     target(f"xcni-{x}", "routes", "gbps", ">=", 0.95, "throughput")
+target("xcni-natdecap", "vxlan-nat", "gbps", ">=", 1.0, "throughput (MTU-sized frames on both)")
+target("u6-xcni-natdecap6", "u6-vxlan-nat6", "gbps", ">=", 1.0, "throughput (MTU-sized frames on both)")
 # issue 14: IPv6 within 5% of IPv4 per underlay; against the bridge plugin as in IPv4
 for a, b in (("xcni-{}6", "xcni-{}"), ("u6-xcni-{}6", "u6-xcni-{}"), ("u6-xcni-{}6", "xcni-{}")):
     for x in ("gen", "off"):
