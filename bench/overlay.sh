@@ -176,7 +176,7 @@ node_ip() { if ul6 "$1"; then echo "fc00:77::$2"; else echo "192.168.77.$2"; fi;
 cni() {
 	local s=$1 n=$2 plugin=$XCNI_BIN
 	[[ $s == *-base ]] && plugin=$XCNI_BASE_BIN
-	[[ $s == *vxlan || $s == *routes ]] && plugin=$CNI_DIR/bridge
+	[[ $s == *vxlan || $s == *vxlan-nat || $s == *routes ]] && plugin=$CNI_DIR/bridge
 	nsenter --net=/run/netns/"$(ns "$s" n"$n")" env CNI_COMMAND="$3" CNI_CONTAINERID="$TAG-$s-$n" \
 		CNI_NETNS=/run/netns/"$(ns "$s" p"$n")" CNI_IFNAME=eth0 CNI_PATH="$CNI_DIR:$(bindir "$s")" \
 		timeout 60 "$plugin" <"$(conf "$s" "$n")"
