@@ -33,7 +33,11 @@
 #       --xdp-mode native, what auto picks on a veth (the peer loses GSO:
 #       MTU-sized frames, as from a NIC), and xcni-natgro (u6-xcni-natgro):
 #       the same with GRO on ul0 and a vxlan device on port 6081 lending its
-#       UDP tunnel GRO handler to the Geneve frames
+#       UDP tunnel GRO handler to the Geneve frames; and xcni-natdecap
+#       (u6-xcni-natdecap): native XDP with --overlay-decap xdp, Geneve taken
+#       off in xdp_underlay so that the veth's GRO merges the inner flow;
+#       and vxlan-nat (u6-vxlan-nat, not with -x): vxlan with a native XDP
+#       program that passes on each ul0, MTU-sized frames as xcni-nat's
 #   -x  only the xcni setups with XDP generic (xcni-gen, u6-xcni-gen, xcni-tc
 #       with -T, and the -base ones): no xcni-tcpf, xcni-off, vxlan, routes,
 #       u6-xcni-tcpf, u6-xcni-off, u6-vxlan, u6-routes; a short A/B run
@@ -112,7 +116,7 @@ num_in "$CR_SECS" 0 60 || die "-c must be 0..60 (got '$CR_SECS')"
 [[ $FAMILY == ipv4 || $FAMILY == dual ]] || die "-f must be ipv4 or dual (got '$FAMILY')"
 [[ $UNDERLAY =~ ^(ipv4|ipv6|both)$ ]] || die "-u must be ipv4, ipv6 or both (got '$UNDERLAY')"
 need ip nsenter timeout taskset iperf3 python3 bridge "$CC"
-((NATIVE == 0)) || need ethtool
+((NATIVE == 0)) || need ethtool clang
 for b in "$XCNI_BIN" "$BIN_DIR/xcnid" "$BIN_DIR/xcnictl" "$CNI_DIR/bridge" "$CNI_DIR/host-local"; do
 	[[ -x $b ]] || die "$b not found (make first?)"
 done
@@ -136,15 +140,19 @@ if [[ $UNDERLAY != ipv6 ]]; then
 	SETUPS+=(xcni-gen xcni-tcpf)
 	[[ -z $XCNI_BASE_BIN ]] || SETUPS+=(xcni-gen-base)
 	((XCNI_ONLY)) || SETUPS+=(xcni-off vxlan routes)
-	((NATIVE == 0)) || SETUPS+=(xcni-nat xcni-natgro)
+	((NATIVE == 0)) || SETUPS+=(xcni-nat xcni-natgro xcni-natdecap)
+	((NATIVE == 0 || XCNI_ONLY)) || SETUPS+=(vxlan-nat)
 	((TC_SETUP == 0)) || SETUPS+=(xcni-tc)
 fi
 if [[ $UNDERLAY != ipv4 ]]; then
 	SETUPS+=(u6-xcni-gen u6-xcni-tcpf)
 	[[ -z $XCNI_BASE_BIN ]] || SETUPS+=(u6-xcni-gen-base)
 	((XCNI_ONLY)) || SETUPS+=(u6-xcni-off u6-vxlan u6-routes)
-	((NATIVE == 0)) || SETUPS+=(u6-xcni-nat u6-xcni-natgro)
+	((NATIVE == 0)) || SETUPS+=(u6-xcni-nat u6-xcni-natgro u6-xcni-natdecap)
+	((NATIVE == 0 || XCNI_ONLY)) || SETUPS+=(u6-vxlan-nat)
 fi
+# OVERLAY_SETUPS="S ...": these setups only (names as above), for a short run.
+[[ -z ${OVERLAY_SETUPS:-} ]] || read -r -a SETUPS <<<"$OVERLAY_SETUPS"
 # What a round measures, per leg: a setup's pods over IPv4 (the setup's
 # name) or over IPv6 (name + "6": the same pods, their IPv6 addresses).
 # build() appends each setup's legs.
@@ -159,7 +167,7 @@ pin() { echo "/sys/fs/bpf/$TAG-$1-n$2"; } # per setup and node: never shared
 bindir() { if [[ $1 == *-base ]]; then echo "$BASE_DIR"; else echo "$BIN_DIR"; fi; } # SETUP's build
 conf() { echo "$TMP/$1-n$2.json"; }
 ul6() { [[ $1 == u6-* ]]; } # SETUP runs over the IPv6 underlay
-has4() { [[ $1 != u6-vxlan && $1 != u6-routes ]]; } # its pods have an IPv4 address (u6-vxlan, u6-routes: IPv6 only)
+has4() { [[ $1 != u6-vxlan && $1 != u6-vxlan-nat && $1 != u6-routes ]]; } # its pods have an IPv4 address (u6-vxlan, u6-routes: IPv6 only)
 has6() { [[ $1 == u6-* || ($FAMILY == dual && $1 == xcni-*) ]]; } # ... an IPv6 address
 pod_mtu() { if ul6 "$1"; then echo 1430; else echo 1450; fi; } # underlay 1500 - 70 / - 50
 node_ip() { if ul6 "$1"; then echo "fc00:77::$2"; else echo "192.168.77.$2"; fi; } # SETUP N
@@ -168,7 +176,7 @@ node_ip() { if ul6 "$1"; then echo "fc00:77::$2"; else echo "192.168.77.$2"; fi;
 cni() {
 	local s=$1 n=$2 plugin=$XCNI_BIN
 	[[ $s == *-base ]] && plugin=$XCNI_BASE_BIN
-	[[ $s == *vxlan || $s == *routes ]] && plugin=$CNI_DIR/bridge
+	[[ $s == *vxlan || $s == *vxlan-nat || $s == *routes ]] && plugin=$CNI_DIR/bridge
 	nsenter --net=/run/netns/"$(ns "$s" n"$n")" env CNI_COMMAND="$3" CNI_CONTAINERID="$TAG-$s-$n" \
 		CNI_NETNS=/run/netns/"$(ns "$s" p"$n")" CNI_IFNAME=eth0 CNI_PATH="$CNI_DIR:$(bindir "$s")" \
 		timeout 60 "$plugin" <"$(conf "$s" "$n")"
@@ -251,12 +259,13 @@ add_pod() { # SETUP N: CNI ADD, records the address(es)
 }
 
 build_xcni() {
-	local s=$1 mode=${1%-base} man=$TMP/$1-manifests n v6r="" routes="" v6a=() nip attach=auto gro=0
+	local s=$1 mode=${1%-base} man=$TMP/$1-manifests n v6r="" routes="" v6a=() nip attach=auto gro=0 decap=tc
 	mode=${mode##*-}
 	[[ $mode == tc ]] && attach=tc mode=generic
 	[[ $mode == gen ]] && mode=generic
 	[[ $mode == nat ]] && mode=native
 	[[ $mode == natgro ]] && mode=native gro=1
+	[[ $mode == natdecap ]] && mode=native decap=xdp
 	[[ $mode == tcpf ]] && mode=tc
 	mkdir -p "$man"
 	underlay "$s"
@@ -275,7 +284,7 @@ build_xcni() {
 		J
 		XCNI_ATTACH=$attach nsenter --net=/run/netns/"$(ns "$s" n$n)" "$(bindir "$s")/xcnid" --pin-dir "$(pin "$s" $n)" \
 			--pod-cidr 10.244.$n.0/24 "${v6a[@]}" --node-name n$n --manifests "$man" --underlay-dev ul0 \
-			--xdp-mode "$mode" >"$TMP/$s-xcnid$n.log" 2>&1 &
+			--xdp-mode "$mode" --overlay-decap $decap >"$TMP/$s-xcnid$n.log" 2>&1 &
 		PIDS+=($!)
 	done
 	for n in 1 2; do
@@ -304,6 +313,13 @@ build_xcni() {
 	want=$mode; [[ $mode == off ]] && want=none
 	[[ $(ctl "$s" 1 config --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["xdp_mode"])') == "$want" ]] ||
 		die "$s: xcnictl config does not show XDP mode $want"
+	if [[ $decap == xdp ]]; then
+		for n in 1 2; do
+			grep -q "overlay decapsulation on ul0: xdp" "$TMP/$s-xcnid$n.log" ||
+				{ cat "$TMP/$s-xcnid$n.log" >&2; die "$s: xcnid on node $n does not decapsulate at XDP"; }
+			ip netns exec "$(ns "$s" n$n)" ethtool -K ul0 gro on >/dev/null
+		done
+	fi
 	if ul6 "$s"; then # Geneve over IPv6, not a fallback to some IPv4
 		[[ $(ctl "$s" 1 config --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["node_ip"])') == "$(node_ip "$s" 1)" ]] ||
 			die "$s: xcnictl config does not show node_ip $(node_ip "$s" 1)"
@@ -359,6 +375,20 @@ build_vxlan() {
 	done
 	add_pod "$s" 1
 	add_pod "$s" 2
+	# -nat: the kernel's VXLAN with MTU-sized frames too, as xcni-nat gets
+	# them (what a NIC delivers): a native XDP program that passes
+	# (bench/xdp_decap_gro.bpf.c's xdp_pass) on each node's ul0, GRO on;
+	# the vxlan socket's tunnel GRO merges them again.
+	if [[ $s == *vxlan-nat ]]; then
+		[[ -e $TMP/xdp_pass.o ]] ||
+			clang -O2 -g -target bpf -I/usr/include/"$(uname -m)"-linux-gnu \
+				-c "$HERE/xdp_decap_gro.bpf.c" -o "$TMP/xdp_pass.o" || die "$s: clang"
+		for n in 1 2; do
+			ip -n "$(ns "$s" n$n)" link set ul0 xdpdrv obj "$TMP/xdp_pass.o" program xdp_pass ||
+				die "$s: native XDP on node $n's ul0"
+			ip netns exec "$(ns "$s" n$n)" ethtool -K ul0 gro on >/dev/null
+		done
+	fi
 }
 
 # No encapsulation at all (flannel's host-gw backend): the bridge plugin's
@@ -392,7 +422,7 @@ build() {
 	local -a legs=()
 	case $s in
 	*xcni-*) build_xcni "$s" ;;
-	*vxlan) build_vxlan "$s" ;;
+	*vxlan | *vxlan-nat) build_vxlan "$s" ;;
 	*routes) build_routes "$s" ;;
 	esac
 	! has4 "$s" || legs+=("$s")
@@ -523,7 +553,7 @@ pairs = [("xcni-gen", "xcni-gen-base", "this build against the base (XCNI_BASE_B
          ("xcni-gen6", "xcni-gen-base6", "the same, IPv6 pods"),
          ("u6-xcni-gen", "u6-xcni-gen-base", "the same, IPv6 underlay"),
          ("u6-xcni-gen6", "u6-xcni-gen-base6", "the same, IPv6 pods over the IPv6 underlay")]
-for x in ("gen", "tcpf", "off", "nat", "natgro"):
+for x in ("gen", "tcpf", "off", "nat", "natgro", "natdecap"):
     pairs += [(f"xcni-{x}", "vxlan", ""), (f"xcni-{x}", "routes", "vs no encapsulation (host-gw routes)"),
               (f"u6-xcni-{x}6", "u6-routes6", "the same, IPv6 pods over the IPv6 underlay"), (f"xcni-{x}6", f"xcni-{x}", "IPv6 vs IPv4 pods, IPv4 underlay"),
               (f"u6-xcni-{x}6", f"u6-xcni-{x}", "IPv6 vs IPv4 pods, IPv6 underlay"),
@@ -538,6 +568,15 @@ pairs += [("vxlan", "routes", "what encapsulation costs the kernel's vxlan"),
           ("xcni-nat", "xcni-gen", "native XDP on the veth: its peer loses GSO"),
           ("xcni-natgro", "xcni-nat", "GRO for those frames (a UDP tunnel GRO handler on 6081)"),
           ("u6-xcni-natgro6", "u6-xcni-nat6", "the same, IPv6 underlay"),
+          ("xcni-natdecap", "xcni-nat", "Geneve taken off at XDP (--overlay-decap xdp): GRO merges the inner flow"),
+          ("xcni-natdecap6", "xcni-nat6", "the same, IPv6 pods"),
+          ("xcni-natdecap", "xcni-natgro", "against a tunnel socket's GRO handler on 6081"),
+          ("xcni-natdecap", "xcni-tcpf", "against veth's GSO end to end (no XDP)"),
+          ("xcni-natdecap", "vxlan-nat", "both with MTU-sized frames (native XDP on the receiving veth), both merged by GRO"),
+          ("xcni-nat", "vxlan-nat", "the same, Geneve decapsulated at tc (no GRO)"),
+          ("vxlan-nat", "vxlan", "what MTU-sized frames cost the kernel's vxlan"),
+          ("u6-xcni-natdecap6", "u6-vxlan-nat6", "the same, IPv6 underlay"),
+          ("u6-xcni-natdecap6", "u6-xcni-nat6", "the same, IPv6 underlay"),
           ("u6-xcni-gen6", "u6-xcni-off6", "the same, IPv6 underlay"),
           ("u6-vxlan6", "vxlan", "what IPv6 costs the kernel's vxlan")]
 pairs = [p for p in pairs if p[0] in med and p[1] in med]
@@ -580,18 +619,20 @@ def target(a, b, k, op, bound, what):
           f" quiet: {' '.join(f'{x:.2f}' for x in quiet) or '-'})")
 
 print()
-for x in ("gen", "tcpf", "off", "nat", "natgro"):
+for x in ("gen", "tcpf", "off", "nat", "natgro", "natdecap"):
     target(f"xcni-{x}", "vxlan", "gbps", ">=", 1.0, "throughput")
     target(f"xcni-{x}", "vxlan", "p50_us", "<=", 1.0, "p50 latency")
     target(f"xcni-{x}", "vxlan", "conn_rate", ">=", 1.0, "conn/s")
     target(f"xcni-{x}", "routes", "gbps", ">=", 0.95, "throughput")
+target("xcni-natdecap", "vxlan-nat", "gbps", ">=", 1.0, "throughput (MTU-sized frames on both)")
+target("u6-xcni-natdecap6", "u6-vxlan-nat6", "gbps", ">=", 1.0, "throughput (MTU-sized frames on both)")
 # issue 14: IPv6 within 5% of IPv4 per underlay; against the bridge plugin as in IPv4
 for a, b in (("xcni-{}6", "xcni-{}"), ("u6-xcni-{}6", "u6-xcni-{}"), ("u6-xcni-{}6", "xcni-{}")):
     for x in ("gen", "off"):
         target(a.format(x), b.format(x), "gbps", ">=", 0.95, "throughput")
         target(a.format(x), b.format(x), "p50_us", "<=", 1.05, "p50 latency")
         target(a.format(x), b.format(x), "conn_rate", ">=", 0.95, "conn/s")
-for x in ("gen", "tcpf", "off", "nat", "natgro"):
+for x in ("gen", "tcpf", "off", "nat", "natgro", "natdecap"):
     target(f"u6-xcni-{x}6", "u6-vxlan6", "gbps", ">=", 1.0, "throughput")
     target(f"u6-xcni-{x}6", "u6-vxlan6", "p50_us", "<=", 1.0, "p50 latency")
     target(f"u6-xcni-{x}6", "u6-vxlan6", "conn_rate", ">=", 1.0, "conn/s")

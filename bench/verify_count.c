@@ -14,6 +14,8 @@
  *
  * VERIFY_TC_PREFILTER=1: with tc_prefilter set (xcnid --xdp-mode tc).
  * VERIFY_DSR=1: with lb_dsr set (xcnid --node-port-mode dsr).
+ * VERIFY_DECAP=1: with decap_cookie set (xcnid --overlay-decap xdp: from_overlay
+ * takes Geneve xdp_underlay decapsulated).
  * VERIFY_UL6_ONLY=1: the ul6=1 rows without node_ip (a node of the IPv6
  * underlay alone).
  * lb=1 sets np_accel too (xcnid --nodeport-acceleration: xdp_underlay's
@@ -84,6 +86,7 @@ static int one(const char *path, const void *elf, size_t elf_size, int lb, int u
 		    .kernel_log_size = sizeof(log_buf), .kernel_log_level = 4);
 	struct bpf_object *obj = bpf_object__open_mem(elf, elf_size, &oo);
 	__u32 node6[4] = { htonl(0xfc000077), 0, 0, htonl(1) }; /* fc00:77::1 */
+	__u32 cookie[2] = { 0x9e3779b9, 0x7f4a7c15 }; /* VERIFY_DECAP: --overlay-decap xdp */
 	struct bpf_program *prog;
 	struct bpf_map *m;
 	int err;
@@ -99,6 +102,7 @@ static int one(const char *path, const void *elf, size_t elf_size, int lb, int u
 	    set_u32(obj, "lb_enabled", (__u32)lb) || set_u32(obj, "np_accel", (__u32)lb) ||
 	    (getenv("VERIFY_TC_PREFILTER") && set_u32(obj, "tc_prefilter", 1)) ||
 	    (getenv("VERIFY_DSR") && set_u32(obj, "lb_dsr", 1)) ||
+	    (getenv("VERIFY_DECAP") && set_var(obj, "decap_cookie", cookie, sizeof(cookie))) ||
 	    (ul6 && set_var(obj, "node_ip6", node6, sizeof(node6)))) {
 		fprintf(stderr, "verify_count: %s: a setting is not a __u32\n", path);
 		bpf_object__close(obj);

@@ -572,6 +572,25 @@ struct xcni_ipcache_val {
  * backend answer from its own address. Sized for an IPv6 frontend. 24
  * bytes: the encapsulation grows to XCNI_ENCAP_DSR_LEN.
  */
+/*
+ * Geneve decapsulated at XDP (xcnid --overlay-decap xdp, issue 42): what
+ * xdp_underlay leaves in the XDP metadata area in front of the inner frame
+ * (bpf_xdp_adjust_meta), for from_overlay to read as skb->data_meta. GRO
+ * merges only packets whose metadata is equal: the same sender, the same
+ * headers taken off. cookie: the agent's random 64 bits (xdp_underlay's
+ * .bss decap_cookie, from_overlay's rodata decap_cookie; zero: off), so that
+ * metadata some other program left on an skb cannot pass for this record.
+ * 32 bytes: the most the kernel keeps.
+ */
+struct xcni_decap_meta {
+	__u32 cookie[2];
+	__u32 node; /* the outer source: IPv4, or the IPv6 one folded (in6_fold) */
+	__u16 hdr_len; /* outer IP + UDP + Geneve + inner Ethernet, taken off */
+	__u8 outer6; /* 1: the IPv6 underlay */
+	__u8 inner6; /* 1: IPv6 inside */
+	__u8 node6[16]; /* the outer IPv6 source (outer6), else zero */
+};
+
 #define XCNI_GENEVE_OPT_CLASS 0xfff0
 #define XCNI_GENEVE_OPT_DSR 0x81
 #define XCNI_GENEVE_F_CRIT 0x40 /* Geneve header: a critical option is present */

@@ -29,6 +29,10 @@
  * behind it, the IPv6 one; the rest goes on to tc untouched. A global function of this program rather than a tail call: no
  * program array to keep in step, and its frame is its own (bench/README.md,
  * "XDP NodePort", for the cost of a miss).
+ *
+ * With xcnid --overlay-decap xdp (native mode only), Geneve from a node of
+ * the cluster is decapsulated here first (lib/decap_xdp.h), a record of
+ * what its outer headers said left in the metadata area for from_overlay.
  */
 #define XCNI_HOOK_XDP 1
 /* The shared headers' tc-only helpers this program never calls. */
@@ -40,6 +44,7 @@
 #include "lib/compat.h"
 #include "lib/prefilter.h"
 #include "lib/nodeport_xdp.h"
+#include "lib/decap_xdp.h"
 
 /*
  * The prefilter in a frame of its own: its lookup keys in the entry's frame
@@ -61,6 +66,7 @@ SEC("xdp")
 int xdp_underlay(struct xdp_md *ctx)
 {
 	void *data, *end;
+	int ret;
 
 #ifdef XCNI_NPX_STOP
 	if (XCNI_NPX_STOP == 0)
@@ -69,6 +75,11 @@ int xdp_underlay(struct xdp_md *ctx)
 	if (xdp_prefilter(ctx))
 		return XDP_DROP;
 	NPX_STEP(1);
+	/* --overlay-decap xdp: Geneve from a node, its outer headers off here
+	 * so that GRO merges the inner flow (lib/decap_xdp.h). */
+	ret = xdp_overlay_decap(ctx);
+	if (ret != XDP_DECAP_NONE)
+		return ret;
 	data = (void *)(long)ctx->data;
 	end = (void *)(long)ctx->data_end;
 	if (!np_accel || !lb_enabled || data + ETH_HLEN > end)

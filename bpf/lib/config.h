@@ -58,5 +58,9 @@ const volatile __u32 external_clusterip = 0;
 /* --nodeport-acceleration native|generic: xdp_underlay translates NodePort,
  * externalIP and load-balancer traffic from outside itself (nodeport_xdp.h). */
 const volatile __u32 np_accel = 0;
+/* --overlay-decap xdp: the cookie xdp_underlay writes in front of Geneve it
+ * decapsulated (struct xcni_decap_meta); from_overlay takes a packet with
+ * that record as decapsulated. All zero: off, data_meta never read. */
+const volatile __u32 decap_cookie[2] = {};
 
 #endif

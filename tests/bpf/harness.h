@@ -394,6 +394,8 @@ int v6_endpoints(void);
  * optwords zero option words (crit: the C bit). */
 #define UL6_NODE "fc00:78::1"
 int ul6_prog_fd(int prog);
+/* underlay6.c's prep: its node's programs and state, for decap_xdp.c's IPv6-underlay group. */
+int ul6_state(void);
 size_t geneve_wrap_ul6_opt(const uint8_t *inner, size_t inner_len, const char *src,
 			   const char *dst, uint32_t hash, uint32_t vni, unsigned int optwords,
 			   bool crit, uint8_t *out);

@@ -66,7 +66,9 @@ int node4_state(void)
 	G(cnp) /* tiered verdict entries and audit */                                                     \
 	G(frontsrc) /* a Service frontend as a source from the underlay, both families */                \
 	G(fragshare) /* fragments per endpoint, both families */                                      \
-	G(xdp_np) /* the NodePort fast path at XDP, against tc */
+	G(xdp_np) /* the NodePort fast path at XDP, against tc */                                        \
+	G(decap_xdp) /* Geneve decapsulated at XDP, against tc */                                     \
+	G(decap_xdp_ul6) /* the same over the IPv6 underlay */
 
 #define G_DECL(n) extern const struct group n##_group;
 #define G_REF(n) &n##_group,

@@ -325,6 +325,12 @@ fail:
 	return err;
 }
 
+/* underlay6's state and programs, for another group (decap_xdp.c's decap_xdp_ul6). */
+int ul6_state(void)
+{
+	return underlay6_prep();
+}
+
 /* Writes one frame to a pcap and has tshark decode it into want's fields. */
 static void tshark_is(const uint8_t *frame_, size_t len, const char *fields, const char *want)
 {

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include "xcni_shared.h"
@@ -131,6 +132,16 @@ int overlay_load(struct overlay *ov, const char *pin_dir)
 	ov->in->rodata->lb_dsr = ov->lb && ov->dsr;
 	ov->in->rodata->external_clusterip = ov->lb && ov->ext_cip;
 	ov->in->rodata->tc_prefilter = ov->xdp_want == XDP_WANT_TC;
+	/* --overlay-decap xdp: a new cookie at each start (from_overlay takes no
+	 * record but this agent's xdp_underlay's; lib/decap_xdp.h). */
+	if (ov->decap_xdp) {
+		if (getrandom(ov->decap_cookie, sizeof(ov->decap_cookie), 0) !=
+		    sizeof(ov->decap_cookie))
+			return -errno ?: -EIO;
+		ov->decap_cookie[0] |= 1; /* never all zero: zero is off */
+		memcpy((void *)ov->in->rodata->decap_cookie, ov->decap_cookie,
+		       sizeof(ov->decap_cookie));
+	}
 	ov->out->rodata->node_ip = ov->node_ip;
 	ov->out->rodata->underlay_ifindex = ov->underlay_ifindex;
 	ov->out->rodata->vni = ov->vni;
@@ -335,6 +346,29 @@ static int np_accel_native_check(const struct overlay *ov)
 	return 1;
 }
 
+/*
+ * --overlay-decap xdp once the XDP program is attached: its cookie written
+ * (xdp_underlay's .bss) where it runs native, so that it starts to
+ * decapsulate; in generic mode GRO has run before it (and the skb may be a
+ * GSO packet of the tunnel type): Geneve stays for tc, said in one line.
+ */
+static void decap_xdp_start(struct overlay *ov)
+{
+	if (!ov->decap_xdp)
+		return;
+	if (ov->xdp_mode != XDP_FLAGS_DRV_MODE || !ov->xdp->bss) {
+		printf("xcnid: overlay decapsulation on %s: tc (--overlay-decap xdp needs native "
+		       "XDP, and XDP runs %s)\n", ov->underlay,
+		       ov->xdp_mode == XDP_FLAGS_SKB_MODE ? "generic" : "not at all");
+		return;
+	}
+	ov->xdp->bss->decap_cookie_xdp[0] = ov->decap_cookie[0];
+	ov->xdp->bss->decap_cookie_xdp[1] = ov->decap_cookie[1];
+	ov->decap_xdp_on = true;
+	printf("xcnid: overlay decapsulation on %s: xdp (native; GRO merges the inner flows)\n",
+	       ov->underlay);
+}
+
 /* XDP: native where the driver has it (or asked), generic otherwise. */
 static int attach_xdp(struct overlay *ov, const char *pin_dir)
 {
@@ -413,6 +447,7 @@ static int attach_xdp(struct overlay *ov, const char *pin_dir)
 		printf("xcnid: nodeport acceleration on %s: %s XDP\n", ov->underlay,
 		       ov->np_accel_mode == XCNI_NPA_NATIVE ? "native" : "generic");
 	}
+	decap_xdp_start(ov);
 	fflush(stdout);
 	return 0;
 }

@@ -66,6 +66,13 @@ struct overlay {
 	 * it ended up attached (native falls back to generic, logged). */
 	__u8 np_accel;
 	__u8 np_accel_mode;
+	/* --overlay-decap xdp: Geneve from the nodes decapsulated in xdp_underlay
+	 * (native XDP only: lib/decap_xdp.h), so that GRO merges the inner flow;
+	 * decap_xdp_on: so attached (the XDP program runs native). decap_cookie:
+	 * the random record cookie both programs share (struct xcni_decap_meta). */
+	bool decap_xdp;
+	bool decap_xdp_on;
+	__u32 decap_cookie[2];
 	/* The Service ranges (--service-cidr, network order; masks 0: none), no
 	 * source from the underlay (from_overlay, xdp_underlay: drop-src-frontend). */
 	__u32 svc_cidr, svc_mask;

@@ -180,6 +180,9 @@ static void usage(FILE *f)
 		"                     filters, XDP through netlink); also XCNI_ATTACH=MODE\n"
 		"  --xdp-mode MODE    auto (native, else generic), native, generic, off, or tc\n"
 		"                     (no XDP: the prefilter in tc, from_overlay; for a veth underlay)\n"
+		"  --overlay-decap WHERE  tc (default) or xdp: Geneve from the other nodes taken\n"
+		"                     off in the underlay's XDP program, where it runs native, so\n"
+		"                     that GRO merges the inner flow (else tc, said in one line)\n"
 		"  --hook-check S     every S seconds (default %u; 0: at start only) look whether\n"
 		"                     another program runs before xcni's on the pods' veths, the\n"
 		"                     underlay or xcni0: logged and counted\n"
@@ -433,6 +436,8 @@ static int opt_dataplane(int c, const char *arg, struct xcnid_cmdline *cl, struc
 	static const char *const xdp_words[] = { "auto", "native", "generic", "tc", "off", NULL };
 	static const int xdp_vals[] = { XDP_WANT_AUTO, XDP_WANT_NATIVE, XDP_WANT_GENERIC,
 					XDP_WANT_TC, XDP_WANT_OFF };
+	static const char *const decap_words[] = { "tc", "xdp", NULL };
+	static const int decap_vals[] = { 0, 1 };
 	struct opts *o = &cl->o;
 	struct overlay *ov = &cl->ov;
 	int v;
@@ -450,6 +455,11 @@ static int opt_dataplane(int c, const char *arg, struct xcnid_cmdline *cl, struc
 		if (opt_word("xdp-mode", arg, xdp_words, xdp_vals, &v))
 			return 2;
 		ov->xdp_want = v;
+		return 0;
+	case 1061:
+		if (opt_word("overlay-decap", arg, decap_words, decap_vals, &v))
+			return 2;
+		ov->decap_xdp = v;
 		return 0;
 	case 1015:
 		return opt_uint("hook-check", arg, 0, 86400, "seconds", &o->hook_check_s);
@@ -654,6 +664,12 @@ static int check_services(const struct opts *o, struct overlay *ov, const struct
 		       ov->np_accel == XCNI_NPA_NATIVE ? "native" : "generic");
 		return 2;
 	}
+	if (ov->decap_xdp && (!ov->underlay || (g->xdp && ov->xdp_want != XDP_WANT_AUTO &&
+						  ov->xdp_want != XDP_WANT_NATIVE))) {
+		pr_err("--overlay-decap xdp takes Geneve apart in the underlay's native XDP program "
+		       "(--underlay-dev, --xdp-mode auto or native)\n");
+		return 2;
+	}
 	/* Its mode is the XDP program's (native falls back to generic: overlay.c). */
 	if (ov->np_accel == XCNI_NPA_NATIVE && !g->xdp)
 		ov->xdp_want = XDP_WANT_AUTO;
@@ -736,6 +752,7 @@ static const struct option xcnid_longopts[] = {
 	{ "node-port-mode", required_argument, NULL, 1008 },
 	{ "external-clusterip", no_argument, NULL, 1012 },
 	{ "nodeport-acceleration", required_argument, NULL, 1060 },
+	{ "overlay-decap", required_argument, NULL, 1061 },
 	{ "sync-delay", required_argument, NULL, 1009 },
 	{ "attach", required_argument, NULL, 1010 },
 	{ "uninstall", no_argument, NULL, 1011 },

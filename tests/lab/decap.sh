@@ -1,0 +1,120 @@
+#!/bin/bash
+# Geneve decapsulated at XDP (xcnid --overlay-decap xdp, bpf/lib/decap_xdp.h;
+# issue 42): a dual-stack lab of 2 nodes whose XDP is native (XCNI_LAB_XDP=native),
+# every xcnid with --overlay-decap xdp. Pod to pod across the nodes over TCP,
+# UDP and ICMP in both families, a NetworkPolicy that refuses n1's pod at n2's,
+# and GRO: with the outer headers taken off before the veth's NAPI hands the
+# frames to GRO, a TCP stream from n1's pod reaches n2's pod in packets larger
+# than the underlay's MTU (with decapsulation at tc every segment crosses alone).
+#
+#   xcl-n1 192.168.77.1  o/p1 ──Geneve (native XDP both ends)── xcl-n2 .2  o/p2
+set -uo pipefail
+. "$(dirname "$0")/../lib.sh"
+
+. "$(dirname "$0")/lib.sh" # MINE: tshark, iperf3 started here
+lab_suite decap
+export XCNI_LAB_XDP=native
+
+lab_start "$XCNICTL" "$XCNI_BIN" "$XCNID_BIN" /usr/bin/tshark /usr/bin/iperf3
+out=$("$XCNID_BIN" --overlay-decap gro 2>&1); RC=$?
+check "xcnid --overlay-decap gro: exit 2, naming the choices" \
+	bash -c "[ $RC = 2 ] && grep -q -- '--overlay-decap gro: tc or xdp' <<<\"\$1\"" _ "$out"
+out=$("$XCNID_BIN" --underlay-dev lo --overlay-decap xdp --xdp-mode generic 2>&1); RC=$?
+check "xcnid --overlay-decap xdp --xdp-mode generic: exit 2 (native XDP only)" \
+	bash -c "[ $RC = 2 ] && grep -q -- '--overlay-decap xdp takes Geneve apart in the underlay.s native XDP program' <<<\"\$1\"" _ "$out"
+
+check "lab up --nodes 2 --ip-family dual --agent-arg --overlay-decap=xdp (XDP native)" \
+	lab up --nodes 2 --ip-family dual --agent-arg --overlay-decap=xdp || { finish; exit 1; }
+remember_pids
+for i in 1 2; do
+	check "xcnid on n$i: 'overlay decapsulation on ul0: xdp (native ...)'" \
+		grep -q 'overlay decapsulation on ul0: xdp (native' "$XCNI_LAB_DIR/n$i/xcnid.log"
+	check "n$i's ul0 runs XDP in driver mode" \
+		bash -c "ip -n xcl-n$i -d link show ul0 | grep -q 'prog/xdp id'"
+	# GRO on the underlay device, as a NIC has it by default (a veth has it off).
+	ip netns exec "xcl-n$i" ethtool -K ul0 gro on >/dev/null
+done
+
+cat >"$T/p.yaml" <<'EOF'
+apiVersion: v1
+kind: Namespace
+metadata: {name: o}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: p1, namespace: o, labels: {app: p1}}
+spec:
+  nodeName: n1
+  containers:
+    - name: srv
+      ports: [{containerPort: 80, protocol: TCP}, {containerPort: 81, protocol: UDP}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: p2, namespace: o, labels: {app: p2}}
+spec:
+  nodeName: n2
+  containers:
+    - name: srv
+      ports: [{containerPort: 80, protocol: TCP}, {containerPort: 81, protocol: UDP}]
+EOF
+check "apply pods o/p1 (n1), o/p2 (n2)" lab apply -f "$T/p.yaml" || { finish; exit 1; }
+remember_pids
+GET=$(lab get --json)
+declare -A IP IP6
+for p in p1 p2; do
+	IP[$p]=$(echo "$GET" | jq_ "[q['ip'] for q in d['pods'] if q['name'] == '$p'][0]")
+	IP6[$p]=$(echo "$GET" | jq_ "[q.get('ip6') or [a for a in q.get('ips', []) if ':' in a][0] for q in d['pods'] if q['name'] == '$p'][0]")
+done
+diag "p1 ${IP[p1]} ${IP6[p1]}, p2 ${IP[p2]} ${IP6[p2]}"
+
+# n2's counters: fwd-decap from-overlay (metric N REASON DIR).
+d0=$(metric 2 fwd-decap from-overlay)
+for fam in 4 6; do
+	check "IPv$fam: probe o/p1 (n1) -> o/p2 (n2) 80/tcp: connected" \
+		bash -c "[ \"\$(\"$XCNICTL\" lab probe o/p1 o/p2 80/tcp --family $fam)\" = connected ]"
+	check "IPv$fam: probe o/p2 (n2) -> o/p1 (n1) 81/udp: connected" \
+		bash -c "[ \"\$(\"$XCNICTL\" lab probe o/p2 o/p1 81/udp --family $fam)\" = connected ]"
+done
+check "IPv4: ping o/p1 -> o/p2" "$XCNICTL" lab exec o/p1 -- ping -c 2 -W 1 "${IP[p2]}"
+check "IPv6: ping o/p1 -> o/p2" "$XCNICTL" lab exec o/p1 -- ping -6 -c 2 -W 1 "${IP6[p2]}"
+d1=$(metric 2 fwd-decap from-overlay)
+check "n2 counted them fwd-decap from-overlay ($d0 -> $d1)" test "$d1" -gt "$d0"
+
+# GRO: a 2 s TCP stream p1 -> p2; tshark in p2's netns sees what GRO left.
+"$XCNICTL" lab exec o/p2 -- iperf3 -s -1 -p 5201 >"$T/iperf-s.log" 2>&1 &
+MINE+=($!)
+ip netns exec xcl-o.p2 tshark -n -i eth0 -s 96 -a duration:4 -w "$T/gro.pcap" -f 'tcp port 5201' >/dev/null 2>&1 &
+CAP=$!
+MINE+=("$CAP")
+sleep 1
+"$XCNICTL" lab exec o/p1 -- iperf3 -c "${IP[p2]}" -p 5201 -t 2 -J >"$T/iperf.json" 2>&1
+wait "$CAP"
+max=$(tshark -n -r "$T/gro.pcap" -Y "ip.src == ${IP[p1]}" -T fields -e frame.len 2>/dev/null | sort -n | tail -1)
+diag "largest TCP packet from p1 at p2's eth0: ${max:-none} bytes; iperf3: $(jq_ 'round(d["end"]["sum_received"]["bits_per_second"] / 1e9, 2)' <"$T/iperf.json" 2>/dev/null) Gbit/s"
+check "GRO merged the inner flow: p2 received TCP packets larger than the underlay's MTU (${max:-none} > 1514)" \
+	test "${max:-0}" -gt 1514
+
+# A NetworkPolicy at n2 refuses n1's pod, judged on the decapsulated packet.
+cat >"$T/deny.yaml" <<'EOF'
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: deny-p2, namespace: o}
+spec:
+  podSelector: {matchLabels: {app: p2}}
+  policyTypes: [Ingress]
+EOF
+p0=$(metric 2 drop-policy-ingress from-overlay)
+check "apply NetworkPolicy o/deny-p2 (nothing may reach p2)" lab apply -f "$T/deny.yaml"
+sleep 1
+for fam in 4 6; do
+	out=$(lab probe o/p1 o/p2 80/tcp --family $fam --timeout-ms 500); RC=$?
+	check "IPv$fam: probe o/p1 (n1) -> o/p2 (n2) 80/tcp: blocked" test "$out-$RC" = "blocked-1"
+done
+p1=$(metric 2 drop-policy-ingress from-overlay)
+check "n2 counted drop-policy-ingress ($p0 -> $p1)" test "$p1" -gt "$p0"
+check "IPv4: probe o/p2 (n2) -> o/p1 (n1) 81/udp still connected" \
+	bash -c "[ \"\$(\"$XCNICTL\" lab probe o/p2 o/p1 81/udp --family 4)\" = connected ]"
+
+lab_down_checked
+finish
