@@ -691,7 +691,7 @@ static __always_inline int lb_flow_choose(void *p, int fam, __u32 ep_id, void *s
 	const struct xcni_svc *svc = *svcp ? *svcp : lb_frontend(t, fam, outside);
 	__u8 proto = fam == XCNI_AF_INET ? t->v4.proto : t->v6.proto;
 	struct xcni_affinity_key ak4, *ak;
-	struct xcni_ct_entry ne4 = {}, *e;
+	struct xcni_ct_entry ne4, *e;
 	const struct xcni_backend *be;
 	__u64 now = bpf_ktime_get_ns();
 	__u32 id = 0;
