@@ -464,17 +464,18 @@ out:
  * it, the compiler's spill slots do not shrink), and with IPv6's deepest
  * callee (to_remote_node_frame6, lb6_translate_call: 144) the chain is 576
  * of the verifier's 512 (bench/README.md, "One flow: from_pod as one body").
+ * IPv6's first, as from_pod6 was: the object's order, the JIT's placement.
  */
-__attribute__((noinline)) int from_pod_frame4(struct __sk_buff *skb)
-{
-	return from_pod_fam(skb, XCNI_AF_INET);
-}
-
 __attribute__((noinline)) int from_pod_frame6(struct __sk_buff *skb)
 {
 	if (!skb)
 		return TC_ACT_SHOT;
 	return from_pod_fam(skb, XCNI_AF_INET6);
+}
+
+__attribute__((noinline)) int from_pod_frame4(struct __sk_buff *skb)
+{
+	return from_pod_fam(skb, XCNI_AF_INET);
 }
 
 /*

@@ -53,7 +53,7 @@
  * the SCTP packet's length from the IPv6 payload length), as inside lb4_nat
  * for IPv4. Global functions taking
  * the packet's struct pkt6 by pointer: each verified once, on its own, so
- * from_pod6's frame and path count hardly grow.
+ * from_pod_frame6's frame and path count hardly grow.
  */
 #ifndef XCNI_LB_H
 #define XCNI_LB_H
@@ -330,8 +330,8 @@ static __always_inline int lb4_nat(struct __sk_buff *skb, const struct flow *f, 
  * fragment (no common header) or the same port. 0; -2 for a first fragment
  * (the reassembled length unknown, nothing written: drop-fragment, as
  * IPv4's); -1 (drop it). Inline, not global as IPv4's: a frame of its own
- * below lb6_translate_call's would take from_pod6's chain past the
- * verifier's 512 bytes (from_pod6 368 + lb6_translate_call 144 was 512).
+ * below lb6_translate_call's would take from_pod_frame6's chain past the
+ * verifier's 512 bytes (from_pod6 368, now from_pod_frame6 + lb6_translate_call 144 was 512).
  */
 static __always_inline int lb6_sctp_port(struct __sk_buff *skb, const struct flow *f,
 					 __u32 port_off, __u32 ports)
@@ -675,7 +675,7 @@ static __always_inline int lb_flow_choose(void *p, int fam, __u32 ep_id, void *s
 	const struct xcni_svc *svc = *svcp ? *svcp : lb_frontend(t, fam, outside);
 	__u8 proto = fam == XCNI_AF_INET ? t->v4.proto : t->v6.proto;
 	struct xcni_affinity_key ak4, *ak;
-	struct xcni_ct_entry ne4 = {}, *e;
+	struct xcni_ct_entry ne4, *e;
 	const struct xcni_backend *be;
 	__u64 now = bpf_ktime_get_ns();
 	__u32 id = 0;
@@ -851,7 +851,7 @@ static __always_inline int lb_dnat(struct __sk_buff *skb, struct flow *f, int fa
 
 /*
  * lb_translate for IPv6 in a frame of its own (global: verified once, its
- * state and scratch in xcni_lb6_tmp, off the 512 bytes from_pod6 shares):
+ * state and scratch in xcni_lb6_tmp, off the 512 bytes from_pod_frame6 shares):
  * lb_flow_choose, then lb_dnat.
  */
 __attribute__((noinline)) int lb6_translate_call(struct __sk_buff *skb, struct pkt6 *p,
@@ -965,7 +965,7 @@ static __always_inline int lb_rev_nat_flow(struct __sk_buff *skb, struct flow *f
 }
 
 /* IPv6's in a frame of its own (global: verified once), off the 512 bytes
- * of stack from_pod6 and from_overlay_decap6 share with their callees. */
+ * of stack from_pod_frame6 and from_overlay_decap6 share with their callees. */
 __attribute__((noinline)) int lb6_rev_nat_call(struct __sk_buff *skb, struct flow *f,
 					       __u32 ct_flags)
 {
@@ -1267,7 +1267,7 @@ __attribute__((noinline)) int lb6_reject(struct __sk_buff *skb, const struct pkt
 {
 	struct lb6_refusal h = {};
 	/* The client's TCP header is read into h's union past the 20 bytes the
-	 * RST uses (never sent): off the 512-byte stack from_pod6 shares. */
+	 * RST uses (never sent): off the 512-byte stack from_pod_frame6 shares. */
 	__u8 *t = h.quote + sizeof(struct tcphdr) - sizeof(struct xcni_icmphdr);
 	__u8 macs[2 * ETH_ALEN];
 	__be32 tail[2];

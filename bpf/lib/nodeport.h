@@ -49,7 +49,7 @@
  *    XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR), the sending node's underlay IPv4 in
  *    its nat_addr. xcni_revnat holds 16-byte addresses, so the entry needs no
  *    room for the frontend itself: no new map, no layout change;
- *  - the backend's replies meet that entry in from_pod6: lb_rev_nat puts the
+ *  - the backend's replies meet that entry in from_pod: lb_rev_nat puts the
  *    frontend back as their source (the TCP/UDP checksum through the
  *    pseudo-header; IPv6 has no header checksum), and a DSR flow's reply
  *    goes straight out of this node's underlay (redirect_neigh), to the client.
@@ -73,7 +73,7 @@
  *
  *  - a backend on this node: DNAT only (lb_translate, outside: the EXT entry),
  *    judged by the pod's ingress on the client's address as any flow from
- *    outside, and into the pod; its replies leave through from_pod6, which
+ *    outside, and into the pod; its replies leave through from_pod, which
  *    puts the frontend back as their source (lb_rev_nat), to the stack and
  *    out the underlay;
  *  - externalTrafficPolicy=Local: the EXT entry holds this node's backends
