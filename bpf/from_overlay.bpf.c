@@ -352,6 +352,12 @@ decapsulated:
 			reason = nodeport_icmp(skb, XCNI_AF_INET6, f->l4_off, &verdict);
 		else if (fam == XCNI_AF_INET6 && lb_enabled && nodeport6_reply_of(skb, p))
 			reason = nodeport6_reply_nat(skb, p);
+		/* IPv4 over the IPv6 underlay: the reply of an IPv4 NodePort flow
+		 * this node SNATed (from_outside, np4_tunnel's XCNI_TUN6), or an
+		 * error about one, as from_overlay4's nodeport4_reply does over
+		 * the IPv4 one (0: neither). */
+		else if (fam == XCNI_AF_INET && lb_enabled)
+			reason = nodeport4_reply(skb, p, NULL, f->len, &verdict);
 		if (!reason)
 			reason = XCNI_FWD_DECAP_HOST;
 		if (reason == XCNI_FWD_REPLY)
@@ -522,7 +528,7 @@ __attribute__((noinline)) int from_overlay4(struct __sk_buff *skb)
 			goto out;
 		}
 		if (lb_enabled) {
-			reason = nodeport4_reply(skb, &p, &o, &verdict);
+			reason = nodeport4_reply(skb, &p, &o, skb->len, &verdict);
 			if (reason)
 				goto out;
 		}

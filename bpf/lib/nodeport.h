@@ -133,17 +133,19 @@ static __always_inline int nodeport4_snat(struct __sk_buff *skb, struct pkt *p,
 
 /*
  * The node of a NodePort flow's backend daddr (the family's address), when
- * it is another node's pod that the overlay reaches, else 0: IPv4's over
- * the IPv4 underlay only (np4_tunnel: its flows are encapsulated with no
- * IPv6 destination, nodeport_encap's dst6 NULL); IPv6's over the underlay
- * tunnel_of says (XCNI_TUN6: the IPv6 one).
+ * it is another node's pod that the overlay reaches, else 0: over the
+ * underlay tunnel_of says (XCNI_TUN6: the IPv6 one, *dst6 the node's
+ * address there, else NULL). IPv4's needs this node's IPv4 address, its
+ * SNAT source (np4_tunnel); IPv6's encapsulation looks *dst6 up again in a
+ * frame of its own (nodeport6_encap_call, nodeport6_dsr_call).
  */
-static __always_inline __u32 np_tunnel(int fam, const void *daddr)
+static __always_inline __u32 np_tunnel(int fam, const void *daddr, const __u8 **dst6)
 {
 	const struct xcni_ipcache_val *dipc;
 
 	if (fam == XCNI_AF_INET)
-		return np4_tunnel(*(const __u32 *)daddr);
+		return np4_tunnel(*(const __u32 *)daddr, dst6);
+	*dst6 = NULL;
 	dipc = ipcache_find(fam, daddr);
 	return dipc && (dipc->flags & XCNI_IPC_POD) ? tunnel_of(dipc, node_ip) : 0;
 }
@@ -192,6 +194,7 @@ static __always_inline int from_outside(struct __sk_buff *skb, int fam, void *p,
 {
 	struct flow *f = lb_flow_of(p, fam);
 	const void *daddr = flow_daddr(f, fam);
+	const __u8 *dst6 = NULL;
 	struct xcni_endpoint *dst;
 	struct verdict v = {};
 	struct encap_in in;
@@ -238,18 +241,22 @@ static __always_inline int from_outside(struct __sk_buff *skb, int fam, void *p,
 		goto out;
 	}
 	/* A backend on another node (a pod: the overlay reaches it). */
-	tunnel = np_tunnel(fam, daddr);
-	if (!tunnel) {
+	tunnel = np_tunnel(fam, daddr, &dst6);
+	/* IPv4 DSR over the IPv6 underlay: the backend's node reads no DSR
+	 * option for IPv4 inside IPv6 (overlay_decap_first), so none is sent. */
+	if (!tunnel || (fam == XCNI_AF_INET && lb_dsr && dst6)) {
 		reason = XCNI_DROP_NO_TUNNEL;
 		goto out;
 	}
 	/* Too big for the underlay once encapsulated: the client is told. Most
 	 * packets fit, and np_maybe_over says so without reading them again
-	 * (IPv6: with the larger encapsulation, the IPv6 underlay's 70; the
-	 * global decides by the backend's node's underlay). */
-	if (np_maybe_over(skb, fam == XCNI_AF_INET ? XCNI_ENCAP_LEN : XCNI_ENCAP6_LEN)) {
-		verdict = fam == XCNI_AF_INET ? np4_too_big(skb, &((struct lb_state *)st)->orig) :
-						np6_too_big(skb, p, st);
+	 * (with the IPv6 underlay's 70 bytes for IPv4 to a node behind it;
+	 * IPv6's global decides by the backend's node's underlay). */
+	if (np_maybe_over(skb, fam == XCNI_AF_INET && !dst6 ? XCNI_ENCAP_LEN : XCNI_ENCAP6_LEN)) {
+		verdict = fam == XCNI_AF_INET ?
+				  np4_too_big(skb, &((struct lb_state *)st)->orig,
+					      dst6 ? XCNI_ENCAP6_LEN : XCNI_ENCAP_LEN) :
+				  np6_too_big(skb, p, st);
 		if (verdict != NP_FITS) {
 			reason = XCNI_DROP_TOO_BIG;
 			goto out;
@@ -297,7 +304,7 @@ static __always_inline int from_outside(struct __sk_buff *skb, int fam, void *p,
 		}
 	}
 	lb_flow_follow(st, fam, f);
-	reason = fam == XCNI_AF_INET ? nodeport_encap(skb, p, fam, tunnel, NULL, &in, &verdict) :
+	reason = fam == XCNI_AF_INET ? nodeport_encap(skb, p, fam, tunnel, dst6, &in, &verdict) :
 				       nodeport6_encap_call(skb, p, tunnel);
 out:
 	/* IPv6's encapsulations return the reason alone, from their frames. */
@@ -336,13 +343,16 @@ __attribute__((noinline)) int from_outside6(struct __sk_buff *skb)
 }
 
 /*
- * Geneve for this node from a backend's node: the reply of a NodePort flow
- * this node SNATed (from_outside)? Then 0 is not returned: the reply is
+ * Geneve for this node from a backend's node: the reply of an IPv4 NodePort
+ * flow this node SNATed (from_outside)? Then 0 is not returned: the reply is
  * decapsulated, frontend -> client again and sent out the underlay (the
- * reason, *verdict set). 0: not one, nothing touched.
+ * reason, *verdict set). 0: not one, nothing touched. o: the outer headers
+ * (from_overlay4, over the IPv4 underlay), or NULL for a packet already
+ * decapsulated (overlay_decap_first, over the IPv6 underlay); len its bytes
+ * as they arrived, for conntrack.
  */
 static __always_inline int nodeport4_reply(struct __sk_buff *skb, struct pkt *p,
-					  const struct outer *o, int *verdict)
+					  const struct outer *o, __u32 len, int *verdict)
 {
 	const struct xcni_ct_entry *e;
 	struct xcni_ct_key rk;
@@ -354,8 +364,8 @@ static __always_inline int nodeport4_reply(struct __sk_buff *skb, struct pkt *p,
 	if (p->tuple.proto == IPPROTO_ICMP && !p->is_echo && !p->frag_later) {
 		/* Decapsulated either way: not about such a flow, it goes to the
 		 * stack as any such packet for the node does. */
-		if (bpf_skb_adjust_room(skb, -(__s32)o->hdr_len, BPF_ADJ_ROOM_MAC,
-					XCNI_DECAP4_FLAGS))
+		if (o && bpf_skb_adjust_room(skb, -(__s32)o->hdr_len, BPF_ADJ_ROOM_MAC,
+					     XCNI_DECAP4_FLAGS))
 			return XCNI_DROP_BAD_GENEVE;
 		return nodeport_icmp(skb, XCNI_AF_INET, p->l3_len, verdict) ?: XCNI_FWD_DECAP_HOST;
 	}
@@ -365,10 +375,10 @@ static __always_inline int nodeport4_reply(struct __sk_buff *skb, struct pkt *p,
 		return 0;
 	client = e->nat_addr;
 	cport = e->nat_port;
-	if (ct_track(skb, pkt_flow(p), XCNI_AF_INET, skb->len, &ctf) != CT_REPLY)
+	if (ct_track(skb, pkt_flow(p), XCNI_AF_INET, len, &ctf) != CT_REPLY)
 		return 0;
-	if (bpf_skb_adjust_room(skb, -(__s32)o->hdr_len, BPF_ADJ_ROOM_MAC,
-				XCNI_DECAP4_FLAGS))
+	if (o && bpf_skb_adjust_room(skb, -(__s32)o->hdr_len, BPF_ADJ_ROOM_MAC,
+				     XCNI_DECAP4_FLAGS))
 		return XCNI_DROP_BAD_GENEVE;
 	if (lb4_snat_rev(skb, p, client, cport))
 		return XCNI_DROP_REDIRECT;

@@ -110,9 +110,11 @@ static __always_inline int np_maybe_over(struct __sk_buff *skb, __u32 encap)
  * the tuple as the client sent it), before from_outside's SNAT: NP_FITS, or the
  * TC verdict for a packet too big (drop-too-big): TC_ACT_REDIRECT with the
  * fragmentation-needed sent back out the underlay, TC_ACT_SHOT without.
- * Global: its frame is not from_outside's.
+ * encap: the encapsulation's bytes (XCNI_ENCAP_LEN; XCNI_ENCAP6_LEN to a
+ * node behind the IPv6 underlay). Global: its frame is not from_outside's.
  */
-__attribute__((noinline)) int np4_too_big(struct __sk_buff *skb, const struct xcni_ct_key *orig)
+__attribute__((noinline)) int np4_too_big(struct __sk_buff *skb, const struct xcni_ct_key *orig,
+					  __u32 encap)
 {
 	/* A second look at the caller's packet: a first fragment's ports, a
 	 * last fragment's place, are the caller's parses' to stage (frag_first,
@@ -125,7 +127,7 @@ __attribute__((noinline)) int np4_too_big(struct __sk_buff *skb, const struct xc
 
 	if (!skb || !orig || reparse4(skb, &c, &p))
 		return NP_FITS;
-	if (!np_over_mtu(skb, bpf_ntohs(p.ip->tot_len), XCNI_ENCAP_LEN, &room))
+	if (!np_over_mtu(skb, bpf_ntohs(p.ip->tot_len), encap, &room))
 		return NP_FITS;
 	/* Without DF (or a fragment, which has no business with DF): dropped. */
 	if ((p.ip->frag_off & bpf_htons(0x7fff)) != bpf_htons(0x4000) || room < 68 ||
@@ -557,11 +559,13 @@ static __always_inline int np_outside_icmp(struct __sk_buff *skb, void *p, int f
 		goto out;
 	}
 	if (fam == XCNI_AF_INET) {
-		tunnel = np4_tunnel(f->tuple.v4.daddr);
+		const __u8 *dst6;
+
+		tunnel = np4_tunnel(f->tuple.v4.daddr, &dst6);
 		if (tunnel) {
 			struct encap_in in;
 
-			reason = nodeport_encap(skb, p, fam, tunnel, NULL, &in, &verdict);
+			reason = nodeport_encap(skb, p, fam, tunnel, dst6, &in, &verdict);
 		} else {
 			reason = XCNI_DROP_NO_TUNNEL;
 		}

@@ -336,8 +336,8 @@ static __always_inline int np_encap_prep(struct __sk_buff *skb, void *p, int fam
  * The packet (translated, tracked; p the family's struct pkt or struct
  * pkt6) to the backend's node, either family: TTL or hop limit down by one,
  * Geneve over the underlay that reaches the node (tunnel, as tunnel_of says;
- * dst6 its IPv6 underlay address for XCNI_TUN6, else NULL: IPv4's NodePort
- * flows take the IPv4 underlay only, np4_tunnel), out of it, counted. in: the
+ * dst6 its IPv6 underlay address for XCNI_TUN6, else NULL: np4_tunnel's or
+ * the ipcache's), out of it, counted. in: the
  * encapsulation's view of the packet (IPv6: np6_tmp's, off its frame). The
  * reason (XCNI_FWD_ENCAP: redirected, the verdict in *verdict).
  */
@@ -350,9 +350,8 @@ static __always_inline int nodeport_encap(struct __sk_buff *skb, void *p, int fa
 		return reason;
 	/* tunnel_encap chooses on the pointer: kept a pointer the compiler
 	 * cannot replace by a test of tunnel, which the verifier would not
-	 * link to it (IPv4's is NULL, its IPv6 branch left out). */
-	if (fam == XCNI_AF_INET6)
-		barrier_var(dst6);
+	 * link to it. */
+	barrier_var(dst6);
 	reason = tunnel_encap(skb, in, node_ip, tunnel, dst6, vni);
 	if (reason)
 		return reason;
@@ -589,12 +588,25 @@ static __always_inline void np4_snat_open(const struct pkt *p, const struct lb_s
 	}
 }
 
-/* The node of a backend that is another node's pod (the overlay reaches it), or 0. */
-static __always_inline __u32 np4_tunnel(__u32 daddr)
+/*
+ * The node of an IPv4 backend that is another node's pod (the overlay
+ * reaches it), or 0: its IPv4 underlay address, or XCNI_TUN6 (tunnel_of: a
+ * node behind the IPv6 underlay) with *dst6 its tunnel_ip6, else NULL. The
+ * SNAT source is node_ip whichever the underlay: a node without an IPv4
+ * address has none for it, 0 (drop-no-tunnel).
+ */
+static __always_inline __u32 np4_tunnel(__u32 daddr, const __u8 **dst6)
 {
 	const struct xcni_ipcache_val *dipc = ipcache_lookup(daddr);
+	__u32 tunnel;
 
-	return dipc && (dipc->flags & XCNI_IPC_POD) && node_ip ? dipc->tunnel_ip : 0;
+	*dst6 = NULL;
+	if (!dipc || !(dipc->flags & XCNI_IPC_POD) || !node_ip)
+		return 0;
+	tunnel = tunnel_of(dipc, node_ip);
+	if (tunnel == XCNI_TUN6)
+		*dst6 = dipc->tunnel_ip6;
+	return tunnel;
 }
 
 #endif

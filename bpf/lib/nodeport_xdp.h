@@ -580,10 +580,12 @@ static __always_inline int xdp_nodeport(struct xdp_md *ctx, int fam)
 	}
 	NPX_STEP(5);
 	/* A pod of another node, the encapsulated frame within the device's
-	 * MTU. IPv4's node is np4_tunnel's, as from_outside finds it (over the
-	 * IPv4 underlay only). */
+	 * MTU. IPv4's node is np4_tunnel's, as from_outside finds it; one
+	 * behind the IPv6 underlay (XCNI_TUN6) goes to tc. */
 	if (fam == XCNI_AF_INET) {
-		tunnel = np4_tunnel(*(const __u32 *)be->addr);
+		const __u8 *ul6;
+
+		tunnel = np4_tunnel(*(const __u32 *)be->addr, &ul6);
 	} else {
 		/* IPv6's may be behind the IPv6 underlay (dst6: chosen on the
 		 * pointer, as tunnel_encap does). */
