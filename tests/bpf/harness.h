@@ -377,6 +377,8 @@ void npx_after(int prog, int err, const struct bpf_test_run_opts *o);
  */
 int npx_before_fd(int fd, const uint8_t *in, size_t len);
 int npx_attach(int tc_fd, const char *node6, int dsr);
+/* npx_attach for a node with both node_ip (NODE_IP) and node_ip6 node6. */
+int npx_attach_dual(int tc_fd, const char *node6, int dsr);
 void npx_detach(int tc_fd);
 /* Frames the differential has seen translated at XDP and compared, so far. */
 unsigned long npx_translated(void);

@@ -39,6 +39,13 @@
  *   [NODE6]:30182/UDP  3411: RV6:5353               -
  *   [NODE6]:30190/TCP  none here                    ETP Local
  *   [EXTV]:80/TCP      3421: RV6:80 (an externalIP)  -
+ * and IPv4 NodePorts over the IPv6 underlay (lb46u_setup: a from_overlay
+ * with node_ip NODE_IP and node_ip6 NODE6, fo46; fo46d the same with DSR):
+ *   RV4   10.95.0.2    nv's pod's IPv4, ipcache TUN6 -> NV
+ *   RV4X  10.95.0.3    a pod whose node is not known (no tunnel)
+ *   NODE_IP:30185/TCP  3461: RV4:80                 -
+ *   NODE_IP:30186/TCP  3471: RV4X:80                -
+ * (path MTU over it: np_mtu.c's np_mtu_ul46)
  *
  * Frames carry real L4 checksums; what the programs must leave is built from
  * scratch with the translated fields and every checksum computed in full
@@ -1219,6 +1226,191 @@ static void lb6u_geneve_first(void **state)
 	assert_int_equal(bpf_map_delete_elem(map_fd("xcni_svc"), &k), 0);
 }
 
+/* ---- IPv4 NodePorts over the IPv6 underlay -------------------------------- */
+
+#define RV4 "10.95.0.2" /* nv's pod's IPv4 */
+#define RV4X "10.95.0.3" /* a pod of no known node */
+
+static struct from_overlay *fo46, *fo46d; /* node_ip and node_ip6; fo46d with lb_dsr */
+static struct xcni_ipcache_val node4_was; /* NODE_IP's ipcache entry before lb46u_setup */
+static int node4_had;
+
+/* A node with an IPv4 address (NODE_IP) on the IPv6 underlay (NODE6); dsr: lb_dsr. */
+struct from_overlay *ul46_load(int dsr)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = env.pin_dir);
+	struct from_overlay *o = from_overlay__open_opts(&opts);
+
+	if (!o)
+		return NULL;
+	o->rodata->vni = VNI;
+	o->rodata->lb_enabled = 1;
+	o->rodata->lb_dsr = (uint32_t)dsr;
+	o->rodata->node_ip = ip4(NODE_IP);
+	if (inet_pton(AF_INET6, NODE6, (void *)o->rodata->node_ip6) != 1)
+		goto fail;
+	UL_SVC_RANGES(o->rodata);
+	if (from_overlay__load(o))
+		goto fail;
+	return o;
+fail:
+	from_overlay__destroy(o);
+	return NULL;
+}
+
+static void lb46u_setup(void **state)
+{
+	struct xcni_ipcache_val v = { .identity = ID_RV, .flags = XCNI_IPC_POD | XCNI_IPC_TUN6 };
+	struct xcni_ipcache_key k = { .prefixlen = 32, .addr = ip4(RV4) };
+
+	(void)state;
+	fo46 = ul46_load(0);
+	fo46d = ul46_load(1);
+	assert_non_null(fo46);
+	assert_non_null(fo46d);
+	assert_int_equal(npx_attach_dual(bpf_program__fd(fo46->progs.from_overlay), NODE6, 0), 0);
+	assert_int_equal(ul6_node(NV, "nv", RV6, ID_RV), 0);
+	in6(NV, v.tunnel_ip6);
+	assert_int_equal(bpf_map_update_elem(map_fd("xcni_ipcache"), &k, &v, BPF_ANY), 0);
+	k.addr = ip4(RV4X);
+	v.flags = XCNI_IPC_POD;
+	memset(v.tunnel_ip6, 0, 16);
+	assert_int_equal(bpf_map_update_elem(map_fd("xcni_ipcache"), &k, &v, BPF_ANY), 0);
+	/* This node's IPv4 as xcnid writes it (host): what overlay_decap_first
+	 * takes for this node's own address; the harness's entry given back
+	 * at teardown. */
+	k.addr = ip4(NODE_IP);
+	node4_had = !bpf_map_lookup_elem(map_fd("xcni_ipcache"), &k, &node4_was);
+	v = (struct xcni_ipcache_val){ .identity = XCNI_ID_HOST };
+	assert_int_equal(bpf_map_update_elem(map_fd("xcni_ipcache"), &k, &v, BPF_ANY), 0);
+	assert_int_equal(be_set(3461, RV4, 80, XCNI_BE_ACTIVE), 0);
+	assert_int_equal(svc_set(NODE_IP, 30185, IPPROTO_TCP, 346, 0, 0, 0,
+				 (const uint32_t[]){ 3461 }, 1, 0), 0);
+	assert_int_equal(be_set(3471, RV4X, 80, XCNI_BE_ACTIVE), 0);
+	assert_int_equal(svc_set(NODE_IP, 30186, IPPROTO_TCP, 347, 0, 0, 0,
+				 (const uint32_t[]){ 3471 }, 1, 0), 0);
+	assert_int_equal(polrev_bump(), 0);
+}
+
+static void lb46u_teardown(void **state)
+{
+	struct xcni_ipcache_key k = { .prefixlen = 32, .addr = ip4(NODE_IP) };
+
+	(void)state;
+	if (node4_had)
+		assert_int_equal(bpf_map_update_elem(map_fd("xcni_ipcache"), &k, &node4_was, BPF_ANY),
+				 0);
+	else
+		assert_int_equal(bpf_map_delete_elem(map_fd("xcni_ipcache"), &k), 0);
+	npx_detach(bpf_program__fd(fo46->progs.from_overlay));
+	from_overlay__destroy(fo46);
+	from_overlay__destroy(fo46d);
+	fo46 = fo46d = NULL;
+}
+
+/* One packet through o's from_overlay on the underlay device. */
+static void ul46_expect(struct from_overlay *o, const uint8_t *in, size_t len, int ret,
+			int reason, const uint8_t *want, size_t want_len)
+{
+	expect6_fd(bpf_program__fd(o->progs.from_overlay), XCNI_DIR_FROM_OVERLAY, DEV_U, in, len,
+		   ret, reason, want, want_len);
+}
+
+/* What must leave for f (from outside) to RV4:80: SNATed to NODE_IP:sp, one
+ * hop less, in Geneve over IPv6 to nv (the flow hash of the inner tuple). */
+static size_t ul46_want(const struct fr *f, uint16_t sp, uint8_t *want)
+{
+	uint8_t inner[FRAME_MAX];
+	struct fr t = *f;
+	size_t ilen;
+
+	t.saddr = ip4(NODE_IP);
+	t.sport = sp;
+	t.daddr = ip4(RV4);
+	t.dport = 80;
+	t.ttl = 63;
+	ilen = frame(&t, inner);
+	return geneve_wrap_ul6(inner, ilen, NODE6, NV,
+			       geneve_hash6(NODE_IP, sp, RV4, 80, f->proto), VNI, want);
+}
+
+/*
+ * An IPv4 NodePort whose backend's node is behind the IPv6 underlay: DNAT
+ * to RV4, SNAT to NODE_IP (the client's port), Geneve over IPv6 to nv
+ * (counted towards it); RV4's SYN-ACK through nv's Geneve over IPv6 is
+ * undone (frontend -> client) and leaves by the underlay, the flow
+ * established; the client's ACK goes the same way as its SYN.
+ */
+static void lb46u_nodeport_remote(void **state)
+{
+	struct fr f = from_outside(CLIENT, 50201, 30185, TH_SYN), r, t;
+	uint8_t in[FRAME_MAX], want[FRAME_MAX], inner[FRAME_MAX];
+	uint64_t tx = tx_to(NV);
+	struct xcni_ct_entry e;
+	size_t len, wlen, ilen;
+	int found;
+
+	(void)state;
+	len = frame(&f, in);
+	wlen = ul46_want(&f, 50201, want);
+	ul46_expect(fo46, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
+	assert_int_equal(tx_to(NV), tx + 1);
+	e = flow_entry4(ip4(NODE_IP), ip4(RV4), 50201, 80, XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT);
+	assert_int_equal(e.rev_nat, 346);
+	assert_int_equal(e.nat_addr, ip4(CLIENT));
+	assert_int_equal(e.nat_port, htons(50201));
+
+	/* RV4's SYN-ACK from nv, over IPv6: decapsulated, frontend -> client. */
+	r = (struct fr){ .smac = pods[DEV_U].mac, .dmac = pods[DEV_U].host_mac,
+			 .saddr = ip4(RV4), .daddr = ip4(NODE_IP), .sport = 80, .dport = 50201,
+			 .proto = IPPROTO_TCP, .flags = TH_SYN | TH_ACK };
+	ilen = frame(&r, inner);
+	len = geneve_wrap_ul6(inner, ilen, NV, NODE6,
+			      geneve_hash6(RV4, 80, NODE_IP, 50201, IPPROTO_TCP), VNI, in);
+	t = r;
+	t.saddr = ip4(NODE_IP);
+	t.sport = 30185;
+	t.daddr = ip4(CLIENT);
+	t.dport = 50201;
+	wlen = frame(&t, want);
+	ul46_expect(fo46, in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen);
+	e = ct_get(ip4(NODE_IP), ip4(RV4), 50201, 80, IPPROTO_TCP, &found);
+	assert_true(found);
+	assert_int_equal(e.state, XCNI_CT_ESTABLISHED);
+
+	/* The client's ACK: the same port again. */
+	f = from_outside(CLIENT, 50201, 30185, TH_ACK);
+	len = frame(&f, in);
+	wlen = ul46_want(&f, 50201, want);
+	ul46_expect(fo46, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
+}
+
+/*
+ * What has no tunnel stays drop-no-tunnel: a backend whose node is known by
+ * no underlay address; the node's IPv4 NodePort under --node-port-mode dsr
+ * (the backend's node reads no DSR option for IPv4 inside IPv6); and a node
+ * of the IPv6 underlay without an IPv4 address (fo: node_ip 0, no SNAT source).
+ */
+static void lb46u_no_tunnel(void **state)
+{
+	struct fr f = from_outside(CLIENT, 50221, 30186, TH_SYN);
+	struct from_overlay *o6 = ul6_load(1);
+	uint8_t in[FRAME_MAX];
+	size_t len;
+
+	(void)state;
+	assert_non_null(o6);
+	len = frame(&f, in);
+	ul46_expect(fo46, in, len, TC_ACT_SHOT, XCNI_DROP_NO_TUNNEL, NULL, 0);
+	f = from_outside(CLIENT, 50222, 30185, TH_SYN);
+	len = frame(&f, in);
+	ul46_expect(fo46d, in, len, TC_ACT_SHOT, XCNI_DROP_NO_TUNNEL, NULL, 0);
+	f = from_outside(CLIENT, 50223, 30185, TH_SYN);
+	len = frame(&f, in);
+	ul46_expect(o6, in, len, TC_ACT_SHOT, XCNI_DROP_NO_TUNNEL, NULL, 0);
+	from_overlay__destroy(o6);
+}
+
 /* ---- The rows: one packet each, both families ---------------------------- */
 
 /* From outside, on the underlay, to a frontend of this node's: plain (no Geneve). */
@@ -1285,6 +1477,10 @@ static const struct CMUnitTest nodeport_tests[] = {
 	cmocka_unit_test(lb6u_extip_remote),
 	cmocka_unit_test(lb6u_geneve_first),
 	cmocka_unit_test(lb6u_teardown),
+	cmocka_unit_test(lb46u_setup),
+	cmocka_unit_test(lb46u_nodeport_remote),
+	cmocka_unit_test(lb46u_no_tunnel),
+	cmocka_unit_test(lb46u_teardown),
 };
 const struct group nodeport_group = { "nodeport", ROWS(nodeport_rows), TESTS(nodeport_tests),
 				       .prep = np_state };

@@ -9,6 +9,8 @@
  *   [NODE6]:30082/UDP     3221: R6N:5353 on n2 (IPv4 underlay: 50 bytes)
  * and one of its own over the IPv6 underlay (a from_overlay with node_ip6):
  *   [NODE6]:30282/UDP     3501: RW6:5353 on node nw behind it (70 bytes, 1430 fit)
+ * and, on a node with NODE_IP on that underlay (nodeport.c's ul46_load):
+ *   NODE_IP:30283/TCP     3511: RW4:80 on nw (70 bytes, 1430 fit)
  *
  * A packet that fits is encapsulated (byte for byte as nodeport.c's); one
  * byte more is answered, from the frontend, with ICMP fragmentation-needed
@@ -25,6 +27,7 @@
 
 #define NW "fc00:77::3"
 #define RW6 "fd00:94::2"
+#define RW4 "10.94.0.2" /* nw's pod's IPv4 */
 #define BIG 2048
 
 /* TCP from outside to NODE_IP:30081 (a remote backend), tot_len bytes, DF. */
@@ -266,9 +269,53 @@ static void np_mtu_ul6(void **state)
 	from_overlay__destroy(o);
 }
 
+/*
+ * IPv4 over the IPv6 underlay (a node with NODE_IP whose backend's node nw
+ * is known by its IPv6 address only): 70 bytes of Geneve, not IPv4's 50, so
+ * 1430 bytes fit and 1431 with DF get fragmentation-needed with next-hop
+ * MTU 1430, the flow left untracked.
+ */
+static void np_mtu_ul46(void **state)
+{
+	struct xcni_ipcache_val v = { .identity = 0x3500, .flags = XCNI_IPC_POD | XCNI_IPC_TUN6 };
+	struct xcni_ipcache_key k = { .prefixlen = 32, .addr = ip4(RW4) };
+	uint8_t in[BIG], want[BIG], out[BIG];
+	struct from_overlay *o = ul46_load(0); /* nodeport.c's */
+	struct fr f = big4(46401, 1430);
+	size_t len, wlen, olen;
+	int found, fd;
+
+	(void)state;
+	assert_non_null(o);
+	fd = bpf_program__fd(o->progs.from_overlay);
+	in6(NW, v.tunnel_ip6);
+	assert_int_equal(bpf_map_update_elem(map_fd("xcni_ipcache"), &k, &v, BPF_ANY), 0);
+	assert_int_equal(be_set(3511, RW4, 80, XCNI_BE_ACTIVE), 0);
+	assert_int_equal(svc_set(NODE_IP, 30283, IPPROTO_TCP, 351, 0, 0, 0,
+				 (const uint32_t[]){ 3511 }, 1, 0), 0);
+
+	f.dport = 30283;
+	len = frame(&f, in);
+	olen = run6(fd, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, out);
+	assert_int_equal(olen, ETH_HLEN + 1500);
+	assert_int_equal(out[ETH_HLEN] >> 4, 6); /* the outer header IPv6 */
+	assert_int_equal(out[ETH_HLEN + 40 + 8 + 8 + ETH_HLEN] >> 4, 4); /* IPv4 inside */
+
+	f = big4(46402, 1431);
+	f.dport = 30283;
+	len = frame(&f, in);
+	wlen = frag_needed_want(in, 1430, want);
+	olen = run6(fd, in, len, TC_ACT_REDIRECT, XCNI_DROP_TOO_BIG, out);
+	same(out, olen, want, wlen);
+	ct_get(ip4(NODE_IP), ip4(RW4), 46402, 80, IPPROTO_TCP, &found);
+	assert_false(found);
+	from_overlay__destroy(o);
+}
+
 static const struct CMUnitTest np_mtu_tests[] = {
 	cmocka_unit_test(np_mtu_ipv4),
 	cmocka_unit_test(np_mtu_ipv6),
 	cmocka_unit_test(np_mtu_ul6),
+	cmocka_unit_test(np_mtu_ul46),
 };
 const struct group np_mtu_group = { "np_mtu", TESTS(np_mtu_tests), .prep = svc_state };

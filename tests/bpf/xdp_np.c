@@ -83,8 +83,10 @@ static struct {
 	struct xdp_underlay *x;
 } npx_fds[4];
 
-/* An xdp_underlay with the fast path: node_ip NODE_IP, or node6 (node_ip6) alone. */
-static struct xdp_underlay *npx_open(struct bpf_object_open_opts *opts, int dsr, const char *node6)
+/* An xdp_underlay with the fast path: node_ip NODE_IP, or node6 (node_ip6)
+ * alone, or both (dual: a node with an IPv4 address on the IPv6 underlay). */
+static struct xdp_underlay *npx_open_as(struct bpf_object_open_opts *opts, int dsr,
+					const char *node6, bool dual)
 {
 	struct xdp_underlay *x = xdp_underlay__open_opts(opts);
 
@@ -95,9 +97,9 @@ static struct xdp_underlay *npx_open(struct bpf_object_open_opts *opts, int dsr,
 			xdp_underlay__destroy(x);
 			return NULL;
 		}
-	} else {
-		x->rodata->node_ip = ip4(NODE_IP);
 	}
+	if (!node6 || dual)
+		x->rodata->node_ip = ip4(NODE_IP);
 	x->rodata->vni = VNI;
 	UL_SVC_RANGES(x->rodata);
 	x->rodata->lb_enabled = 1;
@@ -108,6 +110,11 @@ static struct xdp_underlay *npx_open(struct bpf_object_open_opts *opts, int dsr,
 		return NULL;
 	}
 	return x;
+}
+
+static struct xdp_underlay *npx_open(struct bpf_object_open_opts *opts, int dsr, const char *node6)
+{
+	return npx_open_as(opts, dsr, node6, false);
 }
 
 int xdp_np_load(struct bpf_object_open_opts *opts)
@@ -147,20 +154,30 @@ void xdp_np_destroy(void)
 		npx_detach(npx_fds[i].tc_fd);
 }
 
-int npx_attach(int tc_fd, const char *node6, int dsr)
+static int npx_attach_as(int tc_fd, const char *node6, int dsr, bool dual)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = env.pin_dir);
 
 	for (size_t i = 0; i < ARRAY_SIZE(npx_fds); i++) {
 		if (npx_fds[i].x)
 			continue;
-		npx_fds[i].x = npx_open(&opts, dsr, node6);
+		npx_fds[i].x = npx_open_as(&opts, dsr, node6, dual);
 		if (!npx_fds[i].x)
 			return -errno ?: -EINVAL;
 		npx_fds[i].tc_fd = tc_fd;
 		return 0;
 	}
 	return -ENOSPC;
+}
+
+int npx_attach(int tc_fd, const char *node6, int dsr)
+{
+	return npx_attach_as(tc_fd, node6, dsr, false);
+}
+
+int npx_attach_dual(int tc_fd, const char *node6, int dsr)
+{
+	return npx_attach_as(tc_fd, node6, dsr, true);
 }
 
 void npx_detach(int tc_fd)
