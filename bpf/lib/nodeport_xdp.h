@@ -580,12 +580,13 @@ static __always_inline int xdp_nodeport(struct xdp_md *ctx, int fam)
 	}
 	NPX_STEP(5);
 	/* A pod of another node, the encapsulated frame within the device's
-	 * MTU. IPv4's node is np4_tunnel's, as from_outside finds it; one
-	 * behind the IPv6 underlay (XCNI_TUN6) goes to tc. */
+	 * MTU. IPv4's node is np4_tunnel's, as from_outside finds it (over
+	 * either underlay, dst6 set for the IPv6 one; DSR over that one is
+	 * tc's drop-no-tunnel: to tc). */
 	if (fam == XCNI_AF_INET) {
-		const __u8 *ul6;
-
-		tunnel = np4_tunnel(*(const __u32 *)be->addr, &ul6);
+		tunnel = np4_tunnel(*(const __u32 *)be->addr, &dst6);
+		if (lb_dsr && dst6)
+			tunnel = 0;
 	} else {
 		/* IPv6's may be behind the IPv6 underlay (dst6: chosen on the
 		 * pointer, as tunnel_encap does). */
@@ -713,7 +714,7 @@ static __always_inline int xdp_nodeport(struct xdp_md *ctx, int fam)
 			     (lb_dsr ? XCNI_ENCAP6_DSR_LEN : XCNI_ENCAP6_LEN)) >
 		    (void *)(long)ctx->data_end)
 			return XDP_ABORTED;
-		npx_ul6_outer(eth, in, dst6, orig);
+		npx_ul6_outer(eth, in, dst6, (const struct xcni_ct6_key *)orig);
 		eth->h_proto = bpf_htons(ETH_P_IPV6);
 	} else {
 		if ((void *)((char *)eth + ETH_HLEN +

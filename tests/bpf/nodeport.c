@@ -1268,7 +1268,9 @@ static void lb46u_setup(void **state)
 	fo46d = ul46_load(1);
 	assert_non_null(fo46);
 	assert_non_null(fo46d);
+	/* The XDP fast path of such a node, compared with it on every frame (xdp_np.c). */
 	assert_int_equal(npx_attach_dual(bpf_program__fd(fo46->progs.from_overlay), NODE6, 0), 0);
+	assert_int_equal(npx_attach_dual(bpf_program__fd(fo46d->progs.from_overlay), NODE6, 1), 0);
 	assert_int_equal(ul6_node(NV, "nv", RV6, ID_RV), 0);
 	in6(NV, v.tunnel_ip6);
 	assert_int_equal(bpf_map_update_elem(map_fd("xcni_ipcache"), &k, &v, BPF_ANY), 0);
@@ -1303,6 +1305,7 @@ static void lb46u_teardown(void **state)
 	else
 		assert_int_equal(bpf_map_delete_elem(map_fd("xcni_ipcache"), &k), 0);
 	npx_detach(bpf_program__fd(fo46->progs.from_overlay));
+	npx_detach(bpf_program__fd(fo46d->progs.from_overlay));
 	from_overlay__destroy(fo46);
 	from_overlay__destroy(fo46d);
 	fo46 = fo46d = NULL;
