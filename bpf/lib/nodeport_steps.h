@@ -598,15 +598,20 @@ static __always_inline void np4_snat_open(const struct pkt *p, const struct lb_s
 static __always_inline __u32 np4_tunnel(__u32 daddr, const __u8 **dst6)
 {
 	const struct xcni_ipcache_val *dipc = ipcache_lookup(daddr);
-	__u32 tunnel;
 
 	*dst6 = NULL;
 	if (!dipc || !(dipc->flags & XCNI_IPC_POD) || !node_ip)
 		return 0;
-	tunnel = tunnel_of(dipc, node_ip);
-	if (tunnel == XCNI_TUN6)
+	/* tunnel_of's answer, dst6 set on the flag and ul6_on (not on the
+	 * answer's value, which a tunnel_ip could share): an IPv4 underlay's
+	 * node (node_ip6 zero) has its IPv6 branch left out by the verifier. */
+	if (dipc->flags & XCNI_IPC_TUN6) {
+		if (!ul6_on())
+			return 0;
 		*dst6 = dipc->tunnel_ip6;
-	return tunnel;
+		return XCNI_TUN6;
+	}
+	return dipc->tunnel_ip;
 }
 
 #endif
