@@ -3,8 +3,10 @@
  * NodePorts, externalIPs and load-balancer IPs, both families: traffic from
  * outside (the underlay, not Geneve) to an external frontend, taken by
  * from_overlay. A backend on this node: DNAT only, into the pod. On another
- * node: SNAT to this node and Geneve to it (its replies come back here and
- * are undone), or DSR (the frontend in a Geneve option; the backend's node
+ * node: SNAT to this node and Geneve to it over the underlay that reaches it
+ * (an IPv4 flow too over the IPv6 one, to a node known there only, still
+ * SNATed to node_ip: np4_tunnel; its replies come back here and are undone,
+ * nodeport4_reply from overlay_decap_first), or DSR (the frontend in a Geneve option; the backend's node
  * answers the client itself). ICMP errors about these flows, Packet Too Big
  * for what would not fit the underlay encapsulated. The sections below say
  * each part's rules.

@@ -445,7 +445,8 @@ __attribute__((noinline)) int nodeport6_reply_nat(struct __sk_buff *skb, struct 
  * sent it) in a Geneve option for the backend's node, which judges the
  * backend's ingress on the client and sends its replies itself. Over the
  * underlay that reaches the node (tunnel; dst6 its IPv6 underlay address,
- * else NULL: IPv4's flows take the IPv4 underlay only). The option rides on
+ * else NULL: IPv4's flows take the IPv4 underlay only, from_outside drops
+ * one to a node behind the IPv6 one as no tunnel). The option rides on
  * every packet that fits the underlay with it; one that does not (a
  * full-size segment: the pods' MTU leaves room for the plain encapsulation
  * only; any GSO packet, whose segments are full-size where the flow's

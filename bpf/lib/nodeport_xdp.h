@@ -5,8 +5,9 @@
  * from_overlay's from_outside would translate to a backend on another node
  * and does it at the driver, both families, in one body (xdp_nodeport, the
  * family a constant; its frames xdp_nodeport4 and xdp_nodeport6), over the
- * IPv4 underlay or, for IPv6 to a backend's node behind it, the IPv6 one
- * (npx_ul6_outer: from_outside's IPv4 path has no IPv6 underlay): the
+ * IPv4 underlay or, to a backend's node behind it, the IPv6 one (either
+ * family inside; npx_ul6_outer, an IPv6 FIB lookup; IPv4 DSR over it is
+ * tc's drop-no-tunnel, handed on): the
  * same Service lookup and backend choice (lb.h's lb_flow_choose:
  * Maglev or random, affinity, the ready and terminating rules,
  * externalTrafficPolicy through the EXT frontend), the same conntrack
@@ -38,7 +39,8 @@
  *    lb_flow_choose: a pod, a node, a martian, a ClusterIP from outside): tc
  *    drops it with its event and counters;
  *  - no backend (tc answers with a RST or port unreachable), a backend on
- *    this node (below), no tunnel to the backend's node, an
+ *    this node (below), no tunnel to the backend's node (IPv4 DSR to a node
+ *    behind the IPv6 underlay too), an
  *    encapsulated frame over the underlay's MTU (tc
  *    answers fragmentation-needed: np4_too_big; for DSR, one that fits
  *    without the option but not with it, which tc sends without),
