@@ -15,6 +15,24 @@ set -uo pipefail
 lab_suite decap
 export XCNI_LAB_XDP=native
 
+# says WANT CMD...: CMD prints WANT (else what it printed).
+says() { local want=$1 got; shift; got=$("$@"); [ "$got" = "$want" ] || { echo "got: $got"; return 1; }; }
+# Where n<N> decapsulates Geneve: xcnictl config's OVERLAY-DECAP, status
+# --json's config.overlay_decap (which must not name the cookie), status's
+# Hooks line.
+decap_config() {
+	in_node "$1" "$XCNICTL" --pin-dir "$LAB_PINS/n$1" config | sed -En 's/^OVERLAY-DECAP +//p'
+}
+decap_status() {
+	local out
+	out=$("$XCNICTL" status --node "n$1" --json)
+	grep -qi cookie <<<"$out" && { echo "status --json names a cookie"; return 1; }
+	jq_ 'd["nodes"][0]["config"]["overlay_decap"]' <<<"$out"
+}
+decap_hooks() {
+	"$XCNICTL" status --node "n$1" | sed -En 's/^Hooks: .*; Geneve decapsulated at ([^;]*).*/\1/p'
+}
+
 lab_start "$XCNICTL" "$XCNI_BIN" "$XCNID_BIN" /usr/bin/tshark /usr/bin/iperf3
 out=$("$XCNID_BIN" --overlay-decap gro 2>&1); RC=$?
 check "xcnid --overlay-decap gro: exit 2, naming the choices" \
@@ -31,6 +49,11 @@ for i in 1 2; do
 		grep -q 'overlay decapsulation on ul0: xdp (native' "$XCNI_LAB_DIR/n$i/xcnid.log"
 	check "n$i's ul0 runs XDP in driver mode" \
 		bash -c "ip -n xcl-n$i -d link show ul0 | grep -q 'prog/xdp id'"
+	# What xcnictl reads from the programs n$i runs (never the cookie itself).
+	check "n$i: config says OVERLAY-DECAP xdp" says xdp decap_config "$i"
+	check "n$i: status --json says config.overlay_decap xdp" says xdp decap_status "$i"
+	check "n$i: status says 'Geneve decapsulated at xdp' on the Hooks line" \
+		says xdp decap_hooks "$i"
 	# GRO on the underlay device, as a NIC has it by default (a veth has it off).
 	ip netns exec "xcl-n$i" ethtool -K ul0 gro on >/dev/null
 done
