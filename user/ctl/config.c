@@ -490,6 +490,8 @@ const struct cmd config_cmds[] = {
 	  "without --underlay-dev. UNDERLAY-DEV is \"-\" outside xcnid's network\n"
 	  "namespace. XDP-MODE is how the prefilter is attached: native (driver),\n"
 	  "generic (skb) or none. TRACE-SAMPLE and EVENTS-RATE are the event settings\n"
-	  "(see config set).", NULL },
+	  "(see config set). OVERLAY-DECAP is where Geneve from the other nodes is\n"
+	  "taken apart, as the programs run: tc, xdp (--overlay-decap xdp, XDP\n"
+	  "native) or \"tc (xdp asked, XDP not native)\".", NULL },
 	{}
 };
