@@ -15,6 +15,41 @@ set -uo pipefail
 lab_suite decap
 export XCNI_LAB_XDP=native
 
+# says WANT CMD...: CMD prints WANT (else what it printed).
+says() { local want=$1 got; shift; got=$("$@"); [ "$got" = "$want" ] || { echo "got: $got"; return 1; }; }
+# Where n<N> decapsulates Geneve: xcnictl config's OVERLAY-DECAP, status
+# --json's config.overlay_decap (which must not name the cookie), status's
+# Hooks line.
+decap_config() {
+	in_node "$1" "$XCNICTL" --pin-dir "$LAB_PINS/n$1" config | sed -En 's/^OVERLAY-DECAP +//p'
+}
+decap_status() {
+	"$XCNICTL" status --node "n$1" --json | jq_ 'd["nodes"][0]["config"]["overlay_decap"]'
+}
+decap_hooks() {
+	"$XCNICTL" status --node "n$1" | sed -En 's/^Hooks: .*; Geneve decapsulated at ([^;]*).*/\1/p'
+}
+# The cookie n<N>'s xdp_underlay holds (its .bss, through bpftool) as the
+# words of the two halves, decimal and hex: none may appear in what
+# xcnictl config and status print.
+decap_cookie_unsaid() {
+	local prog m words out
+	prog=$(ip -n "xcl-n$1" -j -d link show ul0 | jq_ 'd[0]["xdp"]["prog"]["id"]') || return 1
+	for m in $(bpftool -j prog show id "$prog" | jq_ '" ".join(map(str, d["map_ids"]))'); do
+		bpftool -j map show id "$m" | jq_ 'd["name"]' | grep -q '\.bss$' || continue
+		words=$(bpftool -j map lookup id "$m" key 0 0 0 0 |
+			jq_ '" ".join(w for c in d["formatted"]["value"][".bss"] if "decap_cookie_xdp" in c for v in c["decap_cookie_xdp"] for w in (str(v), "%x" % v, "%08x" % v))')
+	done
+	[ -n "${words:-}" ] || { echo "no decap_cookie_xdp in xdp_underlay's .bss (prog $prog)"; return 1; }
+	out=$(in_node "$1" "$XCNICTL" --pin-dir "$LAB_PINS/n$1" config; in_node "$1" "$XCNICTL" \
+		--pin-dir "$LAB_PINS/n$1" config --json; "$XCNICTL" status --node "n$1"
+		"$XCNICTL" status --node "n$1" --json)
+	for m in $words; do
+		grep -qiw -- "$m" <<<"$out" && { echo "xcnictl printed $m, a word of the cookie"; return 1; }
+	done
+	[ "$words" != "0 0 00000000 0 0 00000000" ] || { echo "the cookie is zero"; return 1; }
+}
+
 lab_start "$XCNICTL" "$XCNI_BIN" "$XCNID_BIN" /usr/bin/tshark /usr/bin/iperf3
 out=$("$XCNID_BIN" --overlay-decap gro 2>&1); RC=$?
 check "xcnid --overlay-decap gro: exit 2, naming the choices" \
@@ -31,6 +66,13 @@ for i in 1 2; do
 		grep -q 'overlay decapsulation on ul0: xdp (native' "$XCNI_LAB_DIR/n$i/xcnid.log"
 	check "n$i's ul0 runs XDP in driver mode" \
 		bash -c "ip -n xcl-n$i -d link show ul0 | grep -q 'prog/xdp id'"
+	# What xcnictl reads from the programs n$i runs (never the cookie itself).
+	check "n$i: config says OVERLAY-DECAP xdp" says xdp decap_config "$i"
+	check "n$i: status --json says config.overlay_decap xdp" says xdp decap_status "$i"
+	check "n$i: status says 'Geneve decapsulated at xdp' on the Hooks line" \
+		says xdp decap_hooks "$i"
+	check "n$i: xdp_underlay's cookie is set, and xcnictl config and status never print it" \
+		decap_cookie_unsaid "$i"
 	# GRO on the underlay device, as a NIC has it by default (a veth has it off).
 	ip netns exec "xcl-n$i" ethtool -K ul0 gro on >/dev/null
 done

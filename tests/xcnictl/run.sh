@@ -567,6 +567,7 @@ check "config --json" json_is 'j["abi_version"] == 1 and j["node_name"] == "node
 check "config: overlay fields" has '^NODE-IP +192\.168\.5\.1$' x config
 check "config: no IPv6 underlay address: NODE-IP6 none" json_is 'j["node_ip6"] is None' x config --json
 check "config: no underlay link: NODE-PORT-MODE none" json_is 'j["node_port_mode"] is None' x config --json
+check "config: no overlay programs: OVERLAY-DECAP none" json_is 'j["overlay_decap"] is None' x config --json
 check "config: underlay device resolved" has '^UNDERLAY-DEV +lo$' x config
 check "config: XDP mode by name" has '^XDP-MODE +generic$' x config
 check "config: the event settings" json_is 'j["trace_sample"] == 7 and j["events_rate"] == 500' x config --json
@@ -1265,6 +1266,20 @@ if [ -x "$XCNID" ]; then
 		done
 		ovx tunnel list; cat "/tmp/xcnid-$XCT_TAG.log"; return 1
 	}
+	# status as JSON whatever its verdict (exit 1 unless OK).
+	ovstatus() { ovx status -j || :; }
+	# The agent again, --overlay-decap xdp (XDP auto) on a bridge of its own,
+	# which has no native XDP: xcnid falls back to generic and keeps tc.
+	ov_bridge() {
+		stop_xcnid
+		ip -n "$OVN" link add ub0 type bridge && ip -n "$OVN" addr add 192.168.252.1/24 dev ub0 &&
+			ip -n "$OVN" link set ub0 up || return 1
+		XCNID_NETNS=$OVN start_xcnid "$OVL" --pod-cidr 10.99.9.0/24 --node-name n1 \
+			--manifests "$MAN" --underlay-dev ub0 --vni 77 --overlay-decap xdp || return 1
+		wait_xcnid_ready || return 1
+		grep 'overlay decapsulation on ub0: tc (--overlay-decap xdp needs native XDP, and XDP runs generic)' \
+			"/tmp/xcnid-$XCT_TAG.log" || { cat "/tmp/xcnid-$XCT_TAG.log"; return 1; }
+	}
 	# tst IP TXP TXB RXP RXB: a node's counters, as bpftool writes them (to every CPU).
 	# shellcheck disable=SC2046 # bpftool wants the hex bytes as separate words
 	tst() { bpftool map update pinned "$OVL/xcni_tunstat" key hex $(ip4 "$1") value hex $(le "$2" 8)$(le "$3" 8)$(le "$4" 8)$(le "$5" 8); }
@@ -1309,6 +1324,21 @@ n3 192.168.251.3 10.99.11.0/24 0 0 0 0' ovx tunnel list
 			'[e for e in j if e["cidr"] == "fd00:251::/64"][0]["packets"] >= 3' ovx prefilter list --json
 		check "prefilter del ul1's IPv6 /64" ovx prefilter del fd00:251::/64
 		check "ul1 reaches the node over IPv6 again" test "$(pings6 2)" -ge 1
+		# Where Geneve is decapsulated, from the programs that run: tc without
+		# --overlay-decap; with it, xdp only where XDP runs native, and a
+		# bridge (no native XDP) leaves it to tc.
+		check "config: Geneve decapsulated at tc (no --overlay-decap)" has '^OVERLAY-DECAP +tc$' ovx config
+		check "status --json: config.overlay_decap tc" \
+			json_is 'j["nodes"][0]["config"]["overlay_decap"] == "tc"' ovstatus
+		check "status: the Hooks line says tc" has '^Hooks: .*; XDP generic; Geneve decapsulated at tc$' ovx status
+		if check "xcnid --overlay-decap xdp on a bridge (generic XDP only)" ov_bridge; then
+			check "config: tc (xdp asked, XDP not native)" \
+				has '^OVERLAY-DECAP +tc \(xdp asked, XDP not native\)$' ovx config
+			check "status --json: config.overlay_decap says XDP is not native" json_is \
+				'j["nodes"][0]["config"]["overlay_decap"] == "tc (xdp asked, XDP not native)"' ovstatus
+			check "status: never the cookie" bash -c \
+				"! nsenter --net=/run/netns/$OVN '$XCNICTL' --pin-dir '$OVL' status -j | grep -qi cookie"
+		fi
 	fi
 else
 	echo "ok $((_t_n + 1)) # SKIP $XCNID not built"

@@ -43,6 +43,9 @@ static const struct pt_col config_cols[] = {
 	{ "POLICY-REV", "policy_rev", PT_UINT },
 	/* The NodePort fast path at XDP (xcnid --nodeport-acceleration) as attached. */
 	{ "NODEPORT-ACCEL", "nodeport_acceleration", PT_STR },
+	/* Where Geneve from the nodes is taken apart (xcnid --overlay-decap), as
+	 * the underlay's programs run: ctl_overlay_decap. */
+	{ "OVERLAY-DECAP", "overlay_decap", PT_STR },
 };
 
 /* How xcnid attached the prefilter: the XDP_FLAGS_* mode it wrote. */
@@ -64,18 +67,12 @@ static const char *xdp_mode_name(__u32 mode)
 }
 
 /*
- * The variables vars[] of a loaded program's .rodata (the program pinned as
- * obj under pin_dir, or with link the program of the link pinned there), into
- * out[] (sizes len[]), found by name in the map's BTF: xcnid sets them before
- * loading and they never change. 0, or -ENOENT when the program, its .rodata
- * or a variable is not there.
+ * One of the underlay's programs where xcnid attached it without a pinned
+ * link (tc clsact for from_overlay; XDP through netlink, as --attach tc or
+ * Linux < 5.9 has it): found by the ifindex xcni_config records, so only
+ * from xcnid's network namespace. Its fd, or -1.
  */
-/*
- * from_overlay where xcnid attached it as a tc clsact filter (no TCX link
- * pinned): the underlay's ingress filter of xcni's handle, found by the
- * ifindex xcni_config records. Its fd, or -1.
- */
-static int underlay_tc_prog(const char *pin_dir)
+static int underlay_prog(const char *pin_dir, bool xdp)
 {
 	struct xcni_config cfg;
 	char path[PATH_MAX];
@@ -90,6 +87,12 @@ static int underlay_tc_prog(const char *pin_dir)
 	close(fd);
 	if (!ok)
 		return -1;
+	if (xdp) {
+		LIBBPF_OPTS(bpf_xdp_query_opts, q);
+
+		ok = !bpf_xdp_query((int)cfg.underlay_ifindex, 0, &q) && q.prog_id;
+		return ok ? bpf_prog_get_fd_by_id(q.prog_id) : -1;
+	}
 	{
 		DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = (int)cfg.underlay_ifindex,
 				    .attach_point = BPF_TC_INGRESS);
@@ -103,8 +106,15 @@ static int underlay_tc_prog(const char *pin_dir)
 	}
 }
 
-int ctl_prog_rodata(const char *pin_dir, const char *obj, bool link, const char *const *vars,
-		    void **out, const size_t *len, size_t nvars)
+/*
+ * The variables vars[] of a loaded program's data section sec (".rodata",
+ * ".bss"), of the program pinned as obj under pin_dir, or with link the
+ * program of the link pinned there, into out[] (sizes len[]), found by name
+ * in the map's BTF. 0, or -ENOENT when the program, its section or a
+ * variable is not there.
+ */
+static int prog_vars(const char *pin_dir, const char *obj, bool link, const char *sec,
+		     const char *const *vars, void **out, const size_t *len, size_t nvars)
 {
 	struct bpf_prog_info pi = {};
 	__u32 ids[16], plen = sizeof(pi), zero = 0;
@@ -115,8 +125,8 @@ int ctl_prog_rodata(const char *pin_dir, const char *obj, bool link, const char 
 	snprintf(path, sizeof(path), "%s/%s", pin_dir, obj);
 	pfd = bpf_obj_get(path);
 	if (pfd < 0 && link) {
-		/* No TCX link: the agent took the older path (tc clsact). */
-		pfd = underlay_tc_prog(pin_dir);
+		/* No link: the agent took the older path (tc clsact, netlink XDP). */
+		pfd = underlay_prog(pin_dir, strstr(obj, XCNI_LINK_UNDERLAY_XDP) != NULL);
 		if (pfd < 0)
 			return -ENOENT;
 		link = false;
@@ -150,8 +160,9 @@ int ctl_prog_rodata(const char *pin_dir, const char *obj, bool link, const char 
 
 		if (mfd < 0)
 			continue;
+		found = 0;
 		if (bpf_obj_get_info_by_fd(mfd, &mi, &mlen) || mi.type != BPF_MAP_TYPE_ARRAY ||
-		    !strstr(mi.name, ".rodata") || !mi.btf_id || !mi.btf_value_type_id ||
+		    !strstr(mi.name, sec) || !mi.btf_id || !mi.btf_value_type_id ||
 		    !(btf = btf__load_from_kernel_by_id(mi.btf_id)) ||
 		    !(t = btf__type_by_id(btf, mi.btf_value_type_id)) || !btf_is_datasec(t) ||
 		    !(val = malloc(mi.value_size)) || bpf_map_lookup_elem(mfd, &zero, val))
@@ -179,6 +190,12 @@ close:
 	return err;
 }
 
+int ctl_prog_rodata(const char *pin_dir, const char *obj, bool link, const char *const *vars,
+		    void **out, const size_t *len, size_t nvars)
+{
+	return prog_vars(pin_dir, obj, link, ".rodata", vars, out, len, nvars);
+}
+
 /* An IPv6 range of the config record (ABI 17) as ADDR/LEN, or NULL for none. */
 static const char *cidr6_str(const __u8 net[16], __u8 len, char *buf, size_t buflen)
 {
@@ -203,6 +220,31 @@ int ctl_node_port_dsr(const char *pin_dir, bool *dsr)
 	if (!err)
 		*dsr = v != 0;
 	return err;
+}
+
+const char *ctl_overlay_decap(const char *pin_dir, bool *torn)
+{
+	static const char *const in_vars[] = { "vni", "decap_cookie" };
+	static const char *const xdp_vars[] = { "decap_cookie_xdp" };
+	static const size_t in_lens[] = { 4, 8 }, xdp_lens[] = { 8 };
+	__u32 vni = 0, want[2] = {}, run[2] = {};
+	void *in_out[] = { &vni, want }, *xdp_out[] = { run };
+	int err;
+
+	*torn = false;
+	err = ctl_prog_rodata(pin_dir, XCNI_PIN_LINKS "/" XCNI_LINK_UNDERLAY_IN, true, in_vars,
+			      in_out, in_lens, 2);
+	if (err) /* a from_overlay older than the switch decapsulates in tc */
+		return ctl_prog_rodata(pin_dir, XCNI_PIN_LINKS "/" XCNI_LINK_UNDERLAY_IN, true,
+				       in_vars, in_out, in_lens, 1) ? NULL : "tc";
+	if (!(want[0] | want[1]))
+		return "tc";
+	/* xcnid writes xdp_underlay's cookie only once it runs native. */
+	if (prog_vars(pin_dir, XCNI_PIN_LINKS "/" XCNI_LINK_UNDERLAY_XDP, true, ".bss", xdp_vars,
+		      xdp_out, xdp_lens, 1) || !(run[0] | run[1]))
+		return "tc (xdp asked, XDP not native)";
+	*torn = run[0] != want[0] || run[1] != want[1];
+	return "xdp";
 }
 
 /* xcni_config.np_accel: how the NodePort fast path is attached. */
@@ -322,6 +364,14 @@ static void config_svc_cols(struct ptable *t, const struct ctl_ctx *c,
 	pt_str(t, np_accel_name(cfg->np_accel));
 }
 
+/* Where Geneve is decapsulated; none without an overlay. */
+static void config_decap_col(struct ptable *t, const struct ctl_ctx *c)
+{
+	bool torn;
+
+	pt_str(t, ctl_overlay_decap(c->pin_dir, &torn));
+}
+
 static int cmd_config(const struct ctl_ctx *c, char **argv)
 {
 	struct xcni_config cfg;
@@ -340,6 +390,7 @@ static int cmd_config(const struct ctl_ctx *c, char **argv)
 	config_node_cols(t, &cfg);
 	config_underlay_cols(t, &cfg);
 	config_svc_cols(t, c, &cfg);
+	config_decap_col(t, c);
 	return show(c, t);
 }
 
@@ -439,6 +490,8 @@ const struct cmd config_cmds[] = {
 	  "without --underlay-dev. UNDERLAY-DEV is \"-\" outside xcnid's network\n"
 	  "namespace. XDP-MODE is how the prefilter is attached: native (driver),\n"
 	  "generic (skb) or none. TRACE-SAMPLE and EVENTS-RATE are the event settings\n"
-	  "(see config set).", NULL },
+	  "(see config set). OVERLAY-DECAP is where Geneve from the other nodes is\n"
+	  "taken apart, as the programs run: tc, xdp (--overlay-decap xdp, XDP\n"
+	  "native) or \"tc (xdp asked, XDP not native)\".", NULL },
 	{}
 };

@@ -165,6 +165,15 @@ int ctl_prog_rodata(const char *pin_dir, const char *obj, bool link, const char 
 /* Whether the node's from_overlay runs --node-port-mode dsr (its lb_dsr); -ENOENT
  * without an underlay attachment. */
 int ctl_node_port_dsr(const char *pin_dir, bool *dsr);
+/*
+ * Where this node decapsulates Geneve from the others, read from the programs
+ * it runs (never their cookie): "tc"; "xdp" where xdp_underlay holds the
+ * record cookie (xcnid --overlay-decap xdp, native XDP); "tc (xdp asked, XDP
+ * not native)" where from_overlay was loaded for it but xdp_underlay was not
+ * given the cookie; NULL without an overlay. *torn: xdp_underlay's cookie is
+ * not from_overlay's, which then drops what XDP decapsulated.
+ */
+const char *ctl_overlay_decap(const char *pin_dir, bool *torn);
 /* map_open for a map a view can do without: -errno, and nothing said if it is missing. */
 int map_open_quiet(const struct ctl_ctx *c, const struct map_spec *m);
 /* The node config, xcni_config's one entry, into *cfg: 0 or -errno (said). */

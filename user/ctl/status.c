@@ -458,7 +458,9 @@ static json_t *npaccel_json(const struct ctl_ctx *c, const struct xcni_config *c
 /* The node config map's record, and the problems it names. */
 static json_t *config_json(const struct ctl_ctx *c, struct xcni_config *cfg, json_t *problems)
 {
+	const char *decap;
 	json_t *cfgj;
+	bool torn;
 
 	cfg->node_name[sizeof(cfg->node_name) - 1] = '\0';
 	cfg->error[sizeof(cfg->error) - 1] = '\0';
@@ -487,6 +489,12 @@ static json_t *config_json(const struct ctl_ctx *c, struct xcni_config *cfg, jso
 		json_array_append_new(problems, json_sprintf("%u pods claim an address another "
 			"claims (drop-addr-contested)", cfg->nr_addr_contested));
 	json_object_set_new(cfgj, "nodeport_acceleration", npaccel_json(c, cfg));
+	decap = ctl_overlay_decap(c->pin_dir, &torn);
+	json_object_set_new(cfgj, "overlay_decap", decap ? json_string(decap) : json_null());
+	if (torn)
+		json_array_append_new(problems, json_string("overlay decapsulation: xdp_underlay's "
+			"record cookie is not from_overlay's, which drops what XDP decapsulated "
+			"(drop-outside-spoof): restart xcnid"));
 	return cfgj;
 }
 
@@ -669,6 +677,8 @@ static void print_kernel_hooks(json_t *n, json_t *a, json_t *cfg)
 		printf("; xcni first on every one");
 	}
 	printf("; XDP %s", jstr(cfg, "xdp"));
+	if (json_is_string(json_object_get(cfg, "overlay_decap")))
+		printf("; Geneve decapsulated at %s", jstr(cfg, "overlay_decap"));
 	if (na && strcmp(jstr(na, "mode"), "off"))
 		printf("; NodePort acceleration %s (%lld packets at XDP, %lld to tc)",
 		       jstr(na, "mode"), jint(na, "xdp4_packets") + jint(na, "xdp6_packets"),
