@@ -463,29 +463,9 @@ def fn_lengths(funcs):
 
 
 def readme():
-    out, cur, fence = [], [], False
-    for i, line in enumerate(Path("README.md").read_text().split("\n"), 1):
-        s = line.strip()
-        if s.startswith("```"):
-            fence = not fence
-            if cur:
-                out.append(cur)
-                cur = []
-            continue
-        if fence:
-            continue
-        if not s or s[0] in "#|" or s.startswith("!["):
-            if cur:
-                out.append(cur)
-                cur = []
-            continue
-        if re.match(r"\s*([-*]|\d+\.)\s", line) and cur:
-            out.append(cur)
-            cur = []
-        cur.append((i, line))
-    if cur:
-        out.append(cur)
-    words = [(p[0][0], sum(len(re.sub(r"[`*]", "", l).split()) for _, l in p)) for p in out]
+    sys.path.insert(0, str(Path("tests/docs").resolve()))
+    from paragraphs import paragraphs
+    words = paragraphs("README.md")
     long_ = ["README.md:%d: %d words" % (ln, w) for ln, w in words if w >= 120]
     say(not long_, "readme", "%d of %d README.md paragraphs of 120 words or more (longest %d)" %
         (len(long_), len(words), max(w for _, w in words)), "0 (269 and 179 at the start)", long_)

@@ -132,30 +132,8 @@ result(not missing, "%s: every backticked C-style name exists in the sources (%d
 
 
 # 5. README paragraphs
-def paragraphs(path):
-    out, cur, fence = [], [], False
-    for i, line in enumerate(open(path, encoding="utf-8").read().split("\n"), 1):
-        s = line.strip()
-        if s.startswith("```"):
-            fence = not fence
-            if cur:
-                out.append(cur)
-                cur = []
-            continue
-        if fence:
-            continue
-        if not s or s[0] in "#|" or s.startswith("!["):
-            if cur:
-                out.append(cur)
-                cur = []
-            continue
-        if re.match(r"\s*([-*]|\d+\.)\s", line) and cur:
-            out.append(cur)
-            cur = []
-        cur.append((i, line))
-    if cur:
-        out.append(cur)
-    return [(p[0][0], sum(len(re.sub(r"[`*]", "", l).split()) for _, l in p)) for p in out]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from paragraphs import paragraphs  # noqa: E402
 
 
 long_ = ["README.md:%d: %d words" % (ln, w) for ln, w in paragraphs("README.md") if w >= 120]
