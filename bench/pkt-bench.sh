@@ -14,6 +14,12 @@
 #   RUNS    pkt_bench runs per side (default 8)
 #   ROUNDS  rounds inside each run (pkt_bench's, default 20)
 #
+# PKT_BENCH_BLOCKS=1 runs each row alone (all its rounds in a row, after one
+# unmeasured; see pkt_bench.c) instead of turning the order every round.
+# PKT_BENCH_NO_XDP=1 leaves the XDP rows out on both sides (they are left out
+# anyway when one tree has no XDP NodePort fast path; the head's XDP rows
+# refuse trees whose fast path took other steps).
+#
 # The runs' outputs stay in $OUT (default a new /tmp/pkt-bench.XXXXXX).
 set -euo pipefail
 BENCH=pkt-bench
@@ -32,14 +38,23 @@ lock=/tmp/xcni-test.lock
 out=${OUT:-$(mktemp -d /tmp/pkt-bench.XXXXXX)}
 mkdir -p "$out"
 
+# The same rows on both sides: if one tree has no XDP NodePort fast path,
+# neither side runs the XDP rows (an XDP test run slows the tc row after it,
+# see pkt_bench.c).
+cflags=()
+[[ ${PKT_BENCH_NO_XDP:-} != 1 ]] || cflags=(-DPKT_BENCH_NO_XDP)
+for side in base head; do
+	grep -q XCNI_HAS_NPACCEL "${!side}/bpf/xcni_shared.h" || cflags=(-DPKT_BENCH_NO_XDP)
+done
 for side in base head; do
 	tree=${!side}
 	for s in to_pod from_overlay; do
 		[[ -f $tree/build/gen/$s.skel.h ]] || die "$tree/build/gen/$s.skel.h: run make all there"
 	done
-	gcc -O2 -Wall -I"$tree/build/gen" -I"$tree/bpf" -o "$out/pkt_bench.$side" \
+	gcc -O2 -Wall "${cflags[@]}" -I"$tree/build/gen" -I"$tree/bpf" -o "$out/pkt_bench.$side" \
 		"$here/pkt_bench.c" -lbpf || die "pkt_bench does not build against $tree"
 done
+((${#cflags[@]} == 0)) || say "one tree has no XDP NodePort fast path: the XDP rows left out on both sides"
 
 say "base $base, head $head, $runs runs a side, $rounds rounds each; outputs in $out"
 # One hold of the lock for all the runs: the two sides meet the same machine,

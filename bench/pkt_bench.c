@@ -49,7 +49,12 @@
  * measured is a flow conntrack knows. Rows run in rounds, each row 5000
  * calls a round (to_pod: 100 calls of repeat 100, as nothing is rewritten;
  * the others repeat 1, as a repeat would rerun the rewritten skb), and the
- * mean over all rounds is printed in ns per packet.
+ * mean over all rounds is printed in ns per packet. With PKT_BENCH_BLOCKS=1
+ * in the environment each row runs alone instead, all its rounds one after
+ * the other after one unmeasured round: no row is measured just after
+ * another program's test run (an XDP test run with repeat > 1 leaves the
+ * next ~1,000 tc packets up to 1.9x slower on a quiet machine, which the
+ * rotation then charges to whichever row follows the XDP rows).
  *
  * Built with -DPKT_BENCH_PREFILTER (bench/nodeport-xdp.sh does; a tree
  * before the tc prefilter, 3d92410, has no tc_prefilter to build it with),
@@ -93,7 +98,12 @@
 #include "from_overlay.skel.h"
 #include "from_pod.skel.h"
 #include "to_pod.skel.h"
-#ifdef XCNI_HAS_NPACCEL /* a tree with the XDP NodePort fast path */
+/* A tree with the XDP NodePort fast path, unless PKT_BENCH_NO_XDP (set by
+ * bench/pkt-bench.sh when the other side has none): both sides must run the
+ * same rows, as an XDP test run with repeat > 1 leaves the next ~1,000 tc
+ * packets measured up to 1.9x slower (the to_pod row after it: 287 against
+ * 152 ns per packet, bench/README.md "One flow"). */
+#if defined(XCNI_HAS_NPACCEL) && !defined(PKT_BENCH_NO_XDP)
 #include "xdp_underlay.skel.h"
 #define NP_XDP 1
 #endif
@@ -423,6 +433,7 @@ static int to_n2(const struct row *r, const uint8_t *out, uint32_t len)
 	       !memcmp(in + 12, &node, 4) && !memcmp(in + 16, &rr, 4) && in[22] == 0 && in[23] == 80;
 }
 
+#ifdef NP_XDP
 /* NodePort DSR at XDP: Geneve with the DSR option to n2 around CLIENT -> R:80. */
 static int to_n2_dsr(const struct row *r, const uint8_t *out, uint32_t len)
 {
@@ -449,6 +460,7 @@ static int to_n3_ul6(const struct row *r, const uint8_t *out, uint32_t len)
 	       out[14 + 40 + 3] == (XCNI_GENEVE_PORT & 0xff) && !memcmp(in + 8, node, 16) &&
 	       !memcmp(in + 24, rr, 16) && in[40 + 2] == 0 && in[40 + 3] == 80;
 }
+#endif
 
 /* from_pod, local: into B (B's MACs, the addresses kept). */
 static int into_b_pod(const struct row *r, const uint8_t *out, uint32_t len)
@@ -1134,14 +1146,24 @@ int main(int argc, char **argv)
 	for (int i = 0; i < nr; i++)
 		if (run(&rows[i], calls / rows[i].repeat, 0))
 			goto out;
-	/* Rounds: every row in each, the order turned by one a round. */
-	for (int r = 0; r < rounds; r++)
-		for (int j = 0; j < nr; j++) {
-			struct row *w = &rows[(j + r) % nr];
-
-			if (run(w, calls / w->repeat, 1))
+	/* Blocks: each row alone, an unmeasured round, then its rounds. */
+	if (getenv("PKT_BENCH_BLOCKS") && !strcmp(getenv("PKT_BENCH_BLOCKS"), "1"))
+		for (int i = 0; i < nr; i++) {
+			if (run(&rows[i], calls / rows[i].repeat, 0))
 				goto out;
+			for (int r = 0; r < rounds; r++)
+				if (run(&rows[i], calls / rows[i].repeat, 1))
+					goto out;
 		}
+	/* Rounds: every row in each, the order turned by one a round. */
+	else
+		for (int r = 0; r < rounds; r++)
+			for (int j = 0; j < nr; j++) {
+				struct row *w = &rows[(j + r) % nr];
+
+				if (run(w, calls / w->repeat, 1))
+					goto out;
+			}
 	for (int i = 0; i < nr; i++)
 		printf("%-62s %7.1f ns/packet\n", rows[i].name, (double)rows[i].ns / rows[i].pkts);
 	err = 0;
