@@ -96,8 +96,11 @@ for i in 2 3; do
 done
 check "lab get --json: ipv6Only false, true, true; n2's internalIP fd00:77::2" \
 	test "$(lab get --json | jq_ '" ".join(str(n["ipv6Only"]) for n in d["nodes"]) + " " + d["nodes"][1]["internalIP"]')" = "False True True fd00:77::2"
-check "n1's xcnid has both node addresses (its log: 'node addresses $N1 and $N1_6')" \
-	grep -q "node addresses $N1 and $N1_6" "$XCNI_LAB_DIR/n1/xcnid.log"
+# cfg_ips N: node nN's xcnid's node_ip and node_ip6 (xcnictl config; node_ip
+# shows the IPv6 one on a node without IPv4).
+cfg_ips() { "$XCNICTL" --node "n$1" config --json | jq_ 'd["node_ip"] + " " + (d.get("node_ip6") or "-")'; }
+check "xcnictl config: n1's xcnid has both node addresses ($N1 $N1_6), n2's IPv6 alone" \
+	bash -c "[ \"\$1\" = '$N1 $N1_6' ] && [ \"\$2\" = 'fd00:77::2 fd00:77::2' ]" _ "$(cfg_ips 1)" "$(cfg_ips 2)"
 # tunnels N: node nN's tunnel rows "NODE UNDERLAY-IP TX RX", sorted.
 tunnels() {
 	"$XCNICTL" --node "n$1" tunnel list --json |
