@@ -67,7 +67,7 @@ check "lab up --ipv6-only-nodes 2 --kube-proxy iptables: exit 2" \
 
 ACCEL_ARGS=()
 [ "$ACCEL" != off ] && ACCEL_ARGS=(--agent-arg "--nodeport-acceleration=$ACCEL")
-check "lab up --nodes 3 --kube-proxy none --ip-family dual --ipv6-only-nodes 2,3 ${ACCEL_ARGS[*]}" \
+check "lab up --nodes 3 --kube-proxy none --ip-family dual --ipv6-only-nodes 2,3${ACCEL_ARGS[*]:+ ${ACCEL_ARGS[*]}}" \
 	lab up --nodes 3 --kube-proxy none --ip-family dual --ipv6-only-nodes 2,3 "${ACCEL_ARGS[@]}" ||
 	{ finish; exit 1; }
 remember_pids
