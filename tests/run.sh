@@ -146,6 +146,12 @@ suites=(
 	"lab-npaccel-dual:env NPACCEL_FAMILY=dual bash tests/lab/npaccel.sh"
 	"lab-npaccel-native-dual:env NPACCEL_MODE=native NPACCEL_FAMILY=dual bash tests/lab/npaccel.sh"
 	"lab-npaccel-dsr-dual:env NPACCEL_DSR=1 NPACCEL_FAMILY=dual bash tests/lab/npaccel.sh"
+	# IPv4 NodePorts whose backend's node is reached over the IPv6 underlay (a
+	# lab of mixed nodes, lab up --ipv6-only-nodes 2,3): tc's path (TCX, and
+	# the older attach path), and the XDP fast path native (~10 s each).
+	"lab-np46:bash tests/lab/np46.sh"
+	"lab-np46-tc:env XCNI_ATTACH=tc bash tests/lab/np46.sh"
+	"lab-np46-npaccel-native:env NP46_ACCEL=native bash tests/lab/np46.sh"
 	"lab-netpol-svc-kpr:env LAB_KUBE_PROXY=none NETPOL_VIA_SERVICE=1 bash tests/lab/netpol.sh"
 	"lab-netpol-dual-svc-kpr:env NETPOL_FAMILY=dual NETPOL_VIA_SERVICE=1 LAB_KUBE_PROXY=none bash tests/lab/netpol.sh"
 	"lab-netpol-v6-kpr:env NETPOL_FAMILY=ipv6 NETPOL_NODES=2 LAB_KUBE_PROXY=none bash tests/lab/netpol.sh"

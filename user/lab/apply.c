@@ -625,12 +625,14 @@ static int node_validate(struct lab *lab, const struct k8s_object *o, const char
 			return -EINVAL;
 		}
 	}
-	/* An ipv6 lab's node has no IPv4 underlay address (n->ip only numbers it). */
-	if (o->node.internal_ip && lab_ul_v6only(lab)) {
+	/* An ipv6 lab's node (or an --ipv6-only-nodes one) has no IPv4 underlay
+	 * address (n->ip only numbers it). */
+	if (o->node.internal_ip && lab_node_ul6only(lab, n)) {
 		inet_ntop(AF_INET, &o->node.internal_ip, a, sizeof(a));
 		fprintf(stderr, "lab apply: %s: Node %s: status.addresses: InternalIP %s, but the "
-				"lab's underlay is IPv6 alone (node address %s; it cannot change)\n",
-			src, n->name, a, lab_node_addr(lab, n, a6, sizeof(a6)));
+				"%s underlay is IPv6 alone (node address %s; it cannot change)\n",
+			src, n->name, a, lab_ul_v6only(lab) ? "lab's" : "node's",
+			lab_node_addr(lab, n, a6, sizeof(a6)));
 		return -EINVAL;
 	}
 	if (!IN6_IS_ADDR_UNSPECIFIED((const struct in6_addr *)o->node.internal_ip6) &&

@@ -13,7 +13,8 @@
  *   netns xcl-n2 ...  ul0 192.168.77.2/24
  *
  * (An ipv6 lab's underlay is IPv6 alone: fd00:77::<i>/64, router ::254, the
- * outside 2001:db8:100::1; underlay.h.)
+ * outside 2001:db8:100::1; underlay.h. A dual stack lab's --ipv6-only-nodes
+ * have that alone, the other nodes both.)
  *
  * Pods come from real manifests and are wired by the real xcni binary, called
  * the way a runtime calls it. The cluster state xcnid watches is a manifest
@@ -154,6 +155,7 @@ static void usage_up(FILE *f)
 	fprintf(f, "Usage: xcnictl lab up [--nodes N] [--dns] [--kube-proxy iptables|none]\n"
 		   "                    [--node-port-range MIN-MAX] [--ip-family ipv4|ipv6|dual]\n"
 		   "                    [--node-port-mode snat|dsr] [--agent-arg --OPTION[=VALUE]]...\n"
+		   "                    [--ipv6-only-nodes N[,N...]]\n"
 		   "Creates a lab of N nodes (default 1): node i is netns " LAB_NETNS_PREFIX "n<i> with\n"
 		   "pod CIDR 10.244.<i>.0/24 and its own xcnid (pins under " LAB_PIN_ROOT "/n<i>).\n"
 		   "The nodes share an underlay: bridge " LAB_UL_BRIDGE " in netns " LAB_UL_NETNS ", node i plugged\n"
@@ -200,15 +202,51 @@ static void usage_up(FILE *f)
 		   "Geneve over IPv6 (pods get MTU %d), the router " LAB_UL_GW6 ", the outside\n"
 		   LAB_OUT_IP6 "; NodePorts, the outside's probes and DNS over IPv6; no IPv4\n"
 		   "address on any lab link but the loopbacks.\n"
+		   "--ipv6-only-nodes N[,N...] (with --ip-family dual and --kube-proxy none): a\n"
+		   "cluster that mixes nodes: these nodes' underlay is IPv6 alone (ul0\n"
+		   LAB_UL_PREFIX6 "<i> only, their only InternalIP and xcnid's --node-ip; no IPv4\n"
+		   "default route), the others keep both families, are told both (--node-ip\n"
+		   "IPv4,IPv6) and reach them in Geneve over IPv6. So an IPv4 NodePort on a node\n"
+		   "of both families whose backend is on an IPv6-only node is SNATed to the\n"
+		   "node's IPv4 address and sent over the IPv6 underlay. Every pod gets MTU %d.\n"
+		   "At least one node keeps both. Kept in lab.json (lab get: ipv6Only).\n"
 		   "State lives in $XCNI_LAB_DIR (default " LAB_DEFAULT_DIR ").\n",
-		LAB_UL_PLEN, LAB_POD_MTU, LAB_MAX_AGENT_ARGS, LAB_SVC_PLEN6, LAB_UL_PLEN6, LAB_POD_MTU6);
+		LAB_UL_PLEN, LAB_POD_MTU, LAB_MAX_AGENT_ARGS, LAB_SVC_PLEN6, LAB_UL_PLEN6, LAB_POD_MTU6,
+		LAB_POD_MTU6);
 }
 
-/* up's options: -1 to go on, else the exit code. */
+/*
+ * --ipv6-only-nodes LIST: "N[,N...]", each 1..LAB_MAX_NODES, into ul6[N]
+ * (LAB_MAX_NODES + 1 of them). 0 or -EINVAL.
+ */
+static int ul6_nodes_parse(const char *arg, bool *ul6)
+{
+	const char *p = arg;
+	unsigned long v;
+	char *end;
+
+	do {
+		if (*p < '0' || *p > '9')
+			return -EINVAL;
+		errno = 0;
+		v = strtoul(p, &end, 10);
+		if (errno || v < 1 || v > LAB_MAX_NODES || (*end && *end != ','))
+			return -EINVAL;
+		ul6[v] = true;
+		p = end + 1;
+	} while (*end);
+	return 0;
+}
+
+/*
+ * up's options: -1 to go on, else the exit code. ul6: --ipv6-only-nodes,
+ * ul6[i] for node i (LAB_MAX_NODES + 1 of them).
+ */
 static int up_args(int argc, char **argv, unsigned long *nodes, bool *dns, bool *kp_none,
-		   struct lab *lab)
+		   struct lab *lab, bool *ul6)
 {
 	static const struct option lo[] = {
+		{ "ipv6-only-nodes", required_argument, NULL, 'u' },
 		{ "ip-family", required_argument, NULL, 'f' },
 		{ "node-port-range", required_argument, NULL, 'r' },
 		{ "node-port-mode", required_argument, NULL, 'm' },
@@ -273,6 +311,14 @@ static int up_args(int argc, char **argv, unsigned long *nodes, bool *dns, bool 
 				return 2;
 			}
 			break;
+		case 'u':
+			if (ul6_nodes_parse(optarg, ul6)) {
+				fprintf(stderr, "lab up: --ipv6-only-nodes %s: node numbers, comma-"
+						"separated (e.g. 2,3)\n", optarg);
+				return 2;
+			}
+			lab->ul_mixed = true;
+			break;
 		case 'h': usage_up(stdout); return 0;
 		default: usage_up(stderr); return 2;
 		}
@@ -285,6 +331,26 @@ static int up_args(int argc, char **argv, unsigned long *nodes, bool *dns, bool 
 		fprintf(stderr, "lab up: --node-port-mode dsr is xcnid's, with --kube-proxy none\n");
 		return 2;
 	}
+	if (lab->ul_mixed) {
+		unsigned long n6 = 0;
+
+		for (unsigned long i = 1; i <= LAB_MAX_NODES; i++) {
+			if (ul6[i] && i > *nodes) {
+				fprintf(stderr, "lab up: --ipv6-only-nodes: node %lu, but the lab has "
+						"%lu node(s)\n", i, *nodes);
+				return 2;
+			}
+			n6 += ul6[i];
+		}
+		/* The lab plays kube-proxy over the nodes' IPv4 addresses; a node with
+		 * none would have rules for an address it lacks. */
+		if (lab->family != LAB_FAM_DUAL || !*kp_none || n6 == *nodes) {
+			fprintf(stderr, "lab up: --ipv6-only-nodes mixes nodes in a dual stack lab "
+					"(--ip-family dual) with --kube-proxy none, and keeps at least "
+					"one node of both families (all IPv6 alone: --ip-family ipv6)\n");
+			return 2;
+		}
+	}
 	return -1;
 }
 
@@ -293,7 +359,8 @@ static int up_args(int argc, char **argv, unsigned long *nodes, bool *dns, bool 
  * the underlay and the outside, the nodes and their agents, their Node
  * objects. 0, or -1 with the lab half made (lab_teardown copes with that).
  */
-static int up_build(struct lab *lab, unsigned long nodes, const char *xcnid, const char *xdp)
+static int up_build(struct lab *lab, unsigned long nodes, const char *xcnid, const char *xdp,
+		    const bool *ul6)
 {
 	const bool manifests = true;
 	char path[PATH_MAX];
@@ -323,7 +390,7 @@ static int up_build(struct lab *lab, unsigned long nodes, const char *xcnid, con
 	if (lab_underlay_create(lab) || lab_outside_create(lab) || lab_outside_serve(lab))
 		return -1;
 	for (unsigned int i = 1; i <= nodes; i++)
-		if (lab_node_start(lab, i, xcnid, xdp, manifests))
+		if (lab_node_start(lab, i, xcnid, xdp, manifests, ul6[i]))
 			return -1;
 	if (lab_nodes_wait_pinned(lab))
 		return -1;
@@ -346,10 +413,10 @@ static int cmd_up(int argc, char **argv)
 	unsigned int family;
 	uint16_t np_min, np_max;
 	size_t nagent_args;
-	bool np_dsr;
+	bool np_dsr, ul_mixed, ul6[LAB_MAX_NODES + 1] = { false };
 	int ret;
 
-	ret = up_args(argc, argv, &nodes, &dns, &kp_none, &lab);
+	ret = up_args(argc, argv, &nodes, &dns, &kp_none, &lab, ul6);
 	if (ret >= 0)
 		return ret;
 	if (!xdp || !*xdp)
@@ -367,6 +434,7 @@ static int cmd_up(int argc, char **argv)
 	np_min = lab.np_min;
 	np_max = lab.np_max;
 	np_dsr = lab.np_dsr;
+	ul_mixed = lab.ul_mixed;
 	family = lab.family;
 	memcpy(agent_args, lab.agent_args, sizeof(agent_args));
 	nagent_args = lab.nagent_args;
@@ -379,8 +447,9 @@ static int cmd_up(int argc, char **argv)
 	lab.np_min = np_min;
 	lab.np_max = np_max;
 	lab.np_dsr = np_dsr;
+	lab.ul_mixed = ul_mixed;
 	/* lab_teardown copes with a half-made lab, so every failure from here goes through it. */
-	if (up_build(&lab, nodes, xcnid, xdp)) {
+	if (up_build(&lab, nodes, xcnid, xdp, ul6)) {
 		fprintf(stderr, "lab up: failed; removing what was made\n");
 		lab_teardown(&lab);
 		lab_close(&lab);
@@ -459,14 +528,15 @@ static int get_json(struct lab *lab)
 		const struct lab_node *n = &lab->nodes[i];
 
 		inspect_cmd(n, inspect, sizeof(inspect));
-		json_array_append_new(nodes, json_pack("{s:s,s:s,s:s,s:s,s:s,s:b,s:s,s:i,s:b,s:s}", "name",
+		json_array_append_new(nodes, json_pack("{s:s,s:s,s:s,s:s,s:s,s:b,s:s,s:i,s:b,s:s,s:b}", "name",
 						       n->name, "netns", n->netns, "podCIDR", n->cidr,
 						       "podCIDR6", n->cidr6,
 						       "internalIP",
 						       lab_node_addr(lab, n, nip, sizeof(nip)), "registered",
 						       lab_node_registered(lab, n), "pinDir", n->pin,
 						       "xcnidPid", (int)n->xcnid.pid, "xcnidRunning",
-						       lab_proc_alive(&n->xcnid), "inspect", inspect));
+						       lab_proc_alive(&n->xcnid), "inspect", inspect,
+						       "ipv6Only", lab_node_ul6only(lab, n)));
 	}
 	for (size_t i = 0; i < lab->npods; i++) {
 		const struct lab_pod *p = &lab->pods[i];
@@ -694,7 +764,7 @@ static const struct lab_cmd cmds[] = {
 			"   [--node-port-range MIN-MAX] [--ip-family ipv4|ipv6|dual]\n"
 			"                                 create the nodes and their agents",
 	  "--nodes= -n= --dns --kube-proxy= --node-port-range= --node-port-mode= --ip-family= "
-	  "--agent-arg=" },
+	  "--agent-arg= --ipv6-only-nodes=" },
 	{ "down", cmd_down, "down                           remove everything the lab made", "" },
 	{ "apply", lab_cmd_apply, "apply -f FILE|DIR|-            create/update Namespaces, Pods, NetworkPolicies, Nodes",
 	  "--filename= -f=" },

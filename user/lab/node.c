@@ -144,7 +144,7 @@ static int node_net_conf(struct lab *lab, const struct lab_node *n)
 	if (*n->cidr6 && json_array_append_new(ranges, json_pack("[{s:s}]", "subnet", n->cidr6)))
 		goto out;
 	conf = json_pack("{s:s,s:s,s:s,s:i,s:s,s:s,s:{s:s,s:O,s:s}}", "cniVersion", "1.0.0",
-			 "name", "xcni-lab", "type", "xcni", "mtu", lab_ul_v6only(lab) ? LAB_POD_MTU6 : LAB_POD_MTU, "stateDir", state, "pinDir",
+			 "name", "xcni-lab", "type", "xcni", "mtu", lab_ul_v6only(lab) || lab->ul_mixed ? LAB_POD_MTU6 : LAB_POD_MTU, "stateDir", state, "pinDir",
 			 n->pin, "ipam", "type", "host-local", "ranges", ranges, "dataDir", ipam);
 	if (!conf)
 		goto out;
@@ -161,14 +161,16 @@ out:
  * recorded in lab.json as soon as each exists.
  */
 int lab_node_start(struct lab *lab, unsigned int i, const char *xcnid, const char *xdp,
-		   bool manifests)
+		   bool manifests, bool ul6only)
 {
 	char dir[PATH_MAX], log[PATH_MAX], mdir[PATH_MAX], netns[PATH_MAX], cg[PATH_MAX];
 	struct lab_node *n = &lab->nodes[lab->nnodes];
-	char *argv[32 + LAB_MAX_AGENT_ARGS], nprange[16], svcr[64], nip[LAB_ADDR6_LEN];
+	char *argv[32 + LAB_MAX_AGENT_ARGS], nprange[16], svcr[64], nip[2 * LAB_ADDR6_LEN];
+	char a6[LAB_ADDR6_LEN];
 	int a = 0, err;
 
 	memset(n, 0, sizeof(*n));
+	n->ul6only = ul6only;
 	snprintf(n->name, sizeof(n->name), "n%u", i);
 	snprintf(n->netns, sizeof(n->netns), LAB_NETNS_PREFIX "n%u", i);
 	if (lab->family & LAB_FAM_V4)
@@ -232,9 +234,21 @@ int lab_node_start(struct lab *lab, unsigned int i, const char *xcnid, const cha
 	argv[a++] = n->name;
 	argv[a++] = "--underlay-dev";
 	argv[a++] = LAB_UL_DEV;
-	/* An ipv6 lab's underlay is IPv6 alone: Geneve from and to the nodes' IPv6 addresses. */
+	/*
+	 * An ipv6 lab's underlay is IPv6 alone: Geneve from and to the nodes' IPv6
+	 * addresses. With --ipv6-only-nodes a node of both families is told both
+	 * (node_ip and node_ip6): it reaches the IPv6-only nodes over IPv6, and
+	 * SNATs an IPv4 NodePort's flow to one of their pods to its IPv4 address.
+	 */
 	argv[a++] = "--node-ip";
 	argv[a++] = (char *)lab_node_addr(lab, n, nip, sizeof(nip));
+	if (lab->ul_mixed && !n->ul6only) {
+		err = lab_node_ip6(lab, n, a6, sizeof(a6));
+		if (err)
+			return err;
+		snprintf(nip, sizeof(nip), "%s,%s", n->ip, a6);
+		argv[a - 1] = nip;
+	}
 	argv[a++] = "--xdp-mode";
 	argv[a++] = (char *)xdp;
 	if (manifests) {
@@ -350,9 +364,10 @@ int lab_node_object_put(struct lab *lab, const struct lab_node *n, json_t *label
 	if (!doc)
 		return -ENOMEM;
 	/* Dual stack: a second InternalIP, after the IPv4 one (the Geneve
-	 * underlay's), as the kubelet lists a dual-stack node's. */
+	 * underlay's), as the kubelet lists a dual-stack node's; an
+	 * --ipv6-only-nodes node has its IPv6 one alone. */
 	addrs = json_object_get(json_object_get(doc, "status"), "addresses");
-	if (!lab_ul_v6only(lab) && lab_node_ip6(lab, n, a6, sizeof(a6)) == 0 && *a6 &&
+	if (!lab_node_ul6only(lab, n) && lab_node_ip6(lab, n, a6, sizeof(a6)) == 0 && *a6 &&
 	    json_array_insert_new(addrs, 1, json_pack("{s:s,s:s}", "type", "InternalIP", "address",
 						      a6))) {
 		json_decref(doc);

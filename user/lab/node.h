@@ -29,10 +29,11 @@
 /*
  * Node i (appended to lab->nodes, which has room): its netns, its port on the
  * underlay, network config and agent (xdp: its --xdp-mode; manifests: it
- * watches the cluster state), recorded in lab.json as soon as each exists.
+ * watches the cluster state; ul6only: its underlay is IPv6 alone, lab up
+ * --ipv6-only-nodes), recorded in lab.json as soon as each exists.
  */
 int lab_node_start(struct lab *lab, unsigned int i, const char *xcnid, const char *xdp,
-		   bool manifests);
+		   bool manifests, bool ul6only);
 /*
  * Moves process pid (0: the caller) into the node's cgroup, where its xcnid's
  * socket load balancing sees it; nothing when the node has none (its agent

@@ -144,11 +144,12 @@ out:
 
 /* ---- the pod object ------------------------------------------------------------ */
 
-static const char *node_internal_ip(struct lab *lab, const char *node)
+/* The pod's hostIP: its node's first InternalIP (buf: LAB_ADDR6_LEN). */
+static const char *node_internal_ip(struct lab *lab, const char *node, char *buf, size_t len)
 {
 	const struct lab_node *n = lab_node_find(lab, node);
 
-	return n ? n->ip : "";
+	return n ? lab_node_addr(lab, n, buf, len) : "";
 }
 
 /*
@@ -160,7 +161,7 @@ int lab_pod_object_write(struct lab *lab, const struct k8s_object *obj, const st
 			 const char *phase, enum lab_wr *res)
 {
 	json_t *doc = lab_object_doc(obj), *spec, *status;
-	char path[PATH_MAX];
+	char path[PATH_MAX], hip[LAB_ADDR6_LEN];
 	int err = -ENOMEM;
 
 	if (!doc)
@@ -168,7 +169,7 @@ int lab_pod_object_write(struct lab *lab, const struct k8s_object *obj, const st
 	spec = json_object_get(doc, "spec");
 	/* podIP is podIPs[0]: IPv4 first in dual stack, as the kubelet reports them. */
 	status = json_pack("{s:s,s:s,s:s,s:[{s:s}]}", "phase", phase, "hostIP",
-			   node_internal_ip(lab, p->node), "podIP", *p->ip ? p->ip : p->ip6,
+			   node_internal_ip(lab, p->node, hip, sizeof(hip)), "podIP", *p->ip ? p->ip : p->ip6,
 			   "podIPs", "ip", *p->ip ? p->ip : p->ip6);
 	if (status && *p->ip && *p->ip6 &&
 	    json_array_append_new(json_object_get(status, "podIPs"), json_pack("{s:s}", "ip", p->ip6))) {
@@ -325,8 +326,9 @@ static int host_network_place(struct lab *lab, const struct k8s_object *obj, str
 	p->host_network = true;
 	snprintf(p->netns, sizeof(p->netns), "%s", n->netns);
 	p->cid[0] = '\0';
-	/* An ipv6 lab's n->ip only numbers the node: no link carries it. */
-	if (!lab_ul_v6only(lab))
+	/* An ipv6 lab's (or an --ipv6-only-nodes node's) n->ip only numbers the
+	 * node: no link carries it. */
+	if (!lab_node_ul6only(lab, n))
 		snprintf(p->ip, sizeof(p->ip), "%s", n->ip);
 	if (lab->family & LAB_FAM_V6)
 		return lab_node_ip6(lab, n, p->ip6, sizeof(p->ip6));

@@ -364,7 +364,8 @@ static void usage_probe(FILE *f)
 		   "after the other: connected only if both are (text: which one is not), JSON\n"
 		   "\"families\": {\"4\": {\"connected\", \"answer\"}, \"6\": {...}}. A node's\n"
 		   "address and the outside's are IPv4, in a dual stack lab IPv6 with --family 6,\n"
-		   "in an ipv6 lab IPv6 alone (n1: " LAB_UL_PREFIX6 "1, the outside " LAB_OUT_IP6 ").\n",
+		   "in an ipv6 lab IPv6 alone (n1: " LAB_UL_PREFIX6 "1, the outside " LAB_OUT_IP6 "),\n"
+		   "as an --ipv6-only-nodes node's is.\n",
 		PROBE_DEFAULT_MS);
 }
 
@@ -401,8 +402,8 @@ static int probe_dest(struct lab *lab, const char *to, unsigned int *fams, bool 
 
 		/* One address: its family is the probe's. A node's is IPv4 (the
 		 * Geneve underlay's) unless --family 6 asks for its IPv6 one, or
-		 * the lab's underlay is IPv6 alone (an ipv6 lab). */
-		if (node && ((asked && want == LAB_FAM_V6) || lab_ul_v6only(lab)) &&
+		 * its underlay is IPv6 alone (an ipv6 lab, --ipv6-only-nodes). */
+		if (node && ((asked && want == LAB_FAM_V6) || lab_node_ul6only(lab, node)) &&
 		    lab_node_ip6(lab, node, a6, sizeof(a6)))
 			return -1;
 		if (node && dest_parse(*a6 ? a6 : node->ip, &lit))
@@ -411,6 +412,7 @@ static int probe_dest(struct lab *lab, const char *to, unsigned int *fams, bool 
 			fprintf(stderr, "lab probe: %s is an %s address%s; --family %s cannot reach it\n",
 				node ? (*a6 ? a6 : node->ip) : to, fam_name(dest_family(&lit)),
 				!node ? "" : lab_ul_v6only(lab) ? " (this lab's underlay is IPv6)" :
+				lab_node_ul6only(lab, node) ? " (this node's underlay is IPv6 alone)" :
 				" (this lab's underlay is IPv4)",
 				want == LAB_FAM_V6 ? "6" : "4");
 			return -1;

@@ -130,17 +130,18 @@ int lab_state_save(const struct lab *lab)
 	json_object_set_new(root, "nodePortRange", json_sprintf("%u-%u", lab->np_min, lab->np_max));
 	json_object_set_new(root, "ipFamily", json_string(lab_family_word(lab->family)));
 	json_object_set_new(root, "nodePortMode", json_string(lab->np_dsr ? "dsr" : "snat"));
+	json_object_set_new(root, "underlayMixed", json_boolean(lab->ul_mixed));
 	json_object_set_new(root, "agentArgs", lab_agent_args_json(lab));
 	json_object_set_new(root, "outsideServer", proc_json(&lab->outside_server));
 	for (size_t i = 0; i < lab->nnodes; i++) {
 		const struct lab_node *n = &lab->nodes[i];
 
-		if (json_array_append_new(nodes, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:b}", "name",
+		if (json_array_append_new(nodes, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:b,s:b}", "name",
 							   n->name, "netns", n->netns, "podCIDR",
 							   n->cidr, "podCIDR6", n->cidr6, "internalIP",
 							   n->ip, "pinDir", n->pin, "xcnid",
 							   proc_json(&n->xcnid), "manifests",
-							   n->manifests)))
+							   n->manifests, "ipv6Only", n->ul6only)))
 			goto out;
 	}
 	for (size_t i = 0; i < lab->npods; i++) {
@@ -208,6 +209,7 @@ static int state_load(struct lab *lab, json_t *root)
 	/* A lab.json from before the field: kube-proxy's iptables mode, the only one then. */
 	lab->kube_proxy_none = !strcmp(json_string_value(json_object_get(root, "kubeProxy")) ?: "", "none");
 	lab->np_dsr = !strcmp(json_string_value(json_object_get(root, "nodePortMode")) ?: "", "dsr");
+	lab->ul_mixed = json_is_true(json_object_get(root, "underlayMixed"));
 	/* A lab.json from before the field: the API server's default range. */
 	if (svc_nodeport_range_parse(json_string_value(json_object_get(root, "nodePortRange")) ?: "",
 				     &lab->np_min, &lab->np_max)) {
@@ -238,6 +240,7 @@ static int state_load(struct lab *lab, json_t *root)
 		snprintf(n->ip, sizeof(n->ip), "%s", json_string_value(json_object_get(v, "internalIP")) ?: "");
 		proc_from_json(json_object_get(v, "xcnid"), &n->xcnid);
 		n->manifests = json_is_true(json_object_get(v, "manifests"));
+		n->ul6only = json_is_true(json_object_get(v, "ipv6Only"));
 	}
 	json_array_foreach(pods, i, v) {
 		struct lab_pod *p = &lab->pods[lab->npods];

@@ -64,6 +64,12 @@ struct lab_node {
 	char pin[PATH_MAX];
 	struct lab_proc xcnid;
 	bool manifests; /* xcnid was started with --manifests (it reports applied_gen) */
+	/*
+	 * lab up --ipv6-only-nodes (dual stack): this node's underlay is IPv6
+	 * alone, as an IPv6-only node's in a cluster that mixes them (ip only
+	 * numbers it; lab_node_ul6only).
+	 */
+	bool ul6only;
 };
 
 struct lab_pod {
@@ -120,6 +126,13 @@ struct lab {
 	 */
 	uint16_t np_min, np_max;
 	bool np_dsr; /* lab up --node-port-mode dsr: every xcnid's --node-port-mode */
+	/*
+	 * lab up --ipv6-only-nodes: some nodes' underlay is IPv6 alone (their
+	 * ul6only), the others keep both families and reach them over IPv6:
+	 * every pod gets the IPv6 underlay's MTU, every dual node xcnid's
+	 * --node-ip of both families.
+	 */
+	bool ul_mixed;
 	/* lab up --agent-arg: given to every node's xcnid after the lab's own. */
 	char agent_args[LAB_MAX_AGENT_ARGS][LAB_AGENT_ARG_LEN];
 	size_t nagent_args;

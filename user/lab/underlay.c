@@ -152,7 +152,7 @@ int lab_node_ip6(const struct lab *lab, const struct lab_node *n, char *buf, siz
 
 const char *lab_node_addr(const struct lab *lab, const struct lab_node *n, char *buf, size_t len)
 {
-	if (lab_ul_v6only(lab) && lab_node_ip6(lab, n, buf, len) == 0)
+	if (lab_node_ul6only(lab, n) && lab_node_ip6(lab, n, buf, len) == 0)
 		return buf;
 	return n->ip;
 }
@@ -312,8 +312,9 @@ int lab_underlay_join(const struct lab *lab, const struct lab_node *n, bool xdp_
 	if (xdp_peer && (err = ul_port_xdp_pass(&ul, pname, port.ifindex)))
 		goto out_nn;
 	err = nl_link_get(&nn, LAB_UL_DEV, &dev);
-	/* An ipv6 lab's node has no IPv4 address on the underlay (n->ip only numbers it). */
-	if (!err && !lab_ul_v6only(lab))
+	/* A node of an ipv6 lab (or an --ipv6-only-nodes one) has no IPv4 address
+	 * on the underlay (n->ip only numbers it). */
+	if (!err && !lab_node_ul6only(lab, n))
 		err = nl_addr_add(&nn, dev.ifindex, ip.s_addr, LAB_UL_PLEN, RT_SCOPE_UNIVERSE);
 	if (!err)
 		err = nl_link_up_ipv4(&nn, dev.ifindex, "xcni lab underlay");
@@ -323,7 +324,7 @@ int lab_underlay_join(const struct lab *lab, const struct lab_node *n, bool xdp_
 	}
 	/* Everything that is not the cluster is out there, through the underlay's router. */
 	gw = (struct nl_route){ .gw = ip4(LAB_UL_GW), .oif = dev.ifindex };
-	err = lab_ul_v6only(lab) ? 0 : nl_route_add(&nn, &gw);
+	err = lab_node_ul6only(lab, n) ? 0 : nl_route_add(&nn, &gw);
 	if (err) {
 		nl_fail("default route via " LAB_UL_GW, n->netns, &nn, err);
 		goto out_nn;

@@ -45,7 +45,9 @@
  * only. In dual stack it is the nodes' second InternalIP, beside the IPv4 one
  * that the Geneve underlay keeps; in an ipv6 lab (lab_ul_v6only) the underlay
  * has no IPv4 at all: the nodes' only InternalIP, xcnid's --node-ip, Geneve
- * over IPv6, the router and the outside of IPv6 alone.
+ * over IPv6, the router and the outside of IPv6 alone. A dual stack lab
+ * with --ipv6-only-nodes mixes both: those nodes are as an ipv6 lab's
+ * (lab_node_ul6only), the others keep both families and reach them over IPv6.
  */
 #define LAB_UL_PREFIX6 "fd00:77::"
 #define LAB_UL_PLEN6 64
@@ -77,8 +79,19 @@ static inline bool lab_ul_v6only(const struct lab *lab)
 	return lab->family == LAB_FAM_V6;
 }
 /*
- * Node n's underlay address as the cluster sees it (its InternalIP, xcnid's
- * --node-ip): lab_node_ip6 in an ipv6 lab, n->ip otherwise. Never NULL.
+ * Whether node n's underlay is IPv6 alone: every node's in an ipv6 lab, and
+ * in a dual stack lab the nodes lab up --ipv6-only-nodes named (n->ul6only:
+ * ul0 fd00:77::<i> alone, its only InternalIP and xcnid's --node-ip; the
+ * other nodes keep both families and reach it in Geneve over IPv6).
+ */
+static inline bool lab_node_ul6only(const struct lab *lab, const struct lab_node *n)
+{
+	return lab_ul_v6only(lab) || n->ul6only;
+}
+/*
+ * Node n's underlay address as the cluster sees it (its first InternalIP):
+ * lab_node_ip6 where its underlay is IPv6 alone (lab_node_ul6only), n->ip
+ * otherwise. Never NULL.
  */
 const char *lab_node_addr(const struct lab *lab, const struct lab_node *n, char *buf, size_t len);
 /* The outside's address the lab names: LAB_OUT_IP6 in an ipv6 lab, LAB_OUT_IP otherwise. */
