@@ -155,8 +155,7 @@ static int decap_cookie_pinned(struct overlay *ov, const char *pin_dir)
 			/* Root's alone, whoever made it. */
 			if (!stat(path, &st) && (st.st_mode & 07777) != 0600 && chmod(path, 0600))
 				pr_warn("%s: chmod 0600: %s\n", path, strerror(errno));
-			pr_info("overlay decapsulation: the record cookie kept across the restart "
-				"(%s)\n", path);
+			ov->decap_cookie_kept = true;
 			return 0;
 		}
 		pr_warn("%s: not a decapsulation cookie this agent can use: drawing a new one "
@@ -441,8 +440,10 @@ static void decap_xdp_start(struct overlay *ov)
 	ov->xdp->bss->decap_cookie_xdp[0] = ov->decap_cookie[0];
 	ov->xdp->bss->decap_cookie_xdp[1] = ov->decap_cookie[1];
 	ov->decap_xdp_on = true;
-	printf("xcnid: overlay decapsulation on %s: xdp (native; GRO merges the inner flows)\n",
-	       ov->underlay);
+	printf("xcnid: overlay decapsulation on %s: xdp (native; GRO merges the inner flows), "
+	       "%s\n", ov->underlay, ov->decap_cookie_kept ?
+	       "the record cookie kept across the restart (" XCNI_PIN_DECAP_COOKIE ")" :
+	       "a new record cookie (pinned as " XCNI_PIN_DECAP_COOKIE ")");
 }
 
 /* XDP: native where the driver has it (or asked), generic otherwise. */

@@ -73,6 +73,7 @@ struct overlay {
 	 * kept across restarts (XCNI_PIN_DECAP_COOKIE, overlay.c). */
 	bool decap_xdp;
 	bool decap_xdp_on;
+	bool decap_cookie_kept; /* the pinned one, an earlier agent's */
 	__u32 decap_cookie[2];
 	/* The Service ranges (--service-cidr, network order; masks 0: none), no
 	 * source from the underlay (from_overlay, xdp_underlay: drop-src-frontend). */
