@@ -23,6 +23,13 @@
  * ones (an unknown node, another VNI, options, an outer fragment, cut
  * short, for this node's own address, decapsulation off) come out as they
  * went in, with no metadata.
+ *
+ * The group decap_xdp_np (on nodeport.c's np_state): NodePort traffic
+ * meeting the decapsulating XDP program with the fast path on, the
+ * backends' replies to SNATed flows and requests too big for the
+ * encapsulation, each through XDP alone, tc alone and XDP live into tc,
+ * what leaves the underlay device read back from a packet socket
+ * (dxn_check).
  */
 #include <errno.h>
 #include <poll.h>
