@@ -716,7 +716,15 @@ struct dxn_row {
 	bool xdp_tx;
 };
 
-/* The conntrack maps the differential puts back and compares (the first two: conntrack's entries). */
+/* A row whose tc sends want out of the underlay (ret, reason). */
+#define DXN_ROW(nm, nd, dc, i6, no, rt, rs, w, wl)                                                \
+	(&(struct dxn_row){ .name = (nm), .n = (nd), .decap = (dc), .inner6 = (i6), .node = (no), \
+			    .ret = (rt), .reason = (rs), .want = (w), .want_len = (wl) })
+
+/* A row the fast path must send itself (XDP_TX), as tc would. */
+#define DXN_TX(nm, nd) (&(struct dxn_row){ .name = (nm), .n = (nd), .xdp_tx = true })
+
+/* The conntrack maps the differential puts back and compares (the first two: conntrack's). */
 static const char *const dxn_maps[] = { "xcni_ct", "xcni_ct6", "xcni_snat6" };
 #define DXN_NMAPS ARRAY_SIZE(dxn_maps)
 
@@ -890,9 +898,9 @@ static void dxn_replies(void **state)
 	len = geneve_wrap_ul6(inner, ilen, DXN_NV, NODE6,
 			      geneve_hash6(DXN_RV6, 80, NODE6, 52001, IPPROTO_TCP), VNI, in);
 	wlen = frame6_as(&r6, NODE6, 30181, CLIENT6, 52001, want);
-	dxn_check(&(struct dxn_row){ "IPv6 in IPv6: RV6's SYN-ACK to a SNATed [NODE6]:30181 flow",
-				     &dxn46, true, true, DXN_NV, TC_ACT_REDIRECT, XCNI_FWD_REPLY,
-				     want, wlen }, in, len);
+	dxn_check(DXN_ROW("IPv6 in IPv6: RV6's SYN-ACK to a SNATed [NODE6]:30181 flow",
+			  &dxn46, true, true, DXN_NV, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want,
+			  wlen), in, len);
 	/* And UDP ([NODE6]:30182 -> RV6:5353), the checksum following. */
 	f6 = outside6_to(CLIENT6, 52002, NODE6, 30182, IPPROTO_UDP, 0);
 	len = frame6(&f6, in);
@@ -902,9 +910,9 @@ static void dxn_replies(void **state)
 	len = geneve_wrap_ul6(inner, ilen, DXN_NV, NODE6,
 			      geneve_hash6(DXN_RV6, 5353, NODE6, 52002, IPPROTO_UDP), VNI, in);
 	wlen = frame6_as(&r6, NODE6, 30182, CLIENT6, 52002, want);
-	dxn_check(&(struct dxn_row){ "IPv6 in IPv6: RV6's UDP answer to a SNATed [NODE6]:30182 flow",
-				     &dxn46, true, true, DXN_NV, TC_ACT_REDIRECT, XCNI_FWD_REPLY,
-				     want, wlen }, in, len);
+	dxn_check(DXN_ROW("IPv6 in IPv6: RV6's UDP answer to a SNATed [NODE6]:30182 flow",
+			  &dxn46, true, true, DXN_NV, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want,
+			  wlen), in, len);
 
 	/* IPv4 in IPv6: CLIENT -> NODE_IP:30185, SNATed to NODE_IP:52101 -> RV4:80 on nv. */
 	f = from_outside(CLIENT, 52101, 30185, TH_SYN);
@@ -922,9 +930,9 @@ static void dxn_replies(void **state)
 	t.daddr = ip4(CLIENT);
 	t.dport = 52101;
 	wlen = frame(&t, want);
-	dxn_check(&(struct dxn_row){ "IPv4 in IPv6: RV4's SYN-ACK to a SNATed NODE_IP:30185 flow",
-				     &dxn46, true, false, DXN_NV, TC_ACT_REDIRECT, XCNI_FWD_REPLY,
-				     want, wlen }, in, len);
+	dxn_check(DXN_ROW("IPv4 in IPv6: RV4's SYN-ACK to a SNATed NODE_IP:30185 flow",
+			  &dxn46, true, false, DXN_NV, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want,
+			  wlen), in, len);
 
 	/* IPv6 in IPv4: CLIENT6 -> [NODE6]:30081, SNATed to NODE6:52301 -> R6N:80 on n2. */
 	f6 = outside6_to(CLIENT6, 52301, NODE6, 30081, IPPROTO_TCP, T_SYN);
@@ -935,9 +943,9 @@ static void dxn_replies(void **state)
 	len = geneve_wrap6(inner, ilen, N2, NODE_IP,
 			   geneve_sport6(R6N, 80, NODE6, 52301, IPPROTO_TCP), VNI, in);
 	wlen = frame6_as(&r6, NODE6, 30081, CLIENT6, 52301, want);
-	dxn_check(&(struct dxn_row){ "IPv6 in IPv4: R6N's SYN-ACK to a SNATed [NODE6]:30081 flow",
-				     &dxn4, true, true, N2, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want,
-				     wlen }, in, len);
+	dxn_check(DXN_ROW("IPv6 in IPv4: R6N's SYN-ACK to a SNATed [NODE6]:30081 flow",
+			  &dxn4, true, true, N2, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen),
+		  in, len);
 
 	/* IPv4 in IPv4: CLIENT -> NODE_IP:30081, SNATed to NODE_IP:52201 -> R:80 on n2. */
 	f = from_outside(CLIENT, 52201, 30081, TH_SYN);
@@ -957,9 +965,9 @@ static void dxn_replies(void **state)
 	t.daddr = ip4(CLIENT);
 	t.dport = 52201;
 	wlen = frame(&t, want);
-	dxn_check(&(struct dxn_row){ "IPv4 in IPv4: R's SYN-ACK to a SNATed NODE_IP:30081 flow, "
-				     "left to tc untouched", &dxn4, false, false, N2,
-				     TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen }, in, len);
+	dxn_check(DXN_ROW("IPv4 in IPv4: R's SYN-ACK to a SNATed NODE_IP:30081 flow, left to tc "
+			  "untouched", &dxn4, false, false, N2, TC_ACT_REDIRECT, XCNI_FWD_REPLY,
+			  want, wlen), in, len);
 }
 
 /* TCP from CLIENT to NODE_IP:dp, tot_len bytes, DF. */
@@ -998,37 +1006,36 @@ static void dxn_too_big(void **state)
 	(void)state;
 	/* One byte less: it fits, and the fast path sends it as tc would. */
 	len = dxn_big4(52411, 30081, 1450, in);
-	dxn_check(&(struct dxn_row){ "IPv4 1450 bytes to NODE_IP:30081: fits, XDP_TX as tc's",
-				     &dxn4, .xdp_tx = true }, in, len);
+	dxn_check(DXN_TX("IPv4 1450 bytes to NODE_IP:30081: fits, XDP_TX as tc's", &dxn4), in, len);
 	len = dxn_big6(52412, 30082, 1450, in);
-	dxn_check(&(struct dxn_row){ "IPv6 1450 bytes to [NODE6]:30082: fits, XDP_TX as tc's",
-				     &dxn4, .xdp_tx = true }, in, len);
+	dxn_check(DXN_TX("IPv6 1450 bytes to [NODE6]:30082: fits, XDP_TX as tc's", &dxn4), in, len);
 	len = dxn_big6(52413, 30182, 1430, in);
-	dxn_check(&(struct dxn_row){ "IPv6 1430 bytes to [NODE6]:30182 (IPv6 underlay): fits, "
-				     "XDP_TX as tc's", &dxn46, .xdp_tx = true }, in, len);
+	dxn_check(DXN_TX("IPv6 1430 bytes to [NODE6]:30182 (IPv6 underlay): fits, XDP_TX as tc's",
+			 &dxn46), in, len);
 	len = dxn_big4(52414, 30185, 1430, in);
-	dxn_check(&(struct dxn_row){ "IPv4 1430 bytes to NODE_IP:30185 (IPv6 underlay): fits, "
-				     "XDP_TX as tc's", &dxn46, .xdp_tx = true }, in, len);
+	dxn_check(DXN_TX("IPv4 1430 bytes to NODE_IP:30185 (IPv6 underlay): fits, XDP_TX as tc's",
+			 &dxn46), in, len);
+	/* One byte more. */
 	len = dxn_big4(52401, 30081, 1451, in);
 	wlen = np_frag_needed_want(in, 1450, want);
-	dxn_check(&(struct dxn_row){ "IPv4 1451 bytes DF to NODE_IP:30081 (R on n2, IPv4 underlay): "
-				     "fragmentation needed, MTU 1450", &dxn4, false, false, N2,
-				     TC_ACT_REDIRECT, XCNI_DROP_TOO_BIG, want, wlen }, in, len);
+	dxn_check(DXN_ROW("IPv4 1451 bytes DF to NODE_IP:30081 (R on n2, IPv4 underlay): "
+			  "fragmentation needed, MTU 1450", &dxn4, false, false, N2,
+			  TC_ACT_REDIRECT, XCNI_DROP_TOO_BIG, want, wlen), in, len);
 	len = dxn_big6(52402, 30082, 1451, in);
 	wlen = np_ptb_want(in, NODE6, CLIENT6, 1450, want);
-	dxn_check(&(struct dxn_row){ "IPv6 1451 bytes to [NODE6]:30082 (R6N on n2, IPv4 underlay): "
-				     "Packet Too Big, MTU 1450", &dxn4, false, false, N2,
-				     TC_ACT_REDIRECT, XCNI_DROP_TOO_BIG, want, wlen }, in, len);
+	dxn_check(DXN_ROW("IPv6 1451 bytes to [NODE6]:30082 (R6N on n2, IPv4 underlay): "
+			  "Packet Too Big, MTU 1450", &dxn4, false, false, N2,
+			  TC_ACT_REDIRECT, XCNI_DROP_TOO_BIG, want, wlen), in, len);
 	len = dxn_big6(52403, 30182, 1431, in);
 	wlen = np_ptb_want(in, NODE6, CLIENT6, 1430, want);
-	dxn_check(&(struct dxn_row){ "IPv6 1431 bytes to [NODE6]:30182 (RV6 on nv, IPv6 underlay): "
-				     "Packet Too Big, MTU 1430", &dxn46, false, false, DXN_NV,
-				     TC_ACT_REDIRECT, XCNI_DROP_TOO_BIG, want, wlen }, in, len);
+	dxn_check(DXN_ROW("IPv6 1431 bytes to [NODE6]:30182 (RV6 on nv, IPv6 underlay): "
+			  "Packet Too Big, MTU 1430", &dxn46, false, false, DXN_NV,
+			  TC_ACT_REDIRECT, XCNI_DROP_TOO_BIG, want, wlen), in, len);
 	len = dxn_big4(52404, 30185, 1431, in);
 	wlen = np_frag_needed_want(in, 1430, want);
-	dxn_check(&(struct dxn_row){ "IPv4 1431 bytes DF to NODE_IP:30185 (RV4 on nv, IPv6 underlay): "
-				     "fragmentation needed, MTU 1430", &dxn46, false, false, DXN_NV,
-				     TC_ACT_REDIRECT, XCNI_DROP_TOO_BIG, want, wlen }, in, len);
+	dxn_check(DXN_ROW("IPv4 1431 bytes DF to NODE_IP:30185 (RV4 on nv, IPv6 underlay): "
+			  "fragmentation needed, MTU 1430", &dxn46, false, false, DXN_NV,
+			  TC_ACT_REDIRECT, XCNI_DROP_TOO_BIG, want, wlen), in, len);
 }
 
 static const struct CMUnitTest decap_xdp_np_tests[] = {
