@@ -561,7 +561,8 @@ static int dxn_sh(const char *cmd)
 /*
  * The group's programs, the clients reachable out of the underlay device
  * (a route and a permanent neighbour each: bpf_redirect_neigh's), a packet
- * socket on it, nv and its pod with their NodePorts (as nodeport.c's
+ * socket on it, the IPv6 underlay's address and nv's neighbour entry,
+ * nv and its pod with their NodePorts (as nodeport.c's
  * lb6u_setup and lb46u_setup write them), the prefilter's deny entry
  * (node4_state's 203.0.113.0/24, CLIENT's) out of the way: the XDP program
  * judged here is the decapsulation and the fast path, not prefilter.c's.
@@ -577,7 +578,13 @@ static int dxn_setup(void **state)
 	(void)state;
 	if ((err = dxn_load(&dxn4, false)) || (err = dxn_load(&dxn46, true)))
 		return err;
-	if ((err = dxn_sh("ip route replace " CLIENT "/32 dev xtu && "
+	/* The IPv6 underlay's address and nv's neighbour entry, as xdp_np_load
+	 * made them: gone if a group took the device's MTU below IPv6's 1280
+	 * (xdp_np.c's MTU rows), and the fast path's FIB lookup needs them. */
+	if ((err = dxn_sh("ip -6 addr replace " NODE6 "/64 dev xtu nodad && "
+			  "ip -6 neigh replace " DXN_NV " lladdr 02:77:00:00:00:02 dev xtu "
+			  "nud permanent && "
+			  "ip route replace " CLIENT "/32 dev xtu && "
 			  "ip neigh replace " CLIENT " lladdr " DXN_CMAC " dev xtu nud permanent && "
 			  "ip -6 route replace " CLIENT6 "/128 dev xtu && "
 			  "ip -6 neigh replace " CLIENT6 " lladdr " DXN_CMAC " dev xtu nud permanent")))
