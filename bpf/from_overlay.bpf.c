@@ -427,8 +427,9 @@ __attribute__((noinline)) int from_overlay_xdp4(struct __sk_buff *skb)
  * a frame it fails to finish once the record is written. Metadata some
  * other XDP program left on an skb that then crossed into this node (a
  * veth forwards the skb itself) would need the cookie: 64 random bits the
- * agent draws at each start and keeps in this program's rodata and
- * xdp_underlay's .bss, never on the wire. In generic mode and with
+ * agent draws once (kept across its restarts in a pinned map no
+ * program reads: user/agent/overlay.c's decap_cookie_pinned) and keeps in
+ * this program's rodata and xdp_underlay's .bss, never on the wire. In generic mode and with
  * --xdp-mode tc/off the agent never writes xdp_underlay's cookie, and a
  * record with a stale or foreign cookie is not taken: the frame is then a
  * plain packet from a pod address, which from_plain drops

@@ -95,7 +95,8 @@ suites=(
 	"lab-cnp-conf-3nodes:env CNPCONF_FAMILY=ipv4 CNPCONF_NODES=3 bash tests/lab/cnpconf.sh"
 	"lab-overlay:bash tests/lab/overlay.sh"
 	# Geneve decapsulated at XDP (--overlay-decap xdp, native XDP): both
-	# families across 2 nodes, a NetworkPolicy, GRO's merged packets.
+	# families across 2 nodes, a NetworkPolicy, GRO's merged packets, an
+	# agent restart under a UDP stream (the cookie kept: nothing dropped).
 	"lab-decap-xdp:bash tests/lab/decap.sh"
 	# The older attach path forced (tc clsact for the agent's and the plugin's
 	# programs, XDP through netlink), as on a kernel without TCX: the overlay,

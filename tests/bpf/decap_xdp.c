@@ -23,16 +23,29 @@
  * ones (an unknown node, another VNI, options, an outer fragment, cut
  * short, for this node's own address, decapsulation off) come out as they
  * went in, with no metadata.
+ *
+ * The group decap_xdp_np (on nodeport.c's np_state): NodePort traffic
+ * meeting the decapsulating XDP program with the fast path on, the
+ * backends' replies to SNATed flows and requests too big for the
+ * encapsulation, each through XDP alone, tc alone and XDP live into tc,
+ * what leaves the underlay device read back from a packet socket
+ * (dxn_check).
  */
 #include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <arpa/inet.h>
+#include <linux/if_packet.h>
+#include <sys/socket.h>
 #include <netinet/ip.h>
 #include <netinet/ip_icmp.h>
 #include <netinet/tcp.h>
 #include <linux/pkt_cls.h>
 
 #include "harness.h"
+#include "nodeport.h"
 
 #define A6 "fd00:99::a"
 #define B6 "fd00:99::b"
@@ -118,29 +131,45 @@ static int dx_teardown(void **state)
 	return 0;
 }
 
-/* The XDP program alone: its verdict, the bytes it left (metadata first), their metadata's length. */
-static int dx_xdp_once(const uint8_t *in, size_t len, uint8_t *out, size_t cap, size_t *out_len,
-		       __u32 *metalen)
+/* The XDP program fd alone: its verdict, the bytes it left (metadata first),
+ * their metadata's length. On the underlay device (the fast path's FIB
+ * lookup starts from it). */
+static int dx_xdp_once_fd(int fd, const uint8_t *in, size_t len, uint8_t *out, size_t cap,
+			  size_t *out_len, __u32 *metalen)
 {
-	struct xdp_md ci = { .data_end = (__u32)len }, co = {};
+	struct xdp_md ci = { .data_end = (__u32)len,
+			     .ingress_ifindex = (__u32)env.ifindex[DEV_U] }, co = {};
 	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_size_in = (__u32)len,
 		    .data_out = out, .data_size_out = (__u32)cap, .ctx_in = &ci,
 		    .ctx_size_in = sizeof(ci), .ctx_out = &co, .ctx_size_out = sizeof(co));
 
-	assert_int_equal(bpf_prog_test_run_opts(bpf_program__fd(dx_xdp->progs.xdp_underlay), &o), 0);
+	assert_int_equal(bpf_prog_test_run_opts(fd, &o), 0);
 	*out_len = o.data_size_out;
 	*metalen = co.data;
 	return (int)o.retval;
 }
 
-/* The XDP program live on the underlay device: what it passes reaches dx_tc. */
-static void dx_xdp_live(const uint8_t *in, size_t len)
+static int dx_xdp_once(const uint8_t *in, size_t len, uint8_t *out, size_t cap, size_t *out_len,
+		       __u32 *metalen)
+{
+	return dx_xdp_once_fd(bpf_program__fd(dx_xdp->progs.xdp_underlay), in, len, out, cap,
+			      out_len, metalen);
+}
+
+/* The XDP program fd live on the underlay device: what it passes reaches
+ * the tc program attached there. */
+static void dx_xdp_live_fd(int fd, const uint8_t *in, size_t len)
 {
 	struct xdp_md ci = { .data_end = (__u32)len, .ingress_ifindex = (__u32)env.ifindex[DEV_U] };
 	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_size_in = (__u32)len, .ctx_in = &ci,
 		    .ctx_size_in = sizeof(ci), .repeat = 1, .flags = BPF_F_TEST_XDP_LIVE_FRAMES);
 
-	assert_int_equal(bpf_prog_test_run_opts(bpf_program__fd(dx_xdp->progs.xdp_underlay), &o), 0);
+	assert_int_equal(bpf_prog_test_run_opts(fd, &o), 0);
+}
+
+static void dx_xdp_live(const uint8_t *in, size_t len)
+{
+	dx_xdp_live_fd(bpf_program__fd(dx_xdp->progs.xdp_underlay), in, len);
 }
 
 static void dx_tc_once(const uint8_t *in, size_t len)
@@ -160,23 +189,33 @@ struct dx_count {
 	struct xcni_tunstat t;
 };
 
-static void dx_read(struct dx_count *c)
+/* The metrics, and node's tunnel counters (IPv4 or IPv6 underlay, by its address). */
+static void dx_read_at(struct dx_count *c, const char *node)
 {
 	int ncpu = libbpf_num_possible_cpus();
 	struct xcni_tunstat s[ncpu];
-	uint32_t n2 = ip4(N2);
+	uint32_t n4 = 0;
 	uint8_t n6[16];
+	bool v6 = strchr(node, ':') != NULL;
 
 	assert_int_equal(read_metrics(c->m), 0);
 	memset(&c->t, 0, sizeof(c->t));
-	assert_int_equal(inet_pton(AF_INET6, DX_N6, n6), 1);
-	if (dx_ul6 ? bpf_map_lookup_elem(map_fd("xcni_tunstat6"), n6, s) :
-		     bpf_map_lookup_elem(map_fd("xcni_tunstat"), &n2, s))
+	if (v6)
+		assert_int_equal(inet_pton(AF_INET6, node, n6), 1);
+	else
+		n4 = ip4(node);
+	if (v6 ? bpf_map_lookup_elem(map_fd("xcni_tunstat6"), n6, s) :
+		 bpf_map_lookup_elem(map_fd("xcni_tunstat"), &n4, s))
 		return;
 	for (int i = 0; i < ncpu; i++) {
 		c->t.rx_packets += s[i].rx_packets;
 		c->t.rx_bytes += s[i].rx_bytes;
 	}
+}
+
+static void dx_read(struct dx_count *c)
+{
+	dx_read_at(c, dx_ul6 ? DX_N6 : N2);
 }
 
 /* The one metric a run moved (-1: none; -2: more than one), its bytes in *bytes. */
@@ -219,6 +258,49 @@ static void geneve_crit(uint8_t *f, size_t *len)
 	f[ETH_HLEN + 20 + 8 + 1] |= XCNI_GENEVE_F_CRIT;
 }
 
+/*
+ * What the XDP program alone left of the frame in (verdict ret, out_len
+ * bytes in out, metalen of metadata first): decap, Geneve from node with
+ * IPv6 inside or not (inner6), the outer headers off and the record in
+ * front; else the frame untouched, no metadata.
+ */
+static void dx_xdp_left(int ret, const uint8_t *in, size_t len, const uint8_t *out,
+			size_t out_len, __u32 metalen, bool decap, const char *node, bool inner6)
+{
+	assert_int_equal(ret, XDP_PASS);
+	if (!decap) {
+		assert_int_equal(metalen, 0);
+		assert_int_equal(out_len, len);
+		assert_memory_equal(out, in, len);
+	} else {
+		const struct xcni_decap_meta *m = (const void *)out;
+		bool outer6 = in[12] == 0x86 && in[13] == 0xdd;
+		size_t hdr = outer6 ? XCNI_ENCAP6_LEN : XCNI_ENCAP_LEN;
+		uint8_t n6[16] = {};
+		__u32 n;
+
+		assert_int_equal(metalen, sizeof(*m));
+		assert_int_equal(out_len, sizeof(*m) + len - hdr);
+		assert_memory_equal(m->cookie, dx_cookie, sizeof(dx_cookie));
+		if (outer6) {
+			assert_int_equal(inet_pton(AF_INET6, node, n6), 1);
+			n = ((__u32 *)n6)[0] ^ ((__u32 *)n6)[1] ^ ((__u32 *)n6)[2] ^ ((__u32 *)n6)[3];
+		} else {
+			n = ip4(node);
+		}
+		assert_int_equal(m->node, n);
+		assert_memory_equal(m->node6, n6, 16);
+		assert_int_equal(m->hdr_len, hdr);
+		assert_int_equal(m->outer6, outer6);
+		assert_int_equal(m->inner6, inner6);
+		/* The outer MACs, the inner family, the inner packet. */
+		assert_memory_equal(out + sizeof(*m), in, 12);
+		assert_memory_equal(out + sizeof(*m) + 12, in + ETH_HLEN + hdr - 2, 2);
+		assert_memory_equal(out + sizeof(*m) + ETH_HLEN, in + ETH_HLEN + hdr,
+				    len - ETH_HLEN - hdr);
+	}
+}
+
 static void check_dx_row(const struct dx_row *d)
 {
 	uint8_t in[FRAME_MAX], out[FRAME_MAX + 64];
@@ -232,38 +314,7 @@ static void check_dx_row(const struct dx_row *d)
 		d->mangle(in, &len);
 	/* The XDP program alone. */
 	ret = dx_xdp_once(in, len, out, sizeof(out), &out_len, &metalen);
-	assert_int_equal(ret, XDP_PASS);
-	if (!d->decap) {
-		assert_int_equal(metalen, 0);
-		assert_int_equal(out_len, len);
-		assert_memory_equal(out, in, len);
-	} else {
-		const struct xcni_decap_meta *m = (const void *)out;
-		size_t hdr = dx_ul6 ? XCNI_ENCAP6_LEN : XCNI_ENCAP_LEN;
-		uint8_t n6[16] = {};
-		__u32 node;
-
-		assert_int_equal(metalen, sizeof(*m));
-		assert_int_equal(out_len, sizeof(*m) + len - hdr);
-		assert_memory_equal(m->cookie, dx_cookie, sizeof(dx_cookie));
-		if (dx_ul6) {
-			assert_int_equal(inet_pton(AF_INET6, d->r.node, n6), 1);
-			node = ((__u32 *)n6)[0] ^ ((__u32 *)n6)[1] ^ ((__u32 *)n6)[2] ^
-			       ((__u32 *)n6)[3];
-		} else {
-			node = ip4(d->r.node);
-		}
-		assert_int_equal(m->node, node);
-		assert_memory_equal(m->node6, n6, 16);
-		assert_int_equal(m->hdr_len, hdr);
-		assert_int_equal(m->outer6, dx_ul6);
-		assert_int_equal(m->inner6, row_v6(&d->r));
-		/* The outer MACs, the inner family, the inner packet. */
-		assert_memory_equal(out + sizeof(*m), in, 12);
-		assert_memory_equal(out + sizeof(*m) + 12, in + ETH_HLEN + hdr - 2, 2);
-		assert_memory_equal(out + sizeof(*m) + ETH_HLEN, in + ETH_HLEN + hdr,
-				    len - ETH_HLEN - hdr);
-	}
+	dx_xdp_left(ret, in, len, out, out_len, metalen, d->decap, d->r.node, row_v6(&d->r));
 	/* The differential: tc as today, then XDP live into tc, conntrack as
 	 * before each. */
 	assert_int_equal(map_clear(ct_fd, sizeof(struct xcni_ct_key)), 0);
@@ -443,6 +494,564 @@ static void dx6_rows_each(void **state)
 		check_dx_row(&rows[i]);
 	}
 }
+
+/* ---- NodePort flows meeting the decapsulating XDP program (decap_xdp_np) --- */
+
+/*
+ * A node with Services in BPF and --overlay-decap xdp: its from_overlay
+ * (lb_enabled, the cookie) and its xdp_underlay (the cookie and the
+ * NodePort fast path, np_accel, as xcnid loads both), on the shared maps.
+ * dxn4: NODE_IP on the IPv4 underlay (n2, R, R6N as the harness and
+ * nodeport.c's np6_setup have them); dxn46: NODE_IP and NODE6 on the IPv6
+ * underlay (nodeport.c's lb46u_setup and lb6u_setup: nv behind it, its pod
+ * RV6/RV4).
+ *
+ * The differential (dxn_check): the frame through the XDP program alone
+ * (what it must leave of it, and conntrack untouched), then through tc
+ * alone (an ordinary test run: the oracle, its verdict, reason and output
+ * bytes against what is written out here), then, conntrack put back, XDP
+ * live into tc on the underlay device, what leaves that device read from
+ * a packet socket: the same reason, bytes, tunnel counters and conntrack,
+ * and the same frame on the wire (from the Ethernet type on: the MACs are
+ * the neighbour's after bpf_redirect_neigh).
+ */
+#define DXN_NV "fc00:77::2" /* nodeport.c's nv, behind the IPv6 underlay */
+#define DXN_RV6 "fd00:95::2" /* its pod */
+#define DXN_RV4 "10.95.0.2" /* and that pod's IPv4 */
+#define DXN_BIG 2048
+#define DXN_CMAC "02:00:00:00:63:01" /* the clients' next hop on the underlay */
+
+struct dxn_node {
+	struct from_overlay *tc;
+	struct xdp_underlay *xdp;
+};
+static struct dxn_node dxn4, dxn46;
+static int dxn_sock = -1;
+
+static int dxn_load(struct dxn_node *n, bool ul6)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = env.pin_dir);
+	int err;
+
+	n->tc = from_overlay__open_opts(&opts);
+	n->xdp = xdp_underlay__open_opts(&opts);
+	if (!n->tc || !n->xdp)
+		return -errno ?: -ENOMEM;
+	n->tc->rodata->node_ip = n->xdp->rodata->node_ip = ip4(NODE_IP);
+	if (ul6 && (inet_pton(AF_INET6, NODE6, (void *)n->tc->rodata->node_ip6) != 1 ||
+		    inet_pton(AF_INET6, NODE6, (void *)n->xdp->rodata->node_ip6) != 1))
+		return -EINVAL;
+	n->tc->rodata->vni = n->xdp->rodata->vni = VNI;
+	n->tc->rodata->lb_enabled = n->xdp->rodata->lb_enabled = 1;
+	n->xdp->rodata->np_accel = 1;
+	UL_SVC_RANGES(n->tc->rodata);
+	UL_SVC_RANGES(n->xdp->rodata);
+	memcpy((void *)n->tc->rodata->decap_cookie, dx_cookie, sizeof(dx_cookie));
+	if ((err = from_overlay__load(n->tc)) || (err = xdp_underlay__load(n->xdp)))
+		return err;
+	memcpy((void *)n->xdp->bss->decap_cookie_xdp, dx_cookie, sizeof(dx_cookie));
+	return 0;
+}
+
+static int dxn_sh(const char *cmd)
+{
+	return system(cmd) == 0 ? 0 : -EIO;
+}
+
+/*
+ * The group's programs, the clients reachable out of the underlay device
+ * (a route and a permanent neighbour each: bpf_redirect_neigh's), a packet
+ * socket on it, the IPv6 underlay's address and nv's neighbour entry,
+ * nv and its pod with their NodePorts (as nodeport.c's
+ * lb6u_setup and lb46u_setup write them), the prefilter's deny entry
+ * (node4_state's 203.0.113.0/24, CLIENT's) out of the way: the XDP program
+ * judged here is the decapsulation and the fast path, not prefilter.c's.
+ */
+static int dxn_setup(void **state)
+{
+	struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL),
+				   .sll_ifindex = env.ifindex[DEV_U] };
+	struct xcni_ipcache_val v = { .identity = 0x3100, .flags = XCNI_IPC_POD | XCNI_IPC_TUN6 };
+	struct xcni_ipcache_key k = { .prefixlen = 32, .addr = ip4(DXN_RV4) };
+	int err;
+
+	(void)state;
+	if ((err = dxn_load(&dxn4, false)) || (err = dxn_load(&dxn46, true)))
+		return err;
+	/* The IPv6 underlay's address and nv's neighbour entry, as xdp_np_load
+	 * made them: gone if a group took the device's MTU below IPv6's 1280
+	 * (xdp_np.c's MTU rows), and the fast path's FIB lookup needs them. */
+	if ((err = dxn_sh("ip -6 addr replace " NODE6 "/64 dev xtu nodad && "
+			  "ip -6 neigh replace " DXN_NV " lladdr 02:77:00:00:00:02 dev xtu "
+			  "nud permanent && "
+			  "ip route replace " CLIENT "/32 dev xtu && "
+			  "ip neigh replace " CLIENT " lladdr " DXN_CMAC " dev xtu nud permanent && "
+			  "ip -6 route replace " CLIENT6 "/128 dev xtu && "
+			  "ip -6 neigh replace " CLIENT6 " lladdr " DXN_CMAC " dev xtu nud permanent")))
+		return err;
+	map_clear(map_fd("xcni_prefilter"), sizeof(struct xcni_prefilter_key));
+	map_clear(map_fd("xcni_pf24"), sizeof(__u32));
+	if ((err = ul6_node(DXN_NV, "nv", DXN_RV6, 0x3100)))
+		return err;
+	in6(DXN_NV, v.tunnel_ip6);
+	if (bpf_map_update_elem(map_fd("xcni_ipcache"), &k, &v, BPF_ANY))
+		return -errno;
+	/* This node's IPv4 as xcnid writes it (host). */
+	k.addr = ip4(NODE_IP);
+	v = (struct xcni_ipcache_val){ .identity = XCNI_ID_HOST };
+	if (bpf_map_update_elem(map_fd("xcni_ipcache"), &k, &v, BPF_ANY))
+		return -errno;
+	be6(3401, DXN_RV6, 80);
+	svc6(NODE6, 30181, IPPROTO_TCP, 340, 0, (const uint32_t[]){ 3401 }, 1);
+	be6(3411, DXN_RV6, 5353);
+	svc6(NODE6, 30182, IPPROTO_UDP, 341, 0, (const uint32_t[]){ 3411 }, 1);
+	if (be_set(3461, DXN_RV4, 80, XCNI_BE_ACTIVE) ||
+	    svc_set(NODE_IP, 30185, IPPROTO_TCP, 346, 0, 0, 0, (const uint32_t[]){ 3461 }, 1, 0))
+		return -EIO;
+	if ((err = polrev_bump()))
+		return err;
+	dxn_sock = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, htons(ETH_P_ALL));
+	if (dxn_sock < 0)
+		return -errno;
+	if (bind(dxn_sock, (struct sockaddr *)&sll, sizeof(sll)))
+		return -errno;
+	memset(&dx_hook, 0, sizeof(dx_hook));
+	dx_hook.sz = sizeof(dx_hook);
+	dx_hook.ifindex = env.ifindex[DEV_U];
+	dx_hook.attach_point = BPF_TC_INGRESS;
+	err = bpf_tc_hook_create(&dx_hook);
+	return err == -EEXIST ? 0 : err;
+}
+
+static int dxn_teardown(void **state)
+{
+	(void)state;
+	dx_hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
+	bpf_tc_hook_destroy(&dx_hook);
+	if (dxn_sock >= 0)
+		close(dxn_sock);
+	dxn_sock = -1;
+	dxn_sh("ip route del " CLIENT "/32 dev xtu; ip neigh del " CLIENT " dev xtu; "
+	       "ip -6 route del " CLIENT6 "/128 dev xtu; ip -6 neigh del " CLIENT6 " dev xtu");
+	xdp_underlay__destroy(dxn4.xdp);
+	from_overlay__destroy(dxn4.tc);
+	xdp_underlay__destroy(dxn46.xdp);
+	from_overlay__destroy(dxn46.tc);
+	memset(&dxn4, 0, sizeof(dxn4));
+	memset(&dxn46, 0, sizeof(dxn46));
+	return 0;
+}
+
+/* n's from_overlay on the underlay device's tc ingress, in place of any other. */
+static void dxn_attach(const struct dxn_node *n)
+{
+	LIBBPF_OPTS(bpf_tc_opts, o, .handle = 1, .priority = 1, .flags = BPF_TC_F_REPLACE,
+		    .prog_fd = bpf_program__fd(n->tc->progs.from_overlay));
+
+	assert_int_equal(bpf_tc_attach(&dx_hook, &o), 0);
+}
+
+/* n's from_overlay alone on in (the oracle): its verdict, its output in out. */
+static int dxn_tc(const struct dxn_node *n, const uint8_t *in, size_t len, uint8_t *out,
+		  size_t *out_len)
+{
+	struct __sk_buff ctx = { .ifindex = env.ifindex[DEV_U] };
+	uint8_t buf[DXN_BIG];
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = buf, .data_size_in = (__u32)len,
+		    .data_out = out, .data_size_out = DXN_BIG, .ctx_in = &ctx,
+		    .ctx_size_in = sizeof(ctx));
+
+	memcpy(buf, in, len);
+	assert_int_equal(bpf_prog_test_run_opts(bpf_program__fd(n->tc->progs.from_overlay), &o), 0);
+	*out_len = o.data_size_out;
+	return (int)o.retval;
+}
+
+/* Whatever the packet socket holds, read and thrown away. */
+static void dxn_drain(void)
+{
+	uint8_t buf[DXN_BIG];
+
+	while (recv(dxn_sock, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+		;
+}
+
+/*
+ * The first IP frame that left the underlay device since dxn_drain, within
+ * 300 ms (neighbour discovery, MLD and IGMP aside): its length, 0 if none.
+ */
+static size_t dxn_sent(uint8_t *buf, size_t cap)
+{
+	struct pollfd p = { .fd = dxn_sock, .events = POLLIN };
+
+	for (int tries = 0; tries < 30;) {
+		struct sockaddr_ll from;
+		socklen_t fl = sizeof(from);
+		ssize_t n = recvfrom(dxn_sock, buf, cap, MSG_DONTWAIT, (struct sockaddr *)&from, &fl);
+
+		if (n < 0) {
+			poll(&p, 1, 10);
+			tries++;
+			continue;
+		}
+		if (from.sll_pkttype != PACKET_OUTGOING || n < ETH_HLEN + 20)
+			continue;
+		if (buf[12] == 0x08 && buf[13] == 0x00 && buf[ETH_HLEN + 9] != 2 /* IGMP */)
+			return (size_t)n;
+		if (buf[12] == 0x86 && buf[13] == 0xdd &&
+		    !(buf[ETH_HLEN + 6] == 58 && n > ETH_HLEN + 40 && buf[ETH_HLEN + 40] >= 130 &&
+		      buf[ETH_HLEN + 40] <= 143) && buf[ETH_HLEN + 6] != 0 /* MLD's hop-by-hop */)
+			return (size_t)n;
+	}
+	return 0;
+}
+
+struct dxn_row {
+	const char *name;
+	struct dxn_node *n;
+	/* at XDP alone: taken apart (from node, IPv6 inside: inner6), else
+	 * handed on untouched */
+	bool decap, inner6;
+	const char *node;
+	int ret, reason; /* tc's (from-overlay) */
+	/* what must leave the underlay device (tc's output), none if NULL */
+	const uint8_t *want;
+	size_t want_len;
+	/* the fast path sends it itself (XDP_TX): its frame and conntrack
+	 * tc's, compared on the XDP program alone (on a veth XDP_TX needs an
+	 * XDP program on the peer to be seen) */
+	bool xdp_tx;
+};
+
+/* A row whose tc sends want out of the underlay (ret, reason). */
+#define DXN_ROW(nm, nd, dc, i6, no, rt, rs, w, wl)                                                \
+	(&(struct dxn_row){ .name = (nm), .n = (nd), .decap = (dc), .inner6 = (i6), .node = (no), \
+			    .ret = (rt), .reason = (rs), .want = (w), .want_len = (wl) })
+
+/* A row the fast path must send itself (XDP_TX), as tc would. */
+#define DXN_TX(nm, nd) (&(struct dxn_row){ .name = (nm), .n = (nd), .xdp_tx = true })
+
+/* The conntrack maps the differential puts back and compares (the first two: conntrack's). */
+static const char *const dxn_maps[] = { "xcni_ct", "xcni_ct6", "xcni_snat6" };
+#define DXN_NMAPS ARRAY_SIZE(dxn_maps)
+
+static void dxn_snap(struct msnap *s)
+{
+	for (size_t i = 0; i < DXN_NMAPS; i++)
+		assert_int_equal(snap_take(&s[i], dxn_maps[i]), 0);
+}
+
+/* a and b the same (allow_svc: but a random pick's service entry, xdp_np.c's rule). */
+static void dxn_same(const struct msnap *a, const struct msnap *b, int allow_svc,
+		     const char *what, const char *row)
+{
+	char msg[160];
+
+	for (size_t i = 0; i < DXN_NMAPS; i++)
+		if (snap_same(&a[i], &b[i], dxn_maps[i], i < 2, allow_svc, msg, sizeof(msg)))
+			fail_msg("%s: %s: %s", row, what, msg);
+}
+
+static void dxn_free(struct msnap *s)
+{
+	for (size_t i = 0; i < DXN_NMAPS; i++)
+		snap_free(&s[i]);
+}
+
+/*
+ * A frame the fast path took (XDP_TX, ret, its frame out): the same bytes
+ * as tc's from the Ethernet type on (the outer MACs are the FIB's at XDP,
+ * bpf_redirect_neigh's after tc) and the same conntrack, tc's run starting
+ * from the maps as they were before (before).
+ */
+static void dxn_tx(const struct dxn_row *d, int ret, const uint8_t *out, size_t out_len,
+		   struct msnap *before, const uint8_t *in, size_t len)
+{
+	struct msnap after_xdp[DXN_NMAPS], after_tc[DXN_NMAPS];
+	uint8_t tc_out[DXN_BIG];
+	size_t tc_len;
+	int tc;
+
+	if (ret != XDP_TX)
+		fail_msg("%s: the fast path said %d, not XDP_TX", d->name, ret);
+	dxn_snap(after_xdp);
+	for (size_t i = 0; i < DXN_NMAPS; i++)
+		assert_int_equal(snap_restore(&before[i]), 0);
+	tc = dxn_tc(d->n, in, len, tc_out, &tc_len);
+	assert_true(ring_buffer__consume(env.rb) >= 0);
+	assert_int_equal(tc, TC_ACT_REDIRECT);
+	if (tc_len != out_len || memcmp(tc_out + 12, out + 12, out_len - 12))
+		fail_msg("%s: XDP's frame (%zu bytes) is not tc's (%zu)", d->name, out_len, tc_len);
+	dxn_snap(after_tc);
+	dxn_same(after_xdp, after_tc, 0, "conntrack after XDP is not tc's", d->name);
+	dxn_free(before);
+	dxn_free(after_xdp);
+	dxn_free(after_tc);
+}
+
+static void dxn_check(const struct dxn_row *d, const uint8_t *in, size_t len)
+{
+	uint8_t out[DXN_BIG + 64], tc_out[DXN_BIG], wire[DXN_BIG];
+	struct msnap before[DXN_NMAPS], after_xdp[DXN_NMAPS], after_tc[DXN_NMAPS],
+		after_live[DXN_NMAPS];
+	const char *node = d->node ? d->node : N2;
+	struct dx_count c0, c1, c2;
+	__u64 b_tc = 0, b_xdp = 0;
+	size_t out_len, tc_len, wire_len;
+	__u32 metalen;
+	int ret, i_tc, i_xdp;
+
+	print_message("  %s\n", d->name);
+	/* The XDP program alone: what it leaves of the frame, and nothing written. */
+	dxn_snap(before);
+	ret = dx_xdp_once_fd(bpf_program__fd(d->n->xdp->progs.xdp_underlay), in, len, out,
+			     sizeof(out), &out_len, &metalen);
+	if (d->xdp_tx) {
+		dxn_tx(d, ret, out, out_len, before, in, len);
+		return;
+	}
+	dx_xdp_left(ret, in, len, out, out_len, metalen, d->decap, node, d->inner6);
+	dxn_snap(after_xdp);
+	dxn_same(after_xdp, before, 1, "the XDP program alone wrote conntrack", d->name);
+	/* tc alone: the oracle, against what is written out here. */
+	dx_read_at(&c0, node);
+	ret = dxn_tc(d->n, in, len, tc_out, &tc_len);
+	dx_read_at(&c1, node);
+	assert_true(ring_buffer__consume(env.rb) >= 0);
+	assert_int_equal(ret, d->ret);
+	i_tc = dx_moved(&c0, &c1, &b_tc);
+	if (i_tc != (int)XCNI_METRIC_IDX(d->reason, XCNI_DIR_FROM_OVERLAY))
+		fail_msg("%s: tc counted %s, want %s", d->name,
+			 i_tc < 0 ? "-" : reason_name(i_tc / XCNI_NR_DIRS),
+			 reason_name(XCNI_REASON_IDX(d->reason)));
+	if (d->want) {
+		assert_int_equal(tc_len, d->want_len);
+		for (size_t i = 0; i < tc_len; i++)
+			if (tc_out[i] != d->want[i])
+				fail_msg("%s: tc's output differs first at byte %zu: 0x%02x, want 0x%02x",
+					 d->name, i, tc_out[i], d->want[i]);
+	}
+	dxn_snap(after_tc);
+	/* XDP live into tc, on conntrack as before tc's run. */
+	for (size_t i = 0; i < DXN_NMAPS; i++)
+		assert_int_equal(snap_restore(&before[i]), 0);
+	dxn_attach(d->n);
+	dxn_drain();
+	dx_xdp_live_fd(bpf_program__fd(d->n->xdp->progs.xdp_underlay), in, len);
+	dx_read_at(&c2, node);
+	assert_true(ring_buffer__consume(env.rb) >= 0);
+	wire_len = dxn_sent(wire, sizeof(wire));
+	i_xdp = dx_moved(&c1, &c2, &b_xdp);
+	if (i_tc != i_xdp || b_tc != b_xdp)
+		fail_msg("%s: tc counted %s (%llu bytes), XDP then tc %s (%llu bytes)", d->name,
+			 i_tc < 0 ? "-" : reason_name(i_tc / XCNI_NR_DIRS), (unsigned long long)b_tc,
+			 i_xdp < 0 ? "-" : reason_name(i_xdp / XCNI_NR_DIRS),
+			 (unsigned long long)b_xdp);
+	assert_int_equal(c1.t.rx_packets - c0.t.rx_packets, c2.t.rx_packets - c1.t.rx_packets);
+	assert_int_equal(c1.t.rx_bytes - c0.t.rx_bytes, c2.t.rx_bytes - c1.t.rx_bytes);
+	if (!d->want) {
+		if (wire_len)
+			fail_msg("%s: XDP then tc sent %zu bytes out of the underlay", d->name,
+				 wire_len);
+	} else {
+		if (wire_len != tc_len)
+			fail_msg("%s: XDP then tc sent %zu bytes out of the underlay, tc %zu", d->name,
+				 wire_len, tc_len);
+		for (size_t i = 12; i < tc_len; i++)
+			if (wire[i] != tc_out[i])
+				fail_msg("%s: on the wire after XDP, byte %zu: 0x%02x, tc's 0x%02x",
+					 d->name, i, wire[i], tc_out[i]);
+	}
+	dxn_snap(after_live);
+	dxn_same(after_tc, after_live, 0, "conntrack after XDP then tc is not tc's", d->name);
+	dxn_free(before);
+	dxn_free(after_xdp);
+	dxn_free(after_tc);
+	dxn_free(after_live);
+}
+
+/* The client's packet through n's from_overlay alone, for real (the flow opened). */
+static void dxn_open(const struct dxn_node *n, const uint8_t *in, size_t len)
+{
+	uint8_t out[DXN_BIG];
+	size_t out_len;
+
+	assert_int_equal(dxn_tc(n, in, len, out, &out_len), TC_ACT_REDIRECT);
+	assert_true(ring_buffer__consume(env.rb) >= 0);
+}
+
+/*
+ * (a) The backend's answer to a SNATed NodePort flow, from its node in
+ * Geneve: IPv6 in IPv6 and IPv4 in IPv6 (nv's RV6 and RV4 answering
+ * through NODE6) and IPv6 in IPv4 (n2's R6N through NODE_IP) are taken
+ * apart at XDP and made the frontend's again in tc, frontend -> client
+ * out of the underlay, as tc alone does; IPv4 in IPv4 to NODE_IP is left
+ * to tc untouched (from_overlay4's nodeport_reply reads the outer headers).
+ */
+static void dxn_replies(void **state)
+{
+	uint8_t in[DXN_BIG], inner[DXN_BIG], want[DXN_BIG];
+	struct g6 f6, r6;
+	struct fr f, r, t;
+	size_t len, ilen, wlen;
+
+	(void)state;
+	/* IPv6 in IPv6: CLIENT6 -> [NODE6]:30181, SNATed to NODE6:52001 -> RV6:80 on nv. */
+	f6 = outside6_to(CLIENT6, 52001, NODE6, 30181, IPPROTO_TCP, T_SYN);
+	len = frame6(&f6, in);
+	dxn_open(&dxn46, in, len);
+	r6 = outside6_to(DXN_RV6, 80, NODE6, 52001, IPPROTO_TCP, T_SYN | T_ACK);
+	ilen = frame6(&r6, inner);
+	len = geneve_wrap_ul6(inner, ilen, DXN_NV, NODE6,
+			      geneve_hash6(DXN_RV6, 80, NODE6, 52001, IPPROTO_TCP), VNI, in);
+	wlen = frame6_as(&r6, NODE6, 30181, CLIENT6, 52001, want);
+	dxn_check(DXN_ROW("IPv6 in IPv6: RV6's SYN-ACK to a SNATed [NODE6]:30181 flow",
+			  &dxn46, true, true, DXN_NV, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want,
+			  wlen), in, len);
+	/* And UDP ([NODE6]:30182 -> RV6:5353), the checksum following. */
+	f6 = outside6_to(CLIENT6, 52002, NODE6, 30182, IPPROTO_UDP, 0);
+	len = frame6(&f6, in);
+	dxn_open(&dxn46, in, len);
+	r6 = outside6_to(DXN_RV6, 5353, NODE6, 52002, IPPROTO_UDP, 0);
+	ilen = frame6(&r6, inner);
+	len = geneve_wrap_ul6(inner, ilen, DXN_NV, NODE6,
+			      geneve_hash6(DXN_RV6, 5353, NODE6, 52002, IPPROTO_UDP), VNI, in);
+	wlen = frame6_as(&r6, NODE6, 30182, CLIENT6, 52002, want);
+	dxn_check(DXN_ROW("IPv6 in IPv6: RV6's UDP answer to a SNATed [NODE6]:30182 flow",
+			  &dxn46, true, true, DXN_NV, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want,
+			  wlen), in, len);
+
+	/* IPv4 in IPv6: CLIENT -> NODE_IP:30185, SNATed to NODE_IP:52101 -> RV4:80 on nv. */
+	f = from_outside(CLIENT, 52101, 30185, TH_SYN);
+	len = frame(&f, in);
+	dxn_open(&dxn46, in, len);
+	r = (struct fr){ .smac = pods[DEV_U].mac, .dmac = pods[DEV_U].host_mac,
+			 .saddr = ip4(DXN_RV4), .daddr = ip4(NODE_IP), .sport = 80, .dport = 52101,
+			 .proto = IPPROTO_TCP, .flags = TH_SYN | TH_ACK };
+	ilen = frame(&r, inner);
+	len = geneve_wrap_ul6(inner, ilen, DXN_NV, NODE6,
+			      geneve_hash6(DXN_RV4, 80, NODE_IP, 52101, IPPROTO_TCP), VNI, in);
+	t = r;
+	t.saddr = ip4(NODE_IP);
+	t.sport = 30185;
+	t.daddr = ip4(CLIENT);
+	t.dport = 52101;
+	wlen = frame(&t, want);
+	dxn_check(DXN_ROW("IPv4 in IPv6: RV4's SYN-ACK to a SNATed NODE_IP:30185 flow",
+			  &dxn46, true, false, DXN_NV, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want,
+			  wlen), in, len);
+
+	/* IPv6 in IPv4: CLIENT6 -> [NODE6]:30081, SNATed to NODE6:52301 -> R6N:80 on n2. */
+	f6 = outside6_to(CLIENT6, 52301, NODE6, 30081, IPPROTO_TCP, T_SYN);
+	len = frame6(&f6, in);
+	dxn_open(&dxn4, in, len);
+	r6 = outside6_to(R6N, 80, NODE6, 52301, IPPROTO_TCP, T_SYN | T_ACK);
+	ilen = frame6(&r6, inner);
+	len = geneve_wrap6(inner, ilen, N2, NODE_IP,
+			   geneve_sport6(R6N, 80, NODE6, 52301, IPPROTO_TCP), VNI, in);
+	wlen = frame6_as(&r6, NODE6, 30081, CLIENT6, 52301, want);
+	dxn_check(DXN_ROW("IPv6 in IPv4: R6N's SYN-ACK to a SNATed [NODE6]:30081 flow",
+			  &dxn4, true, true, N2, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen),
+		  in, len);
+
+	/* IPv4 in IPv4: CLIENT -> NODE_IP:30081, SNATed to NODE_IP:52201 -> R:80 on n2. */
+	f = from_outside(CLIENT, 52201, 30081, TH_SYN);
+	len = frame(&f, in);
+	dxn_open(&dxn4, in, len);
+	r = (struct fr){ .smac = pods[DEV_U].mac, .dmac = pods[DEV_U].host_mac,
+			 .saddr = ip4(IP_R), .daddr = ip4(NODE_IP), .sport = 80, .dport = 52201,
+			 .proto = IPPROTO_TCP, .flags = TH_SYN | TH_ACK };
+	ilen = frame(&r, inner);
+	len = geneve_wrap((struct xcni_ct_key){ .saddr = ip4(IP_R), .daddr = ip4(NODE_IP),
+						.sport = htons(80), .dport = htons(52201),
+						.proto = IPPROTO_TCP },
+			  inner, ilen, inner, N2, NODE_IP, VNI, 0, in);
+	t = r;
+	t.saddr = ip4(NODE_IP);
+	t.sport = 30081;
+	t.daddr = ip4(CLIENT);
+	t.dport = 52201;
+	wlen = frame(&t, want);
+	dxn_check(DXN_ROW("IPv4 in IPv4: R's SYN-ACK to a SNATed NODE_IP:30081 flow, left to tc "
+			  "untouched", &dxn4, false, false, N2, TC_ACT_REDIRECT, XCNI_FWD_REPLY,
+			  want, wlen), in, len);
+}
+
+/* TCP from CLIENT to NODE_IP:dp, tot_len bytes, DF. */
+static size_t dxn_big4(uint16_t sp, uint16_t dp, uint16_t tot_len, uint8_t *in)
+{
+	struct fr f = from_outside(CLIENT, sp, dp, TH_SYN);
+
+	f.payload = (uint16_t)(tot_len - 40);
+	return frame(&f, in);
+}
+
+/* UDP from CLIENT6 to [NODE6]:dp, len bytes of IPv6 packet. */
+static size_t dxn_big6(uint16_t sp, uint16_t dp, uint16_t len, uint8_t *in)
+{
+	struct g6 f = outside6_to(CLIENT6, sp, NODE6, dp, IPPROTO_UDP, 0);
+
+	f.payload = (uint16_t)(len - 48);
+	return frame6(&f, in);
+}
+
+/*
+ * (b) Too big at XDP: a NodePort request whose Geneve would not fit the
+ * underlay (one byte over: 1451 over the IPv4 underlay's 50 bytes, 1431
+ * over the IPv6 one's 70; both families, both underlays) is handed on by
+ * the fast path untouched (its FIB lookup's FRAG_NEEDED, nodeport_xdp.h),
+ * nothing written, and gets from tc behind it the answer tc alone gives,
+ * byte for byte on the wire: ICMP fragmentation needed (IPv4, DF) or Packet
+ * Too Big from the frontend, quoting the packet as the client sent it,
+ * counted drop-too-big, no flow left.
+ */
+static void dxn_too_big(void **state)
+{
+	uint8_t in[DXN_BIG], want[DXN_BIG];
+	size_t len, wlen;
+
+	(void)state;
+	/* One byte less: it fits, and the fast path sends it as tc would. */
+	len = dxn_big4(52411, 30081, 1450, in);
+	dxn_check(DXN_TX("IPv4 1450 bytes to NODE_IP:30081: fits, XDP_TX as tc's", &dxn4), in, len);
+	len = dxn_big6(52412, 30082, 1450, in);
+	dxn_check(DXN_TX("IPv6 1450 bytes to [NODE6]:30082: fits, XDP_TX as tc's", &dxn4), in, len);
+	len = dxn_big6(52413, 30182, 1430, in);
+	dxn_check(DXN_TX("IPv6 1430 bytes to [NODE6]:30182 (IPv6 underlay): fits, XDP_TX as tc's",
+			 &dxn46), in, len);
+	len = dxn_big4(52414, 30185, 1430, in);
+	dxn_check(DXN_TX("IPv4 1430 bytes to NODE_IP:30185 (IPv6 underlay): fits, XDP_TX as tc's",
+			 &dxn46), in, len);
+	/* One byte more. */
+	len = dxn_big4(52401, 30081, 1451, in);
+	wlen = np_frag_needed_want(in, 1450, want);
+	dxn_check(DXN_ROW("IPv4 1451 bytes DF to NODE_IP:30081 (R on n2, IPv4 underlay): "
+			  "fragmentation needed, MTU 1450", &dxn4, false, false, N2,
+			  TC_ACT_REDIRECT, XCNI_DROP_TOO_BIG, want, wlen), in, len);
+	len = dxn_big6(52402, 30082, 1451, in);
+	wlen = np_ptb_want(in, NODE6, CLIENT6, 1450, want);
+	dxn_check(DXN_ROW("IPv6 1451 bytes to [NODE6]:30082 (R6N on n2, IPv4 underlay): "
+			  "Packet Too Big, MTU 1450", &dxn4, false, false, N2,
+			  TC_ACT_REDIRECT, XCNI_DROP_TOO_BIG, want, wlen), in, len);
+	len = dxn_big6(52403, 30182, 1431, in);
+	wlen = np_ptb_want(in, NODE6, CLIENT6, 1430, want);
+	dxn_check(DXN_ROW("IPv6 1431 bytes to [NODE6]:30182 (RV6 on nv, IPv6 underlay): "
+			  "Packet Too Big, MTU 1430", &dxn46, false, false, DXN_NV,
+			  TC_ACT_REDIRECT, XCNI_DROP_TOO_BIG, want, wlen), in, len);
+	len = dxn_big4(52404, 30185, 1431, in);
+	wlen = np_frag_needed_want(in, 1430, want);
+	dxn_check(DXN_ROW("IPv4 1431 bytes DF to NODE_IP:30185 (RV4 on nv, IPv6 underlay): "
+			  "fragmentation needed, MTU 1430", &dxn46, false, false, DXN_NV,
+			  TC_ACT_REDIRECT, XCNI_DROP_TOO_BIG, want, wlen), in, len);
+}
+
+static const struct CMUnitTest decap_xdp_np_tests[] = {
+	cmocka_unit_test_setup(dxn_replies, dxn_setup),
+	cmocka_unit_test_teardown(dxn_too_big, dxn_teardown),
+};
+
+const struct group decap_xdp_np_group = { "decap_xdp_np", TESTS(decap_xdp_np_tests),
+					  .prep = np_state };
 
 static const struct CMUnitTest decap_xdp_ul6_tests[] = {
 	cmocka_unit_test_setup_teardown(dx6_rows_each, dx6_setup, dx_teardown),

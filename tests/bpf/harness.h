@@ -383,6 +383,27 @@ void npx_detach(int tc_fd);
 /* Frames the differential has seen translated at XDP and compared, so far. */
 unsigned long npx_translated(void);
 
+/*
+ * xdp_np.c's map snapshots (decap_xdp.c's differential takes them too):
+ * every entry of the pinned map name (snap_take; -E2BIG past 20000), the
+ * map put back as it was (snap_restore), and two snapshots of one map
+ * compared (snap_same: 0, else msg names the first difference; ct:
+ * conntrack's clocks and XDP flag aside; allow_svc: a random pick's
+ * service entry on one side only is let by).
+ */
+struct msnap {
+	int fd, type, percpu;
+	uint32_t ksz, vsz; /* vsz: all CPUs' values for a per-CPU map */
+	uint32_t vsz1; /* one CPU's */
+	size_t n;
+	uint8_t *k, *v;
+};
+int snap_take(struct msnap *s, const char *name);
+int snap_restore(const struct msnap *s);
+void snap_free(struct msnap *s);
+int snap_same(const struct msnap *a, const struct msnap *b, const char *name, int ct,
+	      int allow_svc, char *msg, size_t cap);
+
 /* fragshare.c: datagram k's entry in any fragment share (1, its first
  * fragment's ports in f), 0 when it has none. */
 int frag_held(const struct xcni_frag_key *k, struct xcni_frag *f);

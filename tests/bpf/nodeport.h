@@ -24,5 +24,11 @@ struct fr from_outside(const char *src, uint16_t sp, uint16_t dp, uint8_t flags)
 struct xcni_ct_entry flow_entry4(uint32_t s, uint32_t d, uint16_t sp, uint16_t dp, uint8_t flags);
 struct xcni_ct_entry flow_entry6(const char *s, uint16_t sp, const char *d, uint16_t dp,
 				 uint8_t flags);
+/* np_mtu.c: what tc answers a NodePort packet (in, the client's) too big for
+ * the encapsulation: ICMP fragmentation needed with next-hop MTU mtu, from
+ * the address in was sent to; ICMPv6 Packet Too Big from fe to client. */
+size_t np_frag_needed_want(const uint8_t *in, uint16_t mtu, uint8_t *want);
+size_t np_ptb_want(const uint8_t *in, const char *fe, const char *client, uint32_t mtu,
+		   uint8_t *want);
 
 #endif

@@ -57,11 +57,15 @@ static size_t fits4_want(const struct fr *f, const uint8_t *in, uint8_t *want)
 	return geneve_wrap(tuple, inner, ilen, in, NODE_IP, N2, VNI, 0, want);
 }
 
-/* ICMP fragmentation needed (next-hop MTU mtu) for the client's frame in, from the NodePort. */
-static size_t frag_needed_want(const uint8_t *in, uint16_t mtu, uint8_t *want)
+/* ICMP fragmentation needed (next-hop MTU mtu) for the client's frame in,
+ * from the address it was sent to (the NodePort's). */
+size_t np_frag_needed_want(const uint8_t *in, uint16_t mtu, uint8_t *want)
 {
 	uint8_t *ip = want + ETH_HLEN, *icmp = ip + 20;
-	uint32_t src = ip4(NODE_IP), dst = ip4(CLIENT);
+	uint32_t src, dst;
+
+	memcpy(&src, in + ETH_HLEN + 16, 4);
+	memcpy(&dst, in + ETH_HLEN + 12, 4);
 
 	memset(want, 0, ETH_HLEN + 56);
 	memcpy(want, in + ETH_ALEN, ETH_ALEN);
@@ -113,7 +117,7 @@ static void np_mtu_ipv4(void **state)
 
 	f = big4(46102, 1451);
 	len = frame(&f, in);
-	wlen = frag_needed_want(in, 1450, want);
+	wlen = np_frag_needed_want(in, 1450, want);
 	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_DROP_TOO_BIG, want, wlen);
 	no_flow4(46102);
 
@@ -121,7 +125,7 @@ static void np_mtu_ipv4(void **state)
 	 * with goes without it: the plain encapsulation's room is the limit). */
 	f = big4(46103, 1451);
 	len = frame(&f, in);
-	wlen = frag_needed_want(in, 1450, want);
+	wlen = np_frag_needed_want(in, 1450, want);
 	expect(FROM_OVERLAY_DSR, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_DROP_TOO_BIG, want, wlen);
 	no_flow4(46103);
 
@@ -171,7 +175,7 @@ static void same(const uint8_t *out, size_t olen, const uint8_t *want, size_t wl
 }
 
 /* Packet Too Big (MTU mtu) for the client's frame in, from the frontend fe: 1280 bytes. */
-static size_t ptb_want(const uint8_t *in, const char *fe, const char *client, uint32_t mtu,
+size_t np_ptb_want(const uint8_t *in, const char *fe, const char *client, uint32_t mtu,
 		       uint8_t *want)
 {
 	uint8_t *ip = want + ETH_HLEN, *icmp = ip + 40;
@@ -228,7 +232,7 @@ static void np_mtu_ipv6(void **state)
 
 	f = big6(46202, 30082, 1451);
 	len = frame6(&f, in);
-	wlen = ptb_want(in, NODE6, CLIENT6, 1450, want);
+	wlen = np_ptb_want(in, NODE6, CLIENT6, 1450, want);
 	olen = run6(fd, in, len, TC_ACT_REDIRECT, XCNI_DROP_TOO_BIG, out);
 	same(out, olen, want, wlen);
 }
@@ -263,7 +267,7 @@ static void np_mtu_ul6(void **state)
 
 	f = big6(46302, 30282, 1431);
 	len = frame6(&f, in);
-	wlen = ptb_want(in, NODE6, CLIENT6, 1430, want);
+	wlen = np_ptb_want(in, NODE6, CLIENT6, 1430, want);
 	olen = run6(fd, in, len, TC_ACT_REDIRECT, XCNI_DROP_TOO_BIG, out);
 	same(out, olen, want, wlen);
 	from_overlay__destroy(o);
@@ -304,7 +308,7 @@ static void np_mtu_ul46(void **state)
 	f = big4(46402, 1431);
 	f.dport = 30283;
 	len = frame(&f, in);
-	wlen = frag_needed_want(in, 1430, want);
+	wlen = np_frag_needed_want(in, 1430, want);
 	olen = run6(fd, in, len, TC_ACT_REDIRECT, XCNI_DROP_TOO_BIG, out);
 	same(out, olen, want, wlen);
 	ct_get(ip4(NODE_IP), ip4(RW4), 46402, 80, IPPROTO_TCP, &found);

@@ -213,14 +213,6 @@ static int npx_run(int dsr, const uint8_t *in, size_t len, uint8_t *out, size_t 
 
 /* ---- Maps: taken, put back, compared ------------------------------------------ */
 
-struct msnap {
-	int fd, type, percpu;
-	uint32_t ksz, vsz; /* vsz: all CPUs' values for a per-CPU map */
-	uint32_t vsz1; /* one CPU's */
-	size_t n;
-	uint8_t *k, *v;
-};
-
 static int ncpus(void)
 {
 	static int n;
@@ -228,7 +220,7 @@ static int ncpus(void)
 	return n ?: (n = libbpf_num_possible_cpus());
 }
 
-static void snap_free(struct msnap *s)
+void snap_free(struct msnap *s)
 {
 	free(s->k);
 	free(s->v);
@@ -237,7 +229,7 @@ static void snap_free(struct msnap *s)
 }
 
 /* Every entry of the map named name; -E2BIG beyond NPX_MAX_ENTRIES. */
-static int snap_take(struct msnap *s, const char *name)
+int snap_take(struct msnap *s, const char *name)
 {
 	struct bpf_map_info info = {};
 	uint32_t il = sizeof(info);
@@ -297,7 +289,7 @@ static const uint8_t *snap_find(const struct msnap *s, const void *key)
 }
 
 /* The map as s holds it: what came since deleted (hashes, tries), s's entries written. */
-static int snap_restore(const struct msnap *s)
+int snap_restore(const struct msnap *s)
 {
 	uint8_t key[128], next[128];
 	int first = 1;
@@ -354,8 +346,8 @@ static int snap_allowed;
  * that counted no packet, is allowed (the random pick the fast path hands
  * on).
  */
-static int snap_same(const struct msnap *a, const struct msnap *b, const char *name, int ct,
-		     int allow_svc, char *msg, size_t cap)
+int snap_same(const struct msnap *a, const struct msnap *b, const char *name, int ct,
+	      int allow_svc, char *msg, size_t cap)
 {
 	uint8_t x[512], y[512];
 

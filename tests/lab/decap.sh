@@ -6,6 +6,10 @@
 # and GRO: with the outer headers taken off before the veth's NAPI hands the
 # frames to GRO, a TCP stream from n1's pod reaches n2's pod in packets larger
 # than the underlay's MTU (with decapsulation at tc every segment crosses alone).
+# An agent restart drops nothing: n2's xcnid restarted while a UDP stream runs
+# p1 -> p2 keeps the record cookie (pinned as xcni_dcookie, mode 0600), so no
+# drop-outside-spoof; with the pin removed first (what every restart did
+# before the pin) a new cookie is drawn and pinned. --uninstall leaves no pin.
 #
 #   xcl-n1 192.168.77.1  o/p1 ──Geneve (native XDP both ends)── xcl-n2 .2  o/p2
 set -uo pipefail
@@ -48,6 +52,86 @@ decap_cookie_unsaid() {
 		grep -qiw -- "$m" <<<"$out" && { echo "xcnictl printed $m, a word of the cookie"; return 1; }
 	done
 	[ "$words" != "0 0 00000000 0 0 00000000" ] || { echo "the cookie is zero"; return 1; }
+}
+
+# The cookie n<N>'s xdp_underlay runs with (its .bss, through bpftool): "C0 C1".
+decap_cookie_bss() {
+	local prog m
+	prog=$(ip -n "xcl-n$1" -j -d link show ul0 | jq_ 'd[0]["xdp"]["prog"]["id"]') || return 1
+	for m in $(bpftool -j prog show id "$prog" | jq_ '" ".join(map(str, d["map_ids"]))'); do
+		bpftool -j map show id "$m" | jq_ 'd["name"]' | grep -q '\.bss$' || continue
+		bpftool -j map lookup id "$m" key 0 0 0 0 |
+			jq_ '" ".join(str(v) for c in d["formatted"]["value"][".bss"] if "decap_cookie_xdp" in c for v in c["decap_cookie_xdp"])'
+	done
+}
+# The cookie pinned under n<N>'s pin dir (xcni_dcookie: no BTF, the value's
+# bytes as bpftool prints them, two little-endian words): "C0 C1".
+decap_cookie_pin() {
+	bpftool -j map lookup pinned "$LAB_PINS/n$1/xcni_dcookie" key 0 0 0 0 |
+		jq_ '" ".join(str(int.from_bytes(bytes(int(b, 16) for b in d["value"][i:i + 4]), "little")) for i in (0, 4))'
+}
+# agent_restart NODE LOG ARGV...: NODE's xcnid stopped and ARGV started in its
+# netns (as tests/lab/status.sh does), written into lab.json as NODE's agent.
+# Returns once it says ready (at most 20 s).
+agent_restart() {
+	local node=$1 log=$2 xpid st pid
+	shift 2
+	xpid=$(lab get --json | jq_ "[n['xcnidPid'] for n in d['nodes'] if n['name'] == '$node'][0]")
+	kill "$xpid" 2>/dev/null
+	for _ in $(seq 50); do
+		st=$(awk '{print $3}' "/proc/$xpid/stat" 2>/dev/null)
+		[ -z "$st" ] || [ "$st" = Z ] && break
+		sleep 0.1
+	done
+	nsenter --net="/run/netns/xcl-$node" "$@" >"$log" 2>&1 &
+	pid=$!
+	MINE+=("$pid")
+	flock "$XCNI_LAB_DIR/.lock" /usr/bin/python3 - "$XCNI_LAB_DIR/lab.json" "$node" "$pid" <<'PY' || return 1
+import json, os, sys
+path, node, pid = sys.argv[1], sys.argv[2], int(sys.argv[3])
+start = int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[19])
+d = json.load(open(path))
+[n for n in d["nodes"] if n["name"] == node][0]["xcnid"] = {"pid": pid, "start": start}
+with open(path + ".tmp", "w") as f:
+    json.dump(d, f)
+os.rename(path + ".tmp", path)
+PY
+	for _ in $(seq 200); do grep -q 'xcnid: ready' "$log" 2>/dev/null && return 0; sleep 0.1; done
+	cat "$log"
+	return 1
+}
+# n<N>'s packets dropped, every reason and direction.
+drops_all() {
+	in_node "$1" "$XCNICTL" --pin-dir "$LAB_PINS/n$1" metrics --json |
+		jq_ "sum(m['packets'] for m in d if m['reason'].startswith('drop-'))"
+}
+# restart_under_stream TAG: a UDP stream p1 -> p2 (iperf3, 12 s of 256-byte
+# datagrams as fast as it goes) with n2's xcnid restarted 2 s in (as it ran:
+# ARGS2); sets SENT,
+# LOST (iperf3's), SPOOF (n2's drop-outside-spoof during it), DROPS (all of
+# n2's drops during it), RESTART_MS (kill to ready).
+restart_under_stream() {
+	local tag=$1 s0 d0 t0 cpid
+	"$XCNICTL" lab exec o/p2 -- iperf3 -s -1 -p 5202 >"$T/iperf-s-$tag.log" 2>&1 &
+	MINE+=($!)
+	sleep 1
+	s0=$(metric 2 drop-outside-spoof from-overlay)
+	d0=$(drops_all 2)
+	"$XCNICTL" lab exec o/p1 -- iperf3 -c "${IP[p2]}" -p 5202 -u -b 0 -l 256 -t 12 -J \
+		>"$T/iperf-$tag.json" 2>&1 &
+	cpid=$!
+	MINE+=("$cpid")
+	sleep 2
+	t0=$(date +%s%N)
+	agent_restart n2 "$T/n2-$tag.log" "${ARGS2[@]}" || { wait "$cpid"; return 1; }
+	RESTART_MS=$((($(date +%s%N) - t0) / 1000000))
+	wait "$cpid"
+	SENT=$(jq_ 'd["end"]["sum"]["packets"]' <"$T/iperf-$tag.json" 2>/dev/null)
+	LOST=$(jq_ 'd["end"]["sum"]["lost_packets"]' <"$T/iperf-$tag.json" 2>/dev/null)
+	SPOOF=$(($(metric 2 drop-outside-spoof from-overlay) - s0))
+	DROPS=$(($(drops_all 2) - d0))
+	diag "$tag: n2's xcnid restarted in ${RESTART_MS} ms during the stream: $SENT packets sent, $LOST lost (iperf3), n2 counted $SPOOF drop-outside-spoof, $DROPS drops in all"
+	[ -n "$SENT" ] && [ "$SENT" -gt 0 ] && [ "$RESTART_MS" -lt 10000 ]
 }
 
 lab_start "$XCNICTL" "$XCNI_BIN" "$XCNID_BIN" /usr/bin/tshark /usr/bin/iperf3
@@ -137,6 +221,49 @@ diag "largest TCP packet from p1 at p2's eth0: ${max:-none} bytes; iperf3: $(jq_
 check "GRO merged the inner flow: p2 received TCP packets larger than the underlay's MTU (${max:-none} > 1514)" \
 	test "${max:-0}" -gt 1514
 
+# An agent restart while Geneve is decapsulated at XDP: the new from_overlay
+# is attached before the new xdp_underlay, so for a moment the old XDP program
+# decapsulates for the new from_overlay, which takes its records only with
+# the same cookie: the one pinned under n2's pin dir (mode 0600, root's).
+XPID2=$(lab get --json | jq_ "[n['xcnidPid'] for n in d['nodes'] if n['name'] == 'n2'][0]")
+mapfile -d '' ARGS2 <"/proc/$XPID2/cmdline"
+C_BSS0=$(decap_cookie_bss 2)
+C_PIN0=$(decap_cookie_pin 2)
+diag "n2's cookie: .bss and pin read (not printed)"
+check "n2: the cookie is pinned (xcni_dcookie), the one xdp_underlay runs with, not zero" \
+	bash -c "[ -n \"\$1\" ] && [ \"\$1\" = \"\$2\" ] && [ \"\$1\" != '0 0' ]" _ "$C_PIN0" "$C_BSS0"
+check "n2: the pin's mode is 0600, owned by root" \
+	bash -c "[ \"\$(stat -c '%a %u' '$LAB_PINS/n2/xcni_dcookie')\" = '600 0' ]"
+restart_under_stream kept; RC=$?
+check "n2's xcnid restarted under a UDP stream p1 -> p2 (n1 -> n2, decapsulated at n2's XDP), the stream outlasting it" \
+	test "$RC" = 0
+check "  ... n2 counted no drop-outside-spoof during the restart ($SPOOF)" test "${SPOOF:-x}" = 0
+check "  ... the restarted agent said it kept the cookie" \
+	grep -q 'the record cookie kept across the restart' "$T/n2-kept.log"
+C_PIN1=$(decap_cookie_pin 2)
+C_BSS1=$(decap_cookie_bss 2)
+check "  ... the cookie is the same, pinned and in the new xdp_underlay's .bss" \
+	bash -c "[ -n \"\$1\" ] && [ \"\$1\" = \"\$3\" ] && [ \"\$2\" = \"\$3\" ]" _ "$C_PIN1" "$C_BSS1" "$C_PIN0"
+check "  ... n2: status says 'Geneve decapsulated at xdp'" says xdp decap_hooks 2
+check "  ... and names no torn cookie" \
+	bash -c "! \"\$1\" status --node n2 | grep -q 'record cookie is not'" _ "$XCNICTL"
+# The same with the pin removed first, as every restart was before it: a
+# new cookie, drawn and pinned (the drops, if the stream met the moment
+# between the two attaches, are what the pin prevents).
+rm -f "$LAB_PINS/n2/xcni_dcookie"
+restart_under_stream fresh; RC=$?
+check "n2's xcnid restarted under the stream, its pinned cookie removed first" test "$RC" = 0
+diag "  ... without the pin: $SPOOF drop-outside-spoof at n2 in $SENT packets"
+check "  ... the restarted agent said it drew a new cookie" \
+	grep -q 'overlay decapsulation on ul0: xdp (native.*a new record cookie' "$T/n2-fresh.log"
+C_PIN2=$(decap_cookie_pin 2)
+C_BSS2=$(decap_cookie_bss 2)
+check "  ... a new cookie, pinned (mode 0600) and in xdp_underlay's .bss" \
+	bash -c "[ -n \"\$1\" ] && [ \"\$1\" != \"\$3\" ] && [ \"\$1\" = \"\$2\" ] && [ \"\$(stat -c %a '$LAB_PINS/n2/xcni_dcookie')\" = 600 ]" _ "$C_PIN2" "$C_BSS2" "$C_PIN0"
+check "  ... and it never appears in xcnictl config or status" decap_cookie_unsaid 2
+check "IPv4: probe o/p1 (n1) -> o/p2 (n2) 80/tcp after the restarts: connected" \
+	bash -c "[ \"\$(\"$XCNICTL\" lab probe o/p1 o/p2 80/tcp --family 4)\" = connected ]"
+
 # A NetworkPolicy at n2 refuses n1's pod, judged on the decapsulated packet.
 cat >"$T/deny.yaml" <<'EOF'
 apiVersion: networking.k8s.io/v1
@@ -157,6 +284,21 @@ p1=$(metric 2 drop-policy-ingress from-overlay)
 check "n2 counted drop-policy-ingress ($p0 -> $p1)" test "$p1" -gt "$p0"
 check "IPv4: probe o/p2 (n2) -> o/p1 (n1) 81/udp still connected" \
 	bash -c "[ \"\$(\"$XCNICTL\" lab probe o/p2 o/p1 81/udp --family 4)\" = connected ]"
+
+# The full teardown: n2's agent stopped, xcnid --uninstall (the pin dir and
+# pin as the agent had them): no pinned cookie, no pin dir left.
+XPID2=$(lab get --json | jq_ "[n['xcnidPid'] for n in d['nodes'] if n['name'] == 'n2'][0]")
+kill "$XPID2"
+for _ in $(seq 50); do
+	st=$(awk '{print $3}' "/proc/$XPID2/stat" 2>/dev/null)
+	[ -z "$st" ] || [ "$st" = Z ] && break
+	sleep 0.1
+done
+check "n2: the cookie is pinned before the teardown" test -e "$LAB_PINS/n2/xcni_dcookie"
+check "n2: xcnid --uninstall exits 0" in_node 2 "$XCNID_BIN" --pin-dir "$LAB_PINS/n2" \
+	--underlay-dev ul0 --no-masquerade --uninstall
+check "  ... no pinned cookie, no pin dir left ($LAB_PINS/n2)" \
+	bash -c "[ ! -e '$LAB_PINS/n2/xcni_dcookie' ] && [ ! -e '$LAB_PINS/n2' ]"
 
 lab_down_checked
 finish

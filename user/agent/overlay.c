@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "xcni_shared.h"
@@ -110,6 +111,81 @@ int map_max_apply(struct bpf_object *obj, const struct map_max *mm, int n)
 	return set;
 }
 
+/*
+ * The decapsulation record's cookie across restarts (--overlay-decap xdp).
+ * On restart the new from_overlay is attached before the new xdp_underlay:
+ * in between the old XDP program still decapsulates with its cookie, so a
+ * new cookie in from_overlay would drop every such frame as a plain packet
+ * from a pod address (drop-outside-spoof). The cookie therefore lives in a
+ * one-entry array pinned under the pin dir (XCNI_PIN_DECAP_COOKIE, mode
+ * 0600 in the agent's 0700 directory): no program refers to it, so nothing
+ * in the data path can read it or put it on the wire, and only root with
+ * CAP_BPF can open it; --uninstall removes it with every other pin. A pin
+ * that is missing, of another layout or zero: a new cookie drawn and
+ * pinned (pin, then rename: never a moment without one). Without
+ * --overlay-decap xdp the pin goes: a secret nothing uses is not kept.
+ * 0 or -errno.
+ */
+static int decap_cookie_pinned(struct overlay *ov, const char *pin_dir)
+{
+	char path[512], tmp[520];
+	struct bpf_map_info info = {};
+	__u32 k = 0, len = sizeof(info);
+	struct stat st;
+	int fd, err;
+
+	if (snprintf(path, sizeof(path), "%s/%s", pin_dir, XCNI_PIN_DECAP_COOKIE) >=
+	    (int)sizeof(path))
+		return -ENAMETOOLONG;
+	snprintf(tmp, sizeof(tmp), "%s_new", path); /* bpffs names take no dots */
+	if (!ov->decap_xdp) {
+		unlink(path);
+		return 0;
+	}
+	fd = bpf_obj_get(path);
+	if (fd >= 0) {
+		bool ok = !bpf_map_get_info_by_fd(fd, &info, &len) &&
+			  info.type == BPF_MAP_TYPE_ARRAY && info.key_size == 4 &&
+			  info.value_size == sizeof(ov->decap_cookie) && info.max_entries == 1 &&
+			  !bpf_map_lookup_elem(fd, &k, ov->decap_cookie) &&
+			  (ov->decap_cookie[0] | ov->decap_cookie[1]);
+
+		close(fd);
+		if (ok) {
+			/* Root's alone, whoever made it. */
+			if (!stat(path, &st) && (st.st_mode & 07777) != 0600 && chmod(path, 0600))
+				pr_warn("%s: chmod 0600: %s\n", path, strerror(errno));
+			ov->decap_cookie_kept = true;
+			return 0;
+		}
+		pr_warn("%s: not a decapsulation cookie this agent can use: drawing a new one "
+			"(frames decapsulated by the XDP program still attached are dropped "
+			"until this agent's replaces it)\n", path);
+	}
+	if (getrandom(ov->decap_cookie, sizeof(ov->decap_cookie), 0) != sizeof(ov->decap_cookie))
+		return -errno ?: -EIO;
+	ov->decap_cookie[0] |= 1; /* never all zero: zero is off */
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, XCNI_PIN_DECAP_COOKIE, sizeof(k),
+			    sizeof(ov->decap_cookie), 1, NULL);
+	if (fd < 0) {
+		err = -errno;
+		goto out;
+	}
+	unlink(tmp);
+	if (bpf_map_update_elem(fd, &k, ov->decap_cookie, BPF_ANY) || bpf_obj_pin(fd, tmp) ||
+	    chmod(tmp, 0600) || rename(tmp, path)) {
+		err = -errno;
+		unlink(tmp);
+	} else {
+		err = 0;
+	}
+	close(fd);
+out:
+	if (err)
+		pr_err("pinning the decapsulation cookie at %s: %s\n", path, strerror(-err));
+	return err;
+}
+
 int overlay_load(struct overlay *ov, const char *pin_dir)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = pin_dir);
@@ -132,16 +208,15 @@ int overlay_load(struct overlay *ov, const char *pin_dir)
 	ov->in->rodata->lb_dsr = ov->lb && ov->dsr;
 	ov->in->rodata->external_clusterip = ov->lb && ov->ext_cip;
 	ov->in->rodata->tc_prefilter = ov->xdp_want == XDP_WANT_TC;
-	/* --overlay-decap xdp: a new cookie at each start (from_overlay takes no
-	 * record but this agent's xdp_underlay's; lib/decap_xdp.h). */
-	if (ov->decap_xdp) {
-		if (getrandom(ov->decap_cookie, sizeof(ov->decap_cookie), 0) !=
-		    sizeof(ov->decap_cookie))
-			return -errno ?: -EIO;
-		ov->decap_cookie[0] |= 1; /* never all zero: zero is off */
+	/* --overlay-decap xdp: the pinned cookie, or a new one (from_overlay
+	 * takes no record but one with the cookie xdp_underlay writes;
+	 * lib/decap_xdp.h). */
+	err = decap_cookie_pinned(ov, pin_dir);
+	if (err)
+		return err;
+	if (ov->decap_xdp)
 		memcpy((void *)ov->in->rodata->decap_cookie, ov->decap_cookie,
 		       sizeof(ov->decap_cookie));
-	}
 	ov->out->rodata->node_ip = ov->node_ip;
 	ov->out->rodata->underlay_ifindex = ov->underlay_ifindex;
 	ov->out->rodata->vni = ov->vni;
@@ -365,8 +440,10 @@ static void decap_xdp_start(struct overlay *ov)
 	ov->xdp->bss->decap_cookie_xdp[0] = ov->decap_cookie[0];
 	ov->xdp->bss->decap_cookie_xdp[1] = ov->decap_cookie[1];
 	ov->decap_xdp_on = true;
-	printf("xcnid: overlay decapsulation on %s: xdp (native; GRO merges the inner flows)\n",
-	       ov->underlay);
+	printf("xcnid: overlay decapsulation on %s: xdp (native; GRO merges the inner flows), "
+	       "%s\n", ov->underlay, ov->decap_cookie_kept ?
+	       "the record cookie kept across the restart (" XCNI_PIN_DECAP_COOKIE ")" :
+	       "a new record cookie (pinned as " XCNI_PIN_DECAP_COOKIE ")");
 }
 
 /* XDP: native where the driver has it (or asked), generic otherwise. */

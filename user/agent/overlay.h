@@ -69,9 +69,11 @@ struct overlay {
 	/* --overlay-decap xdp: Geneve from the nodes decapsulated in xdp_underlay
 	 * (native XDP only: lib/decap_xdp.h), so that GRO merges the inner flow;
 	 * decap_xdp_on: so attached (the XDP program runs native). decap_cookie:
-	 * the random record cookie both programs share (struct xcni_decap_meta). */
+	 * the random record cookie both programs share (struct xcni_decap_meta),
+	 * kept across restarts (XCNI_PIN_DECAP_COOKIE, overlay.c). */
 	bool decap_xdp;
 	bool decap_xdp_on;
+	bool decap_cookie_kept; /* the pinned one, an earlier agent's */
 	__u32 decap_cookie[2];
 	/* The Service ranges (--service-cidr, network order; masks 0: none), no
 	 * source from the underlay (from_overlay, xdp_underlay: drop-src-frontend). */

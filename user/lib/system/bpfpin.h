@@ -15,6 +15,12 @@
 /* Socket-level load balancing on the cgroup of --cgroup-root: node-sock-<hook>. */
 #define XCNI_LINK_SOCK_PREFIX "node-sock-"
 #define XCNI_OVERLAY_DEV "xcni0" /* where the host routes the other nodes' pod CIDRs */
+/*
+ * --overlay-decap xdp: the decapsulation record's cookie (struct
+ * xcni_decap_meta), kept across agent restarts in a one-entry array (key
+ * __u32 0, value __u32[2]) pinned here with mode 0600, read by no program.
+ */
+#define XCNI_PIN_DECAP_COOKIE "xcni_dcookie"
 
 #include <stddef.h>
 
