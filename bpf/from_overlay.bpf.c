@@ -143,8 +143,9 @@ __attribute__((noinline)) int from_plain(struct __sk_buff *skb)
  * of a frontend) to a pod of this node (dst), decapsulated or about to be,
  * its inner source checked (sipc: its ipcache entry; NULL for DSR's outside
  * client: the world; dsr: what the Geneve option said, DSR_*; node: the
- * sending node, IPv6 only), one body for both families (p: the family's struct pkt
- * or struct pkt6; len: the bytes conntrack counts), in one order:
+ * sending node as overlay_decap_first holds it, NULL from from_overlay4),
+ * one body for both families (p: the family's struct pkt or struct pkt6;
+ * len: the bytes conntrack counts), in one order:
  *   1. a DSR option speaks for the client to a backend of its frontend only;
  *   2. conntrack and the pod's ingress policy (track_and_judge): a flow the
  *      option opens must name a frontend this node knows, whose index then
@@ -198,10 +199,10 @@ static __always_inline int overlay_into_pod(struct __sk_buff *skb, void *p, int 
 		return XCNI_FWD_DECAP_HOST;
 	}
 	/* The flow the option opened, known to the sending node's later
-	 * packets (dsr_flow_known; IPv6: by the sending node's address folded,
-	 * *node, read through a pointer: a value held across conntrack cost
-	 * from_overlay_decap6 a slot of its frame, which nodeport6_reply_nat's chain
-	 * does not have). */
+	 * packets (dsr_flow_known; decapsulated first, either inner family:
+	 * by the sending node's address as *node has it, read through a
+	 * pointer: a value held across conntrack cost from_overlay_decap6 a
+	 * slot of its frame, which nodeport6_reply_nat's chain does not have). */
 	if (ct == CT_NEW && (j.flags & XCNI_CT_F_DSR))
 		dsr_record(skb, f, fam, node);
 	if ((hdr_len && bpf_skb_adjust_room(skb, -(__s32)hdr_len, BPF_ADJ_ROOM_MAC,
@@ -228,23 +229,25 @@ static __always_inline int overlay_into_pod(struct __sk_buff *skb, void *p, int 
  * of outer headers, IPv6 (from_underlay6) when outer6, else IPv4
  * (parse_outer4), checked. One order of steps:
  *   1. the sending node: the outer source;
- *   2. a critical option: DSR's (lib/nodeport.h), for an IPv6 frontend
- *      only (NodePort flows and DSR for IPv4 frontends, which carry IPv4
- *      node addresses, are the IPv4 underlay's only), read before the
- *      decapsulation takes it away;
+ *   2. a critical option: DSR's (lib/nodeport.h), for a frontend of the
+ *      inner family (IPv6 over either underlay; IPv4 over the IPv6 one:
+ *      an IPv4 NodePort whose backend's node is known there only, IPv4
+ *      over IPv4 being from_overlay4's), read before the decapsulation
+ *      takes it away;
  *   3. decapsulated: whatever follows drops the packet or delivers it so;
  *   4. the inner source one of that node's (its ipcache entry's tunnel_ip6,
  *      or tunnel_ip over the IPv4 underlay), or, with DSR, an outside client
  *      of its frontends in a packet that names the frontend or of a flow it
- *      opened so (IPv6 only, as 2.);
+ *      opened so (dsr_flow_known: the IPv6 underlay's sender by its address
+ *      folded, either inner family);
  *   5. counted to the tunnel;
  *   6. to a pod of this node: overlay_into_pod (its ingress policy,
  *      conntrack, a translated flow's reply rewritten); to this node itself
  *      (not with DSR): never Geneve again; IPv6, an error about or a reply
  *      of a NodePort flow this node SNATed, to its client; else its stack;
  *      anything else dropped (drop-unknown-dst).
- * Where the two families' steps differ, a family branch says so: 2. and the
- * DSR half of 4. (IPv6's) and the parse.
+ * Where the two families' steps differ, a family branch says so: the parse,
+ * and what this node's own address takes in 6.
  */
 static __always_inline int overlay_decap_first(struct __sk_buff *skb, int fam, void *p,
 					       __u32 hdr_len, __u32 outer6, int xdp)
@@ -288,10 +291,12 @@ static __always_inline int overlay_decap_first(struct __sk_buff *skb, int fam, v
 		reason = XCNI_DROP_SHORT;
 		goto out;
 	}
-	/* The IPv6 underlay's sender is known by its address folded (nat_addr). */
-	if (fam == XCNI_AF_INET6 && outer6)
+	/* The IPv6 underlay's sender is known by its address folded (nat_addr),
+	 * whichever the inner family. */
+	if (outer6)
 		node = in6_fold(node6);
-	if (fam == XCNI_AF_INET6 && hdr_len > (outer6 ? XCNI_ENCAP6_LEN : XCNI_ENCAP_LEN)) {
+	/* IPv4 inside comes here over the IPv6 underlay only (outer6). */
+	if (hdr_len > (outer6 ? XCNI_ENCAP6_LEN : XCNI_ENCAP_LEN)) {
 		reason = dsr_opt_frontend(skb, hdr_len - (outer6 ? XCNI_ENCAP6_LEN : XCNI_ENCAP_LEN),
 					  outer6 ? sizeof(struct xcni_ip6hdr) : sizeof(struct iphdr),
 					  fam, &dsr);
@@ -318,10 +323,10 @@ decapsulated:
 	if (!sipc || (outer6 ? !(sipc->flags & XCNI_IPC_TUN6) || !in6_eq(sipc->tunnel_ip6, node6) :
 			       sipc->tunnel_ip != node)) {
 		reason = XCNI_DROP_INNER_SPOOF;
-		/* IPv4 inside over the IPv6 underlay: no DSR (2.); over the
-		 * IPv4 one (decapsulated at XDP only) from_overlay4's rule. */
-		if ((fam == XCNI_AF_INET && outer6) || !lb_enabled ||
-		    !outside_source_ok(fam, sipc, saddr) || (!dsr && !dsr_flow_known(f, fam, node)))
+		/* Either family over either underlay (IPv4 over the IPv4 one
+		 * decapsulated at XDP only: from_overlay4's rule). */
+		if (!lb_enabled || !outside_source_ok(fam, sipc, saddr) ||
+		    (!dsr && !dsr_flow_known(f, fam, node)))
 			goto out;
 		dsr |= DSR_FLOW;
 	}
@@ -555,9 +560,9 @@ out_outer:
 /*
  * Geneve over the IPv6 underlay: the outer IPv6 header for this node
  * (node_ip6), no extension headers (xcni sends none), UDP to 6081, from a
- * node of the cluster (tunnel6), the VNI, no critical option (but for IPv6
- * inside with Services in BPF: DSR's, lib/nodeport.h, which overlay_decap_first
- * judges), an IPv4 or IPv6 inner Ethernet frame: then
+ * node of the cluster (tunnel6), the VNI, no critical option (but with
+ * Services in BPF: DSR's, lib/nodeport.h, for either inner family, which
+ * overlay_decap_first judges), an IPv4 or IPv6 inner Ethernet frame: then
  * UL6_INNER4/6 and the outer headers' length, nothing counted yet.
  * Anything else not Geneve for this node passes (TC_ACT_OK, untouched);
  * Geneve that fails a check is dropped and counted with the outer addresses.
@@ -613,12 +618,14 @@ __attribute__((noinline)) int from_underlay6(struct __sk_buff *skb)
 	if (!inner)
 		goto out;
 	optlen += sizeof(*ip6) + sizeof(*udp) + sizeof(*g) + sizeof(*inner);
-	/* A critical option: DSR's for an IPv6 frontend (lib/nodeport.h), which
-	 * overlay_decap_first reads and judges with Services in BPF; none else. */
-	if (inner->h_proto == bpf_htons(ETH_P_IPV6) &&
-	    (!(g->flags & XCNI_GENEVE_F_CRIT) || lb_enabled))
+	/* A critical option: DSR's (lib/nodeport.h), for a frontend of either
+	 * family, which overlay_decap_first reads and judges with Services in
+	 * BPF; none else. */
+	if ((g->flags & XCNI_GENEVE_F_CRIT) && !lb_enabled)
+		goto out;
+	if (inner->h_proto == bpf_htons(ETH_P_IPV6))
 		return UL6_INNER6 | (int)optlen;
-	if (inner->h_proto == bpf_htons(ETH_P_IP) && !(g->flags & XCNI_GENEVE_F_CRIT))
+	if (inner->h_proto == bpf_htons(ETH_P_IP))
 		return UL6_INNER4 | (int)optlen;
 out:
 	return finish6(skb, reason, XCNI_DIR_FROM_OVERLAY, 0, &op, TC_ACT_OK, &v);

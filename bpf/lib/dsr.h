@@ -321,14 +321,17 @@ _Static_assert(sizeof(struct xcni_ip6hdr) + OUTER6_DSR_TAIL_LEN == XCNI_ENCAP6_D
 #define DSR_TRACKED 1
 
 /*
- * geneve_encap_ul6 with the DSR option for the IPv6 frontend fe, to the node
- * at dst6 (its ipcache entry's tunnel_ip6), the Geneve header's option length
- * 6 words and its C bit. The outer Ethernet already says IPv6. 0 or a drop
- * reason; packet pointers are stale.
+ * geneve_encap_ul6 with the DSR option for the frontend fe (the flow's tuple
+ * as the client sent it, of family fam: its destination and port), to the
+ * node at dst6 (its ipcache entry's tunnel_ip6), the Geneve header's option
+ * length 6 words and its C bit, the inner Ethernet saying the inner family.
+ * An IPv4 inner packet's outer Ethernet header is made to say IPv6
+ * (geneve_outer_done), as geneve_encap_ul6 does for an IPv4 NodePort's
+ * SNATed flow. 0 or a drop reason; packet pointers are stale.
  */
 static __attribute__((noinline)) int geneve_encap_ul6_dsr(struct __sk_buff *skb,
 							   const struct encap_in *in,
-							   const struct xcni_ct6_key *fe,
+							   const union xcni_tuple *fe, int fam,
 							   const __u8 *dst6)
 {
 	__u64 flags = BPF_F_ADJ_ROOM_FIXED_GSO | BPF_F_ADJ_ROOM_ENCAP_L3_IPV6 |
@@ -339,10 +342,13 @@ static __attribute__((noinline)) int geneve_encap_ul6_dsr(struct __sk_buff *skb,
 
 	if (plen > 0xffff)
 		return XCNI_DROP_ENCAP;
-	dsr_opt_fill(&h.opt, XCNI_AF_INET6, fe->proto, fe->dport, fe->daddr, 16);
+	if (fam == XCNI_AF_INET)
+		dsr_opt_fill(&h.opt, XCNI_AF_INET, fe->v4.proto, fe->v4.dport, &fe->v4.daddr, 4);
+	else
+		dsr_opt_fill(&h.opt, XCNI_AF_INET6, fe->v6.proto, fe->v6.dport, fe->v6.daddr, 16);
 	__builtin_memcpy(h.inner_eth.h_dest, in->macs, ETH_ALEN);
 	__builtin_memcpy(h.inner_eth.h_source, in->macs + ETH_ALEN, ETH_ALEN);
-	h.inner_eth.h_proto = bpf_htons(ETH_P_IPV6);
+	h.inner_eth.h_proto = in->inner_proto;
 	ul6_head_fill(h.ip6_head, in, plen);
 	h.udp.source = bpf_htons(in->sport);
 	h.udp.dest = bpf_htons(XCNI_GENEVE_PORT);
@@ -357,8 +363,7 @@ static __attribute__((noinline)) int geneve_encap_ul6_dsr(struct __sk_buff *skb,
 	    bpf_skb_store_bytes(skb, ETH_HLEN + sizeof(struct xcni_ip6hdr), &h.udp,
 				OUTER6_DSR_TAIL_LEN, 0))
 		return XCNI_DROP_ENCAP;
-	geneve_mark(skb);
-	return 0;
+	return geneve_outer_done(skb, in, bpf_htons(ETH_P_IPV6));
 }
 
 /*

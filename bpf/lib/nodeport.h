@@ -62,10 +62,15 @@
  *
  * Over the IPv6 underlay (a backend's node behind it: XCNI_IPC_TUN6) the
  * same option rides Geneve under an outer IPv6 header (94 bytes of
- * encapsulation); the backend's node reads it after from_underlay6 let the
- * critical bit through for IPv6 inside, and keeps in nat_addr the sending
- * node's underlay IPv6 folded to 4 bytes (in6_fold: the check is that the
- * same node goes on speaking for the flow, and nat_addr has 4 bytes).
+ * encapsulation), for an IPv6 frontend or an IPv4 one (an IPv4 NodePort
+ * whose backend's node is known by its IPv6 underlay address only,
+ * np4_tunnel: the option says AF_INET, the inner packet is IPv4); the
+ * backend's node reads it after from_underlay6 let the critical bit
+ * through for either inner family (with Services in BPF), in
+ * overlay_decap_first, and keeps in nat_addr the sending node's underlay
+ * IPv6 folded to 4 bytes (in6_fold: the check is that the same node goes
+ * on speaking for the flow, and nat_addr has 4 bytes), whichever the inner
+ * family.
  */
 /*
  * IPv6 NodePorts and externalIPs: from_overlay's
@@ -244,9 +249,7 @@ static __always_inline int from_outside(struct __sk_buff *skb, int fam, void *p,
 	}
 	/* A backend on another node (a pod: the overlay reaches it). */
 	tunnel = np_tunnel(fam, daddr, &dst6);
-	/* IPv4 DSR over the IPv6 underlay: the backend's node reads no DSR
-	 * option for IPv4 inside IPv6 (overlay_decap_first), so none is sent. */
-	if (!tunnel || (fam == XCNI_AF_INET && lb_dsr && dst6)) {
+	if (!tunnel) {
 		reason = XCNI_DROP_NO_TUNNEL;
 		goto out;
 	}
@@ -279,7 +282,7 @@ static __always_inline int from_outside(struct __sk_buff *skb, int fam, void *p,
 		if (reason == DSR_TRACKED)
 			reason = fam == XCNI_AF_INET ?
 					 nodeport_dsr(skb, p, fam, lb_st_orig(st, fam), tunnel,
-						      NULL, &in, &verdict) :
+						      dst6, &in, &verdict) :
 					 nodeport6_dsr_call(skb, p, st, tunnel);
 		goto out;
 	}

@@ -445,8 +445,8 @@ __attribute__((noinline)) int nodeport6_reply_nat(struct __sk_buff *skb, struct 
  * sent it) in a Geneve option for the backend's node, which judges the
  * backend's ingress on the client and sends its replies itself. Over the
  * underlay that reaches the node (tunnel; dst6 its IPv6 underlay address,
- * else NULL: IPv4's flows take the IPv4 underlay only, from_outside drops
- * one to a node behind the IPv6 one as no tunnel). The option rides on
+ * else NULL: np_tunnel's answer, either family's flows over either
+ * underlay, the option naming the frontend of the flow's family). The option rides on
  * every packet that fits the underlay with it; one that does not (a
  * full-size segment: the pods' MTU leaves room for the plain encapsulation
  * only; any GSO packet, whose segments are full-size where the flow's
@@ -463,13 +463,12 @@ static __always_inline int nodeport_dsr(struct __sk_buff *skb, void *p, int fam,
 
 	if (reason)
 		return reason;
-	if (fam == XCNI_AF_INET6)
-		barrier_var(dst6); /* chosen on the pointer: nodeport_encap's */
+	barrier_var(dst6); /* chosen on the pointer: nodeport_encap's */
 	if (skb->gso_size || in->inner_len + len > 0xffff ||
 	    bpf_check_mtu(skb, 0, &mtu, len, 0) != BPF_MTU_CHK_RET_SUCCESS)
 		/* Without the option (tunnel_encap counts it). */
 		reason = tunnel_encap(skb, in, node_ip, tunnel, dst6, vni);
-	else if (dst6 && !(reason = geneve_encap_ul6_dsr(skb, in, &orig->v6, dst6)))
+	else if (dst6 && !(reason = geneve_encap_ul6_dsr(skb, in, orig, fam, dst6)))
 		tunnel_count6(dst6, skb->len, 0);
 	else if (!dst6 && !(reason = geneve_encap_dsr(skb, in, orig, fam, tunnel)))
 		tunnel_count4(tunnel, skb->len, 0);
@@ -527,9 +526,12 @@ static __always_inline int dsr_flow_known(const struct flow *f, int fam, __u32 n
 }
 
 /*
- * A DSR flow's new entry: the node that opened it, for dsr_flow_known. IPv4:
- * the outer source, read again from the packet (still encapsulated); IPv6:
- * *node, the sending node's address folded (held by the caller).
+ * A DSR flow's new entry: the node that opened it, for dsr_flow_known.
+ * node NULL (from_overlay4: IPv4 over the IPv4 underlay, still
+ * encapsulated): the outer source, read again from the packet; else *node,
+ * held by the caller (overlay_decap_first, either inner family): the
+ * sending node's underlay IPv6 folded (in6_fold), or its IPv4 address for
+ * a packet decapsulated at XDP over the IPv4 underlay.
  */
 static __attribute__((noinline)) void dsr_record(struct __sk_buff *skb, const struct flow *f,
 						 int fam, const __u32 *node)
@@ -539,12 +541,11 @@ static __attribute__((noinline)) void dsr_record(struct __sk_buff *skb, const st
 
 	if (!e)
 		return;
-	if (fam == XCNI_AF_INET) {
-		if (bpf_skb_load_bytes(skb, ETH_HLEN + offsetof(struct iphdr, saddr), &from,
-				       sizeof(from)))
-			return;
-	} else {
+	if (node) {
 		from = *node;
+	} else if (bpf_skb_load_bytes(skb, ETH_HLEN + offsetof(struct iphdr, saddr), &from,
+				      sizeof(from))) {
+		return;
 	}
 	e->nat_addr = from;
 }

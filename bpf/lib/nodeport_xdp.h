@@ -6,8 +6,7 @@
  * and does it at the driver, both families, in one body (xdp_nodeport, the
  * family a constant; its frames xdp_nodeport4 and xdp_nodeport6), over the
  * IPv4 underlay or, to a backend's node behind it, the IPv6 one (either
- * family inside; npx_ul6_outer, an IPv6 FIB lookup; IPv4 DSR over it is
- * tc's drop-no-tunnel, handed on): the
+ * family inside, SNAT or DSR; npx_ul6_outer, an IPv6 FIB lookup): the
  * same Service lookup and backend choice (lb.h's lb_flow_choose:
  * Maglev or random, affinity, the ready and terminating rules,
  * externalTrafficPolicy through the EXT frontend), the same conntrack
@@ -39,8 +38,7 @@
  *    lb_flow_choose: a pod, a node, a martian, a ClusterIP from outside): tc
  *    drops it with its event and counters;
  *  - no backend (tc answers with a RST or port unreachable), a backend on
- *    this node (below), no tunnel to the backend's node (IPv4 DSR to a node
- *    behind the IPv6 underlay too), an
+ *    this node (below), no tunnel to the backend's node, an
  *    encapsulated frame over the underlay's MTU (tc
  *    answers fragmentation-needed: np4_too_big; for DSR, one that fits
  *    without the option but not with it, which tc sends without),
@@ -444,12 +442,13 @@ static __always_inline void npx_dsr_outer(struct ethhdr *eth, const struct encap
  * Over the IPv6 underlay, to the node at dst6 (its ipcache entry's
  * tunnel_ip6), written in place as npx_dsr_outer (bounds checked for the
  * encapsulation's length): ul6_head_fill's 8 bytes, node_ip6, dst6, UDP
- * without a checksum, Geneve (with the DSR option for the IPv6 frontend fe
- * under lb_dsr), the inner Ethernet: geneve_encap_ul6's bytes at tc, or
- * geneve_encap_ul6_dsr's.
+ * without a checksum, Geneve (with the DSR option under lb_dsr for the
+ * frontend fe, the tuple as the client sent it, family fam), the inner
+ * Ethernet (the inner family, in->inner_proto): geneve_encap_ul6's bytes at
+ * tc, or geneve_encap_ul6_dsr's.
  */
 static __always_inline void npx_ul6_outer(struct ethhdr *eth, const struct encap_in *in,
-					  const __u8 *dst6, const struct xcni_ct6_key *fe)
+					  const __u8 *dst6, int fam, const void *fe)
 {
 	struct xcni_ip6hdr *o6 = (void *)(eth + 1);
 	struct udphdr *udp = (void *)(o6 + 1);
@@ -474,7 +473,15 @@ static __always_inline void npx_ul6_outer(struct ethhdr *eth, const struct encap
 	if (lb_dsr) {
 		dsr_geneve_fill(g, vni);
 		__builtin_memset(opt, 0, sizeof(*opt));
-		dsr_opt_fill(opt, XCNI_AF_INET6, fe->proto, fe->dport, fe->daddr, 16);
+		if (fam == XCNI_AF_INET) {
+			const struct xcni_ct_key *k = fe;
+
+			dsr_opt_fill(opt, XCNI_AF_INET, k->proto, k->dport, &k->daddr, 4);
+		} else {
+			const struct xcni_ct6_key *k = fe;
+
+			dsr_opt_fill(opt, XCNI_AF_INET6, k->proto, k->dport, k->daddr, 16);
+		}
 	}
 }
 
@@ -583,12 +590,9 @@ static __always_inline int xdp_nodeport(struct xdp_md *ctx, int fam)
 	NPX_STEP(5);
 	/* A pod of another node, the encapsulated frame within the device's
 	 * MTU. IPv4's node is np4_tunnel's, as from_outside finds it (over
-	 * either underlay, dst6 set for the IPv6 one; DSR over that one is
-	 * tc's drop-no-tunnel: to tc). */
+	 * either underlay, dst6 set for the IPv6 one). */
 	if (fam == XCNI_AF_INET) {
 		tunnel = np4_tunnel(*(const __u32 *)be->addr, &dst6);
-		if (lb_dsr && dst6)
-			tunnel = 0;
 	} else {
 		/* IPv6's may be behind the IPv6 underlay (dst6: chosen on the
 		 * pointer, as tunnel_encap does). */
@@ -716,7 +720,7 @@ static __always_inline int xdp_nodeport(struct xdp_md *ctx, int fam)
 			     (lb_dsr ? XCNI_ENCAP6_DSR_LEN : XCNI_ENCAP6_LEN)) >
 		    (void *)(long)ctx->data_end)
 			return XDP_ABORTED;
-		npx_ul6_outer(eth, in, dst6, (const struct xcni_ct6_key *)orig);
+		npx_ul6_outer(eth, in, dst6, fam, orig);
 		eth->h_proto = bpf_htons(ETH_P_IPV6);
 	} else {
 		if ((void *)((char *)eth + ETH_HLEN +

@@ -6,8 +6,8 @@
  * another (DNAT, SNAT to this node, Geneve over the IPv4 underlay, or over
  * the IPv6 one), the replies made the frontend's again, the backend's ICMP
  * error about a SNATed flow, externalTrafficPolicy Local, SCTP. DSR is
- * nodeport_dsr.c's, ICMP errors from outside nodeport_icmp.c's, path MTU
- * np_mtu.c's.
+ * nodeport_dsr.c's, IPv4 NodePorts over the IPv6 underlay nodeport_ul46.c's,
+ * ICMP errors from outside nodeport_icmp.c's, path MTU np_mtu.c's.
  *
  * The group's prep (np_state) starts from svc_lib.c's frontends (lb_state,
  * the NODE_IP rows of the table atop svc_lib.c):
@@ -39,13 +39,8 @@
  *   [NODE6]:30182/UDP  3411: RV6:5353               -
  *   [NODE6]:30190/TCP  none here                    ETP Local
  *   [EXTV]:80/TCP      3421: RV6:80 (an externalIP)  -
- * and IPv4 NodePorts over the IPv6 underlay (lb46u_setup: a from_overlay
- * with node_ip NODE_IP and node_ip6 NODE6, fo46; fo46d the same with DSR):
- *   RV4   10.95.0.2    nv's pod's IPv4, ipcache TUN6 -> NV
- *   RV4X  10.95.0.3    a pod whose node is not known (no tunnel)
- *   NODE_IP:30185/TCP  3461: RV4:80                 -
- *   NODE_IP:30186/TCP  3471: RV4X:80                -
- * (path MTU over it: np_mtu.c's np_mtu_ul46)
+ * IPv4 NodePorts over the IPv6 underlay, SNAT and DSR, are
+ * nodeport_ul46.c's (path MTU over it: np_mtu.c's np_mtu_ul46).
  *
  * Frames carry real L4 checksums; what the programs must leave is built from
  * scratch with the translated fields and every checksum computed in full
@@ -70,11 +65,8 @@
 #define EXT6B "2001:db8:100::2" /* an externalIP, externalTrafficPolicy Local */
 #define KEY_X "0.0.0.7" /* pod X's policy key */
 #define VIPR "fd00:96::11" /* lb6_remote_reply's ClusterIP */
-/* The IPv6 underlay. */
-#define NV "fc00:77::2" /* node nv, behind it */
-#define RV6 "fd00:95::2" /* a pod of nv */
+/* The IPv6 underlay (nodeport.h: NV, RV6, ID_RV). */
 #define EXTV "2001:db8:100::9" /* an externalIP whose backend is RV6 */
-#define ID_RV 0x3100 /* RV6's identity */
 
 /* ---- The clients, the IPv6 frontends ------------------------------------- */
 
@@ -519,7 +511,7 @@ size_t np6_snat_inner(const struct g6 *f, uint16_t sp, const char *backend, uint
 }
 
 /* The packets sent towards node over the IPv6 underlay (xcni_tunstat6, all CPUs). */
-static uint64_t tx_to(const char *node)
+uint64_t tx_to(const char *node)
 {
 	int ncpu = libbpf_num_possible_cpus();
 	struct xcni_tunstat s[ncpu];
@@ -1226,231 +1218,6 @@ static void lb6u_geneve_first(void **state)
 	assert_int_equal(bpf_map_delete_elem(map_fd("xcni_svc"), &k), 0);
 }
 
-/* ---- IPv4 NodePorts over the IPv6 underlay -------------------------------- */
-
-#define RV4 "10.95.0.2" /* nv's pod's IPv4 */
-#define RV4X "10.95.0.3" /* a pod of no known node */
-
-static struct from_overlay *fo46, *fo46d; /* node_ip and node_ip6; fo46d with lb_dsr */
-static struct xcni_ipcache_val node4_was; /* NODE_IP's ipcache entry before lb46u_setup */
-static int node4_had;
-
-/* A node with an IPv4 address (NODE_IP) on the IPv6 underlay (NODE6); dsr: lb_dsr. */
-struct from_overlay *ul46_load(int dsr)
-{
-	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = env.pin_dir);
-	struct from_overlay *o = from_overlay__open_opts(&opts);
-
-	if (!o)
-		return NULL;
-	o->rodata->vni = VNI;
-	o->rodata->lb_enabled = 1;
-	o->rodata->lb_dsr = (uint32_t)dsr;
-	o->rodata->node_ip = ip4(NODE_IP);
-	if (inet_pton(AF_INET6, NODE6, (void *)o->rodata->node_ip6) != 1)
-		goto fail;
-	UL_SVC_RANGES(o->rodata);
-	if (from_overlay__load(o))
-		goto fail;
-	return o;
-fail:
-	from_overlay__destroy(o);
-	return NULL;
-}
-
-static void lb46u_setup(void **state)
-{
-	struct xcni_ipcache_val v = { .identity = ID_RV, .flags = XCNI_IPC_POD | XCNI_IPC_TUN6 };
-	struct xcni_ipcache_key k = { .prefixlen = 32, .addr = ip4(RV4) };
-
-	(void)state;
-	fo46 = ul46_load(0);
-	fo46d = ul46_load(1);
-	assert_non_null(fo46);
-	assert_non_null(fo46d);
-	/* The XDP fast path of such a node, compared with it on every frame (xdp_np.c). */
-	assert_int_equal(npx_attach_dual(bpf_program__fd(fo46->progs.from_overlay), NODE6, 0), 0);
-	assert_int_equal(npx_attach_dual(bpf_program__fd(fo46d->progs.from_overlay), NODE6, 1), 0);
-	assert_int_equal(ul6_node(NV, "nv", RV6, ID_RV), 0);
-	in6(NV, v.tunnel_ip6);
-	assert_int_equal(bpf_map_update_elem(map_fd("xcni_ipcache"), &k, &v, BPF_ANY), 0);
-	k.addr = ip4(RV4X);
-	v.flags = XCNI_IPC_POD;
-	memset(v.tunnel_ip6, 0, 16);
-	assert_int_equal(bpf_map_update_elem(map_fd("xcni_ipcache"), &k, &v, BPF_ANY), 0);
-	/* This node's IPv4 as xcnid writes it (host): what overlay_decap_first
-	 * takes for this node's own address; the harness's entry given back
-	 * at teardown. */
-	k.addr = ip4(NODE_IP);
-	node4_had = !bpf_map_lookup_elem(map_fd("xcni_ipcache"), &k, &node4_was);
-	v = (struct xcni_ipcache_val){ .identity = XCNI_ID_HOST };
-	assert_int_equal(bpf_map_update_elem(map_fd("xcni_ipcache"), &k, &v, BPF_ANY), 0);
-	assert_int_equal(be_set(3461, RV4, 80, XCNI_BE_ACTIVE), 0);
-	assert_int_equal(svc_set(NODE_IP, 30185, IPPROTO_TCP, 346, 0, 0, 0,
-				 (const uint32_t[]){ 3461 }, 1, 0), 0);
-	assert_int_equal(be_set(3471, RV4X, 80, XCNI_BE_ACTIVE), 0);
-	assert_int_equal(svc_set(NODE_IP, 30186, IPPROTO_TCP, 347, 0, 0, 0,
-				 (const uint32_t[]){ 3471 }, 1, 0), 0);
-	assert_int_equal(polrev_bump(), 0);
-}
-
-static void lb46u_teardown(void **state)
-{
-	struct xcni_ipcache_key k = { .prefixlen = 32, .addr = ip4(NODE_IP) };
-
-	(void)state;
-	if (node4_had)
-		assert_int_equal(bpf_map_update_elem(map_fd("xcni_ipcache"), &k, &node4_was, BPF_ANY),
-				 0);
-	else
-		assert_int_equal(bpf_map_delete_elem(map_fd("xcni_ipcache"), &k), 0);
-	npx_detach(bpf_program__fd(fo46->progs.from_overlay));
-	npx_detach(bpf_program__fd(fo46d->progs.from_overlay));
-	from_overlay__destroy(fo46);
-	from_overlay__destroy(fo46d);
-	fo46 = fo46d = NULL;
-}
-
-/* One packet through o's from_overlay on the underlay device. */
-static void ul46_expect(struct from_overlay *o, const uint8_t *in, size_t len, int ret,
-			int reason, const uint8_t *want, size_t want_len)
-{
-	expect6_fd(bpf_program__fd(o->progs.from_overlay), XCNI_DIR_FROM_OVERLAY, DEV_U, in, len,
-		   ret, reason, want, want_len);
-}
-
-/* What must leave for f (from outside) to RV4:80: SNATed to NODE_IP:sp, one
- * hop less, in Geneve over IPv6 to nv (the flow hash of the inner tuple). */
-static size_t ul46_want(const struct fr *f, uint16_t sp, uint8_t *want)
-{
-	uint8_t inner[FRAME_MAX];
-	struct fr t = *f;
-	size_t ilen;
-
-	t.saddr = ip4(NODE_IP);
-	t.sport = sp;
-	t.daddr = ip4(RV4);
-	t.dport = 80;
-	t.ttl = 63;
-	ilen = frame(&t, inner);
-	return geneve_wrap_ul6(inner, ilen, NODE6, NV,
-			       geneve_hash6(NODE_IP, sp, RV4, 80, f->proto), VNI, want);
-}
-
-/*
- * An IPv4 NodePort whose backend's node is behind the IPv6 underlay: DNAT
- * to RV4, SNAT to NODE_IP (the client's port), Geneve over IPv6 to nv
- * (counted towards it); RV4's SYN-ACK through nv's Geneve over IPv6 is
- * undone (frontend -> client) and leaves by the underlay, the flow
- * established; the client's ACK goes the same way as its SYN.
- */
-static void lb46u_nodeport_remote(void **state)
-{
-	struct fr f = from_outside(CLIENT, 50201, 30185, TH_SYN), r, t;
-	uint8_t in[FRAME_MAX], want[FRAME_MAX], inner[FRAME_MAX];
-	uint64_t tx = tx_to(NV);
-	struct xcni_ct_entry e;
-	size_t len, wlen, ilen;
-	int found;
-
-	(void)state;
-	len = frame(&f, in);
-	wlen = ul46_want(&f, 50201, want);
-	ul46_expect(fo46, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
-	assert_int_equal(tx_to(NV), tx + 1);
-	e = flow_entry4(ip4(NODE_IP), ip4(RV4), 50201, 80, XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT);
-	assert_int_equal(e.rev_nat, 346);
-	assert_int_equal(e.nat_addr, ip4(CLIENT));
-	assert_int_equal(e.nat_port, htons(50201));
-
-	/* RV4's SYN-ACK from nv, over IPv6: decapsulated, frontend -> client. */
-	r = (struct fr){ .smac = pods[DEV_U].mac, .dmac = pods[DEV_U].host_mac,
-			 .saddr = ip4(RV4), .daddr = ip4(NODE_IP), .sport = 80, .dport = 50201,
-			 .proto = IPPROTO_TCP, .flags = TH_SYN | TH_ACK };
-	ilen = frame(&r, inner);
-	len = geneve_wrap_ul6(inner, ilen, NV, NODE6,
-			      geneve_hash6(RV4, 80, NODE_IP, 50201, IPPROTO_TCP), VNI, in);
-	t = r;
-	t.saddr = ip4(NODE_IP);
-	t.sport = 30185;
-	t.daddr = ip4(CLIENT);
-	t.dport = 50201;
-	wlen = frame(&t, want);
-	ul46_expect(fo46, in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen);
-	e = ct_get(ip4(NODE_IP), ip4(RV4), 50201, 80, IPPROTO_TCP, &found);
-	assert_true(found);
-	assert_int_equal(e.state, XCNI_CT_ESTABLISHED);
-
-	/* The client's ACK: the same port again. */
-	f = from_outside(CLIENT, 50201, 30185, TH_ACK);
-	len = frame(&f, in);
-	wlen = ul46_want(&f, 50201, want);
-	ul46_expect(fo46, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
-}
-
-/*
- * RV4's ICMP fragmentation-needed through nv's Geneve over IPv6 about the
- * SNATed flow of lb46u_nodeport_remote (quoting NODE_IP:50201 -> RV4:80):
- * the client gets it from the NodePort, quoting client -> frontend, out the
- * underlay. About a port this node did not SNAT: decapsulated for the stack.
- */
-static void lb46u_nodeport_icmp(void **state)
-{
-	uint8_t q[FRAME_MAX], qw[FRAME_MAX], inner[FRAME_MAX], in[FRAME_MAX], want[FRAME_MAX];
-	struct fr sent = from_outside(CLIENT, 50201, 30185, TH_ACK), err, t;
-	uint32_t h = geneve_hash6(RV4, 0, NODE_IP, 0, IPPROTO_ICMP);
-	size_t len, ilen, wlen;
-
-	(void)state;
-	sent.ttl = 63;
-	frame(&sent, qw);
-	sent.saddr = ip4(NODE_IP);
-	sent.daddr = ip4(RV4);
-	sent.dport = 80;
-	frame(&sent, q);
-	err = (struct fr){ .smac = pods[DEV_U].mac, .dmac = pods[DEV_U].host_mac,
-			   .saddr = ip4(RV4), .daddr = ip4(NODE_IP), .proto = IPPROTO_ICMP };
-	ilen = icmp_error(&err, 3, 4, q, inner);
-	len = geneve_wrap_ul6(inner, ilen, NV, NODE6, h, VNI, in);
-	t = err;
-	t.saddr = ip4(NODE_IP);
-	t.daddr = ip4(CLIENT);
-	wlen = icmp_error(&t, 3, 4, qw, want);
-	ul46_expect(fo46, in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen);
-
-	sent.sport = 50999;
-	frame(&sent, q);
-	ilen = icmp_error(&err, 3, 4, q, inner);
-	len = geneve_wrap_ul6(inner, ilen, NV, NODE6, h, VNI, in);
-	ul46_expect(fo46, in, len, TC_ACT_OK, XCNI_FWD_DECAP_HOST, inner, ilen);
-}
-
-/*
- * What has no tunnel stays drop-no-tunnel: a backend whose node is known by
- * no underlay address; the node's IPv4 NodePort under --node-port-mode dsr
- * (the backend's node reads no DSR option for IPv4 inside IPv6); and a node
- * of the IPv6 underlay without an IPv4 address (fo: node_ip 0, no SNAT source).
- */
-static void lb46u_no_tunnel(void **state)
-{
-	struct fr f = from_outside(CLIENT, 50221, 30186, TH_SYN);
-	struct from_overlay *o6 = ul6_load(1);
-	uint8_t in[FRAME_MAX];
-	size_t len;
-
-	(void)state;
-	assert_non_null(o6);
-	len = frame(&f, in);
-	ul46_expect(fo46, in, len, TC_ACT_SHOT, XCNI_DROP_NO_TUNNEL, NULL, 0);
-	f = from_outside(CLIENT, 50222, 30185, TH_SYN);
-	len = frame(&f, in);
-	ul46_expect(fo46d, in, len, TC_ACT_SHOT, XCNI_DROP_NO_TUNNEL, NULL, 0);
-	f = from_outside(CLIENT, 50223, 30185, TH_SYN);
-	len = frame(&f, in);
-	ul46_expect(o6, in, len, TC_ACT_SHOT, XCNI_DROP_NO_TUNNEL, NULL, 0);
-	from_overlay__destroy(o6);
-}
-
 /* ---- The rows: one packet each, both families ---------------------------- */
 
 /* From outside, on the underlay, to a frontend of this node's: plain (no Geneve). */
@@ -1517,11 +1284,6 @@ static const struct CMUnitTest nodeport_tests[] = {
 	cmocka_unit_test(lb6u_extip_remote),
 	cmocka_unit_test(lb6u_geneve_first),
 	cmocka_unit_test(lb6u_teardown),
-	cmocka_unit_test(lb46u_setup),
-	cmocka_unit_test(lb46u_nodeport_remote),
-	cmocka_unit_test(lb46u_nodeport_icmp),
-	cmocka_unit_test(lb46u_no_tunnel),
-	cmocka_unit_test(lb46u_teardown),
 };
 const struct group nodeport_group = { "nodeport", ROWS(nodeport_rows), TESTS(nodeport_tests),
 				       .prep = np_state };

@@ -2,7 +2,8 @@
 /*
  * What the NodePort files share: tests/bpf/nodeport.c (local and remote
  * backends, externalIPs, ETP Local, SCTP, both underlays), nodeport_dsr.c
- * (DSR), nodeport_icmp.c (ICMP errors about NodePort flows). Both families:
+ * (DSR), nodeport_ul46.c (IPv4 NodePorts over the IPv6 underlay, SNAT and
+ * DSR), nodeport_icmp.c (ICMP errors about NodePort flows). Both families:
  * lb.h's IPv4 frame builder, lb6.h's IPv6 one.
  */
 #ifndef XCNI_TESTS_BPF_NODEPORT_H
@@ -17,6 +18,10 @@
 #define CLIENT2 "203.0.113.10"
 #define B6 "fd00:99::b" /* parse.c's pod B (v6_setup) */
 #define R6N "fd00:98::2" /* a pod of n2 (np6_setup) */
+/* The IPv6 underlay (nodeport.c's lb6u_setup, nodeport_ul46.c's lb46u_setup). */
+#define NV "fc00:77::2" /* node nv, behind it */
+#define RV6 "fd00:95::2" /* a pod of nv */
+#define ID_RV 0x3100 /* RV6's identity */
 
 /* TCP from outside, on the underlay (the router's MAC -> the node's), to NODE_IP:dp. */
 struct fr from_outside(const char *src, uint16_t sp, uint16_t dp, uint8_t flags);
@@ -30,5 +35,7 @@ struct xcni_ct_entry flow_entry6(const char *s, uint16_t sp, const char *d, uint
 size_t np_frag_needed_want(const uint8_t *in, uint16_t mtu, uint8_t *want);
 size_t np_ptb_want(const uint8_t *in, const char *fe, const char *client, uint32_t mtu,
 		   uint8_t *want);
+/* The packets sent towards node over the IPv6 underlay (xcni_tunstat6, all CPUs). */
+uint64_t tx_to(const char *node);
 
 #endif

@@ -9,7 +9,7 @@
  *   [NODE6]:30082/UDP     3221: R6N:5353 on n2 (IPv4 underlay: 50 bytes)
  * and one of its own over the IPv6 underlay (a from_overlay with node_ip6):
  *   [NODE6]:30282/UDP     3501: RW6:5353 on node nw behind it (70 bytes, 1430 fit)
- * and, on a node with NODE_IP on that underlay (nodeport.c's ul46_load):
+ * and, on a node with NODE_IP on that underlay (nodeport_ul46.c's ul46_load):
  *   NODE_IP:30283/TCP     3511: RW4:80 on nw (70 bytes, 1430 fit)
  *
  * A packet that fits is encapsulated (byte for byte as nodeport.c's); one
@@ -284,7 +284,7 @@ static void np_mtu_ul46(void **state)
 	struct xcni_ipcache_val v = { .identity = 0x3500, .flags = XCNI_IPC_POD | XCNI_IPC_TUN6 };
 	struct xcni_ipcache_key k = { .prefixlen = 32, .addr = ip4(RW4) };
 	uint8_t in[BIG], want[BIG], out[BIG];
-	struct from_overlay *o = ul46_load(0); /* nodeport.c's */
+	struct from_overlay *o = ul46_load(0); /* nodeport_ul46.c's */
 	struct fr f = big4(46401, 1430);
 	size_t len, wlen, olen;
 	int found, fd;

@@ -117,6 +117,22 @@ static struct xdp_underlay *npx_open(struct bpf_object_open_opts *opts, int dsr,
 	return npx_open_as(opts, dsr, node6, false);
 }
 
+/*
+ * The IPv6 underlay's addresses and neighbours of the nodes npx_attach's
+ * programs are (nodeport.c's and nodeport_ul46.c's NODE6 with its peer nv,
+ * nodeport_dsr.c's UL_SELF with its peer UL_N). Again after a row set the
+ * device's MTU below IPv6's 1280 (npx_dsr_mtu, npx_mtu_neigh): the kernel
+ * then takes IPv6 off the device, its addresses and neighbours with it, and
+ * the FIB lookups of the IPv6-underlay groups after xdp_np would fail.
+ */
+static int npx_ul6_addrs(void)
+{
+	return npx_sh("ip -6 addr replace fc00:77::1/64 dev xtu nodad && "
+		      "ip -6 addr replace fc00:79::1/64 dev xtu nodad && "
+		      "ip -6 neigh replace fc00:77::2 lladdr 02:77:00:00:00:02 dev xtu nud permanent && "
+		      "ip -6 neigh replace fc00:79::2 lladdr 02:77:00:00:00:02 dev xtu nud permanent");
+}
+
 int xdp_np_load(struct bpf_object_open_opts *opts)
 {
 	int err;
@@ -128,15 +144,11 @@ int xdp_np_load(struct bpf_object_open_opts *opts)
 	/* The underlay as a node has it, in this private netns: NODE_IP on
 	 * the underlay device, n2 its neighbour, forwarding on (the FIB lookup
 	 * of the fast path asks for it); and the IPv6 underlay's of the nodes
-	 * npx_attach's programs are: nodeport.c's (NODE6, its peer nv) and
-	 * nodeport_dsr.c's (UL_SELF, its peer UL_N), the same MAC as n2's. */
+	 * npx_attach's programs are (npx_ul6_addrs), the same MAC as n2's. */
 	if ((err = npx_sh("ip link set xtu up && ip link set xtu-p up && "
 			  "ip addr add " NODE_IP "/24 dev xtu && "
-			  "ip neigh replace " N2 " lladdr 02:77:00:00:00:02 dev xtu nud permanent && "
-			  "ip -6 addr add fc00:77::1/64 dev xtu nodad && "
-			  "ip -6 addr add fc00:79::1/64 dev xtu nodad && "
-			  "ip -6 neigh replace fc00:77::2 lladdr 02:77:00:00:00:02 dev xtu nud permanent && "
-			  "ip -6 neigh replace fc00:79::2 lladdr 02:77:00:00:00:02 dev xtu nud permanent")))
+			  "ip neigh replace " N2 " lladdr 02:77:00:00:00:02 dev xtu nud permanent")) ||
+	    (err = npx_ul6_addrs()))
 		return err;
 	if ((err = write_str("/proc/sys/net/ipv4/conf/all/forwarding", "1")) ||
 	    (err = write_str("/proc/sys/net/ipv4/conf/xtu/forwarding", "1")) ||
@@ -1058,6 +1070,7 @@ static void npx_dsr_mtu(void **state)
 	assert_int_equal(lb_send(FROM_OVERLAY_DSR, DEV_U, in, len, out, &out_len), TC_ACT_REDIRECT);
 	assert_int_equal(npx.pass, pass + 1);
 	assert_int_equal(npx_sh("ip link set xtu mtu 1500"), 0);
+	assert_int_equal(npx_ul6_addrs(), 0);
 	assert_int_equal(out_len, len + XCNI_ENCAP_LEN);
 	assert_int_equal(xdp_in(1, in, len, out, &out_len), XDP_TX);
 	assert_int_equal(out_len, len + XCNI_ENCAP_DSR_LEN);
@@ -1076,6 +1089,7 @@ static void npx_mtu_neigh(void **state)
 	assert_int_equal(npx_sh("ip link set xtu mtu 180"), 0);
 	handed_on(0, in, len);
 	assert_int_equal(npx_sh("ip link set xtu mtu 1500"), 0);
+	assert_int_equal(npx_ul6_addrs(), 0);
 	assert_int_equal(npx_sh("ip neigh del " N2 " dev xtu"), 0);
 	handed_on(0, in, len);
 	assert_int_equal(npx_sh("ip neigh replace " N2

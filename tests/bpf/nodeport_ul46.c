@@ -1,0 +1,669 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * IPv4 NodePorts over the IPv6 underlay (bpf/lib/nodeport.h, np4_tunnel's
+ * IPv6 answer) through BPF_PROG_TEST_RUN: a node with an IPv4 address
+ * (NODE_IP) whose underlay is IPv6 (NODE6), and a backend's node nv known
+ * there only. --node-port-mode snat: DNAT, SNAT to NODE_IP, Geneve over
+ * IPv6 to nv, the replies and ICMP errors undone (overlay_decap_first's
+ * IPv4-inside-IPv6 path). --node-port-mode dsr: DNAT only, Geneve over
+ * IPv6 with the DSR option naming the IPv4 frontend (family AF_INET, 94
+ * bytes of headers); on the backend's node the option read for IPv4 inside
+ * IPv6, the flow's entry opened with nv's address folded, the backend's
+ * reply from the frontend, and what nv may not say refused with the reasons
+ * DSR's rows over the IPv4 underlay have (nodeport_dsr.c, attack_geneve.c).
+ * Every frame through from_overlay also runs through the XDP fast path of
+ * the same settings (npx_attach_dual, xdp_np.c's differential): the DSR
+ * request leaves XDP byte for byte as tc sends it.
+ *
+ * On np_state's maps (nodeport.c), with lb46u_setup's (fo46: lb_enabled,
+ * node_ip NODE_IP, node_ip6 NODE6; fo46d the same with lb_dsr):
+ *   NV    fc00:77::2   node nv, behind the IPv6 underlay (ul6_node)
+ *   RV4   10.95.0.2    nv's pod's IPv4, ipcache TUN6 -> NV
+ *   RV4X  10.95.0.3    a pod whose node is not known (no tunnel)
+ *   NODE_IP:30185/TCP  3461: RV4:80                 -
+ *   NODE_IP:30186/TCP  3471: RV4X:80                -
+ * and dsr46_setup's, for this node as the backend's node:
+ *   NW    fc00:77::3   node nw, behind the IPv6 underlay too
+ *   NV4:30187/TCP      3481: B:8080   (nv's IPv4 NodePort, as every node holds it)
+ *   NV4:30188/UDP      3482: B:5353
+ *
+ *   client --IPv4--> this node (NODE_IP/NODE6) --Geneve/IPv6 + option--> nv (RV4)
+ *   client <--IPv4 from NV4:30187-- this node (B) <--Geneve/IPv6 + option-- nv
+ *
+ * Frames carry real L4 checksums; what the programs must leave is built from
+ * scratch (svc_lib.c's frame(), underlay6.c's geneve_wrap_ul6 and
+ * geneve_wrap_ul6_opt, the option byte by byte here) and compared byte for
+ * byte.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <string.h>
+#include <linux/pkt_cls.h>
+
+#include "nodeport.h"
+
+#define RV4 "10.95.0.2" /* nv's pod's IPv4 */
+#define RV4X "10.95.0.3" /* a pod of no known node */
+#define NV4 "192.168.79.2" /* nv's IPv4 InternalIP: its NodePorts' frontends here */
+#define NW "fc00:77::3" /* node nw, behind the IPv6 underlay */
+#define RW6 "fd00:95::3" /* a pod of nw */
+#define ID_RW 0x3101 /* RW6's identity */
+#define ENCAP6_DSR 94 /* Geneve over IPv6 with the option: 70 + 24 */
+
+#define RV4 "10.95.0.2" /* nv's pod's IPv4 */
+#define RV4X "10.95.0.3" /* a pod of no known node */
+
+static struct from_overlay *fo46, *fo46d; /* node_ip and node_ip6; fo46d with lb_dsr */
+static struct xcni_ipcache_val node4_was; /* NODE_IP's ipcache entry before lb46u_setup */
+static int node4_had;
+
+/* A node with an IPv4 address (NODE_IP) on the IPv6 underlay (NODE6); dsr: lb_dsr. */
+struct from_overlay *ul46_load(int dsr)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = env.pin_dir);
+	struct from_overlay *o = from_overlay__open_opts(&opts);
+
+	if (!o)
+		return NULL;
+	o->rodata->vni = VNI;
+	o->rodata->lb_enabled = 1;
+	o->rodata->lb_dsr = (uint32_t)dsr;
+	o->rodata->node_ip = ip4(NODE_IP);
+	if (inet_pton(AF_INET6, NODE6, (void *)o->rodata->node_ip6) != 1)
+		goto fail;
+	UL_SVC_RANGES(o->rodata);
+	if (from_overlay__load(o))
+		goto fail;
+	return o;
+fail:
+	from_overlay__destroy(o);
+	return NULL;
+}
+
+static void lb46u_setup(void **state)
+{
+	struct xcni_ipcache_val v = { .identity = ID_RV, .flags = XCNI_IPC_POD | XCNI_IPC_TUN6 };
+	struct xcni_ipcache_key k = { .prefixlen = 32, .addr = ip4(RV4) };
+
+	(void)state;
+	fo46 = ul46_load(0);
+	fo46d = ul46_load(1);
+	assert_non_null(fo46);
+	assert_non_null(fo46d);
+	/* The XDP fast path of such a node, compared with it on every frame (xdp_np.c). */
+	assert_int_equal(npx_attach_dual(bpf_program__fd(fo46->progs.from_overlay), NODE6, 0), 0);
+	assert_int_equal(npx_attach_dual(bpf_program__fd(fo46d->progs.from_overlay), NODE6, 1), 0);
+	assert_int_equal(ul6_node(NV, "nv", RV6, ID_RV), 0);
+	in6(NV, v.tunnel_ip6);
+	assert_int_equal(bpf_map_update_elem(map_fd("xcni_ipcache"), &k, &v, BPF_ANY), 0);
+	k.addr = ip4(RV4X);
+	v.flags = XCNI_IPC_POD;
+	memset(v.tunnel_ip6, 0, 16);
+	assert_int_equal(bpf_map_update_elem(map_fd("xcni_ipcache"), &k, &v, BPF_ANY), 0);
+	/* This node's IPv4 as xcnid writes it (host): what overlay_decap_first
+	 * takes for this node's own address; the harness's entry given back
+	 * at teardown. */
+	k.addr = ip4(NODE_IP);
+	node4_had = !bpf_map_lookup_elem(map_fd("xcni_ipcache"), &k, &node4_was);
+	v = (struct xcni_ipcache_val){ .identity = XCNI_ID_HOST };
+	assert_int_equal(bpf_map_update_elem(map_fd("xcni_ipcache"), &k, &v, BPF_ANY), 0);
+	assert_int_equal(be_set(3461, RV4, 80, XCNI_BE_ACTIVE), 0);
+	assert_int_equal(svc_set(NODE_IP, 30185, IPPROTO_TCP, 346, 0, 0, 0,
+				 (const uint32_t[]){ 3461 }, 1, 0), 0);
+	assert_int_equal(be_set(3471, RV4X, 80, XCNI_BE_ACTIVE), 0);
+	assert_int_equal(svc_set(NODE_IP, 30186, IPPROTO_TCP, 347, 0, 0, 0,
+				 (const uint32_t[]){ 3471 }, 1, 0), 0);
+	assert_int_equal(polrev_bump(), 0);
+}
+
+static void lb46u_teardown(void **state)
+{
+	struct xcni_ipcache_key k = { .prefixlen = 32, .addr = ip4(NODE_IP) };
+
+	(void)state;
+	if (node4_had)
+		assert_int_equal(bpf_map_update_elem(map_fd("xcni_ipcache"), &k, &node4_was, BPF_ANY),
+				 0);
+	else
+		assert_int_equal(bpf_map_delete_elem(map_fd("xcni_ipcache"), &k), 0);
+	npx_detach(bpf_program__fd(fo46->progs.from_overlay));
+	npx_detach(bpf_program__fd(fo46d->progs.from_overlay));
+	from_overlay__destroy(fo46);
+	from_overlay__destroy(fo46d);
+	fo46 = fo46d = NULL;
+}
+
+/* One packet through o's from_overlay on the underlay device. */
+static void ul46_expect(struct from_overlay *o, const uint8_t *in, size_t len, int ret,
+			int reason, const uint8_t *want, size_t want_len)
+{
+	expect6_fd(bpf_program__fd(o->progs.from_overlay), XCNI_DIR_FROM_OVERLAY, DEV_U, in, len,
+		   ret, reason, want, want_len);
+}
+
+/* What must leave for f (from outside) to RV4:80: SNATed to NODE_IP:sp, one
+ * hop less, in Geneve over IPv6 to nv (the flow hash of the inner tuple). */
+static size_t ul46_want(const struct fr *f, uint16_t sp, uint8_t *want)
+{
+	uint8_t inner[FRAME_MAX];
+	struct fr t = *f;
+	size_t ilen;
+
+	t.saddr = ip4(NODE_IP);
+	t.sport = sp;
+	t.daddr = ip4(RV4);
+	t.dport = 80;
+	t.ttl = 63;
+	ilen = frame(&t, inner);
+	return geneve_wrap_ul6(inner, ilen, NODE6, NV,
+			       geneve_hash6(NODE_IP, sp, RV4, 80, f->proto), VNI, want);
+}
+
+/*
+ * An IPv4 NodePort whose backend's node is behind the IPv6 underlay: DNAT
+ * to RV4, SNAT to NODE_IP (the client's port), Geneve over IPv6 to nv
+ * (counted towards it); RV4's SYN-ACK through nv's Geneve over IPv6 is
+ * undone (frontend -> client) and leaves by the underlay, the flow
+ * established; the client's ACK goes the same way as its SYN.
+ */
+static void lb46u_nodeport_remote(void **state)
+{
+	struct fr f = from_outside(CLIENT, 50201, 30185, TH_SYN), r, t;
+	uint8_t in[FRAME_MAX], want[FRAME_MAX], inner[FRAME_MAX];
+	uint64_t tx = tx_to(NV);
+	struct xcni_ct_entry e;
+	size_t len, wlen, ilen;
+	int found;
+
+	(void)state;
+	len = frame(&f, in);
+	wlen = ul46_want(&f, 50201, want);
+	ul46_expect(fo46, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
+	assert_int_equal(tx_to(NV), tx + 1);
+	e = flow_entry4(ip4(NODE_IP), ip4(RV4), 50201, 80, XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT);
+	assert_int_equal(e.rev_nat, 346);
+	assert_int_equal(e.nat_addr, ip4(CLIENT));
+	assert_int_equal(e.nat_port, htons(50201));
+
+	/* RV4's SYN-ACK from nv, over IPv6: decapsulated, frontend -> client. */
+	r = (struct fr){ .smac = pods[DEV_U].mac, .dmac = pods[DEV_U].host_mac,
+			 .saddr = ip4(RV4), .daddr = ip4(NODE_IP), .sport = 80, .dport = 50201,
+			 .proto = IPPROTO_TCP, .flags = TH_SYN | TH_ACK };
+	ilen = frame(&r, inner);
+	len = geneve_wrap_ul6(inner, ilen, NV, NODE6,
+			      geneve_hash6(RV4, 80, NODE_IP, 50201, IPPROTO_TCP), VNI, in);
+	t = r;
+	t.saddr = ip4(NODE_IP);
+	t.sport = 30185;
+	t.daddr = ip4(CLIENT);
+	t.dport = 50201;
+	wlen = frame(&t, want);
+	ul46_expect(fo46, in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen);
+	e = ct_get(ip4(NODE_IP), ip4(RV4), 50201, 80, IPPROTO_TCP, &found);
+	assert_true(found);
+	assert_int_equal(e.state, XCNI_CT_ESTABLISHED);
+
+	/* The client's ACK: the same port again. */
+	f = from_outside(CLIENT, 50201, 30185, TH_ACK);
+	len = frame(&f, in);
+	wlen = ul46_want(&f, 50201, want);
+	ul46_expect(fo46, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
+}
+
+/*
+ * RV4's ICMP fragmentation-needed through nv's Geneve over IPv6 about the
+ * SNATed flow of lb46u_nodeport_remote (quoting NODE_IP:50201 -> RV4:80):
+ * the client gets it from the NodePort, quoting client -> frontend, out the
+ * underlay. About a port this node did not SNAT: decapsulated for the stack.
+ */
+static void lb46u_nodeport_icmp(void **state)
+{
+	uint8_t q[FRAME_MAX], qw[FRAME_MAX], inner[FRAME_MAX], in[FRAME_MAX], want[FRAME_MAX];
+	struct fr sent = from_outside(CLIENT, 50201, 30185, TH_ACK), err, t;
+	uint32_t h = geneve_hash6(RV4, 0, NODE_IP, 0, IPPROTO_ICMP);
+	size_t len, ilen, wlen;
+
+	(void)state;
+	sent.ttl = 63;
+	frame(&sent, qw);
+	sent.saddr = ip4(NODE_IP);
+	sent.daddr = ip4(RV4);
+	sent.dport = 80;
+	frame(&sent, q);
+	err = (struct fr){ .smac = pods[DEV_U].mac, .dmac = pods[DEV_U].host_mac,
+			   .saddr = ip4(RV4), .daddr = ip4(NODE_IP), .proto = IPPROTO_ICMP };
+	ilen = icmp_error(&err, 3, 4, q, inner);
+	len = geneve_wrap_ul6(inner, ilen, NV, NODE6, h, VNI, in);
+	t = err;
+	t.saddr = ip4(NODE_IP);
+	t.daddr = ip4(CLIENT);
+	wlen = icmp_error(&t, 3, 4, qw, want);
+	ul46_expect(fo46, in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen);
+
+	sent.sport = 50999;
+	frame(&sent, q);
+	ilen = icmp_error(&err, 3, 4, q, inner);
+	len = geneve_wrap_ul6(inner, ilen, NV, NODE6, h, VNI, in);
+	ul46_expect(fo46, in, len, TC_ACT_OK, XCNI_FWD_DECAP_HOST, inner, ilen);
+}
+
+/*
+ * What has no tunnel stays drop-no-tunnel: a backend whose node is known by
+ * no underlay address, under --node-port-mode snat and dsr alike; and a
+ * node of the IPv6 underlay without an IPv4 address (fo: node_ip 0, no SNAT
+ * source). (A backend's node behind the IPv6 underlay under dsr is
+ * lb46u_dsr_frontend's: sent with the option.)
+ */
+static void lb46u_no_tunnel(void **state)
+{
+	struct fr f = from_outside(CLIENT, 50221, 30186, TH_SYN);
+	struct from_overlay *o6 = ul6_load(1);
+	uint8_t in[FRAME_MAX];
+	size_t len;
+
+	(void)state;
+	assert_non_null(o6);
+	len = frame(&f, in);
+	ul46_expect(fo46, in, len, TC_ACT_SHOT, XCNI_DROP_NO_TUNNEL, NULL, 0);
+	f = from_outside(CLIENT, 50222, 30186, TH_SYN);
+	len = frame(&f, in);
+	ul46_expect(fo46d, in, len, TC_ACT_SHOT, XCNI_DROP_NO_TUNNEL, NULL, 0);
+	f = from_outside(CLIENT, 50223, 30185, TH_SYN);
+	len = frame(&f, in);
+	ul46_expect(o6, in, len, TC_ACT_SHOT, XCNI_DROP_NO_TUNNEL, NULL, 0);
+	from_overlay__destroy(o6);
+}
+
+/* ---- DSR over the IPv6 underlay: the option, the Geneve around it -------------- */
+
+/*
+ * The DSR option at o, byte by byte (RFC 8926 3.5; struct xcni_geneve_dsr):
+ * class 0xfff0, type 0x81 (critical), 5 words of data: the family fam
+ * (XCNI_AF_INET, 2: fe IPv4, its 4 bytes then 12 of zeros; XCNI_AF_INET6,
+ * 10: 16 bytes), the protocol, the port, the address.
+ */
+static void opt46(uint8_t *o, uint8_t fam, const char *fe, uint16_t fport, uint8_t proto)
+{
+	uint32_t a;
+
+	memset(o, 0, 24);
+	o[0] = 0xff; /* class 0xfff0 (experimental use) */
+	o[1] = 0xf0;
+	o[2] = 0x81; /* type 1, the critical bit set */
+	o[3] = 5; /* reserved bits 0, then 5 words */
+	o[4] = fam;
+	o[5] = proto;
+	o[6] = (uint8_t)(fport >> 8);
+	o[7] = (uint8_t)fport;
+	if (fam == XCNI_AF_INET) {
+		a = ip4(fe);
+		memcpy(o + 8, &a, 4);
+	} else {
+		in6(fe, o + 8);
+	}
+}
+
+/*
+ * Geneve over IPv6 from src to dst around inner (Ethernet + IPv4), hash its
+ * flow's (geneve_hash6), with the option for fe:fport (opt46, family fam)
+ * after the Geneve header (6 option words, the C bit), or none when fe is
+ * NULL. Its length.
+ */
+static size_t wrap46(const uint8_t *inner, size_t ilen, const char *src, const char *dst,
+		     uint32_t hash, uint8_t fam, const char *fe, uint16_t fport, uint8_t *out)
+{
+	size_t len;
+
+	if (!fe)
+		return geneve_wrap_ul6(inner, ilen, src, dst, hash, VNI, out);
+	len = geneve_wrap_ul6_opt(inner, ilen, src, dst, hash, VNI, 6, true, out);
+	opt46(out + ETH_HLEN + 40 + 8 + 8, fam, fe, fport, inner[ETH_HLEN + 9]);
+	return len;
+}
+
+/* nv's IPv4 NodePorts, as this node's maps hold them (EXT scope), and a second
+ * node nw behind the IPv6 underlay. */
+static void dsr46_setup(void **state)
+{
+	(void)state;
+	assert_int_equal(be_set(3481, IP_B, 8080, XCNI_BE_ACTIVE), 0);
+	assert_int_equal(svc_set(NV4, 30187, IPPROTO_TCP, 348, 0, 0, 0,
+				 (const uint32_t[]){ 3481 }, 1, 0), 0);
+	assert_int_equal(be_set(3482, IP_B, 5353, XCNI_BE_ACTIVE), 0);
+	assert_int_equal(svc_set(NV4, 30188, IPPROTO_UDP, 349, 0, 0, 0,
+				 (const uint32_t[]){ 3482 }, 1, 0), 0);
+	assert_int_equal(ul6_node(NW, "nw", RW6, ID_RW), 0);
+	assert_int_equal(polrev_bump(), 0);
+}
+
+/* ---- DSR: the node that takes the request --------------------------------------- */
+
+/* What fo46d sends nv for f (client -> NODE_IP:30185): DNAT to RV4:80 (the
+ * client kept), one hop less, Geneve over IPv6 with NODE_IP:30185 in the option. */
+static size_t dsr46_want(const struct fr *f, const char *client, uint8_t *want)
+{
+	uint8_t inner[FRAME_MAX];
+	struct fr t = *f;
+	size_t ilen;
+
+	t.daddr = ip4(RV4);
+	t.dport = 80;
+	t.ttl = 63;
+	ilen = frame(&t, inner);
+	return wrap46(inner, ilen, NODE6, NV, geneve_hash6(client, f->sport, RV4, 80, f->proto),
+		      XCNI_AF_INET, NODE_IP, f->dport, want);
+}
+
+/*
+ * --node-port-mode dsr, the backend's node behind the IPv6 underlay: the
+ * SYN and the ACK leave DNATed to RV4:80 from the client itself, in Geneve
+ * over IPv6 to nv with the option (94 bytes more), counted towards nv; the
+ * XDP fast path takes both and sends the same bytes. Conntrack: the service
+ * entry and the flow's (NodePort, DSR, the frontend's index); nothing SNATed.
+ */
+static void lb46u_dsr_frontend(void **state)
+{
+	struct fr f = from_outside(CLIENT, 50231, 30185, TH_SYN);
+	uint8_t in[FRAME_MAX], want[FRAME_MAX];
+	unsigned long xdp = npx_translated();
+	uint64_t tx = tx_to(NV);
+	struct xcni_ct_entry e;
+	size_t len, wlen;
+	int found;
+
+	(void)state;
+	for (int ack = 0; ack < 2; ack++) {
+		f.flags = ack ? TH_ACK : TH_SYN;
+		len = frame(&f, in);
+		wlen = dsr46_want(&f, CLIENT, want);
+		assert_int_equal(wlen, len + ENCAP6_DSR);
+		ul46_expect(fo46d, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
+	}
+	assert_int_equal(npx_translated(), xdp + 2);
+	assert_int_equal(tx_to(NV), tx + 2);
+	e = flow_entry4(ip4(CLIENT), ip4(NODE_IP), 50231, 30185, XCNI_CT_F_SVC);
+	assert_int_equal(e.backend_id, 3461);
+	assert_int_equal(e.nat_port, 0);
+	e = flow_entry4(ip4(CLIENT), ip4(RV4), 50231, 80, XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR);
+	assert_int_equal(e.rev_nat, 346);
+	ct_get(ip4(NODE_IP), ip4(RV4), 50231, 80, IPPROTO_TCP, &found);
+	assert_false(found);
+}
+
+#define BIG 2048 /* a full-size frame's buffers (FRAME_MAX is the rows') */
+
+/*
+ * in (len bytes, up to BIG) through o's from_overlay on the underlay
+ * device, after the XDP differential's run of it (npx_before_fd, as
+ * expect6_fd does for the rows' frames): verdict ret, counted once under
+ * reason (from-overlay), the output exactly want.
+ */
+static void expect_big(struct from_overlay *o, const uint8_t *in, size_t len, int ret, int reason,
+		       const uint8_t *want, size_t wlen)
+{
+	struct xcni_metric before[XCNI_NR_METRICS], after[XCNI_NR_METRICS];
+	struct __sk_buff ctx = { .ifindex = env.ifindex[DEV_U] };
+	__u32 idx = XCNI_METRIC_IDX(reason, XCNI_DIR_FROM_OVERLAY);
+	int fd = bpf_program__fd(o->progs.from_overlay), diff, err;
+	uint8_t buf[BIG], out[BIG];
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = buf, .data_size_in = (__u32)len,
+		    .data_out = out, .data_size_out = BIG, .ctx_in = &ctx,
+		    .ctx_size_in = sizeof(ctx));
+
+	assert_true(len <= BIG);
+	memcpy(buf, in, len);
+	assert_int_equal(read_metrics(before), 0);
+	diff = npx_before_fd(fd, in, len);
+	err = bpf_prog_test_run_opts(fd, &opts);
+	if (diff)
+		npx_after(0, err, &opts);
+	assert_int_equal(err, 0);
+	assert_true(ring_buffer__consume(env.rb) >= 0);
+	assert_int_equal(read_metrics(after), 0);
+	for (__u32 i = 0; i < XCNI_NR_METRICS; i++)
+		if (after[i].packets - before[i].packets != (i == idx))
+			fail_msg("%s/%s counted %llu, want %s (verdict %d)",
+				 reason_name(i / XCNI_NR_DIRS), dir_name(i % XCNI_NR_DIRS),
+				 (unsigned long long)(after[i].packets - before[i].packets),
+				 reason_name(XCNI_REASON_IDX(reason)), opts.retval);
+	assert_int_equal((int)opts.retval, ret);
+	assert_int_equal(opts.data_size_out, wlen);
+	for (size_t i = 0; i < wlen; i++)
+		if (out[i] != want[i])
+			fail_msg("output differs first at byte %zu: 0x%02x, want 0x%02x", i, out[i],
+				 want[i]);
+}
+
+/*
+ * A request that fits the IPv6 underlay with the plain encapsulation (70)
+ * but not with the option (94): tc sends it without the option (nv knows
+ * the flow from its first packet), the XDP fast path hands it on untouched
+ * (its FIB lookup says fragmentation needed at the DSR length).
+ */
+static void lb46u_dsr_mtu(void **state)
+{
+	struct fr f = from_outside(CLIENT, 50232, 30185, TH_SYN), t;
+	uint8_t in[BIG], inner[BIG], want[BIG];
+	unsigned long xdp = npx_translated();
+	size_t len, ilen, wlen;
+
+	(void)state;
+	f.payload = 1380; /* IPv4 1420 bytes: + 70 fits 1500, + 94 does not */
+	len = frame(&f, in);
+	assert_int_equal(len, ETH_HLEN + 1420);
+	t = f;
+	t.daddr = ip4(RV4);
+	t.dport = 80;
+	t.ttl = 63;
+	ilen = frame(&t, inner);
+	wlen = wrap46(inner, ilen, NODE6, NV, geneve_hash6(CLIENT, 50232, RV4, 80, IPPROTO_TCP),
+		      XCNI_AF_INET, NULL, 0, want);
+	assert_int_equal(wlen, len + 70);
+	expect_big(fo46d, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
+	assert_int_equal(npx_translated(), xdp);
+	flow_entry4(ip4(CLIENT), ip4(RV4), 50232, 80, XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR);
+}
+
+/* ---- DSR: the backend's node ----------------------------------------------------- */
+
+/* The client's packet to B as nv sent it inside Geneve (one hop less). */
+static struct fr to_b(const char *client, uint16_t sp, const char *dst, uint16_t dp,
+		      uint8_t proto, uint8_t flags)
+{
+	return (struct fr){ .smac = pods[DEV_U].mac, .dmac = pods[DEV_U].host_mac,
+			    .saddr = ip4(client), .daddr = ip4(dst), .sport = sp, .dport = dp,
+			    .proto = proto, .flags = flags, .ttl = 63,
+			    .payload = proto == IPPROTO_UDP ? 12 : 0 };
+}
+
+/* node's Geneve over IPv6 to this node around f, with the option for
+ * fe:fport (family fam) or none (fe NULL). Its length. */
+static size_t from_node(const char *node, const struct fr *f, const char *client,
+			const char *dst, uint8_t fam, const char *fe, uint16_t fport, uint8_t *out)
+{
+	uint8_t inner[FRAME_MAX];
+	size_t ilen = frame(f, inner);
+
+	return wrap46(inner, ilen, node, NODE6,
+		      geneve_hash6(client, f->sport, dst, f->dport, f->proto), fam, fe, fport, out);
+}
+
+/* An IPv6 address folded to a word, as dsr_record keeps the sending node (in6_fold). */
+static uint32_t fold6(const char *a)
+{
+	uint32_t w[4];
+
+	in6(a, (uint8_t *)w);
+	return w[0] ^ w[1] ^ w[2] ^ w[3];
+}
+
+/*
+ * This node as the backend's (fo46: Services in BPF; the sending node's
+ * mode is the sender's): nv sends CLIENT -> B:8080 over IPv6 with
+ * NV4:30187 in the option. Decapsulated into B, the client kept; the flow's
+ * entry NodePort and DSR with the frontend's index here (348) and nv's
+ * address folded; B's SYN-ACK leaves from NV4:30187 straight out of the
+ * underlay; the client's ACK without the option (one that did not fit) is
+ * nv's flow. UDP to NV4:30188 likewise.
+ */
+static void lb46u_dsr_backend(void **state)
+{
+	struct fr f = to_b(CLIENT, 50241, IP_B, 8080, IPPROTO_TCP, TH_SYN), r, t;
+	uint8_t in[FRAME_MAX], want[FRAME_MAX];
+	struct xcni_ct_entry e;
+	size_t len, wlen;
+	int found;
+
+	(void)state;
+	len = from_node(NV, &f, CLIENT, IP_B, XCNI_AF_INET, NV4, 30187, in);
+	t = into(f, DEV_B);
+	wlen = frame(&t, want);
+	ul46_expect(fo46, in, len, TC_ACT_REDIRECT, XCNI_FWD_DECAP, want, wlen);
+	e = flow_entry4(ip4(CLIENT), ip4(IP_B), 50241, 8080, XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR);
+	assert_int_equal(e.rev_nat, 348);
+	assert_int_equal(e.nat_addr, fold6(NV));
+
+	/* B's SYN-ACK: from nv's NodePort, straight out of this node's underlay. */
+	r = from_dev(DEV_B, IP_B, 8080, CLIENT, 50241, IPPROTO_TCP, TH_SYN | TH_ACK);
+	len = frame(&r, in);
+	t = r;
+	t.saddr = ip4(NV4);
+	t.sport = 30187;
+	wlen = frame(&t, want);
+	expect(FROM_POD_LB, DEV_B, in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen);
+	e = ct_get(ip4(CLIENT), ip4(IP_B), 50241, 8080, IPPROTO_TCP, &found);
+	assert_true(found);
+	assert_int_equal(e.state, XCNI_CT_ESTABLISHED);
+
+	/* The client's ACK without the option: the flow nv opened. */
+	f.flags = TH_ACK;
+	len = from_node(NV, &f, CLIENT, IP_B, XCNI_AF_INET, NULL, 0, in);
+	t = into(f, DEV_B);
+	wlen = frame(&t, want);
+	ul46_expect(fo46, in, len, TC_ACT_REDIRECT, XCNI_FWD_DECAP, want, wlen);
+
+	/* UDP: NV4:30188 -> B:5353, B's answer from the frontend (UDP checksum). */
+	f = to_b(CLIENT, 50242, IP_B, 5353, IPPROTO_UDP, 0);
+	len = from_node(NV, &f, CLIENT, IP_B, XCNI_AF_INET, NV4, 30188, in);
+	t = into(f, DEV_B);
+	wlen = frame(&t, want);
+	ul46_expect(fo46, in, len, TC_ACT_REDIRECT, XCNI_FWD_DECAP, want, wlen);
+	e = ct_get(ip4(CLIENT), ip4(IP_B), 50242, 5353, IPPROTO_UDP, &found);
+	assert_true(found);
+	assert_int_equal(e.flags, XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR);
+	assert_int_equal(e.rev_nat, 349);
+	r = from_dev(DEV_B, IP_B, 5353, CLIENT, 50242, IPPROTO_UDP, 0);
+	r.payload = 12;
+	len = frame(&r, in);
+	t = r;
+	t.saddr = ip4(NV4);
+	t.sport = 30188;
+	wlen = frame(&t, want);
+	expect(FROM_POD_LB, DEV_B, in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen);
+}
+
+/* No conntrack entry for client:sp -> dst:dp (TCP): what a refused packet leaves. */
+static void no_flow(const char *client, uint16_t sp, const char *dst, uint16_t dp)
+{
+	int found;
+
+	ct_get(ip4(client), ip4(dst), sp, dp, IPPROTO_TCP, &found);
+	assert_false(found);
+}
+
+/*
+ * What a node may not say over the IPv6 underlay, refused with the reasons
+ * DSR's rows over the IPv4 underlay have, nothing tracked:
+ *  - an outside source without the option, of no flow nv opened, and nw
+ *    continuing the flow nv opened (lb46u_dsr_backend's): drop-inner-spoof;
+ *  - an option naming a frontend this node lacks, or an IPv6 frontend
+ *    (one this node has) around IPv4, an unknown critical option:
+ *    drop-bad-geneve (the same option with its critical bit clear is
+ *    skipped: the client is still not nv's to speak for);
+ *  - an option naming NV4:30187 for a pod that is not its backend (C), or
+ *    B at another port: drop-dsr-not-backend;
+ *  - the option to a destination that is no pod here (n2's R): drop-unknown-dst;
+ *  - a spoofed inner source (a pod of this node, n2's pod, this node's own
+ *    address) with the option: drop-inner-spoof;
+ *  - the option from an outer source that is no node: drop-unknown-node;
+ *  - the option where Services are kube-proxy's (a node of the IPv6
+ *    underlay without Services in BPF): an unknown critical option,
+ *    drop-bad-geneve.
+ */
+static void lb46u_dsr_refused(void **state)
+{
+	struct fr f = to_b(CLIENT2, 50251, IP_B, 8080, IPPROTO_TCP, TH_SYN);
+	struct from_overlay *kp = ul6_load(0);
+	uint8_t in[FRAME_MAX], *opt = in + ETH_HLEN + 40 + 8 + 8;
+	size_t len;
+
+	(void)state;
+	assert_non_null(kp);
+	len = from_node(NV, &f, CLIENT2, IP_B, XCNI_AF_INET, NULL, 0, in);
+	ul46_expect(fo46, in, len, TC_ACT_SHOT, XCNI_DROP_INNER_SPOOF, NULL, 0);
+	f = to_b(CLIENT, 50241, IP_B, 8080, IPPROTO_TCP, TH_ACK);
+	len = from_node(NW, &f, CLIENT, IP_B, XCNI_AF_INET, NULL, 0, in);
+	ul46_expect(fo46, in, len, TC_ACT_SHOT, XCNI_DROP_INNER_SPOOF, NULL, 0);
+
+	f = to_b(CLIENT2, 50252, IP_B, 8080, IPPROTO_TCP, TH_SYN);
+	len = from_node(NV, &f, CLIENT2, IP_B, XCNI_AF_INET, NV4, 30199, in);
+	ul46_expect(fo46, in, len, TC_ACT_SHOT, XCNI_DROP_BAD_GENEVE, NULL, 0);
+	len = from_node(NV, &f, CLIENT2, IP_B, XCNI_AF_INET6, NODE6, 30080, in);
+	ul46_expect(fo46, in, len, TC_ACT_SHOT, XCNI_DROP_BAD_GENEVE, NULL, 0);
+	len = from_node(NV, &f, CLIENT2, IP_B, XCNI_AF_INET, NV4, 30187, in);
+	opt[0] = 0x01; /* class 0x0101: not ours, still critical */
+	opt[1] = 0x01;
+	ul46_expect(fo46, in, len, TC_ACT_SHOT, XCNI_DROP_BAD_GENEVE, NULL, 0);
+	opt[2] = 0x01; /* the same, not critical: skipped */
+	ul46_expect(fo46, in, len, TC_ACT_SHOT, XCNI_DROP_INNER_SPOOF, NULL, 0);
+	no_flow(CLIENT2, 50252, IP_B, 8080);
+
+	f = to_b(CLIENT2, 50253, IP_C, 8080, IPPROTO_TCP, TH_SYN);
+	len = from_node(NV, &f, CLIENT2, IP_C, XCNI_AF_INET, NV4, 30187, in);
+	ul46_expect(fo46, in, len, TC_ACT_SHOT, XCNI_DROP_DSR_NOT_BACKEND, NULL, 0);
+	no_flow(CLIENT2, 50253, IP_C, 8080);
+	f = to_b(CLIENT2, 50254, IP_B, 9999, IPPROTO_TCP, TH_SYN);
+	len = from_node(NV, &f, CLIENT2, IP_B, XCNI_AF_INET, NV4, 30187, in);
+	ul46_expect(fo46, in, len, TC_ACT_SHOT, XCNI_DROP_DSR_NOT_BACKEND, NULL, 0);
+	no_flow(CLIENT2, 50254, IP_B, 9999);
+
+	f = to_b(CLIENT2, 50255, IP_R, 8080, IPPROTO_TCP, TH_SYN);
+	len = from_node(NV, &f, CLIENT2, IP_R, XCNI_AF_INET, NV4, 30187, in);
+	ul46_expect(fo46, in, len, TC_ACT_SHOT, XCNI_DROP_UNKNOWN_DST, NULL, 0);
+
+	f = to_b(IP_A, 50256, IP_B, 8080, IPPROTO_TCP, TH_SYN);
+	len = from_node(NV, &f, IP_A, IP_B, XCNI_AF_INET, NV4, 30187, in);
+	ul46_expect(fo46, in, len, TC_ACT_SHOT, XCNI_DROP_INNER_SPOOF, NULL, 0);
+	f = to_b(IP_R, 50257, IP_B, 8080, IPPROTO_TCP, TH_SYN);
+	len = from_node(NV, &f, IP_R, IP_B, XCNI_AF_INET, NV4, 30187, in);
+	ul46_expect(fo46, in, len, TC_ACT_SHOT, XCNI_DROP_INNER_SPOOF, NULL, 0);
+	f = to_b(NODE_IP, 50258, IP_B, 8080, IPPROTO_TCP, TH_SYN);
+	len = from_node(NV, &f, NODE_IP, IP_B, XCNI_AF_INET, NV4, 30187, in);
+	ul46_expect(fo46, in, len, TC_ACT_SHOT, XCNI_DROP_INNER_SPOOF, NULL, 0);
+	no_flow(IP_A, 50256, IP_B, 8080);
+
+	f = to_b(CLIENT2, 50259, IP_B, 8080, IPPROTO_TCP, TH_SYN);
+	len = from_node("fc00:77::99", &f, CLIENT2, IP_B, XCNI_AF_INET, NV4, 30187, in);
+	ul46_expect(fo46, in, len, TC_ACT_SHOT, XCNI_DROP_UNKNOWN_NODE, NULL, 0);
+	len = from_node(NV, &f, CLIENT2, IP_B, XCNI_AF_INET, NV4, 30187, in);
+	ul46_expect(kp, in, len, TC_ACT_SHOT, XCNI_DROP_BAD_GENEVE, NULL, 0);
+	no_flow(CLIENT2, 50259, IP_B, 8080);
+	from_overlay__destroy(kp);
+}
+
+/* ---- The group ----------------------------------------------------------- */
+
+static const struct CMUnitTest nodeport_ul46_tests[] = {
+	cmocka_unit_test(lb46u_setup),
+	cmocka_unit_test(lb46u_nodeport_remote),
+	cmocka_unit_test(lb46u_nodeport_icmp),
+	cmocka_unit_test(lb46u_no_tunnel),
+	cmocka_unit_test(dsr46_setup),
+	cmocka_unit_test(lb46u_dsr_frontend),
+	cmocka_unit_test(lb46u_dsr_mtu),
+	cmocka_unit_test(lb46u_dsr_backend),
+	cmocka_unit_test(lb46u_dsr_refused),
+	cmocka_unit_test(lb46u_teardown),
+};
+const struct group nodeport_ul46_group = { "nodeport_ul46", TESTS(nodeport_ul46_tests),
+					    .prep = np_state };
