@@ -239,16 +239,19 @@ static __always_inline __u32 lb_select_h(const struct xcni_svc *svc, __u32 hash,
  * The service entry e (the flow's tuple as the client sent it, either
  * family's map) still names the flow's backend: a live XCNI_CT_F_SVC entry
  * whose backend exists (even terminating: open flows drain), unless a SYN
- * reopens a closed TCP or SCTP tuple. Then it is counted (len bytes at now)
- * and 1 returned, else 0. One rule for lb_flow_choose in either family.
+ * reopens a closed TCP or SCTP tuple. Then that backend is returned (and,
+ * by lb_flow_keeps, the packet counted: len bytes at now), else NULL: the
+ * one lookup of xcni_backend a kept flow's packet makes, lb_flow_choose
+ * taking its address from it. One rule for lb_flow_choose in either family.
  */
-static __always_inline int lb_flow_kept(const struct xcni_ct_entry *e, __u64 now, __u8 proto,
-					__u8 tcp_flags)
+static __always_inline const struct xcni_backend *
+lb_flow_kept(const struct xcni_ct_entry *e, __u64 now, __u8 proto, __u8 tcp_flags)
 {
-	return e && (e->flags & XCNI_CT_F_SVC) && ct_alive(e, now, proto) &&
-	       !((proto == IPPROTO_TCP || proto == IPPROTO_SCTP) && e->state == XCNI_CT_CLOSED &&
-		 (tcp_flags & XCNI_TCP_SYN)) &&
-	       bpf_map_lookup_elem(&xcni_backend, &e->backend_id);
+	if (!e || !(e->flags & XCNI_CT_F_SVC) || !ct_alive(e, now, proto) ||
+	    ((proto == IPPROTO_TCP || proto == IPPROTO_SCTP) && e->state == XCNI_CT_CLOSED &&
+	     (tcp_flags & XCNI_TCP_SYN)))
+		return NULL;
+	return bpf_map_lookup_elem(&xcni_backend, &e->backend_id);
 }
 
 /* A packet of len bytes at now into the service entry e (lb_flow_keeps, lb_flow_open). */
@@ -259,13 +262,14 @@ static __always_inline void lb_flow_count(struct xcni_ct_entry *e, __u64 now, __
 	e->bytes_orig += len;
 }
 
-static __always_inline int lb_flow_keeps(struct xcni_ct_entry *e, __u64 now, __u8 proto,
-					 __u8 tcp_flags, __u32 len)
+static __always_inline const struct xcni_backend *
+lb_flow_keeps(struct xcni_ct_entry *e, __u64 now, __u8 proto, __u8 tcp_flags, __u32 len)
 {
-	if (!lb_flow_kept(e, now, proto, tcp_flags))
-		return 0;
-	lb_flow_count(e, now, len);
-	return 1;
+	const struct xcni_backend *be = lb_flow_kept(e, now, proto, tcp_flags);
+
+	if (be)
+		lb_flow_count(e, now, len);
+	return be;
 }
 
 /* What a translation did, for the rest of the program. */
@@ -701,8 +705,9 @@ static __always_inline int lb_flow_choose(void *p, int fam, __u32 ep_id, void *s
 		}
 	}
 	e = bpf_map_lookup_elem(ct_map(fam), t);
-	if (defer ? lb_flow_kept(e, now, proto, f->tcp_flags) :
-		    lb_flow_keeps(e, now, proto, f->tcp_flags, f->len)) {
+	be = defer ? lb_flow_kept(e, now, proto, f->tcp_flags) :
+		     lb_flow_keeps(e, now, proto, f->tcp_flags, f->len);
+	if (be) {
 		/* Deferred: counted by lb_flow_open. */
 		id = e->backend_id;
 		kept = 1;
@@ -740,7 +745,9 @@ static __always_inline int lb_flow_choose(void *p, int fam, __u32 ep_id, void *s
 		}
 	}
 	lb_tuple_copy(lb_st_orig(st, fam), t, fam);
-	be = bpf_map_lookup_elem(&xcni_backend, &id);
+	/* A kept flow's backend is lb_flow_kept's, a new pick's looked up here. */
+	if (!kept)
+		be = bpf_map_lookup_elem(&xcni_backend, &id);
 	if (!be || be->family != fam)
 		return XCNI_DROP_NO_BACKEND;
 	if (fam == XCNI_AF_INET)
