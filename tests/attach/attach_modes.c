@@ -38,6 +38,7 @@
 #include <bpf/libbpf.h>
 
 #include "lib/system/nl.h"
+#include "../lib/bpf_rodata.h"
 
 #include "from_overlay.skel.h"
 #include "from_pod.skel.h"
@@ -67,50 +68,13 @@ static void result(int ok, const char *fmt, ...)
 		failed++;
 }
 
-/* Writes a rodata variable of n bytes by its BTF name; one the object lacks: nothing. */
-static int set_var(struct bpf_object *obj, const char *name, const void *val, size_t n)
-{
-	struct btf *btf = bpf_object__btf(obj);
-	struct bpf_map *m = bpf_object__find_map_by_name(obj, ".rodata");
-	const struct btf_var_secinfo *vs;
-	const struct btf_type *sec;
-	size_t size;
-	char *data;
-	int id;
-
-	if (!btf || !m)
-		return 0;
-	id = btf__find_by_name_kind(btf, ".rodata", BTF_KIND_DATASEC);
-	data = bpf_map__initial_value(m, &size);
-	if (id < 0 || !data)
-		return 0;
-	sec = btf__type_by_id(btf, id);
-	vs = btf_var_secinfos(sec);
-	for (int i = 0; i < btf_vlen(sec); i++, vs++) {
-		const struct btf_type *var = btf__type_by_id(btf, vs->type);
-
-		if (strcmp(btf__name_by_offset(btf, var->name_off), name))
-			continue;
-		if (vs->size != n || vs->offset + n > size)
-			return -EINVAL;
-		memcpy(data + vs->offset, val, n);
-		return 0;
-	}
-	return 0;
-}
-
-static int set_u32(struct bpf_object *obj, const char *name, __u32 v)
-{
-	return set_var(obj, name, &v, sizeof(v));
-}
-
 static int set_in6(struct bpf_object *obj, const char *name, const char *addr)
 {
 	__u32 a[4];
 
 	if (inet_pton(AF_INET6, addr, a) != 1)
 		return -EINVAL;
-	return set_var(obj, name, a, sizeof(a));
+	return rodata_set(obj, name, a, sizeof(a));
 }
 
 enum fam { F_IPV4 = 1, F_IPV6 = 2, F_DUAL = 3 };
@@ -119,19 +83,19 @@ static const char *const fam_name[] = { [F_IPV4] = "ipv4", [F_IPV6] = "ipv6", [F
 /* The rodata a node of the family runs with (bpf/lib/config.h names each one's writer). */
 static int settings(struct bpf_object *obj, enum fam f, int lb)
 {
-	int err = set_u32(obj, "vni", 77) || set_u32(obj, "lb_enabled", (__u32)lb) ||
-		  set_u32(obj, "np_accel", (__u32)lb);
+	int err = rodata_set_u32(obj, "vni", 77) || rodata_set_u32(obj, "lb_enabled", (__u32)lb) ||
+		  rodata_set_u32(obj, "np_accel", (__u32)lb);
 
 	if (f & F_IPV4)
-		err = err || set_u32(obj, "pod_cidr", inet_addr("10.244.1.0")) ||
-		      set_u32(obj, "pod_cidr_mask", inet_addr("255.255.255.0")) ||
-		      set_u32(obj, "gateway_ip", inet_addr("10.244.1.1")) ||
-		      set_u32(obj, "svc_cidr", inet_addr("10.96.0.0")) ||
-		      set_u32(obj, "svc_cidr_mask", inet_addr("255.240.0.0")) ||
-		      set_u32(obj, "node_ip", inet_addr("192.168.77.1"));
+		err = err || rodata_set_u32(obj, "pod_cidr", inet_addr("10.244.1.0")) ||
+		      rodata_set_u32(obj, "pod_cidr_mask", inet_addr("255.255.255.0")) ||
+		      rodata_set_u32(obj, "gateway_ip", inet_addr("10.244.1.1")) ||
+		      rodata_set_u32(obj, "svc_cidr", inet_addr("10.96.0.0")) ||
+		      rodata_set_u32(obj, "svc_cidr_mask", inet_addr("255.240.0.0")) ||
+		      rodata_set_u32(obj, "node_ip", inet_addr("192.168.77.1"));
 	if (f & F_IPV6)
 		err = err || set_in6(obj, "pod_cidr6", "fd00:10:244:1::") ||
-		      set_u32(obj, "pod_cidr6_len", 64) ||
+		      rodata_set_u32(obj, "pod_cidr6_len", 64) ||
 		      set_in6(obj, "svc_cidr6", "fd00:10:96::") ||
 		      set_in6(obj, "svc_mask6", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:0") ||
 		      set_in6(obj, "node_ip6", "fc00:77::1");
