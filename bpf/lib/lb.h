@@ -76,10 +76,15 @@
 /*
  * lb_translate's outside (either family): 0 for a pod's packet; from the
  * underlay LB_OUTSIDE, with LB_OUTSIDE_CIP when ClusterIPs are served there
- * too (xcnid --external-clusterip).
+ * too (xcnid --external-clusterip), and LB_OUTSIDE_SRC when the caller
+ * has judged the source's ipcache entry already (from_plain, before
+ * from_outside), LB_OUTSIDE_SRC_REFUSED its answer (outside_ipc_refused):
+ * then lb_flow_choose looks the source up no more.
  */
 #define LB_OUTSIDE 1u
 #define LB_OUTSIDE_CIP 2u
+#define LB_OUTSIDE_SRC 4u
+#define LB_OUTSIDE_SRC_REFUSED 8u
 
 /*
  * A packet for frontend svc from outside the cluster (outside, as above):
@@ -693,12 +698,17 @@ static __always_inline int lb_flow_choose(void *p, int fam, __u32 ep_id, void *s
 	 * IPv4's caller of lb_flow_open passes it. */
 	if (fam == XCNI_AF_INET6)
 		((struct lb6_state *)st)->rev_nat = svc->rev_nat;
-	/* From outside: judged before anything is written for it. */
+	/* From outside: judged before anything is written for it (the
+	 * source's ipcache entry the caller's when it has judged it). */
 	if (outside) {
-		ret = lb_outside_refused(svc,
-					 outside_source_ok(fam, ipcache_find(fam, lb_saddr(f, fam)),
-							   lb_saddr(f, fam)),
-					 outside);
+		ret = lb_outside_refused(
+			svc,
+			outside & LB_OUTSIDE_SRC ?
+				outside_source_ok_ipc(fam, outside & LB_OUTSIDE_SRC_REFUSED,
+						      lb_saddr(f, fam)) :
+				outside_source_ok(fam, ipcache_find(fam, lb_saddr(f, fam)),
+						  lb_saddr(f, fam)),
+			outside);
 		if (ret) {
 			f->rev_nat = svc->rev_nat; /* the drop's event names the Service */
 			return ret;
