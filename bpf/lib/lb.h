@@ -208,19 +208,23 @@ static __always_inline __u32 lb_pick_h(const struct xcni_svc *svc, __u32 hash)
 /*
  * ClientIP affinity: the client's backend while it is fresh and usable, else
  * a new pick (hash: the flow's). ak: the client (family and address) filled
- * in by the caller.
+ * in by the caller. *bep: the client's backend when it is kept (lb_usable
+ * looked it up), else left alone.
  */
 static __always_inline __u32 lb_pick_affine(const struct xcni_svc *svc, __u32 hash,
-					    struct xcni_affinity_key *ak, __u64 now)
+					    struct xcni_affinity_key *ak, __u64 now,
+					    const struct xcni_backend **bep)
 {
+	const struct xcni_backend *be;
 	struct xcni_affinity *a, na = {};
 	__u32 id;
 
 	ak->svc_id = svc->id;
 	a = bpf_map_lookup_elem(&xcni_affinity, ak);
 	if (a && (now <= a->last_ns || now - a->last_ns <= svc->affinity_s * XCNI_NSEC_PER_S) &&
-	    lb_usable(svc, a->backend_id)) {
+	    (be = lb_usable(svc, a->backend_id))) {
 		a->last_ns = now;
+		*bep = be;
 		return a->backend_id;
 	}
 	id = lb_pick_h(svc, hash);
@@ -232,11 +236,16 @@ static __always_inline __u32 lb_pick_affine(const struct xcni_svc *svc, __u32 ha
 	return id;
 }
 
-/* The backend id a new flow of hash to svc gets (affinity keyed by ak), 0: none. */
+/*
+ * The backend id a new flow of hash to svc gets (affinity keyed by ak), 0:
+ * none; *bep the backend when the choice looked it up already (an affinity
+ * kept), else left alone: the caller looks it up.
+ */
 static __always_inline __u32 lb_select_h(const struct xcni_svc *svc, __u32 hash,
-					 struct xcni_affinity_key *ak, __u64 now)
+					 struct xcni_affinity_key *ak, __u64 now,
+					 const struct xcni_backend **bep)
 {
-	return svc->flags & XCNI_SVC_F_AFFINITY ? lb_pick_affine(svc, hash, ak, now) :
+	return svc->flags & XCNI_SVC_F_AFFINITY ? lb_pick_affine(svc, hash, ak, now, bep) :
 						  lb_pick_h(svc, hash);
 }
 
@@ -738,7 +747,7 @@ static __always_inline int lb_flow_choose(void *p, int fam, __u32 ep_id, void *s
 		id = lb_select_h(svc,
 				 xcni_lb_hash(fam, lb_saddr(f, fam), lb_daddr(f, fam),
 					      *lb_sport(f, fam), *lb_dport(f, fam), proto),
-				 ak, now);
+				 ak, now, &be);
 		if (!id) {
 			f->rev_nat = svc->rev_nat; /* the refusal's event names the Service */
 			return XCNI_DROP_NO_BACKEND;
@@ -755,8 +764,9 @@ static __always_inline int lb_flow_choose(void *p, int fam, __u32 ep_id, void *s
 		}
 	}
 	lb_tuple_copy(lb_st_orig(st, fam), t, fam);
-	/* A kept flow's backend is lb_flow_kept's, a new pick's looked up here. */
-	if (!kept)
+	/* A kept flow's backend is lb_flow_kept's, a kept affinity's
+	 * lb_pick_affine's, a new pick's looked up here. */
+	if (!be)
 		be = bpf_map_lookup_elem(&xcni_backend, &id);
 	if (!be || be->family != fam)
 		return XCNI_DROP_NO_BACKEND;
