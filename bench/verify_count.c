@@ -6,7 +6,7 @@
  * underlay (node_ip, vni set) and on the IPv6 one (node_ip6 set too); a row
  * per program and setting. Maps are not
  * pinned (each object gets its own, gone with it); the settings are written
- * into each object's .rodata by name (BTF: tests/lib/bpf_rodata.h, which
+ * into each object's .rodata by name (BTF: tests/lib/bpf_objs.h, which
  * tests/attach/attach_modes.c shares). The objects are the ones a
  * tree's skeletons embed (make all there first):
  *
@@ -33,15 +33,7 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
-#include "from_overlay.skel.h"
-#include "from_pod.skel.h"
-#include "sock_lb.skel.h"
-#include "to_overlay.skel.h"
-#include "to_pod.skel.h"
-#include "to_underlay.skel.h"
-#include "xdp_underlay.skel.h"
-
-#include "../tests/lib/bpf_rodata.h"
+#include "../tests/lib/bpf_objs.h"
 
 static char log_buf[1 << 20];
 
@@ -105,24 +97,16 @@ static int one(const char *path, const void *elf, size_t elf_size, int lb, int u
 	return 0;
 }
 
-#define OBJ(n) { #n, n##__elf_bytes }
-
-static const struct {
-	const char *name;
-	const void *(*bytes)(size_t *size);
-} objs[] = { OBJ(from_pod),    OBJ(to_pod),	  OBJ(to_overlay), OBJ(from_overlay),
-	     OBJ(to_underlay), OBJ(xdp_underlay), OBJ(sock_lb) };
-
 int main(void)
 {
 	int err = 0;
 
-	for (size_t i = 0; i < sizeof(objs) / sizeof(objs[0]); i++)
+	for (size_t i = 0; i < XCNI_NR_BPF_OBJS; i++)
 		for (int k = 0; k < 4; k++) {
 			size_t size;
-			const void *elf = objs[i].bytes(&size);
+			const void *elf = xcni_bpf_objs[i].bytes(&size);
 
-			err |= one(objs[i].name, elf, size, k & 1, k >> 1);
+			err |= one(xcni_bpf_objs[i].name, elf, size, k & 1, k >> 1);
 		}
 	return err;
 }

@@ -38,15 +38,7 @@
 #include <bpf/libbpf.h>
 
 #include "lib/system/nl.h"
-#include "../lib/bpf_rodata.h"
-
-#include "from_overlay.skel.h"
-#include "from_pod.skel.h"
-#include "sock_lb.skel.h"
-#include "to_overlay.skel.h"
-#include "to_pod.skel.h"
-#include "to_underlay.skel.h"
-#include "xdp_underlay.skel.h"
+#include "../lib/bpf_objs.h"
 
 static int passed, failed, skipped, verbose;
 static char log_buf[1 << 20];
@@ -223,14 +215,6 @@ static void one(const char *name, const void *elf, size_t size, enum fam f, int 
 	bpf_object__close(obj);
 }
 
-#define OBJ(n) { #n, n##__elf_bytes }
-
-static const struct {
-	const char *name;
-	const void *(*bytes)(size_t *size);
-} objs[] = { OBJ(from_pod),    OBJ(to_pod),	  OBJ(to_overlay), OBJ(from_overlay),
-	     OBJ(to_underlay), OBJ(xdp_underlay), OBJ(sock_lb) };
-
 /* xat0 <==> xat1 in a network namespace of this process's own, both up. */
 static int make_veths(int *ifindex)
 {
@@ -271,13 +255,13 @@ int main(int argc, char **argv)
 	}
 	libbpf_set_print(NULL);
 	tcx_ok = tcx_probe(ifindex);
-	for (size_t i = 0; i < sizeof(objs) / sizeof(objs[0]); i++)
+	for (size_t i = 0; i < XCNI_NR_BPF_OBJS; i++)
 		for (size_t f = 0; f < sizeof(fams) / sizeof(fams[0]); f++)
 			for (int lb = 0; lb < 2; lb++) {
 				size_t size;
-				const void *elf = objs[i].bytes(&size);
+				const void *elf = xcni_bpf_objs[i].bytes(&size);
 
-				one(objs[i].name, elf, size, fams[f], lb, ifindex);
+				one(xcni_bpf_objs[i].name, elf, size, fams[f], lb, ifindex);
 			}
 	printf("%d passed, %d failed%s\n", passed + skipped, failed,
 	       skipped ? " (TCX rows skipped: no TCX)" : "");

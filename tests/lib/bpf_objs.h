@@ -1,19 +1,42 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * A BPF object's rodata written by name before it loads, for the tools that
- * open the objects themselves, without skeleton types of one tree
- * (tests/attach/attach_modes.c, bench/verify_count.c): each variable found
- * in the object's BTF (.rodata's DATASEC) and written into the map's initial
- * value, the way xcnid's skeleton writes do. Header-only: bench/verify_count.c
- * is built alone (gcc ... bench/verify_count.c -lbpf).
+ * The seven BPF objects as the tools that load them themselves see them
+ * (tests/attach/attach_modes.c, bench/verify_count.c): each by name with
+ * the ELF bytes its skeleton embeds (xcni_bpf_objs[]), and its rodata written by
+ * name before it loads (rodata_set: the variable found in the object's BTF,
+ * .rodata's DATASEC, and written into the map's initial value, as xcnid's
+ * skeleton writes do), without one tree's skeleton types. Header-only, the
+ * skeletons from -I$(BUILD)/gen: bench/verify_count.c is built alone
+ * (gcc -I$TREE/build/gen ... bench/verify_count.c -lbpf).
  */
-#ifndef XCNI_TESTS_BPF_RODATA_H
-#define XCNI_TESTS_BPF_RODATA_H
+#ifndef XCNI_TESTS_BPF_OBJS_H
+#define XCNI_TESTS_BPF_OBJS_H
 
 #include <errno.h>
 #include <string.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
+
+#include "from_overlay.skel.h"
+#include "from_pod.skel.h"
+#include "sock_lb.skel.h"
+#include "to_overlay.skel.h"
+#include "to_pod.skel.h"
+#include "to_underlay.skel.h"
+#include "xdp_underlay.skel.h"
+
+#define XCNI_BPF_OBJ(n) { #n, n##__elf_bytes }
+
+static const struct xcni_bpf_obj {
+	const char *name;
+	const void *(*bytes)(size_t *size);
+} xcni_bpf_objs[] = {
+	XCNI_BPF_OBJ(from_pod),	    XCNI_BPF_OBJ(to_pod),	 XCNI_BPF_OBJ(to_overlay),
+	XCNI_BPF_OBJ(from_overlay), XCNI_BPF_OBJ(to_underlay), XCNI_BPF_OBJ(xdp_underlay),
+	XCNI_BPF_OBJ(sock_lb),
+};
+
+#define XCNI_NR_BPF_OBJS (sizeof(xcni_bpf_objs) / sizeof(xcni_bpf_objs[0]))
 
 /*
  * Writes the rodata variable name, of n bytes, to val. One the object lacks
