@@ -721,13 +721,14 @@ int from_overlay(struct __sk_buff *skb)
 		 * outside to an external frontend (a NodePort, an externalIP),
 		 * or an ICMPv6 error about a reply to one. */
 		ret = from_plain(skb);
-		if (UL_STEP(ret) == UL_NEXT && lb_enabled) {
+		/* Without Services from_plain's UL_NEXT is plain (ul_next_src). */
+		if (lb_enabled && UL_STEP(ret) == UL_NEXT) {
 			src = UL_SRC(ret);
 			ret = from_outside_icmp(skb, XCNI_AF_INET6);
 			if (ret == UL_NEXT)
 				ret = from_outside6(skb, src);
 		}
-		if (UL_STEP(ret) != UL_NEXT)
+		if (ret != UL_NEXT)
 			return ret;
 		/* On the IPv6 underlay nothing else is this program's: Geneve
 		 * for it is UL_GENEVE6's. */
@@ -748,10 +749,10 @@ int from_overlay(struct __sk_buff *skb)
 		return from_overlay_decap4(skb, UL_LEN(ret));
 	case UL_PLAIN:
 		ret = from_plain(skb);
+		if (!lb_enabled)
+			return ret != UL_NEXT ? ret : TC_ACT_OK;
 		if (UL_STEP(ret) != UL_NEXT)
 			return ret;
-		if (!lb_enabled)
-			return TC_ACT_OK;
 		src = UL_SRC(ret);
 		ret = from_outside_icmp(skb, XCNI_AF_INET);
 		return ret != UL_NEXT ? ret : from_outside4(skb, src);
