@@ -150,7 +150,7 @@ $(TEST_TOOLS): $(BUILD)/tests/%: tests/tools/%.c
 
 # Every program loaded with each family's settings and attached in each mode
 # (tc clsact, TCX; XDP native, generic) to a veth of its own netns (issue 40).
-$(BUILD)/tests/attach_modes: tests/attach/attach_modes.c $(SKELS) $(LIBXCNI)
+$(BUILD)/tests/attach_modes: tests/attach/attach_modes.c tests/lib/bpf_objs.h $(SKELS) $(LIBXCNI)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(XCFLAGS) $(PKG_CFLAGS) -I$(BUILD)/gen -Ibpf -Iuser -o $@ $(filter %.c,$^) $(filter %.a,$^) $(PKG_LIBS)

@@ -6,7 +6,8 @@
  * underlay (node_ip, vni set) and on the IPv6 one (node_ip6 set too); a row
  * per program and setting. Maps are not
  * pinned (each object gets its own, gone with it); the settings are written
- * into each object's .rodata by name (BTF). The objects are the ones a
+ * into each object's .rodata by name (BTF: tests/lib/bpf_objs.h, which
+ * tests/attach/attach_modes.c shares). The objects are the ones a
  * tree's skeletons embed (make all there first):
  *
  *   gcc -O2 -Wall -I$TREE/build/gen -o verify_count bench/verify_count.c -lbpf
@@ -32,50 +33,7 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
-#include "from_overlay.skel.h"
-#include "from_pod.skel.h"
-#include "sock_lb.skel.h"
-#include "to_overlay.skel.h"
-#include "to_pod.skel.h"
-#include "to_underlay.skel.h"
-#include "xdp_underlay.skel.h"
-
-/* Writes a rodata variable of size n by its BTF name; absent: nothing (0). */
-static int set_var(struct bpf_object *obj, const char *name, const void *val, size_t n)
-{
-	struct btf *btf = bpf_object__btf(obj);
-	struct bpf_map *m = bpf_object__find_map_by_name(obj, ".rodata");
-	const struct btf_var_secinfo *vs;
-	const struct btf_type *sec;
-	size_t size;
-	char *data;
-	int id;
-
-	if (!btf || !m)
-		return 0;
-	id = btf__find_by_name_kind(btf, ".rodata", BTF_KIND_DATASEC);
-	data = bpf_map__initial_value(m, &size);
-	if (id < 0 || !data)
-		return 0;
-	sec = btf__type_by_id(btf, id);
-	vs = btf_var_secinfos(sec);
-	for (int i = 0; i < btf_vlen(sec); i++, vs++) {
-		const struct btf_type *var = btf__type_by_id(btf, vs->type);
-
-		if (strcmp(btf__name_by_offset(btf, var->name_off), name))
-			continue;
-		if (vs->size != n || vs->offset + n > size)
-			return -EINVAL;
-		memcpy(data + vs->offset, val, n);
-		return 0;
-	}
-	return 0;
-}
-
-static int set_u32(struct bpf_object *obj, const char *name, __u32 val)
-{
-	return set_var(obj, name, &val, sizeof(val));
-}
+#include "../tests/lib/bpf_objs.h"
 
 static char log_buf[1 << 20];
 
@@ -97,13 +55,14 @@ static int one(const char *path, const void *elf, size_t elf_size, int lb, int u
 	}
 	bpf_object__for_each_map(m, obj)
 		bpf_map__set_pin_path(m, NULL);
-	if (set_u32(obj, "node_ip", ul6 && getenv("VERIFY_UL6_ONLY") ? 0 : inet_addr("192.168.77.1")) ||
-	    set_u32(obj, "vni", 77) ||
-	    set_u32(obj, "lb_enabled", (__u32)lb) || set_u32(obj, "np_accel", (__u32)lb) ||
-	    (getenv("VERIFY_TC_PREFILTER") && set_u32(obj, "tc_prefilter", 1)) ||
-	    (getenv("VERIFY_DSR") && set_u32(obj, "lb_dsr", 1)) ||
-	    (getenv("VERIFY_DECAP") && set_var(obj, "decap_cookie", cookie, sizeof(cookie))) ||
-	    (ul6 && set_var(obj, "node_ip6", node6, sizeof(node6)))) {
+	if (rodata_set_u32(obj, "node_ip",
+			   ul6 && getenv("VERIFY_UL6_ONLY") ? 0 : inet_addr("192.168.77.1")) ||
+	    rodata_set_u32(obj, "vni", 77) || rodata_set_u32(obj, "lb_enabled", (__u32)lb) ||
+	    rodata_set_u32(obj, "np_accel", (__u32)lb) ||
+	    (getenv("VERIFY_TC_PREFILTER") && rodata_set_u32(obj, "tc_prefilter", 1)) ||
+	    (getenv("VERIFY_DSR") && rodata_set_u32(obj, "lb_dsr", 1)) ||
+	    (getenv("VERIFY_DECAP") && rodata_set(obj, "decap_cookie", cookie, sizeof(cookie))) ||
+	    (ul6 && rodata_set(obj, "node_ip6", node6, sizeof(node6)))) {
 		fprintf(stderr, "verify_count: %s: a setting is not a __u32\n", path);
 		bpf_object__close(obj);
 		return 1;
@@ -138,24 +97,16 @@ static int one(const char *path, const void *elf, size_t elf_size, int lb, int u
 	return 0;
 }
 
-#define OBJ(n) { #n, n##__elf_bytes }
-
-static const struct {
-	const char *name;
-	const void *(*bytes)(size_t *size);
-} objs[] = { OBJ(from_pod),    OBJ(to_pod),	  OBJ(to_overlay), OBJ(from_overlay),
-	     OBJ(to_underlay), OBJ(xdp_underlay), OBJ(sock_lb) };
-
 int main(void)
 {
 	int err = 0;
 
-	for (size_t i = 0; i < sizeof(objs) / sizeof(objs[0]); i++)
+	for (size_t i = 0; i < XCNI_NR_BPF_OBJS; i++)
 		for (int k = 0; k < 4; k++) {
 			size_t size;
-			const void *elf = objs[i].bytes(&size);
+			const void *elf = xcni_bpf_objs[i].bytes(&size);
 
-			err |= one(objs[i].name, elf, size, k & 1, k >> 1);
+			err |= one(xcni_bpf_objs[i].name, elf, size, k & 1, k >> 1);
 		}
 	return err;
 }

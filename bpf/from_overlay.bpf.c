@@ -50,6 +50,25 @@
 #include "lib/sctp.h"
 
 /*
+ * UL_NEXT with what from_plain found of the source (sipc: its ipcache
+ * entry) in the low bits (UL_SRC takes them out), with Services in BPF
+ * (nothing else reads them): lb.h's LB_OUTSIDE_SRC, and
+ * LB_OUTSIDE_SRC_REFUSED when outside_source_ok would refuse the source
+ * for its entry. from_outside then looks the source up no more (a packet
+ * from outside to a frontend: one ipcache lookup of its source, not two).
+ * A packet the entry hands on without them (from_plain did not get as far,
+ * not IP) is looked up there as before.
+ */
+static __always_inline int ul_next_src(const struct xcni_ipcache_val *sipc)
+{
+	if (!lb_enabled)
+		return UL_NEXT;
+	return UL_NEXT | LB_OUTSIDE_SRC | (outside_ipc_refused(sipc) ? LB_OUTSIDE_SRC_REFUSED : 0);
+}
+
+#define UL_SRC(ret) ((__u32)(ret) & (LB_OUTSIDE_SRC | LB_OUTSIDE_SRC_REFUSED))
+
+/*
  * A plain (not Geneve) packet from the underlay, either family, whatever
  * Services mode: dropped (drop-outside-spoof) when its source is this
  * node's own address (host: the node, its pod gateway; the wire never
@@ -62,7 +81,9 @@
  * Services' xcni_extfe): a forged Service reply, which would seed conntrack
  * (xcni's, or the kernel's under kube-proxy) for the pod's next request to
  * the Service. UL_NEXT for the rest, untouched and uncounted (the stack's,
- * or from_outside's). fam a constant; p the family's struct pkt or pkt6.
+ * or from_outside's), with what was found of the source once it was looked
+ * up (ul_next_src: from_outside judges it from that, not looking it up again).
+ * fam a constant; p the family's struct pkt or pkt6.
  */
 static __always_inline int plain_judge(struct __sk_buff *skb, int fam, void *p)
 {
@@ -102,14 +123,14 @@ static __always_inline int plain_judge(struct __sk_buff *skb, int fam, void *p)
 	if (fam == XCNI_AF_INET ? *(const __u32 *)d == node_ip
 				: d6[0] == node_ip6[0] && d6[1] == node_ip6[1] &&
 					  d6[2] == node_ip6[2] && d6[3] == node_ip6[3])
-		return UL_NEXT;
+		return ul_next_src(sipc);
 	if (!bpf_map_lookup_elem(endpoints_map(fam), d)) {
 		dipc = ipcache_find(fam, d);
 		if (!dipc || !(dipc->flags & XCNI_IPC_POD))
-			return UL_NEXT;
+			return ul_next_src(sipc);
 	}
 	if (outside_source_ok(fam, sipc, a))
-		return UL_NEXT;
+		return ul_next_src(sipc);
 drop:
 	/* The tuple for the drop's event. */
 	f->len = skb->len;
@@ -687,6 +708,7 @@ __attribute__((noinline)) int from_underlay_prefilter(struct __sk_buff *skb)
 SEC("tc")
 int from_overlay(struct __sk_buff *skb)
 {
+	__u32 src;
 	int ret;
 
 	/* --xdp-mode tc: the prefilter xdp_underlay would run, first. */
@@ -707,10 +729,12 @@ int from_overlay(struct __sk_buff *skb)
 		 * outside to an external frontend (a NodePort, an externalIP),
 		 * or an ICMPv6 error about a reply to one. */
 		ret = from_plain(skb);
-		if (ret == UL_NEXT && lb_enabled) {
+		/* Without Services from_plain's UL_NEXT is plain (ul_next_src). */
+		if (lb_enabled && UL_STEP(ret) == UL_NEXT) {
+			src = UL_SRC(ret);
 			ret = from_outside_icmp(skb, XCNI_AF_INET6);
 			if (ret == UL_NEXT)
-				ret = from_outside6(skb);
+				ret = from_outside6(skb, src);
 		}
 		if (ret != UL_NEXT)
 			return ret;
@@ -733,12 +757,13 @@ int from_overlay(struct __sk_buff *skb)
 		return from_overlay_decap4(skb, UL_LEN(ret));
 	case UL_PLAIN:
 		ret = from_plain(skb);
-		if (ret != UL_NEXT)
-			return ret;
 		if (!lb_enabled)
-			return TC_ACT_OK;
+			return ret != UL_NEXT ? ret : TC_ACT_OK;
+		if (UL_STEP(ret) != UL_NEXT)
+			return ret;
+		src = UL_SRC(ret);
 		ret = from_outside_icmp(skb, XCNI_AF_INET);
-		return ret != UL_NEXT ? ret : from_outside4(skb);
+		return ret != UL_NEXT ? ret : from_outside4(skb, src);
 	default:
 		return ret;
 	}

@@ -133,7 +133,7 @@ static __always_inline int sock_translate(struct bpf_sock_addr *ctx, int fam)
 	struct xcni_affinity_key ak = { .family = XCNI_AF_NETNS };
 	struct xcni_svc_key k = { .family = fam };
 	struct sock_rn_any r = {};
-	const struct xcni_backend *be;
+	const struct xcni_backend *be = NULL;
 	const struct xcni_svc *svc;
 	__u32 src[4] = {}, dst[4] = {};
 	__u8 proto = (__u8)ctx->protocol;
@@ -157,8 +157,10 @@ static __always_inline int sock_translate(struct bpf_sock_addr *ctx, int fam)
 	src[0] = (__u32)cookie ^ (__u32)(cookie >> 32);
 	netns = bpf_get_netns_cookie(ctx);
 	__builtin_memcpy(ak.client, &netns, sizeof(netns));
-	id = lb_select_h(svc, xcni_lb_hash(fam, src, dst, 0, port, proto), &ak, bpf_ktime_get_ns());
-	be = id ? bpf_map_lookup_elem(&xcni_backend, &id) : NULL;
+	id = lb_select_h(svc, xcni_lb_hash(fam, src, dst, 0, port, proto), &ak, bpf_ktime_get_ns(),
+			 &be);
+	if (id && !be)
+		be = bpf_map_lookup_elem(&xcni_backend, &id);
 	if (!be && sock_leave_to_packets(svc))
 		return 1;
 	if (!be || be->family != fam) {

@@ -518,7 +518,9 @@ static __always_inline int tunnel_encap(struct __sk_buff *skb, const struct enca
  * (counted) returns its TC verdict (TC_ACT_*, all below UL_NEXT); one that
  * does not hands the packet on with what it found, one of these, and for a
  * Geneve packet the outer headers' length (what decapsulation takes away) in
- * the low 16 bits: UL_STEP and UL_LEN take them apart. In the return value,
+ * the low 16 bits: UL_STEP and UL_LEN take them apart (from_plain's UL_NEXT
+ * carries there what it found of the source, for from_outside: UL_SRC,
+ * from_overlay.bpf.c). In the return value,
  * not through memory: the entry's frame stays empty, and with it the three
  * frames (entry, a step, its callee) fit the verifier's 512 bytes.
  */

@@ -76,10 +76,15 @@
 /*
  * lb_translate's outside (either family): 0 for a pod's packet; from the
  * underlay LB_OUTSIDE, with LB_OUTSIDE_CIP when ClusterIPs are served there
- * too (xcnid --external-clusterip).
+ * too (xcnid --external-clusterip), and LB_OUTSIDE_SRC when the caller
+ * has judged the source's ipcache entry already (from_plain, before
+ * from_outside), LB_OUTSIDE_SRC_REFUSED its answer (outside_ipc_refused):
+ * then lb_flow_choose looks the source up no more.
  */
 #define LB_OUTSIDE 1u
 #define LB_OUTSIDE_CIP 2u
+#define LB_OUTSIDE_SRC 4u
+#define LB_OUTSIDE_SRC_REFUSED 8u
 
 /*
  * A packet for frontend svc from outside the cluster (outside, as above):
@@ -203,19 +208,23 @@ static __always_inline __u32 lb_pick_h(const struct xcni_svc *svc, __u32 hash)
 /*
  * ClientIP affinity: the client's backend while it is fresh and usable, else
  * a new pick (hash: the flow's). ak: the client (family and address) filled
- * in by the caller.
+ * in by the caller. *bep: the client's backend when it is kept (lb_usable
+ * looked it up), else left alone.
  */
 static __always_inline __u32 lb_pick_affine(const struct xcni_svc *svc, __u32 hash,
-					    struct xcni_affinity_key *ak, __u64 now)
+					    struct xcni_affinity_key *ak, __u64 now,
+					    const struct xcni_backend **bep)
 {
+	const struct xcni_backend *be;
 	struct xcni_affinity *a, na = {};
 	__u32 id;
 
 	ak->svc_id = svc->id;
 	a = bpf_map_lookup_elem(&xcni_affinity, ak);
 	if (a && (now <= a->last_ns || now - a->last_ns <= svc->affinity_s * XCNI_NSEC_PER_S) &&
-	    lb_usable(svc, a->backend_id)) {
+	    (be = lb_usable(svc, a->backend_id))) {
 		a->last_ns = now;
+		*bep = be;
 		return a->backend_id;
 	}
 	id = lb_pick_h(svc, hash);
@@ -227,11 +236,16 @@ static __always_inline __u32 lb_pick_affine(const struct xcni_svc *svc, __u32 ha
 	return id;
 }
 
-/* The backend id a new flow of hash to svc gets (affinity keyed by ak), 0: none. */
+/*
+ * The backend id a new flow of hash to svc gets (affinity keyed by ak), 0:
+ * none; *bep the backend when the choice looked it up already (an affinity
+ * kept), else left alone: the caller looks it up.
+ */
 static __always_inline __u32 lb_select_h(const struct xcni_svc *svc, __u32 hash,
-					 struct xcni_affinity_key *ak, __u64 now)
+					 struct xcni_affinity_key *ak, __u64 now,
+					 const struct xcni_backend **bep)
 {
-	return svc->flags & XCNI_SVC_F_AFFINITY ? lb_pick_affine(svc, hash, ak, now) :
+	return svc->flags & XCNI_SVC_F_AFFINITY ? lb_pick_affine(svc, hash, ak, now, bep) :
 						  lb_pick_h(svc, hash);
 }
 
@@ -239,16 +253,19 @@ static __always_inline __u32 lb_select_h(const struct xcni_svc *svc, __u32 hash,
  * The service entry e (the flow's tuple as the client sent it, either
  * family's map) still names the flow's backend: a live XCNI_CT_F_SVC entry
  * whose backend exists (even terminating: open flows drain), unless a SYN
- * reopens a closed TCP or SCTP tuple. Then it is counted (len bytes at now)
- * and 1 returned, else 0. One rule for lb_flow_choose in either family.
+ * reopens a closed TCP or SCTP tuple. Then that backend is returned (and,
+ * by lb_flow_keeps, the packet counted: len bytes at now), else NULL: the
+ * one lookup of xcni_backend a kept flow's packet makes, lb_flow_choose
+ * taking its address from it. One rule for lb_flow_choose in either family.
  */
-static __always_inline int lb_flow_kept(const struct xcni_ct_entry *e, __u64 now, __u8 proto,
-					__u8 tcp_flags)
+static __always_inline const struct xcni_backend *
+lb_flow_kept(const struct xcni_ct_entry *e, __u64 now, __u8 proto, __u8 tcp_flags)
 {
-	return e && (e->flags & XCNI_CT_F_SVC) && ct_alive(e, now, proto) &&
-	       !((proto == IPPROTO_TCP || proto == IPPROTO_SCTP) && e->state == XCNI_CT_CLOSED &&
-		 (tcp_flags & XCNI_TCP_SYN)) &&
-	       bpf_map_lookup_elem(&xcni_backend, &e->backend_id);
+	if (!e || !(e->flags & XCNI_CT_F_SVC) || !ct_alive(e, now, proto) ||
+	    ((proto == IPPROTO_TCP || proto == IPPROTO_SCTP) && e->state == XCNI_CT_CLOSED &&
+	     (tcp_flags & XCNI_TCP_SYN)))
+		return NULL;
+	return bpf_map_lookup_elem(&xcni_backend, &e->backend_id);
 }
 
 /* A packet of len bytes at now into the service entry e (lb_flow_keeps, lb_flow_open). */
@@ -259,13 +276,14 @@ static __always_inline void lb_flow_count(struct xcni_ct_entry *e, __u64 now, __
 	e->bytes_orig += len;
 }
 
-static __always_inline int lb_flow_keeps(struct xcni_ct_entry *e, __u64 now, __u8 proto,
-					 __u8 tcp_flags, __u32 len)
+static __always_inline const struct xcni_backend *
+lb_flow_keeps(struct xcni_ct_entry *e, __u64 now, __u8 proto, __u8 tcp_flags, __u32 len)
 {
-	if (!lb_flow_kept(e, now, proto, tcp_flags))
-		return 0;
-	lb_flow_count(e, now, len);
-	return 1;
+	const struct xcni_backend *be = lb_flow_kept(e, now, proto, tcp_flags);
+
+	if (be)
+		lb_flow_count(e, now, len);
+	return be;
 }
 
 /* What a translation did, for the rest of the program. */
@@ -689,20 +707,26 @@ static __always_inline int lb_flow_choose(void *p, int fam, __u32 ep_id, void *s
 	 * IPv4's caller of lb_flow_open passes it. */
 	if (fam == XCNI_AF_INET6)
 		((struct lb6_state *)st)->rev_nat = svc->rev_nat;
-	/* From outside: judged before anything is written for it. */
+	/* From outside: judged before anything is written for it (the
+	 * source's ipcache entry the caller's when it has judged it). */
 	if (outside) {
-		ret = lb_outside_refused(svc,
-					 outside_source_ok(fam, ipcache_find(fam, lb_saddr(f, fam)),
-							   lb_saddr(f, fam)),
-					 outside);
+		ret = lb_outside_refused(
+			svc,
+			outside & LB_OUTSIDE_SRC ?
+				outside_source_ok_ipc(fam, outside & LB_OUTSIDE_SRC_REFUSED,
+						      lb_saddr(f, fam)) :
+				outside_source_ok(fam, ipcache_find(fam, lb_saddr(f, fam)),
+						  lb_saddr(f, fam)),
+			outside);
 		if (ret) {
 			f->rev_nat = svc->rev_nat; /* the drop's event names the Service */
 			return ret;
 		}
 	}
 	e = bpf_map_lookup_elem(ct_map(fam), t);
-	if (defer ? lb_flow_kept(e, now, proto, f->tcp_flags) :
-		    lb_flow_keeps(e, now, proto, f->tcp_flags, f->len)) {
+	be = defer ? lb_flow_kept(e, now, proto, f->tcp_flags) :
+		     lb_flow_keeps(e, now, proto, f->tcp_flags, f->len);
+	if (be) {
 		/* Deferred: counted by lb_flow_open. */
 		id = e->backend_id;
 		kept = 1;
@@ -723,7 +747,7 @@ static __always_inline int lb_flow_choose(void *p, int fam, __u32 ep_id, void *s
 		id = lb_select_h(svc,
 				 xcni_lb_hash(fam, lb_saddr(f, fam), lb_daddr(f, fam),
 					      *lb_sport(f, fam), *lb_dport(f, fam), proto),
-				 ak, now);
+				 ak, now, &be);
 		if (!id) {
 			f->rev_nat = svc->rev_nat; /* the refusal's event names the Service */
 			return XCNI_DROP_NO_BACKEND;
@@ -740,7 +764,10 @@ static __always_inline int lb_flow_choose(void *p, int fam, __u32 ep_id, void *s
 		}
 	}
 	lb_tuple_copy(lb_st_orig(st, fam), t, fam);
-	be = bpf_map_lookup_elem(&xcni_backend, &id);
+	/* A kept flow's backend is lb_flow_kept's, a kept affinity's
+	 * lb_pick_affine's, a new pick's looked up here. */
+	if (!be)
+		be = bpf_map_lookup_elem(&xcni_backend, &id);
 	if (!be || be->family != fam)
 		return XCNI_DROP_NO_BACKEND;
 	if (fam == XCNI_AF_INET)

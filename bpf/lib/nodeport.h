@@ -165,12 +165,14 @@ static __always_inline __u32 np_tunnel(int fam, const void *daddr, const __u8 **
  * From outside to an external frontend (lb_enabled), either family (fam a
  * constant; p the family's struct pkt or struct pkt6, zeroed; st its struct
  * lb_state, on from_outside4's stack, or struct lb6_state, the per-CPU
- * scratch lb6_state_get zeroed): translated and sent to its backend, the
- * reason counted and the TC verdict returned. Anything else is not ours:
- * untouched, uncounted (OUTSIDE_NOT_OURS). One order of steps, every step
- * that judges or drops taken by both families:
+ * scratch lb6_state_get zeroed; src: what from_plain found of the source,
+ * LB_OUTSIDE_SRC and LB_OUTSIDE_SRC_REFUSED, else 0): translated and sent
+ * to its backend, the reason counted and the TC verdict returned. Anything
+ * else is not ours: untouched, uncounted (OUTSIDE_NOT_OURS). One order of
+ * steps, every step that judges or drops taken by both families:
  *   1. the parse (not whole, or not the family: the stack's to judge) and
- *      the translation (lb_translate, the outside rules: OUTSIDE);
+ *      the translation (lb_translate, the outside rules: OUTSIDE, the
+ *      source's ipcache entry from_plain's when src says it judged it);
  *   2. no backend: externalTrafficPolicy=Local's drop (no other node's
  *      backend may serve it), else refused at once (lb_reject), back out
  *      the way it came;
@@ -197,7 +199,8 @@ static __always_inline __u32 np_tunnel(int fam, const void *daddr, const __u8 **
  * own for IPv6 (nodeport6_*_call: from_outside6's chain at the verifier's
  * 512 bytes).
  */
-static __always_inline int from_outside(struct __sk_buff *skb, int fam, void *p, void *st)
+static __always_inline int from_outside(struct __sk_buff *skb, int fam, void *p, void *st,
+					__u32 src)
 {
 	struct flow *f = lb_flow_of(p, fam);
 	const void *daddr = flow_daddr(f, fam);
@@ -214,7 +217,8 @@ static __always_inline int from_outside(struct __sk_buff *skb, int fam, void *p,
 	f->len = skb->len;
 	if (pkt_parse(skb, fam, &c, p))
 		return OUTSIDE_NOT_OURS(fam);
-	reason = lb_translate(skb, p, fam, 0, 0, st, OUTSIDE);
+	reason = lb_translate(skb, p, fam, 0, 0, st,
+			      OUTSIDE | (src & (LB_OUTSIDE_SRC | LB_OUTSIDE_SRC_REFUSED)));
 	if (!reason)
 		return OUTSIDE_NOT_OURS(fam);
 	if (reason == XCNI_DROP_NO_BACKEND) {
@@ -328,15 +332,15 @@ out:
  * lb6_state holds two 40-byte keys; from_outside6's chain under
  * nodeport6_snat is at the verifier's 512 bytes).
  */
-__attribute__((noinline)) int from_outside4(struct __sk_buff *skb)
+__attribute__((noinline)) int from_outside4(struct __sk_buff *skb, __u32 src)
 {
 	struct lb_state lb = {};
 	struct pkt p = {};
 
-	return skb ? from_outside(skb, XCNI_AF_INET, &p, &lb) : TC_ACT_SHOT;
+	return skb ? from_outside(skb, XCNI_AF_INET, &p, &lb, src) : TC_ACT_SHOT;
 }
 
-__attribute__((noinline)) int from_outside6(struct __sk_buff *skb)
+__attribute__((noinline)) int from_outside6(struct __sk_buff *skb, __u32 src)
 {
 	struct lb6_state *st;
 	struct pkt6 p = {};
@@ -344,7 +348,7 @@ __attribute__((noinline)) int from_outside6(struct __sk_buff *skb)
 	if (!skb)
 		return TC_ACT_SHOT;
 	st = lb6_state_get();
-	return st ? from_outside(skb, XCNI_AF_INET6, &p, st) : UL_NEXT;
+	return st ? from_outside(skb, XCNI_AF_INET6, &p, st, src) : UL_NEXT;
 }
 
 /*

@@ -208,18 +208,19 @@ static __always_inline const __u8 *nodeport6_self(const __u8 *fe, struct np6_tmp
  * scratch t: p the translated flow (client -> backend), orig the client's
  * tuple; *selfp the SNAT source (nodeport6_self), *nport its port (the one
  * the flow's service entry holds, else lb_snat_port's), t->sn the client
- * for nodeport6_commit. 0 or the drop reason.
+ * for nodeport6_commit. The backend's node is the caller's to have found
+ * (from_outside's np_tunnel, xdp_nodeport's tunnel: a pod of another node,
+ * the tunnel to it), not looked up again here. 0 or the drop reason.
  */
 static __always_inline int np6_snat_choose(const struct pkt6 *p, const struct xcni_ct6_key *orig,
 					   struct np6_tmp *t, const __u8 **selfp, __u16 *nport)
 {
-	struct xcni_ipcache_val *dipc = ipcache6_lookup(p->tuple.daddr);
 	const struct xcni_ct_entry *e;
 	/* The replies must come back here: to this node's own address (the
 	 * frontend's for a NodePort, else its InternalIP: the SNAT source). */
 	const __u8 *self = nodeport6_self(orig->daddr, t);
 
-	if (!dipc || !(dipc->flags & XCNI_IPC_POD) || !tunnel_of(dipc, node_ip) || !self)
+	if (!self)
 		return XCNI_DROP_NO_TUNNEL;
 	/* The port the flow got before (in its service entry), else a free one. */
 	e = bpf_map_lookup_elem(&xcni_ct6, orig);

@@ -38,14 +38,7 @@
 #include <bpf/libbpf.h>
 
 #include "lib/system/nl.h"
-
-#include "from_overlay.skel.h"
-#include "from_pod.skel.h"
-#include "sock_lb.skel.h"
-#include "to_overlay.skel.h"
-#include "to_pod.skel.h"
-#include "to_underlay.skel.h"
-#include "xdp_underlay.skel.h"
+#include "../lib/bpf_objs.h"
 
 static int passed, failed, skipped, verbose;
 static char log_buf[1 << 20];
@@ -67,50 +60,13 @@ static void result(int ok, const char *fmt, ...)
 		failed++;
 }
 
-/* Writes a rodata variable of n bytes by its BTF name; one the object lacks: nothing. */
-static int set_var(struct bpf_object *obj, const char *name, const void *val, size_t n)
-{
-	struct btf *btf = bpf_object__btf(obj);
-	struct bpf_map *m = bpf_object__find_map_by_name(obj, ".rodata");
-	const struct btf_var_secinfo *vs;
-	const struct btf_type *sec;
-	size_t size;
-	char *data;
-	int id;
-
-	if (!btf || !m)
-		return 0;
-	id = btf__find_by_name_kind(btf, ".rodata", BTF_KIND_DATASEC);
-	data = bpf_map__initial_value(m, &size);
-	if (id < 0 || !data)
-		return 0;
-	sec = btf__type_by_id(btf, id);
-	vs = btf_var_secinfos(sec);
-	for (int i = 0; i < btf_vlen(sec); i++, vs++) {
-		const struct btf_type *var = btf__type_by_id(btf, vs->type);
-
-		if (strcmp(btf__name_by_offset(btf, var->name_off), name))
-			continue;
-		if (vs->size != n || vs->offset + n > size)
-			return -EINVAL;
-		memcpy(data + vs->offset, val, n);
-		return 0;
-	}
-	return 0;
-}
-
-static int set_u32(struct bpf_object *obj, const char *name, __u32 v)
-{
-	return set_var(obj, name, &v, sizeof(v));
-}
-
 static int set_in6(struct bpf_object *obj, const char *name, const char *addr)
 {
 	__u32 a[4];
 
 	if (inet_pton(AF_INET6, addr, a) != 1)
 		return -EINVAL;
-	return set_var(obj, name, a, sizeof(a));
+	return rodata_set(obj, name, a, sizeof(a));
 }
 
 enum fam { F_IPV4 = 1, F_IPV6 = 2, F_DUAL = 3 };
@@ -119,19 +75,19 @@ static const char *const fam_name[] = { [F_IPV4] = "ipv4", [F_IPV6] = "ipv6", [F
 /* The rodata a node of the family runs with (bpf/lib/config.h names each one's writer). */
 static int settings(struct bpf_object *obj, enum fam f, int lb)
 {
-	int err = set_u32(obj, "vni", 77) || set_u32(obj, "lb_enabled", (__u32)lb) ||
-		  set_u32(obj, "np_accel", (__u32)lb);
+	int err = rodata_set_u32(obj, "vni", 77) || rodata_set_u32(obj, "lb_enabled", (__u32)lb) ||
+		  rodata_set_u32(obj, "np_accel", (__u32)lb);
 
 	if (f & F_IPV4)
-		err = err || set_u32(obj, "pod_cidr", inet_addr("10.244.1.0")) ||
-		      set_u32(obj, "pod_cidr_mask", inet_addr("255.255.255.0")) ||
-		      set_u32(obj, "gateway_ip", inet_addr("10.244.1.1")) ||
-		      set_u32(obj, "svc_cidr", inet_addr("10.96.0.0")) ||
-		      set_u32(obj, "svc_cidr_mask", inet_addr("255.240.0.0")) ||
-		      set_u32(obj, "node_ip", inet_addr("192.168.77.1"));
+		err = err || rodata_set_u32(obj, "pod_cidr", inet_addr("10.244.1.0")) ||
+		      rodata_set_u32(obj, "pod_cidr_mask", inet_addr("255.255.255.0")) ||
+		      rodata_set_u32(obj, "gateway_ip", inet_addr("10.244.1.1")) ||
+		      rodata_set_u32(obj, "svc_cidr", inet_addr("10.96.0.0")) ||
+		      rodata_set_u32(obj, "svc_cidr_mask", inet_addr("255.240.0.0")) ||
+		      rodata_set_u32(obj, "node_ip", inet_addr("192.168.77.1"));
 	if (f & F_IPV6)
 		err = err || set_in6(obj, "pod_cidr6", "fd00:10:244:1::") ||
-		      set_u32(obj, "pod_cidr6_len", 64) ||
+		      rodata_set_u32(obj, "pod_cidr6_len", 64) ||
 		      set_in6(obj, "svc_cidr6", "fd00:10:96::") ||
 		      set_in6(obj, "svc_mask6", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:0") ||
 		      set_in6(obj, "node_ip6", "fc00:77::1");
@@ -259,14 +215,6 @@ static void one(const char *name, const void *elf, size_t size, enum fam f, int 
 	bpf_object__close(obj);
 }
 
-#define OBJ(n) { #n, n##__elf_bytes }
-
-static const struct {
-	const char *name;
-	const void *(*bytes)(size_t *size);
-} objs[] = { OBJ(from_pod),    OBJ(to_pod),	  OBJ(to_overlay), OBJ(from_overlay),
-	     OBJ(to_underlay), OBJ(xdp_underlay), OBJ(sock_lb) };
-
 /* xat0 <==> xat1 in a network namespace of this process's own, both up. */
 static int make_veths(int *ifindex)
 {
@@ -307,13 +255,13 @@ int main(int argc, char **argv)
 	}
 	libbpf_set_print(NULL);
 	tcx_ok = tcx_probe(ifindex);
-	for (size_t i = 0; i < sizeof(objs) / sizeof(objs[0]); i++)
+	for (size_t i = 0; i < XCNI_NR_BPF_OBJS; i++)
 		for (size_t f = 0; f < sizeof(fams) / sizeof(fams[0]); f++)
 			for (int lb = 0; lb < 2; lb++) {
 				size_t size;
-				const void *elf = objs[i].bytes(&size);
+				const void *elf = xcni_bpf_objs[i].bytes(&size);
 
-				one(objs[i].name, elf, size, fams[f], lb, ifindex);
+				one(xcni_bpf_objs[i].name, elf, size, fams[f], lb, ifindex);
 			}
 	printf("%d passed, %d failed%s\n", passed + skipped, failed,
 	       skipped ? " (TCX rows skipped: no TCX)" : "");
