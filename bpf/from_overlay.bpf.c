@@ -314,10 +314,13 @@ static __always_inline int overlay_decap_first(struct __sk_buff *skb, int fam, v
 	}
 	/* The IPv6 underlay's sender is known by its address folded (nat_addr),
 	 * whichever the inner family. */
-	if (outer6)
+	if (outer6 && (fam == XCNI_AF_INET6 || lb_enabled))
 		node = in6_fold(node6);
-	/* IPv4 inside comes here over the IPv6 underlay only (outer6). */
-	if (hdr_len > (outer6 ? XCNI_ENCAP6_LEN : XCNI_ENCAP_LEN)) {
+	/* IPv4 inside comes here over the IPv6 underlay only (outer6); its
+	 * option is DSR's, read with Services in BPF only (without, from_underlay6
+	 * let no critical option through). */
+	if ((fam == XCNI_AF_INET6 || lb_enabled) &&
+	    hdr_len > (outer6 ? XCNI_ENCAP6_LEN : XCNI_ENCAP_LEN)) {
 		reason = dsr_opt_frontend(skb, hdr_len - (outer6 ? XCNI_ENCAP6_LEN : XCNI_ENCAP_LEN),
 					  outer6 ? sizeof(struct xcni_ip6hdr) : sizeof(struct iphdr),
 					  fam, &dsr);
