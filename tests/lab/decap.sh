@@ -70,36 +70,8 @@ decap_cookie_pin() {
 	bpftool -j map lookup pinned "$LAB_PINS/n$1/xcni_dcookie" key 0 0 0 0 |
 		jq_ '" ".join(str(int.from_bytes(bytes(int(b, 16) for b in d["value"][i:i + 4]), "little")) for i in (0, 4))'
 }
-# agent_restart NODE LOG ARGV...: NODE's xcnid stopped and ARGV started in its
-# netns (as tests/lab/status.sh does), written into lab.json as NODE's agent.
-# Returns once it says ready (at most 20 s).
-agent_restart() {
-	local node=$1 log=$2 xpid st pid
-	shift 2
-	xpid=$(lab get --json | jq_ "[n['xcnidPid'] for n in d['nodes'] if n['name'] == '$node'][0]")
-	kill "$xpid" 2>/dev/null
-	for _ in $(seq 50); do
-		st=$(awk '{print $3}' "/proc/$xpid/stat" 2>/dev/null)
-		[ -z "$st" ] || [ "$st" = Z ] && break
-		sleep 0.1
-	done
-	nsenter --net="/run/netns/xcl-$node" "$@" >"$log" 2>&1 &
-	pid=$!
-	MINE+=("$pid")
-	flock "$XCNI_LAB_DIR/.lock" /usr/bin/python3 - "$XCNI_LAB_DIR/lab.json" "$node" "$pid" <<'PY' || return 1
-import json, os, sys
-path, node, pid = sys.argv[1], sys.argv[2], int(sys.argv[3])
-start = int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[19])
-d = json.load(open(path))
-[n for n in d["nodes"] if n["name"] == node][0]["xcnid"] = {"pid": pid, "start": start}
-with open(path + ".tmp", "w") as f:
-    json.dump(d, f)
-os.rename(path + ".tmp", path)
-PY
-	for _ in $(seq 200); do grep -q 'xcnid: ready' "$log" 2>/dev/null && return 0; sleep 0.1; done
-	cat "$log"
-	return 1
-}
+# agent_restart NODE LOG ARGV...: lab_agent_restart (tests/lab/lib.sh), its PID in MINE.
+agent_restart() { lab_agent_restart MINE "$@"; }
 # n<N>'s packets dropped, every reason and direction.
 drops_all() {
 	in_node "$1" "$XCNICTL" --pin-dir "$LAB_PINS/n$1" metrics --json |

@@ -41,6 +41,42 @@ lab() {
 jq_() { /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 # in_node N CMD...: CMD in node n<N>'s network namespace (its host stack).
 in_node() { local n=$1; shift; nsenter --net="/run/netns/xcl-n$n" "$@"; }
+
+# lab_agent_restart PIDS NODE LOG ARGV...: NODE's xcnid stopped and ARGV
+# started in its netns instead (its output in LOG; its PID appended to the
+# caller's array named PIDS, which the caller's cleanup kills), written into
+# the lab's state (lab.json, under the lab's .lock) as NODE's agent, so that
+# lab apply waits for it and lab down stops it. Returns once it says ready
+# (at most 20 s).
+lab_agent_restart() {
+	local -n _pids=$1
+	local node=$2 log=$3 xpid st pid
+	shift 3
+	xpid=$(lab get --json | jq_ "[n['xcnidPid'] for n in d['nodes'] if n['name'] == '$node'][0]")
+	kill "$xpid" 2>/dev/null
+	for _ in $(seq 50); do
+		st=$(awk '{print $3}' "/proc/$xpid/stat" 2>/dev/null)
+		[ -z "$st" ] || [ "$st" = Z ] && break
+		sleep 0.1
+	done
+	nsenter --net="/run/netns/xcl-$node" "$@" >"$log" 2>&1 &
+	pid=$!
+	_pids+=("$pid")
+	flock "$XCNI_LAB_DIR/.lock" /usr/bin/python3 - "$XCNI_LAB_DIR/lab.json" "$node" "$pid" <<'PY' || return 1
+import json, os, sys
+path, node, pid = sys.argv[1], sys.argv[2], int(sys.argv[3])
+# /proc/PID/stat's field 22, counted after the comm's last ')' (as the lab does).
+start = int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[19])
+d = json.load(open(path))
+[n for n in d["nodes"] if n["name"] == node][0]["xcnid"] = {"pid": pid, "start": start}
+with open(path + ".tmp", "w") as f:
+    json.dump(d, f)
+os.rename(path + ".tmp", path)
+PY
+	for _ in $(seq 200); do grep -q 'xcnid: ready' "$log" 2>/dev/null && return 0; sleep 0.1; done
+	cat "$log"
+	return 1
+}
 # metric N REASON DIRECTION: node n<N>'s packet count, read as an operator would.
 metric() {
 	in_node "$1" "$XCNICTL" --pin-dir "$LAB_PINS/n$1" metrics --json |

@@ -341,38 +341,8 @@ print(s.recv(256).decode().strip())' "$eip6" 2>/dev/null)
 np_explain() {
 	"$XCNICTL" --node n1 explain "$@" --json | jq_ '(d.get("node_port_mode") or "-") + " " + (d.get("reply") or "-")'
 }
-# agent_restart NODE LOG ARGV...: NODE's xcnid stopped and ARGV started in its
-# netns instead (its output in LOG), written into the lab's state (lab.json,
-# under the lab's .lock) as NODE's agent, so that lab apply waits for it and lab
-# down stops it. Returns once it says ready (at most 10 s).
-agent_restart() {
-	local node=$1 log=$2 xpid st pid
-	shift 2
-	xpid=$(lab get --json | jq_ "[n['xcnidPid'] for n in d['nodes'] if n['name'] == '$node'][0]")
-	kill "$xpid" 2>/dev/null
-	for _ in $(seq 50); do
-		st=$(awk '{print $3}' "/proc/$xpid/stat" 2>/dev/null)
-		[ -z "$st" ] || [ "$st" = Z ] && break
-		sleep 0.1
-	done
-	nsenter --net="/run/netns/xcl-$node" "$@" >"$log" 2>&1 &
-	pid=$!
-	MONITORS+=("$pid")
-	flock "$XCNI_LAB_DIR/.lock" /usr/bin/python3 - "$XCNI_LAB_DIR/lab.json" "$node" "$pid" <<'PY' || return 1
-import json, os, sys
-path, node, pid = sys.argv[1], sys.argv[2], int(sys.argv[3])
-# /proc/PID/stat's field 22, counted after the comm's last ')' (as the lab does).
-start = int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[19])
-d = json.load(open(path))
-[n for n in d["nodes"] if n["name"] == node][0]["xcnid"] = {"pid": pid, "start": start}
-with open(path + ".tmp", "w") as f:
-    json.dump(d, f)
-os.rename(path + ".tmp", path)
-PY
-	for _ in $(seq 100); do grep -q 'xcnid: ready' "$log" 2>/dev/null && return 0; sleep 0.1; done
-	cat "$log"
-	return 1
-}
+# agent_restart NODE LOG ARGV...: lab_agent_restart (tests/lab/lib.sh), its PID in MONITORS.
+agent_restart() { lab_agent_restart MONITORS "$@"; }
 # np6_dsr OUT6 TB6: the same NodePorts with n1's agent restarted with
 # --node-port-mode dsr (as tests/lab/nodeport.sh does): n1 sends the request to
 # np6/tb on n2 in Geneve over IPv6 with the client's address kept and the

@@ -131,35 +131,8 @@ rm -f "$FPIN"
 check "foreign program removed: status --node n1 OK again, exit 0" st_text 0 --node n1
 
 # -- n2's names map too small: DEGRADED naming the map
-# agent_restart NODE LOG ARGV...: NODE's xcnid stopped and ARGV started in its
-# netns (as tests/lab/netpol.sh does), written into lab.json as NODE's agent.
-agent_restart() {
-	local node=$1 log=$2 xpid st pid
-	shift 2
-	xpid=$(lab get --json | jq_ "[n['xcnidPid'] for n in d['nodes'] if n['name'] == '$node'][0]")
-	kill "$xpid" 2>/dev/null
-	for _ in $(seq 50); do
-		st=$(awk '{print $3}' "/proc/$xpid/stat" 2>/dev/null)
-		[ -z "$st" ] || [ "$st" = Z ] && break
-		sleep 0.1
-	done
-	nsenter --net="/run/netns/xcl-$node" "$@" >"$log" 2>&1 &
-	pid=$!
-	MONITORS+=("$pid")
-	flock "$XCNI_LAB_DIR/.lock" /usr/bin/python3 - "$XCNI_LAB_DIR/lab.json" "$node" "$pid" <<'PY' || return 1
-import json, os, sys
-path, node, pid = sys.argv[1], sys.argv[2], int(sys.argv[3])
-start = int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[19])
-d = json.load(open(path))
-[n for n in d["nodes"] if n["name"] == node][0]["xcnid"] = {"pid": pid, "start": start}
-with open(path + ".tmp", "w") as f:
-    json.dump(d, f)
-os.rename(path + ".tmp", path)
-PY
-	for _ in $(seq 100); do grep -q 'xcnid: ready' "$log" 2>/dev/null && return 0; sleep 0.1; done
-	cat "$log"
-	return 1
-}
+# agent_restart NODE LOG ARGV...: lab_agent_restart (tests/lab/lib.sh), its PID in MONITORS.
+agent_restart() { lab_agent_restart MONITORS "$@"; }
 XPID2=$(lab get --json | jq_ "[n['xcnidPid'] for n in d['nodes'] if n['name'] == 'n2'][0]")
 mapfile -d '' ARGS2 <"/proc/$XPID2/cmdline"
 check "n2's xcnid restarted with --map-max xcni_podname=2 (3 pods in the cluster)" \
