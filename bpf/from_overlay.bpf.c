@@ -313,8 +313,9 @@ static __always_inline int overlay_decap_first(struct __sk_buff *skb, int fam, v
 		goto out;
 	}
 	/* The IPv6 underlay's sender is known by its address folded (nat_addr),
-	 * whichever the inner family. */
-	if (outer6 && (fam == XCNI_AF_INET6 || lb_enabled))
+	 * whichever the inner family: IPv4 inside's only where step 4 reads it
+	 * (a DSR flow's sender, the only reader of node for IPv4 over IPv6). */
+	if (outer6 && fam == XCNI_AF_INET6)
 		node = in6_fold(node6);
 	/* IPv4 inside comes here over the IPv6 underlay only (outer6); its
 	 * option is DSR's, read with Services in BPF only (without, from_underlay6
@@ -349,8 +350,11 @@ decapsulated:
 		reason = XCNI_DROP_INNER_SPOOF;
 		/* Either family over either underlay (IPv4 over the IPv4 one
 		 * decapsulated at XDP only: from_overlay4's rule). */
-		if (!lb_enabled || !outside_source_ok(fam, sipc, saddr) ||
-		    (!dsr && !dsr_flow_known(f, fam, node)))
+		if (!lb_enabled || !outside_source_ok(fam, sipc, saddr))
+			goto out;
+		if (fam == XCNI_AF_INET && !xdp)
+			node = in6_fold(node6);
+		if (!dsr && !dsr_flow_known(f, fam, node))
 			goto out;
 		dsr |= DSR_FLOW;
 	}
