@@ -97,13 +97,7 @@ check "lab up --nodes 3 --kube-proxy none --ip-family dual ${UP_ARGS[*]}${ACCEL_
 	{ finish; exit 1; }
 remember_pids
 diag "lab up took $((SECONDS - T0)) s"
-# Native XDP_TX: the frame leaves the skb and its checksum offload behind, so
-# the outside sends full checksums, as a client on a wire does (tests/lab/npaccel.sh).
-if [ "$ACCEL" = native ]; then
-	for d in $(ip netns exec xcl-out ls /sys/class/net | grep -vx lo); do
-		ip netns exec xcl-out ethtool -K "$d" tx off >/dev/null
-	done
-fi
+[ "$ACCEL" = native ] && lab_outside_full_csum
 
 # ---- the lab's shape ------------------------------------------------------------------
 node_addrs() { # N: Node nN's InternalIPs, comma-separated, as the agents read them
@@ -160,32 +154,8 @@ cat >"$T/np.yaml" <<EOF
 apiVersion: v1
 kind: Namespace
 metadata: {name: np}
----
-apiVersion: v1
-kind: Pod
-metadata:
-  name: b
-  namespace: np
-  labels: {app: b}
-  annotations: {lab.xcni.io/server: tell-peer}
-spec:
-  nodeName: n2
-  containers:
-  - name: c
-    ports: [{name: http, containerPort: 8080}, {name: echo, containerPort: 8081, protocol: UDP}]
----
-apiVersion: v1
-kind: Pod
-metadata:
-  name: a
-  namespace: np
-  labels: {app: a}
-  annotations: {lab.xcni.io/server: tell-peer}
-spec:
-  nodeName: n1
-  containers:
-  - name: c
-    ports: [{name: http, containerPort: 8080}, {name: echo, containerPort: 8081, protocol: UDP}]
+$(tell_peer_pod np b n2)
+$(tell_peer_pod np a n1)
 ---
 apiVersion: v1
 kind: Service

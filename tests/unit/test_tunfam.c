@@ -59,14 +59,36 @@ static int entry_fam(const struct peer *p, bool have4, bool have6)
 	return entry_fam_pref(p, have4, have6, false);
 }
 
-/* Every (this node, other node) mix: the family, or 0 for none in common. */
+/* A mix of this node's underlay addresses and the peer's InternalIPs, and
+ * the family tunnel_fam must say (0: none in common). */
+struct mix {
+	bool have4, have6;
+	bool p4, p6;
+	int fam;
+};
+
+/* Every row's family with prefer6 as given, and, where a family reaches the
+ * peer, the ipcache's endpoint in that family. */
+static void check_mixes(const struct mix *t, size_t n, bool prefer6)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct peer p = peer("p", t[i].p4 ? "192.168.1.2" : NULL,
+				     t[i].p6 ? "fc00::2" : NULL);
+		int fam = tunnel_fam(p.ip4, p.ip6, t[i].have4, t[i].have6, prefer6);
+
+		if (fam != t[i].fam)
+			fail_msg("prefer6 %d, case %zu (node v4 %d v6 %d, peer v4 %d v6 %d): IPv%d, "
+				 "expected %d", prefer6, i, t[i].have4, t[i].have6, t[i].p4, t[i].p6,
+				 fam, t[i].fam);
+		if (fam)
+			assert_int_equal(entry_fam_pref(&p, t[i].have4, t[i].have6, prefer6), fam);
+	}
+}
+
+/* Every (this node, other node) mix by default (auto). */
 static void test_table(void **state)
 {
-	static const struct {
-		bool have4, have6;
-		bool p4, p6;
-		int fam;
-	} t[] = {
+	static const struct mix t[] = {
 		/* IPv4-only node: as before ABI 9. */
 		{ true, false, true, false, 4 },
 		{ true, false, true, true, 4 },
@@ -86,18 +108,7 @@ static void test_table(void **state)
 	};
 
 	(void)state;
-	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-		struct peer p = peer("p", t[i].p4 ? "192.168.1.2" : NULL,
-				     t[i].p6 ? "fc00::2" : NULL);
-		int fam = tunnel_fam(p.ip4, p.ip6, t[i].have4, t[i].have6, false);
-
-		if (fam != t[i].fam)
-			fail_msg("case %zu (node v4 %d v6 %d, peer v4 %d v6 %d): IPv%d, expected %d",
-				 i, t[i].have4, t[i].have6, t[i].p4, t[i].p6, fam, t[i].fam);
-		/* Where a family reaches it, the ipcache's endpoint is in that family. */
-		if (fam)
-			assert_int_equal(entry_fam(&p, t[i].have4, t[i].have6), fam);
-	}
+	check_mixes(t, sizeof(t) / sizeof(t[0]), false);
 	/* No IPv6 array at all (a Node object without one). */
 	assert_int_equal(tunnel_fam(0, NULL, true, true, false), 0);
 	assert_int_equal(tunnel_fam(htonl(0xc0a80102), NULL, true, true, false), 4);
@@ -136,16 +147,11 @@ static void test_mixed_cluster(void **state)
  * --tunnel-family ipv6 (prefer6) for every mix: a node of both families
  * reaches every peer with an IPv6 InternalIP in IPv6, the others in IPv4;
  * on a node of one family the option changes nothing (xcnid refuses it
- * without IPv6; with IPv6 alone it is the rule already). The ipcache's
- * endpoint agrees wherever a family reaches the peer.
+ * without IPv6; with IPv6 alone it is the rule already).
  */
 static void test_prefer6(void **state)
 {
-	static const struct {
-		bool have4, have6;
-		bool p4, p6;
-		int fam;
-	} t[] = {
+	static const struct mix t[] = {
 		/* Both: IPv6 wherever the peer has it. */
 		{ true, true, true, true, 6 },
 		{ true, true, false, true, 6 },
@@ -161,18 +167,7 @@ static void test_prefer6(void **state)
 	};
 
 	(void)state;
-	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-		struct peer p = peer("p", t[i].p4 ? "192.168.1.2" : NULL,
-				     t[i].p6 ? "fc00::2" : NULL);
-		int fam = tunnel_fam(p.ip4, p.ip6, t[i].have4, t[i].have6, true);
-
-		if (fam != t[i].fam)
-			fail_msg("prefer6 case %zu (node v4 %d v6 %d, peer v4 %d v6 %d): IPv%d, "
-				 "expected %d", i, t[i].have4, t[i].have6, t[i].p4, t[i].p6, fam,
-				 t[i].fam);
-		if (fam)
-			assert_int_equal(entry_fam_pref(&p, t[i].have4, t[i].have6, true), fam);
-	}
+	check_mixes(t, sizeof(t) / sizeof(t[0]), true);
 	/* underlay6 as xcnid sets it: IPv6 alone, or both and asked. */
 	assert_true(tunnel_underlay6(false, true, false));
 	assert_true(tunnel_underlay6(true, true, true));

@@ -244,6 +244,21 @@ static int ul6_nodes_parse(const char *arg, bool *ul6)
 }
 
 /*
+ * An up option NAME of two words: *on, ARG is on_word; anything else said
+ * ("lab up: --NAME ARG: OFF or ON") and -EINVAL.
+ */
+static int up_word(const char *name, const char *arg, const char *off_word, const char *on_word,
+		   bool *on)
+{
+	if (strcmp(arg, off_word) && strcmp(arg, on_word)) {
+		fprintf(stderr, "lab up: --%s %s: %s or %s\n", name, arg, off_word, on_word);
+		return -EINVAL;
+	}
+	*on = !strcmp(arg, on_word);
+	return 0;
+}
+
+/*
  * up's options: -1 to go on, else the exit code. ul6: --ipv6-only-nodes,
  * ul6[i] for node i (LAB_MAX_NODES + 1 of them).
  */
@@ -297,18 +312,12 @@ static int up_args(int argc, char **argv, unsigned long *nodes, bool *dns, bool 
 			}
 			break;
 		case 'k':
-			if (strcmp(optarg, "iptables") && strcmp(optarg, "none")) {
-				fprintf(stderr, "lab up: --kube-proxy %s: iptables or none\n", optarg);
+			if (up_word("kube-proxy", optarg, "iptables", "none", kp_none))
 				return 2;
-			}
-			*kp_none = !strcmp(optarg, "none");
 			break;
 		case 'm':
-			if (strcmp(optarg, "snat") && strcmp(optarg, "dsr")) {
-				fprintf(stderr, "lab up: --node-port-mode %s: snat or dsr\n", optarg);
+			if (up_word("node-port-mode", optarg, "snat", "dsr", &lab->np_dsr))
 				return 2;
-			}
-			lab->np_dsr = !strcmp(optarg, "dsr");
 			break;
 		case 'r':
 			if (svc_nodeport_range_parse(optarg, &lab->np_min, &lab->np_max)) {
@@ -326,11 +335,8 @@ static int up_args(int argc, char **argv, unsigned long *nodes, bool *dns, bool 
 			lab->ul_mixed = true;
 			break;
 		case 't':
-			if (strcmp(optarg, "auto") && strcmp(optarg, "ipv6")) {
-				fprintf(stderr, "lab up: --tunnel-family %s: auto or ipv6\n", optarg);
+			if (up_word("tunnel-family", optarg, "auto", "ipv6", &lab->tun6))
 				return 2;
-			}
-			lab->tun6 = !strcmp(optarg, "ipv6");
 			break;
 		case 'h': usage_up(stdout); return 0;
 		default: usage_up(stderr); return 2;
