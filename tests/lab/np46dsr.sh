@@ -80,3 +80,26 @@ check "  ... from 192.168.77.3 (asked at n3): n2 again, none n3" \
 check "  ... from 192.168.77.2:30090/tcp, :30091/udp (np/a's): n1 ($(mac_of 1)), none n2" \
 	replied_by "$(mac_of 1)" 192.168.77.2 30090 30091
 accel_checks "$x0" "$x1"
+
+# disagree: n3's xcnid restarted with --tunnel-family auto, n1's and n2's
+# kept at ipv6: n3 then reaches n2 over IPv4, where n2 does not know it (n2
+# knows n3 at fd00:77::3 only): n2 drops the frames as drop-unknown-node,
+# counted, rather than taking them from an address it has not vetted. Every
+# node must make the same choice (docs/xcnid.8, --tunnel-family). Called by
+# np46.sh last, before lab down.
+disagree() {
+	local pid args u0 u1 i
+	pid=$(lab get --json | jq_ "[n['xcnidPid'] for n in d['nodes'] if n['name'] == 'n3'][0]")
+	mapfile -d '' args <"/proc/$pid/cmdline"
+	for i in "${!args[@]}"; do
+		[ "${args[$i]}" = --tunnel-family ] && args[i + 1]=auto
+	done
+	check "n3's xcnid restarted with --tunnel-family auto (n1, n2: ipv6)" \
+		lab_agent_restart MINE n3 "$T/n3-auto.log" "${args[@]}"
+	check "  ... n3 now tunnels to n1 and n2 at their IPv4 addresses (xcnictl tunnel list)" \
+		bash -c "[ \"\$(awk '{print \$1, \$2}' <<<\"\$1\" | tr '\n' ' ')\" = 'n1 192.168.77.1 n2 192.168.77.2 ' ]" _ "$(tunnels 3)"
+	u0=$(drops 2 drop-unknown-node)
+	check "outside -> n3:30080/tcp (np/b on n2): no answer" blocked n3 30080/tcp
+	u1=$(drops 2 drop-unknown-node)
+	check "  ... n2 dropped n3's Geneve over IPv4 as drop-unknown-node ($u0 -> $u1)" test "$u1" -gt "$u0"
+}
