@@ -1213,6 +1213,10 @@ struct xcni_frag6_share {
  * before. xcnid sets it at start, before it pins the programs.
  */
 #define XCNI_CFG_F_POLICY (1u << 0)
+/* xcnid --tunnel-family ipv6: nodes with an IPv6 InternalIP are reached at
+ * that one (user/lib/system/tunnel.h), for people (xcnictl config, status);
+ * no program reads it. */
+#define XCNI_CFG_F_TUN6 (1u << 1)
 /* The policy key of a local IPv6-only pod xcnid has not keyed yet (no polkey6
  * entry): the broadcast address, never a pod's, so it has no polep entry. */
 #define XCNI_POLKEY_NONE 0xffffffffu

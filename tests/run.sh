@@ -153,6 +153,9 @@ suites=(
 	"lab-np46:bash tests/lab/np46.sh"
 	"lab-np46-tc:env XCNI_ATTACH=tc bash tests/lab/np46.sh"
 	"lab-np46-npaccel-native:env NP46_ACCEL=native bash tests/lab/np46.sh"
+	# IPv4 NodePorts in DSR mode over IPv6 tunnels between dual nodes (lab up --tunnel-family ipv6).
+	"lab-np46-dsr:env NP46_MODE=dsr bash tests/lab/np46.sh"
+	"lab-np46-dsr-npaccel-native:env NP46_MODE=dsr NP46_ACCEL=native bash tests/lab/np46.sh"
 	"lab-netpol-svc-kpr:env LAB_KUBE_PROXY=none NETPOL_VIA_SERVICE=1 bash tests/lab/netpol.sh"
 	"lab-netpol-dual-svc-kpr:env NETPOL_FAMILY=dual NETPOL_VIA_SERVICE=1 LAB_KUBE_PROXY=none bash tests/lab/netpol.sh"
 	"lab-netpol-v6-kpr:env NETPOL_FAMILY=ipv6 NETPOL_NODES=2 LAB_KUBE_PROXY=none bash tests/lab/netpol.sh"

@@ -8,7 +8,9 @@
 HERE=$(cd "$(dirname "$0")" && pwd)
 XCNID=${XCNID:-$BUILD/xcnid}
 T=$(mktemp -d /tmp/xcni-cmdline.XXXXXX)
-trap 'rm -rf "$T"' EXIT
+NS=xcni-cmdline-$$
+PIN=/sys/fs/bpf/xcni-cmdline-$$
+trap 'ip netns del "$NS" 2>/dev/null; rm -rf "$T" "$PIN"' EXIT
 
 while IFS=$'\t' read -r args want; do
 	case $args in '#'* | '') continue ;; esac
@@ -18,6 +20,18 @@ while IFS=$'\t' read -r args want; do
 	check "xcnid $args: exit 2 ($rc), says '$want', nothing pinned" \
 		bash -c '[ "$1" = 2 ] && grep -qF -- "$2" "$3" && ! [ -e "$4" ]' _ "$rc" "$want" "$T/out" "$T/pins"
 done <"$HERE/cmdline.tsv"
+
+# --tunnel-family ipv6 on an underlay device with no global IPv6 (a netns's
+# lo, no --node-ip): found at start, before anything is loaded: exit 1,
+# naming the option and the device, nothing pinned.
+ip netns add "$NS" && ip -n "$NS" link set lo up
+ip netns exec "$NS" "$XCNID" --pin-dir "$PIN" --pod-cidr 10.244.9.0/24 --underlay-dev lo \
+	--tunnel-family ipv6 >"$T/out" 2>&1 </dev/null
+rc=$?
+check "xcnid --underlay-dev lo (no global IPv6) --tunnel-family ipv6: exit 1 ($rc), naming the option and lo, nothing pinned" \
+	bash -c '[ "$1" = 1 ] && grep -qF -- "--tunnel-family ipv6: this node has no IPv6 underlay address (lo has no global IPv6" "$2" && ! [ -e "$3" ]' \
+	_ "$rc" "$T/out" "$PIN"
+ip netns del "$NS"
 
 "$XCNID" --help >"$T/help" 2>&1
 check "xcnid --help: exit 0" test $? = 0

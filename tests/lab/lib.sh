@@ -77,6 +77,26 @@ PY
 	cat "$log"
 	return 1
 }
+# tell_peer_pod NS NAME NODE: a Pod's manifest (after a ---) on NODE, label
+# app=NAME, the lab's tell-peer listener on 8080/tcp (http) and 8081/udp
+# (echo), answering "NS/NAME ADDR" with the source it saw.
+tell_peer_pod() {
+	printf -- '---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: %s\n  namespace: %s\n' "$2" "$1"
+	printf '  labels: {app: %s}\n  annotations: {lab.xcni.io/server: tell-peer}\n' "$2"
+	printf 'spec:\n  nodeName: %s\n  containers:\n  - name: c\n' "$3"
+	printf '    ports: [{name: http, containerPort: 8080}, {name: echo, containerPort: 8081, protocol: UDP}]\n'
+}
+# lab_outside_full_csum: the outside's links send full checksums. A process's
+# packets on a veth carry a partial checksum (CHECKSUM_PARTIAL: the
+# pseudo-header's, the rest left to an offload); native XDP sees the bytes
+# only, and XDP_TX's frame leaves the skb and its offload behind, so under
+# native NodePort acceleration the outside sends as a client on a wire does.
+lab_outside_full_csum() {
+	local d
+	for d in $(ip netns exec xcl-out ls /sys/class/net | grep -vx lo); do
+		ip netns exec xcl-out ethtool -K "$d" tx off >/dev/null
+	done
+}
 # metric N REASON DIRECTION: node n<N>'s packet count, read as an operator would.
 metric() {
 	in_node "$1" "$XCNICTL" --pin-dir "$LAB_PINS/n$1" metrics --json |

@@ -59,13 +59,7 @@ if [ "$MODE" = native ]; then
 		check "xcl-ul ul-n$i (n$i's ul0 peer) runs a native XDP program (xcni_lab_pass)" \
 			bash -c "ip -n xcl-ul -d link show ul-n$i | grep -q 'prog/xdp id'"
 	done
-	# A process's packets on a veth carry a partial checksum (CHECKSUM_PARTIAL:
-	# the pseudo-header's, the rest left to an offload); native XDP sees the
-	# bytes only, and XDP_TX's frame leaves the skb and its offload behind, so
-	# the outside sends full checksums, as a client on a wire does.
-	for d in $(ip -n xcl-out -o link show | awk -F': ' '{print $2}' | cut -d@ -f1 | grep -vx lo); do
-		ip netns exec xcl-out ethtool -K "$d" tx off >/dev/null
-	done
+	lab_outside_full_csum
 	# The agent tells a veth peer without one: a veth pair of the suite's own
 	# (npchk-a, its peer in npchk-b), an xcnid asked for native acceleration
 	# there, its one line, then --xdp-mode native refused; both stopped by PID.
@@ -107,19 +101,7 @@ cat >"$T/np.yaml" <<EOF
 apiVersion: v1
 kind: Namespace
 metadata: {name: np}
----
-apiVersion: v1
-kind: Pod
-metadata:
-  name: b
-  namespace: np
-  labels: {app: b}
-  annotations: {lab.xcni.io/server: tell-peer}
-spec:
-  nodeName: n2
-  containers:
-  - name: c
-    ports: [{name: http, containerPort: 8080}, {name: echo, containerPort: 8081, protocol: UDP}]
+$(tell_peer_pod np b n2)
 ---
 apiVersion: v1
 kind: Service

@@ -566,6 +566,7 @@ check "config: node name" has '^NODE-NAME +node-a$' x config
 check "config --json" json_is 'j["abi_version"] == 1 and j["node_name"] == "node-a" and j["pod_cidr"] == "10.244.1.0/24" and 100 <= j["uptime_s"] <= '"$((100 + SECONDS - STAMPED_S + 2))" x config --json
 check "config: overlay fields" has '^NODE-IP +192\.168\.5\.1$' x config
 check "config: no IPv6 underlay address: NODE-IP6 none" json_is 'j["node_ip6"] is None' x config --json
+check "config: an overlay without --tunnel-family ipv6 (flags 0): TUNNEL-FAMILY auto" has '^TUNNEL-FAMILY +auto$' x config
 check "config: no underlay link: NODE-PORT-MODE none" json_is 'j["node_port_mode"] is None' x config --json
 check "config: no overlay programs: OVERLAY-DECAP none" json_is 'j["overlay_decap"] is None' x config --json
 check "config: underlay device resolved" has '^UNDERLAY-DEV +lo$' x config

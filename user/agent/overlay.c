@@ -68,8 +68,15 @@ int overlay_resolve(struct overlay *ov)
 			goto out;
 		}
 		err = 0;
-		ov->underlay6 = !ov->node_ip;
 	}
+	if (ov->prefer6 && !overlay_has6(ov)) {
+		pr_err("--tunnel-family ipv6: this node has no IPv6 underlay address (%s has no "
+		       "global IPv6; give one with --node-ip IPv4,IPv6, or --tunnel-family auto)\n",
+		       ov->underlay);
+		err = -EINVAL;
+		goto out;
+	}
+	ov->underlay6 = tunnel_underlay6(ov->node_ip != 0, overlay_has6(ov), ov->prefer6);
 	/* The MTU check takes the worst family this node may use. */
 	if (l.mtu <= (overlay_has6(ov) ? XCNI_ENCAP6_LEN : XCNI_ENCAP_LEN) + 576u) {
 		pr_err("underlay device %s: MTU %u leaves pods less than 576 bytes after the %u of "
@@ -82,10 +89,14 @@ int overlay_resolve(struct overlay *ov)
 	if (ov->node_ip && overlay_has6(ov)) {
 		char a4[INET_ADDRSTRLEN];
 
-		pr_info("overlay: underlay %s (ifindex %d, MTU %u), node addresses %s and %s (IPv4 "
-			"to nodes with an IPv4 InternalIP, IPv6 to IPv6-only ones), VNI %u\n",
-			ov->underlay, l.ifindex, l.mtu, inet_ntop(AF_INET, &ov->node_ip, a4, sizeof(a4)),
-			inet_ntop(AF_INET6, ov->node_ip6, a, sizeof(a)), ov->vni);
+		pr_info("overlay: underlay %s (ifindex %d, MTU %u), node addresses %s and %s (%s), "
+			"VNI %u\n", ov->underlay, l.ifindex, l.mtu,
+			inet_ntop(AF_INET, &ov->node_ip, a4, sizeof(a4)),
+			inet_ntop(AF_INET6, ov->node_ip6, a, sizeof(a)),
+			ov->underlay6 ? "tunnel family ipv6: IPv6 to nodes with an IPv6 InternalIP, "
+					"IPv4 to the others" :
+					"tunnel family auto: IPv4 to nodes with an IPv4 InternalIP, "
+					"IPv6 to IPv6-only ones", ov->vni);
 		goto out;
 	}
 	pr_info("overlay: underlay %s (ifindex %d, MTU %u), node address %s, VNI %u\n",
@@ -852,7 +863,7 @@ int overlay_sync_nodes(struct overlay *ov, const struct cluster *c, const char *
 		    (node_name && nd->meta.name && !strcmp(nd->meta.name, node_name)))
 			continue;
 		switch (tunnel_fam(nd->internal_ip, nd->internal_ip6, ov->node_ip != 0,
-				       overlay_has6(ov))) {
+				       overlay_has6(ov), ov->prefer6)) {
 		case 0: unreach_note(ov, nd, &unreach, &nunreach); break;
 		case 6: tun6 = true; break;
 		}

@@ -51,10 +51,14 @@ struct overlay {
 	/* The IPv6 underlay address: --node-ip with an IPv6 address, or (no
 	 * --node-ip) the underlay's first global IPv6. All 0: none. */
 	__u8 node_ip6[16];
-	/* IPv6 only (node_ip 0): the other nodes are reached at their IPv6
-	 * InternalIPs, and Geneve costs XCNI_ENCAP6_LEN. With both addresses
-	 * (a mixed cluster's dual node) it is false: IPv4 to the nodes that have
-	 * an IPv4 InternalIP, IPv6 to the IPv6-only ones (tunnel_fam). */
+	/* --tunnel-family ipv6: a node of both families reaches every node
+	 * that has an IPv6 InternalIP at that one (tunnel_underlay6). */
+	bool prefer6;
+	/* The other nodes are reached at their IPv6 InternalIP wherever they
+	 * have one, and Geneve costs XCNI_ENCAP6_LEN: IPv6 only (node_ip 0), or
+	 * both with prefer6 (tunnel_underlay6, set by overlay_resolve). False
+	 * on a node with both by default: IPv4 to the nodes that have an IPv4
+	 * InternalIP, IPv6 to the IPv6-only ones (tunnel_fam). */
 	bool underlay6;
 	__u32 vni;
 	enum xdp_want xdp_want;

@@ -94,6 +94,8 @@ static int write_config(struct from_pod *fp, const struct opts *o)
 	if ((o->manifests || o->kubeconfig || o->in_cluster) && !o->once)
 		cfg.flags |= XCNI_CFG_F_POLICY;
 	if (o->ov->underlay) {
+		if (o->ov->prefer6)
+			cfg.flags |= XCNI_CFG_F_TUN6;
 		cfg.node_ip = o->ov->node_ip;
 		cfg.underlay_ifindex = (__u32)o->ov->underlay_ifindex;
 		cfg.vni = o->ov->vni;

@@ -107,8 +107,8 @@ static int parse_node_ip(const char *arg, struct overlay *ov, unsigned int *fams
 		       arg);
 		return -EINVAL;
 	}
-	/* Only IPv6 given: the IPv6 underlay, as before; with IPv4 too: both. */
-	ov->underlay6 = !(*fams & (1u << 4));
+	/* Only IPv6 given: the IPv6 underlay, as before; with IPv4 too: both
+	 * (overlay_resolve sets underlay6, --tunnel-family known by then). */
 	return 0;
 }
 
@@ -244,6 +244,11 @@ static void usage(FILE *f)
 		"                     (given twice or comma-separated): both, IPv4 to nodes with an\n"
 		"                     IPv4 InternalIP, IPv6 to IPv6-only nodes (default: DEV's first\n"
 		"                     IPv4 and its first global IPv6, whichever it has)\n"
+		"  --tunnel-family FAM  auto (default) or ipv6: on a node with both underlay\n"
+		"                     families, which one reaches a node that has both InternalIPs:\n"
+		"                     auto IPv4 (20 bytes less a packet), ipv6 its IPv6 one (IPv4\n"
+		"                     still to nodes without IPv6); ipv6 needs an IPv6 underlay\n"
+		"                     address. Give every node the same\n"
 		"  --vni N            Geneve VNI (default 1)\n"
 		"\nleaving the cluster:\n"
 		"  --masquerade       masquerade pods' traffic to outside the cluster to the node's\n"
@@ -307,6 +312,7 @@ static void usage(FILE *f)
 /* What the options said that the checks of them together need. */
 struct given {
 	unsigned int node_ip_fams; /* --node-ip's families (bit 4, bit 6) */
+	int tun_fam;               /* --tunnel-family given */
 	int lb_alg;                /* --lb-algorithm given */
 	int np_mode;               /* --node-port-mode given */
 	int xdp;                   /* --xdp-mode given */
@@ -530,6 +536,17 @@ static int opt_overlay(int c, const char *arg, struct xcnid_cmdline *cl, struct 
 	switch (c) {
 	case 'u': ov->underlay = arg; return 0;
 	case 'N': return parse_node_ip(arg, ov, &g->node_ip_fams) ? 2 : 0;
+	case 1062: {
+		static const char *const words[] = { "auto", "ipv6", NULL };
+		static const int vals[] = { 0, 1 };
+		int v;
+
+		if (opt_word("tunnel-family", arg, words, vals, &v))
+			return 2;
+		ov->prefer6 = v;
+		g->tun_fam = 1;
+		return 0;
+	}
 	case 'V': {
 		char *end;
 		unsigned long v = strtoul(arg, &end, 0);
@@ -682,6 +699,26 @@ static int check_services(const struct opts *o, struct overlay *ov, const struct
 	return 0;
 }
 
+/*
+ * --tunnel-family with the overlay's options: an overlay to choose for, and
+ * (ipv6) an IPv6 underlay address where --node-ip names the addresses; an
+ * underlay device's own are checked once found (overlay_resolve).
+ */
+static int check_overlay(const struct overlay *ov, const struct given *g)
+{
+	if (g->tun_fam && !ov->underlay) {
+		pr_err("--tunnel-family chooses the family of the overlay's tunnels (--underlay-dev): "
+		       "give both\n");
+		return 2;
+	}
+	if (ov->prefer6 && g->node_ip_fams && !(g->node_ip_fams & (1u << 6))) {
+		pr_err("--tunnel-family ipv6: --node-ip gives this node no IPv6 underlay address "
+		       "(give one of each family, e.g. --node-ip 192.168.1.1,fd00::1)\n");
+		return 2;
+	}
+	return 0;
+}
+
 /* The node's options together: one cluster source, the gateway, masquerading. */
 static int check_node(struct xcnid_cmdline *cl, const struct given *g)
 {
@@ -736,6 +773,7 @@ static const struct option xcnid_longopts[] = {
 	{ "underlay-dev", required_argument, NULL, 'u' },
 	{ "node-ip", required_argument, NULL, 'N' },
 	{ "vni", required_argument, NULL, 'V' },
+	{ "tunnel-family", required_argument, NULL, 1062 },
 	{ "xdp-mode", required_argument, NULL, 'X' },
 	{ "metrics-addr", required_argument, NULL, 'A' },
 	{ "http-allow-remote", no_argument, NULL, 1047 },
@@ -826,7 +864,8 @@ int xcnid_cmdline(int argc, char **argv, struct xcnid_cmdline *cl)
 			return 2;
 	}
 	if (flowd_check_opts(&cl->o.flows) || check_http(&cl->o) ||
-	    check_services(&cl->o, &cl->ov, &g) || check_node(cl, &g))
+	    check_services(&cl->o, &cl->ov, &g) || check_overlay(&cl->ov, &g) ||
+	    check_node(cl, &g))
 		return 2;
 	return -1;
 }

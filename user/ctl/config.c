@@ -25,6 +25,9 @@ static const struct pt_col config_cols[] = {
 	{ "NODE-IP", "node_ip", PT_STR },
 	/* A node on both underlay families (mixed clusters): its IPv6 address too. */
 	{ "NODE-IP6", "node_ip6", PT_STR },
+	/* Which underlay reaches a node of both families (xcnid --tunnel-family):
+	 * auto (IPv4) or ipv6; none without an overlay. */
+	{ "TUNNEL-FAMILY", "tunnel_family", PT_STR },
 	{ "UNDERLAY-IFINDEX", "underlay_ifindex", PT_UINT },
 	{ "UNDERLAY-DEV", "underlay_dev", PT_STR },
 	{ "VNI", "vni", PT_UINT },
@@ -222,6 +225,13 @@ int ctl_node_port_dsr(const char *pin_dir, bool *dsr)
 	return err;
 }
 
+const char *ctl_tunnel_family(const struct xcni_config *cfg)
+{
+	if (!cfg->underlay_ifindex)
+		return NULL;
+	return cfg->flags & XCNI_CFG_F_TUN6 ? "ipv6" : "auto";
+}
+
 const char *ctl_overlay_decap(const char *pin_dir, bool *torn)
 {
 	static const char *const in_vars[] = { "vni", "decap_cookie" };
@@ -319,6 +329,7 @@ static void config_underlay_cols(struct ptable *t, const struct xcni_config *cfg
 		pt_str(t, inet_ntop(AF_INET6, cfg->node_ip6, buf6, sizeof(buf6)));
 	else
 		pt_null(t);
+	pt_str(t, ctl_tunnel_family(cfg));
 	if (cfg->underlay_ifindex) {
 		char ifname[IF_NAMESIZE];
 

@@ -174,6 +174,9 @@ int ctl_node_port_dsr(const char *pin_dir, bool *dsr);
  * not from_overlay's, which then drops what XDP decapsulated.
  */
 const char *ctl_overlay_decap(const char *pin_dir, bool *torn);
+/* Which underlay family reaches a node of both (xcnid --tunnel-family, the
+ * config's XCNI_CFG_F_TUN6): "ipv6" or "auto"; NULL without an overlay. */
+const char *ctl_tunnel_family(const struct xcni_config *cfg);
 /* map_open for a map a view can do without: -errno, and nothing said if it is missing. */
 int map_open_quiet(const struct ctl_ctx *c, const struct map_spec *m);
 /* The node config, xcni_config's one entry, into *cfg: 0 or -errno (said). */

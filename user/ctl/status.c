@@ -491,6 +491,8 @@ static json_t *config_json(const struct ctl_ctx *c, struct xcni_config *cfg, jso
 	json_object_set_new(cfgj, "nodeport_acceleration", npaccel_json(c, cfg));
 	decap = ctl_overlay_decap(c->pin_dir, &torn);
 	json_object_set_new(cfgj, "overlay_decap", decap ? json_string(decap) : json_null());
+	json_object_set_new(cfgj, "tunnel_family", ctl_tunnel_family(cfg) ?
+						   json_string(ctl_tunnel_family(cfg)) : json_null());
 	if (torn)
 		json_array_append_new(problems, json_string("overlay decapsulation: xdp_underlay's "
 			"record cookie is not from_overlay's, which drops what XDP decapsulated "
@@ -679,6 +681,10 @@ static void print_kernel_hooks(json_t *n, json_t *a, json_t *cfg)
 	printf("; XDP %s", jstr(cfg, "xdp"));
 	if (json_is_string(json_object_get(cfg, "overlay_decap")))
 		printf("; Geneve decapsulated at %s", jstr(cfg, "overlay_decap"));
+	/* Only when asked for: auto is what every node did before the option. */
+	if (!strcmp(jstr(cfg, "tunnel_family"), "ipv6"))
+		printf("; tunnels over IPv6 to every node with an IPv6 InternalIP "
+		       "(--tunnel-family ipv6)");
 	if (na && strcmp(jstr(na, "mode"), "off"))
 		printf("; NodePort acceleration %s (%lld packets at XDP, %lld to tc)",
 		       jstr(na, "mode"), jint(na, "xdp4_packets") + jint(na, "xdp6_packets"),

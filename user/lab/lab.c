@@ -155,7 +155,7 @@ static void usage_up(FILE *f)
 	fprintf(f, "Usage: xcnictl lab up [--nodes N] [--dns] [--kube-proxy iptables|none]\n"
 		   "                    [--node-port-range MIN-MAX] [--ip-family ipv4|ipv6|dual]\n"
 		   "                    [--node-port-mode snat|dsr] [--agent-arg --OPTION[=VALUE]]...\n"
-		   "                    [--ipv6-only-nodes N[,N...]]\n"
+		   "                    [--ipv6-only-nodes N[,N...]] [--tunnel-family auto|ipv6]\n"
 		   "Creates a lab of N nodes (default 1): node i is netns " LAB_NETNS_PREFIX "n<i> with\n"
 		   "pod CIDR 10.244.<i>.0/24 and its own xcnid (pins under " LAB_PIN_ROOT "/n<i>).\n"
 		   "The nodes share an underlay: bridge " LAB_UL_BRIDGE " in netns " LAB_UL_NETNS ", node i plugged\n"
@@ -210,9 +210,14 @@ static void usage_up(FILE *f)
 		   "of both families whose backend is on an IPv6-only node is SNATed to the\n"
 		   "node's IPv4 address and sent over the IPv6 underlay. Every pod gets MTU %d.\n"
 		   "At least one node keeps both. Kept in lab.json (lab get: ipv6Only).\n"
+		   "--tunnel-family auto|ipv6 (with --ip-family dual): xcnid's --tunnel-family on\n"
+		   "every node of both families, which is then told both addresses (--node-ip\n"
+		   "IPv4,IPv6): ipv6 puts Geneve between them over IPv6 too (IPv4 NodePorts and\n"
+		   "pods inside), every pod MTU %d; auto (default) keeps IPv4 between them.\n"
+		   "Kept in lab.json (lab get: tunnelFamily).\n"
 		   "State lives in $XCNI_LAB_DIR (default " LAB_DEFAULT_DIR ").\n",
 		LAB_UL_PLEN, LAB_POD_MTU, LAB_MAX_AGENT_ARGS, LAB_SVC_PLEN6, LAB_UL_PLEN6, LAB_POD_MTU6,
-		LAB_POD_MTU6);
+		LAB_POD_MTU6, LAB_POD_MTU6);
 }
 
 /*
@@ -239,6 +244,21 @@ static int ul6_nodes_parse(const char *arg, bool *ul6)
 }
 
 /*
+ * An up option NAME of two words: *on, ARG is on_word; anything else said
+ * ("lab up: --NAME ARG: OFF or ON") and -EINVAL.
+ */
+static int up_word(const char *name, const char *arg, const char *off_word, const char *on_word,
+		   bool *on)
+{
+	if (strcmp(arg, off_word) && strcmp(arg, on_word)) {
+		fprintf(stderr, "lab up: --%s %s: %s or %s\n", name, arg, off_word, on_word);
+		return -EINVAL;
+	}
+	*on = !strcmp(arg, on_word);
+	return 0;
+}
+
+/*
  * up's options: -1 to go on, else the exit code. ul6: --ipv6-only-nodes,
  * ul6[i] for node i (LAB_MAX_NODES + 1 of them).
  */
@@ -247,6 +267,7 @@ static int up_args(int argc, char **argv, unsigned long *nodes, bool *dns, bool 
 {
 	static const struct option lo[] = {
 		{ "ipv6-only-nodes", required_argument, NULL, 'u' },
+		{ "tunnel-family", required_argument, NULL, 't' },
 		{ "ip-family", required_argument, NULL, 'f' },
 		{ "node-port-range", required_argument, NULL, 'r' },
 		{ "node-port-mode", required_argument, NULL, 'm' },
@@ -291,18 +312,12 @@ static int up_args(int argc, char **argv, unsigned long *nodes, bool *dns, bool 
 			}
 			break;
 		case 'k':
-			if (strcmp(optarg, "iptables") && strcmp(optarg, "none")) {
-				fprintf(stderr, "lab up: --kube-proxy %s: iptables or none\n", optarg);
+			if (up_word("kube-proxy", optarg, "iptables", "none", kp_none))
 				return 2;
-			}
-			*kp_none = !strcmp(optarg, "none");
 			break;
 		case 'm':
-			if (strcmp(optarg, "snat") && strcmp(optarg, "dsr")) {
-				fprintf(stderr, "lab up: --node-port-mode %s: snat or dsr\n", optarg);
+			if (up_word("node-port-mode", optarg, "snat", "dsr", &lab->np_dsr))
 				return 2;
-			}
-			lab->np_dsr = !strcmp(optarg, "dsr");
 			break;
 		case 'r':
 			if (svc_nodeport_range_parse(optarg, &lab->np_min, &lab->np_max)) {
@@ -319,6 +334,10 @@ static int up_args(int argc, char **argv, unsigned long *nodes, bool *dns, bool 
 			}
 			lab->ul_mixed = true;
 			break;
+		case 't':
+			if (up_word("tunnel-family", optarg, "auto", "ipv6", &lab->tun6))
+				return 2;
+			break;
 		case 'h': usage_up(stdout); return 0;
 		default: usage_up(stderr); return 2;
 		}
@@ -329,6 +348,12 @@ static int up_args(int argc, char **argv, unsigned long *nodes, bool *dns, bool 
 	}
 	if (lab->np_dsr && !*kp_none) {
 		fprintf(stderr, "lab up: --node-port-mode dsr is xcnid's, with --kube-proxy none\n");
+		return 2;
+	}
+	/* Only a dual stack lab's nodes have an address of each family to choose from. */
+	if (lab->tun6 && lab->family != LAB_FAM_DUAL) {
+		fprintf(stderr, "lab up: --tunnel-family ipv6 chooses between the underlay "
+				"families of a dual stack lab's nodes (--ip-family dual)\n");
 		return 2;
 	}
 	if (lab->ul_mixed) {
@@ -413,7 +438,7 @@ static int cmd_up(int argc, char **argv)
 	unsigned int family;
 	uint16_t np_min, np_max;
 	size_t nagent_args;
-	bool np_dsr, ul_mixed, ul6[LAB_MAX_NODES + 1] = { false };
+	bool np_dsr, ul_mixed, tun6, ul6[LAB_MAX_NODES + 1] = { false };
 	int ret;
 
 	ret = up_args(argc, argv, &nodes, &dns, &kp_none, &lab, ul6);
@@ -435,6 +460,7 @@ static int cmd_up(int argc, char **argv)
 	np_max = lab.np_max;
 	np_dsr = lab.np_dsr;
 	ul_mixed = lab.ul_mixed;
+	tun6 = lab.tun6;
 	family = lab.family;
 	memcpy(agent_args, lab.agent_args, sizeof(agent_args));
 	nagent_args = lab.nagent_args;
@@ -448,6 +474,7 @@ static int cmd_up(int argc, char **argv)
 	lab.np_max = np_max;
 	lab.np_dsr = np_dsr;
 	lab.ul_mixed = ul_mixed;
+	lab.tun6 = tun6;
 	/* lab_teardown copes with a half-made lab, so every failure from here goes through it. */
 	if (up_build(&lab, nodes, xcnid, xdp, ul6)) {
 		fprintf(stderr, "lab up: failed; removing what was made\n");
@@ -557,6 +584,7 @@ static int get_json(struct lab *lab)
 	json_object_set_new(root, "nodePortRange", json_sprintf("%u-%u", lab->np_min, lab->np_max));
 	json_object_set_new(root, "ipFamily", json_string(lab_family_word(lab->family)));
 	json_object_set_new(root, "nodePortMode", json_string(lab->np_dsr ? "dsr" : "snat"));
+	json_object_set_new(root, "tunnelFamily", json_string(lab->tun6 ? "ipv6" : "auto"));
 	json_object_set_new(root, "agentArgs", lab_agent_args_json(lab));
 	if (lab->outside)
 		json_object_set_new(root, "outside",
@@ -764,7 +792,7 @@ static const struct lab_cmd cmds[] = {
 			"   [--node-port-range MIN-MAX] [--ip-family ipv4|ipv6|dual]\n"
 			"                                 create the nodes and their agents",
 	  "--nodes= -n= --dns --kube-proxy= --node-port-range= --node-port-mode= --ip-family= "
-	  "--agent-arg= --ipv6-only-nodes=" },
+	  "--agent-arg= --ipv6-only-nodes= --tunnel-family=" },
 	{ "down", cmd_down, "down                           remove everything the lab made", "" },
 	{ "apply", lab_cmd_apply, "apply -f FILE|DIR|-            create/update Namespaces, Pods, NetworkPolicies, Nodes",
 	  "--filename= -f=" },

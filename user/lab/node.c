@@ -144,7 +144,7 @@ static int node_net_conf(struct lab *lab, const struct lab_node *n)
 	if (*n->cidr6 && json_array_append_new(ranges, json_pack("[{s:s}]", "subnet", n->cidr6)))
 		goto out;
 	conf = json_pack("{s:s,s:s,s:s,s:i,s:s,s:s,s:{s:s,s:O,s:s}}", "cniVersion", "1.0.0",
-			 "name", "xcni-lab", "type", "xcni", "mtu", lab_ul_v6only(lab) || lab->ul_mixed ? LAB_POD_MTU6 : LAB_POD_MTU, "stateDir", state, "pinDir",
+			 "name", "xcni-lab", "type", "xcni", "mtu", lab_ul_mtu6(lab) ? LAB_POD_MTU6 : LAB_POD_MTU, "stateDir", state, "pinDir",
 			 n->pin, "ipam", "type", "host-local", "ranges", ranges, "dataDir", ipam);
 	if (!conf)
 		goto out;
@@ -239,15 +239,21 @@ int lab_node_start(struct lab *lab, unsigned int i, const char *xcnid, const cha
 	 * addresses. With --ipv6-only-nodes a node of both families is told both
 	 * (node_ip and node_ip6): it reaches the IPv6-only nodes over IPv6, and
 	 * SNATs an IPv4 NodePort's flow to one of their pods to its IPv4 address.
+	 * --tunnel-family ipv6 tells every node of both families both too, and
+	 * xcnid's --tunnel-family ipv6: Geneve over IPv6 between them as well.
 	 */
 	argv[a++] = "--node-ip";
 	argv[a++] = (char *)lab_node_addr(lab, n, nip, sizeof(nip));
-	if (lab->ul_mixed && !n->ul6only) {
+	if ((lab->ul_mixed || lab->tun6) && !n->ul6only) {
 		err = lab_node_ip6(lab, n, a6, sizeof(a6));
 		if (err)
 			return err;
 		snprintf(nip, sizeof(nip), "%s,%s", n->ip, a6);
 		argv[a - 1] = nip;
+	}
+	if (lab->tun6 && !n->ul6only) {
+		argv[a++] = "--tunnel-family";
+		argv[a++] = "ipv6";
 	}
 	argv[a++] = "--xdp-mode";
 	argv[a++] = (char *)xdp;

@@ -131,6 +131,7 @@ int lab_state_save(const struct lab *lab)
 	json_object_set_new(root, "ipFamily", json_string(lab_family_word(lab->family)));
 	json_object_set_new(root, "nodePortMode", json_string(lab->np_dsr ? "dsr" : "snat"));
 	json_object_set_new(root, "underlayMixed", json_boolean(lab->ul_mixed));
+	json_object_set_new(root, "tunnelFamily", json_string(lab->tun6 ? "ipv6" : "auto"));
 	json_object_set_new(root, "agentArgs", lab_agent_args_json(lab));
 	json_object_set_new(root, "outsideServer", proc_json(&lab->outside_server));
 	for (size_t i = 0; i < lab->nnodes; i++) {
@@ -210,6 +211,8 @@ static int state_load(struct lab *lab, json_t *root)
 	lab->kube_proxy_none = !strcmp(json_string_value(json_object_get(root, "kubeProxy")) ?: "", "none");
 	lab->np_dsr = !strcmp(json_string_value(json_object_get(root, "nodePortMode")) ?: "", "dsr");
 	lab->ul_mixed = json_is_true(json_object_get(root, "underlayMixed"));
+	/* A lab.json from before the field: auto, xcnid's default. */
+	lab->tun6 = !strcmp(json_string_value(json_object_get(root, "tunnelFamily")) ?: "", "ipv6");
 	/* A lab.json from before the field: the API server's default range. */
 	if (svc_nodeport_range_parse(json_string_value(json_object_get(root, "nodePortRange")) ?: "",
 				     &lab->np_min, &lab->np_max)) {

@@ -133,6 +133,12 @@ struct lab {
 	 * --node-ip of both families.
 	 */
 	bool ul_mixed;
+	/*
+	 * lab up --tunnel-family ipv6 (dual stack): every node of both families
+	 * is told both (--node-ip IPv4,IPv6) and xcnid's --tunnel-family ipv6, so
+	 * Geneve between them is IPv6 and every pod gets the IPv6 underlay's MTU.
+	 */
+	bool tun6;
 	/* lab up --agent-arg: given to every node's xcnid after the lab's own. */
 	char agent_args[LAB_MAX_AGENT_ARGS][LAB_AGENT_ARG_LEN];
 	size_t nagent_args;

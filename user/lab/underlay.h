@@ -89,6 +89,15 @@ static inline bool lab_node_ul6only(const struct lab *lab, const struct lab_node
 	return lab_ul_v6only(lab) || n->ul6only;
 }
 /*
+ * Whether some Geneve between the lab's nodes is IPv6 (an ipv6 lab,
+ * --ipv6-only-nodes, --tunnel-family ipv6): every pod then gets
+ * LAB_POD_MTU6, the IPv6 underlay's, as xcnid's pod_mtu says.
+ */
+static inline bool lab_ul_mtu6(const struct lab *lab)
+{
+	return lab_ul_v6only(lab) || lab->ul_mixed || lab->tun6;
+}
+/*
  * Node n's underlay address as the cluster sees it (its first InternalIP):
  * lab_node_ip6 where its underlay is IPv6 alone (lab_node_ul6only), n->ip
  * otherwise. Never NULL.

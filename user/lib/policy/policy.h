@@ -169,10 +169,12 @@ struct pol_opts {
 	const char *node_name; /* pods with spec.nodeName == this are local */
 	uint32_t node_ip; /* this node's InternalIP (network order) or 0 */
 	uint32_t gateway_ip; /* the pods' gateway on this node: host identity */
-	/* This node's underlay is IPv6 only (xcnid --node-ip with an IPv6 address
-	 * only, or an underlay with no IPv4): other nodes are reached at their IPv6
-	 * InternalIP. False on a node with both (pol_tunnel_fam): IPv4 where the
-	 * other node has it, IPv6 to IPv6-only nodes. */
+	/* Other nodes are reached at their IPv6 InternalIP wherever they have one
+	 * (tunnel_underlay6, as the overlay's tunnel map): this node's underlay is
+	 * IPv6 only (xcnid --node-ip with an IPv6 address only, or an underlay
+	 * with no IPv4), or it has both and xcnid --tunnel-family ipv6. False on
+	 * a node with both by default: IPv4 where the other node has it, IPv6 to
+	 * IPv6-only nodes. */
 	bool underlay6;
 	/*
 	 * The 32-bit hash behind identity numbers (of the canonical label

@@ -16,8 +16,9 @@
 
 /*
  * Is a node's tunnel endpoint (ip4, ip6 its InternalIPs; zero: none) its
- * IPv6 one: when this node's underlay is IPv6 or the node has no IPv4
- * InternalIP (an IPv6-only node); else its IPv4 one, as before ABI 9.
+ * IPv6 one: when this node reaches nodes at their IPv6 InternalIP first
+ * (underlay6: tunnel_underlay6) or the node has no IPv4 InternalIP (an
+ * IPv6-only node); else its IPv4 one, as before ABI 9.
  */
 static inline bool tunnel_v6(uint32_t ip4, const uint8_t ip6[16], bool underlay6)
 {
@@ -27,24 +28,32 @@ static inline bool tunnel_v6(uint32_t ip4, const uint8_t ip6[16], bool underlay6
 }
 
 /*
- * The underlay family this node reaches another node in: have4/have6, this
- * node has an underlay address of that family (--node-ip, or its underlay
- * device's); ip4/ip6, the other's InternalIPs (zero: none). 4 when both have
- * IPv4 (20 bytes less per packet, and what clusters did before ABI 9); else
- * 6 when both have IPv6; else 0: no family in common (an IPv4-only node and
- * an IPv6-only one), traffic between their pods is dropped with
- * drop-tunnel-family. tunnel_v6 with underlay6 = have6 && !have4 agrees
- * with it wherever this is not 0.
+ * tunnel_v6's underlay6 for this node: have4/have6, it has an underlay
+ * address of that family (--node-ip, or its underlay device's); prefer6,
+ * xcnid --tunnel-family ipv6. True on the IPv6 underlay alone, and on a node
+ * of both families told to prefer IPv6 (every node with an IPv6 InternalIP
+ * then at that one); false on a node of both by default (auto: IPv4 to every
+ * node that has it, 20 bytes less per packet) and without IPv6.
  */
-static inline int tunnel_fam(uint32_t ip4, const uint8_t ip6[16], bool have4, bool have6)
+static inline bool tunnel_underlay6(bool have4, bool have6, bool prefer6)
 {
-	static const uint8_t none[16];
+	return have6 && (!have4 || prefer6);
+}
 
-	if (have4 && ip4)
-		return 4;
-	if (have6 && ip6 && memcmp(ip6, none, 16))
-		return 6;
-	return 0;
+/*
+ * The underlay family this node reaches another node in (have4, have6,
+ * prefer6 as tunnel_underlay6 takes them; ip4/ip6, the other's InternalIPs,
+ * zero: none): the family of the endpoint tunnel_v6 picks, so the tunnel
+ * map and the ipcache never disagree; 0 where this node has no address of
+ * that family (an IPv4-only node and an IPv6-only one): traffic between
+ * their pods is dropped with drop-tunnel-family.
+ */
+static inline int tunnel_fam(uint32_t ip4, const uint8_t ip6[16], bool have4, bool have6,
+			     bool prefer6)
+{
+	if (tunnel_v6(ip4, ip6, tunnel_underlay6(have4, have6, prefer6)))
+		return have6 ? 6 : 0;
+	return have4 && ip4 ? 4 : 0;
 }
 
 /* That endpoint into v (XCNI_IPC_TUN6 for IPv6); the other endpoint field cleared. */

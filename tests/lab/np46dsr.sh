@@ -1,0 +1,105 @@
+# The DSR pass of tests/lab/np46.sh (NP46_MODE=dsr; sourced by it, after
+# its helpers): IPv4 NodePorts in DSR mode over IPv6 tunnels between three
+# dual stack nodes, every xcnid --tunnel-family ipv6 --node-port-mode dsr.
+#
+#   netns xcl-out 198.51.100.1
+#        │ routed by xcl-ul (192.168.77.254), switch br0 <- dumpcap
+#   xcl-n1 ul0 192.168.77.1 + fd00:77::1   xcl-n2 .2 + fd00:77::2   xcl-n3 .3 + fd00:77::3
+#     np/a                                   np/b
+#   np/rem NodePort 30080/tcp, 30081/udp -> np/b (n2): asked at n1 and at n3
+#   np/loc NodePort 30090/tcp, 30091/udp -> np/a (n1): asked at n2
+#
+# Each request crosses one tunnel, Geneve over IPv6 with the DSR option
+# (the frontend), the client's address kept; the backend's node answers the
+# client itself from the frontend, so no reply passes the NodePort's node
+# or any tunnel. Checked on the switch's capture: every UDP 6081 frame is
+# IPv6; the requests, their option and inner addresses; each reply's
+# Ethernet source is the backend's node; pod to pod (np/a -> np/b, IPv4)
+# rides the same IPv6 tunnels.
+# shellcheck shell=bash
+
+mac_of() { ip -n "xcl-n$1" -o link show ul0 | sed -n 's|.*link/ether \([0-9a-f:]*\).*|\1|p'; }
+A=$(lab get --json | jq_ "[p['ip'] for p in d['pods'] if p['name'] == 'a'][0]")
+pcap_start xcl-ul br0 'udp port 6081 or port 30080 or port 30081 or port 30090 or port 30091' "$T/ul.pcap"
+CAP_UL=$CAP
+MINE+=("$CAP_UL")
+x0=$(npa 1 xdp4_packets)
+for n in n1 n3; do
+	check "DSR: outside -> $n:30080/tcp (np/b on n2): np/b saw the client $OUT" \
+		expect_answer "$n" 30080/tcp "np/b $OUT"
+	check "DSR: outside -> $n:30081/udp: np/b saw $OUT" expect_answer "$n" 30081/udp "np/b $OUT"
+done
+x1=$(npa 1 xdp4_packets)
+check "DSR: outside -> n2:30090/tcp (np/a on n1): np/a saw $OUT" expect_answer n2 30090/tcp "np/a $OUT"
+check "DSR: outside -> n2:30091/udp: np/a saw $OUT" expect_answer n2 30091/udp "np/a $OUT"
+check "pod to pod: np/a ($A, n1) -> np/b:8080/tcp over the IPv6 tunnel: np/b saw $A" \
+	expect_answer np/a 8080/tcp "np/b $A"
+check "pod to pod: np/a -> np/b:8081/udp: np/b saw $A" expect_answer np/a 8081/udp "np/b $A"
+CAP=$CAP_UL; pcap_stop "$T/ul.pcap"
+
+# Every UDP 6081 frame's outer Ethernet type (the first eth.type), counted.
+tshark -n -r "$T/ul.pcap" -Y 'udp.port == 6081' -T fields -e eth.type 2>/dev/null | cut -d, -f1 |
+	sort | uniq -c >"$T/outer.txt"
+diag "outer Ethernet types of UDP 6081: $(tr -s ' \n' ' ' <"$T/outer.txt")"
+check "UDP 6081 on the switch: IPv6 frames only, no IPv4 ones" \
+	bash -c "grep -q ' 0x86dd\$' '$T/outer.txt' && ! grep -qv ' 0x86dd\$' '$T/outer.txt'"
+# The Geneve frames: outer IPv6 then inner IPv4 addresses, ports, DSR option class.
+tshark -n -r "$T/ul.pcap" -Y geneve -T fields -E separator=' ' -e ipv6.src -e ipv6.dst \
+	-e ip.src -e ip.dst -e tcp.dstport -e udp.dstport -e geneve.option.class 2>/dev/null |
+	sort -u >"$T/geneve.txt"
+sed 's/^/#   /' "$T/geneve.txt" | head -16
+# req OUTER_SRC OUTER_DST INNER_DST PORT: a request from the client in Geneve
+# over IPv6 with the DSR option (class 0xfff0).
+req() { grep -Eq "^$1 $2 $OUT $3 +($4|6081,$4) .*0xfff0\$" "$T/geneve.txt"; }
+check "the requests: n1 -> n2 and n3 -> n2 (fd00:77::1|3 -> fd00:77::2), the client $OUT to $B:8080 and :8081, the DSR option" \
+	bash -c "$(declare -f req); OUT=$OUT T=$T; req fd00:77::1 fd00:77::2 $B 8080 && req fd00:77::1 fd00:77::2 $B 8081 &&
+		req fd00:77::3 fd00:77::2 $B 8080 && req fd00:77::3 fd00:77::2 $B 8081"
+check "  ... n2 -> n1 (fd00:77::2 -> fd00:77::1), the client to np/a $A:8080 and :8081" \
+	bash -c "$(declare -f req); OUT=$OUT T=$T; req fd00:77::2 fd00:77::1 $A 8080 && req fd00:77::2 fd00:77::1 $A 8081"
+check "  ... no Geneve frame carries a reply to the client (inner destination $OUT)" \
+	bash -c "! awk '\$4 == \"$OUT\"' '$T/geneve.txt' | grep -q ."
+check "pod to pod in Geneve over IPv6: fd00:77::1 -> fd00:77::2 $A -> $B:8080, and np/b's answer back" \
+	bash -c "grep -Eq '^fd00:77::1 fd00:77::2 $A $B 8080 ' '$T/geneve.txt' &&
+		grep -Eq '^fd00:77::2 fd00:77::1 $B $A ' '$T/geneve.txt'"
+# The replies to the client: not Geneve, from the frontend; which node's MAC sent them.
+tshark -n -r "$T/ul.pcap" -Y "!geneve && ip.dst == $OUT" -T fields -E separator=' ' -e eth.src \
+	-e ip.src -e tcp.srcport -e udp.srcport 2>/dev/null | sort | uniq -c >"$T/replies.txt"
+sed 's/^/#   /' "$T/replies.txt"
+# replied_by NODE_MAC FRONTEND PORT_T PORT_U: replies from FRONTEND:PORT_T/tcp
+# and :PORT_U/udp were seen, every one with NODE_MAC as its Ethernet source.
+replied_by() {
+	awk -v m="$1" -v f="$2" -v t="$3" -v u="$4" '
+		$3 == f && ($4 == t || $4 == u) { if ($2 != m) bad = 1; seen[$4] = 1 }
+		END { exit bad || !(t in seen) || !(u in seen) }' "$T/replies.txt"
+}
+N2MAC=$(mac_of 2)
+check "the replies from the frontend 192.168.77.1:30080/tcp, :30081/udp left n2 ($N2MAC) itself, none n1" \
+	replied_by "$N2MAC" 192.168.77.1 30080 30081
+check "  ... from 192.168.77.3 (asked at n3): n2 again, none n3" \
+	replied_by "$N2MAC" 192.168.77.3 30080 30081
+check "  ... from 192.168.77.2:30090/tcp, :30091/udp (np/a's): n1 ($(mac_of 1)), none n2" \
+	replied_by "$(mac_of 1)" 192.168.77.2 30090 30091
+accel_checks "$x0" "$x1"
+
+# disagree: n3's xcnid restarted with --tunnel-family auto, n1's and n2's
+# kept at ipv6: n3 then reaches n2 over IPv4, where n2 does not know it (n2
+# knows n3 at fd00:77::3 only): n2 drops the frames as drop-unknown-node,
+# counted, rather than taking them from an address it has not vetted. Every
+# node must make the same choice (docs/xcnid.8, --tunnel-family). Called by
+# np46.sh last, before lab down.
+disagree() {
+	local pid args u0 u1 i
+	pid=$(lab get --json | jq_ "[n['xcnidPid'] for n in d['nodes'] if n['name'] == 'n3'][0]")
+	mapfile -d '' args <"/proc/$pid/cmdline"
+	for i in "${!args[@]}"; do
+		[ "${args[$i]}" = --tunnel-family ] && args[i + 1]=auto
+	done
+	check "n3's xcnid restarted with --tunnel-family auto (n1, n2: ipv6)" \
+		lab_agent_restart MINE n3 "$T/n3-auto.log" "${args[@]}"
+	check "  ... n3 now tunnels to n1 and n2 at their IPv4 addresses (xcnictl tunnel list)" \
+		bash -c "[ \"\$(awk '{print \$1, \$2}' <<<\"\$1\" | tr '\n' ' ')\" = 'n1 192.168.77.1 n2 192.168.77.2 ' ]" _ "$(tunnels 3)"
+	u0=$(drops 2 drop-unknown-node)
+	check "outside -> n3:30080/tcp (np/b on n2): no answer" blocked n3 30080/tcp
+	u1=$(drops 2 drop-unknown-node)
+	check "  ... n2 dropped n3's Geneve over IPv4 as drop-unknown-node ($u0 -> $u1)" test "$u1" -gt "$u0"
+}
