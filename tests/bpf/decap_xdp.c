@@ -559,6 +559,38 @@ static int dxn_sh(const char *cmd)
 }
 
 /*
+ * DSR frontends of other nodes, as every node holds them (dxn_dsr's
+ * flows: lb_setup's N2:30080/TCP -> B:8080, index 25, besides): [NV]:30085/TCP
+ * -> B6:8080 (330) and NV4:30187/TCP -> B:8080 (348); another node of
+ * either underlay, DXD_N3 and DXD_NW.
+ */
+#define DXD_N3 "192.168.77.3" /* another node of the IPv4 underlay */
+#define DXD_NW "fc00:77::3" /* and of the IPv6 one */
+#define DXD_NV4 "192.168.79.2" /* nv's IPv4 InternalIP: its IPv4 NodePorts' frontends */
+
+static int dxd_setup(void)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct xcni_tunnel t = { .node = "n3" };
+	struct xcni_tunstat zero[ncpu];
+	uint32_t n3 = ip4(DXD_N3);
+	int err;
+
+	memset(zero, 0, sizeof(zero));
+	if (bpf_map_update_elem(map_fd("xcni_tunnel"), &n3, &t, BPF_ANY) ||
+	    bpf_map_update_elem(map_fd("xcni_tunstat"), &n3, zero, BPF_ANY))
+		return -errno;
+	if ((err = ul6_node(DXD_NW, "nw", "fd00:95::3", 0x3101)))
+		return err;
+	be6(3301, B6, 8080);
+	svc6(NV, 30085, IPPROTO_TCP, 330, 0, (const uint32_t[]){ 3301 }, 1);
+	if (be_set(3481, IP_B, 8080, XCNI_BE_ACTIVE) ||
+	    svc_set(DXD_NV4, 30187, IPPROTO_TCP, 348, 0, 0, 0, (const uint32_t[]){ 3481 }, 1, 0))
+		return -EIO;
+	return 0;
+}
+
+/*
  * The group's programs, the clients reachable out of the underlay device
  * (a route and a permanent neighbour each: bpf_redirect_neigh's), a packet
  * socket on it, the IPv6 underlay's address and nv's neighbour entry,
@@ -601,6 +633,8 @@ static int dxn_setup(void **state)
 	v = (struct xcni_ipcache_val){ .identity = XCNI_ID_HOST };
 	if (bpf_map_update_elem(map_fd("xcni_ipcache"), &k, &v, BPF_ANY))
 		return -errno;
+	if ((err = dxd_setup()))
+		return err;
 	be6(3401, DXN_RV6, 80);
 	svc6(NODE6, 30181, IPPROTO_TCP, 340, 0, (const uint32_t[]){ 3401 }, 1);
 	be6(3411, DXN_RV6, 5353);
@@ -714,9 +748,13 @@ struct dxn_row {
 	bool decap, inner6;
 	const char *node;
 	int ret, reason; /* tc's (from-overlay) */
-	/* what must leave the underlay device (tc's output), none if NULL */
+	/* what must leave the underlay device (tc's output), none if NULL;
+	 * to_pod: tc's output into a pod (redirect_peer, which the live run
+	 * cannot show here: the pods' peers share this netns), nothing out of
+	 * the underlay */
 	const uint8_t *want;
 	size_t want_len;
+	bool to_pod;
 	/* the fast path sends it itself (XDP_TX): its frame and conntrack
 	 * tc's, compared on the XDP program alone (on a veth XDP_TX needs an
 	 * XDP program on the peer to be seen) */
@@ -727,6 +765,12 @@ struct dxn_row {
 #define DXN_ROW(nm, nd, dc, i6, no, rt, rs, w, wl)                                                \
 	(&(struct dxn_row){ .name = (nm), .n = (nd), .decap = (dc), .inner6 = (i6), .node = (no), \
 			    .ret = (rt), .reason = (rs), .want = (w), .want_len = (wl) })
+
+/* A row whose tc delivers want into a pod, counted fwd-decap. */
+#define DXN_POD(nm, nd, dc, i6, no, w, wl)                                                        \
+	(&(struct dxn_row){ .name = (nm), .n = (nd), .decap = (dc), .inner6 = (i6), .node = (no), \
+			    .ret = TC_ACT_REDIRECT, .reason = XCNI_FWD_DECAP, .want = (w),         \
+			    .want_len = (wl), .to_pod = true })
 
 /* A row the fast path must send itself (XDP_TX), as tc would. */
 #define DXN_TX(nm, nd) (&(struct dxn_row){ .name = (nm), .n = (nd), .xdp_tx = true })
@@ -849,7 +893,7 @@ static void dxn_check(const struct dxn_row *d, const uint8_t *in, size_t len)
 			 (unsigned long long)b_xdp);
 	assert_int_equal(c1.t.rx_packets - c0.t.rx_packets, c2.t.rx_packets - c1.t.rx_packets);
 	assert_int_equal(c1.t.rx_bytes - c0.t.rx_bytes, c2.t.rx_bytes - c1.t.rx_bytes);
-	if (!d->want) {
+	if (!d->want || d->to_pod) {
 		if (wire_len)
 			fail_msg("%s: XDP then tc sent %zu bytes out of the underlay", d->name,
 				 wire_len);
@@ -977,6 +1021,226 @@ static void dxn_replies(void **state)
 			  want, wlen), in, len);
 }
 
+/* ---- A DSR flow at its backend's node, decapsulated at XDP ---------------- */
+
+/*
+ * A NodePort DSR flow client:cport -> be:8080 that node took at its
+ * frontend fe:fport (the option's family fam: XCNI_AF_INET, or 0 for IPv6)
+ * and sends this node, the backend's, in Geneve over n's underlay: the
+ * first packet with the option, the rest without (dxn_dsr).
+ */
+struct dxd_case {
+	const char *name;
+	struct dxn_node *n; /* dxn4: the IPv4 underlay; dxn46: the IPv6 one */
+	bool inner6;
+	const char *node, *other; /* the sender; another node of the same underlay */
+	const char *client, *be;
+	uint16_t cport;
+	const char *fe;
+	uint16_t fport;
+	uint8_t fam;
+	uint16_t rev_nat; /* fe:fport's index here */
+};
+
+static const struct dxd_case dxd_cases[] = {
+	{ "IPv4 in IPv4", &dxn4, false, N2, DXD_N3, CLIENT, IP_B, 50601, N2, 30080, XCNI_AF_INET,
+	  25 },
+	{ "IPv6 in IPv4", &dxn4, true, N2, DXD_N3, CLIENT6, B6, 50602, NV, 30085, 0, 330 },
+	{ "IPv6 in IPv6", &dxn46, true, NV, DXD_NW, CLIENT6, B6, 50603, NV, 30085, 0, 330 },
+	{ "IPv4 in IPv6", &dxn46, false, NV, DXD_NW, CLIENT, IP_B, 50604, DXD_NV4, 30187,
+	  XCNI_AF_INET, 348 },
+};
+
+/* The client's TCP packet (flags) to be:8080 as the sender put it in Geneve
+ * (one hop less), or, at_b, as this node delivers it into B. Its length. */
+static size_t dxd_inner(const struct dxd_case *c, uint8_t flags, bool at_b, uint8_t *out)
+{
+	struct g6 f6;
+	struct fr f;
+
+	if (c->inner6) {
+		f6 = outside6_to(c->client, c->cport, c->be, 8080, IPPROTO_TCP, flags);
+		f6.hop = 63;
+		if (at_b)
+			f6 = into6(f6, DEV_B);
+		return frame6(&f6, out);
+	}
+	f = (struct fr){ .smac = pods[DEV_U].mac, .dmac = pods[DEV_U].host_mac,
+			 .saddr = ip4(c->client), .daddr = ip4(c->be), .sport = c->cport,
+			 .dport = 8080, .proto = IPPROTO_TCP, .flags = flags, .ttl = 63 };
+	if (at_b)
+		f = into(f, DEV_B);
+	return frame(&f, out);
+}
+
+/* That packet in node's Geneve to this node, with the option (opt) or without. */
+static size_t dxd_geneve(const struct dxd_case *c, const char *node, uint8_t flags, bool opt,
+			 uint8_t *out)
+{
+	uint8_t inner[FRAME_MAX];
+	size_t ilen = dxd_inner(c, flags, false, inner), len;
+	bool ul6 = c->n == &dxn46;
+
+	if (ul6)
+		len = geneve_wrap_ul6(inner, ilen, node, NODE6,
+				      geneve_hash6(c->client, c->cport, c->be, 8080, IPPROTO_TCP),
+				      VNI, out);
+	else if (c->inner6)
+		len = geneve_wrap6(inner, ilen, node, NODE_IP,
+				   geneve_sport6(c->client, c->cport, c->be, 8080, IPPROTO_TCP), VNI,
+				   out);
+	else
+		len = geneve_wrap((struct xcni_ct_key){ .saddr = ip4(c->client), .daddr = ip4(c->be),
+							.sport = htons(c->cport), .dport = htons(8080),
+							.proto = IPPROTO_TCP },
+				  inner, ilen, inner, node, NODE_IP, VNI, 0, out);
+	return opt ? with_dsr_opt(out, len, ul6, c->fe, c->fport, IPPROTO_TCP, c->fam) : len;
+}
+
+/* The flow's entry as the option left it: NodePort and DSR, the frontend's
+ * index, the sender (its IPv6 address folded over the IPv6 underlay). */
+static void dxd_entry(const struct dxd_case *c)
+{
+	const uint8_t fl = XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR;
+	struct xcni_ct_entry e = c->inner6 ? flow_entry6(c->client, c->cport, c->be, 8080, fl) :
+					     flow_entry4(ip4(c->client), ip4(c->be), c->cport, 8080, fl);
+	uint32_t w[4];
+
+	assert_int_equal(e.rev_nat, c->rev_nat);
+	if (c->n == &dxn46) {
+		in6(c->node, (uint8_t *)w);
+		assert_int_equal(e.nat_addr, w[0] ^ w[1] ^ w[2] ^ w[3]);
+	} else {
+		assert_int_equal(e.nat_addr, ip4(c->node));
+	}
+}
+
+/* B's SYN-ACK through from_pod: from the frontend fe:fport, out of the underlay (DSR). */
+static void dxd_reply(const struct dxd_case *c)
+{
+	uint8_t in[FRAME_MAX], want[FRAME_MAX];
+	struct g6 r6;
+	struct fr r, t;
+	size_t len, wlen;
+
+	if (c->inner6) {
+		r6 = from6(DEV_B, c->be, 8080, c->client, c->cport, IPPROTO_TCP, T_SYN | T_ACK);
+		len = frame6(&r6, in);
+		wlen = frame6_as(&r6, c->fe, c->fport, c->client, c->cport, want);
+		expect6(FROM_POD_LB, DEV_B, in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen);
+		return;
+	}
+	r = from_dev(DEV_B, c->be, 8080, c->client, c->cport, IPPROTO_TCP, TH_SYN | TH_ACK);
+	len = frame(&r, in);
+	t = r;
+	t.saddr = ip4(c->fe);
+	t.sport = c->fport;
+	wlen = frame(&t, want);
+	expect(FROM_POD_LB, DEV_B, in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen);
+}
+
+/*
+ * The sender's frame in taken apart at XDP with a record whose cookie is
+ * not from_overlay's (forged, or another agent's): from_overlay must take
+ * it for the plain packet it looks like, exactly as tc alone takes those
+ * bytes without a record (the same reason and bytes, conntrack alike),
+ * never as Geneve of the DSR flow: not fwd-decap, nothing counted to the
+ * sender's tunnel.
+ */
+static void dxd_forged(const struct dxd_case *c, const uint8_t *in, size_t len)
+{
+	struct msnap before[DXN_NMAPS], after_plain[DXN_NMAPS], after_live[DXN_NMAPS];
+	int fd = bpf_program__fd(c->n->xdp->progs.xdp_underlay), i_plain, i_live, ret;
+	uint8_t out[DXN_BIG + 64], plain_out[DXN_BIG];
+	struct dx_count c0, c1, c2;
+	__u64 b_plain = 0, b_live = 0;
+	size_t out_len, plain_len;
+	__u32 metalen;
+
+	c->n->xdp->bss->decap_cookie_xdp[1] ^= 1;
+	assert_int_equal(dx_xdp_once_fd(fd, in, len, out, sizeof(out), &out_len, &metalen),
+			 XDP_PASS);
+	assert_int_equal(metalen, sizeof(struct xcni_decap_meta));
+	dxn_snap(before);
+	dx_read_at(&c0, c->node);
+	ret = dxn_tc(c->n, out + metalen, out_len - metalen, plain_out, &plain_len);
+	dx_read_at(&c1, c->node);
+	assert_true(ring_buffer__consume(env.rb) >= 0);
+	dxn_snap(after_plain);
+	for (size_t i = 0; i < DXN_NMAPS; i++)
+		assert_int_equal(snap_restore(&before[i]), 0);
+	dxn_attach(c->n);
+	dxn_drain();
+	dx_xdp_live_fd(fd, in, len);
+	dx_read_at(&c2, c->node);
+	assert_true(ring_buffer__consume(env.rb) >= 0);
+	c->n->xdp->bss->decap_cookie_xdp[1] ^= 1;
+	i_plain = dx_moved(&c0, &c1, &b_plain);
+	i_live = dx_moved(&c1, &c2, &b_live);
+	print_message("  %s: the ACK with a forged record: tc's verdict %d, %s, as those bytes "
+		      "plain\n", c->name, ret,
+		      i_live < 0 ? "uncounted" : reason_name(i_live / XCNI_NR_DIRS));
+	if (i_plain != i_live || b_plain != b_live)
+		fail_msg("%s: forged record: tc alone on the plain bytes counted %s (%llu bytes), "
+			 "XDP then tc %s (%llu bytes)", c->name,
+			 i_plain < 0 ? "-" : reason_name(i_plain / XCNI_NR_DIRS),
+			 (unsigned long long)b_plain,
+			 i_live < 0 ? "-" : reason_name(i_live / XCNI_NR_DIRS),
+			 (unsigned long long)b_live);
+	assert_int_not_equal(i_live, XCNI_METRIC_IDX(XCNI_FWD_DECAP, XCNI_DIR_FROM_OVERLAY));
+	assert_int_equal(c2.t.rx_packets, c1.t.rx_packets);
+	dxn_snap(after_live);
+	dxn_same(after_plain, after_live, 0, "conntrack after a forged record is not tc's", c->name);
+	dxn_free(before);
+	dxn_free(after_plain);
+	dxn_free(after_live);
+}
+
+/*
+ * (c) The later packets of a NodePort DSR flow at the backend's node
+ * (dxd_cases: IPv4 in IPv4, IPv6 in IPv4, IPv6 in IPv6, IPv4 in IPv6).
+ * The first packet, with the option, is left to tc by the XDP program
+ * (options stay at tc) and tc behind it records the flow as tc alone does
+ * (the frontend's index, the sender); B's SYN-ACK leaves from the frontend
+ * out of the underlay; the client's ACK without the option is taken apart
+ * at XDP and delivered into B exactly as tc alone delivers it (reason,
+ * bytes, tunnel counters, conntrack). Refused as tc refuses it: the same
+ * ACK from another node of that underlay (drop-inner-spoof: not its
+ * flow). Not trusted: the sender's ACK with a record of another cookie.
+ */
+static void dxn_dsr(void **state)
+{
+	uint8_t in[FRAME_MAX], want[FRAME_MAX];
+	char name[3][160];
+	size_t len, wlen;
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(dxd_cases); i++) {
+		const struct dxd_case *c = &dxd_cases[i];
+
+		snprintf(name[0], sizeof(name[0]), "%s: %s's SYN with the option: left to tc, "
+			 "the flow recorded", c->name, c->node);
+		snprintf(name[1], sizeof(name[1]), "%s: its ACK without the option: decapsulated "
+			 "at XDP, into B as tc", c->name);
+		snprintf(name[2], sizeof(name[2]), "%s: that ACK from %s, another node: "
+			 "drop-inner-spoof", c->name, c->other);
+		len = dxd_geneve(c, c->node, TH_SYN, true, in);
+		wlen = dxd_inner(c, TH_SYN, true, want);
+		dxn_check(DXN_POD(name[0], c->n, false, c->inner6, c->node, want, wlen), in, len);
+		dxd_entry(c);
+		dxd_reply(c);
+		len = dxd_geneve(c, c->node, TH_ACK, false, in);
+		wlen = dxd_inner(c, TH_ACK, true, want);
+		dxn_check(DXN_POD(name[1], c->n, true, c->inner6, c->node, want, wlen), in, len);
+		dxd_entry(c);
+		len = dxd_geneve(c, c->other, TH_ACK, false, in);
+		dxn_check(DXN_ROW(name[2], c->n, true, c->inner6, c->other, TC_ACT_SHOT,
+				  XCNI_DROP_INNER_SPOOF, NULL, 0), in, len);
+		len = dxd_geneve(c, c->node, TH_ACK, false, in);
+		dxd_forged(c, in, len);
+	}
+}
+
 /* TCP from CLIENT to NODE_IP:dp, tot_len bytes, DF. */
 static size_t dxn_big4(uint16_t sp, uint16_t dp, uint16_t tot_len, uint8_t *in)
 {
@@ -1047,6 +1311,7 @@ static void dxn_too_big(void **state)
 
 static const struct CMUnitTest decap_xdp_np_tests[] = {
 	cmocka_unit_test_setup(dxn_replies, dxn_setup),
+	cmocka_unit_test(dxn_dsr),
 	cmocka_unit_test_teardown(dxn_too_big, dxn_teardown),
 };
 

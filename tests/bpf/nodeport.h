@@ -9,6 +9,8 @@
 #ifndef XCNI_TESTS_BPF_NODEPORT_H
 #define XCNI_TESTS_BPF_NODEPORT_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "lb.h"
@@ -35,6 +37,16 @@ struct xcni_ct_entry flow_entry6(const char *s, uint16_t sp, const char *d, uint
 size_t np_frag_needed_want(const uint8_t *in, uint16_t mtu, uint8_t *want);
 size_t np_ptb_want(const uint8_t *in, const char *fe, const char *client, uint32_t mtu,
 		   uint8_t *want);
+/*
+ * nodeport_dsr.c: Geneve pkt (len bytes, no options; the outer header IPv6
+ * when ip6, else IPv4) with the DSR option for [fe]:fport/proto (RFC 8926
+ * 3.5: class 0xfff0, type 0x81; family XCNI_AF_INET: fe IPv4, 0: IPv6) when
+ * fe is given: 24 bytes after the Geneve header, whose option length
+ * becomes 6 words and its C bit set; the outer lengths grow by them (IPv4's
+ * checksum computed again). The new length.
+ */
+size_t with_dsr_opt(uint8_t *pkt, size_t len, bool ip6, const char *fe, uint16_t fport,
+		    uint8_t proto, uint8_t family);
 /* The packets sent towards node over the IPv6 underlay (xcni_tunstat6, all CPUs). */
 uint64_t tx_to(const char *node);
 

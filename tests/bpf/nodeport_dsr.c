@@ -76,15 +76,9 @@ static void be16_add(uint8_t *p, size_t n)
 	p[1] = (uint8_t)v;
 }
 
-/*
- * Geneve pkt (len bytes, no options; the outer header IPv6 when ip6, else
- * IPv4) with the DSR option for [fe]:fport/proto (dsr_opt) when fe is
- * given: 24 bytes after the Geneve header, whose option length becomes 6
- * words and its C bit set (a critical option is present); the outer
- * lengths grow by them (IPv4's checksum computed again). The new length.
- */
-static size_t with_dsr_opt(uint8_t *pkt, size_t len, bool ip6, const char *fe, uint16_t fport,
-			   uint8_t proto, uint8_t family)
+/* Declared in nodeport.h (decap_xdp.c's DSR rows use it too). */
+size_t with_dsr_opt(uint8_t *pkt, size_t len, bool ip6, const char *fe, uint16_t fport,
+		    uint8_t proto, uint8_t family)
 {
 	uint8_t *ip = pkt + ETH_HLEN, *udp = ip + (ip6 ? 40 : 20), *g = udp + 8, *o = g + 8;
 	uint16_t v;
