@@ -925,100 +925,101 @@ static void dxn_open(const struct dxn_node *n, const uint8_t *in, size_t len)
 }
 
 /*
+ * Geneve from sender to this node around inner (ilen bytes, the inner
+ * family inner6) over n's underlay (dxn46: IPv6, else IPv4), no options,
+ * its outer source port (and IPv6 flow label) the inner flow's
+ * s:sp -> d:dp/proto, as the sender computes it. Its length.
+ */
+static size_t dxn_wrap(const struct dxn_node *n, bool inner6, const uint8_t *inner, size_t ilen,
+		       const char *sender, const char *s, uint16_t sp, const char *d, uint16_t dp,
+		       uint8_t proto, uint8_t *out)
+{
+	if (n == &dxn46)
+		return geneve_wrap_ul6(inner, ilen, sender, NODE6, geneve_hash6(s, sp, d, dp, proto),
+				       VNI, out);
+	if (inner6)
+		return geneve_wrap6(inner, ilen, sender, NODE_IP, geneve_sport6(s, sp, d, dp, proto),
+				    VNI, out);
+	return geneve_wrap((struct xcni_ct_key){ .saddr = ip4(s), .daddr = ip4(d), .sport = htons(sp),
+						 .dport = htons(dp), .proto = proto },
+			   inner, ilen, inner, sender, NODE_IP, VNI, 0, out);
+}
+
+/*
+ * A NodePort flow this node SNATed, its client's port kept: CLIENT:cport
+ * -> NODE_IP:fport, or CLIENT6 -> [NODE6]:fport (inner6), to be:bport on
+ * sender, over n's underlay; decap: its backend's answer taken apart at
+ * XDP (else left to tc untouched).
+ */
+struct dxr_case {
+	const char *name;
+	struct dxn_node *n;
+	bool inner6, decap;
+	const char *be, *sender;
+	uint16_t cport, fport, bport;
+	uint8_t proto;
+};
+
+static const struct dxr_case dxr_cases[] = {
+	{ "IPv6 in IPv6: RV6's SYN-ACK to a SNATed [NODE6]:30181 flow", &dxn46, true, true,
+	  DXN_RV6, DXN_NV, 52001, 30181, 80, IPPROTO_TCP },
+	/* UDP: the checksum following. */
+	{ "IPv6 in IPv6: RV6's UDP answer to a SNATed [NODE6]:30182 flow", &dxn46, true, true,
+	  DXN_RV6, DXN_NV, 52002, 30182, 5353, IPPROTO_UDP },
+	{ "IPv4 in IPv6: RV4's SYN-ACK to a SNATed NODE_IP:30185 flow", &dxn46, false, true,
+	  DXN_RV4, DXN_NV, 52101, 30185, 80, IPPROTO_TCP },
+	{ "IPv6 in IPv4: R6N's SYN-ACK to a SNATed [NODE6]:30081 flow", &dxn4, true, true, R6N, N2,
+	  52301, 30081, 80, IPPROTO_TCP },
+	{ "IPv4 in IPv4: R's SYN-ACK to a SNATed NODE_IP:30081 flow, left to tc untouched", &dxn4,
+	  false, false, IP_R, N2, 52201, 30081, 80, IPPROTO_TCP },
+};
+
+/*
  * (a) The backend's answer to a SNATed NodePort flow, from its node in
- * Geneve: IPv6 in IPv6 and IPv4 in IPv6 (nv's RV6 and RV4 answering
- * through NODE6) and IPv6 in IPv4 (n2's R6N through NODE_IP) are taken
- * apart at XDP and made the frontend's again in tc, frontend -> client
- * out of the underlay, as tc alone does; IPv4 in IPv4 to NODE_IP is left
- * to tc untouched (from_overlay4's nodeport_reply reads the outer headers).
+ * Geneve (dxr_cases): IPv6 in IPv6 and IPv4 in IPv6 (nv's RV6 and RV4
+ * answering through NODE6) and IPv6 in IPv4 (n2's R6N through NODE_IP)
+ * are taken apart at XDP and made the frontend's again in tc, frontend ->
+ * client out of the underlay, as tc alone does; IPv4 in IPv4 to NODE_IP is
+ * left to tc untouched (from_overlay4's nodeport_reply reads the outer
+ * headers). The client's request opens the flow through tc alone first.
  */
 static void dxn_replies(void **state)
 {
 	uint8_t in[DXN_BIG], inner[DXN_BIG], want[DXN_BIG];
+	size_t ilen, wlen;
 	struct g6 f6, r6;
-	struct fr f, r, t;
-	size_t len, ilen, wlen;
+	struct fr f, r;
 
 	(void)state;
-	/* IPv6 in IPv6: CLIENT6 -> [NODE6]:30181, SNATed to NODE6:52001 -> RV6:80 on nv. */
-	f6 = outside6_to(CLIENT6, 52001, NODE6, 30181, IPPROTO_TCP, T_SYN);
-	len = frame6(&f6, in);
-	dxn_open(&dxn46, in, len);
-	r6 = outside6_to(DXN_RV6, 80, NODE6, 52001, IPPROTO_TCP, T_SYN | T_ACK);
-	ilen = frame6(&r6, inner);
-	len = geneve_wrap_ul6(inner, ilen, DXN_NV, NODE6,
-			      geneve_hash6(DXN_RV6, 80, NODE6, 52001, IPPROTO_TCP), VNI, in);
-	wlen = frame6_as(&r6, NODE6, 30181, CLIENT6, 52001, want);
-	dxn_check(DXN_ROW("IPv6 in IPv6: RV6's SYN-ACK to a SNATed [NODE6]:30181 flow",
-			  &dxn46, true, true, DXN_NV, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want,
-			  wlen), in, len);
-	/* And UDP ([NODE6]:30182 -> RV6:5353), the checksum following. */
-	f6 = outside6_to(CLIENT6, 52002, NODE6, 30182, IPPROTO_UDP, 0);
-	len = frame6(&f6, in);
-	dxn_open(&dxn46, in, len);
-	r6 = outside6_to(DXN_RV6, 5353, NODE6, 52002, IPPROTO_UDP, 0);
-	ilen = frame6(&r6, inner);
-	len = geneve_wrap_ul6(inner, ilen, DXN_NV, NODE6,
-			      geneve_hash6(DXN_RV6, 5353, NODE6, 52002, IPPROTO_UDP), VNI, in);
-	wlen = frame6_as(&r6, NODE6, 30182, CLIENT6, 52002, want);
-	dxn_check(DXN_ROW("IPv6 in IPv6: RV6's UDP answer to a SNATed [NODE6]:30182 flow",
-			  &dxn46, true, true, DXN_NV, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want,
-			  wlen), in, len);
+	for (size_t i = 0; i < ARRAY_SIZE(dxr_cases); i++) {
+		const struct dxr_case *c = &dxr_cases[i];
+		uint8_t fl = c->proto == IPPROTO_TCP ? T_SYN : 0, rfl = fl ? T_SYN | T_ACK : 0;
 
-	/* IPv4 in IPv6: CLIENT -> NODE_IP:30185, SNATed to NODE_IP:52101 -> RV4:80 on nv. */
-	f = from_outside(CLIENT, 52101, 30185, TH_SYN);
-	len = frame(&f, in);
-	dxn_open(&dxn46, in, len);
-	r = (struct fr){ .smac = pods[DEV_U].mac, .dmac = pods[DEV_U].host_mac,
-			 .saddr = ip4(DXN_RV4), .daddr = ip4(NODE_IP), .sport = 80, .dport = 52101,
-			 .proto = IPPROTO_TCP, .flags = TH_SYN | TH_ACK };
-	ilen = frame(&r, inner);
-	len = geneve_wrap_ul6(inner, ilen, DXN_NV, NODE6,
-			      geneve_hash6(DXN_RV4, 80, NODE_IP, 52101, IPPROTO_TCP), VNI, in);
-	t = r;
-	t.saddr = ip4(NODE_IP);
-	t.sport = 30185;
-	t.daddr = ip4(CLIENT);
-	t.dport = 52101;
-	wlen = frame(&t, want);
-	dxn_check(DXN_ROW("IPv4 in IPv6: RV4's SYN-ACK to a SNATed NODE_IP:30185 flow",
-			  &dxn46, true, false, DXN_NV, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want,
-			  wlen), in, len);
-
-	/* IPv6 in IPv4: CLIENT6 -> [NODE6]:30081, SNATed to NODE6:52301 -> R6N:80 on n2. */
-	f6 = outside6_to(CLIENT6, 52301, NODE6, 30081, IPPROTO_TCP, T_SYN);
-	len = frame6(&f6, in);
-	dxn_open(&dxn4, in, len);
-	r6 = outside6_to(R6N, 80, NODE6, 52301, IPPROTO_TCP, T_SYN | T_ACK);
-	ilen = frame6(&r6, inner);
-	len = geneve_wrap6(inner, ilen, N2, NODE_IP,
-			   geneve_sport6(R6N, 80, NODE6, 52301, IPPROTO_TCP), VNI, in);
-	wlen = frame6_as(&r6, NODE6, 30081, CLIENT6, 52301, want);
-	dxn_check(DXN_ROW("IPv6 in IPv4: R6N's SYN-ACK to a SNATed [NODE6]:30081 flow",
-			  &dxn4, true, true, N2, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen),
-		  in, len);
-
-	/* IPv4 in IPv4: CLIENT -> NODE_IP:30081, SNATed to NODE_IP:52201 -> R:80 on n2. */
-	f = from_outside(CLIENT, 52201, 30081, TH_SYN);
-	len = frame(&f, in);
-	dxn_open(&dxn4, in, len);
-	r = (struct fr){ .smac = pods[DEV_U].mac, .dmac = pods[DEV_U].host_mac,
-			 .saddr = ip4(IP_R), .daddr = ip4(NODE_IP), .sport = 80, .dport = 52201,
-			 .proto = IPPROTO_TCP, .flags = TH_SYN | TH_ACK };
-	ilen = frame(&r, inner);
-	len = geneve_wrap((struct xcni_ct_key){ .saddr = ip4(IP_R), .daddr = ip4(NODE_IP),
-						.sport = htons(80), .dport = htons(52201),
-						.proto = IPPROTO_TCP },
-			  inner, ilen, inner, N2, NODE_IP, VNI, 0, in);
-	t = r;
-	t.saddr = ip4(NODE_IP);
-	t.sport = 30081;
-	t.daddr = ip4(CLIENT);
-	t.dport = 52201;
-	wlen = frame(&t, want);
-	dxn_check(DXN_ROW("IPv4 in IPv4: R's SYN-ACK to a SNATed NODE_IP:30081 flow, left to tc "
-			  "untouched", &dxn4, false, false, N2, TC_ACT_REDIRECT, XCNI_FWD_REPLY,
-			  want, wlen), in, len);
+		if (c->inner6) {
+			f6 = outside6_to(CLIENT6, c->cport, NODE6, c->fport, c->proto, fl);
+			dxn_open(c->n, in, frame6(&f6, in));
+			r6 = outside6_to(c->be, c->bport, NODE6, c->cport, c->proto, rfl);
+			ilen = frame6(&r6, inner);
+			wlen = frame6_as(&r6, NODE6, c->fport, CLIENT6, c->cport, want);
+		} else {
+			/* from_outside's: TCP */
+			f = from_outside(CLIENT, c->cport, c->fport, TH_SYN);
+			dxn_open(c->n, in, frame(&f, in));
+			r = (struct fr){ .smac = pods[DEV_U].mac, .dmac = pods[DEV_U].host_mac,
+					 .saddr = ip4(c->be), .daddr = ip4(NODE_IP), .sport = c->bport,
+					 .dport = c->cport, .proto = IPPROTO_TCP,
+					 .flags = TH_SYN | TH_ACK };
+			ilen = frame(&r, inner);
+			r.saddr = ip4(NODE_IP);
+			r.sport = c->fport;
+			r.daddr = ip4(CLIENT);
+			wlen = frame(&r, want);
+		}
+		dxn_check(DXN_ROW(c->name, c->n, c->decap, c->inner6, c->sender, TC_ACT_REDIRECT,
+				  XCNI_FWD_REPLY, want, wlen),
+			  in, dxn_wrap(c->n, c->inner6, inner, ilen, c->sender, c->be, c->bport,
+				       c->inner6 ? NODE6 : NODE_IP, c->cport, c->proto, in));
+	}
 }
 
 /* ---- A DSR flow at its backend's node, decapsulated at XDP ---------------- */
@@ -1078,23 +1079,12 @@ static size_t dxd_geneve(const struct dxd_case *c, const char *node, uint8_t fla
 			 uint8_t *out)
 {
 	uint8_t inner[FRAME_MAX];
-	size_t ilen = dxd_inner(c, flags, false, inner), len;
-	bool ul6 = c->n == &dxn46;
+	size_t ilen = dxd_inner(c, flags, false, inner),
+	       len = dxn_wrap(c->n, c->inner6, inner, ilen, node, c->client, c->cport, c->be, 8080,
+			      IPPROTO_TCP, out);
 
-	if (ul6)
-		len = geneve_wrap_ul6(inner, ilen, node, NODE6,
-				      geneve_hash6(c->client, c->cport, c->be, 8080, IPPROTO_TCP),
-				      VNI, out);
-	else if (c->inner6)
-		len = geneve_wrap6(inner, ilen, node, NODE_IP,
-				   geneve_sport6(c->client, c->cport, c->be, 8080, IPPROTO_TCP), VNI,
-				   out);
-	else
-		len = geneve_wrap((struct xcni_ct_key){ .saddr = ip4(c->client), .daddr = ip4(c->be),
-							.sport = htons(c->cport), .dport = htons(8080),
-							.proto = IPPROTO_TCP },
-				  inner, ilen, inner, node, NODE_IP, VNI, 0, out);
-	return opt ? with_dsr_opt(out, len, ul6, c->fe, c->fport, IPPROTO_TCP, c->fam) : len;
+	return opt ? with_dsr_opt(out, len, c->n == &dxn46, c->fe, c->fport, IPPROTO_TCP, c->fam) :
+		     len;
 }
 
 /* The flow's entry as the option left it: NodePort and DSR, the frontend's
