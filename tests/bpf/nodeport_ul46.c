@@ -592,62 +592,74 @@ static void no_flow(const char *client, uint16_t sp, const char *dst, uint16_t d
  */
 static void lb46u_dsr_refused(void **state)
 {
-	struct fr f = to_b(CLIENT2, 50251, IP_B, 8080, IPPROTO_TCP, TH_SYN);
+	/* client:sp -> dst:dp (TCP, flags) in node's Geneve over IPv6, the
+	 * option for fe:fport (family fam) or none (fe NULL); opt: the
+	 * option's class made 0x0101, critical (1) or not (2); kp: to the node
+	 * whose Services are kube-proxy's; gone: no flow left for it. */
+	static const struct {
+		const char *client;
+		uint16_t sp;
+		const char *dst;
+		uint16_t dp;
+		uint8_t flags;
+		const char *node;
+		uint8_t fam;
+		const char *fe;
+		uint16_t fport;
+		uint8_t opt;
+		bool kp, gone;
+		int reason;
+	} rows[] = {
+		{ CLIENT2, 50251, IP_B, 8080, TH_SYN, NV, XCNI_AF_INET, NULL, 0,
+		  .reason = XCNI_DROP_INNER_SPOOF },
+		{ CLIENT, 50241, IP_B, 8080, TH_ACK, NW, XCNI_AF_INET, NULL, 0,
+		  .reason = XCNI_DROP_INNER_SPOOF },
+		{ CLIENT2, 50252, IP_B, 8080, TH_SYN, NV, XCNI_AF_INET, NV4, 30199,
+		  .reason = XCNI_DROP_BAD_GENEVE },
+		{ CLIENT2, 50252, IP_B, 8080, TH_SYN, NV, XCNI_AF_INET6, NODE6, 30080,
+		  .reason = XCNI_DROP_BAD_GENEVE },
+		{ CLIENT2, 50252, IP_B, 8080, TH_SYN, NV, XCNI_AF_INET, NV4, 30187, .opt = 1,
+		  .reason = XCNI_DROP_BAD_GENEVE },
+		{ CLIENT2, 50252, IP_B, 8080, TH_SYN, NV, XCNI_AF_INET, NV4, 30187, .opt = 2,
+		  .gone = true, .reason = XCNI_DROP_INNER_SPOOF },
+		{ CLIENT2, 50253, IP_C, 8080, TH_SYN, NV, XCNI_AF_INET, NV4, 30187, .gone = true,
+		  .reason = XCNI_DROP_DSR_NOT_BACKEND },
+		{ CLIENT2, 50254, IP_B, 9999, TH_SYN, NV, XCNI_AF_INET, NV4, 30187, .gone = true,
+		  .reason = XCNI_DROP_DSR_NOT_BACKEND },
+		{ CLIENT2, 50255, IP_R, 8080, TH_SYN, NV, XCNI_AF_INET, NV4, 30187,
+		  .reason = XCNI_DROP_UNKNOWN_DST },
+		{ IP_A, 50256, IP_B, 8080, TH_SYN, NV, XCNI_AF_INET, NV4, 30187, .gone = true,
+		  .reason = XCNI_DROP_INNER_SPOOF },
+		{ IP_R, 50257, IP_B, 8080, TH_SYN, NV, XCNI_AF_INET, NV4, 30187,
+		  .reason = XCNI_DROP_INNER_SPOOF },
+		{ NODE_IP, 50258, IP_B, 8080, TH_SYN, NV, XCNI_AF_INET, NV4, 30187,
+		  .reason = XCNI_DROP_INNER_SPOOF },
+		{ CLIENT2, 50259, IP_B, 8080, TH_SYN, "fc00:77::99", XCNI_AF_INET, NV4, 30187,
+		  .reason = XCNI_DROP_UNKNOWN_NODE },
+		{ CLIENT2, 50259, IP_B, 8080, TH_SYN, NV, XCNI_AF_INET, NV4, 30187, .kp = true,
+		  .gone = true, .reason = XCNI_DROP_BAD_GENEVE },
+	};
 	struct from_overlay *kp = ul6_load(0);
 	uint8_t in[FRAME_MAX], *opt = in + ETH_HLEN + 40 + 8 + 8;
+	struct fr f;
 	size_t len;
 
 	(void)state;
 	assert_non_null(kp);
-	len = from_node(NV, &f, CLIENT2, IP_B, XCNI_AF_INET, NULL, 0, in);
-	ul46_expect(fo46, in, len, TC_ACT_SHOT, XCNI_DROP_INNER_SPOOF, NULL, 0);
-	f = to_b(CLIENT, 50241, IP_B, 8080, IPPROTO_TCP, TH_ACK);
-	len = from_node(NW, &f, CLIENT, IP_B, XCNI_AF_INET, NULL, 0, in);
-	ul46_expect(fo46, in, len, TC_ACT_SHOT, XCNI_DROP_INNER_SPOOF, NULL, 0);
-
-	f = to_b(CLIENT2, 50252, IP_B, 8080, IPPROTO_TCP, TH_SYN);
-	len = from_node(NV, &f, CLIENT2, IP_B, XCNI_AF_INET, NV4, 30199, in);
-	ul46_expect(fo46, in, len, TC_ACT_SHOT, XCNI_DROP_BAD_GENEVE, NULL, 0);
-	len = from_node(NV, &f, CLIENT2, IP_B, XCNI_AF_INET6, NODE6, 30080, in);
-	ul46_expect(fo46, in, len, TC_ACT_SHOT, XCNI_DROP_BAD_GENEVE, NULL, 0);
-	len = from_node(NV, &f, CLIENT2, IP_B, XCNI_AF_INET, NV4, 30187, in);
-	opt[0] = 0x01; /* class 0x0101: not ours, still critical */
-	opt[1] = 0x01;
-	ul46_expect(fo46, in, len, TC_ACT_SHOT, XCNI_DROP_BAD_GENEVE, NULL, 0);
-	opt[2] = 0x01; /* the same, not critical: skipped */
-	ul46_expect(fo46, in, len, TC_ACT_SHOT, XCNI_DROP_INNER_SPOOF, NULL, 0);
-	no_flow(CLIENT2, 50252, IP_B, 8080);
-
-	f = to_b(CLIENT2, 50253, IP_C, 8080, IPPROTO_TCP, TH_SYN);
-	len = from_node(NV, &f, CLIENT2, IP_C, XCNI_AF_INET, NV4, 30187, in);
-	ul46_expect(fo46, in, len, TC_ACT_SHOT, XCNI_DROP_DSR_NOT_BACKEND, NULL, 0);
-	no_flow(CLIENT2, 50253, IP_C, 8080);
-	f = to_b(CLIENT2, 50254, IP_B, 9999, IPPROTO_TCP, TH_SYN);
-	len = from_node(NV, &f, CLIENT2, IP_B, XCNI_AF_INET, NV4, 30187, in);
-	ul46_expect(fo46, in, len, TC_ACT_SHOT, XCNI_DROP_DSR_NOT_BACKEND, NULL, 0);
-	no_flow(CLIENT2, 50254, IP_B, 9999);
-
-	f = to_b(CLIENT2, 50255, IP_R, 8080, IPPROTO_TCP, TH_SYN);
-	len = from_node(NV, &f, CLIENT2, IP_R, XCNI_AF_INET, NV4, 30187, in);
-	ul46_expect(fo46, in, len, TC_ACT_SHOT, XCNI_DROP_UNKNOWN_DST, NULL, 0);
-
-	f = to_b(IP_A, 50256, IP_B, 8080, IPPROTO_TCP, TH_SYN);
-	len = from_node(NV, &f, IP_A, IP_B, XCNI_AF_INET, NV4, 30187, in);
-	ul46_expect(fo46, in, len, TC_ACT_SHOT, XCNI_DROP_INNER_SPOOF, NULL, 0);
-	f = to_b(IP_R, 50257, IP_B, 8080, IPPROTO_TCP, TH_SYN);
-	len = from_node(NV, &f, IP_R, IP_B, XCNI_AF_INET, NV4, 30187, in);
-	ul46_expect(fo46, in, len, TC_ACT_SHOT, XCNI_DROP_INNER_SPOOF, NULL, 0);
-	f = to_b(NODE_IP, 50258, IP_B, 8080, IPPROTO_TCP, TH_SYN);
-	len = from_node(NV, &f, NODE_IP, IP_B, XCNI_AF_INET, NV4, 30187, in);
-	ul46_expect(fo46, in, len, TC_ACT_SHOT, XCNI_DROP_INNER_SPOOF, NULL, 0);
-	no_flow(IP_A, 50256, IP_B, 8080);
-
-	f = to_b(CLIENT2, 50259, IP_B, 8080, IPPROTO_TCP, TH_SYN);
-	len = from_node("fc00:77::99", &f, CLIENT2, IP_B, XCNI_AF_INET, NV4, 30187, in);
-	ul46_expect(fo46, in, len, TC_ACT_SHOT, XCNI_DROP_UNKNOWN_NODE, NULL, 0);
-	len = from_node(NV, &f, CLIENT2, IP_B, XCNI_AF_INET, NV4, 30187, in);
-	ul46_expect(kp, in, len, TC_ACT_SHOT, XCNI_DROP_BAD_GENEVE, NULL, 0);
-	no_flow(CLIENT2, 50259, IP_B, 8080);
+	for (size_t i = 0; i < ARRAY_SIZE(rows); i++) {
+		f = to_b(rows[i].client, rows[i].sp, rows[i].dst, rows[i].dp, IPPROTO_TCP,
+			 rows[i].flags);
+		len = from_node(rows[i].node, &f, rows[i].client, rows[i].dst, rows[i].fam,
+				rows[i].fe, rows[i].fport, in);
+		if (rows[i].opt) {
+			opt[0] = opt[1] = 0x01; /* class 0x0101: not ours, still critical */
+			if (rows[i].opt == 2)
+				opt[2] = 0x01; /* the same, not critical: skipped */
+		}
+		ul46_expect(rows[i].kp ? kp : fo46, in, len, TC_ACT_SHOT, rows[i].reason, NULL, 0);
+		if (rows[i].gone)
+			no_flow(rows[i].client, rows[i].sp, rows[i].dst, rows[i].dp);
+	}
 	from_overlay__destroy(kp);
 }
 
