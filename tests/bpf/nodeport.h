@@ -47,6 +47,12 @@ size_t np_ptb_want(const uint8_t *in, const char *fe, const char *client, uint32
  */
 size_t with_dsr_opt(uint8_t *pkt, size_t len, bool ip6, const char *fe, uint16_t fport,
 		    uint8_t proto, uint8_t family);
+/* np_mtu.c: in (len bytes, up to 2048) through tc program fd on the
+ * underlay device (after the XDP differential's run of it, npx_before_fd,
+ * with xdp_diff): verdict ret, counted once under reason (from-overlay);
+ * its output in out (2048 bytes), its length. */
+size_t np_run_big(int fd, const uint8_t *in, size_t len, int ret, int reason, uint8_t *out,
+		  bool xdp_diff);
 /* The packets sent towards node over the IPv6 underlay (xcni_tunstat6, all CPUs). */
 uint64_t tx_to(const char *node);
 

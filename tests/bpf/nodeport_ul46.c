@@ -401,33 +401,11 @@ static void lb46u_dsr_frontend(void **state)
 static void expect_big(struct from_overlay *o, const uint8_t *in, size_t len, int ret, int reason,
 		       const uint8_t *want, size_t wlen)
 {
-	struct xcni_metric before[XCNI_NR_METRICS], after[XCNI_NR_METRICS];
-	struct __sk_buff ctx = { .ifindex = env.ifindex[DEV_U] };
-	__u32 idx = XCNI_METRIC_IDX(reason, XCNI_DIR_FROM_OVERLAY);
-	int fd = bpf_program__fd(o->progs.from_overlay), diff, err;
-	uint8_t buf[BIG], out[BIG];
-	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = buf, .data_size_in = (__u32)len,
-		    .data_out = out, .data_size_out = BIG, .ctx_in = &ctx,
-		    .ctx_size_in = sizeof(ctx));
+	uint8_t out[BIG];
 
-	assert_true(len <= BIG);
-	memcpy(buf, in, len);
-	assert_int_equal(read_metrics(before), 0);
-	diff = npx_before_fd(fd, in, len);
-	err = bpf_prog_test_run_opts(fd, &opts);
-	if (diff)
-		npx_after(0, err, &opts);
-	assert_int_equal(err, 0);
-	assert_true(ring_buffer__consume(env.rb) >= 0);
-	assert_int_equal(read_metrics(after), 0);
-	for (__u32 i = 0; i < XCNI_NR_METRICS; i++)
-		if (after[i].packets - before[i].packets != (i == idx))
-			fail_msg("%s/%s counted %llu, want %s (verdict %d)",
-				 reason_name(i / XCNI_NR_DIRS), dir_name(i % XCNI_NR_DIRS),
-				 (unsigned long long)(after[i].packets - before[i].packets),
-				 reason_name(XCNI_REASON_IDX(reason)), opts.retval);
-	assert_int_equal((int)opts.retval, ret);
-	assert_int_equal(opts.data_size_out, wlen);
+	assert_int_equal(np_run_big(bpf_program__fd(o->progs.from_overlay), in, len, ret, reason,
+				    out, true),
+			 wlen);
 	for (size_t i = 0; i < wlen; i++)
 		if (out[i] != want[i])
 			fail_msg("output differs first at byte %zu: 0x%02x, want 0x%02x", i, out[i],
