@@ -47,6 +47,13 @@ size_t np_ptb_want(const uint8_t *in, const char *fe, const char *client, uint32
  */
 size_t with_dsr_opt(uint8_t *pkt, size_t len, bool ip6, const char *fe, uint16_t fport,
 		    uint8_t proto, uint8_t family);
+/* nodeport.c: the backend be's ICMP fragmentation needed (3/4), from its node
+ * in Geneve, about the SNATed NodePort flow CLIENT:cport -> NODE_IP:fport
+ * (NODE_IP:cport -> be:80 behind it, one hop less): the error be -> NODE_IP
+ * into inner (its length returned), and what the client must get into
+ * want (*wlen): the error from NODE_IP quoting what it sent. */
+size_t np4_frag_err(const char *be, uint16_t cport, uint16_t fport, uint8_t *inner, uint8_t *want,
+		    size_t *wlen);
 /* np_mtu.c: in (len bytes, up to 2048) through tc program fd on the
  * underlay device (after the XDP differential's run of it, npx_before_fd,
  * with xdp_diff): verdict ret, counted once under reason (from-overlay);

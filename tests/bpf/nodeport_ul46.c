@@ -218,31 +218,16 @@ static void lb46u_nodeport_remote(void **state)
  */
 static void lb46u_nodeport_icmp(void **state)
 {
-	uint8_t q[FRAME_MAX], qw[FRAME_MAX], inner[FRAME_MAX], in[FRAME_MAX], want[FRAME_MAX];
-	struct fr sent = from_outside(CLIENT, 50201, 30185, TH_ACK), err, t;
+	uint8_t inner[FRAME_MAX], in[FRAME_MAX], want[FRAME_MAX];
 	uint32_t h = geneve_hash6(RV4, 0, NODE_IP, 0, IPPROTO_ICMP);
 	size_t len, ilen, wlen;
 
 	(void)state;
-	sent.ttl = 63;
-	frame(&sent, qw);
-	sent.saddr = ip4(NODE_IP);
-	sent.daddr = ip4(RV4);
-	sent.dport = 80;
-	frame(&sent, q);
-	err = (struct fr){ .smac = pods[DEV_U].mac, .dmac = pods[DEV_U].host_mac,
-			   .saddr = ip4(RV4), .daddr = ip4(NODE_IP), .proto = IPPROTO_ICMP };
-	ilen = icmp_error(&err, 3, 4, q, inner);
+	ilen = np4_frag_err(RV4, 50201, 30185, inner, want, &wlen);
 	len = geneve_wrap_ul6(inner, ilen, NV, NODE6, h, VNI, in);
-	t = err;
-	t.saddr = ip4(NODE_IP);
-	t.daddr = ip4(CLIENT);
-	wlen = icmp_error(&t, 3, 4, qw, want);
 	ul46_expect(fo46, in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen);
 
-	sent.sport = 50999;
-	frame(&sent, q);
-	ilen = icmp_error(&err, 3, 4, q, inner);
+	ilen = np4_frag_err(RV4, 50999, 30185, inner, want, &wlen);
 	len = geneve_wrap_ul6(inner, ilen, NV, NODE6, h, VNI, in);
 	ul46_expect(fo46, in, len, TC_ACT_OK, XCNI_FWD_DECAP_HOST, inner, ilen);
 }
