@@ -1089,21 +1089,21 @@ static void lb6_remote_reply(void **state)
 /*
  * This node's from_overlay on the IPv6 underlay, node_ip6 NODE6 (lb6.h's:
  * this node's IPv6 InternalIP, here its underlay address); lb: with Services
- * in BPF.
+ * in BPF (dsr: lb_dsr); node_ip: its IPv4 address, if it has one.
  */
-struct from_overlay *ul6_load(int lb)
+static struct from_overlay *ul_load(int lb, int dsr, uint32_t node_ip)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = env.pin_dir);
 	struct from_overlay *o = from_overlay__open_opts(&opts);
-	uint32_t n6[4];
 
 	if (!o)
 		return NULL;
-	if (inet_pton(AF_INET6, NODE6, n6) != 1)
+	if (inet_pton(AF_INET6, NODE6, (void *)o->rodata->node_ip6) != 1)
 		goto fail;
 	o->rodata->vni = VNI;
 	o->rodata->lb_enabled = (uint32_t)lb;
-	memcpy((void *)o->rodata->node_ip6, n6, 16);
+	o->rodata->lb_dsr = (uint32_t)dsr;
+	o->rodata->node_ip = node_ip;
 	UL_SVC_RANGES(o->rodata);
 	if (from_overlay__load(o))
 		goto fail;
@@ -1111,6 +1111,17 @@ struct from_overlay *ul6_load(int lb)
 fail:
 	from_overlay__destroy(o);
 	return NULL;
+}
+
+struct from_overlay *ul6_load(int lb)
+{
+	return ul_load(lb, 0, 0);
+}
+
+/* nodeport_ul46.c's: a node with an IPv4 address (NODE_IP) on the IPv6 underlay. */
+struct from_overlay *ul46_load(int dsr)
+{
+	return ul_load(1, dsr, ip4(NODE_IP));
 }
 
 /* Node a behind the IPv6 underlay (its tunnel and counters), its pod p (identity id). */

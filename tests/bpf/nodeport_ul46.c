@@ -57,29 +57,6 @@ static struct from_overlay *fo46, *fo46d; /* node_ip and node_ip6; fo46d with lb
 static struct xcni_ipcache_val node4_was; /* NODE_IP's ipcache entry before lb46u_setup */
 static int node4_had;
 
-/* A node with an IPv4 address (NODE_IP) on the IPv6 underlay (NODE6); dsr: lb_dsr. */
-struct from_overlay *ul46_load(int dsr)
-{
-	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = env.pin_dir);
-	struct from_overlay *o = from_overlay__open_opts(&opts);
-
-	if (!o)
-		return NULL;
-	o->rodata->vni = VNI;
-	o->rodata->lb_enabled = 1;
-	o->rodata->lb_dsr = (uint32_t)dsr;
-	o->rodata->node_ip = ip4(NODE_IP);
-	if (inet_pton(AF_INET6, NODE6, (void *)o->rodata->node_ip6) != 1)
-		goto fail;
-	UL_SVC_RANGES(o->rodata);
-	if (from_overlay__load(o))
-		goto fail;
-	return o;
-fail:
-	from_overlay__destroy(o);
-	return NULL;
-}
-
 static void lb46u_setup(void **state)
 {
 	struct xcni_ipcache_val v = { .identity = ID_RV, .flags = XCNI_IPC_POD | XCNI_IPC_TUN6 };
