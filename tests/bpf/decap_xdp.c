@@ -1108,25 +1108,10 @@ static void dxd_entry(const struct dxd_case *c)
 /* B's SYN-ACK through from_pod: from the frontend fe:fport, out of the underlay (DSR). */
 static void dxd_reply(const struct dxd_case *c)
 {
-	uint8_t in[FRAME_MAX], want[FRAME_MAX];
-	struct g6 r6;
-	struct fr r, t;
-	size_t len, wlen;
-
-	if (c->inner6) {
-		r6 = from6(DEV_B, c->be, 8080, c->client, c->cport, IPPROTO_TCP, T_SYN | T_ACK);
-		len = frame6(&r6, in);
-		wlen = frame6_as(&r6, c->fe, c->fport, c->client, c->cport, want);
-		expect6(FROM_POD_LB, DEV_B, in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen);
-		return;
-	}
-	r = from_dev(DEV_B, c->be, 8080, c->client, c->cport, IPPROTO_TCP, TH_SYN | TH_ACK);
-	len = frame(&r, in);
-	t = r;
-	t.saddr = ip4(c->fe);
-	t.sport = c->fport;
-	wlen = frame(&t, want);
-	expect(FROM_POD_LB, DEV_B, in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen);
+	if (c->inner6)
+		b_answers(c->client, c->cport, 8080, IPPROTO_TCP, T_SYN | T_ACK, c->fe, c->fport);
+	else
+		b_answers4(c->client, c->cport, 8080, IPPROTO_TCP, TH_SYN | TH_ACK, c->fe, c->fport);
 }
 
 /*

@@ -47,6 +47,14 @@ size_t np_ptb_want(const uint8_t *in, const char *fe, const char *client, uint32
  */
 size_t with_dsr_opt(uint8_t *pkt, size_t len, bool ip6, const char *fe, uint16_t fport,
 		    uint8_t proto, uint8_t family);
+/* nodeport_dsr.c: B's answer B:bport -> client:cport (TCP flags; UDP with
+ * 12 bytes) through from_pod, of a DSR flow another node took at its
+ * frontend fe:fport: from the frontend, out of the underlay, IPv6
+ * (b_answers, B6) or IPv4 (b_answers4, IP_B). */
+void b_answers(const char *client, uint16_t cport, uint16_t bport, uint8_t proto, uint8_t flags,
+	       const char *fe, uint16_t fport);
+void b_answers4(const char *client, uint16_t cport, uint16_t bport, uint8_t proto, uint8_t flags,
+		const char *fe, uint16_t fport);
 /* nodeport.c: the backend be's ICMP fragmentation needed (3/4), from its node
  * in Geneve, about the SNATed NodePort flow CLIENT:cport -> NODE_IP:fport
  * (NODE_IP:cport -> be:80 behind it, one hop less): the error be -> NODE_IP

@@ -331,13 +331,7 @@ static void lb_dsr_backend(void **state)
 	assert_int_equal(e.nat_addr, ip4(N2));
 
 	/* B's SYN-ACK: from the frontend, straight out the underlay. */
-	f = from_dev(DEV_B, IP_B, 8080, CLIENT, 50022, IPPROTO_TCP, TH_SYN | TH_ACK);
-	len = frame(&f, in);
-	t = f;
-	t.saddr = ip4(N2);
-	t.sport = 30080;
-	wlen = frame(&t, want);
-	expect(FROM_POD_LB, DEV_B, in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen);
+	b_answers4(CLIENT, 50022, 8080, IPPROTO_TCP, TH_SYN | TH_ACK, N2, 30080);
 	e = ct_get(ip4(CLIENT), ip4(IP_B), 50022, 8080, IPPROTO_TCP, &found);
 	assert_int_equal(e.state, XCNI_CT_ESTABLISHED);
 
@@ -418,15 +412,30 @@ static size_t at_b(const struct g6 *f, uint8_t *want)
 	return frame6(&t, want);
 }
 
-/* B's answer B:bport -> client:cport through from_pod: from the frontend [fe]:fport, out of the underlay. */
-static void b_answers(const char *client, uint16_t cport, uint16_t bport, uint8_t proto,
-		      uint8_t flags, const char *fe, uint16_t fport)
+/* Declared in nodeport.h (decap_xdp.c's and nodeport_ul46.c's DSR rows too). */
+void b_answers(const char *client, uint16_t cport, uint16_t bport, uint8_t proto,
+	       uint8_t flags, const char *fe, uint16_t fport)
 {
 	struct g6 r = from6(DEV_B, B6, bport, client, cport, proto, flags);
 	uint8_t in[FRAME_MAX], want[FRAME_MAX];
 	size_t len = frame6(&r, in), wlen = frame6_as(&r, fe, fport, client, cport, want);
 
 	expect6(FROM_POD_LB, DEV_B, in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen);
+}
+
+void b_answers4(const char *client, uint16_t cport, uint16_t bport, uint8_t proto, uint8_t flags,
+		const char *fe, uint16_t fport)
+{
+	struct fr r = from_dev(DEV_B, IP_B, bport, client, cport, proto, flags), t = r;
+	uint8_t in[FRAME_MAX], want[FRAME_MAX];
+	size_t len, wlen;
+
+	r.payload = t.payload = proto == IPPROTO_UDP ? 12 : 0;
+	len = frame(&r, in);
+	t.saddr = ip4(fe);
+	t.sport = fport;
+	wlen = frame(&t, want);
+	expect(FROM_POD_LB, DEV_B, in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen);
 }
 
 /*

@@ -448,7 +448,7 @@ static uint32_t fold6(const char *a)
  */
 static void lb46u_dsr_backend(void **state)
 {
-	struct fr f = to_b(CLIENT, 50241, IP_B, 8080, IPPROTO_TCP, TH_SYN), r, t;
+	struct fr f = to_b(CLIENT, 50241, IP_B, 8080, IPPROTO_TCP, TH_SYN), t;
 	uint8_t in[FRAME_MAX], want[FRAME_MAX];
 	struct xcni_ct_entry e;
 	size_t len, wlen;
@@ -464,13 +464,7 @@ static void lb46u_dsr_backend(void **state)
 	assert_int_equal(e.nat_addr, fold6(NV));
 
 	/* B's SYN-ACK: from nv's NodePort, straight out of this node's underlay. */
-	r = from_dev(DEV_B, IP_B, 8080, CLIENT, 50241, IPPROTO_TCP, TH_SYN | TH_ACK);
-	len = frame(&r, in);
-	t = r;
-	t.saddr = ip4(NV4);
-	t.sport = 30187;
-	wlen = frame(&t, want);
-	expect(FROM_POD_LB, DEV_B, in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen);
+	b_answers4(CLIENT, 50241, 8080, IPPROTO_TCP, TH_SYN | TH_ACK, NV4, 30187);
 	e = ct_get(ip4(CLIENT), ip4(IP_B), 50241, 8080, IPPROTO_TCP, &found);
 	assert_true(found);
 	assert_int_equal(e.state, XCNI_CT_ESTABLISHED);
@@ -492,14 +486,7 @@ static void lb46u_dsr_backend(void **state)
 	assert_true(found);
 	assert_int_equal(e.flags, XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR);
 	assert_int_equal(e.rev_nat, 349);
-	r = from_dev(DEV_B, IP_B, 5353, CLIENT, 50242, IPPROTO_UDP, 0);
-	r.payload = 12;
-	len = frame(&r, in);
-	t = r;
-	t.saddr = ip4(NV4);
-	t.sport = 30188;
-	wlen = frame(&t, want);
-	expect(FROM_POD_LB, DEV_B, in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen);
+	b_answers4(CLIENT, 50242, 5353, IPPROTO_UDP, 0, NV4, 30188);
 }
 
 /* No conntrack entry for client:sp -> dst:dp (TCP): what a refused packet leaves. */
