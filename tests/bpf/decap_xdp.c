@@ -559,6 +559,38 @@ static int dxn_sh(const char *cmd)
 }
 
 /*
+ * DSR frontends of other nodes, as every node holds them (dxn_dsr's
+ * flows: lb_setup's N2:30080/TCP -> B:8080, index 25, besides): [NV]:30085/TCP
+ * -> B6:8080 (330) and NV4:30187/TCP -> B:8080 (348); another node of
+ * either underlay, DXD_N3 and DXD_NW.
+ */
+#define DXD_N3 "192.168.77.3" /* another node of the IPv4 underlay */
+#define DXD_NW "fc00:77::3" /* and of the IPv6 one */
+#define DXD_NV4 "192.168.79.2" /* nv's IPv4 InternalIP: its IPv4 NodePorts' frontends */
+
+static int dxd_setup(void)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct xcni_tunnel t = { .node = "n3" };
+	struct xcni_tunstat zero[ncpu];
+	uint32_t n3 = ip4(DXD_N3);
+	int err;
+
+	memset(zero, 0, sizeof(zero));
+	if (bpf_map_update_elem(map_fd("xcni_tunnel"), &n3, &t, BPF_ANY) ||
+	    bpf_map_update_elem(map_fd("xcni_tunstat"), &n3, zero, BPF_ANY))
+		return -errno;
+	if ((err = ul6_node(DXD_NW, "nw", "fd00:95::3", 0x3101)))
+		return err;
+	be6(3301, B6, 8080);
+	svc6(NV, 30085, IPPROTO_TCP, 330, 0, (const uint32_t[]){ 3301 }, 1);
+	if (be_set(3481, IP_B, 8080, XCNI_BE_ACTIVE) ||
+	    svc_set(DXD_NV4, 30187, IPPROTO_TCP, 348, 0, 0, 0, (const uint32_t[]){ 3481 }, 1, 0))
+		return -EIO;
+	return 0;
+}
+
+/*
  * The group's programs, the clients reachable out of the underlay device
  * (a route and a permanent neighbour each: bpf_redirect_neigh's), a packet
  * socket on it, the IPv6 underlay's address and nv's neighbour entry,
@@ -601,6 +633,8 @@ static int dxn_setup(void **state)
 	v = (struct xcni_ipcache_val){ .identity = XCNI_ID_HOST };
 	if (bpf_map_update_elem(map_fd("xcni_ipcache"), &k, &v, BPF_ANY))
 		return -errno;
+	if ((err = dxd_setup()))
+		return err;
 	be6(3401, DXN_RV6, 80);
 	svc6(NODE6, 30181, IPPROTO_TCP, 340, 0, (const uint32_t[]){ 3401 }, 1);
 	be6(3411, DXN_RV6, 5353);
@@ -714,9 +748,13 @@ struct dxn_row {
 	bool decap, inner6;
 	const char *node;
 	int ret, reason; /* tc's (from-overlay) */
-	/* what must leave the underlay device (tc's output), none if NULL */
+	/* what must leave the underlay device (tc's output), none if NULL;
+	 * to_pod: tc's output into a pod (redirect_peer, which the live run
+	 * cannot show here: the pods' peers share this netns), nothing out of
+	 * the underlay */
 	const uint8_t *want;
 	size_t want_len;
+	bool to_pod;
 	/* the fast path sends it itself (XDP_TX): its frame and conntrack
 	 * tc's, compared on the XDP program alone (on a veth XDP_TX needs an
 	 * XDP program on the peer to be seen) */
@@ -727,6 +765,12 @@ struct dxn_row {
 #define DXN_ROW(nm, nd, dc, i6, no, rt, rs, w, wl)                                                \
 	(&(struct dxn_row){ .name = (nm), .n = (nd), .decap = (dc), .inner6 = (i6), .node = (no), \
 			    .ret = (rt), .reason = (rs), .want = (w), .want_len = (wl) })
+
+/* A row whose tc delivers want into a pod, counted fwd-decap. */
+#define DXN_POD(nm, nd, dc, i6, no, w, wl)                                                        \
+	(&(struct dxn_row){ .name = (nm), .n = (nd), .decap = (dc), .inner6 = (i6), .node = (no), \
+			    .ret = TC_ACT_REDIRECT, .reason = XCNI_FWD_DECAP, .want = (w),         \
+			    .want_len = (wl), .to_pod = true })
 
 /* A row the fast path must send itself (XDP_TX), as tc would. */
 #define DXN_TX(nm, nd) (&(struct dxn_row){ .name = (nm), .n = (nd), .xdp_tx = true })
@@ -849,7 +893,7 @@ static void dxn_check(const struct dxn_row *d, const uint8_t *in, size_t len)
 			 (unsigned long long)b_xdp);
 	assert_int_equal(c1.t.rx_packets - c0.t.rx_packets, c2.t.rx_packets - c1.t.rx_packets);
 	assert_int_equal(c1.t.rx_bytes - c0.t.rx_bytes, c2.t.rx_bytes - c1.t.rx_bytes);
-	if (!d->want) {
+	if (!d->want || d->to_pod) {
 		if (wire_len)
 			fail_msg("%s: XDP then tc sent %zu bytes out of the underlay", d->name,
 				 wire_len);
@@ -881,100 +925,295 @@ static void dxn_open(const struct dxn_node *n, const uint8_t *in, size_t len)
 }
 
 /*
+ * Geneve from sender to this node around inner (ilen bytes, the inner
+ * family inner6) over n's underlay (dxn46: IPv6, else IPv4), no options,
+ * its outer source port (and IPv6 flow label) the inner flow's
+ * s:sp -> d:dp/proto, as the sender computes it. Its length.
+ */
+static size_t dxn_wrap(const struct dxn_node *n, bool inner6, const uint8_t *inner, size_t ilen,
+		       const char *sender, const char *s, uint16_t sp, const char *d, uint16_t dp,
+		       uint8_t proto, uint8_t *out)
+{
+	if (n == &dxn46)
+		return geneve_wrap_ul6(inner, ilen, sender, NODE6, geneve_hash6(s, sp, d, dp, proto),
+				       VNI, out);
+	if (inner6)
+		return geneve_wrap6(inner, ilen, sender, NODE_IP, geneve_sport6(s, sp, d, dp, proto),
+				    VNI, out);
+	return geneve_wrap((struct xcni_ct_key){ .saddr = ip4(s), .daddr = ip4(d), .sport = htons(sp),
+						 .dport = htons(dp), .proto = proto },
+			   inner, ilen, inner, sender, NODE_IP, VNI, 0, out);
+}
+
+/*
+ * A NodePort flow this node SNATed, its client's port kept: CLIENT:cport
+ * -> NODE_IP:fport, or CLIENT6 -> [NODE6]:fport (inner6), to be:bport on
+ * sender, over n's underlay; decap: its backend's answer taken apart at
+ * XDP (else left to tc untouched).
+ */
+struct dxr_case {
+	const char *name;
+	struct dxn_node *n;
+	bool inner6, decap;
+	const char *be, *sender;
+	uint16_t cport, fport, bport;
+	uint8_t proto;
+};
+
+static const struct dxr_case dxr_cases[] = {
+	{ "IPv6 in IPv6: RV6's SYN-ACK to a SNATed [NODE6]:30181 flow", &dxn46, true, true,
+	  DXN_RV6, DXN_NV, 52001, 30181, 80, IPPROTO_TCP },
+	/* UDP: the checksum following. */
+	{ "IPv6 in IPv6: RV6's UDP answer to a SNATed [NODE6]:30182 flow", &dxn46, true, true,
+	  DXN_RV6, DXN_NV, 52002, 30182, 5353, IPPROTO_UDP },
+	{ "IPv4 in IPv6: RV4's SYN-ACK to a SNATed NODE_IP:30185 flow", &dxn46, false, true,
+	  DXN_RV4, DXN_NV, 52101, 30185, 80, IPPROTO_TCP },
+	{ "IPv6 in IPv4: R6N's SYN-ACK to a SNATed [NODE6]:30081 flow", &dxn4, true, true, R6N, N2,
+	  52301, 30081, 80, IPPROTO_TCP },
+	{ "IPv4 in IPv4: R's SYN-ACK to a SNATed NODE_IP:30081 flow, left to tc untouched", &dxn4,
+	  false, false, IP_R, N2, 52201, 30081, 80, IPPROTO_TCP },
+};
+
+/*
  * (a) The backend's answer to a SNATed NodePort flow, from its node in
- * Geneve: IPv6 in IPv6 and IPv4 in IPv6 (nv's RV6 and RV4 answering
- * through NODE6) and IPv6 in IPv4 (n2's R6N through NODE_IP) are taken
- * apart at XDP and made the frontend's again in tc, frontend -> client
- * out of the underlay, as tc alone does; IPv4 in IPv4 to NODE_IP is left
- * to tc untouched (from_overlay4's nodeport_reply reads the outer headers).
+ * Geneve (dxr_cases): IPv6 in IPv6 and IPv4 in IPv6 (nv's RV6 and RV4
+ * answering through NODE6) and IPv6 in IPv4 (n2's R6N through NODE_IP)
+ * are taken apart at XDP and made the frontend's again in tc, frontend ->
+ * client out of the underlay, as tc alone does; IPv4 in IPv4 to NODE_IP is
+ * left to tc untouched (from_overlay4's nodeport_reply reads the outer
+ * headers). The client's request opens the flow through tc alone first.
  */
 static void dxn_replies(void **state)
 {
 	uint8_t in[DXN_BIG], inner[DXN_BIG], want[DXN_BIG];
+	size_t ilen, wlen;
 	struct g6 f6, r6;
-	struct fr f, r, t;
-	size_t len, ilen, wlen;
+	struct fr f, r;
 
 	(void)state;
-	/* IPv6 in IPv6: CLIENT6 -> [NODE6]:30181, SNATed to NODE6:52001 -> RV6:80 on nv. */
-	f6 = outside6_to(CLIENT6, 52001, NODE6, 30181, IPPROTO_TCP, T_SYN);
-	len = frame6(&f6, in);
-	dxn_open(&dxn46, in, len);
-	r6 = outside6_to(DXN_RV6, 80, NODE6, 52001, IPPROTO_TCP, T_SYN | T_ACK);
-	ilen = frame6(&r6, inner);
-	len = geneve_wrap_ul6(inner, ilen, DXN_NV, NODE6,
-			      geneve_hash6(DXN_RV6, 80, NODE6, 52001, IPPROTO_TCP), VNI, in);
-	wlen = frame6_as(&r6, NODE6, 30181, CLIENT6, 52001, want);
-	dxn_check(DXN_ROW("IPv6 in IPv6: RV6's SYN-ACK to a SNATed [NODE6]:30181 flow",
-			  &dxn46, true, true, DXN_NV, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want,
-			  wlen), in, len);
-	/* And UDP ([NODE6]:30182 -> RV6:5353), the checksum following. */
-	f6 = outside6_to(CLIENT6, 52002, NODE6, 30182, IPPROTO_UDP, 0);
-	len = frame6(&f6, in);
-	dxn_open(&dxn46, in, len);
-	r6 = outside6_to(DXN_RV6, 5353, NODE6, 52002, IPPROTO_UDP, 0);
-	ilen = frame6(&r6, inner);
-	len = geneve_wrap_ul6(inner, ilen, DXN_NV, NODE6,
-			      geneve_hash6(DXN_RV6, 5353, NODE6, 52002, IPPROTO_UDP), VNI, in);
-	wlen = frame6_as(&r6, NODE6, 30182, CLIENT6, 52002, want);
-	dxn_check(DXN_ROW("IPv6 in IPv6: RV6's UDP answer to a SNATed [NODE6]:30182 flow",
-			  &dxn46, true, true, DXN_NV, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want,
-			  wlen), in, len);
+	for (size_t i = 0; i < ARRAY_SIZE(dxr_cases); i++) {
+		const struct dxr_case *c = &dxr_cases[i];
+		uint8_t fl = c->proto == IPPROTO_TCP ? T_SYN : 0, rfl = fl ? T_SYN | T_ACK : 0;
 
-	/* IPv4 in IPv6: CLIENT -> NODE_IP:30185, SNATed to NODE_IP:52101 -> RV4:80 on nv. */
-	f = from_outside(CLIENT, 52101, 30185, TH_SYN);
-	len = frame(&f, in);
-	dxn_open(&dxn46, in, len);
-	r = (struct fr){ .smac = pods[DEV_U].mac, .dmac = pods[DEV_U].host_mac,
-			 .saddr = ip4(DXN_RV4), .daddr = ip4(NODE_IP), .sport = 80, .dport = 52101,
-			 .proto = IPPROTO_TCP, .flags = TH_SYN | TH_ACK };
-	ilen = frame(&r, inner);
-	len = geneve_wrap_ul6(inner, ilen, DXN_NV, NODE6,
-			      geneve_hash6(DXN_RV4, 80, NODE_IP, 52101, IPPROTO_TCP), VNI, in);
-	t = r;
-	t.saddr = ip4(NODE_IP);
-	t.sport = 30185;
-	t.daddr = ip4(CLIENT);
-	t.dport = 52101;
-	wlen = frame(&t, want);
-	dxn_check(DXN_ROW("IPv4 in IPv6: RV4's SYN-ACK to a SNATed NODE_IP:30185 flow",
-			  &dxn46, true, false, DXN_NV, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want,
-			  wlen), in, len);
+		if (c->inner6) {
+			f6 = outside6_to(CLIENT6, c->cport, NODE6, c->fport, c->proto, fl);
+			dxn_open(c->n, in, frame6(&f6, in));
+			r6 = outside6_to(c->be, c->bport, NODE6, c->cport, c->proto, rfl);
+			ilen = frame6(&r6, inner);
+			wlen = frame6_as(&r6, NODE6, c->fport, CLIENT6, c->cport, want);
+		} else {
+			/* from_outside's: TCP */
+			f = from_outside(CLIENT, c->cport, c->fport, TH_SYN);
+			dxn_open(c->n, in, frame(&f, in));
+			r = (struct fr){ .smac = pods[DEV_U].mac, .dmac = pods[DEV_U].host_mac,
+					 .saddr = ip4(c->be), .daddr = ip4(NODE_IP), .sport = c->bport,
+					 .dport = c->cport, .proto = IPPROTO_TCP,
+					 .flags = TH_SYN | TH_ACK };
+			ilen = frame(&r, inner);
+			r.saddr = ip4(NODE_IP);
+			r.sport = c->fport;
+			r.daddr = ip4(CLIENT);
+			wlen = frame(&r, want);
+		}
+		dxn_check(DXN_ROW(c->name, c->n, c->decap, c->inner6, c->sender, TC_ACT_REDIRECT,
+				  XCNI_FWD_REPLY, want, wlen),
+			  in, dxn_wrap(c->n, c->inner6, inner, ilen, c->sender, c->be, c->bport,
+				       c->inner6 ? NODE6 : NODE_IP, c->cport, c->proto, in));
+	}
+}
 
-	/* IPv6 in IPv4: CLIENT6 -> [NODE6]:30081, SNATed to NODE6:52301 -> R6N:80 on n2. */
-	f6 = outside6_to(CLIENT6, 52301, NODE6, 30081, IPPROTO_TCP, T_SYN);
-	len = frame6(&f6, in);
-	dxn_open(&dxn4, in, len);
-	r6 = outside6_to(R6N, 80, NODE6, 52301, IPPROTO_TCP, T_SYN | T_ACK);
-	ilen = frame6(&r6, inner);
-	len = geneve_wrap6(inner, ilen, N2, NODE_IP,
-			   geneve_sport6(R6N, 80, NODE6, 52301, IPPROTO_TCP), VNI, in);
-	wlen = frame6_as(&r6, NODE6, 30081, CLIENT6, 52301, want);
-	dxn_check(DXN_ROW("IPv6 in IPv4: R6N's SYN-ACK to a SNATed [NODE6]:30081 flow",
-			  &dxn4, true, true, N2, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen),
-		  in, len);
+/* ---- A DSR flow at its backend's node, decapsulated at XDP ---------------- */
 
-	/* IPv4 in IPv4: CLIENT -> NODE_IP:30081, SNATed to NODE_IP:52201 -> R:80 on n2. */
-	f = from_outside(CLIENT, 52201, 30081, TH_SYN);
-	len = frame(&f, in);
-	dxn_open(&dxn4, in, len);
-	r = (struct fr){ .smac = pods[DEV_U].mac, .dmac = pods[DEV_U].host_mac,
-			 .saddr = ip4(IP_R), .daddr = ip4(NODE_IP), .sport = 80, .dport = 52201,
-			 .proto = IPPROTO_TCP, .flags = TH_SYN | TH_ACK };
-	ilen = frame(&r, inner);
-	len = geneve_wrap((struct xcni_ct_key){ .saddr = ip4(IP_R), .daddr = ip4(NODE_IP),
-						.sport = htons(80), .dport = htons(52201),
-						.proto = IPPROTO_TCP },
-			  inner, ilen, inner, N2, NODE_IP, VNI, 0, in);
-	t = r;
-	t.saddr = ip4(NODE_IP);
-	t.sport = 30081;
-	t.daddr = ip4(CLIENT);
-	t.dport = 52201;
-	wlen = frame(&t, want);
-	dxn_check(DXN_ROW("IPv4 in IPv4: R's SYN-ACK to a SNATed NODE_IP:30081 flow, left to tc "
-			  "untouched", &dxn4, false, false, N2, TC_ACT_REDIRECT, XCNI_FWD_REPLY,
-			  want, wlen), in, len);
+/*
+ * A NodePort DSR flow client:cport -> be:8080 that node took at its
+ * frontend fe:fport (the option's family fam: XCNI_AF_INET, or 0 for IPv6)
+ * and sends this node, the backend's, in Geneve over n's underlay: the
+ * first packet with the option, the rest without (dxn_dsr).
+ */
+struct dxd_case {
+	const char *name;
+	struct dxn_node *n; /* dxn4: the IPv4 underlay; dxn46: the IPv6 one */
+	bool inner6;
+	const char *node, *other; /* the sender; another node of the same underlay */
+	const char *client, *be;
+	uint16_t cport;
+	const char *fe;
+	uint16_t fport;
+	uint8_t fam;
+	uint16_t rev_nat; /* fe:fport's index here */
+};
+
+static const struct dxd_case dxd_cases[] = {
+	{ "IPv4 in IPv4", &dxn4, false, N2, DXD_N3, CLIENT, IP_B, 50601, N2, 30080, XCNI_AF_INET,
+	  25 },
+	{ "IPv6 in IPv4", &dxn4, true, N2, DXD_N3, CLIENT6, B6, 50602, NV, 30085, 0, 330 },
+	{ "IPv6 in IPv6", &dxn46, true, NV, DXD_NW, CLIENT6, B6, 50603, NV, 30085, 0, 330 },
+	{ "IPv4 in IPv6", &dxn46, false, NV, DXD_NW, CLIENT, IP_B, 50604, DXD_NV4, 30187,
+	  XCNI_AF_INET, 348 },
+};
+
+/* The client's TCP packet (flags) to be:8080 as the sender put it in Geneve
+ * (one hop less), or, at_b, as this node delivers it into B. Its length. */
+static size_t dxd_inner(const struct dxd_case *c, uint8_t flags, bool at_b, uint8_t *out)
+{
+	struct g6 f6;
+	struct fr f;
+
+	if (c->inner6) {
+		f6 = outside6_to(c->client, c->cport, c->be, 8080, IPPROTO_TCP, flags);
+		f6.hop = 63;
+		if (at_b)
+			f6 = into6(f6, DEV_B);
+		return frame6(&f6, out);
+	}
+	f = (struct fr){ .smac = pods[DEV_U].mac, .dmac = pods[DEV_U].host_mac,
+			 .saddr = ip4(c->client), .daddr = ip4(c->be), .sport = c->cport,
+			 .dport = 8080, .proto = IPPROTO_TCP, .flags = flags, .ttl = 63 };
+	if (at_b)
+		f = into(f, DEV_B);
+	return frame(&f, out);
+}
+
+/* That packet in node's Geneve to this node, with the option (opt) or without. */
+static size_t dxd_geneve(const struct dxd_case *c, const char *node, uint8_t flags, bool opt,
+			 uint8_t *out)
+{
+	uint8_t inner[FRAME_MAX];
+	size_t ilen = dxd_inner(c, flags, false, inner),
+	       len = dxn_wrap(c->n, c->inner6, inner, ilen, node, c->client, c->cport, c->be, 8080,
+			      IPPROTO_TCP, out);
+
+	return opt ? with_dsr_opt(out, len, c->n == &dxn46, c->fe, c->fport, IPPROTO_TCP, c->fam) :
+		     len;
+}
+
+/* The flow's entry as the option left it: NodePort and DSR, the frontend's
+ * index, the sender (its IPv6 address folded over the IPv6 underlay). */
+static void dxd_entry(const struct dxd_case *c)
+{
+	const uint8_t fl = XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR;
+	struct xcni_ct_entry e = c->inner6 ? flow_entry6(c->client, c->cport, c->be, 8080, fl) :
+					     flow_entry4(ip4(c->client), ip4(c->be), c->cport, 8080, fl);
+	uint32_t w[4];
+
+	assert_int_equal(e.rev_nat, c->rev_nat);
+	if (c->n == &dxn46) {
+		in6(c->node, (uint8_t *)w);
+		assert_int_equal(e.nat_addr, w[0] ^ w[1] ^ w[2] ^ w[3]);
+	} else {
+		assert_int_equal(e.nat_addr, ip4(c->node));
+	}
+}
+
+/* B's SYN-ACK through from_pod: from the frontend fe:fport, out of the underlay (DSR). */
+static void dxd_reply(const struct dxd_case *c)
+{
+	if (c->inner6)
+		b_answers(c->client, c->cport, 8080, IPPROTO_TCP, T_SYN | T_ACK, c->fe, c->fport);
+	else
+		b_answers4(c->client, c->cport, 8080, IPPROTO_TCP, TH_SYN | TH_ACK, c->fe, c->fport);
+}
+
+/*
+ * The sender's frame in taken apart at XDP with a record whose cookie is
+ * not from_overlay's (forged, or another agent's): from_overlay must take
+ * it for the plain packet it looks like, exactly as tc alone takes those
+ * bytes without a record (the same reason and bytes, conntrack alike),
+ * never as Geneve of the DSR flow: not fwd-decap, nothing counted to the
+ * sender's tunnel.
+ */
+static void dxd_forged(const struct dxd_case *c, const uint8_t *in, size_t len)
+{
+	struct msnap before[DXN_NMAPS], after_plain[DXN_NMAPS], after_live[DXN_NMAPS];
+	int fd = bpf_program__fd(c->n->xdp->progs.xdp_underlay), i_plain, i_live, ret;
+	uint8_t out[DXN_BIG + 64], plain_out[DXN_BIG];
+	struct dx_count c0, c1, c2;
+	__u64 b_plain = 0, b_live = 0;
+	size_t out_len, plain_len;
+	__u32 metalen;
+
+	c->n->xdp->bss->decap_cookie_xdp[1] ^= 1;
+	assert_int_equal(dx_xdp_once_fd(fd, in, len, out, sizeof(out), &out_len, &metalen),
+			 XDP_PASS);
+	assert_int_equal(metalen, sizeof(struct xcni_decap_meta));
+	dxn_snap(before);
+	dx_read_at(&c0, c->node);
+	ret = dxn_tc(c->n, out + metalen, out_len - metalen, plain_out, &plain_len);
+	dx_read_at(&c1, c->node);
+	assert_true(ring_buffer__consume(env.rb) >= 0);
+	dxn_snap(after_plain);
+	for (size_t i = 0; i < DXN_NMAPS; i++)
+		assert_int_equal(snap_restore(&before[i]), 0);
+	dxn_attach(c->n);
+	dxn_drain();
+	dx_xdp_live_fd(fd, in, len);
+	dx_read_at(&c2, c->node);
+	assert_true(ring_buffer__consume(env.rb) >= 0);
+	c->n->xdp->bss->decap_cookie_xdp[1] ^= 1;
+	i_plain = dx_moved(&c0, &c1, &b_plain);
+	i_live = dx_moved(&c1, &c2, &b_live);
+	print_message("  %s: the ACK with a forged record: tc's verdict %d, %s, as those bytes "
+		      "plain\n", c->name, ret,
+		      i_live < 0 ? "uncounted" : reason_name(i_live / XCNI_NR_DIRS));
+	if (i_plain != i_live || b_plain != b_live)
+		fail_msg("%s: forged record: tc alone on the plain bytes counted %s (%llu bytes), "
+			 "XDP then tc %s (%llu bytes)", c->name,
+			 i_plain < 0 ? "-" : reason_name(i_plain / XCNI_NR_DIRS),
+			 (unsigned long long)b_plain,
+			 i_live < 0 ? "-" : reason_name(i_live / XCNI_NR_DIRS),
+			 (unsigned long long)b_live);
+	assert_int_not_equal(i_live, XCNI_METRIC_IDX(XCNI_FWD_DECAP, XCNI_DIR_FROM_OVERLAY));
+	assert_int_equal(c2.t.rx_packets, c1.t.rx_packets);
+	dxn_snap(after_live);
+	dxn_same(after_plain, after_live, 0, "conntrack after a forged record is not tc's", c->name);
+	dxn_free(before);
+	dxn_free(after_plain);
+	dxn_free(after_live);
+}
+
+/*
+ * (c) The later packets of a NodePort DSR flow at the backend's node
+ * (dxd_cases: IPv4 in IPv4, IPv6 in IPv4, IPv6 in IPv6, IPv4 in IPv6).
+ * The first packet, with the option, is left to tc by the XDP program
+ * (options stay at tc) and tc behind it records the flow as tc alone does
+ * (the frontend's index, the sender); B's SYN-ACK leaves from the frontend
+ * out of the underlay; the client's ACK without the option is taken apart
+ * at XDP and delivered into B exactly as tc alone delivers it (reason,
+ * bytes, tunnel counters, conntrack). Refused as tc refuses it: the same
+ * ACK from another node of that underlay (drop-inner-spoof: not its
+ * flow). Not trusted: the sender's ACK with a record of another cookie.
+ */
+static void dxn_dsr(void **state)
+{
+	uint8_t in[FRAME_MAX], want[FRAME_MAX];
+	char name[3][160];
+	size_t len, wlen;
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(dxd_cases); i++) {
+		const struct dxd_case *c = &dxd_cases[i];
+
+		snprintf(name[0], sizeof(name[0]), "%s: %s's SYN with the option: left to tc, "
+			 "the flow recorded", c->name, c->node);
+		snprintf(name[1], sizeof(name[1]), "%s: its ACK without the option: decapsulated "
+			 "at XDP, into B as tc", c->name);
+		snprintf(name[2], sizeof(name[2]), "%s: that ACK from %s, another node: "
+			 "drop-inner-spoof", c->name, c->other);
+		len = dxd_geneve(c, c->node, TH_SYN, true, in);
+		wlen = dxd_inner(c, TH_SYN, true, want);
+		dxn_check(DXN_POD(name[0], c->n, false, c->inner6, c->node, want, wlen), in, len);
+		dxd_entry(c);
+		dxd_reply(c);
+		len = dxd_geneve(c, c->node, TH_ACK, false, in);
+		wlen = dxd_inner(c, TH_ACK, true, want);
+		dxn_check(DXN_POD(name[1], c->n, true, c->inner6, c->node, want, wlen), in, len);
+		dxd_entry(c);
+		len = dxd_geneve(c, c->other, TH_ACK, false, in);
+		dxn_check(DXN_ROW(name[2], c->n, true, c->inner6, c->other, TC_ACT_SHOT,
+				  XCNI_DROP_INNER_SPOOF, NULL, 0), in, len);
+		len = dxd_geneve(c, c->node, TH_ACK, false, in);
+		dxd_forged(c, in, len);
+	}
 }
 
 /* TCP from CLIENT to NODE_IP:dp, tot_len bytes, DF. */
@@ -1047,6 +1286,7 @@ static void dxn_too_big(void **state)
 
 static const struct CMUnitTest decap_xdp_np_tests[] = {
 	cmocka_unit_test_setup(dxn_replies, dxn_setup),
+	cmocka_unit_test(dxn_dsr),
 	cmocka_unit_test_teardown(dxn_too_big, dxn_teardown),
 };
 

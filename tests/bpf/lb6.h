@@ -95,7 +95,7 @@ void lb6_setup(void **state);
  * harness's maps, and node a behind that underlay (xcni_tunnel6, its counters) with
  * its pod p. */
 struct from_overlay *ul6_load(int lb);
-/* nodeport_ul46.c's from_overlay of a node with node_ip NODE_IP on the IPv6
+/* nodeport.c's, for nodeport_ul46.c: the from_overlay of a node with node_ip NODE_IP on the IPv6
  * underlay (node_ip6 NODE6), lb_enabled; dsr: lb_dsr. */
 struct from_overlay *ul46_load(int dsr);
 int ul6_node(const char *a, const char *name, const char *p, uint32_t id);

@@ -775,6 +775,30 @@ static void lb6u_nodeport_remote(void **state)
 
 /* ---- The backend's ICMP error about the SNATed flow ---------------------- */
 
+/* Declared in nodeport.h (nodeport_ul46.c's IPv6-underlay twin uses it too). */
+size_t np4_frag_err(const char *be, uint16_t cport, uint16_t fport, uint8_t *inner, uint8_t *want,
+		    size_t *wlen)
+{
+	struct fr sent = from_outside(CLIENT, cport, fport, TH_ACK), err, t;
+	uint8_t q[FRAME_MAX], qw[FRAME_MAX];
+	size_t ilen;
+
+	sent.ttl = 63;
+	frame(&sent, qw);
+	sent.saddr = ip4(NODE_IP);
+	sent.daddr = ip4(be);
+	sent.dport = 80;
+	frame(&sent, q);
+	err = (struct fr){ .smac = pods[DEV_U].mac, .dmac = pods[DEV_U].host_mac,
+			   .saddr = ip4(be), .daddr = ip4(NODE_IP), .proto = IPPROTO_ICMP };
+	ilen = icmp_error(&err, 3, 4, q, inner);
+	t = err;
+	t.saddr = ip4(NODE_IP);
+	t.daddr = ip4(CLIENT);
+	*wlen = icmp_error(&t, 3, 4, qw, want);
+	return ilen;
+}
+
 /*
  * An ICMP error about a NodePort flow SNATed to R (lb_nodeport_remote's:
  * CLIENT:50001 -> NODE_IP:30081, sent as NODE_IP:50001 -> R:80): R's
@@ -785,33 +809,18 @@ static void lb6u_nodeport_remote(void **state)
  */
 static void lb_nodeport_icmp(void **state)
 {
-	uint8_t q[FRAME_MAX], qw[FRAME_MAX], inner[FRAME_MAX], in[FRAME_MAX], want[FRAME_MAX];
+	uint8_t inner[FRAME_MAX], in[FRAME_MAX], want[FRAME_MAX];
 	struct xcni_ct_key tuple = { .saddr = ip4(IP_R), .daddr = ip4(NODE_IP),
 				     .proto = IPPROTO_ICMP };
-	struct fr sent = from_outside(CLIENT, 50001, 30081, TH_ACK), err, t;
 	size_t len, ilen, wlen;
 
 	(void)state;
-	sent.ttl = 63;
-	frame(&sent, qw);
-	sent.saddr = ip4(NODE_IP);
-	sent.daddr = ip4(IP_R);
-	sent.dport = 80;
-	frame(&sent, q);
-	err = (struct fr){ .smac = pods[DEV_U].mac, .dmac = pods[DEV_U].host_mac,
-			   .saddr = ip4(IP_R), .daddr = ip4(NODE_IP), .proto = IPPROTO_ICMP };
-	ilen = icmp_error(&err, 3, 4, q, inner);
+	ilen = np4_frag_err(IP_R, 50001, 30081, inner, want, &wlen);
 	len = geneve_wrap(tuple, inner, ilen, inner, N2, NODE_IP, VNI, 0, in);
-	t = err;
-	t.saddr = ip4(NODE_IP);
-	t.daddr = ip4(CLIENT);
-	wlen = icmp_error(&t, 3, 4, qw, want);
 	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen);
 
 	/* About a port this node did not SNAT: decapsulated for the stack, untouched. */
-	sent.sport = 50999;
-	frame(&sent, q);
-	ilen = icmp_error(&err, 3, 4, q, inner);
+	ilen = np4_frag_err(IP_R, 50999, 30081, inner, want, &wlen);
 	len = geneve_wrap(tuple, inner, ilen, inner, N2, NODE_IP, VNI, 0, in);
 	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_OK, XCNI_FWD_DECAP_HOST, inner, ilen);
 }
@@ -1080,21 +1089,21 @@ static void lb6_remote_reply(void **state)
 /*
  * This node's from_overlay on the IPv6 underlay, node_ip6 NODE6 (lb6.h's:
  * this node's IPv6 InternalIP, here its underlay address); lb: with Services
- * in BPF.
+ * in BPF (dsr: lb_dsr); node_ip: its IPv4 address, if it has one.
  */
-struct from_overlay *ul6_load(int lb)
+static struct from_overlay *ul_load(int lb, int dsr, uint32_t node_ip)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = env.pin_dir);
 	struct from_overlay *o = from_overlay__open_opts(&opts);
-	uint32_t n6[4];
 
 	if (!o)
 		return NULL;
-	if (inet_pton(AF_INET6, NODE6, n6) != 1)
+	if (inet_pton(AF_INET6, NODE6, (void *)o->rodata->node_ip6) != 1)
 		goto fail;
 	o->rodata->vni = VNI;
 	o->rodata->lb_enabled = (uint32_t)lb;
-	memcpy((void *)o->rodata->node_ip6, n6, 16);
+	o->rodata->lb_dsr = (uint32_t)dsr;
+	o->rodata->node_ip = node_ip;
 	UL_SVC_RANGES(o->rodata);
 	if (from_overlay__load(o))
 		goto fail;
@@ -1102,6 +1111,17 @@ struct from_overlay *ul6_load(int lb)
 fail:
 	from_overlay__destroy(o);
 	return NULL;
+}
+
+struct from_overlay *ul6_load(int lb)
+{
+	return ul_load(lb, 0, 0);
+}
+
+/* nodeport_ul46.c's: a node with an IPv4 address (NODE_IP) on the IPv6 underlay. */
+struct from_overlay *ul46_load(int dsr)
+{
+	return ul_load(1, dsr, ip4(NODE_IP));
 }
 
 /* Node a behind the IPv6 underlay (its tunnel and counters), its pod p (identity id). */

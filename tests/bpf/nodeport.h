@@ -9,6 +9,8 @@
 #ifndef XCNI_TESTS_BPF_NODEPORT_H
 #define XCNI_TESTS_BPF_NODEPORT_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "lb.h"
@@ -35,6 +37,37 @@ struct xcni_ct_entry flow_entry6(const char *s, uint16_t sp, const char *d, uint
 size_t np_frag_needed_want(const uint8_t *in, uint16_t mtu, uint8_t *want);
 size_t np_ptb_want(const uint8_t *in, const char *fe, const char *client, uint32_t mtu,
 		   uint8_t *want);
+/*
+ * nodeport_dsr.c: Geneve pkt (len bytes, no options; the outer header IPv6
+ * when ip6, else IPv4) with the DSR option for [fe]:fport/proto (RFC 8926
+ * 3.5: class 0xfff0, type 0x81; family XCNI_AF_INET: fe IPv4, 0: IPv6) when
+ * fe is given: 24 bytes after the Geneve header, whose option length
+ * becomes 6 words and its C bit set; the outer lengths grow by them (IPv4's
+ * checksum computed again). The new length.
+ */
+size_t with_dsr_opt(uint8_t *pkt, size_t len, bool ip6, const char *fe, uint16_t fport,
+		    uint8_t proto, uint8_t family);
+/* nodeport_dsr.c: B's answer B:bport -> client:cport (TCP flags; UDP with
+ * 12 bytes) through from_pod, of a DSR flow another node took at its
+ * frontend fe:fport: from the frontend, out of the underlay, IPv6
+ * (b_answers, B6) or IPv4 (b_answers4, IP_B). */
+void b_answers(const char *client, uint16_t cport, uint16_t bport, uint8_t proto, uint8_t flags,
+	       const char *fe, uint16_t fport);
+void b_answers4(const char *client, uint16_t cport, uint16_t bport, uint8_t proto, uint8_t flags,
+		const char *fe, uint16_t fport);
+/* nodeport.c: the backend be's ICMP fragmentation needed (3/4), from its node
+ * in Geneve, about the SNATed NodePort flow CLIENT:cport -> NODE_IP:fport
+ * (NODE_IP:cport -> be:80 behind it, one hop less): the error be -> NODE_IP
+ * into inner (its length returned), and what the client must get into
+ * want (*wlen): the error from NODE_IP quoting what it sent. */
+size_t np4_frag_err(const char *be, uint16_t cport, uint16_t fport, uint8_t *inner, uint8_t *want,
+		    size_t *wlen);
+/* np_mtu.c: in (len bytes, up to 2048) through tc program fd on the
+ * underlay device (after the XDP differential's run of it, npx_before_fd,
+ * with xdp_diff): verdict ret, counted once under reason (from-overlay);
+ * its output in out (2048 bytes), its length. */
+size_t np_run_big(int fd, const uint8_t *in, size_t len, int ret, int reason, uint8_t *out,
+		  bool xdp_diff);
 /* The packets sent towards node over the IPv6 underlay (xcni_tunstat6, all CPUs). */
 uint64_t tx_to(const char *node);
 

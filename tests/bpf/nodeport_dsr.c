@@ -76,15 +76,9 @@ static void be16_add(uint8_t *p, size_t n)
 	p[1] = (uint8_t)v;
 }
 
-/*
- * Geneve pkt (len bytes, no options; the outer header IPv6 when ip6, else
- * IPv4) with the DSR option for [fe]:fport/proto (dsr_opt) when fe is
- * given: 24 bytes after the Geneve header, whose option length becomes 6
- * words and its C bit set (a critical option is present); the outer
- * lengths grow by them (IPv4's checksum computed again). The new length.
- */
-static size_t with_dsr_opt(uint8_t *pkt, size_t len, bool ip6, const char *fe, uint16_t fport,
-			   uint8_t proto, uint8_t family)
+/* Declared in nodeport.h (decap_xdp.c's DSR rows use it too). */
+size_t with_dsr_opt(uint8_t *pkt, size_t len, bool ip6, const char *fe, uint16_t fport,
+		    uint8_t proto, uint8_t family)
 {
 	uint8_t *ip = pkt + ETH_HLEN, *udp = ip + (ip6 ? 40 : 20), *g = udp + 8, *o = g + 8;
 	uint16_t v;
@@ -337,13 +331,7 @@ static void lb_dsr_backend(void **state)
 	assert_int_equal(e.nat_addr, ip4(N2));
 
 	/* B's SYN-ACK: from the frontend, straight out the underlay. */
-	f = from_dev(DEV_B, IP_B, 8080, CLIENT, 50022, IPPROTO_TCP, TH_SYN | TH_ACK);
-	len = frame(&f, in);
-	t = f;
-	t.saddr = ip4(N2);
-	t.sport = 30080;
-	wlen = frame(&t, want);
-	expect(FROM_POD_LB, DEV_B, in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen);
+	b_answers4(CLIENT, 50022, 8080, IPPROTO_TCP, TH_SYN | TH_ACK, N2, 30080);
 	e = ct_get(ip4(CLIENT), ip4(IP_B), 50022, 8080, IPPROTO_TCP, &found);
 	assert_int_equal(e.state, XCNI_CT_ESTABLISHED);
 
@@ -424,15 +412,30 @@ static size_t at_b(const struct g6 *f, uint8_t *want)
 	return frame6(&t, want);
 }
 
-/* B's answer B:bport -> client:cport through from_pod: from the frontend [fe]:fport, out of the underlay. */
-static void b_answers(const char *client, uint16_t cport, uint16_t bport, uint8_t proto,
-		      uint8_t flags, const char *fe, uint16_t fport)
+/* Declared in nodeport.h (decap_xdp.c's and nodeport_ul46.c's DSR rows too). */
+void b_answers(const char *client, uint16_t cport, uint16_t bport, uint8_t proto,
+	       uint8_t flags, const char *fe, uint16_t fport)
 {
 	struct g6 r = from6(DEV_B, B6, bport, client, cport, proto, flags);
 	uint8_t in[FRAME_MAX], want[FRAME_MAX];
 	size_t len = frame6(&r, in), wlen = frame6_as(&r, fe, fport, client, cport, want);
 
 	expect6(FROM_POD_LB, DEV_B, in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen);
+}
+
+void b_answers4(const char *client, uint16_t cport, uint16_t bport, uint8_t proto, uint8_t flags,
+		const char *fe, uint16_t fport)
+{
+	struct fr r = from_dev(DEV_B, IP_B, bport, client, cport, proto, flags), t = r;
+	uint8_t in[FRAME_MAX], want[FRAME_MAX];
+	size_t len, wlen;
+
+	r.payload = t.payload = proto == IPPROTO_UDP ? 12 : 0;
+	len = frame(&r, in);
+	t.saddr = ip4(fe);
+	t.sport = fport;
+	wlen = frame(&t, want);
+	expect(FROM_POD_LB, DEV_B, in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen);
 }
 
 /*

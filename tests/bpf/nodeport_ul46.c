@@ -57,29 +57,6 @@ static struct from_overlay *fo46, *fo46d; /* node_ip and node_ip6; fo46d with lb
 static struct xcni_ipcache_val node4_was; /* NODE_IP's ipcache entry before lb46u_setup */
 static int node4_had;
 
-/* A node with an IPv4 address (NODE_IP) on the IPv6 underlay (NODE6); dsr: lb_dsr. */
-struct from_overlay *ul46_load(int dsr)
-{
-	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = env.pin_dir);
-	struct from_overlay *o = from_overlay__open_opts(&opts);
-
-	if (!o)
-		return NULL;
-	o->rodata->vni = VNI;
-	o->rodata->lb_enabled = 1;
-	o->rodata->lb_dsr = (uint32_t)dsr;
-	o->rodata->node_ip = ip4(NODE_IP);
-	if (inet_pton(AF_INET6, NODE6, (void *)o->rodata->node_ip6) != 1)
-		goto fail;
-	UL_SVC_RANGES(o->rodata);
-	if (from_overlay__load(o))
-		goto fail;
-	return o;
-fail:
-	from_overlay__destroy(o);
-	return NULL;
-}
-
 static void lb46u_setup(void **state)
 {
 	struct xcni_ipcache_val v = { .identity = ID_RV, .flags = XCNI_IPC_POD | XCNI_IPC_TUN6 };
@@ -218,31 +195,16 @@ static void lb46u_nodeport_remote(void **state)
  */
 static void lb46u_nodeport_icmp(void **state)
 {
-	uint8_t q[FRAME_MAX], qw[FRAME_MAX], inner[FRAME_MAX], in[FRAME_MAX], want[FRAME_MAX];
-	struct fr sent = from_outside(CLIENT, 50201, 30185, TH_ACK), err, t;
+	uint8_t inner[FRAME_MAX], in[FRAME_MAX], want[FRAME_MAX];
 	uint32_t h = geneve_hash6(RV4, 0, NODE_IP, 0, IPPROTO_ICMP);
 	size_t len, ilen, wlen;
 
 	(void)state;
-	sent.ttl = 63;
-	frame(&sent, qw);
-	sent.saddr = ip4(NODE_IP);
-	sent.daddr = ip4(RV4);
-	sent.dport = 80;
-	frame(&sent, q);
-	err = (struct fr){ .smac = pods[DEV_U].mac, .dmac = pods[DEV_U].host_mac,
-			   .saddr = ip4(RV4), .daddr = ip4(NODE_IP), .proto = IPPROTO_ICMP };
-	ilen = icmp_error(&err, 3, 4, q, inner);
+	ilen = np4_frag_err(RV4, 50201, 30185, inner, want, &wlen);
 	len = geneve_wrap_ul6(inner, ilen, NV, NODE6, h, VNI, in);
-	t = err;
-	t.saddr = ip4(NODE_IP);
-	t.daddr = ip4(CLIENT);
-	wlen = icmp_error(&t, 3, 4, qw, want);
 	ul46_expect(fo46, in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen);
 
-	sent.sport = 50999;
-	frame(&sent, q);
-	ilen = icmp_error(&err, 3, 4, q, inner);
+	ilen = np4_frag_err(RV4, 50999, 30185, inner, want, &wlen);
 	len = geneve_wrap_ul6(inner, ilen, NV, NODE6, h, VNI, in);
 	ul46_expect(fo46, in, len, TC_ACT_OK, XCNI_FWD_DECAP_HOST, inner, ilen);
 }
@@ -401,33 +363,11 @@ static void lb46u_dsr_frontend(void **state)
 static void expect_big(struct from_overlay *o, const uint8_t *in, size_t len, int ret, int reason,
 		       const uint8_t *want, size_t wlen)
 {
-	struct xcni_metric before[XCNI_NR_METRICS], after[XCNI_NR_METRICS];
-	struct __sk_buff ctx = { .ifindex = env.ifindex[DEV_U] };
-	__u32 idx = XCNI_METRIC_IDX(reason, XCNI_DIR_FROM_OVERLAY);
-	int fd = bpf_program__fd(o->progs.from_overlay), diff, err;
-	uint8_t buf[BIG], out[BIG];
-	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = buf, .data_size_in = (__u32)len,
-		    .data_out = out, .data_size_out = BIG, .ctx_in = &ctx,
-		    .ctx_size_in = sizeof(ctx));
+	uint8_t out[BIG];
 
-	assert_true(len <= BIG);
-	memcpy(buf, in, len);
-	assert_int_equal(read_metrics(before), 0);
-	diff = npx_before_fd(fd, in, len);
-	err = bpf_prog_test_run_opts(fd, &opts);
-	if (diff)
-		npx_after(0, err, &opts);
-	assert_int_equal(err, 0);
-	assert_true(ring_buffer__consume(env.rb) >= 0);
-	assert_int_equal(read_metrics(after), 0);
-	for (__u32 i = 0; i < XCNI_NR_METRICS; i++)
-		if (after[i].packets - before[i].packets != (i == idx))
-			fail_msg("%s/%s counted %llu, want %s (verdict %d)",
-				 reason_name(i / XCNI_NR_DIRS), dir_name(i % XCNI_NR_DIRS),
-				 (unsigned long long)(after[i].packets - before[i].packets),
-				 reason_name(XCNI_REASON_IDX(reason)), opts.retval);
-	assert_int_equal((int)opts.retval, ret);
-	assert_int_equal(opts.data_size_out, wlen);
+	assert_int_equal(np_run_big(bpf_program__fd(o->progs.from_overlay), in, len, ret, reason,
+				    out, true),
+			 wlen);
 	for (size_t i = 0; i < wlen; i++)
 		if (out[i] != want[i])
 			fail_msg("output differs first at byte %zu: 0x%02x, want 0x%02x", i, out[i],
@@ -508,7 +448,7 @@ static uint32_t fold6(const char *a)
  */
 static void lb46u_dsr_backend(void **state)
 {
-	struct fr f = to_b(CLIENT, 50241, IP_B, 8080, IPPROTO_TCP, TH_SYN), r, t;
+	struct fr f = to_b(CLIENT, 50241, IP_B, 8080, IPPROTO_TCP, TH_SYN), t;
 	uint8_t in[FRAME_MAX], want[FRAME_MAX];
 	struct xcni_ct_entry e;
 	size_t len, wlen;
@@ -524,13 +464,7 @@ static void lb46u_dsr_backend(void **state)
 	assert_int_equal(e.nat_addr, fold6(NV));
 
 	/* B's SYN-ACK: from nv's NodePort, straight out of this node's underlay. */
-	r = from_dev(DEV_B, IP_B, 8080, CLIENT, 50241, IPPROTO_TCP, TH_SYN | TH_ACK);
-	len = frame(&r, in);
-	t = r;
-	t.saddr = ip4(NV4);
-	t.sport = 30187;
-	wlen = frame(&t, want);
-	expect(FROM_POD_LB, DEV_B, in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen);
+	b_answers4(CLIENT, 50241, 8080, IPPROTO_TCP, TH_SYN | TH_ACK, NV4, 30187);
 	e = ct_get(ip4(CLIENT), ip4(IP_B), 50241, 8080, IPPROTO_TCP, &found);
 	assert_true(found);
 	assert_int_equal(e.state, XCNI_CT_ESTABLISHED);
@@ -552,14 +486,7 @@ static void lb46u_dsr_backend(void **state)
 	assert_true(found);
 	assert_int_equal(e.flags, XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR);
 	assert_int_equal(e.rev_nat, 349);
-	r = from_dev(DEV_B, IP_B, 5353, CLIENT, 50242, IPPROTO_UDP, 0);
-	r.payload = 12;
-	len = frame(&r, in);
-	t = r;
-	t.saddr = ip4(NV4);
-	t.sport = 30188;
-	wlen = frame(&t, want);
-	expect(FROM_POD_LB, DEV_B, in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen);
+	b_answers4(CLIENT, 50242, 5353, IPPROTO_UDP, 0, NV4, 30188);
 }
 
 /* No conntrack entry for client:sp -> dst:dp (TCP): what a refused packet leaves. */
@@ -592,62 +519,74 @@ static void no_flow(const char *client, uint16_t sp, const char *dst, uint16_t d
  */
 static void lb46u_dsr_refused(void **state)
 {
-	struct fr f = to_b(CLIENT2, 50251, IP_B, 8080, IPPROTO_TCP, TH_SYN);
+	/* client:sp -> dst:dp (TCP, flags) in node's Geneve over IPv6, the
+	 * option for fe:fport (family fam) or none (fe NULL); opt: the
+	 * option's class made 0x0101, critical (1) or not (2); kp: to the node
+	 * whose Services are kube-proxy's; gone: no flow left for it. */
+	static const struct {
+		const char *client;
+		uint16_t sp;
+		const char *dst;
+		uint16_t dp;
+		uint8_t flags;
+		const char *node;
+		uint8_t fam;
+		const char *fe;
+		uint16_t fport;
+		uint8_t opt;
+		bool kp, gone;
+		int reason;
+	} rows[] = {
+		{ CLIENT2, 50251, IP_B, 8080, TH_SYN, NV, XCNI_AF_INET, NULL, 0,
+		  .reason = XCNI_DROP_INNER_SPOOF },
+		{ CLIENT, 50241, IP_B, 8080, TH_ACK, NW, XCNI_AF_INET, NULL, 0,
+		  .reason = XCNI_DROP_INNER_SPOOF },
+		{ CLIENT2, 50252, IP_B, 8080, TH_SYN, NV, XCNI_AF_INET, NV4, 30199,
+		  .reason = XCNI_DROP_BAD_GENEVE },
+		{ CLIENT2, 50252, IP_B, 8080, TH_SYN, NV, XCNI_AF_INET6, NODE6, 30080,
+		  .reason = XCNI_DROP_BAD_GENEVE },
+		{ CLIENT2, 50252, IP_B, 8080, TH_SYN, NV, XCNI_AF_INET, NV4, 30187, .opt = 1,
+		  .reason = XCNI_DROP_BAD_GENEVE },
+		{ CLIENT2, 50252, IP_B, 8080, TH_SYN, NV, XCNI_AF_INET, NV4, 30187, .opt = 2,
+		  .gone = true, .reason = XCNI_DROP_INNER_SPOOF },
+		{ CLIENT2, 50253, IP_C, 8080, TH_SYN, NV, XCNI_AF_INET, NV4, 30187, .gone = true,
+		  .reason = XCNI_DROP_DSR_NOT_BACKEND },
+		{ CLIENT2, 50254, IP_B, 9999, TH_SYN, NV, XCNI_AF_INET, NV4, 30187, .gone = true,
+		  .reason = XCNI_DROP_DSR_NOT_BACKEND },
+		{ CLIENT2, 50255, IP_R, 8080, TH_SYN, NV, XCNI_AF_INET, NV4, 30187,
+		  .reason = XCNI_DROP_UNKNOWN_DST },
+		{ IP_A, 50256, IP_B, 8080, TH_SYN, NV, XCNI_AF_INET, NV4, 30187, .gone = true,
+		  .reason = XCNI_DROP_INNER_SPOOF },
+		{ IP_R, 50257, IP_B, 8080, TH_SYN, NV, XCNI_AF_INET, NV4, 30187,
+		  .reason = XCNI_DROP_INNER_SPOOF },
+		{ NODE_IP, 50258, IP_B, 8080, TH_SYN, NV, XCNI_AF_INET, NV4, 30187,
+		  .reason = XCNI_DROP_INNER_SPOOF },
+		{ CLIENT2, 50259, IP_B, 8080, TH_SYN, "fc00:77::99", XCNI_AF_INET, NV4, 30187,
+		  .reason = XCNI_DROP_UNKNOWN_NODE },
+		{ CLIENT2, 50259, IP_B, 8080, TH_SYN, NV, XCNI_AF_INET, NV4, 30187, .kp = true,
+		  .gone = true, .reason = XCNI_DROP_BAD_GENEVE },
+	};
 	struct from_overlay *kp = ul6_load(0);
 	uint8_t in[FRAME_MAX], *opt = in + ETH_HLEN + 40 + 8 + 8;
+	struct fr f;
 	size_t len;
 
 	(void)state;
 	assert_non_null(kp);
-	len = from_node(NV, &f, CLIENT2, IP_B, XCNI_AF_INET, NULL, 0, in);
-	ul46_expect(fo46, in, len, TC_ACT_SHOT, XCNI_DROP_INNER_SPOOF, NULL, 0);
-	f = to_b(CLIENT, 50241, IP_B, 8080, IPPROTO_TCP, TH_ACK);
-	len = from_node(NW, &f, CLIENT, IP_B, XCNI_AF_INET, NULL, 0, in);
-	ul46_expect(fo46, in, len, TC_ACT_SHOT, XCNI_DROP_INNER_SPOOF, NULL, 0);
-
-	f = to_b(CLIENT2, 50252, IP_B, 8080, IPPROTO_TCP, TH_SYN);
-	len = from_node(NV, &f, CLIENT2, IP_B, XCNI_AF_INET, NV4, 30199, in);
-	ul46_expect(fo46, in, len, TC_ACT_SHOT, XCNI_DROP_BAD_GENEVE, NULL, 0);
-	len = from_node(NV, &f, CLIENT2, IP_B, XCNI_AF_INET6, NODE6, 30080, in);
-	ul46_expect(fo46, in, len, TC_ACT_SHOT, XCNI_DROP_BAD_GENEVE, NULL, 0);
-	len = from_node(NV, &f, CLIENT2, IP_B, XCNI_AF_INET, NV4, 30187, in);
-	opt[0] = 0x01; /* class 0x0101: not ours, still critical */
-	opt[1] = 0x01;
-	ul46_expect(fo46, in, len, TC_ACT_SHOT, XCNI_DROP_BAD_GENEVE, NULL, 0);
-	opt[2] = 0x01; /* the same, not critical: skipped */
-	ul46_expect(fo46, in, len, TC_ACT_SHOT, XCNI_DROP_INNER_SPOOF, NULL, 0);
-	no_flow(CLIENT2, 50252, IP_B, 8080);
-
-	f = to_b(CLIENT2, 50253, IP_C, 8080, IPPROTO_TCP, TH_SYN);
-	len = from_node(NV, &f, CLIENT2, IP_C, XCNI_AF_INET, NV4, 30187, in);
-	ul46_expect(fo46, in, len, TC_ACT_SHOT, XCNI_DROP_DSR_NOT_BACKEND, NULL, 0);
-	no_flow(CLIENT2, 50253, IP_C, 8080);
-	f = to_b(CLIENT2, 50254, IP_B, 9999, IPPROTO_TCP, TH_SYN);
-	len = from_node(NV, &f, CLIENT2, IP_B, XCNI_AF_INET, NV4, 30187, in);
-	ul46_expect(fo46, in, len, TC_ACT_SHOT, XCNI_DROP_DSR_NOT_BACKEND, NULL, 0);
-	no_flow(CLIENT2, 50254, IP_B, 9999);
-
-	f = to_b(CLIENT2, 50255, IP_R, 8080, IPPROTO_TCP, TH_SYN);
-	len = from_node(NV, &f, CLIENT2, IP_R, XCNI_AF_INET, NV4, 30187, in);
-	ul46_expect(fo46, in, len, TC_ACT_SHOT, XCNI_DROP_UNKNOWN_DST, NULL, 0);
-
-	f = to_b(IP_A, 50256, IP_B, 8080, IPPROTO_TCP, TH_SYN);
-	len = from_node(NV, &f, IP_A, IP_B, XCNI_AF_INET, NV4, 30187, in);
-	ul46_expect(fo46, in, len, TC_ACT_SHOT, XCNI_DROP_INNER_SPOOF, NULL, 0);
-	f = to_b(IP_R, 50257, IP_B, 8080, IPPROTO_TCP, TH_SYN);
-	len = from_node(NV, &f, IP_R, IP_B, XCNI_AF_INET, NV4, 30187, in);
-	ul46_expect(fo46, in, len, TC_ACT_SHOT, XCNI_DROP_INNER_SPOOF, NULL, 0);
-	f = to_b(NODE_IP, 50258, IP_B, 8080, IPPROTO_TCP, TH_SYN);
-	len = from_node(NV, &f, NODE_IP, IP_B, XCNI_AF_INET, NV4, 30187, in);
-	ul46_expect(fo46, in, len, TC_ACT_SHOT, XCNI_DROP_INNER_SPOOF, NULL, 0);
-	no_flow(IP_A, 50256, IP_B, 8080);
-
-	f = to_b(CLIENT2, 50259, IP_B, 8080, IPPROTO_TCP, TH_SYN);
-	len = from_node("fc00:77::99", &f, CLIENT2, IP_B, XCNI_AF_INET, NV4, 30187, in);
-	ul46_expect(fo46, in, len, TC_ACT_SHOT, XCNI_DROP_UNKNOWN_NODE, NULL, 0);
-	len = from_node(NV, &f, CLIENT2, IP_B, XCNI_AF_INET, NV4, 30187, in);
-	ul46_expect(kp, in, len, TC_ACT_SHOT, XCNI_DROP_BAD_GENEVE, NULL, 0);
-	no_flow(CLIENT2, 50259, IP_B, 8080);
+	for (size_t i = 0; i < ARRAY_SIZE(rows); i++) {
+		f = to_b(rows[i].client, rows[i].sp, rows[i].dst, rows[i].dp, IPPROTO_TCP,
+			 rows[i].flags);
+		len = from_node(rows[i].node, &f, rows[i].client, rows[i].dst, rows[i].fam,
+				rows[i].fe, rows[i].fport, in);
+		if (rows[i].opt) {
+			opt[0] = opt[1] = 0x01; /* class 0x0101: not ours, still critical */
+			if (rows[i].opt == 2)
+				opt[2] = 0x01; /* the same, not critical: skipped */
+		}
+		ul46_expect(rows[i].kp ? kp : fo46, in, len, TC_ACT_SHOT, rows[i].reason, NULL, 0);
+		if (rows[i].gone)
+			no_flow(rows[i].client, rows[i].sp, rows[i].dst, rows[i].dp);
+	}
 	from_overlay__destroy(kp);
 }
 

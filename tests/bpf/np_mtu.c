@@ -139,8 +139,9 @@ static void np_mtu_ipv4(void **state)
 	no_flow4(46102);
 }
 
-/* One IPv6 packet through program fd on DEV_U, counted once under (reason, from-overlay). */
-static size_t run6(int fd, const uint8_t *in, size_t len, int ret, int reason, uint8_t *out)
+/* Declared in nodeport.h (nodeport_ul46.c's big frames too). */
+size_t np_run_big(int fd, const uint8_t *in, size_t len, int ret, int reason, uint8_t *out,
+		  bool xdp_diff)
 {
 	struct xcni_metric before[XCNI_NR_METRICS], after[XCNI_NR_METRICS];
 	struct __sk_buff ctx = { .ifindex = env.ifindex[DEV_U] };
@@ -149,10 +150,17 @@ static size_t run6(int fd, const uint8_t *in, size_t len, int ret, int reason, u
 	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = buf, .data_size_in = (__u32)len,
 		    .data_out = out, .data_size_out = BIG, .ctx_in = &ctx,
 		    .ctx_size_in = sizeof(ctx));
+	int diff = 0, err;
 
+	assert_true(len <= BIG);
 	memcpy(buf, in, len);
 	assert_int_equal(read_metrics(before), 0);
-	assert_int_equal(bpf_prog_test_run_opts(fd, &o), 0);
+	if (xdp_diff)
+		diff = npx_before_fd(fd, in, len);
+	err = bpf_prog_test_run_opts(fd, &o);
+	if (diff)
+		npx_after(0, err, &o);
+	assert_int_equal(err, 0);
 	assert_true(ring_buffer__consume(env.rb) >= 0);
 	assert_int_equal(read_metrics(after), 0);
 	for (__u32 i = 0; i < XCNI_NR_METRICS; i++)
@@ -226,14 +234,14 @@ static void np_mtu_ipv6(void **state)
 	ilen = np6_snat_inner(&f, 46201, R6N, 5353, inner);
 	wlen = geneve_wrap6(inner, ilen, NODE_IP, N2,
 			    geneve_sport6(NODE6, 46201, R6N, 5353, IPPROTO_UDP), VNI, want);
-	olen = run6(fd, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, out);
+	olen = np_run_big(fd, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, out, false);
 	same(out, olen, want, wlen);
 	assert_int_equal(olen, ETH_HLEN + 1500);
 
 	f = big6(46202, 30082, 1451);
 	len = frame6(&f, in);
 	wlen = np_ptb_want(in, NODE6, CLIENT6, 1450, want);
-	olen = run6(fd, in, len, TC_ACT_REDIRECT, XCNI_DROP_TOO_BIG, out);
+	olen = np_run_big(fd, in, len, TC_ACT_REDIRECT, XCNI_DROP_TOO_BIG, out, false);
 	same(out, olen, want, wlen);
 }
 
@@ -261,14 +269,14 @@ static void np_mtu_ul6(void **state)
 	svc6(NODE6, 30282, IPPROTO_UDP, 350, 0, (const uint32_t[]){ 3501 }, 1);
 
 	len = frame6(&f, in);
-	olen = run6(fd, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, out);
+	olen = np_run_big(fd, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, out, false);
 	assert_int_equal(olen, ETH_HLEN + 1500);
 	assert_int_equal(out[ETH_HLEN] >> 4, 6); /* the outer header IPv6 */
 
 	f = big6(46302, 30282, 1431);
 	len = frame6(&f, in);
 	wlen = np_ptb_want(in, NODE6, CLIENT6, 1430, want);
-	olen = run6(fd, in, len, TC_ACT_REDIRECT, XCNI_DROP_TOO_BIG, out);
+	olen = np_run_big(fd, in, len, TC_ACT_REDIRECT, XCNI_DROP_TOO_BIG, out, false);
 	same(out, olen, want, wlen);
 	from_overlay__destroy(o);
 }
@@ -300,7 +308,7 @@ static void np_mtu_ul46(void **state)
 
 	f.dport = 30283;
 	len = frame(&f, in);
-	olen = run6(fd, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, out);
+	olen = np_run_big(fd, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, out, false);
 	assert_int_equal(olen, ETH_HLEN + 1500);
 	assert_int_equal(out[ETH_HLEN] >> 4, 6); /* the outer header IPv6 */
 	assert_int_equal(out[ETH_HLEN + 40 + 8 + 8 + ETH_HLEN] >> 4, 4); /* IPv4 inside */
@@ -309,7 +317,7 @@ static void np_mtu_ul46(void **state)
 	f.dport = 30283;
 	len = frame(&f, in);
 	wlen = np_frag_needed_want(in, 1430, want);
-	olen = run6(fd, in, len, TC_ACT_REDIRECT, XCNI_DROP_TOO_BIG, out);
+	olen = np_run_big(fd, in, len, TC_ACT_REDIRECT, XCNI_DROP_TOO_BIG, out, false);
 	same(out, olen, want, wlen);
 	ct_get(ip4(NODE_IP), ip4(RW4), 46402, 80, IPPROTO_TCP, &found);
 	assert_false(found);

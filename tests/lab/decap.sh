@@ -233,6 +233,30 @@ C_BSS2=$(decap_cookie_bss 2)
 check "  ... a new cookie, pinned (mode 0600) and in xdp_underlay's .bss" \
 	bash -c "[ -n \"\$1\" ] && [ \"\$1\" != \"\$3\" ] && [ \"\$1\" = \"\$2\" ] && [ \"\$(stat -c %a '$LAB_PINS/n2/xcni_dcookie')\" = 600 ]" _ "$C_PIN2" "$C_BSS2" "$C_PIN0"
 check "  ... and it never appears in xcnictl config or status" decap_cookie_unsaid 2
+
+# The mode switched across a restart, under the same stream, both ways: xdp
+# -> tc, then tc -> xdp. The new XDP program (its cookie zero, so it takes
+# nothing apart) replaces the old one before the new from_overlay replaces
+# the old from_overlay, which takes the old XDP program's records till then,
+# and the new cookie is written last: no frame is decapsulated for a
+# from_overlay that cannot take its record (before, xdp -> tc dropped every
+# frame between the two attaches as drop-outside-spoof).
+# args_decap MODE: ARGS2 with --overlay-decap MODE.
+args_decap() { local a; for a in "${ARGS2[@]}"; do [[ $a == --overlay-decap=* ]] && a=--overlay-decap=$1; printf '%s\0' "$a"; done; }
+mapfile -d '' ARGS2 < <(args_decap tc)
+restart_under_stream to-tc; RC=$?
+check "n2's xcnid restarted --overlay-decap=tc (was xdp) under the stream" test "$RC" = 0
+check "  ... n2 counted no drop-outside-spoof during the switch ($SPOOF)" test "${SPOOF:-x}" = 0
+check "  ... n2: status says 'Geneve decapsulated at tc'" says tc decap_hooks 2
+check "  ... and xdp_underlay's cookie is zero, no pin left" \
+	bash -c "[ \"\$1\" = '0 0' ] && [ ! -e '$LAB_PINS/n2/xcni_dcookie' ]" _ "$(decap_cookie_bss 2)"
+mapfile -d '' ARGS2 < <(args_decap xdp)
+restart_under_stream to-xdp; RC=$?
+check "n2's xcnid restarted --overlay-decap=xdp (was tc) under the stream" test "$RC" = 0
+check "  ... n2 counted no drop-outside-spoof during the switch ($SPOOF)" test "${SPOOF:-x}" = 0
+check "  ... n2: status says 'Geneve decapsulated at xdp', a new cookie pinned and in .bss" \
+	bash -c "[ \"\$1\" = xdp ] && [ -n \"\$2\" ] && [ \"\$2\" = \"\$3\" ] && [ \"\$2\" != \"\$4\" ]" _ \
+	"$(decap_hooks 2)" "$(decap_cookie_pin 2)" "$(decap_cookie_bss 2)" "$C_PIN2"
 check "IPv4: probe o/p1 (n1) -> o/p2 (n2) 80/tcp after the restarts: connected" \
 	bash -c "[ \"\$(\"$XCNICTL\" lab probe o/p1 o/p2 80/tcp --family 4)\" = connected ]"
 

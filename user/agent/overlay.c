@@ -124,10 +124,12 @@ int map_max_apply(struct bpf_object *obj, const struct map_max *mm, int n)
 
 /*
  * The decapsulation record's cookie across restarts (--overlay-decap xdp).
- * On restart the new from_overlay is attached before the new xdp_underlay:
- * in between the old XDP program still decapsulates with its cookie, so a
- * new cookie in from_overlay would drop every such frame as a plain packet
- * from a pod address (drop-outside-spoof). The cookie therefore lives in a
+ * The new from_overlay used to be attached before the new xdp_underlay: in
+ * between the old XDP program still decapsulated with its cookie, so a new
+ * cookie in from_overlay dropped every such frame as a plain packet from a
+ * pod address (drop-outside-spoof). overlay_attach's order (the new XDP
+ * program first, its cookie written last) now keeps a restart hitless by
+ * itself; the pin keeps the cookie the same across it. The cookie lives in a
  * one-entry array pinned under the pin dir (XCNI_PIN_DECAP_COOKIE, mode
  * 0600 in the agent's 0700 directory): no program refers to it, so nothing
  * in the data path can read it or put it on the wire, and only root with
@@ -535,7 +537,6 @@ static int attach_xdp(struct overlay *ov, const char *pin_dir)
 		printf("xcnid: nodeport acceleration on %s: %s XDP\n", ov->underlay,
 		       ov->np_accel_mode == XCNI_NPA_NATIVE ? "native" : "generic");
 	}
-	decap_xdp_start(ov);
 	fflush(stdout);
 	return 0;
 }
@@ -605,10 +606,29 @@ int overlay_attach(struct overlay *ov, const char *pin_dir)
 {
 	int err;
 
+	bool xdp_first = ov->xdp_want != XDP_WANT_OFF && ov->xdp_want != XDP_WANT_TC;
+
 	err = overlay_dev(ov);
 	if (err)
 		return err;
 	underlay_rp_filter(ov);
+	/*
+	 * A restart may switch where Geneve is decapsulated (--overlay-decap
+	 * xdp -> tc, tc -> xdp) or draw a new cookie: the old from_overlay
+	 * takes the records of the old XDP program only, the new one those of
+	 * the new. So the new XDP program, its cookie still zero (it takes
+	 * nothing apart), replaces the old one first, while the old
+	 * from_overlay still takes what the old XDP program decapsulated and,
+	 * as any from_overlay does, Geneve whole; then the new from_overlay;
+	 * the cookie is written last (decap_xdp_start). No frame is then
+	 * decapsulated for a from_overlay that cannot take its record (before,
+	 * xdp -> tc dropped every frame between the two attaches as
+	 * drop-outside-spoof; tests/lab/decap.sh). Where XDP goes
+	 * (--xdp-mode tc, off), the new from_overlay comes first, so that its
+	 * prefilter (tc_prefilter) is in place before XDP's leaves.
+	 */
+	if (xdp_first && (err = attach_xdp(ov, pin_dir)))
+		return err;
 	err = overlay_tc(ov, pin_dir, ov->in->progs.from_overlay, ov->underlay_ifindex,
 			 ov->underlay, false, XCNI_LINK_UNDERLAY_IN);
 	if (!err)
@@ -620,7 +640,11 @@ int overlay_attach(struct overlay *ov, const char *pin_dir)
 			 ov->underlay, true, XCNI_LINK_UNDERLAY_OUT);
 	if (err)
 		return err;
-	return attach_xdp(ov, pin_dir);
+	if (!xdp_first && (err = attach_xdp(ov, pin_dir)))
+		return err;
+	decap_xdp_start(ov);
+	fflush(stdout);
+	return 0;
 }
 
 int overlay_uninstall(const char *pin_dir, const char *underlay)
