@@ -260,6 +260,22 @@ check "  ... n2: status says 'Geneve decapsulated at xdp', a new cookie pinned a
 check "IPv4: probe o/p1 (n1) -> o/p2 (n2) 80/tcp after the restarts: connected" \
 	bash -c "[ \"\$(\"$XCNICTL\" lab probe o/p1 o/p2 80/tcp --family 4)\" = connected ]"
 
+# --xdp-mode off across a restart: the earlier agent's XDP program goes
+# before the new from_overlay comes (before, --xdp-mode off left it attached,
+# decapsulating Geneve with its cookie for a from_overlay that takes no
+# records: drop-outside-spoof until --uninstall); then back to xdp.
+ARGS_XDP=("${ARGS2[@]}")
+mapfile -d '' ARGS2 < <(args_decap tc; printf '%s\0' --xdp-mode=off)
+restart_under_stream to-off; RC=$?
+check "n2's xcnid restarted --overlay-decap=tc --xdp-mode=off (was xdp) under the stream" test "$RC" = 0
+check "  ... n2 counted no drop-outside-spoof during the switch ($SPOOF)" test "${SPOOF:-x}" = 0
+no_xdp_n2() { ! in_node 2 ip -d link show ul0 | grep -q 'prog/xdp' && [ ! -e "$LAB_PINS/n2/xcni_dcookie" ]; }
+check "  ... no XDP program left on n2's underlay, no pinned cookie" no_xdp_n2
+check "  ... n2: status says 'Geneve decapsulated at tc'" says tc decap_hooks 2
+ARGS2=("${ARGS_XDP[@]}")
+check "n2's xcnid restarted --overlay-decap=xdp again" agent_restart n2 "$T/n2-back.log" "${ARGS2[@]}"
+check "  ... n2: status says 'Geneve decapsulated at xdp'" says xdp decap_hooks 2
+
 # A NetworkPolicy at n2 refuses n1's pod, judged on the decapsulated packet.
 cat >"$T/deny.yaml" <<'EOF'
 apiVersion: networking.k8s.io/v1

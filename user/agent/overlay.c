@@ -467,15 +467,17 @@ static int attach_xdp(struct overlay *ov, const char *pin_dir)
 	const char *how = "";
 	char path[512];
 
-	if (ov->xdp_want == XDP_WANT_OFF)
-		return 0;
-	if (ov->xdp_want == XDP_WANT_TC) {
-		/* An earlier agent's XDP prefilter goes (its pinned link, or
-		 * through netlink): this one judges in tc, and XDP on the
-		 * underlay would cost what tc avoids. */
+	if (ov->xdp_want == XDP_WANT_OFF || ov->xdp_want == XDP_WANT_TC) {
+		/* An earlier agent's XDP program goes (its pinned link, or
+		 * through netlink): this one runs none (off), or judges in tc,
+		 * and XDP on the underlay would cost what tc avoids. Left, it
+		 * would go on decapsulating Geneve with its cookie for a
+		 * from_overlay that takes no records (drop-outside-spoof). */
 		if (!link_path(path, sizeof(path), pin_dir, XCNI_LINK_UNDERLAY_XDP))
 			xcni_link_unpin(path);
 		xdp_detach_ours(ov->underlay_ifindex);
+		if (ov->xdp_want == XDP_WANT_OFF)
+			return 0;
 		ov->xdp_mode = XCNI_XDP_MODE_TC;
 		printf("xcnid: prefilter on %s: tc (from_overlay), no XDP\n", ov->underlay);
 		fflush(stdout);
@@ -606,7 +608,7 @@ int overlay_attach(struct overlay *ov, const char *pin_dir)
 {
 	int err;
 
-	bool xdp_first = ov->xdp_want != XDP_WANT_OFF && ov->xdp_want != XDP_WANT_TC;
+	bool xdp_first = ov->xdp_want != XDP_WANT_TC;
 
 	err = overlay_dev(ov);
 	if (err)
@@ -623,9 +625,11 @@ int overlay_attach(struct overlay *ov, const char *pin_dir)
 	 * the cookie is written last (decap_xdp_start). No frame is then
 	 * decapsulated for a from_overlay that cannot take its record (before,
 	 * xdp -> tc dropped every frame between the two attaches as
-	 * drop-outside-spoof; tests/lab/decap.sh). Where XDP goes
-	 * (--xdp-mode tc, off), the new from_overlay comes first, so that its
-	 * prefilter (tc_prefilter) is in place before XDP's leaves.
+	 * drop-outside-spoof; tests/lab/decap.sh). Where XDP moves to tc
+	 * (--xdp-mode tc), the new from_overlay comes first, so that its
+	 * prefilter (tc_prefilter) is in place before XDP's leaves; with
+	 * --xdp-mode off (no prefilter asked) the old XDP program goes first,
+	 * Geneve reaching the old from_overlay whole meanwhile.
 	 */
 	if (xdp_first && (err = attach_xdp(ov, pin_dir)))
 		return err;
