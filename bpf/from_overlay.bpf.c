@@ -257,7 +257,9 @@ static __always_inline int overlay_into_pod(struct __sk_buff *skb, void *p, int 
  *      takes it away;
  *   3. decapsulated: whatever follows drops the packet or delivers it so;
  *   4. the inner source one of that node's (its ipcache entry's tunnel_ip6,
- *      or tunnel_ip over the IPv4 underlay), or, with DSR, an outside client
+ *      or tunnel_ip over the IPv4 underlay: the address alone, not
+ *      XCNI_IPC_TUN6, the family this node sends in; a zero one matches no
+ *      sender), or, with DSR, an outside client
  *      of its frontends in a packet that names the frontend or of a flow it
  *      opened so (dsr_flow_known: the IPv6 underlay's sender by its address
  *      folded, either inner family);
@@ -345,8 +347,7 @@ decapsulated:
 	if (reason)
 		goto out;
 	sipc = ipcache_find(fam, saddr);
-	if (!sipc || (outer6 ? !(sipc->flags & XCNI_IPC_TUN6) || !in6_eq(sipc->tunnel_ip6, node6) :
-			       sipc->tunnel_ip != node)) {
+	if (!sipc || (outer6 ? !in6_eq(sipc->tunnel_ip6, node6) : sipc->tunnel_ip != node)) {
 		reason = XCNI_DROP_INNER_SPOOF;
 		/* Either family over either underlay (IPv4 over the IPv4 one
 		 * decapsulated at XDP only: from_overlay4's rule). */

@@ -531,19 +531,22 @@ struct xcni_ipcache_key {
 #define XCNI_IPC_POD (1u << 0) /* a pod address (not a node, not a CIDR) */
 #define XCNI_IPC_TUN6 (1u << 1) /* its node is behind the IPv6 underlay: tunnel_ip6 */
 /*
- * The tunnel endpoint: the node's underlay address in the family of its
- * underlay, tunnel_ip for IPv4 (as before ABI 9, so the IPv4 paths read one
- * word as they did), tunnel_ip6 with XCNI_IPC_TUN6 for IPv6; at most one is
- * set, both zero for a local or non-pod address. The address itself rather
+ * The tunnel endpoints: the node's underlay addresses, tunnel_ip its IPv4
+ * one (as before ABI 9, so the IPv4 paths read one word as they did),
+ * tunnel_ip6 its IPv6 one; both set for a node of both families, both zero
+ * for a local or non-pod address. XCNI_IPC_TUN6 picks the one Geneve is sent
+ * to (set: tunnel_ip6; a non-zero tunnel_ip alone says nothing of the
+ * family); either is accepted as the sender of the entry's packets
+ * (from_overlay: a rolling change of --tunnel-family). The address itself rather
  * than an index into a node table: no second lookup per packet, and no
  * moment where an entry names an index the agent has just given to another
  * node (16 bytes more per entry: 1.6 MB at 100k addresses).
  */
 struct xcni_ipcache_val {
 	__u32 identity;
-	__u32 tunnel_ip; /* underlay IPv4 of the node hosting it; 0 = local, none or TUN6 */
+	__u32 tunnel_ip; /* underlay IPv4 of the node hosting it; 0 = local or none */
 	__u32 flags; /* XCNI_IPC_* */
-	__u8 tunnel_ip6[16]; /* underlay IPv6 of that node when XCNI_IPC_TUN6; else zero */
+	__u8 tunnel_ip6[16]; /* underlay IPv6 of that node; zero = local or none */
 };
 
 /*

@@ -504,7 +504,8 @@ __attribute__((noinline)) int nodeport6_dsr_call(struct __sk_buff *skb, struct p
 			return XCNI_DROP_NO_TUNNEL;
 		if ((dipc->flags & XCNI_IPC_TUN6) && ul6_on())
 			dst6 = dipc->tunnel_ip6;
-		tunnel = dipc->tunnel_ip;
+		/* The flag picks the family: a TUN6 node's tunnel_ip is set too. */
+		tunnel = dipc->flags & XCNI_IPC_TUN6 ? 0 : dipc->tunnel_ip;
 	}
 	if (!dst6 && !tunnel)
 		return XCNI_DROP_NO_TUNNEL;

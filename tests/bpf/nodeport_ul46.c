@@ -590,6 +590,132 @@ static void lb46u_dsr_refused(void **state)
 	from_overlay__destroy(kp);
 }
 
+/* ---- Nodes of another --tunnel-family (a rolling change) ------------------ */
+
+#define NM4 "192.168.79.5" /* node nm's IPv4 InternalIP */
+#define NM6 "fc00:77::5" /* its IPv6 InternalIP */
+#define PM_T6 "10.95.0.5" /* nm's pod, entry XCNI_IPC_TUN6 (this node sends IPv6) */
+#define PM_T4 "10.95.0.6" /* nm's pod, entry without it (this node sends IPv4) */
+
+/* A node in xcni_tunnel (ip4) or xcni_tunnel6 (ip6), its counters zero. */
+static void mix_node(const char *a, int v6)
+{
+	struct xcni_tunnel t = { 0 };
+	int ncpu = libbpf_num_possible_cpus();
+	struct xcni_tunstat zero[ncpu];
+	uint8_t k[16];
+
+	memset(zero, 0, sizeof(zero));
+	snprintf(t.node, sizeof(t.node), "nm");
+	if (v6)
+		in6(a, k);
+	else
+		*(uint32_t *)k = ip4(a);
+	assert_int_equal(bpf_map_update_elem(map_fd(v6 ? "xcni_tunnel6" : "xcni_tunnel"), k, &t,
+					     BPF_ANY), 0);
+	assert_int_equal(bpf_map_update_elem(map_fd(v6 ? "xcni_tunstat6" : "xcni_tunstat"), k, zero,
+					     BPF_ANY), 0);
+}
+
+static void mix_unnode(const char *a, int v6)
+{
+	uint8_t k[16];
+
+	if (v6)
+		in6(a, k);
+	else
+		*(uint32_t *)k = ip4(a);
+	assert_int_equal(bpf_map_delete_elem(map_fd(v6 ? "xcni_tunnel6" : "xcni_tunnel"), k), 0);
+	assert_int_equal(bpf_map_delete_elem(map_fd(v6 ? "xcni_tunstat6" : "xcni_tunstat"), k), 0);
+}
+
+/* nm's pod a as xcnid writes it: both endpoints (tunnel_set), flags the send choice. */
+static void mix_pod(const char *a, uint32_t flags)
+{
+	struct xcni_ipcache_val v = { .identity = ID_RV, .flags = XCNI_IPC_POD | flags,
+				      .tunnel_ip = ip4(NM4) };
+	struct xcni_ipcache_key k = { .prefixlen = 32, .addr = ip4(a) };
+
+	in6(NM6, v.tunnel_ip6);
+	assert_int_equal(bpf_map_update_elem(map_fd("xcni_ipcache"), &k, &v, BPF_ANY), 0);
+}
+
+/* Geneve from node (IPv4 or IPv6 underlay) to this node (NODE_IP / NODE6)
+ * around f (src -> B), no options. */
+static size_t mix_from(const char *node, const struct fr *f, const char *src, uint8_t *out)
+{
+	uint8_t inner[FRAME_MAX];
+	size_t ilen = frame(f, inner);
+	struct xcni_ct_key t = { .saddr = f->saddr, .daddr = f->daddr, .sport = htons(f->sport),
+				 .dport = htons(f->dport), .proto = f->proto };
+
+	if (strchr(node, ':'))
+		return geneve_wrap_ul6(inner, ilen, node, NODE6,
+				       geneve_hash6(src, f->sport, IP_B, f->dport, f->proto), VNI,
+				       out);
+	return geneve_wrap(t, inner, ilen, inner, node, NODE_IP, VNI, 0, out);
+}
+
+/* One of nm's pods (src) to B:8080, from node: decapsulated into B, or
+ * refused with reason (nothing tracked). */
+static void mix_expect(const char *node, const char *src, uint16_t sp, int reason)
+{
+	struct fr f = to_b(src, sp, IP_B, 8080, IPPROTO_UDP, 0), t;
+	uint8_t in[FRAME_MAX], want[FRAME_MAX];
+	size_t len = mix_from(node, &f, src, in), wlen;
+
+	if (reason == XCNI_FWD_DECAP) {
+		t = into(f, DEV_B);
+		wlen = frame(&t, want);
+		ul46_expect(fo46, in, len, TC_ACT_REDIRECT, XCNI_FWD_DECAP, want, wlen);
+	} else {
+		ul46_expect(fo46, in, len, TC_ACT_SHOT, reason, NULL, 0);
+	}
+}
+
+/*
+ * A rolling change of --tunnel-family: node nm (NM4, NM6, in both tunnel
+ * maps as xcnid lists a node of both families on a node of both) sends in
+ * the family its own setting picks, whatever this node sends it in. Its
+ * pods' entries carry both endpoints; XCNI_IPC_TUN6 (this node's send
+ * choice) does not decide what is accepted: PM_T6 (this node sends IPv6)
+ * and PM_T4 (IPv4) both accepted from NM4 over IPv4 and from NM6 over IPv6.
+ * Still refused: a non-node at either family (drop-unknown-node); nm
+ * speaking for nv's pod (TUN6, tunnel_ip6 NV only) or for a pod whose entry
+ * has no endpoint (RV4X), and nv speaking for nm's pod, n2 (IPv4) too:
+ * drop-inner-spoof.
+ */
+static void lb46u_mixed_family(void **state)
+{
+	(void)state;
+	mix_node(NM4, 0);
+	mix_node(NM6, 1);
+	mix_pod(PM_T6, XCNI_IPC_TUN6);
+	mix_pod(PM_T4, 0);
+	assert_int_equal(polrev_bump(), 0);
+
+	mix_expect(NM4, PM_T6, 51001, XCNI_FWD_DECAP);
+	mix_expect(NM6, PM_T6, 51002, XCNI_FWD_DECAP);
+	mix_expect(NM6, PM_T4, 51003, XCNI_FWD_DECAP);
+	mix_expect(NM4, PM_T4, 51004, XCNI_FWD_DECAP);
+
+	mix_expect("192.168.79.99", PM_T6, 51011, XCNI_DROP_UNKNOWN_NODE);
+	mix_expect("fc00:77::99", PM_T6, 51012, XCNI_DROP_UNKNOWN_NODE);
+	mix_expect("192.168.79.99", PM_T4, 51013, XCNI_DROP_UNKNOWN_NODE);
+	mix_expect("fc00:77::99", PM_T4, 51014, XCNI_DROP_UNKNOWN_NODE);
+
+	mix_expect(NM6, RV4, 51021, XCNI_DROP_INNER_SPOOF);
+	mix_expect(NM4, RV4, 51022, XCNI_DROP_INNER_SPOOF);
+	mix_expect(NM6, RV4X, 51023, XCNI_DROP_INNER_SPOOF);
+	mix_expect(NV, PM_T6, 51024, XCNI_DROP_INNER_SPOOF);
+	mix_expect(NV, PM_T4, 51025, XCNI_DROP_INNER_SPOOF);
+	mix_expect(N2, PM_T6, 51026, XCNI_DROP_INNER_SPOOF);
+	mix_expect(N2, PM_T4, 51027, XCNI_DROP_INNER_SPOOF);
+
+	mix_unnode(NM4, 0);
+	mix_unnode(NM6, 1);
+}
+
 /* ---- The group ----------------------------------------------------------- */
 
 static const struct CMUnitTest nodeport_ul46_tests[] = {
@@ -602,6 +728,7 @@ static const struct CMUnitTest nodeport_ul46_tests[] = {
 	cmocka_unit_test(lb46u_dsr_mtu),
 	cmocka_unit_test(lb46u_dsr_backend),
 	cmocka_unit_test(lb46u_dsr_refused),
+	cmocka_unit_test(lb46u_mixed_family),
 	cmocka_unit_test(lb46u_teardown),
 };
 const struct group nodeport_ul46_group = { "nodeport_ul46", TESTS(nodeport_ul46_tests),

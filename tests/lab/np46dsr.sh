@@ -82,13 +82,26 @@ check "  ... from 192.168.77.2:30090/tcp, :30091/udp (np/a's): n1 ($(mac_of 1)),
 accel_checks "$x0" "$x1"
 
 # disagree: n3's xcnid restarted with --tunnel-family auto, n1's and n2's
-# kept at ipv6: n3 then reaches n2 over IPv4, where n2 does not know it (n2
-# knows n3 at fd00:77::3 only): n2 drops the frames as drop-unknown-node,
-# counted, rather than taking them from an address it has not vetted. Every
-# node must make the same choice (docs/xcnid.8, --tunnel-family). Called by
-# np46.sh last, before lab down.
+# kept at ipv6 (a rolling change of the option): each node sends in the
+# family its own setting picks (n3 over IPv4, n1 and n2 over IPv6) and takes
+# Geneve from a node at either of its InternalIPs, so pod to pod between n3
+# and the others works both ways, and NodePorts asked at n3 reach backends
+# on n1 and n2 (DSR over IPv4); the switch sees Geneve of both families, no
+# node drops any as drop-unknown-node or drop-inner-spoof. A new pod np/c
+# on n3 answers. Called by np46.sh last, before lab down.
+probe_pod() { # FROM TO PORT/PROTO WANT: the pod's probe answered WANT
+	local got
+	got=$(lab probe "$1" "$2" "$3" --family 4 --json --timeout-ms 1500 | jq_ 'd.get("answer") or ""')
+	echo "answer: '$got', want '$4'"
+	[ "$got" = "$4" ]
+}
 disagree() {
-	local pid args u0 u1 i
+	local pid args i n C c3 s3 s2
+	local -A u0 p0
+	tell_peer_pod np c n3 >"$T/c.yaml"
+	check "apply np/c (n3)" lab apply -f "$T/c.yaml"
+	remember_pids
+	C=$(lab get --json | jq_ "[p['ip'] for p in d['pods'] if p['name'] == 'c'][0]")
 	pid=$(lab get --json | jq_ "[n['xcnidPid'] for n in d['nodes'] if n['name'] == 'n3'][0]")
 	mapfile -d '' args <"/proc/$pid/cmdline"
 	for i in "${!args[@]}"; do
@@ -96,10 +109,48 @@ disagree() {
 	done
 	check "n3's xcnid restarted with --tunnel-family auto (n1, n2: ipv6)" \
 		lab_agent_restart MINE n3 "$T/n3-auto.log" "${args[@]}"
-	check "  ... n3 now tunnels to n1 and n2 at their IPv4 addresses (xcnictl tunnel list)" \
-		bash -c "[ \"\$(awk '{print \$1, \$2}' <<<\"\$1\" | tr '\n' ' ')\" = 'n1 192.168.77.1 n2 192.168.77.2 ' ]" _ "$(tunnels 3)"
-	u0=$(drops 2 drop-unknown-node)
-	check "outside -> n3:30080/tcp (np/b on n2): no answer" blocked n3 30080/tcp
-	u1=$(drops 2 drop-unknown-node)
-	check "  ... n2 dropped n3's Geneve over IPv4 as drop-unknown-node ($u0 -> $u1)" test "$u1" -gt "$u0"
+	check "  ... n3 still knows n1 and n2 at both addresses (xcnictl tunnel list)" \
+		bash -c "[ \"\$(awk '{print \$1, \$2}' <<<\"\$1\" | tr '\n' ' ')\" = 'n1 192.168.77.1 n1 fd00:77::1 n2 192.168.77.2 n2 fd00:77::2 ' ]" _ "$(tunnels 3)"
+	for n in 1 2 3; do
+		u0[$n]=$(drops "$n" drop-unknown-node)
+		p0[$n]=$(drops "$n" drop-inner-spoof)
+	done
+	c3=$(tx 3 192.168.77.2)
+	s3=$(tx 3 fd00:77::2)
+	s2=$(tx 2 fd00:77::3)
+	pcap_start xcl-ul br0 'udp port 6081' "$T/mix.pcap"
+	CAP_UL=$CAP
+	MINE+=("$CAP_UL")
+	check "mixed: np/c (n3, auto) -> np/b:8080/tcp (n2, ipv6): np/b saw $C" \
+		probe_pod np/c np/b 8080/tcp "np/b $C"
+	check "mixed: np/c -> np/b:8081/udp: np/b saw $C" probe_pod np/c np/b 8081/udp "np/b $C"
+	check "mixed: np/a (n1, ipv6) -> np/c:8080/tcp (n3, auto): np/c saw $A" \
+		probe_pod np/a np/c 8080/tcp "np/c $A"
+	check "mixed: np/a -> np/c:8081/udp: np/c saw $A" probe_pod np/a np/c 8081/udp "np/c $A"
+	check "mixed: outside -> n3:30080/tcp (np/b on n2, DSR over IPv4): np/b saw $OUT" \
+		expect_answer n3 30080/tcp "np/b $OUT"
+	check "mixed: outside -> n3:30091/udp (np/a on n1): np/a saw $OUT" \
+		expect_answer n3 30091/udp "np/a $OUT"
+	check "mixed: outside -> n2:30090/tcp (np/a on n1, n2 ipv6): np/a saw $OUT" \
+		expect_answer n2 30090/tcp "np/a $OUT"
+	CAP=$CAP_UL; pcap_stop "$T/mix.pcap"
+	tshark -n -r "$T/mix.pcap" -Y 'udp.port == 6081' -T fields -e eth.type 2>/dev/null | cut -d, -f1 |
+		sort | uniq -c >"$T/mix-outer.txt"
+	diag "outer Ethernet types of UDP 6081: $(tr -s ' \n' ' ' <"$T/mix-outer.txt")"
+	check "  ... UDP 6081 on the switch: both IPv4 and IPv6 frames" \
+		bash -c "grep -q ' 0x86dd\$' '$T/mix-outer.txt' && grep -q ' 0x0800\$' '$T/mix-outer.txt'"
+	tshark -n -r "$T/mix.pcap" -Y geneve -T fields -E separator=' ' -e ip.src -e ip.dst \
+		-e ipv6.src -e ipv6.dst 2>/dev/null | sort -u >"$T/mix-geneve.txt"
+	sed 's/^/#   /' "$T/mix-geneve.txt" | head -16
+	check "  ... n3 -> n2 over IPv4 (192.168.77.3 -> 192.168.77.2, np/c's request inside), n2 -> n3 over IPv6 (fd00:77::2 -> fd00:77::3, np/b's answer)" \
+		bash -c "grep -q '^192.168.77.3,$C 192.168.77.2,$B ' '$T/mix-geneve.txt' &&
+			grep -q '^$B $C fd00:77::2 fd00:77::3\$' '$T/mix-geneve.txt'"
+	check "  ... n3's tunnel counters: sent to n2 at 192.168.77.2 ($c3 -> $(tx 3 192.168.77.2)), no more at fd00:77::2 ($s3)" \
+		bash -c "[ '$(tx 3 192.168.77.2)' -gt '$c3' ] && [ '$(tx 3 fd00:77::2)' = '$s3' ]"
+	check "  ... n2 sent to n3 at fd00:77::3 ($s2 -> $(tx 2 fd00:77::3)), received from 192.168.77.3 ($(rx 2 192.168.77.3))" \
+		bash -c "[ '$(tx 2 fd00:77::3)' -gt '$s2' ] && [ '$(rx 2 192.168.77.3)' -gt 0 ]"
+	for n in 1 2 3; do
+		check "  ... n$n dropped nothing as drop-unknown-node (${u0[$n]} -> $(drops "$n" drop-unknown-node)) or drop-inner-spoof (${p0[$n]} -> $(drops "$n" drop-inner-spoof))" \
+			test "$(drops "$n" drop-unknown-node) $(drops "$n" drop-inner-spoof)" = "${u0[$n]} ${p0[$n]}"
+	done
 }

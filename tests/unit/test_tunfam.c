@@ -45,12 +45,13 @@ static int entry_fam_pref(const struct peer *p, bool have4, bool have6, bool pre
 	struct xcni_ipcache_val v = { .flags = XCNI_IPC_POD };
 
 	tunnel_set(&v, p->ip4, p->ip6, tunnel_underlay6(have4, have6, prefer6));
-	if (v.flags & XCNI_IPC_TUN6) {
-		assert_int_equal(v.tunnel_ip, 0);
-		assert_memory_equal(v.tunnel_ip6, p->ip6, 16);
+	/* Both endpoints kept whichever is sent to: a node is accepted at
+	 * either (a rolling change of --tunnel-family). */
+	assert_int_equal(v.tunnel_ip, p->ip4);
+	assert_memory_equal(v.tunnel_ip6, p->ip6, 16);
+	assert_true(v.flags & XCNI_IPC_POD);
+	if (v.flags & XCNI_IPC_TUN6)
 		return 6;
-	}
-	assert_memory_equal(v.tunnel_ip6, none6, 16);
 	return v.tunnel_ip ? 4 : 0;
 }
 
@@ -194,13 +195,57 @@ static void test_dual_cluster_ipv6(void **state)
 	assert_int_equal(tunnel_fam(n2.ip4, n2.ip6, true, true, false), 4);
 	tunnel_set(&v, n2.ip4, n2.ip6, tunnel_underlay6(true, true, true));
 	assert_true(v.flags & XCNI_IPC_TUN6);
-	assert_int_equal(v.tunnel_ip, 0);
+	assert_int_equal(v.tunnel_ip, n2.ip4);
 	assert_memory_equal(v.tunnel_ip6, n2.ip6, 16);
-	/* Back to auto: the entry is rewritten to IPv4, the IPv6 endpoint cleared. */
+	/* Back to auto: sent in IPv4 (the flag cleared), both endpoints kept,
+	 * so n2's Geneve over either family is still n2's. */
 	tunnel_set(&v, n2.ip4, n2.ip6, tunnel_underlay6(true, true, false));
 	assert_false(v.flags & XCNI_IPC_TUN6);
+	assert_true(v.flags & XCNI_IPC_POD);
 	assert_int_equal(v.tunnel_ip, n2.ip4);
+	assert_memory_equal(v.tunnel_ip6, n2.ip6, 16);
+}
+
+/*
+ * A rolling change of --tunnel-family: n3 (auto) beside n1 (ipv6). Each
+ * sends in its own family, and each entry the other writes names both its
+ * addresses, so what arrives from either matches (from_overlay step 4).
+ * A node of one family: the other endpoint stays zero (no sender matches
+ * it); a peer without an IPv6 array: zero too.
+ */
+static void test_rolling_change(void **state)
+{
+	struct peer n1 = peer("n1", "192.168.77.1", "fd00:77::1");
+	struct peer n3 = peer("n3", "192.168.77.3", "fd00:77::3");
+	struct peer b = peer("B", "192.168.97.2", NULL);
+	struct peer c = peer("C", NULL, "fc00:97::3");
+	struct xcni_ipcache_val on1 = { 0 }, on3 = { 0 }, v = { 0 };
+
+	(void)state;
+	/* n1 (ipv6) writes n3's pods: sent to fd00:77::3, 192.168.77.3 kept. */
+	tunnel_set(&on1, n3.ip4, n3.ip6, tunnel_underlay6(true, true, true));
+	assert_true(on1.flags & XCNI_IPC_TUN6);
+	assert_int_equal(on1.tunnel_ip, n3.ip4);
+	assert_memory_equal(on1.tunnel_ip6, n3.ip6, 16);
+	/* n3 (auto) writes n1's: sent to 192.168.77.1, fd00:77::1 kept. */
+	tunnel_set(&on3, n1.ip4, n1.ip6, tunnel_underlay6(true, true, false));
+	assert_false(on3.flags & XCNI_IPC_TUN6);
+	assert_int_equal(on3.tunnel_ip, n1.ip4);
+	assert_memory_equal(on3.tunnel_ip6, n1.ip6, 16);
+	/* One family: the other endpoint zero, whatever this node prefers. */
+	tunnel_set(&v, b.ip4, b.ip6, true);
+	assert_false(v.flags & XCNI_IPC_TUN6);
+	assert_int_equal(v.tunnel_ip, b.ip4);
 	assert_memory_equal(v.tunnel_ip6, none6, 16);
+	tunnel_set(&v, c.ip4, c.ip6, false);
+	assert_true(v.flags & XCNI_IPC_TUN6);
+	assert_int_equal(v.tunnel_ip, 0);
+	assert_memory_equal(v.tunnel_ip6, c.ip6, 16);
+	/* A stale endpoint of an earlier value is overwritten, not kept. */
+	tunnel_set(&v, b.ip4, NULL, true);
+	assert_int_equal(v.tunnel_ip, b.ip4);
+	assert_memory_equal(v.tunnel_ip6, none6, 16);
+	assert_false(v.flags & XCNI_IPC_TUN6);
 }
 
 int main(void)
@@ -210,6 +255,7 @@ int main(void)
 		cmocka_unit_test(test_mixed_cluster),
 		cmocka_unit_test(test_prefer6),
 		cmocka_unit_test(test_dual_cluster_ipv6),
+		cmocka_unit_test(test_rolling_change),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

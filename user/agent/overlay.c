@@ -762,8 +762,28 @@ static int prune_route(const struct nl_route *r, void *arg)
 }
 
 /*
- * tunnel6 entries (and their counters) of nodes that are gone, or whose
- * endpoint is no longer IPv6: deleted, as the IPv4 ones are. Collected
+ * Whether node nd has an entry in the tunnel map of family fam (4: xcni_tunnel,
+ * 6: xcni_tunnel6), the nodes this node accepts Geneve from at that address
+ * (and counts): at each InternalIP of nd in a family this node has an
+ * underlay address in, so that a node sending in the other family than this
+ * one picks (a rolling change of --tunnel-family) is still known; and at
+ * the endpoint tunnel_v6 picks whatever this node has (a node of no family
+ * in common still listed, as before). Never this node's own address.
+ */
+static bool tunnel_listed(const struct overlay *ov, const struct k8s_node *nd, int fam)
+{
+	static const uint8_t none[16];
+	bool v6 = tunnel_v6(nd->internal_ip, nd->internal_ip6, ov->underlay6);
+
+	if (fam == 4)
+		return nd->internal_ip && nd->internal_ip != ov->node_ip && (ov->node_ip || !v6);
+	return memcmp(nd->internal_ip6, none, 16) && memcmp(nd->internal_ip6, ov->node_ip6, 16) &&
+	       (overlay_has6(ov) || v6);
+}
+
+/*
+ * tunnel6 entries (and their counters) of nodes that are gone, or no longer
+ * listed at that address (tunnel_listed): deleted, as the IPv4 ones are. Collected
  * first, then deleted: a hash walk does not survive deletes.
  */
 static void tunnel6_prune(const struct overlay *ov, const struct cluster *c, int tfd6, int sfd6)
@@ -779,9 +799,7 @@ static void tunnel6_prune(const struct overlay *ov, const struct cluster *c, int
 		for (size_t i = 0; i < c->n[K8S_NODE] && !keep; i++) {
 			const struct k8s_node *nd = &c->objs[K8S_NODE][i]->node;
 
-			keep = !memcmp(nd->internal_ip6, key.addr, 16) &&
-			       tunnel_v6(nd->internal_ip, nd->internal_ip6, ov->underlay6) &&
-			       !(ov->underlay6 && !memcmp(key.addr, ov->node_ip6, 16));
+			keep = !memcmp(nd->internal_ip6, key.addr, 16) && tunnel_listed(ov, nd, 6);
 		}
 		if (!keep) {
 			struct xcni_in6 *g = realloc(gone, (ngone + 1) * sizeof(*g));
@@ -880,14 +898,12 @@ int overlay_sync_nodes(struct overlay *ov, const struct cluster *c, const char *
 				      .oif = ov->dev_ifindex, .scope = RT_SCOPE_LINK,
 				      .prefsrc = ov->node_ip };
 
-		/* Its endpoint's family: as the ipcache has it (tunnel_set). */
-		bool v6 = tunnel_v6(nd->internal_ip, nd->internal_ip6, ov->underlay6);
-		int ftfd = v6 ? tfd6 : tfd, fsfd = v6 ? sfd6 : sfd;
-		const void *k = v6 ? (const void *)nd->internal_ip6 : (const void *)&nd->internal_ip;
+		/* Listed at each address it may send from (tunnel_listed); the
+		 * ipcache's XCNI_IPC_TUN6 alone says which one it is sent to. */
+		bool in4 = tunnel_listed(ov, nd, 4), in6 = tunnel_listed(ov, nd, 6);
+		bool failed = false;
 
-		if ((!v6 && !nd->internal_ip) ||
-		    (v6 ? ov->underlay6 && !memcmp(nd->internal_ip6, ov->node_ip6, 16) :
-			  nd->internal_ip == ov->node_ip) ||
+		if ((!in4 && !in6) ||
 		    (node_name && nd->meta.name && !strcmp(nd->meta.name, node_name)))
 			continue;
 		switch (tunnel_fam(nd->internal_ip, nd->internal_ip6, ov->node_ip != 0,
@@ -896,12 +912,22 @@ int overlay_sync_nodes(struct overlay *ov, const struct cluster *c, const char *
 		case 6: tun6 = true; break;
 		}
 		snprintf(t.node, sizeof(t.node), "%s", nd->meta.name);
-		if (bpf_map_update_elem(ftfd, k, &t, BPF_ANY) ||
-		    (bpf_map_update_elem(fsfd, k, zero, BPF_NOEXIST) && errno != EEXIST)) {
-			err = -errno;
-			pr_err("tunnel to node %s: %s\n", nd->meta.name, strerror(errno));
-			continue;
+		for (int f = 4; f <= 6; f += 2) {
+			int ftfd = f == 6 ? tfd6 : tfd, fsfd = f == 6 ? sfd6 : sfd;
+			const void *k = f == 6 ? (const void *)nd->internal_ip6 :
+						 (const void *)&nd->internal_ip;
+
+			if (!(f == 6 ? in6 : in4))
+				continue;
+			if (bpf_map_update_elem(ftfd, k, &t, BPF_ANY) ||
+			    (bpf_map_update_elem(fsfd, k, zero, BPF_NOEXIST) && errno != EEXIST)) {
+				err = -errno;
+				pr_err("tunnel to node %s: %s\n", nd->meta.name, strerror(errno));
+				failed = true;
+			}
 		}
+		if (failed)
+			continue;
 		/* The node's IPv6 pod CIDR: the host's IPv6 to its pods leaves
 		 * through xcni0 too (to_overlay, Geneve over the IPv4 underlay). */
 		if (nd->pod_cidr6_len) {
@@ -932,8 +958,7 @@ int overlay_sync_nodes(struct overlay *ov, const struct cluster *c, const char *
 		for (size_t i = 0; i < n && !keep; i++) {
 			const struct k8s_node *nd = &c->objs[K8S_NODE][i]->node;
 
-			keep = nd->internal_ip == key && key != ov->node_ip &&
-			       !tunnel_v6(nd->internal_ip, nd->internal_ip6, ov->underlay6);
+			keep = nd->internal_ip == key && tunnel_listed(ov, nd, 4);
 		}
 		if (!keep) {
 			__u32 *g = realloc(gone, (ngone + 1) * sizeof(*g));

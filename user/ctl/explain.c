@@ -585,6 +585,13 @@ static void peer_words(const struct node_maps *m, __u32 peer, const char *cidr, 
 		snprintf(buf, len, "identity %u", peer);
 }
 
+/* An ipcache entry's IPv4 send endpoint: tunnel_ip unless XCNI_IPC_TUN6 says
+ * the node is sent to at tunnel_ip6 (a node of both families has both). */
+static __u32 tunnel4_of(const struct xcni_ipcache_val *v)
+{
+	return v->flags & XCNI_IPC_TUN6 ? 0 : v->tunnel_ip;
+}
+
 /* The node the tunnel map names for an underlay address, into buf: found? */
 static bool tunnel_name(const struct node_maps *m, __u32 tunnel_ip, char *buf, size_t len)
 {
@@ -689,7 +696,7 @@ static int side_peer(const struct node_maps *m, struct side *s, const struct flo
 	s->peer_id = err ? pv.identity : XCNI_ID_WORLD;
 	/* Egress towards a pod of another node: the packet leaves in Geneve to
 	 * the underlay address its entry names, and that node judges ingress. */
-	if (err > 0 && pv.tunnel_ip && s->dir == XCNI_DIR_FROM_POD) {
+	if (err > 0 && tunnel4_of(&pv) && s->dir == XCNI_DIR_FROM_POD) {
 		char tn[64] = "", ta[INET_ADDRSTRLEN];
 
 		tunnel_name(m, pv.tunnel_ip, tn, sizeof(tn));
@@ -1199,7 +1206,7 @@ int explain_flow(const struct node_maps *sm, const struct node_maps *dm, const s
 	 * family with: the data plane drops the flow (drop-tunnel-family),
 	 * whatever policy says. */
 	fam_drop = (sm->ul4 || sm->ul6) && (f->dst.ipc.flags & XCNI_IPC_POD) &&
-		   ((f->dst.ipc.flags & XCNI_IPC_TUN6) ? !sm->ul6 : f->dst.ipc.tunnel_ip && !sm->ul4);
+		   ((f->dst.ipc.flags & XCNI_IPC_TUN6) ? !sm->ul6 : tunnel4_of(&f->dst.ipc) && !sm->ul4);
 	if (fam_drop) {
 		tunnel_str(&f->dst.ipc, ta6);
 		pt_strf(t, "none: node %s's underlay address %s is IPv%d, a family node %s has no "
@@ -1207,7 +1214,7 @@ int explain_flow(const struct node_maps *sm, const struct node_maps *dm, const s
 			ta6, (f->dst.ipc.flags & XCNI_IPC_TUN6) ? 6 : 4, sm->node[0] ? sm->node : "?");
 		pt_str(t, ta6);
 		pt_str(t, f->dst.node[0] ? f->dst.node : NULL);
-	} else if (f->dst.ipc.tunnel_ip) {
+	} else if (tunnel4_of(&f->dst.ipc)) {
 		if (!tunnel_name(sm, f->dst.ipc.tunnel_ip, tn, sizeof(tn)))
 			snprintf(tn, sizeof(tn), "%s", f->dst.node);
 		ip_str(f->dst.ipc.tunnel_ip, ta);

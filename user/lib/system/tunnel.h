@@ -56,16 +56,23 @@ static inline int tunnel_fam(uint32_t ip4, const uint8_t ip6[16], bool have4, bo
 	return have4 && ip4 ? 4 : 0;
 }
 
-/* That endpoint into v (XCNI_IPC_TUN6 for IPv6); the other endpoint field cleared. */
+/*
+ * A node's endpoints into v: tunnel_ip its IPv4 InternalIP, tunnel_ip6 its
+ * IPv6 one (zero: none), both kept whichever this node sends to, since a
+ * node is accepted as the sender of its pods' packets at either (a rolling
+ * change of --tunnel-family: the other node may send in the family this one
+ * does not); XCNI_IPC_TUN6, the send choice (tunnel_v6): set, Geneve goes to
+ * tunnel_ip6, else to tunnel_ip.
+ */
 static inline void tunnel_set(struct xcni_ipcache_val *v, uint32_t ip4, const uint8_t ip6[16],
 			      bool underlay6)
 {
 	static const uint8_t none[16];
 	bool v6 = tunnel_v6(ip4, ip6, underlay6);
 
-	v->tunnel_ip = v6 ? 0 : ip4;
+	v->tunnel_ip = ip4;
 	v->flags = v6 ? v->flags | XCNI_IPC_TUN6 : v->flags & ~XCNI_IPC_TUN6;
-	memcpy(v->tunnel_ip6, v6 ? ip6 : none, 16);
+	memcpy(v->tunnel_ip6, ip6 ? ip6 : none, 16);
 }
 
 #endif
