@@ -459,6 +459,16 @@ static __always_inline void lb_addr_set(void *dst, const void *src, int fam)
 		__builtin_memcpy(dst, src, 16);
 }
 
+/* lb_addr_set between 4-byte aligned places (map values, tuples): IPv6's
+ * 16 bytes as four words, not byte by byte (a byte copy's 16 registers spill). */
+static __always_inline void lb_addr_put(void *dst, const void *src, int fam)
+{
+	if (fam == XCNI_AF_INET)
+		*(__u32 *)dst = *(const __u32 *)src;
+	else
+		__builtin_memcpy((__u32 *)dst, (const __u32 *)src, 16);
+}
+
 /* The header offsets of the family's source and destination address. */
 #define LB_SADDR_OFF(fam) ((fam) == XCNI_AF_INET ? IP_SADDR_OFF : IP6_SADDR_OFF)
 #define LB_DADDR_OFF(fam) ((fam) == XCNI_AF_INET ? IP_DADDR_OFF : IP6_DADDR_OFF)
@@ -1011,160 +1021,158 @@ static __always_inline int lb_rev_nat(struct __sk_buff *skb, struct flow *f, int
 }
 
 /*
- * An ICMP error about a translated flow (port unreachable from a UDP
- * backend, fragmentation needed on the way, ...) quotes the packet as the
- * backend got it: the client's stack would match it to no socket. The quote
- * gets the frontend back as destination (its IP checksum, and the ICMP
- * checksum over all of it, updated; the quoted L4 checksum, which nobody
- * checks, is left; an SCTP quote's 8 bytes hold no checksum at all), and so does the outer source when the backend itself
- * sent the error. l3_len: the outer IPv4 header's length. 1 when rewritten,
- * else 0; packet pointers are stale after the call either way.
- *
- * A global function, verified once on its own: inlined into from_pod's
- * many paths it took the verifier past its million instructions. So it reads
- * the packet with bpf_skb_load_bytes, not through packet pointers.
+ * The two struct icmp_err (flow.h) a reader of a quote needs, the error as
+ * it came (returned) and as it goes (*n), in xcni_lb6_tmp: from_pod's
+ * frames and their callees' are at the verifier's 512 bytes. NULL: none.
  */
-/* An ICMP error's header and the start of its quote (an IPv4 header without options). */
-struct lb_icmp_quote {
-	struct xcni_icmphdr icmp;
-	struct iphdr in;
-	__be16 ports[2];
-};
+static __always_inline struct icmp_err *icmp_err_pair(struct icmp_err **n)
+{
+	struct lb6_tmp *t;
+	__u32 zero = 0;
+
+	t = bpf_map_lookup_elem(&xcni_lb6_tmp, &zero);
+	if (!t)
+		return NULL;
+	*n = &t->ie[1];
+	return &t->ie[0];
+}
 
 /*
- * The ICMP error at icmp into q, and the tuple it quotes into k: 0 for an
- * error (unreachable, time exceeded, parameter problem) quoting TCP, UDP or
- * SCTP with the ports, else -1.
+ * The error at icmp (fam a constant) into x: 0 for an error (unreachable,
+ * Packet Too Big for IPv6, time exceeded, parameter problem) quoting TCP,
+ * UDP or SCTP with the ports in a plain IPv4 or IPv6 header (ct_icmp_related's
+ * rule), else -1. It reads with bpf_skb_load_bytes, not through packet
+ * pointers: its callers are global functions that take no pointers.
  */
-static __always_inline int lb4_icmp_quoted(struct __sk_buff *skb, __u32 icmp,
-					  struct lb_icmp_quote *q, struct xcni_ct_key *k)
+static __always_inline int icmp_err_read(struct __sk_buff *skb, int fam, __u32 icmp,
+					 struct icmp_err *x)
 {
-	if (bpf_skb_load_bytes(skb, icmp, q, sizeof(*q)))
+	__u32 in = icmp + 8;
+	struct iphdr ip;
+	__u8 type, proto;
+
+	__builtin_memset(x, 0, sizeof(*x));
+	if (bpf_skb_load_bytes(skb, icmp, &type, 1))
 		return -1;
-	if ((q->icmp.type != ICMP_DEST_UNREACH && q->icmp.type != ICMP_TIME_EXCEEDED &&
-	     q->icmp.type != ICMP_PARAMETERPROB) ||
-	    q->in.ihl != 5 || (q->in.protocol != IPPROTO_TCP && q->in.protocol != IPPROTO_UDP &&
-			       q->in.protocol != IPPROTO_SCTP))
+	if (fam == XCNI_AF_INET) {
+		if ((type != ICMP_DEST_UNREACH && type != ICMP_TIME_EXCEEDED &&
+		     type != ICMP_PARAMETERPROB) ||
+		    bpf_skb_load_bytes(skb, in, &ip, sizeof(ip)) || ip.ihl != 5 ||
+		    bpf_skb_load_bytes(skb, in + sizeof(ip), &x->quote.v4.sport, 4) ||
+		    bpf_skb_load_bytes(skb, IP_SADDR_OFF, x->outer, 8))
+			return -1;
+		x->quote.v4.saddr = ip.saddr;
+		x->quote.v4.daddr = ip.daddr;
+		x->quote.v4.proto = proto = ip.protocol;
+		x->qcheck = ip.check;
+	} else {
+		if ((type != ICMP6_DST_UNREACH && type != ICMP6_PACKET_TOO_BIG &&
+		     type != ICMP6_TIME_EXCEEDED && type != ICMP6_PARAM_PROB) ||
+		    bpf_skb_load_bytes(skb, IP6_SADDR_OFF, x->outer, 32) ||
+		    bpf_skb_load_bytes(skb, in + offsetof(struct xcni_ip6hdr, nexthdr), &proto, 1) ||
+		    bpf_skb_load_bytes(skb, in + offsetof(struct xcni_ip6hdr, saddr),
+				       x->quote.v6.saddr, 32) ||
+		    bpf_skb_load_bytes(skb, in + sizeof(struct xcni_ip6hdr), &x->quote.v6.sport, 4))
+			return -1;
+		x->quote.v6.proto = proto;
+	}
+	return proto == IPPROTO_TCP || proto == IPPROTO_UDP || proto == IPPROTO_SCTP ? 0 : -1;
+}
+
+/*
+ * The error o (icmp_err_read's, at icmp) made n: the quote's addresses and
+ * ports, the error's addresses, and the checksums over them (IPv4: the
+ * quoted header's, ICMP's for every quoted word, no pseudo header, the
+ * error's header's; IPv6: ICMPv6's for the quote, plain, and for the
+ * error's addresses, through the pseudo-header). What is unchanged is
+ * written as it was. The quoted L4 checksum, which nobody checks, is left
+ * (an SCTP quote's 8 bytes hold none). 0, or -1 when a write failed.
+ */
+static __always_inline int icmp_err_write(struct __sk_buff *skb, int fam, __u32 icmp,
+					  const struct icmp_err *o, const struct icmp_err *n)
+{
+	__u32 in = icmp + 8, csum_off = icmp + 2, check = in + offsetof(struct iphdr, check);
+	const struct xcni_ct_key *o4 = &o->quote.v4, *n4 = &n->quote.v4;
+	const __u32 *oo = (const __u32 *)o->outer, *no = (const __u32 *)n->outer;
+	__sum16 new_check;
+	__s64 diff;
+
+	if (fam == XCNI_AF_INET) {
+		if (bpf_l3_csum_replace(skb, check, o4->saddr, n4->saddr, 4) ||
+		    bpf_l3_csum_replace(skb, check, o4->daddr, n4->daddr, 4) ||
+		    bpf_skb_store_bytes(skb, in + offsetof(struct iphdr, saddr), &n4->saddr, 8, 0) ||
+		    bpf_skb_store_bytes(skb, in + sizeof(struct iphdr), &n4->sport, 4, 0) ||
+		    bpf_skb_load_bytes(skb, check, &new_check, 2) ||
+		    bpf_l4_csum_replace(skb, csum_off, o4->saddr, n4->saddr, 4) ||
+		    bpf_l4_csum_replace(skb, csum_off, o4->daddr, n4->daddr, 4) ||
+		    bpf_l4_csum_replace(skb, csum_off, o->qcheck, new_check, 2) ||
+		    bpf_l4_csum_replace(skb, csum_off, o4->sport, n4->sport, 2) ||
+		    bpf_l4_csum_replace(skb, csum_off, o4->dport, n4->dport, 2) ||
+		    bpf_l3_csum_replace(skb, IPCSUM_OFF, oo[0], no[0], 4) ||
+		    bpf_l3_csum_replace(skb, IPCSUM_OFF, oo[1], no[1], 4) ||
+		    bpf_skb_store_bytes(skb, IP_SADDR_OFF, no, 8, 0))
+			return -1;
+		return 0;
+	}
+	diff = bpf_csum_diff((__be32 *)o->quote.v6.saddr, 32, (__be32 *)n->quote.v6.saddr, 32, 0);
+	if (diff < 0 || bpf_l4_csum_replace(skb, csum_off, 0, (__u64)diff, 0) ||
+	    bpf_l4_csum_replace(skb, csum_off, o->quote.v6.sport, n->quote.v6.sport, 2) ||
+	    bpf_l4_csum_replace(skb, csum_off, o->quote.v6.dport, n->quote.v6.dport, 2) ||
+	    bpf_skb_store_bytes(skb, in + offsetof(struct xcni_ip6hdr, saddr), n->quote.v6.saddr,
+				32, 0) ||
+	    bpf_skb_store_bytes(skb, in + sizeof(struct xcni_ip6hdr), &n->quote.v6.sport, 4, 0))
 		return -1;
-	k->saddr = q->in.saddr;
-	k->daddr = q->in.daddr;
-	k->sport = q->ports[0];
-	k->dport = q->ports[1];
-	k->proto = q->in.protocol;
+	diff = bpf_csum_diff((__be32 *)oo, 32, (__be32 *)no, 32, 0);
+	if (diff < 0 || bpf_l4_csum_replace(skb, csum_off, 0, (__u64)diff, BPF_F_PSEUDO_HDR) ||
+	    bpf_skb_store_bytes(skb, IP6_SADDR_OFF, no, 32, 0))
+		return -1;
 	return 0;
+}
+
+/*
+ * An ICMP or ICMPv6 error about a translated flow (port unreachable from a
+ * UDP backend, fragmentation needed or Packet Too Big on the way, ...)
+ * quotes the packet as the backend got it: the client's stack would match
+ * it to no socket. The quote's destination and port become the frontend's
+ * again, and the error's source too when the backend itself sent it (the
+ * checksums: icmp_err_write). 1 when rewritten (or a rewrite failed
+ * halfway), else 0; packet pointers are stale after the call either way.
+ * One body for both families; its frames lb4_icmp_rev_nat (the IPv4
+ * header's length) and lb6_icmp_rev_nat (the ICMPv6 header's offset) are
+ * global, verified once on their own: inlined into from_pod's many paths
+ * it took the verifier past its million instructions.
+ */
+static __always_inline int lb_icmp_rev_nat(struct __sk_buff *skb, int fam, __u32 icmp)
+{
+	struct icmp_err *n, *o = icmp_err_pair(&n);
+	const struct xcni_ct_entry *e;
+	const struct xcni_revnat *rn;
+
+	if (!o || icmp_err_read(skb, fam, icmp, o))
+		return 0;
+	e = bpf_map_lookup_elem(ct_map(fam), &o->quote);
+	if (!e || !e->rev_nat || (e->flags & XCNI_CT_F_HAIRPIN))
+		return 0;
+	rn = bpf_map_lookup_elem(&xcni_revnat, &e->rev_nat);
+	if (!rn || rn->family != fam)
+		return 0;
+	*n = *o;
+	lb_addr_put(tuple_daddr(&n->quote, fam), rn->addr, fam);
+	tuple_dport(&n->quote, fam) = rn->port;
+	if (lb_addr_eq(o->outer, tuple_daddr(&o->quote, fam), fam))
+		lb_addr_put(n->outer, rn->addr, fam);
+	icmp_err_write(skb, fam, icmp, o, n);
+	return 1;
 }
 
 __attribute__((noinline)) int lb4_icmp_rev_nat(struct __sk_buff *skb, __u32 l3_len)
 {
-	struct lb_icmp_quote q;
-	struct xcni_ct_key k = {};
-	const struct xcni_ct_entry *e;
-	const struct xcni_revnat *rn;
-	__u32 icmp = ETH_HLEN + l3_len, quote = icmp + sizeof(struct xcni_icmphdr);
-	__u32 vip, saddr;
-	__u16 new_csum;
-
-	if (bpf_skb_load_bytes(skb, IP_SADDR_OFF, &saddr, 4) ||
-	    lb4_icmp_quoted(skb, icmp, &q, &k))
-		return 0;
-	e = bpf_map_lookup_elem(&xcni_ct, &k);
-	if (!e || !e->rev_nat || (e->flags & XCNI_CT_F_HAIRPIN))
-		return 0;
-	rn = bpf_map_lookup_elem(&xcni_revnat, &e->rev_nat);
-	if (!rn || rn->family != XCNI_AF_INET)
-		return 0;
-	__builtin_memcpy(&vip, rn->addr, 4);
-	/* The quoted header's checksum first, then the ICMP checksum for every
-	 * quoted byte that changed (no pseudo header in ICMP). */
-	if (bpf_l3_csum_replace(skb, quote + offsetof(struct iphdr, check), q.in.daddr, vip, 4) ||
-	    bpf_skb_store_bytes(skb, quote + offsetof(struct iphdr, daddr), &vip, 4, 0) ||
-	    bpf_skb_store_bytes(skb, quote + sizeof(struct iphdr) + 2, &rn->port, 2, 0) ||
-	    bpf_skb_load_bytes(skb, quote + offsetof(struct iphdr, check), &new_csum, 2) ||
-	    bpf_l4_csum_replace(skb, icmp + 2, q.in.daddr, vip, 4) ||
-	    bpf_l4_csum_replace(skb, icmp + 2, q.in.check, new_csum, 2) ||
-	    bpf_l4_csum_replace(skb, icmp + 2, q.ports[1], rn->port, 2))
-		return 1;
-	/* Sent by the backend itself: from the frontend, as the client knows it. */
-	if (saddr == q.in.daddr) {
-		bpf_l3_csum_replace(skb, IPCSUM_OFF, saddr, vip, 4);
-		bpf_skb_store_bytes(skb, IP_SADDR_OFF, &vip, 4, 0);
-	}
-	return 1;
+	return lb_icmp_rev_nat(skb, XCNI_AF_INET, ETH_HLEN + l3_len);
 }
 
-/*
- * An ICMPv6 error (unreachable, Packet Too Big, time exceeded, parameter
- * problem) at icmp: the first outer_len bytes of its addresses (16: its
- * source; 32: both) into outer, the quoted flow's protocol (TCP, UDP or
- * SCTP), addresses and ports into k and ports. 0, or -1: not such an error.
- * The three readers of a quote (lb6_icmp_rev_nat, lb6_icmp_snat_rev,
- * lb6_icmp_np_rev) share it.
- */
-static __always_inline int icmp6_err_quote(struct __sk_buff *skb, __u32 icmp, void *outer,
-					   __u32 outer_len, struct xcni_ct6_key *k, __be16 ports[2])
-{
-	__u32 q = icmp + 8;
-	__u8 type;
-
-	if (!skb || bpf_skb_load_bytes(skb, icmp, &type, 1))
-		return -1;
-	if (type != ICMP6_DST_UNREACH && type != ICMP6_PACKET_TOO_BIG &&
-	    type != ICMP6_TIME_EXCEEDED && type != ICMP6_PARAM_PROB)
-		return -1;
-	if (bpf_skb_load_bytes(skb, IP6_SADDR_OFF, outer, outer_len) ||
-	    bpf_skb_load_bytes(skb, q + offsetof(struct xcni_ip6hdr, nexthdr), &k->proto, 1) ||
-	    bpf_skb_load_bytes(skb, q + offsetof(struct xcni_ip6hdr, saddr), k->saddr, 32) ||
-	    bpf_skb_load_bytes(skb, q + sizeof(struct xcni_ip6hdr), ports, 4))
-		return -1;
-	if (k->proto != IPPROTO_TCP && k->proto != IPPROTO_UDP && k->proto != IPPROTO_SCTP)
-		return -1;
-	return 0;
-}
-
-/*
- * An ICMPv6 error about a translated flow (port unreachable from a UDP
- * backend, Packet Too Big on the way) quotes the packet as the backend got
- * it: the quote's destination and port become the frontend's again, and the
- * error's source too when the backend itself sent it. The ICMPv6 checksum
- * covers the quote (a plain difference) and the outer source (through the
- * pseudo-header); the quoted L4 checksum, which nobody checks, is left. The
- * quote must be a plain IPv6 header and the L4 ports (ct_icmp_related's
- * rule). 1 when rewritten, else 0.
- */
 __attribute__((noinline)) int lb6_icmp_rev_nat(struct __sk_buff *skb, __u32 icmp)
 {
-	struct xcni_ct6_key k = {};
-	const struct xcni_ct_entry *e;
-	const struct xcni_revnat *rn;
-	__u32 q = icmp + 8, csum_off = icmp + 2;
-	__u8 saddr[16];
-	__be16 ports[2];
-	__s64 diff;
-
-	if (icmp6_err_quote(skb, icmp, saddr, 16, &k, ports))
-		return 0;
-	k.sport = ports[0];
-	k.dport = ports[1];
-	e = bpf_map_lookup_elem(&xcni_ct6, &k);
-	if (!e || !e->rev_nat || (e->flags & XCNI_CT_F_HAIRPIN))
-		return 0;
-	rn = bpf_map_lookup_elem(&xcni_revnat, &e->rev_nat);
-	if (!rn || rn->family != XCNI_AF_INET6)
-		return 0;
-	diff = bpf_csum_diff((__be32 *)k.daddr, 16, (__be32 *)rn->addr, 16, 0);
-	if (diff < 0 || bpf_l4_csum_replace(skb, csum_off, 0, (__u64)diff, 0) ||
-	    bpf_l4_csum_replace(skb, csum_off, ports[1], rn->port, sizeof(rn->port)) ||
-	    bpf_skb_store_bytes(skb, q + offsetof(struct xcni_ip6hdr, daddr), rn->addr, 16, 0) ||
-	    bpf_skb_store_bytes(skb, q + sizeof(struct xcni_ip6hdr) + 2, &rn->port, 2, 0))
-		return 1;
-	/* Sent by the backend itself: from the frontend, as the client knows it. */
-	if (in6_eq(saddr, k.daddr)) {
-		diff = bpf_csum_diff((__be32 *)saddr, 16, (__be32 *)rn->addr, 16, 0);
-		if (diff >= 0 &&
-		    !bpf_l4_csum_replace(skb, csum_off, 0, (__u64)diff, BPF_F_PSEUDO_HDR))
-			bpf_skb_store_bytes(skb, IP6_SADDR_OFF, rn->addr, 16, 0);
-	}
-	return 1;
+	return lb_icmp_rev_nat(skb, XCNI_AF_INET6, icmp);
 }
 
 /* Pseudo header of a TCP segment of 20 bytes, for its checksum. */

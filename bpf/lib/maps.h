@@ -8,6 +8,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "../xcni_shared.h"
+#include "flow.h"
 /* bpf_helpers.h's offsetof is no constant expression (_Static_assert wants
  * one), and <stddef.h> defines its own only when it comes first. */
 #undef offsetof
@@ -547,6 +548,7 @@ struct lb6_tmp {
 	struct lb6_state st;
 	struct xcni_ct_entry ne;
 	struct xcni_affinity_key ak; /* lb6_translate's: off its 512-byte stack */
+	struct icmp_err ie[2]; /* a reader of an ICMP error's, either family (icmp_err_pair) */
 };
 
 struct {

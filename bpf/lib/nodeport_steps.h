@@ -80,21 +80,43 @@ static __always_inline int snat_port_ok(const struct xcni_svc_key *fk)
 }
 
 /*
+ * The client of a flow this node SNATed (e its entry, k its tuple: this
+ * node:port -> backend), into *addr (the family's bytes) and *port: IPv4
+ * keeps it in the entry (nat_addr, nat_port); IPv6's does not fit there, and
+ * is in xcni_snat6 by the SNATed tuple. 0, or -1: none.
+ */
+static __always_inline int np_snat_client(int fam, const struct xcni_ct_entry *e,
+					  const union xcni_tuple *k, const void **addr,
+					  __u16 *port)
+{
+	const struct xcni_snat6 *sn;
+
+	if (fam == XCNI_AF_INET) {
+		*addr = &e->nat_addr;
+		*port = e->nat_port;
+		return 0;
+	}
+	sn = bpf_map_lookup_elem(&xcni_snat6, &k->v6);
+	if (!sn)
+		return -1;
+	*addr = sn->client;
+	*port = sn->cport;
+	return 0;
+}
+
+/*
  * Does the SNAT tuple k's holder e (a live flow) belong to flow t's own
- * client (t: client -> backend)? Then the port is its again. IPv4 keeps the
- * client in the entry (nat_addr, nat_port); IPv6's does not fit there, and
- * is in xcni_snat6 by the SNATed tuple.
+ * client (t: client -> backend)? Then the port is its again.
  */
 static __always_inline int lb_snat_same_client(const struct xcni_ct_entry *e,
 					       const union xcni_tuple *k,
 					       const union xcni_tuple *t, int fam)
 {
-	const struct xcni_snat6 *sn;
+	const void *client;
+	__u16 port;
 
-	if (fam == XCNI_AF_INET)
-		return e->nat_addr == t->v4.saddr && e->nat_port == t->v4.sport;
-	sn = bpf_map_lookup_elem(&xcni_snat6, &k->v6);
-	return sn && in6_eq(sn->client, t->v6.saddr) && sn->cport == t->v6.sport;
+	return !np_snat_client(fam, e, k, &client, &port) &&
+	       lb_addr_eq(client, tuple_saddr(t, fam), fam) && port == tuple_sport(t, fam);
 }
 
 /*
