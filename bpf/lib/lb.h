@@ -686,8 +686,10 @@ static __always_inline void lb_svc_entry_fill(struct xcni_ct_entry *ne, __u64 no
  * (st's created; IPv4's svc_ct) unless defer (a constant): then the caller
  * writes it with lb_flow_open once it knows the packet is its own to
  * translate (created 0 until then; a flow found kept is not counted: IPv4's
- * svc_ct, IPv6's kept say so), so a packet the fast path hands on to tc
- * leaves nothing of its own behind. *svcp on entry: the frontend when the
+ * svc_ct, and *sep, say so), so a packet the fast path hands on to tc
+ * leaves nothing of its own behind. *sep (sep not NULL): the service
+ * entry, kept or (IPv4, not deferred) written, else NULL: the one lookup
+ * of it the XDP fast path makes. *svcp on entry: the frontend when the
  * caller has looked it up already (the XDP fast path, from outside: the EXT
  * entry, what lb_frontend_of finds), else NULL. tmp: IPv6's per-CPU
  * scratch (the affinity key and the new entry, off its 512-byte stack);
@@ -696,7 +698,8 @@ static __always_inline void lb_svc_entry_fill(struct xcni_ct_entry *ne, __u64 no
 static __always_inline int lb_flow_choose(void *p, int fam, __u32 ep_id, void *st, __u32 outside,
 					  int defer, struct lb6_tmp *tmp,
 					  const struct xcni_svc **svcp,
-					  const struct xcni_backend **bep)
+					  const struct xcni_backend **bep,
+					  struct xcni_ct_entry **sep)
 {
 	struct flow *f = lb_flow_of(p, fam);
 	union xcni_tuple *t = &f->tuple;
@@ -707,7 +710,6 @@ static __always_inline int lb_flow_choose(void *p, int fam, __u32 ep_id, void *s
 	const struct xcni_backend *be;
 	__u64 now = bpf_ktime_get_ns();
 	__u32 id = 0;
-	__u8 kept = 0;
 	int ret;
 
 	if (!svc)
@@ -739,7 +741,6 @@ static __always_inline int lb_flow_choose(void *p, int fam, __u32 ep_id, void *s
 	if (be) {
 		/* Deferred: counted by lb_flow_open. */
 		id = e->backend_id;
-		kept = 1;
 	} else if (f->frag_later) {
 		/* A later fragment follows its first one's translation, never opens
 		 * one: untranslated, it finds no flow in ct_track and is dropped. */
@@ -782,8 +783,8 @@ static __always_inline int lb_flow_choose(void *p, int fam, __u32 ep_id, void *s
 		return XCNI_DROP_NO_BACKEND;
 	if (fam == XCNI_AF_INET)
 		((struct lb_state *)st)->svc_ct = e;
-	else
-		((struct lb6_state *)st)->kept = kept;
+	if (sep)
+		*sep = e;
 	LB_ST(st, fam, backend_id) = id;
 	LB_ST(st, fam, translated) = 1;
 	*svcp = svc;
@@ -792,35 +793,36 @@ static __always_inline int lb_flow_choose(void *p, int fam, __u32 ep_id, void *s
 }
 
 /*
- * lb_flow_choose's deferred service entry (defer), either family: written
- * now, for the flow st's orig to backend st's backend_id of rev_nat, its
- * first packet len bytes (st's created, IPv4's svc_ct set as lb_flow_choose
- * would have); a flow lb_flow_choose found kept has one already, and the
- * packet is counted into it. pkts 0: the entry only, the packet not counted
- * (it goes on to tc, whose lb_translate counts it when it finds the entry:
- * the XDP fast path's hand-over of a random pick, nodeport_xdp.h). tmp:
- * IPv6's scratch (lb_flow_choose's).
+ * lb_flow_choose's deferred service entry (defer), either family: e, the one
+ * lb_flow_choose found kept (*sep), and the packet counted into it; else
+ * written now, for the flow st's orig to backend st's backend_id of
+ * rev_nat, its first packet len bytes (st's created, IPv4's svc_ct set as
+ * lb_flow_choose would have). pkts 0: the entry only, the packet not
+ * counted (it goes on to tc, whose lb_translate counts it when it finds the
+ * entry: the XDP fast path's hand-over of a random pick, nodeport_xdp.h).
+ * tmp: IPv6's scratch (lb_flow_choose's). The entry (NULL: none).
  */
-static __always_inline void lb_flow_open(void *st, int fam, __u16 rev_nat, __u32 len, __u64 pkts,
-					 struct lb6_tmp *tmp)
+static __always_inline struct xcni_ct_entry *lb_flow_open(void *st, int fam,
+							  struct xcni_ct_entry *e,
+							  __u16 rev_nat, __u32 len,
+							  __u64 pkts, struct lb6_tmp *tmp)
 {
-	struct xcni_ct_entry ne4, *ne, *e;
+	struct xcni_ct_entry ne4, *ne;
 	__u64 now = bpf_ktime_get_ns();
 
-	if (fam == XCNI_AF_INET ? ((struct lb_state *)st)->svc_ct != NULL :
-				  ((struct lb6_state *)st)->kept) {
-		e = lb_svc_entry(st, fam);
-		if (e && pkts)
+	if (e) {
+		if (pkts)
 			lb_flow_count(e, now, len);
-		return;
+		return e;
 	}
 	ne = fam == XCNI_AF_INET ? &ne4 : &tmp->ne;
 	lb_svc_entry_fill(ne, now, pkts, len, 0, LB_ST(st, fam, backend_id), rev_nat);
 	ct_entry_add(fam, lb_st_orig(st, fam), ne, 0);
+	e = bpf_map_lookup_elem(ct_map(fam), lb_st_orig(st, fam));
 	if (fam == XCNI_AF_INET)
-		((struct lb_state *)st)->svc_ct =
-			bpf_map_lookup_elem(&xcni_ct, &((struct lb_state *)st)->orig);
+		((struct lb_state *)st)->svc_ct = e;
 	LB_ST(st, fam, created) = 1;
+	return e;
 }
 
 static __always_inline void in6_set_lb_loopback(__u8 *a)
@@ -905,7 +907,7 @@ __attribute__((noinline)) int lb6_translate_call(struct __sk_buff *skb, struct p
 	tmp = bpf_map_lookup_elem(&xcni_lb6_tmp, &id);
 	if (!tmp)
 		return 0;
-	ret = lb_flow_choose(p, XCNI_AF_INET6, ep_id, st, outside, 0, tmp, &svc, &be);
+	ret = lb_flow_choose(p, XCNI_AF_INET6, ep_id, st, outside, 0, tmp, &svc, &be, NULL);
 	if (ret != 1 || !svc || !be)
 		return ret;
 	return lb_dnat(skb, pkt_flow(p), XCNI_AF_INET6, svc, be, &st->backend_id, outside, 0,
@@ -937,7 +939,7 @@ static __always_inline int lb_translate(struct __sk_buff *skb, void *p, int fam,
 
 	if (fam == XCNI_AF_INET6)
 		return lb6_translate_call(skb, p, ep_id, st, outside);
-	ret = lb_flow_choose(p, fam, ep_id, st, outside, 0, NULL, &svc, &be);
+	ret = lb_flow_choose(p, fam, ep_id, st, outside, 0, NULL, &svc, &be, NULL);
 	if (ret != 1 || !svc || !be)
 		return ret;
 	return lb_dnat(skb, pkt_flow((struct pkt *)p), fam, svc, be, &st4->backend_id, outside,

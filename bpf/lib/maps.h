@@ -534,8 +534,7 @@ struct lb6_state {
 	__u8 created; /* this packet made the service entry */
 	__u8 translated;
 	__u8 svc_flags; /* the frontend's XCNI_SVC_F_* (externalTrafficPolicy for NodePorts) */
-	__u8 kept; /* lb_flow_choose found the flow's service entry (a deferred one not counted) */
-	__u8 pad;
+	__u8 pad[2];
 };
 
 /*

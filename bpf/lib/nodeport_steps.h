@@ -228,16 +228,17 @@ static __always_inline const __u8 *nodeport6_self(const __u8 *fe, struct np6_tmp
  * The SNAT of an IPv6 NodePort flow to a remote backend, either hook
  * (nodeport6_snat at tc, nodeport_xdp.h at XDP), nothing written but the
  * scratch t: p the translated flow (client -> backend), orig the client's
- * tuple; *selfp the SNAT source (nodeport6_self), *nport its port (the one
- * the flow's service entry holds, else lb_snat_port's), t->sn the client
+ * tuple, e its service entry (the caller's lookup; NULL: none yet); *selfp
+ * the SNAT source (nodeport6_self), *nport its port (the one the service
+ * entry holds, else lb_snat_port's), t->sn the client
  * for nodeport6_commit. The backend's node is the caller's to have found
  * (from_outside's np_tunnel, xdp_nodeport's tunnel: a pod of another node,
  * the tunnel to it), not looked up again here. 0 or the drop reason.
  */
 static __always_inline int np6_snat_choose(const struct pkt6 *p, const struct xcni_ct6_key *orig,
-					   struct np6_tmp *t, const __u8 **selfp, __u16 *nport)
+					   const struct xcni_ct_entry *e, struct np6_tmp *t,
+					   const __u8 **selfp, __u16 *nport)
 {
-	const struct xcni_ct_entry *e;
 	/* The replies must come back here: to this node's own address (the
 	 * frontend's for a NodePort, else its InternalIP: the SNAT source). */
 	const __u8 *self = nodeport6_self(orig->daddr, t);
@@ -245,7 +246,6 @@ static __always_inline int np6_snat_choose(const struct pkt6 *p, const struct xc
 	if (!self)
 		return XCNI_DROP_NO_TUNNEL;
 	/* The port the flow got before (in its service entry), else a free one. */
-	e = bpf_map_lookup_elem(&xcni_ct6, orig);
 	*nport = e ? e->nat_port : 0;
 	if (!*nport && lb_snat_port(pkt_flow_const(p), XCNI_AF_INET6, self,
 					 (union xcni_tuple *)&t->k, &t->fk, nport))
@@ -274,10 +274,10 @@ __attribute__((noinline)) int nodeport6_snat(struct __sk_buff *skb, struct pkt6 
 
 	if (!skb || !p || !st || !(t = bpf_map_lookup_elem(&xcni_np6_tmp, &zero)))
 		return XCNI_DROP_NO_TUNNEL;
-	reason = np6_snat_choose(p, &st->orig, t, &self, &nport);
+	e = bpf_map_lookup_elem(&xcni_ct6, &st->orig);
+	reason = np6_snat_choose(p, &st->orig, e, t, &self, &nport);
 	if (reason || !self)
 		return reason ?: XCNI_DROP_NO_TUNNEL;
-	e = bpf_map_lookup_elem(&xcni_ct6, &st->orig);
 	if (e)
 		e->nat_port = nport;
 	sport = p->tuple.sport;

@@ -513,7 +513,7 @@ static __always_inline int xdp_nodeport(struct xdp_md *ctx, int fam)
 	struct lb6_state *st = NULL;
 	struct lb6_tmp *tmp = NULL;
 	struct np6_tmp *t = NULL;
-	struct xcni_ct_entry *e;
+	struct xcni_ct_entry *e, *se = NULL;
 	struct encap_in in4, *in = &in4;
 	struct outer_hdrs h4, *h = &h4;
 	struct pkt p4 = {};
@@ -525,7 +525,7 @@ static __always_inline int xdp_nodeport(struct xdp_md *ctx, int fam)
 	__u32 len, tunnel, encap, zero = 0, alen = fam == XCNI_AF_INET ? 4 : 16;
 	__u16 nport = 0;
 	int ct;
-	__u8 ctf, kept = 0, proto;
+	__u8 ctf, proto;
 
 	if (!ctx)
 		return XDP_PASS;
@@ -567,7 +567,8 @@ static __always_inline int xdp_nodeport(struct xdp_md *ctx, int fam)
 	/* from_outside's: the outside rules, the backend (the frontend is svc,
 	 * the EXT entry lb_frontend_of would find again). */
 	if (fam == XCNI_AF_INET) {
-		if (lb_flow_choose(&p4, XCNI_AF_INET, 0, &lb, OUTSIDE, 1, NULL, &svc, &be) != 1 ||
+		if (lb_flow_choose(&p4, XCNI_AF_INET, 0, &lb, OUTSIDE, 1, NULL, &svc, &be, &se) !=
+			    1 ||
 		    !svc || !be)
 			return npx_count(XCNI_NPA_TC, len, XDP_PASS);
 		orig = &lb.orig;
@@ -581,10 +582,10 @@ static __always_inline int xdp_nodeport(struct xdp_md *ctx, int fam)
 		h = (struct outer_hdrs *)t->outer;
 		in = &t->in;
 		__builtin_memset(fib, 0, sizeof(*fib));
-		if (lb_flow_choose(&p6, XCNI_AF_INET6, 0, st, OUTSIDE, 1, tmp, &svc, &be) != 1 ||
+		if (lb_flow_choose(&p6, XCNI_AF_INET6, 0, st, OUTSIDE, 1, tmp, &svc, &be, &se) !=
+			    1 ||
 		    !svc || !be)
 			return npx_count(XCNI_NPA_TC, len, XDP_PASS);
-		kept = st->kept;
 		orig = &st->orig;
 	}
 	NPX_STEP(5);
@@ -651,7 +652,7 @@ static __always_inline int xdp_nodeport(struct xdp_md *ctx, int fam)
 				goto to_tc;
 			p4.tuple.saddr = node_ip;
 		} else {
-			if (np6_snat_choose(&p6, &st->orig, t, &self, &nport) || !self)
+			if (np6_snat_choose(&p6, &st->orig, se, t, &self, &nport) || !self)
 				goto to_tc;
 			__builtin_memcpy(p6.tuple.saddr, self, 16);
 		}
@@ -665,19 +666,12 @@ static __always_inline int xdp_nodeport(struct xdp_md *ctx, int fam)
 	if (ct == CT_INVALID)
 		goto to_tc;
 	NPX_STEP(9);
-	/* Ours from here on: the entries tc would write, in its order. */
-	if (fam == XCNI_AF_INET) {
-		lb_flow_open(&lb, XCNI_AF_INET, svc->rev_nat, len, 1, NULL);
-		if (lb.svc_ct && !lb_dsr)
-			lb.svc_ct->nat_port = nport;
-	} else {
-		st->kept = kept;
-		lb_flow_open(st, XCNI_AF_INET6, st->rev_nat, len, 1, tmp);
-		/* DSR has no port: its hit skips the lookup. */
-		e = lb_dsr ? NULL : bpf_map_lookup_elem(&xcni_ct6, &st->orig);
-		if (e)
-			e->nat_port = nport;
-	}
+	/* Ours from here on: the entries tc would write, in its order (the
+	 * service entry looked up once a packet: se, lb_flow_choose's). */
+	se = lb_flow_open(fam == XCNI_AF_INET ? (void *)&lb : st, fam, se, svc->rev_nat, len, 1,
+			  tmp);
+	if (se && !lb_dsr)
+		se->nat_port = nport;
 	if (ct == CT_NEW || ct == CT_STALE) {
 		if (lb_dsr) {
 			/* nodeport_dsr's: this node sees the requests only. */
@@ -698,10 +692,9 @@ static __always_inline int xdp_nodeport(struct xdp_md *ctx, int fam)
 		if (e)
 			e->flags |= XCNI_CT_F_XDP;
 	}
-	if (fam == XCNI_AF_INET)
-		lb_flow_follow(&lb, XCNI_AF_INET, pkt_flow_const(&p4));
-	else
-		lb_flow_follow(st, XCNI_AF_INET6, pkt_flow_const(&p6));
+	/* lb_flow_follow's, on se. */
+	if (se && f->ct_state)
+		se->state = f->ct_state;
 	NPX_STEP(10);
 	/* The packet: translated, what the encapsulation takes of it, then the
 	 * outer headers (from the translated packet, as tc takes them). */
@@ -745,14 +738,9 @@ static __always_inline int xdp_nodeport(struct xdp_md *ctx, int fam)
 to_tc:
 	/* A random pick among several that tc would not make again: written
 	 * for it to follow (not counted: tc counts the packet). */
-	if (npx_random_pick(svc)) {
-		if (fam == XCNI_AF_INET && lb.translated && !lb.svc_ct)
-			lb_flow_open(&lb, XCNI_AF_INET, svc->rev_nat, len, 0, NULL);
-		else if (fam == XCNI_AF_INET6 && !kept) {
-			st->kept = 0;
-			lb_flow_open(st, XCNI_AF_INET6, st->rev_nat, len, 0, tmp);
-		}
-	}
+	if (npx_random_pick(svc) && !se)
+		lb_flow_open(fam == XCNI_AF_INET ? (void *)&lb : st, fam, NULL, svc->rev_nat, len, 0,
+			     tmp);
 	return npx_count(XCNI_NPA_TC, len, XDP_PASS);
 }
 
