@@ -12,8 +12,8 @@
  * externalTrafficPolicy through the EXT frontend), the same conntrack
  * entries (ct_track, lb_flow_open, the flow's own), the same outer headers; then
  * XDP_TX back out of the underlay. --node-port-mode snat (the default): the
- * same SNAT port (np4_snat_port, np6_snat_choose), the client kept in the
- * flow's entry (xcni_snat6 for IPv6), Geneve (geneve_outer4_fill). --node-
+ * same SNAT port (np_snat_choose), the client kept in the flow's entry
+ * (np_snat_open; xcni_snat6 for IPv6), Geneve (geneve_outer4_fill). --node-
  * port-mode dsr (lb_dsr): nodeport_dsr's, DNAT only, the flow's entry
  * marked NodePort and DSR, Geneve with the DSR option naming the frontend
  * (dsr_outer4_fill, dsr_opt_fill: geneve_encap_dsr's bytes). Only the header
@@ -497,7 +497,7 @@ _Static_assert(sizeof(struct outer_hdrs_dsr) + sizeof(struct ethhdr) == XCNI_ENC
  * DSR's frontend, the entries and the outer headers are one sequence; the
  * family's leaves are its parse (npx_parse4, npx_parse6), its choice
  * (lb_flow_choose: IPv4's state in the frame, IPv6's per CPU), the
- * SNAT (np4_snat_port, np6_snat_choose, and xcni_snat6's client) and the
+ * SNAT's source (np_snat_choose's: node_ip, nodeport6_self) and the
  * header rewrite (npx_rewrite4, npx_rewrite6). IPv6's frame holds its FIB
  * lookup and outer headers in xcni_np6_tmp: xdp_underlay -> xdp_nodeport6
  * -> ct_commit_call stays under the verifier's 512 bytes.
@@ -520,9 +520,10 @@ static __always_inline int xdp_nodeport(struct xdp_md *ctx, int fam)
 	struct pkt6 p6 = {};
 	struct flow *f = fam == XCNI_AF_INET ? pkt_flow(&p4) : pkt_flow(&p6);
 	const void *orig;
-	const __u8 *self = NULL, *dst6 = NULL;
+	const __u8 *dst6 = NULL;
+	const void *self = NULL;
 	struct ethhdr *eth;
-	__u32 len, tunnel, encap, zero = 0, alen = fam == XCNI_AF_INET ? 4 : 16;
+	__u32 len, tunnel, encap, zero = 0, alen = fam == XCNI_AF_INET ? 4 : 16, self4;
 	__u16 nport = 0;
 	int ct;
 	__u8 ctf, proto;
@@ -644,22 +645,13 @@ static __always_inline int xdp_nodeport(struct xdp_md *ctx, int fam)
 	*lb_dport(f, fam) = be->port;
 	f->rev_nat = svc->rev_nat;
 	f->backend_id = fam == XCNI_AF_INET ? lb.backend_id : st->backend_id;
-	/* SNAT to this node (from_outside's, nodeport6_snat's), so the replies
+	/* SNAT to this node (from_outside's np_snat_choose), so the replies
 	 * come back here; DSR keeps the client. */
 	if (!lb_dsr) {
-		if (fam == XCNI_AF_INET) {
-			if (np4_snat_port(&lb, &p4, &nport))
-				goto to_tc;
-			p4.tuple.saddr = node_ip;
-		} else {
-			if (np6_snat_choose(&p6, &st->orig, se, t, &self, &nport) || !self)
-				goto to_tc;
-			__builtin_memcpy(p6.tuple.saddr, self, 16);
-		}
-		if (fam == XCNI_AF_INET)
-			p4.tuple.sport = nport;
-		else
-			p6.tuple.sport = nport;
+		if (np_snat_choose(f, fam, orig, se, t, &self4, &self, &nport) || !self)
+			goto to_tc;
+		lb_addr_set(flow_saddr(f, fam), self, fam);
+		*lb_sport(f, fam) = nport;
 	}
 	NPX_STEP(8);
 	ct = ct_track(NULL, f, fam, len, &ctf);
@@ -677,13 +669,8 @@ static __always_inline int xdp_nodeport(struct xdp_md *ctx, int fam)
 			/* nodeport_dsr's: this node sees the requests only. */
 			ct_commit(f, fam, ct, len, 0,
 				  XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR | XCNI_CT_F_XDP);
-		} else if (fam == XCNI_AF_INET) {
-			np4_snat_open(&p4, &lb, ct, len, XCNI_CT_F_XDP);
-		} else {
-			ct_commit(f, fam, ct, len, 0,
-				  XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT | XCNI_CT_F_XDP);
-			if (nodeport6_commit(&p6))
-				return XDP_ABORTED;
+		} else if (np_snat_open(f, fam, orig, ct, len, XCNI_CT_F_XDP)) {
+			return XDP_ABORTED;
 		}
 	} else if (!(ctf & XCNI_CT_F_XDP)) {
 		/* A flow tc opened (its first packet waited for the neighbour,
