@@ -1187,10 +1187,34 @@ struct lb_pseudo {
 };
 
 /*
+ * The RST refusing a TCP segment (RFC 9293 3.10.7.1), either family: flags
+ * its byte 13, seq and ack its sequence and acknowledgment numbers, seg the
+ * bytes after its header; from dport back to sport. The sequence from its
+ * ACK, or an ACK of its sequence (SYN and FIN count one each).
+ */
+static __always_inline void lb_rst_fill(struct tcphdr *rst, __u8 flags, __be32 seq, __be32 ack,
+					__u32 seg, __be16 sport, __be16 dport)
+{
+	if (flags & XCNI_TCP_SYN)
+		seg++;
+	if (flags & XCNI_TCP_FIN)
+		seg++;
+	rst->source = dport;
+	rst->dest = sport;
+	rst->doff = 5;
+	rst->rst = 1;
+	if (flags & XCNI_TCP_ACK) {
+		rst->seq = ack;
+	} else {
+		rst->ack = 1;
+		rst->ack_seq = bpf_htonl(bpf_ntohl(seq) + seg);
+	}
+}
+
+/*
  * An answer to the client's packet p (as the client sent it: p->tuple.daddr
  * is the frontend), written over it. mtu 0: the refusal of a connection to a
- * service without backends, a TCP RST (RFC 9293 3.10.7.1: seq from its ACK,
- * or an ACK of its sequence), or for other protocols ICMP port unreachable,
+ * service without backends, a TCP RST (lb_rst_fill), or for other protocols ICMP port unreachable,
  * as kube-proxy's REJECT does. Else ICMP fragmentation needed with next-hop
  * MTU mtu (RFC 1191), whatever the protocol (lib/nodeport.h). The ICMP errors
  * quote its IP header and 8 bytes (RFC 792). Source: the frontend. 0, or -1
@@ -1225,23 +1249,9 @@ static __always_inline int lb4_answer(struct __sk_buff *skb, const struct pkt *p
 	if (tcp && !p->tcp)
 		return -1;
 	if (tcp) {
-		__u8 in_flags = p->tcp_flags;
-		__u32 seg = bpf_ntohs(p->ip->tot_len) - p->l3_len - p->tcp->doff * 4;
-
-		if (in_flags & XCNI_TCP_SYN)
-			seg++;
-		if (in_flags & XCNI_TCP_FIN)
-			seg++;
-		h.tcp.source = p->tuple.dport;
-		h.tcp.dest = p->tuple.sport;
-		h.tcp.doff = 5;
-		h.tcp.rst = 1;
-		if (in_flags & XCNI_TCP_ACK) {
-			h.tcp.seq = p->tcp->ack_seq;
-		} else {
-			h.tcp.ack = 1;
-			h.tcp.ack_seq = bpf_htonl(bpf_ntohl(p->tcp->seq) + seg);
-		}
+		lb_rst_fill(&h.tcp, p->tcp_flags, p->tcp->seq, p->tcp->ack_seq,
+			    bpf_ntohs(p->ip->tot_len) - p->l3_len - p->tcp->doff * 4, p->tuple.sport,
+			    p->tuple.dport);
 		l4len = sizeof(struct tcphdr);
 		h.ip.protocol = IPPROTO_TCP;
 	} else {
@@ -1320,31 +1330,19 @@ __attribute__((noinline)) int lb6_reject(struct __sk_buff *skb, const struct pkt
 	__builtin_memcpy(h.ip.daddr, p->tuple.saddr, 16);
 	if (p->tuple.proto == IPPROTO_TCP) {
 		__be16 plen;
-		__u32 seg, seq, ack;
+		__be32 seq, ack;
 
 		if (bpf_skb_load_bytes(skb, p->l4_off, t, sizeof(struct tcphdr)) ||
 		    bpf_skb_load_bytes(skb, ETH_HLEN + offsetof(struct xcni_ip6hdr, payload_len),
 				       &plen, 2))
 			return -1;
-		/* The segment's length: the payload after the TCP header. */
-		seg = bpf_ntohs(plen) + ETH_HLEN + sizeof(struct xcni_ip6hdr) - p->l4_off -
-		      (t[12] >> 4) * 4;
-		if (t[13] & XCNI_TCP_SYN)
-			seg++;
-		if (t[13] & XCNI_TCP_FIN)
-			seg++;
 		__builtin_memcpy(&seq, t + 4, 4);
 		__builtin_memcpy(&ack, t + 8, 4);
-		h.tcp.source = p->tuple.dport;
-		h.tcp.dest = p->tuple.sport;
-		h.tcp.doff = 5;
-		h.tcp.rst = 1;
-		if (t[13] & XCNI_TCP_ACK) {
-			h.tcp.seq = ack;
-		} else {
-			h.tcp.ack = 1;
-			h.tcp.ack_seq = bpf_htonl(bpf_ntohl(seq) + seg);
-		}
+		/* The segment's length: the payload after the TCP header. */
+		lb_rst_fill(&h.tcp, t[13], seq, ack,
+			    bpf_ntohs(plen) + ETH_HLEN + sizeof(struct xcni_ip6hdr) - p->l4_off -
+				    (t[12] >> 4) * 4,
+			    p->tuple.sport, p->tuple.dport);
 		l4len = sizeof(struct tcphdr);
 		h.ip.nexthdr = IPPROTO_TCP;
 	} else {
