@@ -424,15 +424,7 @@ static __always_inline void npx_dsr_outer(struct ethhdr *eth, const struct encap
 
 	dsr_outer4_fill(h, in, tunnel, (__u64)node_ip << 32 | vni);
 	__builtin_memset(&h->opt, 0, sizeof(h->opt));
-	if (fam == XCNI_AF_INET) {
-		const struct xcni_ct_key *k = fe;
-
-		dsr_opt_fill(&h->opt, XCNI_AF_INET, k->proto, k->dport, &k->daddr, 4);
-	} else {
-		const struct xcni_ct6_key *k = fe;
-
-		dsr_opt_fill(&h->opt, XCNI_AF_INET6, k->proto, k->dport, k->daddr, 16);
-	}
+	dsr_opt_fill(&h->opt, fam, fe);
 	__builtin_memcpy(inner->h_dest, in->macs, ETH_ALEN);
 	__builtin_memcpy(inner->h_source, in->macs + ETH_ALEN, ETH_ALEN);
 	inner->h_proto = in->inner_proto;
@@ -473,15 +465,7 @@ static __always_inline void npx_ul6_outer(struct ethhdr *eth, const struct encap
 	if (lb_dsr) {
 		dsr_geneve_fill(g, vni);
 		__builtin_memset(opt, 0, sizeof(*opt));
-		if (fam == XCNI_AF_INET) {
-			const struct xcni_ct_key *k = fe;
-
-			dsr_opt_fill(opt, XCNI_AF_INET, k->proto, k->dport, &k->daddr, 4);
-		} else {
-			const struct xcni_ct6_key *k = fe;
-
-			dsr_opt_fill(opt, XCNI_AF_INET6, k->proto, k->dport, k->daddr, 16);
-		}
+		dsr_opt_fill(opt, fam, fe);
 	}
 }
 
