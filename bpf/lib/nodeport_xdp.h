@@ -491,7 +491,7 @@ static __always_inline int xdp_nodeport(struct xdp_md *ctx, int fam)
 	struct bpf_fib_lookup fib4 = {}, *fib = &fib4;
 	const struct xcni_backend *be = NULL;
 	const struct xcni_svc *svc = NULL;
-	struct xcni_ipcache_val *sipc, *dipc;
+	struct xcni_ipcache_val *sipc;
 	struct xcni_svc_key k = { .family = fam };
 	struct lb_state lb = {};
 	struct lb6_state *st = NULL;
@@ -575,18 +575,9 @@ static __always_inline int xdp_nodeport(struct xdp_md *ctx, int fam)
 	}
 	NPX_STEP(5);
 	/* A pod of another node, the encapsulated frame within the device's
-	 * MTU. IPv4's node is np4_tunnel's, as from_outside finds it (over
-	 * either underlay, dst6 set for the IPv6 one). */
-	if (fam == XCNI_AF_INET) {
-		tunnel = np4_tunnel(*(const __u32 *)be->addr, &dst6);
-	} else {
-		/* IPv6's may be behind the IPv6 underlay (dst6: chosen on the
-		 * pointer, as tunnel_encap does). */
-		dipc = ipcache6_lookup(be->addr);
-		tunnel = dipc && (dipc->flags & XCNI_IPC_POD) ? tunnel_of(dipc, node_ip) : 0;
-		if (dipc && tunnel == XCNI_TUN6)
-			dst6 = dipc->tunnel_ip6;
-	}
+	 * MTU: np_tunnel's node, as from_outside finds it (over either
+	 * underlay, dst6 set for the IPv6 one). */
+	tunnel = np_tunnel(fam, be->addr, &dst6);
 	if (dst6)
 		encap = lb_dsr ? XCNI_ENCAP6_DSR_LEN : XCNI_ENCAP6_LEN;
 	else
