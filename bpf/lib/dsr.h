@@ -53,18 +53,25 @@ _Static_assert(sizeof(struct xcni_geneve_dsr) == 24, "the DSR option is 6 words"
 _Static_assert(sizeof(struct outer_hdrs_dsr) + sizeof(struct ethhdr) == XCNI_ENCAP_DSR_LEN,
 	       "DSR encapsulation is 74 bytes");
 
-/* The DSR option for a frontend: family, protocol, port (network order) and
- * its address, addr_len bytes of it (4 or 16; the rest stays zero). */
-static __always_inline void dsr_opt_fill(struct xcni_geneve_dsr *o, __u8 family, __u8 proto,
-					 __be16 port, const void *addr, __u32 addr_len)
+/* The DSR option for the frontend fe (the tuple as the client sent it,
+ * family fam): family, protocol, port (network order) and its address, 4 or
+ * 16 bytes of it (the rest stays zero). */
+static __always_inline void dsr_opt_fill(struct xcni_geneve_dsr *o, int fam,
+					 const union xcni_tuple *fe)
 {
 	o->opt_class = bpf_htons(XCNI_GENEVE_OPT_CLASS);
 	o->type = XCNI_GENEVE_OPT_DSR;
 	o->len = (sizeof(*o) - 4) / 4;
-	o->family = family;
-	o->proto = proto;
-	o->port = port;
-	__builtin_memcpy(o->addr, addr, addr_len);
+	o->family = fam;
+	if (fam == XCNI_AF_INET) {
+		o->proto = fe->v4.proto;
+		o->port = fe->v4.dport;
+		__builtin_memcpy(o->addr, &fe->v4.daddr, 4);
+	} else {
+		o->proto = fe->v6.proto;
+		o->port = fe->v6.dport;
+		__builtin_memcpy(o->addr, fe->v6.daddr, 16);
+	}
 }
 
 /* The Geneve header in front of the DSR option: 6 words of options, the C bit. */
@@ -159,10 +166,7 @@ static __attribute__((noinline)) int geneve_encap_dsr(struct __sk_buff *skb,
 {
 	struct outer_hdrs_dsr h = {};
 
-	if (fam == XCNI_AF_INET)
-		dsr_opt_fill(&h.opt, XCNI_AF_INET, fe->v4.proto, fe->v4.dport, &fe->v4.daddr, 4);
-	else
-		dsr_opt_fill(&h.opt, XCNI_AF_INET6, fe->v6.proto, fe->v6.dport, fe->v6.daddr, 16);
+	dsr_opt_fill(&h.opt, fam, fe);
 	return dsr_encap_ip4(skb, in, &h, tunnel_ip, (__u64)node_ip << 32 | vni,
 			     bpf_htons(fam == XCNI_AF_INET ? ETH_P_IP : ETH_P_IPV6));
 }
@@ -342,10 +346,7 @@ static __attribute__((noinline)) int geneve_encap_ul6_dsr(struct __sk_buff *skb,
 
 	if (plen > 0xffff)
 		return XCNI_DROP_ENCAP;
-	if (fam == XCNI_AF_INET)
-		dsr_opt_fill(&h.opt, XCNI_AF_INET, fe->v4.proto, fe->v4.dport, &fe->v4.daddr, 4);
-	else
-		dsr_opt_fill(&h.opt, XCNI_AF_INET6, fe->v6.proto, fe->v6.dport, fe->v6.daddr, 16);
+	dsr_opt_fill(&h.opt, fam, fe);
 	__builtin_memcpy(h.inner_eth.h_dest, in->macs, ETH_ALEN);
 	__builtin_memcpy(h.inner_eth.h_source, in->macs + ETH_ALEN, ETH_ALEN);
 	h.inner_eth.h_proto = in->inner_proto;

@@ -81,12 +81,17 @@ struct flow {
 #define pkt_flow(p) ((struct flow *)&(p)->tcp_flags)
 #define pkt_flow_const(p) ((const struct flow *)&(p)->tcp_flags)
 
-/* The flow's source and destination address, the family's bytes (fam a
- * constant: XCNI_AF_INET's __u32 or XCNI_AF_INET6's 16 bytes). */
-#define flow_saddr(f, fam)                                                                    \
-	((fam) == XCNI_AF_INET ? (void *)&(f)->tuple.v4.saddr : (void *)(f)->tuple.v6.saddr)
-#define flow_daddr(f, fam)                                                                    \
-	((fam) == XCNI_AF_INET ? (void *)&(f)->tuple.v4.daddr : (void *)(f)->tuple.v6.daddr)
+/* A tuple's source and destination address, the family's bytes (fam a
+ * constant: XCNI_AF_INET's __u32 or XCNI_AF_INET6's 16 bytes), and its ports
+ * (lvalues); the flow's, of its tuple. */
+#define tuple_saddr(t, fam)                                                                   \
+	((fam) == XCNI_AF_INET ? (void *)&(t)->v4.saddr : (void *)(t)->v6.saddr)
+#define tuple_daddr(t, fam)                                                                   \
+	((fam) == XCNI_AF_INET ? (void *)&(t)->v4.daddr : (void *)(t)->v6.daddr)
+#define tuple_sport(t, fam) (*((fam) == XCNI_AF_INET ? &(t)->v4.sport : &(t)->v6.sport))
+#define tuple_dport(t, fam) (*((fam) == XCNI_AF_INET ? &(t)->v4.dport : &(t)->v6.dport))
+#define flow_saddr(f, fam) tuple_saddr(&(f)->tuple, fam)
+#define flow_daddr(f, fam) tuple_daddr(&(f)->tuple, fam)
 
 /* The flow's protocol and ports (network order) set, in its family's key. */
 static __always_inline void flow_set_l4(struct flow *f, int fam, __u8 proto, __be16 sport,
@@ -102,6 +107,25 @@ static __always_inline void flow_set_l4(struct flow *f, int fam, __u8 proto, __b
 		f->tuple.v6.dport = dport;
 	}
 }
+
+/*
+ * An ICMP or ICMPv6 error about a flow, either family: the error's own
+ * addresses (outer: its source, then its destination, 4 or 16 bytes each)
+ * and the flow its quote holds (quote: addresses, ports, protocol; ct_map's
+ * key), as lb.h's icmp_err_read finds them and icmp_err_write puts them back
+ * changed. qcheck: IPv4's quoted header checksum, which ICMP's covers. The
+ * readers of a quote (lb.h's lb_icmp_rev_nat, nodeport_icmp.h's
+ * lb_icmp_snat_rev and lb_icmp_np_rev) are written once over it; only
+ * those two are the family's.
+ */
+struct icmp_err {
+	union xcni_tuple quote;
+	__u8 outer[32];
+	__sum16 qcheck;
+	__u8 pad[2];
+};
+
+#define icmp_err_dst(x, fam) ((x)->outer + ((fam) == XCNI_AF_INET ? 4 : 16))
 
 /* The packet as the programs see it: Ethernet, IPv4, its flow (flow.h). */
 struct pkt {

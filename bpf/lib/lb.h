@@ -459,6 +459,16 @@ static __always_inline void lb_addr_set(void *dst, const void *src, int fam)
 		__builtin_memcpy(dst, src, 16);
 }
 
+/* lb_addr_set between 4-byte aligned places (map values, tuples): IPv6's
+ * 16 bytes as four words, not byte by byte (a byte copy's 16 registers spill). */
+static __always_inline void lb_addr_put(void *dst, const void *src, int fam)
+{
+	if (fam == XCNI_AF_INET)
+		*(__u32 *)dst = *(const __u32 *)src;
+	else
+		__builtin_memcpy((__u32 *)dst, (const __u32 *)src, 16);
+}
+
 /* The header offsets of the family's source and destination address. */
 #define LB_SADDR_OFF(fam) ((fam) == XCNI_AF_INET ? IP_SADDR_OFF : IP6_SADDR_OFF)
 #define LB_DADDR_OFF(fam) ((fam) == XCNI_AF_INET ? IP_DADDR_OFF : IP6_DADDR_OFF)
@@ -676,8 +686,10 @@ static __always_inline void lb_svc_entry_fill(struct xcni_ct_entry *ne, __u64 no
  * (st's created; IPv4's svc_ct) unless defer (a constant): then the caller
  * writes it with lb_flow_open once it knows the packet is its own to
  * translate (created 0 until then; a flow found kept is not counted: IPv4's
- * svc_ct, IPv6's kept say so), so a packet the fast path hands on to tc
- * leaves nothing of its own behind. *svcp on entry: the frontend when the
+ * svc_ct, and *sep, say so), so a packet the fast path hands on to tc
+ * leaves nothing of its own behind. *sep (sep not NULL): the service
+ * entry, kept or (IPv4, not deferred) written, else NULL: the one lookup
+ * of it the XDP fast path makes. *svcp on entry: the frontend when the
  * caller has looked it up already (the XDP fast path, from outside: the EXT
  * entry, what lb_frontend_of finds), else NULL. tmp: IPv6's per-CPU
  * scratch (the affinity key and the new entry, off its 512-byte stack);
@@ -686,7 +698,8 @@ static __always_inline void lb_svc_entry_fill(struct xcni_ct_entry *ne, __u64 no
 static __always_inline int lb_flow_choose(void *p, int fam, __u32 ep_id, void *st, __u32 outside,
 					  int defer, struct lb6_tmp *tmp,
 					  const struct xcni_svc **svcp,
-					  const struct xcni_backend **bep)
+					  const struct xcni_backend **bep,
+					  struct xcni_ct_entry **sep)
 {
 	struct flow *f = lb_flow_of(p, fam);
 	union xcni_tuple *t = &f->tuple;
@@ -697,7 +710,6 @@ static __always_inline int lb_flow_choose(void *p, int fam, __u32 ep_id, void *s
 	const struct xcni_backend *be;
 	__u64 now = bpf_ktime_get_ns();
 	__u32 id = 0;
-	__u8 kept = 0;
 	int ret;
 
 	if (!svc)
@@ -729,7 +741,6 @@ static __always_inline int lb_flow_choose(void *p, int fam, __u32 ep_id, void *s
 	if (be) {
 		/* Deferred: counted by lb_flow_open. */
 		id = e->backend_id;
-		kept = 1;
 	} else if (f->frag_later) {
 		/* A later fragment follows its first one's translation, never opens
 		 * one: untranslated, it finds no flow in ct_track and is dropped. */
@@ -772,8 +783,8 @@ static __always_inline int lb_flow_choose(void *p, int fam, __u32 ep_id, void *s
 		return XCNI_DROP_NO_BACKEND;
 	if (fam == XCNI_AF_INET)
 		((struct lb_state *)st)->svc_ct = e;
-	else
-		((struct lb6_state *)st)->kept = kept;
+	if (sep)
+		*sep = e;
 	LB_ST(st, fam, backend_id) = id;
 	LB_ST(st, fam, translated) = 1;
 	*svcp = svc;
@@ -782,35 +793,36 @@ static __always_inline int lb_flow_choose(void *p, int fam, __u32 ep_id, void *s
 }
 
 /*
- * lb_flow_choose's deferred service entry (defer), either family: written
- * now, for the flow st's orig to backend st's backend_id of rev_nat, its
- * first packet len bytes (st's created, IPv4's svc_ct set as lb_flow_choose
- * would have); a flow lb_flow_choose found kept has one already, and the
- * packet is counted into it. pkts 0: the entry only, the packet not counted
- * (it goes on to tc, whose lb_translate counts it when it finds the entry:
- * the XDP fast path's hand-over of a random pick, nodeport_xdp.h). tmp:
- * IPv6's scratch (lb_flow_choose's).
+ * lb_flow_choose's deferred service entry (defer), either family: e, the one
+ * lb_flow_choose found kept (*sep), and the packet counted into it; else
+ * written now, for the flow st's orig to backend st's backend_id of
+ * rev_nat, its first packet len bytes (st's created, IPv4's svc_ct set as
+ * lb_flow_choose would have). pkts 0: the entry only, the packet not
+ * counted (it goes on to tc, whose lb_translate counts it when it finds the
+ * entry: the XDP fast path's hand-over of a random pick, nodeport_xdp.h).
+ * tmp: IPv6's scratch (lb_flow_choose's). The entry (NULL: none).
  */
-static __always_inline void lb_flow_open(void *st, int fam, __u16 rev_nat, __u32 len, __u64 pkts,
-					 struct lb6_tmp *tmp)
+static __always_inline struct xcni_ct_entry *lb_flow_open(void *st, int fam,
+							  struct xcni_ct_entry *e,
+							  __u16 rev_nat, __u32 len,
+							  __u64 pkts, struct lb6_tmp *tmp)
 {
-	struct xcni_ct_entry ne4, *ne, *e;
+	struct xcni_ct_entry ne4, *ne;
 	__u64 now = bpf_ktime_get_ns();
 
-	if (fam == XCNI_AF_INET ? ((struct lb_state *)st)->svc_ct != NULL :
-				  ((struct lb6_state *)st)->kept) {
-		e = lb_svc_entry(st, fam);
-		if (e && pkts)
+	if (e) {
+		if (pkts)
 			lb_flow_count(e, now, len);
-		return;
+		return e;
 	}
 	ne = fam == XCNI_AF_INET ? &ne4 : &tmp->ne;
 	lb_svc_entry_fill(ne, now, pkts, len, 0, LB_ST(st, fam, backend_id), rev_nat);
 	ct_entry_add(fam, lb_st_orig(st, fam), ne, 0);
+	e = bpf_map_lookup_elem(ct_map(fam), lb_st_orig(st, fam));
 	if (fam == XCNI_AF_INET)
-		((struct lb_state *)st)->svc_ct =
-			bpf_map_lookup_elem(&xcni_ct, &((struct lb_state *)st)->orig);
+		((struct lb_state *)st)->svc_ct = e;
 	LB_ST(st, fam, created) = 1;
+	return e;
 }
 
 static __always_inline void in6_set_lb_loopback(__u8 *a)
@@ -895,7 +907,7 @@ __attribute__((noinline)) int lb6_translate_call(struct __sk_buff *skb, struct p
 	tmp = bpf_map_lookup_elem(&xcni_lb6_tmp, &id);
 	if (!tmp)
 		return 0;
-	ret = lb_flow_choose(p, XCNI_AF_INET6, ep_id, st, outside, 0, tmp, &svc, &be);
+	ret = lb_flow_choose(p, XCNI_AF_INET6, ep_id, st, outside, 0, tmp, &svc, &be, NULL);
 	if (ret != 1 || !svc || !be)
 		return ret;
 	return lb_dnat(skb, pkt_flow(p), XCNI_AF_INET6, svc, be, &st->backend_id, outside, 0,
@@ -927,7 +939,7 @@ static __always_inline int lb_translate(struct __sk_buff *skb, void *p, int fam,
 
 	if (fam == XCNI_AF_INET6)
 		return lb6_translate_call(skb, p, ep_id, st, outside);
-	ret = lb_flow_choose(p, fam, ep_id, st, outside, 0, NULL, &svc, &be);
+	ret = lb_flow_choose(p, fam, ep_id, st, outside, 0, NULL, &svc, &be, NULL);
 	if (ret != 1 || !svc || !be)
 		return ret;
 	return lb_dnat(skb, pkt_flow((struct pkt *)p), fam, svc, be, &st4->backend_id, outside,
@@ -1011,160 +1023,158 @@ static __always_inline int lb_rev_nat(struct __sk_buff *skb, struct flow *f, int
 }
 
 /*
- * An ICMP error about a translated flow (port unreachable from a UDP
- * backend, fragmentation needed on the way, ...) quotes the packet as the
- * backend got it: the client's stack would match it to no socket. The quote
- * gets the frontend back as destination (its IP checksum, and the ICMP
- * checksum over all of it, updated; the quoted L4 checksum, which nobody
- * checks, is left; an SCTP quote's 8 bytes hold no checksum at all), and so does the outer source when the backend itself
- * sent the error. l3_len: the outer IPv4 header's length. 1 when rewritten,
- * else 0; packet pointers are stale after the call either way.
- *
- * A global function, verified once on its own: inlined into from_pod's
- * many paths it took the verifier past its million instructions. So it reads
- * the packet with bpf_skb_load_bytes, not through packet pointers.
+ * The two struct icmp_err (flow.h) a reader of a quote needs, the error as
+ * it came (returned) and as it goes (*n), in xcni_lb6_tmp: from_pod's
+ * frames and their callees' are at the verifier's 512 bytes. NULL: none.
  */
-/* An ICMP error's header and the start of its quote (an IPv4 header without options). */
-struct lb_icmp_quote {
-	struct xcni_icmphdr icmp;
-	struct iphdr in;
-	__be16 ports[2];
-};
+static __always_inline struct icmp_err *icmp_err_pair(struct icmp_err **n)
+{
+	struct lb6_tmp *t;
+	__u32 zero = 0;
+
+	t = bpf_map_lookup_elem(&xcni_lb6_tmp, &zero);
+	if (!t)
+		return NULL;
+	*n = &t->ie[1];
+	return &t->ie[0];
+}
 
 /*
- * The ICMP error at icmp into q, and the tuple it quotes into k: 0 for an
- * error (unreachable, time exceeded, parameter problem) quoting TCP, UDP or
- * SCTP with the ports, else -1.
+ * The error at icmp (fam a constant) into x: 0 for an error (unreachable,
+ * Packet Too Big for IPv6, time exceeded, parameter problem) quoting TCP,
+ * UDP or SCTP with the ports in a plain IPv4 or IPv6 header (ct_icmp_related's
+ * rule), else -1. It reads with bpf_skb_load_bytes, not through packet
+ * pointers: its callers are global functions that take no pointers.
  */
-static __always_inline int lb4_icmp_quoted(struct __sk_buff *skb, __u32 icmp,
-					  struct lb_icmp_quote *q, struct xcni_ct_key *k)
+static __always_inline int icmp_err_read(struct __sk_buff *skb, int fam, __u32 icmp,
+					 struct icmp_err *x)
 {
-	if (bpf_skb_load_bytes(skb, icmp, q, sizeof(*q)))
+	__u32 in = icmp + 8;
+	struct iphdr ip;
+	__u8 type, proto;
+
+	__builtin_memset(x, 0, sizeof(*x));
+	if (bpf_skb_load_bytes(skb, icmp, &type, 1))
 		return -1;
-	if ((q->icmp.type != ICMP_DEST_UNREACH && q->icmp.type != ICMP_TIME_EXCEEDED &&
-	     q->icmp.type != ICMP_PARAMETERPROB) ||
-	    q->in.ihl != 5 || (q->in.protocol != IPPROTO_TCP && q->in.protocol != IPPROTO_UDP &&
-			       q->in.protocol != IPPROTO_SCTP))
+	if (fam == XCNI_AF_INET) {
+		if ((type != ICMP_DEST_UNREACH && type != ICMP_TIME_EXCEEDED &&
+		     type != ICMP_PARAMETERPROB) ||
+		    bpf_skb_load_bytes(skb, in, &ip, sizeof(ip)) || ip.ihl != 5 ||
+		    bpf_skb_load_bytes(skb, in + sizeof(ip), &x->quote.v4.sport, 4) ||
+		    bpf_skb_load_bytes(skb, IP_SADDR_OFF, x->outer, 8))
+			return -1;
+		x->quote.v4.saddr = ip.saddr;
+		x->quote.v4.daddr = ip.daddr;
+		x->quote.v4.proto = proto = ip.protocol;
+		x->qcheck = ip.check;
+	} else {
+		if ((type != ICMP6_DST_UNREACH && type != ICMP6_PACKET_TOO_BIG &&
+		     type != ICMP6_TIME_EXCEEDED && type != ICMP6_PARAM_PROB) ||
+		    bpf_skb_load_bytes(skb, IP6_SADDR_OFF, x->outer, 32) ||
+		    bpf_skb_load_bytes(skb, in + offsetof(struct xcni_ip6hdr, nexthdr), &proto, 1) ||
+		    bpf_skb_load_bytes(skb, in + offsetof(struct xcni_ip6hdr, saddr),
+				       x->quote.v6.saddr, 32) ||
+		    bpf_skb_load_bytes(skb, in + sizeof(struct xcni_ip6hdr), &x->quote.v6.sport, 4))
+			return -1;
+		x->quote.v6.proto = proto;
+	}
+	return proto == IPPROTO_TCP || proto == IPPROTO_UDP || proto == IPPROTO_SCTP ? 0 : -1;
+}
+
+/*
+ * The error o (icmp_err_read's, at icmp) made n: the quote's addresses and
+ * ports, the error's addresses, and the checksums over them (IPv4: the
+ * quoted header's, ICMP's for every quoted word, no pseudo header, the
+ * error's header's; IPv6: ICMPv6's for the quote, plain, and for the
+ * error's addresses, through the pseudo-header). What is unchanged is
+ * written as it was. The quoted L4 checksum, which nobody checks, is left
+ * (an SCTP quote's 8 bytes hold none). 0, or -1 when a write failed.
+ */
+static __always_inline int icmp_err_write(struct __sk_buff *skb, int fam, __u32 icmp,
+					  const struct icmp_err *o, const struct icmp_err *n)
+{
+	__u32 in = icmp + 8, csum_off = icmp + 2, check = in + offsetof(struct iphdr, check);
+	const struct xcni_ct_key *o4 = &o->quote.v4, *n4 = &n->quote.v4;
+	const __u32 *oo = (const __u32 *)o->outer, *no = (const __u32 *)n->outer;
+	__sum16 new_check;
+	__s64 diff;
+
+	if (fam == XCNI_AF_INET) {
+		if (bpf_l3_csum_replace(skb, check, o4->saddr, n4->saddr, 4) ||
+		    bpf_l3_csum_replace(skb, check, o4->daddr, n4->daddr, 4) ||
+		    bpf_skb_store_bytes(skb, in + offsetof(struct iphdr, saddr), &n4->saddr, 8, 0) ||
+		    bpf_skb_store_bytes(skb, in + sizeof(struct iphdr), &n4->sport, 4, 0) ||
+		    bpf_skb_load_bytes(skb, check, &new_check, 2) ||
+		    bpf_l4_csum_replace(skb, csum_off, o4->saddr, n4->saddr, 4) ||
+		    bpf_l4_csum_replace(skb, csum_off, o4->daddr, n4->daddr, 4) ||
+		    bpf_l4_csum_replace(skb, csum_off, o->qcheck, new_check, 2) ||
+		    bpf_l4_csum_replace(skb, csum_off, o4->sport, n4->sport, 2) ||
+		    bpf_l4_csum_replace(skb, csum_off, o4->dport, n4->dport, 2) ||
+		    bpf_l3_csum_replace(skb, IPCSUM_OFF, oo[0], no[0], 4) ||
+		    bpf_l3_csum_replace(skb, IPCSUM_OFF, oo[1], no[1], 4) ||
+		    bpf_skb_store_bytes(skb, IP_SADDR_OFF, no, 8, 0))
+			return -1;
+		return 0;
+	}
+	diff = bpf_csum_diff((__be32 *)o->quote.v6.saddr, 32, (__be32 *)n->quote.v6.saddr, 32, 0);
+	if (diff < 0 || bpf_l4_csum_replace(skb, csum_off, 0, (__u64)diff, 0) ||
+	    bpf_l4_csum_replace(skb, csum_off, o->quote.v6.sport, n->quote.v6.sport, 2) ||
+	    bpf_l4_csum_replace(skb, csum_off, o->quote.v6.dport, n->quote.v6.dport, 2) ||
+	    bpf_skb_store_bytes(skb, in + offsetof(struct xcni_ip6hdr, saddr), n->quote.v6.saddr,
+				32, 0) ||
+	    bpf_skb_store_bytes(skb, in + sizeof(struct xcni_ip6hdr), &n->quote.v6.sport, 4, 0))
 		return -1;
-	k->saddr = q->in.saddr;
-	k->daddr = q->in.daddr;
-	k->sport = q->ports[0];
-	k->dport = q->ports[1];
-	k->proto = q->in.protocol;
+	diff = bpf_csum_diff((__be32 *)oo, 32, (__be32 *)no, 32, 0);
+	if (diff < 0 || bpf_l4_csum_replace(skb, csum_off, 0, (__u64)diff, BPF_F_PSEUDO_HDR) ||
+	    bpf_skb_store_bytes(skb, IP6_SADDR_OFF, no, 32, 0))
+		return -1;
 	return 0;
+}
+
+/*
+ * An ICMP or ICMPv6 error about a translated flow (port unreachable from a
+ * UDP backend, fragmentation needed or Packet Too Big on the way, ...)
+ * quotes the packet as the backend got it: the client's stack would match
+ * it to no socket. The quote's destination and port become the frontend's
+ * again, and the error's source too when the backend itself sent it (the
+ * checksums: icmp_err_write). 1 when rewritten (or a rewrite failed
+ * halfway), else 0; packet pointers are stale after the call either way.
+ * One body for both families; its frames lb4_icmp_rev_nat (the IPv4
+ * header's length) and lb6_icmp_rev_nat (the ICMPv6 header's offset) are
+ * global, verified once on their own: inlined into from_pod's many paths
+ * it took the verifier past its million instructions.
+ */
+static __always_inline int lb_icmp_rev_nat(struct __sk_buff *skb, int fam, __u32 icmp)
+{
+	struct icmp_err *n, *o = icmp_err_pair(&n);
+	const struct xcni_ct_entry *e;
+	const struct xcni_revnat *rn;
+
+	if (!o || icmp_err_read(skb, fam, icmp, o))
+		return 0;
+	e = bpf_map_lookup_elem(ct_map(fam), &o->quote);
+	if (!e || !e->rev_nat || (e->flags & XCNI_CT_F_HAIRPIN))
+		return 0;
+	rn = bpf_map_lookup_elem(&xcni_revnat, &e->rev_nat);
+	if (!rn || rn->family != fam)
+		return 0;
+	*n = *o;
+	lb_addr_put(tuple_daddr(&n->quote, fam), rn->addr, fam);
+	tuple_dport(&n->quote, fam) = rn->port;
+	if (lb_addr_eq(o->outer, tuple_daddr(&o->quote, fam), fam))
+		lb_addr_put(n->outer, rn->addr, fam);
+	icmp_err_write(skb, fam, icmp, o, n);
+	return 1;
 }
 
 __attribute__((noinline)) int lb4_icmp_rev_nat(struct __sk_buff *skb, __u32 l3_len)
 {
-	struct lb_icmp_quote q;
-	struct xcni_ct_key k = {};
-	const struct xcni_ct_entry *e;
-	const struct xcni_revnat *rn;
-	__u32 icmp = ETH_HLEN + l3_len, quote = icmp + sizeof(struct xcni_icmphdr);
-	__u32 vip, saddr;
-	__u16 new_csum;
-
-	if (bpf_skb_load_bytes(skb, IP_SADDR_OFF, &saddr, 4) ||
-	    lb4_icmp_quoted(skb, icmp, &q, &k))
-		return 0;
-	e = bpf_map_lookup_elem(&xcni_ct, &k);
-	if (!e || !e->rev_nat || (e->flags & XCNI_CT_F_HAIRPIN))
-		return 0;
-	rn = bpf_map_lookup_elem(&xcni_revnat, &e->rev_nat);
-	if (!rn || rn->family != XCNI_AF_INET)
-		return 0;
-	__builtin_memcpy(&vip, rn->addr, 4);
-	/* The quoted header's checksum first, then the ICMP checksum for every
-	 * quoted byte that changed (no pseudo header in ICMP). */
-	if (bpf_l3_csum_replace(skb, quote + offsetof(struct iphdr, check), q.in.daddr, vip, 4) ||
-	    bpf_skb_store_bytes(skb, quote + offsetof(struct iphdr, daddr), &vip, 4, 0) ||
-	    bpf_skb_store_bytes(skb, quote + sizeof(struct iphdr) + 2, &rn->port, 2, 0) ||
-	    bpf_skb_load_bytes(skb, quote + offsetof(struct iphdr, check), &new_csum, 2) ||
-	    bpf_l4_csum_replace(skb, icmp + 2, q.in.daddr, vip, 4) ||
-	    bpf_l4_csum_replace(skb, icmp + 2, q.in.check, new_csum, 2) ||
-	    bpf_l4_csum_replace(skb, icmp + 2, q.ports[1], rn->port, 2))
-		return 1;
-	/* Sent by the backend itself: from the frontend, as the client knows it. */
-	if (saddr == q.in.daddr) {
-		bpf_l3_csum_replace(skb, IPCSUM_OFF, saddr, vip, 4);
-		bpf_skb_store_bytes(skb, IP_SADDR_OFF, &vip, 4, 0);
-	}
-	return 1;
+	return lb_icmp_rev_nat(skb, XCNI_AF_INET, ETH_HLEN + l3_len);
 }
 
-/*
- * An ICMPv6 error (unreachable, Packet Too Big, time exceeded, parameter
- * problem) at icmp: the first outer_len bytes of its addresses (16: its
- * source; 32: both) into outer, the quoted flow's protocol (TCP, UDP or
- * SCTP), addresses and ports into k and ports. 0, or -1: not such an error.
- * The three readers of a quote (lb6_icmp_rev_nat, lb6_icmp_snat_rev,
- * lb6_icmp_np_rev) share it.
- */
-static __always_inline int icmp6_err_quote(struct __sk_buff *skb, __u32 icmp, void *outer,
-					   __u32 outer_len, struct xcni_ct6_key *k, __be16 ports[2])
-{
-	__u32 q = icmp + 8;
-	__u8 type;
-
-	if (!skb || bpf_skb_load_bytes(skb, icmp, &type, 1))
-		return -1;
-	if (type != ICMP6_DST_UNREACH && type != ICMP6_PACKET_TOO_BIG &&
-	    type != ICMP6_TIME_EXCEEDED && type != ICMP6_PARAM_PROB)
-		return -1;
-	if (bpf_skb_load_bytes(skb, IP6_SADDR_OFF, outer, outer_len) ||
-	    bpf_skb_load_bytes(skb, q + offsetof(struct xcni_ip6hdr, nexthdr), &k->proto, 1) ||
-	    bpf_skb_load_bytes(skb, q + offsetof(struct xcni_ip6hdr, saddr), k->saddr, 32) ||
-	    bpf_skb_load_bytes(skb, q + sizeof(struct xcni_ip6hdr), ports, 4))
-		return -1;
-	if (k->proto != IPPROTO_TCP && k->proto != IPPROTO_UDP && k->proto != IPPROTO_SCTP)
-		return -1;
-	return 0;
-}
-
-/*
- * An ICMPv6 error about a translated flow (port unreachable from a UDP
- * backend, Packet Too Big on the way) quotes the packet as the backend got
- * it: the quote's destination and port become the frontend's again, and the
- * error's source too when the backend itself sent it. The ICMPv6 checksum
- * covers the quote (a plain difference) and the outer source (through the
- * pseudo-header); the quoted L4 checksum, which nobody checks, is left. The
- * quote must be a plain IPv6 header and the L4 ports (ct_icmp_related's
- * rule). 1 when rewritten, else 0.
- */
 __attribute__((noinline)) int lb6_icmp_rev_nat(struct __sk_buff *skb, __u32 icmp)
 {
-	struct xcni_ct6_key k = {};
-	const struct xcni_ct_entry *e;
-	const struct xcni_revnat *rn;
-	__u32 q = icmp + 8, csum_off = icmp + 2;
-	__u8 saddr[16];
-	__be16 ports[2];
-	__s64 diff;
-
-	if (icmp6_err_quote(skb, icmp, saddr, 16, &k, ports))
-		return 0;
-	k.sport = ports[0];
-	k.dport = ports[1];
-	e = bpf_map_lookup_elem(&xcni_ct6, &k);
-	if (!e || !e->rev_nat || (e->flags & XCNI_CT_F_HAIRPIN))
-		return 0;
-	rn = bpf_map_lookup_elem(&xcni_revnat, &e->rev_nat);
-	if (!rn || rn->family != XCNI_AF_INET6)
-		return 0;
-	diff = bpf_csum_diff((__be32 *)k.daddr, 16, (__be32 *)rn->addr, 16, 0);
-	if (diff < 0 || bpf_l4_csum_replace(skb, csum_off, 0, (__u64)diff, 0) ||
-	    bpf_l4_csum_replace(skb, csum_off, ports[1], rn->port, sizeof(rn->port)) ||
-	    bpf_skb_store_bytes(skb, q + offsetof(struct xcni_ip6hdr, daddr), rn->addr, 16, 0) ||
-	    bpf_skb_store_bytes(skb, q + sizeof(struct xcni_ip6hdr) + 2, &rn->port, 2, 0))
-		return 1;
-	/* Sent by the backend itself: from the frontend, as the client knows it. */
-	if (in6_eq(saddr, k.daddr)) {
-		diff = bpf_csum_diff((__be32 *)saddr, 16, (__be32 *)rn->addr, 16, 0);
-		if (diff >= 0 &&
-		    !bpf_l4_csum_replace(skb, csum_off, 0, (__u64)diff, BPF_F_PSEUDO_HDR))
-			bpf_skb_store_bytes(skb, IP6_SADDR_OFF, rn->addr, 16, 0);
-	}
-	return 1;
+	return lb_icmp_rev_nat(skb, XCNI_AF_INET6, icmp);
 }
 
 /* Pseudo header of a TCP segment of 20 bytes, for its checksum. */
@@ -1177,10 +1187,34 @@ struct lb_pseudo {
 };
 
 /*
+ * The RST refusing a TCP segment (RFC 9293 3.10.7.1), either family: flags
+ * its byte 13, seq and ack its sequence and acknowledgment numbers, seg the
+ * bytes after its header; from dport back to sport. The sequence from its
+ * ACK, or an ACK of its sequence (SYN and FIN count one each).
+ */
+static __always_inline void lb_rst_fill(struct tcphdr *rst, __u8 flags, __be32 seq, __be32 ack,
+					__u32 seg, __be16 sport, __be16 dport)
+{
+	if (flags & XCNI_TCP_SYN)
+		seg++;
+	if (flags & XCNI_TCP_FIN)
+		seg++;
+	rst->source = dport;
+	rst->dest = sport;
+	rst->doff = 5;
+	rst->rst = 1;
+	if (flags & XCNI_TCP_ACK) {
+		rst->seq = ack;
+	} else {
+		rst->ack = 1;
+		rst->ack_seq = bpf_htonl(bpf_ntohl(seq) + seg);
+	}
+}
+
+/*
  * An answer to the client's packet p (as the client sent it: p->tuple.daddr
  * is the frontend), written over it. mtu 0: the refusal of a connection to a
- * service without backends, a TCP RST (RFC 9293 3.10.7.1: seq from its ACK,
- * or an ACK of its sequence), or for other protocols ICMP port unreachable,
+ * service without backends, a TCP RST (lb_rst_fill), or for other protocols ICMP port unreachable,
  * as kube-proxy's REJECT does. Else ICMP fragmentation needed with next-hop
  * MTU mtu (RFC 1191), whatever the protocol (lib/nodeport.h). The ICMP errors
  * quote its IP header and 8 bytes (RFC 792). Source: the frontend. 0, or -1
@@ -1215,23 +1249,9 @@ static __always_inline int lb4_answer(struct __sk_buff *skb, const struct pkt *p
 	if (tcp && !p->tcp)
 		return -1;
 	if (tcp) {
-		__u8 in_flags = p->tcp_flags;
-		__u32 seg = bpf_ntohs(p->ip->tot_len) - p->l3_len - p->tcp->doff * 4;
-
-		if (in_flags & XCNI_TCP_SYN)
-			seg++;
-		if (in_flags & XCNI_TCP_FIN)
-			seg++;
-		h.tcp.source = p->tuple.dport;
-		h.tcp.dest = p->tuple.sport;
-		h.tcp.doff = 5;
-		h.tcp.rst = 1;
-		if (in_flags & XCNI_TCP_ACK) {
-			h.tcp.seq = p->tcp->ack_seq;
-		} else {
-			h.tcp.ack = 1;
-			h.tcp.ack_seq = bpf_htonl(bpf_ntohl(p->tcp->seq) + seg);
-		}
+		lb_rst_fill(&h.tcp, p->tcp_flags, p->tcp->seq, p->tcp->ack_seq,
+			    bpf_ntohs(p->ip->tot_len) - p->l3_len - p->tcp->doff * 4, p->tuple.sport,
+			    p->tuple.dport);
 		l4len = sizeof(struct tcphdr);
 		h.ip.protocol = IPPROTO_TCP;
 	} else {
@@ -1310,31 +1330,19 @@ __attribute__((noinline)) int lb6_reject(struct __sk_buff *skb, const struct pkt
 	__builtin_memcpy(h.ip.daddr, p->tuple.saddr, 16);
 	if (p->tuple.proto == IPPROTO_TCP) {
 		__be16 plen;
-		__u32 seg, seq, ack;
+		__be32 seq, ack;
 
 		if (bpf_skb_load_bytes(skb, p->l4_off, t, sizeof(struct tcphdr)) ||
 		    bpf_skb_load_bytes(skb, ETH_HLEN + offsetof(struct xcni_ip6hdr, payload_len),
 				       &plen, 2))
 			return -1;
-		/* The segment's length: the payload after the TCP header. */
-		seg = bpf_ntohs(plen) + ETH_HLEN + sizeof(struct xcni_ip6hdr) - p->l4_off -
-		      (t[12] >> 4) * 4;
-		if (t[13] & XCNI_TCP_SYN)
-			seg++;
-		if (t[13] & XCNI_TCP_FIN)
-			seg++;
 		__builtin_memcpy(&seq, t + 4, 4);
 		__builtin_memcpy(&ack, t + 8, 4);
-		h.tcp.source = p->tuple.dport;
-		h.tcp.dest = p->tuple.sport;
-		h.tcp.doff = 5;
-		h.tcp.rst = 1;
-		if (t[13] & XCNI_TCP_ACK) {
-			h.tcp.seq = ack;
-		} else {
-			h.tcp.ack = 1;
-			h.tcp.ack_seq = bpf_htonl(bpf_ntohl(seq) + seg);
-		}
+		/* The segment's length: the payload after the TCP header. */
+		lb_rst_fill(&h.tcp, t[13], seq, ack,
+			    bpf_ntohs(plen) + ETH_HLEN + sizeof(struct xcni_ip6hdr) - p->l4_off -
+				    (t[12] >> 4) * 4,
+			    p->tuple.sport, p->tuple.dport);
 		l4len = sizeof(struct tcphdr);
 		h.ip.nexthdr = IPPROTO_TCP;
 	} else {

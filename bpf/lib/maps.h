@@ -8,6 +8,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "../xcni_shared.h"
+#include "flow.h"
 /* bpf_helpers.h's offsetof is no constant expression (_Static_assert wants
  * one), and <stddef.h> defines its own only when it comes first. */
 #undef offsetof
@@ -533,8 +534,7 @@ struct lb6_state {
 	__u8 created; /* this packet made the service entry */
 	__u8 translated;
 	__u8 svc_flags; /* the frontend's XCNI_SVC_F_* (externalTrafficPolicy for NodePorts) */
-	__u8 kept; /* lb_flow_choose found the flow's service entry (a deferred one not counted) */
-	__u8 pad;
+	__u8 pad[2];
 };
 
 /*
@@ -547,6 +547,7 @@ struct lb6_tmp {
 	struct lb6_state st;
 	struct xcni_ct_entry ne;
 	struct xcni_affinity_key ak; /* lb6_translate's: off its 512-byte stack */
+	struct icmp_err ie[2]; /* a reader of an ICMP error's, either family (icmp_err_pair) */
 };
 
 struct {
@@ -589,7 +590,7 @@ struct {
 
 /*
  * Room off the stack (per CPU, not pinned), as xcni_lb6_tmp: under from_overlay's
- * from_outside6 the frames of nodeport6_snat and of what it calls would
+ * from_outside6 the frames of nodeport6_snat_call and of what it calls would
  * pass the verifier's 512 bytes with these in them.
  */
 struct np6_tmp {

@@ -114,47 +114,28 @@
 #include "nodeport_icmp.h"
 
 /*
- * The SNAT of an IPv4 NodePort flow to a remote backend at tc (p: client ->
- * backend, lb its translation): the source port (np4_snat_port), kept in the
- * flow's service entry, this node's address and that port written, p->tuple
- * following and the headers parsed again (c). 0 or the drop reason. IPv6's
- * is nodeport6_snat (a frame of its own, the client kept in the scratch).
- */
-static __always_inline int nodeport4_snat(struct __sk_buff *skb, struct pkt *p,
-					  struct lb_state *lb, struct cursor *c)
-{
-	__u16 nport = 0;
-	int reason = np4_snat_port(lb, p, &nport);
-
-	if (reason)
-		return reason;
-	if (lb->svc_ct)
-		lb->svc_ct->nat_port = nport;
-	if (lb4_nat(skb, pkt_flow(p), IP_SADDR_OFF, p->tuple.saddr, node_ip, 0, p->tuple.sport,
-		    nport))
-		return XCNI_DROP_REDIRECT;
-	p->tuple.saddr = node_ip;
-	p->tuple.sport = nport;
-	return reparse4(skb, c, p);
-}
-
-/*
  * The node of a NodePort flow's backend daddr (the family's address), when
  * it is another node's pod that the overlay reaches, else 0: over the
  * underlay tunnel_of says (XCNI_TUN6: the IPv6 one, *dst6 the node's
  * address there, else NULL). IPv4's needs this node's IPv4 address, its
- * SNAT source (np4_tunnel); IPv6's encapsulation looks *dst6 up again in a
- * frame of its own (nodeport6_encap_call, nodeport6_dsr_call).
+ * SNAT source (np4_tunnel); IPv6's encapsulation at tc looks *dst6 up
+ * again in a frame of its own (nodeport6_encap_call, nodeport6_dsr_call);
+ * the XDP fast path takes it from here.
  */
 static __always_inline __u32 np_tunnel(int fam, const void *daddr, const __u8 **dst6)
 {
 	const struct xcni_ipcache_val *dipc;
 
+	__u32 tunnel;
+
 	if (fam == XCNI_AF_INET)
 		return np4_tunnel(*(const __u32 *)daddr, dst6);
 	*dst6 = NULL;
 	dipc = ipcache_find(fam, daddr);
-	return dipc && (dipc->flags & XCNI_IPC_POD) ? tunnel_of(dipc, node_ip) : 0;
+	tunnel = dipc && (dipc->flags & XCNI_IPC_POD) ? tunnel_of(dipc, node_ip) : 0;
+	if (dipc && tunnel == XCNI_TUN6)
+		*dst6 = dipc->tunnel_ip6;
+	return tunnel;
 }
 
 /* What from_outside returns for a packet that is not its: IPv4's the last
@@ -189,10 +170,10 @@ static __always_inline __u32 np_tunnel(int fam, const void *daddr, const __u8 **
  *      (np4_too_big, np6_too_big: the family's ICMP leaves);
  *   6. --node-port-mode dsr: conntrack (the client kept) and Geneve with
  *      the frontend in an option (nodeport_dsr_track, nodeport_dsr);
- *   7. else SNAT to this node (nodeport4_snat, nodeport6_snat: the family's
- *      rewrites), conntrack (an invalid packet dropped), a new flow's entry
- *      with its client (np4_snat_open, nodeport6_commit: the family's
- *      places for it), Geneve to the backend's node (nodeport_encap).
+ *   7. else SNAT to this node (nodeport_snat, np_snat_choose, as the XDP
+ *      fast path chooses), conntrack (an invalid packet dropped), a new
+ *      flow's entry with its client (np_snat_open: IPv4's in the entry,
+ *      IPv6's in xcni_snat6), Geneve to the backend's node (nodeport_encap).
  * Where the families differ, a branch says so: the parse again after
  * IPv4's rewrites (struct pkt holds packet pointers), the too-big
  * leaves, the SNAT and its client's place, and what runs in a frame of its
@@ -291,7 +272,10 @@ static __always_inline int from_outside(struct __sk_buff *skb, int fam, void *p,
 		goto out;
 	}
 	/* SNAT to this node, so the reply comes back here to be undone. */
-	reason = fam == XCNI_AF_INET ? nodeport4_snat(skb, p, st, &c) : nodeport6_snat(skb, p, st);
+	reason = fam == XCNI_AF_INET ? nodeport_snat(skb, p, fam, st) :
+				       nodeport6_snat_call(skb, p, st);
+	if (!reason && fam == XCNI_AF_INET)
+		reason = reparse4(skb, &c, p);
 	if (reason)
 		goto out;
 	ct = ct_track(skb, f, fam, skb->len, &ctf);
@@ -299,18 +283,11 @@ static __always_inline int from_outside(struct __sk_buff *skb, int fam, void *p,
 		reason = ct_invalid_reason(f);
 		goto out;
 	}
-	/* Nothing to judge here (no pod of this node on either end): the
-	 * backend's node judges its ingress, the source being this node. A new
-	 * flow's entry keeps its client: IPv4's in the entry, IPv6's (16 bytes)
-	 * in xcni_snat6, whose failure drops the packet. */
-	if (fam == XCNI_AF_INET) {
-		np4_snat_open(p, st, ct, skb->len, 0);
-	} else if (ct == CT_NEW || ct == CT_STALE) {
-		ct_commit(f, fam, ct, skb->len, 0, XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT);
-		if (nodeport6_commit(p)) {
-			reason = XCNI_DROP_NAT_NO_PORT;
-			goto out;
-		}
+	/* A new flow's entry keeps its client: IPv6's in xcni_snat6, whose
+	 * failure drops the packet. */
+	if (np_snat_open(f, fam, lb_st_orig(st, fam), ct, skb->len, 0)) {
+		reason = XCNI_DROP_NAT_NO_PORT;
+		goto out;
 	}
 	lb_flow_follow(st, fam, f);
 	reason = fam == XCNI_AF_INET ? nodeport_encap(skb, p, fam, tunnel, dst6, &in, &verdict) :
@@ -330,7 +307,7 @@ out:
  * IPv4's translation state on its stack, IPv6's in the per-CPU scratch
  * (xcni_lb6_tmp, lb6_state_get), where it has always been (a struct
  * lb6_state holds two 40-byte keys; from_outside6's chain under
- * nodeport6_snat is at the verifier's 512 bytes).
+ * nodeport6_snat_call is at the verifier's 512 bytes).
  */
 __attribute__((noinline)) int from_outside4(struct __sk_buff *skb, __u32 src)
 {

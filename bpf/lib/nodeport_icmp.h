@@ -8,10 +8,11 @@
  *    np6_too_big; drop-too-big);
  *  - ICMP errors about a translated flow, carried across the translation:
  *    from outside about a reply this node sent, made the backend's
- *    (lb4_icmp_np_rev, lb6_icmp_np_rev; delivered by from_outside_icmp,
- *    either family); from the backend's side about a flow this node
- *    SNATed, reversed to the client (nodeport_icmp: lb4_icmp_snat_rev,
- *    lb6_icmp_snat_rev).
+ *    (lb_icmp_np_rev; delivered by from_outside_icmp); from the backend's
+ *    side about a flow this node SNATed, reversed to the client
+ *    (nodeport_icmp: lb_icmp_snat_rev). Each one body for both families
+ *    over flow.h's struct icmp_err, the quote read and written by the
+ *    family's icmp_err_read and icmp_err_write.
  * The sections below say each part's rules.
  *
  * It uses nodeport_steps.h's steps (nodeport6_self, np_into_pod,
@@ -279,234 +280,115 @@ _Static_assert(PTB6_QUOTE > 1024 && PTB6_QUOTE - 1024 <= 512 && !(PTB6_QUOTE % 4
 	       "the quote's checksum in three pieces");
 
 /*
- * An ICMP error from outside about a reply this node sent for a NodePort (or
- * externalIP) flow: a router between this node and the client says
- * fragmentation needed, host unreachable, ... quoting frontend:port ->
- * client:port, a flow only the backend has a socket for. Translated for the
- * backend, as the backend sent the reply: the quote's source becomes the
- * backend's address and port; with a remote backend SNATed to this node
- * (the service entry's nat_port) its destination becomes this node and the
- * port it gave the flow, and the error comes from this node (from the
- * backend's side the path ends here, and the backend's node takes inner
- * sources of this node only); with a local backend the client stays, and
- * so does the error's source; a DSR flow (the backend's node answered the
- * client itself, from this node's frontend, so the error comes here) keeps
- * the client, and the error comes from this node, as with SNAT. The error
- * goes to the backend (the caller delivers it: into the pod, or through
- * Geneve). Checksums: the quote's IP header's, the error's IP header's, and
- * the ICMP checksum for every quoted word that changed (the quoted L4
- * checksum is left, as lb4_icmp_rev_nat leaves it).
- * l3_len: the outer IPv4 header's length. 1 when rewritten, 0 when it is no
- * such error (nothing written), -1 when a rewrite failed halfway (drop it).
- *
- * Inlined into from_overlay's from_outside_icmp, a global function of its
- * own (a third frame would take the call chain past the stack's 512 bytes);
- * it reads with bpf_skb_load_bytes, as lb4_icmp_rev_nat.
- */
-static __always_inline int lb4_icmp_np_rev(struct __sk_buff *skb, __u32 l3_len, __u32 self)
-{
-	struct lb_icmp_quote q;
-	struct xcni_ct_key k = {}, sk, fk = {};
-	const struct xcni_ct_entry *e, *fe;
-	const struct xcni_backend *be;
-	__u32 icmp = ETH_HLEN + l3_len, quote = icmp + sizeof(struct xcni_icmphdr);
-	__u32 csum_off = icmp + offsetof(struct xcni_icmphdr, checksum);
-	__u32 qcheck = quote + offsetof(struct iphdr, check);
-	__u32 saddr, daddr, baddr, qdst, osrc;
-	__u16 bport, qdport, new_check;
-
-	if (!skb || l3_len < sizeof(struct iphdr) || l3_len > 60 ||
-	    bpf_skb_load_bytes(skb, IP_SADDR_OFF, &saddr, 4) ||
-	    bpf_skb_load_bytes(skb, IP_DADDR_OFF, &daddr, 4) ||
-	    lb4_icmp_quoted(skb, icmp, &q, &k) || q.in.saddr != daddr)
-		return 0;
-	/* The service entry: the flow as the client sent it, client -> frontend. */
-	ct_reverse(&k, &sk);
-	e = bpf_map_lookup_elem(&xcni_ct, &sk);
-	if (!e || !(e->flags & XCNI_CT_F_SVC))
-		return 0;
-	be = bpf_map_lookup_elem(&xcni_backend, &e->backend_id);
-	if (!be || be->family != XCNI_AF_INET)
-		return 0;
-	__builtin_memcpy(&baddr, be->addr, 4);
-	bport = be->port;
-	/* The flow's own entry, as the backend knows the flow. */
-	fk.daddr = baddr;
-	fk.dport = bport;
-	fk.proto = k.proto;
-	if (e->nat_port) {
-		fk.saddr = self;
-		fk.sport = e->nat_port;
-	} else {
-		fk.saddr = q.in.daddr;
-		fk.sport = q.ports[1];
-	}
-	fe = bpf_map_lookup_elem(&xcni_ct, &fk);
-	if (!fe || !(fe->flags & XCNI_CT_F_NODEPORT))
-		return 0;
-	if (e->nat_port && (!(fe->flags & XCNI_CT_F_SNAT) || fe->nat_addr != q.in.daddr ||
-			    fe->nat_port != q.ports[1]))
-		return 0;
-	qdst = fk.saddr;
-	qdport = fk.sport;
-	/* From this node when it SNATed the flow, or sent it DSR to another node. */
-	osrc = e->nat_port || (fe->flags & XCNI_CT_F_DSR) ? self : saddr;
-	/* The quote: from the backend, to the client as the backend sees it. */
-	if (bpf_l3_csum_replace(skb, qcheck, q.in.saddr, baddr, 4) ||
-	    bpf_l3_csum_replace(skb, qcheck, q.in.daddr, qdst, 4) ||
-	    bpf_skb_store_bytes(skb, quote + offsetof(struct iphdr, saddr), &baddr, 4, 0) ||
-	    bpf_skb_store_bytes(skb, quote + offsetof(struct iphdr, daddr), &qdst, 4, 0) ||
-	    bpf_skb_store_bytes(skb, quote + sizeof(struct iphdr), &bport, 2, 0) ||
-	    bpf_skb_store_bytes(skb, quote + sizeof(struct iphdr) + 2, &qdport, 2, 0) ||
-	    bpf_skb_load_bytes(skb, qcheck, &new_check, 2))
-		return -1;
-	/* ICMP's checksum has no pseudo header: the quote's words alone. */
-	if (bpf_l4_csum_replace(skb, csum_off, q.in.saddr, baddr, 4) ||
-	    bpf_l4_csum_replace(skb, csum_off, q.in.daddr, qdst, 4) ||
-	    bpf_l4_csum_replace(skb, csum_off, q.in.check, new_check, 2) ||
-	    bpf_l4_csum_replace(skb, csum_off, q.ports[0], bport, 2) ||
-	    bpf_l4_csum_replace(skb, csum_off, q.ports[1], qdport, 2))
-		return -1;
-	/* The error itself: to the backend (from this node when it SNATed the flow). */
-	if (bpf_l3_csum_replace(skb, IPCSUM_OFF, daddr, baddr, 4) ||
-	    bpf_l3_csum_replace(skb, IPCSUM_OFF, saddr, osrc, 4) ||
-	    bpf_skb_store_bytes(skb, IP_DADDR_OFF, &baddr, 4, 0) ||
-	    bpf_skb_store_bytes(skb, IP_SADDR_OFF, &osrc, 4, 0))
-		return -1;
-	return 1;
-}
-
-/*
- * ICMPv6 errors from outside about an IPv6 NodePort (or externalIP) flow's
- * reply (lb4_icmp_np_rev for IPv6): a router between this node and
- * the client sends Packet Too Big, destination unreachable, time exceeded
- * or parameter problem about a reply this node sent, quoting
- * [frontend]:port -> [client]:port, a flow only the backend has a socket
- * for. Without this the backend never learns that its replies are too big
- * for the client's path: IPv6 routers never fragment, so path MTU discovery
- * is the only way, and large replies to a NodePort client were black-holed.
+ * An ICMP or ICMPv6 error from outside about a reply this node sent for a
+ * NodePort (or externalIP) flow: a router between this node and the client
+ * says fragmentation needed or Packet Too Big, unreachable, time exceeded,
+ * parameter problem, quoting frontend:port -> client:port, a flow only the
+ * backend has a socket for. Without this the backend never learns that its
+ * replies are too big for the client's path (IPv6 routers never fragment:
+ * path MTU discovery is the only way, and large replies to a NodePort
+ * client were black-holed).
  *
  * Translated for the backend, as the backend sent the reply (after the
- * IPv6 NodePort cases nodeport.h lists):
+ * NodePort cases nodeport.h lists):
  *  - a backend on this node (DNAT only; lb_rev_nat made its replies the
- *    frontend's): the quote's source becomes the backend's address and port,
- *    the client stays; the error goes to the backend from the router that
- *    sent it;
- *  - a backend on another node, SNATed (the service entry's nat_port, the
- *    client in xcni_snat6 under the flow's tuple): the quote becomes
- *    [backend]:port -> [this node]:nat port, and the error comes from this
- *    node (from the backend's side the path ends here, and the backend's
- *    node takes inner sources of this node only);
+ *    frontend's): the quote's source becomes the backend's address and
+ *    port, the client stays; the error goes to the backend from the router
+ *    that sent it;
+ *  - a backend on another node, SNATed (the service entry's nat_port; the
+ *    client in the flow's entry for IPv4, in xcni_snat6 for IPv6:
+ *    np_snat_client): the quote becomes backend:port -> this node:nat port,
+ *    and the error comes from this node (from the backend's side the path
+ *    ends here, and the backend's node takes inner sources of this node
+ *    only);
  *  - DSR (nodeport.h): the backend's node answered the client from this
  *    node's frontend, so an error about that reply comes to the frontend,
  *    here, not to the backend's node; the flow's entry here (client ->
- *    backend, XCNI_CT_F_DSR) identifies it: the quote becomes [backend]:port
- *    -> [client]:port, and the error comes from this node, as with SNAT.
- * The caller delivers it: into the pod, or through Geneve to its node.
+ *    backend, XCNI_CT_F_DSR) identifies it: the quote becomes backend:port
+ *    -> client:port, and the error comes from this node, as with SNAT.
+ * The caller delivers it: into the pod, or through Geneve to its node. The
+ * checksums: icmp_err_write's. This node's address: IPv4's node_ip, IPv6's
+ * the frontend's or its InternalIP (nodeport6_self).
  *
- * Checksums: IPv6 has no header checksum; the ICMPv6 checksum follows the
- * quote's addresses and ports (plain) and the error's own addresses
- * (pseudo-header). The quoted L4 checksum is left, as lb4_icmp_np_rev and
- * lb6_icmp_snat_rev leave it: nobody checks a quote's.
- */
-
-/*
- * The ICMPv6 error of an skb whose IPv6 header has no extension headers
- * (ICMPv6 right after it, the caller's check) about a reply this node sent
- * for an IPv6 NodePort flow: rewritten for the backend as above. 1 when
- * rewritten, 0 when it is no such error (nothing written), -1 when a rewrite
- * failed halfway (drop it). A global function with a frame of its own
- * (from_overlay's and from_outside_icmp's are under it); it reads with
+ * The error at icmp, either family (fam a constant): 1 when rewritten, 0
+ * when it is no such error (nothing written), -1 when a rewrite failed
+ * halfway (drop it). In lb_icmp_np_rev_call's frame, reading with
  * bpf_skb_load_bytes, not through packet pointers.
  */
-__attribute__((noinline)) int lb6_icmp_np_rev(struct __sk_buff *skb)
+static __always_inline int lb_icmp_np_rev(struct __sk_buff *skb, int fam, __u32 icmp)
 {
-	struct xcni_ct6_key k = {}, fk = {};
+	struct icmp_err *n, *o = icmp_err_pair(&n);
 	const struct xcni_ct_entry *e, *fe;
 	const struct xcni_backend *be;
-	const struct xcni_snat6 *sn;
-	const __u8 *self = NULL;
-	struct np6_tmp *t;
-	__u32 icmp = ETH_HLEN + sizeof(struct xcni_ip6hdr), q = icmp + 8, csum_off = icmp + 2;
-	__u32 zero = 0;
-	/* Words: in6_eq and bpf_csum_diff read them 4 bytes at a time. */
-	__u32 a[8], na[8], nq[8];
-	__be16 ports[2], np[2];
-	__s64 diff;
+	const void *self = NULL, *client;
+	struct np6_tmp *t = NULL;
+	__u32 zero = 0, self4 = node_ip;
+	__u16 cport;
 
-	/* The error's addresses, and the quote: [frontend]:port -> [client]:port. */
-	if (icmp6_err_quote(skb, icmp, a, 32, &k, ports))
-		return 0;
 	/* About what this node sent: the error comes to the quote's source. */
-	if (!in6_eq(k.saddr, (const __u8 *)(a + 4)))
+	if (!o || icmp_err_read(skb, fam, icmp, o) ||
+	    !lb_addr_eq(tuple_saddr(&o->quote, fam), icmp_err_dst(o, fam), fam))
 		return 0;
-	k.sport = ports[0];
-	k.dport = ports[1];
 	/* The service entry: the flow as the client sent it, client -> frontend. */
-	ct6_reverse(&k, &fk);
-	e = bpf_map_lookup_elem(&xcni_ct6, &fk);
+	*n = *o;
+	lb_tuple_turn(&n->quote, fam);
+	e = bpf_map_lookup_elem(ct_map(fam), &n->quote);
 	if (!e || !(e->flags & XCNI_CT_F_SVC))
 		return 0;
 	be = bpf_map_lookup_elem(&xcni_backend, &e->backend_id);
-	if (!be || be->family != XCNI_AF_INET6 || !(t = bpf_map_lookup_elem(&xcni_np6_tmp, &zero)))
+	if (!be || be->family != fam ||
+	    (fam == XCNI_AF_INET6 && !(t = bpf_map_lookup_elem(&xcni_np6_tmp, &zero))))
 		return 0;
-	/* The flow's own entry, as the backend knows the flow. */
-	__builtin_memset(&fk, 0, sizeof(fk));
-	__builtin_memcpy(fk.daddr, be->addr, 16);
-	fk.dport = be->port;
-	fk.proto = k.proto;
+	/* The flow's own entry, as the backend knows the flow: from the client,
+	 * or from this node's SNAT port. */
 	if (e->nat_port) {
-		self = nodeport6_self(k.saddr, t);
+		self = fam == XCNI_AF_INET ? (const void *)&self4 : nodeport6_self(o->quote.v6.saddr, t);
 		if (!self)
 			return 0;
-		__builtin_memcpy(fk.saddr, self, 16);
-		fk.sport = e->nat_port;
-	} else {
-		__builtin_memcpy(fk.saddr, k.daddr, 16);
-		fk.sport = k.dport;
+		lb_addr_put(tuple_saddr(&n->quote, fam), self, fam);
+		tuple_sport(&n->quote, fam) = e->nat_port;
 	}
-	fe = bpf_map_lookup_elem(&xcni_ct6, &fk);
+	lb_addr_put(tuple_daddr(&n->quote, fam), be->addr, fam);
+	tuple_dport(&n->quote, fam) = be->port;
+	fe = bpf_map_lookup_elem(ct_map(fam), &n->quote);
 	if (!fe || !(fe->flags & XCNI_CT_F_NODEPORT))
 		return 0;
-	if (e->nat_port) {
-		/* SNATed: the flow's client is the quote's. */
-		sn = bpf_map_lookup_elem(&xcni_snat6, &fk);
-		if (!(fe->flags & XCNI_CT_F_SNAT) || !sn || !in6_eq(sn->client, k.daddr) ||
-		    sn->cport != k.dport)
-			return 0;
-	} else if (fe->flags & XCNI_CT_F_DSR) {
-		self = nodeport6_self(k.saddr, t);
+	/* SNATed: the flow's client is the quote's. */
+	if (e->nat_port && (!(fe->flags & XCNI_CT_F_SNAT) ||
+			    np_snat_client(fam, fe, &n->quote, &client, &cport) ||
+			    !lb_addr_eq(client, tuple_daddr(&o->quote, fam), fam) ||
+			    cport != tuple_dport(&o->quote, fam)))
+		return 0;
+	if (!e->nat_port && (fe->flags & XCNI_CT_F_DSR)) {
+		self = fam == XCNI_AF_INET ? (const void *)&self4 : nodeport6_self(o->quote.v6.saddr, t);
 		if (!self)
 			return 0;
 	}
-	/* The quote: from the backend, to the client as the backend sees it. */
-	__builtin_memcpy(nq, be->addr, 16);
-	__builtin_memcpy(nq + 4, fk.saddr, 16);
-	np[0] = fk.dport;
-	np[1] = fk.sport;
-	diff = bpf_csum_diff((__be32 *)k.saddr, 32, nq, 32, 0);
-	if (diff < 0 || bpf_l4_csum_replace(skb, csum_off, 0, (__u64)diff, 0) ||
-	    bpf_l4_csum_replace(skb, csum_off, ports[0], np[0], 2) ||
-	    bpf_l4_csum_replace(skb, csum_off, ports[1], np[1], 2) ||
-	    bpf_skb_store_bytes(skb, q + offsetof(struct xcni_ip6hdr, saddr), nq, 32, 0) ||
-	    bpf_skb_store_bytes(skb, q + sizeof(struct xcni_ip6hdr), np, 4, 0))
-		return -1;
-	/* The error itself: to the backend, from this node when it SNATed the
-	 * flow or the flow is DSR, else from the router that sent it. */
-	__builtin_memcpy(na, self ? self : (const __u8 *)a, 16);
-	__builtin_memcpy(na + 4, be->addr, 16);
-	diff = bpf_csum_diff(a, 32, na, 32, 0);
-	if (diff < 0 || bpf_l4_csum_replace(skb, csum_off, 0, (__u64)diff, BPF_F_PSEUDO_HDR) ||
-	    bpf_skb_store_bytes(skb, IP6_SADDR_OFF, na, 32, 0))
-		return -1;
-	return 1;
+	/* The quote: from the backend, to the client as the backend sees it;
+	 * the error to the backend, from this node when it SNATed the flow or
+	 * the flow is DSR, else from the router that sent it. */
+	lb_tuple_turn(&n->quote, fam);
+	if (self)
+		lb_addr_put(n->outer, self, fam);
+	lb_addr_put(icmp_err_dst(n, fam), be->addr, fam);
+	return icmp_err_write(skb, fam, icmp, o, n) ? -1 : 1;
+}
+
+/* lb_icmp_np_rev in a frame of its own (from_overlay's and from_outside_icmp's are under it). */
+__attribute__((noinline)) int lb_icmp_np_rev_call(struct __sk_buff *skb, int fam, __u32 icmp)
+{
+	if (!skb)
+		return 0;
+	if (fam == XCNI_AF_INET)
+		return lb_icmp_np_rev(skb, XCNI_AF_INET, icmp);
+	return lb_icmp_np_rev(skb, XCNI_AF_INET6, icmp);
 }
 
 /*
  * From outside (lb_enabled), either family (fam: XCNI_AF_INET or
  * XCNI_AF_INET6, the hook's): an ICMP or ICMPv6 error about a reply this
- * node sent for a NodePort flow (the quote made the backend's: the family's
- * leaf, lb4_icmp_np_rev or lb6_icmp_np_rev), for its backend: into the pod
+ * node sent for a NodePort flow (the quote made the backend's:
+ * lb_icmp_np_rev), for its backend: into the pod
  * when it is here (related to the flow the pod accepted: not judged again;
  * np_into_pod, the family's TTL or hop limit), else through
  * Geneve to its node (IPv4: nodeport_encap over the IPv4 underlay; IPv6:
@@ -541,7 +423,8 @@ static __always_inline int np_outside_icmp(struct __sk_buff *skb, void *p, int f
 	    flow_proto(f, fam) != flow_icmp_proto(fam) || f->is_echo ||
 	    (fam == XCNI_AF_INET && f->frag_later))
 		return UL_NEXT;
-	r = fam == XCNI_AF_INET ? lb4_icmp_np_rev(skb, f->l3_len, node_ip) : lb6_icmp_np_rev(skb);
+	r = lb_icmp_np_rev_call(skb, fam, ETH_HLEN + (fam == XCNI_AF_INET ? f->l3_len :
+								      sizeof(struct xcni_ip6hdr)));
 	if (!r)
 		return UL_NEXT;
 	if (r < 0)
@@ -597,146 +480,73 @@ __attribute__((noinline)) int from_outside_icmp(struct __sk_buff *skb, int fam)
 }
 
 /*
- * An ICMP error about a NodePort flow this node SNATed to a remote backend
- * (XCNI_CT_F_SNAT), decapsulated from the backend's node: it quotes the
- * packet as the backend got it (this node:nat port -> backend:port) and is
- * addressed to this node, whose stack knows no such flow. So the client
- * never learns, say, that its packets are too big (fragmentation needed
- * from the backend's side breaks its path MTU discovery). Translated back:
- * the quote becomes client:port -> frontend:port as the client sent it
- * (its IP checksum, and the ICMP checksum for every changed word), the
- * error goes to the client from the frontend (from the client's side the
- * path ends there). l3_len: the IPv4 header's length. 1 when rewritten (to
+ * An ICMP or ICMPv6 error about a NodePort flow this node SNATed to a remote
+ * backend (XCNI_CT_F_SNAT), decapsulated from the backend's node: port
+ * unreachable from a UDP backend, fragmentation needed or Packet Too Big on
+ * the way. It quotes the packet as the backend got it (this node:nat port
+ * -> backend:port) and is addressed to this node, whose stack knows no such
+ * flow: so the client would never learn, say, that its packets are too big
+ * (its path MTU discovery broken). Made the client's: the quote becomes
+ * client:port -> frontend:port as the client sent it (the client:
+ * np_snat_client), the error goes to the client, from the frontend (IPv4:
+ * from the client's side the path ends there; IPv6: when the backend itself
+ * sent it, else from the router that did). The checksums: icmp_err_write's.
+ * The error at icmp, either family (fam a constant): 1 when rewritten (to
  * be sent out the underlay), 0 when it is no such error (nothing written),
- * -1 when a rewrite failed halfway (drop it).
- *
- * A global function, verified on its own, reading with bpf_skb_load_bytes
- * (as lb4_icmp_rev_nat).
+ * -1 when a rewrite failed halfway (drop it). In lb_icmp_snat_rev_call's
+ * frame, verified on its own, reading with bpf_skb_load_bytes.
  */
-__attribute__((noinline)) int lb4_icmp_snat_rev(struct __sk_buff *skb, __u32 l3_len)
+static __always_inline int lb_icmp_snat_rev(struct __sk_buff *skb, int fam, __u32 icmp)
 {
-	struct lb_icmp_quote q;
-	struct xcni_ct_key k = {};
+	struct icmp_err *n, *o = icmp_err_pair(&n);
 	const struct xcni_ct_entry *e;
 	const struct xcni_revnat *rn;
-	__u32 icmp = ETH_HLEN + l3_len, quote = icmp + sizeof(struct xcni_icmphdr);
-	__u32 csum_off = icmp + offsetof(struct xcni_icmphdr, checksum);
-	__u32 qcheck = quote + offsetof(struct iphdr, check);
-	__u32 vip, saddr, daddr, client;
-	__u16 cport, new_check;
+	const void *client;
+	__u16 cport;
 
-	if (!skb || l3_len < sizeof(struct iphdr) || l3_len > 60 ||
-	    bpf_skb_load_bytes(skb, IP_SADDR_OFF, &saddr, 4) ||
-	    bpf_skb_load_bytes(skb, IP_DADDR_OFF, &daddr, 4) ||
-	    lb4_icmp_quoted(skb, icmp, &q, &k) || q.in.saddr != daddr)
+	/* To this node: the error comes to the quote's source. */
+	if (!o || icmp_err_read(skb, fam, icmp, o) ||
+	    !lb_addr_eq(tuple_saddr(&o->quote, fam), icmp_err_dst(o, fam), fam))
 		return 0;
-	e = bpf_map_lookup_elem(&xcni_ct, &k);
-	if (!e || !(e->flags & XCNI_CT_F_SNAT))
+	e = bpf_map_lookup_elem(ct_map(fam), &o->quote);
+	if (!e || !(e->flags & XCNI_CT_F_SNAT) || !e->rev_nat ||
+	    np_snat_client(fam, e, &o->quote, &client, &cport))
 		return 0;
-	client = e->nat_addr;
-	cport = e->nat_port;
 	rn = bpf_map_lookup_elem(&xcni_revnat, &e->rev_nat);
-	if (!rn || rn->family != XCNI_AF_INET)
+	if (!rn || rn->family != fam)
 		return 0;
-	__builtin_memcpy(&vip, rn->addr, 4);
-	/* The quote: source back to the client, destination to the frontend. */
-	if (bpf_l3_csum_replace(skb, qcheck, q.in.saddr, client, 4) ||
-	    bpf_l3_csum_replace(skb, qcheck, q.in.daddr, vip, 4) ||
-	    bpf_skb_store_bytes(skb, quote + offsetof(struct iphdr, saddr), &client, 4, 0) ||
-	    bpf_skb_store_bytes(skb, quote + offsetof(struct iphdr, daddr), &vip, 4, 0) ||
-	    bpf_skb_store_bytes(skb, quote + sizeof(struct iphdr), &cport, 2, 0) ||
-	    bpf_skb_store_bytes(skb, quote + sizeof(struct iphdr) + 2, &rn->port, 2, 0) ||
-	    bpf_skb_load_bytes(skb, qcheck, &new_check, 2))
-		return -1;
-	/* ICMP's checksum has no pseudo header: the quote's words alone. */
-	if (bpf_l4_csum_replace(skb, csum_off, q.in.saddr, client, 4) ||
-	    bpf_l4_csum_replace(skb, csum_off, q.in.daddr, vip, 4) ||
-	    bpf_l4_csum_replace(skb, csum_off, q.in.check, new_check, 2) ||
-	    bpf_l4_csum_replace(skb, csum_off, q.ports[0], cport, 2) ||
-	    bpf_l4_csum_replace(skb, csum_off, q.ports[1], rn->port, 2))
-		return -1;
-	/* The error itself: to the client, from the frontend. */
-	if (bpf_l3_csum_replace(skb, IPCSUM_OFF, daddr, client, 4) ||
-	    bpf_l3_csum_replace(skb, IPCSUM_OFF, saddr, vip, 4) ||
-	    bpf_skb_store_bytes(skb, IP_DADDR_OFF, &client, 4, 0) ||
-	    bpf_skb_store_bytes(skb, IP_SADDR_OFF, &vip, 4, 0))
-		return -1;
-	return 1;
+	*n = *o;
+	lb_addr_put(tuple_saddr(&n->quote, fam), client, fam);
+	lb_addr_put(tuple_daddr(&n->quote, fam), rn->addr, fam);
+	tuple_sport(&n->quote, fam) = cport;
+	tuple_dport(&n->quote, fam) = rn->port;
+	lb_addr_put(icmp_err_dst(n, fam), client, fam);
+	if (fam == XCNI_AF_INET ||
+	    lb_addr_eq(o->outer, tuple_daddr(&o->quote, fam), fam))
+		lb_addr_put(n->outer, rn->addr, fam);
+	return icmp_err_write(skb, fam, icmp, o, n) ? -1 : 1;
 }
 
-/*
- * An ICMPv6 error for this node's own address (decapsulated, from a backend's
- * node) quoting a NodePort flow nodeport6_snat SNATed (this node's
- * address:port -> the backend, in xcni_snat6): port unreachable from a UDP
- * backend, Packet Too Big on the way. Made the client's: the quote's source
- * back to the client, its destination to the frontend; the error to the
- * client, from the frontend when the backend itself sent it. The ICMPv6
- * checksum follows the quote (plain) and the outer addresses (pseudo-header);
- * the quoted L4 checksum, which nobody checks, is left. lb4_icmp_snat_rev's
- * IPv6 twin (the quote's parse and rewrite are the family's): 1 when
- * rewritten, 0 when not one (nothing touched), -1 when a rewrite failed.
- */
-__attribute__((noinline)) int lb6_icmp_snat_rev(struct __sk_buff *skb, __u32 icmp)
+/* lb_icmp_snat_rev in a frame of its own. */
+__attribute__((noinline)) int lb_icmp_snat_rev_call(struct __sk_buff *skb, int fam, __u32 icmp)
 {
-	struct xcni_ct6_key k = {};
-	const struct xcni_snat6 *sn;
-	const struct xcni_ct_entry *e;
-	const struct xcni_revnat *rn;
-	__u32 q = icmp + 8, csum_off = icmp + 2;
-	__u8 saddr[16], nq[32];
-	__be16 ports[2];
-	__s64 diff;
-
-	if (icmp6_err_quote(skb, icmp, saddr, 16, &k, ports))
+	if (!skb)
 		return 0;
-	k.sport = ports[0];
-	k.dport = ports[1];
-	sn = bpf_map_lookup_elem(&xcni_snat6, &k);
-	e = bpf_map_lookup_elem(&xcni_ct6, &k);
-	if (!sn || !e || !(e->flags & XCNI_CT_F_SNAT) || !e->rev_nat)
-		return 0;
-	rn = bpf_map_lookup_elem(&xcni_revnat, &e->rev_nat);
-	if (!rn || rn->family != XCNI_AF_INET6)
-		return 0;
-	/* The quote: [this node, backend] -> [client, frontend], then the ports. */
-	__builtin_memcpy(nq, sn->client, 16);
-	__builtin_memcpy(nq + 16, rn->addr, 16);
-	diff = bpf_csum_diff((__be32 *)k.saddr, 32, (__be32 *)nq, 32, 0);
-	if (diff < 0 || bpf_l4_csum_replace(skb, csum_off, 0, (__u64)diff, 0) ||
-	    bpf_l4_csum_replace(skb, csum_off, ports[0], sn->cport, sizeof(sn->cport)) ||
-	    bpf_l4_csum_replace(skb, csum_off, ports[1], rn->port, sizeof(rn->port)) ||
-	    bpf_skb_store_bytes(skb, q + offsetof(struct xcni_ip6hdr, saddr), nq, 32, 0) ||
-	    bpf_skb_store_bytes(skb, q + sizeof(struct xcni_ip6hdr), &sn->cport, 2, 0) ||
-	    bpf_skb_store_bytes(skb, q + sizeof(struct xcni_ip6hdr) + 2, &rn->port, 2, 0))
-		return -1;
-	/* To the client (the error came to this node's address, the quote's source). */
-	diff = bpf_csum_diff((__be32 *)k.saddr, 16, (__be32 *)sn->client, 16, 0);
-	if (diff < 0 ||
-	    bpf_l4_csum_replace(skb, csum_off, 0, (__u64)diff, BPF_F_PSEUDO_HDR) ||
-	    bpf_skb_store_bytes(skb, IP6_DADDR_OFF, sn->client, 16, 0))
-		return -1;
-	/* Sent by the backend itself: from the frontend, as the client knows it. */
-	if (in6_eq(saddr, k.daddr)) {
-		diff = bpf_csum_diff((__be32 *)saddr, 16, (__be32 *)rn->addr, 16, 0);
-		if (diff < 0 ||
-		    bpf_l4_csum_replace(skb, csum_off, 0, (__u64)diff, BPF_F_PSEUDO_HDR) ||
-		    bpf_skb_store_bytes(skb, IP6_SADDR_OFF, rn->addr, 16, 0))
-			return -1;
-	}
-	return 1;
+	if (fam == XCNI_AF_INET)
+		return lb_icmp_snat_rev(skb, XCNI_AF_INET, icmp);
+	return lb_icmp_snat_rev(skb, XCNI_AF_INET6, icmp);
 }
 
 /*
  * An ICMP or ICMPv6 error for this node (decapsulated, from a backend's
  * node), either family: if it is about a NodePort flow this node SNATed,
- * made the client's (the family's quote leaf: lb4_icmp_snat_rev, the IPv4
- * header's length at off; lb6_icmp_snat_rev, the ICMPv6 header at off) and
- * sent out the underlay. The reason (XCNI_FWD_REPLY: redirected, *verdict
- * set), or 0: not one, nothing touched.
+ * made the client's (lb_icmp_snat_rev; off: IPv4's header length, the
+ * ICMPv6 header's offset) and sent out the underlay. The reason
+ * (XCNI_FWD_REPLY: redirected, *verdict set), or 0: not one, nothing touched.
  */
 static __always_inline int nodeport_icmp(struct __sk_buff *skb, int fam, __u32 off, int *verdict)
 {
-	int r = fam == XCNI_AF_INET ? lb4_icmp_snat_rev(skb, off) : lb6_icmp_snat_rev(skb, off);
+	int r = lb_icmp_snat_rev_call(skb, fam, fam == XCNI_AF_INET ? ETH_HLEN + off : off);
 
 	if (r < 0)
 		return XCNI_DROP_REDIRECT;

@@ -2,8 +2,8 @@
 /*
  * The steps of a NodePort, externalIP or load-balancer flow from outside
  * (nodeport.h says the rules), both families: the SNAT port and its reverse
- * (lb_snat_port, nodeport6_snat), the hop limit, delivery into a pod on this
- * node (np_into_pod), the encapsulation to the backend's node
+ * (lb_snat_port, np_snat_choose, nodeport_snat), the hop limit, delivery
+ * into a pod on this node (np_into_pod), the encapsulation to the backend's node
  * (nodeport_encap, nodeport_dsr), the replies' undoing for IPv6
  * (nodeport6_reply_nat) and DSR's record of a flow. Used by the paths of
  * nodeport.h and by nodeport_icmp.h's ICMP errors about these flows, which
@@ -80,21 +80,43 @@ static __always_inline int snat_port_ok(const struct xcni_svc_key *fk)
 }
 
 /*
+ * The client of a flow this node SNATed (e its entry, k its tuple: this
+ * node:port -> backend), into *addr (the family's bytes) and *port: IPv4
+ * keeps it in the entry (nat_addr, nat_port); IPv6's does not fit there, and
+ * is in xcni_snat6 by the SNATed tuple. 0, or -1: none.
+ */
+static __always_inline int np_snat_client(int fam, const struct xcni_ct_entry *e,
+					  const union xcni_tuple *k, const void **addr,
+					  __u16 *port)
+{
+	const struct xcni_snat6 *sn;
+
+	if (fam == XCNI_AF_INET) {
+		*addr = &e->nat_addr;
+		*port = e->nat_port;
+		return 0;
+	}
+	sn = bpf_map_lookup_elem(&xcni_snat6, &k->v6);
+	if (!sn)
+		return -1;
+	*addr = sn->client;
+	*port = sn->cport;
+	return 0;
+}
+
+/*
  * Does the SNAT tuple k's holder e (a live flow) belong to flow t's own
- * client (t: client -> backend)? Then the port is its again. IPv4 keeps the
- * client in the entry (nat_addr, nat_port); IPv6's does not fit there, and
- * is in xcni_snat6 by the SNATed tuple.
+ * client (t: client -> backend)? Then the port is its again.
  */
 static __always_inline int lb_snat_same_client(const struct xcni_ct_entry *e,
 					       const union xcni_tuple *k,
 					       const union xcni_tuple *t, int fam)
 {
-	const struct xcni_snat6 *sn;
+	const void *client;
+	__u16 port;
 
-	if (fam == XCNI_AF_INET)
-		return e->nat_addr == t->v4.saddr && e->nat_port == t->v4.sport;
-	sn = bpf_map_lookup_elem(&xcni_snat6, &k->v6);
-	return sn && in6_eq(sn->client, t->v6.saddr) && sn->cport == t->v6.sport;
+	return !np_snat_client(fam, e, k, &client, &port) &&
+	       lb_addr_eq(client, tuple_saddr(t, fam), fam) && port == tuple_sport(t, fam);
 }
 
 /*
@@ -203,76 +225,115 @@ static __always_inline const __u8 *nodeport6_self(const __u8 *fe, struct np6_tmp
 }
 
 /*
- * The SNAT of an IPv6 NodePort flow to a remote backend, either hook
- * (nodeport6_snat at tc, nodeport_xdp.h at XDP), nothing written but the
- * scratch t: p the translated flow (client -> backend), orig the client's
- * tuple; *selfp the SNAT source (nodeport6_self), *nport its port (the one
- * the flow's service entry holds, else lb_snat_port's), t->sn the client
- * for nodeport6_commit. The backend's node is the caller's to have found
+ * The SNAT of a NodePort flow to a remote backend, either hook (nodeport_snat
+ * at tc, nodeport_xdp.h at XDP), either family (fam a constant), nothing
+ * written but IPv6's scratch t: f the translated flow (client -> backend),
+ * orig the client's tuple, e its service entry (the caller's lookup; NULL:
+ * none yet); *selfp the SNAT source, this node's own address, so that the
+ * replies come back here (IPv4: node_ip, in *self4; IPv6: the frontend's for
+ * a NodePort, else its InternalIP: nodeport6_self), *nport its port (the one
+ * the service entry holds, else lb_snat_port's); IPv6's client into t->sn
+ * for np_snat_open. The backend's node is the caller's to have found
  * (from_outside's np_tunnel, xdp_nodeport's tunnel: a pod of another node,
  * the tunnel to it), not looked up again here. 0 or the drop reason.
  */
-static __always_inline int np6_snat_choose(const struct pkt6 *p, const struct xcni_ct6_key *orig,
-					   struct np6_tmp *t, const __u8 **selfp, __u16 *nport)
+static __always_inline int np_snat_choose(const struct flow *f, int fam, const void *orig,
+					  const struct xcni_ct_entry *e, struct np6_tmp *t,
+					  __u32 *self4, const void **selfp, __u16 *nport)
 {
-	const struct xcni_ct_entry *e;
-	/* The replies must come back here: to this node's own address (the
-	 * frontend's for a NodePort, else its InternalIP: the SNAT source). */
-	const __u8 *self = nodeport6_self(orig->daddr, t);
+	const void *self = self4;
 
+	if (fam == XCNI_AF_INET)
+		*self4 = node_ip;
+	else
+		self = nodeport6_self(((const struct xcni_ct6_key *)orig)->daddr, t);
 	if (!self)
 		return XCNI_DROP_NO_TUNNEL;
-	/* The port the flow got before (in its service entry), else a free one. */
-	e = bpf_map_lookup_elem(&xcni_ct6, orig);
 	*nport = e ? e->nat_port : 0;
-	if (!*nport && lb_snat_port(pkt_flow_const(p), XCNI_AF_INET6, self,
-					 (union xcni_tuple *)&t->k, &t->fk, nport))
+	if (!*nport && lb_snat_port(f, fam, self, fam == XCNI_AF_INET ? NULL : (void *)&t->k,
+				    fam == XCNI_AF_INET ? NULL : &t->fk, nport))
 		return XCNI_DROP_NAT_NO_PORT;
-	__builtin_memcpy(t->sn.client, p->tuple.saddr, 16);
-	t->sn.cport = p->tuple.sport;
+	if (fam == XCNI_AF_INET6) {
+		__builtin_memcpy(t->sn.client, f->tuple.v6.saddr, 16);
+		t->sn.cport = f->tuple.v6.sport;
+	}
 	*selfp = self;
 	return 0;
 }
 
 /*
- * A NodePort flow translated by from_outside6 (p: client -> backend), the
- * backend on another node: SNAT to this node's address (the frontend's),
- * p->tuple following; the client kept in the scratch for nodeport6_commit.
- * 0 or the drop reason. Conntrack is from_outside6's (its frame, not this one's).
+ * A NodePort flow translated by from_outside (p the family's packet:
+ * client -> backend, st its translation), the backend on another node: SNAT
+ * to this node (np_snat_choose; the port kept in the service entry), p's
+ * tuple following. 0 or the drop reason; IPv4's packet pointers stale.
+ * Inline for IPv4, in nodeport6_snat_call's frame for IPv6 (from_outside6's
+ * chain at the verifier's 512 bytes). Conntrack is from_outside's.
  */
-__attribute__((noinline)) int nodeport6_snat(struct __sk_buff *skb, struct pkt6 *p,
-					     struct lb6_state *st)
+static __always_inline int nodeport_snat(struct __sk_buff *skb, void *p, int fam, void *st)
 {
-	struct xcni_ct_entry *e;
-	struct np6_tmp *t;
-	const __u8 *self = NULL;
-	__u16 nport = 0, sport;
-	__u32 zero = 0;
+	struct flow *f = lb_flow_of(p, fam);
+	struct xcni_ct_entry *e = fam == XCNI_AF_INET ?
+					  ((struct lb_state *)st)->svc_ct :
+					  bpf_map_lookup_elem(&xcni_ct6, lb_st_orig(st, fam));
+	struct np6_tmp *t = NULL;
+	const void *self = NULL;
+	__u32 zero = 0, self4;
+	__u16 nport = 0;
 	int reason;
 
-	if (!skb || !p || !st || !(t = bpf_map_lookup_elem(&xcni_np6_tmp, &zero)))
+	if (fam == XCNI_AF_INET6 && !(t = bpf_map_lookup_elem(&xcni_np6_tmp, &zero)))
 		return XCNI_DROP_NO_TUNNEL;
-	reason = np6_snat_choose(p, &st->orig, t, &self, &nport);
+	reason = np_snat_choose(f, fam, lb_st_orig(st, fam), e, t, &self4, &self, &nport);
 	if (reason || !self)
 		return reason ?: XCNI_DROP_NO_TUNNEL;
-	e = bpf_map_lookup_elem(&xcni_ct6, &st->orig);
 	if (e)
 		e->nat_port = nport;
-	sport = p->tuple.sport;
-	if (lb6_nat(skb, pkt_flow(p), IP6_SADDR_OFF, p->tuple.saddr, self, 0, sport, nport))
+	if (lb_rewrite(skb, f, fam, LB_SADDR_OFF(fam), flow_saddr(f, fam), self, 0,
+		       *lb_sport(f, fam), nport))
 		return XCNI_DROP_REDIRECT;
-	__builtin_memcpy(p->tuple.saddr, self, 16);
-	p->tuple.sport = nport;
+	lb_addr_set(flow_saddr(f, fam), self, fam);
+	*lb_sport(f, fam) = nport;
 	return 0;
 }
 
-/* A new SNATed flow (its entry just committed): its client, for the replies. 0 or -1. */
-static __always_inline int nodeport6_commit(const struct pkt6 *p)
+__attribute__((noinline)) int nodeport6_snat_call(struct __sk_buff *skb, struct pkt6 *p,
+						  struct lb6_state *st)
 {
-	__u32 zero = 0;
-	struct np6_tmp *t = bpf_map_lookup_elem(&xcni_np6_tmp, &zero);
+	if (!skb || !p || !st)
+		return XCNI_DROP_NO_TUNNEL;
+	return nodeport_snat(skb, p, XCNI_AF_INET6, st);
+}
 
-	return t && !bpf_map_update_elem(&xcni_snat6, &p->tuple, &t->sn, BPF_ANY) ? 0 : -1;
+/*
+ * After ct_track (ct) of the SNATed flow f (this node -> backend), len bytes,
+ * either hook, either family: a new flow's entry (hook: XCNI_CT_F_XDP from
+ * the XDP fast path, 0 from tc), with the client kept for its replies: IPv4's
+ * in the entry (orig's source), IPv6's (16 bytes) in xcni_snat6 (the scratch's,
+ * np_snat_choose's). Nothing to judge here (no pod of this node on either
+ * end): the backend's node judges its ingress, the source being this node.
+ * 0, or -1 (IPv6: the client not kept).
+ */
+static __always_inline int np_snat_open(const struct flow *f, int fam, const void *orig, int ct,
+					__u32 len, __u8 hook)
+{
+	struct xcni_ct_entry *e;
+	struct np6_tmp *t;
+	__u32 zero = 0;
+
+	if (ct != CT_NEW && ct != CT_STALE)
+		return 0;
+	ct_commit(f, fam, ct, len, 0, XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT | hook);
+	if (fam == XCNI_AF_INET6) {
+		t = bpf_map_lookup_elem(&xcni_np6_tmp, &zero);
+		return t && !bpf_map_update_elem(&xcni_snat6, &f->tuple.v6, &t->sn, BPF_ANY) ? 0 :
+											       -1;
+	}
+	e = bpf_map_lookup_elem(&xcni_ct, &f->tuple.v4);
+	if (e) {
+		e->nat_addr = ((const struct xcni_ct_key *)orig)->saddr;
+		e->nat_port = ((const struct xcni_ct_key *)orig)->sport;
+	}
+	return 0;
 }
 
 /*
@@ -391,7 +452,7 @@ __attribute__((noinline)) int nodeport6_encap_call(struct __sk_buff *skb, struct
 
 /*
  * Decapsulated IPv6 from a backend's node for this node's own address: the
- * reply of a NodePort flow nodeport6_snat SNATed? 1 (tracked as its reply,
+ * reply of a NodePort flow nodeport_snat SNATed? 1 (tracked as its reply,
  * p->rev_nat set), else 0 (nothing touched). Apart from nodeport6_reply_nat:
  * conntrack's frame and the rewrites' never sit under from_overlay_decap6 together.
  * Inline: with the IPv6 underlay's outer source in from_overlay_decap6's frame, a
@@ -550,46 +611,6 @@ static __attribute__((noinline)) void dsr_record(struct __sk_buff *skb, const st
 		return;
 	}
 	e->nat_addr = from;
-}
-
-/*
- * The SNAT to this node of a NodePort flow to a remote backend, either hook
- * (from_outside at tc, nodeport_xdp.h at XDP): the source port it gets (p:
- * client -> backend, lb its translation): the one its service entry holds,
- * else a free one (lb_snat_port). 0 or XCNI_DROP_NAT_NO_PORT.
- */
-static __always_inline int np4_snat_port(const struct lb_state *lb, const struct pkt *p,
-					__u16 *nport)
-{
-	__u32 self = node_ip;
-
-	*nport = lb->svc_ct ? lb->svc_ct->nat_port : 0;
-	if (!*nport && lb_snat_port(pkt_flow_const(p), XCNI_AF_INET, &self, NULL, NULL, nport))
-		return XCNI_DROP_NAT_NO_PORT;
-	return 0;
-}
-
-/*
- * After ct_track (ct) of the SNATed flow p (this node -> backend), len bytes:
- * a new flow's entry, with the client (lb->orig's source) kept for its
- * replies. Nothing to judge here (no pod of this node on either end): the
- * backend's node judges its ingress, the source being this node. hook:
- * XCNI_CT_F_XDP from the XDP fast path, 0 from tc.
- */
-static __always_inline void np4_snat_open(const struct pkt *p, const struct lb_state *lb, int ct,
-					 __u32 len, __u8 hook)
-{
-	struct xcni_ct_entry *e;
-
-	if (ct != CT_NEW && ct != CT_STALE)
-		return;
-	ct_commit(pkt_flow_const(p), XCNI_AF_INET, ct, len, 0,
-		  XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT | hook);
-	e = bpf_map_lookup_elem(&xcni_ct, &p->tuple);
-	if (e) {
-		e->nat_addr = lb->orig.saddr;
-		e->nat_port = lb->orig.sport;
-	}
 }
 
 /*

@@ -12,8 +12,8 @@
  * externalTrafficPolicy through the EXT frontend), the same conntrack
  * entries (ct_track, lb_flow_open, the flow's own), the same outer headers; then
  * XDP_TX back out of the underlay. --node-port-mode snat (the default): the
- * same SNAT port (np4_snat_port, np6_snat_choose), the client kept in the
- * flow's entry (xcni_snat6 for IPv6), Geneve (geneve_outer4_fill). --node-
+ * same SNAT port (np_snat_choose), the client kept in the flow's entry
+ * (np_snat_open; xcni_snat6 for IPv6), Geneve (geneve_outer4_fill). --node-
  * port-mode dsr (lb_dsr): nodeport_dsr's, DNAT only, the flow's entry
  * marked NodePort and DSR, Geneve with the DSR option naming the frontend
  * (dsr_outer4_fill, dsr_opt_fill: geneve_encap_dsr's bytes). Only the header
@@ -424,15 +424,7 @@ static __always_inline void npx_dsr_outer(struct ethhdr *eth, const struct encap
 
 	dsr_outer4_fill(h, in, tunnel, (__u64)node_ip << 32 | vni);
 	__builtin_memset(&h->opt, 0, sizeof(h->opt));
-	if (fam == XCNI_AF_INET) {
-		const struct xcni_ct_key *k = fe;
-
-		dsr_opt_fill(&h->opt, XCNI_AF_INET, k->proto, k->dport, &k->daddr, 4);
-	} else {
-		const struct xcni_ct6_key *k = fe;
-
-		dsr_opt_fill(&h->opt, XCNI_AF_INET6, k->proto, k->dport, k->daddr, 16);
-	}
+	dsr_opt_fill(&h->opt, fam, fe);
 	__builtin_memcpy(inner->h_dest, in->macs, ETH_ALEN);
 	__builtin_memcpy(inner->h_source, in->macs + ETH_ALEN, ETH_ALEN);
 	inner->h_proto = in->inner_proto;
@@ -473,15 +465,7 @@ static __always_inline void npx_ul6_outer(struct ethhdr *eth, const struct encap
 	if (lb_dsr) {
 		dsr_geneve_fill(g, vni);
 		__builtin_memset(opt, 0, sizeof(*opt));
-		if (fam == XCNI_AF_INET) {
-			const struct xcni_ct_key *k = fe;
-
-			dsr_opt_fill(opt, XCNI_AF_INET, k->proto, k->dport, &k->daddr, 4);
-		} else {
-			const struct xcni_ct6_key *k = fe;
-
-			dsr_opt_fill(opt, XCNI_AF_INET6, k->proto, k->dport, k->daddr, 16);
-		}
+		dsr_opt_fill(opt, fam, fe);
 	}
 }
 
@@ -497,7 +481,7 @@ _Static_assert(sizeof(struct outer_hdrs_dsr) + sizeof(struct ethhdr) == XCNI_ENC
  * DSR's frontend, the entries and the outer headers are one sequence; the
  * family's leaves are its parse (npx_parse4, npx_parse6), its choice
  * (lb_flow_choose: IPv4's state in the frame, IPv6's per CPU), the
- * SNAT (np4_snat_port, np6_snat_choose, and xcni_snat6's client) and the
+ * SNAT's source (np_snat_choose's: node_ip, nodeport6_self) and the
  * header rewrite (npx_rewrite4, npx_rewrite6). IPv6's frame holds its FIB
  * lookup and outer headers in xcni_np6_tmp: xdp_underlay -> xdp_nodeport6
  * -> ct_commit_call stays under the verifier's 512 bytes.
@@ -507,25 +491,26 @@ static __always_inline int xdp_nodeport(struct xdp_md *ctx, int fam)
 	struct bpf_fib_lookup fib4 = {}, *fib = &fib4;
 	const struct xcni_backend *be = NULL;
 	const struct xcni_svc *svc = NULL;
-	struct xcni_ipcache_val *sipc, *dipc;
+	struct xcni_ipcache_val *sipc;
 	struct xcni_svc_key k = { .family = fam };
 	struct lb_state lb = {};
 	struct lb6_state *st = NULL;
 	struct lb6_tmp *tmp = NULL;
 	struct np6_tmp *t = NULL;
-	struct xcni_ct_entry *e;
+	struct xcni_ct_entry *e, *se = NULL;
 	struct encap_in in4, *in = &in4;
 	struct outer_hdrs h4, *h = &h4;
 	struct pkt p4 = {};
 	struct pkt6 p6 = {};
 	struct flow *f = fam == XCNI_AF_INET ? pkt_flow(&p4) : pkt_flow(&p6);
 	const void *orig;
-	const __u8 *self = NULL, *dst6 = NULL;
+	const __u8 *dst6 = NULL;
+	const void *self = NULL;
 	struct ethhdr *eth;
-	__u32 len, tunnel, encap, zero = 0, alen = fam == XCNI_AF_INET ? 4 : 16;
+	__u32 len, tunnel, encap, zero = 0, alen = fam == XCNI_AF_INET ? 4 : 16, self4;
 	__u16 nport = 0;
 	int ct;
-	__u8 ctf, kept = 0, proto;
+	__u8 ctf, proto;
 
 	if (!ctx)
 		return XDP_PASS;
@@ -567,7 +552,8 @@ static __always_inline int xdp_nodeport(struct xdp_md *ctx, int fam)
 	/* from_outside's: the outside rules, the backend (the frontend is svc,
 	 * the EXT entry lb_frontend_of would find again). */
 	if (fam == XCNI_AF_INET) {
-		if (lb_flow_choose(&p4, XCNI_AF_INET, 0, &lb, OUTSIDE, 1, NULL, &svc, &be) != 1 ||
+		if (lb_flow_choose(&p4, XCNI_AF_INET, 0, &lb, OUTSIDE, 1, NULL, &svc, &be, &se) !=
+			    1 ||
 		    !svc || !be)
 			return npx_count(XCNI_NPA_TC, len, XDP_PASS);
 		orig = &lb.orig;
@@ -581,26 +567,17 @@ static __always_inline int xdp_nodeport(struct xdp_md *ctx, int fam)
 		h = (struct outer_hdrs *)t->outer;
 		in = &t->in;
 		__builtin_memset(fib, 0, sizeof(*fib));
-		if (lb_flow_choose(&p6, XCNI_AF_INET6, 0, st, OUTSIDE, 1, tmp, &svc, &be) != 1 ||
+		if (lb_flow_choose(&p6, XCNI_AF_INET6, 0, st, OUTSIDE, 1, tmp, &svc, &be, &se) !=
+			    1 ||
 		    !svc || !be)
 			return npx_count(XCNI_NPA_TC, len, XDP_PASS);
-		kept = st->kept;
 		orig = &st->orig;
 	}
 	NPX_STEP(5);
 	/* A pod of another node, the encapsulated frame within the device's
-	 * MTU. IPv4's node is np4_tunnel's, as from_outside finds it (over
-	 * either underlay, dst6 set for the IPv6 one). */
-	if (fam == XCNI_AF_INET) {
-		tunnel = np4_tunnel(*(const __u32 *)be->addr, &dst6);
-	} else {
-		/* IPv6's may be behind the IPv6 underlay (dst6: chosen on the
-		 * pointer, as tunnel_encap does). */
-		dipc = ipcache6_lookup(be->addr);
-		tunnel = dipc && (dipc->flags & XCNI_IPC_POD) ? tunnel_of(dipc, node_ip) : 0;
-		if (dipc && tunnel == XCNI_TUN6)
-			dst6 = dipc->tunnel_ip6;
-	}
+	 * MTU: np_tunnel's node, as from_outside finds it (over either
+	 * underlay, dst6 set for the IPv6 one). */
+	tunnel = np_tunnel(fam, be->addr, &dst6);
 	if (dst6)
 		encap = lb_dsr ? XCNI_ENCAP6_DSR_LEN : XCNI_ENCAP6_LEN;
 	else
@@ -643,53 +620,32 @@ static __always_inline int xdp_nodeport(struct xdp_md *ctx, int fam)
 	*lb_dport(f, fam) = be->port;
 	f->rev_nat = svc->rev_nat;
 	f->backend_id = fam == XCNI_AF_INET ? lb.backend_id : st->backend_id;
-	/* SNAT to this node (from_outside's, nodeport6_snat's), so the replies
+	/* SNAT to this node (from_outside's np_snat_choose), so the replies
 	 * come back here; DSR keeps the client. */
 	if (!lb_dsr) {
-		if (fam == XCNI_AF_INET) {
-			if (np4_snat_port(&lb, &p4, &nport))
-				goto to_tc;
-			p4.tuple.saddr = node_ip;
-		} else {
-			if (np6_snat_choose(&p6, &st->orig, t, &self, &nport) || !self)
-				goto to_tc;
-			__builtin_memcpy(p6.tuple.saddr, self, 16);
-		}
-		if (fam == XCNI_AF_INET)
-			p4.tuple.sport = nport;
-		else
-			p6.tuple.sport = nport;
+		if (np_snat_choose(f, fam, orig, se, t, &self4, &self, &nport) || !self)
+			goto to_tc;
+		lb_addr_set(flow_saddr(f, fam), self, fam);
+		*lb_sport(f, fam) = nport;
 	}
 	NPX_STEP(8);
 	ct = ct_track(NULL, f, fam, len, &ctf);
 	if (ct == CT_INVALID)
 		goto to_tc;
 	NPX_STEP(9);
-	/* Ours from here on: the entries tc would write, in its order. */
-	if (fam == XCNI_AF_INET) {
-		lb_flow_open(&lb, XCNI_AF_INET, svc->rev_nat, len, 1, NULL);
-		if (lb.svc_ct && !lb_dsr)
-			lb.svc_ct->nat_port = nport;
-	} else {
-		st->kept = kept;
-		lb_flow_open(st, XCNI_AF_INET6, st->rev_nat, len, 1, tmp);
-		/* DSR has no port: its hit skips the lookup. */
-		e = lb_dsr ? NULL : bpf_map_lookup_elem(&xcni_ct6, &st->orig);
-		if (e)
-			e->nat_port = nport;
-	}
+	/* Ours from here on: the entries tc would write, in its order (the
+	 * service entry looked up once a packet: se, lb_flow_choose's). */
+	se = lb_flow_open(fam == XCNI_AF_INET ? (void *)&lb : st, fam, se, svc->rev_nat, len, 1,
+			  tmp);
+	if (se && !lb_dsr)
+		se->nat_port = nport;
 	if (ct == CT_NEW || ct == CT_STALE) {
 		if (lb_dsr) {
 			/* nodeport_dsr's: this node sees the requests only. */
 			ct_commit(f, fam, ct, len, 0,
 				  XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR | XCNI_CT_F_XDP);
-		} else if (fam == XCNI_AF_INET) {
-			np4_snat_open(&p4, &lb, ct, len, XCNI_CT_F_XDP);
-		} else {
-			ct_commit(f, fam, ct, len, 0,
-				  XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT | XCNI_CT_F_XDP);
-			if (nodeport6_commit(&p6))
-				return XDP_ABORTED;
+		} else if (np_snat_open(f, fam, orig, ct, len, XCNI_CT_F_XDP)) {
+			return XDP_ABORTED;
 		}
 	} else if (!(ctf & XCNI_CT_F_XDP)) {
 		/* A flow tc opened (its first packet waited for the neighbour,
@@ -698,10 +654,9 @@ static __always_inline int xdp_nodeport(struct xdp_md *ctx, int fam)
 		if (e)
 			e->flags |= XCNI_CT_F_XDP;
 	}
-	if (fam == XCNI_AF_INET)
-		lb_flow_follow(&lb, XCNI_AF_INET, pkt_flow_const(&p4));
-	else
-		lb_flow_follow(st, XCNI_AF_INET6, pkt_flow_const(&p6));
+	/* lb_flow_follow's, on se. */
+	if (se && f->ct_state)
+		se->state = f->ct_state;
 	NPX_STEP(10);
 	/* The packet: translated, what the encapsulation takes of it, then the
 	 * outer headers (from the translated packet, as tc takes them). */
@@ -745,14 +700,9 @@ static __always_inline int xdp_nodeport(struct xdp_md *ctx, int fam)
 to_tc:
 	/* A random pick among several that tc would not make again: written
 	 * for it to follow (not counted: tc counts the packet). */
-	if (npx_random_pick(svc)) {
-		if (fam == XCNI_AF_INET && lb.translated && !lb.svc_ct)
-			lb_flow_open(&lb, XCNI_AF_INET, svc->rev_nat, len, 0, NULL);
-		else if (fam == XCNI_AF_INET6 && !kept) {
-			st->kept = 0;
-			lb_flow_open(st, XCNI_AF_INET6, st->rev_nat, len, 0, tmp);
-		}
-	}
+	if (npx_random_pick(svc) && !se)
+		lb_flow_open(fam == XCNI_AF_INET ? (void *)&lb : st, fam, NULL, svc->rev_nat, len, 0,
+			     tmp);
 	return npx_count(XCNI_NPA_TC, len, XDP_PASS);
 }
 
