@@ -300,12 +300,7 @@ check "IPv4: probe o/p2 (n2) -> o/p1 (n1) 81/udp still connected" \
 # The full teardown: n2's agent stopped, xcnid --uninstall (the pin dir and
 # pin as the agent had them): no pinned cookie, no pin dir left.
 XPID2=$(lab get --json | jq_ "[n['xcnidPid'] for n in d['nodes'] if n['name'] == 'n2'][0]")
-kill "$XPID2"
-for _ in $(seq 50); do
-	st=$(awk '{print $3}' "/proc/$XPID2/stat" 2>/dev/null)
-	[ -z "$st" ] || [ "$st" = Z ] && break
-	sleep 0.1
-done
+lab_agent_stop "$XPID2"
 check "n2: the cookie is pinned before the teardown" test -e "$LAB_PINS/n2/xcni_dcookie"
 check "n2: xcnid --uninstall exits 0" in_node 2 "$XCNID_BIN" --pin-dir "$LAB_PINS/n2" \
 	--underlay-dev ul0 --no-masquerade --uninstall

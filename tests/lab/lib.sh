@@ -48,17 +48,24 @@ in_node() { local n=$1; shift; nsenter --net="/run/netns/xcl-n$n" "$@"; }
 # the lab's state (lab.json, under the lab's .lock) as NODE's agent, so that
 # lab apply waits for it and lab down stops it. Returns once it says ready
 # (at most 20 s).
-lab_agent_restart() {
-	local -n _pids=$1
-	local node=$2 log=$3 xpid st pid
-	shift 3
-	xpid=$(lab get --json | jq_ "[n['xcnidPid'] for n in d['nodes'] if n['name'] == '$node'][0]")
-	kill "$xpid" 2>/dev/null
+# lab_agent_stop PID: an agent told to stop (SIGTERM), waited for (5 s at
+# most) until it is gone or a zombie.
+lab_agent_stop() {
+	local st
+	kill "$1" 2>/dev/null
 	for _ in $(seq 50); do
-		st=$(awk '{print $3}' "/proc/$xpid/stat" 2>/dev/null)
-		[ -z "$st" ] || [ "$st" = Z ] && break
+		st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)
+		[ -z "$st" ] || [ "$st" = Z ] && return 0
 		sleep 0.1
 	done
+}
+
+lab_agent_restart() {
+	local -n _pids=$1
+	local node=$2 log=$3 xpid pid
+	shift 3
+	xpid=$(lab get --json | jq_ "[n['xcnidPid'] for n in d['nodes'] if n['name'] == '$node'][0]")
+	lab_agent_stop "$xpid"
 	nsenter --net="/run/netns/xcl-$node" "$@" >"$log" 2>&1 &
 	pid=$!
 	_pids+=("$pid")

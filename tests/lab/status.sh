@@ -160,12 +160,7 @@ check "... the text: Flows: on, IPFIX off" bash -c "\"$XCNICTL\" status --node n
 # -- n1's agent stopped: DOWN; --wait returns once it is back
 XPID1=$(lab get --json | jq_ "[n['xcnidPid'] for n in d['nodes'] if n['name'] == 'n1'][0]")
 mapfile -d '' ARGS1 <"/proc/$XPID1/cmdline"
-kill "$XPID1"
-for _ in $(seq 50); do
-	s=$(awk '{print $3}' "/proc/$XPID1/stat" 2>/dev/null)
-	[ -z "$s" ] || [ "$s" = Z ] && break
-	sleep 0.1
-done
+lab_agent_stop "$XPID1"
 check "n1's xcnid stopped: status --node n1 exit 1" st_text 1 --node n1
 check "... Verdict DOWN: no agent answers" has '^Verdict: +DOWN: no agent answers on /run/xcni/status'
 check "... Agent: DOWN" has '^Agent: +DOWN'
