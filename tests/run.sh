@@ -280,6 +280,13 @@ report() {
 		echo "not ok - suite $name exited $rc"
 	fi
 	[ "$rc" -ne 0 ] && broken+=("$name")
+	# Each failed check again at the end, with the first diagnostics under
+	# it (5 lines), so that the last screen of a run (all a CI log may keep)
+	# names what failed.
+	[ "$f" -gt 0 ] && awk -v s="$name" '
+		/^not ok / { print "[" s "] " $0; n = 5; next }
+		n > 0 && /^#/ { print "[" s "]   " $0; n--; next }
+		{ n = 0 }' "$OUT/$i.log" >>"$OUT/failed"
 	echo "=== suite $name: rc=$rc, ${p} passed, ${f} failed, $(($(date +%s) - ${started[$i]}))s"
 	rm -f "$OUT/$i.log" "$OUT/$i.rc"
 }
@@ -329,6 +336,11 @@ for i in "${!suites[@]}"; do
 	[[ $host == *" $name "* ]] && host_pid=$!
 done
 while [ ${#running[@]} -gt 0 ]; do reap; done
+if [ -s "$OUT/failed" ]; then
+	echo "=== what failed (each check again, as its suite printed it)"
+	cat "$OUT/failed"
+fi
+rm -f "$OUT/failed"
 rmdir "$OUT"
 [ "$mounted_bpffs" = 1 ] && umount /sys/fs/bpf
 [ ${#broken[@]} -gt 0 ] && echo "failing suites: ${broken[*]}"
