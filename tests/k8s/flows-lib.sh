@@ -15,6 +15,8 @@
 #                           node's part forwarded; denied: POLICY isolates
 #                           DST; allowed: POLICY allowed it
 #   k8s_flows_all_nodes JSON NODE...  every NODE's agent gave records, none unanswered
+#   k8s_flows_settle JSON "CONN"...   waits (20 s at most) until the view holds
+#                           each CONN (k8s_flows_conn's words after JSON)
 
 k8s_flows_enable() {
 	mkdir -p "$TMP/bin"
@@ -87,4 +89,25 @@ seen = {n["node"] for r in rs for n in r.get("nodes", [{"node": r.get("node")}])
 if un or not nodes <= seen:
     print("unanswered:", un, "nodes seen:", sorted(seen)); sys.exit(1)
 PY
+}
+# k8s_flows_settle JSON "SRC DST PORT VERDICT DECIDER [POLICY]"...: asks the
+# merged view (k8s_flows --json into JSON) every 0.5 s, for 20 s at most, until
+# each connection is in it as k8s_flows_conn wants it; silent, it only waits
+# (the checks that follow say what is missing).
+k8s_flows_settle() {
+	local json=$1 c ok end=$((SECONDS + 20))
+	shift
+	while :; do
+		ok=0
+		if k8s_flows --json >"$json" 2>/dev/null; then
+			ok=1
+			for c in "$@"; do
+				# shellcheck disable=SC2086 # the words of one connection
+				k8s_flows_conn "$json" $c >/dev/null || { ok=0; break; }
+			done
+		fi
+		[ $ok = 1 ] && return 0
+		[ $SECONDS -lt $end ] || return 1
+		sleep 0.5
+	done
 }

@@ -512,9 +512,13 @@ EOF2
 FA=$(ip_of flows a)
 check "flows: c (n3) reaches a (n1); b (n2) is cut off (a-from-friends)" \
 	eventually 15 bash -c "wget_from flows c http://$FA:8080/ | grep -qx hello-from-a && ! wget_from flows b http://$FA:8080/ >/dev/null 2>&1"
-sleep 1.5 # a conntrack walk after the last connection
 export -f k8s_flows k8s_flows_conn k8s_flows_all_nodes
 export BUILD TMP
+# The records come with each agent's conntrack walk (once a second, spaced up
+# to 8 s on a busy node: a fixed 1.5 s was a guess): the view is asked until
+# both connections are in it with both nodes' parts, then checked.
+k8s_flows_settle "$TMP/flows.json" "flows/b flows/a 8080 denied n1 flows/a-from-friends" \
+	"flows/c flows/a 8080 allowed n1 flows/a-from-friends"
 check "xcnictl flows --kubeconfig --tls (the control plane's netns): all three agents answered, exit 0" \
 	bash -c "k8s_flows --json >$TMP/flows.json 2>$TMP/flows.err || { cat $TMP/flows.err; exit 1; }"
 check "  every node's records in the merged view, none unanswered" k8s_flows_all_nodes "$TMP/flows.json" n1 n2 n3

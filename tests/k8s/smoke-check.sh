@@ -164,9 +164,13 @@ check "kubectl exec $AGENT_N1 (n1) -- xcnictl policy get web/a: what was compile
 	bash -c "kc -n kube-system exec $AGENT_N1 -c xcnid -- xcnictl policy get web/a >$TMP/policy-a.out 2>&1 && grep -q 'a-from-friends' $TMP/policy-a.out || { cat $TMP/policy-a.out; exit 1; }"
 
 # ---- the cluster-wide flows view from outside the nodes (relay38) ----
-sleep 1.5 # a conntrack walk after the last connection
 export -f k8s_flows k8s_flows_conn k8s_flows_all_nodes
 export BUILD TMP
+# The records come with each agent's conntrack walk (once a second, spaced up
+# to 8 s on a busy node: a fixed 1.5 s was a guess): the view is asked until
+# both connections are in it with both nodes' parts, then checked.
+k8s_flows_settle "$TMP/flows.json" "web/b web/a 8080 denied n1 web/a-from-friends" \
+	"web/c web/a 8080 allowed n1 web/a-from-friends"
 check "xcnictl flows --kubeconfig --tls (from the control plane's netns): both nodes' agents answered, exit 0" \
 	bash -c "k8s_flows --json >$TMP/flows.json 2>$TMP/flows.err || { cat $TMP/flows.err; exit 1; }"
 check "  every node's records in the merged view, none unanswered" k8s_flows_all_nodes "$TMP/flows.json" n1 n2
@@ -267,6 +271,12 @@ spec:
   - to:
     - podSelector: {matchExpressions: [{key: app, operator: NotIn, values: [guarded]}]}
 EOF2
+# The connectivity test probes at once (its pods are Ready already): the
+# policy waited for where it is enforced, the agent of the client's node.
+CLIENT_NODE=$(kc -n xcni-conntest get pod client -o jsonpath='{.spec.nodeName}')
+AGENT_CL=$(kc -n kube-system get pods -l app.kubernetes.io/name=xcni --field-selector spec.nodeName="$CLIENT_NODE" -o jsonpath='{.items[0].metadata.name}')
+check "  $AGENT_CL ($CLIENT_NODE): xcnictl policy get xcni-conntest/client names client-not-to-guarded" \
+	eventually 20 bash -c "kc -n kube-system exec $AGENT_CL -c xcnid -- xcnictl policy get xcni-conntest/client 2>&1 | grep -q client-not-to-guarded"
 k8s_ct ct2 --test 'policy/*' --tls "$TMP/flows/client"
 check "the client's egress kept from guarded (kubectl): connectivity test exits 1 ($CT_RC), $CT_MS ms" test "$CT_RC" = 1
 check "  FAIL policy/allowed/ipv4, the drop named (drop-policy-egress on n1)" \
