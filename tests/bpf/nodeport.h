@@ -68,6 +68,30 @@ size_t np4_frag_err(const char *be, uint16_t cport, uint16_t fport, uint8_t *inn
  * its output in out (2048 bytes), its length. */
 size_t np_run_big(int fd, const uint8_t *in, size_t len, int ret, int reason, uint8_t *out,
 		  bool xdp_diff);
+/*
+ * nodeport_ul46.c, a DSR flow whose frontend's node changes --tunnel-family
+ * (there, and decap_xdp.c's XDP rows): dual_node writes node name of both
+ * families as xcnid does on a node of both: in xcni_tunnel at a4 and
+ * xcni_tunnel6 at a6 (counters zero), its InternalIPs in the ipcache
+ * (remote node, both endpoints); with fport, its NodePorts a4:fport/TCP
+ * (index id) -> B:8080 and [a6]:fport/TCP (id + 1) -> B6:8080. dual_unnode
+ * takes the node away (its frontends stay).
+ */
+void dual_node(const char *name, const char *a4, const char *a6, uint16_t fport, uint32_t id);
+void dual_unnode(const char *a4, const char *a6);
+/* The client's TCP packet (flags) to B:8080, or B6:8080 (inner6), as the
+ * frontend's node put it in Geneve (one hop less), or (at_b) as this node
+ * delivers it into B. Its length. */
+size_t dsr_inner(const char *client, uint16_t cport, bool inner6, uint8_t flags, bool at_b,
+		 uint8_t *out);
+/* That packet in node's Geneve to this node: over the IPv6 underlay to NODE6
+ * when node is an IPv6 address, else over the IPv4 one to NODE_IP; with the
+ * DSR option for fe:fport (its family fe's) when fe is given. Its length. */
+size_t dsr_geneve(const char *node, const char *client, uint16_t cport, bool inner6,
+		  uint8_t flags, const char *fe, uint16_t fport, uint8_t *out);
+/* A node's underlay address as a DSR flow's entry keeps it (nat_addr): IPv4
+ * as is, IPv6 folded (in6_fold). */
+uint32_t node_word(const char *a);
 /* The packets sent towards node over the IPv6 underlay (xcni_tunstat6, all CPUs). */
 uint64_t tx_to(const char *node);
 

@@ -597,8 +597,8 @@ static void lb46u_dsr_refused(void **state)
 #define PM_T6 "10.95.0.5" /* nm's pod, entry XCNI_IPC_TUN6 (this node sends IPv6) */
 #define PM_T4 "10.95.0.6" /* nm's pod, entry without it (this node sends IPv4) */
 
-/* A node in xcni_tunnel (ip4) or xcni_tunnel6 (ip6), its counters zero. */
-static void mix_node(const char *a, int v6)
+/* Node name in xcni_tunnel (ip4) or xcni_tunnel6 (ip6) at a, its counters zero. */
+static void mix_node_as(const char *name, const char *a, int v6)
 {
 	struct xcni_tunnel t = { 0 };
 	int ncpu = libbpf_num_possible_cpus();
@@ -606,7 +606,7 @@ static void mix_node(const char *a, int v6)
 	uint8_t k[16];
 
 	memset(zero, 0, sizeof(zero));
-	snprintf(t.node, sizeof(t.node), "nm");
+	snprintf(t.node, sizeof(t.node), "%s", name);
 	if (v6)
 		in6(a, k);
 	else
@@ -615,6 +615,12 @@ static void mix_node(const char *a, int v6)
 					     BPF_ANY), 0);
 	assert_int_equal(bpf_map_update_elem(map_fd(v6 ? "xcni_tunstat6" : "xcni_tunstat"), k, zero,
 					     BPF_ANY), 0);
+}
+
+/* Node nm there. */
+static void mix_node(const char *a, int v6)
+{
+	mix_node_as("nm", a, v6);
 }
 
 static void mix_unnode(const char *a, int v6)
@@ -716,6 +722,180 @@ static void lb46u_mixed_family(void **state)
 	mix_unnode(NM6, 1);
 }
 
+/* ---- A DSR flow whose frontend's node changes --tunnel-family ----------- */
+
+#define NZ4 "192.168.79.6" /* node nz's IPv4 InternalIP */
+#define NZ6 "fc00:77::6" /* its IPv6 InternalIP */
+
+/* Declared in nodeport.h (decap_xdp.c's XDP rows of the same flows use it too). */
+void dual_node(const char *name, const char *a4, const char *a6, uint16_t fport, uint32_t id)
+{
+	struct xcni_ipcache_val v = { .identity = XCNI_ID_REMOTE_NODE, .tunnel_ip = ip4(a4) };
+	struct xcni_ipcache_key k = { .prefixlen = 32, .addr = ip4(a4) };
+	struct xcni_ipcache6_key k6 = { .prefixlen = 128 };
+
+	mix_node_as(name, a4, 0);
+	mix_node_as(name, a6, 1);
+	in6(a6, v.tunnel_ip6);
+	in6(a6, k6.addr);
+	assert_int_equal(bpf_map_update_elem(map_fd("xcni_ipcache"), &k, &v, BPF_ANY), 0);
+	assert_int_equal(bpf_map_update_elem(map_fd("xcni_ipcache6"), &k6, &v, BPF_ANY), 0);
+	if (!fport)
+		return;
+	assert_int_equal(be_set(id * 10 + 1, IP_B, 8080, XCNI_BE_ACTIVE), 0);
+	assert_int_equal(svc_set(a4, fport, IPPROTO_TCP, id, 0, 0, 0,
+				 (const uint32_t[]){ id * 10 + 1 }, 1, 0), 0);
+	be6((id + 1) * 10 + 1, B6, 8080);
+	svc6(a6, fport, IPPROTO_TCP, id + 1, 0, (const uint32_t[]){ (id + 1) * 10 + 1 }, 1);
+	assert_int_equal(polrev_bump(), 0);
+}
+
+void dual_unnode(const char *a4, const char *a6)
+{
+	struct xcni_ipcache_key k = { .prefixlen = 32, .addr = ip4(a4) };
+	struct xcni_ipcache6_key k6 = { .prefixlen = 128 };
+
+	in6(a6, k6.addr);
+	mix_unnode(a4, 0);
+	mix_unnode(a6, 1);
+	assert_int_equal(bpf_map_delete_elem(map_fd("xcni_ipcache"), &k), 0);
+	assert_int_equal(bpf_map_delete_elem(map_fd("xcni_ipcache6"), &k6), 0);
+}
+
+/* Declared in nodeport.h. */
+size_t dsr_inner(const char *client, uint16_t cport, bool inner6, uint8_t flags, bool at_b,
+		 uint8_t *out)
+{
+	struct fr f;
+	struct g6 f6;
+
+	if (inner6) {
+		f6 = outside6_to(client, cport, B6, 8080, IPPROTO_TCP, flags);
+		f6.hop = 63;
+		if (at_b)
+			f6 = into6(f6, DEV_B);
+		return frame6(&f6, out);
+	}
+	f = to_b(client, cport, IP_B, 8080, IPPROTO_TCP, flags);
+	if (at_b)
+		f = into(f, DEV_B);
+	return frame(&f, out);
+}
+
+size_t dsr_geneve(const char *node, const char *client, uint16_t cport, bool inner6,
+		  uint8_t flags, const char *fe, uint16_t fport, uint8_t *out)
+{
+	const char *be = inner6 ? B6 : IP_B;
+	bool ul6 = strchr(node, ':') != NULL;
+	uint8_t inner[FRAME_MAX];
+	size_t ilen = dsr_inner(client, cport, inner6, flags, false, inner), len;
+
+	if (ul6)
+		len = geneve_wrap_ul6(inner, ilen, node, NODE6,
+				      geneve_hash6(client, cport, be, 8080, IPPROTO_TCP), VNI, out);
+	else if (inner6)
+		len = geneve_wrap6(inner, ilen, node, NODE_IP,
+				   geneve_sport6(client, cport, be, 8080, IPPROTO_TCP), VNI, out);
+	else
+		len = geneve_wrap((struct xcni_ct_key){ .saddr = ip4(client), .daddr = ip4(be),
+							.sport = htons(cport), .dport = htons(8080),
+							.proto = IPPROTO_TCP },
+				  inner, ilen, inner, node, NODE_IP, VNI, 0, out);
+	return with_dsr_opt(out, len, ul6, fe, fport, IPPROTO_TCP,
+			    fe && !strchr(fe, ':') ? XCNI_AF_INET : 0);
+}
+
+uint32_t node_word(const char *a)
+{
+	uint32_t w[4];
+
+	if (!strchr(a, ':'))
+		return ip4(a);
+	in6(a, (uint8_t *)w);
+	return w[0] ^ w[1] ^ w[2] ^ w[3];
+}
+
+/*
+ * A DSR flow whose frontend's node changes --tunnel-family in the middle of
+ * it (a rolling change: xcnid restarted with --tunnel-family ipv6, or back
+ * to ipv4). nm (NM4 and NM6, both in the tunnel maps and the ipcache as
+ * xcnid writes a node of both families, dual_node) took the client at its
+ * NodePort and sent the SYN with the option over one underlay, from its
+ * InternalIP of that family; its later packets, without the option, come
+ * over the other underlay from its other InternalIP. The same node: the
+ * ACK is nm's flow, delivered into B as the SYN was, and the entry names
+ * nm by the address it now sends from (the next packets need no more than
+ * before). For IPv4 and IPv6 inside, IPv4 then IPv6 and IPv6 then IPv4.
+ * Still refused, as before: that ACK from nz, another node of both
+ * families, at the new family (drop-inner-spoof: not its flow, though the
+ * ipcache knows it as well), before and after the change; and from a
+ * non-node at the new family (drop-unknown-node).
+ */
+static void lb46u_dsr_family_change(void **state)
+{
+	static const struct {
+		bool inner6;
+		const char *first, *then, *other, *stranger;
+		uint16_t cport;
+	} rows[] = {
+		{ false, NM4, NM6, NZ6, "fc00:77::99", 51101 },
+		{ false, NM6, NM4, NZ4, "192.168.79.99", 51102 },
+		{ true, NM4, NM6, NZ6, "fc00:77::99", 51103 },
+		{ true, NM6, NM4, NZ4, "192.168.79.99", 51104 },
+	};
+	const uint8_t fl = XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR;
+	uint8_t in[FRAME_MAX], want[FRAME_MAX];
+	struct xcni_ct_entry e;
+	size_t len, wlen;
+
+	(void)state;
+	dual_node("nm", NM4, NM6, 30189, 370);
+	dual_node("nz", NZ4, NZ6, 0, 0);
+	for (size_t i = 0; i < ARRAY_SIZE(rows); i++) {
+		bool v6 = rows[i].inner6;
+		const char *client = v6 ? CLIENT6 : CLIENT, *fe = v6 ? NM6 : NM4;
+		uint16_t cp = rows[i].cport;
+
+		print_message("  %s inside, the SYN from %s, the rest from %s\n", v6 ? "IPv6" : "IPv4",
+			      rows[i].first, rows[i].then);
+		/* The SYN with the option: the flow recorded with first's address. */
+		len = dsr_geneve(rows[i].first, client, cp, v6, TH_SYN, fe, 30189, in);
+		wlen = dsr_inner(client, cp, v6, TH_SYN, true, want);
+		ul46_expect(fo46, in, len, TC_ACT_REDIRECT, XCNI_FWD_DECAP, want, wlen);
+		e = v6 ? flow_entry6(client, cp, B6, 8080, fl) :
+			 flow_entry4(ip4(client), ip4(IP_B), cp, 8080, fl);
+		assert_int_equal(e.rev_nat, v6 ? 371 : 370);
+		assert_int_equal(e.nat_addr, node_word(rows[i].first));
+		if (v6)
+			b_answers(client, cp, 8080, IPPROTO_TCP, T_SYN | T_ACK, fe, 30189);
+		else
+			b_answers4(client, cp, 8080, IPPROTO_TCP, TH_SYN | TH_ACK, fe, 30189);
+		/* The ACK without the option, before nm's change: nz's and a
+		 * stranger's refused. */
+		len = dsr_geneve(rows[i].other, client, cp, v6, TH_ACK, NULL, 0, in);
+		ul46_expect(fo46, in, len, TC_ACT_SHOT, XCNI_DROP_INNER_SPOOF, NULL, 0);
+		len = dsr_geneve(rows[i].stranger, client, cp, v6, TH_ACK, NULL, 0, in);
+		ul46_expect(fo46, in, len, TC_ACT_SHOT, XCNI_DROP_UNKNOWN_NODE, NULL, 0);
+		/* nm's, from its other address: its flow. */
+		len = dsr_geneve(rows[i].then, client, cp, v6, TH_ACK, NULL, 0, in);
+		wlen = dsr_inner(client, cp, v6, TH_ACK, true, want);
+		ul46_expect(fo46, in, len, TC_ACT_REDIRECT, XCNI_FWD_DECAP, want, wlen);
+		e = v6 ? flow_entry6(client, cp, B6, 8080, fl) :
+			 flow_entry4(ip4(client), ip4(IP_B), cp, 8080, fl);
+		assert_int_equal(e.state, XCNI_CT_ESTABLISHED);
+		assert_int_equal(e.rev_nat, v6 ? 371 : 370);
+		assert_int_equal(e.nat_addr, node_word(rows[i].then));
+		/* nz's after the change: still not its flow. */
+		len = dsr_geneve(rows[i].other, client, cp, v6, TH_ACK, NULL, 0, in);
+		ul46_expect(fo46, in, len, TC_ACT_SHOT, XCNI_DROP_INNER_SPOOF, NULL, 0);
+		/* And nm back at its first address (the change rolled back). */
+		len = dsr_geneve(rows[i].first, client, cp, v6, TH_ACK, NULL, 0, in);
+		ul46_expect(fo46, in, len, TC_ACT_REDIRECT, XCNI_FWD_DECAP, want, wlen);
+	}
+	dual_unnode(NM4, NM6);
+	dual_unnode(NZ4, NZ6);
+}
+
 /* ---- The group ----------------------------------------------------------- */
 
 static const struct CMUnitTest nodeport_ul46_tests[] = {
@@ -729,6 +909,7 @@ static const struct CMUnitTest nodeport_ul46_tests[] = {
 	cmocka_unit_test(lb46u_dsr_backend),
 	cmocka_unit_test(lb46u_dsr_refused),
 	cmocka_unit_test(lb46u_mixed_family),
+	cmocka_unit_test(lb46u_dsr_family_change),
 	cmocka_unit_test(lb46u_teardown),
 };
 const struct group nodeport_ul46_group = { "nodeport_ul46", TESTS(nodeport_ul46_tests),
