@@ -1216,6 +1216,81 @@ static void dxn_dsr(void **state)
 	}
 }
 
+/*
+ * (d) A DSR flow whose frontend's node changes --tunnel-family in the
+ * middle of it (nodeport_ul46.c's lb46u_dsr_family_change, here on dxn46:
+ * NODE_IP and NODE6, both underlays), with --overlay-decap xdp: the SYN
+ * with the option from the node's InternalIP of one family, left to tc
+ * (options stay at tc), the flow recorded with that address; the ACK
+ * without the option from its other InternalIP over the other underlay,
+ * taken apart at XDP and delivered into B exactly as tc alone delivers it
+ * (the entry then naming the node by that address, as tc's). Refused as
+ * tc refuses it: the same ACK from another node of both families at that
+ * family (drop-inner-spoof). IPv4 and IPv6 inside, each way round.
+ */
+#define DXF_NM4 "192.168.79.5" /* node nm's InternalIPs */
+#define DXF_NM6 "fc00:77::5"
+#define DXF_NZ4 "192.168.79.6" /* node nz's */
+#define DXF_NZ6 "fc00:77::6"
+
+static void dxn_dsr_family(void **state)
+{
+	static const struct {
+		bool inner6;
+		const char *first, *then, *other;
+		uint16_t cport;
+	} rows[] = {
+		{ false, DXF_NM4, DXF_NM6, DXF_NZ6, 50611 },
+		{ false, DXF_NM6, DXF_NM4, DXF_NZ4, 50612 },
+		{ true, DXF_NM4, DXF_NM6, DXF_NZ6, 50613 },
+		{ true, DXF_NM6, DXF_NM4, DXF_NZ4, 50614 },
+	};
+	const uint8_t fl = XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR;
+	uint8_t in[FRAME_MAX], want[FRAME_MAX];
+	struct xcni_ct_entry e;
+	char name[3][160];
+	size_t len, wlen;
+
+	(void)state;
+	dual_node("nm", DXF_NM4, DXF_NM6, 30189, 372);
+	dual_node("nz", DXF_NZ4, DXF_NZ6, 0, 0);
+	for (size_t i = 0; i < ARRAY_SIZE(rows); i++) {
+		bool v6 = rows[i].inner6;
+		const char *client = v6 ? CLIENT6 : CLIENT, *fe = v6 ? DXF_NM6 : DXF_NM4;
+		uint16_t cp = rows[i].cport;
+
+		snprintf(name[0], sizeof(name[0]), "IPv%d inside: nm's SYN with the option from %s: "
+			 "left to tc, the flow recorded", v6 ? 6 : 4, rows[i].first);
+		snprintf(name[1], sizeof(name[1]), "IPv%d inside: its ACK from %s (nm's other "
+			 "family), no option: decapsulated at XDP, into B as tc", v6 ? 6 : 4,
+			 rows[i].then);
+		snprintf(name[2], sizeof(name[2]), "IPv%d inside: that ACK from %s, another node: "
+			 "drop-inner-spoof", v6 ? 6 : 4, rows[i].other);
+		len = dsr_geneve(rows[i].first, client, cp, v6, TH_SYN, fe, 30189, in);
+		wlen = dsr_inner(client, cp, v6, TH_SYN, true, want);
+		dxn_check(DXN_POD(name[0], &dxn46, false, v6, rows[i].first, want, wlen), in, len);
+		e = v6 ? flow_entry6(client, cp, B6, 8080, fl) :
+			 flow_entry4(ip4(client), ip4(IP_B), cp, 8080, fl);
+		assert_int_equal(e.nat_addr, node_word(rows[i].first));
+		if (v6)
+			b_answers(client, cp, 8080, IPPROTO_TCP, T_SYN | T_ACK, fe, 30189);
+		else
+			b_answers4(client, cp, 8080, IPPROTO_TCP, TH_SYN | TH_ACK, fe, 30189);
+		len = dsr_geneve(rows[i].other, client, cp, v6, TH_ACK, NULL, 0, in);
+		dxn_check(DXN_ROW(name[2], &dxn46, true, v6, rows[i].other, TC_ACT_SHOT,
+				  XCNI_DROP_INNER_SPOOF, NULL, 0), in, len);
+		len = dsr_geneve(rows[i].then, client, cp, v6, TH_ACK, NULL, 0, in);
+		wlen = dsr_inner(client, cp, v6, TH_ACK, true, want);
+		dxn_check(DXN_POD(name[1], &dxn46, true, v6, rows[i].then, want, wlen), in, len);
+		e = v6 ? flow_entry6(client, cp, B6, 8080, fl) :
+			 flow_entry4(ip4(client), ip4(IP_B), cp, 8080, fl);
+		assert_int_equal(e.rev_nat, v6 ? 373 : 372);
+		assert_int_equal(e.nat_addr, node_word(rows[i].then));
+	}
+	dual_unnode(DXF_NM4, DXF_NM6);
+	dual_unnode(DXF_NZ4, DXF_NZ6);
+}
+
 /* TCP from CLIENT to NODE_IP:dp, tot_len bytes, DF. */
 static size_t dxn_big4(uint16_t sp, uint16_t dp, uint16_t tot_len, uint8_t *in)
 {
@@ -1287,6 +1362,7 @@ static void dxn_too_big(void **state)
 static const struct CMUnitTest decap_xdp_np_tests[] = {
 	cmocka_unit_test_setup(dxn_replies, dxn_setup),
 	cmocka_unit_test(dxn_dsr),
+	cmocka_unit_test(dxn_dsr_family),
 	cmocka_unit_test_teardown(dxn_too_big, dxn_teardown),
 };
 
