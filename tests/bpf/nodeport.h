@@ -89,9 +89,12 @@ size_t dsr_inner(const char *client, uint16_t cport, bool inner6, uint8_t flags,
  * DSR option for fe:fport (its family fe's) when fe is given. Its length. */
 size_t dsr_geneve(const char *node, const char *client, uint16_t cport, bool inner6,
 		  uint8_t flags, const char *fe, uint16_t fport, uint8_t *out);
-/* A node's underlay address as a DSR flow's entry keeps it (nat_addr): IPv4
- * as is, IPv6 folded (in6_fold). */
-uint32_t node_word(const char *a);
+/* The TCP flow client:cport -> B:8080 (B6: inner6)'s conntrack entry,
+ * which must be there as DSR opens it (NodePort and DSR). */
+struct xcni_ct_entry dsr_flow(const char *client, uint16_t cport, bool inner6);
+/* B's SYN-ACK to that flow through from_pod, from the frontend fe:fport
+ * (b_answers or b_answers4). */
+void dsr_b_synack(const char *client, uint16_t cport, bool inner6, const char *fe, uint16_t fport);
 /* The packets sent towards node over the IPv6 underlay (xcni_tunstat6, all CPUs). */
 uint64_t tx_to(const char *node);
 

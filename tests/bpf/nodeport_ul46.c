@@ -428,15 +428,6 @@ static size_t from_node(const char *node, const struct fr *f, const char *client
 		      geneve_hash6(client, f->sport, dst, f->dport, f->proto), fam, fe, fport, out);
 }
 
-/* An IPv6 address folded to a word, as dsr_record keeps the sending node (in6_fold). */
-static uint32_t fold6(const char *a)
-{
-	uint32_t w[4];
-
-	in6(a, (uint8_t *)w);
-	return w[0] ^ w[1] ^ w[2] ^ w[3];
-}
-
 /*
  * This node as the backend's (fo46: Services in BPF; the sending node's
  * mode is the sender's): nv sends CLIENT -> B:8080 over IPv6 with
@@ -461,7 +452,7 @@ static void lb46u_dsr_backend(void **state)
 	ul46_expect(fo46, in, len, TC_ACT_REDIRECT, XCNI_FWD_DECAP, want, wlen);
 	e = flow_entry4(ip4(CLIENT), ip4(IP_B), 50241, 8080, XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR);
 	assert_int_equal(e.rev_nat, 348);
-	assert_int_equal(e.nat_addr, fold6(NV));
+	assert_int_equal(e.nat_addr, addr_word(NV));
 
 	/* B's SYN-ACK: from nv's NodePort, straight out of this node's underlay. */
 	b_answers4(CLIENT, 50241, 8080, IPPROTO_TCP, TH_SYN | TH_ACK, NV4, 30187);
@@ -805,14 +796,20 @@ size_t dsr_geneve(const char *node, const char *client, uint16_t cport, bool inn
 			    fe && !strchr(fe, ':') ? XCNI_AF_INET : 0);
 }
 
-uint32_t node_word(const char *a)
+struct xcni_ct_entry dsr_flow(const char *client, uint16_t cport, bool inner6)
 {
-	uint32_t w[4];
+	const uint8_t fl = XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR;
 
-	if (!strchr(a, ':'))
-		return ip4(a);
-	in6(a, (uint8_t *)w);
-	return w[0] ^ w[1] ^ w[2] ^ w[3];
+	return inner6 ? flow_entry6(client, cport, B6, 8080, fl) :
+			flow_entry4(ip4(client), ip4(IP_B), cport, 8080, fl);
+}
+
+void dsr_b_synack(const char *client, uint16_t cport, bool inner6, const char *fe, uint16_t fport)
+{
+	if (inner6)
+		b_answers(client, cport, 8080, IPPROTO_TCP, T_SYN | T_ACK, fe, fport);
+	else
+		b_answers4(client, cport, 8080, IPPROTO_TCP, TH_SYN | TH_ACK, fe, fport);
 }
 
 /*
@@ -843,7 +840,6 @@ static void lb46u_dsr_family_change(void **state)
 		{ true, NM4, NM6, NZ6, "fc00:77::99", 51103 },
 		{ true, NM6, NM4, NZ4, "192.168.79.99", 51104 },
 	};
-	const uint8_t fl = XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR;
 	uint8_t in[FRAME_MAX], want[FRAME_MAX];
 	struct xcni_ct_entry e;
 	size_t len, wlen;
@@ -862,14 +858,10 @@ static void lb46u_dsr_family_change(void **state)
 		len = dsr_geneve(rows[i].first, client, cp, v6, TH_SYN, fe, 30189, in);
 		wlen = dsr_inner(client, cp, v6, TH_SYN, true, want);
 		ul46_expect(fo46, in, len, TC_ACT_REDIRECT, XCNI_FWD_DECAP, want, wlen);
-		e = v6 ? flow_entry6(client, cp, B6, 8080, fl) :
-			 flow_entry4(ip4(client), ip4(IP_B), cp, 8080, fl);
+		e = dsr_flow(client, cp, v6);
 		assert_int_equal(e.rev_nat, v6 ? 371 : 370);
-		assert_int_equal(e.nat_addr, node_word(rows[i].first));
-		if (v6)
-			b_answers(client, cp, 8080, IPPROTO_TCP, T_SYN | T_ACK, fe, 30189);
-		else
-			b_answers4(client, cp, 8080, IPPROTO_TCP, TH_SYN | TH_ACK, fe, 30189);
+		assert_int_equal(e.nat_addr, addr_word(rows[i].first));
+		dsr_b_synack(client, cp, v6, fe, 30189);
 		/* The ACK without the option, before nm's change: nz's and a
 		 * stranger's refused. */
 		len = dsr_geneve(rows[i].other, client, cp, v6, TH_ACK, NULL, 0, in);
@@ -880,11 +872,10 @@ static void lb46u_dsr_family_change(void **state)
 		len = dsr_geneve(rows[i].then, client, cp, v6, TH_ACK, NULL, 0, in);
 		wlen = dsr_inner(client, cp, v6, TH_ACK, true, want);
 		ul46_expect(fo46, in, len, TC_ACT_REDIRECT, XCNI_FWD_DECAP, want, wlen);
-		e = v6 ? flow_entry6(client, cp, B6, 8080, fl) :
-			 flow_entry4(ip4(client), ip4(IP_B), cp, 8080, fl);
+		e = dsr_flow(client, cp, v6);
 		assert_int_equal(e.state, XCNI_CT_ESTABLISHED);
 		assert_int_equal(e.rev_nat, v6 ? 371 : 370);
-		assert_int_equal(e.nat_addr, node_word(rows[i].then));
+		assert_int_equal(e.nat_addr, addr_word(rows[i].then));
 		/* nz's after the change: still not its flow. */
 		len = dsr_geneve(rows[i].other, client, cp, v6, TH_ACK, NULL, 0, in);
 		ul46_expect(fo46, in, len, TC_ACT_SHOT, XCNI_DROP_INNER_SPOOF, NULL, 0);
