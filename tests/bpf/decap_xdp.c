@@ -1182,60 +1182,43 @@ static void dxn_dsr(void **state)
  * tc refuses it: the same ACK from another node of both families at that
  * family (drop-inner-spoof). IPv4 and IPv6 inside, each way round.
  */
-#define DXF_NM4 "192.168.79.5" /* node nm's InternalIPs */
-#define DXF_NM6 "fc00:77::5"
-#define DXF_NZ4 "192.168.79.6" /* node nz's */
-#define DXF_NZ6 "fc00:77::6"
-
 static void dxn_dsr_family(void **state)
 {
-	static const struct {
-		bool inner6;
-		const char *first, *then, *other;
-		uint16_t cport;
-	} rows[] = {
-		{ false, DXF_NM4, DXF_NM6, DXF_NZ6, 50611 },
-		{ false, DXF_NM6, DXF_NM4, DXF_NZ4, 50612 },
-		{ true, DXF_NM4, DXF_NM6, DXF_NZ6, 50613 },
-		{ true, DXF_NM6, DXF_NM4, DXF_NZ4, 50614 },
-	};
 	uint8_t in[FRAME_MAX], want[FRAME_MAX];
 	struct xcni_ct_entry e;
 	char name[3][160];
 	size_t len, wlen;
 
 	(void)state;
-	dual_node("nm", DXF_NM4, DXF_NM6, 30189, 372);
-	dual_node("nz", DXF_NZ4, DXF_NZ6, 0, 0);
-	for (size_t i = 0; i < ARRAY_SIZE(rows); i++) {
-		bool v6 = rows[i].inner6;
-		const char *client = v6 ? CLIENT6 : CLIENT, *fe = v6 ? DXF_NM6 : DXF_NM4;
-		uint16_t cp = rows[i].cport;
+	dsr_fam_begin(372);
+	for (size_t i = 0; i < ARRAY_SIZE(dsr_fams); i++) {
+		const struct dsr_fam *c = &dsr_fams[i];
+		const char *client = c->inner6 ? CLIENT6 : CLIENT;
+		uint16_t cp = (uint16_t)(50611 + i);
+		bool v6 = c->inner6;
 
 		snprintf(name[0], sizeof(name[0]), "IPv%d inside: nm's SYN with the option from %s: "
-			 "left to tc, the flow recorded", v6 ? 6 : 4, rows[i].first);
+			 "left to tc, the flow recorded", v6 ? 6 : 4, c->first);
 		snprintf(name[1], sizeof(name[1]), "IPv%d inside: its ACK from %s (nm's other "
-			 "family), no option: decapsulated at XDP, into B as tc", v6 ? 6 : 4,
-			 rows[i].then);
+			 "family), no option: decapsulated at XDP, into B as tc", v6 ? 6 : 4, c->then);
 		snprintf(name[2], sizeof(name[2]), "IPv%d inside: that ACK from %s, another node: "
-			 "drop-inner-spoof", v6 ? 6 : 4, rows[i].other);
-		len = dsr_geneve(rows[i].first, client, cp, v6, TH_SYN, fe, 30189, in);
+			 "drop-inner-spoof", v6 ? 6 : 4, c->other);
+		len = dsr_geneve(c->first, client, cp, v6, TH_SYN, c->fe, DSR_FPORT, in);
 		wlen = dsr_inner(client, cp, v6, TH_SYN, true, want);
-		dxn_check(DXN_POD(name[0], &dxn46, false, v6, rows[i].first, want, wlen), in, len);
-		assert_int_equal(dsr_flow(client, cp, v6).nat_addr, addr_word(rows[i].first));
-		dsr_b_synack(client, cp, v6, fe, 30189);
-		len = dsr_geneve(rows[i].other, client, cp, v6, TH_ACK, NULL, 0, in);
-		dxn_check(DXN_ROW(name[2], &dxn46, true, v6, rows[i].other, TC_ACT_SHOT,
+		dxn_check(DXN_POD(name[0], &dxn46, false, v6, c->first, want, wlen), in, len);
+		assert_int_equal(dsr_flow(client, cp, v6).nat_addr, addr_word(c->first));
+		dsr_b_synack(client, cp, v6, c->fe, DSR_FPORT);
+		len = dsr_geneve(c->other, client, cp, v6, TH_ACK, NULL, 0, in);
+		dxn_check(DXN_ROW(name[2], &dxn46, true, v6, c->other, TC_ACT_SHOT,
 				  XCNI_DROP_INNER_SPOOF, NULL, 0), in, len);
-		len = dsr_geneve(rows[i].then, client, cp, v6, TH_ACK, NULL, 0, in);
+		len = dsr_geneve(c->then, client, cp, v6, TH_ACK, NULL, 0, in);
 		wlen = dsr_inner(client, cp, v6, TH_ACK, true, want);
-		dxn_check(DXN_POD(name[1], &dxn46, true, v6, rows[i].then, want, wlen), in, len);
+		dxn_check(DXN_POD(name[1], &dxn46, true, v6, c->then, want, wlen), in, len);
 		e = dsr_flow(client, cp, v6);
 		assert_int_equal(e.rev_nat, v6 ? 373 : 372);
-		assert_int_equal(e.nat_addr, addr_word(rows[i].then));
+		assert_int_equal(e.nat_addr, addr_word(c->then));
 	}
-	dual_unnode(DXF_NM4, DXF_NM6);
-	dual_unnode(DXF_NZ4, DXF_NZ6);
+	dsr_fam_end();
 }
 
 /* TCP from CLIENT to NODE_IP:dp, tot_len bytes, DF. */
