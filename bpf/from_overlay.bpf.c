@@ -355,7 +355,7 @@ decapsulated:
 			goto out;
 		if (fam == XCNI_AF_INET && !xdp)
 			node = in6_fold(node6);
-		if (!dsr && !dsr_flow_known(f, fam, node))
+		if (!dsr && !dsr_flow_known(f, fam, node, node6, outer6))
 			goto out;
 		dsr |= DSR_FLOW;
 	}
@@ -544,7 +544,7 @@ __attribute__((noinline)) int from_overlay4(struct __sk_buff *skb)
 	if (!sipc || sipc->tunnel_ip != o.saddr) {
 		reason = XCNI_DROP_INNER_SPOOF;
 		if (!lb_enabled || !outside_source_ok(XCNI_AF_INET, sipc, &p.tuple.saddr) ||
-		    (!dsr && !dsr_flow_known(pkt_flow(&p), XCNI_AF_INET, o.saddr)))
+		    (!dsr && !dsr_flow_known(pkt_flow(&p), XCNI_AF_INET, o.saddr, NULL, 0)))
 			goto out;
 		dsr |= DSR_FLOW;
 	}

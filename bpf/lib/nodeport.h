@@ -58,7 +58,9 @@
  *
  * A packet that does not fit the underlay with the option (or a GSO one)
  * goes without it; the backend's node knows its flow from the entry the
- * first packet opened (dsr_flow_known).
+ * first packet opened (dsr_flow_known), whichever of its InternalIPs the
+ * sending node sends from by then (dsr_node_moved: a rolling change of
+ * --tunnel-family).
  *
  * Over the IPv6 underlay (a backend's node behind it: XCNI_IPC_TUN6) the
  * same option rides Geneve under an outer IPv6 header (94 bytes of

@@ -1025,93 +1025,47 @@ static void dxn_replies(void **state)
 /* ---- A DSR flow at its backend's node, decapsulated at XDP ---------------- */
 
 /*
- * A NodePort DSR flow client:cport -> be:8080 that node took at its
- * frontend fe:fport (the option's family fam: XCNI_AF_INET, or 0 for IPv6)
- * and sends this node, the backend's, in Geneve over n's underlay: the
- * first packet with the option, the rest without (dxn_dsr).
+ * A NodePort DSR flow client:cport -> B:8080 (B6 when inner6) that node
+ * took at its frontend fe:fport (the option's family fe's) and sends this
+ * node, the backend's, in Geneve over n's underlay (dsr_geneve, by node's
+ * family): the first packet with the option, the rest without (dxn_dsr).
  */
 struct dxd_case {
 	const char *name;
 	struct dxn_node *n; /* dxn4: the IPv4 underlay; dxn46: the IPv6 one */
-	bool inner6;
+	bool inner6; /* to B6, else to B (dsr_inner) */
 	const char *node, *other; /* the sender; another node of the same underlay */
-	const char *client, *be;
+	const char *client;
 	uint16_t cport;
-	const char *fe;
+	const char *fe; /* the option's family fe's */
 	uint16_t fport;
-	uint8_t fam;
 	uint16_t rev_nat; /* fe:fport's index here */
 };
 
 static const struct dxd_case dxd_cases[] = {
-	{ "IPv4 in IPv4", &dxn4, false, N2, DXD_N3, CLIENT, IP_B, 50601, N2, 30080, XCNI_AF_INET,
-	  25 },
-	{ "IPv6 in IPv4", &dxn4, true, N2, DXD_N3, CLIENT6, B6, 50602, NV, 30085, 0, 330 },
-	{ "IPv6 in IPv6", &dxn46, true, NV, DXD_NW, CLIENT6, B6, 50603, NV, 30085, 0, 330 },
-	{ "IPv4 in IPv6", &dxn46, false, NV, DXD_NW, CLIENT, IP_B, 50604, DXD_NV4, 30187,
-	  XCNI_AF_INET, 348 },
+	{ "IPv4 in IPv4", &dxn4, false, N2, DXD_N3, CLIENT, 50601, N2, 30080, 25 },
+	{ "IPv6 in IPv4", &dxn4, true, N2, DXD_N3, CLIENT6, 50602, NV, 30085, 330 },
+	{ "IPv6 in IPv6", &dxn46, true, NV, DXD_NW, CLIENT6, 50603, NV, 30085, 330 },
+	{ "IPv4 in IPv6", &dxn46, false, NV, DXD_NW, CLIENT, 50604, DXD_NV4, 30187, 348 },
 };
 
-/* The client's TCP packet (flags) to be:8080 as the sender put it in Geneve
- * (one hop less), or, at_b, as this node delivers it into B. Its length. */
-static size_t dxd_inner(const struct dxd_case *c, uint8_t flags, bool at_b, uint8_t *out)
-{
-	struct g6 f6;
-	struct fr f;
-
-	if (c->inner6) {
-		f6 = outside6_to(c->client, c->cport, c->be, 8080, IPPROTO_TCP, flags);
-		f6.hop = 63;
-		if (at_b)
-			f6 = into6(f6, DEV_B);
-		return frame6(&f6, out);
-	}
-	f = (struct fr){ .smac = pods[DEV_U].mac, .dmac = pods[DEV_U].host_mac,
-			 .saddr = ip4(c->client), .daddr = ip4(c->be), .sport = c->cport,
-			 .dport = 8080, .proto = IPPROTO_TCP, .flags = flags, .ttl = 63 };
-	if (at_b)
-		f = into(f, DEV_B);
-	return frame(&f, out);
-}
-
-/* That packet in node's Geneve to this node, with the option (opt) or without. */
+/* The client's packet in node's Geneve to this node (over c's underlay: its
+ * nodes' family), with the option (opt) or without. */
 static size_t dxd_geneve(const struct dxd_case *c, const char *node, uint8_t flags, bool opt,
 			 uint8_t *out)
 {
-	uint8_t inner[FRAME_MAX];
-	size_t ilen = dxd_inner(c, flags, false, inner),
-	       len = dxn_wrap(c->n, c->inner6, inner, ilen, node, c->client, c->cport, c->be, 8080,
-			      IPPROTO_TCP, out);
-
-	return opt ? with_dsr_opt(out, len, c->n == &dxn46, c->fe, c->fport, IPPROTO_TCP, c->fam) :
-		     len;
+	return dsr_geneve(node, c->client, c->cport, c->inner6, flags, opt ? c->fe : NULL,
+			  c->fport, out);
 }
 
 /* The flow's entry as the option left it: NodePort and DSR, the frontend's
  * index, the sender (its IPv6 address folded over the IPv6 underlay). */
 static void dxd_entry(const struct dxd_case *c)
 {
-	const uint8_t fl = XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR;
-	struct xcni_ct_entry e = c->inner6 ? flow_entry6(c->client, c->cport, c->be, 8080, fl) :
-					     flow_entry4(ip4(c->client), ip4(c->be), c->cport, 8080, fl);
-	uint32_t w[4];
+	struct xcni_ct_entry e = dsr_flow(c->client, c->cport, c->inner6);
 
 	assert_int_equal(e.rev_nat, c->rev_nat);
-	if (c->n == &dxn46) {
-		in6(c->node, (uint8_t *)w);
-		assert_int_equal(e.nat_addr, w[0] ^ w[1] ^ w[2] ^ w[3]);
-	} else {
-		assert_int_equal(e.nat_addr, ip4(c->node));
-	}
-}
-
-/* B's SYN-ACK through from_pod: from the frontend fe:fport, out of the underlay (DSR). */
-static void dxd_reply(const struct dxd_case *c)
-{
-	if (c->inner6)
-		b_answers(c->client, c->cport, 8080, IPPROTO_TCP, T_SYN | T_ACK, c->fe, c->fport);
-	else
-		b_answers4(c->client, c->cport, 8080, IPPROTO_TCP, TH_SYN | TH_ACK, c->fe, c->fport);
+	assert_int_equal(e.nat_addr, addr_word(c->node));
 }
 
 /*
@@ -1200,12 +1154,12 @@ static void dxn_dsr(void **state)
 		snprintf(name[2], sizeof(name[2]), "%s: that ACK from %s, another node: "
 			 "drop-inner-spoof", c->name, c->other);
 		len = dxd_geneve(c, c->node, TH_SYN, true, in);
-		wlen = dxd_inner(c, TH_SYN, true, want);
+		wlen = dsr_inner(c->client, c->cport, c->inner6, TH_SYN, true, want);
 		dxn_check(DXN_POD(name[0], c->n, false, c->inner6, c->node, want, wlen), in, len);
 		dxd_entry(c);
-		dxd_reply(c);
+		dsr_b_synack(c->client, c->cport, c->inner6, c->fe, c->fport);
 		len = dxd_geneve(c, c->node, TH_ACK, false, in);
-		wlen = dxd_inner(c, TH_ACK, true, want);
+		wlen = dsr_inner(c->client, c->cport, c->inner6, TH_ACK, true, want);
 		dxn_check(DXN_POD(name[1], c->n, true, c->inner6, c->node, want, wlen), in, len);
 		dxd_entry(c);
 		len = dxd_geneve(c, c->other, TH_ACK, false, in);
@@ -1214,6 +1168,57 @@ static void dxn_dsr(void **state)
 		len = dxd_geneve(c, c->node, TH_ACK, false, in);
 		dxd_forged(c, in, len);
 	}
+}
+
+/*
+ * (d) A DSR flow whose frontend's node changes --tunnel-family in the
+ * middle of it (nodeport_ul46.c's lb46u_dsr_family_change, here on dxn46:
+ * NODE_IP and NODE6, both underlays), with --overlay-decap xdp: the SYN
+ * with the option from the node's InternalIP of one family, left to tc
+ * (options stay at tc), the flow recorded with that address; the ACK
+ * without the option from its other InternalIP over the other underlay,
+ * taken apart at XDP and delivered into B exactly as tc alone delivers it
+ * (the entry then naming the node by that address, as tc's). Refused as
+ * tc refuses it: the same ACK from another node of both families at that
+ * family (drop-inner-spoof). IPv4 and IPv6 inside, each way round.
+ */
+static void dxn_dsr_family(void **state)
+{
+	uint8_t in[FRAME_MAX], want[FRAME_MAX];
+	struct xcni_ct_entry e;
+	char name[3][160];
+	size_t len, wlen;
+
+	(void)state;
+	dsr_fam_begin(372);
+	for (size_t i = 0; i < ARRAY_SIZE(dsr_fams); i++) {
+		const struct dsr_fam *c = &dsr_fams[i];
+		const char *client = c->inner6 ? CLIENT6 : CLIENT;
+		uint16_t cp = (uint16_t)(50611 + i);
+		bool v6 = c->inner6;
+
+		snprintf(name[0], sizeof(name[0]), "IPv%d inside: nm's SYN with the option from %s: "
+			 "left to tc, the flow recorded", v6 ? 6 : 4, c->first);
+		snprintf(name[1], sizeof(name[1]), "IPv%d inside: its ACK from %s (nm's other "
+			 "family), no option: decapsulated at XDP, into B as tc", v6 ? 6 : 4, c->then);
+		snprintf(name[2], sizeof(name[2]), "IPv%d inside: that ACK from %s, another node: "
+			 "drop-inner-spoof", v6 ? 6 : 4, c->other);
+		len = dsr_geneve(c->first, client, cp, v6, TH_SYN, c->fe, DSR_FPORT, in);
+		wlen = dsr_inner(client, cp, v6, TH_SYN, true, want);
+		dxn_check(DXN_POD(name[0], &dxn46, false, v6, c->first, want, wlen), in, len);
+		assert_int_equal(dsr_flow(client, cp, v6).nat_addr, addr_word(c->first));
+		dsr_b_synack(client, cp, v6, c->fe, DSR_FPORT);
+		len = dsr_geneve(c->other, client, cp, v6, TH_ACK, NULL, 0, in);
+		dxn_check(DXN_ROW(name[2], &dxn46, true, v6, c->other, TC_ACT_SHOT,
+				  XCNI_DROP_INNER_SPOOF, NULL, 0), in, len);
+		len = dsr_geneve(c->then, client, cp, v6, TH_ACK, NULL, 0, in);
+		wlen = dsr_inner(client, cp, v6, TH_ACK, true, want);
+		dxn_check(DXN_POD(name[1], &dxn46, true, v6, c->then, want, wlen), in, len);
+		e = dsr_flow(client, cp, v6);
+		assert_int_equal(e.rev_nat, v6 ? 373 : 372);
+		assert_int_equal(e.nat_addr, addr_word(c->then));
+	}
+	dsr_fam_end();
 }
 
 /* TCP from CLIENT to NODE_IP:dp, tot_len bytes, DF. */
@@ -1287,6 +1292,7 @@ static void dxn_too_big(void **state)
 static const struct CMUnitTest decap_xdp_np_tests[] = {
 	cmocka_unit_test_setup(dxn_replies, dxn_setup),
 	cmocka_unit_test(dxn_dsr),
+	cmocka_unit_test(dxn_dsr_family),
 	cmocka_unit_test_teardown(dxn_too_big, dxn_teardown),
 };
 

@@ -276,6 +276,9 @@ void v6ovl_event(const void *data);
 size_t geneve_wrap_ul6(const uint8_t *inner, size_t inner_len, const char *src, const char *dst,
 		       uint32_t hash, uint32_t vni, uint8_t *out);
 uint32_t geneve_hash6(const char *s, uint16_t sp, const char *d, uint16_t dp, uint8_t proto);
+/* An address as one word: IPv4 as is, IPv6 folded (bpf/lib/encap.h's in6_fold;
+ * how a DSR flow's entry keeps its sending node, nat_addr). */
+uint32_t addr_word(const char *a);
 
 /* tests/bpf/nodeport.c: ul6_bench, --bench's from_overlay rows. */
 int ul6_bench(void);

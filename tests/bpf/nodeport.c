@@ -234,22 +234,34 @@ static void lb6_nodeport_local(void **state)
 
 /* ---- A backend on another node: SNAT, Geneve over either underlay -------- */
 
+/* Declared in nodeport.h (the NodePort files' IPv4 builders, np_mtu.c's too). */
+size_t np4_inner(const struct fr *f, uint16_t sp, const char *be, uint16_t bport, uint8_t *inner,
+		 struct xcni_ct_key *tuple)
+{
+	struct fr t = *f;
+
+	if (sp) {
+		t.saddr = ip4(NODE_IP);
+		t.sport = sp;
+	}
+	t.daddr = ip4(be);
+	t.dport = bport;
+	t.ttl = 63;
+	if (tuple)
+		*tuple = (struct xcni_ct_key){ .saddr = t.saddr, .daddr = t.daddr,
+					       .sport = htons(t.sport), .dport = htons(bport),
+					       .proto = t.proto };
+	return frame(&t, inner);
+}
+
 /* The SNATed, encapsulated frame from_outside sends for f to R:bport with source port sp. */
 static size_t nodeport_remote_want_to(const struct fr *f, const uint8_t *in, uint16_t sp,
 				      uint16_t bport, uint8_t *want)
 {
 	uint8_t inner[FRAME_MAX];
-	struct fr t = *f;
-	struct xcni_ct_key tuple = { .saddr = ip4(NODE_IP), .daddr = ip4(IP_R), .sport = htons(sp),
-				     .dport = htons(bport), .proto = f->proto };
-	size_t ilen;
+	struct xcni_ct_key tuple;
+	size_t ilen = np4_inner(f, sp, IP_R, bport, inner, &tuple);
 
-	t.saddr = ip4(NODE_IP);
-	t.sport = sp;
-	t.daddr = ip4(IP_R);
-	t.dport = bport;
-	t.ttl = 63;
-	ilen = frame(&t, inner);
 	return geneve_wrap(tuple, inner, ilen, in, NODE_IP, N2, VNI, 0, want);
 }
 
@@ -991,19 +1003,14 @@ static void lb6_extip_remote(void **state)
 static void lb_nodeport_etp_local(void **state)
 {
 	uint8_t in[FRAME_MAX], inner[FRAME_MAX], want[FRAME_MAX];
-	struct fr f, t;
-	struct xcni_ct_key tuple = { .saddr = ip4(IP_A), .daddr = ip4(IP_R), .sport = htons(50004),
-				     .dport = htons(80), .proto = IPPROTO_TCP };
+	struct xcni_ct_key tuple;
+	struct fr f;
 	size_t len, ilen, wlen;
 
 	(void)state;
 	f = from_dev(DEV_A, IP_A, 50004, NODE_IP, 30084, IPPROTO_TCP, TH_SYN);
 	len = frame(&f, in);
-	t = f;
-	t.ttl = 63;
-	t.daddr = ip4(IP_R);
-	t.dport = 80;
-	ilen = frame(&t, inner);
+	ilen = np4_inner(&f, 0, IP_R, 80, inner, &tuple);
 	wlen = geneve_wrap(tuple, inner, ilen, in, NODE_IP, N2, VNI, 0, want);
 	expect(FROM_POD_LB, DEV_A, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
 

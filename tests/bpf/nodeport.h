@@ -27,6 +27,13 @@
 
 /* TCP from outside, on the underlay (the router's MAC -> the node's), to NODE_IP:dp. */
 struct fr from_outside(const char *src, uint16_t sp, uint16_t dp, uint8_t flags);
+/* nodeport.c: f (from outside, or a pod's) as the node that took it sends it
+ * on to be:bport, one hop less: DNAT only (sp 0: the client's address and
+ * port kept) or SNATed to NODE_IP:sp; the inner frame of the Geneve packet
+ * into inner (its length returned), its tuple (what the outer source port
+ * hashes) into *tuple when given. lb6.h's np6_snat_inner is IPv6's. */
+size_t np4_inner(const struct fr *f, uint16_t sp, const char *be, uint16_t bport, uint8_t *inner,
+		 struct xcni_ct_key *tuple);
 /* The TCP flow's conntrack entry (s:sp -> d:dp), which must be there with flags. */
 struct xcni_ct_entry flow_entry4(uint32_t s, uint32_t d, uint16_t sp, uint16_t dp, uint8_t flags);
 struct xcni_ct_entry flow_entry6(const char *s, uint16_t sp, const char *d, uint16_t dp,
@@ -68,6 +75,53 @@ size_t np4_frag_err(const char *be, uint16_t cport, uint16_t fport, uint8_t *inn
  * its output in out (2048 bytes), its length. */
 size_t np_run_big(int fd, const uint8_t *in, size_t len, int ret, int reason, uint8_t *out,
 		  bool xdp_diff);
+#define NM4 "192.168.79.5" /* node nm's IPv4 InternalIP (nodeport_ul46.c, decap_xdp.c) */
+#define NM6 "fc00:77::5" /* its IPv6 InternalIP */
+#define DSR_FPORT 30189 /* nm's NodePorts (dsr_fam_begin) */
+
+/*
+ * nodeport_ul46.c, a DSR flow whose frontend's node changes --tunnel-family
+ * (there, and decap_xdp.c's XDP rows): dual_node writes node name of both
+ * families as xcnid does on a node of both: in xcni_tunnel at a4 and
+ * xcni_tunnel6 at a6 (counters zero), its InternalIPs in the ipcache
+ * (remote node, both endpoints); with fport, its NodePorts a4:fport/TCP
+ * (index id) -> B:8080 and [a6]:fport/TCP (id + 1) -> B6:8080. dual_unnode
+ * takes the node away (its frontends stay).
+ */
+void dual_node(const char *name, const char *a4, const char *a6, uint16_t fport, uint32_t id);
+void dual_unnode(const char *a4, const char *a6);
+/*
+ * The four ways round (lb46u_dsr_family_change, dxn_dsr_family): IPv4 or
+ * IPv6 inside (to B or B6); nm's InternalIP that sends the SYN with the
+ * option (first), the other one that sends the rest (then); fe, nm's
+ * frontend of the inner family (at DSR_FPORT); other, nz (another node of
+ * both families) at then's family. dsr_fam_begin writes nm (its NodePorts:
+ * index id for IPv4, id + 1 for IPv6) and nz (dual_node); dsr_fam_end takes
+ * both away.
+ */
+struct dsr_fam {
+	bool inner6;
+	const char *first, *then, *fe, *other;
+};
+extern const struct dsr_fam dsr_fams[4];
+void dsr_fam_begin(uint32_t id);
+void dsr_fam_end(void);
+/* The client's TCP packet (flags) to B:8080, or B6:8080 (inner6), as the
+ * frontend's node put it in Geneve (one hop less), or (at_b) as this node
+ * delivers it into B. Its length. */
+size_t dsr_inner(const char *client, uint16_t cport, bool inner6, uint8_t flags, bool at_b,
+		 uint8_t *out);
+/* That packet in node's Geneve to this node: over the IPv6 underlay to NODE6
+ * when node is an IPv6 address, else over the IPv4 one to NODE_IP; with the
+ * DSR option for fe:fport (its family fe's) when fe is given. Its length. */
+size_t dsr_geneve(const char *node, const char *client, uint16_t cport, bool inner6,
+		  uint8_t flags, const char *fe, uint16_t fport, uint8_t *out);
+/* The TCP flow client:cport -> B:8080 (B6: inner6)'s conntrack entry,
+ * which must be there as DSR opens it (NodePort and DSR). */
+struct xcni_ct_entry dsr_flow(const char *client, uint16_t cport, bool inner6);
+/* B's SYN-ACK to that flow through from_pod, from the frontend fe:fport
+ * (b_answers or b_answers4). */
+void dsr_b_synack(const char *client, uint16_t cport, bool inner6, const char *fe, uint16_t fport);
 /* The packets sent towards node over the IPv6 underlay (xcni_tunstat6, all CPUs). */
 uint64_t tx_to(const char *node);
 

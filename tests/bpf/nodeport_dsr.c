@@ -102,17 +102,14 @@ size_t with_dsr_opt(uint8_t *pkt, size_t len, bool ip6, const char *fe, uint16_t
 	return len + 24;
 }
 
-/* geneve_wrap with the DSR option for fe:fport: 6 option words, the header's C bit set. */
+/* geneve_wrap with the DSR option for the IPv4 frontend fe:fport (with_dsr_opt). */
 static size_t dsr_wrap(struct xcni_ct_key t, const uint8_t *inner, size_t ilen, const uint8_t *eth,
 		       const char *src, const char *dst, const char *fe, uint16_t fport,
 		       uint8_t *out)
 {
-	size_t len = geneve_wrap(t, inner, ilen, eth, src, dst, VNI, 6, out);
-	uint8_t *g = out + ETH_HLEN + 20 + 8;
+	size_t len = geneve_wrap(t, inner, ilen, eth, src, dst, VNI, 0, out);
 
-	g[1] = 0x40; /* C: a critical option is present */
-	dsr_opt(g + 8, fe, fport, t.proto, XCNI_AF_INET);
-	return len;
+	return with_dsr_opt(out, len, false, fe, fport, t.proto, XCNI_AF_INET);
 }
 
 /* Geneve from node src to dst around inner (Ethernet + IPv6), with_dsr_opt. */
@@ -186,17 +183,10 @@ static void dsr6_setup(void **state)
 /* What the node taking f (from outside, for NODE_IP:30081) sends n2: to R:80, the option. */
 static size_t front4_want(const struct fr *f, const uint8_t *in, uint8_t *want)
 {
-	struct xcni_ct_key tuple = { .saddr = f->saddr, .daddr = ip4(IP_R),
-				     .sport = htons(f->sport), .dport = htons(80),
-				     .proto = f->proto };
 	uint8_t inner[FRAME_MAX];
-	struct fr t = *f;
-	size_t ilen;
+	struct xcni_ct_key tuple;
+	size_t ilen = np4_inner(f, 0, IP_R, 80, inner, &tuple);
 
-	t.daddr = ip4(IP_R);
-	t.dport = 80;
-	t.ttl = 63;
-	ilen = frame(&t, inner);
 	return dsr_wrap(tuple, inner, ilen, in, NODE_IP, N2, NODE_IP, 30081, want);
 }
 

@@ -31,8 +31,8 @@
  *   client <--IPv4 from NV4:30187-- this node (B) <--Geneve/IPv6 + option-- nv
  *
  * Frames carry real L4 checksums; what the programs must leave is built from
- * scratch (svc_lib.c's frame(), underlay6.c's geneve_wrap_ul6 and
- * geneve_wrap_ul6_opt, the option byte by byte here) and compared byte for
+ * scratch (svc_lib.c's frame(), underlay6.c's geneve_wrap_ul6, the option
+ * byte by byte by nodeport_dsr.c's with_dsr_opt) and compared byte for
  * byte.
  */
 #include <arpa/inet.h>
@@ -123,15 +123,8 @@ static void ul46_expect(struct from_overlay *o, const uint8_t *in, size_t len, i
 static size_t ul46_want(const struct fr *f, uint16_t sp, uint8_t *want)
 {
 	uint8_t inner[FRAME_MAX];
-	struct fr t = *f;
-	size_t ilen;
+	size_t ilen = np4_inner(f, sp, RV4, 80, inner, NULL);
 
-	t.saddr = ip4(NODE_IP);
-	t.sport = sp;
-	t.daddr = ip4(RV4);
-	t.dport = 80;
-	t.ttl = 63;
-	ilen = frame(&t, inner);
 	return geneve_wrap_ul6(inner, ilen, NODE6, NV,
 			       geneve_hash6(NODE_IP, sp, RV4, 80, f->proto), VNI, want);
 }
@@ -239,48 +232,17 @@ static void lb46u_no_tunnel(void **state)
 /* ---- DSR over the IPv6 underlay: the option, the Geneve around it -------------- */
 
 /*
- * The DSR option at o, byte by byte (RFC 8926 3.5; struct xcni_geneve_dsr):
- * class 0xfff0, type 0x81 (critical), 5 words of data: the family fam
- * (XCNI_AF_INET, 2: fe IPv4, its 4 bytes then 12 of zeros; XCNI_AF_INET6,
- * 10: 16 bytes), the protocol, the port, the address.
- */
-static void opt46(uint8_t *o, uint8_t fam, const char *fe, uint16_t fport, uint8_t proto)
-{
-	uint32_t a;
-
-	memset(o, 0, 24);
-	o[0] = 0xff; /* class 0xfff0 (experimental use) */
-	o[1] = 0xf0;
-	o[2] = 0x81; /* type 1, the critical bit set */
-	o[3] = 5; /* reserved bits 0, then 5 words */
-	o[4] = fam;
-	o[5] = proto;
-	o[6] = (uint8_t)(fport >> 8);
-	o[7] = (uint8_t)fport;
-	if (fam == XCNI_AF_INET) {
-		a = ip4(fe);
-		memcpy(o + 8, &a, 4);
-	} else {
-		in6(fe, o + 8);
-	}
-}
-
-/*
  * Geneve over IPv6 from src to dst around inner (Ethernet + IPv4), hash its
- * flow's (geneve_hash6), with the option for fe:fport (opt46, family fam)
- * after the Geneve header (6 option words, the C bit), or none when fe is
- * NULL. Its length.
+ * flow's (geneve_hash6), with the option for fe:fport (family fam) after
+ * the Geneve header (nodeport_dsr.c's with_dsr_opt: 6 option words, the C
+ * bit), or none when fe is NULL. Its length.
  */
 static size_t wrap46(const uint8_t *inner, size_t ilen, const char *src, const char *dst,
 		     uint32_t hash, uint8_t fam, const char *fe, uint16_t fport, uint8_t *out)
 {
-	size_t len;
+	size_t len = geneve_wrap_ul6(inner, ilen, src, dst, hash, VNI, out);
 
-	if (!fe)
-		return geneve_wrap_ul6(inner, ilen, src, dst, hash, VNI, out);
-	len = geneve_wrap_ul6_opt(inner, ilen, src, dst, hash, VNI, 6, true, out);
-	opt46(out + ETH_HLEN + 40 + 8 + 8, fam, fe, fport, inner[ETH_HLEN + 9]);
-	return len;
+	return with_dsr_opt(out, len, true, fe, fport, inner[ETH_HLEN + 9], fam);
 }
 
 /* nv's IPv4 NodePorts, as this node's maps hold them (EXT scope), and a second
@@ -305,13 +267,8 @@ static void dsr46_setup(void **state)
 static size_t dsr46_want(const struct fr *f, const char *client, uint8_t *want)
 {
 	uint8_t inner[FRAME_MAX];
-	struct fr t = *f;
-	size_t ilen;
+	size_t ilen = np4_inner(f, 0, RV4, 80, inner, NULL);
 
-	t.daddr = ip4(RV4);
-	t.dport = 80;
-	t.ttl = 63;
-	ilen = frame(&t, inner);
 	return wrap46(inner, ilen, NODE6, NV, geneve_hash6(client, f->sport, RV4, 80, f->proto),
 		      XCNI_AF_INET, NODE_IP, f->dport, want);
 }
@@ -382,7 +339,7 @@ static void expect_big(struct from_overlay *o, const uint8_t *in, size_t len, in
  */
 static void lb46u_dsr_mtu(void **state)
 {
-	struct fr f = from_outside(CLIENT, 50232, 30185, TH_SYN), t;
+	struct fr f = from_outside(CLIENT, 50232, 30185, TH_SYN);
 	uint8_t in[BIG], inner[BIG], want[BIG];
 	unsigned long xdp = npx_translated();
 	size_t len, ilen, wlen;
@@ -391,11 +348,7 @@ static void lb46u_dsr_mtu(void **state)
 	f.payload = 1380; /* IPv4 1420 bytes: + 70 fits 1500, + 94 does not */
 	len = frame(&f, in);
 	assert_int_equal(len, ETH_HLEN + 1420);
-	t = f;
-	t.daddr = ip4(RV4);
-	t.dport = 80;
-	t.ttl = 63;
-	ilen = frame(&t, inner);
+	ilen = np4_inner(&f, 0, RV4, 80, inner, NULL);
 	wlen = wrap46(inner, ilen, NODE6, NV, geneve_hash6(CLIENT, 50232, RV4, 80, IPPROTO_TCP),
 		      XCNI_AF_INET, NULL, 0, want);
 	assert_int_equal(wlen, len + 70);
@@ -428,15 +381,6 @@ static size_t from_node(const char *node, const struct fr *f, const char *client
 		      geneve_hash6(client, f->sport, dst, f->dport, f->proto), fam, fe, fport, out);
 }
 
-/* An IPv6 address folded to a word, as dsr_record keeps the sending node (in6_fold). */
-static uint32_t fold6(const char *a)
-{
-	uint32_t w[4];
-
-	in6(a, (uint8_t *)w);
-	return w[0] ^ w[1] ^ w[2] ^ w[3];
-}
-
 /*
  * This node as the backend's (fo46: Services in BPF; the sending node's
  * mode is the sender's): nv sends CLIENT -> B:8080 over IPv6 with
@@ -461,7 +405,7 @@ static void lb46u_dsr_backend(void **state)
 	ul46_expect(fo46, in, len, TC_ACT_REDIRECT, XCNI_FWD_DECAP, want, wlen);
 	e = flow_entry4(ip4(CLIENT), ip4(IP_B), 50241, 8080, XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR);
 	assert_int_equal(e.rev_nat, 348);
-	assert_int_equal(e.nat_addr, fold6(NV));
+	assert_int_equal(e.nat_addr, addr_word(NV));
 
 	/* B's SYN-ACK: from nv's NodePort, straight out of this node's underlay. */
 	b_answers4(CLIENT, 50241, 8080, IPPROTO_TCP, TH_SYN | TH_ACK, NV4, 30187);
@@ -592,13 +536,11 @@ static void lb46u_dsr_refused(void **state)
 
 /* ---- Nodes of another --tunnel-family (a rolling change) ------------------ */
 
-#define NM4 "192.168.79.5" /* node nm's IPv4 InternalIP */
-#define NM6 "fc00:77::5" /* its IPv6 InternalIP */
 #define PM_T6 "10.95.0.5" /* nm's pod, entry XCNI_IPC_TUN6 (this node sends IPv6) */
 #define PM_T4 "10.95.0.6" /* nm's pod, entry without it (this node sends IPv4) */
 
-/* A node in xcni_tunnel (ip4) or xcni_tunnel6 (ip6), its counters zero. */
-static void mix_node(const char *a, int v6)
+/* Node name in xcni_tunnel (ip4) or xcni_tunnel6 (ip6) at a, its counters zero. */
+static void mix_node_as(const char *name, const char *a, int v6)
 {
 	struct xcni_tunnel t = { 0 };
 	int ncpu = libbpf_num_possible_cpus();
@@ -606,7 +548,7 @@ static void mix_node(const char *a, int v6)
 	uint8_t k[16];
 
 	memset(zero, 0, sizeof(zero));
-	snprintf(t.node, sizeof(t.node), "nm");
+	snprintf(t.node, sizeof(t.node), "%s", name);
 	if (v6)
 		in6(a, k);
 	else
@@ -615,6 +557,12 @@ static void mix_node(const char *a, int v6)
 					     BPF_ANY), 0);
 	assert_int_equal(bpf_map_update_elem(map_fd(v6 ? "xcni_tunstat6" : "xcni_tunstat"), k, zero,
 					     BPF_ANY), 0);
+}
+
+/* Node nm there. */
+static void mix_node(const char *a, int v6)
+{
+	mix_node_as("nm", a, v6);
 }
 
 static void mix_unnode(const char *a, int v6)
@@ -716,6 +664,189 @@ static void lb46u_mixed_family(void **state)
 	mix_unnode(NM6, 1);
 }
 
+/* ---- A DSR flow whose frontend's node changes --tunnel-family ----------- */
+
+#define NZ4 "192.168.79.6" /* node nz's IPv4 InternalIP */
+#define NZ6 "fc00:77::6" /* its IPv6 InternalIP */
+
+/* Declared in nodeport.h. */
+const struct dsr_fam dsr_fams[4] = {
+	{ false, NM4, NM6, NM4, NZ6 },
+	{ false, NM6, NM4, NM4, NZ4 },
+	{ true, NM4, NM6, NM6, NZ6 },
+	{ true, NM6, NM4, NM6, NZ4 },
+};
+
+/* Declared in nodeport.h (decap_xdp.c's XDP rows of the same flows use it too). */
+void dual_node(const char *name, const char *a4, const char *a6, uint16_t fport, uint32_t id)
+{
+	struct xcni_ipcache_val v = { .identity = XCNI_ID_REMOTE_NODE, .tunnel_ip = ip4(a4) };
+	struct xcni_ipcache_key k = { .prefixlen = 32, .addr = ip4(a4) };
+	struct xcni_ipcache6_key k6 = { .prefixlen = 128 };
+
+	mix_node_as(name, a4, 0);
+	mix_node_as(name, a6, 1);
+	in6(a6, v.tunnel_ip6);
+	in6(a6, k6.addr);
+	assert_int_equal(bpf_map_update_elem(map_fd("xcni_ipcache"), &k, &v, BPF_ANY), 0);
+	assert_int_equal(bpf_map_update_elem(map_fd("xcni_ipcache6"), &k6, &v, BPF_ANY), 0);
+	if (!fport)
+		return;
+	assert_int_equal(be_set(id * 10 + 1, IP_B, 8080, XCNI_BE_ACTIVE), 0);
+	assert_int_equal(svc_set(a4, fport, IPPROTO_TCP, id, 0, 0, 0,
+				 (const uint32_t[]){ id * 10 + 1 }, 1, 0), 0);
+	be6((id + 1) * 10 + 1, B6, 8080);
+	svc6(a6, fport, IPPROTO_TCP, id + 1, 0, (const uint32_t[]){ (id + 1) * 10 + 1 }, 1);
+	assert_int_equal(polrev_bump(), 0);
+}
+
+void dual_unnode(const char *a4, const char *a6)
+{
+	struct xcni_ipcache_key k = { .prefixlen = 32, .addr = ip4(a4) };
+	struct xcni_ipcache6_key k6 = { .prefixlen = 128 };
+
+	in6(a6, k6.addr);
+	mix_unnode(a4, 0);
+	mix_unnode(a6, 1);
+	assert_int_equal(bpf_map_delete_elem(map_fd("xcni_ipcache"), &k), 0);
+	assert_int_equal(bpf_map_delete_elem(map_fd("xcni_ipcache6"), &k6), 0);
+}
+
+void dsr_fam_begin(uint32_t id)
+{
+	dual_node("nm", NM4, NM6, DSR_FPORT, id);
+	dual_node("nz", NZ4, NZ6, 0, 0);
+}
+
+void dsr_fam_end(void)
+{
+	dual_unnode(NM4, NM6);
+	dual_unnode(NZ4, NZ6);
+}
+
+size_t dsr_inner(const char *client, uint16_t cport, bool inner6, uint8_t flags, bool at_b,
+		 uint8_t *out)
+{
+	struct fr f;
+	struct g6 f6;
+
+	if (inner6) {
+		f6 = outside6_to(client, cport, B6, 8080, IPPROTO_TCP, flags);
+		f6.hop = 63;
+		if (at_b)
+			f6 = into6(f6, DEV_B);
+		return frame6(&f6, out);
+	}
+	f = to_b(client, cport, IP_B, 8080, IPPROTO_TCP, flags);
+	if (at_b)
+		f = into(f, DEV_B);
+	return frame(&f, out);
+}
+
+size_t dsr_geneve(const char *node, const char *client, uint16_t cport, bool inner6,
+		  uint8_t flags, const char *fe, uint16_t fport, uint8_t *out)
+{
+	const char *be = inner6 ? B6 : IP_B;
+	bool ul6 = strchr(node, ':') != NULL;
+	uint8_t inner[FRAME_MAX];
+	size_t ilen = dsr_inner(client, cport, inner6, flags, false, inner), len;
+
+	if (ul6)
+		len = geneve_wrap_ul6(inner, ilen, node, NODE6,
+				      geneve_hash6(client, cport, be, 8080, IPPROTO_TCP), VNI, out);
+	else if (inner6)
+		len = geneve_wrap6(inner, ilen, node, NODE_IP,
+				   geneve_sport6(client, cport, be, 8080, IPPROTO_TCP), VNI, out);
+	else
+		len = geneve_wrap((struct xcni_ct_key){ .saddr = ip4(client), .daddr = ip4(be),
+							.sport = htons(cport), .dport = htons(8080),
+							.proto = IPPROTO_TCP },
+				  inner, ilen, inner, node, NODE_IP, VNI, 0, out);
+	return with_dsr_opt(out, len, ul6, fe, fport, IPPROTO_TCP,
+			    fe && !strchr(fe, ':') ? XCNI_AF_INET : 0);
+}
+
+struct xcni_ct_entry dsr_flow(const char *client, uint16_t cport, bool inner6)
+{
+	const uint8_t fl = XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR;
+
+	return inner6 ? flow_entry6(client, cport, B6, 8080, fl) :
+			flow_entry4(ip4(client), ip4(IP_B), cport, 8080, fl);
+}
+
+void dsr_b_synack(const char *client, uint16_t cport, bool inner6, const char *fe, uint16_t fport)
+{
+	if (inner6)
+		b_answers(client, cport, 8080, IPPROTO_TCP, T_SYN | T_ACK, fe, fport);
+	else
+		b_answers4(client, cport, 8080, IPPROTO_TCP, TH_SYN | TH_ACK, fe, fport);
+}
+
+/*
+ * A DSR flow whose frontend's node changes --tunnel-family in the middle of
+ * it (a rolling change: xcnid restarted with --tunnel-family ipv6, or back
+ * to ipv4). nm (NM4 and NM6, both in the tunnel maps and the ipcache as
+ * xcnid writes a node of both families, dual_node) took the client at its
+ * NodePort and sent the SYN with the option over one underlay, from its
+ * InternalIP of that family; its later packets, without the option, come
+ * over the other underlay from its other InternalIP. The same node: the
+ * ACK is nm's flow, delivered into B as the SYN was, and the entry names
+ * nm by the address it now sends from (the next packets need no more than
+ * before). For IPv4 and IPv6 inside, IPv4 then IPv6 and IPv6 then IPv4.
+ * Still refused, as before: that ACK from nz, another node of both
+ * families, at the new family (drop-inner-spoof: not its flow, though the
+ * ipcache knows it as well), before and after the change; and from a
+ * non-node at the new family (drop-unknown-node).
+ */
+static void lb46u_dsr_family_change(void **state)
+{
+	uint8_t in[FRAME_MAX], want[FRAME_MAX];
+	struct xcni_ct_entry e;
+	size_t len, wlen;
+
+	(void)state;
+	dsr_fam_begin(370);
+	for (size_t i = 0; i < ARRAY_SIZE(dsr_fams); i++) {
+		const struct dsr_fam *c = &dsr_fams[i];
+		const char *client = c->inner6 ? CLIENT6 : CLIENT;
+		const char *stranger = strchr(c->then, ':') ? "fc00:77::99" : "192.168.79.99";
+		uint16_t cp = (uint16_t)(51101 + i);
+		bool v6 = c->inner6;
+
+		print_message("  %s inside, the SYN from %s, the rest from %s\n", v6 ? "IPv6" : "IPv4",
+			      c->first, c->then);
+		/* The SYN with the option: the flow recorded with first's address. */
+		len = dsr_geneve(c->first, client, cp, v6, TH_SYN, c->fe, DSR_FPORT, in);
+		wlen = dsr_inner(client, cp, v6, TH_SYN, true, want);
+		ul46_expect(fo46, in, len, TC_ACT_REDIRECT, XCNI_FWD_DECAP, want, wlen);
+		e = dsr_flow(client, cp, v6);
+		assert_int_equal(e.rev_nat, v6 ? 371 : 370);
+		assert_int_equal(e.nat_addr, addr_word(c->first));
+		dsr_b_synack(client, cp, v6, c->fe, DSR_FPORT);
+		/* The ACK without the option, before nm's change: nz's and a
+		 * stranger's refused. */
+		len = dsr_geneve(c->other, client, cp, v6, TH_ACK, NULL, 0, in);
+		ul46_expect(fo46, in, len, TC_ACT_SHOT, XCNI_DROP_INNER_SPOOF, NULL, 0);
+		len = dsr_geneve(stranger, client, cp, v6, TH_ACK, NULL, 0, in);
+		ul46_expect(fo46, in, len, TC_ACT_SHOT, XCNI_DROP_UNKNOWN_NODE, NULL, 0);
+		/* nm's, from its other address: its flow. */
+		len = dsr_geneve(c->then, client, cp, v6, TH_ACK, NULL, 0, in);
+		wlen = dsr_inner(client, cp, v6, TH_ACK, true, want);
+		ul46_expect(fo46, in, len, TC_ACT_REDIRECT, XCNI_FWD_DECAP, want, wlen);
+		e = dsr_flow(client, cp, v6);
+		assert_int_equal(e.state, XCNI_CT_ESTABLISHED);
+		assert_int_equal(e.rev_nat, v6 ? 371 : 370);
+		assert_int_equal(e.nat_addr, addr_word(c->then));
+		/* nz's after the change: still not its flow. */
+		len = dsr_geneve(c->other, client, cp, v6, TH_ACK, NULL, 0, in);
+		ul46_expect(fo46, in, len, TC_ACT_SHOT, XCNI_DROP_INNER_SPOOF, NULL, 0);
+		/* And nm back at its first address (the change rolled back). */
+		len = dsr_geneve(c->first, client, cp, v6, TH_ACK, NULL, 0, in);
+		ul46_expect(fo46, in, len, TC_ACT_REDIRECT, XCNI_FWD_DECAP, want, wlen);
+	}
+	dsr_fam_end();
+}
+
 /* ---- The group ----------------------------------------------------------- */
 
 static const struct CMUnitTest nodeport_ul46_tests[] = {
@@ -729,6 +860,7 @@ static const struct CMUnitTest nodeport_ul46_tests[] = {
 	cmocka_unit_test(lb46u_dsr_backend),
 	cmocka_unit_test(lb46u_dsr_refused),
 	cmocka_unit_test(lb46u_mixed_family),
+	cmocka_unit_test(lb46u_dsr_family_change),
 	cmocka_unit_test(lb46u_teardown),
 };
 const struct group nodeport_ul46_group = { "nodeport_ul46", TESTS(nodeport_ul46_tests),

@@ -43,17 +43,9 @@ static struct fr big4(uint16_t sp, uint16_t tot_len)
 static size_t fits4_want(const struct fr *f, const uint8_t *in, uint8_t *want)
 {
 	uint8_t inner[BIG];
-	struct fr t = *f;
-	struct xcni_ct_key tuple = { .saddr = ip4(NODE_IP), .daddr = ip4(IP_R),
-				     .sport = htons(f->sport), .dport = htons(80),
-				     .proto = IPPROTO_TCP };
-	size_t ilen;
+	struct xcni_ct_key tuple;
+	size_t ilen = np4_inner(f, f->sport, IP_R, 80, inner, &tuple);
 
-	t.saddr = ip4(NODE_IP);
-	t.daddr = ip4(IP_R);
-	t.dport = 80;
-	t.ttl = 63;
-	ilen = frame(&t, inner);
 	return geneve_wrap(tuple, inner, ilen, in, NODE_IP, N2, VNI, 0, want);
 }
 
