@@ -289,6 +289,8 @@ static int overlay_dev(struct overlay *ov)
 	}
 	if (!err)
 		err = nl_link_set_flags(&nl, l.ifindex, IFF_NOARP, IFF_NOARP);
+	/* After a restart both ends are already so: nl_link_up_ipv4 then writes
+	 * nothing, and sets off no MLD report for to_overlay to drop. */
 	if (!err)
 		err = nl_link_get(&nl, XCNI_OVERLAY_DEV "p", &peer);
 	if (!err)

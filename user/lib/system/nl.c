@@ -274,11 +274,26 @@ int nl_link_del(struct nl *nl, int ifindex)
 	return nl_talk(nl, link_req(buf, RTM_DELLINK, ifindex, 0, 0), NULL, NULL);
 }
 
+/*
+ * Up, with only what differs written: the kernel takes any IFLA_IFALIAS or
+ * IFLA_AF_SPEC, even one that changes nothing, as a state change
+ * (NETDEV_CHANGE), on which IPv6 sends the link's MLD reports again (twice).
+ * An agent that set xcni0's alias and address mode on every start made
+ * to_overlay drop those two reports (drop-no-tunnel) at each restart.
+ */
 static int link_up(struct nl *nl, int ifindex, const char *alias, int ipv4_only)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh = link_req(buf, RTM_NEWLINK, ifindex, IFF_UP, IFF_UP);
+	struct nl_link cur;
+	struct nlmsghdr *nlh;
 
+	if (nl_link_get_index(nl, ifindex, -1, &cur))
+		cur.addr_gen_mode = -1; /* unread: everything is written */
+	else if (alias && !strcmp(cur.alias, alias))
+		alias = NULL;
+	if (cur.addr_gen_mode == IN6_ADDR_GEN_MODE_NONE)
+		ipv4_only = 0;
+	nlh = link_req(buf, RTM_NEWLINK, ifindex, IFF_UP, IFF_UP);
 	/* The kernel ignores IFLA_IFALIAS when creating a link, so it is set here. */
 	if (alias && *alias)
 		mnl_attr_put_strz(nlh, IFLA_IFALIAS, alias);
@@ -332,6 +347,19 @@ static int link_attr_cb(const struct nlattr *a, void *data)
 		if (mnl_attr_validate(a, MNL_TYPE_U32) == 0)
 			l->link_netnsid = (int)mnl_attr_get_u32(a);
 		break;
+	case IFLA_AF_SPEC: {
+		const struct nlattr *af, *in;
+
+		mnl_attr_for_each_nested(af, a) {
+			if (mnl_attr_get_type(af) != AF_INET6)
+				continue;
+			mnl_attr_for_each_nested(in, af)
+				if (mnl_attr_get_type(in) == IFLA_INET6_ADDR_GEN_MODE &&
+				    mnl_attr_validate(in, MNL_TYPE_U8) == 0)
+					l->addr_gen_mode = mnl_attr_get_u8(in);
+		}
+		break;
+	}
 	case IFLA_XDP: {
 		const struct nlattr *in;
 
@@ -369,6 +397,7 @@ static void link_parse(const struct nlmsghdr *nlh, struct nl_link *l)
 	l->ifindex = ifm->ifi_index;
 	l->flags = ifm->ifi_flags;
 	l->link_netnsid = -1;
+	l->addr_gen_mode = -1;
 	mnl_attr_parse(nlh, sizeof(*ifm), link_attr_cb, l);
 	/* IFLA_INFO_KIND may carry a trailing NUL inside its payload. */
 	l->kind[strcspn(l->kind, "\0")] = '\0';

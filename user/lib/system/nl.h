@@ -33,6 +33,7 @@ struct nl_link {
 	int link_netnsid; /* IFLA_LINK_NETNSID: the peer's netns as this one numbers it, or -1 */
 	uint8_t xdp_attached; /* IFLA_XDP_ATTACHED: XDP_ATTACHED_NONE, _DRV, _SKB, _HW, _MULTI */
 	uint32_t xdp_drv_prog; /* the native (driver) XDP program's id, 0 if none */
+	int addr_gen_mode; /* IFLA_INET6_ADDR_GEN_MODE (IN6_ADDR_GEN_MODE_*), -1: no IPv6 */
 };
 
 struct nl_route {
@@ -74,11 +75,17 @@ int nl_link_get(struct nl *nl, const char *name, struct nl_link *out);
 int nl_link_get_index(struct nl *nl, int ifindex, int netnsid, struct nl_link *out);
 /* Attaches the XDP program fd to ifindex (flags: XDP_FLAGS_*), or detaches with fd -1. */
 int nl_link_set_xdp(struct nl *nl, int ifindex, int fd, uint32_t flags);
-/* Sets the link up and, if alias is not NULL, its alias. */
+/*
+ * Sets the link up and, if alias is not NULL, its alias; what the link has
+ * already is not written again (a link already so is left without a state
+ * change, which would make IPv6 send its MLD reports again).
+ */
 int nl_link_up(struct nl *nl, int ifindex, const char *alias);
 /*
  * The same, for a link that carries IPv4 only: no IPv6 link-local address is
- * generated, so the link sends no router solicitations or neighbour discovery.
+ * generated, so the link sends no router solicitations or neighbour discovery
+ * (MLD reports still go out when it comes up: it joins ff02::2 where the node
+ * forwards).
  */
 int nl_link_up_ipv4(struct nl *nl, int ifindex, const char *alias);
 typedef int (*nl_link_cb)(const struct nl_link *l, void *arg);
