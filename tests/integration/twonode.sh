@@ -171,6 +171,18 @@ udp() { # udp SRC-POD ADDR: "answered" if ADDR:53 said pong, else "silent"
 	fi
 }
 is() { [ "$2" = "$3" ] || { echo "$1: $2, expected $3"; return 1; }; }
+# ex_is JQ ARGS...: xcnictl explain ARGS on n1's maps (n2's for the destination)
+# makes JQ true; ex_text RE ARGS...: its text has a line matching RE. Else the output.
+ex_is() {
+	local out
+	out=$(ctl_n 1 --pin-dir-dst "$(pin 2)" explain "${@:2}" --json 2>&1) &&
+		jq -e "$1" <<<"$out" >/dev/null || { echo "$out"; return 1; }
+}
+ex_text() {
+	local out
+	out=$(ctl_n 1 --pin-dir-dst "$(pin 2)" explain "${@:2}" 2>&1) &&
+		grep -q "$1" <<<"$out" || { echo "$out"; return 1; }
+}
 
 # A process on node 1 sending Geneve (issue 26 item 6): udp_sink.py receivers
 # (started in the suite's own shell: their PIDs join PIDS), what they got,

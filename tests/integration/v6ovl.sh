@@ -120,12 +120,6 @@ echo plain-from-n1 | in_node 1 socat -u - "UDP:192.168.99.2:9998"
 check "  control: n1's host socket, plain UDP to n2:9998, arrives" sink_got n2-9998 plain-from-n1
 
 # ---- xcnictl explain across the overlay: what the probes above found ----------------
-# ex_is NAME JQ ARGS...: explain ARGS on n1's maps (n2's for the destination) makes JQ true.
-ex_is() {
-	local out
-	out=$(ctl_n 1 --pin-dir-dst "$(pin 2)" explain "${@:2}" --json 2>&1) &&
-		jq -e "$1" <<<"$out" >/dev/null || { echo "$out"; return 1; }
-}
 check "explain a -> b's IPv6 80/tcp: allowed by b-from-a at n2, through the tunnel to n2" \
 	ex_is '.verdict == "allowed" and .dst == "x/b" and .dst_ip == "'"$B6"'" and .ingress_reason == "rule"
 	 and .ingress_policy == "x/b-from-a" and .ingress_node == "n2" and .tunnel_ip == "192.168.99.2"

@@ -103,6 +103,29 @@ check "b-from-a: TCP over IPv6 a -> b admitted" is "a -> [$B6]:80" "$(tcp a "$B6
 check "b-from-a: TCP over IPv6 c -> b refused" is "c -> [$B6]:80" "$(tcp c "$B6")" blocked
 check "b-from-a: UDP over IPv4 c -> b refused" is "c -> $B4:53" "$(udp c "$B4")" silent
 
+# ---- xcnictl explain: the tunnel named by n2's IPv6 underlay address --------------
+# TUN: the path's columns; walk FAM ADDR: egress's ipcache line for b's ADDR.
+TUN='.tunnel_ip == "fc00:98::2" and .tunnel_node == "n2"'
+walk() { echo "(.egress_lookups | test(\"$1\\\\[$2\\\\] identity [0-9]+, tunnel fc00:98::2 \\\\(node n2\\\\)\"))"; }
+check "explain a -> b's IPv6 80/tcp: allowed by b-from-a at n2, Geneve to fc00:98::2 (n2)" \
+	ex_is ".verdict == \"allowed\" and .ingress_policy == \"x/b-from-a\" and $TUN and $(walk ipcache6 "$B6")" \
+	x/a "$B6" 80/tcp
+check "explain c -> b's IPv4 53/udp: denied at n2, IPv4 in the same IPv6 tunnel" \
+	ex_is ".verdict == \"denied\" and .dst_ip == \"$B4\" and $TUN and $(walk ipcache "$B4")" \
+	x/c "$B4" 53/udp
+check "explain as text: TUNNEL names fc00:98::2 and n2" \
+	ex_text "^TUNNEL  *Geneve to fc00:98::2 (node n2's underlay address): egress judged at the source, ingress at node n2$" \
+	x/a "$B6" 80/tcp
+check "  ... and the egress walk its ipcache6 line" \
+	ex_text "ipcache6\[$B6\] identity [0-9]*, tunnel fc00:98::2 (node n2)" x/a "$B6" 80/tcp
+ex_remote() { # without n2's maps the ingress side is n2's, named from n1's tunnel6
+	local out
+	out=$(ctl_n 1 explain x/c "$B6" 80/tcp --json 2>&1) &&
+		jq -e '.verdict == "unknown" and .ingress_reason == "remote" and .ingress_node == "n2" and '"$TUN" \
+			<<<"$out" >/dev/null || { echo "$out"; return 1; }
+}
+check "explain c -> b's IPv6 on n1's maps alone: ingress decided on n2 (unknown)" ex_remote
+
 # ---- a process on n1 sending Geneve over the IPv6 underlay (issue 26 item 6) -------
 # As in v6ovl.sh: n1's host socket builds Geneve from fc00:98::1 claiming a
 # (admitted by b-from-a) to b; to_underlay drops it. Controls: a's own
@@ -140,4 +163,6 @@ check "  ... b's IPv4 still behind n2's IPv6 address (not its IPv4 InternalIP)" 
 check "  ... ping a -> b (IPv4) across" in_pod a ping -c2 -i 0.2 -W2 "$B4"
 check "  ... ping6 a -> b across" in_pod a ping -6 -c1 -W2 "$B6"
 check "  ... pod MTU still underlay - 70" is pod_mtu "$(ctl_n 1 config --json | jq .pod_mtu)" 1430
+check "  ... explain a -> b's IPv4: Geneve to fc00:98::2 (n2), not n2's IPv4 192.168.98.2" \
+	ex_is ".dst_ip == \"$B4\" and $TUN and $(walk ipcache "$B4")" x/a "$B4" 80/tcp
 finish

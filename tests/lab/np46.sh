@@ -25,7 +25,8 @@
 # tunnel is IPv6 (n1's tunnel counters to fd00:77::2, dumpcap on the switch:
 # Geneve over IPv6, none over IPv4); a NetworkPolicy on np/b that admits
 # nothing drops the SNATed flow on n2 (drop-policy-ingress, in xcnictl's
-# metrics and flows). NP46_ACCEL=off (default) or native|generic: every
+# metrics and flows); xcnictl explain on n1 names np/b's tunnel fd00:77::2
+# (node n2), pod to pod and through np/rem. NP46_ACCEL=off (default) or native|generic: every
 # xcnid with --nodeport-acceleration (native: the lab's XDP native too,
 # XCNI_LAB_XDP=native), n1's fast path then counted (xdp4_packets) and named
 # in the flow records; XCNI_ATTACH=tc: the older attach path. The SNAT
@@ -174,6 +175,31 @@ check "apply namespace np, np/b (n2) behind np/rem (NodePorts, externalIP $EIP),
 	lab apply -f "$T/np.yaml" || { finish; exit 1; }
 remember_pids
 B=$(lab get --json | jq_ "[p['ip'] for p in d['pods'] if p['name'] == 'b'][0]")
+
+# ---- xcnictl explain on n1: np/b behind n2's IPv6 underlay address --------------------
+# Both passes: n2 IPv6-only (SNAT), or dual and sent to over IPv6 (DSR: its
+# entries on n1 hold its IPv4 too). The path names fd00:77::2 and n2.
+# ex_n1 TEST ARGS...: n1's explain ARGS --json makes the Python TEST on d true; else the output.
+ex_n1() {
+	local out
+	out=$("$XCNICTL" --node n1 explain "${@:2}" --json 2>&1) &&
+		[ "$(jq_ "$1" <<<"$out" 2>&1)" = True ] || { echo "$out"; return 1; }
+}
+tun46() { echo "$1['tunnel_ip'] == 'fd00:77::2' and $1['tunnel_node'] == 'n2'"; } # tun46 RECORD
+check "xcnictl explain np/a -> np/b 8080/tcp --family 4 on n1: Geneve to fd00:77::2 (n2), in the walk too" \
+	ex_n1 "$(tun46 d) and 'ipcache[$B] identity' in d['egress_lookups'] and
+	       'tunnel fd00:77::2 (node n2)' in d['egress_lookups']" np/a np/b 8080/tcp --family 4
+ex_text() {
+	local out
+	out=$("$XCNICTL" --node n1 explain np/a np/b 8080/tcp --family 4 2>&1)
+	grep -q "^TUNNEL  *Geneve to fd00:77::2 (node n2's underlay address): egress judged at the source, ingress at node n2$" <<<"$out" ||
+		{ echo "$out"; return 1; }
+}
+check "  ... as text: TUNNEL Geneve to fd00:77::2 (node n2's underlay address)" ex_text
+REPLY46="True"
+[ "$MODE" = dsr ] && REPLY46="d['reply'].startswith(\"DSR: the backend's node (n2) answers\")"
+check "xcnictl explain $OUT $N1 30080/tcp on n1: np/rem's backend np/b behind fd00:77::2 (n2)" \
+	ex_n1 "$(tun46 "d['backends'][0]['policy']") and $REPLY46" "$OUT" "$N1" 30080/tcp
 
 # answer NODE|NS/POD PORT/PROTO [probe args]: the answer to a probe from the
 # outside (to NODE's IPv4) or from NS/POD (to np/b's IPv4), "" if none.

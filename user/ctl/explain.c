@@ -24,7 +24,7 @@ void node_maps_close(struct node_maps *m)
 	int *const fds[] = { &m->ipcache, &m->podname, &m->polep, &m->policy,
 			     &m->polrange, &m->polcidr, &m->polname, &m->identity, &m->polsel,
 			     &m->ipcache6, &m->polkey6, &m->endpoints6, &m->ifindex, &m->tunnel,
-			     &m->rulename };
+			     &m->tunnel6, &m->rulename };
 
 	for (size_t i = 0; i < ARRAY_SIZE(fds); i++) {
 		if (*fds[i] >= 0)
@@ -48,7 +48,7 @@ int node_maps_open(const struct ctl_ctx *c, const char *dir, struct node_maps *m
 	memset(m, 0, sizeof(*m));
 	m->dir = dir;
 	m->polname = m->identity = m->polsel = m->ipcache6 = m->polkey6 = -1;
-	m->endpoints6 = m->ifindex = m->tunnel = m->rulename = -1;
+	m->endpoints6 = m->ifindex = m->tunnel = m->tunnel6 = m->rulename = -1;
 	for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
 		*fds[i] = -1;
 	fd = map_open(&at, &m_config);
@@ -89,6 +89,7 @@ int node_maps_open(const struct ctl_ctx *c, const char *dir, struct node_maps *m
 	m->endpoints6 = map_open_quiet(&at, &m_endpoints6);
 	m->ifindex = map_open_quiet(&at, &m_ifindex);
 	m->tunnel = map_open_quiet(&at, &m_tunnel);
+	m->tunnel6 = map_open_quiet(&at, &m_tunnel6);
 	return 0;
 close:
 	node_maps_close(m);
@@ -585,22 +586,25 @@ static void peer_words(const struct node_maps *m, __u32 peer, const char *cidr, 
 		snprintf(buf, len, "identity %u", peer);
 }
 
-/* An ipcache entry's IPv4 send endpoint: tunnel_ip unless XCNI_IPC_TUN6 says
- * the node is sent to at tunnel_ip6 (a node of both families has both). */
-static __u32 tunnel4_of(const struct xcni_ipcache_val *v)
+/*
+ * The entry's endpoint is the one tunnel_str prints: tunnel_ip6 when
+ * XCNI_IPC_TUN6 says the node is sent to over IPv6 (a node of both families
+ * has both addresses), and its name is in the map of that family.
+ */
+const char *tunnel_of(const struct node_maps *m, const struct xcni_ipcache_val *v,
+		      char addr[INET6_ADDRSTRLEN], char *node, size_t len)
 {
-	return v->flags & XCNI_IPC_TUN6 ? 0 : v->tunnel_ip;
-}
-
-/* The node the tunnel map names for an underlay address, into buf: found? */
-static bool tunnel_name(const struct node_maps *m, __u32 tunnel_ip, char *buf, size_t len)
-{
+	bool v6 = v->flags & XCNI_IPC_TUN6;
+	int fd = v6 ? m->tunnel6 : m->tunnel;
 	struct xcni_tunnel tn;
 
-	if (m->tunnel < 0 || !tunnel_ip || bpf_map_lookup_elem(m->tunnel, &tunnel_ip, &tn))
-		return false;
-	snprintf(buf, len, "%.*s", (int)strnlen(tn.node, sizeof(tn.node)), tn.node);
-	return buf[0];
+	node[0] = '\0';
+	if (!tunnel_str(v, addr))
+		return NULL;
+	if (fd >= 0 && bpf_map_lookup_elem(fd, v6 ? (const void *)v->tunnel_ip6 :
+						     (const void *)&v->tunnel_ip, &tn) == 0)
+		snprintf(node, len, "%.*s", (int)strnlen(tn.node, sizeof(tn.node)), tn.node);
+	return addr;
 }
 
 /*
@@ -614,7 +618,7 @@ static int side_locate(const struct node_maps *m, struct side *s, const struct f
 	struct xcni_ipcache_key ik = { .prefixlen = 32, .addr = pod->ip };
 	struct xcni_ipcache_val pv;
 	struct xcni_podname pn;
-	char a6[INET6_ADDRSTRLEN];
+	char a6[INET6_ADDRSTRLEN], tn[64];
 	int err;
 
 	snprintf(s->node, sizeof(s->node), "%s", m->node);
@@ -630,12 +634,13 @@ static int side_locate(const struct node_maps *m, struct side *s, const struct f
 	/* An IPv6 pod without a policy key here is no pod of this node: its
 	 * name's node, else the one its ipcache6 entry tunnels to. */
 	if (pod->v6 && !pod->ip) {
+		const char *ta = tunnel_of(m, &pod->ipc, a6, s->node, sizeof(s->node));
+
 		s->why = WHY_REMOTE;
 		if (pod->node[0])
 			snprintf(s->node, sizeof(s->node), "%s", pod->node);
-		else if (!tunnel_name(m, pod->ipc.tunnel_ip, s->node, sizeof(s->node)))
-			snprintf(s->node, sizeof(s->node), "%s",
-				 tunnel_str(&pod->ipc, a6) ? a6 : "?");
+		else if (!s->node[0])
+			snprintf(s->node, sizeof(s->node), "%s", ta ?: "?");
 		return 1;
 	}
 	/* On another node: its ipcache entry names a tunnel, or its Pod object
@@ -651,9 +656,9 @@ static int side_locate(const struct node_maps *m, struct side *s, const struct f
 			 pn.node);
 		return 1;
 	}
-	if (err > 0 && tunnel_str(&pv, a6)) {
+	if (err > 0 && tunnel_of(m, &pv, a6, tn, sizeof(tn))) {
 		s->why = WHY_REMOTE;
-		snprintf(s->node, sizeof(s->node), "%s", pod->node[0] ? pod->node : a6);
+		snprintf(s->node, sizeof(s->node), "%s", pod->node[0] ? pod->node : tn[0] ? tn : a6);
 		return 1;
 	}
 	return 0;
@@ -682,6 +687,7 @@ static int side_peer(const struct node_maps *m, struct side *s, const struct flo
 		     char *pa, size_t palen)
 {
 	struct xcni_ipcache_key ik = { .prefixlen = 32, .addr = peer->ip };
+	char tn[64], ta[INET6_ADDRSTRLEN];
 	struct xcni_ipcache_val pv;
 	int err;
 
@@ -695,14 +701,11 @@ static int side_peer(const struct node_maps *m, struct side *s, const struct flo
 		return err;
 	s->peer_id = err ? pv.identity : XCNI_ID_WORLD;
 	/* Egress towards a pod of another node: the packet leaves in Geneve to
-	 * the underlay address its entry names, and that node judges ingress. */
-	if (err > 0 && tunnel4_of(&pv) && s->dir == XCNI_DIR_FROM_POD) {
-		char tn[64] = "", ta[INET_ADDRSTRLEN];
-
-		tunnel_name(m, pv.tunnel_ip, tn, sizeof(tn));
+	 * the underlay address (of either family) its entry names, and that
+	 * node judges ingress. */
+	if (err > 0 && s->dir == XCNI_DIR_FROM_POD && tunnel_of(m, &pv, ta, tn, sizeof(tn))) {
 		walk_add(s, "%s[%s] identity %u, tunnel %s%s%s%s", peer->v6 ? "ipcache6" : "ipcache",
-			 pa, s->peer_id, ip_str(pv.tunnel_ip, ta), tn[0] ? " (node " : "", tn,
-			 tn[0] ? ")" : "");
+			 pa, s->peer_id, ta, tn[0] ? " (node " : "", tn, tn[0] ? ")" : "");
 	} else {
 		walk_add(s, "%s[%s] %s %u", peer->v6 ? "ipcache6" : "ipcache", pa,
 			 err ? "identity" : "miss: world", s->peer_id);
@@ -1178,7 +1181,7 @@ int explain_flow(const struct node_maps *sm, const struct node_maps *dm, const s
 	struct side eg = { .name = "egress", .dir = XCNI_DIR_FROM_POD };
 	struct side in = { .name = "ingress", .dir = XCNI_DIR_TO_POD };
 	struct flow_end dst = f->dst;
-	char tn[64] = "", ta[INET_ADDRSTRLEN], ta6[INET6_ADDRSTRLEN] = "";
+	char tn[64] = "", ta6[INET6_ADDRSTRLEN] = "";
 	struct ptable *t;
 	bool eg_deny, in_deny, fam_drop;
 	const char *pn;
@@ -1206,7 +1209,7 @@ int explain_flow(const struct node_maps *sm, const struct node_maps *dm, const s
 	 * family with: the data plane drops the flow (drop-tunnel-family),
 	 * whatever policy says. */
 	fam_drop = (sm->ul4 || sm->ul6) && (f->dst.ipc.flags & XCNI_IPC_POD) &&
-		   ((f->dst.ipc.flags & XCNI_IPC_TUN6) ? !sm->ul6 : tunnel4_of(&f->dst.ipc) && !sm->ul4);
+		   ((f->dst.ipc.flags & XCNI_IPC_TUN6) ? !sm->ul6 : f->dst.ipc.tunnel_ip && !sm->ul4);
 	if (fam_drop) {
 		tunnel_str(&f->dst.ipc, ta6);
 		pt_strf(t, "none: node %s's underlay address %s is IPv%d, a family node %s has no "
@@ -1214,13 +1217,12 @@ int explain_flow(const struct node_maps *sm, const struct node_maps *dm, const s
 			ta6, (f->dst.ipc.flags & XCNI_IPC_TUN6) ? 6 : 4, sm->node[0] ? sm->node : "?");
 		pt_str(t, ta6);
 		pt_str(t, f->dst.node[0] ? f->dst.node : NULL);
-	} else if (tunnel4_of(&f->dst.ipc)) {
-		if (!tunnel_name(sm, f->dst.ipc.tunnel_ip, tn, sizeof(tn)))
+	} else if (tunnel_of(sm, &f->dst.ipc, ta6, tn, sizeof(tn))) {
+		if (!tn[0])
 			snprintf(tn, sizeof(tn), "%s", f->dst.node);
-		ip_str(f->dst.ipc.tunnel_ip, ta);
 		pt_strf(t, "Geneve to %s (node %s's underlay address): egress judged at the "
-			"source, ingress at node %s", ta, tn[0] ? tn : "?", tn[0] ? tn : "?");
-		pt_str(t, ta);
+			"source, ingress at node %s", ta6, tn[0] ? tn : "?", tn[0] ? tn : "?");
+		pt_str(t, ta6);
 		pt_str(t, tn[0] ? tn : NULL);
 	} else {
 		pt_null(t);

@@ -19,8 +19,9 @@ struct node_maps {
 	int rulename; /* -1: an agent without rule names */
 	int ipcache6, polkey6; /* -1: maps of an agent without IPv6 */
 	/* -1 when absent: a local pod's policy key as the programs find it
-	 * (endpoints6, then ifindex), and the node names behind tunnel_ip. */
-	int endpoints6, ifindex, tunnel;
+	 * (endpoints6, then ifindex), and the node names behind tunnel_ip
+	 * (tunnel) and tunnel_ip6 (tunnel6, an agent of ABI 9 on). */
+	int endpoints6, ifindex, tunnel, tunnel6;
 	/* The underlay families this node has an address in (xcni_config). */
 	bool ul4, ul6;
 	/* xcnid enforces policy there (XCNI_CFG_F_POLICY): a pod with no polep entry is pending. */
@@ -62,6 +63,10 @@ int explain_flow(const struct node_maps *sm, const struct node_maps *dm, const s
 		 struct ptable **out, const char **verdict);
 /* The source end's columns of a record. */
 void end_row(struct ptable *t, const struct flow_end *e);
+/* v's tunnel endpoint of either family into addr, the node m's tunnel maps
+ * name for it into node ("" if none): addr, NULL when v has no tunnel. */
+const char *tunnel_of(const struct node_maps *m, const struct xcni_ipcache_val *v,
+		      char addr[INET6_ADDRSTRLEN], char *node, size_t len);
 
 /* explain_svc.c */
 /* -ENOENT quietly when the node has no Service maps at all. */

@@ -340,18 +340,18 @@ static int svc_judge(const struct ctl_ctx *c, const struct node_maps *sm,
 		    (err = explain_flow(sm, dm, &f, &j->rec[i], &j->verdicts[i])))
 			return err;
 		if (!ch->chosen || ch->chosen == ch->ids[i]) {
-			/* Behind a tunnel: on another node (rnode: the first one's name). */
-			bool remote = f.dst.ipc.tunnel_ip || (f.dst.ipc.flags & XCNI_IPC_TUN6);
+			/* Behind a tunnel of either family: on another node (rnode:
+			 * the first one's name, else its underlay address). */
+			char tn[64];
+			bool remote = tunnel_of(sm, &f.dst.ipc, a, tn, sizeof(tn));
 
 			j->nallow += !strcmp(j->verdicts[i], "allowed");
 			j->ndeny += !strcmp(j->verdicts[i], "denied");
 			j->nlocal += !remote;
 			j->nremote += remote;
-			/* Its node by name, else by its underlay address. */
-			if (remote && !j->rnode[0] && !f.dst.node[0] && tunnel_str(&f.dst.ipc, a))
-				snprintf(j->rnode, sizeof(j->rnode), "%s", a);
-			else if (remote && !j->rnode[0])
-				snprintf(j->rnode, sizeof(j->rnode), "%s", f.dst.node);
+			if (remote && !j->rnode[0])
+				snprintf(j->rnode, sizeof(j->rnode), "%s",
+					 f.dst.node[0] ? f.dst.node : tn[0] ? tn : a);
 		}
 	}
 	return 0;
