@@ -1183,7 +1183,7 @@ int explain_flow(const struct node_maps *sm, const struct node_maps *dm, const s
 	struct flow_end dst = f->dst;
 	char tn[64] = "", ta6[INET6_ADDRSTRLEN] = "";
 	struct ptable *t;
-	bool eg_deny, in_deny, fam_drop;
+	bool eg_deny, in_deny, fam_drop, send6, tunneled;
 	const char *pn;
 	int err;
 
@@ -1205,19 +1205,20 @@ int explain_flow(const struct node_maps *sm, const struct node_maps *dm, const s
 		pt_uint(t, f->port);
 	else
 		pt_null(t);
-	/* A pod whose node the source node (with an overlay) shares no underlay
-	 * family with: the data plane drops the flow (drop-tunnel-family),
-	 * whatever policy says. */
-	fam_drop = (sm->ul4 || sm->ul6) && (f->dst.ipc.flags & XCNI_IPC_POD) &&
-		   ((f->dst.ipc.flags & XCNI_IPC_TUN6) ? !sm->ul6 : f->dst.ipc.tunnel_ip && !sm->ul4);
+	/* The destination's tunnel, and whether the source node (with an
+	 * overlay) has no underlay address of its family: a pod there the data
+	 * plane drops (drop-tunnel-family), whatever policy says. */
+	send6 = f->dst.ipc.flags & XCNI_IPC_TUN6;
+	tunneled = tunnel_of(sm, &f->dst.ipc, ta6, tn, sizeof(tn));
+	fam_drop = (sm->ul4 || sm->ul6) && (f->dst.ipc.flags & XCNI_IPC_POD) && tunneled &&
+		   !(send6 ? sm->ul6 : sm->ul4);
 	if (fam_drop) {
-		tunnel_str(&f->dst.ipc, ta6);
 		pt_strf(t, "none: node %s's underlay address %s is IPv%d, a family node %s has no "
 			"underlay address in (drop-tunnel-family)", f->dst.node[0] ? f->dst.node : "?",
-			ta6, (f->dst.ipc.flags & XCNI_IPC_TUN6) ? 6 : 4, sm->node[0] ? sm->node : "?");
+			ta6, send6 ? 6 : 4, sm->node[0] ? sm->node : "?");
 		pt_str(t, ta6);
 		pt_str(t, f->dst.node[0] ? f->dst.node : NULL);
-	} else if (tunnel_of(sm, &f->dst.ipc, ta6, tn, sizeof(tn))) {
+	} else if (tunneled) {
 		if (!tn[0])
 			snprintf(tn, sizeof(tn), "%s", f->dst.node);
 		pt_strf(t, "Geneve to %s (node %s's underlay address): egress judged at the "
