@@ -131,11 +131,14 @@ conflist() {
 # spec.podCIDRs joined by commas (spec.podCIDR where the list is missing).
 # A list with a field selector (verb list, which the ClusterRole grants) rather
 # than a get of the node, so the role needs nothing beyond list and watch.
+# The token goes to curl through a pipe (-H @FILE, written by the shell's own
+# printf), never on its command line: /proc/PID/cmdline is readable by every
+# user of the node and by every pod sharing its PID namespace (hostPID).
 node_pod_cidr() {
 	local host=$KUBERNETES_SERVICE_HOST port=${KUBERNETES_SERVICE_PORT:-443}
 	[[ $host == *:* ]] && host="[$host]"
 	curl -sS --fail --max-time 10 --cacert "$SA/ca.crt" \
-		-H "Authorization: Bearer $(cat "$SA/token")" \
+		-H @<(printf 'Authorization: Bearer %s\n' "$(<"$SA/token")") \
 		"https://$host:$port/api/v1/nodes?fieldSelector=metadata.name%3D$NODE_NAME" |
 		jq -r '.items[0].spec | (.podCIDRs // [.podCIDR // empty]) | join(",")'
 }

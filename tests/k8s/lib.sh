@@ -182,13 +182,16 @@ import sys, yaml
 d, ds, adv = sys.argv[1:]
 docs = [x for x in yaml.safe_load_all(open(d + "/xcni.yaml")) if x]
 if ds == "kpr":
-    # kustomization.yaml's patch, op by op (replace, add; "-" appends).
-    for op in yaml.safe_load(open(d + "/kpr-patch.yaml")):
+    # kustomization.yaml's patches, op by op (replace, add; "-" appends):
+    # kpr-patch.yaml on the DaemonSet, kpr-rbac.yaml on the ClusterRole.
+    ops = [("DaemonSet", op) for op in yaml.safe_load(open(d + "/kpr-patch.yaml"))]
+    ops += [("ClusterRole", op) for op in yaml.safe_load(open(d + "/kpr-rbac.yaml"))]
+    for kind, op in ops:
         v = op["value"]
         if isinstance(v, dict) and v.get("value") == "kind-control-plane":
             v = dict(v, value=adv)
         for doc in docs:
-            if doc["kind"] != "DaemonSet":
+            if doc["kind"] != kind:
                 continue
             *path, last = op["path"].strip("/").split("/")
             o = doc

@@ -27,11 +27,12 @@ REGISTRY_HOSTS = [
 ]
 
 # What xcnid watches (core v1, networking.k8s.io/v1, policy.networking.k8s.io/v1alpha2
-# and, with --kube-proxy-replacement, discovery.k8s.io/v1), and the verbs it may use.
+# and, with --kube-proxy-replacement only, discovery.k8s.io/v1), and the verbs it may
+# use: xcni.yaml grants the first (beside kube-proxy), kpr-rbac.yaml adds the last.
 WANT_RESOURCES = {("", "namespaces"), ("", "pods"), ("", "nodes"), ("", "services"),
                   ("networking.k8s.io", "networkpolicies"),
-                  ("policy.networking.k8s.io", "clusternetworkpolicies"),
-                  ("discovery.k8s.io", "endpointslices")}
+                  ("policy.networking.k8s.io", "clusternetworkpolicies")}
+KPR_RESOURCES = WANT_RESOURCES | {("discovery.k8s.io", "endpointslices")}
 WANT_VERBS = {"list", "watch"}
 
 HOSTPATHS = {"/sys/fs/bpf", "/opt/cni/bin", "/etc/cni/net.d", "/var/lib/cni", "/run/xcni"}
@@ -136,8 +137,30 @@ def check_metrics(docs, ds):
         check("metrics-patch.yaml: refused when the arguments moved (its test op)", True)
 
 
-def check_kpr(docs, ds):
-    """kind without kube-proxy: kind-config-kpr.yaml, kustomization.yaml, kpr-patch.yaml."""
+def role_grants(role):
+    """A ClusterRole's rules as (apiGroup, resource, verb) triples, and what else they hold."""
+    grants, extra = set(), []
+    for r in role.get("rules") or []:
+        for key in ("resourceNames", "nonResourceURLs"):
+            if key in r:
+                extra.append(key)
+        for g in r.get("apiGroups") or []:
+            for res in r.get("resources") or []:
+                for v in r.get("verbs") or []:
+                    grants.add((g, res, v))
+    return grants, extra
+
+
+def kpr_role(docs, role):
+    """xcni.yaml's ClusterRole with kpr-rbac.yaml applied (None: it does not apply)."""
+    try:
+        return json_patch(role, (docs.get("kpr-rbac.yaml") or [[]])[0])
+    except (KeyError, IndexError, ValueError, TypeError, AttributeError):
+        return None
+
+
+def check_kpr(docs, ds, role):
+    """kind without kube-proxy: kind-config-kpr.yaml, kustomization.yaml, kpr-patch.yaml, kpr-rbac.yaml."""
     kc = docs.get("kind-config.yaml", [{}])[0]
     kk = (docs.get("kind-config-kpr.yaml") or [{}])[0]
     net = kk.get("networking") or {}
@@ -148,10 +171,23 @@ def check_kpr(docs, ds):
           and kk.get("kind") == kc.get("kind") and kk.get("apiVersion") == kc.get("apiVersion"), (same, kk.get("nodes")))
     ku = (docs.get("kustomization.yaml") or [{}])[0]
     pt = [p for p in ku.get("patches") or []]
+    bypath = {p.get("path"): p.get("target") or {} for p in pt}
     check("kustomization.yaml: xcni.yaml with kpr-patch.yaml on DaemonSet kube-system/xcni",
-          ku.get("resources") == ["xcni.yaml"] and len(pt) == 1 and pt[0].get("path") == "kpr-patch.yaml"
-          and (pt[0].get("target") or {}).get("kind") == "DaemonSet" and (pt[0].get("target") or {}).get("name") == "xcni",
+          ku.get("resources") == ["xcni.yaml"] and bypath.get("kpr-patch.yaml", {}).get("kind") == "DaemonSet"
+          and bypath.get("kpr-patch.yaml", {}).get("name") == "xcni",
           ku)
+    # EndpointSlices (every Service's backends, every pod's address) are granted
+    # only where xcnid reads them: with --kube-proxy-replacement.
+    check("kustomization.yaml: kpr-rbac.yaml on ClusterRole xcni (rbac.authorization.k8s.io), and no other patch",
+          len(pt) == 2 and bypath.get("kpr-rbac.yaml", {}).get("kind") == "ClusterRole"
+          and bypath.get("kpr-rbac.yaml", {}).get("group") == "rbac.authorization.k8s.io"
+          and bypath.get("kpr-rbac.yaml", {}).get("name") == "xcni", pt)
+    krole = kpr_role(docs, role)
+    kgrants, _ = role_grants(krole or {})
+    pgrants, _ = role_grants(role)
+    check("kpr-rbac.yaml: adds exactly list and watch on discovery.k8s.io/endpointslices to xcni.yaml's ClusterRole",
+          krole is not None and kgrants - pgrants == {("discovery.k8s.io", "endpointslices", v) for v in WANT_VERBS}
+          and pgrants <= kgrants, sorted(kgrants ^ pgrants) if krole is not None else "does not apply")
     ops = (docs.get("kpr-patch.yaml") or [[]])[0]
     try:
         got = json_patch(ds, ops)
@@ -225,6 +261,9 @@ def check_kpr(docs, ds):
     kds = [d for d in rendered if d.get("kind") == "DaemonSet"]
     check("kubectl kustomize examples/kind renders the same DaemonSet",
           r.returncode == 0 and len(kds) == 1 and kds[0] == got, r.stderr.strip()[:300] or "a different DaemonSet")
+    krs = [d for d in rendered if d.get("kind") == "ClusterRole"]
+    check("kubectl kustomize examples/kind renders the same ClusterRole (kpr-rbac.yaml applied)",
+          r.returncode == 0 and len(krs) == 1 and krs[0] == krole, r.stderr.strip()[:300] or "a different ClusterRole")
 
 def check_families(docs):
     """Dual stack and IPv6-only: kind-config-dual.yaml and kind-config-ipv6.yaml.
@@ -378,25 +417,19 @@ def main():
               o.get("apiVersion") == av and md.get("name") == "xcni" and ns_ok,
               (o.get("apiVersion"), md.get("name"), md.get("namespace")))
 
-    # 4. RBAC: list and watch on exactly the six resources.
+    # 4. RBAC: list and watch on exactly the six resources (beside kube-proxy), and
+    # EndpointSlices with kpr-rbac.yaml (without it).
     role = (byk.get("ClusterRole") or [{}])[0]
-    grants = set()
-    extra = []
-    for r in role.get("rules") or []:
-        for key in ("resourceNames", "nonResourceURLs"):
-            if key in r:
-                extra.append(key)
-        for g in r.get("apiGroups") or []:
-            for res in r.get("resources") or []:
-                for v in r.get("verbs") or []:
-                    grants.add((g, res, v))
+    grants, extra = role_grants(role)
     granted_res = {(g, r) for g, r, _ in grants}
     check("ClusterRole: no wildcard, resourceNames or nonResourceURLs",
           not extra and not any("*" in (g + r + v) for g, r, v in grants), extra or grants)
     check("ClusterRole: exactly namespaces, pods, nodes, services (core), networkpolicies "
-          "(networking.k8s.io), clusternetworkpolicies (policy.networking.k8s.io) and "
-          "endpointslices (discovery.k8s.io)",
+          "(networking.k8s.io) and clusternetworkpolicies (policy.networking.k8s.io)",
           granted_res == WANT_RESOURCES, sorted(granted_res ^ WANT_RESOURCES))
+    check("ClusterRole of xcni.yaml (beside kube-proxy): no endpointslices (xcnid reads them only with "
+          "--kube-proxy-replacement: kpr-rbac.yaml)",
+          ("discovery.k8s.io", "endpointslices") not in granted_res, sorted(granted_res))
     bad = sorted((g, r, v) for g, r, v in grants if v not in WANT_VERBS)
     missing = sorted((g, r, v) for g, r in WANT_RESOURCES for v in WANT_VERBS if (g, r, v) not in grants)
     check("ClusterRole: exactly list and watch on each", not bad and not missing,
@@ -509,7 +542,7 @@ def main():
     check_metrics(docs, ds)
 
     # 5a. Without kube-proxy: the second config and the DaemonSet variant.
-    check_kpr(docs, ds)
+    check_kpr(docs, ds, role)
     # 5b'. Dual stack and IPv6-only: two more configs, the same manifests.
     check_families(docs)
 
@@ -653,13 +686,16 @@ def main():
         name = ", ".join(os.path.relpath(s, ROOT) for s in srcs)
         check(f"{name}: the API paths it requests are readable here", used and not unknown,
               f"paths this test cannot read: {unknown}" if unknown else "no /api or /apis path found")
+        # xcnid in its widest mode (--kube-proxy-replacement): xcni.yaml's role with kpr-rbac.yaml.
+        kgrants, _ = role_grants(kpr_role(docs, role) or role)
+        kres = {(g, r) for g, r, _ in kgrants}
         for g, r in sorted(used):
             need = {"list", "watch"} | ({"get"} if (g, r) in gets else set())
-            have = {v for gg, rr, v in grants if (gg, rr) == (g, r)}
-            check(f"ClusterRole grants {'/'.join(sorted(need))} on {g or 'core'}/{r} ({name} requests it)",
+            have = {v for gg, rr, v in kgrants if (gg, rr) == (g, r)}
+            check(f"ClusterRole (with kpr-rbac.yaml) grants {'/'.join(sorted(need))} on {g or 'core'}/{r} ({name} requests it)",
                   need <= have, f"granted {sorted(have)}")
-        check(f"ClusterRole holds only resources {name} requests", granted_res <= used,
-              sorted(granted_res - used))
+        check(f"ClusterRole (with kpr-rbac.yaml) holds only resources {name} requests", kres <= used,
+              sorted(kres - used))
     readme_checks(docs)
     return 0
 

@@ -348,13 +348,25 @@ if command -v openssl >/dev/null && command -v curl >/dev/null && [ -x $PY ]; th
 	openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 \
 		-addext subjectAltName=IP:127.0.0.1,DNS:localhost -keyout "$SA/key.pem" -out "$SA/ca.crt" >/dev/null 2>&1
 	cat >"$TMP/api.py" <<'EOF'
-import http.server, json, ssl, sys
+import http.server, json, os, ssl, sys
 sa, log = sys.argv[1], sys.argv[2]
 class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
+        tok = open(sa + "/token").read()
+        # What any other process of the node sees while the request runs:
+        # every command line (the client is still waiting for this answer).
+        leaks = []
+        for pid in os.listdir("/proc"):
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as c:
+                    if tok.encode() in c.read():
+                        leaks.append(pid)
+            except OSError:
+                pass
         with open(log, "a") as f:
             f.write(f"{self.path} {self.headers.get('Authorization')}\n")
-        tok = open(sa + "/token").read()
+            for pid in leaks:
+                f.write(f"LEAK the token on the command line of pid {pid}\n")
         if self.headers.get("Authorization") != "Bearer " + tok:
             self.send_response(401); self.end_headers(); return
         specs = {"kind-worker2": {"podCIDR": "10.244.2.0/24", "podCIDRs": ["10.244.2.0/24"]},
@@ -395,6 +407,13 @@ EOF
 	}
 	if [ -s "$TMP/api.port" ]; then
 		check "entrypoint install: pod CIDR from the API (list nodes by field selector, token, CA)" api_ok
+		# The token read from its file into curl's header, never on a command
+		# line (/proc/PID/cmdline: any user of the node, any hostPID pod).
+		no_leak() {
+			api_ok || return 1
+			! grep '^LEAK' "$TMP/api.log"
+		}
+		check "entrypoint install: the API token is on no process's command line during the request (/proc/*/cmdline)" no_leak
 		# Without kube-proxy (kpr-patch.yaml) the host is a node's name, kind-control-plane.
 		check "entrypoint install: the API server by host name (KUBERNETES_SERVICE_HOST=localhost, as kpr-patch.yaml names the node)" \
 			api_ok localhost
