@@ -46,6 +46,9 @@ suites=(
 	"lab-layers:bash tests/lab/layers.sh"
 	# docs/architecture.md: links, contents, the names it cites; README paragraphs (issue 40).
 	"docs-links:python3 tests/docs/check.py"
+	# docs/security.md, the inventory of shared resources (issue 52): a row for
+	# every map under bpf/, suites and check texts that exist, a test in every row.
+	"docs-security:python3 tests/docs/security_check.py"
 	# Issue 40's acceptance lines outside the hook bodies (twins, include
 	# cycles, exports, call circles, function lengths ...): bench/hygiene40.py.
 	"hygiene40:python3 bench/hygiene40.py --fast --tap"
