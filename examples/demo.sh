@@ -15,22 +15,59 @@
 #     /sys/fs/bpf/xcni-lab/n1, pods 10.244.1.x)     pods 10.244.2.x
 #     xc<hash> ──veth── eth0  netns xcl-<ns>.<pod>  (nine pods, each serving 80
 #     ...                                            and 81, TCP and UDP)
+#
+# The lab stays up when the demo ends (in the default lab directory, so every
+# `xcnictl` command finds it as printed), with a list of what to try next;
+# `build/xcnictl lab down` takes it down. DEMO_KEEP=0 takes it down at the
+# end; a failed demo always does. A lab an earlier demo left is taken down
+# first; any other lab that is up stops the demo (it is not the demo's).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-$PWD/build}
 CTL=$BUILD/xcnictl
 EX=examples/lab
-export XCNI_LAB_DIR=${XCNI_LAB_DIR:-/run/xcni-lab-demo}
+DIR=${XCNI_LAB_DIR:-/run/xcni-lab}
 MON=
 # The monitor's output: outside the lab's directory, which lab down removes whole.
 EVENTS=$(mktemp)
+# xcnictl as the "to explore" list prints it: as typed from this checkout
+# (make demo runs here), or the installed one when it is this build.
+if cmp -s "$(command -v xcnictl 2>/dev/null || echo /nonexistent)" "$CTL"; then
+	SHOW=xcnictl
+elif [ "$CTL" = "$PWD/build/xcnictl" ]; then
+	SHOW=build/xcnictl
+else
+	SHOW=$CTL
+fi
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+ok=0
 cleanup() {
 	[ -n "$MON" ] && kill "$MON" 2>/dev/null
-	"$CTL" lab down >/dev/null 2>&1 || true
+	if [ "$ok" != 1 ] || [ "${DEMO_KEEP:-1}" = 0 ]; then
+		"$CTL" lab down >/dev/null 2>&1 || true
+	fi
 	rm -f "$EVENTS"
 }
+
+# demo_lab: the lab that is up holds the demo's pods and nothing else (the
+# demo's namespaces, examples/lab's pods, the DNS pod): an earlier demo's.
+demo_lab() {
+	"$CTL" lab get --json 2>/dev/null | python3 -c '
+import json, sys
+pods = {p["namespace"] + "/" + p["name"] for p in json.load(sys.stdin)["pods"]}
+want = {n + "/" + p for n in "xyz" for p in "abc"} | {"kube-system/dns"}
+sys.exit(0 if pods == want else 1)'
+}
+if "$CTL" lab get >/dev/null 2>&1; then
+	if demo_lab; then
+		say "the lab an earlier demo left is up: taking it down"
+		"$CTL" lab down
+	else
+		echo "demo: a lab is already up in $DIR, and the demo did not make it: '$SHOW lab down' takes it down" >&2
+		exit 1
+	fi
+fi
 trap cleanup EXIT
 
 say "lab up: two nodes, an xcnid each translating Services in BPF (no kube-proxy), Geneve between them, the cluster's DNS"
@@ -123,8 +160,8 @@ done
 
 # Flow records are on in every xcnid by default (a window of 16384 a node).
 sleep 2 # a conntrack walk (every second) after the last connection
-say "flows, merged across the nodes: z/b -> x/a denied where x/a's node judged it, the sender's part forwarded (xcnictl flows --node all --from-pod z/b --to-pod x/a)"
-"$CTL" flows --node all --from-pod z/b --to-pod x/a --to-port 80 --last 1
+say "flows, merged across the nodes: z/b -> x/a denied where x/a's node judged it, the sender's part forwarded (xcnictl flows --node all --from-pod z/b --to-pod x/a --verdict denied)"
+"$CTL" flows --node all --from-pod z/b --to-pod x/a --to-port 80 --verdict denied --last 1
 say "y/b -> x/a allowed by x/allow-a-from-y-b (xcnictl flows --node all --from-pod y/b --to-pod x/a)"
 "$CTL" flows --node all --from-pod y/b --to-pod x/a --to-port 80 --last 1
 say "through Service y/web: x/c's connection to y/b, translated on x/c's node (xcnictl flows --node all --service y/web)"
@@ -132,3 +169,19 @@ say "through Service y/web: x/c's connection to y/b, translated on x/c's node (x
 say "the same as a map in a browser: xcnictl lab ui, then http://127.0.0.1:9963/"
 say "the connectivity test: probe pods on both nodes, every path, drops watched, cleaned up (xcnictl connectivity test)"
 "$CTL" connectivity test || true
+
+ok=1
+[ "${DEMO_KEEP:-1}" = 0 ] && exit 0
+say "the lab stays up: to explore (each command as printed, from this directory)"
+cat <<EOF
+  $SHOW --node all status                  each node's health, a verdict a node
+  $SHOW lab get                            nodes, pods, Services
+  $SHOW lab matrix 80/TCP                  the truth table again
+  $SHOW lab probe y/b x/a 80/TCP           one probe (connected: x's policy allows y/b)
+  $SHOW --node $XA_NODE explain z/b x/a 80/TCP   why: each step of the path on x/a's node
+  $SHOW flows --node all --last 10         the last connections, across both nodes
+  $SHOW --node $XA_NODE policy get x/a          x/a's policy as its node holds it
+  $SHOW lab ui                             the service map: open http://127.0.0.1:9963/
+  $SHOW lab down                           take it all down
+(make install puts xcnictl on PATH; docs/lab.md says more)
+EOF

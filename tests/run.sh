@@ -113,6 +113,8 @@ suites=(
 	"lab-socklb:bash tests/lab/socklb.sh"
 	"lab-explain:bash tests/lab/explain.sh"
 	"lab-flows:bash tests/lab/flows.sh"
+	# make demo, then every command of the list it prints, as printed (issue 53).
+	"lab-demo:bash tests/lab/demo.sh"
 	"lab-flows-relay-3nodes:bash tests/lab/relay.sh"
 	"lab-status:bash tests/lab/status.sh"
 	"lab-monitor-flows:bash tests/lab/monflows.sh"

@@ -154,6 +154,10 @@ ISO_A='xcni_policy_isolation_drops_total{namespace="x",pod="a",direction="ingres
 series() { scrape "$1" | awk -v s="$2" '$1 == s { print $2; f = 1 } END { if (!f) print "none" }'; }
 ISO0=$(series 1 "$ISO_A")
 check "n1 /metrics: $ISO_A is 3 (x/c's datagrams), got $ISO0" test "$ISO0" = 3
+# The pod's own series counts each drop once, whatever isolates it.
+POD_A='xcni_pod_isolation_drops_total{namespace="x",pod="a",direction="ingress"}'
+POD0=$(series 1 "$POD_A")
+check "n1 /metrics: $POD_A is 3, got $POD0" test "$POD0" = 3
 isoonly() { # the only isolation-drop series of n1 is x/a's, and n2 has none
 	local s1= s2=
 	s1=$(scrape 1 | grep '^xcni_policy_isolation_drops_total{') && s2=$(scrape 2 | grep -c '^xcni_policy_isolation_drops_total{')

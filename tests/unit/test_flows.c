@@ -852,8 +852,10 @@ static void test_vocab(void **state)
 
 /*
  * Isolation drops (xcnid's xcni_policy_isolation_drops_total): one series a
- * pod, side and isolating policy; a drop counts under each policy; a table
- * full counts what it could not place apart.
+ * pod, side and isolating policy, named as the policy is (the flow records'
+ * ", " is no part of a name); a drop counts under each policy and once under
+ * the pod's own series (xcni_pod_isolation_drops_total); a table full counts
+ * what it could not place apart.
  */
 static void test_isodrops(void **state)
 {
@@ -866,27 +868,38 @@ static void test_isodrops(void **state)
 	assert_int_equal(flows_new(64, &f), 0);
 	d = flows_isodrops(f, &n);
 	assert_int_equal(n, 0);
-	flows_isodrop(f, "x", "a", true, "x/allow-a-from-y-b,x/default-deny-ingress", 1);
+	/* As flow records name the isolators (fg_isolators): ", " between them. */
+	flows_isodrop(f, "x", "a", true, "x/allow-a-from-y-b, x/default-deny-ingress", 1);
 	flows_isodrop(f, "x", "a", true, "x/allow-a-from-y-b,x/default-deny-ingress", 2);
 	flows_isodrop(f, "x", "a", false, "x/egress", 1);
 	flows_isodrop(f, "y", "b", true, NULL, 4);
 	d = flows_isodrops(f, &n);
-	assert_int_equal(n, 4);
-	assert_string_equal(d[0].policy, "x/allow-a-from-y-b");
-	assert_true(d[0].ingress && d[0].packets == 3);
-	assert_string_equal(d[1].policy, "x/default-deny-ingress");
-	assert_true(d[1].packets == 3);
-	assert_true(!d[2].ingress && d[2].packets == 1 && !strcmp(d[2].policy, "x/egress"));
-	assert_true(!strcmp(d[3].ns, "y") && !strcmp(d[3].policy, "") && d[3].packets == 4);
-	for (int i = 0; i < FLOWS_ISODROP_MAX; i++) {
+	assert_int_equal(n, 7);
+	/* The pod's own series first: each drop once (3, not 6). */
+	assert_true(d[0].pod_total && d[0].ingress && d[0].packets == 3);
+	assert_string_equal(d[0].policy, "");
+	assert_string_equal(d[1].policy, "x/allow-a-from-y-b");
+	assert_true(!d[1].pod_total && d[1].ingress && d[1].packets == 3);
+	/* No leading space: the real name, the same series either way. */
+	assert_string_equal(d[2].policy, "x/default-deny-ingress");
+	assert_true(d[2].packets == 3);
+	assert_true(d[3].pod_total && !d[3].ingress && d[3].packets == 1);
+	assert_true(!d[4].ingress && d[4].packets == 1 && !strcmp(d[4].policy, "x/egress"));
+	assert_true(d[5].pod_total && !strcmp(d[5].ns, "y") && d[5].packets == 4);
+	assert_true(!d[6].pod_total && !strcmp(d[6].ns, "y") && !strcmp(d[6].policy, "") &&
+		    d[6].packets == 4);
+	for (int i = 0; n < FLOWS_ISODROP_MAX - 1; i++) {
 		snprintf(pod, sizeof(pod), "p%d", i);
 		flows_isodrop(f, "z", pod, true, "z/deny", 1);
+		d = flows_isodrops(f, &n);
 	}
+	assert_true(flows_isodrops_lost(f) == 0);
+	flows_isodrop(f, "z", "last", true, "z/deny", 2); /* the pod's series fits, not the policy's */
 	d = flows_isodrops(f, &n);
 	assert_int_equal(n, FLOWS_ISODROP_MAX);
-	assert_true(flows_isodrops_lost(f) == 4);
-	flows_isodrop(f, "x", "a", true, "x/default-deny-ingress", 5); /* a series it has */
-	assert_true(d[1].packets == 8);
+	assert_true(flows_isodrops_lost(f) == 2);
+	flows_isodrop(f, "x", "a", true, "x/default-deny-ingress", 5); /* series it has */
+	assert_true(d[0].packets == 8 && d[2].packets == 8);
 	flows_free(f);
 }
 

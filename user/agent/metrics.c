@@ -461,6 +461,8 @@ static void render_isodrops(struct metrics *m, struct buf *b)
 	       "(policy, as explain names them; \"\": not named). From the drop events "
 	       "(xcnid --flows), which have a budget: xcni_packets_total counts every packet.");
 	for (size_t i = 0; i < n; i++) {
+		if (d[i].pod_total)
+			continue;
 		bprintf(b, "xcni_policy_isolation_drops_total{namespace=\"");
 		blabel(b, d[i].ns);
 		bprintf(b, "\",pod=\"");
@@ -469,8 +471,26 @@ static void render_isodrops(struct metrics *m, struct buf *b)
 		blabel(b, d[i].policy);
 		bprintf(b, "\"} %llu\n", (unsigned long long)d[i].packets);
 	}
+	/* A drop isolated by two policies counts under both above: sum() over
+	 * them counts it twice. This family counts it once. */
+	family(b, "xcni_pod_isolation_drops_total", "counter",
+	       "Packets dropped because their pod is isolated on that side and no rule allows "
+	       "them, by pod: each drop once (a sum() over pods is the node's isolation drops "
+	       "that the drop events named; xcni_policy_isolation_drops_total splits them by "
+	       "isolating policy).");
+	for (size_t i = 0; i < n; i++) {
+		if (!d[i].pod_total)
+			continue;
+		bprintf(b, "xcni_pod_isolation_drops_total{namespace=\"");
+		blabel(b, d[i].ns);
+		bprintf(b, "\",pod=\"");
+		blabel(b, d[i].pod);
+		bprintf(b, "\",direction=\"%s\"} %llu\n", d[i].ingress ? "ingress" : "egress",
+			(unsigned long long)d[i].packets);
+	}
 	family(b, "xcni_policy_isolation_drops_lost_total", "counter",
-	       "Isolation drops counted in no series of xcni_policy_isolation_drops_total: "
+	       "Isolation drops counted in no series of xcni_policy_isolation_drops_total "
+	       "or xcni_pod_isolation_drops_total: "
 	       "it holds 4096 series at most (FLOWS_ISODROP_MAX).");
 	bprintf(b, "xcni_policy_isolation_drops_lost_total %llu\n",
 		(unsigned long long)flows_isodrops_lost(m->flows));

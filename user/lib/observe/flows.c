@@ -230,26 +230,28 @@ void flows_free(struct flows *f)
 
 /* ---- isolation drops --------------------------------------------------------- */
 
-static uint32_t iso_hash(const char *ns, const char *pod, bool ingress, const char *pol,
-			 size_t plen)
+static uint32_t iso_hash(const char *ns, const char *pod, bool ingress, bool pod_total,
+			 const char *pol, size_t plen)
 {
 	uint32_t h = fnv(ns, strlen(ns) + 1, 2166136261u);
 
 	h = fnv(pod, strlen(pod) + 1, h);
 	h = fnv(&ingress, 1, h);
+	h = fnv(&pod_total, 1, h);
 	return fnv(pol, plen, h);
 }
 
 static void iso_one(struct flows *f, const char *ns, const char *pod, bool ingress,
-		    const char *pol, size_t plen, uint64_t packets)
+		    bool pod_total, const char *pol, size_t plen, uint64_t packets)
 {
 	size_t cap = sizeof(f->iso_idx) / sizeof(f->iso_idx[0]);
-	size_t i = iso_hash(ns, pod, ingress, pol, plen) & (cap - 1);
+	size_t i = iso_hash(ns, pod, ingress, pod_total, pol, plen) & (cap - 1);
 	struct flows_isodrop *d;
 
 	for (; f->iso_idx[i] >= 0; i = (i + 1) & (cap - 1)) {
 		d = &f->iso[f->iso_idx[i]];
-		if (d->ingress == ingress && !strcmp(d->ns, ns) && !strcmp(d->pod, pod) &&
+		if (d->ingress == ingress && d->pod_total == pod_total && !strcmp(d->ns, ns) &&
+		    !strcmp(d->pod, pod) &&
 		    strlen(d->policy) == plen && !strncmp(d->policy, pol, plen)) {
 			d->packets += packets;
 			return;
@@ -274,6 +276,7 @@ static void iso_one(struct flows *f, const char *ns, const char *pod, bool ingre
 		goto lost;
 	}
 	d->ingress = ingress;
+	d->pod_total = pod_total;
 	d->packets = packets;
 	f->iso_idx[i] = (int32_t)f->niso++;
 	return;
@@ -288,10 +291,13 @@ void flows_isodrop(struct flows *f, const char *ns, const char *pod, bool ingres
 
 	ns = ns ?: "";
 	pod = pod ?: "";
+	iso_one(f, ns, pod, ingress, true, "", 0, packets);
 	do {
-		size_t l = strcspn(p, ",");
+		size_t l;
 
-		iso_one(f, ns, pod, ingress, p, l, packets);
+		p += strspn(p, " ");
+		l = strcspn(p, ",");
+		iso_one(f, ns, pod, ingress, false, p, l, packets);
 		p += l + (p[l] == ',');
 	} while (*p);
 }

@@ -162,9 +162,12 @@ struct flows;
 struct flows_isodrop {
 	char *ns, *pod, *policy; /* policy "": the isolating policies could not be named */
 	bool ingress;
+	bool pod_total; /* the pod's own series: each drop once, whatever isolates it (policy "") */
 	uint64_t packets;
 };
-/* isolators: "ns/a,ns/b" or NULL (not named). */
+/* isolators: "ns/a, ns/b" (as flow records name them; spaces after a comma are
+ * no part of a name) or NULL (not named). Counts under each policy, and once
+ * under the pod's own series. */
 void flows_isodrop(struct flows *f, const char *ns, const char *pod, bool ingress,
 		   const char *isolators, uint64_t packets);
 /* The series, in the order they first counted; *n of them. */
