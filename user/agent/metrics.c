@@ -33,8 +33,8 @@
 #include "agent/hooks.h"
 #include "agent/metrics.h"
 #include "agent/status.h"
+#include "lib/system/util.h"
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 #define MS_WALK_CHUNK 1024
 #define MS_MAX_MAPS 64

@@ -32,8 +32,8 @@
 #include "lib/system/proto.h"
 #include "lib/observe/reasons.h"
 #include "lib/observe/flows.h"
+#include "lib/system/util.h"
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Command options, so each command can say which ones it takes. */
 enum {

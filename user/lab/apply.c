@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #include "lab/apply.h"
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#include "lib/system/util.h"
 
 /* Everything one apply/delete was given, in input order. */
 struct batch {

@@ -45,8 +45,8 @@
 #include "lab/conntest.h"
 #include "lib/observe/reasons.h"
 #include "xcni_shared.h"
+#include "lib/system/util.h"
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define CT_DEFAULT_MS 1000
 /* The NodePort: this far into the lab's range (lab up --node-port-range). */
 #define CT_NODEPORT_OFF 39

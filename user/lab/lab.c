@@ -48,8 +48,8 @@
 #include "lib/system/bpfpin.h"
 #include "lib/services/svc.h"
 #include "lib/system/print.h"
+#include "lib/system/util.h"
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /* ---- up / down ------------------------------------------------------------ */
 

@@ -8,8 +8,8 @@
 #include <strings.h>
 
 #include "lib/system/redact.h"
+#include "lib/system/util.h"
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 static bool key_secret(const char *k, size_t n)
 {
