@@ -6,10 +6,12 @@
 #  - every section a document names in quotes after "architecture.md" is a
 #    heading there (a prefix of one, as the prose shortens them);
 #  - the contents between <!-- toc --> and <!-- /toc --> are the headings;
-#  - every backticked name in docs/architecture.md that looks like a C
-#    identifier (lower case with an underscore: a function, a map, a field),
-#    and every XCNI_ constant, occurs in the sources (bpf/ cni/ user/ tests/
-#    bench/ examples/ scripts/);
+#  - every backticked name in docs/*.md and docs/decisions/*.md that looks
+#    like a C identifier (lower case with an underscore: a function, a map, a
+#    field), and every XCNI_ constant, resolves to a definition (universal-ctags
+#    over bpf/ cni/ user/ tests/ bench/ examples/ scripts/, libbpf's headers) or
+#    a string the code spells (a metric, a JSON key): a name only a comment
+#    carries fails;
 #  - every paragraph of README.md is under 120 words.
 # Prints TAP-style "ok"/"not ok" lines and "N passed, N failed"; exit 1 on a failure.
 # --write-toc rewrites the contents from the headings first.
@@ -98,37 +100,75 @@ if m and "--write-toc" in sys.argv[1:] and got != want:
 result(m is not None and got == want, "%s: the contents list every ## and ### heading in order" % ARCH,
        "" if m is None else "\n".join(l for l in set(want.splitlines()) ^ set(got.splitlines())))
 
-# 4. identifiers the text names
-srcdirs = ["bpf", "cni", "user", "tests", "bench", "examples", "scripts", "web", "Makefile"]
-def words_of_tree(paths):
-    # git grep where the tree is a checkout, else a walk (a tarball of the tree)
-    r = subprocess.run(["git", "grep", "-h", "-I", "-o", r"[A-Za-z_][A-Za-z0-9_]*", "--"] + paths,
+# 4. identifiers the documents name, resolved against definitions
+# A name counts when something defines it: a ctags definition (function,
+# prototype, macro, variable or map, struct, member, enumerator, typedef, a
+# shell or python function) in the tree or in libbpf's and the kernel UAPI's
+# headers, a shell variable assigned, or a word the code spells inside a
+# string literal (metric names, JSON keys, sysctls). Comments are not
+# definitions: a name only a comment still carries is stale.
+srcdirs = [d for d in ["bpf", "cni", "user", "tests", "bench", "examples", "scripts"] if os.path.isdir(d)]
+SYSHDR = ["/usr/include/bpf/bpf_helper_defs.h", "/usr/include/bpf/bpf.h", "/usr/include/bpf/libbpf.h",
+          "/usr/include/linux/bpf.h"]
+
+
+def ctags_names(paths):
+    r = subprocess.run(["ctags", "-R", "-x", "--_xformat=%N", "--langmap=C:+.h", "--kinds-C=+px",
+                        "-D", "SEC(x)=", "-D", "__uint(a,b)=int a", "-D", "__type(a,b)=int a"] + paths,
                        capture_output=True, text=True)
-    if r.returncode == 0:
-        return set(r.stdout.split())
-    out = set()
-    for top in paths:
-        for d, _, files in os.walk(top) if os.path.isdir(top) else [("", None, [top])]:
-            for f in files:
-                try:
-                    out.update(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", open(os.path.join(d, f), errors="ignore").read()))
-                except OSError:
-                    pass
-    return out
+    if r.returncode:
+        sys.exit("docs check: ctags failed (scripts/install-deps.sh installs universal-ctags): " + r.stderr)
+    return set(r.stdout.split())
 
 
-known = words_of_tree([d for d in srcdirs if os.path.exists(d)])
-names = set()
-for tick in re.findall(r"`([^`\n]+)`", text):
-    for w in re.findall(r"(?<![\w./-])([a-z][a-z0-9]*_[a-z0-9_]*[a-z0-9])(?:\(\))?(?![\w./-])", tick):
-        names.add(w)
-# names the text takes from the kernel or iproute2, not from this tree
+def files_of_tree(paths):
+    r = subprocess.run(["git", "ls-files", "--"] + paths, capture_output=True, text=True)
+    if r.returncode == 0 and r.stdout:
+        return r.stdout.split()
+    return [os.path.join(d, f) for top in paths for d, _, fs in os.walk(top) for f in fs]
+
+
+def spelled_in_code(paths):
+    words = set()
+    for f in files_of_tree(paths):
+        if os.path.basename(f) == "Makefile":  # the settings make reads
+            words.update(re.findall(r"\$\(([A-Za-z_]\w*)\)", open(f, errors="ignore").read()))
+        m = re.search(r"\.(c|h|go|py|sh)$", f)
+        if not m:
+            continue
+        try:
+            body = open(f, errors="ignore").read()
+        except OSError:
+            continue
+        if m.group(1) in ("c", "h", "go"):
+            body = re.sub(r"/\*.*?\*/|//[^\n]*", "", body, flags=re.S)
+        else:
+            body = re.sub(r"(?m)^\s*#.*$", "", body)
+            words.update(re.findall(r"(?m)^\s*(?:local |export |readonly )?([A-Za-z_]\w*)=", body))
+            words.update(re.findall(r"\$\{([A-Za-z_]\w*)[:}-]", body))  # settings read from the environment
+        for dq, sq in re.findall(r'"((?:[^"\\\n]|\\.)*)"|\'([^\'\n]*)\'', body):
+            words.update(re.findall(r"[A-Za-z_]\w*", dq or sq))
+    return words
+
+
+known = ctags_names(srcdirs + ["Makefile"]) | ctags_names([h for h in SYSHDR if os.path.exists(h)]) | spelled_in_code(srcdirs + ["Makefile"])
+# names the text takes from the kernel, iproute2 or a peer, not from this tree
 outside = {"addr_gen_mode", "ndisc_send_ns", "do_xdp_generic", "skb_copy_bits", "tcx_run", "tc_run",
-           "ip_summed", "csum_not_inet", "net_dev_start_xmit", "netif_rx_entry"}
-names |= set(re.findall(r"\bXCNI_[A-Z0-9_]*[A-Z0-9]\b", text))  # the project's constants too
-missing = sorted(n for n in names if n not in known and n not in outside)
-result(not missing, "%s: every backticked C-style name exists in the sources (%d names)" % (ARCH, len(names)),
-       "\n".join(missing))
+           "ip_summed", "csum_not_inet", "net_dev_start_xmit", "netif_rx_entry", "sock_addr", "pid_max",
+           "fwd_status"}
+docs = sorted(os.path.join(d, f) for d in ("docs", "docs/decisions") if os.path.isdir(d)
+              for f in os.listdir(d) if f.endswith(".md"))
+missing, count = [], 0
+for path in docs:
+    body = open(path, encoding="utf-8").read()
+    names = set()
+    for tick in re.findall(r"`([^`\n]+)`", body):
+        names.update(re.findall(r"(?<![\w./-])([a-z][a-z0-9]*_[a-z0-9_]*[a-z0-9])(?:\(\))?(?![\w./*-])", tick))
+    names |= set(re.findall(r"\bXCNI_[A-Z0-9_]*[A-Z0-9]\b", body))  # the project's constants too
+    count += len(names)
+    missing += ["%s: %s" % (path, n) for n in sorted(names) if n not in known and n not in outside]
+result(not missing, "docs/*.md: every backticked C-style name and XCNI_ constant resolves to a definition (%d names)"
+       % count, "\n".join(missing))
 
 
 # 5. README paragraphs
