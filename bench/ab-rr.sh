@@ -6,7 +6,7 @@
 # same two-node setup twice, each side's agents, plugin and BPF objects from
 # its own tree; rounds interleaved, the order alternating. Prints per metric
 # base and head medians, head/base, and the rounds' paired ratios. See
-# bench/README.md ("RR and connection rate, before and after the re-cut").
+# bench/README.md ("A/B tools").
 # Must run as root, after `make all` in both trees.
 #
 #   bash bench/ab-rr.sh [-r ROUNDS] [-n N] [-w WARMUP] [-c SECONDS] [-k] [-p "LOW HIGH"] [-U] BASE HEAD

@@ -8,8 +8,7 @@
 # both, then runs bench/dispatch_verify.c against each (verifier figures and
 # load time, the two interleaved VRUNS times) and bench/pkt-bench.sh with this
 # tree as base and the scratch tree as head (per-packet cost, interleaved in
-# one hold of the test lock). See bench/README.md ("from_overlay's dispatch:
-# enum against tail calls"). As root, in this tree:
+# one hold of the test lock). See docs/decisions/overlay-dispatch-enum.md. As root, in this tree:
 #
 #   bash bench/dispatch-ab.sh [RUNS] [ROUNDS] [VRUNS]
 #

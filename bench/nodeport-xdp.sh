@@ -6,8 +6,8 @@
 # latency and new connections/s, from a network namespace on the lab's
 # underlay bridge to node n1's NodePorts, one backend on n1 (local) and one
 # on n2 (remote). Setups side by side, rounds interleaved (the order turns
-# every round), one lab per setup and round. See bench/README.md ("NodePort
-# from outside"). Must run as root, after `make`; takes /tmp/xcni-test.lock
+# every round), one lab per setup and round. See bench/README.md
+# ("nodeport-xdp"). Must run as root, after `make`; takes /tmp/xcni-test.lock
 # itself for the whole run (don't wrap it in flock).
 #
 #   bash bench/nodeport-xdp.sh [-r ROUNDS] [-t SECONDS] [-n RR] [-c SECONDS]

@@ -7,7 +7,7 @@
 # interleaved (base then head, then head then base, ...), all under one hold
 # of the test lock. Prints per row the base and head medians, head/base,
 # and the median and range of the ratios of the runs paired in order.
-# See bench/README.md ("pkt_bench"). As root:
+# See bench/README.md ("A/B tools"). As root:
 #
 #   bash bench/pkt-bench.sh BASE_TREE HEAD_TREE [RUNS] [ROUNDS]
 #

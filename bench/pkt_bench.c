@@ -102,7 +102,7 @@
  * bench/pkt-bench.sh when the other side has none): both sides must run the
  * same rows, as an XDP test run with repeat > 1 leaves the next ~1,000 tc
  * packets measured up to 1.9x slower (the to_pod row after it: 287 against
- * 152 ns per packet, bench/README.md "One flow"). */
+ * 152 ns per packet, docs/decisions/flow-on-stack.md). */
 #if defined(XCNI_HAS_NPACCEL) && !defined(PKT_BENCH_NO_XDP)
 #include "xdp_underlay.skel.h"
 #define NP_XDP 1

@@ -463,7 +463,7 @@ out:
  * holding both families' copies is 424 bytes (the two copies' locals share
  * it, the compiler's spill slots do not shrink), and with IPv6's deepest
  * callee (to_remote_node_frame6, lb6_translate_call: 144) the chain is 576
- * of the verifier's 512 (bench/README.md, "One flow: from_pod as one body").
+ * of the verifier's 512 (docs/decisions/from-pod-frames.md).
  * IPv6's first, as from_pod6 was: the object's order, the JIT's placement.
  */
 __attribute__((noinline)) int from_pod_frame6(struct __sk_buff *skb)

@@ -644,7 +644,7 @@ struct xcni_prefilter_val {
 
 /*
  * prefilter6: the IPv6 deny list, same value. No hashes in front: the trie
- * is walked for every IPv6 packet (bench/README.md, "prefilter": the figure
+ * is walked for every IPv6 packet (docs/decisions/prefilter-lookup.md: the figure
  * that says it is cheap enough).
  */
 struct xcni_prefilter6_key {

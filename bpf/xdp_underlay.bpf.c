@@ -27,8 +27,8 @@
  * (or, --node-port-mode dsr, given the DSR option), encapsulated and sent
  * back out here (XDP_TX), over the IPv4 underlay or, for IPv6 to a node
  * behind it, the IPv6 one; the rest goes on to tc untouched. A global function of this program rather than a tail call: no
- * program array to keep in step, and its frame is its own (bench/README.md,
- * "XDP NodePort", for the cost of a miss).
+ * program array to keep in step, and its frame is its own (docs/decisions/xdp-nodeport-fast-path.md,
+ * for the cost of a miss).
  *
  * With xcnid --overlay-decap xdp (native mode only), Geneve from a node of
  * the cluster is decapsulated here first (lib/decap_xdp.h), a record of

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * Geneve decapsulated at XDP (xcnid --overlay-decap xdp; issue 42,
- * bench/README.md "Geneve decapsulated at XDP"). With native XDP the driver
+ * docs/decisions/xdp-decap-gro.md). With native XDP the driver
  * hands what the program passes to GRO (napi_gro_receive): a frame whose
  * outer headers are gone here gives GRO the inner flow, which it merges
  * into 64 KB packets as a kernel tunnel socket's GRO handler would. At tc,

@@ -12,8 +12,7 @@
  * On the stack, in the packet's struct pkt / struct pkt6, not in a per-CPU
  * scratch map: the IPv4 view holds packet pointers, which a map value cannot,
  * a map value's bytes are unknown to the verifier where a stack slot keeps
- * what the parser stored, and a lookup a packet costs (bench/README.md,
- * "One flow").
+ * what the parser stored, and a lookup a packet costs (docs/decisions/flow-on-stack.md).
  *
  * struct pkt and struct pkt6 (the parsers' views, here so that what reads
  * them, frag.h, needs no parse.h) hold its fields unnamed (FLOW_VIEW: the
@@ -38,7 +37,7 @@
  * 40-byte key (struct pkt6); struct flow is the two's common type, and what
  * is written once reads tuple.v4 only under XCNI_AF_INET. So an IPv4 frame does
  * not carry the room of an IPv6 key: from_pod_frame4's frame and its callees' sit
- * at the verifier's 512 bytes (bench/README.md, "One flow").
+ * at the verifier's 512 bytes (docs/decisions/flow-on-stack.md).
  */
 #define FLOW_FIELDS                                                                           \
 	__u8 tcp_flags; /* TCP_FLAG_* bits of byte 13; SCTP (IPv4): its first chunk's meaning */ \

@@ -147,7 +147,7 @@ static __always_inline int outside_source_ok(int fam, const struct xcni_ipcache_
 {
 	/* Not outside_source_ok_ipc(fam, outside_ipc_refused(sipc), saddr):
 	 * so written, the tests' order changed and from_overlay_decap6's code
-	 * with it (bench/README.md, lbcut42). */
+	 * with it (docs/decisions/service-lookups-once.md). */
 	if (martian(fam, saddr))
 		return 0;
 	if (outside_ipc_refused(sipc))

@@ -49,11 +49,11 @@
  * A frontend whose every backend is on this node (XCNI_SVC_F_LOCAL_BE, set
  * by xcnid) goes on to tc right after its lookup: nothing is chosen or
  * written, so such a packet pays the fast path's parse and one lookup, not
- * the choice tc makes again (bench/README.md, "local backends"). A pick on
+ * the choice tc makes again (docs/decisions/xdp-nodeport-fast-path.md). A pick on
  * this node among backends on several nodes goes on to tc after the choice.
  *
- * A backend on this node goes on to tc (measured, bench/README.md "XDP
- * NodePort"): XDP_REDIRECT into the pod's host veth bypasses tc on that
+ * A backend on this node goes on to tc (measured:
+ * docs/decisions/xdp-nodeport-fast-path.md): XDP_REDIRECT into the pod's host veth bypasses tc on that
  * veth and the redirect_peer the tc path uses, so the pod's ingress policy
  * (policy.h's track_and_judge, the policy revision, the verdict events)
  * would have to be judged here too, a second copy of the policy path at a

@@ -11,7 +11,7 @@
  * hooks: xdp_underlay at XDP, and from_overlay's entry at tc where the
  * node runs the prefilter there (--xdp-mode tc: rodata tc_prefilter), as on
  * a veth underlay, where XDP costs a copy of every GSO packet (generic) or
- * the peer's segmentation (native); see bench/README.md, "overlay".
+ * the peer's segmentation (native); see docs/decisions/prefilter-at-tc.md.
  */
 #ifndef XCNI_PREFILTER_H
 #define XCNI_PREFILTER_H

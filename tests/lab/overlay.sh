@@ -390,7 +390,7 @@ remember_pids
 check "  ... lab down" lab down
 check "  ... leaves nothing behind" test -z "$(leftovers)"
 
-# ---- XDP tc: the prefilter in from_overlay, no XDP (a veth underlay: bench/README.md "overlay") ----
+# ---- XDP tc: the prefilter in from_overlay, no XDP (a veth underlay: docs/decisions/prefilter-at-tc.md) ----
 out=$(XCNI_LAB_XDP=tc lab up --nodes 2 2>&1); RC=$?
 echo "$out" | sed 's/^/# /'
 remember_pids

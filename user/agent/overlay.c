@@ -371,7 +371,7 @@ static int xdp_one(const struct overlay *ov, const char *path, int fd, __u32 fla
  * only when the peer runs a native XDP program itself (veth_xdp_flush
  * schedules the peer's NAPI for it; GRO alone gives the peer the ring but
  * not the flush): with none, the fast path's frames are counted sent and sit
- * there (bench/README.md, "the veth's peer"). The peer may sit in another
+ * there (docs/decisions/veth-peer-xdp.md). The peer may sit in another
  * netns (the host's end of a kind node's eth0, the lab's switch): asked for
  * through IFLA_TARGET_NETNSID. 1 with what[] naming the peer when it cannot,
  * 0 when it can (or the device is no veth), -errno when it cannot be told.

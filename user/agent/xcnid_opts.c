@@ -189,7 +189,7 @@ static void usage(FILE *f)
 		"                     (xcni_hook_foreign_first), never fought over\n"
 		"  --map-max MAP=N[,MAP=N]...  size map MAP for N entries instead of its default\n"
 		"                     (e.g. xcni_ipcache=524288; repeatable, the last for a map\n"
-		"                     wins; see bench/README.md for what each holds); a pinned\n"
+		"                     wins; docs/decisions/map-sizes.md: what each holds); a pinned\n"
 		"                     map of another size is refused\n"
 		"  --once             load and pin, then exit (the data plane keeps running)\n"
 		"  --uninstall        remove what xcnid made on this node (pins, tc filters and\n"

@@ -57,7 +57,7 @@ struct opts {
 #define XCNID_NS_SHARE_DEFAULT 50
 
 /* What --sync-delay is without the flag: none. At 100 events/s against 100k
- * pods 10 ms halves the syncs but not the CPU (bench/README.md, scale): the
+ * pods 10 ms halves the syncs but not the CPU (docs/decisions/sync-delay-default.md): the
  * cost is per event, so the latency it adds buys nothing by default. */
 #define XCNID_SYNC_DELAY_DEFAULT 0
 

@@ -223,8 +223,8 @@ out:
  * peer's NAPI to take it only when the peer has a native XDP program
  * (veth_xdp_flush): with none, the frame is counted sent (ul0's
  * rx_queue_0_xdp_tx) and sits in the ring until something else polls it,
- * the lab's fast path delivered nothing (measured: bench/README.md, the
- * veth's peer). GRO on the peer enables the ring but not that flush. The
+ * the lab's fast path delivered nothing (measured:
+ * docs/decisions/veth-peer-xdp.md). GRO on the peer enables the ring but not that flush. The
  * program is two instructions, loaded here rather than from an object, and
  * declares fragments (BPF_F_XDP_HAS_FRAGS) so the veth keeps the node's
  * GSO; it goes with xcl-ul. 0 or -errno (said).
