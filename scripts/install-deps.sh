@@ -28,7 +28,7 @@ PKGS=(
 	dnsmasq-base conntrack
 	# the service map's browser test (lab-ui): headless Chromium driven over CDP
 	chromium python3-websocket
-	# bench/hygiene40.py: the C function scanner (function lengths, call graph)
+	# tests/structure/tree_shape.py and tests/docs/check.py: the C definitions scanner (function lengths, call graph)
 	universal-ctags
 )
 BACKPORTS=(libbpf-dev libbpf1 bpftool linux-libc-dev)

@@ -50,8 +50,8 @@ suites=(
 	# every map under bpf/, suites and check texts that exist, a test in every row.
 	"docs-security:python3 tests/docs/security_check.py"
 	# Issue 40's acceptance lines outside the hook bodies (twins, include
-	# cycles, exports, call circles, function lengths ...): bench/hygiene40.py.
-	"hygiene40:python3 bench/hygiene40.py --fast --tap"
+	# cycles, exports, call circles, function lengths ...): tests/structure/tree_shape.py.
+	"tree-shape:python3 tests/structure/tree_shape.py --fast --tap"
 	"bpf-packets:$BUILD/tests/test_bpf"
 	# Every program loaded with each family's settings and attached in each mode:
 	# tc clsact and TCX, XDP native and generic (issue 40; tests/attach).

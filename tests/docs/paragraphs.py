@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
 """A Markdown file's paragraphs and their words: one reader for the
-documents' check (tests/docs/check.py) and bench/hygiene40.py's readme item."""
+documents' check (tests/docs/check.py) and tests/structure/tree_shape.py's readme item."""
 import re
 
 

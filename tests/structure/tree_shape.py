@@ -1,22 +1,25 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
-"""hygiene40.py: issue 40's acceptance lines outside the BPF hook bodies, measured.
+"""tree_shape.py: the tree's shape against issue 40's bounds (twin functions,
+include cycles, headers that compile alone, BPF flags, export prefixes, call
+circles, function lengths, README paragraphs, helpers against the minimum
+kernel), measured outside the BPF hook bodies.
 
 One line per item: "ok" or "FAIL", the item, the figure and the issue's
 bound; what the figure counts (names, places) under it, indented. Runs from
 any tree (make all there first; it builds build/libxcni.a if missing):
 
-    python3 bench/hygiene40.py [-v] [--fast]
+    python3 tests/structure/tree_shape.py [-v] [--fast]
 
 -v lists every place behind a figure (else at most 12 a line). --tap
 prints "ok - item: ..." / "not ok - item: ..." and "N passed, N failed", as
-tests/run.sh counts a suite (suite hygiene40 runs --fast --tap).
+tests/run.sh counts a suite (suite tree-shape runs --fast --tap).
 ---fast leaves out the slow items (duplicates over bpf/: ~20 s; the BPF
 programs compiled with their flags, and min-kernel which reads them: ~25 s).
 Exit 1 when an item does not hold its bound.
 
 Items (the issue's words in quotes):
-  twins       bench/twins.py's twin pairs besides frames: "<= 15"
+  twins       tests/structure/twin_functions.py's twin pairs besides frames: "<= 15"
   inc-cycles  #include cycles among bpf/*.c, bpf/*.h, bpf/lib/*.h: 0
   inc-order   bpf/ headers that do not compile alone (each one the first
               include of an empty unit: an "include-order contract"): 0
@@ -60,7 +63,7 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 os.chdir(ROOT)
 VERBOSE = "-v" in sys.argv
 FAST = "--fast" in sys.argv
@@ -124,7 +127,7 @@ def ctags_functions(paths):
     r = run(["ctags", "-x", "--c-kinds=f", "--fields=+fe", "--_xformat=%N %F %n %e %{file}",
              "--languages=C", "--langmap=C:.c.h", "-R"] + paths)
     if r.returncode:
-        sys.exit("hygiene40: ctags (Debian's universal-ctags) failed: " + r.stderr)
+        sys.exit("tree_shape: ctags (Debian's universal-ctags) failed: " + r.stderr)
     out = []
     for line in r.stdout.splitlines():
         name, f, a, b, scope = line.split()
@@ -134,13 +137,13 @@ def ctags_functions(paths):
 
 # ---- BPF ------------------------------------------------------------------
 def twins():
-    r = run([sys.executable, "bench/twins.py"])
+    r = run([sys.executable, "tests/structure/twin_functions.py"])
     last = [l for l in r.stdout.splitlines() if l.strip()][-1] if r.stdout.strip() else ""
     # frames (a family handed as a constant to one body, for the verifier's
     # per-family stack) hold no algorithm: the bound is on the other pairs
     m = re.search(r"twin pairs (\d+) \((\d+) of frames, (\d+) others\)", last)
     n = int(m.group(3)) if m else -1
-    r = run([sys.executable, "bench/twins.py", "-v"])
+    r = run([sys.executable, "tests/structure/twin_functions.py", "-v"])
     pairs = [l.strip() for l in r.stdout.splitlines()[:-1] if l.strip()]
     say(0 <= n <= 15, "twins", "%d twin pairs besides frames; %s" % (n, last.strip()), "<= 15", pairs)
 
@@ -222,7 +225,7 @@ def inc_order():
     say(not bad, "inc-order", "%d bpf/ headers that do not compile alone" % len(bad), "0", bad)
 
 
-OBJDIR = Path("/tmp/hygiene40-%d" % os.getpid())
+OBJDIR = Path("/tmp/tree-shape-%d" % os.getpid())
 
 
 def bpf_flags():

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
-"""twins.py: the IPv4/IPv6 twin functions of bpf/ (issue 40's measure).
+"""twin_functions.py: the IPv4/IPv6 twin functions of bpf/ (issue 40's measure).
 
 A function is a definition at column 0 in bpf/*.c or bpf/lib/*.h (its body
 up to the first "}" at column 0); its lines are that span. Twins: two
@@ -21,7 +21,7 @@ Prints the pairs (frames marked), then one summary line: functions, their
 lines, twin pairs, of which frame pairs, the other pairs, and the twins'
 lines and share.
 
-    python3 bench/twins.py [BPF_DIR] [-v]
+    python3 tests/structure/twin_functions.py [BPF_DIR] [-v]
 """
 import re
 import sys
