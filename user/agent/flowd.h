@@ -78,6 +78,7 @@ struct flowd {
 	bool ipfix_all; /* --ipfix-all-nodes */
 	uint64_t ipfix_active_ns, ipfix_idle_ns;
 	uint64_t ipfix_skipped; /* records another node exports (ipfix_ours) */
+	uint64_t ipfix_evicted_lost; /* evicted records a TCP collector could not take */
 	struct evfan *fan; /* monitor's subscribers to the ring this reads */
 	struct http *tls; /* --flows-listen: the same queries over HTTPS, clients with certificates */
 	char *pem[3]; /* its tls.crt, tls.key, ca.crt, kept while it runs */

@@ -165,17 +165,30 @@ static const struct flow_peer *peer_of(struct flowd *d, uint8_t family, const ui
 	return &s->p;
 }
 
-/* The record of a tuple, made and named if new. NULL: out of memory. */
-static struct flow_rec *rec_of(struct flowd *d, const struct flow_key *k)
+/*
+ * The record of a tuple, made and named if new. NULL: out of memory. A new
+ * one's room is charged to its flow's namespace (flows_owner_of), or, for
+ * the drop of a packet whose source was forged (spoofed), to no namespace
+ * that source names: a pod forging another namespace's addresses must not
+ * push that namespace's records out.
+ */
+static struct flow_rec *rec_of(struct flowd *d, const struct flow_key *k, bool spoofed)
 {
+	struct flow_rec *r = flows_find(d->fl, k);
+	struct flow_peer src = {};
+	const struct flow_peer *dst;
 	bool created;
-	struct flow_rec *r = flows_get(d->fl, k, &created);
 
-	if (r && created) {
-		const struct flow_peer *src = peer_of(d, k->family, k->saddr);
-
-		flows_set_ends(d->fl, r, src, peer_of(d, k->family, k->daddr));
-	}
+	if (r)
+		return r;
+	/* The source's own copy: naming the destination may take its cache slot. */
+	flows_peer_copy(d->fl, &src, peer_of(d, k->family, k->saddr));
+	dst = peer_of(d, k->family, k->daddr);
+	r = flows_get_owned(d->fl, k, spoofed ? FLOWS_OWNER_SPOOFED : flows_owner_of(&src, dst),
+			    &created);
+	if (r && created)
+		flows_set_ends(d->fl, r, &src, dst);
+	flows_peer_put(d->fl, &src);
 	return r;
 }
 
@@ -217,7 +230,7 @@ static void ct_entry(struct flowd *d, const struct flow_key *k, const void *ck,
 	/* The Service's entry (keyed by the frontend): the flow's own entry counts it. */
 	if (e->flags & XCNI_CT_F_SVC)
 		return;
-	r = rec_of(d, k);
+	r = rec_of(d, k, false);
 	if (!r)
 		return;
 	set_service(d, r, e->rev_nat);
@@ -460,7 +473,10 @@ static int on_event(void *arg, void *data, size_t len)
 	k.proto = ev->proto;
 	k.sport = ntohs(ev->sport);
 	k.dport = ntohs(ev->dport);
-	r = rec_of(d, &k);
+	r = rec_of(d, &k, ev->type == XCNI_EV_DROP &&
+				  (ev->reason == XCNI_DROP_SPOOF_IP || ev->reason == XCNI_DROP_SPOOF_MAC ||
+				   ev->reason == XCNI_DROP_INNER_SPOOF ||
+				   ev->reason == XCNI_DROP_OUTSIDE_SPOOF));
 	if (!r)
 		return 0;
 	set_service(d, r, ev->rev_nat);
@@ -636,23 +652,24 @@ static uint8_t ipfix_due(const struct flowd *d, const struct flow_rec *r, uint64
 }
 
 /* A record goes when the collector can take it; until then it stays pending
- * (exported_seq behind), and goes on a later tick. */
-static void ipfix_rec(struct flowd *d, struct flow_rec *r, uint8_t why, uint64_t now)
+ * (exported_seq behind), and goes on a later tick. false: not taken. */
+static bool ipfix_rec(struct flowd *d, struct flow_rec *r, uint8_t why, uint64_t now)
 {
 	struct flow_render_ctx rc;
 
 	if (!ipfix_ours(d, r)) {
 		r->exported_seq = r->seq; /* the other node's to export */
 		d->ipfix_skipped++;
-		return;
+		return true;
 	}
 	flowd_render_ctx(d, &rc, NULL, 0);
-	if (ipfix_add(d->ipx, r, &rc, why)) {
-		r->exported_seq = r->seq;
-		r->ipfix_ns = now ? now : 1;
-		memcpy(r->ipfix_pkts, r->pkts, sizeof(r->pkts));
-		memcpy(r->ipfix_bytes, r->bytes, sizeof(r->bytes));
-	}
+	if (!ipfix_add(d->ipx, r, &rc, why))
+		return false;
+	r->exported_seq = r->seq;
+	r->ipfix_ns = now ? now : 1;
+	memcpy(r->ipfix_pkts, r->pkts, sizeof(r->pkts));
+	memcpy(r->ipfix_bytes, r->bytes, sizeof(r->bytes));
+	return true;
 }
 
 static void on_evict(void *arg, const struct flow_rec *r)
@@ -662,10 +679,13 @@ static void on_evict(void *arg, const struct flow_rec *r)
 	/* Leaving the window with changes the log has not had: it gets them now. */
 	if (d->log_path[0] && r->seq > r->logged_seq)
 		log_rec(d, r);
-	/* The same for the collector (sent with the rest of this tick's); one it
-	 * cannot take now is lost. The window's lack of room ended it. */
-	if (d->ipx && r->seq > r->exported_seq)
-		ipfix_rec(d, (struct flow_rec *)r, IPFIX_END_LACK_OF_RESOURCES, xcni_mono_ns());
+	/* The same for the collector (sent with the rest of this tick's): its
+	 * record ends, flowEndReason lackOfResources. Over UDP it is always
+	 * taken; a TCP collector that cannot take it now (not connected, its
+	 * queue full) loses it, counted (ipfix_evicted_lost). */
+	if (d->ipx && r->seq > r->exported_seq &&
+	    !ipfix_rec(d, (struct flow_rec *)r, IPFIX_END_LACK_OF_RESOURCES, xcni_mono_ns()))
+		d->ipfix_evicted_lost++;
 }
 
 static void log_changed(struct flowd *d)
