@@ -110,6 +110,8 @@ suites=(
 	"lab-socklb:bash tests/lab/socklb.sh"
 	"lab-explain:bash tests/lab/explain.sh"
 	"lab-flows:bash tests/lab/flows.sh"
+	# One pod's short flows through a 64-record window: another namespace's record stays (issue 52 item 8).
+	"lab-flows-window:bash tests/lab/flowswin.sh"
 	"lab-flows-relay-3nodes:bash tests/lab/relay.sh"
 	"lab-status:bash tests/lab/status.sh"
 	"lab-monitor-flows:bash tests/lab/monflows.sh"
