@@ -14,7 +14,10 @@
 # quiet's record must stay in `xcnictl flows` while flood's oldest go (its
 # newest stay); each record pushed out is counted under flood
 # (xcni_flows_evicted_total{namespace="flood"}, the `xcnictl status` line)
-# and ends at the collector with flowEndReason 5 (lackOfResources).
+# and ends at the collector with flowEndReason 5 (lackOfResources). Then
+# xcnid again with a TCP collector that comes late: the ends of the records
+# a second flood pushes out wait for it (ipfix_evicted_waiting) and all go
+# when it comes.
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 
@@ -96,12 +99,12 @@ check "... its record is in xcnictl flows, ended (its entry expired)" \
 	until_rec 41000 "r['source']['namespace'] == 'quiet' and not r['active']"
 
 # The flood: FLOOD short flows (many times the window) in a few seconds.
-flood() {
+flood() { # flood FROM: FLOOD short flows from source port FROM on
 	local n
-	n=$(lab exec flood/f -- /usr/bin/python3 "$T/udp.py" "$S4" 20000 $FLOOD) || return 1
+	n=$(lab exec flood/f -- /usr/bin/python3 "$T/udp.py" "$S4" "$1" $FLOOD) || return 1
 	[ "$n" -gt $((FLOOD / 2)) ] || { echo "answered $n"; return 1; }
 }
-check "flood/f -> srv/s 8081/udp: $FLOOD short flows (one datagram each, ports 20000 on)" flood
+check "flood/f -> srv/s 8081/udp: $FLOOD short flows (one datagram each, ports 20000 on)" flood 20000
 trailer() { flows --last 1 -v 2>&1 >/dev/null | grep '"window"' | sed 's/^[^{]*//' | tail -1; }
 # walked: the window pushed out at least FLOOD - WINDOW (every flood flow walked).
 walked() {
@@ -172,6 +175,44 @@ sys.exit(0 if ok else 1)' "$T/ipfix.jsonl" "$F4" "$Q4" "$want" >"$T/ipfix.why" &
 	return 1
 }
 check "IPFIX: each flood record pushed out ended at the collector (flowEndReason 5), none of quiet's" ipfix_evicted
+
+# -- A TCP collector not there yet: each evicted record's end waits for it
+# (out of the window, at most 1024) and reaches it once it comes.
+XPID=$(lab get --json | jq_ "[n['xcnidPid'] for n in d['nodes'] if n['name'] == 'n1'][0]")
+mapfile -d '' ARGS <"/proc/$XPID/cmdline"
+check "n1's xcnid restarted with --ipfix tcp://$COLLECTOR:4740 (no collector there yet)" \
+	lab_agent_restart MINE n1 "$T/n1-tcp.log" "${ARGS[@]}" "--ipfix=tcp://$COLLECTOR:4740"
+check "flood/f -> srv/s 8081/udp: $FLOOD short flows more (ports 30000 on)" flood 30000
+tfield() { trailer | /usr/bin/python3 -c 'import json, sys; print(json.loads(sys.stdin.read()).get(sys.argv[1], -1))' "$1"; }
+waiting() {
+	local n
+	for _ in $(seq 50); do
+		n=$(tfield ipfix_evicted_waiting)
+		[ "$n" -ge $((FLOOD - WINDOW)) ] && return 0
+		sleep 0.2
+	done
+	echo "waiting: $n, lost: $(tfield ipfix_evicted_lost)"
+	return 1
+}
+check "the ends of at least $((FLOOD - WINDOW)) evicted records wait for the collector, none lost" \
+	eval 'waiting && [ "$(tfield ipfix_evicted_lost)" = 0 ]'
+WAITING=$(tfield ipfix_evicted_waiting)
+: >"$T/ipfix-tcp.jsonl"
+ip netns exec xcl-out /usr/bin/python3 "$(dirname "$0")/ipfix_collect.py" --tcp $COLLECTOR 4740 \
+	"$T/ipfix-tcp.jsonl" 2>"$T/ipfix-tcp.err" &
+MINE+=("$!")
+tcp_ends() {
+	local n
+	for _ in $(seq 100); do
+		n=$(/usr/bin/python3 -c 'import json, sys
+print(sum(1 for l in map(json.loads, open(sys.argv[1])) if l.get("flowEndReason") == 5 and l.get("sourceIPv4Address") == sys.argv[2]))' "$T/ipfix-tcp.jsonl" "$F4")
+		[ "$n" -ge "$WAITING" ] && [ "$(tfield ipfix_evicted_waiting)" = 0 ] && return 0
+		sleep 0.2
+	done
+	echo "$n at the collector, $(tfield ipfix_evicted_waiting) still waiting, $(tfield ipfix_evicted_lost) lost"
+	return 1
+}
+check "the TCP collector came: all $WAITING ends reached it (flowEndReason 5), none waits" tcp_ends
 
 stop_mine
 lab_down_checked

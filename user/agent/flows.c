@@ -681,11 +681,40 @@ static void on_evict(void *arg, const struct flow_rec *r)
 		log_rec(d, r);
 	/* The same for the collector (sent with the rest of this tick's): its
 	 * record ends, flowEndReason lackOfResources. Over UDP it is always
-	 * taken; a TCP collector that cannot take it now (not connected, its
-	 * queue full) loses it, counted (ipfix_evicted_lost). */
+	 * taken; one a TCP collector cannot take now (not connected, its queue
+	 * full) is kept out of the window until it can (ipfix_ends), the
+	 * oldest of FLOWD_IPFIX_ENDS_MAX lost (counted) for a new one. */
 	if (d->ipx && r->seq > r->exported_seq &&
-	    !ipfix_rec(d, (struct flow_rec *)r, IPFIX_END_LACK_OF_RESOURCES, xcni_mono_ns()))
-		d->ipfix_evicted_lost++;
+	    !ipfix_rec(d, (struct flow_rec *)r, IPFIX_END_LACK_OF_RESOURCES, xcni_mono_ns())) {
+		if (d->nends == FLOWD_IPFIX_ENDS_MAX) {
+			flows_release(d->fl, d->ends[d->ends_head]);
+			d->ends_head = (d->ends_head + 1) % FLOWD_IPFIX_ENDS_MAX;
+			d->nends--;
+			d->ipfix_evicted_lost++;
+		}
+		flows_keep((struct flow_rec *)r);
+		d->ends[(d->ends_head + d->nends++) % FLOWD_IPFIX_ENDS_MAX] = (struct flow_rec *)r;
+	}
+}
+
+/* The kept ends (on_evict), oldest first, while the collector takes them;
+ * final: the last try, what it does not take is lost (counted). */
+static void ipfix_ends(struct flowd *d, bool final)
+{
+	uint64_t now = xcni_mono_ns();
+
+	while (d->nends) {
+		struct flow_rec *r = d->ends[d->ends_head];
+
+		if (!ipfix_rec(d, r, IPFIX_END_LACK_OF_RESOURCES, now)) {
+			if (!final)
+				return;
+			d->ipfix_evicted_lost++;
+		}
+		flows_release(d->fl, r);
+		d->ends_head = (d->ends_head + 1) % FLOWD_IPFIX_ENDS_MAX;
+		d->nends--;
+	}
 }
 
 static void log_changed(struct flowd *d)
@@ -701,6 +730,8 @@ static void ipfix_export(struct flowd *d, bool final)
 {
 	uint64_t now = xcni_mono_ns();
 
+	/* What left the window first: it ended before what is still in it. */
+	ipfix_ends(d, final);
 	for (struct flow_rec *r = flows_head(d->fl); r; r = r->next) {
 		uint8_t why = ipfix_due(d, r, now);
 
@@ -817,6 +848,11 @@ void flowd_free(struct flowd *d)
 	ipfix_free(d->ipx);
 	evfan_free(d->fan);
 	flows_fbuf_free(&d->line);
+	/* Kept ends no export took (the collector never came): counted lost. */
+	for (; d->nends; d->nends--, d->ends_head = (d->ends_head + 1) % FLOWD_IPFIX_ENDS_MAX) {
+		flows_release(d->fl, d->ends[d->ends_head]);
+		d->ipfix_evicted_lost++;
+	}
 	for (size_t i = 0; d->fl && i < PEER_CACHE; i++)
 		flows_peer_put(d->fl, &d->peers[i].p);
 	flows_free(d->fl);

@@ -687,9 +687,22 @@ static void rec_remove(struct flows *f, struct flow_rec *r)
 		}
 	list_unlink(f, r);
 	owner_unlink(f, r);
+	f->n--;
+	if (!r->kept) {
+		rec_strs_put(f, r);
+		free(r);
+	}
+}
+
+void flows_keep(struct flow_rec *r)
+{
+	r->kept = 1;
+}
+
+void flows_release(struct flows *f, struct flow_rec *r)
+{
 	rec_strs_put(f, r);
 	free(r);
-	f->n--;
 }
 
 struct flow_rec *flows_get_owned(struct flows *f, const struct flow_key *key, const char *owner,

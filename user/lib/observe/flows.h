@@ -148,6 +148,7 @@ struct flow_rec {
 	struct flow_owner *owner;
 	struct flow_rec *oprev, *onext;
 	uint8_t owner_fixed;
+	uint8_t kept; /* flows_keep: its evictor holds it past the window */
 };
 
 struct flows_stats {
@@ -232,6 +233,14 @@ struct flow_rec *flows_get_owned(struct flows *f, const struct flow_key *key, co
 				 bool *created);
 void flows_on_evict(struct flows *f, void (*fn)(void *arg, const struct flow_rec *r),
 		    void *arg);
+/*
+ * Called by on_evict: r leaves the window (no longer found, counted, its
+ * room freed) but is not freed; the caller holds it, its strings with it,
+ * until flows_release (before flows_free): a record whose IPFIX end the
+ * collector cannot take yet waits for it.
+ */
+void flows_keep(struct flow_rec *r);
+void flows_release(struct flows *f, struct flow_rec *r);
 /* The window from its least recently changed record on (r->next to go on). */
 struct flow_rec *flows_head(struct flows *f);
 /* The record changed: it moves to the window's end and gets a new seq. */
