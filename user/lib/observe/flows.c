@@ -710,21 +710,25 @@ struct flow_rec *flows_get_owned(struct flows *f, const struct flow_key *key, co
 {
 	uint32_t h = key_hash(key);
 	struct flow_rec *r = find_h(f, key, h);
+	/* flows_get's: "" until flows_set_ends names the ends. */
 	struct flow_owner *o;
 	size_t b;
 
 	*created = false;
 	if (r)
 		return r;
+	o = owner_find(f, owner ? owner : "");
 	if (f->n >= f->window) {
 		/* The owner holding the most gives up room (the new record's own on
 		 * a tie: a flood pushes out its own records first), its record
 		 * changed longest ago: the one a reader misses least. */
-		struct flow_owner *v = f->heap[0], *mine = owner ? owner_find(f, owner) : NULL;
+		struct flow_owner *v = f->heap[0];
 		struct flow_rec *victim;
 
-		if (mine && mine->n && mine->n >= v->n)
-			v = mine;
+		if (owner && o && o->n && o->n >= v->n)
+			v = o;
+		if (v == o)
+			o = NULL; /* it may go with its last record: found again */
 		victim = v->head;
 		v->evicted++;
 		if (f->on_evict)
@@ -732,8 +736,8 @@ struct flow_rec *flows_get_owned(struct flows *f, const struct flow_key *key, co
 		rec_remove(f, victim);
 		f->st.evicted++;
 	}
-	/* flows_get's: "" until flows_set_ends names the ends. */
-	o = owner_get(f, owner ? owner : "");
+	if (!o)
+		o = owner_get(f, owner ? owner : "");
 	if (!o)
 		return NULL;
 	r = calloc(1, sizeof(*r));
