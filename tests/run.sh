@@ -115,6 +115,8 @@ suites=(
 	"lab-flows:bash tests/lab/flows.sh"
 	# make demo, then every command of the list it prints, as printed (issue 53).
 	"lab-demo:bash tests/lab/demo.sh"
+	# One pod's short flows through a 64-record window: another namespace's record stays (issue 52 item 8).
+	"lab-flows-window:bash tests/lab/flowswin.sh"
 	"lab-flows-relay-3nodes:bash tests/lab/relay.sh"
 	"lab-status:bash tests/lab/status.sh"
 	"lab-monitor-flows:bash tests/lab/monflows.sh"

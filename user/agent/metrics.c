@@ -496,6 +496,48 @@ static void render_isodrops(struct metrics *m, struct buf *b)
 		(unsigned long long)flows_isodrops_lost(m->flows));
 }
 
+/* Each owner's evictions (flows_owners_each's callback). */
+static void window_owner(void *arg, const char *ns, size_t records, uint64_t evicted)
+{
+	struct buf *b = arg;
+
+	(void)records;
+	if (!evicted)
+		return;
+	bprintf(b, "xcni_flows_evicted_total{namespace=\"");
+	blabel(b, ns);
+	bprintf(b, "\"} %llu\n", (unsigned long long)evicted);
+}
+
+/*
+ * The flows window (xcnid --flows-window), shared by namespaces: what it
+ * holds and, per namespace, the records it pushed out for room (a series
+ * only for a namespace that lost some).
+ */
+static void render_flows_window(struct metrics *m, struct buf *b)
+{
+	if (!m->flows)
+		return;
+	family(b, "xcni_flows_window_records", "gauge",
+	       "Flow records in xcnid's window (xcnid --flows-window bounds it).");
+	bprintf(b, "xcni_flows_window_records %zu\n", flows_count(m->flows));
+	family(b, "xcni_flows_window_owners", "gauge",
+	       "Namespaces holding records in the flows window: when it is full the one "
+	       "holding the most gives up its oldest (docs/decisions/flows-window-shares.md).");
+	bprintf(b, "xcni_flows_window_owners %zu\n", flows_owners(m->flows));
+	family(b, "xcni_flows_evicted_total", "counter",
+	       "Flow records pushed out of the full window, by the namespace they were charged "
+	       "to (the flow's source pod's, else its destination's; \"\": neither end a pod; "
+	       "\"(spoofed)\": drops of forged sources). Their flow log line and IPFIX end "
+	       "record (flowEndReason 5) went out as they left.");
+	flows_owners_each(m->flows, window_owner, b);
+	family(b, "xcni_flows_evicted_unlisted_total", "counter",
+	       "Evictions of namespaces no longer listed in xcni_flows_evicted_total (it keeps "
+	       "4096 namespaces with no record left at most).");
+	bprintf(b, "xcni_flows_evicted_unlisted_total %llu\n",
+		(unsigned long long)flows_stats(m->flows)->evicted_unlisted);
+}
+
 /* ---- the page --------------------------------------------------------- */
 
 struct mapstat {
@@ -861,6 +903,7 @@ static int render(struct metrics *m, struct buf *b)
 	if (sc.pol_maps == 2 && !sc.pol.allowed.err && !sc.pol.cells.err)
 		render_policy_flows(m, b, &sc.pol);
 	render_isodrops(m, b);
+	render_flows_window(m, b);
 	render_scan(m, b, &sc);
 	render_config(m, b);
 	if (m->hooks) {

@@ -741,6 +741,19 @@ static void print_flows_drops(json_t *n, json_t *a)
 	else
 		printf("Flows:       on (window %lld), flow log %lld lines (%lld errors), IPFIX off\n",
 		       jint(fl, "window"), jint(ft, "log_lines"), jint(ft, "log_errors"));
+	/* The window's shares: whose records it pushed out (the namespace holding the most). */
+	if (ft) {
+		json_t *most = json_object_get(ft, "evicted_most");
+
+		printf("Flows window: %lld of %lld records, %lld namespaces; %lld evicted", jint(ft, "flows"),
+		       jint(ft, "window"), jint(ft, "owners"), jint(ft, "evicted"));
+		if (most)
+			printf(", most from namespace \"%s\" (%lld)", jstr(most, "namespace"),
+			       jint(most, "evicted"));
+		if (jint(ft, "ipfix_evicted_lost"))
+			printf(", %lld never reached the IPFIX collector", jint(ft, "ipfix_evicted_lost"));
+		printf("\n");
+	}
 	printf("Drops (%llds): %lld", jint(dr, "window_s"), jint(dr, "packets"));
 	json_array_foreach(json_object_get(dr, "by_reason"), i, v)
 		printf("%s%lld %s %s", i ? ", " : ": ", jint(v, "packets"), jstr(v, "reason"),
