@@ -532,12 +532,19 @@ matrix "namespace label changed back" 80/TCP 'dns != "x" or (d == "x/a" and sns 
 # (from-ns-y) and leave y/b -> x/a alone, a policy change of another
 # namespace (y's deny-ingress, applied then removed) made between toggles
 # must take effect, and no agent may compile the whole cluster for it: a
-# Namespace's change is a delta (xcnid's generation line says "whole [a
-# Namespace changed]" for the whole compile that was every agent's CPU at a
-# tenant's command).
+# Namespace's change is a delta (xcnictl status's policy_whole_compiles stays;
+# it was a whole compile, every agent's CPU at a tenant's command).
 probe_is() { # WANT SRC DST: lab probe's answer is WANT (connected|blocked)
 	[ "$(lab probe "$2" "$3" 80/tcp --timeout-ms "$TIMEOUT" 2>/dev/null | tail -n 1)" = "$1" ]
 }
+whole_compiles() { # every node's policy_whole_compiles (xcnictl status), one line
+	local i
+	for i in $(seq "$NODES"); do
+		"$XCNICTL" --node "n$i" status --json 2>/dev/null |
+			jq_ "[n for n in (d['nodes'] if 'nodes' in d else [d])][0]['agent'].get('policy_whole_compiles', -1)"
+	done | tr '\n' ' '
+}
+WHOLE0=$(whole_compiles)
 for t in $(seq "${NETPOL_NS_TOGGLES:-2}"); do
 	sed -i 's/ns: z}/ns: y}/' "$T/nsz.yaml"
 	lab apply -f "$T/nsz.yaml" >/dev/null 2>&1 || not_ok "toggle $t: label namespace z ns=y"
@@ -556,8 +563,10 @@ for t in $(seq "${NETPOL_NS_TOGGLES:-2}"); do
 	check "  ... y/b reaches x/a" probe_is connected y/b x/a
 done
 [ -e "$T/deny-y-in.yaml" ] && [ $(( ${NETPOL_NS_TOGGLES:-2} % 2 )) = 1 ] && unpolicy deny-y-in
-ns_whole() { ! grep -h 'a Namespace changed' "$XCNI_LAB_DIR"/n*/xcnid.log | grep -m 3 .; }
-check "no agent compiled the whole cluster for a Namespace's label change (xcnid.log: no \"a Namespace changed\")" ns_whole
+WHOLE1=$(whole_compiles)
+diag "policy_whole_compiles per node before the toggles: $WHOLE0, after: $WHOLE1"
+check "no agent compiled the whole cluster for the label toggles (xcnictl status: policy_whole_compiles $WHOLE0-> $WHOLE1)" \
+	bash -c "[ '$WHOLE0' = '$WHOLE1' ] && [[ '$WHOLE0' != *-1* ]]"
 unpolicy from-ns-y
 
 allow_a from-y-b <<'EOF'

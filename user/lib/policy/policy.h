@@ -314,6 +314,8 @@ int pol_v6_build(const struct pol_incr *pi, const struct cluster *c, struct pol_
 void pol_v6_free(struct pol_v6 *v);
 /* Compiles that started from scratch (the first, and every fallback). */
 size_t pol_incr_resets(const struct pol_incr *pi);
+/* Why the last whole compile ran (pol_delta.why's static text); NULL: none yet. */
+const char *pol_incr_reset_why(const struct pol_incr *pi);
 
 /* The id NetworkPolicy ns/name gets: a hash in [1, 1 << 31), probed like identities. */
 uint32_t pol_policy_hash(const char *ns, const char *name);

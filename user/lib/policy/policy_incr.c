@@ -24,6 +24,11 @@ size_t pol_incr_resets(const struct pol_incr *pi)
 	return pi->resets;
 }
 
+const char *pol_incr_reset_why(const struct pol_incr *pi)
+{
+	return pi->reset_why;
+}
+
 struct pol_incr *pol_incr_new(void)
 {
 	return calloc(1, sizeof(struct pol_incr));
@@ -1547,6 +1552,7 @@ int pol_incr_update(struct pol_incr *pi, const struct cluster *c, const struct p
 	if (ret == 1) {
 		dl->nipc_put = dl->nipc_del = dl->nid_put = dl->nid_del = 0;
 		dl->npol_put = dl->npol_del = dl->npn_put = dl->npn_del = 0;
+		pi->reset_why = dl->why;
 		ret = incr_reset(pi, c, err);
 	} else if (!ret && whole) {
 		ret = incr_whole(pi);
