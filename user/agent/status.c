@@ -68,6 +68,11 @@ struct agent_status {
 	struct xcni_metric *vals;
 };
 
+/* The policy compiler's whole compiles (status_policy): one agent a process, and the
+ * metrics page renders without the status socket's state. */
+static size_t pol_whole;
+static const char *pol_whole_why;
+
 const char *agent_version(void)
 {
 	return XCNI_VERSION;
@@ -215,6 +220,9 @@ static json_t *answer(struct agent_status *s)
 	json_object_set_new(o, "syncs", json_integer((json_int_t)s->syncs));
 	json_object_set_new(o, "syncs_failed", json_integer((json_int_t)s->syncs_failed));
 	json_object_set_new(o, "last_sync_ok", json_boolean(s->last_sync_ok || !s->syncs));
+	json_object_set_new(o, "policy_whole_compiles", json_integer((json_int_t)pol_whole));
+	json_object_set_new(o, "policy_last_whole",
+			    pol_whole_why ? json_string(pol_whole_why) : json_null());
 
 	cl = s->backend && s->backend->ops->status ? s->backend->ops->status(s->backend) : NULL;
 	if (!cl)
@@ -374,6 +382,10 @@ int status_metrics_render(char **text, size_t *len)
 		   "xcni_build_info{version=\"%s\",commit=\"%s\",abi=\"%u\",libbpf=\"%u.%u\"} 1\n",
 		agent_version(), agent_commit(), XCNI_ABI_VERSION, libbpf_major_version(),
 		libbpf_minor_version());
+	fprintf(f, "# HELP xcni_policy_whole_compiles_total Whole compiles of the cluster's policy "
+		   "(every other change is a delta).\n"
+		   "# TYPE xcni_policy_whole_compiles_total counter\n"
+		   "xcni_policy_whole_compiles_total %zu\n", pol_whole);
 	fprintf(f, "# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.\n"
 		   "# TYPE process_cpu_seconds_total counter\n"
 		   "process_cpu_seconds_total %.2f\n", tck > 0 ? (double)(ut + st) / (double)tck : 0.0);
@@ -561,6 +573,13 @@ void status_set_attached(struct agent_status *s)
 	s->attached = true;
 	if (!s->cluster)
 		s->applied = true; /* no cluster state to wait for */
+}
+
+void status_policy(struct agent_status *s, size_t whole, const char *why)
+{
+	(void)s;
+	pol_whole = whole;
+	pol_whole_why = why;
 }
 
 void status_synced(struct agent_status *s, bool ok, uint64_t gen)

@@ -48,6 +48,9 @@ void status_set_flows(struct agent_status *s, bool on, size_t window, const char
 void status_set_attached(struct agent_status *s);
 /* A sync of cluster state into the maps: ok or not, its generation. */
 void status_synced(struct agent_status *s, bool ok, uint64_t gen);
+/* The policy compiler's whole compiles so far and why the last one ran (static
+ * text or NULL): xcnictl status's Cluster line, xcni_policy_whole_compiles_total. */
+void status_policy(struct agent_status *s, size_t whole, const char *why);
 
 /* The Prometheus lines xcni_build_info and process_* (malloc'd). 0 or -ENOMEM. */
 int status_metrics_render(char **text, size_t *len);

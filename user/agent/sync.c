@@ -864,6 +864,7 @@ static void watch_sync(struct watch *w)
 	w->version = store_version(w->st);
 	w->synced = sync_policy(w->o, w->fp, w->st, w->pi, w->ps, w->si, w->ss, w->b->sync_gen,
 				&w->masq_due, &w->v6_due, &w->retry) == 0;
+	status_policy(w->sts, pol_incr_resets(w->pi), pol_incr_reset_why(w->pi));
 	status_synced(w->sts, w->synced, w->b->sync_gen);
 	/* Only when a Node may have changed: digesting every Node's prefixes to
 	 * find the set unchanged cost ~5% of the agent's CPU in pod churn at 1000

@@ -645,8 +645,16 @@ static void print_agent(json_t *a, json_t *cfg)
 			       dur((long long)json_number_value(json_object_get(cl, "last_error_age_s")),
 				   b1, sizeof(b1)), jstr(cl, "last_error"));
 	}
-	printf("; generation %lld applied, %lld of %lld syncs failed\n", jint(cfg, "applied_generation"),
+	printf("; generation %lld applied, %lld of %lld syncs failed", jint(cfg, "applied_generation"),
 	       jint(a, "syncs_failed"), jint(a, "syncs"));
+	/* A whole compile costs the cluster, not the change: what keeps causing them. */
+	if (json_object_get(a, "policy_whole_compiles"))
+		printf("; policy compiled whole %lld times%s%s%s", jint(a, "policy_whole_compiles"),
+		       json_is_string(json_object_get(a, "policy_last_whole")) ? " (last: " : "",
+		       json_is_string(json_object_get(a, "policy_last_whole")) ?
+			       jstr(a, "policy_last_whole") : "",
+		       json_is_string(json_object_get(a, "policy_last_whole")) ? ")" : "");
+	printf("\n");
 }
 
 /* Kernel: and Hooks: lines. */
