@@ -1,13 +1,23 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * xcnid's HTTP server: libmicrohttpd in its external epoll mode, driven from
- * the agent's loop.
+ * xcnid's HTTP server: libmicrohttpd in its external epoll mode, driven by a
+ * thread of its own; renders on the agent's loop.
  *
- * The agent is single-threaded and its loop must keep applying cluster state,
- * so nothing here waits on a client. libmicrohttpd's epoll fd and a timerfd
- * (its timeouts, the deadlines below, the next render allowed) sit in one
- * epoll set, whose fd is all the agent's poll(2) sees; MHD_run() does only
- * what is ready.
+ * The agent's loop must keep applying cluster state, so no connection's work
+ * runs there: the thread (serve) holds libmicrohttpd's epoll fd, a timerfd
+ * (its timeouts, the deadlines below, the next render allowed) and an eventfd
+ * (pages back from the loop) in one epoll set, and does the accepts, the TLS
+ * handshakes, the reads and every bound below. A request that passed its
+ * checks is suspended and handed to the loop (post_due: a list under h->mu,
+ * an eventfd that is http_fd); the loop renders the batch (http_dispatch) and
+ * hands it back; the thread resumes each with its page. Until it is back, a
+ * suspended connection's route, arguments and page are the loop's; the
+ * library never touches a suspended connection.
+ *
+ * Before anything else, at accept: a source address past SRCLIM_PER_S new
+ * connections a second (agent/srclimit.h; loopback, the node's own processes,
+ * excepted) is closed, counted in http_refused(): a handshake flood costs the
+ * thread an accept and a close per connection, and the loop nothing.
  *
  * Names: a request is answered only when its Host header names this server:
  * the address it listens on, or localhost, 127.0.0.1, [::1] (any port: a
@@ -39,10 +49,10 @@
  * another reader (xcnictl) saw is on the next page, never an older one.
  * Renders are spaced so that they take at most 1/HTTP_DUTY of the agent's time
  * (a page that cost 100 ms, a full conntrack table's walk, at most once every
- * HTTP_DUTY * 100 ms, at most HTTP_GAP_MAX_MS apart): a request in that gap is
- * suspended until the next render is allowed, and the requests waiting then
- * for the same path and arguments share one render. A scrape storm costs the
- * agent no more than that share of its loop.
+ * HTTP_DUTY * 100 ms, at most HTTP_GAP_MAX_MS apart): a request in that gap
+ * waits on the thread until the next batch is allowed, and the requests of a
+ * batch that ask the same path and arguments share one render. A scrape
+ * storm costs the agent no more than that share of its loop.
  */
 #include <arpa/inet.h>
 #include <errno.h>
