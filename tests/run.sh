@@ -126,6 +126,8 @@ suites=(
 	"lab-outside:bash tests/lab/outside.sh"
 	"lab-conntest:bash tests/lab/conntest.sh"
 	"lab-attack:bash tests/lab/attack.sh"
+	# A handshake flood from a pod at its node's flows port while policy changes apply (issue 52 item 6).
+	"lab-flows-flood:bash tests/lab/flowsflood.sh"
 	"lab-attack-kpr:env LAB_KUBE_PROXY=none bash tests/lab/attack.sh"
 	"lab-attack-kpr-npaccel:env LAB_KUBE_PROXY=none ATTACK_NPACCEL=generic bash tests/lab/attack.sh"
 	"lab-netpol-3nodes:env NETPOL_NODES=3 bash tests/lab/netpol.sh"

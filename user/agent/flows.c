@@ -750,6 +750,11 @@ struct flows *flowd_flows(struct flowd *d)
 	return d->fl;
 }
 
+struct http *flowd_http(struct flowd *d)
+{
+	return d->tls;
+}
+
 const char *flowd_node(const struct flowd *d)
 {
 	return d->node;

@@ -86,6 +86,11 @@ struct metrics {
 	__u64 ct_evicted; /* the highest evictions figure shown: the counter never goes back */
 	const struct hooks *hooks; /* who runs first on xcni's hooks; NULL: not shown */
 	const struct flows *flows; /* xcnid's flow records: isolation drops; NULL: off */
+	struct {
+		const char *name;
+		const struct http *h;
+	} listeners[METRICS_LISTENERS];
+	int nlisteners;
 };
 
 static __u64 mono_ns(void)
@@ -914,6 +919,13 @@ static int render(struct metrics *m, struct buf *b)
 	t = NULL;
 	err = status_metrics_render(&t, &tl);
 	put_part(b, err, t, tl);
+	if (m->nlisteners)
+		family(b, "xcni_http_refused_total", "counter",
+		       "Connections an HTTP listener closed at accept, before any TLS handshake: "
+		       "their source address opened more than 16 a second (32 at once).");
+	for (int i = 0; i < m->nlisteners; i++)
+		bprintf(b, "xcni_http_refused_total{listener=\"%s\"} %llu\n", m->listeners[i].name,
+			http_refused(m->listeners[i].h));
 	family(b, "xcni_scrape_duration_seconds", "gauge",
 	       "Time this page took to read from the maps (the agent does nothing else meanwhile).");
 	bprintf(b, "xcni_scrape_duration_seconds %.6f\n", (double)(mono_ns() - t0) / 1e9);
@@ -979,6 +991,14 @@ void metrics_set_flows(struct metrics *m, const struct flows *fl)
 {
 	if (m)
 		m->flows = fl;
+}
+
+void metrics_set_listener(struct metrics *m, const char *name, const struct http *h)
+{
+	if (m && h && m->nlisteners < METRICS_LISTENERS) {
+		m->listeners[m->nlisteners].name = name;
+		m->listeners[m->nlisteners++].h = h;
+	}
 }
 
 void metrics_free(struct metrics *m)

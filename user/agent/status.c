@@ -45,6 +45,7 @@
 enum { TAG_LISTEN, TAG_TIMER };
 
 struct agent_status {
+	const struct http *http, *flows_http; /* refusals at accept, for "listeners" */
 	char pin_dir[256], node[64], sock[108];
 	int epfd, lfd, tfd, metrics_fd, ncpus;
 	time_t started; /* wall clock */
@@ -251,6 +252,11 @@ static json_t *answer(struct agent_status *s)
 	json_object_set_new(o, "flows", json_pack("{s:b,s:I,s:s?}", "on", s->flows_on, "window",
 						  (json_int_t)s->flows_window, "ipfix", s->ipfix));
 	json_object_set_new(o, "drops_last_minute", drops_json(s));
+	json_object_set_new(o, "listeners",
+			    json_pack("{s:{s:b,s:I},s:{s:b,s:I}}", "http", "on", s->http != NULL,
+				      "refused", (json_int_t)http_refused(s->http), "flows", "on",
+				      s->flows_http != NULL, "refused",
+				      (json_int_t)http_refused(s->flows_http)));
 	return o;
 }
 
@@ -564,6 +570,14 @@ void status_set_flows(struct agent_status *s, bool on, size_t window, const char
 	s->flows_on = on;
 	s->flows_window = window;
 	s->ipfix = ipfix;
+}
+
+void status_set_listeners(struct agent_status *s, const struct http *hs, const struct http *flows)
+{
+	if (!s)
+		return;
+	s->http = hs;
+	s->flows_http = flows;
 }
 
 void status_set_attached(struct agent_status *s)

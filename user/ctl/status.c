@@ -762,6 +762,13 @@ static void print_flows_drops(json_t *n, json_t *a)
 			printf(", %lld never reached the IPFIX collector", jint(ft, "ipfix_evicted_lost"));
 		printf("\n");
 	}
+	/* Only when some were: a source past its rate at the HTTP/HTTPS listeners. */
+	if (jint(json_object_get(json_object_get(a, "listeners"), "http"), "refused") ||
+	    jint(json_object_get(json_object_get(a, "listeners"), "flows"), "refused"))
+		printf("Listeners:   refused at accept (a source past 16 connections/s): %lld "
+		       "flows (--flows-listen), %lld metrics/UI\n",
+		       jint(json_object_get(json_object_get(a, "listeners"), "flows"), "refused"),
+		       jint(json_object_get(json_object_get(a, "listeners"), "http"), "refused"));
 	printf("Drops (%llds): %lld", jint(dr, "window_s"), jint(dr, "packets"));
 	json_array_foreach(json_object_get(dr, "by_reason"), i, v)
 		printf("%s%lld %s %s", i ? ", " : ": ", jint(v, "packets"), jstr(v, "reason"),
