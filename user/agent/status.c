@@ -68,6 +68,33 @@ struct agent_status {
 	struct xcni_metric *vals;
 };
 
+/* The refused externalIPs (status_set_svc_refused): the agent's one loop sets and reads them. */
+static size_t svc_refused;
+static char *svc_refused_msg[STATUS_SVC_REFUSED_MAX];
+static size_t svc_refused_nmsg;
+
+void status_set_svc_refused(size_t n, const char *const *msg, size_t nmsg)
+{
+	for (size_t i = 0; i < svc_refused_nmsg; i++)
+		free(svc_refused_msg[i]);
+	svc_refused_nmsg = 0;
+	svc_refused = n;
+	for (size_t i = 0; i < nmsg && i < STATUS_SVC_REFUSED_MAX; i++)
+		if (msg[i] && (svc_refused_msg[svc_refused_nmsg] = strdup(msg[i])))
+			svc_refused_nmsg++;
+}
+
+static json_t *services_json(void)
+{
+	json_t *o = json_object(), *a = json_array();
+
+	for (size_t i = 0; a && i < svc_refused_nmsg; i++)
+		json_array_append_new(a, json_string(svc_refused_msg[i]));
+	json_object_set_new(o, "external_ips_refused", json_integer((json_int_t)svc_refused));
+	json_object_set_new(o, "refused", a);
+	return o;
+}
+
 const char *agent_version(void)
 {
 	return XCNI_VERSION;
@@ -243,6 +270,7 @@ static json_t *answer(struct agent_status *s)
 	json_object_set_new(o, "flows", json_pack("{s:b,s:I,s:s?}", "on", s->flows_on, "window",
 						  (json_int_t)s->flows_window, "ipfix", s->ipfix));
 	json_object_set_new(o, "drops_last_minute", drops_json(s));
+	json_object_set_new(o, "services", services_json());
 	return o;
 }
 
@@ -393,6 +421,11 @@ int status_metrics_render(char **text, size_t *len)
 		   "seconds.\n# TYPE process_start_time_seconds gauge\n"
 		   "process_start_time_seconds %.2f\n",
 		(double)boot_time() + (tck > 0 ? (double)start / (double)tck : 0.0));
+	fprintf(f, "# HELP xcni_svc_external_ips_refused Service externalIP frontends refused: in "
+		   "the Service or pod ranges, on a node's address, outside --external-ip-cidrs, or "
+		   "on another Service's frontend (xcnictl status names them).\n"
+		   "# TYPE xcni_svc_external_ips_refused gauge\n"
+		   "xcni_svc_external_ips_refused %zu\n", svc_refused);
 	if (fclose(f) || !p) {
 		free(p);
 		return -ENOMEM;
