@@ -254,10 +254,13 @@ static void allowed_only(void **state)
 	struct xcni_svc_key *k, w;
 	struct cluster c;
 	size_t n;
+	char yaml[sizeof(YAML) + 512];
 
 	(void)state;
-	load(YAML SVC("evil", "{clusterIP: 10.96.0.77, externalIPs: [192.0.2.53, 10.96.0.10, "
-			      "10.0.0.5, 10.9.9.9], ports: [{port: 53, protocol: UDP}]}"));
+	snprintf(yaml, sizeof(yaml), "%s%s", YAML,
+		 SVC("evil", "{clusterIP: 10.96.0.77, externalIPs: [192.0.2.53, 10.96.0.10, "
+			     "10.0.0.5, 10.9.9.9], ports: [{port: 53, protocol: UDP}]}"));
+	load(yaml);
 	store_view(st, &c);
 	/* No allow-list: no externalIP at all. */
 	assert_int_equal(extfe_build(&c, NULL, NULL, &k, &n), 0);
