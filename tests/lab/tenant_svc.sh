@@ -37,9 +37,14 @@ RESOLVER=198.51.100.53
 
 KPBIN=()
 [ "$KP" = iptables ] && KPBIN=(/usr/sbin/iptables-restore)
+# TENANT_SVC_ALLOW= (empty): no --external-ip-cidrs, for a build that has no
+# such flag (main before issue 52: every traffic check there must fail).
+ALLOW=${TENANT_SVC_ALLOW-203.0.113.0/24}
+ALLOW_ARG=()
+[ -n "$ALLOW" ] && ALLOW_ARG=(--agent-arg "--external-ip-cidrs=$ALLOW")
 lab_start "$XCNICTL" "$XCNI_BIN" "$XCNID_BIN" /usr/sbin/dnsmasq "${KPBIN[@]}"
-check "lab up --nodes 2 --dns --kube-proxy $KP --agent-arg --external-ip-cidrs=203.0.113.0/24 (metrics)" \
-	lab up --nodes 2 --dns --kube-proxy "$KP" --agent-arg --external-ip-cidrs=203.0.113.0/24 \
+check "lab up --nodes 2 --dns --kube-proxy $KP ${ALLOW_ARG[*]} (metrics)" \
+	lab up --nodes 2 --dns --kube-proxy "$KP" "${ALLOW_ARG[@]}" \
 	--agent-arg "--metrics-addr=127.0.0.1:$MPORT" || { finish; exit 1; }
 remember_pids
 
