@@ -39,10 +39,13 @@ python3 - "$TMP/all.txt" <<'PY'
 import re, statistics, sys
 v = {}
 for line in open(sys.argv[1]):
-    m = re.match(r"(\S+)( -F)? step=(\S+) .*build_ms=([0-9.]+)", line)
+    m = re.match(r"(\S+)( -F)? step=(all|one|delete) .*build_ms=([0-9.]+) .*total_ms=([0-9.]+)", line)
     if m:
-        v.setdefault((m[3] + ("/-F" if m[2] else ""), m[1]), []).append(float(m[4]))
-for k in sorted({k for k, _ in v}):
-    a, b = statistics.median(v[(k, "A")]), statistics.median(v[(k, "B")])
-    print(f"build_ms {k:10s} A {a:9.2f}  B {b:9.2f}  B/A {b / a:5.3f}  (n={len(v[(k, 'A')])})")
+        k = m[3] + ("/-F" if m[2] else "")
+        v.setdefault(("build_ms", k, m[1]), []).append(float(m[4]))
+        v.setdefault(("total_ms", k, m[1]), []).append(float(m[5]))
+for w, k in sorted({(w, k) for w, k, _ in v}):
+    a, b = statistics.median(v[(w, k, "A")]), statistics.median(v[(w, k, "B")])
+    if a > 0:
+        print(f"{w} {k:10s} A {a:9.2f}  B {b:9.2f}  B/A {b / a:5.3f}  (n={len(v[(w, k, 'A')])})")
 PY

@@ -746,17 +746,19 @@ static uint32_t *fe_set_find(const struct fe_set *fs, const struct items *v,
 			return &fs->slot[i];
 }
 
-/* Each key to the claim that ranks first (svc_claim_cmp). */
-static void rank(struct items *v, const struct svc_who *who, struct fe_set *fs)
+/* Candidates v->v[first..] into the ranking: each key to the claim that ranks first (svc_claim_cmp). */
+static void rank(struct items *v, size_t first, const struct svc_who *who, struct fe_set *fs)
 {
-	for (size_t x = 0; x < v->n; x++) {
-		const struct item *it = &v->v[x];
+	for (size_t x = first; x < v->n; x++) {
+		struct item *it = &v->v[x];
 		uint32_t *slot;
 		size_t y;
 
 		if (it->err)
 			continue;
 		slot = fe_set_find(fs, v, &it->fe.key);
+		/* The table never grows: the slot stays the key's, settle reads it there. */
+		it->slot = (uint32_t)(slot - fs->slot);
 		y = *slot - 1;
 		if (!*slot || svc_claim_cmp(&who[it->owner], it, x, &who[v->v[y].owner], &v->v[y],
 					    y) < 0)
@@ -765,7 +767,7 @@ static void rank(struct items *v, const struct svc_who *who, struct fe_set *fs)
 }
 
 /* The candidates in order into out: the frontends whose claim ranks first, the problems of the rest. */
-static int settle(struct items *v, const struct svc_who *who, struct fe_set *fs,
+static int settle(struct items *v, const struct svc_who *who, const struct fe_set *fs,
 		  struct svc_list *out)
 {
 	int err = 0;
@@ -780,7 +782,7 @@ static int settle(struct items *v, const struct svc_who *who, struct fe_set *fs,
 			it->err = NULL;
 			continue;
 		}
-		y = *fe_set_find(fs, v, &it->fe.key) - 1;
+		y = fs->slot[it->slot] - 1;
 		if (y == x) {
 			/* Moved out once every problem naming it is said (below). */
 			out->specs[out->n++] = it->fe;
@@ -798,7 +800,7 @@ static int settle(struct items *v, const struct svc_who *who, struct fe_set *fs,
 	for (size_t x = 0; x < v->n; x++) {
 		struct item *it = &v->v[x];
 
-		if (it->err || *fe_set_find(fs, v, &it->fe.key) != x + 1)
+		if (it->err || fs->slot[it->slot] != x + 1)
 			continue;
 		it->fe.name = it->twin.name = NULL;
 		it->fe.be = it->twin.be = NULL;
@@ -879,11 +881,11 @@ int svc_build(const struct cluster *c, const struct svc_node *node, unsigned int
 		err = svc_build_one(so, sl ? sl + j : NULL, k - j, node, flags, &v);
 		for (size_t x = first; x < v.n; x++)
 			v.v[x].owner = (uint32_t)i;
+		/* Ranked while its candidates are at hand; what ranks first is known at the end. */
+		rank(&v, first, who, &fs);
 	}
-	if (!err) {
-		rank(&v, who, &fs);
+	if (!err)
 		err = settle(&v, who, &fs, out);
-	}
 out:
 	svc_items_free(&v);
 	free(fs.slot);

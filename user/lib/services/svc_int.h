@@ -23,6 +23,7 @@ struct item {
 	uint16_t fidx;
 	bool refused; /* err refuses an externalIP (svc_ext_refused) */
 	uint32_t owner; /* svc_build: the index of its Service's struct svc_who */
+	uint32_t slot; /* svc_build: its key's slot in the claims' hash table */
 };
 
 struct items {
