@@ -74,6 +74,33 @@ struct agent_status {
 static size_t pol_whole;
 static const char *pol_whole_why;
 
+/* The refused externalIPs (status_set_svc_refused): the agent's one loop sets and reads them. */
+static size_t svc_refused;
+static char *svc_refused_msg[STATUS_SVC_REFUSED_MAX];
+static size_t svc_refused_nmsg;
+
+void status_set_svc_refused(size_t n, const char *const *msg, size_t nmsg)
+{
+	for (size_t i = 0; i < svc_refused_nmsg; i++)
+		free(svc_refused_msg[i]);
+	svc_refused_nmsg = 0;
+	svc_refused = n;
+	for (size_t i = 0; i < nmsg && i < STATUS_SVC_REFUSED_MAX; i++)
+		if (msg[i] && (svc_refused_msg[svc_refused_nmsg] = strdup(msg[i])))
+			svc_refused_nmsg++;
+}
+
+static json_t *services_json(void)
+{
+	json_t *o = json_object(), *a = json_array();
+
+	for (size_t i = 0; a && i < svc_refused_nmsg; i++)
+		json_array_append_new(a, json_string(svc_refused_msg[i]));
+	json_object_set_new(o, "external_ips_refused", json_integer((json_int_t)svc_refused));
+	json_object_set_new(o, "refused", a);
+	return o;
+}
+
 const char *agent_version(void)
 {
 	return XCNI_VERSION;
@@ -257,6 +284,7 @@ static json_t *answer(struct agent_status *s)
 				      "refused", (json_int_t)http_refused(s->http), "flows", "on",
 				      s->flows_http != NULL, "refused",
 				      (json_int_t)http_refused(s->flows_http)));
+	json_object_set_new(o, "services", services_json());
 	return o;
 }
 
@@ -411,6 +439,11 @@ int status_metrics_render(char **text, size_t *len)
 		   "seconds.\n# TYPE process_start_time_seconds gauge\n"
 		   "process_start_time_seconds %.2f\n",
 		(double)boot_time() + (tck > 0 ? (double)start / (double)tck : 0.0));
+	fprintf(f, "# HELP xcni_svc_external_ips_refused Service externalIP frontends refused: in "
+		   "the Service or pod ranges, on a node's address, outside --external-ip-cidrs, or "
+		   "on another Service's frontend (xcnictl status names them).\n"
+		   "# TYPE xcni_svc_external_ips_refused gauge\n"
+		   "xcni_svc_external_ips_refused %zu\n", svc_refused);
 	if (fclose(f) || !p) {
 		free(p);
 		return -ENOMEM;

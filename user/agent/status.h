@@ -55,6 +55,15 @@ void status_synced(struct agent_status *s, bool ok, uint64_t gen);
  * text or NULL): xcnictl status's Cluster line, xcni_policy_whole_compiles_total. */
 void status_policy(struct agent_status *s, size_t whole, const char *why);
 
+/*
+ * The Service externalIPs refused (lib/services/svc.h, svc_ext_refused and
+ * the frontends another Service keeps): n of them, the first nmsg (at most
+ * STATUS_SVC_REFUSED_MAX) in words; copied. For the status answer
+ * ("services") and xcni_svc_external_ips_refused.
+ */
+#define STATUS_SVC_REFUSED_MAX 32
+void status_set_svc_refused(size_t n, const char *const *msg, size_t nmsg);
+
 /* The Prometheus lines xcni_build_info and process_* (malloc'd). 0 or -ENOMEM. */
 int status_metrics_render(char **text, size_t *len);
 

@@ -432,6 +432,26 @@ static json_t *agent_json(const struct ctl_ctx *c, json_t *problems, bool *down,
 	return agent;
 }
 
+void agent_print_svc_refused(const struct ctl_ctx *c, FILE *f)
+{
+	char sock[108], *ans = NULL;
+	json_t *a = NULL, *s, *v;
+	size_t i;
+
+	if (agent_status_sock_path(c->pin_dir, sock, sizeof(sock)) == 0 &&
+	    ask_unix(sock, "", &ans) == 0)
+		a = json_loads(ans, 0, NULL);
+	free(ans);
+	s = json_object_get(a, "services");
+	if (json_integer_value(json_object_get(s, "external_ips_refused")) > 0) {
+		fprintf(f, "\n%lld externalIP frontend(s) refused by xcnid:\n",
+			(long long)json_integer_value(json_object_get(s, "external_ips_refused")));
+		json_array_foreach(json_object_get(s, "refused"), i, v)
+			fprintf(f, "  %s\n", json_string_value(v) ?: "");
+	}
+	json_decref(a);
+}
+
 /* The NodePort fast path (xcnid --nodeport-acceleration): its mode and
  * the frontends' packets it sent (IPv4, IPv6) or handed on to tc. */
 static json_t *npaccel_json(const struct ctl_ctx *c, const struct xcni_config *cfg)
@@ -792,6 +812,16 @@ static void print_node(json_t *n, bool header)
 	print_agent(a, cfg);
 	print_kernel_hooks(n, a, cfg);
 	print_maps_counts(n, cfg);
+	/* Refused for the Service that asked, the rest applied: not a node's problem. */
+	if (jint(json_object_get(a, "services"), "external_ips_refused")) {
+		json_t *sv = json_object_get(a, "services");
+
+		printf("Services:    %lld externalIP frontend(s) refused",
+		       jint(sv, "external_ips_refused"));
+		json_array_foreach(json_object_get(sv, "refused"), i, v)
+			printf("%s%s", i ? "; " : ": ", json_string_value(v));
+		printf("\n");
+	}
 	if (a && json_is_true(json_object_get(a, "running")))
 		print_flows_drops(n, a);
 	printf("Verdict:     %s", verdict);
