@@ -30,7 +30,7 @@
 #                     ports (a conntrack entry each), untagged
 #   fragflood         count first fragments (more-fragments set, offset 0) of
 #                     UDP datagrams src -> dst:dport whose later fragments never
-#                     come, each datagram its own IP id, untagged (both families)
+#                     come, each datagram its own IP id, untagged
 #   big               one UDP datagram of len bytes to dst:dport from a plain
 #                     socket (the kernel fragments it past the MTU)
 import ipaddress
@@ -228,15 +228,10 @@ def main():
             src, dst, dport = o["src"], o["dst"], int(o.get("dport", 7001))
             for i in range(int(o["count"])):
                 # A first fragment of a 1408-byte datagram: its UDP header says
-                # so, the rest never comes (checksum 0: none, IPv4; IPv6's
-                # is not looked at before the datagram is whole).
+                # so, the rest never comes (checksum 0: none, IPv4).
                 seg = struct.pack("!HHHH", 40000, dport, 8 + 1400, 0) + bytes(16)
-                if v6(dst):
-                    fh = struct.pack("!BBHI", 17, 0, 1, 0x100 + i)  # offset 0, M
-                    s.send(eth + struct.pack("!H", ETH_IP6) + ip6(src, dst, 44, fh + seg))
-                else:
-                    s.send(eth + struct.pack("!H", ETH_IP) +
-                           ip4(src, dst, 17, seg, ident=0x100 + i, frag=0x2000))
+                s.send(eth + struct.pack("!H", ETH_IP) +
+                       ip4(src, dst, 17, seg, ident=0x100 + i, frag=0x2000))
                 sent += 1
             continue
         for f in frames(o, kind):

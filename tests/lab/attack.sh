@@ -39,9 +39,7 @@
 # without policy, whose next request to the Service must still be translated.
 # Then the cluster's life (issue 41; every node's xcnid with --metrics-addr
 # 127.0.0.1:9969, --hook-check 1 and a 32-entry xcni_polname): a fragment flood
-# from evil while friend's large UDP must pass (item 7); a fragment flood from a
-# second underlay host while the hostile host's large UDP to a NodePort must
-# pass, both families (issue 52 item 5); a foreign TCX program
+# from evil while friend's large UDP must pass (item 7); a foreign TCX program
 # before from_pod on v1's host veth (item 8); a Job's pod finished, its address
 # reused by reuse/r1 while vic gets a deny-all, then a second live pod on that
 # address (item 1); a tenant flooding NetworkPolicies past xcni_polname while
@@ -83,7 +81,6 @@ attack_cleanup() {
 		wait "$p" 2>/dev/null
 	done
 	ip netns del "$ATK" 2>/dev/null
-	ip netns del "xfl-$$" 2>/dev/null
 	rm -f "$FPIN"
 	lab_cleanup
 }
@@ -654,39 +651,6 @@ EOF
 fs_after=$(( $(reason_sum 1 drop-frag-share) + $(reason_sum 2 drop-frag-share) ))
 check "evil's flood filled its share: at least 150 of its 200 first fragments refused as drop-frag-share ($fs_before -> $fs_after)" \
 	test $((fs_after - fs_before)) -ge 150
-
-# ---- a fragment flood from one outside host (issue 52 item 5) ----------------------------------
-# A second host on the underlay ($FL4, $FL6) sends 200 first fragments a
-# family to atk/sink whose later fragments never come; right after, the hostile
-# host's own 4000-byte datagrams (fragments past the MTU) to NodePort
-# $N1:30073 and [$N16]:30073 (v1:7003, which admits it) must arrive whole: the
-# flooder holds at most its part of its outside share (XCNI_FRAG_PER_SRC), the
-# other host has its own share or the rest of that one. Before, every outside
-# source had one share of 16 places per node: the flood refused the other's.
-FL=xfl-$$ FL4=192.168.77.68 FL6=fd00:77::68
-fl_host() {
-	ip netns add "$FL" &&
-		ip link add "xfl$$" type veth peer name eth0 netns "$FL" &&
-		ip link set "xfl$$" netns xcl-ul &&
-		ip -n xcl-ul link set "xfl$$" master br0 up &&
-		ip -n "$FL" addr add "$FL4/24" dev eth0 &&
-		ip -n "$FL" addr add "$FL6/64" dev eth0 nodad &&
-		ip -n "$FL" link set eth0 up
-}
-check "an outside flooder: netns $FL on the switch, $FL4 and $FL6" fl_host
-fo_before=$(( $(reason_sum 1 drop-frag-share) + $(reason_sum 2 drop-frag-share) ))
-probes "outside flooder" "$FL" "$M1" <<EOF
-fragflood src=$FL4 dst=$S4 dport=7001 count=200 tag=fso-flood4 | 200 first fragments to atk/sink through n1, never completed
-fragflood src=$FL6 dst=${IP6[sink]} dport=7001 count=200 tag=fso-flood6 | the same over IPv6
-EOF
-host_probes "$M1" <<EOF
-big dst=$N1 dport=30073 len=4000 tag=ctl-fso-np4 | the hostile host's own 4000 bytes to NodePort $N1:30073 (v1:7003) during the other host's flood
-big dst=$N16 dport=30073 len=4000 tag=ctl-fso-np6 | the same to [$N16]:30073
-EOF
-fo_after=$(( $(reason_sum 1 drop-frag-share) + $(reason_sum 2 drop-frag-share) ))
-check "the outside flood held its part: at least 300 of its 400 first fragments refused as drop-frag-share ($fo_before -> $fo_after)" \
-	test $((fo_after - fo_before)) -ge 300
-ip netns del "$FL"
 
 # ---- a foreign program before xcni's on a pod's host veth (item 8) ---------------------------
 # Another agent (a second CNI's DaemonSet, a leftover) puts a TCX program
