@@ -134,7 +134,7 @@ static __always_inline int frag_key_eq(int fam, const void *a, const void *b)
 				__p = __i;                                                      \
 				break;                                                          \
 			}                                                                       \
-		if (__p < 0 && (cap) && FRAG_SRC_HELD(fam, sh, key, now) >= XCNI_FRAG_PER_SRC) \
+		if (__p < 0 && (cap) && frag_src_held(fam) >= XCNI_FRAG_PER_SRC)               \
 			__p = -2;                                                               \
 		for (int __i = 0; __p == -1 && __i < XCNI_FRAG_PER_EP; __i++) {                 \
 			__u64 __ts = (sh)->s[__i].ts_ns;                                        \
@@ -158,6 +158,29 @@ static __always_inline int frag_key_eq(int fam, const void *a, const void *b)
 		__u32 __zero = 0;                                                               \
 		(struct xcni_fragstage *)bpf_map_lookup_elem(&xcni_fragstage, &__zero);        \
 	})
+
+/*
+ * FRAG_SRC_HELD for the first fragment being placed (st->lk or st->lk6 as fam
+ * says) in st->owner's share, at st->now: a global function, verified once on
+ * its own (its count, a precise scalar, in FRAG_PLACE's paths made the
+ * verifier walk it for each of them).
+ */
+__attribute__((noinline)) int frag_src_held(__u32 fam)
+{
+	struct xcni_fragstage *st = FRAG_STAGE();
+
+	if (!st)
+		return 0;
+	if (fam == XCNI_AF_INET) {
+		struct xcni_frag_share *sh = bpf_map_lookup_elem(&xcni_frag, &st->owner);
+
+		return sh ? FRAG_SRC_HELD(XCNI_AF_INET, sh, &st->lk, st->now) : 0;
+	} else {
+		struct xcni_frag6_share *sh = bpf_map_lookup_elem(&xcni_frag6, &st->owner);
+
+		return sh ? FRAG_SRC_HELD(XCNI_AF_INET6, sh, &st->lk6, st->now) : 0;
+	}
+}
 
 /*
  * A later fragment's datagram (its key lk) in st->owner's share sh: the first
