@@ -44,6 +44,9 @@ void status_free(struct agent_status *s);
 void status_set_probe(struct agent_status *s, const struct probe_result *pr, bool sock_lb_wanted);
 void status_set_cluster(struct agent_status *s, const char *source, struct cs_backend *b);
 void status_set_flows(struct agent_status *s, bool on, size_t window, const char *ipfix);
+struct svcsync;
+/* The Service map writer: the namespaces it closed for room in the answer and the metrics. */
+void status_set_services(const struct svcsync *ss);
 /* Attached and pinned (readiness's first two conditions). */
 void status_set_attached(struct agent_status *s);
 /* A sync of cluster state into the maps: ok or not, its generation. */

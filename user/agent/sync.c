@@ -235,6 +235,68 @@ static int svc_node_build(const struct opts *o, const struct cluster *c, __u64 g
 	return 0;
 }
 
+/*
+ * "Said once per change of the set": a set's size and a fingerprint of its
+ * members, against the last ones said. fp_add/fp_str build the fingerprint;
+ * set_changed answers whether to say it again, and remembers it.
+ */
+struct said_set {
+	size_t n;
+	uint64_t fp;
+};
+
+static uint64_t fp_add(uint64_t fp, uint64_t v)
+{
+	return fp * 31 + v;
+}
+
+static uint64_t fp_str(uint64_t fp, const char *s)
+{
+	for (; *s; s++)
+		fp = fp * 131 + (unsigned char)*s;
+	return fp;
+}
+
+static bool set_changed(struct said_set *last, size_t n, uint64_t fp)
+{
+	if (n == last->n && fp == last->fp)
+		return false;
+	last->n = n;
+	last->fp = fp;
+	return true;
+}
+
+/*
+ * The namespaces closed for Service room (svcsync_closed): said once per
+ * change of the set; `xcnictl status` and the metrics show them meanwhile.
+ * While one is closed every generation compares the whole list, so it is
+ * judged again as soon as room is freed (a delta would write its changes).
+ */
+static void report_svc_closed(struct svcsync *ss, struct svc_incr *si, __u64 gen)
+{
+	static struct said_set said;
+	size_t n;
+	const struct svcsync_closed *cl = svcsync_closed(ss, &n);
+	uint64_t fp = 0;
+
+	if (n)
+		svc_incr_invalidate(si);
+	for (size_t i = 0; i < n; i++)
+		fp = fp_str(fp_add(fp, cl[i].frontends), cl[i].ns);
+	if (!set_changed(&said, n, fp))
+		return;
+	if (!n)
+		pr_info("generation %llu: the Service maps hold every namespace's frontends again\n",
+			(unsigned long long)gen);
+	for (size_t i = 0; i < n; i++)
+		pr_err("generation %llu: namespace %s closed for Service room: %s is full and it "
+		       "brings the most (%zu entries); its %zu new or changed frontends are not "
+		       "programmed (traffic to them finds no Service); every other namespace's "
+		       "Services applied; raise --map-max=%s=N\n",
+		       (unsigned long long)gen, cl[i].ns, cl[i].map, cl[i].need, cl[i].frontends,
+		       cl[i].map);
+}
+
 static int sync_services(const struct opts *o, const struct cluster *c, struct svc_incr *si,
 			 struct svcsync *ss, const struct store_change *ch, size_t nch, bool all,
 			 __u64 gen, char *msg, size_t msglen)
@@ -262,6 +324,18 @@ static int sync_services(const struct opts *o, const struct cluster *c, struct s
 		err = svcsync_apply(ss, d->put, d->nput, &st, msg, msglen);
 	else if (d->nput || d->ndel)
 		err = svcsync_apply_delta(ss, d->put, d->nput, d->del, d->ndel, &st, msg, msglen);
+	if (err == -ENOSPC && !d->full) {
+		/* Room is judged per namespace over every frontend: the whole list, now. */
+		svc_incr_invalidate(si);
+		err = svc_node_build(o, c, gen, &sn, &b);
+		if (!err)
+			err = svc_incr_update(si, c, &sn, o->lb_flags, NULL, 0, true, false, &d);
+		svc_node_free(&b);
+		if (!err)
+			err = svcsync_apply(ss, d->put, d->nput, &st, msg, msglen);
+	}
+	if (!err)
+		report_svc_closed(ss, si, gen);
 	if (err) {
 		if (!msg[0])
 			snprintf(msg, msglen, "writing the Service maps: %s", strerror(-err));
@@ -423,36 +497,6 @@ static void report_ipc_closed(struct polsync *ps, __u64 gen)
 	}
 }
 
-/*
- * "Said once per change of the set": a set's size and a fingerprint of its
- * members, against the last ones said. fp_add/fp_str build the fingerprint;
- * set_changed answers whether to say it again, and remembers it.
- */
-struct said_set {
-	size_t n;
-	uint64_t fp;
-};
-
-static uint64_t fp_add(uint64_t fp, uint64_t v)
-{
-	return fp * 31 + v;
-}
-
-static uint64_t fp_str(uint64_t fp, const char *s)
-{
-	for (; *s; s++)
-		fp = fp * 131 + (unsigned char)*s;
-	return fp;
-}
-
-static bool set_changed(struct said_set *last, size_t n, uint64_t fp)
-{
-	if (n == last->n && fp == last->fp)
-		return false;
-	last->n = n;
-	last->fp = fp;
-	return true;
-}
 
 /*
  * Addresses two live pods claim (pol_contest): each pod named, once per
@@ -902,6 +946,7 @@ static void watch_close(struct watch *w)
 	if (w->b)
 		w->b->ops->free(w->b);
 	polsync_free(w->ps);
+	status_set_services(NULL);
 	svcsync_free(w->ss);
 	svc_incr_free(w->si);
 	if (extfe_fd >= 0)
@@ -923,6 +968,8 @@ static int watch_open(struct watch *w)
 	if (!w->st || !w->pi)
 		return -ENOMEM;
 	err = open_writers(o, w->pi, &w->ps, &w->ss, &w->si);
+	if (!err)
+		status_set_services(w->ss);
 	if (!err)
 		err = open_backend(o, w->st, &w->b);
 	if (err)
