@@ -121,6 +121,7 @@ suites=(
 	"lab-attack:bash tests/lab/attack.sh"
 	"lab-attack-kpr:env LAB_KUBE_PROXY=none bash tests/lab/attack.sh"
 	"lab-attack-kpr-npaccel:env LAB_KUBE_PROXY=none ATTACK_NPACCEL=generic bash tests/lab/attack.sh"
+	"lab-tenant-room:env LAB_KUBE_PROXY=none bash tests/lab/tenant_room.sh"
 	"lab-netpol-3nodes:env NETPOL_NODES=3 bash tests/lab/netpol.sh"
 	"lab-services:bash tests/lab/services.sh"
 	"lab-netpol-svc:env NETPOL_VIA_SERVICE=1 bash tests/lab/netpol.sh"
