@@ -7,7 +7,8 @@
  * under the version it does not use, then its entry is flipped in one map
  * update, and the old version goes in svcsync_cleanup; backends are written
  * before any slot names them and deleted after none does. A list the maps
- * cannot hold changes nothing. xcni_svcname gets a frontend's Service and
+ * cannot hold is judged per namespace (svcsync_apply): the namespace bringing
+ * the most is closed, the rest written. xcni_svcname gets a frontend's Service and
  * port under its id before the first xcni_svc entry naming the id, and loses
  * it in cleanup after the last one is gone; a frontend whose Service or port
  * name changes (a ClusterIP:port handed to another Service) is given a new
