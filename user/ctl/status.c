@@ -384,6 +384,18 @@ static const char *verdict_of(json_t *node)
 	return json_string_value(json_object_get(node, "verdict"));
 }
 
+json_t *agent_answer(const struct ctl_ctx *c)
+{
+	char sock[108], *ans = NULL;
+	json_t *a = NULL;
+
+	if (agent_status_sock_path(c->pin_dir, sock, sizeof(sock)) == 0 &&
+	    ask_unix(sock, "", &ans) == 0)
+		a = json_loads(ans, 0, NULL);
+	free(ans);
+	return a;
+}
+
 /* The agent's own answer; no answer: *down, and why says so. */
 static json_t *agent_json(const struct ctl_ctx *c, json_t *problems, bool *down, char *why,
 			  size_t whylen)
