@@ -269,18 +269,32 @@ static bool set_changed(struct said_set *last, size_t n, uint64_t fp)
 /*
  * The namespaces closed for Service room (svcsync_closed): said once per
  * change of the set; `xcnictl status` and the metrics show them meanwhile.
- * While one is closed every generation compares the whole list, so it is
- * judged again as soon as room is freed (a delta would write its changes).
+ * While one is closed, a generation in which a Service, an EndpointSlice or
+ * a Node changed compares the whole list (svc_closed_recheck), so room freed
+ * is seen and a closed namespace's change is judged, never written as a delta;
+ * a generation without one costs nothing more.
  */
-static void report_svc_closed(struct svcsync *ss, struct svc_incr *si, __u64 gen)
+static bool svc_some_closed;
+
+static void svc_closed_recheck(struct svc_incr *si, const struct store_change *ch, size_t nch)
+{
+	bool svc = false;
+
+	for (size_t i = 0; i < nch && svc_some_closed && !svc; i++)
+		svc = ch[i].kind == K8S_SERVICE || ch[i].kind == K8S_ENDPOINTSLICE ||
+		      ch[i].kind == K8S_NODE;
+	if (svc)
+		svc_incr_invalidate(si);
+}
+
+static void report_svc_closed(struct svcsync *ss, __u64 gen)
 {
 	static struct said_set said;
 	size_t n;
 	const struct svcsync_closed *cl = svcsync_closed(ss, &n);
 	uint64_t fp = 0;
 
-	if (n)
-		svc_incr_invalidate(si);
+	svc_some_closed = n;
 	for (size_t i = 0; i < n; i++)
 		fp = fp_str(fp_add(fp, cl[i].frontends), cl[i].ns);
 	if (!set_changed(&said, n, fp))
@@ -299,7 +313,7 @@ static void report_svc_closed(struct svcsync *ss, struct svc_incr *si, __u64 gen
 
 static int sync_services(const struct opts *o, const struct cluster *c, struct svc_incr *si,
 			 struct svcsync *ss, const struct store_change *ch, size_t nch, bool all,
-			 __u64 gen, char *msg, size_t msglen)
+			 __u64 gen, bool *retry, char *msg, size_t msglen)
 {
 	struct svc_node_bufs b = {};
 	struct svcsync_stats st = {};
@@ -309,6 +323,7 @@ static int sync_services(const struct opts *o, const struct cluster *c, struct s
 	int err;
 
 	msg[0] = '\0';
+	svc_closed_recheck(si, ch, nch);
 	err = svc_node_build(o, c, gen, &sn, &b);
 	if (!err)
 		err = svc_incr_update(si, c, &sn, o->lb_flags, ch, nch, all, false, &d);
@@ -335,7 +350,7 @@ static int sync_services(const struct opts *o, const struct cluster *c, struct s
 			err = svcsync_apply(ss, d->put, d->nput, &st, msg, msglen);
 	}
 	if (!err)
-		report_svc_closed(ss, si, gen);
+		report_svc_closed(ss, gen);
 	if (err) {
 		if (!msg[0])
 			snprintf(msg, msglen, "writing the Service maps: %s", strerror(-err));
@@ -344,6 +359,12 @@ static int sync_services(const struct opts *o, const struct cluster *c, struct s
 		return err;
 	}
 	svcsync_cleanup(ss, &st);
+	/* Closed beside entries this cleanup deleted: judged again soon, the whole list. */
+	if (svc_some_closed && (st.slots_deleted || st.backends_deleted || st.svcs_removed ||
+				st.svcs_changed)) {
+		svc_incr_invalidate(si);
+		*retry = true;
+	}
 	if (st.svcs_changed || st.svcs_removed)
 		pr_info("generation %llu: %zu frontends, %zu written, %zu removed; backends %zu "
 			"written, %zu deleted; slots %zu written, %zu deleted; %zu Maglev tables; "
@@ -756,7 +777,8 @@ static int sync_policy(const struct opts *o, struct from_pod *fp, struct store *
 	err = 0;
 	g.msg[0] = '\0';
 	if (o->kpr)
-		err = sync_services(o, &c, si, svs, g.ch, g.nch, g.all, gen, g.msg, sizeof(g.msg));
+		err = sync_services(o, &c, si, svs, g.ch, g.nch, g.all, gen, retry, g.msg,
+				    sizeof(g.msg));
 	else
 		sync_extfe(&c, gen, retry);
 	store_changes_free(g.ch, g.nch);
