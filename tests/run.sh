@@ -132,6 +132,7 @@ suites=(
 	"lab-attack-kpr-npaccel:env LAB_KUBE_PROXY=none ATTACK_NPACCEL=generic bash tests/lab/attack.sh"
 	"lab-tenant-svc:env LAB_KUBE_PROXY=none bash tests/lab/tenant_svc.sh"
 	"lab-tenant-svc-ipt:env LAB_KUBE_PROXY=iptables bash tests/lab/tenant_svc.sh"
+	"lab-tenant-room:env LAB_KUBE_PROXY=none bash tests/lab/tenant_room.sh"
 	"lab-netpol-3nodes:env NETPOL_NODES=3 bash tests/lab/netpol.sh"
 	"lab-services:bash tests/lab/services.sh"
 	"lab-netpol-svc:env NETPOL_VIA_SERVICE=1 bash tests/lab/netpol.sh"

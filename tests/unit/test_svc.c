@@ -367,6 +367,67 @@ static void bad_input(void **state)
 	assert_int_equal(s->nbe, 0);
 }
 
+/*
+ * Issue 52 item 3: a Service past SVC_FRONTENDS_BOUND (256 ports x 256
+ * externalIPs: 65792 frontends) is refused alone, naming the object and the
+ * fields, before anything is sized from it; the other Service is built, by
+ * the whole build and by the incremental one. The count saturates instead
+ * of wrapping (10^4 x 10^4 and past size_t).
+ */
+static void size_bound(void **state)
+{
+	size_t len = 0, cap = 1 << 16;
+	char *y = malloc(cap);
+	struct k8s_service huge = { .nports = (size_t)1 << 40, .nexternal_ips = (size_t)1 << 40 };
+	struct k8s_service big = { .nports = 10000, .nexternal_ips = 10000 };
+	const struct svc_delta *d;
+	struct store_change *ch;
+	struct svc_incr *si;
+	struct cluster c;
+	size_t nch;
+	bool all;
+
+	(void)state;
+	assert_non_null(y);
+	len += (size_t)snprintf(y + len, cap - len, "apiVersion: v1\nkind: Service\nmetadata: "
+				"{name: huge, namespace: y}\nspec: {clusterIP: 10.96.0.9, ports: [");
+	for (int i = 0; i < 256; i++)
+		len += (size_t)snprintf(y + len, cap - len, "%s{name: p%d, port: %d}", i ? ", " : "",
+					i, 1000 + i);
+	len += (size_t)snprintf(y + len, cap - len, "], externalIPs: [");
+	for (int i = 0; i < 256; i++)
+		len += (size_t)snprintf(y + len, cap - len, "%s10.200.0.%d", i ? ", " : "", i);
+	len += (size_t)snprintf(y + len, cap - len, "]}\n---\n%s",
+				SVC("ok", "{clusterIP: 10.96.0.1, ports: [{port: 80}]}"));
+	assert_true(len < cap);
+	load(y);
+	free(y);
+	assert_int_equal(l.nerrs, 1);
+	assert_string_equal(l.errs[0], "Service y/huge: spec.ports (256) x addresses per port (257: "
+				       "clusterIPs, externalIPs, load-balancer IPs, node addresses) = "
+				       "65792 frontends, more than the bound 65535; the Service is "
+				       "refused");
+	assert_int_equal(l.n, 1);
+	assert_non_null(spec("y/ok:80/TCP"));
+	/* The incremental builder: the same. */
+	si = svc_incr_new();
+	assert_non_null(si);
+	store_view(st, &c);
+	assert_int_equal(store_journal_take(st, &ch, &nch, &all), 0);
+	assert_int_equal(svc_incr_update(si, &c, NULL, 0, ch, nch, all, false, &d), 0);
+	store_changes_free(ch, nch);
+	assert_int_equal(d->nput, 1);
+	assert_int_equal(d->nerrs, 1);
+	assert_string_equal(d->errs[0], l.errs[0]);
+	svc_incr_free(si);
+	assert_int_equal(svc_frontends_of(&big, NULL), (size_t)10000 * 10001);
+	assert_int_equal(svc_frontends_of(&huge, NULL), SIZE_MAX);
+	huge.etp_local = true;
+	huge.nports = 3;
+	huge.nexternal_ips = SIZE_MAX;
+	assert_int_equal(svc_frontends_of(&huge, NULL), SIZE_MAX);
+}
+
 static void maglev_flag_and_empty(void **state)
 {
 	struct cluster c;
@@ -1108,6 +1169,7 @@ int main(void)
 		cmocka_unit_test_teardown(headless_unallocated_no_selector, teardown),
 		cmocka_unit_test_teardown(slices_by_port_set, teardown),
 		cmocka_unit_test_teardown(bad_input, teardown),
+		cmocka_unit_test_teardown(size_bound, teardown),
 		cmocka_unit_test_teardown(maglev_flag_and_empty, teardown),
 		cmocka_unit_test_teardown(nodeport_external_lb, teardown),
 		cmocka_unit_test_teardown(traffic_policies, teardown),

@@ -155,6 +155,17 @@ static size_t count_keys(const char *map, size_t ksz)
 	return n;
 }
 
+/* Whether xcni_svc holds k. */
+static bool svc_has(const struct xcni_svc_key *k)
+{
+	struct xcni_svc v;
+	int fd = fd_of("xcni_svc");
+	bool has = !bpf_map_lookup_elem(fd, k, &v);
+
+	close(fd);
+	return has;
+}
+
 static struct xcni_svc svc_get(const struct xcni_svc_key *k)
 {
 	struct xcni_svc v = {};
@@ -541,14 +552,17 @@ static void test_maglev(void **state)
 static void test_full(void **state)
 {
 	struct svc_be_spec be[BE_MAX + 1];
-	struct svc_spec ok = { .name = "y/a:p", .key = fe4("10.96.0.1", 80, IPPROTO_TCP), .nbe = 4,
-			       .be = be };
-	struct svc_spec big[2] = { ok, { .name = "y/b:p", .key = fe4("10.96.0.2", 80, IPPROTO_TCP),
+	struct svc_spec ok = { .name = "y/a:p", .who = who("y", "a", "p"),
+			       .key = fe4("10.96.0.1", 80, IPPROTO_TCP), .nbe = 4, .be = be };
+	struct svc_spec big[2] = { ok, { .name = "z/b:p", .who = who("z", "b", "p"),
+					 .key = fe4("10.96.0.2", 80, IPPROTO_TCP),
 					 .nbe = BE_MAX + 1, .be = be } };
 	struct svc_spec dup[2] = { ok, ok };
+	const struct svcsync_closed *cl;
 	struct svcsync_stats st = {};
 	struct svcsync *ss;
 	char msg[256] = "";
+	size_t ncl;
 
 	(void)state;
 	for (int i = 0; i <= BE_MAX; i++) {
@@ -560,24 +574,151 @@ static void test_full(void **state)
 	assert_int_equal(svcsync_open(pin_dir, &ss), 0);
 	assert_int_equal(svcsync_apply(ss, &ok, 1, &st, msg, sizeof(msg)), 0);
 	assert_int_equal(svcsync_cleanup(ss, &st), 0);
-	assert_int_equal(svcsync_apply(ss, big, 2, &st, msg, sizeof(msg)), -ENOSPC);
-	assert_non_null(strstr(msg, "xcni_backend"));
+	assert_int_equal(svcsync_apply(ss, dup, 2, &st, msg, sizeof(msg)), -EINVAL);
+	assert_non_null(strstr(msg, "y/a:p"));
+	/* More backends than xcni_backend holds: z, which brings them, is closed; y stays. */
+	assert_int_equal(svcsync_apply(ss, big, 2, &st, msg, sizeof(msg)), 0);
+	cl = svcsync_closed(ss, &ncl);
+	assert_int_equal(ncl, 1);
+	assert_string_equal(cl[0].ns, "z");
+	assert_string_equal(cl[0].map, "xcni_backend");
+	assert_int_equal(cl[0].frontends, 1);
 	assert_int_equal(count_keys("xcni_svc", sizeof(struct xcni_svc_key)), 1);
 	assert_int_equal(count_keys("xcni_backend", 4), 4);
 	assert_int_equal(count_keys("xcni_svcslot", sizeof(struct xcni_svcslot_key)), 4);
-	/* Smaller, it fits (3 + 8 slots, 8 backends). */
+	assert_int_equal(svcsync_cleanup(ss, &st), 0);
+	/* Smaller, it fits (3 + 8 slots, 8 backends): nothing closed any more. */
 	big[1].nbe = 8;
 	big[0].nbe = 3;
 	memset(msg, 0, sizeof(msg));
 	assert_int_equal(svcsync_apply(ss, big, 2, &st, msg, sizeof(msg)), 0);
+	svcsync_closed(ss, &ncl);
+	assert_int_equal(ncl, 0);
 	assert_int_equal(svcsync_cleanup(ss, &st), 0);
-	/* Backends within room (8 + 4 new = 12), slots not (11 held + 24 new > 24). */
+	/* Backends within room (8 + 4 new = 12), slots not (11 held + 24 new > 24): one
+	 * namespace closed (its frontend, changed, removed: its old backends may be gone). */
 	big[1].nbe = 12;
 	big[0].nbe = 12;
-	assert_int_equal(svcsync_apply(ss, big, 2, &st, msg, sizeof(msg)), -ENOSPC);
-	assert_non_null(strstr(msg, "xcni_svcslot"));
-	assert_int_equal(svcsync_apply(ss, dup, 2, &st, msg, sizeof(msg)), -EINVAL);
-	assert_non_null(strstr(msg, "y/a:p"));
+	assert_int_equal(svcsync_apply(ss, big, 2, &st, msg, sizeof(msg)), 0);
+	cl = svcsync_closed(ss, &ncl);
+	assert_int_equal(ncl, 1);
+	assert_string_equal(cl[0].map, "xcni_svcslot");
+	assert_int_equal(count_keys("xcni_svc", sizeof(struct xcni_svc_key)), 1);
+	assert_int_equal(svcsync_cleanup(ss, &st), 0);
+	assert_int_equal(svcsync_apply(ss, NULL, 0, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(svcsync_cleanup(ss, &st), 0);
+	svcsync_free(ss);
+}
+
+/* n frontends of namespace ns at 10.97.X.Y:port, no backends (xcni_svc and ids only). */
+static void ns_fes(struct svc_spec *out, size_t n, const char *ns, int x, uint16_t port)
+{
+	for (size_t i = 0; i < n; i++) {
+		char ip[32];
+
+		snprintf(ip, sizeof(ip), "10.97.%d.%zu", x, i + 1);
+		out[i] = (struct svc_spec){ .name = ns, .who = who(ns, "s", ""),
+					    .key = fe4(ip, port, IPPROTO_TCP) };
+		snprintf(out[i].who.name, sizeof(out[i].who.name), "s%zu", i);
+	}
+}
+
+/*
+ * Issue 52 item 3: a namespace whose frontends do not fit xcni_svc (64) is
+ * closed alone; every other namespace's Services apply, in that generation
+ * and the next ones (a new Service, a backend that leaves); unchanged held
+ * frontends of the closed namespace stay, changed ones go; a delta that does
+ * not fit writes nothing (-ENOSPC: the caller applies the whole list).
+ */
+static void test_room_ns(void **state)
+{
+	struct svc_spec sp[128];
+	struct svc_be_spec be[2];
+	const struct svcsync_closed *cl;
+	struct svcsync_stats st = {};
+	struct svcsync *ss;
+	char msg[256] = "";
+	size_t ncl, n = 0, held;
+
+	(void)state;
+	be[0] = be4("10.5.0.1", 8080, XCNI_BE_ACTIVE);
+	be[1] = be4("10.5.0.2", 8080, XCNI_BE_ACTIVE);
+	assert_int_equal(svcsync_open(pin_dir, &ss), 0);
+	/* a: one frontend, two backends; b: 3 new; tenant: 70 new (2 + 3 + 70 > 64). */
+	ns_fes(sp, 1, "a", 1, 80);
+	sp[0].be = be;
+	sp[0].nbe = 2;
+	assert_int_equal(svcsync_apply(ss, sp, 1, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(svcsync_cleanup(ss, &st), 0);
+	ns_fes(sp + 1, 3, "b", 2, 80);
+	ns_fes(sp + 4, 70, "tenant", 3, 80);
+	n = 74;
+	assert_int_equal(svcsync_apply(ss, sp, n, &st, msg, sizeof(msg)), 0);
+	cl = svcsync_closed(ss, &ncl);
+	assert_int_equal(ncl, 1);
+	assert_string_equal(cl[0].ns, "tenant");
+	assert_string_equal(cl[0].map, "xcni_svc");
+	assert_int_equal(cl[0].frontends, 70);
+	assert_int_equal(cl[0].need, 70);
+	assert_int_equal(count_keys("xcni_svc", sizeof(struct xcni_svc_key)), 4);
+	assert_int_equal(svcsync_cleanup(ss, &st), 0);
+	/* The next generation: a's pod 10.5.0.2 is deleted and b adds a Service; the
+	 * tenant still asks for 70. Both apply, the tenant stays closed. */
+	sp[0].nbe = 1;
+	ns_fes(sp + 74, 1, "b", 4, 81);
+	n = 75;
+	assert_int_equal(svcsync_apply(ss, sp, n, &st, msg, sizeof(msg)), 0);
+	cl = svcsync_closed(ss, &ncl);
+	assert_int_equal(ncl, 1);
+	assert_string_equal(cl[0].ns, "tenant");
+	assert_int_equal(count_keys("xcni_svc", sizeof(struct xcni_svc_key)), 5);
+	assert_int_equal(svc_get(&sp[0].key).count, 1);
+	assert_true(svc_has(&sp[74].key));
+	assert_int_equal(svcsync_cleanup(ss, &st), 0);
+	assert_int_equal(count_keys("xcni_backend", 4), 1);
+	/* The tenant shrinks to 10: everything fits, nothing closed. */
+	memmove(sp + 4, sp + 74, sizeof(*sp));
+	ns_fes(sp + 5, 10, "tenant", 3, 80);
+	n = 15;
+	assert_int_equal(svcsync_apply(ss, sp, n, &st, msg, sizeof(msg)), 0);
+	svcsync_closed(ss, &ncl);
+	assert_int_equal(ncl, 0);
+	assert_int_equal(count_keys("xcni_svc", sizeof(struct xcni_svc_key)), 15);
+	assert_int_equal(svcsync_cleanup(ss, &st), 0);
+	/* A delta past the room: -ENOSPC, naming the map, nothing written. */
+	ns_fes(sp + 15, 60, "tenant", 5, 80);
+	assert_int_equal(svcsync_apply_delta(ss, sp + 15, 60, NULL, 0, &st, msg, sizeof(msg)),
+			 -ENOSPC);
+	assert_non_null(strstr(msg, "xcni_svc"));
+	assert_int_equal(count_keys("xcni_svc", sizeof(struct xcni_svc_key)), 15);
+	/* The whole list: the tenant's 60 new and one changed frontend are closed out, its
+	 * 9 unchanged ones stay (they cost no room and are right as they are). */
+	sp[5].flags = XCNI_SVC_F_AFFINITY;
+	sp[5].affinity_s = 10;
+	n = 75;
+	assert_int_equal(svcsync_apply(ss, sp, n, &st, msg, sizeof(msg)), 0);
+	cl = svcsync_closed(ss, &ncl);
+	assert_int_equal(ncl, 1);
+	assert_string_equal(cl[0].ns, "tenant");
+	assert_int_equal(cl[0].frontends, 61);
+	held = count_keys("xcni_svc", sizeof(struct xcni_svc_key));
+	assert_int_equal(held, 14);
+	assert_false(svc_has(&sp[5].key));
+	assert_true(svc_has(&sp[6].key));
+	assert_int_equal(svcsync_cleanup(ss, &st), 0);
+	/* Two namespaces over together: the one bringing the most goes, the other applies. */
+	ns_fes(sp + 14, 40, "t1", 6, 80);
+	ns_fes(sp + 54, 30, "t2", 7, 80);
+	assert_int_equal(svcsync_apply(ss, sp, 5, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(svcsync_cleanup(ss, &st), 0);
+	memmove(sp + 5, sp + 14, 70 * sizeof(*sp));
+	assert_int_equal(svcsync_apply(ss, sp, 75, &st, msg, sizeof(msg)), 0);
+	cl = svcsync_closed(ss, &ncl);
+	assert_int_equal(ncl, 1);
+	assert_string_equal(cl[0].ns, "t1");
+	assert_int_equal(count_keys("xcni_svc", sizeof(struct xcni_svc_key)), 35);
+	assert_true(svc_has(&sp[45].key));
+	assert_false(svc_has(&sp[5].key));
 	assert_int_equal(svcsync_apply(ss, NULL, 0, &st, msg, sizeof(msg)), 0);
 	assert_int_equal(svcsync_cleanup(ss, &st), 0);
 	svcsync_free(ss);
@@ -1046,6 +1187,7 @@ int main(void)
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_svcbe),
 		cmocka_unit_test(test_full),
+		cmocka_unit_test(test_room_ns),
 		cmocka_unit_test(test_many),
 		cmocka_unit_test(test_restart),
 		cmocka_unit_test(test_udp_flush),

@@ -27,6 +27,7 @@
 #include "lib/cluster/store.h"
 #include "lib/observe/agentstatus.h"
 #include "lib/observe/reasons.h"
+#include "lib/services/svcsync.h"
 #include "lib/system/clock.h"
 #include "lib/system/log.h"
 #include "agent/http.h"
@@ -99,6 +100,32 @@ static json_t *services_json(void)
 	json_object_set_new(o, "external_ips_refused", json_integer((json_int_t)svc_refused));
 	json_object_set_new(o, "refused", a);
 	return o;
+}
+
+/* The Service map writer, for the namespaces it closed (NULL: none, no kube-proxy replacement). */
+static const struct svcsync *svc_writer;
+
+void status_set_services(const struct svcsync *ss)
+{
+	svc_writer = ss;
+}
+
+/* The namespaces closed for Service room: [{namespace, map, frontends, entries}]. */
+static json_t *svc_closed_json(void)
+{
+	json_t *a = json_array();
+	const struct svcsync_closed *cl;
+	size_t n = 0;
+
+	if (!a || !svc_writer)
+		return a;
+	cl = svcsync_closed(svc_writer, &n);
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(a, json_pack("{s:s,s:s,s:I,s:I}", "namespace", cl[i].ns,
+						   "map", cl[i].map, "frontends",
+						   (json_int_t)cl[i].frontends, "entries",
+						   (json_int_t)cl[i].need));
+	return a;
 }
 
 const char *agent_version(void)
@@ -285,6 +312,7 @@ static json_t *answer(struct agent_status *s)
 				      s->flows_http != NULL, "refused",
 				      (json_int_t)http_refused(s->flows_http)));
 	json_object_set_new(o, "services", services_json());
+	json_object_set_new(o, "services_closed", svc_closed_json());
 	return o;
 }
 
@@ -444,6 +472,24 @@ int status_metrics_render(char **text, size_t *len)
 		   "on another Service's frontend (xcnictl status names them).\n"
 		   "# TYPE xcni_svc_external_ips_refused gauge\n"
 		   "xcni_svc_external_ips_refused %zu\n", svc_refused);
+	{
+		const struct svcsync_closed *cl = NULL;
+		size_t ncl = 0;
+
+		if (svc_writer)
+			cl = svcsync_closed(svc_writer, &ncl);
+		fprintf(f, "# HELP xcni_service_namespaces_closed Namespaces whose new or changed "
+			   "Service frontends are not programmed: the Service maps had no room and "
+			   "they brought the most (named in xcnid's log and `xcnictl status`).\n"
+			   "# TYPE xcni_service_namespaces_closed gauge\n"
+			   "xcni_service_namespaces_closed %zu\n", ncl);
+		fprintf(f, "# HELP xcni_service_frontends_closed Frontends not programmed, by "
+			   "closed namespace and the map that was full.\n"
+			   "# TYPE xcni_service_frontends_closed gauge\n");
+		for (size_t i = 0; i < ncl; i++)
+			fprintf(f, "xcni_service_frontends_closed{namespace=\"%s\",map=\"%s\"} %zu\n",
+				cl[i].ns, cl[i].map, cl[i].frontends);
+	}
 	if (fclose(f) || !p) {
 		free(p);
 		return -ENOMEM;

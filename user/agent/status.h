@@ -47,6 +47,9 @@ void status_set_flows(struct agent_status *s, bool on, size_t window, const char
 struct http;
 /* The HTTP servers (NULL: none) whose refusals at accept status reports ("listeners"). */
 void status_set_listeners(struct agent_status *s, const struct http *hs, const struct http *flows);
+struct svcsync;
+/* The Service map writer: the namespaces it closed for room in the answer and the metrics. */
+void status_set_services(const struct svcsync *ss);
 /* Attached and pinned (readiness's first two conditions). */
 void status_set_attached(struct agent_status *s);
 /* A sync of cluster state into the maps: ok or not, its generation. */

@@ -323,9 +323,85 @@ static void report_refused(const struct svc_incr *si, __u64 gen)
 	last = n;
 }
 
+/*
+ * "Said once per change of the set": a set's size and a fingerprint of its
+ * members, against the last ones said. fp_add/fp_str build the fingerprint;
+ * set_changed answers whether to say it again, and remembers it.
+ */
+struct said_set {
+	size_t n;
+	uint64_t fp;
+};
+
+static uint64_t fp_add(uint64_t fp, uint64_t v)
+{
+	return fp * 31 + v;
+}
+
+static uint64_t fp_str(uint64_t fp, const char *s)
+{
+	for (; *s; s++)
+		fp = fp * 131 + (unsigned char)*s;
+	return fp;
+}
+
+static bool set_changed(struct said_set *last, size_t n, uint64_t fp)
+{
+	if (n == last->n && fp == last->fp)
+		return false;
+	last->n = n;
+	last->fp = fp;
+	return true;
+}
+
+/*
+ * The namespaces closed for Service room (svcsync_closed): said once per
+ * change of the set; `xcnictl status` and the metrics show them meanwhile.
+ * While one is closed, a generation in which a Service, an EndpointSlice or
+ * a Node changed compares the whole list (svc_closed_recheck), so room freed
+ * is seen and a closed namespace's change is judged, never written as a delta;
+ * a generation without one costs nothing more.
+ */
+static bool svc_some_closed;
+
+static void svc_closed_recheck(struct svc_incr *si, const struct store_change *ch, size_t nch)
+{
+	bool svc = false;
+
+	for (size_t i = 0; i < nch && svc_some_closed && !svc; i++)
+		svc = ch[i].kind == K8S_SERVICE || ch[i].kind == K8S_ENDPOINTSLICE ||
+		      ch[i].kind == K8S_NODE;
+	if (svc)
+		svc_incr_invalidate(si);
+}
+
+static void report_svc_closed(struct svcsync *ss, __u64 gen)
+{
+	static struct said_set said;
+	size_t n;
+	const struct svcsync_closed *cl = svcsync_closed(ss, &n);
+	uint64_t fp = 0;
+
+	svc_some_closed = n;
+	for (size_t i = 0; i < n; i++)
+		fp = fp_str(fp_add(fp, cl[i].frontends), cl[i].ns);
+	if (!set_changed(&said, n, fp))
+		return;
+	if (!n)
+		pr_info("generation %llu: the Service maps hold every namespace's frontends again\n",
+			(unsigned long long)gen);
+	for (size_t i = 0; i < n; i++)
+		pr_err("generation %llu: namespace %s closed for Service room: %s is full and it "
+		       "brings the most (%zu entries); its %zu new or changed frontends are not "
+		       "programmed (traffic to them finds no Service); every other namespace's "
+		       "Services applied; raise --map-max=%s=N\n",
+		       (unsigned long long)gen, cl[i].ns, cl[i].map, cl[i].need, cl[i].frontends,
+		       cl[i].map);
+}
+
 static int sync_services(const struct opts *o, const struct cluster *c, struct svc_incr *si,
 			 struct svcsync *ss, const struct store_change *ch, size_t nch, bool all,
-			 __u64 gen, char *msg, size_t msglen)
+			 __u64 gen, bool *retry, char *msg, size_t msglen)
 {
 	struct svc_node_bufs b = {};
 	struct svcsync_stats st = {};
@@ -335,6 +411,7 @@ static int sync_services(const struct opts *o, const struct cluster *c, struct s
 	int err;
 
 	msg[0] = '\0';
+	svc_closed_recheck(si, ch, nch);
 	err = svc_node_build(o, c, gen, &sn, &b);
 	if (!err)
 		err = svc_incr_update(si, c, &sn, o->lb_flags, ch, nch, all, false, &d);
@@ -352,6 +429,18 @@ static int sync_services(const struct opts *o, const struct cluster *c, struct s
 		err = svcsync_apply(ss, d->put, d->nput, &st, msg, msglen);
 	else if (d->nput || d->ndel)
 		err = svcsync_apply_delta(ss, d->put, d->nput, d->del, d->ndel, &st, msg, msglen);
+	if (err == -ENOSPC && !d->full) {
+		/* Room is judged per namespace over every frontend: the whole list, now. */
+		svc_incr_invalidate(si);
+		err = svc_node_build(o, c, gen, &sn, &b);
+		if (!err)
+			err = svc_incr_update(si, c, &sn, o->lb_flags, NULL, 0, true, false, &d);
+		svc_node_free(&b);
+		if (!err)
+			err = svcsync_apply(ss, d->put, d->nput, &st, msg, msglen);
+	}
+	if (!err)
+		report_svc_closed(ss, gen);
 	if (err) {
 		if (!msg[0])
 			snprintf(msg, msglen, "writing the Service maps: %s", strerror(-err));
@@ -360,6 +449,12 @@ static int sync_services(const struct opts *o, const struct cluster *c, struct s
 		return err;
 	}
 	svcsync_cleanup(ss, &st);
+	/* Closed beside entries this cleanup deleted: judged again soon, the whole list. */
+	if (svc_some_closed && (st.slots_deleted || st.backends_deleted || st.svcs_removed ||
+				st.svcs_changed)) {
+		svc_incr_invalidate(si);
+		*retry = true;
+	}
 	if (st.svcs_changed || st.svcs_removed)
 		pr_info("generation %llu: %zu frontends, %zu written, %zu removed; backends %zu "
 			"written, %zu deleted; slots %zu written, %zu deleted; %zu Maglev tables; "
@@ -520,36 +615,6 @@ static void report_ipc_closed(struct polsync *ps, __u64 gen)
 	}
 }
 
-/*
- * "Said once per change of the set": a set's size and a fingerprint of its
- * members, against the last ones said. fp_add/fp_str build the fingerprint;
- * set_changed answers whether to say it again, and remembers it.
- */
-struct said_set {
-	size_t n;
-	uint64_t fp;
-};
-
-static uint64_t fp_add(uint64_t fp, uint64_t v)
-{
-	return fp * 31 + v;
-}
-
-static uint64_t fp_str(uint64_t fp, const char *s)
-{
-	for (; *s; s++)
-		fp = fp * 131 + (unsigned char)*s;
-	return fp;
-}
-
-static bool set_changed(struct said_set *last, size_t n, uint64_t fp)
-{
-	if (n == last->n && fp == last->fp)
-		return false;
-	last->n = n;
-	last->fp = fp;
-	return true;
-}
 
 /*
  * Addresses two live pods claim (pol_contest): each pod named, once per
@@ -809,7 +874,8 @@ static int sync_policy(const struct opts *o, struct from_pod *fp, struct store *
 	err = 0;
 	g.msg[0] = '\0';
 	if (o->kpr)
-		err = sync_services(o, &c, si, svs, g.ch, g.nch, g.all, gen, g.msg, sizeof(g.msg));
+		err = sync_services(o, &c, si, svs, g.ch, g.nch, g.all, gen, retry, g.msg,
+				    sizeof(g.msg));
 	else
 		sync_extfe(o, &c, gen, retry);
 	store_changes_free(g.ch, g.nch);
@@ -1000,6 +1066,7 @@ static void watch_close(struct watch *w)
 	if (w->b)
 		w->b->ops->free(w->b);
 	polsync_free(w->ps);
+	status_set_services(NULL);
 	svcsync_free(w->ss);
 	svc_incr_free(w->si);
 	if (extfe_fd >= 0)
@@ -1021,6 +1088,8 @@ static int watch_open(struct watch *w)
 	if (!w->st || !w->pi)
 		return -ENOMEM;
 	err = open_writers(o, w->pi, &w->ps, &w->ss, &w->si);
+	if (!err)
+		status_set_services(w->ss);
 	if (!err)
 		err = open_backend(o, w->st, &w->b);
 	if (err)

@@ -397,4 +397,7 @@ extern const struct option ctl_flows_opts[]; /* its options (flows.c) */
 int ctl_status_main(int argc, char **argv);
 int ctl_sysdump_main(int argc, char **argv);
 
+/* The agent's status answer (lib/observe/agentstatus.h) for c's pin dir; NULL: no agent answers. */
+json_t *agent_answer(const struct ctl_ctx *c);
+
 #endif

@@ -397,6 +397,25 @@ static bool svc_filter(const struct filter *f, const struct svc_maps *m, const s
 	return ok;
 }
 
+/*
+ * The namespaces whose Services the agent closed for room (not in the maps,
+ * so not in the table): said on stderr, the table stays what the maps hold.
+ */
+static void svc_closed_say(const struct ctl_ctx *c)
+{
+	json_t *a = agent_answer(c), *v;
+	size_t i;
+
+	json_array_foreach(json_object_get(a, "services_closed"), i, v)
+		fprintf(stderr, "namespace %s closed for Service room: %lld new or changed "
+			"frontends not programmed (%s full; xcnid --map-max=%s=N)\n",
+			json_string_value(json_object_get(v, "namespace")),
+			json_integer_value(json_object_get(v, "frontends")),
+			json_string_value(json_object_get(v, "map")),
+			json_string_value(json_object_get(v, "map")));
+	json_decref(a);
+}
+
 static int cmd_service_list(const struct ctl_ctx *c, char **argv)
 {
 	struct svc_rec *recs = NULL;
@@ -425,6 +444,7 @@ static int cmd_service_list(const struct ctl_ctx *c, char **argv)
 	if (!err && !c->json)
 		agent_print_svc_refused(c, stdout);
 	free(recs);
+	svc_closed_say(c);
 close:
 	svc_maps_close(&m);
 close_f:

@@ -384,6 +384,18 @@ static const char *verdict_of(json_t *node)
 	return json_string_value(json_object_get(node, "verdict"));
 }
 
+json_t *agent_answer(const struct ctl_ctx *c)
+{
+	char sock[108], *ans = NULL;
+	json_t *a = NULL;
+
+	if (agent_status_sock_path(c->pin_dir, sock, sizeof(sock)) == 0 &&
+	    ask_unix(sock, "", &ans) == 0)
+		a = json_loads(ans, 0, NULL);
+	free(ans);
+	return a;
+}
+
 /* The agent's own answer; no answer: *down, and why says so. */
 static json_t *agent_json(const struct ctl_ctx *c, json_t *problems, bool *down, char *why,
 			  size_t whylen)
@@ -424,6 +436,14 @@ static json_t *agent_json(const struct ctl_ctx *c, json_t *problems, bool *down,
 				"API server: %s unavailable (no HTTP answer): not programmed",
 				json_string_value(json_object_get(v, "kind"))));
 	}
+	/* Namespaces closed for Service room (the Service maps full): each named. */
+	json_array_foreach(json_object_get(agent, "services_closed"), i, v)
+		json_array_append_new(problems, json_sprintf(
+			"namespace %s closed for Service room: %lld frontends not programmed (%s "
+			"full; xcnid --map-max=%s=N)", json_string_value(json_object_get(v, "namespace")),
+			json_integer_value(json_object_get(v, "frontends")),
+			json_string_value(json_object_get(v, "map")),
+			json_string_value(json_object_get(v, "map"))));
 	off = json_object_get(json_object_get(agent, "kernel"), "switched_off");
 	json_array_foreach(off, i, v)
 		if (strstr(json_string_value(v) ?: "", "--cgroup-root"))
@@ -723,7 +743,7 @@ static void print_kernel_hooks(json_t *n, json_t *a, json_t *cfg)
 /* Maps:, Counts: and Policy: lines. */
 static void print_maps_counts(json_t *n, json_t *cfg)
 {
-	json_t *cnt = json_object_get(n, "counts"), *v;
+	json_t *cnt = json_object_get(n, "counts"), *a = json_object_get(n, "agent"), *v;
 	size_t i;
 
 	printf("Maps:        ");
@@ -740,6 +760,14 @@ static void print_maps_counts(json_t *n, json_t *cfg)
 	else
 		printf("Services kube-proxy's, ");
 	printf("%lld policies, %lld identities\n", jint(cnt, "policies"), jint(cnt, "identities"));
+	/* Only when there are: namespaces whose new Services the maps had no room for. */
+	if (json_array_size(json_object_get(a, "services_closed"))) {
+		printf("Services:    closed for room:");
+		json_array_foreach(json_object_get(a, "services_closed"), i, v)
+			printf("%s namespace %s (%lld frontends, %s full)", i ? "," : "",
+			       jstr(v, "namespace"), jint(v, "frontends"), jstr(v, "map"));
+		printf("\n");
+	}
 	printf("Policy:      %lld pods overflowing, %lld names missing, %lld address conflicts",
 	       jint(cfg, "policy_endpoints_overflow"), jint(cfg, "names_missing"),
 	       jint(cfg, "address_conflicts"));

@@ -514,15 +514,50 @@ static int add_external(struct items *v, const struct port_ctx *pc, const struct
 	return 0;
 }
 
-/* How many frontends (with their INT twins) one Service can have: room in out. */
-static size_t frontends_max(const struct k8s_service *s, const struct svc_node *node)
+/*
+ * a * b, or SIZE_MAX when that does not fit: an object's counts (a Service of
+ * 10^4 ports x 10^4 externalIPs) must not wrap into a small allocation.
+ */
+static size_t mul_sat(size_t a, size_t b)
 {
-	size_t per_port = 1 + s->has_ip6 + s->nexternal_ips + s->nexternal_ips6 + s->nlb_ips +
-			  s->nlb_ips6;
+	size_t r;
+
+	return __builtin_mul_overflow(a, b, &r) ? SIZE_MAX : r;
+}
+
+static size_t add_sat(size_t a, size_t b)
+{
+	return a + b < a ? SIZE_MAX : a + b;
+}
+
+/* The frontend addresses of each port of s (node: NodePort addresses counted), saturating. */
+static size_t addrs_per_port(const struct k8s_service *s, const struct svc_node *node)
+{
+	size_t n = add_sat(add_sat(1 + (size_t)s->has_ip6, s->nexternal_ips),
+			   add_sat(s->nexternal_ips6, add_sat(s->nlb_ips, s->nlb_ips6)));
 
 	if (s->node_ports && node)
-		per_port += node->naddrs + node->npeers + node->naddrs6 + node->npeers6;
-	return 2 * per_port * s->nports;
+		n = add_sat(n, add_sat(add_sat(node->naddrs, node->npeers),
+				       add_sat(node->naddrs6, node->npeers6)));
+	return n;
+}
+
+size_t svc_frontends_of(const struct k8s_service *s, const struct svc_node *node)
+{
+	/* externalTrafficPolicy Local: each external frontend has an INT twin. */
+	return mul_sat(mul_sat(addrs_per_port(s, node), s->nports), s->etp_local ? 2 : 1);
+}
+
+/*
+ * How many frontends (with their INT twins) one Service can have: room in
+ * out. 0 for a Service past SVC_FRONTENDS_BOUND (refused by svc_build_one,
+ * before anything is sized from its counts).
+ */
+static size_t frontends_max(const struct k8s_service *s, const struct svc_node *node)
+{
+	if (svc_frontends_of(s, node) > SVC_FRONTENDS_BOUND)
+		return 0;
+	return 2 * addrs_per_port(s, node) * s->nports;
 }
 
 static void port_bes_free(struct port_bes *b)
@@ -672,6 +707,16 @@ int svc_build_one(const struct k8s_object *so, const struct k8s_object *const *s
 	size_t room = 0;
 	int err = 0;
 
+	/* Past the bound: refused alone, named, before any allocation is sized from it. */
+	if (svc_frontends_of(s, node) > SVC_FRONTENDS_BOUND)
+		return item_err(v,
+				"Service %s/%s: spec.ports (%zu) x addresses per port (%zu: "
+				"clusterIPs, externalIPs, load-balancer IPs, node addresses) = "
+				"%zu frontends%s, more than the bound %u; the Service is refused",
+				so->meta.ns, so->meta.name, s->nports, addrs_per_port(s, node),
+				svc_frontends_of(s, node),
+				s->etp_local ? " (x2: externalTrafficPolicy Local)" : "",
+				SVC_FRONTENDS_BOUND);
 	for (size_t j = 0; j < nslices; j++)
 		room += slices[j]->eps.nendpoints;
 	for (size_t i = 0; i < s->nports && !err; i++) {
@@ -832,7 +877,7 @@ int svc_build(const struct cluster *c, const struct svc_node *node, unsigned int
 
 	memset(out, 0, sizeof(*out));
 	for (size_t i = 0; i < nsvc; i++)
-		nports += frontends_max(&c->objs[K8S_SERVICE][i]->svc, node);
+		nports = add_sat(nports, frontends_max(&c->objs[K8S_SERVICE][i]->svc, node));
 	if (nports && !(out->specs = calloc(nports, sizeof(*out->specs))))
 		return -ENOMEM;
 	/* At most half full: a power of two >= 2 x the frontends there can be. */

@@ -48,6 +48,19 @@
 
 #define SVC_BUILD_MAGLEV 1u /* every frontend picks by Maglev table */
 
+/*
+ * The most frontends one Service may ask for on a node: spec.ports x its
+ * addresses per port (ClusterIPs, externalIPs, load-balancer IPs, and for a
+ * NodePort Service every node address), x2 under externalTrafficPolicy Local
+ * (INT twins). A frontend takes a service id and ids are 16 bits (the
+ * reverse-NAT index, xcni_revnat): no node holds more than 65535 frontends
+ * whatever --map-max says, so a Service past this can never be programmed.
+ * It is refused alone, named, before anything is sized from its counts: a
+ * 500 kB object of 10^4 ports x 10^4 externalIPs asks for 10^8 frontends,
+ * which sized the build's arrays (GBs) before. docs/decisions/service-room.md.
+ */
+#define SVC_FRONTENDS_BOUND 65535u
+
 /* The NodePort range when the node gives none (the API server's default). */
 #define SVC_NODEPORT_MIN 30000
 #define SVC_NODEPORT_MAX 32767
@@ -137,6 +150,9 @@ struct svc_list {
  * 0 and the bounds, or -EINVAL (1 <= MIN <= MAX <= 65535, nothing else).
  */
 int svc_nodeport_range_parse(const char *s, uint16_t *min, uint16_t *max);
+
+/* The frontends Service s asks for on node (NULL: none of NodePort), SIZE_MAX when past size_t. */
+size_t svc_frontends_of(const struct k8s_service *s, const struct svc_node *node);
 
 /* 0, or -ENOMEM (out left empty). node NULL: no NodePort frontends, no local endpoints. */
 int svc_build(const struct cluster *c, const struct svc_node *node, unsigned int flags,

@@ -611,28 +611,233 @@ out:
 	return err;
 }
 
-/* Room next to what stays until cleanup; else nothing is written. */
+/* The maps room is judged in, and what an apply adds to each (struct plan). */
+enum { RM_SVC, RM_REVNAT, RM_SLOT, RM_BE, RM_MAGLEV, RM_N };
+static const char *const rm_name[RM_N] = { "xcni_svc", "xcni_revnat", "xcni_svcslot",
+					    "xcni_backend", "xcni_maglev" };
+static const char *const rm_what[RM_N] = { "frontends", "service ids", "slots", "backends",
+					    "Maglev tables" };
+
+static void room_of(const struct svcsync *ss, const struct plan *p, size_t *used, size_t *add,
+		    size_t *max)
+{
+	const size_t u[RM_N] = { ss->nfe, ss->n_revnat, ss->n_slot, ss->nbe, ss->n_maglev };
+	const size_t a[RM_N] = { p->new_fe, p->new_ids, p->new_slots, p->new_be, p->new_tables };
+	const size_t m[RM_N] = { ss->max_svc, ss->max_revnat, ss->max_slot, ss->max_be,
+				 ss->max_maglev };
+
+	memcpy(used, u, sizeof(u));
+	memcpy(add, a, sizeof(a));
+	memcpy(max, m, sizeof(m));
+}
+
+/* Room next to what stays until cleanup; else -ENOSPC, msg naming the first map over. */
 static int plan_room(const struct svcsync *ss, const struct plan *p, char *msg, size_t msglen)
 {
-	int err = 0;
+	size_t used[RM_N], add[RM_N], max[RM_N];
 
-	if (ss->nfe + p->new_fe > ss->max_svc || ss->n_revnat + p->new_ids > ss->max_revnat) {
-		snprintf(msg, msglen, "xcni_svc: %zu frontends held, %zu new, room for %zu", ss->nfe,
-			 p->new_ids, ss->max_svc < ss->max_revnat ? ss->max_svc : ss->max_revnat);
-		err = -ENOSPC;
-	} else if (ss->n_slot + p->new_slots > ss->max_slot) {
-		snprintf(msg, msglen, "xcni_svcslot: %zu slots held, %zu new, room for %zu", ss->n_slot,
-			 p->new_slots, ss->max_slot);
-		err = -ENOSPC;
-	} else if (ss->nbe + p->new_be > ss->max_be) {
-		snprintf(msg, msglen, "xcni_backend: %zu backends held, %zu new, room for %zu",
-			 ss->nbe, p->new_be, ss->max_be);
-		err = -ENOSPC;
-	} else if (ss->n_maglev + p->new_tables > ss->max_maglev) {
-		snprintf(msg, msglen, "xcni_maglev: %zu tables held, %zu new, room for %zu",
-			 ss->n_maglev, p->new_tables, ss->max_maglev);
-		err = -ENOSPC;
+	room_of(ss, p, used, add, max);
+	for (int k = 0; k < RM_N; k++)
+		if (used[k] + add[k] > max[k]) {
+			snprintf(msg, msglen, "%s: %zu %s held, %zu new, room for %zu", rm_name[k],
+				 used[k], rm_what[k], add[k], max[k]);
+			return -ENOSPC;
+		}
+	return 0;
+}
+
+const struct svcsync_closed *svcsync_closed(const struct svcsync *ss, size_t *n)
+{
+	*n = ss->nclosed;
+	return ss->closed;
+}
+
+/* One namespace's demand in a plan that does not fit: what its changed frontends add. */
+struct ns_room {
+	const char *ns; /* its specs' who.ns */
+	size_t nfe; /* its changed frontends */
+	size_t need[RM_N];
+	bool closed;
+};
+
+static int ns_room_cmp(const void *a, const void *b)
+{
+	return strncmp(((const struct ns_room *)a)->ns, ((const struct ns_room *)b)->ns,
+		       sizeof(((struct xcni_svcname *)0)->ns));
+}
+
+static struct ns_room *ns_room_find(struct ns_room *g, size_t ng, const char *ns)
+{
+	struct ns_room probe = { .ns = ns };
+
+	return bsearch(&probe, g, ng, sizeof(*g), ns_room_cmp);
+}
+
+/*
+ * Each namespace's demand (its changed frontends' entries by map; a new
+ * backend counted for every namespace naming it, the replan tells the truth)
+ * in g, sorted by name; *ng of them. 0 or -ENOMEM.
+ */
+static int ns_demand(const struct plan *p, struct ns_room **out, size_t *ng)
+{
+	struct ns_room *g = calloc(p->n ? p->n : 1, sizeof(*g));
+	size_t n = 0, off, i, k;
+
+	if (!g)
+		return -ENOMEM;
+	for (i = 0; i < p->n; i++)
+		if (p->w[i].changed)
+			g[n++].ns = p->specs[i].who.ns;
+	qsort(g, n, sizeof(*g), ns_room_cmp);
+	for (i = 0, k = 0; i < n; i++)
+		if (!k || ns_room_cmp(&g[k - 1], &g[i]))
+			g[k++] = g[i];
+	*ng = k;
+	for (i = 0, off = 0; i < p->n; off += p->specs[i].nbe, i++) {
+		const struct want *w = &p->w[i];
+		struct ns_room *r;
+
+		if (!w->changed)
+			continue;
+		r = ns_room_find(g, k, p->specs[i].who.ns);
+		r->nfe++;
+		r->need[RM_SVC] += w->cur < 0;
+		r->need[RM_REVNAT] += w->new_id;
+		r->need[RM_SLOT] += w->spec->nbe;
+		r->need[RM_MAGLEV] += !!(w->spec->flags & XCNI_SVC_F_MAGLEV);
+		for (size_t b = 0; b < w->spec->nbe; b++)
+			r->need[RM_BE] += !p->bid[off + b];
 	}
+	*out = g;
+	return 0;
+}
+
+/*
+ * The plan for specs (n of them), from nothing: the books forget what an
+ * earlier plan marked seen.
+ */
+static int plan_make(struct svcsync *ss, struct plan *p, const struct svc_spec *specs, size_t n,
+		     char *msg, size_t msglen)
+{
+	int err;
+
+	for (size_t i = 0; i < ss->nfe; i++)
+		ss->fe[i].seen = false;
+	plan_free(p);
+	*p = (struct plan){ .specs = specs, .n = n, .w = calloc(n ? n : 1, sizeof(*p->w)) };
+	if (!p->w)
+		return -ENOMEM;
+	if ((err = plan_backends(ss, p)) || (err = plan_frontends(ss, p, msg, msglen)))
+		return err;
+	return plan_room(ss, p, msg, msglen);
+}
+
+/*
+ * A full apply that does not fit (issue 52: never a cluster-wide stop): the
+ * Service maps judged as the policy maps are. Each namespace's demand is its
+ * changed frontends' entries; while a map is over, the namespace taking the
+ * largest part of the maps that are over (parts of each map, summed, as
+ * polsync_room does) is closed: its changed frontends are not written (a
+ * held one that changed is removed, its old backends may be gone pods) and
+ * its unchanged ones stay (right as they are, they cost no room). Then the
+ * rest is planned again; *kept holds the specs that stay (the caller frees
+ * it). ss->closed names the closed namespaces. 0, -ENOSPC (nothing left to
+ * close: what is held alone is over) or -ENOMEM.
+ */
+static int room_close(struct svcsync *ss, struct plan *p, struct svc_spec **kept, char *msg,
+		      size_t msglen)
+{
+	const struct svc_spec *specs = p->specs;
+	size_t n = p->n, ng = 0, nk, nclosed = 0;
+	size_t used[RM_N], add[RM_N], max[RM_N];
+	struct svcsync_closed *cl = NULL;
+	struct ns_room *g = NULL;
+	bool *out = NULL, *chg = NULL;
+	int err;
+
+	if ((err = ns_demand(p, &g, &ng)))
+		return err;
+	out = calloc(n ? n : 1, sizeof(*out));
+	chg = calloc(n ? n : 1, sizeof(*chg));
+	cl = calloc(ng ? ng : 1, sizeof(*cl));
+	*kept = calloc(n ? n : 1, sizeof(**kept));
+	if (!out || !chg || !cl || !*kept) {
+		err = -ENOMEM;
+		goto done;
+	}
+	for (size_t i = 0; i < n; i++)
+		chg[i] = p->w[i].changed;
+	room_of(ss, p, used, add, max);
+	for (;;) {
+		struct ns_room *pick = NULL;
+		uint64_t best = 0;
+		bool fits = true;
+		int map = RM_SVC;
+
+		/* The namespace with the largest part of the maps over (2^20ths of each). */
+		for (size_t i = 0; i < ng; i++) {
+			uint64_t part = 0;
+
+			for (int k = 0; k < RM_N && !g[i].closed; k++)
+				if (used[k] + add[k] > max[k] && max[k])
+					part += (uint64_t)g[i].need[k] * (1u << 20) / max[k] +
+						!!g[i].need[k];
+			if (part > best) {
+				best = part;
+				pick = &g[i];
+			}
+		}
+		if (!pick) {
+			/* Nothing a namespace brings helps: what is held is over by itself. */
+			err = -ENOSPC;
+			goto done;
+		}
+		pick->closed = true;
+		for (int k = 0, most = -1; k < RM_N; k++)
+			if (used[k] + add[k] > max[k] && max[k] && pick->need[k] &&
+			    (most < 0 || (uint64_t)pick->need[k] * max[most] >
+						 (uint64_t)pick->need[most] * max[k]))
+				most = map = k;
+		cl[nclosed] = (struct svcsync_closed){ .frontends = pick->nfe,
+						       .need = pick->need[map], .map = rm_name[map] };
+		snprintf(cl[nclosed++].ns, sizeof(cl->ns), "%s", pick->ns);
+		/* Closed until the estimate fits; then planned again for the truth. */
+		for (int k = 0; k < RM_N; k++) {
+			add[k] -= pick->need[k] < add[k] ? pick->need[k] : add[k];
+			fits = fits && used[k] + add[k] <= max[k];
+		}
+		if (!fits)
+			continue;
+		nk = 0;
+		for (size_t i = 0; i < n; i++) {
+			/* A held frontend that is unchanged stays (the first plan said which). */
+			struct ns_room *r = ns_room_find(g, ng, specs[i].who.ns);
+
+			if (out[i])
+				continue;
+			if (r && r->closed && chg[i]) {
+				out[i] = true;
+				continue;
+			}
+			(*kept)[nk++] = specs[i];
+		}
+		err = plan_make(ss, p, *kept, nk, msg, msglen);
+		if (err != -ENOSPC)
+			break;
+		room_of(ss, p, used, add, max);
+	}
+done:
+	if (!err) {
+		free(ss->closed);
+		ss->closed = cl;
+		ss->nclosed = nclosed;
+		cl = NULL;
+		msg[0] = '\0';
+	}
+	free(cl);
+	free(out);
+	free(chg);
+	free(g);
 	return err;
 }
 
@@ -910,13 +1115,23 @@ static int apply(struct svcsync *ss, const struct svc_spec *specs, size_t n,
 		 char *msg, size_t msglen)
 {
 	struct plan p = { .specs = specs, .n = n, .w = calloc(n ? n : 1, sizeof(*p.w)) };
+	struct svc_spec *kept = NULL;
 	size_t i;
 	int err;
 
 	if (!p.w)
 		return -ENOMEM;
-	if ((err = plan_backends(ss, &p)) || (err = plan_frontends(ss, &p, msg, msglen)) ||
-	    (err = plan_room(ss, &p, msg, msglen)) || (err = plan_entries(ss, &p, msg, msglen)) ||
+	err = plan_backends(ss, &p);
+	if (!err)
+		err = plan_frontends(ss, &p, msg, msglen);
+	if (!err)
+		err = plan_room(ss, &p, msg, msglen);
+	/* Judged per namespace over every frontend (a delta's caller applies them all). */
+	if (err == -ENOSPC && full)
+		err = room_close(ss, &p, &kept, msg, msglen);
+	else if (!err && full)
+		ss->nclosed = 0;
+	if (err || (err = plan_entries(ss, &p, msg, msglen)) ||
 	    (err = write_backends(ss, &p, st)) || (err = write_frontends(ss, &p, st)) ||
 	    (err = books_update(ss, &p)) || (err = retire_gone(ss, &p, del, ndel, full, st)))
 		goto out;
@@ -937,6 +1152,7 @@ out:
 		}
 	}
 	plan_free(&p);
+	free(kept);
 	return err;
 }
 

@@ -7,7 +7,8 @@
  * under the version it does not use, then its entry is flipped in one map
  * update, and the old version goes in svcsync_cleanup; backends are written
  * before any slot names them and deleted after none does. A list the maps
- * cannot hold changes nothing. xcni_svcname gets a frontend's Service and
+ * cannot hold is judged per namespace (svcsync_apply): the namespace bringing
+ * the most is closed, the rest written. xcni_svcname gets a frontend's Service and
  * port under its id before the first xcni_svc entry naming the id, and loses
  * it in cleanup after the last one is gone; a frontend whose Service or port
  * name changes (a ClusterIP:port handed to another Service) is given a new
@@ -53,6 +54,20 @@ struct svcsync_stats {
 struct svcsync;
 
 /*
+ * A namespace closed for room (svcsync_apply): the frontends its Services
+ * ask for did not fit beside everyone else's, and it brought the most entries
+ * of the map that was full (map). None of its frontends is in the maps:
+ * traffic to them finds no frontend, as for any address that is not a
+ * Service's; every other namespace's Services are applied.
+ */
+struct svcsync_closed {
+	char ns[sizeof(((struct xcni_svcname *)0)->ns)];
+	size_t frontends; /* its frontends not programmed */
+	size_t need; /* the entries of map it would have added */
+	const char *map; /* "xcni_svc", "xcni_revnat", "xcni_svcslot", "xcni_backend", "xcni_maglev" */
+};
+
+/*
  * Opens the pinned maps under pin_dir and reads what they hold; entries an
  * earlier writer left behind (an update cut short: a version no frontend
  * uses, backends no slot names) are deleted.
@@ -61,8 +76,13 @@ int svcsync_open(const char *pin_dir, struct svcsync **out);
 void svcsync_free(struct svcsync *ss);
 
 /*
- * Makes the maps hold specs (frontends unique). -ENOSPC (msg names the map
- * and the numbers) or -EINVAL (msg names the frontend) with nothing written.
+ * Makes the maps hold specs (frontends unique). When they do not fit, room is
+ * judged per namespace (the Service maps as the policy maps are): the
+ * namespace bringing the most entries of the map(s) that are over is closed
+ * (none of its frontends written, its held ones removed), then the next,
+ * until the rest fits; the rest is applied and svcsync_closed names the
+ * closed ones (empty when everything fit). -EINVAL (msg names the frontend)
+ * with nothing written.
  * A UDP frontend's backend that is no longer among its backends loses its
  * flows (both conntrack entries, in xcni_ct when pinned), after the flip.
  */
@@ -73,11 +93,15 @@ int svcsync_apply(struct svcsync *ss, const struct svc_spec *specs, size_t n,
  * changed, or the same: compared as apply does), del the keys of frontends
  * to go; every other frontend stays as it is. Same order of writes, same
  * errors, nothing written on error; costs what put and del name, not every
- * frontend held.
+ * frontend held. A change that does not fit is -ENOSPC (msg names the map and
+ * the numbers), nothing written: room is judged per namespace over every
+ * frontend, so the caller applies the whole list (svcsync_apply) instead.
  */
 int svcsync_apply_delta(struct svcsync *ss, const struct svc_spec *put, size_t nput,
 			const struct xcni_svc_key *del, size_t ndel, struct svcsync_stats *st,
 			char *msg, size_t msglen);
+/* The namespaces the last svcsync_apply closed for room (by name), *n of them. */
+const struct svcsync_closed *svcsync_closed(const struct svcsync *ss, size_t *n);
 /* Deletes what the last apply replaced (old versions, removed frontends, unused backends). */
 int svcsync_cleanup(struct svcsync *ss, struct svcsync_stats *st);
 

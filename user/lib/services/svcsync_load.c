@@ -346,6 +346,7 @@ void svcsync_free(struct svcsync *ss)
 	free(ss->by_key);
 	free(ss->gone);
 	free(ss->svcbe_del);
+	free(ss->closed);
 	if (ss->fd_svcbe >= 0)
 		close(ss->fd_svcbe);
 	if (ss->fd_name >= 0)
