@@ -856,6 +856,17 @@ check "status --wait --timeout 1: exit 1 (never OK)" exits 1 "$XCNICTL" --pin-di
 check "status --timeout without --wait: exit 2" exits 2 "$XCNICTL" --pin-dir "$PIN" status --timeout 1
 check "status --bogus: exit 2" exits 2 "$XCNICTL" status --bogus
 check "--help lists status and sysdump" bash -c "\"$XCNICTL\" --help | grep -q '^  status \[--wait' && \"$XCNICTL\" --help | grep -q '^  sysdump \[-f FILE'"
+# sysdump's archive holds the node's state: made new, 0600, never written
+# through a link planted at a name beside it (the old ".tmp" was fixed and
+# followed: a link there overwrote its target with the archive, world-readable).
+SD=$(mktemp -d)
+echo precious >"$SD/victim"
+ln -s "$SD/victim" "$SD/sd.tar.gz.tmp"
+check "sysdump -f FILE with a link planted at FILE.tmp: exit 0" "$XCNICTL" --pin-dir "$SD/nopins" sysdump -f "$SD/sd.tar.gz"
+check "  ... the link's target is untouched" bash -c "[ \"\$(cat '$SD/victim')\" = precious ]"
+check "  ... the archive is mode 0600, a gzip'd tar" bash -c "[ \"\$(stat -c %a '$SD/sd.tar.gz')\" = 600 ] && tar -tzf '$SD/sd.tar.gz' >/dev/null"
+check "  ... and no temporary file is left beside it" bash -c "[ \"\$(ls '$SD' | grep -cv '^sd.tar.gz\$\|^victim\$\|^sd.tar.gz.tmp\$')\" = 0 ]"
+rm -rf "$SD"
 if [ -e "$XCNI_PIN_ROOT_DEFAULT" ]; then
 	echo "ok $((_t_n + 1)) # SKIP $XCNI_PIN_ROOT_DEFAULT exists: no lab hint to see"
 	_t_n=$((_t_n + 1))

@@ -476,10 +476,23 @@ int ctl_sysdump_main(int argc, char **argv)
 	strftime(t.dir, sizeof(t.dir), "xcni-sysdump-%Y%m%d-%H%M%S", &tm);
 	snprintf(defname, sizeof(defname), "%s.tar.gz", t.dir);
 	file = o.file ?: defname;
-	/* Written beside, renamed at the end: no half archive under the name asked for. */
+	/* Written beside, renamed at the end: no half archive under the name asked
+	 * for. The archive holds the node's state (policy, flows, logs): the
+	 * file is made new (O_EXCL, never through a link someone planted at a
+	 * name we chose) and 0600 from its first byte. */
 	if (strcmp(file, "-")) {
-		snprintf(tmp, sizeof(tmp), "%s.tmp", file);
-		t.gz = gzopen(tmp, "wb");
+		int fd;
+
+		if ((size_t)snprintf(tmp, sizeof(tmp), "%s.XXXXXX", file) >= sizeof(tmp)) {
+			pr_err("sysdump: -f %s: name too long\n", file);
+			return 2;
+		}
+		fd = mkostemp(tmp, O_CLOEXEC);
+		t.gz = fd < 0 ? NULL : gzdopen(fd, "wb");
+		if (fd >= 0 && !t.gz) {
+			close(fd);
+			unlink(tmp);
+		}
 	} else {
 		t.gz = gzdopen(dup(1), "wb");
 	}
