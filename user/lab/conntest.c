@@ -17,7 +17,8 @@
  * family of the lab; each probe runs in a child process that entered the
  * source's netns (and its node's cgroup), while every node's drop counters
  * (xcni_metrics) are read before and after: a test that should connect fails
- * on any drop during it, one that should be blocked must see a policy drop.
+ * on any drop during it, one that should be denied must see a policy drop.
+ * Each line says the probe's fate in lab probe's words (lab_fate_word).
  * Tests run one at a time, so the counters' difference is the test's (in a
  * lab nothing else runs meanwhile but the DNS pod).
  */
@@ -118,7 +119,8 @@ static const char ct_manifest[] =
 /* ---- probes ------------------------------------------------------------------- */
 
 struct ct_result {
-	int res; /* 1 connected (and answered as expected), 0 blocked, -errno */
+	int res; /* 1 connected (and answered as expected), 0 not, -errno */
+	bool refused; /* not connected: a RST or an ICMP unreachable came back */
 	char answer[128];
 };
 
@@ -308,7 +310,7 @@ static int ct_probe(struct lab *lab, const struct lab_pod *src, const char *to, 
 		r.res = dns ? dns_query(to, fam, "echo." LAB_CONNTEST_NS ".svc." LAB_DNS_DOMAIN,
 					timeout_ms, r.answer, sizeof(r.answer)) :
 			      lab_probe_to(lab, to, fam, port, timeout_ms, r.answer,
-					   sizeof(r.answer));
+					   sizeof(r.answer), &r.refused);
 		if (write(pfd[1], &r, sizeof(r)) != (ssize_t)sizeof(r))
 			_exit(3);
 		_exit(0);
@@ -470,11 +472,11 @@ static void usage(FILE *f)
 		   "runs each test of the table once per IP family, watching every node's drop\n"
 		   "counters, and deletes the namespace (checking nothing is left).\n"
 		   "A test that must connect fails on any drop during it; one that must be\n"
-		   "blocked fails unless blocked and a policy drop (drop-policy-*) was counted.\n"
+		   "denied fails unless not connected and a policy drop (drop-policy-*) was counted.\n"
 		   "The tests (NAME/ipv4, NAME/ipv6; --list prints them):\n");
 	for (size_t i = 0; i < lab_ct_ncases; i++)
 		fprintf(f, "  %-34s %s -> %s\n", lab_ct_cases[i].name, lab_ct_from_word(lab_ct_cases[i].from),
-			lab_ct_cases[i].allow ? "connected" : "blocked by policy");
+			lab_ct_cases[i].allow ? "connected" : "denied (by policy)");
 	fprintf(f, "--test GLOB: only the tests whose NAME/FAMILY matches (repeatable, fnmatch:\n"
 		   "'policy/*', '*/ipv6'). --node: where the pods go (default the first two\n"
 		   "nodes: the lab's, or the cluster's Ready nodes without a NoSchedule taint;\n"
@@ -743,21 +745,21 @@ static int ct_deploy(const struct lab_ct_opts *o, const char *doc, const char *p
 
 /* A failed test's report: what was expected, what happened, the drops that explain it. */
 static void ct_say_failed(const struct lab_ct_case *t, const char *full, const char *what,
-			  const struct ct_result *r, size_t nd, const char *drops)
+			  const struct ct_result *r, int fate, size_t nd, const char *drops)
 {
 	printf("  FAIL  %-40s %s\n", full, what);
 	printf("        expected: %s\n", t->allow ?
 	       (t->answer ? "connected, answered by the right listener, no drop" :
 			    "connected, no drop") :
-	       "blocked by policy (a drop-policy-* drop counted)");
+	       "denied (a drop-policy-* drop counted)");
 	if (r->res == 2)
 		printf("        got:      connected, but answered \"%s\" (want \"%s...\")\n",
 		       r->answer, t->answer);
 	else if (r->res == 1)
 		printf("        got:      connected%s%s\n", r->answer[0] ? ": " : "", r->answer);
 	else
-		printf("        got:      %s%s\n", r->answer[0] ? r->answer : "blocked",
-		       r->answer[0] ? "" : " (no answer within the timeout)");
+		printf("        got:      %s%s\n", r->answer[0] ? r->answer : lab_fate_word(fate),
+		       r->answer[0] || fate != LAB_FATE_TIMEOUT ? "" : " (no answer within the timeout)");
 	printf("        drops:    %s\n", nd ? drops :
 	       "none counted by xcni (lost outside its programs: routing, the "
 	       "listener, the outside)");
@@ -772,9 +774,10 @@ static void ct_one(const struct lab_ct_opts *o, struct lab *lab, struct lab_drop
 	struct ct_result r;
 	struct lab_port port;
 	char full[96], what[256], to[128];
-	bool policy, ok;
+	struct lab_drops_seen seen;
+	bool policy, ok, svc;
 	size_t nd;
-	int err;
+	int err, fate;
 
 	snprintf(full, sizeof(full), "%s/%s", t->name, fw);
 	if (!(lab->family & fam) || !lab_conntest_selected(o, full) || ct_stop)
@@ -811,12 +814,16 @@ static void ct_one(const struct lab_ct_opts *o, struct lab *lab, struct lab_drop
 	if (r.res > 0 && t->answer && strncmp(r.answer, t->answer, strlen(t->answer)))
 		r.res = 2;
 	ok = t->allow ? r.res == 1 && !nd : r.res == 0 && policy;
+	/* The probe's fate in lab probe's words: the tests run one at a time. */
+	svc = t->to == CT_TO_SVC || t->to == CT_TO_NODEPORT_A || t->to == CT_TO_NODEPORT_B;
+	lab_drops_seen(d, before, -1, &seen);
+	fate = lab_fate_of(r.res > 0, r.refused, &seen, svc);
 	if (!ok) {
 		cr->failed++;
-		ct_say_failed(t, full, what, &r, nd, cr->drops);
+		ct_say_failed(t, full, what, &r, fate, nd, cr->drops);
 		return;
 	}
-	printf("  PASS  %-40s %s: %s%s%s\n", full, what, r.res > 0 ? "connected" : "blocked",
+	printf("  PASS  %-40s %s: %s%s%s\n", full, what, lab_fate_word(fate),
 	       r.res > 0 && r.answer[0] ? " " : "", r.res > 0 ? r.answer : "");
 	if (!t->allow)
 		printf("        by %s\n", cr->drops);

@@ -33,7 +33,7 @@ int lab_drops_open(struct lab *lab, struct lab_drops *d, const char *who)
 		else
 			snprintf(path, sizeof(path), "%s/%s/xcni_metrics", LAB_PIN_ROOT, n->name);
 		d->fd[i] = bpf_obj_get(path);
-		if (d->fd[i] < 0)
+		if (d->fd[i] < 0 && who)
 			fprintf(stderr, "%s: node %s: %s: %s (its drops are not "
 					"watched)\n", who, n->name, path, strerror(errno));
 	}
@@ -136,7 +136,7 @@ void lab_drops_seen(const struct lab_drops *d, const __u64 *before, long node,
 {
 	*s = (struct lab_drops_seen){};
 	for (size_t n = 0; n < d->nnodes; n++) {
-		if (node >= 0 && (size_t)node != n)
+		if (node != -1 && node != (long)n)
 			continue;
 		for (int r = XCNI_DROP_NON_IP; r >= XCNI_REASON_MIN; r--)
 			for (unsigned int dir = 0; dir < XCNI_NR_DIRS; dir++) {

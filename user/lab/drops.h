@@ -22,7 +22,8 @@ struct lab_drops {
 	__u64 *pk;
 };
 
-/* Opens every node's counters (one that has none is said, and not watched): 0 or -ENOMEM. */
+/* Opens every node's counters (one that has none is not watched; said when who is given,
+ * "who: node ..."): 0 or -ENOMEM. */
 int lab_drops_open(struct lab *lab, struct lab_drops *d, const char *who);
 void lab_drops_close(struct lab_drops *d);
 /* The counters now, into out[nnodes * XCNI_NR_METRICS]: 0 or -errno. */
@@ -30,7 +31,7 @@ int lab_drops_read(const struct lab_drops *d, __u64 *out);
 /* Waits (at most 1 s) until no node's counters move for 200 ms; prev: the last read. */
 void lab_drops_settle(const struct lab_drops *d, __u64 *prev);
 
-/* What one node (node: its index, -1 any) dropped since before[] (now in d->pk). */
+/* What one node (node: its index, -1 any; another number none) dropped since before[] (now in d->pk). */
 struct lab_drops_seen {
 	bool policy; /* drop-policy-* */
 	bool no_backend; /* drop-no-backend: a Service without endpoints */
