@@ -117,7 +117,7 @@ $(BUILD)/xcni: $(CNI_OBJS) $(LIBXCNI)
 $(BUILD)/tests/test_cni: $(BUILD)/obj/cni/conf.o $(BUILD)/obj/cni/result.o
 $(BUILD)/tests/test_masq: $(BUILD)/obj/user/agent/masq.o
 $(BUILD)/tests/test_masq: TEST_LIBS = $(NFT_LIBS)
-$(BUILD)/tests/test_http: $(BUILD)/obj/user/agent/http.o
+$(BUILD)/tests/test_http: $(BUILD)/obj/user/agent/http.o $(BUILD)/obj/user/agent/srclimit.o
 $(BUILD)/tests/test_http: TEST_LIBS = $(MHD_LIBS) -lpthread
 $(BUILD)/tests/test_ipfix: $(BUILD)/obj/user/agent/ipfix.o
 $(BUILD)/tests/test_ipfix: TEST_LIBS = $(FIXBUF_LIBS)
@@ -128,7 +128,7 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(LIBXCNI) $(wildcard user/lib/*/*.h 
 	$(Q)$(CC) $(XCFLAGS) $(PKG_CFLAGS) -Iuser -Ibpf -o $@ $(filter %.c %.o,$^) $(filter %.a,$^) $(PKG_LIBS) $(TEST_LIBS) -lcmocka
 
 # lab ui serves the agent's page through the agent's HTTP server.
-XCNICTL_AGENT_OBJS := $(BUILD)/obj/user/agent/http.o $(BUILD)/obj/user/agent/uipage.o
+XCNICTL_AGENT_OBJS := $(BUILD)/obj/user/agent/http.o $(BUILD)/obj/user/agent/srclimit.o $(BUILD)/obj/user/agent/uipage.o
 $(BUILD)/xcnictl: $(XCNICTL_OBJS) $(XCNICTL_AGENT_OBJS) $(LIBXCNI)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(XCFLAGS) -o $@ $^ $(PKG_LIBS) $(MHD_LIBS) -lz

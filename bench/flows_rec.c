@@ -8,7 +8,11 @@
  * map, no system call. Built against the tree's library:
  *
  *   gcc -O2 -std=gnu11 -Iuser -Ibpf -Ibuild/gen -o flows_rec bench/flows_rec.c build/libxcni.a
- *   ./flows_rec [-n RECORDS] [-w WINDOW] [-r REPEATS]
+ *   ./flows_rec [-n RECORDS] [-w WINDOW] [-r REPEATS] [-o OWNERS]
+ *
+ * -o: the records charged to OWNERS namespaces in turn, as the agent
+ * charges them (flows_get_owned; docs/decisions/flows-window-shares.md);
+ * without it flows_get, as before the window had shares.
  */
 #include <getopt.h>
 #include <netinet/in.h>
@@ -30,17 +34,20 @@ static uint64_t cpu_ns(void)
 
 int main(int argc, char **argv)
 {
-	unsigned long n = 2000000, w = 16384, reps = 3;
+	unsigned long n = 2000000, w = 16384, reps = 3, owners = 0;
+	char (*ns)[16] = NULL;
 	struct flows *f;
 	int c;
 
-	while ((c = getopt(argc, argv, "n:w:r:")) != -1) {
+	while ((c = getopt(argc, argv, "n:w:r:o:")) != -1) {
 		char *end;
 		unsigned long x = strtoul(optarg, &end, 10);
 
 		if (*end || !x || (c == 'n' && x > 100000000) || (c == 'w' && x > FLOWS_WINDOW_MAX) ||
-		    (c == 'r' && x > 100) || (c != 'n' && c != 'w' && c != 'r')) {
-			fprintf(stderr, "flows_rec: -%c '%s': -n 1..1e8, -w 1..%u, -r 1..100\n", c,
+		    (c == 'r' && x > 100) || (c == 'o' && x > 100000) ||
+		    (c != 'n' && c != 'w' && c != 'r' && c != 'o')) {
+			fprintf(stderr,
+				"flows_rec: -%c '%s': -n 1..1e8, -w 1..%u, -r 1..100, -o 1..100000\n", c,
 				optarg ? optarg : "", (unsigned)FLOWS_WINDOW_MAX);
 			return 2;
 		}
@@ -48,8 +55,17 @@ int main(int argc, char **argv)
 			n = x;
 		else if (c == 'w')
 			w = x;
+		else if (c == 'o')
+			owners = x;
 		else
 			reps = x;
+	}
+	if (owners) {
+		ns = calloc(owners, sizeof(*ns));
+		if (!ns)
+			return 1;
+		for (unsigned long i = 0; i < owners; i++)
+			snprintf(ns[i], sizeof(ns[i]), "ns-%lu", i);
 	}
 	if (flows_new(w, &f)) {
 		fprintf(stderr, "flows_rec: flows_new(%lu) failed\n", w);
@@ -68,7 +84,8 @@ int main(int argc, char **argv)
 					      .dport = (uint16_t)(7107 + (i / 64000) % 4) };
 			uint64_t p[2] = { 5, 5 }, b[2] = { 300, 400 };
 			bool created;
-			struct flow_rec *rec = flows_get(f, &k, &created);
+			struct flow_rec *rec = ns ? flows_get_owned(f, &k, ns[i % owners], &created) :
+						    flows_get(f, &k, &created);
 
 			if (!rec) {
 				fprintf(stderr, "flows_rec: out of memory\n");
@@ -78,10 +95,12 @@ int main(int argc, char **argv)
 		}
 		uint64_t c1 = cpu_ns();
 
-		printf("records=%lu window=%lu created=%llu evicted=%llu ns_per_record=%.0f\n", n, w,
+		printf("records=%lu window=%lu owners=%lu created=%llu evicted=%llu "
+		       "ns_per_record=%.0f\n", n, w, owners,
 		       (unsigned long long)flows_stats(f)->created,
 		       (unsigned long long)flows_stats(f)->evicted, (double)(c1 - c0) / (double)n);
 	}
 	flows_free(f);
+	free(ns);
 	return 0;
 }

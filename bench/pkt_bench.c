@@ -26,6 +26,13 @@
  *   from_pod4    from_pod (Services on), pod A's UDP to pod B of this node
  *                (conntrack, A's egress and B's ingress judged, into B)
  *   from_pod4/6 remote  A's UDP to pod R (A6 to R6) of node n2: Geneve to n2
+ *   frag ...     to_pod, fragments of an outside client's UDP datagram (CLIENT,
+ *                CLIENT6) into A, both families: its first fragment again
+ *                (its place in its share found and written), a later one
+ *                (the first's ports found), and another outside source's
+ *                first fragment past what it may hold (refused, drop-frag-share:
+ *                16 first fragments of its own before; the fragment maps
+ *                cleared before each batch of these rows)
  *   xdp ...      xdp_underlay (a tree with the NodePort fast path, issue 42:
  *                bpf/lib/nodeport_xdp.h), acceleration off (the prefilter
  *                alone) and on: np-remote's packet translated and sent at
@@ -275,6 +282,56 @@ static size_t udp6(uint8_t *b, const uint8_t *dmac, const uint8_t *smac, const c
 	return 14 + 40 + 16;
 }
 
+/*
+ * A fragment of a UDP datagram src:sp -> dst:dp (id) at offset off (8-byte
+ * units), more to come: the first carries the UDP header and 8 bytes, a later
+ * one 16 bytes of payload. IPv4, or IPv6 (a fragment header) as dst says.
+ */
+static size_t frag(uint8_t *b, const uint8_t *dmac, const uint8_t *smac, const char *src,
+		   const char *dst, uint16_t sp, uint16_t dp, uint32_t id, uint16_t off, int more)
+{
+	int v6 = strchr(dst, ':') != NULL;
+	uint8_t *ip = b + 14, *l4 = ip + (v6 ? 48 : 20);
+
+	memset(b, 0, FRAME);
+	memcpy(b, dmac, 6);
+	memcpy(b + 6, smac, 6);
+	if (off == 0) {
+		put16(l4, sp);
+		put16(l4 + 2, dp);
+		put16(l4 + 4, 8 + 64); /* the whole datagram's */
+	}
+	for (int i = off ? 0 : 8; i < 16; i++)
+		l4[i] = (uint8_t)(0xa0 + i);
+	if (v6) {
+		put16(b + 12, ETH_P_IPV6);
+		ip[0] = 0x60;
+		put16(ip + 4, 8 + 16);
+		ip[6] = 44; /* a fragment header */
+		ip[7] = 64;
+		ip6(src, ip + 8);
+		ip6(dst, ip + 24);
+		ip[40] = IPPROTO_UDP;
+		put16(ip + 42, (uint16_t)(off << 3 | more));
+		put16(ip + 44, (uint16_t)(id >> 16));
+		put16(ip + 46, (uint16_t)id);
+		return 14 + 48 + 16;
+	}
+	uint32_t s = ip4(src), d = ip4(dst);
+
+	put16(b + 12, ETH_P_IP);
+	ip[0] = 0x45;
+	put16(ip + 2, 20 + 16);
+	put16(ip + 4, (uint16_t)id);
+	put16(ip + 6, (uint16_t)(off | (more ? 0x2000 : 0)));
+	ip[8] = 64;
+	ip[9] = IPPROTO_UDP;
+	memcpy(ip + 12, &s, 4);
+	memcpy(ip + 16, &d, 4);
+	put16(ip + 10, ~fold(sum16(ip, 20)) & 0xffff);
+	return 14 + 20 + 16;
+}
+
 /* Geneve over IPv4 from src to dst (the underlay's MACs) around an inner frame. */
 static size_t geneve4(uint8_t *b, const uint8_t *inner, size_t ilen, const char *src,
 		      const char *dst)
@@ -345,6 +402,8 @@ struct row {
 	int xdp; /* an XDP program: an xdp_md from the underlay device */
 	int any; /* a step of the hit (PKT_BENCH_XDP_OBJS): any verdict, nothing checked */
 	int (*check)(const struct row *r, const uint8_t *out, uint32_t out_len);
+	/* before each batch, unmeasured: the fragment rows' state */
+	int (*prep)(const struct row *r);
 	uint64_t ns, pkts;
 };
 
@@ -488,8 +547,11 @@ static int run(struct row *r, int calls, int measure)
 	struct __sk_buff ctx = { .ifindex = (uint32_t)ifindex[r->dev], .mark = r->mark };
 	struct xdp_md xctx = { .data_end = (uint32_t)r->len,
 			       .ingress_ifindex = (uint32_t)ifindex[r->dev] };
-	uint64_t before = metric(r->reason, r->dir);
+	uint64_t before;
 
+	if (r->prep && r->prep(r))
+		return -1;
+	before = metric(r->reason, r->dir);
 	for (int i = 0; i < calls; i++) {
 		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = r->in, .data_size_in = (uint32_t)r->len,
 			    .data_out = out, .data_size_out = sizeof(out),
@@ -517,6 +579,56 @@ static int run(struct row *r, int calls, int measure)
 			r->reason ? (unsigned long long)calls * r->repeat : 0ull);
 		return -1;
 	}
+	return 0;
+}
+
+/* Both fragment maps emptied. */
+static int frag_clear(void)
+{
+	const char *maps[] = { "xcni_frag", "xcni_frag6" };
+
+	for (int m = 0; m < 2; m++) {
+		uint32_t key;
+
+		while (bpf_map_get_next_key(map_fd(maps[m]), NULL, &key) == 0)
+			if (bpf_map_delete_elem(map_fd(maps[m]), &key))
+				return -1;
+	}
+	return 0;
+}
+
+/* One packet of a fragment row's datagram, unmeasured, its verdict unchecked. */
+static int frag_send(const struct row *r, const char *src, uint32_t id, uint16_t off)
+{
+	uint8_t in[FRAME], out[FRAME + 128];
+	struct __sk_buff ctx = { .ifindex = (uint32_t)ifindex[r->dev] };
+	int v6 = r->in[12] == 0x86;
+	size_t len = frag(in, pod_mac[r->dev], host_mac[r->dev], src, v6 ? A6 : IP_A, 44000, 7001,
+			  id, off, 1);
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_size_in = (uint32_t)len,
+		    .data_out = out, .data_size_out = sizeof(out), .ctx_in = &ctx,
+		    .ctx_size_in = sizeof(ctx));
+
+	return bpf_prog_test_run_opts(r->fd, &o);
+}
+
+/* The rows' datagram from CLIENT (CLIENT6): its first fragment passed. */
+static int frag_prep_first(const struct row *r)
+{
+	return frag_clear() || frag_send(r, r->in[12] == 0x86 ? CLIENT6 : CLIENT, 0x77, 0);
+}
+
+/* Another outside source (FLOODER, FLOODER6): 16 first fragments of its own,
+ * as many as any share holds; its row's is one more. */
+#define FLOODER "198.18.3.3"
+#define FLOODER6 "2001:db8:333::3"
+static int frag_prep_full(const struct row *r)
+{
+	if (frag_clear())
+		return -1;
+	for (uint32_t id = 1; id <= 16; id++)
+		if (frag_send(r, r->in[12] == 0x86 ? FLOODER6 : FLOODER, id, 0))
+			return -1;
 	return 0;
 }
 
@@ -1142,6 +1254,35 @@ int main(int argc, char **argv)
 	rows[nr].len = udp4(rows[nr].in, host_mac[DEV_U], pod_mac[DEV_U], "198.18.0.9", NODE_IP, 50005, 30081);
 	nr++;
 #endif
+	/* Fragments of outside sources' datagrams into A (to_pod), both families. */
+	for (int v6 = 0; v6 < 2; v6++) {
+		const char *a = v6 ? A6 : IP_A, *c = v6 ? CLIENT6 : CLIENT;
+
+		rows[nr] = (struct row){ v6 ? "frag IPv6: an outside client's first fragment again"
+					    : "frag IPv4: an outside client's first fragment again",
+					 bpf_program__fd(tp->progs.to_pod), DEV_A, 100,
+					 .ret = TC_ACT_OK, .reason = XCNI_FWD_LOCAL,
+					 .dir = XCNI_DIR_TO_POD, .check = same, .prep = frag_prep_first };
+		rows[nr].len = frag(rows[nr].in, pod_mac[DEV_A], host_mac[DEV_A], c, a, 44000, 7001,
+				    0x77, 0, 1);
+		nr++;
+		rows[nr] = (struct row){ v6 ? "frag IPv6: its later fragment (the first's ports)"
+					    : "frag IPv4: its later fragment (the first's ports)",
+					 bpf_program__fd(tp->progs.to_pod), DEV_A, 100,
+					 .ret = TC_ACT_OK, .reason = XCNI_FWD_LOCAL,
+					 .dir = XCNI_DIR_TO_POD, .check = same, .prep = frag_prep_first };
+		rows[nr].len = frag(rows[nr].in, pod_mac[DEV_A], host_mac[DEV_A], c, a, 44000, 7001,
+				    0x77, 2, 1);
+		nr++;
+		rows[nr] = (struct row){ v6 ? "frag IPv6: a first fragment past its source's places"
+					    : "frag IPv4: a first fragment past its source's places",
+					 bpf_program__fd(tp->progs.to_pod), DEV_A, 100,
+					 .ret = TC_ACT_SHOT, .reason = XCNI_DROP_FRAG_SHARE,
+					 .dir = XCNI_DIR_TO_POD, .check = same, .prep = frag_prep_full };
+		rows[nr].len = frag(rows[nr].in, pod_mac[DEV_A], host_mac[DEV_A],
+				    v6 ? FLOODER6 : FLOODER, a, 44000, 7001, 0x99, 0, 1);
+		nr++;
+	}
 	/* Warm up: each flow's first packet (conntrack, NAT), caches. */
 	for (int i = 0; i < nr; i++)
 		if (run(&rows[i], calls / rows[i].repeat, 0))

@@ -56,9 +56,21 @@
 #ifndef XCNI_FRAG_PER_EP
 #define XCNI_FRAG_PER_EP 16
 #endif
-/* The fragment share of sources outside the cluster (bpf/lib/frag.h,
- * frag_owner); no endpoint's ep_id (cni/conf.c xcni_ep_id). */
+/* The fragment shares of sources outside the cluster (bpf/lib/frag.h,
+ * frag_owner): XCNI_FRAG_OUTSIDE_SHARES of them, keyed from XCNI_FRAG_OUTSIDE
+ * down to XCNI_FRAG_OUTSIDE_MIN, a source hashed into one by its address (an
+ * IPv6 source by its /64: xcni_frag_outside_share); no endpoint's ep_id
+ * (cni/conf.c xcni_ep_id). In an outside share one source (the same unit)
+ * holds at most XCNI_FRAG_PER_SRC places: one host sharing a share with
+ * another leaves it the rest (docs/decisions/fragment-shares.md). */
 #define XCNI_FRAG_OUTSIDE 0xffffffffu
+#ifndef XCNI_FRAG_OUTSIDE_SHARES
+#define XCNI_FRAG_OUTSIDE_SHARES 64 /* a power of two */
+#endif
+#define XCNI_FRAG_OUTSIDE_MIN (XCNI_FRAG_OUTSIDE - (XCNI_FRAG_OUTSIDE_SHARES - 1))
+#ifndef XCNI_FRAG_PER_SRC
+#define XCNI_FRAG_PER_SRC (XCNI_FRAG_PER_EP / 2)
+#endif
 #ifndef XCNI_FRAG_LIFE_NS
 #define XCNI_FRAG_LIFE_NS 2000000000ULL
 #endif
@@ -142,12 +154,13 @@ struct xcni_frag {
 /*
  * The fragment maps (xcni_frag, xcni_frag6) hold shares, not datagrams: one
  * share per local endpoint (keyed by its ep_id), one for the node (key 0) and
- * one for sources outside the cluster (XCNI_FRAG_OUTSIDE), each with
- * XCNI_FRAG_PER_EP places. A datagram belongs to the local endpoint that sends
- * it, else to the outside's when its source is no pod, node or this host,
- * else to the endpoint it goes to, else to the node (bpf/lib/frag.h,
- * frag_owner): a pod, a remote pod flooding one pod, or an underlay host,
- * fills that share and no other. A first fragment takes a free place (never used, its datagram's
+ * XCNI_FRAG_OUTSIDE_SHARES for sources outside the cluster (the source hashed:
+ * xcni_frag_outside_share), each with XCNI_FRAG_PER_EP places. A datagram
+ * belongs to the local endpoint that sends it, else to its source's outside
+ * share when its source is no pod, node or this host, else to the endpoint it
+ * goes to, else to the node (bpf/lib/frag.h, frag_owner): a pod, a remote pod
+ * flooding one pod, or an underlay host, fills that share and no other; in an
+ * outside share one source holds at most XCNI_FRAG_PER_SRC places. A first fragment takes a free place (never used, its datagram's
  * last fragment passed, or older than XCNI_FRAG_LIFE_NS); with none, it is
  * refused (XCNI_DROP_FRAG_SHARE): nothing is evicted. ts_ns 0: never used.
  */
@@ -1113,6 +1126,27 @@ xcni_lb_hash(__u8 family, const void *saddr, const void *daddr, __u16 sport, __u
 	h *= 0xc2b2ae35;
 	h ^= h >> 16;
 	return h;
+}
+
+/*
+ * The fragment share of an outside source (saddr: the family's address, 4 or
+ * 16 bytes, 4-byte aligned): its IPv4 address, or an IPv6 address's /64 (one
+ * host's, whichever addresses it takes in it), mixed as xcni_lb_hash mixes,
+ * into XCNI_FRAG_OUTSIDE - (0 .. XCNI_FRAG_OUTSIDE_SHARES - 1). Shared with
+ * userspace (the tests pick sources of one share or of two).
+ */
+static inline __attribute__((always_inline)) __u32 xcni_frag_outside_share(__u8 family,
+									   const void *saddr)
+{
+	const __u32 *s = (const __u32 *)saddr;
+	__u32 h = s[0] * 0x9e3779b1u;
+
+	if (family == XCNI_AF_INET6)
+		h = xcni_lb_mix(h, s[1]);
+	h ^= h >> 16;
+	h *= 0x85ebca6b;
+	h ^= h >> 13;
+	return XCNI_FRAG_OUTSIDE - (h & (XCNI_FRAG_OUTSIDE_SHARES - 1));
 }
 
 /*

@@ -278,9 +278,9 @@ __u32 xcni_ep_id(const char *container_id, const char *ifname)
 {
 	__u32 id = (__u32)xcni_fnv1a64(container_id, ifname);
 
-	/* 0 means "the host" in conntrack entries; XCNI_FRAG_OUTSIDE keys the
-	 * fragment share of sources outside the cluster */
-	return id && id != XCNI_FRAG_OUTSIDE ? id : 1;
+	/* 0 means "the host" in conntrack entries; XCNI_FRAG_OUTSIDE_MIN and up
+	 * key the fragment shares of sources outside the cluster */
+	return id && id < XCNI_FRAG_OUTSIDE_MIN ? id : 1;
 }
 
 void xcni_host_ifname(const char *container_id, const char *ifname, char out[IF_NAMESIZE])

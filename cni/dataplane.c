@@ -411,7 +411,8 @@ static size_t live_ids(int fd, size_t ksz, __u32 *ids, size_t n, size_t cap)
 }
 
 /*
- * Fragment shares of no endpoint (the node's, 0, and the outside's aside): a pod's last packets
+ * Fragment shares of no endpoint (the node's, 0, and the outside's,
+ * XCNI_FRAG_OUTSIDE_MIN and up, aside): a pod's last packets
  * can make its share again after its DEL removed it. The endpoints first,
  * then the shares: a pod added in between has sent nothing yet, or loses the
  * datagrams it has in flight.
@@ -430,7 +431,7 @@ void xcni_dp_share_gc(const struct xcni_dp *dp)
 
 		while (fds[f] >= 0 && nd < 256 &&
 		       bpf_map_get_next_key(fds[f], first ? NULL : &key, &next) == 0) {
-			bool live = next == 0 || next == XCNI_FRAG_OUTSIDE;
+			bool live = next == 0 || next >= XCNI_FRAG_OUTSIDE_MIN;
 
 			first = false;
 			key = next;

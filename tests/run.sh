@@ -115,6 +115,8 @@ suites=(
 	"lab-flows:bash tests/lab/flows.sh"
 	# make demo, then every command of the list it prints, as printed (issue 53).
 	"lab-demo:bash tests/lab/demo.sh"
+	# One pod's short flows through a 64-record window: another namespace's record stays (issue 52 item 8).
+	"lab-flows-window:bash tests/lab/flowswin.sh"
 	"lab-flows-relay-3nodes:bash tests/lab/relay.sh"
 	"lab-status:bash tests/lab/status.sh"
 	"lab-monitor-flows:bash tests/lab/monflows.sh"
@@ -124,8 +126,12 @@ suites=(
 	"lab-outside:bash tests/lab/outside.sh"
 	"lab-conntest:bash tests/lab/conntest.sh"
 	"lab-attack:bash tests/lab/attack.sh"
+	# A handshake flood from a pod at its node's flows port while policy changes apply (issue 52 item 6).
+	"lab-flows-flood:bash tests/lab/flowsflood.sh"
 	"lab-attack-kpr:env LAB_KUBE_PROXY=none bash tests/lab/attack.sh"
 	"lab-attack-kpr-npaccel:env LAB_KUBE_PROXY=none ATTACK_NPACCEL=generic bash tests/lab/attack.sh"
+	"lab-tenant-svc:env LAB_KUBE_PROXY=none bash tests/lab/tenant_svc.sh"
+	"lab-tenant-svc-ipt:env LAB_KUBE_PROXY=iptables bash tests/lab/tenant_svc.sh"
 	"lab-netpol-3nodes:env NETPOL_NODES=3 bash tests/lab/netpol.sh"
 	"lab-services:bash tests/lab/services.sh"
 	"lab-netpol-svc:env NETPOL_VIA_SERVICE=1 bash tests/lab/netpol.sh"

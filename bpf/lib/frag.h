@@ -8,13 +8,18 @@
  * packets' views from flow.h (no include cycle).
  *
  * The entries live in shares (struct xcni_frag_share): one per local
- * endpoint, one for the node, one for the outside, XCNI_FRAG_PER_EP datagrams
- * each. A datagram belongs to the local endpoint that sends it; else, from a
- * source outside the cluster (the ipcache names no pod, node or this host),
- * to the outside's share; else to the local endpoint it goes to, else to the
- * node (frag_owner): whoever floods first fragments, from a pod, toward one,
- * or from the underlay, fills that share, and its first fragments beyond it
+ * endpoint, one for the node, XCNI_FRAG_OUTSIDE_SHARES for the outside,
+ * XCNI_FRAG_PER_EP datagrams each. A datagram belongs to the local endpoint
+ * that sends it; else, from a source outside the cluster (the ipcache names
+ * no pod, node or this host), to the outside share its source hashes to
+ * (xcni_frag_outside_share: the IPv4 address, an IPv6 source's /64), where
+ * that source holds at most XCNI_FRAG_PER_SRC places; else to the local
+ * endpoint it goes to, else to the node (frag_owner): whoever floods first
+ * fragments, from a pod, toward one, or from the underlay, fills that share
+ * (an outside host, its half of its share), and its first fragments beyond it
  * are refused (drop-frag-share); nothing of another share is ever evicted.
+ * An outside host so cannot refuse another's datagrams: another share, or
+ * the other half of its own (docs/decisions/fragment-shares.md).
  */
 #ifndef XCNI_FRAG_H
 #define XCNI_FRAG_H
@@ -45,11 +50,11 @@ static __always_inline int frag_inside(const struct xcni_ipcache_val *v)
 
 /*
  * The share a datagram belongs to: the ep_id of the local endpoint that sends
- * it; XCNI_FRAG_OUTSIDE when its source is outside the cluster (an underlay
- * host's flood toward a pod or a NodePort fills that share, not the pod's nor
- * the node's; an IPv6 link-local source is the node's, as identity_of says);
- * else the ep_id of the local endpoint it goes to; 0, the node's, when
- * neither end is local.
+ * it; its source's outside share (xcni_frag_outside_share) when its source is
+ * outside the cluster (an underlay host's flood toward a pod or a NodePort
+ * fills that one, not the pod's, the node's, nor most other hosts'; an IPv6
+ * link-local source is the node's, as identity_of says); else the ep_id of
+ * the local endpoint it goes to; 0, the node's, when neither end is local.
  */
 static __always_inline __u32 frag_owner(int fam, const void *saddr, const void *daddr)
 {
@@ -63,13 +68,13 @@ static __always_inline __u32 frag_owner(int fam, const void *saddr, const void *
 		struct xcni_ipcache_key k = { .prefixlen = 32, .addr = *(const __be32 *)saddr };
 
 		if (!frag_inside(bpf_map_lookup_elem(&xcni_ipcache, &k)))
-			return XCNI_FRAG_OUTSIDE;
+			return xcni_frag_outside_share(XCNI_AF_INET, saddr);
 	} else if (!(s[0] == 0xfe && (s[1] & 0xc0) == 0x80)) {
 		struct xcni_ipcache6_key k = { .prefixlen = 128 };
 
 		__builtin_memcpy(k.addr, saddr, 16);
 		if (!frag_inside(bpf_map_lookup_elem(&xcni_ipcache6, &k)))
-			return XCNI_FRAG_OUTSIDE;
+			return xcni_frag_outside_share(XCNI_AF_INET6, saddr);
 	}
 	ep = bpf_map_lookup_elem(eps, daddr);
 	return ep ? ep->ep_id : 0;
@@ -90,14 +95,38 @@ static __always_inline int frag_key_eq(int fam, const void *a, const void *b)
 }
 
 /*
- * The place a first fragment takes in its share: its datagram's (a first
- * fragment seen again), else a free one (never used, or older than
- * XCNI_FRAG_LIFE_NS), else one whose datagram's last fragment passed (a later
- * fragment reordered after the last may still want it); -1: none, the share
- * is full. Three scans, each stopping at what it looks for: one pass keeping
- * three candidates gives the verifier a state for every combination of them.
+ * The places of share sh that key's source (its IPv4 address, an IPv6
+ * source's /64: the first one or two words of the key) holds, up to
+ * XCNI_FRAG_PER_SRC: a datagram whose first fragment passed, younger than
+ * XCNI_FRAG_LIFE_NS, whose last fragment did not.
  */
-#define FRAG_PLACE(fam, sh, key, now)                                                            \
+#define FRAG_SRC_HELD(fam, sh, key, now)                                                         \
+	({                                                                                       \
+		const __u32 *__x = (const __u32 *)(key);                                        \
+		int __n = 0;                                                                    \
+		for (int __i = 0; __i < XCNI_FRAG_PER_EP; __i++) {                              \
+			const __u32 *__w = (const __u32 *)&(sh)->s[__i].k;                      \
+			__u64 __ts = (sh)->s[__i].ts_ns;                                        \
+			if (!__ts || (now) - __ts > XCNI_FRAG_LIFE_NS || (sh)->s[__i].last ||   \
+			    __w[0] != __x[0] || (fam == XCNI_AF_INET6 && __w[1] != __x[1]))     \
+				continue;                                                       \
+			if (++__n >= XCNI_FRAG_PER_SRC)                                         \
+				break;                                                          \
+		}                                                                               \
+		__n;                                                                            \
+	})
+
+/*
+ * The place a first fragment takes in its share: its datagram's (a first
+ * fragment seen again), else, unless cap (an outside share) and its source
+ * holds XCNI_FRAG_PER_SRC places there already, a free one (never used, or
+ * older than XCNI_FRAG_LIFE_NS), else one whose datagram's last fragment
+ * passed (a later fragment reordered after the last may still want it); < 0:
+ * none, the share (or the source's part of it) is full. Scans each stopping at
+ * what it looks for: one pass keeping three candidates gives the verifier a
+ * state for every combination of them.
+ */
+#define FRAG_PLACE(fam, sh, key, now, cap)                                                       \
 	({                                                                                       \
 		int __p = -1;                                                                   \
 		for (int __i = 0; __i < XCNI_FRAG_PER_EP; __i++)                                \
@@ -105,12 +134,14 @@ static __always_inline int frag_key_eq(int fam, const void *a, const void *b)
 				__p = __i;                                                      \
 				break;                                                          \
 			}                                                                       \
-		for (int __i = 0; __p < 0 && __i < XCNI_FRAG_PER_EP; __i++) {                   \
+		if (__p < 0 && (cap) && frag_src_held(fam) >= XCNI_FRAG_PER_SRC)               \
+			__p = -2;                                                               \
+		for (int __i = 0; __p == -1 && __i < XCNI_FRAG_PER_EP; __i++) {                 \
 			__u64 __ts = (sh)->s[__i].ts_ns;                                        \
 			if (!__ts || (now) - __ts > XCNI_FRAG_LIFE_NS)                          \
 				__p = __i;                                                      \
 		}                                                                               \
-		for (int __i = 0; __p < 0 && __i < XCNI_FRAG_PER_EP; __i++)                    \
+		for (int __i = 0; __p == -1 && __i < XCNI_FRAG_PER_EP; __i++)                  \
 			if ((sh)->s[__i].last)                                                  \
 				__p = __i;                                                      \
 		__p;                                                                            \
@@ -127,6 +158,29 @@ static __always_inline int frag_key_eq(int fam, const void *a, const void *b)
 		__u32 __zero = 0;                                                               \
 		(struct xcni_fragstage *)bpf_map_lookup_elem(&xcni_fragstage, &__zero);        \
 	})
+
+/*
+ * FRAG_SRC_HELD for the first fragment being placed (st->lk or st->lk6 as fam
+ * says) in st->owner's share, at st->now: a global function, verified once on
+ * its own (its count, a precise scalar, in FRAG_PLACE's paths made the
+ * verifier walk it for each of them).
+ */
+__attribute__((noinline)) int frag_src_held(__u32 fam)
+{
+	struct xcni_fragstage *st = FRAG_STAGE();
+
+	if (!st)
+		return 0;
+	if (fam == XCNI_AF_INET) {
+		struct xcni_frag_share *sh = bpf_map_lookup_elem(&xcni_frag, &st->owner);
+
+		return sh ? FRAG_SRC_HELD(XCNI_AF_INET, sh, &st->lk, st->now) : 0;
+	} else {
+		struct xcni_frag6_share *sh = bpf_map_lookup_elem(&xcni_frag6, &st->owner);
+
+		return sh ? FRAG_SRC_HELD(XCNI_AF_INET6, sh, &st->lk6, st->now) : 0;
+	}
+}
 
 /*
  * A later fragment's datagram (its key lk) in st->owner's share sh: the first
@@ -292,12 +346,15 @@ static __always_inline void frag_first(int fam, struct flow *f, __u32 id)
  * A first fragment's staged entry (key, value v: frag_first's) into its
  * owner's share sh of the family. The place is written with its time last,
  * zeroed first: a later fragment on another CPU meanwhile finds no entry
- * rather than half of one. 0, or -1: the share had no place (or there was no
- * room for a new share).
+ * rather than half of one. 0, or -1: the share had no place (an outside
+ * share: or its source held its XCNI_FRAG_PER_SRC; or there was no room for
+ * a new share).
  */
 #define FRAG_PUT(fam, sh, st, key, v)                                                           \
 	({                                                                                      \
-		int __slot = (sh) ? FRAG_PLACE(fam, sh, &(key), (st)->now) : -1;                \
+		int __slot = (sh) ? FRAG_PLACE(fam, sh, &(key), (st)->now,                      \
+					       (st)->owner >= XCNI_FRAG_OUTSIDE_MIN)                 \
+				  : -1;                                                         \
 		if (__slot >= 0 && __slot < XCNI_FRAG_PER_EP) {                                 \
 			(sh)->s[__slot].ts_ns = 0;                                              \
 			(sh)->s[__slot].k = (key);                                              \
@@ -354,8 +411,8 @@ static __always_inline int frag_put(int fam, struct xcni_fragstage *st, __u32 j)
  * At the exit of a packet let through (first, last: how many entries
  * frag_first and frag_later staged): a last fragment frees its datagram's
  * place, if no other datagram took it meanwhile; a first fragment takes one.
- * 0, or -1: a first fragment's share was full, the packet is to be refused
- * (drop-frag-share). fam a constant.
+ * 0, or -1: a first fragment's share was full (an outside source's: or its
+ * part of it), the packet is to be refused (drop-frag-share). fam a constant.
  */
 static __always_inline int frag_commit_fam(int fam, __u32 first, __u32 last)
 {

@@ -314,13 +314,15 @@ kp_extfe_lb() {
 			"externalIPs": ["203.0.113.9"], "selector": {"app": "web"},
 			"ports": [{"port": 443, "protocol": "TCP", "nodePort": 31443}]},
 	       "status": {"loadBalancer": {"ingress": [{"ip": "198.51.100.9"}]}}}' | api apply - >/dev/null &&
-		wait_for 10 kmap_is xcni_extfe 8 && kfe 203.0.113.9 443 && kfe 198.51.100.9 443 &&
+		wait_for 10 kmap_is xcni_extfe 7 && ! kfe 203.0.113.9 443 && kfe 198.51.100.9 443 &&
 		kfe 10.96.44.9 443 && ! kfe 198.51.100.9 31443 && kmap_is xcni_svc 0 &&
 		api delete '{"resource": "services", "key": "shop/lb"}' >/dev/null &&
 		wait_for 10 kmap_is xcni_extfe 5 && ! kfe 198.51.100.9 443 ||
 		{ grep -E "extfe|frontends" "$LOG" | tail -5; return 1; }
 }
-check "... a LoadBalancer Service watched: its ClusterIP, externalIP and LB ingress IP at 443 in xcni_extfe, gone with it" kp_extfe_lb
+# Not its externalIP (issue 52 item 2): any tenant may write one, naming any
+# outside address; only --external-ip-cidrs vouches for them.
+check "... a LoadBalancer Service watched: its ClusterIP and LB ingress IP at 443 in xcni_extfe (not its externalIP: no --external-ip-cidrs), gone with it" kp_extfe_lb
 check "xcnid still running" kill -0 "$XCNID_PID"
 stopped() { kill "$XCNID_PID" && wait "$XCNID_PID"; }
 check "xcnid exits cleanly on SIGTERM" stopped

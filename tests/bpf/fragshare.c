@@ -17,7 +17,16 @@
  *
  * A source outside the cluster (the ipcache names no pod, node or this host)
  * has a share of its own: before, its flood toward a pod filled that pod's
- * share (the pod's own datagrams refused), through the node the node's.
+ * share (the pod's own datagrams refused), through the node the node's. In
+ * it, one source holds at most XCNI_FRAG_PER_SRC places (issue 52 item 5).
+ *
+ * Then outside sources against each other (issue 52 item 5), both families,
+ * on every path an outside datagram takes (to_pod, to_overlay, from_overlay
+ * from the underlay to this node): W1 floods; W2, whose source hashes into
+ * another outside share, and W3, into W1's, must still get their datagrams
+ * through; W1 stays bounded at XCNI_FRAG_PER_SRC, over IPv6 with any address
+ * of its /64. Before, every outside source had one share of XCNI_FRAG_PER_EP:
+ * W1's flood refused everyone's.
  *
  * The victim's first fragment passes; the flood (3 x XCNI_MAX_FRAG first
  * fragments, more than the one LRU of before held) follows; the victim's last
@@ -226,6 +235,9 @@ static void share_case(const struct share_case *c, bool expiry)
 	struct row fnew2 = frag_row(c, c->fdev, c->fsrc, c->fdst, 41000, 5000, FLOOD + 2, 0, 1);
 	/* the victim's next datagram, begun after the flood: its share has room */
 	struct row vnext = frag_row(c, c->vdev, c->vsrc, c->vdst, 42001, 5001, 0x7002, 0, 1);
+	/* an outside flooder holds its part of its share (XCNI_FRAG_PER_SRC) */
+	int per = !strcmp(c->fsrc, WORLD4) || !strcmp(c->fsrc, WORLD6) ? XCNI_FRAG_PER_SRC
+								       : XCNI_FRAG_PER_EP;
 	uint64_t refused;
 	int passed;
 
@@ -247,8 +259,8 @@ static void share_case(const struct share_case *c, bool expiry)
 	/* The flooder got its share and no more; the rest was refused, named. */
 	print_message("# the flood: %d of %d passed, %llu refused\n", passed, FLOOD,
 		      (unsigned long long)refused);
-	assert_int_equal(passed, XCNI_FRAG_PER_EP);
-	assert_int_equal(refused, FLOOD - XCNI_FRAG_PER_EP);
+	assert_int_equal(passed, per);
+	assert_int_equal(refused, FLOOD - per);
 	/* Its own datagrams that passed were kept; one refused has nothing to follow. */
 	expect("a refused datagram's last fragment: nothing to follow", &fx_last, TC_ACT_SHOT,
 	       XCNI_DROP_FRAGMENT);
@@ -279,6 +291,163 @@ static void share_outside_pod6(void **state) { (void)state; share_case(&cases[9]
 static void share_outside_node4(void **state) { (void)state; share_case(&cases[10], false); }
 static void share_outside_node6(void **state) { (void)state; share_case(&cases[11], false); }
 
+/* An outside source's path: prog, the device it comes in on, what it goes to
+ * (plain: from the underlay, not Geneve) and what its packets meet. */
+struct src_case {
+	const char *name;
+	int prog, dev;
+	const char *dst;
+	bool v6, plain;
+	int ret, reason;
+	uint16_t dport; /* TCP SYNs to it (a NodePort of svc_state's); 0: UDP to 5002 */
+	/* the places a datagram takes: 2 where IPv4's translation stages its
+	 * key as it arrived and as translated (frag_first); 0: 1 */
+	int places;
+};
+
+static const struct src_case src_cases[] = {
+	{ "to_pod IPv4: outside sources into B", TO_POD, DEV_B, IP_B, false, false, TC_ACT_OK,
+	  XCNI_FWD_LOCAL, 0, 0 },
+	{ "to_pod IPv6: outside sources into B6", TO_POD, DEV_B, B6, true, false, TC_ACT_OK,
+	  XCNI_FWD_LOCAL, 0, 0 },
+	{ "to_overlay IPv4: outside sources through this node to R", TO_OVERLAY, DEV_X, IP_R,
+	  false, false, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, 0, 0 },
+	{ "to_overlay IPv6: outside sources through this node to R6", TO_OVERLAY, DEV_U, R6,
+	  true, false, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, 0, 0 },
+};
+
+/* With Services in BPF (svc_state's frontends): from the underlay to a NodePort. */
+#define SELF6_NP "fc00:77::1" /* lb6.h's NODE6 */
+static const struct src_case np_cases[] = {
+	{ "from_overlay IPv4: outside sources to NodePort 30080 (B:8080 here)", FROM_OVERLAY_LB,
+	  DEV_U, NODE_IP, false, true, TC_ACT_REDIRECT, XCNI_FWD_LOCAL, 30080, 2 },
+	{ "from_overlay IPv6: outside sources to NodePort [fc00:77::1]:30080 (B6:8080 here)",
+	  FROM_OVERLAY_LB, DEV_U, SELF6_NP, true, true, TC_ACT_REDIRECT, XCNI_FWD_LOCAL, 30080, 1 },
+};
+
+/* W1's flood: 32 times its part, over in well under XCNI_FRAG_LIFE_NS. */
+#define SRC_FLOOD (32 * XCNI_FRAG_PER_SRC)
+
+/* The outside share of source a (text) of the family. */
+static uint32_t share_of(bool v6, const char *a)
+{
+	uint32_t w[4] = {};
+
+	assert_int_equal(inet_pton(v6 ? AF_INET6 : AF_INET, a, w), 1);
+	return xcni_frag_outside_share(v6 ? XCNI_AF_INET6 : XCNI_AF_INET, w);
+}
+
+/* Into out (len bytes): the first outside source after from, of the family,
+ * whose share is (same) or is not (!same) that of ref. IPv4 198.18.<n>.7,
+ * IPv6 2001:db8:<n>::7 (a /64 each). */
+static void src_pick(bool v6, const char *ref, bool same, int from, char *out, size_t len)
+{
+	uint32_t want = share_of(v6, ref);
+
+	for (int n = from; n < 4096; n++) {
+		if (v6)
+			snprintf(out, len, "2001:db8:%x::7", n);
+		else
+			snprintf(out, len, "198.18.%d.7", n % 256);
+		if (strcmp(out, ref) && (share_of(v6, out) == want) == same)
+			return;
+	}
+	fail_msg("no source %s %s's share", same ? "in" : "outside", ref);
+}
+
+/* A fragment of outside source src's UDP datagram id on c's path. */
+static struct row src_row(const struct src_case *c, const char *src, uint16_t id, uint16_t off,
+			  int more)
+{
+	struct row r = { .prog = c->prog, .dev = c->dev, UDP(src, 43000, c->dst, 5002),
+			 .ipid = id, .plain = c->plain };
+
+	if (c->dport) {
+		r.proto = IPPROTO_TCP;
+		r.flags = 0x02; /* SYN */
+		r.dport = c->dport;
+	}
+
+	if (c->v6) {
+		r.ext6[0] = IPPROTO_FRAGMENT;
+		r.n_ext6 = 1;
+		r.frag = (uint16_t)(off << 3 | more);
+	} else {
+		r.frag = (uint16_t)(off | more << 13);
+	}
+	return r;
+}
+
+static void src_case(const struct src_case *c)
+{
+	const char *w1 = c->v6 ? "2001:db8:1::7" : "198.18.1.7";
+	const char *w1b = c->v6 ? "2001:db8:1::8" : NULL; /* W1's /64, another address */
+	char w2[64], w3[64];
+	unsigned int dir = prog_dir(c->prog);
+	uint64_t refused;
+	int passed = 0;
+
+	src_pick(c->v6, w1, false, 2, w2, sizeof(w2));
+	src_pick(c->v6, w1, true, 2, w3, sizeof(w3));
+	print_message("# case: %s; W1 %s (share %#x), W2 %s (%#x), W3 %s (%#x)\n", c->name, w1,
+		      share_of(c->v6, w1), w2, share_of(c->v6, w2), w3, share_of(c->v6, w3));
+	assert_int_equal(map_clear(map_fd("xcni_frag"), sizeof(uint32_t)), 0);
+	assert_int_equal(map_clear(map_fd("xcni_frag6"), sizeof(uint32_t)), 0);
+
+	struct row v2first = src_row(c, w2, 0x7001, 0, 1), v2last = src_row(c, w2, 0x7001, 185, 0);
+	struct row v2next = src_row(c, w2, 0x7002, 0, 1);
+	struct row v3first = src_row(c, w3, 0x7101, 0, 1), v3last = src_row(c, w3, 0x7101, 185, 0);
+	struct row w1next = src_row(c, w1, (uint16_t)(FLOOD + 1), 0, 1);
+
+	expect("W2's first fragment, before the flood", &v2first, c->ret, c->reason);
+	refused = metric(XCNI_DROP_FRAG_SHARE, dir);
+	for (int i = 0; i < SRC_FLOOD; i++) {
+		uint8_t in[FRAME_MAX], out[FRAME_MAX];
+		struct row r = src_row(c, w1, (uint16_t)(1 + i), 0, 1);
+		struct __sk_buff ctx = { .ifindex = env.ifindex[r.dev] };
+		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_out = out,
+			    .data_size_out = sizeof(out), .ctx_in = &ctx, .ctx_size_in = sizeof(ctx));
+
+		/* Straight to the program (not run()'s XDP comparison of NodePort
+		 * rows): the flood must end well within XCNI_FRAG_LIFE_NS. */
+		o.data_size_in = (uint32_t)build(&r, in);
+		assert_int_equal(bpf_prog_test_run_opts(prog_fd(r.prog), &o), 0);
+		if ((int)o.retval == c->ret)
+			passed++;
+		else
+			assert_int_equal(o.retval, TC_ACT_SHOT);
+	}
+	assert_true(ring_buffer__consume(env.rb) >= 0);
+	refused = metric(XCNI_DROP_FRAG_SHARE, dir) - refused;
+	print_message("# W1's flood: %d of %d passed, %llu refused\n", passed, SRC_FLOOD,
+		      (unsigned long long)refused);
+	/* Another share's source: its datagram whole, and a new one begun. */
+	expect("after the flood, W2's last fragment: its datagram found", &v2last, c->ret,
+	       c->reason);
+	expect("after the flood, W2's next datagram: a place in its share", &v2next, c->ret,
+	       c->reason);
+	/* W1's own share's other source: the part W1 may not take. */
+	expect("after the flood, W3 (W1's share): a place", &v3first, c->ret, c->reason);
+	expect("W3's last fragment: its datagram found", &v3last, c->ret, c->reason);
+	/* W1 held its part of its share and no more, the rest refused, named. */
+	assert_int_equal(passed, XCNI_FRAG_PER_SRC / (c->places ? c->places : 1));
+	assert_int_equal(refused, SRC_FLOOD - XCNI_FRAG_PER_SRC / (c->places ? c->places : 1));
+	/* W1 stays bounded, over IPv6 with any address of its /64. */
+	expect("W1's next datagram: refused", &w1next, TC_ACT_SHOT, XCNI_DROP_FRAG_SHARE);
+	if (w1b) {
+		struct row b = src_row(c, w1b, 0x7201, 0, 1);
+
+		expect("W1's /64, another address: refused", &b, TC_ACT_SHOT, XCNI_DROP_FRAG_SHARE);
+	}
+}
+
+static void src_to_pod4(void **state) { (void)state; src_case(&src_cases[0]); }
+static void src_to_pod6(void **state) { (void)state; src_case(&src_cases[1]); }
+static void src_to_overlay4(void **state) { (void)state; src_case(&src_cases[2]); }
+static void src_to_overlay6(void **state) { (void)state; src_case(&src_cases[3]); }
+static void src_np_local4(void **state) { (void)state; src_case(&np_cases[0]); }
+static void src_np_local6(void **state) { (void)state; src_case(&np_cases[1]); }
+
 static const struct CMUnitTest fragshare_tests[] = {
 	cmocka_unit_test(share_from_pod4),	cmocka_unit_test(share_from_pod6),
 	cmocka_unit_test(share_to_pod4),	cmocka_unit_test(share_to_pod6),
@@ -286,6 +455,13 @@ static const struct CMUnitTest fragshare_tests[] = {
 	cmocka_unit_test(share_node4),		cmocka_unit_test(share_node6),
 	cmocka_unit_test(share_outside_pod4),	cmocka_unit_test(share_outside_pod6),
 	cmocka_unit_test(share_outside_node4),	cmocka_unit_test(share_outside_node6),
+	cmocka_unit_test(src_to_pod4),		cmocka_unit_test(src_to_pod6),
+	cmocka_unit_test(src_to_overlay4),	cmocka_unit_test(src_to_overlay6),
+};
+
+static const struct CMUnitTest fragsrc_np_tests[] = {
+	cmocka_unit_test(src_np_local4),
+	cmocka_unit_test(src_np_local6),
 };
 
 /* This node's addresses in the ipcache as the host's, as xcnid writes them
@@ -321,3 +497,5 @@ static int fragshare_state(void)
 
 const struct group fragshare_group = { "fragshare", TESTS(fragshare_tests),
 				       .prep = fragshare_state };
+const struct group fragsrc_np_group = { "fragsrc_np", TESTS(fragsrc_np_tests),
+					.prep = svc_state };

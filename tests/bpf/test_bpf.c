@@ -66,6 +66,7 @@ int node4_state(void)
 	G(cnp) /* tiered verdict entries and audit */                                                     \
 	G(frontsrc) /* a Service frontend as a source from the underlay, both families */                \
 	G(fragshare) /* fragments per endpoint, both families */                                      \
+	G(fragsrc_np) /* fragments per outside source to NodePorts, both families */                  \
 	G(xdp_np) /* the NodePort fast path at XDP, against tc */                                        \
 	G(decap_xdp) /* Geneve decapsulated at XDP, against tc */                                     \
 	G(decap_xdp_ul6) /* the same over the IPv6 underlay */                                       \

@@ -91,6 +91,25 @@ def json_patch(doc, ops):
     return doc
 
 
+def check_flows(docs, ds):
+    """flows-patch.yaml: the flows port on the node's InternalIP (status.hostIP), not 0.0.0.0."""
+    ops = (docs.get("flows-patch.yaml") or [[]])[0]
+    try:
+        got = json_patch(ds, ops)
+    except Exception as e:  # noqa: BLE001 - any failure is the patch not applying
+        check("flows-patch.yaml applies to xcni.yaml's DaemonSet", False, e)
+        return
+    check("flows-patch.yaml applies to xcni.yaml's DaemonSet", True)
+    c = got["spec"]["template"]["spec"]["containers"][0]
+    gargs = c.get("args") or []
+    env = {e.get("name"): e for e in c.get("env") or []}
+    host = (((env.get("HOST_IP") or {}).get("valueFrom") or {}).get("fieldRef") or {}).get("fieldPath")
+    check("flows-patch.yaml: --flows-listen $(HOST_IP):4244 once, HOST_IP the downward API's status.hostIP (not 0.0.0.0)",
+          gargs.count("--flows-listen") == 1 and gargs[gargs.index("--flows-listen") + 1] == "$(HOST_IP):4244"
+          and host == "status.hostIP", (gargs, host))
+    check("flows-patch.yaml: --flows-tls with it (never plaintext)", gargs.count("--flows-tls") == 1, gargs)
+
+
 def check_metrics(docs, ds):
     """Metrics on the node's loopback by default; metrics-patch.yaml the documented opt-in."""
     tmpl = ds.get("spec", {}).get("template", {})
@@ -540,6 +559,7 @@ def main():
     check("DaemonSet agent: port 9962 (metrics) declared", 9962 in ports, ports)
 
     check_metrics(docs, ds)
+    check_flows(docs, ds)
 
     # 5a. Without kube-proxy: the second config and the DaemonSet variant.
     check_kpr(docs, ds, role)

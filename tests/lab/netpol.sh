@@ -36,6 +36,10 @@
 # the IPv6 underlay) are translated at XDP, every check the same, and n1's
 # fast path counted them (xcnictl status: xdp6_packets).
 #
+# Between the namespaceSelector tables, a tenant toggles Namespace z's label
+# NETPOL_NS_TOGGLES times (default 2) while another namespace's policy
+# changes; each toggle must flip connectivity and be no whole compile.
+#
 # The expectations are Python expressions over the probe's source and
 # destination (sns, spod, dns, dpod; s and d as "ns/pod"); a pod always
 # reaches itself. tests/lab/expect.py prints the wrong cells.
@@ -523,6 +527,46 @@ fi
 sed -i 's/ns: y}/ns: z}/' "$T/nsz.yaml"
 lab apply -f "$T/nsz.yaml" >/dev/null 2>&1 || not_ok "relabel namespace z back"
 matrix "namespace label changed back" 80/TCP 'dns != "x" or (d == "x/a" and sns == "y")'
+# A tenant toggling its Namespace's label (issue 52, item 7): z's ns label
+# y <-> z, NETPOL_NS_TOGGLES times each way. Every toggle must flip z/b -> x/a
+# (from-ns-y) and leave y/b -> x/a alone, a policy change of another
+# namespace (y's deny-ingress, applied then removed) made between toggles
+# must take effect, and no agent may compile the whole cluster for it: a
+# Namespace's change is a delta (xcnictl status's policy_whole_compiles stays;
+# it was a whole compile, every agent's CPU at a tenant's command).
+probe_is() { # WANT SRC DST: lab probe's answer is WANT (connected|blocked)
+	[ "$(lab probe "$2" "$3" 80/tcp --timeout-ms "$TIMEOUT" 2>/dev/null | tail -n 1)" = "$1" ]
+}
+whole_compiles() { # every node's policy_whole_compiles (xcnictl status), one line
+	local i
+	for i in $(seq "$NODES"); do
+		"$XCNICTL" --node "n$i" status --json 2>/dev/null |
+			jq_ "[n for n in (d['nodes'] if 'nodes' in d else [d])][0]['agent'].get('policy_whole_compiles', -1)"
+	done | tr '\n' ' '
+}
+WHOLE0=$(whole_compiles)
+for t in $(seq "${NETPOL_NS_TOGGLES:-2}"); do
+	sed -i 's/ns: z}/ns: y}/' "$T/nsz.yaml"
+	lab apply -f "$T/nsz.yaml" >/dev/null 2>&1 || not_ok "toggle $t: label namespace z ns=y"
+	check "toggle $t: z labelled ns=y: z/b reaches x/a" probe_is connected z/b x/a
+	check "  ... y/b reaches x/a" probe_is connected y/b x/a
+	if [ $((t % 2)) = 1 ]; then
+		deny_all y Ingress | policy deny-y-in
+		check "  ... meanwhile y's deny-ingress applied: x/b -> y/a blocked" probe_is blocked x/b y/a
+	else
+		unpolicy deny-y-in
+		check "  ... meanwhile y's deny-ingress removed: x/b -> y/a connects" probe_is connected x/b y/a
+	fi
+	sed -i 's/ns: y}/ns: z}/' "$T/nsz.yaml"
+	lab apply -f "$T/nsz.yaml" >/dev/null 2>&1 || not_ok "toggle $t: label namespace z back"
+	check "toggle $t: z labelled ns=z again: z/b -> x/a blocked" probe_is blocked z/b x/a
+	check "  ... y/b reaches x/a" probe_is connected y/b x/a
+done
+[ -e "$T/deny-y-in.yaml" ] && [ $(( ${NETPOL_NS_TOGGLES:-2} % 2 )) = 1 ] && unpolicy deny-y-in
+WHOLE1=$(whole_compiles)
+diag "policy_whole_compiles per node before the toggles: $WHOLE0, after: $WHOLE1"
+check "no agent compiled the whole cluster for the label toggles (xcnictl status: policy_whole_compiles $WHOLE0-> $WHOLE1)" \
+	bash -c "[ '$WHOLE0' = '$WHOLE1' ] && [[ '$WHOLE0' != *-1* ]]"
 unpolicy from-ns-y
 
 allow_a from-y-b <<'EOF'

@@ -167,11 +167,35 @@ static void node_put(struct store *st, unsigned *seed, unsigned i)
 				  "type", "InternalIP", "address", ip));
 }
 
+/*
+ * Namespace labels in churn (test_polincr's namespace runs): a Namespace
+ * (one more than the pods use: ns<NNS> has none) written or removed in a
+ * quarter of the changes, its team label (what namespaceSelectors and the
+ * tiers select on) there, changed or gone, an env label nothing selects on
+ * beside it.
+ */
+static bool gen_ns_labels;
+
 static void ns_put(struct store *st, unsigned *seed, unsigned i)
 {
 	char name[8];
 
 	snprintf(name, sizeof(name), "ns%u", i);
+	if (gen_ns_labels) {
+		static const char *const envs[] = { "x", "y" };
+		json_t *labels = json_object();
+		unsigned t = rnd(seed, 3), e = rnd(seed, 3);
+
+		if (t < 2)
+			json_object_set_new(labels, "team", json_string(teams[t]));
+		if (e < 2)
+			json_object_set_new(labels, "env", json_string(envs[e]));
+		put(st, json_pack("{s:s, s:s, s:o}", "apiVersion", "v1", "kind", "Namespace",
+				  "metadata",
+				  audit_meta(json_pack("{s:s, s:o}", "name", name, "labels", labels),
+					     seed)));
+		return;
+	}
 	if (gen_audit && !rnd(seed, 2)) {
 		put(st, json_pack("{s:s, s:s, s:o}", "apiVersion", "v1", "kind", "Namespace",
 				  "metadata",
@@ -312,9 +336,19 @@ static void cnp_put(struct store *st, unsigned *seed, unsigned i)
 static void random_changes(struct store *st, unsigned *seed)
 {
 	for (unsigned n = 1 + rnd(seed, 4); n > 0; n--) {
-		unsigned what = rnd(seed, gen_audit ? 104 : 100);
+		unsigned what;
 		char name[8], ns[8];
 
+		if (gen_ns_labels && !rnd(seed, 4)) {
+			if (rnd(seed, 5)) {
+				ns_put(st, seed, rnd(seed, NNS + 1));
+			} else {
+				snprintf(name, sizeof(name), "ns%u", rnd(seed, NNS + 1));
+				store_del(st, K8S_NAMESPACE, NULL, name);
+			}
+			continue;
+		}
+		what = rnd(seed, gen_audit ? 104 : 100);
 		if (what < 45) {
 			pod_put(st, seed, rnd(seed, NPODS));
 		} else if (what < 65) {

@@ -45,6 +45,11 @@ static const char YAML[] =
 
 static struct store *st;
 
+/* An allow-list of everything: every externalIP goes to the map. */
+static const struct svc_prefix ANY[] = { { XCNI_AF_INET, 0, SVC_PFX_ALLOW, {} },
+					 { XCNI_AF_INET6, 0, SVC_PFX_ALLOW, {} } };
+static const struct svc_ext_rules ALL = { 0, NULL, 2, ANY };
+
 static void load(const char *yaml)
 {
 	struct k8s_error err;
@@ -123,7 +128,7 @@ static void build_keys(void **state)
 	(void)state;
 	load(YAML);
 	store_view(st, &c);
-	assert_int_equal(extfe_build(&c, &k, &n), 0);
+	assert_int_equal(extfe_build(&c, &ALL, NULL, &k, &n), 0);
 	if (n != NWANT)
 		fail_msg("%zu keys, want %zu", n, NWANT);
 	for (size_t i = 0; i < NWANT; i++) {
@@ -137,7 +142,7 @@ static void build_keys(void **state)
 	/* No Services: no keys. */
 	load("");
 	store_view(st, &c);
-	assert_int_equal(extfe_build(&c, &k, &n), 0);
+	assert_int_equal(extfe_build(&c, &ALL, NULL, &k, &n), 0);
 	assert_int_equal(n, 0);
 	free(k);
 }
@@ -182,7 +187,7 @@ static void sync_map(void **state)
 		skip(); /* not root: no BPF maps */
 	load(YAML);
 	store_view(st, &c);
-	assert_int_equal(extfe_build(&c, &k, &n), 0);
+	assert_int_equal(extfe_build(&c, &ALL, NULL, &k, &n), 0);
 	assert_int_equal(bpf_map_update_elem(fd, &stale, &one, BPF_ANY), 0);
 	assert_int_equal(extfe_sync(fd, k, n, &s), 0);
 	assert_int_equal(s.written, NWANT);
@@ -201,7 +206,7 @@ static void sync_map(void **state)
 			"status: {loadBalancer: {ingress: [{ip: 198.51.100.2}, {hostname: "
 			"lb.example}, {ip: \"2001:db8:2::2\"}]}}"));
 	store_view(st, &c);
-	assert_int_equal(extfe_build(&c, &k, &n), 0);
+	assert_int_equal(extfe_build(&c, &ALL, NULL, &k, &n), 0);
 	assert_int_equal(n, NWANT - 1);
 	assert_int_equal(extfe_sync(fd, k, n, &s), 0);
 	assert_int_equal(s.written, 0);
@@ -215,7 +220,7 @@ static void sync_map(void **state)
 	assert_true(fd >= 0);
 	load(YAML);
 	store_view(st, &c);
-	assert_int_equal(extfe_build(&c, &k, &n), 0);
+	assert_int_equal(extfe_build(&c, &ALL, NULL, &k, &n), 0);
 	assert_int_equal(extfe_sync(fd, k, n, &s), 0);
 	assert_int_equal(s.written, 8);
 	assert_int_equal(s.full, NWANT - 8);
@@ -224,7 +229,7 @@ static void sync_map(void **state)
 	/* Services gone: the map emptied. */
 	load("");
 	store_view(st, &c);
-	assert_int_equal(extfe_build(&c, &k, &n), 0);
+	assert_int_equal(extfe_build(&c, &ALL, NULL, &k, &n), 0);
 	assert_int_equal(extfe_sync(fd, k, n, &s), 0);
 	assert_int_equal(s.deleted, 8);
 	assert_int_equal(map_keys(fd, k, n), 0);
@@ -232,11 +237,67 @@ static void sync_map(void **state)
 	close(fd);
 }
 
+/*
+ * Issue 52 item 2: only what the cluster allocated, and the externalIPs an
+ * allow-list vouches for. A tenant's externalIP on the upstream resolver
+ * (192.0.2.53:53 here) must not make every node refuse its packets; one in
+ * the Service range or on a node's address is refused even when allowed.
+ */
+static void allowed_only(void **state)
+{
+	static const struct svc_prefix res[] = { { XCNI_AF_INET, 12, SVC_PFX_SERVICE, { 10, 96 } } };
+	static const struct svc_prefix allow[] = { { XCNI_AF_INET, 8, SVC_PFX_ALLOW, { 10 } },
+						   { XCNI_AF_INET, 24, SVC_PFX_ALLOW, { 203, 0, 113 } } };
+	static const uint32_t naddr[] = { 0x0500000a }; /* 10.0.0.5, network order */
+	const struct svc_ext_rules rules = { 1, res, 2, allow };
+	const struct svc_node node = { .naddrs = 1, .addrs = naddr };
+	struct xcni_svc_key *k, w;
+	struct cluster c;
+	size_t n;
+	char yaml[sizeof(YAML) + 512];
+
+	(void)state;
+	snprintf(yaml, sizeof(yaml), "%s%s", YAML,
+		 SVC("evil", "{clusterIP: 10.96.0.77, externalIPs: [192.0.2.53, 10.96.0.10, "
+			     "10.0.0.5, 10.9.9.9], ports: [{port: 53, protocol: UDP}]}"));
+	load(yaml);
+	store_view(st, &c);
+	/* No allow-list: no externalIP at all. */
+	assert_int_equal(extfe_build(&c, NULL, NULL, &k, &n), 0);
+	w = key("192.0.2.53", 53, IPPROTO_UDP);
+	assert_false(has(k, n, &w));
+	w = key("203.0.113.7", 80, IPPROTO_TCP);
+	assert_false(has(k, n, &w));
+	w = key("10.96.0.77", 53, IPPROTO_UDP);
+	assert_true(has(k, n, &w));
+	w = key("198.51.100.2", 80, IPPROTO_TCP);
+	assert_true(has(k, n, &w));
+	/* web's two ClusterIPs and two LB IPs at two ports, evil's ClusterIP. */
+	assert_int_equal(n, 9);
+	free(k);
+	/* Allowed: 203.0.113.7 and 10.9.9.9; not the resolver (outside), nor the
+	 * Service range or the node's address (inside 10/8 but refused). */
+	assert_int_equal(extfe_build(&c, &rules, &node, &k, &n), 0);
+	w = key("203.0.113.7", 53, IPPROTO_UDP);
+	assert_true(has(k, n, &w));
+	w = key("10.9.9.9", 53, IPPROTO_UDP);
+	assert_true(has(k, n, &w));
+	w = key("10.96.0.10", 53, IPPROTO_UDP);
+	assert_false(has(k, n, &w));
+	w = key("10.0.0.5", 53, IPPROTO_UDP);
+	assert_false(has(k, n, &w));
+	w = key("192.0.2.53", 53, IPPROTO_UDP);
+	assert_false(has(k, n, &w));
+	assert_int_equal(n, 12);
+	free(k);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(build_keys, teardown),
 		cmocka_unit_test_teardown(sync_map, teardown),
+		cmocka_unit_test_teardown(allowed_only, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

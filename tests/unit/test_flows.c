@@ -903,6 +903,259 @@ static void test_isodrops(void **state)
 	flows_free(f);
 }
 
+/*
+ * The window is shared by namespaces (issue 52 item 8): namespace a's pod
+ * opens far more short flows than the window holds, and namespace b's one
+ * record, the oldest of all, stays; a's own oldest go, each seen by
+ * on_evict (what ends its IPFIX record and writes it to the flow log) and
+ * none of b's. Named as the agent names them: flows_get, then the ends.
+ */
+static unsigned int evicted_a, evicted_other;
+static uint16_t evicted_last;
+static void on_evict_ns(void *arg, const struct flow_rec *r)
+{
+	(void)arg;
+	if (r->src.ns && !strcmp(r->src.ns, "a"))
+		evicted_a++;
+	else
+		evicted_other++;
+	evicted_last = r->key.sport;
+}
+
+static struct flow_rec *by_ends(struct flows *f, struct flow_key k, const struct flow_peer *src,
+			      const struct flow_peer *dst)
+{
+	bool created;
+	struct flow_rec *r = flows_get(f, &k, &created);
+
+	assert_non_null(r);
+	if (created)
+		flows_set_ends(f, r, src, dst);
+	return r;
+}
+
+static void test_window_flood(void **state)
+{
+	struct flow_peer pa = { .identity = 300 }, pb = { .identity = 301 },
+			 srv = { .identity = 302 };
+	struct flow_key kb = key4("10.0.2.1", 5353, "10.0.3.1", 53, IPPROTO_UDP), k;
+	struct flows *f;
+
+	(void)state;
+	evicted_a = evicted_other = 0;
+	assert_int_equal(flows_new(8, &f), 0);
+	flows_on_evict(f, on_evict_ns, NULL);
+	assert_int_equal(flows_set_str(f, &pa.ns, "a"), 0);
+	assert_int_equal(flows_set_str(f, &pb.ns, "b"), 0);
+	assert_int_equal(flows_set_str(f, &srv.ns, "c"), 0);
+	by_ends(f, kb, &pb, &srv);
+	for (uint16_t p = 0; p < 100; p++)
+		by_ends(f, key4("10.0.1.1", (uint16_t)(20000 + p), "10.0.3.1", 53, IPPROTO_UDP),
+		      &pa, &srv);
+	assert_int_equal(flows_count(f), 8);
+	/* b's record is still there to read and export. */
+	assert_non_null(flows_find(f, &kb));
+	/* a's newest 7 are, its oldest 93 went, each through on_evict. */
+	for (uint16_t p = 0; p < 100; p++) {
+		k = key4("10.0.1.1", (uint16_t)(20000 + p), "10.0.3.1", 53, IPPROTO_UDP);
+		if (p < 93)
+			assert_null(flows_find(f, &k));
+		else
+			assert_non_null(flows_find(f, &k));
+	}
+	assert_int_equal(flows_stats(f)->evicted, 93);
+	assert_int_equal(evicted_a, 93);
+	assert_int_equal(evicted_other, 0);
+	assert_int_equal(evicted_last, 20092);
+	flows_peer_put(f, &pa);
+	flows_peer_put(f, &pb);
+	flows_peer_put(f, &srv);
+	flows_free(f);
+}
+
+/*
+ * Owners as the agent charges them (flows_get_owned, flows_owner_of): the
+ * one holding the most records gives up room, the newcomer's own on a tie;
+ * evictions counted per owner (xcni_flows_evicted_total) and the largest
+ * named in the trailer (xcnictl status); an owner with nothing left and no
+ * eviction goes, one with evictions stays for its count.
+ */
+struct owner_seen {
+	char ns[16][16];
+	size_t records[16];
+	uint64_t evicted[16];
+	int n;
+};
+
+static void owner_cb(void *arg, const char *ns, size_t records, uint64_t evicted)
+{
+	struct owner_seen *o = arg;
+
+	assert_true(o->n < 16);
+	snprintf(o->ns[o->n], sizeof(o->ns[0]), "%s", ns);
+	o->records[o->n] = records;
+	o->evicted[o->n++] = evicted;
+}
+
+static const struct owner_seen *owners_of(struct flows *f, struct owner_seen *o)
+{
+	memset(o, 0, sizeof(*o));
+	flows_owners_each(f, owner_cb, o);
+	return o;
+}
+
+/* ns's records now and evicted ever; -1: not listed. */
+static long long owner_count(struct flows *f, const char *ns, bool evicted)
+{
+	struct owner_seen o;
+
+	owners_of(f, &o);
+	for (int i = 0; i < o.n; i++)
+		if (!strcmp(o.ns[i], ns))
+			return evicted ? (long long)o.evicted[i] : (long long)o.records[i];
+	return -1;
+}
+
+static struct flow_rec *owned(struct flows *f, uint16_t sport, const char *ns)
+{
+	struct flow_key k = key4("10.0.1.1", sport, "10.0.3.1", 53, IPPROTO_UDP);
+	bool created;
+	struct flow_rec *r = flows_get_owned(f, &k, ns, &created);
+
+	assert_non_null(r);
+	assert_true(created);
+	assert_string_equal(flows_rec_owner(r), ns);
+	return r;
+}
+
+static void test_window_owners(void **state)
+{
+	struct flow_peer pod = {}, world = { .identity = XCNI_ID_WORLD }, other = {};
+	struct flow_render_ctx rc = { .node = "n1" };
+	struct flow_filter ff;
+	struct fbuf b = {};
+	struct flows *f;
+	struct flow_key k;
+	bool created;
+
+	(void)state;
+	/* Whose a flow is: its source's namespace, else its destination's, else none. */
+	assert_int_equal(flows_new(8, &f), 0);
+	assert_int_equal(flows_set_str(f, &pod.ns, "a"), 0);
+	assert_int_equal(flows_set_str(f, &other.ns, "b"), 0);
+	assert_string_equal(flows_owner_of(&pod, &other), "a");
+	assert_string_equal(flows_owner_of(&world, &other), "b");
+	assert_string_equal(flows_owner_of(&world, &world), "");
+	/* a has 6, b 2: b's new records take a's oldest until they hold 4 each... */
+	for (uint16_t p = 0; p < 6; p++)
+		owned(f, (uint16_t)(100 + p), "a");
+	owned(f, 200, "b");
+	owned(f, 201, "b");
+	assert_int_equal(flows_owners(f), 2);
+	owned(f, 202, "b");
+	owned(f, 203, "b");
+	assert_int_equal(owner_count(f, "a", false), 4);
+	assert_int_equal(owner_count(f, "b", false), 4);
+	assert_int_equal(owner_count(f, "a", true), 2);
+	k = key4("10.0.1.1", 101, "10.0.3.1", 53, IPPROTO_UDP);
+	assert_null(flows_find(f, &k));
+	/* ...then, on a tie, b's own oldest go. */
+	owned(f, 204, "b");
+	assert_int_equal(owner_count(f, "b", true), 1);
+	k = key4("10.0.1.1", 200, "10.0.3.1", 53, IPPROTO_UDP);
+	assert_null(flows_find(f, &k));
+	assert_int_equal(owner_count(f, "a", false), 4);
+	/* A record a changes is its newest: its oldest unchanged one goes next. */
+	k = key4("10.0.1.1", 102, "10.0.3.1", 53, IPPROTO_UDP);
+	flows_touch(f, flows_find(f, &k));
+	owned(f, 206, "a"); /* a 4, b 4: a's own */
+	k = key4("10.0.1.1", 103, "10.0.3.1", 53, IPPROTO_UDP);
+	assert_null(flows_find(f, &k));
+	k = key4("10.0.1.1", 102, "10.0.3.1", 53, IPPROTO_UDP);
+	assert_non_null(flows_find(f, &k));
+	assert_int_equal(owner_count(f, "a", true), 3);
+	/* The trailer names whose records went most. */
+	flow_filter_init(&ff);
+	ff.last = 1;
+	assert_true(flows_render_json(f, &ff, &rc, &b) >= 0);
+	assert_non_null(strstr(b.p, "\"owners\":2"));
+	assert_non_null(strstr(b.p, "\"evicted_most\":{\"namespace\":\"a\",\"evicted\":3}"));
+	flows_fbuf_free(&b);
+	flow_filter_free(&ff);
+	/* A spoofed source's drop is charged apart, never to the namespace it
+	 * names; its room came from a or b (4 each). */
+	owned(f, 300, FLOWS_OWNER_SPOOFED);
+	assert_int_equal(owner_count(f, FLOWS_OWNER_SPOOFED, false), 1);
+	assert_int_equal(owner_count(f, "a", true) + owner_count(f, "b", true), 5);
+	assert_int_equal(flows_owners(f), 3);
+	/* Recharged (the ends named after creation, or fixed by the caller). */
+	k = key4("10.0.9.9", 1, "10.0.3.1", 53, IPPROTO_UDP);
+	{
+		struct flow_rec *r = flows_get(f, &k, &created);
+
+		assert_string_equal(flows_rec_owner(r), "");
+		flows_set_ends(f, r, &world, &other);
+		assert_string_equal(flows_rec_owner(r), "b");
+		assert_int_equal(flows_set_owner(f, r, "c"), 0);
+		flows_set_ends(f, r, &pod, &other); /* fixed: the ends no longer say */
+		assert_string_equal(flows_rec_owner(r), "c");
+	}
+	/* An owner with nothing left: gone when it lost nothing, kept with its count. */
+	assert_int_equal(owner_count(f, "", false), -1);
+	assert_int_equal(owner_count(f, "c", false), 1);
+	flows_peer_put(f, &pod);
+	flows_peer_put(f, &other);
+	flows_free(f);
+	assert_int_equal(flows_new(1, &f), 0);
+	owned(f, 1, "a");
+	owned(f, 2, "b"); /* a's one goes: a holds none, and lost one */
+	assert_int_equal(owner_count(f, "a", false), 0);
+	assert_int_equal(owner_count(f, "a", true), 1);
+	assert_int_equal(flows_owners(f), 1);
+	flows_free(f);
+}
+
+/*
+ * A record whose IPFIX end the collector cannot take yet is kept past the
+ * window (flows_keep in on_evict): gone from it (not found, its room and its
+ * owner's count freed) but whole, its strings with it, until released
+ * (ASan's run sees a string freed under it, or a record never freed).
+ */
+static struct flow_rec *kept_rec;
+static void on_evict_keep(void *arg, const struct flow_rec *r)
+{
+	(void)arg;
+	kept_rec = (struct flow_rec *)r;
+	flows_keep(kept_rec);
+}
+
+static void test_window_keep(void **state)
+{
+	struct flow_peer pa = {}, pb = {};
+	struct flow_key ka = key4("10.0.1.1", 1, "10.0.3.1", 53, IPPROTO_UDP);
+	struct flow_key kb = key4("10.0.2.1", 2, "10.0.3.1", 53, IPPROTO_UDP);
+	struct flows *f;
+
+	(void)state;
+	kept_rec = NULL;
+	assert_int_equal(flows_new(1, &f), 0);
+	flows_on_evict(f, on_evict_keep, NULL);
+	assert_int_equal(flows_set_str(f, &pa.ns, "team-a"), 0);
+	assert_int_equal(flows_set_str(f, &pb.ns, "team-b"), 0);
+	by_ends(f, ka, &pa, &pb);
+	flows_peer_put(f, &pa); /* the record's hold on "team-a" is the last */
+	by_ends(f, kb, &pb, &pb);
+	assert_non_null(kept_rec);
+	assert_null(flows_find(f, &ka));
+	assert_int_equal(flows_count(f), 1);
+	assert_int_equal(flows_owners(f), 1);
+	assert_string_equal(kept_rec->src.ns, "team-a");
+	assert_string_equal(flows_rec_owner(flows_find(f, &kb)), "team-b");
+	flows_release(f, kept_rec);
+	flows_peer_put(f, &pb);
+	flows_free(f);
+}
+
 /* A bounded buffer stops and says so instead of growing. */
 static void test_render_bound(void **state)
 {
@@ -937,6 +1190,9 @@ int main(void)
 		cmocka_unit_test(test_hubble_filters),
 		cmocka_unit_test(test_vocab),
 		cmocka_unit_test(test_isodrops),
+		cmocka_unit_test(test_window_flood),
+		cmocka_unit_test(test_window_owners),
+		cmocka_unit_test(test_window_keep),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

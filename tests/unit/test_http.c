@@ -6,6 +6,10 @@
  * drives it while client threads send requests: renders come after their
  * request, waiting requests share one, renders take at most a tenth of the
  * loop's time however hard clients press, and refused requests render nothing.
+ * The per-source limit at accept (user/agent/srclimit.c): a source's burst,
+ * its rate, other sources untouched, a bounded table whose places no new
+ * source takes from an active one; and on the server, a non-loopback source's
+ * connections past its burst closed before anything is read, and counted.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,6 +34,7 @@
 #include <cmocka.h>
 
 #include "../../user/agent/http.h"
+#include "../../user/agent/srclimit.h"
 
 #define PORT 18962
 #define RENDER_MS 20
@@ -525,11 +530,141 @@ static void test_flood(void **state)
 	assert_true(flood_made > 1000);
 }
 
+/* ---- the per-source limit ------------------------------------------------ */
+
+static void addr4(uint8_t a[16], uint32_t ip)
+{
+	memset(a, 0, 16);
+	a[10] = a[11] = 0xff;
+	ip = htonl(ip);
+	memcpy(a + 12, &ip, 4);
+}
+
+static int allowed(struct srclim *l, const uint8_t a[16], uint64_t now, int n)
+{
+	int ok = 0;
+
+	for (int i = 0; i < n; i++)
+		ok += srclim_allow(l, a, now);
+	return ok;
+}
+
+/* 32 at once, then 16 a second; another source is not charged for it. */
+static void test_srclim_rate(void **state)
+{
+	static struct srclim l;
+	uint8_t a[16], b[16];
+	uint64_t t = 1000000000ULL;
+
+	(void)state;
+	srclim_init(&l, 0, 0);
+	addr4(a, 0x0a000001);
+	addr4(b, 0x0a000002);
+	assert_int_equal(allowed(&l, a, t, 40), SRCLIM_BURST);
+	assert_int_equal(l.refused, 40 - SRCLIM_BURST);
+	assert_int_equal(allowed(&l, b, t, 1), 1);
+	/* One interval (1/16 s) later, one more; a second later, 16 more. */
+	assert_int_equal(allowed(&l, a, t + 1000000000ULL / SRCLIM_PER_S, 5), 1);
+	assert_int_equal(allowed(&l, a, t + 1000000000ULL + 1000000000ULL / SRCLIM_PER_S, 40),
+			 SRCLIM_PER_S);
+	/* Idle long enough, the whole burst again. */
+	assert_int_equal(allowed(&l, a, t + 10000000000ULL, 40), SRCLIM_BURST);
+	/* A rate of one's own. */
+	srclim_init(&l, 2, 3);
+	assert_int_equal(allowed(&l, a, t, 10), 3);
+	assert_int_equal(allowed(&l, a, t + 500000000ULL, 10), 1);
+}
+
+/*
+ * The table is bounded and no new source takes the place of one still paying
+ * off its connections: 100000 new sources at once (more than the table
+ * holds) do not give a source that used its burst a fresh one; they overflow
+ * into the shared bucket. Once their time has passed, their places are free.
+ */
+static void test_srclim_bounded(void **state)
+{
+	static struct srclim l;
+	uint8_t a[16], x[16];
+	uint64_t t = 1000000000ULL, over;
+
+	(void)state;
+	srclim_init(&l, 0, 0);
+	addr4(a, 0x0a000001);
+	assert_int_equal(allowed(&l, a, t, SRCLIM_BURST), SRCLIM_BURST);
+	for (uint32_t i = 0; i < 100000; i++) {
+		addr4(x, 0x0b000000 + i);
+		srclim_allow(&l, x, t + 1);
+	}
+	over = l.overflowed;
+	print_message("srclim: %llu of 100000 new sources overflowed (%d places), %llu refused\n",
+		      (unsigned long long)over, SRCLIM_SETS * SRCLIM_WAYS,
+		      (unsigned long long)l.refused);
+	assert_true(over >= 100000 - SRCLIM_SETS * SRCLIM_WAYS);
+	assert_int_equal(allowed(&l, a, t + 2, 1), 0); /* its account kept */
+	/* A second later every one of them has caught up: places are free again. */
+	addr4(x, 0x0c000001);
+	assert_int_equal(allowed(&l, x, t + 1000000000ULL, 1), 1);
+	assert_int_equal(l.overflowed, over);
+}
+
+/*
+ * On the server: a source that is not loopback (10.77.0.1 on lo) opening 40
+ * connections at once has its first SRCLIM_BURST accepted (the newest 8 held,
+ * waiting for their requests) and the rest closed at accept, counted; a scraper on
+ * 127.0.0.1 meanwhile is answered.
+ */
+static void test_srclim_server(void **state)
+{
+	struct client scraper = { .req = "GET /p HTTP/1.1\r\nHost: 127.0.0.1:18962\r\n\r\n" };
+	struct sockaddr_in src = { .sin_family = AF_INET }, dst = { .sin_family = AF_INET,
+								   .sin_port = htons(PORT) };
+	struct ifreq ifr = { .ifr_name = "lo:9" };
+	unsigned long long r0 = http_refused(*state);
+	int fds[40], closed = 0, s = socket(AF_INET, SOCK_DGRAM, 0);
+	uint64_t t0;
+
+	src.sin_addr.s_addr = htonl(0x0a4d0001);
+	dst.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	memcpy(&ifr.ifr_addr, &src, sizeof(src));
+	assert_int_equal(ioctl(s, SIOCSIFADDR, &ifr), 0);
+	close(s);
+	for (int i = 0; i < 40; i++) {
+		fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+		assert_int_equal(bind(fds[i], (struct sockaddr *)&src, sizeof(src)), 0);
+		assert_int_equal(connect(fds[i], (struct sockaddr *)&dst, sizeof(dst)), 0);
+	}
+	/* The loop serves meanwhile: nothing of this reaches it. */
+	t0 = now_ns();
+	while (now_ns() - t0 < 300000000ULL) {
+		struct pollfd p = { .fd = http_fd(*state), .events = POLLIN };
+
+		if (poll(&p, 1, 10) > 0)
+			http_dispatch(*state);
+	}
+	for (int i = 0; i < 40; i++) {
+		struct pollfd p = { .fd = fds[i], .events = POLLIN };
+
+		closed += poll(&p, 1, 0) == 1;
+		close(fds[i]);
+	}
+	print_message("srclim: 40 connections from 10.77.0.1, %d closed at accept, %llu counted\n",
+		      closed, http_refused(*state) - r0);
+	/* 8 past the burst (less what the rate gave back while they were accepted)
+	 * refused; of those accepted, all but the newest HTTP_MAX_PER_IP (8) go too. */
+	assert_true(http_refused(*state) - r0 >= 40 - SRCLIM_BURST - 2 &&
+		    http_refused(*state) - r0 <= 40 - SRCLIM_BURST);
+	assert_true(closed >= 40 - 8 - 2);
+	serve(*state, &scraper, 1);
+	assert_int_equal(scraper.status, 200);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_check_addr),
 		cmocka_unit_test(test_arg),
+		cmocka_unit_test(test_srclim_rate),
+		cmocka_unit_test(test_srclim_bounded),
 	};
 	const struct CMUnitTest server[] = {
 		cmocka_unit_test(test_refused),
@@ -539,6 +674,7 @@ int main(void)
 		cmocka_unit_test(test_host_any),
 		cmocka_unit_test(test_flood),
 		cmocka_unit_test(test_busy),
+		cmocka_unit_test(test_srclim_server),
 	};
 	int fails = cmocka_run_group_tests(tests, NULL, NULL);
 

@@ -397,6 +397,9 @@ static size_t born_steps;
 /* test_random_audit's: steps with audit or tiers, deltas right after one, and
  * steps with audit but no tiers followed as a delta. */
 static size_t audit_steps, audit_delta_after, audit_deltas;
+/* Steps where a Namespace changed: all, with ClusterNetworkPolicies, and
+ * without them followed as a delta. */
+static size_t ns_steps, ns_tiered_steps, ns_deltas;
 
 static void run(unsigned seed, uint32_t (*hash)(const char *), size_t *resets, size_t *steps)
 {
@@ -421,12 +424,14 @@ static void run(unsigned seed, uint32_t (*hash)(const char *), size_t *resets, s
 		size_t resets0 = pol_incr_resets(pi);
 		int ret, want;
 
-		bool node_changed = false;
+		bool node_changed = false, ns_changed = false;
 
 		store_view(st, &c);
 		store_journal_take(st, &ch, &nch, &all);
-		for (size_t i = 0; i < nch; i++)
+		for (size_t i = 0; i < nch; i++) {
 			node_changed |= ch[i].kind == K8S_NODE;
+			ns_changed |= ch[i].kind == K8S_NAMESPACE;
+		}
 		ret = pol_incr_update(pi, &c, &o, ch, nch, all, whole, &r, &d, &e1);
 		store_changes_free(ch, nch);
 		{
@@ -466,6 +471,11 @@ static void run(unsigned seed, uint32_t (*hash)(const char *), size_t *resets, s
 			if (pol_incr_resets(pi) != resets0)
 				assert_true(d->full && d->why);
 			born_steps += !d->full && d->neps_born > 0;
+			if (ns_changed && !all) {
+				ns_steps++;
+				ns_tiered_steps += c.n[K8S_CLUSTERNETPOL] > 0;
+				ns_deltas += !d->full;
+			}
 			if (d->full) {
 				assert_true(whole || !maps_known || r->ipcache);
 				model_whole(r);
@@ -565,6 +575,56 @@ static void test_random_audit(void **state)
 	assert_true(audit_steps * 4 > steps);
 	assert_true(audit_delta_after > 10);
 	assert_true(audit_deltas * 10 > steps);
+}
+
+/*
+ * Namespace labels in churn (issue 52, item 7): a Namespace written or
+ * removed in a quarter of the changes, with its team label (selected by
+ * namespaceSelectors) added, changed or removed and an env label nothing
+ * selects on, on namespaces with and without pods, among pods and
+ * NetworkPolicies changing. Every step's result and the maps fed only the
+ * deltas must be the whole compile's, and the Namespace changes must be
+ * followed as deltas (they were all whole compiles).
+ */
+static void test_random_namespaces(void **state)
+{
+	size_t resets = 0, steps = 0;
+
+	(void)state;
+	gen_ns_labels = true;
+	ns_steps = ns_tiered_steps = ns_deltas = 0;
+	for (unsigned seed = 500; seed <= 530; seed++)
+		run(seed, NULL, &resets, &steps);
+	gen_ns_labels = false;
+	print_message("%zu steps, %zu whole compiles, %zu with a Namespace changed, %zu of them "
+		      "deltas\n", steps, resets, ns_steps, ns_deltas);
+	assert_true(ns_steps * 3 > steps);
+	assert_true(ns_deltas * 10 > ns_steps * 8);
+	assert_true(resets * 5 < steps);
+}
+
+/*
+ * The same with audited Namespaces and NetworkPolicies and
+ * ClusterNetworkPolicies (their subjects and peers select namespaces by the
+ * team label) coming and going: with a ClusterNetworkPolicy the update is
+ * whole, without one a Namespace's change (of labels or audit mode) is a
+ * delta; both must be the whole compile's.
+ */
+static void test_random_namespaces_tiered(void **state)
+{
+	size_t resets = 0, steps = 0;
+
+	(void)state;
+	gen_ns_labels = gen_audit = true;
+	ns_steps = ns_tiered_steps = ns_deltas = 0;
+	for (unsigned seed = 600; seed <= 620; seed++)
+		run(seed, NULL, &resets, &steps);
+	gen_ns_labels = gen_audit = false;
+	print_message("%zu steps, %zu whole compiles, %zu with a Namespace changed (%zu with "
+		      "ClusterNetworkPolicies), %zu deltas\n", steps, resets, ns_steps,
+		      ns_tiered_steps, ns_deltas);
+	assert_true(ns_tiered_steps * 5 > ns_steps);
+	assert_true(ns_deltas * 5 > ns_steps);
 }
 
 /*
@@ -1186,6 +1246,203 @@ static void test_birth_after_relabel(void **state)
 	store_free(st);
 }
 
+static json_t *ns_obj(const char *name, const char *team, const char *env)
+{
+	json_t *labels = json_object();
+
+	if (team)
+		json_object_set_new(labels, "team", json_string(team));
+	if (env)
+		json_object_set_new(labels, "env", json_string(env));
+	return json_pack("{s:s, s:s, s:{s:s, s:o}}", "apiVersion", "v1", "kind", "Namespace",
+			 "metadata", "name", name, "labels", labels);
+}
+
+static json_t *ns_pod(const char *ns, const char *name, const char *node, const char *app,
+		      const char *ip)
+{
+	return json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s}}, s:{s:s, s:[{s:s, s:s}]}, s:{s:s}}",
+			 "apiVersion", "v1", "kind", "Pod", "metadata", "name", name, "namespace",
+			 ns, "labels", "app", app, "spec", "nodeName", node, "containers", "name",
+			 "c", "image", "i", "status", "podIP", ip);
+}
+
+/* Policy name in ns: pods app=sel take ingress from peer. */
+static json_t *np_from(const char *ns, const char *name, const char *sel, json_t *peer)
+{
+	return json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:{s:{s:s}}, s:[{s:[o]}]}}", "apiVersion",
+			 "networking.k8s.io/v1", "kind", "NetworkPolicy", "metadata", "name", name,
+			 "namespace", ns, "spec", "podSelector", "matchLabels", "app", sel,
+			 "ingress", "from", peer);
+}
+
+static bool ep_changed(const struct pol_result *r, const char *ip)
+{
+	const struct pol_ep *ep = ep_at(r, ip);
+
+	assert_non_null(ep);
+	return ep->changed;
+}
+
+/* ep's entries that name identity id. */
+static size_t ep_entries_of(const struct pol_result *r, const char *ip, uint32_t id)
+{
+	const struct pol_ep *ep = ep_at(r, ip);
+	size_t n = 0;
+
+	assert_non_null(ep);
+	for (size_t i = 0; i < ep->nentries; i++)
+		n += ep->entries[i].key.peer == id;
+	return n;
+}
+
+static int update_r(struct store *st, struct pol_incr *pi, const struct pol_delta **d,
+		    const struct pol_result **r)
+{
+	struct pol_opts o = { .node_name = "n0" };
+	struct store_change *ch;
+	struct pol_result full = { 0 };
+	struct k8s_error e = { "" };
+	struct cluster c;
+	size_t nch;
+	bool all;
+	int ret;
+
+	store_view(st, &c);
+	store_journal_take(st, &ch, &nch, &all);
+	ret = pol_incr_update(pi, &c, &o, ch, nch, all, false, r, d, &e);
+	store_changes_free(ch, nch);
+	assert_int_equal(ret, pol_compile(&c, &o, &full, &e));
+	if (!ret)
+		result_equal(*r, &full);
+	pol_result_free(&full);
+	return ret;
+}
+
+/*
+ * One Namespace's label change works out again only what selects on it
+ * (issue 52, item 7: it was a whole compile of the cluster on every node, so
+ * a tenant toggling a label was a CPU denial of every agent). Namespace t1
+ * (two pods here, one on n1) is selected by watch's policy (team=red);
+ * other's policy selects pods only. A change of t1's labels relinks its 3
+ * pods (nns_pods), compiles its 2 local pods again and gives or takes the
+ * entries of watch's pod; other's pod is neither compiled nor given anything
+ * (the counters and its entries' changed flag say so). A Namespace with no
+ * pods, or one written with the same labels, costs nothing. Each step is
+ * checked against the whole compile.
+ */
+static void test_ns_label_counts(void **state)
+{
+	const struct pol_delta *d;
+	const struct pol_result *r;
+	struct pol_incr *pi = pol_incr_new();
+	struct store *st = store_new();
+	uint32_t t1c;
+
+	(void)state;
+	put(st, ns_obj("t1", "red", NULL));
+	put(st, ns_obj("t2", "red", NULL)); /* no pods */
+	put(st, ns_obj("watch", NULL, NULL));
+	put(st, ns_obj("other", NULL, NULL));
+	put(st, ns_pod("t1", "a", "n0", "a", "10.1.0.10"));
+	put(st, ns_pod("t1", "b", "n0", "b", "10.1.0.11"));
+	put(st, ns_pod("t1", "c", "n1", "c", "10.1.0.12"));
+	put(st, ns_pod("watch", "w", "n0", "w", "10.1.0.30"));
+	put(st, ns_pod("other", "o", "n0", "o", "10.1.0.40"));
+	put(st, ns_pod("other", "z", "n1", "z", "10.1.0.41"));
+	put(st, np_from("watch", "from-red", "w",
+			json_pack("{s:{s:{s:s}}}", "namespaceSelector", "matchLabels", "team",
+				  "red")));
+	put(st, np_from("other", "plain", "o",
+			json_pack("{s:{s:{s:s}}}", "podSelector", "matchLabels", "app", "z")));
+	assert_int_equal(update_r(st, pi, &d, &r), 0);
+	assert_true(d->full);
+	t1c = pol_incr_pod_id(pi, "t1", "c");
+	assert_true(ep_entries_of(r, "10.1.0.30", t1c) > 0);
+
+	/* t1 leaves team=red: watch's pod loses t1's entries. */
+	put(st, ns_obj("t1", "blue", NULL));
+	assert_int_equal(update_r(st, pi, &d, &r), 0);
+	assert_false(d->full);
+	assert_null(d->why);
+	assert_int_equal(pol_incr_resets(pi), 1);
+	assert_int_equal(d->nns_pods, 3);
+	assert_int_equal(d->nid_put, 3);
+	assert_int_equal(d->nid_del, 3);
+	assert_int_equal(d->neps_compiled, 2); /* t1/a, t1/b */
+	assert_int_equal(d->neps_born_hit, 0);
+	assert_true(ep_changed(r, "10.1.0.30"));
+	assert_int_equal(ep_entries_of(r, "10.1.0.30", pol_incr_pod_id(pi, "t1", "c")), 0);
+	assert_false(ep_changed(r, "10.1.0.40"));
+
+	/* Back into team=red: watch's pod gains them; other's is not looked at
+	 * beyond its policies' peers. */
+	put(st, ns_obj("t1", "red", NULL));
+	assert_int_equal(update_r(st, pi, &d, &r), 0);
+	assert_false(d->full);
+	assert_int_equal(pol_incr_resets(pi), 1);
+	assert_int_equal(d->nns_pods, 3);
+	assert_int_equal(d->neps_compiled, 2);
+	assert_int_equal(d->neps_born_hit, 1); /* watch/w */
+	assert_true(ep_changed(r, "10.1.0.30"));
+	assert_true(ep_entries_of(r, "10.1.0.30", pol_incr_pod_id(pi, "t1", "c")) > 0);
+	assert_false(ep_changed(r, "10.1.0.40"));
+
+	/* A label nothing selects on: new identities all the same (the label is
+	 * in them), the same pods touched, still no more. */
+	put(st, ns_obj("t1", "red", "x"));
+	assert_int_equal(update_r(st, pi, &d, &r), 0);
+	assert_false(d->full);
+	assert_int_equal(d->nns_pods, 3);
+	assert_int_equal(d->neps_compiled, 2);
+	assert_int_equal(d->neps_born_hit, 1);
+	assert_false(ep_changed(r, "10.1.0.40"));
+
+	/* The same labels again, and a Namespace without pods: nothing. */
+	put(st, json_pack("{s:s, s:s, s:{s:s, s:{s:s, s:s}, s:{s:s}}}", "apiVersion", "v1", "kind",
+			  "Namespace", "metadata", "name", "t1", "labels", "team", "red", "env",
+			  "x", "annotations", "note", "touched"));
+	put(st, ns_obj("t2", NULL, NULL));
+	assert_int_equal(update_r(st, pi, &d, &r), 0);
+	assert_false(d->full);
+	assert_int_equal(d->nns_pods, 0);
+	assert_int_equal(d->neps_compiled, 0);
+	assert_int_equal(d->nid_put + d->nid_del + d->nipc_put + d->nipc_del, 0);
+
+	/* The Namespace removed (its pods keep the default labels), then back
+	 * with a policy change of another namespace in the same batch. */
+	store_del(st, K8S_NAMESPACE, NULL, "t1");
+	assert_int_equal(update_r(st, pi, &d, &r), 0);
+	assert_false(d->full);
+	assert_int_equal(d->nns_pods, 3);
+	assert_int_equal(ep_entries_of(r, "10.1.0.30", pol_incr_pod_id(pi, "t1", "c")), 0);
+	put(st, ns_obj("t1", "red", NULL));
+	put(st, np_from("other", "plain", "o",
+			json_pack("{s:{s:{s:s}}}", "podSelector", "matchLabels", "app", "y")));
+	assert_int_equal(update_r(st, pi, &d, &r), 0);
+	assert_false(d->full);
+	assert_int_equal(pol_incr_resets(pi), 1);
+	assert_true(ep_entries_of(r, "10.1.0.30", pol_incr_pod_id(pi, "t1", "c")) > 0);
+
+	/* With a ClusterNetworkPolicy every update is whole (its tiers name
+	 * every pod), a Namespace's too: still the whole compile's result. */
+	put(st, json_pack("{s:s, s:s, s:{s:s}, s:{s:s, s:i, s:{s:{s:{s:s}}}, s:[{s:s, s:[{s:{s:{s:s}}}]}]}}",
+			  "apiVersion", "policy.networking.k8s.io/v1alpha2", "kind",
+			  "ClusterNetworkPolicy", "metadata", "name", "deny-red", "spec", "tier",
+			  "Admin", "priority", 1, "subject", "namespaces", "matchLabels", "team",
+			  "blue", "ingress", "action", "Deny", "from", "namespaces", "matchLabels",
+			  "team", "red"));
+	assert_int_equal(update_r(st, pi, &d, &r), 0);
+	assert_true(d->full);
+	put(st, ns_obj("other", "blue", NULL));
+	assert_int_equal(update_r(st, pi, &d, &r), 0);
+	assert_true(d->full);
+	put(st, ns_obj("t1", "blue", NULL));
+	assert_int_equal(update_r(st, pi, &d, &r), 0);
+	pol_incr_free(pi);
+	store_free(st);
+}
+
 static json_t *audited(json_t *o)
 {
 	json_object_set_new(json_object_get(o, "metadata"), "annotations",
@@ -1248,17 +1505,18 @@ static void test_audit_stays_incremental(void **state)
 	assert_int_equal(update(st, pi, &d), 0);
 	assert_false(d->full);
 	assert_int_equal(d->neps_compiled, 2);
-	/* The Namespace enforcing again (whole: its labels are in identities) and
-	 * the NetworkPolicy audited by its own annotation: the same path. */
+	/* The Namespace enforcing again (its pods' audit mode: a delta, they are
+	 * compiled again) and the NetworkPolicy audited by its own annotation:
+	 * the same path. */
 	put(st, json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v1", "kind", "Namespace",
 			  "metadata", "name", "ns0"));
 	put(st, audited(lock));
 	assert_int_equal(update(st, pi, &d), 0);
-	assert_true(d->full);
+	assert_false(d->full);
 	put(st, lpod("y2", "n1", "y", "u", "10.1.0.24"));
 	assert_int_equal(update(st, pi, &d), 0);
 	assert_false(d->full);
-	assert_int_equal(pol_incr_resets(pi), 2);
+	assert_int_equal(pol_incr_resets(pi), 1);
 	assert_int_equal(d->neps_compiled, 2); /* l1 and l2 */
 	/* Nothing audited any more: nothing compiled again for a remote pod. */
 	put(st, from_app("lock", "a", "x"));
@@ -1283,12 +1541,13 @@ static void test_whole_says_why(void **state)
 	assert_int_equal(update(st, pi, &d), 0);
 	assert_true(d->full);
 	assert_string_equal(d->why, "first compile, or after a failure");
+	/* A Namespace's labels: followed through its pods' identities (issue 52). */
 	put(st, json_pack("{s:s, s:s, s:{s:s, s:{s:s}}}", "apiVersion", "v1", "kind", "Namespace",
 			  "metadata", "name", "ns0", "labels", "team", "x"));
 	assert_int_equal(update(st, pi, &d), 0);
-	assert_true(d->full);
-	assert_string_equal(d->why, "a Namespace changed");
-	assert_int_equal(pol_incr_resets(pi), 2);
+	assert_false(d->full);
+	assert_null(d->why);
+	assert_int_equal(pol_incr_resets(pi), 1);
 	put(st, simple_pod("b", "10.1.0.6"));
 	assert_int_equal(update(st, pi, &d), 0);
 	assert_false(d->full);
@@ -1431,6 +1690,9 @@ int main(void)
 		cmocka_unit_test(test_random_births),
 		cmocka_unit_test(test_random_audit),
 		cmocka_unit_test(test_random_collisions),
+		cmocka_unit_test(test_ns_label_counts),
+		cmocka_unit_test(test_random_namespaces),
+		cmocka_unit_test(test_random_namespaces_tiered),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -286,7 +286,9 @@ static void test_in_place_only_for_new_peers(void **state)
 /*
  * Random change sequences: one writer gets pol_incr_update's deltas (and
  * changes pods in place where it may), the other the whole compile every
- * time; after each batch every map must hold the same.
+ * time; after each batch every map must hold the same. Runs 13-18 with
+ * Namespaces' labels in churn (gen_ns_labels, issue 52 item 7): their
+ * changes are deltas now, written through the same maps.
  */
 static char dir_a[64], dir_b[64];
 
@@ -302,12 +304,13 @@ static int two_dirs_teardown(void **state)
 	if (dir_b[0] && strcmp(dir_b, DIR_TEMPLATE))
 		maps_remove(dir_b);
 	dir_a[0] = dir_b[0] = '\0';
+	gen_ns_labels = false;
 	return 0;
 }
 
 static void test_incremental_matches_whole(void **state)
 {
-	size_t in_place = 0, deltas = 0;
+	size_t in_place = 0, deltas = 0, ns_deltas = 0;
 
 	(void)state;
 	strcpy(dir_a, DIR_TEMPLATE);
@@ -316,13 +319,14 @@ static void test_incremental_matches_whole(void **state)
 	assert_non_null(mkdtemp(dir_b));
 	assert_int_equal(maps_create(dir_a, 64), 0);
 	assert_int_equal(maps_create(dir_b, 64), 0);
-	for (unsigned run = 1; run <= 12; run++) {
+	for (unsigned run = 1; run <= 18; run++) {
 		unsigned seed = run;
 		struct store *st = store_new();
 		struct pol_incr *pi = pol_incr_new();
 		struct pol_opts o = { .node_name = "n0", .gateway_ip = ip4("10.1.0.1") };
 		struct polsync *pa, *pb;
 
+		gen_ns_labels = run > 12;
 		assert_int_equal(polsync_open(dir_a, &pa), 0);
 		assert_int_equal(polsync_open(dir_b, &pb), 0);
 		random_cluster(st, &seed);
@@ -337,16 +341,20 @@ static void test_incremental_matches_whole(void **state)
 			char msg[256];
 			size_t nch;
 			bool all;
+			bool ns = false;
 			int ra;
 
 			store_view(st, &c);
 			store_journal_take(st, &ch, &nch, &all);
+			for (size_t i = 0; i < nch; i++)
+				ns |= ch[i].kind == K8S_NAMESPACE;
 			ra = pol_incr_update(pi, &c, &o, ch, nch, all, polsync_needs_full(pa), &r, &d,
 					     &e);
 			store_changes_free(ch, nch);
 			assert_int_equal(ra, pol_compile(&c, &o, &full, &e));
 			if (!ra) {
 				deltas += !d->full;
+				ns_deltas += ns && !all && !d->full;
 				assert_int_equal(polsync_apply(pa, r, d, &sa, msg, sizeof(msg)), 0);
 				assert_int_equal(polsync_cleanup(pa, &sa), 0);
 				in_place += sa.eps_in_place;
@@ -363,8 +371,11 @@ static void test_incremental_matches_whole(void **state)
 		pol_incr_free(pi);
 		store_free(st);
 	}
-	print_message("%zu deltas applied, %zu pods changed in place\n", deltas, in_place);
-	assert_true(deltas > 12 * 60 / 2);
+	gen_ns_labels = false;
+	print_message("%zu deltas applied (%zu with a Namespace changed), %zu pods changed in "
+		      "place\n", deltas, ns_deltas, in_place);
+	assert_true(deltas > 18 * 60 / 2);
+	assert_true(ns_deltas > 6 * 60 / 4);
 	assert_true(in_place > 0);
 }
 

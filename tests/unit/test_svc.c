@@ -396,6 +396,138 @@ static const struct svc_spec *find(uint32_t addr, uint16_t port, uint8_t scope)
 	return NULL;
 }
 
+/* A Service in namespace ns, created at time t (uid u): its metadata and spec. */
+#define NSVC(ns, name, t, u, spec)                                                           \
+	"apiVersion: v1\nkind: Service\nmetadata: {name: " name ", namespace: " ns               \
+	", creationTimestamp: '" t "', uid: " #u "}\nspec: " spec "\n---\n"
+
+/* The problem naming what, or fail. */
+static const char *err_with(const char *what)
+{
+	for (size_t i = 0; i < l.nerrs; i++)
+		if (strstr(l.errs[i], what))
+			return l.errs[i];
+	for (size_t i = 0; i < l.nerrs; i++)
+		print_message("%s\n", l.errs[i]);
+	fail_msg("no problem says %s", what);
+	return NULL;
+}
+
+/*
+ * Issue 52 item 2: a tenant's externalIPs take nothing the cluster allocated,
+ * whatever its namespace's name (aaa sorts before kube-system and zzz): the
+ * cluster DNS's ClusterIP:53 stays the DNS's, another Service's LB IP stays
+ * its; between two externalIPs the older Service keeps the frontend.
+ */
+static void ext_ip_by_class_and_age(void **state)
+{
+	const struct svc_spec *s;
+
+	(void)state;
+	load(NSVC("kube-system", "kube-dns", "2026-01-01T00:00:00Z", u1,
+		  "{clusterIP: 10.96.0.10, ports: [{name: dns, port: 53, protocol: UDP}]}")
+	     NSVC("zzz", "lb", "2026-03-01T00:00:00Z", u2,
+		  "{type: LoadBalancer, clusterIP: 10.96.0.20, ports: [{port: 80, nodePort: 30080}]}"
+		  "\nstatus: {loadBalancer: {ingress: [{ip: 198.51.100.2}]}}")
+	     NSVC("zzz", "old", "2026-02-01T00:00:00Z", u3,
+		  "{clusterIP: 10.96.0.30, externalIPs: [192.0.2.5], ports: [{port: 80}]}")
+	     NSVC("aaa", "evil", "2026-04-01T00:00:00Z", u4,
+		  "{clusterIP: 10.96.0.40, externalIPs: [10.96.0.10, 198.51.100.2, 192.0.2.5], "
+		  "ports: [{name: dns, port: 53, protocol: UDP}, {name: web, port: 80}]}"));
+	s = find(0x0a60000a, 53, XCNI_SCOPE_EXT);
+	assert_non_null(s);
+	assert_string_equal(s->who.ns, "kube-system");
+	s = find(0xc6336402, 80, XCNI_SCOPE_EXT);
+	assert_non_null(s);
+	assert_string_equal(s->who.name, "lb");
+	s = find(0xc0000205, 80, XCNI_SCOPE_EXT);
+	assert_non_null(s);
+	assert_string_equal(s->who.name, "old");
+	/* What evil keeps: its ClusterIP at both ports, its externalIPs where no one else is. */
+	assert_non_null(spec("aaa/evil 10.96.0.10:80/TCP"));
+	assert_non_null(spec("aaa/evil 198.51.100.2:53/UDP"));
+	assert_non_null(spec("aaa/evil 192.0.2.5:53/UDP"));
+	err_with("Service aaa/evil: spec.externalIPs[0]: frontend 10.96.0.10:53/UDP is allocated by "
+		 "the cluster to kube-system/kube-dns:53/UDP; externalIP refused");
+	err_with("Service aaa/evil: spec.externalIPs[1]: frontend 198.51.100.2:80/TCP is allocated "
+		 "by the cluster to zzz/lb 198.51.100.2:80/TCP; externalIP refused");
+	err_with("Service aaa/evil: spec.externalIPs[2]: frontend 192.0.2.5:80/TCP is an older "
+		 "Service's externalIP (zzz/old 192.0.2.5:80/TCP); externalIP refused");
+	assert_int_equal(l.nerrs, 3);
+	assert_int_equal(l.nrefused, 3);
+}
+
+/* Same creationTimestamp: the uid decides, not the name. */
+static void ext_ip_same_age_by_uid(void **state)
+{
+	(void)state;
+	load(NSVC("aaa", "x", "2026-01-01T00:00:00Z", b-uid, "{clusterIP: 10.96.0.1, "
+		  "externalIPs: [192.0.2.5], ports: [{port: 80}]}")
+	     NSVC("bbb", "x", "2026-01-01T00:00:00Z", a-uid, "{clusterIP: 10.96.0.2, "
+		  "externalIPs: [192.0.2.5], ports: [{port: 80}]}"));
+	assert_string_equal(find(0xc0000205, 80, XCNI_SCOPE_EXT)->who.ns, "bbb");
+	assert_int_equal(l.nrefused, 1);
+}
+
+/*
+ * externalIPs no Service may name: in the Service range (a ClusterIP, the
+ * DNS's), in a pod range (a pod's address), a node's address (another
+ * Service's NodePort there), or outside --external-ip-cidrs; each refused once
+ * (not per port), naming the Service, the field and why; the allowed one has
+ * its frontends.
+ */
+static void ext_ip_refusals(void **state)
+{
+	static const struct svc_prefix res[] = {
+		{ XCNI_AF_INET, 12, SVC_PFX_SERVICE, { 10, 96 } },
+		{ XCNI_AF_INET, 16, SVC_PFX_POD, { 10, 244 } },
+		{ XCNI_AF_INET6, 64, SVC_PFX_POD, { 0xfd, 0, 0, 0, 0, 0, 0, 0x44 } },
+	};
+	static const struct svc_prefix allow[] = {
+		{ XCNI_AF_INET, 24, SVC_PFX_ALLOW, { 203, 0, 113 } },
+		{ XCNI_AF_INET, 24, SVC_PFX_ALLOW, { 192, 168, 1 } },
+	};
+	static const uint32_t peers[] = { 0x030201c0 }; /* 192.1.2.3, network order */
+	const struct svc_ext_rules rules = { 3, res, 2, allow };
+	struct svc_node node = n1;
+
+	(void)state;
+	node.ext = &rules;
+	node.npeers = 1;
+	node.peers = peers;
+	load_for(NSVC("aaa", "evil", "2026-04-01T00:00:00Z", u4,
+		      "{clusterIP: 10.96.0.40, externalIPs: [10.96.0.10, 10.244.1.5, 192.168.1.1, "
+		      "198.51.100.1, 203.0.113.7, 192.1.2.3, 'fd00:0:0:44::5'], ports: [{name: dns, port: 53, "
+		      "protocol: UDP}, {name: web, port: 80}]}"), &node);
+	assert_int_equal(l.n, 4); /* the ClusterIP and 203.0.113.7, at both ports */
+	assert_non_null(spec("aaa/evil 203.0.113.7:53/UDP"));
+	assert_non_null(spec("aaa/evil 203.0.113.7:80/TCP"));
+	assert_int_equal(l.nerrs, 5);
+	assert_int_equal(l.nrefused, 5);
+	assert_string_equal(l.errs[0], "Service aaa/evil: spec.externalIPs[0]: 10.96.0.10 is in the "
+				       "Service range 10.96.0.0/12; externalIP refused");
+	assert_string_equal(l.errs[1], "Service aaa/evil: spec.externalIPs[1]: 10.244.1.5 is in a "
+				       "pod range 10.244.0.0/16; externalIP refused");
+	assert_string_equal(l.errs[2], "Service aaa/evil: spec.externalIPs[2]: 192.168.1.1 is a "
+				       "node's address; externalIP refused");
+	assert_string_equal(l.errs[3], "Service aaa/evil: spec.externalIPs[3]: 198.51.100.1 is "
+				       "outside --external-ip-cidrs; externalIP refused");
+	assert_string_equal(l.errs[4], "Service aaa/evil: spec.externalIPs[5]: 192.1.2.3 is a "
+				       "node's address; externalIP refused");
+	/* The IPv6 one has no IPv6 ClusterIP to go with: no frontend, nothing to say. */
+	svc_list_free(&l);
+	store_free(st);
+	/* Dual stack: the IPv6 one in the pod range is refused too. */
+	load_for(NSVC("aaa", "six", "2026-04-01T00:00:00Z", u5,
+		      "{clusterIPs: [10.96.0.41, 'fd00:96::41'], ipFamilies: [IPv4, IPv6], "
+		      "clusterIP: 10.96.0.41, externalIPs: ['fd00:0:0:44::5', 203.0.113.9], "
+		      "ports: [{port: 80}]}"), &node);
+	err_with("Service aaa/six: spec.externalIPs[0]: fd00:0:0:44::5 is in a pod range "
+		 "fd00:0:0:44::/64; externalIP refused");
+	assert_non_null(spec("aaa/six 203.0.113.9:80/TCP"));
+	assert_int_equal(l.nrefused, 1);
+}
+
 #define WEB_EPS                                                                             \
 	EPS("web-1", "web",                                                                 \
 	    "endpoints: [{addresses: [10.1.0.5], nodeName: n1}, {addresses: [10.1.1.6], "   \
@@ -782,6 +914,9 @@ static void put_service(void)
 	case 0:
 		snprintf(ext, sizeof(ext), ",\"externalIPs\":[\"10.96.0.%u\"]", 1 + rnd(4));
 		break;
+	case 2: /* outside every range: two Services' externalIPs on one, the older keeps it */
+		snprintf(ext, sizeof(ext), ",\"externalIPs\":[\"192.0.2.%u\"]", 1 + rnd(2));
+		break;
 	case 1:
 		snprintf(ext, sizeof(ext), ",\"externalIPs\":[\"10.96.0.%u\",\"fd00:96::%u\"]",
 			 1 + rnd(4), 1 + rnd(4));
@@ -795,9 +930,10 @@ static void put_service(void)
 			 1 + rnd(4), 1 + rnd(4));
 	snprintf(text, sizeof(text),
 		 "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"%s\","
-		 "\"namespace\":\"%s\"},\"spec\":{\"type\":\"%s\",\"clusterIP\":\"%s\"%s,"
+		 "\"namespace\":\"%s\",\"creationTimestamp\":\"2026-01-0%uT00:00:00Z\","
+		 "\"uid\":\"u%u\"},\"spec\":{\"type\":\"%s\",\"clusterIP\":\"%s\"%s,"
 		 "\"selector\":{\"app\":\"%s\"}%s%s%s%s,\"ports\":[%s]}%s}",
-		 name, ns, *lb ? "LoadBalancer" : np ? "NodePort" : "ClusterIP", ip, fam, name, ext,
+		 name, ns, 1 + rnd(3), rnd(3), *lb ? "LoadBalancer" : np ? "NodePort" : "ClusterIP", ip, fam, name, ext,
 		 rnd(3) == 0 ? ",\"externalTrafficPolicy\":\"Local\"" : "",
 		 rnd(4) == 0 ? ",\"internalTrafficPolicy\":\"Local\"" : "",
 		 rnd(4) == 0 ? ",\"sessionAffinity\":\"ClientIP\"" : "", ports, lb);
@@ -850,8 +986,13 @@ static void incr_equals_build(void **state)
 	struct svc_node node = { .name = "n1", .naddrs = 1, .addrs = addrs, .peers = peers,
 				 .addrs6 = (const uint8_t(*)[16])a6,
 				 .peers6 = (const uint8_t(*)[16])(a6 + 1) };
+	static const struct svc_prefix res[] = { { XCNI_AF_INET, 31, SVC_PFX_SERVICE,
+						   { 10, 96, 0, 2 } } };
+	static const struct svc_prefix allow[] = { { XCNI_AF_INET, 24, SVC_PFX_ALLOW,
+						     { 10, 96, 0 } } };
+	const struct svc_ext_rules rules = { 1, res, 0, NULL }, rules_allow = { 1, res, 1, allow };
 	struct svc_incr *si = svc_incr_new();
-	size_t rebuilt = 0, steps = 3000, fulls = 0, puts = 0, dels = 0;
+	size_t rebuilt = 0, steps = 3000, fulls = 0, puts = 0, dels = 0, refused = 0;
 
 	(void)state;
 	srandom(1);
@@ -897,11 +1038,17 @@ static void incr_equals_build(void **state)
 			node.naddrs6 = rnd(2);
 		if (rnd(40) == 0)
 			node.npeers6 = rnd(3);
+		/* The externalIP rules: the first ClusterIPs reserved, an allow-list. */
+		if (rnd(30) == 0)
+			node.ext = node.ext ? NULL : rnd(2) ? &rules : &rules_allow;
 		store_view(st, &c);
 		assert_int_equal(store_journal_take(st, &ch, &nch, &all), 0);
 		assert_int_equal(svc_incr_update(si, &c, &node, 0, ch, nch, all, whole, &d), 0);
 		store_changes_free(ch, nch);
 		assert_int_equal(svc_build(&c, &node, 0, &l), 0);
+		/* The externalIPs refused, as svc_build counts them. */
+		assert_int_equal(svc_incr_refused(si, NULL, NULL), l.nrefused);
+		refused += l.nrefused;
 		if (d->full) {
 			/* The whole list: svc_build's, in its order, with its problems. */
 			fulls++;
@@ -945,7 +1092,7 @@ static void incr_equals_build(void **state)
 		svc_list_free(&l);
 	}
 	/* The random walk reached what it is there for. */
-	assert_true(fulls > 100 && puts > 1000 && dels > 100);
+	assert_true(fulls > 100 && puts > 1000 && dels > 100 && refused > 1000);
 	/* Incremental steps rebuild few Services (of 12), not all. */
 	assert_true(rebuilt < (steps - fulls) * 6);
 	svc_incr_free(si);
@@ -972,6 +1119,9 @@ int main(void)
 		cmocka_unit_test_teardown(lb_ips6_and_clash_index, teardown),
 		cmocka_unit_test_teardown(dual_stack, teardown),
 		cmocka_unit_test_teardown(dual_stack_clash, teardown),
+		cmocka_unit_test_teardown(ext_ip_by_class_and_age, teardown),
+		cmocka_unit_test_teardown(ext_ip_same_age_by_uid, teardown),
+		cmocka_unit_test_teardown(ext_ip_refusals, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

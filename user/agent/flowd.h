@@ -22,6 +22,8 @@
 /* An answer larger than this is cut (the client says so): 16k records are ~15 MB. */
 #define FLOWD_ANSWER_MAX (256u << 20)
 #define FLOWD_CLIENT_TIMEOUT_S 10
+/* Ends of evicted records waiting for a TCP collector: ~0.5 MB at most. */
+#define FLOWD_IPFIX_ENDS_MAX 1024
 /*
  * Peers named within the current tick, by address (a power of two): naming
  * one takes two or three map lookups, a system call each, and the records of
@@ -78,6 +80,12 @@ struct flowd {
 	bool ipfix_all; /* --ipfix-all-nodes */
 	uint64_t ipfix_active_ns, ipfix_idle_ns;
 	uint64_t ipfix_skipped; /* records another node exports (ipfix_ours) */
+	/* Records pushed out of the window whose IPFIX end a TCP collector could
+	 * not take yet (flows_keep): sent first on the next ticks, oldest first;
+	 * at most FLOWD_IPFIX_ENDS_MAX, a ring. Lost past it, or at the end. */
+	struct flow_rec *ends[FLOWD_IPFIX_ENDS_MAX];
+	unsigned int ends_head, nends;
+	uint64_t ipfix_evicted_lost; /* evicted records whose end never reached the collector */
 	struct evfan *fan; /* monitor's subscribers to the ring this reads */
 	struct http *tls; /* --flows-listen: the same queries over HTTPS, clients with certificates */
 	char *pem[3]; /* its tls.crt, tls.key, ca.crt, kept while it runs */

@@ -165,17 +165,30 @@ static const struct flow_peer *peer_of(struct flowd *d, uint8_t family, const ui
 	return &s->p;
 }
 
-/* The record of a tuple, made and named if new. NULL: out of memory. */
-static struct flow_rec *rec_of(struct flowd *d, const struct flow_key *k)
+/*
+ * The record of a tuple, made and named if new. NULL: out of memory. A new
+ * one's room is charged to its flow's namespace (flows_owner_of), or, for
+ * the drop of a packet whose source was forged (spoofed), to no namespace
+ * that source names: a pod forging another namespace's addresses must not
+ * push that namespace's records out.
+ */
+static struct flow_rec *rec_of(struct flowd *d, const struct flow_key *k, bool spoofed)
 {
+	struct flow_rec *r = flows_find(d->fl, k);
+	struct flow_peer src = {};
+	const struct flow_peer *dst;
 	bool created;
-	struct flow_rec *r = flows_get(d->fl, k, &created);
 
-	if (r && created) {
-		const struct flow_peer *src = peer_of(d, k->family, k->saddr);
-
-		flows_set_ends(d->fl, r, src, peer_of(d, k->family, k->daddr));
-	}
+	if (r)
+		return r;
+	/* The source's own copy: naming the destination may take its cache slot. */
+	flows_peer_copy(d->fl, &src, peer_of(d, k->family, k->saddr));
+	dst = peer_of(d, k->family, k->daddr);
+	r = flows_get_owned(d->fl, k, spoofed ? FLOWS_OWNER_SPOOFED : flows_owner_of(&src, dst),
+			    &created);
+	if (r && created)
+		flows_set_ends(d->fl, r, &src, dst);
+	flows_peer_put(d->fl, &src);
 	return r;
 }
 
@@ -217,7 +230,7 @@ static void ct_entry(struct flowd *d, const struct flow_key *k, const void *ck,
 	/* The Service's entry (keyed by the frontend): the flow's own entry counts it. */
 	if (e->flags & XCNI_CT_F_SVC)
 		return;
-	r = rec_of(d, k);
+	r = rec_of(d, k, false);
 	if (!r)
 		return;
 	set_service(d, r, e->rev_nat);
@@ -460,7 +473,10 @@ static int on_event(void *arg, void *data, size_t len)
 	k.proto = ev->proto;
 	k.sport = ntohs(ev->sport);
 	k.dport = ntohs(ev->dport);
-	r = rec_of(d, &k);
+	r = rec_of(d, &k, ev->type == XCNI_EV_DROP &&
+				  (ev->reason == XCNI_DROP_SPOOF_IP || ev->reason == XCNI_DROP_SPOOF_MAC ||
+				   ev->reason == XCNI_DROP_INNER_SPOOF ||
+				   ev->reason == XCNI_DROP_OUTSIDE_SPOOF));
 	if (!r)
 		return 0;
 	set_service(d, r, ev->rev_nat);
@@ -636,23 +652,24 @@ static uint8_t ipfix_due(const struct flowd *d, const struct flow_rec *r, uint64
 }
 
 /* A record goes when the collector can take it; until then it stays pending
- * (exported_seq behind), and goes on a later tick. */
-static void ipfix_rec(struct flowd *d, struct flow_rec *r, uint8_t why, uint64_t now)
+ * (exported_seq behind), and goes on a later tick. false: not taken. */
+static bool ipfix_rec(struct flowd *d, struct flow_rec *r, uint8_t why, uint64_t now)
 {
 	struct flow_render_ctx rc;
 
 	if (!ipfix_ours(d, r)) {
 		r->exported_seq = r->seq; /* the other node's to export */
 		d->ipfix_skipped++;
-		return;
+		return true;
 	}
 	flowd_render_ctx(d, &rc, NULL, 0);
-	if (ipfix_add(d->ipx, r, &rc, why)) {
-		r->exported_seq = r->seq;
-		r->ipfix_ns = now ? now : 1;
-		memcpy(r->ipfix_pkts, r->pkts, sizeof(r->pkts));
-		memcpy(r->ipfix_bytes, r->bytes, sizeof(r->bytes));
-	}
+	if (!ipfix_add(d->ipx, r, &rc, why))
+		return false;
+	r->exported_seq = r->seq;
+	r->ipfix_ns = now ? now : 1;
+	memcpy(r->ipfix_pkts, r->pkts, sizeof(r->pkts));
+	memcpy(r->ipfix_bytes, r->bytes, sizeof(r->bytes));
+	return true;
 }
 
 static void on_evict(void *arg, const struct flow_rec *r)
@@ -662,10 +679,42 @@ static void on_evict(void *arg, const struct flow_rec *r)
 	/* Leaving the window with changes the log has not had: it gets them now. */
 	if (d->log_path[0] && r->seq > r->logged_seq)
 		log_rec(d, r);
-	/* The same for the collector (sent with the rest of this tick's); one it
-	 * cannot take now is lost. The window's lack of room ended it. */
-	if (d->ipx && r->seq > r->exported_seq)
-		ipfix_rec(d, (struct flow_rec *)r, IPFIX_END_LACK_OF_RESOURCES, xcni_mono_ns());
+	/* The same for the collector (sent with the rest of this tick's): its
+	 * record ends, flowEndReason lackOfResources. Over UDP it is always
+	 * taken; one a TCP collector cannot take now (not connected, its queue
+	 * full) is kept out of the window until it can (ipfix_ends), the
+	 * oldest of FLOWD_IPFIX_ENDS_MAX lost (counted) for a new one. */
+	if (d->ipx && r->seq > r->exported_seq &&
+	    !ipfix_rec(d, (struct flow_rec *)r, IPFIX_END_LACK_OF_RESOURCES, xcni_mono_ns())) {
+		if (d->nends == FLOWD_IPFIX_ENDS_MAX) {
+			flows_release(d->fl, d->ends[d->ends_head]);
+			d->ends_head = (d->ends_head + 1) % FLOWD_IPFIX_ENDS_MAX;
+			d->nends--;
+			d->ipfix_evicted_lost++;
+		}
+		flows_keep((struct flow_rec *)r);
+		d->ends[(d->ends_head + d->nends++) % FLOWD_IPFIX_ENDS_MAX] = (struct flow_rec *)r;
+	}
+}
+
+/* The kept ends (on_evict), oldest first, while the collector takes them;
+ * final: the last try, what it does not take is lost (counted). */
+static void ipfix_ends(struct flowd *d, bool final)
+{
+	uint64_t now = xcni_mono_ns();
+
+	while (d->nends) {
+		struct flow_rec *r = d->ends[d->ends_head];
+
+		if (!ipfix_rec(d, r, IPFIX_END_LACK_OF_RESOURCES, now)) {
+			if (!final)
+				return;
+			d->ipfix_evicted_lost++;
+		}
+		flows_release(d->fl, r);
+		d->ends_head = (d->ends_head + 1) % FLOWD_IPFIX_ENDS_MAX;
+		d->nends--;
+	}
 }
 
 static void log_changed(struct flowd *d)
@@ -681,6 +730,8 @@ static void ipfix_export(struct flowd *d, bool final)
 {
 	uint64_t now = xcni_mono_ns();
 
+	/* What left the window first: it ended before what is still in it. */
+	ipfix_ends(d, final);
 	for (struct flow_rec *r = flows_head(d->fl); r; r = r->next) {
 		uint8_t why = ipfix_due(d, r, now);
 
@@ -697,6 +748,11 @@ static void ipfix_export(struct flowd *d, bool final)
 struct flows *flowd_flows(struct flowd *d)
 {
 	return d->fl;
+}
+
+struct http *flowd_http(struct flowd *d)
+{
+	return d->tls;
 }
 
 const char *flowd_node(const struct flowd *d)
@@ -797,6 +853,11 @@ void flowd_free(struct flowd *d)
 	ipfix_free(d->ipx);
 	evfan_free(d->fan);
 	flows_fbuf_free(&d->line);
+	/* Kept ends no export took (the collector never came): counted lost. */
+	for (; d->nends; d->nends--, d->ends_head = (d->ends_head + 1) % FLOWD_IPFIX_ENDS_MAX) {
+		flows_release(d->fl, d->ends[d->ends_head]);
+		d->ipfix_evicted_lost++;
+	}
 	for (size_t i = 0; d->fl && i < PEER_CACHE; i++)
 		flows_peer_put(d->fl, &d->peers[i].p);
 	flows_free(d->fl);

@@ -43,6 +43,7 @@ struct flowd_opts {
 #define FLOWD_IPFIX_IDLE_DEFAULT 15
 
 struct flowd;
+struct http;
 
 /* xcnid's options, in the order of their codes (1040 + which; --no-flows: 1099,
  * --ipfix...: 1100 + which - FLOWD_OPT_IPFIX). */
@@ -75,6 +76,8 @@ int flowd_fd(const struct flowd *d);
 void flowd_dispatch(struct flowd *d);
 /* The window and the node's name, for the UI's graph (agent/ui.c). */
 struct flows *flowd_flows(struct flowd *d);
+/* The HTTPS server of --flows-listen, or NULL. */
+struct http *flowd_http(struct flowd *d);
 const char *flowd_node(const struct flowd *d);
 /* Writes what the log has not had yet, removes the socket. */
 void flowd_free(struct flowd *d);

@@ -57,10 +57,12 @@ void flowd_render_ctx(const struct flowd *d, struct flow_render_ctx *rc, char *e
 			snprintf(extra + n, len - n,
 				 ",\"ipfix_records\":%llu,\"ipfix_messages\":%llu,"
 				 "\"ipfix_errors\":%llu,\"ipfix_connects\":%llu,"
-				 "\"ipfix_skipped\":%llu",
+				 "\"ipfix_skipped\":%llu,\"ipfix_evicted_waiting\":%u,"
+				 "\"ipfix_evicted_lost\":%llu",
 				 (unsigned long long)st->records, (unsigned long long)st->messages,
 				 (unsigned long long)st->send_errors, (unsigned long long)st->connects,
-				 (unsigned long long)d->ipfix_skipped);
+				 (unsigned long long)d->ipfix_skipped, d->nends,
+				 (unsigned long long)d->ipfix_evicted_lost);
 		}
 		rc->trailer_extra = extra;
 	}

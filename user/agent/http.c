@@ -1,13 +1,23 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * xcnid's HTTP server: libmicrohttpd in its external epoll mode, driven from
- * the agent's loop.
+ * xcnid's HTTP server: libmicrohttpd in its external epoll mode, driven by a
+ * thread of its own; renders on the agent's loop.
  *
- * The agent is single-threaded and its loop must keep applying cluster state,
- * so nothing here waits on a client. libmicrohttpd's epoll fd and a timerfd
- * (its timeouts, the deadlines below, the next render allowed) sit in one
- * epoll set, whose fd is all the agent's poll(2) sees; MHD_run() does only
- * what is ready.
+ * The agent's loop must keep applying cluster state, so no connection's work
+ * runs there: the thread (serve) holds libmicrohttpd's epoll fd, a timerfd
+ * (its timeouts, the deadlines below, the next render allowed) and an eventfd
+ * (pages back from the loop) in one epoll set, and does the accepts, the TLS
+ * handshakes, the reads and every bound below. A request that passed its
+ * checks is suspended and handed to the loop (post_due: a list under h->mu,
+ * an eventfd that is http_fd); the loop renders the batch (http_dispatch) and
+ * hands it back; the thread resumes each with its page. Until it is back, a
+ * suspended connection's route, arguments and page are the loop's; the
+ * library never touches a suspended connection.
+ *
+ * Before anything else, at accept: a source address past SRCLIM_PER_S new
+ * connections a second (agent/srclimit.h; loopback, the node's own processes,
+ * excepted) is closed, counted in http_refused(): a handshake flood costs the
+ * thread an accept and a close per connection, and the loop nothing.
  *
  * Names: a request is answered only when its Host header names this server:
  * the address it listens on, or localhost, 127.0.0.1, [::1] (any port: a
@@ -39,10 +49,10 @@
  * another reader (xcnictl) saw is on the next page, never an older one.
  * Renders are spaced so that they take at most 1/HTTP_DUTY of the agent's time
  * (a page that cost 100 ms, a full conntrack table's walk, at most once every
- * HTTP_DUTY * 100 ms, at most HTTP_GAP_MAX_MS apart): a request in that gap is
- * suspended until the next render is allowed, and the requests waiting then
- * for the same path and arguments share one render. A scrape storm costs the
- * agent no more than that share of its loop.
+ * HTTP_DUTY * 100 ms, at most HTTP_GAP_MAX_MS apart): a request in that gap
+ * waits on the thread until the next batch is allowed, and the requests of a
+ * batch that ask the same path and arguments share one render. A scrape
+ * storm costs the agent no more than that share of its loop.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -52,7 +62,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <pthread.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <time.h>
@@ -64,6 +76,7 @@
 
 #include "lib/system/log.h"
 #include "agent/http.h"
+#include "agent/srclimit.h"
 
 /* Room for what another local process can open between a scraper's connect
  * and its request under a loaded CPU (the newest connections stay): 16 was
@@ -113,10 +126,28 @@ struct conn {
 	struct http_args args; /* point into the library's request memory */
 	char ou[HTTP_TLS_NAME_MAX * 2]; /* the client certificate's OU (TLS), "" none */
 	bool args_over;
+	/* Handed to the loop for its render (on h->due, then h->done): until it comes
+	 * back, the loop reads route, args and ou and writes page; nothing else. */
+	bool posted;
+	struct conn *qnext;
 };
 
 struct http {
 	struct MHD_Daemon *d;
+	/* The server's thread: the library, every connection and its bounds. The
+	 * loop that calls http_dispatch only renders (see the file's comment). */
+	pthread_t thr;
+	bool thr_on;
+	int loop_efd; /* readable: renders are due (http_fd) */
+	int thr_efd; /* readable: rendered pages came back, or stop */
+	pthread_mutex_t mu; /* the fields below up to "thread's own" */
+	struct conn *due, *done;
+	bool stopping;
+	uint64_t render_ns_total; /* the loop's time rendering, in all */
+	/* thread's own: */
+	bool inflight; /* a batch is with the loop */
+	struct srclim rl; /* new connections per source, before the handshake */
+	uint64_t refused; /* by rl: read with __atomic from any thread */
 	struct sockaddr_storage addr; /* where it listens: the Host it answers to */
 	char misdirected[160]; /* the 421's text, naming the names it answers to */
 	int epfd, tfd;
@@ -127,7 +158,7 @@ struct http {
 	char tls_name[HTTP_TLS_NAME_MAX];
 	struct conn *conns; /* newest first */
 	unsigned int nwaiting;
-	uint64_t next_render_ns;
+	uint64_t next_render_ns; /* under mu */
 };
 
 static uint64_t mono_ns(void)
@@ -450,11 +481,14 @@ static bool same_args(const struct http_args *a, const struct http_args *b)
 	return true;
 }
 
-/* c's route rendered now, for c and any other waiting request that asks the same. */
-static struct page *render(struct http *h, struct conn *c)
+/*
+ * c's route rendered now (on the loop), for c and the requests after it in
+ * the same batch that ask the same.
+ */
+static struct page *render(struct conn *c)
 {
 	const struct route *r = c->route;
-	uint64_t t0 = mono_ns(), t1, gap;
+	uint64_t t0 = mono_ns(), t1;
 	struct page *p = calloc(1, sizeof(*p));
 	char *body = NULL;
 	size_t len = 0;
@@ -464,10 +498,6 @@ static struct page *render(struct http *h, struct conn *c)
 		return NULL;
 	err = r->fn(r->ctx, &c->args, &body, &len);
 	t1 = mono_ns();
-	gap = (t1 - t0) * (HTTP_DUTY - 1);
-	if (gap > HTTP_GAP_MAX_MS * 1000000ULL)
-		gap = HTTP_GAP_MAX_MS * 1000000ULL;
-	h->next_render_ns = t1 + gap;
 	p->status = err == 0 ? MHD_HTTP_OK :
 		    err == -EINVAL ? MHD_HTTP_BAD_REQUEST :
 		    err == -ENOENT ? MHD_HTTP_NOT_FOUND :
@@ -495,8 +525,8 @@ static struct page *render(struct http *h, struct conn *c)
 	MHD_add_response_header(p->resp, MHD_HTTP_HEADER_CONNECTION, "close");
 	pr_debug("http: %s rendered in %.1f ms, %zu bytes\n", r->path, (double)(t1 - t0) / 1e6, len);
 	p->users = 1; /* the caller's */
-	for (struct conn *w = h->conns; w; w = w->next)
-		if (w != c && w->waiting && !w->page && w->route == r && same_args(&w->args, &c->args)) {
+	for (struct conn *w = c->qnext; w; w = w->qnext)
+		if (!w->page && w->route == r && same_args(&w->args, &c->args)) {
 			w->page = p;
 			p->users++;
 		}
@@ -518,24 +548,68 @@ static enum MHD_Result answer(struct conn *c)
 	return ret;
 }
 
-/* Waiting requests that have their page (or all: those without get a 500) go on. */
-static void resume_served(struct http *h, bool all)
+static void wake(int efd)
 {
-	for (struct conn *c = h->conns; c; c = c->next)
-		if (c->waiting && (c->page || all)) {
-			c->waiting = false;
-			h->nwaiting--;
-			MHD_resume_connection(c->mc);
-		}
+	uint64_t one = 1;
+
+	if (write(efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		pr_warn("http: eventfd: %s\n", strerror(errno));
 }
 
-/* The requests waiting for a render, once one is allowed: resumed with their pages. */
-static void render_waiting(struct http *h)
+/*
+ * The thread: the requests waiting for a render handed to the loop as one
+ * batch, once a render is allowed and the last batch is back.
+ */
+static void post_due(struct http *h, uint64_t now)
 {
+	struct conn *batch = NULL, **tail = &batch;
+	bool allowed;
+
+	if (!h->nwaiting || h->inflight)
+		return;
+	pthread_mutex_lock(&h->mu);
+	allowed = now >= h->next_render_ns;
+	pthread_mutex_unlock(&h->mu);
+	if (!allowed)
+		return;
+	/* Oldest first: a page shared is rendered for the first to ask. */
 	for (struct conn *c = h->conns; c; c = c->next)
-		if (c->waiting && !c->page)
-			c->page = render(h, c); /* NULL: a 500 when it is resumed */
-	resume_served(h, true);
+		if (c->waiting && !c->posted) {
+			c->posted = true;
+			c->qnext = batch;
+			batch = c;
+		}
+	if (!batch)
+		return;
+	while (*tail)
+		tail = &(*tail)->qnext;
+	pthread_mutex_lock(&h->mu);
+	*tail = h->due;
+	h->due = batch;
+	pthread_mutex_unlock(&h->mu);
+	h->inflight = true;
+	wake(h->loop_efd);
+}
+
+/* The thread: the batch the loop rendered, resumed with its pages (none: a 500). */
+static void take_done(struct http *h)
+{
+	struct conn *c, *next;
+
+	pthread_mutex_lock(&h->mu);
+	c = h->done;
+	h->done = NULL;
+	pthread_mutex_unlock(&h->mu);
+	if (c)
+		h->inflight = false;
+	for (; c; c = next) {
+		next = c->qnext;
+		c->qnext = NULL;
+		c->posted = false;
+		c->waiting = false;
+		h->nwaiting--;
+		MHD_resume_connection(c->mc);
+	}
 }
 
 static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -554,12 +628,23 @@ static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind, const char *k
 	return MHD_YES;
 }
 
-static const struct route *find_route(const struct http *h, const char *path)
+static const struct route *find_route_locked(const struct http *h, const char *path)
 {
 	for (size_t i = 0; i < h->nroutes; i++)
 		if (!strcmp(h->routes[i].path, path))
 			return &h->routes[i];
 	return NULL;
+}
+
+/* The thread looks routes up while the caller may still be adding some. */
+static const struct route *find_route(struct http *h, const char *path)
+{
+	const struct route *r;
+
+	pthread_mutex_lock(&h->mu);
+	r = find_route_locked(h, path);
+	pthread_mutex_unlock(&h->mu);
+	return r;
 }
 
 /*
@@ -692,19 +777,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 	MHD_get_connection_values(mc, MHD_GET_ARGUMENT_KIND, add_arg, c);
 	if (c->args_over)
 		return refuse(c, MHD_HTTP_BAD_REQUEST, "too many query arguments\n", NULL);
-	if (mono_ns() >= h->next_render_ns) {
-		c->page = render(h, c);
-		resume_served(h, false); /* waiting for the same page: it came after them too */
-		return answer(c);
-	}
-	/* A render too soon after the last one: the timer resumes it when one is allowed. */
+	/* Rendered on the loop (post_due, after this run), resumed when its page is back. */
 	MHD_suspend_connection(mc);
 	c->waiting = true;
 	h->nwaiting++;
 	return MHD_YES;
 }
 
-/* ---- the loop ---------------------------------------------------------- */
+/* ---- the server's thread ----------------------------------------------- */
 
 /* Connections past their time, whatever they are doing (a trickle resets no clock here). */
 static uint64_t deadline(const struct conn *c)
@@ -736,8 +816,15 @@ static void arm(struct http *h)
 	for (struct conn *c = h->conns; c; c = c->next)
 		if (!c->killed && !c->waiting && deadline(c) < next)
 			next = deadline(c);
-	if (h->nwaiting && h->next_render_ns < next)
-		next = h->next_render_ns;
+	if (h->nwaiting && !h->inflight) {
+		uint64_t r;
+
+		pthread_mutex_lock(&h->mu);
+		r = h->next_render_ns;
+		pthread_mutex_unlock(&h->mu);
+		if (r < next)
+			next = r;
+	}
 	if (next != UINT64_MAX) {
 		rel = next > now ? next - now : 1; /* 0 would disarm it */
 		its.it_value.tv_sec = (time_t)(rel / 1000000000ULL);
@@ -747,36 +834,99 @@ static void arm(struct http *h)
 		pr_warn("http: timerfd: %s\n", strerror(errno));
 }
 
-void http_dispatch(struct http *h)
+/* What is due on the thread: pages back, reads, bounds, the next batch. */
+static void tick(struct http *h)
 {
-	uint64_t expirations, now;
+	uint64_t expirations;
 
-	if (!h)
-		return;
 	if (read(h->tfd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
 		pr_debug("http: timerfd: %s\n", strerror(errno));
-	now = mono_ns();
-	if (h->nwaiting && now >= h->next_render_ns)
-		render_waiting(h);
+	take_done(h);
 	MHD_run(h->d);
 	/*
-	 * After the reads: a request that came in while the agent was busy (a
-	 * long compile) has arrived, and so has one sent with its connection.
-	 * What goes now the library closes on its next look.
+	 * After the reads: a request that came in while its connection was
+	 * being accepted has arrived. What goes now the library closes on its
+	 * next look.
 	 */
 	expire(h, mono_ns());
 	make_room(h);
+	post_due(h, mono_ns());
 	arm(h);
+}
+
+static void *serve(void *arg)
+{
+	struct http *h = arg;
+	struct epoll_event ev[4];
+	uint64_t n;
+	bool stopping = false;
+
+	while (!stopping) {
+		/* The first look unasked: the library puts its listening socket in its set then. */
+		tick(h);
+		while (epoll_wait(h->epfd, ev, 4, -1) < 0 && errno == EINTR)
+			;
+		if (read(h->thr_efd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+			pr_debug("http: eventfd: %s\n", strerror(errno));
+		pthread_mutex_lock(&h->mu);
+		stopping = h->stopping;
+		pthread_mutex_unlock(&h->mu);
+	}
+	return NULL;
+}
+
+/*
+ * The loop: the batch the thread handed over rendered (a page per path and
+ * arguments), given back, and the next render allowed once the loop has had
+ * HTTP_DUTY - 1 times the renders' time to itself (at most HTTP_GAP_MAX_MS).
+ */
+void http_dispatch(struct http *h)
+{
+	struct conn *batch, *last = NULL;
+	uint64_t n, t0, gap;
+
+	if (!h)
+		return;
+	if (read(h->loop_efd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		pr_debug("http: eventfd: %s\n", strerror(errno));
+	pthread_mutex_lock(&h->mu);
+	batch = h->due;
+	h->due = NULL;
+	pthread_mutex_unlock(&h->mu);
+	if (!batch)
+		return;
+	t0 = mono_ns();
+	for (struct conn *c = batch; c; c = c->qnext) {
+		if (!c->page)
+			c->page = render(c); /* NULL: a 500 when it is resumed */
+		last = c;
+	}
+	gap = (mono_ns() - t0) * (HTTP_DUTY - 1);
+	if (gap > HTTP_GAP_MAX_MS * 1000000ULL)
+		gap = HTTP_GAP_MAX_MS * 1000000ULL;
+	pthread_mutex_lock(&h->mu);
+	h->render_ns_total += mono_ns() - t0;
+	h->next_render_ns = mono_ns() + gap;
+	last->qnext = h->done;
+	h->done = batch;
+	pthread_mutex_unlock(&h->mu);
+	wake(h->thr_efd);
 }
 
 int http_fd(const struct http *h)
 {
-	return h ? h->epfd : -1;
+	return h ? h->loop_efd : -1;
+}
+
+unsigned long long http_refused(const struct http *h)
+{
+	return h ? __atomic_load_n(&h->refused, __ATOMIC_RELAXED) : 0;
 }
 
 /* ---- setup ------------------------------------------------------------- */
 
-static char last_log[256]; /* the library's last message: why a start failed */
+/* The library's last message on this thread: why a start failed. */
+static __thread char last_log[256];
 
 static void on_log(void *cls, const char *fmt, va_list ap)
 {
@@ -794,23 +944,68 @@ int http_route(struct http *h, const char *path, const char *content_type, http_
 	       void *ctx)
 {
 	struct route *r;
+	int err = 0;
 
-	if (find_route(h, path))
-		return -EEXIST;
-	if (h->nroutes == HTTP_MAX_ROUTES)
-		return -ENOSPC;
+	pthread_mutex_lock(&h->mu);
+	if (find_route_locked(h, path)) {
+		err = -EEXIST;
+		goto out;
+	}
+	if (h->nroutes == HTTP_MAX_ROUTES) {
+		err = -ENOSPC;
+		goto out;
+	}
 	r = &h->routes[h->nroutes];
 	r->path = strdup(path);
 	r->ctype = strdup(content_type);
 	if (!r->path || !r->ctype) {
 		free(r->path);
 		free(r->ctype);
-		return -ENOMEM;
+		err = -ENOMEM;
+		goto out;
 	}
 	r->fn = fn;
 	r->ctx = ctx;
 	h->nroutes++;
-	return 0;
+out:
+	pthread_mutex_unlock(&h->mu);
+	return err;
+}
+
+/*
+ * At accept, before the library does anything for the connection (a TLS
+ * handshake above all): a source past its rate is closed at once. Loopback
+ * is the node's own processes, which share its CPUs anyway, and a scraper
+ * there must not be refused for another local process's connections.
+ */
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *sa, socklen_t len)
+{
+	struct http *h = cls;
+	struct sockaddr_storage ss = {};
+	uint8_t a[16] = { [10] = 0xff, [11] = 0xff };
+
+	if (len > sizeof(ss))
+		return MHD_NO;
+	memcpy(&ss, sa, len);
+	if (loopback(&ss))
+		return MHD_YES;
+	if (ss.ss_family == AF_INET)
+		memcpy(a + 12, &((struct sockaddr_in *)&ss)->sin_addr, 4);
+	else if (ss.ss_family == AF_INET6)
+		memcpy(a, &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
+	else
+		return MHD_NO;
+	if (srclim_allow(&h->rl, a, mono_ns()))
+		return MHD_YES;
+	if (__atomic_fetch_add(&h->refused, 1, __ATOMIC_RELAXED) % 1000 == 0) {
+		char txt[INET6_ADDRSTRLEN] = "?";
+
+		inet_ntop(AF_INET6, a, txt, sizeof(txt));
+		pr_info("http: %s: %s opened more than %d connections a second; refused "
+			"(%llu in all)\n", h->tls_name[0] ? h->tls_name : "metrics/ui", txt,
+			SRCLIM_PER_S, (unsigned long long)http_refused(h));
+	}
+	return MHD_NO;
 }
 
 static int start(const char *addr, bool remote, const struct http_tls *tls, struct http **out)
@@ -839,11 +1034,15 @@ static int start(const char *addr, bool remote, const struct http_tls *tls, stru
 		 "misdirected request: the Host header names another server; this one answers "
 		 "to %s%s%s%s, localhost, 127.0.0.1 or [::1]\n", tls ? tls->name : "",
 		 tls ? ", " : "", any_addr(&ss) ? "an IP address on " : "", addr);
+	pthread_mutex_init(&h->mu, NULL);
+	srclim_init(&h->rl, 0, 0);
 	h->epfd = epoll_create1(EPOLL_CLOEXEC);
 	h->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (h->epfd < 0 || h->tfd < 0) {
+	h->loop_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	h->thr_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (h->epfd < 0 || h->tfd < 0 || h->loop_efd < 0 || h->thr_efd < 0) {
 		err = -errno;
-		pr_err("http: epoll/timerfd: %s\n", strerror(errno));
+		pr_err("http: epoll/timerfd/eventfd: %s\n", strerror(errno));
 		goto fail;
 	}
 	last_log[0] = '\0';
@@ -851,7 +1050,7 @@ static int start(const char *addr, bool remote, const struct http_tls *tls, stru
 	h->d = MHD_start_daemon(
 		MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
 			(ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0) | (tls ? MHD_USE_TLS : 0),
-		ntohs(((struct sockaddr_in *)&ss)->sin_port), NULL, NULL, on_request, h,
+		ntohs(((struct sockaddr_in *)&ss)->sin_port), on_accept, h, on_request, h,
 		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 		/* A restarted agent rebinds while its predecessor's connections sit in TIME_WAIT. */
 		MHD_OPTION_LISTENING_ADDRESS_REUSE, 1U,
@@ -894,6 +1093,17 @@ static int start(const char *addr, bool remote, const struct http_tls *tls, stru
 		err = -errno;
 		goto fail;
 	}
+	ev.data.fd = h->thr_efd;
+	if (epoll_ctl(h->epfd, EPOLL_CTL_ADD, h->thr_efd, &ev)) {
+		err = -errno;
+		goto fail;
+	}
+	err = -pthread_create(&h->thr, NULL, serve, h);
+	if (err) {
+		pr_err("http: cannot start the server's thread: %s\n", strerror(-err));
+		goto fail;
+	}
+	h->thr_on = true;
 	pr_info("http: serving http%s://%s/\n", tls ? "s" : "", addr);
 	*out = h;
 	return 0;
@@ -924,6 +1134,15 @@ void http_free(struct http *h)
 {
 	if (!h)
 		return;
+	if (h->thr_on) {
+		pthread_mutex_lock(&h->mu);
+		h->stopping = true;
+		pthread_mutex_unlock(&h->mu);
+		wake(h->thr_efd);
+		pthread_join(h->thr, NULL);
+	}
+	/* The thread is gone: what it held is this thread's now. Pages handed
+	 * back but not taken stay on their connections, freed as they close. */
 	if (h->d) {
 		/* The library closes suspended connections only once resumed. */
 		for (struct conn *c = h->conns; c; c = c->next)
@@ -938,6 +1157,11 @@ void http_free(struct http *h)
 		close(h->tfd);
 	if (h->epfd >= 0)
 		close(h->epfd);
+	if (h->loop_efd >= 0)
+		close(h->loop_efd);
+	if (h->thr_efd >= 0)
+		close(h->thr_efd);
+	pthread_mutex_destroy(&h->mu);
 	for (size_t i = 0; i < h->nroutes; i++) {
 		free(h->routes[i].path);
 		free(h->routes[i].ctype);

@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * xcnid's HTTP server (the Prometheus metrics, the UI): libmicrohttpd driven
- * from the agent's own loop through one fd, with a table of paths. A page is
- * a render function: xcnid calls it after the request arrived (never serves
- * an older page), and spaces renders so that they take at most a tenth of the
- * agent's time. Only GET and HEAD on a registered path are answered with a
- * page; the rest get a 4xx without a render.
+ * xcnid's HTTP server (the Prometheus metrics, the UI, the flows relay):
+ * libmicrohttpd on a thread of its own (accepts, TLS handshakes, requests
+ * read and judged, connections bounded), with a table of paths. A page is a
+ * render function, and renders run on the agent's loop, through one fd: the
+ * loop calls it after the request arrived (never serves an older page), and
+ * renders are spaced so that they take at most a tenth of the agent's time.
+ * Only GET and HEAD on a registered path are answered with a page; the rest
+ * get a 4xx without a render. New connections from one source address past
+ * SRCLIM_PER_S a second (agent/srclimit.h; loopback excepted) are closed at
+ * accept, before any handshake, and counted (http_refused).
  *
  * Adding a page is one line, after http_open and before the loop:
  *
@@ -50,8 +54,9 @@ const char *http_arg(const struct http_args *a, const char *key);
  * (*body, if set, the message saying which argument is wrong), -ENOENT a 404,
  * -EAGAIN a 503 (*body, if set, saying why: not ready), anything else a 500.
  * Requests waiting at the same time for the same path and arguments share
- * one render. It runs on the agent's loop: it must not
- * wait on anything.
+ * one render. It runs on the agent's loop (the thread that calls
+ * http_dispatch), never on the server's thread: it reads what the loop owns
+ * without locks, and must not wait on anything.
  */
 typedef int (*http_render_fn)(void *ctx, const struct http_args *args, char **body, size_t *len);
 
@@ -88,12 +93,14 @@ int http_open_tls(const char *addr, const struct http_tls *tls, struct http **ou
 int http_route(struct http *h, const char *path, const char *content_type, http_render_fn fn,
 	       void *ctx);
 /*
- * One fd for the caller's poll(2) (POLLIN): readable whenever the server has
- * something to do, timeouts included. -1 for a NULL server (poll skips it).
+ * One fd for the caller's poll(2) (POLLIN): readable whenever renders are
+ * due. -1 for a NULL server (poll skips it).
  */
 int http_fd(const struct http *h);
-/* Does what is due, never waiting on a client. NULL: nothing. */
+/* The renders due, done; never waits on a client or the server's thread. NULL: nothing. */
 void http_dispatch(struct http *h);
+/* Connections refused at accept by the per-source rate, since http_open (any thread). */
+unsigned long long http_refused(const struct http *h);
 void http_free(struct http *h);
 
 #endif

@@ -86,6 +86,11 @@ struct metrics {
 	__u64 ct_evicted; /* the highest evictions figure shown: the counter never goes back */
 	const struct hooks *hooks; /* who runs first on xcni's hooks; NULL: not shown */
 	const struct flows *flows; /* xcnid's flow records: isolation drops; NULL: off */
+	struct {
+		const char *name;
+		const struct http *h;
+	} listeners[METRICS_LISTENERS];
+	int nlisteners;
 };
 
 static __u64 mono_ns(void)
@@ -496,6 +501,48 @@ static void render_isodrops(struct metrics *m, struct buf *b)
 		(unsigned long long)flows_isodrops_lost(m->flows));
 }
 
+/* Each owner's evictions (flows_owners_each's callback). */
+static void window_owner(void *arg, const char *ns, size_t records, uint64_t evicted)
+{
+	struct buf *b = arg;
+
+	(void)records;
+	if (!evicted)
+		return;
+	bprintf(b, "xcni_flows_evicted_total{namespace=\"");
+	blabel(b, ns);
+	bprintf(b, "\"} %llu\n", (unsigned long long)evicted);
+}
+
+/*
+ * The flows window (xcnid --flows-window), shared by namespaces: what it
+ * holds and, per namespace, the records it pushed out for room (a series
+ * only for a namespace that lost some).
+ */
+static void render_flows_window(struct metrics *m, struct buf *b)
+{
+	if (!m->flows)
+		return;
+	family(b, "xcni_flows_window_records", "gauge",
+	       "Flow records in xcnid's window (xcnid --flows-window bounds it).");
+	bprintf(b, "xcni_flows_window_records %zu\n", flows_count(m->flows));
+	family(b, "xcni_flows_window_owners", "gauge",
+	       "Namespaces holding records in the flows window: when it is full the one "
+	       "holding the most gives up its oldest (docs/decisions/flows-window-shares.md).");
+	bprintf(b, "xcni_flows_window_owners %zu\n", flows_owners(m->flows));
+	family(b, "xcni_flows_evicted_total", "counter",
+	       "Flow records pushed out of the full window, by the namespace they were charged "
+	       "to (the flow's source pod's, else its destination's; \"\": neither end a pod; "
+	       "\"(spoofed)\": drops of forged sources). Their flow log line and IPFIX end "
+	       "record (flowEndReason 5) went out as they left.");
+	flows_owners_each(m->flows, window_owner, b);
+	family(b, "xcni_flows_evicted_unlisted_total", "counter",
+	       "Evictions of namespaces no longer listed in xcni_flows_evicted_total (it keeps "
+	       "4096 namespaces with no record left at most).");
+	bprintf(b, "xcni_flows_evicted_unlisted_total %llu\n",
+		(unsigned long long)flows_stats(m->flows)->evicted_unlisted);
+}
+
 /* ---- the page --------------------------------------------------------- */
 
 struct mapstat {
@@ -861,6 +908,7 @@ static int render(struct metrics *m, struct buf *b)
 	if (sc.pol_maps == 2 && !sc.pol.allowed.err && !sc.pol.cells.err)
 		render_policy_flows(m, b, &sc.pol);
 	render_isodrops(m, b);
+	render_flows_window(m, b);
 	render_scan(m, b, &sc);
 	render_config(m, b);
 	if (m->hooks) {
@@ -871,6 +919,13 @@ static int render(struct metrics *m, struct buf *b)
 	t = NULL;
 	err = status_metrics_render(&t, &tl);
 	put_part(b, err, t, tl);
+	if (m->nlisteners)
+		family(b, "xcni_http_refused_total", "counter",
+		       "Connections an HTTP listener closed at accept, before any TLS handshake: "
+		       "their source address opened more than 16 a second (32 at once).");
+	for (int i = 0; i < m->nlisteners; i++)
+		bprintf(b, "xcni_http_refused_total{listener=\"%s\"} %llu\n", m->listeners[i].name,
+			http_refused(m->listeners[i].h));
 	family(b, "xcni_scrape_duration_seconds", "gauge",
 	       "Time this page took to read from the maps (the agent does nothing else meanwhile).");
 	bprintf(b, "xcni_scrape_duration_seconds %.6f\n", (double)(mono_ns() - t0) / 1e9);
@@ -936,6 +991,14 @@ void metrics_set_flows(struct metrics *m, const struct flows *fl)
 {
 	if (m)
 		m->flows = fl;
+}
+
+void metrics_set_listener(struct metrics *m, const char *name, const struct http *h)
+{
+	if (m && h && m->nlisteners < METRICS_LISTENERS) {
+		m->listeners[m->nlisteners].name = name;
+		m->listeners[m->nlisteners++].h = h;
+	}
 }
 
 void metrics_free(struct metrics *m)

@@ -22,5 +22,12 @@ void metrics_set_hooks(struct metrics *m, const struct hooks *hk);
 struct flows;
 /* xcnid's flow records: xcni_policy_isolation_drops_total from them; NULL: not shown. */
 void metrics_set_flows(struct metrics *m, const struct flows *fl);
+/*
+ * An HTTP server (agent/http.h) whose refusals are on the page as
+ * xcni_http_refused_total{listener="NAME"}: "http" (metrics, UI, status),
+ * "flows" (--flows-listen). At most METRICS_LISTENERS; NULL h: nothing.
+ */
+#define METRICS_LISTENERS 4
+void metrics_set_listener(struct metrics *m, const char *name, const struct http *h);
 
 #endif

@@ -45,6 +45,7 @@
 enum { TAG_LISTEN, TAG_TIMER };
 
 struct agent_status {
+	const struct http *http, *flows_http; /* refusals at accept, for "listeners" */
 	char pin_dir[256], node[64], sock[108];
 	int epfd, lfd, tfd, metrics_fd, ncpus;
 	time_t started; /* wall clock */
@@ -67,6 +68,38 @@ struct agent_status {
 	unsigned int nsamples, next;
 	struct xcni_metric *vals;
 };
+
+/* The policy compiler's whole compiles (status_policy): one agent a process, and the
+ * metrics page renders without the status socket's state. */
+static size_t pol_whole;
+static const char *pol_whole_why;
+
+/* The refused externalIPs (status_set_svc_refused): the agent's one loop sets and reads them. */
+static size_t svc_refused;
+static char *svc_refused_msg[STATUS_SVC_REFUSED_MAX];
+static size_t svc_refused_nmsg;
+
+void status_set_svc_refused(size_t n, const char *const *msg, size_t nmsg)
+{
+	for (size_t i = 0; i < svc_refused_nmsg; i++)
+		free(svc_refused_msg[i]);
+	svc_refused_nmsg = 0;
+	svc_refused = n;
+	for (size_t i = 0; i < nmsg && i < STATUS_SVC_REFUSED_MAX; i++)
+		if (msg[i] && (svc_refused_msg[svc_refused_nmsg] = strdup(msg[i])))
+			svc_refused_nmsg++;
+}
+
+static json_t *services_json(void)
+{
+	json_t *o = json_object(), *a = json_array();
+
+	for (size_t i = 0; a && i < svc_refused_nmsg; i++)
+		json_array_append_new(a, json_string(svc_refused_msg[i]));
+	json_object_set_new(o, "external_ips_refused", json_integer((json_int_t)svc_refused));
+	json_object_set_new(o, "refused", a);
+	return o;
+}
 
 const char *agent_version(void)
 {
@@ -215,6 +248,9 @@ static json_t *answer(struct agent_status *s)
 	json_object_set_new(o, "syncs", json_integer((json_int_t)s->syncs));
 	json_object_set_new(o, "syncs_failed", json_integer((json_int_t)s->syncs_failed));
 	json_object_set_new(o, "last_sync_ok", json_boolean(s->last_sync_ok || !s->syncs));
+	json_object_set_new(o, "policy_whole_compiles", json_integer((json_int_t)pol_whole));
+	json_object_set_new(o, "policy_last_whole",
+			    pol_whole_why ? json_string(pol_whole_why) : json_null());
 
 	cl = s->backend && s->backend->ops->status ? s->backend->ops->status(s->backend) : NULL;
 	if (!cl)
@@ -243,6 +279,12 @@ static json_t *answer(struct agent_status *s)
 	json_object_set_new(o, "flows", json_pack("{s:b,s:I,s:s?}", "on", s->flows_on, "window",
 						  (json_int_t)s->flows_window, "ipfix", s->ipfix));
 	json_object_set_new(o, "drops_last_minute", drops_json(s));
+	json_object_set_new(o, "listeners",
+			    json_pack("{s:{s:b,s:I},s:{s:b,s:I}}", "http", "on", s->http != NULL,
+				      "refused", (json_int_t)http_refused(s->http), "flows", "on",
+				      s->flows_http != NULL, "refused",
+				      (json_int_t)http_refused(s->flows_http)));
+	json_object_set_new(o, "services", services_json());
 	return o;
 }
 
@@ -374,6 +416,10 @@ int status_metrics_render(char **text, size_t *len)
 		   "xcni_build_info{version=\"%s\",commit=\"%s\",abi=\"%u\",libbpf=\"%u.%u\"} 1\n",
 		agent_version(), agent_commit(), XCNI_ABI_VERSION, libbpf_major_version(),
 		libbpf_minor_version());
+	fprintf(f, "# HELP xcni_policy_whole_compiles_total Whole compiles of the cluster's policy "
+		   "(every other change is a delta).\n"
+		   "# TYPE xcni_policy_whole_compiles_total counter\n"
+		   "xcni_policy_whole_compiles_total %zu\n", pol_whole);
 	fprintf(f, "# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.\n"
 		   "# TYPE process_cpu_seconds_total counter\n"
 		   "process_cpu_seconds_total %.2f\n", tck > 0 ? (double)(ut + st) / (double)tck : 0.0);
@@ -393,6 +439,11 @@ int status_metrics_render(char **text, size_t *len)
 		   "seconds.\n# TYPE process_start_time_seconds gauge\n"
 		   "process_start_time_seconds %.2f\n",
 		(double)boot_time() + (tck > 0 ? (double)start / (double)tck : 0.0));
+	fprintf(f, "# HELP xcni_svc_external_ips_refused Service externalIP frontends refused: in "
+		   "the Service or pod ranges, on a node's address, outside --external-ip-cidrs, or "
+		   "on another Service's frontend (xcnictl status names them).\n"
+		   "# TYPE xcni_svc_external_ips_refused gauge\n"
+		   "xcni_svc_external_ips_refused %zu\n", svc_refused);
 	if (fclose(f) || !p) {
 		free(p);
 		return -ENOMEM;
@@ -554,6 +605,14 @@ void status_set_flows(struct agent_status *s, bool on, size_t window, const char
 	s->ipfix = ipfix;
 }
 
+void status_set_listeners(struct agent_status *s, const struct http *hs, const struct http *flows)
+{
+	if (!s)
+		return;
+	s->http = hs;
+	s->flows_http = flows;
+}
+
 void status_set_attached(struct agent_status *s)
 {
 	if (!s)
@@ -561,6 +620,13 @@ void status_set_attached(struct agent_status *s)
 	s->attached = true;
 	if (!s->cluster)
 		s->applied = true; /* no cluster state to wait for */
+}
+
+void status_policy(struct agent_status *s, size_t whole, const char *why)
+{
+	(void)s;
+	pol_whole = whole;
+	pol_whole_why = why;
 }
 
 void status_synced(struct agent_status *s, bool ok, uint64_t gen)

@@ -44,10 +44,25 @@ void status_free(struct agent_status *s);
 void status_set_probe(struct agent_status *s, const struct probe_result *pr, bool sock_lb_wanted);
 void status_set_cluster(struct agent_status *s, const char *source, struct cs_backend *b);
 void status_set_flows(struct agent_status *s, bool on, size_t window, const char *ipfix);
+struct http;
+/* The HTTP servers (NULL: none) whose refusals at accept status reports ("listeners"). */
+void status_set_listeners(struct agent_status *s, const struct http *hs, const struct http *flows);
 /* Attached and pinned (readiness's first two conditions). */
 void status_set_attached(struct agent_status *s);
 /* A sync of cluster state into the maps: ok or not, its generation. */
 void status_synced(struct agent_status *s, bool ok, uint64_t gen);
+/* The policy compiler's whole compiles so far and why the last one ran (static
+ * text or NULL): xcnictl status's Cluster line, xcni_policy_whole_compiles_total. */
+void status_policy(struct agent_status *s, size_t whole, const char *why);
+
+/*
+ * The Service externalIPs refused (lib/services/svc.h, svc_ext_refused and
+ * the frontends another Service keeps): n of them, the first nmsg (at most
+ * STATUS_SVC_REFUSED_MAX) in words; copied. For the status answer
+ * ("services") and xcni_svc_external_ips_refused.
+ */
+#define STATUS_SVC_REFUSED_MAX 32
+void status_set_svc_refused(size_t n, const char *const *msg, size_t nmsg);
 
 /* The Prometheus lines xcni_build_info and process_* (malloc'd). 0 or -ENOMEM. */
 int status_metrics_render(char **text, size_t *len);

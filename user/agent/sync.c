@@ -160,6 +160,8 @@ struct svc_node_bufs {
 	uint32_t *peers;
 	uint8_t (*peers6)[16];
 	const char **pnames; /* the peers' Node names: IPv4's, then IPv6's from [n + 1] */
+	struct svc_prefix *reserved; /* where no externalIP may point */
+	struct svc_ext_rules ext;
 };
 
 static void svc_node_free(struct svc_node_bufs *b)
@@ -167,6 +169,50 @@ static void svc_node_free(struct svc_node_bufs *b)
 	free(b->peers);
 	free(b->peers6);
 	free(b->pnames);
+	free(b->reserved);
+}
+
+/* Range addr/len (network order) of family into b's reserved ones. */
+static void reserve(struct svc_node_bufs *b, uint8_t what, uint8_t family, const void *addr,
+		    uint8_t len)
+{
+	struct svc_prefix *p = &b->reserved[b->ext.nreserved++];
+
+	*p = (struct svc_prefix){ .family = family, .len = len, .what = what };
+	memcpy(p->addr, addr, family == XCNI_AF_INET6 ? 16 : 4);
+}
+
+/*
+ * The externalIP rules (svc_ext_rules) into b: reserved, the Service ranges
+ * (--service-cidr), this node's pod ranges (--pod-cidr, --pod-cidr6) and
+ * every Node's podCIDRs; allowed, --external-ip-cidrs. 0 or -ENOMEM.
+ */
+static int ext_rules_build(const struct opts *o, const struct cluster *c,
+			   struct svc_node_bufs *b)
+{
+	size_t n = c->n[K8S_NODE];
+
+	b->ext = (struct svc_ext_rules){ .nallow = o->next_allow, .allow = o->ext_allow };
+	if (!(b->reserved = calloc(4 + 2 * n, sizeof(*b->reserved))))
+		return -ENOMEM;
+	b->ext.reserved = b->reserved;
+	if (o->svc_len)
+		reserve(b, SVC_PFX_SERVICE, XCNI_AF_INET, &o->svc_cidr, o->svc_len);
+	if (o->svc6_len)
+		reserve(b, SVC_PFX_SERVICE, XCNI_AF_INET6, o->svc6.s6_addr, o->svc6_len);
+	if (o->pod_len)
+		reserve(b, SVC_PFX_POD, XCNI_AF_INET, &o->pod_cidr, o->pod_len);
+	if (o->mq->pod6.len)
+		reserve(b, SVC_PFX_POD, XCNI_AF_INET6, o->mq->pod6.net.s6_addr, o->mq->pod6.len);
+	for (size_t i = 0; i < n; i++) {
+		const struct k8s_node *nd = &c->objs[K8S_NODE][i]->node;
+
+		if (nd->pod_cidr_len)
+			reserve(b, SVC_PFX_POD, XCNI_AF_INET, &nd->pod_cidr, nd->pod_cidr_len);
+		if (nd->pod_cidr6_len)
+			reserve(b, SVC_PFX_POD, XCNI_AF_INET6, nd->pod_cidr6, nd->pod_cidr6_len);
+	}
+	return 0;
 }
 
 /*
@@ -232,7 +278,49 @@ static int svc_node_build(const struct opts *o, const struct cluster *c, __u64 g
 	}
 	sn->peers6 = (const uint8_t(*)[16])b->peers6;
 	sn->peer_names6 = b->pnames + n + 1;
+	if ((err = ext_rules_build(o, c, b)))
+		return err;
+	sn->ext = &b->ext;
 	return 0;
+}
+
+/* The refused externalIPs' words, for the status answer (the first STATUS_SVC_REFUSED_MAX). */
+struct refused_list {
+	size_t n;
+	char *msg[STATUS_SVC_REFUSED_MAX];
+};
+
+static void refused_add(void *ctx, const char *msg)
+{
+	struct refused_list *r = ctx;
+
+	if (r->n < STATUS_SVC_REFUSED_MAX)
+		r->msg[r->n++] = strdup(msg);
+}
+
+/*
+ * The externalIPs refused now (svc_incr_refused) to the status answer and
+ * the metrics, said in one line when their count changes (each one is said
+ * by the generation that refused it).
+ */
+static void report_refused(const struct svc_incr *si, __u64 gen)
+{
+	static size_t last = SIZE_MAX;
+	struct refused_list r = {};
+	size_t n = svc_incr_refused(si, refused_add, &r);
+
+	status_set_svc_refused(n, (const char *const *)r.msg, r.n);
+	for (size_t i = 0; i < r.n; i++)
+		free(r.msg[i]);
+	if (n == last)
+		return;
+	if (n)
+		pr_warn("generation %llu: %zu externalIP frontend(s) refused (xcnictl status, "
+			"xcnictl service list name them)\n", (unsigned long long)gen, n);
+	else if (last != SIZE_MAX)
+		pr_info("generation %llu: no externalIP refused any more\n",
+			(unsigned long long)gen);
+	last = n;
 }
 
 static int sync_services(const struct opts *o, const struct cluster *c, struct svc_incr *si,
@@ -258,6 +346,8 @@ static int sync_services(const struct opts *o, const struct cluster *c, struct s
 	t1 = xcni_mono_msf();
 	for (size_t i = 0; i < d->nerrs; i++)
 		pr_warn("generation %llu: %s\n", (unsigned long long)gen, d->errs[i]);
+	if (d->full || d->nrebuilt)
+		report_refused(si, gen);
 	if (d->full)
 		err = svcsync_apply(ss, d->put, d->nput, &st, msg, msglen);
 	else if (d->nput || d->ndel)
@@ -299,20 +389,27 @@ static bool extfe_due = true; /* a Service may have changed since the map was wr
 static void extfe_note(const struct store_change *ch, size_t nch, bool all)
 {
 	extfe_due |= all;
+	/* A Node's addresses and podCIDRs decide which externalIPs may be there. */
 	for (size_t i = 0; i < nch && !extfe_due; i++)
-		extfe_due = ch[i].kind == K8S_SERVICE;
+		extfe_due = ch[i].kind == K8S_SERVICE || ch[i].kind == K8S_NODE;
 }
 
-static void sync_extfe(const struct cluster *c, __u64 gen, bool *retry)
+static void sync_extfe(const struct opts *o, const struct cluster *c, __u64 gen, bool *retry)
 {
 	struct xcni_svc_key *want = NULL;
 	struct extfe_stats st = {};
+	struct svc_node_bufs b = {};
+	struct svc_node sn;
 	size_t n = 0;
 	int err;
 
 	if (extfe_fd < 0 || !extfe_due)
 		return;
-	err = extfe_build(c, &want, &n);
+	/* Only what the cluster allocated and the externalIPs --external-ip-cidrs vouches for. */
+	err = svc_node_build(o, c, gen, &sn, &b);
+	if (!err)
+		err = extfe_build(c, sn.ext, &sn, &want, &n);
+	svc_node_free(&b);
 	if (!err)
 		err = extfe_sync(extfe_fd, want, n, &st);
 	free(want);
@@ -714,7 +811,7 @@ static int sync_policy(const struct opts *o, struct from_pod *fp, struct store *
 	if (o->kpr)
 		err = sync_services(o, &c, si, svs, g.ch, g.nch, g.all, gen, g.msg, sizeof(g.msg));
 	else
-		sync_extfe(&c, gen, retry);
+		sync_extfe(o, &c, gen, retry);
 	store_changes_free(g.ch, g.nch);
 	g.ch = NULL;
 	g.nch = 0;
@@ -864,6 +961,7 @@ static void watch_sync(struct watch *w)
 	w->version = store_version(w->st);
 	w->synced = sync_policy(w->o, w->fp, w->st, w->pi, w->ps, w->si, w->ss, w->b->sync_gen,
 				&w->masq_due, &w->v6_due, &w->retry) == 0;
+	status_policy(w->sts, pol_incr_resets(w->pi), pol_incr_reset_why(w->pi));
 	status_synced(w->sts, w->synced, w->b->sync_gen);
 	/* Only when a Node may have changed: digesting every Node's prefixes to
 	 * find the set unchanged cost ~5% of the agent's CPU in pod churn at 1000

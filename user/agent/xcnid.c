@@ -204,6 +204,8 @@ static int open_served(const struct opts *o, struct hooks *hk, struct http **hs,
 		*fd = NULL;
 	}
 	metrics_set_flows(*ms, *fd ? flowd_flows(*fd) : NULL);
+	metrics_set_listener(*ms, "http", *hs);
+	metrics_set_listener(*ms, "flows", *fd ? flowd_http(*fd) : NULL);
 	if (o->ui_addr && !o->once && (err = ui_open(*hs, *fd, o->pin_dir, ui)))
 		return err;
 	/* Pinned and attached by now: what status and /readyz report. */
@@ -212,6 +214,7 @@ static int open_served(const struct opts *o, struct hooks *hk, struct http **hs,
 	if ((err = status_route(*sts, *hs)))
 		return err;
 	status_set_probe(*sts, &probed, sock_lb_wanted);
+	status_set_listeners(*sts, *hs, *fd ? flowd_http(*fd) : NULL);
 	status_set_flows(*sts, o->flows.window && !o->once, o->flows.window, o->flows.ipfix_url);
 	if (o->manifests || o->kubeconfig || o->in_cluster)
 		status_set_cluster(*sts, o->manifests ?: o->kubeconfig ?: "in-cluster", NULL);

@@ -153,6 +153,46 @@ set:
 	return 0;
 }
 
+/*
+ * --external-ip-cidrs: CIDR[,CIDR...], IPv4 or IPv6, added to what earlier
+ * ones gave; o is only written when the whole list parses. 0, -EINVAL, or
+ * -E2BIG past XCNID_EXT_ALLOW_MAX.
+ */
+static int parse_ext_cidrs(const char *arg, struct opts *o)
+{
+	char buf[1024], *tok, *save = NULL;
+	size_t n = o->next_allow;
+
+	if (!*arg || strlen(arg) >= sizeof(buf) || *arg == ',' || arg[strlen(arg) - 1] == ',' ||
+	    strstr(arg, ",,"))
+		return -EINVAL;
+	strcpy(buf, arg);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		struct svc_prefix p = { .what = SVC_PFX_ALLOW };
+		struct in6_addr a6;
+		uint32_t a;
+
+		if (n == XCNID_EXT_ALLOW_MAX)
+			return -E2BIG;
+		if (strchr(tok, ':')) {
+			if (xcni_cidr6_parse(tok, &a6, &p.len))
+				return -EINVAL;
+			p.family = XCNI_AF_INET6;
+			memcpy(p.addr, a6.s6_addr, 16);
+			cidr6_mask(p.addr, p.len);
+		} else {
+			if (xcni_cidr4_parse(tok, &a, &p.len))
+				return -EINVAL;
+			p.family = XCNI_AF_INET;
+			a &= htonl(xcni_prefix_mask(p.len));
+			memcpy(p.addr, &a, 4);
+		}
+		o->ext_allow[n++] = p;
+	}
+	o->next_allow = n;
+	return 0;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -211,6 +251,11 @@ static void usage(FILE *f)
 		"                     them are handed to kube-proxy in the host stack, and egress\n"
 		"                     policy is judged on the pod it picks; from the underlay no\n"
 		"                     packet may come from them (drop-src-frontend)\n"
+		"  --external-ip-cidrs CIDR[,CIDR...]  where a Service's spec.externalIPs may point\n"
+		"                     (IPv4 or IPv6; repeatable); any other is refused for its\n"
+		"                     Service and said. Without it: anywhere but the Service and\n"
+		"                     pod ranges and the nodes' addresses (refused always); beside\n"
+		"                     kube-proxy only these go to xcni_extfe (docs/kind.md)\n"
 		"  --kube-proxy-replacement  translate Services in BPF (ClusterIP frontends from the\n"
 		"                     Services and EndpointSlices of the cluster state, which it\n"
 		"                     then reads too); kube-proxy's rules are then not needed\n"
@@ -525,6 +570,17 @@ static int opt_services(int c, const char *arg, struct xcnid_cmdline *cl, struct
 		cl->ov.np_accel = v;
 		return 0;
 	case 1012: o->ext_cip = 1; return 0;
+	case 1016: {
+		int e = parse_ext_cidrs(arg, o);
+
+		if (e) {
+			pr_err("--external-ip-cidrs %s: %s\n", arg,
+			       e == -E2BIG ? "more than 64 CIDRs in all" :
+					     "not CIDR[,CIDR...] (IPv4 or IPv6 CIDRs)");
+			return 2;
+		}
+		return 0;
+	}
 	}
 	return 1;
 }
@@ -789,6 +845,7 @@ static const struct option xcnid_longopts[] = {
 	{ "node-port-range", required_argument, NULL, 1007 },
 	{ "node-port-mode", required_argument, NULL, 1008 },
 	{ "external-clusterip", no_argument, NULL, 1012 },
+	{ "external-ip-cidrs", required_argument, NULL, 1016 },
 	{ "nodeport-acceleration", required_argument, NULL, 1060 },
 	{ "overlay-decap", required_argument, NULL, 1061 },
 	{ "sync-delay", required_argument, NULL, 1009 },

@@ -15,8 +15,12 @@
 #include "agent/flows.h"
 #include "agent/masq.h"
 #include "agent/overlay.h"
+#include "lib/services/svc.h"
 
 #define XCNI_DEFAULT_SVC_CIDR "10.96.0.0/12"
+
+/* How many --external-ip-cidrs ranges, both families together. */
+#define XCNID_EXT_ALLOW_MAX 64
 
 struct opts {
 	const char *pin_dir;
@@ -50,6 +54,10 @@ struct opts {
 	unsigned int ns_share; /* --policy-ns-share: percent of each policy map one namespace may take */
 	uint8_t id_key[16]; /* --identity-key-file: the identity hash's key; zero: the default */
 	struct flowd_opts flows; /* --flows...: window 0, off */
+	/* --external-ip-cidrs: where a Service's spec.externalIPs may point (the
+	 * allow-list of svc_ext_rules); next_allow 0: anywhere not refused. */
+	size_t next_allow;
+	struct svc_prefix ext_allow[XCNID_EXT_ALLOW_MAX];
 };
 
 /* What --policy-ns-share is without the flag: one namespace may take half of

@@ -256,6 +256,13 @@ __u64 now_ns(void);
 __u64 secs_since(__u64 now, __u64 ns);
 /* Prints the table (or the error that building it met) and frees it. */
 int show(const struct ctl_ctx *c, struct ptable *t);
+/*
+ * The Service externalIPs xcnid refused (its status socket: in a reserved
+ * range, on a node's address, outside --external-ip-cidrs, on another
+ * Service's frontend), a line each after a header, to f; nothing when none
+ * is or no agent answers. For `service list`.
+ */
+void agent_print_svc_refused(const struct ctl_ctx *c, FILE *f);
 /* show, unless reading map for it failed with err (the IPv6 rows, read after
  * the rest): then that is said, the table freed and err returned. */
 int show_read(const struct ctl_ctx *c, struct ptable *t, int err, const char *map);

@@ -421,6 +421,9 @@ static int cmd_service_list(const struct ctl_ctx *c, char **argv)
 		if (svc_filter(&f, &m, &recs[i]))
 			svc_row(t, &m, &recs[i]);
 	err = show(c, t);
+	/* What is not in the table because xcnid refused it (not in --json: one document). */
+	if (!err && !c->json)
+		agent_print_svc_refused(c, stdout);
 	free(recs);
 close:
 	svc_maps_close(&m);

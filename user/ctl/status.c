@@ -432,6 +432,26 @@ static json_t *agent_json(const struct ctl_ctx *c, json_t *problems, bool *down,
 	return agent;
 }
 
+void agent_print_svc_refused(const struct ctl_ctx *c, FILE *f)
+{
+	char sock[108], *ans = NULL;
+	json_t *a = NULL, *s, *v;
+	size_t i;
+
+	if (agent_status_sock_path(c->pin_dir, sock, sizeof(sock)) == 0 &&
+	    ask_unix(sock, "", &ans) == 0)
+		a = json_loads(ans, 0, NULL);
+	free(ans);
+	s = json_object_get(a, "services");
+	if (json_integer_value(json_object_get(s, "external_ips_refused")) > 0) {
+		fprintf(f, "\n%lld externalIP frontend(s) refused by xcnid:\n",
+			(long long)json_integer_value(json_object_get(s, "external_ips_refused")));
+		json_array_foreach(json_object_get(s, "refused"), i, v)
+			fprintf(f, "  %s\n", json_string_value(v) ?: "");
+	}
+	json_decref(a);
+}
+
 /* The NodePort fast path (xcnid --nodeport-acceleration): its mode and
  * the frontends' packets it sent (IPv4, IPv6) or handed on to tc. */
 static json_t *npaccel_json(const struct ctl_ctx *c, const struct xcni_config *cfg)
@@ -645,8 +665,16 @@ static void print_agent(json_t *a, json_t *cfg)
 			       dur((long long)json_number_value(json_object_get(cl, "last_error_age_s")),
 				   b1, sizeof(b1)), jstr(cl, "last_error"));
 	}
-	printf("; generation %lld applied, %lld of %lld syncs failed\n", jint(cfg, "applied_generation"),
+	printf("; generation %lld applied, %lld of %lld syncs failed", jint(cfg, "applied_generation"),
 	       jint(a, "syncs_failed"), jint(a, "syncs"));
+	/* A whole compile costs the cluster, not the change: what keeps causing them. */
+	if (json_object_get(a, "policy_whole_compiles"))
+		printf("; policy compiled whole %lld times%s%s%s", jint(a, "policy_whole_compiles"),
+		       json_is_string(json_object_get(a, "policy_last_whole")) ? " (last: " : "",
+		       json_is_string(json_object_get(a, "policy_last_whole")) ?
+			       jstr(a, "policy_last_whole") : "",
+		       json_is_string(json_object_get(a, "policy_last_whole")) ? ")" : "");
+	printf("\n");
 }
 
 /* Kernel: and Hooks: lines. */
@@ -741,6 +769,26 @@ static void print_flows_drops(json_t *n, json_t *a)
 	else
 		printf("Flows:       on (window %lld), flow log %lld lines (%lld errors), IPFIX off\n",
 		       jint(fl, "window"), jint(ft, "log_lines"), jint(ft, "log_errors"));
+	/* The window's shares: whose records it pushed out (the namespace holding the most). */
+	if (ft) {
+		json_t *most = json_object_get(ft, "evicted_most");
+
+		printf("Flows window: %lld of %lld records, %lld namespaces; %lld evicted", jint(ft, "flows"),
+		       jint(ft, "window"), jint(ft, "owners"), jint(ft, "evicted"));
+		if (most)
+			printf(", most from namespace \"%s\" (%lld)", jstr(most, "namespace"),
+			       jint(most, "evicted"));
+		if (jint(ft, "ipfix_evicted_lost"))
+			printf(", %lld never reached the IPFIX collector", jint(ft, "ipfix_evicted_lost"));
+		printf("\n");
+	}
+	/* Only when some were: a source past its rate at the HTTP/HTTPS listeners. */
+	if (jint(json_object_get(json_object_get(a, "listeners"), "http"), "refused") ||
+	    jint(json_object_get(json_object_get(a, "listeners"), "flows"), "refused"))
+		printf("Listeners:   refused at accept (a source past 16 connections/s): %lld "
+		       "flows (--flows-listen), %lld metrics/UI\n",
+		       jint(json_object_get(json_object_get(a, "listeners"), "flows"), "refused"),
+		       jint(json_object_get(json_object_get(a, "listeners"), "http"), "refused"));
 	printf("Drops (%llds): %lld", jint(dr, "window_s"), jint(dr, "packets"));
 	json_array_foreach(json_object_get(dr, "by_reason"), i, v)
 		printf("%s%lld %s %s", i ? ", " : ": ", jint(v, "packets"), jstr(v, "reason"),
@@ -764,6 +812,16 @@ static void print_node(json_t *n, bool header)
 	print_agent(a, cfg);
 	print_kernel_hooks(n, a, cfg);
 	print_maps_counts(n, cfg);
+	/* Refused for the Service that asked, the rest applied: not a node's problem. */
+	if (jint(json_object_get(a, "services"), "external_ips_refused")) {
+		json_t *sv = json_object_get(a, "services");
+
+		printf("Services:    %lld externalIP frontend(s) refused",
+		       jint(sv, "external_ips_refused"));
+		json_array_foreach(json_object_get(sv, "refused"), i, v)
+			printf("%s%s", i ? "; " : ": ", json_string_value(v));
+		printf("\n");
+	}
 	if (a && json_is_true(json_object_get(a, "running")))
 		print_flows_drops(n, a);
 	printf("Verdict:     %s", verdict);

@@ -242,6 +242,22 @@ static int parse_time(struct kj_ctx *c, json_t *meta, const char *key, int64_t *
 	return 0;
 }
 
+/* A Service's age (creationTimestamp, uid): which of two externalIP claims on one frontend keeps it. */
+static int parse_svc_age(struct kj_ctx *c, json_t *doc, struct k8s_service *s)
+{
+	json_t *meta = kj_get(doc, "metadata");
+	const char *uid = NULL;
+	size_t old = kj_field(c, "metadata");
+	int err = parse_time(c, meta, "creationTimestamp", &s->created);
+
+	if (!err)
+		err = kj_get_str(c, meta, "uid", &uid);
+	kj_pop(c, old);
+	if (!err && uid && *uid && !(s->uid = strdup(uid)))
+		err = -ENOMEM;
+	return err;
+}
+
 static const char *const pod_phases[] = {
 	[K8S_POD_PENDING] = "Pending", [K8S_POD_RUNNING] = "Running",
 	[K8S_POD_SUCCEEDED] = "Succeeded", [K8S_POD_FAILED] = "Failed",
@@ -689,6 +705,8 @@ static int parse_any(json_t *doc, struct k8s_object **out, struct k8s_error *err
 		break;
 	case K8S_SERVICE:
 		ret = kj_parse_service(&c, doc, &obj->svc);
+		if (!ret)
+			ret = parse_svc_age(&c, doc, &obj->svc);
 		break;
 	case K8S_ENDPOINTSLICE:
 		ret = kj_parse_epslice(&c, doc, &obj->eps);

@@ -287,6 +287,11 @@ struct k8s_service {
 	 * status.loadBalancer.ingress[i]), the families mixed there: what
 	 * messages name. NULL (a Service built by hand): the family's own index. */
 	size_t *external_ips_at, *external_ips6_at, *lb_ips_at, *lb_ips6_at;
+	/* Which of two Services claiming one externalIP frontend is the older
+	 * (it keeps it): metadata.creationTimestamp (seconds since the epoch, 0
+	 * unset), then metadata.uid (NULL unset). */
+	int64_t created;
+	char *uid;
 };
 
 /* One entry of an EndpointSlice's ports. */

@@ -466,6 +466,7 @@ void kj_service_free(struct k8s_service *s)
 		free(s->ports[i].target_name);
 	}
 	free(s->ports);
+	free(s->uid);
 	free(s->external_ips);
 	free(s->external_ips6);
 	free(s->lb_ips);

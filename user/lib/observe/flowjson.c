@@ -124,7 +124,7 @@ void flows_fbuf_free(struct fbuf *b)
 }
 
 /* A JSON string, or null. */
-static void json_str(struct fbuf *b, const char *s)
+void flows_fbuf_json_str(struct fbuf *b, const char *s)
 {
 	if (!s) {
 		flows_fbuf_printf(b, "null");
@@ -173,11 +173,11 @@ static void json_peer(struct fbuf *b, const char *name, const struct flow_peer *
 	                  "\"%s\":{\"ip\":\"%s\",\"port\":%u,\"identity\":%u,\"kind\":\"%s\","
 	                  "\"namespace\":",
 	                  name, ip, port, p->identity, flow_peer_kind(p));
-	json_str(b, p->ns);
+	flows_fbuf_json_str(b, p->ns);
 	flows_fbuf_printf(b, ",\"pod\":");
-	json_str(b, p->pod);
+	flows_fbuf_json_str(b, p->pod);
 	flows_fbuf_printf(b, ",\"labels\":");
-	json_str(b, p->labels);
+	flows_fbuf_json_str(b, p->labels);
 	flows_fbuf_printf(b, "}");
 }
 
@@ -253,7 +253,7 @@ void flow_rec_json(struct fbuf *b, const struct flow_rec *r, const struct flow_r
 	char flags[24] = "";
 
 	flows_fbuf_printf(b, "{\"node\":");
-	json_str(b, rc->node);
+	flows_fbuf_json_str(b, rc->node);
 	flows_fbuf_printf(b, ",\"family\":\"ipv%u\",\"protocol\":", r->key.family);
 	if (ps)
 		flows_fbuf_printf(b, "\"%s\"", ps);
@@ -273,35 +273,35 @@ void flow_rec_json(struct fbuf *b, const struct flow_rec *r, const struct flow_r
 	else
 		flows_fbuf_printf(b, "null");
 	flows_fbuf_printf(b, ",\"policy\":");
-	json_str(b, r->policy);
+	flows_fbuf_json_str(b, r->policy);
 	if (r->policy)
 		flows_fbuf_printf(b, ",\"rule\":%u", r->rule);
 	else
 		flows_fbuf_printf(b, ",\"rule\":null");
 	flows_fbuf_printf(b, ",\"rule_name\":");
-	json_str(b, r->policy ? r->rule_name : NULL);
+	flows_fbuf_json_str(b, r->policy ? r->rule_name : NULL);
 	flows_fbuf_printf(b, ",\"drop_reason\":");
 	if (ri)
-		json_str(b, ri->name);
+		flows_fbuf_json_str(b, ri->name);
 	else if (r->reason)
 		flows_fbuf_printf(b, "\"reason%d\"", r->reason);
 	else
 		flows_fbuf_printf(b, "null");
 	flows_fbuf_printf(b, ",\"isolated_by\":");
-	json_str(b, r->verdict == FLOW_DENIED ? r->isolators : NULL);
+	flows_fbuf_json_str(b, r->verdict == FLOW_DENIED ? r->isolators : NULL);
 	flows_fbuf_printf(b, ",\"previous_verdict\":");
 	if (r->prev_verdict)
 		flows_fbuf_printf(b, "\"%s\"", flow_verdict_name(r->prev_verdict - 1));
 	else
 		flows_fbuf_printf(b, "null");
 	flows_fbuf_printf(b, ",\"previous_policy\":");
-	json_str(b, r->prev_verdict ? r->prev_policy : NULL);
+	flows_fbuf_json_str(b, r->prev_verdict ? r->prev_policy : NULL);
 	flows_fbuf_printf(b, ",\"service\":");
-	json_str(b, r->service);
+	flows_fbuf_json_str(b, r->service);
 	flows_fbuf_printf(b, ",\"backend\":");
-	json_str(b, r->backend);
+	flows_fbuf_json_str(b, r->backend);
 	flows_fbuf_printf(b, ",\"service_path\":");
-	json_str(b, r->svc_path == FLOW_SVC_PATH_XDP ? "xdp" :
+	flows_fbuf_json_str(b, r->svc_path == FLOW_SVC_PATH_XDP ? "xdp" :
 		    r->svc_path == FLOW_SVC_PATH_TC  ? "tc" : NULL);
 	flows_fbuf_printf(b,
 	                  ",\"packets\":%llu,\"bytes\":%llu,\"reply_packets\":%llu,"

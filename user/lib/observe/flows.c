@@ -33,6 +33,21 @@ struct istr {
 	char s[];
 };
 
+/*
+ * An owner of the window's room (flows_owner_of): its records in the
+ * window's order, and its place in the heap of owners by records held (the
+ * largest first: whom a full window takes from).
+ */
+struct flow_owner {
+	const char *ns; /* interned */
+	size_t n; /* records held */
+	uint64_t evicted; /* its records pushed out */
+	struct flow_rec *head, *tail; /* least recently changed first */
+	size_t heap_i; /* its index in the heap while n > 0 */
+	struct flow_owner *hnext; /* its hash chain */
+	struct flow_owner *aprev, *anext; /* every owner, for flows_owners_each */
+};
+
 struct flows {
 	size_t window, n;
 	struct flow_rec **tab; /* hash chains by key */
@@ -53,6 +68,14 @@ struct flows {
 	size_t niso;
 	int32_t iso_idx[2 * FLOWS_ISODROP_MAX];
 	uint64_t iso_lost;
+	/* The owners: by name (chains), all of them (a list), those holding
+	 * records by how many (a max-heap); nkept: those held only for their
+	 * eviction count. */
+	struct flow_owner **otab;
+	size_t nobuckets;
+	struct flow_owner *owners;
+	struct flow_owner **heap;
+	size_t nheap, heap_cap, nkept, nowners;
 };
 
 static uint32_t fnv(const void *p, size_t len, uint32_t h)
@@ -105,9 +128,13 @@ int flows_new(size_t window, struct flows **out)
 	for (f->nbuckets = 64; f->nbuckets < window; f->nbuckets <<= 1)
 		;
 	f->nstrs_buckets = f->nbuckets / 4 ?: 16;
+	/* Owners are namespaces: a few per window's thousand records. */
+	for (f->nobuckets = 64; f->nobuckets < f->nbuckets / 16; f->nobuckets <<= 1)
+		;
 	f->tab = calloc(f->nbuckets, sizeof(*f->tab));
 	f->strs = calloc(f->nstrs_buckets, sizeof(*f->strs));
-	if (!f->tab || !f->strs) {
+	f->otab = calloc(f->nobuckets, sizeof(*f->otab));
+	if (!f->tab || !f->strs || !f->otab) {
 		flows_free(f);
 		return -ENOMEM;
 	}
@@ -216,6 +243,15 @@ void flows_free(struct flows *f)
 		rec_strs_put(f, r);
 		free(r);
 	}
+	while (f->owners) {
+		struct flow_owner *o = f->owners;
+
+		f->owners = o->anext;
+		str_put(f, o->ns);
+		free(o);
+	}
+	free(f->otab);
+	free(f->heap);
 	free(f->tab);
 	free(f->strs);
 	free(f->ct);
@@ -378,6 +414,245 @@ static void list_append(struct flows *f, struct flow_rec *r)
 	f->tail = r;
 }
 
+/* ---- owners ----------------------------------------------------------------- */
+
+const char *flows_owner_of(const struct flow_peer *src, const struct flow_peer *dst)
+{
+	/* The end that opened the flow is who made it; a flow into a pod from
+	 * outside or from a node is its destination's (that namespace is who
+	 * asked for the traffic: its Service, its NodePort). */
+	if (src && src->ns && *src->ns)
+		return src->ns;
+	if (dst && dst->ns && *dst->ns)
+		return dst->ns;
+	return "";
+}
+
+const char *flows_rec_owner(const struct flow_rec *r)
+{
+	return r->owner ? r->owner->ns : "";
+}
+
+static void heap_set(struct flows *f, size_t i, struct flow_owner *o)
+{
+	f->heap[i] = o;
+	o->heap_i = i;
+}
+
+static void heap_up(struct flows *f, size_t i)
+{
+	struct flow_owner *o = f->heap[i];
+
+	while (i > 0 && f->heap[(i - 1) / 2]->n < o->n) {
+		heap_set(f, i, f->heap[(i - 1) / 2]);
+		i = (i - 1) / 2;
+	}
+	heap_set(f, i, o);
+}
+
+static void heap_down(struct flows *f, size_t i)
+{
+	struct flow_owner *o = f->heap[i];
+
+	for (;;) {
+		size_t c = 2 * i + 1;
+
+		if (c >= f->nheap)
+			break;
+		if (c + 1 < f->nheap && f->heap[c + 1]->n > f->heap[c]->n)
+			c++;
+		if (f->heap[c]->n <= o->n)
+			break;
+		heap_set(f, i, f->heap[c]);
+		i = c;
+	}
+	heap_set(f, i, o);
+}
+
+static void heap_del(struct flows *f, struct flow_owner *o)
+{
+	struct flow_owner *last = f->heap[--f->nheap];
+
+	if (last == o)
+		return;
+	heap_set(f, o->heap_i, last);
+	heap_up(f, last->heap_i);
+	heap_down(f, last->heap_i);
+}
+
+static uint32_t owner_hash(const char *ns)
+{
+	return fnv(ns, strlen(ns), 2166136261u);
+}
+
+static struct flow_owner *owner_find(const struct flows *f, const char *ns)
+{
+	struct flow_owner *o = f->otab[owner_hash(ns) & (f->nobuckets - 1)];
+
+	while (o && strcmp(o->ns, ns))
+		o = o->hnext;
+	return o;
+}
+
+/* ns's owner, made if new (holding nothing yet). NULL: out of memory. */
+static struct flow_owner *owner_get(struct flows *f, const char *ns)
+{
+	struct flow_owner *o = owner_find(f, ns), **b;
+
+	if (o)
+		return o;
+	/* Room in the heap for every owner there is: linking never allocates. */
+	if (f->nowners + 1 > f->heap_cap) {
+		size_t cap = f->heap_cap ? 2 * f->heap_cap : 64;
+		struct flow_owner **h = realloc(f->heap, cap * sizeof(*h));
+
+		if (!h)
+			return NULL;
+		f->heap = h;
+		f->heap_cap = cap;
+	}
+	o = calloc(1, sizeof(*o));
+	if (!o || flows_set_str(f, &o->ns, ns)) {
+		free(o);
+		return NULL;
+	}
+	b = &f->otab[owner_hash(ns) & (f->nobuckets - 1)];
+	o->hnext = *b;
+	*b = o;
+	o->anext = f->owners;
+	if (f->owners)
+		f->owners->aprev = o;
+	f->owners = o;
+	f->nowners++;
+	return o;
+}
+
+static void owner_free(struct flows *f, struct flow_owner *o)
+{
+	struct flow_owner **pp = &f->otab[owner_hash(o->ns) & (f->nobuckets - 1)];
+
+	while (*pp != o)
+		pp = &(*pp)->hnext;
+	*pp = o->hnext;
+	if (o->aprev)
+		o->aprev->anext = o->anext;
+	else
+		f->owners = o->anext;
+	if (o->anext)
+		o->anext->aprev = o->aprev;
+	str_put(f, o->ns);
+	free(o);
+	f->nowners--;
+}
+
+/* o holds no record now: kept for its eviction count (while few are), or freed. */
+static void owner_idle(struct flows *f, struct flow_owner *o)
+{
+	if (o->evicted && f->nkept < FLOWS_OWNERS_KEPT_MAX) {
+		f->nkept++;
+		return;
+	}
+	f->st.evicted_unlisted += o->evicted;
+	owner_free(f, o);
+}
+
+/* r, charged to no owner, is o's newest record. */
+static void owner_link(struct flows *f, struct flow_rec *r, struct flow_owner *o)
+{
+	r->owner = o;
+	r->oprev = o->tail;
+	r->onext = NULL;
+	if (o->tail)
+		o->tail->onext = r;
+	else
+		o->head = r;
+	o->tail = r;
+	if (o->n++ == 0) {
+		if (o->evicted)
+			f->nkept--;
+		f->heap[f->nheap] = o;
+		o->heap_i = f->nheap++;
+	}
+	heap_up(f, o->heap_i);
+}
+
+static void owner_list_del(struct flow_owner *o, struct flow_rec *r)
+{
+	if (r->oprev)
+		r->oprev->onext = r->onext;
+	else
+		o->head = r->onext;
+	if (r->onext)
+		r->onext->oprev = r->oprev;
+	else
+		o->tail = r->oprev;
+	r->oprev = r->onext = NULL;
+}
+
+/* r is charged to no owner from now on. */
+static void owner_unlink(struct flows *f, struct flow_rec *r)
+{
+	struct flow_owner *o = r->owner;
+
+	if (!o)
+		return;
+	owner_list_del(o, r);
+	r->owner = NULL;
+	if (--o->n) {
+		heap_down(f, o->heap_i);
+		return;
+	}
+	heap_del(f, o);
+	owner_idle(f, o);
+}
+
+/* r changed: the newest of its owner's too. */
+static void owner_touch(struct flow_rec *r)
+{
+	struct flow_owner *o = r->owner;
+
+	if (!o || o->tail == r)
+		return;
+	owner_list_del(o, r);
+	r->oprev = o->tail;
+	o->tail->onext = r;
+	o->tail = r;
+}
+
+/* r's room charged to ns. 0 or -ENOMEM (r stays where it was). */
+static int rec_charge(struct flows *f, struct flow_rec *r, const char *ns)
+{
+	struct flow_owner *o;
+
+	if (r->owner && !strcmp(r->owner->ns, ns))
+		return 0;
+	o = owner_get(f, ns);
+	if (!o)
+		return -ENOMEM;
+	owner_unlink(f, r);
+	owner_link(f, r, o);
+	return 0;
+}
+
+int flows_set_owner(struct flows *f, struct flow_rec *r, const char *ns)
+{
+	r->owner_fixed = 1;
+	return rec_charge(f, r, ns ? ns : "");
+}
+
+void flows_owners_each(const struct flows *f,
+		       void (*fn)(void *arg, const char *ns, size_t records, uint64_t evicted),
+		       void *arg)
+{
+	for (const struct flow_owner *o = f->owners; o; o = o->anext)
+		fn(arg, o->ns, o->n, o->evicted);
+}
+
+size_t flows_owners(const struct flows *f)
+{
+	return f->nheap;
+}
+
 /* r is in_ct from now on: among the records a sweep looks at. false: no memory. */
 static bool ct_add(struct flows *f, struct flow_rec *r)
 {
@@ -417,30 +692,66 @@ static void rec_remove(struct flows *f, struct flow_rec *r)
 			break;
 		}
 	list_unlink(f, r);
-	rec_strs_put(f, r);
-	free(r);
+	owner_unlink(f, r);
 	f->n--;
+	if (!r->kept) {
+		rec_strs_put(f, r);
+		free(r);
+	}
 }
 
-struct flow_rec *flows_get(struct flows *f, const struct flow_key *key, bool *created)
+void flows_keep(struct flow_rec *r)
+{
+	r->kept = 1;
+}
+
+void flows_release(struct flows *f, struct flow_rec *r)
+{
+	rec_strs_put(f, r);
+	free(r);
+}
+
+struct flow_rec *flows_get_owned(struct flows *f, const struct flow_key *key, const char *owner,
+				 bool *created)
 {
 	uint32_t h = key_hash(key);
 	struct flow_rec *r = find_h(f, key, h);
+	/* flows_get's: "" until flows_set_ends names the ends. */
+	struct flow_owner *o;
 	size_t b;
 
 	*created = false;
 	if (r)
 		return r;
+	o = owner_find(f, owner ? owner : "");
 	if (f->n >= f->window) {
-		/* The head changed longest ago: the one a reader misses least. */
+		/* The owner holding the most gives up room (the new record's own on
+		 * a tie: a flood pushes out its own records first), its record
+		 * changed longest ago: the one a reader misses least. */
+		struct flow_owner *v = f->heap[0];
+		struct flow_rec *victim;
+
+		if (owner && o && o->n && o->n >= v->n)
+			v = o;
+		if (v == o)
+			o = NULL; /* it may go with its last record: found again */
+		victim = v->head;
+		v->evicted++;
 		if (f->on_evict)
-			f->on_evict(f->evict_arg, f->head);
-		rec_remove(f, f->head);
+			f->on_evict(f->evict_arg, victim);
+		rec_remove(f, victim);
 		f->st.evicted++;
 	}
-	r = calloc(1, sizeof(*r));
-	if (!r)
+	if (!o)
+		o = owner_get(f, owner ? owner : "");
+	if (!o)
 		return NULL;
+	r = calloc(1, sizeof(*r));
+	if (!r) {
+		if (!o->n && !o->evicted)
+			owner_free(f, o);
+		return NULL;
+	}
 	r->key = *key;
 	r->hash = h;
 	r->pol_dir = 0xff;
@@ -448,12 +759,19 @@ struct flow_rec *flows_get(struct flows *f, const struct flow_key *key, bool *cr
 	r->hnext = f->tab[b];
 	f->tab[b] = r;
 	list_append(f, r);
+	owner_link(f, r, o);
+	r->owner_fixed = owner != NULL;
 	f->n++;
 	f->st.created++;
 	r->seq = ++f->seq;
 	r->updated_ns = f->now_ns;
 	*created = true;
 	return r;
+}
+
+struct flow_rec *flows_get(struct flows *f, const struct flow_key *key, bool *created)
+{
+	return flows_get_owned(f, key, NULL, created);
 }
 
 struct flow_rec *flows_head(struct flows *f)
@@ -474,6 +792,7 @@ void flows_touch(struct flows *f, struct flow_rec *r)
 		list_unlink(f, r);
 		list_append(f, r);
 	}
+	owner_touch(r);
 }
 
 bool flows_ct_update(struct flows *f, struct flow_rec *r, uint64_t created_ns,
@@ -582,6 +901,9 @@ void flows_set_ends(struct flows *f, struct flow_rec *r, const struct flow_peer 
 	flows_peer_copy(f, &r->dst, dst);
 	if (r->verdict == FLOW_ALLOWED)
 		r->verdict = passed(r);
+	/* Out of memory, it stays charged where it was. */
+	if (!r->owner_fixed)
+		rec_charge(f, r, flows_owner_of(&r->src, &r->dst));
 }
 
 void flows_isolators(struct flows *f, struct flow_rec *r, const char *isolators)
@@ -681,11 +1003,24 @@ int flows_render_json(struct flows *f, const struct flow_filter *ff,
 		}
 	flows_fbuf_printf(b,
 	                  "{\"cursor\":%llu,\"flows\":%zu,\"window\":%zu,\"created\":%llu,"
-	                  "\"evicted\":%llu,\"events\":%llu%s}\n",
+	                  "\"evicted\":%llu,\"events\":%llu,\"owners\":%zu",
 	                  (unsigned long long)f->seq, f->n, f->window,
 	                  (unsigned long long)f->st.created, (unsigned long long)f->st.evicted,
-	                  (unsigned long long)f->st.events,
-	                  rc->trailer_extra ? rc->trailer_extra : "");
+	                  (unsigned long long)f->st.events, f->nheap);
+	/* Whose records the window pushed out most (xcnictl status names it). */
+	{
+		const struct flow_owner *top = NULL;
+
+		for (const struct flow_owner *o = f->owners; o; o = o->anext)
+			if (o->evicted && (!top || o->evicted > top->evicted))
+				top = o;
+		if (top) {
+			flows_fbuf_printf(b, ",\"evicted_most\":{\"namespace\":");
+			flows_fbuf_json_str(b, top->ns);
+			flows_fbuf_printf(b, ",\"evicted\":%llu}", (unsigned long long)top->evicted);
+		}
+	}
+	flows_fbuf_printf(b, "%s}\n", rc->trailer_extra ? rc->trailer_extra : "");
 	return b->err ? b->err : (int)n;
 }
 

@@ -3,8 +3,10 @@
  * Flow records: one per connection (the 5-tuple in the direction of its first
  * packet) as this node saw it, with what conntrack counted each way and what
  * the verdict events said about it (the policy and rule that allowed it, or
- * the reason it was dropped). A bounded window held in xcnid: when it is full
- * the record updated longest ago makes room, and is counted.
+ * the reason it was dropped). A bounded window held in xcnid, shared by
+ * owners (a flow's namespace, flows_owner_of): when it is full the owner
+ * holding the most records gives up its own record updated longest ago, and
+ * it is counted under that owner (docs/decisions/flows-window-shares.md).
  *
  * Pure: nothing here reads a map or a socket. xcnid (user/agent/flows.c)
  * feeds it conntrack walks and ring-buffer events; the filter grammar, which
@@ -140,15 +142,52 @@ struct flow_rec {
 	uint64_t ipfix_ns, ipfix_pkts[2], ipfix_bytes[2];
 	/* The window's order (least recently changed first) and its hash chain. */
 	struct flow_rec *prev, *next, *hnext;
+	/* The owner its room is charged to, and its place among that owner's
+	 * records (the same order); owner_fixed: given at creation
+	 * (flows_get_owned, flows_set_owner), not taken from the ends. */
+	struct flow_owner *owner;
+	struct flow_rec *oprev, *onext;
+	uint8_t owner_fixed;
+	uint8_t kept; /* flows_keep: its evictor holds it past the window */
 };
 
 struct flows_stats {
 	uint64_t created; /* records ever made */
 	uint64_t evicted; /* pushed out of the window for lack of room */
 	uint64_t events; /* verdict and drop events taken */
+	/* Evictions of owners no longer listed (flows_owners_each): an owner with
+	 * no record left is kept for its count while at most
+	 * FLOWS_OWNERS_KEPT_MAX are; past that its count moves here. */
+	uint64_t evicted_unlisted;
 };
 
 struct flows;
+struct flow_owner;
+
+/*
+ * The window's owners. A record's room is charged to the namespace of the
+ * end that opened its flow (its source), else of its destination (a flow
+ * from outside or from a node to a pod), else to "" (neither end a pod):
+ * flows_owner_of. A tenant's pods open flows only from their own namespace
+ * (a forged source is dropped, and its drop event is charged apart:
+ * FLOWS_OWNER_SPOOFED), so the flows one tenant makes are its own.
+ * When the window is full, the owner holding the most records (the new
+ * record's own on a tie) gives up its record changed longest ago: an owner
+ * holding no more than window / owners never loses one to another's flows.
+ */
+#define FLOWS_OWNER_SPOOFED "(spoofed)" /* not a namespace name (RFC 1123 labels) */
+#define FLOWS_OWNERS_KEPT_MAX 4096
+const char *flows_owner_of(const struct flow_peer *src, const struct flow_peer *dst);
+/* The owner r is charged to ("" none). */
+const char *flows_rec_owner(const struct flow_rec *r);
+/* r's room charged to ns from now on (fixed: the ends no longer say). 0 or -ENOMEM. */
+int flows_set_owner(struct flows *f, struct flow_rec *r, const char *ns);
+/* Each owner with records or evictions: its records now, its records ever evicted. */
+void flows_owners_each(const struct flows *f,
+		       void (*fn)(void *arg, const char *ns, size_t records, uint64_t evicted),
+		       void *arg);
+/* How many owners hold records now. */
+size_t flows_owners(const struct flows *f);
 
 /*
  * Isolation drops: packets dropped because their pod is isolated on that
@@ -184,14 +223,27 @@ uint64_t flows_seq(const struct flows *f);
 
 /*
  * The record of key, or NULL. flows_get makes one when there is none
- * (*created true; the caller fills its peers), pushing the least recently
- * changed record out when the window is full: on_evict (if set) sees it
- * first, as the flow log must. NULL only when out of memory.
+ * (*created true; the caller fills its peers), pushing a record out when the
+ * window is full (the largest owner's least recently changed): on_evict (if
+ * set) sees it first, as the flow log must. flows_get's new record is
+ * charged to the owner its ends say once flows_set_ends names them ("" until
+ * then); flows_get_owned's to owner (NULL: as flows_get), which also
+ * decides a tie for the most records. NULL only when out of memory.
  */
 struct flow_rec *flows_find(struct flows *f, const struct flow_key *key);
 struct flow_rec *flows_get(struct flows *f, const struct flow_key *key, bool *created);
+struct flow_rec *flows_get_owned(struct flows *f, const struct flow_key *key, const char *owner,
+				 bool *created);
 void flows_on_evict(struct flows *f, void (*fn)(void *arg, const struct flow_rec *r),
 		    void *arg);
+/*
+ * Called by on_evict: r leaves the window (no longer found, counted, its
+ * room freed) but is not freed; the caller holds it, its strings with it,
+ * until flows_release (before flows_free): a record whose IPFIX end the
+ * collector cannot take yet waits for it.
+ */
+void flows_keep(struct flow_rec *r);
+void flows_release(struct flows *f, struct flow_rec *r);
 /* The window from its least recently changed record on (r->next to go on). */
 struct flow_rec *flows_head(struct flows *f);
 /* The record changed: it moves to the window's end and gets a new seq. */
@@ -201,6 +253,7 @@ void flows_set_now(struct flows *f, uint64_t now_ns);
 /*
  * A new record's ends (the peers copied, as flows_peer_copy): a record whose
  * destination is a pod on another node is forwarded until this node drops it.
+ * A record whose owner was not given is charged to flows_owner_of its ends.
  */
 void flows_set_ends(struct flows *f, struct flow_rec *r, const struct flow_peer *src,
 		    const struct flow_peer *dst);
@@ -371,6 +424,8 @@ struct fbuf {
 };
 void flows_fbuf_printf(struct fbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void flows_fbuf_free(struct fbuf *b);
+/* s as a JSON string (escaped), or null. */
+void flows_fbuf_json_str(struct fbuf *b, const char *s);
 
 /* How a rendering names times and the node. */
 struct flow_render_ctx {

@@ -84,8 +84,9 @@ static const struct xcni_reason_info reasons[] = {
 	  "from the underlay, outside Geneve: a source that is a Service frontend (the Service "
 	  "range, a frontend at its port, this node's NodePort): a forged Service reply"),
 	R(XCNI_DROP_FRAG_SHARE, "drop-frag-share",
-	  "a first fragment whose share of the fragment map (its endpoint's, or the node's) "
-	  "already holds as many datagrams in flight as it may"),
+	  "a first fragment whose share of the fragment map (its endpoint's, the node's, or "
+	  "its outside source's) already holds as many datagrams in flight as it may, or "
+	  "whose outside source holds its part of that share"),
 };
 
 /* A reason added at the bottom of the enum without a name here fails the build. */

@@ -207,9 +207,12 @@ void pol_result_free(struct pol_result *r);
  * costs what it touches, not the cluster. It keeps per pod its address,
  * identity and node; per identity its pod count; per address what the last
  * result said. Local pods' policy is compiled again only when the pod, the
- * identities (their set) or the NetworkPolicies changed. Anything it cannot
- * follow exactly (a Namespace's labels, this node, two pods on one address,
- * the journal overflowing) makes it run the whole compile again, from the
+ * identities (their set) or the NetworkPolicies changed; a Namespace's
+ * labels are followed through its pods' identities (they die and are born
+ * again), so only its pods and the peers selecting it before or after are
+ * worked out again. Anything it cannot
+ * follow exactly (a ClusterNetworkPolicy, this node, two pods on one
+ * address, the journal overflowing) makes it run the whole compile again, from the
  * last result's identities (struct identity), so the result is always
  * pol_compile's given that allocation.
  */
@@ -240,6 +243,12 @@ struct pol_delta {
 	/* Local pods given the entries of identities born in this update (their
 	 * peers matched against the new identities only, not compiled again). */
 	size_t neps_born;
+	/* Of those, the ones a policy of which has a peer matching a new
+	 * identity: compiled for those peers only. */
+	size_t neps_born_hit;
+	/* Pods whose identity was worked out again because their Namespace's
+	 * labels or audit mode changed (ns_changed). */
+	size_t nns_pods;
 	/* pol_v6_build's input (the pods with an IPv6, their identities and
 	 * nodes, the Nodes) may have changed: false lets the caller keep the IPv6
 	 * maps as they are. Always true with full. */
@@ -305,6 +314,8 @@ int pol_v6_build(const struct pol_incr *pi, const struct cluster *c, struct pol_
 void pol_v6_free(struct pol_v6 *v);
 /* Compiles that started from scratch (the first, and every fallback). */
 size_t pol_incr_resets(const struct pol_incr *pi);
+/* Why the last whole compile ran (pol_delta.why's static text); NULL: none yet. */
+const char *pol_incr_reset_why(const struct pol_incr *pi);
 
 /* The id NetworkPolicy ns/name gets: a hash in [1, 1 << 31), probed like identities. */
 uint32_t pol_policy_hash(const char *ns, const char *name);

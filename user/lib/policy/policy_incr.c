@@ -24,6 +24,11 @@ size_t pol_incr_resets(const struct pol_incr *pi)
 	return pi->resets;
 }
 
+const char *pol_incr_reset_why(const struct pol_incr *pi)
+{
+	return pi->reset_why;
+}
+
 struct pol_incr *pol_incr_new(void)
 {
 	return calloc(1, sizeof(struct pol_incr));
@@ -573,14 +578,20 @@ static bool any_named_egress(const struct k8s_netpol *const *nps, size_t n)
 	return false;
 }
 
-/* The namespaces' labels, taken over from the compile's working state. */
-static int index_nslabels(struct pol_incr *pi, struct pol_ctx *x)
+static const struct k8s_object *view_find(const struct cluster *c, enum k8s_kind k, const char *ns,
+					  const char *name);
+
+/* The namespaces' labels, taken over from the compile's working state, and
+ * their audit mode (ns_changed sees a change of only that). */
+static int index_nslabels(struct pol_incr *pi, const struct cluster *c, struct pol_ctx *x)
 {
 	for (size_t i = 0; i < x->nnsl; i++) {
 		struct nslabels *l = calloc(1, sizeof(*l));
+		const struct k8s_object *o = view_find(c, K8S_NAMESPACE, NULL, x->nsl[i].name);
 
 		if (!l)
 			return -ENOMEM;
+		l->audit = o && o->meta.audit;
 		l->labels = x->nsl[i].labels;
 		x->nsl[i].labels = (struct k8s_labels){ 0 };
 		l->name = strdup(x->nsl[i].name);
@@ -682,7 +693,7 @@ static int incr_index(struct pol_incr *pi, const struct cluster *c, struct pol_c
 	    hmap_init(&pi->touched, false, 16) || hmap_init(&pi->dirty, false, 16) ||
 	    hmap_init(&pi->epsel, false, 16))
 		return -ENOMEM;
-	if (index_nslabels(pi, x))
+	if (index_nslabels(pi, c, x))
 		return -ENOMEM;
 	for (size_t k = 0; k < r->nidentities; k++) {
 		struct identity *id = &r->identities[k];
@@ -1045,6 +1056,83 @@ static bool incr_contested(const struct pol_incr *pi, const char *ns, const char
 	return false;
 }
 
+/* Two label sets of pol_labels_copy (sorted by key) are the same. */
+static bool labels_same(const struct k8s_labels *a, const struct k8s_labels *b)
+{
+	if (a->n != b->n)
+		return false;
+	for (size_t i = 0; i < a->n; i++)
+		if (strcmp(a->v[i].key, b->v[i].key) || strcmp(a->v[i].value, b->v[i].value))
+			return false;
+	return true;
+}
+
+/* The first pod of namespace ns in the view (sorted by namespace, then name). */
+static size_t view_ns_first(const struct cluster *c, const char *ns)
+{
+	size_t lo = 0, hi = c->n[K8S_POD];
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (pol_cmp_str(c->objs[K8S_POD][mid]->meta.ns, ns) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/*
+ * A Namespace came, changed or went. Of the NetworkPolicy compile only
+ * identities read its labels (each of its pods' label sets holds them, and
+ * namespaceSelectors match identities), and only its local pods' own compile
+ * reads its audit mode. So its pods are followed as if each had changed
+ * (appended to *more, names borrowed from the view): their label sets are
+ * born again under the new labels and the old ones die, which gives the
+ * peers selecting the namespace after the change the new identities' entries
+ * (eps_add_born) and takes the old ones' from those selecting it before
+ * (eps_drop_dead); its local pods are compiled again. Nothing else is
+ * (a whole compile here was a tenant's CPU denial of every agent: issue 52).
+ * A Namespace whose labels and audit mode stay costs a comparison.
+ */
+static int ns_changed(struct pol_incr *pi, const struct cluster *c, const char *name,
+		      struct store_change **more, size_t *nmore, size_t *cap)
+{
+	const struct k8s_object *o = view_find(c, K8S_NAMESPACE, NULL, name);
+	const struct k8s_labels none = { 0 };
+	bool audit = o && o->meta.audit;
+	struct k8s_labels now;
+	struct nslabels *l;
+
+	/* As pol_build_nslabels: the name label always there. */
+	if (pol_labels_copy(&now, o ? &o->meta.labels : &none, NS_NAME_LABEL, name))
+		return -ENOMEM;
+	l = (struct nslabels *)incr_nsl(pi, name);
+	if (!l) {
+		k8s_labels_free(&now);
+		return -ENOMEM;
+	}
+	if (l->audit == audit && labels_same(&l->labels, &now)) {
+		k8s_labels_free(&now);
+		return 0;
+	}
+	/* In place: identities point at l->name. */
+	k8s_labels_free(&l->labels);
+	l->labels = now;
+	l->audit = audit;
+	for (size_t i = view_ns_first(c, name);
+	     i < c->n[K8S_POD] && !pol_cmp_str(c->objs[K8S_POD][i]->meta.ns, name); i++) {
+		const struct k8s_meta *m = &c->objs[K8S_POD][i]->meta;
+
+		if (pol_grow(more, cap, *nmore, sizeof(**more)))
+			return -ENOMEM;
+		(*more)[(*nmore)++] = (struct store_change){ K8S_POD, m->ns, m->name };
+		pi->d.nns_pods++;
+	}
+	return 0;
+}
+
 static int pod_changed(struct pol_incr *pi, const struct cluster *c, const struct store_change *ch,
 		       char *canon)
 {
@@ -1277,6 +1365,8 @@ static int policies_resync(struct pol_incr *pi, const struct cluster *c)
 static int incr_apply(struct pol_incr *pi, const struct cluster *c, const struct store_change *ch,
 		      size_t nch)
 {
+	struct store_change *more = NULL; /* Namespaces' pods, then ch */
+	size_t nmore = 0, capmore = 0;
 	char **canons;
 	int ret = 0;
 
@@ -1297,12 +1387,11 @@ static int incr_apply(struct pol_incr *pi, const struct cluster *c, const struct
 		pi->d.why = "ClusterNetworkPolicies: compiled whole";
 		return 1;
 	}
-	/* Audit is in a NetworkPolicy's or a Namespace's annotation: a Namespace
-	 * change is compiled whole (incr_index says it), so only a
-	 * NetworkPolicy's can change it here; scanning every object on every
-	 * pod event showed in the churn profile. */
+	/* Audit is in a NetworkPolicy's or a Namespace's annotation: looked
+	 * for again only when one of those changed; scanning every object on
+	 * every pod event showed in the churn profile. */
 	for (size_t i = 0; i < nch; i++)
-		if (ch[i].kind == K8S_NETWORKPOLICY) {
+		if (ch[i].kind == K8S_NETWORKPOLICY || ch[i].kind == K8S_NAMESPACE) {
 			pi->audit_any = cnp_any_audit(c);
 			break;
 		}
@@ -1313,19 +1402,33 @@ static int incr_apply(struct pol_incr *pi, const struct cluster *c, const struct
 			pi->d.why = "a ClusterNetworkPolicy changed";
 			return 1;
 		}
-		if (ch[i].kind == K8S_NAMESPACE) {
-			pi->d.why = "a Namespace changed";
-			return 1; /* its labels are in every identity of its pods */
-		}
 		if (ch[i].kind == K8S_NODE && pi->o.node_name &&
 		    !strcmp(ch[i].name, pi->o.node_name)) {
 			pi->d.why = "this node's Node changed";
 			return 1; /* this node: which pods are local */
 		}
 	}
-	canons = calloc(nch ? nch : 1, sizeof(*canons));
-	if (!canons)
-		return -ENOMEM;
+	/* A Namespace's pods follow it, before any label set is numbered. */
+	for (size_t i = 0; !ret && i < nch; i++)
+		if (ch[i].kind == K8S_NAMESPACE)
+			ret = ns_changed(pi, c, ch[i].name, &more, &nmore, &capmore);
+	if (!ret && nmore) {
+		struct store_change *v = realloc(more, (nmore + nch) * sizeof(*more));
+
+		if (!v) {
+			ret = -ENOMEM;
+		} else {
+			more = v;
+			memcpy(&more[nmore], ch, nch * sizeof(*ch));
+			ch = more;
+			nch += nmore;
+		}
+	}
+	canons = ret ? NULL : calloc(nch ? nch : 1, sizeof(*canons));
+	if (!canons) {
+		free(more);
+		return ret ? ret : -ENOMEM;
+	}
 	ret = idents_born(pi, c, ch, nch, canons);
 	for (size_t i = 0; !ret && i < nch; i++) {
 		switch (ch[i].kind) {
@@ -1346,6 +1449,7 @@ static int incr_apply(struct pol_incr *pi, const struct cluster *c, const struct
 	for (size_t i = 0; i < nch; i++)
 		free(canons[i]);
 	free(canons);
+	free(more);
 	if (!ret)
 		ret = clashes_settle(pi);
 	if (!ret)
@@ -1432,7 +1536,7 @@ int pol_incr_update(struct pol_incr *pi, const struct cluster *c, const struct p
 	dl->full = false;
 	dl->nipc_put = dl->nipc_del = dl->nid_put = dl->nid_del = 0;
 	dl->npol_put = dl->npol_del = dl->npn_put = dl->npn_del = dl->neps_compiled = 0;
-	dl->neps_born = 0;
+	dl->neps_born = dl->neps_born_hit = dl->nns_pods = 0;
 	dl->v6_changed = false;
 	ret = pi->valid && !all ? incr_apply(pi, c, ch, nch) : 1;
 	/* Not a delta: what follows starts from the last result's allocation. */
@@ -1448,6 +1552,7 @@ int pol_incr_update(struct pol_incr *pi, const struct cluster *c, const struct p
 	if (ret == 1) {
 		dl->nipc_put = dl->nipc_del = dl->nid_put = dl->nid_del = 0;
 		dl->npol_put = dl->npol_del = dl->npn_put = dl->npn_del = 0;
+		pi->reset_why = dl->why;
 		ret = incr_reset(pi, c, err);
 	} else if (!ret && whole) {
 		ret = incr_whole(pi);

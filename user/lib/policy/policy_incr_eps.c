@@ -147,6 +147,7 @@ static int eps_add_born(struct pol_incr *pi)
 			hit = pol_np_peers_match_any(&x, pi->nps[sel->np[k]]);
 		if (!hit)
 			continue;
+		pi->d.neps_born_hit++;
 		ret = pol_compile_ep(&x, p->pod, p->id, &eb, &add);
 		if (!ret && add.nentries) {
 			ret = ep_merge(ep, &add);

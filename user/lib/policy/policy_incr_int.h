@@ -61,6 +61,7 @@ struct nodeaddr {
 struct pol_incr {
 	bool valid;
 	size_t resets;
+	const char *reset_why; /* the last whole compile's pol_delta.why */
 	struct pol_opts o;
 	char *node_name;
 	struct pol_result r; /* ipcache, podnames: arrays only when asked for whole */

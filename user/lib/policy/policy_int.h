@@ -22,6 +22,9 @@
 struct nslabels {
 	const char *name;
 	struct k8s_labels labels; /* with kubernetes.io/metadata.name */
+	/* The incremental compiler's: the Namespace audits its NetworkPolicies
+	 * (xcni.io/policy-mode), so a change of only that is seen (ns_changed). */
+	bool audit;
 };
 
 struct portspec {

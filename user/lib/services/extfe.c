@@ -50,7 +50,17 @@ static int key_cmp(const void *a, const void *b)
 	return memcmp(a, b, sizeof(struct xcni_svc_key));
 }
 
-int extfe_build(const struct cluster *c, struct xcni_svc_key **out, size_t *n)
+/* Does the externalIP addr go to the map (extfe_build)? */
+static bool ext_vouched(const struct svc_ext_rules *ext, const struct svc_node *node,
+			uint8_t family, const void *addr)
+{
+	char why[192];
+
+	return ext && ext->nallow && !svc_ext_refused(ext, node, family, addr, why, sizeof(why));
+}
+
+int extfe_build(const struct cluster *c, const struct svc_ext_rules *ext,
+		const struct svc_node *node, struct xcni_svc_key **out, size_t *n)
 {
 	struct kbuf b = { 0 };
 	int err = 0;
@@ -67,9 +77,11 @@ int extfe_build(const struct cluster *c, struct xcni_svc_key **out, size_t *n)
 		if (!err && !s->headless && s->has_ip6)
 			err = add_addr(&b, s, XCNI_AF_INET6, s->cluster_ip6);
 		for (size_t j = 0; j < s->nexternal_ips && !err; j++)
-			err = add_addr(&b, s, XCNI_AF_INET, &s->external_ips[j]);
+			if (ext_vouched(ext, node, XCNI_AF_INET, &s->external_ips[j]))
+				err = add_addr(&b, s, XCNI_AF_INET, &s->external_ips[j]);
 		for (size_t j = 0; j < s->nexternal_ips6 && !err; j++)
-			err = add_addr(&b, s, XCNI_AF_INET6, s->external_ips6[j]);
+			if (ext_vouched(ext, node, XCNI_AF_INET6, s->external_ips6[j]))
+				err = add_addr(&b, s, XCNI_AF_INET6, s->external_ips6[j]);
 		for (size_t j = 0; j < s->nlb_ips && !err; j++)
 			err = add_addr(&b, s, XCNI_AF_INET, &s->lb_ips[j]);
 		for (size_t j = 0; j < s->nlb_ips6 && !err; j++)

@@ -2,8 +2,9 @@
 /*
  * xcni_extfe: the Service frontends when kube-proxy translates the Services
  * (xcnid without --kube-proxy-replacement: no Service maps). Every
- * ClusterIP, externalIP and load-balancer ingress IP (both families) at
- * each port of its Service; the data plane only refuses them as sources
+ * ClusterIP and load-balancer ingress IP (both families: what the cluster
+ * allocated) and the externalIPs an allow-list vouches for, at each port
+ * of its Service; the data plane only refuses them as sources
  * from the underlay (from_plain, drop-src-frontend), so nothing else in
  * BPF changes and socket LB, attached or not, translates nothing new.
  */
@@ -14,15 +15,20 @@
 
 #include "../../../bpf/xcni_shared.h"
 #include "../cluster/store.h"
+#include "svc.h"
 
 /*
  * The keys for the Services in c (struct xcni_svc_key, scope
  * XCNI_SCOPE_EXT, pad 0), sorted and unique, in *out (free it; NULL
  * when there are none). Headless, unallocated and ExternalName Services
  * have no ClusterIP; a port of another protocol than TCP, UDP or SCTP is
- * skipped. 0 or -ENOMEM.
+ * skipped. An externalIP only with an allow-list in ext that holds it and
+ * that svc_ext_refused does not refuse (ext, node): any tenant writes
+ * externalIPs, and one naming an outside address (the upstream resolver at
+ * 53) would have every node drop that address's packets. 0 or -ENOMEM.
  */
-int extfe_build(const struct cluster *c, struct xcni_svc_key **out, size_t *n);
+int extfe_build(const struct cluster *c, const struct svc_ext_rules *ext,
+		const struct svc_node *node, struct xcni_svc_key **out, size_t *n);
 
 struct extfe_stats {
 	size_t written; /* keys added */

@@ -105,19 +105,114 @@ static void field_name(uint8_t field, size_t i, char *buf, size_t len)
 	snprintf(buf, len, fmt[field], i);
 }
 
-/* Candidate it of Service ns/name asks for a frontend another (owner) has: the words for it. */
-char *svc_clash_msg(const struct item *it, const char *ns, const char *name, const char *owner)
+/* Candidate it of Service ns/name asks for a frontend candidate owner has: the words for it. */
+char *svc_clash_msg(const struct item *it, const char *ns, const char *name,
+		    const struct item *owner)
 {
 	char fld[96], ip[INET6_ADDRSTRLEN], *m;
+	const char *fmt;
+	int n;
 
 	field_name(it->field, it->fidx, fld, sizeof(fld));
 	inet_ntop(it->fe.key.family == XCNI_AF_INET6 ? AF_INET6 : AF_INET, it->fe.key.addr, ip,
 		  sizeof(ip));
-	if (asprintf(&m, "Service %s/%s: %s: frontend %s:%u/%s is another Service's already (%s); "
-		     "left out", ns, name, fld, ip, ntohs(it->fe.key.port), proto_k8s_name(it->fe.key.proto),
-		     owner) < 0)
-		return NULL;
-	return m;
+	/* An externalIP never takes what the cluster allocated; between two
+	 * externalIPs the older Service keeps it (svc_claim_cmp). */
+	if (it->field != FIELD_EXTERNAL_IP)
+		fmt = "Service %s/%s: %s: frontend %s:%u/%s is another Service's already (%s); "
+		      "left out";
+	else if (owner->field != FIELD_EXTERNAL_IP)
+		fmt = "Service %s/%s: %s: frontend %s:%u/%s is allocated by the cluster to %s; "
+		      "externalIP refused";
+	else
+		fmt = "Service %s/%s: %s: frontend %s:%u/%s is an older Service's externalIP (%s); "
+		      "externalIP refused";
+	n = asprintf(&m, fmt, ns, name, fld, ip, ntohs(it->fe.key.port),
+		     proto_k8s_name(it->fe.key.proto), owner->fe.name);
+	return n < 0 ? NULL : m;
+}
+
+/* Does range p hold addr (family XCNI_AF_*, network order)? */
+static bool in_prefix(const struct svc_prefix *p, uint8_t family, const uint8_t *a)
+{
+	size_t full = p->len / 8;
+	unsigned int rem = p->len % 8;
+
+	if (p->family != family || memcmp(p->addr, a, full))
+		return false;
+	return !rem || !((p->addr[full] ^ a[full]) & (uint8_t)(0xff << (8 - rem)));
+}
+
+const char *svc_ext_refused(const struct svc_ext_rules *r, const struct svc_node *node,
+			    uint8_t family, const void *addr, char *buf, size_t len)
+{
+	static const char *const what[] = { "the Service range", "a pod range",
+					    "--external-ip-cidrs" };
+	int af = family == XCNI_AF_INET6 ? AF_INET6 : AF_INET;
+	char ip[INET6_ADDRSTRLEN], pfx[INET6_ADDRSTRLEN];
+	bool allowed = false;
+
+	inet_ntop(af, addr, ip, sizeof(ip));
+	for (size_t i = 0; r && i < r->nreserved; i++) {
+		const struct svc_prefix *p = &r->reserved[i];
+
+		if (!in_prefix(p, family, addr))
+			continue;
+		inet_ntop(af, p->addr, pfx, sizeof(pfx));
+		snprintf(buf, len, "%s is in %s %s/%u", ip,
+			 what[p->what < SVC_PFX_ALLOW ? p->what : SVC_PFX_SERVICE], pfx, p->len);
+		return buf;
+	}
+	/* Every node's address: at a nodePort that is another Service's frontend,
+	 * at any other port the node's own (its kubelet, its SSH). */
+	for (size_t i = 0; node && family == XCNI_AF_INET && i < node->naddrs + node->npeers; i++)
+		if (!memcmp(i < node->naddrs ? &node->addrs[i] : &node->peers[i - node->naddrs],
+			    addr, 4))
+			goto node_addr;
+	for (size_t i = 0; node && family == XCNI_AF_INET6 && i < node->naddrs6 + node->npeers6; i++)
+		if (!memcmp(i < node->naddrs6 ? node->addrs6[i] : node->peers6[i - node->naddrs6],
+			    addr, 16))
+			goto node_addr;
+	for (size_t i = 0; r && i < r->nallow && !allowed; i++)
+		allowed = in_prefix(&r->allow[i], family, addr);
+	if (r && r->nallow && !allowed) {
+		snprintf(buf, len, "%s is outside --external-ip-cidrs", ip);
+		return buf;
+	}
+	return NULL;
+node_addr:
+	snprintf(buf, len, "%s is a node's address", ip);
+	return buf;
+}
+
+int svc_claim_cmp(const struct svc_who *a, const struct item *ia, size_t ai,
+		  const struct svc_who *b, const struct item *ib, size_t bi)
+{
+	bool xa = ia->field == FIELD_EXTERNAL_IP, xb = ib->field == FIELD_EXTERNAL_IP;
+	int c;
+
+	if (xa != xb)
+		return xa ? 1 : -1;
+	if (a == b)
+		return ai < bi ? -1 : ai > bi;
+	if (xa) {
+		/* The older Service keeps it: a tenant's newer claim takes nothing. */
+		if (a->created != b->created) {
+			if (!a->created || !b->created)
+				return a->created ? -1 : 1;
+			return a->created < b->created ? -1 : 1;
+		}
+		if (!a->uid != !b->uid)
+			return a->uid ? -1 : 1;
+		if (a->uid && (c = strcmp(a->uid, b->uid)))
+			return c;
+	}
+	c = strcmp(a->ns, b->ns);
+	if (!c)
+		c = strcmp(a->name, b->name);
+	if (c)
+		return c;
+	return ai < bi ? -1 : ai > bi;
 }
 
 int svc_nodeport_range_parse(const char *s, uint16_t *min, uint16_t *max)
@@ -398,6 +493,27 @@ static int add_peer_frontend(struct items *v, const struct port_ctx *pc, const v
 	return 0;
 }
 
+/*
+ * spec.externalIPs[fidx] (addr) at the port in pc: its frontend, or its
+ * refusal (svc_ext_refused), said once, with the Service's first port.
+ */
+static int add_external(struct items *v, const struct port_ctx *pc, const struct svc_node *node,
+			const void *addr, uint8_t family, size_t fidx)
+{
+	char why[192], fld[96];
+
+	if (!svc_ext_refused(node ? node->ext : NULL, node, family, addr, why, sizeof(why)))
+		return add_frontend(v, pc, addr, family, pc->p->port, true, FIELD_EXTERNAL_IP, fidx);
+	if (pc->i)
+		return 0;
+	field_name(FIELD_EXTERNAL_IP, fidx, fld, sizeof(fld));
+	if (item_err(v, "Service %s/%s: %s: %s; externalIP refused", pc->so->meta.ns,
+		     pc->so->meta.name, fld, why))
+		return -ENOMEM;
+	v->v[v->n - 1].refused = true;
+	return 0;
+}
+
 /* How many frontends (with their INT twins) one Service can have: room in out. */
 static size_t frontends_max(const struct k8s_service *s, const struct svc_node *node)
 {
@@ -534,8 +650,7 @@ static int port_frontends6(const struct k8s_object *so, size_t i,
 	/* IPv6 externalIPs and load-balancer IPs, with the IPv6 backends;
 	 * messages name each one's index in its list. */
 	for (size_t a = 0; a < s->nexternal_ips6 && !err; a++)
-		err = add_frontend(v, &pc6, s->external_ips6[a], XCNI_AF_INET6, p->port,
-				   true, FIELD_EXTERNAL_IP,
+		err = add_external(v, &pc6, node, s->external_ips6[a], XCNI_AF_INET6,
 				   s->external_ips6_at ? s->external_ips6_at[a] : a);
 	for (size_t a = 0; a < s->nlb_ips6 && !err; a++)
 		err = add_frontend(v, &pc6, s->lb_ips6[a], XCNI_AF_INET6, p->port,
@@ -601,8 +716,7 @@ int svc_build_one(const struct k8s_object *so, const struct k8s_object *const *s
 							node->peer_names[a - node->naddrs] : NULL,
 							XCNI_AF_INET, p->node_port, i);
 		for (size_t a = 0; a < s->nexternal_ips && !err; a++)
-			err = add_frontend(v, &pc, &s->external_ips[a], XCNI_AF_INET, p->port, true,
-					   FIELD_EXTERNAL_IP,
+			err = add_external(v, &pc, node, &s->external_ips[a], XCNI_AF_INET,
 					   s->external_ips_at ? s->external_ips_at[a] : a);
 		for (size_t a = 0; a < s->nlb_ips && !err; a++)
 			err = add_frontend(v, &pc, &s->lb_ips[a], XCNI_AF_INET, p->port, true,
@@ -613,9 +727,10 @@ int svc_build_one(const struct k8s_object *so, const struct k8s_object *const *s
 }
 
 /*
- * The frontends taken so far, by key: open addressing over indexes into
- * out->specs (+1; 0 empty), so telling a frontend another Service has is
- * one lookup, not a walk over every frontend (10k Services: 50M compares).
+ * The claims on each frontend key, by key: open addressing over indexes
+ * into the candidates (+1; 0 empty) of the one that keeps it so far, so
+ * ranking a claim is one lookup, not a walk over every frontend (10k
+ * Services: 50M compares).
  */
 struct fe_set {
 	uint32_t *slot;
@@ -623,56 +738,74 @@ struct fe_set {
 };
 
 /* The slot holding k, or the empty one where it goes. */
-static uint32_t *fe_set_find(const struct fe_set *fs, const struct svc_list *out,
+static uint32_t *fe_set_find(const struct fe_set *fs, const struct items *v,
 			     const struct xcni_svc_key *k)
 {
 	for (size_t i = svc_key_hash(k) & fs->mask;; i = (i + 1) & fs->mask)
-		if (!fs->slot[i] || !memcmp(&out->specs[fs->slot[i] - 1].key, k, sizeof(*k)))
+		if (!fs->slot[i] || !memcmp(&v->v[fs->slot[i] - 1].fe.key, k, sizeof(*k)))
 			return &fs->slot[i];
 }
 
-/* Moves spec into out (room made by the caller); its slot in fs set. */
-static void take_spec(struct svc_list *out, struct fe_set *fs, struct svc_spec *sp)
+/* Candidates v->v[first..] into the ranking: each key to the claim that ranks first (svc_claim_cmp). */
+static void rank(struct items *v, size_t first, const struct svc_who *who, struct fe_set *fs)
 {
-	uint32_t *slot = fe_set_find(fs, out, &sp->key);
+	for (size_t x = first; x < v->n; x++) {
+		struct item *it = &v->v[x];
+		uint32_t *slot;
+		size_t y;
 
-	out->specs[out->n++] = *sp;
-	*slot = (uint32_t)out->n;
-	sp->name = NULL;
-	sp->be = NULL;
+		if (it->err)
+			continue;
+		slot = fe_set_find(fs, v, &it->fe.key);
+		/* The table never grows: the slot stays the key's, settle reads it there. */
+		it->slot = (uint32_t)(slot - fs->slot);
+		y = *slot - 1;
+		if (!*slot || svc_claim_cmp(&who[it->owner], it, x, &who[v->v[y].owner], &v->v[y],
+					    y) < 0)
+			*slot = (uint32_t)(x + 1);
+	}
 }
 
-/* Service so's candidates in order into out: a frontend taken first keeps it. */
-static int settle(const struct k8s_object *so, struct items *v, struct fe_set *fs,
+/* The candidates in order into out: the frontends whose claim ranks first, the problems of the rest. */
+static int settle(struct items *v, const struct svc_who *who, const struct fe_set *fs,
 		  struct svc_list *out)
 {
-	for (size_t i = 0; i < v->n; i++) {
-		struct item *it = &v->v[i];
-		uint32_t *slot;
-		int err;
+	int err = 0;
+
+	for (size_t x = 0; x < v->n && !err; x++) {
+		struct item *it = &v->v[x];
+		size_t y;
 
 		if (it->err) {
+			out->nrefused += it->refused;
 			err = add_err(out, it->err);
 			it->err = NULL;
-			if (err)
-				return err;
 			continue;
 		}
-		slot = fe_set_find(fs, out, &it->fe.key);
-		if (*slot && it->field == FIELD_PEER)
+		y = fs->slot[it->slot] - 1;
+		if (y == x) {
+			/* Moved out once every problem naming it is said (below). */
+			out->specs[out->n++] = it->fe;
+			if (it->twin.name)
+				out->specs[out->n++] = it->twin;
+			continue;
+		}
+		if (it->field == FIELD_PEER)
 			continue; /* one of this node's own, or another Service's: unsaid */
-		if (*slot) {
-			char *m = svc_clash_msg(it, so->meta.ns, so->meta.name, out->specs[*slot - 1].name);
-
-			if (!m || add_err(out, m))
-				return -ENOMEM;
-			continue;
-		}
-		take_spec(out, fs, &it->fe);
-		if (it->twin.name)
-			take_spec(out, fs, &it->twin);
+		out->nrefused += it->field == FIELD_EXTERNAL_IP;
+		err = add_err(out, svc_clash_msg(it, who[it->owner].ns, who[it->owner].name,
+						 &v->v[y]));
 	}
-	return 0;
+	/* What out holds now is its own. */
+	for (size_t x = 0; x < v->n; x++) {
+		struct item *it = &v->v[x];
+
+		if (it->err || fs->slot[it->slot] != x + 1)
+			continue;
+		it->fe.name = it->twin.name = NULL;
+		it->fe.be = it->twin.be = NULL;
+	}
+	return err;
 }
 
 /* ns/service/name order: the slices that name a Service, next to each other. */
@@ -691,20 +824,22 @@ int svc_build(const struct cluster *c, const struct svc_node *node, unsigned int
 	      struct svc_list *out)
 {
 	const struct k8s_object **sl = NULL;
-	size_t nports = 0, nsl = 0, j = 0;
+	size_t nports = 0, nsl = 0, j = 0, nsvc = c->n[K8S_SERVICE];
 	struct fe_set fs = { NULL, 1 };
+	struct svc_who *who = NULL;
 	struct items v = {};
 	int err = 0;
 
 	memset(out, 0, sizeof(*out));
-	for (size_t i = 0; i < c->n[K8S_SERVICE]; i++)
+	for (size_t i = 0; i < nsvc; i++)
 		nports += frontends_max(&c->objs[K8S_SERVICE][i]->svc, node);
 	if (nports && !(out->specs = calloc(nports, sizeof(*out->specs))))
 		return -ENOMEM;
 	/* At most half full: a power of two >= 2 x the frontends there can be. */
 	while (fs.mask + 1 < 2 * nports)
 		fs.mask = 2 * fs.mask + 1;
-	if (!(fs.slot = calloc(fs.mask + 1, sizeof(*fs.slot)))) {
+	if (!(fs.slot = calloc(fs.mask + 1, sizeof(*fs.slot))) ||
+	    (nsvc && !(who = calloc(nsvc, sizeof(*who))))) {
 		err = -ENOMEM;
 		goto out;
 	}
@@ -719,11 +854,16 @@ int svc_build(const struct cluster *c, const struct svc_node *node, unsigned int
 	/* The view is sorted by (namespace, name) and qsort is not stable: keep it a total order. */
 	if (nsl)
 		qsort(sl, nsl, sizeof(*sl), slice_cmp);
-	for (size_t i = 0; i < c->n[K8S_SERVICE] && !err; i++) {
+	/* Every Service's candidates first: who keeps a key is known only once
+	 * every claim on it is (an older Service's externalIP may come later in
+	 * name order, the ClusterIP it names too). */
+	for (size_t i = 0; i < nsvc && !err; i++) {
 		const struct k8s_object *so = c->objs[K8S_SERVICE][i];
+		size_t k, first = v.n;
 		int cmp = 1;
-		size_t k;
 
+		who[i] = (struct svc_who){ so->meta.ns, so->meta.name, so->svc.uid,
+					   so->svc.created };
 		/* Both lists in (namespace, name) order: walk the slices along. */
 		for (; j < nsl; j++) {
 			cmp = strcmp(sl[j]->meta.ns, so->meta.ns);
@@ -738,17 +878,18 @@ int svc_build(const struct cluster *c, const struct svc_node *node, unsigned int
 			;
 		if (!svc_has_frontends(&so->svc))
 			continue;
-		v.n = 0;
 		err = svc_build_one(so, sl ? sl + j : NULL, k - j, node, flags, &v);
-		if (!err)
-			err = settle(so, &v, &fs, out);
-		for (size_t x = 0; x < v.n; x++)
-			item_free(&v.v[x]);
-		v.n = 0;
+		for (size_t x = first; x < v.n; x++)
+			v.v[x].owner = (uint32_t)i;
+		/* Ranked while its candidates are at hand; what ranks first is known at the end. */
+		rank(&v, first, who, &fs);
 	}
+	if (!err)
+		err = settle(&v, who, &fs, out);
 out:
 	svc_items_free(&v);
 	free(fs.slot);
+	free(who);
 	free(sl);
 	if (err)
 		svc_list_free(out);

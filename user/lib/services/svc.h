@@ -52,6 +52,42 @@
 #define SVC_NODEPORT_MIN 30000
 #define SVC_NODEPORT_MAX 32767
 
+struct svc_node;
+
+/* An address range: family XCNI_AF_INET or XCNI_AF_INET6, addr network order. */
+struct svc_prefix {
+	uint8_t family, len;
+	uint8_t what; /* SVC_PFX_*: what a refusal names it as */
+	uint8_t addr[16];
+};
+
+enum { SVC_PFX_SERVICE, SVC_PFX_POD, SVC_PFX_ALLOW };
+
+/*
+ * What a Service's spec.externalIPs may name (any tenant with the edit role
+ * writes them; the cluster allocated none of them). Refused, for that Service
+ * alone and said: an address in a reserved range (the Service range, the pod
+ * ranges: a ClusterIP, the cluster DNS, a pod), a node's address (struct
+ * svc_node's addrs, peers and their IPv6 ones), one outside allow when it is
+ * given (--external-ip-cidrs). One on a frontend another Service has as the
+ * cluster allocated it (ClusterIP, NodePort, load-balancer IP) loses that
+ * frontend; between two externalIPs the older Service keeps it.
+ */
+struct svc_ext_rules {
+	size_t nreserved;
+	const struct svc_prefix *reserved;
+	size_t nallow; /* 0: no allow-list */
+	const struct svc_prefix *allow;
+};
+
+/*
+ * Why externalIP addr (family XCNI_AF_*, network order) may not be one under
+ * r (NULL: no rules) and node (NULL: no node addresses known): NULL if it may,
+ * else the words ("is in the Service range 10.96.0.0/12"), in buf.
+ */
+const char *svc_ext_refused(const struct svc_ext_rules *r, const struct svc_node *node,
+			    uint8_t family, const void *addr, char *buf, size_t len);
+
 /* The node the frontends are built for. */
 struct svc_node {
 	const char *name; /* its Node name: endpoints with this nodeName are local */
@@ -77,6 +113,7 @@ struct svc_node {
 	const uint8_t (*peers6)[16];
 	const char *const *peer_names6; /* as peer_names, for peers6 */
 	uint16_t np_min, np_max; /* NodePort range; np_max 0: SVC_NODEPORT_MIN-MAX */
+	const struct svc_ext_rules *ext; /* NULL: only the node addresses are refused */
 };
 
 struct svc_list {
@@ -91,6 +128,8 @@ struct svc_list {
 	 */
 	size_t nerrs;
 	char **errs;
+	/* How many of errs refuse an externalIP (one of its frontends or all). */
+	size_t nrefused;
 };
 
 /*
@@ -148,5 +187,12 @@ int svc_incr_update(struct svc_incr *si, const struct cluster *c, const struct s
 		    unsigned int flags, const struct store_change *ch, size_t nch, bool all,
 		    bool whole, const struct svc_delta **d);
 void svc_incr_invalidate(struct svc_incr *si);
+/*
+ * The externalIPs refused as of the last update (svc_ext_refused, or a
+ * frontend another Service keeps): fn (NULL: none) called with each one's
+ * words, in svc_build's order; their count. 0 after a failed update.
+ */
+size_t svc_incr_refused(const struct svc_incr *si, void (*fn)(void *ctx, const char *msg),
+			void *ctx);
 
 #endif

@@ -18,7 +18,8 @@
 
 /* A Service's candidates, as the last update built them. */
 struct sent {
-	char *ns, *name;
+	char *ns, *name, *uid;
+	struct svc_who who; /* its claims' rank: ns, name, uid above, creationTimestamp */
 	struct items it;
 	uint64_t mark; /* the update that listed it for its problems */
 };
@@ -55,6 +56,11 @@ struct svc_incr {
 	/* The peers' names: npeers for addrs' peers, then npeers6 (NULL: not known). */
 	char **pnames;
 	uint16_t np_min, np_max;
+	/* The externalIP rules (svc_ext_rules): the reserved ranges, then the allowed. */
+	struct svc_prefix *ext;
+	size_t nreserved, nallow;
+	bool has_ext;
+	struct svc_ext_rules rules;
 	unsigned int flags;
 	struct sent **svcs; /* by (namespace, name) */
 	size_t nsvcs, capsvcs;
@@ -89,6 +95,7 @@ static void sent_free(struct sent *s)
 	svc_items_free(&s->it);
 	free(s->ns);
 	free(s->name);
+	free(s->uid);
 	free(s);
 }
 
@@ -145,6 +152,7 @@ void svc_incr_free(struct svc_incr *si)
 	free(si->node_name);
 	free(si->addrs);
 	free(si->addrs6);
+	free(si->ext);
 	pnames_free(si->pnames, si->npeers + si->npeers6);
 	free(si);
 }
@@ -207,14 +215,11 @@ static struct sent *sent_find(const struct svc_incr *si, const char *ns, const c
 	return found ? si->svcs[i] : NULL;
 }
 
-/* Claims in Service order, then candidate order. */
+/* Claims in svc_build's rank: the first keeps the key. */
 static int claim_cmp(const struct claim *a, const struct claim *b)
 {
-	int c = a->s == b->s ? 0 : cmp2(a->s->ns, a->s->name, b->s->ns, b->s->name);
-
-	if (c)
-		return c;
-	return a->i < b->i ? -1 : a->i > b->i;
+	return svc_claim_cmp(&a->s->who, &a->s->it.v[a->i], a->i, &b->s->who, &b->s->it.v[b->i],
+			     b->i);
 }
 
 /* The object kind/ns/name in the view, or NULL. */
@@ -427,6 +432,14 @@ static bool same_node(const struct svc_incr *si, const struct svc_node *node, un
 	    (naddrs && memcmp(node->addrs6, si->addrs6, naddrs * 16)) ||
 	    (npeers && memcmp(node->peers6, si->addrs6 + naddrs, npeers * 16)))
 		return false;
+	if (!(node && node->ext) != !si->has_ext ||
+	    (node && node->ext &&
+	     (node->ext->nreserved != si->nreserved || node->ext->nallow != si->nallow ||
+	      (si->nreserved && memcmp(node->ext->reserved, si->ext,
+				       si->nreserved * sizeof(*si->ext))) ||
+	      (si->nallow && memcmp(node->ext->allow, si->ext + si->nreserved,
+				    si->nallow * sizeof(*si->ext))))))
+		return false;
 	if (node && (!pnames_eq(node->peer_names, si->pnames, si->npeers) ||
 		     !pnames_eq(node->peer_names6, si->pnames ? si->pnames + si->npeers : NULL,
 			       si->npeers6)))
@@ -452,13 +465,29 @@ static int node_keep(struct svc_incr *si, const struct svc_node *node, unsigned 
 		if (g && !(pnames[i] = strdup(g)))
 			nomem = true;
 	}
-	if (nomem) {
+	const struct svc_ext_rules *r = node ? node->ext : NULL;
+	size_t nx = r ? r->nreserved + r->nallow : 0;
+	struct svc_prefix *ext = nx ? malloc(nx * sizeof(*ext)) : NULL;
+
+	if (nomem || (nx && !ext)) {
 		free(name);
 		free(addrs);
 		free(addrs6);
+		free(ext);
 		pnames_free(pnames, npeers + p6);
 		return -ENOMEM;
 	}
+	if (r && r->nreserved)
+		memcpy(ext, r->reserved, r->nreserved * sizeof(*ext));
+	if (r && r->nallow)
+		memcpy(ext + r->nreserved, r->allow, r->nallow * sizeof(*ext));
+	free(si->ext);
+	si->ext = ext;
+	si->has_ext = r;
+	si->nreserved = r ? r->nreserved : 0;
+	si->nallow = r ? r->nallow : 0;
+	si->rules = (struct svc_ext_rules){ si->nreserved, ext, si->nallow,
+					    ext ? ext + si->nreserved : NULL };
 	pnames_free(si->pnames, si->npeers + si->npeers6);
 	si->pnames = pnames;
 	if (n6)
@@ -488,6 +517,8 @@ static int node_keep(struct svc_incr *si, const struct svc_node *node, unsigned 
 /* The node as svc_build takes it, from what was kept (no node builds as one with nothing). */
 static struct svc_node node_of(const struct svc_incr *si)
 {
+	const struct svc_ext_rules *ext = si->has_ext ? &si->rules : NULL;
+
 	return (struct svc_node){ .name = si->node_name, .naddrs = si->naddrs, .addrs = si->addrs,
 				  .npeers = si->npeers,
 				  .peers = si->npeers ? si->addrs + si->naddrs : NULL,
@@ -498,7 +529,7 @@ static struct svc_node node_of(const struct svc_incr *si)
 				  .peer_names = (const char *const *)si->pnames,
 				  .peer_names6 = si->pnames ? (const char *const *)si->pnames + si->npeers
 							    : NULL,
-				  .np_min = si->np_min, .np_max = si->np_max };
+				  .np_min = si->np_min, .np_max = si->np_max, .ext = ext };
 }
 
 static int slref_cmp(const void *a, const void *b)
@@ -576,6 +607,11 @@ static int rebuild(struct svc_incr *si, const struct cluster *c, const char *ns,
 		si->nsvcs++;
 	}
 	s->it = v;
+	free(s->uid);
+	s->uid = so->svc.uid ? strdup(so->svc.uid) : NULL;
+	if (so->svc.uid && !s->uid)
+		return -ENOMEM; /* the caller starts over */
+	s->who = (struct svc_who){ s->ns, s->name, s->uid, so->svc.created };
 	for (size_t i = 0; i < v.n; i++) {
 		struct kent *k;
 
@@ -650,7 +686,7 @@ static int sent_errs(struct svc_incr *si, const struct sent *s)
 		}
 		k = *kent_slot(si, &it->fe.key);
 		if ((k->c[0].s != s || k->c[0].i != i) && it->field != FIELD_PEER &&
-		    put_err(si, svc_clash_msg(it, s->ns, s->name, k->c[0].s->it.v[k->c[0].i].fe.name)))
+		    put_err(si, svc_clash_msg(it, s->ns, s->name, &k->c[0].s->it.v[k->c[0].i])))
 			return -ENOMEM;
 	}
 	return 0;
@@ -930,4 +966,38 @@ out:
 	/* Half followed: the next update starts over. */
 	si->valid = !err;
 	return err;
+}
+
+size_t svc_incr_refused(const struct svc_incr *si, void (*fn)(void *ctx, const char *msg),
+			void *ctx)
+{
+	size_t n = 0;
+
+	for (size_t j = 0; si->valid && j < si->nsvcs; j++) {
+		const struct sent *s = si->svcs[j];
+
+		for (size_t i = 0; i < s->it.n; i++) {
+			const struct item *it = &s->it.v[i];
+			const struct kent *k;
+			char *m;
+
+			if (it->err) {
+				if (it->refused && fn)
+					fn(ctx, it->err);
+				n += it->refused;
+				continue;
+			}
+			if (it->field != FIELD_EXTERNAL_IP)
+				continue;
+			k = *kent_slot(si, &it->fe.key);
+			if (k->c[0].s == s && k->c[0].i == i)
+				continue;
+			n++;
+			if (fn && (m = svc_clash_msg(it, s->ns, s->name, &k->c[0].s->it.v[k->c[0].i]))) {
+				fn(ctx, m);
+				free(m);
+			}
+		}
+	}
+	return n;
 }

@@ -1,0 +1,195 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * ns_label: what one Namespace's label change costs the agent's compile
+ * (issue 52, item 7: it was a whole compile of the cluster on every node, so
+ * a tenant toggling a label once a second was a CPU denial of every agent).
+ * A cluster of NODES Nodes (n1 the node compiled for), NS Namespaces (team
+ * label t0..t3), PODS pods spread over them (10 label sets a namespace) and
+ * one NetworkPolicy a namespace (one in four: all its pods take ingress from
+ * a team's namespaces; the others: the pods of one app from their own
+ * namespace's pods only);
+ * then N updates of each kind, alternating, one Namespace (ns0) each:
+ *   selected:   team=t0 <-> team=t9 (t0 is selected by a quarter of the
+ *               policies, t9 by none),
+ *   unselected: env=a <-> env=b (no selector reads env),
+ * and, for scale, the whole compile of the same view. Prints the mean and the
+ * slowest update (the thread's CPU time, so the machine's other load does not
+ * count), and what the last update worked out again.
+ *
+ *   make -j2 all
+ *   cc -O2 -I user -o /tmp/ns_label bench/ns_label.c build/libxcni.a \
+ *      $(pkg-config --libs jansson libbpf libmnl) -lyaml -lcurl -lz -lelf
+ *   /tmp/ns_label [PODS [NS [NODES [N]]]]      (100000 1000 1000 20)
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <jansson.h>
+#include "lib/cluster/store.h"
+#include "lib/policy/policy.h"
+
+static void put(struct store *st, const char *s)
+{
+	json_error_t je;
+	json_t *j = json_loads(s, 0, &je);
+	struct k8s_object *o = NULL;
+	struct k8s_error e = { "" };
+
+	if (!j || k8s_parse(j, &o, &e)) {
+		fprintf(stderr, "bad %s: %s\n", s, e.msg);
+		exit(1);
+	}
+	json_decref(j);
+	store_put(st, o);
+}
+
+static double now(void)
+{
+	struct timespec t;
+
+	/* The thread's CPU time: other work on the machine does not count. */
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+	return t.tv_sec * 1e6 + t.tv_nsec / 1e3;
+}
+
+static void ns(struct store *st, int i, const char *team, const char *env)
+{
+	char b[512];
+
+	snprintf(b, sizeof(b),
+		 "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"ns%d\","
+		 "\"labels\":{\"team\":\"%s\",\"env\":\"%s\"}}}", i, team, env);
+	put(st, b);
+}
+
+/* One update over what changed since the last: its time, in us. */
+static double step(struct store *st, struct pol_incr *pi, const struct pol_opts *o,
+		   const struct pol_delta **d)
+{
+	struct store_change *ch;
+	const struct pol_result *r;
+	struct k8s_error e = { "" };
+	struct cluster c;
+	size_t nch;
+	bool all;
+	double t0, t1;
+
+	store_view(st, &c);
+	store_journal_take(st, &ch, &nch, &all);
+	t0 = now();
+	if (pol_incr_update(pi, &c, o, ch, nch, all, false, &r, d, &e)) {
+		fprintf(stderr, "update: %s\n", e.msg);
+		exit(1);
+	}
+	t1 = now();
+	store_changes_free(ch, nch);
+	return t1 - t0;
+}
+
+static void say(const char *what, double sum, double max, int n, const struct pol_delta *d)
+{
+	printf("%-10s %9.1f us mean %9.1f us max  [%s; %zu pods relinked, %zu local pods "
+	       "compiled, %zu given new peers, %zu identities born, %zu gone]\n",
+	       what, sum / n, max, d->full ? d->why : "delta", d->nns_pods, d->neps_compiled,
+	       d->neps_born_hit, d->nid_put, d->nid_del);
+}
+
+int main(int argc, char **argv)
+{
+	int npods = argc > 1 ? atoi(argv[1]) : 100000, nns = argc > 2 ? atoi(argv[2]) : 1000;
+	int nnodes = argc > 3 ? atoi(argv[3]) : 1000, n = argc > 4 ? atoi(argv[4]) : 20;
+	struct store *st = store_new();
+	struct pol_incr *pi = pol_incr_new();
+	struct pol_opts o = { .node_name = "n1" };
+	const struct pol_delta *d;
+	struct pol_delta dsel = { 0 }, dun = { 0 };
+	double sel = 0, un = 0, selmax = 0, unmax = 0, t0, t1;
+	char b[1024];
+
+	for (int i = 0; i < nnodes; i++) {
+		snprintf(b, sizeof(b),
+			 "{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":\"n%d\"},"
+			 "\"status\":{\"addresses\":[{\"type\":\"InternalIP\",\"address\":"
+			 "\"192.168.%d.%d\"}]}}", i, i / 250, 1 + i % 250);
+		put(st, b);
+	}
+	for (int i = 0; i < nns; i++) {
+		char team[8];
+
+		snprintf(team, sizeof(team), "t%d", i % 4);
+		ns(st, i, team, "a");
+	}
+	for (int i = 0; i < nns; i++) {
+		/* One in four from a team's namespaces, the others from their own. */
+		if (i % 4 == 0)
+			snprintf(b, sizeof(b),
+				 "{\"apiVersion\":\"networking.k8s.io/v1\",\"kind\":\"NetworkPolicy\","
+				 "\"metadata\":{\"name\":\"np\",\"namespace\":\"ns%d\"},\"spec\":{"
+				 "\"podSelector\":{},\"ingress\":[{"
+				 "\"from\":[{\"namespaceSelector\":{\"matchLabels\":{\"team\":\"t%d\"}}}],"
+				 "\"ports\":[{\"port\":%d}]}]}}", i, (i / 4) % 4, 80 + i % 50);
+		else
+			snprintf(b, sizeof(b),
+				 "{\"apiVersion\":\"networking.k8s.io/v1\",\"kind\":\"NetworkPolicy\","
+				 "\"metadata\":{\"name\":\"np\",\"namespace\":\"ns%d\"},\"spec\":{"
+				 "\"podSelector\":{\"matchLabels\":{\"app\":\"a%d\"}},\"ingress\":[{"
+				 "\"from\":[{\"podSelector\":{}}],\"ports\":[{\"port\":%d}]}]}}",
+				 i, i % 10, 80 + i % 50);
+		put(st, b);
+	}
+	for (int i = 0; i < npods; i++) {
+		unsigned ip = (unsigned)i + 1;
+
+		snprintf(b, sizeof(b),
+			 "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"p%d\","
+			 "\"namespace\":\"ns%d\",\"labels\":{\"app\":\"a%d\",\"pod-template-hash\":"
+			 "\"7c9d8f\"}},\"spec\":{\"nodeName\":\"n%d\",\"containers\":[{\"name\":"
+			 "\"c\"}]},\"status\":{\"podIP\":\"10.%u.%u.%u\"}}",
+			 i, i % nns, (i / nns) % 10, (i + i / nns) % nnodes, 16 + (ip >> 16),
+			 (ip >> 8) & 255,
+			 ip & 255);
+		put(st, b);
+	}
+	t0 = now();
+	step(st, pi, &o, &d);
+	t1 = now();
+	printf("%d pods, %d Namespaces, %d Nodes, %d NetworkPolicies: first compile %.1f ms\n",
+	       npods, nns, nnodes, nns, (t1 - t0) / 1e3);
+	/* Alternating, so the machine's load falls on both alike. */
+	for (int i = 0; i < n; i++) {
+		double t;
+
+		const char *team = i % 2 ? "t0" : "t9";
+
+		ns(st, 0, team, i % 2 ? "b" : "a");
+		t = step(st, pi, &o, &d);
+		sel += t;
+		selmax = t > selmax ? t : selmax;
+		dsel = *d;
+		ns(st, 0, team, i % 2 ? "a" : "b");
+		t = step(st, pi, &o, &d);
+		un += t;
+		unmax = t > unmax ? t : unmax;
+		dun = *d;
+	}
+	say("selected", sel, selmax, n, &dsel);
+	say("unselected", un, unmax, n, &dun);
+	printf("whole compiles in the %d updates: %zu\n", 2 * n, pol_incr_resets(pi) - 1);
+	{
+		struct cluster c;
+		struct pol_result r;
+		struct k8s_error e;
+
+		store_view(st, &c);
+		t0 = now();
+		pol_compile(&c, &o, &r, &e);
+		t1 = now();
+		printf("whole compile of the view: %.1f ms, %zu identities, %zu local pods\n",
+		       (t1 - t0) / 1e3, r.nidentities, r.neps);
+		pol_result_free(&r);
+	}
+	pol_incr_free(pi);
+	store_free(st);
+	return 0;
+}
