@@ -81,7 +81,7 @@ pod_node() {
 	"$CTL" lab get --json | python3 -c 'import json,sys; print([p["node"] for p in json.load(sys.stdin)["pods"] if p["namespace"] + "/" + p["name"] == sys.argv[1]][0])' "$1"
 }
 
-say "truth table on 80/TCP without policy ('.' connected, 'X' blocked)"
+say "truth table on 80/TCP without policy ('.' connected, D denied, R refused, N no-backend, T timeout)"
 "$CTL" lab matrix 80/TCP --timeout-ms 500
 
 say "apply a default-deny for namespace x and one allow"

@@ -115,7 +115,7 @@ check "xcnictl --help lists connectivity test" out_has '^  connectivity test( |$
 check "  ... with its purpose" out_has '^ .*Deploy probe pods in the lab' "$XCNICTL" --help
 check "connectivity with no subcommand or another: exit 2, naming it" \
 	out_has 'unknown subcommand bogus' exits_with 2 "$XCNICTL" connectivity bogus
-check "connectivity test --help: the tests and options" out_has '^  policy/denied +stranger -> blocked by policy$' CT --help
+check "connectivity test --help: the tests and options" out_has '^  policy/denied +stranger -> denied \(by policy\)$' CT --help
 check "connectivity test --list: 10 tests per family" test "$(CT --list | wc -l)" = 20
 check "connectivity test: every test passes (exit 0)" \
 	out_has '^20 passed, 0 failed, 0 skipped .*namespace xcni-conntest removed$' CT
@@ -135,6 +135,9 @@ check "  ... nothing of $NS left" nothing_of_ns
 check "--test 'policy/*': the four policy tests alone" out_has '^4 passed, 0 failed, 0 skipped' CT --test 'policy/*'
 check "  ... policy/denied passes by a policy drop, named" \
 	out_has 'by n2 drop-policy-ingress' CT --test 'policy/denied/ipv4'
+check "  ... its line says denied (the probe's verdict word), the allowed one connected" \
+	out_lines CT --test 'policy/*/ipv4' -- '^  PASS  policy/allowed/ipv4 .*client -> .*: connected ' \
+	'^  PASS  policy/denied/ipv4 .*stranger -> .*: denied$'
 check "pod-to-dns: the probe lists the answer's address (echo's ClusterIP, the lab's DNS)" \
 	out_has '^  PASS  pod-to-dns/ipv4 .*1 A record\(s\): [0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$' CT --test 'pod-to-dns/ipv4'
 check "connectivity probe --qtype MX: exit 2, naming it" \
@@ -257,7 +260,7 @@ sed 's/^/#   /' "$T/deny.out"
 check "connectivity test: exit 1" test "$RC" = 1
 check "  ... pod-to-pod/same-node/ipv4 failed, named" grep -q '^  FAIL  pod-to-pod/same-node/ipv4 ' "$T/deny.out"
 check "  ... with what was expected, what happened and the drop (egress policy on n1)" \
-	grep -Pzq 'FAIL  pod-to-pod/same-node/ipv4 [^\n]*\n +expected: connected[^\n]*\n +got: +blocked[^\n]*\n +drops: +n1 drop-policy-egress from-pod' "$T/deny.out"
+	grep -Pzq 'FAIL  pod-to-pod/same-node/ipv4 [^\n]*\n +expected: connected[^\n]*\n +got: +denied[^\n]*\n +drops: +n1 drop-policy-egress from-pod' "$T/deny.out"
 check "  ... pod-to-service, pod-to-outside, pod-to-dns, outside-to-nodeport failed too" \
 	bash -c "for t in pod-to-service/clusterip pod-to-outside pod-to-dns outside-to-nodeport/backend-node; do grep -q \"^  FAIL  \$t/ipv6 \" $T/deny.out || exit 1; done"
 check "  ... policy/denied still passes (blocked by policy, as it must be)" grep -q '^  PASS  policy/denied/ipv4 ' "$T/deny.out"

@@ -672,7 +672,7 @@ for (s, d), want in ((("x/b", "x/a"), "allowed"), (("x/c", "x/a"), "mixed"), (("
     if cells[(s, d)].get("data-result") != want:
         print(f"{s} -> {d}: {cells[(s, d)].get('data-result')}, wanted {want}"); sys.exit(1)
 t = cells[("x/c", "x/a")].find("s:title", ns).text
-assert t == "x/c -> x/a: mixed (IPv4 connected, IPv6 blocked)", t
+assert t == "x/c -> x/a: mixed (IPv4 connected, IPv6 denied)", t
 labels = [t.text for t in root.iterfind(".//s:g[@class='rows']/s:text", ns)]
 assert labels == pods, labels
 print(f"# {len(cells)} cells: {sorted(seen)}")

@@ -534,7 +534,7 @@ matrix "namespace label changed back" 80/TCP 'dns != "x" or (d == "x/a" and sns 
 # must take effect, and no agent may compile the whole cluster for it: a
 # Namespace's change is a delta (xcnictl status's policy_whole_compiles stays;
 # it was a whole compile, every agent's CPU at a tenant's command).
-probe_is() { # WANT SRC DST: lab probe's answer is WANT (connected|blocked)
+probe_is() { # WANT SRC DST: lab probe's answer is WANT (connected|denied|refused|no-backend|timeout)
 	[ "$(lab probe "$2" "$3" 80/tcp --timeout-ms "$TIMEOUT" 2>/dev/null | tail -n 1)" = "$1" ]
 }
 whole_compiles() { # every node's policy_whole_compiles (xcnictl status), one line
@@ -552,14 +552,14 @@ for t in $(seq "${NETPOL_NS_TOGGLES:-2}"); do
 	check "  ... y/b reaches x/a" probe_is connected y/b x/a
 	if [ $((t % 2)) = 1 ]; then
 		deny_all y Ingress | policy deny-y-in
-		check "  ... meanwhile y's deny-ingress applied: x/b -> y/a blocked" probe_is blocked x/b y/a
+		check "  ... meanwhile y's deny-ingress applied: x/b -> y/a denied" probe_is denied x/b y/a
 	else
 		unpolicy deny-y-in
 		check "  ... meanwhile y's deny-ingress removed: x/b -> y/a connects" probe_is connected x/b y/a
 	fi
 	sed -i 's/ns: y}/ns: z}/' "$T/nsz.yaml"
 	lab apply -f "$T/nsz.yaml" >/dev/null 2>&1 || not_ok "toggle $t: label namespace z back"
-	check "toggle $t: z labelled ns=z again: z/b -> x/a blocked" probe_is blocked z/b x/a
+	check "toggle $t: z labelled ns=z again: z/b -> x/a denied" probe_is denied z/b x/a
 	check "  ... y/b reaches x/a" probe_is connected y/b x/a
 done
 [ -e "$T/deny-y-in.yaml" ] && [ $(( ${NETPOL_NS_TOGGLES:-2} % 2 )) = 1 ] && unpolicy deny-y-in

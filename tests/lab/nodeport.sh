@@ -48,11 +48,11 @@ expect_answer() { # FROM TO PORT/PROTO WANT
 	echo "answer: '$got', want '$4'"
 	[ "$got" = "$4" ]
 }
-blocked() { # FROM TO PORT/PROTO: the probe says blocked, exit 1
+blocked() { # FROM TO PORT/PROTO: the probe says a fate other than connected, exit 1
 	local out rc
 	out=$(lab probe "$1" "$2" "$3" --timeout-ms 700); rc=$?
 	echo "probe: $out, exit $rc"
-	[ "$out-$rc" = blocked-1 ]
+	not_connected "$out" "$rc"
 }
 svc() { # NAME SPEC-YAML (flow style, without braces)
 	printf -- '---\napiVersion: v1\nkind: Service\nmetadata: {name: %s, namespace: np}\nspec: {%s}\n' "$1" "$2"
@@ -353,7 +353,7 @@ if [ "$KP" = none ] && [ "$FAMILY" = dual ] && [ "$NODES" -ge 3 ]; then
 	for pp in 30090/tcp 30091/udp; do
 		out=$(lab probe np/c1 n3 "$pp" --family 6 --timeout-ms 700); rc=$?
 		check "IPv6, ETP Local: np/c1 (n1) -> n3 [fd00:77::3]:$pp (no local endpoint): dropped (probe: $out, exit $rc)" \
-			test "$out-$rc" = blocked-1
+			not_connected "$out" "$rc"
 		got=$(lab probe np/c1 "$BN" "$pp" --family 6 --json --timeout-ms 1500 | jq_ 'd.get("answer") or ""')
 		check "IPv6, ETP Local: np/c1 (n1) -> $BN:$pp (its local endpoint): np/b answered (got '$got')" \
 			bash -c "[[ \"\$1\" == 'np/b '* ]]" _ "$got"

@@ -214,11 +214,11 @@ expect_answer() { # NODE PORT/PROTO WANT
 	echo "answer: '$got', want '$3'"
 	[ "$got" = "$3" ]
 }
-blocked() { # NODE PORT/PROTO: the probe says blocked, exit 1
+blocked() { # NODE PORT/PROTO: the probe says a fate other than connected, exit 1
 	local out rc
 	out=$(lab probe outside "$1" "$2" --family 4 --timeout-ms 700); rc=$?
 	echo "probe: $out, exit $rc"
-	[ "$out-$rc" = blocked-1 ]
+	not_connected "$out" "$rc"
 }
 # npa N FIELD: node nN's fast path counter (xcnictl status: xdp4_packets, tc_packets).
 npa() {

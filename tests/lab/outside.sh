@@ -32,12 +32,12 @@ expect_answer() {
 	echo "answer: '$got', want '$4'"
 	[ "$got" = "$4" ]
 }
-# blocked FROM TO PORT/PROTO: the probe says blocked, exit 1.
+# blocked FROM TO PORT/PROTO: the probe says a fate other than connected, exit 1.
 blocked() {
 	local out rc
 	out=$(lab probe "$1" "$2" "$3" --timeout-ms 700); rc=$?
 	echo "probe: $out, exit $rc"
-	[ "$out-$rc" = blocked-1 ]
+	not_connected "$out" "$rc"
 }
 # nomasq N: node n<N>'s exempt set as the kernel holds it, "a b c".
 nomasq() {

@@ -338,9 +338,9 @@ check "  ... only its object is gone: lab get says deleted; netns xcl-n2, its ag
 check "  ... n1 no longer routes n2's pod CIDR" \
 	bash -c "! ip -n xcl-n1 route show 10.244.2.0/24 | grep -q xcni0"
 out=$(lab probe o/p1 o/p2 80/tcp --timeout-ms 500); RC=$?
-check "  ... probe o/p1 (n1) -> o/p2 (n2) 80/tcp: blocked" test "$out-$RC" = "blocked-1"
+check "  ... probe o/p1 (n1) -> o/p2 (n2) 80/tcp: not connected ($out)" not_connected "$out" "$RC"
 out=$(lab probe o/p3 o/q2 81/udp --timeout-ms 500); RC=$?
-check "  ... probe o/p3 (n3) -> o/q2 (n2) 81/udp: blocked" test "$out-$RC" = "blocked-1"
+check "  ... probe o/p3 (n3) -> o/q2 (n2) 81/udp: not connected ($out)" not_connected "$out" "$RC"
 check_fails "  ... ping o/p1 -> o/p2 fails" "$XCNICTL" lab exec o/p1 -- ping -c 1 -W 1 "${IP[p2]}"
 nt1=$(metric 1 drop-no-tunnel from-pod)
 check "  ... n1's xcnictl metrics count drop-no-tunnel ($nt0 -> $nt1)" test "$nt1" -gt "$nt0"

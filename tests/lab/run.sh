@@ -117,8 +117,8 @@ sys.exit(0 if len(l) >= 12 and all(r["verdict"] == "allowed" and r["observation_
 		{ "$XCNICTL" flows --node n1 --to-port 81; return 1; }
 }
 check "flows on by default after lab up: n1's xcnid answers xcnictl flows, the matrix's 12 UDP connections between pods allowed at to-pod" flows_on
-check "matrix text: a header row and one row per pod, all '.'" \
-	bash -c "out=\$(\"$XCNICTL\" lab matrix 80/tcp); echo \"\$out\"; [ \$(echo \"\$out\" | wc -l) -eq 5 ] && [ \$(echo \"\$out\" | tail -n +2 | grep -o '\.' | wc -l) -eq 16 ] && ! echo \"\$out\" | grep -q X"
+check "matrix text: a header row, one row per pod, all '.', and the legend" \
+	bash -c "out=\$(\"$XCNICTL\" lab matrix 80/tcp); echo \"\$out\"; [ \$(echo \"\$out\" | wc -l) -eq 6 ] && [ \$(echo \"\$out\" | sed -n 2,5p | grep -o '\.' | wc -l) -eq 16 ] && ! echo \"\$out\" | sed -n 2,5p | grep -q '[A-Z]' && [ \"\$(echo \"\$out\" | tail -1)\" = '(. connected, D denied, R refused, N no-backend, T timeout)' ]"
 # Several ports at once: a JSON line per port in the order given, every pair of
 # 80/tcp and 81/udp connected, 9999/tcp (nobody serves it) blocked everywhere;
 # one timeout for all of them, not one per port.
@@ -135,9 +135,10 @@ assert [(m["port"], m["protocol"]) for m in ls] == [(80, "tcp"), (9999, "tcp"), 
 want = [True, False, True]
 for m, w in zip(ls, want):
     assert len(m["rows"]) == 4 and all(len(r) == 4 and all(v == w for v in r.values()) for r in m["rows"].values()), m
+    assert all(v == ("connected" if w else "refused") for r in m["verdicts"].values() for v in r.values()), m["verdicts"]
 PY
 }
-check "matrix 80/tcp 9999/tcp 81/udp: a JSON line each, in order; 9999 blocked, the others connected" matrix_multi
+check "matrix 80/tcp 9999/tcp 81/udp: a JSON line each, in order; 9999 refused (verdicts), the others connected" matrix_multi
 out=$(lab matrix 80/tcp 81/udp --svg "$T/two.svg" 2>&1); RC=$?
 check "matrix with two ports and --svg: exit 2, said, nothing written" \
 	bash -c '[ "$1" = 2 ] && grep -q "one PORT/PROTO" <<<"$2" && [ ! -e "$3" ]' _ "$RC" "$out" "$T/two.svg"
@@ -151,9 +152,9 @@ check "the TCP listener of y/b answers with its name" \
 check "the UDP listener of y/b echoes" \
 	bash -c "echo hello-udp | \"$XCNICTL\" lab exec x/a -- socat -T2 - UDP:${IP[y/b]}:81 | grep -qx hello-udp"
 out=$(lab probe x/a y/b 9999/tcp); RC=$?
-check "probe to a port nobody serves (9999/tcp): blocked, exit 1" test "$out-$RC" = "blocked-1"
+check "probe to a port nobody serves (9999/tcp): refused (the pod answered RST), exit 1" test "$out-$RC" = "refused-1"
 out=$(lab probe x/a y/b 9999/udp --timeout-ms 500); RC=$?
-check "probe to 9999/udp: blocked, exit 1" test "$out-$RC" = "blocked-1"
+check "probe to 9999/udp: refused (ICMP port unreachable), exit 1" test "$out-$RC" = "refused-1"
 lab probe x/a q/zz 80/tcp >/dev/null 2>&1; RC=$?
 check "probe to an unknown pod: exit 2" test "$RC" -eq 2
 lab probe x/a y/b 80 >/dev/null 2>&1; rc1=$?
@@ -185,7 +186,7 @@ docs = [d.replace("containerPort: 80, name: serve-80-tcp", "containerPort: 8080,
 open(sys.argv[2], "w").write("\n---\n".join(docs))
 EOF
 check "a port change in x/a: applied" lab apply -f "$T/pods-ports.yaml"
-check "  ... a new listener: 8080/tcp connected, 80/tcp blocked, same IP" \
+check "  ... a new listener: 8080/tcp connected, 80/tcp not, same IP" \
 	bash -c "\"$XCNICTL\" lab probe y/a x/a 8080/tcp && ! \"$XCNICTL\" lab probe y/a x/a 80/tcp && [ \"$(srv_pid x/a)\" != $pid0 ] &&
 		 ip -n xcl-x.a -o addr show dev eth0 | grep -q 'inet ${IP[x/a]}/32'"
 PIDS+=("$(srv_pid x/a)")

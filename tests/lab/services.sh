@@ -142,7 +142,7 @@ fi
 check "x/a -> svc/y/web 8080/tcp: connected" lab probe x/a svc/y/web 8080/tcp
 check "x/a -> svc/y/web 5353/udp: connected (numeric targetPort 81)" lab probe x/a svc/y/web 5353/udp
 out=$(lab probe x/a svc/y/web 9999/tcp --timeout-ms 300); RC=$?
-check "x/a -> svc/y/web 9999/tcp (no such port): blocked, exit 1" test "$RC" = 1 -a "$out" = blocked
+check "x/a -> svc/y/web 9999/tcp (no such port: the node answers RST): refused, exit 1 (got $out)" test "$RC" = 1 -a "$out" = refused
 answers() { # FROM [IP PORT]: which pods answered 20 connections to the ClusterIP
 	local i ip=${2:-$CIP} port=${3:-8080}
 	for i in $(seq 20); do
@@ -176,7 +176,12 @@ else
 		bash -c "/usr/bin/python3 $XCNI_ROOT/tests/lab/agent_objs.py $XCNI_LAB_DIR/manifests EndpointSlice y 'empty-*' | cut -f2 | /usr/bin/python3 -c 'import json,sys; s=[json.loads(l) for l in sys.stdin]; assert len(s) == 1 and s[0][\"endpoints\"] == [] and s[0][\"ports\"] == [], s'"
 fi
 out=$(lab probe x/a svc/y/empty 80/tcp --timeout-ms 2000); RC=$?
-check "x/a -> svc/y/empty: blocked" test "$RC" = 1
+check "x/a -> svc/y/empty: no-backend, exit 1 (got $out)" test "$RC-$out" = 1-no-backend
+out=$(lab probe x/a svc/y/empty 80/tcp --timeout-ms 2000 --json); RC=$?
+check "  ... --json: \"verdict\": \"no-backend\", connected false (got $out)" \
+	test "$(jq_ 'd["verdict"], d["connected"]' <<<"$out")" = "no-backend False"
+out=$(lab probe x/a y/a 9999/tcp --timeout-ms 2000); RC=$?
+check "x/a -> y/a 9999/tcp (the pod listens on 80 only): refused, exit 1 (got $out)" test "$RC-$out" = 1-refused
 
 # ---- scale: 5k Services in one manifest ------------------------------------------------
 # The lab's Services are read once per command and indexed (user/lab/svc.c), so an
@@ -267,13 +272,37 @@ before=$(egress_drops)
 check "x/a -> svc/y/web 8080/tcp: allowed (egress judged on web1/web2 port 80, not the ClusterIP)" \
 	lab probe x/a svc/y/web 8080/tcp
 out=$(lab probe x/a svc/y/bsvc 8080/tcp --timeout-ms 500); RC=$?
-check "x/a -> svc/y/bsvc 8080/tcp: blocked (DNAT to y/b, which egress does not allow)" test "$RC" = 1
+check "x/a -> svc/y/bsvc 8080/tcp: denied (DNAT to y/b, which egress does not allow; got $out)" test "$RC-$out" = 1-denied
 out=$(lab probe x/a y/b 80/tcp --timeout-ms 500); RC=$?
-check "x/a -> y/b 80/tcp directly: blocked too" test "$RC" = 1
+check "x/a -> y/b 80/tcp directly: denied too (got $out)" test "$RC-$out" = 1-denied
 after=$(egress_drops)
 check "x/a's node counted the drop after DNAT as drop-policy-egress: $before -> $after" \
 	test "$after" -gt "$before"
 check "x/b (no policy) -> svc/y/bsvc: connected" lab probe x/b svc/y/bsvc 8080/tcp
+# The matrix under x/a's egress policy: its own symbol per fate, and a legend.
+lab matrix 80/tcp 9999/tcp --timeout-ms 700 >"$T/fates.txt" 2>&1
+matrix_fates() {
+	cat "$T/fates.txt"
+	/usr/bin/python3 - "$T/fates.txt" <<'PY'
+import sys
+text = open(sys.argv[1]).read().split("\n\n")
+legend = "(. connected, D denied, R refused, N no-backend, T timeout)"
+def table(block):
+    lines = [l for l in block.splitlines() if l and not l.endswith(":") and not l.startswith("(")]
+    names = lines[0].split()
+    return {l.split()[0]: dict(zip(names, l.split()[1:])) for l in lines[1:]}, block
+(t80, b80), (t9, b9) = table(text[0]), table(text[1])
+assert legend in b80 and legend in b9, "legend"
+# 80/tcp: x/a reaches only the app=web pods; everyone else all connected.
+assert t80["x/a"]["y/b"] == "D" and t80["x/a"]["y/web1"] == "." and t80["x/a"]["x/b"] == "D", t80["x/a"]
+assert all(v == "." for s, row in t80.items() if s != "x/a" for v in row.values()), "others"
+# 9999/tcp: nothing listens: refused, but x/a's egress drops before any other pod
+# answers (a pod to itself is not judged).
+assert t9["x/a"].pop("x/a") == "R" and all(v == "D" for v in t9["x/a"].values()), t9["x/a"]
+assert all(v == "R" for s, row in t9.items() if s != "x/a" for v in row.values()), "9999 R"
+PY
+}
+check "matrix 80/tcp 9999/tcp under x/a's egress policy: x/a's row D where denied, 9999 R (nothing listens) elsewhere, the legend under each table" matrix_fates
 check "delete x/a's egress policy" lab delete -f "$T/egress-web.yaml"
 
 cat >"$T/ingress-web.yaml" <<'EOF'
@@ -292,7 +321,7 @@ for src in x/a x/b x/c; do
 done
 for src in y/a z/b; do
 	out=$(lab probe "$src" svc/y/web 8080/tcp --timeout-ms 500); RC=$?
-	check "$src -> svc/y/web 8080/tcp: blocked by web-from-x on both endpoints" test "$RC" = 1
+	check "$src -> svc/y/web 8080/tcp: denied by web-from-x on both endpoints (got $out)" test "$RC-$out" = 1-denied
 done
 check "delete y's ingress policy" lab delete -f "$T/ingress-web.yaml"
 
@@ -332,9 +361,9 @@ check "apply x/b egress: DNS only; x/c egress: nothing" lab apply -f "$T/dns-onl
 check "x/b (DNS only): web.y still resolves" \
 	test "$(lab exec x/b -- getent hosts web.y | awk '{print $1}')" = "$CIP"
 out=$(lab probe x/b svc/y/web 8080/tcp --timeout-ms 500); RC=$?
-check "x/b (DNS only) -> svc/y/web: blocked" test "$RC" = 1
+check "x/b (DNS only) -> svc/y/web: denied (got $out)" test "$RC-$out" = 1-denied
 out=$(lab probe x/b y/a 80/tcp --timeout-ms 500); RC=$?
-check "x/b (DNS only) -> y/a: blocked" test "$RC" = 1
+check "x/b (DNS only) -> y/a: denied (got $out)" test "$RC-$out" = 1-denied
 check_fails "x/c (no egress at all): web.y does not resolve" lab exec x/c -- timeout 20 getent hosts web.y
 check "delete the egress policies" lab delete -f "$T/dns-only.yaml"
 

@@ -17,7 +17,8 @@
  * family of the lab; each probe runs in a child process that entered the
  * source's netns (and its node's cgroup), while every node's drop counters
  * (xcni_metrics) are read before and after: a test that should connect fails
- * on any drop during it, one that should be blocked must see a policy drop.
+ * on any drop during it, one that should be denied must see a policy drop.
+ * Each line says the probe's fate in lab probe's words (lab_fate_word).
  * Tests run one at a time, so the counters' difference is the test's (in a
  * lab nothing else runs meanwhile but the DNS pod).
  */
@@ -43,6 +44,7 @@
 #include <bpf/libbpf.h>
 
 #include "lab/conntest.h"
+#include "lab/drops.h"
 #include "lib/observe/reasons.h"
 #include "xcni_shared.h"
 #include "lib/system/util.h"
@@ -114,134 +116,11 @@ static const char ct_manifest[] =
 	"spec:\n  type: NodePort\n  selector: {app: echo-other}\n%3$s"
 	"  ports: [{port: 80, targetPort: 8080, nodePort: %4$u, protocol: TCP}]\n";
 
-/* ---- drop counters ---------------------------------------------------------- */
-
-/* Every node's drop counters: packets [node][XCNI_METRIC_IDX(reason, dir)] (drops only). */
-struct ct_drops {
-	size_t nnodes;
-	int *fd; /* [node]: its xcni_metrics, -1 if it has none */
-	__u64 *pk;
-};
-
-static int drops_open(struct lab *lab, struct ct_drops *d)
-{
-	char path[PATH_MAX * 2];
-
-	d->nnodes = lab->nnodes;
-	d->fd = calloc(lab->nnodes, sizeof(*d->fd));
-	d->pk = calloc(lab->nnodes * XCNI_NR_METRICS, sizeof(*d->pk));
-	if (!d->fd || !d->pk)
-		return -ENOMEM;
-	for (size_t i = 0; i < lab->nnodes; i++) {
-		const struct lab_node *n = &lab->nodes[i];
-
-		if (n->pin[0])
-			snprintf(path, sizeof(path), "%s/xcni_metrics", n->pin);
-		else
-			snprintf(path, sizeof(path), "%s/%s/xcni_metrics", LAB_PIN_ROOT, n->name);
-		d->fd[i] = bpf_obj_get(path);
-		if (d->fd[i] < 0)
-			fprintf(stderr, "connectivity test: node %s: %s: %s (its drops are not "
-					"watched)\n", n->name, path, strerror(errno));
-	}
-	return 0;
-}
-
-static void drops_close(struct ct_drops *d)
-{
-	for (size_t i = 0; d->fd && i < d->nnodes; i++)
-		if (d->fd[i] >= 0)
-			close(d->fd[i]);
-	free(d->fd);
-	free(d->pk);
-}
-
-/* The counters now, into out[node * XCNI_NR_METRICS + idx]. */
-static int drops_read(const struct ct_drops *d, __u64 *out)
-{
-	int ncpus = libbpf_num_possible_cpus();
-	struct xcni_metric *vals;
-
-	if (ncpus < 0)
-		return ncpus;
-	vals = calloc((size_t)ncpus, sizeof(*vals));
-	if (!vals)
-		return -ENOMEM;
-	memset(out, 0, d->nnodes * XCNI_NR_METRICS * sizeof(*out));
-	for (size_t n = 0; n < d->nnodes; n++) {
-		if (d->fd[n] < 0)
-			continue;
-		for (int r = XCNI_DROP_NON_IP; r >= XCNI_REASON_MIN; r--)
-			for (unsigned int dir = 0; dir < XCNI_NR_DIRS; dir++) {
-				__u32 idx = XCNI_METRIC_IDX(r, dir);
-
-				if (bpf_map_lookup_elem(d->fd[n], &idx, vals))
-					continue;
-				for (int c = 0; c < ncpus; c++)
-					out[n * XCNI_NR_METRICS + idx] += vals[c].packets;
-			}
-	}
-	free(vals);
-	return 0;
-}
-
-/*
- * Waits (at most 1 s) until no node's drop counters move for 200 ms: the
- * probe pods' own start (a node's first packets to pods whose tunnel it is
- * still learning: drop-no-tunnel) is not the first test's.
- */
-static void drops_settle(const struct ct_drops *d, __u64 *prev)
-{
-	const size_t sz = d->nnodes * XCNI_NR_METRICS * sizeof(*prev);
-
-	if (drops_read(d, prev))
-		return;
-	/* At most 1 s: traffic that goes on (a flood) is the tests' to see. */
-	for (int i = 0; i < 5; i++) {
-		usleep(200 * 1000);
-		if (drops_read(d, d->pk))
-			return;
-		if (!memcmp(prev, d->pk, sz))
-			return;
-		memcpy(prev, d->pk, sz);
-	}
-}
-
-/*
- * What dropped since before[] (now in d->pk): "n2 drop-policy-ingress to-pod
- * x2, ..." into buf. *policy: one of them was a policy's. Returns how many kinds.
- */
-static size_t drops_diff(struct lab *lab, const struct ct_drops *d, const __u64 *before,
-			 char *buf, size_t len, bool *policy)
-{
-	size_t off = 0, kinds = 0;
-
-	buf[0] = '\0';
-	*policy = false;
-	for (size_t n = 0; n < d->nnodes; n++)
-		for (int r = XCNI_DROP_NON_IP; r >= XCNI_REASON_MIN; r--)
-			for (unsigned int dir = 0; dir < XCNI_NR_DIRS; dir++) {
-				size_t i = n * XCNI_NR_METRICS + XCNI_METRIC_IDX(r, dir);
-				const struct xcni_reason_info *ri = xcni_reason_info(r);
-				__u64 delta = d->pk[i] - before[i];
-
-				if (!delta || d->pk[i] < before[i])
-					continue;
-				kinds++;
-				*policy |= ri && !strncmp(ri->name, "drop-policy", 11);
-				if (off < len)
-					off += snprintf(buf + off, len - off, "%s%s %s %s x%llu",
-							off ? ", " : "", lab->nodes[n].name,
-							ri ? ri->name : "?", xcni_dir_name(dir) ?: "?",
-							(unsigned long long)delta);
-			}
-	return kinds;
-}
-
 /* ---- probes ------------------------------------------------------------------- */
 
 struct ct_result {
-	int res; /* 1 connected (and answered as expected), 0 blocked, -errno */
+	int res; /* 1 connected (and answered as expected), 0 not, -errno */
+	bool refused; /* not connected: a RST or an ICMP unreachable came back */
 	char answer[128];
 };
 
@@ -431,7 +310,7 @@ static int ct_probe(struct lab *lab, const struct lab_pod *src, const char *to, 
 		r.res = dns ? dns_query(to, fam, "echo." LAB_CONNTEST_NS ".svc." LAB_DNS_DOMAIN,
 					timeout_ms, r.answer, sizeof(r.answer)) :
 			      lab_probe_to(lab, to, fam, port, timeout_ms, r.answer,
-					   sizeof(r.answer));
+					   sizeof(r.answer), &r.refused);
 		if (write(pfd[1], &r, sizeof(r)) != (ssize_t)sizeof(r))
 			_exit(3);
 		_exit(0);
@@ -593,11 +472,11 @@ static void usage(FILE *f)
 		   "runs each test of the table once per IP family, watching every node's drop\n"
 		   "counters, and deletes the namespace (checking nothing is left).\n"
 		   "A test that must connect fails on any drop during it; one that must be\n"
-		   "blocked fails unless blocked and a policy drop (drop-policy-*) was counted.\n"
+		   "denied fails unless not connected and a policy drop (drop-policy-*) was counted.\n"
 		   "The tests (NAME/ipv4, NAME/ipv6; --list prints them):\n");
 	for (size_t i = 0; i < lab_ct_ncases; i++)
 		fprintf(f, "  %-34s %s -> %s\n", lab_ct_cases[i].name, lab_ct_from_word(lab_ct_cases[i].from),
-			lab_ct_cases[i].allow ? "connected" : "blocked by policy");
+			lab_ct_cases[i].allow ? "connected" : "denied (by policy)");
 	fprintf(f, "--test GLOB: only the tests whose NAME/FAMILY matches (repeatable, fnmatch:\n"
 		   "'policy/*', '*/ipv6'). --node: where the pods go (default the first two\n"
 		   "nodes: the lab's, or the cluster's Ready nodes without a NoSchedule taint;\n"
@@ -866,28 +745,28 @@ static int ct_deploy(const struct lab_ct_opts *o, const char *doc, const char *p
 
 /* A failed test's report: what was expected, what happened, the drops that explain it. */
 static void ct_say_failed(const struct lab_ct_case *t, const char *full, const char *what,
-			  const struct ct_result *r, size_t nd, const char *drops)
+			  const struct ct_result *r, int fate, size_t nd, const char *drops)
 {
 	printf("  FAIL  %-40s %s\n", full, what);
 	printf("        expected: %s\n", t->allow ?
 	       (t->answer ? "connected, answered by the right listener, no drop" :
 			    "connected, no drop") :
-	       "blocked by policy (a drop-policy-* drop counted)");
+	       "denied (a drop-policy-* drop counted)");
 	if (r->res == 2)
 		printf("        got:      connected, but answered \"%s\" (want \"%s...\")\n",
 		       r->answer, t->answer);
 	else if (r->res == 1)
 		printf("        got:      connected%s%s\n", r->answer[0] ? ": " : "", r->answer);
 	else
-		printf("        got:      %s%s\n", r->answer[0] ? r->answer : "blocked",
-		       r->answer[0] ? "" : " (no answer within the timeout)");
+		printf("        got:      %s%s\n", r->answer[0] ? r->answer : lab_fate_word(fate),
+		       r->answer[0] || fate != LAB_FATE_TIMEOUT ? "" : " (no answer within the timeout)");
 	printf("        drops:    %s\n", nd ? drops :
 	       "none counted by xcni (lost outside its programs: routing, the "
 	       "listener, the outside)");
 }
 
 /* One test of one family: skipped, probed and judged by the answer and the drops counted. */
-static void ct_one(const struct lab_ct_opts *o, struct lab *lab, struct ct_drops *d,
+static void ct_one(const struct lab_ct_opts *o, struct lab *lab, struct lab_drops *d,
 		   __u64 *before, const struct lab_ct_case *t, unsigned int fam, struct ct_run *cr)
 {
 	const char *fw = fam == LAB_FAM_V6 ? "ipv6" : "ipv4", *skip;
@@ -895,9 +774,10 @@ static void ct_one(const struct lab_ct_opts *o, struct lab *lab, struct ct_drops
 	struct ct_result r;
 	struct lab_port port;
 	char full[96], what[256], to[128];
-	bool policy, ok;
+	struct lab_drops_seen seen;
+	bool policy, ok, svc;
 	size_t nd;
-	int err;
+	int err, fate;
 
 	snprintf(full, sizeof(full), "%s/%s", t->name, fw);
 	if (!(lab->family & fam) || !lab_conntest_selected(o, full) || ct_stop)
@@ -914,14 +794,14 @@ static void ct_one(const struct lab_ct_opts *o, struct lab *lab, struct ct_drops
 	ct_dest(lab, t, fam, cr->a, cr->b, to, sizeof(to), &port);
 	snprintf(what, sizeof(what), "%s -> %s %u/%s", lab_ct_from_word(t->from), to, port.port,
 		 port.proto == IPPROTO_UDP ? "udp" : "tcp");
-	if ((t->from != CT_FROM_OUTSIDE && !src) || drops_read(d, before)) {
+	if ((t->from != CT_FROM_OUTSIDE && !src) || lab_drops_read(d, before)) {
 		printf("  FAIL  %-40s %s\n        the probe pod is missing\n", full, what);
 		cr->failed++;
 		return;
 	}
 	err = ct_probe(lab, src, to, t->to == CT_TO_DNS, fam, &port, o->timeout_ms, &r);
 	/* Late drops of a blocked probe (retransmissions) land within its timeout. */
-	if (drops_read(d, d->pk))
+	if (lab_drops_read(d, d->pk))
 		err = -EIO;
 	if (err || r.res < 0) {
 		printf("  FAIL  %-40s %s\n        the probe failed: %s\n", full, what,
@@ -929,17 +809,21 @@ static void ct_one(const struct lab_ct_opts *o, struct lab *lab, struct ct_drops
 		cr->failed++;
 		return;
 	}
-	nd = drops_diff(lab, d, before, cr->drops, sizeof(cr->drops), &policy);
+	nd = lab_drops_diff(lab, d, before, cr->drops, sizeof(cr->drops), &policy);
 	/* A listener that answered is the right one, or the path is wrong. */
 	if (r.res > 0 && t->answer && strncmp(r.answer, t->answer, strlen(t->answer)))
 		r.res = 2;
 	ok = t->allow ? r.res == 1 && !nd : r.res == 0 && policy;
+	/* The probe's fate in lab probe's words: the tests run one at a time. */
+	svc = t->to == CT_TO_SVC || t->to == CT_TO_NODEPORT_A || t->to == CT_TO_NODEPORT_B;
+	lab_drops_seen(d, before, -1, &seen);
+	fate = lab_fate_of(r.res > 0, r.refused, &seen, svc);
 	if (!ok) {
 		cr->failed++;
-		ct_say_failed(t, full, what, &r, nd, cr->drops);
+		ct_say_failed(t, full, what, &r, fate, nd, cr->drops);
 		return;
 	}
-	printf("  PASS  %-40s %s: %s%s%s\n", full, what, r.res > 0 ? "connected" : "blocked",
+	printf("  PASS  %-40s %s: %s%s%s\n", full, what, lab_fate_word(fate),
 	       r.res > 0 && r.answer[0] ? " " : "", r.res > 0 ? r.answer : "");
 	if (!t->allow)
 		printf("        by %s\n", cr->drops);
@@ -978,7 +862,7 @@ int lab_conntest_run(const struct lab_ct_opts *op)
 {
 	char *doc = NULL, path[PATH_MAX];
 	struct ct_run cr = {};
-	struct ct_drops d = {};
+	struct lab_drops d = {};
 	struct lab_ct_opts o = *op;
 	struct lab lab;
 	__u64 *before = NULL;
@@ -1013,7 +897,7 @@ int lab_conntest_run(const struct lab_ct_opts *op)
 		ret = 2;
 		goto cleanup;
 	}
-	if (drops_open(&lab, &d) || !(before = calloc(d.nnodes * XCNI_NR_METRICS, sizeof(*before)))) {
+	if (lab_drops_open(&lab, &d, "connectivity test") || !(before = calloc(d.nnodes * XCNI_NR_METRICS, sizeof(*before)))) {
 		ret = 2;
 		goto close;
 	}
@@ -1025,7 +909,7 @@ int lab_conntest_run(const struct lab_ct_opts *op)
 		sigaction(SIGTERM, &sa, &old_term);
 		handlers = true;
 	}
-	drops_settle(&d, before);
+	lab_drops_settle(&d, before);
 	for (size_t i = 0; i < lab_ct_ncases && !ct_stop; i++)
 		for (unsigned int fam = LAB_FAM_V4; fam <= LAB_FAM_V6; fam <<= 1)
 			ct_one(&o, &lab, &d, before, &lab_ct_cases[i], fam, &cr);
@@ -1036,7 +920,7 @@ int lab_conntest_run(const struct lab_ct_opts *op)
 		ret = 2;
 	}
 close:
-	drops_close(&d);
+	lab_drops_close(&d);
 	free(before);
 	lab_close(&lab);
 cleanup:

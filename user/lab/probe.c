@@ -27,6 +27,7 @@
 
 #include "lab/probe.h"
 #include "lab/svg.h"
+#include "xcni_shared.h"
 
 /*
  * Probe threads of one matrix run: a blocked probe holds its thread until the
@@ -135,15 +136,55 @@ static int wait_fd(int fd, short events, long long deadline)
 	}
 }
 
+static const char *const fate_words[LAB_NR_FATES] = {
+	[LAB_FATE_TIMEOUT] = "timeout",	    [LAB_FATE_CONNECTED] = "connected",
+	[LAB_FATE_DENIED] = "denied",	    [LAB_FATE_REFUSED] = "refused",
+	[LAB_FATE_NO_BACKEND] = "no-backend",
+};
+
+const char *lab_fate_word(int fate)
+{
+	return fate >= 0 && fate < LAB_NR_FATES ? fate_words[fate] : "timeout";
+}
+
+char lab_fate_symbol(int fate)
+{
+	static const char sym[LAB_NR_FATES] = { 'T', '.', 'D', 'R', 'N' };
+
+	return fate >= 0 && fate < LAB_NR_FATES ? sym[fate] : 'T';
+}
+
+int lab_fate_of(int res, bool refused, const struct lab_drops_seen *s, bool svc)
+{
+	if (res > 0)
+		return LAB_FATE_CONNECTED;
+	/* The Service's reject is a RST or an ICMP unreachable too: its drop tells it. */
+	if (svc && s && s->no_backend)
+		return LAB_FATE_NO_BACKEND;
+	if (refused)
+		return LAB_FATE_REFUSED;
+	/* A policy drop answers nothing: only the counters tell it from silence. */
+	return s && s->policy ? LAB_FATE_DENIED : LAB_FATE_TIMEOUT;
+}
+
+/* An error a socket gets when the far end (or a router on the way) answered no. */
+static bool refusal(int err)
+{
+	return err == ECONNREFUSED || err == ECONNRESET || err == EHOSTUNREACH ||
+	       err == ENETUNREACH;
+}
+
 /*
  * From the calling thread's netns: 1 connected (the listener answered), 0
- * blocked (refused, reset, unreachable or silent until the deadline), -errno.
+ * not (refused, reset, unreachable or silent until the deadline), -errno.
  * answer: what the listener said (first line); *sport (if given): the
- * probe's source port, 0 when none was bound.
+ * probe's source port, 0 when none was bound; *refused (if given): a RST or
+ * an ICMP unreachable came back (ECONNREFUSED, ECONNRESET, E*UNREACH).
  */
 static int probe_once(const struct dest *dst, const struct lab_port *p, int timeout_ms, char *answer,
-		      size_t alen, uint16_t *sport)
+		      size_t alen, uint16_t *sport, bool *refused)
 {
+	bool no = false;
 	struct dest sa = *dst;
 	long long deadline = lab_now_ms() + timeout_ms;
 	bool tcp = p->proto == IPPROTO_TCP;
@@ -158,8 +199,8 @@ static int probe_once(const struct dest *dst, const struct lab_port *p, int time
 		return -errno;
 	if (connect(fd, (struct sockaddr *)&sa.sa, sa.len) && errno != EINPROGRESS) {
 		/* A pod without a route of that family (EADDRNOTAVAIL) cannot reach it either. */
-		ret = errno == ECONNREFUSED || errno == ENETUNREACH || errno == EHOSTUNREACH ||
-		      errno == EADDRNOTAVAIL ? 0 : -errno;
+		no = refusal(errno);
+		ret = no || errno == EADDRNOTAVAIL ? 0 : -errno;
 		goto out;
 	}
 	if (sport) {
@@ -175,11 +216,15 @@ static int probe_once(const struct dest *dst, const struct lab_port *p, int time
 			ret = r;
 			goto out;
 		}
-		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &elen) || soerr)
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &elen) || soerr) {
+			no = refusal(soerr);
 			goto out;
+		}
 	}
-	if (send(fd, "probe\n", 6, MSG_NOSIGNAL) < 0)
+	if (send(fd, "probe\n", 6, MSG_NOSIGNAL) < 0) {
+		no = refusal(errno);
 		goto out;
+	}
 	/* UDP: an ICMP port unreachable shows up as ECONNREFUSED here. */
 	while ((r = wait_fd(fd, POLLIN, deadline)) > 0) {
 		ssize_t n = recv(fd, buf, sizeof(buf), 0);
@@ -195,12 +240,16 @@ static int probe_once(const struct dest *dst, const struct lab_port *p, int time
 			ret = 1;
 			break;
 		}
-		if (n == 0 || (errno != EAGAIN && errno != EINTR))
+		if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+			no = n < 0 && refusal(errno);
 			break;
+		}
 	}
 	if (r < 0)
 		ret = r;
 out:
+	if (refused)
+		*refused = ret == 0 && no;
 	close(fd);
 	return ret;
 }
@@ -213,7 +262,9 @@ struct matrix {
 	unsigned int fam;
 	struct lab_port port;
 	int timeout_ms;
-	int *res; /* [src * npods + dst]: 1 connected, 0 blocked, -errno */
+	int *res; /* [src * npods + dst]: 1 connected, 0 not, -errno */
+	bool *refused; /* [src * npods + dst]: RST or ICMP unreachable came back */
+	unsigned char *fate; /* [src * npods + dst]: enum lab_fate, once the run's drops are read */
 	char (*answer)[64]; /* [src * npods + dst]: what the listener answered */
 	uint16_t *sport; /* [src * npods + dst]: the probe's source port */
 };
@@ -247,7 +298,7 @@ static void *matrix_worker(void *arg)
 			cur = m->nsfd[src];
 		}
 		m->res[job] = probe_once(&m->dst[dst], &m->port, m->timeout_ms, m->answer[job],
-					 sizeof(m->answer[job]), &m->sport[job]);
+					 sizeof(m->answer[job]), &m->sport[job], &m->refused[job]);
 	}
 	return NULL;
 }
@@ -312,7 +363,9 @@ static int matrix_init(struct matrix *m, const struct lab_pod **pods, size_t n, 
 	m->res = calloc(n * n + 1, sizeof(*m->res));
 	m->answer = calloc(n * n + 1, sizeof(*m->answer));
 	m->sport = calloc(n * n + 1, sizeof(*m->sport));
-	if (!m->nsfd || !m->dst || !m->res || !m->answer || !m->sport)
+	m->refused = calloc(n * n + 1, sizeof(*m->refused));
+	m->fate = calloc(n * n + 1, sizeof(*m->fate));
+	if (!m->nsfd || !m->dst || !m->res || !m->answer || !m->sport || !m->refused || !m->fate)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++)
 		m->nsfd[i] = -1;
@@ -343,6 +396,8 @@ static void matrix_fini(struct matrix *m)
 	free(m->res);
 	free(m->answer);
 	free(m->sport);
+	free(m->refused);
+	free(m->fate);
 }
 
 static void usage_probe(FILE *f)
@@ -354,9 +409,13 @@ static void usage_probe(FILE *f)
 		   "NodePort Service's nodePort, e.g. lab probe outside n2 30080/tcp), to IP (e.g.\n"
 		   "the lab's outside, " LAB_OUT_IP ": 80/tcp, 53/udp) or to the Service's ClusterIP\n"
 		   "(kube-proxy's rules on the node pick a pod) (TCP: connect, send, read the answer;\n"
-		   "UDP: send, wait for the answer). Prints connected (exit 0) or blocked (exit 1);\n"
+		   "UDP: send, wait for the answer). Prints its fate: connected (exit 0), or (exit 1)\n"
+		   "denied (a policy dropped it: every node's drop-policy-* counters moved during\n"
+		   "the probe), refused (a RST or an ICMP unreachable came back: nothing listens),\n"
+		   "no-backend (a Service without endpoints: drop-no-backend counted, or\n"
+		   "svc/NS/NAME selects no pod), timeout (nothing came back, no drop counted);\n"
 		   "exit 2 for an unknown pod, node or Service or a bad PORT/PROTO. --json: {\"from\", \"to\",\n"
-		   "\"port\", \"connected\", \"answer\"}, the answer's first line (a pod's is\n"
+		   "\"port\", \"connected\", \"verdict\": the word, \"answer\"}, the answer's first line (a pod's is\n"
 		   "\"NS/POD\", the outside's \"outside ADDR\", the source address it saw). Default\n"
 		   "timeout %d ms. SCTP cannot be probed: this kernel has no SCTP sockets.\n"
 		   "--family 4|6: the pod's or the Service's address of that family (lab up\n"
@@ -464,14 +523,14 @@ static int probe_dest(struct lab *lab, const char *to, unsigned int *fams, bool 
 }
 
 int lab_probe_to(struct lab *lab, const char *to, unsigned int fam, const struct lab_port *port,
-		 int timeout_ms, char *answer, size_t alen)
+		 int timeout_ms, char *answer, size_t alen, bool *refused)
 {
 	unsigned int fams = fam;
 	struct dest d[2];
 
 	if (probe_dest(lab, to, &fams, true, d))
 		return -ENOENT;
-	return probe_once(&d[fam == LAB_FAM_V6], port, timeout_ms, answer, alen, NULL);
+	return probe_once(&d[fam == LAB_FAM_V6], port, timeout_ms, answer, alen, NULL, refused);
 }
 
 int lab_probe_addr(const char *addr, const struct lab_port *port, int timeout_ms, char *answer,
@@ -481,7 +540,38 @@ int lab_probe_addr(const char *addr, const struct lab_port *port, int timeout_ms
 
 	if (dest_parse(addr, &d))
 		return -EINVAL;
-	return probe_once(&d, port, timeout_ms, answer, alen, NULL);
+	return probe_once(&d, port, timeout_ms, answer, alen, NULL, NULL);
+}
+
+/*
+ * svc/NS/NAME selects no running pod (a Service without endpoints): kube-proxy
+ * rejects it (iptables: no drop counted), xcnid drops it (drop-no-backend).
+ * A Service without a selector has its endpoints by hand: not said empty.
+ */
+static bool svc_no_endpoints(struct lab *lab, const char *to)
+{
+	const char *ns = to + 4, *name = strchr(ns, '/');
+	struct lab_svc_list l = {};
+	struct lab_ep_pod *eps = NULL;
+	const struct k8s_object *svc = NULL;
+	bool none = false;
+	size_t neps = 0;
+
+	if (strncmp(to, "svc/", 4) || !name || lab_svc_list_load(lab, &l))
+		return false;
+	for (size_t i = 0; i < l.n && !svc; i++)
+		if (strlen(l.v[i]->meta.ns) == (size_t)(name - ns) &&
+		    !strncmp(l.v[i]->meta.ns, ns, (size_t)(name - ns)) &&
+		    !strcmp(l.v[i]->meta.name, name + 1))
+			svc = l.v[i];
+	if (svc && svc->svc.has_selector && !lab_ep_pods_load(lab, &eps, &neps)) {
+		none = true;
+		for (size_t i = 0; none && i < neps; i++)
+			none = !lab_svc_selects(svc, &eps[i]);
+		lab_ep_pods_free(eps, neps);
+	}
+	lab_svc_list_free(&l);
+	return none;
 }
 
 /* lab probe's options; *fam 0: every family of the lab. -1 to go on, else the exit code. */
@@ -544,32 +634,36 @@ static int probe_enter(struct lab *lab, const struct lab_pod *src, const char *n
 	return 0;
 }
 
-/* The probes' results (res, answer: per family, IPv4's first): one JSON line or words. */
-static int probe_print(char **words, unsigned int fams, const int *res, char answer[2][512],
+/* The probes' results (fate, answer: per family, IPv4's first): one JSON line or words. */
+static int probe_print(char **words, unsigned int fams, const int *fate, char answer[2][512],
 		       bool json)
 {
-	bool all = true, any = false;
-	int nfam = 0;
+	bool all = true;
+	int nfam = 0, first = fams & LAB_FAM_V4 ? 0 : 1;
 
 	for (int k = 0; k < 2; k++)
 		if (fams & (k ? LAB_FAM_V6 : LAB_FAM_V4)) {
-			all &= res[k] > 0;
-			any |= res[k] > 0;
+			all &= fate[k] == LAB_FATE_CONNECTED;
 			nfam++;
 		}
 	if (json) {
-		int first = fams & LAB_FAM_V4 ? 0 : 1;
-		json_t *j = json_pack("{s:s,s:s,s:s,s:b,s:s?}", "from", words[0], "to", words[1],
-				      "port", words[2], "connected", all, "answer",
-				      res[first] > 0 ? answer[first] : NULL);
+		/* "verdict": IPv4's word (the one family's), or the first that is not connected. */
+		int v = nfam > 1 && fate[first] == LAB_FATE_CONNECTED ? fate[1] : fate[first];
+		json_t *j = json_pack("{s:s,s:s,s:s,s:b,s:s,s:s?}", "from", words[0], "to", words[1],
+				      "port", words[2], "connected", all, "verdict",
+				      lab_fate_word(v), "answer",
+				      fate[first] == LAB_FATE_CONNECTED ? answer[first] : NULL);
 
 		if (j && nfam > 1) {
 			json_t *f = json_object();
 
 			for (int k = 0; f && k < 2; k++)
 				json_object_set_new(f, k ? "6" : "4",
-						    json_pack("{s:b,s:s?}", "connected", res[k] > 0,
-							      "answer", res[k] > 0 ? answer[k] : NULL));
+						    json_pack("{s:b,s:s,s:s?}", "connected",
+							      fate[k] == LAB_FATE_CONNECTED, "verdict",
+							      lab_fate_word(fate[k]), "answer",
+							      fate[k] == LAB_FATE_CONNECTED ? answer[k] :
+											      NULL));
 			json_object_set_new(j, "families", f);
 		}
 		if (!j || json_dumpf(j, stdout, JSON_COMPACT) || putchar('\n') == EOF) {
@@ -577,19 +671,21 @@ static int probe_print(char **words, unsigned int fams, const int *res, char ans
 			return 2;
 		}
 		json_decref(j);
-	} else if (nfam > 1 && any && !all) {
-		printf("connected over %s, blocked over %s\n", res[0] > 0 ? "IPv4" : "IPv6",
-		       res[0] > 0 ? "IPv6" : "IPv4");
+	} else if (nfam > 1 && fate[0] != fate[1]) {
+		printf("%s over IPv4, %s over IPv6\n", lab_fate_word(fate[0]), lab_fate_word(fate[1]));
 	} else {
-		printf("%s\n", all ? "connected" : "blocked");
+		printf("%s\n", lab_fate_word(fate[first]));
 	}
 	return all ? 0 : 1;
 }
 
 int lab_cmd_probe(int argc, char **argv)
 {
-	int timeout = PROBE_DEFAULT_MS, ret, res[2] = {};
+	int timeout = PROBE_DEFAULT_MS, ret, res[2] = {}, fate[2] = {};
 	char answer[2][512] = {};
+	struct lab_drops drops = {};
+	__u64 *before = NULL;
+	bool svc;
 	unsigned int fam = 0, fams;
 	const struct lab_pod *src;
 	struct lab_port port;
@@ -625,20 +721,45 @@ int lab_cmd_probe(int argc, char **argv)
 	/* The outside: IPv4 unless --family 6 asks (dual labs) or the underlay is IPv6
 	 * alone (ipv6 labs); a pod every family of the lab. */
 	fams = fam ? fam : src ? lab.family : lab_ul_v6only(&lab) ? LAB_FAM_V6 : LAB_FAM_V4;
-	if (probe_dest(&lab, w[1], &fams, fam != 0, d) || probe_enter(&lab, src, w[0]))
+	if (probe_dest(&lab, w[1], &fams, fam != 0, d))
 		goto out;
+	/* The nodes' drop counters around each probe: denied or no-backend, or silence.
+	 * Opened before the netns changes (the pins are the host's bpffs). */
+	if (lab_drops_open(&lab, &drops, NULL) ||
+	    !(before = calloc(drops.nnodes * XCNI_NR_METRICS + 1, sizeof(*before))))
+		goto out;
+	if (probe_enter(&lab, src, w[0]))
+		goto out;
+	/* A pod (NS/POD) is no Service: a drop-no-backend meanwhile is not this probe's. */
+	svc = !strchr(w[1], '/') || !strncmp(w[1], "svc/", 4);
 	for (int k = 0; k < 2; k++) {
+		struct lab_drops_seen seen;
+		bool refused = false;
+
 		if (!(fams & (k ? LAB_FAM_V6 : LAB_FAM_V4)))
 			continue;
-		res[k] = probe_once(&d[k], &port, timeout, answer[k], sizeof(answer[k]), NULL);
+		if (lab_drops_read(&drops, before))
+			goto out;
+		res[k] = probe_once(&d[k], &port, timeout, answer[k], sizeof(answer[k]), NULL,
+				    &refused);
 		if (res[k] < 0) {
 			fprintf(stderr, "lab probe: %s: %s\n", fam_name(k ? LAB_FAM_V6 : LAB_FAM_V4),
 				strerror(-res[k]));
 			goto out;
 		}
+		if (lab_drops_read(&drops, drops.pk))
+			goto out;
+		lab_drops_seen(&drops, before, -1, &seen);
+		fate[k] = lab_fate_of(res[k], refused, &seen, svc);
 	}
-	ret = probe_print(w, fams, res, answer, json);
+	for (int k = 0; k < 2; k++)
+		if ((fams & (k ? LAB_FAM_V6 : LAB_FAM_V4)) && fate[k] != LAB_FATE_CONNECTED &&
+		    svc_no_endpoints(&lab, w[1]))
+			fate[k] = LAB_FATE_NO_BACKEND;
+	ret = probe_print(w, fams, fate, answer, json);
 out:
+	free(before);
+	lab_drops_close(&drops);
 	lab_close(&lab);
 	return ret;
 }
@@ -648,12 +769,16 @@ static void usage_matrix(FILE *f)
 	fprintf(f, "Usage: xcnictl lab matrix PORT/PROTO... [--via-service] [--family 4|6] [--json]\n"
 		   "                          [--timeout-ms N] [--svg FILE]\n"
 		   "Probes every ordered pair of pods (a pod to itself too) in parallel and prints the\n"
-		   "truth table: a row per source pod, a column per destination, '.' connected,\n"
-		   "'X' blocked; kube-system's pods (the DNS) are left out. Several PORT/PROTO (up\n"
-		   "to %d) are probed at once, every family too: a blocked probe costs the run one\n"
-		   "timeout, not one per port; a table per port (text: under its name; JSON: one\n"
+		   "truth table: a row per source pod, a column per destination, a symbol per fate\n"
+		   "(lab probe's words): '.' connected, 'D' denied, 'R' refused, 'N' no-backend,\n"
+		   "'T' timeout, and that legend under each table. The probes run at once: a cell\n"
+		   "that heard nothing is denied when its source's or destination's node counted a\n"
+		   "policy drop during the run. kube-system's pods (the DNS) are left out. Several\n"
+		   "PORT/PROTO (up to %d) are probed at once, every family too: a silent probe\n"
+		   "costs the run one timeout, not one per port; a table per port (text: under its name; JSON: one\n"
 		   "object per line, in the order given). --json:\n"
 		   "{\"pods\": [...], \"rows\": {\"NS/POD\": {\"NS/POD\": bool}}, \"port\": N,\n"
+		   "\"verdicts\": {SRC: {DST: the fate's word}},\n"
 		   "\"protocol\": \"tcp\"|\"udp\", \"answers\": {SRC: {DST: what the listener said}},\n"
 		   "\"sports\": {SRC: {DST: the probe's source port}}} (the lab's TCP listeners\n"
 		   "answer with their NS/POD: who really answered; the port finds the flow in ct list).\n"
@@ -695,8 +820,8 @@ static int matrix_svg(const struct matrix *ms, size_t nm, const char *path)
 			yes += ms[f].res[k] > 0;
 		res[k] = yes == nm ? LAB_SVG_ALLOWED : yes ? LAB_SVG_MIXED : LAB_SVG_DENIED;
 		if (nm > 1 && asprintf(&note[k], "%s %s, %s %s", fam_name(ms[0].fam),
-				       ms[0].res[k] > 0 ? "connected" : "blocked", fam_name(ms[1].fam),
-				       ms[1].res[k] > 0 ? "connected" : "blocked") < 0) {
+				       lab_fate_word(ms[0].fate[k]), fam_name(ms[1].fam),
+				       lab_fate_word(ms[1].fate[k])) < 0) {
 			note[k] = NULL;
 			goto out;
 		}
@@ -723,14 +848,17 @@ out:
 static int matrix_json_tables(const struct matrix *m, char **names, json_t *obj)
 {
 	json_t *rows = json_object(), *answers = json_object(), *sports = json_object();
+	json_t *verdicts = json_object();
 
 	for (size_t i = 0; i < m->npods; i++) {
 		json_t *row = json_object(), *arow = json_object(), *prow = json_object();
+		json_t *vrow = json_object();
 
 		for (size_t j = 0; j < m->npods; j++) {
 			size_t k = i * m->npods + j;
 
 			json_object_set_new(row, names[j], json_boolean(m->res[k] > 0));
+			json_object_set_new(vrow, names[j], json_string(lab_fate_word(m->fate[k])));
 			/* Who answered (the lab's listeners answer TCP with their
 			 * NS/POD), and from which port the probe left. */
 			if (m->res[k] > 0)
@@ -740,13 +868,16 @@ static int matrix_json_tables(const struct matrix *m, char **names, json_t *obj)
 		json_object_set_new(rows, names[i], row);
 		json_object_set_new(answers, names[i], arow);
 		json_object_set_new(sports, names[i], prow);
+		json_object_set_new(verdicts, names[i], vrow);
 	}
-	if (!rows || !answers || !sports) {
+	if (!rows || !answers || !sports || !verdicts) {
 		json_decref(rows);
 		json_decref(answers);
 		json_decref(sports);
+		json_decref(verdicts);
 		return -ENOMEM;
 	}
+	json_object_set_new(obj, "verdicts", verdicts);
 	json_object_set_new(obj, "rows", rows);
 	json_object_set_new(obj, "answers", answers);
 	json_object_set_new(obj, "sports", sports);
@@ -812,11 +943,13 @@ static int matrix_print(const struct matrix *ms, size_t nm, bool json)
 		for (size_t i = 0; i < m->npods; i++) {
 			printf("%-*s", w, names[i]);
 			for (size_t j = 0; j < m->npods; j++)
-				printf("  %-*s", j + 1 < m->npods ? w : 0,
-				       m->res[i * m->npods + j] > 0 ? "." : "X");
+				printf("  %-*c", j + 1 < m->npods ? w : 0,
+				       lab_fate_symbol(m->fate[i * m->npods + j]));
 			putchar('\n');
 		}
 	}
+	if (!json)
+		printf("(. connected, D denied, R refused, N no-backend, T timeout)\n");
 out:
 	for (size_t i = 0; i < ms[0].npods; i++)
 		free(names[i]);
@@ -911,7 +1044,42 @@ static int matrix_pods(struct lab *lab, const struct matrix_opts *o, const struc
 	return lab_services_sync(lab, changed) ? -1 : 0;
 }
 
-/* The probes that failed (counted as blocked), then each port's tables: the exit code. */
+/* The lab's index of the node a pod is on; -2 (matches none) when not found. */
+static long node_index(const struct lab *lab, const char *name)
+{
+	for (size_t i = 0; i < lab->nnodes; i++)
+		if (!strcmp(lab->nodes[i].name, name))
+			return (long)i;
+	return -2;
+}
+
+/*
+ * Each cell's fate from its socket and the drops the run counted: the probes
+ * ran at once, so a drop is a cell's only as far as its nodes tell it (the
+ * source's, where egress and the Service's translation drop; the
+ * destination's, where ingress does). lab probe alone sees only its own.
+ */
+static void matrix_fates(const struct lab *lab, struct matrix *m, const struct lab_drops *d,
+			 const __u64 *before, bool via_svc)
+{
+	for (size_t i = 0; i < m->npods; i++) {
+		struct lab_drops_seen si, sj;
+		long ni = node_index(lab, m->pods[i]->node);
+
+		lab_drops_seen(d, before, ni, &si);
+		for (size_t j = 0; j < m->npods; j++) {
+			size_t k = i * m->npods + j;
+			struct lab_drops_seen s = si;
+
+			lab_drops_seen(d, before, node_index(lab, m->pods[j]->node), &sj);
+			s.policy |= sj.policy;
+			m->fate[k] = (unsigned char)lab_fate_of(m->res[k] > 0, m->refused[k], &s,
+								 via_svc);
+		}
+	}
+}
+
+/* The probes that failed (counted as not connected), then each port's tables: the exit code. */
 static int matrix_report(const struct matrix *m, size_t nf, const struct matrix_opts *o,
 			 const struct lab_pod **pods, size_t n)
 {
@@ -920,7 +1088,7 @@ static int matrix_report(const struct matrix *m, size_t nf, const struct matrix_
 	for (size_t k = 0; k < o->np * nf; k++)
 		for (size_t i = 0; i < n * n; i++)
 			if (m[k].res[i] < 0)
-				fprintf(stderr, "lab matrix: %u/%s %s %s -> %s: %s (counted as blocked)\n",
+				fprintf(stderr, "lab matrix: %u/%s %s %s -> %s: %s (counted as not connected)\n",
 					m[k].port.port, proto_name(m[k].port.proto), fam_name(m[k].fam),
 					pods[i / n]->name, pods[i % n]->name, strerror(-m[k].res[i]));
 	/* Each port's tables: JSON a line each, text under the port's name. */
@@ -942,6 +1110,8 @@ int lab_cmd_matrix(int argc, char **argv)
 	struct lab_svc_ips *svcips = NULL;
 	struct matrix *m = NULL;
 	unsigned int fams[2];
+	struct lab_drops drops = {};
+	__u64 *before = NULL;
 	struct lab lab;
 	size_t n, nf = 0, nm = 0;
 	int ret = matrix_parse(argc, argv, &o);
@@ -977,13 +1147,25 @@ int lab_cmd_matrix(int argc, char **argv)
 			cur->port = o.ports[p];
 			cur->timeout_ms = o.timeout;
 		}
+	/* The nodes' drop counters around the run: a cell that heard nothing is
+	 * denied when its source's or destination's node counted a policy drop. */
+	if (lab_drops_open(&lab, &drops, NULL) ||
+	    !(before = calloc(drops.nnodes * XCNI_NR_METRICS + 1, sizeof(*before))) ||
+	    lab_drops_read(&drops, before))
+		goto out_m;
 	if (n && matrix_run(m, nm))
 		goto out_m;
+	if (lab_drops_read(&drops, drops.pk))
+		goto out_m;
+	for (size_t i = 0; i < nm; i++)
+		matrix_fates(&lab, &m[i], &drops, before, o.via_svc);
 	ret = matrix_report(m, nf, &o, pods, n);
 out_m:
 	for (size_t i = 0; i < nm; i++)
 		matrix_fini(&m[i]);
 	free(m);
+	free(before);
+	lab_drops_close(&drops);
 out:
 	free(svcips);
 	free(pods);

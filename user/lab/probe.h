@@ -8,6 +8,7 @@
 
 #include "lab/apply.h"
 #include "lab/dns.h"
+#include "lab/drops.h"
 #include "lab/serve.h"
 #include "lab/state.h"
 #include "lab/svc.h"
@@ -15,14 +16,41 @@
 #include "lab/underlay.h"
 
 /*
+ * A probe's fate, one word each (lab probe, lab matrix, connectivity test):
+ * connected; denied (a policy dropped it: a drop-policy-* counted during the
+ * probe); refused (the destination answered RST or ICMP unreachable: nothing
+ * listens); no-backend (a Service without endpoints: drop-no-backend counted,
+ * or its reject); timeout (nothing came back and no drop was counted).
+ */
+enum lab_fate {
+	LAB_FATE_TIMEOUT = 0,
+	LAB_FATE_CONNECTED,
+	LAB_FATE_DENIED,
+	LAB_FATE_REFUSED,
+	LAB_FATE_NO_BACKEND,
+	LAB_NR_FATES
+};
+/* "connected", "denied", "refused", "no-backend", "timeout". */
+const char *lab_fate_word(int fate);
+/* lab matrix's cell: '.', 'D', 'R', 'N', 'T'. */
+char lab_fate_symbol(int fate);
+/*
+ * The fate of a probe that returned res (1 connected, 0 not), refused: the
+ * socket heard RST or ICMP unreachable, s: the drops counted meanwhile (NULL:
+ * not watched); svc: the destination was a Service (a drop-no-backend counts).
+ */
+int lab_fate_of(int res, bool refused, const struct lab_drops_seen *s, bool svc);
+
+/*
  * One probe from the calling process's network namespace (the caller entered
  * the source's) to `to` as lab probe names it (NS/POD, svc/NS/NAME, a node, an
  * address) over family fam (LAB_FAM_V4 or LAB_FAM_V6), port/proto: 1
- * connected (answer: the listener's first line), 0 blocked, -ENOENT when `to`
+ * connected (answer: the listener's first line), 0 not (*refused, if given:
+ * RST or ICMP unreachable came back, else nothing did), -ENOENT when `to`
  * is unknown or has no address of that family (said), -errno.
  */
 int lab_probe_to(struct lab *lab, const char *to, unsigned int fam, const struct lab_port *port,
-		 int timeout_ms, char *answer, size_t alen);
+		 int timeout_ms, char *answer, size_t alen, bool *refused);
 
 /*
  * The same probe to an address ("10.244.1.5", "fd00:10:244::5"), no lab
