@@ -86,6 +86,9 @@ static const struct xcni_reason_info reasons[] = {
 	R(XCNI_DROP_FRAG_SHARE, "drop-frag-share",
 	  "a first fragment whose share of the fragment map (its endpoint's, or the node's) "
 	  "already holds as many datagrams in flight as it may"),
+	R(XCNI_DROP_NAT_CLIENT, "drop-nat-client",
+	  "from outside, NodePort to a remote backend: the client (an IPv4 address, an IPv6 "
+	  "/64) has used its budget of new SNAT source ports on this node"),
 };
 
 /* A reason added at the bottom of the enum without a name here fails the build. */
