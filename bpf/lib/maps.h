@@ -614,9 +614,10 @@ struct np6_tmp {
 	struct xcni_svc_key fk; /* ... and the frontend it must not be (snat_port_ok) */
 	struct xcni_snat6 sn;
 	/* np_snat_port_call's, off its frame (under from_outside6's chain):
-	 * the clock, the flow's hash, the random start, the family, opens */
+	 * the clock, the flow's hash, the random start, the family, opens, how many
+	 * tries */
 	__u64 now;
-	__u32 h, start, fam, opens;
+	__u32 h, start, fam, opens, tries;
 	struct xcni_snat_cl_key ck; /* np_snat_budget_ok's, np_snat_charge's */
 	struct xcni_snat_cl ncl; /* np_snat_charge's new bucket */
 	struct encap_in in;

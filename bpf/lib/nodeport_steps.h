@@ -188,6 +188,8 @@ __attribute__((noinline)) int np_snat_port_call(__u32 keep)
 		/* t's fields' addresses not kept across the loop on the frame:
 		 * computed again each try, the frame holds nothing. */
 		barrier_var(t);
+		if (i >= t->tries)
+			break;
 		if (!i) {
 			port = t->sn.cport;
 		} else {
@@ -219,7 +221,7 @@ __attribute__((noinline)) int np_snat_port_call(__u32 keep)
  * translated; self: this node's address, the family's bytes) and its answer.
  */
 static __always_inline int np_snat_port(const struct flow *f, int fam, const void *self,
-					__u16 keep)
+					__u16 keep, int xdp)
 {
 	struct flow *fl = (struct flow *)f;
 	__u8 proto = flow_proto(f, fam);
@@ -249,10 +251,18 @@ static __always_inline int np_snat_port(const struct flow *f, int fam, const voi
 			    *lb_dport(fl, fam), proto);
 	t->fam = fam;
 	t->opens = opens;
+	/* The XDP fast path tries the ports the flow's hash names only, the
+	 * same at either hook; the random ones are tc's (handed on). */
+	t->tries = xdp ? 4 : NP_SNAT_TRIES;
 	r = np_snat_port_call(keep);
-	/* Off np_snat_port_call's frame (from_outside6's chain): the stale entry out. */
-	if (r > 0 && (r & NP_SNAT_STALE))
+	/* Off np_snat_port_call's frame (from_outside6's chain): the stale
+	 * entry out, at tc (the fast path writes nothing before it may hand a
+	 * packet on: it hands this one on). */
+	if (r > 0 && (r & NP_SNAT_STALE)) {
+		if (xdp)
+			return NP_SNAT_NONE;
 		ct_entry_remove(fam, &t->k);
+	}
 	return r;
 }
 
@@ -285,14 +295,15 @@ static __always_inline __u32 np_snat_tokens(int fam, const void *addr, __u64 now
  * May the client at addr open one more SNAT tuple here (a token left)? Read
  * only: the XDP fast path asks before it may hand the packet on to tc.
  */
-static __always_inline int np_snat_budget_ok(int fam, const void *addr)
+static __always_inline int np_snat_budget_ok(int fam, const void *addr, int xdp)
 {
 	struct np6_tmp *t = bpf_map_lookup_elem(&xcni_np6_tmp, &np_zero);
 	struct xcni_snat_cl *cl;
 
 	if (!t || np_snat_tokens(fam, addr, bpf_ktime_get_ns(), &t->ck, &cl))
 		return 1;
-	if (cl)
+	/* Counted where it is dropped (the fast path hands it on to tc). */
+	if (cl && !xdp)
 		__sync_fetch_and_add(&cl->refused, 1);
 	return 0;
 }
@@ -381,8 +392,9 @@ static __always_inline const __u8 *nodeport6_self(const __u8 *fe, struct np6_tmp
 
 /*
  * The SNAT of a NodePort flow to a remote backend, either hook (nodeport_snat
- * at tc, nodeport_xdp.h at XDP), either family (fam a constant), nothing
- * written but IPv6's scratch t: f the translated flow (client -> backend),
+ * at tc, nodeport_xdp.h at XDP: xdp), either family (fam a constant), nothing
+ * written but the scratch np6_tmp (and, at tc, a stale entry of the port it
+ * gives: np_snat_port): f the translated flow (client -> backend),
  * orig the client's tuple, e its service entry (the caller's lookup; NULL:
  * none yet); *selfp the SNAT source, this node's own address, so that the
  * replies come back here (IPv4: node_ip, in *self4; IPv6: the frontend's for
@@ -394,7 +406,7 @@ static __always_inline const __u8 *nodeport6_self(const __u8 *fe, struct np6_tmp
  */
 static __always_inline int np_snat_choose(const struct flow *f, int fam, const void *orig,
 					  const struct xcni_ct_entry *e, struct np6_tmp *t,
-					  __u32 *self4, const void **selfp, __u16 *nport)
+					  __u32 *self4, const void **selfp, __u16 *nport, int xdp)
 {
 	const void *self = self4;
 
@@ -417,12 +429,12 @@ static __always_inline int np_snat_choose(const struct flow *f, int fam, const v
 
 		/* A new tuple: the client's budget first (its own flows are
 		 * refused past it, nobody else's), then a port. */
-		if (!*nport && !np_snat_budget_ok(fam, client))
+		if (!*nport && !np_snat_budget_ok(fam, client, xdp))
 			return XCNI_DROP_NAT_CLIENT;
-		r = np_snat_port(f, fam, self, *nport);
+		r = np_snat_port(f, fam, self, *nport, xdp);
 		if (r < 0)
 			return r == NP_SNAT_NOPEN ? XCNI_DROP_CT_INVALID : XCNI_DROP_NAT_NO_PORT;
-		if (*nport && (r & NP_SNAT_NEW) && !np_snat_budget_ok(fam, client))
+		if (*nport && (r & NP_SNAT_NEW) && !np_snat_budget_ok(fam, client, xdp))
 			return XCNI_DROP_NAT_CLIENT;
 		*nport = (__u16)r;
 	}
@@ -456,7 +468,7 @@ static __always_inline int nodeport_snat(struct __sk_buff *skb, void *p, int fam
 
 	if (fam == XCNI_AF_INET6 && !(t = bpf_map_lookup_elem(&xcni_np6_tmp, &zero)))
 		return XCNI_DROP_NO_TUNNEL;
-	reason = np_snat_choose(f, fam, lb_st_orig(st, fam), e, t, &self4, &self, &nport);
+	reason = np_snat_choose(f, fam, lb_st_orig(st, fam), e, t, &self4, &self, &nport, 0);
 	if (reason || !self)
 		return reason ?: XCNI_DROP_NO_TUNNEL;
 	if (e)
