@@ -109,7 +109,7 @@
 #endif
 
 /* Bump when a key or value below changes layout; xcnid refuses a mismatch. */
-#define XCNI_ABI_VERSION 17 /* 5: ct entry grew backend_id and rev_nat; 6: two reasons more
+#define XCNI_ABI_VERSION 18 /* 5: ct entry grew backend_id and rev_nat; 6: two reasons more
 			     * (the metrics array grew), ct pad fields became nat_port/nat_addr;
 			     * 7: the IPv6 maps (endpoints6, ifindex6, polkey6, ct6, frag6,
 			     * ipcache6, prefilter6) and XCNI_DROP_EXTHDR (the metrics array grew);
@@ -127,7 +127,8 @@
 			     * fragment maps keyed by share (struct xcni_frag_share),
 			     * XCNI_DROP_FRAG_SHARE (the metrics array grew); 16: extfe
 			     * (the Service frontends under kube-proxy); 17: config
-			     * pod_cidr6/svc_cidr6 (both families' ranges in one record) */
+			     * pod_cidr6/svc_cidr6 (both families' ranges in one record);
+			     * 18: XCNI_DROP_NAT_CLIENT (the metrics array grew), xcni_snat_cl */
 
 /*
  * frag: an IPv4 datagram in fragments -> the ports its first fragment carried.
@@ -277,6 +278,11 @@ struct xcni_ct_entry {
 #define XCNI_CT_TCP_EST_NS (6ULL * 3600 * 1000000000ULL)
 #define XCNI_CT_TCP_CLOSE_NS (10ULL * 1000000000ULL)
 #define XCNI_CT_UDP_NS (60ULL * 1000000000ULL)
+/* A NodePort SNAT flow no reply has confirmed yet (its entry, and its service
+ * entry, still XCNI_CT_NEW: a UDP datagram or a SYN the backend has not
+ * answered): its tuple (this node:port -> backend) is held this long only, so
+ * that one client's unanswered packets cannot keep the port range taken. */
+#define XCNI_CT_SNAT_NEW_NS (5ULL * 1000000000ULL)
 #define XCNI_CT_ICMP_NS (30ULL * 1000000000ULL)
 
 /* How long an entry lives in its state; the programs and the tools share the rule. */
@@ -373,7 +379,11 @@ enum xcni_reason {
 	/* a first fragment whose share of the fragment map (its endpoint's, or the
 	 * node's) has no free place: XCNI_FRAG_PER_EP datagrams of it in flight */
 	XCNI_DROP_FRAG_SHARE = -145,
-	XCNI_REASON_MIN = -145,
+	/* from outside, a NodePort flow to a remote backend: its client (an IPv4
+	 * address, an IPv6 /64) has used its budget of new SNAT tuples
+	 * (xcni_snat_cl: XCNI_SNAT_CL_BURST, then XCNI_SNAT_CL_RATE a second) */
+	XCNI_DROP_NAT_CLIENT = -146,
+	XCNI_REASON_MIN = -146,
 	XCNI_REASON_MAX = -100,
 };
 
@@ -1209,6 +1219,30 @@ struct xcni_snat6 {
 	__u16 cport; /* network order */
 	__u8 pad[2];
 };
+
+/*
+ * xcni_snat_cl (LRU, bpf/lib/nodeport_steps.h): an outside client's budget of
+ * new NodePort SNAT tuples on this node, a token bucket: XCNI_SNAT_CL_BURST
+ * tokens, one back every 1/XCNI_SNAT_CL_RATE s. The client is its IPv4
+ * address (a[0]; a[1] 0), or its IPv6 /64 (a[0..1]: one host has a whole
+ * /64 to send from). A client with no token left has its own new flows
+ * dropped (XCNI_DROP_NAT_CLIENT); nobody else's. An entry pushed out of the
+ * LRU comes back full: only its own client gains by it.
+ */
+struct xcni_snat_cl_key {
+	__u32 a[2];
+	__u8 family;
+	__u8 pad[3];
+};
+
+struct xcni_snat_cl {
+	__u64 ts_ns; /* when tokens was last right */
+	__u32 tokens;
+	__u32 refused; /* new flows refused for want of a token */
+};
+
+#define XCNI_SNAT_CL_BURST 256
+#define XCNI_SNAT_CL_RATE 64 /* a second */
 
 struct xcni_ipcache6_key {
 	__u32 prefixlen;

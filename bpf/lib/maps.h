@@ -557,8 +557,11 @@ struct {
 	__type(value, struct lb6_tmp);
 } xcni_lb6_tmp SEC(".maps");
 
+/* As many as xcni_ct6 holds: an IPv6 SNAT flow's client is pushed out no sooner
+ * than its conntrack entry (IPv4's lives in that entry), where 32,768 let one
+ * host's 64,512 datagrams push out every other client's. */
 #ifndef XCNI_MAX_SNAT6
-#define XCNI_MAX_SNAT6 32768
+#define XCNI_MAX_SNAT6 XCNI_MAX_CT6
 #endif
 
 /* The SNATed flow's tuple (this node's address:port -> backend) -> its client. Pinned: a
@@ -570,6 +573,19 @@ struct {
 	__type(value, struct xcni_snat6);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xcni_snat6 SEC(".maps");
+
+/* An outside client's budget of new NodePort SNAT tuples (struct xcni_snat_cl).
+ * Pinned: a restarted agent's programs keep the budgets. */
+#ifndef XCNI_MAX_SNAT_CL
+#define XCNI_MAX_SNAT_CL 65536
+#endif
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, XCNI_MAX_SNAT_CL);
+	__type(key, struct xcni_snat_cl_key);
+	__type(value, struct xcni_snat_cl);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xcni_snat_cl SEC(".maps");
 
 /*
  * This node's IPv6 InternalIP (all 0: none), the SNAT source of an external
@@ -597,6 +613,13 @@ struct np6_tmp {
 	struct xcni_ct6_key k; /* lb_snat_port's IPv6 candidate */
 	struct xcni_svc_key fk; /* ... and the frontend it must not be (snat_port_ok) */
 	struct xcni_snat6 sn;
+	/* np_snat_port_call's, off its frame (under from_outside6's chain):
+	 * the clock, the flow's hash, the random start, the family, opens, how many
+	 * tries */
+	__u64 now;
+	__u32 h, start, fam, opens, tries;
+	struct xcni_snat_cl_key ck; /* np_snat_budget_ok's, np_snat_charge's */
+	struct xcni_snat_cl ncl; /* np_snat_charge's new bucket */
 	struct encap_in in;
 	__u8 ul6[16]; /* node_ip6, copied where a pointer to it may be kept */
 	/* the XDP fast path's (nodeport_xdp.h xdp_nodeport6), off its frame: the

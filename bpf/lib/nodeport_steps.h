@@ -29,6 +29,10 @@
 #include "policy.h"
 #include "sctp.h"
 
+/* A key in .rodata: the SNAT's steps below keep no key of np6_tmp's on their
+ * frames (from_outside6's chain is at the verifier's 512 bytes). */
+static const __u32 np_zero = 0;
+
 /* The outside of a packet from the underlay (from_outside, from_outside6). */
 #define OUTSIDE (external_clusterip ? LB_OUTSIDE | LB_OUTSIDE_CIP : LB_OUTSIDE)
 
@@ -40,11 +44,17 @@
  * closed tuple, so that a busy client's closed connections (alive for
  * XCNI_CT_TCP_CLOSE_NS) do not use up the port range. e's remaining packets
  * (a late ACK) then meet the new flow's mapping, as they would in the kernel.
+ * Or when no reply has confirmed the flow holding it (still XCNI_CT_NEW: a
+ * UDP datagram, a SYN the backend has not answered) for XCNI_CT_SNAT_NEW_NS:
+ * one outside client's unanswered datagrams, one per source port, held each
+ * of a backend's 28,232 ports 60 s.
  */
 static __always_inline int snat_port_free(const struct xcni_ct_entry *e, __u64 now, __u8 proto,
 					  __u8 tcp_flags)
 {
 	return !e || !ct_alive(e, now, proto) ||
+	       (e->state == XCNI_CT_NEW && now > e->last_ns &&
+		now - e->last_ns > XCNI_CT_SNAT_NEW_NS) ||
 	       ((proto == IPPROTO_TCP || proto == IPPROTO_SCTP) && e->state == XCNI_CT_CLOSED &&
 		(tcp_flags & XCNI_TCP_SYN));
 }
@@ -105,71 +115,227 @@ static __always_inline int np_snat_client(int fam, const struct xcni_ct_entry *e
 }
 
 /*
- * Does the SNAT tuple k's holder e (a live flow) belong to flow t's own
- * client (t: client -> backend)? Then the port is its again.
+ * How many ports np_snat_port_call tries for a new flow: the client's own, three
+ * from the flow's hash (the same flow gets the same port), then the rest
+ * from a random place in 32768-60999 on (a stride coprime with the range's
+ * size: every port is one some flow may try). With each
+ * client's share bounded (np_snat_budget), a range a fraction x full fails
+ * a new flow x^32 of the time (the kernel's NAT tries up to 128); 4 tries
+ * from the flow's hash failed x^4 and let a client that knew the hash fill
+ * exactly those.
  */
-static __always_inline int lb_snat_same_client(const struct xcni_ct_entry *e,
-					       const union xcni_tuple *k,
-					       const union xcni_tuple *t, int fam)
+#define NP_SNAT_TRIES 32
+#define NP_SNAT_STRIDE 7919
+
+/*
+ * NodePort SNAT to a remote backend, either family (fam), in np6_tmp (the
+ * caller's np_snat_port): k the flow's tuple from this node's address
+ * (translated: self -> backend), fk that address as a frontend key (scope
+ * EXT), sn the client's address and port. The port kept (network order,
+ * keep: the one the flow's service entry names) while its tuple is still
+ * the client's; else (| NP_SNAT_NEW) the client's own port when it may be
+ * given (snat_port_ok) and no other live flow holds self:port -> backend:port
+ * (snat_port_free), else one of NP_SNAT_TRIES - 1 others (above), the stale
+ * entry that held it removed (ct_track then opens the flow anew). A TCP or
+ * SCTP packet that opens nothing (opens 0: no SYN or INIT, a bare ACK) takes
+ * no free port, only its client's own port that its own live flow holds
+ * still: a new SNAT tuple is never opened as established from outside
+ * (NP_SNAT_NOPEN). h: the flow's hash. NP_SNAT_NONE: all it tried are taken.
+ * A global function: verified once, whatever calls it (its 32 tries would
+ * be walked again at every call site of every path), both families in it.
+ */
+#define NP_SNAT_NEW 0x10000
+#define NP_SNAT_STALE 0x20000 /* the caller removes the entry that held it (t->k) */
+#define NP_SNAT_NONE (-1)
+#define NP_SNAT_NOPEN (-2)
+
+static __always_inline int np_snat_mine(const struct xcni_ct_entry *e, const struct np6_tmp *t,
+					__u32 fam)
 {
-	const void *client;
+	const struct xcni_snat6 *sn;
+
+	if (fam == XCNI_AF_INET)
+		return e->nat_addr == *(const __u32 *)t->sn.client && e->nat_port == t->sn.cport;
+	sn = bpf_map_lookup_elem(&xcni_snat6, &t->k);
+	return sn && in6_eq(sn->client, t->sn.client) && sn->cport == t->sn.cport;
+}
+
+__attribute__((noinline)) int np_snat_port_call(__u32 keep)
+{
+	struct np6_tmp *t = bpf_map_lookup_elem(&xcni_np6_tmp, &np_zero);
+	struct xcni_ct_entry *e;
 	__u16 port;
 
-	return !np_snat_client(fam, e, k, &client, &port) &&
-	       lb_addr_eq(client, tuple_saddr(t, fam), fam) && port == tuple_sport(t, fam);
+	if (!t)
+		return NP_SNAT_NONE;
+	t->now = bpf_ktime_get_ns();
+	t->start = bpf_get_prandom_u32();
+	if (keep) {
+		/* The service entry's port, while the tuple is still this client's. */
+		if (t->fam == XCNI_AF_INET) {
+			((struct xcni_ct_key *)&t->k)->sport = keep;
+			e = bpf_map_lookup_elem(&xcni_ct, &t->k);
+		} else {
+			t->k.sport = keep;
+			e = bpf_map_lookup_elem(&xcni_ct6, &t->k);
+		}
+		if (e && ct_alive(e, t->now, t->fk.proto) && np_snat_mine(e, t, t->fam))
+			return keep & 0xffff;
+	}
+	/* One body, not unrolled: the verifier walks it once a try. */
+#pragma clang loop unroll(disable)
+	for (__u32 i = 0; i < NP_SNAT_TRIES; i++) {
+		/* t's fields' addresses not kept across the loop on the frame:
+		 * computed again each try, the frame holds nothing. */
+		barrier_var(t);
+		if (i >= t->tries)
+			break;
+		if (!i) {
+			port = t->sn.cport;
+		} else {
+			if (!t->opens)
+				return NP_SNAT_NOPEN;
+			port = bpf_htons(NP_SNAT_PORT_MIN + ((i < 4 ? t->h : t->start) +
+							    i * NP_SNAT_STRIDE) % NP_SNAT_PORTS);
+		}
+		t->fk.port = port;
+		if (!snat_port_ok(&t->fk))
+			continue;
+		if (t->fam == XCNI_AF_INET) {
+			((struct xcni_ct_key *)&t->k)->sport = port;
+			e = bpf_map_lookup_elem(&xcni_ct, &t->k);
+		} else {
+			t->k.sport = port;
+			e = bpf_map_lookup_elem(&xcni_ct6, &t->k);
+		}
+		if (t->opens && snat_port_free(e, t->now, t->fk.proto, XCNI_TCP_SYN))
+			return t->fk.port | NP_SNAT_NEW | (e ? NP_SNAT_STALE : 0);
+		if (e && ct_alive(e, t->now, t->fk.proto) && np_snat_mine(e, t, t->fam))
+			return t->fk.port | NP_SNAT_NEW;
+	}
+	return t->opens ? NP_SNAT_NONE : NP_SNAT_NOPEN;
 }
 
 /*
- * NodePort SNAT to a remote backend, either family: the source port this
- * node gives the flow f (translated: client -> backend) from this node's
- * address self (the family's 4 or 16 bytes). The client's own port when it
- * may be given (snat_port_ok) and no other live flow holds self:port ->
- * backend:port (snat_port_free), else one of a few ports from the flow's
- * hash in 32768-60999 (never the same for every client that collides). k,
- * fk: IPv6's candidate tuple and frontend key, off its stack (np6_tmp);
- * IPv4's are on its stack (NULL). 0, or -1 when all are taken.
+ * np_snat_port_call's input into np6_tmp (the flow f: client -> backend,
+ * translated; self: this node's address, the family's bytes) and its answer.
  */
-static __always_inline int lb_snat_port(const struct flow *f, int fam, const void *self,
-					union xcni_tuple *k, struct xcni_svc_key *fk, __u16 *out)
+static __always_inline int np_snat_port(const struct flow *f, int fam, const void *self,
+					__u16 keep, int xdp)
 {
 	struct flow *fl = (struct flow *)f;
-	const union xcni_tuple *t = &f->tuple;
-	__u8 proto = fam == XCNI_AF_INET ? t->v4.proto : t->v6.proto;
-	__u32 h = xcni_lb_hash(fam, lb_saddr(fl, fam), lb_daddr(fl, fam), *lb_sport(fl, fam),
-			       *lb_dport(fl, fam), proto);
-	__u64 now = bpf_ktime_get_ns();
-	struct xcni_ct_key k4;
-	struct xcni_svc_key fk4;
-	__u16 *sport;
+	__u8 proto = flow_proto(f, fam);
+	/* SCTP's chunk flags are read for IPv4 only (parse.h): IPv6's lives as UDP. */
+	int opens = !(proto == IPPROTO_TCP || (fam == XCNI_AF_INET && proto == IPPROTO_SCTP)) ||
+		    (f->tcp_flags & XCNI_TCP_SYN);
+	struct np6_tmp *t;
+	__u32 zero = 0;
+	int r;
 
-	if (fam == XCNI_AF_INET) {
-		k = (union xcni_tuple *)&k4;
-		fk = &fk4;
+	t = bpf_map_lookup_elem(&xcni_np6_tmp, &zero);
+	if (!t)
+		return NP_SNAT_NONE;
+	lb_tuple_copy((union xcni_tuple *)&t->k, &f->tuple, fam);
+	lb_addr_set(fam == XCNI_AF_INET ? (void *)&((union xcni_tuple *)&t->k)->v4.saddr :
+					  (void *)t->k.saddr,
+		    self, fam);
+	__builtin_memset(&t->fk, 0, sizeof(t->fk));
+	lb_addr_set(t->fk.addr, self, fam);
+	t->fk.family = fam;
+	t->fk.proto = proto;
+	t->fk.scope = XCNI_SCOPE_EXT;
+	__builtin_memset(t->sn.client, 0, 16);
+	lb_addr_set(t->sn.client, flow_saddr(f, fam), fam);
+	t->sn.cport = *lb_sport(fl, fam);
+	t->h = xcni_lb_hash(fam, lb_saddr(fl, fam), lb_daddr(fl, fam), *lb_sport(fl, fam),
+			    *lb_dport(fl, fam), proto);
+	t->fam = fam;
+	t->opens = opens;
+	/* The XDP fast path tries the ports the flow's hash names only, the
+	 * same at either hook; the random ones are tc's (handed on). */
+	t->tries = xdp ? 4 : NP_SNAT_TRIES;
+	r = np_snat_port_call(keep);
+	/* Off np_snat_port_call's frame (from_outside6's chain): the stale
+	 * entry out, at tc (the fast path writes nothing before it may hand a
+	 * packet on: it hands this one on). */
+	if (r > 0 && (r & NP_SNAT_STALE)) {
+		if (xdp)
+			return NP_SNAT_NONE;
+		ct_entry_remove(fam, &t->k);
 	}
-	lb_tuple_copy(k, t, fam);
-	lb_addr_set(fam == XCNI_AF_INET ? (void *)&k->v4.saddr : (void *)k->v6.saddr, self, fam);
-	sport = fam == XCNI_AF_INET ? &k->v4.sport : &k->v6.sport;
-	__builtin_memset(fk, 0, sizeof(*fk));
-	lb_addr_set(fk->addr, self, fam);
-	fk->family = fam;
-	fk->proto = proto;
-	fk->scope = XCNI_SCOPE_EXT;
-	for (int i = 0; i < 4; i++) {
-		const struct xcni_ct_entry *e;
+	return r;
+}
 
-		if (i)
-			*sport = bpf_htons(NP_SNAT_PORT_MIN + (h + i * 7919) % NP_SNAT_PORTS);
-		fk->port = *sport;
-		if (!snat_port_ok(fk))
-			continue;
-		e = bpf_map_lookup_elem(ct_map(fam), k);
-		if (snat_port_free(e, now, proto, f->tcp_flags) ||
-		    lb_snat_same_client(e, k, t, fam)) {
-			*out = *sport;
-			return 0;
-		}
+/*
+ * The budget of new SNAT tuples of the client at addr (the family's bytes:
+ * an IPv4 address, an IPv6 address charged as its /64) into *ck, its
+ * bucket's key; its bucket's tokens at now (a full bucket: none yet).
+ */
+static __always_inline __u32 np_snat_tokens(int fam, const void *addr, __u64 now,
+					    struct xcni_snat_cl_key *ck, struct xcni_snat_cl **cl)
+{
+	const __u32 *a = addr;
+	__u64 more;
+
+	ck->a[0] = a[0];
+	ck->a[1] = fam == XCNI_AF_INET ? 0 : a[1];
+	ck->family = fam;
+	ck->pad[0] = ck->pad[1] = ck->pad[2] = 0;
+	*cl = bpf_map_lookup_elem(&xcni_snat_cl, ck);
+	if (!*cl)
+		return XCNI_SNAT_CL_BURST;
+	if (now <= (*cl)->ts_ns)
+		return (*cl)->tokens;
+	more = (now - (*cl)->ts_ns) / (1000000000ULL / XCNI_SNAT_CL_RATE);
+	return more >= XCNI_SNAT_CL_BURST - (*cl)->tokens ? XCNI_SNAT_CL_BURST :
+							    (*cl)->tokens + (__u32)more;
+}
+
+/*
+ * May the client at addr open one more SNAT tuple here (a token left)? Read
+ * only: the XDP fast path asks before it may hand the packet on to tc.
+ */
+static __always_inline int np_snat_budget_ok(int fam, const void *addr, int xdp)
+{
+	struct np6_tmp *t = bpf_map_lookup_elem(&xcni_np6_tmp, &np_zero);
+	struct xcni_snat_cl *cl;
+
+	if (!t || np_snat_tokens(fam, addr, bpf_ktime_get_ns(), &t->ck, &cl))
+		return 1;
+	/* Counted where it is dropped (the fast path hands it on to tc). */
+	if (cl && !xdp)
+		__sync_fetch_and_add(&cl->refused, 1);
+	return 0;
+}
+
+/*
+ * ... and its token taken, the flow's SNAT tuple opened (np_snat_open). The
+ * clock moves on by the whole tokens given back only, so none is lost to
+ * rounding. Per-CPU races may let a few more through, never fewer.
+ */
+static __always_inline void np_snat_charge(int fam, const void *addr)
+{
+	__u64 now = bpf_ktime_get_ns(), per = 1000000000ULL / XCNI_SNAT_CL_RATE;
+	struct np6_tmp *t = bpf_map_lookup_elem(&xcni_np6_tmp, &np_zero);
+	struct xcni_snat_cl *cl;
+	__u32 tok;
+
+	if (!t)
+		return;
+	tok = np_snat_tokens(fam, addr, now, &t->ck, &cl);
+	if (!cl) {
+		/* The new bucket from np6_tmp's room too (off the frame). */
+		t->ncl.ts_ns = now;
+		t->ncl.tokens = XCNI_SNAT_CL_BURST - 1;
+		t->ncl.refused = 0;
+		bpf_map_update_elem(&xcni_snat_cl, &t->ck, &t->ncl, BPF_NOEXIST);
+		return;
 	}
-	return -1;
+	if (tok >= XCNI_SNAT_CL_BURST || now <= cl->ts_ns)
+		cl->ts_ns = now;
+	else
+		cl->ts_ns += (__u64)(tok - cl->tokens) * per;
+	cl->tokens = tok ? tok - 1 : 0;
 }
 
 /*
@@ -226,8 +392,9 @@ static __always_inline const __u8 *nodeport6_self(const __u8 *fe, struct np6_tmp
 
 /*
  * The SNAT of a NodePort flow to a remote backend, either hook (nodeport_snat
- * at tc, nodeport_xdp.h at XDP), either family (fam a constant), nothing
- * written but IPv6's scratch t: f the translated flow (client -> backend),
+ * at tc, nodeport_xdp.h at XDP: xdp), either family (fam a constant), nothing
+ * written but the scratch np6_tmp (and, at tc, a stale entry of the port it
+ * gives: np_snat_port): f the translated flow (client -> backend),
  * orig the client's tuple, e its service entry (the caller's lookup; NULL:
  * none yet); *selfp the SNAT source, this node's own address, so that the
  * replies come back here (IPv4: node_ip, in *self4; IPv6: the frontend's for
@@ -239,7 +406,7 @@ static __always_inline const __u8 *nodeport6_self(const __u8 *fe, struct np6_tmp
  */
 static __always_inline int np_snat_choose(const struct flow *f, int fam, const void *orig,
 					  const struct xcni_ct_entry *e, struct np6_tmp *t,
-					  __u32 *self4, const void **selfp, __u16 *nport)
+					  __u32 *self4, const void **selfp, __u16 *nport, int xdp)
 {
 	const void *self = self4;
 
@@ -250,9 +417,27 @@ static __always_inline int np_snat_choose(const struct flow *f, int fam, const v
 	if (!self)
 		return XCNI_DROP_NO_TUNNEL;
 	*nport = e ? e->nat_port : 0;
-	if (!*nport && lb_snat_port(f, fam, self, fam == XCNI_AF_INET ? NULL : (void *)&t->k,
-				    fam == XCNI_AF_INET ? NULL : &t->fk, nport))
-		return XCNI_DROP_NAT_NO_PORT;
+	/* The port the service entry keeps, as it is, unless no reply has come
+	 * for XCNI_CT_SNAT_NEW_NS: then its tuple may have gone to another
+	 * client (snat_port_free), looked at again. */
+	if (!*nport || (e->state == XCNI_CT_NEW &&
+			bpf_ktime_get_ns() - e->created_ns > XCNI_CT_SNAT_NEW_NS)) {
+		const void *client = fam == XCNI_AF_INET ?
+					     (const void *)&((const struct xcni_ct_key *)orig)->saddr :
+					     (const void *)((const struct xcni_ct6_key *)orig)->saddr;
+		int r;
+
+		/* A new tuple: the client's budget first (its own flows are
+		 * refused past it, nobody else's), then a port. */
+		if (!*nport && !np_snat_budget_ok(fam, client, xdp))
+			return XCNI_DROP_NAT_CLIENT;
+		r = np_snat_port(f, fam, self, *nport, xdp);
+		if (r < 0)
+			return r == NP_SNAT_NOPEN ? XCNI_DROP_CT_INVALID : XCNI_DROP_NAT_NO_PORT;
+		if (*nport && (r & NP_SNAT_NEW) && !np_snat_budget_ok(fam, client, xdp))
+			return XCNI_DROP_NAT_CLIENT;
+		*nport = (__u16)r;
+	}
 	if (fam == XCNI_AF_INET6) {
 		__builtin_memcpy(t->sn.client, f->tuple.v6.saddr, 16);
 		t->sn.cport = f->tuple.v6.sport;
@@ -283,7 +468,7 @@ static __always_inline int nodeport_snat(struct __sk_buff *skb, void *p, int fam
 
 	if (fam == XCNI_AF_INET6 && !(t = bpf_map_lookup_elem(&xcni_np6_tmp, &zero)))
 		return XCNI_DROP_NO_TUNNEL;
-	reason = np_snat_choose(f, fam, lb_st_orig(st, fam), e, t, &self4, &self, &nport);
+	reason = np_snat_choose(f, fam, lb_st_orig(st, fam), e, t, &self4, &self, &nport, 0);
 	if (reason || !self)
 		return reason ?: XCNI_DROP_NO_TUNNEL;
 	if (e)
@@ -323,6 +508,11 @@ static __always_inline int np_snat_open(const struct flow *f, int fam, const voi
 	if (ct != CT_NEW && ct != CT_STALE)
 		return 0;
 	ct_commit(f, fam, ct, len, 0, XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT | hook);
+	/* A new tuple is the client's (a stale one, judged again, is not new). */
+	if (ct == CT_NEW)
+		np_snat_charge(fam, fam == XCNI_AF_INET ?
+					    (const void *)&((const struct xcni_ct_key *)orig)->saddr :
+					    (const void *)((const struct xcni_ct6_key *)orig)->saddr);
 	if (fam == XCNI_AF_INET6) {
 		t = bpf_map_lookup_elem(&xcni_np6_tmp, &zero);
 		return t && !bpf_map_update_elem(&xcni_snat6, &f->tuple.v6, &t->sn, BPF_ANY) ? 0 :

@@ -623,7 +623,7 @@ static __always_inline int xdp_nodeport(struct xdp_md *ctx, int fam)
 	/* SNAT to this node (from_outside's np_snat_choose), so the replies
 	 * come back here; DSR keeps the client. */
 	if (!lb_dsr) {
-		if (np_snat_choose(f, fam, orig, se, t, &self4, &self, &nport) || !self)
+		if (np_snat_choose(f, fam, orig, se, t, &self4, &self, &nport, 1) || !self)
 			goto to_tc;
 		lb_addr_set(flow_saddr(f, fam), self, fam);
 		*lb_sport(f, fam) = nport;

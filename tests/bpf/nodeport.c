@@ -364,20 +364,23 @@ static void snat_hold(uint16_t sp, uint8_t st)
 }
 
 /*
- * The SNAT's ports against a busy client: every port a new flow may get (its
- * own, then three from its hash) held by another client's live flow: refused
- * (drop-nat-no-port), none of them taken. The same flows closed (FIN both
+ * The SNAT's ports against a busy client: the ports a new flow tries first
+ * (its own, then three from its hash) held by another client's live flow:
+ * one of the random tries past them is given (before: drop-nat-no-port),
+ * none of the four taken. The same flows closed (FIN both
  * ways, still within their 10 s): a SYN takes the first, its own port, as
  * conntrack reopens a closed tuple (before, the drop again: one client making
  * connections one after another filled 28k ports in seconds).
  */
+static void svc4_forget(const char *src, uint16_t sp, uint16_t dp);
+
 static void lb_nodeport_snat_reuse(void **state)
 {
 	uint8_t in[FRAME_MAX], want[FRAME_MAX];
 	struct fr f = from_outside(CLIENT, 50061, 30081, TH_SYN);
 	uint32_t h = xcni_lb_hash(XCNI_AF_INET, &(__u32){ ip4(CLIENT) }, &(__u32){ ip4(IP_R) },
 				  htons(50061), htons(80), IPPROTO_TCP);
-	uint16_t port[4] = { 50061 };
+	uint16_t port[4] = { 50061 }, sp;
 	struct xcni_ct_entry e;
 	size_t len, wlen;
 
@@ -387,13 +390,22 @@ static void lb_nodeport_snat_reuse(void **state)
 	for (int i = 0; i < 4; i++)
 		snat_hold(port[i], XCNI_CT_ESTABLISHED);
 	len = frame(&f, in);
-	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_SHOT, XCNI_DROP_NAT_NO_PORT, NULL, 0);
+	/* Past the four, the random tries find a free port (before: drop-nat-no-port). */
+	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, NULL, 0);
+	e = flow_entry4(ip4(CLIENT), ip4(NODE_IP), 50061, 30081, XCNI_CT_F_SVC);
+	sp = ntohs(e.nat_port);
+	assert_true(sp >= 32768 && sp < 32768 + 28232);
 	for (int i = 0; i < 4; i++) {
+		assert_int_not_equal(sp, port[i]);
 		e = flow_entry4(ip4(NODE_IP), ip4(IP_R), port[i], 80,
 				XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT);
 		assert_int_equal(e.nat_addr, ip4(CLIENT2));
 		assert_int_equal(e.state, XCNI_CT_ESTABLISHED);
 	}
+	e = flow_entry4(ip4(NODE_IP), ip4(IP_R), sp, 80, XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT);
+	assert_int_equal(e.nat_addr, ip4(CLIENT));
+	/* The flow forgotten, for the closed flows' half. */
+	svc4_forget(CLIENT, 50061, 30081);
 
 	for (int i = 0; i < 4; i++)
 		snat_hold(port[i], XCNI_CT_CLOSED);
@@ -409,6 +421,164 @@ static void lb_nodeport_snat_reuse(void **state)
 				XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT);
 		assert_int_equal(e.nat_addr, ip4(CLIENT2));
 	}
+}
+
+/* CLOCK_MONOTONIC in ns, bpf_ktime_get_ns's clock. */
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	assert_int_equal(clock_gettime(CLOCK_MONOTONIC, &ts), 0);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* The service entry of src:sp -> NODE_IP:dp/TCP out of conntrack (the flow forgotten). */
+static void svc4_forget(const char *src, uint16_t sp, uint16_t dp)
+{
+	struct xcni_ct_key k = { .saddr = ip4(src), .daddr = ip4(NODE_IP), .sport = htons(sp),
+				 .dport = htons(dp), .proto = IPPROTO_TCP };
+
+	assert_int_equal(bpf_map_delete_elem(map_fd("xcni_ct"), &k), 0);
+}
+
+/* The SNAT budget of the client at a (fam's bytes; IPv6 by its /64) in map fd:
+ * tokens left, last right age_ns ago. FRESH: stamped ahead of the clock (as a
+ * stamp another CPU made after this one read it), so no token comes back
+ * while the row runs (one every 15.6 ms). */
+#define FRESH ((uint64_t)-10000000000ll)
+static void cl_set(int fd, int fam, const void *a, uint32_t tokens, uint64_t age_ns)
+{
+	struct xcni_snat_cl_key k = { .family = fam };
+	struct xcni_snat_cl v = { .ts_ns = mono_ns() - age_ns, .tokens = tokens };
+
+	memcpy(k.a, a, fam == XCNI_AF_INET ? 4 : 8);
+	assert_int_equal(bpf_map_update_elem(fd, &k, &v, BPF_ANY), 0);
+}
+
+static struct xcni_snat_cl cl_get(int fd, int fam, const void *a)
+{
+	struct xcni_snat_cl_key k = { .family = fam };
+	struct xcni_snat_cl v;
+
+	memcpy(k.a, a, fam == XCNI_AF_INET ? 4 : 8);
+	assert_int_equal(bpf_map_lookup_elem(fd, &k, &v), 0);
+	return v;
+}
+
+/*
+ * A client's budget of new SNAT tuples (xcni_snat_cl): with no token left its
+ * own new flow is dropped (drop-nat-client), another client's passes; one
+ * token opens one flow, the next is refused; a second later 64 tokens are
+ * back. Before, nothing bounded one client's tuples.
+ */
+static void lb_nodeport_snat_budget(void **state)
+{
+	uint8_t in[FRAME_MAX], want[FRAME_MAX];
+	int fd = map_fd("xcni_snat_cl");
+	uint32_t c = ip4(CLIENT);
+	struct xcni_snat_cl v;
+	struct fr f;
+	size_t len, wlen;
+
+	(void)state;
+	cl_set(fd, XCNI_AF_INET, &c, 0, FRESH);
+	f = from_outside(CLIENT, 50090, 30081, TH_SYN);
+	len = frame(&f, in);
+	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_SHOT, XCNI_DROP_NAT_CLIENT, NULL, 0);
+	f = from_outside(CLIENT2, 50090, 30081, TH_SYN);
+	len = frame(&f, in);
+	wlen = nodeport_remote_want(&f, in, 50090, want);
+	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
+
+	cl_set(fd, XCNI_AF_INET, &c, 1, FRESH);
+	f = from_outside(CLIENT, 50091, 30081, TH_SYN);
+	len = frame(&f, in);
+	wlen = nodeport_remote_want(&f, in, 50091, want);
+	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
+	assert_int_equal(cl_get(fd, XCNI_AF_INET, &c).tokens, 0);
+	cl_set(fd, XCNI_AF_INET, &c, 0, FRESH);
+	f = from_outside(CLIENT, 50092, 30081, TH_SYN);
+	len = frame(&f, in);
+	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_SHOT, XCNI_DROP_NAT_CLIENT, NULL, 0);
+	assert_int_equal(cl_get(fd, XCNI_AF_INET, &c).refused, 1);
+	/* Its open flow goes on (its port kept in the service entry). */
+	f = from_outside(CLIENT, 50091, 30081, TH_SYN);
+	len = frame(&f, in);
+	wlen = nodeport_remote_want(&f, in, 50091, want);
+	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
+
+	cl_set(fd, XCNI_AF_INET, &c, 0, 1000000000ull);
+	f = from_outside(CLIENT, 50093, 30081, TH_SYN);
+	len = frame(&f, in);
+	wlen = nodeport_remote_want(&f, in, 50093, want);
+	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
+	v = cl_get(fd, XCNI_AF_INET, &c);
+	assert_true(v.tokens >= 62 && v.tokens <= 64);
+}
+
+/* NODE_IP:sp -> R:80/TCP held by CLIENT2's SNATed flow in state st, stamped age_ns ago. */
+static void snat_hold_aged(uint16_t sp, uint8_t st, uint64_t age_ns)
+{
+	struct xcni_ct_key k = { .saddr = ip4(NODE_IP), .daddr = ip4(IP_R), .sport = htons(sp),
+				 .dport = htons(80), .proto = IPPROTO_TCP };
+	struct xcni_ct_entry e = { .state = st, .flags = XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT,
+				   .rev_nat = 15, .nat_addr = ip4(CLIENT2), .nat_port = htons(sp) };
+
+	e.created_ns = e.last_ns = mono_ns() - age_ns;
+	assert_int_equal(bpf_map_update_elem(map_fd("xcni_ct"), &k, &e, BPF_ANY), 0);
+}
+
+/*
+ * A SNAT tuple no reply has confirmed (a SYN unanswered, state NEW) is held
+ * 5 s, not the SYN's 60: after 6 s another client's SYN takes that port
+ * (its own), the stale entry replaced by its own; after 1 s it does not
+ * (the hash's port). Before, the 6 s old one was held too.
+ */
+static void lb_nodeport_snat_unanswered(void **state)
+{
+	uint8_t in[FRAME_MAX], want[FRAME_MAX];
+	struct fr f = from_outside(CLIENT, 50095, 30081, TH_SYN);
+	struct xcni_ct_entry e;
+	size_t len, wlen;
+	uint16_t sp;
+
+	(void)state;
+	snat_hold_aged(50095, XCNI_CT_NEW, 6000000000ull);
+	len = frame(&f, in);
+	wlen = nodeport_remote_want(&f, in, 50095, want);
+	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
+	e = flow_entry4(ip4(NODE_IP), ip4(IP_R), 50095, 80, XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT);
+	assert_int_equal(e.nat_addr, ip4(CLIENT));
+	assert_int_equal(e.state, XCNI_CT_NEW);
+
+	snat_hold_aged(50096, XCNI_CT_NEW, 1000000000ull);
+	f = from_outside(CLIENT, 50096, 30081, TH_SYN);
+	sp = (uint16_t)(32768 + (xcni_lb_hash(XCNI_AF_INET, &(__u32){ ip4(CLIENT) },
+					      &(__u32){ ip4(IP_R) }, htons(50096), htons(80),
+					      IPPROTO_TCP) + 7919) % 28232);
+	len = frame(&f, in);
+	wlen = nodeport_remote_want(&f, in, sp, want);
+	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
+	e = flow_entry4(ip4(NODE_IP), ip4(IP_R), 50096, 80, XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT);
+	assert_int_equal(e.nat_addr, ip4(CLIENT2));
+}
+
+/*
+ * A bare ACK from outside opens no SNAT tuple: dropped (drop-ct-invalid),
+ * nothing left in conntrack. Before, it opened one ESTABLISHED (hours).
+ */
+static void lb_nodeport_snat_bare_ack(void **state)
+{
+	uint8_t in[FRAME_MAX];
+	struct fr f = from_outside(CLIENT, 50097, 30081, TH_ACK);
+	size_t len;
+	int found;
+
+	(void)state;
+	len = frame(&f, in);
+	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_SHOT, XCNI_DROP_CT_INVALID, NULL, 0);
+	ct_get(ip4(NODE_IP), ip4(IP_R), 50097, 80, IPPROTO_TCP, &found);
+	assert_false(found);
 }
 
 /* A frontend at NODE_IP:port/TCP (id: its id and rev_nat), to R:80; or none (id 0). */
@@ -697,7 +867,7 @@ static void snat6_hold(const struct np6_ul *u, uint16_t sp, uint8_t st)
 static void lb6_nodeport_snat_reuse(void **state)
 {
 	const struct np6_ul *u = &ul4;
-	uint16_t cp = 50071, port[4] = { cp };
+	uint16_t cp = 50071, port[4] = { cp }, sp;
 	struct g6 f = outside6_to(CLIENT6, cp, NODE6, u->tcp_fe, IPPROTO_TCP, T_SYN);
 	uint8_t in[FRAME_MAX], want[FRAME_MAX];
 	struct xcni_ct_entry e;
@@ -714,11 +884,28 @@ static void lb6_nodeport_snat_reuse(void **state)
 	for (int i = 0; i < 4; i++)
 		snat6_hold(u, port[i], XCNI_CT_ESTABLISHED);
 	len = frame6(&f, in);
-	ul_expect(u, in, len, TC_ACT_SHOT, XCNI_DROP_NAT_NO_PORT, NULL, 0);
+	/* Past the four, the random tries find a free port (before: drop-nat-no-port). */
+	ul_expect(u, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, NULL, 0);
+	e = ct6_get(CLIENT6, cp, NODE6, u->tcp_fe, IPPROTO_TCP, &found);
+	assert_true(found);
+	sp = ntohs(e.nat_port);
+	assert_true(sp >= 32768 && sp < 32768 + 28232);
+	snat6_check(bpf_map__fd((*u->prog)->maps.xcni_snat6), sp, u->backend, 80, IPPROTO_TCP,
+		    CLIENT6, cp);
 	for (int i = 0; i < 4; i++) {
+		assert_int_not_equal(sp, port[i]);
 		e = ct6_get(NODE6, port[i], u->backend, 80, IPPROTO_TCP, &found);
 		assert_true(found);
 		assert_int_equal(e.state, XCNI_CT_ESTABLISHED);
+	}
+	/* The flow forgotten, for the closed flows' half. */
+	{
+		struct xcni_ct6_key k = { .sport = htons(cp), .dport = htons(u->tcp_fe),
+					  .proto = IPPROTO_TCP };
+
+		in6(CLIENT6, k.saddr);
+		in6(NODE6, k.daddr);
+		assert_int_equal(bpf_map_delete_elem(map_fd("xcni_ct6"), &k), 0);
 	}
 
 	for (int i = 0; i < 4; i++)
@@ -733,6 +920,123 @@ static void lb6_nodeport_snat_reuse(void **state)
 		e = ct6_get(NODE6, port[i], u->backend, 80, IPPROTO_TCP, &found);
 		assert_int_equal(e.state, XCNI_CT_CLOSED);
 	}
+}
+
+/* CLOCK_MONOTONIC in ns. */
+static uint64_t mono6_ns(void)
+{
+	struct timespec ts;
+
+	assert_int_equal(clock_gettime(CLOCK_MONOTONIC, &ts), 0);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* The budget of the IPv6 client at a (its /64) in u's program: tokens left, now. */
+static void cl6_set(const struct np6_ul *u, const char *a, uint32_t tokens)
+{
+	struct xcni_snat_cl_key k = { .family = XCNI_AF_INET6 };
+	/* Stamped ahead of the clock: no token back while the row runs (cl_set's FRESH). */
+	struct xcni_snat_cl v = { .ts_ns = mono6_ns() + 10000000000ull, .tokens = tokens };
+	uint8_t b[16];
+
+	in6(a, b);
+	memcpy(k.a, b, 8);
+	assert_int_equal(bpf_map_update_elem(bpf_map__fd((*u->prog)->maps.xcni_snat_cl), &k, &v,
+					     BPF_ANY),
+			 0);
+}
+
+/*
+ * lb_nodeport_snat_budget for IPv6 (u: either underlay), charged by /64: the
+ * client with no token left is refused (drop-nat-client), and so is another
+ * address of its /64 (one host has the whole /64 to send from); a client of
+ * another /64 passes.
+ */
+static void np6_snat_budget(const struct np6_ul *u)
+{
+	uint16_t cp = u->tcp_cport + 40;
+	struct g6 f = outside6_to(CLIENT6, cp, NODE6, u->tcp_fe, IPPROTO_TCP, T_SYN);
+	uint8_t in[FRAME_MAX], want[FRAME_MAX];
+	size_t len, wlen;
+
+	cl6_set(u, CLIENT6, 0);
+	len = frame6(&f, in);
+	ul_expect(u, in, len, TC_ACT_SHOT, XCNI_DROP_NAT_CLIENT, NULL, 0);
+	f = outside6_to("2001:db8:1::77", cp, NODE6, u->tcp_fe, IPPROTO_TCP, T_SYN);
+	len = frame6(&f, in);
+	ul_expect(u, in, len, TC_ACT_SHOT, XCNI_DROP_NAT_CLIENT, NULL, 0);
+	f = outside6_to("2001:db8:2::77", cp, NODE6, u->tcp_fe, IPPROTO_TCP, T_SYN);
+	len = frame6(&f, in);
+	wlen = ul_remote_want(u, &f, cp, 80, want);
+	ul_expect(u, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
+	cl6_set(u, CLIENT6, 64);
+}
+
+/*
+ * lb_nodeport_snat_unanswered for IPv6 UDP (u: either underlay): a datagram
+ * no reply answered holds its port 5 s, not 60: after 6 s another client's
+ * datagram takes that port (its own), its client the new one in xcni_snat6.
+ */
+static void np6_snat_unanswered(const struct np6_ul *u)
+{
+	uint16_t cp = u->udp_cport + 40;
+	struct g6 f = outside6_to(CLIENT6, cp, NODE6, u->udp_fe, IPPROTO_UDP, 0);
+	uint8_t in[FRAME_MAX], want[FRAME_MAX];
+	struct xcni_ct6_key k = { .sport = htons(cp), .dport = htons(5353), .proto = IPPROTO_UDP };
+	struct xcni_ct_entry e = { .state = XCNI_CT_NEW, .flags = XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT,
+				   .nat_port = htons(cp) };
+	struct xcni_snat6 sn = { .cport = htons(cp) };
+	size_t len, wlen;
+
+	in6(NODE6, k.saddr);
+	in6(u->backend, k.daddr);
+	in6(CLIENT6B, sn.client);
+	e.created_ns = e.last_ns = mono6_ns() - 6000000000ull;
+	assert_int_equal(bpf_map_update_elem(bpf_map__fd((*u->prog)->maps.xcni_ct6), &k, &e,
+					     BPF_ANY),
+			 0);
+	assert_int_equal(bpf_map_update_elem(bpf_map__fd((*u->prog)->maps.xcni_snat6), &k, &sn,
+					     BPF_ANY),
+			 0);
+	len = frame6(&f, in);
+	wlen = ul_remote_want(u, &f, cp, 5353, want);
+	ul_expect(u, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
+	snat6_check(bpf_map__fd((*u->prog)->maps.xcni_snat6), cp, u->backend, 5353, IPPROTO_UDP,
+		    CLIENT6, cp);
+}
+
+/* lb_nodeport_snat_bare_ack for IPv6 (u: either underlay). */
+static void np6_snat_bare_ack(const struct np6_ul *u)
+{
+	uint16_t cp = u->tcp_cport + 41;
+	struct g6 f = outside6_to(CLIENT6, cp, NODE6, u->tcp_fe, IPPROTO_TCP, T_ACK);
+	uint8_t in[FRAME_MAX];
+	struct xcni_ct6_key k = { .sport = htons(cp), .dport = htons(80), .proto = IPPROTO_TCP };
+	struct xcni_ct_entry e;
+	size_t len;
+
+	len = frame6(&f, in);
+	ul_expect(u, in, len, TC_ACT_SHOT, XCNI_DROP_CT_INVALID, NULL, 0);
+	in6(NODE6, k.saddr);
+	in6(u->backend, k.daddr);
+	assert_int_not_equal(bpf_map_lookup_elem(bpf_map__fd((*u->prog)->maps.xcni_ct6), &k, &e),
+			     0);
+}
+
+static void lb6_nodeport_snat_rules(void **state)
+{
+	(void)state;
+	np6_snat_budget(&ul4);
+	np6_snat_unanswered(&ul4);
+	np6_snat_bare_ack(&ul4);
+}
+
+static void lb6u_nodeport_snat_rules(void **state)
+{
+	(void)state;
+	np6_snat_budget(&ul6);
+	np6_snat_unanswered(&ul6);
+	np6_snat_bare_ack(&ul6);
 }
 
 /*
@@ -1296,10 +1600,14 @@ static const struct CMUnitTest nodeport_tests[] = {
 	cmocka_unit_test(lb6_nodeport_local),
 	cmocka_unit_test(lb_nodeport_remote),
 	cmocka_unit_test(lb_nodeport_snat_reuse),
+	cmocka_unit_test(lb_nodeport_snat_budget),
+	cmocka_unit_test(lb_nodeport_snat_unanswered),
+	cmocka_unit_test(lb_nodeport_snat_bare_ack),
 	cmocka_unit_test(lb_nodeport_snat_not_frontend),
 	cmocka_unit_test(lb6_nodeport_remote),
 	cmocka_unit_test(lb6_nodeport_snat_reuse),
 	cmocka_unit_test(lb6_nodeport_snat_not_frontend),
+	cmocka_unit_test(lb6_nodeport_snat_rules),
 	cmocka_unit_test(lb_nodeport_icmp),
 	cmocka_unit_test(lb6_nodeport_icmp),
 	cmocka_unit_test(lb6_extip_remote),
@@ -1309,6 +1617,7 @@ static const struct CMUnitTest nodeport_tests[] = {
 	cmocka_unit_test(lb6u_setup),
 	cmocka_unit_test(lb6u_nodeport_remote),
 	cmocka_unit_test(lb6u_extip_remote),
+	cmocka_unit_test(lb6u_nodeport_snat_rules),
 	cmocka_unit_test(lb6u_geneve_first),
 	cmocka_unit_test(lb6u_teardown),
 };

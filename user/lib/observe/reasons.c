@@ -87,6 +87,9 @@ static const struct xcni_reason_info reasons[] = {
 	  "a first fragment whose share of the fragment map (its endpoint's, the node's, or "
 	  "its outside source's) already holds as many datagrams in flight as it may, or "
 	  "whose outside source holds its part of that share"),
+	R(XCNI_DROP_NAT_CLIENT, "drop-nat-client",
+	  "from outside, NodePort to a remote backend: the client (an IPv4 address, an IPv6 "
+	  "/64) has used its budget of new SNAT source ports on this node"),
 };
 
 /* A reason added at the bottom of the enum without a name here fails the build. */
