@@ -11,7 +11,7 @@
 #include <bpf/libbpf.h>
 
 #include "lab/drops.h"
-#include "lab/lab.h"
+#include "lab/state.h"
 #include "lib/observe/reasons.h"
 #include "xcni_shared.h"
 

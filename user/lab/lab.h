@@ -9,6 +9,7 @@
  *   lab.h       lab.c       the command table; up, down, get          (commands)
  *   conntest.h  conntest.c  xcnictl connectivity test                 (commands)
  *   probe.h     probe.c     probe, matrix, exec                       (commands)
+ *   drops.h     drops.c     every node's drop counters before and after a probe
  *   apply.h     apply.c     apply / delete of manifests
  *   dns.h       dns.c       the cluster's DNS (dnsmasq)
  *   kproxy.h    kproxy.c    kube-proxy's iptables rules on every node (--kube-proxy iptables)
