@@ -100,7 +100,8 @@ check "lab up --agent-arg --map-max=xcni_nosuch=1: xcnid refuses it, lab up exit
 	bash -c "[ $RC = 1 ] && grep -q -- '--map-max xcni_nosuch: no such map' <<<\"\$1\" && [ ! -e \"$XCNI_LAB_DIR/lab.json\" ] && ! ip netns list | grep -q '^xcl-n1\\b'" _ "$out"
 check "lab up --nodes 2 --ip-family dual --kube-proxy $KP --agent-arg --map-max=xcni_ct=$CT_MAX,xcni_polname=$POLNAME_MAX (metrics, --hook-check 1)" \
 	lab up --nodes 2 --ip-family dual --kube-proxy "$KP" --agent-arg "--map-max=xcni_ct=$CT_MAX,xcni_polname=$POLNAME_MAX" \
-	--agent-arg "--metrics-addr=127.0.0.1:$MPORT" --agent-arg --hook-check=1 "${NPA_ARGS[@]}" ||
+	--agent-arg "--metrics-addr=127.0.0.1:$MPORT" --agent-arg --hook-check=1 "${NPA_ARGS[@]}" \
+	--agent-arg --external-ip-cidrs=198.51.100.77/32,2001:db8:77::77/128 ||
 	{ finish; exit 1; }
 ct_size() { bpftool map show pinned "$LAB_PINS/n1/xcni_ct" | grep -q "max_entries $CT_MAX "; }
 check "lab up --agent-arg reached n1's xcnid: its xcni_ct holds $CT_MAX" ct_size

@@ -238,7 +238,7 @@ check "... commands.txt: each command with its exit code" grep -qE '^n1/status.j
 sd_bad() {
 	ctl sysdump --node n1 -f "$T/no/such/dir/sd.tar.gz" >"$T/sd.out" 2>&1; local rc=$?
 	cat "$T/sd.out"
-	[ "$rc" = 1 ] && grep -q "cannot write $T/no/such/dir/sd.tar.gz.tmp" "$T/sd.out" && ! [ -e "$T/no" ]
+	[ "$rc" = 1 ] && grep -q "cannot write $T/no/such/dir/sd.tar.gz: " "$T/sd.out" && ! [ -e "$T/no" ]
 }
 check "sysdump -f into a directory that does not exist: exit 1, said, nothing left" sd_bad
 check "sysdump --node n1 --agent-log F: exit 2 (a lab node's log is the lab's)" usage_rc sysdump --node n1 --agent-log /dev/null

@@ -497,7 +497,7 @@ int ctl_sysdump_main(int argc, char **argv)
 		t.gz = gzdopen(dup(1), "wb");
 	}
 	if (!t.gz) {
-		pr_err("sysdump: cannot write %s: %s\n", strcmp(file, "-") ? tmp : "stdout",
+		pr_err("sysdump: cannot write %s: %s\n", strcmp(file, "-") ? file : "stdout",
 		       strerror(errno ? errno : ENOMEM));
 		return 1;
 	}
