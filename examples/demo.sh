@@ -178,7 +178,7 @@ cat <<EOF
   $SHOW lab get                            nodes, pods, Services
   $SHOW lab matrix 80/TCP                  the truth table again
   $SHOW lab probe y/b x/a 80/TCP           one probe (connected: x's policy allows y/b)
-  $SHOW --node $XA_NODE explain z/b x/a 80/TCP   why: each step of the path on x/a's node
+  $SHOW --node all explain z/b x/a 80/TCP        why: each side of the path on its pod's node
   $SHOW flows --node all --last 10         the last connections, across both nodes
   $SHOW --node $XA_NODE policy get x/a          x/a's policy as its node holds it
   $SHOW lab ui                             the service map: open http://127.0.0.1:9963/

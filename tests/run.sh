@@ -222,9 +222,18 @@ solo=" scale-small svc-bench-check "
 host=" cri libcni k8s-smoke "
 # Variants whose every dimension another suite of make check covers (IPv4 on 3
 # nodes: lab-netpol-dual-3nodes's IPv4 tables; through Services on 3 nodes with
-# kube-proxy: lab-netpol-v6-svc-3nodes and lab-netpol-svc): `make check-full`
-# (XCNI_FULL=1) runs them too, and XCNI_SUITES names them one by one.
-full_only=" lab-netpol-3nodes lab-netpol-svc-3nodes "
+# kube-proxy: lab-netpol-v6-svc-3nodes and lab-netpol-svc; EndpointSlices on 3
+# IPv4 nodes and on 1 dual node: lab-slices(-kpr) on 3 dual nodes and on 1;
+# IPv6 policy on 3 nodes: lab-netpol-v6-svc-3nodes; IPv6 policy with the
+# replacement: lab-netpol-v6-kpr-npaccel; ClusterNetworkPolicy conformance on 3
+# nodes: lab-cnp-dual-3nodes beside lab-cnp-conf-1node-dual; Services through tc
+# with the replacement: lab-netpol-svc-kpr-tc, lab-nodeport-kpr-3nodes-tc):
+# `make check-full` (XCNI_FULL=1) runs them too, and XCNI_SUITES names them one
+# by one. They took ~450 s of suite time (docs/decisions/check-duration.md).
+full_only=" lab-netpol-3nodes lab-netpol-svc-3nodes lab-slices-3nodes-v4 lab-slices-kpr-3nodes-v4
+	lab-slices-1node-dual lab-slices-kpr-1node-dual lab-netpol-v6-3nodes lab-netpol-v6-kpr
+	lab-cnp-conf-3nodes lab-services-kpr-tc "
+full_only=" $(echo $full_only) " # one space between names, as the match below wants
 if [ "${XCNI_FULL:-0}" != 1 ] && [ -z "${XCNI_SUITES:-}" ]; then
 	keep=()
 	for s in "${suites[@]}"; do

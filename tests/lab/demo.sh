@@ -51,6 +51,11 @@ for line in "${LIST[@]}"; do
 		case $cmd in
 		*" status") check "  ... every node 'Verdict: OK'" bash -c "[ \$(grep -c 'Verdict: *OK' '$T/cmd.out') = 2 ]" ;;
 		*" lab probe y/b x/a 80/TCP") check "  ... connected" grep -q connected "$T/cmd.out" ;;
+		*" --node all explain z/b x/a 80/TCP")
+			# Each side read on its pod's node: one verdict, not "unknown".
+			check "  ... one verdict for the whole path: denied by x/a's ingress" \
+				grep -qE '^VERDICT +denied: by ingress at the destination' "$T/cmd.out"
+			;;
 		*" flows --node all --last 10")
 			# Which node decided the last 10 is the traffic's timing (DNS,
 			# the probe just before): each row names one of the lab's nodes,

@@ -62,6 +62,7 @@ import json, subprocess, sys
 
 xcnictl, pp, matrix_file, lab_file, out_file = sys.argv[1:6]
 flip = sys.argv[6] if len(sys.argv) > 6 else None  # "s>d": pretend the probe said otherwise
+every = len(sys.argv) > 7 and sys.argv[7] == "all"  # xcnictl --node all: no pin dir given
 matrix = json.load(open(matrix_file))
 node = {p["namespace"] + "/" + p["name"]: p["node"] for p in json.load(open(lab_file))["pods"]}
 pins = "/sys/fs/bpf/xcni-lab/"
@@ -70,6 +71,8 @@ for s in matrix["pods"]:
     for d in matrix["pods"]:
         cmd = ["nsenter", "--net=/run/netns/xcl-" + node[s], xcnictl, "--pin-dir", pins + node[s],
                "--pin-dir-dst", pins + node[d], "explain", s, d, pp, "--json"]
+        if every:
+            cmd = [xcnictl, "--node", "all", "explain", s, d, pp, "--json"]
         r = subprocess.run(cmd, capture_output=True, text=True)
         if r.returncode != 0:
             bad.append(f"# {s} -> {d}: explain exited {r.returncode}: {r.stderr.strip()}")
@@ -401,6 +404,17 @@ print(a["namespace"] + "/" + a["name"], a["node"], b["namespace"] + "/" + b["nam
 		ctl "$NA" explain "$PA" "$PB" 80/tcp --json
 	check "  ... and in text, which node and which flag" \
 		exits_saying 0 "^INGRESS .*lives on node $NB.*--pin-dir-dst" ctl "$NA" explain "$PA" "$PB" 80/tcp
+	# --node all (issue 53 item 4): each side read where its pod lives, one verdict.
+	check "$PA ($NA) -> $PB ($NB) with --node all: each side decided on its node, one verdict" \
+		json_is "e['ingress_node'] == '$NB' and 'remote' not in (e['egress_reason'], e['ingress_reason']) and e['verdict'] in ('allowed', 'denied')" \
+		"$XCNICTL" --node all explain "$PA" "$PB" 80/tcp --json
+	check "  ... from $PB's side too (the source's node is $NB's)" \
+		json_is "e['ingress_node'] == '$NA' and 'remote' not in (e['egress_reason'], e['ingress_reason']) and e['verdict'] in ('allowed', 'denied')" \
+		"$XCNICTL" --node all explain "$PB" "$PA" 80/tcp --json
+	check "--node all: explain agrees with the last probes (80/TCP) on every pair, no pin dir given" \
+		/usr/bin/python3 "$T/agree.py" "$XCNICTL" 80/TCP "$T/m-80.json" "$T/lab.json" "$T/e-all.json" "" all
+	check "--node all with --pin-dir-dst: exit 2, one place for the destination's maps" \
+		exits_saying 2 "give one" "$XCNICTL" --node all --pin-dir-dst "$LAB_PINS/$NB" explain "$PA" "$PB" 80/tcp
 fi
 unpolicy egress
 

@@ -83,6 +83,7 @@ struct ctl_ctx {
 	int verdict; /* --verdict: enum vocab_verdict (lib/observe/vocab.h) */
 	__u8 ev_type; /* --type: enum xcni_event_type */
 	const char *pin_dir_dst; /* explain --pin-dir-dst: the destination node's maps */
+	bool node_all; /* explain --node all: every lab node's maps, each side read on its pod's node */
 	__u16 sport; /* explain --sport: the flow's source port (host order) */
 	__u8 family; /* explain --family: 4 or 6 (0: from the ends) */
 	bool time_mono; /* --time mono: CLOCK_MONOTONIC seconds, not RFC 3339 */
@@ -390,6 +391,8 @@ struct ctl_lab_node {
 	char pin[PATH_MAX];
 };
 int ctl_lab_nodes(const char *name, struct ctl_lab_node *out, size_t max, size_t *n);
+/* explain --node all: the nodes whose maps it opens at once (16 descriptors each). */
+#define CTL_EXPLAIN_MAX_NODES 32
 /* xcnictl flows: its own options (filters as hubble observe's), parsed there. */
 int ctl_flows_main(int argc, char **argv);
 extern const struct option ctl_flows_opts[]; /* its options (flows.c) */

@@ -330,6 +330,15 @@ bool end_is_v6(const struct node_maps *m, const char *arg)
 	return false;
 }
 
+const struct node_maps *node_maps_of(const struct node_maps *m, const char *node,
+				     const struct node_maps *dflt)
+{
+	for (size_t i = 0; node && node[0] && i < m->npeers; i++)
+		if (!strcmp(m->peers[i].node, node))
+			return &m->peers[i];
+	return dflt;
+}
+
 /*
  * SRC or DST into e, on the source node's maps m; alt: the destination
  * node's (NULL, or m itself: none other), where an IPv6 pod of that node is
@@ -345,15 +354,21 @@ int flow_end_resolve(const struct ctl_ctx *c, const struct node_maps *m,
 	int err;
 
 	if (v6) {
-		const struct node_maps *ms[] = { m, alt };
+		/* m first, then the destination's, then (--node all) every other node's. */
+		const struct node_maps *ms[2 + CTL_EXPLAIN_MAX_NODES] = { m };
+		size_t nms = 1;
 
+		if (alt && alt != m)
+			ms[nms++] = alt;
+		for (size_t i = 0; i < m->npeers && nms < ARRAY_SIZE(ms); i++)
+			if (&m->peers[i] != m && &m->peers[i] != alt)
+				ms[nms++] = &m->peers[i];
 		if (!parse_ip_any(arg, &a) && a.family != XCNI_AF_INET6) {
 			pr_err("%s: an IPv4 address in an IPv6 flow (the other end is IPv6, or "
 			       "--family 6)\n", arg);
 			return -EINVAL;
 		}
-		return flow_end_resolve6(ms, alt && alt != m ? 2 : 1, arg,
-					 parse_ip_any(arg, &a) ? NULL : &a, e);
+		return flow_end_resolve6(ms, nms, arg, parse_ip_any(arg, &a) ? NULL : &a, e);
 	}
 	if (!parse_ip_any(arg, &a) && a.family == XCNI_AF_INET6) {
 		pr_err("%s: an IPv6 address in an IPv4 flow (--family 4)\n", arg);
@@ -1247,8 +1262,8 @@ int explain_flow(const struct node_maps *sm, const struct node_maps *dm, const s
 						   "by ingress at the destination");
 		*verdict = "denied";
 	} else if (!side_decided(&eg) || !side_decided(&in)) {
-		pt_strf(t, "unknown: the %s side is decided on node %s",
-			side_decided(&eg) ? "ingress" : "egress",
+		pt_strf(t, "unknown: the %s side is decided on node %s (in a lab, --node all "
+			"reads each side on its node)", side_decided(&eg) ? "ingress" : "egress",
 			side_decided(&eg) ? in.node : eg.node);
 		*verdict = "unknown";
 	} else {

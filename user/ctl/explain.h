@@ -26,6 +26,10 @@ struct node_maps {
 	bool ul4, ul6;
 	/* xcnid enforces policy there (XCNI_CFG_F_POLICY): a pod with no polep entry is pending. */
 	bool enforcing;
+	/* explain --node all: every lab node's maps, this one among them (a
+	 * side is read where its pod lives); NULL when one or two dirs were given. */
+	const struct node_maps *peers;
+	size_t npeers;
 };
 
 /* One end of the flow, as the source node's maps see it. */
@@ -53,6 +57,9 @@ struct svc_view {
 /* A node's policy maps under dir (its xcni_config read first); closed with node_maps_close. */
 int node_maps_open(const struct ctl_ctx *c, const char *dir, struct node_maps *m);
 void node_maps_close(struct node_maps *m);
+/* Of m's peers (--node all), the maps of node; dflt when there are none or no such node. */
+const struct node_maps *node_maps_of(const struct node_maps *m, const char *node,
+				     const struct node_maps *dflt);
 /* Whether the end arg makes the flow IPv6 (an IPv6 address, or a pod with IPv6 only). */
 bool end_is_v6(const struct node_maps *m, const char *arg);
 /* SRC or DST into e, on the source node's maps m (alt: the destination node's). */

@@ -23,17 +23,56 @@ static int check_explain(char **argv)
 	return parse_port_proto(argv[2], &proto, &port);
 }
 
-static int cmd_explain(const struct ctl_ctx *c, char **argv)
+/*
+ * explain --node all: every lab node's maps into all[] (the pin dirs in ln,
+ * which must outlive them), each knowing the others: a side is then read on
+ * the node its pod lives on, a Service's backends each on theirs.
+ */
+static int open_lab_nodes(const struct ctl_ctx *c, struct ctl_lab_node *ln,
+			  struct node_maps *all, size_t *n)
 {
-	const char *dst_dir = c->opts & OPT_PIN_DIR_DST ? c->pin_dir_dst : c->pin_dir;
+	int err = ctl_lab_nodes("all", ln, CTL_EXPLAIN_MAX_NODES + 1, n);
+
+	if (err)
+		return err;
+	if (*n > CTL_EXPLAIN_MAX_NODES) {
+		pr_err("--node all: the lab has more than %d nodes, more than explain reads at once "
+		       "(--node NODE --pin-dir-dst DIR names the two)\n", CTL_EXPLAIN_MAX_NODES);
+		*n = 0;
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < *n; i++) {
+		err = node_maps_open(c, ln[i].pin, &all[i]);
+		if (err) {
+			while (i--)
+				node_maps_close(&all[i]);
+			*n = 0;
+			return err;
+		}
+	}
+	for (size_t i = 0; i < *n; i++) {
+		all[i].peers = all;
+		all[i].npeers = *n;
+	}
+	return 0;
+}
+
+static int cmd_explain(const struct ctl_ctx *c0, char **argv)
+{
+	/* --node all: the pin dir of the node read from (a pod's name is resolved there). */
+	struct ctl_ctx at = *c0;
+	const struct ctl_ctx *c = &at;
+	static struct ctl_lab_node ln[CTL_EXPLAIN_MAX_NODES + 1];
+	struct node_maps sm, dm, all[CTL_EXPLAIN_MAX_NODES];
+	const struct node_maps *sp = &sm, *dp = &dm;
 	struct xcni_svcname sref;
-	struct node_maps sm, dm;
 	struct svc_view sv = { .svc = -1 };
 	struct xcni_svc_key fk = {};
 	struct flow f = {};
 	struct ptable *t;
 	const char *verdict;
 	struct ctl_addr dip;
+	size_t nall = 0;
 	bool by_name, v6;
 	int err;
 
@@ -42,30 +81,48 @@ static int cmd_explain(const struct ctl_ctx *c, char **argv)
 		return err;
 
 	by_name = parse_svc_ref(argv[1], &sref);
-	err = node_maps_open(c, c->pin_dir, &sm);
-	if (err)
-		return err;
-	err = node_maps_open(c, dst_dir, &dm);
-	if (err)
-		goto close_sm;
+	if (c->node_all) {
+		err = open_lab_nodes(c, ln, all, &nall);
+		if (err)
+			return err;
+		sp = dp = &all[0];
+		at.pin_dir = sp->dir;
+	} else {
+		err = node_maps_open(c, c->pin_dir, &sm);
+		if (err)
+			return err;
+		err = node_maps_open(c, c->opts & OPT_PIN_DIR_DST ? c->pin_dir_dst : c->pin_dir, &dm);
+		if (err) {
+			node_maps_close(&sm);
+			return err;
+		}
+	}
 	/* IPv6 when --family 6 or an end says so (an IPv6 address, or a pod with no IPv4). */
 	if (c->opts & OPT_FAMILY)
 		v6 = c->family == 6;
 	else
-		v6 = end_is_v6(&sm, argv[0]) || end_is_v6(&sm, argv[1]) || end_is_v6(&dm, argv[1]);
-	if ((err = flow_end_resolve(c, &sm, NULL, argv[0], v6, &f.src)))
+		v6 = end_is_v6(sp, argv[0]) || end_is_v6(sp, argv[1]) || end_is_v6(dp, argv[1]);
+	if ((err = flow_end_resolve(c, sp, NULL, argv[0], v6, &f.src)))
 		goto close;
+	/* --node all: the source's side (and a Service's translation) on its node. */
+	if (nall && (sp = node_maps_of(&all[0], f.src.node, &all[0])) != dp) {
+		dp = sp;
+		at.pin_dir = sp->dir;
+		memset(&f.src, 0, sizeof(f.src));
+		if ((err = flow_end_resolve(c, sp, NULL, argv[0], v6, &f.src)))
+			goto close;
+	}
 	/* A Service, by name or by a frontend's address: translated before policy. */
 	fk.family = v6 ? XCNI_AF_INET6 : XCNI_AF_INET;
 	fk.port = htons(f.port);
 	fk.proto = f.proto;
 	if (by_name || (!parse_ip_any(argv[1], &dip) && dip.family == fk.family && f.port)) {
-		err = svc_view_open(c, c->pin_dir, &sv);
+		err = svc_view_open(c, sp->dir, &sv);
 		if (err && (by_name || err != -ENOENT)) {
 			if (err == -ENOENT)
 				pr_err("%s: node %s has no Service maps (an agent without "
 				       "--kube-proxy-replacement, or from before them)\n", argv[1],
-				       sm.node[0] ? sm.node : c->pin_dir);
+				       sp->node[0] ? sp->node : sp->dir);
 			goto close;
 		}
 		err = 0;
@@ -86,7 +143,7 @@ static int cmd_explain(const struct ctl_ctx *c, char **argv)
 		free(recs);
 		if (err == -ENOENT)
 			pr_err("%s: no such Service in the maps of node %s%s\n", argv[1],
-			       sm.node[0] ? sm.node : c->pin_dir, sv.name < 0 ?
+			       sp->node[0] ? sp->node : sp->dir, sv.name < 0 ?
 			       " (they have no Service names: give the frontend's address)" : "");
 		else if (err == -ESRCH)
 			pr_err("%s: the Service has no %s frontend for %s (xcnictl service get %s "
@@ -98,7 +155,7 @@ static int cmd_explain(const struct ctl_ctx *c, char **argv)
 			err = err == -ESRCH ? -ENOENT : err;
 			goto close;
 		}
-		err = explain_service(c, &sm, &dm, &sv, &f, &fk);
+		err = explain_service(c, sp, dp, &sv, &f, &fk);
 		if (err > 0) { /* gone between the two lookups */
 			pr_err("%s: the Service has no frontend for %s\n", argv[1], argv[2]);
 			err = -ENOENT;
@@ -107,21 +164,25 @@ static int cmd_explain(const struct ctl_ctx *c, char **argv)
 	}
 	if (sv.svc >= 0) {
 		memcpy(fk.addr, dip.addr, sizeof(fk.addr));
-		err = explain_service(c, &sm, &dm, &sv, &f, &fk);
+		err = explain_service(c, sp, dp, &sv, &f, &fk);
 		if (err <= 0)
 			goto close; /* a frontend: explained; else an address like any */
 	}
-	if ((err = flow_end_resolve(c, &sm, &dm, argv[1], v6, &f.dst)))
+	if ((err = flow_end_resolve(c, sp, dp, argv[1], v6, &f.dst)))
 		goto close;
-	if ((err = explain_flow(&sm, &dm, &f, &t, &verdict)))
+	if ((err = explain_flow(sp, node_maps_of(sp, f.dst.node, dp), &f, &t, &verdict)))
 		goto close;
 	err = show(c, t);
 close:
 	if (sv.svc >= 0)
 		svc_view_close(&sv);
-	node_maps_close(&dm);
-close_sm:
-	node_maps_close(&sm);
+	if (nall) {
+		for (size_t i = 0; i < nall; i++)
+			node_maps_close(&all[i]);
+	} else {
+		node_maps_close(&dm);
+		node_maps_close(&sm);
+	}
 	return err;
 }
 
@@ -147,7 +208,10 @@ const struct cmd explain_cmds[] = {
 	  "source node's maps; the destination side is read from --pin-dir-dst DIR\n"
 	  "(default: --pin-dir). A side whose pod lives on another node is reported\n"
 	  "as decided there (VERDICT unknown unless the other side denies). In the\n"
-	  "lab a node's maps are /sys/fs/bpf/xcni-lab/<node>. A destination behind\n"
+	  "lab a node's maps are /sys/fs/bpf/xcni-lab/<node>, and --node all reads\n"
+	  "each side on the node its pod lives on (a Service's translation on the\n"
+	  "source's node, each backend's ingress on the backend's): one verdict for\n"
+	  "the whole path. A destination behind\n"
 	  "a tunnel (its ipcache entry names another node's underlay address, IPv6\n"
 	  "when that node is sent to over IPv6) is shown, with the node's name, in\n"
 	  "TUNNEL and in the egress lookups (none, and VERDICT denied, when\n"

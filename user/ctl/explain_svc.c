@@ -337,7 +337,8 @@ static int svc_judge(const struct ctl_ctx *c, const struct node_maps *sm,
 		f.port = ntohs(j->bes[i].port);
 		inet_ntop(k->family == XCNI_AF_INET6 ? AF_INET6 : AF_INET, j->bes[i].addr, a, sizeof(a));
 		if ((err = flow_end_resolve(c, sm, dm, a, k->family == XCNI_AF_INET6, &f.dst)) ||
-		    (err = explain_flow(sm, dm, &f, &j->rec[i], &j->verdicts[i])))
+		    (err = explain_flow(sm, node_maps_of(sm, f.dst.node, dm), &f, &j->rec[i],
+					&j->verdicts[i])))
 			return err;
 		if (!ch->chosen || ch->chosen == ch->ids[i]) {
 			/* Behind a tunnel of either family: on another node (rnode:

@@ -266,7 +266,8 @@ static void usage(FILE *f, const char *name)
 	fprintf(f, "\nOptions (anywhere on the line, before or after the command):\n"
 		   "  --pin-dir DIR   where the maps are pinned (default $XCNI_PIN_DIR, else "
 		   XCNI_PIN_ROOT ")\n"
-		   "  --node NAME     a lab node's maps, seen from its network namespace\n"
+		   "  --node NAME     a lab node's maps, seen from its network namespace (all:\n"
+		   "                  every node, for flows, status, sysdump and explain)\n"
 		   "  -o, --output FMT  text (default), wide (more columns), json, jsonl or yaml\n"
 		   "  -j, --json      -o json\n"
 		   "  -v, --verbose   more messages; twice for debug\n"
@@ -1097,7 +1098,16 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd->name, "version") || !strcmp(cmd->name, "completion") ||
 	    !strcmp(cmd->name, "filters"))
 		return cmd->fn(&c, words) ? 1 : 0;
-	if (g.node) {
+	if (g.node && !strcmp(g.node, "all") && !strcmp(cmd->name, "explain")) {
+		/* Each side on its own node: explain opens every node's maps by
+		 * path (pins do not depend on the network namespace). */
+		if (c.opts & OPT_PIN_DIR_DST) {
+			pr_err("--node all and --pin-dir-dst both say where the destination's maps "
+			       "are: give one\n");
+			return 2;
+		}
+		c.node_all = true;
+	} else if (g.node) {
 		err = ctl_node_enter(g.node, node_pin, sizeof(node_pin));
 		if (err)
 			return err == -EINVAL ? 2 : 1;
