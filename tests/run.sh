@@ -112,6 +112,8 @@ suites=(
 	"lab-services-kpr-tc:env XCNI_ATTACH=tc LAB_KUBE_PROXY=none bash tests/lab/services.sh"
 	"lab-socklb:bash tests/lab/socklb.sh"
 	"lab-explain:bash tests/lab/explain.sh"
+	# Pods over two nodes: each pair explained with both pin dirs and with --node all (check-full; lab-demo checks --node all in make check).
+	"lab-explain-2nodes:env EXPLAIN_NODES=2 bash tests/lab/explain.sh"
 	"lab-flows:bash tests/lab/flows.sh"
 	# make demo, then every command of the list it prints, as printed (issue 53).
 	"lab-demo:bash tests/lab/demo.sh"
@@ -232,7 +234,7 @@ host=" cri libcni k8s-smoke "
 # by one. They took ~450 s of suite time (docs/decisions/check-duration.md).
 full_only=" lab-netpol-3nodes lab-netpol-svc-3nodes lab-slices-3nodes-v4 lab-slices-kpr-3nodes-v4
 	lab-slices-1node-dual lab-slices-kpr-1node-dual lab-netpol-v6-3nodes lab-netpol-v6-kpr
-	lab-cnp-conf-3nodes lab-services-kpr-tc "
+	lab-cnp-conf-3nodes lab-services-kpr-tc lab-explain-2nodes "
 full_only=" $(echo $full_only) " # one space between names, as the match below wants
 if [ "${XCNI_FULL:-0}" != 1 ] && [ -z "${XCNI_SUITES:-}" ]; then
 	keep=()
