@@ -155,7 +155,7 @@ done
 [ "$DS" != plain ] || check "kube-proxy's KUBE-SEP rule for x/a ($XA:80) on z/b's node counted the tries" \
 	bash -c "ip netns exec xcni-k8s-$ZN iptables-save -c -t nat | grep -E '^\[[1-9][0-9]*:[0-9]+\] -A KUBE-SEP-.* -j DNAT .*--to-destination $XA:80'"
 d1=$(drops_at)
-check "z/b's refused tries counted drop-policy-ingress $DIR on $WHERE(+$((d1 - d0)), xcnictl metrics in the agent pods)" \
+check "z/b's refused tries counted drop-policy-ingress $DIR on ${WHERE% } (+$((d1 - d0)), xcnictl metrics in the agent pods)" \
 	test "$((d1 - d0))" -gt 0
 kc -n x delete networkpolicy x-a-from-ns-y >/dev/null
 check "policy deleted: z/b reaches x/a through $VIA again" \
