@@ -155,7 +155,14 @@ $(BUILD)/tests/attach_modes: tests/attach/attach_modes.c tests/lib/bpf_objs.h $(
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(XCFLAGS) $(PKG_CFLAGS) -I$(BUILD)/gen -Ibpf -Iuser -o $@ $(filter %.c,$^) $(filter %.a,$^) $(PKG_LIBS)
 
-unit: $(UNIT_TESTS) $(TEST_TOOLS) $(BUILD)/tests/attach_modes
+# The verifier's processed instructions for every program in every configuration
+# (suite verifier-budget: tests/verifier/budget.py against tests/verifier/budget.tsv).
+$(BUILD)/tests/verify_count: tests/verifier/verify_count.c tests/lib/bpf_objs.h $(SKELS)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(XCFLAGS) $(PKG_CFLAGS) -I$(BUILD)/gen -o $@ $(filter %.c,$^) $(PKG_LIBS)
+
+unit: $(UNIT_TESTS) $(TEST_TOOLS) $(BUILD)/tests/attach_modes $(BUILD)/tests/verify_count
 # The cmocka tests alone (no BPF skeletons): what the sanitizer build runs.
 unit-cmocka: $(filter-out %/test_bpf,$(UNIT_TESTS))
 

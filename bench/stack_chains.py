@@ -18,7 +18,7 @@ make deletes the .bpf.o once the skeleton is made; compile the one you want:
         -c bpf/from_pod.bpf.c -o /tmp/from_pod.o
     python3 bench/stack_chains.py /tmp/from_pod.o [-a]
 
-The verifier's own per-function depths: VERIFY_STACK=1 with verify_count.
+The verifier's own per-function depths: build/tests/verify_count -s.
 """
 import re
 import subprocess

@@ -56,6 +56,9 @@ suites=(
 	# Every program loaded with each family's settings and attached in each mode:
 	# tc clsact and TCX, XDP native and generic (issue 40; tests/attach).
 	"attach-modes:$BUILD/tests/attach_modes"
+	# The verifier's processed instructions for every program in every
+	# configuration against tests/verifier/budget.tsv (issue 54; ~1 min).
+	"verifier-budget:python3 tests/verifier/budget.py"
 	"unit-asan:bash tests/fuzz/asan.sh"
 	"fuzz:bash tests/fuzz/run.sh"
 	"xcnictl:bash tests/xcnictl/run.sh"

@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The seven BPF objects as the tools that load them themselves see them
- * (tests/attach/attach_modes.c, bench/verify_count.c): each by name with
+ * (tests/attach/attach_modes.c, tests/verifier/verify_count.c): each by name with
  * the ELF bytes its skeleton embeds (xcni_bpf_objs[]), and its rodata written by
  * name before it loads (rodata_set: the variable found in the object's BTF,
  * .rodata's DATASEC, and written into the map's initial value, as xcnid's
  * skeleton writes do), without one tree's skeleton types. Header-only, the
- * skeletons from -I$(BUILD)/gen: bench/verify_count.c is built alone
- * (gcc -I$TREE/build/gen ... bench/verify_count.c -lbpf).
+ * skeletons from -I$(BUILD)/gen: verify_count builds against another tree's
+ * skeletons too (gcc -I$TREE/build/gen ... tests/verifier/verify_count.c -lbpf).
  */
 #ifndef XCNI_TESTS_BPF_OBJS_H
 #define XCNI_TESTS_BPF_OBJS_H
