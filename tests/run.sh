@@ -138,6 +138,8 @@ suites=(
 	"lab-tenant-svc:env LAB_KUBE_PROXY=none bash tests/lab/tenant_svc.sh"
 	"lab-tenant-svc-ipt:env LAB_KUBE_PROXY=iptables bash tests/lab/tenant_svc.sh"
 	"lab-tenant-room:env LAB_KUBE_PROXY=none bash tests/lab/tenant_room.sh"
+	# One outside address filling NodePort SNAT ports and IPv6 SNAT state while another's flows work (issue 52 item 4).
+	"lab-tenant-nat:bash tests/lab/tenant_nat.sh"
 	"lab-netpol-3nodes:env NETPOL_NODES=3 bash tests/lab/netpol.sh"
 	"lab-services:bash tests/lab/services.sh"
 	"lab-netpol-svc:env NETPOL_VIA_SERVICE=1 bash tests/lab/netpol.sh"

@@ -419,9 +419,12 @@ static __always_inline int np_snat_choose(const struct flow *f, int fam, const v
 	*nport = e ? e->nat_port : 0;
 	/* The port the service entry keeps, as it is, unless no reply has come
 	 * for XCNI_CT_SNAT_NEW_NS: then its tuple may have gone to another
-	 * client (snat_port_free), looked at again. */
-	if (!*nport || (e->state == XCNI_CT_NEW &&
-			bpf_ktime_get_ns() - e->created_ns > XCNI_CT_SNAT_NEW_NS)) {
+	 * client (snat_port_free), looked at again. At tc the entry holds this
+	 * packet's time already (lb_flow_keeps): no clock read a packet of a
+	 * known flow (the XDP fast path counts it later, so reads the clock). */
+	if (!*nport ||
+	    (e->state == XCNI_CT_NEW &&
+	     (xdp ? bpf_ktime_get_ns() : e->last_ns) - e->created_ns > XCNI_CT_SNAT_NEW_NS)) {
 		const void *client = fam == XCNI_AF_INET ?
 					     (const void *)&((const struct xcni_ct_key *)orig)->saddr :
 					     (const void *)((const struct xcni_ct6_key *)orig)->saddr;

@@ -479,6 +479,7 @@ static void lb_nodeport_snat_budget(void **state)
 	struct xcni_snat_cl v;
 	struct fr f;
 	size_t len, wlen;
+	uint64_t t0;
 
 	(void)state;
 	cl_set(fd, XCNI_AF_INET, &c, 0, FRESH);
@@ -507,13 +508,16 @@ static void lb_nodeport_snat_budget(void **state)
 	wlen = nodeport_remote_want(&f, in, 50091, want);
 	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
 
+	t0 = mono_ns();
 	cl_set(fd, XCNI_AF_INET, &c, 0, 1000000000ull);
 	f = from_outside(CLIENT, 50093, 30081, TH_SYN);
 	len = frame(&f, in);
 	wlen = nodeport_remote_want(&f, in, 50093, want);
 	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
 	v = cl_get(fd, XCNI_AF_INET, &c);
-	assert_true(v.tokens >= 62 && v.tokens <= 64);
+	/* 64 back, one taken; and one a 1/64 s the machine took between cl_set
+	 * and the packet (a loaded machine: 31 ms gave 65 and failed a bound of 64). */
+	assert_true(v.tokens >= 62 && v.tokens <= 64 + (mono_ns() - t0) * 64 / 1000000000ull);
 }
 
 /* NODE_IP:sp -> R:80/TCP held by CLIENT2's SNATed flow in state st, stamped age_ns ago. */

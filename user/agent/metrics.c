@@ -615,6 +615,19 @@ static void render_reasons(struct metrics *m, struct buf *b)
 			}
 		}
 	}
+	{
+		/* The NodePort SNAT budget's refusals named on their own, every
+		 * direction: a series from the start, 0 until a client is refused. */
+		unsigned long long n = 0;
+
+		for (unsigned int d = 0; d < XCNI_NR_DIRS; d++)
+			n += sum[XCNI_METRIC_IDX(XCNI_DROP_NAT_CLIENT, d)].packets;
+		family(b, "xcni_nodeport_snat_refused_total", "counter",
+		       "New NodePort SNAT tuples refused to outside clients over their budget "
+		       "(xcni_snat_cl: 256 at once, 64 a second a client address or IPv6 /64); "
+		       "the same packets as xcni_packets_total{reason=\"drop-nat-client\"}.");
+		bprintf(b, "xcni_nodeport_snat_refused_total %llu\n", n);
+	}
 out:
 	if (fd >= 0)
 		close(fd);

@@ -187,8 +187,29 @@ static void sample(struct agent_status *s)
 		s->nsamples++;
 }
 
-/* {"window_s": W, "drops": [{reason, direction, packets}...]} largest first. */
-static json_t *drops_json(struct agent_status *s)
+/*
+ * The NodePort SNAT budget's refusals (drop-nat-client: an outside client's
+ * new tuple past its xcni_snat_cl bucket), every direction: since the maps
+ * were made (now) and in the window (base: the window's oldest sample, NULL:
+ * none yet), into snat.
+ */
+static void snat_refused(json_t *snat, const uint64_t *now, const uint64_t *base)
+{
+	uint64_t total = 0, window = 0;
+
+	for (unsigned int d = 0; d < XCNI_NR_DIRS; d++) {
+		__u32 i = XCNI_METRIC_IDX(XCNI_DROP_NAT_CLIENT, d);
+
+		total += now[i];
+		window += base && now[i] >= base[i] ? now[i] - base[i] : now[i];
+	}
+	json_object_set_new(snat, "refused", json_integer((json_int_t)total));
+	json_object_set_new(snat, "refused_window", json_integer((json_int_t)window));
+}
+
+/* {"window_s": W, "drops": [{reason, direction, packets}...]} largest first;
+ * snat: the SNAT budget's refusals (snat_refused). */
+static json_t *drops_json(struct agent_status *s, json_t *snat)
 {
 	uint64_t *now = calloc(XCNI_NR_METRICS, sizeof(*now));
 	json_t *o = json_object(), *arr = json_array();
@@ -203,6 +224,7 @@ static json_t *drops_json(struct agent_status *s)
 	}
 	/* The oldest sample still in the window (the ring's oldest, at most one step over). */
 	oldest = s->nsamples < NSAMPLES ? 0 : s->next;
+	snat_refused(snat, now, s->nsamples ? s->samples[oldest] : NULL);
 	for (int r = XCNI_REASON_MAX; r >= XCNI_REASON_MIN; r--) {
 		if (!is_drop(r))
 			continue;
@@ -247,13 +269,15 @@ static const char *not_ready(const struct agent_status *s)
 static json_t *answer(struct agent_status *s)
 {
 	json_t *o = json_object(), *k = json_object(), *off = json_array(), *cl;
+	json_t *snat = json_object();
 	struct utsname u;
 	const char *why = not_ready(s);
 
-	if (!o || !k || !off) {
+	if (!o || !k || !off || !snat) {
 		json_decref(o);
 		json_decref(k);
 		json_decref(off);
+		json_decref(snat);
 		return NULL;
 	}
 	json_object_set_new(o, "node", json_string(s->node));
@@ -305,7 +329,8 @@ static json_t *answer(struct agent_status *s)
 	json_object_set_new(o, "kernel", k);
 	json_object_set_new(o, "flows", json_pack("{s:b,s:I,s:s?}", "on", s->flows_on, "window",
 						  (json_int_t)s->flows_window, "ipfix", s->ipfix));
-	json_object_set_new(o, "drops_last_minute", drops_json(s));
+	json_object_set_new(o, "drops_last_minute", drops_json(s, snat));
+	json_object_set_new(o, "nodeport_snat", snat);
 	json_object_set_new(o, "listeners",
 			    json_pack("{s:{s:b,s:I},s:{s:b,s:I}}", "http", "on", s->http != NULL,
 				      "refused", (json_int_t)http_refused(s->http), "flows", "on",

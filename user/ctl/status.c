@@ -817,6 +817,14 @@ static void print_flows_drops(json_t *n, json_t *a)
 		       "flows (--flows-listen), %lld metrics/UI\n",
 		       jint(json_object_get(json_object_get(a, "listeners"), "flows"), "refused"),
 		       jint(json_object_get(json_object_get(a, "listeners"), "http"), "refused"));
+	/* Only when some were: outside clients' new NodePort SNAT tuples past their
+	 * budget (xcni_snat_cl), each client's own flows refused. */
+	if (jint(json_object_get(a, "nodeport_snat"), "refused"))
+		printf("NodePort SNAT: %lld new tuples refused to outside clients over budget "
+		       "(drop-nat-client), %lld in the last %llds\n",
+		       jint(json_object_get(a, "nodeport_snat"), "refused"),
+		       jint(json_object_get(a, "nodeport_snat"), "refused_window"),
+		       jint(dr, "window_s"));
 	printf("Drops (%llds): %lld", jint(dr, "window_s"), jint(dr, "packets"));
 	json_array_foreach(json_object_get(dr, "by_reason"), i, v)
 		printf("%s%lld %s %s", i ? ", " : ": ", jint(v, "packets"), jstr(v, "reason"),

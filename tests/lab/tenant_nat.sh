@@ -1,0 +1,175 @@
+#!/bin/bash
+# NodePort SNAT that one outside client cannot exhaust (issue 52 item 4): one
+# outside address fills a backend's SNAT ports (one datagram, or one SYN, from
+# each source port) and floods the IPv6 SNAT state, while another outside
+# address's new flows and its open IPv6 flow must keep working. The attacker's
+# new tuples past its budget (xcni_snat_cl) are refused as drop-nat-client,
+# named in xcnictl status and on the metrics page.
+#
+#   netns xcl-out: 198.51.100.1, 2001:db8:100::1 the attacker (the lab's outside)
+#                  198.51.100.2, 2001:db8:100::2 the other client (added here)
+#   xcl-n1 192.168.77.1, fd00:77::1 (the NodePort)   xcl-n2 (np/b, tell-peer)
+#   np/cl  NodePort 30080/tcp -> np/b:8080, 30081/udp -> np/b:8081, both families:
+#          n1 SNATs to its own address and sends the flows to n2 in Geneve.
+#
+# The attacker's answers are dropped in xcl-out (iptables), as a host that
+# forges or ignores them does: nothing of its own closes its tuples. Every
+# node's conntrack is large enough for the whole range (xcni_ct 196608,
+# xcni_ct6 98304), so what a flood takes is ports and SNAT state, not
+# conntrack room; xcni_snat6 is made 4096 (--map-max) so the IPv6 flood that
+# would push everyone's entries out is 28,000 datagrams (the LRU keeps an entry
+# in use past a flood of twice its size), not 64,512.
+set -uo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/../lib.sh"
+. "$HERE/lib.sh"
+lab_suite tenant-nat
+MPORT=9969
+A4=198.51.100.1 A6=2001:db8:100::1 # the attacker
+V4=198.51.100.2 V6=2001:db8:100::2 # the other client
+N1=192.168.77.1 N16=fd00:77::1
+FLOOD6=28000
+
+lab_start "$XCNICTL" "$XCNI_BIN" "$XCNID_BIN"
+check "lab up --nodes 2 --kube-proxy none --ip-family dual (xcni_ct 196608, xcni_ct6 98304, xcni_snat6 4096)" \
+	lab up --nodes 2 --kube-proxy none --ip-family dual \
+	--agent-arg "--metrics-addr=127.0.0.1:$MPORT" \
+	--agent-arg "--map-max=xcni_ct=196608,xcni_ct6=98304,xcni_snat6=4096" || { finish; exit 1; }
+remember_pids
+{
+	printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: np}\n'
+	tell_peer_pod np b n2
+	printf -- '---\napiVersion: v1\nkind: Service\nmetadata: {name: cl, namespace: np}\n'
+	printf 'spec: {type: NodePort, ipFamilyPolicy: PreferDualStack, selector: {app: b}, ports: [{name: http, port: 80, targetPort: http, nodePort: 30080}, {name: echo, port: 81, protocol: UDP, targetPort: echo, nodePort: 30081}]}\n'
+} >"$T/np.yaml"
+check "apply np/b (n2, tell-peer) and NodePort np/cl 30080/tcp, 30081/udp" lab apply -f "$T/np.yaml" ||
+	{ finish; exit 1; }
+remember_pids
+check "the other client's addresses $V4, $V6 on xcl-out" \
+	bash -c "ip -n xcl-out addr add $V4/24 dev eth0 && ip -n xcl-out addr add $V6/64 dev eth0 nodad"
+# The attacker's answers never reach a socket: no RST or port unreachable frees its tuples.
+check "xcl-out drops what comes back to the attacker from the NodePort (iptables, ip6tables)" \
+	bash -c "ip netns exec xcl-out iptables -A INPUT -d $A4 -p tcp --sport 30080 -j DROP &&
+		ip netns exec xcl-out iptables -A INPUT -d $A4 -p udp --sport 30081 -j DROP &&
+		ip netns exec xcl-out ip6tables -A INPUT -d $A6 -p udp --sport 30081 -j DROP"
+
+# ask SRC DST PORT/PROTO [SPORT]: one new flow from SRC (its own source port,
+# else SPORT) to the NodePort; what np/b answered ("" none).
+ask() {
+	ip netns exec xcl-out python3 - "$@" 2>/dev/null <<'PY'
+import socket, sys
+src, dst, pp = sys.argv[1:4]
+port, proto = int(pp.split("/")[0]), pp.split("/")[1]
+sport = int(sys.argv[4]) if len(sys.argv) > 4 else 0
+fam = socket.AF_INET6 if ":" in dst else socket.AF_INET
+s = socket.socket(fam, socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.settimeout(1.5)
+s.bind((src, sport))
+try:
+    s.connect((dst, port))
+    if proto == "tcp":
+        s.shutdown(socket.SHUT_WR)
+    else:
+        s.send(b"hello")
+    print(s.recv(256).decode().strip())
+except OSError:
+    print("")
+PY
+}
+# answers SRC DST PORT/PROTO N: N new flows from SRC, the distinct answers.
+answers() {
+	local i
+	for i in $(seq "$4"); do ask "$1" "$2" "$3"; done | sed 's/^$/-/' | sort -u | tr '\n' ' ' | sed 's/ $//'
+}
+expect() { # SRC DST PORT/PROTO N WANT WHAT
+	local got
+	got=$(answers "$1" "$2" "$3" "$4")
+	check "$6 ($4 new flows $1 -> $2 $3: want '$5', got '$got')" test "$got" = "$5"
+}
+# flood KIND SRC DST DPORT FROM COUNT: one packet from each source port FROM..
+# FROM+COUNT-1 (udp: a datagram, syn: a TCP SYN), raw from xcl-out, paced so
+# that the veths' backlog (1000) drops none.
+flood() {
+	ip netns exec xcl-out python3 - "$@" <<'PY'
+import socket, struct, sys, time
+kind, src, dst, dport, first, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
+v6 = ":" in dst
+fam = socket.AF_INET6 if v6 else socket.AF_INET
+s = socket.socket(fam, socket.SOCK_RAW, socket.IPPROTO_TCP if kind == "syn" else socket.IPPROTO_UDP)
+s.bind((src, 0))
+if v6:
+    s.setsockopt(socket.IPPROTO_IPV6, 7, 16 if kind == "syn" else 6)  # IPV6_CHECKSUM: the kernel's
+def csum(b):
+    if len(b) % 2:
+        b += b"\0"
+    n = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while n >> 16:
+        n = (n & 0xFFFF) + (n >> 16)
+    return ~n & 0xFFFF
+for i in range(count):
+    sport = first + i
+    if kind == "syn":
+        seg = struct.pack("!HHIIBBHHH", sport, dport, i, 0, 5 << 4, 0x02, 64240, 0, 0)
+        if not v6:
+            ph = socket.inet_aton(src) + socket.inet_aton(dst) + struct.pack("!BBH", 0, 6, len(seg))
+            seg = seg[:16] + struct.pack("!H", csum(ph + seg)) + seg[18:]
+    else:
+        seg = struct.pack("!HHHH", sport, dport, 8 + 8, 0) + b"flooding"
+    s.sendto(seg, (dst, 0))
+    if i % 256 == 255:
+        time.sleep(0.001)
+print(count)
+PY
+}
+refused() { # N: node n<N>'s drop-nat-client packets, every direction (xcnictl metrics)
+	in_node "$1" "$XCNICTL" --pin-dir "$LAB_PINS/n$1" metrics --json |
+		jq_ "sum(m['packets'] for m in d if m['reason'] == 'drop-nat-client')"
+}
+
+# ---- before: the other client's flows, and its IPv6 flow open -----------------------
+expect "$V4" "$N1" 30080/tcp 2 "np/b $N1" "before: the other client's new TCP flows through n1 (SNAT to n1)"
+expect "$V4" "$N1" 30081/udp 2 "np/b $N1" "before: its new UDP flows"
+got=$(ask "$V6" "$N16" 30081/udp 45678)
+check "before: the other client's IPv6 flow $V6:45678 -> [$N16]:30081/udp answered (got '$got')" \
+	test "$got" = "np/b $N16"
+
+# ---- one outside address fills np/b's SNAT ports on n1 ------------------------------
+# 28,232 datagrams and 28,232 SYNs: one from each port of the SNAT range
+# (32768-60999), each the port n1 would give it first. Without a budget every
+# port of np/b:8081/udp and np/b:8080/tcp is the attacker's for 60 s.
+r0=$(refused 1)
+t0=$(date +%s%N)
+check "the attacker $A4 sends one datagram from each of 28,232 source ports to $N1:30081" \
+	test "$(flood udp "$A4" "$N1" 30081 32768 28232)" = 28232
+check "... and one SYN from each of them to $N1:30080" \
+	test "$(flood syn "$A4" "$N1" 30080 32768 28232)" = 28232
+diag "the floods took $((($(date +%s%N) - t0) / 1000000)) ms"
+expect "$V4" "$N1" 30080/tcp 4 "np/b $N1" "during: the other client's new TCP flows still connect"
+expect "$V4" "$N1" 30081/udp 4 "np/b $N1" "during: its new UDP flows still answered"
+r1=$(refused 1)
+check "n1 refused the attacker's new tuples past its budget as drop-nat-client ($r0 -> $r1: >= 40000 of 56,464)" \
+	test "$((r1 - r0))" -ge 40000
+
+# ---- one outside address floods the IPv6 SNAT state --------------------------------
+check "the attacker $A6 sends one datagram from each of $FLOOD6 source ports to [$N16]:30081 (xcni_snat6: 4096)" \
+	test "$(flood udp "$A6" "$N16" 30081 32768 "$FLOOD6")" = "$FLOOD6"
+got=$(ask "$V6" "$N16" 30081/udp 45678)
+check "after: the other client's open IPv6 flow $V6:45678 is still answered (its xcni_snat6 entry kept; got '$got')" \
+	test "$got" = "np/b $N16"
+expect "$V6" "$N16" 30081/udp 2 "np/b $N16" "after: its new IPv6 flows answered"
+r2=$(refused 1)
+check "n1 refused the IPv6 flood past the /64's budget as drop-nat-client ($r1 -> $r2: >= $((FLOOD6 - 2000)))" \
+	test "$((r2 - r1))" -ge $((FLOOD6 - 2000))
+
+# ---- what the operator sees ------------------------------------------------------------
+st=$(in_node 1 "$XCNICTL" --pin-dir "$LAB_PINS/n1" status 2>&1)
+echo "$st" | grep -E '^(NodePort SNAT|Drops)' | sed 's/^/#   /'
+check "xcnictl status on n1: 'NodePort SNAT: N new tuples refused to outside clients over budget (drop-nat-client)', N = $r2" \
+	grep -q "^NodePort SNAT: $r2 new tuples refused to outside clients over budget (drop-nat-client)" <<<"$st"
+page=$(in_node 1 curl -s --max-time 3 "http://127.0.0.1:$MPORT/metrics")
+check "n1's metrics page: xcni_nodeport_snat_refused_total $r2" \
+	grep -qx "xcni_nodeport_snat_refused_total $r2" <<<"$page"
+
+lab_down_checked
+finish
