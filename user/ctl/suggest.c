@@ -29,7 +29,8 @@ static const char suggest_help[] =
 	"the policy compiler (the cluster state with NS's NetworkPolicies replaced by the\n"
 	"suggestion; every pod's side judged as the data plane looks it up), a row per flow:\n"
 	"RECORDED, SUGGESTED and OK (no: the suggestion would change that flow's fate).\n"
-	"IPv6 flows are written into the policies but not replayed.\n\n"
+	"The replay judges the policies as enforced, with --audit too. IPv6 flows are\n"
+	"written into the policies but not replayed.\n\n"
 	"  -n, --namespace NS    the namespace whose pods the policies select\n"
 	"  --from-flows FILE     flow records, one JSON object a line (flows -o json; - for\n"
 	"                        stdin); default: asked of the agents, as flows does\n"
@@ -239,15 +240,40 @@ static const struct pt_col replay_cols[] = {
 	{ "OK", "ok", PT_STR },
 };
 
+/* Rows by source, destination, protocol and port (qsort_r over the flows' indices). */
+static int row_cmp(const void *x, const void *y, void *arg)
+{
+	const struct sug_flows *fl = arg;
+	const struct sug_flow *a = &fl->v[*(const size_t *)x], *b = &fl->v[*(const size_t *)y];
+	char s1[400], s2[400];
+	int d;
+
+	if ((d = strcmp(end_str(&a->src, a->family, s1, sizeof(s1)),
+			end_str(&b->src, b->family, s2, sizeof(s2)))) ||
+	    (d = strcmp(end_str(&a->dst, a->family, s1, sizeof(s1)),
+			end_str(&b->dst, b->family, s2, sizeof(s2)))))
+		return d;
+	return a->proto != b->proto ? a->proto - b->proto : a->port - b->port;
+}
+
 /* The replay's table on stderr; the number of flows whose fate would change. */
 static size_t replay_table(const struct sug_flows *fl, const enum sug_fate *fates)
 {
 	static const char *const fate_words[] = { "allowed", "denied", "not replayed" };
 	struct ptable *t = pt_new(replay_cols, ARRAY_SIZE(replay_cols), 0);
+	size_t *order = calloc(fl->n + 1, sizeof(*order));
 	char a[400], b[400];
 	size_t wrong = 0;
 
-	for (size_t i = 0; i < fl->n; i++) {
+	if (!order) {
+		pt_free(t);
+		return fl->n + 1;
+	}
+	for (size_t i = 0; i < fl->n; i++)
+		order[i] = i;
+	qsort_r(order, fl->n, sizeof(*order), row_cmp, (void *)fl);
+	for (size_t k = 0; k < fl->n; k++) {
+		size_t i = order[k];
 		const struct sug_flow *f = &fl->v[i];
 		bool ok = fates[i] == SUG_FATE_SKIPPED ||
 			  (fates[i] == SUG_FATE_ALLOWED) == (f->verdict == SUG_ALLOWED);
@@ -268,6 +294,7 @@ static size_t replay_table(const struct sug_flows *fl, const enum sug_fate *fate
 	fflush(stdout);
 	pt_print(t, stderr, false);
 	pt_free(t);
+	free(order);
 	return wrong;
 }
 
@@ -276,7 +303,7 @@ static int suggest_run(const struct sug_opts *o, const struct cluster *c,
 		       const struct sug_flows *fl)
 {
 	enum sug_fate *fates = calloc(fl->n + 1, sizeof(*fates));
-	json_t *pols = NULL, *p;
+	json_t *pols = NULL, *enforced = NULL, *p;
 	size_t nskipped = 0, wrong, i;
 	char msg[600];
 	int rc = 1;
@@ -287,7 +314,13 @@ static int suggest_run(const struct sug_opts *o, const struct cluster *c,
 		pr_err("policy suggest: %s\n", msg);
 		goto out;
 	}
-	if (pol_sug_replay(c, o->ns, pols, fl, fates, msg, sizeof(msg))) {
+	/* Replayed as they will be once enforced: --audit's would deny nothing. */
+	if (o->audit &&
+	    pol_sug_build(c, o->ns, fl, false, &enforced, &nskipped, msg, sizeof(msg))) {
+		pr_err("policy suggest: %s\n", msg);
+		goto out;
+	}
+	if (pol_sug_replay(c, o->ns, enforced ? enforced : pols, fl, fates, msg, sizeof(msg))) {
 		pr_err("policy suggest: the suggestion does not compile: %s\n", msg);
 		goto out;
 	}
@@ -306,6 +339,7 @@ static int suggest_run(const struct sug_opts *o, const struct cluster *c,
 	rc = wrong ? 1 : 0;
 out:
 	json_decref(pols);
+	json_decref(enforced);
 	free(fates);
 	return rc;
 }
