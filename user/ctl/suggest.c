@@ -188,7 +188,11 @@ static int ask_agents(const struct sug_opts *o, struct sug_flows *fl, size_t *nr
 	fflush(stdout);
 	dup2(saved, STDOUT_FILENO);
 	close(saved);
-	if (rc) {
+	/* 3: some agents did not answer (flows said which): their records are missing. */
+	if (rc == 3) {
+		pr_warn("policy suggest: a partial view: the policies allow only what the "
+			"agents that answered recorded\n");
+	} else if (rc) {
 		pr_err("policy suggest: the flow records could not be read (flows: exit %d)\n", rc);
 		fclose(tmp);
 		return -EIO;
