@@ -403,13 +403,17 @@ static int rule_add(struct sug_build *b, struct subj *s, int dir, const struct s
 	return err;
 }
 
-/* A pod of the flow, if the cluster state has it and it counts; *missing when named but not found. */
+/*
+ * A pod of the flow, if the cluster state has it and selectors select it (a
+ * hostNetwork pod is its node's address: an ipBlock); *missing when named but
+ * gone or finished (its address may be another pod's now).
+ */
 static const struct k8s_pod *end_pod(const struct cluster *c, const struct sug_end *e,
 				     bool *missing)
 {
 	const struct k8s_pod *p = e->ns ? pod_find(c, e->ns, e->pod) : NULL;
 
-	if (e->ns && (!p || !pod_counts(p)))
+	if (e->ns && (!p || k8s_pod_finished(p)))
 		*missing = true;
 	return p && pod_counts(p) ? p : NULL;
 }
