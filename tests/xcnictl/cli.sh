@@ -277,8 +277,9 @@ vocab_words() { python3 -c 'import json, sys; [print(w["word"].split("--")[-1]) 
 vocab_cmds() { python3 -c 'import json, sys
 for w in json.loads(sys.argv[1]):
 	if w["word"].split("--")[-1] == sys.argv[2]: print("\n".join(w["commands"].split(", ")))' "$VOCAB_JSON" "$1"; }
-# Every command of --help that parses flags of the tables (the own parsers: flows alone).
-VOCAB_ALL=$(help_cmds | grep -Evx 'lab|status|sysdump|connectivity test|ui|version|completion|filters')
+# Every command of --help that parses flags of the tables (the own parsers: flows alone;
+# policy suggest's --namespace is the namespace its policies are for, checked in lab-suggest).
+VOCAB_ALL=$(help_cmds | grep -Evx 'lab|status|sysdump|connectivity test|ui|version|completion|filters|policy suggest')
 check "filters: the vocabulary, every word with a value and a meaning" \
 	json_is 'len(j) >= 20 and all(w["word"].startswith("-") and w["meaning"] and w["commands"] for w in j)' "$XCNICTL" filters -o json
 check "filters: --pod, --ip, -n/--namespace, --identity in flows, monitor and the map views" bash -c "

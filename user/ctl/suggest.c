@@ -68,7 +68,8 @@ static int sug_parse(int argc, char **argv, struct sug_opts *o)
 	int opt;
 
 	optind = 0;
-	while ((opt = getopt_long(argc, argv, "hn:", lo, NULL)) != -1) {
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":hn:", lo, NULL)) != -1) {
 		switch (opt) {
 		case 'n': o->ns = optarg; break;
 		case 'F': o->from = optarg; break;
@@ -85,7 +86,13 @@ static int sug_parse(int argc, char **argv, struct sug_opts *o)
 			o->nodes[o->nnodes++] = optarg;
 			break;
 		case 'h': fputs(suggest_help, stdout); return 0;
-		default: fputs(suggest_help, stderr); return 2;
+		case ':':
+			pr_err("policy suggest: %s needs a value\n", argv[optind - 1]);
+			return 2;
+		default:
+			pr_err("policy suggest: unknown flag %.*s (policy suggest --help lists its "
+			       "options)\n", (int)strcspn(argv[optind - 1], "="), argv[optind - 1]);
+			return 2;
 		}
 	}
 	if (optind < argc) {
@@ -94,6 +101,11 @@ static int sug_parse(int argc, char **argv, struct sug_opts *o)
 	}
 	if (!o->ns || !*o->ns) {
 		pr_err("policy suggest: --namespace NS: the namespace whose pods the policies select\n");
+		return 2;
+	}
+	/* A Namespace's name is a DNS label: lower case letters, digits and '-'. */
+	if (strlen(o->ns) > 63 || o->ns[strspn(o->ns, "abcdefghijklmnopqrstuvwxyz0123456789-")]) {
+		pr_err("policy suggest: --namespace %s: not a namespace name (a DNS label)\n", o->ns);
 		return 2;
 	}
 	if (o->from && (o->since || o->nnodes || o->kubeconfig)) {
