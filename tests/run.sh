@@ -43,6 +43,7 @@ suites=(
 	"unit-flowgraph:$BUILD/tests/test_flowgraph"
 	"unit-ipfix:$BUILD/tests/test_ipfix"
 	"unit-redact:$BUILD/tests/test_redact"
+	"unit-suggest:$BUILD/tests/test_suggest"
 	"lab-layers:bash tests/lab/layers.sh"
 	# docs/architecture.md: links, contents, the names it cites; README paragraphs (issue 40).
 	"docs-links:python3 tests/docs/check.py"
@@ -95,6 +96,8 @@ suites=(
 	"masq6-netns:bash tests/integration/masq6.sh"
 	"lab:bash tests/lab/run.sh"
 	"lab-netpol:bash tests/lab/netpol.sh"
+	# policy suggest (issue 53 item 7): record the lab app's matrix, suggest, apply, the same matrix.
+	"lab-suggest:bash tests/lab/suggest.sh"
 	"lab-cnp:bash tests/lab/cnp.sh"
 	"lab-cnp-dual-3nodes:env CNP_FAMILY=dual CNP_NODES=3 bash tests/lab/cnp.sh"
 	"lab-cnp-conf-1node-dual:env CNPCONF_FAMILY=dual CNPCONF_NODES=1 bash tests/lab/cnpconf.sh"

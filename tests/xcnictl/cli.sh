@@ -80,8 +80,9 @@ OUT_REAL=("tunnel list|" "service sockets|")
 # are checked elsewhere: lab above, monitor and flows in their suites, tunnel
 # get: no tunnel in either set of maps; tunnel list's print layer; status,
 # sysdump and connectivity test need an agent or a lab: lab-status, lab-conntest;
-# ui serves the agents' map: lab-flows-relay-3nodes).
-OUT_NOT="config set|prefilter add|prefilter del|completion|lab|monitor|flows|tunnel get|status|sysdump|connectivity test|ui"
+# ui serves the agents' map: lab-flows-relay-3nodes; policy suggest writes
+# NetworkPolicies as YAML, its replay table on stderr: lab-suggest).
+OUT_NOT="config set|prefilter add|prefilter del|completion|lab|monitor|flows|tunnel get|status|sysdump|connectivity test|ui|policy suggest"
 out_table_complete() {
 	local want have
 	want=$(printf '%s\n' "${OUT_ROWS[@]%%|*}" "${OUT_REAL[@]%%|*}" | sort)
@@ -276,8 +277,9 @@ vocab_words() { python3 -c 'import json, sys; [print(w["word"].split("--")[-1]) 
 vocab_cmds() { python3 -c 'import json, sys
 for w in json.loads(sys.argv[1]):
 	if w["word"].split("--")[-1] == sys.argv[2]: print("\n".join(w["commands"].split(", ")))' "$VOCAB_JSON" "$1"; }
-# Every command of --help that parses flags of the tables (the own parsers: flows alone).
-VOCAB_ALL=$(help_cmds | grep -Evx 'lab|status|sysdump|connectivity test|ui|version|completion|filters')
+# Every command of --help that parses flags of the tables (the own parsers: flows alone;
+# policy suggest's --namespace is the namespace its policies are for, checked in lab-suggest).
+VOCAB_ALL=$(help_cmds | grep -Evx 'lab|status|sysdump|connectivity test|ui|version|completion|filters|policy suggest')
 check "filters: the vocabulary, every word with a value and a meaning" \
 	json_is 'len(j) >= 20 and all(w["word"].startswith("-") and w["meaning"] and w["commands"] for w in j)' "$XCNICTL" filters -o json
 check "filters: --pod, --ip, -n/--namespace, --identity in flows, monitor and the map views" bash -c "

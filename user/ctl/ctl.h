@@ -396,6 +396,8 @@ int ctl_lab_nodes(const char *name, struct ctl_lab_node *out, size_t max, size_t
 /* xcnictl flows: its own options (filters as hubble observe's), parsed there. */
 int ctl_flows_main(int argc, char **argv);
 extern const struct option ctl_flows_opts[]; /* its options (flows.c) */
+/* xcnictl policy suggest (suggest.c): argv[0] is "suggest"; the exit code. */
+int ctl_policy_suggest_main(int argc, char **argv);
 /* xcnictl status and sysdump (status.c, sysdump.c): their own options, parsed there. */
 int ctl_status_main(int argc, char **argv);
 int ctl_sysdump_main(int argc, char **argv);

@@ -114,6 +114,9 @@ static const struct cmd main_cmds[] = {
 	{ "connectivity", "test", NULL, 0, 0, "[--kubeconfig FILE] [--test GLOB]... [--node A [--node B]]",
 	  "Deploy probe pods in the lab or a cluster, test every path, clean up (connectivity test --help)",
 	  NULL },
+	{ "policy", "suggest", NULL, 0, 0, "--namespace NS [--from-flows FILE|--since D] [--audit]",
+	  "NetworkPolicies that allow exactly the recorded flows, replayed (policy suggest --help)",
+	  NULL },
 	{ "ui", NULL, NULL, 0, 0, "--kubeconfig FILE|--agent ADDR... --tls DIR",
 	  "Serve the service map of every node's flows, from the agents (ui --help)", NULL },
 	{ "filters", NULL, cmd_filters, 0, 0, "",
@@ -1039,6 +1042,9 @@ int main(int argc, char **argv)
 	/* ui: the service map of a cluster's agents (lab/ui.c), its options its own. */
 	if (cw && !strcmp(argv[cw], "ui"))
 		return ctl_ui_main(argc - cw, argv + cw);
+	/* policy suggest: NetworkPolicies from flows (suggest.c), its options its own. */
+	if (cw && cw + 1 < argc && !strcmp(argv[cw], "policy") && !strcmp(argv[cw + 1], "suggest"))
+		return ctl_policy_suggest_main(argc - cw - 1, argv + cw + 1);
 	if (cw && (cmd = cmd_named(argv[cw])) && own_of(cmd))
 		return own_main(cmd, argc, argv, cw, &g);
 	if (!g.pin_dir_env)

@@ -1,0 +1,97 @@
+#!/bin/bash
+# xcnictl policy suggest's round trip (issue 53 item 7) on the lab app
+# (examples/lab: namespaces x, y, z with pods a, b, c; x denies all ingress
+# but y/b to x/a on serve-80-tcp):
+#
+#   record   lab matrix 80/TCP on 2 nodes: every pod pair probed once, each
+#            flow recorded allowed or denied by the node that judged it
+#   suggest  policy suggest --namespace x from the agents (flows --node all)
+#            and from the same records in a file: the same policies; the
+#            replay agrees with every record (exit 0, no row "NO")
+#   apply    x's own policies deleted, the suggestion applied (audit mode
+#            first: nothing denied, then enforced): lab matrix 80/TCP is
+#            what was recorded, cell for cell
+#
+# and what the suggestion must be: a default deny, x/a let in from y/b by
+# its port's name, x's egress by peer labels with y and z by namespace name;
+# a recorded flow the suggestion would deny makes it exit 1.
+set -uo pipefail
+. "$(dirname "$0")/../lib.sh"
+
+. "$(dirname "$0")/lib.sh"
+lab_suite suggest
+lab_start "$XCNICTL" "$XCNI_BIN" "$XCNID_BIN"
+EX="$XCNI_ROOT/examples/lab"
+TIMEOUT=700
+
+check "lab up --nodes 2" lab up --nodes 2 || { finish; exit 1; }
+remember_pids
+check "apply the lab app: namespaces, pods, x's default deny and allow" \
+	lab apply -f "$EX/00-namespaces.yaml" -f "$EX/10-pods.yaml" -f "$EX/20-default-deny.yaml" \
+	-f "$EX/30-allow.yaml"
+remember_pids
+
+rows() { /usr/bin/python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))["rows"], sort_keys=True))' "$1"; }
+check "record: lab matrix 80/TCP" bash -c \
+	"'$XCNICTL' lab matrix 80/TCP --json --timeout-ms $TIMEOUT >'$T/rec.json' 2>'$T/rec.err'"
+diag "recorded: $(rows "$T/rec.json")"
+check "recorded: y/b reaches x/a, y/a does not, x reaches z" /usr/bin/python3 -c '
+import json, sys
+r = json.load(open(sys.argv[1]))["rows"]
+sys.exit(0 if r["y/b"]["x/a"] and not r["y/a"]["x/a"] and r["x/a"]["z/c"] else 1)' "$T/rec.json"
+
+"$XCNICTL" flows --node all -o json >"$T/flows.jsonl" 2>"$T/flows.err"
+diag "$(wc -l <"$T/flows.jsonl") flow records"
+check "suggest from the agents: exit 0, the replay agrees with every record" bash -c \
+	"'$XCNICTL' policy suggest --namespace x >'$T/sug.yaml' 2>'$T/sug.table'"
+sed 's/^/#   /' "$T/sug.table" | head -60
+check "the replay table: rows, none NO" bash -c \
+	"grep -q 'RECORDED' '$T/sug.table' && grep -q 'y/b.*x/a.*80/tcp.*allowed.*allowed.*yes' '$T/sug.table' &&
+	 ! grep -qw NO '$T/sug.table'"
+check "suggest --from-flows FILE: the same policies" bash -c \
+	"[ -s '$T/sug.yaml' ] && '$XCNICTL' policy suggest --namespace x --from-flows '$T/flows.jsonl' 2>/dev/null | cmp - '$T/sug.yaml'"
+# What the policies say, read back as objects.
+pols() { /usr/bin/python3 -c '
+import json, sys, yaml
+docs = {d["metadata"]["name"]: d for d in yaml.safe_load_all(open(sys.argv[1])) if d}
+print(eval(sys.argv[2], {}, dict(docs=docs)))' "$@"; }
+check "a default deny of both directions" test "$(pols "$T/sug.yaml" \
+	'sorted(docs["suggest-default-deny"]["spec"]["policyTypes"]) == ["Egress", "Ingress"] and docs["suggest-default-deny"]["spec"]["podSelector"] == {}')" = True
+check "x/a let in from y/b alone, by name serve-80-tcp, y by kubernetes.io/metadata.name" \
+	test "$(pols "$T/sug.yaml" 'docs["suggest-a"]["spec"]["ingress"] == [{"from": [{"podSelector": {"matchLabels": {"pod": "b"}}, "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "y"}}}], "ports": [{"protocol": "TCP", "port": "serve-80-tcp"}]}]')" = True
+check "x/b: no ingress rule (nothing reached it), egress to y and z by labels" \
+	test "$(pols "$T/sug.yaml" '"ingress" not in docs["suggest-b"]["spec"] and len(docs["suggest-b"]["spec"]["egress"]) == 6')" = True
+
+check "--audit: every policy annotated xcni.io/policy-mode: audit" bash -c \
+	"'$XCNICTL' policy suggest --namespace x --from-flows '$T/flows.jsonl' --audit 2>/dev/null >'$T/audit.yaml' &&
+	 [ \$(grep -c 'xcni.io/policy-mode: audit' '$T/audit.yaml') = \$(grep -c '^kind: NetworkPolicy' '$T/audit.yaml') ]"
+check "a bad record: named by line and field, exit 1, nothing written" bash -c \
+	"echo '{\"verdict\":\"maybe\"}' | '$XCNICTL' policy suggest -n x --from-flows - 2>'$T/bad.err' >'$T/bad.out';
+	 [ \$? = 1 ] && grep -q -- '-:1: flow record: verdict' '$T/bad.err' && [ ! -s '$T/bad.out' ]"
+
+# ICMP: NetworkPolicy cannot allow it without every port, so the suggestion
+# leaves it out, and its replay says so (exit 1, the row NO).
+x_a=$(lab get --json | jq_ "[p['ip'] for p in d['pods'] if p['namespace'] == 'x' and p['name'] == 'a'][0]")
+y_a=$(lab get --json | jq_ "[p['ip'] for p in d['pods'] if p['namespace'] == 'y' and p['name'] == 'a'][0]")
+{ cat "$T/flows.jsonl"; printf '{"family":"ipv4","protocol":"ICMP","verdict":"allowed","source":{"ip":"%s","port":0,"namespace":"x","pod":"a"},"destination":{"ip":"%s","port":0,"namespace":"y","pod":"a"}}\n' "$x_a" "$y_a"; } >"$T/icmp.jsonl"
+check "a recorded ping it cannot allow: exit 1, its row NO, said left out" bash -c \
+	"'$XCNICTL' policy suggest -n x --from-flows '$T/icmp.jsonl' >/dev/null 2>'$T/icmp.err'; [ \$? = 1 ] &&
+	 grep -q 'x/a *y/a *icmp *allowed *denied *NO' '$T/icmp.err' && grep -q 'left out: ICMP' '$T/icmp.err'" ||
+	sed 's/^/#   /' "$T/icmp.err" | tail -5
+
+check "x's own policies deleted" lab delete -f "$EX/30-allow.yaml" -f "$EX/20-default-deny.yaml"
+check "the suggestion in audit mode applied" bash -c "[ -s '$T/audit.yaml' ] && '$XCNICTL' lab apply -f '$T/audit.yaml'"
+check "audit mode: every pair connects (nothing enforced)" bash -c \
+	"'$XCNICTL' lab matrix 80/TCP --json --timeout-ms $TIMEOUT >'$T/aud.json' 2>/dev/null;
+	 /usr/bin/python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))[\"rows\"]; sys.exit(0 if all(all(v.values()) for v in r.values()) else 1)' '$T/aud.json'"
+check "the suggestion enforced (kubectl apply's YAML, as written)" bash -c "[ -s '$T/sug.yaml' ] && '$XCNICTL' lab apply -f '$T/sug.yaml'"
+"$XCNICTL" lab matrix 80/TCP --json --timeout-ms $TIMEOUT >"$T/after.json" 2>"$T/after.err"
+same_rows() { /usr/bin/python3 -c '
+import json, sys
+a, b = (json.load(open(f))["rows"] for f in sys.argv[1:3])
+sys.exit(0 if a == b and len(a) == 9 else 1)' "$@"; }
+check "lab matrix 80/TCP is what was recorded, cell for cell (9 x 9)" same_rows "$T/rec.json" "$T/after.json" ||
+	diag "after: $(rows "$T/after.json")"
+
+lab_down_checked
+finish
