@@ -112,33 +112,8 @@
 #ifndef XCNI_NODEPORT_H
 #define XCNI_NODEPORT_H
 
-#include "nodeport_steps.h"
 #include "nodeport_icmp.h"
-
-/*
- * The node of a NodePort flow's backend daddr (the family's address), when
- * it is another node's pod that the overlay reaches, else 0: over the
- * underlay tunnel_of says (XCNI_TUN6: the IPv6 one, *dst6 the node's
- * address there, else NULL). IPv4's needs this node's IPv4 address, its
- * SNAT source (np4_tunnel); IPv6's encapsulation at tc looks *dst6 up
- * again in a frame of its own (nodeport6_encap_call, nodeport6_dsr_call);
- * the XDP fast path takes it from here.
- */
-static __always_inline __u32 np_tunnel(int fam, const void *daddr, const __u8 **dst6)
-{
-	const struct xcni_ipcache_val *dipc;
-
-	__u32 tunnel;
-
-	if (fam == XCNI_AF_INET)
-		return np4_tunnel(*(const __u32 *)daddr, dst6);
-	*dst6 = NULL;
-	dipc = ipcache_find(fam, daddr);
-	tunnel = dipc && (dipc->flags & XCNI_IPC_POD) ? tunnel_of(dipc, node_ip) : 0;
-	if (dipc && tunnel == XCNI_TUN6)
-		*dst6 = dipc->tunnel_ip6;
-	return tunnel;
-}
+#include "nodeport_plan.h"
 
 /* What from_outside returns for a packet that is not its: IPv4's the last
  * step (untouched, TC_ACT_OK), IPv6's hands on to the entry's next (UL_NEXT). */
