@@ -1,82 +1,46 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * The NodePort fast path at XDP (xcnid --nodeport-acceleration; issue 42):
- * xdp_underlay, after the prefilter, takes the packets from outside that
- * from_overlay's from_outside would translate to a backend on another node
- * and does it at the driver, both families, in one body (xdp_nodeport, the
- * family a constant; its frames xdp_nodeport4 and xdp_nodeport6), over the
- * IPv4 underlay or, to a backend's node behind it, the IPv6 one (either
- * family inside, SNAT or DSR; npx_ul6_outer, an IPv6 FIB lookup): the
- * same Service lookup and backend choice (lb.h's lb_flow_choose:
- * Maglev or random, affinity, the ready and terminating rules,
- * externalTrafficPolicy through the EXT frontend), the same conntrack
- * entries (ct_track, lb_flow_open, the flow's own), the same outer headers; then
- * XDP_TX back out of the underlay. --node-port-mode snat (the default): the
- * same SNAT port (np_snat_choose), the client kept in the flow's entry
- * (np_snat_open; xcni_snat6 for IPv6), Geneve (geneve_outer4_fill). --node-
- * port-mode dsr (lb_dsr): nodeport_dsr's, DNAT only, the flow's entry
- * marked NodePort and DSR, Geneve with the DSR option naming the frontend
- * (dsr_outer4_fill, dsr_opt_fill: geneve_encap_dsr's bytes). Only the header
- * writes are this hook's own (np_xdp_nat4, npx_rewrite6: direct stores with
- * the kernel's incremental checksum arithmetic, so the bytes are tc's). The
- * replies come back as Geneve (SNAT: nodeport4_reply) or leave the backend's
- * node themselves (DSR), as they do without acceleration: they find the
- * entries whichever hook made them.
+ * The NodePort fast path at XDP (xcnid --nodeport-acceleration; issue 42;
+ * docs/decisions/xdp-nodeport-fast-path.md, nodeport-plan.md): the XDP
+ * executor of the NodePort plan. xdp_underlay, after the prefilter, takes
+ * the packets from outside that from_overlay's from_outside would translate
+ * to a backend on another node, both families (xdp_nodeport, the family a
+ * constant; its frames xdp_nodeport4 and xdp_nodeport6), over either
+ * underlay, SNAT or DSR: nodeport_plan.h's np_plan decides (the Service
+ * lookup and backend choice, the SNAT port or DSR, the conntrack entries,
+ * tc's all), npx_apply writes (npx_rewrite4, npx_rewrite6: direct stores
+ * with the kernel's incremental checksum arithmetic, so the bytes are tc's;
+ * the outer headers, geneve_encap_dsr's and geneve_encap_ul6's bytes) and
+ * sends it back out of the underlay (XDP_TX). The replies find the entries
+ * whichever hook made them.
  *
- * Anything else goes on to tc untouched (XDP_PASS), which then does
- * exactly what it does without acceleration, and nothing of the fast path's
- * is left behind for it: every test that can send a packet on to tc comes
- * before the first write (the service entry, conntrack, the packet). Handed
- * on:
+ * Anything else goes on to tc untouched (XDP_PASS; np_plan's NP_PLAN_TC
+ * comes before its first write), which then does exactly what it does
+ * without acceleration:
  *  - what is not plain IPv4 or IPv6 TCP or UDP in one Ethernet frame of
- *    exactly its length: VLAN tags, IP options, IPv6 extension headers,
- *    fragments (first or later: frag.h's bookkeeping is tc's), ICMP and
- *    ICMPv6 (errors about these flows are nodeport_icmp.h's), SCTP, Geneve
- *    (UDP to 6081: parse_outer4's, from_underlay6's), padded or truncated
- *    frames, TTL or hop limit 1;
- *  - a source tc refuses (from_plain: a frontend at its port, this node;
- *    lb_flow_choose: a pod, a node, a martian, a ClusterIP from outside): tc
- *    drops it with its event and counters;
- *  - no backend (tc answers with a RST or port unreachable), a backend on
- *    this node (below), no tunnel to the backend's node, an
- *    encapsulated frame over the underlay's MTU (tc
- *    answers fragmentation-needed: np4_too_big; for DSR, one that fits
- *    without the option but not with it, which tc sends without),
- *    no SNAT port (tc drops it), a tuple conntrack refuses (CT_INVALID), an
- *    underlay route that is not the ingress device or whose neighbour is
- *    not resolved (tc's bpf_redirect_neigh resolves it).
- *
- * A frontend whose every backend is on this node (XCNI_SVC_F_LOCAL_BE, set
- * by xcnid) goes on to tc right after its lookup: nothing is chosen or
- * written, so such a packet pays the fast path's parse and one lookup, not
- * the choice tc makes again (docs/decisions/xdp-nodeport-fast-path.md). A pick on
- * this node among backends on several nodes goes on to tc after the choice.
- *
- * A backend on this node goes on to tc (measured:
- * docs/decisions/xdp-nodeport-fast-path.md): XDP_REDIRECT into the pod's host veth bypasses tc on that
- * veth and the redirect_peer the tc path uses, so the pod's ingress policy
- * (policy.h's track_and_judge, the policy revision, the verdict events)
- * would have to be judged here too, a second copy of the policy path at a
- * hook whose stack it does not fit beside the Service lookup; and a veth
- * redirect from XDP builds an skb on the pod side anyway, which is most of
- * what tc costs. tc delivers it with redirect_peer.
- *
- * A new flow's pick that the fast path hands on: np_plan says what is
- * written for tc (nodeport_plan.h).
+ *    exactly its length (VLAN tags, IP options, IPv6 extension headers,
+ *    fragments, ICMP, SCTP, padded or truncated frames, TTL or hop limit 1),
+ *    Geneve (UDP to 6081);
+ *  - a source tc refuses (a frontend at its port, this node, a pod, a node,
+ *    a martian, a ClusterIP from outside): tc drops it with its counters;
+ *  - no backend, no tunnel to the backend's node, an encapsulated frame over
+ *    the underlay's MTU (tc answers np4_too_big), no SNAT port, a tuple
+ *    conntrack refuses, an underlay route that is not the ingress device or
+ *    whose neighbour is not resolved (tc's bpf_redirect_neigh resolves it);
+ *  - a backend on this node: XDP_REDIRECT into the pod's host veth would
+ *    bypass tc there, and the pod's ingress policy (track_and_judge) with
+ *    it; a frontend whose every backend is here (XCNI_SVC_F_LOCAL_BE) right
+ *    after its lookup, nothing chosen.
  *
  * Checksums are rewritten as full ones (the bytes are all XDP sees): a
- * packet a local process sent through a veth carries a partial checksum
- * (CHECKSUM_PARTIAL, finished by an offload later), which native XDP_TX
- * sends on as if full (the receiver drops it); docs/xcnid.8 says so, and
- * the lab's native run has the outside send full checksums, as a client on
- * a wire does.
+ * packet a local process sent through a veth carries a partial checksum,
+ * which native XDP_TX sends on as if full (docs/xcnid.8 says so).
  *
  * Which hook handled a frontend's packet: xcni_npaccel (XCNI_NPA_XDP4,
- * XCNI_NPA_XDP6, XCNI_NPA_TC), `xcnictl status`; which translated a flow:
- * the flow's entry has XCNI_CT_F_XDP once this hook opened it or took over
- * a flow tc opened (the flow records' service_path); the packets sent here are counted under
- * fwd-encap (from-overlay) as tc counts them, and in the backend node's
- * tunnel counters; no event is sent for them (tc's trace events are sampled).
+ * XCNI_NPA_XDP6, XCNI_NPA_TC), `xcnictl status`; a flow this hook opened or
+ * took over has XCNI_CT_F_XDP in its entry (the flow records'
+ * service_path); its packets are counted under fwd-encap (from-overlay) as
+ * tc counts them, and in the tunnel counters; no event is sent for them.
  */
 #ifndef XCNI_NODEPORT_XDP_H
 #define XCNI_NODEPORT_XDP_H
@@ -92,7 +56,8 @@
 
 #include "nodeport_plan.h"
 
-/* The kernel's checksum arithmetic (csum_add, csum_replace4, csum_replace2),
+/* The kernel's checksum arithmetic (csum_add, csum_replace4, csum_replace2;
+ * csum_fold, encap.h's),
  * so the fast path's checksums are bit for bit the tc helpers'. */
 static __always_inline __u32 npx_csum_add(__u32 a, __u32 b)
 {
@@ -101,20 +66,13 @@ static __always_inline __u32 npx_csum_add(__u32 a, __u32 b)
 	return r + (r < b);
 }
 
-static __always_inline __u16 npx_csum_fold(__u32 s)
-{
-	s = (s & 0xffff) + (s >> 16);
-	s = (s & 0xffff) + (s >> 16);
-	return (__u16)~s;
-}
-
 /* csum_replace4: bpf_l3_csum_replace(4), and bpf_l4_csum_replace(4 or 2,
  * the 2-byte values zero-extended) on a packet without CHECKSUM_PARTIAL. */
 static __always_inline void npx_replace4(__u16 *sum, __u32 from, __u32 to)
 {
 	__u32 t = npx_csum_add(~(__u32)*sum, ~from);
 
-	*sum = npx_csum_fold(npx_csum_add(t, to));
+	*sum = csum_fold(npx_csum_add(t, to));
 }
 
 static __always_inline __u16 npx_csum16_add(__u16 c, __u16 a)
@@ -186,7 +144,7 @@ static __always_inline void npx_l4_diff(__u16 *sum, __u32 diff, int mangled)
 {
 	if (mangled && !*sum)
 		return;
-	*sum = npx_csum_fold(npx_csum_add(diff, ~(__u32)*sum));
+	*sum = csum_fold(npx_csum_add(diff, ~(__u32)*sum));
 	if (mangled && !*sum)
 		*sum = 0xffff;
 }
