@@ -43,7 +43,7 @@
  *                (node_ip6 NODE6), an IPv6 NodePort ([NODE6]:30083) to R36
  *                on n3. The netns's underlay device gets NODE_IP and NODE6,
  *                n2 and n3 as its neighbours for the fast path's FIB lookup.
- *                PKT_BENCH_XDP_OBJS (bench/npx-steps.sh): more XDP objects
+ *                PKT_BENCH_XDP_OBJS: more XDP objects
  *                (space-separated paths), each run unchecked on the hit's
  *                packet, its maps the pinned ones.
  *
@@ -841,9 +841,8 @@ static struct xdp_underlay *load_xu(int accel)
 }
 
 /*
- * PKT_BENCH_XDP_OBJS: XDP objects beside the tree's (bench/npx-steps.sh:
- * xdp_underlay built with -DXCNI_NPX_STOP=n, bench/xdp_floor.bpf.c), their
- * maps the pinned ones, xdp_underlay's rodata as load_xu(1) sets it; each
+ * PKT_BENCH_XDP_OBJS: XDP objects beside the tree's (bench/xdp_floor.bpf.c,
+ * say), their maps the pinned ones, xdp_underlay's rodata as load_xu(1) sets it; each
  * runs the hit's packet, its verdict and output unchecked.
  */
 static int load_xobj(const char *path)
@@ -1185,7 +1184,7 @@ int main(int argc, char **argv)
 				 .check = to_n2, .xdp = 1 };
 	rows[nr].len = udp4(rows[nr].in, host_mac[DEV_U], pod_mac[DEV_U], CLIENT, NODE_IP, 50002, 30081);
 	nr++;
-	/* The hit's steps and the floor (bench/npx-steps.sh): after the hit's
+	/* More XDP objects (the floor): after the hit's
 	 * row, whose warm-up opened the flow they all see. */
 	if (getenv("PKT_BENCH_XDP_OBJS")) {
 		char *list = strdup(getenv("PKT_BENCH_XDP_OBJS")), *save = NULL;

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * The floor of an XDP NodePort hit on this machine (bench/npx-steps.sh;
+ * The floor of an XDP NodePort hit on this machine (PKT_BENCH_XDP_OBJS;
  * issue 42): what a program that only parses the frame, looks its frontend
  * up (xcni_svc, the fast path's own map, pinned beside it) and sends it back
  * out Geneve-encapsulated costs. No source rules, no backend choice, no

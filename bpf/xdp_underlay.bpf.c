@@ -68,13 +68,8 @@ int xdp_underlay(struct xdp_md *ctx)
 	void *data, *end;
 	int ret;
 
-#ifdef XCNI_NPX_STOP
-	if (XCNI_NPX_STOP == 0)
-		return XDP_DROP;
-#endif
 	if (xdp_prefilter(ctx))
 		return XDP_DROP;
-	NPX_STEP(1);
 	/* --overlay-decap xdp: Geneve from a node, its outer headers off here
 	 * so that GRO merges the inner flow (lib/decap_xdp.h). */
 	ret = xdp_overlay_decap(ctx);

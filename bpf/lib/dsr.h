@@ -7,6 +7,24 @@
  * (dsr_opt_frontend: only to a backend of the frontend it names,
  * drop-dsr-not-backend) and the flow it opens there (dsr_open,
  * nodeport_dsr_track). The NodePort paths that use it are in nodeport.h.
+ *
+ * The node that takes a request for an external frontend (from_outside, or
+ * the XDP plan) and sends it to a backend on another node keeps the
+ * client's address (DNAT only) and names the frontend in a Geneve option of
+ * our own class (struct xcni_geneve_dsr: class 0xfff0, type 0x81, critical,
+ * 16 bytes of address and a family, so one option serves both families and
+ * both underlays: 94 bytes of encapsulation over the IPv6 one). The
+ * backend's node (overlay_decap_first) looks the frontend up in its own
+ * Service maps (every node holds every node's EXT frontends) and keeps its
+ * reverse-NAT index in the flow's entry (rev_nat, XCNI_CT_F_NODEPORT |
+ * XCNI_CT_F_DSR) and the sending node's underlay address in nat_addr (an
+ * IPv6 one folded: in6_fold); the backend's replies meet that entry in
+ * from_pod (lb_rev_nat: the frontend as source) and leave by that node's
+ * underlay, straight to the client. A packet that does not fit with the
+ * option (or a GSO one) goes without it: the backend's node knows its flow
+ * from the entry the first packet opened (dsr_flow_known), whichever of its
+ * addresses the sending node speaks from by then (dsr_node_moved: a rolling
+ * change of --tunnel-family).
  */
 #ifndef XCNI_DSR_H
 #define XCNI_DSR_H

@@ -23,58 +23,6 @@
  * nodeport4_reply) over both.
  */
 /*
- * NodePort DSR through Geneve (xcnid --node-port-mode dsr). The node that
- * takes a request for an external frontend and sends it to a backend on
- * another node keeps the client's address (DNAT only) and tells the
- * backend's node the frontend in a Geneve option of our own class
- * (struct xcni_geneve_dsr). That node records the frontend with the flow's
- * conntrack entry (its own reverse-NAT index for it), so the backend's
- * replies get the frontend as source in its from_pod and leave by its own
- * underlay, straight to the client.
- */
-/*
- * NodePort DSR for IPv6 frontends (xcnid --node-port-mode dsr), over the
- * IPv4 underlay or the IPv6 one (below): the IPv4 scheme above for from_overlay's
- * IPv6 paths.
- *
- *  - the node that takes the request (from_outside6) for a
- *    backend on another node keeps the client's address (DNAT only) and
- *    sends the packet through Geneve with the option above (struct
- *    xcni_geneve_dsr, class 0xfff0, type 0x81, critical), family
- *    XCNI_AF_INET6: the option was laid out with 16 bytes of address and a
- *    family from the start, so the IPv6 frontend needs no option type of its
- *    own, and a receiver that knows the option knows both;
- *  - the backend's node (overlay_decap_first) takes the option before it
- *    decapsulates, looks the frontend up in its own Service maps (every node
- *    holds every other node's NodePort frontends, EXT scope) and keeps the
- *    frontend's reverse-NAT index in the flow's xcni_ct6 entry (rev_nat,
- *    XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR), the sending node's underlay IPv4 in
- *    its nat_addr. xcni_revnat holds 16-byte addresses, so the entry needs no
- *    room for the frontend itself: no new map, no layout change;
- *  - the backend's replies meet that entry in from_pod: lb_rev_nat puts the
- *    frontend back as their source (the TCP/UDP checksum through the
- *    pseudo-header; IPv6 has no header checksum), and a DSR flow's reply
- *    goes straight out of this node's underlay (redirect_neigh), to the client.
- *
- * A packet that does not fit the underlay with the option (or a GSO one)
- * goes without it; the backend's node knows its flow from the entry the
- * first packet opened (dsr_flow_known), whichever of its InternalIPs the
- * sending node sends from by then (dsr_node_moved: a rolling change of
- * --tunnel-family).
- *
- * Over the IPv6 underlay (a backend's node behind it: XCNI_IPC_TUN6) the
- * same option rides Geneve under an outer IPv6 header (94 bytes of
- * encapsulation), for an IPv6 frontend or an IPv4 one (an IPv4 NodePort
- * whose backend's node is known by its IPv6 underlay address only,
- * np4_tunnel: the option says AF_INET, the inner packet is IPv4); the
- * backend's node reads it after from_underlay6 let the critical bit
- * through for either inner family (with Services in BPF), in
- * overlay_decap_first, and keeps in nat_addr the sending node's underlay
- * IPv6 folded to 4 bytes (in6_fold: the check is that the same node goes
- * on speaking for the flow, and nat_addr has 4 bytes), whichever the inner
- * family.
- */
-/*
  * IPv6 NodePorts and externalIPs: from_overlay's
  * from_outside for an IPv6 packet from the underlay (not Geneve: on an IPv6
  * underlay the entry sends Geneve for node_ip6 past it) to an external IPv6
@@ -112,33 +60,8 @@
 #ifndef XCNI_NODEPORT_H
 #define XCNI_NODEPORT_H
 
-#include "nodeport_steps.h"
 #include "nodeport_icmp.h"
-
-/*
- * The node of a NodePort flow's backend daddr (the family's address), when
- * it is another node's pod that the overlay reaches, else 0: over the
- * underlay tunnel_of says (XCNI_TUN6: the IPv6 one, *dst6 the node's
- * address there, else NULL). IPv4's needs this node's IPv4 address, its
- * SNAT source (np4_tunnel); IPv6's encapsulation at tc looks *dst6 up
- * again in a frame of its own (nodeport6_encap_call, nodeport6_dsr_call);
- * the XDP fast path takes it from here.
- */
-static __always_inline __u32 np_tunnel(int fam, const void *daddr, const __u8 **dst6)
-{
-	const struct xcni_ipcache_val *dipc;
-
-	__u32 tunnel;
-
-	if (fam == XCNI_AF_INET)
-		return np4_tunnel(*(const __u32 *)daddr, dst6);
-	*dst6 = NULL;
-	dipc = ipcache_find(fam, daddr);
-	tunnel = dipc && (dipc->flags & XCNI_IPC_POD) ? tunnel_of(dipc, node_ip) : 0;
-	if (dipc && tunnel == XCNI_TUN6)
-		*dst6 = dipc->tunnel_ip6;
-	return tunnel;
-}
+#include "nodeport_plan.h"
 
 /* What from_outside returns for a packet that is not its: IPv4's the last
  * step (untouched, TC_ACT_OK), IPv6's hands on to the entry's next (UL_NEXT). */

@@ -1,87 +1,46 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * The NodePort fast path at XDP (xcnid --nodeport-acceleration; issue 42):
- * xdp_underlay, after the prefilter, takes the packets from outside that
- * from_overlay's from_outside would translate to a backend on another node
- * and does it at the driver, both families, in one body (xdp_nodeport, the
- * family a constant; its frames xdp_nodeport4 and xdp_nodeport6), over the
- * IPv4 underlay or, to a backend's node behind it, the IPv6 one (either
- * family inside, SNAT or DSR; npx_ul6_outer, an IPv6 FIB lookup): the
- * same Service lookup and backend choice (lb.h's lb_flow_choose:
- * Maglev or random, affinity, the ready and terminating rules,
- * externalTrafficPolicy through the EXT frontend), the same conntrack
- * entries (ct_track, lb_flow_open, the flow's own), the same outer headers; then
- * XDP_TX back out of the underlay. --node-port-mode snat (the default): the
- * same SNAT port (np_snat_choose), the client kept in the flow's entry
- * (np_snat_open; xcni_snat6 for IPv6), Geneve (geneve_outer4_fill). --node-
- * port-mode dsr (lb_dsr): nodeport_dsr's, DNAT only, the flow's entry
- * marked NodePort and DSR, Geneve with the DSR option naming the frontend
- * (dsr_outer4_fill, dsr_opt_fill: geneve_encap_dsr's bytes). Only the header
- * writes are this hook's own (np_xdp_nat4, npx_rewrite6: direct stores with
- * the kernel's incremental checksum arithmetic, so the bytes are tc's). The
- * replies come back as Geneve (SNAT: nodeport4_reply) or leave the backend's
- * node themselves (DSR), as they do without acceleration: they find the
- * entries whichever hook made them.
+ * The NodePort fast path at XDP (xcnid --nodeport-acceleration; issue 42;
+ * docs/decisions/xdp-nodeport-fast-path.md, nodeport-plan.md): the XDP
+ * executor of the NodePort plan. xdp_underlay, after the prefilter, takes
+ * the packets from outside that from_overlay's from_outside would translate
+ * to a backend on another node, both families (xdp_nodeport, the family a
+ * constant; its frames xdp_nodeport4 and xdp_nodeport6), over either
+ * underlay, SNAT or DSR: nodeport_plan.h's np_plan decides (the Service
+ * lookup and backend choice, the SNAT port or DSR, the conntrack entries,
+ * tc's all), npx_apply writes (npx_rewrite4, npx_rewrite6: direct stores
+ * with the kernel's incremental checksum arithmetic, so the bytes are tc's;
+ * the outer headers, geneve_encap_dsr's and geneve_encap_ul6's bytes) and
+ * sends it back out of the underlay (XDP_TX). The replies find the entries
+ * whichever hook made them.
  *
- * Anything else goes on to tc untouched (XDP_PASS), which then does
- * exactly what it does without acceleration, and nothing of the fast path's
- * is left behind for it: every test that can send a packet on to tc comes
- * before the first write (the service entry, conntrack, the packet). Handed
- * on:
+ * Anything else goes on to tc untouched (XDP_PASS; np_plan's NP_PLAN_TC
+ * comes before its first write), which then does exactly what it does
+ * without acceleration:
  *  - what is not plain IPv4 or IPv6 TCP or UDP in one Ethernet frame of
- *    exactly its length: VLAN tags, IP options, IPv6 extension headers,
- *    fragments (first or later: frag.h's bookkeeping is tc's), ICMP and
- *    ICMPv6 (errors about these flows are nodeport_icmp.h's), SCTP, Geneve
- *    (UDP to 6081: parse_outer4's, from_underlay6's), padded or truncated
- *    frames, TTL or hop limit 1;
- *  - a source tc refuses (from_plain: a frontend at its port, this node;
- *    lb_flow_choose: a pod, a node, a martian, a ClusterIP from outside): tc
- *    drops it with its event and counters;
- *  - no backend (tc answers with a RST or port unreachable), a backend on
- *    this node (below), no tunnel to the backend's node, an
- *    encapsulated frame over the underlay's MTU (tc
- *    answers fragmentation-needed: np4_too_big; for DSR, one that fits
- *    without the option but not with it, which tc sends without),
- *    no SNAT port (tc drops it), a tuple conntrack refuses (CT_INVALID), an
- *    underlay route that is not the ingress device or whose neighbour is
- *    not resolved (tc's bpf_redirect_neigh resolves it).
- *
- * A frontend whose every backend is on this node (XCNI_SVC_F_LOCAL_BE, set
- * by xcnid) goes on to tc right after its lookup: nothing is chosen or
- * written, so such a packet pays the fast path's parse and one lookup, not
- * the choice tc makes again (docs/decisions/xdp-nodeport-fast-path.md). A pick on
- * this node among backends on several nodes goes on to tc after the choice.
- *
- * A backend on this node goes on to tc (measured:
- * docs/decisions/xdp-nodeport-fast-path.md): XDP_REDIRECT into the pod's host veth bypasses tc on that
- * veth and the redirect_peer the tc path uses, so the pod's ingress policy
- * (policy.h's track_and_judge, the policy revision, the verdict events)
- * would have to be judged here too, a second copy of the policy path at a
- * hook whose stack it does not fit beside the Service lookup; and a veth
- * redirect from XDP builds an skb on the pod side anyway, which is most of
- * what tc costs. tc delivers it with redirect_peer.
- *
- * A new flow's pick that the fast path hands on (a local backend, ...) is
- * not written: tc picks again. Maglev (the flow's hash) and affinity (the
- * entry the pick refreshed) give tc the same backend; a random pick would
- * not, so for a random, non-affinity Service with more than one backend to
- * choose from the pick's service entry is written (lb_flow_open, the packet not
- * counted) and tc follows it (lb_flow_keeps): the backends' shares stay the
- * random pick's.
+ *    exactly its length (VLAN tags, IP options, IPv6 extension headers,
+ *    fragments, ICMP, SCTP, padded or truncated frames, TTL or hop limit 1),
+ *    Geneve (UDP to 6081);
+ *  - a source tc refuses (a frontend at its port, this node, a pod, a node,
+ *    a martian, a ClusterIP from outside): tc drops it with its counters;
+ *  - no backend, no tunnel to the backend's node, an encapsulated frame over
+ *    the underlay's MTU (tc answers np4_too_big), no SNAT port, a tuple
+ *    conntrack refuses, an underlay route that is not the ingress device or
+ *    whose neighbour is not resolved (tc's bpf_redirect_neigh resolves it);
+ *  - a backend on this node: XDP_REDIRECT into the pod's host veth would
+ *    bypass tc there, and the pod's ingress policy (track_and_judge) with
+ *    it; a frontend whose every backend is here (XCNI_SVC_F_LOCAL_BE) right
+ *    after its lookup, nothing chosen.
  *
  * Checksums are rewritten as full ones (the bytes are all XDP sees): a
- * packet a local process sent through a veth carries a partial checksum
- * (CHECKSUM_PARTIAL, finished by an offload later), which native XDP_TX
- * sends on as if full (the receiver drops it); docs/xcnid.8 says so, and
- * the lab's native run has the outside send full checksums, as a client on
- * a wire does.
+ * packet a local process sent through a veth carries a partial checksum,
+ * which native XDP_TX sends on as if full (docs/xcnid.8 says so).
  *
  * Which hook handled a frontend's packet: xcni_npaccel (XCNI_NPA_XDP4,
- * XCNI_NPA_XDP6, XCNI_NPA_TC), `xcnictl status`; which translated a flow:
- * the flow's entry has XCNI_CT_F_XDP once this hook opened it or took over
- * a flow tc opened (the flow records' service_path); the packets sent here are counted under
- * fwd-encap (from-overlay) as tc counts them, and in the backend node's
- * tunnel counters; no event is sent for them (tc's trace events are sampled).
+ * XCNI_NPA_XDP6, XCNI_NPA_TC), `xcnictl status`; a flow this hook opened or
+ * took over has XCNI_CT_F_XDP in its entry (the flow records'
+ * service_path); its packets are counted under fwd-encap (from-overlay) as
+ * tc counts them, and in the tunnel counters; no event is sent for them.
  */
 #ifndef XCNI_NODEPORT_XDP_H
 #define XCNI_NODEPORT_XDP_H
@@ -95,32 +54,10 @@
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
-#include "nodeport.h"
+#include "nodeport_plan.h"
 
-#ifndef AF_INET
-#define AF_INET 2
-#endif
-#ifndef AF_INET6
-#define AF_INET6 10
-#endif
-
-/*
- * bench/npx_steps.sh's knob (never set in a build xcnid loads): built with
- * -DXCNI_NPX_STOP=n, xdp_nodeport returns XDP_DROP where step n of the hit
- * ends (NPX_STEP(n) below; 1 is xdp_underlay's, after the prefilter), so
- * the hit's cost can be told step by step. Without it, nothing.
- */
-#ifdef XCNI_NPX_STOP
-#define NPX_STEP(n)                                                                           \
-	do {                                                                                  \
-		if (XCNI_NPX_STOP == (n))                                                     \
-			return XDP_DROP;                                                      \
-	} while (0)
-#else
-#define NPX_STEP(n) do { } while (0)
-#endif
-
-/* The kernel's checksum arithmetic (csum_add, csum_replace4, csum_replace2),
+/* The kernel's checksum arithmetic (csum_add, csum_replace4, csum_replace2;
+ * csum_fold, encap.h's),
  * so the fast path's checksums are bit for bit the tc helpers'. */
 static __always_inline __u32 npx_csum_add(__u32 a, __u32 b)
 {
@@ -129,20 +66,13 @@ static __always_inline __u32 npx_csum_add(__u32 a, __u32 b)
 	return r + (r < b);
 }
 
-static __always_inline __u16 npx_csum_fold(__u32 s)
-{
-	s = (s & 0xffff) + (s >> 16);
-	s = (s & 0xffff) + (s >> 16);
-	return (__u16)~s;
-}
-
 /* csum_replace4: bpf_l3_csum_replace(4), and bpf_l4_csum_replace(4 or 2,
  * the 2-byte values zero-extended) on a packet without CHECKSUM_PARTIAL. */
 static __always_inline void npx_replace4(__u16 *sum, __u32 from, __u32 to)
 {
 	__u32 t = npx_csum_add(~(__u32)*sum, ~from);
 
-	*sum = npx_csum_fold(npx_csum_add(t, to));
+	*sum = csum_fold(npx_csum_add(t, to));
 }
 
 static __always_inline __u16 npx_csum16_add(__u16 c, __u16 a)
@@ -214,7 +144,7 @@ static __always_inline void npx_l4_diff(__u16 *sum, __u32 diff, int mangled)
 {
 	if (mangled && !*sum)
 		return;
-	*sum = npx_csum_fold(npx_csum_add(diff, ~(__u32)*sum));
+	*sum = csum_fold(npx_csum_add(diff, ~(__u32)*sum));
 	if (mangled && !*sum)
 		*sum = 0xffff;
 }
@@ -402,13 +332,6 @@ static __always_inline int npx_rewrite6(struct xdp_md *ctx, struct pkt6 *p, stru
 	return 0;
 }
 
-/* A random pick among several: tc would not make it again (nodeport_xdp.h's header). */
-static __always_inline int npx_random_pick(const struct xcni_svc *svc)
-{
-	return !(svc->flags & (XCNI_SVC_F_MAGLEV | XCNI_SVC_F_AFFINITY)) &&
-	       (svc->count > 1 || (!svc->count && svc->count_term > 1));
-}
-
 /*
  * --node-port-mode dsr's outer headers, written in place (the room made
  * already, eth the frame's start, bounds checked for XCNI_ENCAP_DSR_LEN):
@@ -475,207 +398,31 @@ _Static_assert(sizeof(struct outer_hdrs_dsr) + sizeof(struct ethhdr) == XCNI_ENC
 	       "DSR's outer headers then the inner Ethernet");
 
 /*
- * From outside at XDP, either family (fam a constant): translated and sent
- * (XDP_TX), or XDP_PASS with nothing written. One body: the parse, the
- * frontend's lookup, the source rules, the choice, the SNAT's port or
- * DSR's frontend, the entries and the outer headers are one sequence; the
- * family's leaves are its parse (npx_parse4, npx_parse6), its choice
- * (lb_flow_choose: IPv4's state in the frame, IPv6's per CPU), the
- * SNAT's source (np_snat_choose's: node_ip, nodeport6_self) and the
- * header rewrite (npx_rewrite4, npx_rewrite6). IPv6's frame holds its FIB
- * lookup and outer headers in xcni_np6_tmp: xdp_underlay -> xdp_nodeport6
- * -> ct_commit_call stays under the verifier's 512 bytes.
+ * The XDP executor: the plan pl applied to the packet (fam a constant, p4
+ * or p6 the family's parse): translated (npx_rewrite4, npx_rewrite6: what
+ * the encapsulation takes of it too), then the outer headers from the
+ * translated packet, as tc takes them, the next hop's MACs, the counters,
+ * XDP_TX. Bounds by the constant of each underlay (lb_dsr is the verifier's
+ * constant too), not by pl->encap, whose value it would not keep.
  */
-static __always_inline int xdp_nodeport(struct xdp_md *ctx, int fam)
+static __always_inline int npx_apply(struct xdp_md *ctx, int fam, struct pkt *p4,
+				     struct pkt6 *p6, const struct np_plan *pl)
 {
-	struct bpf_fib_lookup fib4 = {}, *fib = &fib4;
-	const struct xcni_backend *be = NULL;
-	const struct xcni_svc *svc = NULL;
-	struct xcni_ipcache_val *sipc;
-	struct xcni_svc_key k = { .family = fam };
-	struct lb_state lb = {};
-	struct lb6_state *st = NULL;
-	struct lb6_tmp *tmp = NULL;
-	struct np6_tmp *t = NULL;
-	struct xcni_ct_entry *e, *se = NULL;
-	struct encap_in in4, *in = &in4;
-	struct outer_hdrs h4, *h = &h4;
-	struct pkt p4 = {};
-	struct pkt6 p6 = {};
-	struct flow *f = fam == XCNI_AF_INET ? pkt_flow(&p4) : pkt_flow(&p6);
-	const void *orig;
-	const __u8 *dst6 = NULL;
-	const void *self = NULL;
 	struct ethhdr *eth;
-	__u32 len, tunnel, encap, zero = 0, alen = fam == XCNI_AF_INET ? 4 : 16, self4;
-	__u16 nport = 0;
-	int ct;
-	__u8 ctf, proto;
 
-	if (!ctx)
-		return XDP_PASS;
-	if (fam == XCNI_AF_INET ? npx_parse4(ctx, &p4) : npx_parse6(ctx, &p6))
-		return XDP_PASS;
-	NPX_STEP(2);
-	len = f->len;
-	proto = fam == XCNI_AF_INET ? p4.tuple.proto : p6.tuple.proto;
-	/* Geneve is the tc path's (parse_outer4, from_underlay6), whatever its destination. */
-	if (proto == IPPROTO_UDP && *lb_dport(f, fam) == bpf_htons(XCNI_GENEVE_PORT))
-		return XDP_PASS;
-	/* No frontend: the cheap miss, before anything else is looked up. */
-	__builtin_memcpy(k.addr, flow_daddr(f, fam), alen);
-	k.port = *lb_dport(f, fam);
-	k.proto = proto;
-	k.scope = XCNI_SCOPE_EXT;
-	svc = bpf_map_lookup_elem(&xcni_svc, &k);
-	if (!svc)
-		return XDP_PASS;
-	/* Every backend on this node: tc's, and nothing to choose here. */
-	if (svc->flags & XCNI_SVC_F_LOCAL_BE)
-		return npx_count(XCNI_NPA_TC, len, XDP_PASS);
-	NPX_STEP(3);
-	/* from_plain's rule: a frontend as source (a forged reply). Its
-	 * ipcache entry only matters when the source is a frontend (a remote
-	 * node's own address at a NodePort's number): looked up only then, as
-	 * lb_src_frontend without one refuses any frontend. This node and the
-	 * rest of the sources tc refuses are lb_flow_choose's (outside_source_ok,
-	 * which looks the source up itself): one lookup of it a packet, not two. */
-	__builtin_memcpy(k.addr, flow_saddr(f, fam), alen);
-	k.port = fam == XCNI_AF_INET ? p4.tuple.sport : p6.tuple.sport;
-	if (lb_src_frontend(&k, NULL)) {
-		sipc = fam == XCNI_AF_INET ? ipcache_lookup(p4.tuple.saddr) :
-					     ipcache6_exact(p6.tuple.saddr);
-		if (lb_src_frontend(&k, sipc))
-			return npx_count(XCNI_NPA_TC, len, XDP_PASS);
-	}
-	NPX_STEP(4);
-	/* from_outside's: the outside rules, the backend (the frontend is svc,
-	 * the EXT entry lb_frontend_of would find again). */
-	if (fam == XCNI_AF_INET) {
-		if (lb_flow_choose(&p4, XCNI_AF_INET, 0, &lb, OUTSIDE, 1, NULL, &svc, &be, &se) !=
-			    1 ||
-		    !svc || !be)
-			return npx_count(XCNI_NPA_TC, len, XDP_PASS);
-		orig = &lb.orig;
-	} else {
-		st = lb6_state_get();
-		tmp = bpf_map_lookup_elem(&xcni_lb6_tmp, &zero);
-		t = bpf_map_lookup_elem(&xcni_np6_tmp, &zero);
-		if (!st || !tmp || !t)
-			return npx_count(XCNI_NPA_TC, len, XDP_PASS);
-		fib = &t->fib;
-		h = (struct outer_hdrs *)t->outer;
-		in = &t->in;
-		__builtin_memset(fib, 0, sizeof(*fib));
-		if (lb_flow_choose(&p6, XCNI_AF_INET6, 0, st, OUTSIDE, 1, tmp, &svc, &be, &se) !=
-			    1 ||
-		    !svc || !be)
-			return npx_count(XCNI_NPA_TC, len, XDP_PASS);
-		orig = &st->orig;
-	}
-	NPX_STEP(5);
-	/* A pod of another node, the encapsulated frame within the device's
-	 * MTU: np_tunnel's node, as from_outside finds it (over either
-	 * underlay, dst6 set for the IPv6 one). */
-	tunnel = np_tunnel(fam, be->addr, &dst6);
-	if (dst6)
-		encap = lb_dsr ? XCNI_ENCAP6_DSR_LEN : XCNI_ENCAP6_LEN;
-	else
-		encap = lb_dsr ? XCNI_ENCAP_DSR_LEN : XCNI_ENCAP_LEN;
-	if (bpf_map_lookup_elem(fam == XCNI_AF_INET ? (void *)&xcni_endpoints :
-						      (void *)&xcni_endpoints6, be->addr) ||
-	    !tunnel || (tunnel == XCNI_TUN6 && !dst6))
-		goto to_tc;
-	NPX_STEP(6);
-	/* The underlay's next hop towards the backend's node, out of this
-	 * device, and the MTU: XDP's FIB lookup checks tot_len (the
-	 * encapsulated frame's) against the route's MTU, the device's unless
-	 * the route sets a lower one (BPF_FIB_LKUP_RET_FRAG_NEEDED: to tc,
-	 * which answers np_too_big or sends it as it would), so no
-	 * bpf_check_mtu of the device beside it. */
-	if (dst6) {
-		__u32 *sa = fib->ipv6_src;
-
-		fib->family = AF_INET6;
-		sa[0] = node_ip6[0];
-		sa[1] = node_ip6[1];
-		sa[2] = node_ip6[2];
-		sa[3] = node_ip6[3];
-		__builtin_memcpy(fib->ipv6_dst, dst6, 16);
-	} else {
-		fib->family = AF_INET;
-		fib->ipv4_src = node_ip;
-		fib->ipv4_dst = tunnel;
-	}
-	fib->l4_protocol = IPPROTO_UDP;
-	fib->tot_len = len - ETH_HLEN + encap;
-	fib->ifindex = ctx->ingress_ifindex;
-	if (bpf_fib_lookup(ctx, fib, sizeof(*fib), BPF_FIB_LOOKUP_OUTPUT) !=
-		    BPF_FIB_LKUP_RET_SUCCESS ||
-	    fib->ifindex != ctx->ingress_ifindex)
-		goto to_tc;
-	NPX_STEP(7);
-	/* The translated tuple, as lb_translate leaves it. */
-	__builtin_memcpy(flow_daddr(f, fam), be->addr, alen);
-	*lb_dport(f, fam) = be->port;
-	f->rev_nat = svc->rev_nat;
-	f->backend_id = fam == XCNI_AF_INET ? lb.backend_id : st->backend_id;
-	/* SNAT to this node (from_outside's np_snat_choose), so the replies
-	 * come back here; DSR keeps the client. */
-	if (!lb_dsr) {
-		if (np_snat_choose(f, fam, orig, se, t, &self4, &self, &nport, 1) || !self)
-			goto to_tc;
-		lb_addr_set(flow_saddr(f, fam), self, fam);
-		*lb_sport(f, fam) = nport;
-	}
-	NPX_STEP(8);
-	ct = ct_track(NULL, f, fam, len, &ctf);
-	if (ct == CT_INVALID)
-		goto to_tc;
-	NPX_STEP(9);
-	/* Ours from here on: the entries tc would write, in its order (the
-	 * service entry looked up once a packet: se, lb_flow_choose's). */
-	se = lb_flow_open(fam == XCNI_AF_INET ? (void *)&lb : st, fam, se, svc->rev_nat, len, 1,
-			  tmp);
-	if (se && !lb_dsr)
-		se->nat_port = nport;
-	if (ct == CT_NEW || ct == CT_STALE) {
-		if (lb_dsr) {
-			/* nodeport_dsr's: this node sees the requests only. */
-			ct_commit(f, fam, ct, len, 0,
-				  XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR | XCNI_CT_F_XDP);
-		} else if (np_snat_open(f, fam, orig, ct, len, XCNI_CT_F_XDP)) {
-			return XDP_ABORTED;
-		}
-	} else if (!(ctf & XCNI_CT_F_XDP)) {
-		/* A flow tc opened (its first packet waited for the neighbour,
-		 * say) is this hook's from here: marked once (ctf: its entry's flags). */
-		e = bpf_map_lookup_elem(ct_map(fam), &f->tuple);
-		if (e)
-			e->flags |= XCNI_CT_F_XDP;
-	}
-	/* lb_flow_follow's, on se. */
-	if (se && f->ct_state)
-		se->state = f->ct_state;
-	NPX_STEP(10);
-	/* The packet: translated, what the encapsulation takes of it, then the
-	 * outer headers (from the translated packet, as tc takes them). */
-	if (fam == XCNI_AF_INET ? npx_rewrite4(ctx, &p4, in) : npx_rewrite6(ctx, &p6, in))
+	if (fam == XCNI_AF_INET ? npx_rewrite4(ctx, p4, pl->in) : npx_rewrite6(ctx, p6, pl->in))
 		return XDP_ABORTED;
-	NPX_STEP(11);
-	if (!lb_dsr && !dst6)
-		geneve_outer4_fill(h, in, node_ip, tunnel, vni);
-	if (bpf_xdp_adjust_head(ctx, -(int)encap))
+	if (!lb_dsr && !pl->dst6)
+		geneve_outer4_fill(pl->h, pl->in, node_ip, pl->tunnel, vni);
+	if (bpf_xdp_adjust_head(ctx, -(int)pl->encap))
 		return XDP_ABORTED;
 	eth = (void *)(long)ctx->data;
-	/* Bounds by the constant of each underlay (lb_dsr is the verifier's
-	 * constant too), not by encap, whose value it would not keep. */
-	if (dst6) {
+	if (pl->dst6) {
 		if ((void *)((char *)eth + ETH_HLEN +
 			     (lb_dsr ? XCNI_ENCAP6_DSR_LEN : XCNI_ENCAP6_LEN)) >
 		    (void *)(long)ctx->data_end)
 			return XDP_ABORTED;
-		npx_ul6_outer(eth, in, dst6, fam, orig);
+		npx_ul6_outer(eth, pl->in, pl->dst6, fam, pl->orig);
 		eth->h_proto = bpf_htons(ETH_P_IPV6);
 	} else {
 		if ((void *)((char *)eth + ETH_HLEN +
@@ -683,29 +430,59 @@ static __always_inline int xdp_nodeport(struct xdp_md *ctx, int fam)
 		    (void *)(long)ctx->data_end)
 			return XDP_ABORTED;
 		if (lb_dsr)
-			npx_dsr_outer(eth, in, fam, orig, tunnel);
+			npx_dsr_outer(eth, pl->in, fam, pl->orig, pl->tunnel);
 		else
-			__builtin_memcpy(eth + 1, h, XCNI_ENCAP_LEN);
+			__builtin_memcpy(eth + 1, pl->h, XCNI_ENCAP_LEN);
 		eth->h_proto = bpf_htons(ETH_P_IP);
 	}
-	__builtin_memcpy(eth->h_dest, fib->dmac, ETH_ALEN);
-	__builtin_memcpy(eth->h_source, fib->smac, ETH_ALEN);
-	NPX_STEP(12);
-	count(XCNI_FWD_ENCAP, XCNI_DIR_FROM_OVERLAY, len);
-	if (dst6)
-		tunnel_count6(dst6, len + encap, 0);
+	__builtin_memcpy(eth->h_dest, pl->fib->dmac, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, pl->fib->smac, ETH_ALEN);
+	count(XCNI_FWD_ENCAP, XCNI_DIR_FROM_OVERLAY, pl->len);
+	if (pl->dst6)
+		tunnel_count6(pl->dst6, pl->len + pl->encap, 0);
 	else
-		tunnel_count4(tunnel, len + encap, 0);
-	return npx_count(fam == XCNI_AF_INET ? XCNI_NPA_XDP4 : XCNI_NPA_XDP6, len, XDP_TX);
-to_tc:
-	/* A random pick among several that tc would not make again: written
-	 * for it to follow (not counted: tc counts the packet). */
-	if (npx_random_pick(svc) && !se)
-		lb_flow_open(fam == XCNI_AF_INET ? (void *)&lb : st, fam, NULL, svc->rev_nat, len, 0,
-			     tmp);
-	return npx_count(XCNI_NPA_TC, len, XDP_PASS);
+		tunnel_count4(pl->tunnel, pl->len + pl->encap, 0);
+	return npx_count(fam == XCNI_AF_INET ? XCNI_NPA_XDP4 : XCNI_NPA_XDP6, pl->len, XDP_TX);
 }
 
+/*
+ * From outside at XDP, either family (fam a constant): the parse, the plan
+ * (nodeport_plan.h's np_plan: maps and flow only), then the executor
+ * (npx_apply): translated and sent (XDP_TX), or XDP_PASS with nothing
+ * written. IPv4's flow, translation state, FIB lookup and outer headers are
+ * this frame's; IPv6's the plan takes from xcni_np6_tmp.
+ */
+static __always_inline int xdp_nodeport(struct xdp_md *ctx, int fam)
+{
+	struct bpf_fib_lookup fib4 = {};
+	struct encap_in in4;
+	struct outer_hdrs h4;
+	struct lb_state lb = {};
+	struct pkt p4 = {};
+	struct pkt6 p6 = {};
+	struct np_plan pl = {};
+	int r;
+
+	if (!ctx)
+		return XDP_PASS;
+	if (fam == XCNI_AF_INET ? npx_parse4(ctx, &p4) : npx_parse6(ctx, &p6))
+		return XDP_PASS;
+	pl.f = fam == XCNI_AF_INET ? pkt_flow(&p4) : pkt_flow(&p6);
+	pl.len = pl.f->len;
+	if (fam == XCNI_AF_INET) {
+		pl.st = &lb;
+		pl.fib = &fib4;
+		pl.in = &in4;
+		pl.h = &h4;
+	}
+	r = np_plan(ctx, fam, fam == XCNI_AF_INET ? &p4 : NULL, fam == XCNI_AF_INET ? NULL : &p6,
+		    &pl);
+	if (r == NP_PLAN_GO)
+		return npx_apply(ctx, fam, &p4, &p6, &pl);
+	if (r == NP_PLAN_ABORT)
+		return XDP_ABORTED;
+	return r == NP_PLAN_TC ? npx_count(XCNI_NPA_TC, pl.len, XDP_PASS) : XDP_PASS;
+}
 /*
  * The two frames: IPv4's holds its flow, translation state, FIB lookup and
  * outer headers; IPv6's its flow alone. Global: each a frame of its own
