@@ -15,6 +15,7 @@
  *
  * VERIFY_TC_PREFILTER=1: with tc_prefilter set (xcnid --xdp-mode tc).
  * VERIFY_DSR=1: with lb_dsr set (xcnid --node-port-mode dsr).
+ * VERIFY_FQDN=1: with fqdn_enabled set (a policy names a domain: lib/dns.h).
  * VERIFY_DECAP=1: with decap_cookie set (xcnid --overlay-decap xdp: from_overlay
  * takes Geneve xdp_underlay decapsulated).
  * VERIFY_UL6_ONLY=1: the ul6=1 rows without node_ip (a node of the IPv6
@@ -61,6 +62,7 @@ static int one(const char *path, const void *elf, size_t elf_size, int lb, int u
 	    rodata_set_u32(obj, "np_accel", (__u32)lb) ||
 	    (getenv("VERIFY_TC_PREFILTER") && rodata_set_u32(obj, "tc_prefilter", 1)) ||
 	    (getenv("VERIFY_DSR") && rodata_set_u32(obj, "lb_dsr", 1)) ||
+	    (getenv("VERIFY_FQDN") && rodata_set_u32(obj, "fqdn_enabled", 1)) ||
 	    (getenv("VERIFY_DECAP") && rodata_set(obj, "decap_cookie", cookie, sizeof(cookie))) ||
 	    (ul6 && rodata_set(obj, "node_ip6", node6, sizeof(node6)))) {
 		fprintf(stderr, "verify_count: %s: a setting is not a __u32\n", path);
