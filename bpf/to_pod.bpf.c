@@ -27,6 +27,7 @@
 #include "lib/compat.h"
 #include "lib/config.h"
 #include "lib/conntrack.h"
+#include "lib/dns.h"
 #include "lib/exit.h"
 #include "lib/frag.h"
 #include "lib/ipcache.h"
@@ -66,6 +67,13 @@ static __always_inline int to_pod_flow(struct __sk_buff *skb, void *p, int fam,
 	if (lb_enabled && ct == CT_REPLY && f->rev_nat) {
 		lb_rev_nat(skb, f, fam, ctf);
 	}
+	/* A DNS answer to the pod's own question: read before it is delivered
+	 * (lib/dns.h). After the translation back: the source the pod asked. */
+	if (fqdn_enabled && ct == CT_REPLY &&
+	    (fam == XCNI_AF_INET ? f->tuple.v4.proto : f->tuple.v6.proto) == IPPROTO_UDP &&
+	    tuple_sport(&f->tuple, fam) == bpf_htons(53))
+		dns_learn(skb, fam, fam == XCNI_AF_INET ? ETH_HLEN + f->l3_len : f->l4_off,
+			  ep->ep_id);
 	return ct_answers(ct) ? XCNI_FWD_REPLY : XCNI_FWD_LOCAL;
 }
 

@@ -1349,4 +1349,111 @@ struct xcni_config {
 	__u8 pad6[4];
 };
 
+
+/*
+ * Egress by DNS name (ClusterNetworkPolicy domainNames; bpf/lib/dns.h,
+ * docs/decisions/fqdn-in-bpf.md). The cluster DNS's answers into a pod are
+ * read in to_pod; an A or AAAA answer for a name a pattern of that pod names
+ * puts the address in xcni_fqdn for that pod, with the answer's TTL held
+ * between a minimum and a maximum.
+ *
+ * Names are kept flat: the wire form's labels (length byte, then the bytes,
+ * lower-cased), without the root's zero, at most XCNI_FQDN_NAME_MAX bytes.
+ * A pattern's key hashes its suffix's flat bytes taken from the last to the
+ * first (xcni_fqdn_step from XCNI_FQDN_HASH_INIT), so a name's every suffix
+ * at a label boundary is one more step of one pass from the right; its value
+ * holds the suffix's bytes, compared on a hit: the hash indexes, never
+ * decides.
+ */
+#ifndef XCNI_FQDN_PER_POD
+#define XCNI_FQDN_PER_POD 64 /* addresses learned per pod; a power of two */
+#endif
+#ifndef XCNI_MAX_FQDN
+#define XCNI_MAX_FQDN 65536 /* addresses learned, all pods */
+#endif
+#ifndef XCNI_MAX_FQDN_PAT
+#define XCNI_MAX_FQDN_PAT 16384 /* (pod, pattern) pairs */
+#endif
+#ifndef XCNI_MAX_DNS_SRV
+#define XCNI_MAX_DNS_SRV 256 /* the DNS Service's frontends and backends */
+#endif
+#define XCNI_FQDN_NAME_MAX 254
+#define XCNI_FQDN_HASH_INIT 0xcbf29ce484222325ULL
+#define XCNI_FQDN_TTL_MIN 5 /* seconds, when fqdn_ttl_min is 0 */
+#define XCNI_FQDN_TTL_MAX 86400 /* seconds, when fqdn_ttl_max is 0 */
+
+static inline __u64 xcni_fqdn_step(__u64 h, __u8 c)
+{
+	return (h ^ c) * 0x100000001b3ULL;
+}
+
+/* A source whose answers count: the DNS Service's ClusterIP and its
+ * endpoints, port included (network order); IPv4 in addr[0..3]. */
+struct xcni_dns_srv_key {
+	__u8 family; /* XCNI_AF_INET, XCNI_AF_INET6 */
+	__u8 pad;
+	__be16 port;
+	__u8 addr[16];
+};
+
+enum { XCNI_FQDN_EXACT = 1, XCNI_FQDN_WILD = 2 };
+
+/* A pattern that applies to pod ep_id: EXACT, the whole name; WILD (`*.` +
+ * suffix), a name of at least one more label ending in suffix. */
+struct xcni_fqdn_pat_key {
+	__u32 ep_id;
+	__u32 kind;
+	__u64 hash;
+};
+
+struct xcni_fqdn_pat {
+	__u32 rule_ref; /* the agent's reference to the rule that names it */
+	__u16 prio; /* lower first: several patterns matching, the lowest's rule */
+	__u8 len; /* of name */
+	__u8 pad;
+	__u8 name[256]; /* the flat suffix (WILD) or name (EXACT) */
+};
+
+/* An address a pod's answers taught it. */
+struct xcni_fqdn_key {
+	__u32 ep_id;
+	__u8 family;
+	__u8 pad[3];
+	__u8 addr[16];
+};
+
+struct xcni_fqdn_val {
+	__u64 expires_ns; /* bpf_ktime_get_ns's clock */
+	__u64 learned_ns;
+	__u32 rule_ref;
+	__u32 ttl; /* as answered, seconds */
+};
+
+/* Per pod: the addresses it holds in the order learned; when full the
+ * oldest slot's address leaves xcni_fqdn for the new one. */
+struct xcni_fqdn_slot {
+	__u8 family; /* 0: free */
+	__u8 pad[3];
+	__u8 addr[16];
+};
+
+struct xcni_fqdn_ring {
+	__u32 next;
+	__u32 pad;
+	struct xcni_fqdn_slot slot[XCNI_FQDN_PER_POD];
+};
+
+/* xcni_fqdn_stats' counters (per CPU). */
+enum {
+	XCNI_FQDN_ST_ANSWERS, /* answers from a DNS source parsed */
+	XCNI_FQDN_ST_NOT_SERVER, /* looked like an answer, not from a DNS source */
+	XCNI_FQDN_ST_MATCHED, /* question names a pattern of the pod */
+	XCNI_FQDN_ST_LEARNED, /* addresses written (new or renewed) */
+	XCNI_FQDN_ST_EVICTED, /* a pod's oldest address gone for a new one */
+	XCNI_FQDN_ST_FULL, /* xcni_fqdn full: an address not learned */
+	XCNI_FQDN_ST_GIVEUP, /* malformed, out of bounds: the parse stopped */
+	XCNI_FQDN_ST_IGNORED, /* a record not learned: class, owner off the chain */
+	XCNI_FQDN_NR_STATS,
+};
+
 #endif

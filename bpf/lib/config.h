@@ -63,4 +63,11 @@ const volatile __u32 np_accel = 0;
  * that record as decapsulated. All zero: off, data_meta never read. */
 const volatile __u32 decap_cookie[2] = {};
 
+/* Egress by DNS name (bpf/lib/dns.h): 0 (no policy names a domain) leaves
+ * the answers' path as it was; the hold of a learned address, seconds (0:
+ * XCNI_FQDN_TTL_MIN, XCNI_FQDN_TTL_MAX). */
+const volatile __u32 fqdn_enabled = 0;
+const volatile __u32 fqdn_ttl_min = 0;
+const volatile __u32 fqdn_ttl_max = 0;
+
 #endif

@@ -852,7 +852,43 @@ static void test_parse(void **state)
 		  "be part of a range" },
 		{ "spec: {tier: Admin, priority: 1, subject: {namespaces: {}},"
 		  " egress: [{action: Deny, to: [{domainNames: [x.example]}]}]}",
-		  "spec.egress[0].to[0].domainNames: domainNames peers are not supported" },
+		  "ClusterNetworkPolicy c1: spec.egress[0].to[0].domainNames: domainNames peers are "
+		  "not supported by xcni yet" },
+		{ "spec: {tier: Admin, priority: 1, subject: {namespaces: {}},"
+		  " egress: [{action: Accept, to: [{domainNames: [API.Example.TEST., '*.s3.example.test']}]}]}",
+		  "spec.egress[0].to[0].domainNames: domainNames peers are not supported by xcni yet "
+		  "(their names are valid" },
+		{ "spec: {tier: Admin, priority: 1, subject: {namespaces: {}},"
+		  " egress: [{action: Accept, to: [{domainNames: [a.example, 'x.*.example']}]}]}",
+		  "ClusterNetworkPolicy c1: spec.egress[0].to[0].domainNames[1]: \"x.*.example\" is not "
+		  "a domain name or \"*.\" and one: '*' only as the whole first label" },
+		{ "spec: {tier: Admin, priority: 1, subject: {namespaces: {}},"
+		  " egress: [{action: Accept, to: [{domainNames: [a.example, A.Example.]}]}]}",
+		  "spec.egress[0].to[0].domainNames[1]: \"A.Example.\" is domainNames[0] again" },
+		{ "spec: {tier: Admin, priority: 1, subject: {namespaces: {}},"
+		  " egress: [{action: Accept, to: [{domainNames: [localhost]}]}]}",
+		  "spec.egress[0].to[0].domainNames[0]: \"localhost\" is not a domain name or \"*.\" "
+		  "and one: a single label" },
+		{ "spec: {tier: Admin, priority: 1, subject: {namespaces: {}},"
+		  " egress: [{action: Accept, to: [{domainNames: ['a_b.example']}]}]}",
+		  "spec.egress[0].to[0].domainNames[0]: \"a_b.example\" is not a domain name or \"*.\" "
+		  "and one: a character not a letter" },
+		{ "spec: {tier: Admin, priority: 1, subject: {namespaces: {}},"
+		  " egress: [{action: Accept, to: [{domainNames: ['-a.example']}]}]}",
+		  "domainNames[0]: \"-a.example\" is not a domain name or \"*.\" and one: a label "
+		  "starts or ends with '-'" },
+		{ "spec: {tier: Admin, priority: 1, subject: {namespaces: {}},"
+		  " egress: [{action: Accept, to: [{domainNames: ['a..example']}]}]}",
+		  "domainNames[0]: \"a..example\" is not a domain name or \"*.\" and one: empty label" },
+		{ "spec: {tier: Admin, priority: 1, subject: {namespaces: {}},"
+		  " egress: [{action: Accept, to: [{domainNames: []}]}]}",
+		  "spec.egress[0].to[0].domainNames: must be a list of 1 to 25 domain names" },
+		{ "spec: {tier: Admin, priority: 1, subject: {namespaces: {}},"
+		  " egress: [{action: Accept, to: [{domainNames: [7]}]}]}",
+		  "spec.egress[0].to[0].domainNames[0]: must be a string" },
+		{ "spec: {tier: Admin, priority: 1, subject: {namespaces: {}},"
+		  " ingress: [{action: Accept, from: [{domainNames: [a.example]}]}]}",
+		  "spec.ingress[0].from[0].domainNames: only egress rules may have domainNames peers" },
 		{ "spec: {tier: Admin, priority: 1, subject: {namespaces: {}},"
 		  " ingress: [{action: Deny, from: [{networks: [10.0.0.0/8]}]}]}",
 		  "spec.ingress[0].from[0].networks: only egress rules" },

@@ -53,13 +53,14 @@ enum {
 	O_EXTCIP = 1 << 3,    /* external_clusterip (--external-clusterip) */
 	O_TCPF = 1 << 4,      /* tc_prefilter (--xdp-mode tc) */
 	O_DECAP = 1 << 5,     /* decap_cookie (--overlay-decap xdp) */
+	O_FQDN = 1 << 6,      /* fqdn_enabled (a policy names a domain: lib/dns.h) */
 	W_NODE = 1 << 8,      /* node_ip, node_ip6, vni: the underlay */
 	W_IFINDEX = 1 << 9,   /* underlay_ifindex */
 	W_PODS = 1 << 10,     /* pod_cidr (mask, IPv6), gateway_ip */
 	W_SVC = 1 << 11,      /* svc_cidr, svc_cidr6 and their masks */
 	W_LOOPBACK = 1 << 12, /* lb_loopback_ip, with lb */
 };
-static const char *const opt_name[] = { "lb", "accel", "dsr", "extcip", "tcpf", "decap" };
+static const char *const opt_name[] = { "lb", "accel", "dsr", "extcip", "tcpf", "decap", "fqdn" };
 #define NR_OPTS NELEM(opt_name)
 
 /* What xcnid writes into each object; overlay: loaded only with an underlay. */
@@ -69,7 +70,7 @@ static const struct writer {
 	bool overlay;
 } writers[] = {
 	{ "from_pod", W_PODS | W_SVC | O_LB | W_LOOPBACK | W_NODE | W_IFINDEX, false },
-	{ "to_pod", O_LB, false },
+	{ "to_pod", O_LB | O_FQDN, false },
 	{ "from_overlay", W_NODE | W_SVC | O_LB | O_DSR | O_EXTCIP | O_TCPF | O_DECAP, true },
 	{ "to_overlay", W_NODE | W_IFINDEX, true },
 	{ "to_underlay", 0, true },
@@ -103,6 +104,7 @@ static const struct vconf {
 	{ UL_DUAL, O_LB | O_TCPF },
 	{ UL_DUAL, O_DECAP },
 	{ UL_DUAL, O_LB | O_ACCEL | O_DECAP },
+	{ UL_DUAL, O_LB | O_FQDN },
 	{ UL_V6, 0 },
 	{ UL_V6, O_LB | O_ACCEL },
 };
@@ -183,6 +185,8 @@ static int settings(struct bpf_object *obj, const struct writer *w, const struct
 		err = err ?: rodata_set_u32(obj, "tc_prefilter", 1);
 	if (on & O_DECAP)
 		err = err ?: rodata_set(obj, "decap_cookie", cookie, sizeof(cookie));
+	if (on & O_FQDN)
+		err = err ?: rodata_set_u32(obj, "fqdn_enabled", 1);
 	return err;
 }
 

@@ -7,7 +7,11 @@
  * the default, allowed, decides), at most one kind per peer (none: a kind of
  * a newer CRD, and the rule fails closed),
  * networks as CIDRs, protocols with one port, a range or a named port.
- * domainNames peers are refused: xcni resolves no names (README).
+ * domainNames peers (egress) are validated as the CRD would (1 to 25 names,
+ * each a DNS name or "*." and one, lower-cased, one trailing dot allowed,
+ * no name twice once normalised), then refused: the data path that learns
+ * their addresses from the cluster DNS's answers (bpf/lib/dns.h) has no
+ * compiler feeding it yet (issue 55, docs/decisions/fqdn-in-bpf.md).
  *
  * The CRD's limits, refused here as the API server would refuse them (so a
  * manifest directory cannot hold what a cluster could not): at most 25 rules
@@ -26,6 +30,7 @@
 
 #include "k8s.h"
 #include "k8s_int.h"
+#include "../policy/fqdn.h"
 
 #define CNP_MAX_RULES 25
 #define CNP_MAX_PEERS 25
@@ -110,6 +115,48 @@ out:
 	return err;
 }
 
+/*
+ * domainNames: 1 to CNP_MAX_PEERS names, each normalised (fqdn_normalise:
+ * lower case, no trailing dot, "*." a wildcard's) and none twice. The error
+ * names the entry; valid, the peer is still refused (not enforced yet).
+ */
+static int parse_domains(struct kj_ctx *c, json_t *arr)
+{
+	char norm[CNP_MAX_PEERS][256];
+	size_t i, old = kj_field(c, "domainNames");
+	json_t *v;
+	int err = 0;
+
+	if (!json_is_array(arr) || !json_array_size(arr) || json_array_size(arr) > CNP_MAX_PEERS) {
+		err = kj_fail(c, "must be a list of 1 to %d domain names", CNP_MAX_PEERS);
+		goto out;
+	}
+	json_array_foreach(arr, i, v) {
+		size_t o = kj_idx(c, i);
+		const char *why = NULL;
+		int wild;
+
+		if (!json_is_string(v) || kj_has_nul(v))
+			err = kj_fail(c, "must be a string");
+		else if (fqdn_normalise(json_string_value(v), norm[i], sizeof(norm[i]), &wild, &why))
+			err = kj_fail(c, "\"%s\" is not a domain name or \"*.\" and one: %s",
+				      json_string_value(v), why ? why : "too long");
+		for (size_t k = 0; !err && k < i; k++)
+			if (!strcmp(norm[i], norm[k]))
+				err = kj_fail(c, "\"%s\" is domainNames[%zu] again (a set; names are "
+					      "compared lower-cased, without a trailing dot)",
+					      json_string_value(v), k);
+		kj_pop(c, o);
+		if (err)
+			goto out;
+	}
+	err = kj_fail(c, "domainNames peers are not supported by xcni yet (their names are "
+		      "valid; the data path is being built, issue 55); use networks");
+out:
+	kj_pop(c, old);
+	return err;
+}
+
 static int parse_peer(struct kj_ctx *c, json_t *j, bool egress, struct k8s_cnp_peer *p)
 {
 	static const char *const kinds[] = { "namespaces", "pods", "nodes", "networks",
@@ -136,10 +183,8 @@ static int parse_peer(struct kj_ctx *c, json_t *j, bool egress, struct k8s_cnp_p
 		p->unknown = true;
 		return 0;
 	}
-	if (!strcmp(which, "domainNames"))
-		return kj_fail_in(c, "domainNames", "domainNames peers are not supported by xcni "
-						 "(it resolves no names); use networks");
-	if (!egress && (!strcmp(which, "nodes") || !strcmp(which, "networks")))
+	if (!egress && (!strcmp(which, "nodes") || !strcmp(which, "networks") ||
+			!strcmp(which, "domainNames")))
 		return kj_fail_in(c, which, "only egress rules may have %s peers", which);
 	if (!strcmp(which, "namespaces"))
 		return opt_selector(c, j, "namespaces", &p->ns_sel);
@@ -147,6 +192,8 @@ static int parse_peer(struct kj_ctx *c, json_t *j, bool egress, struct k8s_cnp_p
 		return opt_selector(c, j, "nodes", &p->node_sel);
 	if (!strcmp(which, "networks"))
 		return parse_networks(c, kj_get(j, "networks"), p);
+	if (!strcmp(which, "domainNames"))
+		return parse_domains(c, kj_get(j, "domainNames"));
 	err = parse_pods(c, kj_get(j, "pods"), &p->ns_sel, &p->pod_sel);
 	(void)old;
 	return err;

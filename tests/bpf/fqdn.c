@@ -1,0 +1,702 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Egress by DNS name, the answers' half (bpf/lib/dns.h): DNS answers on
+ * their way into a pod, read by to_pod with fqdn_enabled set (a program of
+ * this group's own, on the harness's pinned maps), and what they leave in
+ * xcni_fqdn. Each answer is the reply of a query the pod sent first through
+ * from_pod (a tracked flow): an answer the pod did not ask for is not read.
+ * Hostile input: compression loops and pointers forward or out of bounds,
+ * truncated records, names of 255 bytes and longer, 100 answers (the pod's
+ * bound; another pod's entries untouched), classes other than IN, CNAMEs
+ * off the chain or to a name no pattern names, answers from a source that
+ * is not the DNS Service's, both families. Every answer is delivered
+ * (TC_ACT_OK): the parser never decides a packet's fate.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/pkt_cls.h>
+#include <linux/udp.h>
+
+#include "harness.h"
+#include "../../user/lib/policy/fqdn.h"
+
+#define DNS4 "10.96.0.10" /* the DNS Service's ClusterIP, as kube-proxy's reply shows it */
+#define DNS4_EP "10.99.8.53" /* a CoreDNS pod on another node */
+#define DNS6 "fd00:96::a"
+#define NOT_DNS "192.0.2.53" /* a host outside: answers from it are not the DNS's */
+#define NOT_DNS6 "2001:db8:53::1"
+#define A6 "fd00:99::a"
+#define QPORT 40000
+
+static struct to_pod *tp;
+static uint16_t qport = QPORT; /* a new query's port: each answer its own flow */
+
+static void fqdn_load(void **state)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = env.pin_dir);
+
+	(void)state;
+	tp = to_pod__open_opts(&opts);
+	assert_non_null(tp);
+	tp->rodata->fqdn_enabled = 1;
+	tp->rodata->fqdn_ttl_min = 10;
+	tp->rodata->fqdn_ttl_max = 3600;
+	assert_int_equal(to_pod__load(tp), 0);
+}
+
+/* Outside any test (the group's free): no cmocka asserts here. */
+static void fqdn_unload(void **state)
+{
+	(void)state;
+	to_pod__destroy(tp);
+	tp = NULL;
+}
+
+/* ---- the maps ------------------------------------------------------------ */
+
+/* A map of to_pod's (lib/dns.h's, which from_pod does not have). */
+static int fmap(const char *name)
+{
+	return bpf_map__fd(bpf_object__find_map_by_name(env.to->obj, name));
+}
+
+static void srv_add(const char *addr, uint16_t port)
+{
+	struct xcni_dns_srv_key k = { .port = htons(port) };
+	uint32_t one = 1;
+
+	k.family = strchr(addr, ':') ? XCNI_AF_INET6 : XCNI_AF_INET;
+	assert_int_equal(inet_pton(k.family == XCNI_AF_INET ? AF_INET : AF_INET6, addr, k.addr), 1);
+	assert_int_equal(bpf_map_update_elem(fmap("xcni_dns_srv"), &k, &one, BPF_ANY), 0);
+}
+
+/* Pattern pat ("*.x.y" or "x.y") for pod ep, rule ref, prio. */
+static void pat_add(uint32_t ep, const char *pat, uint32_t ref, uint16_t prio)
+{
+	struct xcni_fqdn_pat v = { .rule_ref = ref, .prio = prio };
+	struct xcni_fqdn_pat_key k = { .ep_id = ep };
+	char norm[300];
+	const char *why;
+	int wild, n;
+
+	assert_int_equal(fqdn_normalise(pat, norm, sizeof(norm), &wild, &why), 0);
+	n = fqdn_flat(norm + (wild ? 2 : 0), v.name);
+	assert_true(n > 0);
+	v.len = (uint8_t)n;
+	k.kind = wild ? XCNI_FQDN_WILD : XCNI_FQDN_EXACT;
+	k.hash = fqdn_hash(v.name, (size_t)n);
+	assert_int_equal(bpf_map_update_elem(fmap("xcni_fqdn_pat"), &k, &v, BPF_ANY), 0);
+}
+
+/* The entry pod ep holds for addr, or NULL. */
+static struct xcni_fqdn_val *learned(uint32_t ep, const char *addr)
+{
+	static struct xcni_fqdn_val v;
+	struct xcni_fqdn_key k = { .ep_id = ep };
+
+	k.family = strchr(addr, ':') ? XCNI_AF_INET6 : XCNI_AF_INET;
+	assert_int_equal(inet_pton(k.family == XCNI_AF_INET ? AF_INET : AF_INET6, addr, k.addr), 1);
+	return bpf_map_lookup_elem(fmap("xcni_fqdn"), &k, &v) ? NULL : &v;
+}
+
+static unsigned int nlearned(uint32_t ep)
+{
+	struct xcni_fqdn_key k, next, *prev = NULL;
+	int fd = fmap("xcni_fqdn");
+	unsigned int n = 0;
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		n += next.ep_id == ep;
+		k = next;
+		prev = &k;
+	}
+	return n;
+}
+
+static uint64_t stat(int idx)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	uint64_t v[ncpu], sum = 0;
+	uint32_t k = (uint32_t)idx;
+
+	assert_int_equal(bpf_map_lookup_elem(fmap("xcni_fqdn_stats"), &k, v), 0);
+	for (int i = 0; i < ncpu; i++)
+		sum += v[i];
+	return sum;
+}
+
+/* ---- DNS messages --------------------------------------------------------- */
+
+struct msg {
+	uint8_t b[2100];
+	size_t n;
+};
+
+static void put8(struct msg *m, uint8_t v)
+{
+	assert_true(m->n < sizeof(m->b));
+	m->b[m->n++] = v;
+}
+
+static void put16(struct msg *m, uint16_t v)
+{
+	put8(m, (uint8_t)(v >> 8));
+	put8(m, (uint8_t)v);
+}
+
+static void put32(struct msg *m, uint32_t v)
+{
+	put16(m, (uint16_t)(v >> 16));
+	put16(m, (uint16_t)v);
+}
+
+/* A header: an answer (QR, RD, RA), qd questions, an answers. */
+static void hdr(struct msg *m, uint16_t qd, uint16_t an)
+{
+	m->n = 0;
+	put16(m, 0x1234);
+	put16(m, 0x8180);
+	put16(m, qd);
+	put16(m, an);
+	put16(m, 0);
+	put16(m, 0);
+}
+
+/* A name in labels, its root's zero after (dot-separated, as written). */
+static void name(struct msg *m, const char *s)
+{
+	while (*s) {
+		const char *dot = strchr(s, '.');
+		size_t l = dot ? (size_t)(dot - s) : strlen(s);
+
+		put8(m, (uint8_t)l);
+		for (size_t i = 0; i < l; i++)
+			put8(m, (uint8_t)s[i]);
+		s += l + (dot ? 1 : 0);
+	}
+	put8(m, 0);
+}
+
+static void ptr(struct msg *m, uint16_t off)
+{
+	put16(m, 0xc000 | off);
+}
+
+static void question(struct msg *m, const char *q, uint16_t type)
+{
+	name(m, q);
+	put16(m, type);
+	put16(m, 1);
+}
+
+/* A record after its owner: type, class, TTL, rdata. */
+static void rr(struct msg *m, uint16_t type, uint16_t class, uint32_t ttl, const void *rd,
+	       uint16_t rdlen)
+{
+	put16(m, type);
+	put16(m, class);
+	put32(m, ttl);
+	put16(m, rdlen);
+	for (uint16_t i = 0; i < rdlen; i++)
+		put8(m, ((const uint8_t *)rd)[i]);
+}
+
+static void rr_a(struct msg *m, uint32_t ttl, const char *a)
+{
+	uint8_t b[16];
+	int v6 = strchr(a, ':') != NULL;
+
+	assert_int_equal(inet_pton(v6 ? AF_INET6 : AF_INET, a, b), 1);
+	rr(m, v6 ? 28 : 1, 1, ttl, b, v6 ? 16 : 4);
+}
+
+/* A CNAME record to target, written in full. */
+static void rr_cname(struct msg *m, uint32_t ttl, const char *target)
+{
+	struct msg t = { .n = 0 };
+
+	name(&t, target);
+	rr(m, 5, 1, ttl, t.b, (uint16_t)t.n);
+}
+
+/* ---- the packets ---------------------------------------------------------- */
+
+/*
+ * The query of pod dev (from_pod, a new flow to dns:53 from a new port),
+ * then the answer m from src:53 through to_pod (fqdn_enabled's, or the
+ * harness's when plain): delivered. extra: the UDP length claims that many
+ * bytes more than the datagram has.
+ */
+static void ask_answer(int dev, const char *dns, const char *src, const struct msg *m,
+		       size_t extra, bool plain)
+{
+	int v6 = strchr(dns, ':') != NULL;
+	const struct pod *pd = &pods[dev];
+	struct row q = { .prog = FROM_POD, .dev = dev,
+			 UDP(v6 ? pd->ip6 : pd->ip, qport, dns, 53) };
+	static uint8_t buf[2300], out[2400];
+	uint8_t qb[FRAME_MAX];
+	struct ethhdr *eth = (struct ethhdr *)buf;
+	struct udphdr *udp;
+	size_t len = build(&q, qb), l3;
+	struct __sk_buff ctx = { .ifindex = env.ifindex[dev] };
+	LIBBPF_OPTS(bpf_test_run_opts, o);
+
+	assert_int_equal(run(FROM_POD, dev, qb, len, out, sizeof(out), 1, &o), 0);
+	assert_int_equal(o.retval, TC_ACT_OK);
+
+	memcpy(eth->h_dest, pd->mac, ETH_ALEN);
+	memcpy(eth->h_source, pd->host_mac, ETH_ALEN);
+	if (v6) {
+		struct ipv6hdr *ip6 = (struct ipv6hdr *)(eth + 1);
+
+		eth->h_proto = htons(ETH_P_IPV6);
+		memset(ip6, 0, sizeof(*ip6));
+		ip6->version = 6;
+		ip6->nexthdr = IPPROTO_UDP;
+		ip6->hop_limit = 63;
+		ip6->payload_len = htons((uint16_t)(sizeof(*udp) + m->n));
+		assert_int_equal(inet_pton(AF_INET6, src, &ip6->saddr), 1);
+		assert_int_equal(inet_pton(AF_INET6, pd->ip6, &ip6->daddr), 1);
+		l3 = sizeof(*ip6);
+	} else {
+		struct iphdr *ip = (struct iphdr *)(eth + 1);
+
+		eth->h_proto = htons(ETH_P_IP);
+		memset(ip, 0, sizeof(*ip));
+		ip->version = 4;
+		ip->ihl = 5;
+		ip->ttl = 63;
+		ip->protocol = IPPROTO_UDP;
+		ip->tot_len = htons((uint16_t)(sizeof(*ip) + sizeof(*udp) + m->n));
+		ip->saddr = ip4(src);
+		ip->daddr = ip4(pd->ip);
+		ip->check = csum(ip, sizeof(*ip));
+		l3 = sizeof(*ip);
+	}
+	udp = (struct udphdr *)(buf + ETH_HLEN + l3);
+	udp->source = htons(53);
+	udp->dest = htons(qport);
+	udp->len = htons((uint16_t)(sizeof(*udp) + m->n + extra));
+	udp->check = 0;
+	memcpy(udp + 1, m->b, m->n);
+	len = ETH_HLEN + l3 + sizeof(*udp) + m->n;
+	qport++;
+
+	o.data_in = buf;
+	o.data_size_in = (uint32_t)len;
+	o.data_out = out;
+	o.data_size_out = sizeof(out);
+	o.ctx_in = &ctx;
+	o.ctx_size_in = sizeof(ctx);
+	assert_int_equal(bpf_prog_test_run_opts(plain ? prog_fd(TO_POD)
+						      : bpf_program__fd(tp->progs.to_pod),
+						&o),
+			 0);
+	assert_int_equal(o.retval, TC_ACT_OK);
+}
+
+#define EP_A 101
+#define EP_B 102
+
+static void answer(const struct msg *m)
+{
+	ask_answer(DEV_A, DNS4, DNS4, m, 0, false);
+}
+
+/* api.example.test's answer: one A record, a pointer to the question. */
+static void simple(struct msg *m, const char *q, const char *addr, uint32_t ttl)
+{
+	hdr(m, 1, 1);
+	question(m, q, 1);
+	ptr(m, 12);
+	rr_a(m, ttl, addr);
+}
+
+static void fqdn_state(void **state)
+{
+	(void)state;
+	assert_int_equal(env_reset(), 0);
+	assert_int_equal(v6_state(), 0);
+	srv_add(DNS4, 53);
+	srv_add(DNS4_EP, 53);
+	srv_add(DNS6, 53);
+	pat_add(EP_A, "api.example.test", 7, 10);
+	pat_add(EP_A, "*.wild.test", 8, 20);
+	pat_add(EP_B, "api.example.test", 9, 10);
+}
+
+/* ---- the tests ------------------------------------------------------------ */
+
+/* An exact name: its address learned for the asking pod, with its TTL held
+ * between the minimum and maximum; a name no pattern names: nothing. */
+static void exact(void **state)
+{
+	struct msg m;
+	struct xcni_fqdn_val *v;
+	struct timespec ts;
+	uint64_t now;
+
+	fqdn_state(state);
+	simple(&m, "api.example.test", "203.0.113.10", 30);
+	answer(&m);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	v = learned(EP_A, "203.0.113.10");
+	assert_non_null(v);
+	assert_int_equal(v->rule_ref, 7);
+	assert_int_equal(v->ttl, 30);
+	assert_true(v->expires_ns > now + 25000000000ULL && v->expires_ns <= now + 30000000000ULL);
+	assert_null(learned(EP_B, "203.0.113.10")); /* B never asked */
+
+	simple(&m, "other.example.test", "203.0.113.11", 30);
+	answer(&m);
+	assert_null(learned(EP_A, "203.0.113.11"));
+
+	/* TTL 1 held for the minimum (10 s), a day's for the maximum (1 h) */
+	simple(&m, "API.Example.TEST", "203.0.113.12", 1);
+	answer(&m);
+	v = learned(EP_A, "203.0.113.12");
+	assert_non_null(v);
+	assert_true(v->expires_ns > now + 9000000000ULL && v->expires_ns < now + 11000000000ULL);
+	simple(&m, "api.example.test", "203.0.113.13", 86400);
+	answer(&m);
+	v = learned(EP_A, "203.0.113.13");
+	assert_non_null(v);
+	assert_true(v->expires_ns < now + 3601000000000ULL);
+	/* the DNS pod itself (through the stack, no translation back) counts too */
+	simple(&m, "api.example.test", "203.0.113.14", 30);
+	ask_answer(DEV_A, DNS4_EP, DNS4_EP, &m, 0, false);
+	assert_non_null(learned(EP_A, "203.0.113.14"));
+}
+
+/* A wildcard: one label or more before the suffix, never the suffix itself,
+ * nor a name that only ends in its bytes. */
+static void wildcard(void **state)
+{
+	struct msg m;
+
+	fqdn_state(state);
+	simple(&m, "x.wild.test", "198.18.0.1", 30);
+	answer(&m);
+	simple(&m, "a.b.wild.test", "198.18.0.2", 30);
+	answer(&m);
+	simple(&m, "wild.test", "198.18.0.3", 30);
+	answer(&m);
+	simple(&m, "xwild.test", "198.18.0.4", 30);
+	answer(&m);
+	simple(&m, "wild.test.evil", "198.18.0.5", 30);
+	answer(&m);
+	assert_non_null(learned(EP_A, "198.18.0.1"));
+	assert_int_equal(learned(EP_A, "198.18.0.1")->rule_ref, 8);
+	assert_non_null(learned(EP_A, "198.18.0.2"));
+	assert_null(learned(EP_A, "198.18.0.3"));
+	assert_null(learned(EP_A, "198.18.0.4"));
+	assert_null(learned(EP_A, "198.18.0.5"));
+	assert_int_equal(nlearned(EP_A), 2);
+}
+
+/* An answer from anywhere but the DNS Service's sources, an answer the pod
+ * did not ask for, and any answer with fqdn off: nothing learned. */
+static void not_dns(void **state)
+{
+	uint8_t buf[FRAME_MAX], out[FRAME_MAX];
+	uint64_t ns = 0;
+	struct msg m;
+
+	fqdn_state(state);
+	simple(&m, "api.example.test", "203.0.113.20", 30);
+	ns = stat(XCNI_FQDN_ST_NOT_SERVER);
+	ask_answer(DEV_A, NOT_DNS, NOT_DNS, &m, 0, false);
+	assert_null(learned(EP_A, "203.0.113.20"));
+	assert_int_equal(stat(XCNI_FQDN_ST_NOT_SERVER), ns + 1);
+
+	/* fqdn_enabled 0 (the harness's to_pod): inert */
+	ask_answer(DEV_A, DNS4, DNS4, &m, 0, true);
+	assert_null(learned(EP_A, "203.0.113.20"));
+
+	/* unasked: no query before it (the flow is new), nothing read */
+	{
+		struct row r = { .prog = TO_POD, .dev = DEV_A, UDP(DNS4, 53, IP_A, 999) };
+		size_t len = build(&r, buf);
+		uint64_t before = stat(XCNI_FQDN_ST_ANSWERS) + stat(XCNI_FQDN_ST_NOT_SERVER);
+		struct __sk_buff ctx = { .ifindex = env.ifindex[DEV_A] };
+		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = buf, .data_size_in = (uint32_t)len,
+			    .data_out = out, .data_size_out = sizeof(out), .ctx_in = &ctx,
+			    .ctx_size_in = sizeof(ctx));
+
+		assert_int_equal(bpf_prog_test_run_opts(bpf_program__fd(tp->progs.to_pod), &o), 0);
+		assert_int_equal(stat(XCNI_FQDN_ST_ANSWERS) + stat(XCNI_FQDN_ST_NOT_SERVER), before);
+	}
+	assert_int_equal(nlearned(EP_A), 0);
+}
+
+/* A CNAME chain: followed record by record from the question; a record off
+ * the chain, a CNAME of a name the pod did not ask, are not learned; a
+ * question no pattern names learns nothing even when it leads to one. */
+static void cname(void **state)
+{
+	struct msg m;
+
+	fqdn_state(state);
+	hdr(&m, 1, 4);
+	question(&m, "api.example.test", 1);
+	ptr(&m, 12);
+	rr_cname(&m, 30, "edge.cdn.test");
+	name(&m, "evil.test"); /* off the chain */
+	rr_a(&m, 30, "198.51.100.66");
+	name(&m, "edge.cdn.test");
+	rr_a(&m, 30, "198.51.100.7");
+	name(&m, "edge.cdn.test");
+	rr_a(&m, 30, "2001:db8::7");
+	answer(&m);
+	assert_non_null(learned(EP_A, "198.51.100.7"));
+	assert_non_null(learned(EP_A, "2001:db8::7"));
+	assert_null(learned(EP_A, "198.51.100.66"));
+
+	hdr(&m, 1, 2);
+	question(&m, "other.test", 1);
+	ptr(&m, 12);
+	rr_cname(&m, 30, "api.example.test");
+	name(&m, "api.example.test");
+	rr_a(&m, 30, "198.51.100.8");
+	answer(&m);
+	assert_null(learned(EP_A, "198.51.100.8"));
+	assert_int_equal(nlearned(EP_A), 2);
+}
+
+/* Compression pointers that loop, point forward or past the end, reserved
+ * label types: the walk stops, nothing from there learned, delivered. */
+static void pointers(void **state)
+{
+	struct msg m;
+	uint64_t g;
+
+	fqdn_state(state);
+	g = stat(XCNI_FQDN_ST_GIVEUP);
+	/* question: a pointer to itself */
+	hdr(&m, 1, 1);
+	ptr(&m, 12);
+	put16(&m, 1);
+	put16(&m, 1);
+	ptr(&m, 12);
+	rr_a(&m, 30, "198.51.100.1");
+	answer(&m);
+	/* question: a label, then a pointer back to its own start */
+	hdr(&m, 1, 1);
+	put8(&m, 3);
+	put8(&m, 'a');
+	put8(&m, 'p');
+	put8(&m, 'i');
+	ptr(&m, 12);
+	put16(&m, 1);
+	put16(&m, 1);
+	ptr(&m, 12);
+	rr_a(&m, 30, "198.51.100.1");
+	answer(&m);
+	/* an owner whose two pointers point at each other */
+	hdr(&m, 1, 1);
+	question(&m, "api.example.test", 1);
+	ptr(&m, (uint16_t)(m.n + 2));
+	ptr(&m, (uint16_t)(m.n - 2));
+	rr_a(&m, 30, "198.51.100.2");
+	answer(&m);
+	/* a pointer past the end */
+	hdr(&m, 1, 1);
+	question(&m, "api.example.test", 1);
+	ptr(&m, 0x3fff);
+	rr_a(&m, 30, "198.51.100.3");
+	answer(&m);
+	/* a label of a reserved type (0x40) */
+	hdr(&m, 1, 1);
+	question(&m, "api.example.test", 1);
+	put8(&m, 0x41);
+	put8(&m, 'x');
+	put8(&m, 0);
+	rr_a(&m, 30, "198.51.100.4");
+	answer(&m);
+	assert_int_equal(stat(XCNI_FQDN_ST_GIVEUP), g + 5);
+	assert_int_equal(nlearned(EP_A), 0);
+}
+
+/* Records cut short: the records before stay learned, the walk stops. */
+static void truncated(void **state)
+{
+	struct msg m;
+	uint64_t g;
+
+	fqdn_state(state);
+	g = stat(XCNI_FQDN_ST_GIVEUP);
+	hdr(&m, 1, 3);
+	question(&m, "api.example.test", 1);
+	ptr(&m, 12);
+	rr_a(&m, 30, "198.51.100.20");
+	ptr(&m, 12);
+	rr_a(&m, 30, "198.51.100.21");
+	ptr(&m, 12);
+	rr_a(&m, 30, "198.51.100.22");
+	/* the UDP length 3 bytes more than the datagram */
+	ask_answer(DEV_A, DNS4, DNS4, &m, 3, false);
+	assert_int_equal(nlearned(EP_A), 0); /* UDP claims more than the frame */
+	assert_int_equal(stat(XCNI_FQDN_ST_GIVEUP), g + 1);
+	/* an rdlength past the end: the third record */
+	m.b[m.n - 5] = 0x40;
+	answer(&m);
+	assert_non_null(learned(EP_A, "198.51.100.20"));
+	assert_non_null(learned(EP_A, "198.51.100.21"));
+	assert_null(learned(EP_A, "198.51.100.22"));
+	assert_int_equal(stat(XCNI_FQDN_ST_GIVEUP), g + 2);
+	/* ancount 5 of 3 records: the three, then the end met */
+	m.b[m.n - 5] = 4;
+	m.b[7] = 5;
+	answer(&m);
+	assert_non_null(learned(EP_A, "198.51.100.22"));
+	assert_int_equal(stat(XCNI_FQDN_ST_GIVEUP), g + 3);
+}
+
+/* The longest name (255 bytes on the wire, root included) matched; one
+ * byte more refused. */
+static void long_names(void **state)
+{
+	char n[300];
+	struct msg m;
+	size_t o = 0;
+
+	fqdn_state(state);
+	/* 3 labels of 63 + 1 of 61: 4 + 63*3 + 61 = 254 flat, 255 with the root */
+	for (int l = 0; l < 4; l++) {
+		for (int i = 0; i < (l < 3 ? 63 : 61); i++)
+			n[o++] = (char)('a' + l);
+		n[o++] = '.';
+	}
+	n[--o] = 0;
+	assert_int_equal(strlen(n), 253);
+	pat_add(EP_A, n, 11, 5);
+	simple(&m, n, "198.51.100.30", 30);
+	answer(&m);
+	assert_non_null(learned(EP_A, "198.51.100.30"));
+	/* one more byte in the first label (64: no label) and one more label */
+	n[0] = 'z';
+	memmove(n + 2, n, strlen(n) + 1);
+	n[0] = 'q';
+	n[1] = '.';
+	simple(&m, n, "198.51.100.31", 30);
+	answer(&m);
+	assert_null(learned(EP_A, "198.51.100.31"));
+}
+
+/* 100 answers: the pod keeps its last XCNI_FQDN_PER_POD, its oldest gone;
+ * another pod's entries untouched. */
+static void hundred(void **state)
+{
+	struct msg m;
+	char a[32];
+	uint64_t ev;
+
+	fqdn_state(state);
+	simple(&m, "api.example.test", "192.0.2.200", 30);
+	ask_answer(DEV_B, DNS4, DNS4, &m, 0, false);
+	assert_non_null(learned(EP_B, "192.0.2.200"));
+	ev = stat(XCNI_FQDN_ST_EVICTED);
+	hdr(&m, 1, 100);
+	question(&m, "api.example.test", 1);
+	for (int i = 0; i < 100; i++) {
+		snprintf(a, sizeof(a), "192.0.2.%d", i);
+		ptr(&m, 12);
+		rr_a(&m, 30, a);
+	}
+	answer(&m);
+	assert_int_equal(nlearned(EP_A), XCNI_FQDN_PER_POD);
+	assert_int_equal(stat(XCNI_FQDN_ST_EVICTED), ev + 100 - XCNI_FQDN_PER_POD);
+	assert_null(learned(EP_A, "192.0.2.0"));
+	assert_null(learned(EP_A, "192.0.2.35"));
+	assert_non_null(learned(EP_A, "192.0.2.36"));
+	assert_non_null(learned(EP_A, "192.0.2.99"));
+	assert_non_null(learned(EP_B, "192.0.2.200"));
+	assert_int_equal(nlearned(EP_B), 1);
+}
+
+/* Classes other than IN: a record skipped, a question refused. */
+static void wrong_class(void **state)
+{
+	uint8_t b[4] = { 198, 51, 100, 40 };
+	struct msg m;
+
+	fqdn_state(state);
+	hdr(&m, 1, 2);
+	question(&m, "api.example.test", 1);
+	ptr(&m, 12);
+	rr(&m, 1, 3, 30, b, 4); /* CHAOS */
+	ptr(&m, 12);
+	rr_a(&m, 30, "198.51.100.41");
+	answer(&m);
+	assert_null(learned(EP_A, "198.51.100.40"));
+	assert_non_null(learned(EP_A, "198.51.100.41"));
+
+	hdr(&m, 1, 1);
+	name(&m, "api.example.test");
+	put16(&m, 1);
+	put16(&m, 3); /* a CHAOS question */
+	ptr(&m, 12);
+	rr_a(&m, 30, "198.51.100.42");
+	answer(&m);
+	assert_null(learned(EP_A, "198.51.100.42"));
+}
+
+/* IPv6: an answer over IPv6 from the DNS Service's IPv6 address, both
+ * record families learned for the pod; from a source not the DNS's, none. */
+static void ipv6(void **state)
+{
+	struct msg m;
+
+	fqdn_state(state);
+	hdr(&m, 1, 2);
+	question(&m, "api.example.test", 28);
+	ptr(&m, 12);
+	rr_a(&m, 30, "2001:db8::10");
+	ptr(&m, 12);
+	rr_a(&m, 30, "198.51.100.50");
+	ask_answer(DEV_A, DNS6, DNS6, &m, 0, false);
+	assert_non_null(learned(EP_A, "2001:db8::10"));
+	assert_non_null(learned(EP_A, "198.51.100.50"));
+	assert_int_equal(learned(EP_A, "2001:db8::10")->rule_ref, 7);
+
+	hdr(&m, 1, 1);
+	question(&m, "api.example.test", 28);
+	ptr(&m, 12);
+	rr_a(&m, 30, "2001:db8::11");
+	ask_answer(DEV_A, NOT_DNS6, NOT_DNS6, &m, 0, false);
+	assert_null(learned(EP_A, "2001:db8::11"));
+}
+
+static const struct CMUnitTest fqdn_tests[] = {
+	cmocka_unit_test(exact),      cmocka_unit_test(wildcard), cmocka_unit_test(not_dns),
+	cmocka_unit_test(cname),      cmocka_unit_test(pointers), cmocka_unit_test(truncated),
+	cmocka_unit_test(long_names), cmocka_unit_test(hundred),  cmocka_unit_test(wrong_class),
+	cmocka_unit_test(ipv6),
+};
+
+static int fqdn_prep(void)
+{
+	fqdn_load(NULL);
+	return 0;
+}
+
+static void fqdn_free(void)
+{
+	fqdn_unload(NULL);
+}
+
+static int fqdn_make(struct CMUnitTest **tests, size_t *n)
+{
+	*tests = NULL;
+	*n = 0;
+	return 0;
+}
+
+const struct group fqdn_group = { "fqdn", TESTS(fqdn_tests), .prep = fqdn_prep,
+				  .make = fqdn_make, .free = fqdn_free };
