@@ -89,6 +89,29 @@ static void typo_value_words_added(void **state)
 	assert_string_equal(misses(FE, BE0, 5432), "");
 }
 
+/* Any flow (policy get: no peer, no port): every peer of the pod's allow rules. */
+static void any_flow(void **state)
+{
+	struct cluster c;
+	struct nm_list l;
+	char s[1024];
+
+	(void)state;
+	store_app();
+	db_rule("app=backend-api");
+	c = view();
+	compile();
+	assert_int_equal(nm_near_misses(&c, &R, DB0, NULL, NM_INGRESS, 0, 0, &l), 0);
+	assert_int_equal(l.n, 1);
+	assert_string_equal(nm_sentence(&l.v[0], s, sizeof(s)),
+			    "store/db-from-backend rule 0: from podSelector app=backend-api \xe2\x80\x94 "
+			    "selects no pod (app=backend has 2)");
+	nm_list_free(&l);
+	assert_int_equal(nm_near_misses(&c, &R, DB0, NULL, NM_EGRESS, 0, 0, &l), 0);
+	assert_int_equal(l.n, 0); /* default-deny isolates its egress, with no rule */
+	nm_list_free(&l);
+}
+
 static void typo_value_one_edit(void **state)
 {
 	(void)state;
@@ -234,6 +257,7 @@ int main(void)
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 		T(near_words),
 		T(typo_value_words_added),
+		T(any_flow),
 		T(typo_value_one_edit),
 		T(typo_key),
 		T(no_near_label),

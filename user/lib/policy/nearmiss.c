@@ -654,7 +654,7 @@ int nm_near_misses(const struct cluster *c, const struct pol_result *r, const st
 		    !k8s_selector_matches(&np->pod_sel, &self->meta.labels))
 			continue;
 		for (size_t ri = 0; !err && ri < nr; ri++) {
-			if (!np_ports_take(&rules[ri], dst, proto, port))
+			if (proto && !np_ports_take(&rules[ri], dst, proto, port))
 				continue;
 			for (size_t j = 0; !err && j < rules[ri].npeers; j++) {
 				const struct k8s_np_peer *pe = &rules[ri].peers[j];
@@ -666,7 +666,7 @@ int nm_near_misses(const struct cluster *c, const struct pol_result *r, const st
 
 				if (pe->ipblock || sel_takes_pod(c, &p, other))
 					continue;
-				err = add_sel(c, r, out, &x, &p, other, true);
+				err = add_sel(c, r, out, &x, &p, other, proto);
 			}
 		}
 	}
@@ -682,7 +682,7 @@ int nm_near_misses(const struct cluster *c, const struct pol_result *r, const st
 			continue;
 		for (size_t ri = 0; !err && ri < nr; ri++) {
 			if (rules[ri].action != K8S_CNP_ACCEPT ||
-			    !cnp_ports_take(&rules[ri], dst, proto, port))
+			    (proto && !cnp_ports_take(&rules[ri], dst, proto, port)))
 				continue;
 			for (size_t j = 0; !err && j < rules[ri].npeers; j++) {
 				const struct k8s_cnp_peer *pe = &rules[ri].peers[j];
@@ -696,7 +696,7 @@ int nm_near_misses(const struct cluster *c, const struct pol_result *r, const st
 
 				if (pe->unknown || !pe->ns_sel || sel_takes_pod(c, &p, other))
 					continue; /* networks, nodes: no pod peer */
-				err = add_sel(c, r, out, &x, &p, other, true);
+				err = add_sel(c, r, out, &x, &p, other, proto);
 			}
 		}
 	}

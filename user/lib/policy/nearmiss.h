@@ -68,7 +68,9 @@ int nm_selectors(const struct cluster *c, const struct pol_result *r, struct nm_
  * (NM_INGRESS: other -> self; NM_EGRESS: self -> other), proto/port (host
  * order; 0: none): the peers of the allow rules (NetworkPolicy rules,
  * ClusterNetworkPolicy Accept rules) of the policies selecting self in dir
- * whose ports take the flow but which do not select other. 0 or -ENOMEM.
+ * whose ports take the flow but which do not select other. proto 0: any
+ * flow (ports not looked at, other NULL): every peer of those rules, for the
+ * ones that select nothing. 0 or -ENOMEM.
  */
 int nm_near_misses(const struct cluster *c, const struct pol_result *r, const struct k8s_pod *self,
 		   const struct k8s_pod *other, enum nm_part dir, uint8_t proto, uint16_t port,
