@@ -112,6 +112,8 @@ suites=(
 	"lab-services-kpr-tc:env XCNI_ATTACH=tc LAB_KUBE_PROXY=none bash tests/lab/services.sh"
 	"lab-socklb:bash tests/lab/socklb.sh"
 	"lab-explain:bash tests/lab/explain.sh"
+	# The label typo of issue 53 (examples/store): explain, policy get and policy selectors name the rule and the near label.
+	"lab-nearmiss:bash tests/lab/nearmiss.sh"
 	"lab-flows:bash tests/lab/flows.sh"
 	# make demo, then every command of the list it prints, as printed (issue 53).
 	"lab-demo:bash tests/lab/demo.sh"
