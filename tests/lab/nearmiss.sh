@@ -17,7 +17,7 @@ set -uo pipefail
 lab_suite nearmiss
 lab_start "$XCNICTL" "$XCNI_BIN" "$XCNID_BIN"
 EX=$XCNI_ROOT/examples/store
-# The sentence the typo must be named by (nearmiss.c's nm_sentence).
+# The sentence the typo must be named by (nearmiss.c's pol_nm_sentence).
 TYPO='store/db-from-backend rule 0: from podSelector app=backend-api — selects no pod (app=backend has 2)'
 
 # ctl ARGS...: xcnictl in node n1's netns, on its maps, as an operator would.

@@ -41,37 +41,37 @@ static const char *misses(const struct k8s_pod *self, const struct k8s_pod *othe
 {
 	static char out[4096];
 	struct cluster c = view();
-	struct nm_list l;
+	struct pol_nm_list l;
 	size_t o = 0;
 
 	compile();
-	assert_int_equal(nm_near_misses(&c, &R, self, other, NM_INGRESS, TCP, p, &l), 0);
+	assert_int_equal(pol_nm_near_misses(&c, &R, self, other, NM_INGRESS, TCP, p, &l), 0);
 	out[0] = '\0';
 	for (size_t i = 0; i < l.n; i++) {
 		char s[1024];
 
 		o += snprintf(out + o, sizeof(out) - o, "%s%s", i ? "\n" : "",
-			      nm_sentence(&l.v[i], s, sizeof(s)));
+			      pol_nm_sentence(&l.v[i], s, sizeof(s)));
 	}
-	nm_list_free(&l);
+	pol_nm_list_free(&l);
 	return out;
 }
 
 static void near_words(void **state)
 {
 	(void)state;
-	assert_int_equal(nm_near("backend", "backend"), 0);
-	assert_int_equal(nm_near("backend", "backnd"), 1); /* deleted */
-	assert_int_equal(nm_near("backend", "bakcend"), 1); /* swapped */
-	assert_int_equal(nm_near("app", "ap"), 1);
-	assert_int_equal(nm_near("backend", "backenx"), 1);
-	assert_int_equal(nm_near("frontend", "frontnd1"), 2); /* two in a long word */
-	assert_int_equal(nm_near("backend-api", "backend"), 4); /* words added */
-	assert_int_equal(nm_near("backend", "api.backend"), 4);
-	assert_int_equal(nm_near("db", "xy"), SIZE_MAX);
-	assert_int_equal(nm_near("web", "db"), SIZE_MAX);
-	assert_int_equal(nm_near("backendapi", "backend"), SIZE_MAX); /* no separator */
-	assert_int_equal(nm_near("ab", "ba"), 1);
+	assert_int_equal(pol_nm_near("backend", "backend"), 0);
+	assert_int_equal(pol_nm_near("backend", "backnd"), 1); /* deleted */
+	assert_int_equal(pol_nm_near("backend", "bakcend"), 1); /* swapped */
+	assert_int_equal(pol_nm_near("app", "ap"), 1);
+	assert_int_equal(pol_nm_near("backend", "backenx"), 1);
+	assert_int_equal(pol_nm_near("frontend", "frontnd1"), 2); /* two in a long word */
+	assert_int_equal(pol_nm_near("backend-api", "backend"), 4); /* words added */
+	assert_int_equal(pol_nm_near("backend", "api.backend"), 4);
+	assert_int_equal(pol_nm_near("db", "xy"), SIZE_MAX);
+	assert_int_equal(pol_nm_near("web", "db"), SIZE_MAX);
+	assert_int_equal(pol_nm_near("backendapi", "backend"), SIZE_MAX); /* no separator */
+	assert_int_equal(pol_nm_near("ab", "ba"), 1);
 }
 
 /* The user's case: a word added to the value; the rule, the selector and the near label. */
@@ -93,7 +93,7 @@ static void typo_value_words_added(void **state)
 static void any_flow(void **state)
 {
 	struct cluster c;
-	struct nm_list l;
+	struct pol_nm_list l;
 	char s[1024];
 
 	(void)state;
@@ -101,15 +101,15 @@ static void any_flow(void **state)
 	db_rule("app=backend-api");
 	c = view();
 	compile();
-	assert_int_equal(nm_near_misses(&c, &R, DB0, NULL, NM_INGRESS, 0, 0, &l), 0);
+	assert_int_equal(pol_nm_near_misses(&c, &R, DB0, NULL, NM_INGRESS, 0, 0, &l), 0);
 	assert_int_equal(l.n, 1);
-	assert_string_equal(nm_sentence(&l.v[0], s, sizeof(s)),
+	assert_string_equal(pol_nm_sentence(&l.v[0], s, sizeof(s)),
 			    "store/db-from-backend rule 0: from podSelector app=backend-api \xe2\x80\x94 "
 			    "selects no pod (app=backend has 2)");
-	nm_list_free(&l);
-	assert_int_equal(nm_near_misses(&c, &R, DB0, NULL, NM_EGRESS, 0, 0, &l), 0);
+	pol_nm_list_free(&l);
+	assert_int_equal(pol_nm_near_misses(&c, &R, DB0, NULL, NM_EGRESS, 0, 0, &l), 0);
 	assert_int_equal(l.n, 0); /* default-deny isolates its egress, with no rule */
-	nm_list_free(&l);
+	pol_nm_list_free(&l);
 }
 
 static void typo_value_one_edit(void **state)
@@ -222,7 +222,7 @@ static void cnp_accept_rule(void **state)
 static void selectors_listed(void **state)
 {
 	struct cluster c;
-	struct nm_list l;
+	struct pol_nm_list l;
 	char s[1024];
 
 	(void)state;
@@ -230,25 +230,25 @@ static void selectors_listed(void **state)
 	db_rule("app=backend-api");
 	c = view();
 	compile();
-	assert_int_equal(nm_selectors(&c, &R, &l), 0);
+	assert_int_equal(pol_nm_selectors(&c, &R, &l), 0);
 	/* default-deny's subject; db-from-backend's subject and its peer */
 	assert_int_equal(l.n, 3);
-	assert_string_equal(nm_sentence(&l.v[0], s, sizeof(s)),
+	assert_string_equal(pol_nm_sentence(&l.v[0], s, sizeof(s)),
 			    "store/db-from-backend: applies to podSelector app=db \xe2\x80\x94 selects 1 pod");
 	assert_int_equal(l.v[0].nids, 1);
 	assert_int_equal(l.v[0].ids[0], ipcache_identity(&R, ip4("10.244.0.13")));
 	assert_ptr_equal(l.v[0].sel[0], DB0);
-	assert_string_equal(nm_sentence(&l.v[1], s, sizeof(s)),
+	assert_string_equal(pol_nm_sentence(&l.v[1], s, sizeof(s)),
 			    "store/db-from-backend rule 0: from podSelector app=backend-api \xe2\x80\x94 "
 			    "selects no pod (app=backend has 2)");
 	assert_int_equal(l.v[1].npods, 0);
 	assert_int_equal(l.v[1].nids, 0);
 	assert_int_equal(l.v[1].part, NM_INGRESS);
-	assert_string_equal(nm_sentence(&l.v[2], s, sizeof(s)),
+	assert_string_equal(pol_nm_sentence(&l.v[2], s, sizeof(s)),
 			    "store/default-deny: applies to podSelector {} \xe2\x80\x94 selects 4 pods");
 	/* backend-0 and -1 share one identity; frontend, db: one each */
 	assert_int_equal(l.v[2].nids, 3);
-	nm_list_free(&l);
+	pol_nm_list_free(&l);
 }
 
 int main(void)

@@ -169,7 +169,7 @@ static const char *const part_names[] = { [NM_SUBJECT] = "subject", [NM_INGRESS]
 					  [NM_EGRESS] = "egress" };
 
 /* One selector as a JSON object: the policy, the rule, what it selects. */
-static json_t *sel_json(const struct nm_sel *s)
+static json_t *sel_json(const struct pol_nm_sel *s)
 {
 	json_t *o = json_object(), *ids = json_array(), *pods = json_array();
 	char pn[400], line[1200];
@@ -179,7 +179,7 @@ static json_t *sel_json(const struct nm_sel *s)
 	for (size_t i = 0; i < s->nsel; i++)
 		json_array_append_new(pods, json_sprintf("%s/%s", s->sel[i]->meta.ns,
 							 s->sel[i]->meta.name));
-	json_object_set_new(o, "policy", json_string(nm_policy_name(s, pn, sizeof(pn))));
+	json_object_set_new(o, "policy", json_string(pol_nm_policy_name(s, pn, sizeof(pn))));
 	json_object_set_new(o, "tier", json_string(tier_names[s->tier]));
 	json_object_set_new(o, "namespace", s->ns ? json_string(s->ns) : json_null());
 	json_object_set_new(o, "name", json_string(s->name));
@@ -201,7 +201,7 @@ static json_t *sel_json(const struct nm_sel *s)
 		json_object_set_new(o, "namespaces", json_integer((json_int_t)s->nns));
 	json_object_set_new(o, "empty", json_boolean(!s->npods));
 	json_object_set_new(o, "note", s->note[0] ? json_string(s->note) : json_null());
-	json_object_set_new(o, "text", json_string(nm_sentence(s, line, sizeof(line))));
+	json_object_set_new(o, "text", json_string(pol_nm_sentence(s, line, sizeof(line))));
 	return o;
 }
 
@@ -209,14 +209,14 @@ int ctl_near_misses(const struct ctl_cluster *cc, const struct k8s_pod *self,
 		    const struct k8s_pod *other, enum nm_part dir, __u8 proto, __u16 port,
 		    char *text, size_t len, json_t **json)
 {
-	struct nm_list l;
+	struct pol_nm_list l;
 	size_t o = 0, k = 0;
 	int err;
 
 	text[0] = '\0';
 	if (json)
 		*json = NULL;
-	err = nm_near_misses(&cc->view, cc->compiled ? &cc->r : NULL, self, other, dir, proto, port,
+	err = pol_nm_near_misses(&cc->view, cc->compiled ? &cc->r : NULL, self, other, dir, proto, port,
 			     &l);
 	if (err)
 		return err;
@@ -229,13 +229,13 @@ int ctl_near_misses(const struct ctl_cluster *cc, const struct k8s_pod *self,
 		if (!proto && l.v[i].npods)
 			continue; /* any flow: only the selectors that select nothing */
 		m = snprintf(text + o, o < len ? len - o : 0, "%s%s", k ? "; " : "",
-			     nm_sentence(&l.v[i], s, sizeof(s)));
+			     pol_nm_sentence(&l.v[i], s, sizeof(s)));
 		o += m > 0 ? (size_t)m : 0;
 		if (json)
 			json_array_append_new(*json, sel_json(&l.v[i]));
 		k++;
 	}
-	nm_list_free(&l);
+	pol_nm_list_free(&l);
 	return (int)k;
 }
 
@@ -251,7 +251,7 @@ static const struct pt_col sel_cols[] = {
 };
 
 /* "3: 1201,1202,+1": the count, the first few. */
-static void ids_words(const struct nm_sel *s, char *buf, size_t len)
+static void ids_words(const struct pol_nm_sel *s, char *buf, size_t len)
 {
 	size_t o = 0;
 
@@ -269,7 +269,7 @@ static void ids_words(const struct nm_sel *s, char *buf, size_t len)
 int cmd_policy_selectors(const struct ctl_ctx *c, char **argv)
 {
 	struct ctl_cluster *cc;
-	struct nm_list l;
+	struct pol_nm_list l;
 	struct ptable *t;
 	json_t *arr;
 	int err;
@@ -277,7 +277,7 @@ int cmd_policy_selectors(const struct ctl_ctx *c, char **argv)
 	(void)argv;
 	if ((err = ctl_cluster_open(c, false, &cc)))
 		return err;
-	if ((err = nm_selectors(&cc->view, cc->compiled ? &cc->r : NULL, &l))) {
+	if ((err = pol_nm_selectors(&cc->view, cc->compiled ? &cc->r : NULL, &l))) {
 		pr_err("selectors: %s\n", strerror(-err));
 		ctl_cluster_close(cc);
 		return err;
@@ -285,7 +285,7 @@ int cmd_policy_selectors(const struct ctl_ctx *c, char **argv)
 	arr = json_array();
 	t = pt_new(sel_cols, ARRAY_SIZE(sel_cols), 0);
 	for (size_t i = 0; i < l.n; i++) {
-		const struct nm_sel *s = &l.v[i];
+		const struct pol_nm_sel *s = &l.v[i];
 		char pn[400], ids[64];
 
 		if ((c->opts & OPT_NAMESPACE) && s->ns && strcmp(s->ns, c->ns))
@@ -294,7 +294,7 @@ int cmd_policy_selectors(const struct ctl_ctx *c, char **argv)
 			json_array_append_new(arr, sel_json(s));
 			continue;
 		}
-		pt_str(t, nm_policy_name(s, pn, sizeof(pn)));
+		pt_str(t, pol_nm_policy_name(s, pn, sizeof(pn)));
 		if (s->part == NM_SUBJECT)
 			pt_str(t, "applies to");
 		else
@@ -318,7 +318,7 @@ int cmd_policy_selectors(const struct ctl_ctx *c, char **argv)
 		err = show(c, t);
 	}
 	json_decref(arr);
-	nm_list_free(&l);
+	pol_nm_list_free(&l);
 	ctl_cluster_close(cc);
 	return err;
 }

@@ -30,7 +30,7 @@ const struct k8s_pod *ctl_cluster_pod(const struct ctl_cluster *cc, const char *
 /*
  * The near misses of a flow other -> self (dir NM_INGRESS) or self -> other
  * (NM_EGRESS), proto/port host order; proto 0: any flow, and only the
- * selectors that select nothing. Each as nm_sentence, "; "-joined into text
+ * selectors that select nothing. Each as pol_nm_sentence, "; "-joined into text
  * ("" when none), and as an array of objects into *json (NULL: not wanted).
  * Number of them, or -errno.
  */

@@ -17,7 +17,7 @@
 
 static const struct k8s_labels no_labels;
 
-void nm_list_free(struct nm_list *l)
+void pol_nm_list_free(struct pol_nm_list *l)
 {
 	for (size_t i = 0; i < l->n; i++)
 		free(l->v[i].ids);
@@ -26,7 +26,7 @@ void nm_list_free(struct nm_list *l)
 	l->n = 0;
 }
 
-size_t nm_near(const char *a, const char *b)
+size_t pol_nm_near(const char *a, const char *b)
 {
 	size_t la = strlen(a), lb = strlen(b), d;
 	const char *s, *l;
@@ -34,7 +34,7 @@ size_t nm_near(const char *a, const char *b)
 
 	if (!strcmp(a, b))
 		return 0;
-	d = edit_distance(a, b);
+	d = xcni_edit_distance(a, b);
 	if (d == 1 || (d == 2 && la >= 6 && lb >= 6))
 		return d;
 	/* Words added: the shorter one is the longer's start or end at a separator. */
@@ -183,13 +183,13 @@ static void near_try(struct nearest *b, const char *wk, const char *wv, const ch
 
 	if (wv) {
 		if (!strcmp(k, wk))
-			d = nm_near(wv, v);
+			d = pol_nm_near(wv, v);
 		else if (!strcmp(v, wv))
-			d = nm_near(wk, k);
+			d = pol_nm_near(wk, k);
 		else
 			return;
 	} else {
-		d = nm_near(wk, k);
+		d = pol_nm_near(wk, k);
 		v = NULL;
 	}
 	if (!d || d == SIZE_MAX || d >= b->dist)
@@ -223,7 +223,7 @@ static size_t count_has(const struct k8s_labels *const *ls, size_t n, const char
 
 /*
  * The label nearest a term of s that none of the sets ls holds: a key or a
- * value a slip away (nm_near) among the labels they do have. "" when none.
+ * value a slip away (pol_nm_near) among the labels they do have. "" when none.
  */
 static void nearest_words(const struct k8s_selector *s, const struct k8s_labels *const *ls,
 			  size_t n, const char *what, char *buf, size_t len)
@@ -298,33 +298,107 @@ static const char *plural(size_t n, const char *one, const char *many)
 	return n == 1 ? one : many;
 }
 
+/* A nodes peer: how many nodes it selects, the nearest label when none. */
+static int sel_nodes(const struct cluster *c, const struct peer_sel *p, struct pol_nm_sel *x)
+{
+	struct lsets nl = { 0 };
+	char near[300];
+
+	x->nodes = true;
+	for (size_t i = 0; i < c->n[K8S_NODE]; i++)
+		x->npods += k8s_selector_matches(p->node_sel, &c->objs[K8S_NODE][i]->meta.labels);
+	if (x->npods)
+		return 0;
+	for (size_t i = 0; i < c->n[K8S_NODE]; i++)
+		if (lsets_add(&nl, &c->objs[K8S_NODE][i]->meta.labels)) {
+			free(nl.v);
+			return -ENOMEM;
+		}
+	nearest_words(p->node_sel, nl.v, nl.n, "node", near, sizeof(near));
+	snprintf(x->note, sizeof(x->note), "selects no node%s%s%s", near[0] ? " (" : "", near,
+		 near[0] ? ")" : "");
+	free(nl.v);
+	return 0;
+}
+
+/*
+ * What is wrong with x, into x->note: a namespaceSelector matching no
+ * namespace (nsl: every namespace's labels), no pod selected (scope: the
+ * labels of the pods it looks at; other_ns: pods of other namespaces its
+ * podSelector matches), or (flow) pods selected but not other.
+ */
+static void sel_note(const struct cluster *c, const struct peer_sel *p, struct pol_nm_sel *x,
+		     const struct k8s_pod *other, bool flow, const struct lsets *nsl,
+		     const struct lsets *scope, size_t other_ns)
+{
+	char near[300];
+
+	if (p->ns_sel && !x->nns) {
+		nearest_words(p->ns_sel, nsl->v, nsl->n, "namespace", near, sizeof(near));
+		snprintf(x->note, sizeof(x->note), "namespaceSelector matches no namespace%s%s%s",
+			 near[0] ? " (" : "", near, near[0] ? ")" : "");
+	} else if (!x->npods) {
+		size_t o = 0;
+
+		put(x->note, sizeof(x->note), &o, "selects no pod");
+		near[0] = '\0';
+		if (p->pod_sel)
+			nearest_words(p->pod_sel, scope->v, scope->n, "pod", near, sizeof(near));
+		if (near[0])
+			put(x->note, sizeof(x->note), &o, " (%s)", near);
+		else if (other_ns && !p->ns_sel)
+			put(x->note, sizeof(x->note), &o,
+			    " (%zu %s of other namespaces %s: a podSelector alone looks in %s only)",
+			    other_ns, plural(other_ns, "pod", "pods"), plural(other_ns, "matches", "match"),
+			    p->own);
+		else if (!scope->n && !p->ns_sel && p->own)
+			put(x->note, sizeof(x->note), &o, " (namespace %s has no pod)", p->own);
+	} else if (flow && other && !sel_takes_pod(c, p, other)) {
+		size_t o = 0;
+		const struct k8s_labels *ol = &other->meta.labels;
+
+		put(x->note, sizeof(x->note), &o, "selects %zu %s, not %s/%s", x->npods,
+		    plural(x->npods, "pod", "pods"), other->meta.ns, other->meta.name);
+		if (!p->ns_sel && p->own && strcmp(p->own, other->meta.ns)) {
+			put(x->note, sizeof(x->note), &o,
+			    " (it is in namespace %s; a podSelector alone looks in %s only)",
+			    other->meta.ns, p->own);
+		} else if (p->ns_sel &&
+			   !k8s_selector_matches(p->ns_sel, ns_labels(c, other->meta.ns))) {
+			put(x->note, sizeof(x->note), &o,
+			    " (its namespace %s does not match the namespaceSelector)", other->meta.ns);
+		} else if (p->pod_sel) {
+			nearest_words(p->pod_sel, &ol, 1, "pod", near, sizeof(near));
+			if (near[0]) {
+				/* "app=backend has 1": the peer's own label */
+				char *h = strstr(near, " has ");
+
+				if (h)
+					*h = '\0';
+				put(x->note, sizeof(x->note), &o, " (it has %s)", near);
+			}
+		}
+	} else if (flow && !other) {
+		snprintf(x->note, sizeof(x->note), "selects %zu %s; the peer is no pod", x->npods,
+			 plural(x->npods, "pod", "pods"));
+	}
+}
+
 /*
  * x's counts, identities, first pods and note. other: the flow's peer the
  * selector was meant to take (NULL: none; a near miss with no pod at the
  * other end), for the note.
  */
 static int sel_fill(const struct cluster *c, const struct pol_result *r, const struct peer_sel *p,
-		    struct nm_sel *x, const struct k8s_pod *other, bool flow)
+		    struct pol_nm_sel *x, const struct k8s_pod *other, bool flow)
 {
 	struct lsets nsl = { 0 }, scope = { 0 };
 	size_t other_ns = 0;
-	char near[300];
 	int err = -ENOMEM;
 
 	x->nns = SIZE_MAX;
 	if (p->node_sel) {
-		x->nodes = true;
-		for (size_t i = 0; i < c->n[K8S_NODE]; i++)
-			x->npods += k8s_selector_matches(p->node_sel, &c->objs[K8S_NODE][i]->meta.labels);
-		if (!x->npods) {
-			for (size_t i = 0; i < c->n[K8S_NODE]; i++)
-				if (lsets_add(&nsl, &c->objs[K8S_NODE][i]->meta.labels))
-					goto out;
-			nearest_words(p->node_sel, nsl.v, nsl.n, "node", near, sizeof(near));
-			snprintf(x->note, sizeof(x->note), "selects no node%s%s%s", near[0] ? " (" : "",
-				 near, near[0] ? ")" : "");
-		}
-		err = 0;
+		err = sel_nodes(c, p, x);
 		goto out;
 	}
 	if (p->ns_sel) {
@@ -369,64 +443,16 @@ static int sel_fill(const struct cluster *c, const struct pol_result *r, const s
 		x->ids[x->nids++] = id->id;
 	}
 	err = 0;
-	if (p->ns_sel && !x->nns) {
-		nearest_words(p->ns_sel, nsl.v, nsl.n, "namespace", near, sizeof(near));
-		snprintf(x->note, sizeof(x->note), "namespaceSelector matches no namespace%s%s%s",
-			 near[0] ? " (" : "", near, near[0] ? ")" : "");
-	} else if (!x->npods) {
-		size_t o = 0;
-
-		put(x->note, sizeof(x->note), &o, "selects no pod");
-		near[0] = '\0';
-		if (p->pod_sel)
-			nearest_words(p->pod_sel, scope.v, scope.n, "pod", near, sizeof(near));
-		if (near[0])
-			put(x->note, sizeof(x->note), &o, " (%s)", near);
-		else if (other_ns && !p->ns_sel)
-			put(x->note, sizeof(x->note), &o,
-			    " (%zu %s of other namespaces %s: a podSelector alone looks in %s only)",
-			    other_ns, plural(other_ns, "pod", "pods"), plural(other_ns, "matches", "match"),
-			    p->own);
-		else if (!scope.n && !p->ns_sel && p->own)
-			put(x->note, sizeof(x->note), &o, " (namespace %s has no pod)", p->own);
-	} else if (flow && other && !sel_takes_pod(c, p, other)) {
-		size_t o = 0;
-		const struct k8s_labels *ol = &other->meta.labels;
-
-		put(x->note, sizeof(x->note), &o, "selects %zu %s, not %s/%s", x->npods,
-		    plural(x->npods, "pod", "pods"), other->meta.ns, other->meta.name);
-		if (!p->ns_sel && p->own && strcmp(p->own, other->meta.ns)) {
-			put(x->note, sizeof(x->note), &o,
-			    " (it is in namespace %s; a podSelector alone looks in %s only)",
-			    other->meta.ns, p->own);
-		} else if (p->ns_sel &&
-			   !k8s_selector_matches(p->ns_sel, ns_labels(c, other->meta.ns))) {
-			put(x->note, sizeof(x->note), &o,
-			    " (its namespace %s does not match the namespaceSelector)", other->meta.ns);
-		} else if (p->pod_sel) {
-			nearest_words(p->pod_sel, &ol, 1, "pod", near, sizeof(near));
-			if (near[0]) {
-				/* "app=backend has 1": the peer's own label */
-				char *h = strstr(near, " has ");
-
-				if (h)
-					*h = '\0';
-				put(x->note, sizeof(x->note), &o, " (it has %s)", near);
-			}
-		}
-	} else if (flow && !other) {
-		snprintf(x->note, sizeof(x->note), "selects %zu %s; the peer is no pod", x->npods,
-			 plural(x->npods, "pod", "pods"));
-	}
+	sel_note(c, p, x, other, flow, &nsl, &scope, other_ns);
 out:
 	free(nsl.v);
 	free(scope.v);
 	return err;
 }
 
-static int list_add(struct nm_list *l, const struct nm_sel *x)
+static int list_add(struct pol_nm_list *l, const struct pol_nm_sel *x)
 {
-	struct nm_sel *v = realloc(l->v, (l->n + 1) * sizeof(*v));
+	struct pol_nm_sel *v = realloc(l->v, (l->n + 1) * sizeof(*v));
 
 	if (!v)
 		return -ENOMEM;
@@ -436,8 +462,8 @@ static int list_add(struct nm_list *l, const struct nm_sel *x)
 }
 
 /* x with p's words and selection, appended to out. */
-static int add_sel(const struct cluster *c, const struct pol_result *r, struct nm_list *out,
-		   struct nm_sel *x, const struct peer_sel *p, const struct k8s_pod *other, bool flow)
+static int add_sel(const struct cluster *c, const struct pol_result *r, struct pol_nm_list *out,
+		   struct pol_nm_sel *x, const struct peer_sel *p, const struct k8s_pod *other, bool flow)
 {
 	int err;
 
@@ -455,12 +481,12 @@ static const char *const cnp_actions[] = { [K8S_CNP_ACCEPT] = "allow", [K8S_CNP_
 					   [K8S_CNP_PASS] = "pass" };
 
 static int np_selectors(const struct cluster *c, const struct pol_result *r,
-			const struct k8s_netpol *np, struct nm_list *out)
+			const struct k8s_netpol *np, struct pol_nm_list *out)
 {
-	struct nm_sel base = { .tier = NM_NP, .ns = np->meta.ns, .name = np->meta.name,
+	struct pol_nm_sel base = { .tier = NM_NP, .ns = np->meta.ns, .name = np->meta.name,
 			       .part = NM_SUBJECT, .rule = -1, .peer = -1 };
 	struct peer_sel p = { .own = np->meta.ns, .pod_sel = &np->pod_sel };
-	struct nm_sel x0 = base;
+	struct pol_nm_sel x0 = base;
 	int err;
 
 	if ((err = add_sel(c, r, out, &x0, &p, NULL, false)))
@@ -472,7 +498,7 @@ static int np_selectors(const struct cluster *c, const struct pol_result *r,
 		for (size_t i = 0; i < nr; i++)
 			for (size_t j = 0; j < rules[i].npeers; j++) {
 				const struct k8s_np_peer *pe = &rules[i].peers[j];
-				struct nm_sel x = base;
+				struct pol_nm_sel x = base;
 
 				if (pe->ipblock)
 					continue;
@@ -496,13 +522,13 @@ static struct peer_sel cnp_peer(const struct k8s_cnp_peer *pe)
 }
 
 static int cnp_selectors(const struct cluster *c, const struct pol_result *r,
-			 const struct k8s_cnp *cp, struct nm_list *out)
+			 const struct k8s_cnp *cp, struct pol_nm_list *out)
 {
-	struct nm_sel base = { .tier = cp->tier == K8S_CNP_ADMIN ? NM_ADMIN : NM_BASELINE,
+	struct pol_nm_sel base = { .tier = cp->tier == K8S_CNP_ADMIN ? NM_ADMIN : NM_BASELINE,
 			       .name = cp->meta.name, .priority = cp->priority,
 			       .part = NM_SUBJECT, .rule = -1, .peer = -1 };
 	struct peer_sel p = { .ns_sel = cp->subj_ns, .pod_sel = cp->subj_pod };
-	struct nm_sel x = base;
+	struct pol_nm_sel x = base;
 	int err;
 
 	/* A subject of pods: "pods namespaceSelector X, podSelector Y" (peer_text's NP words). */
@@ -561,7 +587,7 @@ static int cnps_sorted(const struct cluster *c, const struct k8s_cnp ***out)
 	return 0;
 }
 
-int nm_selectors(const struct cluster *c, const struct pol_result *r, struct nm_list *out)
+int pol_nm_selectors(const struct cluster *c, const struct pol_result *r, struct pol_nm_list *out)
 {
 	const struct k8s_cnp **cnps = NULL;
 	int err = 0;
@@ -575,7 +601,7 @@ int nm_selectors(const struct cluster *c, const struct pol_result *r, struct nm_
 		err = cnp_selectors(c, r, cnps[i], out);
 	free(cnps);
 	if (err)
-		nm_list_free(out);
+		pol_nm_list_free(out);
 	return err;
 }
 
@@ -634,9 +660,9 @@ static bool cnp_ports_take(const struct k8s_cnp_rule *rule, const struct k8s_pod
 	return false;
 }
 
-int nm_near_misses(const struct cluster *c, const struct pol_result *r, const struct k8s_pod *self,
+int pol_nm_near_misses(const struct cluster *c, const struct pol_result *r, const struct k8s_pod *self,
 		   const struct k8s_pod *other, enum nm_part dir, uint8_t proto, uint16_t port,
-		   struct nm_list *out)
+		   struct pol_nm_list *out)
 {
 	const struct k8s_labels *snl = ns_labels(c, self->meta.ns);
 	const struct k8s_pod *dst = dir == NM_INGRESS ? self : other;
@@ -660,7 +686,7 @@ int nm_near_misses(const struct cluster *c, const struct pol_result *r, const st
 				const struct k8s_np_peer *pe = &rules[ri].peers[j];
 				struct peer_sel p = { .own = np->meta.ns, .ns_sel = pe->ns_sel,
 						      .pod_sel = pe->pod_sel };
-				struct nm_sel x = { .tier = NM_NP, .ns = np->meta.ns,
+				struct pol_nm_sel x = { .tier = NM_NP, .ns = np->meta.ns,
 						    .name = np->meta.name, .part = dir,
 						    .rule = (int)ri, .peer = (int)j, .action = "allow" };
 
@@ -687,7 +713,7 @@ int nm_near_misses(const struct cluster *c, const struct pol_result *r, const st
 			for (size_t j = 0; !err && j < rules[ri].npeers; j++) {
 				const struct k8s_cnp_peer *pe = &rules[ri].peers[j];
 				struct peer_sel p = cnp_peer(pe);
-				struct nm_sel x = {
+				struct pol_nm_sel x = {
 					.tier = cp->tier == K8S_CNP_ADMIN ? NM_ADMIN : NM_BASELINE,
 					.name = cp->meta.name, .priority = cp->priority, .part = dir,
 					.rule = (int)ri, .peer = (int)j, .rule_name = rules[ri].name,
@@ -702,11 +728,11 @@ int nm_near_misses(const struct cluster *c, const struct pol_result *r, const st
 	}
 	free(cnps);
 	if (err)
-		nm_list_free(out);
+		pol_nm_list_free(out);
 	return err;
 }
 
-const char *nm_policy_name(const struct nm_sel *s, char *buf, size_t len)
+const char *pol_nm_policy_name(const struct pol_nm_sel *s, char *buf, size_t len)
 {
 	if (s->tier == NM_NP)
 		snprintf(buf, len, "%s/%s", s->ns, s->name);
@@ -716,12 +742,12 @@ const char *nm_policy_name(const struct nm_sel *s, char *buf, size_t len)
 	return buf;
 }
 
-const char *nm_sentence(const struct nm_sel *s, char *buf, size_t len)
+const char *pol_nm_sentence(const struct pol_nm_sel *s, char *buf, size_t len)
 {
 	char pn[400], rule[128] = "";
 	size_t o = 0;
 
-	nm_policy_name(s, pn, sizeof(pn));
+	pol_nm_policy_name(s, pn, sizeof(pn));
 	if (s->part != NM_SUBJECT)
 		snprintf(rule, sizeof(rule), " rule %d%s%s%s", s->rule, s->rule_name ? " \"" : "",
 			 s->rule_name ? s->rule_name : "", s->rule_name ? "\"" : "");

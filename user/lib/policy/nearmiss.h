@@ -24,7 +24,7 @@ enum nm_part { NM_SUBJECT, NM_INGRESS, NM_EGRESS };
 #define NM_PODS_MAX 8
 
 /* One selector and what it selects now. */
-struct nm_sel {
+struct pol_nm_sel {
 	enum nm_tier tier;
 	const char *ns; /* the NetworkPolicy's namespace; NULL: a ClusterNetworkPolicy */
 	const char *name;
@@ -47,11 +47,11 @@ struct nm_sel {
 	char note[512];
 };
 
-struct nm_list {
+struct pol_nm_list {
 	size_t n;
-	struct nm_sel *v;
+	struct pol_nm_sel *v;
 };
-void nm_list_free(struct nm_list *l);
+void pol_nm_list_free(struct pol_nm_list *l);
 
 /*
  * Every selector of every NetworkPolicy (by namespace, name) and
@@ -60,7 +60,7 @@ void nm_list_free(struct nm_list *l);
  * left out). r: the compiler's result for c, for the identities (NULL: none
  * listed). 0 or -ENOMEM.
  */
-int nm_selectors(const struct cluster *c, const struct pol_result *r, struct nm_list *out);
+int pol_nm_selectors(const struct cluster *c, const struct pol_result *r, struct pol_nm_list *out);
 
 /*
  * The near misses of a flow between self (the pod whose side isolated it)
@@ -72,15 +72,15 @@ int nm_selectors(const struct cluster *c, const struct pol_result *r, struct nm_
  * flow (ports not looked at, other NULL): every peer of those rules, for the
  * ones that select nothing. 0 or -ENOMEM.
  */
-int nm_near_misses(const struct cluster *c, const struct pol_result *r, const struct k8s_pod *self,
+int pol_nm_near_misses(const struct cluster *c, const struct pol_result *r, const struct k8s_pod *self,
 		   const struct k8s_pod *other, enum nm_part dir, uint8_t proto, uint16_t port,
-		   struct nm_list *out);
+		   struct pol_nm_list *out);
 
 /* "store/db-from-backend rule 0: from podSelector app=backend-api — selects no pod (app=backend
  * has 2)": one line, as explain and policy get print it. */
-const char *nm_sentence(const struct nm_sel *s, char *buf, size_t len);
+const char *pol_nm_sentence(const struct pol_nm_sel *s, char *buf, size_t len);
 /* The policy as the sentence names it: "store/db-from-backend", "Admin 10 no-dev". */
-const char *nm_policy_name(const struct nm_sel *s, char *buf, size_t len);
+const char *pol_nm_policy_name(const struct pol_nm_sel *s, char *buf, size_t len);
 
 /*
  * Is b a slip of a (a label key or value typed wrong)? One edit (an
@@ -89,6 +89,6 @@ const char *nm_policy_name(const struct nm_sel *s, char *buf, size_t len);
  * at a '-', '.', '_' or '/' ("backend" and "backend-api"). 0: equal, the
  * distance (the added words' length for the second kind), or SIZE_MAX: not near.
  */
-size_t nm_near(const char *a, const char *b);
+size_t pol_nm_near(const char *a, const char *b);
 
 #endif

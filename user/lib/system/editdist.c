@@ -5,7 +5,7 @@
 
 #include "editdist.h"
 
-size_t edit_distance(const char *a, const char *b)
+size_t xcni_edit_distance(const char *a, const char *b)
 {
 	size_t la = strlen(a), lb = strlen(b), *rows, *p2, *p1, *cur, r;
 

@@ -11,6 +11,6 @@
  * neighbours (optimal string alignment). Any length; SIZE_MAX only when
  * memory runs out.
  */
-size_t edit_distance(const char *a, const char *b);
+size_t xcni_edit_distance(const char *a, const char *b);
 
 #endif
