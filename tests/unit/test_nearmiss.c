@@ -157,6 +157,34 @@ static void selects_others(void **state)
 	assert_string_equal(misses(DB0, &objs[K8S_POD][5]->pod, 5432), "");
 }
 
+/* Egress: the backend's rule to the db, on the db's named port, with a key typo. */
+static void egress_named_port(void **state)
+{
+	struct cluster c;
+	struct k8s_np_rule *r;
+	struct pol_nm_list l;
+	char s[1024];
+
+	(void)state;
+	store_app();
+	pod_port(DB0, "pg", TCP, 5432);
+	r = egress(np_add("store", "backend-to-db", sel("app=backend"), EG));
+	peer(r, sel("ap=db"), NULL);
+	port_named(r, TCP, "pg");
+	c = view();
+	compile();
+	assert_int_equal(pol_nm_near_misses(&c, &R, BE0, DB0, NM_EGRESS, TCP, 5432, &l), 0);
+	assert_int_equal(l.n, 1);
+	assert_string_equal(pol_nm_sentence(&l.v[0], s, sizeof(s)),
+			    "store/backend-to-db rule 0: to podSelector ap=db \xe2\x80\x94 "
+			    "selects no pod (app=db has 1)");
+	pol_nm_list_free(&l);
+	/* Another port: the named one is the db's 5432 only. */
+	assert_int_equal(pol_nm_near_misses(&c, &R, BE0, DB0, NM_EGRESS, TCP, 5433, &l), 0);
+	assert_int_equal(l.n, 0);
+	pol_nm_list_free(&l);
+}
+
 /* A podSelector alone looks in the policy's namespace: the peer in another one. */
 static void pod_selector_other_namespace(void **state)
 {
@@ -262,6 +290,7 @@ int main(void)
 		T(typo_key),
 		T(no_near_label),
 		T(selects_others),
+		T(egress_named_port),
 		T(pod_selector_other_namespace),
 		T(namespace_selector_no_namespace),
 		T(cnp_accept_rule),
