@@ -15,8 +15,11 @@
 #include "lib/cluster/k8sapi.h"
 #include "lib/system/clock.h"
 
-/* How long the API server may take to list everything (a source that is not a directory). */
+/* How long the API server may take to list everything (a source that is not a
+ * directory): for policy selectors, and for the near misses explain and
+ * policy get add to what the maps say (quiet: they must not hang on it). */
 #define CTL_CLUSTER_LIST_MS 15000
+#define CTL_CLUSTER_LIST_QUIET_MS 5000
 
 struct id_rec {
 	__u32 id;
@@ -100,7 +103,7 @@ int ctl_cluster_open(const struct ctl_ctx *c, bool quiet, struct ctl_cluster **o
 	if (!stat(cc->source, &sb) && S_ISDIR(sb.st_mode)) {
 		err = manifest_dir_open_flags(cc->source, cc->st, 0, &cc->b);
 	} else {
-		__u64 until = xcni_mono_ms() + CTL_CLUSTER_LIST_MS;
+		__u64 until = xcni_mono_ms() + (quiet ? CTL_CLUSTER_LIST_QUIET_MS : CTL_CLUSTER_LIST_MS);
 
 		err = k8s_api_open_flags(strcmp(cc->source, "in-cluster") ? cc->source : NULL, cc->st,
 					 0, &cc->b);
@@ -112,7 +115,9 @@ int ctl_cluster_open(const struct ctl_ctx *c, bool quiet, struct ctl_cluster **o
 				err = -ETIMEDOUT;
 				break;
 			}
-			if (poll(&p, 1, (int)(until - now)) < 0 && errno != EINTR)
+			/* A short wait: the backend's own timers run in dispatch too. */
+			if (poll(&p, 1, until - now < 100 ? (int)(until - now) : 100) < 0 &&
+			    errno != EINTR)
 				err = -errno;
 			else if (cc->b->ops->dispatch(cc->b) < 0)
 				err = -EIO;
