@@ -80,8 +80,9 @@ OUT_REAL=("tunnel list|" "service sockets|")
 # are checked elsewhere: lab above, monitor and flows in their suites, tunnel
 # get: no tunnel in either set of maps; tunnel list's print layer; status,
 # sysdump and connectivity test need an agent or a lab: lab-status, lab-conntest;
-# ui serves the agents' map: lab-flows-relay-3nodes).
-OUT_NOT="config set|prefilter add|prefilter del|completion|lab|monitor|flows|tunnel get|status|sysdump|connectivity test|ui"
+# ui serves the agents' map: lab-flows-relay-3nodes; policy selectors reads the
+# agent's objects: lab-nearmiss).
+OUT_NOT="config set|prefilter add|prefilter del|completion|lab|monitor|flows|tunnel get|status|sysdump|connectivity test|ui|policy selectors"
 out_table_complete() {
 	local want have
 	want=$(printf '%s\n' "${OUT_ROWS[@]%%|*}" "${OUT_REAL[@]%%|*}" | sort)
