@@ -30,6 +30,8 @@ suites=(
 	"unit-polinject:$BUILD/tests/test_polinject"
 	"unit-polincr:$BUILD/tests/test_polincr"
 	"unit-cnp:$BUILD/tests/test_cnp"
+	# Selectors and near misses over the compiler's view (issue 53 item 1).
+	"unit-nearmiss:$BUILD/tests/test_nearmiss"
 	"unit-prefilter:$BUILD/tests/test_prefilter"
 	"unit-masq:$BUILD/tests/test_masq"
 	"unit-http:$BUILD/tests/test_http"
@@ -120,6 +122,8 @@ suites=(
 	"lab-explain:bash tests/lab/explain.sh"
 	# Pods over two nodes: each pair explained with both pin dirs and with --node all (check-full; lab-demo checks --node all in make check).
 	"lab-explain-2nodes:env EXPLAIN_NODES=2 bash tests/lab/explain.sh"
+	# The label typo of issue 53 (examples/store): explain, policy get and policy selectors name the rule and the near label.
+	"lab-nearmiss:bash tests/lab/nearmiss.sh"
 	"lab-flows:bash tests/lab/flows.sh"
 	# make demo, then every command of the list it prints, as printed (issue 53).
 	"lab-demo:bash tests/lab/demo.sh"

@@ -81,8 +81,9 @@ OUT_REAL=("tunnel list|" "service sockets|")
 # get: no tunnel in either set of maps; tunnel list's print layer; status,
 # sysdump and connectivity test need an agent or a lab: lab-status, lab-conntest;
 # ui serves the agents' map: lab-flows-relay-3nodes; policy suggest writes
-# NetworkPolicies as YAML, its replay table on stderr: lab-suggest).
-OUT_NOT="config set|prefilter add|prefilter del|completion|lab|monitor|flows|tunnel get|status|sysdump|connectivity test|ui|policy suggest"
+# NetworkPolicies as YAML, its replay table on stderr: lab-suggest; policy
+# selectors reads the agent's objects: lab-nearmiss).
+OUT_NOT="config set|prefilter add|prefilter del|completion|lab|monitor|flows|tunnel get|status|sysdump|connectivity test|ui|policy suggest|policy selectors"
 out_table_complete() {
 	local want have
 	want=$(printf '%s\n' "${OUT_ROWS[@]%%|*}" "${OUT_REAL[@]%%|*}" | sort)

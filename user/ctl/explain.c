@@ -5,6 +5,7 @@
 
 #include "ctl.h"
 #include "explain.h"
+#include "polsel.h"
 
 /*
  * explain walks the lookups bpf/lib/policy.h makes for a new flow, in the
@@ -445,6 +446,9 @@ struct side {
 	/* WHY_ISOLATED: the policies that isolate the pod, if the maps say */
 	unsigned int nisolators;
 	char isolators[800], isolators_json[800];
+	/* WHY_ISOLATED: the allow rules of those policies whose port took the flow
+	 * but whose peer did not (lib/policy/nearmiss.h), "; "-joined; "" if none */
+	char near[2048];
 	size_t off;
 };
 
@@ -849,6 +853,31 @@ static int side_entries(const struct node_maps *m, struct side *s, const struct 
 }
 
 /*
+ * An isolated side's near misses: the objects the node's agent reads, matched
+ * against the two ends by name (their address where the name is not known).
+ * Nothing when no agent answers or it reads no cluster state: the walk above
+ * stands on the maps alone.
+ */
+static void side_near(const struct node_maps *m, struct side *s, const struct flow *f,
+		      const struct flow_end *pod, const struct flow_end *peer)
+{
+	struct ctl_ctx at = { .pin_dir = m->dir };
+	const struct k8s_pod *self, *other;
+	struct ctl_cluster *cc;
+
+	s->near[0] = '\0';
+	if (!pod->pod[0] || ctl_cluster_open(&at, true, &cc))
+		return;
+	self = ctl_cluster_pod(cc, pod->pod, pod->v6 ? 0 : pod->ip);
+	other = peer->is_pod ? ctl_cluster_pod(cc, peer->pod[0] ? peer->pod : NULL,
+					       peer->v6 ? 0 : peer->ip) : NULL;
+	if (self)
+		ctl_near_misses(cc, self, other, s->dir == XCNI_DIR_TO_POD ? NM_INGRESS : NM_EGRESS,
+				f->proto, f->port ? f->port : 0, s->near, sizeof(s->near), NULL);
+	ctl_cluster_close(cc);
+}
+
+/*
  * One side of the flow: the policy of pod (egress: the source, ingress: the
  * destination) towards or from peer, as policy_allows() takes it, on the
  * maps of the node the pod lives on. 0 or -errno; the answer is in *s.
@@ -879,6 +908,7 @@ static int explain_side(const struct node_maps *m, struct side *s, const struct 
 						   s->isolators, sizeof(s->isolators));
 		isolating_policies(m->polsel, m->polname, pod->ip, s->dir, true, s->isolators_json,
 				   sizeof(s->isolators_json));
+		side_near(m, s, f, pod, peer);
 		return 0;
 	}
 	s->why = WHY_RULE;
@@ -1089,12 +1119,12 @@ static void side_text(struct ptable *t, const struct side *s, const struct flow_
 		break;
 	case WHY_ISOLATED:
 		if (s->nisolators)
-			pt_strf(t, "deny: %s is isolated for %s, nothing allows; %s %s it (node %s)",
+			pt_strf(t, "deny: %s is isolated for %s, nothing allows; %s %s it (node %s)%s%s",
 				who, s->name, s->isolators, s->nisolators > 1 ? "isolate" : "isolates",
-				s->node);
+				s->node, s->near[0] ? "; near miss: " : "", s->near);
 		else
-			pt_strf(t, "deny: %s is isolated for %s, nothing allows (node %s)", who,
-				s->name, s->node);
+			pt_strf(t, "deny: %s is isolated for %s, nothing allows (node %s)%s%s", who,
+				s->name, s->node, s->near[0] ? "; near miss: " : "", s->near);
 		break;
 	}
 }
@@ -1129,6 +1159,7 @@ static void side_row(struct ptable *t, const struct node_maps *m, struct side *s
 			pt_null(t);
 	}
 	pt_str(t, s->why == WHY_ISOLATED && s->nisolators ? s->isolators_json : NULL);
+	pt_str(t, s->why == WHY_ISOLATED && s->near[0] ? s->near : NULL);
 	pt_str(t, s->off ? s->walk : NULL);
 }
 
@@ -1140,6 +1171,7 @@ static void side_row(struct ptable *t, const struct node_maps *m, struct side *s
 	{ NULL, k "_tier", PT_STR }, { NULL, k "_action", PT_STR },                      \
 	{ NULL, k "_match", PT_STR },                                                    \
 	{ NULL, k "_isolated_by", PT_STR },                                              \
+	{ NULL, k "_near_misses", PT_STR },                                              \
 	{ T "-LOOKUPS", k "_lookups", PT_STR }
 
 static const struct pt_col explain_cols[] = {

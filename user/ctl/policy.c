@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* xcnictl policy list/get: the pods NetworkPolicy selects, and their allow entries. */
 #include "ctl.h"
+#include "polsel.h"
 
 static const struct pt_col pol_cols[] = {
 	{ "DIRECTION", "direction", PT_STR },
@@ -256,6 +257,39 @@ out:
 	return err;
 }
 
+/*
+ * Below policy get's table: per isolated direction, the allow rules of the
+ * policies selecting the pod whose selector selects nothing, with the
+ * nearest label that exists (polsel.h). Nothing when the agent's objects
+ * cannot be read: the table stands on the maps alone.
+ */
+static void near_misses_print(const struct ctl_ctx *c, const char *arg, __u32 ip,
+			      const struct xcni_polep *pe)
+{
+	struct ctl_cluster *cc;
+	const struct k8s_pod *self;
+
+	if (ctl_cluster_open(c, true, &cc))
+		return;
+	self = ctl_cluster_pod(cc, strchr(arg, '/') ? arg : NULL, ip);
+	for (__u8 dir = 0; self && dir < XCNI_NR_POLICY_DIRS; dir++) {
+		json_t *arr, *v;
+		size_t i;
+
+		if (!(pe->isolated & XCNI_ISOLATED(dir)))
+			continue;
+		if (ctl_near_misses(cc, self, NULL, dir == XCNI_DIR_TO_POD ? NM_INGRESS : NM_EGRESS,
+				    0, 0, (char[1]){ 0 }, 1, &arr) > 0) {
+			printf("%s allow rules that select nothing (near misses):\n",
+			       dir == XCNI_DIR_TO_POD ? "ingress" : "egress");
+			json_array_foreach(arr, i, v)
+				printf("  %s\n", json_string_value(json_object_get(v, "text")));
+		}
+		json_decref(arr);
+	}
+	ctl_cluster_close(cc);
+}
+
 static int cmd_policy_get(const struct ctl_ctx *c, char **argv)
 {
 	struct pol_rec *recs = NULL;
@@ -331,6 +365,8 @@ static int cmd_policy_get(const struct ctl_ctx *c, char **argv)
 		pt_null(t);
 	}
 	err = show(c, t);
+	if (!err && !c->json && !(c->opts & OPT_IDENTITY))
+		near_misses_print(c, argv[0], ip, &pe);
 out:
 	free(recs);
 	free(cidrs);
@@ -515,6 +551,22 @@ const struct cmd policy_cmds[] = {
 	  "ClusterNetworkPolicies: RULE-NAME is the rule's name when it has one, TIER\n"
 	  "who decided (Admin, NetworkPolicy, Baseline, default), ACTION allow, deny or\n"
 	  "audit; JSON's passed_by names the Pass rule the walk went through first.\n\n"
-	  "  --identity ID        only entries for peer identity ID (0: any peer)", NULL },
+	  "  --identity ID        only entries for peer identity ID (0: any peer)\n\n"
+	  "An isolated pod's allow rules whose selector selects nothing are named\n"
+	  "below the table, with the nearest label that exists (\"near misses\").", NULL },
+	{ "policy", "selectors", cmd_policy_selectors, 0, OPT_NAMESPACE, "[-n NS]",
+	  "List every selector of every NetworkPolicy and ClusterNetworkPolicy rule,\n"
+	  "with what it selects now.\n\n"
+	  "One row per selector: the policy's own (\"applies to\": spec.podSelector, a\n"
+	  "ClusterNetworkPolicy's subject) and each rule's peers (\"from 0\": ingress\n"
+	  "rule 0; ipBlocks and networks are no selectors). PODS: the pods it selects\n"
+	  "now (nodes for a nodes peer); IDENTITIES: their identities, as this node's\n"
+	  "maps number them. NOTE says what is wrong with a selector that selects\n"
+	  "nothing: \"selects no pod (app=backend has 2)\" names the nearest label that\n"
+	  "exists (a key or value a typo away), \"namespaceSelector matches no\n"
+	  "namespace\" one that no namespace carries. The objects are the ones the\n"
+	  "node's agent reads (the lab's manifests, or the API server). JSON lists\n"
+	  "the first pods and every identity.\n\n"
+	  "  -n, --namespace NS   the NetworkPolicies of NS (and every ClusterNetworkPolicy)", NULL },
 	{}
 };

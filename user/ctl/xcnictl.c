@@ -20,6 +20,7 @@
 #include "ctl.h"
 #include "lib/system/bpfpin.h"
 #include "lab/lab.h"
+#include "lib/system/editdist.h"
 #include "lib/system/version.h"
 #include "lib/observe/vocab.h"
 
@@ -280,33 +281,6 @@ static void usage(FILE *f, const char *name)
 
 /* ---- suggestions ------------------------------------------------------------- */
 
-/* Edits from a to b: insertions, deletions, substitutions, swaps of neighbours. */
-static size_t edit_distance(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b), d[40][40];
-
-	if (la >= 40 || lb >= 40)
-		return SIZE_MAX;
-	for (size_t i = 0; i <= la; i++)
-		d[i][0] = i;
-	for (size_t j = 0; j <= lb; j++)
-		d[0][j] = j;
-	for (size_t i = 1; i <= la; i++)
-		for (size_t j = 1; j <= lb; j++) {
-			size_t v = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
-
-			if (d[i - 1][j] + 1 < v)
-				v = d[i - 1][j] + 1;
-			if (d[i][j - 1] + 1 < v)
-				v = d[i][j - 1] + 1;
-			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
-			    d[i - 2][j - 2] + 1 < v)
-				v = d[i - 2][j - 2] + 1;
-			d[i][j] = v;
-		}
-	return d[la][lb];
-}
-
 struct closest {
 	const char *word;
 	const char *best; /* NULL, or best_buf */
@@ -329,7 +303,7 @@ static void closest_try(struct closest *cl, const char *cand)
 	w += dw;
 	c += dc;
 	lw = strlen(w);
-	d = edit_distance(w, c);
+	d = xcni_edit_distance(w, c);
 	if (lw >= 3 && !strncmp(c, w, lw))
 		d = 1;
 	if (d > (lw / 3 > 1 ? lw / 3 : 1) || (dw == 1 && d))

@@ -1,0 +1,105 @@
+#!/bin/bash
+# The rule that should have matched, named (issue 53 item 1): the shop of
+# examples/store (frontend, backend-0/1, db-0 in namespace store; a default
+# deny and two allow rules, db-from-backend with a label typo in from:
+# app=backend-api where the backends are app=backend). The backends cannot
+# reach the database; explain, policy get and policy selectors must name
+# the rule, say its selector selects no pod, and name the label that exists
+# (app=backend has 2). Then the fix (20-fix.yaml): the flow connects, the
+# near miss is gone.
+#
+#   lab node n1 (netns xcl-n1, xcnid, pins /sys/fs/bpf/xcni-lab/n1)
+#     store/frontend :8080  store/backend-0 :8080  store/backend-1 :8080  store/db-0 :5432
+set -uo pipefail
+. "$(dirname "$0")/../lib.sh"
+
+. "$(dirname "$0")/lib.sh"
+lab_suite nearmiss
+lab_start "$XCNICTL" "$XCNI_BIN" "$XCNID_BIN"
+EX=$XCNI_ROOT/examples/store
+# The sentence the typo must be named by (nearmiss.c's pol_nm_sentence).
+TYPO='store/db-from-backend rule 0: from podSelector app=backend-api — selects no pod (app=backend has 2)'
+
+# ctl ARGS...: xcnictl in node n1's netns, on its maps, as an operator would.
+ctl() { nsenter --net=/run/netns/xcl-n1 "$XCNICTL" --pin-dir "$LAB_PINS/n1" "$@"; }
+# has FIXED CMD...: the command succeeds and its output holds FIXED (a fixed string).
+has() {
+	local want=$1 out rc; shift
+	out=$("$@" 2>&1); rc=$?
+	[ $rc -eq 0 ] && grep -qF -- "$want" <<<"$out" || { echo "exit $rc, wanted: $want"; echo "$out"; return 1; }
+}
+# json_is EXPR CMD...: the command's JSON output, as e, makes EXPR true.
+json_is() {
+	local expr=$1 out; shift
+	out=$("$@") || { echo "exit $?"; return 1; }
+	/usr/bin/python3 -c 'import json, sys; e = json.loads(sys.stdin.read()); sys.exit(0 if eval(sys.argv[1]) else 1)' "$expr" <<<"$out" ||
+		{ echo "$out"; return 1; }
+}
+connects() { lab probe "$1" "$2" "$3" >/dev/null 2>&1; }
+refused_by_policy() { local out rc; out=$(lab probe "$1" "$2" "$3" 2>&1); rc=$?; not_connected "$out" "$rc" || { echo "$out (exit $rc)"; return 1; }; }
+
+check "lab up --nodes 1" lab up --nodes 1 || { finish; exit 1; }
+check "apply the shop (examples/store/00-app.yaml)" lab apply -f "$EX/00-app.yaml" || { finish; exit 1; }
+check "apply its policies, the typo among them (10-policies.yaml)" lab apply -f "$EX/10-policies.yaml"
+remember_pids
+
+check "frontend -> backend-0 8080/tcp connects (backend-from-frontend)" \
+	connects store/frontend store/backend-0 8080/tcp
+check "backend-0 -> db-0 5432/tcp does not (the typo)" \
+	refused_by_policy store/backend-0 store/db-0 5432/tcp
+
+# explain: the deny sentence, then the rule whose port matched and whose peer did not.
+check "explain backend-0 -> db-0 5432/tcp: INGRESS names the rule and the near label" \
+	has "INGRESS          deny: store/db-0 is isolated for ingress, nothing allows; store/db-from-backend, store/default-deny isolate it (node n1); near miss: $TYPO" \
+	ctl explain store/backend-0 store/db-0 5432/tcp
+check "  ... --json: ingress_near_misses is that sentence, the egress side has none" \
+	json_is "e['verdict'] == 'denied' and e['ingress_near_misses'] == '''$TYPO''' and e['egress_near_misses'] is None" \
+	ctl explain store/backend-0 store/db-0 5432/tcp --json
+check "explain frontend -> db-0 5432/tcp: the same rule (its peer selects no pod at all)" \
+	json_is "e['ingress_near_misses'] == '''$TYPO'''" ctl explain store/frontend store/db-0 5432/tcp --json
+check "explain backend-0 -> db-0 80/tcp: a port the rule does not take, no near miss" \
+	json_is "e['verdict'] == 'denied' and e['ingress_near_misses'] is None" \
+	ctl explain store/backend-0 store/db-0 80/tcp --json
+check "explain backend-0 -> frontend 8080/tcp: isolated by default-deny alone, nothing near" \
+	json_is "e['verdict'] == 'denied' and e['ingress_near_misses'] is None" \
+	ctl explain store/backend-0 store/frontend 8080/tcp --json
+
+# policy get: the isolated pod's allow rule that selects nothing, below its (empty) table.
+check "policy get store/db-0: the allow rule that selects nothing, named with the near label" \
+	has "ingress allow rules that select nothing (near misses):
+  $TYPO" ctl policy get store/db-0
+
+# policy selectors: every selector, the empty one standing out.
+check "policy selectors: db-from-backend's peer selects 0 pods, noted with the near label" \
+	has "selects no pod (app=backend has 2)" ctl policy selectors
+check "  ... the row: policy, rule, selector, 0 pods, 0 identities" \
+	bash -c "nsenter --net=/run/netns/xcl-n1 '$XCNICTL' --pin-dir '$LAB_PINS/n1' policy selectors | grep -E '^store/db-from-backend +from 0 +podSelector app=backend-api +0 +0 +selects no pod'"
+DB_ID=$(ctl explain store/backend-0 store/db-0 5432/tcp --json | jq_ 'd["dst_identity"]')
+BE_ID=$(ctl explain store/frontend store/backend-0 8080/tcp --json | jq_ 'd["dst_identity"]')
+diag "db-0's identity $DB_ID, backend-0's $BE_ID"
+check "policy selectors -o json: db-from-backend applies to db-0 alone, by its identity" \
+	json_is "[(x['pods'], x['pod_names'], x['identities']) for x in e if x['policy'] == 'store/db-from-backend' and x['direction'] == 'subject'] == [(1, ['store/db-0'], [$DB_ID])]" \
+	ctl policy selectors -o json
+check "  ... its peer: empty, with the note; backend-from-frontend's peer selects the frontend" \
+	json_is "[(x['empty'], x['note']) for x in e if x['policy'] == 'store/db-from-backend' and x['direction'] == 'ingress'] == [(True, 'selects no pod (app=backend has 2)')] and [x['pod_names'] for x in e if x['policy'] == 'store/backend-from-frontend' and x['direction'] == 'ingress'] == [['store/frontend']]" \
+	ctl policy selectors -o json
+check "  ... default-deny applies to the 4 pods, 3 identities (the backends share one)" \
+	json_is "[(x['pods'], len(x['identities']), $BE_ID in x['identities']) for x in e if x['policy'] == 'store/default-deny'] == [(4, 3, True)]" \
+	ctl policy selectors -o json
+check "policy selectors -n other: no policy there" \
+	has "no NetworkPolicy or ClusterNetworkPolicy in namespace other" ctl policy selectors -n other
+
+# The fix: the flow connects, nothing near is left.
+check "apply the fix (20-fix.yaml: app=backend)" lab apply -f "$EX/20-fix.yaml"
+check "backend-0 -> db-0 5432/tcp connects" connects store/backend-0 store/db-0 5432/tcp
+check "  ... explained as allowed by store/db-from-backend rule 0" \
+	json_is "e['verdict'] == 'allowed' and e['ingress_policy'] == 'store/db-from-backend' and e['ingress_near_misses'] is None" \
+	ctl explain store/backend-0 store/db-0 5432/tcp --json
+check "  ... its peer now selects the two backends, no note" \
+	json_is "[(x['pods'], x['note']) for x in e if x['policy'] == 'store/db-from-backend' and x['direction'] == 'ingress'] == [(2, None)]" \
+	ctl policy selectors -o json
+check "  ... policy get store/db-0 names no near miss" \
+	bash -c "! nsenter --net=/run/netns/xcl-n1 '$XCNICTL' --pin-dir '$LAB_PINS/n1' policy get store/db-0 | grep -q 'near misses'"
+
+lab_down_checked
+finish

@@ -1,0 +1,302 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Selectors and near misses (lib/policy/nearmiss.h) over the compiler's
+ * view and result: what each selector selects (pods, identities), and for a
+ * flow a default deny dropped the allow rules whose port took it but whose
+ * peer did not, with the nearest label that exists: a value or a key a slip
+ * away, a namespaceSelector matching no namespace, a ClusterNetworkPolicy's
+ * rule, a podSelector looking in the wrong namespace.
+ */
+#include "polsim.h"
+
+#include "../../user/lib/policy/nearmiss.h"
+
+/* The app of issue 53: frontend, two backends and a db in store; web elsewhere. */
+static struct k8s_pod *FE, *BE0, *BE1, *DB0, *WEBFE;
+
+static void store_app(void)
+{
+	ns_add("store", "tier=shop");
+	ns_add("web", "team=frontend");
+	FE = pod_add("store", "frontend", "n1", "10.244.0.10", "app=frontend");
+	BE0 = pod_add("store", "backend-0", "n1", "10.244.0.11", "app=backend");
+	BE1 = pod_add("store", "backend-1", "n1", "10.244.0.12", "app=backend");
+	DB0 = pod_add("store", "db-0", "n1", "10.244.0.13", "app=db");
+	WEBFE = pod_add("web", "frontend", "n1", "10.244.0.20", "app=frontend");
+	np_add("store", "default-deny", sel(""), IN | EG);
+}
+
+/* The db's allow rule from a podSelector, TCP 5432. */
+static struct k8s_np_rule *db_rule(const char *from)
+{
+	struct k8s_np_rule *r = ingress(np_add("store", "db-from-backend", sel("app=db"), IN));
+
+	peer(r, sel(from), NULL);
+	port(r, TCP, 5432, 0);
+	return r;
+}
+
+/* The near misses of other -> self, TCP port, each as its sentence, "\n"-joined. */
+static const char *misses(const struct k8s_pod *self, const struct k8s_pod *other, uint16_t p)
+{
+	static char out[4096];
+	struct cluster c = view();
+	struct pol_nm_list l;
+	size_t o = 0;
+
+	compile();
+	assert_int_equal(pol_nm_near_misses(&c, &R, self, other, NM_INGRESS, TCP, p, &l), 0);
+	out[0] = '\0';
+	for (size_t i = 0; i < l.n; i++) {
+		char s[1024];
+
+		o += snprintf(out + o, sizeof(out) - o, "%s%s", i ? "\n" : "",
+			      pol_nm_sentence(&l.v[i], s, sizeof(s)));
+	}
+	pol_nm_list_free(&l);
+	return out;
+}
+
+static void near_words(void **state)
+{
+	(void)state;
+	assert_int_equal(pol_nm_near("backend", "backend"), 0);
+	assert_int_equal(pol_nm_near("backend", "backnd"), 1); /* deleted */
+	assert_int_equal(pol_nm_near("backend", "bakcend"), 1); /* swapped */
+	assert_int_equal(pol_nm_near("app", "ap"), 1);
+	assert_int_equal(pol_nm_near("backend", "backenx"), 1);
+	assert_int_equal(pol_nm_near("frontend", "frontnd1"), 2); /* two in a long word */
+	assert_int_equal(pol_nm_near("backend-api", "backend"), 4); /* words added */
+	assert_int_equal(pol_nm_near("backend", "api.backend"), 4);
+	assert_int_equal(pol_nm_near("db", "xy"), SIZE_MAX);
+	assert_int_equal(pol_nm_near("web", "db"), SIZE_MAX);
+	assert_int_equal(pol_nm_near("backendapi", "backend"), SIZE_MAX); /* no separator */
+	assert_int_equal(pol_nm_near("ab", "ba"), 1);
+}
+
+/* The user's case: a word added to the value; the rule, the selector and the near label. */
+static void typo_value_words_added(void **state)
+{
+	(void)state;
+	store_app();
+	db_rule("app=backend-api");
+	assert_string_equal(misses(DB0, BE0, 5432),
+			    "store/db-from-backend rule 0: from podSelector app=backend-api \xe2\x80\x94 "
+			    "selects no pod (app=backend has 2)");
+	/* A port the rule does not take: no near miss, whatever the peer. */
+	assert_string_equal(misses(DB0, BE0, 80), "");
+	/* default-deny selects the frontend too, but has no rule: nothing near. */
+	assert_string_equal(misses(FE, BE0, 5432), "");
+}
+
+/* Any flow (policy get: no peer, no port): every peer of the pod's allow rules. */
+static void any_flow(void **state)
+{
+	struct cluster c;
+	struct pol_nm_list l;
+	char s[1024];
+
+	(void)state;
+	store_app();
+	db_rule("app=backend-api");
+	c = view();
+	compile();
+	assert_int_equal(pol_nm_near_misses(&c, &R, DB0, NULL, NM_INGRESS, 0, 0, &l), 0);
+	assert_int_equal(l.n, 1);
+	assert_string_equal(pol_nm_sentence(&l.v[0], s, sizeof(s)),
+			    "store/db-from-backend rule 0: from podSelector app=backend-api \xe2\x80\x94 "
+			    "selects no pod (app=backend has 2)");
+	pol_nm_list_free(&l);
+	assert_int_equal(pol_nm_near_misses(&c, &R, DB0, NULL, NM_EGRESS, 0, 0, &l), 0);
+	assert_int_equal(l.n, 0); /* default-deny isolates its egress, with no rule */
+	pol_nm_list_free(&l);
+}
+
+static void typo_value_one_edit(void **state)
+{
+	(void)state;
+	store_app();
+	db_rule("app=backnd");
+	assert_string_equal(misses(DB0, BE1, 5432),
+			    "store/db-from-backend rule 0: from podSelector app=backnd \xe2\x80\x94 "
+			    "selects no pod (app=backend has 2)");
+}
+
+static void typo_key(void **state)
+{
+	(void)state;
+	store_app();
+	db_rule("ap=backend");
+	assert_string_equal(misses(DB0, BE0, 5432),
+			    "store/db-from-backend rule 0: from podSelector ap=backend \xe2\x80\x94 "
+			    "selects no pod (app=backend has 2)");
+}
+
+/* Nothing near: the selector is still named, as selecting no pod. */
+static void no_near_label(void **state)
+{
+	(void)state;
+	store_app();
+	db_rule("app=zzz");
+	assert_string_equal(misses(DB0, BE0, 5432),
+			    "store/db-from-backend rule 0: from podSelector app=zzz \xe2\x80\x94 "
+			    "selects no pod");
+}
+
+/* The selector selects a pod, just not this one: the peer's own label is the near one. */
+static void selects_others(void **state)
+{
+	(void)state;
+	store_app();
+	pod_add("store", "api-0", "n1", "10.244.0.14", "app=backend-api");
+	db_rule("app=backend-api");
+	assert_string_equal(misses(DB0, BE0, 5432),
+			    "store/db-from-backend rule 0: from podSelector app=backend-api \xe2\x80\x94 "
+			    "selects 1 pod, not store/backend-0 (it has app=backend)");
+	/* The one it selects is allowed: no near miss for it. */
+	assert_string_equal(misses(DB0, &objs[K8S_POD][5]->pod, 5432), "");
+}
+
+/* Egress: the backend's rule to the db, on the db's named port, with a key typo. */
+static void egress_named_port(void **state)
+{
+	struct cluster c;
+	struct k8s_np_rule *r;
+	struct pol_nm_list l;
+	char s[1024];
+
+	(void)state;
+	store_app();
+	pod_port(DB0, "pg", TCP, 5432);
+	r = egress(np_add("store", "backend-to-db", sel("app=backend"), EG));
+	peer(r, sel("ap=db"), NULL);
+	port_named(r, TCP, "pg");
+	c = view();
+	compile();
+	assert_int_equal(pol_nm_near_misses(&c, &R, BE0, DB0, NM_EGRESS, TCP, 5432, &l), 0);
+	assert_int_equal(l.n, 1);
+	assert_string_equal(pol_nm_sentence(&l.v[0], s, sizeof(s)),
+			    "store/backend-to-db rule 0: to podSelector ap=db \xe2\x80\x94 "
+			    "selects no pod (app=db has 1)");
+	pol_nm_list_free(&l);
+	/* Another port: the named one is the db's 5432 only. */
+	assert_int_equal(pol_nm_near_misses(&c, &R, BE0, DB0, NM_EGRESS, TCP, 5433, &l), 0);
+	assert_int_equal(l.n, 0);
+	pol_nm_list_free(&l);
+}
+
+/* A podSelector alone looks in the policy's namespace: the peer in another one. */
+static void pod_selector_other_namespace(void **state)
+{
+	(void)state;
+	store_app();
+	db_rule("app=frontend");
+	assert_string_equal(misses(DB0, WEBFE, 5432),
+			    "store/db-from-backend rule 0: from podSelector app=frontend \xe2\x80\x94 "
+			    "selects 1 pod, not web/frontend (it is in namespace web; a podSelector "
+			    "alone looks in store only)");
+}
+
+static void namespace_selector_no_namespace(void **state)
+{
+	struct k8s_np_rule *r;
+
+	(void)state;
+	store_app();
+	r = ingress(np_add("store", "db-from-web", sel("app=db"), IN));
+	peer(r, sel("app=frontend"), sel("team=frontnd"));
+	port(r, TCP, 5432, 0);
+	assert_string_equal(misses(DB0, WEBFE, 5432),
+			    "store/db-from-web rule 0: from namespaceSelector team=frontnd, podSelector "
+			    "app=frontend \xe2\x80\x94 namespaceSelector matches no namespace "
+			    "(team=frontend has 1)");
+}
+
+/* A ClusterNetworkPolicy's Accept rule, named; its Deny rules are no near misses. */
+static void cnp_accept_rule(void **state)
+{
+	struct k8s_cnp *p;
+	struct k8s_cnp_rule *r;
+
+	(void)state;
+	store_app();
+	p = &obj(K8S_CLUSTERNETPOL, NULL, "store-db", "")->cnp;
+	p->tier = K8S_CNP_ADMIN;
+	p->priority = 10;
+	p->subj_ns = sel("tier=shop");
+	p->subj_pod = sel("app=db");
+	p->ingress = tmem(4 * sizeof(*p->ingress));
+	r = &p->ingress[p->ningress++];
+	r->action = K8S_CNP_ACCEPT;
+	r->name = tstr("from-backends");
+	r->peers = tmem(4 * sizeof(*r->peers));
+	r->peers[r->npeers].ns_sel = sel("tier=shop");
+	r->peers[r->npeers++].pod_sel = sel("app=bakcend");
+	r->protos = tmem(4 * sizeof(*r->protos));
+	r->protos[r->nprotos++] = (struct k8s_cnp_proto){ .proto = TCP, .port = 5432, .end_port = 5432 };
+	r = &p->ingress[p->ningress++];
+	r->action = K8S_CNP_DENY;
+	r->peers = tmem(4 * sizeof(*r->peers));
+	r->peers[r->npeers++].ns_sel = sel("team=frontend");
+	assert_string_equal(misses(DB0, BE0, 5432),
+			    "Admin 10 store-db rule 0 \"from-backends\": from namespaceSelector "
+			    "tier=shop, podSelector app=bakcend \xe2\x80\x94 selects no pod "
+			    "(app=backend has 2)");
+	assert_string_equal(misses(DB0, BE0, 5433), "");
+	assert_string_equal(misses(BE1, BE0, 5432), ""); /* not its subject */
+}
+
+/* Every selector: what it selects now, its identities, the empty one noted. */
+static void selectors_listed(void **state)
+{
+	struct cluster c;
+	struct pol_nm_list l;
+	char s[1024];
+
+	(void)state;
+	store_app();
+	db_rule("app=backend-api");
+	c = view();
+	compile();
+	assert_int_equal(pol_nm_selectors(&c, &R, &l), 0);
+	/* default-deny's subject; db-from-backend's subject and its peer */
+	assert_int_equal(l.n, 3);
+	assert_string_equal(pol_nm_sentence(&l.v[0], s, sizeof(s)),
+			    "store/db-from-backend: applies to podSelector app=db \xe2\x80\x94 selects 1 pod");
+	assert_int_equal(l.v[0].nids, 1);
+	assert_int_equal(l.v[0].ids[0], ipcache_identity(&R, ip4("10.244.0.13")));
+	assert_ptr_equal(l.v[0].sel[0], DB0);
+	assert_string_equal(pol_nm_sentence(&l.v[1], s, sizeof(s)),
+			    "store/db-from-backend rule 0: from podSelector app=backend-api \xe2\x80\x94 "
+			    "selects no pod (app=backend has 2)");
+	assert_int_equal(l.v[1].npods, 0);
+	assert_int_equal(l.v[1].nids, 0);
+	assert_int_equal(l.v[1].part, NM_INGRESS);
+	assert_string_equal(pol_nm_sentence(&l.v[2], s, sizeof(s)),
+			    "store/default-deny: applies to podSelector {} \xe2\x80\x94 selects 4 pods");
+	/* backend-0 and -1 share one identity; frontend, db: one each */
+	assert_int_equal(l.v[2].nids, 3);
+	pol_nm_list_free(&l);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+		T(near_words),
+		T(typo_value_words_added),
+		T(any_flow),
+		T(typo_value_one_edit),
+		T(typo_key),
+		T(no_near_label),
+		T(selects_others),
+		T(egress_named_port),
+		T(pod_selector_other_namespace),
+		T(namespace_selector_no_namespace),
+		T(cnp_accept_rule),
+		T(selectors_listed),
+#undef T
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
