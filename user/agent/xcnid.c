@@ -133,8 +133,6 @@ static int set_rodata(const struct opts *o, struct from_pod *fp, struct to_pod *
 	}
 	o->ov->svc_cidr = o->svc_cidr;
 	o->ov->svc_mask = o->svc_mask;
-	memcpy((void *)fp->rodata->pod_cidr6, o->mq->pod6.net.s6_addr, 16);
-	fp->rodata->pod_cidr6_len = o->mq->pod6.len;
 	fp->rodata->gateway_ip = o->gateway;
 	if (o->kpr) {
 		fp->rodata->lb_enabled = 1;
