@@ -202,12 +202,7 @@ int ctl_prog_rodata(const char *pin_dir, const char *obj, bool link, const char 
 /* An IPv6 range of the config record (ABI 17) as ADDR/LEN, or NULL for none. */
 static const char *cidr6_str(const __u8 net[16], __u8 len, char *buf, size_t buflen)
 {
-	char a[INET6_ADDRSTRLEN];
-
-	if (!len || len > 128 || !inet_ntop(AF_INET6, net, a, sizeof(a)))
-		return NULL;
-	snprintf(buf, buflen, "%s/%u", a, len);
-	return buf;
+	return len && len <= 128 ? xcni_cidr_str(AF_INET6, net, len, buf, buflen) : NULL;
 }
 
 int ctl_node_port_dsr(const char *pin_dir, bool *dsr)

@@ -82,3 +82,11 @@ int xcni_cidr_parse(const char *s, unsigned int flags, int *family, uint8_t addr
 	}
 	return 0;
 }
+
+const char *xcni_cidr_str(int af, const void *addr, unsigned int len, char *buf, size_t size)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	snprintf(buf, size, "%s/%u", inet_ntop(af, addr, a, sizeof(a)) ?: "?", len);
+	return buf;
+}
