@@ -106,13 +106,6 @@ static inline int fam_idx(const char *addr)
 	return strchr(addr, ':') ? 1 : 0;
 }
 
-static inline const char *jstr(const json_t *o, const char *key)
-{
-	const char *s = json_string_value(json_object_get(o, key));
-
-	return s ? s : "";
-}
-
 /* conntest_k8s_setup.c: 0 or -errno, said. */
 /* The two nodes, the probe pods' image. */
 int ck_nodes(struct ck *k);

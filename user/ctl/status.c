@@ -645,7 +645,6 @@ static const char *dur(long long s, char *buf, size_t len)
 	return buf;
 }
 
-#define jstr(o, k) (json_string_value(json_object_get((o), (k))) ?: "")
 #define jint(o, k) ((long long)json_integer_value(json_object_get((o), (k))))
 
 /* Agent: and Cluster: lines. */

@@ -125,7 +125,9 @@ out:
 	return 0;
 }
 
-static const char *jstr(json_t *o, const char *k)
+/* A member absent is NULL here, not util.h's jstr "": the graph tells "no service",
+ * "no policy" from an empty one. */
+static const char *jopt(json_t *o, const char *k)
 {
 	return json_string_value(json_object_get(o, k));
 }
@@ -133,8 +135,8 @@ static const char *jstr(json_t *o, const char *k)
 static void end_of(json_t *o, struct fg_end *e)
 {
 	*e = (struct fg_end){
-		.kind = jstr(o, "kind"), .ns = jstr(o, "namespace"), .pod = jstr(o, "pod"),
-		.labels = jstr(o, "labels"), .ip = jstr(o, "ip"), .port = (uint16_t)json_integer_value(json_object_get(o, "port")),
+		.kind = jopt(o, "kind"), .ns = jopt(o, "namespace"), .pod = jopt(o, "pod"),
+		.labels = jopt(o, "labels"), .ip = jopt(o, "ip"), .port = (uint16_t)json_integer_value(json_object_get(o, "port")),
 	};
 }
 
@@ -158,22 +160,22 @@ static int add_line(struct fgraph *g, const char *line, const struct node_maps *
 		json_decref(o);
 		return 0; /* the trailer, or an error (said by the caller's count) */
 	}
-	f.node = jstr(o, "node");
-	f.family = jstr(o, "family");
-	f.proto = jstr(o, "protocol");
+	f.node = jopt(o, "node");
+	f.family = jopt(o, "family");
+	f.proto = jopt(o, "protocol");
 	end_of(json_object_get(o, "source"), &f.src);
 	end_of(json_object_get(o, "destination"), &f.dst);
-	f.service = jstr(o, "service");
-	v = jstr(o, "verdict");
+	f.service = jopt(o, "service");
+	v = jopt(o, "verdict");
 	f.verdict = !v ? FLOW_ALLOWED : !strcmp(v, "denied") ? FLOW_DENIED :
 		    !strcmp(v, "audit") ? FLOW_AUDIT : !strcmp(v, "forwarded") ? FLOW_FORWARDED :
 		    FLOW_ALLOWED;
-	f.point = jstr(o, "observation_point");
-	f.side = side = jstr(o, "policy_side");
-	f.policy = jstr(o, "policy");
+	f.point = jopt(o, "observation_point");
+	f.side = side = jopt(o, "policy_side");
+	f.policy = jopt(o, "policy");
 	if (json_is_integer(json_object_get(o, "rule")))
 		f.rule = (int)json_integer_value(json_object_get(o, "rule"));
-	f.reason = reason = jstr(o, "drop_reason");
+	f.reason = reason = jopt(o, "drop_reason");
 	f.pkts = (uint64_t)json_integer_value(json_object_get(o, "packets"));
 	f.bytes = (uint64_t)json_integer_value(json_object_get(o, "bytes"));
 	f.reply_pkts = (uint64_t)json_integer_value(json_object_get(o, "reply_packets"));
@@ -181,12 +183,12 @@ static int add_line(struct fgraph *g, const char *line, const struct node_maps *
 	if (json_is_string(json_object_get(o, "last_seen"))) {
 		int64_t w;
 
-		if (!flow_time_parse(jstr(o, "last_seen"), &w))
+		if (!flow_time_parse(jopt(o, "last_seen"), &w))
 			f.last_seen = (double)w / 1e9;
 	} else {
 		f.last_seen = json_number_value(json_object_get(o, "last_seen"));
 	}
-	f.isolators = jstr(o, "isolated_by");
+	f.isolators = jopt(o, "isolated_by");
 	if (f.verdict == FLOW_DENIED && !f.policy && !f.isolators && reason &&
 	    (!strcmp(reason, "drop-policy-ingress") || !strcmp(reason, "drop-policy-egress"))) {
 		bool in = !strcmp(reason, "drop-policy-ingress");
