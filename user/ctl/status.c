@@ -201,13 +201,8 @@ static json_t *maps_json(const struct ctl_ctx *c, json_t *problems)
 		close(fd);
 		if (cnt < 0)
 			continue;
-		if (n == cap) {
-			struct mapfill *p = realloc(v, (cap = cap ? cap * 2 : 64) * sizeof(*v));
-
-			if (!p)
-				break;
-			v = p;
-		}
+		if (XCNI_GROW(v, n, cap))
+			break;
 		snprintf(v[n].name, sizeof(v[n].name), "%.63s", de->d_name);
 		v[n].type = info.type;
 		v[n].entries = cnt;

@@ -52,24 +52,6 @@ void pol_set_err(struct k8s_error *err, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Room for one more element of size sz in *v. */
-int pol_grow(void *vp, size_t *cap, size_t n, size_t sz)
-{
-	void **v = vp;
-	size_t ncap;
-	void *nv;
-
-	if (n < *cap)
-		return 0;
-	ncap = *cap ? *cap * 2 : 16;
-	nv = realloc(*v, ncap * sz);
-	if (!nv)
-		return -ENOMEM;
-	*v = nv;
-	*cap = ncap;
-	return 0;
-}
-
 void pol_sort_unless_sorted(void *base, size_t n, size_t sz,
 			    int (*cmp)(const void *, const void *))
 {
