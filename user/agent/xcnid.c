@@ -27,6 +27,7 @@
 #include "from_pod.skel.h"
 #include "lib/system/bpfpin.h"
 #include "lib/system/cidr.h"
+#include "lib/system/clock.h"
 #include "lib/observe/flows.h"
 #include "lib/cluster/k8sapi.h"
 #include "lib/system/killpoint.h"
@@ -70,12 +71,10 @@ static void on_signal(int sig)
 static int write_config(struct from_pod *fp, const struct opts *o)
 {
 	struct xcni_config cfg = { .abi_version = XCNI_ABI_VERSION };
-	struct timespec ts;
 	__u32 k = 0;
 	int lock, err;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	cfg.started_ns = (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
+	cfg.started_ns = xcni_mono_ns();
 	cfg.pod_cidr = o->pod_cidr;
 	cfg.pod_cidr_len = o->pod_len;
 	cfg.svc_cidr = o->svc_cidr;

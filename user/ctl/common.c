@@ -290,15 +290,6 @@ const char *polcidr_str(const struct xcni_polcidr_key *k, char *buf, size_t len)
 			     k->prefixlen - XCNI_POLCIDR_PREFIX_BASE, buf, len);
 }
 
-__u64 now_ns(void)
-{
-	struct timespec ts;
-
-	/* bpf_ktime_get_ns() is CLOCK_MONOTONIC. */
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
 /* Whole seconds from ns to now; 0 for a stamp from the future. */
 __u64 secs_since(__u64 now, __u64 ns)
 {

@@ -289,7 +289,7 @@ static void config_node_cols(struct ptable *t, const struct xcni_config *cfg)
 	pt_str(t, cidr6_str(cfg->pod_cidr6, cfg->pod_cidr6_len, pod6, sizeof(pod6)));
 	if (cfg->started_ns) {
 		pt_uint(t, cfg->started_ns);
-		pt_uint(t, secs_since(now_ns(), cfg->started_ns));
+		pt_uint(t, secs_since(xcni_mono_ns(), cfg->started_ns));
 	} else {
 		pt_null(t);
 		pt_null(t);

@@ -975,14 +975,6 @@ static int parse_duration_ms(const char *s, unsigned long *ms)
 	return 0;
 }
 
-static unsigned long long mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (unsigned long long)ts.tv_sec * 1000 + (unsigned long long)ts.tv_nsec / 1000000;
-}
-
 struct status_opts {
 	struct ctl_ctx c;
 	const char *nodes[STATUS_MAX_NODES];
@@ -1099,7 +1091,7 @@ int ctl_status_main(int argc, char **argv)
 	struct status_opts o = { .c.pin_dir = getenv("XCNI_PIN_DIR"),
 				 .timeout_ms = STATUS_WAIT_DEFAULT_S * 1000UL };
 	size_t ntg = 0;
-	unsigned long long t0 = mono_ms();
+	unsigned long long t0 = xcni_mono_ms();
 	json_t *all;
 	const char *v;
 	int rc;
@@ -1122,7 +1114,7 @@ int ctl_status_main(int argc, char **argv)
 	for (;;) {
 		all = collect(&o.c, tg, ntg, o.nnodes > 0);
 		v = overall(all);
-		if (!o.wait || !strcmp(v, "OK") || mono_ms() - t0 >= o.timeout_ms)
+		if (!o.wait || !strcmp(v, "OK") || xcni_mono_ms() - t0 >= o.timeout_ms)
 			break;
 		json_decref(all);
 		poll(NULL, 0, 1000);
