@@ -23,7 +23,7 @@
 #include "agent/flowd.h"
 #include "agent/ipfix.h"
 #include "agent/evfan.h"
-#include "agent/http.h"
+#include "lib/system/http.h"
 
 /* A PEM file of --flows-tls at most this long (a chain of a few certificates). */
 #define FLOWD_PEM_MAX (256u << 10)

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * xcnid's Prometheus page (text exposition format 0.0.4), served at /metrics
- * by the agent's HTTP server (agent/http.c: which spaces renders so that they
+ * by the agent's HTTP server (lib/system/http.c: which spaces renders so that they
  * take at most a tenth of the agent's time, and renders a page only after
  * its request arrived).
  *
@@ -30,7 +30,7 @@
 #include "lib/system/log.h"
 #include "lib/system/clock.h"
 #include "lib/observe/reasons.h"
-#include "agent/http.h"
+#include "lib/system/http.h"
 #include "agent/hooks.h"
 #include "agent/metrics.h"
 #include "agent/status.h"

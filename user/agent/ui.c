@@ -150,7 +150,7 @@ int ui_open(struct http *h, struct flowd *fd, const char *pin_dir, struct ui **o
 	u->polsel = open_pinned(pin_dir, "xcni_polsel");
 	u->polname = open_pinned(pin_dir, "xcni_polname");
 	u->polkey6 = open_pinned(pin_dir, "xcni_polkey6");
-	if ((err = http_route(h, "/", "text/html; charset=utf-8", ui_render_page, NULL)) ||
+	if ((err = http_route(h, "/", "text/html; charset=utf-8", fg_render_page, NULL)) ||
 	    (err = http_route(h, "/api/graph", "application/json", render_graph, u))) {
 		pr_err("ui: cannot add its pages: %s\n", strerror(-err));
 		ui_free(u);

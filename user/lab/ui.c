@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * xcnictl lab ui: one service map of every lab node's flows. xcnictl serves
- * the page xcnid --ui serves (the same bytes, agent/uipage.c) through the
- * agent's HTTP server (agent/http.c), and answers /api/graph itself: at each
+ * the page xcnid --ui serves (the same bytes, lib/observe/fgpage.c) through the
+ * HTTP server of lib/system/http.c, and answers /api/graph itself: at each
  * request it asks every node's xcnid for its flow records over the flows
  * socket (as xcnictl flows --node all does; flows are on by default), folds
  * them into one graph (lib/flowgraph.c: a cross-node connection, which both
@@ -34,8 +34,7 @@
 #include "lib/observe/flows.h"
 #include "lib/observe/flowsnet.h"
 #include "lib/system/log.h"
-#include "agent/http.h"
-#include "agent/ui.h"
+#include "lib/system/http.h"
 #include "lab/state.h"
 #include "lab/ui.h"
 
@@ -522,7 +521,7 @@ static int serve(struct ui_src *src, const char *who, const char *addr, bool rem
 
 	if (http_open(addr, remote, &h))
 		return 1;
-	if (http_route(h, "/", "text/html; charset=utf-8", ui_render_page, NULL) ||
+	if (http_route(h, "/", "text/html; charset=utf-8", fg_render_page, NULL) ||
 	    http_route(h, "/api/graph", "application/json", render_graph, src)) {
 		http_free(h);
 		return 1;

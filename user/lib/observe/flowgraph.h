@@ -97,4 +97,9 @@ void fg_json_str(struct fbuf *b, const char *s);
 unsigned int fg_isolators(int polsel_fd, int polname_fd, int polkey6_fd, const char *ip,
 			  bool ingress, char *buf, size_t len);
 
+/* An http_render_fn (lib/system/http.h) answering the service map's page, web/ui.html
+ * as it was at build time (fgpage.c): what xcnid --ui and xcnictl lab ui serve. */
+struct http_args;
+int fg_render_page(void *ctx, const struct http_args *a, char **body, size_t *len);
+
 #endif

@@ -15,7 +15,7 @@
  * library never touches a suspended connection.
  *
  * Before anything else, at accept: a source address past SRCLIM_PER_S new
- * connections a second (agent/srclimit.h; loopback, the node's own processes,
+ * connections a second (lib/system/srclimit.h; loopback, the node's own processes,
  * excepted) is closed, counted in http_refused(): a handshake flood costs the
  * thread an accept and a close per connection, and the loop nothing.
  *
@@ -76,8 +76,8 @@
 
 #include "lib/system/log.h"
 #include "lib/system/clock.h"
-#include "agent/http.h"
-#include "agent/srclimit.h"
+#include "lib/system/http.h"
+#include "lib/system/srclimit.h"
 
 /* Room for what another local process can open between a scraper's connect
  * and its request under a loaded CPU (the newest connections stay): 16 was
