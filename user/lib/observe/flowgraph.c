@@ -226,26 +226,6 @@ nomem:
 
 /* ---- rendering ---------------------------------------------------------------- */
 
-void fg_json_str(struct fbuf *b, const char *s)
-{
-	if (!s) {
-		flows_fbuf_printf(b, "null");
-		return;
-	}
-	flows_fbuf_printf(b, "\"");
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			flows_fbuf_printf(b, "\\%c", c);
-		else if (c < 0x20 || c == '<' || c == '>' || c == '&' || c == 0x7f)
-			flows_fbuf_printf(b, "\\u%04x", c);
-		else
-			flows_fbuf_printf(b, "%c", c);
-	}
-	flows_fbuf_printf(b, "\"");
-}
-
 struct node {
 	char *id, *kind, *label, *ns;
 	char *labels; /* a pod's identity labels, NULL: none known */

@@ -85,7 +85,10 @@ int fg_add(struct fgraph *g, const struct fg_flow *f);
  */
 int fg_render(struct fgraph *g, const char *extra, struct fbuf *b);
 /* A string as a JSON string literal; <, > and & as \u escapes (safe inside HTML). */
-void fg_json_str(struct fbuf *b, const char *s);
+static inline void fg_json_str(struct fbuf *b, const char *s)
+{
+	flows_fbuf_json_esc(b, s, true);
+}
 
 /*
  * What isolates the pod at ip (a local pod of the node whose maps these are)
