@@ -38,6 +38,7 @@
 #include "lib/observe/agentstatus.h"
 #include "lib/observe/flows.h"
 #include "lib/system/attach.h"
+#include "lib/system/unixsock.h"
 
 #define STATUS_MAX_NODES 64
 #define STATUS_FULL_PCT 90 /* a map this full (not an LRU) is DEGRADED */
@@ -65,64 +66,15 @@ static const char status_help[] =
 /* Reads one answer from a Unix stream socket after sending req (may be ""). */
 static int ask_unix(const char *path, const char *req, char **out)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct timeval tv = { .tv_sec = STATUS_SOCK_TIMEOUT_S };
-	size_t len = 0, cap = 65536, rl = strlen(req);
-	char *buf = malloc(cap);
-	int fd, err = 0;
-	ssize_t n;
+	size_t len;
+	int err = xcni_unix_ask(path, req, strlen(req), STATUS_SOCK_TIMEOUT_S, 0, NULL, out, &len,
+				NULL);
 
-	*out = NULL;
-	if (!buf)
-		return -ENOMEM;
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		free(buf);
-		return -ENAMETOOLONG;
-	}
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		free(buf);
-		return -errno;
-	}
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
-	    (rl && write(fd, req, rl) != (ssize_t)rl) || shutdown(fd, SHUT_WR)) {
-		err = -errno;
-		goto out;
-	}
-	for (;;) {
-		if (cap - len < 4096) {
-			char *p = realloc(buf, cap * 2);
-
-			if (!p) {
-				err = -ENOMEM;
-				goto out;
-			}
-			buf = p;
-			cap *= 2;
-		}
-		n = read(fd, buf + len, cap - len - 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			err = -errno;
-			goto out;
-		}
-		if (!n)
-			break;
-		len += (size_t)n;
-	}
-	buf[len] = '\0';
-	if (!len)
+	if (!err && !len) {
+		free(*out);
+		*out = NULL;
 		err = -EIO;
-out:
-	close(fd);
-	if (err)
-		free(buf);
-	else
-		*out = buf;
+	}
 	return err;
 }
 

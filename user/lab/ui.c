@@ -37,6 +37,7 @@
 #include "lib/system/http.h"
 #include "lab/state.h"
 #include "lab/ui.h"
+#include "lib/system/unixsock.h"
 
 #define UI_LISTEN_DEFAULT "127.0.0.1:9963"
 #define UI_ASK_TIMEOUT_S 3
@@ -65,63 +66,15 @@ static const char ui_help[] =
 /* One node's records: the answer to req on its flows socket, into *out (NUL-ended). */
 static int ask(const char *sock, const char *req, size_t reqlen, char **out, size_t *outlen)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct timeval tv = { .tv_sec = UI_ASK_TIMEOUT_S };
-	size_t len = 0, cap = 0;
-	char *buf = NULL, *p;
-	int fd, err = 0;
-	ssize_t n;
+	int err = xcni_unix_ask(sock, req, reqlen, UI_ASK_TIMEOUT_S, UI_ANSWER_MAX, NULL, out,
+				outlen, NULL);
 
-	if (strlen(sock) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	memcpy(sa.sun_path, sock, strlen(sock) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
-	    write(fd, req, reqlen) != (ssize_t)reqlen || shutdown(fd, SHUT_WR)) {
-		err = -errno;
-		goto out;
-	}
-	for (;;) {
-		if (cap - len < 65536) {
-			if (cap >= UI_ANSWER_MAX) {
-				err = -E2BIG;
-				goto out;
-			}
-			p = realloc(buf, cap ? cap * 2 : 1 << 16);
-			if (!p) {
-				err = -ENOMEM;
-				goto out;
-			}
-			buf = p;
-			cap = cap ? cap * 2 : 1 << 16;
-		}
-		n = read(fd, buf + len, cap - len - 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			err = -errno;
-			goto out;
-		}
-		if (!n)
-			break;
-		len += (size_t)n;
-	}
-	buf[len] = '\0';
-	if (!len || buf[len - 1] != '\n')
+	if (!err && (!*outlen || (*out)[*outlen - 1] != '\n')) {
+		free(*out);
+		*out = NULL;
 		err = -EIO; /* cut short: xcnid busy or stopping */
-out:
-	close(fd);
-	if (err) {
-		free(buf);
-		return err;
 	}
-	*out = buf;
-	*outlen = len;
-	return 0;
+	return err;
 }
 
 /* A member absent is NULL here, not util.h's jstr "": the graph tells "no service",
