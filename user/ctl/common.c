@@ -7,7 +7,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include "ctl.h"
+#include "ctl/ctl.h"
 
 /* ---- maps ------------------------------------------------------------------ */
 

@@ -4,7 +4,7 @@
 #include <net/if.h>
 #include <bpf/btf.h>
 
-#include "ctl.h"
+#include "ctl/ctl.h"
 #include "lib/system/bpfpin.h"
 
 static const struct pt_col config_cols[] = {

@@ -58,8 +58,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ctl.h"
-#include "conntest_k8s.h"
+#include "ctl/ctl.h"
+#include "ctl/conntest_k8s.h"
 #include "lab/conntest.h"
 #include "lib/cluster/k8s.h"
 #include "lib/cluster/k8sagents.h"

@@ -2,7 +2,7 @@
 /* xcnictl ct list/get: the conntrack table (xcni_ct). */
 #include <strings.h>
 
-#include "ctl.h"
+#include "ctl/ctl.h"
 
 /* The columns of a flow, shared by ct list and ct get. */
 #define CT_COLS                                                                              \

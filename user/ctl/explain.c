@@ -3,8 +3,8 @@
 #include <stdarg.h>
 #include <strings.h>
 
-#include "ctl.h"
-#include "explain.h"
+#include "ctl/ctl.h"
+#include "ctl/explain.h"
 
 /*
  * explain walks the lookups bpf/lib/policy.h makes for a new flow, in the

@@ -4,7 +4,7 @@
  * lb.h: frontend, conntrack, affinity, Maglev), then the policy verdict of
  * the flow to each backend it may get, as explain.c walks it.
  */
-#include "explain.h"
+#include "ctl/explain.h"
 
 static const struct map_spec m_affinity = {
 	"xcni_affinity", BPF_MAP_TYPE_LRU_HASH, sizeof(struct xcni_affinity_key),

@@ -30,7 +30,7 @@
 #include <sys/un.h>
 #include <time.h>
 
-#include "ctl.h"
+#include "ctl/ctl.h"
 #include "lib/cluster/k8sagents.h"
 #include "lib/observe/flows.h"
 #include "lib/observe/flowsnet.h"

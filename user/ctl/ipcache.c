@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /* xcnictl ipcache list/get: address prefix -> identity, the pod, the tunnel. */
-#include "ctl.h"
+#include "ctl/ctl.h"
 
 static const struct pt_col ipcache_cols[] = {
 	{ "PREFIX", "prefix", PT_STR },

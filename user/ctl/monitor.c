@@ -7,7 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ctl.h"
+#include "ctl/ctl.h"
 #include "lib/observe/vocab.h"
 #include "lib/observe/flows.h"
 

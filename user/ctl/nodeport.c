@@ -14,7 +14,7 @@
  *
  * One view for both families, as ct list and service sockets are.
  */
-#include "ctl.h"
+#include "ctl/ctl.h"
 
 static const struct map_spec m_snat6 = {
 	"xcni_snat6", BPF_MAP_TYPE_LRU_HASH, sizeof(struct xcni_ct6_key), sizeof(struct xcni_snat6), 0

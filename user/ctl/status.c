@@ -34,7 +34,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
-#include "ctl.h"
+#include "ctl/ctl.h"
 #include "lib/observe/agentstatus.h"
 #include "lib/observe/flows.h"
 #include "lib/system/attach.h"

@@ -9,8 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "k8sagents.h"
-#include "k8sreq.h"
+#include "lib/cluster/k8sagents.h"
+#include "lib/cluster/k8sreq.h"
 #include "lib/system/log.h"
 #include "lib/system/util.h"
 

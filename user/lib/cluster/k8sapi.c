@@ -42,10 +42,10 @@
 
 #include <curl/curl.h>
 
-#include "k8sapi.h"
-#include "k8sreq.h"
-#include "../system/clock.h"
-#include "../system/log.h"
+#include "lib/cluster/k8sapi.h"
+#include "lib/cluster/k8sreq.h"
+#include "lib/system/clock.h"
+#include "lib/system/log.h"
 
 #define BACKOFF_MIN_MS 500
 #define BACKOFF_MAX_MS 30000

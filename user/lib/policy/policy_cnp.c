@@ -23,8 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../system/cidr.h"
-#include "policy_int.h"
+#include "lib/system/cidr.h"
+#include "lib/policy/policy_int.h"
 
 struct vd {
 	uint32_t policy_id;

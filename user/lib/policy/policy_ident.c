@@ -17,11 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../system/log.h"
-#include "../system/cidr.h"
-#include "../system/tunnel.h"
-#include "policy.h"
-#include "policy_int.h"
+#include "lib/system/log.h"
+#include "lib/system/cidr.h"
+#include "lib/system/tunnel.h"
+#include "lib/policy/policy.h"
+#include "lib/policy/policy_int.h"
 
 /* ---- label sets ------------------------------------------------------ */
 

@@ -11,11 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "policy.h"
-#include "policy_int.h"
-#include "../system/hmap.h"
-#include "../system/tunnel.h"
-#include "policy_incr_int.h"
+#include "lib/policy/policy.h"
+#include "lib/policy/policy_int.h"
+#include "lib/system/hmap.h"
+#include "lib/system/tunnel.h"
+#include "lib/policy/policy_incr_int.h"
 
 /* ---- the incremental compiler (policy.h) ------------------------------ */
 

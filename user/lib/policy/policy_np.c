@@ -15,10 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../system/log.h"
-#include "../system/cidr.h"
-#include "policy.h"
-#include "policy_int.h"
+#include "lib/system/log.h"
+#include "lib/system/cidr.h"
+#include "lib/policy/policy.h"
+#include "lib/policy/policy_int.h"
 
 struct labix {
 	uint32_t h; /* label_hash() */

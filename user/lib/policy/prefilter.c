@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "lib/system/cidr.h"
-#include "prefilter.h"
+#include "lib/policy/prefilter.h"
 
 /* Clears the host bits of a /len in the n bytes at a; true if any was set. */
 static int clear_host(__u8 *a, unsigned int n, unsigned int len)

@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "svc.h"
-#include "svc_int.h"
+#include "lib/services/svc.h"
+#include "lib/services/svc_int.h"
 #include "lib/system/util.h"
 
 /* A Service's candidates, as the last update built them. */

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cidr.h"
+#include "lib/system/cidr.h"
 
 /* "ADDR/LEN" of family af into addr (4 or 16 bytes) and len (at most max). */
 static int cidr_parse(int af, const char *s, void *addr, uint8_t *len, unsigned int max)

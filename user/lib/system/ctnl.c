@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ctnl.h"
+#include "lib/system/ctnl.h"
 #include "lib/system/util.h"
 
 /* A dump's datagrams: libmnl's MNL_SOCKET_DUMP_SIZE (newer libmnl than Debian's has it). */
