@@ -16,7 +16,7 @@ PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lmnl -ljansson
 # libnftables: only xcnid (its masquerade table) and that table's test link it.
 NFT_LIBS = $(shell pkg-config --libs libnftables 2>/dev/null || echo -lnftables)
 # libmicrohttpd: xcnid (its HTTP server: metrics, UI) and xcnictl (lab ui); GnuTLS, the
-# library's own TLS, for the flows' mTLS listener's client certificates (agent/http.c).
+# library's own TLS, for the flows' mTLS listener's client certificates (lib/system/http.c).
 MHD_LIBS = $(shell pkg-config --libs libmicrohttpd gnutls 2>/dev/null || echo -lmicrohttpd -lgnutls)
 # libfixbuf (and its GLib): only xcnid (its IPFIX exporter, user/agent/ipfix.c).
 FIXBUF_CFLAGS = $(shell pkg-config --cflags libfixbuf 2>/dev/null)
@@ -90,7 +90,7 @@ $(BUILD)/gen/ui_page.h: web/ui.html
 	$(call msg,XXD,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)xxd -i -n xcni_ui_page $< > $@
-$(BUILD)/obj/user/agent/uipage.o: $(BUILD)/gen/ui_page.h
+$(BUILD)/obj/user/lib/observe/fgpage.o: $(BUILD)/gen/ui_page.h
 $(BUILD)/obj/user/agent/ipfix.o: PKG_CFLAGS += $(FIXBUF_CFLAGS)
 # The build's git commit: xcnid's status answer and xcni_build_info.
 XCNI_COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
@@ -117,7 +117,6 @@ $(BUILD)/xcni: $(CNI_OBJS) $(LIBXCNI)
 $(BUILD)/tests/test_cni: $(BUILD)/obj/cni/conf.o $(BUILD)/obj/cni/result.o
 $(BUILD)/tests/test_masq: $(BUILD)/obj/user/agent/masq.o
 $(BUILD)/tests/test_masq: TEST_LIBS = $(NFT_LIBS)
-$(BUILD)/tests/test_http: $(BUILD)/obj/user/agent/http.o $(BUILD)/obj/user/agent/srclimit.o
 $(BUILD)/tests/test_http: TEST_LIBS = $(MHD_LIBS) -lpthread
 $(BUILD)/tests/test_ipfix: $(BUILD)/obj/user/agent/ipfix.o
 $(BUILD)/tests/test_ipfix: TEST_LIBS = $(FIXBUF_LIBS)
@@ -127,9 +126,7 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(LIBXCNI) $(wildcard user/lib/*/*.h 
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(XCFLAGS) $(PKG_CFLAGS) -Iuser -Ibpf -o $@ $(filter %.c %.o,$^) $(filter %.a,$^) $(PKG_LIBS) $(TEST_LIBS) -lcmocka
 
-# lab ui serves the agent's page through the agent's HTTP server.
-XCNICTL_AGENT_OBJS := $(BUILD)/obj/user/agent/http.o $(BUILD)/obj/user/agent/srclimit.o $(BUILD)/obj/user/agent/uipage.o
-$(BUILD)/xcnictl: $(XCNICTL_OBJS) $(XCNICTL_AGENT_OBJS) $(LIBXCNI)
+$(BUILD)/xcnictl: $(XCNICTL_OBJS) $(LIBXCNI)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(XCFLAGS) -o $@ $^ $(PKG_LIBS) $(MHD_LIBS) -lz
 

@@ -5,7 +5,7 @@
 # for S seconds, each request on its own connection (as Prometheus does). It
 # prints the scrapes answered, the pages the agent rendered (its -v -v log)
 # and the share of the run the agent spent rendering: what a storm costs the
-# agent's loop (user/agent/http.c spaces renders to at most a tenth of its
+# agent's loop (user/lib/system/http.c spaces renders to at most a tenth of its
 # time). One xcnid in a netns of its own with empty maps (a page costs ~5 ms;
 # the full conntrack table, ~100 ms). See bench/README.md. Must run as root;
 # takes /tmp/xcni-test.lock itself (don't wrap it in flock).

@@ -167,7 +167,7 @@ void xcni_state_foreach(const struct xcni_conf *conf,
 			void (*cb)(const char *cid, const char *ifname, void *arg), void *arg);
 
 /* The data plane xcnid pinned (cni/dataplane.c). */
-#include "../bpf/xcni_shared.h"
+#include "xcni_shared.h"
 
 #define XCNI_DEFAULT_PIN_DIR XCNI_PIN_ROOT
 

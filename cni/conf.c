@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../user/lib/system/cidr.h"
+#include "lib/system/cidr.h"
 #include "cni.h"
 #include "lib/system/hash.h"
 

@@ -15,8 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../bpf/xcni_shared.h"
-#include "../user/lib/system/bpfpin.h"
+#include "xcni_shared.h"
+#include "lib/system/bpfpin.h"
 #include "cni.h"
 
 #ifndef BPF_TCX_INGRESS

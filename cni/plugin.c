@@ -25,9 +25,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../user/lib/system/cidr.h"
-#include "../user/lib/system/nl.h"
-#include "../user/lib/system/version.h"
+#include "lib/system/cidr.h"
+#include "lib/system/nl.h"
+#include "lib/system/version.h"
 #include "plugin.h"
 
 static const char *ip4(uint32_t a, char *buf)

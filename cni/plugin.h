@@ -9,7 +9,7 @@
 
 #include <stdbool.h>
 
-#include "../user/lib/system/nl.h"
+#include "lib/system/nl.h"
 #include "cni.h"
 
 /* One call of the plugin: its network's config, its environment, the error it returns. */

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../user/lib/system/cidr.h"
+#include "lib/system/cidr.h"
 #include "cni.h"
 
 /* ips[i] of an IPAM result, IPv4: address and gateway (which routes need). */

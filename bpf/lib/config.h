@@ -16,11 +16,6 @@
 /* This node's IPv4 pod CIDR and the pods' gateway (from_pod). */
 const volatile __u32 pod_cidr = 0;
 
-/* This node's IPv6 pod CIDR (--pod-cidr6), for `xcnictl config` only: the programs
- * need none (the endpoints6 and ipcache6 maps say where an address is), and
- * xcni_config, whose layout is the map ABI, has no room for it. */
-const volatile __u32 pod_cidr6[4] = {};
-
 const volatile __u32 pod_cidr_mask = 0;
 const volatile __u32 gateway_ip = 0;
 /* The Service (ClusterIP) range: 0/0 when the node has none. */
@@ -32,8 +27,6 @@ const volatile __u32 svc_cidr6[4] = {};
 const volatile __u32 svc_cidr_mask = 0;
 
 const volatile __u32 svc_mask6[4] = {};
-
-const volatile __u32 pod_cidr6_len = 0;
 
 /* The overlay: all 0 when the node has none. */
 const volatile __u32 node_ip = 0;

@@ -86,9 +86,7 @@ static int settings(struct bpf_object *obj, enum fam f, int lb)
 		      rodata_set_u32(obj, "svc_cidr_mask", inet_addr("255.240.0.0")) ||
 		      rodata_set_u32(obj, "node_ip", inet_addr("192.168.77.1"));
 	if (f & F_IPV6)
-		err = err || set_in6(obj, "pod_cidr6", "fd00:10:244:1::") ||
-		      rodata_set_u32(obj, "pod_cidr6_len", 64) ||
-		      set_in6(obj, "svc_cidr6", "fd00:10:96::") ||
+		err = err || set_in6(obj, "svc_cidr6", "fd00:10:96::") ||
 		      set_in6(obj, "svc_mask6", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:0") ||
 		      set_in6(obj, "node_ip6", "fc00:77::1");
 	return err ? -EINVAL : 0;

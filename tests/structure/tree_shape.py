@@ -75,7 +75,8 @@ failed = 0
 # short forms the code settled on (pol for policy, kj for k8s_json, pt for print).
 PREFIXES = {
     "system": ["xcni", "xlog", "nl", "pt", "hmap", "ctnl", "proto", "attach", "bpfpin",
-               "cidr", "killpoint", "version", "outfmt", "print", "redact", "tunnel"],
+               "cidr", "killpoint", "version", "outfmt", "print", "redact", "tunnel", "http",
+               "srclim"],
     "cluster": ["k8s", "kj", "store", "manifest", "kubeconfig"],
     "observe": ["flows", "flow", "fg", "flowgraph", "vocab", "ctstat", "agent_status",
                 "reasons", "xcni"],

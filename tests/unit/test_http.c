@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * xcnid's HTTP server (user/agent/http.c): the address rule (loopback unless
+ * xcnid's HTTP server (user/lib/system/http.c): the address rule (loopback unless
  * allowed), query arguments, and the server itself on real sockets in a
  * private network namespace (needs root), driven by a poll loop as the agent
  * drives it while client threads send requests: renders come after their
  * request, waiting requests share one, renders take at most a tenth of the
  * loop's time however hard clients press, and refused requests render nothing.
- * The per-source limit at accept (user/agent/srclimit.c): a source's burst,
+ * The per-source limit at accept (user/lib/system/srclimit.c): a source's burst,
  * its rate, other sources untouched, a bounded table whose places no new
  * source takes from an active one; and on the server, a non-loopback source's
  * connections past its burst closed before anything is read, and counted.
@@ -33,8 +33,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "../../user/agent/http.h"
-#include "../../user/agent/srclimit.h"
+#include "../../user/lib/system/http.h"
+#include "../../user/lib/system/srclimit.h"
 
 #define PORT 18962
 #define RENDER_MS 20

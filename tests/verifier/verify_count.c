@@ -56,7 +56,7 @@ enum {
 	O_FQDN = 1 << 6,      /* fqdn_enabled (a policy names a domain: lib/dns.h) */
 	W_NODE = 1 << 8,      /* node_ip, node_ip6, vni: the underlay */
 	W_IFINDEX = 1 << 9,   /* underlay_ifindex */
-	W_PODS = 1 << 10,     /* pod_cidr (mask, IPv6), gateway_ip */
+	W_PODS = 1 << 10,     /* pod_cidr (mask), gateway_ip */
 	W_SVC = 1 << 11,      /* svc_cidr, svc_cidr6 and their masks */
 	W_LOOPBACK = 1 << 12, /* lb_loopback_ip, with lb */
 };
@@ -162,8 +162,6 @@ static int settings(struct bpf_object *obj, const struct writer *w, const struct
 		err = err ?: rodata_set_u32(obj, "pod_cidr", inet_addr("10.77.1.0"));
 		err = err ?: rodata_set_u32(obj, "pod_cidr_mask", inet_addr("255.255.255.0"));
 		err = err ?: rodata_set_u32(obj, "gateway_ip", inet_addr("10.77.1.1"));
-		err = err ?: set_in6(obj, "pod_cidr6", "fd00:77:1::");
-		err = err ?: rodata_set_u32(obj, "pod_cidr6_len", 64);
 	}
 	if (on & W_SVC) {
 		err = err ?: rodata_set_u32(obj, "svc_cidr", inet_addr("10.96.0.0"));

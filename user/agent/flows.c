@@ -32,7 +32,7 @@
 #include "agent/flowd.h"
 #include "agent/ipfix.h"
 #include "agent/evfan.h"
-#include "agent/http.h"
+#include "lib/system/http.h"
 #include "lib/observe/flowgraph.h"
 
 #define CT_BATCH 512

@@ -9,7 +9,7 @@
 
 #include "lib/system/log.h"
 #include "agent/flows.h"
-#include "agent/http.h"
+#include "lib/system/http.h"
 #include "agent/ipfix.h"
 
 static int opt_num(const char *name, const char *arg, uint64_t min, uint64_t max, uint64_t *v)

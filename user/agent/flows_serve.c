@@ -23,7 +23,7 @@
 #include "agent/flowd.h"
 #include "agent/ipfix.h"
 #include "agent/evfan.h"
-#include "agent/http.h"
+#include "lib/system/http.h"
 
 /* A PEM file of --flows-tls at most this long (a chain of a few certificates). */
 #define FLOWD_PEM_MAX (256u << 10)
@@ -31,11 +31,8 @@
 void flowd_render_ctx(const struct flowd *d, struct flow_render_ctx *rc, char *extra,
 		      size_t len)
 {
-	struct timespec w;
-
-	clock_gettime(CLOCK_REALTIME, &w);
 	rc->now_ns = xcni_mono_ns();
-	rc->wall_off_ns = (int64_t)w.tv_sec * 1000000000LL + w.tv_nsec - (int64_t)rc->now_ns;
+	rc->wall_off_ns = xcni_wall_off_ns(rc->now_ns);
 	rc->node = d->node;
 	rc->trailer_extra = NULL;
 	if (extra) {

@@ -16,6 +16,7 @@
 #include "lib/system/log.h"
 #include "agent/hooks.h"
 #include "agent/overlay.h"
+#include "lib/system/util.h"
 
 /* One hook, as the last look left it. */
 struct hook {
@@ -42,15 +43,8 @@ static struct hook *hook_get(struct hooks *hk, const char *dev, bool egress)
 	for (size_t i = 0; i < hk->n; i++)
 		if (hk->v[i].egress == egress && !strcmp(hk->v[i].dev, dev))
 			return &hk->v[i];
-	if (hk->n == hk->cap) {
-		size_t cap = hk->cap ? hk->cap * 2 : 16;
-		struct hook *v = realloc(hk->v, cap * sizeof(*v));
-
-		if (!v)
-			return NULL;
-		hk->v = v;
-		hk->cap = cap;
-	}
+	if (XCNI_GROW(hk->v, hk->n, hk->cap))
+		return NULL;
 	h = &hk->v[hk->n++];
 	memset(h, 0, sizeof(*h));
 	snprintf(h->dev, sizeof(h->dev), "%s", dev);

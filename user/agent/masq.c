@@ -228,14 +228,19 @@ static const char *elem_str(int af, const void *net, unsigned int plen, char *bu
 	return buf;
 }
 
-static const char *prefix_str(const struct masq_prefix *p, char *buf, size_t len)
+/* A struct masq_prefix (elem4) or masq_prefix6 (elem6) as a set element. */
+static const char *elem4_str(const void *p, char *buf, size_t len)
 {
-	return elem_str(AF_INET, &p->net, p->len, buf, len);
+	const struct masq_prefix *m = p;
+
+	return elem_str(AF_INET, &m->net, m->len, buf, len);
 }
 
-static const char *prefix6_str(const struct masq_prefix6 *p, char *buf, size_t len)
+static const char *elem6_str(const void *p, char *buf, size_t len)
 {
-	return elem_str(AF_INET6, &p->net, p->len, buf, len);
+	const struct masq_prefix6 *m = p;
+
+	return elem_str(AF_INET6, &m->net, m->len, buf, len);
 }
 
 /*
@@ -289,12 +294,12 @@ int masq_render(const struct masq *m, const struct masq_prefix *set, size_t n,
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++)
-		elems[i] = prefix_str(&set[i], buf[i], sizeof(buf[i]));
-	render_table(f, "ip", t, m->pod.len ? prefix_str(&m->pod, pod, sizeof(pod)) : NULL,
+		elems[i] = elem4_str(&set[i], buf[i], sizeof(buf[i]));
+	render_table(f, "ip", t, m->pod.len ? elem4_str(&m->pod, pod, sizeof(pod)) : NULL,
 		     elems, n);
 	for (size_t i = 0; i < n6; i++)
-		elems[i] = prefix6_str(&set6[i], buf[i], sizeof(buf[i]));
-	render_table(f, "ip6", t, m->pod6.len ? prefix6_str(&m->pod6, pod, sizeof(pod)) : NULL,
+		elems[i] = elem6_str(&set6[i], buf[i], sizeof(buf[i]));
+	render_table(f, "ip6", t, m->pod6.len ? elem6_str(&m->pod6, pod, sizeof(pod)) : NULL,
 		     elems, n6);
 	if (fclose(f)) {
 		free(*out);
@@ -443,16 +448,6 @@ static void render_delta(FILE *f, const char *fam, const char *t, const void *ol
 	}
 }
 
-static const char *prefix_str_v(const void *p, char *buf, size_t len)
-{
-	return prefix_str(p, buf, len);
-}
-
-static const char *prefix6_str_v(const void *p, char *buf, size_t len)
-{
-	return prefix6_str(p, buf, len);
-}
-
 /*
  * The element commands from the applied sets to set and set6; *out NULL with
  * 0 when nothing differs.
@@ -469,10 +464,10 @@ static int masq_render_delta(const struct masq *m, const struct masq_prefix *set
 		return -ENOMEM;
 	if (m->pod.len)
 		render_delta(f, "ip", t, m->aset, m->naset, set, n, sizeof(*set), prefix_cmp,
-			     prefix_str_v, nch);
+			     elem4_str, nch);
 	if (m->pod6.len)
 		render_delta(f, "ip6", t, m->aset6, m->naset6, set6, n6, sizeof(*set6),
-			     prefix6_cmp, prefix6_str_v, nch);
+			     prefix6_cmp, elem6_str, nch);
 	if (fclose(f)) {
 		free(*out);
 		*out = NULL;

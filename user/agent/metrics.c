@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * xcnid's Prometheus page (text exposition format 0.0.4), served at /metrics
- * by the agent's HTTP server (agent/http.c: which spaces renders so that they
+ * by the agent's HTTP server (lib/system/http.c: which spaces renders so that they
  * take at most a tenth of the agent's time, and renders a page only after
  * its request arrived).
  *
@@ -28,8 +28,9 @@
 #include "lib/observe/ctstat.h"
 #include "lib/observe/flows.h"
 #include "lib/system/log.h"
+#include "lib/system/clock.h"
 #include "lib/observe/reasons.h"
-#include "agent/http.h"
+#include "lib/system/http.h"
 #include "agent/hooks.h"
 #include "agent/metrics.h"
 #include "agent/status.h"
@@ -92,14 +93,6 @@ struct metrics {
 	} listeners[METRICS_LISTENERS];
 	int nlisteners;
 };
-
-static __u64 mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
-}
 
 /* ---- output buffer ---------------------------------------------------- */
 
@@ -905,8 +898,8 @@ static void put_part(struct buf *b, int err, char *t, size_t tl)
 
 static int render(struct metrics *m, struct buf *b)
 {
-	struct mapscan sc = { .cc = { .now = mono_ns() }, .endpoints = -1, .ct_entries = -1 };
-	__u64 t0 = mono_ns();
+	struct mapscan sc = { .cc = { .now = xcni_mono_ns() }, .endpoints = -1, .ct_entries = -1 };
+	__u64 t0 = xcni_mono_ns();
 	size_t tl = 0;
 	char *t;
 	int err;
@@ -941,7 +934,7 @@ static int render(struct metrics *m, struct buf *b)
 			http_refused(m->listeners[i].h));
 	family(b, "xcni_scrape_duration_seconds", "gauge",
 	       "Time this page took to read from the maps (the agent does nothing else meanwhile).");
-	bprintf(b, "xcni_scrape_duration_seconds %.6f\n", (double)(mono_ns() - t0) / 1e9);
+	bprintf(b, "xcni_scrape_duration_seconds %.6f\n", (double)(xcni_mono_ns() - t0) / 1e9);
 	free(sc.pol.allowed.v);
 	free(sc.pol.cells.v);
 	free(sc.ms);

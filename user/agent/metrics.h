@@ -7,7 +7,7 @@
 #ifndef XCNID_METRICS_H
 #define XCNID_METRICS_H
 
-#include "agent/http.h"
+#include "lib/system/http.h"
 
 #define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
@@ -23,7 +23,7 @@ struct flows;
 /* xcnid's flow records: xcni_policy_isolation_drops_total from them; NULL: not shown. */
 void metrics_set_flows(struct metrics *m, const struct flows *fl);
 /*
- * An HTTP server (agent/http.h) whose refusals are on the page as
+ * An HTTP server (lib/system/http.h) whose refusals are on the page as
  * xcni_http_refused_total{listener="NAME"}: "http" (metrics, UI, status),
  * "flows" (--flows-listen). At most METRICS_LISTENERS; NULL h: nothing.
  */

@@ -30,7 +30,7 @@
 #include "lib/services/svcsync.h"
 #include "lib/system/clock.h"
 #include "lib/system/log.h"
-#include "agent/http.h"
+#include "lib/system/http.h"
 #include "agent/probe.h"
 #include "agent/status.h"
 

@@ -48,7 +48,7 @@
 #include "agent/flows.h"
 #include "agent/masq.h"
 #include "agent/hooks.h"
-#include "agent/http.h"
+#include "lib/system/http.h"
 #include "agent/metrics.h"
 #include "agent/ui.h"
 #include "agent/overlay.h"

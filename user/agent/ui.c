@@ -20,6 +20,7 @@
 #include "xcni_shared.h"
 #include "lib/observe/flowgraph.h"
 #include "lib/observe/flows.h"
+#include "lib/system/clock.h"
 #include "lib/system/log.h"
 #include "lib/system/proto.h"
 #include "lib/observe/reasons.h"
@@ -93,7 +94,6 @@ static int render_graph(void *ctx, const struct http_args *a, char **body, size_
 	struct flows *fl = flowd_flows(u->fd);
 	struct fbuf b = { .max = 64u << 20 };
 	struct flow_filter ff;
-	struct timespec m, w;
 	struct fgraph *g;
 	char err[300], extra[200];
 	uint64_t now;
@@ -111,10 +111,8 @@ static int render_graph(void *ctx, const struct http_args *a, char **body, size_
 		flow_filter_free(&ff);
 		return -ENOMEM;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &m);
-	clock_gettime(CLOCK_REALTIME, &w);
-	now = (uint64_t)m.tv_sec * 1000000000ULL + (uint64_t)m.tv_nsec;
-	off = ((int64_t)w.tv_sec - m.tv_sec) * 1000000000LL + (w.tv_nsec - m.tv_nsec);
+	now = xcni_mono_ns();
+	off = xcni_wall_off_ns(now);
 	for (struct flow_rec *r = flows_head(fl); r && !ret; r = r->next)
 		if (flow_filter_match(&ff, r, now, off))
 			ret = add_rec(u, g, r, off);
@@ -152,7 +150,7 @@ int ui_open(struct http *h, struct flowd *fd, const char *pin_dir, struct ui **o
 	u->polsel = open_pinned(pin_dir, "xcni_polsel");
 	u->polname = open_pinned(pin_dir, "xcni_polname");
 	u->polkey6 = open_pinned(pin_dir, "xcni_polkey6");
-	if ((err = http_route(h, "/", "text/html; charset=utf-8", ui_render_page, NULL)) ||
+	if ((err = http_route(h, "/", "text/html; charset=utf-8", fg_render_page, NULL)) ||
 	    (err = http_route(h, "/api/graph", "application/json", render_graph, u))) {
 		pr_err("ui: cannot add its pages: %s\n", strerror(-err));
 		ui_free(u);

@@ -27,6 +27,7 @@
 #include "from_pod.skel.h"
 #include "lib/system/bpfpin.h"
 #include "lib/system/cidr.h"
+#include "lib/system/clock.h"
 #include "lib/observe/flows.h"
 #include "lib/cluster/k8sapi.h"
 #include "lib/system/killpoint.h"
@@ -41,7 +42,7 @@
 #include "agent/flows.h"
 #include "agent/masq.h"
 #include "agent/hooks.h"
-#include "agent/http.h"
+#include "lib/system/http.h"
 #include "agent/metrics.h"
 #include "agent/ui.h"
 #include "agent/overlay.h"
@@ -70,12 +71,10 @@ static void on_signal(int sig)
 static int write_config(struct from_pod *fp, const struct opts *o)
 {
 	struct xcni_config cfg = { .abi_version = XCNI_ABI_VERSION };
-	struct timespec ts;
 	__u32 k = 0;
 	int lock, err;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	cfg.started_ns = (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
+	cfg.started_ns = xcni_mono_ns();
 	cfg.pod_cidr = o->pod_cidr;
 	cfg.pod_cidr_len = o->pod_len;
 	cfg.svc_cidr = o->svc_cidr;
@@ -133,8 +132,6 @@ static int set_rodata(const struct opts *o, struct from_pod *fp, struct to_pod *
 	}
 	o->ov->svc_cidr = o->svc_cidr;
 	o->ov->svc_mask = o->svc_mask;
-	memcpy((void *)fp->rodata->pod_cidr6, o->mq->pod6.net.s6_addr, 16);
-	fp->rodata->pod_cidr6_len = o->mq->pod6.len;
 	fp->rodata->gateway_ip = o->gateway;
 	if (o->kpr) {
 		fp->rodata->lb_enabled = 1;

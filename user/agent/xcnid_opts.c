@@ -18,7 +18,7 @@
 #include "lib/services/svc.h"
 #include "lib/observe/flows.h"
 #include "agent/hooks.h"
-#include "agent/http.h"
+#include "lib/system/http.h"
 #include "agent/socklb.h"
 #include "agent/xcnid_opts.h"
 #include "lib/policy/policy.h"

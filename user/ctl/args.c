@@ -6,7 +6,7 @@
  */
 #include <strings.h>
 
-#include "ctl.h"
+#include "ctl/ctl.h"
 
 int parse_ip(const char *s, __u32 *ip)
 {

@@ -7,7 +7,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include "ctl.h"
+#include "ctl/ctl.h"
 
 /* ---- maps ------------------------------------------------------------------ */
 
@@ -286,21 +286,8 @@ const char *ip_str(__u32 ip, char buf[INET_ADDRSTRLEN])
 
 const char *polcidr_str(const struct xcni_polcidr_key *k, char *buf, size_t len)
 {
-	char a[INET6_ADDRSTRLEN];
-
-	inet_ntop(k->v6 ? AF_INET6 : AF_INET, k->v6 ? (const void *)k->addr6 : &k->addr, a,
-		  sizeof(a));
-	snprintf(buf, len, "%s/%u", a, k->prefixlen - XCNI_POLCIDR_PREFIX_BASE);
-	return buf;
-}
-
-__u64 now_ns(void)
-{
-	struct timespec ts;
-
-	/* bpf_ktime_get_ns() is CLOCK_MONOTONIC. */
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+	return xcni_cidr_str(k->v6 ? AF_INET6 : AF_INET, k->v6 ? (const void *)k->addr6 : &k->addr,
+			     k->prefixlen - XCNI_POLCIDR_PREFIX_BASE, buf, len);
 }
 
 /* Whole seconds from ns to now; 0 for a stamp from the future. */
@@ -360,14 +347,6 @@ bool in_prefix6(const __u8 ip[16], const __u8 net[16], unsigned int len)
 		len -= bits;
 	}
 	return len == 0;
-}
-
-const char *prefix6_str(const __u8 a[16], unsigned int len, char *buf, size_t size)
-{
-	char s[INET6_ADDRSTRLEN];
-
-	snprintf(buf, size, "%s/%u", inet_ntop(AF_INET6, a, s, sizeof(s)), len);
-	return buf;
 }
 
 /* The identity the ipcache gives ip (longest prefix), as the programs see it. */

@@ -7,7 +7,7 @@
  * words, completed where there is something to offer). zsh runs the same
  * function through bashcompinit.
  */
-#include "ctl.h"
+#include "ctl/ctl.h"
 #include "lab/lab.h"
 
 /* "list get" of a noun; the lab's commands for lab. */

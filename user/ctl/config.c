@@ -4,7 +4,7 @@
 #include <net/if.h>
 #include <bpf/btf.h>
 
-#include "ctl.h"
+#include "ctl/ctl.h"
 #include "lib/system/bpfpin.h"
 
 static const struct pt_col config_cols[] = {
@@ -202,12 +202,7 @@ int ctl_prog_rodata(const char *pin_dir, const char *obj, bool link, const char 
 /* An IPv6 range of the config record (ABI 17) as ADDR/LEN, or NULL for none. */
 static const char *cidr6_str(const __u8 net[16], __u8 len, char *buf, size_t buflen)
 {
-	char a[INET6_ADDRSTRLEN];
-
-	if (!len || len > 128 || !inet_ntop(AF_INET6, net, a, sizeof(a)))
-		return NULL;
-	snprintf(buf, buflen, "%s/%u", a, len);
-	return buf;
+	return len && len <= 128 ? xcni_cidr_str(AF_INET6, net, len, buf, buflen) : NULL;
 }
 
 int ctl_node_port_dsr(const char *pin_dir, bool *dsr)
@@ -294,7 +289,7 @@ static void config_node_cols(struct ptable *t, const struct xcni_config *cfg)
 	pt_str(t, cidr6_str(cfg->pod_cidr6, cfg->pod_cidr6_len, pod6, sizeof(pod6)));
 	if (cfg->started_ns) {
 		pt_uint(t, cfg->started_ns);
-		pt_uint(t, secs_since(now_ns(), cfg->started_ns));
+		pt_uint(t, secs_since(xcni_mono_ns(), cfg->started_ns));
 	} else {
 		pt_null(t);
 		pt_null(t);

@@ -5,7 +5,7 @@
  * line as it does lab. connectivity probe: the one probe the cluster's run
  * execs in its pods.
  */
-#include "ctl.h"
+#include "ctl/ctl.h"
 #include "lab/conntest.h"
 
 /*

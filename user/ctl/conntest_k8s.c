@@ -58,8 +58,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ctl.h"
-#include "conntest_k8s.h"
+#include "ctl/ctl.h"
+#include "ctl/conntest_k8s.h"
 #include "lab/conntest.h"
 #include "lib/cluster/k8s.h"
 #include "lib/cluster/k8sagents.h"
@@ -378,14 +378,6 @@ struct ck_flowsum {
 	char unanswered[512]; /* the agents that did not answer, and why */
 };
 
-static long long wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * The records every agent changed since since_ms (wall clock) with an end in
  * the probe namespace, a connection's records of several nodes merged into
@@ -554,7 +546,7 @@ static void ck_rec_line(json_t *m, char *buf, size_t len)
 static void ck_flows_judge(struct ck *k, const struct ck_attempt *a, bool want_drop,
 			   struct ck_flowsum *fs)
 {
-	long long deadline = now_ms() + CK_FLOWS_WAIT_MS;
+	long long deadline = xcni_mono_ms() + CK_FLOWS_WAIT_MS;
 
 	memset(fs, 0, sizeof(*fs));
 	for (;;) {
@@ -585,7 +577,7 @@ static void ck_flows_judge(struct ck *k, const struct ck_attempt *a, bool want_d
 							*iso ? " (isolated by " : "", iso, *iso ? ")" : "");
 		}
 		json_decref(all);
-		if (!want_drop || fs->policy || now_ms() > deadline || ck_stop)
+		if (!want_drop || fs->policy || xcni_mono_ms() > deadline || ck_stop)
 			return;
 		usleep(200 * 1000);
 	}
@@ -632,7 +624,7 @@ static void ck_tests(struct ck *k, size_t *passed, size_t *failed, size_t *skipp
 				 port.proto == IPPROTO_UDP ? "udp" : "tcp", ck_to_word(k, t->to),
 				 *want ? ": " CK_KUBE_NAME " " : "", *want ? "= " : "", want);
 			at = (struct ck_attempt){ .t = t, .f = f, .to = to, .port = &port };
-			t0 = now_ms();
+			t0 = xcni_mono_ms();
 			settle = t->allow ? k->settle_until : 0;
 			/* A test that must connect is tried until it does (the agents are
 			 * still learning new pods); its drops are its last attempt's. */
@@ -642,7 +634,7 @@ static void ck_tests(struct ck *k, size_t *passed, size_t *failed, size_t *skipp
 					if (!flows)
 						ck_drops_snap(k, &before);
 				}
-				at.start_wall_ms = wall_ms();
+				at.start_wall_ms = xcni_wall_ns() / 1000000;
 				ck_probe(k, t, to, &port, &r);
 				if (r.res == 1 && t->answer && strncmp(r.answer, t->answer, strlen(t->answer)))
 					r.res = 2;
@@ -656,7 +648,7 @@ static void ck_tests(struct ck *k, size_t *passed, size_t *failed, size_t *skipp
 				ck_drops_free(&before);
 				before = after;
 				after = (struct ck_drops){};
-			} while (t->allow && r.res != 1 && r.res != 2 && now_ms() < settle && !ck_stop);
+			} while (t->allow && r.res != 1 && r.res != 2 && xcni_mono_ms() < settle && !ck_stop);
 			if (flows) {
 				/* A blocked probe's drop is waited for: the one that must be
 				 * blocked, and the one that must connect (it explains why). */
@@ -672,7 +664,7 @@ static void ck_tests(struct ck *k, size_t *passed, size_t *failed, size_t *skipp
 				       r.res > 0 ? r.answer : "");
 				if (attempts > 1)
 					printf(" (attempt %d, %.1f s)", attempts,
-					       (double)(now_ms() - t0) / 1000);
+					       (double)(xcni_mono_ms() - t0) / 1000);
 				printf("\n");
 				if (!t->allow)
 					printf("        by %s\n", drops);
@@ -709,7 +701,7 @@ static void ck_tests(struct ck *k, size_t *passed, size_t *failed, size_t *skipp
 				       r.answer[0] ? "" : " (no answer within the timeout)");
 			if (attempts > 1)
 				printf("        tried:    %d times over %.1f s\n", attempts,
-				       (double)(now_ms() - t0) / 1000);
+				       (double)(xcni_mono_ms() - t0) / 1000);
 			if (flows) {
 				printf("        drops:    %s\n", nd ? drops :
 				       "no flow record of the test denied (lost outside xcni's programs: "
@@ -745,7 +737,7 @@ int ctl_conntest_k8s(const struct lab_ct_opts *o, const char *kubeconfig)
 {
 	struct sigaction sa = { .sa_handler = ck_on_signal }, old_int, old_term;
 	size_t passed = 0, failed = 0, skipped = 0, nrun = 0;
-	long long t0 = now_ms(), t;
+	long long t0 = xcni_mono_ms(), t;
 	bool created = false, removed = false, term;
 	struct ck k = { .o = o };
 	int ret = 2, st;
@@ -800,18 +792,18 @@ int ctl_conntest_k8s(const struct lab_ct_opts *o, const char *kubeconfig)
 		goto out_sig;
 	if (st == 200 && term) {
 		printf("connectivity test: namespace " CK_NS " is being deleted: waiting\n");
-		if (ck_ns_wait_gone(&k, now_ms() + (long long)o->ready_timeout_s * 1000))
+		if (ck_ns_wait_gone(&k, xcni_mono_ms() + (long long)o->ready_timeout_s * 1000))
 			goto out_sig;
 	}
 	created = st == 200 && !term; /* a kept one: this run removes it */
-	t = now_ms();
+	t = xcni_mono_ms();
 	if (ck_deploy(&k, &created))
 		goto out_clean;
-	if (ck_wait_ready(&k, now_ms() + (long long)o->ready_timeout_s * 1000))
+	if (ck_wait_ready(&k, xcni_mono_ms() + (long long)o->ready_timeout_s * 1000))
 		goto out_clean;
-	k.settle_until = k.made ? now_ms() + CK_SETTLE_MS : 0;
+	k.settle_until = k.made ? xcni_mono_ms() + CK_SETTLE_MS : 0;
 	printf("connectivity test: %d pods Ready, Service echo has endpoints (%.1f s); "
-	       "families %s; NodePort %u; DNS %s\n", P_N, (double)(now_ms() - t) / 1000,
+	       "families %s; NodePort %u; DNS %s\n", P_N, (double)(xcni_mono_ms() - t) / 1000,
 	       k.fams == LAB_FAM_DUAL ? "IPv4 and IPv6" : k.fams == LAB_FAM_V6 ? "IPv6" : "IPv4",
 	       k.nodeport, k.dns ? (k.dns_ip[0][0] ? k.dns_ip[0] : k.dns_ip[1]) :
 	       "none (" CK_DS_NS "/" CK_DNS_SVC ")");
@@ -846,7 +838,7 @@ out_clean:
 		}
 	}
 	printf("%zu passed, %zu failed, %zu skipped (%.1f s); namespace " CK_NS " %s\n", passed,
-	       failed, skipped, (double)(now_ms() - t0) / 1000,
+	       failed, skipped, (double)(xcni_mono_ms() - t0) / 1000,
 	       !created ? "not created" : o->keep ? "kept (--keep)" : removed ? "removed" :
 	       "NOT removed");
 out_sig:

@@ -15,6 +15,7 @@
 #include "lab/conntest.h"
 #include "lib/cluster/k8s.h"
 #include "lib/cluster/k8sreq.h"
+#include "lib/system/clock.h"
 #include "lib/observe/flowsnet.h"
 
 #define CK_NS LAB_CONNTEST_NS
@@ -93,24 +94,9 @@ struct ck {
 /* Set by SIGINT or SIGTERM: every wait stops, the namespace is still deleted. */
 extern volatile sig_atomic_t ck_stop;
 
-static inline long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static inline int fam_idx(const char *addr)
 {
 	return strchr(addr, ':') ? 1 : 0;
-}
-
-static inline const char *jstr(const json_t *o, const char *key)
-{
-	const char *s = json_string_value(json_object_get(o, key));
-
-	return s ? s : "";
 }
 
 /* conntest_k8s_setup.c: 0 or -errno, said. */

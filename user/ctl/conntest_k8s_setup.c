@@ -16,8 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ctl.h"
-#include "conntest_k8s.h"
+#include "ctl/ctl.h"
+#include "ctl/conntest_k8s.h"
 #include "lib/cluster/k8sagents.h"
 #include "lib/cluster/k8sobj.h"
 
@@ -280,7 +280,7 @@ int ck_ns_wait_gone(struct ck *k, long long deadline)
 	int st;
 
 	while ((st = ck_ns_get(k, &term)) == 200) {
-		if (now_ms() > deadline) {
+		if (xcni_mono_ms() > deadline) {
 			fprintf(stderr, "connectivity test: namespace " CK_NS " still there "
 					"(kubectl get ns " CK_NS ")\n");
 			return -ETIMEDOUT;
@@ -339,7 +339,7 @@ static int ck_docs(struct ck *k, json_t ***docs, size_t *ndocs)
 static int ck_post(struct ck *k, const char *path, json_t *doc, const char *what,
 		   struct k8s_resp *r)
 {
-	long long deadline = now_ms() + CK_REQ_MS;
+	long long deadline = xcni_mono_ms() + CK_REQ_MS;
 
 	for (;;) {
 		const char *m;
@@ -355,7 +355,7 @@ static int ck_post(struct ck *k, const char *path, json_t *doc, const char *what
 			return (int)r->status;
 		m = json_string_value(json_object_get(r->body, "message"));
 		if ((r->status != 403 && r->status != 500) || !m || !strstr(m, "service account") ||
-		    now_ms() > deadline || ck_stop) {
+		    xcni_mono_ms() > deadline || ck_stop) {
 			fprintf(stderr, "connectivity test: %s: POST %s: %s\n", what, path, r->err);
 			k8s_resp_free(r);
 			return -EIO;
@@ -456,7 +456,7 @@ int ck_wait_ready(struct ck *k, long long deadline)
 			n += ready[w];
 		if (n == P_N)
 			break;
-		if (ck_stop || now_ms() > deadline) {
+		if (ck_stop || xcni_mono_ms() > deadline) {
 			if (!ck_stop)
 				fprintf(stderr, "connectivity test: the probe pods not Ready within %d s "
 						"(--ready-timeout):\n", k->o->ready_timeout_s);
@@ -507,7 +507,7 @@ int ck_wait_ready(struct ck *k, long long deadline)
 			return 0;
 		if (ck_stop)
 			return -EINTR;
-		if (now_ms() > deadline) {
+		if (xcni_mono_ms() > deadline) {
 			fprintf(stderr, "connectivity test: Service " CK_NS "/echo has no ready endpoint "
 					"within %d s\n", k->o->ready_timeout_s);
 			return -ETIMEDOUT;
@@ -531,7 +531,7 @@ int ck_wait_ready(struct ck *k, long long deadline)
 int ck_cleanup(struct ck *k)
 {
 	/* Pods that never started (an image that cannot be pulled) take longer to go. */
-	long long t0 = now_ms(),
+	long long t0 = xcni_mono_ms(),
 		  deadline = t0 + (long long)(k->o->ready_timeout_s > CK_GONE_S ? k->o->ready_timeout_s :
 						CK_GONE_S) * 1000, tp;
 	struct k8s_resp r;
@@ -551,7 +551,7 @@ int ck_cleanup(struct ck *k)
 				break;
 			n = json_array_size(json_object_get(r.body, "items"));
 			k8s_resp_free(&r);
-			if (!n || now_ms() > deadline)
+			if (!n || xcni_mono_ms() > deadline)
 				break;
 			usleep(CK_POLL_MS * 1000);
 		}
@@ -559,7 +559,7 @@ int ck_cleanup(struct ck *k)
 		/* Not allowed to delete a collection, or no namespace: its deletion does it. */
 		k8s_resp_free(&r);
 	}
-	tp = now_ms();
+	tp = xcni_mono_ms();
 	st = ck_req(k, "DELETE", "/api/v1/namespaces/" CK_NS, NULL, CK_REQ_MS,
 		    "deleting namespace " CK_NS, &r, 404, 409);
 	if (st < 0)
@@ -568,7 +568,7 @@ int ck_cleanup(struct ck *k)
 	st = ck_ns_wait_gone(k, deadline);
 	if (!st)
 		printf("connectivity test: namespace " CK_NS " deleted and gone (%.1f s: the pods "
-		       "%.1f s, then the namespace %.1f s)\n", (double)(now_ms() - t0) / 1000,
-		       (double)(tp - t0) / 1000, (double)(now_ms() - tp) / 1000);
+		       "%.1f s, then the namespace %.1f s)\n", (double)(xcni_mono_ms() - t0) / 1000,
+		       (double)(tp - t0) / 1000, (double)(xcni_mono_ms() - tp) / 1000);
 	return st;
 }

@@ -2,7 +2,7 @@
 /* xcnictl ct list/get: the conntrack table (xcni_ct). */
 #include <strings.h>
 
-#include "ctl.h"
+#include "ctl/ctl.h"
 
 /* The columns of a flow, shared by ct list and ct get. */
 #define CT_COLS                                                                              \
@@ -207,7 +207,7 @@ static int cmd_ct_list(const struct ctl_ctx *c, char **argv)
 		       offsetof(struct ct_rec, e), ct_cmp, (void **)&recs, &n);
 	if (err)
 		goto close;
-	now = now_ns();
+	now = xcni_mono_ns();
 	svcnames_open(c, &sn);
 	t = pt_new(ct_cols, ARRAY_SIZE(ct_cols), 0);
 	for (i = 0; i < n; i++) {
@@ -365,7 +365,7 @@ static int cmd_ct_get(const struct ctl_ctx *c, char **argv)
 	}
 	t = pt_new(ct_get_cols, ARRAY_SIZE(ct_get_cols), PT_RECORD);
 	svcnames_open(c, &sn);
-	ct_row(t, now_ns(), &k, &e, &sn);
+	ct_row(t, xcni_mono_ns(), &k, &e, &sn);
 	svcnames_close(&sn);
 	pt_str(t, matched);
 	err = show(c, t);

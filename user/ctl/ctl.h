@@ -26,6 +26,7 @@
 
 #include "xcni_shared.h"
 #include "lib/system/cidr.h"
+#include "lib/system/clock.h"
 #include "lib/system/log.h"
 #include "lib/policy/polsync.h"
 #include "lib/system/print.h"
@@ -251,9 +252,6 @@ bool pod_of_ip(int fd, __u32 ip, char *buf, size_t len);
 int prefix_cmp(const void *a, const void *b);
 bool in_prefix(__u32 ip, __u32 net, unsigned int len);
 bool in_prefix6(const __u8 ip[16], const __u8 net[16], unsigned int len);
-/* "ADDR/LEN" of an IPv6 prefix into buf (INET6_ADDRSTRLEN + 4). */
-const char *prefix6_str(const __u8 a[16], unsigned int len, char *buf, size_t size);
-__u64 now_ns(void);
 __u64 secs_since(__u64 now, __u64 ns);
 /* Prints the table (or the error that building it met) and frees it. */
 int show(const struct ctl_ctx *c, struct ptable *t);

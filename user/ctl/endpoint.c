@@ -2,7 +2,7 @@
 /* xcnictl endpoint list/get: the pods of this node (xcni_endpoints). */
 #include <net/if.h>
 
-#include "ctl.h"
+#include "ctl/ctl.h"
 
 static void pt_mac(struct ptable *t, const __u8 m[6])
 {

@@ -3,9 +3,9 @@
 #include <stdarg.h>
 #include <strings.h>
 
-#include "ctl.h"
-#include "explain.h"
-#include "polsel.h"
+#include "ctl/ctl.h"
+#include "ctl/explain.h"
+#include "ctl/polsel.h"
 
 /*
  * explain walks the lookups bpf/lib/policy.h makes for a new flow, in the

@@ -7,7 +7,7 @@
 #ifndef XCNI_CTL_EXPLAIN_H
 #define XCNI_CTL_EXPLAIN_H
 
-#include "ctl.h"
+#include "ctl/ctl.h"
 
 /* The maps of the node that decides one side. */
 struct node_maps {

@@ -4,8 +4,8 @@
  * (explain_svc.c), then the policy walk of the flow (explain.c). The two
  * files below it call down only: explain_svc.c into explain.c.
  */
-#include "ctl.h"
-#include "explain.h"
+#include "ctl/ctl.h"
+#include "ctl/explain.h"
 
 /* Usage check (exit 2): the third argument is the only one with a syntax of its own. */
 static int check_explain(char **argv)

@@ -4,7 +4,7 @@
  * lb.h: frontend, conntrack, affinity, Maglev), then the policy verdict of
  * the flow to each backend it may get, as explain.c walks it.
  */
-#include "explain.h"
+#include "ctl/explain.h"
 
 static const struct map_spec m_affinity = {
 	"xcni_affinity", BPF_MAP_TYPE_LRU_HASH, sizeof(struct xcni_affinity_key),
@@ -135,7 +135,7 @@ static bool choose_open(const struct ctl_ctx *c, const struct svc_view *v,
 	memcpy(ck6.daddr, daddr, 16);
 	if (bpf_map_lookup_elem(v6 ? v->ct6 : v->ct, v6 ? (void *)&ck6 : (void *)&ck, &e) ||
 	    !(e.flags & XCNI_CT_F_SVC) ||
-	    now_ns() - e.last_ns > xcni_ct_lifetime(e.state, k->proto) ||
+	    xcni_mono_ns() - e.last_ns > xcni_ct_lifetime(e.state, k->proto) ||
 	    bpf_map_lookup_elem(v->be, &e.backend_id, &b))
 		return false;
 	ch->chosen = e.backend_id;
@@ -152,7 +152,7 @@ static bool choose_affinity(const struct svc_view *v, const struct xcni_svc_key 
 	struct xcni_affinity_key ak = { .svc_id = s->id, .family = k->family };
 	struct xcni_affinity af;
 	struct xcni_backend b;
-	__u64 now = now_ns();
+	__u64 now = xcni_mono_ns();
 
 	if (!(s->flags & XCNI_SVC_F_AFFINITY) || v->affinity < 0)
 		return false;

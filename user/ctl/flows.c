@@ -30,11 +30,12 @@
 #include <sys/un.h>
 #include <time.h>
 
-#include "ctl.h"
+#include "ctl/ctl.h"
 #include "lib/cluster/k8sagents.h"
 #include "lib/observe/flows.h"
 #include "lib/observe/flowsnet.h"
 #include "lib/observe/vocab.h"
+#include "lib/system/unixsock.h"
 
 #define FLOWS_MAX_NODES 256
 #define FLOWS_REQ_MAX 4096
@@ -467,66 +468,21 @@ static size_t build_req(const struct fopts *fo, const struct target *t, bool fir
 /* The answer of an xcnid on its Unix socket, whole, into *out (NUL-ended). 0 or -errno (said). */
 static int fetch_unix(const struct target *t, const char *req, size_t rl, char **out, size_t *outlen)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct timeval tv = { .tv_sec = FLOWS_TIMEOUT_S };
-	char *buf = NULL;
-	size_t len = 0, cap = 0;
-	int fd, err = 0;
-	ssize_t n;
+	const char *step;
+	int err = xcni_unix_ask(t->sock, req, rl, FLOWS_TIMEOUT_S, 0, &stop, out, outlen, &step);
 
-	memcpy(sa.sun_path, t->sock, strlen(t->sock) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
-		err = -errno;
+	if (err && !strcmp(step, "connecting to"))
 		pr_err("flows%s%s: no xcnid answers on %s: %s (is it running, without --flows=false?)\n",
 		       t->node[0] ? " --node " : "", t->node, t->sock, strerror(-err));
-		goto out;
-	}
-	if (write(fd, req, rl) != (ssize_t)rl || shutdown(fd, SHUT_WR)) {
-		err = -errno;
-		pr_err("flows: sending to %s: %s\n", t->sock, strerror(-err));
-		goto out;
-	}
-	for (;;) {
-		if (cap - len < 65536) {
-			char *p = realloc(buf, cap ? cap * 2 : 1 << 20);
-
-			if (!p) {
-				err = -ENOMEM;
-				goto out;
-			}
-			buf = p;
-			cap = cap ? cap * 2 : 1 << 20;
-		}
-		n = read(fd, buf + len, cap - len - 1);
-		if (n < 0 && errno == EINTR && !stop)
-			continue;
-		if (n < 0) {
-			err = -errno;
-			pr_err("flows: reading from %s: %s\n", t->sock, strerror(-err));
-			goto out;
-		}
-		if (!n)
-			break;
-		len += (size_t)n;
-	}
-	buf[len] = '\0';
-	if (!len || buf[len - 1] != '\n') {
+	else if (err)
+		pr_err("flows: %s %s: %s\n", step, t->sock, strerror(-err));
+	else if (!*outlen || (*out)[*outlen - 1] != '\n') {
 		pr_err("flows: %s closed before its answer was complete (xcnid busy or stopping?)\n",
 		       t->sock);
+		free(*out);
+		*out = NULL;
 		err = -EIO;
-		goto out;
 	}
-	*out = buf;
-	*outlen = len;
-	buf = NULL;
-out:
-	free(buf);
-	close(fd);
 	return err;
 }
 

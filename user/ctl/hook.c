@@ -2,7 +2,7 @@
 /* xcnictl hook list: who runs first on the hooks xcni owns (docs/agent.md, "Hook order"). */
 #include <net/if.h>
 
-#include "ctl.h"
+#include "ctl/ctl.h"
 #include "lib/system/attach.h"
 
 static const struct pt_col hook_cols[] = {

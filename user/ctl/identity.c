@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /* xcnictl identity list/get: security identities and their label sets. */
-#include "ctl.h"
+#include "ctl/ctl.h"
 
 static const struct pt_col id_cols[] = {
 	{ "IDENTITY", "identity", PT_UINT },

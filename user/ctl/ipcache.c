@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /* xcnictl ipcache list/get: address prefix -> identity, the pod, the tunnel. */
-#include "ctl.h"
+#include "ctl/ctl.h"
 
 static const struct pt_col ipcache_cols[] = {
 	{ "PREFIX", "prefix", PT_STR },
@@ -77,7 +77,7 @@ static int ipcache6_rows(const struct ctl_ctx *c, struct ptable *t, const struct
 
 		if (!want6 && !filter_match(f, &r))
 			continue;
-		pt_str(t, prefix6_str(recs[i].k.addr, recs[i].k.prefixlen, buf, sizeof(buf)));
+		pt_str(t, xcni_cidr_str(AF_INET6, recs[i].k.addr, recs[i].k.prefixlen, buf, sizeof(buf)));
 		pt_uint(t, recs[i].v.identity);
 		if (recs[i].k.prefixlen == 128 &&
 		    pod_of_ip6(kfd, pfd, recs[i].k.addr, pod, sizeof(pod)))

@@ -9,7 +9,7 @@
 #include <fcntl.h>
 #include <sched.h>
 
-#include "ctl.h"
+#include "ctl/ctl.h"
 #include "lab/lab.h"
 
 int ctl_lab_main(int argc, char **argv)

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /* xcnictl metrics [list|get]: packets by verdict reason and direction, and lost events. */
-#include "ctl.h"
+#include "ctl/ctl.h"
 #include "lib/observe/ctstat.h"
 
 static const struct pt_col metric_cols[] = {

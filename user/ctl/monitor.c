@@ -7,7 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ctl.h"
+#include "ctl/ctl.h"
 #include "lib/observe/vocab.h"
 #include "lib/observe/flows.h"
 
@@ -484,14 +484,9 @@ static int cmd_monitor(const struct ctl_ctx *c, char **argv)
 			return fd;
 		}
 	}
-	m.since_ns = now_ns();
-	{
-		struct timespec w;
-
-		/* The events' clock is CLOCK_MONOTONIC: shown as the wall clock, UTC. */
-		clock_gettime(CLOCK_REALTIME, &w);
-		m.wall_off_ns = (int64_t)w.tv_sec * 1000000000LL + w.tv_nsec - (int64_t)now_ns();
-	}
+	m.since_ns = xcni_mono_ns();
+	/* The events' clock is CLOCK_MONOTONIC: shown as the wall clock, UTC. */
+	m.wall_off_ns = xcni_wall_off_ns(m.since_ns);
 	m.t = pt_new(event_cols, ARRAY_SIZE(event_cols), 0);
 	event_widths(m.t);
 	m.polname_fd = map_open_quiet(c, &m_polname);
@@ -507,11 +502,11 @@ static int cmd_monitor(const struct ctl_ctx *c, char **argv)
 		goto out;
 	}
 	if (c->opts & OPT_TIMEOUT)
-		deadline = now_ns() + (__u64)c->timeout_ms * 1000000ULL;
+		deadline = xcni_mono_ns() + (__u64)c->timeout_ms * 1000000ULL;
 	signal(SIGINT, on_sigint);
 	signal(SIGTERM, on_sigint);
 	/* Short polls, so a signal or the deadline ends the stream promptly. */
-	while (!monitor_stop && (!deadline || now_ns() < deadline)) {
+	while (!monitor_stop && (!deadline || xcni_mono_ns() < deadline)) {
 		err = sub >= 0 ? sub_poll(sub, &m, 100) : ring_buffer__poll(rb, 100);
 		if (err == -EINTR) {
 			err = 0;

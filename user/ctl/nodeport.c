@@ -14,7 +14,7 @@
  *
  * One view for both families, as ct list and service sockets are.
  */
-#include "ctl.h"
+#include "ctl/ctl.h"
 
 static const struct map_spec m_snat6 = {
 	"xcni_snat6", BPF_MAP_TYPE_LRU_HASH, sizeof(struct xcni_ct6_key), sizeof(struct xcni_snat6), 0
@@ -142,7 +142,7 @@ static int cmd_service_snat(const struct ctl_ctx *c, char **argv)
 		       offsetof(struct ct_rec, e), ct_cmp, (void **)&recs, &n);
 	if (err)
 		goto close;
-	now = now_ns();
+	now = xcni_mono_ns();
 	svcnames_open(c, &sn);
 	t = pt_new(snat_cols, ARRAY_SIZE(snat_cols), 0);
 	for (size_t i = 0; i < n; i++) {

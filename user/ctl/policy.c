@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* xcnictl policy list/get: the pods NetworkPolicy selects, and their allow entries. */
-#include "ctl.h"
-#include "polsel.h"
+#include "ctl/ctl.h"
+#include "ctl/polsel.h"
 
 static const struct pt_col pol_cols[] = {
 	{ "DIRECTION", "direction", PT_STR },

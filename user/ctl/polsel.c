@@ -10,8 +10,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "ctl.h"
-#include "polsel.h"
+#include "ctl/ctl.h"
+#include "ctl/polsel.h"
 #include "lib/cluster/k8sapi.h"
 #include "lib/system/clock.h"
 

@@ -9,7 +9,7 @@
 #ifndef XCNI_CTL_POLSEL_H
 #define XCNI_CTL_POLSEL_H
 
-#include "ctl.h"
+#include "ctl/ctl.h"
 #include "lib/cluster/store.h"
 #include "lib/policy/nearmiss.h"
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /* xcnictl prefilter list/add/del: the underlay's XDP deny list. */
-#include "ctl.h"
+#include "ctl/ctl.h"
 #include "lib/policy/prefilter.h"
 
 /* CIDR into p, or -EINVAL with the reason said (xcni_prefilter_parse). */

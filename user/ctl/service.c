@@ -9,7 +9,7 @@
  */
 #include <strings.h>
 
-#include "ctl.h"
+#include "ctl/ctl.h"
 
 const struct map_spec m_svc = {
 	"xcni_svc", BPF_MAP_TYPE_HASH, sizeof(struct xcni_svc_key), sizeof(struct xcni_svc), 0

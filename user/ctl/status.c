@@ -34,10 +34,11 @@
 #include <sys/wait.h>
 #include <time.h>
 
-#include "ctl.h"
+#include "ctl/ctl.h"
 #include "lib/observe/agentstatus.h"
 #include "lib/observe/flows.h"
 #include "lib/system/attach.h"
+#include "lib/system/unixsock.h"
 
 #define STATUS_MAX_NODES 64
 #define STATUS_FULL_PCT 90 /* a map this full (not an LRU) is DEGRADED */
@@ -65,64 +66,15 @@ static const char status_help[] =
 /* Reads one answer from a Unix stream socket after sending req (may be ""). */
 static int ask_unix(const char *path, const char *req, char **out)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct timeval tv = { .tv_sec = STATUS_SOCK_TIMEOUT_S };
-	size_t len = 0, cap = 65536, rl = strlen(req);
-	char *buf = malloc(cap);
-	int fd, err = 0;
-	ssize_t n;
+	size_t len;
+	int err = xcni_unix_ask(path, req, strlen(req), STATUS_SOCK_TIMEOUT_S, 0, NULL, out, &len,
+				NULL);
 
-	*out = NULL;
-	if (!buf)
-		return -ENOMEM;
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		free(buf);
-		return -ENAMETOOLONG;
-	}
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		free(buf);
-		return -errno;
-	}
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
-	    (rl && write(fd, req, rl) != (ssize_t)rl) || shutdown(fd, SHUT_WR)) {
-		err = -errno;
-		goto out;
-	}
-	for (;;) {
-		if (cap - len < 4096) {
-			char *p = realloc(buf, cap * 2);
-
-			if (!p) {
-				err = -ENOMEM;
-				goto out;
-			}
-			buf = p;
-			cap *= 2;
-		}
-		n = read(fd, buf + len, cap - len - 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			err = -errno;
-			goto out;
-		}
-		if (!n)
-			break;
-		len += (size_t)n;
-	}
-	buf[len] = '\0';
-	if (!len)
+	if (!err && !len) {
+		free(*out);
+		*out = NULL;
 		err = -EIO;
-out:
-	close(fd);
-	if (err)
-		free(buf);
-	else
-		*out = buf;
+	}
 	return err;
 }
 
@@ -201,13 +153,8 @@ static json_t *maps_json(const struct ctl_ctx *c, json_t *problems)
 		close(fd);
 		if (cnt < 0)
 			continue;
-		if (n == cap) {
-			struct mapfill *p = realloc(v, (cap = cap ? cap * 2 : 64) * sizeof(*v));
-
-			if (!p)
-				break;
-			v = p;
-		}
+		if (XCNI_GROW(v, n, cap))
+			break;
 		snprintf(v[n].name, sizeof(v[n].name), "%.63s", de->d_name);
 		v[n].type = info.type;
 		v[n].entries = cnt;
@@ -645,7 +592,6 @@ static const char *dur(long long s, char *buf, size_t len)
 	return buf;
 }
 
-#define jstr(o, k) (json_string_value(json_object_get((o), (k))) ?: "")
 #define jint(o, k) ((long long)json_integer_value(json_object_get((o), (k))))
 
 /* Agent: and Cluster: lines. */
@@ -989,14 +935,6 @@ static int parse_duration_ms(const char *s, unsigned long *ms)
 	return 0;
 }
 
-static unsigned long long mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (unsigned long long)ts.tv_sec * 1000 + (unsigned long long)ts.tv_nsec / 1000000;
-}
-
 struct status_opts {
 	struct ctl_ctx c;
 	const char *nodes[STATUS_MAX_NODES];
@@ -1113,7 +1051,7 @@ int ctl_status_main(int argc, char **argv)
 	struct status_opts o = { .c.pin_dir = getenv("XCNI_PIN_DIR"),
 				 .timeout_ms = STATUS_WAIT_DEFAULT_S * 1000UL };
 	size_t ntg = 0;
-	unsigned long long t0 = mono_ms();
+	unsigned long long t0 = xcni_mono_ms();
 	json_t *all;
 	const char *v;
 	int rc;
@@ -1136,7 +1074,7 @@ int ctl_status_main(int argc, char **argv)
 	for (;;) {
 		all = collect(&o.c, tg, ntg, o.nnodes > 0);
 		v = overall(all);
-		if (!o.wait || !strcmp(v, "OK") || mono_ms() - t0 >= o.timeout_ms)
+		if (!o.wait || !strcmp(v, "OK") || xcni_mono_ms() - t0 >= o.timeout_ms)
 			break;
 		json_decref(all);
 		poll(NULL, 0, 1000);

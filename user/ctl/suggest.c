@@ -8,7 +8,7 @@
  */
 #include <getopt.h>
 
-#include "ctl.h"
+#include "ctl/ctl.h"
 #include "lab/state.h"
 #include "lib/cluster/store.h"
 #include "lib/policy/suggest.h"

@@ -24,7 +24,7 @@
 #include <time.h>
 #include <zlib.h>
 
-#include "ctl.h"
+#include "ctl/ctl.h"
 #include "lab/lab.h"
 #include "lib/system/redact.h"
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /* xcnictl tunnel list/get: the other nodes this node tunnels to, with their traffic. */
-#include "ctl.h"
+#include "ctl/ctl.h"
 
 static const struct pt_col tunnel_cols[] = {
 	{ "NODE", "node", PT_STR },

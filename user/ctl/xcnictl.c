@@ -17,7 +17,7 @@
  */
 #include <getopt.h>
 
-#include "ctl.h"
+#include "ctl/ctl.h"
 #include "lib/system/bpfpin.h"
 #include "lab/lab.h"
 #include "lib/system/editdist.h"

@@ -23,6 +23,7 @@
 
 #include "lab/apply.h"
 #include "lib/system/util.h"
+#include "lib/system/cidr.h"
 
 /* Everything one apply/delete was given, in input order. */
 struct batch {
@@ -616,8 +617,7 @@ static int node_validate(struct lab *lab, const struct k8s_object *o, const char
 	if (strcmp(verb, "apply"))
 		return 0;
 	if (o->node.pod_cidr_len) {
-		inet_ntop(AF_INET, &o->node.pod_cidr, a, sizeof(a));
-		snprintf(cidr, sizeof(cidr), "%s/%u", a, o->node.pod_cidr_len);
+		xcni_cidr_str(AF_INET, &o->node.pod_cidr, o->node.pod_cidr_len, cidr, sizeof(cidr));
 		if (strcmp(cidr, n->cidr)) {
 			fprintf(stderr, "lab apply: %s: Node %s: spec.podCIDR: %s, but the node's pods "
 					"are in %s (it cannot change)\n",

@@ -198,7 +198,7 @@ static int dns_query_type(const char *server, unsigned int fam, const char *qnam
 	socklen_t salen;
 	size_t off = 12;
 	int fd, ret = 0;
-	long long deadline = lab_now_ms() + timeout_ms;
+	long long deadline = xcni_mono_ms() + timeout_ms;
 
 	memset(q, 0, sizeof(q));
 	q[0] = 0x39, q[1] = 0x39; /* id */
@@ -243,7 +243,7 @@ static int dns_query_type(const char *server, unsigned int fam, const char *qnam
 		goto out; /* unreachable: blocked */
 	for (;;) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
-		long long left = deadline - lab_now_ms();
+		long long left = deadline - xcni_mono_ms();
 		ssize_t n;
 
 		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
@@ -866,7 +866,7 @@ int lab_conntest_run(const struct lab_ct_opts *op)
 	struct lab_ct_opts o = *op;
 	struct lab lab;
 	__u64 *before = NULL;
-	long long t0 = lab_now_ms();
+	long long t0 = xcni_mono_ms();
 	struct sigaction old_int, old_term;
 	int ret;
 	bool removed = false, handlers = false;
@@ -938,7 +938,7 @@ cleanup:
 		}
 	}
 	printf("%zu passed, %zu failed, %zu skipped (%.1f s); namespace %s %s\n", cr.passed,
-	       cr.failed, cr.skipped, (double)(lab_now_ms() - t0) / 1000, LAB_CONNTEST_NS,
+	       cr.failed, cr.skipped, (double)(xcni_mono_ms() - t0) / 1000, LAB_CONNTEST_NS,
 	       o.keep ? "kept (--keep)" : removed ? "removed" : "NOT removed");
 	return ret;
 }
@@ -1019,7 +1019,7 @@ int lab_cmd_conntest_probe(int argc, char **argv)
 		probe_usage(stderr);
 		return 2;
 	}
-	t0 = lab_now_ms();
+	t0 = xcni_mono_ms();
 	if (dns)
 		res = dns_query_type(to, strchr(to, ':') ? LAB_FAM_V6 : LAB_FAM_V4, dns, qtype,
 				     timeout_ms, answer, sizeof(answer));
@@ -1032,7 +1032,7 @@ int lab_cmd_conntest_probe(int argc, char **argv)
 	}
 	out = json_pack("{s:s, s:s, s:I}", "result",
 			res > 0 ? "connected" : res == 0 ? "blocked" : "error", "answer",
-			res < 0 ? strerror(-res) : answer, "ms", (json_int_t)(lab_now_ms() - t0));
+			res < 0 ? strerror(-res) : answer, "ms", (json_int_t)(xcni_mono_ms() - t0));
 	if (!out)
 		return 1;
 	json_dumpf(out, stdout, JSON_COMPACT);

@@ -182,9 +182,9 @@ int lab_dns_start(struct lab *lab, struct lab_pod *pod)
 			pod->name, bin, strerror(-err));
 		return err;
 	}
-	deadline = lab_now_ms() + DNS_READY_MS;
+	deadline = xcni_mono_ms() + DNS_READY_MS;
 	while (!dns_listening(netns)) {
-		if (!lab_proc_alive(&pod->server) || lab_now_ms() > deadline) {
+		if (!lab_proc_alive(&pod->server) || xcni_mono_ms() > deadline) {
 			fprintf(stderr, "lab: pod %s/%s: dnsmasq did not start (see %s)\n", pod->ns,
 				pod->name, log);
 			lab_proc_stop(&pod->server);

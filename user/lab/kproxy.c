@@ -35,6 +35,7 @@
 #include "lab/kproxy.h"
 #include "lab/slice.h"
 #include "lab/underlay.h"
+#include "lib/system/util.h"
 
 /* kube-proxy's masquerade mark (--iptables-masquerade-bit 14). */
 #define MASQ_MARK "0x4000"
@@ -640,7 +641,7 @@ static void udp_flush(struct lab *lab, const struct rules *r)
 {
 	char path[PATH_MAX], netns[PATH_MAX], *old = NULL, *copy, *line, *sp;
 	int family = r->fam == LAB_FAM_V6 ? AF_INET6 : AF_INET;
-	struct lab_ct_match *m = NULL, *grown;
+	struct lab_ct_match *m = NULL;
 	size_t len = 0, n = 0, cap = 0;
 	FILE *f;
 
@@ -664,13 +665,8 @@ static void udp_flush(struct lab *lab, const struct rules *r)
 			if (pass ? udp_key_in(old, line)
 				 : (!strncmp(r->udp, want + 1, strlen(want + 1)) || strstr(r->udp, want)))
 				continue;
-			if (n == cap) {
-				cap = cap ? cap * 2 : 16;
-				grown = realloc(m, cap * sizeof(*m));
-				if (!grown)
-					break;
-				m = grown;
-			}
+			if (XCNI_GROW(m, n, cap))
+				break;
 			if (!udp_line_match(line, family, pass, &m[n]))
 				n++;
 		}

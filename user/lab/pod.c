@@ -274,10 +274,10 @@ int lab_pod_teardown(struct lab *lab, struct lab_pod *pod)
 	 * more) first finishes the ones it holds, as a server draining on
 	 * SIGTERM would: a request already in flight gets its answer. */
 	if (pod->terminating && !pod->host_network) {
-		long long until = lab_now_ms() + LAB_DRAIN_MS;
+		long long until = xcni_mono_ms() + LAB_DRAIN_MS;
 
 		lab_netns_path(pod->netns, path, sizeof(path));
-		while (lab_netns_tcp_open(path) > 0 && lab_now_ms() < until)
+		while (lab_netns_tcp_open(path) > 0 && xcni_mono_ms() < until)
 			usleep(20 * 1000);
 	}
 	lab_proc_stop(&pod->server);

@@ -127,7 +127,7 @@ static int wait_fd(int fd, short events, long long deadline)
 	int r;
 
 	for (;;) {
-		left = deadline - lab_now_ms();
+		left = deadline - xcni_mono_ms();
 		if (left <= 0)
 			return 0;
 		r = poll(&p, 1, (int)left);
@@ -186,7 +186,7 @@ static int probe_once(const struct dest *dst, const struct lab_port *p, int time
 {
 	bool no = false;
 	struct dest sa = *dst;
-	long long deadline = lab_now_ms() + timeout_ms;
+	long long deadline = xcni_mono_ms() + timeout_ms;
 	bool tcp = p->proto == IPPROTO_TCP;
 	socklen_t elen = sizeof(int);
 	int fd, r, soerr = 0, ret = 0;

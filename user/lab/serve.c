@@ -226,7 +226,7 @@ static void serve_accept(int fd, struct conn *conns, int *nconns)
 			close(c);
 			continue;
 		}
-		conns[(*nconns)++] = (struct conn){ c, lab_now_ms() + SERVE_IDLE_MS, peer };
+		conns[(*nconns)++] = (struct conn){ c, xcni_mono_ms() + SERVE_IDLE_MS, peer };
 		plen = sizeof(peer);
 	}
 }
@@ -274,7 +274,7 @@ static int serve_loop(int *lfds, uint8_t *protos, int nl, const char *answer, co
 				serve_accept(lfds[i], conns, &nconns);
 		}
 		/* Connections accepted just now are past the polled ones: they wait a round. */
-		now = lab_now_ms();
+		now = xcni_mono_ms();
 		for (i = 0; i < nconns;) {
 			bool done = false;
 

@@ -49,6 +49,7 @@
 
 #include "lab/slice.h"
 #include "lib/system/proto.h"
+#include "lib/system/util.h"
 
 /* Files the Services of the agents are spread over (by a hash of namespace/name). */
 #define LAB_SVC_SHARDS 64
@@ -61,15 +62,8 @@ struct wanted {
 
 static int wanted_add(struct wanted *w, const char *path)
 {
-	if (w->n == w->cap) {
-		size_t cap = w->cap ? w->cap * 2 : 16;
-		char **v = realloc(w->v, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		w->v = v;
-		w->cap = cap;
-	}
+	if (XCNI_GROW(w->v, w->n, w->cap))
+		return -ENOMEM;
 	w->v[w->n] = strdup(path);
 	return w->v[w->n++] ? 0 : -ENOMEM;
 }

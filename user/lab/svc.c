@@ -22,6 +22,7 @@
 
 #include "lab/svc.h"
 #include "lab/underlay.h"
+#include "lib/system/util.h"
 
 void lab_svc_list_free(struct lab_svc_list *l)
 {
@@ -288,15 +289,8 @@ static int idx_put(struct lab_svc_index *ix, struct k8s_object *o)
 		idx_mark(ix, ix->v[at], false);
 		k8s_free(ix->v[at]);
 	} else {
-		if (ix->n == ix->cap) {
-			size_t cap = ix->cap ? ix->cap * 2 : 64;
-			struct k8s_object **v = realloc(ix->v, cap * sizeof(*v));
-
-			if (!v)
-				return -ENOMEM;
-			ix->v = v;
-			ix->cap = cap;
-		}
+		if (XCNI_GROW(ix->v, ix->n, ix->cap))
+			return -ENOMEM;
 		memmove(&ix->v[at + 1], &ix->v[at], (ix->n - at) * sizeof(*ix->v));
 		ix->n++;
 	}

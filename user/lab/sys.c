@@ -38,14 +38,6 @@ void lab_netns_path(const char *name, char *out, size_t len)
 	snprintf(out, len, NETNS_RUN_DIR "/%s", name);
 }
 
-long long lab_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void sleep_ms(unsigned int ms)
 {
 	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };

@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "lib/system/clock.h"
+
 #include <jansson.h>
 
 /* Every netns the lab makes is named xcl-...; `ip netns list` shows them. */
@@ -25,9 +27,6 @@ struct lab_proc {
 	pid_t pid; /* 0: none */
 	unsigned long long start; /* /proc/PID/stat starttime */
 };
-
-/* Milliseconds on the monotonic clock. */
-long long lab_now_ms(void);
 
 void lab_netns_path(const char *name, char *out, size_t len);
 int lab_netns_create(const char *name);

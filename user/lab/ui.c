@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * xcnictl lab ui: one service map of every lab node's flows. xcnictl serves
- * the page xcnid --ui serves (the same bytes, agent/uipage.c) through the
- * agent's HTTP server (agent/http.c), and answers /api/graph itself: at each
+ * the page xcnid --ui serves (the same bytes, lib/observe/fgpage.c) through the
+ * HTTP server of lib/system/http.c, and answers /api/graph itself: at each
  * request it asks every node's xcnid for its flow records over the flows
  * socket (as xcnictl flows --node all does; flows are on by default), folds
  * them into one graph (lib/flowgraph.c: a cross-node connection, which both
@@ -34,10 +34,10 @@
 #include "lib/observe/flows.h"
 #include "lib/observe/flowsnet.h"
 #include "lib/system/log.h"
-#include "agent/http.h"
-#include "agent/ui.h"
+#include "lib/system/http.h"
 #include "lab/state.h"
 #include "lab/ui.h"
+#include "lib/system/unixsock.h"
 
 #define UI_LISTEN_DEFAULT "127.0.0.1:9963"
 #define UI_ASK_TIMEOUT_S 3
@@ -66,66 +66,20 @@ static const char ui_help[] =
 /* One node's records: the answer to req on its flows socket, into *out (NUL-ended). */
 static int ask(const char *sock, const char *req, size_t reqlen, char **out, size_t *outlen)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct timeval tv = { .tv_sec = UI_ASK_TIMEOUT_S };
-	size_t len = 0, cap = 0;
-	char *buf = NULL, *p;
-	int fd, err = 0;
-	ssize_t n;
+	int err = xcni_unix_ask(sock, req, reqlen, UI_ASK_TIMEOUT_S, UI_ANSWER_MAX, NULL, out,
+				outlen, NULL);
 
-	if (strlen(sock) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	memcpy(sa.sun_path, sock, strlen(sock) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
-	    write(fd, req, reqlen) != (ssize_t)reqlen || shutdown(fd, SHUT_WR)) {
-		err = -errno;
-		goto out;
-	}
-	for (;;) {
-		if (cap - len < 65536) {
-			if (cap >= UI_ANSWER_MAX) {
-				err = -E2BIG;
-				goto out;
-			}
-			p = realloc(buf, cap ? cap * 2 : 1 << 16);
-			if (!p) {
-				err = -ENOMEM;
-				goto out;
-			}
-			buf = p;
-			cap = cap ? cap * 2 : 1 << 16;
-		}
-		n = read(fd, buf + len, cap - len - 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			err = -errno;
-			goto out;
-		}
-		if (!n)
-			break;
-		len += (size_t)n;
-	}
-	buf[len] = '\0';
-	if (!len || buf[len - 1] != '\n')
+	if (!err && (!*outlen || (*out)[*outlen - 1] != '\n')) {
+		free(*out);
+		*out = NULL;
 		err = -EIO; /* cut short: xcnid busy or stopping */
-out:
-	close(fd);
-	if (err) {
-		free(buf);
-		return err;
 	}
-	*out = buf;
-	*outlen = len;
-	return 0;
+	return err;
 }
 
-static const char *jstr(json_t *o, const char *k)
+/* A member absent is NULL here, not util.h's jstr "": the graph tells "no service",
+ * "no policy" from an empty one. */
+static const char *jopt(json_t *o, const char *k)
 {
 	return json_string_value(json_object_get(o, k));
 }
@@ -133,8 +87,8 @@ static const char *jstr(json_t *o, const char *k)
 static void end_of(json_t *o, struct fg_end *e)
 {
 	*e = (struct fg_end){
-		.kind = jstr(o, "kind"), .ns = jstr(o, "namespace"), .pod = jstr(o, "pod"),
-		.labels = jstr(o, "labels"), .ip = jstr(o, "ip"), .port = (uint16_t)json_integer_value(json_object_get(o, "port")),
+		.kind = jopt(o, "kind"), .ns = jopt(o, "namespace"), .pod = jopt(o, "pod"),
+		.labels = jopt(o, "labels"), .ip = jopt(o, "ip"), .port = (uint16_t)json_integer_value(json_object_get(o, "port")),
 	};
 }
 
@@ -158,22 +112,22 @@ static int add_line(struct fgraph *g, const char *line, const struct node_maps *
 		json_decref(o);
 		return 0; /* the trailer, or an error (said by the caller's count) */
 	}
-	f.node = jstr(o, "node");
-	f.family = jstr(o, "family");
-	f.proto = jstr(o, "protocol");
+	f.node = jopt(o, "node");
+	f.family = jopt(o, "family");
+	f.proto = jopt(o, "protocol");
 	end_of(json_object_get(o, "source"), &f.src);
 	end_of(json_object_get(o, "destination"), &f.dst);
-	f.service = jstr(o, "service");
-	v = jstr(o, "verdict");
+	f.service = jopt(o, "service");
+	v = jopt(o, "verdict");
 	f.verdict = !v ? FLOW_ALLOWED : !strcmp(v, "denied") ? FLOW_DENIED :
 		    !strcmp(v, "audit") ? FLOW_AUDIT : !strcmp(v, "forwarded") ? FLOW_FORWARDED :
 		    FLOW_ALLOWED;
-	f.point = jstr(o, "observation_point");
-	f.side = side = jstr(o, "policy_side");
-	f.policy = jstr(o, "policy");
+	f.point = jopt(o, "observation_point");
+	f.side = side = jopt(o, "policy_side");
+	f.policy = jopt(o, "policy");
 	if (json_is_integer(json_object_get(o, "rule")))
 		f.rule = (int)json_integer_value(json_object_get(o, "rule"));
-	f.reason = reason = jstr(o, "drop_reason");
+	f.reason = reason = jopt(o, "drop_reason");
 	f.pkts = (uint64_t)json_integer_value(json_object_get(o, "packets"));
 	f.bytes = (uint64_t)json_integer_value(json_object_get(o, "bytes"));
 	f.reply_pkts = (uint64_t)json_integer_value(json_object_get(o, "reply_packets"));
@@ -181,12 +135,12 @@ static int add_line(struct fgraph *g, const char *line, const struct node_maps *
 	if (json_is_string(json_object_get(o, "last_seen"))) {
 		int64_t w;
 
-		if (!flow_time_parse(jstr(o, "last_seen"), &w))
+		if (!flow_time_parse(jopt(o, "last_seen"), &w))
 			f.last_seen = (double)w / 1e9;
 	} else {
 		f.last_seen = json_number_value(json_object_get(o, "last_seen"));
 	}
-	f.isolators = jstr(o, "isolated_by");
+	f.isolators = jopt(o, "isolated_by");
 	if (f.verdict == FLOW_DENIED && !f.policy && !f.isolators && reason &&
 	    (!strcmp(reason, "drop-policy-ingress") || !strcmp(reason, "drop-policy-egress"))) {
 		bool in = !strcmp(reason, "drop-policy-ingress");
@@ -520,7 +474,7 @@ static int serve(struct ui_src *src, const char *who, const char *addr, bool rem
 
 	if (http_open(addr, remote, &h))
 		return 1;
-	if (http_route(h, "/", "text/html; charset=utf-8", ui_render_page, NULL) ||
+	if (http_route(h, "/", "text/html; charset=utf-8", fg_render_page, NULL) ||
 	    http_route(h, "/api/graph", "application/json", render_graph, src)) {
 		http_free(h);
 		return 1;

@@ -21,10 +21,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "../system/cidr.h"
-#include "k8s.h"
-#include "k8s_int.h"
-#include "k8s_json.h"
+#include "lib/system/cidr.h"
+#include "lib/cluster/k8s.h"
+#include "lib/cluster/k8s_int.h"
+#include "lib/cluster/k8s_json.h"
 
 static const char *const kind_names[K8S_NR_ALL_KINDS] = {
 	[K8S_NAMESPACE] = "Namespace",

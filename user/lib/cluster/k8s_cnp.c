@@ -28,9 +28,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "k8s.h"
-#include "k8s_int.h"
-#include "../policy/fqdn.h"
+#include "lib/cluster/k8s.h"
+#include "lib/cluster/k8s_int.h"
+#include "lib/policy/fqdn.h"
 
 #define CNP_MAX_RULES 25
 #define CNP_MAX_PEERS 25

@@ -9,8 +9,8 @@
 
 #include <jansson.h>
 
-#include "k8s.h"
-#include "k8s_json.h"
+#include "lib/cluster/k8s.h"
+#include "lib/cluster/k8s_json.h"
 
 /* ---- k8s_svc.c ---- */
 

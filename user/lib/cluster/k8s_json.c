@@ -17,9 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../system/cidr.h"
-#include "k8s.h"
-#include "k8s_json.h"
+#include "lib/system/cidr.h"
+#include "lib/cluster/k8s.h"
+#include "lib/cluster/k8s_json.h"
 
 /* Field path: "spec" + ".ingress" + "[0]"; push returns what pop restores. */
 static size_t push(struct kj_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

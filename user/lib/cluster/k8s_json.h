@@ -14,7 +14,7 @@
 
 #include <jansson.h>
 
-#include "k8s.h"
+#include "lib/cluster/k8s.h"
 
 struct kj_ctx {
 	struct k8s_error *err;

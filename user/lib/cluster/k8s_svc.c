@@ -12,10 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "k8s.h"
-#include "k8s_int.h"
-#include "k8s_json.h"
-#include "../system/proto.h"
+#include "lib/cluster/k8s.h"
+#include "lib/cluster/k8s_int.h"
+#include "lib/cluster/k8s_json.h"
+#include "lib/system/proto.h"
 
 /* ---- Service ---- */
 

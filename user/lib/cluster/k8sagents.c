@@ -9,9 +9,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "k8sagents.h"
-#include "k8sreq.h"
+#include "lib/cluster/k8sagents.h"
+#include "lib/cluster/k8sreq.h"
 #include "lib/system/log.h"
+#include "lib/system/util.h"
 
 int k8s_api_conf_kubectl(const char *kubeconfig, struct k8s_api_conf *c)
 {
@@ -38,13 +39,6 @@ int k8s_api_conf_kubectl(const char *kubeconfig, struct k8s_api_conf *c)
 		return -ENOENT;
 	}
 	return k8s_api_conf_in_cluster(c);
-}
-
-static const char *jstr(json_t *o, const char *k)
-{
-	const char *s = json_string_value(json_object_get(o, k));
-
-	return s ? s : "";
 }
 
 /* Whether every k=v requirement of sel holds in labels (an object). */
@@ -106,15 +100,8 @@ static int add(struct list *l, const struct k8s_agent *a)
 			*have = *a;
 		return 0;
 	}
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 16;
-		struct k8s_agent *v = realloc(l->v, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		l->v = v;
-		l->cap = cap;
-	}
+	if (XCNI_GROW(l->v, l->n, l->cap))
+		return -ENOMEM;
 	l->v[l->n++] = *a;
 	return 0;
 }

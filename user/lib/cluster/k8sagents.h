@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "k8sapi.h"
+#include "lib/cluster/k8sapi.h"
 
 #define K8S_AGENTS_NAMESPACE "kube-system"
 #define K8S_AGENTS_SELECTOR "app.kubernetes.io/name=xcni"

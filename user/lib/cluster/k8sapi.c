@@ -42,9 +42,10 @@
 
 #include <curl/curl.h>
 
-#include "k8sapi.h"
-#include "k8sreq.h"
-#include "../system/log.h"
+#include "lib/cluster/k8sapi.h"
+#include "lib/cluster/k8sreq.h"
+#include "lib/system/clock.h"
+#include "lib/system/log.h"
 
 #define BACKOFF_MIN_MS 500
 #define BACKOFF_MAX_MS 30000
@@ -146,14 +147,6 @@ struct api {
 	int64_t last_msg_ms;
 };
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static struct store *cur_store(struct api *a)
 {
 	return a->staging ? a->staging : a->b.store;
@@ -219,7 +212,7 @@ static void log_problem(struct api *a, const char *key, const char *fmt, ...)
 static void log_problem(struct api *a, const char *key, const char *fmt, ...)
 {
 	char msg[1024];
-	int64_t t = now_ms();
+	int64_t t = xcni_mono_ms();
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -266,7 +259,7 @@ static int64_t schedule(struct watcher *w, bool backoff)
 		d = d / 2 + random() % (d / 2 + 1);
 		w->fails++;
 	}
-	w->retry_at = now_ms() + d;
+	w->retry_at = xcni_mono_ms() + d;
 	return d;
 }
 
@@ -637,7 +630,7 @@ static int start(struct watcher *w)
 	w->status = 0;
 	w->abort = AB_NONE;
 	w->events = 0;
-	w->started_ms = now_ms();
+	w->started_ms = xcni_mono_ms();
 	w->easy = e;
 	w->state = list ? W_LIST : W_WATCH;
 	if (curl_multi_add_handle(a->multi, e) != CURLM_OK) {
@@ -1074,7 +1067,7 @@ static void done(struct watcher *w, CURLcode res)
 {
 	enum wstate was = w->state;
 	enum wabort ab = w->abort;
-	bool healthy = w->events > 0 || now_ms() - w->started_ms >= 1000;
+	bool healthy = w->events > 0 || xcni_mono_ms() - w->started_ms >= 1000;
 	long status = 0;
 
 	curl_easy_getinfo(w->easy, CURLINFO_RESPONSE_CODE, &status);
@@ -1166,7 +1159,7 @@ static void process_done(struct api *a)
 /* Starts every kind whose time has come; arms the retry timer for the next one. */
 static void kick(struct api *a)
 {
-	int64_t t = now_ms(), next = -1;
+	int64_t t = xcni_mono_ms(), next = -1;
 
 	for (int k = 0; k < a->nkinds; k++) {
 		struct watcher *w = &a->w[k];
@@ -1236,7 +1229,7 @@ static int promote(struct api *a)
 	pr_info("k8s api: every kind listed (%zu namespaces, %zu pods, %zu nodes, %zu network "
 		"policies) in %lld ms: following the API server\n",
 		cl.n[K8S_NAMESPACE], cl.n[K8S_POD], cl.n[K8S_NODE], cl.n[K8S_NETWORKPOLICY],
-		(long long)(now_ms() - a->open_ms));
+		(long long)(xcni_mono_ms() - a->open_ms));
 	if (a->nkinds == K8S_NR_ALL_KINDS)
 		pr_info("k8s api: and %zu services, %zu endpoint slices\n", cl.n[K8S_SERVICE],
 			cl.n[K8S_ENDPOINTSLICE]);
@@ -1293,7 +1286,7 @@ static int api_dispatch(struct cs_backend *b)
 	}
 	/* Bumped only with the whole state in the store: a token says "all up to here". */
 	if (a->applied)
-		a->last_event_ms = now_ms();
+		a->last_event_ms = xcni_mono_ms();
 	if (!a->staging && a->applied)
 		a->b.sync_gen++;
 	return a->err ? a->err : a->changes;
@@ -1340,7 +1333,7 @@ static json_t *api_status(struct cs_backend *b)
 					      [W_WATCH] = "watching" };
 	struct api *a = (struct api *)b;
 	json_t *o = json_object(), *kv = json_array();
-	int64_t now = now_ms();
+	int64_t now = xcni_mono_ms();
 	int unavailable = 0, unlisted = 0;
 
 	if (!o || !kv) {
@@ -1427,7 +1420,7 @@ int k8s_api_open_flags(const char *kubeconfig, struct store *st, unsigned int fl
 	if (ret)
 		goto err_api;
 	ret = -ENOMEM;
-	a->open_ms = now_ms();
+	a->open_ms = xcni_mono_ms();
 	a->staging = store_new();
 	a->multi = curl_multi_init();
 	if (!a->staging || !a->multi)

@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "store.h"
+#include "lib/cluster/store.h"
 
 /* Where the API server is and how to prove who we are. */
 struct k8s_api_conf {

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "k8sobj.h"
-#include "k8sreq.h"
+#include "lib/cluster/k8sobj.h"
+#include "lib/cluster/k8sreq.h"
 
 /*
  * The kinds, each with its resource and the group/versions it is served

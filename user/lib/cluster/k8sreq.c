@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "k8sreq.h"
+#include "lib/cluster/k8sreq.h"
 
 #define K8S_REQ_MAX (64u << 20)
 

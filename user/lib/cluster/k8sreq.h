@@ -13,7 +13,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
-#include "k8sapi.h"
+#include "lib/cluster/k8sapi.h"
 
 /*
  * TLS (CA, insecure-skip-tls-verify, client certificate and key) and the

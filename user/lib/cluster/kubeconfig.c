@@ -18,8 +18,8 @@
 
 #include <jansson.h>
 
-#include "k8sapi.h"
-#include "../system/log.h"
+#include "lib/cluster/k8sapi.h"
+#include "lib/system/log.h"
 
 #define SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
 #define MAX_CONF_FILE (1u << 20)

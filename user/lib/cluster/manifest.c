@@ -17,7 +17,7 @@
 
 #include <yaml.h>
 
-#include "k8s.h"
+#include "lib/cluster/k8s.h"
 
 /* Deep enough for any real manifest; bounds the recursion on hostile input. */
 #define MAX_DEPTH 128

@@ -19,8 +19,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../system/log.h"
-#include "store.h"
+#include "lib/system/log.h"
+#include "lib/cluster/store.h"
 
 struct entry {
 	struct entry *next;

@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "k8s.h"
+#include "lib/cluster/k8s.h"
 
 /* A view of the store, each kind sorted by (namespace, name). Valid until
  * the next store_put/store_del. */

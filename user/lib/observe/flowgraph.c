@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "lib/observe/flowgraph.h"
+#include "lib/system/util.h"
 
 #define FG_BUCKETS 16384
 #define FG_NODE_BUCKETS 1024
@@ -174,7 +175,7 @@ static int merge(struct fg_flow *d, const struct fg_flow *s)
 
 int fg_add(struct fgraph *g, const struct fg_flow *f)
 {
-	struct fgf *e, **grown;
+	struct fgf *e;
 	uint32_t h;
 	char *key;
 
@@ -192,13 +193,8 @@ int fg_add(struct fgraph *g, const struct fg_flow *f)
 		g->dropped++;
 		return -E2BIG;
 	}
-	if (g->n == g->cap) {
-		grown = realloc(g->all, (g->cap ? g->cap * 2 : 256) * sizeof(*grown));
-		if (!grown)
-			goto nomem;
-		g->all = grown;
-		g->cap = g->cap ? g->cap * 2 : 256;
-	}
+	if (XCNI_GROW(g->all, g->n, g->cap))
+		goto nomem;
 	e = calloc(1, sizeof(*e));
 	if (!e)
 		goto nomem;
@@ -229,26 +225,6 @@ nomem:
 }
 
 /* ---- rendering ---------------------------------------------------------------- */
-
-void fg_json_str(struct fbuf *b, const char *s)
-{
-	if (!s) {
-		flows_fbuf_printf(b, "null");
-		return;
-	}
-	flows_fbuf_printf(b, "\"");
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			flows_fbuf_printf(b, "\\%c", c);
-		else if (c < 0x20 || c == '<' || c == '>' || c == '&' || c == 0x7f)
-			flows_fbuf_printf(b, "\\u%04x", c);
-		else
-			flows_fbuf_printf(b, "%c", c);
-	}
-	flows_fbuf_printf(b, "\"");
-}
 
 struct node {
 	char *id, *kind, *label, *ns;
@@ -289,20 +265,6 @@ struct fold {
 	int err;
 };
 
-static bool grow(void *arr, size_t *cap, size_t n)
-{
-	void **p = arr, *q;
-
-	if (n < *cap)
-		return true;
-	q = realloc(*p, (*cap ? *cap * 2 : 64) * sizeof(void *));
-	if (!q)
-		return false;
-	*p = q;
-	*cap = *cap ? *cap * 2 : 64;
-	return true;
-}
-
 /* The node id, made with its kind, label and namespace when new; NULL: out of memory. */
 static struct node *node_get(struct fold *fo, const char *id, const char *kind, const char *label,
 			     const char *ns)
@@ -313,7 +275,7 @@ static struct node *node_get(struct fold *fo, const char *id, const char *kind, 
 	for (n = fo->nb[h]; n; n = n->hnext)
 		if (!strcmp(n->id, id))
 			return n;
-	if (!grow(&fo->nodes, &fo->ncap, fo->nn) || !(n = calloc(1, sizeof(*n))))
+	if (XCNI_GROW(fo->nodes, fo->nn, fo->ncap) || !(n = calloc(1, sizeof(*n))))
 		return NULL;
 	n->id = strdup(id);
 	n->kind = strdup(kind);
@@ -521,7 +483,7 @@ static const struct edge *edge_add(struct fold *fo, const struct node *from,
 			fo->edges_dropped++;
 			return NULL;
 		}
-		if (!grow(&fo->edges, &fo->ecap, fo->ne) || !(e = calloc(1, sizeof(*e)))) {
+		if (XCNI_GROW(fo->edges, fo->ne, fo->ecap) || !(e = calloc(1, sizeof(*e)))) {
 			free(id);
 			fo->err = -ENOMEM;
 			return NULL;

@@ -85,7 +85,10 @@ int fg_add(struct fgraph *g, const struct fg_flow *f);
  */
 int fg_render(struct fgraph *g, const char *extra, struct fbuf *b);
 /* A string as a JSON string literal; <, > and & as \u escapes (safe inside HTML). */
-void fg_json_str(struct fbuf *b, const char *s);
+static inline void fg_json_str(struct fbuf *b, const char *s)
+{
+	flows_fbuf_json_esc(b, s, true);
+}
 
 /*
  * What isolates the pod at ip (a local pod of the node whose maps these are)
@@ -96,5 +99,10 @@ void fg_json_str(struct fbuf *b, const char *s);
  */
 unsigned int fg_isolators(int polsel_fd, int polname_fd, int polkey6_fd, const char *ip,
 			  bool ingress, char *buf, size_t len);
+
+/* An http_render_fn (lib/system/http.h) answering the service map's page, web/ui.html
+ * as it was at build time (fgpage.c): what xcnid --ui and xcnictl lab ui serve. */
+struct http_args;
+int fg_render_page(void *ctx, const struct http_args *a, char **body, size_t *len);
 
 #endif

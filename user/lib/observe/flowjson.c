@@ -123,8 +123,7 @@ void flows_fbuf_free(struct fbuf *b)
 	memset(b, 0, sizeof(*b));
 }
 
-/* A JSON string, or null. */
-void flows_fbuf_json_str(struct fbuf *b, const char *s)
+void flows_fbuf_json_esc(struct fbuf *b, const char *s, bool html)
 {
 	if (!s) {
 		flows_fbuf_printf(b, "null");
@@ -136,7 +135,7 @@ void flows_fbuf_json_str(struct fbuf *b, const char *s)
 
 		if (c == '"' || c == '\\')
 			flows_fbuf_printf(b, "\\%c", c);
-		else if (c < 0x20)
+		else if (c < 0x20 || (html && (c == '<' || c == '>' || c == '&' || c == 0x7f)))
 			flows_fbuf_printf(b, "\\u%04x", c);
 		else
 			flows_fbuf_printf(b, "%c", c);

@@ -424,8 +424,13 @@ struct fbuf {
 };
 void flows_fbuf_printf(struct fbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void flows_fbuf_free(struct fbuf *b);
-/* s as a JSON string (escaped), or null. */
-void flows_fbuf_json_str(struct fbuf *b, const char *s);
+/* s as a JSON string (escaped), or null; html: <, >, & and DEL as \u escapes too (safe
+ * inside a page: the service map's). */
+void flows_fbuf_json_esc(struct fbuf *b, const char *s, bool html);
+static inline void flows_fbuf_json_str(struct fbuf *b, const char *s)
+{
+	flows_fbuf_json_esc(b, s, false);
+}
 
 /* How a rendering names times and the node. */
 struct flow_render_ctx {

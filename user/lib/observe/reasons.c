@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <stddef.h>
 
-#include "../../../bpf/xcni_shared.h"
-#include "reasons.h"
+#include "xcni_shared.h"
+#include "lib/observe/reasons.h"
 
 #define R(code, n, d) [XCNI_REASON_IDX(code)] = { .name = n, .desc = d }
 

@@ -2,8 +2,8 @@
 #include <errno.h>
 #include <string.h>
 
-#include "../../../bpf/xcni_shared.h"
-#include "fqdn.h"
+#include "xcni_shared.h"
+#include "lib/policy/fqdn.h"
 
 static int label_char(char c)
 {

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nearmiss.h"
+#include "lib/policy/nearmiss.h"
 #include "lib/system/editdist.h"
 
 static const struct k8s_labels no_labels;

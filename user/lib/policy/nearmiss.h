@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "policy.h"
+#include "lib/policy/policy.h"
 
 enum nm_tier { NM_NP, NM_ADMIN, NM_BASELINE };
 /* The policy's own selector (spec.podSelector, a CNP's subject), or a rule's peer. */

@@ -18,10 +18,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../system/log.h"
-#include "../system/cidr.h"
-#include "policy.h"
-#include "policy_int.h"
+#include "lib/system/log.h"
+#include "lib/system/cidr.h"
+#include "lib/policy/policy.h"
+#include "lib/policy/policy_int.h"
 
 _Static_assert(POL_PREFIX_FULL == POL_KEY_BITS(pad2), "port must end where pad2 starts");
 _Static_assert(offsetof(struct xcni_polcidr_key, addr) - offsetof(struct xcni_polcidr_key, ep) ==

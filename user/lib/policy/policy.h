@@ -12,8 +12,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "../../../bpf/xcni_shared.h"
-#include "../cluster/store.h"
+#include "xcni_shared.h"
+#include "lib/cluster/store.h"
 
 /*
  * One identity per label set: the pod's labels as "k8s:<key>=<value>" and its

@@ -23,8 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../system/cidr.h"
-#include "policy_int.h"
+#include "lib/system/cidr.h"
+#include "lib/policy/policy_int.h"
 
 struct vd {
 	uint32_t policy_id;
@@ -344,7 +344,7 @@ static int atom_add(struct atoms *a, size_t *cap, int pi, uint32_t lo)
 {
 	if (lo < 1 || lo > 65535)
 		return 0;
-	if (pol_grow(&a->lo[pi], &cap[pi], a->n[pi], sizeof(uint16_t)))
+	if (xcni_grow(&a->lo[pi], &cap[pi], a->n[pi], sizeof(uint16_t)))
 		return -ENOMEM;
 	a->lo[pi][a->n[pi]++] = (uint16_t)lo;
 	return 0;
@@ -470,7 +470,7 @@ static int out_entry(struct out *o, const struct cnpctx *cc, uint32_t peer, unsi
 {
 	struct pol_entry *e;
 
-	if (pol_grow(&o->e, &o->cap, o->n, sizeof(*o->e)))
+	if (xcni_grow(&o->e, &o->cap, o->n, sizeof(*o->e)))
 		return -ENOMEM;
 	e = &o->e[o->n++];
 	memset(e, 0, sizeof(*e));
@@ -555,7 +555,7 @@ static int group_of(struct out *o, const struct cnpctx *cc, const struct vd *v, 
 			return 0;
 		}
 	while ((o->ngroups + 1) * n > o->capg)
-		if (pol_grow(&o->groups, &o->capg, o->capg, sizeof(*v)))
+		if (xcni_grow(&o->groups, &o->capg, o->capg, sizeof(*v)))
 			return -ENOMEM;
 	memcpy(&o->groups[o->ngroups * n], v, n * sizeof(*v));
 	*gid = XCNI_ID_CIDR_BASE + (uint32_t)o->ngroups++;
@@ -568,7 +568,7 @@ static int out_cidr(struct out *o, const struct cnpctx *cc, const struct k8s_cid
 	struct pol_cidr *c;
 
 	/* Duplicates (a prefix equal to a pod's address) go in splice: the first stays. */
-	if (pol_grow(&o->c, &o->capc, o->nc, sizeof(*o->c)))
+	if (xcni_grow(&o->c, &o->capc, o->nc, sizeof(*o->c)))
 		return -ENOMEM;
 	c = &o->c[o->nc++];
 	memset(c, 0, sizeof(*c));
@@ -1097,7 +1097,7 @@ int cnp_apply(const struct pol_ctx *x, const struct k8s_pod *pod, struct pol_ep 
 			if (!nr || !subject_matches(p, pod, cc.ns_labels))
 				continue;
 			for (size_t r = 0; !ret && r < nr; r++) {
-				if (pol_grow(&cc.rules, &cap, cc.nrules, sizeof(*cc.rules)))
+				if (xcni_grow(&cc.rules, &cap, cc.nrules, sizeof(*cc.rules)))
 					ret = -ENOMEM;
 				else
 					cc.rules[cc.nrules++] = (struct rref){ i, r };
@@ -1252,7 +1252,7 @@ int cnp_memo_put(const struct pol_ctx *x, const struct k8s_pod *pod, const struc
 
 	if (!ep->state.identity || memo_find(m, pod, ep->state.identity))
 		return 0;
-	if (pol_grow(&m->v, &m->cap, m->n, sizeof(*m->v)))
+	if (xcni_grow(&m->v, &m->cap, m->n, sizeof(*m->v)))
 		return -ENOMEM;
 	v = &m->v[m->n];
 	*v = (struct cnp_memo_ent){ .identity = ep->state.identity, .pod = pod,

@@ -17,11 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../system/log.h"
-#include "../system/cidr.h"
-#include "../system/tunnel.h"
-#include "policy.h"
-#include "policy_int.h"
+#include "lib/system/log.h"
+#include "lib/system/cidr.h"
+#include "lib/system/tunnel.h"
+#include "lib/policy/policy.h"
+#include "lib/policy/policy_int.h"
 
 /* ---- label sets ------------------------------------------------------ */
 
@@ -421,7 +421,7 @@ static int contest_report(struct pol_ctx *x, const struct addr_ix *v, size_t n, 
 		const struct k8s_pod *q = x->pods[v[k].i];
 		struct pol_contest *c;
 
-		if (pol_grow(&r->contested, cap, r->ncontested, sizeof(*r->contested)))
+		if (xcni_grow(&r->contested, cap, r->ncontested, sizeof(*r->contested)))
 			return -ENOMEM;
 		c = &r->contested[r->ncontested++];
 		memset(c, 0, sizeof(*c));
@@ -455,7 +455,7 @@ static int yield_sort(struct pol_ctx *x, struct addr_ix *v, size_t n, size_t *ca
 
 		if (!to)
 			continue;
-		if (pol_grow(&r->yielded, cap, r->nyielded, sizeof(*r->yielded)))
+		if (xcni_grow(&r->yielded, cap, r->nyielded, sizeof(*r->yielded)))
 			return -ENOMEM;
 		y = &r->yielded[r->nyielded++];
 		memset(y, 0, sizeof(*y));
@@ -792,7 +792,7 @@ static int build_rulenames(struct pol_ctx *x)
 
 				if (e ? !x->pass_ref[i][k] : !ru->name)
 					continue;
-				if (pol_grow(&r->rulenames, &cap, n, sizeof(*r->rulenames)))
+				if (xcni_grow(&r->rulenames, &cap, n, sizeof(*r->rulenames)))
 					return -ENOMEM;
 				rn = &r->rulenames[n++];
 				memset(rn, 0, sizeof(*rn));
@@ -874,7 +874,7 @@ int pol_ipcache_add(struct pol_result *r, size_t *cap, uint32_t addr, uint32_t p
 {
 	struct pol_ipcache *e;
 
-	if (pol_grow(&r->ipcache, cap, r->nipcache, sizeof(*r->ipcache)))
+	if (xcni_grow(&r->ipcache, cap, r->nipcache, sizeof(*r->ipcache)))
 		return -ENOMEM;
 	e = &r->ipcache[r->nipcache++];
 	memset(e, 0, sizeof(*e));

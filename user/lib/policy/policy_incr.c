@@ -11,11 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "policy.h"
-#include "policy_int.h"
-#include "../system/hmap.h"
-#include "../system/tunnel.h"
-#include "policy_incr_int.h"
+#include "lib/policy/policy.h"
+#include "lib/policy/policy_int.h"
+#include "lib/system/hmap.h"
+#include "lib/system/tunnel.h"
+#include "lib/policy/policy_incr_int.h"
 
 /* ---- the incremental compiler (policy.h) ------------------------------ */
 
@@ -135,7 +135,7 @@ static int prev_push(struct pol_incr *pi, size_t *cap, const char *labels, uint3
 {
 	char *l;
 
-	if (pol_grow(&pi->prev, cap, pi->nprev, sizeof(*pi->prev)) || !(l = strdup(labels)))
+	if (xcni_grow(&pi->prev, cap, pi->nprev, sizeof(*pi->prev)) || !(l = strdup(labels)))
 		return -ENOMEM;
 	pi->prev[pi->nprev++] = (struct pol_idprev){ l, id };
 	return 0;
@@ -218,7 +218,7 @@ static struct inode *inode_get(struct pol_incr *pi, const char *name)
 
 static int inode_add(struct inode *n, struct ipod *p)
 {
-	if (pol_grow(&n->pods, &n->cap, n->n, sizeof(*n->pods)))
+	if (xcni_grow(&n->pods, &n->cap, n->n, sizeof(*n->pods)))
 		return -ENOMEM;
 	p->node = n;
 	p->nslot = n->n;
@@ -791,7 +791,7 @@ static const struct k8s_object *view_find(const struct cluster *c, enum k8s_kind
 
 #define DPUSH(pi, arr, val)                                                                     \
 	({                                                                                      \
-		int _r = pol_grow(&(pi)->d.arr, &(pi)->cap_##arr, (pi)->d.n##arr,               \
+		int _r = xcni_grow(&(pi)->d.arr, &(pi)->cap_##arr, (pi)->d.n##arr,               \
 				  sizeof(*(pi)->d.arr));                                        \
 		if (!_r)                                                                        \
 			(pi)->d.arr[(pi)->d.n##arr++] = (val);                                  \
@@ -905,7 +905,7 @@ static int idents_born(struct pol_incr *pi, const struct cluster *c,
 		}
 		if (hmap_has(&pi->canon, hstr(canons[i]), (uintptr_t)canons[i]))
 			continue;
-		if (pol_grow(&b, &cap, nb, sizeof(*b))) {
+		if (xcni_grow(&b, &cap, nb, sizeof(*b))) {
 			ret = -ENOMEM;
 			break;
 		}
@@ -1016,7 +1016,7 @@ static int pod_link(struct pol_incr *pi, const struct k8s_pod *p, char *canon)
 			char *k = strdup(ip->key);
 
 			if (!k ||
-			    pol_grow(&pi->clash, &pi->capclash, pi->nclash, sizeof(*pi->clash))) {
+			    xcni_grow(&pi->clash, &pi->capclash, pi->nclash, sizeof(*pi->clash))) {
 				free(k);
 				return -ENOMEM;
 			}
@@ -1125,7 +1125,7 @@ static int ns_changed(struct pol_incr *pi, const struct cluster *c, const char *
 	     i < c->n[K8S_POD] && !pol_cmp_str(c->objs[K8S_POD][i]->meta.ns, name); i++) {
 		const struct k8s_meta *m = &c->objs[K8S_POD][i]->meta;
 
-		if (pol_grow(more, cap, *nmore, sizeof(**more)))
+		if (xcni_grow(more, cap, *nmore, sizeof(**more)))
 			return -ENOMEM;
 		(*more)[(*nmore)++] = (struct store_change){ K8S_POD, m->ns, m->name };
 		pi->d.nns_pods++;

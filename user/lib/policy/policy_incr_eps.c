@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "policy_incr_int.h"
+#include "lib/policy/policy_incr_int.h"
 
 static void ep_free(struct pol_ep *ep)
 {

@@ -11,9 +11,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "policy.h"
-#include "policy_int.h"
-#include "../system/hmap.h"
+#include "lib/policy/policy.h"
+#include "lib/policy/policy_int.h"
+#include "lib/system/hmap.h"
 
 /* The policies that select one local pod (indexes into pol_incr.nps). */
 struct epsel {

@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "policy.h"
-#include "policy_int.h"
-#include "../system/hmap.h"
-#include "policy_incr_int.h"
+#include "lib/policy/policy.h"
+#include "lib/policy/policy_int.h"
+#include "lib/system/hmap.h"
+#include "lib/policy/policy_incr_int.h"
 
 void pol_incr_epsel_drop(struct hmap *m, uint32_t ip)
 {

@@ -11,7 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "policy.h"
+#include "lib/policy/policy.h"
+#include "lib/system/util.h"
 
 #define NS_NAME_LABEL "kubernetes.io/metadata.name"
 #define ID_SPAN ((uint32_t)XCNI_ID_CIDR_BASE - XCNI_ID_MIN_LABELS)
@@ -173,7 +174,6 @@ int pol_compile_full(const struct cluster *c, const struct pol_opts *o, struct p
 void pol_copy_str(char *dst, size_t size, const char *src);
 void pol_ctx_free(struct pol_ctx *x);
 uint32_t pol_fnv1a(const char *s);
-int pol_grow(void *vp, size_t *cap, size_t n, size_t sz);
 int pol_ipcache_add(struct pol_result *r, size_t *cap, uint32_t addr, uint32_t plen,
 		    uint32_t identity, uint32_t tunnel);
 int pol_labels_copy(struct k8s_labels *dst, const struct k8s_labels *src, const char *key,

@@ -15,10 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../system/log.h"
-#include "../system/cidr.h"
-#include "policy.h"
-#include "policy_int.h"
+#include "lib/system/log.h"
+#include "lib/system/cidr.h"
+#include "lib/policy/policy.h"
+#include "lib/policy/policy_int.h"
 
 struct labix {
 	uint32_t h; /* label_hash() */
@@ -37,7 +37,7 @@ struct peer_memo {
 
 static int specs_add(struct specs *s, uint8_t proto, uint16_t port, unsigned plen)
 {
-	if (pol_grow(&s->v, &s->cap, s->n, sizeof(*s->v)))
+	if (xcni_grow(&s->v, &s->cap, s->n, sizeof(*s->v)))
 		return -ENOMEM;
 	s->v[s->n++] = (struct portspec){ .proto = proto, .plen = plen, .port = port };
 	return 0;
@@ -117,7 +117,7 @@ static int emit(struct epbuild *eb, uint32_t peer, const struct specs *s, const 
 	for (size_t i = 0; i < s->n; i++) {
 		struct cand *c;
 
-		if (pol_grow(&eb->c, &eb->cap, eb->n, sizeof(*eb->c)))
+		if (xcni_grow(&eb->c, &eb->cap, eb->n, sizeof(*eb->c)))
 			return -ENOMEM;
 		c = &eb->c[eb->n++];
 		memset(c, 0, sizeof(*c));
@@ -438,7 +438,7 @@ static int cidr_rule_add(struct epbuild *eb, struct k8s_cidr cidr, size_t nexcep
 {
 	struct cidr_rule *cr;
 
-	if (pol_grow(&eb->cr, &eb->capcr, eb->ncr, sizeof(*eb->cr))) {
+	if (xcni_grow(&eb->cr, &eb->capcr, eb->ncr, sizeof(*eb->cr))) {
 		free(s->v);
 		return -ENOMEM;
 	}
@@ -621,7 +621,7 @@ static struct k8s_cidr cidr_cut(const struct k8s_cidr *p, uint8_t len)
 
 static int cidr_index_add(struct cidr_index *ix, const struct k8s_cidr *c, size_t rule)
 {
-	if (pol_grow(&ix->v, &ix->cap, ix->n, sizeof(*ix->v)))
+	if (xcni_grow(&ix->v, &ix->cap, ix->n, sizeof(*ix->v)))
 		return -ENOMEM;
 	/* Parsed cidrs have their host bits cleared; cut again all the same. */
 	ix->v[ix->n].cidr = cidr_cut(c, c->len);
@@ -684,7 +684,7 @@ static int holder_add(void *arg, uint32_t rule)
 {
 	struct holders *h = arg;
 
-	if (pol_grow(&h->rules, &h->cap, h->n, sizeof(*h->rules)))
+	if (xcni_grow(&h->rules, &h->cap, h->n, sizeof(*h->rules)))
 		return -ENOMEM;
 	h->rules[h->n++] = rule;
 	return 0;
@@ -719,7 +719,7 @@ static int build_groups(struct epbuild *eb)
 		const struct cidr_rule *cr = &eb->cr[i];
 
 		for (size_t j = 0; j <= cr->nexcept; j++) {
-			if (pol_grow(&pfx, &cap, n, sizeof(*pfx)))
+			if (xcni_grow(&pfx, &cap, n, sizeof(*pfx)))
 				goto out;
 			pfx[n++] = j ? cr->except[j - 1] : cr->cidr;
 			if (j ? cidr_index_add(&excepts, &cr->except[j - 1], i) :
@@ -741,7 +741,7 @@ static int build_groups(struct epbuild *eb)
 		uint32_t group = XCNI_ID_CIDR_BASE + i;
 		struct pol_cidr *pc;
 
-		if (pol_grow(&eb->pc, &eb->cappc, eb->npc, sizeof(*eb->pc))) {
+		if (xcni_grow(&eb->pc, &eb->cappc, eb->npc, sizeof(*eb->pc))) {
 			ret = -ENOMEM;
 			break;
 		}
@@ -828,7 +828,7 @@ int pol_pod_policies(const struct pol_ctx *x, const struct k8s_pod *pod, uint32_
 			break;
 		if (!k8s_selector_matches(&x->nps[i]->pod_sel, &pod->meta.labels))
 			continue;
-		if (pol_grow(out, &cap, *n, sizeof(**out))) {
+		if (xcni_grow(out, &cap, *n, sizeof(**out))) {
 			free(*out);
 			*out = NULL;
 			*n = 0;

@@ -12,10 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../system/log.h"
-#include "../system/cidr.h"
-#include "policy.h"
-#include "policy_int.h"
+#include "lib/system/log.h"
+#include "lib/system/cidr.h"
+#include "lib/policy/policy.h"
+#include "lib/policy/policy_int.h"
 
 uint32_t pol_fnv1a(const char *s)
 {
@@ -50,24 +50,6 @@ void pol_set_err(struct k8s_error *err, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 	va_end(ap);
-}
-
-/* Room for one more element of size sz in *v. */
-int pol_grow(void *vp, size_t *cap, size_t n, size_t sz)
-{
-	void **v = vp;
-	size_t ncap;
-	void *nv;
-
-	if (n < *cap)
-		return 0;
-	ncap = *cap ? *cap * 2 : 16;
-	nv = realloc(*v, ncap * sz);
-	if (!nv)
-		return -ENOMEM;
-	*v = nv;
-	*cap = ncap;
-	return 0;
 }
 
 void pol_sort_unless_sorted(void *base, size_t n, size_t sz,

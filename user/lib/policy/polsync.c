@@ -17,12 +17,12 @@
 
 #include <bpf/bpf.h>
 
-#include "../system/bpfpin.h"
-#include "../system/log.h"
-#include "../system/killpoint.h"
-#include "polsync.h"
-#include "polsync_int.h"
-#include "polsync_kv.h"
+#include "lib/system/bpfpin.h"
+#include "lib/system/log.h"
+#include "lib/system/killpoint.h"
+#include "lib/policy/polsync.h"
+#include "lib/policy/polsync_int.h"
+#include "lib/policy/polsync_kv.h"
 
 static struct ep_state *ep_find(struct polsync *ps, uint32_t ip)
 {

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "policy.h"
+#include "lib/policy/policy.h"
 
 struct polsync;
 

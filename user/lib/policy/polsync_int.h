@@ -14,8 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "polsync.h"
-#include "polsync_kv.h"
+#include "lib/policy/polsync.h"
+#include "lib/policy/polsync_kv.h"
 
 /* Namespaces closed for want of ipcache room, sorted, and the addresses left out. */
 struct ns_closure {

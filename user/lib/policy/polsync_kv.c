@@ -13,8 +13,8 @@
 
 #include <bpf/bpf.h>
 
-#include "../system/killpoint.h"
-#include "polsync_kv.h"
+#include "lib/system/killpoint.h"
+#include "lib/policy/polsync_kv.h"
 
 /*
  * Every write and delete the apply and the cleanup make goes through these,

@@ -14,11 +14,11 @@
 
 #include <bpf/bpf.h>
 
-#include "../system/log.h"
-#include "../system/killpoint.h"
-#include "polsync.h"
-#include "polsync_int.h"
-#include "polsync_kv.h"
+#include "lib/system/log.h"
+#include "lib/system/killpoint.h"
+#include "lib/policy/polsync.h"
+#include "lib/policy/polsync_int.h"
+#include "lib/policy/polsync_kv.h"
 
 void polsync_mirrors_free(struct polsync *ps)
 {

@@ -13,11 +13,11 @@
 
 #include <bpf/bpf.h>
 
-#include "../system/log.h"
-#include "../system/killpoint.h"
-#include "polsync.h"
-#include "polsync_int.h"
-#include "polsync_kv.h"
+#include "lib/system/log.h"
+#include "lib/system/killpoint.h"
+#include "lib/policy/polsync.h"
+#include "lib/policy/polsync_int.h"
+#include "lib/policy/polsync_kv.h"
 
 struct xcni_polhash_key polsync_hash_key(const struct xcni_policy_key *k)
 {

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "polsync_int.h"
+#include "lib/policy/polsync_int.h"
 
 void polsync_ns_closure_clear(struct ns_closure *c)
 {

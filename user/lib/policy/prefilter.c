@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "lib/system/cidr.h"
-#include "prefilter.h"
+#include "lib/policy/prefilter.h"
 
 /* Clears the host bits of a /len in the n bytes at a; true if any was set. */
 static int clear_host(__u8 *a, unsigned int n, unsigned int len)
@@ -72,14 +72,9 @@ int xcni_prefilter_parse(const char *s, struct xcni_pf_prefix *p, char *why, siz
 
 const char *xcni_prefilter_str(const struct xcni_pf_prefix *p, char *buf, size_t len)
 {
-	char a[INET6_ADDRSTRLEN];
-
 	if (p->family == AF_INET6)
-		inet_ntop(AF_INET6, p->k6.addr, a, sizeof(a));
-	else
-		inet_ntop(AF_INET, &p->k4.addr, a, sizeof(a));
-	snprintf(buf, len, "%s/%u", a, p->family == AF_INET6 ? p->k6.prefixlen : p->k4.prefixlen);
-	return buf;
+		return xcni_cidr_str(AF_INET6, p->k6.addr, p->k6.prefixlen, buf, len);
+	return xcni_cidr_str(AF_INET, &p->k4.addr, p->k4.prefixlen, buf, len);
 }
 
 static int mark_one(int fd, __u32 net, int delta)

@@ -8,7 +8,7 @@
 
 #include <stddef.h>
 
-#include "../../../bpf/xcni_shared.h"
+#include "xcni_shared.h"
 
 /* A deny-list prefix of either family: the key of xcni_prefilter or of xcni_prefilter6. */
 struct xcni_pf_prefix {

@@ -21,7 +21,7 @@
 
 #include <jansson.h>
 
-#include "../cluster/store.h"
+#include "lib/cluster/store.h"
 
 /* One end of a recorded flow. */
 struct sug_end {

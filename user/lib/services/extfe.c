@@ -7,7 +7,7 @@
 
 #include <bpf/bpf.h>
 
-#include "extfe.h"
+#include "lib/services/extfe.h"
 
 struct kbuf {
 	struct xcni_svc_key *k;

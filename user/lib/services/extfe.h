@@ -13,9 +13,9 @@
 
 #include <stddef.h>
 
-#include "../../../bpf/xcni_shared.h"
-#include "../cluster/store.h"
-#include "svc.h"
+#include "xcni_shared.h"
+#include "lib/cluster/store.h"
+#include "lib/services/svc.h"
 
 /*
  * The keys for the Services in c (struct xcni_svc_key, scope

@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../system/hash.h"
-#include "maglev.h"
+#include "lib/system/hash.h"
+#include "lib/services/maglev.h"
 
 /* FNV-1a (64-bit) from a given basis: two bases, two independent hashes. */
 static uint64_t fnv1a64(const void *key, size_t len, uint64_t h)

@@ -17,10 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../system/hash.h"
-#include "../system/proto.h"
-#include "svc.h"
-#include "svc_int.h"
+#include "lib/system/hash.h"
+#include "lib/system/proto.h"
+#include "lib/services/svc.h"
+#include "lib/services/svc_int.h"
 
 static void spec_free(struct svc_spec *s)
 {

@@ -43,8 +43,8 @@
 #ifndef XCNI_SVC_H
 #define XCNI_SVC_H
 
-#include "../cluster/store.h"
-#include "svcsync.h"
+#include "lib/cluster/store.h"
+#include "lib/services/svcsync.h"
 
 #define SVC_BUILD_MAGLEV 1u /* every frontend picks by Maglev table */
 

@@ -13,8 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "svc.h"
-#include "svc_int.h"
+#include "lib/services/svc.h"
+#include "lib/services/svc_int.h"
+#include "lib/system/util.h"
 
 /* A Service's candidates, as the last update built them. */
 struct sent {
@@ -628,25 +629,9 @@ fail:
 	return err;
 }
 
-/* Room for one more in an array of esz-byte elements. */
-static int grow(void **v, size_t n, size_t *cap, size_t esz)
-{
-	void *nv;
-	size_t nc;
-
-	if (n < *cap)
-		return 0;
-	nc = *cap ? 2 * *cap : 64;
-	if (!(nv = realloc(*v, nc * esz)))
-		return -ENOMEM;
-	*v = nv;
-	*cap = nc;
-	return 0;
-}
-
 static int put_spec(struct svc_incr *si, const struct svc_spec *sp)
 {
-	if (grow((void **)&si->d.put, si->d.nput, &si->capput, sizeof(*sp)))
+	if (xcni_grow(&si->d.put, &si->capput, si->d.nput, sizeof(*sp)))
 		return -ENOMEM;
 	si->d.put[si->d.nput++] = *sp;
 	return 0;
@@ -654,7 +639,7 @@ static int put_spec(struct svc_incr *si, const struct svc_spec *sp)
 
 static int del_key(struct svc_incr *si, const struct xcni_svc_key *k, uint8_t scope)
 {
-	if (grow((void **)&si->d.del, si->d.ndel, &si->capdel, sizeof(*k)))
+	if (xcni_grow(&si->d.del, &si->capdel, si->d.ndel, sizeof(*k)))
 		return -ENOMEM;
 	si->d.del[si->d.ndel] = *k;
 	si->d.del[si->d.ndel++].scope = scope;
@@ -664,7 +649,7 @@ static int del_key(struct svc_incr *si, const struct xcni_svc_key *k, uint8_t sc
 /* A copy of msg (or msg itself, owned) into the delta's problems. */
 static int put_err(struct svc_incr *si, char *msg)
 {
-	if (!msg || grow((void **)&si->d.errs, si->d.nerrs, &si->caperr, sizeof(msg))) {
+	if (!msg || xcni_grow(&si->d.errs, &si->caperr, si->d.nerrs, sizeof(msg))) {
 		free(msg);
 		return -ENOMEM;
 	}
@@ -790,7 +775,7 @@ static int dirty_add(struct dirty *d, const char *ns, const char *name)
 {
 	char *a = strdup(ns), *b = strdup(name);
 
-	if (!a || !b || grow((void **)&d->v, d->n + 1, &d->cap, sizeof(char *))) {
+	if (!a || !b || xcni_grow(&d->v, &d->cap, d->n + 1, sizeof(char *))) {
 		free(a);
 		free(b);
 		return -ENOMEM;
@@ -874,7 +859,7 @@ static int delta(struct svc_incr *si, const struct dirty *d, struct touched *t)
 
 		if (s && s->mark != si->gen) {
 			s->mark = si->gen;
-			if (!(err = grow((void **)&said, nsaid, &cap, sizeof(s))))
+			if (!(err = xcni_grow(&said, &cap, nsaid, sizeof(s))))
 				said[nsaid++] = s;
 		}
 	}
@@ -889,7 +874,7 @@ static int delta(struct svc_incr *si, const struct dirty *d, struct touched *t)
 			if (s->mark == si->gen)
 				continue;
 			s->mark = si->gen;
-			if (!(err = grow((void **)&said, nsaid, &cap, sizeof(s))))
+			if (!(err = xcni_grow(&said, &cap, nsaid, sizeof(s))))
 				said[nsaid++] = s;
 		}
 		k->out = it;

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "svc.h"
+#include "lib/services/svc.h"
 
 /* One candidate of a Service: a problem of its own, or a frontend it asks for. */
 struct item {

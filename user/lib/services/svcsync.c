@@ -33,11 +33,11 @@
 
 #include <bpf/bpf.h>
 
-#include "../system/bpfpin.h"
-#include "../observe/ctstat.h"
-#include "../system/log.h"
-#include "maglev.h"
-#include "svcsync_int.h"
+#include "lib/system/bpfpin.h"
+#include "lib/observe/ctstat.h"
+#include "lib/system/log.h"
+#include "lib/services/maglev.h"
+#include "lib/services/svcsync_int.h"
 
 static struct fe_ent *fe_find(struct svcsync *ss, const struct xcni_svc_key *k)
 {

@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../../../bpf/xcni_shared.h"
+#include "xcni_shared.h"
 
 struct svc_be_spec {
 	uint8_t addr[16]; /* IPv4: the first 4 bytes */

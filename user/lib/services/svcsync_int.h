@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "svcsync.h"
+#include "lib/services/svcsync.h"
 
 #define BE_KEY_LEN offsetof(struct xcni_backend, state) /* address, port, family */
 #define SVC_IDS 65536 /* service id = its rev_nat index: a __u16, 0 unused */

@@ -14,9 +14,9 @@
 
 #include <bpf/bpf.h>
 
-#include "../system/bpfpin.h"
-#include "../system/log.h"
-#include "svcsync_int.h"
+#include "lib/system/bpfpin.h"
+#include "lib/system/log.h"
+#include "lib/services/svcsync_int.h"
 
 static const struct be_ent *key_base;
 static int key_idx_cmp(const void *a, const void *b)

@@ -10,11 +10,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "attach.h"
-#include "killpoint.h"
-#include "bpfpin.h"
-#include "log.h"
-#include "nl.h"
+#include "lib/system/attach.h"
+#include "lib/system/killpoint.h"
+#include "lib/system/bpfpin.h"
+#include "lib/system/log.h"
+#include "lib/system/nl.h"
 
 #ifndef BPF_TCX_INGRESS
 #define BPF_TCX_INGRESS 46

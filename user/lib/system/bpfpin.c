@@ -12,8 +12,8 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
-#include "bpfpin.h"
-#include "log.h"
+#include "lib/system/bpfpin.h"
+#include "lib/system/log.h"
 
 #ifndef BPF_FS_MAGIC
 #define BPF_FS_MAGIC 0xcafe4a11

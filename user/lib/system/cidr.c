@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cidr.h"
+#include "lib/system/cidr.h"
 
 /* "ADDR/LEN" of family af into addr (4 or 16 bytes) and len (at most max). */
 static int cidr_parse(int af, const char *s, void *addr, uint8_t *len, unsigned int max)
@@ -81,4 +81,12 @@ int xcni_cidr_parse(const char *s, unsigned int flags, int *family, uint8_t addr
 		}
 	}
 	return 0;
+}
+
+const char *xcni_cidr_str(int af, const void *addr, unsigned int len, char *buf, size_t size)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	snprintf(buf, size, "%s/%u", inet_ntop(af, addr, a, sizeof(a)) ?: "?", len);
+	return buf;
 }

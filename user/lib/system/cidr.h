@@ -4,6 +4,7 @@
 #define XCNI_CIDR_H
 
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* The netmask of a /len (0..32), in host order. */
@@ -45,5 +46,8 @@ enum {
  */
 int xcni_cidr_parse(const char *s, unsigned int flags, int *family, uint8_t addr[16],
 		    uint8_t *len);
+
+/* addr (4 bytes, network order, or 16 for af AF_INET6) and len as "ADDR/LEN" in buf. */
+const char *xcni_cidr_str(int af, const void *addr, unsigned int len, char *buf, size_t size);
 
 #endif

@@ -1,17 +1,18 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* CLOCK_MONOTONIC in milliseconds: deadlines and durations, blind to wall-clock steps. */
+/* CLOCK_MONOTONIC in milliseconds: deadlines and durations, blind to wall-clock steps.
+ * Signed, as deadlines less now are. The programs' bpf_ktime_get_ns() is the same clock. */
 #ifndef XCNI_CLOCK_H
 #define XCNI_CLOCK_H
 
 #include <stdint.h>
 #include <time.h>
 
-static inline uint64_t xcni_mono_ms(void)
+static inline int64_t xcni_mono_ms(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* The same in nanoseconds. */
@@ -21,6 +22,22 @@ static inline uint64_t xcni_mono_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* CLOCK_REALTIME in nanoseconds: what a person reads, or a stamp another host compares. */
+static inline int64_t xcni_wall_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* The wall clock less mono_ns (a CLOCK_MONOTONIC stamp taken now): added to the
+ * programs' and the flow window's stamps (bpf_ktime_get_ns) to show them as wall time. */
+static inline int64_t xcni_wall_off_ns(uint64_t mono_ns)
+{
+	return xcni_wall_ns() - (int64_t)mono_ns;
 }
 
 /* The milliseconds with their fraction, to time a step. */

@@ -18,7 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ctnl.h"
+#include "lib/system/ctnl.h"
+#include "lib/system/util.h"
 
 /* A dump's datagrams: libmnl's MNL_SOCKET_DUMP_SIZE (newer libmnl than Debian's has it). */
 #define CT_DUMP_SIZE 32768
@@ -97,16 +98,9 @@ static int dump_cb(const struct nlmsghdr *nlh, void *data)
 	len = tb[CTA_TUPLE_ORIG]->nla_len;
 	if (len > sizeof(v->attr))
 		return MNL_CB_OK; /* no tuple is this long; not one to guess at */
-	if (d->nv == d->cap) {
-		size_t cap = d->cap ? d->cap * 2 : 16;
-
-		v = realloc(d->v, cap * sizeof(*v));
-		if (!v) {
-			d->err = -ENOMEM;
-			return MNL_CB_ERROR;
-		}
-		d->v = v;
-		d->cap = cap;
+	if (XCNI_GROW(d->v, d->nv, d->cap)) {
+		d->err = -ENOMEM;
+		return MNL_CB_ERROR;
 	}
 	v = &d->v[d->nv++];
 	v->len = len;

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "editdist.h"
+#include "lib/system/editdist.h"
 
 size_t xcni_edit_distance(const char *a, const char *b)
 {

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hmap.h"
+#include "lib/system/hmap.h"
 
 int hmap_init(struct hmap *m, bool str, size_t n)
 {

@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "hash.h"
+#include "lib/system/hash.h"
 
 struct hslot {
 	uint64_t h;

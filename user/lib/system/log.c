@@ -7,7 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "lib/system/log.h"
 
 enum xlog_level xlog_max = XLOG_WARN;
 static const char *xlog_prefix = "xcni";

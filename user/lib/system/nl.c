@@ -16,7 +16,7 @@
 #include <sys/time.h>
 #include <time.h>
 
-#include "nl.h"
+#include "lib/system/nl.h"
 
 #ifndef NETLINK_EXT_ACK
 #define NETLINK_EXT_ACK 11

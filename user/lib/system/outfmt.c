@@ -13,7 +13,7 @@
 #include <jansson.h>
 #include <yaml.h>
 
-#include "print.h"
+#include "lib/system/print.h"
 
 static const char *const names[] = {
 	[PT_TEXT] = "text", [PT_WIDE] = "wide", [PT_JSON] = "json",

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <jansson.h>
 
-#include "print.h"
+#include "lib/system/print.h"
 
 struct cell {
 	bool null;

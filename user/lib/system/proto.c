@@ -2,7 +2,7 @@
 #include <netinet/in.h>
 #include <stddef.h>
 
-#include "proto.h"
+#include "lib/system/proto.h"
 
 static const struct {
 	uint8_t proto;

@@ -3,7 +3,36 @@
 #ifndef XCNI_UTIL_H
 #define XCNI_UTIL_H
 
+#include <errno.h>
+#include <stdlib.h>
+
 /* The number of elements of an array (not a pointer). */
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/*
+ * Room for element n of the array *arr (*cap elements of esz bytes), which
+ * doubles from 16 when full: 0, or -ENOMEM with *arr and *cap unchanged.
+ * XCNI_GROW(v, n, cap) passes a typed array's address and element size.
+ */
+static inline int xcni_grow(void *arr, size_t *cap, size_t n, size_t esz)
+{
+	void **p = arr, *q;
+	size_t nc;
+
+	if (n < *cap)
+		return 0;
+	nc = *cap ? *cap * 2 : 16;
+	q = realloc(*p, nc * esz);
+	if (!q)
+		return -ENOMEM;
+	*p = q;
+	*cap = nc;
+	return 0;
+}
+#define XCNI_GROW(v, n, cap) xcni_grow(&(v), &(cap), (n), sizeof(*(v)))
+
+/* The string member k of the JSON object o; "" when o is NULL or k is absent or not
+ * a string (jansson's getters take NULL). A macro: this header needs no jansson. */
+#define jstr(o, k) (json_string_value(json_object_get((o), (k))) ?: "")
 
 #endif

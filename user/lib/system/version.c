@@ -15,7 +15,7 @@
 #endif
 #include "lib/system/log.h"
 #include "lib/system/print.h"
-#include "version.h"
+#include "lib/system/version.h"
 
 void xcni_version_get(struct xcni_version *v)
 {

@@ -4,16 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/ui.h"
+#include "lib/observe/flowgraph.h"
 #include "ui_page.h"
 
-const unsigned char *ui_page(size_t *len)
-{
-	*len = xcni_ui_page_len;
-	return xcni_ui_page;
-}
-
-int ui_render_page(void *ctx, const struct http_args *a, char **body, size_t *len)
+int fg_render_page(void *ctx, const struct http_args *a, char **body, size_t *len)
 {
 	(void)ctx;
 	(void)a;

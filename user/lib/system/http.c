@@ -15,7 +15,7 @@
  * library never touches a suspended connection.
  *
  * Before anything else, at accept: a source address past SRCLIM_PER_S new
- * connections a second (agent/srclimit.h; loopback, the node's own processes,
+ * connections a second (lib/system/srclimit.h; loopback, the node's own processes,
  * excepted) is closed, counted in http_refused(): a handshake flood costs the
  * thread an accept and a close per connection, and the loop nothing.
  *
@@ -75,8 +75,9 @@
 #include <microhttpd.h>
 
 #include "lib/system/log.h"
-#include "agent/http.h"
-#include "agent/srclimit.h"
+#include "lib/system/clock.h"
+#include "lib/system/http.h"
+#include "lib/system/srclimit.h"
 
 /* Room for what another local process can open between a scraper's connect
  * and its request under a loaded CPU (the newest connections stay): 16 was
@@ -160,14 +161,6 @@ struct http {
 	unsigned int nwaiting;
 	uint64_t next_render_ns; /* under mu */
 };
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 /* ---- addresses --------------------------------------------------------- */
 
@@ -433,7 +426,7 @@ static void on_conn(void *cls, struct MHD_Connection *mc, void **socket_ctx,
 	memcpy(&c->peer, peer->client_addr,
 	       peer->client_addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) :
 							  sizeof(struct sockaddr_in));
-	c->accept_ns = mono_ns();
+	c->accept_ns = xcni_mono_ns();
 	c->next = h->conns;
 	if (h->conns)
 		h->conns->prev = c;
@@ -488,7 +481,7 @@ static bool same_args(const struct http_args *a, const struct http_args *b)
 static struct page *render(struct conn *c)
 {
 	const struct route *r = c->route;
-	uint64_t t0 = mono_ns(), t1;
+	uint64_t t0 = xcni_mono_ns(), t1;
 	struct page *p = calloc(1, sizeof(*p));
 	char *body = NULL;
 	size_t len = 0;
@@ -497,7 +490,7 @@ static struct page *render(struct conn *c)
 	if (!p)
 		return NULL;
 	err = r->fn(r->ctx, &c->args, &body, &len);
-	t1 = mono_ns();
+	t1 = xcni_mono_ns();
 	p->status = err == 0 ? MHD_HTTP_OK :
 		    err == -EINVAL ? MHD_HTTP_BAD_REQUEST :
 		    err == -ENOENT ? MHD_HTTP_NOT_FOUND :
@@ -748,7 +741,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 	page_put(c->page);
 	c->page = NULL;
 	c->asked = true;
-	c->asked_ns = mono_ns();
+	c->asked_ns = xcni_mono_ns();
 	pr_debug("http: %s %s\n", method, url);
 	if (h->tls_name[0] && !client_ok(h, c)) {
 		pr_info("http: %s: refused a client without a certificate the CA signed for clientAuth\n",
@@ -807,7 +800,7 @@ static void expire(struct http *h, uint64_t now)
 /* The timer at the soonest of: the library's timeout, a deadline, the next render allowed. */
 static void arm(struct http *h)
 {
-	uint64_t now = mono_ns(), next = UINT64_MAX, rel;
+	uint64_t now = xcni_mono_ns(), next = UINT64_MAX, rel;
 	struct itimerspec its = {};
 	MHD_UNSIGNED_LONG_LONG to;
 
@@ -848,9 +841,9 @@ static void tick(struct http *h)
 	 * being accepted has arrived. What goes now the library closes on its
 	 * next look.
 	 */
-	expire(h, mono_ns());
+	expire(h, xcni_mono_ns());
 	make_room(h);
-	post_due(h, mono_ns());
+	post_due(h, xcni_mono_ns());
 	arm(h);
 }
 
@@ -895,18 +888,18 @@ void http_dispatch(struct http *h)
 	pthread_mutex_unlock(&h->mu);
 	if (!batch)
 		return;
-	t0 = mono_ns();
+	t0 = xcni_mono_ns();
 	for (struct conn *c = batch; c; c = c->qnext) {
 		if (!c->page)
 			c->page = render(c); /* NULL: a 500 when it is resumed */
 		last = c;
 	}
-	gap = (mono_ns() - t0) * (HTTP_DUTY - 1);
+	gap = (xcni_mono_ns() - t0) * (HTTP_DUTY - 1);
 	if (gap > HTTP_GAP_MAX_MS * 1000000ULL)
 		gap = HTTP_GAP_MAX_MS * 1000000ULL;
 	pthread_mutex_lock(&h->mu);
-	h->render_ns_total += mono_ns() - t0;
-	h->next_render_ns = mono_ns() + gap;
+	h->render_ns_total += xcni_mono_ns() - t0;
+	h->next_render_ns = xcni_mono_ns() + gap;
 	last->qnext = h->done;
 	h->done = batch;
 	pthread_mutex_unlock(&h->mu);
@@ -995,7 +988,7 @@ static enum MHD_Result on_accept(void *cls, const struct sockaddr *sa, socklen_t
 		memcpy(a, &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
 	else
 		return MHD_NO;
-	if (srclim_allow(&h->rl, a, mono_ns()))
+	if (srclim_allow(&h->rl, a, xcni_mono_ns()))
 		return MHD_YES;
 	if (__atomic_fetch_add(&h->refused, 1, __ATOMIC_RELAXED) % 1000 == 0) {
 		char txt[INET6_ADDRSTRLEN] = "?";

@@ -8,7 +8,7 @@
  * renders are spaced so that they take at most a tenth of the agent's time.
  * Only GET and HEAD on a registered path are answered with a page; the rest
  * get a 4xx without a render. New connections from one source address past
- * SRCLIM_PER_S a second (agent/srclimit.h; loopback excepted) are closed at
+ * SRCLIM_PER_S a second (lib/system/srclimit.h; loopback excepted) are closed at
  * accept, before any handshake, and counted (http_refused).
  *
  * Adding a page is one line, after http_open and before the loop:

@@ -4,7 +4,7 @@
 #include <sys/random.h>
 
 #include "lib/system/hash.h"
-#include "agent/srclimit.h"
+#include "lib/system/srclimit.h"
 
 void srclim_init(struct srclim *l, unsigned int per_s, unsigned int burst)
 {

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * New connections per source address, before anything else is done for them
- * (agent/http.c asks at accept, before a TLS handshake): each source may open
+ * (lib/system/http.c asks at accept, before a TLS handshake): each source may open
  * SRCLIM_BURST at once and SRCLIM_PER_S a second after that (a generic cell
  * rate: one "theoretical arrival time" per source).
  *

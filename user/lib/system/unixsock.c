@@ -1,0 +1,87 @@
+// SPDX-License-Identifier: Apache-2.0
+/* A request and its whole answer on a Unix stream socket (unixsock.h). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "lib/system/unixsock.h"
+
+/* Room read at once; the buffer doubles when less is left. */
+#define ASK_CHUNK 65536
+
+int xcni_unix_ask(const char *path, const char *req, size_t rl, int timeout_s, size_t max,
+		  volatile sig_atomic_t *stop, char **out, size_t *len, const char **step)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct timeval tv = { .tv_sec = timeout_s };
+	size_t n = 0, cap = 0;
+	const char *at = "connecting to";
+	char *buf = NULL, *p;
+	int fd, err = 0;
+	ssize_t r;
+
+	*out = NULL;
+	*len = 0;
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		err = -ENAMETOOLONG;
+		goto said;
+	}
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		err = -errno;
+		goto said;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		err = -errno;
+		goto out;
+	}
+	at = "sending to";
+	if ((rl && write(fd, req, rl) != (ssize_t)rl) || shutdown(fd, SHUT_WR)) {
+		err = -errno;
+		goto out;
+	}
+	at = "reading from";
+	for (;;) {
+		if (cap - n < ASK_CHUNK) {
+			if (max && cap >= max) {
+				err = -E2BIG;
+				goto out;
+			}
+			p = realloc(buf, cap ? cap * 2 : ASK_CHUNK);
+			if (!p) {
+				err = -ENOMEM;
+				goto out;
+			}
+			buf = p;
+			cap = cap ? cap * 2 : ASK_CHUNK;
+		}
+		r = read(fd, buf + n, cap - n - 1);
+		if (r < 0 && errno == EINTR && !(stop && *stop))
+			continue;
+		if (r < 0) {
+			err = -errno;
+			goto out;
+		}
+		if (!r)
+			break;
+		n += (size_t)r;
+	}
+	buf[n] = '\0';
+	*out = buf;
+	*len = n;
+	buf = NULL;
+out:
+	close(fd);
+	free(buf);
+said:
+	if (err && step)
+		*step = at;
+	return err;
+}

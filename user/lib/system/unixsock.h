@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* A request and its whole answer on a Unix stream socket (xcnid's status and flows sockets). */
+#ifndef XCNI_UNIXSOCK_H
+#define XCNI_UNIXSOCK_H
+
+#include <signal.h>
+#include <stddef.h>
+
+/*
+ * Sends req (rl bytes, none when 0) to the socket at path, closes the sending
+ * side and reads the answer until the peer closes, into *out (malloc'd,
+ * NUL-ended, *len bytes): each send and read waits at most timeout_s, the
+ * answer is at most max bytes (0: no bound; -E2BIG past it), and a read cut by
+ * a signal goes on unless *stop is set. 0, or -errno with *out NULL and *step
+ * (when step is not NULL) "connecting to", "sending to" or "reading from".
+ * Whether the answer is whole is the caller's (an empty one, a last line cut).
+ */
+int xcni_unix_ask(const char *path, const char *req, size_t rl, int timeout_s, size_t max,
+		  volatile sig_atomic_t *stop, char **out, size_t *len, const char **step);
+
+#endif
