@@ -80,7 +80,7 @@ PREFIXES = {
     "cluster": ["k8s", "kj", "store", "manifest", "kubeconfig"],
     "observe": ["flows", "flow", "fg", "flowgraph", "vocab", "ctstat", "agent_status",
                 "reasons", "xcni"],
-    "policy": ["policy", "pol", "polsync", "cnp", "prefilter", "xcni"],
+    "policy": ["policy", "pol", "polsync", "cnp", "prefilter", "fqdn", "xcni"],
     "services": ["svc", "svcsync", "maglev", "extfe"],
 }
 

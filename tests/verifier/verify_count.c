@@ -143,7 +143,7 @@ static int set_in6(struct bpf_object *obj, const char *name, const char *addr)
 /* The settings of c that w takes, with a node's addresses (fc00:77::1 and so on). */
 static int settings(struct bpf_object *obj, const struct writer *w, const struct vconf *c)
 {
-	unsigned int on = w->writes & (c->opts | ~(O_LB | O_ACCEL | O_DSR | O_EXTCIP | O_TCPF | O_DECAP));
+	unsigned int on = w->writes & (c->opts | ~(O_LB | O_ACCEL | O_DSR | O_EXTCIP | O_TCPF | O_DECAP | O_FQDN));
 	__u32 cookie[2] = { 0x9e3779b9, 0x7f4a7c15 };
 	int err = 0;
 
