@@ -179,7 +179,9 @@ FUZZ_SECONDS ?= 180
 $(FUZZ_BUILD)/obj/%.o: %.c $(wildcard cni/*.h user/*/*.h user/lib/*/*.h) bpf/xcni_shared.h
 	$(call msg,CC-FUZZ,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(SAN_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(PKG_CFLAGS) -Iuser -Ibpf -c $< -o $@
+	$(Q)$(SAN_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(PKG_CFLAGS) -I$(BUILD)/gen -Iuser -Ibpf -c $< -o $@
+# The service map's page (lib/observe/fgpage.c) is generated, as for the product.
+$(FUZZ_BUILD)/obj/user/lib/observe/fgpage.o: $(BUILD)/gen/ui_page.h
 
 $(FUZZ_BUILD)/libxcni.a: $(FUZZ_OBJS)
 	$(call msg,AR,$@)
