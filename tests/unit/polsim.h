@@ -328,51 +328,9 @@ static inline void compile(void)
 
 /* ---- the data plane, simulated ---------------------------------------- */
 
-/* Does the stored LPM key match the lookup key over plen bits after prefixlen? */
-static inline bool lpm_match(const void *stored, const void *lookup, unsigned plen)
-{
-	const uint8_t *a = (const uint8_t *)stored + 4, *b = (const uint8_t *)lookup + 4;
-	unsigned bytes = plen / 8, bits = plen % 8;
-
-	if (memcmp(a, b, bytes))
-		return false;
-	return !bits || !((a[bytes] ^ b[bytes]) & (0xff00 >> bits));
-}
-
-static inline const struct pol_ep *ep_find(const struct pol_result *r, uint32_t ip)
-{
-	for (size_t i = 0; i < r->neps; i++)
-		if (r->eps[i].ip == ip)
-			return &r->eps[i];
-	return NULL;
-}
-
-static inline uint32_t ipcache_identity(const struct pol_result *r, uint32_t ip)
-{
-	struct xcni_ipcache_key k = { .prefixlen = 32, .addr = ip };
-	const struct pol_ipcache *best = NULL;
-
-	for (size_t i = 0; i < r->nipcache; i++)
-		if (lpm_match(&r->ipcache[i].key, &k, r->ipcache[i].key.prefixlen) &&
-		    (!best || r->ipcache[i].key.prefixlen > best->key.prefixlen))
-			best = &r->ipcache[i];
-	return best ? best->val.identity : XCNI_ID_WORLD;
-}
-
-/* The pod's ipBlock group for ip in dir, or 0 if no prefix holds it. */
-static inline uint32_t polcidr_group(const struct pol_ep *ep, int dir, uint32_t ip)
-{
-	struct xcni_polcidr_key k = {
-		.prefixlen = XCNI_POLCIDR_PREFIX_BASE + 32, .ep = ep->ip, .dir = dir, .addr = ip
-	};
-	const struct pol_cidr *best = NULL;
-
-	for (size_t i = 0; i < ep->ncidrs; i++)
-		if (lpm_match(&ep->cidrs[i].key, &k, ep->cidrs[i].key.prefixlen) &&
-		    (!best || ep->cidrs[i].key.prefixlen > best->key.prefixlen))
-			best = &ep->cidrs[i];
-	return best ? best->group : 0;
-}
+/* lpm_match, ep_find, ipcache_identity and polcidr_group are the library's
+ * (lib/policy/policy.h: pol_lpm_match, pol_ep_find, pol_ipcache_identity,
+ * pol_cidr_group), the replay of policy suggest's lookups. */
 
 /* The same for an IPv6 peer address. */
 static inline uint32_t polcidr_group6(const struct pol_ep *ep, int dir, const char *ip6)
@@ -384,7 +342,7 @@ static inline uint32_t polcidr_group6(const struct pol_ep *ep, int dir, const ch
 
 	assert_int_equal(inet_pton(AF_INET6, ip6, k.addr6), 1);
 	for (size_t i = 0; i < ep->ncidrs; i++)
-		if (lpm_match(&ep->cidrs[i].key, &k, ep->cidrs[i].key.prefixlen) &&
+		if (pol_lpm_match(&ep->cidrs[i].key, &k, ep->cidrs[i].key.prefixlen) &&
 		    (!best || ep->cidrs[i].key.prefixlen > best->key.prefixlen))
 			best = &ep->cidrs[i];
 	return best ? best->group : 0;
@@ -398,7 +356,7 @@ static inline const struct pol_entry *policy_lookup(const struct pol_ep *ep, int
 	const struct pol_entry *best = NULL;
 
 	for (size_t i = 0; i < ep->nentries; i++)
-		if (lpm_match(&ep->entries[i].key, &k, ep->entries[i].key.prefixlen) &&
+		if (pol_lpm_match(&ep->entries[i].key, &k, ep->entries[i].key.prefixlen) &&
 		    (!best || ep->entries[i].key.prefixlen > best->key.prefixlen))
 			best = &ep->entries[i];
 	return best;
@@ -422,17 +380,17 @@ static inline bool host_judged(const struct pol_ep *ep, int dir)
 static inline bool side(const struct pol_result *r, uint32_t self, int dir, uint32_t peer_ip,
 			uint8_t proto, uint16_t dport, const struct pol_entry **hit)
 {
-	const struct pol_ep *ep = ep_find(r, self);
+	const struct pol_ep *ep = pol_ep_find(r, self);
 	uint32_t peers[3];
 
 	*hit = NULL;
 	if (!ep || !(ep->state.isolated & XCNI_ISOLATED(dir)))
 		return true;
-	peers[0] = ipcache_identity(r, peer_ip);
+	peers[0] = pol_ipcache_identity(r, peer_ip);
 	/* Its own node: as any peer where the tiers compiled its egress. */
 	if (peers[0] == XCNI_ID_HOST && !host_judged(ep, dir))
 		return true;
-	peers[1] = polcidr_group(ep, dir, peer_ip);
+	peers[1] = pol_cidr_group(ep, dir, peer_ip);
 	peers[2] = XCNI_ID_ANY;
 	for (int i = 0; i < 3; i++) {
 		if (i == 1 && !peers[1])
@@ -452,7 +410,7 @@ static inline bool side(const struct pol_result *r, uint32_t self, int dir, uint
 static inline bool side6(const struct pol_result *r, uint32_t self, int dir, const char *peer6,
 			 uint32_t peer_id, uint8_t proto, uint16_t dport)
 {
-	const struct pol_ep *ep = ep_find(r, self);
+	const struct pol_ep *ep = pol_ep_find(r, self);
 	uint32_t peers[3];
 
 	if (!ep || !(ep->state.isolated & XCNI_ISOLATED(dir)))
@@ -500,7 +458,7 @@ static inline const struct pol_entry *ingress_hit(const char *src, const char *d
 
 static inline const struct pol_ep *ep(const char *ip)
 {
-	const struct pol_ep *e = ep_find(&R, ip4(ip));
+	const struct pol_ep *e = pol_ep_find(&R, ip4(ip));
 
 	assert_non_null(e);
 	return e;
@@ -517,7 +475,7 @@ static inline uint32_t policy_id(const char *ns, const char *name)
 
 static inline uint32_t pod_identity(const struct pol_result *r, const char *ip)
 {
-	return ipcache_identity(r, ip4(ip));
+	return pol_ipcache_identity(r, ip4(ip));
 }
 
 static inline size_t count_entries(const struct pol_ep *e, int dir, unsigned plen)

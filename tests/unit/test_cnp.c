@@ -532,7 +532,7 @@ static void test_own_node(void **state)
 	cpeer_nodes(crule(p, EG, DENY), sel("os=linux"));
 	assert_int_equal(compile_opts(&R, &o), 0);
 	cl = ip4(DEVCLIENT);
-	ep = ep_find(&R, cl);
+	ep = pol_ep_find(&R, cl);
 	assert_non_null(ep);
 	assert_true(ep->state.isolated & XCNI_POLEP_HOST_EGRESS);
 	assert_true(allowed(DEVCLIENT, "192.168.0.1", TCP, 10250));
@@ -545,7 +545,7 @@ static void test_own_node(void **state)
 	/* the node reaches the pod whatever its egress says */
 	assert_true(allowed("192.168.0.1", DEVCLIENT, TCP, 22));
 	/* not a subject: nothing changes for it */
-	assert_false(ep_find(&R, ip4(WEB))->state.isolated & XCNI_POLEP_HOST_EGRESS);
+	assert_false(pol_ep_find(&R, ip4(WEB))->state.isolated & XCNI_POLEP_HOST_EGRESS);
 	assert_true(allowed(WEB, "192.168.0.1", TCP, 22));
 	/* a networks peer holds the node's address */
 	p->egress[1].peers[0].node_sel = NULL;

@@ -264,7 +264,7 @@ static void selectors_listed(void **state)
 	assert_string_equal(pol_nm_sentence(&l.v[0], s, sizeof(s)),
 			    "store/db-from-backend: applies to podSelector app=db \xe2\x80\x94 selects 1 pod");
 	assert_int_equal(l.v[0].nids, 1);
-	assert_int_equal(l.v[0].ids[0], ipcache_identity(&R, ip4("10.244.0.13")));
+	assert_int_equal(l.v[0].ids[0], pol_ipcache_identity(&R, ip4("10.244.0.13")));
 	assert_ptr_equal(l.v[0].sel[0], DB0);
 	assert_string_equal(pol_nm_sentence(&l.v[1], s, sizeof(s)),
 			    "store/db-from-backend rule 0: from podSelector app=backend-api \xe2\x80\x94 "

@@ -85,9 +85,9 @@ static void ipv6_only_pod_keyed(void **state)
 	peer(ingress(np_add("x", "in", sel("app=v6"), IN)), sel("app=a"), NULL);
 	assert_int_equal(pol_polkey6(v6->ip6), ip4("0.10.0.5"));
 	assert_int_equal(compile_opts(&R, &o), 0);
-	assert_non_null(ep_find(&R, ip4("0.10.0.5")));
+	assert_non_null(pol_ep_find(&R, ip4("0.10.0.5")));
 	assert_int_equal(R.neps, 2); /* v6 and a: r6 is n2's */
-	assert_true(ep_find(&R, ip4("0.10.0.5"))->state.isolated & XCNI_ISOLATED(XCNI_DIR_TO_POD));
+	assert_true(pol_ep_find(&R, ip4("0.10.0.5"))->state.isolated & XCNI_ISOLATED(XCNI_DIR_TO_POD));
 	assert_true(allowed("10.0.0.2", "0.10.0.5", TCP, 80));
 
 	pi = pol_incr_new();
@@ -95,7 +95,7 @@ static void ipv6_only_pod_keyed(void **state)
 	c = view();
 	assert_int_equal(pol_incr_update(pi, &c, &o, NULL, 0, true, true, &r, &d, &Err), 0);
 	assert_int_equal(r->neps, 2);
-	assert_non_null(ep_find(r, ip4("0.10.0.5")));
+	assert_non_null(pol_ep_find(r, ip4("0.10.0.5")));
 	assert_int_equal(pol_v6_build(pi, &c, &v), 0);
 	assert_int_equal(v.nipc, 3);
 	assert_int_equal(v.nkeys, 2);
@@ -308,9 +308,9 @@ static void ipblock_except(void **state)
 	/* The except's group allows nothing: only the /8's group has an entry. */
 	assert_int_equal(e->nentries, 1);
 	assert_int_equal(e->entries[0].key.peer, g8);
-	assert_int_equal(polcidr_group(e, XCNI_DIR_TO_POD, ip4("10.1.2.3")), g16);
-	assert_int_equal(polcidr_group(e, XCNI_DIR_TO_POD, ip4("10.2.0.1")), g8);
-	assert_int_equal(polcidr_group(e, XCNI_DIR_TO_POD, ip4("11.0.0.1")), 0);
+	assert_int_equal(pol_cidr_group(e, XCNI_DIR_TO_POD, ip4("10.1.2.3")), g16);
+	assert_int_equal(pol_cidr_group(e, XCNI_DIR_TO_POD, ip4("10.2.0.1")), g8);
+	assert_int_equal(pol_cidr_group(e, XCNI_DIR_TO_POD, ip4("11.0.0.1")), 0);
 	assert_false(allowed("10.1.2.3", "10.244.0.5", TCP, 80));
 	assert_true(allowed("10.2.0.1", "10.244.0.5", TCP, 80));
 	assert_false(allowed("11.0.0.1", "10.244.0.5", TCP, 80));
@@ -509,7 +509,7 @@ static void ipblock6_except(void **state)
 	/* The IPv6 block admits no IPv4 peer, not even 0.0.0.0-ish ones. */
 	assert_false(allowed("10.0.0.1", "10.244.0.5", TCP, 80));
 	assert_false(allowed("0.0.0.1", "10.244.0.5", TCP, 80));
-	assert_int_equal(polcidr_group(e, XCNI_DIR_TO_POD, ip4("253.0.0.1")), 0);
+	assert_int_equal(pol_cidr_group(e, XCNI_DIR_TO_POD, ip4("253.0.0.1")), 0);
 
 	/* Add IPv4 0.0.0.0/0 in another rule (UDP only): IPv4 groups come first. */
 	struct k8s_np_rule *r = ingress(&objs[K8S_NETWORKPOLICY][0]->np);

@@ -19,8 +19,7 @@
 #include "lib/policy/policy.h"
 #include "lib/policy/suggest.h"
 
-/* Does the stored LPM key match the looked-up one over plen bits after prefixlen? */
-static bool lpm_match(const void *stored, const void *lookup, unsigned int plen)
+bool pol_lpm_match(const void *stored, const void *lookup, unsigned int plen)
 {
 	const uint8_t *a = (const uint8_t *)stored + 4, *b = (const uint8_t *)lookup + 4;
 	unsigned int bytes = plen / 8, bits = plen % 8;
@@ -30,7 +29,7 @@ static bool lpm_match(const void *stored, const void *lookup, unsigned int plen)
 	return !bits || !((a[bytes] ^ b[bytes]) & (0xff00 >> bits));
 }
 
-static const struct pol_ep *ep_find(const struct pol_result *r, uint32_t ip)
+const struct pol_ep *pol_ep_find(const struct pol_result *r, uint32_t ip)
 {
 	for (size_t i = 0; i < r->neps; i++)
 		if (r->eps[i].ip == ip)
@@ -38,19 +37,19 @@ static const struct pol_ep *ep_find(const struct pol_result *r, uint32_t ip)
 	return NULL;
 }
 
-static uint32_t identity_of(const struct pol_result *r, uint32_t ip)
+uint32_t pol_ipcache_identity(const struct pol_result *r, uint32_t ip)
 {
 	struct xcni_ipcache_key k = { .prefixlen = 32, .addr = ip };
 	const struct pol_ipcache *best = NULL;
 
 	for (size_t i = 0; i < r->nipcache; i++)
-		if (lpm_match(&r->ipcache[i].key, &k, r->ipcache[i].key.prefixlen) &&
+		if (pol_lpm_match(&r->ipcache[i].key, &k, r->ipcache[i].key.prefixlen) &&
 		    (!best || r->ipcache[i].key.prefixlen > best->key.prefixlen))
 			best = &r->ipcache[i];
 	return best ? best->val.identity : XCNI_ID_WORLD;
 }
 
-static uint32_t cidr_group(const struct pol_ep *ep, int dir, uint32_t ip)
+uint32_t pol_cidr_group(const struct pol_ep *ep, int dir, uint32_t ip)
 {
 	struct xcni_polcidr_key k = {
 		.prefixlen = XCNI_POLCIDR_PREFIX_BASE + 32, .ep = ep->ip, .dir = dir, .addr = ip
@@ -58,7 +57,7 @@ static uint32_t cidr_group(const struct pol_ep *ep, int dir, uint32_t ip)
 	const struct pol_cidr *best = NULL;
 
 	for (size_t i = 0; i < ep->ncidrs; i++)
-		if (lpm_match(&ep->cidrs[i].key, &k, ep->cidrs[i].key.prefixlen) &&
+		if (pol_lpm_match(&ep->cidrs[i].key, &k, ep->cidrs[i].key.prefixlen) &&
 		    (!best || ep->cidrs[i].key.prefixlen > best->key.prefixlen))
 			best = &ep->cidrs[i];
 	return best ? best->group : 0;
@@ -72,7 +71,7 @@ static const struct pol_entry *entry_of(const struct pol_ep *ep, int dir, uint32
 	const struct pol_entry *best = NULL;
 
 	for (size_t i = 0; i < ep->nentries; i++)
-		if (lpm_match(&ep->entries[i].key, &k, ep->entries[i].key.prefixlen) &&
+		if (pol_lpm_match(&ep->entries[i].key, &k, ep->entries[i].key.prefixlen) &&
 		    (!best || ep->entries[i].key.prefixlen > best->key.prefixlen))
 			best = &ep->entries[i];
 	return best;
@@ -82,19 +81,19 @@ static const struct pol_entry *entry_of(const struct pol_ep *ep, int dir, uint32
 static bool side(const struct pol_result *r, uint32_t self, int dir, uint32_t peer, uint8_t proto,
 		 uint16_t port)
 {
-	const struct pol_ep *ep = ep_find(r, self);
+	const struct pol_ep *ep = pol_ep_find(r, self);
 	uint32_t peers[3];
 
 	if (!ep || !(ep->state.isolated & XCNI_ISOLATED(dir)))
 		return true;
-	peers[0] = identity_of(r, peer);
+	peers[0] = pol_ipcache_identity(r, peer);
 	/* Its own node: judged only where the tiers compiled its egress there. */
 	if (peers[0] == XCNI_ID_HOST &&
 	    !(dir == XCNI_DIR_FROM_POD &&
 	      (ep->state.isolated & (XCNI_POLEP_HOST_EGRESS | XCNI_POLEP_OVERFLOW)) ==
 		      XCNI_POLEP_HOST_EGRESS))
 		return true;
-	peers[1] = cidr_group(ep, dir, peer);
+	peers[1] = pol_cidr_group(ep, dir, peer);
 	peers[2] = XCNI_ID_ANY;
 	for (int i = 0; i < 3; i++) {
 		const struct pol_entry *e;
