@@ -185,6 +185,7 @@ struct xcni_dp {
 	int ep_fd, if_fd; /* endpoints and ifindex maps */
 	int ep6_fd, if6_fd; /* endpoints6 and ifindex6; -1 under an xcnid without IPv6 */
 	int frag_fd, frag6_fd; /* the fragment shares (by ep_id); -1 under an xcnid before them */
+	int fqdn_fd, ring_fd; /* names' addresses learned, per pod (bpf/lib/dns.h); -1: none */
 	unsigned int pod_mtu; /* what the node's overlay leaves pods, 0: no limit */
 };
 
@@ -192,7 +193,8 @@ struct xcni_dp {
 unsigned int xcni_dp_pod_mtu(const struct xcni_dp *dp, unsigned int conf_mtu);
 
 int xcni_dp_open(struct xcni_dp *dp, const char *pin_dir, struct cni_err *e);
-/* GC: the fragment shares of ep_ids no endpoint holds (the node's kept). */
+/* GC: the fragment shares and the DNS-learned addresses of ep_ids no
+ * endpoint holds (the node's kept). */
 void xcni_dp_share_gc(const struct xcni_dp *dp);
 void xcni_dp_close(struct xcni_dp *dp);
 /*

@@ -72,21 +72,45 @@ static int share_map_get(const struct xcni_dp *dp, const char *name)
 	return fd;
 }
 
+/*
+ * The addresses pod ep_id's DNS answers taught it (bpf/lib/dns.h): its ring
+ * names each. Endpoint ids are reused, and a new pod must not inherit what
+ * an old one was allowed to reach. The ring goes first: an answer still in
+ * flight makes a new one, which xcni_dp_share_gc finds.
+ */
+static void fqdn_del(const struct xcni_dp *dp, __u32 ep_id)
+{
+	struct xcni_fqdn_ring r;
+
+	if (dp->ring_fd < 0 || bpf_map_lookup_elem(dp->ring_fd, &ep_id, &r))
+		return;
+	bpf_map_delete_elem(dp->ring_fd, &ep_id);
+	for (size_t i = 0; i < XCNI_FQDN_PER_POD; i++) {
+		struct xcni_fqdn_key k = { .ep_id = ep_id, .family = r.slot[i].family };
+
+		if (!k.family || dp->fqdn_fd < 0)
+			continue;
+		memcpy(k.addr, r.slot[i].addr, sizeof(k.addr));
+		bpf_map_delete_elem(dp->fqdn_fd, &k);
+	}
+}
+
 /* An endpoint's fragment shares go with it (the data plane makes one at its
- * first fragment; see struct xcni_frag_share). */
+ * first fragment; see struct xcni_frag_share), and what its answers taught it. */
 static void share_del(const struct xcni_dp *dp, __u32 ep_id)
 {
 	if (dp->frag_fd >= 0)
 		bpf_map_delete_elem(dp->frag_fd, &ep_id);
 	if (dp->frag6_fd >= 0)
 		bpf_map_delete_elem(dp->frag6_fd, &ep_id);
+	fqdn_del(dp, ep_id);
 }
 
 int xcni_dp_open(struct xcni_dp *dp, const char *pin_dir, struct cni_err *e)
 {
 	memset(dp, 0, sizeof(*dp));
 	dp->from_fd = dp->to_fd = dp->ep_fd = dp->if_fd = dp->ep6_fd = dp->if6_fd = -1;
-	dp->frag_fd = dp->frag6_fd = -1;
+	dp->frag_fd = dp->frag6_fd = dp->fqdn_fd = dp->ring_fd = -1;
 	snprintf(dp->pin_dir, sizeof(dp->pin_dir), "%s", pin_dir);
 	libbpf_set_print(NULL);
 	dp->from_fd = pin_get(dp, XCNI_PIN_PROG_FROM_POD);
@@ -115,6 +139,8 @@ int xcni_dp_open(struct xcni_dp *dp, const char *pin_dir, struct cni_err *e)
 	dp->if6_fd = pin_get(dp, "xcni_ifindex6");
 	dp->frag_fd = share_map_get(dp, "xcni_frag");
 	dp->frag6_fd = share_map_get(dp, "xcni_frag6");
+	dp->fqdn_fd = pin_get(dp, "xcni_fqdn");
+	dp->ring_fd = pin_get(dp, "xcni_fqdn_ring");
 	read_pod_mtu(dp);
 	return 0;
 }
@@ -127,7 +153,8 @@ unsigned int xcni_dp_pod_mtu(const struct xcni_dp *dp, unsigned int conf_mtu)
 void xcni_dp_close(struct xcni_dp *dp)
 {
 	int *fds[] = { &dp->from_fd, &dp->to_fd,    &dp->ep_fd,	  &dp->if_fd,
-		       &dp->ep6_fd,  &dp->if6_fd, &dp->frag_fd, &dp->frag6_fd };
+		       &dp->ep6_fd,  &dp->if6_fd, &dp->frag_fd, &dp->frag6_fd,
+		       &dp->fqdn_fd, &dp->ring_fd };
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
 		if (*fds[i] >= 0)
@@ -410,6 +437,48 @@ static size_t live_ids(int fd, size_t ksz, __u32 *ids, size_t n, size_t cap)
 	return n;
 }
 
+static bool id_live(const __u32 *ids, size_t n, __u32 id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (ids[i] == id)
+			return true;
+	return false;
+}
+
+/*
+ * The DNS-learned addresses of ep_ids no endpoint holds: the rings first
+ * (each names its addresses), then any address left without a ring (an
+ * answer that landed while its pod's DEL ran). A pass takes 256 of each.
+ */
+static void fqdn_gc(const struct xcni_dp *dp, const __u32 *ids, size_t n)
+{
+	struct xcni_fqdn_key k, next, dead_k[256];
+	__u32 key, nkey, dead[256];
+	size_t nd = 0;
+	bool first = true;
+
+	while (dp->ring_fd >= 0 && nd < 256 &&
+	       bpf_map_get_next_key(dp->ring_fd, first ? NULL : &key, &nkey) == 0) {
+		first = false;
+		key = nkey;
+		if (!id_live(ids, n, key))
+			dead[nd++] = key;
+	}
+	for (size_t i = 0; i < nd; i++)
+		fqdn_del(dp, dead[i]);
+	nd = 0;
+	first = true;
+	while (dp->fqdn_fd >= 0 && nd < 256 &&
+	       bpf_map_get_next_key(dp->fqdn_fd, first ? NULL : &k, &next) == 0) {
+		first = false;
+		k = next;
+		if (!id_live(ids, n, k.ep_id))
+			dead_k[nd++] = k;
+	}
+	for (size_t i = 0; i < nd; i++)
+		bpf_map_delete_elem(dp->fqdn_fd, &dead_k[i]);
+}
+
 /*
  * Fragment shares of no endpoint (the node's, 0, and the outside's,
  * XCNI_FRAG_OUTSIDE_MIN and up, aside): a pod's last packets
@@ -431,18 +500,15 @@ void xcni_dp_share_gc(const struct xcni_dp *dp)
 
 		while (fds[f] >= 0 && nd < 256 &&
 		       bpf_map_get_next_key(fds[f], first ? NULL : &key, &next) == 0) {
-			bool live = next == 0 || next >= XCNI_FRAG_OUTSIDE_MIN;
-
 			first = false;
 			key = next;
-			for (size_t i = 0; i < n && !live; i++)
-				live = ids[i] == key;
-			if (!live)
+			if (next != 0 && next < XCNI_FRAG_OUTSIDE_MIN && !id_live(ids, n, key))
 				dead[nd++] = key;
 		}
 		for (size_t i = 0; i < nd; i++)
 			bpf_map_delete_elem(fds[f], &dead[i]);
 	}
+	fqdn_gc(dp, ids, n);
 }
 
 /* GC of endpoints6 alone (DEL of an IPv6 entry, whose address the record does not keep). */

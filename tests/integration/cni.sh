@@ -388,8 +388,24 @@ check "CHECK without prevResult is refused (code 7)" \
 	bash -c "[ $RC -ne 0 ] && echo '$OUT' | grep -q '\"code\":7'"
 
 # ---- DEL is idempotent ----------------------------------------------------------
+# An address p1's DNS answers taught it (bpf/lib/dns.h: its ring names it) goes
+# with p1, whose endpoint id the next pod may get; p2's stays.
+ep_of() { $XCNICTL endpoint get "${IP[$1]:-${IP6[$1]}}" --json | jq_ 'd["ep_id"]'; }
+le32() { printf '%02x %02x %02x %02x' $(($1 & 255)) $((($1 >> 8) & 255)) $((($1 >> 16) & 255)) $((($1 >> 24) & 255)); }
+fqdn_key() { echo "$(le32 "$1") 04 00 00 00 0a 09 09 $2 $(printf '00 %.0s' $(seq 12))"; } # EP_ID OCTET
+fqdn_learn() { # EP_ID OCTET: what to_pod writes for one address learned
+	bpftool map update pinned "$PIN/xcni_fqdn" key hex $(fqdn_key "$1" "$2") value hex $(printf '00 %.0s' $(seq 24)) &&
+	bpftool map update pinned "$PIN/xcni_fqdn_ring" key hex $(le32 "$1") \
+		value hex 01 00 00 00 00 00 00 00 04 00 00 00 0a 09 09 "$2" $(printf '00 %.0s' $(seq 1272))
+}
+fqdn_has() { bpftool map lookup pinned "$PIN/xcni_fqdn" key hex $(fqdn_key "$1" "$2") >/dev/null 2>&1; }
+ring_has() { bpftool map lookup pinned "$PIN/xcni_fqdn_ring" key hex $(le32 "$1") >/dev/null 2>&1; }
+p1_ep=$(ep_of p1) p2_ep=$(ep_of p2)
+fqdn_learn "$p1_ep" 01 && fqdn_learn "$p2_ep" 02 || echo "fqdn_learn failed (p1 $p1_ep, p2 $p2_ep)"
 cni DEL cid-p1 "$(nspath p1)" <<<"$(conf 1.0.0)"
 check "DEL p1" test "$RC" -eq 0
+check "DEL removed the address p1's DNS answers taught it and its ring, kept p2's (endpoints $p1_ep, $p2_ep)" \
+	bash -c "$(declare -f le32 fqdn_key fqdn_has ring_has); PIN=$PIN; ! fqdn_has $p1_ep 01 && ! ring_has $p1_ep && fqdn_has $p2_ep 02 && ring_has $p2_ep"
 check "DEL removed p1's host veth" bash -c "! ip -n $NODE link show $hostif 2>/dev/null"
 check "DEL removed p1's leases (${IP[p1]:-no IPv4} ${IP6[p1]:-no IPv6})" \
 	bash -c "! ls $T/ipam/$NET | grep -qxF -e '${IP[p1]:-none}' -e '${IP6[p1]:-none}'"
@@ -475,10 +491,16 @@ share_has() { bpftool map lookup pinned "$PIN/$1" key hex $2 >/dev/null 2>&1; }
 for m in xcni_frag xcni_frag6; do
 	share_put $m "77 77 00 00" && share_put $m "00 00 00 00" || echo "share_put $m failed"
 done
+# An answer that lands while its pod's DEL runs: a ring and an address of no
+# endpoint (30583), and an address whose ring is gone (30584).
+fqdn_learn 30583 03 && fqdn_learn 30584 04 && bpftool map delete pinned "$PIN/xcni_fqdn_ring" key hex $(le32 30584) ||
+	echo "fqdn_learn of no endpoint failed"
 cni GC "" "" <<<"$(conf 1.1.0 '"cni.dev/valid-attachments":[],')"
 check "GC with no valid attachments clears everything" same_as_baseline_pods_aside
 check "GC removed the fragment shares of an endpoint gone, kept the node's" \
 	bash -c "$(declare -f share_has); PIN=$PIN; ! share_has xcni_frag '77 77 00 00' && ! share_has xcni_frag6 '77 77 00 00' && share_has xcni_frag '00 00 00 00' && share_has xcni_frag6 '00 00 00 00'"
+check "GC removed DNS-learned addresses of no endpoint, with or without their ring" \
+	bash -c "$(declare -f le32 fqdn_key fqdn_has ring_has); PIN=$PIN; ! fqdn_has 30583 03 && ! ring_has 30583 && ! fqdn_has 30584 04"
 for p in g1 g2 g3; do ip netns del "$XCT_TAG-$p"; done
 cni GC "" "" <<<"$(conf 1.0.0 '"cni.dev/valid-attachments":[],')"
 check "GC with cniVersion 1.0.0 is refused (code 1)" bash -c "[ $RC -ne 0 ] && echo '$OUT' | grep -q '\"code\":1'"
