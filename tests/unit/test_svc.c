@@ -428,6 +428,50 @@ static void size_bound(void **state)
 	assert_int_equal(svc_frontends_of(&huge, NULL), SIZE_MAX);
 }
 
+/*
+ * Issue 52 item 3: a frontend's backends are bounded (16-bit slots; under
+ * Maglev fewer than the table's XCNI_MAGLEV_M slots). A Service whose
+ * EndpointSlices list more (17 slices of 1000) is refused alone, named, where
+ * the sync stopped at it for every Service before; without Maglev it fits.
+ */
+static void backends_bound(void **state)
+{
+	size_t len = 0, cap = 1 << 20;
+	char *y = malloc(cap);
+	struct cluster c;
+
+	(void)state;
+	assert_non_null(y);
+	len += (size_t)snprintf(y + len, cap - len, "%s%s",
+				SVC("many", "{clusterIP: 10.96.0.7, ports: [{port: 80}]}"),
+				SVC("ok", "{clusterIP: 10.96.0.1, ports: [{port: 80}]}"));
+	for (int s = 0; s < 17; s++) {
+		len += (size_t)snprintf(y + len, cap - len,
+					"apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\n"
+					"metadata: {name: many-%d, namespace: y, labels: "
+					"{kubernetes.io/service-name: many}}\naddressType: IPv4\n"
+					"ports: [{port: 8080}]\nendpoints: [", s);
+		for (int e = 0; e < 1000; e++)
+			len += (size_t)snprintf(y + len, cap - len, "%s{addresses: [10.2.%d.%d]}",
+						e ? ", " : "", (s * 1000 + e) / 250, (s * 1000 + e) % 250 + 1);
+		len += (size_t)snprintf(y + len, cap - len, "]\n---\n");
+	}
+	assert_true(len < cap);
+	load(y);
+	free(y);
+	assert_int_equal(l.nerrs, 0);
+	assert_int_equal(spec("y/many:80/TCP")->nbe, 17000);
+	svc_list_free(&l);
+	store_view(st, &c);
+	assert_int_equal(svc_build(&c, NULL, SVC_BUILD_MAGLEV, &l), 0);
+	assert_int_equal(l.nerrs, 1);
+	assert_string_equal(l.errs[0], "Service y/many: spec.ports[0]: its EndpointSlices list 17000 "
+				       "IPv4 endpoints, more than a frontend holds (16380: a Maglev "
+				       "table's slots less one); the Service is refused");
+	assert_int_equal(l.n, 1);
+	assert_non_null(spec("y/ok:80/TCP"));
+}
+
 static void maglev_flag_and_empty(void **state)
 {
 	struct cluster c;
@@ -1170,6 +1214,7 @@ int main(void)
 		cmocka_unit_test_teardown(slices_by_port_set, teardown),
 		cmocka_unit_test_teardown(bad_input, teardown),
 		cmocka_unit_test_teardown(size_bound, teardown),
+		cmocka_unit_test_teardown(backends_bound, teardown),
 		cmocka_unit_test_teardown(maglev_flag_and_empty, teardown),
 		cmocka_unit_test_teardown(nodeport_external_lb, teardown),
 		cmocka_unit_test_teardown(traffic_policies, teardown),

@@ -696,6 +696,32 @@ static int port_frontends6(const struct k8s_object *so, size_t i,
 	return err;
 }
 
+/*
+ * The most backends one frontend holds: backend slots are 16 bits, and a
+ * Maglev table of XCNI_MAGLEV_M slots takes fewer backends than slots.
+ */
+static size_t backends_bound(unsigned int flags)
+{
+	return flags & SVC_BUILD_MAGLEV ? XCNI_MAGLEV_M - 1 : UINT16_MAX;
+}
+
+/* The endpoints the slices list for port p in family (duplicates counted: a
+ * bound on the port's backends, read before anything is sized from them). */
+static size_t port_endpoints(const struct k8s_svc_port *p, uint8_t family,
+			     const struct k8s_object *const *slices, size_t nslices)
+{
+	size_t n = 0;
+
+	for (size_t j = 0; j < nslices; j++) {
+		const struct k8s_epslice *es = &slices[j]->eps;
+		const struct k8s_eps_port *ep = slice_port(es, p);
+
+		if ((family == XCNI_AF_INET6 ? es->ipv6 : es->ipv4) && ep && ep->has_port)
+			n = add_sat(n, es->nendpoints);
+	}
+	return n;
+}
+
 /* One Service's candidates (slices: its EndpointSlices by name), appended to v. */
 int svc_build_one(const struct k8s_object *so, const struct k8s_object *const *slices,
 		     size_t nslices, const struct svc_node *node, unsigned int flags,
@@ -717,6 +743,21 @@ int svc_build_one(const struct k8s_object *so, const struct k8s_object *const *s
 				svc_frontends_of(s, node),
 				s->etp_local ? " (x2: externalTrafficPolicy Local)" : "",
 				SVC_FRONTENDS_BOUND);
+	/* A frontend past its backends' bound could never be programmed, and the
+	 * Service step would stop at it for everyone: the Service is refused alone. */
+	for (size_t i = 0; i < s->nports; i++)
+		for (uint8_t fam = XCNI_AF_INET; fam; fam = fam == XCNI_AF_INET ? XCNI_AF_INET6 : 0) {
+			size_t n = port_endpoints(&s->ports[i], fam, slices, nslices);
+
+			if (n > backends_bound(flags))
+				return item_err(v,
+						"Service %s/%s: spec.ports[%zu]: its EndpointSlices list "
+						"%zu IPv%c endpoints, more than a frontend holds (%zu%s); "
+						"the Service is refused",
+						so->meta.ns, so->meta.name, i, n,
+						fam == XCNI_AF_INET ? '4' : '6', backends_bound(flags),
+						flags & SVC_BUILD_MAGLEV ? ": a Maglev table's slots less one" : "");
+		}
 	for (size_t j = 0; j < nslices; j++)
 		room += slices[j]->eps.nendpoints;
 	for (size_t i = 0; i < s->nports && !err; i++) {
