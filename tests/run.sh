@@ -52,6 +52,9 @@ suites=(
 	# docs/security.md, the inventory of shared resources (issue 52): a row for
 	# every map under bpf/, suites and check texts that exist, a test in every row.
 	"docs-security:python3 tests/docs/security_check.py"
+	# docs/xcnictl.1 against xcnictl's tables: every command and flag, and no
+	# flag that is not xcnictl's or xcnid's (issue 54 item 4).
+	"docs-man:python3 tests/docs/man_check.py $BUILD/xcnictl $BUILD/xcnid"
 	# Issue 40's acceptance lines outside the hook bodies (twins, include
 	# cycles, exports, call circles, function lengths ...): tests/structure/tree_shape.py.
 	"tree-shape:python3 tests/structure/tree_shape.py --fast --tap"

@@ -83,7 +83,7 @@ OUT_REAL=("tunnel list|" "service sockets|")
 # ui serves the agents' map: lab-flows-relay-3nodes; policy suggest writes
 # NetworkPolicies as YAML, its replay table on stderr: lab-suggest; policy
 # selectors reads the agent's objects: lab-nearmiss).
-OUT_NOT="config set|prefilter add|prefilter del|completion|lab|monitor|flows|tunnel get|status|sysdump|connectivity test|ui|policy suggest|policy selectors"
+OUT_NOT="config set|prefilter add|prefilter del|completion|lab|monitor|flows|tunnel get|status|sysdump|connectivity test|connectivity probe|ui|policy suggest|policy selectors"
 out_table_complete() {
 	local want have
 	want=$(printf '%s\n' "${OUT_ROWS[@]%%|*}" "${OUT_REAL[@]%%|*}" | sort)
@@ -280,7 +280,7 @@ for w in json.loads(sys.argv[1]):
 	if w["word"].split("--")[-1] == sys.argv[2]: print("\n".join(w["commands"].split(", ")))' "$VOCAB_JSON" "$1"; }
 # Every command of --help that parses flags of the tables (the own parsers: flows alone;
 # policy suggest's --namespace is the namespace its policies are for, checked in lab-suggest).
-VOCAB_ALL=$(help_cmds | grep -Evx 'lab|status|sysdump|connectivity test|ui|version|completion|filters|policy suggest')
+VOCAB_ALL=$(help_cmds | grep -Evx 'lab|status|sysdump|connectivity test|connectivity probe|ui|version|completion|filters|policy suggest')
 check "filters: the vocabulary, every word with a value and a meaning" \
 	json_is 'len(j) >= 20 and all(w["word"].startswith("-") and w["meaning"] and w["commands"] for w in j)' "$XCNICTL" filters -o json
 check "filters: --pod, --ip, -n/--namespace, --identity in flows, monitor and the map views" bash -c "

@@ -393,7 +393,10 @@ int ctl_lab_nodes(const char *name, struct ctl_lab_node *out, size_t max, size_t
 #define CTL_EXPLAIN_MAX_NODES 32
 /* xcnictl flows: its own options (filters as hubble observe's), parsed there. */
 int ctl_flows_main(int argc, char **argv);
-extern const struct option ctl_flows_opts[]; /* its options (flows.c) */
+/* The options of the commands that parse their own line (flows.c, status.c,
+ * sysdump.c, suggest.c, lab/ui.c). */
+extern const struct option ctl_flows_opts[], ctl_status_opts[], ctl_sysdump_opts[],
+	ctl_suggest_opts[], ctl_ui_opts[];
 /* xcnictl policy suggest (suggest.c): argv[0] is "suggest"; the exit code. */
 int ctl_policy_suggest_main(int argc, char **argv);
 /* xcnictl status and sysdump (status.c, sysdump.c): their own options, parsed there. */

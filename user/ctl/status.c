@@ -943,23 +943,25 @@ struct status_opts {
 	unsigned long timeout_ms;
 };
 
+/* status's options (completion lists them too) */
+const struct option ctl_status_opts[] = {
+	{ "pin-dir", required_argument, NULL, 'P' },
+	{ "node", required_argument, NULL, 'N' },
+	{ "json", no_argument, NULL, 'j' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "wait", no_argument, NULL, 'w' },
+	{ "timeout", required_argument, NULL, 't' },
+	{}
+};
+
 /* The command line into o: -1 to go on, else the exit code (usage said). */
 static int status_parse(int argc, char **argv, struct status_opts *o)
 {
-	static const struct option lo[] = {
-		{ "pin-dir", required_argument, NULL, 'P' },
-		{ "node", required_argument, NULL, 'N' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "wait", no_argument, NULL, 'w' },
-		{ "timeout", required_argument, NULL, 't' },
-		{}
-	};
 	bool timeout_given = false;
 	int opt, words = 0;
 
-	while ((opt = getopt_long(argc, argv, "jvh", lo, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "jvh", ctl_status_opts, NULL)) != -1) {
 		switch (opt) {
 		case 'P': o->c.pin_dir = optarg; o->pin_given = true; break;
 		case 'N':

@@ -50,26 +50,28 @@ struct sug_opts {
 	size_t nnodes;
 	bool audit;
 };
+/* policy suggest's options (completion lists them too) */
+const struct option ctl_suggest_opts[] = {
+	{ "namespace", required_argument, NULL, 'n' },
+	{ "from-flows", required_argument, NULL, 'F' },
+	{ "since", required_argument, NULL, 'S' },
+	{ "audit", no_argument, NULL, 'a' },
+	{ "manifests", required_argument, NULL, 'M' },
+	{ "node", required_argument, NULL, 'N' },
+	{ "kubeconfig", required_argument, NULL, 'K' },
+	{ "tls", required_argument, NULL, 'T' },
+	{ "help", no_argument, NULL, 'h' },
+	{}
+};
+
 
 static int sug_parse(int argc, char **argv, struct sug_opts *o)
 {
-	static const struct option lo[] = {
-		{ "namespace", required_argument, NULL, 'n' },
-		{ "from-flows", required_argument, NULL, 'F' },
-		{ "since", required_argument, NULL, 'S' },
-		{ "audit", no_argument, NULL, 'a' },
-		{ "manifests", required_argument, NULL, 'M' },
-		{ "node", required_argument, NULL, 'N' },
-		{ "kubeconfig", required_argument, NULL, 'K' },
-		{ "tls", required_argument, NULL, 'T' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
 	int opt;
 
 	optind = 0;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":hn:", lo, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":hn:", ctl_suggest_opts, NULL)) != -1) {
 		switch (opt) {
 		case 'n': o->ns = optarg; break;
 		case 'F': o->from = optarg; break;

@@ -352,23 +352,25 @@ struct sd_opts {
 	size_t nnodes;
 };
 
+/* sysdump's options (completion lists them too) */
+const struct option ctl_sysdump_opts[] = {
+	{ "pin-dir", required_argument, NULL, 'P' },
+	{ "node", required_argument, NULL, 'N' },
+	{ "json", no_argument, NULL, 'j' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "file", required_argument, NULL, 'f' },
+	{ "agent-log", required_argument, NULL, 'L' },
+	{}
+};
+
 /* The command line into o: -1 to go on, else the exit code (usage said). */
 static int sd_parse(int argc, char **argv, struct sd_opts *o)
 {
-	static const struct option lo[] = {
-		{ "pin-dir", required_argument, NULL, 'P' },
-		{ "node", required_argument, NULL, 'N' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "file", required_argument, NULL, 'f' },
-		{ "agent-log", required_argument, NULL, 'L' },
-		{}
-	};
 	bool pin_given = false;
 	int opt, words = 0;
 
-	while ((opt = getopt_long(argc, argv, "jvhf:", lo, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "jvhf:", ctl_sysdump_opts, NULL)) != -1) {
 		switch (opt) {
 		case 'P': o->pin_dir = optarg; pin_given = true; break;
 		case 'N':

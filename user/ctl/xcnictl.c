@@ -19,6 +19,7 @@
 
 #include "ctl/ctl.h"
 #include "lib/system/bpfpin.h"
+#include "lab/conntest.h"
 #include "lab/lab.h"
 #include "lib/system/editdist.h"
 #include "lib/system/version.h"
@@ -115,6 +116,9 @@ static const struct cmd main_cmds[] = {
 	{ "connectivity", "test", NULL, 0, 0, "[--kubeconfig FILE] [--test GLOB]... [--node A [--node B]]",
 	  "Deploy probe pods in the lab or a cluster, test every path, clean up (connectivity test --help)",
 	  NULL },
+	{ "connectivity", "probe", NULL, 0, 0, "--to ADDR --port PORT/PROTO | --dns NAME [--qtype A|AAAA]",
+	  "One probe from this network namespace, as one JSON line (connectivity probe --help)",
+	  NULL },
 	{ "policy", "suggest", NULL, 0, 0, "--namespace NS [--from-flows FILE|--since D] [--audit]",
 	  "NetworkPolicies that allow exactly the recorded flows, replayed (policy suggest --help)",
 	  NULL },
@@ -137,23 +141,30 @@ static const struct cmd main_cmds[] = {
 /*
  * The commands with a parser of their own: argv from the command's name on,
  * the global options taken out and given back in its spelling (own_main);
- * their flags beside those of their option tables (lab.c's, flows').
+ * their flags beside those of their option tables (lab.c's, flows'). fn NULL:
+ * main hands the line over whole (connectivity test, policy suggest, ui).
  */
 static const struct own {
-	const char *name;
+	const char *name, *sub;
 	int (*fn)(int argc, char **argv);
-	const char *flags; /* space-separated, "=" after those taking a value */
+	const struct option *opts; /* its getopt table, for the flags it takes */
+	const char *flags; /* the short ones: space-separated, "=" after those taking a value */
 } owns[] = {
-	{ "lab", lab_own, "" },
-	{ "flows", flows_own, "-f -n=" },
-	{ "status", status_own, "--wait --timeout=" },
-	{ "sysdump", sysdump_own, "-f= --file= --agent-log=" },
+	{ "lab", NULL, lab_own, NULL, "" },
+	{ "flows", NULL, flows_own, ctl_flows_opts, "-f -n=" },
+	{ "status", NULL, status_own, ctl_status_opts, "" },
+	{ "sysdump", NULL, sysdump_own, ctl_sysdump_opts, "-f=" },
+	{ "connectivity", "test", NULL, lab_conntest_opts, "" },
+	{ "connectivity", "probe", NULL, lab_conntest_probe_opts, "" },
+	{ "policy", "suggest", NULL, ctl_suggest_opts, "" },
+	{ "ui", NULL, NULL, ctl_ui_opts, "" },
 };
 
 static const struct own *own_of(const struct cmd *cmd)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(owns); i++)
-		if (!strcmp(cmd->name, owns[i].name))
+		if (!strcmp(cmd->name, owns[i].name) &&
+		    (!owns[i].sub || (cmd->sub && !strcmp(cmd->sub, owns[i].sub))))
 			return &owns[i];
 	return NULL;
 }
@@ -357,6 +368,17 @@ static void global_flags(char *buf, size_t n, bool no_maps)
 	}
 }
 
+/* Whether the flag list buf ("--a= --b ...") has --name already (a global). */
+static bool has_flag(const char *buf, const char *name)
+{
+	size_t len = strlen(name);
+
+	for (const char *p = buf; (p = strstr(p, "--")); p += 2)
+		if (!strncmp(p + 2, name, len) && (!p[2 + len] || strchr("= ", p[2 + len])))
+			return true;
+	return false;
+}
+
 int ctl_cmd_flags(const struct cmd *cmd, const char *sub, char *buf, size_t n)
 {
 	const struct own *own = own_of(cmd);
@@ -370,10 +392,11 @@ int ctl_cmd_flags(const struct cmd *cmd, const char *sub, char *buf, size_t n)
 
 		if (lf && *lf)
 			off += (size_t)snprintf(buf + off, n - off, " %s", lf);
-	} else if (own && own->fn == flows_own) {
-		for (const struct option *o = ctl_flows_opts; o->name && off < n; o++)
-			off += (size_t)snprintf(buf + off, n - off, " --%s%s", o->name,
-						o->has_arg ? "=" : "");
+	} else if (own && own->opts) {
+		for (const struct option *o = own->opts; o->name && off < n; o++)
+			if (!has_flag(buf, o->name))
+				off += (size_t)snprintf(buf + off, n - off, " --%s%s", o->name,
+							o->has_arg ? "=" : "");
 	} else {
 		for (const struct ctl_opt *o = ctl_opts; o->name && off < n; o++) {
 			if (!(o->bit & cmd->opts))
@@ -1019,7 +1042,7 @@ int main(int argc, char **argv)
 	/* policy suggest: NetworkPolicies from flows (suggest.c), its options its own. */
 	if (cw && cw + 1 < argc && !strcmp(argv[cw], "policy") && !strcmp(argv[cw + 1], "suggest"))
 		return ctl_policy_suggest_main(argc - cw - 1, argv + cw + 1);
-	if (cw && (cmd = cmd_named(argv[cw])) && own_of(cmd))
+	if (cw && (cmd = cmd_named(argv[cw])) && own_of(cmd) && own_of(cmd)->fn)
 		return own_main(cmd, argc, argv, cw, &g);
 	if (!g.pin_dir_env)
 		c.pin_dir = XCNI_PIN_ROOT;

@@ -502,25 +502,27 @@ static void usage(FILE *f)
 		   CT_DEFAULT_IMAGE ", examples/kind's: sleep, and xcnictl lab serve as the listener).\n"
 		   "Exit 0 every test passed, 1 a test failed, 2 usage, or the lab or cluster failed.\n");
 }
+/* connectivity test's options (completion lists them too) */
+const struct option lab_conntest_opts[] = {
+	{ "test", required_argument, NULL, 't' },
+	{ "node", required_argument, NULL, 'n' },
+	{ "timeout-ms", required_argument, NULL, 'T' },
+	{ "keep", no_argument, NULL, 'k' },
+	{ "list", no_argument, NULL, 'l' },
+	{ "manifest", no_argument, NULL, 'm' },
+	{ "image", required_argument, NULL, 'i' },
+	{ "kubeconfig", required_argument, NULL, 'K' },
+	{ "in-cluster", no_argument, NULL, 'C' },
+	{ "ready-timeout", required_argument, NULL, 'R' },
+	{ "tls", required_argument, NULL, 'L' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{}
+};
+
 
 int lab_conntest_parse(int argc, char **argv, struct lab_ct_opts *o)
 {
-	static const struct option lo[] = {
-		{ "test", required_argument, NULL, 't' },
-		{ "node", required_argument, NULL, 'n' },
-		{ "timeout-ms", required_argument, NULL, 'T' },
-		{ "keep", no_argument, NULL, 'k' },
-		{ "list", no_argument, NULL, 'l' },
-		{ "manifest", no_argument, NULL, 'm' },
-		{ "image", required_argument, NULL, 'i' },
-		{ "kubeconfig", required_argument, NULL, 'K' },
-		{ "in-cluster", no_argument, NULL, 'C' },
-		{ "ready-timeout", required_argument, NULL, 'R' },
-		{ "tls", required_argument, NULL, 'L' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
 	char *end;
 	long v;
 	int c;
@@ -528,7 +530,7 @@ int lab_conntest_parse(int argc, char **argv, struct lab_ct_opts *o)
 	*o = (struct lab_ct_opts){ .timeout_ms = CT_DEFAULT_MS, .image = CT_DEFAULT_IMAGE,
 				   .ready_timeout_s = 120 };
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "t:n:vh", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "t:n:vh", lab_conntest_opts, NULL)) != -1) {
 		switch (c) {
 		case 't':
 			if (o->nglobs == LAB_CT_MAX_GLOBS) {
@@ -958,17 +960,19 @@ static void probe_usage(FILE *f)
 		   "whatever the probe found, 2 for a usage error.\n");
 }
 
+/* connectivity probe's options (completion lists them too) */
+const struct option lab_conntest_probe_opts[] = {
+	{ "to", required_argument, NULL, 't' },
+	{ "port", required_argument, NULL, 'p' },
+	{ "dns", required_argument, NULL, 'd' },
+	{ "qtype", required_argument, NULL, 'q' },
+	{ "timeout-ms", required_argument, NULL, 'T' },
+	{ "help", no_argument, NULL, 'h' },
+	{}
+};
+
 int lab_cmd_conntest_probe(int argc, char **argv)
 {
-	static const struct option lo[] = {
-		{ "to", required_argument, NULL, 't' },
-		{ "port", required_argument, NULL, 'p' },
-		{ "dns", required_argument, NULL, 'd' },
-		{ "qtype", required_argument, NULL, 'q' },
-		{ "timeout-ms", required_argument, NULL, 'T' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
 	const char *to = NULL, *dns = NULL;
 	unsigned int qtype = 0;
 	struct lab_port port = {};
@@ -981,7 +985,7 @@ int lab_cmd_conntest_probe(int argc, char **argv)
 	long v;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "h", lab_conntest_probe_opts, NULL)) != -1) {
 		switch (c) {
 		case 't': to = optarg; break;
 		case 'd': dns = optarg; break;

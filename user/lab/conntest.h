@@ -64,6 +64,7 @@ struct lab_ct_opts {
 };
 
 /* -1: go on; else the exit code (0 --help, 2 usage, said). */
+extern const struct option lab_conntest_opts[], lab_conntest_probe_opts[];
 int lab_conntest_parse(int argc, char **argv, struct lab_ct_opts *o);
 /* Whether NAME/FAMILY is selected by --test (every test without one). */
 bool lab_conntest_selected(const struct lab_ct_opts *o, const char *full);

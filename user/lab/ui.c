@@ -566,6 +566,18 @@ static const char cluster_ui_help[] =
 	"  --listen HOST:PORT     where to serve (a loopback address unless...)\n"
 	"  --http-allow-remote    ...this: whoever reaches it reads the cluster's flows\n";
 
+/* xcnictl ui's options (completion lists them too) */
+const struct option ctl_ui_opts[] = {
+	{ "listen", required_argument, NULL, 'l' },
+	{ "http-allow-remote", no_argument, NULL, 'R' },
+	{ "kubeconfig", required_argument, NULL, 'K' },
+	{ "cluster", no_argument, NULL, 'C' },
+	{ "agent", required_argument, NULL, 'A' },
+	{ "tls", required_argument, NULL, 'L' },
+	{ "help", no_argument, NULL, 'h' },
+	{}
+};
+
 /*
  * xcnictl ui's options into src (the agents given into given, *ngiven), checked
  * with the TLS directory and the address: -1 to go on, else the exit code (said).
@@ -573,21 +585,11 @@ static const char cluster_ui_help[] =
 static int ui_parse(int argc, char **argv, struct ui_src *src, struct flows_agent *given,
 		    size_t *ngiven, const char **addr, bool *remote)
 {
-	static const struct option lo[] = {
-		{ "listen", required_argument, NULL, 'l' },
-		{ "http-allow-remote", no_argument, NULL, 'R' },
-		{ "kubeconfig", required_argument, NULL, 'K' },
-		{ "cluster", no_argument, NULL, 'C' },
-		{ "agent", required_argument, NULL, 'A' },
-		{ "tls", required_argument, NULL, 'L' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
 	char msg[600];
 	int opt;
 
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "h", ctl_ui_opts, NULL)) != -1) {
 		switch (opt) {
 		case 'l': *addr = optarg; break;
 		case 'R': *remote = true; break;
