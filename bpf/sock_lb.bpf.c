@@ -11,11 +11,16 @@
  * application keeps seeing the frontend: as the peer (getpeername4) and as
  * the source of UDP replies (recvmsg4).
  *
- * Without backend the connect (or sendmsg) fails with ECONNREFUSED, as
- * kube-proxy's REJECT makes it fail, but without a packet sent; counted as
- * drop-no-backend (from-pod), like the per-packet path's refusals; but
- * another node's NodePort under externalTrafficPolicy Local with none is
- * left to the per-packet path, which drops (sock_leave_to_packets).
+ * Without backend, a pod's socket (one of a network namespace other than
+ * the node's, host_netns) is left untranslated: its first packet meets
+ * from_pod's per-packet translation, which refuses it as kube-proxy's REJECT
+ * does (a RST, an ICMP unreachable) and reports the drop with the pod's
+ * 5-tuple, so the flow records name who was refused (verdict no-backend;
+ * at connect time the socket has no source address to report). A socket
+ * of the node's own namespace (no from_pod on its way) fails at once with
+ * ECONNREFUSED, without a packet sent, counted as drop-no-backend
+ * (from-pod); another node's NodePort under externalTrafficPolicy Local with
+ * none is left to the per-packet path, which drops (sock_leave_to_packets).
  *
  * Affinity (ClientIP) is keyed by the socket's network namespace, the
  * pod, which at connect time has no source address yet; Maglev hashes the
@@ -43,6 +48,18 @@
 static __always_inline int sock_leave_to_packets(const struct xcni_svc *svc)
 {
 	return lb_pod_no_backend(svc->flags) == XCNI_DROP_NO_LOCAL_BACKEND;
+}
+
+/*
+ * The network namespace cookie of the node's own sockets (xcnid's, set at
+ * load); 0: not known, every socket refused here as before.
+ */
+const volatile __u64 host_netns = 0;
+
+/* A socket without backend that from_pod will refuse, reporting who it was. */
+static __always_inline int sock_refused_by_packets(__u64 netns)
+{
+	return host_netns && netns != host_netns;
 }
 
 /*
@@ -161,7 +178,7 @@ static __always_inline int sock_translate(struct bpf_sock_addr *ctx, int fam)
 			 &be);
 	if (id && !be)
 		be = bpf_map_lookup_elem(&xcni_backend, &id);
-	if (!be && sock_leave_to_packets(svc))
+	if (!be && (sock_leave_to_packets(svc) || sock_refused_by_packets(netns)))
 		return 1;
 	if (!be || be->family != fam) {
 		/* Counted with the per-packet refusals: no packet, so no bytes. */

@@ -623,7 +623,7 @@ static void log_rec(struct flowd *d, const struct flow_rec *r)
  */
 static bool ipfix_ours(const struct flowd *d, const struct flow_rec *r)
 {
-	if (d->ipfix_all || r->verdict == FLOW_DENIED)
+	if (d->ipfix_all || flow_verdict_dropped(r->verdict))
 		return true;
 	return !r->dst.remote;
 }
