@@ -308,8 +308,11 @@ static void print_text(struct fopts *fo, json_t *o)
 		const char *sp = json_string_value(json_object_get(o, "service_path"));
 		size_t l = strlen(by);
 
-		snprintf(by + l, sizeof(by) - l, " svc %s -> %s%s%s%s", svc, be ? be : "?",
-			 sp ? " (" : "", sp ? sp : "", sp ? ")" : "");
+		if (be || strcmp(vword, "no-backend"))
+			snprintf(by + l, sizeof(by) - l, " svc %s -> %s%s%s%s", svc, be ? be : "?",
+				 sp ? " (" : "", sp ? sp : "", sp ? ")" : "");
+		else
+			snprintf(by + l, sizeof(by) - l, " svc %s", svc);
 	}
 	flags = json_object_get(o, "tcp_flags");
 	json_array_foreach(flags, i, v)
