@@ -11,16 +11,19 @@
  * application keeps seeing the frontend: as the peer (getpeername4) and as
  * the source of UDP replies (recvmsg4).
  *
- * Without backend, a pod's socket (one of a network namespace other than
- * the node's, host_netns) is left untranslated: its first packet meets
- * from_pod's per-packet translation, which refuses it as kube-proxy's REJECT
- * does (a RST, an ICMP unreachable) and reports the drop with the pod's
- * 5-tuple, so the flow records name who was refused (verdict no-backend;
- * at connect time the socket has no source address to report). A socket
- * of the node's own namespace (no from_pod on its way) fails at once with
- * ECONNREFUSED, without a packet sent, counted as drop-no-backend
- * (from-pod); another node's NodePort under externalTrafficPolicy Local with
- * none is left to the per-packet path, which drops (sock_leave_to_packets).
+ * Without backend, a pod's TCP socket (one of a network namespace other
+ * than the node's, host_netns) is left untranslated: its SYN meets from_pod's
+ * per-packet translation, which refuses it as kube-proxy's REJECT does (a
+ * RST: connect fails ECONNREFUSED all the same) and reports the drop with
+ * the pod's 5-tuple, so the flow records name who was refused (verdict
+ * no-backend; at connect time the socket has no source address to report).
+ * Otherwise the connect (or sendmsg) fails at once with ECONNREFUSED,
+ * without a packet sent, counted as drop-no-backend (from-pod): a socket of
+ * the node's own namespace (no from_pod on its way), and UDP's sendmsg (an
+ * unconnected socket hears no ICMP unreachable: a refusal left to packets
+ * would be a timeout to it). Another node's NodePort under
+ * externalTrafficPolicy Local with none is left to the per-packet path,
+ * which drops (sock_leave_to_packets).
  *
  * Affinity (ClientIP) is keyed by the socket's network namespace, the
  * pod, which at connect time has no source address yet; Maglev hashes the
@@ -57,9 +60,9 @@ static __always_inline int sock_leave_to_packets(const struct xcni_svc *svc)
 const volatile __u64 host_netns = 0;
 
 /* A socket without backend that from_pod will refuse, reporting who it was. */
-static __always_inline int sock_refused_by_packets(__u64 netns)
+static __always_inline int sock_refused_by_packets(__u64 netns, __u8 proto)
 {
-	return host_netns && netns != host_netns;
+	return proto == IPPROTO_TCP && host_netns && netns != host_netns;
 }
 
 /*
@@ -178,7 +181,7 @@ static __always_inline int sock_translate(struct bpf_sock_addr *ctx, int fam)
 			 &be);
 	if (id && !be)
 		be = bpf_map_lookup_elem(&xcni_backend, &id);
-	if (!be && (sock_leave_to_packets(svc) || sock_refused_by_packets(netns)))
+	if (!be && (sock_leave_to_packets(svc) || sock_refused_by_packets(netns, proto)))
 		return 1;
 	if (!be || be->family != fam) {
 		/* Counted with the per-packet refusals: no packet, so no bytes. */
