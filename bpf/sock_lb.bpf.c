@@ -59,10 +59,10 @@ static __always_inline int sock_leave_to_packets(const struct xcni_svc *svc)
  */
 const volatile __u64 host_netns = 0;
 
-/* A socket without backend that from_pod will refuse, reporting who it was. */
-static __always_inline int sock_refused_by_packets(__u64 netns, __u8 proto)
+/* A connecting (TCP) socket without backend that from_pod will refuse, reporting who it was. */
+static __always_inline int sock_refused_by_packets(__u64 netns)
 {
-	return proto == IPPROTO_TCP && host_netns && netns != host_netns;
+	return host_netns && netns != host_netns;
 }
 
 /*
@@ -146,9 +146,10 @@ static __always_inline int sock_addr_eq(const void *a, const void *b, int fam)
  * The destination in ctx (a socket of family fam), if it is a frontend,
  * becomes a backend: 1 (go on: translated or not a frontend), or 0 with
  * ECONNREFUSED (no backend). One body for both families; the context and
- * the record are the family's (above).
+ * the record are the family's (above). tcp (a constant): connect's TCP
+ * socket, which from_pod refuses when it is a pod's; sendmsg's UDP is not.
  */
-static __always_inline int sock_translate(struct bpf_sock_addr *ctx, int fam)
+static __always_inline int sock_translate(struct bpf_sock_addr *ctx, int fam, int tcp)
 {
 	struct xcni_affinity_key ak = { .family = XCNI_AF_NETNS };
 	struct xcni_svc_key k = { .family = fam };
@@ -181,7 +182,7 @@ static __always_inline int sock_translate(struct bpf_sock_addr *ctx, int fam)
 			 &be);
 	if (id && !be)
 		be = bpf_map_lookup_elem(&xcni_backend, &id);
-	if (!be && (sock_leave_to_packets(svc) || sock_refused_by_packets(netns, proto)))
+	if (!be && (sock_leave_to_packets(svc) || (tcp && sock_refused_by_packets(netns))))
 		return 1;
 	if (!be || be->family != fam) {
 		/* Counted with the per-packet refusals: no packet, so no bytes. */
@@ -251,13 +252,13 @@ int sock4_connect(struct bpf_sock_addr *ctx)
 {
 	if (ctx->protocol != IPPROTO_TCP)
 		return 1;
-	return sock_translate(ctx, XCNI_AF_INET);
+	return sock_translate(ctx, XCNI_AF_INET, 1);
 }
 
 SEC("cgroup/sendmsg4")
 int sock4_sendmsg(struct bpf_sock_addr *ctx)
 {
-	return sock_translate(ctx, XCNI_AF_INET);
+	return sock_translate(ctx, XCNI_AF_INET, 0);
 }
 
 SEC("cgroup/recvmsg4")
@@ -282,13 +283,13 @@ int sock6_connect(struct bpf_sock_addr *ctx)
 {
 	if (ctx->protocol != IPPROTO_TCP)
 		return 1;
-	return sock_translate(ctx, XCNI_AF_INET6);
+	return sock_translate(ctx, XCNI_AF_INET6, 1);
 }
 
 SEC("cgroup/sendmsg6")
 int sock6_sendmsg(struct bpf_sock_addr *ctx)
 {
-	return sock_translate(ctx, XCNI_AF_INET6);
+	return sock_translate(ctx, XCNI_AF_INET6, 0);
 }
 
 SEC("cgroup/recvmsg6")
