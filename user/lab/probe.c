@@ -535,13 +535,13 @@ int lab_probe_to(struct lab *lab, const char *to, unsigned int fam, const struct
 }
 
 int lab_probe_addr(const char *addr, const struct lab_port *port, int timeout_ms, char *answer,
-		   size_t alen)
+		   size_t alen, bool *refused)
 {
 	struct dest d;
 
 	if (dest_parse(addr, &d))
 		return -EINVAL;
-	return probe_once(&d, port, timeout_ms, answer, alen, NULL, NULL);
+	return probe_once(&d, port, timeout_ms, answer, alen, NULL, refused);
 }
 
 /*
