@@ -97,6 +97,12 @@ check "  ... flows' text: Service backend not found, as Hubble says it" nobacken
 check "  ... --verdict no-backend finds it, --verdict denied (any drop) too" \
 	bash -c "[ \"\$('$XCNICTL' --node all flows --json --verdict no-backend --service store/search | grep -c '\"verdict\"')\" = 1 ] && [ \"\$('$XCNICTL' --node all flows --json --verdict denied --service store/search | grep -c '\"verdict\"')\" = 1 ]"
 
+# What a user reads (the report's before/after): the frontend's records, the matrix.
+diag "xcnictl --node all flows --from-pod store/frontend:"
+while IFS= read -r l; do diag "  $l"; done < <(flows --from-pod store/frontend 2>&1 | cut -c1-260)
+diag "lab matrix 9090/tcp:"
+while IFS= read -r l; do diag "  $l"; done < <(lab matrix 9090/tcp --timeout-ms 500 2>&1)
+
 # The matrix: a symbol per word, and its legend.
 matrix_ok() {
 	local out
