@@ -11,11 +11,19 @@
  * application keeps seeing the frontend: as the peer (getpeername4) and as
  * the source of UDP replies (recvmsg4).
  *
- * Without backend the connect (or sendmsg) fails with ECONNREFUSED, as
- * kube-proxy's REJECT makes it fail, but without a packet sent; counted as
- * drop-no-backend (from-pod), like the per-packet path's refusals; but
- * another node's NodePort under externalTrafficPolicy Local with none is
- * left to the per-packet path, which drops (sock_leave_to_packets).
+ * Without backend, a pod's TCP socket (one of a network namespace other
+ * than the node's, host_netns) is left untranslated: its SYN meets from_pod's
+ * per-packet translation, which refuses it as kube-proxy's REJECT does (a
+ * RST: connect fails ECONNREFUSED all the same) and reports the drop with
+ * the pod's 5-tuple, so the flow records name who was refused (verdict
+ * no-backend; at connect time the socket has no source address to report).
+ * Otherwise the connect (or sendmsg) fails at once with ECONNREFUSED,
+ * without a packet sent, counted as drop-no-backend (from-pod): a socket of
+ * the node's own namespace (no from_pod on its way), and UDP's sendmsg (an
+ * unconnected socket hears no ICMP unreachable: a refusal left to packets
+ * would be a timeout to it). Another node's NodePort under
+ * externalTrafficPolicy Local with none is left to the per-packet path,
+ * which drops (sock_leave_to_packets).
  *
  * Affinity (ClientIP) is keyed by the socket's network namespace, the
  * pod, which at connect time has no source address yet; Maglev hashes the
@@ -43,6 +51,18 @@
 static __always_inline int sock_leave_to_packets(const struct xcni_svc *svc)
 {
 	return lb_pod_no_backend(svc->flags) == XCNI_DROP_NO_LOCAL_BACKEND;
+}
+
+/*
+ * The network namespace cookie of the node's own sockets (xcnid's, set at
+ * load); 0: not known, every socket refused here as before.
+ */
+const volatile __u64 host_netns = 0;
+
+/* A connecting (TCP) socket without backend that from_pod will refuse, reporting who it was. */
+static __always_inline int sock_refused_by_packets(__u64 netns)
+{
+	return host_netns && netns != host_netns;
 }
 
 /*
@@ -126,9 +146,10 @@ static __always_inline int sock_addr_eq(const void *a, const void *b, int fam)
  * The destination in ctx (a socket of family fam), if it is a frontend,
  * becomes a backend: 1 (go on: translated or not a frontend), or 0 with
  * ECONNREFUSED (no backend). One body for both families; the context and
- * the record are the family's (above).
+ * the record are the family's (above). tcp (a constant): connect's TCP
+ * socket, which from_pod refuses when it is a pod's; sendmsg's UDP is not.
  */
-static __always_inline int sock_translate(struct bpf_sock_addr *ctx, int fam)
+static __always_inline int sock_translate(struct bpf_sock_addr *ctx, int fam, int tcp)
 {
 	struct xcni_affinity_key ak = { .family = XCNI_AF_NETNS };
 	struct xcni_svc_key k = { .family = fam };
@@ -161,7 +182,7 @@ static __always_inline int sock_translate(struct bpf_sock_addr *ctx, int fam)
 			 &be);
 	if (id && !be)
 		be = bpf_map_lookup_elem(&xcni_backend, &id);
-	if (!be && sock_leave_to_packets(svc))
+	if (!be && (sock_leave_to_packets(svc) || (tcp && sock_refused_by_packets(netns))))
 		return 1;
 	if (!be || be->family != fam) {
 		/* Counted with the per-packet refusals: no packet, so no bytes. */
@@ -231,13 +252,13 @@ int sock4_connect(struct bpf_sock_addr *ctx)
 {
 	if (ctx->protocol != IPPROTO_TCP)
 		return 1;
-	return sock_translate(ctx, XCNI_AF_INET);
+	return sock_translate(ctx, XCNI_AF_INET, 1);
 }
 
 SEC("cgroup/sendmsg4")
 int sock4_sendmsg(struct bpf_sock_addr *ctx)
 {
-	return sock_translate(ctx, XCNI_AF_INET);
+	return sock_translate(ctx, XCNI_AF_INET, 0);
 }
 
 SEC("cgroup/recvmsg4")
@@ -262,13 +283,13 @@ int sock6_connect(struct bpf_sock_addr *ctx)
 {
 	if (ctx->protocol != IPPROTO_TCP)
 		return 1;
-	return sock_translate(ctx, XCNI_AF_INET6);
+	return sock_translate(ctx, XCNI_AF_INET6, 1);
 }
 
 SEC("cgroup/sendmsg6")
 int sock6_sendmsg(struct bpf_sock_addr *ctx)
 {
-	return sock_translate(ctx, XCNI_AF_INET6);
+	return sock_translate(ctx, XCNI_AF_INET6, 0);
 }
 
 SEC("cgroup/recvmsg6")

@@ -127,6 +127,7 @@ suites=(
 	"lab-explain-2nodes:env EXPLAIN_NODES=2 bash tests/lab/explain.sh"
 	# The label typo of issue 53 (examples/store): explain, policy get and policy selectors name the rule and the near label.
 	"lab-nearmiss:bash tests/lab/nearmiss.sh"
+	"lab-fates:bash tests/lab/fates.sh"
 	"lab-flows:bash tests/lab/flows.sh"
 	# make demo, then every command of the list it prints, as printed (issue 53).
 	"lab-demo:bash tests/lab/demo.sh"

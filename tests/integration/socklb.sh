@@ -270,17 +270,38 @@ tcp6_out() {
 }
 check "outside the cgroup, IPv6: the SYN carries the ClusterIP (from_pod6 translates), hello" tcp6_out
 
+# A pod's TCP socket without backend is left to from_pod, which refuses its
+# SYN (a RST) and reports the drop with the pod's 5-tuple: the refusal gets
+# a flow record naming the pod (issue 53 item 2). UDP's sendto is refused at
+# the socket, no packet sent (an unconnected socket hears no ICMP).
 refused_in() {
-	local got
-	got=$(wire "ip.dst == $VIP_NONE || tcp.flags.syn == 1" client in_cg "$1" "$VIP_NONE" "$2")
+	local got want=$3
+	got=$(wire "ip.dst == $VIP_NONE" client in_cg "$1" "$VIP_NONE" "$2")
 	grep -qx "error ECONNREFUSED" "$T/wire.out" || { echo "client: $(cat "$T/wire.out")"; return 1; }
-	[ -z "$got" ] || { echo "packets sent: $got"; return 1; }
+	[ "$got" = "$want" ] || { echo "packets to the ClusterIP: '$got' (expected '$want')"; return 1; }
 }
-check "in the cgroup, no backend: connect fails ECONNREFUSED, no packet sent" refused_in tcp 80
-check "in the cgroup, no backend: UDP sendto fails ECONNREFUSED, no packet sent" refused_in udp 53
-# No packet was refused in tc (none was sent): the count is the sockets'.
+check "in the cgroup, no backend: connect fails ECONNREFUSED, its SYN refused by from_pod" \
+	refused_in tcp 80 "$IP_B	$VIP_NONE"
+check "in the cgroup, no backend: UDP sendto fails ECONNREFUSED, no packet sent" refused_in udp 53 ""
 no_backend_counted() { ctl metrics | grep -q 'drop-no-backend'; }
-check "the socket refusals counted as drop-no-backend" no_backend_counted
+check "the refusals counted as drop-no-backend" no_backend_counted
+no_backend_rec() {
+	local out
+	out=$(ctl flows --json --verdict no-backend --from-ip "$IP_B") || return 1
+	[ "$(grep -c "\"ip\":\"$VIP_NONE\",\"port\":80,.*\"service\":\"x/empty" <<<"$out")" = 1 ] || { echo "$out"; return 1; }
+}
+check "  ... the TCP refusal's flow record: no-backend, from b to the ClusterIP, for x/empty" \
+	wait_until 10 no_backend_rec
+# The node's own sockets (xcnid's netns: no from_pod on their way) are refused at connect.
+in_cg_node() {
+	sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' sh "$CG" \
+		ip netns exec "$NODE" "$@"
+}
+refused_node() {
+	in_cg_node timeout 5 python3 "$HERE/sock_client.py" tcp "$VIP_NONE" 80 >"$T/node.out" 2>&1
+	grep -qx "error ECONNREFUSED" "$T/node.out" || { echo "client: $(cat "$T/node.out")"; return 1; }
+}
+check "a socket of the node's own netns, no backend: connect fails ECONNREFUSED at once" refused_node
 
 # Outside the cgroup the socket is untouched: the ClusterIP leaves the pod, from_pod translates.
 tcp_out() {

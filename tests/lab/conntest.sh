@@ -231,9 +231,12 @@ GIP=$(pod_ip "$NS/guarded")
 check "connectivity probe in client -> guarded $GIP:8080: one JSON line, connected, guarded's answer" \
 	out_has '^\{"result":"connected","answer":"xcni-conntest/guarded","ms":[0-9]+\}$' \
 	lab exec "$NS/client" -- "$XCNICTL" connectivity probe --to "$GIP" --port 8080/tcp
-check "  ... in stranger: blocked, exit 0" \
-	out_has '^\{"result":"blocked","answer":"","ms":[0-9]+\}$' \
+check "  ... in stranger: timeout (the policy's drop answers nothing), exit 0" \
+	out_has '^\{"result":"timeout","answer":"","ms":[0-9]+\}$' \
 	lab exec "$NS/stranger" -- "$XCNICTL" connectivity probe --to "$GIP" --port 8080/tcp --timeout-ms 300
+check "  ... client -> echo-other 9999/tcp (no policy, nothing listens): refused, exit 0" \
+	out_has '^\{"result":"refused","answer":"","ms":[0-9]+\}$' \
+	lab exec "$NS/client" -- "$XCNICTL" connectivity probe --to "$(pod_ip "$NS/echo-other")" --port 9999/tcp --timeout-ms 1000
 check "  ... --to not an address: exit 2, naming it" \
 	out_lines exits_with 2 "$XCNICTL" connectivity probe --to nope --port 8080/tcp -- \
 	'^connectivity probe: --to nope: not an IPv4 or IPv6 address' '^exit 2, want 2$'

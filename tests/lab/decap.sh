@@ -320,7 +320,7 @@ check "apply NetworkPolicy o/deny-p2 (nothing may reach p2)" lab apply -f "$T/de
 sleep 1
 for fam in 4 6; do
 	out=$(lab probe o/p1 o/p2 80/tcp --family $fam --timeout-ms 500); RC=$?
-	check "IPv$fam: probe o/p1 (n1) -> o/p2 (n2) 80/tcp: denied" test "$out-$RC" = "denied-1"
+	check "IPv$fam: probe o/p1 (n1) -> o/p2 (n2) 80/tcp: denied" test "$(fate_word "$out")-$RC" = "denied-1"
 done
 p1=$(metric 2 drop-policy-ingress from-overlay)
 check "n2 counted drop-policy-ingress ($p0 -> $p1)" test "$p1" -gt "$p0"

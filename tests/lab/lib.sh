@@ -39,8 +39,11 @@ lab() {
 	"$XCNICTL" lab "$@"
 }
 # not_connected OUT RC: lab probe said a fate other than connected (denied,
-# refused, no-backend, timeout) and exited 1.
-not_connected() { [ "$2" = 1 ] && [[ $1 =~ ^(denied|refused|no-backend|timeout)$ ]]; }
+# refused, no-backend, timeout) and exited 1; denied may name what denied it
+# ("denied: isolated by x/p (ingress: nothing allows)").
+not_connected() { [ "$2" = 1 ] && [[ $1 =~ ^(denied(: .+)?|refused|no-backend|timeout)$ ]]; }
+# fate_word OUT: lab probe's fate word alone (what denied it, after ": ", left off).
+fate_word() { printf '%s\n' "${1%%: *}"; }
 jq_() { /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 # in_node N CMD...: CMD in node n<N>'s network namespace (its host stack).
 in_node() { local n=$1; shift; nsenter --net="/run/netns/xcl-n$n" "$@"; }

@@ -155,6 +155,102 @@ static void test_drop(void **state)
 	flows_free(f);
 }
 
+/*
+ * One word per fate (issue 53 item 2): a SYN answered by the destination's
+ * RST is refused, never allowed; a connection reset after its handshake is
+ * not; a Service without endpoints (drop-no-backend) is no-backend, which
+ * --verdict denied (dropped, any reason) still finds; each word filters.
+ */
+static void test_fates(void **state)
+{
+	struct flow_key kr = key4("10.0.0.1", 40100, "10.0.0.2", 9999, IPPROTO_TCP);
+	struct flow_key kx = key4("10.0.0.1", 40101, "10.0.0.2", 80, IPPROTO_TCP);
+	struct flow_key kn = key4("10.0.0.1", 40102, "10.96.0.20", 80, IPPROTO_TCP);
+	struct flow_key ku = key4("10.0.0.1", 40103, "10.0.0.2", 53, IPPROTO_UDP);
+	struct flow_filter ff;
+	char err[200];
+	struct flows *f;
+	struct flow_rec *r, *x, *n, *u;
+	bool created;
+
+	(void)state;
+	/* The classifier: SYN out, RST back, nothing else. */
+	assert_true(flow_ct_refused(XCNI_CT_CLOSED, false, false, 1, 1));
+	assert_false(flow_ct_refused(XCNI_CT_CLOSED, false, false, 3, 2)); /* reset after data */
+	assert_false(flow_ct_refused(XCNI_CT_CLOSED, false, false, 2, 1)); /* SYN-ACK, client RST */
+	assert_false(flow_ct_refused(XCNI_CT_CLOSED, true, true, 1, 1)); /* FINs */
+	assert_false(flow_ct_refused(XCNI_CT_NEW, false, false, 1, 0)); /* nothing back yet */
+	assert_false(flow_ct_refused(XCNI_CT_ESTABLISHED, false, false, 1, 1));
+	assert_string_equal(flow_verdict_name(FLOW_REFUSED), "refused");
+	assert_string_equal(flow_verdict_name(FLOW_NO_BACKEND), "no-backend");
+	assert_true(flow_verdict_dropped(FLOW_NO_BACKEND));
+	assert_true(flow_verdict_dropped(FLOW_DENIED));
+	assert_false(flow_verdict_dropped(FLOW_REFUSED));
+
+	assert_int_equal(flows_new(16, &f), 0);
+	/* The closed port: allowed by policy (a verdict event), then the RST. */
+	r = flows_get(f, &kr, &created);
+	flows_verdict(f, r, 900, 1, 7, "x/allow-all", 0, false);
+	assert_int_equal(r->verdict, FLOW_ALLOWED);
+	r = ct(f, kr, 1000, 1100, 1, 60, 1, 40, XCNI_CT_CLOSED);
+	assert_int_equal(r->verdict, FLOW_REFUSED);
+	assert_string_equal(r->policy, "x/allow-all"); /* what let it through is kept */
+	assert_int_equal(r->tcp_flags & FLOW_TCP_RST, FLOW_TCP_RST);
+	/* The same tuple connected again: its new entry passes. */
+	r = ct(f, kr, 5000, 5100, 3, 180, 2, 120, XCNI_CT_ESTABLISHED);
+	assert_int_equal(r->verdict, FLOW_ALLOWED);
+	/* A connection reset after its handshake stays allowed. */
+	x = ct(f, kx, 1000, 1200, 4, 300, 3, 200, XCNI_CT_CLOSED);
+	assert_int_equal(x->verdict, FLOW_ALLOWED);
+	/* UDP's entries carry no RST: never refused here. */
+	u = ct(f, ku, 1000, 1200, 1, 60, 1, 60, XCNI_CT_CLOSED);
+	assert_int_equal(u->verdict, FLOW_ALLOWED);
+	/* A Service without endpoints: its drop event makes the record. */
+	n = flows_get(f, &kn, &created);
+	assert_true(created);
+	flows_drop(f, n, 2000, 0xff, XCNI_DROP_NO_BACKEND, 60);
+	assert_int_equal(n->verdict, FLOW_NO_BACKEND);
+	assert_int_equal(n->reason, XCNI_DROP_NO_BACKEND);
+	assert_int_equal(n->pkts[0], 1);
+	assert_int_equal(n->drops, 1);
+	/* A drop keeps its verdict whatever conntrack says. */
+	flows_ct_update(f, n, 2000, 2100, (uint64_t[2]){ 1, 1 }, (uint64_t[2]){ 60, 40 },
+			XCNI_CT_CLOSED, false, false);
+	assert_int_equal(n->verdict, FLOW_NO_BACKEND);
+	/* Refused again for the filters below. */
+	r = ct(f, kr, 9000, 9100, 1, 60, 1, 40, XCNI_CT_CLOSED);
+	assert_int_equal(r->verdict, FLOW_REFUSED);
+
+	/* --verdict: each word its own records; denied any drop; allowed not the closed port. */
+	flow_filter_init(&ff);
+	assert_int_equal(flow_filter_set(&ff, "verdict", "refused", err, sizeof(err)), 0);
+	assert_true(flow_filter_match(&ff, r, 0, 0));
+	assert_false(flow_filter_match(&ff, x, 0, 0));
+	assert_false(flow_filter_match(&ff, n, 0, 0));
+	flow_filter_free(&ff);
+	flow_filter_init(&ff);
+	assert_int_equal(flow_filter_set(&ff, "verdict", "no-backend", err, sizeof(err)), 0);
+	assert_true(flow_filter_match(&ff, n, 0, 0));
+	assert_false(flow_filter_match(&ff, r, 0, 0));
+	flow_filter_free(&ff);
+	flow_filter_init(&ff);
+	assert_int_equal(flow_filter_set(&ff, "verdict", "denied", err, sizeof(err)), 0);
+	assert_true(flow_filter_match(&ff, n, 0, 0));
+	assert_false(flow_filter_match(&ff, r, 0, 0));
+	flow_filter_free(&ff);
+	flow_filter_init(&ff);
+	assert_int_equal(flow_filter_set(&ff, "verdict", "allowed", err, sizeof(err)), 0);
+	assert_false(flow_filter_match(&ff, r, 0, 0));
+	assert_true(flow_filter_match(&ff, x, 0, 0));
+	flow_filter_free(&ff);
+	flow_filter_init(&ff);
+	assert_int_equal(flow_filter_set(&ff, "verdict", "FORWARDED", err, sizeof(err)), 0);
+	assert_false(flow_filter_match(&ff, r, 0, 0));
+	assert_false(flow_filter_match(&ff, n, 0, 0));
+	flow_filter_free(&ff);
+	flows_free(f);
+}
+
 /* Audit: a flow a policy in audit mode would deny passed; --verdict audit finds it, allowed does not. */
 static void test_audit(void **state)
 {
@@ -1181,6 +1277,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_direction),   cmocka_unit_test(test_merge),
 		cmocka_unit_test(test_drop),	    cmocka_unit_test(test_window),
+		cmocka_unit_test(test_fates),
 		cmocka_unit_test(test_filter_parse), cmocka_unit_test(test_filter_match),
 		cmocka_unit_test(test_render_bound), cmocka_unit_test(test_audit),
 		cmocka_unit_test(test_ct_sweep),

@@ -192,7 +192,9 @@ static struct flow_rec *rec_of(struct flowd *d, const struct flow_key *k, bool s
 	return r;
 }
 
-static void set_service(struct flowd *d, struct flow_rec *r, __u16 rev_nat)
+/* xlated: the tuple is the translated one (its destination the backend); a
+ * drop-no-backend's is the frontend's, no backend was given. */
+static void set_service(struct flowd *d, struct flow_rec *r, __u16 rev_nat, bool xlated)
 {
 	struct xcni_svcname sn;
 	__u32 id = rev_nat;
@@ -207,6 +209,8 @@ static void set_service(struct flowd *d, struct flow_rec *r, __u16 rev_nat)
 	else
 		snprintf(buf, sizeof(buf), "rev-nat#%u", rev_nat);
 	flows_set_str(d->fl, &r->service, buf);
+	if (!xlated)
+		return;
 	/* The flow's own entry is keyed by the translated tuple: its destination is the backend. */
 	inet_ntop(r->key.family == 4 ? AF_INET : AF_INET6, r->key.daddr, ip, sizeof(ip));
 	snprintf(buf, sizeof(buf), r->key.family == 4 ? "%s:%u" : "[%s]:%u", ip, r->key.dport);
@@ -233,7 +237,7 @@ static void ct_entry(struct flowd *d, const struct flow_key *k, const void *ck,
 	r = rec_of(d, k, false);
 	if (!r)
 		return;
-	set_service(d, r, e->rev_nat);
+	set_service(d, r, e->rev_nat, true);
 	if (e->flags & XCNI_CT_F_NODEPORT) {
 		uint8_t path = e->flags & XCNI_CT_F_XDP ? FLOW_SVC_PATH_XDP : FLOW_SVC_PATH_TC;
 
@@ -249,7 +253,7 @@ static void ct_entry(struct flowd *d, const struct flow_key *k, const void *ck,
 	 * makes the entry. */
 	if (!e->rev_nat && !r->service && !r->in_ct && k->proto == IPPROTO_TCP && sfd >= 0 &&
 	    e->created_ns >= d->sock_none_before && !bpf_map_lookup_elem(sfd, ck, &sf))
-		set_service(d, r, (__u16)sf.rev_nat);
+		set_service(d, r, (__u16)sf.rev_nat, true);
 	flows_ct_update(d->fl, r, e->created_ns, e->last_ns, p, b, e->state, e->fin_orig,
 			e->fin_reply);
 }
@@ -479,7 +483,8 @@ static int on_event(void *arg, void *data, size_t len)
 				   ev->reason == XCNI_DROP_OUTSIDE_SPOOF));
 	if (!r)
 		return 0;
-	set_service(d, r, ev->rev_nat);
+	set_service(d, r, ev->rev_nat,
+		    ev->type != XCNI_EV_DROP || ev->reason != XCNI_DROP_NO_BACKEND);
 	if (ev->type == XCNI_EV_VERDICT) {
 		/* Deny and audit flags together: it passed only because the
 		 * policy that would deny it is in audit mode. */
@@ -623,7 +628,7 @@ static void log_rec(struct flowd *d, const struct flow_rec *r)
  */
 static bool ipfix_ours(const struct flowd *d, const struct flow_rec *r)
 {
-	if (d->ipfix_all || r->verdict == FLOW_DENIED)
+	if (d->ipfix_all || flow_verdict_dropped(r->verdict))
 		return true;
 	return !r->dst.remote;
 }

@@ -466,7 +466,7 @@ static uint64_t wall_ms(uint64_t mono_ns, const struct flow_render_ctx *rc)
  * forwarded (01), dropped (10), consumed (11); the rest the reason. */
 uint8_t ipfix_fwd_status(const struct flow_rec *r)
 {
-	if (r->verdict != FLOW_DENIED)
+	if (!flow_verdict_dropped(r->verdict))
 		return IPFIX_FWD_FORWARDED;
 	switch (r->reason) {
 	case XCNI_DROP_POLICY_EGRESS:

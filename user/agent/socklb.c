@@ -12,6 +12,7 @@
 #include <linux/magic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
@@ -64,6 +65,25 @@ static int hook_path(char *buf, size_t len, const char *pin_dir, int i)
 			hooks[i].name) >= (int)len ? -ENAMETOOLONG : 0;
 }
 
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71 /* Linux 5.14 */
+#endif
+
+/* This process's network namespace cookie (the node's), 0 when the kernel cannot say. */
+static __u64 own_netns_cookie(void)
+{
+	__u64 cookie = 0;
+	socklen_t len = sizeof(cookie);
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return 0;
+	if (getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &len))
+		cookie = 0;
+	close(fd);
+	return cookie;
+}
+
 int socklb_open(struct sock_lb **out, const char *pin_dir, const struct map_max *mm, int n)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = pin_dir);
@@ -73,6 +93,8 @@ int socklb_open(struct sock_lb **out, const char *pin_dir, const struct map_max 
 		return -errno ?: -ENOMEM;
 	/* The same sizes as xcnid's other objects, or the pinned maps would not match. */
 	map_max_apply(s->obj, mm, n);
+	/* A pod's socket without backend is refused by from_pod, which reports it. */
+	s->rodata->host_netns = own_netns_cookie();
 	*out = s;
 	return 0;
 }

@@ -233,9 +233,16 @@ static size_t ck_drops_diff(struct ck *k, const struct ck_drops *a, const struct
 }
 
 struct ck_result {
-	int res; /* 1 connected, 0 blocked, 2 connected to the wrong listener, -1 the probe failed */
+	int res; /* 1 connected, 0 not, 2 connected to the wrong listener, -1 the probe failed */
+	bool refused; /* not connected: a RST or an ICMP unreachable came back */
 	char answer[1024];
 };
+
+/* A probe that did not connect in lab probe's words: denied when a policy drop was seen. */
+static const char *ck_fate(const struct ck_result *r, bool policy)
+{
+	return policy ? "denied" : r->refused ? "refused" : "timeout";
+}
 
 /* pod-to-dns's question: A (AAAA) for CK_KUBE_NAME, the family the kubernetes Service has
  * (the row's if both); the address it must be answered into want. */
@@ -269,7 +276,8 @@ static void ck_probe(struct ck *k, const struct lab_ct_case *t, const char *to,
 
 	memset(out, 0, sizeof(*out));
 	if (t->from == CT_FROM_OUTSIDE) {
-		int r = lab_probe_addr(to, port, k->o->timeout_ms, out->answer, sizeof(out->answer));
+		int r = lab_probe_addr(to, port, k->o->timeout_ms, out->answer, sizeof(out->answer),
+				       &out->refused);
 
 		out->res = r < 0 ? -1 : r;
 		if (r < 0)
@@ -298,7 +306,11 @@ static void ck_probe(struct ck *k, const struct lab_ct_case *t, const char *to,
 		return;
 	}
 	res = jstr(j, "result");
-	out->res = !strcmp(res, "connected") ? 1 : !strcmp(res, "blocked") ? 0 : -1;
+	/* "blocked": an older probe's word for either of the two. */
+	out->res = !strcmp(res, "connected") ? 1 :
+		   !strcmp(res, "refused") || !strcmp(res, "timeout") || !strcmp(res, "blocked") ? 0 :
+										       -1;
+	out->refused = !strcmp(res, "refused");
 	snprintf(out->answer, sizeof(out->answer), "%s", jstr(j, "answer"));
 	json_decref(j);
 }
@@ -660,7 +672,8 @@ static void ck_tests(struct ck *k, size_t *passed, size_t *failed, size_t *skipp
 			ok = t->allow ? r.res == 1 && !nd : r.res == 0 && policy;
 			if (ok) {
 				printf("  PASS  %-40s %s: %s%s%s", full, what,
-				       r.res > 0 ? "connected" : "blocked", r.res > 0 && r.answer[0] ? " " : "",
+				       r.res > 0 ? "connected" : ck_fate(&r, policy),
+				       r.res > 0 && r.answer[0] ? " " : "",
 				       r.res > 0 ? r.answer : "");
 				if (attempts > 1)
 					printf(" (attempt %d, %.1f s)", attempts,
@@ -685,8 +698,8 @@ static void ck_tests(struct ck *k, size_t *passed, size_t *failed, size_t *skipp
 			       (t->answer ? "connected, answered by the right listener, no drop" :
 				*want ? "answered with the kubernetes Service's ClusterIP, no drop" :
 					"connected, no drop") :
-			       flows ? "blocked by policy (a flow record denied by drop-policy-*)" :
-			       "blocked by policy (a drop-policy-* drop counted)");
+			       flows ? "denied by policy (a flow record denied by drop-policy-*)" :
+			       "denied by policy (a drop-policy-* drop counted)");
 			if (r.res == 2 && *want)
 				printf("        got:      answered \"%s\" (want %s)\n", r.answer, want);
 			else if (r.res == 2)
@@ -697,8 +710,9 @@ static void ck_tests(struct ck *k, size_t *passed, size_t *failed, size_t *skipp
 			else if (r.res < 0)
 				printf("        got:      the probe failed: %s\n", r.answer);
 			else
-				printf("        got:      %s%s\n", r.answer[0] ? r.answer : "blocked",
-				       r.answer[0] ? "" : " (no answer within the timeout)");
+				printf("        got:      %s%s\n", r.answer[0] ? r.answer : ck_fate(&r, policy),
+				       r.answer[0] || r.refused || policy ? "" :
+				       " (no answer within the timeout)");
 			if (attempts > 1)
 				printf("        tried:    %d times over %.1f s\n", attempts,
 				       (double)(xcni_mono_ms() - t0) / 1000);

@@ -120,9 +120,12 @@ static const char flows_help[] =
 	"  --from-pod, --to-pod [NS/]NAME  the pod whose name begins so (NS: default)\n"
 	"  --from-ip, --to-ip, --from-namespace, --to-namespace, --from-label,\n"
 	"  --to-label, --from-identity, --to-identity X  --from/--to KIND:X\n"
-	"  --verdict V            allowed, forwarded, denied (dropped, any reason) or\n"
-	"                         audit; Hubble's FORWARDED (allowed or forwarded),\n"
-	"                         DROPPED, AUDIT; the old allow, deny\n"
+	"  --verdict V            allowed, forwarded, denied (dropped, any reason),\n"
+	"                         audit, refused (the destination answered the SYN\n"
+	"                         with RST: nothing listens) or no-backend (a Service\n"
+	"                         without endpoints refused it); Hubble's FORWARDED\n"
+	"                         (allowed or forwarded), DROPPED, AUDIT; the old\n"
+	"                         allow, deny\n"
 	"  --reason REASON        dropped for REASON (drop-policy-ingress, ...)\n"
 	"  --port N               either end's port\n"
 	"  --from-port N, --to-port N  the source's / the destination's port\n"
@@ -241,7 +244,7 @@ static void print_text(struct fopts *fo, json_t *o)
 {
 	json_t *flags, *nodes;
 	char src[400], dst[400], by[1200], when[48], fl[40] = "", verdict[48];
-	const char *policy, *reason, *svc, *be, *iso, *prev, *point;
+	const char *policy, *reason, *svc, *be, *iso, *prev, *point, *vword;
 	size_t i;
 	json_t *v;
 
@@ -260,7 +263,11 @@ static void print_text(struct fopts *fo, json_t *o)
 	iso = json_string_value(json_object_get(o, "isolated_by"));
 	prev = json_string_value(json_object_get(o, "previous_verdict"));
 	point = json_string_value(json_object_get(o, "observation_point"));
-	if (policy) {
+	vword = json_string_value(json_object_get(o, "verdict")) ?: "?";
+	if (!strcmp(vword, "no-backend")) {
+		/* As Hubble says it: DROPPED (Service backend not found). */
+		snprintf(by, sizeof(by), "Service backend not found (%s)", reason ?: "drop-no-backend");
+	} else if (policy) {
 		const char *rn = json_string_value(json_object_get(o, "rule_name"));
 
 		snprintf(by, sizeof(by), "%s %s rule %lld%s%s%s",
@@ -277,6 +284,13 @@ static void print_text(struct fopts *fo, json_t *o)
 		snprintf(by, sizeof(by), "%s", reason);
 	else
 		snprintf(by, sizeof(by), "-");
+	/* Past the policy: the destination's RST, a closed port (never allowed). */
+	if (!strcmp(vword, "refused")) {
+		size_t l = strcmp(by, "-") ? strlen(by) : 0;
+
+		snprintf(by + l, sizeof(by) - l, "%snothing listens: the destination answered RST",
+			 l ? "; " : "");
+	}
 	/* Nothing allows it: the policies that isolate the pod, as monitor and explain name them. */
 	if (iso) {
 		size_t l = strlen(by);
@@ -294,8 +308,11 @@ static void print_text(struct fopts *fo, json_t *o)
 		const char *sp = json_string_value(json_object_get(o, "service_path"));
 		size_t l = strlen(by);
 
-		snprintf(by + l, sizeof(by) - l, " svc %s -> %s%s%s%s", svc, be ? be : "?",
-			 sp ? " (" : "", sp ? sp : "", sp ? ")" : "");
+		if (be || strcmp(vword, "no-backend"))
+			snprintf(by + l, sizeof(by) - l, " svc %s -> %s%s%s%s", svc, be ? be : "?",
+				 sp ? " (" : "", sp ? sp : "", sp ? ")" : "");
+		else
+			snprintf(by + l, sizeof(by) - l, " svc %s", svc);
 	}
 	flags = json_object_get(o, "tcp_flags");
 	json_array_foreach(flags, i, v)
@@ -324,8 +341,7 @@ static void print_text(struct fopts *fo, json_t *o)
 		snprintf(by + l, sizeof(by) - l, "}");
 	}
 	time_str(json_object_get(o, fo->follow ? "updated" : "last_seen"), when, sizeof(when));
-	snprintf(verdict, sizeof(verdict), "%s %s", point ? point : "-",
-		 json_string_value(json_object_get(o, "verdict")) ?: "?");
+	snprintf(verdict, sizeof(verdict), "%s %s", point ? point : "-", vword);
 	printf("%-8s %-24s %-6s %-42s %-42s %-22s %5lld/%-5lld %6lld/%-6lld %s%s%s%s\n",
 	       json_string_value(json_object_get(o, "node")) ?: "-", when,
 	       json_string_value(json_object_get(o, "protocol")) ?: "?", src, dst, verdict,

@@ -954,7 +954,9 @@ static void probe_usage(FILE *f)
 		   "                                  [--timeout-ms MS]\n"
 		   "One probe from this network namespace (connectivity test --kubeconfig runs it\n"
 		   "in its probe pods), printed as one JSON line: {\"result\": \"connected\" |\n"
-		   "\"blocked\" | \"error\", \"answer\": what the listener said, \"ms\": ...}. --dns: a\n"
+		   "\"refused\" (a RST or an ICMP unreachable came back: nothing listens) |\n"
+		   "\"timeout\" (nothing came back: the run tells a policy's drop by the\n"
+		   "drops counted) | \"error\", \"answer\": what the listener said, \"ms\": ...}. --dns: a\n"
 		   "DNS query for NAME (--qtype, else A or AAAA by ADDR's family) to ADDR:53\n"
 		   "instead; the answer lists the records' addresses. Exit 0\n"
 		   "whatever the probe found, 2 for a usage error.\n");
@@ -976,7 +978,7 @@ int lab_cmd_conntest_probe(int argc, char **argv)
 	const char *to = NULL, *dns = NULL;
 	unsigned int qtype = 0;
 	struct lab_port port = {};
-	bool have_port = false;
+	bool have_port = false, refused = false;
 	char answer[256] = "";
 	long long t0;
 	int c, res, timeout_ms = CT_DEFAULT_MS;
@@ -1028,14 +1030,17 @@ int lab_cmd_conntest_probe(int argc, char **argv)
 		res = dns_query_type(to, strchr(to, ':') ? LAB_FAM_V6 : LAB_FAM_V4, dns, qtype,
 				     timeout_ms, answer, sizeof(answer));
 	else
-		res = lab_probe_addr(to, &port, timeout_ms, answer, sizeof(answer));
+		res = lab_probe_addr(to, &port, timeout_ms, answer, sizeof(answer), &refused);
 	if (res == -EINVAL) {
 		fprintf(stderr, "connectivity probe: --to %s: not an IPv4 or IPv6 address%s\n", to,
 			dns ? " (or --dns: not a DNS name)" : "");
 		return 2;
 	}
+	/* What the pod can tell alone: a policy's drop is a timeout to it (the
+	 * run tells denied by the drops); a RST or an ICMP unreachable, refused. */
 	out = json_pack("{s:s, s:s, s:I}", "result",
-			res > 0 ? "connected" : res == 0 ? "blocked" : "error", "answer",
+			res > 0 ? "connected" : res < 0 ? "error" : refused ? "refused" : "timeout",
+			"answer",
 			res < 0 ? strerror(-res) : answer, "ms", (json_int_t)(xcni_mono_ms() - t0));
 	if (!out)
 		return 1;

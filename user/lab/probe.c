@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lab/fate.h"
 #include "lab/probe.h"
 #include "lab/svg.h"
 #include "xcni_shared.h"
@@ -534,13 +535,13 @@ int lab_probe_to(struct lab *lab, const char *to, unsigned int fam, const struct
 }
 
 int lab_probe_addr(const char *addr, const struct lab_port *port, int timeout_ms, char *answer,
-		   size_t alen)
+		   size_t alen, bool *refused)
 {
 	struct dest d;
 
 	if (dest_parse(addr, &d))
 		return -EINVAL;
-	return probe_once(&d, port, timeout_ms, answer, alen, NULL, NULL);
+	return probe_once(&d, port, timeout_ms, answer, alen, NULL, refused);
 }
 
 /*
@@ -634,10 +635,21 @@ static int probe_enter(struct lab *lab, const struct lab_pod *src, const char *n
 	return 0;
 }
 
-/* The probes' results (fate, answer: per family, IPv4's first): one JSON line or words. */
-static int probe_print(char **words, unsigned int fams, const int *fate, char answer[2][512],
-		       bool json)
+/* A fate in words: denied names what denied it (why), when the records said. */
+static void fate_text(int fate, const char *why, char *buf, size_t len)
 {
+	snprintf(buf, len, "%s%s%s", lab_fate_word(fate), why[0] ? ": " : "", why);
+}
+
+/*
+ * The probes' results (fate, answer, why: per family, IPv4's first): one JSON
+ * line or words ("denied: isolated by ...", "refused", ...).
+ */
+static int probe_print(char **words, unsigned int fams, const int *fate, char answer[2][512],
+		       char why[2][400], bool json)
+{
+	char t[2][1024];
+
 	bool all = true;
 	int nfam = 0, first = fams & LAB_FAM_V4 ? 0 : 1;
 
@@ -653,6 +665,11 @@ static int probe_print(char **words, unsigned int fams, const int *fate, char an
 				      "port", words[2], "connected", all, "verdict",
 				      lab_fate_word(v), "answer",
 				      fate[first] == LAB_FATE_CONNECTED ? answer[first] : NULL);
+		int vk = nfam > 1 && fate[first] == LAB_FATE_CONNECTED ? 1 : first;
+
+		/* "denied_by": what the flow records say denied it (absent: not said). */
+		if (j && why[vk][0])
+			json_object_set_new(j, "denied_by", json_string(why[vk]));
 
 		if (j && nfam > 1) {
 			json_t *f = json_object();
@@ -672,9 +689,12 @@ static int probe_print(char **words, unsigned int fams, const int *fate, char an
 		}
 		json_decref(j);
 	} else if (nfam > 1 && fate[0] != fate[1]) {
-		printf("%s over IPv4, %s over IPv6\n", lab_fate_word(fate[0]), lab_fate_word(fate[1]));
+		fate_text(fate[0], why[0], t[0], sizeof(t[0]));
+		fate_text(fate[1], why[1], t[1], sizeof(t[1]));
+		printf("%s over IPv4, %s over IPv6\n", t[0], t[1]);
 	} else {
-		printf("%s\n", lab_fate_word(fate[first]));
+		fate_text(fate[first], why[first], t[0], sizeof(t[0]));
+		printf("%s\n", t[0]);
 	}
 	return all ? 0 : 1;
 }
@@ -682,7 +702,8 @@ static int probe_print(char **words, unsigned int fams, const int *fate, char an
 int lab_cmd_probe(int argc, char **argv)
 {
 	int timeout = PROBE_DEFAULT_MS, ret, res[2] = {}, fate[2] = {};
-	char answer[2][512] = {};
+	char answer[2][512] = {}, why[2][400] = {};
+	uint16_t sport[2] = {};
 	struct lab_drops drops = {};
 	__u64 *before = NULL;
 	bool svc;
@@ -740,7 +761,7 @@ int lab_cmd_probe(int argc, char **argv)
 			continue;
 		if (lab_drops_read(&drops, before))
 			goto out;
-		res[k] = probe_once(&d[k], &port, timeout, answer[k], sizeof(answer[k]), NULL,
+		res[k] = probe_once(&d[k], &port, timeout, answer[k], sizeof(answer[k]), &sport[k],
 				    &refused);
 		if (res[k] < 0) {
 			fprintf(stderr, "lab probe: %s: %s\n", fam_name(k ? LAB_FAM_V6 : LAB_FAM_V4),
@@ -756,7 +777,11 @@ int lab_cmd_probe(int argc, char **argv)
 		if ((fams & (k ? LAB_FAM_V6 : LAB_FAM_V4)) && fate[k] != LAB_FATE_CONNECTED &&
 		    svc_no_endpoints(&lab, w[1]))
 			fate[k] = LAB_FATE_NO_BACKEND;
-	ret = probe_print(w, fams, fate, answer, json);
+	/* Denied: the policy, as the flow records of this probe name it. */
+	for (int k = 0; k < 2; k++)
+		if (fate[k] == LAB_FATE_DENIED)
+			lab_fate_denied_by(&lab, sport[k], port.port, why[k], sizeof(why[k]));
+	ret = probe_print(w, fams, fate, answer, why, json);
 out:
 	free(before);
 	lab_drops_close(&drops);

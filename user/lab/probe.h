@@ -54,11 +54,12 @@ int lab_probe_to(struct lab *lab, const char *to, unsigned int fam, const struct
 
 /*
  * The same probe to an address ("10.244.1.5", "fd00:10:244::5"), no lab
- * needed (xcnictl connectivity probe, inside a cluster's pod): 1, 0, -EINVAL
- * when addr is not an address, -errno.
+ * needed (xcnictl connectivity probe, inside a cluster's pod): 1, 0
+ * (*refused, if given, as lab_probe_to's), -EINVAL when addr is not an
+ * address, -errno.
  */
 int lab_probe_addr(const char *addr, const struct lab_port *port, int timeout_ms, char *answer,
-		   size_t alen);
+		   size_t alen, bool *refused);
 
 /* Process exit codes; argv[0] is the command's name. */
 int lab_cmd_probe(int argc, char **argv);

@@ -119,9 +119,10 @@ static int add_line(struct fgraph *g, const char *line, const struct node_maps *
 	end_of(json_object_get(o, "destination"), &f.dst);
 	f.service = jopt(o, "service");
 	v = jopt(o, "verdict");
-	f.verdict = !v ? FLOW_ALLOWED : !strcmp(v, "denied") ? FLOW_DENIED :
-		    !strcmp(v, "audit") ? FLOW_AUDIT : !strcmp(v, "forwarded") ? FLOW_FORWARDED :
-		    FLOW_ALLOWED;
+	f.verdict = FLOW_ALLOWED;
+	for (int i = 0; v && i < FLOW_NR_VERDICTS; i++)
+		if (!strcmp(v, flow_verdict_name(i)))
+			f.verdict = i;
 	f.point = jopt(o, "observation_point");
 	f.side = side = jopt(o, "policy_side");
 	f.policy = jopt(o, "policy");

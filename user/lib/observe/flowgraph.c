@@ -102,10 +102,14 @@ static bool end_copy(struct fg_end *d, const struct fg_end *s)
 	       dup(&d->labels, s->labels) && dup(&d->ip, s->ip ?: "?");
 }
 
-/* Severity: forwarded (not judged) < allowed < audit < denied. */
+/*
+ * Severity: forwarded (not judged) < allowed (refused: passed the policy,
+ * nothing listens) < audit < denied (no-backend: dropped too).
+ */
 static int severity(int verdict)
 {
-	return verdict == FLOW_DENIED ? 3 : verdict == FLOW_AUDIT ? 2 : verdict == FLOW_FORWARDED ? 0 : 1;
+	return flow_verdict_dropped(verdict) ? 3 : verdict == FLOW_AUDIT ? 2 :
+	       verdict == FLOW_FORWARDED ? 0 : 1;
 }
 
 static bool decision_copy(struct fg_flow *d, const struct fg_flow *s)
@@ -377,6 +381,13 @@ static int decision(const struct fg_flow *f, char **text, char **policies)
 			     strchr(f->isolators, ',') ? "isolate" : "isolates");
 	} else if (f->verdict == FLOW_DENIED)
 		n = asprintf(text, "denied (%s)%s", f->reason ?: "dropped", side);
+	else if (f->verdict == FLOW_NO_BACKEND)
+		n = asprintf(text, "no-backend: Service backend not found (%s), refused to the client",
+			     f->reason ?: "drop-no-backend");
+	else if (f->verdict == FLOW_REFUSED)
+		n = asprintf(text, "refused: the destination answered RST, nothing listens%s%s%s%s",
+			     f->policy ? " (allowed by " : "", f->policy ?: "", f->policy ? rule : "",
+			     f->policy ? ")" : "");
 	else if (f->verdict == FLOW_AUDIT)
 		n = asprintf(text, "audit: %s%s would deny it%s; passed (audit mode)",
 			     f->policy ?: "a policy", rule, side);

@@ -16,8 +16,9 @@
 #include "lib/observe/reasons.h"
 #include "lib/observe/vocab.h"
 
-static const char *const verdict_names[FLOW_NR_VERDICTS] = { "allowed", "denied", "audit",
-							     "forwarded" };
+static const char *const verdict_names[FLOW_NR_VERDICTS] = {
+	"allowed", "denied", "audit", "forwarded", "refused", "no-backend",
+};
 
 const char *flow_verdict_name(int v)
 {
@@ -55,7 +56,7 @@ int flow_rec_point(const struct flow_rec *r)
 {
 	/* A policy drop is where the policy judged: egress at the source pod,
 	 * ingress at the destination; any other drop where it came in. */
-	if (r->verdict == FLOW_DENIED) {
+	if (flow_verdict_dropped(r->verdict)) {
 		if (r->pol_dir == 1)
 			return FLOW_PT_TO_POD;
 		return flow_rec_entry(r);

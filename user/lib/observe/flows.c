@@ -795,6 +795,40 @@ void flows_touch(struct flows *f, struct flow_rec *r)
 	owner_touch(r);
 }
 
+bool flow_verdict_dropped(int v)
+{
+	return v == FLOW_DENIED || v == FLOW_NO_BACKEND;
+}
+
+bool flow_ct_refused(uint8_t state, bool fin_orig, bool fin_reply, uint64_t pkts_orig,
+		     uint64_t pkts_reply)
+{
+	return state == XCNI_CT_CLOSED && !fin_orig && !fin_reply && pkts_orig == 1 &&
+	       pkts_reply == 1;
+}
+
+/* What passing here is: into the overlay, forwarded (the other node judges). */
+static uint8_t passed(const struct flow_rec *r)
+{
+	return r->dst.loc == FLOW_LOC_REMOTE ? FLOW_FORWARDED : FLOW_ALLOWED;
+}
+
+/*
+ * A TCP flow that passed here is refused once its entry says the destination
+ * answered its SYN with a RST; an entry that no longer says so (the same
+ * tuple connected again) passes again. Drops keep their verdict.
+ */
+static bool ct_fate(struct flow_rec *r, uint8_t state, bool fin_orig, bool fin_reply,
+		    const uint64_t pkts[2])
+{
+	bool refused = flow_ct_refused(state, fin_orig, fin_reply, pkts[0], pkts[1]);
+
+	if (flow_verdict_dropped(r->verdict) || refused == (r->verdict == FLOW_REFUSED))
+		return false;
+	r->verdict = refused ? FLOW_REFUSED : passed(r);
+	return true;
+}
+
 bool flows_ct_update(struct flows *f, struct flow_rec *r, uint64_t created_ns,
 		     uint64_t last_ns, const uint64_t pkts[2], const uint64_t bytes[2],
 		     uint8_t state, bool fin_orig, bool fin_reply)
@@ -839,6 +873,7 @@ bool flows_ct_update(struct flows *f, struct flow_rec *r, uint64_t created_ns,
 			flags |= FLOW_TCP_RST;
 		changed |= flags != r->tcp_flags;
 		r->tcp_flags = flags;
+		changed |= ct_fate(r, state, fin_orig, fin_reply, pkts);
 	}
 	r->ct_state = state;
 	r->ct_last = last_ns;
@@ -888,12 +923,6 @@ static void seen(struct flow_rec *r, uint64_t ts_ns)
 		r->last_ns = ts_ns;
 }
 
-/* What passing here is: into the overlay, forwarded (the other node judges). */
-static uint8_t passed(const struct flow_rec *r)
-{
-	return r->dst.loc == FLOW_LOC_REMOTE ? FLOW_FORWARDED : FLOW_ALLOWED;
-}
-
 void flows_set_ends(struct flows *f, struct flow_rec *r, const struct flow_peer *src,
 		    const struct flow_peer *dst)
 {
@@ -914,7 +943,7 @@ void flows_isolators(struct flows *f, struct flow_rec *r, const char *isolators)
 /* The verdict changes from one that passed to a drop, or back: a policy change. */
 static void verdict_turn(struct flows *f, struct flow_rec *r, uint8_t to)
 {
-	bool was_passing = r->verdict != FLOW_DENIED, passing = to != FLOW_DENIED;
+	bool was_passing = !flow_verdict_dropped(r->verdict), passing = !flow_verdict_dropped(to);
 
 	if (was_passing != passing && (r->pkts[0] || r->drops || r->policy)) {
 		r->prev_verdict = r->verdict + 1;
@@ -942,11 +971,14 @@ void flows_verdict(struct flows *f, struct flow_rec *r, uint64_t ts_ns, uint8_t 
 void flows_drop(struct flows *f, struct flow_rec *r, uint64_t ts_ns, uint8_t pol_dir,
 		int32_t reason, uint32_t len)
 {
+	/* A Service without endpoints refused it: no policy's doing. */
+	uint8_t to = reason == XCNI_DROP_NO_BACKEND ? FLOW_NO_BACKEND : FLOW_DENIED;
+
 	f->st.events++;
 	seen(r, ts_ns);
-	if (r->verdict != FLOW_DENIED) {
+	if (r->verdict != to) {
 		/* Cut: what allowed it no longer decides (a tier's Deny names its own). */
-		verdict_turn(f, r, FLOW_DENIED);
+		verdict_turn(f, r, to);
 		r->policy_id = 0;
 		r->rule = 0;
 		flows_set_str(f, &r->policy, NULL);

@@ -37,17 +37,33 @@ struct flow_key {
  * denied and audit are policy outcomes, given where the policy judged (the
  * destination pod's node for ingress, the source pod's for egress, both on
  * one node); forwarded is a node that passed the connection into the overlay
- * towards another node, which judges it: never a policy decision.
+ * towards another node, which judges it: never a policy decision. refused
+ * and no-backend are the connection's fate past the policy, in lab probe's
+ * words: the destination answered the opening SYN with a RST (nothing
+ * listens: a closed port is never allowed), or a Service without endpoints
+ * refused it (drop-no-backend; Hubble's "Service backend not found").
  */
 enum flow_verdict {
 	FLOW_ALLOWED = 0,
 	FLOW_DENIED = 1,
 	FLOW_AUDIT = 2, /* passed, but a policy in audit mode would have denied it */
 	FLOW_FORWARDED = 3, /* sent on into the overlay, not judged here */
+	FLOW_REFUSED = 4, /* passed the policy; the destination answered RST */
+	FLOW_NO_BACKEND = 5, /* a Service without endpoints refused it */
 	FLOW_NR_VERDICTS
 };
-/* "allowed", "denied", "audit", "forwarded". */
+/* "allowed", "denied", "audit", "forwarded", "refused", "no-backend". */
 const char *flow_verdict_name(int v);
+/* Whether v is a drop here (denied, no-backend): what a policy change turns from or to. */
+bool flow_verdict_dropped(int v);
+/*
+ * The fate a TCP conntrack entry tells: refused when the opening SYN (one
+ * packet the opening way) got one packet back and the entry closed by a RST
+ * (no FIN either way): the destination's RST, nothing listens. Anything
+ * else (a connection reset after its handshake sent more) is not.
+ */
+bool flow_ct_refused(uint8_t state, bool fin_orig, bool fin_reply, uint64_t pkts_orig,
+		     uint64_t pkts_reply);
 
 /* Where an end is, from this node: what tells its observation points. */
 enum flow_loc {

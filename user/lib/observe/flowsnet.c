@@ -373,15 +373,18 @@ void flows_conn_key(void *json_rec, char *buf, size_t len)
 		 (long long)json_integer_value(json_object_get(d, "port")));
 }
 
-/* Which record decides: a drop, then an audit, an allow, a forward (not judged). */
+/*
+ * Which record decides: a drop (denied, no-backend), then a refusal (the
+ * connection's fate past the policy), an audit, an allow, a forward (not judged).
+ */
 static int severity(json_t *o)
 {
 	const char *v = json_string_value(json_object_get(o, "verdict"));
 
 	if (!v)
 		return 0;
-	return !strcmp(v, "denied") ? 4 : !strcmp(v, "audit") ? 3 : !strcmp(v, "allowed") ? 2 :
-	       !strcmp(v, "forwarded") ? 1 : 0;
+	return !strcmp(v, "denied") || !strcmp(v, "no-backend") ? 5 : !strcmp(v, "refused") ? 4 :
+	       !strcmp(v, "audit") ? 3 : !strcmp(v, "allowed") ? 2 : !strcmp(v, "forwarded") ? 1 : 0;
 }
 
 /* The later of two times as the records give them (RFC 3339 strings sort as times). */

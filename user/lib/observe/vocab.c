@@ -25,8 +25,9 @@ const struct vocab_word vocab_words[] = {
 	{ "identity", 0, "ID", ALL, "either end has identity ID (a number or reserved:NAME)" },
 	/* What happened: commands of events and records. */
 	{ "verdict", 0, "V", FL | VOCAB_MONITOR,
-	  "allowed, forwarded, denied (dropped, for any reason) or audit; Hubble's FORWARDED, "
-	  "DROPPED, AUDIT; the old allow, deny" },
+	  "allowed, forwarded, denied (dropped, for any reason), audit, refused (flows: the "
+	  "destination answered RST) or no-backend (flows: a Service without endpoints); "
+	  "Hubble's FORWARDED, DROPPED, AUDIT; the old allow, deny" },
 	{ "reason", 0, "REASON", FL | VOCAB_MONITOR,
 	  "dropped (or, monitor, forwarded) for REASON (xcnictl metrics --all lists them)" },
 	{ "type", 0, "TYPE", VOCAB_MONITOR, "drop, verdict or trace events" },
@@ -83,6 +84,7 @@ int vocab_verdict(const char *s, int *v, char *err, size_t errlen)
 	} vs[] = {
 		{ "allowed", VOCAB_ALLOWED }, { "forwarded", VOCAB_FORWARDED },
 		{ "denied", VOCAB_DENIED },   { "audit", VOCAB_AUDIT },
+		{ "refused", VOCAB_REFUSED }, { "no-backend", VOCAB_NO_BACKEND },
 		/* Hubble's (hubble observe --verdict) */
 		{ "FORWARDED", VOCAB_PASSED }, { "DROPPED", VOCAB_DENIED },
 		{ "AUDIT", VOCAB_AUDIT },     { "dropped", VOCAB_DENIED },
@@ -95,7 +97,7 @@ int vocab_verdict(const char *s, int *v, char *err, size_t errlen)
 			*v = vs[i].v;
 			return 0;
 		}
-	return VERR("--verdict %s: not allowed, forwarded, denied, audit (or Hubble's FORWARDED, "
+	return VERR("--verdict %s: not allowed, forwarded, denied, audit, refused, no-backend (or Hubble's FORWARDED, "
 		    "DROPPED, AUDIT; the old allow, deny)", s);
 }
 

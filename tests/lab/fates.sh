@@ -1,0 +1,128 @@
+#!/bin/bash
+# One verdict word per fate (issue 53 item 2), on the shop of examples/store
+# (frontend, backend-0/1, db-0; a default deny, the typo that denies backend
+# -> db, and 30-fates.yaml: the backends' admin port 9090 allowed from the
+# frontend though nothing serves it, a Service store/search without
+# endpoints) on a two-node lab translating Services in BPF (--kube-proxy
+# none: socket load balancing at the pods' sockets). lab probe, lab matrix
+# and the flow records (xcnictl flows --node all) must say the same word:
+#   frontend -> db-0 5432/tcp          denied, naming the policies that isolate db-0
+#   frontend -> backend-0 9090/tcp     refused (the pod's RST), its record refused, not allowed
+#   frontend -> svc/store/search 80    no-backend, with a flow record: Service backend not found
+#   frontend -> backend-0 8080/tcp     connected, its record allowed
+set -uo pipefail
+. "$(dirname "$0")/../lib.sh"
+
+. "$(dirname "$0")/lib.sh"
+lab_suite fates
+lab_start "$XCNICTL" "$XCNI_BIN" "$XCNID_BIN"
+EX=$XCNI_ROOT/examples/store
+
+flows() { "$XCNICTL" --node all flows "$@"; }
+# one_rec PYEXPR FILTERS...: the merged records the filters select: exactly one, and
+# PYEXPR holds on it (r).
+one_rec() {
+	local expr=$1 out; shift
+	out=$(flows --json "$@") || { echo "flows: exit $?"; return 1; }
+	/usr/bin/python3 -c '
+import json, sys
+recs = [json.loads(l) for l in sys.stdin if l.strip()]
+recs = [r for r in recs if "cursor" not in r]
+if len(recs) != 1 or not eval(sys.argv[1], {}, {"r": recs[0]}):
+    print(json.dumps(recs, indent=1)); sys.exit(1)' "$expr" <<<"$out"
+}
+# none FILTERS...: no merged record matches.
+none() {
+	local out
+	out=$(flows --json "$@") || return 1
+	! grep -q '"verdict"' <<<"$out" || { echo "$out"; return 1; }
+}
+probe() { OUT=$(lab probe "$@" 2>&1); RC=$?; }
+
+check "lab up --nodes 2 --kube-proxy none" lab up --nodes 2 --kube-proxy none || { finish; exit 1; }
+check "apply the shop (examples/store/00-app.yaml)" lab apply -f "$EX/00-app.yaml" || { finish; exit 1; }
+check "apply its policies (10-policies.yaml) and 30-fates.yaml" \
+	lab apply -f "$EX/10-policies.yaml" -f "$EX/30-fates.yaml"
+remember_pids
+
+# connected: the word, and a record that says allowed.
+probe store/frontend store/backend-0 8080/tcp
+check "frontend -> backend-0 8080/tcp: connected, exit 0 (got $OUT)" test "$RC-$OUT" = 0-connected
+check "  ... its record: allowed by store/backend-from-frontend" wait_until 15 \
+	one_rec 'r["verdict"] == "allowed" and r["policy"] == "store/backend-from-frontend"' \
+	--from-pod store/frontend --to-port 8080
+
+# denied: a policy, named.
+probe store/frontend store/db-0 5432/tcp
+check "frontend -> db-0 5432/tcp: denied, naming the policies that isolate db-0, exit 1 (got $OUT)" \
+	test "$RC-$OUT" = "1-denied: isolated by store/db-from-backend, store/default-deny (ingress: nothing allows)"
+probe store/frontend store/db-0 5432/tcp --json
+check "  ... --json: verdict denied, denied_by the same" test "$(jq_ 'd["verdict"], d["denied_by"]' <<<"$OUT")" = \
+	"denied isolated by store/db-from-backend, store/default-deny (ingress: nothing allows)"
+check "  ... its record: denied, drop-policy-ingress, isolated by the same" \
+	one_rec 'r["verdict"] == "denied" and r["drop_reason"] == "drop-policy-ingress" and r["isolated_by"] == "store/db-from-backend, store/default-deny"' \
+	--from-pod store/frontend --to-port 5432 --last 1
+
+# refused: the port is allowed, nothing listens; a closed port is never allowed.
+probe store/frontend store/backend-0 9090/tcp
+check "frontend -> backend-0 9090/tcp (allowed, nothing listens): refused, exit 1 (got $OUT)" \
+	test "$RC-$OUT" = 1-refused
+check "  ... its record: refused (RST back), the policy that let it through kept" wait_until 15 \
+	one_rec 'r["verdict"] == "refused" and r["policy"] == "store/backend-admin" and "RST" in r["tcp_flags"]' \
+	--from-pod store/frontend --to-port 9090
+check "  ... no record of it says allowed (--verdict allowed)" none --to-port 9090 --verdict allowed
+check "  ... --verdict refused finds it" one_rec 'r["destination"]["pod"] == "backend-0"' --verdict refused
+refused_text() {
+	local out
+	out=$(flows --to-port 9090) || return 1
+	grep -qE 'store/frontend.*store/backend-0.* refused .*store/backend-admin rule 0.*nothing listens: the destination answered RST' <<<"$out" ||
+		{ echo "$out"; return 1; }
+}
+check "  ... flows' text: refused, the policy, nothing listens" refused_text
+
+# no-backend: a Service without endpoints, with its record.
+probe store/frontend svc/store/search 80/tcp
+check "frontend -> svc/store/search 80/tcp (no endpoints): no-backend, exit 1 (got $OUT)" \
+	test "$RC-$OUT" = 1-no-backend
+check "  ... its record: no-backend from store/frontend, for store/search:http (no backend), drop-no-backend" wait_until 15 \
+	one_rec 'r["verdict"] == "no-backend" and r["source"]["pod"] == "frontend" and r["service"] == "store/search:http" and r["backend"] is None and r["drop_reason"] == "drop-no-backend"' \
+	--service store/search
+nobackend_text() {
+	local out
+	out=$(flows --service store/search) || return 1
+	grep -qE 'store/frontend .* no-backend .*Service backend not found \(drop-no-backend\) svc store/search:http$' <<<"$out" ||
+		{ echo "$out"; return 1; }
+}
+check "  ... flows' text: Service backend not found, as Hubble says it" nobackend_text
+check "  ... --verdict no-backend finds it, --verdict denied (any drop) too" \
+	bash -c "[ \"\$('$XCNICTL' --node all flows --json --verdict no-backend --service store/search | grep -c '\"verdict\"')\" = 1 ] && [ \"\$('$XCNICTL' --node all flows --json --verdict denied --service store/search | grep -c '\"verdict\"')\" = 1 ]"
+
+# What a user reads (the report's before/after): the frontend's records, the matrix.
+diag "xcnictl --node all flows --from-pod store/frontend:"
+while IFS= read -r l; do diag "  $l"; done < <(flows --from-pod store/frontend 2>&1 | cut -c1-260)
+diag "lab matrix 9090/tcp:"
+while IFS= read -r l; do diag "  $l"; done < <(lab matrix 9090/tcp --timeout-ms 500 2>&1)
+
+# The matrix: a symbol per word, and its legend.
+matrix_ok() {
+	local out
+	out=$(lab matrix 9090/tcp --json --timeout-ms 500) || true
+	/usr/bin/python3 -c '
+import json, sys
+m = json.loads(sys.stdin.read())
+v = m["verdicts"]
+assert v["store/frontend"]["store/backend-0"] == "refused", v["store/frontend"]
+assert v["store/frontend"]["store/backend-1"] == "refused", v["store/frontend"]
+assert v["store/backend-0"]["store/db-0"] == "denied", v["store/backend-0"]
+assert v["store/frontend"]["store/db-0"] == "denied", v["store/frontend"]
+' <<<"$out" || { echo "$out"; return 1; }
+	out=$(lab matrix 9090/tcp --timeout-ms 500) || true
+	# Columns: backend-0, backend-1, db-0, frontend (itself: no policy, nothing on 9090).
+	grep -qE '^store/frontend +R +R +D +R$' <<<"$out" &&
+		grep -qx '(. connected, D denied, R refused, N no-backend, T timeout)' <<<"$out" ||
+		{ echo "$out"; return 1; }
+}
+check "lab matrix 9090/tcp: R where the frontend meets the backends' closed port, D where policy drops; the legend" matrix_ok
+
+lab_down_checked
+finish

@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The policy that denied a probe, from the lab agents' flow records. */
+#ifndef XCNI_LAB_FATE_H
+#define XCNI_LAB_FATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lab/state.h"
+
+/*
+ * What denied the probe that left from source port sport to port dport, in
+ * words: "by POLICY rule N SIDE" (a tier's Deny) or "isolated by A, B (SIDE:
+ * nothing allows)", as the first lab node's flow record that says denied
+ * gives it, into buf (len bytes). 0, or -ENOENT (buf ""): no node's record
+ * says (flows off, sport 0).
+ */
+int lab_fate_denied_by(struct lab *lab, uint16_t sport, uint16_t dport, char *buf, size_t len);
+
+#endif
