@@ -5,8 +5,8 @@
  * its encapsulation to the backend's node (geneve_encap_dsr, _dsr6,
  * geneve_encap_ul6_dsr), reading it on the backend's node
  * (dsr_opt_frontend: only to a backend of the frontend it names,
- * drop-dsr-not-backend) and the flow it opens there (dsr_open,
- * nodeport_dsr_track). The NodePort paths that use it are in nodeport.h.
+ * drop-dsr-not-backend) and the flow it opens there (dsr_open). The
+ * NodePort paths that use it are in nodeport.h.
  *
  * The node that takes a request for an external frontend (from_outside, or
  * the XDP plan) and sends it to a backend on another node keeps the
@@ -339,9 +339,6 @@ static __attribute__((noinline)) int dsr_to_backend(__u32 svc_id, __u32 family, 
 _Static_assert(sizeof(struct xcni_ip6hdr) + OUTER6_DSR_TAIL_LEN == XCNI_ENCAP6_DSR_LEN,
 	       "DSR encapsulation over IPv6 is 94 bytes");
 
-/* nodeport_dsr_track's answer: tracked, nodeport_dsr sends it. */
-#define DSR_TRACKED 1
-
 /*
  * geneve_encap_ul6 with the DSR option for the frontend fe (the flow's tuple
  * as the client sent it, of family fam: its destination and port), to the
@@ -383,44 +380,6 @@ static __attribute__((noinline)) int geneve_encap_ul6_dsr(struct __sk_buff *skb,
 				OUTER6_DSR_TAIL_LEN, 0))
 		return XCNI_DROP_ENCAP;
 	return geneve_outer_done(skb, in, bpf_htons(ETH_P_IPV6));
-}
-
-/*
- * From outside (from_outside, from_outside6; --node-port-mode dsr), either
- * family, translated to a backend on another node (f: client -> backend,
- * len its bytes, st the family's translation state): the flow tracked here
- * (DSR_TRACKED), or a drop reason. This node sees the requests only: its
- * entry keeps the flow visible (ct list) and ends with them; the backend's
- * node judges its ingress.
- */
-static __always_inline int nodeport_dsr_track(struct __sk_buff *skb, struct flow *f, int fam,
-					      const void *st, __u32 len)
-{
-	int ct;
-	__u8 ctf;
-
-	ct = ct_track(skb, f, fam, len, &ctf);
-	if (ct == CT_INVALID)
-		return ct_invalid_reason(f);
-	if (ct == CT_NEW || ct == CT_STALE)
-		ct_commit(f, fam, ct, len, 0, XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR);
-	lb_flow_follow(st, fam, f);
-	return DSR_TRACKED;
-}
-
-/*
- * nodeport_dsr_track for IPv6 in a frame of its own, once from_outside found
- * the backend's node (np_tunnel). Apart from nodeport6_dsr_call, both called
- * from from_outside6: conntrack's frame (ct_icmp_related under it) and the
- * encapsulation's are never on the stack together, which the verifier's 512
- * bytes would not hold.
- */
-__attribute__((noinline)) int nodeport6_dsr_track_call(struct __sk_buff *skb, struct pkt6 *p,
-						       struct lb6_state *st)
-{
-	if (!skb || !p || !st)
-		return XCNI_DROP_ENCAP;
-	return nodeport_dsr_track(skb, pkt_flow(p), XCNI_AF_INET6, st, p->len);
 }
 
 #endif

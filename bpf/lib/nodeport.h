@@ -93,12 +93,13 @@
  *      fitting). IPv6's SNAT source (nodeport6_self) is SNAT's alone, 7.;
  *   5. too big for the underlay once encapsulated: the client is told
  *      (np4_too_big, np6_too_big: the family's ICMP leaves);
- *   6. --node-port-mode dsr: conntrack (the client kept) and Geneve with
- *      the frontend in an option (nodeport_dsr_track, nodeport_dsr);
- *   7. else SNAT to this node (nodeport_snat, np_snat_choose, as the XDP
- *      fast path chooses), conntrack (an invalid packet dropped), a new
- *      flow's entry with its client (np_snat_open: IPv4's in the entry,
- *      IPv6's in xcni_snat6), Geneve to the backend's node (nodeport_encap).
+ *   6. the plan's last steps (nodeport_plan.h, the XDP fast path's):
+ *      --node-port-mode dsr keeps the client, else SNAT to this node
+ *      (np_plan_snat; np_tc_snat writes it); conntrack (an invalid packet
+ *      dropped), a new flow's entry (np_plan_track, np_snat_open: IPv4's
+ *      client in the entry, IPv6's in xcni_snat6);
+ *   7. Geneve to the backend's node (nodeport_encap), DSR's with the
+ *      frontend in an option (nodeport_dsr).
  * Where the families differ, a branch says so: the parse again after
  * IPv4's rewrites (struct pkt holds packet pointers), the too-big
  * leaves, the SNAT and its client's place, and what runs in a frame of its
@@ -182,41 +183,27 @@ static __always_inline int from_outside(struct __sk_buff *skb, int fam, void *p,
 		if (reason)
 			goto out;
 	}
-	if (lb_dsr) {
-		/* The client kept, the frontend in a Geneve option. IPv6's
-		 * conntrack and encapsulation each in a frame of its own. */
-		if (fam == XCNI_AF_INET)
-			reason = nodeport_dsr_track(skb, f, fam, st, skb->len);
-		else
-			reason = nodeport6_dsr_track_call(skb, p, st);
-		if (reason == DSR_TRACKED)
-			reason = fam == XCNI_AF_INET ?
-					 nodeport_dsr(skb, p, fam, lb_st_orig(st, fam), tunnel,
-						      dst6, &in, &verdict) :
-					 nodeport6_dsr_call(skb, p, st, tunnel);
-		goto out;
-	}
-	/* SNAT to this node, so the reply comes back here to be undone. */
-	reason = fam == XCNI_AF_INET ? nodeport_snat(skb, p, fam, st) :
-				       nodeport6_snat_call(skb, p, st);
-	if (!reason && fam == XCNI_AF_INET)
+	/* The plan's last steps, the XDP fast path's (nodeport_plan.h): SNAT to
+	 * this node, so the reply comes back here to be undone (DSR keeps the
+	 * client), written (np_tc_snat: IPv6's in a frame of its own);
+	 * conntrack and the entries (np_plan_track). */
+	reason = fam == XCNI_AF_INET ? np_tc_snat(skb, fam, p, st) : np6_snat_call(skb, p, st);
+	if (!reason && fam == XCNI_AF_INET && !lb_dsr)
 		reason = reparse4(skb, &c, p);
+	if (!reason)
+		reason = np_plan_track(skb, 0, fam, f, lb_st_orig(st, fam), lb_svc_entry(st, fam),
+				       skb->len, NULL);
 	if (reason)
 		goto out;
-	ct = ct_track(skb, f, fam, skb->len, &ctf);
-	if (ct == CT_INVALID) {
-		reason = ct_invalid_reason(f);
-		goto out;
-	}
-	/* A new flow's entry keeps its client: IPv6's in xcni_snat6, whose
-	 * failure drops the packet. */
-	if (np_snat_open(f, fam, lb_st_orig(st, fam), ct, skb->len, 0)) {
-		reason = XCNI_DROP_NAT_NO_PORT;
-		goto out;
-	}
-	lb_flow_follow(st, fam, f);
-	reason = fam == XCNI_AF_INET ? nodeport_encap(skb, p, fam, tunnel, dst6, &in, &verdict) :
-				       nodeport6_encap_call(skb, p, tunnel);
+	if (lb_dsr)
+		reason = fam == XCNI_AF_INET ?
+				 nodeport_dsr(skb, p, fam, lb_st_orig(st, fam), tunnel, dst6, &in,
+					      &verdict) :
+				 nodeport6_dsr_call(skb, p, st, tunnel);
+	else
+		reason = fam == XCNI_AF_INET ?
+				 nodeport_encap(skb, p, fam, tunnel, dst6, &in, &verdict) :
+				 nodeport6_encap_call(skb, p, tunnel);
 out:
 	/* IPv6's encapsulations return the reason alone, from their frames. */
 	if (reason == XCNI_FWD_ENCAP)
@@ -232,7 +219,7 @@ out:
  * IPv4's translation state on its stack, IPv6's in the per-CPU scratch
  * (xcni_lb6_tmp, lb6_state_get), where it has always been (a struct
  * lb6_state holds two 40-byte keys; from_outside6's chain under
- * nodeport6_snat_call is at the verifier's 512 bytes).
+ * np6_snat_call is at the verifier's 512 bytes).
  */
 __attribute__((noinline)) int from_outside4(struct __sk_buff *skb, __u32 src)
 {

@@ -81,10 +81,10 @@ struct np_plan {
 
 /* What np_plan says: not a frontend's (untouched, uncounted); tc's
  * (untouched, counted as handed on); a failure after the entries; apply. */
-#define NP_PLAN_NOT_OURS 0
-#define NP_PLAN_TC 1
-#define NP_PLAN_ABORT 2
-#define NP_PLAN_GO 3
+#define NP_PLAN_GO 0
+#define NP_PLAN_NOT_OURS 1
+#define NP_PLAN_TC 2
+#define NP_PLAN_ABORT 3
 
 /* A random pick among several: tc would not make it again (np_plan). */
 static __always_inline int np_random_pick(const struct xcni_svc *svc)
@@ -200,48 +200,68 @@ static __always_inline int np_plan_route(struct xdp_md *ctx, int fam, struct np_
 	return NP_PLAN_GO;
 }
 
+/* What a step of the plan says when it refuses (xdp a constant): at XDP the
+ * hand-on to tc, at tc its drop reason. */
+#define NP_NO(xdp, reason) ((xdp) ? NP_PLAN_TC : (reason))
+
 /*
- * The translated tuple (as lb_translate leaves it), SNAT to this node
- * (from_outside's np_snat_choose: the replies come back here; DSR keeps the
- * client), conntrack, then the entries tc would write, in its order (the
- * service entry looked up once a packet: se, lb_flow_choose's). The first
- * write is after the last hand-on (a SNAT port or a tuple refused).
+ * SNAT to this node (np_snat_choose: the replies come back here), either
+ * hook (xdp a constant), nothing written but the scratch t (IPv6's client
+ * for np_snat_open): f, the flow translated to its backend, takes this
+ * node's address and the port (the one the service entry se keeps, else a
+ * new one); orig the client's tuple. DSR keeps the client: nothing to do.
+ * NP_PLAN_GO or NP_NO's.
  */
-static __always_inline int np_plan_commit(int fam, struct np_plan *pl)
+static __always_inline int np_plan_snat(int xdp, int fam, struct flow *f, const void *orig,
+					const struct xcni_ct_entry *se, struct np6_tmp *t)
 {
-	struct flow *f = pl->f;
-	struct xcni_ct_entry *e;
 	const void *self = NULL;
 	__u32 self4;
-	int ct;
-	__u8 ctf;
+	__u16 nport = 0;
+	int r;
 
-	__builtin_memcpy(flow_daddr(f, fam), pl->be->addr, fam == XCNI_AF_INET ? 4 : 16);
-	*lb_dport(f, fam) = pl->be->port;
-	f->rev_nat = pl->svc->rev_nat;
-	f->backend_id = LB_ST(pl->st, fam, backend_id);
-	if (!lb_dsr) {
-		if (np_snat_choose(f, fam, pl->orig, pl->se, pl->t, &self4, &self, &pl->nport, 1) ||
-		    !self)
-			return NP_PLAN_TC;
-		lb_addr_set(flow_saddr(f, fam), self, fam);
-		*lb_sport(f, fam) = pl->nport;
-	}
-	ct = ct_track(NULL, f, fam, pl->len, &ctf);
+	if (lb_dsr)
+		return NP_PLAN_GO;
+	r = np_snat_choose(f, fam, orig, se, t, &self4, &self, &nport, xdp);
+	if (r || !self)
+		return NP_NO(xdp, r ?: XCNI_DROP_NO_TUNNEL);
+	lb_addr_set(flow_saddr(f, fam), self, fam);
+	*lb_sport(f, fam) = nport;
+	return NP_PLAN_GO;
+}
+
+/*
+ * Conntrack of the flow f (SNATed, or DSR's client kept; len bytes), then
+ * the entries in tc's order, either hook (xdp a constant; skb tc's, NULL
+ * at XDP): the service entry se takes the SNAT port and follows the flow's
+ * state (lb_flow_follow's), a new flow's entry is opened (np_snat_open:
+ * IPv4's client in it, IPv6's in xcni_snat6; DSR's without). At XDP the
+ * service entry was deferred until here (lb_flow_open; pl: the plan, NULL
+ * at tc) and the flow is marked the fast path's. NP_PLAN_GO, NP_PLAN_ABORT
+ * (XDP: a failure after the entries), or NP_NO's.
+ */
+static __always_inline int np_plan_track(struct __sk_buff *skb, int xdp, int fam, struct flow *f,
+					 const void *orig, struct xcni_ct_entry *se, __u32 len,
+					 struct np_plan *pl)
+{
+	__u8 hook = xdp ? XCNI_CT_F_XDP : 0, ctf;
+	struct xcni_ct_entry *e;
+	int ct;
+
+	ct = ct_track(skb, f, fam, len, &ctf);
 	if (ct == CT_INVALID)
-		return NP_PLAN_TC;
-	pl->se = lb_flow_open(pl->st, fam, pl->se, pl->svc->rev_nat, pl->len, 1, pl->tmp);
-	if (pl->se && !lb_dsr)
-		pl->se->nat_port = pl->nport;
+		return NP_NO(xdp, ct_invalid_reason(f));
+	if (xdp)
+		se = pl->se = lb_flow_open(pl->st, fam, se, pl->svc->rev_nat, len, 1, pl->tmp);
+	if (se && !lb_dsr)
+		se->nat_port = *lb_sport(f, fam);
 	if (ct == CT_NEW || ct == CT_STALE) {
-		if (lb_dsr) {
-			/* nodeport_dsr's: this node sees the requests only. */
-			ct_commit(f, fam, ct, pl->len, 0,
-				  XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR | XCNI_CT_F_XDP);
-		} else if (np_snat_open(f, fam, pl->orig, ct, pl->len, XCNI_CT_F_XDP)) {
-			return NP_PLAN_ABORT;
-		}
-	} else if (!(ctf & XCNI_CT_F_XDP)) {
+		/* DSR: this node sees the requests only. */
+		if (lb_dsr)
+			ct_commit(f, fam, ct, len, 0, XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR | hook);
+		else if (np_snat_open(f, fam, orig, ct, len, hook))
+			return xdp ? NP_PLAN_ABORT : XCNI_DROP_NAT_NO_PORT;
+	} else if (xdp && !(ctf & XCNI_CT_F_XDP)) {
 		/* A flow tc opened (its first packet waited for the neighbour,
 		 * say) is the fast path's from here: marked once (ctf: its
 		 * entry's flags). */
@@ -249,10 +269,47 @@ static __always_inline int np_plan_commit(int fam, struct np_plan *pl)
 		if (e)
 			e->flags |= XCNI_CT_F_XDP;
 	}
-	/* lb_flow_follow's, on se. */
-	if (pl->se && f->ct_state)
-		pl->se->state = f->ct_state;
+	if (se && f->ct_state)
+		se->state = f->ct_state;
 	return NP_PLAN_GO;
+}
+
+/*
+ * tc's SNAT (from_outside, the backend on another node; p the family's
+ * translated packet, st its state): the plan's (np_plan_snat), then
+ * written (lb_rewrite, from the client's source, orig's, to the flow's). 0
+ * or the drop reason; IPv4's packet pointers stale. Inline for IPv4, in
+ * np6_snat_call's frame for IPv6 (from_outside6's chain at the verifier's
+ * 512 bytes).
+ */
+static __always_inline int np_tc_snat(struct __sk_buff *skb, int fam, void *p, void *st)
+{
+	struct flow *f = lb_flow_of(p, fam);
+	const union xcni_tuple *o = lb_st_orig(st, fam);
+	struct np6_tmp *t = NULL;
+	int reason;
+
+	if (lb_dsr)
+		return 0;
+	if (fam == XCNI_AF_INET6 && !(t = bpf_map_lookup_elem(&xcni_np6_tmp, &np_zero)))
+		return XCNI_DROP_NO_TUNNEL;
+	reason = np_plan_snat(0, fam, f, o, lb_svc_entry(st, fam), t);
+	if (reason)
+		return reason;
+	return lb_rewrite(skb, f, fam, LB_SADDR_OFF(fam),
+			  fam == XCNI_AF_INET ? (const void *)&o->v4.saddr : (const void *)o->v6.saddr,
+			  flow_saddr(f, fam), 0, fam == XCNI_AF_INET ? o->v4.sport : o->v6.sport,
+			  *lb_sport(f, fam)) ?
+		       XCNI_DROP_REDIRECT :
+		       0;
+}
+
+__attribute__((noinline)) int np6_snat_call(struct __sk_buff *skb, struct pkt6 *p,
+					    struct lb6_state *st)
+{
+	if (!skb || !p || !st)
+		return XCNI_DROP_NO_TUNNEL;
+	return np_tc_snat(skb, XCNI_AF_INET6, p, st);
 }
 
 /*
@@ -272,8 +329,17 @@ static __always_inline int np_plan(struct xdp_md *ctx, int fam, struct pkt *p4, 
 	if (r != NP_PLAN_GO)
 		return r;
 	r = np_plan_route(ctx, fam, pl);
+	if (r == NP_PLAN_GO) {
+		/* The translated destination, as lb_dnat leaves it at tc. */
+		__builtin_memcpy(flow_daddr(pl->f, fam), pl->be->addr,
+				 fam == XCNI_AF_INET ? 4 : 16);
+		*lb_dport(pl->f, fam) = pl->be->port;
+		pl->f->rev_nat = pl->svc->rev_nat;
+		pl->f->backend_id = LB_ST(pl->st, fam, backend_id);
+		r = np_plan_snat(1, fam, pl->f, pl->orig, pl->se, pl->t);
+	}
 	if (r == NP_PLAN_GO)
-		r = np_plan_commit(fam, pl);
+		r = np_plan_track(NULL, 1, fam, pl->f, pl->orig, pl->se, pl->len, pl);
 	if (r == NP_PLAN_TC && np_random_pick(pl->svc) && !pl->se)
 		lb_flow_open(pl->st, fam, NULL, pl->svc->rev_nat, pl->len, 0, pl->tmp);
 	return r;

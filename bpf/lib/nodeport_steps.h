@@ -2,7 +2,7 @@
 /*
  * The steps of a NodePort, externalIP or load-balancer flow from outside
  * (nodeport.h says the rules), both families: the SNAT port and its reverse
- * (lb_snat_port, np_snat_choose, nodeport_snat), the hop limit, delivery
+ * (lb_snat_port, np_snat_choose), the hop limit, delivery
  * into a pod on this node (np_into_pod), the encapsulation to the backend's node
  * (nodeport_encap, nodeport_dsr), the replies' undoing for IPv6
  * (nodeport6_reply_nat) and DSR's record of a flow. Used by the paths of
@@ -391,8 +391,8 @@ static __always_inline const __u8 *nodeport6_self(const __u8 *fe, struct np6_tmp
 }
 
 /*
- * The SNAT of a NodePort flow to a remote backend, either hook (nodeport_snat
- * at tc, nodeport_xdp.h at XDP: xdp), either family (fam a constant), nothing
+ * The SNAT of a NodePort flow to a remote backend, either hook (the plan:
+ * np_plan_snat: xdp), either family (fam a constant), nothing
  * written but the scratch np6_tmp (and, at tc, a stale entry of the port it
  * gives: np_snat_port): f the translated flow (client -> backend),
  * orig the client's tuple, e its service entry (the caller's lookup; NULL:
@@ -447,49 +447,6 @@ static __always_inline int np_snat_choose(const struct flow *f, int fam, const v
 	}
 	*selfp = self;
 	return 0;
-}
-
-/*
- * A NodePort flow translated by from_outside (p the family's packet:
- * client -> backend, st its translation), the backend on another node: SNAT
- * to this node (np_snat_choose; the port kept in the service entry), p's
- * tuple following. 0 or the drop reason; IPv4's packet pointers stale.
- * Inline for IPv4, in nodeport6_snat_call's frame for IPv6 (from_outside6's
- * chain at the verifier's 512 bytes). Conntrack is from_outside's.
- */
-static __always_inline int nodeport_snat(struct __sk_buff *skb, void *p, int fam, void *st)
-{
-	struct flow *f = lb_flow_of(p, fam);
-	struct xcni_ct_entry *e = fam == XCNI_AF_INET ?
-					  ((struct lb_state *)st)->svc_ct :
-					  bpf_map_lookup_elem(&xcni_ct6, lb_st_orig(st, fam));
-	struct np6_tmp *t = NULL;
-	const void *self = NULL;
-	__u32 zero = 0, self4;
-	__u16 nport = 0;
-	int reason;
-
-	if (fam == XCNI_AF_INET6 && !(t = bpf_map_lookup_elem(&xcni_np6_tmp, &zero)))
-		return XCNI_DROP_NO_TUNNEL;
-	reason = np_snat_choose(f, fam, lb_st_orig(st, fam), e, t, &self4, &self, &nport, 0);
-	if (reason || !self)
-		return reason ?: XCNI_DROP_NO_TUNNEL;
-	if (e)
-		e->nat_port = nport;
-	if (lb_rewrite(skb, f, fam, LB_SADDR_OFF(fam), flow_saddr(f, fam), self, 0,
-		       *lb_sport(f, fam), nport))
-		return XCNI_DROP_REDIRECT;
-	lb_addr_set(flow_saddr(f, fam), self, fam);
-	*lb_sport(f, fam) = nport;
-	return 0;
-}
-
-__attribute__((noinline)) int nodeport6_snat_call(struct __sk_buff *skb, struct pkt6 *p,
-						  struct lb6_state *st)
-{
-	if (!skb || !p || !st)
-		return XCNI_DROP_NO_TUNNEL;
-	return nodeport_snat(skb, p, XCNI_AF_INET6, st);
 }
 
 /*
@@ -645,7 +602,7 @@ __attribute__((noinline)) int nodeport6_encap_call(struct __sk_buff *skb, struct
 
 /*
  * Decapsulated IPv6 from a backend's node for this node's own address: the
- * reply of a NodePort flow nodeport_snat SNATed? 1 (tracked as its reply,
+ * reply of a NodePort flow this node SNATed? 1 (tracked as its reply,
  * p->rev_nat set), else 0 (nothing touched). Apart from nodeport6_reply_nat:
  * conntrack's frame and the rewrites' never sit under from_overlay_decap6 together.
  * Inline: with the IPv6 underlay's outer source in from_overlay_decap6's frame, a
@@ -695,7 +652,7 @@ __attribute__((noinline)) int nodeport6_reply_nat(struct __sk_buff *skb, struct 
 
 /*
  * DSR (lb_dsr), a backend on another node, either family (p the family's
- * struct pkt or struct pkt6, tracked: nodeport_dsr_track): the client's
+ * struct pkt or struct pkt6, tracked: np_plan_track): the client's
  * address kept (DNAT only), the frontend (orig, the tuple as the client
  * sent it) in a Geneve option for the backend's node, which judges the
  * backend's ingress on the client and sends its replies itself. Over the
@@ -735,7 +692,7 @@ static __always_inline int nodeport_dsr(struct __sk_buff *skb, void *p, int fam,
 
 /*
  * nodeport_dsr for IPv6 in a frame of its own (the tracked packet,
- * nodeport6_dsr_track_call's), to the backend's node through Geneve over
+ * np6_snat_call's), to the backend's node through Geneve over
  * the underlay it is behind (IPv4, or IPv6: XCNI_IPC_TUN6). tunnel: the
  * caller's answer (np_tunnel), which spares an IPv4 underlay's node the
  * lookup; the IPv6 underlay's address is the ipcache entry's. The reason
