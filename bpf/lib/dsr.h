@@ -382,4 +382,102 @@ static __attribute__((noinline)) int geneve_encap_ul6_dsr(struct __sk_buff *skb,
 	return geneve_outer_done(skb, in, bpf_htons(ETH_P_IPV6));
 }
 
+/*
+ * dsr_flow_known's sender at the other underlay address of the node the
+ * entry e names: a node of both families that sent the flow's first packet
+ * from one InternalIP and sends the rest from the other (a rolling change
+ * of --tunnel-family: it restarted with the other one). The sender (node
+ * its IPv4 address and node6 NULL, or node6 and node that folded), a node of
+ * the tunnel maps already, is the flow's when the ipcache's entry at that
+ * address (a remote node at that very endpoint, as xcnid writes every
+ * other node's InternalIPs: tunnel_set) names as its other endpoint the one
+ * e keeps (IPv4, or IPv6 folded); e then keeps the sender's, so that the
+ * flow's next packets are known at dsr_flow_known's first compare again.
+ * Another node, of either family, names other endpoints: 0. Not inlined:
+ * the callers' frames are at the verifier's limit, and few packets get here.
+ */
+static __attribute__((noinline)) int dsr_node_moved(struct xcni_ct_entry *e, __u32 node,
+						    const __u8 *node6)
+{
+	const struct xcni_ipcache_val *n;
+	__u32 other;
+
+	if (!e)
+		return 0;
+	if (node6) {
+		n = ipcache_find(XCNI_AF_INET6, node6);
+		if (!n || n->identity != XCNI_ID_REMOTE_NODE || !in6_eq(n->tunnel_ip6, node6))
+			return 0;
+		other = n->tunnel_ip;
+	} else {
+		n = ipcache_find(XCNI_AF_INET, &node);
+		if (!n || n->identity != XCNI_ID_REMOTE_NODE || n->tunnel_ip != node)
+			return 0;
+		other = in6_fold(n->tunnel_ip6);
+	}
+	if (!other || other != e->nat_addr)
+		return 0;
+	e->nat_addr = node;
+	return 1;
+}
+
+/*
+ * dsr_node_moved on a copy of node6 (outer6: the IPv6 underlay's sender)
+ * made here, on the way there: the caller's node6 never has its address
+ * taken, so the XDP path keeps the record's in registers as before.
+ */
+static __always_inline int dsr_node_moved_at(struct xcni_ct_entry *e, __u32 node,
+					     const __u8 *node6, int outer6)
+{
+	__u8 a[16];
+
+	if (!outer6)
+		return dsr_node_moved(e, node, NULL);
+	__builtin_memcpy(a, node6, 16);
+	return dsr_node_moved(e, node, a);
+}
+
+/*
+ * A packet of a DSR flow without the option (it did not fit): its entry
+ * here, opened with the option, names the node that sent it (nat_addr: the
+ * sending node's underlay IPv4, or its IPv6 folded, in6_fold), at this
+ * address (node: IPv4; over the IPv6 underlay, outer6, node6's fold, node6
+ * the address) or at its other one (dsr_node_moved).
+ */
+static __always_inline int dsr_flow_known(const struct flow *f, int fam, __u32 node,
+					  const __u8 *node6, int outer6)
+{
+	struct xcni_ct_entry *e = bpf_map_lookup_elem(ct_map(fam), &f->tuple);
+
+	return e && (e->flags & XCNI_CT_F_DSR) &&
+	       (e->nat_addr == node || dsr_node_moved_at(e, node, node6, outer6)) &&
+	       ct_alive(e, bpf_ktime_get_ns(),
+			fam == XCNI_AF_INET ? f->tuple.v4.proto : ct6_life_proto(f->tuple.v6.proto));
+}
+
+/*
+ * A DSR flow's new entry: the node that opened it, for dsr_flow_known.
+ * node NULL (from_overlay4: IPv4 over the IPv4 underlay, still
+ * encapsulated): the outer source, read again from the packet; else *node,
+ * held by the caller (overlay_decap_first, either inner family): the
+ * sending node's underlay IPv6 folded (in6_fold), or its IPv4 address for
+ * a packet decapsulated at XDP over the IPv4 underlay.
+ */
+static __attribute__((noinline)) void dsr_record(struct __sk_buff *skb, const struct flow *f,
+						 int fam, const __u32 *node)
+{
+	struct xcni_ct_entry *e = bpf_map_lookup_elem(ct_map(fam), &f->tuple);
+	__u32 from;
+
+	if (!e)
+		return;
+	if (node) {
+		from = *node;
+	} else if (bpf_skb_load_bytes(skb, ETH_HLEN + offsetof(struct iphdr, saddr), &from,
+				      sizeof(from))) {
+		return;
+	}
+	e->nat_addr = from;
+}
+
 #endif

@@ -11,16 +11,13 @@
  * for what would not fit the underlay encapsulated. The sections below say
  * each part's rules.
  *
- * The ICMP half is nodeport_icmp.h's, both families: path MTU for what goes
- * encapsulated to another node's backend (np4_too_big, np6_too_big), and ICMP
- * errors about a translated flow carried across the translation (from
- * outside about a reply this node sent, to the backend: from_outside_icmp,
- * either family; from the backend's side about a flow this node SNATed,
- * to the client: nodeport_icmp). The steps both use (SNAT ports, the
- * client's place, the encapsulation to the backend's node, DSR's record:
- * nodeport6_self, np_into_pod, np4_tunnel, nodeport_encap, ...) are
- * nodeport_steps.h's; this file holds the paths (from_outside,
- * nodeport4_reply) over both.
+ * The headers by concern: the rules and the plan, over the maps and the
+ * flow alone, both hooks' (nodeport_plan.h: the frontend, the backend, the
+ * tunnel, the SNAT port or DSR, conntrack); tc's writes (nodeport_tc.h);
+ * XDP's (nodeport_xdp.h); ICMP errors about these flows and path MTU
+ * (nodeport_icmp.h: np4_too_big, np6_too_big, from_outside_icmp,
+ * nodeport_icmp); DSR's option and record (dsr.h). This file holds tc's
+ * paths (from_outside, nodeport4_reply) over them.
  */
 /*
  * IPv6 NodePorts and externalIPs: from_overlay's
@@ -61,7 +58,6 @@
 #define XCNI_NODEPORT_H
 
 #include "nodeport_icmp.h"
-#include "nodeport_plan.h"
 
 /* What from_outside returns for a packet that is not its: IPv4's the last
  * step (untouched, TC_ACT_OK), IPv6's hands on to the entry's next (UL_NEXT). */
