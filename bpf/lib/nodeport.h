@@ -20,39 +20,16 @@
  * paths (from_outside, nodeport4_reply) over them.
  */
 /*
- * IPv6 NodePorts and externalIPs: from_overlay's
- * from_outside for an IPv6 packet from the underlay (not Geneve: on an IPv6
- * underlay the entry sends Geneve for node_ip6 past it) to an external IPv6
- * frontend, with Services in BPF (lb_enabled).
- *
- *  - a backend on this node: DNAT only (lb_translate, outside: the EXT entry),
- *    judged by the pod's ingress on the client's address as any flow from
- *    outside, and into the pod; its replies leave through from_pod, which
- *    puts the frontend back as their source (lb_rev_nat), to the stack and
- *    out the underlay;
- *  - externalTrafficPolicy=Local: the EXT entry holds this node's backends
- *    only, the client's address is kept, and none here is a drop of its own
- *    (drop-no-local-backend);
- *  - no backend at all: refused at once (TCP RST, ICMPv6 port unreachable,
- *    lb6_reject), back out the way it came;
- *  - a backend on another node (externalTrafficPolicy=Cluster; a NodePort's
- *    frontend is this node's own address): DNAT, and SNAT to that address at
- *    a port lb_snat_port finds, then Geneve (IPv6 inside) to the backend's
- *    node over the underlay that reaches it (the IPv4 one, or the IPv6 one
- *    to its tunnel_ip6: tunnel_of), so the backend's replies come back here
- *    (its node tunnels replies to another node's address, encap.h
- *    remote6_check), decapsulated by from_overlay_decap6 whichever the outer
- *    family, where nodeport6_reply_of/_nat undo both and send them out the underlay
- *    (and nodeport_icmp makes an ICMPv6 error about the flow the client's). The
- *    conntrack entry has 4 bytes for the client's address: the client of a
- *    SNATed flow is kept in xcni_snat6, keyed by the flow's tuple on this
- *    node. An externalIP or load-balancer IP (not this node's address) to a
- *    remote backend is SNATed likewise to this node's IPv6 InternalIP, which
- *    xcnid writes into xcni_self6 (on an IPv4 underlay no rodata holds it,
- *    and the Node object can come after the programs load; on an IPv6 one,
- *    until xcnid has written it, node_ip6 serves); the replies come
- *    back to it as a NodePort's do, and lb_rev_nat puts the external
- *    frontend back as their source. None (IPv4 underlay): drop-no-tunnel.
+ * IPv6's own (from_outside's steps are both families'): Geneve for node_ip6
+ * passes from_overlay's entry before from_outside6 on an IPv6 underlay;
+ * the client of a SNATed flow is kept in xcni_snat6 by the flow's tuple on
+ * this node (the conntrack entry has 4 bytes for an address); the SNAT
+ * source of an externalIP or load-balancer IP is this node's IPv6
+ * InternalIP (nodeport6_self); the replies come back decapsulated by
+ * from_overlay_decap6 whichever the outer family (the backend's node
+ * tunnels replies to another node's address: encap.h remote6_check), where
+ * nodeport6_reply_of and nodeport6_reply_nat undo both and send them out
+ * the underlay; lb_rev_nat puts an external frontend back as their source.
  */
 #ifndef XCNI_NODEPORT_H
 #define XCNI_NODEPORT_H
