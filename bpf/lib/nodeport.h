@@ -72,7 +72,7 @@
  *      dropped), a new flow's entry (np_plan_track, np_snat_open: IPv4's
  *      client in the entry, IPv6's in xcni_snat6);
  *   7. Geneve to the backend's node (nodeport_encap), DSR's with the
- *      frontend in an option (nodeport_dsr).
+ *      frontend in an option.
  * Where the families differ, a branch says so: the parse again after
  * IPv4's rewrites (struct pkt holds packet pointers), the too-big
  * leaves, the SNAT and its client's place, and what runs in a frame of its
@@ -168,15 +168,9 @@ static __always_inline int from_outside(struct __sk_buff *skb, int fam, void *p,
 				       skb->len, NULL);
 	if (reason)
 		goto out;
-	if (lb_dsr)
-		reason = fam == XCNI_AF_INET ?
-				 nodeport_dsr(skb, p, fam, lb_st_orig(st, fam), tunnel, dst6, &in,
-					      &verdict) :
-				 nodeport6_dsr_call(skb, p, st, tunnel);
-	else
-		reason = fam == XCNI_AF_INET ?
-				 nodeport_encap(skb, p, fam, tunnel, dst6, &in, &verdict) :
-				 nodeport6_encap_call(skb, p, tunnel);
+	reason = fam == XCNI_AF_INET ? nodeport_encap(skb, p, fam, tunnel, dst6,
+						      lb_st_orig(st, fam), &in, &verdict) :
+				       nodeport6_encap_call(skb, p, tunnel, lb_dsr);
 out:
 	/* IPv6's encapsulations return the reason alone, from their frames. */
 	if (reason == XCNI_FWD_ENCAP)

@@ -449,12 +449,12 @@ static __always_inline int np_outside_icmp(struct __sk_buff *skb, void *p, int f
 		if (tunnel) {
 			struct encap_in in;
 
-			reason = nodeport_encap(skb, p, fam, tunnel, dst6, &in, &verdict);
+			reason = nodeport_encap(skb, p, fam, tunnel, dst6, NULL, &in, &verdict);
 		} else {
 			reason = XCNI_DROP_NO_TUNNEL;
 		}
 	} else {
-		reason = nodeport6_encap_call(skb, p, 0);
+		reason = nodeport6_encap_call(skb, p, 0, 0);
 		if (reason == XCNI_FWD_ENCAP)
 			verdict = TC_ACT_REDIRECT;
 	}

@@ -521,7 +521,7 @@ static __always_inline __u32 np4_tunnel(__u32 daddr, const __u8 **dst6)
  * underlay tunnel_of says (XCNI_TUN6: the IPv6 one, *dst6 the node's
  * address there, else NULL). IPv4's needs this node's IPv4 address, its
  * SNAT source (np4_tunnel); IPv6's encapsulation at tc looks *dst6 up
- * again in a frame of its own (nodeport6_encap_call, nodeport6_dsr_call);
+ * again in a frame of its own (nodeport6_encap_call);
  * the XDP fast path takes it from here.
  */
 static __always_inline __u32 np_tunnel(int fam, const void *daddr, const __u8 **dst6)

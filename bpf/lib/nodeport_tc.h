@@ -4,7 +4,7 @@
  * from_outside and its ICMP errors (nodeport_icmp.h) do to the packet once
  * the plan (nodeport_plan.h) has decided: the SNAT written (np_tc_snat),
  * the hop limit, delivery into a pod on this node (np_into_pod), the
- * encapsulation to the backend's node (nodeport_encap, nodeport_dsr), and
+ * encapsulation to the backend's node (nodeport_encap, DSR's too), and
  * the replies' undoing (lb4_snat_rev, nodeport6_reply_nat). The skb
  * helpers' executor, as nodeport_xdp.h's npx_apply is XDP's.
  */
@@ -67,7 +67,7 @@ static __always_inline int np_into_pod(struct __sk_buff *skb, void *p, int fam,
 }
 
 /*
- * What nodeport_encap and nodeport_dsr do first, in one order: a hop left
+ * What nodeport_encap does first, in one order: a hop left
  * (else dropped, nothing written), the encapsulation's view of the packet
  * (in; a packet the underlay cannot take whole is dropped here: the
  * too-big check came before, np4_too_big), then the TTL or hop limit down by
@@ -89,17 +89,30 @@ static __always_inline int np_encap_prep(struct __sk_buff *skb, void *p, int fam
 }
 
 /*
- * The packet (translated, tracked; p the family's struct pkt or struct
- * pkt6) to the backend's node, either family: TTL or hop limit down by one,
- * Geneve over the underlay that reaches the node (tunnel, as tunnel_of says;
- * dst6 its IPv6 underlay address for XCNI_TUN6, else NULL: np4_tunnel's or
- * the ipcache's), out of it, counted. in: the
- * encapsulation's view of the packet (IPv6: np6_tmp's, off its frame). The
- * reason (XCNI_FWD_ENCAP: redirected, the verdict in *verdict).
+ * The packet (translated, tracked: np_plan_track; p the family's struct pkt
+ * or struct pkt6) to the backend's node, either family: TTL or hop limit
+ * down by one, Geneve over the underlay that reaches the node (tunnel, as
+ * tunnel_of says; dst6 its IPv6 underlay address for XCNI_TUN6, else NULL:
+ * np_tunnel's or the ipcache's, either family's flows over either
+ * underlay), out of it, counted. in: the encapsulation's view of the
+ * packet (IPv6: np6_tmp's, off its frame). The reason (XCNI_FWD_ENCAP:
+ * redirected, the verdict in *verdict).
+ *
+ * DSR (lb_dsr, fe not NULL: the tuple as the client sent it): the client's
+ * address kept (DNAT only), the frontend in a Geneve option for the
+ * backend's node, which judges the backend's ingress on the client and
+ * sends its replies itself (the option naming the frontend of the flow's
+ * family). The option rides on every packet that fits the underlay with
+ * it; one that does not (a full-size segment: the pods' MTU leaves room
+ * for the plain encapsulation only; any GSO packet, whose segments are
+ * full-size where the flow's first packets were not) goes without, and the
+ * backend's node knows its flow from an earlier one (dsr_flow_known).
  */
 static __always_inline int nodeport_encap(struct __sk_buff *skb, void *p, int fam, __u32 tunnel,
-					  const __u8 *dst6, struct encap_in *in, int *verdict)
+					  const __u8 *dst6, const union xcni_tuple *fe,
+					  struct encap_in *in, int *verdict)
 {
+	__u32 mtu = 0, len = dst6 ? XCNI_ENCAP6_DSR_LEN : XCNI_ENCAP_DSR_LEN;
 	int reason = np_encap_prep(skb, p, fam, in);
 
 	if (reason)
@@ -108,7 +121,14 @@ static __always_inline int nodeport_encap(struct __sk_buff *skb, void *p, int fa
 	 * cannot replace by a test of tunnel, which the verifier would not
 	 * link to it. */
 	barrier_var(dst6);
-	reason = tunnel_encap(skb, in, node_ip, tunnel, dst6, vni);
+	if (!lb_dsr || !fe || skb->gso_size || in->inner_len + len > 0xffff ||
+	    bpf_check_mtu(skb, 0, &mtu, len, 0) != BPF_MTU_CHK_RET_SUCCESS)
+		/* Without the option (tunnel_encap counts it). */
+		reason = tunnel_encap(skb, in, node_ip, tunnel, dst6, vni);
+	else if (dst6 && !(reason = geneve_encap_ul6_dsr(skb, in, fe, fam, dst6)))
+		tunnel_count6(dst6, skb->len, 0);
+	else if (!dst6 && !(reason = geneve_encap_dsr(skb, in, fe, fam, tunnel)))
+		tunnel_count4(tunnel, skb->len, 0);
 	if (reason)
 		return reason;
 	*verdict = bpf_redirect_neigh(skb->ifindex, NULL, 0, 0);
@@ -120,18 +140,22 @@ static __always_inline int nodeport_encap(struct __sk_buff *skb, void *p, int fa
  * from_outside_icmp's are at the verifier's limit), the backend's node from
  * the ipcache (tunnel_of: the IPv4 underlay to its tunnel_ip, the IPv6 one to
  * its tunnel_ip6, from node_ip6). tunnel: the caller's answer (np_tunnel),
- * which spares an IPv4 underlay's node the lookup; 0: none asked yet. The
+ * which spares an IPv4 underlay's node the lookup; 0: none asked yet. dsr:
+ * DSR's option (lb_dsr) for the flow from_outside6 translated (its client's
+ * tuple in the scratch xcni_lb6_tmp, lb6_state_get's, read as it is). The
  * reason (XCNI_FWD_ENCAP: redirected).
  */
 __attribute__((noinline)) int nodeport6_encap_call(struct __sk_buff *skb, struct pkt6 *p,
-						   __u32 tunnel)
+						   __u32 tunnel, __u32 dsr)
 {
 	struct xcni_ipcache_val *dipc = NULL;
+	struct lb6_tmp *lt = NULL;
 	struct np6_tmp *t;
 	__u32 zero = 0;
 	int verdict;
 
-	if (!skb || !p || !(t = bpf_map_lookup_elem(&xcni_np6_tmp, &zero)))
+	if (!skb || !p || !(t = bpf_map_lookup_elem(&xcni_np6_tmp, &zero)) ||
+	    (dsr && !(lt = bpf_map_lookup_elem(&xcni_lb6_tmp, &zero))))
 		return XCNI_DROP_ENCAP;
 	if (!tunnel || tunnel == XCNI_TUN6) {
 		dipc = ipcache6_lookup(p->tuple.daddr);
@@ -140,8 +164,8 @@ __attribute__((noinline)) int nodeport6_encap_call(struct __sk_buff *skb, struct
 	if (!tunnel)
 		return XCNI_DROP_NO_TUNNEL;
 	return nodeport_encap(skb, p, XCNI_AF_INET6, tunnel,
-			      dipc && tunnel == XCNI_TUN6 ? dipc->tunnel_ip6 : NULL, &t->in,
-			      &verdict);
+			      dipc && tunnel == XCNI_TUN6 ? dipc->tunnel_ip6 : NULL,
+			      lt ? (const union xcni_tuple *)&lt->st.orig : NULL, &t->in, &verdict);
 }
 
 /*
@@ -192,80 +216,6 @@ __attribute__((noinline)) int nodeport6_reply_nat(struct __sk_buff *skb, struct 
 		return XCNI_DROP_REDIRECT;
 	return bpf_redirect_neigh(skb->ifindex, NULL, 0, 0) == TC_ACT_REDIRECT ? XCNI_FWD_REPLY :
 										  XCNI_DROP_REDIRECT;
-}
-
-/*
- * DSR (lb_dsr), a backend on another node, either family (p the family's
- * struct pkt or struct pkt6, tracked: np_plan_track): the client's
- * address kept (DNAT only), the frontend (orig, the tuple as the client
- * sent it) in a Geneve option for the backend's node, which judges the
- * backend's ingress on the client and sends its replies itself. Over the
- * underlay that reaches the node (tunnel; dst6 its IPv6 underlay address,
- * else NULL: np_tunnel's answer, either family's flows over either
- * underlay, the option naming the frontend of the flow's family). The option rides on
- * every packet that fits the underlay with it; one that does not (a
- * full-size segment: the pods' MTU leaves room for the plain encapsulation
- * only; any GSO packet, whose segments are full-size where the flow's
- * first packets were not) goes without, and the backend's node knows its
- * flow from an earlier one (dsr_flow_known). in: the encapsulation's view
- * of the packet. The reason (XCNI_FWD_ENCAP: redirected, *verdict set).
- */
-static __always_inline int nodeport_dsr(struct __sk_buff *skb, void *p, int fam,
-					const union xcni_tuple *orig, __u32 tunnel,
-					const __u8 *dst6, struct encap_in *in, int *verdict)
-{
-	__u32 mtu = 0, len = dst6 ? XCNI_ENCAP6_DSR_LEN : XCNI_ENCAP_DSR_LEN;
-	int reason = np_encap_prep(skb, p, fam, in);
-
-	if (reason)
-		return reason;
-	barrier_var(dst6); /* chosen on the pointer: nodeport_encap's */
-	if (skb->gso_size || in->inner_len + len > 0xffff ||
-	    bpf_check_mtu(skb, 0, &mtu, len, 0) != BPF_MTU_CHK_RET_SUCCESS)
-		/* Without the option (tunnel_encap counts it). */
-		reason = tunnel_encap(skb, in, node_ip, tunnel, dst6, vni);
-	else if (dst6 && !(reason = geneve_encap_ul6_dsr(skb, in, orig, fam, dst6)))
-		tunnel_count6(dst6, skb->len, 0);
-	else if (!dst6 && !(reason = geneve_encap_dsr(skb, in, orig, fam, tunnel)))
-		tunnel_count4(tunnel, skb->len, 0);
-	if (reason)
-		return reason;
-	*verdict = bpf_redirect_neigh(skb->ifindex, NULL, 0, 0);
-	return *verdict == TC_ACT_REDIRECT ? XCNI_FWD_ENCAP : XCNI_DROP_REDIRECT;
-}
-
-/*
- * nodeport_dsr for IPv6 in a frame of its own (the tracked packet,
- * np6_snat_call's), to the backend's node through Geneve over
- * the underlay it is behind (IPv4, or IPv6: XCNI_IPC_TUN6). tunnel: the
- * caller's answer (np_tunnel), which spares an IPv4 underlay's node the
- * lookup; the IPv6 underlay's address is the ipcache entry's. The reason
- * (XCNI_FWD_ENCAP: redirected).
- */
-__attribute__((noinline)) int nodeport6_dsr_call(struct __sk_buff *skb, struct pkt6 *p,
-						 struct lb6_state *st, __u32 tunnel)
-{
-	struct xcni_ipcache_val *dipc;
-	const __u8 *dst6 = NULL;
-	struct np6_tmp *t;
-	__u32 zero = 0;
-	int verdict;
-
-	if (!skb || !p || !st || !(t = bpf_map_lookup_elem(&xcni_np6_tmp, &zero)))
-		return XCNI_DROP_ENCAP;
-	if (!tunnel || tunnel == XCNI_TUN6) {
-		dipc = ipcache6_lookup(p->tuple.daddr);
-		if (!dipc)
-			return XCNI_DROP_NO_TUNNEL;
-		if ((dipc->flags & XCNI_IPC_TUN6) && ul6_on())
-			dst6 = dipc->tunnel_ip6;
-		/* The flag picks the family: a TUN6 node's tunnel_ip is set too. */
-		tunnel = dipc->flags & XCNI_IPC_TUN6 ? 0 : dipc->tunnel_ip;
-	}
-	if (!dst6 && !tunnel)
-		return XCNI_DROP_NO_TUNNEL;
-	return nodeport_dsr(skb, p, XCNI_AF_INET6, (const union xcni_tuple *)&st->orig, tunnel,
-			    dst6, &t->in, &verdict);
 }
 
 /*
