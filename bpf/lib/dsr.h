@@ -5,8 +5,8 @@
  * its encapsulation to the backend's node (geneve_encap_dsr, _dsr6,
  * geneve_encap_ul6_dsr), reading it on the backend's node
  * (dsr_opt_frontend: only to a backend of the frontend it names,
- * drop-dsr-not-backend) and the flow it opens there (dsr_open,
- * nodeport_dsr_track). The NodePort paths that use it are in nodeport.h.
+ * drop-dsr-not-backend) and the flow it opens there (dsr_open). The
+ * NodePort paths that use it are in nodeport.h.
  *
  * The node that takes a request for an external frontend (from_outside, or
  * the XDP plan) and sends it to a backend on another node keeps the
@@ -339,9 +339,6 @@ static __attribute__((noinline)) int dsr_to_backend(__u32 svc_id, __u32 family, 
 _Static_assert(sizeof(struct xcni_ip6hdr) + OUTER6_DSR_TAIL_LEN == XCNI_ENCAP6_DSR_LEN,
 	       "DSR encapsulation over IPv6 is 94 bytes");
 
-/* nodeport_dsr_track's answer: tracked, nodeport_dsr sends it. */
-#define DSR_TRACKED 1
-
 /*
  * geneve_encap_ul6 with the DSR option for the frontend fe (the flow's tuple
  * as the client sent it, of family fam: its destination and port), to the
@@ -386,41 +383,101 @@ static __attribute__((noinline)) int geneve_encap_ul6_dsr(struct __sk_buff *skb,
 }
 
 /*
- * From outside (from_outside, from_outside6; --node-port-mode dsr), either
- * family, translated to a backend on another node (f: client -> backend,
- * len its bytes, st the family's translation state): the flow tracked here
- * (DSR_TRACKED), or a drop reason. This node sees the requests only: its
- * entry keeps the flow visible (ct list) and ends with them; the backend's
- * node judges its ingress.
+ * dsr_flow_known's sender at the other underlay address of the node the
+ * entry e names: a node of both families that sent the flow's first packet
+ * from one InternalIP and sends the rest from the other (a rolling change
+ * of --tunnel-family: it restarted with the other one). The sender (node
+ * its IPv4 address and node6 NULL, or node6 and node that folded), a node of
+ * the tunnel maps already, is the flow's when the ipcache's entry at that
+ * address (a remote node at that very endpoint, as xcnid writes every
+ * other node's InternalIPs: tunnel_set) names as its other endpoint the one
+ * e keeps (IPv4, or IPv6 folded); e then keeps the sender's, so that the
+ * flow's next packets are known at dsr_flow_known's first compare again.
+ * Another node, of either family, names other endpoints: 0. Not inlined:
+ * the callers' frames are at the verifier's limit, and few packets get here.
  */
-static __always_inline int nodeport_dsr_track(struct __sk_buff *skb, struct flow *f, int fam,
-					      const void *st, __u32 len)
+static __attribute__((noinline)) int dsr_node_moved(struct xcni_ct_entry *e, __u32 node,
+						    const __u8 *node6)
 {
-	int ct;
-	__u8 ctf;
+	const struct xcni_ipcache_val *n;
+	__u32 other;
 
-	ct = ct_track(skb, f, fam, len, &ctf);
-	if (ct == CT_INVALID)
-		return ct_invalid_reason(f);
-	if (ct == CT_NEW || ct == CT_STALE)
-		ct_commit(f, fam, ct, len, 0, XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR);
-	lb_flow_follow(st, fam, f);
-	return DSR_TRACKED;
+	if (!e)
+		return 0;
+	if (node6) {
+		n = ipcache_find(XCNI_AF_INET6, node6);
+		if (!n || n->identity != XCNI_ID_REMOTE_NODE || !in6_eq(n->tunnel_ip6, node6))
+			return 0;
+		other = n->tunnel_ip;
+	} else {
+		n = ipcache_find(XCNI_AF_INET, &node);
+		if (!n || n->identity != XCNI_ID_REMOTE_NODE || n->tunnel_ip != node)
+			return 0;
+		other = in6_fold(n->tunnel_ip6);
+	}
+	if (!other || other != e->nat_addr)
+		return 0;
+	e->nat_addr = node;
+	return 1;
 }
 
 /*
- * nodeport_dsr_track for IPv6 in a frame of its own, once from_outside found
- * the backend's node (np_tunnel). Apart from nodeport6_dsr_call, both called
- * from from_outside6: conntrack's frame (ct_icmp_related under it) and the
- * encapsulation's are never on the stack together, which the verifier's 512
- * bytes would not hold.
+ * dsr_node_moved on a copy of node6 (outer6: the IPv6 underlay's sender)
+ * made here, on the way there: the caller's node6 never has its address
+ * taken, so the XDP path keeps the record's in registers as before.
  */
-__attribute__((noinline)) int nodeport6_dsr_track_call(struct __sk_buff *skb, struct pkt6 *p,
-						       struct lb6_state *st)
+static __always_inline int dsr_node_moved_at(struct xcni_ct_entry *e, __u32 node,
+					     const __u8 *node6, int outer6)
 {
-	if (!skb || !p || !st)
-		return XCNI_DROP_ENCAP;
-	return nodeport_dsr_track(skb, pkt_flow(p), XCNI_AF_INET6, st, p->len);
+	__u8 a[16];
+
+	if (!outer6)
+		return dsr_node_moved(e, node, NULL);
+	__builtin_memcpy(a, node6, 16);
+	return dsr_node_moved(e, node, a);
+}
+
+/*
+ * A packet of a DSR flow without the option (it did not fit): its entry
+ * here, opened with the option, names the node that sent it (nat_addr: the
+ * sending node's underlay IPv4, or its IPv6 folded, in6_fold), at this
+ * address (node: IPv4; over the IPv6 underlay, outer6, node6's fold, node6
+ * the address) or at its other one (dsr_node_moved).
+ */
+static __always_inline int dsr_flow_known(const struct flow *f, int fam, __u32 node,
+					  const __u8 *node6, int outer6)
+{
+	struct xcni_ct_entry *e = bpf_map_lookup_elem(ct_map(fam), &f->tuple);
+
+	return e && (e->flags & XCNI_CT_F_DSR) &&
+	       (e->nat_addr == node || dsr_node_moved_at(e, node, node6, outer6)) &&
+	       ct_alive(e, bpf_ktime_get_ns(),
+			fam == XCNI_AF_INET ? f->tuple.v4.proto : ct6_life_proto(f->tuple.v6.proto));
+}
+
+/*
+ * A DSR flow's new entry: the node that opened it, for dsr_flow_known.
+ * node NULL (from_overlay4: IPv4 over the IPv4 underlay, still
+ * encapsulated): the outer source, read again from the packet; else *node,
+ * held by the caller (overlay_decap_first, either inner family): the
+ * sending node's underlay IPv6 folded (in6_fold), or its IPv4 address for
+ * a packet decapsulated at XDP over the IPv4 underlay.
+ */
+static __attribute__((noinline)) void dsr_record(struct __sk_buff *skb, const struct flow *f,
+						 int fam, const __u32 *node)
+{
+	struct xcni_ct_entry *e = bpf_map_lookup_elem(ct_map(fam), &f->tuple);
+	__u32 from;
+
+	if (!e)
+		return;
+	if (node) {
+		from = *node;
+	} else if (bpf_skb_load_bytes(skb, ETH_HLEN + offsetof(struct iphdr, saddr), &from,
+				      sizeof(from))) {
+		return;
+	}
+	e->nat_addr = from;
 }
 
 #endif

@@ -606,7 +606,7 @@ struct {
 
 /*
  * Room off the stack (per CPU, not pinned), as xcni_lb6_tmp: under from_overlay's
- * from_outside6 the frames of nodeport6_snat_call and of what it calls would
+ * from_outside6 the frames of np6_snat_call and of what it calls would
  * pass the verifier's 512 bytes with these in them.
  */
 struct np6_tmp {

@@ -11,57 +11,30 @@
  * for what would not fit the underlay encapsulated. The sections below say
  * each part's rules.
  *
- * The ICMP half is nodeport_icmp.h's, both families: path MTU for what goes
- * encapsulated to another node's backend (np4_too_big, np6_too_big), and ICMP
- * errors about a translated flow carried across the translation (from
- * outside about a reply this node sent, to the backend: from_outside_icmp,
- * either family; from the backend's side about a flow this node SNATed,
- * to the client: nodeport_icmp). The steps both use (SNAT ports, the
- * client's place, the encapsulation to the backend's node, DSR's record:
- * nodeport6_self, np_into_pod, np4_tunnel, nodeport_encap, ...) are
- * nodeport_steps.h's; this file holds the paths (from_outside,
- * nodeport4_reply) over both.
+ * The headers by concern: the rules and the plan, over the maps and the
+ * flow alone, both hooks' (nodeport_plan.h: the frontend, the backend, the
+ * tunnel, the SNAT port or DSR, conntrack); tc's writes (nodeport_tc.h);
+ * XDP's (nodeport_xdp.h); ICMP errors about these flows and path MTU
+ * (nodeport_icmp.h: np4_too_big, np6_too_big, from_outside_icmp,
+ * nodeport_icmp); DSR's option and record (dsr.h). This file holds tc's
+ * paths (from_outside, nodeport4_reply) over them.
  */
 /*
- * IPv6 NodePorts and externalIPs: from_overlay's
- * from_outside for an IPv6 packet from the underlay (not Geneve: on an IPv6
- * underlay the entry sends Geneve for node_ip6 past it) to an external IPv6
- * frontend, with Services in BPF (lb_enabled).
- *
- *  - a backend on this node: DNAT only (lb_translate, outside: the EXT entry),
- *    judged by the pod's ingress on the client's address as any flow from
- *    outside, and into the pod; its replies leave through from_pod, which
- *    puts the frontend back as their source (lb_rev_nat), to the stack and
- *    out the underlay;
- *  - externalTrafficPolicy=Local: the EXT entry holds this node's backends
- *    only, the client's address is kept, and none here is a drop of its own
- *    (drop-no-local-backend);
- *  - no backend at all: refused at once (TCP RST, ICMPv6 port unreachable,
- *    lb6_reject), back out the way it came;
- *  - a backend on another node (externalTrafficPolicy=Cluster; a NodePort's
- *    frontend is this node's own address): DNAT, and SNAT to that address at
- *    a port lb_snat_port finds, then Geneve (IPv6 inside) to the backend's
- *    node over the underlay that reaches it (the IPv4 one, or the IPv6 one
- *    to its tunnel_ip6: tunnel_of), so the backend's replies come back here
- *    (its node tunnels replies to another node's address, encap.h
- *    remote6_check), decapsulated by from_overlay_decap6 whichever the outer
- *    family, where nodeport6_reply_of/_nat undo both and send them out the underlay
- *    (and nodeport_icmp makes an ICMPv6 error about the flow the client's). The
- *    conntrack entry has 4 bytes for the client's address: the client of a
- *    SNATed flow is kept in xcni_snat6, keyed by the flow's tuple on this
- *    node. An externalIP or load-balancer IP (not this node's address) to a
- *    remote backend is SNATed likewise to this node's IPv6 InternalIP, which
- *    xcnid writes into xcni_self6 (on an IPv4 underlay no rodata holds it,
- *    and the Node object can come after the programs load; on an IPv6 one,
- *    until xcnid has written it, node_ip6 serves); the replies come
- *    back to it as a NodePort's do, and lb_rev_nat puts the external
- *    frontend back as their source. None (IPv4 underlay): drop-no-tunnel.
+ * IPv6's own (from_outside's steps are both families'): Geneve for node_ip6
+ * passes from_overlay's entry before from_outside6 on an IPv6 underlay;
+ * the client of a SNATed flow is kept in xcni_snat6 by the flow's tuple on
+ * this node (the conntrack entry has 4 bytes for an address); the SNAT
+ * source of an externalIP or load-balancer IP is this node's IPv6
+ * InternalIP (nodeport6_self); the replies come back decapsulated by
+ * from_overlay_decap6 whichever the outer family (the backend's node
+ * tunnels replies to another node's address: encap.h remote6_check), where
+ * nodeport6_reply_of and nodeport6_reply_nat undo both and send them out
+ * the underlay; lb_rev_nat puts an external frontend back as their source.
  */
 #ifndef XCNI_NODEPORT_H
 #define XCNI_NODEPORT_H
 
 #include "nodeport_icmp.h"
-#include "nodeport_plan.h"
 
 /* What from_outside returns for a packet that is not its: IPv4's the last
  * step (untouched, TC_ACT_OK), IPv6's hands on to the entry's next (UL_NEXT). */
@@ -93,12 +66,13 @@
  *      fitting). IPv6's SNAT source (nodeport6_self) is SNAT's alone, 7.;
  *   5. too big for the underlay once encapsulated: the client is told
  *      (np4_too_big, np6_too_big: the family's ICMP leaves);
- *   6. --node-port-mode dsr: conntrack (the client kept) and Geneve with
- *      the frontend in an option (nodeport_dsr_track, nodeport_dsr);
- *   7. else SNAT to this node (nodeport_snat, np_snat_choose, as the XDP
- *      fast path chooses), conntrack (an invalid packet dropped), a new
- *      flow's entry with its client (np_snat_open: IPv4's in the entry,
- *      IPv6's in xcni_snat6), Geneve to the backend's node (nodeport_encap).
+ *   6. the plan's last steps (nodeport_plan.h, the XDP fast path's):
+ *      --node-port-mode dsr keeps the client, else SNAT to this node
+ *      (np_plan_snat; np_tc_snat writes it); conntrack (an invalid packet
+ *      dropped), a new flow's entry (np_plan_track, np_snat_open: IPv4's
+ *      client in the entry, IPv6's in xcni_snat6);
+ *   7. Geneve to the backend's node (nodeport_encap), DSR's with the
+ *      frontend in an option.
  * Where the families differ, a branch says so: the parse again after
  * IPv4's rewrites (struct pkt holds packet pointers), the too-big
  * leaves, the SNAT and its client's place, and what runs in a frame of its
@@ -182,41 +156,21 @@ static __always_inline int from_outside(struct __sk_buff *skb, int fam, void *p,
 		if (reason)
 			goto out;
 	}
-	if (lb_dsr) {
-		/* The client kept, the frontend in a Geneve option. IPv6's
-		 * conntrack and encapsulation each in a frame of its own. */
-		if (fam == XCNI_AF_INET)
-			reason = nodeport_dsr_track(skb, f, fam, st, skb->len);
-		else
-			reason = nodeport6_dsr_track_call(skb, p, st);
-		if (reason == DSR_TRACKED)
-			reason = fam == XCNI_AF_INET ?
-					 nodeport_dsr(skb, p, fam, lb_st_orig(st, fam), tunnel,
-						      dst6, &in, &verdict) :
-					 nodeport6_dsr_call(skb, p, st, tunnel);
-		goto out;
-	}
-	/* SNAT to this node, so the reply comes back here to be undone. */
-	reason = fam == XCNI_AF_INET ? nodeport_snat(skb, p, fam, st) :
-				       nodeport6_snat_call(skb, p, st);
-	if (!reason && fam == XCNI_AF_INET)
+	/* The plan's last steps, the XDP fast path's (nodeport_plan.h): SNAT to
+	 * this node, so the reply comes back here to be undone (DSR keeps the
+	 * client), written (np_tc_snat: IPv6's in a frame of its own);
+	 * conntrack and the entries (np_plan_track). */
+	reason = fam == XCNI_AF_INET ? np_tc_snat(skb, fam, p, st) : np6_snat_call(skb, p, st);
+	if (!reason && fam == XCNI_AF_INET && !lb_dsr)
 		reason = reparse4(skb, &c, p);
+	if (!reason)
+		reason = np_plan_track(skb, 0, fam, f, lb_st_orig(st, fam), lb_svc_entry(st, fam),
+				       skb->len, NULL);
 	if (reason)
 		goto out;
-	ct = ct_track(skb, f, fam, skb->len, &ctf);
-	if (ct == CT_INVALID) {
-		reason = ct_invalid_reason(f);
-		goto out;
-	}
-	/* A new flow's entry keeps its client: IPv6's in xcni_snat6, whose
-	 * failure drops the packet. */
-	if (np_snat_open(f, fam, lb_st_orig(st, fam), ct, skb->len, 0)) {
-		reason = XCNI_DROP_NAT_NO_PORT;
-		goto out;
-	}
-	lb_flow_follow(st, fam, f);
-	reason = fam == XCNI_AF_INET ? nodeport_encap(skb, p, fam, tunnel, dst6, &in, &verdict) :
-				       nodeport6_encap_call(skb, p, tunnel);
+	reason = fam == XCNI_AF_INET ? nodeport_encap(skb, p, fam, tunnel, dst6,
+						      lb_st_orig(st, fam), &in, &verdict) :
+				       nodeport6_encap_call(skb, p, tunnel, lb_dsr);
 out:
 	/* IPv6's encapsulations return the reason alone, from their frames. */
 	if (reason == XCNI_FWD_ENCAP)
@@ -232,7 +186,7 @@ out:
  * IPv4's translation state on its stack, IPv6's in the per-CPU scratch
  * (xcni_lb6_tmp, lb6_state_get), where it has always been (a struct
  * lb6_state holds two 40-byte keys; from_outside6's chain under
- * nodeport6_snat_call is at the verifier's 512 bytes).
+ * np6_snat_call is at the verifier's 512 bytes).
  */
 __attribute__((noinline)) int from_outside4(struct __sk_buff *skb, __u32 src)
 {

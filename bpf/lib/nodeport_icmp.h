@@ -15,9 +15,10 @@
  *    family's icmp_err_read and icmp_err_write.
  * The sections below say each part's rules.
  *
- * It uses nodeport_steps.h's steps (nodeport6_self, np_into_pod,
- * np4_tunnel, nodeport_encap, nodeport6_encap_call); nodeport.h's paths
- * (from_outside, nodeport4_reply) use it.
+ * It uses the plan's rules (nodeport_plan.h: nodeport6_self, np4_tunnel)
+ * and tc's writes (nodeport_tc.h: np_into_pod, nodeport_encap,
+ * nodeport6_encap_call); nodeport.h's paths (from_outside,
+ * nodeport4_reply) use it.
  */
 #ifndef XCNI_NODEPORT_ICMP_H
 #define XCNI_NODEPORT_ICMP_H
@@ -32,7 +33,7 @@
 #include "ipcache.h"
 #include "lb.h"
 #include "maps.h"
-#include "nodeport_steps.h"
+#include "nodeport_tc.h"
 #include "parse.h"
 
 /*
@@ -448,12 +449,12 @@ static __always_inline int np_outside_icmp(struct __sk_buff *skb, void *p, int f
 		if (tunnel) {
 			struct encap_in in;
 
-			reason = nodeport_encap(skb, p, fam, tunnel, dst6, &in, &verdict);
+			reason = nodeport_encap(skb, p, fam, tunnel, dst6, NULL, &in, &verdict);
 		} else {
 			reason = XCNI_DROP_NO_TUNNEL;
 		}
 	} else {
-		reason = nodeport6_encap_call(skb, p, 0);
+		reason = nodeport6_encap_call(skb, p, 0, 0);
 		if (reason == XCNI_FWD_ENCAP)
 			verdict = TC_ACT_REDIRECT;
 	}

@@ -6,11 +6,15 @@
  * the source rules, the backend (lb_flow_choose), the tunnel to the
  * backend's node (np_tunnel) and the underlay's next hop, the SNAT address
  * and port (np_snat_choose) or DSR (the client kept), conntrack and the
- * service entry. struct np_plan holds the result; an executor applies it
- * to the packet: nodeport_xdp.h's npx_apply (direct writes, XDP_TX).
- * from_outside (nodeport.h) makes the same decisions at tc with the skb
- * helpers in its own order (a backend on this node, the too-big answers and
- * the drops are tc's alone), over the same steps (nodeport_steps.h).
+ * service entry, and the rules under them (the SNAT's port range, its
+ * ports and each client's budget, the SNAT source, the client's place).
+ * struct np_plan holds the result; an executor applies it to the packet:
+ * nodeport_xdp.h's npx_apply (direct writes, XDP_TX). At tc, from_outside
+ * (nodeport.h) chooses the backend as it translates (lb_translate: the
+ * same lb_flow_choose) and finds the tunnel (np_tunnel); a backend on this
+ * node, the too-big answers and the drops are tc's alone; then it takes
+ * the plan's last steps (np_plan_snat, np_plan_track), with its drop
+ * reasons where XDP hands on (NP_NO), and writes (nodeport_tc.h).
  *
  * A plan that cannot be applied by its hook says so before anything is
  * written (NP_PLAN_TC): every test that hands a packet on comes before the
@@ -20,7 +24,489 @@
 #ifndef XCNI_NODEPORT_PLAN_H
 #define XCNI_NODEPORT_PLAN_H
 
-#include "nodeport_steps.h"
+#include <stddef.h>
+
+#include "compat.h"
+#include "config.h"
+#include "conntrack.h"
+#include "dsr.h"
+#include "encap.h"
+#include "exit.h"
+#include "frag.h"
+#include "ipcache.h"
+#include "l2.h"
+#include "lb.h"
+#include "maps.h"
+#include "parse.h"
+#include "policy.h"
+#include "sctp.h"
+
+/* A key in .rodata: the SNAT's steps below keep no key of np6_tmp's on their
+ * frames (from_outside6's chain is at the verifier's 512 bytes). */
+static const __u32 np_zero = 0;
+
+/* The outside of a packet from the underlay (from_outside, from_outside6). */
+#define OUTSIDE (external_clusterip ? LB_OUTSIDE | LB_OUTSIDE_CIP : LB_OUTSIDE)
+
+/*
+ * May a new flow take the SNAT tuple whose conntrack entry is e? When no live
+ * flow holds it, or when the packet opens a connection (a SYN, SCTP's INIT)
+ * and the TCP or SCTP flow holding it has closed (RST, or FIN both ways): as
+ * conntrack reopens a closed tuple on a SYN, and as the kernel's NAT reuses a
+ * closed tuple, so that a busy client's closed connections (alive for
+ * XCNI_CT_TCP_CLOSE_NS) do not use up the port range. e's remaining packets
+ * (a late ACK) then meet the new flow's mapping, as they would in the kernel.
+ * Or when no reply has confirmed the flow holding it (still XCNI_CT_NEW: a
+ * UDP datagram, a SYN the backend has not answered) for XCNI_CT_SNAT_NEW_NS:
+ * one outside client's unanswered datagrams, one per source port, held each
+ * of a backend's 28,232 ports 60 s.
+ */
+static __always_inline int snat_port_free(const struct xcni_ct_entry *e, __u64 now, __u8 proto,
+					  __u8 tcp_flags)
+{
+	return !e || !ct_alive(e, now, proto) ||
+	       (e->state == XCNI_CT_NEW && now > e->last_ns &&
+		now - e->last_ns > XCNI_CT_SNAT_NEW_NS) ||
+	       ((proto == IPPROTO_TCP || proto == IPPROTO_SCTP) && e->state == XCNI_CT_CLOSED &&
+		(tcp_flags & XCNI_TCP_SYN));
+}
+
+/*
+ * The ports the SNAT to this node gives: 32768-60999, Linux's default
+ * ephemeral range, above the NodePort range (30000-32767), as Cilium's SNAT
+ * keeps above it.
+ */
+#define NP_SNAT_PORT_MIN 32768
+#define NP_SNAT_PORTS 28232
+
+/*
+ * May the SNAT to this node give a flow the source port fk->port (fk: this
+ * node's address, the flow's family and protocol, scope EXT)? Only from the
+ * SNAT's range, and never a port at which this node's address is a frontend.
+ * The backend answers to this node's address at that port, and its node
+ * takes a packet to a node's address and NodePort for a Service flow of its
+ * own (every node has the other nodes' NodePorts, for its pods): a client
+ * whose port was a NodePort (1024-65535 on the underlay; 30070 in ab-rr)
+ * had the backend's SYN-ACK translated into a hairpin flow to that
+ * NodePort's backend on the backend's node, dropped there (drop-ct-invalid)
+ * and the connection stalled; a hostile client could pick that port to
+ * turn the backend's replies into another Service's flow from the backend.
+ * A NodePort range set to overlap the SNAT's is kept out by the lookup.
+ */
+static __always_inline int snat_port_ok(const struct xcni_svc_key *fk)
+{
+	__u16 port = bpf_ntohs(fk->port);
+
+	return port >= NP_SNAT_PORT_MIN && port < NP_SNAT_PORT_MIN + NP_SNAT_PORTS &&
+	       !bpf_map_lookup_elem(&xcni_svc, fk);
+}
+
+/*
+ * The client of a flow this node SNATed (e its entry, k its tuple: this
+ * node:port -> backend), into *addr (the family's bytes) and *port: IPv4
+ * keeps it in the entry (nat_addr, nat_port); IPv6's does not fit there, and
+ * is in xcni_snat6 by the SNATed tuple. 0, or -1: none.
+ */
+static __always_inline int np_snat_client(int fam, const struct xcni_ct_entry *e,
+					  const union xcni_tuple *k, const void **addr,
+					  __u16 *port)
+{
+	const struct xcni_snat6 *sn;
+
+	if (fam == XCNI_AF_INET) {
+		*addr = &e->nat_addr;
+		*port = e->nat_port;
+		return 0;
+	}
+	sn = bpf_map_lookup_elem(&xcni_snat6, &k->v6);
+	if (!sn)
+		return -1;
+	*addr = sn->client;
+	*port = sn->cport;
+	return 0;
+}
+
+/*
+ * How many ports np_snat_port_call tries for a new flow: the client's own, three
+ * from the flow's hash (the same flow gets the same port), then the rest
+ * from a random place in 32768-60999 on (a stride coprime with the range's
+ * size: every port is one some flow may try). With each
+ * client's share bounded (np_snat_budget), a range a fraction x full fails
+ * a new flow x^32 of the time (the kernel's NAT tries up to 128); 4 tries
+ * from the flow's hash failed x^4 and let a client that knew the hash fill
+ * exactly those.
+ */
+#define NP_SNAT_TRIES 32
+#define NP_SNAT_STRIDE 7919
+
+/*
+ * NodePort SNAT to a remote backend, either family (fam), in np6_tmp (the
+ * caller's np_snat_port): k the flow's tuple from this node's address
+ * (translated: self -> backend), fk that address as a frontend key (scope
+ * EXT), sn the client's address and port. The port kept (network order,
+ * keep: the one the flow's service entry names) while its tuple is still
+ * the client's; else (| NP_SNAT_NEW) the client's own port when it may be
+ * given (snat_port_ok) and no other live flow holds self:port -> backend:port
+ * (snat_port_free), else one of NP_SNAT_TRIES - 1 others (above), the stale
+ * entry that held it removed (ct_track then opens the flow anew). A TCP or
+ * SCTP packet that opens nothing (opens 0: no SYN or INIT, a bare ACK) takes
+ * no free port, only its client's own port that its own live flow holds
+ * still: a new SNAT tuple is never opened as established from outside
+ * (NP_SNAT_NOPEN). h: the flow's hash. NP_SNAT_NONE: all it tried are taken.
+ * A global function: verified once, whatever calls it (its 32 tries would
+ * be walked again at every call site of every path), both families in it.
+ */
+#define NP_SNAT_NEW 0x10000
+#define NP_SNAT_STALE 0x20000 /* the caller removes the entry that held it (t->k) */
+#define NP_SNAT_NONE (-1)
+#define NP_SNAT_NOPEN (-2)
+
+static __always_inline int np_snat_mine(const struct xcni_ct_entry *e, const struct np6_tmp *t,
+					__u32 fam)
+{
+	const struct xcni_snat6 *sn;
+
+	if (fam == XCNI_AF_INET)
+		return e->nat_addr == *(const __u32 *)t->sn.client && e->nat_port == t->sn.cport;
+	sn = bpf_map_lookup_elem(&xcni_snat6, &t->k);
+	return sn && in6_eq(sn->client, t->sn.client) && sn->cport == t->sn.cport;
+}
+
+__attribute__((noinline)) int np_snat_port_call(__u32 keep)
+{
+	struct np6_tmp *t = bpf_map_lookup_elem(&xcni_np6_tmp, &np_zero);
+	struct xcni_ct_entry *e;
+	__u16 port;
+
+	if (!t)
+		return NP_SNAT_NONE;
+	t->now = bpf_ktime_get_ns();
+	t->start = bpf_get_prandom_u32();
+	if (keep) {
+		/* The service entry's port, while the tuple is still this client's. */
+		if (t->fam == XCNI_AF_INET) {
+			((struct xcni_ct_key *)&t->k)->sport = keep;
+			e = bpf_map_lookup_elem(&xcni_ct, &t->k);
+		} else {
+			t->k.sport = keep;
+			e = bpf_map_lookup_elem(&xcni_ct6, &t->k);
+		}
+		if (e && ct_alive(e, t->now, t->fk.proto) && np_snat_mine(e, t, t->fam))
+			return keep & 0xffff;
+	}
+	/* One body, not unrolled: the verifier walks it once a try. */
+#pragma clang loop unroll(disable)
+	for (__u32 i = 0; i < NP_SNAT_TRIES; i++) {
+		/* t's fields' addresses not kept across the loop on the frame:
+		 * computed again each try, the frame holds nothing. */
+		barrier_var(t);
+		if (i >= t->tries)
+			break;
+		if (!i) {
+			port = t->sn.cport;
+		} else {
+			if (!t->opens)
+				return NP_SNAT_NOPEN;
+			port = bpf_htons(NP_SNAT_PORT_MIN + ((i < 4 ? t->h : t->start) +
+							    i * NP_SNAT_STRIDE) % NP_SNAT_PORTS);
+		}
+		t->fk.port = port;
+		if (!snat_port_ok(&t->fk))
+			continue;
+		if (t->fam == XCNI_AF_INET) {
+			((struct xcni_ct_key *)&t->k)->sport = port;
+			e = bpf_map_lookup_elem(&xcni_ct, &t->k);
+		} else {
+			t->k.sport = port;
+			e = bpf_map_lookup_elem(&xcni_ct6, &t->k);
+		}
+		if (t->opens && snat_port_free(e, t->now, t->fk.proto, XCNI_TCP_SYN))
+			return t->fk.port | NP_SNAT_NEW | (e ? NP_SNAT_STALE : 0);
+		if (e && ct_alive(e, t->now, t->fk.proto) && np_snat_mine(e, t, t->fam))
+			return t->fk.port | NP_SNAT_NEW;
+	}
+	return t->opens ? NP_SNAT_NONE : NP_SNAT_NOPEN;
+}
+
+/*
+ * np_snat_port_call's input into np6_tmp (the flow f: client -> backend,
+ * translated; self: this node's address, the family's bytes) and its answer.
+ */
+static __always_inline int np_snat_port(const struct flow *f, int fam, const void *self,
+					__u16 keep, int xdp)
+{
+	struct flow *fl = (struct flow *)f;
+	__u8 proto = flow_proto(f, fam);
+	/* SCTP's chunk flags are read for IPv4 only (parse.h): IPv6's lives as UDP. */
+	int opens = !(proto == IPPROTO_TCP || (fam == XCNI_AF_INET && proto == IPPROTO_SCTP)) ||
+		    (f->tcp_flags & XCNI_TCP_SYN);
+	struct np6_tmp *t;
+	__u32 zero = 0;
+	int r;
+
+	t = bpf_map_lookup_elem(&xcni_np6_tmp, &zero);
+	if (!t)
+		return NP_SNAT_NONE;
+	lb_tuple_copy((union xcni_tuple *)&t->k, &f->tuple, fam);
+	lb_addr_set(fam == XCNI_AF_INET ? (void *)&((union xcni_tuple *)&t->k)->v4.saddr :
+					  (void *)t->k.saddr,
+		    self, fam);
+	__builtin_memset(&t->fk, 0, sizeof(t->fk));
+	lb_addr_set(t->fk.addr, self, fam);
+	t->fk.family = fam;
+	t->fk.proto = proto;
+	t->fk.scope = XCNI_SCOPE_EXT;
+	__builtin_memset(t->sn.client, 0, 16);
+	lb_addr_set(t->sn.client, flow_saddr(f, fam), fam);
+	t->sn.cport = *lb_sport(fl, fam);
+	t->h = xcni_lb_hash(fam, lb_saddr(fl, fam), lb_daddr(fl, fam), *lb_sport(fl, fam),
+			    *lb_dport(fl, fam), proto);
+	t->fam = fam;
+	t->opens = opens;
+	/* The XDP fast path tries the ports the flow's hash names only, the
+	 * same at either hook; the random ones are tc's (handed on). */
+	t->tries = xdp ? 4 : NP_SNAT_TRIES;
+	r = np_snat_port_call(keep);
+	/* Off np_snat_port_call's frame (from_outside6's chain): the stale
+	 * entry out, at tc (the fast path writes nothing before it may hand a
+	 * packet on: it hands this one on). */
+	if (r > 0 && (r & NP_SNAT_STALE)) {
+		if (xdp)
+			return NP_SNAT_NONE;
+		ct_entry_remove(fam, &t->k);
+	}
+	return r;
+}
+
+/*
+ * The budget of new SNAT tuples of the client at addr (the family's bytes:
+ * an IPv4 address, an IPv6 address charged as its /64) into *ck, its
+ * bucket's key; its bucket's tokens at now (a full bucket: none yet).
+ */
+static __always_inline __u32 np_snat_tokens(int fam, const void *addr, __u64 now,
+					    struct xcni_snat_cl_key *ck, struct xcni_snat_cl **cl)
+{
+	const __u32 *a = addr;
+	__u64 more;
+
+	ck->a[0] = a[0];
+	ck->a[1] = fam == XCNI_AF_INET ? 0 : a[1];
+	ck->family = fam;
+	ck->pad[0] = ck->pad[1] = ck->pad[2] = 0;
+	*cl = bpf_map_lookup_elem(&xcni_snat_cl, ck);
+	if (!*cl)
+		return XCNI_SNAT_CL_BURST;
+	if (now <= (*cl)->ts_ns)
+		return (*cl)->tokens;
+	more = (now - (*cl)->ts_ns) / (1000000000ULL / XCNI_SNAT_CL_RATE);
+	return more >= XCNI_SNAT_CL_BURST - (*cl)->tokens ? XCNI_SNAT_CL_BURST :
+							    (*cl)->tokens + (__u32)more;
+}
+
+/*
+ * May the client at addr open one more SNAT tuple here (a token left)? Read
+ * only: the XDP fast path asks before it may hand the packet on to tc.
+ */
+static __always_inline int np_snat_budget_ok(int fam, const void *addr, int xdp)
+{
+	struct np6_tmp *t = bpf_map_lookup_elem(&xcni_np6_tmp, &np_zero);
+	struct xcni_snat_cl *cl;
+
+	if (!t || np_snat_tokens(fam, addr, bpf_ktime_get_ns(), &t->ck, &cl))
+		return 1;
+	/* Counted where it is dropped (the fast path hands it on to tc). */
+	if (cl && !xdp)
+		__sync_fetch_and_add(&cl->refused, 1);
+	return 0;
+}
+
+/*
+ * ... and its token taken, the flow's SNAT tuple opened (np_snat_open). The
+ * clock moves on by the whole tokens given back only, so none is lost to
+ * rounding. Per-CPU races may let a few more through, never fewer.
+ */
+static __always_inline void np_snat_charge(int fam, const void *addr)
+{
+	__u64 now = bpf_ktime_get_ns(), per = 1000000000ULL / XCNI_SNAT_CL_RATE;
+	struct np6_tmp *t = bpf_map_lookup_elem(&xcni_np6_tmp, &np_zero);
+	struct xcni_snat_cl *cl;
+	__u32 tok;
+
+	if (!t)
+		return;
+	tok = np_snat_tokens(fam, addr, now, &t->ck, &cl);
+	if (!cl) {
+		/* The new bucket from np6_tmp's room too (off the frame). */
+		t->ncl.ts_ns = now;
+		t->ncl.tokens = XCNI_SNAT_CL_BURST - 1;
+		t->ncl.refused = 0;
+		bpf_map_update_elem(&xcni_snat_cl, &t->ck, &t->ncl, BPF_NOEXIST);
+		return;
+	}
+	if (tok >= XCNI_SNAT_CL_BURST || now <= cl->ts_ns)
+		cl->ts_ns = now;
+	else
+		cl->ts_ns += (__u64)(tok - cl->tokens) * per;
+	cl->tokens = tok ? tok - 1 : 0;
+}
+
+/*
+ * The SNAT source for a flow to frontend fe: fe itself when it is this node's
+ * own address (a NodePort), else this node's IPv6 InternalIP (xcni_self6),
+ * else, none written yet on an IPv6 underlay, the node's underlay address
+ * (node_ip6, there from the load; the other nodes tunnel to it when it is
+ * their view of this node's InternalIP, pol_tunnel_set), copied into t.
+ * Either must be the host's in the ipcache6, for the replies come back there
+ * (from_overlay_decap6 takes decapsulated packets for the host only). NULL: none.
+ */
+static __always_inline const __u8 *nodeport6_self(const __u8 *fe, struct np6_tmp *t)
+{
+	const struct xcni_ipcache_val *ipc = ipcache6_lookup(fe);
+	const struct xcni_self6 *s;
+	__u32 zero = 0, *w = (__u32 *)t->ul6;
+
+	if (ipc && ipc->identity == XCNI_ID_HOST)
+		return fe;
+	s = bpf_map_lookup_elem(&xcni_self6, &zero);
+	if (s && (((const __u32 *)s->addr)[0] | ((const __u32 *)s->addr)[1] |
+		  ((const __u32 *)s->addr)[2] | ((const __u32 *)s->addr)[3])) {
+		ipc = ipcache6_lookup(s->addr);
+		return ipc && ipc->identity == XCNI_ID_HOST ? s->addr : NULL;
+	}
+	if (!ul6_on())
+		return NULL;
+	/* Word by word: node_ip6 is const volatile, and a plain copy of it
+	 * could be folded to its all-zero initializer. */
+	w[0] = node_ip6[0];
+	w[1] = node_ip6[1];
+	w[2] = node_ip6[2];
+	w[3] = node_ip6[3];
+	ipc = ipcache6_lookup(t->ul6);
+	return ipc && ipc->identity == XCNI_ID_HOST ? t->ul6 : NULL;
+}
+
+/*
+ * The SNAT of a NodePort flow to a remote backend, either hook (the plan:
+ * np_plan_snat: xdp), either family (fam a constant), nothing
+ * written but the scratch np6_tmp (and, at tc, a stale entry of the port it
+ * gives: np_snat_port): f the translated flow (client -> backend),
+ * orig the client's tuple, e its service entry (the caller's lookup; NULL:
+ * none yet); *selfp the SNAT source, this node's own address, so that the
+ * replies come back here (IPv4: node_ip, in *self4; IPv6: the frontend's for
+ * a NodePort, else its InternalIP: nodeport6_self), *nport its port (the one
+ * the service entry holds, else lb_snat_port's); IPv6's client into t->sn
+ * for np_snat_open. The backend's node is the caller's to have found
+ * (from_outside's np_tunnel, xdp_nodeport's tunnel: a pod of another node,
+ * the tunnel to it), not looked up again here. 0 or the drop reason.
+ */
+static __always_inline int np_snat_choose(const struct flow *f, int fam, const void *orig,
+					  const struct xcni_ct_entry *e, struct np6_tmp *t,
+					  __u32 *self4, const void **selfp, __u16 *nport, int xdp)
+{
+	const void *self = self4;
+
+	if (fam == XCNI_AF_INET)
+		*self4 = node_ip;
+	else
+		self = nodeport6_self(((const struct xcni_ct6_key *)orig)->daddr, t);
+	if (!self)
+		return XCNI_DROP_NO_TUNNEL;
+	*nport = e ? e->nat_port : 0;
+	/* The port the service entry keeps, as it is, unless no reply has come
+	 * for XCNI_CT_SNAT_NEW_NS: then its tuple may have gone to another
+	 * client (snat_port_free), looked at again. At tc the entry holds this
+	 * packet's time already (lb_flow_keeps): no clock read a packet of a
+	 * known flow (the XDP fast path counts it later, so reads the clock). */
+	if (!*nport ||
+	    (e->state == XCNI_CT_NEW &&
+	     (xdp ? bpf_ktime_get_ns() : e->last_ns) - e->created_ns > XCNI_CT_SNAT_NEW_NS)) {
+		const void *client = fam == XCNI_AF_INET ?
+					     (const void *)&((const struct xcni_ct_key *)orig)->saddr :
+					     (const void *)((const struct xcni_ct6_key *)orig)->saddr;
+		int r;
+
+		/* A new tuple: the client's budget first (its own flows are
+		 * refused past it, nobody else's), then a port. */
+		if (!*nport && !np_snat_budget_ok(fam, client, xdp))
+			return XCNI_DROP_NAT_CLIENT;
+		r = np_snat_port(f, fam, self, *nport, xdp);
+		if (r < 0)
+			return r == NP_SNAT_NOPEN ? XCNI_DROP_CT_INVALID : XCNI_DROP_NAT_NO_PORT;
+		if (*nport && (r & NP_SNAT_NEW) && !np_snat_budget_ok(fam, client, xdp))
+			return XCNI_DROP_NAT_CLIENT;
+		*nport = (__u16)r;
+	}
+	if (fam == XCNI_AF_INET6) {
+		__builtin_memcpy(t->sn.client, f->tuple.v6.saddr, 16);
+		t->sn.cport = f->tuple.v6.sport;
+	}
+	*selfp = self;
+	return 0;
+}
+
+/*
+ * After ct_track (ct) of the SNATed flow f (this node -> backend), len bytes,
+ * either hook, either family: a new flow's entry (hook: XCNI_CT_F_XDP from
+ * the XDP fast path, 0 from tc), with the client kept for its replies: IPv4's
+ * in the entry (orig's source), IPv6's (16 bytes) in xcni_snat6 (the scratch's,
+ * np_snat_choose's). Nothing to judge here (no pod of this node on either
+ * end): the backend's node judges its ingress, the source being this node.
+ * 0, or -1 (IPv6: the client not kept).
+ */
+static __always_inline int np_snat_open(const struct flow *f, int fam, const void *orig, int ct,
+					__u32 len, __u8 hook)
+{
+	struct xcni_ct_entry *e;
+	struct np6_tmp *t;
+	__u32 zero = 0;
+
+	if (ct != CT_NEW && ct != CT_STALE)
+		return 0;
+	ct_commit(f, fam, ct, len, 0, XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT | hook);
+	/* A new tuple is the client's (a stale one, judged again, is not new). */
+	if (ct == CT_NEW)
+		np_snat_charge(fam, fam == XCNI_AF_INET ?
+					    (const void *)&((const struct xcni_ct_key *)orig)->saddr :
+					    (const void *)((const struct xcni_ct6_key *)orig)->saddr);
+	if (fam == XCNI_AF_INET6) {
+		t = bpf_map_lookup_elem(&xcni_np6_tmp, &zero);
+		return t && !bpf_map_update_elem(&xcni_snat6, &f->tuple.v6, &t->sn, BPF_ANY) ? 0 :
+											       -1;
+	}
+	e = bpf_map_lookup_elem(&xcni_ct, &f->tuple.v4);
+	if (e) {
+		e->nat_addr = ((const struct xcni_ct_key *)orig)->saddr;
+		e->nat_port = ((const struct xcni_ct_key *)orig)->sport;
+	}
+	return 0;
+}
+
+/*
+ * The node of an IPv4 backend that is another node's pod (the overlay
+ * reaches it), or 0: its IPv4 underlay address, or XCNI_TUN6 (tunnel_of: a
+ * node behind the IPv6 underlay) with *dst6 its tunnel_ip6, else NULL. The
+ * SNAT source is node_ip whichever the underlay: a node without an IPv4
+ * address has none for it, 0 (drop-no-tunnel).
+ */
+static __always_inline __u32 np4_tunnel(__u32 daddr, const __u8 **dst6)
+{
+	const struct xcni_ipcache_val *dipc = ipcache_lookup(daddr);
+
+	*dst6 = NULL;
+	if (!dipc || !(dipc->flags & XCNI_IPC_POD) || !node_ip)
+		return 0;
+	/* tunnel_of's answer, dst6 set on the flag and ul6_on (not on the
+	 * answer's value, which a tunnel_ip could share): an IPv4 underlay's
+	 * node (node_ip6 zero) has its IPv6 branch left out by the verifier. */
+	if (dipc->flags & XCNI_IPC_TUN6) {
+		if (!ul6_on())
+			return 0;
+		*dst6 = dipc->tunnel_ip6;
+		return XCNI_TUN6;
+	}
+	return dipc->tunnel_ip;
+}
+
 
 #ifndef AF_INET
 #define AF_INET 2
@@ -35,7 +521,7 @@
  * underlay tunnel_of says (XCNI_TUN6: the IPv6 one, *dst6 the node's
  * address there, else NULL). IPv4's needs this node's IPv4 address, its
  * SNAT source (np4_tunnel); IPv6's encapsulation at tc looks *dst6 up
- * again in a frame of its own (nodeport6_encap_call, nodeport6_dsr_call);
+ * again in a frame of its own (nodeport6_encap_call);
  * the XDP fast path takes it from here.
  */
 static __always_inline __u32 np_tunnel(int fam, const void *daddr, const __u8 **dst6)
@@ -81,10 +567,10 @@ struct np_plan {
 
 /* What np_plan says: not a frontend's (untouched, uncounted); tc's
  * (untouched, counted as handed on); a failure after the entries; apply. */
-#define NP_PLAN_NOT_OURS 0
-#define NP_PLAN_TC 1
-#define NP_PLAN_ABORT 2
-#define NP_PLAN_GO 3
+#define NP_PLAN_GO 0
+#define NP_PLAN_NOT_OURS 1
+#define NP_PLAN_TC 2
+#define NP_PLAN_ABORT 3
 
 /* A random pick among several: tc would not make it again (np_plan). */
 static __always_inline int np_random_pick(const struct xcni_svc *svc)
@@ -200,48 +686,68 @@ static __always_inline int np_plan_route(struct xdp_md *ctx, int fam, struct np_
 	return NP_PLAN_GO;
 }
 
+/* What a step of the plan says when it refuses (xdp a constant): at XDP the
+ * hand-on to tc, at tc its drop reason. */
+#define NP_NO(xdp, reason) ((xdp) ? NP_PLAN_TC : (reason))
+
 /*
- * The translated tuple (as lb_translate leaves it), SNAT to this node
- * (from_outside's np_snat_choose: the replies come back here; DSR keeps the
- * client), conntrack, then the entries tc would write, in its order (the
- * service entry looked up once a packet: se, lb_flow_choose's). The first
- * write is after the last hand-on (a SNAT port or a tuple refused).
+ * SNAT to this node (np_snat_choose: the replies come back here), either
+ * hook (xdp a constant), nothing written but the scratch t (IPv6's client
+ * for np_snat_open): f, the flow translated to its backend, takes this
+ * node's address and the port (the one the service entry se keeps, else a
+ * new one); orig the client's tuple. DSR keeps the client: nothing to do.
+ * NP_PLAN_GO or NP_NO's.
  */
-static __always_inline int np_plan_commit(int fam, struct np_plan *pl)
+static __always_inline int np_plan_snat(int xdp, int fam, struct flow *f, const void *orig,
+					const struct xcni_ct_entry *se, struct np6_tmp *t)
 {
-	struct flow *f = pl->f;
-	struct xcni_ct_entry *e;
 	const void *self = NULL;
 	__u32 self4;
-	int ct;
-	__u8 ctf;
+	__u16 nport = 0;
+	int r;
 
-	__builtin_memcpy(flow_daddr(f, fam), pl->be->addr, fam == XCNI_AF_INET ? 4 : 16);
-	*lb_dport(f, fam) = pl->be->port;
-	f->rev_nat = pl->svc->rev_nat;
-	f->backend_id = LB_ST(pl->st, fam, backend_id);
-	if (!lb_dsr) {
-		if (np_snat_choose(f, fam, pl->orig, pl->se, pl->t, &self4, &self, &pl->nport, 1) ||
-		    !self)
-			return NP_PLAN_TC;
-		lb_addr_set(flow_saddr(f, fam), self, fam);
-		*lb_sport(f, fam) = pl->nport;
-	}
-	ct = ct_track(NULL, f, fam, pl->len, &ctf);
+	if (lb_dsr)
+		return NP_PLAN_GO;
+	r = np_snat_choose(f, fam, orig, se, t, &self4, &self, &nport, xdp);
+	if (r || !self)
+		return NP_NO(xdp, r ?: XCNI_DROP_NO_TUNNEL);
+	lb_addr_set(flow_saddr(f, fam), self, fam);
+	*lb_sport(f, fam) = nport;
+	return NP_PLAN_GO;
+}
+
+/*
+ * Conntrack of the flow f (SNATed, or DSR's client kept; len bytes), then
+ * the entries in tc's order, either hook (xdp a constant; skb tc's, NULL
+ * at XDP): the service entry se takes the SNAT port and follows the flow's
+ * state (lb_flow_follow's), a new flow's entry is opened (np_snat_open:
+ * IPv4's client in it, IPv6's in xcni_snat6; DSR's without). At XDP the
+ * service entry was deferred until here (lb_flow_open; pl: the plan, NULL
+ * at tc) and the flow is marked the fast path's. NP_PLAN_GO, NP_PLAN_ABORT
+ * (XDP: a failure after the entries), or NP_NO's.
+ */
+static __always_inline int np_plan_track(struct __sk_buff *skb, int xdp, int fam, struct flow *f,
+					 const void *orig, struct xcni_ct_entry *se, __u32 len,
+					 struct np_plan *pl)
+{
+	__u8 hook = xdp ? XCNI_CT_F_XDP : 0, ctf;
+	struct xcni_ct_entry *e;
+	int ct;
+
+	ct = ct_track(skb, f, fam, len, &ctf);
 	if (ct == CT_INVALID)
-		return NP_PLAN_TC;
-	pl->se = lb_flow_open(pl->st, fam, pl->se, pl->svc->rev_nat, pl->len, 1, pl->tmp);
-	if (pl->se && !lb_dsr)
-		pl->se->nat_port = pl->nport;
+		return NP_NO(xdp, ct_invalid_reason(f));
+	if (xdp)
+		se = pl->se = lb_flow_open(pl->st, fam, se, pl->svc->rev_nat, len, 1, pl->tmp);
+	if (se && !lb_dsr)
+		se->nat_port = *lb_sport(f, fam);
 	if (ct == CT_NEW || ct == CT_STALE) {
-		if (lb_dsr) {
-			/* nodeport_dsr's: this node sees the requests only. */
-			ct_commit(f, fam, ct, pl->len, 0,
-				  XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR | XCNI_CT_F_XDP);
-		} else if (np_snat_open(f, fam, pl->orig, ct, pl->len, XCNI_CT_F_XDP)) {
-			return NP_PLAN_ABORT;
-		}
-	} else if (!(ctf & XCNI_CT_F_XDP)) {
+		/* DSR: this node sees the requests only. */
+		if (lb_dsr)
+			ct_commit(f, fam, ct, len, 0, XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR | hook);
+		else if (np_snat_open(f, fam, orig, ct, len, hook))
+			return xdp ? NP_PLAN_ABORT : XCNI_DROP_NAT_NO_PORT;
+	} else if (xdp && !(ctf & XCNI_CT_F_XDP)) {
 		/* A flow tc opened (its first packet waited for the neighbour,
 		 * say) is the fast path's from here: marked once (ctf: its
 		 * entry's flags). */
@@ -249,9 +755,8 @@ static __always_inline int np_plan_commit(int fam, struct np_plan *pl)
 		if (e)
 			e->flags |= XCNI_CT_F_XDP;
 	}
-	/* lb_flow_follow's, on se. */
-	if (pl->se && f->ct_state)
-		pl->se->state = f->ct_state;
+	if (se && f->ct_state)
+		se->state = f->ct_state;
 	return NP_PLAN_GO;
 }
 
@@ -272,8 +777,17 @@ static __always_inline int np_plan(struct xdp_md *ctx, int fam, struct pkt *p4, 
 	if (r != NP_PLAN_GO)
 		return r;
 	r = np_plan_route(ctx, fam, pl);
+	if (r == NP_PLAN_GO) {
+		/* The translated destination, as lb_dnat leaves it at tc. */
+		__builtin_memcpy(flow_daddr(pl->f, fam), pl->be->addr,
+				 fam == XCNI_AF_INET ? 4 : 16);
+		*lb_dport(pl->f, fam) = pl->be->port;
+		pl->f->rev_nat = pl->svc->rev_nat;
+		pl->f->backend_id = LB_ST(pl->st, fam, backend_id);
+		r = np_plan_snat(1, fam, pl->f, pl->orig, pl->se, pl->t);
+	}
 	if (r == NP_PLAN_GO)
-		r = np_plan_commit(fam, pl);
+		r = np_plan_track(NULL, 1, fam, pl->f, pl->orig, pl->se, pl->len, pl);
 	if (r == NP_PLAN_TC && np_random_pick(pl->svc) && !pl->se)
 		lb_flow_open(pl->st, fam, NULL, pl->svc->rev_nat, pl->len, 0, pl->tmp);
 	return r;

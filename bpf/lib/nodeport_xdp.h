@@ -337,7 +337,7 @@ static __always_inline int npx_rewrite6(struct xdp_md *ctx, struct pkt6 *p, stru
  * already, eth the frame's start, bounds checked for XCNI_ENCAP_DSR_LEN):
  * dsr_outer4_fill's, the option for the frontend fe (the tuple as the
  * client sent it, family fam), the inner Ethernet (in->macs, the inner
- * family): the bytes nodeport_dsr's geneve_encap_dsr writes at tc.
+ * family): the bytes nodeport_encap's geneve_encap_dsr writes at tc.
  */
 static __always_inline void npx_dsr_outer(struct ethhdr *eth, const struct encap_in *in,
 					  int fam, const void *fe, __u32 tunnel)
