@@ -16,6 +16,7 @@
 #include "xcni_shared.h"
 #include "lib/observe/flows.h"
 #include "agent/flows.h"
+#include "lib/system/hmap.h"
 
 #define FLOWD_CLIENTS 4
 #define FLOWD_REQ_MAX 4096
@@ -40,6 +41,14 @@ struct client {
 	size_t reqlen, off;
 	struct fbuf out; /* out.p set: answering */
 	time_t since;
+};
+
+/* A namespace's part of the flow log (flows.c, log_share). */
+struct log_owner {
+	char *ns;
+	uint64_t total; /* bytes in the kept files */
+	uint64_t refused; /* lines not written: past its share */
+	uint64_t bytes[]; /* log_files of them: [0] the file written, [i] path.i */
 };
 
 struct flowd {
@@ -75,6 +84,11 @@ struct flowd {
 	unsigned int log_files, log_interval;
 	uint64_t log_lines[FLOWD_LOG_FILES_MAX]; /* [0] the file written, [i] path.i */
 	uint64_t log_written, log_rotated_out, log_errors, log_rotations;
+	/* The log's shares (log_share): each namespace's part of the kept files,
+	 * by the namespace (struct log_owner), and how many hold any of it. */
+	struct hmap log_owners;
+	size_t log_holding;
+	uint64_t log_refused; /* lines not written: their namespace past its share */
 	struct fbuf line;
 	struct ipfix *ipx; /* --ipfix: NULL none */
 	bool ipfix_all; /* --ipfix-all-nodes */

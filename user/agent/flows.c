@@ -547,6 +547,70 @@ static int log_open(struct flowd *d)
 	return 0;
 }
 
+/*
+ * The log's shares. A line is charged to its record's namespace (as the
+ * window's room is: flows_rec_owner). With n namespaces holding lines in the
+ * kept files, one may write at most log_max / n bytes of the file being
+ * written; a line past that is not written, counted under its namespace
+ * (log_refused). Alone a namespace has the whole file. So one pod's short
+ * flows fill at most their share of each file and can rotate no file alone:
+ * the others' lines leave only as the others' own lines fill the files
+ * (docs/decisions/flow-log-shares.md).
+ */
+static struct log_owner *log_owner_get(struct flowd *d, const char *ns)
+{
+	struct log_owner *o = hmap_get(&d->log_owners, hstr(ns), (uintptr_t)ns);
+
+	if (o)
+		return o;
+	o = calloc(1, sizeof(*o) + d->log_files * sizeof(o->bytes[0]));
+	if (!o || !(o->ns = strdup(ns)) ||
+	    hmap_put(&d->log_owners, hstr(ns), (uintptr_t)o->ns, o)) {
+		if (o)
+			free(o->ns);
+		free(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* Whether o may write len bytes more into the file written (counted if not). */
+static bool log_share(struct flowd *d, struct log_owner *o, size_t len)
+{
+	size_t n = d->log_holding + !o->total;
+
+	if (n <= 1 || o->bytes[0] + len <= d->log_max / n)
+		return true;
+	o->refused++;
+	d->log_refused++;
+	return false;
+}
+
+/* The oldest file left (index last): its lines leave their owners' parts,
+ * and every part moves one file older. */
+static void log_shares_rotate(struct flowd *d, unsigned int last)
+{
+	hmap_each(&d->log_owners, sl) {
+		struct log_owner *o = sl->v;
+
+		if (o->total && (o->total -= o->bytes[last]) == 0)
+			d->log_holding--;
+		memmove(&o->bytes[1], &o->bytes[0], last * sizeof(o->bytes[0]));
+		o->bytes[0] = 0;
+	}
+}
+
+static void log_shares_free(struct flowd *d)
+{
+	hmap_each(&d->log_owners, sl) {
+		struct log_owner *o = sl->v;
+
+		free(o->ns);
+		free(o);
+	}
+	hmap_free(&d->log_owners);
+}
+
 /* path -> path.1 -> ... -> path.(files-1), the last one's lines gone (counted). */
 static int log_rotate(struct flowd *d)
 {
@@ -573,6 +637,7 @@ static int log_rotate(struct flowd *d)
 		d->log_rotated_out += d->log_lines[0];
 	}
 	d->log_lines[0] = 0;
+	log_shares_rotate(d, d->log_files - 1);
 	d->log_rotations++;
 	return log_open(d);
 }
@@ -580,6 +645,7 @@ static int log_rotate(struct flowd *d)
 static void log_rec(struct flowd *d, const struct flow_rec *r)
 {
 	struct flow_render_ctx rc;
+	struct log_owner *o;
 	ssize_t n;
 
 	if (d->log_fd < 0 && (!d->log_path[0] || log_open(d)))
@@ -588,8 +654,15 @@ static void log_rec(struct flowd *d, const struct flow_rec *r)
 	d->line.len = 0;
 	d->line.err = 0;
 	flow_rec_json(&d->line, r, &rc);
-	if (d->line.err) {
+	o = d->line.err ? NULL : log_owner_get(d, flows_rec_owner(r));
+	if (!o) {
 		d->log_errors++;
+		return;
+	}
+	/* Past its namespace's share: not written, counted; the record's next
+	 * change is tried again. */
+	if (!log_share(d, o, d->line.len)) {
+		((struct flow_rec *)r)->logged_seq = r->seq;
 		return;
 	}
 	/* Rotated before the line would take the file past its limit; a line
@@ -608,6 +681,10 @@ static void log_rec(struct flowd *d, const struct flow_rec *r)
 		return;
 	}
 	d->log_bytes += (uint64_t)n;
+	if (!o->total)
+		d->log_holding++;
+	o->total += (uint64_t)n;
+	o->bytes[0] += (uint64_t)n;
 	d->log_lines[0]++;
 	d->log_written++;
 	((struct flow_rec *)r)->logged_seq = r->seq;
@@ -850,6 +927,7 @@ void flowd_free(struct flowd *d)
 			close(*fds[i]);
 	if (d->log_fd >= 0)
 		close(d->log_fd);
+	log_shares_free(d);
 	ipfix_free(d->ipx);
 	evfan_free(d->fan);
 	flows_fbuf_free(&d->line);
@@ -986,7 +1064,7 @@ int flowd_open(const struct flowd_opts *o, const char *pin_dir, const char *node
 			snprintf(d->log_path, sizeof(d->log_path), "%s", o->log_path);
 		d->log_max = o->log_max_bytes;
 		d->log_files = o->log_files;
-		err = log_open(d);
+		err = hmap_init(&d->log_owners, true, 16) ?: log_open(d);
 		if (err) {
 			pr_err("flows: flow log %s: %s\n", d->log_path, strerror(-err));
 			goto fail;

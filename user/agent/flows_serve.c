@@ -41,6 +41,21 @@ void flowd_render_ctx(const struct flowd *d, struct flow_render_ctx *rc, char *e
 			 "\"log_rotations\":%llu",
 			 (unsigned long long)d->log_written, (unsigned long long)d->log_rotated_out,
 			 (unsigned long long)d->log_errors, (unsigned long long)d->log_rotations);
+		/* The log's shares: lines past a namespace's share, and whose most. */
+		if (d->log_refused) {
+			const struct log_owner *most = NULL;
+			size_t n = strlen(extra);
+
+			hmap_each(&d->log_owners, sl)
+				if (!most || ((const struct log_owner *)sl->v)->refused >
+						     most->refused)
+					most = sl->v;
+			snprintf(extra + n, len - n,
+				 ",\"log_refused\":%llu,\"log_refused_most\":{\"namespace\":\"%s\","
+				 "\"refused\":%llu}",
+				 (unsigned long long)d->log_refused, most->ns,
+				 (unsigned long long)most->refused);
+		}
 		{
 			size_t n = strlen(extra);
 
@@ -79,7 +94,7 @@ static void answer_req(struct flowd *d, char *req, struct fbuf *out)
 {
 	struct flow_render_ctx rc;
 	struct flow_filter ff;
-	char err[300], extra[512];
+	char err[300], extra[1024];
 	int n;
 
 	out->max = FLOWD_ANSWER_MAX;

@@ -649,8 +649,8 @@ static void render_events(struct metrics *m, struct buf *b)
 	       "Events (drops, verdicts, traces) the data plane wrote to the event ring.");
 	bprintf(b, "xcni_events_total %llu\n", (unsigned long long)sum.sent);
 	family(b, "xcni_events_lost_total", "counter",
-	       "Events lost before the ring (cause: rate-limit, the per-CPU budget of "
-	       "--events-rate; ring-full, the reader lagged): monitor output is incomplete.");
+	       "Events lost before the ring (cause: rate-limit, their pod's share of "
+	       "--events-rate, per CPU; ring-full, the reader lagged): monitor output is incomplete.");
 	bprintf(b, "xcni_events_lost_total{cause=\"rate-limit\"} %llu\n",
 		(unsigned long long)sum.lost_rate);
 	bprintf(b, "xcni_events_lost_total{cause=\"ring-full\"} %llu\n",
@@ -761,7 +761,7 @@ static void render_config(struct metrics *m, struct buf *b)
 	family(b, "xcni_trace_sample", "gauge",
 	       "Traces: one forwarded packet in N goes to the event ring (0: off).");
 	bprintf(b, "xcni_trace_sample %u\n", cfg.trace_sample);
-	family(b, "xcni_events_rate", "gauge", "Event budget per CPU per second (0: no limit).");
+	family(b, "xcni_events_rate", "gauge", "Event budget of each pod (and of the node) per CPU per second (0: no limit).");
 	bprintf(b, "xcni_events_rate %u\n", cfg.events_rate);
 }
 
