@@ -9,7 +9,8 @@
 #       quiet/q   egress denied (quiet/deny-q): one datagram, one drop event
 #       srv/s     (tell-peer: echo on 8081/udp)
 #   xcnid --events-rate 20 (a share's budget: 20 events per CPU second),
-#   --flow-log $T/flows-n1.log --flow-log-max-bytes 4096 --flow-log-files 2
+#   --flow-log $T/flows-n1.log --flow-log-max-bytes 4096 --flow-log-files 2,
+#   --metrics-addr 127.0.0.1:9964
 #
 # 1. Events: f's drops spend f's share only; q's one drop, sent while f's
 #    flood runs on every CPU, still reaches xcnid: its record is in `xcnictl
@@ -18,7 +19,8 @@
 # 2. The flow log: q's line is written; g's FLOOD short flows (lines many
 #    times the two 4 KiB files) fill at most flood's share of the file being
 #    written, the rest not written and counted under flood (the flows
-#    trailer's log_refused, `xcnictl status`'s Flow log line); q's line stays
+#    trailer's log_refused, xcni_flow_log_refused_total, `xcnictl status`'s
+#    Flow log line); q's line stays
 #    in the files. With rotation by size for everyone (before), g's lines
 #    rotated it out.
 set -uo pipefail
@@ -33,7 +35,8 @@ LOG=$T/flows-n1.log
 check "lab up --nodes 1, xcnid --events-rate $RATE, --flow-log (2 files of $LOGMAX bytes)" \
 	lab up --nodes 1 --agent-arg --events-rate=$RATE \
 	--agent-arg "--flow-log=$T/flows-{node}.log" --agent-arg --flow-log-max-bytes=$LOGMAX \
-	--agent-arg --flow-log-files=2 --agent-arg --flow-log-interval=1 || { finish; exit 1; }
+	--agent-arg --flow-log-files=2 --agent-arg --flow-log-interval=1 \
+	--agent-arg --metrics-addr=127.0.0.1:9964 || { finish; exit 1; }
 remember_pids
 {
 	printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: quiet}\n'
@@ -140,7 +143,19 @@ sys.exit(0 if n == 1 else 1)' "$T/mon.json"
 check "xcnictl monitor saw q's drop event during f's flood" mon_q
 
 # -- 2. The flow log: q's line, then g's short flows.
-in_log() { cat "$LOG" "$LOG.1" 2>/dev/null | grep -q "\"port\":41000"; }
+in_log() {
+	cat "$LOG" "$LOG.1" 2>/dev/null | grep -q "\"port\":41000" && return 0
+	# what the files hold: lines by namespace
+	for f in "$LOG" "$LOG.1"; do
+		[ -e "$f" ] && /usr/bin/python3 -c 'import collections, json, sys
+c = collections.Counter()
+for l in open(sys.argv[1]):
+    r = json.loads(l)
+    c[r.get("source", {}).get("namespace", "") or r.get("destination", {}).get("namespace", "")] += 1
+print(sys.argv[1], dict(c))' "$f"
+	done
+	return 1
+}
 check "q's record (41000) is in the flow log" wait_until 10 in_log
 gflood() {
 	local n
@@ -160,6 +175,14 @@ sys.exit(0 if ok else 1)'
 }
 check "lines past flood's share not written, counted under flood (the flows trailer)" \
 	wait_until 10 refused_flood
+# refused NS: xcni_flow_log_refused_total{namespace=NS} (0: no series).
+refused() {
+	in_node 1 /usr/bin/python3 -c 'import urllib.request
+print(urllib.request.urlopen("http://127.0.0.1:9964/metrics", timeout=5).read().decode())' |
+		awk -v s="xcni_flow_log_refused_total{namespace=\"$1\"}" '$1 == s { v = $2 } END { print v + 0 }'
+}
+check "xcni_flow_log_refused_total: flood's lines counted, none of quiet's" \
+	eval '[ "$(refused flood)" -gt 0 ] && [ "$(refused quiet)" = 0 ]'
 status_line() {
 	ctl status >"$T/status" 2>&1
 	grep -q '^Flow log: .* past a namespace.s share not written, most from namespace "flood"' \

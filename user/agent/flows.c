@@ -574,12 +574,33 @@ static struct log_owner *log_owner_get(struct flowd *d, const char *ns)
 	return o;
 }
 
-/* Whether o may write len bytes more into the file written (counted if not). */
+/* Whether o holds the most of the file written (a tie included), others holding some. */
+static bool log_holds_most(const struct flowd *d, const struct log_owner *o)
+{
+	if (!o->bytes[0])
+		return false;
+	hmap_each(&d->log_owners, sl) {
+		const struct log_owner *p = sl->v;
+
+		if (p != o && p->bytes[0] > o->bytes[0])
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Whether o may write len bytes more into the file written (counted if not):
+ * within its share, and a line that would rotate the file not from the
+ * namespace holding the most of it (as the window's largest owner gives up
+ * its own): the shares were reckoned with fewer namespaces when some of it
+ * was written, so together they may fill the file.
+ */
 static bool log_share(struct flowd *d, struct log_owner *o, size_t len)
 {
 	size_t n = d->log_holding + !o->total;
 
-	if (n <= 1 || o->bytes[0] + len <= d->log_max / n)
+	if (n <= 1 || (o->bytes[0] + len <= d->log_max / n &&
+		       !(d->log_bytes + len > d->log_max && log_holds_most(d, o))))
 		return true;
 	o->refused++;
 	d->log_refused++;
@@ -821,6 +842,22 @@ static void ipfix_export(struct flowd *d, bool final)
 }
 
 /* ---- the agent's side ------------------------------------------------------- */
+
+bool flowd_logs(const struct flowd *d)
+{
+	return d->log_path[0] != '\0';
+}
+
+void flowd_log_refused_each(const struct flowd *d,
+			    void (*fn)(void *arg, const char *ns, uint64_t refused), void *arg)
+{
+	hmap_each(&d->log_owners, sl) {
+		const struct log_owner *o = sl->v;
+
+		if (o->refused)
+			fn(arg, o->ns, o->refused);
+	}
+}
 
 struct flows *flowd_flows(struct flowd *d)
 {

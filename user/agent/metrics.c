@@ -31,6 +31,7 @@
 #include "lib/system/clock.h"
 #include "lib/observe/reasons.h"
 #include "lib/system/http.h"
+#include "agent/flows.h"
 #include "agent/hooks.h"
 #include "agent/metrics.h"
 #include "agent/status.h"
@@ -87,6 +88,7 @@ struct metrics {
 	__u64 ct_evicted; /* the highest evictions figure shown: the counter never goes back */
 	const struct hooks *hooks; /* who runs first on xcni's hooks; NULL: not shown */
 	const struct flows *flows; /* xcnid's flow records: isolation drops; NULL: off */
+	const struct flowd *flowd; /* xcnid's flow log's shares; NULL: off */
 	struct {
 		const char *name;
 		const struct http *h;
@@ -536,6 +538,29 @@ static void render_flows_window(struct metrics *m, struct buf *b)
 		(unsigned long long)flows_stats(m->flows)->evicted_unlisted);
 }
 
+/* Each namespace's refused flow log lines (flowd_log_refused_each's callback). */
+static void log_refused(void *arg, const char *ns, uint64_t refused)
+{
+	struct buf *b = arg;
+
+	bprintf(b, "xcni_flow_log_refused_total{namespace=\"");
+	blabel(b, ns);
+	bprintf(b, "\"} %llu\n", (unsigned long long)refused);
+}
+
+/* The flow log (xcnid --flow-log), shared by namespaces: the lines a namespace
+ * past its share of the file did not write (a series only for one that had). */
+static void render_flow_log(struct metrics *m, struct buf *b)
+{
+	if (!m->flowd)
+		return;
+	family(b, "xcni_flow_log_refused_total", "counter",
+	       "Flow log lines not written, by namespace: past its share of the file being "
+	       "written (--flow-log-max-bytes / the namespaces holding lines in the kept files; "
+	       "docs/decisions/flow-log-shares.md).");
+	flowd_log_refused_each(m->flowd, log_refused, b);
+}
+
 /* ---- the page --------------------------------------------------------- */
 
 struct mapstat {
@@ -915,6 +940,7 @@ static int render(struct metrics *m, struct buf *b)
 		render_policy_flows(m, b, &sc.pol);
 	render_isodrops(m, b);
 	render_flows_window(m, b);
+	render_flow_log(m, b);
 	render_scan(m, b, &sc);
 	render_config(m, b);
 	if (m->hooks) {
@@ -991,6 +1017,12 @@ void metrics_set_hooks(struct metrics *m, const struct hooks *hk)
 {
 	if (m)
 		m->hooks = hk;
+}
+
+void metrics_set_flowd(struct metrics *m, const struct flowd *fd)
+{
+	if (m)
+		m->flowd = fd;
 }
 
 void metrics_set_flows(struct metrics *m, const struct flows *fl)
