@@ -43,12 +43,23 @@ struct client {
 	time_t since;
 };
 
-/* A namespace's part of the flow log (flows.c, log_share). */
+/* A namespace's part of the flow log (flows.c, log_rotate). */
 struct log_owner {
 	char *ns;
 	uint64_t total; /* bytes in the kept files */
-	uint64_t refused; /* lines not written: past its share */
-	uint64_t bytes[]; /* log_files of them: [0] the file written, [i] path.i */
+	uint64_t carried; /* lines carried into a new file at a rotation */
+	uint64_t refused; /* lines not written: the carried left no room */
+};
+/* Where each line of a kept file is, and whose. */
+struct log_line {
+	uint64_t off;
+	uint32_t len;
+	bool carry; /* log_rotate's: kept at this rotation */
+	struct log_owner *o;
+};
+struct log_index {
+	struct log_line *l;
+	size_t n, cap;
 };
 
 struct flowd {
@@ -84,11 +95,13 @@ struct flowd {
 	unsigned int log_files, log_interval;
 	uint64_t log_lines[FLOWD_LOG_FILES_MAX]; /* [0] the file written, [i] path.i */
 	uint64_t log_written, log_rotated_out, log_errors, log_rotations;
-	/* The log's shares (log_share): each namespace's part of the kept files,
-	 * by the namespace (struct log_owner), and how many hold any of it. */
+	/* The log's shares (log_rotate): each namespace's part of the kept
+	 * files, by the namespace (struct log_owner), how many hold any of it,
+	 * and each kept file's lines ([0] the file written, [i] path.i). */
 	struct hmap log_owners;
 	size_t log_holding;
-	uint64_t log_refused; /* lines not written: their namespace past its share */
+	struct log_index log_idx[FLOWD_LOG_FILES_MAX];
+	uint64_t log_carried, log_refused;
 	struct fbuf line;
 	struct ipfix *ipx; /* --ipfix: NULL none */
 	bool ipfix_all; /* --ipfix-all-nodes */

@@ -41,20 +41,21 @@ void flowd_render_ctx(const struct flowd *d, struct flow_render_ctx *rc, char *e
 			 "\"log_rotations\":%llu",
 			 (unsigned long long)d->log_written, (unsigned long long)d->log_rotated_out,
 			 (unsigned long long)d->log_errors, (unsigned long long)d->log_rotations);
-		/* The log's shares: lines past a namespace's share, and whose most. */
-		if (d->log_refused) {
+		/* The log's shares: lines carried at a rotation (and whose most),
+		 * lines the carried left no room for. */
+		if (d->log_carried || d->log_refused) {
 			const struct log_owner *most = NULL;
 			size_t n = strlen(extra);
 
 			hmap_each(&d->log_owners, sl)
-				if (!most || ((const struct log_owner *)sl->v)->refused >
-						     most->refused)
+				if (!most || ((const struct log_owner *)sl->v)->carried >
+						     most->carried)
 					most = sl->v;
 			snprintf(extra + n, len - n,
-				 ",\"log_refused\":%llu,\"log_refused_most\":{\"namespace\":\"%s\","
-				 "\"refused\":%llu}",
-				 (unsigned long long)d->log_refused, most->ns,
-				 (unsigned long long)most->refused);
+				 ",\"log_carried\":%llu,\"log_carried_most\":{\"namespace\":\"%s\","
+				 "\"carried\":%llu},\"log_refused\":%llu",
+				 (unsigned long long)d->log_carried, most->ns,
+				 (unsigned long long)most->carried, (unsigned long long)d->log_refused);
 		}
 		{
 			size_t n = strlen(extra);

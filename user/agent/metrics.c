@@ -538,27 +538,45 @@ static void render_flows_window(struct metrics *m, struct buf *b)
 		(unsigned long long)flows_stats(m->flows)->evicted_unlisted);
 }
 
-/* Each namespace's refused flow log lines (flowd_log_refused_each's callback). */
-static void log_refused(void *arg, const char *ns, uint64_t refused)
-{
-	struct buf *b = arg;
+/* One namespace's series (flowd_log_shares_each's callback); arg: the buffer
+ * and which count. */
+struct log_series {
+	struct buf *b;
+	bool refused;
+};
 
-	bprintf(b, "xcni_flow_log_refused_total{namespace=\"");
-	blabel(b, ns);
-	bprintf(b, "\"} %llu\n", (unsigned long long)refused);
+static void log_series(void *arg, const char *ns, uint64_t carried, uint64_t refused)
+{
+	struct log_series *s = arg;
+	uint64_t v = s->refused ? refused : carried;
+
+	if (!v)
+		return;
+	bprintf(s->b, "%s{namespace=\"", s->refused ? "xcni_flow_log_refused_total" :
+						     "xcni_flow_log_carried_total");
+	blabel(s->b, ns);
+	bprintf(s->b, "\"} %llu\n", (unsigned long long)v);
 }
 
-/* The flow log (xcnid --flow-log), shared by namespaces: the lines a namespace
- * past its share of the file did not write (a series only for one that had). */
+/* The flow log (xcnid --flow-log), shared by namespaces: the lines a rotation
+ * carried into the new file and those it left no room for (a series only for
+ * a namespace that had some). */
 static void render_flow_log(struct metrics *m, struct buf *b)
 {
+	struct log_series s = { b, false };
+
 	if (!m->flowd)
 		return;
+	family(b, "xcni_flow_log_carried_total", "counter",
+	       "Flow log lines of a namespace within its share of the kept files (files x "
+	       "--flow-log-max-bytes / the namespaces holding lines) that a rotation carried into "
+	       "the new file instead of removing (docs/decisions/flow-log-shares.md).");
+	flowd_log_shares_each(m->flowd, log_series, &s);
+	s.refused = true;
 	family(b, "xcni_flow_log_refused_total", "counter",
-	       "Flow log lines not written, by namespace: past its share of the file being "
-	       "written (--flow-log-max-bytes / the namespaces holding lines in the kept files; "
-	       "docs/decisions/flow-log-shares.md).");
-	flowd_log_refused_each(m->flowd, log_refused, b);
+	       "Flow log lines not written, by namespace: the lines a rotation carried left the new "
+	       "file no room for them.");
+	flowd_log_shares_each(m->flowd, log_series, &s);
 }
 
 /* ---- the page --------------------------------------------------------- */
