@@ -74,6 +74,11 @@
 #ifndef XCNI_FRAG_LIFE_NS
 #define XCNI_FRAG_LIFE_NS 2000000000ULL
 #endif
+/* The events' shares (xcni_evshare): more than a node's pods (the kubelet's
+ * --max-pods, 110 by default), not XCNI_MAX_ENDPOINTS: it is per CPU. */
+#ifndef XCNI_MAX_EVSHARES
+#define XCNI_MAX_EVSHARES 4096
+#endif
 #ifndef XCNI_MAX_IDENTITIES
 #define XCNI_MAX_IDENTITIES 65536
 #endif
@@ -483,17 +488,38 @@ struct xcni_event6 {
 };
 
 /*
- * evrate: per-CPU array of one, the events' token bucket and what it cost.
- * Credit is time: each event spends 1e9 / events_rate ns of it, time adds it
- * back, and it holds at most one second's worth (a burst of events_rate).
+ * evrate: per-CPU array of one, what the events cost: written, refused by
+ * their share's budget (xcni_evshare), refused by a full ring. Exact: each
+ * CPU counts its own.
  */
 struct xcni_evrate {
+	/* Unused since the budget is a share's (struct xcni_evshare); kept so
+	 * that the value's layout stays the one pinned maps and readers know. */
 	__u64 credit_ns;
-	__u64 last_ns; /* when credit was last topped up */
+	__u64 last_ns;
 	__u64 sent; /* events written to the ring */
 	__u64 lost_rate; /* events the budget refused */
 	__u64 lost_full; /* events the ring had no room for (the reader lags) */
 };
+
+/*
+ * evshare: the events' budget, a share per owner: one a local endpoint, keyed
+ * by its ep_id (the pod the event is about: the sender of what it sends, the
+ * receiver of what it is sent), and one, key XCNI_EVSHARE_NODE, for every
+ * event about no local endpoint (the node, packets from other nodes and from
+ * outside to them). Per CPU, a token bucket whose credit is time: each event
+ * spends 1e9 / events_rate ns of it, time adds it back, and it holds at most
+ * one second's worth (a burst of events_rate). So a pod whose drops flood
+ * spends its own share only: another pod's events go on being written
+ * (docs/decisions/event-budget.md). An LRU of XCNI_MAX_EVSHARES: only
+ * endpoints of this node make keys, and a share pushed out comes back full.
+ */
+struct xcni_evshare {
+	__u64 credit_ns;
+	__u64 last_ns; /* when credit was last topped up */
+	__u64 lost; /* events this share's budget refused */
+};
+#define XCNI_EVSHARE_NODE 0 /* no ep_id is 0 (cni/conf.c xcni_ep_id) */
 
 /*
  * ctstat: per-CPU array of two, what became of conntrack entries. Slot

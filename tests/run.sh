@@ -133,6 +133,8 @@ suites=(
 	"lab-demo:bash tests/lab/demo.sh"
 	# One pod's short flows through a 64-record window: another namespace's record stays (issue 52 item 8).
 	"lab-flows-window:bash tests/lab/flowswin.sh"
+	# One pod's denied flood and short flows: another namespace's drop event and flow log line stay (issue 52).
+	"lab-owner-shares:bash tests/lab/shares.sh"
 	"lab-flows-relay-3nodes:bash tests/lab/relay.sh"
 	"lab-status:bash tests/lab/status.sh"
 	"lab-monitor-flows:bash tests/lab/monflows.sh"

@@ -163,7 +163,7 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xcni_ctstat SEC(".maps");
 
-/* The events' per-CPU budget (xcni_config.events_rate) and its losses. */
+/* What the events cost and lost, per CPU. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
@@ -171,6 +171,16 @@ struct {
 	__type(value, struct xcni_evrate);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xcni_evrate SEC(".maps");
+
+/* The events' budget (xcni_config.events_rate), a share per local endpoint
+ * and one for the node (struct xcni_evshare). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
+	__uint(max_entries, XCNI_MAX_EVSHARES);
+	__type(key, __u32);
+	__type(value, struct xcni_evshare);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xcni_evshare SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

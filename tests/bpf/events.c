@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Events: traces of forwarded packets, the per-CPU budget on every event,
- * what a full ring loses. The rows run in order.
+ * Events: traces of forwarded packets, the budget on every event (a share per
+ * endpoint, per CPU), what a full ring loses. The rows run in order.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -95,13 +95,42 @@ static int trace_sampled(void)
 	return 0;
 }
 
+/* Every share of the events' budget gone (xcni_evshare): the next event of
+ * each makes it again, full. */
+static int evshare_clear(void)
+{
+	int fd = bpf_map__fd(env.from->maps.xcni_evshare);
+	uint32_t key;
+
+	while (!bpf_map_get_next_key(fd, NULL, &key))
+		if (bpf_map_delete_elem(fd, &key))
+			return -errno;
+	return 0;
+}
+
+/* The lost count of ep_id's share, summed over CPUs (0: no share). */
+static uint64_t evshare_lost(uint32_t ep_id)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct xcni_evshare v[ncpu];
+	uint64_t n = 0;
+
+	if (bpf_map_lookup_elem(bpf_map__fd(env.from->maps.xcni_evshare), &ep_id, v))
+		return 0;
+	for (int c = 0; c < ncpu; c++)
+		n += v[c].lost;
+	return n;
+}
+
 /*
- * The bucket is per CPU: the test stays on one CPU, whose bucket starts full
- * (all zeroed: the first event tops it up to a second's worth).
+ * A share per endpoint, per CPU: the test stays on one CPU, where each share
+ * starts full (made on its first event: a second's worth). A's drops spend
+ * A's share; B's drop, after them, still has its own.
  */
 static int events_rate_limited(void)
 {
 	struct row r = { .dev = DEV_A, .ihl = 4, UDP(IP_A, 1, IP_B, 2), .ret = TC_ACT_SHOT };
+	struct row rb = { .dev = DEV_B, .ihl = 4, UDP(IP_B, 1, IP_A, 2), .ret = TC_ACT_SHOT };
 	int ncpu = libbpf_num_possible_cpus(), cpu = sched_getcpu(), err;
 	struct xcni_evrate zeros[ncpu], sum;
 	cpu_set_t old, one;
@@ -116,15 +145,30 @@ static int events_rate_limited(void)
 		return -errno;
 	err = bpf_map_update_elem(bpf_map__fd(env.from->maps.xcni_evrate), &zero, zeros, BPF_ANY)
 		      ? -errno : 0;
+	err = err ?: evshare_clear();
 	err = err ?: set_events(0, 3);
 	env.nev = 0;
 	err = err ?: run_n(&r, 10, 0);
 	err = err ?: evrate_sum(&sum);
 	if (!err && (env.nev != 3 || sum.sent != 3 || sum.lost_rate != 7 || sum.lost_full)) {
-		fprintf(stderr, "%d events, sent %llu, lost %llu to the rate, %llu to the ring\n",
+		fprintf(stderr, "A: %d events, sent %llu, lost %llu to the rate, %llu to the ring\n",
 			env.nev, (unsigned long long)sum.sent, (unsigned long long)sum.lost_rate,
 			(unsigned long long)sum.lost_full);
 		err = -EPROTO;
+	}
+	/* B's one drop right after: its own share, untouched by A's flood; the
+	 * losses are A's share's. */
+	if (!err) {
+		env.nev = 0;
+		err = run_n(&rb, 1, 0) ?: evrate_sum(&sum);
+		if (!err && (env.nev != 1 || sum.sent != 4 || sum.lost_rate != 7 ||
+			     evshare_lost(pods[DEV_A].ep_id) != 7 || evshare_lost(pods[DEV_B].ep_id))) {
+			fprintf(stderr, "B after A's flood: %d events, sent %llu, lost %llu (A's %llu, B's %llu)\n",
+				env.nev, (unsigned long long)sum.sent, (unsigned long long)sum.lost_rate,
+				(unsigned long long)evshare_lost(pods[DEV_A].ep_id),
+				(unsigned long long)evshare_lost(pods[DEV_B].ep_id));
+			err = -EPROTO;
+		}
 	}
 	/* 400 ms buys 1.2 events' worth of credit: one more passes, the next does not. */
 	if (!err) {
@@ -166,7 +210,7 @@ static int events_ring_full(void)
 
 static const struct row events_rows[] = {
 	/* Events: traces of forwarded packets (off so far: no row above saw one),
-	 * the per-CPU budget on every event, and what was lost. */
+	 * the budget on every event (a share per endpoint), and what was lost. */
 	{ "events: trace every forwarded packet (trace-sample 1)", .step = trace_every },
 	{ "A->C UDP: forwarded, traced as fwd-local from-pod", .dev = DEV_A,
 	  UDP(IP_A, 45000, IP_C, 53), REDIR(FWD_LOCAL), .ct = XCNI_CT_NEW, .trace = true },
@@ -184,7 +228,7 @@ static const struct row events_rows[] = {
 	{ "A->C UDP: forwarded, no event", .dev = DEV_A, UDP(IP_A, 45000, IP_C, 53),
 	  REDIR(FWD_LOCAL), .ct = XCNI_CT_ESTABLISHED },
 	{ "events: trace-sample 4 traces about one in 4 of 400 packets", .step = trace_sampled },
-	{ "events: 3 per CPU second: 10 drops, 3 events, 7 counted lost; refilled with time",
+	{ "events: a share of 3 per CPU second: A's 10 drops, 3 events, 7 lost; B's drop reported",
 	  .step = events_rate_limited },
 	{ "events: a full ring loses events, counted, never packets", .step = events_ring_full },
 };

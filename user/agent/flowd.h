@@ -16,6 +16,7 @@
 #include "xcni_shared.h"
 #include "lib/observe/flows.h"
 #include "agent/flows.h"
+#include "lib/system/hmap.h"
 
 #define FLOWD_CLIENTS 4
 #define FLOWD_REQ_MAX 4096
@@ -40,6 +41,25 @@ struct client {
 	size_t reqlen, off;
 	struct fbuf out; /* out.p set: answering */
 	time_t since;
+};
+
+/* A namespace's part of the flow log (flows.c, log_rotate). */
+struct log_owner {
+	char *ns;
+	uint64_t total; /* bytes in the kept files */
+	uint64_t carried; /* lines carried into a new file at a rotation */
+	uint64_t refused; /* lines not written: the carried left no room */
+};
+/* Where each line of a kept file is, and whose. */
+struct log_line {
+	uint64_t off;
+	uint32_t len;
+	bool carry; /* log_rotate's: kept at this rotation */
+	struct log_owner *o;
+};
+struct log_index {
+	struct log_line *l;
+	size_t n, cap;
 };
 
 struct flowd {
@@ -75,6 +95,13 @@ struct flowd {
 	unsigned int log_files, log_interval;
 	uint64_t log_lines[FLOWD_LOG_FILES_MAX]; /* [0] the file written, [i] path.i */
 	uint64_t log_written, log_rotated_out, log_errors, log_rotations;
+	/* The log's shares (log_rotate): each namespace's part of the kept
+	 * files, by the namespace (struct log_owner), how many hold any of it,
+	 * and each kept file's lines ([0] the file written, [i] path.i). */
+	struct hmap log_owners;
+	size_t log_holding;
+	struct log_index log_idx[FLOWD_LOG_FILES_MAX];
+	uint64_t log_carried, log_refused;
 	struct fbuf line;
 	struct ipfix *ipx; /* --ipfix: NULL none */
 	bool ipfix_all; /* --ipfix-all-nodes */

@@ -552,18 +552,163 @@ static int log_open(struct flowd *d)
 	return 0;
 }
 
-/* path -> path.1 -> ... -> path.(files-1), the last one's lines gone (counted). */
-static int log_rotate(struct flowd *d)
+/*
+ * The log's shares. A line is charged to its record's namespace (as the
+ * window's room is: flows_rec_owner). Files rotate by size, but a rotation
+ * removes from the oldest file only the lines of the namespace writing and
+ * of namespaces holding more than their share of the kept files (files x
+ * log_max / the namespaces holding lines): the others' lines are carried
+ * into the new file. So one pod's short flows push out their own lines and
+ * the largest namespaces', never a line of a namespace within its share, as
+ * the window's largest owner gives up its own
+ * (docs/decisions/flow-log-shares.md).
+ */
+static struct log_owner *log_owner_get(struct flowd *d, const char *ns)
 {
-	char from[600], to[600];
+	struct log_owner *o = hmap_get(&d->log_owners, hstr(ns), (uintptr_t)ns);
 
+	if (o)
+		return o;
+	o = calloc(1, sizeof(*o));
+	if (!o || !(o->ns = strdup(ns)) ||
+	    hmap_put(&d->log_owners, hstr(ns), (uintptr_t)o->ns, o)) {
+		if (o)
+			free(o->ns);
+		free(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* A line of len bytes at off of the file written, o's. 0 or -ENOMEM. */
+static int log_index_add(struct flowd *d, uint64_t off, size_t len, struct log_owner *o)
+{
+	struct log_index *x = &d->log_idx[0];
+
+	if (x->n == x->cap) {
+		size_t cap = x->cap ? 2 * x->cap : 256;
+		struct log_line *l = realloc(x->l, cap * sizeof(*l));
+
+		if (!l)
+			return -ENOMEM;
+		x->l = l;
+		x->cap = cap;
+	}
+	x->l[x->n++] = (struct log_line){ .off = off, .len = (uint32_t)len, .o = o };
+	if (!o->total)
+		d->log_holding++;
+	o->total += len;
+	return 0;
+}
+
+static void log_shares_free(struct flowd *d)
+{
+	hmap_each(&d->log_owners, sl) {
+		struct log_owner *o = sl->v;
+
+		free(o->ns);
+		free(o);
+	}
+	hmap_free(&d->log_owners);
+	for (unsigned int i = 0; i < FLOWD_LOG_FILES_MAX; i++)
+		free(d->log_idx[i].l);
+}
+
+/* Whether the oldest file's line l is carried into the new file (w writing). */
+static bool log_carries(const struct flowd *d, const struct log_line *l, const struct log_owner *w)
+{
+	uint64_t share = d->log_max * d->log_files / (d->log_holding ? d->log_holding : 1);
+
+	return l->o != w && l->o->total <= share;
+}
+
+/*
+ * The oldest file's lines to carry (log_carries), read from it: *buf (*len
+ * bytes), NULL when none or unreadable (then they go: said, not carried).
+ * -ENOSPC: they and need bytes more would not fit a file.
+ */
+static int log_carry_read(struct flowd *d, const char *path, const struct log_owner *w,
+			  size_t need, char **buf, size_t *len)
+{
+	const struct log_index *x = &d->log_idx[d->log_files - 1];
+	size_t n = 0;
+	int fd;
+
+	*buf = NULL;
+	*len = 0;
+	for (size_t i = 0; i < x->n; i++) {
+		x->l[i].carry = log_carries(d, &x->l[i], w);
+		if (x->l[i].carry)
+			n += x->l[i].len;
+	}
+	if (!n)
+		return 0;
+	if (n + need > d->log_max)
+		return -ENOSPC;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	*buf = fd < 0 ? NULL : malloc(n);
+	for (size_t i = 0; *buf && i < x->n; i++) {
+		const struct log_line *l = &x->l[i];
+
+		if (!l->carry)
+			continue;
+		if (pread(fd, *buf + *len, l->len, (off_t)l->off) != (ssize_t)l->len) {
+			free(*buf);
+			*buf = NULL;
+			break;
+		}
+		*len += l->len;
+	}
+	if (!*buf) {
+		pr_warn("flow log %s: its lines to keep could not be read: %s\n", path,
+			strerror(errno));
+		*len = 0;
+	}
+	if (fd >= 0)
+		close(fd);
+	return 0;
+}
+
+/*
+ * path -> path.1 -> ... -> path.(files-1), the last one's lines gone
+ * (counted) but those log_carries keeps, written first into the new file.
+ * w: the namespace whose line of need bytes rotates. -ENOSPC: the carried
+ * and that line would not fit a file (nothing done).
+ */
+static int log_rotate(struct flowd *d, const struct log_owner *w, size_t need)
+{
+	unsigned int last = d->log_files - 1;
+	struct log_index old = d->log_idx[last];
+	char from[600], to[600], *carry;
+	size_t clen, nc = 0;
+	int err;
+
+	if (last)
+		snprintf(from, sizeof(from), "%s.%u", d->log_path, last);
+	else
+		snprintf(from, sizeof(from), "%s", d->log_path);
+	err = log_carry_read(d, from, w, need, &carry, &clen);
+	if (err)
+		return err;
 	close(d->log_fd);
 	d->log_fd = -1;
+	/* The oldest file's lines leave their namespaces' parts; the carried
+	 * come back with the new file. */
+	for (size_t i = 0; i < old.n; i++) {
+		struct log_owner *o = old.l[i].o;
+
+		if (carry && old.l[i].carry)
+			continue;
+		if ((o->total -= old.l[i].len) == 0)
+			d->log_holding--;
+	}
+	if (carry)
+		for (size_t i = 0; i < old.n; i++)
+			nc += old.l[i].carry;
 	if (d->log_files > 1) {
-		snprintf(to, sizeof(to), "%s.%u", d->log_path, d->log_files - 1);
-		if (!unlink(to) || errno == ENOENT)
-			d->log_rotated_out += d->log_lines[d->log_files - 1];
-		for (unsigned int i = d->log_files - 1; i > 0; i--) {
+		if (!unlink(from) || errno == ENOENT)
+			d->log_rotated_out += d->log_lines[last] - nc;
+		for (unsigned int i = last; i > 0; i--) {
 			if (i > 1)
 				snprintf(from, sizeof(from), "%s.%u", d->log_path, i - 1);
 			else
@@ -572,19 +717,50 @@ static int log_rotate(struct flowd *d)
 			if (rename(from, to) && errno != ENOENT)
 				pr_warn("flow log: rename %s %s: %s\n", from, to, strerror(errno));
 			d->log_lines[i] = d->log_lines[i - 1];
+			d->log_idx[i] = d->log_idx[i - 1];
 		}
 	} else {
 		unlink(d->log_path);
-		d->log_rotated_out += d->log_lines[0];
+		d->log_rotated_out += d->log_lines[0] - nc;
 	}
+	d->log_idx[0] = (struct log_index){ 0 };
 	d->log_lines[0] = 0;
 	d->log_rotations++;
-	return log_open(d);
+	err = log_open(d);
+	if (carry) {
+		/* Their lines again, in their order, before anything newer. */
+		size_t off = 0;
+
+		if (!err && write(d->log_fd, carry, clen) != (ssize_t)clen)
+			err = -EIO;
+		for (size_t i = 0; i < old.n; i++) {
+			struct log_line l = old.l[i];
+
+			if (!l.carry)
+				continue;
+			/* o->total still holds it: log_index_add counts it anew
+			 * (not after an error: then it is gone). */
+			l.o->total -= l.len;
+			if (!l.o->total)
+				d->log_holding--;
+			if (err || (err = log_index_add(d, d->log_bytes + off, l.len, l.o)))
+				continue;
+			off += l.len;
+			l.o->carried++;
+			d->log_carried++;
+			d->log_lines[0]++;
+		}
+		d->log_bytes += off;
+	}
+	free(carry);
+	free(old.l);
+	return err;
 }
 
 static void log_rec(struct flowd *d, const struct flow_rec *r)
 {
 	struct flow_render_ctx rc;
+	struct log_owner *o;
 	ssize_t n;
 
 	if (d->log_fd < 0 && (!d->log_path[0] || log_open(d)))
@@ -593,16 +769,29 @@ static void log_rec(struct flowd *d, const struct flow_rec *r)
 	d->line.len = 0;
 	d->line.err = 0;
 	flow_rec_json(&d->line, r, &rc);
-	if (d->line.err) {
+	o = d->line.err ? NULL : log_owner_get(d, flows_rec_owner(r));
+	if (!o) {
 		d->log_errors++;
 		return;
 	}
 	/* Rotated before the line would take the file past its limit; a line
-	 * longer than the limit alone still goes whole into a file of its own. */
-	if (d->log_bytes && d->log_bytes + d->line.len > d->log_max && log_rotate(d)) {
-		d->log_errors++;
-		pr_warn("flow log %s: %s\n", d->log_path, strerror(errno));
-		return;
+	 * longer than the limit alone still goes whole into a file of its own.
+	 * When the lines carried would leave it no room it is not written,
+	 * counted under its namespace (the record's next change tries again). */
+	if (d->log_bytes && d->log_bytes + d->line.len > d->log_max) {
+		int err = log_rotate(d, o, d->line.len);
+
+		if (err == -ENOSPC) {
+			o->refused++;
+			d->log_refused++;
+			((struct flow_rec *)r)->logged_seq = r->seq;
+			return;
+		}
+		if (err) {
+			d->log_errors++;
+			pr_warn("flow log %s: %s\n", d->log_path, strerror(-err));
+			return;
+		}
 	}
 	n = write(d->log_fd, d->line.p, d->line.len);
 	if (n != (ssize_t)d->line.len) {
@@ -612,6 +801,8 @@ static void log_rec(struct flowd *d, const struct flow_rec *r)
 			d->log_bytes += (uint64_t)n;
 		return;
 	}
+	if (log_index_add(d, d->log_bytes, (size_t)n, o))
+		d->log_errors++; /* written, but its namespace's part unknown */
 	d->log_bytes += (uint64_t)n;
 	d->log_lines[0]++;
 	d->log_written++;
@@ -750,6 +941,23 @@ static void ipfix_export(struct flowd *d, bool final)
 
 /* ---- the agent's side ------------------------------------------------------- */
 
+bool flowd_logs(const struct flowd *d)
+{
+	return d->log_path[0] != '\0';
+}
+
+void flowd_log_shares_each(const struct flowd *d,
+			   void (*fn)(void *arg, const char *ns, uint64_t carried, uint64_t refused),
+			   void *arg)
+{
+	hmap_each(&d->log_owners, sl) {
+		const struct log_owner *o = sl->v;
+
+		if (o->carried || o->refused)
+			fn(arg, o->ns, o->carried, o->refused);
+	}
+}
+
 struct flows *flowd_flows(struct flowd *d)
 {
 	return d->fl;
@@ -855,6 +1063,7 @@ void flowd_free(struct flowd *d)
 			close(*fds[i]);
 	if (d->log_fd >= 0)
 		close(d->log_fd);
+	log_shares_free(d);
 	ipfix_free(d->ipx);
 	evfan_free(d->fan);
 	flows_fbuf_free(&d->line);
@@ -991,7 +1200,7 @@ int flowd_open(const struct flowd_opts *o, const char *pin_dir, const char *node
 			snprintf(d->log_path, sizeof(d->log_path), "%s", o->log_path);
 		d->log_max = o->log_max_bytes;
 		d->log_files = o->log_files;
-		err = log_open(d);
+		err = hmap_init(&d->log_owners, true, 16) ?: log_open(d);
 		if (err) {
 			pr_err("flows: flow log %s: %s\n", d->log_path, strerror(-err));
 			goto fail;

@@ -76,6 +76,13 @@ int flowd_fd(const struct flowd *d);
 void flowd_dispatch(struct flowd *d);
 /* The window and the node's name, for the UI's graph (agent/ui.c). */
 struct flows *flowd_flows(struct flowd *d);
+/* Whether it writes a flow log (--flow-log). */
+bool flowd_logs(const struct flowd *d);
+/* Each namespace whose flow log lines were carried at a rotation (within its
+ * share) or not written (the carried left no room): how many. */
+void flowd_log_shares_each(const struct flowd *d,
+			   void (*fn)(void *arg, const char *ns, uint64_t carried, uint64_t refused),
+			   void *arg);
 /* The HTTPS server of --flows-listen, or NULL. */
 struct http *flowd_http(struct flowd *d);
 const char *flowd_node(const struct flowd *d);

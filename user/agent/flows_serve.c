@@ -41,6 +41,22 @@ void flowd_render_ctx(const struct flowd *d, struct flow_render_ctx *rc, char *e
 			 "\"log_rotations\":%llu",
 			 (unsigned long long)d->log_written, (unsigned long long)d->log_rotated_out,
 			 (unsigned long long)d->log_errors, (unsigned long long)d->log_rotations);
+		/* The log's shares: lines carried at a rotation (and whose most),
+		 * lines the carried left no room for. */
+		if (d->log_carried || d->log_refused) {
+			const struct log_owner *most = NULL;
+			size_t n = strlen(extra);
+
+			hmap_each(&d->log_owners, sl)
+				if (!most || ((const struct log_owner *)sl->v)->carried >
+						     most->carried)
+					most = sl->v;
+			snprintf(extra + n, len - n,
+				 ",\"log_carried\":%llu,\"log_carried_most\":{\"namespace\":\"%s\","
+				 "\"carried\":%llu},\"log_refused\":%llu",
+				 (unsigned long long)d->log_carried, most->ns,
+				 (unsigned long long)most->carried, (unsigned long long)d->log_refused);
+		}
 		{
 			size_t n = strlen(extra);
 
@@ -79,7 +95,7 @@ static void answer_req(struct flowd *d, char *req, struct fbuf *out)
 {
 	struct flow_render_ctx rc;
 	struct flow_filter ff;
-	char err[300], extra[512];
+	char err[300], extra[1024];
 	int n;
 
 	out->max = FLOWD_ANSWER_MAX;

@@ -31,6 +31,7 @@
 #include "lib/system/clock.h"
 #include "lib/observe/reasons.h"
 #include "lib/system/http.h"
+#include "agent/flows.h"
 #include "agent/hooks.h"
 #include "agent/metrics.h"
 #include "agent/status.h"
@@ -87,6 +88,7 @@ struct metrics {
 	__u64 ct_evicted; /* the highest evictions figure shown: the counter never goes back */
 	const struct hooks *hooks; /* who runs first on xcni's hooks; NULL: not shown */
 	const struct flows *flows; /* xcnid's flow records: isolation drops; NULL: off */
+	const struct flowd *flowd; /* xcnid's flow log's shares; NULL: off */
 	struct {
 		const char *name;
 		const struct http *h;
@@ -536,6 +538,47 @@ static void render_flows_window(struct metrics *m, struct buf *b)
 		(unsigned long long)flows_stats(m->flows)->evicted_unlisted);
 }
 
+/* One namespace's series (flowd_log_shares_each's callback); arg: the buffer
+ * and which count. */
+struct log_series {
+	struct buf *b;
+	bool refused;
+};
+
+static void log_series(void *arg, const char *ns, uint64_t carried, uint64_t refused)
+{
+	struct log_series *s = arg;
+	uint64_t v = s->refused ? refused : carried;
+
+	if (!v)
+		return;
+	bprintf(s->b, "%s{namespace=\"", s->refused ? "xcni_flow_log_refused_total" :
+						     "xcni_flow_log_carried_total");
+	blabel(s->b, ns);
+	bprintf(s->b, "\"} %llu\n", (unsigned long long)v);
+}
+
+/* The flow log (xcnid --flow-log), shared by namespaces: the lines a rotation
+ * carried into the new file and those it left no room for (a series only for
+ * a namespace that had some). */
+static void render_flow_log(struct metrics *m, struct buf *b)
+{
+	struct log_series s = { b, false };
+
+	if (!m->flowd)
+		return;
+	family(b, "xcni_flow_log_carried_total", "counter",
+	       "Flow log lines of a namespace within its share of the kept files (files x "
+	       "--flow-log-max-bytes / the namespaces holding lines) that a rotation carried into "
+	       "the new file instead of removing (docs/decisions/flow-log-shares.md).");
+	flowd_log_shares_each(m->flowd, log_series, &s);
+	s.refused = true;
+	family(b, "xcni_flow_log_refused_total", "counter",
+	       "Flow log lines not written, by namespace: the lines a rotation carried left the new "
+	       "file no room for them.");
+	flowd_log_shares_each(m->flowd, log_series, &s);
+}
+
 /* ---- the page --------------------------------------------------------- */
 
 struct mapstat {
@@ -649,8 +692,8 @@ static void render_events(struct metrics *m, struct buf *b)
 	       "Events (drops, verdicts, traces) the data plane wrote to the event ring.");
 	bprintf(b, "xcni_events_total %llu\n", (unsigned long long)sum.sent);
 	family(b, "xcni_events_lost_total", "counter",
-	       "Events lost before the ring (cause: rate-limit, the per-CPU budget of "
-	       "--events-rate; ring-full, the reader lagged): monitor output is incomplete.");
+	       "Events lost before the ring (cause: rate-limit, their pod's share of "
+	       "--events-rate, per CPU; ring-full, the reader lagged): monitor output is incomplete.");
 	bprintf(b, "xcni_events_lost_total{cause=\"rate-limit\"} %llu\n",
 		(unsigned long long)sum.lost_rate);
 	bprintf(b, "xcni_events_lost_total{cause=\"ring-full\"} %llu\n",
@@ -761,7 +804,7 @@ static void render_config(struct metrics *m, struct buf *b)
 	family(b, "xcni_trace_sample", "gauge",
 	       "Traces: one forwarded packet in N goes to the event ring (0: off).");
 	bprintf(b, "xcni_trace_sample %u\n", cfg.trace_sample);
-	family(b, "xcni_events_rate", "gauge", "Event budget per CPU per second (0: no limit).");
+	family(b, "xcni_events_rate", "gauge", "Event budget of each pod (and of the node) per CPU per second (0: no limit).");
 	bprintf(b, "xcni_events_rate %u\n", cfg.events_rate);
 }
 
@@ -915,6 +958,7 @@ static int render(struct metrics *m, struct buf *b)
 		render_policy_flows(m, b, &sc.pol);
 	render_isodrops(m, b);
 	render_flows_window(m, b);
+	render_flow_log(m, b);
 	render_scan(m, b, &sc);
 	render_config(m, b);
 	if (m->hooks) {
@@ -991,6 +1035,12 @@ void metrics_set_hooks(struct metrics *m, const struct hooks *hk)
 {
 	if (m)
 		m->hooks = hk;
+}
+
+void metrics_set_flowd(struct metrics *m, const struct flowd *fd)
+{
+	if (m)
+		m->flowd = fd;
 }
 
 void metrics_set_flows(struct metrics *m, const struct flows *fl)

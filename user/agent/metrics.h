@@ -22,6 +22,9 @@ void metrics_set_hooks(struct metrics *m, const struct hooks *hk);
 struct flows;
 /* xcnid's flow records: xcni_policy_isolation_drops_total from them; NULL: not shown. */
 void metrics_set_flows(struct metrics *m, const struct flows *fl);
+struct flowd;
+/* xcnid's flow log: xcni_flow_log_refused_total from it; NULL: not shown. */
+void metrics_set_flowd(struct metrics *m, const struct flowd *fd);
 /*
  * An HTTP server (lib/system/http.h) whose refusals are on the page as
  * xcni_http_refused_total{listener="NAME"}: "http" (metrics, UI, status),

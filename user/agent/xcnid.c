@@ -201,6 +201,7 @@ static int open_served(const struct opts *o, struct hooks *hk, struct http **hs,
 		*fd = NULL;
 	}
 	metrics_set_flows(*ms, *fd ? flowd_flows(*fd) : NULL);
+	metrics_set_flowd(*ms, *fd && flowd_logs(*fd) ? *fd : NULL);
 	metrics_set_listener(*ms, "http", *hs);
 	metrics_set_listener(*ms, "flows", *fd ? flowd_http(*fd) : NULL);
 	if (o->ui_addr && !o->once && (err = ui_open(*hs, *fd, o->pin_dir, ui)))

@@ -24,7 +24,8 @@ static int metrics_events(const struct ctl_ctx *c, struct ptable *t, int ncpus)
 		size_t off;
 	} rows[] = {
 		{ "events-lost-rate-limit",
-		  "events over the per-CPU budget (xcnid --events-rate, config set events-rate): "
+		  "events over their pod's share of the budget (xcnid --events-rate, config set "
+		  "events-rate, per CPU): "
 		  "monitor output is incomplete", offsetof(struct xcni_evrate, lost_rate) },
 		{ "events-lost-ring-full",
 		  "events the ring had no room for (its reader lags): monitor output is incomplete",
@@ -242,8 +243,9 @@ const struct cmd metrics_cmds[] = {
 	  "Packets and bytes summed over all CPUs; only non-zero rows by default.\n"
 	  "After the reasons, events-lost-rate-limit and events-lost-ring-full count\n"
 	  "the events (drops, verdicts, traces) the data plane could not report:\n"
-	  "over the per-CPU budget (events-rate), or with the ring full because its\n"
-	  "reader lags. Non-zero means monitor showed less than happened.\n"
+	  "over their pod's share of the budget (events-rate, per CPU), or with the\n"
+	  "ring full because its reader lags. Non-zero means monitor showed less\n"
+	  "than happened.\n"
 	  "Rows are reasons, not pods: no filters.\n\n"
 	  "  --all     also the rows nothing has been counted for", NULL },
 	{}

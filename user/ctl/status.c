@@ -743,6 +743,15 @@ static void print_flows_drops(json_t *n, json_t *a)
 	else
 		printf("Flows:       on (window %lld), flow log %lld lines (%lld errors), IPFIX off\n",
 		       jint(fl, "window"), jint(ft, "log_lines"), jint(ft, "log_errors"));
+	/* The log's shares: lines of namespaces within their share carried at a
+	 * rotation (whose most), lines they left no room for. */
+	if (ft && (jint(ft, "log_carried") || jint(ft, "log_refused"))) {
+		json_t *most = json_object_get(ft, "log_carried_most");
+
+		printf("Flow log:    %lld lines carried into a new file at rotation, most of namespace "
+		       "\"%s\" (%lld); %lld not written for want of room\n", jint(ft, "log_carried"),
+		       jstr(most, "namespace"), jint(most, "carried"), jint(ft, "log_refused"));
+	}
 	/* The window's shares: whose records it pushed out (the namespace holding the most). */
 	if (ft) {
 		json_t *most = json_object_get(ft, "evicted_most");
