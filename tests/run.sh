@@ -125,6 +125,7 @@ suites=(
 	# The label typo of issue 53 (examples/store): explain, policy get and policy selectors name the rule and the near label.
 	"lab-nearmiss:bash tests/lab/nearmiss.sh"
 	"lab-flows:bash tests/lab/flows.sh"
+	"lab-monitor:bash tests/lab/monitor.sh"
 	# make demo, then every command of the list it prints, as printed (issue 53).
 	"lab-demo:bash tests/lab/demo.sh"
 	# One pod's short flows through a 64-record window: another namespace's record stays (issue 52 item 8).
