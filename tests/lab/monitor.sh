@@ -197,10 +197,14 @@ check "ct list (n1): the NodePort flow's backend as an address, x/b $B4:81" ctbe
 nodup() { # the titles of -o wide, each once
 	local h
 	h=$("$@" | head -1) || return 1
+	[ -n "$h" ] || { echo "no header"; return 1; }
 	/usr/bin/python3 -c 'import sys; t = sys.argv[1].split(); d = {x for x in t if t.count(x) > 1}; print("twice:", d) if d else None; sys.exit(1 if d else 0)' "$h"
 }
 check "service list -o wide: no column twice" nodup in_node 1 "$XCNICTL" --pin-dir "$LAB_PINS/n1" service list -o wide
 check "monitor -o wide: no column twice" nodup head -1 "$T/wide.txt"
+
+# What a user reads, in the log.
+for f in all.txt w.flows w.ct; do diag "$f:"; sed 's/^/#   /' "$T/$f"; done
 
 lab_down_checked
 finish

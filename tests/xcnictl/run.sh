@@ -1019,7 +1019,9 @@ check "endpoint list --namespace y: y/c by its policy key's podname" json_is \
 	'[e["ep_id"] for e in j] == [8, 20]' x endpoint list --namespace y --json
 check "endpoint list --pod y/c (IPv6 only)" json_is '[e["ep_id"] for e in j] == [20]' x endpoint list --pod y/c --json
 check "ct list: the IPv6 flow, [addr]:port" \
-	has "^tcp +\\[$A6\\]:40100 +\\[$C6\\]:80 +established .* +4 +400 +3 +300 +7 +bpf +- +1 +- +- +-\$" x ct list
+	has "^tcp +\\[$A6\\]:40100 +\\[$C6\\]:80 +established +[0-9]+ +[0-9]+ +- +- +-\$" x ct list
+check "ct list -o wide: the IPv6 flow, every field" \
+	has "^tcp +\\[$A6\\]:40100 +\\[$C6\\]:80 .* +established .* +4 +400 +3 +300 +7 +bpf +- +1 +- +- +- +- +- +- +-\$" x ct list -o wide
 check "ct list --json: IPv6 addresses in saddr/daddr" json_is \
 	'[(e["saddr"], e["sport"], e["daddr"], e["dport"]) for e in j if ":" in e["saddr"]] == [("'$A6'", 40100, "'$C6'", 80)]' \
 	x ct list --json
@@ -1035,9 +1037,13 @@ check "bpftool adds a DSR flow to xcni_ct and one to xcni_ct6" bash -c "
 	bpftool map update pinned $PIN/xcni_ct6 key hex $(ip6 2001:db8::7)$(ip6 $C6)$(be16 52001)$(be16 8080)$(le 6 1)$(zeros 3) \
 		value hex $(ctv "$(now_ns)" "$(now_ns)" 1 80 0 0 20 1 40)"
 check "ct list: the IPv4 DSR flow's FLAGS nodeport,dsr" \
-	has '^tcp +198\.51\.100\.7:52000 +10\.244\.1\.5:8080 +new .* +7 +bpf +nodeport,dsr +0 +- +- +-$' x ct list
+	has '^tcp +198\.51\.100\.7:52000 +10\.244\.1\.5:8080 +new +[0-9]+ +[0-9]+ +nodeport,dsr +- +-$' x ct list
+check "ct list -o wide: the IPv4 DSR flow's FLAGS nodeport,dsr" \
+	has '^tcp +198\.51\.100\.7:52000 +10\.244\.1\.5:8080 .* +new .* +7 +bpf +nodeport,dsr +0 +- +- +- +- +- +- +-$' x ct list -o wide
 check "ct list: the IPv6 DSR flow's FLAGS nodeport,dsr" \
-	has "^tcp +\\[2001:db8::7\\]:52001 +\\[$C6\\]:8080 +new .* +20 +bpf +nodeport,dsr +0 +- +- +-\$" x ct list
+	has "^tcp +\\[2001:db8::7\\]:52001 +\\[$C6\\]:8080 +new +[0-9]+ +[0-9]+ +nodeport,dsr +- +-\$" x ct list
+check "ct list -o wide: the IPv6 DSR flow's FLAGS nodeport,dsr" \
+	has "^tcp +\\[2001:db8::7\\]:52001 +\\[$C6\\]:8080 .* +new .* +20 +bpf +nodeport,dsr +0 +- +- +- +- +- +- +-\$" x ct list -o wide
 check "ct list --json: flags nodeport,dsr on the DSR flows, null on the others" json_is \
 	'sorted((e["dport"], e["flags"]) for e in j if e["flags"]) == [(8080, "nodeport,dsr"), (8080, "nodeport,dsr")]
 	and len([e for e in j if e["flags"] is None]) == len(j) - 2' x ct list --json
