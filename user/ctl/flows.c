@@ -285,6 +285,9 @@ static void print_narrow(struct fopts *fo, json_t *o, const char *when, char *by
 	/* "2026-11-26T03:04:05.123Z": the time of day (--time mono: the seconds). */
 	used = printf("%-4s %-12.12s %-19s %-19s %-9s ", node, t ? t + 1 : when, src, dst,
 		      json_string_value(json_object_get(o, "verdict")) ?: "?");
+	/* No policy decided, a Service translated: "- svc ..." in -o wide. */
+	if (!strncmp(by, "- svc ", 6))
+		memmove(by, by + 2, strlen(by + 2) + 1);
 	room = used > 0 && used + 16 < FLOWS_TEXT_COLS ? FLOWS_TEXT_COLS - (size_t)used : 16;
 	if (strlen(by) > room)
 		snprintf(by + room - 3, 4, "...");
