@@ -529,11 +529,12 @@ follow() {
 }
 check "--follow: a flow started meanwhile shows up (2 + 2 packets)" follow
 # --follow --last 2: two records first (not the window), then the new flow's
-# changes, each record once a change, with its update time (UPDATED, RFC 3339).
+# changes, each record once a change, with its update time (UPDATED, RFC 3339
+# in -o wide; the default text has the time of day).
 followlast() {
 	local start fp
 	start=$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)
-	"$XCNICTL" flows --node n1 --follow --last 2 >"$T/followl" 2>&1 &
+	"$XCNICTL" flows --node n1 --follow --last 2 -o wide >"$T/followl" 2>&1 &
 	fp=$!
 	MINE+=("$fp")
 	sleep 1.5
