@@ -94,6 +94,7 @@ struct ctl_ctx {
 	/* OPT_FLOWF: the filters as flows sends them ("from-pod=x/a\n..."), checked. */
 	char flow_req[1024];
 	size_t flow_reqlen;
+	const char *flow_first; /* the first of them given, named when a command takes none */
 };
 
 /* One command: a noun, and a verb unless the noun is the command. */

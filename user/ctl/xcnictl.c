@@ -822,6 +822,8 @@ static int parse_flowf_opt(int opt, const char *arg, struct ctl_ctx *c)
 	}
 	c->flow_reqlen += (size_t)n;
 	c->opts |= OPT_FLOWF;
+	if (!c->flow_first)
+		c->flow_first = o->name;
 	return 0;
 }
 
@@ -983,7 +985,9 @@ static const struct cmd *cmd_check(const struct ctl_ctx *c, const struct global 
 		while (o->name && !(o->bit & extra))
 			o++;
 		snprintf(buf, sizeof(buf), "%s%s%s", cmd->name, cmd->sub ? " " : "", cmd->sub ?: "");
-		pr_err("%s takes no --%s (xcnictl %s --help lists its flags)\n", buf, o->name, buf);
+		/* flows' words share one bit: the one given is named. */
+		pr_err("%s takes no --%s (xcnictl %s --help lists its flags)\n", buf,
+		       o->bit == OPT_FLOWF && c->flow_first ? c->flow_first : o->name, buf);
 		return NULL;
 	}
 	if ((unsigned int)nwords != cmd->nargs) {
