@@ -125,6 +125,7 @@ suites=(
 	# The label typo of issue 53 (examples/store): explain, policy get and policy selectors name the rule and the near label.
 	"lab-nearmiss:bash tests/lab/nearmiss.sh"
 	"lab-flows:bash tests/lab/flows.sh"
+	# monitor as hubble observe (--node all, pods by name, flows' words) and the views' 120 columns (issue 53).
 	"lab-monitor:bash tests/lab/monitor.sh"
 	# make demo, then every command of the list it prints, as printed (issue 53).
 	"lab-demo:bash tests/lab/demo.sh"
