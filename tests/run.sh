@@ -129,6 +129,8 @@ suites=(
 	"lab-nearmiss:bash tests/lab/nearmiss.sh"
 	"lab-fates:bash tests/lab/fates.sh"
 	"lab-flows:bash tests/lab/flows.sh"
+	# monitor as hubble observe (--node all, pods by name, flows' words) and the views' 120 columns (issue 53).
+	"lab-monitor:bash tests/lab/monitor.sh"
 	# make demo, then every command of the list it prints, as printed (issue 53).
 	"lab-demo:bash tests/lab/demo.sh"
 	# One pod's short flows through a 64-record window: another namespace's record stays (issue 52 item 8).

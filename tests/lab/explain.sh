@@ -330,11 +330,11 @@ if [ "$NODES" = 1 ]; then
 		mon "len(e) == 1 and e[0]['reason'] == 'drop-policy-egress'" --count 1 --reason drop-policy-egress
 	check "monitor --json: a policy drop names the policies that isolate the pod" \
 		mon "any(x['reason'] == 'drop-policy-ingress' and x['daddr'] == '$YA' and x['isolated_by'] == 'y/only-from-z' for x in e) and any(x['reason'] == 'drop-policy-egress' and x['isolated_by'] == 'x/egress-to-y-80' for x in e) and all(x['isolated_by'] is None for x in e if x['type'] != 'drop')"
-	# monitor as text: the words, and columns aligned on every line (the first
-	# line cannot know how wide later events are).
+	# monitor as text (-o wide: every field): the words, and columns aligned
+	# on every line (the first line cannot know how wide later events are).
 	mon_text() {
 		local m
-		ctl "$XA_NODE" monitor --timeout-ms 2500 >"$T/ev.txt" 2>"$T/ev.err" &
+		ctl "$XA_NODE" monitor -o wide --timeout-ms 2500 >"$T/ev.txt" 2>"$T/ev.err" &
 		m=$!
 		sleep 0.5
 		lab probe x/a y/a 80/tcp --timeout-ms 300 >/dev/null 2>&1
@@ -342,7 +342,7 @@ if [ "$NODES" = 1 ]; then
 		lab probe x/a z/a 80/tcp --timeout-ms 300 >/dev/null 2>&1
 		wait "$m" || { echo "monitor exited $?"; cat "$T/ev.err"; return 1; }
 	}
-	check "monitor (text) while x/a and z/a send" mon_text
+	check "monitor -o wide (text) while x/a and z/a send" mon_text
 	check "  ... deny ingress names y/only-from-z and y/a" \
 		grep -q "deny ingress: y/only-from-z isolates y/a, nothing allows" "$T/ev.txt"
 	check "  ... deny egress names x/egress-to-y-80 and x/a" \

@@ -261,7 +261,7 @@ if c["isolated_by"] != "x/web-ingress" or c["source"]["pod"] != "c" or c["destin
 EOF
 merged() { flows --node all --json | /usr/bin/python3 "$T/merged.py"; }
 check "--node all: every connection once, the final verdict, deciding node and point, both nodes' parts (40002 denied by n1, n2 forwarded; 40003 allowed by n2, n1 forwarded)" merged
-mergedtext() { flows --node all --from-port 40002 >"$T/out" && grep -q "^n1 .*x/c .*x/a .*to-pod denied .*drop-policy-ingress; isolated by x/web-ingress {n[12] .*, n[12] .*}" "$T/out" && grep -q "n2 to-overlay forwarded 3/0" "$T/out" || { cat "$T/out"; return 1; }; }
+mergedtext() { flows --node all --from-port 40002 -o wide >"$T/out" && grep -q "^n1 .*x/c .*x/a .*to-pod denied .*drop-policy-ingress; isolated by x/web-ingress {n[12] .*, n[12] .*}" "$T/out" && grep -q "n2 to-overlay forwarded 3/0" "$T/out" || { cat "$T/out"; return 1; }; }
 check "--node all text: one row for 40002, denied by n1 at to-pod, isolated by x/web-ingress, n2's part forwarded 3/0" mergedtext
 check "n1: x/b -> x/a 80/tcp: allowed by x/web-ingress rule 0, SYN ACK FIN, data back, no Service" \
 	has n1 40004 "r['service'] is None and r['backend'] is None and r['protocol'] == 'TCP' and r['verdict'] == 'allowed' and r['policy'] == 'x/web-ingress' and set(r['tcp_flags']) >= {'SYN', 'ACK', 'FIN'} and r['bytes'] >= r['packets'] * 54 + 6 and r['reply_bytes'] > r['reply_packets'] * 54"
@@ -398,7 +398,7 @@ isomoved() {
 		{ echo "$a -> $b"; "$XCNICTL" flows --node all --from-port 40021; scrape 1 | grep isolation; return 1; }
 }
 check "n1 /metrics: two more denied datagrams move $ISO_A by 2" isomoved
-text() { flows --node n1 --from x/b --protocol tcp >"$T/out" && grep -q "x/b.*x/a.*allowed.*ingress x/web-ingress rule 0.*SYN" "$T/out" || { cat "$T/out"; return 1; }; }
+text() { flows --node n1 --from x/b --protocol tcp -o wide >"$T/out" && grep -q "x/b.*x/a.*allowed.*ingress x/web-ingress rule 0.*SYN" "$T/out" || { cat "$T/out"; return 1; }; }
 check "text columns: x/b x/a allowed ingress x/web-ingress rule 0 [SYN,...]" text
 
 # A ClusterNetworkPolicy Deny on x/c from role=friend, first in audit mode
@@ -433,7 +433,7 @@ check "n2: x/b -> x/c from 40007: denied (drop-policy-admin) by no-friend-c [Adm
 	has n2 40007 "r['verdict'] == 'denied' and r['drop_reason'] == 'drop-policy-admin' and r['policy'] == 'no-friend-c [Admin 10]' and r['rule'] == 0 and r['policy_side'] == 'ingress' and r['reply_packets'] == 0"
 check "n2: x/b -> x/c from 40009: denied by no-friend-c, the verdict before the change said (previous_verdict audit, by the same policy)" \
 	has n2 40009 "r['verdict'] == 'denied' and r['drop_reason'] == 'drop-policy-admin' and r['policy'] == 'no-friend-c [Admin 10]' and r['previous_verdict'] == 'audit' and r['previous_policy'] == 'no-friend-c [Admin 10]' and r['reply_packets'] == 2"
-cuttext() { flows --node n2 --from-port 40009 >"$T/out" && grep -q "to-pod denied .*no-friend-c .*; was audit by no-friend-c \[Admin 10\] until a policy change" "$T/out" || { cat "$T/out"; return 1; }; }
+cuttext() { flows --node n2 --from-port 40009 -o wide >"$T/out" && grep -q "to-pod denied .*no-friend-c .*; was audit by no-friend-c \[Admin 10\] until a policy change" "$T/out" || { cat "$T/out"; return 1; }; }
 check "text: 40009's row says it was audit until a policy change" cuttext
 audited() { local got; got=$(flows --node n2 --verdict audit --json | /usr/bin/python3 -c 'import json, sys; print(" ".join(str(json.loads(l)["source"]["port"]) for l in sys.stdin if l.strip() and "source" in json.loads(l)))'); [ "$got" = 40006 ] || { echo "audit records from ports: '$got'"; return 1; }; }
 check "--node n2 --verdict audit: the audited flow alone" audited
@@ -529,11 +529,12 @@ follow() {
 }
 check "--follow: a flow started meanwhile shows up (2 + 2 packets)" follow
 # --follow --last 2: two records first (not the window), then the new flow's
-# changes, each record once a change, with its update time (UPDATED, RFC 3339).
+# changes, each record once a change, with its update time (UPDATED, RFC 3339
+# in -o wide; the default text has the time of day).
 followlast() {
 	local start fp
 	start=$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)
-	"$XCNICTL" flows --node n1 --follow --last 2 >"$T/followl" 2>&1 &
+	"$XCNICTL" flows --node n1 --follow --last 2 -o wide >"$T/followl" 2>&1 &
 	fp=$!
 	MINE+=("$fp")
 	sleep 1.5

@@ -118,6 +118,61 @@ static void wide_adds_the_json_only_columns(void **state)
 	pt_free(t);
 }
 
+/*
+ * Where a column shows (PT_SHOW_*): the default text keeps the narrow
+ * columns, -o wide the wide ones and the JSON-only ones not marked
+ * PT_SHOW_JSON (each once), a record every field but the narrow shorthands,
+ * JSON every keyed one.
+ */
+static const struct pt_col show_cols[] = {
+	{ "SRC", NULL, PT_STR | PT_SHOW_NARROW }, /* the default's shorthand of ADDR, PORT */
+	{ "ADDR", "addr", PT_STR | PT_SHOW_WIDE },
+	{ NULL, "port", PT_UINT | PT_SHOW_JSON }, /* in ADDR's text already */
+	{ NULL, "pod", PT_STR }, /* -o wide: POD */
+	{ "STATE", "state", PT_STR },
+};
+
+static struct ptable *show_sample(unsigned int flags)
+{
+	struct ptable *t = pt_new(show_cols, sizeof(show_cols) / sizeof(show_cols[0]), flags);
+
+	assert_non_null(t);
+	pt_str(t, "x/a:80");
+	pt_str(t, "10.0.0.1:80");
+	pt_uint(t, 80);
+	pt_str(t, "x/a");
+	pt_str(t, "new");
+	return t;
+}
+
+static void show_flags_pick_the_text_columns(void **state)
+{
+	struct ptable *t = show_sample(0);
+	char *out;
+	int err;
+
+	(void)state;
+	out = render_fmt(t, PT_TEXT, &err);
+	assert_int_equal(err, 0);
+	assert_string_equal(out, "SRC     STATE\nx/a:80  new\n");
+	free(out);
+	out = render_fmt(t, PT_WIDE, &err);
+	assert_int_equal(err, 0);
+	assert_string_equal(out, "ADDR         POD  STATE\n10.0.0.1:80  x/a  new\n");
+	free(out);
+	out = render_fmt(t, PT_JSON, &err);
+	assert_int_equal(err, 0);
+	assert_non_null(strstr(out, "\"addr\":\"10.0.0.1:80\",\"port\":80,\"pod\":\"x/a\",\"state\":\"new\""));
+	free(out);
+	pt_free(t);
+	t = show_sample(PT_RECORD);
+	out = render_fmt(t, PT_TEXT, &err);
+	assert_int_equal(err, 0);
+	assert_string_equal(out, "ADDR   10.0.0.1:80\nSTATE  new\n");
+	free(out);
+	pt_free(t);
+}
+
 static void jsonl_is_one_object_a_line(void **state)
 {
 	struct ptable *t = sample();
@@ -387,6 +442,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(text_columns_align),
 		cmocka_unit_test(wide_adds_the_json_only_columns),
+		cmocka_unit_test(show_flags_pick_the_text_columns),
 		cmocka_unit_test(jsonl_is_one_object_a_line),
 		cmocka_unit_test(yaml_reads_back_as_the_json),
 		cmocka_unit_test(formats_by_name),

@@ -225,6 +225,9 @@ check "completion: an option's value is no command word" comp '--node n1 ct l' l
 check "completion: -o's values" comp 'ct list -o ' text wide json jsonl yaml
 check "completion: the lab's commands" comp 'lab ' up down apply delete get probe matrix exec ui
 check "completion: a lab command's flags" comp 'lab up --no' --nodes --node-port-range --node-port-mode
+check "completion: --node's value all (every lab node)" comp 'monitor --node ' all
+check "completion: monitor's -t values" comp 'monitor -t ' drop verdict trace
+check "completion: monitor takes flows' words" comp 'monitor --from-p' --from-pod
 check "completion: flows' filters" comp 'flows --fr' --from
 check "completion: completion's shells" comp 'completion ' bash zsh
 check "completion: no flag of another command" comp 'metrics --i'

@@ -111,6 +111,10 @@ static int bash_script(FILE *f)
 		   "\t\tcase $prev in\n"
 		   "\t\t-o | --output) COMPREPLY=($(compgen -W 'text wide json jsonl yaml' -- \"$cur\")) ;;\n"
 		   "\t\t--pin-dir | --pin-dir-dst) COMPREPLY=($(compgen -d -- \"$cur\")) ;;\n"
+		   /* --node all: flows, monitor, explain, status and sysdump read every lab node. */
+		   "\t\t--node) COMPREPLY=($(compgen -W 'all' -- \"$cur\")) ;;\n"
+		   "\t\t-t | --type) COMPREPLY=($(compgen -W 'drop verdict trace' -- \"$cur\")) ;;\n"
+		   "\t\t--verdict) COMPREPLY=($(compgen -W 'allowed denied audit forwarded' -- \"$cur\")) ;;\n"
 		   "\t\t-f | --filename) COMPREPLY=($(compgen -f -- \"$cur\")) ;;\n"
 		   "\t\tesac\n"
 		   "\t\treturn 0\n"

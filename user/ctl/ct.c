@@ -4,7 +4,11 @@
 
 #include "ctl/ctl.h"
 
-/* The columns of a flow, shared by ct list and ct get. */
+/*
+ * The columns of a flow, shared by ct list and ct get. The default table
+ * fits 120 columns on the lab's addresses: the counters, the endpoint, the
+ * path, the policy revision and the frontend are -o wide's (and ct get's).
+ */
 #define CT_COLS                                                                              \
 	{ "PROTO", "proto", PT_STR },                                                        \
 	{ "SRC", NULL, PT_STR },                                                             \
@@ -16,25 +20,27 @@
 	{ "STATE", "state", PT_STR },                                                        \
 	{ "AGE", "age_s", PT_UINT },                                                         \
 	{ "IDLE", "idle_s", PT_UINT },                                                       \
-	{ "PKTS-ORIG", "pkts_orig", PT_UINT },                                               \
-	{ "BYTES-ORIG", "bytes_orig", PT_UINT },                                             \
-	{ "PKTS-REPLY", "pkts_reply", PT_UINT },                                             \
-	{ "BYTES-REPLY", "bytes_reply", PT_UINT },                                           \
-	{ "EP-ID", "ep_id", PT_UINT },                                                       \
+	{ "PKTS-ORIG", "pkts_orig", PT_UINT | PT_SHOW_WIDE },                                \
+	{ "BYTES-ORIG", "bytes_orig", PT_UINT | PT_SHOW_WIDE },                              \
+	{ "PKTS-REPLY", "pkts_reply", PT_UINT | PT_SHOW_WIDE },                              \
+	{ "BYTES-REPLY", "bytes_reply", PT_UINT | PT_SHOW_WIDE },                            \
+	{ "EP-ID", "ep_id", PT_UINT | PT_SHOW_WIDE },                                        \
 	/* "stack": the flow went through the host stack (a Service's DNAT): so do its replies. */ \
-	{ "VIA", "via", PT_STR },                                                            \
+	{ "VIA", "via", PT_STR | PT_SHOW_WIDE },                                            \
 	/* The other XCNI_CT_F_* flags by name, as service list shows a frontend's: */       \
 	/* svc, hairpin, nodeport, snat, dsr, pickup ("-"/null: none). */                    \
 	{ "FLAGS", "flags", PT_STR },                                                        \
 	/* The policy revision the flow was last judged under (config: POLICY-REV now). */    \
-	{ "POLICY-REV", "policy_rev", PT_UINT },                                             \
+	{ "POLICY-REV", "policy_rev", PT_UINT | PT_SHOW_WIDE },                             \
 	/* A translated flow (Services in BPF): its frontend (rev-NAT entry) and backend id. */ \
-	{ "SERVICE", "service", PT_STR },                                                    \
+	{ "SERVICE", "service", PT_STR | PT_SHOW_WIDE },                                    \
 	/* Its Service and port (xcni_svcname, by the rev-NAT index = service id). */        \
 	{ "SVC-NAME", NULL, PT_STR },                                                        \
 	{ NULL, "service_name", PT_STR },                                                    \
 	{ NULL, "port_name", PT_STR },                                                       \
-	{ "BACKEND", "backend_id", PT_UINT },                                                \
+	/* Its backend, ADDR:PORT (-o wide and JSON: its id too). */                          \
+	{ "BACKEND", "backend", PT_STR },                                                    \
+	{ "BACKEND-ID", "backend_id", PT_UINT | PT_SHOW_WIDE },                              \
 	{ NULL, "rev_nat", PT_UINT }
 
 static const struct pt_col ct_cols[] = { CT_COLS };
@@ -93,6 +99,24 @@ static void ct6_row(struct ptable *t, __u64 now, const struct xcni_ct6_key *k,
 	ct_entry_cells(t, now, e, sn, 0);
 }
 
+/* A backend by its address and port ("backend#ID" when gone since), and its id; none for 0. */
+static void backend_cells(struct ptable *t, struct svcnames *sn, __u32 id)
+{
+	struct xcni_backend b;
+	char be[80];
+
+	if (!id) {
+		pt_null(t);
+		pt_null(t);
+		return;
+	}
+	if (svcnames_backend_of(sn, id, &b))
+		pt_str(t, svc_addr_str(b.family, b.addr, b.port, be, sizeof(be)));
+	else
+		pt_strf(t, "backend#%u", id);
+	pt_uint(t, id);
+}
+
 /* The entry's cells of CT_COLS, from STATE on (be_of_dst: the backend at the destination). */
 static void ct_entry_cells(struct ptable *t, __u64 now, const struct xcni_ct_entry *e,
 			   struct svcnames *sn, __u32 be_of_dst)
@@ -121,20 +145,14 @@ static void ct_entry_cells(struct ptable *t, __u64 now, const struct xcni_ct_ent
 		pt_str(t, fe);
 		svcname_cols(t, svcnames_name(sn, e->rev_nat, &n) ? &n : NULL);
 		be = e->backend_id ?: be_of_dst;
-		if (be)
-			pt_uint(t, be);
-		else
-			pt_null(t);
+		backend_cells(t, sn, be);
 		pt_uint(t, e->rev_nat);
 	} else {
 		pt_null(t);
 		pt_null(t);
 		pt_null(t);
 		pt_null(t);
-		if (e->backend_id)
-			pt_uint(t, e->backend_id);
-		else
-			pt_null(t);
+		backend_cells(t, sn, e->backend_id);
 		pt_null(t);
 	}
 }
@@ -383,11 +401,15 @@ const struct cmd ct_cmds[] = {
 	  "List tracked connections: IPv4 (xcni_ct), then IPv6 (xcni_ct6).\n\n"
 	  "SRC and DST are those of the flow's first packet; for ICMP echo the port\n"
 	  "is the echo id. AGE and IDLE are in seconds. A flow is about its two\n"
-	  "addresses (--identity: their identities in the ipcache).\n\n"
-	  "A flow translated by a Service (in BPF) shows its frontend under SERVICE\n"
-	  "(from the rev-NAT index the entry keeps), the Service and port it is under\n"
-	  "SVC-NAME (NAMESPACE/NAME:PORT-NAME) and its backend's id under\n"
-	  "BACKEND (xcnictl service get lists them). Such a flow has two entries: the\n"
+	  "addresses (--identity: their identities in the ipcache).\n"
+	  "The table fits 120 columns: -o wide adds the packets and bytes each way\n"
+	  "(PKTS-ORIG, BYTES-ORIG, PKTS-REPLY, BYTES-REPLY), EP-ID, VIA, POLICY-REV,\n"
+	  "SERVICE, the addresses and ports apart, the backend's and rev-NAT's ids.\n\n"
+	  "A flow translated by a Service (in BPF) shows the Service and port it is\n"
+	  "under as SVC-NAME (NAMESPACE/NAME:PORT-NAME), its backend as BACKEND\n"
+	  "(ADDRESS:PORT; BACKEND-ID with -o wide, xcnictl service get lists them) and\n"
+	  "its frontend under SERVICE (-o wide; from the rev-NAT index the entry\n"
+	  "keeps). Such a flow has two entries: the\n"
 	  "service entry, to the frontend as the client sent it, and the flow's own,\n"
 	  "to the backend. Other flows show - in both.\n\n"
 	  HELP_FILTERS, NULL },

@@ -54,7 +54,10 @@ enum {
 	OPT_WIDE = 1 << 13, /* --wide: every text column (endpoint list) */
 	OPT_TIME = 1 << 14, /* --time mono|wall (monitor, flows) */
 	OPT_LABEL = 1 << 15, /* --label SELECTOR: either end's labels (lib/observe/vocab.h) */
+	OPT_FLOWF = 1 << 16, /* flows' words of one end, ports, protocol, Service (--from-pod ...) */
 };
+/* The getopt values of the OPT_FLOWF options (xcnictl.c's ctl_opts). */
+#define CTL_FLOWF_VAL 0x100
 
 /* The filters of the map views and monitor, served by one layer (filter_*). */
 #define OPT_FILTERS (OPT_IP | OPT_POD | OPT_NAMESPACE | OPT_IDENTITY | OPT_LABEL)
@@ -88,6 +91,10 @@ struct ctl_ctx {
 	__u16 sport; /* explain --sport: the flow's source port (host order) */
 	__u8 family; /* explain --family: 4 or 6 (0: from the ends) */
 	bool time_mono; /* --time mono: CLOCK_MONOTONIC seconds, not RFC 3339 */
+	/* OPT_FLOWF: the filters as flows sends them ("from-pod=x/a\n..."), checked. */
+	char flow_req[1024];
+	size_t flow_reqlen;
+	const char *flow_first; /* the first of them given, named when a command takes none */
 };
 
 /* One command: a noun, and a verb unless the noun is the command. */

@@ -56,6 +56,7 @@ struct target {
 };
 
 struct fopts {
+	bool wide; /* -o wide: every field in text; else what fits FLOWS_TEXT_COLS */
 	bool json, follow, header_done, per_node, negate, has_last, has_first, mono;
 	size_t cut; /* --last/--first N: kept after several nodes' records are together */
 	const char *tls_dir; /* --agent: the client's tls.crt, tls.key and the CA's ca.crt */
@@ -72,6 +73,9 @@ struct fopts {
 	struct flow_filter merged;
 	bool has_merged;
 };
+
+/* The default text's width: a row of the lab's names fits it (-o wide: every field). */
+#define FLOWS_TEXT_COLS 120
 
 /* --follow begins with the last this many records when neither --last nor --first is given. */
 #define FLOWS_FOLLOW_LAST 20
@@ -159,7 +163,12 @@ static const char flows_help[] =
 	"  --print-node-name      (Hubble's) the node is always printed: NODE, \"node\"\n"
 	"  --time rfc3339|mono    how times are given (default rfc3339)\n"
 	"  --flows-socket PATH    ask xcnid there (its --flows-socket)\n"
-	"  --json, -j             one JSON object per line\n";
+	"  --json, -j             one JSON object per line\n"
+	"  -o wide, --wide        every field in text: the point of the verdict, the\n"
+	"                         addresses, protocol, counts, TCP flags, every node's\n"
+	"                         part; without it NODE, TIME (of day), SOURCE and\n"
+	"                         DESTINATION (NS/POD:PORT, else ADDRESS:PORT),\n"
+	"                         VERDICT and BY, cut to fit 120 columns\n";
 
 /*
  * One filter: checked here with those before it, as xcnid will read the
@@ -219,6 +228,22 @@ static void peer_str(json_t *p, char *buf, size_t len)
 			 v6 ? "[" : "", ip ? ip : "?", v6 ? "]" : "", (long long)port);
 }
 
+/* An end for the default text: NS/POD:PORT for a pod, else ADDRESS:PORT. */
+static void peer_short(json_t *p, char *buf, size_t len)
+{
+	const char *ns = json_string_value(json_object_get(p, "namespace"));
+	const char *pod = json_string_value(json_object_get(p, "pod"));
+	const char *ip = json_string_value(json_object_get(p, "ip"));
+	json_int_t port = json_integer_value(json_object_get(p, "port"));
+	bool v6 = ip && strchr(ip, ':');
+
+	if (pod)
+		snprintf(buf, len, "%s/%s:%lld", ns ? ns : "?", pod, (long long)port);
+	else
+		snprintf(buf, len, "%s%s%s:%lld", v6 ? "[" : "", ip ? ip : "?", v6 ? "]" : "",
+			 (long long)port);
+}
+
 /* A record's time field as text: RFC 3339 to the millisecond, or monotonic seconds. */
 static void time_str(json_t *v, char *buf, size_t len)
 {
@@ -239,6 +264,39 @@ static void time_str(json_t *v, char *buf, size_t len)
 	}
 }
 
+/*
+ * One record in the default text, as hubble observe reads: NODE, the time
+ * of day, the ends by name, the verdict word and what decided it (by, the
+ * -o wide text's without the nodes' parts and TCP flags), cut to the room
+ * FLOWS_TEXT_COLS leaves.
+ */
+static void print_narrow(struct fopts *fo, json_t *o, const char *when, char *by)
+{
+	char src[400], dst[400];
+	const char *node = json_string_value(json_object_get(o, "node")) ?: "-";
+	const char *t = strchr(when, 'T');
+	int used;
+	size_t room;
+
+	if (!fo->header_done) {
+		printf("%-4s %-12s %-19s %-19s %-9s %s\n", "NODE", fo->follow ? "UPDATED" : "TIME",
+		       "SOURCE", "DESTINATION", "VERDICT", "BY");
+		fo->header_done = true;
+	}
+	peer_short(json_object_get(o, "source"), src, sizeof(src));
+	peer_short(json_object_get(o, "destination"), dst, sizeof(dst));
+	/* "2026-11-26T03:04:05.123Z": the time of day (--time mono: the seconds). */
+	used = printf("%-4s %-12.12s %-19s %-19s %-9s ", node, t ? t + 1 : when, src, dst,
+		      json_string_value(json_object_get(o, "verdict")) ?: "?");
+	/* No policy decided, a Service translated: "- svc ..." in -o wide. */
+	if (!strncmp(by, "- svc ", 6))
+		memmove(by, by + 2, strlen(by + 2) + 1);
+	room = used > 0 && used + 16 < FLOWS_TEXT_COLS ? FLOWS_TEXT_COLS - (size_t)used : 16;
+	if (strlen(by) > room)
+		snprintf(by + room - 3, 4, "...");
+	printf("%s\n", by);
+}
+
 /* One record as a line of columns. */
 static void print_text(struct fopts *fo, json_t *o)
 {
@@ -248,7 +306,7 @@ static void print_text(struct fopts *fo, json_t *o)
 	size_t i;
 	json_t *v;
 
-	if (!fo->header_done) {
+	if (!fo->header_done && fo->wide) {
 		printf("%-8s %-24s %-6s %-42s %-42s %-22s %-11s %-13s %s\n", "NODE",
 		       fo->follow ? "UPDATED" : "TIME", "PROTO", "SOURCE", "DESTINATION",
 		       "POINT VERDICT", "PKTS", "BYTES", "BY");
@@ -323,7 +381,7 @@ static void print_text(struct fopts *fo, json_t *o)
 	}
 	/* Merged: every node's part, "n1 forwarded 4/3, n2 allowed 3/3". */
 	nodes = json_object_get(o, "nodes");
-	if (json_array_size(nodes) > 1) {
+	if (json_array_size(nodes) > 1 && fo->wide) {
 		size_t l = strlen(by);
 
 		snprintf(by + l, sizeof(by) - l, " {");
@@ -341,6 +399,10 @@ static void print_text(struct fopts *fo, json_t *o)
 		snprintf(by + l, sizeof(by) - l, "}");
 	}
 	time_str(json_object_get(o, fo->follow ? "updated" : "last_seen"), when, sizeof(when));
+	if (!fo->wide) {
+		print_narrow(fo, o, when, by);
+		return;
+	}
 	snprintf(verdict, sizeof(verdict), "%s %s", point ? point : "-", vword);
 	printf("%-8s %-24s %-6s %-42s %-42s %-22s %5lld/%-5lld %6lld/%-6lld %s%s%s%s\n",
 	       json_string_value(json_object_get(o, "node")) ?: "-", when,
@@ -754,6 +816,7 @@ const struct option ctl_flows_opts[] = {
 		{ "tls", required_argument, NULL, 'L' },
 		{ "kubeconfig", required_argument, NULL, 'K' },
 		{ "cluster", no_argument, NULL, 'C' },
+		{ "wide", no_argument, NULL, 'w' },
 		{}
 	};
 
@@ -846,6 +909,7 @@ static int flows_parse(int argc, char **argv, struct flows_run *r)
 		case 'L': fo->tls_dir = optarg; break;
 		case 'K': r->kubeconfig = optarg; r->cluster = true; break;
 		case 'C': r->cluster = true; break;
+		case 'w': fo->wide = true; break;
 		default: fputs(flows_help, stderr); return 2;
 		}
 	}

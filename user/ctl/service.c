@@ -263,17 +263,18 @@ static const char *svc_flags(const struct xcni_svc *v, bool timeout, char *buf, 
 	{ "FRONTEND", "frontend", PT_STR },                \
 	/* NS/NAME:PORT-NAME (xcni_svcname); "-" for a name not (yet) known */ \
 	{ "SERVICE", NULL, PT_STR },                       \
-	{ NULL, "service", PT_STR },                       \
-	{ NULL, "port_name", PT_STR },                     \
-	{ NULL, "address", PT_STR },                       \
-	{ NULL, "port", PT_UINT },                         \
-	{ NULL, "proto", PT_STR },                         \
+	/* JSON's parts of SERVICE and FRONTEND: -o wide does not repeat them */ \
+	{ NULL, "service", PT_STR | PT_SHOW_JSON },        \
+	{ NULL, "port_name", PT_STR | PT_SHOW_JSON },      \
+	{ NULL, "address", PT_STR | PT_SHOW_JSON },        \
+	{ NULL, "port", PT_UINT | PT_SHOW_JSON },          \
+	{ NULL, "proto", PT_STR | PT_SHOW_JSON },          \
 	{ "SCOPE", "scope", PT_STR },                      \
 	{ "ID", "id", PT_UINT },                           \
 	/* affinity with its timeout, maglev, etp-local, itp-local, two-scopes */ \
 	{ "FLAGS", NULL, PT_STR },                         \
-	{ NULL, "flags", PT_STR },                         \
-	{ NULL, "affinity_s", PT_UINT },                   \
+	{ NULL, "flags", PT_STR | PT_SHOW_JSON },          \
+	{ NULL, "affinity_s", PT_UINT | PT_SHOW_JSON },    \
 	{ "VERSION", "version", PT_UINT },                 \
 	{ "ACTIVE", "active", PT_UINT },                   \
 	{ "TERMINATING", "terminating", PT_UINT },         \

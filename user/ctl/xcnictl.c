@@ -44,7 +44,7 @@ const struct ctl_opt ctl_opts[] = {
 	{ "namespace", 'n', true, 'n', OPT_NAMESPACE, "NS" },
 	{ "reason", 0, true, 'r', OPT_REASON, "REASON" },
 	{ "verdict", 0, true, 'V', OPT_VERDICT, "V" },
-	{ "type", 0, true, 't', OPT_TYPE, "TYPE" },
+	{ "type", 't', true, 't', OPT_TYPE, "TYPE" },
 	{ "pin-dir-dst", 0, true, 'D', OPT_PIN_DIR_DST, "DIR" },
 	{ "identity", 0, true, 'i', OPT_IDENTITY, "ID" },
 	{ "sport", 0, true, 'S', OPT_SPORT, "PORT" },
@@ -52,6 +52,25 @@ const struct ctl_opt ctl_opts[] = {
 	{ "wide", 0, false, 'w', OPT_WIDE, NULL },
 	{ "time", 0, true, 'M', OPT_TIME, "rfc3339|mono" },
 	{ "label", 0, true, 'L', OPT_LABEL, "SELECTOR" },
+	/* flows' words of one end, ports and protocol (monitor): checked and
+	 * matched by the flow filter (lib/observe/flows.h), as flows does. */
+	{ "from", 0, true, CTL_FLOWF_VAL + 0, OPT_FLOWF, "X" },
+	{ "to", 0, true, CTL_FLOWF_VAL + 1, OPT_FLOWF, "X" },
+	{ "from-pod", 0, true, CTL_FLOWF_VAL + 2, OPT_FLOWF, "POD" },
+	{ "to-pod", 0, true, CTL_FLOWF_VAL + 3, OPT_FLOWF, "POD" },
+	{ "from-ip", 0, true, CTL_FLOWF_VAL + 4, OPT_FLOWF, "IP" },
+	{ "to-ip", 0, true, CTL_FLOWF_VAL + 5, OPT_FLOWF, "IP" },
+	{ "from-namespace", 0, true, CTL_FLOWF_VAL + 6, OPT_FLOWF, "NS" },
+	{ "to-namespace", 0, true, CTL_FLOWF_VAL + 7, OPT_FLOWF, "NS" },
+	{ "from-label", 0, true, CTL_FLOWF_VAL + 8, OPT_FLOWF, "SELECTOR" },
+	{ "to-label", 0, true, CTL_FLOWF_VAL + 9, OPT_FLOWF, "SELECTOR" },
+	{ "from-identity", 0, true, CTL_FLOWF_VAL + 10, OPT_FLOWF, "ID" },
+	{ "to-identity", 0, true, CTL_FLOWF_VAL + 11, OPT_FLOWF, "ID" },
+	{ "port", 0, true, CTL_FLOWF_VAL + 12, OPT_FLOWF, "N" },
+	{ "from-port", 0, true, CTL_FLOWF_VAL + 13, OPT_FLOWF, "N" },
+	{ "to-port", 0, true, CTL_FLOWF_VAL + 14, OPT_FLOWF, "N" },
+	{ "protocol", 0, true, CTL_FLOWF_VAL + 15, OPT_FLOWF, "P" },
+	{ "service", 0, true, CTL_FLOWF_VAL + 16, OPT_FLOWF, "NS/NAME[:PORT]" },
 	{}
 };
 
@@ -282,7 +301,7 @@ static void usage(FILE *f, const char *name)
 		   "  --pin-dir DIR   where the maps are pinned (default $XCNI_PIN_DIR, else "
 		   XCNI_PIN_ROOT ")\n"
 		   "  --node NAME     a lab node's maps, seen from its network namespace (all:\n"
-		   "                  every node, for flows, status, sysdump and explain)\n"
+		   "                  every node, for flows, monitor, status, sysdump and explain)\n"
 		   "  -o, --output FMT  text (default), wide (more columns), json, jsonl or yaml\n"
 		   "  -j, --json      -o json\n"
 		   "  -v, --verbose   more messages; twice for debug\n"
@@ -742,6 +761,8 @@ static int own_main(const struct cmd *cmd, int argc, char **argv, int cw, struct
 		goto out;
 	if ((rc = own_globals_check(lab, sub, where, g)))
 		goto out;
+	if (g->out == PT_WIDE && own->fn == flows_own)
+		out[n++] = "--wide";
 	if (pt_format_structured(g->out)) {
 		out[n++] = "--json";
 		rc = pt_stdout_filter(g->out);
@@ -788,6 +809,44 @@ static int parse_count(int opt, const char *arg, unsigned long *v)
 		pr_err("--%s %s: not a number\n", opt == 'C' ? "count" : "timeout-ms", arg);
 		return -EINVAL;
 	}
+	return 0;
+}
+
+/*
+ * One of flows' words (--from-pod x/a): checked with those before it, as
+ * flows checks them (a source given twice is refused), and kept as the
+ * request flows sends ("from-pod=x/a\n"), which the command parses once
+ * more into its flow filter. 0 or -EINVAL (said).
+ */
+static int parse_flowf_opt(int opt, const char *arg, struct ctl_ctx *c)
+{
+	const struct ctl_opt *o = ctl_opts;
+	struct flow_filter ff;
+	char e[300];
+	size_t room = sizeof(c->flow_req) - c->flow_reqlen;
+	int n, err;
+
+	while (o->name && o->val != opt)
+		o++;
+	n = snprintf(c->flow_req + c->flow_reqlen, room, "%s=%s\n", o->name, arg);
+	if (strchr(arg, '\n') || n < 0 || (size_t)n >= room) {
+		c->flow_req[c->flow_reqlen] = '\0';
+		pr_err("--%s %s: %s\n", o->name, arg, strchr(arg, '\n') ? "a newline in the value" :
+		       "the filters are too long together");
+		return -EINVAL;
+	}
+	flow_filter_init(&ff);
+	err = flow_filter_parse(&ff, c->flow_req, e, sizeof(e));
+	flow_filter_free(&ff);
+	if (err) {
+		c->flow_req[c->flow_reqlen] = '\0';
+		pr_err("%s\n", e);
+		return -EINVAL;
+	}
+	c->flow_reqlen += (size_t)n;
+	c->opts |= OPT_FLOWF;
+	if (!c->flow_first)
+		c->flow_first = o->name;
 	return 0;
 }
 
@@ -846,6 +905,8 @@ static int parse_filter_opt(int opt, const char *arg, struct ctl_ctx *c)
 			goto bad;
 		c->opts |= OPT_VERDICT;
 		return 0;
+	case CTL_FLOWF_VAL ... CTL_FLOWF_VAL + 0xff:
+		return parse_flowf_opt(opt, arg, c);
 	case 't':
 		if (strcmp(arg, "drop") && strcmp(arg, "verdict") && strcmp(arg, "trace")) {
 			pr_err("--type %s: drop, verdict or trace\n", arg);
@@ -947,7 +1008,9 @@ static const struct cmd *cmd_check(const struct ctl_ctx *c, const struct global 
 		while (o->name && !(o->bit & extra))
 			o++;
 		snprintf(buf, sizeof(buf), "%s%s%s", cmd->name, cmd->sub ? " " : "", cmd->sub ?: "");
-		pr_err("%s takes no --%s (xcnictl %s --help lists its flags)\n", buf, o->name, buf);
+		/* flows' words share one bit: the one given is named. */
+		pr_err("%s takes no --%s (xcnictl %s --help lists its flags)\n", buf,
+		       o->bit == OPT_FLOWF && c->flow_first ? c->flow_first : o->name, buf);
 		return NULL;
 	}
 	if ((unsigned int)nwords != cmd->nargs) {
@@ -1053,7 +1116,7 @@ int main(int argc, char **argv)
 	/* The command line as typed, for the lab hint: getopt permutes argv. */
 	memcpy(given, argv, (argc + 1) * sizeof(*argv));
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":jvho:n:", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":jvho:n:t:", longopts, NULL)) != -1) {
 		if (opt == '?' || opt == ':')
 			return getopt_error(argc, given, opt);
 		if (parse_opt(opt, optarg, &c, &g))
@@ -1101,7 +1164,10 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd->name, "version") || !strcmp(cmd->name, "completion") ||
 	    !strcmp(cmd->name, "filters"))
 		return cmd->fn(&c, words) ? 1 : 0;
-	if (g.node && !strcmp(g.node, "all") && !strcmp(cmd->name, "explain")) {
+	if (g.node && !strcmp(g.node, "all") && !strcmp(cmd->name, "monitor")) {
+		/* Every node's events, each read by its pins' path (monitor.c). */
+		c.node_all = true;
+	} else if (g.node && !strcmp(g.node, "all") && !strcmp(cmd->name, "explain")) {
 		/* Each side on its own node: explain opens every node's maps by
 		 * path (pins do not depend on the network namespace). */
 		if (c.opts & OPT_PIN_DIR_DST) {

@@ -16,6 +16,7 @@
 
 #define ALL (VOCAB_FLOWS | VOCAB_MONITOR | VOCAB_MAPS)
 #define FL VOCAB_FLOWS
+#define FM (VOCAB_FLOWS | VOCAB_MONITOR)
 
 const struct vocab_word vocab_words[] = {
 	/* Either end: every command that filters. */
@@ -32,24 +33,24 @@ const struct vocab_word vocab_words[] = {
 	  "dropped (or, monitor, forwarded) for REASON (xcnictl metrics --all lists them)" },
 	{ "type", 0, "TYPE", VOCAB_MONITOR, "drop, verdict or trace events" },
 	{ "label", 0, "SELECTOR", ALL, "either end's labels match SELECTOR (k=v,k!=v,k,!k)" },
-	/* Flow records only: a direction, ports, a window. */
-	{ "from", 0, "X", FL, "the source is X: pod:NS/NAME, ns:NS, label:SEL, ip:IP[/LEN], identity:ID" },
-	{ "to", 0, "X", FL, "the destination is X (as --from)" },
-	{ "from-pod", 0, "POD", FL, "the source's pod name begins so ([NS/]NAME; NS: default)" },
-	{ "to-pod", 0, "POD", FL, "the destination's pod name begins so" },
-	{ "from-ip", 0, "IP", FL, "the source is IP (or in IP/LEN)" },
-	{ "to-ip", 0, "IP", FL, "the destination is IP (or in IP/LEN)" },
-	{ "from-namespace", 0, "NS", FL, "the source is a pod of namespace NS" },
-	{ "to-namespace", 0, "NS", FL, "the destination is a pod of namespace NS" },
-	{ "from-label", 0, "SELECTOR", FL, "the source's labels match SELECTOR" },
-	{ "to-label", 0, "SELECTOR", FL, "the destination's labels match SELECTOR" },
-	{ "from-identity", 0, "ID", FL, "the source has identity ID" },
-	{ "to-identity", 0, "ID", FL, "the destination has identity ID" },
-	{ "port", 0, "N", FL, "either end's port" },
-	{ "from-port", 0, "N", FL, "the source's port" },
-	{ "to-port", 0, "N", FL, "the destination's port" },
-	{ "protocol", 0, "P", FL, "tcp, udp, icmp, icmpv6, sctp or a number" },
-	{ "service", 0, "NS/NAME[:PORT]", FL, "translated for that Service" },
+	/* Flow records and monitor's events: a direction, ports, a Service; records only: a window. */
+	{ "from", 0, "X", FM, "the source is X: pod:NS/NAME, ns:NS, label:SEL, ip:IP[/LEN], identity:ID" },
+	{ "to", 0, "X", FM, "the destination is X (as --from)" },
+	{ "from-pod", 0, "POD", FM, "the source's pod name begins so ([NS/]NAME; NS: default)" },
+	{ "to-pod", 0, "POD", FM, "the destination's pod name begins so" },
+	{ "from-ip", 0, "IP", FM, "the source is IP (or in IP/LEN)" },
+	{ "to-ip", 0, "IP", FM, "the destination is IP (or in IP/LEN)" },
+	{ "from-namespace", 0, "NS", FM, "the source is a pod of namespace NS" },
+	{ "to-namespace", 0, "NS", FM, "the destination is a pod of namespace NS" },
+	{ "from-label", 0, "SELECTOR", FM, "the source's labels match SELECTOR" },
+	{ "to-label", 0, "SELECTOR", FM, "the destination's labels match SELECTOR" },
+	{ "from-identity", 0, "ID", FM, "the source has identity ID" },
+	{ "to-identity", 0, "ID", FM, "the destination has identity ID" },
+	{ "port", 0, "N", FM, "either end's port" },
+	{ "from-port", 0, "N", FM, "the source's port" },
+	{ "to-port", 0, "N", FM, "the destination's port" },
+	{ "protocol", 0, "P", FM, "tcp, udp, icmp, icmpv6, sctp or a number" },
+	{ "service", 0, "NS/NAME[:PORT]", FM, "translated for that Service" },
 	{ "since", 0, "T", FL, "seen since T (RFC 3339, or a duration before now)" },
 	{ "until", 0, "T", FL, "seen until T" },
 	{ "last", 0, "N", FL, "the last N that match" },

@@ -31,6 +31,12 @@ struct ptable {
 	char (*wtitle)[32]; /* their titles, made from the keys */
 };
 
+/* Column i's cell type, without its PT_SHOW_* bits. */
+static enum pt_type col_type(const struct ptable *t, size_t i)
+{
+	return (enum pt_type)((unsigned int)t->cols[i].type & PT_TYPE_MASK);
+}
+
 struct ptable *pt_new(const struct pt_col *cols, unsigned int ncols, unsigned int flags)
 {
 	struct ptable *t;
@@ -52,7 +58,7 @@ struct ptable *pt_new(const struct pt_col *cols, unsigned int ncols, unsigned in
 static void drop_cells(struct ptable *t, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		if (t->cols[i % t->ncols].type == PT_STR && !t->cells[i].null)
+		if (col_type(t, i % t->ncols) == PT_STR && !t->cells[i].null)
 			free(t->cells[i].s);
 	/* All of them: nothing to move (cells may be NULL, and NULL + 0 is UB). */
 	if (n < t->ncells)
@@ -86,6 +92,16 @@ void pt_min_width(struct ptable *t, unsigned int col, size_t w)
 /* Column i's text title; NULL: not shown (JSON-only, unless -o wide). */
 static const char *title(const struct ptable *t, unsigned int i)
 {
+	unsigned int show = (unsigned int)t->cols[i].type & ~PT_TYPE_MASK;
+
+	/* A record is a column of lines: no width to keep, every field (not the
+	 * narrow table's shorthands of others). */
+	if (show & PT_SHOW_WIDE)
+		return t->wide || (t->flags & PT_RECORD) ? t->cols[i].title : NULL;
+	if (show & PT_SHOW_NARROW)
+		return t->wide || (t->flags & PT_RECORD) ? NULL : t->cols[i].title;
+	if (show & PT_SHOW_JSON)
+		return NULL;
 	if (t->cols[i].title || !t->wide || !t->cols[i].key || !t->wtitle)
 		return t->cols[i].title;
 	return t->wtitle[i];
@@ -124,7 +140,7 @@ static struct cell *push(struct ptable *t, unsigned int types)
 
 	if (!t || t->err)
 		return NULL;
-	if (!(types & 1u << t->cols[t->ncells % t->ncols].type)) {
+	if (!(types & 1u << col_type(t, t->ncells % t->ncols))) {
 		t->err = -EINVAL; /* a view bug: the cell does not fit its column */
 		return NULL;
 	}
@@ -210,7 +226,7 @@ static const char *cell_text(const struct ptable *t, size_t i, char buf[24])
 
 	if (c->null)
 		return "-";
-	switch (t->cols[i % t->ncols].type) {
+	switch (col_type(t, i % t->ncols)) {
 	case PT_STR:
 		return c->s;
 	case PT_UINT:
@@ -274,7 +290,7 @@ static int print_table(const struct ptable *t, FILE *f)
 			s = r < 0 ? title(t, i) : cell_text(t, r * t->ncols + i, buf);
 			if (i > first)
 				fputs("  ", f);
-			if (t->cols[i].type != PT_STR)
+			if (col_type(t, i) != PT_STR)
 				fprintf(f, "%*s", (int)w[i], s);
 			else if (i < last) /* no trailing blanks after the last column */
 				fprintf(f, "%-*s", (int)w[i], s);
@@ -293,7 +309,7 @@ static json_t *cell_json(const struct ptable *t, size_t i)
 
 	if (c->null)
 		return json_null();
-	switch (t->cols[i % t->ncols].type) {
+	switch (col_type(t, i % t->ncols)) {
 	case PT_STR:
 		return json_string(c->s); /* NULL for invalid UTF-8 */
 	case PT_UINT:
@@ -408,10 +424,10 @@ static void stream_row(struct ptable *t, FILE *f, ssize_t r)
 		if (!first)
 			fputs("  ", f);
 		first = 0;
-		if (t->cols[i].type == PT_STR && i == last) /* no trailing blanks */
+		if (col_type(t, i) == PT_STR && i == last) /* no trailing blanks */
 			fputs(s, f);
 		else
-			fprintf(f, t->cols[i].type == PT_STR ? "%-*s" : "%*s", (int)t->w[i], s);
+			fprintf(f, col_type(t, i) == PT_STR ? "%-*s" : "%*s", (int)t->w[i], s);
 	}
 	fputc('\n', f);
 }

@@ -22,10 +22,23 @@ enum pt_type {
 	PT_HEX, /* "0x1f" in text, a number in JSON */
 };
 
+enum pt_show {
+	/*
+	 * Or'ed into a column's type, which text shows it: the default table is
+	 * kept narrow (120 columns on the lab's names), -o wide has the rest. A
+	 * JSON-only column (no title) is shown by -o wide under its key unless
+	 * PT_SHOW_JSON (it repeats a text column). JSON has every keyed column.
+	 */
+	PT_SHOW_WIDE = 0x10, /* a text column of -o wide only */
+	PT_SHOW_NARROW = 0x20, /* a text column of the default only (-o wide says it in others) */
+	PT_SHOW_JSON = 0x40, /* JSON only, also with -o wide */
+};
+#define PT_TYPE_MASK 0xfu
+
 struct pt_col {
 	const char *title; /* text header; NULL: the column is JSON-only */
 	const char *key; /* JSON member name; NULL: the column is text-only */
-	enum pt_type type;
+	enum pt_type type; /* with a PT_SHOW_* or'ed in: which text shows it */
 };
 
 /* Exactly one row, written as "TITLE  value" lines, or as one JSON object. */
