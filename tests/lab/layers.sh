@@ -9,7 +9,7 @@ cd "$(dirname "$0")/../.."
 DIR=${LAB_SRC:-user/lab}
 
 # Bottom to top. A new module gets its place here.
-ORDER=(sys svg ctflush serve state cluster underlay node pod svc slice kproxy dns apply drops probe conntest ui lab)
+ORDER=(sys svg ctflush serve state cluster underlay node pod svc slice kproxy dns apply drops fate probe conntest ui lab)
 
 declare -A rank
 for i in "${!ORDER[@]}"; do rank[${ORDER[$i]}]=$i; done
