@@ -136,6 +136,39 @@ for i in $(seq "$NODES"); do
 		check "ETP Local: outside -> $n:30091/udp: dropped" blocked outside "$n" 30091/udp
 	fi
 done
+# Who called: the node that SNATed a NodePort flow names the outside client
+# in its flow record (issue 53 item 3; the backend's node sees that node's
+# address only), and --from-ip finds the flow by the client.
+client_flows() { # CLIENT NODE-ADDRESS-FORMAT
+	local out _
+	for _ in $(seq 20); do # the agents take a flow at their conntrack walk (every second)
+		out=$("$XCNICTL" --node all flows --from-ip "$1" --json 2>&1)
+		python3 -c '
+import json, sys
+out, client, fmt, bn, nodes = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
+named = (client if "." in client else "[%s]" % client) + ":"
+recs = [json.loads(l) for l in out.splitlines() if l.startswith("{")]
+seen = {(r["source"]["ip"], r["protocol"], r["destination"]["port"]) for r in recs
+        if (r.get("client") or "").startswith(named)}
+want = {(fmt % i, p, port) for i in range(1, nodes + 1) if "n%d" % i != bn
+        for p, port in (("TCP", 8080), ("UDP", 8081))}
+sys.exit(0 if want <= seen else 1)' "$out" "$1" "$2" "$BN" "$NODES" && return 0
+		sleep 0.3
+	done
+	echo "$out"
+	return 1
+}
+if [ "$KP" = none ] && [ "$NODES" -ge 2 ]; then
+	check "flows --node all --from-ip $OUT: each node but $BN names the client $OUT in its SNATed 30080/tcp and 30081/udp flows" \
+		client_flows "$OUT" 192.168.77.%d
+	text_client() { # the default line: the client is the source of a flow another node
+		# than the backend's decided (its SNAT); -o wide: "client ADDR:PORT (SNAT)"
+		"$XCNICTL" --node all flows --from-ip "$OUT" |
+			awk -v bn="$BN" -v c="$OUT" '$1 != bn && index($3, c ":") == 1 {f = 1} END {exit !f}' &&
+			"$XCNICTL" --node all flows --from-ip "$OUT" -o wide | grep -qF "client $OUT:"
+	}
+	check "flows --node all --from-ip $OUT (text): the client is the source of a flow a node but $BN decided; -o wide says 'client $OUT:PORT (SNAT)'" text_client
+fi
 # ---- a UDP client of a NodePort, its backend pod cycled --------------------------------
 # One socket from the outside to $BN:30091 (np/loc: externalTrafficPolicy Local, so one
 # tuple, one conntrack entry on $BN, DNATed to np/b and not masqueraded: the kernel drops
@@ -228,6 +261,8 @@ rows = {(r["proto"], r["node_addr"], r["backend"], r["client_addr"], r["family"]
 want = {("tcp", "fd00:77::1", "[%s]:8080" % sys.argv[2], sys.argv[3], "ipv6"),
         ("udp", "fd00:77::1", "[%s]:8081" % sys.argv[2], sys.argv[3], "ipv6")}
 sys.exit(0 if want <= rows and all(r[3] == sys.argv[3] for r in rows) else 1)' "$snat" "$b6" "$OUT6"
+		check "flows --node all --from-ip $OUT6: each node but $BN names the client $OUT6 in its SNATed IPv6 flows" \
+			client_flows "$OUT6" fd00:77::%d
 		check "xcnictl --node n1 service self --ip fd00:77::1: n1's IPv6 address, in xcni_self6" \
 			test "$("$XCNICTL" --node n1 service self --ip fd00:77::1 --json | jq_ '[(r["family"], r["address"], r["map"]) for r in d]')" = "[('ipv6', 'fd00:77::1', 'xcni_self6')]"
 	fi

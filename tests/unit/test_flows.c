@@ -843,6 +843,39 @@ static void test_filter_match(void **state)
 }
 
 /*
+ * Issue 53 item 3: a NodePort flow this node SNATed names its outside client
+ * (the record's source is this node's address and SNAT port): in the JSON,
+ * and --from-ip / --ip find it by the client, --to-ip does not.
+ */
+static void test_client(void **state)
+{
+	uint64_t s = 1000000000ULL;
+	struct fbuf b = {};
+	struct flows *f;
+	struct flow_rec *r;
+	const uint8_t client[4] = { 198, 51, 100, 1 };
+
+	(void)state;
+	assert_int_equal(flows_new(64, &f), 0);
+	r = named(f, key4("192.168.77.1", 32800, "10.0.2.3", 8080, IPPROTO_TCP), NULL, NULL, NULL,
+		  "x", "b", 10 * s);
+	named(f, key4("192.168.77.1", 32801, "10.0.2.3", 8080, IPPROTO_TCP), NULL, NULL, NULL, "x",
+	      "b", 10 * s);
+	r->client_family = 4;
+	r->client_port = 40004;
+	memcpy(r->client_addr, client, 4);
+	assert_int_equal(render_count(f, "from-ip=198.51.100.1\n", 20 * s, &b), 1);
+	assert_non_null(strstr(b.p, "\"client\":\"198.51.100.1:40004\""));
+	assert_int_equal(render_count(f, "ip=198.51.100.0/24\n", 20 * s, &b), 1);
+	assert_int_equal(render_count(f, "to-ip=198.51.100.1\n", 20 * s, &b), 0);
+	assert_int_equal(render_count(f, "from-ip=192.168.77.1\n", 20 * s, &b), 2);
+	assert_int_equal(render_count(f, "port=32801\n", 20 * s, &b), 1);
+	assert_non_null(strstr(b.p, "\"client\":null"));
+	flows_fbuf_free(&b);
+	flows_free(f);
+}
+
+/*
  * The words of every view (lib/observe/vocab.h) in flows: --pod, --ip,
  * --namespace, --identity either end, --reason; Hubble's --from-ip/--to-ip,
  * --from-namespace, --from-label, --from-identity; --verdict's one set of
@@ -1279,6 +1312,7 @@ int main(void)
 		cmocka_unit_test(test_drop),	    cmocka_unit_test(test_window),
 		cmocka_unit_test(test_fates),
 		cmocka_unit_test(test_filter_parse), cmocka_unit_test(test_filter_match),
+		cmocka_unit_test(test_client),
 		cmocka_unit_test(test_render_bound), cmocka_unit_test(test_audit),
 		cmocka_unit_test(test_ct_sweep),
 		cmocka_unit_test(test_ct_walk_due),

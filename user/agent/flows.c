@@ -220,6 +220,38 @@ static void set_service(struct flowd *d, struct flow_rec *r, __u16 rev_nat, bool
 /* ---- conntrack -------------------------------------------------------------- */
 
 /*
+ * A NodePort flow this node SNATed: its outside client, which IPv4's entry
+ * holds (nat_addr, nat_port) and IPv6's xcni_snat6 by the same tuple (the
+ * entry has no room for 16 bytes). The backend's node sees this node only.
+ */
+static void set_client(struct flowd *d, struct flow_rec *r, const void *ck,
+		       const struct xcni_ct_entry *e)
+{
+	uint8_t addr[16] = {};
+	uint16_t port;
+	struct xcni_snat6 sn;
+
+	if (r->key.family == 4) {
+		if (!e->nat_addr)
+			return;
+		memcpy(addr, &e->nat_addr, 4);
+		port = ntohs(e->nat_port);
+	} else {
+		if (d->snat6_fd < 0 || bpf_map_lookup_elem(d->snat6_fd, ck, &sn))
+			return;
+		memcpy(addr, sn.client, 16);
+		port = ntohs(sn.cport);
+	}
+	if (r->client_family == r->key.family && r->client_port == port &&
+	    !memcmp(r->client_addr, addr, sizeof(addr)))
+		return;
+	r->client_family = r->key.family;
+	r->client_port = port;
+	memcpy(r->client_addr, addr, sizeof(addr));
+	flows_touch(d->fl, r);
+}
+
+/*
  * ck: the conntrack key as the map holds it (struct xcni_ct_key or
  * xcni_ct6_key), for the socket LB's record of the flow's Service.
  */
@@ -238,6 +270,8 @@ static void ct_entry(struct flowd *d, const struct flow_key *k, const void *ck,
 	if (!r)
 		return;
 	set_service(d, r, e->rev_nat, true);
+	if (e->flags & XCNI_CT_F_SNAT)
+		set_client(d, r, ck, e);
 	if (e->flags & XCNI_CT_F_NODEPORT) {
 		uint8_t path = e->flags & XCNI_CT_F_XDP ? FLOW_SVC_PATH_XDP : FLOW_SVC_PATH_TC;
 
@@ -1034,7 +1068,7 @@ void flowd_free(struct flowd *d)
 		       &d->ipcache_fd, &d->ipcache6_fd, &d->polname_fd, &d->svcname_fd,
 		       &d->polkey6_fd, &d->tfd,		&d->lfd,	&d->epfd,
 		       &d->rulename_fd, &d->sockflow_fd, &d->sockflow6_fd, &d->metrics_fd,
-		       &d->ctstat_fd, &d->polsel_fd };
+		       &d->ctstat_fd, &d->polsel_fd, &d->snat6_fd };
 
 	if (d->fl && (d->log_path[0] || d->ipx)) {
 		/* What the window holds and the log (the collector) has not had. */
@@ -1094,7 +1128,7 @@ int flowd_open(const struct flowd_opts *o, const char *pin_dir, const char *node
 	d->ct_fd = d->ct6_fd = d->podname_fd = d->identity_fd = d->ipcache_fd = d->ipcache6_fd =
 		d->polname_fd = d->svcname_fd = d->polkey6_fd = d->tfd = d->lfd = d->epfd =
 			d->log_fd = d->rulename_fd = d->sockflow_fd = d->sockflow6_fd =
-				d->metrics_fd = d->ctstat_fd = d->polsel_fd = -1;
+				d->metrics_fd = d->ctstat_fd = d->polsel_fd = d->snat6_fd = -1;
 	for (int i = 0; i < FLOWD_CLIENTS; i++)
 		d->c[i].fd = -1;
 	d->peer_gen = 1;
@@ -1121,6 +1155,7 @@ int flowd_open(const struct flowd_opts *o, const char *pin_dir, const char *node
 	d->polkey6_fd = open_pinned(d, "xcni_polkey6");
 	d->sockflow_fd = open_pinned(d, "xcni_sock_flow");
 	d->sockflow6_fd = open_pinned(d, "xcni_sock_flow6");
+	d->snat6_fd = open_pinned(d, "xcni_snat6");
 	/* Whether anything ran since the last walk. Without them every walk reads all. */
 	d->metrics_fd = open_pinned(d, "xcni_metrics");
 	d->ctstat_fd = open_pinned(d, "xcni_ctstat");

@@ -211,7 +211,9 @@ static int add_filter(struct fopts *fo, const char *opt, const char *val)
 	return 0;
 }
 
-static void peer_str(json_t *p, char *buf, size_t len)
+/* An end: NS/POD:PORT for a pod, else ADDRESS:PORT; wide (-o wide) adds a
+ * pod's address, or what kind of peer a non-pod is. */
+static void peer_str(json_t *p, bool wide, char *buf, size_t len)
 {
 	const char *ns = json_string_value(json_object_get(p, "namespace"));
 	const char *pod = json_string_value(json_object_get(p, "pod"));
@@ -219,29 +221,18 @@ static void peer_str(json_t *p, char *buf, size_t len)
 	const char *ip = json_string_value(json_object_get(p, "ip"));
 	json_int_t port = json_integer_value(json_object_get(p, "port"));
 	bool v6 = ip && strchr(ip, ':');
+	char addr[80];
 
-	if (pod)
-		snprintf(buf, len, "%s/%s %s%s%s:%lld", ns ? ns : "?", pod, v6 ? "[" : "",
-			 ip ? ip : "?", v6 ? "]" : "", (long long)port);
-	else
-		snprintf(buf, len, "%s%s%s%s%s:%lld", ns ? ns : (kind ? kind : "?"), " ",
-			 v6 ? "[" : "", ip ? ip : "?", v6 ? "]" : "", (long long)port);
-}
-
-/* An end for the default text: NS/POD:PORT for a pod, else ADDRESS:PORT. */
-static void peer_short(json_t *p, char *buf, size_t len)
-{
-	const char *ns = json_string_value(json_object_get(p, "namespace"));
-	const char *pod = json_string_value(json_object_get(p, "pod"));
-	const char *ip = json_string_value(json_object_get(p, "ip"));
-	json_int_t port = json_integer_value(json_object_get(p, "port"));
-	bool v6 = ip && strchr(ip, ':');
-
-	if (pod)
+	snprintf(addr, sizeof(addr), "%s%s%s:%lld", v6 ? "[" : "", ip ? ip : "?", v6 ? "]" : "",
+		 (long long)port);
+	if (pod && !wide)
 		snprintf(buf, len, "%s/%s:%lld", ns ? ns : "?", pod, (long long)port);
+	else if (pod)
+		snprintf(buf, len, "%s/%s %s", ns ? ns : "?", pod, addr);
+	else if (wide)
+		snprintf(buf, len, "%s %s", ns ? ns : (kind ? kind : "?"), addr);
 	else
-		snprintf(buf, len, "%s%s%s:%lld", v6 ? "[" : "", ip ? ip : "?", v6 ? "]" : "",
-			 (long long)port);
+		snprintf(buf, len, "%s", addr);
 }
 
 /* A record's time field as text: RFC 3339 to the millisecond, or monotonic seconds. */
@@ -283,8 +274,11 @@ static void print_narrow(struct fopts *fo, json_t *o, const char *when, char *by
 		       "SOURCE", "DESTINATION", "VERDICT", "BY");
 		fo->header_done = true;
 	}
-	peer_short(json_object_get(o, "source"), src, sizeof(src));
-	peer_short(json_object_get(o, "destination"), dst, sizeof(dst));
+	peer_str(json_object_get(o, "source"), false, src, sizeof(src));
+	peer_str(json_object_get(o, "destination"), false, dst, sizeof(dst));
+	/* A NodePort flow SNATed on its way: who called, not the node that SNATed. */
+	if (json_is_string(json_object_get(o, "client")))
+		snprintf(src, sizeof(src), "%s", json_string_value(json_object_get(o, "client")));
 	/* "2026-11-26T03:04:05.123Z": the time of day (--time mono: the seconds). */
 	used = printf("%-4s %-12.12s %-19s %-19s %-9s ", node, t ? t + 1 : when, src, dst,
 		      json_string_value(json_object_get(o, "verdict")) ?: "?");
@@ -312,8 +306,8 @@ static void print_text(struct fopts *fo, json_t *o)
 		       "POINT VERDICT", "PKTS", "BYTES", "BY");
 		fo->header_done = true;
 	}
-	peer_str(json_object_get(o, "source"), src, sizeof(src));
-	peer_str(json_object_get(o, "destination"), dst, sizeof(dst));
+	peer_str(json_object_get(o, "source"), true, src, sizeof(src));
+	peer_str(json_object_get(o, "destination"), true, dst, sizeof(dst));
 	policy = json_string_value(json_object_get(o, "policy"));
 	reason = json_string_value(json_object_get(o, "drop_reason"));
 	svc = json_string_value(json_object_get(o, "service"));
@@ -371,6 +365,12 @@ static void print_text(struct fopts *fo, json_t *o)
 				 sp ? " (" : "", sp ? sp : "", sp ? ")" : "");
 		else
 			snprintf(by + l, sizeof(by) - l, " svc %s", svc);
+	}
+	if (json_is_string(json_object_get(o, "client"))) {
+		size_t l = strlen(by);
+
+		snprintf(by + l, sizeof(by) - l, " client %s (SNAT)",
+			 json_string_value(json_object_get(o, "client")));
 	}
 	flags = json_object_get(o, "tcp_flags");
 	json_array_foreach(flags, i, v)

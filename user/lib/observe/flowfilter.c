@@ -617,6 +617,13 @@ static bool match_peer(const struct flow_match *m, const struct flow_peer *p, ui
 	return false;
 }
 
+/* A NodePort flow SNATed here is also from its outside client: --from-ip and
+ * --ip find it by the client's address (the record's source is this node's). */
+static bool match_client(const struct flow_match *m, const struct flow_rec *r)
+{
+	return r->client_family && m->kind == FM_CIDR && in_prefix(m, r->client_family, r->client_addr);
+}
+
 bool flow_filter_match(const struct flow_filter *ff, const struct flow_rec *r, uint64_t now_ns,
 		       int64_t wall_off_ns)
 {
@@ -649,7 +656,8 @@ bool flow_filter_match(const struct flow_filter *ff, const struct flow_rec *r, u
 	for (int i = 0; i < FLOW_EITHER_NR; i++)
 		if (ff->either[i].kind != FM_NONE &&
 		    !match_peer(&ff->either[i], &r->src, r->key.family, r->key.saddr) &&
-		    !match_peer(&ff->either[i], &r->dst, r->key.family, r->key.daddr))
+		    !match_peer(&ff->either[i], &r->dst, r->key.family, r->key.daddr) &&
+		    !match_client(&ff->either[i], r))
 			return false;
 	for (unsigned int i = 0; i < ff->nnots; i++)
 		if (flow_filter_match(&ff->nots[i], r, now_ns, wall_off_ns))
@@ -662,6 +670,7 @@ bool flow_filter_match(const struct flow_filter *ff, const struct flow_rec *r, u
 		    (r->service[l] && (strchr(ff->service, ':') || r->service[l] != ':')))
 			return false;
 	}
-	return match_peer(&ff->from, &r->src, r->key.family, r->key.saddr) &&
+	return (match_peer(&ff->from, &r->src, r->key.family, r->key.saddr) ||
+		match_client(&ff->from, r)) &&
 	       match_peer(&ff->to, &r->dst, r->key.family, r->key.daddr);
 }

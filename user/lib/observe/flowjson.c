@@ -300,6 +300,16 @@ void flow_rec_json(struct fbuf *b, const struct flow_rec *r, const struct flow_r
 	flows_fbuf_json_str(b, r->service);
 	flows_fbuf_printf(b, ",\"backend\":");
 	flows_fbuf_json_str(b, r->backend);
+	flows_fbuf_printf(b, ",\"client\":");
+	if (r->client_family) {
+		char ip[INET6_ADDRSTRLEN];
+
+		inet_ntop(r->client_family == 4 ? AF_INET : AF_INET6, r->client_addr, ip, sizeof(ip));
+		flows_fbuf_printf(b, r->client_family == 4 ? "\"%s:%u\"" : "\"[%s]:%u\"", ip,
+				  r->client_port);
+	} else {
+		flows_fbuf_printf(b, "null");
+	}
 	flows_fbuf_printf(b, ",\"service_path\":");
 	flows_fbuf_json_str(b, r->svc_path == FLOW_SVC_PATH_XDP ? "xdp" :
 		    r->svc_path == FLOW_SVC_PATH_TC  ? "tc" : NULL);

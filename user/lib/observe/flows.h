@@ -142,6 +142,12 @@ struct flow_rec {
 	const char *rule_name; /* a ClusterNetworkPolicy rule's name, interned; NULL: none */
 	const char *service; /* "ns/name:port", interned; NULL: not translated */
 	const char *backend; /* "addr:port" it was translated to, interned */
+	/* A NodePort flow this node SNATed (XCNI_CT_F_SNAT): the outside client
+	 * its tuple (this node's address:port -> the backend) stands for, which
+	 * the backend's node never sees. client_family 0: none. */
+	uint8_t client_family; /* 4 or 6 */
+	uint16_t client_port; /* host order */
+	uint8_t client_addr[16];
 	/* A NodePort flow (from outside to an external frontend): which path
 	 * translated it, FLOW_SVC_PATH_TC or _XDP (the fast path opened its
 	 * conntrack entry: XCNI_CT_F_XDP); FLOW_SVC_PATH_NONE otherwise. */

@@ -436,7 +436,7 @@ void *flows_merge_conn(void *per_node)
 			if (json_is_null(json_object_get(json_object_get(out, *end), "pod")) &&
 			    json_is_string(json_object_get(json_object_get(r, *end), "pod")))
 				json_object_set(out, *end, json_object_get(r, *end));
-		for (const char *const *k = (const char *const[]){ "service", "backend", NULL }; *k;
+		for (const char *const *k = (const char *const[]){ "service", "backend", "client", NULL }; *k;
 		     k++)
 			if (json_is_null(json_object_get(out, *k)))
 				json_object_set(out, *k, json_object_get(r, *k));
