@@ -339,14 +339,14 @@ ok = all(e["type"] == "trace" and e["proto"] == "icmp" for e in ev) and len(req)
 sys.exit(0 if ok else 1)' "$IP_A" "$IP_B" "$1" || { cat "$1"; return 1; }
 }
 check "traces on: the pings as fwd-local from-pod, the replies as fwd-reply, nothing else" traced "$T/trace-on.json"
-check "monitor's text shows the trace type and the FWD reason" bash -c \
+check "monitor -o wide shows the trace type and the FWD reason" bash -c \
 	"ctl() { nsenter --net=/var/run/netns/$NODE '$BUILD/xcnictl' --pin-dir '$PIN' \"\$@\"; }
-	 ctl monitor --type trace --count 1 --timeout-ms 3000 >'$T/trace.txt' & p=\$!
+	 ctl monitor --type trace --count 1 --timeout-ms 3000 -o wide >'$T/trace.txt' & p=\$!
 	 sleep 0.3; ip netns exec $XCT_TAG-a ping -c2 -i 0.2 -W1 $IP_B >/dev/null; wait \$p
-	 grep -Eq '^20[0-9]{2}-[01][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-6][0-9]\.[0-9]{6}Z +fwd-(local|reply) +(from-pod|to-pod) .* trace +- +- *$' '$T/trace.txt' || { cat '$T/trace.txt'; exit 1; }"
+	 grep -Eq '^20[0-9]{2}-[01][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-6][0-9]\.[0-9]{6}Z +fwd-(local|reply) +(from-pod|to-pod) .* trace +- +[0-9]+ +[0-9]+ +- +- *$' '$T/trace.txt' || { cat '$T/trace.txt'; exit 1; }"
 check "monitor --time mono: TIME as seconds since boot" bash -c \
 	"ctl() { nsenter --net=/var/run/netns/$NODE '$BUILD/xcnictl' --pin-dir '$PIN' \"\$@\"; }
-	 ctl monitor --type trace --count 1 --timeout-ms 3000 --time mono >'$T/trace-mono.txt' & p=\$!
+	 ctl monitor --type trace --count 1 --timeout-ms 3000 --time mono -o wide >'$T/trace-mono.txt' & p=\$!
 	 sleep 0.3; ip netns exec $XCT_TAG-a ping -c2 -i 0.2 -W1 $IP_B >/dev/null; wait \$p
 	 grep -Eq '^[0-9]+\.[0-9]{6} +fwd-(local|reply) ' '$T/trace-mono.txt' || { cat '$T/trace-mono.txt'; exit 1; }"
 check "xcnictl config set trace-sample 0" ctl config set trace-sample 0

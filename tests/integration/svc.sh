@@ -240,11 +240,12 @@ check "explain: the frontend, one backend (a), allowed: what the probe got" expl
 	 [(b["backend"], b["policy"]["dst"], b["verdict"]) for b in j["backends"]] ==
 	 [("'"$IP_A"':8080", "x/a", "allowed")] and probe == "connected"'
 check "explain and monitor name the same backend" same_backend ok
-check "monitor as text while b connects" watch_probe text
+check "monitor as text (-o wide) while b connects" watch_probe text -o wide
 check "monitor text: svc x/web:http FRONTEND -> backend x/a ADDR" \
 	grep -q "svc x/web:http $VIP:80/tcp -> backend x/a $IP_A:8080" "$T/text.mon"
-ct_named() { ctl ct list | grep -E "^tcp +$IP_B:[0-9]+ +$VIP:80 .* +$VIP:80 +x/web:http +[0-9]+$"; }
-check "ct list: the service entry names x/web:http" ct_named
+# The service entry (keyed by the frontend): its Service and backend (ADDR:PORT).
+ct_named() { ctl ct list | grep -E "^tcp +$IP_B:[0-9]+ +$VIP:80 .* +x/web:http +$IP_A:8080 *$" || { ctl ct list; return 1; }; }
+check "ct list: the service entry names x/web:http and its backend $IP_A:8080" ct_named
 
 # A policy isolating a for ingress: explain says denied at the destination, the
 # probe times out, monitor's policy drop names the Service and backend.

@@ -74,11 +74,11 @@ check "  ... no record of it says allowed (--verdict allowed)" none --to-port 90
 check "  ... --verdict refused finds it" one_rec 'r["destination"]["pod"] == "backend-0"' --verdict refused
 refused_text() {
 	local out
-	out=$(flows --to-port 9090) || return 1
+	out=$(flows --to-port 9090 -o wide) || return 1
 	grep -qE 'store/frontend.*store/backend-0.* refused .*store/backend-admin rule 0.*nothing listens: the destination answered RST' <<<"$out" ||
 		{ echo "$out"; return 1; }
 }
-check "  ... flows' text: refused, the policy, nothing listens" refused_text
+check "  ... flows' text (-o wide): refused, the policy, nothing listens" refused_text
 
 # no-backend: a Service without endpoints, with its record.
 probe store/frontend svc/store/search 80/tcp
@@ -89,11 +89,11 @@ check "  ... its record: no-backend from store/frontend, for store/search:http (
 	--service store/search
 nobackend_text() {
 	local out
-	out=$(flows --service store/search) || return 1
+	out=$(flows --service store/search -o wide) || return 1
 	grep -qE 'store/frontend .* no-backend .*Service backend not found \(drop-no-backend\) svc store/search:http$' <<<"$out" ||
 		{ echo "$out"; return 1; }
 }
-check "  ... flows' text: Service backend not found, as Hubble says it" nobackend_text
+check "  ... flows' text (-o wide): Service backend not found, as Hubble says it" nobackend_text
 check "  ... --verdict no-backend finds it, --verdict denied (any drop) too" \
 	bash -c "[ \"\$('$XCNICTL' --node all flows --json --verdict no-backend --service store/search | grep -c '\"verdict\"')\" = 1 ] && [ \"\$('$XCNICTL' --node all flows --json --verdict denied --service store/search | grep -c '\"verdict\"')\" = 1 ]"
 
