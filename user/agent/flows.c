@@ -231,6 +231,10 @@ static void set_client(struct flowd *d, struct flow_rec *r, const void *ck,
 	uint16_t port;
 	struct xcni_snat6 sn;
 
+	/* Known for this entry already: a tuple's client changes only with a new
+	 * entry (its SNAT port given to another client), not at every walk. */
+	if (r->client_family && r->ct_created == e->created_ns)
+		return;
 	if (r->key.family == 4) {
 		if (!e->nat_addr)
 			return;
