@@ -612,7 +612,7 @@ EOF
 # ---- the cluster's life (issue 41): what attack.sh plays of it --------------------------------
 T_LIFE=$SECONDS
 # m1 N: node n<N>'s Prometheus page (--metrics-addr, in its netns).
-mpage() { in_node "$1" curl -s --max-time 3 "http://127.0.0.1:$MPORT/metrics"; }
+mpage() { in_node "$1" curl -s --max-time 10 "http://127.0.0.1:$MPORT/metrics"; }
 # gauge N LINE: node n<N>'s page has LINE (a whole line), within 5 s.
 gauge() {
 	local m

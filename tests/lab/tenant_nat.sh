@@ -167,7 +167,7 @@ st=$(in_node 1 "$XCNICTL" --pin-dir "$LAB_PINS/n1" status 2>&1)
 echo "$st" | grep -E '^(NodePort SNAT|Drops)' | sed 's/^/#   /'
 check "xcnictl status on n1: 'NodePort SNAT: N new tuples refused to outside clients over budget (drop-nat-client)', N = $r2" \
 	grep -q "^NodePort SNAT: $r2 new tuples refused to outside clients over budget (drop-nat-client)" <<<"$st"
-page=$(in_node 1 curl -s --max-time 3 "http://127.0.0.1:$MPORT/metrics")
+page=$(in_node 1 curl -s --max-time 10 "http://127.0.0.1:$MPORT/metrics")
 check "n1's metrics page: xcni_nodeport_snat_refused_total $r2" \
 	grep -qx "xcni_nodeport_snat_refused_total $r2" <<<"$page"
 
