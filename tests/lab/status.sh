@@ -103,6 +103,47 @@ check "... hooks: n1's pods' veths from_pod and to_pod, each with its mode, xcni
 check "... maps: fullest first" \
 	jcheck "all([m['entries'] / max(m['max_entries'], 1) for m in x['maps']] == sorted([m['entries'] / max(m['max_entries'], 1) for m in x['maps']], reverse=True) for x in d['nodes'])"
 
+# -- policy status: where each policy is in force, since when
+ps_list() { # the listing's text, its exit code as the last line
+	"$XCNICTL" --node all policy status >"$T/ps.txt" 2>&1
+	echo "exit $?" >>"$T/ps.txt"
+	cat "$T/ps.txt"
+}
+ps_healthy() {
+	ps_list
+	grep -qE '^x/web-deny +NetworkPolicy +2/2 +[0-9]+\.[0-9]{2}s +enforced on every node$' "$T/ps.txt" &&
+		grep -qx 'exit 0' "$T/ps.txt"
+}
+check "policy status --node all: exit 0, x/web-deny enforced on 2/2 nodes with its time" ps_healthy
+ps_one() { # NAME: the per-node text
+	"$XCNICTL" --node all policy status "$1" >"$T/ps1.txt" 2>&1
+	echo "exit $?" >>"$T/ps1.txt"
+	cat "$T/ps1.txt"
+}
+ps_enforced_2() {
+	ps_one x/web-deny
+	grep -qE '^x/web-deny \(NetworkPolicy, version [0-9a-f]{16}\): enforced on 2/2 nodes, [0-9]+\.[0-9]{2} s after the change$' "$T/ps1.txt" &&
+		[ "$(grep -cE '^n[12] +enforced +20[0-9-]{8}T[0-9:.]{12}Z +[0-9.]+s +[0-9]+ +-$' "$T/ps1.txt")" = 2 ] &&
+		grep -qx 'exit 0' "$T/ps1.txt"
+}
+check "policy status x/web-deny --node all: the summary line and a row per node, enforced, since when" ps_enforced_2
+ps_json() {
+	"$XCNICTL" --node all -o json policy status x/web-deny | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+print(d)
+assert sorted(r["node"] for r in d) == ["n1", "n2"]
+assert all(r["state"] == "enforced" and r["since"] and r["generation"] > 0 for r in d)'
+}
+check "... -o json: each node's state, since, generation" ps_json
+ps_nope() {
+	"$XCNICTL" --node all policy status x/nope >"$T/ps3.txt" 2>&1
+	local rc=$?
+	cat "$T/ps3.txt"
+	[ "$rc" = 1 ] && grep -q "NetworkPolicy x/nope: no node's agent holds it" "$T/ps3.txt"
+}
+check "policy status x/nope: exit 1, naming it" ps_nope
+
 # -- a denied ping: in the last minute's drops
 IP_A=$(lab get --json | jq_ "[p['ip'] for p in d['pods'] if p['name'] == 'a'][0]")
 NS_B=$(lab get --json | jq_ "[p['netns'] for p in d['pods'] if p['name'] == 'b'][0]")
@@ -151,7 +192,7 @@ degraded_podname() {
 check "status --node n2: exit 1, DEGRADED naming xcni_podname 2/2 and the names missing" degraded_podname
 check "... the Maps line puts it first" has '^Maps: +xcni_podname 2/2 \(100%\)'
 check "status --node all: exit 1, Overall DEGRADED" bash -c "\"$XCNICTL\" status --node all >'$T/st.txt'; test \$? = 1 && grep -q '^Overall: *DEGRADED' '$T/st.txt'"
-check "n2's xcnid restarted as it was, with --flows" agent_restart n2 "$T/n2-back.log" "${ARGS2[@]}" --flows
+check "n2's xcnid restarted as it was, with --flows (and its metrics page)" agent_restart n2 "$T/n2-back.log" "${ARGS2[@]}" --flows --metrics-addr=127.0.0.1:9971
 check "status --node n2 -j: OK, flows on, the flows socket's figures read (log, monitor)" st_json 0 --node n2
 check "... flows.on, the window, the trailer's log_lines and monitor_subscribers" \
 	jcheck "d['verdict'] == 'OK' and n['n2']['agent']['flows']['on'] and n['n2']['agent']['flows']['window'] > 0 and 'log_lines' in n['n2']['flows'] and 'monitor_subscribers' in n['n2']['flows']"
@@ -166,6 +207,31 @@ check "... Verdict DOWN: no agent answers" has '^Verdict: +DOWN: no agent answer
 check "... Agent: DOWN" has '^Agent: +DOWN'
 check "status --node all -j: exit 1, verdict DOWN, n2 OK" st_json 1 --node all
 check "... n1 DOWN, n2 OK" jcheck "d['verdict'] == 'DOWN' and n['n1']['verdict'] == 'DOWN' and n['n2']['verdict'] == 'OK'"
+# A policy applied while n1's agent is down: in force on n2 only, and said so.
+cat >"$T/idle.yaml" <<'YAML'
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: idle, namespace: x}
+spec:
+  podSelector: {matchLabels: {app: none}}
+  policyTypes: [Ingress]
+YAML
+check "lab apply x/idle with n1's agent down (no wait: n1 cannot report it)" \
+	env XCNI_LAB_NO_WAIT=1 "$XCNICTL" lab apply -f "$T/idle.yaml"
+on_n2() {
+	for _ in $(seq 100); do
+		ctl --node n2 policy status x/idle >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	return 1
+}
+check "... n2's agent applied it (policy status --node n2 x/idle: exit 0)" on_n2
+ps_down() {
+	ps_list
+	grep -qx 'exit 1' "$T/ps.txt" &&
+		grep -qE '^x/idle +NetworkPolicy +1/2 +- +n1: no policy status from its agent$' "$T/ps.txt"
+}
+check "policy status --node all: exit 1, x/idle on 1/2, n1 named (no status from its agent)" ps_down
 t0=$SECONDS
 ctl status --node n1 --wait --timeout 1500ms >/dev/null 2>&1
 rc=$?
@@ -185,6 +251,19 @@ waited() {
 	[ "$rc" = 0 ] && grep -q '^Verdict: *OK' "$T/wait.txt"
 }
 check "... status --wait returned OK, exit 0, once it was up and ready" waited
+ps_back() {
+	ps_one x/idle
+	grep -qE '^x/idle \(NetworkPolicy, version [0-9a-f]{16}\): enforced on 2/2 nodes, ' "$T/ps1.txt" &&
+		grep -qx 'exit 0' "$T/ps1.txt"
+}
+check "n1 back: policy status x/idle enforced on 2/2 nodes, exit 0" ps_back
+apply_hist() { # n2 applied x/idle while running: one observation at least
+	local m2
+	m2=$(in_node 2 curl -sf --max-time 10 "http://127.0.0.1:9971/metrics" | grep '^xcni_policy_apply_seconds_count ')
+	echo "n2: $m2"
+	[ "${m2##* }" -ge 1 ] 2>/dev/null
+}
+check "... xcni_policy_apply_seconds counted x/idle's change on n2" apply_hist
 
 # -- usage
 usage_rc() { local rc; ctl "$@" >"$T/u.txt" 2>&1; rc=$?; cat "$T/u.txt"; [ "$rc" = 2 ]; }

@@ -82,8 +82,9 @@ OUT_REAL=("tunnel list|" "service sockets|")
 # sysdump and connectivity test need an agent or a lab: lab-status, lab-conntest;
 # ui serves the agents' map: lab-flows-relay-3nodes; policy suggest writes
 # NetworkPolicies as YAML, its replay table on stderr: lab-suggest; policy
-# selectors reads the agent's objects: lab-nearmiss).
-OUT_NOT="config set|prefilter add|prefilter del|completion|lab|monitor|flows|tunnel get|status|sysdump|connectivity test|connectivity probe|ui|policy suggest|policy selectors"
+# selectors reads the agent's objects: lab-nearmiss; policy status reads the agents'
+# files: lab-status).
+OUT_NOT="config set|prefilter add|prefilter del|completion|lab|monitor|flows|tunnel get|status|sysdump|connectivity test|connectivity probe|ui|policy suggest|policy selectors|policy status"
 out_table_complete() {
 	local want have
 	want=$(printf '%s\n' "${OUT_ROWS[@]%%|*}" "${OUT_REAL[@]%%|*}" | sort)

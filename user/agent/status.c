@@ -32,6 +32,7 @@
 #include "lib/system/log.h"
 #include "lib/system/http.h"
 #include "agent/probe.h"
+#include "agent/polstatus.h"
 #include "agent/status.h"
 
 #ifndef XCNI_VERSION
@@ -515,6 +516,7 @@ int status_metrics_render(char **text, size_t *len)
 			fprintf(f, "xcni_service_frontends_closed{namespace=\"%s\",map=\"%s\"} %zu\n",
 				cl[i].ns, cl[i].map, cl[i].frontends);
 	}
+	polstatus_metrics(f);
 	if (fclose(f) || !p) {
 		free(p);
 		return -ENOMEM;
@@ -598,6 +600,8 @@ int status_open(const char *pin_dir, const char *node, struct agent_status **out
 		goto fail;
 	}
 	sample(s); /* the window starts with the agent */
+	/* Beside the socket: when each policy reached the maps (not fatal). */
+	polstatus_open(pin_dir, node);
 	*out = s;
 	return 0;
 fail:
@@ -638,6 +642,7 @@ void status_free(struct agent_status *s)
 		close(s->lfd);
 		unlink(s->sock);
 	}
+	polstatus_close();
 	if (s->tfd >= 0)
 		close(s->tfd);
 	if (s->epfd >= 0)

@@ -52,6 +52,7 @@
 #include "agent/metrics.h"
 #include "agent/ui.h"
 #include "agent/overlay.h"
+#include "agent/polstatus.h"
 #include "agent/probe.h"
 #include "agent/socklb.h"
 #include "agent/status.h"
@@ -1023,12 +1024,19 @@ struct watch {
 /* One sync of everything: policy, Services, masquerading where a Node may have changed. */
 static void watch_sync(struct watch *w)
 {
+	/* The batch's first change came when its window opened (watch_changed):
+	 * when this agent first knew a version it compiles now. */
+	int64_t now = xcni_wall_ns() / 1000000, since = (int64_t)xcni_mono_ms();
+	int64_t t0 = w->due && w->due > w->o->sync_delay_ms ?
+			     now - (since - (int64_t)(w->due - w->o->sync_delay_ms)) : now;
+
 	w->due = 0;
 	w->version = store_version(w->st);
 	w->synced = sync_policy(w->o, w->fp, w->st, w->pi, w->ps, w->si, w->ss, w->b->sync_gen,
 				&w->masq_due, &w->v6_due, &w->retry) == 0;
 	status_policy(w->sts, pol_incr_resets(w->pi), pol_incr_reset_why(w->pi));
 	status_synced(w->sts, w->synced, w->b->sync_gen);
+	polstatus_synced(w->st, w->ps, w->b->sync_gen, w->synced, t0);
 	/* Only when a Node may have changed: digesting every Node's prefixes to
 	 * find the set unchanged cost ~5% of the agent's CPU in pod churn at 1000
 	 * Nodes. A failed write is retried. */

@@ -102,7 +102,7 @@ struct cmd {
 	const char *name; /* NULL: the end of a table */
 	const char *sub; /* NULL: the command has no subcommands */
 	int (*fn)(const struct ctl_ctx *c, char **argv);
-	unsigned int nargs; /* positional arguments, handed over as argv */
+	unsigned int nargs; /* positional arguments, handed over as argv (CMD_ARGS_UPTO: at most) */
 	unsigned int opts; /* OPT_* it takes */
 	const char *args; /* for the usage line */
 	const char *help;
@@ -111,10 +111,14 @@ struct cmd {
 	int (*check)(char **argv);
 };
 
+/* nargs: up to n positional arguments (argv NULL-terminated after those given). */
+#define CMD_ARGS_UPTO(n) (0x100u | (n))
+#define CMD_NARGS(c) ((c)->nargs & 0xffu)
+
 /* The tables, one per noun, in the order --help lists them (xcnictl.c). */
 extern const struct cmd endpoint_cmds[], ct_cmds[], metrics_cmds[], config_cmds[],
 	tunnel_cmds[], prefilter_cmds[], identity_cmds[], ipcache_cmds[], policy_cmds[],
-	monitor_cmds[], explain_cmds[], service_cmds[], nodeport_cmds[], hook_cmds[],
+	polstatus_cmds[], monitor_cmds[], explain_cmds[], service_cmds[], nodeport_cmds[], hook_cmds[],
 	completion_cmds[];
 /* All of them, NULL-terminated: what --help, dispatch and completion go by. */
 extern const struct cmd *const ctl_tables[];

@@ -191,7 +191,7 @@ static const struct own *own_of(const struct cmd *cmd)
 /* In the order --help lists them. */
 const struct cmd *const ctl_tables[] = {
 	endpoint_cmds, ct_cmds, metrics_cmds, config_cmds, tunnel_cmds, prefilter_cmds, hook_cmds,
-	identity_cmds, ipcache_cmds, policy_cmds, service_cmds, nodeport_cmds, monitor_cmds,
+	identity_cmds, ipcache_cmds, policy_cmds, polstatus_cmds, service_cmds, nodeport_cmds, monitor_cmds,
 	explain_cmds, main_cmds, completion_cmds, NULL,
 };
 
@@ -1013,7 +1013,8 @@ static const struct cmd *cmd_check(const struct ctl_ctx *c, const struct global 
 		       o->bit == OPT_FLOWF && c->flow_first ? c->flow_first : o->name, buf);
 		return NULL;
 	}
-	if ((unsigned int)nwords != cmd->nargs) {
+	if (cmd->nargs & 0x100u ? (unsigned int)nwords > CMD_NARGS(cmd) :
+				  (unsigned int)nwords != cmd->nargs) {
 		pr_err("wrong number of arguments\n");
 		fprintf(stderr, "Usage: xcnictl [OPTIONS] %s\n", synopsis(cmd, buf, sizeof(buf)));
 		return NULL;
@@ -1164,8 +1165,10 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd->name, "version") || !strcmp(cmd->name, "completion") ||
 	    !strcmp(cmd->name, "filters"))
 		return cmd->fn(&c, words) ? 1 : 0;
-	if (g.node && !strcmp(g.node, "all") && !strcmp(cmd->name, "monitor")) {
-		/* Every node's events, each read by its pins' path (monitor.c). */
+	if (g.node && !strcmp(g.node, "all") &&
+	    (!strcmp(cmd->name, "monitor") || cmd->fn == polstatus_cmds[0].fn)) {
+		/* Every node's events (monitor.c), every node's policy status (polstatus.c):
+		 * each read by its pins' path. */
 		c.node_all = true;
 	} else if (g.node && !strcmp(g.node, "all") && !strcmp(cmd->name, "explain")) {
 		/* Each side on its own node: explain opens every node's maps by
