@@ -54,7 +54,7 @@ static struct {
 
 int polstatus_open(const char *pin_dir, const char *node)
 {
-	int err = agent_policy_status_path(pin_dir, ps_.path, sizeof(ps_.path));
+	int err = agent_status_policy_path(pin_dir, ps_.path, sizeof(ps_.path));
 
 	if (err) {
 		pr_err("policy status file for %s: %s\n", pin_dir, strerror(-err));

@@ -6,7 +6,7 @@
  * compiled it and when a generation holding it was applied to the maps (or
  * that it is not yet: the generation failed). Written after each sync that
  * changed any of it to a file beside the status socket
- * (agent_policy_status_path), which `xcnictl policy status` reads per node;
+ * (agent_status_policy_path), which `xcnictl policy status` reads per node;
  * the metrics page has the time from a change to its maps.
  */
 #ifndef XCNID_POLSTATUS_H

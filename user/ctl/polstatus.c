@@ -33,7 +33,7 @@ static void node_read(struct ps_node *n, const char *name, const char *pin)
 	json_int_t pid;
 
 	snprintf(n->name, sizeof(n->name), "%s", name);
-	if (agent_policy_status_path(pin, path, sizeof(path)))
+	if (agent_status_policy_path(pin, path, sizeof(path)))
 		return;
 	n->doc = json_load_file(path, 0, NULL);
 	pid = json_integer_value(json_object_get(n->doc, "pid"));

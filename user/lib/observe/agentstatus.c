@@ -26,7 +26,7 @@ int agent_status_sock_path(const char *pin_dir, char *buf, size_t len)
 	return run_path("status", ".sock", pin_dir, buf, len);
 }
 
-int agent_policy_status_path(const char *pin_dir, char *buf, size_t len)
+int agent_status_policy_path(const char *pin_dir, char *buf, size_t len)
 {
 	return run_path("policy-status", ".json", pin_dir, buf, len);
 }

@@ -18,7 +18,7 @@ int agent_status_sock_path(const char *pin_dir, char *buf, size_t len);
  * Where xcnid writes when each policy reached its maps (agent/polstatus.h),
  * read by `xcnictl policy status`: "/run/xcni/policy-status-sys-fs-bpf-xcni.json".
  */
-int agent_policy_status_path(const char *pin_dir, char *buf, size_t len);
+int agent_status_policy_path(const char *pin_dir, char *buf, size_t len);
 
 /* The window of the drops xcnid reports: its samples, AGENT_DROP_STEP_S apart. */
 #define AGENT_DROP_STEP_S 10
