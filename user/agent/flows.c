@@ -545,6 +545,11 @@ static int on_event(void *arg, void *data, size_t len)
 
 		flows_drop(d->fl, r, ev->ts_ns, policy ? (ev->pol_dir ? 1 : 0) : 0xff, ev->reason,
 			   ev->len);
+		/* A dropped flow has no conntrack entry to tell its flags: the
+		 * packets' own (a denied connection's SYN, for IPFIX's tcpControlBits). */
+		if (ev->proto == IPPROTO_TCP)
+			r->tcp_flags |= ev->tcp_flags & (FLOW_TCP_SYN | FLOW_TCP_ACK | FLOW_TCP_FIN |
+							 FLOW_TCP_RST);
 		/* Nothing allows it: the policies that isolate the pod, named once a record. */
 		if (!r->isolators && (ev->reason == XCNI_DROP_POLICY_INGRESS ||
 				      ev->reason == XCNI_DROP_POLICY_EGRESS)) {
