@@ -1045,6 +1045,8 @@ void flowd_dispatch(struct flowd *d)
 			/* Events first: a verdict names the flow the walk then counts. */
 			ring_buffer__consume(d->rb);
 			ct_walks(d, false);
+			/* xcni_flows_total: after the walk that tells a record's fate. */
+			flows_count_settled(d->fl, xcni_mono_ns());
 			if (d->ipx)
 				ipfix_tick(d->ipx);
 			if (d->log_path[0] && ++d->ticks % d->log_interval == 0)
