@@ -391,17 +391,21 @@ decapsulated:
 		 * error about one, as from_overlay4's nodeport4_reply does over
 		 * the IPv4 one (0: neither). */
 		else if (fam == XCNI_AF_INET && lb_enabled)
-			reason = nodeport4_reply(skb, p, NULL, f->len, &verdict);
+			reason = nodeport4_reply(skb, p, NULL, skb->len, &verdict);
 		if (!reason)
 			reason = XCNI_FWD_DECAP_HOST;
 		if (reason == XCNI_FWD_REPLY)
 			verdict = TC_ACT_REDIRECT;
 		goto out;
 	}
-	/* Conntrack counts the bytes as they arrived, outer headers included,
-	 * as from_overlay4 does over the IPv4 underlay (and IPv6's commit
-	 * always did, f->len): IPv4 inside had the inner packet's here. */
-	reason = overlay_into_pod(skb, p, fam, arrived, sipc, dst, dsr, &node, 0, &v, &verdict);
+	/* Conntrack counts the inner frame, the outer headers gone (here
+	 * decapsulated already): a flow's bytes as its pods send and receive
+	 * them, the same both ways (from_pod counts the other so). The node's
+	 * counters and a drop's event keep the frame as it arrived (f->len
+	 * again after: IPv6's commit counts f->len, ct_commit). */
+	f->len = skb->len;
+	reason = overlay_into_pod(skb, p, fam, f->len, sipc, dst, dsr, &node, 0, &v, &verdict);
+	f->len = arrived;
 out:
 	return finish_flow(skb, fam, reason, XCNI_DIR_FROM_OVERLAY, 0, f, verdict, &v);
 }
@@ -563,7 +567,7 @@ __attribute__((noinline)) int from_overlay4(struct __sk_buff *skb)
 			goto out;
 		}
 		if (lb_enabled) {
-			reason = nodeport4_reply(skb, &p, &o, skb->len, &verdict);
+			reason = nodeport4_reply(skb, &p, &o, skb->len - o.hdr_len, &verdict);
 			if (reason)
 				goto out;
 		}
@@ -571,7 +575,8 @@ __attribute__((noinline)) int from_overlay4(struct __sk_buff *skb)
 	}
 	/* The destination's conntrack must know the flow: its replies leave
 	 * through from_pod, which lets replies pass. */
-	reason = overlay_into_pod(skb, &p, XCNI_AF_INET, skb->len, sipc, dst, dsr, NULL, o.hdr_len, &v,
+	reason = overlay_into_pod(skb, &p, XCNI_AF_INET, skb->len - o.hdr_len, sipc, dst, dsr, NULL,
+				  o.hdr_len, &v,
 				  &verdict);
 	goto out;
 to_host:

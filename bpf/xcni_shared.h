@@ -470,7 +470,9 @@ struct xcni_event {
 	__u16 rev_nat;
 	__u32 backend_id;
 	__u8 pol_flags; /* XCNI_POLV_* of the entry that decided (audit: it would have denied) */
-	__u8 pad0;
+	/* TCP: the packet's flags (byte 13 of its header; a denied SYN says
+	 * SYN), took the place of a pad that was always 0; else its parse's. */
+	__u8 tcp_flags;
 	__u16 pad;
 };
 /* The record's length before rev_nat and backend_id: the readers accept both. */

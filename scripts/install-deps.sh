@@ -15,6 +15,8 @@ PKGS=(
 	libfixbuf-dev libfixbuf9
 	# real IPFIX collectors for its tests (ipfix-netns: nfcapd/nfdump; tshark below)
 	nfdump
+	# lab-flows reads the metrics back as a dashboard does: promtool and a Prometheus server
+	prometheus
 	libcmocka-dev bpftool
 	iproute2 iputils-ping procps util-linux socat iptables nftables kmod
 	containernetworking-plugins

@@ -157,7 +157,7 @@ static __always_inline void report(struct __sk_buff *skb, int fam, __u8 type, in
 	ev->rev_nat = f->rev_nat;
 	ev->backend_id = f->backend_id;
 	ev->pol_flags = v->enforced >> 1;
-	ev->pad0 = 0;
+	ev->tcp_flags = f->tcp_flags;
 	ev->pad = 0;
 	bpf_ringbuf_submit(ev, 0);
 }

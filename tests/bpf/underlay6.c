@@ -523,14 +523,15 @@ static const struct row underlay6_rows[] = {
 	{ "IPv6 R6U->this node's IPv6: decapsulated for the stack", FROM_N6(N6),
 	  UDP(R6U, 43103, SELF6, 53), OK(FWD_DECAP_HOST) },
 	{ "n6 received 4, sent 1", .step = n6_rx4_tx1 },
-	/* What conntrack counts of a flow from another node: the bytes as they
-	 * arrived, outer headers included, whichever the underlay and the inner
-	 * family (the IPv4 underlay's rows, encap.c, count so): the same IPv4
-	 * flow's first packet from each underlay, each entry's bytes the frame's. */
-	{ "IPv4 R->A UDP from n2, the IPv4 underlay: conntrack counts the frame as it arrived",
+	/* What conntrack counts of a flow from another node: its inner frame,
+	 * the outer headers gone, whichever the underlay and the inner family
+	 * (as from_pod counts the replies: both directions at one layer): the
+	 * same IPv4 flow's first packet from each underlay, each entry's bytes
+	 * the decapsulated frame's. */
+	{ "IPv4 R->A UDP from n2, the IPv4 underlay: conntrack counts the inner frame",
 	  .prog = FROM_OVERLAY, .dev = DEV_U, .node = N2, UDP(IP_R, 43104, IP_A, 53),
 	  REDIR(FWD_DECAP), .ct = XCNI_CT_NEW },
-	{ "IPv4 R4U->A UDP from n6, the IPv6 underlay: the same, its outer IPv6 headers included",
+	{ "IPv4 R4U->A UDP from n6, the IPv6 underlay: the same, its outer IPv6 headers not counted",
 	  FROM_N6(N6), UDP(R4U, 43105, IP_A, 53), REDIR(FWD_DECAP), .ct = XCNI_CT_NEW },
 
 	/* Who may send what over the IPv6 underlay. */

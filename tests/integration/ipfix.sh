@@ -13,7 +13,7 @@
 #   netns <tag>-node: xcnid --flows --ipfix udp://127.0.0.1:4739
 #                     nfcapd -b 127.0.0.1 -p 4739, tshark -i lo (udp port 4739)
 #     xc<hash> ──veth── eth0  <tag>-a  x/a  (ingress: TCP 80 and UDP 7777 from b)
-#     xc<hash> ──veth── eth0  <tag>-b  x/b  (20 TCP, 1 UDP allowed, 5 UDP denied)
+#     xc<hash> ──veth── eth0  <tag>-b  x/b  (20 TCP, 1 UDP allowed, 5 UDP and 1 TCP denied)
 #
 # Everything runs inside namespaces this suite creates, under its own pin dir.
 set -uo pipefail
@@ -224,16 +224,25 @@ for i in range($N_DENY):
     for j in range(2):
         d.sendto(b"d" * 50, (a, 9999))
     d.close()
+# A connection nothing allows: its SYN dropped, sent again once.
+t = socket.socket()
+t.bind(("", 43000))
+t.settimeout(1.5)
+try:
+    t.connect((a, 8080))
+except OSError:
+    pass
+t.close()
 time.sleep(max(0, 17 - (time.monotonic() - t0)))
 burst()
 print("sent")
 EOF
-check "b: $N_TCP TCP connections to a:80 (100 bytes, 200 back), 3 + 3 UDP datagrams echoed on a:7777 17 s apart, $N_DENY denied UDP flows to a:9999" \
+check "b: $N_TCP TCP connections to a:80 (100 bytes, 200 back), 3 + 3 UDP datagrams echoed on a:7777 17 s apart, $N_DENY denied UDP flows to a:9999, a denied TCP connection to a:8080" \
 	bash -c "ip netns exec $XCT_TAG-b /usr/bin/python3 $T/client.py | grep -q sent"
 sleep 0.5
 read -r P1 B1 < <(counters b)
 SENT_P=$((P1 - P0)) SENT_B=$((B1 - B0))
-N_CONN=$((N_TCP + 1 + N_DENY))
+N_CONN=$((N_TCP + 1 + N_DENY + 1))
 
 records() { ctl flows --json --last 1 -v 2>&1 >/dev/null | grep -o '"ipfix_records":[0-9]*' | cut -d: -f2; }
 exported() {
@@ -305,7 +314,7 @@ tsh -V >"$T/decode.txt"
 check "tshark decodes every message: no malformed packet, no expert error" \
 	bash -c "! grep -qiE 'malformed|\\[Expert Info \\((Error|Warning)' $T/decode.txt && grep -q 'Cisco NetFlow/IPFIX' $T/decode.txt"
 m=$(grep -c 'ForwardingStatusDropCode: Drop ACL Deny' "$T/decode.txt")
-check "tshark: the $N_DENY denied flows' forwardingStatus is dropped, ACL deny (129) (got $m)" test "$m" = "$N_DENY"
+check "tshark: the $((N_DENY + 1)) denied flows' forwardingStatus is dropped, ACL deny (129) (got $m)" test "$m" = "$((N_DENY + 1))"
 n=$(grep -c 'ForwardingStatusForwardCode: Forwarded' "$T/decode.txt")
 check "tshark: the others' forwarded (64): $((N_TCP + 2)) or more (got $n)" test "$n" -ge $((N_TCP + 2))
 # Record by record: every flow record (templates 257/258: both fields; the
@@ -319,14 +328,31 @@ tshark -r "$T/cap.pcapng" -d "udp.port==$PORT,cflow" -T fields -E occurrence=a -
 read -r dropped fwd wrong codes < <(awk -F'\t' '{
 	np = split($1, port, " "); split($2, st, " "); nc = split($3, code, " ")
 	for (i = 1; i <= np; i++) {
-		if (port[i] == 9999 && st[i] == 2) d++
-		else if (port[i] != 9999 && st[i] == 1) f++
+		if ((port[i] == 9999 || port[i] == 8080) && st[i] == 2) d++
+		else if (port[i] != 9999 && port[i] != 8080 && st[i] == 1) f++
 		else w++
 	}
 	for (i = 1; i <= nc; i++) if (code[i] == 1) c++; else w++
 } END {print d + 0, f + 0, w + 0, c + 0}' "$T/fwd-tshark.txt")
-check "tshark, record by record: the $N_DENY flows to 9999 dropped ($dropped), the others forwarded ($fwd: $((N_TCP + 2)) and the ping's), none else ($wrong), every drop code ACL deny ($codes)" \
-	test "$dropped" = "$N_DENY" -a "$fwd" -ge $((N_TCP + 2)) -a "$wrong" = 0 -a "$codes" = "$N_DENY"
+check "tshark, record by record: the $N_DENY flows to 9999 and the one to 8080 dropped ($dropped), the others forwarded ($fwd: $((N_TCP + 2)) and the ping's), none else ($wrong), every drop code ACL deny ($codes)" \
+	test "$dropped" = "$((N_DENY + 1))" -a "$fwd" -ge $((N_TCP + 2)) -a "$wrong" = 0 -a "$codes" = "$((N_DENY + 1))"
+# The denied connection to 8080 as each tool reads it: nfdump 1.7.1 its
+# SYN (tcpControlBits, %flg) and no reply; tshark its SYN and its verdict
+# (forwardingStatus 129) in the same record.
+nfdump -R "$NF" -q -o "fmt:%pr %sap -> %dap %flg %pkt %opkt %fwd" "dst port 8080" >"$T/syn.txt"
+read -r n fl < <(awk '$2 ~ /:43000$/ {n++; f = $5} END {print n + 0, f}' "$T/syn.txt")
+check "nfdump: the denied connection to 8080 is one record, TCP flags '$fl' (the SYN; no ACK), its packets one way only" \
+	bash -c "test $n = 1 && [[ '$fl' == *S* && '$fl' != *A* ]] && awk '\$6 >= 1 && \$7 == 0' $T/syn.txt | grep -q . || { cat $T/syn.txt; false; }"
+tshark -r "$T/cap.pcapng" -d "udp.port==$PORT,cflow" -T fields -E occurrence=a -E aggregator=' ' \
+	-e cflow.dstport -e cflow.forwarding_status -e cflow.tcpflags.syn -e cflow.tcpflags.ack \
+	-Y "cflow.dstport == 8080" >"$T/syn-tshark.txt" 2>/dev/null
+read -r n syn < <(awk -F'\t' '{
+	np = split($1, port, " "); split($2, st, " "); split($3, s, " "); split($4, a, " ")
+	for (i = 1; i <= np; i++) if (port[i] == 8080) { n++; if (st[i] == 2 && (s[i] == 1 || s[i] == "True") && (a[i] == 0 || a[i] == "False")) ok++ }
+} END {print n + 0, ok + 0}' "$T/syn-tshark.txt")
+check "tshark: the denied connection to 8080: dropped (forwardingStatus 2, ACL deny) with SYN and no ACK in tcpControlBits, in each of its records ($syn of $n)" \
+	bash -c "test $n -ge 1 -a $syn = $n || { cat $T/syn-tshark.txt; false; }"
+
 # What the two tools show (docs/ipfix.md quotes them).
 {
 	echo "nfdump -o 'fmt:%pr %sap -> %dap %pkt %opkt %fwd' 'dst port 9999' (a denied record):"
@@ -337,6 +363,10 @@ check "tshark, record by record: the $N_DENY flows to 9999 dropped ($dropped), t
 	grep -m1 ' TCP ' "$T/records.txt"
 	grep ':41000 ' "$T/records.txt"
 	grep -m1 ':9999 ' "$T/records.txt"
+	echo "nfdump -o 'fmt:%pr %sap -> %dap %flg %pkt %opkt %fwd' 'dst port 8080' (the denied connection):"
+	cat "$T/syn.txt"
+	echo "tshark -T fields -e cflow.dstport -e cflow.forwarding_status -e cflow.tcpflags.syn -e cflow.tcpflags.ack (its message):"
+	head -1 "$T/syn-tshark.txt"
 	echo "tshark -T fields -e cflow.srcaddr -e cflow.dstport -e cflow.forwarding_status -e cflow.forwarding_status_drop_code -e cflow.flow_end_reason (a denied record):"
 	tshark -r "$T/cap.pcapng" -d "udp.port==$PORT,cflow" -T fields -e cflow.srcaddr -e cflow.dstport -e cflow.forwarding_status -e cflow.forwarding_status_drop_code -e cflow.flow_end_reason -Y "cflow.dstport == 9999" 2>/dev/null | head -1 | cut -d, -f1-3
 	grep -m3 -E 'ForwardingStatus.*Drop|Information Element Name: xcniVerdict' "$T/decode.txt"

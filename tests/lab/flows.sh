@@ -193,9 +193,6 @@ expo() { scrape 1 | /usr/bin/python3 "$T/expo.py"; }
 check "  ... n1 /metrics: the exposition format, every sample under its family" expo
 # Two more of x/c's datagrams into x/a: the series moves by two.
 
-if command -v promtool >/dev/null; then
-	check "  ... promtool check metrics: no problem" bash -c "$(declare -f scrape); scrape 1 | promtool check metrics"
-fi
 
 flows() { "$XCNICTL" flows "$@"; }
 # has NODE SPORT PYEXPR: the records of --node NODE from source port SPORT: exactly
@@ -225,8 +222,9 @@ has() {
 	return 1
 }
 HDR4=42 HDR6=62 # Ethernet + IP + UDP, what each frame adds to its payload
-# A node counts a frame as its hook saw it: one that came through the
-# overlay with its Geneve encapsulation (at most 70 bytes: outer IPv6).
+# A flow's bytes are its frames as the pods send and receive them; a denied
+# packet's alone are counted as its drop event saw it, one that came through
+# the overlay with its Geneve encapsulation (at most 70 bytes: outer IPv6).
 ENC=70
 check "n1: x/b -> x/a 81/udp: allowed by x/web-ingress rule 0 (ingress), 5 + 5 packets, 5 x (100 + headers) bytes each way" \
 	has n1 40001 "r['source']['pod'] == 'b' and r['destination']['pod'] == 'a' and r['source']['namespace'] == 'x' and r['verdict'] == 'allowed' and r['policy'] == 'x/web-ingress' and r['rule'] == 0 and r['policy_side'] == 'ingress' and r['packets'] == 5 and r['reply_packets'] == 5 and r['bytes'] == 5 * (100 + $HDR4) and r['reply_bytes'] == 5 * (100 + $HDR4) and r['protocol'] == 'UDP' and r['node'] == 'n1' and r['family'] == 'ipv4'"
@@ -234,10 +232,13 @@ check "n1: x/c -> x/a 81/udp: denied at to-pod from-overlay (drop-policy-ingress
 	has n1 40002 "r['verdict'] == 'denied' and r['observation_point'] == 'to-pod' and r['entry_point'] == 'from-overlay' and r['drop_reason'] == 'drop-policy-ingress' and r['policy_side'] == 'ingress' and r['isolated_by'] == 'x/web-ingress' and r['drops'] == 3 and r['packets'] == 3 and 3 * (100 + $HDR4) <= r['bytes'] <= 3 * (100 + $HDR4 + $ENC) and r['reply_packets'] == 0 and r['source']['pod'] == 'c' and r['destination']['pod'] == 'a'"
 check "n2 (the sending node): x/c -> x/a 81/udp: forwarded at to-overlay from-pod, never allowed (no policy on x/c), 3 packets, no reply" \
 	has n2 40002 "r['verdict'] == 'forwarded' and r['observation_point'] == 'to-overlay' and r['entry_point'] == 'from-pod' and r['policy'] is None and r['packets'] == 3 and r['bytes'] == 3 * (100 + $HDR4) and r['reply_packets'] == 0 and r['node'] == 'n2' and r['source']['pod'] == 'c'"
-check "n1 (the sending node): x/b -> x/c 81/udp (v6): forwarded at to-overlay, no policy, 4 + 4 packets, 4 x (200 + headers) bytes each way (replies with their Geneve)" \
-	has n1 40003 "r['family'] == 'ipv6' and r['destination']['ip'] == '$C6' and r['verdict'] == 'forwarded' and r['observation_point'] == 'to-overlay' and r['policy'] is None and r['packets'] == 4 and r['reply_packets'] == 4 and r['bytes'] == 4 * (200 + $HDR6) and 4 * (200 + $HDR6) <= r['reply_bytes'] <= 4 * (200 + $HDR6 + $ENC) and r['source']['pod'] == 'b'"
-check "n2: x/b -> x/c 81/udp (v6): allowed at to-pod from-overlay, x/b's labels and namespace from its identity" \
-	has n2 40003 "r['family'] == 'ipv6' and r['verdict'] == 'allowed' and r['observation_point'] == 'to-pod' and r['entry_point'] == 'from-overlay' and r['packets'] == 4 and r['reply_packets'] == 4 and 4 * (200 + $HDR6) <= r['bytes'] <= 4 * (200 + $HDR6 + $ENC) and r['reply_bytes'] == 4 * (200 + $HDR6) and r['source']['namespace'] == 'x' and 'role=friend' in r['source']['labels'] and r['destination']['pod'] == 'c'"
+# An echo is symmetric: each node counts its request and its replies at one
+# layer, the frames as the pods send and receive them (the Geneve and outer
+# headers of what came from the other node not counted), so they agree.
+check "n1 (the sending node): x/b -> x/c 81/udp (v6): forwarded at to-overlay, no policy, 4 + 4 packets, 4 x (200 + headers) bytes each way, the replies (from the overlay) as many bytes as the requests" \
+	has n1 40003 "r['family'] == 'ipv6' and r['destination']['ip'] == '$C6' and r['verdict'] == 'forwarded' and r['observation_point'] == 'to-overlay' and r['policy'] is None and r['packets'] == 4 and r['reply_packets'] == 4 and r['bytes'] == 4 * (200 + $HDR6) and r['reply_bytes'] == r['bytes'] and r['source']['pod'] == 'b'"
+check "n2: x/b -> x/c 81/udp (v6): allowed at to-pod from-overlay, the requests (from the overlay) as many bytes as the replies, x/b's labels and namespace from its identity" \
+	has n2 40003 "r['family'] == 'ipv6' and r['verdict'] == 'allowed' and r['observation_point'] == 'to-pod' and r['entry_point'] == 'from-overlay' and r['packets'] == 4 and r['reply_packets'] == 4 and r['bytes'] == 4 * (200 + $HDR6) and r['reply_bytes'] == r['bytes'] and r['source']['namespace'] == 'x' and 'role=friend' in r['source']['labels'] and r['destination']['pod'] == 'c'"
 check "n1: x/b -> x/a 81/udp: times are RFC 3339 UTC (first_seen, last_seen, updated)" \
 	has n1 40001 "all(__import__('re').fullmatch(r'20[0-9][0-9]-[01][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-6][0-9][.][0-9]{6}Z', r[k]) for k in ('first_seen', 'last_seen', 'updated'))"
 monojson() { flows --node n1 --port 40001 --json --time mono | /usr/bin/python3 -c 'import json, sys, time
@@ -408,6 +409,111 @@ isomoved() {
 		{ echo "$a -> $b"; "$XCNICTL" flows --node all --from-port 40021; scrape 1 | grep isolation; return 1; }
 }
 check "n1 /metrics: two more denied datagrams move $ISO_A by 2" isomoved
+
+# xcni_flows_total{verdict,direction}: one count a flow, not a packet. n1's
+# window holds every flow n1 saw (no eviction: far under its size), each
+# settled 2 s after its first packet: the counters are the window's records
+# by verdict and direction (the side a policy judged; else into a pod of
+# this node: ingress), and x/c's 2 + 2 datagrams from 40020 and 40021 are
+# two denied flows, not four.
+cat >"$T/flowcount.py" <<'EOF'
+import json, re, sys
+recs = [r for r in (json.loads(l) for l in open(sys.argv[1]) if l.strip()) if "verdict" in r]
+want = {}
+for r in recs:
+    side = r.get("policy_side") or ("ingress" if r["observation_point"] == "to-pod" else "egress")
+    want[(r["verdict"], side)] = want.get((r["verdict"], side), 0) + 1
+got = {}
+for l in open(sys.argv[2]):
+    m = re.match(r'^xcni_flows_total\{verdict="([a-z-]+)",direction="(ingress|egress)"\} (\d+)$', l)
+    if m:
+        got[(m.group(1), m.group(2))] = int(m.group(3))
+if len(got) != 12:
+    print(f"{len(got)} series of xcni_flows_total, wanted 12 (6 verdicts x 2 directions)"); sys.exit(1)
+bad = {k: (got.get(k, 0), want.get(k, 0)) for k in set(got) | set(want) if got.get(k, 0) != want.get(k, 0)}
+if bad:
+    print(f"metric vs window (got, want): {bad}"); sys.exit(1)
+if sys.argv[3:] and got[("denied", "ingress")] != int(sys.argv[3]):
+    print(f"denied/ingress {got[('denied', 'ingress')]}, wanted {sys.argv[3]}"); sys.exit(1)
+print("# " + ", ".join(f"{v}/{d} {n}" for (v, d), n in sorted(got.items()) if n))
+EOF
+flowcount() { # flowcount [DENIED_INGRESS]: n1's xcni_flows_total against its window, until they agree (6 s)
+	local out _
+	for _ in $(seq 12); do
+		flows --node n1 --json >"$T/win.json" && scrape 1 >"$T/metrics1" &&
+			out=$(/usr/bin/python3 "$T/flowcount.py" "$T/win.json" "$T/metrics1" "$@" 2>&1) && { echo "$out"; return 0; }
+		sleep 0.5
+	done
+	echo "$out"
+	return 1
+}
+# 40002, 40020, 40021: three denied flows (7 datagrams) into x/a.
+check "n1 /metrics: xcni_flows_total{verdict,direction} is n1's flows by verdict and side, one count a flow (denied/ingress 3 for x/c's 7 datagrams in 3 flows)" flowcount 3
+
+# A second policy isolating x/a (no rule: it allows nothing; x/web-ingress
+# still lets x/b in): x/c's drops count under each isolating policy by its
+# own name ("x/web-lockdown", no leading space) and once under the pod, read
+# back through a Prometheus server as a dashboard reads them.
+cat >"$T/lockdown.yaml" <<'EOF'
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: web-lockdown, namespace: x}
+spec:
+  podSelector: {matchLabels: {app: web}}
+  policyTypes: [Ingress]
+EOF
+check "apply NetworkPolicy x/web-lockdown (isolates x/a, allows nothing)" lab apply -f "$T/lockdown.yaml"
+check "x/c -> x/a 81/udp (v4) from port 40022: 0 of 4 answered" answered 0 x/c 40022 "$A4" 81 4 100
+check "n1: 40022's record names both isolating policies" \
+	has n1 40022 "r['verdict'] == 'denied' and r['isolated_by'] == 'x/web-ingress, x/web-lockdown' and r['drops'] == 4"
+ISO_L='xcni_policy_isolation_drops_total{namespace="x",pod="a",direction="ingress",policy="x/web-lockdown"}'
+lockseries() {
+	local l i p
+	l=$(series 1 "$ISO_L") i=$(series 1 "$ISO_A") p=$(series 1 "$POD_A")
+	# x/web-ingress: 3 + 2 + 2 before, 4 now; the pod once a drop: the same 11.
+	[ "$l" = 4 ] && [ "$i" = 11 ] && [ "$p" = 11 ] && ! scrape 1 | grep -q 'policy=" ' ||
+		{ echo "lockdown $l, web-ingress $i, pod $p"; scrape 1 | grep isolation_drops; return 1; }
+}
+check "n1 /metrics: $ISO_L is 4, x/web-ingress's 11, the pod's 11 (each drop once), no policy label with a leading space" lockseries
+if command -v promtool >/dev/null && command -v prometheus >/dev/null; then
+	check "  ... promtool check metrics: no problem" bash -c "$(declare -f scrape); scrape 1 | promtool check metrics"
+	# A Prometheus server in n1's netns scrapes its agent every second.
+	cat >"$T/prom.yml" <<'EOF'
+global: {scrape_interval: 1s}
+scrape_configs:
+  - job_name: xcnid
+    static_configs: [{targets: ["127.0.0.1:9962"]}]
+EOF
+	ip netns exec xcl-n1 prometheus --config.file="$T/prom.yml" --storage.tsdb.path="$T/prom" \
+		--web.listen-address=127.0.0.1:9963 >"$T/prom.log" 2>&1 &
+	PROM_PID=$!
+	MINE+=("$PROM_PID")
+	# promql EXPR WANT: the query through the server (8 s at most: its first scrapes)
+	promql() {
+		local got _
+		for _ in $(seq 16); do
+			# "{pod="a"} => 11 @[1795810958.341]": the value after "=>"
+			got=$(ip netns exec xcl-n1 promtool query instant http://127.0.0.1:9963 "$1" 2>&1 |
+				awk '{ for (i = 1; i < NF; i++) if ($i == "=>") { print $(i + 1); exit } }')
+			[ "$got" = "$2" ] && return 0
+			sleep 0.5
+		done
+		echo "promtool query instant '$1': '$got', wanted $2"
+		tail -3 "$T/prom.log"
+		return 1
+	}
+	check "  ... Prometheus: sum(xcni_policy_isolation_drops_total{policy=\"x/web-lockdown\"}) is 4 (the real name finds it)" \
+		promql 'sum(xcni_policy_isolation_drops_total{policy="x/web-lockdown"})' 4
+	check "  ... Prometheus: sum by (pod) (xcni_pod_isolation_drops_total{pod=\"a\"}) is 11: each drop once" \
+		promql 'sum by (pod) (xcni_pod_isolation_drops_total{pod="a"})' 11
+	check "  ... Prometheus: sum(xcni_flows_total{verdict=\"denied\",direction=\"ingress\"}) is 4: one a flow" \
+		promql 'sum(xcni_flows_total{verdict="denied",direction="ingress"})' 4
+	kill "$PROM_PID" 2>/dev/null
+	wait "$PROM_PID" 2>/dev/null
+else
+	not_ok "promtool and prometheus installed (Debian's prometheus; scripts/install-deps.sh)"
+fi
+check "delete NetworkPolicy x/web-lockdown" lab delete -f "$T/lockdown.yaml"
 text() { flows --node n1 --from x/b --protocol tcp -o wide >"$T/out" && grep -q "x/b.*x/a.*allowed.*ingress x/web-ingress rule 0.*SYN" "$T/out" || { cat "$T/out"; return 1; }; }
 check "text columns: x/b x/a allowed ingress x/web-ingress rule 0 [SYN,...]" text
 

@@ -1033,6 +1033,72 @@ static void test_isodrops(void **state)
 }
 
 /*
+ * xcni_flows_total: each flow once under its verdict and direction, when it
+ * has settled (FLOWS_SETTLE_NS after its first packet), whatever its packets;
+ * again under a new verdict a policy change gives it; a record evicted before
+ * it settled counts as it was.
+ */
+static void test_verdict_counts(void **state)
+{
+	const uint64_t S = 1000000000ULL;
+	struct flow_key ka = key4("10.0.0.1", 40000, "10.0.0.2", 80, IPPROTO_TCP);
+	struct flow_key kd = key4("10.0.0.1", 40001, "10.0.0.3", 81, IPPROTO_UDP);
+	const uint64_t(*c)[FLOWS_NR_DIRS];
+	struct flow_rec *a, *d;
+	struct flows *f;
+	bool created;
+
+	(void)state;
+	assert_int_equal(flows_new(4, &f), 0);
+	a = ct(f, ka, 1 * S, 1 * S, 1, 60, 1, 60, XCNI_CT_ESTABLISHED);
+	flows_verdict(f, a, 1 * S, 1, 7, "x/web", 0, false);
+	d = flows_get(f, &kd, &created);
+	for (int i = 0; i < 3; i++)
+		flows_drop(f, d, 1 * S + i, 0, XCNI_DROP_POLICY_EGRESS, 100);
+	c = flows_verdict_counts(f);
+	flows_count_settled(f, 2 * S); /* not settled yet */
+	assert_true(c[FLOW_ALLOWED][FLOWS_INGRESS] == 0 && c[FLOW_DENIED][FLOWS_EGRESS] == 0);
+	flows_count_settled(f, 3 * S);
+	assert_true(c[FLOW_ALLOWED][FLOWS_INGRESS] == 1);
+	assert_true(c[FLOW_DENIED][FLOWS_EGRESS] == 1); /* three drops, one flow */
+	/* More packets, more walks: the same flows, no more counts. */
+	ct(f, ka, 1 * S, 4 * S, 9, 900, 9, 900, XCNI_CT_ESTABLISHED);
+	flows_drop(f, d, 4 * S, 0, XCNI_DROP_POLICY_EGRESS, 100);
+	flows_count_settled(f, 5 * S);
+	assert_true(c[FLOW_ALLOWED][FLOWS_INGRESS] == 1 && c[FLOW_DENIED][FLOWS_EGRESS] == 1);
+	/* A policy change cuts the allowed one: it counts under denied too. */
+	flows_drop(f, a, 6 * S, 1, XCNI_DROP_POLICY_INGRESS, 60);
+	flows_count_settled(f, 6 * S);
+	assert_true(c[FLOW_DENIED][FLOWS_INGRESS] == 1 && c[FLOW_ALLOWED][FLOWS_INGRESS] == 1);
+	/* No policy: into a pod of this node is ingress, into the overlay egress. */
+	a->pol_dir = 0xff;
+	a->dst.loc = FLOW_LOC_LOCAL;
+	a->verdict = FLOW_FORWARDED;
+	assert_int_equal(flow_rec_direction(a), FLOWS_INGRESS);
+	a->dst.loc = FLOW_LOC_REMOTE;
+	assert_int_equal(flow_rec_direction(a), FLOWS_EGRESS);
+	a->dst.loc = FLOW_LOC_LOCAL;
+	a->verdict = FLOW_DENIED;
+	a->pol_dir = 1;
+	/* Six new flows in a window of four, none settled: a and d go first
+	 * (counted already), then two of the new ones, counted as they were;
+	 * the last four wait to settle. */
+	for (uint16_t p = 50000; p < 50006; p++) {
+		struct flow_key k = key4("10.0.0.9", p, "10.0.0.2", 80, IPPROTO_TCP);
+		struct flow_rec *r = ct(f, k, 10 * S, 10 * S, 1, 60, 1, 60, XCNI_CT_ESTABLISHED);
+
+		flows_verdict(f, r, 10 * S, 1, 7, "x/web", 0, false);
+	}
+	assert_null(flows_find(f, &ka));
+	assert_true(c[FLOW_ALLOWED][FLOWS_INGRESS] == 3);
+	assert_true(c[FLOW_DENIED][FLOWS_EGRESS] == 1 && c[FLOW_DENIED][FLOWS_INGRESS] == 1);
+	flows_count_settled(f, 12 * S);
+	assert_true(c[FLOW_ALLOWED][FLOWS_INGRESS] == 7);
+	assert_true(c[FLOW_FORWARDED][FLOWS_EGRESS] == 0 && c[FLOW_FORWARDED][FLOWS_INGRESS] == 0);
+	flows_free(f);
+}
+
+/*
  * The window is shared by namespaces (issue 52 item 8): namespace a's pod
  * opens far more short flows than the window holds, and namespace b's one
  * record, the oldest of all, stays; a's own oldest go, each seen by
@@ -1321,6 +1387,7 @@ int main(void)
 		cmocka_unit_test(test_hubble_filters),
 		cmocka_unit_test(test_vocab),
 		cmocka_unit_test(test_isodrops),
+		cmocka_unit_test(test_verdict_counts),
 		cmocka_unit_test(test_window_flood),
 		cmocka_unit_test(test_window_owners),
 		cmocka_unit_test(test_window_keep),

@@ -361,6 +361,51 @@ static void test_udp(void **state)
 }
 
 /*
+ * A collector that comes up after the exporter's first batch: that batch's
+ * datagrams met a closed port, and the socket reports the port unreachable
+ * on its next send, which does not go. That next send is the next batch's
+ * first message, its templates: sent again, the collector decodes the
+ * batch (before, it got the data sets alone, their template unknown).
+ */
+static void test_udp_late(void **state)
+{
+	struct flow_render_ctx rc = { .wall_off_ns = 1700000000000000000LL, .node = "n1" };
+	struct tmpl t[3] = { 0 };
+	struct decoded d[8];
+	struct flow_rec r = rec4(42000, 1, 0);
+	struct ipfix *x;
+	uint8_t m[65536];
+	char url[64];
+	uint16_t port;
+	int fd = udp_collector(&port), nd = 0;
+	ssize_t n;
+
+	(void)state;
+	close(fd); /* nothing listens there yet */
+	snprintf(url, sizeof(url), "udp://127.0.0.1:%u", port);
+	assert_int_equal(ipfix_open(url, &x), 0);
+	assert_true(ipfix_add(x, &r, &rc, IPFIX_END_IDLE));
+	ipfix_flush(x);
+	{
+		struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port),
+					  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+
+		fd = socket(AF_INET, SOCK_DGRAM, 0);
+		assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	}
+	r = rec4(42001, 1, 0);
+	assert_true(ipfix_add(x, &r, &rc, IPFIX_END_IDLE));
+	ipfix_flush(x);
+	while ((n = recv(fd, m, sizeof(m), MSG_DONTWAIT)) > 0)
+		nd += decode(m, (size_t)n, t, 3, d + nd, 8 - nd);
+	assert_int_equal(t[0].id, 257);
+	assert_int_equal(nd, 1);
+	assert_int_equal(d[0].sport, 42001);
+	ipfix_free(x);
+	close(fd);
+}
+
+/*
  * A flow exported three times (active, active, end): each record's deltas are
  * what came since the one before, so they add up to the totals it carries;
  * forwardingStatus says forwarded for what passed and dropped for what not.
@@ -543,6 +588,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_url),
 		cmocka_unit_test(test_udp),
+		cmocka_unit_test(test_udp_late),
 		cmocka_unit_test(test_deltas),
 		cmocka_unit_test(test_tcp_refused),
 		cmocka_unit_test(test_tcp_slow),

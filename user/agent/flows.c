@@ -545,6 +545,11 @@ static int on_event(void *arg, void *data, size_t len)
 
 		flows_drop(d->fl, r, ev->ts_ns, policy ? (ev->pol_dir ? 1 : 0) : 0xff, ev->reason,
 			   ev->len);
+		/* A dropped flow has no conntrack entry to tell its flags: the
+		 * packets' own (a denied connection's SYN, for IPFIX's tcpControlBits). */
+		if (ev->proto == IPPROTO_TCP)
+			r->tcp_flags |= ev->tcp_flags & (FLOW_TCP_SYN | FLOW_TCP_ACK | FLOW_TCP_FIN |
+							 FLOW_TCP_RST);
 		/* Nothing allows it: the policies that isolate the pod, named once a record. */
 		if (!r->isolators && (ev->reason == XCNI_DROP_POLICY_INGRESS ||
 				      ev->reason == XCNI_DROP_POLICY_EGRESS)) {
@@ -1040,6 +1045,8 @@ void flowd_dispatch(struct flowd *d)
 			/* Events first: a verdict names the flow the walk then counts. */
 			ring_buffer__consume(d->rb);
 			ct_walks(d, false);
+			/* xcni_flows_total: after the walk that tells a record's fate. */
+			flows_count_settled(d->fl, xcni_mono_ns());
 			if (d->ipx)
 				ipfix_tick(d->ipx);
 			if (d->log_path[0] && ++d->ticks % d->log_interval == 0)

@@ -306,7 +306,14 @@ static void send_msg(struct ipfix *x, const uint8_t *m, size_t len)
 	if (!len)
 		return;
 	if (!x->tcp) {
-		if (send(x->fd, m, len, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)len) {
+		ssize_t n = send(x->fd, m, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		/* An earlier datagram's port unreachable (no collector then) is
+		 * reported on this send, which did not go: lost, it would be a
+		 * batch's templates, and its data sets undecodable. Once more. */
+		if (n < 0 && errno == ECONNREFUSED)
+			n = send(x->fd, m, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n != (ssize_t)len) {
 			x->st.send_errors++;
 			return;
 		}

@@ -496,6 +496,30 @@ static void render_isodrops(struct metrics *m, struct buf *b)
 		(unsigned long long)flows_isodrops_lost(m->flows));
 }
 
+/*
+ * Flows by verdict and direction, one count a flow (flows_count_settled):
+ * every pair, 0 included, so that a rate() or sum() has its series from the
+ * start.
+ */
+static void render_flow_verdicts(struct metrics *m, struct buf *b)
+{
+	const uint64_t(*c)[FLOWS_NR_DIRS];
+
+	if (!m->flows)
+		return;
+	c = flows_verdict_counts(m->flows);
+	family(b, "xcni_flows_total", "counter",
+	       "Flows (connections, not packets) by verdict, as xcnictl flows names them, and "
+	       "direction (the side a policy judged; else ingress into a pod of this node, egress "
+	       "otherwise): each once, 2 s after its first packet or when it leaves the window; "
+	       "a flow a policy change turns counts again under its new verdict.");
+	for (int v = 0; v < FLOW_NR_VERDICTS; v++)
+		for (int dir = FLOWS_EGRESS; dir < FLOWS_NR_DIRS; dir++)
+			bprintf(b, "xcni_flows_total{verdict=\"%s\",direction=\"%s\"} %llu\n",
+				flow_verdict_name(v), dir == FLOWS_INGRESS ? "ingress" : "egress",
+				(unsigned long long)c[v][dir]);
+}
+
 /* Each owner's evictions (flows_owners_each's callback). */
 static void window_owner(void *arg, const char *ns, size_t records, uint64_t evicted)
 {
@@ -957,6 +981,7 @@ static int render(struct metrics *m, struct buf *b)
 	if (sc.pol_maps == 2 && !sc.pol.allowed.err && !sc.pol.cells.err)
 		render_policy_flows(m, b, &sc.pol);
 	render_isodrops(m, b);
+	render_flow_verdicts(m, b);
 	render_flows_window(m, b);
 	render_flow_log(m, b);
 	render_scan(m, b, &sc);

@@ -68,6 +68,8 @@ struct flows {
 	size_t niso;
 	int32_t iso_idx[2 * FLOWS_ISODROP_MAX];
 	uint64_t iso_lost;
+	/* flows_count_settled's: flows by verdict and direction. */
+	uint64_t verdicts[FLOW_NR_VERDICTS][FLOWS_NR_DIRS];
 	/* The owners: by name (chains), all of them (a list), those holding
 	 * records by how many (a max-heap); nkept: those held only for their
 	 * eviction count. */
@@ -266,6 +268,15 @@ void flows_free(struct flows *f)
 
 /* ---- isolation drops --------------------------------------------------------- */
 
+/* r once under its verdict (flows_count_settled), unless counted under it already. */
+static void count_rec(struct flows *f, struct flow_rec *r)
+{
+	if (r->counted == r->verdict + 1 || r->verdict >= FLOW_NR_VERDICTS)
+		return;
+	f->verdicts[r->verdict][flow_rec_direction(r)]++;
+	r->counted = r->verdict + 1;
+}
+
 static uint32_t iso_hash(const char *ns, const char *pod, bool ingress, bool pod_total,
 			 const char *pol, size_t plen)
 {
@@ -336,6 +347,26 @@ void flows_isodrop(struct flows *f, const char *ns, const char *pod, bool ingres
 		iso_one(f, ns, pod, ingress, false, p, l, packets);
 		p += l + (p[l] == ',');
 	} while (*p);
+}
+
+int flow_rec_direction(const struct flow_rec *r)
+{
+	if (r->pol_dir == 0 || r->pol_dir == 1)
+		return r->pol_dir ? FLOWS_INGRESS : FLOWS_EGRESS;
+	return flow_rec_point(r) == FLOW_PT_TO_POD ? FLOWS_INGRESS : FLOWS_EGRESS;
+}
+
+void flows_count_settled(struct flows *f, uint64_t now_ns)
+{
+	for (struct flow_rec *r = f->head; r; r = r->next)
+		if (r->counted != r->verdict + 1 && now_ns >= r->first_ns &&
+		    now_ns - r->first_ns >= FLOWS_SETTLE_NS)
+			count_rec(f, r);
+}
+
+const uint64_t (*flows_verdict_counts(const struct flows *f))[FLOWS_NR_DIRS]
+{
+	return f->verdicts;
 }
 
 const struct flows_isodrop *flows_isodrops(const struct flows *f, size_t *n)
@@ -737,6 +768,8 @@ struct flow_rec *flows_get_owned(struct flows *f, const struct flow_key *key, co
 			o = NULL; /* it may go with its last record: found again */
 		victim = v->head;
 		v->evicted++;
+		/* Gone before it settled: counted as it is. */
+		count_rec(f, victim);
 		if (f->on_evict)
 			f->on_evict(f->evict_arg, victim);
 		rec_remove(f, victim);

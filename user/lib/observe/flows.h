@@ -129,6 +129,7 @@ struct flow_rec {
 	uint8_t prev_verdict;
 	uint8_t pol_dir; /* 0 egress, 1 ingress: the side that decided; 0xff none */
 	uint8_t in_ct; /* its conntrack entry was there at the last walk */
+	uint8_t counted; /* the verdict + 1 flows_count_settled last counted it under; 0 none */
 	int32_t reason; /* the drop reason (enum xcni_reason) when denied; 0 none */
 	uint32_t policy_id;
 	uint16_t rule;
@@ -234,6 +235,24 @@ void flows_isodrop(struct flows *f, const char *ns, const char *pod, bool ingres
 /* The series, in the order they first counted; *n of them. */
 const struct flows_isodrop *flows_isodrops(const struct flows *f, size_t *n);
 uint64_t flows_isodrops_lost(const struct flows *f);
+
+/*
+ * Flows by verdict and direction (xcnid's xcni_flows_total): a record counts
+ * once under its verdict when it has settled (FLOWS_SETTLE_NS after its first
+ * packet: the walks that tell a closed port's RST from an answer have run),
+ * or when it leaves the window before that; a record a policy change turns
+ * (allowed, then denied) counts again under its new verdict. Its direction is
+ * the side the policy judged it on; a flow no policy judged is ingress when
+ * it went into a pod of this node, egress otherwise.
+ */
+#define FLOWS_SETTLE_NS 2000000000ULL
+enum { FLOWS_EGRESS, FLOWS_INGRESS, FLOWS_NR_DIRS };
+/* Counts what settled by now_ns (CLOCK_MONOTONIC, as the records' times). */
+void flows_count_settled(struct flows *f, uint64_t now_ns);
+/* The counts so far: [enum flow_verdict][FLOWS_EGRESS or FLOWS_INGRESS]. */
+const uint64_t (*flows_verdict_counts(const struct flows *f))[FLOWS_NR_DIRS];
+/* A record's direction as xcni_flows_total counts it (FLOWS_EGRESS, FLOWS_INGRESS). */
+int flow_rec_direction(const struct flow_rec *r);
 
 /* window: at most this many records (1..FLOWS_WINDOW_MAX). 0 or -errno. */
 int flows_new(size_t window, struct flows **out);
