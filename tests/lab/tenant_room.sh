@@ -88,7 +88,8 @@ status_says() { # xcnictl status exits 1 when DEGRADED: its JSON is what is read
 	grep -F "$1" <<<"$out" || { grep -A12 problems <<<"$out"; false; }
 }
 not_status_says() { ! status_says "$1"; }
-page_has() { mpage | grep -x "${1%% *} .*" >&2; mpage | grep -qxF "$1"; }
+# grep reads the whole page (-q would stop at the line, and curl, cut off, fail the pipe).
+page_has() { mpage | grep -x "${1%% *} .*" >&2; mpage | grep -xF "$1" >/dev/null; }
 not_page_says() { ! mpage | grep -F "$1" >&2; }
 check "xcnictl status names it (DEGRADED, the namespace and map)" \
 	status_says 'namespace tenant closed for Service room: 100 frontends not programmed (xcni_svc full; raise --map-max=xcni_svc=N)'
