@@ -1251,7 +1251,8 @@ struct xcni_snat6 {
 /*
  * xcni_snat_cl (LRU, bpf/lib/nodeport_plan.h): an outside client's budget of
  * new NodePort SNAT tuples on this node, a token bucket: XCNI_SNAT_CL_BURST
- * tokens, one back every 1/XCNI_SNAT_CL_RATE s. The client is its IPv4
+ * tokens, one back every 1/XCNI_SNAT_CL_RATE s, unless xcnid says otherwise
+ * (--snat-client-burst, --snat-client-rate: config.h's snat_cl_*). The client is its IPv4
  * address (a[0]; a[1] 0), or its IPv6 /64 (a[0..1]: one host has a whole
  * /64 to send from). A client with no token left has its own new flows
  * dropped (XCNI_DROP_NAT_CLIENT); nobody else's. An entry pushed out of the

@@ -63,4 +63,11 @@ const volatile __u32 fqdn_enabled = 0;
 const volatile __u32 fqdn_ttl_min = 0;
 const volatile __u32 fqdn_ttl_max = 0;
 
+/* An outside client's budget of new NodePort SNAT tuples (xcni_snat_cl,
+ * lib/nodeport_plan.h; xcnid --snat-client-burst, --snat-client-rate): the
+ * bucket's tokens, and the nanoseconds one takes to come back. 0:
+ * XCNI_SNAT_CL_BURST, one every 1/XCNI_SNAT_CL_RATE s. Host order. */
+const volatile __u32 snat_cl_burst = 0;
+const volatile __u32 snat_cl_tok_ns = 0;
+
 #endif

@@ -278,6 +278,17 @@ static __always_inline int np_snat_port(const struct flow *f, int fam, const voi
 	return r;
 }
 
+/* The SNAT client budget's settings (config.h's snat_cl_*, 0: the defaults). */
+static __always_inline __u32 np_cl_burst(void)
+{
+	return snat_cl_burst ? snat_cl_burst : XCNI_SNAT_CL_BURST;
+}
+
+static __always_inline __u32 np_cl_tok_ns(void)
+{
+	return snat_cl_tok_ns ? snat_cl_tok_ns : 1000000000ULL / XCNI_SNAT_CL_RATE;
+}
+
 /*
  * The budget of new SNAT tuples of the client at addr (the family's bytes:
  * an IPv4 address, an IPv6 address charged as its /64) into *ck, its
@@ -295,12 +306,11 @@ static __always_inline __u32 np_snat_tokens(int fam, const void *addr, __u64 now
 	ck->pad[0] = ck->pad[1] = ck->pad[2] = 0;
 	*cl = bpf_map_lookup_elem(&xcni_snat_cl, ck);
 	if (!*cl)
-		return XCNI_SNAT_CL_BURST;
+		return np_cl_burst();
 	if (now <= (*cl)->ts_ns)
 		return (*cl)->tokens;
-	more = (now - (*cl)->ts_ns) / (1000000000ULL / XCNI_SNAT_CL_RATE);
-	return more >= XCNI_SNAT_CL_BURST - (*cl)->tokens ? XCNI_SNAT_CL_BURST :
-							    (*cl)->tokens + (__u32)more;
+	more = (now - (*cl)->ts_ns) / np_cl_tok_ns();
+	return more >= np_cl_burst() - (*cl)->tokens ? np_cl_burst() : (*cl)->tokens + (__u32)more;
 }
 
 /*
@@ -327,7 +337,7 @@ static __always_inline int np_snat_budget_ok(int fam, const void *addr, int xdp)
  */
 static __always_inline void np_snat_charge(int fam, const void *addr)
 {
-	__u64 now = bpf_ktime_get_ns(), per = 1000000000ULL / XCNI_SNAT_CL_RATE;
+	__u64 now = bpf_ktime_get_ns();
 	struct np6_tmp *t = bpf_map_lookup_elem(&xcni_np6_tmp, &np_zero);
 	struct xcni_snat_cl *cl;
 	__u32 tok;
@@ -338,15 +348,15 @@ static __always_inline void np_snat_charge(int fam, const void *addr)
 	if (!cl) {
 		/* The new bucket from np6_tmp's room too (off the frame). */
 		t->ncl.ts_ns = now;
-		t->ncl.tokens = XCNI_SNAT_CL_BURST - 1;
+		t->ncl.tokens = np_cl_burst() - 1;
 		t->ncl.refused = 0;
 		bpf_map_update_elem(&xcni_snat_cl, &t->ck, &t->ncl, BPF_NOEXIST);
 		return;
 	}
-	if (tok >= XCNI_SNAT_CL_BURST || now <= cl->ts_ns)
+	if (tok >= np_cl_burst() || now <= cl->ts_ns)
 		cl->ts_ns = now;
 	else
-		cl->ts_ns += (__u64)(tok - cl->tokens) * per;
+		cl->ts_ns += (__u64)(tok - cl->tokens) * np_cl_tok_ns();
 	cl->tokens = tok ? tok - 1 : 0;
 }
 

@@ -1035,6 +1035,71 @@ static void lb6_nodeport_snat_rules(void **state)
 	np6_snat_bare_ack(&ul4);
 }
 
+/*
+ * The SNAT client budget as xcnid sets it (--snat-client-burst 3,
+ * --snat-client-rate 8/s: from_overlay's snat_cl_burst, snat_cl_tok_ns),
+ * IPv6 on the IPv4 underlay: a new client opens 3 tuples, its 4th new flow
+ * is refused (drop-nat-client); with its bucket empty 250 ms ago, 2 tokens
+ * are back (one then taken), not the default's 16 (capped at the burst: 3).
+ * Before, the settings were constants: the 4th passed, 2 were left.
+ */
+static void lb6_nodeport_snat_settings(void **state)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = env.pin_dir);
+	static struct from_overlay *ob;
+	const struct np6_ul u = { &ob, false, N2, R6N, 30081, 30082, 50010, 50020, 3211, 321 };
+	const char *cl = "2001:db8:5::9";
+	struct xcni_snat_cl_key k = { .family = XCNI_AF_INET6 };
+	struct xcni_snat_cl v;
+	uint8_t in[FRAME_MAX], want[FRAME_MAX], b[16];
+	uint64_t t0;
+	size_t len, wlen;
+	struct g6 f;
+	int fd;
+
+	(void)state;
+	ob = from_overlay__open_opts(&opts);
+	assert_non_null(ob);
+	ob->rodata->node_ip = ip4(NODE_IP);
+	ob->rodata->vni = VNI;
+	UL_SVC_RANGES(ob->rodata);
+	ob->rodata->lb_enabled = 1;
+	ob->rodata->snat_cl_burst = 3;
+	ob->rodata->snat_cl_tok_ns = 1000000000ull / 8;
+	assert_int_equal(from_overlay__load(ob), 0);
+	fd = bpf_map__fd(ob->maps.xcni_snat_cl);
+	in6(cl, b);
+	memcpy(k.a, b, 8);
+	bpf_map_delete_elem(fd, &k);
+	for (uint16_t i = 0; i < 4; i++) {
+		uint16_t cp = (uint16_t)(u.tcp_cport + 50 + i);
+
+		f = outside6_to(cl, cp, NODE6, u.tcp_fe, IPPROTO_TCP, T_SYN);
+		len = frame6(&f, in);
+		if (i == 3) {
+			ul_expect(&u, in, len, TC_ACT_SHOT, XCNI_DROP_NAT_CLIENT, NULL, 0);
+			break;
+		}
+		wlen = ul_remote_want(&u, &f, cp, 80, want);
+		ul_expect(&u, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
+	}
+	assert_int_equal(bpf_map_lookup_elem(fd, &k, &v), 0);
+	assert_int_equal(v.tokens, 0);
+	/* Empty 250 ms ago: 2 back at 8 a second (and one an 1/8 s the machine took). */
+	t0 = mono6_ns();
+	v = (struct xcni_snat_cl){ .ts_ns = t0 - 250000000ull, .tokens = 0 };
+	assert_int_equal(bpf_map_update_elem(fd, &k, &v, BPF_ANY), 0);
+	f = outside6_to(cl, (uint16_t)(u.tcp_cport + 54), NODE6, u.tcp_fe, IPPROTO_TCP, T_SYN);
+	len = frame6(&f, in);
+	wlen = ul_remote_want(&u, &f, (uint16_t)(u.tcp_cport + 54), 80, want);
+	ul_expect(&u, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
+	assert_int_equal(bpf_map_lookup_elem(fd, &k, &v), 0);
+	assert_true(v.tokens >= 1 && v.tokens <= 1 + (mono6_ns() - t0) * 8 / 1000000000ull);
+	bpf_map_delete_elem(fd, &k);
+	from_overlay__destroy(ob);
+	ob = NULL;
+}
+
 static void lb6u_nodeport_snat_rules(void **state)
 {
 	(void)state;
@@ -1612,6 +1677,7 @@ static const struct CMUnitTest nodeport_tests[] = {
 	cmocka_unit_test(lb6_nodeport_snat_reuse),
 	cmocka_unit_test(lb6_nodeport_snat_not_frontend),
 	cmocka_unit_test(lb6_nodeport_snat_rules),
+	cmocka_unit_test(lb6_nodeport_snat_settings),
 	cmocka_unit_test(lb_nodeport_icmp),
 	cmocka_unit_test(lb6_nodeport_icmp),
 	cmocka_unit_test(lb6_extip_remote),

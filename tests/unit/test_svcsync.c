@@ -724,6 +724,91 @@ static void test_room_ns(void **state)
 	svcsync_free(ss);
 }
 
+/* Remakes map name (pinned under pin_dir) with max entries: a test's own sizes. */
+static void remake(const char *name, __u32 ksz, __u32 vsz, __u32 max)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, name);
+	unlink(path);
+	assert_int_equal(mk(name, BPF_MAP_TYPE_HASH, ksz, vsz, max, BPF_F_NO_PREALLOC, -1), 0);
+}
+
+/* n (< 2^17) frontends of namespace ns at 10.0.0.0 + x * 2^17 + 1, + 2, ... port 80. */
+static void ns_many(struct svc_spec *out, size_t n, const char *ns, uint32_t x)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint32_t a = htonl(0x0a000000u | x << 17 | (uint32_t)(i + 1));
+
+		out[i] = (struct svc_spec){ .name = ns, .who = who(ns, "s", ""),
+					    .key = { .port = htons(80), .family = XCNI_AF_INET,
+						     .proto = IPPROTO_TCP } };
+		memcpy(out[i].key.addr, &a, 4);
+	}
+}
+
+/*
+ * Issue 52: the service id space (a u16, 65,535 ids) is a room resource of
+ * its own, judged as the maps are, whatever size xcni_revnat and xcni_svc are
+ * given (--map-max xcni_revnat=70000): a namespace bringing more frontends
+ * than ids are left is closed and named ("service ids"), the others apply in
+ * that generation; never "no service id left" stopping every Service change.
+ */
+static void test_room_ids(void **state)
+{
+	enum { HELD = 65530, BIG = 70000 };
+	struct svc_spec *sp = calloc(HELD + 16, sizeof(*sp));
+	const struct svcsync_closed *cl;
+	struct svcsync_stats st = {};
+	struct svcsync *ss;
+	char msg[256] = "";
+	size_t ncl;
+
+	(void)state;
+	assert_non_null(sp);
+	remake("xcni_svc", sizeof(struct xcni_svc_key), sizeof(struct xcni_svc), BIG);
+	remake("xcni_revnat", 2, sizeof(struct xcni_revnat), BIG);
+	remake("xcni_svcname", 4, sizeof(struct xcni_svcname), BIG);
+	assert_int_equal(svcsync_open(pin_dir, &ss), 0);
+	ns_many(sp, HELD, "a", 1);
+	assert_int_equal(svcsync_apply(ss, sp, HELD, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(svcsync_cleanup(ss, &st), 0);
+	/* tenant: 10 new, b: 1 new; 65,530 + 11 > 65,535 ids (the maps have room). */
+	ns_many(sp + HELD, 10, "tenant", 2);
+	ns_many(sp + HELD + 10, 1, "b", 3);
+	/* A delta past the ids: nothing written, the ids named (the caller applies the list). */
+	assert_int_equal(svcsync_apply_delta(ss, sp + HELD, 11, NULL, 0, &st, msg, sizeof(msg)),
+			 -ENOSPC);
+	assert_string_equal(msg, "service ids: 65530 ids held, 11 new, room for 65535");
+	memset(msg, 0, sizeof(msg));
+	assert_int_equal(svcsync_apply(ss, sp, HELD + 11, &st, msg, sizeof(msg)), 0);
+	cl = svcsync_closed(ss, &ncl);
+	assert_int_equal(ncl, 1);
+	assert_string_equal(cl[0].ns, "tenant");
+	/* The ids, not xcni_revnat (70,000 entries: room), are what is full. */
+	assert_string_equal(cl[0].map, "service ids");
+	assert_int_equal(cl[0].need, 10);
+	assert_int_equal(cl[0].frontends, 10);
+	assert_true(svc_has(&sp[HELD + 10].key));
+	assert_false(svc_has(&sp[HELD].key));
+	assert_int_equal(count_keys("xcni_svc", sizeof(struct xcni_svc_key)), HELD + 1);
+	assert_int_equal(svcsync_cleanup(ss, &st), 0);
+	assert_int_equal(svcsync_apply(ss, NULL, 0, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(svcsync_cleanup(ss, &st), 0);
+	svcsync_free(ss);
+	free(sp);
+}
+
+/* The maps test_room_ids made large, as setup makes them, passed or failed. */
+static int room_ids_teardown(void **state)
+{
+	(void)state;
+	remake("xcni_svc", sizeof(struct xcni_svc_key), sizeof(struct xcni_svc), 64);
+	remake("xcni_revnat", 2, sizeof(struct xcni_revnat), 64);
+	remake("xcni_svcname", 4, sizeof(struct xcni_svcname), 64);
+	return 0;
+}
+
 /* Every frontend's entry, its one slot naming backend (10.4.0.(1 + i % 6)), ids distinct. */
 static void check_many(const struct svc_spec *specs, size_t n)
 {
@@ -1188,6 +1273,7 @@ int main(void)
 		cmocka_unit_test(test_svcbe),
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_room_ns),
+		cmocka_unit_test_teardown(test_room_ids, room_ids_teardown),
 		cmocka_unit_test(test_many),
 		cmocka_unit_test(test_restart),
 		cmocka_unit_test(test_udp_flush),

@@ -684,7 +684,8 @@ static void render_reasons(struct metrics *m, struct buf *b)
 			n += sum[XCNI_METRIC_IDX(XCNI_DROP_NAT_CLIENT, d)].packets;
 		family(b, "xcni_nodeport_snat_refused_total", "counter",
 		       "New NodePort SNAT tuples refused to outside clients over their budget "
-		       "(xcni_snat_cl: 256 at once, 64 a second a client address or IPv6 /64); "
+		       "(xcni_snat_cl: xcnid --snat-client-burst at once, default 256, then "
+		       "--snat-client-rate a second, default 64; a client address or IPv6 /64); "
 		       "the same packets as xcni_packets_total{reason=\"drop-nat-client\"}.");
 		bprintf(b, "xcni_nodeport_snat_refused_total %llu\n", n);
 	}

@@ -221,6 +221,9 @@ int overlay_load(struct overlay *ov, const char *pin_dir)
 	ov->in->rodata->lb_dsr = ov->lb && ov->dsr;
 	ov->in->rodata->external_clusterip = ov->lb && ov->ext_cip;
 	ov->in->rodata->tc_prefilter = ov->xdp_want == XDP_WANT_TC;
+	/* The SNAT client budget: the same in both (the fast path asks, tc charges). */
+	ov->in->rodata->snat_cl_burst = ov->xdp->rodata->snat_cl_burst = ov->snat_cl_burst;
+	ov->in->rodata->snat_cl_tok_ns = ov->xdp->rodata->snat_cl_tok_ns = ov->snat_cl_tok_ns;
 	/* --overlay-decap xdp: the pinned cookie, or a new one (from_overlay
 	 * takes no record but one with the cookie xdp_underlay writes;
 	 * lib/decap_xdp.h). */

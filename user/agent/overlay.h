@@ -65,6 +65,10 @@ struct overlay {
 	bool lb; /* from_overlay's lb_enabled (--kube-proxy-replacement) */
 	bool dsr; /* from_overlay's lb_dsr (--node-port-mode dsr) */
 	bool ext_cip; /* from_overlay's external_clusterip (--external-clusterip) */
+	/* from_overlay's and xdp_underlay's snat_cl_burst, snat_cl_tok_ns
+	 * (--snat-client-burst, --snat-client-rate; 0: the programs' defaults) */
+	__u32 snat_cl_burst;
+	__u32 snat_cl_tok_ns;
 	/* --nodeport-acceleration: XCNI_NPA_NATIVE or XCNI_NPA_GENERIC (the NodePort
 	 * fast path in xdp_underlay, attached so), XCNI_NPA_OFF; np_accel_mode: how
 	 * it ended up attached (native falls back to generic, logged). */

@@ -30,6 +30,7 @@
 #include "lib/services/svcsync.h"
 #include "lib/system/clock.h"
 #include "lib/system/log.h"
+#include "lib/system/util.h"
 #include "lib/system/http.h"
 #include "agent/probe.h"
 #include "agent/polstatus.h"
@@ -92,9 +93,52 @@ void status_set_svc_refused(size_t n, const char *const *msg, size_t nmsg)
 			svc_refused_nmsg++;
 }
 
+/* The Services refused whole for a size bound: counted by (namespace, bound), the first words. */
+struct svc_bounded {
+	char *ns;
+	const char *reason; /* static: svc_incr_bounded's words */
+	size_t n;
+};
+static struct svc_bounded *bnd;
+static size_t nbnd, capbnd;
+static char *bnd_msg[STATUS_SVC_REFUSED_MAX];
+static size_t bnd_nmsg;
+
+void status_svc_bounded_clear(void)
+{
+	for (size_t i = 0; i < nbnd; i++)
+		free(bnd[i].ns);
+	for (size_t i = 0; i < bnd_nmsg; i++)
+		free(bnd_msg[i]);
+	nbnd = bnd_nmsg = 0;
+}
+
+void status_svc_bounded_add(const char *ns, const char *reason, const char *msg)
+{
+	size_t i;
+
+	if (bnd_nmsg < STATUS_SVC_REFUSED_MAX && (bnd_msg[bnd_nmsg] = strdup(msg)))
+		bnd_nmsg++;
+	for (i = 0; i < nbnd; i++)
+		if (!strcmp(bnd[i].ns, ns) && !strcmp(bnd[i].reason, reason))
+			break;
+	if (i == nbnd) {
+		/* Out of memory: the Service is still said in the log, uncounted here. */
+		if (xcni_grow(&bnd, &capbnd, nbnd, sizeof(*bnd)) || !(bnd[nbnd].ns = strdup(ns)))
+			return;
+		bnd[nbnd].reason = reason;
+		bnd[nbnd++].n = 0;
+	}
+	bnd[i].n++;
+}
+
 static json_t *services_json(void)
 {
-	json_t *o = json_object(), *a = json_array();
+	json_t *o = json_object(), *a = json_array(), *b = json_array();
+
+	for (size_t i = 0; b && i < bnd_nmsg; i++)
+		json_array_append_new(b, json_string(bnd_msg[i]));
+	json_object_set_new(o, "bounded", b);
 
 	for (size_t i = 0; a && i < svc_refused_nmsg; i++)
 		json_array_append_new(a, json_string(svc_refused_msg[i]));
@@ -111,7 +155,7 @@ void status_set_services(const struct svcsync *ss)
 	svc_writer = ss;
 }
 
-/* The namespaces closed for Service room: [{namespace, map, frontends, entries}]. */
+/* The namespaces closed for Service room: [{namespace, map, frontends, entries, fix}]. */
 static json_t *svc_closed_json(void)
 {
 	json_t *a = json_array();
@@ -122,10 +166,10 @@ static json_t *svc_closed_json(void)
 		return a;
 	cl = svcsync_closed(svc_writer, &n);
 	for (size_t i = 0; i < n; i++)
-		json_array_append_new(a, json_pack("{s:s,s:s,s:I,s:I}", "namespace", cl[i].ns,
+		json_array_append_new(a, json_pack("{s:s,s:s,s:I,s:I,s:s}", "namespace", cl[i].ns,
 						   "map", cl[i].map, "frontends",
 						   (json_int_t)cl[i].frontends, "entries",
-						   (json_int_t)cl[i].need));
+						   (json_int_t)cl[i].need, "fix", cl[i].fix));
 	return a;
 }
 
@@ -498,6 +542,14 @@ int status_metrics_render(char **text, size_t *len)
 		   "on another Service's frontend (xcnictl status names them).\n"
 		   "# TYPE xcni_svc_external_ips_refused gauge\n"
 		   "xcni_svc_external_ips_refused %zu\n", svc_refused);
+	fprintf(f, "# HELP xcni_services_refused Services refused whole for a size bound, by "
+		   "namespace and bound: frontends (spec.ports x addresses past 65535) or "
+		   "backends (a port's endpoints past what a frontend holds); xcnictl status "
+		   "names them.\n"
+		   "# TYPE xcni_services_refused gauge\n");
+	for (size_t i = 0; i < nbnd; i++)
+		fprintf(f, "xcni_services_refused{namespace=\"%s\",reason=\"%s\"} %zu\n", bnd[i].ns,
+			bnd[i].reason, bnd[i].n);
 	{
 		const struct svcsync_closed *cl = NULL;
 		size_t ncl = 0;

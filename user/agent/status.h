@@ -66,6 +66,14 @@ void status_policy(struct agent_status *s, size_t whole, const char *why);
  */
 #define STATUS_SVC_REFUSED_MAX 32
 void status_set_svc_refused(size_t n, const char *const *msg, size_t nmsg);
+/*
+ * The Services refused whole for a size bound (svc_incr_bounded): cleared,
+ * then one at a time, its namespace, the bound's word and its words (the
+ * first STATUS_SVC_REFUSED_MAX kept); copied. For the status answer
+ * ("services"."bounded") and xcni_services_refused{namespace,reason}.
+ */
+void status_svc_bounded_clear(void);
+void status_svc_bounded_add(const char *ns, const char *reason, const char *msg);
 
 /* The Prometheus lines xcni_build_info and process_* (malloc'd). 0 or -ENOMEM. */
 int status_metrics_render(char **text, size_t *len);

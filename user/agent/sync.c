@@ -324,6 +324,13 @@ static void report_refused(const struct svc_incr *si, __u64 gen)
 	last = n;
 }
 
+/* A Service refused whole for a size bound, to the status answer and the metrics. */
+static void bounded_add(void *ctx, const char *ns, const char *reason, const char *msg)
+{
+	(void)ctx;
+	status_svc_bounded_add(ns, reason, msg);
+}
+
 /*
  * "Said once per change of the set": a set's size and a fingerprint of its
  * members, against the last ones said. fp_add/fp_str build the fingerprint;
@@ -395,9 +402,9 @@ static void report_svc_closed(struct svcsync *ss, __u64 gen)
 		pr_err("generation %llu: namespace %s closed for Service room: %s is full and it "
 		       "brings the most (%zu entries); its %zu new or changed frontends are not "
 		       "programmed (traffic to them finds no Service); every other namespace's "
-		       "Services applied; raise --map-max=%s=N\n",
+		       "Services applied; %s\n",
 		       (unsigned long long)gen, cl[i].ns, cl[i].map, cl[i].need, cl[i].frontends,
-		       cl[i].map);
+		       cl[i].fix);
 }
 
 static int sync_services(const struct opts *o, const struct cluster *c, struct svc_incr *si,
@@ -424,8 +431,11 @@ static int sync_services(const struct opts *o, const struct cluster *c, struct s
 	t1 = xcni_mono_msf();
 	for (size_t i = 0; i < d->nerrs; i++)
 		pr_warn("generation %llu: %s\n", (unsigned long long)gen, d->errs[i]);
-	if (d->full || d->nrebuilt)
+	if (d->full || d->nrebuilt) {
 		report_refused(si, gen);
+		status_svc_bounded_clear();
+		svc_incr_bounded(si, bounded_add, NULL);
+	}
 	if (d->full)
 		err = svcsync_apply(ss, d->put, d->nput, &st, msg, msglen);
 	else if (d->nput || d->ndel)

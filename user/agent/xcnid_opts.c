@@ -279,6 +279,13 @@ static void usage(FILE *f)
 		"                     node translated (SNAT or DSR, as --node-port-mode says) and\n"
 		"                     sent on at XDP (native: the driver's XDP,\n"
 		"                     else generic, said in one line); the rest goes on to tc\n"
+		"  --snat-client-burst N  with --kube-proxy-replacement and --underlay-dev: new\n"
+		"                     NodePort SNAT tuples one outside client (an IPv4 address,\n"
+		"                     an IPv6 /64) may open at once on this node (1-1048576,\n"
+		"                     default %u); past its budget its own new flows are dropped\n"
+		"                     (drop-nat-client), nobody else's\n"
+		"  --snat-client-rate N[/s]  ... and how many of them come back a second\n"
+		"                     (1-1000000000, default %u)\n"
 		"  --external-clusterip  with --kube-proxy-replacement and --underlay-dev: serve\n"
 		"                     ClusterIPs to clients outside the cluster (routed to a node);\n"
 		"                     by default they are dropped (drop-clusterip-outside)\n"
@@ -350,7 +357,7 @@ static void usage(FILE *f)
 		"                     (also: xcnid version)\n"
 		"  -h, --help\n",
 		XCNID_SYNC_DELAY_DEFAULT, XCNI_PIN_ROOT, HOOKS_CHECK_S_DEFAULT, XCNID_NS_SHARE_DEFAULT,
-		XCNI_EVENTS_RATE_DEFAULT, FLOWS_WINDOW_DEFAULT, FLOWD_LOG_INTERVAL_DEFAULT,
+		XCNI_SNAT_CL_BURST, XCNI_SNAT_CL_RATE, XCNI_EVENTS_RATE_DEFAULT, FLOWS_WINDOW_DEFAULT, FLOWD_LOG_INTERVAL_DEFAULT,
 		(unsigned long long)FLOWD_LOG_MAX_BYTES_DEFAULT, FLOWD_LOG_FILES_DEFAULT,
 		FLOWD_IPFIX_ACTIVE_DEFAULT, FLOWD_IPFIX_IDLE_DEFAULT);
 }
@@ -361,6 +368,7 @@ struct given {
 	int tun_fam;               /* --tunnel-family given */
 	int lb_alg;                /* --lb-algorithm given */
 	int np_mode;               /* --node-port-mode given */
+	int snat_cl;               /* --snat-client-burst or --snat-client-rate given */
 	int xdp;                   /* --xdp-mode given */
 	const char *gw;            /* --gateway */
 };
@@ -534,6 +542,7 @@ static int opt_services(int c, const char *arg, struct xcnid_cmdline *cl, struct
 	static const char *const lb_words[] = { "random", "maglev", NULL };
 	static const int lb_vals[] = { 0, SVC_BUILD_MAGLEV };
 	struct opts *o = &cl->o;
+	unsigned int u;
 	int v;
 
 	switch (c) {
@@ -571,6 +580,31 @@ static int opt_services(int c, const char *arg, struct xcnid_cmdline *cl, struct
 		cl->ov.np_accel = v;
 		return 0;
 	case 1012: o->ext_cip = 1; return 0;
+	case 1017:
+		if (opt_uint("snat-client-burst", arg, 1, 1u << 20, "tuples a client may open at once",
+			     &u))
+			return 2;
+		cl->ov.snat_cl_burst = u;
+		g->snat_cl = 1;
+		return 0;
+	case 1018: {
+		/* N or N/s: a rate is a second's, said so or not. */
+		char *end;
+		unsigned long r;
+
+		errno = 0;
+		r = strtoul(arg, &end, 10);
+		if (!strcmp(end, "/s"))
+			end += 2;
+		if (!*arg || *arg == '-' || *end || errno || r < 1 || r > 1000000000) {
+			pr_err("--snat-client-rate %s: tuples a second (N or N/s), 1 to 1000000000\n",
+			       arg);
+			return 2;
+		}
+		cl->ov.snat_cl_tok_ns = (__u32)(1000000000ul / r);
+		g->snat_cl = 1;
+		return 0;
+	}
 	case 1016: {
 		int e = parse_ext_cidrs(arg, o);
 
@@ -753,6 +787,12 @@ static int check_services(const struct opts *o, struct overlay *ov, const struct
 		pr_err("--lb-algorithm chooses backends for --kube-proxy-replacement: give both\n");
 		return 2;
 	}
+	if (g->snat_cl && (!o->kpr || !ov->underlay)) {
+		pr_err("--snat-client-burst and --snat-client-rate bound outside clients' NodePort "
+		       "SNAT tuples of --kube-proxy-replacement on the overlay (--underlay-dev): give "
+		       "all three\n");
+		return 2;
+	}
 	return 0;
 }
 
@@ -847,6 +887,8 @@ static const struct option xcnid_longopts[] = {
 	{ "node-port-mode", required_argument, NULL, 1008 },
 	{ "external-clusterip", no_argument, NULL, 1012 },
 	{ "external-ip-cidrs", required_argument, NULL, 1016 },
+	{ "snat-client-burst", required_argument, NULL, 1017 },
+	{ "snat-client-rate", required_argument, NULL, 1018 },
 	{ "nodeport-acceleration", required_argument, NULL, 1060 },
 	{ "overlay-decap", required_argument, NULL, 1061 },
 	{ "sync-delay", required_argument, NULL, 1009 },

@@ -383,14 +383,17 @@ static json_t *agent_json(const struct ctl_ctx *c, json_t *problems, bool *down,
 				"API server: %s unavailable (no HTTP answer): not programmed",
 				json_string_value(json_object_get(v, "kind"))));
 	}
+	/* Services refused whole for a size bound: each named, in the agent's words. */
+	json_array_foreach(json_object_get(json_object_get(agent, "services"), "bounded"), i, v)
+		json_array_append_new(problems, json_sprintf("%s", json_string_value(v) ?: "?"));
 	/* Namespaces closed for Service room (the Service maps full): each named. */
 	json_array_foreach(json_object_get(agent, "services_closed"), i, v)
 		json_array_append_new(problems, json_sprintf(
 			"namespace %s closed for Service room: %lld frontends not programmed (%s "
-			"full; xcnid --map-max=%s=N)", json_string_value(json_object_get(v, "namespace")),
+			"full; %s)", json_string_value(json_object_get(v, "namespace")),
 			json_integer_value(json_object_get(v, "frontends")),
 			json_string_value(json_object_get(v, "map")),
-			json_string_value(json_object_get(v, "map"))));
+			json_string_value(json_object_get(v, "fix")) ?: "xcnid --map-max"));
 	off = json_object_get(json_object_get(agent, "kernel"), "switched_off");
 	json_array_foreach(off, i, v)
 		if (strstr(json_string_value(v) ?: "", "--cgroup-root"))

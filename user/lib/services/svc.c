@@ -81,6 +81,14 @@ static int item_err(struct items *v, const char *fmt, ...)
 	return 0;
 }
 
+/* err, item_err's answer; when 0, the item it made refuses its Service for bound (SVC_BOUND_*). */
+static int item_bound(struct items *v, uint8_t bound, int err)
+{
+	if (!err)
+		v->v[v->n - 1].bound = bound;
+	return err;
+}
+
 static int add_err(struct svc_list *l, char *msg)
 {
 	char **v = realloc(l->errs, (l->nerrs + 1) * sizeof(*v));
@@ -735,14 +743,14 @@ int svc_build_one(const struct k8s_object *so, const struct k8s_object *const *s
 
 	/* Past the bound: refused alone, named, before any allocation is sized from it. */
 	if (svc_frontends_of(s, node) > SVC_FRONTENDS_BOUND)
-		return item_err(v,
+		return item_bound(v, SVC_BOUND_FRONTENDS, item_err(v,
 				"Service %s/%s: spec.ports (%zu) x addresses per port (%zu: "
 				"clusterIPs, externalIPs, load-balancer IPs, node addresses) = "
 				"%zu frontends%s, more than the bound %u; the Service is refused",
 				so->meta.ns, so->meta.name, s->nports, addrs_per_port(s, node),
 				svc_frontends_of(s, node),
 				s->etp_local ? " (x2: externalTrafficPolicy Local)" : "",
-				SVC_FRONTENDS_BOUND);
+				SVC_FRONTENDS_BOUND));
 	/* A frontend past its backends' bound could never be programmed, and the
 	 * Service step would stop at it for everyone: the Service is refused alone. */
 	for (size_t i = 0; i < s->nports; i++)
@@ -750,13 +758,13 @@ int svc_build_one(const struct k8s_object *so, const struct k8s_object *const *s
 			size_t n = port_endpoints(&s->ports[i], fam, slices, nslices);
 
 			if (n > backends_bound(flags))
-				return item_err(v,
+				return item_bound(v, SVC_BOUND_BACKENDS, item_err(v,
 						"Service %s/%s: spec.ports[%zu]: its EndpointSlices list "
 						"%zu IPv%c endpoints, more than a frontend holds (%zu%s); "
 						"the Service is refused",
 						so->meta.ns, so->meta.name, i, n,
 						fam == XCNI_AF_INET ? '4' : '6', backends_bound(flags),
-						flags & SVC_BUILD_MAGLEV ? ": a Maglev table's slots less one" : "");
+						flags & SVC_BUILD_MAGLEV ? ": a Maglev table's slots less one" : ""));
 		}
 	for (size_t j = 0; j < nslices; j++)
 		room += slices[j]->eps.nendpoints;

@@ -210,5 +210,16 @@ void svc_incr_invalidate(struct svc_incr *si);
  */
 size_t svc_incr_refused(const struct svc_incr *si, void (*fn)(void *ctx, const char *msg),
 			void *ctx);
+/*
+ * The Services refused whole as of the last update for a size bound (ports x
+ * addresses past SVC_FRONTENDS_BOUND: SVC_BOUND_FRONTENDS; a port's
+ * endpoints past a frontend's: SVC_BOUND_BACKENDS): fn (NULL: none) called
+ * with each one's namespace, the bound's word ("frontends", "backends") and
+ * the words naming it; their count. 0 after a failed update.
+ */
+enum { SVC_BOUND_FRONTENDS = 1, SVC_BOUND_BACKENDS = 2 };
+size_t svc_incr_bounded(const struct svc_incr *si,
+			void (*fn)(void *ctx, const char *ns, const char *reason, const char *msg),
+			void *ctx);
 
 #endif

@@ -953,6 +953,29 @@ out:
 	return err;
 }
 
+size_t svc_incr_bounded(const struct svc_incr *si,
+			void (*fn)(void *ctx, const char *ns, const char *reason, const char *msg),
+			void *ctx)
+{
+	size_t n = 0;
+
+	for (size_t j = 0; si->valid && j < si->nsvcs; j++) {
+		const struct sent *s = si->svcs[j];
+
+		for (size_t i = 0; i < s->it.n; i++) {
+			const struct item *it = &s->it.v[i];
+
+			if (!it->err || !it->bound)
+				continue;
+			n++;
+			if (fn)
+				fn(ctx, s->ns,
+				   it->bound == SVC_BOUND_FRONTENDS ? "frontends" : "backends", it->err);
+		}
+	}
+	return n;
+}
+
 size_t svc_incr_refused(const struct svc_incr *si, void (*fn)(void *ctx, const char *msg),
 			void *ctx)
 {

@@ -22,6 +22,8 @@ struct item {
 	uint8_t field;
 	uint16_t fidx;
 	bool refused; /* err refuses an externalIP (svc_ext_refused) */
+	/* err refuses the whole Service past a size bound: SVC_BOUND_* (0: not so) */
+	uint8_t bound;
 	uint32_t owner; /* svc_build: the index of its Service's struct svc_who */
 	uint32_t slot; /* svc_build: its key's slot in the claims' hash table */
 };

@@ -611,20 +611,34 @@ out:
 	return err;
 }
 
-/* The maps room is judged in, and what an apply adds to each (struct plan). */
-enum { RM_SVC, RM_REVNAT, RM_SLOT, RM_BE, RM_MAGLEV, RM_N };
-static const char *const rm_name[RM_N] = { "xcni_svc", "xcni_revnat", "xcni_svcslot",
-					    "xcni_backend", "xcni_maglev" };
-static const char *const rm_what[RM_N] = { "frontends", "service ids", "slots", "backends",
-					    "Maglev tables" };
+/*
+ * The rooms an apply is judged in, and what it adds to each (struct plan):
+ * the maps, and the service ids (a u16, SVC_IDS - 1 of them whatever size
+ * xcni_revnat is given: --map-max xcni_revnat=70000 leaves the ids the
+ * limit, judged per namespace as a map is, never "no service id left" for
+ * every namespace). RM_FIX: what an operator can do about each.
+ */
+enum { RM_SVC, RM_REVNAT, RM_IDS, RM_SLOT, RM_BE, RM_MAGLEV, RM_N };
+static const char *const rm_name[RM_N] = { "xcni_svc", "xcni_revnat", "service ids",
+					    "xcni_svcslot", "xcni_backend", "xcni_maglev" };
+static const char *const rm_what[RM_N] = { "frontends", "reverse-NAT entries", "ids", "slots",
+					    "backends", "Maglev tables" };
+static const char *const rm_fix[RM_N] = {
+	"raise --map-max=xcni_svc=N", "raise --map-max=xcni_revnat=N",
+	"no --map-max raises them: a node's service ids are 16 bits (65535), one a frontend",
+	"raise --map-max=xcni_svcslot=N", "raise --map-max=xcni_backend=N",
+	"raise --map-max=xcni_maglev=N"
+};
 
 static void room_of(const struct svcsync *ss, const struct plan *p, size_t *used, size_t *add,
 		    size_t *max)
 {
-	const size_t u[RM_N] = { ss->nfe, ss->n_revnat, ss->n_slot, ss->nbe, ss->n_maglev };
-	const size_t a[RM_N] = { p->new_fe, p->new_ids, p->new_slots, p->new_be, p->new_tables };
-	const size_t m[RM_N] = { ss->max_svc, ss->max_revnat, ss->max_slot, ss->max_be,
-				 ss->max_maglev };
+	const size_t u[RM_N] = { ss->nfe, ss->n_revnat, ss->n_ids, ss->n_slot, ss->nbe,
+				 ss->n_maglev };
+	const size_t a[RM_N] = { p->new_fe, p->new_ids, p->new_ids, p->new_slots, p->new_be,
+				 p->new_tables };
+	const size_t m[RM_N] = { ss->max_svc, ss->max_revnat, SVC_IDS - 1, ss->max_slot,
+				 ss->max_be, ss->max_maglev };
 
 	memcpy(used, u, sizeof(u));
 	memcpy(add, a, sizeof(a));
@@ -703,6 +717,7 @@ static int ns_demand(const struct plan *p, struct ns_room **out, size_t *ng)
 		r->nfe++;
 		r->need[RM_SVC] += w->cur < 0;
 		r->need[RM_REVNAT] += w->new_id;
+		r->need[RM_IDS] += w->new_id;
 		r->need[RM_SLOT] += w->spec->nbe;
 		r->need[RM_MAGLEV] += !!(w->spec->flags & XCNI_SVC_F_MAGLEV);
 		for (size_t b = 0; b < w->spec->nbe; b++)
@@ -799,7 +814,8 @@ static int room_close(struct svcsync *ss, struct plan *p, struct svc_spec **kept
 						 (uint64_t)pick->need[most] * max[k]))
 				most = map = k;
 		cl[nclosed] = (struct svcsync_closed){ .frontends = pick->nfe,
-						       .need = pick->need[map], .map = rm_name[map] };
+						       .need = pick->need[map], .map = rm_name[map],
+						       .fix = rm_fix[map] };
 		snprintf(cl[nclosed++].ns, sizeof(cl->ns), "%s", pick->ns);
 		/* Closed until the estimate fits; then planned again for the truth. */
 		for (int k = 0; k < RM_N; k++) {

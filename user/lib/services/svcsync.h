@@ -64,7 +64,10 @@ struct svcsync_closed {
 	char ns[sizeof(((struct xcni_svcname *)0)->ns)];
 	size_t frontends; /* its frontends not programmed */
 	size_t need; /* the entries of map it would have added */
-	const char *map; /* "xcni_svc", "xcni_revnat", "xcni_svcslot", "xcni_backend", "xcni_maglev" */
+	/* "xcni_svc", "xcni_revnat", "xcni_svcslot", "xcni_backend", "xcni_maglev", or
+	 * "service ids" (not a map: the u16 id space, 65535 a node) */
+	const char *map;
+	const char *fix; /* what an operator can do: "raise --map-max=MAP=N", or why none helps */
 };
 
 /*

@@ -63,6 +63,7 @@ struct svcsync {
 	int fd_ctstat; /* xcni_ctstat, where those deletions are counted; -1: none pinned */
 	size_t max_svc, max_slot, max_be, max_revnat, max_maglev;
 	size_t n_slot, n_maglev, n_revnat; /* entries in those maps */
+	size_t n_ids; /* service ids held (svc_used's bits), a room of its own: SVC_IDS - 1 */
 	struct fe_ent *fe; /* sorted by key */
 	size_t nfe;
 	struct be_ent *be; /* sorted by id (ids are handed out in increasing order) */
@@ -114,6 +115,8 @@ static inline bool svc_id_used(const struct svcsync *ss, uint32_t id)
 
 static inline void svc_id_set(struct svcsync *ss, uint32_t id, bool used)
 {
+	if (used != svc_id_used(ss, id))
+		ss->n_ids += used ? 1 : (size_t)-1;
 	if (used)
 		ss->svc_used[id / 8] |= (uint8_t)(1u << (id % 8));
 	else

@@ -328,9 +328,6 @@ int svcsync_open(const char *pin_dir, struct svcsync **out)
 	ss->fd_ctstat = xcni_map_open_pinned(pin_dir, "xcni_ctstat", NULL);
 	if (ss->fd_ctstat < 0)
 		ss->fd_ctstat = -1;
-	/* Service ids are u16 reverse-NAT indexes; a map can hold no more. */
-	if (ss->max_revnat > SVC_IDS - 1)
-		ss->max_revnat = SVC_IDS - 1;
 	*out = ss;
 	return 0;
 }
