@@ -228,14 +228,10 @@ static __always_inline int overlay_into_pod(struct __sk_buff *skb, struct flow *
 					    XCNI_DECAP4_FLAGS)) ||
 	    mac_rewrite(skb, dst))
 		return XCNI_DROP_BAD_GENEVE;
-	if (lb_enabled && ct == CT_REPLY && f->rev_nat) {
+	if (lb_enabled && ct == CT_REPLY && f->rev_nat)
 		lb_rev_nat(skb, f, fam, ctf);
-	} else if (lb_enabled && ct == CT_RELATED) {
-		if (fam == XCNI_AF_INET)
-			lb4_icmp_rev_nat(skb, f->l3_len);
-		else
-			lb6_icmp_rev_nat(skb, f->l4_off);
-	}
+	else if (lb_enabled && ct == CT_RELATED)
+		lb_related_rev_nat(skb, f, fam, NULL, NULL);
 	*verdict = bpf_redirect_peer(dst->ifindex, 0);
 	return *verdict == TC_ACT_REDIRECT ? XCNI_FWD_DECAP : XCNI_DROP_REDIRECT;
 }

@@ -293,17 +293,9 @@ static __always_inline int from_pod_flow(struct __sk_buff *skb, struct pkt *p4, 
 	/* A flow the stack brought (NAT) goes back through it, replies included. */
 	if (ctf & XCNI_CT_F_STACK)
 		return ct_answers(ct) ? XCNI_FWD_REPLY : XCNI_FWD_STACK;
-	/* An ICMP error about a translated flow, on its way to the client. A
-	 * call that may rewrite the packet: IPv4's pointers stale either way. */
-	if (lb_enabled && ct == CT_RELATED) {
-		if (fam == XCNI_AF_INET) {
-			lb4_icmp_rev_nat(skb, f->l3_len);
-			if ((reason = reparse4(skb, c, p4)))
-				return reason;
-		} else {
-			lb6_icmp_rev_nat(skb, f->l4_off);
-		}
-	}
+	/* An ICMP error about a translated flow, on its way to the client. */
+	if (lb_enabled && ct == CT_RELATED && (reason = lb_related_rev_nat(skb, f, fam, c, p4)))
+		return reason;
 	if (!dst && !tunnel)
 		return ct_answers(ct) ? XCNI_FWD_REPLY : XCNI_FWD_STACK;
 	/* TTL (hop limit) expiry is the stack's to answer (ICMP time exceeded). */

@@ -1175,6 +1175,23 @@ __attribute__((noinline)) int lb6_icmp_rev_nat(struct __sk_buff *skb, __u32 icmp
 	return lb_icmp_rev_nat(skb, XCNI_AF_INET6, icmp);
 }
 
+/*
+ * An error about a translated flow (CT_RELATED, f its flow; fam a constant)
+ * given its frontend back, by the family's frame above. c and p4 not NULL
+ * (IPv4): its headers parsed again here, the rewrite having left their
+ * pointers stale either way; 0, or that parse's drop reason.
+ */
+static __always_inline int lb_related_rev_nat(struct __sk_buff *skb, const struct flow *f,
+					      int fam, struct cursor *c, struct pkt *p4)
+{
+	if (fam == XCNI_AF_INET6) {
+		lb6_icmp_rev_nat(skb, f->l4_off);
+		return 0;
+	}
+	lb4_icmp_rev_nat(skb, f->l3_len);
+	return p4 ? reparse4(skb, c, p4) : 0;
+}
+
 /* Pseudo header of a TCP segment of 20 bytes, for its checksum. */
 struct lb_pseudo {
 	__u32 saddr;
