@@ -156,9 +156,8 @@ static __always_inline int from_outside(struct __sk_buff *skb, int fam, struct p
 	 * this node, so the reply comes back here to be undone (DSR keeps the
 	 * client), written (np_tc_snat: IPv6's in a frame of its own);
 	 * conntrack and the entries (np_plan_track). */
-	reason = fam == XCNI_AF_INET ? np_tc_snat(skb, fam, f, st) : np6_snat_call(skb, p6, st);
-	if (!reason && fam == XCNI_AF_INET && !lb_dsr)
-		reason = reparse4(skb, &c, p4);
+	reason = fam == XCNI_AF_INET ? np_tc_snat(skb, fam, f, st, &c, p4) :
+				       np6_snat_call(skb, p6, st);
 	if (!reason)
 		reason = np_plan_track(skb, 0, fam, f, lb_st_orig(st, fam), lb_svc_entry(st, fam),
 				       skb->len, NULL);

@@ -220,12 +220,14 @@ __attribute__((noinline)) int nodeport6_reply_nat(struct __sk_buff *skb, struct 
 /*
  * tc's SNAT (from_outside, the backend on another node; f the translated
  * packet's flow, st its state): the plan's (np_plan_snat), then
- * written (lb_rewrite, from the client's source, orig's, to the flow's). 0
- * or the drop reason; IPv4's packet pointers stale. Inline for IPv4, in
- * np6_snat_call's frame for IPv6 (from_outside6's chain at the verifier's
- * 512 bytes).
+ * written (lb_rewrite, from the client's source, orig's, to the flow's),
+ * then IPv4's headers parsed again into p4 through c (not NULL: IPv4), the
+ * rewrite having left their pointers stale. 0 or the drop reason. Inline
+ * for IPv4, in np6_snat_call's frame for IPv6 (from_outside6's chain at the
+ * verifier's 512 bytes).
  */
-static __always_inline int np_tc_snat(struct __sk_buff *skb, int fam, struct flow *f, void *st)
+static __always_inline int np_tc_snat(struct __sk_buff *skb, int fam, struct flow *f, void *st,
+				      struct cursor *c, struct pkt *p4)
 {
 	const union xcni_tuple *o = lb_st_orig(st, fam);
 	struct np6_tmp *t = NULL;
@@ -238,12 +240,12 @@ static __always_inline int np_tc_snat(struct __sk_buff *skb, int fam, struct flo
 	reason = np_plan_snat(0, fam, f, o, lb_svc_entry(st, fam), t);
 	if (reason)
 		return reason;
-	return lb_rewrite(skb, f, fam, LB_SADDR_OFF(fam),
-			  fam == XCNI_AF_INET ? (const void *)&o->v4.saddr : (const void *)o->v6.saddr,
-			  flow_saddr(f, fam), 0, fam == XCNI_AF_INET ? o->v4.sport : o->v6.sport,
-			  *lb_sport(f, fam)) ?
-		       XCNI_DROP_REDIRECT :
-		       0;
+	if (lb_rewrite(skb, f, fam, LB_SADDR_OFF(fam),
+		       fam == XCNI_AF_INET ? (const void *)&o->v4.saddr : (const void *)o->v6.saddr,
+		       flow_saddr(f, fam), 0, fam == XCNI_AF_INET ? o->v4.sport : o->v6.sport,
+		       *lb_sport(f, fam)))
+		return XCNI_DROP_REDIRECT;
+	return p4 ? reparse4(skb, c, p4) : 0;
 }
 
 __attribute__((noinline)) int np6_snat_call(struct __sk_buff *skb, struct pkt6 *p,
@@ -251,7 +253,7 @@ __attribute__((noinline)) int np6_snat_call(struct __sk_buff *skb, struct pkt6 *
 {
 	if (!skb || !p || !st)
 		return XCNI_DROP_NO_TUNNEL;
-	return np_tc_snat(skb, XCNI_AF_INET6, pkt_flow(p), st);
+	return np_tc_snat(skb, XCNI_AF_INET6, pkt_flow(p), st, NULL, NULL);
 }
 
 #endif
