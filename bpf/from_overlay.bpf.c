@@ -83,12 +83,12 @@ static __always_inline int ul_next_src(const struct xcni_ipcache_val *sipc)
  * the Service. UL_NEXT for the rest, untouched and uncounted (the stack's,
  * or from_outside's), with what was found of the source once it was looked
  * up (ul_next_src: from_outside judges it from that, not looking it up again).
- * fam a constant; p the family's struct pkt or pkt6.
+ * fam a constant; p4 or p6 the family's view, the other NULL.
  */
-static __always_inline int plain_judge(struct __sk_buff *skb, int fam, void *p)
+static __always_inline int plain_judge(struct __sk_buff *skb, int fam, struct pkt *p4,
+				       struct pkt6 *p6)
 {
-	struct flow *f = fam == XCNI_AF_INET ? pkt_flow((struct pkt *)p)
-					     : pkt_flow((struct pkt6 *)p);
+	struct flow *f = pkt_pair_flow(p4, p6, fam);
 	struct xcni_ipcache_val *sipc, *dipc;
 	struct xcni_svc_key k = { .family = fam };
 	struct verdict v = {};
@@ -107,7 +107,7 @@ static __always_inline int plain_judge(struct __sk_buff *skb, int fam, void *p)
 	/* The source port: the parse from_outside does again (a later
 	 * fragment has none: its first one was judged). */
 	f->len = skb->len;
-	if (!pkt_parse(skb, fam, &c, p)) {
+	if (!pkt_parse(skb, fam, &c, p4, p6)) {
 		if (fam == XCNI_AF_INET)
 			__builtin_memcpy(k.addr, a, 4);
 		else
@@ -134,7 +134,7 @@ static __always_inline int plain_judge(struct __sk_buff *skb, int fam, void *p)
 drop:
 	/* The tuple for the drop's event. */
 	f->len = skb->len;
-	pkt_parse(skb, fam, &c, p);
+	pkt_parse(skb, fam, &c, p4, p6);
 	return finish_flow(skb, fam, reason, XCNI_DIR_FROM_OVERLAY, 0, f, TC_ACT_OK, &v);
 }
 
@@ -149,12 +149,12 @@ __attribute__((noinline)) int from_plain(struct __sk_buff *skb)
 	if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
 		struct pkt6 p = {};
 
-		return plain_judge(skb, XCNI_AF_INET6, &p);
+		return plain_judge(skb, XCNI_AF_INET6, NULL, &p);
 	}
 	if (skb->protocol == bpf_htons(ETH_P_IP)) {
 		struct pkt p = {};
 
-		return plain_judge(skb, XCNI_AF_INET, &p);
+		return plain_judge(skb, XCNI_AF_INET, &p, NULL);
 	}
 	return UL_NEXT;
 }
@@ -165,8 +165,8 @@ __attribute__((noinline)) int from_plain(struct __sk_buff *skb)
  * its inner source checked (sipc: its ipcache entry; NULL for DSR's outside
  * client: the world; dsr: what the Geneve option said, DSR_*; node: the
  * sending node as overlay_decap_first holds it, NULL from from_overlay4),
- * one body for both families (p: the family's struct pkt or struct pkt6;
- * len: the bytes conntrack counts), in one order:
+ * one body for both families (f: the packet's flow; len: the bytes
+ * conntrack counts), in one order:
  *   1. a DSR option speaks for the client to a backend of its frontend only;
  *   2. conntrack and the pod's ingress policy (track_and_judge): a flow the
  *      option opens must name a frontend this node knows, whose index then
@@ -181,13 +181,11 @@ __attribute__((noinline)) int from_plain(struct __sk_buff *skb)
  *   5. into the pod, past the stack.
  * The verdict's reason; *verdict what the hook returns when it forwards.
  */
-static __always_inline int overlay_into_pod(struct __sk_buff *skb, void *p, int fam, __u32 len,
-					    const struct xcni_ipcache_val *sipc,
+static __always_inline int overlay_into_pod(struct __sk_buff *skb, struct flow *f, int fam,
+					    __u32 len, const struct xcni_ipcache_val *sipc,
 					    const struct xcni_endpoint *dst, __u32 dsr, const __u32 *node,
 					    __u32 hdr_len, struct verdict *v, int *verdict)
 {
-	struct flow *f = fam == XCNI_AF_INET ? pkt_flow((struct pkt *)p)
-					     : pkt_flow((struct pkt6 *)p);
 	const void *daddr = fam == XCNI_AF_INET ? (const void *)&f->tuple.v4.daddr
 						: (const void *)f->tuple.v6.daddr;
 	struct judge j = { .dst_ep = dst, .dst_addr = daddr,
@@ -230,21 +228,17 @@ static __always_inline int overlay_into_pod(struct __sk_buff *skb, void *p, int 
 					    XCNI_DECAP4_FLAGS)) ||
 	    mac_rewrite(skb, dst))
 		return XCNI_DROP_BAD_GENEVE;
-	if (lb_enabled && ct == CT_REPLY && f->rev_nat) {
+	if (lb_enabled && ct == CT_REPLY && f->rev_nat)
 		lb_rev_nat(skb, f, fam, ctf);
-	} else if (lb_enabled && ct == CT_RELATED) {
-		if (fam == XCNI_AF_INET)
-			lb4_icmp_rev_nat(skb, f->l3_len);
-		else
-			lb6_icmp_rev_nat(skb, f->l4_off);
-	}
+	else if (lb_enabled && ct == CT_RELATED)
+		lb_related_rev_nat(skb, f, fam, NULL, NULL);
 	*verdict = bpf_redirect_peer(dst->ifindex, 0);
 	return *verdict == TC_ACT_REDIRECT ? XCNI_FWD_DECAP : XCNI_DROP_REDIRECT;
 }
 
 /*
  * Geneve decapsulated before its inner packet is parsed, either family (fam
- * a constant; p the family's struct pkt or struct pkt6): IPv6 inside over
+ * a constant; p4 or p6 the family's view, the other NULL): IPv6 inside over
  * either underlay, IPv4 inside over the IPv6 underlay (IPv4 over IPv4 is
  * from_overlay4's, parsed in place before its decapsulation). hdr_len bytes
  * of outer headers, IPv6 (from_underlay6) when outer6, else IPv4
@@ -272,11 +266,10 @@ static __always_inline int overlay_into_pod(struct __sk_buff *skb, void *p, int 
  * Where the two families' steps differ, a family branch says so: the parse,
  * and what this node's own address takes in 6.
  */
-static __always_inline int overlay_decap_first(struct __sk_buff *skb, int fam, void *p,
-					       __u32 hdr_len, __u32 outer6, int xdp)
+static __always_inline int overlay_decap_first(struct __sk_buff *skb, int fam, struct pkt *p4,
+					       struct pkt6 *p6, __u32 hdr_len, __u32 outer6, int xdp)
 {
-	struct flow *f = fam == XCNI_AF_INET ? pkt_flow((struct pkt *)p)
-					     : pkt_flow((struct pkt6 *)p);
+	struct flow *f = pkt_pair_flow(p4, p6, fam);
 	const void *saddr = flow_saddr(f, fam), *daddr = flow_daddr(f, fam);
 	struct xcni_ipcache_val *sipc, *dipc;
 	struct xcni_endpoint *dst;
@@ -337,11 +330,11 @@ static __always_inline int overlay_decap_first(struct __sk_buff *skb, int fam, v
 		goto out;
 decapsulated:
 	if (fam == XCNI_AF_INET) {
-		reason = reparse4(skb, &c, p);
+		reason = reparse4(skb, &c, p4);
 	} else {
 		/* parse_ipv6 checks the payload length against the inner packet. */
 		f->len = skb->len;
-		reason = parse_ipv6(skb, p);
+		reason = parse_ipv6(skb, p6);
 		f->len = arrived;
 	}
 	if (reason)
@@ -384,14 +377,14 @@ decapsulated:
 		else if (fam == XCNI_AF_INET6 && lb_enabled &&
 			 flow_proto(f, fam) == XCNI_IPPROTO_ICMPV6 && !f->is_echo)
 			reason = nodeport_icmp(skb, XCNI_AF_INET6, f->l4_off, &verdict);
-		else if (fam == XCNI_AF_INET6 && lb_enabled && nodeport6_reply_of(skb, p))
-			reason = nodeport6_reply_nat(skb, p);
+		else if (fam == XCNI_AF_INET6 && lb_enabled && nodeport6_reply_of(skb, p6))
+			reason = nodeport6_reply_nat(skb, p6);
 		/* IPv4 over the IPv6 underlay: the reply of an IPv4 NodePort flow
 		 * this node SNATed (from_outside, np4_tunnel's XCNI_TUN6), or an
 		 * error about one, as from_overlay4's nodeport4_reply does over
 		 * the IPv4 one (0: neither). */
 		else if (fam == XCNI_AF_INET && lb_enabled)
-			reason = nodeport4_reply(skb, p, NULL, skb->len, &verdict);
+			reason = nodeport4_reply(skb, p4, NULL, skb->len, &verdict);
 		if (!reason)
 			reason = XCNI_FWD_DECAP_HOST;
 		if (reason == XCNI_FWD_REPLY)
@@ -404,7 +397,7 @@ decapsulated:
 	 * counters and a drop's event keep the frame as it arrived (f->len
 	 * again after: IPv6's commit counts f->len, ct_commit). */
 	f->len = skb->len;
-	reason = overlay_into_pod(skb, p, fam, f->len, sipc, dst, dsr, &node, 0, &v, &verdict);
+	reason = overlay_into_pod(skb, f, fam, f->len, sipc, dst, dsr, &node, 0, &v, &verdict);
 	f->len = arrived;
 out:
 	return finish_flow(skb, fam, reason, XCNI_DIR_FROM_OVERLAY, 0, f, verdict, &v);
@@ -423,14 +416,15 @@ __attribute__((noinline)) int from_overlay_decap6(struct __sk_buff *skb, __u32 h
 {
 	struct pkt6 p = {};
 
-	return skb ? overlay_decap_first(skb, XCNI_AF_INET6, &p, hdr_len, outer6, 0) : TC_ACT_SHOT;
+	return skb ? overlay_decap_first(skb, XCNI_AF_INET6, NULL, &p, hdr_len, outer6, 0) :
+		     TC_ACT_SHOT;
 }
 
 __attribute__((noinline)) int from_overlay_decap4(struct __sk_buff *skb, __u32 hdr_len)
 {
 	struct pkt p = {};
 
-	return skb ? overlay_decap_first(skb, XCNI_AF_INET, &p, hdr_len, 1, 0) : TC_ACT_SHOT;
+	return skb ? overlay_decap_first(skb, XCNI_AF_INET, &p, NULL, hdr_len, 1, 0) : TC_ACT_SHOT;
 }
 
 /*
@@ -442,14 +436,14 @@ __attribute__((noinline)) int from_overlay_xdp6(struct __sk_buff *skb)
 {
 	struct pkt6 p = {};
 
-	return skb ? overlay_decap_first(skb, XCNI_AF_INET6, &p, 0, 0, 1) : TC_ACT_SHOT;
+	return skb ? overlay_decap_first(skb, XCNI_AF_INET6, NULL, &p, 0, 0, 1) : TC_ACT_SHOT;
 }
 
 __attribute__((noinline)) int from_overlay_xdp4(struct __sk_buff *skb)
 {
 	struct pkt p = {};
 
-	return skb ? overlay_decap_first(skb, XCNI_AF_INET, &p, 0, 0, 1) : TC_ACT_SHOT;
+	return skb ? overlay_decap_first(skb, XCNI_AF_INET, &p, NULL, 0, 0, 1) : TC_ACT_SHOT;
 }
 
 /*
@@ -575,9 +569,8 @@ __attribute__((noinline)) int from_overlay4(struct __sk_buff *skb)
 	}
 	/* The destination's conntrack must know the flow: its replies leave
 	 * through from_pod, which lets replies pass. */
-	reason = overlay_into_pod(skb, &p, XCNI_AF_INET, skb->len - o.hdr_len, sipc, dst, dsr, NULL,
-				  o.hdr_len, &v,
-				  &verdict);
+	reason = overlay_into_pod(skb, pkt_flow(&p), XCNI_AF_INET, skb->len - o.hdr_len, sipc, dst,
+				  dsr, NULL, o.hdr_len, &v, &verdict);
 	goto out;
 to_host:
 	if (bpf_skb_adjust_room(skb, -(__s32)o.hdr_len, BPF_ADJ_ROOM_MAC,

@@ -30,15 +30,16 @@
 #include "lib/sctp.h"
 
 /*
- * To a pod on another node, either family (fam a constant; p the family's
- * struct pkt or struct pkt6): routed (TTL, hop limit), encapsulated, out of
+ * To a pod on another node, either family (fam a constant; p4 or p6 the
+ * family's view, the other NULL): routed (TTL, hop limit), encapsulated, out of
  * the underlay. Too big for the underlay once encapsulated (a pod MTU set
  * too high), or for a Geneve header (a BIG TCP packet, IPv4's tot_len 0 or
  * IPv6's payload length 0): the stack gets it and, routing it to the
  * overlay device, answers fragmentation-needed or Packet Too Big.
  * XCNI_FWD_ENCAP when it was sent (the redirect's verdict), or the reason.
  */
-static __always_inline int to_remote_node(struct __sk_buff *skb, int fam, void *p, __u32 tunnel)
+static __always_inline int to_remote_node(struct __sk_buff *skb, int fam, struct pkt *p4,
+					  struct pkt6 *p6, __u32 tunnel)
 {
 	const struct xcni_ipcache_val *dipc = NULL;
 	struct encap_in in;
@@ -49,24 +50,21 @@ static __always_inline int to_remote_node(struct __sk_buff *skb, int fam, void *
 	 * rather than kept in from_pod_frame4's or from_pod_frame6's frame,
 	 * which have no 8 bytes to spare. */
 	if (tunnel == XCNI_TUN6) {
-		dipc = ipcache_find(fam, fam == XCNI_AF_INET ? (void *)&((struct pkt *)p)->tuple.daddr
-							    : (void *)((struct pkt6 *)p)->tuple.daddr);
+		dipc = ipcache_find(fam, flow_daddr(pkt_pair_flow(p4, p6, fam), fam));
 		if (!dipc || !(dipc->flags & XCNI_IPC_TUN6))
 			return XCNI_DROP_NO_TUNNEL;
 	}
 	if (bpf_check_mtu(skb, underlay_ifindex, &mtu, encap_len_of(tunnel), 0))
 		return XCNI_FWD_TOO_BIG;
-	reason = encap_in_fill(skb, fam, p, &in);
+	reason = encap_in_fill(skb, fam, p4, p6, &in);
 	if (reason)
 		return reason;
 	if (!in.inner_len)
 		return XCNI_FWD_TOO_BIG;
 	if (fam == XCNI_AF_INET) {
-		if (ttl_decrement4(skb, p))
+		if (ttl_decrement4(skb, p4))
 			return XCNI_DROP_ENCAP;
 	} else {
-		struct pkt6 *p6 = p;
-
 		p6->hop_limit--;
 		if (bpf_skb_store_bytes(skb, IP6_HOPLIMIT_OFF, &p6->hop_limit, 1, 0))
 			return XCNI_DROP_ENCAP;
@@ -89,7 +87,7 @@ static __attribute__((noinline)) int to_remote_node_frame6(struct __sk_buff *skb
 {
 	if (!skb || !p)
 		return XCNI_DROP_ENCAP;
-	return to_remote_node(skb, XCNI_AF_INET6, p, tunnel);
+	return to_remote_node(skb, XCNI_AF_INET6, NULL, p, tunnel);
 }
 
 /*
@@ -123,11 +121,11 @@ static __always_inline int to_cluster_ip(const struct flow *f, int fam,
  * the overlay), a pod whose node is gone. IPv6 on the link (link-local: the
  * node's) has neither.
  */
-static __always_inline int from_pod_where(void *p, int fam, const struct xcni_endpoint **dst,
+static __always_inline int from_pod_where(struct pkt *p4, struct pkt6 *p6, int fam,
+					  const struct xcni_endpoint **dst,
 					  const struct xcni_ipcache_val **dipc, __u32 *tunnel)
 {
-	struct flow *f = fam == XCNI_AF_INET ? pkt_flow((struct pkt *)p)
-					     : pkt_flow((struct pkt6 *)p);
+	struct flow *f = pkt_pair_flow(p4, p6, fam);
 	__u32 d = f->tuple.v4.daddr;
 
 	if (fam == XCNI_AF_INET6) {
@@ -135,7 +133,7 @@ static __always_inline int from_pod_where(void *p, int fam, const struct xcni_en
 			return 0;
 		*dst = bpf_map_lookup_elem(&xcni_endpoints6, f->tuple.v6.daddr);
 		if (!*dst && (*dipc = ipcache_find(fam, f->tuple.v6.daddr)))
-			return remote6_check(p, *dipc, node_ip, tunnel);
+			return remote6_check(p6, *dipc, node_ip, tunnel);
 		return 0;
 	}
 	*dst = bpf_map_lookup_elem(&xcni_endpoints, &f->tuple.v4.daddr);
@@ -163,20 +161,17 @@ static __always_inline int from_pod_where(void *p, int fam, const struct xcni_en
  */
 static __always_inline __u8 lb_hairpin(const void *lb, int fam)
 {
-	if (fam == XCNI_AF_INET)
-		return ((const struct lb_state *)lb)->ct_flags;
-	if (!lb_enabled || !lb)
+	if (fam == XCNI_AF_INET6 && (!lb_enabled || !lb))
 		return 0;
-	return fam == XCNI_AF_INET ? ((const struct lb_state *)lb)->ct_flags
-				   : ((const struct lb6_state *)lb)->ct_flags;
+	return LB_ST(lb, fam, ct_flags);
 }
 
 /*
  * What from_pod does with a packet once the pod is known (src, its address
  * ep_addr: IPv4 a __u32, IPv6 16 bytes) and its family's header parsed and
- * its source checked, one body and one order of steps for both families (p:
- * the family's struct pkt or struct pkt6; c: IPv4's cursor, for a parse
- * again after a rewrite; lb: the family's translation state, struct lb_state
+ * its source checked, one body and one order of steps for both families (p4
+ * or p6: the family's view, the other NULL; c: IPv4's cursor, for a parse
+ * again after a rewrite; lb: the family's translation state, struct lb4_state
  * or struct lb6_state, NULL for none):
  *   1. Services in BPF: a frontend's packet gets its backend, so everything
  *      after sees the backend; none: refused at once, the packet turned into
@@ -195,12 +190,12 @@ static __always_inline __u8 lb_hairpin(const void *lb, int fam)
  *      pod: Geneve; into a pod of this node past the stack.
  * The verdict's reason; *verdict what the hook returns when it forwards.
  */
-static __always_inline int from_pod_flow(struct __sk_buff *skb, void *p, int fam, struct cursor *c,
-					 const struct xcni_endpoint *src, const void *ep_addr,
-					 __u32 ep_id, void *lb, struct verdict *v, int *verdict)
+static __always_inline int from_pod_flow(struct __sk_buff *skb, struct pkt *p4, struct pkt6 *p6,
+					 int fam, struct cursor *c, const struct xcni_endpoint *src,
+					 const void *ep_addr, __u32 ep_id, void *lb,
+					 struct verdict *v, int *verdict)
 {
-	struct flow *f = fam == XCNI_AF_INET ? pkt_flow((struct pkt *)p)
-					     : pkt_flow((struct pkt6 *)p);
+	struct flow *f = pkt_pair_flow(p4, p6, fam);
 	const struct xcni_endpoint *dst = NULL;
 	const struct xcni_ipcache_val *dipc = NULL;
 	__u32 tunnel = 0;
@@ -208,26 +203,22 @@ static __always_inline int from_pod_flow(struct __sk_buff *skb, void *p, int fam
 	int reason = 0, ct;
 
 	if (lb_enabled && lb) {
-		reason = lb_translate(skb, p, fam, ep_id, lb_loopback_ip, lb, 0);
+		reason = lb_translate(skb, c, p4, p6, fam, ep_id, lb_loopback_ip, lb, 0);
 		if (reason == XCNI_DROP_NO_BACKEND)
-			reason = lb_pod_no_backend(fam == XCNI_AF_INET ?
-							   ((struct lb_state *)lb)->svc_flags :
-							   ((struct lb6_state *)lb)->svc_flags);
+			reason = lb_pod_no_backend(LB_ST(lb, fam, svc_flags));
 		if (reason == XCNI_DROP_NO_BACKEND) {
 			/* Refused at once, as kube-proxy's REJECT does: the packet
 			 * becomes the answer and goes back into the client. */
-			if (fam == XCNI_AF_INET ? lb4_reject(skb, p) : lb6_reject(skb, p))
+			if (lb_reject(skb, p4, p6, fam))
 				*verdict = TC_ACT_SHOT;
 			else
 				*verdict = bpf_redirect_peer(skb->ifindex, 0);
 			return reason;
 		}
-		if (fam == XCNI_AF_INET && reason == 1)
-			reason = reparse4(skb, c, p);
 		if (reason < 0)
 			return reason;
 	}
-	reason = from_pod_where(p, fam, &dst, &dipc, &tunnel);
+	reason = from_pod_where(p4, p6, fam, &dst, &dipc, &tunnel);
 	if (reason)
 		return reason;
 	ct = ct_track(skb, f, fam, f->len, &ctf);
@@ -242,7 +233,7 @@ static __always_inline int from_pod_flow(struct __sk_buff *skb, void *p, int fam
 		int err = lb_rev_nat(skb, f, fam, ctf);
 
 		/* Even a rewrite cut short left IPv4's packet pointers stale. */
-		if (fam == XCNI_AF_INET && (reason = reparse4(skb, c, p)))
+		if (fam == XCNI_AF_INET && (reason = reparse4(skb, c, p4)))
 			return reason;
 		if (!err && (ctf & XCNI_CT_F_HAIRPIN)) {
 			dst = src;
@@ -302,25 +293,17 @@ static __always_inline int from_pod_flow(struct __sk_buff *skb, void *p, int fam
 	/* A flow the stack brought (NAT) goes back through it, replies included. */
 	if (ctf & XCNI_CT_F_STACK)
 		return ct_answers(ct) ? XCNI_FWD_REPLY : XCNI_FWD_STACK;
-	/* An ICMP error about a translated flow, on its way to the client. A
-	 * call that may rewrite the packet: IPv4's pointers stale either way. */
-	if (lb_enabled && ct == CT_RELATED) {
-		if (fam == XCNI_AF_INET) {
-			lb4_icmp_rev_nat(skb, f->l3_len);
-			if ((reason = reparse4(skb, c, p)))
-				return reason;
-		} else {
-			lb6_icmp_rev_nat(skb, f->l4_off);
-		}
-	}
+	/* An ICMP error about a translated flow, on its way to the client. */
+	if (lb_enabled && ct == CT_RELATED && (reason = lb_related_rev_nat(skb, f, fam, c, p4)))
+		return reason;
 	if (!dst && !tunnel)
 		return ct_answers(ct) ? XCNI_FWD_REPLY : XCNI_FWD_STACK;
 	/* TTL (hop limit) expiry is the stack's to answer (ICMP time exceeded). */
-	if ((fam == XCNI_AF_INET ? ((struct pkt *)p)->ip->ttl : f->hop_limit) <= 1)
+	if ((fam == XCNI_AF_INET ? p4->ip->ttl : f->hop_limit) <= 1)
 		return XCNI_FWD_STACK;
 	if (tunnel) {
-		reason = fam == XCNI_AF_INET ? to_remote_node(skb, fam, p, tunnel)
-					     : to_remote_node_frame6(skb, p, tunnel);
+		reason = fam == XCNI_AF_INET ? to_remote_node(skb, fam, p4, p6, tunnel)
+					     : to_remote_node_frame6(skb, p6, tunnel);
 		/* The verdict of the redirect, which only FWD_ENCAP is. */
 		if (reason == XCNI_FWD_ENCAP)
 			*verdict = TC_ACT_REDIRECT;
@@ -333,7 +316,7 @@ static __always_inline int from_pod_flow(struct __sk_buff *skb, void *p, int fam
 	if (!dst)
 		return XCNI_DROP_REDIRECT;
 	if (fam == XCNI_AF_INET) {
-		if (l3_forward_rewrite4(skb, p, dst))
+		if (l3_forward_rewrite4(skb, p4, dst))
 			return XCNI_DROP_REDIRECT;
 	} else {
 		f->hop_limit--;
@@ -365,13 +348,12 @@ static __always_inline int from_pod_flow(struct __sk_buff *skb, void *p, int fam
 static __always_inline int from_pod_fam(struct __sk_buff *skb, const int fam)
 {
 	struct xcni_endpoint *src;
-	struct lb_state lb4 = {};
+	struct lb4_state lb4 = {};
 	/* IPv4's always there (zeroed: nothing to forget), IPv6's once taken. */
 	void *lb = fam == XCNI_AF_INET ? &lb4 : NULL;
 	struct verdict v = {};
 	struct pkt p4 = {};
 	struct pkt6 p6 = {};
-	void *p = fam == XCNI_AF_INET ? (void *)&p4 : (void *)&p6;
 	struct flow *f = fam == XCNI_AF_INET ? pkt_flow(&p4) : pkt_flow(&p6);
 	const struct ethhdr *eth;
 	struct cursor c;
@@ -451,7 +433,7 @@ static __always_inline int from_pod_fam(struct __sk_buff *skb, const int fam)
 		if (lb_enabled)
 			lb = lb6_state_get();
 	}
-	reason = from_pod_flow(skb, p, fam, &c, src, ep_addr, ep_id, lb, &v, &verdict);
+	reason = from_pod_flow(skb, &p4, &p6, fam, &c, src, ep_addr, ep_id, lb, &v, &verdict);
 out:
 	if (lb_enabled && reason_is_drop(reason))
 		lb_flow_forget(lb, fam);

@@ -41,7 +41,7 @@ static __always_inline int encap_send(struct __sk_buff *skb, struct encap_in *in
 
 /*
  * What to_overlay does with a packet once its family's header is parsed, one
- * body for both families (p: the family's struct pkt or struct pkt6): the
+ * body for both families (p4 or p6: the family's view, the other NULL): the
  * node that hosts the destination (none, or none this node's underlay
  * reaches: dropped), a pod's source that xcni did not hand the stack refused
  * (its node would take it as that pod's), a local source pod's egress judged
@@ -49,12 +49,11 @@ static __always_inline int encap_send(struct __sk_buff *skb, struct encap_in *in
  * stack), then Geneve to the node. The verdict's reason; *src the source
  * pod, if it is one of this node's; *verdict the redirect's.
  */
-static __always_inline int to_overlay_flow(struct __sk_buff *skb, void *p, int fam,
-					   struct xcni_endpoint **src, struct verdict *v,
-					   int *verdict)
+static __always_inline int to_overlay_flow(struct __sk_buff *skb, struct pkt *p4,
+					   struct pkt6 *p6, int fam, struct xcni_endpoint **src,
+					   struct verdict *v, int *verdict)
 {
-	struct flow *f = fam == XCNI_AF_INET ? pkt_flow((struct pkt *)p)
-					     : pkt_flow((struct pkt6 *)p);
+	struct flow *f = pkt_pair_flow(p4, p6, fam);
 	struct xcni_ipcache_val *dipc;
 	struct encap_in in;
 	struct judge j;
@@ -81,7 +80,7 @@ static __always_inline int to_overlay_flow(struct __sk_buff *skb, void *p, int f
 		if (reason)
 			return reason;
 	}
-	reason = encap_in_fill(skb, fam, p, &in);
+	reason = encap_in_fill(skb, fam, p4, p6, &in);
 	/* Too big for a Geneve header: nothing the stack could do again. */
 	if (reason == XCNI_FWD_TOO_BIG)
 		reason = XCNI_DROP_ENCAP;
@@ -92,15 +91,14 @@ static __always_inline int to_overlay_flow(struct __sk_buff *skb, void *p, int f
 
 /*
  * A packet the host routed to a remote pod, either family (fam a constant;
- * p the family's struct pkt or struct pkt6; xcnid routes every other Node's
+ * p4 or p6 the family's view, the other NULL; xcnid routes every other Node's
  * podCIDRs here): IPv4 behind an Ethernet header (anything else dropped),
  * then to_overlay_flow over the family's ipcache and conntrack.
  */
-static __always_inline int to_overlay_dev(struct __sk_buff *skb, int fam, void *p)
+static __always_inline int to_overlay_dev(struct __sk_buff *skb, int fam, struct pkt *p4,
+					  struct pkt6 *p6)
 {
-	struct flow *f = fam == XCNI_AF_INET ? pkt_flow((struct pkt *)p)
-					     : pkt_flow((struct pkt6 *)p);
-	struct pkt *p4 = p;
+	struct flow *f = pkt_pair_flow(p4, p6, fam);
 	struct xcni_endpoint *src = NULL;
 	struct verdict v = {};
 	struct cursor c;
@@ -110,9 +108,9 @@ static __always_inline int to_overlay_dev(struct __sk_buff *skb, int fam, void *
 	if (fam == XCNI_AF_INET)
 		reason = eth_start(skb, &c, p4) ?: parse_eth_ipv4(&c, p4);
 	else
-		reason = parse_ipv6(skb, p);
+		reason = parse_ipv6(skb, p6);
 	if (!reason)
-		reason = to_overlay_flow(skb, p, fam, &src, &v, &verdict);
+		reason = to_overlay_flow(skb, p4, p6, fam, &src, &v, &verdict);
 	return finish_flow(skb, fam, reason, XCNI_DIR_TO_OVERLAY, src ? src->ep_id : 0, f, verdict,
 			   &v);
 }
@@ -123,11 +121,11 @@ int to_overlay(struct __sk_buff *skb)
 	if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
 		struct pkt6 p = {};
 
-		return to_overlay_dev(skb, XCNI_AF_INET6, &p);
+		return to_overlay_dev(skb, XCNI_AF_INET6, NULL, &p);
 	} else {
 		struct pkt p = {};
 
-		return to_overlay_dev(skb, XCNI_AF_INET, &p);
+		return to_overlay_dev(skb, XCNI_AF_INET, &p, NULL);
 	}
 }
 

@@ -41,19 +41,17 @@
 
 /*
  * What to_pod does with a packet once its family's header is parsed, one body
- * for both families (p: the family's struct pkt or struct pkt6): a pod's
+ * for both families (f: the packet's flow): a pod's
  * source that xcni did not hand the stack refused (before conntrack), then
  * conntrack and the pod's ingress policy, with the egress of a local source
  * pod whose flow came through the stack (track_and_judge), and a reply of a
  * flow from_pod translated to a backend the stack reaches given its frontend
  * back. The verdict's reason.
  */
-static __always_inline int to_pod_flow(struct __sk_buff *skb, void *p, int fam,
+static __always_inline int to_pod_flow(struct __sk_buff *skb, struct flow *f, int fam,
 				       const struct xcni_endpoint *ep, const void *ep_addr,
 				       struct verdict *v)
 {
-	struct flow *f = fam == XCNI_AF_INET ? pkt_flow((struct pkt *)p)
-					     : pkt_flow((struct pkt6 *)p);
 	struct judge j = { .dst_ep = ep, .dst_addr = ep_addr, .flags = XCNI_CT_F_STACK,
 			   .lookup = JUDGE_SRC_ID | JUDGE_DST_ID | JUDGE_SRC_EP };
 	int reason, ct;
@@ -79,18 +77,16 @@ static __always_inline int to_pod_flow(struct __sk_buff *skb, void *p, int fam,
 
 /*
  * A packet from the host stack into the pod behind this device, either
- * family (fam a constant; p the family's struct pkt or struct pkt6): the
+ * family (fam a constant; p4 or p6 the family's view, the other NULL): the
  * endpoint of the device, then IPv4's front (ARP passes, anything else not
  * IPv4 is dropped) or IPv6's (neighbour discovery and MLD from a link-local
  * or unspecified source, the host's own on this link, pass), then
  * to_pod_flow.
  */
-static __always_inline int to_pod_dev(struct __sk_buff *skb, int fam, void *p)
+static __always_inline int to_pod_dev(struct __sk_buff *skb, int fam, struct pkt *p4,
+				      struct pkt6 *p6)
 {
-	struct flow *f = fam == XCNI_AF_INET ? pkt_flow((struct pkt *)p)
-					     : pkt_flow((struct pkt6 *)p);
-	struct pkt *p4 = p;
-	struct pkt6 *p6 = p;
+	struct flow *f = pkt_pair_flow(p4, p6, fam);
 	struct xcni_endpoint *ep;
 	const void *ep_addr = NULL;
 	struct verdict v = {};
@@ -132,7 +128,7 @@ static __always_inline int to_pod_dev(struct __sk_buff *skb, int fam, void *p)
 			reason = XCNI_PASS_ARP;
 		goto out;
 	}
-	reason = to_pod_flow(skb, p, fam, ep, ep_addr, &v);
+	reason = to_pod_flow(skb, f, fam, ep, ep_addr, &v);
 out:
 	return finish_flow(skb, fam, reason, XCNI_DIR_TO_POD, ep_id, f, TC_ACT_OK, &v);
 }
@@ -143,11 +139,11 @@ int to_pod(struct __sk_buff *skb)
 	if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
 		struct pkt6 p = {};
 
-		return to_pod_dev(skb, XCNI_AF_INET6, &p);
+		return to_pod_dev(skb, XCNI_AF_INET6, NULL, &p);
 	} else {
 		struct pkt p = {};
 
-		return to_pod_dev(skb, XCNI_AF_INET, &p);
+		return to_pod_dev(skb, XCNI_AF_INET, &p, NULL);
 	}
 }
 

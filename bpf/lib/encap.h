@@ -135,30 +135,27 @@ static __always_inline __u16 flow_sport(int fam, const void *t)
 }
 
 /*
- * What encapsulation needs of the inner packet (p: the family's struct pkt
- * or struct pkt6; Ethernet at 0): its length, TOS, MACs, and the flow's
+ * What encapsulation needs of the inner packet (p4 or p6: the family's view,
+ * the other NULL; Ethernet at 0): its length, TOS, MACs, and the flow's
  * outer source port and flow label. 0, XCNI_FWD_TOO_BIG for what no Geneve
  * header can describe (IPv6: a jumbogram or BIG TCP packet, payload length
  * 0; or one whose outer length would pass 64K), or a drop reason. IPv4's
  * headers are read through the parser's pointers, IPv6's loaded straight
  * into place (a small frame for the callers' sake).
  */
-static __always_inline int encap_in_fill(struct __sk_buff *skb, int fam, const void *p,
-					 struct encap_in *in)
+static __always_inline int encap_in_fill(struct __sk_buff *skb, int fam, const struct pkt *p4,
+					 const struct pkt6 *p6, struct encap_in *in)
 {
 	const void *t;
 	__u32 h;
 
 	if (fam == XCNI_AF_INET) {
-		const struct pkt *p4 = p;
-
 		in->inner_len = bpf_ntohs(p4->ip->tot_len);
 		in->tos = p4->ip->tos;
 		__builtin_memcpy(in->macs, p4->eth->h_dest, ETH_ALEN);
 		__builtin_memcpy(in->macs + ETH_ALEN, p4->eth->h_source, ETH_ALEN);
 		t = &p4->tuple;
 	} else {
-		const struct pkt6 *p6 = p;
 		__u8 hdr[8]; /* version, class, flow label, payload length */
 		__u32 plen;
 
@@ -181,8 +178,8 @@ static __always_inline int encap_in_fill(struct __sk_buff *skb, int fam, const v
 
 /* The single-family names nodeport.h and nodeport_xdp.h still call. */
 #define flow_sport6(t) flow_sport(XCNI_AF_INET6, (t))
-#define encap_in_take(p, in) ((void)encap_in_fill(NULL, XCNI_AF_INET, (p), (in)))
-#define encap_in_take6(skb, p, in) encap_in_fill((skb), XCNI_AF_INET6, (p), (in))
+#define encap_in_take(p, in) ((void)encap_in_fill(NULL, XCNI_AF_INET, (p), NULL, (in)))
+#define encap_in_take6(skb, p, in) encap_in_fill((skb), XCNI_AF_INET6, NULL, (p), (in))
 
 /*
  * Geneve these programs built: marked, so the underlay's egress (to_underlay)

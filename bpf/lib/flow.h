@@ -80,6 +80,11 @@ struct flow {
 #define pkt_flow(p) ((struct flow *)&(p)->tcp_flags)
 #define pkt_flow_const(p) ((const struct flow *)&(p)->tcp_flags)
 
+/* A packet of either family as what is written once takes it: the typed
+ * pair (p4 IPv4's struct pkt, p6 IPv6's struct pkt6, the other NULL; fam a
+ * constant, so the compiler keeps one view), its flow. */
+#define pkt_pair_flow(p4, p6, fam) ((fam) == XCNI_AF_INET ? pkt_flow(p4) : pkt_flow(p6))
+
 /* A tuple's source and destination address, the family's bytes (fam a
  * constant: XCNI_AF_INET's __u32 or XCNI_AF_INET6's 16 bytes), and its ports
  * (lvalues); the flow's, of its tuple. */

@@ -198,13 +198,12 @@ static __always_inline struct xcni_endpoint *endpoint_of_dev(int fam, __u32 ifin
  * nodeport_xdp.h still call (an IPv4 address by value): each is the body
  * above with its family, nothing of its own.
  */
-#define ipcache_lookup(a)                                                                     \
+#define ipcache4_lookup(a)                                                                    \
 	({                                                                                    \
 		__u32 ipc_a4_ = (a);                                                          \
 		ipcache_find(XCNI_AF_INET, &ipc_a4_);                                         \
 	})
 #define ipcache6_lookup(a) ipcache_find(XCNI_AF_INET6, (a))
-#define ipcache6_exact(a) ipcache_find(XCNI_AF_INET6, (a))
 #define ipcache6_identity(a) identity_of(XCNI_AF_INET6, (a))
 #define in_svc_cidr4(a)                                                                       \
 	({                                                                                    \

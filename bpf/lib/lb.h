@@ -287,7 +287,7 @@ lb_flow_keeps(struct xcni_ct_entry *e, __u64 now, __u8 proto, __u8 tcp_flags, __
 }
 
 /* What a translation did, for the rest of the program. */
-struct lb_state {
+struct lb4_state {
 	struct xcni_ct_entry *svc_ct; /* the service entry: its state follows the flow's */
 	__u32 backend_id;
 	__u8 ct_flags; /* XCNI_CT_F_HAIRPIN for the flow's entry, or 0 */
@@ -623,23 +623,17 @@ static __always_inline int kp_src_frontend(struct xcni_svc_key *k,
 }
 
 /*
- * The family's packet view p (struct pkt or struct pkt6) as its flow, and
- * the family's translation state st (struct lb_state: IPv4, on the stack,
+ * The family's translation state st (struct lb4_state: IPv4, on the stack,
  * with a pointer to its service entry; struct lb6_state: IPv6, in
  * xcni_lb6_tmp, which no pointer may be kept in): what both have (LB_ST)
  * and the tuple as the client sent it (lb_st_orig).
  */
-static __always_inline struct flow *lb_flow_of(void *p, int fam)
-{
-	return fam == XCNI_AF_INET ? pkt_flow((struct pkt *)p) : pkt_flow((struct pkt6 *)p);
-}
-
 #define LB_ST(st, fam, m)                                                                     \
-	(*((fam) == XCNI_AF_INET ? &((struct lb_state *)(st))->m : &((struct lb6_state *)(st))->m))
+	(*((fam) == XCNI_AF_INET ? &((struct lb4_state *)(st))->m : &((struct lb6_state *)(st))->m))
 
 static __always_inline union xcni_tuple *lb_st_orig(const void *st, int fam)
 {
-	return fam == XCNI_AF_INET ? (union xcni_tuple *)&((struct lb_state *)st)->orig :
+	return fam == XCNI_AF_INET ? (union xcni_tuple *)&((struct lb4_state *)st)->orig :
 				     (union xcni_tuple *)&((struct lb6_state *)st)->orig;
 }
 
@@ -653,7 +647,7 @@ static __always_inline struct xcni_ct_entry *lb_svc_entry(const void *st, int fa
 	struct xcni_ct_entry *e;
 
 	if (fam == XCNI_AF_INET)
-		return ((struct lb_state *)st)->svc_ct;
+		return ((struct lb4_state *)st)->svc_ct;
 	e = bpf_map_lookup_elem(&xcni_ct6, &((struct lb6_state *)st)->orig);
 	return e && (e->flags & XCNI_CT_F_SVC) ? e : NULL;
 }
@@ -676,9 +670,9 @@ static __always_inline void lb_svc_entry_fill(struct xcni_ct_entry *ne, __u64 no
 
 /*
  * The part of lb_translate that reads no packet, for any hook and either
- * family (p the family's struct pkt or struct pkt6, st its struct lb_state
+ * family (f the packet's flow, st its struct lb4_state
  * or struct lb6_state, fam a constant; tc here, the XDP fast path of
- * nodeport_xdp.h): the frontend of p's destination, the outside rules, the
+ * nodeport_xdp.h): the frontend of f's destination, the outside rules, the
  * flow's backend (the one its service entry names, or a new pick). 0: no
  * frontend (nothing written); 1: *bep and *svcp set, st filled but for the
  * header rewrite; XCNI_DROP_NO_BACKEND, or another drop reason (the flow's
@@ -695,13 +689,12 @@ static __always_inline void lb_svc_entry_fill(struct xcni_ct_entry *ne, __u64 no
  * scratch (the affinity key and the new entry, off its 512-byte stack);
  * IPv4 keeps them on its stack (NULL).
  */
-static __always_inline int lb_flow_choose(void *p, int fam, __u32 ep_id, void *st, __u32 outside,
-					  int defer, struct lb6_tmp *tmp,
+static __always_inline int lb_flow_choose(struct flow *f, int fam, __u32 ep_id, void *st,
+					  __u32 outside, int defer, struct lb6_tmp *tmp,
 					  const struct xcni_svc **svcp,
 					  const struct xcni_backend **bep,
 					  struct xcni_ct_entry **sep)
 {
-	struct flow *f = lb_flow_of(p, fam);
 	union xcni_tuple *t = &f->tuple;
 	const struct xcni_svc *svc = *svcp ? *svcp : lb_frontend(t, fam, outside);
 	__u8 proto = fam == XCNI_AF_INET ? t->v4.proto : t->v6.proto;
@@ -782,7 +775,7 @@ static __always_inline int lb_flow_choose(void *p, int fam, __u32 ep_id, void *s
 	if (!be || be->family != fam)
 		return XCNI_DROP_NO_BACKEND;
 	if (fam == XCNI_AF_INET)
-		((struct lb_state *)st)->svc_ct = e;
+		((struct lb4_state *)st)->svc_ct = e;
 	if (sep)
 		*sep = e;
 	LB_ST(st, fam, backend_id) = id;
@@ -820,7 +813,7 @@ static __always_inline struct xcni_ct_entry *lb_flow_open(void *st, int fam,
 	ct_entry_add(fam, lb_st_orig(st, fam), ne, 0);
 	e = bpf_map_lookup_elem(ct_map(fam), lb_st_orig(st, fam));
 	if (fam == XCNI_AF_INET)
-		((struct lb_state *)st)->svc_ct = e;
+		((struct lb4_state *)st)->svc_ct = e;
 	LB_ST(st, fam, created) = 1;
 	return e;
 }
@@ -907,7 +900,8 @@ __attribute__((noinline)) int lb6_translate_call(struct __sk_buff *skb, struct p
 	tmp = bpf_map_lookup_elem(&xcni_lb6_tmp, &id);
 	if (!tmp)
 		return 0;
-	ret = lb_flow_choose(p, XCNI_AF_INET6, ep_id, st, outside, 0, tmp, &svc, &be, NULL);
+	ret = lb_flow_choose(pkt_flow(p), XCNI_AF_INET6, ep_id, st, outside, 0, tmp, &svc, &be,
+			     NULL);
 	if (ret != 1 || !svc || !be)
 		return ret;
 	return lb_dnat(skb, pkt_flow(p), XCNI_AF_INET6, svc, be, &st->backend_id, outside, 0,
@@ -915,35 +909,39 @@ __attribute__((noinline)) int lb6_translate_call(struct __sk_buff *skb, struct p
 }
 
 /*
- * A packet to a frontend, either family (p the family's struct pkt or
- * struct pkt6, st its struct lb_state or struct lb6_state), from a pod (or
+ * A packet to a frontend, either family (p4 or p6 the family's view, the
+ * other NULL, st its struct lb4_state or struct lb6_state), from a pod (or
  * from outside: outside LB_OUTSIDE, ep_id 0, refused first when
  * lb_outside_refused says so): the flow's backend (the one it got before,
  * or a new pick: lb_flow_choose), DNAT to it, and for hairpin SNAT to
  * the loopback (IPv4 loopback_ip): lb_dnat. Returns 0 when the packet is for
  * no frontend, 1 when it was translated (the tuple the translated tuple,
- * rev_nat and backend_id set, packet pointers stale: parse again; told by
- * the return value, which the verifier follows, not by st),
+ * rev_nat and backend_id set; IPv4's headers parsed again here through the
+ * caller's cursor c, the rewrite having left its pointers stale, a parse
+ * that fails its drop reason; told by the return value, which the verifier
+ * follows, not by st),
  * XCNI_DROP_NO_BACKEND when the service has none (nothing written yet; the
  * flow's rev_nat names the Service, st's svc_flags its flags), or another
  * drop reason (packet pointers stale). IPv4 inline, IPv6 in
  * lb6_translate_call's frame.
  */
-static __always_inline int lb_translate(struct __sk_buff *skb, void *p, int fam, __u32 ep_id,
-					__u32 loopback_ip, void *st, __u32 outside)
+static __always_inline int lb_translate(struct __sk_buff *skb, struct cursor *c, struct pkt *p4,
+					struct pkt6 *p6, int fam, __u32 ep_id, __u32 loopback_ip,
+					void *st, __u32 outside)
 {
 	const struct xcni_svc *svc = NULL;
 	const struct xcni_backend *be = NULL;
-	struct lb_state *st4 = st;
+	struct lb4_state *st4 = st;
 	int ret;
 
 	if (fam == XCNI_AF_INET6)
-		return lb6_translate_call(skb, p, ep_id, st, outside);
-	ret = lb_flow_choose(p, fam, ep_id, st, outside, 0, NULL, &svc, &be, NULL);
+		return lb6_translate_call(skb, p6, ep_id, st, outside);
+	ret = lb_flow_choose(pkt_flow(p4), fam, ep_id, st, outside, 0, NULL, &svc, &be, NULL);
 	if (ret != 1 || !svc || !be)
 		return ret;
-	return lb_dnat(skb, pkt_flow((struct pkt *)p), fam, svc, be, &st4->backend_id, outside,
-		       loopback_ip, &st4->ct_flags);
+	ret = lb_dnat(skb, pkt_flow(p4), fam, svc, be, &st4->backend_id, outside, loopback_ip,
+		      &st4->ct_flags);
+	return ret == 1 ? reparse4(skb, c, p4) ?: 1 : ret;
 }
 
 /*
@@ -1177,6 +1175,23 @@ __attribute__((noinline)) int lb6_icmp_rev_nat(struct __sk_buff *skb, __u32 icmp
 	return lb_icmp_rev_nat(skb, XCNI_AF_INET6, icmp);
 }
 
+/*
+ * An error about a translated flow (CT_RELATED, f its flow; fam a constant)
+ * given its frontend back, by the family's frame above. c and p4 not NULL
+ * (IPv4): its headers parsed again here, the rewrite having left their
+ * pointers stale either way; 0, or that parse's drop reason.
+ */
+static __always_inline int lb_related_rev_nat(struct __sk_buff *skb, const struct flow *f,
+					      int fam, struct cursor *c, struct pkt *p4)
+{
+	if (fam == XCNI_AF_INET6) {
+		lb6_icmp_rev_nat(skb, f->l4_off);
+		return 0;
+	}
+	lb4_icmp_rev_nat(skb, f->l3_len);
+	return p4 ? reparse4(skb, c, p4) : 0;
+}
+
 /* Pseudo header of a TCP segment of 20 bytes, for its checksum. */
 struct lb_pseudo {
 	__u32 saddr;
@@ -1378,12 +1393,13 @@ __attribute__((noinline)) int lb6_reject(struct __sk_buff *skb, const struct pkt
 
 /*
  * The refusal of a connection to a Service without backends, either family
- * (fam a constant; p the family's struct pkt or struct pkt6): the family's
+ * (fam a constant; p4 or p6 the family's view, the other NULL): the family's
  * leaf, lb4_reject or lb6_reject. 0, or -1 (drop it).
  */
-static __always_inline int lb_reject(struct __sk_buff *skb, const void *p, int fam)
+static __always_inline int lb_reject(struct __sk_buff *skb, const struct pkt *p4,
+				     const struct pkt6 *p6, int fam)
 {
-	return fam == XCNI_AF_INET ? lb4_reject(skb, p) : lb6_reject(skb, p);
+	return fam == XCNI_AF_INET ? lb4_reject(skb, p4) : lb6_reject(skb, p6);
 }
 
 /* This packet's translation state, zeroed; NULL only if the map failed (no translation). */

@@ -42,8 +42,8 @@
 
 /*
  * From outside to an external frontend (lb_enabled), either family (fam a
- * constant; p the family's struct pkt or struct pkt6, zeroed; st its struct
- * lb_state, on from_outside4's stack, or struct lb6_state, the per-CPU
+ * constant; p4 or p6 the family's view, zeroed, the other NULL; st its struct
+ * lb4_state, on from_outside4's stack, or struct lb6_state, the per-CPU
  * scratch lb6_state_get zeroed; src: what from_plain found of the source,
  * LB_OUTSIDE_SRC and LB_OUTSIDE_SRC_REFUSED, else 0): translated and sent
  * to its backend, the reason counted and the TC verdict returned. Anything
@@ -79,10 +79,10 @@
  * own for IPv6 (nodeport6_*_call: from_outside6's chain at the verifier's
  * 512 bytes).
  */
-static __always_inline int from_outside(struct __sk_buff *skb, int fam, void *p, void *st,
-					__u32 src)
+static __always_inline int from_outside(struct __sk_buff *skb, int fam, struct pkt *p4,
+					struct pkt6 *p6, void *st, __u32 src)
 {
-	struct flow *f = lb_flow_of(p, fam);
+	struct flow *f = pkt_pair_flow(p4, p6, fam);
 	const void *daddr = flow_daddr(f, fam);
 	const __u8 *dst6 = NULL;
 	struct xcni_endpoint *dst;
@@ -95,9 +95,9 @@ static __always_inline int from_outside(struct __sk_buff *skb, int fam, void *p,
 	__u8 ctf;
 
 	f->len = skb->len;
-	if (pkt_parse(skb, fam, &c, p))
+	if (pkt_parse(skb, fam, &c, p4, p6))
 		return OUTSIDE_NOT_OURS(fam);
-	reason = lb_translate(skb, p, fam, 0, 0, st,
+	reason = lb_translate(skb, &c, p4, p6, fam, 0, 0, st,
 			      OUTSIDE | (src & (LB_OUTSIDE_SRC | LB_OUTSIDE_SRC_REFUSED)));
 	if (!reason)
 		return OUTSIDE_NOT_OURS(fam);
@@ -108,14 +108,10 @@ static __always_inline int from_outside(struct __sk_buff *skb, int fam, void *p,
 			goto out;
 		}
 		/* Refused at once, back out the way it came. */
-		verdict = lb_reject(skb, p, fam) ? TC_ACT_SHOT : bpf_redirect(skb->ifindex, 0);
+		verdict = lb_reject(skb, p4, p6, fam) ? TC_ACT_SHOT : bpf_redirect(skb->ifindex, 0);
 		goto out;
 	}
 	if (reason != 1)
-		goto out;
-	/* IPv4's packet pointers went stale with the DNAT. */
-	reason = fam == XCNI_AF_INET ? reparse4(skb, &c, p) : 0;
-	if (reason)
 		goto out;
 	dst = bpf_map_lookup_elem(endpoints_map(fam), daddr);
 	if (dst) {
@@ -128,7 +124,7 @@ static __always_inline int from_outside(struct __sk_buff *skb, int fam, void *p,
 		if (reason)
 			goto out;
 		lb_flow_follow(st, fam, f);
-		reason = np_into_pod(skb, p, fam, dst, &verdict);
+		reason = np_into_pod(skb, p4, p6, fam, dst, &verdict);
 		goto out;
 	}
 	/* A backend on another node (a pod: the overlay reaches it). */
@@ -143,16 +139,16 @@ static __always_inline int from_outside(struct __sk_buff *skb, int fam, void *p,
 	 * IPv6's global decides by the backend's node's underlay). */
 	if (np_maybe_over(skb, fam == XCNI_AF_INET && !dst6 ? XCNI_ENCAP_LEN : XCNI_ENCAP6_LEN)) {
 		verdict = fam == XCNI_AF_INET ?
-				  np4_too_big(skb, &((struct lb_state *)st)->orig,
+				  np4_too_big(skb, &((struct lb4_state *)st)->orig,
 					      dst6 ? XCNI_ENCAP6_LEN : XCNI_ENCAP_LEN) :
-				  np6_too_big(skb, p, st);
+				  np6_too_big(skb, p6, st);
 		if (verdict != NP_FITS) {
 			reason = XCNI_DROP_TOO_BIG;
 			goto out;
 		}
 		verdict = TC_ACT_OK;
 		/* np4_too_big may rewrite the packet: IPv4's pointers stale. */
-		reason = fam == XCNI_AF_INET ? reparse4(skb, &c, p) : 0;
+		reason = fam == XCNI_AF_INET ? reparse4(skb, &c, p4) : 0;
 		if (reason)
 			goto out;
 	}
@@ -160,17 +156,16 @@ static __always_inline int from_outside(struct __sk_buff *skb, int fam, void *p,
 	 * this node, so the reply comes back here to be undone (DSR keeps the
 	 * client), written (np_tc_snat: IPv6's in a frame of its own);
 	 * conntrack and the entries (np_plan_track). */
-	reason = fam == XCNI_AF_INET ? np_tc_snat(skb, fam, p, st) : np6_snat_call(skb, p, st);
-	if (!reason && fam == XCNI_AF_INET && !lb_dsr)
-		reason = reparse4(skb, &c, p);
+	reason = fam == XCNI_AF_INET ? np_tc_snat(skb, fam, f, st, &c, p4) :
+				       np6_snat_call(skb, p6, st);
 	if (!reason)
 		reason = np_plan_track(skb, 0, fam, f, lb_st_orig(st, fam), lb_svc_entry(st, fam),
 				       skb->len, NULL);
 	if (reason)
 		goto out;
-	reason = fam == XCNI_AF_INET ? nodeport_encap(skb, p, fam, tunnel, dst6,
+	reason = fam == XCNI_AF_INET ? nodeport_encap(skb, p4, p6, fam, tunnel, dst6,
 						      lb_st_orig(st, fam), &in, &verdict) :
-				       nodeport6_encap_call(skb, p, tunnel, lb_dsr);
+				       nodeport6_encap_call(skb, p6, tunnel, lb_dsr);
 out:
 	/* IPv6's encapsulations return the reason alone, from their frames. */
 	if (reason == XCNI_FWD_ENCAP)
@@ -190,10 +185,10 @@ out:
  */
 __attribute__((noinline)) int from_outside4(struct __sk_buff *skb, __u32 src)
 {
-	struct lb_state lb = {};
+	struct lb4_state lb = {};
 	struct pkt p = {};
 
-	return skb ? from_outside(skb, XCNI_AF_INET, &p, &lb, src) : TC_ACT_SHOT;
+	return skb ? from_outside(skb, XCNI_AF_INET, &p, NULL, &lb, src) : TC_ACT_SHOT;
 }
 
 __attribute__((noinline)) int from_outside6(struct __sk_buff *skb, __u32 src)
@@ -204,7 +199,7 @@ __attribute__((noinline)) int from_outside6(struct __sk_buff *skb, __u32 src)
 	if (!skb)
 		return TC_ACT_SHOT;
 	st = lb6_state_get();
-	return st ? from_outside(skb, XCNI_AF_INET6, &p, st, src) : UL_NEXT;
+	return st ? from_outside(skb, XCNI_AF_INET6, NULL, &p, st, src) : UL_NEXT;
 }
 
 /*

@@ -399,10 +399,10 @@ __attribute__((noinline)) int lb_icmp_np_rev_call(struct __sk_buff *skb, int fam
  * extension headers). A global function with a frame of its own (from_overlay's
  * is at the verifier's limit), verified once for both families.
  */
-static __always_inline int np_outside_icmp(struct __sk_buff *skb, void *p, int fam)
+static __always_inline int np_outside_icmp(struct __sk_buff *skb, struct pkt *p4, struct pkt6 *p6,
+					   int fam)
 {
-	struct flow *f = fam == XCNI_AF_INET ? pkt_flow((struct pkt *)p)
-					     : pkt_flow((struct pkt6 *)p);
+	struct flow *f = pkt_pair_flow(p4, p6, fam);
 	struct xcni_endpoint *dst;
 	struct verdict v = {};
 	struct cursor c;
@@ -420,7 +420,7 @@ static __always_inline int np_outside_icmp(struct __sk_buff *skb, void *p, int f
 	f->len = skb->len;
 	/* IPv4: not a later fragment (IPv6 asked no such thing before: an
 	 * explicit family branch, kept as it was). */
-	if ((fam == XCNI_AF_INET ? reparse4(skb, &c, p) : parse_ipv6(skb, p)) ||
+	if (pkt_parse(skb, fam, &c, p4, p6) ||
 	    flow_proto(f, fam) != flow_icmp_proto(fam) || f->is_echo ||
 	    (fam == XCNI_AF_INET && f->frag_later))
 		return UL_NEXT;
@@ -431,7 +431,7 @@ static __always_inline int np_outside_icmp(struct __sk_buff *skb, void *p, int f
 	if (r < 0)
 		reason = XCNI_DROP_REDIRECT;
 	else
-		reason = fam == XCNI_AF_INET ? reparse4(skb, &c, p) : parse_ipv6(skb, p);
+		reason = pkt_parse(skb, fam, &c, p4, p6);
 	if (reason)
 		goto out;
 	if (fam == XCNI_AF_INET)
@@ -439,7 +439,7 @@ static __always_inline int np_outside_icmp(struct __sk_buff *skb, void *p, int f
 	else
 		dst = bpf_map_lookup_elem(&xcni_endpoints6, f->tuple.v6.daddr);
 	if (dst) {
-		reason = np_into_pod(skb, p, fam, dst, &verdict);
+		reason = np_into_pod(skb, p4, p6, fam, dst, &verdict);
 		goto out;
 	}
 	if (fam == XCNI_AF_INET) {
@@ -449,19 +449,20 @@ static __always_inline int np_outside_icmp(struct __sk_buff *skb, void *p, int f
 		if (tunnel) {
 			struct encap_in in;
 
-			reason = nodeport_encap(skb, p, fam, tunnel, dst6, NULL, &in, &verdict);
+			reason = nodeport_encap(skb, p4, p6, fam, tunnel, dst6, NULL, &in,
+						&verdict);
 		} else {
 			reason = XCNI_DROP_NO_TUNNEL;
 		}
 	} else {
-		reason = nodeport6_encap_call(skb, p, 0, 0);
+		reason = nodeport6_encap_call(skb, p6, 0, 0);
 		if (reason == XCNI_FWD_ENCAP)
 			verdict = TC_ACT_REDIRECT;
 	}
 out:
 	if (fam == XCNI_AF_INET)
-		return finish(skb, reason, XCNI_DIR_FROM_OVERLAY, 0, (struct pkt *)p, verdict, &v);
-	return finish6(skb, reason, XCNI_DIR_FROM_OVERLAY, 0, (struct pkt6 *)p, verdict, &v);
+		return finish(skb, reason, XCNI_DIR_FROM_OVERLAY, 0, p4, verdict, &v);
+	return finish6(skb, reason, XCNI_DIR_FROM_OVERLAY, 0, p6, verdict, &v);
 }
 
 /* np_outside_icmp in a frame of its own, the family's packet in it. */
@@ -472,11 +473,11 @@ __attribute__((noinline)) int from_outside_icmp(struct __sk_buff *skb, int fam)
 	if (fam == XCNI_AF_INET) {
 		struct pkt p = {};
 
-		return np_outside_icmp(skb, &p, XCNI_AF_INET);
+		return np_outside_icmp(skb, &p, NULL, XCNI_AF_INET);
 	} else {
 		struct pkt6 p = {};
 
-		return np_outside_icmp(skb, &p, XCNI_AF_INET6);
+		return np_outside_icmp(skb, NULL, &p, XCNI_AF_INET6);
 	}
 }
 

@@ -500,7 +500,7 @@ static __always_inline int np_snat_open(const struct flow *f, int fam, const voi
  */
 static __always_inline __u32 np4_tunnel(__u32 daddr, const __u8 **dst6)
 {
-	const struct xcni_ipcache_val *dipc = ipcache_lookup(daddr);
+	const struct xcni_ipcache_val *dipc = ipcache4_lookup(daddr);
 
 	*dst6 = NULL;
 	if (!dipc || !(dipc->flags & XCNI_IPC_POD) || !node_ip)
@@ -552,7 +552,7 @@ static __always_inline __u32 np_tunnel(int fam, const void *daddr, const __u8 **
 
 /*
  * One packet's plan. The caller sets f (its parsed flow), len, st (IPv4:
- * its struct lb_state; IPv6's is lb6_state_get's, set by the plan) and,
+ * its struct lb4_state; IPv6's is lb6_state_get's, set by the plan) and,
  * for IPv4, fib, in and h on its stack (IPv6's are xcni_np6_tmp's, so that
  * xdp_underlay -> xdp_nodeport6 -> ct_commit_call stays under the
  * verifier's 512 bytes). The plan fills the rest: f becomes the translated
@@ -590,13 +590,13 @@ static __always_inline int np_random_pick(const struct xcni_svc *svc)
 }
 
 /*
- * The frontend, the source rules and the backend (p the family's parsed
- * packet, fam a constant). Geneve is the tc path's (parse_outer4,
+ * The frontend, the source rules and the backend (pl->f the parsed
+ * packet's flow, fam a constant). Geneve is the tc path's (parse_outer4,
  * from_underlay6), whatever its destination; no frontend is the cheap miss,
  * before anything else is looked up; a frontend whose every backend is on
  * this node (XCNI_SVC_F_LOCAL_BE) is tc's, nothing chosen.
  */
-static __always_inline int np_plan_choose(void *p, int fam, struct np_plan *pl)
+static __always_inline int np_plan_choose(int fam, struct np_plan *pl)
 {
 	struct xcni_svc_key k = { .family = fam, .scope = XCNI_SCOPE_EXT };
 	struct flow *f = pl->f;
@@ -623,8 +623,7 @@ static __always_inline int np_plan_choose(void *p, int fam, struct np_plan *pl)
 	__builtin_memcpy(k.addr, flow_saddr(f, fam), alen);
 	k.port = *lb_sport(f, fam);
 	if (lb_src_frontend(&k, NULL)) {
-		sipc = fam == XCNI_AF_INET ? ipcache_lookup(f->tuple.v4.saddr) :
-					     ipcache6_exact(f->tuple.v6.saddr);
+		sipc = ipcache_find(fam, flow_saddr(f, fam));
 		if (lb_src_frontend(&k, sipc))
 			return NP_PLAN_TC;
 	}
@@ -641,8 +640,7 @@ static __always_inline int np_plan_choose(void *p, int fam, struct np_plan *pl)
 	}
 	/* from_outside's: the outside rules, the backend (the frontend is svc,
 	 * the EXT entry lb_frontend_of would find again). */
-	if (lb_flow_choose(p, fam, 0, pl->st, OUTSIDE, 1, pl->tmp, &pl->svc, &pl->be, &pl->se) !=
-		    1 ||
+	if (lb_flow_choose(f, fam, 0, pl->st, OUTSIDE, 1, pl->tmp, &pl->svc, &pl->be, &pl->se) != 1 ||
 	    !pl->svc || !pl->be)
 		return NP_PLAN_TC;
 	pl->orig = lb_st_orig(pl->st, fam);
@@ -771,7 +769,7 @@ static __always_inline int np_plan_track(struct __sk_buff *skb, int xdp, int fam
 }
 
 /*
- * The plan of a parsed packet from outside (p4 or p6, the family's; fam a
+ * The plan of a parsed packet from outside (pl->f its flow; fam a
  * constant), at XDP (ctx: the FIB lookup's). A new flow's pick handed on
  * to tc is not written: tc picks again, and Maglev (the flow's hash) and
  * affinity (the entry the pick refreshed) give it the same backend; a
@@ -779,10 +777,9 @@ static __always_inline int np_plan_track(struct __sk_buff *skb, int xdp, int fam
  * (lb_flow_open, the packet not counted: tc counts it) and tc follows it
  * (lb_flow_keeps): the backends' shares stay the random pick's.
  */
-static __always_inline int np_plan(struct xdp_md *ctx, int fam, struct pkt *p4, struct pkt6 *p6,
-				   struct np_plan *pl)
+static __always_inline int np_plan(struct xdp_md *ctx, int fam, struct np_plan *pl)
 {
-	int r = np_plan_choose(fam == XCNI_AF_INET ? (void *)p4 : (void *)p6, fam, pl);
+	int r = np_plan_choose(fam, pl);
 
 	if (r != NP_PLAN_GO)
 		return r;

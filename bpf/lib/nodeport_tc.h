@@ -31,22 +31,20 @@ static __always_inline int lb4_snat_rev(struct __sk_buff *skb, struct pkt *p, __
 }
 
 /*
- * The family's TTL or hop limit, as a router forwards (p: the family's
- * struct pkt or struct pkt6): np_hop_ok, more than 1 left; np_hop_down,
+ * The family's TTL or hop limit, as a router forwards (p4 or p6: the
+ * family's view, the other NULL): np_hop_ok, more than 1 left; np_hop_down,
  * one less in the header (IPv4's checksum with it; IPv6 has none), 0 or -1.
  */
-static __always_inline int np_hop_ok(const void *p, int fam)
+static __always_inline int np_hop_ok(const struct pkt *p4, const struct pkt6 *p6, int fam)
 {
-	return fam == XCNI_AF_INET ? ((const struct pkt *)p)->ip->ttl > 1 :
-				     ((const struct pkt6 *)p)->hop_limit > 1;
+	return fam == XCNI_AF_INET ? p4->ip->ttl > 1 : p6->hop_limit > 1;
 }
 
-static __always_inline int np_hop_down(struct __sk_buff *skb, void *p, int fam)
+static __always_inline int np_hop_down(struct __sk_buff *skb, struct pkt *p4, struct pkt6 *p6,
+				       int fam)
 {
-	struct pkt6 *p6 = p;
-
 	if (fam == XCNI_AF_INET)
-		return ttl_decrement4(skb, p);
+		return ttl_decrement4(skb, p4);
 	p6->hop_limit--;
 	return bpf_skb_store_bytes(skb, IP6_HOPLIMIT_OFF, &p6->hop_limit, 1, 0) ? -1 : 0;
 }
@@ -57,10 +55,10 @@ static __always_inline int np_hop_down(struct __sk_buff *skb, void *p, int fam)
  * reason (XCNI_FWD_LOCAL), the verdict in *verdict. from_outside,
  * from_outside6 and from_outside_icmp end so.
  */
-static __always_inline int np_into_pod(struct __sk_buff *skb, void *p, int fam,
-				       const struct xcni_endpoint *dst, int *verdict)
+static __always_inline int np_into_pod(struct __sk_buff *skb, struct pkt *p4, struct pkt6 *p6,
+				       int fam, const struct xcni_endpoint *dst, int *verdict)
 {
-	if (!np_hop_ok(p, fam) || np_hop_down(skb, p, fam) || mac_rewrite(skb, dst))
+	if (!np_hop_ok(p4, p6, fam) || np_hop_down(skb, p4, p6, fam) || mac_rewrite(skb, dst))
 		return XCNI_DROP_REDIRECT;
 	*verdict = bpf_redirect_peer(dst->ifindex, 0);
 	return *verdict == TC_ACT_REDIRECT ? XCNI_FWD_LOCAL : XCNI_DROP_REDIRECT;
@@ -73,24 +71,24 @@ static __always_inline int np_into_pod(struct __sk_buff *skb, void *p, int fam,
  * too-big check came before, np4_too_big), then the TTL or hop limit down by
  * one. 0 or the drop reason.
  */
-static __always_inline int np_encap_prep(struct __sk_buff *skb, void *p, int fam,
-					 struct encap_in *in)
+static __always_inline int np_encap_prep(struct __sk_buff *skb, struct pkt *p4, struct pkt6 *p6,
+					 int fam, struct encap_in *in)
 {
 	int reason;
 
-	if (!np_hop_ok(p, fam))
+	if (!np_hop_ok(p4, p6, fam))
 		return XCNI_DROP_ENCAP;
-	reason = encap_in_fill(skb, fam, p, in);
+	reason = encap_in_fill(skb, fam, p4, p6, in);
 	if (reason)
 		return reason == XCNI_FWD_TOO_BIG ? XCNI_DROP_ENCAP : reason;
-	if (!in->inner_len || np_hop_down(skb, p, fam))
+	if (!in->inner_len || np_hop_down(skb, p4, p6, fam))
 		return XCNI_DROP_ENCAP;
 	return 0;
 }
 
 /*
- * The packet (translated, tracked: np_plan_track; p the family's struct pkt
- * or struct pkt6) to the backend's node, either family: TTL or hop limit
+ * The packet (translated, tracked: np_plan_track; p4 or p6 the family's
+ * view, the other NULL) to the backend's node, either family: TTL or hop limit
  * down by one, Geneve over the underlay that reaches the node (tunnel, as
  * tunnel_of says; dst6 its IPv6 underlay address for XCNI_TUN6, else NULL:
  * np_tunnel's or the ipcache's, either family's flows over either
@@ -108,12 +106,13 @@ static __always_inline int np_encap_prep(struct __sk_buff *skb, void *p, int fam
  * full-size where the flow's first packets were not) goes without, and the
  * backend's node knows its flow from an earlier one (dsr_flow_known).
  */
-static __always_inline int nodeport_encap(struct __sk_buff *skb, void *p, int fam, __u32 tunnel,
-					  const __u8 *dst6, const union xcni_tuple *fe,
-					  struct encap_in *in, int *verdict)
+static __always_inline int nodeport_encap(struct __sk_buff *skb, struct pkt *p4, struct pkt6 *p6,
+					  int fam, __u32 tunnel, const __u8 *dst6,
+					  const union xcni_tuple *fe, struct encap_in *in,
+					  int *verdict)
 {
 	__u32 mtu = 0, len = dst6 ? XCNI_ENCAP6_DSR_LEN : XCNI_ENCAP_DSR_LEN;
-	int reason = np_encap_prep(skb, p, fam, in);
+	int reason = np_encap_prep(skb, p4, p6, fam, in);
 
 	if (reason)
 		return reason;
@@ -163,7 +162,7 @@ __attribute__((noinline)) int nodeport6_encap_call(struct __sk_buff *skb, struct
 	}
 	if (!tunnel)
 		return XCNI_DROP_NO_TUNNEL;
-	return nodeport_encap(skb, p, XCNI_AF_INET6, tunnel,
+	return nodeport_encap(skb, NULL, p, XCNI_AF_INET6, tunnel,
 			      dipc && tunnel == XCNI_TUN6 ? dipc->tunnel_ip6 : NULL,
 			      lt ? (const union xcni_tuple *)&lt->st.orig : NULL, &t->in, &verdict);
 }
@@ -219,16 +218,17 @@ __attribute__((noinline)) int nodeport6_reply_nat(struct __sk_buff *skb, struct 
 }
 
 /*
- * tc's SNAT (from_outside, the backend on another node; p the family's
- * translated packet, st its state): the plan's (np_plan_snat), then
- * written (lb_rewrite, from the client's source, orig's, to the flow's). 0
- * or the drop reason; IPv4's packet pointers stale. Inline for IPv4, in
- * np6_snat_call's frame for IPv6 (from_outside6's chain at the verifier's
- * 512 bytes).
+ * tc's SNAT (from_outside, the backend on another node; f the translated
+ * packet's flow, st its state): the plan's (np_plan_snat), then
+ * written (lb_rewrite, from the client's source, orig's, to the flow's),
+ * then IPv4's headers parsed again into p4 through c (not NULL: IPv4), the
+ * rewrite having left their pointers stale. 0 or the drop reason. Inline
+ * for IPv4, in np6_snat_call's frame for IPv6 (from_outside6's chain at the
+ * verifier's 512 bytes).
  */
-static __always_inline int np_tc_snat(struct __sk_buff *skb, int fam, void *p, void *st)
+static __always_inline int np_tc_snat(struct __sk_buff *skb, int fam, struct flow *f, void *st,
+				      struct cursor *c, struct pkt *p4)
 {
-	struct flow *f = lb_flow_of(p, fam);
 	const union xcni_tuple *o = lb_st_orig(st, fam);
 	struct np6_tmp *t = NULL;
 	int reason;
@@ -240,12 +240,12 @@ static __always_inline int np_tc_snat(struct __sk_buff *skb, int fam, void *p, v
 	reason = np_plan_snat(0, fam, f, o, lb_svc_entry(st, fam), t);
 	if (reason)
 		return reason;
-	return lb_rewrite(skb, f, fam, LB_SADDR_OFF(fam),
-			  fam == XCNI_AF_INET ? (const void *)&o->v4.saddr : (const void *)o->v6.saddr,
-			  flow_saddr(f, fam), 0, fam == XCNI_AF_INET ? o->v4.sport : o->v6.sport,
-			  *lb_sport(f, fam)) ?
-		       XCNI_DROP_REDIRECT :
-		       0;
+	if (lb_rewrite(skb, f, fam, LB_SADDR_OFF(fam),
+		       fam == XCNI_AF_INET ? (const void *)&o->v4.saddr : (const void *)o->v6.saddr,
+		       flow_saddr(f, fam), 0, fam == XCNI_AF_INET ? o->v4.sport : o->v6.sport,
+		       *lb_sport(f, fam)))
+		return XCNI_DROP_REDIRECT;
+	return p4 ? reparse4(skb, c, p4) : 0;
 }
 
 __attribute__((noinline)) int np6_snat_call(struct __sk_buff *skb, struct pkt6 *p,
@@ -253,7 +253,7 @@ __attribute__((noinline)) int np6_snat_call(struct __sk_buff *skb, struct pkt6 *
 {
 	if (!skb || !p || !st)
 		return XCNI_DROP_NO_TUNNEL;
-	return np_tc_snat(skb, XCNI_AF_INET6, p, st);
+	return np_tc_snat(skb, XCNI_AF_INET6, pkt_flow(p), st, NULL, NULL);
 }
 
 #endif

@@ -457,7 +457,7 @@ static __always_inline int xdp_nodeport(struct xdp_md *ctx, int fam)
 	struct bpf_fib_lookup fib4 = {};
 	struct encap_in in4;
 	struct outer_hdrs h4;
-	struct lb_state lb = {};
+	struct lb4_state lb = {};
 	struct pkt p4 = {};
 	struct pkt6 p6 = {};
 	struct np_plan pl = {};
@@ -475,8 +475,7 @@ static __always_inline int xdp_nodeport(struct xdp_md *ctx, int fam)
 		pl.in = &in4;
 		pl.h = &h4;
 	}
-	r = np_plan(ctx, fam, fam == XCNI_AF_INET ? &p4 : NULL, fam == XCNI_AF_INET ? NULL : &p6,
-		    &pl);
+	r = np_plan(ctx, fam, &pl);
 	if (r == NP_PLAN_GO)
 		return npx_apply(ctx, fam, &p4, &p6, &pl);
 	if (r == NP_PLAN_ABORT)

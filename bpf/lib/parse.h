@@ -383,13 +383,14 @@ static __always_inline int reparse4(struct __sk_buff *skb, struct cursor *c, str
 }
 
 /*
- * The packet's headers into p, the family's view (fam a constant: struct pkt,
- * from Ethernet on through the cursor c; struct pkt6, read by offsets). 0, or
- * the drop reason.
+ * The packet's headers into the family's view (fam a constant: p4, from
+ * Ethernet on through the cursor c; p6, read by offsets). 0, or the drop
+ * reason.
  */
-static __always_inline int pkt_parse(struct __sk_buff *skb, int fam, struct cursor *c, void *p)
+static __always_inline int pkt_parse(struct __sk_buff *skb, int fam, struct cursor *c,
+				     struct pkt *p4, struct pkt6 *p6)
 {
-	return fam == XCNI_AF_INET ? reparse4(skb, c, p) : parse_ipv6(skb, p);
+	return fam == XCNI_AF_INET ? reparse4(skb, c, p4) : parse_ipv6(skb, p6);
 }
 
 #define IP_OFF ETH_HLEN

@@ -343,9 +343,9 @@ int prefilter_add(void);
 /* test_bpf.c: the maps the IPv4 groups leave (their flows aside). */
 int node4_state(void);
 /* What the groups written on top of others start from (their setups, no flows):
- * svc_lib.c's Services (lb_state), parse.c's IPv6 endpoints (v6_state), both
+ * svc_lib.c's Services (lb4_state), parse.c's IPv6 endpoints (v6_state), both
  * families' Services and nodeport.c's IPv6 NodePorts (svc_state, svc_lib.c). */
-int lb_state(void);
+int lb4_state(void);
 void v6_setup(void **state);
 int v6_state(void);
 int svc_state(void);
@@ -353,7 +353,7 @@ int v6ovl_state(void); /* v6_state and encap.c's IPv6 overlay */
 void v6ovl_setup(void **state); /* encap.c's IPv6 overlay alone: n2's R6, R6B */
 int dsr6_state(void); /* svc_state and nodeport_dsr.c's DSR NodePorts (dsr6_setup) */
 /* tests/bpf/nodeport.c: the IPv6 NodePorts and externalIPs (np6_setup, which
- * svc_state writes too); lb_state, v6_state's endpoints with
+ * svc_state writes too); lb4_state, v6_state's endpoints with
  * their policy opened and np6_setup's NodePorts (np_state). */
 void np6_setup(void **state);
 int np_state(void);

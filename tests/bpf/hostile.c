@@ -3,7 +3,7 @@
  * The hostile-packet matrix: what a pod, the host or another node can put on
  * the wire that nobody meant to send, through every program, each row with
  * its verdict and the one counter it bumps (check_row in harness.c), on the
- * maps svc_lib.c's lb_setup writes for the Services tests (prep lb_state):
+ * maps svc_lib.c's lb_setup writes for the Services tests (prep lb4_state):
  *
  *   xta (A 10.99.5.10)  xtb (B .11)  xtc (C .12)   from_pod / to_pod
  *   xtx (no endpoint)                               to_overlay
@@ -651,4 +651,4 @@ static int quoted_flow_absent(void)
 	return 0;
 }
 
-const struct group hostile_group = { "hostile", .make = hostile_tests, .free = hostile_free, .prep = lb_state };
+const struct group hostile_group = { "hostile", .make = hostile_tests, .free = hostile_free, .prep = lb4_state };

@@ -9,7 +9,7 @@
  * nodeport_dsr.c's, IPv4 NodePorts over the IPv6 underlay nodeport_ul46.c's,
  * ICMP errors from outside nodeport_icmp.c's, path MTU np_mtu.c's.
  *
- * The group's prep (np_state) starts from svc_lib.c's frontends (lb_state,
+ * The group's prep (np_state) starts from svc_lib.c's frontends (lb4_state,
  * the NODE_IP rows of the table atop svc_lib.c):
  *   NODE_IP:30080/TCP     11: B:8080 (this node)
  *   NODE_IP:30081/TCP     101: R:80 (on n2, through Geneve)
@@ -1648,10 +1648,10 @@ static void open_up(uint32_t ep)
 	assert_int_equal(polrev_bump(), 0);
 }
 
-/* lb_state, parse.c's IPv6 endpoints with their policy opened, np6_setup's NodePorts. */
+/* lb4_state, parse.c's IPv6 endpoints with their policy opened, np6_setup's NodePorts. */
 int np_state(void)
 {
-	int err = lb_state();
+	int err = lb4_state();
 
 	if (!err) {
 		v6_setup(NULL);

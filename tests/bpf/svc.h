@@ -66,7 +66,7 @@ uint32_t scrc6(const uint8_t *frame);
 void spass6(int d, const uint8_t *in, size_t len, const uint8_t *want, size_t wlen,
 	    uint8_t *out);
 
-/* lb_state, then parse.c's IPv6 endpoints and lb6_setup's Services: both tables. */
+/* lb4_state, then parse.c's IPv6 endpoints and lb6_setup's Services: both tables. */
 int svc_both_state(void);
 
 /* ---- both families ------------------------------------------------------- */

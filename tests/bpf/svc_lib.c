@@ -10,7 +10,7 @@
  * (policy on translated flows); NodePorts in nodeport.c, nodeport_dsr.c,
  * nodeport_icmp.c and np_mtu.c.
  *
- * IPv4 (lb_setup; lb_state: node4_state and these):
+ * IPv4 (lb_setup; lb4_state: node4_state and these):
  *   frontend              backends (id: address:port, state)            flags
  *   10.96.1.1:80/TCP      11: B:8080                                      -
  *   10.96.1.1:53/UDP      12: B:5353                                      -
@@ -496,7 +496,7 @@ void tshark_sctp_expect(uint8_t *const *frames, const size_t *lens, int n, const
 }
 
 /* The IPv4 node and lb_setup's Services: what the groups on these frontends start from. */
-int lb_state(void)
+int lb4_state(void)
 {
 	return node4_state() ?: lb_setup(NULL);
 }
@@ -802,11 +802,11 @@ static int v6_services(void)
 	return 0;
 }
 
-/* lb_state, then parse.c's IPv6 endpoints and lb6_setup's Services (which open
+/* lb4_state, then parse.c's IPv6 endpoints and lb6_setup's Services (which open
  * the pods' policy: it is one entry for both families). */
 int svc_both_state(void)
 {
-	return lb_state() ?: v6_services();
+	return lb4_state() ?: v6_services();
 }
 
 /* ---- both families ------------------------------------------------------- */
@@ -1020,7 +1020,7 @@ void svc_entries(const char *s, uint16_t sp, const char *vip, uint16_t vp, const
 /* Both families' Services and NodePorts, in the order their groups write them. */
 int svc_state(void)
 {
-	int err = lb_state();
+	int err = lb4_state();
 
 	if (!err) {
 		v6_setup(NULL);

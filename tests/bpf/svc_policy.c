@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Policy on translated ClusterIP flows (IPv4, lb_state: B's egress allows only
+ * Policy on translated ClusterIP flows (IPv4, lb4_state: B's egress allows only
  * A on TCP 80, policy 10 rule 0; no IPv6 twin: lb6_setup opens the pods'
  * policy, one entry for both families): judged on the backend the flow was
  * translated to, the drop and verdict events naming Service and backend; a
@@ -32,4 +32,4 @@ static const struct row svc_policy_rows[] = {
 	  NAT_SRC(LB_LOOPBACK, 45600), NAT_DST(IP_B, 8080), REDIR(FWD_LOCAL) },
 };
 
-const struct group svc_policy_group = { "svc_policy", ROWS(svc_policy_rows), .prep = lb_state };
+const struct group svc_policy_group = { "svc_policy", ROWS(svc_policy_rows), .prep = lb4_state };
