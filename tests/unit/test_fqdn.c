@@ -271,7 +271,7 @@ static void test_plan(void **state)
 	assert_int_equal(e->v.len, 13);
 	e = find_pat(&p, 105, XCNI_FQDN_EXACT, "other.example.test");
 	assert_non_null(e);
-	assert_int_equal(e->v.rule_ref, 3);
+	assert_int_equal(e->v.rule_ref, 3); /* web's third rule naming a domain */
 	assert_null(find_pat(&p, 105, XCNI_FQDN_EXACT, "x.example.test"));
 	/* the DNS Service's UDP frontends and its pod, both families; TCP not */
 	assert_int_equal(p.nsrv, 4);

@@ -282,6 +282,9 @@ static void usage(FILE *f)
 		"  --external-clusterip  with --kube-proxy-replacement and --underlay-dev: serve\n"
 		"                     ClusterIPs to clients outside the cluster (routed to a node);\n"
 		"                     by default they are dropped (drop-clusterip-outside)\n"
+		"  --fqdn-policy      read the cluster DNS's answers into pods (to_pod) and judge\n"
+		"                     egress to the addresses learned by ClusterNetworkPolicy\n"
+		"                     domainNames (from_pod); needs bpf_loop (Linux 5.17)\n"
 		"\noverlay:\n"
 		"  --underlay-dev DEV the device to the other nodes: Geneve overlay (in BPF) over it,\n"
 		"                     XDP prefilter on it, remote pod CIDRs routed to xcni0\n"
@@ -571,6 +574,7 @@ static int opt_services(int c, const char *arg, struct xcnid_cmdline *cl, struct
 		cl->ov.np_accel = v;
 		return 0;
 	case 1012: o->ext_cip = 1; return 0;
+	case 1070: o->fqdn = 1; return 0;
 	case 1016: {
 		int e = parse_ext_cidrs(arg, o);
 
@@ -846,6 +850,7 @@ static const struct option xcnid_longopts[] = {
 	{ "node-port-range", required_argument, NULL, 1007 },
 	{ "node-port-mode", required_argument, NULL, 1008 },
 	{ "external-clusterip", no_argument, NULL, 1012 },
+	{ "fqdn-policy", no_argument, NULL, 1070 },
 	{ "external-ip-cidrs", required_argument, NULL, 1016 },
 	{ "nodeport-acceleration", required_argument, NULL, 1060 },
 	{ "overlay-decap", required_argument, NULL, 1061 },

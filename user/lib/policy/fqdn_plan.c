@@ -74,8 +74,9 @@ static int cmp_srv(const void *a, const void *b)
 	return memcmp(a, b, sizeof(struct xcni_dns_srv_key));
 }
 
-/* One name of rule rank for pod ep_id. */
-static int add_pat(struct fqdn_plan *p, size_t *cap, uint32_t ep_id, const char *name, size_t rank)
+/* One name of rule rank (the pod's j-th rule naming a domain) for pod ep_id. */
+static int add_pat(struct fqdn_plan *p, size_t *cap, uint32_t ep_id, const char *name, size_t rank,
+		   size_t j)
 {
 	struct fqdn_pat_entry *e;
 	int wild = name[0] == '*' && name[1] == '.', n;
@@ -92,7 +93,7 @@ static int add_pat(struct fqdn_plan *p, size_t *cap, uint32_t ep_id, const char 
 	e->k.hash = fqdn_hash(e->v.name, (size_t)n);
 	e->v.len = (uint8_t)n;
 	e->v.prio = (uint16_t)rank;
-	e->v.rule_ref = (uint32_t)rank + 1;
+	e->v.rule_ref = (uint32_t)j + 1; /* the polcidr dir XCNI_POLCIDR_DIR_FQDN + j */
 	p->npat++;
 	return 0;
 }
@@ -209,6 +210,7 @@ int fqdn_plan_build(const struct cluster *c, const char *node_name, fqdn_ep_of e
 		const struct k8s_labels *nsl;
 		uint32_t ep_id = 0;
 		bool got = false;
+		size_t j = 0;
 
 		if (!pod->node_name || !node_name || strcmp(pod->node_name, node_name) ||
 		    !pod_live(pod))
@@ -220,6 +222,9 @@ int fqdn_plan_build(const struct cluster *c, const char *node_name, fqdn_ep_of e
 
 			if (!subject_selects(p, pod, nsl))
 				continue;
+			/* as policy_cnp.c's dir_fqdn: past these, a rule is not compiled */
+			if (j >= XCNI_FQDN_RULES_MAX)
+				break;
 			if (!got) {
 				err = ep_of(arg, pod, &ep_id);
 				if (err == -ENOENT)
@@ -228,11 +233,12 @@ int fqdn_plan_build(const struct cluster *c, const char *node_name, fqdn_ep_of e
 					goto fail;
 				got = true;
 			}
-			for (size_t j = 0; j < rule->npeers; j++)
-				for (size_t k = 0; k < rule->peers[j].ndomains; k++)
-					if ((err = add_pat(out, &pcap, ep_id, rule->peers[j].domains[k],
-							   r)))
+			for (size_t a = 0; a < rule->npeers; a++)
+				for (size_t k = 0; k < rule->peers[a].ndomains; k++)
+					if ((err = add_pat(out, &pcap, ep_id, rule->peers[a].domains[k],
+							   r, j)))
 						goto fail;
+			j++;
 		}
 		err = 0;
 	}

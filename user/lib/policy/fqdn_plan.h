@@ -51,8 +51,11 @@ typedef int (*fqdn_ep_of)(void *arg, const struct k8s_pod *pod, uint32_t *ep_id)
  * The plan for node_name's pods in c: for every pod of this node that an
  * Admin ClusterNetworkPolicy's subject selects, each name of its egress
  * rules' domainNames peers (EXACT: the name; WILD: "*."'s suffix), valued
- * with the rule's rank in tier order (prio; rule_ref = rank + 1: the first
- * rule naming a pattern wins, as the tiers' first match does); and, when any
+ * with the rule's rank in tier order (prio: the first rule naming a pattern
+ * wins, as the tiers' first match does) and rule_ref 1 + the rule's index
+ * among the pod's rules naming a domain (the polcidr dir its learned
+ * addresses are judged under: XCNI_POLCIDR_DIR_FQDN + index; at most
+ * XCNI_FQDN_RULES_MAX rules a pod); and, when any
  * rule names a domain, the DNS Service's UDP frontends (ClusterIPs, both
  * families) and its endpoints (the pods its selector picks, both families,
  * at the target port). 0, -ENOMEM, -E2BIG (more rules than prio holds), or
