@@ -754,6 +754,9 @@ struct xcni_prefilter6_key {
 #define XCNI_HAS_RANGE (1u << 1) /* port ranges (polrange) */
 #define XCNI_HAS_ANY_PORT (1u << 2) /* a protocol with every port */
 #define XCNI_HAS_ANY_PROTO (1u << 3) /* every protocol and port */
+/* egress: polcidr groups of addresses the pod's DNS answers taught it
+ * (XCNI_POLCIDR_DIR_FQDN; ClusterNetworkPolicy domainNames) */
+#define XCNI_HAS_FQDN (1u << 4)
 struct xcni_polep {
 	__u32 identity;
 	__u8 version; /* 0 or 1 */
@@ -1410,6 +1413,24 @@ struct xcni_config {
 #define XCNI_FQDN_HASH_INIT 0xcbf29ce484222325ULL
 #define XCNI_FQDN_TTL_MIN 5 /* seconds, when fqdn_ttl_min is 0 */
 #define XCNI_FQDN_TTL_MAX 86400 /* seconds, when fqdn_ttl_max is 0 */
+
+/*
+ * The verdict. A pattern's rule_ref is 1 + the index of its rule among the
+ * pod's egress rules that name a domain, in tier order (at most
+ * XCNI_FQDN_RULES_MAX of them; later ones are not compiled). For rule j the
+ * compiler writes the pod's egress polcidr entries again under dir
+ * XCNI_POLCIDR_DIR_FQDN + j: every prefix a rule names and a /0 of each
+ * family, each to the group of the decision for an address there that was
+ * learned through rule j (rules before it that hold the address by network
+ * still decide first). A learned address outside the cluster (identity
+ * world) is looked up there; an entry past its expiry by more than
+ * XCNI_FQDN_GRACE_S seconds counts no more (the resolver's cache may hand
+ * the address out a little after the TTL; a flow opened before goes on as
+ * conntrack keeps it).
+ */
+#define XCNI_POLCIDR_DIR_FQDN 2
+#define XCNI_FQDN_RULES_MAX 64
+#define XCNI_FQDN_GRACE_S 5
 
 static inline __u64 xcni_fqdn_step(__u64 h, __u8 c)
 {

@@ -30,6 +30,8 @@ suites=(
 	"unit-polinject:$BUILD/tests/test_polinject"
 	"unit-polincr:$BUILD/tests/test_polincr"
 	"unit-cnp:$BUILD/tests/test_cnp"
+	# domainNames: names, the agent's compile and its map writer (issue 55).
+	"unit-fqdn:$BUILD/tests/test_fqdn"
 	# Selectors and near misses over the compiler's view (issue 53 item 1).
 	"unit-nearmiss:$BUILD/tests/test_nearmiss"
 	"unit-prefilter:$BUILD/tests/test_prefilter"

@@ -30,6 +30,7 @@
 
 #include "../xcni_shared.h"
 #include "config.h"
+#include "maps.h" /* xcni_dns_srv, xcni_fqdn_pat, xcni_fqdn, xcni_fqdn_ring, xcni_fqdn_stats */
 
 #define DNS_BUF 2048 /* a power of two: offsets are masked with DNS_BUF - 1 */
 #define DNS_NAME_STEPS 400 /* 254 bytes, 127 labels' lengths, pointers */
@@ -68,54 +69,6 @@ struct {
 	__type(key, __u32);
 	__type(value, struct dns_scratch);
 } xcni_dns_scratch SEC(".maps");
-
-/* The DNS Service's frontends and backends: xcnid writes them. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, XCNI_MAX_DNS_SRV);
-	__type(key, struct xcni_dns_srv_key);
-	__type(value, __u32);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} xcni_dns_srv SEC(".maps");
-
-/* The patterns that apply to each pod: xcnid writes them. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, XCNI_MAX_FQDN_PAT);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct xcni_fqdn_pat_key);
-	__type(value, struct xcni_fqdn_pat);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} xcni_fqdn_pat SEC(".maps");
-
-/* The addresses learned, per pod: written here alone. Not an LRU, whose
- * eviction would take another pod's: a pod's ring (xcni_fqdn_ring) holds
- * at most XCNI_FQDN_PER_POD of them and gives up its oldest for a new one. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, XCNI_MAX_FQDN);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct xcni_fqdn_key);
-	__type(value, struct xcni_fqdn_val);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} xcni_fqdn SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, XCNI_MAX_ENDPOINTS);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, __u32);
-	__type(value, struct xcni_fqdn_ring);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} xcni_fqdn_ring SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, XCNI_FQDN_NR_STATS);
-	__type(key, __u32);
-	__type(value, __u64);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} xcni_fqdn_stats SEC(".maps");
 
 static __always_inline void dns_stat(__u32 idx)
 {

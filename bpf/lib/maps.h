@@ -645,4 +645,57 @@ struct {
 	__type(value, struct np6_tmp);
 } xcni_np6_tmp SEC(".maps");
 
+/*
+ * Egress by DNS name (lib/dns.h writes xcni_fqdn, xcni_fqdn_ring and
+ * xcni_fqdn_stats from the DNS answers into a pod; xcnid writes the
+ * patterns and the sources; lib/policy.h reads xcni_fqdn for the verdict).
+ */
+/* The DNS Service's frontends and backends: xcnid writes them. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XCNI_MAX_DNS_SRV);
+	__type(key, struct xcni_dns_srv_key);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xcni_dns_srv SEC(".maps");
+
+/* The patterns that apply to each pod: xcnid writes them. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XCNI_MAX_FQDN_PAT);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct xcni_fqdn_pat_key);
+	__type(value, struct xcni_fqdn_pat);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xcni_fqdn_pat SEC(".maps");
+
+/* The addresses learned, per pod: written here alone. Not an LRU, whose
+ * eviction would take another pod's: a pod's ring (xcni_fqdn_ring) holds
+ * at most XCNI_FQDN_PER_POD of them and gives up its oldest for a new one. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XCNI_MAX_FQDN);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct xcni_fqdn_key);
+	__type(value, struct xcni_fqdn_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xcni_fqdn SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XCNI_MAX_ENDPOINTS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u32);
+	__type(value, struct xcni_fqdn_ring);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xcni_fqdn_ring SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XCNI_FQDN_NR_STATS);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xcni_fqdn_stats SEC(".maps");
+
 #endif

@@ -7,6 +7,7 @@
 #ifndef XCNI_POLICY_H
 #define XCNI_POLICY_H
 
+#include "config.h"
 #include "conntrack.h"
 #include "maps.h"
 #include "parse.h"
@@ -131,9 +132,62 @@ static __always_inline int policy_hit(const struct xcni_policy_val *hit, __u8 di
  * peer's address is looked up in the ipBlock groups: peer6 (16 bytes) for
  * an IPv6 peer, else peer_ip (IPv4).
  */
+/* The polcidr key of a pod's (ep, its version) direction dir towards a peer address. */
+static __always_inline void policy_ck(struct xcni_polcidr_key *ck, __u32 ep, __u8 version, __u8 dir,
+				      __u32 peer_ip, const __u8 *peer6)
+{
+	ck->ep = ep;
+	ck->version = version;
+	ck->dir = dir;
+	if (peer6) {
+		ck->prefixlen = XCNI_POLCIDR_PREFIX_BASE + 128;
+		ck->v6 = 1;
+		__builtin_memcpy(ck->addr6, peer6, 16);
+	} else {
+		ck->prefixlen = XCNI_POLCIDR_PREFIX_BASE + 32;
+		ck->addr = peer_ip;
+	}
+}
+
+/*
+ * domainNames: the group of an address that pod ep_id's own DNS answers
+ * taught it and that has not expired (beyond XCNI_FQDN_GRACE_S), looked up
+ * in polcidr (ck: the pod's egress key for the address, its dir changed)
+ * under the dir of the rule that named it; 0 when not learned. A global
+ * function: verified once on its own, so the programs that judge policy do
+ * not pay for it at every call site (where fqdn_enabled is 0 it is never
+ * called).
+ */
+__attribute__((noinline)) int fqdn_group(struct xcni_polcidr_key *ck, __u32 ep_id)
+{
+	struct xcni_fqdn_key fk = { .ep_id = ep_id };
+	struct xcni_fqdn_val *fv;
+	__u32 ref, *group;
+
+	if (!ck)
+		return 0;
+	if (ck->v6) {
+		fk.family = XCNI_AF_INET6;
+		__builtin_memcpy(fk.addr, ck->addr6, 16);
+	} else {
+		fk.family = XCNI_AF_INET;
+		__builtin_memcpy(fk.addr, &ck->addr, 4);
+	}
+	fv = bpf_map_lookup_elem(&xcni_fqdn, &fk);
+	if (!fv)
+		return 0;
+	ref = fv->rule_ref;
+	if (!ref || ref > XCNI_FQDN_RULES_MAX ||
+	    bpf_ktime_get_ns() > fv->expires_ns + XCNI_FQDN_GRACE_S * 1000000000ULL)
+		return 0;
+	ck->dir = (__u8)(XCNI_POLCIDR_DIR_FQDN + ref - 1);
+	group = bpf_map_lookup_elem(&xcni_polcidr, ck);
+	return group && *group < 0x80000000u ? (int)*group : 0;
+}
+
 static __always_inline int policy_judge(__u32 ep, __u8 dir, __u32 peer_id, __u32 peer_ip,
 					const __u8 *peer6, __u8 proto, __u16 dport,
-					struct verdict *v)
+					struct verdict *v, __u32 ep_id)
 {
 	struct xcni_polep *pe = bpf_map_lookup_elem(&xcni_polep, &ep);
 	struct xcni_polhash_key k = {};
@@ -186,19 +240,22 @@ static __always_inline int policy_judge(__u32 ep, __u8 dir, __u32 peer_id, __u32
 	/* Port 0 means "any" in the map; no port-carrying packet has port 0 to match it. */
 	if (proto == IPPROTO_TCP || proto == IPPROTO_UDP || proto == IPPROTO_SCTP)
 		k.port = dport;
+	/* An address outside the cluster the pod's DNS answers taught it: judged
+	 * as learned through the rule that named its domain (lib/dns.h), by its
+	 * group in place of the identity (world has no entries; the group has
+	 * an entry for any protocol, so it decides). */
+	if (fqdn_enabled && dir == XCNI_DIR_FROM_POD && peer_id == XCNI_ID_WORLD &&
+	    (has & XCNI_HAS_FQDN)) {
+		int g;
+
+		policy_ck(&ck, ep, pe->version, dir, peer_ip, peer6);
+		g = fqdn_group(&ck, ep_id);
+		if (g > 0)
+			peer_id = (__u32)g;
+	}
 	hit = peer_lookup(&k, peer_id, has);
 	if (!hit && (has & XCNI_HAS_CIDR)) {
-		ck.ep = ep;
-		ck.version = pe->version;
-		ck.dir = dir;
-		if (peer6) {
-			ck.prefixlen = XCNI_POLCIDR_PREFIX_BASE + 128;
-			ck.v6 = 1;
-			__builtin_memcpy(ck.addr6, peer6, 16);
-		} else {
-			ck.prefixlen = XCNI_POLCIDR_PREFIX_BASE + 32;
-			ck.addr = peer_ip;
-		}
+		policy_ck(&ck, ep, pe->version, dir, peer_ip, peer6);
 		group = bpf_map_lookup_elem(&xcni_polcidr, &ck);
 		if (group)
 			hit = peer_lookup(&k, *group, has);
@@ -237,13 +294,13 @@ static __always_inline int flow_judge(const struct flow *f, int fam, int ct, __u
 		reason = policy_verdict(policy_judge(src_key, XCNI_DIR_FROM_POD, v->dst_id,
 						     v4 ? f->tuple.v4.daddr : 0,
 						     v4 ? NULL : f->tuple.v6.daddr,
-						     flow_proto(f, fam), flow_dport(f, fam), v),
+						     flow_proto(f, fam), flow_dport(f, fam), v, ep_id),
 					XCNI_DROP_POLICY_EGRESS);
 	if (!reason && dst_key)
 		reason = policy_verdict(policy_judge(dst_key, XCNI_DIR_TO_POD, v->src_id,
 						     v4 ? f->tuple.v4.saddr : 0,
 						     v4 ? NULL : f->tuple.v6.saddr,
-						     flow_proto(f, fam), flow_dport(f, fam), v),
+						     flow_proto(f, fam), flow_dport(f, fam), v, 0),
 					XCNI_DROP_POLICY_INGRESS);
 	if (reason)
 		ct_refuse(f, fam, ct);

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <linux/ip.h>
 #include <linux/ipv6.h>
+#include <netinet/tcp.h>
 #include <linux/pkt_cls.h>
 #include <linux/udp.h>
 
@@ -58,7 +59,7 @@ static void fqdn_unload(void **state)
 
 /* ---- the maps ------------------------------------------------------------ */
 
-/* A map of to_pod's (lib/dns.h's, which from_pod does not have). */
+/* A map of lib/dns.h's (maps.h), by to_pod's handle. */
 static int fmap(const char *name)
 {
 	return bpf_map__fd(bpf_object__find_map_by_name(env.to->obj, name));
@@ -673,11 +674,131 @@ static void ipv6(void **state)
 	assert_null(learned(EP_A, "2001:db8::11"));
 }
 
+/* ---- the verdict (lib/policy.h fqdn_group) -------------------------------- */
+
+/*
+ * A's egress as policy_cnp.c writes it for an Admin policy 501 of rules
+ * "Accept verdict.example.test on TCP 443" (the pod's rule naming a domain
+ * j = 0) then "Deny 0.0.0.0/0 and ::/0" (rule 4): any peer denied by rule 4;
+ * under polcidr dir XCNI_POLCIDR_DIR_FQDN (j 0) a /0 of each family to
+ * group G_API: TCP 443 accepted by rule 1, anything else rule 4's Deny.
+ */
+#define PV 5
+#define G_API (XCNI_ID_CIDR_BASE + 1)
+#define ADMF (XCNI_TIER_ADMIN << XCNI_POLV_TIER_SHIFT)
+#define DENYF XCNI_POLV_DENY
+
+static void vput(uint32_t peer, uint8_t proto, uint16_t port, uint16_t rule, uint16_t flags)
+{
+	struct xcni_polhash_key hk = { .ep = ip4(IP_A), .peer = peer, .version = PV,
+				       .dir = FROM_POD, .proto = proto, .port = htons(port) };
+	struct xcni_policy_val v = { .policy_id = 501, .rule = rule, .flags = flags };
+
+	assert_int_equal(bpf_map_update_elem(map_fd("xcni_policy"), &hk, &v, BPF_ANY), 0);
+}
+
+static void vcidr(int v6, uint32_t group)
+{
+	struct xcni_polcidr_key k = { .prefixlen = XCNI_POLCIDR_PREFIX_BASE, .ep = ip4(IP_A),
+				      .version = PV, .dir = XCNI_POLCIDR_DIR_FQDN, .v6 = (uint8_t)v6 };
+
+	assert_int_equal(bpf_map_update_elem(map_fd("xcni_polcidr"), &k, &group, BPF_ANY), 0);
+}
+
+static void vpolep(uint8_t has_out)
+{
+	struct xcni_polep v = { .identity = 1000, .version = PV,
+				.isolated = XCNI_ISOLATED(FROM_POD) };
+	uint32_t ip = ip4(IP_A);
+
+	v.has[FROM_POD] = has_out;
+	assert_int_equal(bpf_map_update_elem(map_fd("xcni_polep"), &ip, &v, BPF_ANY), 0);
+	assert_int_equal(polrev_bump(), 0);
+}
+
+/* A's learned entry for addr expiring at now + delta seconds. */
+static void expire_at(const char *addr, int delta)
+{
+	struct xcni_fqdn_key k = { .ep_id = EP_A, .family = XCNI_AF_INET };
+	struct xcni_fqdn_val *v = learned(EP_A, addr);
+	struct timespec ts;
+
+	assert_non_null(v);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	v->expires_ns = (uint64_t)((int64_t)ts.tv_sec + delta) * 1000000000ULL;
+	assert_int_equal(inet_pton(AF_INET, addr, k.addr), 1);
+	assert_int_equal(bpf_map_update_elem(fmap("xcni_fqdn"), &k, v, BPF_ANY), 0);
+}
+
+static void vrow(const struct row *r)
+{
+	void *s = (void *)r;
+
+	print_message("  %s\n", r->name);
+	check_row(&s);
+}
+
+/*
+ * An address A's own answer taught it through the rule that named the
+ * domain: judged by that rule (its port; not its port: the rules after it);
+ * an address not learned, one a non-DNS source answered, and one past its
+ * expiry and the grace: the other rules; within the grace: still the rule.
+ */
+static void verdict(void **state)
+{
+	static const struct row rows[] = {
+		{ "fqdn: A->learned TCP 443: accepted by the rule that named the domain",
+		  .dev = DEV_A, TCP(IP_A, 29100, "198.51.100.7", 443, TH_SYN), OK(FWD_STACK),
+		  BY(501, 1, FROM_POD), FLAGS(ADMF) },
+		{ "fqdn: A->learned TCP 80: not the rule's port, the Deny after it",
+		  .dev = DEV_A, TCP(IP_A, 29101, "198.51.100.7", 80, TH_SYN),
+		  DENIED(DROP_POLICY_ADMIN, 501, 4, FROM_POD, DENYF | ADMF) },
+		{ "fqdn: A->not learned TCP 443: the Deny", .dev = DEV_A,
+		  TCP(IP_A, 29102, "198.51.100.8", 443, TH_SYN),
+		  DENIED(DROP_POLICY_ADMIN, 501, 4, FROM_POD, DENYF | ADMF) },
+		{ "fqdn: A->an address a non-DNS source answered, TCP 443: the Deny", .dev = DEV_A,
+		  TCP(IP_A, 29103, "198.51.100.9", 443, TH_SYN),
+		  DENIED(DROP_POLICY_ADMIN, 501, 4, FROM_POD, DENYF | ADMF) },
+	};
+	static const struct row grace = {
+		"fqdn: A->learned TCP 443, expired 2 s ago (within the grace): accepted",
+		.dev = DEV_A, TCP(IP_A, 29104, "198.51.100.7", 443, TH_SYN), OK(FWD_STACK),
+		BY(501, 1, FROM_POD), FLAGS(ADMF)
+	};
+	static const struct row gone = {
+		"fqdn: A->learned TCP 443, expired past the grace: the Deny", .dev = DEV_A,
+		TCP(IP_A, 29105, "198.51.100.7", 443, TH_SYN),
+		DENIED(DROP_POLICY_ADMIN, 501, 4, FROM_POD, DENYF | ADMF)
+	};
+	struct msg m;
+
+	fqdn_state(state);
+	pat_add(EP_A, "verdict.example.test", 1, 5);
+	simple(&m, "verdict.example.test", "198.51.100.7", 60);
+	answer(&m);
+	assert_non_null(learned(EP_A, "198.51.100.7"));
+	simple(&m, "verdict.example.test", "198.51.100.9", 60);
+	ask_answer(DEV_A, NOT_DNS, NOT_DNS, &m, 0, false);
+	assert_null(learned(EP_A, "198.51.100.9"));
+	vput(XCNI_ID_ANY, 0, 0, 4, DENYF | ADMF);
+	vput(G_API, IPPROTO_TCP, 443, 1, ADMF);
+	vput(G_API, 0, 0, 4, DENYF | ADMF);
+	vcidr(0, G_API);
+	vcidr(1, G_API);
+	vpolep(XCNI_HAS_FQDN | XCNI_HAS_ANY_PROTO);
+	for (size_t i = 0; i < ARRAY_SIZE(rows); i++)
+		vrow(&rows[i]);
+	expire_at("198.51.100.7", -2);
+	vrow(&grace);
+	expire_at("198.51.100.7", -(XCNI_FQDN_GRACE_S + 3));
+	vrow(&gone);
+}
+
 static const struct CMUnitTest fqdn_tests[] = {
 	cmocka_unit_test(exact),      cmocka_unit_test(wildcard), cmocka_unit_test(not_dns),
 	cmocka_unit_test(cname),      cmocka_unit_test(pointers), cmocka_unit_test(truncated),
 	cmocka_unit_test(long_names), cmocka_unit_test(hundred),  cmocka_unit_test(wrong_class),
-	cmocka_unit_test(ipv6),
+	cmocka_unit_test(ipv6),       cmocka_unit_test(verdict),
 };
 
 static int fqdn_prep(void)

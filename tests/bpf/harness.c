@@ -1141,6 +1141,9 @@ int env_setup(void **state)
 	env.from->rodata->svc_mask6[0] = env.from->rodata->svc_mask6[1] = 0xffffffff;
 	env.from->rodata->svc_mask6[2] = 0xffffffff;
 	env.from->rodata->svc_mask6[3] = htonl(0xfff00000);
+	/* Learned addresses judged (fqdn.c's verdict); only a pod whose egress
+	 * has XCNI_HAS_FQDN looks, so every other group's rows are unchanged. */
+	env.from->rodata->fqdn_enabled = 1;
 	if ((err = from_pod__load(env.from)))
 		goto fail;
 	/* Loaded after from_pod, so they pick up the maps it pinned. */

@@ -67,6 +67,15 @@ static void cpeer_net(struct k8s_cnp_rule *r, const char *c)
 	p->nnets = 1;
 }
 
+static void cpeer_domain(struct k8s_cnp_rule *r, const char *name)
+{
+	struct k8s_cnp_peer *p = &r->peers[r->npeers++];
+
+	p->domains = tmem(sizeof(*p->domains));
+	p->domains[0] = tstr(name);
+	p->ndomains = 1;
+}
+
 static void cproto(struct k8s_cnp_rule *r, uint8_t proto, uint16_t lo, uint16_t hi)
 {
 	r->protos[r->nprotos++] = (struct k8s_cnp_proto){ .proto = proto, .port = lo,
@@ -813,6 +822,89 @@ static void test_no_tiers_unchanged(void **state)
 
 /* ---- the parser ---------------------------------------------------------- */
 
+/*
+ * src's egress to outside address dst as policy_judge takes it when the
+ * pod's DNS answers taught it dst through its j-th rule naming a domain
+ * (j < 0: not learned): the group under polcidr dir XCNI_POLCIDR_DIR_FQDN +
+ * j first, then as any address. *hit: the entry that decided.
+ */
+static bool learned(const char *src, const char *dst, int j, uint8_t proto, uint16_t port,
+		    const struct pol_entry **hit)
+{
+	const struct pol_ep *ep = pol_ep_find(&R, ip4(src));
+	uint32_t g = 0;
+
+	assert_non_null(ep);
+	*hit = NULL;
+	if (j >= 0)
+		g = pol_cidr_group(ep, XCNI_POLCIDR_DIR_FQDN + j, ip4(dst));
+	if (g)
+		*hit = policy_lookup(ep, XCNI_DIR_FROM_POD, g, proto, port);
+	if (*hit)
+		return polv_passes((*hit)->val.flags);
+	return side(&R, ip4(src), XCNI_DIR_FROM_POD, ip4(dst), proto, port, hit);
+}
+
+/*
+ * domainNames: an address learned through a rule is judged by that rule
+ * where its ports match, after the rules before it that hold the address by
+ * network; not learned, by the other rules; Pass on to NetworkPolicy and
+ * Baseline; the domain's rule never matches an address it did not teach.
+ */
+static void test_domains(void **state)
+{
+	struct k8s_cnp *p, *b;
+	struct k8s_cnp_rule *r;
+	const struct pol_entry *h;
+
+	(void)state;
+	cast();
+	p = cnp_add("fq", ADMIN, 5, sel("team=b"), NULL);
+	cpeer_net(crule(p, EG, DENY), "192.0.2.0/24"); /* 0: before the names */
+	r = crule(p, EG, ACCEPT); /* 1, the pod's j 0: api, TCP 443 alone */
+	cpeer_domain(r, "api.example.test");
+	cproto(r, TCP, 443, 443);
+	cpeer_domain(crule(p, EG, DENY), "bad.example.test"); /* 2, j 1 */
+	cpeer_domain(crule(p, EG, PASS), "*.passed.test"); /* 3, j 2 */
+	cpeer_net(crule(p, EG, DENY), "0.0.0.0/0"); /* 4: nothing else outside */
+	b = cnp_add("base", BASELINE, 5, sel("team=b"), NULL);
+	cpeer_net(crule(b, EG, DENY), "203.0.113.0/24");
+	compile();
+	/* learned through api: 443 accepted by rule 1, port 80 not its: rule 4 */
+	assert_true(learned(DEVCLIENT, "198.51.100.7", 0, TCP, 443, &h));
+	assert_int_equal(h->val.rule, 1);
+	assert_int_equal(h->val.flags, XCNI_TIER_ADMIN << XCNI_POLV_TIER_SHIFT);
+	assert_false(learned(DEVCLIENT, "198.51.100.7", 0, TCP, 80, &h));
+	assert_int_equal(h->val.rule, 4);
+	/* not learned: rule 4 */
+	assert_false(learned(DEVCLIENT, "198.51.100.7", -1, TCP, 443, &h));
+	assert_int_equal(h->val.rule, 4);
+	/* learned, but in a network an earlier rule denies: rule 0 */
+	assert_false(learned(DEVCLIENT, "192.0.2.9", 0, TCP, 443, &h));
+	assert_int_equal(h->val.rule, 0);
+	/* learned through bad: denied by rule 2 */
+	assert_false(learned(DEVCLIENT, "198.51.100.8", 1, TCP, 443, &h));
+	assert_int_equal(h->val.rule, 2);
+	assert_int_equal(h->val.flags, XCNI_POLV_DENY | XCNI_TIER_ADMIN << XCNI_POLV_TIER_SHIFT);
+	/* learned through the Pass: no NetworkPolicy, so Baseline, then allowed */
+	assert_true(learned(DEVCLIENT, "198.51.100.9", 2, UDP, 53, &h));
+	assert_false(learned(DEVCLIENT, "203.0.113.9", 2, UDP, 53, &h));
+	/* (the Pass it went through numbered for people above the verdict's bits) */
+	assert_int_equal(h->val.flags & ((1u << XCNI_POLV_PASS_SHIFT) - 1),
+			 XCNI_POLV_DENY | XCNI_TIER_BASELINE << XCNI_POLV_TIER_SHIFT);
+	assert_int_not_equal(XCNI_POLV_PASS(h->val.flags), 0);
+	/* no dir past the pod's three; other pods have none */
+	assert_int_equal(pol_cidr_group(pol_ep_find(&R, ip4(DEVCLIENT)), XCNI_POLCIDR_DIR_FQDN + 3,
+					ip4("198.51.100.7")), 0);
+	assert_int_equal(pol_cidr_group(pol_ep_find(&R, ip4(DEVCLIENT)), XCNI_POLCIDR_DIR_FQDN + 2,
+					0x01020304), /* any IPv4 address: the /0 */
+			 pol_cidr_group(pol_ep_find(&R, ip4(DEVCLIENT)), XCNI_POLCIDR_DIR_FQDN + 2,
+					ip4("198.51.100.9")));
+	/* a pod's address is no learned address: rule 1 does not accept it, rule 4 denies */
+	assert_false(side(&R, ip4(DEVCLIENT), XCNI_DIR_FROM_POD, ip4(WEB), TCP, 443, &h));
+	assert_int_equal(h->val.rule, 4);
+}
+
 static int parse_doc(const char *yaml, struct k8s_error *err)
 {
 	struct k8s_object *o = NULL;
@@ -1373,6 +1465,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_priorities, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ports, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_networks_nodes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_domains, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_own_node, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit_ns_scope, setup, teardown),

@@ -11,10 +11,16 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
 
 #include "../../bpf/xcni_shared.h"
 #include "../../user/lib/policy/fqdn.h"
+#include "../../user/lib/policy/fqdn_plan.h"
+#include "k8s_fx.h"
 
 static void test_normalise(void **state)
 {
@@ -112,11 +118,264 @@ static void test_flat_hash(void **state)
 	assert_int_equal(fqdn_flat("", f), -EINVAL);
 }
 
+
+/* ---- the agent's compile (fqdn_plan_build) and writer (fqdn_sync) ------ */
+
+#define CNP(name, tier, prio, egress)                                                       \
+	"apiVersion: policy.networking.k8s.io/v1alpha2\nkind: ClusterNetworkPolicy\n"       \
+	"metadata: {name: " name "}\nspec: {tier: " tier ", priority: " prio ", subject: "   \
+	"{pods: {namespaceSelector: {}, podSelector: {matchLabels: {app: web}}}}, egress: " \
+	egress "}\n---\n"
+#define POD(ns, name, node, labels, ips)                                                   \
+	"apiVersion: v1\nkind: Pod\nmetadata: {name: " name ", namespace: " ns ", labels: " \
+	labels "}\nspec: {nodeName: " node "}\nstatus: {podIPs: " ips "}\n---\n"
+#define NS(name) "apiVersion: v1\nkind: Namespace\nmetadata: {name: " name "}\n---\n"
+
+/*
+ * On node n1: web (app: web, both families), other (app: web, not attached
+ * yet: no ep_id) and db (app: db: no policy selects it); web2 on
+ * n2; coredns behind kube-system/kube-dns (ClusterIP both families, 53/UDP
+ * and 53/TCP). Admin b (priority 5) names api.example.test with a Deny;
+ * Admin a (priority 10): rule 0 *.example.test and api.example.test again,
+ * rule 1 other.example.test; a Baseline one names x.example.test. The
+ * parser refuses domainNames peers until the verdict judges them, so the
+ * policies say networks and the test puts the names in (with_domains).
+ */
+static const char CLUSTER[] =
+	NS("app") NS("kube-system")
+	POD("app", "web", "n1", "{app: web}", "[{ip: 10.0.0.5}, {ip: \"fd00::5\"}]")
+	POD("app", "other", "n1", "{app: web}", "[{ip: 10.0.0.6}]")
+	POD("app", "db", "n1", "{app: db}", "[{ip: 10.0.0.8}]")
+	POD("app", "web2", "n2", "{app: web}", "[{ip: 10.0.0.7}]")
+	POD("kube-system", "coredns", "n2", "{k8s-app: kube-dns}",
+	    "[{ip: 10.0.1.10}, {ip: \"fd00::1:a\"}]")
+	"apiVersion: v1\nkind: Service\nmetadata: {name: kube-dns, namespace: kube-system}\n"
+	"spec: {clusterIP: 10.96.0.10, clusterIPs: [10.96.0.10, \"fd00:96::a\"], ipFamilies: "
+	"[IPv4, IPv6], ipFamilyPolicy: RequireDualStack, selector: {k8s-app: kube-dns}, ports: "
+	"[{name: dns, port: 53, protocol: UDP}, {name: dns-tcp, port: 53, protocol: TCP}]}\n---\n"
+	CNP("a", "Admin", "10", "[{action: Accept, to: [{networks: [1.0.0.0/8]}]}, "
+				"{action: Deny, to: [{networks: [2.0.0.0/8]}]}]")
+	CNP("b", "Admin", "5", "[{action: Deny, to: [{networks: [3.0.0.0/8]}]}]")
+	CNP("c", "Baseline", "5", "[{action: Deny, to: [{networks: [4.0.0.0/8]}]}]");
+
+/* Rule r's first peer: its networks replaced by names (NULL-terminated). */
+static void with_domains(struct k8s_object *o, size_t r, ...)
+{
+	struct k8s_cnp_peer *p = &o->cnp.egress[r].peers[0];
+	const char *s;
+	va_list ap;
+
+	free(p->nets);
+	p->nets = NULL;
+	p->nnets = 0;
+	p->domains = calloc(8, sizeof(*p->domains));
+	assert_non_null(p->domains);
+	va_start(ap, r);
+	while ((s = va_arg(ap, const char *)))
+		p->domains[p->ndomains++] = strdup(s);
+	va_end(ap);
+}
+
+static struct store *cluster_load(void)
+{
+	struct store *st = store_new();
+	size_t n;
+	json_t **docs = load(CLUSTER, &n);
+
+	for (size_t i = 0; i < n; i++) {
+		struct k8s_error err;
+		struct k8s_object *o;
+		const char *name;
+
+		if (k8s_parse_all(docs[i], &o, &err))
+			fail_msg("%s", err.msg);
+		name = o->meta.name;
+		if (o->kind == K8S_CLUSTERNETPOL && !strcmp(name, "a")) {
+			with_domains(o, 0, "*.example.test", "api.example.test", NULL);
+			with_domains(o, 1, "other.example.test", NULL);
+		} else if (o->kind == K8S_CLUSTERNETPOL && !strcmp(name, "b")) {
+			with_domains(o, 0, "api.example.test", NULL);
+		} else if (o->kind == K8S_CLUSTERNETPOL) {
+			with_domains(o, 0, "x.example.test", NULL);
+		}
+		assert_true(store_put(st, o) >= 0);
+	}
+	k8s_docs_free(docs, n);
+	return st;
+}
+
+/* ep_id: 100 + the IPv4's last byte; none for 10.0.0.6 (not attached yet). */
+static int ep_of(void *arg, const struct k8s_pod *pod, uint32_t *ep_id)
+{
+	(*(int *)arg)++;
+	if (pod->ip == inet_addr("10.0.0.6"))
+		return -ENOENT;
+	*ep_id = 100 + (ntohl(pod->ip) & 0xff);
+	return 0;
+}
+
+static const struct fqdn_pat_entry *find_pat(const struct fqdn_plan *p, uint32_t ep, uint32_t kind,
+					     const char *name)
+{
+	uint8_t f[256];
+	int n = fqdn_flat(name, f);
+
+	assert_true(n > 0);
+	for (size_t i = 0; i < p->npat; i++)
+		if (p->pat[i].k.ep_id == ep && p->pat[i].k.kind == kind &&
+		    p->pat[i].k.hash == fqdn_hash(f, (size_t)n) && p->pat[i].v.len == n &&
+		    !memcmp(p->pat[i].v.name, f, (size_t)n))
+			return &p->pat[i];
+	return NULL;
+}
+
+static bool has_srv(const struct fqdn_plan *p, int v6, const char *addr, uint16_t port)
+{
+	struct xcni_dns_srv_key k = { .family = v6 ? XCNI_AF_INET6 : XCNI_AF_INET,
+				      .port = htons(port) };
+
+	assert_int_equal(inet_pton(v6 ? AF_INET6 : AF_INET, addr, k.addr), 1);
+	for (size_t i = 0; i < p->nsrv; i++)
+		if (!memcmp(&p->srv[i], &k, sizeof(k)))
+			return true;
+	return false;
+}
+
+static void test_plan(void **state)
+{
+	struct store *st = cluster_load();
+	struct cluster c;
+	struct fqdn_plan p;
+	const struct fqdn_pat_entry *e;
+	int calls = 0;
+
+	(void)state;
+	store_view(st, &c);
+	assert_int_equal(fqdn_plan_build(&c, "n1", ep_of, &calls, &p), 0);
+	/* rules in tier order: b's (5), a's 0, a's 1; the Baseline's not at all */
+	assert_int_equal(p.nrules, 3);
+	assert_string_equal(p.rules[0].cnp->meta.name, "b");
+	assert_string_equal(p.rules[1].cnp->meta.name, "a");
+	assert_int_equal(p.rules[2].rule, 1);
+	/* web (105) alone: other has no ep_id yet, db is not selected, web2 is
+	 * on n2; ep_of asked for the selected pods of n1 alone */
+	assert_int_equal(calls, 2);
+	assert_int_equal(p.npat, 3);
+	e = find_pat(&p, 105, XCNI_FQDN_EXACT, "api.example.test");
+	assert_non_null(e); /* b's and a's: b's, the first in tier order */
+	assert_int_equal(e->v.prio, 0);
+	assert_int_equal(e->v.rule_ref, 1);
+	e = find_pat(&p, 105, XCNI_FQDN_WILD, "example.test"); /* "*.": the suffix */
+	assert_non_null(e);
+	assert_int_equal(e->v.prio, 1);
+	assert_int_equal(e->v.len, 13);
+	e = find_pat(&p, 105, XCNI_FQDN_EXACT, "other.example.test");
+	assert_non_null(e);
+	assert_int_equal(e->v.rule_ref, 3); /* web's third rule naming a domain */
+	assert_null(find_pat(&p, 105, XCNI_FQDN_EXACT, "x.example.test"));
+	/* the DNS Service's UDP frontends and its pod, both families; TCP not */
+	assert_int_equal(p.nsrv, 4);
+	assert_true(has_srv(&p, 0, "10.96.0.10", 53));
+	assert_true(has_srv(&p, 1, "fd00:96::a", 53));
+	assert_true(has_srv(&p, 0, "10.0.1.10", 53));
+	assert_true(has_srv(&p, 1, "fd00::1:a", 53));
+	fqdn_plan_free(&p);
+	/* on n2: web2 (107); the same servers */
+	assert_int_equal(fqdn_plan_build(&c, "n2", ep_of, &calls, &p), 0);
+	assert_int_equal(p.npat, 3);
+	assert_non_null(find_pat(&p, 107, XCNI_FQDN_EXACT, "api.example.test"));
+	assert_int_equal(p.nsrv, 4);
+	fqdn_plan_free(&p);
+	/* no policy names a domain: nothing, not even the servers (dns.h reads
+	 * no answer: an empty xcni_dns_srv is off) */
+	assert_int_equal(store_del(st, K8S_CLUSTERNETPOL, NULL, "a"), 1);
+	assert_int_equal(store_del(st, K8S_CLUSTERNETPOL, NULL, "b"), 1);
+	store_view(st, &c);
+	assert_int_equal(fqdn_plan_build(&c, "n1", ep_of, &calls, &p), 0);
+	assert_int_equal(p.npat + p.nsrv + p.nrules, 0);
+	fqdn_plan_free(&p);
+	store_free(st);
+}
+
+static int map_new(const char *name, size_t ksz, size_t vsz, size_t max)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = BPF_F_NO_PREALLOC);
+	int fd = bpf_map_create(BPF_MAP_TYPE_HASH, name, (__u32)ksz, (__u32)vsz, (__u32)max, &o);
+
+	if (fd < 0)
+		skip(); /* no CAP_BPF */
+	return fd;
+}
+
+static size_t map_count(int fd, size_t ksz)
+{
+	unsigned char k[64], nk[64];
+	size_t n = 0;
+
+	while (!bpf_map_get_next_key(fd, n ? k : NULL, nk)) {
+		memcpy(k, nk, ksz);
+		n++;
+	}
+	return n;
+}
+
+/* Written once, then nothing to write; a pattern gone is deleted, a changed
+ * one rewritten; too small a map: -ENOSPC naming it, nothing written. */
+static void test_sync(void **state)
+{
+	int pat = map_new("xcni_fqdn_pat", sizeof(struct xcni_fqdn_pat_key),
+			  sizeof(struct xcni_fqdn_pat), 16);
+	int srv = map_new("xcni_dns_srv", sizeof(struct xcni_dns_srv_key), sizeof(__u32), 8);
+	struct store *st = cluster_load();
+	struct fqdn_sync_stats s;
+	struct fqdn_plan p;
+	struct cluster c;
+	struct xcni_fqdn_pat v;
+	char msg[256] = "";
+	int calls = 0, small;
+
+	(void)state;
+	store_view(st, &c);
+	assert_int_equal(fqdn_plan_build(&c, "n1", ep_of, &calls, &p), 0);
+	assert_int_equal(fqdn_sync(pat, 16, srv, 8, &p, &s, msg, sizeof(msg)), 0);
+	assert_int_equal(s.written, 7);
+	assert_int_equal(s.deleted, 0);
+	assert_int_equal(map_count(pat, sizeof(struct xcni_fqdn_pat_key)), 3);
+	assert_int_equal(map_count(srv, sizeof(struct xcni_dns_srv_key)), 4);
+	assert_int_equal(fqdn_sync(pat, 16, srv, 8, &p, &s, msg, sizeof(msg)), 0);
+	assert_int_equal(s.written + s.deleted, 0);
+	/* a changed rule reference rewritten in place; the last pattern gone */
+	p.pat[0].v.rule_ref = 42;
+	p.npat--;
+	assert_int_equal(fqdn_sync(pat, 16, srv, 8, &p, &s, msg, sizeof(msg)), 0);
+	assert_int_equal(s.written, 1);
+	assert_int_equal(s.deleted, 1);
+	assert_int_equal(bpf_map_lookup_elem(pat, &p.pat[0].k, &v), 0);
+	assert_int_equal(v.rule_ref, 42);
+	assert_int_equal(map_count(pat, sizeof(struct xcni_fqdn_pat_key)), 2);
+	fqdn_plan_free(&p);
+	/* all or nothing: a map of 2 patterns cannot take 3 */
+	small = map_new("xcni_fqdn_pat", sizeof(struct xcni_fqdn_pat_key),
+			sizeof(struct xcni_fqdn_pat), 2);
+	assert_int_equal(fqdn_plan_build(&c, "n1", ep_of, &calls, &p), 0);
+	assert_int_equal(fqdn_sync(small, 2, srv, 8, &p, &s, msg, sizeof(msg)), -ENOSPC);
+	assert_non_null(strstr(msg, "xcni_fqdn_pat: 0 entries held and 3 new do not fit its 2"));
+	assert_int_equal(map_count(small, sizeof(struct xcni_fqdn_pat_key)), 0);
+	assert_int_equal(map_count(srv, sizeof(struct xcni_dns_srv_key)), 4);
+	fqdn_plan_free(&p);
+	close(small);
+	close(pat);
+	close(srv);
+	store_free(st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_normalise),
 		cmocka_unit_test(test_flat_hash),
+		cmocka_unit_test(test_plan),
+		cmocka_unit_test(test_sync),
 	};
 
 	return cmocka_run_group_tests_name("fqdn", tests, NULL, NULL);

@@ -69,7 +69,7 @@ static const struct writer {
 	unsigned int writes;
 	bool overlay;
 } writers[] = {
-	{ "from_pod", W_PODS | W_SVC | O_LB | W_LOOPBACK | W_NODE | W_IFINDEX, false },
+	{ "from_pod", W_PODS | W_SVC | O_LB | W_LOOPBACK | W_NODE | W_IFINDEX | O_FQDN, false },
 	{ "to_pod", O_LB | O_FQDN, false },
 	{ "from_overlay", W_NODE | W_SVC | O_LB | O_DSR | O_EXTCIP | O_TCPF | O_DECAP, true },
 	{ "to_overlay", W_NODE | W_IFINDEX, true },

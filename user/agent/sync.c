@@ -40,6 +40,7 @@
 #include "lib/system/log.h"
 #include "lib/policy/policy.h"
 #include "lib/policy/polsync.h"
+#include "lib/policy/fqdn_plan.h"
 #include "lib/services/svc.h"
 #include "lib/services/extfe.h"
 #include "lib/services/svcsync.h"
@@ -545,6 +546,73 @@ static void sync_extfe(const struct opts *o, const struct cluster *c, __u64 gen,
 }
 
 /*
+ * domainNames peers: the patterns of this node's pods and the DNS Service's
+ * sources (lib/policy/fqdn_plan.h), written after the policy of the same
+ * generation. The maps are to_pod's (lib/dns.h); opened on first use. An
+ * endpoint not attached yet is left for a later generation (its pod's
+ * CNI ADD comes with a pod update that runs this again).
+ */
+static struct {
+	int pat, srv, ep4, ep6;
+	size_t max_pat, max_srv;
+	bool opened, empty; /* empty: the maps hold nothing of ours (as far as we know) */
+} fq = { -1, -1, -1, -1, 0, 0, false, false };
+
+static int fqdn_ep_of_pod(void *arg, const struct k8s_pod *pod, uint32_t *ep_id)
+{
+	struct xcni_endpoint ep;
+
+	(void)arg;
+	if (pod->ip && fq.ep4 >= 0 && !bpf_map_lookup_elem(fq.ep4, &pod->ip, &ep)) {
+		*ep_id = ep.ep_id;
+		return 0;
+	}
+	if (pod->has_ip6 && fq.ep6 >= 0 && !bpf_map_lookup_elem(fq.ep6, pod->ip6, &ep)) {
+		*ep_id = ep.ep_id;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+static void sync_fqdn(const struct opts *o, const struct cluster *c, __u64 gen, bool *retry)
+{
+	struct fqdn_sync_stats st;
+	struct fqdn_plan p;
+	char msg[256] = "";
+	int err;
+
+	if (!fq.opened) {
+		fq.opened = true;
+		fq.pat = xcni_map_open_pinned(o->pin_dir, "xcni_fqdn_pat", &fq.max_pat);
+		fq.srv = xcni_map_open_pinned(o->pin_dir, "xcni_dns_srv", &fq.max_srv);
+		fq.ep4 = xcni_map_open_pinned(o->pin_dir, "xcni_endpoints", NULL);
+		fq.ep6 = xcni_map_open_pinned(o->pin_dir, "xcni_endpoints6", NULL);
+	}
+	if (fq.pat < 0 || fq.srv < 0)
+		return; /* programs without the maps: no policy names a domain here */
+	err = fqdn_plan_build(c, o->node_name, fqdn_ep_of_pod, NULL, &p);
+	/* No policy names a domain and none did: nothing to read back. */
+	if (!err && !p.npat && !p.nsrv && fq.empty) {
+		fqdn_plan_free(&p);
+		return;
+	}
+	if (!err)
+		err = fqdn_sync(fq.pat, fq.max_pat, fq.srv, fq.max_srv, &p, &st, msg, sizeof(msg));
+	fq.empty = !err && !p.npat && !p.nsrv;
+	fqdn_plan_free(&p);
+	if (err) {
+		pr_warn("generation %llu: domainNames patterns: %s; tried again\n",
+			(unsigned long long)gen, msg[0] ? msg : strerror(-err));
+		*retry = true;
+		return;
+	}
+	if (st.written || st.deleted)
+		pr_info("generation %llu: domainNames: %zu entries written, %zu deleted "
+			"(xcni_fqdn_pat, xcni_dns_srv)\n",
+			(unsigned long long)gen, st.written, st.deleted);
+}
+
+/*
  * Cluster state -> identities and policy -> maps, for one generation. The
  * compile follows what changed since the previous one (the store's journal);
  * the maps get only its delta, unless the writer lost track of them (start,
@@ -889,6 +957,7 @@ static int sync_policy(const struct opts *o, struct from_pod *fp, struct store *
 				    sizeof(g.msg));
 	else
 		sync_extfe(o, &c, gen, retry);
+	sync_fqdn(o, &c, gen, retry);
 	store_changes_free(g.ch, g.nch);
 	g.ch = NULL;
 	g.nch = 0;

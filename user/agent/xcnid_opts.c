@@ -289,6 +289,9 @@ static void usage(FILE *f)
 		"  --external-clusterip  with --kube-proxy-replacement and --underlay-dev: serve\n"
 		"                     ClusterIPs to clients outside the cluster (routed to a node);\n"
 		"                     by default they are dropped (drop-clusterip-outside)\n"
+		"  --fqdn-policy      read the cluster DNS's answers into pods (to_pod) and judge\n"
+		"                     egress to the addresses learned by ClusterNetworkPolicy\n"
+		"                     domainNames (from_pod); needs bpf_loop (Linux 5.17)\n"
 		"\noverlay:\n"
 		"  --underlay-dev DEV the device to the other nodes: Geneve overlay (in BPF) over it,\n"
 		"                     XDP prefilter on it, remote pod CIDRs routed to xcni0\n"
@@ -605,6 +608,7 @@ static int opt_services(int c, const char *arg, struct xcnid_cmdline *cl, struct
 		g->snat_cl = 1;
 		return 0;
 	}
+	case 1070: o->fqdn = 1; return 0;
 	case 1016: {
 		int e = parse_ext_cidrs(arg, o);
 
@@ -886,6 +890,7 @@ static const struct option xcnid_longopts[] = {
 	{ "node-port-range", required_argument, NULL, 1007 },
 	{ "node-port-mode", required_argument, NULL, 1008 },
 	{ "external-clusterip", no_argument, NULL, 1012 },
+	{ "fqdn-policy", no_argument, NULL, 1070 },
 	{ "external-ip-cidrs", required_argument, NULL, 1016 },
 	{ "snat-client-burst", required_argument, NULL, 1017 },
 	{ "snat-client-rate", required_argument, NULL, 1018 },

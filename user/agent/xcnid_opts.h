@@ -47,6 +47,7 @@ struct opts {
 	const char *cgroup_root; /* --cgroup-root: socket-level load balancing on it */
 	uint16_t np_min, np_max; /* --node-port-range; np_max 0: the API server's default */
 	int np_dsr; /* --node-port-mode dsr: remote backends answer external clients directly */
+	int fqdn; /* --fqdn-policy: fqdn_enabled in to_pod and from_pod (lib/dns.h) */
 	int ext_cip; /* --external-clusterip: ClusterIPs served from outside the cluster too */
 	unsigned int sync_delay_ms; /* --sync-delay: events gathered this long into one sync */
 	int uninstall; /* --uninstall: remove what agents made on this node, then exit */

@@ -196,6 +196,10 @@ struct k8s_cnp_peer {
 	struct k8s_selector *node_sel; /* nodes (egress) */
 	size_t nnets; /* networks (egress): CIDRs of both families */
 	struct k8s_cidr *nets;
+	/* domainNames (egress): normalised (fqdn_normalise: lower case, no
+	 * trailing dot, a wildcard's "*." kept), each once */
+	size_t ndomains;
+	char **domains;
 	/* None of the kinds xcni knows is set (a newer CRD's peer): the rule fails
 	 * closed, as the API says: an Accept matches nothing through it, a Deny or
 	 * a Pass is a Deny of everything. */

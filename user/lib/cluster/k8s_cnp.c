@@ -120,7 +120,7 @@ out:
  * lower case, no trailing dot, "*." a wildcard's) and none twice. The error
  * names the entry; valid, the peer is still refused (not enforced yet).
  */
-static int parse_domains(struct kj_ctx *c, json_t *arr)
+static int parse_domains(struct kj_ctx *c, json_t *arr, struct k8s_cnp_peer *p)
 {
 	char norm[CNP_MAX_PEERS][256];
 	size_t i, old = kj_field(c, "domainNames");
@@ -149,6 +149,20 @@ static int parse_domains(struct kj_ctx *c, json_t *arr)
 		kj_pop(c, o);
 		if (err)
 			goto out;
+	}
+	/* Kept (the agent's compile reads them: lib/policy/fqdn_plan.c), and
+	 * refused all the same until the verdict judges learned addresses. */
+	p->domains = calloc(json_array_size(arr), sizeof(*p->domains));
+	if (!p->domains) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < json_array_size(arr); i++) {
+		if (!(p->domains[i] = strdup(norm[i]))) {
+			err = -ENOMEM;
+			goto out;
+		}
+		p->ndomains++;
 	}
 	err = kj_fail(c, "domainNames peers are not supported by xcni yet (their names are "
 		      "valid; the data path is being built, issue 55); use networks");
@@ -193,7 +207,7 @@ static int parse_peer(struct kj_ctx *c, json_t *j, bool egress, struct k8s_cnp_p
 	if (!strcmp(which, "networks"))
 		return parse_networks(c, kj_get(j, "networks"), p);
 	if (!strcmp(which, "domainNames"))
-		return parse_domains(c, kj_get(j, "domainNames"));
+		return parse_domains(c, kj_get(j, "domainNames"), p);
 	err = parse_pods(c, kj_get(j, "pods"), &p->ns_sel, &p->pod_sel);
 	(void)old;
 	return err;
@@ -490,6 +504,9 @@ static void rules_free(struct k8s_cnp_rule *rules, size_t n)
 			sel_free(r->peers[j].pod_sel);
 			sel_free(r->peers[j].node_sel);
 			free(r->peers[j].nets);
+			for (size_t k = 0; k < r->peers[j].ndomains; k++)
+				free(r->peers[j].domains[k]);
+			free(r->peers[j].domains);
 		}
 		for (size_t j = 0; j < r->nprotos; j++)
 			free(r->protos[j].port_name);

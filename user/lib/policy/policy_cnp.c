@@ -47,6 +47,9 @@ struct peer {
 	struct k8s_cidr addr;
 	bool none; /* an address no prefix of the pod's covers: addr means nothing */
 	uint32_t id; /* what the ipcache says: the NetworkPolicy compile's peer */
+	/* 1 + the index (into cnpctx.rules) of the rule naming a domain that the
+	 * pod's DNS answers taught this address through; 0: not learned */
+	size_t fqdn;
 };
 
 struct cnpctx {
@@ -59,6 +62,7 @@ struct cnpctx {
 	 * are the enforced ones, or np_audit says none is). */
 	const struct pol_ep *ep_enf;
 	uint8_t dir;
+	uint8_t cidr_dir; /* polcidr keys' dir when not dir (XCNI_POLCIDR_DIR_FQDN + j); 0: dir */
 	bool ns_audit; /* the pod's Namespace audits its NetworkPolicies (not the tiers) */
 	bool np_audit; /* every NetworkPolicy isolating the pod here is in audit mode */
 	size_t nrules; /* the rules selecting the pod in dir, in evaluation order */
@@ -150,10 +154,14 @@ static const struct k8s_cnp_rule *rule_of(const struct cnpctx *cc, size_t i)
 					    &p->egress[cc->rules[i].rule];
 }
 
-static bool peer_matches(const struct k8s_cnp_peer *p, const struct peer *pr)
+static bool peer_matches(const struct k8s_cnp_peer *p, const struct peer *pr, size_t ri)
 {
 	if (p->unknown) /* fails closed: through it, an Accept matches nothing */
 		return false;
+	/* domainNames: an address learned through this rule (lib/dns.h matched
+	 * the pod's question to one of its names); no other address. */
+	if (p->ndomains)
+		return pr->fqdn == ri + 1;
 	if (p->nnets) {
 		/* Every prefix a rule names has its own polcidr entry, so an address
 		 * that reaches "any peer" is in none of them (a /0 too: the address
@@ -214,13 +222,14 @@ static bool fails_closed(const struct k8s_cnp_rule *r)
 	return false;
 }
 
-static bool rule_matches(const struct cnpctx *cc, const struct k8s_cnp_rule *r,
-			 const struct peer *pr, uint8_t proto, uint16_t port)
+static bool rule_matches(const struct cnpctx *cc, size_t ri, const struct peer *pr, uint8_t proto,
+			 uint16_t port)
 {
+	const struct k8s_cnp_rule *r = rule_of(cc, ri);
 	bool peer = false;
 
 	for (size_t i = 0; !peer && i < r->npeers; i++)
-		peer = peer_matches(&r->peers[i], pr);
+		peer = peer_matches(&r->peers[i], pr, ri);
 	return peer && protos_match(cc, r, pr, proto, port);
 }
 
@@ -272,7 +281,7 @@ static struct vd evaluate(const struct cnpctx *cc, const struct peer *pr, uint8_
 				v.flags |= XCNI_POLV_DENY | (audit ? XCNI_POLV_AUDIT : 0);
 				return v;
 			}
-			if (!rule_matches(cc, r, pr, proto, port))
+			if (!rule_matches(cc, i, pr, proto, port))
 				continue;
 			if (r->action == K8S_CNP_PASS) {
 				passed = true; /* the rest of the Admin tier is skipped */
@@ -574,7 +583,7 @@ static int out_cidr(struct out *o, const struct cnpctx *cc, const struct k8s_cid
 	memset(c, 0, sizeof(*c));
 	c->key.prefixlen = XCNI_POLCIDR_PREFIX_BASE + a->len;
 	c->key.ep = cc->ep->ip;
-	c->key.dir = cc->dir;
+	c->key.dir = cc->cidr_dir ? cc->cidr_dir : cc->dir;
 	c->key.v6 = a->v6;
 	if (a->v6)
 		memcpy(c->key.addr6, a->addr6, 16);
@@ -886,6 +895,68 @@ static int dir_prefixes(struct cnpctx *cc, struct out *o, struct vd *buf)
 	return ret;
 }
 
+static bool names_domain(const struct k8s_cnp_rule *r)
+{
+	for (size_t i = 0; i < r->npeers; i++)
+		if (r->peers[i].ndomains)
+			return true;
+	return false;
+}
+
+/*
+ * domainNames (egress): for the j-th rule of the pod's naming a domain (the
+ * Admin tier's, in order; lib/policy/fqdn_plan.c numbers them alike), every
+ * region again as an address learned through it sees it: each prefix a rule
+ * names (the longest holding the address decides, as for any address) and,
+ * for an address in none, a /0 of each family; under polcidr dir
+ * XCNI_POLCIDR_DIR_FQDN + j, each to its decision's group.
+ */
+static int dir_fqdn(struct cnpctx *cc, struct out *o, struct vd *buf)
+{
+	size_t j = 0;
+	int ret = 0;
+
+	for (size_t i = 0; !ret && i < cc->nrules && j < XCNI_FQDN_RULES_MAX; i++) {
+		const struct k8s_cnp *p = cc->x->cnps[cc->rules[i].cnp];
+		struct peer pr;
+
+		if (p->tier != K8S_CNP_ADMIN || !names_domain(rule_of(cc, i)))
+			continue;
+		cc->cidr_dir = (uint8_t)(XCNI_POLCIDR_DIR_FQDN + j++);
+		for (size_t r = 0; !ret && r < cc->nrules; r++) {
+			const struct k8s_cnp_rule *rr = rule_of(cc, r);
+
+			for (size_t a = 0; !ret && a < rr->npeers; a++)
+				for (size_t k = 0; !ret && k < rr->peers[a].nnets; k++) {
+					memset(&pr, 0, sizeof(pr));
+					pr.addr = rr->peers[a].nets[k];
+					pr.id = XCNI_ID_WORLD;
+					pr.fqdn = i + 1;
+					ret = peer_out(o, cc, &pr, buf, NULL);
+				}
+		}
+		for (size_t k = 0; !ret && k < cc->ep->ncidrs; k++) {
+			if (cc->ep->cidrs[k].key.dir != cc->dir)
+				continue;
+			memset(&pr, 0, sizeof(pr));
+			pr.addr = key_pfx(&cc->ep->cidrs[k].key);
+			pr.id = XCNI_ID_WORLD;
+			pr.fqdn = i + 1;
+			ret = peer_out(o, cc, &pr, buf, NULL);
+		}
+		for (int v6 = 0; !ret && v6 < 2; v6++) {
+			memset(&pr, 0, sizeof(pr));
+			pr.none = true;
+			pr.addr.v6 = v6;
+			pr.id = XCNI_ID_WORLD;
+			pr.fqdn = i + 1;
+			ret = peer_out(o, cc, &pr, buf, NULL);
+		}
+	}
+	cc->cidr_dir = 0;
+	return ret;
+}
+
 static int compile_dir(struct cnpctx *cc, struct out *o)
 {
 	size_t n = atoms_total(&cc->at);
@@ -918,6 +989,8 @@ static int compile_dir(struct cnpctx *cc, struct out *o)
 		decide_all(cc, &pr, buf);
 		ret = emit_group(o, cc, XCNI_ID_ANY, buf);
 	}
+	if (!ret && cc->dir == XCNI_DIR_FROM_POD)
+		ret = dir_fqdn(cc, o, buf);
 	free(buf);
 	free(split.v);
 	free(m.v);

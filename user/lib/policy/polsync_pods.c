@@ -36,7 +36,10 @@ static void ep_has(const struct pol_ep *w, struct xcni_polep *pe)
 {
 	memset(pe->has, 0, sizeof(pe->has));
 	for (size_t i = 0; i < w->ncidrs; i++)
-		pe->has[w->cidrs[i].key.dir & 1] |= XCNI_HAS_CIDR;
+		if (w->cidrs[i].key.dir >= XCNI_POLCIDR_DIR_FQDN) /* a learned address's groups */
+			pe->has[XCNI_DIR_FROM_POD] |= XCNI_HAS_FQDN;
+		else
+			pe->has[w->cidrs[i].key.dir & 1] |= XCNI_HAS_CIDR;
 	for (size_t i = 0; i < w->nentries; i++) {
 		const struct xcni_policy_key *k = &w->entries[i].key;
 

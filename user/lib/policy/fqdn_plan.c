@@ -1,0 +1,342 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * domainNames peers compiled for this node's pods (fqdn_plan.h), and written
+ * to the pinned maps with the policy writer's record sets (polsync_kv.h):
+ * compare, write what differs, then delete what is gone.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/policy/fqdn.h"
+#include "lib/policy/fqdn_plan.h"
+#include "lib/policy/polsync_kv.h"
+#include "lib/system/util.h"
+
+static const struct k8s_labels *ns_labels(const struct cluster *c, const char *ns)
+{
+	for (size_t i = 0; i < c->n[K8S_NAMESPACE]; i++)
+		if (!strcmp(c->objs[K8S_NAMESPACE][i]->meta.name, ns))
+			return &c->objs[K8S_NAMESPACE][i]->meta.labels;
+	return NULL;
+}
+
+static bool pod_live(const struct k8s_pod *p)
+{
+	return !p->host_network && (p->ip || p->has_ip6) && p->phase != K8S_POD_SUCCEEDED &&
+	       p->phase != K8S_POD_FAILED;
+}
+
+static bool subject_selects(const struct k8s_cnp *p, const struct k8s_pod *pod,
+			    const struct k8s_labels *nsl)
+{
+	static const struct k8s_labels none;
+
+	return (!p->subj_ns || k8s_selector_matches(p->subj_ns, nsl ? nsl : &none)) &&
+	       (!p->subj_pod || k8s_selector_matches(p->subj_pod, &pod->meta.labels));
+}
+
+static bool rule_names_domain(const struct k8s_cnp_rule *r)
+{
+	for (size_t i = 0; i < r->npeers; i++)
+		if (r->peers[i].ndomains)
+			return true;
+	return false;
+}
+
+/* The tiers' order: priority, then name (policy_cnp.c's), then rule order. */
+static int cmp_rule(const void *a, const void *b)
+{
+	const struct fqdn_rule *x = a, *y = b;
+	int c;
+
+	if (x->cnp->priority != y->cnp->priority)
+		return x->cnp->priority < y->cnp->priority ? -1 : 1;
+	c = strcmp(x->cnp->meta.name, y->cnp->meta.name);
+	if (c)
+		return c;
+	return x->rule < y->rule ? -1 : x->rule > y->rule;
+}
+
+static int cmp_pat(const void *a, const void *b)
+{
+	const struct fqdn_pat_entry *x = a, *y = b;
+	int c = memcmp(&x->k, &y->k, sizeof(x->k));
+
+	/* one key twice: the lower prio (the earlier rule) first, kept */
+	return c ? c : x->v.prio < y->v.prio ? -1 : x->v.prio > y->v.prio;
+}
+
+static int cmp_srv(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(struct xcni_dns_srv_key));
+}
+
+/* One name of rule rank (the pod's j-th rule naming a domain) for pod ep_id. */
+static int add_pat(struct fqdn_plan *p, size_t *cap, uint32_t ep_id, const char *name, size_t rank,
+		   size_t j)
+{
+	struct fqdn_pat_entry *e;
+	int wild = name[0] == '*' && name[1] == '.', n;
+
+	if (XCNI_GROW(p->pat, p->npat, *cap))
+		return -ENOMEM;
+	e = &p->pat[p->npat];
+	memset(e, 0, sizeof(*e));
+	n = fqdn_flat(name + (wild ? 2 : 0), e->v.name);
+	if (n < 0)
+		return n; /* the parser normalised it: not reached */
+	e->k.ep_id = ep_id;
+	e->k.kind = wild ? XCNI_FQDN_WILD : XCNI_FQDN_EXACT;
+	e->k.hash = fqdn_hash(e->v.name, (size_t)n);
+	e->v.len = (uint8_t)n;
+	e->v.prio = (uint16_t)rank;
+	e->v.rule_ref = (uint32_t)j + 1; /* the polcidr dir XCNI_POLCIDR_DIR_FQDN + j */
+	p->npat++;
+	return 0;
+}
+
+static int add_srv(struct fqdn_plan *p, size_t *cap, int v6, const void *addr, uint16_t port)
+{
+	struct xcni_dns_srv_key *k;
+
+	if (!port)
+		return 0;
+	if (XCNI_GROW(p->srv, p->nsrv, *cap))
+		return -ENOMEM;
+	k = &p->srv[p->nsrv++];
+	memset(k, 0, sizeof(*k));
+	k->family = v6 ? XCNI_AF_INET6 : XCNI_AF_INET;
+	k->port = htons(port);
+	memcpy(k->addr, addr, v6 ? 16 : 4);
+	return 0;
+}
+
+/* A Service port's target on pod: the number, or the pod's UDP port of that name. */
+static uint16_t target_of(const struct k8s_svc_port *sp, const struct k8s_pod *pod)
+{
+	if (!sp->target_name)
+		return sp->target_port ? sp->target_port : sp->port;
+	for (size_t i = 0; i < pod->nports; i++)
+		if (pod->ports[i].name && !strcmp(pod->ports[i].name, sp->target_name) &&
+		    pod->ports[i].proto == IPPROTO_UDP)
+			return pod->ports[i].port;
+	return 0;
+}
+
+static bool selector_picks(const struct k8s_service *s, const struct k8s_pod *pod)
+{
+	for (size_t i = 0; i < s->selector.n; i++) {
+		const char *v = k8s_label_get(&pod->meta.labels, s->selector.v[i].key);
+
+		if (!v || strcmp(v, s->selector.v[i].value))
+			return false;
+	}
+	return true;
+}
+
+/* The DNS Service's UDP frontends and the pods behind them, both families. */
+static int plan_srv(const struct cluster *c, struct fqdn_plan *p)
+{
+	const struct k8s_service *s = NULL;
+	size_t cap = 0;
+	int err = 0;
+
+	for (size_t i = 0; i < c->n[K8S_SERVICE]; i++) {
+		const struct k8s_object *o = c->objs[K8S_SERVICE][i];
+
+		if (!strcmp(o->meta.ns, FQDN_DNS_NS) && !strcmp(o->meta.name, FQDN_DNS_SVC))
+			s = &o->svc;
+	}
+	if (!s)
+		return 0;
+	for (size_t j = 0; !err && j < s->nports; j++) {
+		const struct k8s_svc_port *sp = &s->ports[j];
+
+		if (sp->proto != IPPROTO_UDP)
+			continue;
+		if (!s->headless && s->cluster_ip)
+			err = add_srv(p, &cap, 0, &s->cluster_ip, sp->port);
+		if (!err && !s->headless && s->has_ip6)
+			err = add_srv(p, &cap, 1, s->cluster_ip6, sp->port);
+		for (size_t i = 0; !err && s->has_selector && s->selector.n && i < c->n[K8S_POD];
+		     i++) {
+			const struct k8s_pod *pod = &c->objs[K8S_POD][i]->pod;
+
+			if (strcmp(pod->meta.ns, FQDN_DNS_NS) || !pod_live(pod) ||
+			    !selector_picks(s, pod))
+				continue;
+			if (pod->ip)
+				err = add_srv(p, &cap, 0, &pod->ip, target_of(sp, pod));
+			if (!err && pod->has_ip6)
+				err = add_srv(p, &cap, 1, pod->ip6, target_of(sp, pod));
+		}
+	}
+	return err;
+}
+
+int fqdn_plan_build(const struct cluster *c, const char *node_name, fqdn_ep_of ep_of, void *arg,
+		    struct fqdn_plan *out)
+{
+	size_t rcap = 0, pcap = 0, n = 0;
+	int err = 0;
+
+	memset(out, 0, sizeof(*out));
+	/* Only the Admin tier: the API has domainNames in Admin policies alone. */
+	for (size_t i = 0; i < c->n[K8S_CLUSTERNETPOL]; i++) {
+		const struct k8s_cnp *p = &c->objs[K8S_CLUSTERNETPOL][i]->cnp;
+
+		for (size_t r = 0; p->tier == K8S_CNP_ADMIN && r < p->negress; r++) {
+			if (!rule_names_domain(&p->egress[r]))
+				continue;
+			if (XCNI_GROW(out->rules, out->nrules, rcap)) {
+				err = -ENOMEM;
+				goto fail;
+			}
+			out->rules[out->nrules++] = (struct fqdn_rule){ p, r };
+		}
+	}
+	if (!out->nrules)
+		return 0;
+	if (out->nrules > UINT16_MAX) {
+		err = -E2BIG;
+		goto fail;
+	}
+	qsort(out->rules, out->nrules, sizeof(*out->rules), cmp_rule);
+	for (size_t i = 0; i < c->n[K8S_POD]; i++) {
+		const struct k8s_pod *pod = &c->objs[K8S_POD][i]->pod;
+		const struct k8s_labels *nsl;
+		uint32_t ep_id = 0;
+		bool got = false;
+		size_t j = 0;
+
+		if (!pod->node_name || !node_name || strcmp(pod->node_name, node_name) ||
+		    !pod_live(pod))
+			continue;
+		nsl = ns_labels(c, pod->meta.ns);
+		for (size_t r = 0; r < out->nrules; r++) {
+			const struct k8s_cnp *p = out->rules[r].cnp;
+			const struct k8s_cnp_rule *rule = &p->egress[out->rules[r].rule];
+
+			if (!subject_selects(p, pod, nsl))
+				continue;
+			/* as policy_cnp.c's dir_fqdn: past these, a rule is not compiled */
+			if (j >= XCNI_FQDN_RULES_MAX)
+				break;
+			if (!got) {
+				err = ep_of(arg, pod, &ep_id);
+				if (err == -ENOENT)
+					break; /* not attached yet: the next plan has it */
+				if (err)
+					goto fail;
+				got = true;
+			}
+			for (size_t a = 0; a < rule->npeers; a++)
+				for (size_t k = 0; k < rule->peers[a].ndomains; k++)
+					if ((err = add_pat(out, &pcap, ep_id, rule->peers[a].domains[k],
+							   r, j)))
+						goto fail;
+			j++;
+		}
+		err = 0;
+	}
+	/* One pattern named by several rules for a pod: the first rule's. */
+	qsort(out->pat, out->npat, sizeof(*out->pat), cmp_pat);
+	for (size_t i = 0; i < out->npat; i++)
+		if (!n || memcmp(&out->pat[n - 1].k, &out->pat[i].k, sizeof(out->pat[i].k)))
+			out->pat[n++] = out->pat[i];
+	out->npat = n;
+	if ((err = plan_srv(c, out)))
+		goto fail;
+	qsort(out->srv, out->nsrv, sizeof(*out->srv), cmp_srv);
+	n = 0;
+	for (size_t i = 0; i < out->nsrv; i++)
+		if (!n || cmp_srv(&out->srv[n - 1], &out->srv[i]))
+			out->srv[n++] = out->srv[i];
+	out->nsrv = n;
+	return 0;
+fail:
+	fqdn_plan_free(out);
+	return err;
+}
+
+void fqdn_plan_free(struct fqdn_plan *p)
+{
+	free(p->pat);
+	free(p->srv);
+	free(p->rules);
+	memset(p, 0, sizeof(*p));
+}
+
+/* Keys of want (sorted records of stride bytes) that cur lacks. */
+static size_t count_new(const struct kvset *cur, const void *want, size_t n, size_t stride)
+{
+	size_t k = 0;
+
+	polsync_kvset_cmp_len = (int)cur->ksz;
+	for (size_t i = 0; i < n; i++)
+		if (!cur->n || !bsearch((const unsigned char *)want + i * stride, cur->d, cur->n,
+					cur->ksz + cur->vsz, polsync_kvset_cmp))
+			k++;
+	return k;
+}
+
+struct srv_rec {
+	struct xcni_dns_srv_key k;
+	__u32 v;
+};
+
+int fqdn_sync(int fd_pat, size_t max_pat, int fd_srv, size_t max_srv, const struct fqdn_plan *p,
+	      struct fqdn_sync_stats *st, char *msg, size_t msglen)
+{
+	struct kvset pat = {}, srv = {};
+	struct srv_rec *sr = calloc(p->nsrv + 1, sizeof(*sr));
+	size_t npat_new, nsrv_new, ch = 0, del = 0;
+	int err;
+
+	memset(st, 0, sizeof(*st));
+	if (!sr)
+		return -ENOMEM;
+	for (size_t i = 0; i < p->nsrv; i++)
+		sr[i] = (struct srv_rec){ p->srv[i], 1 };
+	if ((err = polsync_kvset_load(fd_pat, sizeof(struct xcni_fqdn_pat_key),
+				      sizeof(struct xcni_fqdn_pat), &pat)) ||
+	    (err = polsync_kvset_load(fd_srv, sizeof(struct xcni_dns_srv_key), sizeof(__u32),
+				      &srv))) {
+		snprintf(msg, msglen, "reading xcni_fqdn_pat, xcni_dns_srv: %s", strerror(-err));
+		goto out;
+	}
+	npat_new = count_new(&pat, p->pat, p->npat, sizeof(*p->pat));
+	nsrv_new = count_new(&srv, sr, p->nsrv, sizeof(*sr));
+	if (pat.n + npat_new > max_pat || srv.n + nsrv_new > max_srv) {
+		bool is_pat = pat.n + npat_new > max_pat;
+
+		snprintf(msg, msglen,
+			 "%s: %zu entries held and %zu new do not fit its %zu; nothing written",
+			 is_pat ? "xcni_fqdn_pat" : "xcni_dns_srv", is_pat ? pat.n : srv.n,
+			 is_pat ? npat_new : nsrv_new, is_pat ? max_pat : max_srv);
+		err = -ENOSPC;
+		goto out;
+	}
+	/* New first (a pod never lacks a pattern the plan keeps), then the gone. */
+	if ((err = polsync_kvset_sync(fd_srv, &srv, sr, p->nsrv, sizeof(*sr),
+				      offsetof(struct srv_rec, v), KV_UPSERT, "fqdn-srv-put", &ch)) ||
+	    (err = polsync_kvset_sync(fd_pat, &pat, p->pat, p->npat, sizeof(*p->pat),
+				      offsetof(struct fqdn_pat_entry, v), KV_UPSERT, "fqdn-pat-put",
+				      &ch)) ||
+	    (err = polsync_kvset_sync(fd_pat, &pat, p->pat, p->npat, sizeof(*p->pat),
+				      offsetof(struct fqdn_pat_entry, v), KV_DELETE, "fqdn-pat-del",
+				      &del)) ||
+	    (err = polsync_kvset_sync(fd_srv, &srv, sr, p->nsrv, sizeof(*sr),
+				      offsetof(struct srv_rec, v), KV_DELETE, "fqdn-srv-del", &del)))
+		snprintf(msg, msglen, "writing xcni_fqdn_pat, xcni_dns_srv: %s", strerror(-err));
+	st->written = ch;
+	st->deleted = del;
+out:
+	free(sr);
+	free(pat.d);
+	free(srv.d);
+	return err;
+}

@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Egress by DNS name, the agent's half (issue 55, docs/decisions/fqdn-in-bpf.md):
+ * ClusterNetworkPolicy domainNames peers compiled into what bpf/lib/dns.h
+ * reads (xcni_fqdn_pat: the patterns of each local pod; xcni_dns_srv: the
+ * sources whose answers count), and the writer that makes the pinned maps
+ * hold a plan, writing only what differs.
+ */
+#ifndef XCNI_FQDN_PLAN_H
+#define XCNI_FQDN_PLAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "xcni_shared.h"
+#include "lib/cluster/store.h"
+
+/* The DNS Service whose frontends and endpoints are xcni_dns_srv's. */
+#define FQDN_DNS_NS "kube-system"
+#define FQDN_DNS_SVC "kube-dns"
+
+struct fqdn_pat_entry {
+	struct xcni_fqdn_pat_key k;
+	struct xcni_fqdn_pat v;
+};
+
+/* A rule that names a domain, by its rank in tier order (rule_ref - 1). */
+struct fqdn_rule {
+	const struct k8s_cnp *cnp;
+	size_t rule; /* index into cnp->egress */
+};
+
+struct fqdn_plan {
+	size_t npat; /* sorted by key (memcmp) */
+	struct fqdn_pat_entry *pat;
+	size_t nsrv; /* sorted (memcmp); empty when no policy names a domain */
+	struct xcni_dns_srv_key *srv;
+	size_t nrules; /* every Admin egress rule naming a domain, in tier order */
+	struct fqdn_rule *rules;
+};
+
+/*
+ * The ep_id of local pod (the endpoint the plugin attached: what dns.h keys
+ * a pod's patterns by). 0 with *ep_id set, -ENOENT when it has none (yet:
+ * its patterns come with the next plan), another -errno to stop.
+ */
+typedef int (*fqdn_ep_of)(void *arg, const struct k8s_pod *pod, uint32_t *ep_id);
+
+/*
+ * The plan for node_name's pods in c: for every pod of this node that an
+ * Admin ClusterNetworkPolicy's subject selects, each name of its egress
+ * rules' domainNames peers (EXACT: the name; WILD: "*."'s suffix), valued
+ * with the rule's rank in tier order (prio: the first rule naming a pattern
+ * wins, as the tiers' first match does) and rule_ref 1 + the rule's index
+ * among the pod's rules naming a domain (the polcidr dir its learned
+ * addresses are judged under: XCNI_POLCIDR_DIR_FQDN + index; at most
+ * XCNI_FQDN_RULES_MAX rules a pod); and, when any
+ * rule names a domain, the DNS Service's UDP frontends (ClusterIPs, both
+ * families) and its endpoints (the pods its selector picks, both families,
+ * at the target port). 0, -ENOMEM, -E2BIG (more rules than prio holds), or
+ * ep_of's error.
+ */
+int fqdn_plan_build(const struct cluster *c, const char *node_name, fqdn_ep_of ep_of, void *arg,
+		    struct fqdn_plan *out);
+void fqdn_plan_free(struct fqdn_plan *p);
+
+struct fqdn_sync_stats {
+	size_t written; /* entries new or changed */
+	size_t deleted; /* entries the plan no longer has */
+};
+
+/*
+ * Makes xcni_fqdn_pat (fd_pat, max_pat entries) and xcni_dns_srv (fd_srv,
+ * max_srv) hold p: entries written where they differ, then those p lacks
+ * deleted (a pattern renamed is never absent in between). When the new
+ * entries would not fit beside the old ones nothing is written: -ENOSPC
+ * with msg naming the map and the counts. Another failure: -errno (msg), the
+ * maps as far as the writer got (the next sync writes them again).
+ */
+int fqdn_sync(int fd_pat, size_t max_pat, int fd_srv, size_t max_srv, const struct fqdn_plan *p,
+	      struct fqdn_sync_stats *st, char *msg, size_t msglen);
+
+#endif
