@@ -111,7 +111,7 @@ ps_list() { # the listing's text, its exit code as the last line
 }
 ps_healthy() {
 	ps_list
-	grep -qE '^x/web-deny +NetworkPolicy +2/2 +[0-9]+\.[0-9]{2}s +enforced on every node$' "$T/ps.txt" &&
+	grep -qE '^x/web-deny +NetworkPolicy +2/2 +[0-9]+\.[0-9]{3}s +enforced on every node$' "$T/ps.txt" &&
 		grep -qx 'exit 0' "$T/ps.txt"
 }
 check "policy status --node all: exit 0, x/web-deny enforced on 2/2 nodes with its time" ps_healthy
@@ -122,7 +122,7 @@ ps_one() { # NAME: the per-node text
 }
 ps_enforced_2() {
 	ps_one x/web-deny
-	grep -qE '^x/web-deny \(NetworkPolicy, version [0-9a-f]{16}\): enforced on 2/2 nodes, [0-9]+\.[0-9]{2} s after the change$' "$T/ps1.txt" &&
+	grep -qE '^x/web-deny \(NetworkPolicy, version [0-9a-f]{16}\): enforced on 2/2 nodes, [0-9]+\.[0-9]{3} s after the change$' "$T/ps1.txt" &&
 		[ "$(grep -cE '^n[12] +enforced +20[0-9-]{8}T[0-9:.]{12}Z +[0-9.]+s +[0-9]+ +-$' "$T/ps1.txt")" = 2 ] &&
 		grep -qx 'exit 0' "$T/ps1.txt"
 }

@@ -224,7 +224,7 @@ static int list_all(const struct ctl_ctx *c, const struct ps_node *nodes, size_t
 			pt_str(t, v.kind);
 			pt_strf(t, "%zu/%zu", v.enforced, nn);
 			if (v.enforced == nn)
-				pt_strf(t, "%.2fs", (double)(v.last_ms - v.change_ms) / 1000.0);
+				pt_strf(t, "%.3fs", (double)(v.last_ms - v.change_ms) / 1000.0);
 			else
 				pt_null(t);
 			pt_str(t, why[0] ? why : "enforced on every node");
@@ -262,7 +262,7 @@ static int one(const struct ctl_ctx *c, const struct ps_node *nodes, size_t nn, 
 		printf("%s (%s, version %s): enforced on %zu/%zu nodes", label, v.kind, v.version,
 		       v.enforced, nn);
 		if (v.enforced == nn)
-			printf(", %.2f s after the change", (double)(v.last_ms - v.change_ms) / 1000.0);
+			printf(", %.3f s after the change", (double)(v.last_ms - v.change_ms) / 1000.0);
 		printf("\n");
 	}
 	t = pt_new(node_cols, ARRAY_SIZE(node_cols), 0);
@@ -281,7 +281,7 @@ static int one(const struct ctl_ctx *c, const struct ps_node *nodes, size_t nn, 
 		pt_str(t, st);
 		pt_str(t, on ? when(jms(p, "applied_ms"), buf, sizeof(buf)) : NULL);
 		if (on)
-			pt_strf(t, "%.2fs", (double)(jms(p, "applied_ms") - v.change_ms) / 1000.0);
+			pt_strf(t, "%.3fs", (double)(jms(p, "applied_ms") - v.change_ms) / 1000.0);
 		else
 			pt_null(t);
 		pt_uint(t, (uint64_t)jms(p, "generation"));
