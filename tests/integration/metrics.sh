@@ -171,6 +171,10 @@ for n, l in enumerate(open(sys.argv[1]), 1):
     if not m:
         print(f"line {n}: not a sample: {l!r}"); ok = False; continue
     name = m.group(1)
+    # A histogram's samples are its family's name with _bucket, _sum or _count.
+    base = re.sub(r"_(bucket|sum|count)$", "", name)
+    if name not in fam and fam.get(base) == "histogram":
+        name = base
     if name not in fam or (name, "HELP") not in seen:
         print(f"line {n}: {name} has no TYPE/HELP before it"); ok = False
     if not name.startswith("xcni_") and not name.startswith("process_"):
