@@ -90,7 +90,7 @@ check "  ... its record: no-backend from store/frontend, for store/search:http (
 nobackend_text() {
 	local out
 	out=$(flows --service store/search -o wide) || return 1
-	grep -qE 'store/frontend .* no-backend .*Service backend not found \(drop-no-backend\) svc store/search:http$' <<<"$out" ||
+	grep -qE 'store/frontend .* no-backend .*Service backend not found \(drop-no-backend\) svc store/search:http( \[[A-Z,]+\])?$' <<<"$out" ||
 		{ echo "$out"; return 1; }
 }
 check "  ... flows' text (-o wide): Service backend not found, as Hubble says it" nobackend_text
