@@ -754,6 +754,18 @@ static void ns_many(struct svc_spec *out, size_t n, const char *ns, uint32_t x)
  * than ids are left is closed and named ("service ids"), the others apply in
  * that generation; never "no service id left" stopping every Service change.
  */
+/* Built for the sanitizers (unit-asan): gcc says so in a macro, clang in __has_feature. */
+#if defined(__SANITIZE_ADDRESS__)
+#define SVCSYNC_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SVCSYNC_ASAN 1
+#endif
+#endif
+#ifndef SVCSYNC_ASAN
+#define SVCSYNC_ASAN 0
+#endif
+
 static void test_room_ids(void **state)
 {
 	enum { HELD = 65530, BIG = 70000 };
@@ -765,6 +777,13 @@ static void test_room_ids(void **state)
 	size_t ncl;
 
 	(void)state;
+#if SVCSYNC_ASAN
+	/* 65,530 Services take 1.5 s in unit-svcsync and 490 s under the sanitizers
+	 * (unit-asan: 184 s before this test): the rule is checked there, the
+	 * memory of its paths by test_room_ns and test_full here. */
+	free(sp);
+	skip();
+#endif
 	assert_non_null(sp);
 	remake("xcni_svc", sizeof(struct xcni_svc_key), sizeof(struct xcni_svc), BIG);
 	remake("xcni_revnat", 2, sizeof(struct xcni_revnat), BIG);
