@@ -23,8 +23,14 @@
 struct ps_node {
 	char name[64];
 	json_t *doc; /* the agent's file; NULL: none */
+	json_t *by_key; /* "Kind/ns/name" -> its entry in doc: one lookup per policy and node */
 	bool down;   /* its pid runs no more */
 };
+
+static void pol_key(const char *kind, const char *ns, const char *name, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/%s/%s", kind ? kind : "", ns ? ns : "", name ? name : "");
+}
 
 /* One node's file, read as it is (an agent down leaves its last one). */
 static void node_read(struct ps_node *n, const char *name, const char *pin)
@@ -36,6 +42,19 @@ static void node_read(struct ps_node *n, const char *name, const char *pin)
 	if (agent_status_policy_path(pin, path, sizeof(path)))
 		return;
 	n->doc = json_load_file(path, 0, NULL);
+	n->by_key = json_object();
+	{
+		json_t *a = json_object_get(n->doc, "policies"), *p;
+		size_t i;
+		char key[600];
+
+		json_array_foreach(a, i, p) {
+			pol_key(json_string_value(json_object_get(p, "kind")),
+				json_string_value(json_object_get(p, "namespace")),
+				json_string_value(json_object_get(p, "name")), key, sizeof(key));
+			json_object_set(n->by_key, key, p);
+		}
+	}
 	pid = json_integer_value(json_object_get(n->doc, "pid"));
 	n->down = !n->doc || (pid > 0 && kill((pid_t)pid, 0) && errno == ESRCH);
 	if (!name[0])
@@ -47,18 +66,10 @@ static void node_read(struct ps_node *n, const char *name, const char *pin)
 static json_t *node_pol(const struct ps_node *n, const char *kind, const char *ns,
 			const char *name)
 {
-	json_t *a = json_object_get(n->doc, "policies"), *p;
-	size_t i;
+	char key[600];
 
-	json_array_foreach(a, i, p) {
-		const char *pns = json_string_value(json_object_get(p, "namespace"));
-
-		if (!strcmp(json_string_value(json_object_get(p, "kind")) ?: "", kind) &&
-		    !strcmp(json_string_value(json_object_get(p, "name")) ?: "", name) &&
-		    !strcmp(pns ? pns : "", ns ? ns : ""))
-			return p;
-	}
-	return NULL;
+	pol_key(kind, ns, name, key, sizeof(key));
+	return json_object_get(n->by_key, key);
 }
 
 static int64_t jms(json_t *p, const char *k)
@@ -314,8 +325,10 @@ static int cmd_policy_status(const struct ctl_ctx *c, char **argv)
 		}
 	}
 	err = argv[0] ? one(c, nodes, nn, argv[0], &all) : list_all(c, nodes, nn, &all);
-	for (size_t i = 0; i < nn; i++)
+	for (size_t i = 0; i < nn; i++) {
+		json_decref(nodes[i].by_key);
 		json_decref(nodes[i].doc);
+	}
 	/* Scripts wait on it: not in force everywhere is exit 1, as status's DEGRADED. */
 	return err ? err : all ? 0 : -EAGAIN;
 }
