@@ -116,12 +116,17 @@ N, nnodes, nedges, _ = view("namespace")
 V, vnodes, vedges, _ = view("verdict")
 S, snodes, sedges, _ = view("search")
 C = D["click"]
+Q, qnodes, qedges, _ = view("query")
+M, mnodes, medges, _ = view("small")
+X = D["denyclick"]
 def inside(b, r):
     return b["x"] >= r["x"] - 0.5 and b["y"] >= r["y"] - 0.5 and b["x"] + b["w"] <= r["x"] + r["w"] + 0.5 and b["y"] + b["h"] <= r["y"] + r["h"] + 0.5
 def overlap(a, b):
     return a["x"] < b["x"] + b["w"] and b["x"] < a["x"] + a["w"] and a["y"] < b["y"] + b["h"] and b["y"] < a["y"] + a["h"]
 def pairs(boxes):
     return [(p["id"], q["id"]) for i, p in enumerate(boxes) for q in boxes[i + 1:] if overlap(p["box"], q["box"])]
+def over_titles(s):
+    return [(c["id"], t["text"]) for c in s["counts"] for t in s["titles"] if overlap(c["box"], t["box"])]
 def touches(e, card):
     return card in e.split("->")
 if not eval(sys.argv[2]):
@@ -129,6 +134,22 @@ if not eval(sys.argv[2]):
     print(f"not {sys.argv[2]}:\n" + json.dumps(show)[:5000]); sys.exit(1)
 EOF
 dom() { /usr/bin/python3 "$T/dom.py" "$T/dom.json" "$1"; }
+# The figures the checks below bound, for the log.
+diag "$(/usr/bin/python3 - "$T/dom.json" <<'PY'
+import json, sys
+D = json.load(open(sys.argv[1]))
+def ov(a, b):
+    return a["x"] < b["x"] + b["w"] and b["x"] < a["x"] + a["w"] and a["y"] < b["y"] + b["h"] and b["y"] < a["y"] + a["h"]
+for k, size in (("all", "1400x900"), ("small", "1024x700")):
+    s = D[k]
+    print(f"{size}: {len(s['crossings'])} passes of an edge over another namespace's box "
+          f"({len({c['edge'] for c in s['crossings']})} edges), "
+          f"{sum(ov(c['box'], t['box']) for c in s['counts'] for t in s['titles'])} badges over a title, "
+          f"smallest map text {s['fonts']['svg']:.1f} px (scale {s['fonts']['scale']:.2f});", end=" ")
+print(f"'Decided by' of shop/cart -> pay/payments: {len(D['denyclick']['detail']['why'])} entries; "
+      f"/?verdict=denied asked /api/graph '{D['query']['query']}'")
+PY
+)"
 VP="{'x': 0, 'y': 0, 'w': 1400, 'h': 900}"
 check "all: the 6 namespaces and the outside drawn as boxes" \
 	dom "sorted(n['id'] for n in A['namespaces']) == ['ns:api', 'ns:batch', 'ns:data', 'ns:ops', 'ns:pay', 'ns:shop', 'outside']"
@@ -147,6 +168,10 @@ check "all: one count badge per edge, 15-30 edges for 17 cards (not one per pod 
 check "all: no two count badges overlap (their bounding boxes)" dom "len(A['counts']) > 10 and pairs(A['counts']) == []"
 check "all: no two cards and no two namespace boxes overlap" dom "pairs(A['nodes']) == [] and pairs(A['namespaces']) == []"
 check "all: every count badge inside the map's visible area" dom "all(inside(c['box'], A['mapbox']) for c in A['counts'])"
+check "all (1400x900): no count badge over a namespace box's title or the line under it; every map text at least 11 px as rendered" \
+	dom "A['titles'] and over_titles(A) == [] and A['fonts']['svg'] >= 11"
+check "all (1400x900): no edge passes over a namespace box that is neither its source's nor its destination's" \
+	dom "A['crossings'] == []"
 check "all: the flow table holds the 200 most recent flows; the command line xcnictl flows --node all" \
 	dom "len(A['rows']) == 200 and A['flowinfo'].startswith('200 most recent of ') and A['cmd'] == 'xcnictl flows --node all'"
 
@@ -172,8 +197,16 @@ check "click on the largest count (web->cart, 32): its edge selected, the others
 	dom "C['clicked'] == 'wl:shop/web->wl:shop/cart' and C['detail']['edge'] == C['clicked'] and all(('selected' in e['cls']) == (e['id'] == C['clicked']) for e in C['edges']) and all(float(e['opacity']) < 0.5 for e in C['edges'] if e['id'] != C['clicked']) and C['hash'].startswith('#edge=')"
 check "click: the panel says 32 flows between 32 pod pairs and what decided them; the table only that edge's 32 flows" \
 	dom "'32 flows' in C['detail']['text'] and 'between 32 pairs of pods' in C['detail']['text'] and 'Decided by' in C['detail']['text'] and len(C['rows']) == 32 and all(r['cells'][1].startswith('shop/web-') and r['cells'][2].startswith('shop/cart-') for r in C['rows'])"
-png() { for f in service-map-50.png service-map-50-ns-pay.png service-map-50-denied.png service-map-50-search.png service-map-50-selected.png; do head -c 8 "$OUT/$f" | od -An -c | grep -q 'P   N   G' || { echo "$OUT/$f: not a PNG"; return 1; }; done; }
-check "five screenshots saved ($OUT/service-map-50*.png)" png
+check "click on the denied count shop/cart -> pay/payments (16 flows to 4 payments pods): one 'Decided by' entry, naming pay/pay-from-api, 16 flows" \
+	dom "X['detail']['edge'] == 'wl:shop/cart->wl:pay/payments' and len(X['detail']['why']) == 1 and 'pay/pay-from-api' in X['detail']['why'][0] and '16 flows' in X['detail']['why'][0]"
+check "/?verdict=denied (lab ui --help's address): the verdict filter set, /api/graph asked with it, only denied edges" \
+	dom "Q['verdictSelect'] == 'denied' and Q['query'] == 'verdict=denied' and qedges and all(e['verdict'] == 'denied' for e in qedges.values()) and 'wl:batch/jobs->wl:data/db' in qedges"
+check "1024x700: every text of the map at least 11 px as rendered (the page's own too), no horizontal scroll" \
+	dom "M['viewport'] == {'w': 1024, 'h': 700} and M['fonts']['svg'] >= 11 and M['fonts']['html'] >= 11 and M['scroll']['doc'][0] <= M['scroll']['doc'][1] and M['scroll']['map'][0] <= M['scroll']['map'][1]"
+check "1024x700: the 17 cards drawn, no badge over a title, no edge over another namespace's box" \
+	dom "len(mnodes) == 17 and over_titles(M) == [] and M['crossings'] == [] and pairs(M['counts']) == []"
+png() { for f in service-map-50.png service-map-50-1024.png service-map-50-ns-pay.png service-map-50-denied.png service-map-50-search.png service-map-50-selected.png; do head -c 8 "$OUT/$f" | od -An -c | grep -q 'P   N   G' || { echo "$OUT/$f: not a PNG"; return 1; }; done; }
+check "six screenshots saved ($OUT/service-map-50*.png)" png
 diag "screenshots: $OUT/service-map-50*.png"
 
 stop_mine

@@ -15,9 +15,16 @@ after each waits until the page drew the graph /api/graph gave for it, reads
 the state again and saves a screenshot. Last, a real mouse click on the
 count badge of the edge with the most flows, and the side panel then. Then
 NAME=VALUE in the search box (protocol=tcp, a filter /api/graph applies)
-and a value it refuses (since=soon). Prints one JSON object: {"all",
-"namespace", "verdict", "search", "apisearch", "badsearch", "click"}; exits 1
-saying why when the page never draws what was asked.
+and a value it refuses (since=soon). Then a click on the denied edge
+shop/cart -> pay/payments (its panel), a fresh load of URL?verdict=VERDICT
+(the address lab ui --help shows), and the map again in a 1024x700 window.
+STATE also holds what the page must avoid, measured as laid out: each edge's
+passes over namespace boxes that are neither its source's nor its
+destination's, the namespace titles' boxes (for the count badges), the
+smallest text as rendered. Prints one JSON object: {"all", "namespace",
+"verdict", "search", "apisearch", "badsearch", "click", "denyclick",
+"query", "small"}; exits 1 saying why when the page never draws what was
+asked.
 """
 import json
 import os
@@ -49,7 +56,40 @@ STATE = r"""JSON.stringify((() => {
     cmd: (document.getElementById('cmd') || {}).textContent || '',
     hash: location.hash,
     detail: {edge: document.getElementById('detail').dataset.edge || null, text: document.getElementById('detail').innerText,
-      policies: [...document.querySelectorAll('#detail .policy')].map(s => s.textContent)},
+      policies: [...document.querySelectorAll('#detail .policy')].map(s => s.textContent),
+      why: [...document.querySelectorAll('#why .why')].map(d => d.innerText)},
+    verdictSelect: document.getElementById('verdict').value,
+    // A namespace box's title and its line under it, as drawn.
+    titles: [...document.querySelectorAll('g.ns text')].map(t => ({id: t.parentNode.dataset.id, text: t.textContent, box: box(t)})),
+    // Each edge sampled every 3 px of its length: the namespace boxes it passes over that are
+    // neither its source's nor its destination's (1 px inside their border).
+    crossings: (() => {
+      const boxOf = id => { const g = document.querySelector('g.node[data-id="' + CSS.escape(id) + '"]');
+        return !g ? null : g.dataset.kind === 'outside' ? 'outside' : 'ns:' + (g.dataset.ns || ''); };
+      const nsb = [...document.querySelectorAll('g.ns')].map(g => ({id: g.dataset.id, r: g.querySelector('rect').getBoundingClientRect()}));
+      const out = [];
+      for (const p of document.querySelectorAll('path.edge')) {
+        const [a, b] = p.dataset.id.split('->'), ends = [boxOf(a), boxOf(b)], m = p.getScreenCTM(), len = p.getTotalLength();
+        const hit = new Set();
+        for (let l = 0; l <= len; l += 3) {
+          const q = new DOMPoint(p.getPointAtLength(l).x, p.getPointAtLength(l).y).matrixTransform(m);
+          for (const n of nsb)
+            if (!ends.includes(n.id) && q.x > n.r.x + 1 && q.x < n.r.right - 1 && q.y > n.r.y + 1 && q.y < n.r.bottom - 1) hit.add(n.id);
+        }
+        for (const n of hit) out.push({edge: p.dataset.id, box: n});
+      }
+      return out;
+    })(),
+    // The smallest text as rendered: the SVG's font sizes times the map's scale, and the page's own text.
+    fonts: (() => {
+      const svg = document.getElementById('map'), vb = svg.viewBox.baseVal;
+      const k = vb && vb.width ? svg.getBoundingClientRect().width / vb.width : 1;
+      const px = e => parseFloat(getComputedStyle(e).fontSize);
+      const svgT = [...svg.querySelectorAll('text')].filter(t => t.textContent.trim());
+      const htmlT = [...document.querySelectorAll('body *')].filter(e => !(e instanceof SVGElement) && e.offsetParent !== null &&
+        [...e.childNodes].some(n => n.nodeType === 3 && n.textContent.trim()));
+      return {scale: k, svg: Math.min(...svgT.map(t => px(t) * k)), html: Math.min(...htmlT.map(px))};
+    })(),
   };
 })())"""
 
@@ -129,6 +169,28 @@ def main():
             out["click"] = wait_state(cdp, lambda s: s["detail"]["edge"] == big["id"], f"the panel of {big['id']}")
             out["click"]["clicked"] = big["id"]
             screenshot(cdp, os.path.join(outdir, "service-map-50-selected.png"))
+
+            # A denied edge whose 16 flows go to 4 pods of one workload: what decided them, once.
+            deny = "wl:shop/cart->wl:pay/payments"
+            c = [c for c in out["click"]["counts"] if c["id"] == deny][0]["box"]
+            x, y = c["x"] + c["w"] / 2, c["y"] + c["h"] / 2
+            for t in ("mouseMoved", "mousePressed", "mouseReleased"):
+                cdp.call("Input.dispatchMouseEvent", type=t, x=x, y=y, button="left",
+                         clickCount=1 if t != "mouseMoved" else 0)
+            out["denyclick"] = wait_state(cdp, lambda s: s["detail"]["edge"] == deny, f"the panel of {deny}")
+
+            # The address as xcnictl lab ui --help shows it: /?verdict=denied, a fresh load.
+            cdp.call("Page.navigate", url=url + "?verdict=" + verdict)
+            time.sleep(0.5)
+            out["query"] = wait_state(cdp, lambda s: s["rows"], f"the map of ?verdict={verdict}")
+
+            # A small window: 1024x700, the map as drawn for it (a resize redraws).
+            cdp.call("Page.navigate", url=url)
+            wait_state(cdp, lambda s: s["rows"] and s["query"] == "", "the map again")
+            cdp.call("Emulation.setDeviceMetricsOverride", width=1024, height=700, deviceScaleFactor=1, mobile=False)
+            time.sleep(1)  # the redraw after a resize waits 150 ms
+            out["small"] = wait_state(cdp, lambda s: s["viewport"]["w"] == 1024, "the map at 1024x700")
+            screenshot(cdp, os.path.join(outdir, "service-map-50-1024.png"))
     except Exception as e:
         print(json.dumps({"error": str(e), **out}))
         return 1
