@@ -178,6 +178,7 @@ def main():
                 cdp.call("Input.dispatchMouseEvent", type=t, x=x, y=y, button="left",
                          clickCount=1 if t != "mouseMoved" else 0)
             out["denyclick"] = wait_state(cdp, lambda s: s["detail"]["edge"] == deny, f"the panel of {deny}")
+            screenshot(cdp, os.path.join(outdir, "service-map-50-why.png"))
 
             # The address as xcnictl lab ui --help shows it: /?verdict=denied, a fresh load.
             cdp.call("Page.navigate", url=url + "?verdict=" + verdict)
