@@ -267,7 +267,7 @@ ip netns exec "$XCT_TAG-p2" timeout 10 socat -T3 TCP-LISTEN:7000,bind="${IP[p2]}
 tcp_srv=$!
 ip netns exec "$XCT_TAG-p2" timeout 10 socat -T3 UDP-RECVFROM:7001,bind="${IP[p2]}" EXEC:'/bin/cat' &
 udp_srv=$!
-sleep 0.3
+wait_until 10 eval 'ss -N "$XCT_TAG-p2" -ltn | grep -q ":7000 " && ss -N "$XCT_TAG-p2" -lun | grep -q ":7001 "'
 check "TCP p1 -> p2 through the data plane (echo)" \
 	bash -c "echo hello-tcp | ip netns exec $XCT_TAG-p1 socat -T2 - TCP:${IP[p2]}:7000 | grep -q hello-tcp"
 check "UDP p1 -> p2 through the data plane (echo)" \
@@ -277,11 +277,11 @@ check "conntrack holds the TCP flow p1 -> p2:7000" \
 kill "$tcp_srv" "$udp_srv" 2>/dev/null
 wait "$tcp_srv" "$udp_srv" 2>/dev/null
 check "host -> pod TCP (to_pod tracks it, the reply passes from_pod)" \
-	bash -c "ip netns exec $XCT_TAG-p3 timeout 5 socat -T3 TCP-LISTEN:7002,bind=${IP[p3]},reuseaddr EXEC:/bin/cat & sleep 0.3; echo hi | ip netns exec $NODE socat -T2 - TCP:${IP[p3]}:7002 | grep -q hi; r=\$?; wait; exit \$r"
+	bash -c "ip netns exec $XCT_TAG-p3 timeout 5 socat -T3 TCP-LISTEN:7002,bind=${IP[p3]},reuseaddr EXEC:/bin/cat & for _ in \$(seq 50); do ss -N $XCT_TAG-p3 -ltn | grep -q ':7002 ' && break; sleep 0.1; done; echo hi | ip netns exec $NODE socat -T2 - TCP:${IP[p3]}:7002 | grep -q hi; r=\$?; wait; exit \$r"
 s0=$(metric -113 0)
 $XCNICTL monitor --json --timeout-ms 4000 >"$T/events.json" 2>&1 &
 mon=$!
-sleep 0.5
+mon_subscribed "$mon" "$NODE"
 ip -n "$XCT_TAG-p1" addr add "$SUBNET.250/32" dev eth0
 ip netns exec "$XCT_TAG-p1" ping -c3 -i 0.05 -W1 -I "$SUBNET.250" "${IP[p2]}" >/dev/null 2>&1
 ip -n "$XCT_TAG-p1" addr del "$SUBNET.250/32" dev eth0

@@ -323,7 +323,7 @@ mon_during() {
 	local out=$1 pid; shift
 	ctl monitor --type trace --pod x/a --json --timeout-ms 2500 >"$out" 2>&1 &
 	pid=$!
-	sleep 0.5
+	mon_subscribed "$pid" "$NODE"
 	"$@" >/dev/null 2>&1
 	wait "$pid"
 }
@@ -343,16 +343,21 @@ ok = all(e["type"] == "trace" and e["proto"] == "icmp" for e in ev) and len(req)
 sys.exit(0 if ok else 1)' "$IP_A" "$IP_B" "$1" || { cat "$1"; return 1; }
 }
 check "traces on: the pings as fwd-local from-pod, the replies as fwd-reply, nothing else" traced "$T/trace-on.json"
+# mon_one FILE ARGS...: monitor --type trace --count 1 ARGS while a pings b.
+mon_one() {
+	local out=$1 p; shift
+	ctl monitor --type trace --count 1 --timeout-ms 3000 "$@" >"$out" 2>&1 &
+	p=$!
+	mon_subscribed "$p" "$NODE"
+	ip netns exec "$XCT_TAG-a" ping -c2 -i 0.2 -W1 "$IP_B" >/dev/null
+	wait "$p"
+}
+mon_one "$T/trace.txt" -o wide
 check "monitor -o wide shows the trace type and the FWD reason" bash -c \
-	"ctl() { nsenter --net=/var/run/netns/$NODE '$BUILD/xcnictl' --pin-dir '$PIN' \"\$@\"; }
-	 ctl monitor --type trace --count 1 --timeout-ms 3000 -o wide >'$T/trace.txt' & p=\$!
-	 sleep 0.3; ip netns exec $XCT_TAG-a ping -c2 -i 0.2 -W1 $IP_B >/dev/null; wait \$p
-	 grep -Eq '^20[0-9]{2}-[01][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-6][0-9]\.[0-9]{6}Z +fwd-(local|reply) +(from-pod|to-pod) .* trace +- +[0-9]+ +[0-9]+ +- +- *$' '$T/trace.txt' || { cat '$T/trace.txt'; exit 1; }"
+	"grep -Eq '^20[0-9]{2}-[01][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-6][0-9]\.[0-9]{6}Z +fwd-(local|reply) +(from-pod|to-pod) .* trace +- +[0-9]+ +[0-9]+ +- +- *$' '$T/trace.txt' || { cat '$T/trace.txt'; exit 1; }"
+mon_one "$T/trace-mono.txt" --time mono -o wide
 check "monitor --time mono: TIME as seconds since boot" bash -c \
-	"ctl() { nsenter --net=/var/run/netns/$NODE '$BUILD/xcnictl' --pin-dir '$PIN' \"\$@\"; }
-	 ctl monitor --type trace --count 1 --timeout-ms 3000 --time mono -o wide >'$T/trace-mono.txt' & p=\$!
-	 sleep 0.3; ip netns exec $XCT_TAG-a ping -c2 -i 0.2 -W1 $IP_B >/dev/null; wait \$p
-	 grep -Eq '^[0-9]+\.[0-9]{6} +fwd-(local|reply) ' '$T/trace-mono.txt' || { cat '$T/trace-mono.txt'; exit 1; }"
+	"grep -Eq '^[0-9]+\.[0-9]{6} +fwd-(local|reply) ' '$T/trace-mono.txt' || { cat '$T/trace-mono.txt'; exit 1; }"
 check "xcnictl config set trace-sample 0" ctl config set trace-sample 0
 mon_during "$T/trace-off2.json" ip netns exec "$XCT_TAG-a" ping -c3 -i 0.2 -W1 "$IP_B"
 check "traces off again: nothing" bash -c "[ ! -s '$T/trace-off2.json' ] || { cat '$T/trace-off2.json'; exit 1; }"
@@ -367,7 +372,9 @@ d=missing
 [ "$a" != missing ] && [ "$b" != missing ] && d=$((b - a))
 check "60 drops over a budget of 1/s: xcni_events_lost_total{cause=\"rate-limit\"} grew by >= 50 (got $d)" \
 	test "$d" != missing -a "$d" -ge 50 2>/dev/null
-check "xcni_events_total counts what was reported" test "$(val "$T/e1" xcni_events_total)" -gt 0
+ev0=$(val "$T/e0" xcni_events_total) ev1=$(val "$T/e1" xcni_events_total)
+check "xcni_events_total counts what was reported: the 60 drops' events within the budget ($ev0 -> $ev1)" \
+	test "$ev1" != missing -a "$ev0" != missing -a "$((ev1 - ev0))" -gt 0 2>/dev/null
 check "xcni_events_rate and xcni_trace_sample in the page" \
 	test "$(val "$T/e1" xcni_events_rate)" = 1 -a "$(val "$T/e1" xcni_trace_sample)" = 0
 lost_row() { ctl metrics | grep -E '^events-lost-rate-limit +- +[1-9]'; }

@@ -110,7 +110,7 @@ EOF
 check "allow from b on the named port applied" sync_gen
 ctl monitor --json --timeout-ms 3000 >"$T/events" 2>&1 &
 MON=$!
-sleep 0.3
+mon_subscribed "$MON" "$NODE"
 check "allow: b reaches a" expect b connected
 check "allow: c is still blocked" expect c blocked
 wait "$MON"
@@ -219,7 +219,7 @@ check "deny removed" sync_gen
 ip netns exec "$XCT_TAG-a" timeout 60 python3 "$HERE/udp_big.py" serve 5353 60 &
 UDPSRV=$!
 big() { ip netns exec "$XCT_TAG-$1" python3 "$HERE/udp_big.py" send "$IP_A" 5353 4000; }
-sleep 0.3
+wait_until 10 eval 'ss -N "$XCT_TAG-a" -lun | grep -q ":5353 "'
 check "no policy: a 4000-byte UDP datagram from c arrives whole (in fragments)" \
 	bash -c "[ \"\$($(declare -f big); HERE=$HERE XCT_TAG=$XCT_TAG IP_A=$IP_A big c)\" = 4000 ]"
 # Fragments per endpoint (bpf/lib/frag.h): b sends 200 first fragments to a

@@ -196,7 +196,7 @@ watch_probe() {
 	shift
 	ctl monitor --timeout-ms 3500 "$@" >"$T/$name.mon" 2>&1 &
 	mp=$!
-	sleep 0.5 # monitor reads events from its start on
+	mon_subscribed "$mp" "$NODE" # monitor gets the events from its subscription on
 	probe b "$VIP" 80 >"$T/$name.probe"
 	wait "$mp"
 }

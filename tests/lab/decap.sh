@@ -111,7 +111,7 @@ restart_under_stream() {
 	local tag=$1 s0 d0 t0 cpid
 	"$XCNICTL" lab exec o/p2 -- iperf3 -s -1 -p 5202 >"$T/iperf-s-$tag.log" 2>&1 &
 	MINE+=($!)
-	sleep 1
+	wait_until 10 eval 'ss -N xcl-o.p2 -ltn | grep -q ":5202 "'
 	s0=$(metric 2 drop-outside-spoof from-overlay)
 	d0=$(drops_by 2)
 	"$XCNICTL" lab exec o/p1 -- iperf3 -c "${IP[p2]}" -p 5202 -u -b 0 -l 256 -t 12 -J \
@@ -207,10 +207,10 @@ check "n2 counted them fwd-decap from-overlay ($d0 -> $d1)" test "$d1" -gt "$d0"
 # GRO: a 2 s TCP stream p1 -> p2; tshark in p2's netns sees what GRO left.
 "$XCNICTL" lab exec o/p2 -- iperf3 -s -1 -p 5201 >"$T/iperf-s.log" 2>&1 &
 MINE+=($!)
-ip netns exec xcl-o.p2 tshark -n -i eth0 -s 96 -a duration:4 -w "$T/gro.pcap" -f 'tcp port 5201' >/dev/null 2>&1 &
+ip netns exec xcl-o.p2 tshark -n -i eth0 -s 96 -a duration:4 -w "$T/gro.pcap" -f 'tcp port 5201' >/dev/null 2>"$T/gro.err" &
 CAP=$!
 MINE+=("$CAP")
-sleep 1
+wait_until 10 eval 'grep -q "Capturing on" "$T/gro.err" && ss -N xcl-o.p2 -ltn | grep -q ":5201 "'
 "$XCNICTL" lab exec o/p1 -- iperf3 -c "${IP[p2]}" -p 5201 -t 2 -J >"$T/iperf.json" 2>&1
 wait "$CAP"
 max=$(tshark -n -r "$T/gro.pcap" -Y "ip.src == ${IP[p1]}" -T fields -e frame.len 2>/dev/null | sort -n | tail -1)
@@ -317,7 +317,6 @@ spec:
 EOF
 p0=$(metric 2 drop-policy-ingress from-overlay)
 check "apply NetworkPolicy o/deny-p2 (nothing may reach p2)" lab apply -f "$T/deny.yaml"
-sleep 1
 for fam in 4 6; do
 	out=$(lab probe o/p1 o/p2 80/tcp --family $fam --timeout-ms 500); RC=$?
 	check "IPv$fam: probe o/p1 (n1) -> o/p2 (n2) 80/tcp: denied" test "$(fate_word "$out")-$RC" = "denied-1"

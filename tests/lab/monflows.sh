@@ -122,10 +122,11 @@ XCNID_PID=$(lab get --json | jq_ "[n['xcnidPid'] for n in d['nodes'] if n['name'
 diag "n1's xcnid: $XCNID_PID"
 stop_agent() { [ -n "$XCNID_PID" ] && kill -TERM "$XCNID_PID" && for _ in $(seq 50); do kill -0 "$XCNID_PID" 2>/dev/null || return 0; sleep 0.1; done; return 1; }
 check "n1's xcnid stopped (SIGTERM)" stop_agent
-sleep 0.3
+# The monitor reads the ring once it saw the stream end (its stderr says so).
+wait_until 10 grep -q "event stream ended" "$T/m3.err"
 check "x/b sends 20 more datagrams with no agent (the programs still drop them)" \
 	lab exec x/b -- /usr/bin/python3 "$T/send.py" 40102 "$A4" 81 20
-sleep 0.5
+wait_until 10 eval '[ "$(drops "$T/m3.json" 40102 2>/dev/null)" = 20 ]'
 kill -INT "$M3" 2>/dev/null
 wait "$M3"
 fell_back() { grep -q "event stream ended" "$T/m3.err" && [ "$(drops "$T/m3.json" 40102)" = 20 ] || { echo "drops from 40102: $(drops "$T/m3.json" 40102)"; cat "$T/m3.err"; return 1; }; }

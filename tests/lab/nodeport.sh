@@ -364,6 +364,7 @@ check "lab up --node-port-mode dsr --kube-proxy iptables: exit 2 (DSR is xcnid's
 # on n1 as n3 drops an outside client's; the pod's own node's NodePort serves it
 # from every endpoint (README, "a pod to its own node's NodePort").
 C1=$(lab get --json | jq_ "[p['ip'] for p in d['pods'] if p['name'] == 'c1'][0]")
+[ "$NODES" -lt 3 ] || ENC3=$(metric 3 fwd-encap to-overlay)
 for n in $(seq "$NODES"); do
 	for pp in 30080/tcp 30081/udp 30090/tcp 30091/udp; do
 		if [ "$KP" = iptables ] && [ "${pp%/*}" -ge 30090 ] && [ "n$n" != n1 ] && [ "n$n" != "$BN" ]; then
@@ -395,8 +396,9 @@ if [ "$KP" = none ] && [ "$FAMILY" = dual ] && [ "$NODES" -ge 3 ]; then
 	done
 fi
 if [ "$KP" = iptables ] && [ "$NODES" -ge 3 ]; then
-	check "n3 encapsulated again what its stack DNATed (to-overlay fwd-encap > 0, drop-encap 0)" \
-		bash -c "[ \"\$1\" -gt 0 ] && [ \"\$2\" = 0 ]" _ "$(metric 3 fwd-encap to-overlay)" "$(metric 3 drop-encap to-overlay)"
+	enc3=$(metric 3 fwd-encap to-overlay)
+	check "n3 encapsulated again what its stack DNATed from np/c1 (to-overlay fwd-encap $ENC3 -> $enc3, drop-encap 0)" \
+		bash -c "[ \"\$1\" -gt \"\$2\" ] && [ \"\$3\" = 0 ]" _ "$enc3" "$ENC3" "$(metric 3 drop-encap to-overlay)"
 fi
 
 # ---- DSR (kube-proxy-free, 3 nodes): n1's agent again with --node-port-mode dsr ------------

@@ -222,7 +222,11 @@ import socket, sys
 socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(sys.argv[3].encode(), (sys.argv[1], int(sys.argv[2])))
 ' "$@"
 }
-arrived() { sleep 0.3; grep -F -- " $1" "$T/recv.log"; }
+# arrived TAG: in o/p2's log within 0.3 s.
+arrived() {
+	for _ in 1 2 3 4 5 6; do grep -F -- " $1" "$T/recv.log" && return 0; sleep 0.05; done
+	return 1
+}
 # control_until DST PORT TAG: o/p1's datagram arrives (the policy may take a moment to land).
 control_until() {
 	for i in $(seq 30); do

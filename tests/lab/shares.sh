@@ -118,18 +118,20 @@ ctl monitor --type drop --json --timeout-ms 30000 >"$T/mon.json" 2>"$T/mon.err" 
 MON=$!
 MINE+=("$MON")
 sleep 0.5
+LOST0=$(lost)
 FPIDS=()
 for c in $(seq 0 $(($(nproc) - 1))); do
 	lab exec flood/f -- taskset -c "$c" /usr/bin/python3 "$T/send.py" $((40200 + c)) "$S4" 8081 0 4 &
 	FPIDS+=("$!")
 	MINE+=("$!")
 done
-sleep 1.5
+flooding() { [ "$(lost)" -gt "$LOST0" ]; } # f's events already past its share
+check "f's flood under way: events-lost-rate-limit grows" wait_until 30 flooding
 check "quiet/q -> srv/s 8081/udp from 41000: one datagram, during f's flood from every CPU" \
 	lab exec quiet/q -- /usr/bin/python3 "$T/send.py" 41000 "$S4" 8081 1 0
 for p in "${FPIDS[@]}"; do wait "$p"; done
-check "f's flood: its events past its share counted lost (events-lost-rate-limit > 0)" \
-	eval '[ "$(lost)" -gt 0 ]'
+check "f's flood: its events past its share counted lost (events-lost-rate-limit $LOST0 -> $(lost))" \
+	eval '[ "$(lost)" -gt "$LOST0" ]'
 check "q's denied datagram (41000) is in xcnictl flows: quiet's, denied by policy" \
 	wait_until 10 rec 41000 "r['source']['namespace'] == 'quiet' and r['verdict'] == 'denied'"
 kill -INT "$MON" 2>/dev/null

@@ -216,6 +216,12 @@ spec:
   podSelector: {matchLabels: {app: none}}
   policyTypes: [Ingress]
 YAML
+# apply_count: n2's policy applies observed (xcni_policy_apply_seconds_count).
+apply_count() {
+	in_node 2 curl -sf --max-time 10 "http://127.0.0.1:9971/metrics" |
+		awk '$1 == "xcni_policy_apply_seconds_count" { print $2 }'
+}
+APPLY0=$(apply_count)
 check "lab apply x/idle with n1's agent down (no wait: n1 cannot report it)" \
 	env XCNI_LAB_NO_WAIT=1 "$XCNICTL" lab apply -f "$T/idle.yaml"
 on_n2() {
@@ -257,13 +263,13 @@ ps_back() {
 		grep -qx 'exit 0' "$T/ps1.txt"
 }
 check "n1 back: policy status x/idle enforced on 2/2 nodes, exit 0" ps_back
-apply_hist() { # n2 applied x/idle while running: one observation at least
+apply_hist() { # n2 applied x/idle while running: one observation more at least
 	local m2
-	m2=$(in_node 2 curl -sf --max-time 10 "http://127.0.0.1:9971/metrics" | grep '^xcni_policy_apply_seconds_count ')
-	echo "n2: $m2"
-	[ "${m2##* }" -ge 1 ] 2>/dev/null
+	m2=$(apply_count)
+	echo "n2: xcni_policy_apply_seconds_count $APPLY0 -> $m2"
+	[ "$m2" -gt "$APPLY0" ] 2>/dev/null
 }
-check "... xcni_policy_apply_seconds counted x/idle's change on n2" apply_hist
+check "... xcni_policy_apply_seconds counted x/idle's change on n2 (a delta across the apply)" apply_hist
 
 # -- usage
 usage_rc() { local rc; ctl "$@" >"$T/u.txt" 2>&1; rc=$?; cat "$T/u.txt"; [ "$rc" = 2 ]; }

@@ -158,15 +158,14 @@ CHURN=$(cip churn)
 lab exec e/c2 -- python3 "$HERE/connect_loop.py" "$CHURN" 80 "$T/stop" >"$T/loop.out" 2>&1 &
 LOOP=$!
 MINE+=("$LOOP")
-sleep 0.5
+wait_until 10 test -s "$T/loop.out" # the loop answered once at least
 check "while e/c2 connects in a loop: add e/h2" lab apply -f "$T/h2.yaml"
 check "... add e/h3" lab apply -f "$T/h3.yaml"
 check "... remove e/h1" lab delete -f "$T/h1.yaml"
 check "... remove e/h2" lab delete -f "$T/h2.yaml"
 # The removals reach the agents' maps asynchronously: on a loaded machine (two suites
 # at a time in make check) that took longer than a fixed half second. Wait, bounded
-# (10 s more), for the loop's last five answers to come from e/h3.
-sleep 0.5
+# (10 s), for the loop's last five answers to come from e/h3.
 for _ in $(seq 100); do
 	[ "$(tail -n5 "$T/loop.out" | sort -u)" = e/h3 ] && break
 	sleep 0.1
