@@ -65,12 +65,11 @@ wait_until() {
 
 # mon_subscribed PID [NETNS]: until xcnid took the events subscription of the
 # `xcnictl monitor` that PID is or started (`ctl monitor ... &` forks a subshell),
-# at most 10 s: xcnid passes on the records it reads from then on only. Seen in
-# NETNS (the agent's) as a Unix socket of the
-# monitor whose peer xcnid holds: an unaccepted connection's peer has no process.
-# (The flows trailer's monitor_subscribers also counts monitors gone since the last
-# record, so it cannot tell a new one from them.) Looked for in this netns too:
-# the monitor's socket is in its own netns, the one xcnid accepted in xcnid's.
+# at most 10 s: xcnid passes on only the records it reads from then on. Seen as a
+# Unix socket of the monitor whose peer xcnid holds (a connection not yet
+# accepted has no process), in this netns and NETNS (xcnid's). The flows
+# trailer's monitor_subscribers cannot tell: it counts monitors gone since the
+# last record too.
 mon_subscribed() { wait_until 10 _mon_subscribed "$@"; }
 _mon_subscribed() {
 	local pids
@@ -81,7 +80,7 @@ _mon_subscribed() {
 		{ pid = $0; sub(/.*pid=/, "", pid); sub(/[^0-9].*/, "", pid) }
 		index(pids, " " pid " ") && $0 ~ /"xcnictl"/ { want[$8] = 1 }
 		/"xcnid"/ { held[$6] = 1 }
-		END { for (i in want) if (i in held) exit 0; print "no subscription of " pids "held by xcnid"; exit 1 }'
+		END { for (i in want) if (i in held) exit 0; print "no subscription of" pids "held by xcnid"; exit 1 }'
 }
 
 # check_fails "description" command...: the command must exit non-zero.

@@ -195,7 +195,7 @@ check "deny-b applied" sync_gen
 ctl monitor --json --timeout-ms 5000 >"$T/events.json" 2>&1 &
 MON=$!
 PIDS+=("$MON")
-sleep 0.5
+mon_subscribed "$MON" "$NODE"
 check "deny-b: TCP over IPv6 a -> b refused" expect "a -> [$B6]:80" "$(tcp a "$B6")" blocked
 check "deny-b: TCP over IPv4 a -> b refused alike" expect "a -> $B4:80" "$(tcp a "$B4")" blocked
 check "deny-b: UDP over IPv6 c -> b refused" expect "c -> [$B6]:53" "$(udp c "$B6")" silent

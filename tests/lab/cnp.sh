@@ -242,7 +242,7 @@ echo "$out" | grep -i tiers | sed 's/^/#   /'
 # monitor names tier and rule: y/b's Admin drop and y/a's NetworkPolicy verdict.
 xa monitor --json --timeout-ms 2500 >"$T/ev.json" 2>"$T/ev.err" &
 mon=$!
-sleep 0.5
+mon_subscribed "$mon" "xcl-$XA_NODE"
 lab probe y/b x/a 80/tcp --timeout-ms "$TIMEOUT" >/dev/null 2>&1
 lab probe y/a x/a 80/tcp --timeout-ms "$TIMEOUT" >/dev/null 2>&1
 wait "$mon" || { echo "# monitor exited $?"; sed 's/^/#   /' "$T/ev.err"; }

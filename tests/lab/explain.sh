@@ -288,7 +288,7 @@ mon() {
 	local expr=$1 m; shift
 	ctl "$XA_NODE" monitor --json --timeout-ms 2500 "$@" >"$T/ev.json" 2>"$T/ev.err" &
 	m=$!
-	sleep 0.5
+	mon_subscribed "$m" "xcl-$XA_NODE"
 	lab probe x/a y/a 80/tcp --timeout-ms 300 >/dev/null 2>&1
 	lab probe z/a y/a 80/tcp --timeout-ms 300 >/dev/null 2>&1
 	lab probe x/a z/a 80/tcp --timeout-ms 300 >/dev/null 2>&1
@@ -336,7 +336,7 @@ if [ "$NODES" = 1 ]; then
 		local m
 		ctl "$XA_NODE" monitor -o wide --timeout-ms 2500 >"$T/ev.txt" 2>"$T/ev.err" &
 		m=$!
-		sleep 0.5
+		mon_subscribed "$m" "xcl-$XA_NODE"
 		lab probe x/a y/a 80/tcp --timeout-ms 300 >/dev/null 2>&1
 		lab probe z/a y/a 80/tcp --timeout-ms 300 >/dev/null 2>&1
 		lab probe x/a z/a 80/tcp --timeout-ms 300 >/dev/null 2>&1

@@ -117,7 +117,7 @@ print(sum(m.get("packets", 0) for m in json.load(sys.stdin) if m.get("reason") =
 ctl monitor --type drop --json --timeout-ms 30000 >"$T/mon.json" 2>"$T/mon.err" &
 MON=$!
 MINE+=("$MON")
-sleep 0.5
+mon_subscribed "$MON" xcl-n1
 LOST0=$(lost)
 FPIDS=()
 for c in $(seq 0 $(($(nproc) - 1))); do
