@@ -157,7 +157,6 @@ check "x/b -> x/c 81/udp v4 (n1 -> n2): 3 of 3 answered" answered 3 x/b 41004 "$
 check "x/d -> x/c 81/udp v6 (n3 -> n2): 3 of 3 answered" answered 3 x/d 41005 "$C6" 81 3
 check "x/b -> x/a 81/udp v4 (n1, same node): 3 of 3 answered" answered 3 x/b 41006 "$A4" 81 3
 check "y/e -> x/c 81/udp v4 (n3 -> n2): 2 of 2 answered" answered 2 y/e 41007 "$C4" 81 2
-sleep 2.5 # a conntrack walk (every second) after the last packet
 
 # The view from the outside netns: over the underlay, never a node's socket.
 outside() { ip netns exec xcl-out "$@"; }
@@ -194,8 +193,9 @@ for port, (fam, v, node, pt, pol, parts) in want.items():
         print(f"port {port}: an end unnamed: {json.dumps(r)}"); sys.exit(1)
 print(f"# {len(mine)} connections, {sum(len(r['nodes']) for v in by.values() for r in v)} node records")
 EOF
+# Each node's part after its conntrack walk (every second) past the last packet: within 10 s.
 check "--node all (each node's socket): every connection once, final verdict, deciding node, point, policy; the sender forwarded" \
-	eval '"$XCNICTL" flows --node all --json | /usr/bin/python3 "$T/merged.py"'
+	wait_until 10 eval '"$XCNICTL" flows --node all --json | /usr/bin/python3 "$T/merged.py"'
 # The capture on the outside's side of the underlay switch: what the query carries.
 pcap_start xcl-out eth0 "tcp port $PORT" "$T/q.pcap" >/dev/null || diag "no capture"
 check "--agent x3 --tls client/ from the outside netns (over the underlay): the same merged view" \
