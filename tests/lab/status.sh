@@ -269,7 +269,7 @@ apply_hist() { # n2 applied x/idle while running: one observation more at least
 	echo "n2: xcni_policy_apply_seconds_count $APPLY0 -> $m2"
 	[ "$m2" -gt "$APPLY0" ] 2>/dev/null
 }
-check "... xcni_policy_apply_seconds counted x/idle's change on n2 (a delta across the apply)" apply_hist
+check "... xcni_policy_apply_seconds counted x/idle's change on n2 (count $APPLY0 -> $(apply_count))" apply_hist
 
 # -- usage
 usage_rc() { local rc; ctl "$@" >"$T/u.txt" 2>&1; rc=$?; cat "$T/u.txt"; [ "$rc" = 2 ]; }
