@@ -34,10 +34,18 @@ probe() { lab probe "$1" "$2" 80/tcp --timeout-ms 800 "${@:3}"; }
 connects() { [ "$(probe "$@")" = connected ]; }
 refused() { local out rc; out=$(probe "$@"); rc=$?; echo "$out"; not_connected "$out" "$rc"; }
 expect_ip() { local got; got=$(resolve "$1" "$2" "${4:-4}"); echo "$2: '$got', want '$3'"; [ "$got" = "$3" ]; }
-# learned NODE: xcni_fqdn's entries on node n<NODE>.
-learned() { in_node "$1" "$XCNICTL" --pin-dir "$LAB_PINS/n$1" fqdn list -o json; }
 
-out=$(lab up --nodes 2 --dns --ip-family dual 2>&1) || {
+MPORT=9962
+# fqdn_metric N EVENT: xcni_fqdn_total{event=EVENT} on node n<N>'s /metrics.
+fqdn_metric() {
+	in_node "$1" /usr/bin/python3 -c '
+import sys, urllib.request
+for l in urllib.request.urlopen("http://127.0.0.1:%s/metrics" % sys.argv[1], timeout=5).read().decode().splitlines():
+    if l.startswith("xcni_fqdn_total{event=\"%s\"} " % sys.argv[2]):
+        print(l.split()[1])
+' "$MPORT" "$2"
+}
+out=$(lab up --nodes 2 --dns --ip-family dual --agent-arg "--metrics-addr=127.0.0.1:$MPORT" 2>&1) || {
 	not_ok "lab up --nodes 2 --dns --ip-family dual"
 	echo "$out" | sed 's/^/#   /'
 	finish
@@ -77,8 +85,20 @@ check "a resolves other.example.test (another address)" expect_ip fq/a other.exa
 check "a is refused other.example.test's address (no rule names it: the Deny of the /24)" \
 	refused fq/a 198.51.100.2
 check "a is refused short.example.test's address before asking for it" refused fq/a 198.51.100.3
-check "xcnictl fqdn list shows api.example.test learned for fq/a on n1" bash -c \
-	"\"$XCNICTL\" --pin-dir $LAB_PINS/n1 fqdn list --pod fq/a 2>&1 | grep -E 'api\.example\.test|198\.51\.100\.1'" 
+# fqdn_row POD NAMES ADDRESS: xcnictl fqdn list on n1 has that row, its time left <= 300 + 5 s.
+fqdn_row() {
+	in_node 1 "$XCNICTL" --pin-dir "$LAB_PINS/n1" fqdn list --pod "$1" -o json | tee /dev/stderr |
+		/usr/bin/python3 -c '
+import json, sys
+rows = [r for r in json.load(sys.stdin) if r["pod"] == sys.argv[1] and r["names"] == sys.argv[2] and r["address"] == sys.argv[3]]
+sys.exit(not (len(rows) == 1 and rows[0]["ttl"] == 300 and 290 <= rows[0]["left_s"] <= 305))' "$@"
+}
+check "xcnictl fqdn list --pod fq/a -o json: fq/a, api.example.test,short.example.test (its rule's names), 198.51.100.1, TTL 300" \
+	fqdn_row fq/a api.example.test,short.example.test 198.51.100.1
+check "... and nothing of other.example.test's answer (no rule of a's names it)" bash -c \
+	"! nsenter --net=/run/netns/xcl-n1 \"$XCNICTL\" --pin-dir $LAB_PINS/n1 fqdn list --pod fq/a -o json | grep -q '198.51.100.2\"'"
+fqdn_counted() { [ "$(fqdn_metric 1 names-matched)" -ge 1 ] && [ "$(fqdn_metric 1 addresses-learned)" -ge 1 ]; }
+check "n1's metrics: xcni_fqdn_total names-matched and addresses-learned counted" fqdn_counted
 # ---- an AAAA ------------------------------------------------------------------------------
 check "a resolves api.example.test's AAAA" expect_ip fq/a api.example.test 2001:db8:100::1 6
 check "a connects to it over IPv6" connects fq/a 2001:db8:100::1
@@ -127,8 +147,8 @@ check "a connects again once it asks again" bash -c \
 # ---- a deleted pod's learned entries go with it ------------------------------------------
 pod a n1 >"$T/a.yaml"
 check "lab delete fq/a" lab delete --now -f "$T/a.yaml"
-check "n1's xcni_fqdn holds nothing of fq/a's any more" bash -c \
-	"! \"$XCNICTL\" --pin-dir $LAB_PINS/n1 fqdn list -o json | grep -q '198.51.100.1\"'"
+check "n1's xcni_fqdn holds nothing of fq/a's any more (the plugin's DEL)" bash -c \
+	"out=\$(nsenter --net=/run/netns/xcl-n1 \"$XCNICTL\" --pin-dir $LAB_PINS/n1 fqdn list -o json) && echo \"\$out\" && ! grep -qE '\"(fq/a|endpoint [0-9]+)\"' <<<\"\$out\""
 
 lab_down_checked
 finish
