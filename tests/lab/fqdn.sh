@@ -10,11 +10,11 @@
 #   n1: kube-system/dns (dnsmasq)   fq/a  fq/d               (answers: same node)
 #   n2:                             fq/w  fq/e               (answers: over Geneve)
 #
-# kube-proxy iptables (the lab suites' mode): the answer is un-NATed by the
-# node's stack and reaches the pod through to_pod, from the same node and from
-# the other. With --kube-proxy none the answer goes pod to pod without the
-# stack (from_pod or from_overlay straight into the pod) and is not read: the
-# last check shows it (docs/decisions/fqdn-in-bpf.md, "Where it hooks").
+# LAB_UP_KP=none (suite lab-fqdn: xcnid translates Services, the lab's
+# default): the answer goes pod to pod past the stack, read by from_pod (the
+# DNS on the same node) or from_overlay (over Geneve). LAB_UP_KP unset
+# (lab-fqdn-kp, kube-proxy iptables): the node's stack takes the NAT back and
+# the answer reaches the pod through to_pod, from the same node and the other.
 #
 #   a: Admin Accept api.example.test, short.example.test; Deny the outside's /24 and /64
 #   w: Admin Accept *.example.test; Deny the outside's /24
@@ -149,6 +149,12 @@ pod a n1 >"$T/a.yaml"
 check "lab delete fq/a" lab delete --now -f "$T/a.yaml"
 check "n1's xcni_fqdn holds nothing of fq/a's any more (the plugin's DEL)" bash -c \
 	"out=\$(nsenter --net=/run/netns/xcl-n1 \"$XCNICTL\" --pin-dir $LAB_PINS/n1 fqdn list -o json) && echo \"\$out\" && ! grep -qE '\"(fq/a|endpoint [0-9]+)\"' <<<\"\$out\""
+
+# ---- examples/fqdn ---------------------------------------------------------------------------
+check "lab apply -f examples/fqdn/" lab apply -f "$XCNI_ROOT/examples/fqdn/"
+check "shop/web resolves www.example.test (a CNAME of api)" expect_ip shop/web www.example.test 198.51.100.1
+check "shop/web connects to it on 80/tcp" connects shop/web 198.51.100.1
+check "shop/web is refused other.example.test's address" refused shop/web 198.51.100.2
 
 lab_down_checked
 finish
