@@ -4,6 +4,7 @@
   fake_dns.py serve PORT ADDR      answers one question with one A record, ADDR, TTL 300,
                                    and exits (nothing left running)
   fake_dns.py ask SERVER NAME      asks SERVER:53 for NAME's A record, prints the address
+  fake_dns.py ask-tcp SERVER NAME  the same over TCP (answers xcni does not read)
 """
 import socket
 import struct
@@ -33,11 +34,22 @@ def serve(port, addr):
         return
 
 
-def ask(server, name):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.settimeout(2)
-    s.sendto(struct.pack("!HHHHHH", 0x1234, 0x0100, 1, 0, 0, 0) + question(name), (server, 53))
-    msg = s.recv(2048)
+def ask(server, name, tcp=False):
+    q = struct.pack("!HHHHHH", 0x1234, 0x0100, 1, 0, 0, 0) + question(name)
+    if tcp:
+        s = socket.create_connection((server, 53), timeout=2)
+        s.sendall(struct.pack("!H", len(q)) + q)
+        msg = b""
+        while len(msg) < 2 or len(msg) < 2 + struct.unpack("!H", msg[:2])[0]:
+            chunk = s.recv(2048)
+            if not chunk:
+                break
+            msg += chunk
+    else:
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.settimeout(2)
+        s.sendto(q, (server, 53))
+        msg = s.recv(2048)
     print(socket.inet_ntoa(msg[-4:]))
 
 
@@ -45,4 +57,4 @@ if __name__ == "__main__":
     if sys.argv[1] == "serve":
         serve(int(sys.argv[2]), sys.argv[3])
     else:
-        ask(sys.argv[2], sys.argv[3])
+        ask(sys.argv[2], sys.argv[3], sys.argv[1] == "ask-tcp")

@@ -152,6 +152,10 @@ check "n1's xcni_fqdn holds nothing of fq/a's any more (the plugin's DEL)" bash 
 
 # ---- examples/fqdn ---------------------------------------------------------------------------
 check "lab apply -f examples/fqdn/" lab apply -f "$XCNI_ROOT/examples/fqdn/"
+# TCP answers are not read (the stated fallback): api.example.test over TCP only, then refused.
+check "shop/web asks api.example.test over TCP (10.96.0.10:53/tcp): 198.51.100.1" bash -c \
+	"[ \"\$(\"$XCNICTL\" lab exec shop/web -- /usr/bin/python3 $FAKE ask-tcp 10.96.0.10 api.example.test)\" = 198.51.100.1 ]"
+check "shop/web is refused 198.51.100.1 still (an answer over TCP teaches nothing)" refused shop/web 198.51.100.1
 check "shop/web resolves www.example.test (a CNAME of api)" expect_ip shop/web www.example.test 198.51.100.1
 check "shop/web connects to it on 80/tcp" connects shop/web 198.51.100.1
 check "shop/web is refused other.example.test's address" refused shop/web 198.51.100.2
