@@ -35,6 +35,7 @@
 #include "lib/compat.h"
 #include "lib/config.h"
 #include "lib/conntrack.h"
+#include "lib/dns.h"
 #include "lib/encap.h"
 #include "lib/exit.h"
 #include "lib/frag.h"
@@ -232,6 +233,8 @@ static __always_inline int overlay_into_pod(struct __sk_buff *skb, struct flow *
 		lb_rev_nat(skb, f, fam, ctf);
 	else if (lb_enabled && ct == CT_RELATED)
 		lb_related_rev_nat(skb, f, fam, NULL, NULL);
+	/* A DNS answer from a DNS pod of another node (lib/dns.h). */
+	dns_learn_reply(skb, f, fam, ct, dst->ep_id);
 	*verdict = bpf_redirect_peer(dst->ifindex, 0);
 	return *verdict == TC_ACT_REDIRECT ? XCNI_FWD_DECAP : XCNI_DROP_REDIRECT;
 }

@@ -17,6 +17,7 @@
 #include "lib/compat.h"
 #include "lib/config.h"
 #include "lib/conntrack.h"
+#include "lib/dns.h"
 #include "lib/encap.h"
 #include "lib/exit.h"
 #include "lib/frag.h"
@@ -324,6 +325,8 @@ static __always_inline int from_pod_flow(struct __sk_buff *skb, struct pkt *p4, 
 		    mac_rewrite(skb, dst))
 			return XCNI_DROP_REDIRECT;
 	}
+	/* A DNS answer from a DNS pod of this node to its client here (lib/dns.h). */
+	dns_learn_reply(skb, f, fam, ct, dst->ep_id);
 	return redirect_local(dst, ct_answers(ct), verdict);
 }
 

@@ -67,11 +67,7 @@ static __always_inline int to_pod_flow(struct __sk_buff *skb, struct flow *f, in
 	}
 	/* A DNS answer to the pod's own question: read before it is delivered
 	 * (lib/dns.h). After the translation back: the source the pod asked. */
-	if (fqdn_enabled && ct == CT_REPLY &&
-	    (fam == XCNI_AF_INET ? f->tuple.v4.proto : f->tuple.v6.proto) == IPPROTO_UDP &&
-	    tuple_sport(&f->tuple, fam) == bpf_htons(53))
-		dns_learn(skb, fam, fam == XCNI_AF_INET ? ETH_HLEN + f->l3_len : f->l4_off,
-			  ep->ep_id);
+	dns_learn_reply(skb, f, fam, ct, ep->ep_id);
 	return ct_answers(ct) ? XCNI_FWD_REPLY : XCNI_FWD_LOCAL;
 }
 

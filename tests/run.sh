@@ -109,6 +109,10 @@ suites=(
 	"lab-cnp-dual-3nodes:env CNP_FAMILY=dual CNP_NODES=3 bash tests/lab/cnp.sh"
 	"lab-cnp-conf-1node-dual:env CNPCONF_FAMILY=dual CNPCONF_NODES=1 bash tests/lab/cnpconf.sh"
 	"lab-cnp-conf-3nodes:env CNPCONF_FAMILY=ipv4 CNPCONF_NODES=3 bash tests/lab/cnpconf.sh"
+	# egress by DNS name (issue 55): the lab DNS's answers read on their way into the pod
+	# (from_pod, from_overlay with xcnid's Services; to_pod through kube-proxy), domainNames judged.
+	"lab-fqdn:env LAB_UP_KP=none bash tests/lab/fqdn.sh"
+	"lab-fqdn-kp:bash tests/lab/fqdn.sh"
 	"lab-overlay:bash tests/lab/overlay.sh"
 	# Geneve decapsulated at XDP (--overlay-decap xdp, native XDP): both
 	# families across 2 nodes, a NetworkPolicy, GRO's merged packets, an

@@ -56,8 +56,8 @@ const volatile __u32 np_accel = 0;
  * that record as decapsulated. All zero: off, data_meta never read. */
 const volatile __u32 decap_cookie[2] = {};
 
-/* Egress by DNS name (bpf/lib/dns.h): 0 (no policy names a domain) leaves
- * the answers' path as it was; the hold of a learned address, seconds (0:
+/* Egress by DNS name (bpf/lib/dns.h; xcnid --fqdn-policy writes from_pod's,
+ * to_pod's and from_overlay's): 0 leaves the answers' path as it was; the hold of a learned address, seconds (0:
  * XCNI_FQDN_TTL_MIN, XCNI_FQDN_TTL_MAX). */
 const volatile __u32 fqdn_enabled = 0;
 const volatile __u32 fqdn_ttl_min = 0;

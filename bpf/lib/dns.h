@@ -30,6 +30,8 @@
 
 #include "../xcni_shared.h"
 #include "config.h"
+#include "conntrack.h" /* CT_REPLY */
+#include "flow.h"
 #include "maps.h" /* xcni_dns_srv, xcni_fqdn_pat, xcni_fqdn, xcni_fqdn_ring, xcni_fqdn_stats */
 
 #define DNS_BUF 2048 /* a power of two: offsets are masked with DNS_BUF - 1 */
@@ -58,7 +60,10 @@ struct dns_scratch {
 	__u32 ep_id;
 	__u64 hash;
 	struct xcni_fqdn_pat_key pk;
-	struct xcni_fqdn_key key;
+	struct xcni_fqdn_key key, old;
+	/* dns_learn's: here, not on the stack (from_pod calls it from a deep frame) */
+	struct xcni_dns_srv_key sk;
+	__u8 udp[8];
 	struct xcni_fqdn_val val;
 	struct xcni_fqdn_ring empty; /* never written: a pod's first ring */
 };
@@ -304,10 +309,10 @@ static __always_inline void dns_learn_addr(struct dns_scratch *s, __u32 ttl)
 	}
 	idx = r->next & (XCNI_FQDN_PER_POD - 1);
 	if (r->slot[idx].family) {
-		struct xcni_fqdn_key old = { .ep_id = s->ep_id, .family = r->slot[idx].family };
-
-		__builtin_memcpy(old.addr, r->slot[idx].addr, 16);
-		bpf_map_delete_elem(&xcni_fqdn, &old);
+		s->old.ep_id = s->ep_id;
+		s->old.family = r->slot[idx].family;
+		__builtin_memcpy(s->old.addr, r->slot[idx].addr, 16);
+		bpf_map_delete_elem(&xcni_fqdn, &s->old);
 		dns_stat(XCNI_FQDN_ST_EVICTED);
 	}
 	r->slot[idx].family = s->key.family;
@@ -399,27 +404,27 @@ static long dns_rr_step(__u32 i __attribute__((unused)), void *ctx __attribute__
 __attribute__((noinline)) int dns_learn(struct __sk_buff *skb, __u32 fam, __u32 l4_off,
 					__u32 ep_id)
 {
-	struct xcni_dns_srv_key sk = { .family = (__u8)fam };
 	struct dns_scratch *s = dns_sc();
-	__u8 udp[8];
 	__u32 len, an, qd, fl, off;
 
 	if (!skb || !s)
 		return 0;
-	if (bpf_skb_load_bytes(skb, l4_off, udp, sizeof(udp)))
+	if (bpf_skb_load_bytes(skb, l4_off, s->udp, sizeof(s->udp)))
 		return 0;
-	sk.port = *(__be16 *)udp;
+	__builtin_memset(&s->sk, 0, sizeof(s->sk));
+	s->sk.family = (__u8)fam;
+	s->sk.port = *(__be16 *)s->udp;
 	if (fam == XCNI_AF_INET6) {
-		if (bpf_skb_load_bytes(skb, ETH_HLEN + 8, sk.addr, 16))
+		if (bpf_skb_load_bytes(skb, ETH_HLEN + 8, s->sk.addr, 16))
 			return 0;
-	} else if (bpf_skb_load_bytes(skb, ETH_HLEN + 12, sk.addr, 4)) {
+	} else if (bpf_skb_load_bytes(skb, ETH_HLEN + 12, s->sk.addr, 4)) {
 		return 0;
 	}
-	if (!bpf_map_lookup_elem(&xcni_dns_srv, &sk)) {
+	if (!bpf_map_lookup_elem(&xcni_dns_srv, &s->sk)) {
 		dns_stat(XCNI_FQDN_ST_NOT_SERVER);
 		return 0;
 	}
-	len = ((__u32)udp[4] << 8 | udp[5]);
+	len = ((__u32)s->udp[4] << 8 | s->udp[5]);
 	if (len < 8 + DNS_HDR || l4_off + len > skb->len) {
 		dns_stat(XCNI_FQDN_ST_GIVEUP);
 		return 0;
@@ -455,6 +460,23 @@ __attribute__((noinline)) int dns_learn(struct __sk_buff *skb, __u32 fam, __u32 
 	s->cnames = 0;
 	bpf_loop(an < DNS_MAX_RR ? an : DNS_MAX_RR, dns_rr_step, NULL, 0);
 	return 0;
+}
+
+/*
+ * Where a packet is handed to pod ep_id in its final form (decapsulated,
+ * translated back): a UDP reply from port 53 of the pod's own flow is read
+ * by dns_learn before delivery. The three deliveries call it: to_pod (through
+ * the node's stack: kube-proxy), from_pod (from a DNS pod of the same node)
+ * and from_overlay (from one of another node), so no path into a pod passes
+ * an answer unread.
+ */
+static __always_inline void dns_learn_reply(struct __sk_buff *skb, const struct flow *f, int fam,
+					    int ct, __u32 ep_id)
+{
+	if (fqdn_enabled && ct == CT_REPLY &&
+	    (fam == XCNI_AF_INET ? f->tuple.v4.proto : f->tuple.v6.proto) == IPPROTO_UDP &&
+	    tuple_sport(&f->tuple, fam) == bpf_htons(53))
+		dns_learn(skb, fam, fam == XCNI_AF_INET ? ETH_HLEN + f->l3_len : f->l4_off, ep_id);
 }
 
 #endif

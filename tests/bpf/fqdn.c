@@ -232,8 +232,8 @@ static void rr_cname(struct msg *m, uint32_t ttl, const char *target)
  * harness's when plain): delivered. extra: the UDP length claims that many
  * bytes more than the datagram has.
  */
-static void ask_answer(int dev, const char *dns, const char *src, const struct msg *m,
-		       size_t extra, bool plain)
+static void ask_answer_via(int dev, int via, const char *dns, const char *src,
+			   const struct msg *m, size_t extra, bool plain)
 {
 	int v6 = strchr(dns, ':') != NULL;
 	const struct pod *pd = &pods[dev];
@@ -248,10 +248,11 @@ static void ask_answer(int dev, const char *dns, const char *src, const struct m
 	LIBBPF_OPTS(bpf_test_run_opts, o);
 
 	assert_int_equal(run(FROM_POD, dev, qb, len, out, sizeof(out), 1, &o), 0);
-	assert_int_equal(o.retval, TC_ACT_OK);
+	assert_int_equal(o.retval, via < 0 ? TC_ACT_OK : TC_ACT_REDIRECT);
 
-	memcpy(eth->h_dest, pd->mac, ETH_ALEN);
-	memcpy(eth->h_source, pd->host_mac, ETH_ALEN);
+	/* Into the pod through to_pod, or out of pod via's device (from_pod) */
+	memcpy(eth->h_dest, via < 0 ? pd->mac : pods[via].host_mac, ETH_ALEN);
+	memcpy(eth->h_source, via < 0 ? pd->host_mac : pods[via].mac, ETH_ALEN);
 	if (v6) {
 		struct ipv6hdr *ip6 = (struct ipv6hdr *)(eth + 1);
 
@@ -294,11 +295,24 @@ static void ask_answer(int dev, const char *dns, const char *src, const struct m
 	o.data_size_out = sizeof(out);
 	o.ctx_in = &ctx;
 	o.ctx_size_in = sizeof(ctx);
+	if (via >= 0) {
+		/* from_pod's local delivery: the harness's, fqdn_enabled set */
+		ctx.ifindex = env.ifindex[via];
+		assert_int_equal(bpf_prog_test_run_opts(prog_fd(FROM_POD), &o), 0);
+		assert_int_equal(o.retval, TC_ACT_REDIRECT);
+		return;
+	}
 	assert_int_equal(bpf_prog_test_run_opts(plain ? prog_fd(TO_POD)
 						      : bpf_program__fd(tp->progs.to_pod),
 						&o),
 			 0);
 	assert_int_equal(o.retval, TC_ACT_OK);
+}
+
+static void ask_answer(int dev, const char *dns, const char *src, const struct msg *m,
+		       size_t extra, bool plain)
+{
+	ask_answer_via(dev, -1, dns, src, m, extra, plain);
 }
 
 #define EP_A 101
@@ -794,11 +808,30 @@ static void verdict(void **state)
 	vrow(&gone);
 }
 
+/*
+ * A DNS pod on the pod's own node: its answer goes out of its device
+ * (from_pod) straight into the asking pod, past to_pod; read there. A pod
+ * that is not the DNS Service's answering the same way teaches nothing.
+ */
+static void same_node(void **state)
+{
+	struct msg m;
+
+	fqdn_state(state);
+	srv_add(IP_B, 53);
+	simple(&m, "api.example.test", "203.0.113.60", 30);
+	ask_answer_via(DEV_A, DEV_B, IP_B, IP_B, &m, 0, false);
+	assert_non_null(learned(EP_A, "203.0.113.60"));
+	simple(&m, "api.example.test", "203.0.113.61", 30);
+	ask_answer_via(DEV_A, DEV_C, IP_C, IP_C, &m, 0, false);
+	assert_null(learned(EP_A, "203.0.113.61"));
+}
+
 static const struct CMUnitTest fqdn_tests[] = {
 	cmocka_unit_test(exact),      cmocka_unit_test(wildcard), cmocka_unit_test(not_dns),
 	cmocka_unit_test(cname),      cmocka_unit_test(pointers), cmocka_unit_test(truncated),
 	cmocka_unit_test(long_names), cmocka_unit_test(hundred),  cmocka_unit_test(wrong_class),
-	cmocka_unit_test(ipv6),       cmocka_unit_test(verdict),
+	cmocka_unit_test(ipv6),       cmocka_unit_test(verdict),  cmocka_unit_test(same_node),
 };
 
 static int fqdn_prep(void)

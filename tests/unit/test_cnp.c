@@ -943,14 +943,6 @@ static void test_parse(void **state)
 		  "spec.egress[0].protocols[0].tcp.destinationPort.range.start: a named port cannot "
 		  "be part of a range" },
 		{ "spec: {tier: Admin, priority: 1, subject: {namespaces: {}},"
-		  " egress: [{action: Deny, to: [{domainNames: [x.example]}]}]}",
-		  "ClusterNetworkPolicy c1: spec.egress[0].to[0].domainNames: domainNames peers are "
-		  "not supported by xcni yet" },
-		{ "spec: {tier: Admin, priority: 1, subject: {namespaces: {}},"
-		  " egress: [{action: Accept, to: [{domainNames: [API.Example.TEST., '*.s3.example.test']}]}]}",
-		  "spec.egress[0].to[0].domainNames: domainNames peers are not supported by xcni yet "
-		  "(their names are valid" },
-		{ "spec: {tier: Admin, priority: 1, subject: {namespaces: {}},"
 		  " egress: [{action: Accept, to: [{domainNames: [a.example, 'x.*.example']}]}]}",
 		  "ClusterNetworkPolicy c1: spec.egress[0].to[0].domainNames[1]: \"x.*.example\" is not "
 		  "a domain name or \"*.\" and one: '*' only as the whole first label" },
@@ -1030,6 +1022,13 @@ static void test_parse(void **state)
 	/* A Pass in the Baseline tier is the API's (it skips the rest of the tier). */
 	assert_int_equal(parse_doc(HEAD "spec: {tier: Baseline, priority: 1, subject: {namespaces: {}},"
 					" ingress: [{action: Pass, from: [{namespaces: {}}]}]}\n",
+				   &err),
+			 0);
+	/* domainNames peers are taken (xcnid --fqdn-policy judges them), any case, a trailing dot. */
+	assert_int_equal(parse_doc(HEAD "spec: {tier: Admin, priority: 1, subject: {namespaces: {}},"
+					" egress: [{action: Accept, to: [{domainNames: [API.Example.TEST.,"
+					" '*.s3.example.test']}]}, {action: Deny, to: [{domainNames:"
+					" [x.example]}]}]}\n",
 				   &err),
 			 0);
 	/* A peer of a kind this xcni does not know (a newer CRD's) is kept: it fails closed. */

@@ -138,8 +138,8 @@ static void test_flat_hash(void **state)
  * and 53/TCP). Admin b (priority 5) names api.example.test with a Deny;
  * Admin a (priority 10): rule 0 *.example.test and api.example.test again,
  * rule 1 other.example.test; a Baseline one names x.example.test. The
- * parser refuses domainNames peers until the verdict judges them, so the
- * policies say networks and the test puts the names in (with_domains).
+ * policies say networks and the test puts the names in (with_domains): one
+ * cluster, the names varied per case.
  */
 static const char CLUSTER[] =
 	NS("app") NS("kube-system")

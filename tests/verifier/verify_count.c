@@ -71,7 +71,7 @@ static const struct writer {
 } writers[] = {
 	{ "from_pod", W_PODS | W_SVC | O_LB | W_LOOPBACK | W_NODE | W_IFINDEX | O_FQDN, false },
 	{ "to_pod", O_LB | O_FQDN, false },
-	{ "from_overlay", W_NODE | W_SVC | O_LB | O_DSR | O_EXTCIP | O_TCPF | O_DECAP, true },
+	{ "from_overlay", W_NODE | W_SVC | O_LB | O_DSR | O_EXTCIP | O_TCPF | O_DECAP | O_FQDN, true },
 	{ "to_overlay", W_NODE | W_IFINDEX, true },
 	{ "to_underlay", 0, true },
 	{ "xdp_underlay", W_NODE | W_SVC | O_LB | O_ACCEL | O_DSR | O_EXTCIP, true },

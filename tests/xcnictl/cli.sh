@@ -75,7 +75,7 @@ OUT_ROWS=(
 	"service snat|" "service self|" "explain|x/a y/b 80/tcp" "version|" "filters|"
 )
 # Against the real data plane's ($REAL, xcnid --once above): maps the suite does not make.
-OUT_REAL=("tunnel list|" "service sockets|")
+OUT_REAL=("tunnel list|" "service sockets|" "fqdn list|")
 # Commands that print no table (they change something, or write a script, or
 # are checked elsewhere: lab above, monitor and flows in their suites, tunnel
 # get: no tunnel in either set of maps; tunnel list's print layer; status,

@@ -766,6 +766,47 @@ out:
 		close(fd);
 }
 
+/*
+ * Egress by DNS name (xcni_fqdn_stats, to_pod's per-CPU counters: lib/dns.h):
+ * one family, the counter named by what it counts. Absent maps (programs
+ * before issue 55): nothing.
+ */
+static void render_fqdn(struct metrics *m, struct buf *b)
+{
+	static const char *const what[XCNI_FQDN_NR_STATS] = {
+		[XCNI_FQDN_ST_ANSWERS] = "answers-read",
+		[XCNI_FQDN_ST_NOT_SERVER] = "answers-ignored",
+		[XCNI_FQDN_ST_MATCHED] = "names-matched",
+		[XCNI_FQDN_ST_LEARNED] = "addresses-learned",
+		[XCNI_FQDN_ST_EVICTED] = "addresses-evicted",
+		[XCNI_FQDN_ST_FULL] = "addresses-not-learned-full",
+		[XCNI_FQDN_ST_GIVEUP] = "parser-giveups",
+		[XCNI_FQDN_ST_IGNORED] = "records-ignored",
+	};
+	__u64 *vals = calloc((size_t)m->ncpus, sizeof(*vals));
+	int fd = open_pinned(m, "xcni_fqdn_stats");
+
+	if (fd < 0 || !vals)
+		goto out;
+	family(b, "xcni_fqdn_total", "counter",
+	       "DNS answers into this node's pods read for ClusterNetworkPolicy domainNames "
+	       "(xcnid --fqdn-policy), by event: answers-ignored are not from the DNS Service's "
+	       "sources, parser-giveups malformed or past the parser's bounds.");
+	for (__u32 k = 0; k < XCNI_FQDN_NR_STATS; k++) {
+		__u64 sum = 0;
+
+		if (bpf_map_lookup_elem(fd, &k, vals))
+			continue;
+		for (int cpu = 0; cpu < m->ncpus; cpu++)
+			sum += vals[cpu];
+		bprintf(b, "xcni_fqdn_total{event=\"%s\"} %llu\n", what[k], (unsigned long long)sum);
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	free(vals);
+}
+
 static void render_config(struct metrics *m, struct buf *b)
 {
 	struct xcni_config cfg;
@@ -977,6 +1018,7 @@ static int render(struct metrics *m, struct buf *b)
 		return -ENOMEM;
 	render_reasons(m, b);
 	render_events(m, b);
+	render_fqdn(m, b);
 	scan_maps(m, &sc);
 	/* Both policy maps read, or the sum would look like a reset. */
 	if (sc.pol_maps == 2 && !sc.pol.allowed.err && !sc.pol.cells.err)

@@ -220,6 +220,7 @@ int overlay_load(struct overlay *ov, const char *pin_dir)
 	ov->in->rodata->lb_enabled = ov->lb;
 	ov->in->rodata->lb_dsr = ov->lb && ov->dsr;
 	ov->in->rodata->external_clusterip = ov->lb && ov->ext_cip;
+	ov->in->rodata->fqdn_enabled = ov->fqdn;
 	ov->in->rodata->tc_prefilter = ov->xdp_want == XDP_WANT_TC;
 	/* The SNAT client budget: the same in both (the fast path asks, tc charges). */
 	ov->in->rodata->snat_cl_burst = ov->xdp->rodata->snat_cl_burst = ov->snat_cl_burst;

@@ -65,6 +65,7 @@ struct overlay {
 	bool lb; /* from_overlay's lb_enabled (--kube-proxy-replacement) */
 	bool dsr; /* from_overlay's lb_dsr (--node-port-mode dsr) */
 	bool ext_cip; /* from_overlay's external_clusterip (--external-clusterip) */
+	bool fqdn; /* from_overlay's fqdn_enabled (--fqdn-policy) */
 	/* from_overlay's and xdp_underlay's snat_cl_burst, snat_cl_tok_ns
 	 * (--snat-client-burst, --snat-client-rate; 0: the programs' defaults) */
 	__u32 snat_cl_burst;

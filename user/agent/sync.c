@@ -556,7 +556,8 @@ static struct {
 	int pat, srv, ep4, ep6;
 	size_t max_pat, max_srv;
 	bool opened, empty; /* empty: the maps hold nothing of ours (as far as we know) */
-} fq = { -1, -1, -1, -1, 0, 0, false, false };
+	bool warned; /* domainNames without --fqdn-policy, said */
+} fq = { -1, -1, -1, -1, 0, 0, false, false, false };
 
 static int fqdn_ep_of_pod(void *arg, const struct k8s_pod *pod, uint32_t *ep_id)
 {
@@ -591,6 +592,13 @@ static void sync_fqdn(const struct opts *o, const struct cluster *c, __u64 gen, 
 	if (fq.pat < 0 || fq.srv < 0)
 		return; /* programs without the maps: no policy names a domain here */
 	err = fqdn_plan_build(c, o->node_name, fqdn_ep_of_pod, NULL, &p);
+	/* Patterns without --fqdn-policy: nothing is learned, so an Accept by name
+	 * allows nothing and a Deny by name denies nothing. Said once. */
+	if (!err && p.npat && !o->fqdn && !fq.warned) {
+		fq.warned = true;
+		pr_warn("a ClusterNetworkPolicy names domains (domainNames) but xcnid runs "
+			"without --fqdn-policy: no answer is read, their rules match nothing\n");
+	}
 	/* No policy names a domain and none did: nothing to read back. */
 	if (!err && !p.npat && !p.nsrv && fq.empty) {
 		fqdn_plan_free(&p);

@@ -135,6 +135,7 @@ static int set_rodata(const struct opts *o, struct from_pod *fp, struct to_pod *
 	fp->rodata->gateway_ip = o->gateway;
 	fp->rodata->fqdn_enabled = o->fqdn ? 1 : 0;
 	tp->rodata->fqdn_enabled = o->fqdn ? 1 : 0;
+	o->ov->fqdn = o->fqdn;
 	if (o->kpr) {
 		fp->rodata->lb_enabled = 1;
 		fp->rodata->lb_loopback_ip = inet_addr(XCNI_LB_LOOPBACK);

@@ -118,7 +118,7 @@ struct cmd {
 /* The tables, one per noun, in the order --help lists them (xcnictl.c). */
 extern const struct cmd endpoint_cmds[], ct_cmds[], metrics_cmds[], config_cmds[],
 	tunnel_cmds[], prefilter_cmds[], identity_cmds[], ipcache_cmds[], policy_cmds[],
-	polstatus_cmds[], monitor_cmds[], explain_cmds[], service_cmds[], nodeport_cmds[], hook_cmds[],
+	polstatus_cmds[], fqdn_cmds[], monitor_cmds[], explain_cmds[], service_cmds[], nodeport_cmds[], hook_cmds[],
 	completion_cmds[];
 /* All of them, NULL-terminated: what --help, dispatch and completion go by. */
 extern const struct cmd *const ctl_tables[];

@@ -191,8 +191,8 @@ static const struct own *own_of(const struct cmd *cmd)
 /* In the order --help lists them. */
 const struct cmd *const ctl_tables[] = {
 	endpoint_cmds, ct_cmds, metrics_cmds, config_cmds, tunnel_cmds, prefilter_cmds, hook_cmds,
-	identity_cmds, ipcache_cmds, policy_cmds, polstatus_cmds, service_cmds, nodeport_cmds, monitor_cmds,
-	explain_cmds, main_cmds, completion_cmds, NULL,
+	identity_cmds, ipcache_cmds, policy_cmds, polstatus_cmds, fqdn_cmds, service_cmds, nodeport_cmds,
+	monitor_cmds, explain_cmds, main_cmds, completion_cmds, NULL,
 };
 
 /* Every command, table by table. */

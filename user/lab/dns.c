@@ -11,6 +11,12 @@
  * <ns>.svc.cluster.local svc.cluster.local cluster.local, ndots:5), bound
  * over /etc/resolv.conf for `lab exec`. With IPv6 (lab up --ip-family ipv6|dual)
  * the DNS Service has fd00:10:96::a too, and IPv6 ClusterIPs and pods answer AAAA.
+ *
+ * Outside names, for policy by DNS name (ClusterNetworkPolicy domainNames):
+ * the outside host's three addresses under example.test (LAB_DNS_OUTSIDE;
+ * other names there are NXDOMAIN): api and other A and AAAA, TTL 300, at
+ * different addresses; www a CNAME of api; short A, TTL 5 (an expiry to
+ * watch: docs/decisions/fqdn-in-bpf.md).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -30,6 +36,7 @@
 #include "lab/dns.h"
 #include "lab/pod.h"
 #include "lab/slice.h"
+#include "lab/underlay.h"
 
 #define DNS_READY_MS 5000
 
@@ -168,6 +175,11 @@ int lab_dns_start(struct lab *lab, struct lab_pod *pod)
 	char *const argv[] = {
 		(char *)bin, "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv",
 		"--no-hosts", addn, "--local=/" LAB_DNS_DOMAIN "/", "--domain-needed",
+		"--local=/" LAB_DNS_OUTSIDE "/",
+		"--host-record=api." LAB_DNS_OUTSIDE "," LAB_OUT_IP "," LAB_OUT_IP6 ",300",
+		"--host-record=other." LAB_DNS_OUTSIDE "," LAB_OUT_IP_B "," LAB_OUT_IP6_B ",300",
+		"--host-record=short." LAB_DNS_OUTSIDE "," LAB_OUT_IP_C ",5",
+		"--cname=www." LAB_DNS_OUTSIDE ",api." LAB_DNS_OUTSIDE ",300",
 		"--user=root", "--port=53", "--cache-size=0", pidarg, "--log-facility=-", NULL,
 	};
 	lab_path(lab, log, sizeof(log), "pods/%s.%s.log", pod->ns, pod->name);

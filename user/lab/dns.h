@@ -11,6 +11,8 @@
 #include "lab/sys.h"
 
 #define LAB_DNS_DOMAIN "cluster.local"
+/* The outside names it answers (dns.c): api, other, www (CNAME), short (TTL 5). */
+#define LAB_DNS_OUTSIDE "example.test"
 
 /* The DNS pod's server: dnsmasq answering <svc>.<ns>.svc.cluster.local from the Services. */
 int lab_dns_start(struct lab *lab, struct lab_pod *pod);

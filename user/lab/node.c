@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include <linux/if_link.h>
 
 #include "xcni_shared.h"
@@ -257,6 +258,10 @@ int lab_node_start(struct lab *lab, unsigned int i, const char *xcnid, const cha
 	}
 	argv[a++] = "--xdp-mode";
 	argv[a++] = (char *)xdp;
+	/* Egress by DNS name (ClusterNetworkPolicy domainNames) wherever the
+	 * kernel has bpf_loop (5.17), which the answers' parser needs. */
+	if (libbpf_probe_bpf_helper(BPF_PROG_TYPE_SCHED_CLS, BPF_FUNC_loop, NULL) == 1)
+		argv[a++] = "--fqdn-policy";
 	if (manifests) {
 		argv[a++] = "--manifests";
 		argv[a++] = mdir;

@@ -411,6 +411,10 @@ int lab_outside_create(struct lab *lab)
 	err = nl_link_get(&on, LAB_OUT_DEV, &eth);
 	if (!err && !lab_ul_v6only(lab))
 		err = nl_addr_add(&on, eth.ifindex, ip4(LAB_OUT_IP), LAB_OUT_PLEN, RT_SCOPE_UNIVERSE);
+	if (!err && !lab_ul_v6only(lab))
+		err = nl_addr_add(&on, eth.ifindex, ip4(LAB_OUT_IP_B), LAB_OUT_PLEN, RT_SCOPE_UNIVERSE);
+	if (!err && !lab_ul_v6only(lab))
+		err = nl_addr_add(&on, eth.ifindex, ip4(LAB_OUT_IP_C), LAB_OUT_PLEN, RT_SCOPE_UNIVERSE);
 	if (!err)
 		err = nl_link_up_ipv4(&on, eth.ifindex, "xcni lab: the outside");
 	if (!err)
@@ -439,6 +443,10 @@ int lab_outside_create(struct lab *lab)
 			goto out_on;
 		}
 		err = addr6_add(&on, eth.ifindex, LAB_OUT_IP6, LAB_OUT_PLEN6);
+		if (!err)
+			err = addr6_add(&on, eth.ifindex, LAB_OUT_IP6_B, LAB_OUT_PLEN6);
+		if (!err)
+			err = addr6_add(&on, eth.ifindex, LAB_OUT_IP6_C, LAB_OUT_PLEN6);
 		if (!err)
 			err = nl_route6_add(&on, &back6);
 		if (err)

@@ -36,6 +36,15 @@
 #define LAB_OUT_IP "198.51.100.1"
 #define LAB_OUT_GW "198.51.100.254"
 #define LAB_OUT_PLEN 24
+/*
+ * Its second and third addresses (both families where it has the family):
+ * the lab's DNS names outside hosts with them (lab/dns.h), so a policy by
+ * DNS name has addresses to tell apart.
+ */
+#define LAB_OUT_IP_B "198.51.100.2"
+#define LAB_OUT_IP_C "198.51.100.3"
+#define LAB_OUT_IP6_B "2001:db8:100::2"
+#define LAB_OUT_IP6_C "2001:db8:100::3"
 #define LAB_OUT_PORTS { "80/tcp", "53/udp" }
 /*
  * IPv6 on the underlay (ipv6 and dual stack labs): node i's ul0

@@ -9,9 +9,9 @@
  * networks as CIDRs, protocols with one port, a range or a named port.
  * domainNames peers (egress) are validated as the CRD would (1 to 25 names,
  * each a DNS name or "*." and one, lower-cased, one trailing dot allowed,
- * no name twice once normalised), then refused: the data path that learns
- * their addresses from the cluster DNS's answers (bpf/lib/dns.h) has no
- * compiler feeding it yet (issue 55, docs/decisions/fqdn-in-bpf.md).
+ * no name twice once normalised) and kept normalised: xcnid --fqdn-policy
+ * judges the addresses the cluster DNS answers a selected pod for them
+ * (issue 55, docs/decisions/fqdn-in-bpf.md).
  *
  * The CRD's limits, refused here as the API server would refuse them (so a
  * manifest directory cannot hold what a cluster could not): at most 25 rules
@@ -118,7 +118,7 @@ out:
 /*
  * domainNames: 1 to CNP_MAX_PEERS names, each normalised (fqdn_normalise:
  * lower case, no trailing dot, "*." a wildcard's) and none twice. The error
- * names the entry; valid, the peer is still refused (not enforced yet).
+ * names the entry.
  */
 static int parse_domains(struct kj_ctx *c, json_t *arr, struct k8s_cnp_peer *p)
 {
@@ -150,8 +150,7 @@ static int parse_domains(struct kj_ctx *c, json_t *arr, struct k8s_cnp_peer *p)
 		if (err)
 			goto out;
 	}
-	/* Kept (the agent's compile reads them: lib/policy/fqdn_plan.c), and
-	 * refused all the same until the verdict judges learned addresses. */
+	/* Kept for the agent's compile (lib/policy/fqdn_plan.c, policy_cnp.c). */
 	p->domains = calloc(json_array_size(arr), sizeof(*p->domains));
 	if (!p->domains) {
 		err = -ENOMEM;
@@ -164,8 +163,6 @@ static int parse_domains(struct kj_ctx *c, json_t *arr, struct k8s_cnp_peer *p)
 		}
 		p->ndomains++;
 	}
-	err = kj_fail(c, "domainNames peers are not supported by xcni yet (their names are "
-		      "valid; the data path is being built, issue 55); use networks");
 out:
 	kj_pop(c, old);
 	return err;

@@ -1,0 +1,164 @@
+#!/bin/bash
+# Egress by DNS name end to end (issue 55, docs/decisions/fqdn-in-bpf.md): an
+# Admin ClusterNetworkPolicy's domainNames peers judged from the lab DNS's
+# answers, read in to_pod on their way into the pod (the lab's agents run
+# --fqdn-policy: the kernel has bpf_loop).
+#
+#   netns xcl-out: 198.51.100.1 (api.example.test), .2 (other), .3 (short, TTL 5);
+#                  2001:db8:100::1 (api AAAA), ::2 (other AAAA)      80/tcp each
+#                  │ (masqueraded: pods reach it as their node)
+#   n1: kube-system/dns (dnsmasq)   fq/a  fq/d               (answers: same node)
+#   n2:                             fq/w  fq/e               (answers: over Geneve)
+#
+# LAB_UP_KP=none (suite lab-fqdn: xcnid translates Services, the lab's
+# default): the answer goes pod to pod past the stack, read by from_pod (the
+# DNS on the same node) or from_overlay (over Geneve). LAB_UP_KP unset
+# (lab-fqdn-kp, kube-proxy iptables): the node's stack takes the NAT back and
+# the answer reaches the pod through to_pod, from the same node and the other.
+#
+#   a: Admin Accept api.example.test, short.example.test; Deny the outside's /24 and /64
+#   w: Admin Accept *.example.test; Deny the outside's /24
+#   d: Admin Deny other.example.test, a NetworkPolicy allowing all egress
+#   e: not selected; runs tests/lab/fake_dns.py, a DNS server of its own
+set -uo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/../lib.sh"
+. "$HERE/lib.sh"
+lab_suite fqdn
+lab_start "$XCNICTL" "$XCNI_BIN" "$XCNID_BIN"
+FAKE=$HERE/fake_dns.py
+
+# resolve POD NAME [4|6]: the first address the pod's resolver gets for NAME.
+resolve() { lab exec "$1" -- getent "ahostsv${3:-4}" "$2" | awk 'NR == 1 { print $1 }'; }
+probe() { lab probe "$1" "$2" 80/tcp --timeout-ms 800 "${@:3}"; }
+connects() { [ "$(probe "$@")" = connected ]; }
+refused() { local out rc; out=$(probe "$@"); rc=$?; echo "$out"; not_connected "$out" "$rc"; }
+expect_ip() { local got; got=$(resolve "$1" "$2" "${4:-4}"); echo "$2: '$got', want '$3'"; [ "$got" = "$3" ]; }
+
+MPORT=9962
+# fqdn_metric N EVENT: xcni_fqdn_total{event=EVENT} on node n<N>'s /metrics.
+fqdn_metric() {
+	in_node "$1" /usr/bin/python3 -c '
+import sys, urllib.request
+for l in urllib.request.urlopen("http://127.0.0.1:%s/metrics" % sys.argv[1], timeout=5).read().decode().splitlines():
+    if l.startswith("xcni_fqdn_total{event=\"%s\"} " % sys.argv[2]):
+        print(l.split()[1])
+' "$MPORT" "$2"
+}
+out=$(lab up --nodes 2 --dns --ip-family dual --agent-arg "--metrics-addr=127.0.0.1:$MPORT" 2>&1) || {
+	not_ok "lab up --nodes 2 --dns --ip-family dual"
+	echo "$out" | sed 's/^/#   /'
+	finish
+	exit 1
+}
+remember_pids
+check "every agent runs --fqdn-policy" bash -c \
+	"for p in \$(\"$XCNICTL\" lab get --json | /usr/bin/python3 -c 'import json,sys; print(\" \".join(str(n[\"xcnidPid\"]) for n in json.load(sys.stdin)[\"nodes\"]))'); do tr '\0' '\n' </proc/\$p/cmdline | grep -qx -- --fqdn-policy || exit 1; done"
+
+pod() {
+	printf -- '---\napiVersion: v1\nkind: Pod\nmetadata: {name: %s, namespace: fq, labels: {app: %s}}\n' "$1" "$1"
+	printf 'spec: {nodeName: %s, containers: [{name: c}]}\n' "$2"
+}
+cnp() { # NAME PRIORITY APP RULES
+	printf -- '---\napiVersion: policy.networking.k8s.io/v1alpha2\nkind: ClusterNetworkPolicy\n'
+	printf 'metadata: {name: %s}\nspec:\n  tier: Admin\n  priority: %s\n' "$1" "$2"
+	printf '  subject: {pods: {namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: fq}}, podSelector: {matchLabels: {app: %s}}}}\n  egress:\n%s\n' "$3" "$4"
+}
+OUT4='{networks: [198.51.100.0/24]}' OUT6='{networks: ["2001:db8:100::/64"]}'
+{
+	printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: fq}\n'
+	pod a n1; pod d n1; pod w n2; pod e n2
+	cnp fq-a 10 a "  - {action: Accept, to: [{domainNames: [api.example.test, short.example.test]}]}
+  - {action: Deny, to: [$OUT4, $OUT6]}"
+	cnp fq-w 11 w "  - {action: Accept, to: [{domainNames: ['*.example.test']}]}
+  - {action: Deny, to: [$OUT4]}"
+	cnp fq-d 12 d "  - {action: Deny, to: [{domainNames: [other.example.test]}]}"
+	printf -- '---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n'
+	printf 'metadata: {name: d-all, namespace: fq}\nspec: {podSelector: {matchLabels: {app: d}}, policyTypes: [Egress], egress: [{}]}\n'
+} >"$T/fq.yaml"
+check "lab apply: pods and ClusterNetworkPolicies with domainNames peers" lab apply -f "$T/fq.yaml"
+
+# ---- an exact name: allowed by name, the neighbour refused ---------------------------------
+check "a (n1, the DNS's node) resolves api.example.test" expect_ip fq/a api.example.test 198.51.100.1
+check "a connects to api.example.test's address" connects fq/a 198.51.100.1
+check "a resolves other.example.test (another address)" expect_ip fq/a other.example.test 198.51.100.2
+check "a is refused other.example.test's address (no rule names it: the Deny of the /24)" \
+	refused fq/a 198.51.100.2
+check "a is refused short.example.test's address before asking for it" refused fq/a 198.51.100.3
+# fqdn_row POD NAMES ADDRESS: xcnictl fqdn list on n1 has that row, its time left <= 300 + 5 s.
+fqdn_row() {
+	in_node 1 "$XCNICTL" --pin-dir "$LAB_PINS/n1" fqdn list --pod "$1" -o json | tee /dev/stderr |
+		/usr/bin/python3 -c '
+import json, sys
+rows = [r for r in json.load(sys.stdin) if r["pod"] == sys.argv[1] and r["names"] == sys.argv[2] and r["address"] == sys.argv[3]]
+sys.exit(not (len(rows) == 1 and rows[0]["ttl"] == 300 and 290 <= rows[0]["left_s"] <= 305))' "$@"
+}
+check "xcnictl fqdn list --pod fq/a -o json: fq/a, api.example.test,short.example.test (its rule's names), 198.51.100.1, TTL 300" \
+	fqdn_row fq/a api.example.test,short.example.test 198.51.100.1
+check "... and nothing of other.example.test's answer (no rule of a's names it)" bash -c \
+	"! nsenter --net=/run/netns/xcl-n1 \"$XCNICTL\" --pin-dir $LAB_PINS/n1 fqdn list --pod fq/a -o json | grep -q '198.51.100.2\"'"
+fqdn_counted() { [ "$(fqdn_metric 1 names-matched)" -ge 1 ] && [ "$(fqdn_metric 1 addresses-learned)" -ge 1 ]; }
+check "n1's metrics: xcni_fqdn_total names-matched and addresses-learned counted" fqdn_counted
+# ---- an AAAA ------------------------------------------------------------------------------
+check "a resolves api.example.test's AAAA" expect_ip fq/a api.example.test 2001:db8:100::1 6
+check "a connects to it over IPv6" connects fq/a 2001:db8:100::1
+check "a resolves other.example.test's AAAA" expect_ip fq/a other.example.test 2001:db8:100::2 6
+check "a is refused it" refused fq/a 2001:db8:100::2
+
+# ---- a wildcard, answers over Geneve --------------------------------------------------------
+check "w (n2) resolves other.example.test" expect_ip fq/w other.example.test 198.51.100.2
+check "w connects to it (*.example.test)" connects fq/w 198.51.100.2
+check "w is refused short's address, not asked for" refused fq/w 198.51.100.3
+
+# ---- an Admin Deny by name over a NetworkPolicy's allow -----------------------------------
+check "d connects to 198.51.100.2 before asking (the NetworkPolicy allows all egress)" \
+	connects fq/d 198.51.100.2
+check "d resolves other.example.test" expect_ip fq/d other.example.test 198.51.100.2
+check "d is refused it now (Admin Deny by name)" refused fq/d 198.51.100.2
+check "d still connects to api.example.test's address (the NetworkPolicy)" connects fq/d 198.51.100.1
+
+# ---- answers from a DNS server that is not the cluster's ------------------------------------
+E=$(lab get --json | jq_ "[p['ip'] for p in d['pods'] if p['name'] == 'e'][0]")
+lab exec fq/e -- /usr/bin/python3 "$FAKE" serve 53 198.51.100.2 >"$T/fake.log" 2>&1 &
+MINE+=($!)
+wait_until 10 grep -q ready "$T/fake.log"
+check "a asks e (not the DNS Service) for api.example.test: e answers other's address" \
+	bash -c "[ \"\$(\"$XCNICTL\" lab exec fq/a -- /usr/bin/python3 $FAKE ask $E api.example.test)\" = 198.51.100.2 ]"
+check "a is still refused 198.51.100.2 (e's answer taught nothing)" refused fq/a 198.51.100.2
+wait "${MINE[@]}"
+
+# ---- the agent restarted keeps what was learned ---------------------------------------------
+XPID=$(lab get --json | jq_ "[n['xcnidPid'] for n in d['nodes'] if n['name'] == 'n1'][0]")
+mapfile -d '' ARGV <"/proc/$XPID/cmdline"
+check "n1's agent restarted" lab_agent_restart PIDS n1 "$T/xcnid-n1.log" "${ARGV[@]}"
+check "a connects to api.example.test's address without asking again" connects fq/a 198.51.100.1
+check "a is still refused other's" refused fq/a 198.51.100.2
+
+# ---- the TTL: short.example.test, 5 s, then the grace (XCNI_FQDN_GRACE_S, 5 s) -----------
+check "a resolves short.example.test (TTL 5)" expect_ip fq/a short.example.test 198.51.100.3
+T0=$SECONDS
+check "a connects to it" connects fq/a 198.51.100.3
+check "after TTL + grace, a's new connections to it are refused" wait_until 25 refused fq/a 198.51.100.3
+# Learned before T0: TTL + grace less a second of SECONDS' rounding.
+check "... not before TTL + grace had passed ($((SECONDS - T0)) s >= 9)" test $((SECONDS - T0)) -ge 9
+check "a connects again once it asks again" bash -c \
+	"[ \"\$(\"$XCNICTL\" lab exec fq/a -- getent ahostsv4 short.example.test | head -1 | cut -d' ' -f1)\" = 198.51.100.3 ] && [ \"\$(\"$XCNICTL\" lab probe fq/a 198.51.100.3 80/tcp --timeout-ms 800)\" = connected ]"
+
+# ---- a deleted pod's learned entries go with it ------------------------------------------
+pod a n1 >"$T/a.yaml"
+check "lab delete fq/a" lab delete --now -f "$T/a.yaml"
+check "n1's xcni_fqdn holds nothing of fq/a's any more (the plugin's DEL)" bash -c \
+	"out=\$(nsenter --net=/run/netns/xcl-n1 \"$XCNICTL\" --pin-dir $LAB_PINS/n1 fqdn list -o json) && echo \"\$out\" && ! grep -qE '\"(fq/a|endpoint [0-9]+)\"' <<<\"\$out\""
+
+# ---- examples/fqdn ---------------------------------------------------------------------------
+check "lab apply -f examples/fqdn/" lab apply -f "$XCNI_ROOT/examples/fqdn/"
+# TCP answers are not read (the stated fallback): api.example.test over TCP only, then refused.
+check "shop/web asks api.example.test over TCP (10.96.0.10:53/tcp): 198.51.100.1" bash -c \
+	"[ \"\$(\"$XCNICTL\" lab exec shop/web -- /usr/bin/python3 $FAKE ask-tcp 10.96.0.10 api.example.test)\" = 198.51.100.1 ]"
+check "shop/web is refused 198.51.100.1 still (an answer over TCP teaches nothing)" refused shop/web 198.51.100.1
+check "shop/web resolves www.example.test (a CNAME of api)" expect_ip shop/web www.example.test 198.51.100.1
+check "shop/web connects to it on 80/tcp" connects shop/web 198.51.100.1
+check "shop/web is refused other.example.test's address" refused shop/web 198.51.100.2
+
+lab_down_checked
+finish

@@ -1,0 +1,223 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * xcnictl fqdn list: what the node's pods learned from the cluster DNS's
+ * answers for ClusterNetworkPolicy domainNames (xcni_fqdn, written by
+ * to_pod: bpf/lib/dns.h), each address with the names of the rule it was
+ * learned through (xcni_fqdn_pat: the pod's patterns of that rule), the TTL
+ * answered and the time left before new connections to it are judged by
+ * the other rules again (expiry + XCNI_FQDN_GRACE_S).
+ */
+#include "ctl/ctl.h"
+
+static const struct map_spec m_fqdn = {
+	"xcni_fqdn", BPF_MAP_TYPE_HASH, sizeof(struct xcni_fqdn_key), sizeof(struct xcni_fqdn_val), 0
+};
+static const struct map_spec m_fqdn_pat = {
+	"xcni_fqdn_pat", BPF_MAP_TYPE_HASH, sizeof(struct xcni_fqdn_pat_key),
+	sizeof(struct xcni_fqdn_pat), 0
+};
+
+static const struct pt_col fqdn_cols[] = {
+	{ "POD", "pod", PT_STR },
+	{ "NAMES", "names", PT_STR },
+	{ "ADDRESS", "address", PT_STR },
+	{ "TTL", "ttl", PT_UINT },
+	{ "LEFT", "left_s", PT_INT },
+	{ "RULE", "rule", PT_UINT },
+};
+
+struct fqdn_rec {
+	struct xcni_fqdn_key k;
+	struct xcni_fqdn_val v;
+};
+
+struct pat_rec {
+	struct xcni_fqdn_pat_key k;
+	struct xcni_fqdn_pat v;
+};
+
+/* A local pod: its endpoint id and its key in xcni_podname (IPv4, or an IPv6-only pod's polkey6). */
+struct ep_rec {
+	__u32 ep_id, key;
+};
+
+static int fqdn_cmp(const void *a, const void *b)
+{
+	const struct fqdn_rec *x = a, *y = b;
+
+	if (x->k.ep_id != y->k.ep_id)
+		return (x->k.ep_id > y->k.ep_id) - (x->k.ep_id < y->k.ep_id);
+	if (x->k.family != y->k.family)
+		return x->k.family - y->k.family;
+	return memcmp(x->k.addr, y->k.addr, sizeof(x->k.addr));
+}
+
+/* The endpoints of this node, both maps: ep_id -> podname key (0: none). */
+static size_t eps_read(const struct ctl_ctx *c, struct ep_rec **out)
+{
+	struct {
+		__u32 ip;
+		struct xcni_endpoint ep;
+	} *v4 = NULL;
+	struct {
+		struct xcni_in6 ip;
+		struct xcni_endpoint ep;
+	} *v6 = NULL;
+	size_t n4 = 0, n6 = 0, n = 0;
+	int fd = map_open_quiet(c, &m_endpoints), k6 = map_open_quiet(c, &m_polkey6);
+
+	if (fd >= 0 && map_collect(fd, &m_endpoints, sizeof(*v4), 0, sizeof(__u32), (void **)&v4, &n4))
+		n4 = 0;
+	if (fd >= 0)
+		close(fd);
+	fd = map_open_quiet(c, &m_endpoints6);
+	if (fd >= 0 && map_collect(fd, &m_endpoints6, sizeof(*v6), 0, sizeof(struct xcni_in6),
+				   (void **)&v6, &n6))
+		n6 = 0;
+	if (fd >= 0)
+		close(fd);
+	*out = calloc(n4 + n6 + 1, sizeof(**out));
+	for (size_t i = 0; *out && i < n4; i++)
+		(*out)[n++] = (struct ep_rec){ v4[i].ep.ep_id, v4[i].ip };
+	for (size_t i = 0; *out && i < n6; i++) {
+		__u32 key = 0;
+
+		if (k6 >= 0)
+			bpf_map_lookup_elem(k6, &v6[i].ip, &key);
+		(*out)[n++] = (struct ep_rec){ v6[i].ep.ep_id, key };
+	}
+	if (k6 >= 0)
+		close(k6);
+	free(v4);
+	free(v6);
+	return *out ? n : 0;
+}
+
+static __u32 key_of(const struct ep_rec *eps, size_t n, __u32 ep_id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (eps[i].ep_id == ep_id && eps[i].key)
+			return eps[i].key;
+	return 0;
+}
+
+/* A pattern's flat name (length-prefixed labels) as the policy wrote it: "*." for a wildcard's. */
+static void pat_name(const struct xcni_fqdn_pat_key *k, const struct xcni_fqdn_pat *p, char *out,
+		     size_t len)
+{
+	size_t o = 0;
+
+	o += (size_t)snprintf(out, len, "%s", k->kind == XCNI_FQDN_WILD ? "*." : "");
+	for (size_t i = 0; i < p->len && i < sizeof(p->name) && o + 1 < len;) {
+		size_t l = p->name[i++];
+
+		for (size_t j = 0; j < l && i < p->len && o + 1 < len; j++)
+			out[o++] = (char)p->name[i++];
+		if (i < p->len && o + 1 < len)
+			out[o++] = '.';
+	}
+	out[o < len ? o : len - 1] = '\0';
+}
+
+/* By pod, then name as written: the names of a row in one order every time. */
+static int pat_cmp(const void *a, const void *b)
+{
+	const struct pat_rec *x = a, *y = b;
+	char nx[300], ny[300];
+
+	if (x->k.ep_id != y->k.ep_id)
+		return (x->k.ep_id > y->k.ep_id) - (x->k.ep_id < y->k.ep_id);
+	pat_name(&x->k, &x->v, nx, sizeof(nx));
+	pat_name(&y->k, &y->v, ny, sizeof(ny));
+	return strcmp(nx, ny);
+}
+
+/* The names of pod ep_id's patterns of rule rule_ref, comma-separated. */
+static void rule_names(const struct pat_rec *pats, size_t n, __u32 ep_id, __u32 rule_ref, char *out,
+		       size_t len)
+{
+	size_t o = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < n && o + 1 < len; i++) {
+		char name[300];
+
+		if (pats[i].k.ep_id != ep_id || pats[i].v.rule_ref != rule_ref)
+			continue;
+		pat_name(&pats[i].k, &pats[i].v, name, sizeof(name));
+		o += (size_t)snprintf(out + o, len - o, "%s%s", o ? "," : "", name);
+	}
+}
+
+static int cmd_fqdn_list(const struct ctl_ctx *c, char **argv)
+{
+	struct fqdn_rec *recs = NULL;
+	struct pat_rec *pats = NULL;
+	struct ep_rec *eps = NULL;
+	size_t n = 0, npat = 0, neps;
+	__u32 want = 0;
+	__u64 now = xcni_mono_ns();
+	struct ptable *t;
+	int err, fd;
+
+	(void)argv;
+	if ((c->opts & OPT_POD) && (err = resolve_pod(c, c->pod, &want, "--pod")))
+		return err;
+	err = map_read(c, &m_fqdn, sizeof(*recs), offsetof(struct fqdn_rec, k),
+		       offsetof(struct fqdn_rec, v), fqdn_cmp, (void **)&recs, &n);
+	if (err)
+		return err;
+	fd = map_open_quiet(c, &m_fqdn_pat);
+	if (fd >= 0 && map_collect(fd, &m_fqdn_pat, sizeof(*pats), offsetof(struct pat_rec, k),
+				   offsetof(struct pat_rec, v), (void **)&pats, &npat))
+		npat = 0;
+	if (fd >= 0)
+		close(fd);
+	if (npat)
+		qsort(pats, npat, sizeof(*pats), pat_cmp);
+	neps = eps_read(c, &eps);
+	t = pt_new(fqdn_cols, ARRAY_SIZE(fqdn_cols), 0);
+	for (size_t i = 0; i < n; i++) {
+		const struct fqdn_rec *r = &recs[i];
+		__u32 key = key_of(eps, neps, r->k.ep_id);
+		struct ctl_addr a = { .family = r->k.family };
+		char addr[INET6_ADDRSTRLEN], names[1024];
+		__s64 left = ((__s64)r->v.expires_ns - (__s64)now) / 1000000000 + XCNI_FQDN_GRACE_S;
+		struct xcni_podname pn;
+		int pfd;
+
+		if ((c->opts & OPT_POD) && key != want)
+			continue;
+		memcpy(a.addr, r->k.addr, sizeof(a.addr));
+		rule_names(pats, npat, r->k.ep_id, r->v.rule_ref, names, sizeof(names));
+		pfd = key ? map_open_quiet(c, &m_podname) : -1;
+		if (pfd >= 0 && !bpf_map_lookup_elem(pfd, &key, &pn))
+			pt_strf(t, "%.*s/%.*s", (int)strnlen(pn.ns, sizeof(pn.ns)), pn.ns,
+				(int)strnlen(pn.name, sizeof(pn.name)), pn.name);
+		else
+			pt_strf(t, "endpoint %u", r->k.ep_id);
+		if (pfd >= 0)
+			close(pfd);
+		pt_str(t, names[0] ? names : "-");
+		pt_str(t, ctl_addr_str(&a, addr, sizeof(addr)));
+		pt_uint(t, r->v.ttl);
+		pt_int(t, left > 0 ? left : 0);
+		pt_uint(t, r->v.rule_ref);
+	}
+	free(recs);
+	free(pats);
+	free(eps);
+	return show(c, t);
+}
+
+const struct cmd fqdn_cmds[] = {
+	{ "fqdn", "list", cmd_fqdn_list, 0, OPT_POD, "[--pod POD]",
+	  "List the addresses this node's pods learned from the cluster DNS's answers for\n"
+	  "ClusterNetworkPolicy domainNames peers (xcnid --fqdn-policy): the pod, the\n"
+	  "names of the rule the answer matched (its policy's domainNames for that pod),\n"
+	  "the address, the TTL answered, the seconds left before new connections to it\n"
+	  "are judged by the other rules again (expiry plus a grace of 5 s; 0: past it,\n"
+	  "not yet replaced) and the rule's number among the pod's rules naming domains.\n\n"
+	  HELP_POD, NULL },
+	{}
+};
