@@ -1216,6 +1216,19 @@ check "service snat of maps without xcni_snat6 (an agent without IPv6 NodePorts)
 	lines 1 "$XCNICTL" --pin-dir "$BAD" service snat
 check "service self without xcni_config: exit 1" exits 1 "$XCNICTL" --pin-dir "$BAD" service self
 
+# Every view's default table fits 120 columns on these maps' rows of both
+# families (-o wide has the rest; docs/decisions/narrow-tables.md).
+narrow() {
+	local out; out=$("$@") || return 1
+	awk 'length($0) > 120 { bad++; print length($0) ": " $0 } END { exit bad > 0 || NR < 2 }' <<<"$out" ||
+		{ echo "$out"; return 1; }
+}
+for c in "endpoint list" "ct list" "service list" "service snat" "ipcache list" "identity list" "policy list" \
+	"prefilter list" "tunnel list"; do
+	# shellcheck disable=SC2086 # $c is the command's words
+	check "$c: every default row <= 120 columns" narrow x $c
+done
+
 # -- the maps the real data plane pins (xcnid --once loads, pins and exits)
 # --no-masquerade on each: xcnid runs in the host netns here, and its masquerade table must not stay there.
 if [ -x "$XCNID" ]; then
