@@ -59,9 +59,11 @@ enum flow_verdict {
 /*
  * A TCP SYN unanswered this long is a timeout: a SYN-ACK takes a round trip
  * (microseconds in a cluster); the sender's first retransmission is at 1 s,
- * lab probe gives up at 1 s by default. Read at each conntrack walk (1 s).
+ * lab probe gives up at 1 s by default. Read at each conntrack walk (1 s),
+ * under FLOWS_SETTLE_NS so xcni_flows_total counts the flow as a timeout
+ * once, not as allowed first.
  */
-#define FLOW_TIMEOUT_NS 2000000000ull
+#define FLOW_TIMEOUT_NS 1500000000ull
 /* "allowed", "denied", "audit", "forwarded", "refused", "no-backend", "timeout". */
 const char *flow_verdict_name(int v);
 /* Whether v is a drop here (denied, no-backend): what a policy change turns from or to. */
