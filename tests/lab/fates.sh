@@ -145,6 +145,8 @@ timeout_text() {
 		{ echo "$out"; return 1; }
 }
 check "  ... flows' text (-o wide): timeout, the policy, nothing answered" timeout_text
+diag "xcnictl --node all flows --from-pod store/frontend --to-pod store/backend-1 --to-port 8080 (the timeout):"
+while IFS= read -r l; do diag "  $l"; done < <(flows --from-pod store/frontend --to-pod store/backend-1 --to-port 8080 2>&1)
 # The matrix runs every probe at once: the silent cell is a timeout though
 # backend-1's node drops other cells to it (backend-0's, db-0's) in the same run,
 # each cell's drop named by its own flow records (its source pod and port).
