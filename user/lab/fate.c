@@ -115,23 +115,20 @@ static int drop_one(json_t *o, void *arg)
 {
 	struct drops_arg *d = arg;
 	json_t *src = json_object_get(o, "source");
-	const char *ns = json_string_value(json_object_get(src, "namespace"));
-	const char *pod = json_string_value(json_object_get(src, "pod"));
+	const char *ip = json_string_value(json_object_get(src, "ip"));
 	const char *reason = json_string_value(json_object_get(o, "drop_reason"));
 	const char *v = json_string_value(json_object_get(o, "verdict"));
-	char name[256];
 
-	if (!ns || !pod || !v || !reason)
+	if (!ip || !v || !reason)
 		return 0;
-	snprintf(name, sizeof(name), "%s/%s", ns, pod);
 	if (!strcmp(v, "no-backend") || !strncmp(reason, "drop-policy", 11))
-		d->fn(d->arg, name, (uint16_t)json_integer_value(json_object_get(src, "port")),
+		d->fn(d->arg, ip, (uint16_t)json_integer_value(json_object_get(src, "port")),
 		      !strcmp(v, "denied"));
 	return 0;
 }
 
 size_t lab_fate_drops(struct lab *lab, uint16_t dport, const char *proto,
-		      void (*fn)(void *arg, const char *src, uint16_t sport, bool policy), void *arg)
+		      void (*fn)(void *arg, const char *saddr, uint16_t sport, bool policy), void *arg)
 {
 	char req[128];
 	int rl = snprintf(req, sizeof(req), "to-port=%u\nprotocol=%s\nverdict=denied\n", dport, proto);

@@ -20,10 +20,11 @@ int lab_fate_denied_by(struct lab *lab, uint16_t sport, uint16_t dport, char *bu
 /*
  * The drops to port dport (protocol proto: "tcp", "udp") the lab nodes' flow
  * records name: fn per record of a policy drop (policy true) or a Service
- * without endpoints (false), with its source pod ("ns/name") and port.
+ * without endpoints (false), with its source address (as inet_ntop writes
+ * it; a remote pod's IPv6 record may not name the pod) and port.
  * Returns how many nodes answered (0: flows off, nothing said).
  */
 size_t lab_fate_drops(struct lab *lab, uint16_t dport, const char *proto,
-		      void (*fn)(void *arg, const char *src, uint16_t sport, bool policy), void *arg);
+		      void (*fn)(void *arg, const char *saddr, uint16_t sport, bool policy), void *arg);
 
 #endif

@@ -1080,21 +1080,25 @@ static long node_index(const struct lab *lab, const char *name)
 	return -2;
 }
 
-/* A drop the flow records name (lab_fate_drops): the cells of its source pod and port. */
+/* A drop the flow records name (lab_fate_drops): the cells of its source address and port. */
 struct cell_drop {
 	struct matrix *m;
 	struct lab_drops_seen *seen; /* [src * npods + dst] */
 };
 
-static void cell_drop(void *arg, const char *src, uint16_t sport, bool policy)
+static void cell_drop(void *arg, const char *saddr, uint16_t sport, bool policy)
 {
 	struct cell_drop *cd = arg;
 	struct matrix *m = cd->m;
-	size_t n = m->npods, l;
+	size_t n = m->npods;
+	struct dest rec, pod;
 
+	if (dest_parse(saddr, &rec) || dest_family(&rec) != m->fam)
+		return;
 	for (size_t i = 0; i < n; i++) {
-		l = strlen(m->pods[i]->ns);
-		if (strncmp(src, m->pods[i]->ns, l) || src[l] != '/' || strcmp(src + l + 1, m->pods[i]->name))
+		/* Both parsed by dest_parse: zeroed, port 0, so the bytes compare. */
+		if (pod_dest(m->pods[i], m->fam, &pod) || pod.len != rec.len ||
+		    memcmp(&pod.sa, &rec.sa, rec.len))
 			continue;
 		for (size_t j = 0; j < n; j++)
 			if (m->sport[i * n + j] == sport) {
@@ -1106,7 +1110,7 @@ static void cell_drop(void *arg, const char *src, uint16_t sport, bool policy)
 
 /*
  * Each cell's fate from its socket and what dropped it: the nodes' flow
- * records of its connection (its source pod and port), when every node's
+ * records of its connection (its source address and port), when every node's
  * agent answered; else the drops the run counted, which the probes share
  * (they ran at once), so a drop is a cell's only as far as its nodes tell it
  * (the source's, where egress and the Service's translation drop; the
