@@ -10,6 +10,10 @@
 #   frontend -> backend-0 9090/tcp     refused (the pod's RST), its record refused, not allowed
 #   frontend -> svc/store/search 80    no-backend, with a flow record: Service backend not found
 #   frontend -> backend-0 8080/tcp     connected, its record allowed
+#   frontend -> backend-1 8080/tcp     timeout once backend-1's answers to the frontend are
+#                                      blackholed in its netns (no xcni drop): its record
+#                                      timeout, not allowed; in lab matrix T, beside the D of
+#                                      the cells backend-1's node denies in the same run
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 
@@ -123,6 +127,42 @@ assert v["store/frontend"]["store/db-0"] == "denied", v["store/frontend"]
 		{ echo "$out"; return 1; }
 }
 check "lab matrix 9090/tcp: R where the frontend meets the backends' closed port, D where policy drops; the legend" matrix_ok
+
+# timeout: allowed, listened to, and nothing comes back (backend-1's route to the
+# frontend a blackhole: its SYN-ACK never leaves the pod), no drop anywhere.
+FE=$(lab get --json | jq_ "[p['ip'] for p in d['pods'] if p['name'] == 'frontend'][0]")
+check "blackhole the frontend ($FE) in backend-1's netns" lab exec store/backend-1 -- /usr/sbin/ip route add blackhole "$FE/32"
+probe store/frontend store/backend-1 8080/tcp
+check "frontend -> backend-1 8080/tcp (the answer blackholed): timeout, exit 1 (got $OUT)" \
+	test "$RC-$OUT" = 1-timeout
+check "  ... its record: timeout (the SYN unanswered, no drop seen), the policy that let it through kept" wait_until 15 \
+	one_rec 'r["verdict"] == "timeout" and r["policy"] == "store/backend-from-frontend" and r["reply_packets"] == 0' \
+	--from-pod store/frontend --to-pod store/backend-1 --to-port 8080 --verdict timeout
+timeout_text() {
+	local out
+	out=$(flows --from-pod store/frontend --to-pod store/backend-1 --verdict timeout -o wide) || return 1
+	grep -qE 'store/frontend.*store/backend-1.* timeout .*store/backend-from-frontend rule 0.*nothing answered the SYN, no drop seen' <<<"$out" ||
+		{ echo "$out"; return 1; }
+}
+check "  ... flows' text (-o wide): timeout, the policy, nothing answered" timeout_text
+diag "xcnictl --node all flows --from-pod store/frontend --to-pod store/backend-1 --to-port 8080 (the timeout):"
+while IFS= read -r l; do diag "  $l"; done < <(flows --from-pod store/frontend --to-pod store/backend-1 --to-port 8080 2>&1)
+# The matrix runs every probe at once: the silent cell is a timeout though
+# backend-1's node drops other cells to it (backend-0's, db-0's) in the same run,
+# each cell's drop named by its own flow records (its source pod and port).
+matrix_timeout() {
+	local out
+	out=$(lab matrix 8080/tcp --json --timeout-ms 1000) || true
+	/usr/bin/python3 -c '
+import json, sys
+v = json.loads(sys.stdin.read())["verdicts"]
+assert v["store/frontend"]["store/backend-1"] == "timeout", v["store/frontend"]
+assert v["store/frontend"]["store/backend-0"] == "connected", v["store/frontend"]
+assert v["store/backend-0"]["store/backend-1"] == "denied", v["store/backend-0"]
+assert v["store/db-0"]["store/backend-1"] == "denied", v["store/db-0"]
+' <<<"$out" || { echo "$out"; return 1; }
+}
+check "lab matrix 8080/tcp: T for frontend -> backend-1, D for the cells policy drops into backend-1" matrix_timeout
 
 lab_down_checked
 finish

@@ -159,7 +159,8 @@ static void test_drop(void **state)
  * One word per fate (issue 53 item 2): a SYN answered by the destination's
  * RST is refused, never allowed; a connection reset after its handshake is
  * not; a Service without endpoints (drop-no-backend) is no-backend, which
- * --verdict denied (dropped, any reason) still finds; each word filters.
+ * --verdict denied (dropped, any reason) still finds; a SYN nothing answered
+ * for FLOW_TIMEOUT_NS is timeout, allowed again once answered; each word filters.
  */
 static void test_fates(void **state)
 {
@@ -167,10 +168,11 @@ static void test_fates(void **state)
 	struct flow_key kx = key4("10.0.0.1", 40101, "10.0.0.2", 80, IPPROTO_TCP);
 	struct flow_key kn = key4("10.0.0.1", 40102, "10.96.0.20", 80, IPPROTO_TCP);
 	struct flow_key ku = key4("10.0.0.1", 40103, "10.0.0.2", 53, IPPROTO_UDP);
+	struct flow_key kt = key4("10.0.0.1", 40104, "10.0.0.2", 81, IPPROTO_TCP);
 	struct flow_filter ff;
 	char err[200];
 	struct flows *f;
-	struct flow_rec *r, *x, *n, *u;
+	struct flow_rec *r, *x, *n, *u, *t;
 	bool created;
 
 	(void)state;
@@ -220,6 +222,26 @@ static void test_fates(void **state)
 	/* Refused again for the filters below. */
 	r = ct(f, kr, 9000, 9100, 1, 60, 1, 40, XCNI_CT_CLOSED);
 	assert_int_equal(r->verdict, FLOW_REFUSED);
+	/* A SYN nothing answered: allowed until FLOW_TIMEOUT_NS have passed, then timeout. */
+	flows_set_now(f, 10000 + FLOW_TIMEOUT_NS - 1);
+	t = ct(f, kt, 10000, 10000, 1, 60, 0, 0, XCNI_CT_NEW);
+	assert_int_equal(t->verdict, FLOW_ALLOWED);
+	flows_set_now(f, 10000 + FLOW_TIMEOUT_NS);
+	t = ct(f, kt, 10000, 10000 + 1000000000ull, 2, 120, 0, 0, XCNI_CT_NEW);
+	assert_int_equal(t->verdict, FLOW_TIMEOUT);
+	/* The walk skips an entry nothing stamped since: the sweep times it out. */
+	t->verdict = FLOW_ALLOWED;
+	flows_ct_sweep(f, false, 10000 + FLOW_TIMEOUT_NS - 1);
+	assert_int_equal(t->verdict, FLOW_ALLOWED);
+	flows_ct_sweep(f, false, 10000 + FLOW_TIMEOUT_NS);
+	assert_int_equal(t->verdict, FLOW_TIMEOUT);
+	assert_string_equal(flow_verdict_name(FLOW_TIMEOUT), "timeout");
+	assert_false(flow_verdict_dropped(FLOW_TIMEOUT));
+	/* A drop keeps its verdict: an unanswered SYN that was denied is denied. */
+	flows_set_now(f, 20000 + FLOW_TIMEOUT_NS);
+	flows_ct_update(f, n, 2000, 2100, (uint64_t[2]){ 1, 0 }, (uint64_t[2]){ 60, 0 },
+			XCNI_CT_NEW, false, false);
+	assert_int_equal(n->verdict, FLOW_NO_BACKEND);
 
 	/* --verdict: each word its own records; denied any drop; allowed not the closed port. */
 	flow_filter_init(&ff);
@@ -241,13 +263,23 @@ static void test_fates(void **state)
 	flow_filter_init(&ff);
 	assert_int_equal(flow_filter_set(&ff, "verdict", "allowed", err, sizeof(err)), 0);
 	assert_false(flow_filter_match(&ff, r, 0, 0));
+	assert_false(flow_filter_match(&ff, t, 0, 0));
 	assert_true(flow_filter_match(&ff, x, 0, 0));
+	flow_filter_free(&ff);
+	flow_filter_init(&ff);
+	assert_int_equal(flow_filter_set(&ff, "verdict", "timeout", err, sizeof(err)), 0);
+	assert_true(flow_filter_match(&ff, t, 0, 0));
+	assert_false(flow_filter_match(&ff, r, 0, 0));
+	assert_false(flow_filter_match(&ff, x, 0, 0));
 	flow_filter_free(&ff);
 	flow_filter_init(&ff);
 	assert_int_equal(flow_filter_set(&ff, "verdict", "FORWARDED", err, sizeof(err)), 0);
 	assert_false(flow_filter_match(&ff, r, 0, 0));
 	assert_false(flow_filter_match(&ff, n, 0, 0));
 	flow_filter_free(&ff);
+	/* Answered at last (a retransmitted SYN's SYN-ACK): it passes again. */
+	t = ct(f, kt, 10000, 20000, 3, 180, 1, 60, XCNI_CT_ESTABLISHED);
+	assert_int_equal(t->verdict, FLOW_ALLOWED);
 	flows_free(f);
 }
 

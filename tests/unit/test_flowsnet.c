@@ -119,6 +119,32 @@ static void test_merge(void **state)
 	json_decref(m);
 }
 
+/* The merged verdict of two nodes' records: a drop, then RST, then silence, then a pass. */
+static const char *merged_verdict(const char *v1, const char *v2)
+{
+	static char out[32];
+	json_t *per = json_pack("{s{ss}s{ss}}", "n1", "verdict", v1, "n2", "verdict", v2), *m;
+
+	assert_non_null(per);
+	m = flows_merge_conn(per);
+	json_decref(per);
+	assert_non_null(m);
+	snprintf(out, sizeof(out), "%s", json_string_value(json_object_get(m, "verdict")));
+	json_decref(m);
+	return out;
+}
+
+static void test_merge_fates(void **state)
+{
+	(void)state;
+	/* The source's node heard nothing; the destination's dropped it. */
+	assert_string_equal(merged_verdict("timeout", "denied"), "denied");
+	assert_string_equal(merged_verdict("forwarded", "timeout"), "timeout");
+	assert_string_equal(merged_verdict("timeout", "refused"), "refused");
+	assert_string_equal(merged_verdict("allowed", "timeout"), "timeout");
+	assert_string_equal(merged_verdict("no-backend", "timeout"), "no-backend");
+}
+
 /* Whether the merged record matches the request's merged-view filters. */
 static bool matches(json_t *m, const char *req)
 {
@@ -172,6 +198,7 @@ int main(void)
 		cmocka_unit_test(test_agent_parse),
 		cmocka_unit_test(test_split),
 		cmocka_unit_test(test_merge),
+		cmocka_unit_test(test_merge_fates),
 		cmocka_unit_test(test_match),
 	};
 

@@ -200,6 +200,12 @@ ok = all(len(r) == len(rows[0]) for r in rows) and all(
 	len({r[i][0] for r in rows}) == 1 or len({r[i][1] for r in rows}) == 1 for i in range(len(rows[0])))
 sys.exit(0 if ok and len(rows) > 1 else 1)' <<<"$out" || { echo "$out"; return 1; }
 }
+# narrow command...: every line of its text (a header and rows) <= 120 columns.
+narrow() {
+	local out; out=$("$@") || return 1
+	awk 'length($0) > 120 { bad++; print length($0) ": " $0 } END { exit bad > 0 || NR < 2 }' <<<"$out" ||
+		{ echo "$out"; return 1; }
+}
 lines() { local n=$1 out; shift; out=$("$@") || return 1; [ "$(wc -l <<<"$out")" -eq "$n" ] || { echo "$out"; return 1; }; }
 # rows_are 'LINES' command...: the table's rows (header dropped, blanks squeezed) are exactly LINES.
 rows_are() {
@@ -427,11 +433,15 @@ check "bpftool pins the Service maps and translated flows" svc_setup
 check "--help lists service list and get" has '^  service get ADDR:PORT/PROTO\|svc/NS/NAME' "$XCNICTL" --help
 check "service list: header and 4 rows" lines 5 x service list
 check "service list: a Maglev frontend, its Service, live version and counts" \
-	has '^10\.96\.0\.10:53/udp +kube-system/kube-dns:dns +ext +1 +maglev +1 +2 +1 +1 +3$' x service list
+	has '^10\.96\.0\.10:53/udp +kube-system/kube-dns:dns +ext +1 +maglev +1 +2 +1 +1 +3$' x service list -o wide
 check "service list: affinity with its timeout, the traffic policies, both scopes, names" rows_are '10.96.0.10:53/udp kube-system/kube-dns:dns ext 1 maglev 1 2 1 1 3
 10.96.0.20:80/tcp y/web:http ext 2 affinity=10800s,etp-local,two-scopes 0 1 0 2 1
 10.96.0.20:80/tcp y/web:http int 3 affinity=10800s,itp-local 0 0 1 3 1
-10.96.0.30:443/tcp - ext 4 maglev 0 0 0 4 7' x service list
+10.96.0.30:443/tcp - ext 4 maglev 0 0 0 4 7' x service list -o wide
+check "service list (default): VERSION, REV-NAT (the ID again) and REVISION left to -o wide" rows_are '10.96.0.10:53/udp kube-system/kube-dns:dns ext 1 maglev 2 1
+10.96.0.20:80/tcp y/web:http ext 2 affinity=10800s,etp-local,two-scopes 1 0
+10.96.0.20:80/tcp y/web:http int 3 affinity=10800s,itp-local 0 1
+10.96.0.30:443/tcp - ext 4 maglev 0 0' x service list
 check "service list: columns line up" aligned x service list
 check "service list --json: exactly the frontends" json_is '
 	[(e["frontend"], e["address"], e["port"], e["proto"], e["scope"], e["id"], e["flags"], e["affinity_s"],
@@ -455,14 +465,14 @@ check "service get svc/NS without a name: exit 2, naming it" \
 check "service get svc/NS/NAME/more exits 2" exits 2 x service get svc/y/web/x
 check "service get svc//NAME exits 2" exits 2 x service get svc//web
 check "service list --ip of a backend: the frontends using it" rows_are '10.96.0.10:53/udp kube-system/kube-dns:dns ext 1 maglev 1 2 1 1 3
-10.96.0.20:80/tcp y/web:http int 3 affinity=10800s,itp-local 0 0 1 3 1' x service list --ip 10.244.2.7
+10.96.0.20:80/tcp y/web:http int 3 affinity=10800s,itp-local 0 0 1 3 1' x service list --ip 10.244.2.7 -o wide
 check "service list --ip of a stale slot's backend: none" lines 1 x service list --ip 10.244.9.9
 check "service list --ip of a frontend" lines 2 x service list --ip 10.96.0.30
 check "service list --pod: the frontends with the pod as backend" lines 3 x service list --pod x/a
 check "service list --namespace y" has '^10\.96\.0\.10:53/udp ' x service list --namespace y
 check "service list --namespace y: only that one" lines 2 x service list --namespace y
 check "service list --identity 43: the frontends with a backend of that identity" \
-	rows_are '10.96.0.10:53/udp kube-system/kube-dns:dns ext 1 maglev 1 2 1 1 3' x service list --identity 43
+	rows_are '10.96.0.10:53/udp kube-system/kube-dns:dns ext 1 maglev 1 2 1 1 3' x service list --identity 43 -o wide
 check "service list --ip with a bad IP exits 2" exits 2 x service list --ip nope
 check "a filter service get does not take exits 2" exits 2 x service get 10.96.0.10:53/udp --ip 10.244.1.5
 check "service get: the frontend's record" has '^FLAGS +affinity=10800s,etp-local,two-scopes$' x service get 10.96.0.20:80/tcp
@@ -523,6 +533,7 @@ check "ct list --json: the Service's name and port name" json_is '
 	("10.96.0.20", "y/web", "http"), ("8.8.8.8", None, None)]' x ct list --json
 check "ct get: SVC-NAME as text" has '^SVC-NAME +y/web:http$' x ct get tcp 10.244.1.10:41000 10.96.0.20:80
 check "ct list: columns line up with the new ones" aligned x ct list
+check "ct list (IPv4 flows, a Service's among them): every default row <= 120 columns" narrow x ct list
 check "ct list --json: service, backend_id, rev_nat" json_is '
 	sorted((e["daddr"], e["service"], e["backend_id"], e["rev_nat"]) for e in j if e["saddr"] == "10.244.1.10") == [
 	("10.244.1.5", "10.96.0.20:80", 4, 2), ("10.244.2.7", "rev-nat#9", 3, 9),
@@ -1215,6 +1226,16 @@ check "service self takes no --pod: exit 2" exits 2 x service self --pod x/a
 check "service snat of maps without xcni_snat6 (an agent without IPv6 NodePorts): IPv4 rows alone" \
 	lines 1 "$XCNICTL" --pin-dir "$BAD" service snat
 check "service self without xcni_config: exit 1" exits 1 "$XCNICTL" --pin-dir "$BAD" service self
+
+# Every view's default table fits 120 columns on these maps' rows (-o wide
+# has the rest; docs/decisions/narrow-tables.md). ct list is checked on its
+# IPv4 flows above: with IPv6 ones naming a Service and its backend its rows
+# are ~150 (an IPv6 address:port is up to 47 columns, twice or three times).
+for c in "endpoint list" "service list" "service snat" "ipcache list" "identity list" "policy list" \
+	"prefilter list"; do
+	# shellcheck disable=SC2086 # $c is the command's words
+	check "$c: every default row <= 120 columns" narrow x $c
+done
 
 # -- the maps the real data plane pins (xcnid --once loads, pins and exits)
 # --no-masquerade on each: xcnid runs in the host netns here, and its masquerade table must not stay there.

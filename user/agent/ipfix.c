@@ -47,7 +47,7 @@
 static fbInfoElement_t xcni_ies[] = {
 	IE("xcniVerdict", 1, 1, FB_IE_F_ENDIAN | FB_IE_IDENTIFIER, FB_UINT_8,
 	   "0 allowed, 1 denied, 2 audit (passed; a policy in audit mode would deny), "
-	   "3 forwarded, 4 refused (RST to the SYN), 5 no-backend"),
+	   "3 forwarded, 4 refused (RST to the SYN), 5 no-backend, 6 timeout (SYN unanswered)"),
 	IE("xcniDropReasonCode", 2, 4, FB_IE_F_ENDIAN | FB_IE_IDENTIFIER, FB_INT_32,
 	   "enum xcni_reason of a denied flow's drops; 0 none"),
 	IE("xcniDropReason", 3, FB_IE_VARLEN, FB_IE_DEFAULT, FB_STRING,

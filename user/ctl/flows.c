@@ -126,8 +126,9 @@ static const char flows_help[] =
 	"  --to-label, --from-identity, --to-identity X  --from/--to KIND:X\n"
 	"  --verdict V            allowed, forwarded, denied (dropped, any reason),\n"
 	"                         audit, refused (the destination answered the SYN\n"
-	"                         with RST: nothing listens) or no-backend (a Service\n"
-	"                         without endpoints refused it); Hubble's FORWARDED\n"
+	"                         with RST: nothing listens), no-backend (a Service\n"
+	"                         without endpoints refused it) or timeout (nothing\n"
+	"                         answered the SYN, no drop seen); Hubble's FORWARDED\n"
 	"                         (allowed or forwarded), DROPPED, AUDIT; the old\n"
 	"                         allow, deny\n"
 	"  --reason REASON        dropped for REASON (drop-policy-ingress, ...)\n"
@@ -336,12 +337,14 @@ static void print_text(struct fopts *fo, json_t *o)
 		snprintf(by, sizeof(by), "%s", reason);
 	else
 		snprintf(by, sizeof(by), "-");
-	/* Past the policy: the destination's RST, a closed port (never allowed). */
-	if (!strcmp(vword, "refused")) {
+	/* Past the policy: the destination's RST, a closed port (never allowed),
+	 * or its silence. */
+	if (!strcmp(vword, "refused") || !strcmp(vword, "timeout")) {
 		size_t l = strcmp(by, "-") ? strlen(by) : 0;
 
-		snprintf(by + l, sizeof(by) - l, "%snothing listens: the destination answered RST",
-			 l ? "; " : "");
+		snprintf(by + l, sizeof(by) - l, "%s%s", l ? "; " : "",
+			 strcmp(vword, "timeout") ? "nothing listens: the destination answered RST" :
+						    "nothing answered the SYN, no drop seen");
 	}
 	/* Nothing allows it: the policies that isolate the pod, as monitor and explain name them. */
 	if (iso) {

@@ -275,11 +275,12 @@ static const char *svc_flags(const struct xcni_svc *v, bool timeout, char *buf, 
 	{ "FLAGS", NULL, PT_STR },                         \
 	{ NULL, "flags", PT_STR | PT_SHOW_JSON },          \
 	{ NULL, "affinity_s", PT_UINT | PT_SHOW_JSON },    \
-	{ "VERSION", "version", PT_UINT },                 \
+	/* The maps' bookkeeping (REV-NAT is ID): -o wide and the record. */ \
+	{ "VERSION", "version", PT_UINT | PT_SHOW_WIDE },  \
 	{ "ACTIVE", "active", PT_UINT },                   \
 	{ "TERMINATING", "terminating", PT_UINT },         \
-	{ "REV-NAT", "rev_nat", PT_UINT },                 \
-	{ "REVISION", "revision", PT_UINT }
+	{ "REV-NAT", "rev_nat", PT_UINT | PT_SHOW_WIDE },  \
+	{ "REVISION", "revision", PT_UINT | PT_SHOW_WIDE }
 
 static const struct pt_col svc_cols[] = { SVC_COLS };
 /* service get: the live Maglev table's occupancy too. */

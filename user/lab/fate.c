@@ -41,16 +41,19 @@ static int rec_why(json_t *o, char *buf, size_t len)
 	return 1;
 }
 
-int lab_fate_denied_by(struct lab *lab, uint16_t sport, uint16_t dport, char *buf, size_t len)
+/*
+ * Each lab node's flow records that req selects, one object at a time, to fn
+ * (a non-zero return stops). The number of nodes that answered: 0 with flows
+ * off everywhere (or every agent busy).
+ */
+static size_t fate_records(struct lab *lab, const char *req, size_t rl,
+			   int (*fn)(json_t *o, void *arg), void *arg)
 {
-	char req[128], pin[PATH_MAX + 64], sock[PATH_MAX + 128];
-	int rl = snprintf(req, sizeof(req), "from-port=%u\nto-port=%u\nverdict=denied\n", sport,
-			  dport);
+	char pin[PATH_MAX + 64], sock[PATH_MAX + 128];
+	size_t answered = 0;
+	int stop = 0;
 
-	buf[0] = '\0';
-	if (!sport)
-		return -ENOENT;
-	for (size_t n = 0; n < lab->nnodes && !buf[0]; n++) {
+	for (size_t n = 0; n < lab->nnodes && !stop; n++) {
 		const struct lab_node *ln = &lab->nodes[n];
 		char *ans = NULL, *line, *save = NULL;
 		size_t alen = 0;
@@ -60,18 +63,76 @@ int lab_fate_denied_by(struct lab *lab, uint16_t sport, uint16_t dport, char *bu
 		else
 			snprintf(pin, sizeof(pin), "%s/%s", LAB_PIN_ROOT, ln->name);
 		if (flows_sock_path(pin, sock, sizeof(sock)) ||
-		    xcni_unix_ask(sock, req, (size_t)rl, FATE_ASK_TIMEOUT_S, FATE_ANSWER_MAX, NULL,
-				  &ans, &alen, NULL))
+		    xcni_unix_ask(sock, req, rl, FATE_ASK_TIMEOUT_S, FATE_ANSWER_MAX, NULL, &ans,
+				  &alen, NULL))
 			continue; /* flows off there, or the agent busy: not named */
-		for (line = strtok_r(ans, "\n", &save); line && !buf[0];
+		answered++;
+		for (line = strtok_r(ans, "\n", &save); line && !stop;
 		     line = strtok_r(NULL, "\n", &save)) {
 			json_t *o = json_loads(line, 0, NULL);
 
 			if (o)
-				rec_why(o, buf, len);
+				stop = fn(o, arg);
 			json_decref(o);
 		}
 		free(ans);
 	}
+	return answered;
+}
+
+struct why_arg {
+	char *buf;
+	size_t len;
+};
+
+static int why_one(json_t *o, void *arg)
+{
+	struct why_arg *w = arg;
+
+	return rec_why(o, w->buf, w->len);
+}
+
+int lab_fate_denied_by(struct lab *lab, uint16_t sport, uint16_t dport, char *buf, size_t len)
+{
+	char req[128];
+	int rl = snprintf(req, sizeof(req), "from-port=%u\nto-port=%u\nverdict=denied\n", sport,
+			  dport);
+	struct why_arg w = { buf, len };
+
+	buf[0] = '\0';
+	if (!sport)
+		return -ENOENT;
+	fate_records(lab, req, (size_t)rl, why_one, &w);
 	return buf[0] ? 0 : -ENOENT;
+}
+
+struct drops_arg {
+	void (*fn)(void *arg, const char *src, uint16_t sport, bool policy);
+	void *arg;
+};
+
+static int drop_one(json_t *o, void *arg)
+{
+	struct drops_arg *d = arg;
+	json_t *src = json_object_get(o, "source");
+	const char *ip = json_string_value(json_object_get(src, "ip"));
+	const char *reason = json_string_value(json_object_get(o, "drop_reason"));
+	const char *v = json_string_value(json_object_get(o, "verdict"));
+
+	if (!ip || !v || !reason)
+		return 0;
+	if (!strcmp(v, "no-backend") || !strncmp(reason, "drop-policy", 11))
+		d->fn(d->arg, ip, (uint16_t)json_integer_value(json_object_get(src, "port")),
+		      !strcmp(v, "denied"));
+	return 0;
+}
+
+size_t lab_fate_drops(struct lab *lab, uint16_t dport, const char *proto,
+		      void (*fn)(void *arg, const char *saddr, uint16_t sport, bool policy), void *arg)
+{
+	char req[128];
+	int rl = snprintf(req, sizeof(req), "to-port=%u\nprotocol=%s\nverdict=denied\n", dport, proto);
+	struct drops_arg d = { fn, arg };
+
+	return fate_records(lab, req, (size_t)rl, drop_one, &d);
 }

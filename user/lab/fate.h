@@ -3,6 +3,7 @@
 #ifndef XCNI_LAB_FATE_H
 #define XCNI_LAB_FATE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -16,5 +17,14 @@
  * says (flows off, sport 0).
  */
 int lab_fate_denied_by(struct lab *lab, uint16_t sport, uint16_t dport, char *buf, size_t len);
+/*
+ * The drops to port dport (protocol proto: "tcp", "udp") the lab nodes' flow
+ * records name: fn per record of a policy drop (policy true) or a Service
+ * without endpoints (false), with its source address (as inet_ntop writes
+ * it; a remote pod's IPv6 record may not name the pod) and port.
+ * Returns how many nodes answered (0: flows off, nothing said).
+ */
+size_t lab_fate_drops(struct lab *lab, uint16_t dport, const char *proto,
+		      void (*fn)(void *arg, const char *saddr, uint16_t sport, bool policy), void *arg);
 
 #endif

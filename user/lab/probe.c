@@ -796,9 +796,11 @@ static void usage_matrix(FILE *f)
 		   "Probes every ordered pair of pods (a pod to itself too) in parallel and prints the\n"
 		   "truth table: a row per source pod, a column per destination, a symbol per fate\n"
 		   "(lab probe's words): '.' connected, 'D' denied, 'R' refused, 'N' no-backend,\n"
-		   "'T' timeout, and that legend under each table. The probes run at once: a cell\n"
-		   "that heard nothing is denied when its source's or destination's node counted a\n"
-		   "policy drop during the run. kube-system's pods (the DNS) are left out. Several\n"
+		   "'T' timeout, and that legend under each table. A cell that heard nothing is\n"
+		   "denied when a node's flow record of its connection (its source pod and port)\n"
+		   "says a policy dropped it; with flows off on a node, when its source's or\n"
+		   "destination's node counted a policy drop during the run (the probes run at\n"
+		   "once). kube-system's pods (the DNS) are left out. Several\n"
 		   "PORT/PROTO (up to %d) are probed at once, every family too: a silent probe\n"
 		   "costs the run one timeout, not one per port; a table per port (text: under its name; JSON: one\n"
 		   "object per line, in the order given). --json:\n"
@@ -1078,30 +1080,73 @@ static long node_index(const struct lab *lab, const char *name)
 	return -2;
 }
 
+/* A drop the flow records name (lab_fate_drops): the cells of its source address and port. */
+struct cell_drop {
+	struct matrix *m;
+	struct lab_drops_seen *seen; /* [src * npods + dst] */
+};
+
+static void cell_drop(void *arg, const char *saddr, uint16_t sport, bool policy)
+{
+	struct cell_drop *cd = arg;
+	struct matrix *m = cd->m;
+	size_t n = m->npods;
+	struct dest rec, pod;
+
+	if (dest_parse(saddr, &rec) || dest_family(&rec) != m->fam)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		/* Both parsed by dest_parse: zeroed, port 0, so the bytes compare. */
+		if (pod_dest(m->pods[i], m->fam, &pod) || pod.len != rec.len ||
+		    memcmp(&pod.sa, &rec.sa, rec.len))
+			continue;
+		for (size_t j = 0; j < n; j++)
+			if (m->sport[i * n + j] == sport) {
+				cd->seen[i * n + j].policy |= policy;
+				cd->seen[i * n + j].no_backend |= !policy;
+			}
+	}
+}
+
 /*
- * Each cell's fate from its socket and the drops the run counted: the probes
- * ran at once, so a drop is a cell's only as far as its nodes tell it (the
- * source's, where egress and the Service's translation drop; the
- * destination's, where ingress does). lab probe alone sees only its own.
+ * Each cell's fate from its socket and what dropped it: the nodes' flow
+ * records of its connection (its source address and port), when every node's
+ * agent answered; else the drops the run counted, which the probes share
+ * (they ran at once), so a drop is a cell's only as far as its nodes tell it
+ * (the source's, where egress and the Service's translation drop; the
+ * destination's, where ingress does): a silent cell beside a denied one on
+ * the same node would read denied. lab probe alone sees only its own.
  */
-static void matrix_fates(const struct lab *lab, struct matrix *m, const struct lab_drops *d,
+static void matrix_fates(struct lab *lab, struct matrix *m, const struct lab_drops *d,
 			 const __u64 *before, bool via_svc)
 {
-	for (size_t i = 0; i < m->npods; i++) {
+	size_t n = m->npods;
+	struct cell_drop cd = { m, calloc(n * n + 1, sizeof(*cd.seen)) };
+	bool recs = cd.seen && lab_fate_drops(lab, m->port.port, proto_name(m->port.proto),
+					      cell_drop, &cd) == lab->nnodes;
+
+	for (size_t i = 0; i < n; i++) {
 		struct lab_drops_seen si, sj;
 		long ni = node_index(lab, m->pods[i]->node);
 
 		lab_drops_seen(d, before, ni, &si);
-		for (size_t j = 0; j < m->npods; j++) {
-			size_t k = i * m->npods + j;
+		for (size_t j = 0; j < n; j++) {
+			size_t k = i * n + j;
 			struct lab_drops_seen s = si;
 
 			lab_drops_seen(d, before, node_index(lab, m->pods[j]->node), &sj);
 			s.policy |= sj.policy;
+			/* The records name policy drops; a Service's refusal at the socket
+			 * (UDP's sendto) has none, its counter stays the word. */
+			if (recs) {
+				s.policy = cd.seen[k].policy;
+				s.no_backend |= cd.seen[k].no_backend;
+			}
 			m->fate[k] = (unsigned char)lab_fate_of(m->res[k] > 0, m->refused[k], &s,
 								 via_svc);
 		}
 	}
+	free(cd.seen);
 }
 
 /* The probes that failed (counted as not connected), then each port's tables: the exit code. */

@@ -103,8 +103,8 @@ static bool end_copy(struct fg_end *d, const struct fg_end *s)
 }
 
 /*
- * Severity: forwarded (not judged) < allowed (refused: passed the policy,
- * nothing listens) < audit < denied (no-backend: dropped too).
+ * Severity: forwarded (not judged) < allowed (refused, timeout: passed the
+ * policy, nothing listens or answers) < audit < denied (no-backend: dropped too).
  */
 static int severity(int verdict)
 {
@@ -386,6 +386,10 @@ static int decision(const struct fg_flow *f, char **text, char **policies)
 			     f->reason ?: "drop-no-backend");
 	else if (f->verdict == FLOW_REFUSED)
 		n = asprintf(text, "refused: the destination answered RST, nothing listens%s%s%s%s",
+			     f->policy ? " (allowed by " : "", f->policy ?: "", f->policy ? rule : "",
+			     f->policy ? ")" : "");
+	else if (f->verdict == FLOW_TIMEOUT)
+		n = asprintf(text, "timeout: nothing answered the SYN, no drop seen%s%s%s%s",
 			     f->policy ? " (allowed by " : "", f->policy ?: "", f->policy ? rule : "",
 			     f->policy ? ")" : "");
 	else if (f->verdict == FLOW_AUDIT)

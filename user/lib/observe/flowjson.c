@@ -17,7 +17,7 @@
 #include "lib/observe/vocab.h"
 
 static const char *const verdict_names[FLOW_NR_VERDICTS] = {
-	"allowed", "denied", "audit", "forwarded", "refused", "no-backend",
+	"allowed", "denied", "audit", "forwarded", "refused", "no-backend", "timeout",
 };
 
 const char *flow_verdict_name(int v)

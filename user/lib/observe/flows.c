@@ -848,17 +848,28 @@ static uint8_t passed(const struct flow_rec *r)
 
 /*
  * A TCP flow that passed here is refused once its entry says the destination
- * answered its SYN with a RST; an entry that no longer says so (the same
- * tuple connected again) passes again. Drops keep their verdict.
+ * answered its SYN with a RST, a timeout once its SYN went unanswered for
+ * FLOW_TIMEOUT_NS (now_ns: the walk's clock, CLOCK_MONOTONIC as the entry's);
+ * an entry that no longer says so (the same tuple connected again, an answer
+ * at last) passes again. Drops keep their verdict.
  */
-static bool ct_fate(struct flow_rec *r, uint8_t state, bool fin_orig, bool fin_reply,
-		    const uint64_t pkts[2])
+static bool unanswered(const struct flow_rec *r, uint64_t now_ns, uint8_t state,
+		       const uint64_t pkts[2])
 {
-	bool refused = flow_ct_refused(state, fin_orig, fin_reply, pkts[0], pkts[1]);
+	return r->key.proto == IPPROTO_TCP && state < XCNI_CT_ESTABLISHED && pkts[0] && !pkts[1] &&
+	       now_ns > r->ct_created && now_ns - r->ct_created >= FLOW_TIMEOUT_NS;
+}
 
-	if (flow_verdict_dropped(r->verdict) || refused == (r->verdict == FLOW_REFUSED))
+static bool ct_fate(struct flow_rec *r, uint64_t now_ns, uint8_t state, bool fin_orig,
+		    bool fin_reply, const uint64_t pkts[2])
+{
+	uint8_t to = flow_ct_refused(state, fin_orig, fin_reply, pkts[0], pkts[1]) ? FLOW_REFUSED :
+		     unanswered(r, now_ns, state, pkts) ? FLOW_TIMEOUT : passed(r);
+
+	if (flow_verdict_dropped(r->verdict) || r->verdict == to ||
+	    (to == passed(r) && r->verdict != FLOW_REFUSED && r->verdict != FLOW_TIMEOUT))
 		return false;
-	r->verdict = refused ? FLOW_REFUSED : passed(r);
+	r->verdict = to;
 	return true;
 }
 
@@ -906,7 +917,7 @@ bool flows_ct_update(struct flows *f, struct flow_rec *r, uint64_t created_ns,
 			flags |= FLOW_TCP_RST;
 		changed |= flags != r->tcp_flags;
 		r->tcp_flags = flags;
-		changed |= ct_fate(r, state, fin_orig, fin_reply, pkts);
+		changed |= ct_fate(r, f->now_ns, state, fin_orig, fin_reply, pkts);
 	}
 	r->ct_state = state;
 	r->ct_last = last_ns;
@@ -931,6 +942,13 @@ size_t flows_ct_sweep(struct flows *f, bool all_read, uint64_t now_ns)
 		/* A stamp after now_ns is fresh (another CPU's clock), as the programs take it. */
 		bool alive = now_ns <= r->ct_last || now_ns - r->ct_last <= life;
 
+		/* A walk reads only the entries stamped since the last: an
+		 * unanswered SYN's, untouched, times out here. */
+		if (!flow_verdict_dropped(r->verdict) && r->verdict != FLOW_REFUSED &&
+		    r->verdict != FLOW_TIMEOUT && unanswered(r, now_ns, r->ct_state, r->pkts)) {
+			r->verdict = FLOW_TIMEOUT;
+			flows_touch(f, r);
+		}
 		if (alive && (r->ct_seen || !all_read)) {
 			r->ct_seen = 0;
 			continue;

@@ -41,7 +41,10 @@ struct flow_key {
  * and no-backend are the connection's fate past the policy, in lab probe's
  * words: the destination answered the opening SYN with a RST (nothing
  * listens: a closed port is never allowed), or a Service without endpoints
- * refused it (drop-no-backend; Hubble's "Service backend not found").
+ * refused it (drop-no-backend; Hubble's "Service backend not found"), or
+ * nothing answered the opening SYN for FLOW_TIMEOUT_NS and no drop was seen
+ * here (timeout: a drop on another node is that node's record, which
+ * outranks it in the merged one).
  */
 enum flow_verdict {
 	FLOW_ALLOWED = 0,
@@ -50,9 +53,18 @@ enum flow_verdict {
 	FLOW_FORWARDED = 3, /* sent on into the overlay, not judged here */
 	FLOW_REFUSED = 4, /* passed the policy; the destination answered RST */
 	FLOW_NO_BACKEND = 5, /* a Service without endpoints refused it */
+	FLOW_TIMEOUT = 6, /* passed the policy; nothing answered its SYN (no drop seen) */
 	FLOW_NR_VERDICTS
 };
-/* "allowed", "denied", "audit", "forwarded", "refused", "no-backend". */
+/*
+ * A TCP SYN unanswered this long is a timeout: a SYN-ACK takes a round trip
+ * (microseconds in a cluster); the sender's first retransmission is at 1 s,
+ * lab probe gives up at 1 s by default. Read at each conntrack walk (1 s),
+ * under FLOWS_SETTLE_NS so xcni_flows_total counts the flow as a timeout
+ * once, not as allowed first.
+ */
+#define FLOW_TIMEOUT_NS 1500000000ull
+/* "allowed", "denied", "audit", "forwarded", "refused", "no-backend", "timeout". */
 const char *flow_verdict_name(int v);
 /* Whether v is a drop here (denied, no-backend): what a policy change turns from or to. */
 bool flow_verdict_dropped(int v);

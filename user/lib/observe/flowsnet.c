@@ -374,8 +374,9 @@ void flows_conn_key(void *json_rec, char *buf, size_t len)
 }
 
 /*
- * Which record decides: a drop (denied, no-backend), then a refusal (the
- * connection's fate past the policy), an audit, an allow, a forward (not judged).
+ * Which record decides: a drop (denied, no-backend), then a refusal or a
+ * timeout (the connection's fate past the policy: a node's RST outranks a
+ * node's silence), an audit, an allow, a forward (not judged).
  */
 static int severity(json_t *o)
 {
@@ -383,8 +384,8 @@ static int severity(json_t *o)
 
 	if (!v)
 		return 0;
-	return !strcmp(v, "denied") || !strcmp(v, "no-backend") ? 5 : !strcmp(v, "refused") ? 4 :
-	       !strcmp(v, "audit") ? 3 : !strcmp(v, "allowed") ? 2 : !strcmp(v, "forwarded") ? 1 : 0;
+	return !strcmp(v, "denied") || !strcmp(v, "no-backend") ? 6 : !strcmp(v, "refused") ? 5 :
+	       !strcmp(v, "timeout") ? 4 : !strcmp(v, "audit") ? 3 : !strcmp(v, "allowed") ? 2 : !strcmp(v, "forwarded") ? 1 : 0;
 }
 
 /* The later of two times as the records give them (RFC 3339 strings sort as times). */

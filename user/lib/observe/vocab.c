@@ -27,7 +27,8 @@ const struct vocab_word vocab_words[] = {
 	/* What happened: commands of events and records. */
 	{ "verdict", 0, "V", FL | VOCAB_MONITOR,
 	  "allowed, forwarded, denied (dropped, for any reason), audit, refused (flows: the "
-	  "destination answered RST) or no-backend (flows: a Service without endpoints); "
+	  "destination answered RST), no-backend (flows: a Service without endpoints) or "
+	  "timeout (flows: nothing answered the SYN, no drop seen); "
 	  "Hubble's FORWARDED, DROPPED, AUDIT; the old allow, deny" },
 	{ "reason", 0, "REASON", FL | VOCAB_MONITOR,
 	  "dropped (or, monitor, forwarded) for REASON (xcnictl metrics --all lists them)" },
@@ -86,6 +87,7 @@ int vocab_verdict(const char *s, int *v, char *err, size_t errlen)
 		{ "allowed", VOCAB_ALLOWED }, { "forwarded", VOCAB_FORWARDED },
 		{ "denied", VOCAB_DENIED },   { "audit", VOCAB_AUDIT },
 		{ "refused", VOCAB_REFUSED }, { "no-backend", VOCAB_NO_BACKEND },
+		{ "timeout", VOCAB_TIMEOUT },
 		/* Hubble's (hubble observe --verdict) */
 		{ "FORWARDED", VOCAB_PASSED }, { "DROPPED", VOCAB_DENIED },
 		{ "AUDIT", VOCAB_AUDIT },     { "dropped", VOCAB_DENIED },
@@ -98,7 +100,8 @@ int vocab_verdict(const char *s, int *v, char *err, size_t errlen)
 			*v = vs[i].v;
 			return 0;
 		}
-	return VERR("--verdict %s: not allowed, forwarded, denied, audit, refused, no-backend (or Hubble's FORWARDED, "
+	return VERR("--verdict %s: not allowed, forwarded, denied, audit, refused, no-backend, timeout (or "
+		    "Hubble's FORWARDED, "
 		    "DROPPED, AUDIT; the old allow, deny)", s);
 }
 

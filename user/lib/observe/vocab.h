@@ -40,7 +40,7 @@ const struct vocab_word *vocab_find_short(char c);
 
 /*
  * --verdict's values, one set for every command: allowed, forwarded, denied,
- * audit, refused, no-backend (flow records' fates); Hubble's FORWARDED (allowed or forwarded: what passed), DROPPED
+ * audit, refused, no-backend, timeout (flow records' fates); Hubble's FORWARDED (allowed or forwarded: what passed), DROPPED
  * (denied), AUDIT; and the old spellings allow (allowed) and deny (denied).
  * Denied is dropped, for any reason (--reason names which).
  */
@@ -53,6 +53,7 @@ enum vocab_verdict {
 	 * without endpoints. denied still takes these drops too (any reason). */
 	VOCAB_REFUSED = 4,
 	VOCAB_NO_BACKEND = 5,
+	VOCAB_TIMEOUT = 6, /* nothing answered the SYN, no drop seen */
 	VOCAB_PASSED = 16, /* Hubble's FORWARDED: allowed or forwarded (= FLOW_VERDICT_PASSED) */
 };
 
