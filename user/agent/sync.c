@@ -337,17 +337,27 @@ static void refused_add(void *ctx, const char *msg)
 		r->msg[r->n++] = strdup(msg);
 }
 
+/* A Service refused whole for a size bound, to the status answer and the metrics. */
+static void bounded_add(void *ctx, const char *ns, const char *reason, const char *msg)
+{
+	(void)ctx;
+	status_svc_bounded_add(ns, reason, msg);
+}
+
 /*
- * The externalIPs refused now (svc_incr_refused) to the status answer and
- * the metrics, said in one line when their count changes (each one is said
- * by the generation that refused it).
+ * What the Services' last update refused (svc_incr_refusals), to the status
+ * answer and the metrics: the Services refused whole for a size bound, and
+ * the externalIPs, said in one line when their count changes (each one is
+ * said by the generation that refused it).
  */
 static void report_refused(const struct svc_incr *si, __u64 gen)
 {
 	static size_t last = SIZE_MAX;
 	struct refused_list r = {};
-	size_t n = svc_incr_refused(si, refused_add, &r);
+	size_t n;
 
+	status_svc_bounded_clear();
+	n = svc_incr_refusals(si, refused_add, bounded_add, &r);
 	status_set_svc_refused(n, (const char *const *)r.msg, r.n);
 	for (size_t i = 0; i < r.n; i++)
 		free(r.msg[i]);
@@ -360,13 +370,6 @@ static void report_refused(const struct svc_incr *si, __u64 gen)
 		pr_info("generation %llu: no externalIP refused any more\n",
 			(unsigned long long)gen);
 	last = n;
-}
-
-/* A Service refused whole for a size bound, to the status answer and the metrics. */
-static void bounded_add(void *ctx, const char *ns, const char *reason, const char *msg)
-{
-	(void)ctx;
-	status_svc_bounded_add(ns, reason, msg);
 }
 
 /*
@@ -474,11 +477,8 @@ static int sync_services(struct generation *g)
 	t1 = xcni_mono_msf();
 	for (size_t i = 0; i < d->nerrs; i++)
 		pr_warn("generation %llu: %s\n", (unsigned long long)gen, d->errs[i]);
-	if (d->full || d->nrebuilt) {
+	if (d->full || d->nrebuilt)
 		report_refused(si, gen);
-		status_svc_bounded_clear();
-		svc_incr_bounded(si, bounded_add, NULL);
-	}
 	if (d->full)
 		err = svcsync_apply(ss, d->put, d->nput, &st, msg, msglen);
 	else if (d->nput || d->ndel)
