@@ -128,20 +128,13 @@ static void settings_fill(const struct opts *o, struct settings *s)
 static void *rodata_of(struct bpf_object *obj, const struct btf_type **sec, size_t *size)
 {
 	const struct btf *btf = bpf_object__btf(obj);
-	struct bpf_map *m;
-	const char *name;
+	struct bpf_map *m = bpf_object__find_map_by_name(obj, ".rodata");
 	__s32 id;
 
-	if (!btf || (id = btf__find_by_name_kind(btf, ".rodata", BTF_KIND_DATASEC)) < 0)
+	if (!btf || !m || (id = btf__find_by_name_kind(btf, ".rodata", BTF_KIND_DATASEC)) < 0)
 		return NULL;
 	*sec = btf__type_by_id(btf, id);
-	bpf_object__for_each_map(m, obj) {
-		name = bpf_map__name(m);
-		if (bpf_map__is_internal(m) && strlen(name) >= 7 &&
-		    !strcmp(name + strlen(name) - 7, ".rodata"))
-			return bpf_map__initial_value(m, size);
-	}
-	return NULL;
+	return bpf_map__initial_value(m, size);
 }
 
 int settings_write(const struct opts *o, struct bpf_object *obj, unsigned int prog)
