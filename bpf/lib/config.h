@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * The programs' settings: every .rodata variable any program reads, written
- * by xcnid before load (user/agent/xcnid.c, overlay.c: through the skeleton,
- * by these names) and frozen with the object. Declared once, here: every
+ * by xcnid before load (user/agent/settings.c: a row each, by these names,
+ * into the objects the row names) and frozen with the object. Declared once, here: every
  * header that reads one includes this, so no header depends on where a
  * program declares its settings. A program holds all of them in its .rodata
  * (each object is compiled alone); those it never reads stay 0 and cost

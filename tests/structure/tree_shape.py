@@ -55,6 +55,11 @@ Items (the issue's words in quotes):
               (bpf/xcni_shared.h struct xcni_config) that xcnictl config
               reads (cfg->pod_cidr6, cfg->svc_cidr6), and no CIDR among
               the rodata variables it reads (its vars[] lists): yes
+  settings    every rodata variable of bpf/lib/config.h read by some
+              program (bpf/ besides config.h, comments left out) and given
+              a row of user/agent/settings.c's rows[], the one writer; no
+              row for a variable config.h lacks, and no other `rodata->`
+              write of one in user/ or cni/ (issue 54 item 3): 0 apart
 """
 import os
 import re
@@ -497,6 +502,31 @@ def cidrs_one():
         sorted(need - have) and ["missing: " + " ".join(sorted(need - have))])
 
 
+def settings():
+    names = re.findall(r"^const volatile [\w ]+?\b(\w+)\s*(?:\[[^]]*\])?\s*=",
+                       Path("bpf/lib/config.h").read_text(), re.M)
+    progs = "\n".join("\n".join(strip_c_cached(str(f))) for f in sorted(Path("bpf").rglob("*"))
+                      if f.suffix in (".c", ".h") and f.name not in ("config.h", "xcni_shared.h"))
+    writer = "user/agent/settings.c"
+    rows = re.findall(r"^\s*ROW\((\w+),", "\n".join(strip_c_cached(writer)), re.M) \
+        if Path(writer).exists() else []
+    others = []
+    for f in sorted(list(Path("user").rglob("*.c")) + list(Path("cni").rglob("*.c"))):
+        for ln, line in enumerate(strip_c_cached(str(f)), 1):
+            for n in re.findall(r"rodata->(\w+)", line):
+                if n in names:
+                    others.append("%s:%d: writes %s" % (f, ln, n))
+    unread = ["%s: read by no program" % n for n in names if not re.search(r"\b%s\b" % n, progs)]
+    unwritten = ["%s: no row in user/agent/settings.c" % n for n in names if n not in rows]
+    extra = ["%s: a row, not in bpf/lib/config.h" % n for n in rows if n not in names]
+    bad = unread + unwritten + extra + others
+    say(len(names) > 10 and not bad, "settings",
+        "%d rodata in config.h, %d rows in settings.c; %d unread, %d without a row, %d rows "
+        "too many, %d writes elsewhere" % (len(names), len(rows), len(unread), len(unwritten),
+                                          len(extra), len(others)),
+        "0 (issue 54 item 3: each read by a program, written by one writer)", bad)
+
+
 def main():
     funcs = ctags_functions(["user", "cni"])
     twins()
@@ -513,6 +543,7 @@ def main():
     fn_lengths(funcs)
     readme()
     cidrs_one()
+    settings()
     if TAP:
         print("%d passed, %d failed" % (ITEMS - failed, failed))
     else:

@@ -1152,7 +1152,7 @@ static void incr_equals_build(void **state)
 		store_changes_free(ch, nch);
 		assert_int_equal(svc_build(&c, &node, 0, &l), 0);
 		/* The externalIPs refused, as svc_build counts them. */
-		assert_int_equal(svc_incr_refused(si, NULL, NULL), l.nrefused);
+		assert_int_equal(svc_incr_refusals(si, NULL, NULL, NULL), l.nrefused);
 		refused += l.nrefused;
 		if (d->full) {
 			/* The whole list: svc_build's, in its order, with its problems. */

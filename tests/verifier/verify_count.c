@@ -11,7 +11,7 @@
  * e.g. dual-lb-accel-dsr.
  *
  * Each object gets only the settings xcnid writes into it (writers[] below,
- * after user/agent/xcnid.c set_rodata and overlay.c overlay_load), and the
+ * after the rows of user/agent/settings.c), and the
  * objects of the overlay only where there is an underlay. A configuration
  * that leaves an object's .rodata as an earlier one left it loads the same
  * program: it is not loaded again and has no rows of its own (to_underlay

@@ -27,6 +27,7 @@
 #include "to_overlay.skel.h"
 #include "to_underlay.skel.h"
 #include "agent/overlay.h"
+#include "agent/settings.h"
 #include "xdp_underlay.skel.h"
 
 int overlay_resolve(struct overlay *ov)
@@ -199,7 +200,7 @@ out:
 	return err;
 }
 
-int overlay_load(struct overlay *ov, const char *pin_dir)
+int overlay_load(struct overlay *ov, const char *pin_dir, const struct opts *o)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = pin_dir);
 	int err;
@@ -215,45 +216,20 @@ int overlay_load(struct overlay *ov, const char *pin_dir)
 	map_max_apply(ov->out->obj, ov->map_max, ov->nmap_max);
 	map_max_apply(ov->ul_out->obj, ov->map_max, ov->nmap_max);
 	map_max_apply(ov->xdp->obj, ov->map_max, ov->nmap_max);
-	ov->in->rodata->node_ip = ov->node_ip;
-	ov->in->rodata->vni = ov->vni;
-	ov->in->rodata->lb_enabled = ov->lb;
-	ov->in->rodata->lb_dsr = ov->lb && ov->dsr;
-	ov->in->rodata->external_clusterip = ov->lb && ov->ext_cip;
-	ov->in->rodata->fqdn_enabled = ov->fqdn;
-	ov->in->rodata->tc_prefilter = ov->xdp_want == XDP_WANT_TC;
-	/* The SNAT client budget: the same in both (the fast path asks, tc charges). */
-	ov->in->rodata->snat_cl_burst = ov->xdp->rodata->snat_cl_burst = ov->snat_cl_burst;
-	ov->in->rodata->snat_cl_tok_ns = ov->xdp->rodata->snat_cl_tok_ns = ov->snat_cl_tok_ns;
 	/* --overlay-decap xdp: the pinned cookie, or a new one (from_overlay
 	 * takes no record but one with the cookie xdp_underlay writes;
 	 * lib/decap_xdp.h). */
 	err = decap_cookie_pinned(ov, pin_dir);
+	if (!err)
+		err = settings_write(o, ov->in->obj, SET_FROM_OVERLAY);
+	if (!err)
+		err = settings_write(o, ov->out->obj, SET_TO_OVERLAY);
+	if (!err)
+		err = settings_write(o, ov->ul_out->obj, SET_TO_UNDERLAY);
+	if (!err)
+		err = settings_write(o, ov->xdp->obj, SET_XDP_UNDERLAY);
 	if (err)
 		return err;
-	if (ov->decap_xdp)
-		memcpy((void *)ov->in->rodata->decap_cookie, ov->decap_cookie,
-		       sizeof(ov->decap_cookie));
-	ov->out->rodata->node_ip = ov->node_ip;
-	ov->out->rodata->underlay_ifindex = ov->underlay_ifindex;
-	ov->out->rodata->vni = ov->vni;
-	memcpy((void *)ov->in->rodata->node_ip6, ov->node_ip6, 16);
-	memcpy((void *)ov->out->rodata->node_ip6, ov->node_ip6, 16);
-	ov->in->rodata->svc_cidr = ov->xdp->rodata->svc_cidr = ov->svc_cidr;
-	ov->in->rodata->svc_cidr_mask = ov->xdp->rodata->svc_cidr_mask = ov->svc_mask;
-	memcpy((void *)ov->in->rodata->svc_cidr6, ov->svc6, 16);
-	memcpy((void *)ov->in->rodata->svc_mask6, ov->svc6_mask, 16);
-	memcpy((void *)ov->xdp->rodata->svc_cidr6, ov->svc6, 16);
-	memcpy((void *)ov->xdp->rodata->svc_mask6, ov->svc6_mask, 16);
-	/* The NodePort fast path (lib/nodeport_xdp.h): from_overlay's settings. */
-	ov->xdp->rodata->np_accel = ov->lb && ov->np_accel != XCNI_NPA_OFF;
-	ov->xdp->rodata->node_ip = ov->node_ip;
-	/* The IPv6 underlay's address: IPv6 NodePorts whose backend's node is behind it. */
-	memcpy((void *)ov->xdp->rodata->node_ip6, ov->node_ip6, 16);
-	ov->xdp->rodata->vni = ov->vni;
-	ov->xdp->rodata->lb_enabled = ov->lb;
-	ov->xdp->rodata->lb_dsr = ov->lb && ov->dsr;
-	ov->xdp->rodata->external_clusterip = ov->lb && ov->ext_cip;
 	err = from_overlay__load(ov->in);
 	if (!err)
 		err = to_overlay__load(ov->out);

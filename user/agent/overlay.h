@@ -19,6 +19,7 @@ struct bpf_object;
 #include "lib/cluster/store.h"
 
 struct from_pod;
+struct opts;
 struct from_overlay;
 struct to_overlay;
 struct to_underlay;
@@ -62,10 +63,7 @@ struct overlay {
 	bool underlay6;
 	__u32 vni;
 	enum xdp_want xdp_want;
-	bool lb; /* from_overlay's lb_enabled (--kube-proxy-replacement) */
-	bool dsr; /* from_overlay's lb_dsr (--node-port-mode dsr) */
-	bool ext_cip; /* from_overlay's external_clusterip (--external-clusterip) */
-	bool fqdn; /* from_overlay's fqdn_enabled (--fqdn-policy) */
+	bool lb; /* --kube-proxy-replacement: the NodePort fast path may be attached */
 	/* from_overlay's and xdp_underlay's snat_cl_burst, snat_cl_tok_ns
 	 * (--snat-client-burst, --snat-client-rate; 0: the programs' defaults) */
 	__u32 snat_cl_burst;
@@ -84,10 +82,6 @@ struct overlay {
 	bool decap_xdp_on;
 	bool decap_cookie_kept; /* the pinned one, an earlier agent's */
 	__u32 decap_cookie[2];
-	/* The Service ranges (--service-cidr, network order; masks 0: none), no
-	 * source from the underlay (from_overlay, xdp_underlay: drop-src-frontend). */
-	__u32 svc_cidr, svc_mask;
-	__u8 svc6[16], svc6_mask[16];
 	/* --attach / XCNI_ATTACH: TCX (else tc clsact where missing), or tc forced;
 	 * tc also puts XDP on through netlink rather than a bpf_link. */
 	enum xcni_attach attach;
@@ -130,8 +124,9 @@ static inline unsigned int overlay_encap_len(const struct overlay *ov)
 
 /* Finds the underlay device and its address. 0 or -errno (said why). */
 int overlay_resolve(struct overlay *ov);
-/* Loads the overlay programs with the node's settings (after from_pod pinned the maps). */
-int overlay_load(struct overlay *ov, const char *pin_dir);
+/* Loads the overlay programs with the node's settings, o's (agent/settings.c),
+ * after from_pod pinned the maps. */
+int overlay_load(struct overlay *ov, const char *pin_dir, const struct opts *o);
 /* Creates or adopts xcni0 and attaches (or swaps in) the four programs. */
 int overlay_attach(struct overlay *ov, const char *pin_dir);
 /* The tunnel map, counters and xcni0 routes for the Nodes of the cluster. */

@@ -96,7 +96,7 @@ void status_set_svc_refused(size_t n, const char *const *msg, size_t nmsg)
 /* The Services refused whole for a size bound: counted by (namespace, bound), the first words. */
 struct svc_bounded {
 	char *ns;
-	const char *reason; /* static: svc_incr_bounded's words */
+	const char *reason; /* static: svc_incr_refusals' words */
 	size_t n;
 };
 static struct svc_bounded *bnd;

@@ -67,7 +67,7 @@ void status_policy(struct agent_status *s, size_t whole, const char *why);
 #define STATUS_SVC_REFUSED_MAX 32
 void status_set_svc_refused(size_t n, const char *const *msg, size_t nmsg);
 /*
- * The Services refused whole for a size bound (svc_incr_bounded): cleared,
+ * The Services refused whole for a size bound (svc_incr_refusals): cleared,
  * then one at a time, its namespace, the bound's word and its words (the
  * first STATUS_SVC_REFUSED_MAX kept); copied. For the status answer
  * ("services"."bounded") and xcni_services_refused{namespace,reason}.

@@ -6,12 +6,6 @@
  * masquerading's exceptions compiled and written into the maps, each
  * generation reported.
  */
-// SPDX-License-Identifier: Apache-2.0
-/*
- * xcnid, the node agent: loads the data-plane programs, pins them and their
- * maps under the pin dir, writes the node config, and on restart takes over
- * the pinned state (maps reused, programs swapped atomically in every link).
- */
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -60,6 +54,7 @@
 #include "agent/xcnid_opts.h"
 #include "lib/system/clock.h"
 #include "agent/sync.h"
+#include "lib/system/util.h"
 
 /*
  * New policy is in the maps: one more policy revision, so that flows judged
@@ -124,6 +119,48 @@ out:
 	if (lock >= 0)
 		close(lock);
 }
+
+/* The cluster watch's state: the store, the compilers and writers, what is due. */
+struct watch {
+	const struct opts *o;
+	struct from_pod *fp;
+	struct agent_status *sts;
+	struct store *st;
+	struct cs_backend *b;
+	struct pol_incr *pi;
+	struct polsync *ps;
+	struct svcsync *ss;
+	struct svc_incr *si;
+	__u64 version;    /* the store's, at the last sync */
+	bool synced;      /* the last sync applied */
+	bool masq_due;    /* a Node may have changed: masquerading's exceptions to compare */
+	bool v6_due;      /* IPv6 addresses to compile */
+	bool retry;       /* a sync left something to retry */
+	__u64 due;        /* a sync is pending: CLOCK_MONOTONIC ms when it runs; 0: none */
+	unsigned backoff; /* ms before a failed sync is tried again; 0: the last one worked */
+};
+
+/*
+ * One generation: what its steps (gen_steps[]) share. The store's journal
+ * is taken once, for policy and Services; what the compiler made (r, d) and
+ * the writers counted (pst) is reported at its end.
+ */
+struct generation {
+	struct watch *w;
+	const struct opts *o;
+	__u64 gen;
+	struct cluster c;
+	struct store_change *ch; /* the journal's changes since the last generation */
+	size_t nch;
+	bool all; /* ... or everything */
+	const struct pol_result *r;
+	const struct pol_delta *d;
+	struct polsync_stats pst;
+	struct pol_v6 v6; /* the IPv6 addresses, when w->v6_due */
+	struct svc_incr *si; /* NULL: the Services keep their own state (gen_drop) */
+	double t0, t1; /* when it started, when the compile ended (ms) */
+	char msg[256]; /* why a step failed, when it says more than errno */
+};
 
 /*
  * from_overlay's xcni_self6 (bpf/lib/nodeport.h): this node's IPv6
@@ -300,17 +337,27 @@ static void refused_add(void *ctx, const char *msg)
 		r->msg[r->n++] = strdup(msg);
 }
 
+/* A Service refused whole for a size bound, to the status answer and the metrics. */
+static void bounded_add(void *ctx, const char *ns, const char *reason, const char *msg)
+{
+	(void)ctx;
+	status_svc_bounded_add(ns, reason, msg);
+}
+
 /*
- * The externalIPs refused now (svc_incr_refused) to the status answer and
- * the metrics, said in one line when their count changes (each one is said
- * by the generation that refused it).
+ * What the Services' last update refused (svc_incr_refusals), to the status
+ * answer and the metrics: the Services refused whole for a size bound, and
+ * the externalIPs, said in one line when their count changes (each one is
+ * said by the generation that refused it).
  */
 static void report_refused(const struct svc_incr *si, __u64 gen)
 {
 	static size_t last = SIZE_MAX;
 	struct refused_list r = {};
-	size_t n = svc_incr_refused(si, refused_add, &r);
+	size_t n;
 
+	status_svc_bounded_clear();
+	n = svc_incr_refusals(si, refused_add, bounded_add, &r);
 	status_set_svc_refused(n, (const char *const *)r.msg, r.n);
 	for (size_t i = 0; i < r.n; i++)
 		free(r.msg[i]);
@@ -323,13 +370,6 @@ static void report_refused(const struct svc_incr *si, __u64 gen)
 		pr_info("generation %llu: no externalIP refused any more\n",
 			(unsigned long long)gen);
 	last = n;
-}
-
-/* A Service refused whole for a size bound, to the status answer and the metrics. */
-static void bounded_add(void *ctx, const char *ns, const char *reason, const char *msg)
-{
-	(void)ctx;
-	status_svc_bounded_add(ns, reason, msg);
 }
 
 /*
@@ -408,10 +448,15 @@ static void report_svc_closed(struct svcsync *ss, __u64 gen)
 		       cl[i].fix);
 }
 
-static int sync_services(const struct opts *o, const struct cluster *c, struct svc_incr *si,
-			 struct svcsync *ss, const struct store_change *ch, size_t nch, bool all,
-			 __u64 gen, bool *retry, char *msg, size_t msglen)
+static int sync_services(struct generation *g)
 {
+	const struct opts *o = g->o;
+	const struct cluster *c = &g->c;
+	struct svc_incr *si = g->si;
+	struct svcsync *ss = g->w->ss;
+	char *msg = g->msg;
+	size_t msglen = sizeof(g->msg);
+	__u64 gen = g->gen;
 	struct svc_node_bufs b = {};
 	struct svcsync_stats st = {};
 	const struct svc_delta *d;
@@ -420,10 +465,10 @@ static int sync_services(const struct opts *o, const struct cluster *c, struct s
 	int err;
 
 	msg[0] = '\0';
-	svc_closed_recheck(si, ch, nch);
+	svc_closed_recheck(si, g->ch, g->nch);
 	err = svc_node_build(o, c, gen, &sn, &b);
 	if (!err)
-		err = svc_incr_update(si, c, &sn, o->lb_flags, ch, nch, all, false, &d);
+		err = svc_incr_update(si, c, &sn, o->lb_flags, g->ch, g->nch, g->all, false, &d);
 	svc_node_free(&b);
 	if (err) {
 		snprintf(msg, msglen, "building the Service frontends: %s", strerror(-err));
@@ -432,11 +477,8 @@ static int sync_services(const struct opts *o, const struct cluster *c, struct s
 	t1 = xcni_mono_msf();
 	for (size_t i = 0; i < d->nerrs; i++)
 		pr_warn("generation %llu: %s\n", (unsigned long long)gen, d->errs[i]);
-	if (d->full || d->nrebuilt) {
+	if (d->full || d->nrebuilt)
 		report_refused(si, gen);
-		status_svc_bounded_clear();
-		svc_incr_bounded(si, bounded_add, NULL);
-	}
 	if (d->full)
 		err = svcsync_apply(ss, d->put, d->nput, &st, msg, msglen);
 	else if (d->nput || d->ndel)
@@ -465,7 +507,7 @@ static int sync_services(const struct opts *o, const struct cluster *c, struct s
 	if (svc_some_closed && (st.slots_deleted || st.backends_deleted || st.svcs_removed ||
 				st.svcs_changed)) {
 		svc_incr_invalidate(si);
-		*retry = true;
+		g->w->retry = true;
 	}
 	if (st.svcs_changed || st.svcs_removed)
 		pr_info("generation %llu: %zu frontends, %zu written, %zu removed; backends %zu "
@@ -501,8 +543,11 @@ static void extfe_note(const struct store_change *ch, size_t nch, bool all)
 		extfe_due = ch[i].kind == K8S_SERVICE || ch[i].kind == K8S_NODE;
 }
 
-static void sync_extfe(const struct opts *o, const struct cluster *c, __u64 gen, bool *retry)
+static void sync_extfe(struct generation *g)
 {
+	const struct opts *o = g->o;
+	const struct cluster *c = &g->c;
+	__u64 gen = g->gen;
 	struct xcni_svc_key *want = NULL;
 	struct extfe_stats st = {};
 	struct svc_node_bufs b = {};
@@ -526,7 +571,7 @@ static void sync_extfe(const struct opts *o, const struct cluster *c, __u64 gen,
 		pr_warn("generation %llu: writing xcni_extfe (the Service frontends refused as "
 			"sources from outside): %s; tried again\n",
 			(unsigned long long)gen, strerror(-err));
-		*retry = true;
+		g->w->retry = true;
 		return;
 	}
 	if (st.full != extfe_last_full) {
@@ -575,8 +620,10 @@ static int fqdn_ep_of_pod(void *arg, const struct k8s_pod *pod, uint32_t *ep_id)
 	return -ENOENT;
 }
 
-static void sync_fqdn(const struct opts *o, const struct cluster *c, __u64 gen, bool *retry)
+static int step_fqdn(struct generation *g)
 {
+	const struct opts *o = g->o;
+	__u64 gen = g->gen;
 	struct fqdn_sync_stats st;
 	struct fqdn_plan p;
 	char msg[256] = "";
@@ -590,8 +637,8 @@ static void sync_fqdn(const struct opts *o, const struct cluster *c, __u64 gen, 
 		fq.ep6 = xcni_map_open_pinned(o->pin_dir, "xcni_endpoints6", NULL);
 	}
 	if (fq.pat < 0 || fq.srv < 0)
-		return; /* programs without the maps: no policy names a domain here */
-	err = fqdn_plan_build(c, o->node_name, fqdn_ep_of_pod, NULL, &p);
+		return 0; /* programs without the maps: no policy names a domain here */
+	err = fqdn_plan_build(&g->c, o->node_name, fqdn_ep_of_pod, NULL, &p);
 	/* Patterns without --fqdn-policy: nothing is learned, so an Accept by name
 	 * allows nothing and a Deny by name denies nothing. Said once. */
 	if (!err && p.npat && !o->fqdn && !fq.warned) {
@@ -602,7 +649,7 @@ static void sync_fqdn(const struct opts *o, const struct cluster *c, __u64 gen, 
 	/* No policy names a domain and none did: nothing to read back. */
 	if (!err && !p.npat && !p.nsrv && fq.empty) {
 		fqdn_plan_free(&p);
-		return;
+		return 0;
 	}
 	if (!err)
 		err = fqdn_sync(fq.pat, fq.max_pat, fq.srv, fq.max_srv, &p, &st, msg, sizeof(msg));
@@ -611,21 +658,16 @@ static void sync_fqdn(const struct opts *o, const struct cluster *c, __u64 gen, 
 	if (err) {
 		pr_warn("generation %llu: domainNames patterns: %s; tried again\n",
 			(unsigned long long)gen, msg[0] ? msg : strerror(-err));
-		*retry = true;
-		return;
+		g->w->retry = true;
+		return 0;
 	}
 	if (st.written || st.deleted)
 		pr_info("generation %llu: domainNames: %zu entries written, %zu deleted "
 			"(xcni_fqdn_pat, xcni_dns_srv)\n",
 			(unsigned long long)gen, st.written, st.deleted);
+	return 0;
 }
 
-/*
- * Cluster state -> identities and policy -> maps, for one generation. The
- * compile follows what changed since the previous one (the store's journal);
- * the maps get only its delta, unless the writer lost track of them (start,
- * failure), when it diffs them whole.
- */
 /*
  * The pods whose policy did not fit (closed: XCNI_POLEP_OVERFLOW), named in
  * the log; `xcnictl policy` and the metrics read them from the maps. Said
@@ -768,34 +810,14 @@ static void report_yielded(const struct pol_result *r, __u64 gen)
 	}
 }
 
-/*
- * *retry: set when some pod was closed only for room that the cleanup of
- * this generation frees: sync again soon.
- * *nodes_changed: set when a Node may have changed (the masquerade set reads them).
- * *v6_due: the IPv6 maps are to be built and written (set by the compiler's
- * delta, cleared once they are written; starts true).
- */
 static size_t last_names_missing; /* said once per change */
-
-/* One generation in hand: what it took from the store's journal and what it reports. */
-struct gen {
-	const struct opts *o;
-	struct from_pod *fp;
-	struct svc_incr *si;
-	__u64 gen;
-	struct store_change *ch; /* the journal's changes, read once for policy and Services */
-	size_t nch;
-	bool all;
-	const struct pol_result *r;
-	char msg[256];
-};
 
 /*
  * Lets go of what a generation that stops short took: its journal changes
  * freed, the Services left to be compared whole next time (they will not see
  * these changes again).
  */
-static void gen_drop(struct gen *g)
+static void gen_drop(struct generation *g)
 {
 	store_changes_free(g->ch, g->nch);
 	g->ch = NULL;
@@ -805,13 +827,13 @@ static void gen_drop(struct gen *g)
 }
 
 /* A generation not applied: dropped, said (g->msg, else WHAT: the error) and reported. */
-static int gen_stop(struct gen *g, int err, const char *what)
+static int gen_stop(struct generation *g, int err, const char *what)
 {
 	if (!g->msg[0])
 		snprintf(g->msg, sizeof(g->msg), "%s: %s", what, strerror(-err));
 	gen_drop(g);
 	pr_err("generation %llu not applied: %s\n", (unsigned long long)g->gen, g->msg);
-	report_gen(g->o, g->fp, g->gen, g->r, 0, 0, g->msg);
+	report_gen(g->o, g->w->fp, g->gen, g->r, 0, 0, g->msg);
 	return err;
 }
 
@@ -833,16 +855,52 @@ static void node_pol_opts(const struct opts *o, struct store *st, struct pol_opt
 }
 
 /*
- * IPv6 addresses compiled (into *v6, freed by the caller whatever this
- * returns) and planned before the IPv4 apply: which namespaces xcni_ipcache6
- * cannot hold closes their pods in the IPv4 apply too (polsync_plan6).
+ * Cluster state -> identities and policy. The compile follows what changed
+ * since the previous generation (the store's journal, taken here once for
+ * every step); the maps get only its delta, unless the writer lost track of
+ * them (start, failure), when it diffs them whole.
  */
-static int plan_v6(struct gen *g, struct pol_incr *pi, const struct cluster *c,
-		   struct polsync *ps, struct pol_v6 *v6)
+static int step_compile(struct generation *g)
+{
+	struct watch *w = g->w;
+	struct k8s_error kerr = { "" };
+	struct pol_opts po;
+	int err;
+
+	node_pol_opts(g->o, w->st, &po);
+	store_view(w->st, &g->c);
+	store_journal_take(w->st, &g->ch, &g->nch, &g->all);
+	extfe_note(g->ch, g->nch, g->all);
+	/* A Node may have changed: the masquerade set reads them (watch_sync). */
+	w->masq_due |= g->all;
+	for (size_t i = 0; i < g->nch; i++)
+		w->masq_due |= g->ch[i].kind == K8S_NODE;
+	err = pol_incr_update(w->pi, &g->c, &po, g->ch, g->nch, g->all, polsync_needs_full(w->ps),
+			      &g->r, &g->d, &kerr);
+	if (err) {
+		snprintf(g->msg, sizeof(g->msg), "%s", kerr.msg[0] ? kerr.msg : strerror(-err));
+		return err;
+	}
+	g->t1 = xcni_mono_msf();
+	/* Set by the compiler's delta, cleared once the IPv6 maps are written (step_apply6). */
+	w->v6_due |= g->d->v6_changed;
+	return 0;
+}
+
+/*
+ * IPv6 addresses compiled (into g->v6) and planned before the IPv4 apply:
+ * which namespaces xcni_ipcache6 cannot hold closes their pods in the IPv4
+ * apply too (polsync_plan6).
+ */
+static int step_plan_v6(struct generation *g)
 {
 	static size_t last_v6_contested;
-	int err = pol_v6_build(pi, c, v6);
+	struct pol_v6 *v6 = &g->v6;
+	int err;
 
+	if (!g->w->v6_due)
+		return 0;
+	err = pol_v6_build(g->w->pi, &g->c, v6);
 	if (err) {
 		snprintf(g->msg, sizeof(g->msg), "compiling the IPv6 addresses: %s", strerror(-err));
 		return err;
@@ -860,18 +918,103 @@ static int plan_v6(struct gen *g, struct pol_incr *pi, const struct cluster *c,
 			pr_info("no IPv6 address is claimed by two live pods any more\n");
 		last_v6_contested = v6->ncontested;
 	}
-	err = polsync_plan6(ps, v6, g->msg, sizeof(g->msg));
+	err = polsync_plan6(g->w->ps, v6, g->msg, sizeof(g->msg));
 	if (err && !g->msg[0])
 		snprintf(g->msg, sizeof(g->msg), "IPv6 addresses: %s", strerror(-err));
 	return err;
 }
 
-/* The generation's line in the log: how long, how much, compiled whole or as a delta. */
-static void say_applied(const struct gen *g, const struct pol_delta *d,
-			const struct polsync_stats *ss, double t0, double t1)
+/*
+ * The policy maps written; what did not fit said. *retry: some pod was
+ * closed only for room that the cleanup of this generation frees: sync
+ * again soon.
+ */
+static int step_apply(struct generation *g)
 {
+	struct watch *w = g->w;
+	int err = polsync_apply(w->ps, g->r, g->d, &g->pst, g->msg, sizeof(g->msg));
+
+	if (err)
+		return err;
+	report_overflows(w->ps, g->gen);
+	report_ipc_closed(w->ps, g->gen);
+	report_contested(g->r, g->gen);
+	report_yielded(g->r, g->gen);
+	if (g->pst.retry)
+		w->retry = true;
+	return 0;
+}
+
+/*
+ * IPv6 addresses: identities (ipcache6) and this node's policy keys (polkey6).
+ * Only when their input may have changed: built from every Node (their
+ * IPv6 InternalIPs) and the IPv6 pods, and compared whole, on each pod
+ * event it was ~4% of the agent's CPU at 1000 Nodes with no IPv6 pod.
+ */
+static int step_apply6(struct generation *g)
+{
+	int err;
+
+	if (!g->w->v6_due)
+		return 0;
+	err = polsync_apply6(g->w->ps, &g->v6, &g->pst.other_changed);
+	pol_v6_free(&g->v6);
+	if (!err)
+		g->w->v6_due = false;
+	return err;
+}
+
+/* The tunnels, their counters and xcni0's routes for the Nodes (overlay.c says its failures). */
+static int step_nodes(struct generation *g)
+{
+	if (g->o->ov->underlay)
+		overlay_sync_nodes(g->o->ov, &g->c, g->o->node_name);
+	return 0;
+}
+
+/* The maps written: flows judged before are judged again; what the new entries replaced goes. */
+static int step_revision(struct generation *g)
+{
+	int err;
+
+	xcni_killpoint("applied"); /* maps written, revision not bumped */
+	err = bump_policy_rev(g->w->fp);
+	if (err)
+		pr_err("policy revision not counted (flows open before keep their old "
+		       "verdict): %s\n", strerror(-err));
+	/* A failed delete stays queued: the next sync, soon, deletes it first. */
+	if (polsync_cleanup(g->w->ps, &g->pst))
+		g->w->retry = true;
+	return 0;
+}
+
+/*
+ * After policy: a new backend's flows are judged by the policy of this
+ * generation. Services in BPF (sync_services), or beside kube-proxy the
+ * frontends refused as sources (sync_extfe: said and retried, never fatal).
+ */
+static int step_services(struct generation *g)
+{
+	int err;
+
+	if (!g->o->kpr) {
+		sync_extfe(g);
+		return 0;
+	}
+	err = sync_services(g);
+	if (err)
+		g->si = NULL; /* sync_services keeps its own state */
+	return err;
+}
+
+/* The generation applied: in the node config, and its line in the log (how long, how much). */
+static int step_report(struct generation *g)
+{
+	const struct polsync_stats *ss = &g->pst;
+	const struct pol_delta *d = g->d;
 	const struct pol_result *r = g->r;
 
+	report_gen(g->o, g->w->fp, g->gen, r, ss->eps_overflow, ss->names_missing, NULL);
 	if (ss->names_missing != last_names_missing)
 		pr_warn("generation %llu: %zu names for people (identities, policies, pods) do not fit "
 			"the maps of names: shown as numbers; policy is applied all the same\n",
@@ -880,102 +1023,50 @@ static void say_applied(const struct gen *g, const struct pol_delta *d,
 	pr_info("generation %llu applied in %.2f ms (compile %.2f ms, %s%s%s%s, %zu pods compiled, %zu given new identities): "
 		"%zu pods rewritten (%zu in place), %zu entries written, %zu deleted, %zu other map changes; "
 		"%zu identities, %zu policies\n",
-		(unsigned long long)g->gen, xcni_mono_msf() - t0, t1 - t0, d->full ? "whole" : "delta",
-		d->why ? " [" : "", d->why ?: "", d->why ? "]" : "", d->neps_compiled, d->neps_born,
-		ss->eps_changed, ss->eps_in_place, ss->entries_written, ss->entries_deleted,
-		ss->other_changed, r->nidentities, r->npolicies);
+		(unsigned long long)g->gen, xcni_mono_msf() - g->t0, g->t1 - g->t0,
+		d->full ? "whole" : "delta", d->why ? " [" : "", d->why ?: "", d->why ? "]" : "",
+		d->neps_compiled, d->neps_born, ss->eps_changed, ss->eps_in_place,
+		ss->entries_written, ss->entries_deleted, ss->other_changed, r->nidentities,
+		r->npolicies);
+	return 0;
 }
 
-static int sync_policy(const struct opts *o, struct from_pod *fp, struct store *st,
-		       struct pol_incr *pi, struct polsync *ps, struct svc_incr *si,
-		       struct svcsync *svs, __u64 gen, bool *nodes_changed, bool *v6_due,
-		       bool *retry)
-{
-	struct gen g = { .o = o, .fp = fp, .si = si, .gen = gen };
-	struct polsync_stats ss = {};
-	struct k8s_error kerr = { "" };
-	const struct pol_delta *d;
-	struct pol_v6 v6 = { 0 };
-	struct pol_opts po;
-	struct cluster c;
-	double t0 = xcni_mono_msf(), t1;
-	int err;
+/*
+ * A generation's steps, in order: the first that fails stops it, said
+ * with its name (gen_stop) and recorded in the node config; those after it
+ * wait for the next generation.
+ */
+static const struct gen_step {
+	const char *name;
+	int (*run)(struct generation *g);
+} gen_steps[] = {
+	{ "compiling policy", step_compile },
+	{ "IPv6 addresses", step_plan_v6 },
+	{ "writing the policy maps", step_apply },
+	{ "writing the IPv6 maps (ipcache6, polkey6)", step_apply6 },
+	{ "overlay nodes", step_nodes },
+	{ "policy revision", step_revision },
+	{ "domainNames", step_fqdn },
+	{ "Services", step_services },
+	{ "report", step_report },
+};
 
-	node_pol_opts(o, st, &po);
-	store_view(st, &c);
-	store_journal_take(st, &g.ch, &g.nch, &g.all);
-	extfe_note(g.ch, g.nch, g.all);
-	*nodes_changed |= g.all;
-	for (size_t i = 0; i < g.nch; i++)
-		*nodes_changed |= g.ch[i].kind == K8S_NODE;
-	err = pol_incr_update(pi, &c, &po, g.ch, g.nch, g.all, polsync_needs_full(ps), &g.r, &d,
-			      &kerr);
-	if (err) {
-		snprintf(g.msg, sizeof(g.msg), "%s", kerr.msg[0] ? kerr.msg : strerror(-err));
-		gen_drop(&g);
-		pr_err("compiling policy (generation %llu): %s\n", (unsigned long long)gen, g.msg);
-		report_gen(o, fp, gen, g.r, 0, 0, g.msg);
-		return err;
-	}
-	t1 = xcni_mono_msf();
-	*v6_due |= d->v6_changed;
-	if (*v6_due && (err = plan_v6(&g, pi, &c, ps, &v6))) {
-		pol_v6_free(&v6);
-		return gen_stop(&g, err, "IPv6 addresses");
-	}
-	err = polsync_apply(ps, g.r, d, &ss, g.msg, sizeof(g.msg));
-	if (err) {
-		if (*v6_due)
-			pol_v6_free(&v6);
-		return gen_stop(&g, err, "writing the policy maps");
-	}
-	report_overflows(ps, gen);
-	report_ipc_closed(ps, gen);
-	report_contested(g.r, gen);
-	report_yielded(g.r, gen);
-	if (ss.retry)
-		*retry = true;
-	/* IPv6 addresses: identities (ipcache6) and this node's policy keys (polkey6).
-	 * Only when their input may have changed: built from every Node (their
-	 * IPv6 InternalIPs) and the IPv6 pods, and compared whole, on each pod
-	 * event it was ~4% of the agent's CPU at 1000 Nodes with no IPv6 pod. */
-	g.msg[0] = '\0';
-	if (*v6_due) {
-		err = polsync_apply6(ps, &v6, &ss.other_changed);
-		pol_v6_free(&v6);
+/* One generation of the cluster state in w's store into the maps: 0 or -errno (said). */
+static int generation_run(struct watch *w)
+{
+	struct generation g = { .w = w, .o = w->o, .gen = w->b->sync_gen, .si = w->si,
+				.t0 = xcni_mono_msf() };
+	int err = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(gen_steps) && !err; i++) {
+		g.msg[0] = '\0';
+		err = gen_steps[i].run(&g);
 		if (err)
-			return gen_stop(&g, err, "writing the IPv6 maps (ipcache6, polkey6)");
-		*v6_due = false;
+			gen_stop(&g, err, gen_steps[i].name);
 	}
-	if (o->ov->underlay)
-		overlay_sync_nodes(o->ov, &c, o->node_name);
-	xcni_killpoint("applied"); /* maps written, revision not bumped */
-	err = bump_policy_rev(fp);
-	if (err)
-		pr_err("policy revision not counted (flows open before keep their old "
-		       "verdict): %s\n", strerror(-err));
-	/* A failed delete stays queued: the next sync, soon, deletes it first. */
-	if (polsync_cleanup(ps, &ss))
-		*retry = true;
-	/* After policy: a new backend's flows are judged by the policy of this generation. */
-	err = 0;
-	g.msg[0] = '\0';
-	if (o->kpr)
-		err = sync_services(o, &c, si, svs, g.ch, g.nch, g.all, gen, retry, g.msg,
-				    sizeof(g.msg));
-	else
-		sync_extfe(o, &c, gen, retry);
-	sync_fqdn(o, &c, gen, retry);
+	pol_v6_free(&g.v6);
 	store_changes_free(g.ch, g.nch);
-	g.ch = NULL;
-	g.nch = 0;
-	if (err) {
-		g.si = NULL; /* sync_services keeps its own state */
-		return gen_stop(&g, err, "Services");
-	}
-	report_gen(o, fp, gen, g.r, ss.eps_overflow, ss.names_missing, NULL);
-	say_applied(&g, d, &ss, t0, t1);
-	return 0;
+	return err;
 }
 
 /*
@@ -1088,25 +1179,6 @@ static int sync_timeout(const struct opts *o, bool synced, bool *retry, __u64 *d
 	return timeout;
 }
 
-/* The cluster watch's state: the store, the compilers and writers, what is due. */
-struct watch {
-	const struct opts *o;
-	struct from_pod *fp;
-	struct agent_status *sts;
-	struct store *st;
-	struct cs_backend *b;
-	struct pol_incr *pi;
-	struct polsync *ps;
-	struct svcsync *ss;
-	struct svc_incr *si;
-	__u64 version;    /* the store's, at the last sync */
-	bool synced;      /* the last sync applied */
-	bool masq_due;    /* a Node may have changed: masquerading's exceptions to compare */
-	bool v6_due;      /* IPv6 addresses to compile */
-	bool retry;       /* a sync left something to retry */
-	__u64 due;        /* a sync is pending: CLOCK_MONOTONIC ms when it runs; 0: none */
-	unsigned backoff; /* ms before a failed sync is tried again; 0: the last one worked */
-};
 
 /* One sync of everything: policy, Services, masquerading where a Node may have changed. */
 static void watch_sync(struct watch *w)
@@ -1119,8 +1191,7 @@ static void watch_sync(struct watch *w)
 
 	w->due = 0;
 	w->version = store_version(w->st);
-	w->synced = sync_policy(w->o, w->fp, w->st, w->pi, w->ps, w->si, w->ss, w->b->sync_gen,
-				&w->masq_due, &w->v6_due, &w->retry) == 0;
+	w->synced = generation_run(w) == 0;
 	status_policy(w->sts, pol_incr_resets(w->pi), pol_incr_reset_why(w->pi));
 	status_synced(w->sts, w->synced, w->b->sync_gen);
 	polstatus_synced(w->st, w->ps, w->b->sync_gen, w->synced, t0);

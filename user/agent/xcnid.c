@@ -48,14 +48,12 @@
 #include "agent/overlay.h"
 #include "agent/pins.h"
 #include "agent/probe.h"
+#include "agent/settings.h"
 #include "agent/socklb.h"
 #include "agent/status.h"
 #include "agent/sync.h"
 #include "agent/xcnid_opts.h"
 #include "lib/system/version.h"
-
-/* The service loopback: a hairpin flow's source (Cilium's default). */
-#define XCNI_LB_LOOPBACK "169.254.42.1"
 
 static volatile sig_atomic_t stop;
 /* What the kernel can do (main), and whether --cgroup-root asked for socket LB, for status. */
@@ -68,93 +66,25 @@ static void on_signal(int sig)
 	stop = 1;
 }
 
-static int write_config(struct from_pod *fp, const struct opts *o)
-{
-	struct xcni_config cfg = { .abi_version = XCNI_ABI_VERSION };
-	__u32 k = 0;
-	int lock, err;
-
-	cfg.started_ns = xcni_mono_ns();
-	cfg.pod_cidr = o->pod_cidr;
-	cfg.pod_cidr_len = o->pod_len;
-	cfg.svc_cidr = o->svc_cidr;
-	cfg.svc_cidr_len = o->svc_len;
-	memcpy(cfg.svc_cidr6, &o->svc6, 16);
-	cfg.svc_cidr6_len = o->svc6_len;
-	memcpy(cfg.pod_cidr6, &o->mq->pod6.net, 16);
-	cfg.pod_cidr6_len = o->mq->pod6.len;
-	snprintf(cfg.node_name, sizeof(cfg.node_name), "%s", o->node_name);
-	/* The options win over what `xcnictl config set` left: a restart starts afresh. */
-	cfg.trace_sample = o->trace_sample;
-	cfg.events_rate = o->events_rate;
-	/* Following cluster state, this agent judges every pod: one it has not
-	 * judged yet (no polep entry) is closed until it has. Without, pods are
-	 * open as they were (the plugin alone, `xcnid --once`). */
-	if ((o->manifests || o->kubeconfig || o->in_cluster) && !o->once)
-		cfg.flags |= XCNI_CFG_F_POLICY;
-	if (o->ov->underlay) {
-		if (o->ov->prefer6)
-			cfg.flags |= XCNI_CFG_F_TUN6;
-		cfg.node_ip = o->ov->node_ip;
-		cfg.underlay_ifindex = (__u32)o->ov->underlay_ifindex;
-		cfg.vni = o->ov->vni;
-		cfg.underlay_mtu = o->ov->underlay_mtu;
-		cfg.pod_mtu = o->ov->underlay_mtu - overlay_encap_len(o->ov);
-		memcpy(cfg.node_ip6, o->ov->node_ip6, 16);
-	}
-	lock = xcni_config_lock(o->pin_dir);
-	err = bpf_map__update_elem(fp->maps.xcni_config, &k, sizeof(k), &cfg, sizeof(cfg), 0);
-	if (lock >= 0)
-		close(lock);
-	return err;
-}
-
-
-
-/* The programs' constants (rodata): the node's ranges, Services in BPF, the underlay. */
+/*
+ * The underlay found and the programs' settings written (agent/settings.c).
+ * Services in BPF: the overlay's programs translate NodePorts too.
+ */
 static int set_rodata(const struct opts *o, struct from_pod *fp, struct to_pod *tp)
 {
 	int err;
 
-	fp->rodata->pod_cidr = o->pod_cidr;
-	fp->rodata->pod_cidr_mask = o->pod_mask;
-	fp->rodata->svc_cidr = o->svc_cidr;
-	fp->rodata->svc_cidr_mask = o->svc_mask;
-	if (o->svc6_len) {
-		struct in6_addr m = {};
-
-		memset(m.s6_addr, 0xff, sizeof(m.s6_addr));
-		cidr6_mask(m.s6_addr, o->svc6_len);
-		memcpy((void *)fp->rodata->svc_cidr6, o->svc6.s6_addr, 16);
-		memcpy((void *)fp->rodata->svc_mask6, m.s6_addr, 16);
-		memcpy(o->ov->svc6, o->svc6.s6_addr, 16);
-		memcpy(o->ov->svc6_mask, m.s6_addr, 16);
-	}
-	o->ov->svc_cidr = o->svc_cidr;
-	o->ov->svc_mask = o->svc_mask;
-	fp->rodata->gateway_ip = o->gateway;
-	fp->rodata->fqdn_enabled = o->fqdn ? 1 : 0;
-	tp->rodata->fqdn_enabled = o->fqdn ? 1 : 0;
-	o->ov->fqdn = o->fqdn;
-	if (o->kpr) {
-		fp->rodata->lb_enabled = 1;
-		fp->rodata->lb_loopback_ip = inet_addr(XCNI_LB_LOOPBACK);
-		tp->rodata->lb_enabled = 1;
-		o->ov->lb = true;
-		o->ov->dsr = o->np_dsr;
-		o->ov->ext_cip = o->ext_cip;
-	}
+	o->ov->lb = o->kpr;
 	if (o->ov->underlay) {
 		err = overlay_resolve(o->ov);
 		if (err)
 			return err;
 		o->mq->node_ip = o->ov->node_ip;
-		fp->rodata->node_ip = o->ov->node_ip;
-		memcpy((void *)fp->rodata->node_ip6, o->ov->node_ip6, 16);
-		fp->rodata->underlay_ifindex = (__u32)o->ov->underlay_ifindex;
-		fp->rodata->vni = o->ov->vni;
 	}
-	return 0;
+	err = settings_write(o, fp->obj, SET_FROM_POD);
+	if (!err)
+		err = settings_write(o, tp->obj, SET_TO_POD);
+	return err;
 }
 
 /* Without cluster state: the HTTP server, flows and status answered until a signal. */
@@ -292,7 +222,7 @@ static int load_socklb(const struct opts *o, struct sock_lb **sl)
 static int attach_dataplane(const struct opts *o, struct from_pod *fp, struct to_pod *tp,
 			    struct sock_lb *sl)
 {
-	int err = write_config(fp, o);
+	int err = settings_write_config(o, fp);
 
 	if (err) {
 		pr_err("writing the node config: %s\n", strerror(-err));
@@ -307,17 +237,9 @@ static int attach_dataplane(const struct opts *o, struct from_pod *fp, struct to
 				       socklb_detach_pinned(o->pin_dir);
 	if (err)
 		return err;
-	if (o->ov->underlay) {
-		struct xcni_config cfg;
-		__u32 k = 0;
-
-		/* How XDP ended up attached, for people and xcnictl. */
-		if (!bpf_map__lookup_elem(fp->maps.xcni_config, &k, sizeof(k), &cfg, sizeof(cfg), 0)) {
-			cfg.xdp_mode = o->ov->xdp_mode;
-			cfg.np_accel = o->ov->np_accel_mode;
-			bpf_map__update_elem(fp->maps.xcni_config, &k, sizeof(k), &cfg, sizeof(cfg), 0);
-		}
-	}
+	/* How XDP ended up attached, for people and xcnictl. */
+	if (o->ov->underlay)
+		settings_config_attached(o->ov, fp);
 	err = pin_atomic(fp->progs.from_pod, o->pin_dir, XCNI_PIN_PROG_FROM_POD);
 	if (!err)
 		err = pin_atomic(tp->progs.to_pod, o->pin_dir, XCNI_PIN_PROG_TO_POD);
@@ -345,7 +267,7 @@ static int run(const struct opts *o)
 		return err;
 	err = load_pod_progs(o, &fp, &tp);
 	if (!err && o->ov->underlay)
-		err = overlay_load(o->ov, o->pin_dir);
+		err = overlay_load(o->ov, o->pin_dir, o);
 	if (!err && o->cgroup_root)
 		err = load_socklb(o, &sl);
 	if (!err)

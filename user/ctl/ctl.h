@@ -408,6 +408,9 @@ int ctl_flows_main(int argc, char **argv);
  * sysdump.c, suggest.c, lab/ui.c). */
 extern const struct option ctl_flows_opts[], ctl_status_opts[], ctl_sysdump_opts[],
 	ctl_suggest_opts[], ctl_ui_opts[];
+/* ... and their short options, the strings their getopt_long calls parse with. */
+extern const char ctl_flows_short[], ctl_status_short[], ctl_sysdump_short[],
+	ctl_suggest_short[], ctl_ui_short[];
 /* xcnictl policy suggest (suggest.c): argv[0] is "suggest"; the exit code. */
 int ctl_policy_suggest_main(int argc, char **argv);
 /* xcnictl status and sysdump (status.c, sysdump.c): their own options, parsed there. */

@@ -773,6 +773,7 @@ static void relist(const char *kubeconfig, struct target *tg, size_t *ntg, size_
 }
 
 /* flows' options: also what xcnictl's parser checks and completes (ctl.h). */
+const char ctl_flows_short[] = "jvhfn:";
 const struct option ctl_flows_opts[] = {
 		{ "pin-dir", required_argument, NULL, 'P' },
 		{ "node", required_argument, NULL, 'N' },
@@ -862,7 +863,7 @@ static int flows_parse(int argc, char **argv, struct flows_run *r)
 	struct fopts *fo = &r->fo;
 	int opt, idx, words = 0;
 
-	while ((opt = getopt_long(argc, argv, "jvhfn:", lo, &idx)) != -1) {
+	while ((opt = getopt_long(argc, argv, ctl_flows_short, lo, &idx)) != -1) {
 		switch (opt) {
 		case 'P': r->pin_dir = optarg; break;
 		case 'N':

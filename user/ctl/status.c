@@ -956,6 +956,7 @@ struct status_opts {
 };
 
 /* status's options (completion lists them too) */
+const char ctl_status_short[] = "jvh";
 const struct option ctl_status_opts[] = {
 	{ "pin-dir", required_argument, NULL, 'P' },
 	{ "node", required_argument, NULL, 'N' },
@@ -973,7 +974,7 @@ static int status_parse(int argc, char **argv, struct status_opts *o)
 	bool timeout_given = false;
 	int opt, words = 0;
 
-	while ((opt = getopt_long(argc, argv, "jvh", ctl_status_opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ctl_status_short, ctl_status_opts, NULL)) != -1) {
 		switch (opt) {
 		case 'P': o->c.pin_dir = optarg; o->pin_given = true; break;
 		case 'N':

@@ -51,6 +51,7 @@ struct sug_opts {
 	bool audit;
 };
 /* policy suggest's options (completion lists them too) */
+const char ctl_suggest_short[] = ":hn:";
 const struct option ctl_suggest_opts[] = {
 	{ "namespace", required_argument, NULL, 'n' },
 	{ "from-flows", required_argument, NULL, 'F' },
@@ -71,7 +72,7 @@ static int sug_parse(int argc, char **argv, struct sug_opts *o)
 
 	optind = 0;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":hn:", ctl_suggest_opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ctl_suggest_short, ctl_suggest_opts, NULL)) != -1) {
 		switch (opt) {
 		case 'n': o->ns = optarg; break;
 		case 'F': o->from = optarg; break;

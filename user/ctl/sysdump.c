@@ -353,6 +353,7 @@ struct sd_opts {
 };
 
 /* sysdump's options (completion lists them too) */
+const char ctl_sysdump_short[] = "jvhf:";
 const struct option ctl_sysdump_opts[] = {
 	{ "pin-dir", required_argument, NULL, 'P' },
 	{ "node", required_argument, NULL, 'N' },
@@ -370,7 +371,7 @@ static int sd_parse(int argc, char **argv, struct sd_opts *o)
 	bool pin_given = false;
 	int opt, words = 0;
 
-	while ((opt = getopt_long(argc, argv, "jvhf:", ctl_sysdump_opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ctl_sysdump_short, ctl_sysdump_opts, NULL)) != -1) {
 		switch (opt) {
 		case 'P': o->pin_dir = optarg; pin_given = true; break;
 		case 'N':

@@ -100,24 +100,42 @@ static int cmd_version(const struct ctl_ctx *c, char **argv)
 
 static int cmd_filters(const struct ctl_ctx *c, char **argv);
 
-static int lab_own(int argc, char **argv)
-{
-	return ctl_lab_main(argc, argv);
-}
+/*
+ * The commands with a parser of their own, by name (main_cmds' rows): fn,
+ * argv from the command's name on, the global options taken out and given
+ * back in its spelling (own_main); or line, the line handed over whole from
+ * the command's word (skip words after it). Their flags are those of the
+ * getopt tables they parse with, opts and shortopts (the lab's: its table,
+ * lab_cmd_flags), never listed here.
+ */
+static const struct own {
+	const char *name, *sub;
+	int (*fn)(int argc, char **argv);
+	int (*line)(int argc, char **argv);
+	int skip;
+	const struct option *opts;
+	const char *shortopts;
+} owns[] = {
+	{ "lab", NULL, ctl_lab_main, NULL, 0, NULL, NULL },
+	{ "flows", NULL, ctl_flows_main, NULL, 0, ctl_flows_opts, ctl_flows_short },
+	{ "status", NULL, ctl_status_main, NULL, 0, ctl_status_opts, ctl_status_short },
+	{ "sysdump", NULL, ctl_sysdump_main, NULL, 0, ctl_sysdump_opts, ctl_sysdump_short },
+	{ "connectivity", "test", NULL, ctl_connectivity_main, 0, lab_conntest_opts,
+	  lab_conntest_short },
+	{ "connectivity", "probe", NULL, ctl_connectivity_main, 0, lab_conntest_probe_opts,
+	  lab_conntest_probe_short },
+	{ "policy", "suggest", NULL, ctl_policy_suggest_main, 1, ctl_suggest_opts,
+	  ctl_suggest_short },
+	{ "ui", NULL, NULL, ctl_ui_main, 0, ctl_ui_opts, ctl_ui_short },
+};
 
-static int flows_own(int argc, char **argv)
+static const struct own *own_of(const struct cmd *cmd)
 {
-	return ctl_flows_main(argc, argv);
-}
-
-static int status_own(int argc, char **argv)
-{
-	return ctl_status_main(argc, argv);
-}
-
-static int sysdump_own(int argc, char **argv)
-{
-	return ctl_sysdump_main(argc, argv);
+	for (size_t i = 0; i < ARRAY_SIZE(owns); i++)
+		if (!strcmp(cmd->name, owns[i].name) &&
+		    (!owns[i].sub || (cmd->sub && !strcmp(cmd->sub, owns[i].sub))))
+			return &owns[i];
+	return NULL;
 }
 
 /* The commands that are their own noun: flows, lab (with parsers of their own), version. */
@@ -156,37 +174,6 @@ static const struct cmd main_cmds[] = {
 	  "-o json (or yaml) writes them as one object; --version is the same.", NULL },
 	{}
 };
-
-/*
- * The commands with a parser of their own: argv from the command's name on,
- * the global options taken out and given back in its spelling (own_main);
- * their flags beside those of their option tables (lab.c's, flows'). fn NULL:
- * main hands the line over whole (connectivity test, policy suggest, ui).
- */
-static const struct own {
-	const char *name, *sub;
-	int (*fn)(int argc, char **argv);
-	const struct option *opts; /* its getopt table, for the flags it takes */
-	const char *flags; /* the short ones: space-separated, "=" after those taking a value */
-} owns[] = {
-	{ "lab", NULL, lab_own, NULL, "" },
-	{ "flows", NULL, flows_own, ctl_flows_opts, "-f -n=" },
-	{ "status", NULL, status_own, ctl_status_opts, "" },
-	{ "sysdump", NULL, sysdump_own, ctl_sysdump_opts, "-f=" },
-	{ "connectivity", "test", NULL, lab_conntest_opts, "" },
-	{ "connectivity", "probe", NULL, lab_conntest_probe_opts, "" },
-	{ "policy", "suggest", NULL, ctl_suggest_opts, "" },
-	{ "ui", NULL, NULL, ctl_ui_opts, "" },
-};
-
-static const struct own *own_of(const struct cmd *cmd)
-{
-	for (size_t i = 0; i < ARRAY_SIZE(owns); i++)
-		if (!strcmp(cmd->name, owns[i].name) &&
-		    (!owns[i].sub || (cmd->sub && !strcmp(cmd->sub, owns[i].sub))))
-			return &owns[i];
-	return NULL;
-}
 
 /* In the order --help lists them. */
 const struct cmd *const ctl_tables[] = {
@@ -403,10 +390,10 @@ int ctl_cmd_flags(const struct cmd *cmd, const char *sub, char *buf, size_t n)
 	const struct own *own = own_of(cmd);
 	size_t off;
 
-	global_flags(buf, n, own && own->fn == lab_own);
+	global_flags(buf, n, own && own->fn == ctl_lab_main);
 	off = strlen(buf);
 
-	if (own && own->fn == lab_own) {
+	if (own && own->fn == ctl_lab_main) {
 		const char *lf = sub ? lab_cmd_flags(sub) : "";
 
 		if (lf && *lf)
@@ -427,8 +414,15 @@ int ctl_cmd_flags(const struct cmd *cmd, const char *sub, char *buf, size_t n)
 							o->arg ? "=" : "");
 		}
 	}
-	if (own && *own->flags && off < n)
-		off += (size_t)snprintf(buf + off, n - off, " %s", own->flags);
+	/* Its short options, but the global ones (-j, -v, -h: listed already). */
+	for (const char *p = own ? own->shortopts : NULL; p && *p && off < n; p++) {
+		const struct ctl_opt *o = opt_short(*p);
+		bool arg = p[1] == ':';
+
+		if (*p != ':' && (!o || o->bit))
+			off += (size_t)snprintf(buf + off, n - off, " -%c%s", *p, arg ? "=" : "");
+		p += arg;
+	}
 	return off >= n ? -ENOSPC : 0;
 }
 
@@ -740,7 +734,7 @@ static int own_globals_check(bool lab, const char *sub, const char *where,
 static int own_main(const struct cmd *cmd, int argc, char **argv, int cw, struct global *g)
 {
 	const struct own *own = own_of(cmd);
-	bool lab = own->fn == lab_own;
+	bool lab = own->fn == ctl_lab_main;
 	char **out = calloc((size_t)argc + 2 * ARRAY_SIZE(g->nodes) + 8, sizeof(*out));
 	struct own_words w = { .pass = calloc((size_t)argc + 1, sizeof(*w.pass)) };
 	char flags[2048], where[96];
@@ -761,7 +755,7 @@ static int own_main(const struct cmd *cmd, int argc, char **argv, int cw, struct
 		goto out;
 	if ((rc = own_globals_check(lab, sub, where, g)))
 		goto out;
-	if (g->out == PT_WIDE && own->fn == flows_own)
+	if (g->out == PT_WIDE && own->fn == ctl_flows_main)
 		out[n++] = "--wide";
 	if (pt_format_structured(g->out)) {
 		out[n++] = "--json";
@@ -1088,6 +1082,7 @@ int main(int argc, char **argv)
 	struct ctl_ctx c = { .pin_dir = getenv("XCNI_PIN_DIR") };
 	struct global g = { .pin_dir_env = c.pin_dir && *c.pin_dir };
 	const struct cmd *cmd;
+	const struct own *own;
 	char **words, *given[argc + 1], buf[128], node_pin[PATH_MAX];
 	static char *version_words[] = { "version", NULL };
 	int opt, nwords, err, cw;
@@ -1095,19 +1090,16 @@ int main(int argc, char **argv)
 
 	xlog_set_prefix("xcnictl");
 	xcni_libbpf_log_init();
-	/* The commands with parsers of their own: lab (-f FILE, -- CMD...), flows. */
+	/* The commands with parsers of their own (cmd->own): lab (-f FILE, --
+	 * CMD...), flows, ...; connectivity (the lab's, lab/conntest.c), ui
+	 * (lab/ui.c) and policy suggest (suggest.c) take the line whole. */
 	cw = command_word(argc, argv);
-	/* connectivity test: the lab's (lab/conntest.c), its options its own. */
-	if (cw && !strcmp(argv[cw], "connectivity"))
-		return ctl_connectivity_main(argc - cw, argv + cw);
-	/* ui: the service map of a cluster's agents (lab/ui.c), its options its own. */
-	if (cw && !strcmp(argv[cw], "ui"))
-		return ctl_ui_main(argc - cw, argv + cw);
-	/* policy suggest: NetworkPolicies from flows (suggest.c), its options its own. */
-	if (cw && cw + 1 < argc && !strcmp(argv[cw], "policy") && !strcmp(argv[cw + 1], "suggest"))
-		return ctl_policy_suggest_main(argc - cw - 1, argv + cw + 1);
-	if (cw && (cmd = cmd_named(argv[cw])) && own_of(cmd) && own_of(cmd)->fn)
-		return own_main(cmd, argc, argv, cw, &g);
+	if (cw && (cmd = cmd_find(argv + cw, argc - cw) ?: cmd_named(argv[cw])) &&
+	    (own = own_of(cmd))) {
+		if (own->fn)
+			return own_main(cmd, argc, argv, cw, &g);
+		return own->line(argc - cw - own->skip, argv + cw + own->skip);
+	}
 	if (!g.pin_dir_env)
 		c.pin_dir = XCNI_PIN_ROOT;
 	for (const struct ctl_opt *o = ctl_opts; o->name; o++)

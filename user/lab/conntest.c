@@ -503,6 +503,7 @@ static void usage(FILE *f)
 		   "Exit 0 every test passed, 1 a test failed, 2 usage, or the lab or cluster failed.\n");
 }
 /* connectivity test's options (completion lists them too) */
+const char lab_conntest_short[] = "t:n:vh";
 const struct option lab_conntest_opts[] = {
 	{ "test", required_argument, NULL, 't' },
 	{ "node", required_argument, NULL, 'n' },
@@ -530,7 +531,7 @@ int lab_conntest_parse(int argc, char **argv, struct lab_ct_opts *o)
 	*o = (struct lab_ct_opts){ .timeout_ms = CT_DEFAULT_MS, .image = CT_DEFAULT_IMAGE,
 				   .ready_timeout_s = 120 };
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "t:n:vh", lab_conntest_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, lab_conntest_short, lab_conntest_opts, NULL)) != -1) {
 		switch (c) {
 		case 't':
 			if (o->nglobs == LAB_CT_MAX_GLOBS) {
@@ -963,6 +964,7 @@ static void probe_usage(FILE *f)
 }
 
 /* connectivity probe's options (completion lists them too) */
+const char lab_conntest_probe_short[] = "h";
 const struct option lab_conntest_probe_opts[] = {
 	{ "to", required_argument, NULL, 't' },
 	{ "port", required_argument, NULL, 'p' },
@@ -987,7 +989,7 @@ int lab_cmd_conntest_probe(int argc, char **argv)
 	long v;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "h", lab_conntest_probe_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, lab_conntest_probe_short, lab_conntest_probe_opts, NULL)) != -1) {
 		switch (c) {
 		case 't': to = optarg; break;
 		case 'd': dns = optarg; break;

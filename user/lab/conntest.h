@@ -65,6 +65,8 @@ struct lab_ct_opts {
 
 /* -1: go on; else the exit code (0 --help, 2 usage, said). */
 extern const struct option lab_conntest_opts[], lab_conntest_probe_opts[];
+/* Their short options, as getopt_long parses them (xcnictl lists them from these). */
+extern const char lab_conntest_short[], lab_conntest_probe_short[];
 int lab_conntest_parse(int argc, char **argv, struct lab_ct_opts *o);
 /* Whether NAME/FAMILY is selected by --test (every test without one). */
 bool lab_conntest_selected(const struct lab_ct_opts *o, const char *full);

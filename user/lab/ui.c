@@ -569,6 +569,7 @@ static const char cluster_ui_help[] =
 	"  --http-allow-remote    ...this: whoever reaches it reads the cluster's flows\n";
 
 /* xcnictl ui's options (completion lists them too) */
+const char ctl_ui_short[] = "h";
 const struct option ctl_ui_opts[] = {
 	{ "listen", required_argument, NULL, 'l' },
 	{ "http-allow-remote", no_argument, NULL, 'R' },
@@ -591,7 +592,7 @@ static int ui_parse(int argc, char **argv, struct ui_src *src, struct flows_agen
 	int opt;
 
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "h", ctl_ui_opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ctl_ui_short, ctl_ui_opts, NULL)) != -1) {
 		switch (opt) {
 		case 'l': *addr = optarg; break;
 		case 'R': *remote = true; break;

@@ -204,22 +204,19 @@ int svc_incr_update(struct svc_incr *si, const struct cluster *c, const struct s
 		    bool whole, const struct svc_delta **d);
 void svc_incr_invalidate(struct svc_incr *si);
 /*
- * The externalIPs refused as of the last update (svc_ext_refused, or a
- * frontend another Service keeps): fn (NULL: none) called with each one's
- * words, in svc_build's order; their count. 0 after a failed update.
- */
-size_t svc_incr_refused(const struct svc_incr *si, void (*fn)(void *ctx, const char *msg),
-			void *ctx);
-/*
- * The Services refused whole as of the last update for a size bound (ports x
- * addresses past SVC_FRONTENDS_BOUND: SVC_BOUND_FRONTENDS; a port's
- * endpoints past a frontend's: SVC_BOUND_BACKENDS): fn (NULL: none) called
- * with each one's namespace, the bound's word ("frontends", "backends") and
- * the words naming it; their count. 0 after a failed update.
+ * What the last update refused, in one walk (nothing after a failed one):
+ * refused (NULL: none) called with the words of each externalIP refused
+ * (svc_ext_refused, or a frontend another Service keeps), in svc_build's
+ * order; bounded (NULL: none) with each Service refused whole for a size
+ * bound (ports x addresses past SVC_FRONTENDS_BOUND: SVC_BOUND_FRONTENDS; a
+ * port's endpoints past a frontend's: SVC_BOUND_BACKENDS): its namespace, the
+ * bound's word ("frontends", "backends") and the words naming it. The count
+ * of refused externalIPs.
  */
 enum { SVC_BOUND_FRONTENDS = 1, SVC_BOUND_BACKENDS = 2 };
-size_t svc_incr_bounded(const struct svc_incr *si,
-			void (*fn)(void *ctx, const char *ns, const char *reason, const char *msg),
-			void *ctx);
+size_t svc_incr_refusals(const struct svc_incr *si, void (*refused)(void *ctx, const char *msg),
+			 void (*bounded)(void *ctx, const char *ns, const char *reason,
+					 const char *msg),
+			 void *ctx);
 
 #endif

@@ -953,31 +953,10 @@ out:
 	return err;
 }
 
-size_t svc_incr_bounded(const struct svc_incr *si,
-			void (*fn)(void *ctx, const char *ns, const char *reason, const char *msg),
-			void *ctx)
-{
-	size_t n = 0;
-
-	for (size_t j = 0; si->valid && j < si->nsvcs; j++) {
-		const struct sent *s = si->svcs[j];
-
-		for (size_t i = 0; i < s->it.n; i++) {
-			const struct item *it = &s->it.v[i];
-
-			if (!it->err || !it->bound)
-				continue;
-			n++;
-			if (fn)
-				fn(ctx, s->ns,
-				   it->bound == SVC_BOUND_FRONTENDS ? "frontends" : "backends", it->err);
-		}
-	}
-	return n;
-}
-
-size_t svc_incr_refused(const struct svc_incr *si, void (*fn)(void *ctx, const char *msg),
-			void *ctx)
+size_t svc_incr_refusals(const struct svc_incr *si, void (*refused)(void *ctx, const char *msg),
+			 void (*bounded)(void *ctx, const char *ns, const char *reason,
+					 const char *msg),
+			 void *ctx)
 {
 	size_t n = 0;
 
@@ -990,8 +969,12 @@ size_t svc_incr_refused(const struct svc_incr *si, void (*fn)(void *ctx, const c
 			char *m;
 
 			if (it->err) {
-				if (it->refused && fn)
-					fn(ctx, it->err);
+				if (it->bound && bounded)
+					bounded(ctx, s->ns, it->bound == SVC_BOUND_FRONTENDS ?
+								    "frontends" : "backends",
+						it->err);
+				if (it->refused && refused)
+					refused(ctx, it->err);
 				n += it->refused;
 				continue;
 			}
@@ -1001,8 +984,9 @@ size_t svc_incr_refused(const struct svc_incr *si, void (*fn)(void *ctx, const c
 			if (k->c[0].s == s && k->c[0].i == i)
 				continue;
 			n++;
-			if (fn && (m = svc_clash_msg(it, s->ns, s->name, &k->c[0].s->it.v[k->c[0].i]))) {
-				fn(ctx, m);
+			if (refused &&
+			    (m = svc_clash_msg(it, s->ns, s->name, &k->c[0].s->it.v[k->c[0].i]))) {
+				refused(ctx, m);
 				free(m);
 			}
 		}
