@@ -7,7 +7,7 @@
         arrives. Prints "loops N fail F ms T" and each failure's reason (to stderr).
   fqdn_race.py control ADDR N FQDN_PIN     N connects to ADDR:80 after the delete,
         without asking: prints "loops N connected C" (C must be 0: the race is real)
-  fqdn_race.py lat SERVER NAME N           N queries: "n N p50_us X p99_us Y"
+  fqdn_race.py lat SERVER NAME N           N queries: each round trip (us), a line each
 
 The delete makes every loop's connect depend on the answer just read: without
 it, the address learned by the first loop stays held for its TTL.
@@ -137,8 +137,7 @@ def lat(server, name, n):
         t0 = time.perf_counter_ns()
         query(s, name)
         t.append((time.perf_counter_ns() - t0) // 1000)
-    t.sort()
-    print("n %d p50_us %d p99_us %d" % (n, t[n // 2], t[min(n - 1, n * 99 // 100)]))
+    print("\n".join(map(str, t)))
 
 
 if __name__ == "__main__":
