@@ -14,7 +14,9 @@
 #   latency  Q queries per pod for api.example.test, p50/p99 of the answer's round
 #            trip without the policies (off: before them, then deleted) and with
 #            them (on: the answer read in BPF and learned), R rounds alternating
-#            off and on (the machine's drift spread over both), pooled.
+#            off and on (the machine's drift spread over both), pooled; and, off,
+#            fq/a's through a dnsmasq forwarder in pod fq/px on n1 (no cache: a
+#            stand-in for a userspace DNS proxy's hop, the design not taken).
 # Run in a sandbox of its own (it makes a lab; not in make check):
 #
 #   BUILD=$PWD/build XCNI_ROOT=$PWD bash tests/sandbox.sh fqdnrace \
@@ -57,6 +59,7 @@ remember_pids
 	printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: fq}\n'
 	fqdn_pod a "${NODE[a]}"
 	fqdn_pod b "${NODE[b]}"
+	fqdn_pod px n1
 } >"$T/pods.yaml"
 for p in a b; do
 	fqdn_cnp "fq-$p" 10 "$p" "  - {action: Accept, to: [{domainNames: [$NAME]}]}
@@ -64,12 +67,21 @@ for p in a b; do
 done >"$T/cnp.yaml"
 lab apply -f "$T/pods.yaml" >/dev/null || die "lab apply: the pods"
 remember_pids
+PX=$(lab get --json | jq_ "[p['ip'] for p in d['pods'] if p['name'] == 'px'][0]")
+lab exec fq/px -- /usr/sbin/dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts \
+	--server=$DNS --user=root --port=53 --cache-size=0 --listen-address="$PX" --bind-interfaces \
+	--pid-file="$T/px.pid" --log-facility=- >"$T/px.log" 2>&1 &
+MINE+=($!)
+wait_until 10 lab exec fq/a -- /usr/bin/python3 "$CLIENT" lat "$PX" "$NAME" 1 >/dev/null ||
+	{ cat "$T/px.log"; die "the forwarder in fq/px ($PX) does not answer"; }
+MINE+=("$(cat "$T/px.pid")") # dnsmasq itself (lab exec's child), stopped by stop_mine too
 
-# lat PHASE: Q round trips per pod appended to $T/lat-PHASE-POD.
+# lat PHASE [POD SERVER]: Q round trips per pod (a and b, asking the DNS Service;
+# or POD asking SERVER) appended to $T/lat-PHASE-POD.
 lat() {
 	local p
-	for p in a b; do
-		lab exec "fq/$p" -- /usr/bin/python3 "$CLIENT" lat "$DNS" "$NAME" "$Q" >>"$T/lat-$1-$p" ||
+	for p in ${2:-a b}; do
+		lab exec "fq/$p" -- /usr/bin/python3 "$CLIENT" lat "${3:-$DNS}" "$NAME" "$Q" >>"$T/lat-$1-$p" ||
 			die "fq/$p: lat: $(tail -3 "$T/lat-$1-$p")"
 	done
 }
@@ -84,10 +96,12 @@ printf '%-8s %-16s %-10s %8s %8s %8s\n' what pod phase n "p50 us" "p99 us"
 for ((i = 0; i < R; i++)); do
 	((i == 0)) || lab delete -f "$T/cnp.yaml" >/dev/null || die "lab delete: the policies"
 	lat off
+	lat proxy a "$PX"
 	lab apply -f "$T/cnp.yaml" >/dev/null || die "lab apply: the policies"
 	lat on
 done
 for p in a b; do row off "$p"; row on "$p"; done
+row proxy a
 printf '%-8s %-16s %-10s %8s %8s %8s\n' what pod "" loops fail ms
 for p in a b; do
 	node=${NODE[$p]}
