@@ -10,7 +10,8 @@
 #            its node's xcni_fqdn, the name asked of the DNS Service (UDP), a TCP
 #            connect to the answer's address the instant it arrives. Fails are
 #            drops (expected 0). The control: 20 connects after the delete without
-#            asking, all must fail (else the race measured nothing).
+#            asking, all must fail (else the race measured nothing: exit 1; drops
+#            are a figure, exit 0, as bench/README.md's rules say).
 #   latency  Q queries per pod for api.example.test, p50/p99 of the answer's round
 #            trip without the policies (off: before them, then deleted) and with
 #            them (on: the answer read in BPF and learned), R rounds alternating
@@ -114,7 +115,6 @@ for p in a b; do
 	out=$(lab exec "fq/$p" -- /usr/bin/python3 "$CLIENT" control "$ADDR" 20 "$pin") || die "fq/$p: control: $out"
 	read -r _ n _ ok <<<"$out"
 	printf '%-8s %-16s %-10s %8s %8s\n' control "fq/$p ($node)" "connected" "$n" "$ok"
-	[ "$fail" = 0 ] || RC=1
 	[ "$ok" = 0 ] || { RC=1; echo "# control: connects without asking got through: the race above measured nothing"; }
 done
 echo "# $(date -u +%FT%TZ) load $(cut -d' ' -f1-3 /proc/loadavg)"
