@@ -42,7 +42,7 @@ def obj_get(path):
 
 def keys(fd):
     """Every key of the map (xcni_fqdn: the lab's few)."""
-    cur, nxt, out, prev = None, ctypes.create_string_buffer(KEY_LEN), [], None
+    cur, nxt, out = None, ctypes.create_string_buffer(KEY_LEN), []
     while True:
         prev = ctypes.create_string_buffer(cur, KEY_LEN) if cur else None
         try:
