@@ -55,24 +55,15 @@ remember_pids
 check "every agent runs --fqdn-policy" bash -c \
 	"for p in \$(\"$XCNICTL\" lab get --json | /usr/bin/python3 -c 'import json,sys; print(\" \".join(str(n[\"xcnidPid\"]) for n in json.load(sys.stdin)[\"nodes\"]))'); do tr '\0' '\n' </proc/\$p/cmdline | grep -qx -- --fqdn-policy || exit 1; done"
 
-pod() {
-	printf -- '---\napiVersion: v1\nkind: Pod\nmetadata: {name: %s, namespace: fq, labels: {app: %s}}\n' "$1" "$1"
-	printf 'spec: {nodeName: %s, containers: [{name: c}]}\n' "$2"
-}
-cnp() { # NAME PRIORITY APP RULES
-	printf -- '---\napiVersion: policy.networking.k8s.io/v1alpha2\nkind: ClusterNetworkPolicy\n'
-	printf 'metadata: {name: %s}\nspec:\n  tier: Admin\n  priority: %s\n' "$1" "$2"
-	printf '  subject: {pods: {namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: fq}}, podSelector: {matchLabels: {app: %s}}}}\n  egress:\n%s\n' "$3" "$4"
-}
 OUT4='{networks: [198.51.100.0/24]}' OUT6='{networks: ["2001:db8:100::/64"]}'
 {
 	printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: fq}\n'
-	pod a n1; pod d n1; pod w n2; pod e n2
-	cnp fq-a 10 a "  - {action: Accept, to: [{domainNames: [api.example.test, short.example.test]}]}
+	fqdn_pod a n1; fqdn_pod d n1; fqdn_pod w n2; fqdn_pod e n2
+	fqdn_cnp fq-a 10 a "  - {action: Accept, to: [{domainNames: [api.example.test, short.example.test]}]}
   - {action: Deny, to: [$OUT4, $OUT6]}"
-	cnp fq-w 11 w "  - {action: Accept, to: [{domainNames: ['*.example.test']}]}
+	fqdn_cnp fq-w 11 w "  - {action: Accept, to: [{domainNames: ['*.example.test']}]}
   - {action: Deny, to: [$OUT4]}"
-	cnp fq-d 12 d "  - {action: Deny, to: [{domainNames: [other.example.test]}]}"
+	fqdn_cnp fq-d 12 d "  - {action: Deny, to: [{domainNames: [other.example.test]}]}"
 	printf -- '---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n'
 	printf 'metadata: {name: d-all, namespace: fq}\nspec: {podSelector: {matchLabels: {app: d}}, policyTypes: [Egress], egress: [{}]}\n'
 } >"$T/fq.yaml"
@@ -145,7 +136,7 @@ check "a connects again once it asks again" bash -c \
 	"[ \"\$(\"$XCNICTL\" lab exec fq/a -- getent ahostsv4 short.example.test | head -1 | cut -d' ' -f1)\" = 198.51.100.3 ] && [ \"\$(\"$XCNICTL\" lab probe fq/a 198.51.100.3 80/tcp --timeout-ms 800)\" = connected ]"
 
 # ---- a deleted pod's learned entries go with it ------------------------------------------
-pod a n1 >"$T/a.yaml"
+fqdn_pod a n1 >"$T/a.yaml"
 check "lab delete fq/a" lab delete --now -f "$T/a.yaml"
 check "n1's xcni_fqdn holds nothing of fq/a's any more (the plugin's DEL)" bash -c \
 	"out=\$(nsenter --net=/run/netns/xcl-n1 \"$XCNICTL\" --pin-dir $LAB_PINS/n1 fqdn list -o json) && echo \"\$out\" && ! grep -qE '\"(fq/a|endpoint [0-9]+)\"' <<<\"\$out\""

@@ -99,6 +99,18 @@ tell_peer_pod() {
 	printf 'spec:\n  nodeName: %s\n  containers:\n  - name: c\n' "$3"
 	printf '    ports: [{name: http, containerPort: 8080}, {name: echo, containerPort: 8081, protocol: UDP}]\n'
 }
+# fqdn_pod NAME NODE: a Pod's manifest (after a ---) in namespace fq, label app=NAME.
+# fqdn_cnp NAME PRIORITY APP RULES: an Admin ClusterNetworkPolicy's, its subject fq's
+# pods app=APP, its egress RULES (YAML list lines). tests/lab/fqdn.sh, bench/fqdn-race.sh.
+fqdn_pod() {
+	printf -- '---\napiVersion: v1\nkind: Pod\nmetadata: {name: %s, namespace: fq, labels: {app: %s}}\n' "$1" "$1"
+	printf 'spec: {nodeName: %s, containers: [{name: c}]}\n' "$2"
+}
+fqdn_cnp() {
+	printf -- '---\napiVersion: policy.networking.k8s.io/v1alpha2\nkind: ClusterNetworkPolicy\n'
+	printf 'metadata: {name: %s}\nspec:\n  tier: Admin\n  priority: %s\n' "$1" "$2"
+	printf '  subject: {pods: {namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: fq}}, podSelector: {matchLabels: {app: %s}}}}\n  egress:\n%s\n' "$3" "$4"
+}
 # lab_outside_full_csum: the outside's links send full checksums. A process's
 # packets on a veth carry a partial checksum (CHECKSUM_PARTIAL: the
 # pseudo-header's, the rest left to an offload); native XDP sees the bytes
