@@ -34,6 +34,7 @@
  * MTU, no neighbour), with the counters (xcni_npaccel).
  */
 #include <arpa/inet.h>
+#include <sched.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -135,7 +136,15 @@ static int npx_ul6_addrs(void)
 
 int xdp_np_load(struct bpf_object_open_opts *opts)
 {
+	cpu_set_t one;
 	int err;
+
+	/* One CPU: the flow cache is per CPU, and its rows and the warm pass
+	 * run the frames of a flow where the cache holds it. */
+	CPU_ZERO(&one);
+	CPU_SET(sched_getcpu() < 0 ? 0 : sched_getcpu(), &one);
+	if (sched_setaffinity(0, sizeof(one), &one))
+		return -errno;
 
 	env.xdp_np = npx_open(opts, 0, NULL);
 	env.xdp_np_dsr = npx_open(opts, 1, NULL);
@@ -201,6 +210,59 @@ void npx_detach(int tc_fd)
 		}
 }
 
+/*
+ * The flow cache's generation (xcni_npgen) as xcnid keeps it: one more
+ * whenever what the plan reads changed (the Service, backend, node and
+ * endpoint maps, hashed whole) or another program runs (x: the rows' DSR
+ * and SNAT programs share the pinned cache; a node has one).
+ */
+static const char *const npc_cfg_maps[] = { "xcni_svc",	    "xcni_backend",  "xcni_svcbe",
+					    "xcni_revnat",  "xcni_endpoints", "xcni_endpoints6",
+					    "xcni_ipcache", "xcni_ipcache6", "xcni_tunnel",
+					    "xcni_tunnel6", "xcni_extfe",    "xcni_self6" };
+
+void npc_gen_bump(void)
+{
+	uint32_t zero = 0;
+	uint64_t g = 0;
+	int fd = map_fd("xcni_npgen");
+
+	assert_true(fd >= 0);
+	assert_int_equal(bpf_map_lookup_elem(fd, &zero, &g), 0);
+	g++;
+	assert_int_equal(bpf_map_update_elem(fd, &zero, &g, BPF_ANY), 0);
+}
+
+static void npc_gen_sync(const void *x)
+{
+	static uint64_t last;
+	uint64_t h = 1469598103934665603ULL ^ (uint64_t)(uintptr_t)x;
+	uint8_t key[128], next[128], val[4096];
+
+	for (size_t i = 0; i < ARRAY_SIZE(npc_cfg_maps); i++) {
+		struct bpf_map_info info = {};
+		uint32_t il = sizeof(info);
+		int fd = map_fd(npc_cfg_maps[i]), first = 1;
+
+		if (fd < 0 || bpf_map_get_info_by_fd(fd, &info, &il) || info.key_size > sizeof(key) ||
+		    info.value_size > sizeof(val))
+			continue;
+		while (bpf_map_get_next_key(fd, first ? NULL : key, next) == 0) {
+			first = 0;
+			memcpy(key, next, info.key_size);
+			if (bpf_map_lookup_elem(fd, key, val))
+				continue;
+			for (uint32_t b = 0; b < info.key_size; b++)
+				h = (h ^ key[b]) * 1099511628211ULL;
+			for (uint32_t b = 0; b < info.value_size; b++)
+				h = (h ^ val[b]) * 1099511628211ULL;
+		}
+	}
+	if (h != last)
+		npc_gen_bump();
+	last = h;
+}
+
 /* One frame through the fast path x: the XDP verdict; out, *out_len. */
 static int npx_run_x(struct xdp_underlay *x, const uint8_t *in, size_t len, uint8_t *out,
 		     size_t *out_len)
@@ -209,8 +271,10 @@ static int npx_run_x(struct xdp_underlay *x, const uint8_t *in, size_t len, uint
 	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_size_in = (uint32_t)len,
 		    .data_out = out, .data_size_out = NPX_OUT, .ctx_in = &ctx,
 		    .ctx_size_in = sizeof(ctx), .repeat = 1);
-	int err = bpf_prog_test_run_opts(bpf_program__fd(x->progs.xdp_underlay), &o);
+	int err;
 
+	npc_gen_sync(x);
+	err = bpf_prog_test_run_opts(bpf_program__fd(x->progs.xdp_underlay), &o);
 	if (err)
 		fail_msg("xdp_underlay (np_accel) test run: %s", strerror(-err));
 	*out_len = o.data_size_out;
@@ -322,6 +386,10 @@ int snap_restore(const struct msnap *s)
 	return 0;
 }
 
+/* Set while the flow cache holds entries (npx_diff_before): its hits are
+ * not in conntrack's counters yet, nor the hits before in tc's. */
+static int snap_nocount;
+
 /* A value as compared: per-CPU values summed (counters), conntrack's clocks zeroed. */
 static void value_norm(const struct msnap *s, const uint8_t *v, uint8_t *out, int ct)
 {
@@ -343,7 +411,9 @@ static void value_norm(const struct msnap *s, const uint8_t *v, uint8_t *out, in
 			}
 	}
 	if (ct) {
-		memset(out, 0, offsetof(struct xcni_ct_entry, pkts_orig));
+		/* The flow cache's hits reach conntrack's counters once a second. */
+		memset(out, 0, snap_nocount ? offsetof(struct xcni_ct_entry, ep_id) :
+					      offsetof(struct xcni_ct_entry, pkts_orig));
 		/* Which hook opened the flow is told apart by design (xdp_np_flag). */
 		((struct xcni_ct_entry *)out)->flags &= (__u8)~XCNI_CT_F_XDP;
 	}
@@ -409,7 +479,7 @@ int snap_same(const struct msnap *a, const struct msnap *b, const char *name, in
 static const char *const npx_maps[] = { "xcni_ct",	  "xcni_ct6",	     "xcni_snat6",
 					"xcni_metrics",	  "xcni_tunstat",    "xcni_tunstat6",
 					"xcni_ctstat",	  "xcni_affinity",   "xcni_npaccel",
-					"xcni_snat_cl",
+					"xcni_snat_cl",	  "xcni_npc",
 					"xcni_prefilter", "xcni_prefilter6", "xcni_pf16",
 					"xcni_pf24" };
 #define NPX_NMAPS (sizeof(npx_maps) / sizeof(npx_maps[0]))
@@ -417,15 +487,16 @@ static const char *const npx_maps[] = { "xcni_ct",	  "xcni_ct6",	     "xcni_snat
  * underlays, conntrack's counters */
 #define NPX_NCMP 7
 /* then kept as they were for tc's run (the SNAT's budgets: one packet charged once) */
-#define NPX_PF_FIRST 10 /* the prefilter's: set aside for the XDP run */
+#define NPX_NPC 10 /* the flow cache: the warm pass keeps it */
+#define NPX_PF_FIRST 11 /* the prefilter's: set aside for the XDP run */
 
 static struct {
-	int active, ret;
+	int active, ret, hit;
 	size_t in_len, out_len;
 	uint8_t in[NPX_OUT], out[NPX_OUT];
 	struct msnap after[NPX_NCMP]; /* what the XDP run left */
 	/* the run's outcomes, for the report at exit */
-	unsigned long tx, pass, drop, random, skipped;
+	unsigned long tx, pass, drop, random, skipped, warm, hits;
 } npx;
 
 static void npx_report(void)
@@ -435,6 +506,10 @@ static void npx_report(void)
 		       "%lu handed on untouched, %lu dropped by both, %lu random picks apart, "
 		       "%lu not compared (maps too big)\n",
 		       npx.tx, npx.pass, npx.drop, npx.random, npx.skipped);
+	if (npx.warm + npx.hits)
+		printf("xdp flow cache: %lu frames sent again from the cache (the warm pass) the "
+		       "same bytes, %lu answered from it and compared with tc\n",
+		       npx.warm, npx.hits);
 }
 
 unsigned long npx_translated(void)
@@ -449,6 +524,7 @@ static void snaps_free(struct msnap *s, size_t n)
 }
 
 static int npx_diff_before(struct xdp_underlay *x, const uint8_t *in, size_t len);
+static uint64_t npa_count(uint32_t idx);
 
 int npx_before(int prog, const uint8_t *in, size_t len, int repeat)
 {
@@ -471,6 +547,43 @@ int npx_before_fd(int fd, const uint8_t *in, size_t len)
 	return 0;
 }
 
+/*
+ * The warm pass: a frame the full path sent (out) again through x, the maps
+ * as before the first run (before) but the flow cache as that run left it.
+ * Answered from the cache (XCNI_NPA_CACHE), it must be the same bytes and
+ * count the same metrics and tunnel counters (after: the first run's).
+ */
+static void npc_warm(struct xdp_underlay *x, const uint8_t *in, size_t len, const uint8_t *out,
+		     size_t out_len, const struct msnap *before, const struct msnap *after)
+{
+	static uint8_t out2[NPX_OUT];
+	size_t out2_len = 0, i;
+	uint64_t hits = npa_count(XCNI_NPA_CACHE);
+	struct msnap m;
+	char msg[160];
+	int ret;
+
+	for (i = 0; i < NPX_NMAPS; i++)
+		if (i != NPX_NPC && snap_restore(&before[i]))
+			fail_msg("xdp flow cache: putting %s back", npx_maps[i]);
+	for (i = NPX_PF_FIRST; i < NPX_NMAPS; i++)
+		map_clear(before[i].fd, before[i].ksz);
+	ret = npx_run_x(x, in, len, out2, &out2_len);
+	if (npa_count(XCNI_NPA_CACHE) == hits)
+		return; /* not cached (a TCP flag), or another CPU's cache */
+	if (ret != XDP_TX || out2_len != out_len || memcmp(out2, out, out_len))
+		fail_msg("xdp flow cache: the warm frame (%d, %zu bytes) is not the full path's "
+			 "(%zu)",
+			 ret, out2_len, out_len);
+	for (i = 3; i < 6; i++) {
+		assert_int_equal(snap_take(&m, npx_maps[i]), 0);
+		if (snap_same(&m, &after[i], npx_maps[i], 0, 0, msg, sizeof(msg)))
+			fail_msg("xdp flow cache: the warm pass counted otherwise: %s", msg);
+		snap_free(&m);
+	}
+	npx.warm++;
+}
+
 /* The differential's first half for the fast path x (npx_before's). */
 static int npx_diff_before(struct xdp_underlay *x, const uint8_t *in, size_t len)
 {
@@ -478,6 +591,7 @@ static int npx_diff_before(struct xdp_underlay *x, const uint8_t *in, size_t len
 	struct msnap before[NPX_NMAPS];
 	uint8_t out[NPX_OUT];
 	size_t out_len = 0, i;
+	uint64_t hits;
 	char msg[160];
 	int ret, err = 0;
 
@@ -499,9 +613,14 @@ static int npx_diff_before(struct xdp_underlay *x, const uint8_t *in, size_t len
 	}
 	for (i = NPX_PF_FIRST; i < NPX_NMAPS; i++)
 		map_clear(before[i].fd, before[i].ksz);
+	snap_nocount = before[NPX_NPC].n > 0;
+	hits = npa_count(XCNI_NPA_CACHE);
 	ret = npx_run_x(x, in, len, out, &out_len);
+	npx.hit = npa_count(XCNI_NPA_CACHE) != hits;
 	for (i = 0; i < NPX_NCMP && !err; i++)
 		err = snap_take(&npx.after[i], npx_maps[i]);
+	if (!err && ret == XDP_TX && !npx.hit)
+		npc_warm(x, in, len, out, out_len, before, npx.after);
 	for (i = 0; i < NPX_NMAPS && !err; i++)
 		err = snap_restore(&before[i]);
 	if (err) {
@@ -623,6 +742,7 @@ void npx_after(int prog, int err, const struct bpf_test_run_opts *o)
 			fail_msg("xdp differential: the maps after XDP are not tc's: %s", msg);
 		}
 	npx.tx++;
+	npx.hits += npx.hit;
 out:
 	snaps_free(tc, NPX_NCMP);
 	snaps_free(npx.after, NPX_NCMP);

@@ -148,6 +148,32 @@ static int write_self6(const struct opts *o, const uint8_t a6[16])
 }
 
 /*
+ * One more generation for the XDP NodePort flow cache (xcni_npgen,
+ * bpf/lib/nodeport_cache.h): every entry made before this generation's maps
+ * (policy, nodes, Services, backends) is refused from the next packet on.
+ * No map (no XDP program loaded): nothing to do.
+ */
+static int bump_npgen(const struct opts *o)
+{
+	__u32 k = 0;
+	__u64 gen = 0;
+	char path[512];
+	int fd, err = 0;
+
+	snprintf(path, sizeof(path), "%s/xcni_npgen", o->pin_dir);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (bpf_map_lookup_elem(fd, &k, &gen))
+		err = -errno;
+	gen++;
+	if (!err && bpf_map_update_elem(fd, &k, &gen, BPF_ANY))
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+/*
  * Services and EndpointSlices -> the Service maps (svcsync's versioned
  * discipline: a Service's change is whole or not at all). Only the Services
  * whose objects changed (ch, from the store's journal) are built again and
@@ -958,6 +984,12 @@ static int sync_policy(const struct opts *o, struct from_pod *fp, struct store *
 	else
 		sync_extfe(o, &c, gen, retry);
 	sync_fqdn(o, &c, gen, retry);
+	/* Whatever of it was written: the flow cache's entries are of before. */
+	int nerr = bump_npgen(o);
+
+	if (nerr)
+		pr_err("xcni_npgen: %s (the XDP flow cache keeps entries up to a second)\n",
+		       strerror(-nerr));
 	store_changes_free(g.ch, g.nch);
 	g.ch = NULL;
 	g.nch = 0;
