@@ -1237,6 +1237,183 @@ static void npx_prefilter_first(void **state)
 	assert_int_equal(npx.drop, drop + 1);
 }
 
+/* ---- The flow cache (bpf/lib/nodeport_cache.h) ------------------------------- */
+
+/*
+ * A TCP flow from outside to NODE_IP:30081 (R:80 on n2), for real at XDP:
+ * the SYN and the first ACK take the full path (the ACK fills the entry),
+ * the next ACK is answered from the cache with the full path's bytes and
+ * no conntrack write; a new generation sends the next one to the full path
+ * (the hit's packet reaching conntrack then); FIN and RST never hit.
+ */
+static void npx_cache_tcp(void **state)
+{
+	uint8_t in[FRAME_MAX], out[NPX_OUT], out1[NPX_OUT], rin[FRAME_MAX], inner[FRAME_MAX];
+	struct fr f = outside_to(XC, 40101, 30081, IPPROTO_TCP, TH_SYN);
+	struct fr r = { .smac = pods[DEV_U].mac, .dmac = pods[DEV_U].host_mac, .saddr = ip4(IP_R),
+			.daddr = ip4(NODE_IP), .sport = 80, .dport = 40101, .proto = IPPROTO_TCP,
+			.flags = TH_SYN | TH_ACK };
+	struct xcni_ct_key t = { .saddr = ip4(IP_R), .daddr = ip4(NODE_IP), .sport = htons(80),
+				 .dport = htons(40101), .proto = IPPROTO_TCP };
+	size_t len = frame(&f, in), out_len, out1_len, ilen, rlen;
+	uint64_t hits = npa_count(XCNI_NPA_CACHE);
+	struct xcni_ct_entry e;
+	int found;
+
+	(void)state;
+	assert_int_equal(xdp_in(0, in, len, out, &out_len), XDP_TX);
+	ilen = frame(&r, inner);
+	rlen = geneve_wrap(t, inner, ilen, inner, N2, NODE_IP, VNI, 0, rin);
+	assert_int_equal(lb_send(FROM_OVERLAY_LB, DEV_U, rin, rlen, out, &out_len),
+			 TC_ACT_REDIRECT);
+	f.flags = TH_ACK;
+	len = frame(&f, in);
+	assert_int_equal(xdp_in(0, in, len, out1, &out1_len), XDP_TX);
+	assert_int_equal(npa_count(XCNI_NPA_CACHE), hits);
+	/* Warm: the same bytes, conntrack untouched. */
+	assert_int_equal(xdp_in(0, in, len, out, &out_len), XDP_TX);
+	assert_int_equal(npa_count(XCNI_NPA_CACHE), hits + 1);
+	assert_int_equal(out_len, out1_len);
+	assert_memory_equal(out, out1, out_len);
+	e = ct_get(ip4(NODE_IP), ip4(IP_R), 40101, 80, IPPROTO_TCP, &found);
+	assert_true(found);
+	assert_int_equal(e.pkts_orig, 2);
+	/* A longer frame than the entry's: the full path (the MTU), then cached. */
+	f.payload = 100;
+	len = frame(&f, in);
+	assert_int_equal(xdp_in(0, in, len, out, &out_len), XDP_TX);
+	assert_int_equal(npa_count(XCNI_NPA_CACHE), hits + 1);
+	assert_int_equal(xdp_in(0, in, len, out1, &out1_len), XDP_TX);
+	assert_int_equal(npa_count(XCNI_NPA_CACHE), hits + 2);
+	assert_memory_equal(out, out1, out_len);
+	/* Compared with tc while warm (the differential: a hit, then tc). */
+	{
+		unsigned long h = npx.hits;
+
+		assert_int_equal(lb_send(FROM_OVERLAY_LB, DEV_U, in, len, out, &out_len),
+				 TC_ACT_REDIRECT);
+		assert_int_equal(npx.hits, h + 1);
+	}
+	/* A new generation: the full path, which gets the hit's packet first. */
+	npc_gen_bump();
+	assert_int_equal(xdp_in(0, in, len, out, &out_len), XDP_TX);
+	assert_int_equal(npa_count(XCNI_NPA_CACHE), hits + 2);
+	e = ct_get(ip4(NODE_IP), ip4(IP_R), 40101, 80, IPPROTO_TCP, &found);
+	assert_int_equal(e.pkts_orig, 2 + 1 + 1 + 1 + 1 + 1);
+	/* A policy revision alike. */
+	assert_int_equal(xdp_in(0, in, len, out, &out_len), XDP_TX);
+	assert_int_equal(npa_count(XCNI_NPA_CACHE), hits + 3);
+	assert_int_equal(polrev_bump(), 0);
+	assert_int_equal(xdp_in(0, in, len, out, &out_len), XDP_TX);
+	assert_int_equal(npa_count(XCNI_NPA_CACHE), hits + 3);
+	/* FIN: never from the cache, and the flow's state moves. */
+	f.flags = TH_FIN | TH_ACK;
+	len = frame(&f, in);
+	assert_int_equal(xdp_in(0, in, len, out, &out_len), XDP_TX);
+	assert_int_equal(npa_count(XCNI_NPA_CACHE), hits + 3);
+	e = ct_get(ip4(NODE_IP), ip4(IP_R), 40101, 80, IPPROTO_TCP, &found);
+	assert_int_equal(e.state, XCNI_CT_CLOSING);
+}
+
+/*
+ * The differential over generations changing mid-flow: UDP flows to
+ * NODE_IP:30093 (two backends on n2), each packet for real at XDP (the
+ * cache warm) and then XDP against tc (the differential), while a seeded
+ * random walk moves a backend (its port: the service entry keeps the
+ * backend, the frame changes), adds a generation, or does nothing. Every
+ * frame XDP sends must be tc's, from the cache or not.
+ */
+static void npx_cache_gens(void **state)
+{
+	uint8_t in[FRAME_MAX], out[NPX_OUT];
+	size_t len, out_len;
+	unsigned long hits = npx.hits;
+	unsigned int seed = 56;
+
+	(void)state;
+	assert_int_equal(be_set(9131, IP_R, 53, XCNI_BE_ACTIVE), 0);
+	assert_int_equal(be_set(9132, IP_R, 54, XCNI_BE_ACTIVE), 0);
+	assert_int_equal(svc_set(NODE_IP, 30093, IPPROTO_UDP, 9131, 0, 0, 0,
+				 (const uint32_t[]){ 9131, 9132 }, 2, 0),
+			 0);
+	for (int i = 0; i < 120; i++) {
+		struct fr f = outside_to(XC2, (uint16_t)(40200 + rand_r(&seed) % 4), 30093,
+					 IPPROTO_UDP, 0);
+		int act = rand_r(&seed) % 6;
+
+		if (act == 0)
+			assert_int_equal(be_set(9131 + rand_r(&seed) % 2, IP_R,
+						(uint16_t)(53 + rand_r(&seed) % 8), XCNI_BE_ACTIVE),
+					 0);
+		else if (act == 1)
+			npc_gen_bump();
+		len = frame(&f, in);
+		assert_int_equal(xdp_in(0, in, len, out, &out_len), XDP_TX);
+		assert_int_equal(lb_send(FROM_OVERLAY_LB, DEV_U, in, len, out, &out_len),
+				 TC_ACT_REDIRECT);
+	}
+	/* Most packets of the walk were answered from the cache, compared. */
+	assert_true(npx.hits - hits > 40);
+}
+
+/*
+ * A flood of new flows (more than the cache holds): the cache evicts its
+ * entries (LRU), nothing else; a flow evicted takes the full path again,
+ * the same frame.
+ */
+static void npx_cache_flood(void **state)
+{
+	uint8_t in[FRAME_MAX], out[NPX_OUT];
+	struct fr f = outside_to(XC2, 1024, 30094, IPPROTO_UDP, 0);
+	size_t len, out_len, n = 0, sent = 0;
+	unsigned long tx;
+	uint8_t key[sizeof(union xcni_tuple)], next[sizeof(union xcni_tuple)];
+	int fd = map_fd("xcni_npc"), first = 1;
+
+	struct bpf_map_info info = {};
+	uint32_t il = sizeof(info), max;
+
+	(void)state;
+	assert_true(fd >= 0);
+	/* One backend: the evicted flow's backend is the same again. */
+	assert_int_equal(be_set(9133, IP_R, 55, XCNI_BE_ACTIVE), 0);
+	assert_int_equal(svc_set(NODE_IP, 30094, IPPROTO_UDP, 9133, 0, 0, 0,
+				 (const uint32_t[]){ 9133 }, 1, 0),
+			 0);
+	assert_int_equal(bpf_map_get_info_by_fd(fd, &info, &il), 0);
+	max = info.max_entries;
+	len = frame(&f, in);
+	assert_int_equal(xdp_in(0, in, len, out, &out_len), XDP_TX);
+	for (int i = 0; i < (int)max + 2000; i++) {
+		char src[32];
+
+		snprintf(src, sizeof(src), "100.%d.%d.%d", 64 + i / 60000, (i / 250) % 240 + 1,
+			 i % 250 + 1);
+		f = outside_to(src, (uint16_t)(1025 + i % 50000), 30094, IPPROTO_UDP, 0);
+		len = frame(&f, in);
+		sent += xdp_in(0, in, len, out, &out_len) == XDP_TX;
+	}
+	assert_true(sent > max);
+	while (bpf_map_get_next_key(fd, first ? NULL : key, next) == 0) {
+		first = 0;
+		memcpy(key, next, sizeof(key));
+		n++;
+	}
+	assert_true(n > 0 && n <= max);
+	/* The first flow, evicted: XDP does what tc does (the differential). */
+	f = outside_to(XC2, 1024, 30094, IPPROTO_UDP, 0);
+	len = frame(&f, in);
+	tx = npx.tx + npx.pass;
+	assert_int_equal(lb_send(FROM_OVERLAY_LB, DEV_U, in, len, out, &out_len),
+			 TC_ACT_REDIRECT);
+	/* Sent at XDP, or handed on (the flood's conntrack and SNAT ports are
+	 * the full path's matter, as without the cache): compared either way. */
+	assert_int_equal(npx.tx + npx.pass, tx + 1);
+	/* The rows after run on small maps. */
+	assert_int_equal(map_clear(fd, sizeof(union xcni_tuple)), 0);
+	assert_int_equal(map_clear(map_fd("xcni_ct"), sizeof(struct xcni_ct_key)), 0);
+}
+
 static const struct CMUnitTest xdp_np_tests[] = {
 	cmocka_unit_test(npx_remote_tcp),
 	cmocka_unit_test(npx_remote_udp),
@@ -1247,5 +1424,8 @@ static const struct CMUnitTest xdp_np_tests[] = {
 	cmocka_unit_test(npx_dsr),
 	cmocka_unit_test(npx_dsr_mtu),
 	cmocka_unit_test(npx_prefilter_first),
+	cmocka_unit_test(npx_cache_tcp),
+	cmocka_unit_test(npx_cache_gens),
+	cmocka_unit_test(npx_cache_flood),
 };
 const struct group xdp_np_group = { "xdp_np", TESTS(xdp_np_tests), .prep = np_state };
