@@ -131,14 +131,21 @@ out:
  * load-balancer IPs with a backend on another node. No such map pinned (no
  * overlay, or Services not in BPF): nothing to do. 0 or -errno.
  */
+/* The pinned map name of o's pin directory: its fd, or -1 with errno. */
+static int pinned_map(const struct opts *o, const char *name)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/%s", o->pin_dir, name);
+	return bpf_obj_get(path);
+}
+
 static int write_self6(const struct opts *o, const uint8_t a6[16])
 {
 	__u32 k = 0;
-	char path[512];
 	int fd, err = 0;
 
-	snprintf(path, sizeof(path), "%s/xcni_self6", o->pin_dir);
-	fd = bpf_obj_get(path);
+	fd = pinned_map(o, "xcni_self6");
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -errno;
 	if (bpf_map_update_elem(fd, &k, a6, BPF_ANY))
@@ -157,11 +164,9 @@ static int bump_npgen(const struct opts *o)
 {
 	__u32 k = 0;
 	__u64 gen = 0;
-	char path[512];
 	int fd, err = 0;
 
-	snprintf(path, sizeof(path), "%s/xcni_npgen", o->pin_dir);
-	fd = bpf_obj_get(path);
+	fd = pinned_map(o, "xcni_npgen");
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -errno;
 	if (bpf_map_lookup_elem(fd, &k, &gen))
