@@ -26,7 +26,9 @@
  * load-balancer IP whose backend is on another node is translated, SNATed
  * (or, --node-port-mode dsr, given the DSR option), encapsulated and sent
  * back out here (XDP_TX), over the IPv4 underlay or, for IPv6 to a node
- * behind it, the IPv6 one; the rest goes on to tc untouched. A global function of this program rather than a tail call: no
+ * behind it, the IPv6 one; the rest goes on to tc untouched. A flow the
+ * fast path sent a packet of is then answered from its per-CPU flow cache
+ * entry (lib/nodeport_cache.h; docs/decisions/xdp-flow-cache.md). A global function of this program rather than a tail call: no
  * program array to keep in step, and its frame is its own (docs/decisions/xdp-nodeport-fast-path.md,
  * for the cost of a miss).
  *
