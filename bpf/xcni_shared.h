@@ -417,6 +417,7 @@ enum {
 	XCNI_NPA_XDP4 = 0,
 	XCNI_NPA_XDP6 = 1,
 	XCNI_NPA_TC = 2,
+	XCNI_NPA_CACHE = 3, /* of XDP4 and XDP6, answered from the flow cache */
 	XCNI_NPA_NR = 4,
 };
 #define XCNI_HAS_NPACCEL 1 /* for tools built against trees with and without it */

@@ -26,7 +26,9 @@
  * load-balancer IP whose backend is on another node is translated, SNATed
  * (or, --node-port-mode dsr, given the DSR option), encapsulated and sent
  * back out here (XDP_TX), over the IPv4 underlay or, for IPv6 to a node
- * behind it, the IPv6 one; the rest goes on to tc untouched. A global function of this program rather than a tail call: no
+ * behind it, the IPv6 one; the rest goes on to tc untouched. A flow the
+ * fast path sent a packet of is then answered from its per-CPU flow cache
+ * entry (lib/nodeport_cache.h; docs/decisions/xdp-flow-cache.md). A global function of this program rather than a tail call: no
  * program array to keep in step, and its frame is its own (docs/decisions/xdp-nodeport-fast-path.md,
  * for the cost of a miss).
  *
@@ -43,7 +45,7 @@
 
 #include "lib/compat.h"
 #include "lib/prefilter.h"
-#include "lib/nodeport_xdp.h"
+#include "lib/nodeport_cache.h"
 #include "lib/decap_xdp.h"
 
 /*
@@ -81,9 +83,22 @@ int xdp_underlay(struct xdp_md *ctx)
 		return XDP_PASS;
 	/* IPv6 on a node of either underlay (its backends' nodes behind
 	 * either); IPv4 on one of the IPv4 underlay (from_outside's). */
-	if (((struct ethhdr *)data)->h_proto == bpf_htons(ETH_P_IPV6))
-		return node_ip || ul6_on() ? xdp_nodeport6(ctx) : XDP_PASS;
-	return node_ip ? xdp_nodeport4(ctx) : XDP_PASS;
+	if (((struct ethhdr *)data)->h_proto == bpf_htons(ETH_P_IPV6)) {
+		if (!node_ip && !ul6_on())
+			return XDP_PASS;
+		ret = xdp_npc6(ctx);
+		if (ret < 0 && (ret = xdp_nodeport6(ctx)) == XDP_TX)
+			xdp_npc_fill(ctx);
+		return ret;
+	}
+	if (!node_ip)
+		return XDP_PASS;
+	/* The flow cache (lib/nodeport_cache.h), else the full path, whose
+	 * frame sent fills it. */
+	ret = xdp_npc4(ctx);
+	if (ret < 0 && (ret = xdp_nodeport4(ctx)) == XDP_TX)
+		xdp_npc_fill(ctx);
+	return ret;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

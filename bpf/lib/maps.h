@@ -646,6 +646,69 @@ struct {
 } xcni_np6_tmp SEC(".maps");
 
 /*
+ * The XDP NodePort flow cache (lib/nodeport_cache.h; issue 56): per CPU, an
+ * established flow from outside (key: its tuple as the client sent it, either
+ * family, union xcni_tuple) with what the full path (np_plan, npx_apply)
+ * wrote for its last packet: the outer headers ready to copy, the
+ * translated tuple. Filled only after the full path sent a packet of the
+ * flow (XDP_TX); good for one generation (xcni_npgen) and one second.
+ * LRU: a flood of new flows evicts entries, and an evicted flow takes the
+ * full path again.
+ */
+#ifndef XCNI_MAX_NPC
+#define XCNI_MAX_NPC 8192
+#endif
+#define XCNI_NPC_HDR 112 /* the outer headers, the largest 14 + XCNI_ENCAP6_DSR_LEN */
+struct xcni_npc {
+	__u64 gen; /* xcni_npgen when the full path planned it */
+	__u64 stamp; /* then: good for XCNI_NPC_LIFE_NS */
+	__u64 pkts, bytes; /* hits since, for the conntrack entries at refresh */
+	union xcni_tuple xlat; /* the translated tuple (backend, SNAT or client) */
+	__u32 ifindex; /* the device it came in by and goes out of */
+	__u16 len_ok; /* the largest frame (before encapsulation) proven to fit */
+	__u16 inner_len; /* the inner IP length the headers were written for */
+	__u8 tos, ul6, pad[6];
+	__u8 hdr[XCNI_NPC_HDR]; /* the frame's first 14 + encapsulation bytes */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
+	__uint(max_entries, XCNI_MAX_NPC);
+	__type(key, union xcni_tuple);
+	__type(value, struct xcni_npc);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xcni_npc SEC(".maps");
+
+/*
+ * The cache's generation (array of one __u64): xcnid adds one after every
+ * generation it applied (policy, nodes, Services and backends), so every
+ * entry made before is refused from the next packet on.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xcni_npgen SEC(".maps");
+
+/* The cache's scratch, per CPU, off the frames: the tuple and generation a
+ * miss noted for the fill after the full path, and the entry it builds. */
+struct npc_tmp {
+	union xcni_tuple key;
+	__u64 gen;
+	__u32 armed, fam;
+	struct xcni_npc v;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct npc_tmp);
+} xcni_npc_tmp SEC(".maps");
+
+/*
  * Egress by DNS name (lib/dns.h writes xcni_fqdn, xcni_fqdn_ring and
  * xcni_fqdn_stats from the DNS answers into a pod; xcnid writes the
  * patterns and the sources; lib/policy.h reads xcni_fqdn for the verdict).

@@ -1004,7 +1004,10 @@ int map_fd(const char *name)
 	/* from_overlay's own maps (xcni_snat6, ...) where from_pod has no such map. */
 	struct bpf_map *m = bpf_object__find_map_by_name(env.from->obj, name);
 
-	return bpf_map__fd(m ?: bpf_object__find_map_by_name(env.ovin->obj, name));
+	if (!m)
+		m = bpf_object__find_map_by_name(env.ovin->obj, name);
+	/* xdp_underlay's own (the flow cache's xcni_npc, xcni_npgen) */
+	return bpf_map__fd(m ?: bpf_object__find_map_by_name(env.xdp->obj, name));
 }
 
 int svcbe_put(uint32_t svc_id, uint32_t backend_id)

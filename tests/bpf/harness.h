@@ -385,6 +385,8 @@ int npx_attach_dual(int tc_fd, const char *node6, int dsr);
 void npx_detach(int tc_fd);
 /* Frames the differential has seen translated at XDP and compared, so far. */
 unsigned long npx_translated(void);
+/* xdp_np.c: one more generation of the XDP flow cache (xcni_npgen), as xcnid adds. */
+void npc_gen_bump(void);
 
 /*
  * xdp_np.c's map snapshots (decap_xdp.c's differential takes them too):

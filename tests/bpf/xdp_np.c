@@ -34,6 +34,7 @@
  * MTU, no neighbour), with the counters (xcni_npaccel).
  */
 #include <arpa/inet.h>
+#include <sched.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -135,7 +136,15 @@ static int npx_ul6_addrs(void)
 
 int xdp_np_load(struct bpf_object_open_opts *opts)
 {
+	cpu_set_t one;
 	int err;
+
+	/* One CPU: the flow cache is per CPU, and its rows and the warm pass
+	 * run the frames of a flow where the cache holds it. */
+	CPU_ZERO(&one);
+	CPU_SET(sched_getcpu() < 0 ? 0 : sched_getcpu(), &one);
+	if (sched_setaffinity(0, sizeof(one), &one))
+		return -errno;
 
 	env.xdp_np = npx_open(opts, 0, NULL);
 	env.xdp_np_dsr = npx_open(opts, 1, NULL);
@@ -201,6 +210,59 @@ void npx_detach(int tc_fd)
 		}
 }
 
+/*
+ * The flow cache's generation (xcni_npgen) as xcnid keeps it: one more
+ * whenever what the plan reads changed (the Service, backend, node and
+ * endpoint maps, hashed whole) or another program runs (x: the rows' DSR
+ * and SNAT programs share the pinned cache; a node has one).
+ */
+static const char *const npc_cfg_maps[] = { "xcni_svc",	    "xcni_backend",  "xcni_svcbe",
+					    "xcni_revnat",  "xcni_endpoints", "xcni_endpoints6",
+					    "xcni_ipcache", "xcni_ipcache6", "xcni_tunnel",
+					    "xcni_tunnel6", "xcni_extfe",    "xcni_self6" };
+
+void npc_gen_bump(void)
+{
+	uint32_t zero = 0;
+	uint64_t g = 0;
+	int fd = map_fd("xcni_npgen");
+
+	assert_true(fd >= 0);
+	assert_int_equal(bpf_map_lookup_elem(fd, &zero, &g), 0);
+	g++;
+	assert_int_equal(bpf_map_update_elem(fd, &zero, &g, BPF_ANY), 0);
+}
+
+static void npc_gen_sync(const void *x)
+{
+	static uint64_t last;
+	uint64_t h = 1469598103934665603ULL ^ (uint64_t)(uintptr_t)x;
+	uint8_t key[128], next[128], val[4096];
+
+	for (size_t i = 0; i < ARRAY_SIZE(npc_cfg_maps); i++) {
+		struct bpf_map_info info = {};
+		uint32_t il = sizeof(info);
+		int fd = map_fd(npc_cfg_maps[i]), first = 1;
+
+		if (fd < 0 || bpf_map_get_info_by_fd(fd, &info, &il) || info.key_size > sizeof(key) ||
+		    info.value_size > sizeof(val))
+			continue;
+		while (bpf_map_get_next_key(fd, first ? NULL : key, next) == 0) {
+			first = 0;
+			memcpy(key, next, info.key_size);
+			if (bpf_map_lookup_elem(fd, key, val))
+				continue;
+			for (uint32_t b = 0; b < info.key_size; b++)
+				h = (h ^ key[b]) * 1099511628211ULL;
+			for (uint32_t b = 0; b < info.value_size; b++)
+				h = (h ^ val[b]) * 1099511628211ULL;
+		}
+	}
+	if (h != last)
+		npc_gen_bump();
+	last = h;
+}
+
 /* One frame through the fast path x: the XDP verdict; out, *out_len. */
 static int npx_run_x(struct xdp_underlay *x, const uint8_t *in, size_t len, uint8_t *out,
 		     size_t *out_len)
@@ -209,8 +271,10 @@ static int npx_run_x(struct xdp_underlay *x, const uint8_t *in, size_t len, uint
 	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_size_in = (uint32_t)len,
 		    .data_out = out, .data_size_out = NPX_OUT, .ctx_in = &ctx,
 		    .ctx_size_in = sizeof(ctx), .repeat = 1);
-	int err = bpf_prog_test_run_opts(bpf_program__fd(x->progs.xdp_underlay), &o);
+	int err;
 
+	npc_gen_sync(x);
+	err = bpf_prog_test_run_opts(bpf_program__fd(x->progs.xdp_underlay), &o);
 	if (err)
 		fail_msg("xdp_underlay (np_accel) test run: %s", strerror(-err));
 	*out_len = o.data_size_out;
@@ -322,6 +386,10 @@ int snap_restore(const struct msnap *s)
 	return 0;
 }
 
+/* Set while the flow cache holds entries (npx_diff_before): its hits are
+ * not in conntrack's counters yet, nor the hits before in tc's. */
+static int snap_nocount;
+
 /* A value as compared: per-CPU values summed (counters), conntrack's clocks zeroed. */
 static void value_norm(const struct msnap *s, const uint8_t *v, uint8_t *out, int ct)
 {
@@ -343,7 +411,9 @@ static void value_norm(const struct msnap *s, const uint8_t *v, uint8_t *out, in
 			}
 	}
 	if (ct) {
-		memset(out, 0, offsetof(struct xcni_ct_entry, pkts_orig));
+		/* The flow cache's hits reach conntrack's counters once a second. */
+		memset(out, 0, snap_nocount ? offsetof(struct xcni_ct_entry, ep_id) :
+					      offsetof(struct xcni_ct_entry, pkts_orig));
 		/* Which hook opened the flow is told apart by design (xdp_np_flag). */
 		((struct xcni_ct_entry *)out)->flags &= (__u8)~XCNI_CT_F_XDP;
 	}
@@ -409,7 +479,7 @@ int snap_same(const struct msnap *a, const struct msnap *b, const char *name, in
 static const char *const npx_maps[] = { "xcni_ct",	  "xcni_ct6",	     "xcni_snat6",
 					"xcni_metrics",	  "xcni_tunstat",    "xcni_tunstat6",
 					"xcni_ctstat",	  "xcni_affinity",   "xcni_npaccel",
-					"xcni_snat_cl",
+					"xcni_snat_cl",	  "xcni_npc",
 					"xcni_prefilter", "xcni_prefilter6", "xcni_pf16",
 					"xcni_pf24" };
 #define NPX_NMAPS (sizeof(npx_maps) / sizeof(npx_maps[0]))
@@ -417,15 +487,16 @@ static const char *const npx_maps[] = { "xcni_ct",	  "xcni_ct6",	     "xcni_snat
  * underlays, conntrack's counters */
 #define NPX_NCMP 7
 /* then kept as they were for tc's run (the SNAT's budgets: one packet charged once) */
-#define NPX_PF_FIRST 10 /* the prefilter's: set aside for the XDP run */
+#define NPX_NPC 10 /* the flow cache: the warm pass keeps it */
+#define NPX_PF_FIRST 11 /* the prefilter's: set aside for the XDP run */
 
 static struct {
-	int active, ret;
+	int active, ret, hit;
 	size_t in_len, out_len;
 	uint8_t in[NPX_OUT], out[NPX_OUT];
 	struct msnap after[NPX_NCMP]; /* what the XDP run left */
 	/* the run's outcomes, for the report at exit */
-	unsigned long tx, pass, drop, random, skipped;
+	unsigned long tx, pass, drop, random, skipped, warm, hits;
 } npx;
 
 static void npx_report(void)
@@ -435,6 +506,10 @@ static void npx_report(void)
 		       "%lu handed on untouched, %lu dropped by both, %lu random picks apart, "
 		       "%lu not compared (maps too big)\n",
 		       npx.tx, npx.pass, npx.drop, npx.random, npx.skipped);
+	if (npx.warm + npx.hits)
+		printf("xdp flow cache: %lu frames sent again from the cache (the warm pass) the "
+		       "same bytes, %lu answered from it and compared with tc\n",
+		       npx.warm, npx.hits);
 }
 
 unsigned long npx_translated(void)
@@ -449,6 +524,7 @@ static void snaps_free(struct msnap *s, size_t n)
 }
 
 static int npx_diff_before(struct xdp_underlay *x, const uint8_t *in, size_t len);
+static uint64_t npa_count(uint32_t idx);
 
 int npx_before(int prog, const uint8_t *in, size_t len, int repeat)
 {
@@ -471,6 +547,43 @@ int npx_before_fd(int fd, const uint8_t *in, size_t len)
 	return 0;
 }
 
+/*
+ * The warm pass: a frame the full path sent (out) again through x, the maps
+ * as before the first run (before) but the flow cache as that run left it.
+ * Answered from the cache (XCNI_NPA_CACHE), it must be the same bytes and
+ * count the same metrics and tunnel counters (after: the first run's).
+ */
+static void npc_warm(struct xdp_underlay *x, const uint8_t *in, size_t len, const uint8_t *out,
+		     size_t out_len, const struct msnap *before, const struct msnap *after)
+{
+	static uint8_t out2[NPX_OUT];
+	size_t out2_len = 0, i;
+	uint64_t hits = npa_count(XCNI_NPA_CACHE);
+	struct msnap m;
+	char msg[160];
+	int ret;
+
+	for (i = 0; i < NPX_NMAPS; i++)
+		if (i != NPX_NPC && snap_restore(&before[i]))
+			fail_msg("xdp flow cache: putting %s back", npx_maps[i]);
+	for (i = NPX_PF_FIRST; i < NPX_NMAPS; i++)
+		map_clear(before[i].fd, before[i].ksz);
+	ret = npx_run_x(x, in, len, out2, &out2_len);
+	if (npa_count(XCNI_NPA_CACHE) == hits)
+		return; /* not cached (a TCP flag), or another CPU's cache */
+	if (ret != XDP_TX || out2_len != out_len || memcmp(out2, out, out_len))
+		fail_msg("xdp flow cache: the warm frame (%d, %zu bytes) is not the full path's "
+			 "(%zu)",
+			 ret, out2_len, out_len);
+	for (i = 3; i < 6; i++) {
+		assert_int_equal(snap_take(&m, npx_maps[i]), 0);
+		if (snap_same(&m, &after[i], npx_maps[i], 0, 0, msg, sizeof(msg)))
+			fail_msg("xdp flow cache: the warm pass counted otherwise: %s", msg);
+		snap_free(&m);
+	}
+	npx.warm++;
+}
+
 /* The differential's first half for the fast path x (npx_before's). */
 static int npx_diff_before(struct xdp_underlay *x, const uint8_t *in, size_t len)
 {
@@ -478,6 +591,7 @@ static int npx_diff_before(struct xdp_underlay *x, const uint8_t *in, size_t len
 	struct msnap before[NPX_NMAPS];
 	uint8_t out[NPX_OUT];
 	size_t out_len = 0, i;
+	uint64_t hits;
 	char msg[160];
 	int ret, err = 0;
 
@@ -499,9 +613,14 @@ static int npx_diff_before(struct xdp_underlay *x, const uint8_t *in, size_t len
 	}
 	for (i = NPX_PF_FIRST; i < NPX_NMAPS; i++)
 		map_clear(before[i].fd, before[i].ksz);
+	snap_nocount = before[NPX_NPC].n > 0;
+	hits = npa_count(XCNI_NPA_CACHE);
 	ret = npx_run_x(x, in, len, out, &out_len);
+	npx.hit = npa_count(XCNI_NPA_CACHE) != hits;
 	for (i = 0; i < NPX_NCMP && !err; i++)
 		err = snap_take(&npx.after[i], npx_maps[i]);
+	if (!err && ret == XDP_TX && !npx.hit)
+		npc_warm(x, in, len, out, out_len, before, npx.after);
 	for (i = 0; i < NPX_NMAPS && !err; i++)
 		err = snap_restore(&before[i]);
 	if (err) {
@@ -623,6 +742,7 @@ void npx_after(int prog, int err, const struct bpf_test_run_opts *o)
 			fail_msg("xdp differential: the maps after XDP are not tc's: %s", msg);
 		}
 	npx.tx++;
+	npx.hits += npx.hit;
 out:
 	snaps_free(tc, NPX_NCMP);
 	snaps_free(npx.after, NPX_NCMP);
@@ -1117,6 +1237,187 @@ static void npx_prefilter_first(void **state)
 	assert_int_equal(npx.drop, drop + 1);
 }
 
+/* ---- The flow cache (bpf/lib/nodeport_cache.h) ------------------------------- */
+
+/*
+ * A TCP flow from outside to NODE_IP:30081 (R:80 on n2), for real at XDP:
+ * the SYN and the first ACK take the full path (the ACK fills the entry),
+ * the next ACK is answered from the cache with the full path's bytes and
+ * no conntrack write; a new generation sends the next one to the full path
+ * (the hit's packet reaching conntrack then); FIN and RST never hit.
+ */
+static void npx_cache_tcp(void **state)
+{
+	uint8_t in[FRAME_MAX], out[NPX_OUT], out1[NPX_OUT], rin[FRAME_MAX], inner[FRAME_MAX];
+	struct fr f = outside_to(XC, 40101, 30081, IPPROTO_TCP, TH_SYN);
+	struct fr r = { .smac = pods[DEV_U].mac, .dmac = pods[DEV_U].host_mac, .saddr = ip4(IP_R),
+			.daddr = ip4(NODE_IP), .sport = 80, .dport = 40101, .proto = IPPROTO_TCP,
+			.flags = TH_SYN | TH_ACK };
+	struct xcni_ct_key t = { .saddr = ip4(IP_R), .daddr = ip4(NODE_IP), .sport = htons(80),
+				 .dport = htons(40101), .proto = IPPROTO_TCP };
+	size_t len = frame(&f, in), out_len, out1_len, ilen, rlen;
+	uint64_t hits = npa_count(XCNI_NPA_CACHE);
+	struct xcni_ct_entry e;
+	int found;
+
+	(void)state;
+	assert_int_equal(xdp_in(0, in, len, out, &out_len), XDP_TX);
+	ilen = frame(&r, inner);
+	rlen = geneve_wrap(t, inner, ilen, inner, N2, NODE_IP, VNI, 0, rin);
+	assert_int_equal(lb_send(FROM_OVERLAY_LB, DEV_U, rin, rlen, out, &out_len),
+			 TC_ACT_REDIRECT);
+	f.flags = TH_ACK;
+	len = frame(&f, in);
+	assert_int_equal(xdp_in(0, in, len, out1, &out1_len), XDP_TX);
+	assert_int_equal(npa_count(XCNI_NPA_CACHE), hits);
+	/* Warm: the same bytes, conntrack untouched. */
+	assert_int_equal(xdp_in(0, in, len, out, &out_len), XDP_TX);
+	assert_int_equal(npa_count(XCNI_NPA_CACHE), hits + 1);
+	assert_int_equal(out_len, out1_len);
+	assert_memory_equal(out, out1, out_len);
+	e = ct_get(ip4(NODE_IP), ip4(IP_R), 40101, 80, IPPROTO_TCP, &found);
+	assert_true(found);
+	assert_int_equal(e.pkts_orig, 2);
+	/* A longer frame than the entry's: the full path (the MTU), then cached. */
+	f.payload = 100;
+	len = frame(&f, in);
+	assert_int_equal(xdp_in(0, in, len, out, &out_len), XDP_TX);
+	assert_int_equal(npa_count(XCNI_NPA_CACHE), hits + 1);
+	assert_int_equal(xdp_in(0, in, len, out1, &out1_len), XDP_TX);
+	assert_int_equal(npa_count(XCNI_NPA_CACHE), hits + 2);
+	assert_memory_equal(out, out1, out_len);
+	/* Compared with tc while warm (the differential: a hit, then tc). */
+	{
+		unsigned long h = npx.hits;
+
+		assert_int_equal(lb_send(FROM_OVERLAY_LB, DEV_U, in, len, out, &out_len),
+				 TC_ACT_REDIRECT);
+		assert_int_equal(npx.hits, h + 1);
+	}
+	/* A new generation: the full path, which gets the hit's packet first. */
+	npc_gen_bump();
+	assert_int_equal(xdp_in(0, in, len, out, &out_len), XDP_TX);
+	assert_int_equal(npa_count(XCNI_NPA_CACHE), hits + 2);
+	e = ct_get(ip4(NODE_IP), ip4(IP_R), 40101, 80, IPPROTO_TCP, &found);
+	assert_int_equal(e.pkts_orig, 2 + 1 + 1 + 1 + 1 + 1);
+	/* A policy revision alike. */
+	assert_int_equal(xdp_in(0, in, len, out, &out_len), XDP_TX);
+	assert_int_equal(npa_count(XCNI_NPA_CACHE), hits + 3);
+	assert_int_equal(polrev_bump(), 0);
+	assert_int_equal(xdp_in(0, in, len, out, &out_len), XDP_TX);
+	assert_int_equal(npa_count(XCNI_NPA_CACHE), hits + 3);
+	/* FIN: never from the cache, and the flow's state moves. */
+	f.flags = TH_FIN | TH_ACK;
+	len = frame(&f, in);
+	assert_int_equal(xdp_in(0, in, len, out, &out_len), XDP_TX);
+	assert_int_equal(npa_count(XCNI_NPA_CACHE), hits + 3);
+	e = ct_get(ip4(NODE_IP), ip4(IP_R), 40101, 80, IPPROTO_TCP, &found);
+	assert_int_equal(e.state, XCNI_CT_CLOSING);
+}
+
+/*
+ * The differential over generations changing mid-flow: UDP flows to
+ * NODE_IP:30093 (two backends on n2), each packet for real at XDP (the
+ * cache warm) and then XDP against tc (the differential), while a seeded
+ * random walk moves a backend (its port: the service entry keeps the
+ * backend, the frame changes), adds a generation, or does nothing. Every
+ * frame XDP sends must be tc's, from the cache or not.
+ */
+static void npx_cache_gens(void **state)
+{
+	uint8_t in[FRAME_MAX], out[NPX_OUT];
+	size_t len, out_len;
+	unsigned long hits = npx.hits;
+	unsigned int seed = 56;
+
+	(void)state;
+	assert_int_equal(be_set(9131, IP_R, 53, XCNI_BE_ACTIVE), 0);
+	assert_int_equal(be_set(9132, IP_R, 54, XCNI_BE_ACTIVE), 0);
+	assert_int_equal(svc_set(NODE_IP, 30093, IPPROTO_UDP, 9131, 0, 0, 0,
+				 (const uint32_t[]){ 9131, 9132 }, 2, 0),
+			 0);
+	for (int i = 0; i < 120; i++) {
+		struct fr f = outside_to(XC2, (uint16_t)(40200 + rand_r(&seed) % 4), 30093,
+					 IPPROTO_UDP, 0);
+		int act = rand_r(&seed) % 6;
+
+		if (act == 0)
+			assert_int_equal(be_set(9131 + rand_r(&seed) % 2, IP_R,
+						(uint16_t)(53 + rand_r(&seed) % 8), XCNI_BE_ACTIVE),
+					 0);
+		else if (act == 1)
+			npc_gen_bump();
+		len = frame(&f, in);
+		assert_int_equal(xdp_in(0, in, len, out, &out_len), XDP_TX);
+		assert_int_equal(lb_send(FROM_OVERLAY_LB, DEV_U, in, len, out, &out_len),
+				 TC_ACT_REDIRECT);
+	}
+	/* Most packets of the walk were answered from the cache, compared. */
+	assert_true(npx.hits - hits > 40);
+}
+
+/*
+ * A flood of new flows (more than the cache holds): the cache evicts its
+ * entries (LRU), nothing else; a flow evicted takes the full path again,
+ * the same frame.
+ */
+static void npx_cache_flood(void **state)
+{
+	uint8_t in[FRAME_MAX], out[NPX_OUT];
+	struct fr f = outside_to(XC2, 1024, 30094, IPPROTO_UDP, 0);
+	size_t len, out_len, n = 0, sent = 0;
+	unsigned long tx;
+	uint8_t key[sizeof(union xcni_tuple)], next[sizeof(union xcni_tuple)];
+	int fd = map_fd("xcni_npc"), first = 1;
+
+	struct bpf_map_info info = {};
+	uint32_t il = sizeof(info), max;
+
+	(void)state;
+	assert_true(fd >= 0);
+	/* One backend: the evicted flow's backend is the same again. */
+	assert_int_equal(be_set(9133, IP_R, 55, XCNI_BE_ACTIVE), 0);
+	assert_int_equal(svc_set(NODE_IP, 30094, IPPROTO_UDP, 9133, 0, 0, 0,
+				 (const uint32_t[]){ 9133 }, 1, 0),
+			 0);
+	assert_int_equal(bpf_map_get_info_by_fd(fd, &info, &il), 0);
+	max = info.max_entries;
+	len = frame(&f, in);
+	assert_int_equal(xdp_in(0, in, len, out, &out_len), XDP_TX);
+	for (int i = 0; i < (int)max + 2000; i++) {
+		char src[32];
+
+		snprintf(src, sizeof(src), "100.%d.%d.%d", 64 + i / 60000, (i / 250) % 240 + 1,
+			 i % 250 + 1);
+		f = outside_to(src, (uint16_t)(1025 + i % 50000), 30094, IPPROTO_UDP, 0);
+		len = frame(&f, in);
+		sent += xdp_in(0, in, len, out, &out_len) == XDP_TX;
+	}
+	assert_true(sent > max);
+	while (bpf_map_get_next_key(fd, first ? NULL : key, next) == 0) {
+		first = 0;
+		memcpy(key, next, sizeof(key));
+		n++;
+	}
+	assert_true(n > 0 && n <= max);
+	/* The first flow, evicted: XDP does what tc does (the differential),
+	 * on conntrack and SNAT budgets emptied (the differential compares
+	 * them whole, quadratic in their entries). */
+	assert_int_equal(map_clear(map_fd("xcni_ct"), sizeof(struct xcni_ct_key)), 0);
+	assert_int_equal(map_clear(map_fd("xcni_snat_cl"), sizeof(struct xcni_snat_cl_key)), 0);
+	f = outside_to(XC2, 1024, 30094, IPPROTO_UDP, 0);
+	len = frame(&f, in);
+	tx = npx.tx + npx.pass;
+	assert_int_equal(lb_send(FROM_OVERLAY_LB, DEV_U, in, len, out, &out_len),
+			 TC_ACT_REDIRECT);
+	/* Sent at XDP, or handed on (the flood's conntrack and SNAT ports are
+	 * the full path's matter, as without the cache): compared either way. */
+	assert_int_equal(npx.tx + npx.pass, tx + 1);
+	/* The rows after run on small maps. */
+	assert_int_equal(map_clear(fd, sizeof(union xcni_tuple)), 0);
+	assert_int_equal(map_clear(map_fd("xcni_ct"), sizeof(struct xcni_ct_key)), 0);
+}
+
 static const struct CMUnitTest xdp_np_tests[] = {
 	cmocka_unit_test(npx_remote_tcp),
 	cmocka_unit_test(npx_remote_udp),
@@ -1127,5 +1428,8 @@ static const struct CMUnitTest xdp_np_tests[] = {
 	cmocka_unit_test(npx_dsr),
 	cmocka_unit_test(npx_dsr_mtu),
 	cmocka_unit_test(npx_prefilter_first),
+	cmocka_unit_test(npx_cache_tcp),
+	cmocka_unit_test(npx_cache_gens),
+	cmocka_unit_test(npx_cache_flood),
 };
 const struct group xdp_np_group = { "xdp_np", TESTS(xdp_np_tests), .prep = np_state };

@@ -168,17 +168,48 @@ struct generation {
  * load-balancer IPs with a backend on another node. No such map pinned (no
  * overlay, or Services not in BPF): nothing to do. 0 or -errno.
  */
+/* The pinned map name of o's pin directory: its fd, or -1 with errno. */
+static int pinned_map(const struct opts *o, const char *name)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/%s", o->pin_dir, name);
+	return bpf_obj_get(path);
+}
+
 static int write_self6(const struct opts *o, const uint8_t a6[16])
 {
 	__u32 k = 0;
-	char path[512];
 	int fd, err = 0;
 
-	snprintf(path, sizeof(path), "%s/xcni_self6", o->pin_dir);
-	fd = bpf_obj_get(path);
+	fd = pinned_map(o, "xcni_self6");
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -errno;
 	if (bpf_map_update_elem(fd, &k, a6, BPF_ANY))
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+/*
+ * One more generation for the XDP NodePort flow cache (xcni_npgen,
+ * bpf/lib/nodeport_cache.h): every entry made before this generation's maps
+ * (policy, nodes, Services, backends) is refused from the next packet on.
+ * No map (no XDP program loaded): nothing to do.
+ */
+static int bump_npgen(const struct opts *o)
+{
+	__u32 k = 0;
+	__u64 gen = 0;
+	int fd, err = 0;
+
+	fd = pinned_map(o, "xcni_npgen");
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (bpf_map_lookup_elem(fd, &k, &gen))
+		err = -errno;
+	gen++;
+	if (!err && bpf_map_update_elem(fd, &k, &gen, BPF_ANY))
 		err = -errno;
 	close(fd);
 	return err;
@@ -1064,6 +1095,12 @@ static int generation_run(struct watch *w)
 		if (err)
 			gen_stop(&g, err, gen_steps[i].name);
 	}
+	/* Whatever of it was written: the flow cache's entries are of before. */
+	int nerr = bump_npgen(g.o);
+
+	if (nerr)
+		pr_err("xcni_npgen: %s (the XDP flow cache keeps entries up to a second)\n",
+		       strerror(-nerr));
 	pol_v6_free(&g.v6);
 	store_changes_free(g.ch, g.nch);
 	return err;
