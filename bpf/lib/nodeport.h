@@ -83,23 +83,21 @@ static __always_inline int from_outside(struct __sk_buff *skb, int fam, struct p
 					struct pkt6 *p6, void *st, __u32 src)
 {
 	struct flow *f = pkt_pair_flow(p4, p6, fam);
-	const void *daddr = flow_daddr(f, fam);
-	const __u8 *dst6 = NULL;
-	struct xcni_endpoint *dst;
+	struct np_plan pl = { .f = f, .st = st,
+			      .src = src & (LB_OUTSIDE_SRC | LB_OUTSIDE_SRC_REFUSED) };
 	struct verdict v = {};
 	struct encap_in in;
-	struct judge j;
 	struct cursor c;
-	__u32 tunnel;
 	int reason, verdict = TC_ACT_OK, ct;
 	__u8 ctf;
 
 	f->len = skb->len;
 	if (pkt_parse(skb, fam, &c, p4, p6))
 		return OUTSIDE_NOT_OURS(fam);
-	reason = lb_translate(skb, &c, p4, p6, fam, 0, 0, st,
-			      OUTSIDE | (src & (LB_OUTSIDE_SRC | LB_OUTSIDE_SRC_REFUSED)));
-	if (!reason)
+	reason = fam == XCNI_AF_INET ?
+			 np_plan_choose(0, fam, &pl) ?: np_tc_dnat(skb, fam, &pl, &c, p4) :
+			 np6_choose_call(skb, p6, st, pl.src);
+	if (reason == NP_PLAN_NOT_OURS)
 		return OUTSIDE_NOT_OURS(fam);
 	if (reason == XCNI_DROP_NO_BACKEND) {
 		/* Local traffic policy: no other node's backend may serve it. */
@@ -111,36 +109,33 @@ static __always_inline int from_outside(struct __sk_buff *skb, int fam, struct p
 		verdict = lb_reject(skb, p4, p6, fam) ? TC_ACT_SHOT : bpf_redirect(skb->ifindex, 0);
 		goto out;
 	}
-	if (reason != 1)
+	if (reason)
 		goto out;
-	dst = bpf_map_lookup_elem(endpoints_map(fam), daddr);
-	if (dst) {
+	reason = np_plan_route(NULL, 0, fam, &pl);
+	if (pl.ep) {
 		/* A backend here: the client's address kept, judged by the pod's
 		 * ingress as any flow from outside (world, or its ipBlock). */
-		j = (struct judge){ .dst_ep = dst, .dst_addr = daddr,
-				    .flags = XCNI_CT_F_NODEPORT,
-				    .lookup = JUDGE_SRC_ID | JUDGE_DST_ID };
+		struct judge j = { .dst_ep = pl.ep, .dst_addr = flow_daddr(f, fam),
+				   .flags = XCNI_CT_F_NODEPORT,
+				   .lookup = JUDGE_SRC_ID | JUDGE_DST_ID };
+
 		reason = track_and_judge(skb, f, fam, skb->len, &ct, &ctf, &j, &v);
 		if (reason)
 			goto out;
 		lb_flow_follow(st, fam, f);
-		reason = np_into_pod(skb, p4, p6, fam, dst, &verdict);
+		reason = np_into_pod(skb, p4, p6, fam, pl.ep, &verdict);
 		goto out;
 	}
-	/* A backend on another node (a pod: the overlay reaches it). */
-	tunnel = np_tunnel(fam, daddr, &dst6);
-	if (!tunnel) {
-		reason = XCNI_DROP_NO_TUNNEL;
+	if (reason)
 		goto out;
-	}
 	/* Too big for the underlay once encapsulated: the client is told. Most
 	 * packets fit, and np_maybe_over says so without reading them again
 	 * (with the IPv6 underlay's 70 bytes for IPv4 to a node behind it;
 	 * IPv6's global decides by the backend's node's underlay). */
-	if (np_maybe_over(skb, fam == XCNI_AF_INET && !dst6 ? XCNI_ENCAP_LEN : XCNI_ENCAP6_LEN)) {
+	if (np_maybe_over(skb, fam == XCNI_AF_INET && !pl.dst6 ? XCNI_ENCAP_LEN : XCNI_ENCAP6_LEN)) {
 		verdict = fam == XCNI_AF_INET ?
 				  np4_too_big(skb, &((struct lb4_state *)st)->orig,
-					      dst6 ? XCNI_ENCAP6_LEN : XCNI_ENCAP_LEN) :
+					      pl.dst6 ? XCNI_ENCAP6_LEN : XCNI_ENCAP_LEN) :
 				  np6_too_big(skb, p6, st);
 		if (verdict != NP_FITS) {
 			reason = XCNI_DROP_TOO_BIG;
@@ -163,9 +158,9 @@ static __always_inline int from_outside(struct __sk_buff *skb, int fam, struct p
 				       skb->len, NULL);
 	if (reason)
 		goto out;
-	reason = fam == XCNI_AF_INET ? nodeport_encap(skb, p4, p6, fam, tunnel, dst6,
+	reason = fam == XCNI_AF_INET ? nodeport_encap(skb, p4, p6, fam, pl.tunnel, pl.dst6,
 						      lb_st_orig(st, fam), &in, &verdict) :
-				       nodeport6_encap_call(skb, p6, tunnel, lb_dsr);
+				       nodeport6_encap_call(skb, p6, pl.tunnel, lb_dsr);
 out:
 	/* IPv6's encapsulations return the reason alone, from their frames. */
 	if (reason == XCNI_FWD_ENCAP)

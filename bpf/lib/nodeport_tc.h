@@ -218,6 +218,45 @@ __attribute__((noinline)) int nodeport6_reply_nat(struct __sk_buff *skb, struct 
 }
 
 /*
+ * tc's DNAT (from_outside): the plan's choice (np_plan_choose: pl->f the
+ * flow translated to its backend, pl->orig the client's tuple) written,
+ * from orig's destination to the flow's, then IPv4's headers parsed again
+ * into p4 through c (NULL: IPv6), the rewrite having left their pointers
+ * stale. 0 or the drop reason.
+ */
+static __always_inline int np_tc_dnat(struct __sk_buff *skb, int fam, struct np_plan *pl,
+				      struct cursor *c, struct pkt *p4)
+{
+	const union xcni_tuple *o = pl->orig;
+	int r = lb_rewrite(skb, pl->f, fam, LB_DADDR_OFF(fam),
+			   fam == XCNI_AF_INET ? (const void *)&o->v4.daddr : (const void *)o->v6.daddr,
+			   flow_daddr(pl->f, fam), 2, fam == XCNI_AF_INET ? o->v4.dport : o->v6.dport,
+			   *lb_dport(pl->f, fam));
+
+	if (r)
+		return r == -2 ? XCNI_DROP_FRAGMENT : XCNI_DROP_REDIRECT;
+	return p4 ? reparse4(skb, c, p4) : 0;
+}
+
+/*
+ * IPv6's choice and DNAT in a frame of their own (global: verified once,
+ * from_outside6's chain at the verifier's 512 bytes; the state st and
+ * scratch in xcni_lb6_tmp, lb6_state_get's), as a pod's are
+ * lb6_translate_call's: np_plan_choose's answer, else np_tc_dnat's.
+ */
+__attribute__((noinline)) int np6_choose_call(struct __sk_buff *skb, struct pkt6 *p,
+					      struct lb6_state *st, __u32 src)
+{
+	struct np_plan pl = { .st = st, .src = src };
+
+	if (!skb || !p || !st)
+		return NP_PLAN_NOT_OURS;
+	pl.f = pkt_flow(p);
+	return np_plan_choose(0, XCNI_AF_INET6, &pl) ?:
+		       np_tc_dnat(skb, XCNI_AF_INET6, &pl, NULL, NULL);
+}
+
+/*
  * tc's SNAT (from_outside, the backend on another node; f the translated
  * packet's flow, st its state): the plan's (np_plan_snat), then
  * written (lb_rewrite, from the client's source, orig's, to the flow's),
