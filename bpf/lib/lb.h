@@ -906,20 +906,16 @@ __attribute__((noinline)) int lb6_translate_call(struct __sk_buff *skb, struct p
 }
 
 /*
- * A packet to a frontend, either family (p4 or p6 the family's view, the
- * other NULL, st its struct lb4_state or struct lb6_state), from a pod (from
- * outside: nodeport_plan.h's np_plan_choose): the flow's backend (the one it
- * got before, or a new pick: lb_flow_choose), DNAT to it, and for hairpin SNAT to
- * the loopback (IPv4 loopback_ip): lb_dnat. Returns 0 when the packet is for
- * no frontend, 1 when it was translated (the tuple the translated tuple,
- * rev_nat and backend_id set; IPv4's headers parsed again here through the
- * caller's cursor c, the rewrite having left its pointers stale, a parse
- * that fails its drop reason; told by the return value, which the verifier
- * follows, not by st),
- * XCNI_DROP_NO_BACKEND when the service has none (nothing written yet; the
- * flow's rev_nat names the Service, st's svc_flags its flags), or another
- * drop reason (packet pointers stale). IPv4 inline, IPv6 in
- * lb6_translate_call's frame.
+ * A pod's packet to a frontend, either family (p4 or p6 the family's view,
+ * the other NULL, st its struct lb4_state or struct lb6_state; from outside:
+ * np_plan_choose): the flow's backend (lb_flow_choose), DNAT to it, hairpin
+ * SNAT to the loopback (IPv4 loopback_ip): lb_dnat. 0: no frontend; 1:
+ * translated (the tuple the translated one, rev_nat and backend_id set;
+ * IPv4's headers parsed again through c, a parse that fails its drop
+ * reason: the return value, which the verifier follows, says so);
+ * XCNI_DROP_NO_BACKEND (nothing written; the flow's rev_nat names the
+ * Service, st's svc_flags its flags), or another drop reason (packet
+ * pointers stale). IPv4 inline, IPv6 in lb6_translate_call's frame.
  */
 static __always_inline int lb_translate(struct __sk_buff *skb, struct cursor *c, struct pkt *p4,
 					struct pkt6 *p6, int fam, __u32 ep_id, __u32 loopback_ip,

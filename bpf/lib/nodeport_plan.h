@@ -9,12 +9,10 @@
  * service entry, and the rules under them (the SNAT's port range, its
  * ports and each client's budget, the SNAT source, the client's place).
  * struct np_plan holds the result; an executor applies it to the packet:
- * nodeport_xdp.h's npx_apply (direct writes, XDP_TX). At tc, from_outside
- * (nodeport.h) chooses the backend as it translates (lb_translate: the
- * same lb_flow_choose) and finds the tunnel (np_tunnel); a backend on this
- * node, the too-big answers and the drops are tc's alone; then it takes
- * the plan's last steps (np_plan_snat, np_plan_track), with its drop
- * reasons where XDP hands on (NP_NO), and writes (nodeport_tc.h).
+ * nodeport_xdp.h's npx_apply (direct writes, XDP_TX), or tc's from_outside
+ * (nodeport.h): the same stages with its drop reasons where XDP hands on
+ * (NP_NO), its writes between them (nodeport_tc.h; the DNAT before the
+ * too-big answers, which quote the client's packet by undoing it).
  *
  * A plan that cannot be applied by its hook says so before anything is
  * written (NP_PLAN_TC): every test that hands a packet on comes before the
@@ -551,12 +549,11 @@ static __always_inline __u32 np_tunnel(int fam, const void *daddr, const __u8 **
 }
 
 /*
- * One packet's plan. The caller sets f (its parsed flow), len, st (IPv4:
- * its struct lb4_state; IPv6's is lb6_state_get's, set by the plan) and,
- * for IPv4, fib, in and h on its stack (IPv6's are xcni_np6_tmp's, so that
- * xdp_underlay -> xdp_nodeport6 -> ct_commit_call stays under the
- * verifier's 512 bytes). The plan fills the rest: f becomes the translated
- * tuple (backend, SNAT source and port), orig the client's.
+ * One packet's plan. The caller sets f (its parsed flow), len, src, IPv4's
+ * st (its struct lb4_state) and XDP's IPv4 fib, in and h on its stack
+ * (IPv6's are lb6_state_get's and xcni_np6_tmp's: xdp_nodeport6's chain at
+ * the verifier's 512 bytes). The plan fills the rest: f becomes the
+ * translated tuple (backend, SNAT source and port), orig the client's.
  */
 struct np_plan {
 	struct flow *f;
@@ -596,17 +593,13 @@ static __always_inline int np_random_pick(const struct xcni_svc *svc)
 }
 
 /*
- * The frontend, the source rules and the backend, either hook (xdp a
- * constant; pl->f the parsed packet's flow, fam a constant), then the flow
- * translated to the backend (the packet is the executor's to write). XDP
- * looks the frontend up first (the EXT entry), the cheap miss before
- * anything else; Geneve is the tc path's (parse_outer4, from_underlay6),
- * whatever its destination; a frontend whose every backend is on this node
- * (XCNI_SVC_F_LOCAL_BE) is tc's, nothing chosen; the forged reply is
- * from_plain's at tc; the service entry deferred (lb_flow_open). At tc the
- * frontend is lb_flow_choose's (lb_frontend_of: the lookup here put
- * from_outside4's chain 32 bytes past the verifier's 512), its answer a
- * drop reason (XCNI_DROP_NO_BACKEND: nothing written) or NP_PLAN_NOT_OURS.
+ * The frontend, the source rules and the backend, either hook (xdp and fam
+ * constants, pl->f the parsed flow), then f translated to the backend. XDP
+ * looks the frontend (EXT) up first, the cheap miss; Geneve, a frontend
+ * whose backends are all here (XCNI_SVC_F_LOCAL_BE) and a forged reply
+ * (from_plain's at tc) it hands on; its service entry is deferred
+ * (lb_flow_open). tc's frontend is lb_flow_choose's (lb_frontend_of: the
+ * lookup here put from_outside4's chain 32 bytes past the verifier's 512).
  */
 static __always_inline int np_plan_choose(int xdp, int fam, struct np_plan *pl)
 {
@@ -627,13 +620,10 @@ static __always_inline int np_plan_choose(int xdp, int fam, struct np_plan *pl)
 			return NP_PLAN_NOT_OURS;
 		if (pl->svc->flags & XCNI_SVC_F_LOCAL_BE)
 			return NP_PLAN_TC;
-		/* from_plain's rule: a frontend as source (a forged reply). Its
-		 * ipcache entry only matters when the source is a frontend (a
-		 * remote node's own address at a NodePort's number): looked up
-		 * only then, as lb_src_frontend without one refuses any frontend.
-		 * This node and the rest of the sources tc refuses are
-		 * lb_flow_choose's (outside_source_ok, which looks the source up
-		 * itself): one lookup of it a packet, not two. */
+		/* from_plain's rule: a frontend as source (a forged reply), its
+		 * ipcache entry looked up only then (a remote node's own address
+		 * at a NodePort's number is no forgery). The rest of the sources
+		 * tc refuses are lb_flow_choose's (outside_source_ok). */
 		__builtin_memcpy(k.addr, flow_saddr(f, fam), alen);
 		k.port = *lb_sport(f, fam);
 		if (lb_src_frontend(&k, NULL) &&
@@ -641,8 +631,7 @@ static __always_inline int np_plan_choose(int xdp, int fam, struct np_plan *pl)
 			return NP_PLAN_TC;
 	}
 	if (fam == XCNI_AF_INET6) {
-		if (xdp)
-			pl->st = lb6_state_get();
+		pl->st = lb6_state_get();
 		pl->tmp = bpf_map_lookup_elem(&xcni_lb6_tmp, &zero);
 		pl->t = bpf_map_lookup_elem(&xcni_np6_tmp, &zero);
 		if (!pl->st || !pl->tmp || !pl->t)
@@ -650,8 +639,7 @@ static __always_inline int np_plan_choose(int xdp, int fam, struct np_plan *pl)
 		pl->fib = &pl->t->fib;
 		pl->h = (struct outer_hdrs *)pl->t->outer;
 		pl->in = &pl->t->in;
-		if (xdp)
-			__builtin_memset(pl->fib, 0, sizeof(*pl->fib));
+		__builtin_memset(pl->fib, 0, sizeof(*pl->fib));
 	}
 	/* The outside rules, the backend (XDP's frontend is svc, the EXT
 	 * entry lb_frontend_of would find again). */
@@ -670,15 +658,13 @@ static __always_inline int np_plan_choose(int xdp, int fam, struct np_plan *pl)
 
 /*
  * Where the translated flow goes, either hook (xdp a constant; ctx XDP's,
- * NULL at tc): a backend on this node (pl->ep) is tc's (np_into_pod); else a pod of another node, np_tunnel's node (over either underlay, dst6
- * set for the IPv6 one), none a drop (drop-no-tunnel). At XDP the
- * encapsulated frame within the device's MTU and the underlay's next hop
- * towards the node out of the device the packet came in by: the FIB lookup
- * checks tot_len (the encapsulated frame's) against the route's MTU, the
- * device's unless the route sets a lower one (BPF_FIB_LKUP_RET_FRAG_NEEDED:
- * to tc, which answers np_too_big or sends it as it would), so no
- * bpf_check_mtu of the device beside it. A neighbour not resolved is tc's
- * (bpf_redirect_neigh).
+ * NULL at tc): a backend on this node (pl->ep) is tc's (np_into_pod); a pod
+ * of another node np_tunnel's node (dst6 set over the IPv6 underlay), none
+ * a drop. At XDP the underlay's next hop out of the device the packet came
+ * in by: the FIB lookup checks tot_len (the encapsulated frame's) against
+ * the route's MTU (BPF_FIB_LKUP_RET_FRAG_NEEDED: to tc, which answers
+ * np_too_big), so no bpf_check_mtu beside it; a neighbour not resolved is
+ * tc's (bpf_redirect_neigh).
  */
 static __always_inline int np_plan_route(struct xdp_md *ctx, int xdp, int fam, struct np_plan *pl)
 {
@@ -693,13 +679,10 @@ static __always_inline int np_plan_route(struct xdp_md *ctx, int xdp, int fam, s
 		return NP_NO(xdp, XCNI_DROP_NO_TUNNEL);
 	if (!xdp)
 		return NP_PLAN_GO;
-	if (pl->dst6)
-		pl->encap = lb_dsr ? XCNI_ENCAP6_DSR_LEN : XCNI_ENCAP6_LEN;
-	else
-		pl->encap = lb_dsr ? XCNI_ENCAP_DSR_LEN : XCNI_ENCAP_LEN;
 	if (pl->dst6) {
 		__u32 *sa = fib->ipv6_src;
 
+		pl->encap = lb_dsr ? XCNI_ENCAP6_DSR_LEN : XCNI_ENCAP6_LEN;
 		fib->family = AF_INET6;
 		sa[0] = node_ip6[0];
 		sa[1] = node_ip6[1];
@@ -707,6 +690,7 @@ static __always_inline int np_plan_route(struct xdp_md *ctx, int xdp, int fam, s
 		sa[3] = node_ip6[3];
 		__builtin_memcpy(fib->ipv6_dst, pl->dst6, 16);
 	} else {
+		pl->encap = lb_dsr ? XCNI_ENCAP_DSR_LEN : XCNI_ENCAP_LEN;
 		fib->family = AF_INET;
 		fib->ipv4_src = node_ip;
 		fib->ipv4_dst = pl->tunnel;

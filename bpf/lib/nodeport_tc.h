@@ -218,11 +218,8 @@ __attribute__((noinline)) int nodeport6_reply_nat(struct __sk_buff *skb, struct 
 }
 
 /*
- * tc's DNAT (from_outside): the plan's choice (np_plan_choose: pl->f the
- * flow translated to its backend, pl->orig the client's tuple) written,
- * from orig's destination to the flow's, then IPv4's headers parsed again
- * into p4 through c (NULL: IPv6), the rewrite having left their pointers
- * stale. 0 or the drop reason.
+ * tc's DNAT: np_plan_choose's (pl->orig's destination to pl->f's) written,
+ * IPv4's headers parsed again into p4 through c (NULL: IPv6). 0 or the reason.
  */
 static __always_inline int np_tc_dnat(struct __sk_buff *skb, int fam, struct np_plan *pl,
 				      struct cursor *c, struct pkt *p4)
@@ -238,18 +235,13 @@ static __always_inline int np_tc_dnat(struct __sk_buff *skb, int fam, struct np_
 	return p4 ? reparse4(skb, c, p4) : 0;
 }
 
-/*
- * IPv6's choice and DNAT in a frame of their own (global: verified once,
- * from_outside6's chain at the verifier's 512 bytes; the state st and
- * scratch in xcni_lb6_tmp, lb6_state_get's), as a pod's are
- * lb6_translate_call's: np_plan_choose's answer, else np_tc_dnat's.
- */
-__attribute__((noinline)) int np6_choose_call(struct __sk_buff *skb, struct pkt6 *p,
-					      struct lb6_state *st, __u32 src)
+/* IPv6's choice and DNAT in a frame of their own (global: from_outside6's
+ * chain at the verifier's 512 bytes), as a pod's are lb6_translate_call's. */
+__attribute__((noinline)) int np6_choose_call(struct __sk_buff *skb, struct pkt6 *p, __u32 src)
 {
-	struct np_plan pl = { .st = st, .src = src };
+	struct np_plan pl = { .src = src };
 
-	if (!skb || !p || !st)
+	if (!skb || !p)
 		return NP_PLAN_NOT_OURS;
 	pl.f = pkt_flow(p);
 	return np_plan_choose(0, XCNI_AF_INET6, &pl) ?:
