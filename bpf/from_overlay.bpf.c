@@ -22,7 +22,7 @@
  * A host on the underlay reaches pods only as the outside world does
  * (DESIGN.md, trust boundaries): a plain packet to a pod, or to a frontend,
  * whose source claims this node, another node, a pod or a martian address
- * is dropped (drop-outside-spoof: from_plain, lb_translate's
+ * is dropped (drop-outside-spoof: from_plain, lb_flow_choose's
  * lb_outside_refused; outside_client_ok is the one test, DSR's too), and a
  * ClusterIP is not served from outside unless --external-clusterip
  * (drop-clusterip-outside). What this program decapsulates for the stack

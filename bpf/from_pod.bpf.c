@@ -204,7 +204,7 @@ static __always_inline int from_pod_flow(struct __sk_buff *skb, struct pkt *p4, 
 	int reason = 0, ct;
 
 	if (lb_enabled && lb) {
-		reason = lb_translate(skb, c, p4, p6, fam, ep_id, lb_loopback_ip, lb, 0);
+		reason = lb_translate(skb, c, p4, p6, fam, ep_id, lb_loopback_ip, lb);
 		if (reason == XCNI_DROP_NO_BACKEND)
 			reason = lb_pod_no_backend(LB_ST(lb, fam, svc_flags));
 		if (reason == XCNI_DROP_NO_BACKEND) {

@@ -74,7 +74,7 @@
 #define XCNI_NSEC_PER_S 1000000000ULL
 
 /*
- * lb_translate's outside (either family): 0 for a pod's packet; from the
+ * lb_flow_choose's outside (either family): 0 for a pod's packet; from the
  * underlay LB_OUTSIDE, with LB_OUTSIDE_CIP when ClusterIPs are served there
  * too (xcnid --external-clusterip), and LB_OUTSIDE_SRC when the caller
  * has judged the source's ipcache entry already (from_plain, before
@@ -671,8 +671,8 @@ static __always_inline void lb_svc_entry_fill(struct xcni_ct_entry *ne, __u64 no
 /*
  * The part of lb_translate that reads no packet, for any hook and either
  * family (f the packet's flow, st its struct lb4_state
- * or struct lb6_state, fam a constant; tc here, the XDP fast path of
- * nodeport_xdp.h): the frontend of f's destination, the outside rules, the
+ * or struct lb6_state, fam a constant; tc's lb_translate, and both hooks'
+ * np_plan_choose): the frontend of f's destination, the outside rules, the
  * flow's backend (the one its service entry names, or a new pick). 0: no
  * frontend (nothing written); 1: *bep and *svcp set, st filled but for the
  * header rewrite; XCNI_DROP_NO_BACKEND, or another drop reason (the flow's
@@ -836,19 +836,18 @@ static __always_inline int lb_addr_eq(const void *a, const void *b, int fam)
 }
 
 /*
- * The rewrite of a translation, either family, once the flow's backend be
- * (of frontend svc; backend_id its id) is chosen: DNAT to it, and for
- * hairpin (the pod is its own backend) SNAT to the service loopback address
- * (IPv4: loopback4, xcnid's; IPv6: XCNI_LB_LOOPBACK6), *ct_flags
- * XCNI_CT_F_HAIRPIN. Never hairpin from outside: a client there with the
- * backend's address is a forgery or a coincidence, not the backend, and
- * keeps its source. f's tuple follows, its rev_nat and backend_id set. 1,
+ * The rewrite of a pod's translation, either family, once the flow's
+ * backend be (of frontend svc; backend_id its id) is chosen: DNAT to it,
+ * and for hairpin (the pod is its own backend) SNAT to the service loopback
+ * address (IPv4: loopback4, xcnid's; IPv6: XCNI_LB_LOOPBACK6), *ct_flags
+ * XCNI_CT_F_HAIRPIN (from outside, nodeport_tc.h's np_tc_dnat: never
+ * hairpin, a client with the backend's address is a forgery or a
+ * coincidence, not the backend). f's tuple follows, its rev_nat and backend_id set. 1,
  * or a drop reason (packet pointers stale either way).
  */
 static __always_inline int lb_dnat(struct __sk_buff *skb, struct flow *f, int fam,
 				   const struct xcni_svc *svc, const struct xcni_backend *be,
-				   const __u32 *backend_id, __u32 outside, __u32 loopback4,
-				   __u8 *ct_flags)
+				   const __u32 *backend_id, __u32 loopback4, __u8 *ct_flags)
 {
 	/* The backend's address read once, before the rewrites' helper calls
 	 * (held in a register for IPv4: with be live across them instead,
@@ -864,7 +863,7 @@ static __always_inline int lb_dnat(struct __sk_buff *skb, struct flow *f, int fa
 			 *lb_dport(f, fam), be->port);
 	if (ret)
 		return ret == -2 ? XCNI_DROP_FRAGMENT : XCNI_DROP_REDIRECT;
-	if (!outside && lb_addr_eq(&baddr, lb_saddr(f, fam), fam)) {
+	if (lb_addr_eq(&baddr, lb_saddr(f, fam), fam)) {
 		if (fam == XCNI_AF_INET)
 			lo.v4 = loopback4;
 		else
@@ -887,7 +886,7 @@ static __always_inline int lb_dnat(struct __sk_buff *skb, struct flow *f, int fa
  * lb_flow_choose, then lb_dnat.
  */
 __attribute__((noinline)) int lb6_translate_call(struct __sk_buff *skb, struct pkt6 *p,
-						 __u32 ep_id, struct lb6_state *st, __u32 outside)
+						 __u32 ep_id, struct lb6_state *st)
 {
 	const struct xcni_backend *be = NULL;
 	const struct xcni_svc *svc = NULL;
@@ -900,34 +899,27 @@ __attribute__((noinline)) int lb6_translate_call(struct __sk_buff *skb, struct p
 	tmp = bpf_map_lookup_elem(&xcni_lb6_tmp, &id);
 	if (!tmp)
 		return 0;
-	ret = lb_flow_choose(pkt_flow(p), XCNI_AF_INET6, ep_id, st, outside, 0, tmp, &svc, &be,
-			     NULL);
+	ret = lb_flow_choose(pkt_flow(p), XCNI_AF_INET6, ep_id, st, 0, 0, tmp, &svc, &be, NULL);
 	if (ret != 1 || !svc || !be)
 		return ret;
-	return lb_dnat(skb, pkt_flow(p), XCNI_AF_INET6, svc, be, &st->backend_id, outside, 0,
-		       &st->ct_flags);
+	return lb_dnat(skb, pkt_flow(p), XCNI_AF_INET6, svc, be, &st->backend_id, 0, &st->ct_flags);
 }
 
 /*
- * A packet to a frontend, either family (p4 or p6 the family's view, the
- * other NULL, st its struct lb4_state or struct lb6_state), from a pod (or
- * from outside: outside LB_OUTSIDE, ep_id 0, refused first when
- * lb_outside_refused says so): the flow's backend (the one it got before,
- * or a new pick: lb_flow_choose), DNAT to it, and for hairpin SNAT to
- * the loopback (IPv4 loopback_ip): lb_dnat. Returns 0 when the packet is for
- * no frontend, 1 when it was translated (the tuple the translated tuple,
- * rev_nat and backend_id set; IPv4's headers parsed again here through the
- * caller's cursor c, the rewrite having left its pointers stale, a parse
- * that fails its drop reason; told by the return value, which the verifier
- * follows, not by st),
- * XCNI_DROP_NO_BACKEND when the service has none (nothing written yet; the
- * flow's rev_nat names the Service, st's svc_flags its flags), or another
- * drop reason (packet pointers stale). IPv4 inline, IPv6 in
- * lb6_translate_call's frame.
+ * A pod's packet to a frontend, either family (p4 or p6 the family's view,
+ * the other NULL, st its struct lb4_state or struct lb6_state; from outside:
+ * np_plan_choose): the flow's backend (lb_flow_choose), DNAT to it, hairpin
+ * SNAT to the loopback (IPv4 loopback_ip): lb_dnat. 0: no frontend; 1:
+ * translated (the tuple the translated one, rev_nat and backend_id set;
+ * IPv4's headers parsed again through c, a parse that fails its drop
+ * reason: the return value, which the verifier follows, says so);
+ * XCNI_DROP_NO_BACKEND (nothing written; the flow's rev_nat names the
+ * Service, st's svc_flags its flags), or another drop reason (packet
+ * pointers stale). IPv4 inline, IPv6 in lb6_translate_call's frame.
  */
 static __always_inline int lb_translate(struct __sk_buff *skb, struct cursor *c, struct pkt *p4,
 					struct pkt6 *p6, int fam, __u32 ep_id, __u32 loopback_ip,
-					void *st, __u32 outside)
+					void *st)
 {
 	const struct xcni_svc *svc = NULL;
 	const struct xcni_backend *be = NULL;
@@ -935,11 +927,11 @@ static __always_inline int lb_translate(struct __sk_buff *skb, struct cursor *c,
 	int ret;
 
 	if (fam == XCNI_AF_INET6)
-		return lb6_translate_call(skb, p6, ep_id, st, outside);
-	ret = lb_flow_choose(pkt_flow(p4), fam, ep_id, st, outside, 0, NULL, &svc, &be, NULL);
+		return lb6_translate_call(skb, p6, ep_id, st);
+	ret = lb_flow_choose(pkt_flow(p4), fam, ep_id, st, 0, 0, NULL, &svc, &be, NULL);
 	if (ret != 1 || !svc || !be)
 		return ret;
-	ret = lb_dnat(skb, pkt_flow(p4), fam, svc, be, &st4->backend_id, outside, loopback_ip,
+	ret = lb_dnat(skb, pkt_flow(p4), fam, svc, be, &st4->backend_id, loopback_ip,
 		      &st4->ct_flags);
 	return ret == 1 ? reparse4(skb, c, p4) ?: 1 : ret;
 }

@@ -5,19 +5,16 @@
  * from_overlay. A backend on this node: DNAT only, into the pod. On another
  * node: SNAT to this node and Geneve to it over the underlay that reaches it
  * (an IPv4 flow too over the IPv6 one, to a node known there only, still
- * SNATed to node_ip: np4_tunnel; its replies come back here and are undone,
- * nodeport4_reply from overlay_decap_first), or DSR (the frontend in a Geneve option; the backend's node
- * answers the client itself). ICMP errors about these flows, Packet Too Big
+ * SNATed to node_ip: np4_tunnel; its replies come back here, undone by
+ * nodeport4_reply), or DSR (the frontend in a Geneve option; the backend's
+ * node answers the client itself). ICMP errors about these flows, Packet Too Big
  * for what would not fit the underlay encapsulated. The sections below say
  * each part's rules.
  *
- * The headers by concern: the rules and the plan, over the maps and the
- * flow alone, both hooks' (nodeport_plan.h: the frontend, the backend, the
- * tunnel, the SNAT port or DSR, conntrack); tc's writes (nodeport_tc.h);
- * XDP's (nodeport_xdp.h); ICMP errors about these flows and path MTU
- * (nodeport_icmp.h: np4_too_big, np6_too_big, from_outside_icmp,
- * nodeport_icmp); DSR's option and record (dsr.h). This file holds tc's
- * paths (from_outside, nodeport4_reply) over them.
+ * The headers by concern: the rules and the plan, both hooks'
+ * (nodeport_plan.h); tc's writes (nodeport_tc.h); XDP's (nodeport_xdp.h);
+ * ICMP errors and path MTU (nodeport_icmp.h); DSR's option and record
+ * (dsr.h). This file holds tc's paths (from_outside, nodeport4_reply).
  */
 /*
  * IPv6's own (from_outside's steps are both families'): Geneve for node_ip6
@@ -49,57 +46,49 @@
  * to its backend, the reason counted and the TC verdict returned. Anything
  * else is not ours: untouched, uncounted (OUTSIDE_NOT_OURS). One order of
  * steps, every step that judges or drops taken by both families:
- *   1. the parse (not whole, or not the family: the stack's to judge) and
- *      the translation (lb_translate, the outside rules: OUTSIDE, the
- *      source's ipcache entry from_plain's when src says it judged it);
+ *   1. the parse (not whole, or not the family: the stack's to judge), the
+ *      plan's choice (np_plan_choose, the outside rules: OUTSIDE, the
+ *      source's ipcache entry from_plain's when src says it judged it) and
+ *      the DNAT written (np_tc_dnat; IPv6's both in np6_choose_call's frame);
  *   2. no backend: externalTrafficPolicy=Local's drop (no other node's
  *      backend may serve it), else refused at once (lb_reject), back out
  *      the way it came;
- *   3. a backend here: the client's address kept, conntrack and the pod's
- *      ingress on it as any flow from outside (track_and_judge), into the
- *      pod (np_into_pod);
- *   4. a backend on another node: the tunnel to its node (np_tunnel), none
- *      a drop (drop-no-tunnel). IPv4's order, kept for both: before the
- *      too-big check, so no Packet Too Big or fragmentation-needed answers
- *      for a flow that goes nowhere (IPv6 asked in its SNAT and DSR steps,
- *      after 5., whose np6_too_big made the same test and took none as
- *      fitting). IPv6's SNAT source (nodeport6_self) is SNAT's alone, 7.;
- *   5. too big for the underlay once encapsulated: the client is told
+ *   3. the plan's route (np_plan_route): a backend here, the client kept,
+ *      conntrack and the pod's ingress (track_and_judge), into the pod
+ *      (np_into_pod); on another node the tunnel to it (np_tunnel), none a
+ *      drop (drop-no-tunnel) before any too-big answer (4.);
+ *   4. too big for the underlay once encapsulated: the client is told
  *      (np4_too_big, np6_too_big: the family's ICMP leaves);
- *   6. the plan's last steps (nodeport_plan.h, the XDP fast path's):
+ *   5. the plan's last steps (nodeport_plan.h, the XDP fast path's):
  *      --node-port-mode dsr keeps the client, else SNAT to this node
  *      (np_plan_snat; np_tc_snat writes it); conntrack (an invalid packet
  *      dropped), a new flow's entry (np_plan_track, np_snat_open: IPv4's
  *      client in the entry, IPv6's in xcni_snat6);
- *   7. Geneve to the backend's node (nodeport_encap), DSR's with the
+ *   6. Geneve to the backend's node (nodeport_encap), DSR's with the
  *      frontend in an option.
- * Where the families differ, a branch says so: the parse again after
- * IPv4's rewrites (struct pkt holds packet pointers), the too-big
- * leaves, the SNAT and its client's place, and what runs in a frame of its
- * own for IPv6 (nodeport6_*_call: from_outside6's chain at the verifier's
- * 512 bytes).
+ * Where the families differ a branch says so: IPv4's parse again after its
+ * rewrites, the too-big leaves, the SNAT's client's place, IPv6's frames of
+ * its own (np6_*_call, nodeport6_*_call: from_outside6's chain at 512 bytes).
  */
 static __always_inline int from_outside(struct __sk_buff *skb, int fam, struct pkt *p4,
 					struct pkt6 *p6, void *st, __u32 src)
 {
 	struct flow *f = pkt_pair_flow(p4, p6, fam);
-	const void *daddr = flow_daddr(f, fam);
-	const __u8 *dst6 = NULL;
-	struct xcni_endpoint *dst;
+	struct np_plan pl = { .f = f, .st = st,
+			      .src = src & (LB_OUTSIDE_SRC | LB_OUTSIDE_SRC_REFUSED) };
 	struct verdict v = {};
 	struct encap_in in;
-	struct judge j;
 	struct cursor c;
-	__u32 tunnel;
 	int reason, verdict = TC_ACT_OK, ct;
 	__u8 ctf;
 
 	f->len = skb->len;
 	if (pkt_parse(skb, fam, &c, p4, p6))
 		return OUTSIDE_NOT_OURS(fam);
-	reason = lb_translate(skb, &c, p4, p6, fam, 0, 0, st,
-			      OUTSIDE | (src & (LB_OUTSIDE_SRC | LB_OUTSIDE_SRC_REFUSED)));
-	if (!reason)
+	reason = fam == XCNI_AF_INET ?
+			 np_plan_choose(0, fam, &pl) ?: np_tc_dnat(skb, fam, &pl, &c, p4) :
+			 np6_choose_call(skb, p6, pl.src);
+	if (reason == NP_PLAN_NOT_OURS)
 		return OUTSIDE_NOT_OURS(fam);
 	if (reason == XCNI_DROP_NO_BACKEND) {
 		/* Local traffic policy: no other node's backend may serve it. */
@@ -111,37 +100,31 @@ static __always_inline int from_outside(struct __sk_buff *skb, int fam, struct p
 		verdict = lb_reject(skb, p4, p6, fam) ? TC_ACT_SHOT : bpf_redirect(skb->ifindex, 0);
 		goto out;
 	}
-	if (reason != 1)
-		goto out;
-	dst = bpf_map_lookup_elem(endpoints_map(fam), daddr);
-	if (dst) {
+	reason = reason ?: np_plan_route(NULL, 0, fam, &pl);
+	if (pl.ep) {
 		/* A backend here: the client's address kept, judged by the pod's
 		 * ingress as any flow from outside (world, or its ipBlock). */
-		j = (struct judge){ .dst_ep = dst, .dst_addr = daddr,
-				    .flags = XCNI_CT_F_NODEPORT,
-				    .lookup = JUDGE_SRC_ID | JUDGE_DST_ID };
+		struct judge j = { .dst_ep = pl.ep, .dst_addr = flow_daddr(f, fam),
+				   .flags = XCNI_CT_F_NODEPORT,
+				   .lookup = JUDGE_SRC_ID | JUDGE_DST_ID };
+
 		reason = track_and_judge(skb, f, fam, skb->len, &ct, &ctf, &j, &v);
 		if (reason)
 			goto out;
 		lb_flow_follow(st, fam, f);
-		reason = np_into_pod(skb, p4, p6, fam, dst, &verdict);
+		reason = np_into_pod(skb, p4, p6, fam, pl.ep, &verdict);
 		goto out;
 	}
-	/* A backend on another node (a pod: the overlay reaches it). */
-	tunnel = np_tunnel(fam, daddr, &dst6);
-	if (!tunnel) {
-		reason = XCNI_DROP_NO_TUNNEL;
+	if (reason)
 		goto out;
-	}
-	/* Too big for the underlay once encapsulated: the client is told. Most
-	 * packets fit, and np_maybe_over says so without reading them again
-	 * (with the IPv6 underlay's 70 bytes for IPv4 to a node behind it;
-	 * IPv6's global decides by the backend's node's underlay). */
-	if (np_maybe_over(skb, fam == XCNI_AF_INET && !dst6 ? XCNI_ENCAP_LEN : XCNI_ENCAP6_LEN)) {
+	/* Too big for the underlay once encapsulated (the IPv6 underlay's 70
+	 * bytes to a node behind it): the client is told. Most packets fit, and
+	 * np_maybe_over says so without reading them again. */
+	if (np_maybe_over(skb, pl.dst6 ? XCNI_ENCAP6_LEN : XCNI_ENCAP_LEN)) {
 		verdict = fam == XCNI_AF_INET ?
 				  np4_too_big(skb, &((struct lb4_state *)st)->orig,
-					      dst6 ? XCNI_ENCAP6_LEN : XCNI_ENCAP_LEN) :
-				  np6_too_big(skb, p6, st);
+					      pl.dst6 ? XCNI_ENCAP6_LEN : XCNI_ENCAP_LEN) :
+				  np6_too_big(skb, p6, st, pl.dst6 ? XCNI_ENCAP6_LEN : XCNI_ENCAP_LEN);
 		if (verdict != NP_FITS) {
 			reason = XCNI_DROP_TOO_BIG;
 			goto out;
@@ -163,9 +146,9 @@ static __always_inline int from_outside(struct __sk_buff *skb, int fam, struct p
 				       skb->len, NULL);
 	if (reason)
 		goto out;
-	reason = fam == XCNI_AF_INET ? nodeport_encap(skb, p4, p6, fam, tunnel, dst6,
+	reason = fam == XCNI_AF_INET ? nodeport_encap(skb, p4, p6, fam, pl.tunnel, pl.dst6,
 						      lb_st_orig(st, fam), &in, &verdict) :
-				       nodeport6_encap_call(skb, p6, tunnel, lb_dsr);
+				       nodeport6_encap_call(skb, p6, pl.tunnel, lb_dsr);
 out:
 	/* IPv6's encapsulations return the reason alone, from their frames. */
 	if (reason == XCNI_FWD_ENCAP)

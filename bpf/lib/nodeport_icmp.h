@@ -232,24 +232,17 @@ static __always_inline int np6_ptb(struct __sk_buff *skb, const struct pkt6 *p, 
  * (DNAT only; st->orig: the tuple as the client sent it), before the SNAT or
  * DSR: NP_FITS, or the TC verdict for a packet too big (drop-too-big):
  * TC_ACT_REDIRECT with the Packet Too Big sent back out the underlay,
- * TC_ACT_SHOT without. The encapsulation's length from the underlay that
- * reaches the backend's node (tunnel_of); none: NP_FITS (from_outside asked
- * np_tunnel before and dropped such a flow). Global: its frame is not
- * from_outside6's.
+ * TC_ACT_SHOT without. encap: as np4_too_big's, by the underlay that reaches
+ * the backend's node. Global: its frame is not from_outside6's.
  */
 __attribute__((noinline)) int np6_too_big(struct __sk_buff *skb, struct pkt6 *p,
-					  const struct lb6_state *st)
+					  const struct lb6_state *st, __u32 encap)
 {
-	const struct xcni_ipcache_val *dipc;
-	__u32 tunnel, room = 0, len;
+	__u32 room = 0, len;
 	int sctp;
 	__be16 plen;
 
-	if (!skb || !p || !st)
-		return NP_FITS;
-	dipc = ipcache6_lookup(p->tuple.daddr);
-	tunnel = dipc && (dipc->flags & XCNI_IPC_POD) ? tunnel_of(dipc, node_ip) : 0;
-	if (!tunnel ||
+	if (!skb || !p || !st ||
 	    bpf_skb_load_bytes(skb, ETH_HLEN + offsetof(struct xcni_ip6hdr, payload_len), &plen, 2))
 		return NP_FITS;
 	/* A jumbogram (payload length 0) is encap_in_take6's to refuse. */
@@ -257,7 +250,7 @@ __attribute__((noinline)) int np6_too_big(struct __sk_buff *skb, struct pkt6 *p,
 	if (!len)
 		return NP_FITS;
 	len += sizeof(struct xcni_ip6hdr);
-	if (!np_over_mtu(skb, len, encap_len_of(tunnel), &room))
+	if (!np_over_mtu(skb, len, encap, &room))
 		return NP_FITS;
 	if (len < PTB6_LEN || room < PTB6_LEN)
 		return TC_ACT_SHOT;

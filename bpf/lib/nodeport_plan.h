@@ -9,12 +9,10 @@
  * service entry, and the rules under them (the SNAT's port range, its
  * ports and each client's budget, the SNAT source, the client's place).
  * struct np_plan holds the result; an executor applies it to the packet:
- * nodeport_xdp.h's npx_apply (direct writes, XDP_TX). At tc, from_outside
- * (nodeport.h) chooses the backend as it translates (lb_translate: the
- * same lb_flow_choose) and finds the tunnel (np_tunnel); a backend on this
- * node, the too-big answers and the drops are tc's alone; then it takes
- * the plan's last steps (np_plan_snat, np_plan_track), with its drop
- * reasons where XDP hands on (NP_NO), and writes (nodeport_tc.h).
+ * nodeport_xdp.h's npx_apply (direct writes, XDP_TX), or tc's from_outside
+ * (nodeport.h): the same stages with its drop reasons where XDP hands on
+ * (NP_NO), its writes between them (nodeport_tc.h; the DNAT before the
+ * too-big answers, which quote the client's packet by undoing it).
  *
  * A plan that cannot be applied by its hook says so before anything is
  * written (NP_PLAN_TC): every test that hands a packet on comes before the
@@ -551,12 +549,11 @@ static __always_inline __u32 np_tunnel(int fam, const void *daddr, const __u8 **
 }
 
 /*
- * One packet's plan. The caller sets f (its parsed flow), len, st (IPv4:
- * its struct lb4_state; IPv6's is lb6_state_get's, set by the plan) and,
- * for IPv4, fib, in and h on its stack (IPv6's are xcni_np6_tmp's, so that
- * xdp_underlay -> xdp_nodeport6 -> ct_commit_call stays under the
- * verifier's 512 bytes). The plan fills the rest: f becomes the translated
- * tuple (backend, SNAT source and port), orig the client's.
+ * One packet's plan. The caller sets f (its parsed flow), len, src, IPv4's
+ * st (its struct lb4_state) and XDP's IPv4 fib, in and h on its stack
+ * (IPv6's are lb6_state_get's and xcni_np6_tmp's: xdp_nodeport6's chain at
+ * the verifier's 512 bytes). The plan fills the rest: f becomes the
+ * translated tuple (backend, SNAT source and port), orig the client's.
  */
 struct np_plan {
 	struct flow *f;
@@ -571,7 +568,9 @@ struct np_plan {
 	struct encap_in *in;
 	struct outer_hdrs *h;
 	const __u8 *dst6; /* the backend's node over the IPv6 underlay, else NULL */
+	const struct xcni_endpoint *ep; /* a backend on this node (tc's) */
 	__u32 tunnel, encap, len;
+	__u32 src; /* tc: what from_plain found of the source (LB_OUTSIDE_SRC*) */
 	__u16 nport; /* the SNAT port */
 };
 
@@ -582,6 +581,10 @@ struct np_plan {
 #define NP_PLAN_TC 2
 #define NP_PLAN_ABORT 3
 
+/* What a step of the plan says when it refuses (xdp a constant): at XDP the
+ * hand-on to tc, at tc its drop reason. */
+#define NP_NO(xdp, reason) ((xdp) ? NP_PLAN_TC : (reason))
+
 /* A random pick among several: tc would not make it again (np_plan). */
 static __always_inline int np_random_pick(const struct xcni_svc *svc)
 {
@@ -590,41 +593,41 @@ static __always_inline int np_random_pick(const struct xcni_svc *svc)
 }
 
 /*
- * The frontend, the source rules and the backend (pl->f the parsed
- * packet's flow, fam a constant). Geneve is the tc path's (parse_outer4,
- * from_underlay6), whatever its destination; no frontend is the cheap miss,
- * before anything else is looked up; a frontend whose every backend is on
- * this node (XCNI_SVC_F_LOCAL_BE) is tc's, nothing chosen.
+ * The frontend, the source rules and the backend, either hook (xdp and fam
+ * constants, pl->f the parsed flow), then f translated to the backend. XDP
+ * looks the frontend (EXT) up first, the cheap miss; Geneve, a frontend
+ * whose backends are all here (XCNI_SVC_F_LOCAL_BE) and a forged reply
+ * (from_plain's at tc) it hands on; its service entry is deferred
+ * (lb_flow_open). tc's frontend is lb_flow_choose's (lb_frontend_of: the
+ * lookup here put from_outside4's chain 32 bytes past the verifier's 512).
  */
-static __always_inline int np_plan_choose(int fam, struct np_plan *pl)
+static __always_inline int np_plan_choose(int xdp, int fam, struct np_plan *pl)
 {
 	struct xcni_svc_key k = { .family = fam, .scope = XCNI_SCOPE_EXT };
 	struct flow *f = pl->f;
-	struct xcni_ipcache_val *sipc;
 	__u32 zero = 0, alen = fam == XCNI_AF_INET ? 4 : 16;
 	__u8 proto = fam == XCNI_AF_INET ? f->tuple.v4.proto : f->tuple.v6.proto;
+	int r;
 
-	if (proto == IPPROTO_UDP && *lb_dport(f, fam) == bpf_htons(XCNI_GENEVE_PORT))
-		return NP_PLAN_NOT_OURS;
-	__builtin_memcpy(k.addr, flow_daddr(f, fam), alen);
-	k.port = *lb_dport(f, fam);
-	k.proto = proto;
-	pl->svc = bpf_map_lookup_elem(&xcni_svc, &k);
-	if (!pl->svc)
-		return NP_PLAN_NOT_OURS;
-	if (pl->svc->flags & XCNI_SVC_F_LOCAL_BE)
-		return NP_PLAN_TC;
-	/* from_plain's rule: a frontend as source (a forged reply). Its
-	 * ipcache entry only matters when the source is a frontend (a remote
-	 * node's own address at a NodePort's number): looked up only then, as
-	 * lb_src_frontend without one refuses any frontend. This node and the
-	 * rest of the sources tc refuses are lb_flow_choose's (outside_source_ok,
-	 * which looks the source up itself): one lookup of it a packet, not two. */
-	__builtin_memcpy(k.addr, flow_saddr(f, fam), alen);
-	k.port = *lb_sport(f, fam);
-	if (lb_src_frontend(&k, NULL)) {
-		sipc = ipcache_find(fam, flow_saddr(f, fam));
-		if (lb_src_frontend(&k, sipc))
+	if (xdp) {
+		if (proto == IPPROTO_UDP && *lb_dport(f, fam) == bpf_htons(XCNI_GENEVE_PORT))
+			return NP_PLAN_NOT_OURS;
+		__builtin_memcpy(k.addr, flow_daddr(f, fam), alen);
+		k.port = *lb_dport(f, fam);
+		k.proto = proto;
+		pl->svc = bpf_map_lookup_elem(&xcni_svc, &k);
+		if (!pl->svc)
+			return NP_PLAN_NOT_OURS;
+		if (pl->svc->flags & XCNI_SVC_F_LOCAL_BE)
+			return NP_PLAN_TC;
+		/* from_plain's rule: a frontend as source (a forged reply), its
+		 * ipcache entry looked up only then (a remote node's own address
+		 * at a NodePort's number is no forgery). The rest of the sources
+		 * tc refuses are lb_flow_choose's (outside_source_ok). */
+		__builtin_memcpy(k.addr, flow_saddr(f, fam), alen);
+		k.port = *lb_sport(f, fam);
+		if (lb_src_frontend(&k, NULL) &&
+		    lb_src_frontend(&k, ipcache_find(fam, flow_saddr(f, fam))))
 			return NP_PLAN_TC;
 	}
 	if (fam == XCNI_AF_INET6) {
@@ -632,47 +635,54 @@ static __always_inline int np_plan_choose(int fam, struct np_plan *pl)
 		pl->tmp = bpf_map_lookup_elem(&xcni_lb6_tmp, &zero);
 		pl->t = bpf_map_lookup_elem(&xcni_np6_tmp, &zero);
 		if (!pl->st || !pl->tmp || !pl->t)
-			return NP_PLAN_TC;
+			return NP_NO(xdp, NP_PLAN_NOT_OURS);
 		pl->fib = &pl->t->fib;
 		pl->h = (struct outer_hdrs *)pl->t->outer;
 		pl->in = &pl->t->in;
 		__builtin_memset(pl->fib, 0, sizeof(*pl->fib));
 	}
-	/* from_outside's: the outside rules, the backend (the frontend is svc,
-	 * the EXT entry lb_frontend_of would find again). */
-	if (lb_flow_choose(f, fam, 0, pl->st, OUTSIDE, 1, pl->tmp, &pl->svc, &pl->be, &pl->se) != 1 ||
-	    !pl->svc || !pl->be)
-		return NP_PLAN_TC;
+	/* The outside rules, the backend (XDP's frontend is svc, the EXT
+	 * entry lb_frontend_of would find again). */
+	r = lb_flow_choose(f, fam, 0, pl->st, OUTSIDE | pl->src, xdp, pl->tmp, &pl->svc, &pl->be,
+			   &pl->se);
+	if (r != 1 || !pl->svc || !pl->be)
+		return NP_NO(xdp, r ?: NP_PLAN_NOT_OURS);
 	pl->orig = lb_st_orig(pl->st, fam);
+	/* The translated destination, as lb_dnat leaves a pod's. */
+	__builtin_memcpy(flow_daddr(f, fam), pl->be->addr, alen);
+	*lb_dport(f, fam) = pl->be->port;
+	f->rev_nat = pl->svc->rev_nat;
+	f->backend_id = LB_ST(pl->st, fam, backend_id);
 	return NP_PLAN_GO;
 }
 
 /*
- * A pod of another node, the encapsulated frame within the device's MTU:
- * np_tunnel's node, as from_outside finds it (over either underlay, dst6
- * set for the IPv6 one), and the underlay's next hop towards it out of the
- * device the packet came in by (ctx's): the FIB lookup checks tot_len (the
- * encapsulated frame's) against the route's MTU, the device's unless the
- * route sets a lower one (BPF_FIB_LKUP_RET_FRAG_NEEDED: to tc, which
- * answers np_too_big or sends it as it would), so no bpf_check_mtu of the
- * device beside it. A neighbour not resolved is tc's (bpf_redirect_neigh).
+ * Where the translated flow goes, either hook (xdp a constant; ctx XDP's,
+ * NULL at tc): a backend on this node (pl->ep) is tc's (np_into_pod); a pod
+ * of another node np_tunnel's node (dst6 set over the IPv6 underlay), none
+ * a drop. At XDP the underlay's next hop out of the device the packet came
+ * in by: the FIB lookup checks tot_len (the encapsulated frame's) against
+ * the route's MTU (BPF_FIB_LKUP_RET_FRAG_NEEDED: to tc, which answers
+ * np_too_big), so no bpf_check_mtu beside it; a neighbour not resolved is
+ * tc's (bpf_redirect_neigh).
  */
-static __always_inline int np_plan_route(struct xdp_md *ctx, int fam, struct np_plan *pl)
+static __always_inline int np_plan_route(struct xdp_md *ctx, int xdp, int fam, struct np_plan *pl)
 {
 	struct bpf_fib_lookup *fib = pl->fib;
+	const void *daddr = flow_daddr(pl->f, fam);
 
-	pl->tunnel = np_tunnel(fam, pl->be->addr, &pl->dst6);
-	if (pl->dst6)
-		pl->encap = lb_dsr ? XCNI_ENCAP6_DSR_LEN : XCNI_ENCAP6_LEN;
-	else
-		pl->encap = lb_dsr ? XCNI_ENCAP_DSR_LEN : XCNI_ENCAP_LEN;
-	if (bpf_map_lookup_elem(fam == XCNI_AF_INET ? (void *)&xcni_endpoints :
-						      (void *)&xcni_endpoints6, pl->be->addr) ||
-	    !pl->tunnel || (pl->tunnel == XCNI_TUN6 && !pl->dst6))
-		return NP_PLAN_TC;
+	pl->ep = bpf_map_lookup_elem(endpoints_map(fam), daddr);
+	if (pl->ep)
+		return NP_NO(xdp, NP_PLAN_GO);
+	pl->tunnel = np_tunnel(fam, daddr, &pl->dst6);
+	if (!pl->tunnel || (pl->tunnel == XCNI_TUN6 && !pl->dst6))
+		return NP_NO(xdp, XCNI_DROP_NO_TUNNEL);
+	if (!xdp)
+		return NP_PLAN_GO;
 	if (pl->dst6) {
 		__u32 *sa = fib->ipv6_src;
 
+		pl->encap = lb_dsr ? XCNI_ENCAP6_DSR_LEN : XCNI_ENCAP6_LEN;
 		fib->family = AF_INET6;
 		sa[0] = node_ip6[0];
 		sa[1] = node_ip6[1];
@@ -680,6 +690,7 @@ static __always_inline int np_plan_route(struct xdp_md *ctx, int fam, struct np_
 		sa[3] = node_ip6[3];
 		__builtin_memcpy(fib->ipv6_dst, pl->dst6, 16);
 	} else {
+		pl->encap = lb_dsr ? XCNI_ENCAP_DSR_LEN : XCNI_ENCAP_LEN;
 		fib->family = AF_INET;
 		fib->ipv4_src = node_ip;
 		fib->ipv4_dst = pl->tunnel;
@@ -693,10 +704,6 @@ static __always_inline int np_plan_route(struct xdp_md *ctx, int fam, struct np_
 		return NP_PLAN_TC;
 	return NP_PLAN_GO;
 }
-
-/* What a step of the plan says when it refuses (xdp a constant): at XDP the
- * hand-on to tc, at tc its drop reason. */
-#define NP_NO(xdp, reason) ((xdp) ? NP_PLAN_TC : (reason))
 
 /*
  * SNAT to this node (np_snat_choose: the replies come back here), either
@@ -779,20 +786,13 @@ static __always_inline int np_plan_track(struct __sk_buff *skb, int xdp, int fam
  */
 static __always_inline int np_plan(struct xdp_md *ctx, int fam, struct np_plan *pl)
 {
-	int r = np_plan_choose(fam, pl);
+	int r = np_plan_choose(1, fam, pl);
 
 	if (r != NP_PLAN_GO)
 		return r;
-	r = np_plan_route(ctx, fam, pl);
-	if (r == NP_PLAN_GO) {
-		/* The translated destination, as lb_dnat leaves it at tc. */
-		__builtin_memcpy(flow_daddr(pl->f, fam), pl->be->addr,
-				 fam == XCNI_AF_INET ? 4 : 16);
-		*lb_dport(pl->f, fam) = pl->be->port;
-		pl->f->rev_nat = pl->svc->rev_nat;
-		pl->f->backend_id = LB_ST(pl->st, fam, backend_id);
+	r = np_plan_route(ctx, 1, fam, pl);
+	if (r == NP_PLAN_GO)
 		r = np_plan_snat(1, fam, pl->f, pl->orig, pl->se, pl->t);
-	}
 	if (r == NP_PLAN_GO)
 		r = np_plan_track(NULL, 1, fam, pl->f, pl->orig, pl->se, pl->len, pl);
 	if (r == NP_PLAN_TC && np_random_pick(pl->svc) && !pl->se)

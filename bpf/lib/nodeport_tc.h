@@ -218,6 +218,37 @@ __attribute__((noinline)) int nodeport6_reply_nat(struct __sk_buff *skb, struct 
 }
 
 /*
+ * tc's DNAT: np_plan_choose's (pl->orig's destination to pl->f's) written,
+ * IPv4's headers parsed again into p4 through c (NULL: IPv6). 0 or the reason.
+ */
+static __always_inline int np_tc_dnat(struct __sk_buff *skb, int fam, struct np_plan *pl,
+				      struct cursor *c, struct pkt *p4)
+{
+	const union xcni_tuple *o = pl->orig;
+	int r = lb_rewrite(skb, pl->f, fam, LB_DADDR_OFF(fam),
+			   fam == XCNI_AF_INET ? (const void *)&o->v4.daddr : (const void *)o->v6.daddr,
+			   flow_daddr(pl->f, fam), 2, fam == XCNI_AF_INET ? o->v4.dport : o->v6.dport,
+			   *lb_dport(pl->f, fam));
+
+	if (r)
+		return r == -2 ? XCNI_DROP_FRAGMENT : XCNI_DROP_REDIRECT;
+	return p4 ? reparse4(skb, c, p4) : 0;
+}
+
+/* IPv6's choice and DNAT in a frame of their own (global: from_outside6's
+ * chain at the verifier's 512 bytes), as a pod's are lb6_translate_call's. */
+__attribute__((noinline)) int np6_choose_call(struct __sk_buff *skb, struct pkt6 *p, __u32 src)
+{
+	struct np_plan pl = { .src = src };
+
+	if (!skb || !p)
+		return NP_PLAN_NOT_OURS;
+	pl.f = pkt_flow(p);
+	return np_plan_choose(0, XCNI_AF_INET6, &pl) ?:
+		       np_tc_dnat(skb, XCNI_AF_INET6, &pl, NULL, NULL);
+}
+
+/*
  * tc's SNAT (from_outside, the backend on another node; f the translated
  * packet's flow, st its state): the plan's (np_plan_snat), then
  * written (lb_rewrite, from the client's source, orig's, to the flow's),

@@ -101,7 +101,7 @@ static __always_inline void npx_l4_replace(__u16 *sum, __u32 from, __u32 to, int
 
 /*
  * The translation of a packet to a remote backend, written at XDP as
- * lb_translate's and from_outside's lb_nat calls and ttl_decrement4 write it
+ * from_outside's lb_nat calls (np_tc_dnat, np_tc_snat) and ttl_decrement4 write it
  * at tc, in their order: destination (address, then port), source, TTL.
  */
 static __always_inline void np_xdp_nat4(struct iphdr *ip, __u16 *l4sum, __be16 *ports,
