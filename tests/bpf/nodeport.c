@@ -676,7 +676,7 @@ void snat6_check(int fd, uint16_t sp, const char *backend, uint16_t bport, uint8
 		 const char *client, uint16_t cport)
 {
 	struct xcni_ct6_key k = { .sport = htons(sp), .dport = htons(bport), .proto = proto };
-	struct xcni_snat6 sn;
+	struct xcni_snat sn;
 	uint8_t c6[16];
 
 	in6(NODE6, k.saddr);
@@ -782,7 +782,7 @@ static size_t ul_reply_in(const struct np6_ul *u, struct g6 *r, uint16_t sport, 
 /*
  * A backend on another node, either underlay: DNAT to it, SNAT to NODE6
  * (the client's port while free), Geneve to its node (counted towards it
- * over the IPv6 underlay), the client kept in the program's xcni_snat6; the
+ * over the IPv6 underlay), the client kept in the program's xcni_snat; the
  * backend's reply through its node's Geneve is undone (frontend -> client)
  * and leaves by the underlay, the flow established; the client's ACK goes
  * the same way as its SYN. A second client on the same port gets another
@@ -809,7 +809,7 @@ static void np6_remote(const struct np6_ul *u)
 	e = flow_entry6(NODE6, cp, u->backend, 80, XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT);
 	assert_int_equal(e.rev_nat, u->tcp_svc);
 	/* The program's own map (pinned by name: one per node, as the others). */
-	snat6_check(bpf_map__fd((*u->prog)->maps.xcni_snat6), cp, u->backend, 80, IPPROTO_TCP,
+	snat6_check(bpf_map__fd((*u->prog)->maps.xcni_snat), cp, u->backend, 80, IPPROTO_TCP,
 		    CLIENT6, cp);
 
 	/* The backend's SYN-ACK: decapsulated, frontend -> client, out the underlay. */
@@ -894,7 +894,7 @@ static void lb6_nodeport_snat_reuse(void **state)
 	assert_true(found);
 	sp = ntohs(e.nat_port);
 	assert_true(sp >= 32768 && sp < 32768 + 28232);
-	snat6_check(bpf_map__fd((*u->prog)->maps.xcni_snat6), sp, u->backend, 80, IPPROTO_TCP,
+	snat6_check(bpf_map__fd((*u->prog)->maps.xcni_snat), sp, u->backend, 80, IPPROTO_TCP,
 		    CLIENT6, cp);
 	for (int i = 0; i < 4; i++) {
 		assert_int_not_equal(sp, port[i]);
@@ -918,7 +918,7 @@ static void lb6_nodeport_snat_reuse(void **state)
 	ul_expect(u, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
 	e = flow_entry6(NODE6, cp, u->backend, 80, XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT);
 	assert_int_equal(e.state, XCNI_CT_NEW);
-	snat6_check(bpf_map__fd((*u->prog)->maps.xcni_snat6), cp, u->backend, 80, IPPROTO_TCP,
+	snat6_check(bpf_map__fd((*u->prog)->maps.xcni_snat), cp, u->backend, 80, IPPROTO_TCP,
 		    CLIENT6, cp);
 	for (int i = 1; i < 4; i++) {
 		e = ct6_get(NODE6, port[i], u->backend, 80, IPPROTO_TCP, &found);
@@ -979,7 +979,7 @@ static void np6_snat_budget(const struct np6_ul *u)
 /*
  * lb_nodeport_snat_unanswered for IPv6 UDP (u: either underlay): a datagram
  * no reply answered holds its port 5 s, not 60: after 6 s another client's
- * datagram takes that port (its own), its client the new one in xcni_snat6.
+ * datagram takes that port (its own), its client the new one in xcni_snat.
  */
 static void np6_snat_unanswered(const struct np6_ul *u)
 {
@@ -989,7 +989,7 @@ static void np6_snat_unanswered(const struct np6_ul *u)
 	struct xcni_ct6_key k = { .sport = htons(cp), .dport = htons(5353), .proto = IPPROTO_UDP };
 	struct xcni_ct_entry e = { .state = XCNI_CT_NEW, .flags = XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT,
 				   .nat_port = htons(cp) };
-	struct xcni_snat6 sn = { .cport = htons(cp) };
+	struct xcni_snat sn = { .cport = htons(cp) };
 	size_t len, wlen;
 
 	in6(NODE6, k.saddr);
@@ -999,13 +999,13 @@ static void np6_snat_unanswered(const struct np6_ul *u)
 	assert_int_equal(bpf_map_update_elem(bpf_map__fd((*u->prog)->maps.xcni_ct6), &k, &e,
 					     BPF_ANY),
 			 0);
-	assert_int_equal(bpf_map_update_elem(bpf_map__fd((*u->prog)->maps.xcni_snat6), &k, &sn,
+	assert_int_equal(bpf_map_update_elem(bpf_map__fd((*u->prog)->maps.xcni_snat), &k, &sn,
 					     BPF_ANY),
 			 0);
 	len = frame6(&f, in);
 	wlen = ul_remote_want(u, &f, cp, 5353, want);
 	ul_expect(u, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
-	snat6_check(bpf_map__fd((*u->prog)->maps.xcni_snat6), cp, u->backend, 5353, IPPROTO_UDP,
+	snat6_check(bpf_map__fd((*u->prog)->maps.xcni_snat), cp, u->backend, 5353, IPPROTO_UDP,
 		    CLIENT6, cp);
 }
 
@@ -1131,7 +1131,7 @@ static void lb6_nodeport_snat_not_frontend(void **state)
 	wlen = ul_remote_want(u, &f, sp, 80, want);
 	ul_expect(u, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
 	flow_entry6(NODE6, sp, u->backend, 80, XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT);
-	snat6_check(bpf_map__fd((*u->prog)->maps.xcni_snat6), sp, u->backend, 80, IPPROTO_TCP,
+	snat6_check(bpf_map__fd((*u->prog)->maps.xcni_snat), sp, u->backend, 80, IPPROTO_TCP,
 		    CLIENT6, cp);
 }
 
@@ -1307,7 +1307,7 @@ static void self6_put(const char *a)
  * IPv6 externalIPs with a backend on n2: without this node's IPv6 address in
  * xcni_self6 there is no SNAT source (drop-no-tunnel, nothing tracked); with
  * it, SNAT to NODE6 as a NodePort's, Geneve to n2, the client kept in
- * xcni_snat6; R6N's reply leaves from the externalIP (not NODE6) to the
+ * xcni_snat; R6N's reply leaves from the externalIP (not NODE6) to the
  * client; UDP likewise, and R6N's port unreachable is made the client's,
  * from the externalIP, quoting client -> externalIP. externalTrafficPolicy
  * Local with no backend here: drop-no-local-backend.
