@@ -432,13 +432,19 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* The TCP flow s:sp -> d:dp's entry out of xcni_ct, as LRU eviction takes it. */
+static void ct_del(uint32_t s, uint32_t d, uint16_t sp, uint16_t dp)
+{
+	struct xcni_ct_key k = { .saddr = s, .daddr = d, .sport = htons(sp), .dport = htons(dp),
+				 .proto = IPPROTO_TCP };
+
+	assert_int_equal(bpf_map_delete_elem(map_fd("xcni_ct"), &k), 0);
+}
+
 /* The service entry of src:sp -> NODE_IP:dp/TCP out of conntrack (the flow forgotten). */
 static void svc4_forget(const char *src, uint16_t sp, uint16_t dp)
 {
-	struct xcni_ct_key k = { .saddr = ip4(src), .daddr = ip4(NODE_IP), .sport = htons(sp),
-				 .dport = htons(dp), .proto = IPPROTO_TCP };
-
-	assert_int_equal(bpf_map_delete_elem(map_fd("xcni_ct"), &k), 0);
+	ct_del(ip4(src), ip4(NODE_IP), sp, dp);
 }
 
 /* The SNAT budget of the client at a (fam's bytes; IPv6 by its /64) in map fd:
@@ -583,15 +589,6 @@ static void lb_nodeport_snat_bare_ack(void **state)
 	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_SHOT, XCNI_DROP_CT_INVALID, NULL, 0);
 	ct_get(ip4(NODE_IP), ip4(IP_R), 50097, 80, IPPROTO_TCP, &found);
 	assert_false(found);
-}
-
-/* The TCP flow s:sp -> d:dp's entry out of xcni_ct, as LRU eviction takes it. */
-static void ct_del(uint32_t s, uint32_t d, uint16_t sp, uint16_t dp)
-{
-	struct xcni_ct_key k = { .saddr = s, .daddr = d, .sport = htons(sp), .dport = htons(dp),
-				 .proto = IPPROTO_TCP };
-
-	assert_int_equal(bpf_map_delete_elem(map_fd("xcni_ct"), &k), 0);
 }
 
 /*
