@@ -1243,13 +1243,19 @@ union xcni_tuple {
 	struct xcni_ct6_key v6;
 };
 
-/* xcni_snat6 (LRU, bpf/lib/nodeport.h): a SNATed IPv6 NodePort flow's tuple as
- * this node sends it (its address:port -> backend) -> the client, for the
- * replies (the ct6 entry has no room for a 16-byte address). */
-struct xcni_snat6 {
-	__u8 client[16];
+/* xcni_snat (LRU, bpf/lib/nodeport_plan.h): a SNATed NodePort flow's tuple as
+ * this node sends it (its address:port -> backend; union xcni_tuple, IPv4's
+ * 16 bytes then zeros) -> the client, for the replies, either family: a map
+ * only the SNAT writes (charged to the client's budget, xcni_snat_cl), so a
+ * pod's conntrack flood, which may push the flow's entry out of xcni_ct or
+ * xcni_ct6, cannot take its client. A key whose IPv6 view has proto 0 is
+ * IPv4's. */
+struct xcni_snat {
+	__u8 client[16]; /* IPv4: the first 4 */
 	__u16 cport; /* network order */
-	__u8 pad[2];
+	__u16 rev_nat; /* the frontend, put back as a reply's source */
+	__u32 pad;
+	__u64 last_ns; /* opened, or answered last (the record's life) */
 };
 
 /*

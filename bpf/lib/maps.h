@@ -567,22 +567,23 @@ struct {
 	__type(value, struct lb6_tmp);
 } xcni_lb6_tmp SEC(".maps");
 
-/* As many as xcni_ct6 holds: an IPv6 SNAT flow's client is pushed out no sooner
- * than its conntrack entry (IPv4's lives in that entry), where 32,768 let one
- * host's 64,512 datagrams push out every other client's. */
-#ifndef XCNI_MAX_SNAT6
-#define XCNI_MAX_SNAT6 XCNI_MAX_CT6
+/* Either family's SNATed flows: a map of their own, written only by the SNAT
+ * (each new tuple charged to its client's budget, xcni_snat_cl), so a pod's
+ * conntrack flood never reaches it (docs/decisions/snat-own-map.md). */
+#ifndef XCNI_MAX_SNAT
+#define XCNI_MAX_SNAT 131072
 #endif
 
-/* The SNATed flow's tuple (this node's address:port -> backend) -> its client. Pinned: a
+/* The SNATed flow's tuple (this node's address:port -> backend; IPv4's then
+ * zeros) -> its client, the frontend and the record's life. Pinned: a
  * restarted agent's programs find the flows open before. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, XCNI_MAX_SNAT6);
-	__type(key, struct xcni_ct6_key);
-	__type(value, struct xcni_snat6);
+	__uint(max_entries, XCNI_MAX_SNAT);
+	__type(key, union xcni_tuple);
+	__type(value, struct xcni_snat);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} xcni_snat6 SEC(".maps");
+} xcni_snat SEC(".maps");
 
 /* An outside client's budget of new NodePort SNAT tuples (struct xcni_snat_cl).
  * Pinned: a restarted agent's programs keep the budgets. */
@@ -622,7 +623,8 @@ struct {
 struct np6_tmp {
 	struct xcni_ct6_key k; /* lb_snat_port's IPv6 candidate */
 	struct xcni_svc_key fk; /* ... and the frontend it must not be (snat_port_ok) */
-	struct xcni_snat6 sn;
+	struct xcni_snat sn; /* np_snat_open's record; np_snat_port_call's client */
+	struct xcni_ct_entry ce; /* np_snat_reopen's entry */
 	/* np_snat_port_call's, off its frame (under from_outside6's chain):
 	 * the clock, the flow's hash, the random start, the family, opens, how many
 	 * tries */

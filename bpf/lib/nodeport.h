@@ -19,7 +19,7 @@
 /*
  * IPv6's own (from_outside's steps are both families'): Geneve for node_ip6
  * passes from_overlay's entry before from_outside6 on an IPv6 underlay;
- * the client of a SNATed flow is kept in xcni_snat6 by the flow's tuple on
+ * the client of a SNATed flow is kept in xcni_snat by the flow's tuple on
  * this node (the conntrack entry has 4 bytes for an address); the SNAT
  * source of an externalIP or load-balancer IP is this node's IPv6
  * InternalIP (nodeport6_self); the replies come back decapsulated by
@@ -63,7 +63,7 @@
  *      --node-port-mode dsr keeps the client, else SNAT to this node
  *      (np_plan_snat; np_tc_snat writes it); conntrack (an invalid packet
  *      dropped), a new flow's entry (np_plan_track, np_snat_open: IPv4's
- *      client in the entry, IPv6's in xcni_snat6);
+ *      client in the entry and in xcni_snat, IPv6's in xcni_snat);
  *   6. Geneve to the backend's node (nodeport_encap), DSR's with the
  *      frontend in an option.
  * Where the families differ a branch says so: IPv4's parse again after its
@@ -197,11 +197,12 @@ __attribute__((noinline)) int from_outside6(struct __sk_buff *skb, __u32 src)
 static __always_inline int nodeport4_reply(struct __sk_buff *skb, struct pkt *p,
 					  const struct outer *o, __u32 len, int *verdict)
 {
-	const struct xcni_ct_entry *e;
-	struct xcni_ct_key rk;
+	struct xcni_snat *sn;
+	struct np6_tmp *t;
 	__u32 client;
 	__u16 cport;
 	__u8 ctf;
+	int ct;
 
 	/* An error about such a flow, from the backend's side: to the client. */
 	if (p->tuple.proto == IPPROTO_ICMP && !p->is_echo && !p->frag_later) {
@@ -212,13 +213,21 @@ static __always_inline int nodeport4_reply(struct __sk_buff *skb, struct pkt *p,
 			return XCNI_DROP_BAD_GENEVE;
 		return nodeport_icmp(skb, XCNI_AF_INET, p->l3_len, verdict) ?: XCNI_FWD_DECAP_HOST;
 	}
-	ct_reverse(&p->tuple, &rk);
-	e = bpf_map_lookup_elem(&xcni_ct, &rk);
-	if (!e || !(e->flags & XCNI_CT_F_SNAT))
+	/* The flow's record (xcni_snat, keyed as this node sent it): its
+	 * client; its conntrack entry opened again if a flood pushed it out. */
+	t = bpf_map_lookup_elem(&xcni_np6_tmp, &np_zero);
+	if (!t)
 		return 0;
-	client = e->nat_addr;
-	cport = e->nat_port;
-	if (ct_track(skb, pkt_flow(p), XCNI_AF_INET, len, &ctf) != CT_REPLY)
+	__builtin_memset(&t->k, 0, sizeof(t->k));
+	ct_reverse(&p->tuple, (struct xcni_ct_key *)&t->k);
+	sn = bpf_map_lookup_elem(&xcni_snat, &t->k);
+	if (!sn)
+		return 0;
+	client = *(const __u32 *)sn->client;
+	cport = sn->cport;
+	ct = ct_track(skb, pkt_flow(p), XCNI_AF_INET, len, &ctf);
+	if ((ct == CT_REPLY && !(ctf & XCNI_CT_F_SNAT)) ||
+	    np_snat_reopen(pkt_flow(p), XCNI_AF_INET, sn, ct))
 		return 0;
 	if (o && bpf_skb_adjust_room(skb, -(__s32)o->hdr_len, BPF_ADJ_ROOM_MAC,
 				     XCNI_DECAP4_FLAGS))

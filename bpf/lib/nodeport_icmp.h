@@ -290,7 +290,7 @@ _Static_assert(PTB6_QUOTE > 1024 && PTB6_QUOTE - 1024 <= 512 && !(PTB6_QUOTE % 4
  *    port, the client stays; the error goes to the backend from the router
  *    that sent it;
  *  - a backend on another node, SNATed (the service entry's nat_port; the
- *    client in the flow's entry for IPv4, in xcni_snat6 for IPv6:
+ *    client in the flow's entry for IPv4, in xcni_snat for IPv6:
  *    np_snat_client): the quote becomes backend:port -> this node:nat port,
  *    and the error comes from this node (from the backend's side the path
  *    ends here, and the backend's node takes inner sources of this node

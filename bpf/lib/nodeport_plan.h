@@ -103,20 +103,20 @@ static __always_inline int snat_port_ok(const struct xcni_svc_key *fk)
  * The client of a flow this node SNATed (e its entry, k its tuple: this
  * node:port -> backend), into *addr (the family's bytes) and *port: IPv4
  * keeps it in the entry (nat_addr, nat_port); IPv6's does not fit there, and
- * is in xcni_snat6 by the SNATed tuple. 0, or -1: none.
+ * is in xcni_snat by the SNATed tuple. 0, or -1: none.
  */
 static __always_inline int np_snat_client(int fam, const struct xcni_ct_entry *e,
 					  const union xcni_tuple *k, const void **addr,
 					  __u16 *port)
 {
-	const struct xcni_snat6 *sn;
+	const struct xcni_snat *sn;
 
 	if (fam == XCNI_AF_INET) {
 		*addr = &e->nat_addr;
 		*port = e->nat_port;
 		return 0;
 	}
-	sn = bpf_map_lookup_elem(&xcni_snat6, &k->v6);
+	sn = bpf_map_lookup_elem(&xcni_snat, k);
 	if (!sn)
 		return -1;
 	*addr = sn->client;
@@ -159,21 +159,45 @@ static __always_inline int np_snat_client(int fam, const struct xcni_ct_entry *e
 #define NP_SNAT_NONE (-1)
 #define NP_SNAT_NOPEN (-2)
 
-static __always_inline int np_snat_mine(const struct xcni_ct_entry *e, const struct np6_tmp *t,
-					__u32 fam)
+/*
+ * Is the SNAT record sn (the tuple's client, xcni_snat) alive at now: opened
+ * or answered within its protocol's established life? It outlives the
+ * tuple's conntrack entry, which a pod's flood may push out: while it lives,
+ * the tuple is its client's (np_snat_free, np_snat_mine) and a reply that
+ * finds no entry opens it again (np_snat_reopen).
+ */
+static __always_inline int np_snat_rec_live(const struct xcni_snat *sn, __u64 now, __u8 proto)
 {
-	const struct xcni_snat6 *sn;
+	return now <= sn->last_ns ||
+	       now - sn->last_ns <= xcni_ct_lifetime(XCNI_CT_ESTABLISHED, proto);
+}
 
-	if (fam == XCNI_AF_INET)
-		return e->nat_addr == *(const __u32 *)t->sn.client && e->nat_port == t->sn.cport;
-	sn = bpf_map_lookup_elem(&xcni_snat6, &t->k);
-	return sn && in6_eq(sn->client, t->sn.client) && sn->cport == t->sn.cport;
+/* The tuple t->k (its conntrack entry e, its record sn) is the client
+ * t->sn's: its live flow, by its entry or, the entry pushed out, its record. */
+static __always_inline int np_snat_mine(const struct xcni_ct_entry *e, const struct xcni_snat *sn,
+					const struct np6_tmp *t)
+{
+	return sn && in6_eq(sn->client, t->sn.client) && sn->cport == t->sn.cport &&
+	       (e ? ct_alive(e, t->now, t->fk.proto) : np_snat_rec_live(sn, t->now, t->fk.proto));
+}
+
+/* May a new flow (its client t->sn's) take the tuple t->k? By its entry's
+ * rules (snat_port_free); with no entry, unless its record is another
+ * client's and alive (a flood pushed that flow's entry out, not the flow). */
+static __always_inline int np_snat_free(const struct xcni_ct_entry *e, const struct xcni_snat *sn,
+					const struct np6_tmp *t)
+{
+	if (e)
+		return snat_port_free(e, t->now, t->fk.proto, XCNI_TCP_SYN);
+	return !sn || !np_snat_rec_live(sn, t->now, t->fk.proto) ||
+	       (in6_eq(sn->client, t->sn.client) && sn->cport == t->sn.cport);
 }
 
 __attribute__((noinline)) int np_snat_port_call(__u32 keep)
 {
 	struct np6_tmp *t = bpf_map_lookup_elem(&xcni_np6_tmp, &np_zero);
 	struct xcni_ct_entry *e;
+	struct xcni_snat *sn;
 	__u16 port;
 
 	if (!t)
@@ -189,7 +213,8 @@ __attribute__((noinline)) int np_snat_port_call(__u32 keep)
 			t->k.sport = keep;
 			e = bpf_map_lookup_elem(&xcni_ct6, &t->k);
 		}
-		if (e && ct_alive(e, t->now, t->fk.proto) && np_snat_mine(e, t, t->fam))
+		sn = bpf_map_lookup_elem(&xcni_snat, &t->k);
+		if (np_snat_mine(e, sn, t))
 			return keep & 0xffff;
 	}
 	/* One body, not unrolled: the verifier walks it once a try. */
@@ -203,7 +228,9 @@ __attribute__((noinline)) int np_snat_port_call(__u32 keep)
 		if (!i) {
 			port = t->sn.cport;
 		} else {
-			if (!t->opens)
+			/* A packet that opens nothing looks for its own tuple
+			 * only, among the ports its flow's hash names. */
+			if (!t->opens && i >= 4)
 				return NP_SNAT_NOPEN;
 			port = bpf_htons(NP_SNAT_PORT_MIN + ((i < 4 ? t->h : t->start) +
 							    i * NP_SNAT_STRIDE) % NP_SNAT_PORTS);
@@ -218,9 +245,10 @@ __attribute__((noinline)) int np_snat_port_call(__u32 keep)
 			t->k.sport = port;
 			e = bpf_map_lookup_elem(&xcni_ct6, &t->k);
 		}
-		if (t->opens && snat_port_free(e, t->now, t->fk.proto, XCNI_TCP_SYN))
+		sn = bpf_map_lookup_elem(&xcni_snat, &t->k);
+		if (t->opens && np_snat_free(e, sn, t))
 			return t->fk.port | NP_SNAT_NEW | (e ? NP_SNAT_STALE : 0);
-		if (e && ct_alive(e, t->now, t->fk.proto) && np_snat_mine(e, t, t->fam))
+		if (np_snat_mine(e, sn, t))
 			return t->fk.port | NP_SNAT_NEW;
 	}
 	return t->opens ? NP_SNAT_NONE : NP_SNAT_NOPEN;
@@ -245,6 +273,8 @@ static __always_inline int np_snat_port(const struct flow *f, int fam, const voi
 	t = bpf_map_lookup_elem(&xcni_np6_tmp, &zero);
 	if (!t)
 		return NP_SNAT_NONE;
+	/* IPv4's key the record's too: its 24 bytes after the tuple zero. */
+	__builtin_memset(&t->k, 0, sizeof(t->k));
 	lb_tuple_copy((union xcni_tuple *)&t->k, &f->tuple, fam);
 	lb_addr_set(fam == XCNI_AF_INET ? (void *)&((union xcni_tuple *)&t->k)->v4.saddr :
 					  (void *)t->k.saddr,
@@ -402,8 +432,7 @@ static __always_inline const __u8 *nodeport6_self(const __u8 *fe, struct np6_tmp
  * none yet); *selfp the SNAT source, this node's own address, so that the
  * replies come back here (IPv4: node_ip, in *self4; IPv6: the frontend's for
  * a NodePort, else its InternalIP: nodeport6_self), *nport its port (the one
- * the service entry holds, else lb_snat_port's); IPv6's client into t->sn
- * for np_snat_open. The backend's node is the caller's to have found
+ * the service entry holds, else lb_snat_port's). The backend's node is the caller's to have found
  * (from_outside's np_tunnel, xdp_nodeport's tunnel: a pod of another node,
  * the tunnel to it), not looked up again here. 0 or the drop reason.
  */
@@ -444,10 +473,6 @@ static __always_inline int np_snat_choose(const struct flow *f, int fam, const v
 			return XCNI_DROP_NAT_CLIENT;
 		*nport = (__u16)r;
 	}
-	if (fam == XCNI_AF_INET6) {
-		__builtin_memcpy(t->sn.client, f->tuple.v6.saddr, 16);
-		t->sn.cport = f->tuple.v6.sport;
-	}
 	*selfp = self;
 	return 0;
 }
@@ -455,37 +480,87 @@ static __always_inline int np_snat_choose(const struct flow *f, int fam, const v
 /*
  * After ct_track (ct) of the SNATed flow f (this node -> backend), len bytes,
  * either hook, either family: a new flow's entry (hook: XCNI_CT_F_XDP from
- * the XDP fast path, 0 from tc), with the client kept for its replies: IPv4's
- * in the entry (orig's source), IPv6's (16 bytes) in xcni_snat6 (the scratch's,
- * np_snat_choose's). Nothing to judge here (no pod of this node on either
- * end): the backend's node judges its ingress, the source being this node.
- * 0, or -1 (IPv6: the client not kept).
+ * the XDP fast path, 0 from tc) and its record in xcni_snat (the client,
+ * orig's source, for its replies, and the frontend: both families' in the
+ * one map only the SNAT writes, out of a pod's conntrack flood's reach;
+ * IPv4's client in the entry too, for ICMP errors and the flow views).
+ * Nothing to judge here (no pod of this node on either end): the backend's
+ * node judges its ingress, the source being this node. 0, or -1 (the
+ * record not written).
  */
 static __always_inline int np_snat_open(const struct flow *f, int fam, const void *orig, int ct,
 					__u32 len, __u8 hook)
 {
 	struct xcni_ct_entry *e;
 	struct np6_tmp *t;
-	__u32 zero = 0;
 
 	if (ct != CT_NEW && ct != CT_STALE)
 		return 0;
 	ct_commit(f, fam, ct, len, 0, XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT | hook);
 	/* A new tuple is the client's (a stale one, judged again, is not new). */
 	if (ct == CT_NEW)
-		np_snat_charge(fam, fam == XCNI_AF_INET ?
-					    (const void *)&((const struct xcni_ct_key *)orig)->saddr :
-					    (const void *)((const struct xcni_ct6_key *)orig)->saddr);
-	if (fam == XCNI_AF_INET6) {
-		t = bpf_map_lookup_elem(&xcni_np6_tmp, &zero);
-		return t && !bpf_map_update_elem(&xcni_snat6, &f->tuple.v6, &t->sn, BPF_ANY) ? 0 :
-											       -1;
-	}
+		np_snat_charge(fam, tuple_saddr((const union xcni_tuple *)orig, fam));
+	t = bpf_map_lookup_elem(&xcni_np6_tmp, &np_zero);
+	if (!t)
+		return -1;
+	__builtin_memset(&t->sn, 0, sizeof(t->sn));
+	lb_addr_set(t->sn.client, tuple_saddr((const union xcni_tuple *)orig, fam), fam);
+	t->sn.cport = tuple_sport((const union xcni_tuple *)orig, fam);
+	t->sn.rev_nat = f->rev_nat;
+	t->sn.last_ns = bpf_ktime_get_ns();
+	if (fam == XCNI_AF_INET6)
+		return bpf_map_update_elem(&xcni_snat, &f->tuple.v6, &t->sn, BPF_ANY) ? -1 : 0;
+	__builtin_memset(&t->k, 0, sizeof(t->k));
+	__builtin_memcpy(&t->k, &f->tuple.v4, sizeof(f->tuple.v4));
+	if (bpf_map_update_elem(&xcni_snat, &t->k, &t->sn, BPF_ANY))
+		return -1;
 	e = bpf_map_lookup_elem(&xcni_ct, &f->tuple.v4);
 	if (e) {
 		e->nat_addr = ((const struct xcni_ct_key *)orig)->saddr;
 		e->nat_port = ((const struct xcni_ct_key *)orig)->sport;
 	}
+	return 0;
+}
+
+/*
+ * A reply (f: backend -> this node's SNAT port, either family) of a flow
+ * whose record sn lives (np_snat_rec_live) but whose conntrack entry is
+ * gone (ct_track did not find it its reply: a pod's flood pushed it out of
+ * the LRU): the entry opened again from the record, established (a reply
+ * has come), as the SNAT opened it, the packet then its reply (f->rev_nat
+ * the record's). The record stamped as answered now. 0, or -1: no such
+ * record alive, the packet left as ct_track judged it.
+ */
+static __always_inline int np_snat_reopen(struct flow *f, int fam, struct xcni_snat *sn, int ct)
+{
+	struct np6_tmp *t = bpf_map_lookup_elem(&xcni_np6_tmp, &np_zero);
+	__u64 now = bpf_ktime_get_ns();
+
+	if (!t)
+		return -1;
+	if (ct != CT_REPLY) {
+		if (!np_snat_rec_live(sn, now, flow_proto(f, fam)))
+			return -1;
+		/* Pushed out, not expired nor closed: an entry still there
+		 * (a closed flow's) says what it says. */
+		flow_reverse(f, fam, &t->k);
+		if (bpf_map_lookup_elem(ct_map(fam), &t->k))
+			return -1;
+		__builtin_memset(&t->ce, 0, sizeof(t->ce));
+		t->ce.created_ns = t->ce.last_ns = now;
+		t->ce.pkts_reply = 1;
+		t->ce.state = XCNI_CT_ESTABLISHED;
+		t->ce.flags = XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT;
+		t->ce.policy_rev = f->policy_rev;
+		t->ce.rev_nat = sn->rev_nat;
+		if (fam == XCNI_AF_INET) {
+			t->ce.nat_addr = *(const __u32 *)sn->client;
+			t->ce.nat_port = sn->cport;
+		}
+		ct_entry_add(fam, &t->k, &t->ce, 1);
+		f->rev_nat = sn->rev_nat;
+	}
+	sn->last_ns = now;
 	return 0;
 }
 
@@ -736,7 +811,7 @@ static __always_inline int np_plan_snat(int xdp, int fam, struct flow *f, const 
  * the entries in tc's order, either hook (xdp a constant; skb tc's, NULL
  * at XDP): the service entry se takes the SNAT port and follows the flow's
  * state (lb_flow_follow's), a new flow's entry is opened (np_snat_open:
- * IPv4's client in it, IPv6's in xcni_snat6; DSR's without). At XDP the
+ * IPv4's client in it, IPv6's in xcni_snat; DSR's without). At XDP the
  * service entry was deferred until here (lb_flow_open; pl: the plan, NULL
  * at tc) and the flow is marked the fast path's. NP_PLAN_GO, NP_PLAN_ABORT
  * (XDP: a failure after the entries), or NP_NO's.

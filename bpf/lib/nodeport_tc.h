@@ -179,14 +179,21 @@ __attribute__((noinline)) int nodeport6_encap_call(struct __sk_buff *skb, struct
 static __always_inline int nodeport6_reply_of(struct __sk_buff *skb, struct pkt6 *p)
 {
 	struct xcni_ct6_key rk;
+	struct xcni_snat *sn;
 	__u8 ctf;
+	int ct;
 
 	if (!skb || !p)
 		return 0;
 	ct6_reverse(&p->tuple, &rk);
-	if (!bpf_map_lookup_elem(&xcni_snat6, &rk))
+	sn = bpf_map_lookup_elem(&xcni_snat, &rk);
+	if (!sn)
 		return 0;
-	return ct_track(skb, pkt_flow(p), XCNI_AF_INET6, p->len, &ctf) == CT_REPLY && p->rev_nat;
+	ct = ct_track(skb, pkt_flow(p), XCNI_AF_INET6, p->len, &ctf);
+	/* Its conntrack entry pushed out by a flood: opened again from the
+	 * record (np_snat_reopen, as IPv4's nodeport4_reply). */
+	return !(ct == CT_REPLY && !(ctf & XCNI_CT_F_SNAT)) &&
+	       !np_snat_reopen(pkt_flow(p), XCNI_AF_INET6, sn, ct) && p->rev_nat;
 }
 
 /*
@@ -195,14 +202,15 @@ static __always_inline int nodeport6_reply_of(struct __sk_buff *skb, struct pkt6
  */
 __attribute__((noinline)) int nodeport6_reply_nat(struct __sk_buff *skb, struct pkt6 *p)
 {
-	const struct xcni_snat6 *sn;
-	struct xcni_ct6_key rk;
+	const struct xcni_snat *sn;
+	struct np6_tmp *t;
 	__u16 port;
 
-	if (!skb || !p)
+	/* The record's key in the scratch (this frame's room is the chain's). */
+	if (!skb || !p || !(t = bpf_map_lookup_elem(&xcni_np6_tmp, &np_zero)))
 		return XCNI_DROP_REDIRECT;
-	ct6_reverse(&p->tuple, &rk);
-	sn = bpf_map_lookup_elem(&xcni_snat6, &rk);
+	ct6_reverse(&p->tuple, &t->k);
+	sn = bpf_map_lookup_elem(&xcni_snat, &t->k);
 	if (!sn)
 		return XCNI_DROP_REDIRECT;
 	port = p->tuple.dport;

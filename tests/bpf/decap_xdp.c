@@ -776,7 +776,7 @@ struct dxn_row {
 #define DXN_TX(nm, nd) (&(struct dxn_row){ .name = (nm), .n = (nd), .xdp_tx = true })
 
 /* The conntrack maps the differential puts back and compares (the first two: conntrack's). */
-static const char *const dxn_maps[] = { "xcni_ct", "xcni_ct6", "xcni_snat6" };
+static const char *const dxn_maps[] = { "xcni_ct", "xcni_ct6", "xcni_snat" };
 #define DXN_NMAPS ARRAY_SIZE(dxn_maps)
 
 static void dxn_snap(struct msnap *s)

@@ -1001,7 +1001,7 @@ void check_row(void **state)
 
 int map_fd(const char *name)
 {
-	/* from_overlay's own maps (xcni_snat6, ...) where from_pod has no such map. */
+	/* from_overlay's own maps (xcni_snat, ...) where from_pod has no such map. */
 	struct bpf_map *m = bpf_object__find_map_by_name(env.from->obj, name);
 
 	if (!m)

@@ -59,7 +59,7 @@ size_t np6_snat_inner(const struct g6 *f, uint16_t sp, const char *backend, uint
  * packet), into buf; its length. */
 size_t frame6_as(const struct g6 *f, const char *src, uint16_t sp, const char *dst, uint16_t dp,
 		 uint8_t *buf);
-/* The xcni_snat6 entry (map fd) of NODE6:sp -> backend:bport names client:cport. */
+/* The xcni_snat entry (map fd) of NODE6:sp -> backend:bport names client:cport. */
 void snat6_check(int fd, uint16_t sp, const char *backend, uint16_t bport, uint8_t proto,
 		 const char *client, uint16_t cport);
 

@@ -243,7 +243,7 @@ static size_t front_want(const struct g6 *f, uint16_t bport, uint8_t *want)
  * The node that takes the request (lb_dsr): DNAT to R6N on n2, no SNAT, Geneve
  * to n2 with [NODE6]:30081 in the option; the client's ACK the same. Its
  * entries: the service entry, and the flow's, marked NodePort and DSR (no
- * SNAT port, no xcni_snat6 entry). UDP likewise.
+ * SNAT port, no xcni_snat entry). UDP likewise.
  */
 static void dsr6_frontend(void **state)
 {
@@ -268,7 +268,7 @@ static void dsr6_frontend(void **state)
 	in6(R6N, sk.daddr);
 	/* from_overlay's own map (pinned by name: the same for both of its programs here). */
 	assert_int_not_equal(
-		bpf_map_lookup_elem(bpf_map__fd(env.ovin_dsr->maps.xcni_snat6), &sk, sn), 0);
+		bpf_map_lookup_elem(bpf_map__fd(env.ovin_dsr->maps.xcni_snat), &sk, sn), 0);
 
 	f = outside6_to(DCLIENT, 51000, NODE6, 30081, IPPROTO_TCP, T_ACK);
 	len = frame6(&f, in);

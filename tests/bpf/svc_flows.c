@@ -355,7 +355,7 @@ static void flows_setup(void **state)
 	static const char *const maps[] = { "xcni_svc",	     "xcni_svcslot", "xcni_backend",
 					    "xcni_revnat",   "xcni_svcbe",   "xcni_svcname",
 					    "xcni_affinity", "xcni_maglev",  "xcni_ct",
-					    "xcni_ct6",	     "xcni_snat6" };
+					    "xcni_ct6",	     "xcni_snat" };
 	for (size_t i = 0; i < ARRAY_SIZE(maps); i++)
 		wipe(maps[i]);
 	open_up(ip4(IP_A));

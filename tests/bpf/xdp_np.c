@@ -13,7 +13,7 @@
  *  - XDP_TX: tc must have translated and sent it too (TC_ACT_REDIRECT), the
  *    frames must be the same bytes from the outer Ethernet type on (the
  *    outer MACs are the FIB's at XDP, bpf_redirect_neigh's after tc), and
- *    conntrack (xcni_ct, xcni_ct6, xcni_snat6), the metrics and the tunnel
+ *    conntrack (xcni_ct, xcni_ct6, xcni_snat), the metrics and the tunnel
  *    counters must be what tc left, timestamps aside. A random pick that
  *    chose another backend than tc's is told apart and counted, not compared;
  *  - XDP_PASS: the frame untouched and nothing written (but the service
@@ -390,8 +390,9 @@ int snap_restore(const struct msnap *s)
  * not in conntrack's counters yet, nor the hits before in tc's. */
 static int snap_nocount;
 
-/* A value as compared: per-CPU values summed (counters), conntrack's clocks zeroed. */
-static void value_norm(const struct msnap *s, const uint8_t *v, uint8_t *out, int ct)
+/* A value as compared: per-CPU values summed (counters), conntrack's clocks
+ * zeroed (norm 1: a conntrack map; 2: xcni_snat). */
+static void value_norm(const struct msnap *s, const uint8_t *v, uint8_t *out, int norm)
 {
 	if (!s->percpu) {
 		memcpy(out, v, s->vsz1);
@@ -410,7 +411,10 @@ static void value_norm(const struct msnap *s, const uint8_t *v, uint8_t *out, in
 				memcpy(out + w, &a, 8);
 			}
 	}
-	if (ct) {
+	/* A SNAT record's clock (norm 2: xcni_snat) too. */
+	if (norm == 2)
+		((struct xcni_snat *)out)->last_ns = 0;
+	if (norm == 1) {
 		/* The flow cache's hits reach conntrack's counters once a second. */
 		memset(out, 0, snap_nocount ? offsetof(struct xcni_ct_entry, ep_id) :
 					      offsetof(struct xcni_ct_entry, pkts_orig));
@@ -432,13 +436,14 @@ int snap_same(const struct msnap *a, const struct msnap *b, const char *name, in
 	      int allow_svc, char *msg, size_t cap)
 {
 	uint8_t x[512], y[512];
+	int norm = ct ? 1 : !strcmp(name, "xcni_snat") ? 2 : 0;
 
 	if (a->vsz1 > sizeof(x))
 		return 0;
 	for (size_t i = 0; i < a->n; i++) {
 		const uint8_t *k = a->k + i * a->ksz, *bv = snap_find(b, k);
 
-		value_norm(a, a->v + i * a->vsz, x, ct);
+		value_norm(a, a->v + i * a->vsz, x, norm);
 		if (!bv) {
 			const struct xcni_ct_entry *e = (const void *)x;
 
@@ -452,7 +457,7 @@ int snap_same(const struct msnap *a, const struct msnap *b, const char *name, in
 			}
 			continue;
 		}
-		value_norm(b, bv, y, ct);
+		value_norm(b, bv, y, norm);
 		if (memcmp(x, y, a->vsz1)) {
 			snprintf(msg, cap, "%s: entry %zu differs", name, i);
 			return -1;
@@ -462,7 +467,7 @@ int snap_same(const struct msnap *a, const struct msnap *b, const char *name, in
 		const uint8_t *k = b->k + i * b->ksz;
 
 		if (!snap_find(a, k)) {
-			value_norm(b, b->v + i * b->vsz, y, ct);
+			value_norm(b, b->v + i * b->vsz, y, norm);
 			if (!ct || ((const struct xcni_ct_entry *)y)->flags ||
 			    ((const struct xcni_ct_entry *)y)->pkts_orig) {
 				snprintf(msg, cap, "%s: entry %zu only on the other side", name, i);
@@ -476,7 +481,7 @@ int snap_same(const struct msnap *a, const struct msnap *b, const char *name, in
 /* ---- The differential ------------------------------------------------------ */
 
 /* The maps the fast path writes, and those compared after a translation. */
-static const char *const npx_maps[] = { "xcni_ct",	  "xcni_ct6",	     "xcni_snat6",
+static const char *const npx_maps[] = { "xcni_ct",	  "xcni_ct6",	     "xcni_snat",
 					"xcni_metrics",	  "xcni_tunstat",    "xcni_tunstat6",
 					"xcni_ctstat",	  "xcni_affinity",   "xcni_npaccel",
 					"xcni_snat_cl",	  "xcni_npc",
@@ -906,7 +911,7 @@ static void npx_remote_udp(void **state)
 /*
  * IPv6: TCP to [NODE6]:30081 (R6N:80 on n2, over the IPv4 underlay) and UDP
  * to :30082 (R6N:5353), XDP against tc; then the SYN for real at XDP, its
- * entries (the service entry, the SNATed flow's, xcni_snat6's client) those
+ * entries (the service entry, the SNATed flow's, xcni_snat's client) those
  * tc's reply path reads.
  */
 static void npx_remote6(void **state)
@@ -926,7 +931,7 @@ static void npx_remote6(void **state)
 	assert_int_equal(lb_send(FROM_OVERLAY_LB, DEV_U, in, len, out, &out_len), TC_ACT_REDIRECT);
 	assert_int_equal(npx.tx, tx + 2);
 	assert_int_equal(map_clear(map_fd("xcni_ct6"), sizeof(struct xcni_ct6_key)), 0);
-	assert_int_equal(map_clear(map_fd("xcni_snat6"), sizeof(struct xcni_ct6_key)), 0);
+	assert_int_equal(map_clear(map_fd("xcni_snat"), sizeof(struct xcni_ct6_key)), 0);
 	f = outside6_to(CLIENT6, 41001, NODE6, 30081, IPPROTO_TCP, T_SYN);
 	len = frame6(&f, in);
 	assert_int_equal(xdp_in(0, in, len, out, &out_len), XDP_TX);

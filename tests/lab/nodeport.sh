@@ -249,7 +249,7 @@ if [ "$FAMILY" = dual ]; then
 		done
 	done
 	# xcnictl's view of what those flows left on n1 (not the backend's node):
-	# xcni_snat6's entries, the outside's flows SNATed to n1's own address, and
+	# xcni_snat's entries, the outside's flows SNATed to n1's own address, and
 	# the SNAT source of IPv6 externalIPs xcnid wrote (xcni_self6).
 	if [ "$KP" = none ] && [ "$NODES" -ge 2 ]; then
 		snat=$("$XCNICTL" --node n1 service snat --ip "$OUT6" --json)

@@ -16,7 +16,7 @@
 # forges or ignores them does: nothing of its own closes its tuples. Every
 # node's conntrack is large enough for the whole range (xcni_ct 196608,
 # xcni_ct6 98304), so what a flood takes is ports and SNAT state, not
-# conntrack room; xcni_snat6 is made 4096 (--map-max) so the IPv6 flood that
+# conntrack room; xcni_snat is made 4096 (--map-max) so the IPv6 flood that
 # would push everyone's entries out is 28,000 datagrams (the LRU keeps an entry
 # in use past a flood of twice its size), not 64,512.
 set -uo pipefail
@@ -31,10 +31,10 @@ N1=192.168.77.1 N16=fd00:77::1
 FLOOD6=28000
 
 lab_start "$XCNICTL" "$XCNI_BIN" "$XCNID_BIN"
-check "lab up --nodes 2 --kube-proxy none --ip-family dual (xcni_ct 196608, xcni_ct6 98304, xcni_snat6 4096)" \
+check "lab up --nodes 2 --kube-proxy none --ip-family dual (xcni_ct 196608, xcni_ct6 98304, xcni_snat 4096)" \
 	lab up --nodes 2 --kube-proxy none --ip-family dual \
 	--agent-arg "--metrics-addr=127.0.0.1:$MPORT" \
-	--agent-arg "--map-max=xcni_ct=196608,xcni_ct6=98304,xcni_snat6=4096" || { finish; exit 1; }
+	--agent-arg "--map-max=xcni_ct=196608,xcni_ct6=98304,xcni_snat=4096" || { finish; exit 1; }
 remember_pids
 {
 	printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: np}\n'
@@ -152,10 +152,10 @@ check "n1 refused the attacker's new tuples past its budget as drop-nat-client (
 	test "$((r1 - r0))" -ge 40000
 
 # ---- one outside address floods the IPv6 SNAT state --------------------------------
-check "the attacker $A6 sends one datagram from each of $FLOOD6 source ports to [$N16]:30081 (xcni_snat6: 4096)" \
+check "the attacker $A6 sends one datagram from each of $FLOOD6 source ports to [$N16]:30081 (xcni_snat: 4096)" \
 	test "$(flood udp "$A6" "$N16" 30081 32768 "$FLOOD6")" = "$FLOOD6"
 got=$(ask "$V6" "$N16" 30081/udp 45678)
-check "after: the other client's open IPv6 flow $V6:45678 is still answered (its xcni_snat6 entry kept; got '$got')" \
+check "after: the other client's open IPv6 flow $V6:45678 is still answered (its xcni_snat entry kept; got '$got')" \
 	test "$got" = "np/b $N16"
 expect "$V6" "$N16" 30081/udp 2 "np/b $N16" "after: its new IPv6 flows answered"
 r2=$(refused 1)

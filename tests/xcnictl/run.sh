@@ -1166,7 +1166,8 @@ check "explain --family 6 of a Service without an IPv6 frontend: exit 1, saying 
 #   IPv4 (xcni_ct): 198.51.100.1:51000 -> NodePort, SNATed to 192.168.5.1:40001 -> x/a
 #     10.244.1.5:8080 (the flow's own entry, SNAT|NODEPORT, rev-NAT 2), and its service
 #     entry (SVC|SNAT, to the frontend: not a row)
-#   IPv6 (xcni_snat6): [2001:db8:100::1]:52000 SNATed to [fd00:77::1]:40002 -> x/a
+#   xcni_snat (both families: the IPv4 flow's record too, not a row of its own):
+#   [2001:db8:100::1]:52000 SNATed to [fd00:77::1]:40002 -> x/a
 #     [A6]:8080/tcp (its ct6 entry: rev-NAT 5); [2001:db8:100::2]:52001 to
 #     [fd00:77::1]:40003 -> y/c [C6]:8080/udp, its ct6 entry gone
 #   xcni_self6: fd00:77::1 (written after a first look with none)
@@ -1176,14 +1177,15 @@ ct6k() { echo "$(ip6 "$1")$(ip6 "$2")$(be16 "$3")$(be16 "$4")$(le "$5" 1)$(zeros
 SELF6=fd00:77::1
 snat_setup() {
 	local now; now=$(now_ns)
-	mk xcni_snat6 lru_hash $CT6K_SZ 20 16 && mk xcni_self6 array 4 16 1 &&
+	mk xcni_snat lru_hash $CT6K_SZ 32 16 && mk xcni_self6 array 4 16 1 &&
 		put xcni_ct "$(ctk 192.168.5.1 10.244.1.5 40001 8080 6)" "$(ctvn "$now" "$now" 3 180 2 120 0 2 24 0 0 2 51000 198.51.100.1)" &&
 		put xcni_ct "$(ctk 198.51.100.1 192.168.5.1 51000 30080 6)" "$(ctvn "$now" "$now" 3 180 2 120 0 2 26 0 4 2 40001 0.0.0.0)" &&
-		put xcni_snat6 "$(ct6k $SELF6 $A6 40002 8080 6)" "$(ip6 2001:db8:100::1)$(be16 52000)$(zeros 2)" &&
+		put xcni_snat "$(ct6k $SELF6 $A6 40002 8080 6)" "$(ip6 2001:db8:100::1)$(be16 52000)$(zeros 14)" &&
 		put xcni_ct6 "$(ct6k $SELF6 $A6 40002 8080 6)" "$(ctv "$now" "$now" 1 80 1 60 0 1 24 0 0 5)" &&
-		put xcni_snat6 "$(ct6k $SELF6 $C6 40003 8080 17)" "$(ip6 2001:db8:100::2)$(be16 52001)$(zeros 2)"
+		put xcni_snat "$(ct6k $SELF6 $C6 40003 8080 17)" "$(ip6 2001:db8:100::2)$(be16 52001)$(zeros 14)" &&
+		put xcni_snat "$(ctk 192.168.5.1 10.244.1.5 40001 8080 6)$(zeros 24)" "$(ip4 198.51.100.1)$(zeros 12)$(be16 51000)$(zeros 14)"
 }
-check "bpftool pins xcni_snat6, xcni_self6 and SNATed flows" snat_setup
+check "bpftool pins xcni_snat, xcni_self6 and SNATed flows" snat_setup
 check "--help lists service snat and service self" bash -c "\"$XCNICTL\" --help | grep -q '^  service snat \[filters\]' && \"$XCNICTL\" --help | grep -q '^  service self \[--ip IP\]'"
 check "service snat: the IPv4 flow's own entry (not its service entry), then the IPv6 ones" rows_are \
 "tcp 192.168.5.1:40001 10.244.1.5:8080 198.51.100.1:51000 10.96.0.20:80 established 0
@@ -1223,7 +1225,7 @@ check "service self --ip the IPv6 one: its row only" json_is '[e["family"] for e
 check "service self --ip an address not the node's: no rows" lines 1 x service self --ip 192.168.5.2
 check "service self --ip nope: exit 2" exits 2 x service self --ip nope
 check "service self takes no --pod: exit 2" exits 2 x service self --pod x/a
-check "service snat of maps without xcni_snat6 (an agent without IPv6 NodePorts): IPv4 rows alone" \
+check "service snat of maps without xcni_snat (an agent without IPv6 NodePorts): IPv4 rows alone" \
 	lines 1 "$XCNICTL" --pin-dir "$BAD" service snat
 check "service self without xcni_config: exit 1" exits 1 "$XCNICTL" --pin-dir "$BAD" service self
 

@@ -221,7 +221,7 @@ static void set_service(struct flowd *d, struct flow_rec *r, __u16 rev_nat, bool
 
 /*
  * A NodePort flow this node SNATed: its outside client, which IPv4's entry
- * holds (nat_addr, nat_port) and IPv6's xcni_snat6 by the same tuple (the
+ * holds (nat_addr, nat_port) and IPv6's xcni_snat by the same tuple (the
  * entry has no room for 16 bytes). The backend's node sees this node only.
  */
 static void set_client(struct flowd *d, struct flow_rec *r, const void *ck,
@@ -229,7 +229,7 @@ static void set_client(struct flowd *d, struct flow_rec *r, const void *ck,
 {
 	uint8_t addr[16] = {};
 	uint16_t port;
-	struct xcni_snat6 sn;
+	struct xcni_snat sn;
 
 	/* Known for this entry already: a tuple's client changes only with a new
 	 * entry (its SNAT port given to another client), not at every walk. */
@@ -1166,7 +1166,7 @@ int flowd_open(const struct flowd_opts *o, const char *pin_dir, const char *node
 	d->polkey6_fd = open_pinned(d, "xcni_polkey6");
 	d->sockflow_fd = open_pinned(d, "xcni_sock_flow");
 	d->sockflow6_fd = open_pinned(d, "xcni_sock_flow6");
-	d->snat6_fd = open_pinned(d, "xcni_snat6");
+	d->snat6_fd = open_pinned(d, "xcni_snat");
 	/* Whether anything ran since the last walk. Without them every walk reads all. */
 	d->metrics_fd = open_pinned(d, "xcni_metrics");
 	d->ctstat_fd = open_pinned(d, "xcni_ctstat");

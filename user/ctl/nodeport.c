@@ -7,8 +7,10 @@
  *  - IPv4: the flow's own conntrack entry (xcni_ct, XCNI_CT_F_SNAT) holds the
  *    client in nat_addr/nat_port; the SNAT source is the underlay address
  *    (from_overlay's node_ip, which xcnid also writes into xcni_config).
- *  - IPv6: the client is in xcni_snat6 (the conntrack entry has no room for
- *    it), keyed by the flow's tuple on this node; the SNAT source of a
+ *  - IPv6: the client is in xcni_snat (the conntrack entry has no room for
+ *    it), keyed by the flow's tuple on this node (the map holds IPv4's
+ *    records too, the replies' own: those are shown from xcni_ct, with the
+ *    flow's state); the SNAT source of a
  *    frontend that is not this node's own address is xcni_self6, written by
  *    xcnid at every Service sync (bpf/lib/nodeport.h).
  *
@@ -17,13 +19,13 @@
 #include "ctl/ctl.h"
 
 static const struct map_spec m_snat6 = {
-	"xcni_snat6", BPF_MAP_TYPE_LRU_HASH, sizeof(struct xcni_ct6_key), sizeof(struct xcni_snat6), 0
+	"xcni_snat", BPF_MAP_TYPE_LRU_HASH, sizeof(struct xcni_ct6_key), sizeof(struct xcni_snat), 0
 };
 static const struct map_spec m_self6 = { "xcni_self6", BPF_MAP_TYPE_ARRAY, 4, 16, 1 };
 
 static const struct pt_col snat_cols[] = {
 	{ "PROTO", "proto", PT_STR },
-	{ NULL, "family", PT_STR }, /* ipv4 (xcni_ct) or ipv6 (xcni_snat6) */
+	{ NULL, "family", PT_STR }, /* ipv4 (xcni_ct) or ipv6 (xcni_snat) */
 	/* The flow as it leaves this node: this node's address and the port it gave, to the backend. */
 	{ "NODE", "node", PT_STR },
 	{ "BACKEND", "backend", PT_STR },
@@ -88,10 +90,10 @@ static void snat_row(struct ptable *t, struct svcnames *sn, __u64 now, __u8 fam,
 
 struct snat6_rec {
 	struct xcni_ct6_key k;
-	struct xcni_snat6 v;
+	struct xcni_snat v;
 };
 
-/* The IPv6 rows (xcni_snat6) passing f; none on an agent without IPv6 NodePorts. */
+/* The IPv6 rows (xcni_snat) passing f; none on an agent without IPv6 NodePorts. */
 static int snat6_rows(const struct ctl_ctx *c, struct ptable *t, const struct filter *f,
 		      struct svcnames *sn, __u64 now)
 {
@@ -111,6 +113,9 @@ static int snat6_rows(const struct ctl_ctx *c, struct ptable *t, const struct fi
 	n = sort_unique(recs, n, sizeof(*recs), ct6_cmp);
 	for (size_t i = 0; i < n; i++) {
 		const struct snat6_rec *r = &recs[i];
+		/* An IPv4 record (its IPv6 view's proto 0): the xcni_ct rows. */
+		if (!r->k.proto)
+			continue;
 		struct frow row = { .addr6 = { r->v.client, r->k.daddr }, .plen6 = { 128, 128 },
 				    .naddr6 = 2 };
 		bool has = ctfd >= 0 && !bpf_map_lookup_elem(ctfd, &r->k, &e);
@@ -238,10 +243,10 @@ const struct cmd nodeport_cmds[] = {
 	  "they get their client back. NODE is this node's address and the port it\n"
 	  "gave the flow, BACKEND where it went, CLIENT who sent it; SERVICE the\n"
 	  "frontend it asked for. IPv4 rows are the flows' own entries of xcni_ct\n"
-	  "(those flagged SNAT), then IPv6 rows from xcni_snat6, as [ADDR]:PORT (JSON\n"
+	  "(those flagged SNAT), then IPv6 rows from xcni_snat, as [ADDR]:PORT (JSON\n"
 	  "rows say \"family\": \"ipv4\" or \"ipv6\", and each end again as _addr and\n"
 	  "_port). STATE and IDLE (seconds) are the flow's conntrack entry's; an\n"
-	  "IPv6 row whose entry is gone (xcni_snat6 is an LRU of its own) says\n"
+	  "IPv6 row whose entry is gone (xcni_snat is an LRU of its own) says\n"
 	  "missing. The filters match the client and the backend.\n\n"
 	  HELP_FILTERS, NULL },
 	{ "service", "self", cmd_service_self, 0, OPT_IP, "[--ip IP]",
