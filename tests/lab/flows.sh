@@ -303,7 +303,17 @@ if not eval(expr):
     print(f"not {expr}: {json.dumps(r, indent=1)}"); sys.exit(1)
 EOF
 # ipfix_has NODE SPORT PYEXPR (on the collector's record as r)
+# The exporter sends a flow's record on its own schedule: waited for, bounded (10 s).
 ipfix_has() {
+	local out _
+	for _ in $(seq 20); do
+		out=$(ipfix_has_once "$@") && return 0
+		sleep 0.5
+	done
+	echo "$out"
+	return 1
+}
+ipfix_has_once() {
 	local n=$1 sp=$2 expr=$3
 	flows --node "$n" --json | /usr/bin/python3 -c 'import json, sys
 m = [l for l in sys.stdin if l.strip() and json.loads(l).get("source", {}).get("port") == int(sys.argv[1])]

@@ -423,7 +423,8 @@ void agent_print_svc_refused(const struct ctl_ctx *c, FILE *f)
 }
 
 /* The NodePort fast path (xcnid --nodeport-acceleration): its mode and
- * the frontends' packets it sent (IPv4, IPv6) or handed on to tc. */
+ * the frontends' packets it sent (IPv4, IPv6; of them, those its flow
+ * cache answered) or handed on to tc. */
 static json_t *npaccel_json(const struct ctl_ctx *c, const struct xcni_config *cfg)
 {
 	__u64 n[XCNI_NPA_NR] = {};
@@ -438,11 +439,12 @@ static json_t *npaccel_json(const struct ctl_ctx *c, const struct xcni_config *c
 	}
 	if (nfd >= 0)
 		close(nfd);
-	return json_pack("{s:s,s:I,s:I,s:I}", "mode",
+	return json_pack("{s:s,s:I,s:I,s:I,s:I}", "mode",
 			 cfg->np_accel == XCNI_NPA_NATIVE  ? "native" :
 			 cfg->np_accel == XCNI_NPA_GENERIC ? "generic" : "off",
 			 "xdp4_packets", (json_int_t)n[XCNI_NPA_XDP4], "xdp6_packets",
-			 (json_int_t)n[XCNI_NPA_XDP6], "tc_packets", (json_int_t)n[XCNI_NPA_TC]);
+			 (json_int_t)n[XCNI_NPA_XDP6], "cache_packets", (json_int_t)n[XCNI_NPA_CACHE],
+			 "tc_packets", (json_int_t)n[XCNI_NPA_TC]);
 }
 
 /* The node config map's record, and the problems it names. */
@@ -683,9 +685,10 @@ static void print_kernel_hooks(json_t *n, json_t *a, json_t *cfg)
 		printf("; tunnels over IPv6 to every node with an IPv6 InternalIP "
 		       "(--tunnel-family ipv6)");
 	if (na && strcmp(jstr(na, "mode"), "off"))
-		printf("; NodePort acceleration %s (%lld packets at XDP, %lld to tc)",
+		printf("; NodePort acceleration %s (%lld packets at XDP, %lld of them from the "
+		       "flow cache, %lld to tc)",
 		       jstr(na, "mode"), jint(na, "xdp4_packets") + jint(na, "xdp6_packets"),
-		       jint(na, "tc_packets"));
+		       jint(na, "cache_packets"), jint(na, "tc_packets"));
 	printf("\n");
 }
 

@@ -129,13 +129,20 @@ static int sysctl_in(const char *netns, const char *sysctl, const char *val)
 	return err;
 }
 
-/* An IPv6 address on ifindex (none made by the kernel: DAD off); EEXIST is fine. */
-static int addr6_add(struct nl *nl, int ifindex, const char *a, uint8_t plen)
+/* An IPv6 address on ifindex (none made by the kernel: DAD off); EEXIST is
+ * fine. spare: never the source of the host's own flows (nl_addr6_add_spare). */
+static int addr6_put(struct nl *nl, int ifindex, const char *a, uint8_t plen, bool spare)
 {
 	struct in6_addr x = ip6(a);
-	int err = nl_addr6_add(nl, ifindex, &x, plen);
+	int err = spare ? nl_addr6_add_spare(nl, ifindex, &x, plen) :
+			  nl_addr6_add(nl, ifindex, &x, plen);
 
 	return err == -EEXIST ? 0 : err;
+}
+
+static int addr6_add(struct nl *nl, int ifindex, const char *a, uint8_t plen)
+{
+	return addr6_put(nl, ifindex, a, plen, false);
 }
 
 int lab_node_ip6(const struct lab *lab, const struct lab_node *n, char *buf, size_t len)
@@ -443,10 +450,12 @@ int lab_outside_create(struct lab *lab)
 			goto out_on;
 		}
 		err = addr6_add(&on, eth.ifindex, LAB_OUT_IP6, LAB_OUT_PLEN6);
+		/* The outside's own flows keep LAB_OUT_IP6 as their source (the
+		 * suites name the client by it): the names' addresses are spare. */
 		if (!err)
-			err = addr6_add(&on, eth.ifindex, LAB_OUT_IP6_B, LAB_OUT_PLEN6);
+			err = addr6_put(&on, eth.ifindex, LAB_OUT_IP6_B, LAB_OUT_PLEN6, true);
 		if (!err)
-			err = addr6_add(&on, eth.ifindex, LAB_OUT_IP6_C, LAB_OUT_PLEN6);
+			err = addr6_put(&on, eth.ifindex, LAB_OUT_IP6_C, LAB_OUT_PLEN6, true);
 		if (!err)
 			err = nl_route6_add(&on, &back6);
 		if (err)

@@ -851,13 +851,17 @@ static uint8_t passed(const struct flow_rec *r)
  * answered its SYN with a RST, a timeout once its SYN went unanswered for
  * FLOW_TIMEOUT_NS (now_ns: the walk's clock, CLOCK_MONOTONIC as the entry's);
  * an entry that no longer says so (the same tuple connected again, an answer
- * at last) passes again. Drops keep their verdict.
+ * at last) passes again. Drops keep their verdict. A timeout is the judging
+ * node's to say: where the flow was only forwarded into the overlay, the
+ * destination's node may have dropped the SYN (its part says so), so this
+ * part stays forwarded.
  */
 static bool unanswered(const struct flow_rec *r, uint64_t now_ns, uint8_t state,
 		       const uint64_t pkts[2])
 {
-	return r->key.proto == IPPROTO_TCP && state < XCNI_CT_ESTABLISHED && pkts[0] && !pkts[1] &&
-	       now_ns > r->ct_created && now_ns - r->ct_created >= FLOW_TIMEOUT_NS;
+	return r->key.proto == IPPROTO_TCP && passed(r) == FLOW_ALLOWED &&
+	       state < XCNI_CT_ESTABLISHED && pkts[0] && !pkts[1] && now_ns > r->ct_created &&
+	       now_ns - r->ct_created >= FLOW_TIMEOUT_NS;
 }
 
 static bool ct_fate(struct flow_rec *r, uint64_t now_ns, uint8_t state, bool fin_orig,

@@ -483,9 +483,10 @@ int nl_link_dump(struct nl *nl, nl_link_cb cb, void *arg)
 	return err ? err : d.ret;
 }
 
-/* An address of family af (addr: 4 or 16 bytes) on ifindex, with IFA_F_* flags. */
+/* An address of family af (addr: 4 or 16 bytes) on ifindex, with IFA_F_* flags;
+ * deprecated: a preferred lifetime of 0 (never a new flow's source). */
 static int addr_msg(struct nl *nl, int af, int ifindex, const void *addr, uint8_t plen,
-		    uint8_t scope, uint32_t flags)
+		    uint8_t scope, uint32_t flags, bool deprecated)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	size_t alen = af == AF_INET ? 4 : 16;
@@ -504,19 +505,30 @@ static int addr_msg(struct nl *nl, int af, int ifindex, const void *addr, uint8_
 	mnl_attr_put(nlh, IFA_ADDRESS, alen, addr);
 	if (flags > 0xff)
 		mnl_attr_put_u32(nlh, IFA_FLAGS, flags);
+	if (deprecated) {
+		/* 0xffffffff: forever (the kernel's INFINITY_LIFE_TIME). */
+		struct ifa_cacheinfo ci = { .ifa_prefered = 0, .ifa_valid = 0xffffffffu };
+
+		mnl_attr_put(nlh, IFA_CACHEINFO, sizeof(ci), &ci);
+	}
 	return nl_talk(nl, nlh, NULL, NULL);
 }
 
 int nl_addr_add(struct nl *nl, int ifindex, uint32_t addr, uint8_t plen, uint8_t scope)
 {
-	return addr_msg(nl, AF_INET, ifindex, &addr, plen, scope, 0);
+	return addr_msg(nl, AF_INET, ifindex, &addr, plen, scope, 0, false);
 }
 
 int nl_addr6_add(struct nl *nl, int ifindex, const struct in6_addr *addr, uint8_t plen)
 {
 	/* No duplicate address detection: the address is usable at once, and the
 	 * link it is on has exactly one other end, which xcni also configures. */
-	return addr_msg(nl, AF_INET6, ifindex, addr, plen, 0, IFA_F_NODAD);
+	return addr_msg(nl, AF_INET6, ifindex, addr, plen, 0, IFA_F_NODAD, false);
+}
+
+int nl_addr6_add_spare(struct nl *nl, int ifindex, const struct in6_addr *addr, uint8_t plen)
+{
+	return addr_msg(nl, AF_INET6, ifindex, addr, plen, 0, IFA_F_NODAD, true);
 }
 
 struct addr_find {

@@ -97,6 +97,9 @@ int nl_addr_has(struct nl *nl, int ifindex, uint32_t addr, uint8_t plen);
 
 /* An IPv6 address, usable at once (no duplicate address detection). */
 int nl_addr6_add(struct nl *nl, int ifindex, const struct in6_addr *addr, uint8_t plen);
+/* As nl_addr6_add, deprecated (preferred lifetime 0): the host answers on it
+ * but never picks it as a new flow's source (RFC 6724 rule 3). */
+int nl_addr6_add_spare(struct nl *nl, int ifindex, const struct in6_addr *addr, uint8_t plen);
 int nl_addr6_has(struct nl *nl, int ifindex, const struct in6_addr *addr, uint8_t plen);
 
 int nl_route_add(struct nl *nl, const struct nl_route *r);
