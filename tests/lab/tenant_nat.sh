@@ -7,7 +7,8 @@
 # named in xcnictl status and on the metrics page.
 #
 #   netns xcl-out: 198.51.100.1, 2001:db8:100::1 the attacker (the lab's outside)
-#                  198.51.100.2, 2001:db8:100::2 the other client (added here)
+#                  198.51.100.4, 2001:db8:100::4 the other client (added here;
+#                  .2 and .3 are the lab DNS names' outside addresses)
 #   xcl-n1 192.168.77.1, fd00:77::1 (the NodePort)   xcl-n2 (np/b, tell-peer)
 #   np/cl  NodePort 30080/tcp -> np/b:8080, 30081/udp -> np/b:8081, both families:
 #          n1 SNATs to its own address and sends the flows to n2 in Geneve.
@@ -26,7 +27,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 lab_suite tenant-nat
 MPORT=9969
 A4=198.51.100.1 A6=2001:db8:100::1 # the attacker
-V4=198.51.100.2 V6=2001:db8:100::2 # the other client
+V4=198.51.100.4 V6=2001:db8:100::4 # the other client
 N1=192.168.77.1 N16=fd00:77::1
 FLOOD6=28000
 
