@@ -45,30 +45,14 @@
 # Run it under `flock -o /tmp/xcni-test.lock` beside the test suites.
 set -euo pipefail
 
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+BENCH=ab-rr
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 CNI_DIR=${CNI_DIR:-/usr/lib/cni}
-CC=${CC:-gcc}
 ROUNDS=5 PP_N=20000 PP_WARMUP=2000 CR_SECS=3 KPR=0 PIN_CPUS=1 PRIO=0
 PP_PORT=7000 CR_PORT=7107 NP_PP=30070 NP_CR=30107 OUT_RANGE="1024 65535"
 
-usage() { sed -n '2,43p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
-while getopts "r:n:w:c:kp:UPh" opt; do
-	case $opt in
-	r) ROUNDS=$OPTARG ;;
-	n) PP_N=$OPTARG ;;
-	w) PP_WARMUP=$OPTARG ;;
-	c) CR_SECS=$OPTARG ;;
-	k) KPR=1 ;;
-	p) OUT_RANGE=$OPTARG ;;
-	U) PIN_CPUS=0 ;;
-	P) PRIO=1 ;;
-	*) usage ;;
-	esac
-done
-shift $((OPTIND - 1))
-[[ $# -eq 2 ]] || usage
-BENCH=ab-rr
-. "$HERE/lib.sh"
+opts 2 "r:ROUNDS n:PP_N w:PP_WARMUP c:CR_SECS k=KPR=1 p:OUT_RANGE U=PIN_CPUS=0 P=PRIO=1" "$@"
+set -- "${ARGS[@]}"
 num_in "$ROUNDS" 1 50 || die "-r must be 1..50 (got '$ROUNDS')"
 num_in "$PP_N" 100 1000000 || die "-n must be 100..1000000 (got '$PP_N')"
 num_in "$PP_WARMUP" 0 1000000 || die "-w must be 0..1000000 (got '$PP_WARMUP')"

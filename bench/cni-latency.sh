@@ -16,33 +16,16 @@
 # config "type" is always the basename of the binary.
 set -euo pipefail
 
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ROOT=$(dirname "$HERE")
-BUILD=${BUILD:-$ROOT/build}
+BENCH=cni-latency
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 XCNI_BIN=${XCNI_BIN:-$BUILD/xcni}
 PTP_BIN=${PTP_BIN:-/usr/lib/cni/ptp}
-CC=${CC:-gcc}
 N=200
 WARMUP=2
 MAX_N=1000 # a /22 per plugin holds ~1020 leases
 
-usage() {
-	sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2
-	exit 2
-}
+opts 0 "n:N w:WARMUP" "$@"
 
-while getopts "n:w:h" opt; do
-	case $opt in
-	n) N=$OPTARG ;;
-	w) WARMUP=$OPTARG ;;
-	*) usage ;;
-	esac
-done
-shift $((OPTIND - 1))
-[[ $# -eq 0 ]] || usage
-
-BENCH=cni-latency
-. "$HERE/lib.sh"
 
 num_in "$N" 100 "$MAX_N" || die "-n must be 100..$MAX_N (got '$N')"
 num_in "$WARMUP" 0 100 || die "-w must be 0..100 (got '$WARMUP')"

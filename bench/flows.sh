@@ -40,11 +40,9 @@
 # Run it under `flock /tmp/xcni-test.lock` beside the test suites.
 set -euo pipefail
 
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ROOT=$(dirname "$HERE")
-BUILD=${BUILD:-$ROOT/build}
+BENCH=flows
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 CNI_DIR=${CNI_DIR:-/usr/lib/cni}
-CC=${CC:-gcc}
 ROUNDS=5 PP_N=20000 PP_WARMUP=2000 CR_SECS=3 MEM_FLOWS=100000 PIN_CPUS=1 PERF_DIR=
 PP_PORT=7000 CR_PORT=7107
 # The memory phase connects to four ports of b at once: connect() takes the
@@ -52,23 +50,7 @@ PP_PORT=7000 CR_PORT=7107
 # and one destination make at most ~32k distinct tuples; four, ~129k.
 FILL_PORTS=(7107 7108 7109 7110)
 
-usage() { sed -n '2,42p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
-while getopts "r:n:w:c:m:Up:h" opt; do
-	case $opt in
-	r) ROUNDS=$OPTARG ;;
-	n) PP_N=$OPTARG ;;
-	w) PP_WARMUP=$OPTARG ;;
-	c) CR_SECS=$OPTARG ;;
-	m) MEM_FLOWS=$OPTARG ;;
-	U) PIN_CPUS=0 ;;
-	p) PERF_DIR=$OPTARG ;;
-	*) usage ;;
-	esac
-done
-shift $((OPTIND - 1))
-[[ $# -eq 0 ]] || usage
-BENCH=flows
-. "$HERE/lib.sh"
+opts 0 "r:ROUNDS n:PP_N w:PP_WARMUP c:CR_SECS m:MEM_FLOWS U=PIN_CPUS=0 p:PERF_DIR" "$@"
 num_in "$ROUNDS" 1 50 || die "-r must be 1..50 (got '$ROUNDS')"
 num_in "$PP_N" 100 1000000 || die "-n must be 100..1000000 (got '$PP_N')"
 num_in "$PP_WARMUP" 0 1000000 || die "-w must be 0..1000000 (got '$PP_WARMUP')"

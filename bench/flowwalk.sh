@@ -25,26 +25,10 @@
 # Run it under `flock /tmp/xcni-test.lock`.
 set -euo pipefail
 
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ROOT=$(dirname "$HERE")
-BUILD=${BUILD:-$ROOT/build}
-CC=${CC:-gcc}
-XA=$BUILD/xcnid XB=$BUILD/xcnid LIVE=100000 DEAD=100000 SECS=10 TOUCH=100 PERF=0
-usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
-while getopts "a:b:l:d:s:t:ph" opt; do
-	case $opt in
-	a) XA=$OPTARG ;;
-	b) XB=$OPTARG ;;
-	l) LIVE=$OPTARG ;;
-	d) DEAD=$OPTARG ;;
-	s) SECS=$OPTARG ;;
-	t) TOUCH=$OPTARG ;;
-	p) PERF=1 ;;
-	*) usage ;;
-	esac
-done
 BENCH=flowwalk
-. "$HERE/lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+XA=$BUILD/xcnid XB=$BUILD/xcnid LIVE=100000 DEAD=100000 SECS=10 TOUCH=100 PERF=0
+opts - "a:XA b:XB l:LIVE d:DEAD s:SECS t:TOUCH p=PERF=1" "$@"
 need ip nsenter "$CC"
 ((PERF)) && need perf
 TAG=xfw$$

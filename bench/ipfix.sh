@@ -19,20 +19,10 @@
 # Environment: BUILD (default <repo>/build), CC.
 # Run it under `flock /tmp/xcni-test.lock` beside the test suites.
 set -euo pipefail
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ROOT=$(dirname "$HERE")
-BUILD=${BUILD:-$ROOT/build}
-CC=${CC:-gcc}
+BENCH=ipfix
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 RATE=10000 SECS=10 RCVBUF=8388608
-usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
-while getopts "r:s:B:h" opt; do
-	case $opt in
-	r) RATE=$OPTARG ;;
-	s) SECS=$OPTARG ;;
-	B) RCVBUF=$OPTARG ;;
-	*) usage ;;
-	esac
-done
+opts - "r:RATE s:SECS B:RCVBUF" "$@"
 [[ $RATE =~ ^[0-9]+$ && $RATE -ge 1 && $RATE -le 1000000 ]] || { echo "-r: 1..1000000" >&2; exit 2; }
 [[ $SECS =~ ^[0-9]+$ && $SECS -ge 1 && $SECS -le 600 ]] || { echo "-s: 1..600" >&2; exit 2; }
 [[ $RCVBUF =~ ^[0-9]+$ ]] || { echo "-B: a number of bytes" >&2; exit 2; }

@@ -11,16 +11,10 @@
 #   bash bench/ipt-restore.sh [-s SIZES]     (default 1000,2500,5000,10000)
 set -euo pipefail
 
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-SIZES=1000,2500,5000,10000
-while getopts "s:h" opt; do
-	case $opt in
-	s) SIZES=$OPTARG ;;
-	*) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
-	esac
-done
 BENCH=ipt-restore
-. "$HERE/lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+SIZES=1000,2500,5000,10000
+opts - "s:SIZES" "$@"
 need python3 iptables-restore ip
 IFS=, read -ra sizes <<<"$SIZES"
 for n in "${sizes[@]}"; do num_in "$n" 1 100000 || die "-s: $n is not a count of Services"; done

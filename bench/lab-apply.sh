@@ -26,31 +26,15 @@
 # Environment: BUILD (default ./build).
 set -euo pipefail
 
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ROOT=$(dirname "$HERE")
-BUILD=${BUILD:-$ROOT/build}
+BENCH=lab-apply
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 XCNICTL=$BUILD/xcnictl
 SIZES=1000,5000,10000
 MODES=none,iptables
 DIRS=tmpfs,default
 
-usage() {
-	sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//' >&2
-	exit 2
-}
-while getopts "s:m:d:h" opt; do
-	case $opt in
-	s) SIZES=$OPTARG ;;
-	m) MODES=$OPTARG ;;
-	d) DIRS=$OPTARG ;;
-	*) usage ;;
-	esac
-done
-shift $((OPTIND - 1))
-[[ $# -eq 0 ]] || usage
+opts 0 "s:SIZES m:MODES d:DIRS" "$@"
 
-BENCH=lab-apply
-. "$HERE/lib.sh"
 need python3 flock iptables-restore
 [[ -x $XCNICTL && -x $BUILD/xcnid && -x $BUILD/xcni ]] || die "build first (make): $BUILD"
 IFS=, read -ra sizes <<<"$SIZES"

@@ -29,32 +29,15 @@
 # Environment: BUILD (default ./build), CC.
 set -euo pipefail
 
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ROOT=$(dirname "$HERE")
-BUILD=${BUILD:-$ROOT/build}
+BENCH=lab-svc
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 XCNICTL=$BUILD/xcnictl
-CC=${CC:-gcc}
 SIZES=10,1000,10000
 MODES=none,iptables
 SECS=3
 
-usage() {
-	sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//' >&2
-	exit 2
-}
-while getopts "s:m:t:h" opt; do
-	case $opt in
-	s) SIZES=$OPTARG ;;
-	m) MODES=$OPTARG ;;
-	t) SECS=$OPTARG ;;
-	*) usage ;;
-	esac
-done
-shift $((OPTIND - 1))
-[[ $# -eq 0 ]] || usage
+opts 0 "s:SIZES m:MODES t:SECS" "$@"
 
-BENCH=lab-svc
-. "$HERE/lib.sh"
 need python3 flock nsenter "$CC"
 [[ -x $XCNICTL && -x $BUILD/xcnid && -x $BUILD/xcni ]] || die "build first (make): $BUILD"
 IFS=, read -ra sizes <<<"$SIZES"

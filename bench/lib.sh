@@ -4,6 +4,35 @@
 #   num_in N LO HI      N is a decimal in LO..HI
 #   need CMD...         root (the benchmarks make network namespaces and load BPF)
 #                       and every CMD on PATH, else die
+#   usage               the script's head comment (line 2 on), exit 2
+#   opts N SPEC ARGS... the one flag loop: SPEC lists "f:VAR" (-f VALUE sets VAR)
+#                       and "f=VAR=VALUE" (-f sets VAR to VALUE); -h, another flag
+#                       or other than N arguments left (N "-": any) is usage;
+#                       the arguments left are in ARGS
+# Sourced first, it sets HERE (bench/), ROOT, BUILD and CC unless the script did.
+if [[ -z ${HERE:-} ]]; then
+	HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+	ROOT=$(dirname "$HERE")
+fi
+BUILD=${BUILD:-${ROOT:-$HERE/..}/build}
+CC=${CC:-gcc}
+usage() { awk 'NR > 1 && !/^#/ { exit } NR > 1' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+opts() {
+	local n=$1 w f g=h opt OPTIND=1
+	local -A var val
+	for w in $2; do
+		f=${w:0:1} w=${w:2}
+		var[$f]=${w%%=*}
+		if [[ $w == *=* ]]; then g+=$f val[$f]=${w#*=}; else g+=$f:; fi
+	done
+	shift 2
+	while getopts "$g" opt; do
+		[[ -n ${var[$opt]:-} ]] || usage
+		if [[ -v val[$opt] ]]; then printf -v "${var[$opt]}" %s "${val[$opt]}"; else printf -v "${var[$opt]}" %s "$OPTARG"; fi
+	done
+	ARGS=("${@:OPTIND}")
+	[[ $n == - || ${#ARGS[@]} -eq $n ]] || usage
+}
 die() { echo "$BENCH: $*" >&2; exit 1; }
 say() { echo "$BENCH: $*"; }
 num_in() { [[ $1 =~ ^[0-9]+$ ]] && (($1 >= $2 && $1 <= $3)); }

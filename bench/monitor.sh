@@ -16,26 +16,14 @@
 #   CNI_DIR   reference plugins                (default /usr/lib/cni: host-local)
 set -euo pipefail
 
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ROOT=$(dirname "$HERE")
-BUILD=${BUILD:-$ROOT/build}
+BENCH=monitor-bench
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 CNI_DIR=${CNI_DIR:-/usr/lib/cni}
 ROUNDS=3
 SECS=5
 
-usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
-while getopts "r:t:h" opt; do
-	case $opt in
-	r) ROUNDS=$OPTARG ;;
-	t) SECS=$OPTARG ;;
-	*) usage ;;
-	esac
-done
-shift $((OPTIND - 1))
-[[ $# -eq 0 ]] || usage
+opts 0 "r:ROUNDS t:SECS" "$@"
 
-BENCH=monitor-bench
-. "$HERE/lib.sh"
 num_in "$ROUNDS" 1 20 || die "-r must be 1..20 (got '$ROUNDS')"
 num_in "$SECS" 1 60 || die "-t must be 1..60 (got '$SECS')"
 need ip nsenter timeout taskset iperf3 python3

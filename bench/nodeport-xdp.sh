@@ -70,38 +70,16 @@
 # Environment: BUILD (default <repo>/build), CC, CLANG.
 set -euo pipefail
 
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ROOT=$(dirname "$HERE")
-BUILD=${BUILD:-$ROOT/build}
+# shellcheck disable=SC2034 # lib.sh's messages name it
+BENCH=nodeport-xdp
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 XCNICTL=$BUILD/xcnictl
-CC=${CC:-gcc}
 CLANG=${CLANG:-clang}
 ROUNDS=3 SECS=3 RR_N=5000 CR_SECS=2 XDPS=native ACCELS=native KPS=iptables,nftables
 FAMILY=ipv4 GEN=flood PIN=1 PB_ROUNDS=20 NFT_BENCH=0
 
-usage() { sed -n '2,70p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
-while getopts "r:t:n:c:x:a:k:f:g:p:Uh" opt; do
-	case $opt in
-	r) ROUNDS=$OPTARG ;;
-	t) SECS=$OPTARG ;;
-	n) RR_N=$OPTARG ;;
-	c) CR_SECS=$OPTARG ;;
-	x) XDPS=$OPTARG ;;
-	a) ACCELS=$OPTARG ;;
-	k) KPS=$OPTARG ;;
-	f) FAMILY=$OPTARG ;;
-	g) GEN=$OPTARG ;;
-	U) PIN=0 ;;
-	p) PB_ROUNDS=$OPTARG ;;
-	*) usage ;;
-	esac
-done
-shift $((OPTIND - 1))
-(($# == 0)) || usage
+opts 0 "r:ROUNDS t:SECS n:RR_N c:CR_SECS x:XDPS a:ACCELS k:KPS f:FAMILY g:GEN U=PIN=0 p:PB_ROUNDS" "$@"
 
-# shellcheck disable=SC2034 # lib.sh's messages name it
-BENCH=nodeport-xdp
-. "$HERE/lib.sh"
 num_in "$ROUNDS" 1 20 || die "-r must be 1..20 (got '$ROUNDS')"
 num_in "$SECS" 1 60 || die "-t must be 1..60 (got '$SECS')"
 num_in "$RR_N" 100 1000000 || die "-n must be 100..1000000 (got '$RR_N')"

@@ -27,22 +27,12 @@
 #                                                        pod c (10.244.2.0/24)
 set -euo pipefail
 
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-CNI_DIR=${CNI_DIR:-/usr/lib/cni}
-CC=${CC:-gcc}
-SECS=20 KEEP=0 CR_PORT=7107 NP_CR=30107 PP_PORT=7000 NP_PP=30070 RANGE="1024 65535"
-while getopts "c:p:kh" opt; do
-	case $opt in
-	c) SECS=$OPTARG ;;
-	p) RANGE=$OPTARG ;;
-	k) KEEP=1 ;;
-	*) sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
-	esac
-done
-shift $((OPTIND - 1))
-[[ $# -eq 1 ]] || { sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 BENCH=np-stall
-. "$HERE/lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+CNI_DIR=${CNI_DIR:-/usr/lib/cni}
+SECS=20 KEEP=0 CR_PORT=7107 NP_CR=30107 PP_PORT=7000 NP_PP=30070 RANGE="1024 65535"
+opts 1 "c:SECS p:RANGE k=KEEP=1" "$@"
+set -- "${ARGS[@]}"
 num_in "$SECS" 1 600 || die "-c must be 1..600 (got '$SECS')"
 need ip nsenter timeout jq dumpcap tshark "$CC"
 B=$(cd "$1" && pwd)/build

@@ -77,37 +77,17 @@
 # "A/B xcni-gen/xcni-gen-base (new/base)": RR p50, throughput and conn/s.
 set -euo pipefail
 
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ROOT=$(dirname "$HERE")
-BUILD=${BUILD:-$ROOT/build}
+BENCH=overlay
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 XCNI_BIN=${XCNI_BIN:-$BUILD/xcni}
 BIN_DIR=$(dirname "$XCNI_BIN")
 CNI_DIR=${CNI_DIR:-/usr/lib/cni}
-CC=${CC:-gcc}
 ROUNDS=3 SECS=5 PP_N=20000 PP_WARMUP=2000 CR_SECS=2 PIN_CPUS=1 FAMILY=ipv4 UNDERLAY=ipv4
 IPERF_PORT=5201 PP_PORT=7000 CR_PORT=7107
 
-usage() { sed -n '2,73p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 TC_SETUP=0 XCNI_ONLY=0 NATIVE=0
 XCNI_BASE_BIN=${XCNI_BASE_BIN:-} BASE_DIR=""
-while getopts "r:t:n:w:c:f:u:UTNxh" opt; do
-	case $opt in
-	r) ROUNDS=$OPTARG ;;
-	t) SECS=$OPTARG ;;
-	n) PP_N=$OPTARG ;;
-	w) PP_WARMUP=$OPTARG ;;
-	c) CR_SECS=$OPTARG ;;
-	f) FAMILY=$OPTARG ;;
-	u) UNDERLAY=$OPTARG ;;
-	U) PIN_CPUS=0 ;;
-	T) TC_SETUP=1 ;;
-	N) NATIVE=1 ;;
-	x) XCNI_ONLY=1 ;;
-	*) usage ;;
-	esac
-done
-BENCH=overlay
-. "$HERE/lib.sh"
+opts - "r:ROUNDS t:SECS n:PP_N w:PP_WARMUP c:CR_SECS f:FAMILY u:UNDERLAY U=PIN_CPUS=0 T=TC_SETUP=1 N=NATIVE=1 x=XCNI_ONLY=1" "$@"
 num_in "$ROUNDS" 1 20 || die "-r must be 1..20"
 num_in "$SECS" 1 60 || die "-t must be 1..60"
 num_in "$PP_N" 100 1000000 || die "-n must be 100..1000000"

@@ -47,12 +47,10 @@
 #             spend a round trip (bench/README.md)
 set -euo pipefail
 
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ROOT=$(dirname "$HERE")
-BUILD=${BUILD:-$ROOT/build}
+BENCH=pod-throughput
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 XCNI_BIN=${XCNI_BIN:-$ROOT/build/xcni}
 CNI_DIR=${CNI_DIR:-/usr/lib/cni}
-CC=${CC:-gcc}
 ROUNDS=3
 SECS=5
 PP_N=20000
@@ -64,30 +62,8 @@ XCNI_ONLY=0
 TC_SETUP=0
 XCNI_BASE_BIN=${XCNI_BASE_BIN:-}
 
-usage() {
-	sed -n '2,47p' "$0" | sed 's/^# \{0,1\}//' >&2
-	exit 2
-}
+opts 0 "r:ROUNDS t:SECS n:PP_N w:PP_WARMUP c:CR_SECS f:FAMILY U=PIN_CPUS=0 T=TC_SETUP=1 x=XCNI_ONLY=1" "$@"
 
-while getopts "r:t:n:w:c:f:UTxh" opt; do
-	case $opt in
-	r) ROUNDS=$OPTARG ;;
-	t) SECS=$OPTARG ;;
-	n) PP_N=$OPTARG ;;
-	w) PP_WARMUP=$OPTARG ;;
-	c) CR_SECS=$OPTARG ;;
-	f) FAMILY=$OPTARG ;;
-	U) PIN_CPUS=0 ;;
-	T) TC_SETUP=1 ;;
-	x) XCNI_ONLY=1 ;;
-	*) usage ;;
-	esac
-done
-shift $((OPTIND - 1))
-[[ $# -eq 0 ]] || usage
-
-BENCH=pod-throughput
-. "$HERE/lib.sh"
 
 num_in "$ROUNDS" 1 20 || die "-r must be 1..20 (got '$ROUNDS')"
 num_in "$SECS" 1 60 || die "-t must be 1..60 (got '$SECS')"

@@ -29,13 +29,11 @@
 #   CC        compiler            (default gcc)
 set -euo pipefail
 
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ROOT=$(dirname "$HERE")
-BUILD=${BUILD:-$ROOT/build}
+BENCH=policy
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 XCNI_BIN=${XCNI_BIN:-$BUILD/xcni}
 CNI_DIR=${CNI_DIR:-/usr/lib/cni}
 IPTABLES=${IPTABLES:-iptables}
-CC=${CC:-gcc}
 ROUNDS=3
 SECS=4
 RULES=10000
@@ -46,30 +44,8 @@ SECTIONS=1,2,3
 PIN_CPUS=1
 XCNID_V=()
 
-usage() {
-	sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//' >&2
-	exit 2
-}
+opts 0 "r:ROUNDS t:SECS n:RULES a:REPS p:NPOL P:POS s:SECTIONS U=PIN_CPUS=0 V=XCNID_V=-v" "$@"
 
-while getopts "r:t:n:a:p:P:s:UVh" opt; do
-	case $opt in
-	r) ROUNDS=$OPTARG ;;
-	t) SECS=$OPTARG ;;
-	n) RULES=$OPTARG ;;
-	a) REPS=$OPTARG ;;
-	p) NPOL=$OPTARG ;;
-	P) POS=$OPTARG ;;
-	s) SECTIONS=$OPTARG ;;
-	U) PIN_CPUS=0 ;;
-	V) XCNID_V=(-v) ;;
-	*) usage ;;
-	esac
-done
-shift $((OPTIND - 1))
-[[ $# -eq 0 ]] || usage
-
-BENCH=policy
-. "$HERE/lib.sh"
 
 num_in "$ROUNDS" 1 20 || die "-r must be 1..20 (got '$ROUNDS')"
 num_in "$SECS" 1 60 || die "-t must be 1..60 (got '$SECS')"

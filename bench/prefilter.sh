@@ -20,29 +20,17 @@
 # xdp_underlay.skel.h), CC (default gcc), IPTABLES (default iptables).
 set -euo pipefail
 
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ROOT=$(dirname "$HERE")
-BUILD=${BUILD:-$ROOT/build}
-CC=${CC:-gcc}
+BENCH=prefilter
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 IPTABLES=${IPTABLES:-iptables}
 SECS=5
 SECTIONS=1,2
 SIZES="10000 100000"
 TARGET_NS=60
 
-usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
-while getopts "t:s:N:h" opt; do
-	case $opt in
-	t) SECS=$OPTARG ;;
-	s) SECTIONS=$OPTARG ;;
-	N) SIZES=$OPTARG ;;
-	*) usage ;;
-	esac
-done
+opts - "t:SECS s:SECTIONS N:SIZES" "$@"
 [[ $SECS =~ ^[0-9]+$ ]] && ((SECS >= 1 && SECS <= 60)) || { echo "-t must be 1..60" >&2; exit 2; }
 
-BENCH=prefilter
-. "$HERE/lib.sh"
 need ip
 [[ -f $BUILD/gen/xdp_underlay.skel.h ]] || die "$BUILD/gen/xdp_underlay.skel.h missing: run make first"
 

@@ -19,32 +19,15 @@
 #   socklb     b -> ClusterIP, b inside CG         (socket LB: backend at connect)
 set -euo pipefail
 
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ROOT=$(dirname "$HERE")
-BUILD=${BUILD:-$ROOT/build}
+BENCH=svc-rr
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 CNI_DIR=${CNI_DIR:-/usr/lib/cni}
-CC=${CC:-gcc}
 ROUNDS=5
 PP_N=20000
 PP_WARMUP=2000
 
-usage() {
-	sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//' >&2
-	exit 2
-}
-while getopts "r:n:w:h" opt; do
-	case $opt in
-	r) ROUNDS=$OPTARG ;;
-	n) PP_N=$OPTARG ;;
-	w) PP_WARMUP=$OPTARG ;;
-	*) usage ;;
-	esac
-done
-shift $((OPTIND - 1))
-[[ $# -eq 0 ]] || usage
+opts 0 "r:ROUNDS n:PP_N w:PP_WARMUP" "$@"
 
-BENCH=svc-rr
-. "$HERE/lib.sh"
 num_in "$ROUNDS" 1 50 || die "-r must be 1..50 (got '$ROUNDS')"
 num_in "$PP_N" 100 1000000 || die "-n must be 100..1000000 (got '$PP_N')"
 num_in "$PP_WARMUP" 0 1000000 || die "-w must be 0..1000000 (got '$PP_WARMUP')"

@@ -26,13 +26,11 @@
 # (host-local), IPTABLES (default iptables), BUILD, CC.
 set -euo pipefail
 
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ROOT=$(dirname "$HERE")
-BUILD=${BUILD:-$ROOT/build}
+BENCH=svc
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 XCNI_BIN=${XCNI_BIN:-$BUILD/xcni}
 CNI_DIR=${CNI_DIR:-/usr/lib/cni}
 IPTABLES=${IPTABLES:-iptables}
-CC=${CC:-gcc}
 SIZES=10,1000,10000
 SECS=3
 ROUNDS=1
@@ -43,33 +41,13 @@ SECTIONS=1,2
 PIN_CPUS=1
 CHECK=0
 
-usage() {
-	sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//' >&2
-	exit 2
-}
 args=()
 for a in "$@"; do
 	if [[ $a == --check ]]; then CHECK=1; else args+=("$a"); fi
 done
 set -- "${args[@]+"${args[@]}"}"
-while getopts "s:t:r:n:e:a:S:Uh" opt; do
-	case $opt in
-	s) SIZES=$OPTARG ;;
-	t) SECS=$OPTARG ;;
-	r) ROUNDS=$OPTARG ;;
-	n) NPROG=$OPTARG ;;
-	e) NEPS=$OPTARG ;;
-	a) REPS=$OPTARG ;;
-	S) SECTIONS=$OPTARG ;;
-	U) PIN_CPUS=0 ;;
-	*) usage ;;
-	esac
-done
-shift $((OPTIND - 1))
-[[ $# -eq 0 ]] || usage
+opts 0 "s:SIZES t:SECS r:ROUNDS n:NPROG e:NEPS a:REPS S:SECTIONS U=PIN_CPUS=0" "$@"
 
-BENCH=svc
-. "$HERE/lib.sh"
 
 # A check passed: a progress line, or TAP for tests/run.sh with --check (where
 # a failure is a "not ok" line too).
