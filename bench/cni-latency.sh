@@ -39,7 +39,7 @@ PTP_BIN=$(readlink -f "$PTP_BIN")
 
 mkdir -p "$BUILD"
 DRIVER=$BUILD/cni_latency
-$CC -O2 -std=gnu11 -Wall -Wextra -Werror -o "$DRIVER" "$HERE/cni_latency.c" -lm
+tool "$DRIVER" cni_latency -lm
 
 # The delegation floor: the driver itself, run as a plugin that only execs host-local.
 ln -sf cni_latency "$BUILD/ipam-floor"

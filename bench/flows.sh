@@ -110,17 +110,9 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
 PINGPONG=$TMP/pingpong CONN_RATE=$TMP/conn_rate
-"$CC" -O2 -std=gnu11 -Wall -Wextra -Werror -o "$PINGPONG" "$HERE/pingpong.c" || die "compiling pingpong failed"
-"$CC" -O2 -std=gnu11 -Wall -Wextra -Werror -o "$CONN_RATE" "$HERE/conn_rate.c" || die "compiling conn_rate failed"
+tool "$PINGPONG" pingpong
+tool "$CONN_RATE" conn_rate
 
-wait_listen() { # netns port pid
-	for _ in $(seq 100); do
-		ip netns exec "$1" ss -Htln "sport = :$2" | grep -q . && return 0
-		kill -0 "$3" 2>/dev/null || return 1
-		sleep 0.05
-	done
-	return 1
-}
 serve() { # SETUP POD PORT PROGRAM: a server in the pod, on CPU 1
 	local pid
 	ip netns exec "$(ns "$1" "$2")" "${ON_SERVER[@]}" "$4" server -b "${IP[$1-$2]}" -p "$3" \

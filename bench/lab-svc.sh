@@ -58,7 +58,7 @@ cleanup() {
 	rm -rf "$W"
 }
 trap cleanup EXIT
-$CC -O2 -std=gnu11 -Wall -Wextra -Werror -o "$CONN_RATE" "$HERE/conn_rate.c"
+tool "$CONN_RATE" conn_rate
 
 cat >"$W/pods.yaml" <<'EOF'
 apiVersion: v1

@@ -33,6 +33,23 @@ opts() {
 	ARGS=("${@:OPTIND}")
 	[[ $n == - || ${#ARGS[@]} -eq $n ]] || usage
 }
+#   tool OUT NAME [CFLAGS...]   bench/NAME.c compiled to OUT, else die
+#   wait_listen NETNS PORT PID  a TCP listener on PORT in NETNS within 10 s while
+#                               PID lives (1: it died or never listened)
+tool() {
+	local out=$1 name=$2
+	shift 2
+	"$CC" -O2 -std=gnu11 -Wall -Wextra -Werror -o "$out" "$HERE/$name.c" "$@" || die "compiling $name failed"
+}
+wait_listen() {
+	local _
+	for _ in $(seq 200); do
+		ip netns exec "$1" ss -Htln "sport = :$2" | grep -q . && return 0
+		kill -0 "$3" 2>/dev/null || return 1
+		sleep 0.05
+	done
+	return 1
+}
 die() { echo "$BENCH: $*" >&2; exit 1; }
 say() { echo "$BENCH: $*"; }
 num_in() { [[ $1 =~ ^[0-9]+$ ]] && (($1 >= $2 && $1 <= $3)); }

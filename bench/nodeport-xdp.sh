@@ -120,9 +120,9 @@ trap 'exit 130' INT TERM HUP
 
 # ---- the tools ---------------------------------------------------------------------
 FLOOD=$W/np_flood PP=$W/pingpong CR=$W/conn_rate DROP=$W/drop.o
-$CC -O2 -std=gnu11 -Wall -Wextra -Werror -o "$FLOOD" "$HERE/np_flood.c" || die "compiling np_flood.c failed"
-$CC -O2 -std=gnu11 -Wall -Wextra -Werror -o "$PP" "$HERE/pingpong.c" || die "compiling pingpong.c failed"
-$CC -O2 -std=gnu11 -Wall -Wextra -Werror -o "$CR" "$HERE/conn_rate.c" || die "compiling conn_rate.c failed"
+tool "$FLOOD" np_flood
+tool "$PP" pingpong
+tool "$CR" conn_rate
 $CLANG -O2 -g -target bpf -Wall -Wextra -Werror -I"/usr/include/$($CC -dumpmachine)" \
 	-c "$HERE/drop.bpf.c" -o "$DROP" || die "compiling drop.bpf.c failed"
 PB=$W/pkt_bench

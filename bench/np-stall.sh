@@ -64,7 +64,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
 CONN_RATE=$TMP/conn_rate
-"$CC" -O2 -std=gnu11 -Wall -Wextra -Werror -o "$CONN_RATE" "$HERE/conn_rate.c" || die "compiling conn_rate failed"
+tool "$CONN_RATE" conn_rate
 
 man=$TMP/manifests
 mkdir -p "$man"

@@ -186,18 +186,10 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
 PINGPONG=$BUILD/pingpong
-"$CC" -O2 -std=gnu11 -Wall -Wextra -Werror -o "$PINGPONG" "$HERE/pingpong.c" || die "compiling pingpong failed"
+tool "$PINGPONG" pingpong
 CONN_RATE=$BUILD/conn_rate
-"$CC" -O2 -std=gnu11 -Wall -Wextra -Werror -o "$CONN_RATE" "$HERE/conn_rate.c" || die "compiling conn_rate failed"
+tool "$CONN_RATE" conn_rate
 
-wait_listen() { # netns port pid
-	for _ in $(seq 100); do
-		ip netns exec "$1" ss -Htln "sport = :$2" | grep -q . && return 0
-		kill -0 "$3" 2>/dev/null || return 1
-		sleep 0.05
-	done
-	return 1
-}
 
 underlay() { # the bridge netns and both nodes' ul0 (u6-*: IPv6 only)
 	local s=$1 n

@@ -105,9 +105,9 @@ fi
 
 mkdir -p "$BUILD"
 PINGPONG=$BUILD/pingpong
-$CC -O2 -std=gnu11 -Wall -Wextra -Werror -o "$PINGPONG" "$HERE/pingpong.c"
+tool "$PINGPONG" pingpong
 CONN_RATE=$BUILD/conn_rate
-$CC -O2 -std=gnu11 -Wall -Wextra -Werror -o "$CONN_RATE" "$HERE/conn_rate.c"
+tool "$CONN_RATE" conn_rate
 
 PREFIX="xpt$$"
 SETUPS=(xcni)
@@ -223,15 +223,6 @@ add_ns() {
 	ip netns add "$1" && ip -n "$1" link set lo up
 }
 
-wait_listen() { # wait_listen NETNS PORT PID
-	local _
-	for _ in $(seq 100); do
-		ip netns exec "$1" ss -Hltn "sport = :$2" | grep -q . && return 0
-		kill -0 "$3" 2>/dev/null || return 1
-		sleep 0.1
-	done
-	return 1
-}
 
 # build_setup SETUP: node netns, two pod netns wired by CNI ADD, servers in pod b.
 build_setup() {

@@ -80,8 +80,8 @@ fi
 mkdir -p "$BUILD"
 CONN_RATE=$BUILD/conn_rate
 APPLY_WAIT=$BUILD/apply_wait
-$CC -O2 -std=gnu11 -Wall -Wextra -Werror -o "$CONN_RATE" "$HERE/conn_rate.c"
-$CC -O2 -std=gnu11 -Wall -Wextra -Werror -o "$APPLY_WAIT" "$HERE/apply_wait.c" \
+tool "$CONN_RATE" conn_rate
+tool "$APPLY_WAIT" apply_wait \
 	$(pkg-config --cflags --libs libbpf 2>/dev/null || echo -lbpf)
 
 PREFIX="xpol$$"
@@ -154,15 +154,6 @@ add_ns() {
 	ip netns add "$1" && ip -n "$1" link set lo up
 }
 
-wait_listen() { # wait_listen NETNS PORT PID
-	local _
-	for _ in $(seq 100); do
-		ip netns exec "$1" ss -Hltn "sport = :$2" | grep -q . && return 0
-		kill -0 "$3" 2>/dev/null || return 1
-		sleep 0.1
-	done
-	return 1
-}
 
 # start_xcnid NODE_NS PIN POD_CIDR MANIFEST_DIR LOG
 start_xcnid() {

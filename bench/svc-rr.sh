@@ -73,8 +73,7 @@ ON_CLIENT=() ON_SERVER=()
 if (($(nproc) >= 2)); then ON_CLIENT=(taskset -c 0) ON_SERVER=(taskset -c 1); fi
 
 PINGPONG=$BUILD/pingpong
-"$CC" -O2 -std=gnu11 -Wall -Wextra -Werror -o "$PINGPONG" "$HERE/pingpong.c" ||
-	die "compiling pingpong failed"
+tool "$PINGPONG" pingpong
 
 mkdir -p "$M" "$CG"
 cat >"$TMP/net.json" <<EOF

@@ -100,9 +100,9 @@ CONN_RATE=$BUILD/conn_rate
 APPLY_WAIT=$BUILD/apply_wait
 SVC_PROG=$BUILD/svc_prog
 BPF_FLAGS=$(pkg-config --cflags --libs libbpf 2>/dev/null || echo -lbpf)
-$CC -O2 -std=gnu11 -Wall -Wextra -Werror -o "$CONN_RATE" "$HERE/conn_rate.c"
+tool "$CONN_RATE" conn_rate
 # shellcheck disable=SC2086
-$CC -O2 -std=gnu11 -Wall -Wextra -Werror -o "$APPLY_WAIT" "$HERE/apply_wait.c" $BPF_FLAGS
+tool "$APPLY_WAIT" apply_wait $BPF_FLAGS
 # shellcheck disable=SC2046
 $CC -O2 -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -I"$ROOT/user" -I"$ROOT/bpf" \
 	$(pkg-config --cflags jansson libbpf) -o "$SVC_PROG" "$HERE/svc_prog.c" "$LIBXCNI" \
@@ -167,15 +167,6 @@ add_ns() {
 	ip netns add "$1" && ip -n "$1" link set lo up
 }
 
-wait_listen() { # wait_listen NETNS PORT PID
-	local _
-	for _ in $(seq 100); do
-		ip netns exec "$1" ss -Hltn "sport = :$2" | grep -q . && return 0
-		kill -0 "$3" 2>/dev/null || return 1
-		sleep 0.1
-	done
-	return 1
-}
 
 # start_node N [xcnid flags...]: node netns, xcnid on its manifest dir $TMP/m-N.
 start_node() {
