@@ -9,6 +9,7 @@
 #   MINE+=(PID)        processes the suite started itself, stopped by PID first
 #   leftovers          netns, pins, live processes and state a lab left (empty: none)
 #   lab_down_checked   lab down as a check, then that nothing was left behind
+#   y_ns / y_pod / y_svc / y_webpol   manifests for lab apply, one document each
 
 LAB_PINS=/sys/fs/bpf/xcni-lab
 PIDS=()
@@ -212,4 +213,30 @@ lab_preflight() {
 lab_start() {
 	lab_preflight "$@"
 	trap lab_cleanup EXIT
+}
+
+# Manifests for `lab apply`, each one document after "---" (libyaml skips the
+# empty first one): the suites' shared objects, written once.
+#   y_ns NAME
+#   y_pod NAME NS NODE [LABELS [PORTS]]  LABELS "app: web" ('' none), PORTS the
+#                                        container's port list ('' none)
+#   y_svc NAME NS SELECTOR PORTS [TYPE]
+#   y_webpol [NAME [deny]]  NetworkPolicy x/NAME (web-ingress): app=web takes TCP
+#                    80 and UDP 81 from role=friend only; with deny, nothing
+y_ns() { printf -- '---\napiVersion: v1\nkind: Namespace\nmetadata: {name: %s}\n' "$1"; }
+y_pod() {
+	printf -- '---\napiVersion: v1\nkind: Pod\nmetadata: {name: %s, namespace: %s%s}\n' "$1" "$2" "${4:+, labels: {$4\}}"
+	printf 'spec:\n  nodeName: %s\n  containers: [{name: c%s}]\n' "$3" "${5:+, ports: [$5]}"
+}
+y_svc() {
+	printf -- '---\napiVersion: v1\nkind: Service\nmetadata: {name: %s, namespace: %s}\nspec:\n' "$1" "$2"
+	[ -z "${5:-}" ] || echo "  type: $5"
+	printf '  selector: {%s}\n  ports: [%s]\n' "$3" "$4"
+}
+y_webpol() {
+	printf -- '---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: %s, namespace: x}\n' "${1:-web-ingress}"
+	printf '%s\n' 'spec:' '  podSelector: {matchLabels: {app: web}}' '  policyTypes: [Ingress]'
+	[ "${2:-}" = deny ] || printf '%s\n' '  ingress:' \
+		'  - from: [{podSelector: {matchLabels: {role: friend}}}]' \
+		'    ports: [{port: 80, protocol: TCP}, {port: 81, protocol: UDP}]'
 }

@@ -21,32 +21,12 @@ N=400
 check "lab up --nodes 1, the agent with --events-rate 0 (flows on by default)" \
 	lab up --nodes 1 --kube-proxy none --agent-arg --events-rate=0 || { finish; exit 1; }
 remember_pids
-cat >"$T/pods.yaml" <<'EOF'
-apiVersion: v1
-kind: Namespace
-metadata: {name: x}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: a, namespace: x, labels: {app: web}}
-spec:
-  nodeName: n1
-  containers: [{name: c, ports: [{containerPort: 81, protocol: UDP}]}]
----
-apiVersion: v1
-kind: Pod
-metadata: {name: b, namespace: x}
-spec:
-  nodeName: n1
-  containers: [{name: c}]
----
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: deny-a, namespace: x}
-spec:
-  podSelector: {matchLabels: {app: web}}
-  policyTypes: [Ingress]
-EOF
+{
+	y_ns x
+	y_pod a x n1 'app: web' '{containerPort: 81, protocol: UDP}'
+	y_pod b x n1
+	y_webpol deny-a deny
+} >"$T/pods.yaml"
 check "apply x/a, x/b and NetworkPolicy x/deny-a" lab apply -f "$T/pods.yaml"
 remember_pids
 A4=$(lab get --json | jq_ "[p for p in d['pods'] if p['name'] == 'a'][0]['ip']")

@@ -27,57 +27,15 @@ WIDTH=120
 
 check "lab up --nodes 2 --kube-proxy none" lab up --nodes 2 --kube-proxy none || { finish; exit 1; }
 remember_pids
-cat >"$T/pods.yaml" <<'EOF'
-apiVersion: v1
-kind: Namespace
-metadata: {name: x}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: a, namespace: x, labels: {app: web}}
-spec:
-  nodeName: n1
-  containers: [{name: c, ports: [{containerPort: 80, name: http}, {containerPort: 81, protocol: UDP}]}]
----
-apiVersion: v1
-kind: Pod
-metadata: {name: b, namespace: x, labels: {role: friend}}
-spec:
-  nodeName: n1
-  containers: [{name: c, ports: [{containerPort: 81, protocol: UDP}]}]
----
-apiVersion: v1
-kind: Pod
-metadata: {name: c, namespace: x, labels: {role: stranger}}
-spec:
-  nodeName: n2
-  containers: [{name: c}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: web, namespace: x}
-spec:
-  selector: {app: web}
-  ports: [{name: http, port: 8080, targetPort: 80, protocol: TCP}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: echo, namespace: x}
-spec:
-  type: NodePort
-  selector: {role: friend}
-  ports: [{name: echo, port: 8181, targetPort: 81, nodePort: 30081, protocol: UDP}]
----
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: web-ingress, namespace: x}
-spec:
-  podSelector: {matchLabels: {app: web}}
-  policyTypes: [Ingress]
-  ingress:
-  - from: [{podSelector: {matchLabels: {role: friend}}}]
-    ports: [{port: 80, protocol: TCP}, {port: 81, protocol: UDP}]
-EOF
+{
+	y_ns x
+	y_pod a x n1 'app: web' '{containerPort: 80, name: http}, {containerPort: 81, protocol: UDP}'
+	y_pod b x n1 'role: friend' '{containerPort: 81, protocol: UDP}'
+	y_pod c x n2 'role: stranger'
+	y_svc web x 'app: web' '{name: http, port: 8080, targetPort: 80, protocol: TCP}'
+	y_svc echo x 'role: friend' '{name: echo, port: 8181, targetPort: 81, nodePort: 30081, protocol: UDP}' NodePort
+	y_webpol
+} >"$T/pods.yaml"
 check "apply x/a, x/b (n1), x/c (n2), Services x/web and x/echo, NetworkPolicy x/web-ingress" lab apply -f "$T/pods.yaml"
 remember_pids
 ip_of() { lab get --json | jq_ "[p for p in d['pods'] if p['name'] == '$1'][0]['ip']"; }

@@ -72,60 +72,17 @@ diag "nodes at ${NIP[*]}"
 AGENTS=()
 for ip in "${NIP[@]}"; do AGENTS+=(--agent "$ip"); done
 
-cat >"$T/pods.yaml" <<'EOF'
-apiVersion: v1
-kind: Namespace
-metadata: {name: x}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: a, namespace: x, labels: {app: web}}
-spec:
-  nodeName: n1
-  containers: [{name: c, ports: [{containerPort: 80}, {containerPort: 81, protocol: UDP}]}]
----
-apiVersion: v1
-kind: Pod
-metadata: {name: b, namespace: x, labels: {role: friend}}
-spec:
-  nodeName: n1
-  containers: [{name: c, ports: [{containerPort: 81, protocol: UDP}]}]
----
-apiVersion: v1
-kind: Pod
-metadata: {name: c, namespace: x, labels: {role: stranger}}
-spec:
-  nodeName: n2
-  containers: [{name: c, ports: [{containerPort: 81, protocol: UDP}]}]
----
-apiVersion: v1
-kind: Pod
-metadata: {name: d, namespace: x, labels: {role: friend}}
-spec:
-  nodeName: n3
-  containers: [{name: c, ports: [{containerPort: 81, protocol: UDP}]}]
----
-apiVersion: v1
-kind: Namespace
-metadata: {name: y}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: e, namespace: y, labels: {role: tenant}}
-spec:
-  nodeName: n3
-  containers: [{name: c, ports: [{containerPort: 81, protocol: UDP}]}]
----
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: web-ingress, namespace: x}
-spec:
-  podSelector: {matchLabels: {app: web}}
-  policyTypes: [Ingress]
-  ingress:
-  - from: [{podSelector: {matchLabels: {role: friend}}}]
-    ports: [{port: 80, protocol: TCP}, {port: 81, protocol: UDP}]
-EOF
+U81='{containerPort: 81, protocol: UDP}'
+{
+	y_ns x
+	y_pod a x n1 'app: web' "{containerPort: 80}, $U81"
+	y_pod b x n1 'role: friend' "$U81"
+	y_pod c x n2 'role: stranger' "$U81"
+	y_pod d x n3 'role: friend' "$U81"
+	y_ns y
+	y_pod e y n3 'role: tenant' "$U81"
+	y_webpol
+} >"$T/pods.yaml"
 check "apply x/a, x/b (n1), x/c (n2), x/d, y/e (n3), NetworkPolicy x/web-ingress" lab apply -f "$T/pods.yaml"
 remember_pids
 ip_of() { lab get --json | jq_ "[p for p in d['pods'] if p['name'] == '$1'][0]['$2']"; }

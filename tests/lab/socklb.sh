@@ -33,32 +33,12 @@ hooks() { # hooks N: node n<N>'s cgroup runs the four socket programs, as pinned
 check "n1's xcnid hooked its own cgroup $CG/n1" hooks 1
 check "n2's xcnid hooked its own cgroup $CG/n2" hooks 2
 
-cat >"$T/pods.yaml" <<'EOF'
-apiVersion: v1
-kind: Namespace
-metadata: {name: x}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: a, namespace: x, labels: {app: web}}
-spec:
-  nodeName: n1
-  containers: [{name: c, ports: [{name: http, containerPort: 80}]}]
----
-apiVersion: v1
-kind: Pod
-metadata: {name: b, namespace: x}
-spec:
-  nodeName: n2
-  containers: [{name: c, ports: [{name: http, containerPort: 80}]}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: web, namespace: x}
-spec:
-  selector: {app: web}
-  ports: [{name: http, port: 8080, targetPort: http}]
-EOF
+{
+	y_ns x
+	y_pod a x n1 'app: web' '{name: http, containerPort: 80}'
+	y_pod b x n2 '' '{name: http, containerPort: 80}'
+	y_svc web x 'app: web' '{name: http, port: 8080, targetPort: http}'
+} >"$T/pods.yaml"
 check "apply x/a (n1), x/b (n2), Service x/web" lab apply -f "$T/pods.yaml"
 remember_pids
 in_cgroup() { # in_cgroup POD N: the pod's listener is in node n<N>'s cgroup

@@ -27,33 +27,13 @@ ctl() { "$XCNICTL" "$@"; }
 
 check "lab up --nodes 2" lab up --nodes 2 || { finish; exit 1; }
 remember_pids
-cat >"$T/pods.yaml" <<'EOF'
-apiVersion: v1
-kind: Namespace
-metadata: {name: x}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: a, namespace: x, labels: {app: web}}
-spec: {nodeName: n1, containers: [{name: c}]}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: b, namespace: x}
-spec: {nodeName: n1, containers: [{name: c}]}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: c, namespace: x}
-spec: {nodeName: n2, containers: [{name: c}]}
----
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: web-deny, namespace: x}
-spec:
-  podSelector: {matchLabels: {app: web}}
-  policyTypes: [Ingress]
-EOF
+{
+	y_ns x
+	y_pod a x n1 'app: web'
+	y_pod b x n1
+	y_pod c x n2
+	y_webpol web-deny deny
+} >"$T/pods.yaml"
 check "lab apply: 3 pods, a policy isolating x/a" lab apply -f "$T/pods.yaml" || { finish; exit 1; }
 remember_pids
 

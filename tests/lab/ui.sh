@@ -53,60 +53,16 @@ check "lab up --nodes 2 --kube-proxy none, agents with --ui $AGENT_UI (flows on 
 	lab up --nodes 2 --kube-proxy none --agent-arg "--ui=$AGENT_UI" || { finish; exit 1; }
 remember_pids
 
-cat >"$T/objs.yaml" <<'EOF'
-apiVersion: v1
-kind: Namespace
-metadata: {name: x}
----
-apiVersion: v1
-kind: Namespace
-metadata: {name: y}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: a, namespace: x, labels: {app: web}}
-spec:
-  nodeName: n1
-  containers: [{name: c, ports: [{containerPort: 80}, {containerPort: 81, protocol: UDP}]}]
----
-apiVersion: v1
-kind: Pod
-metadata: {name: b, namespace: x, labels: {role: friend}}
-spec:
-  nodeName: n1
-  containers: [{name: c, ports: [{containerPort: 81, protocol: UDP}]}]
----
-apiVersion: v1
-kind: Pod
-metadata: {name: c, namespace: x, labels: {role: stranger}}
-spec:
-  nodeName: n2
-  containers: [{name: c, ports: [{containerPort: 81, protocol: UDP}]}]
----
-apiVersion: v1
-kind: Pod
-metadata: {name: d, namespace: y}
-spec:
-  nodeName: n2
-  containers: [{name: c, ports: [{containerPort: 81, protocol: UDP}]}]
----
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: web-ingress, namespace: x}
-spec:
-  podSelector: {matchLabels: {app: web}}
-  policyTypes: [Ingress]
-  ingress:
-  - from: [{podSelector: {matchLabels: {role: friend}}}]
-    ports: [{port: 80, protocol: TCP}, {port: 81, protocol: UDP}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: web, namespace: x}
-spec:
-  selector: {app: web}
-  ports: [{port: 8080, targetPort: 80, protocol: TCP}]
-EOF
+U81='{containerPort: 81, protocol: UDP}'
+{
+	y_ns x && y_ns y
+	y_pod a x n1 'app: web' "{containerPort: 80}, $U81"
+	y_pod b x n1 'role: friend' "$U81"
+	y_pod c x n2 'role: stranger' "$U81"
+	y_pod d y n2 '' "$U81"
+	y_webpol
+	y_svc web x 'app: web' '{port: 8080, targetPort: 80, protocol: TCP}'
+} >"$T/objs.yaml"
 check "apply x/a, x/b (n1), x/c, y/d (n2), NetworkPolicy x/web-ingress, Service x/web" lab apply -f "$T/objs.yaml"
 remember_pids
 ip_of() { lab get --json | jq_ "[p for p in d['pods'] if p['namespace'] == '$1' and p['name'] == '$2'][0]['ip']"; }
