@@ -50,6 +50,39 @@ wait_listen() {
 	done
 	return 1
 }
+#   on_exit CMD...              at exit CMD (errors ignored, the status kept);
+#                               INT, TERM and HUP exit 130, 143 and 129
+#   cni_teardown DAEMONS PINS   the CNI benchmarks' clean-up: SERVER_PIDS stopped,
+#                               every ADDED pod ("NODE POD") deleted by cni, the
+#                               processes in array DAEMONS stopped, the dirs in
+#                               array PINS, NETNS and any $PREFIX-* netns, TMP gone
+on_exit() {
+	# shellcheck disable=SC2064 # CMD is fixed now
+	trap "rc=\$?; trap '' INT TERM HUP; set +e; $*; exit \$rc" EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+	trap 'exit 129' HUP
+}
+cni_teardown() {
+	local -n daemons=$1 pins=$2
+	local pid e ns
+	for pid in "${SERVER_PIDS[@]}"; do kill "$pid" 2>/dev/null; done
+	for pid in "${SERVER_PIDS[@]}"; do wait "$pid" 2>/dev/null; done
+	for e in "${ADDED[@]}"; do
+		# shellcheck disable=SC2086 # "NODE POD"
+		cni DEL $e >/dev/null 2>"$TMP/del.err" ||
+			{ echo "$BENCH: CNI DEL $e failed:" >&2; cat "$TMP/del.err" >&2; }
+	done
+	for pid in "${daemons[@]}"; do kill "$pid" 2>/dev/null; done
+	for pid in "${daemons[@]}"; do wait "$pid" 2>/dev/null; done
+	for e in "${pins[@]}"; do rm -rf "$e"; done
+	for ns in "${NETNS[@]}"; do ip netns del "$ns" 2>/dev/null; done
+	# Anything our prefix left behind (e.g. a half-done creation).
+	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$PREFIX-" | head -n 20); do
+		ip netns del "$ns" 2>/dev/null
+	done
+	[[ -n $TMP && -d $TMP ]] && rm -rf "$TMP"
+}
 die() { echo "$BENCH: $*" >&2; exit 1; }
 say() { echo "$BENCH: $*"; }
 num_in() { [[ $1 =~ ^[0-9]+$ ]] && (($1 >= $2 && $1 <= $3)); }

@@ -167,32 +167,7 @@ cni() { # cni COMMAND SETUP POD: the real plugin, called from the node's netns
 		CNI_PATH="${CNI_PATH_DIRS[$2]}" "${BIN[$2]}" <"$TMP/$2.conf"
 }
 
-cleanup() {
-	local rc=$? pid e ns
-	trap '' INT TERM HUP
-	set +e
-	for pid in "${SERVER_PIDS[@]}"; do kill "$pid" 2>/dev/null; done
-	for pid in "${SERVER_PIDS[@]}"; do wait "$pid" 2>/dev/null; done
-	for e in "${ADDED[@]}"; do
-		# shellcheck disable=SC2086
-		cni DEL $e >/dev/null 2>"$TMP/del.err" ||
-			{ echo "pod-throughput: CNI DEL $e failed:" >&2; cat "$TMP/del.err" >&2; }
-	done
-	for pid in "${XCNID_PIDS[@]}"; do kill "$pid" 2>/dev/null; done
-	for pid in "${XCNID_PIDS[@]}"; do wait "$pid" 2>/dev/null; done
-	for e in "${PINS_OURS[@]}"; do rm -rf "$e"; done
-	for ns in "${NETNS[@]}"; do ip netns del "$ns" 2>/dev/null; done
-	# Anything our prefix left behind (e.g. a half-done creation).
-	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$PREFIX-" | head -n 20); do
-		ip netns del "$ns" 2>/dev/null
-	done
-	[[ -n $TMP && -d $TMP ]] && rm -rf "$TMP"
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
+on_exit cni_teardown XCNID_PIDS PINS_OURS
 
 TMP=$(mktemp -d /tmp/xcni-bench-tput.XXXXXX)
 

@@ -135,28 +135,7 @@ cni() { # cni COMMAND NODE POD: the real plugin, called from the node's netns
 		CNI_PATH="$CNI_PATH_DIRS" "$XCNI_BIN" <"$TMP/$2.conf"
 }
 
-cleanup() {
-	local rc=$? pid e ns p
-	trap '' INT TERM HUP
-	set +e
-	for pid in "${SERVER_PIDS[@]}"; do kill "$pid" 2>/dev/null; done
-	for pid in "${SERVER_PIDS[@]}"; do wait "$pid" 2>/dev/null; done
-	for e in "${ADDED[@]}"; do
-		# shellcheck disable=SC2086
-		cni DEL $e >/dev/null 2>"$TMP/del.err" ||
-			{ echo "svc: CNI DEL $e failed:" >&2; cat "$TMP/del.err" >&2; }
-	done
-	for pid in "${DAEMONS[@]}"; do kill "$pid" 2>/dev/null; done
-	for pid in "${DAEMONS[@]}"; do wait "$pid" 2>/dev/null; done
-	for p in "${PINS[@]}"; do rm -rf "$p"; done
-	for ns in "${NETNS[@]}"; do ip netns del "$ns" 2>/dev/null; done
-	[[ -n $TMP && -d $TMP ]] && rm -rf "$TMP"
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
+on_exit cni_teardown DAEMONS PINS
 
 TMP=$(mktemp -d /tmp/xcni-bench-svc.XXXXXX)
 RESULTS=$TMP/results.tsv
