@@ -132,26 +132,7 @@ manifests() { # SIDE: nodes, pods, and with -k the two NodePort Services to c
 		printf -- '---\napiVersion: v1\nkind: Pod\nmetadata: {name: %s, namespace: default}\nspec: {nodeName: n%s}\nstatus: {podIP: %s}\n' $p "$(node_of $p)" "${IP[$s-$p]}"
 	done
 	((KPR)) || return 0
-	for p in "np-rr 70 $NP_PP $PP_PORT" "np-cr 107 $NP_CR $CR_PORT"; do
-		read -r name vip np port <<<"$p"
-		cat <<-Y
-		---
-		apiVersion: v1
-		kind: Service
-		metadata: {name: $name, namespace: default}
-		spec:
-		  type: NodePort
-		  clusterIP: 10.96.0.$vip
-		  ports: [{port: 80, targetPort: $port, nodePort: $np}]
-		---
-		apiVersion: discovery.k8s.io/v1
-		kind: EndpointSlice
-		metadata: {name: $name-1, namespace: default, labels: {kubernetes.io/service-name: $name}}
-		addressType: IPv4
-		endpoints: [{addresses: ["${IP[$s-c]}"], nodeName: n2}]
-		ports: [{port: $port}]
-		Y
-	done
+	np_services "${IP[$s-c]}"
 }
 
 build() {

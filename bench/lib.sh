@@ -83,6 +83,32 @@ cni_teardown() {
 	done
 	[[ -n $TMP && -d $TMP ]] && rm -rf "$TMP"
 }
+#   np_services ADDR            manifests: NodePort Services np-rr (NP_PP to
+#                               PP_PORT) and np-cr (NP_CR to CR_PORT), one
+#                               endpoint each, ADDR on n2
+np_services() {
+	local sv name vip np port
+	for sv in "np-rr 70 $NP_PP $PP_PORT" "np-cr 107 $NP_CR $CR_PORT"; do
+		read -r name vip np port <<<"$sv"
+		cat <<-Y
+		---
+		apiVersion: v1
+		kind: Service
+		metadata: {name: $name, namespace: default}
+		spec:
+		  type: NodePort
+		  clusterIP: 10.96.0.$vip
+		  ports: [{port: 80, targetPort: $port, nodePort: $np}]
+		---
+		apiVersion: discovery.k8s.io/v1
+		kind: EndpointSlice
+		metadata: {name: $name-1, namespace: default, labels: {kubernetes.io/service-name: $name}}
+		addressType: IPv4
+		endpoints: [{addresses: ["$1"], nodeName: n2}]
+		ports: [{port: $port}]
+		Y
+	done
+}
 die() { echo "$BENCH: $*" >&2; exit 1; }
 say() { echo "$BENCH: $*"; }
 num_in() { [[ $1 =~ ^[0-9]+$ ]] && (($1 >= $2 && $1 <= $3)); }

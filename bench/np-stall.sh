@@ -110,26 +110,7 @@ C=$(jq -r '.ips[0].address' <<<"$res" | cut -d/ -f1)
 		printf -- '---\napiVersion: v1\nkind: Node\nmetadata: {name: n%s}\nspec: {podCIDR: 10.244.%s.0/24}\nstatus: {addresses: [{type: InternalIP, address: "192.168.78.%s"}]}\n' $n $n $n
 	done
 	printf -- '---\napiVersion: v1\nkind: Pod\nmetadata: {name: c, namespace: default}\nspec: {nodeName: n2}\nstatus: {podIP: %s}\n' "$C"
-	for sv in "np-rr 70 $NP_PP $PP_PORT" "np-cr 107 $NP_CR $CR_PORT"; do
-		read -r name vip np port <<<"$sv"
-		cat <<-Y
-		---
-		apiVersion: v1
-		kind: Service
-		metadata: {name: $name, namespace: default}
-		spec:
-		  type: NodePort
-		  clusterIP: 10.96.0.$vip
-		  ports: [{port: 80, targetPort: $port, nodePort: $np}]
-		---
-		apiVersion: discovery.k8s.io/v1
-		kind: EndpointSlice
-		metadata: {name: $name-1, namespace: default, labels: {kubernetes.io/service-name: $name}}
-		addressType: IPv4
-		endpoints: [{addresses: ["$C"], nodeName: n2}]
-		ports: [{port: $port}]
-		Y
-	done
+	np_services "$C"
 } >"$man/cluster.yaml"
 echo 1 >"$man/.tmp-gen" && mv "$man/.tmp-gen" "$man/.xcni-generation"
 for n in 1 2; do
