@@ -154,6 +154,14 @@ stop_xcnid() {
 # agent applied it (the suite defines ctl to reach that agent's maps).
 MANIFEST_GEN=0
 put() { cat >"$M/.tmp-$1" && mv "$M/.tmp-$1" "$M/$1"; }
+# The objects an API server would hold, one document each after "---":
+#   k_ns NAME [LABELS]                 a Namespace (LABELS "team: red")
+#   k_pod NAME NS IP [LABELS [CONTAINERS]]  a Pod on n1 with podIP IP
+k_ns() { printf -- '---\napiVersion: v1\nkind: Namespace\nmetadata: {name: %s%s}\n' "$1" "${2:+, labels: {$2\}}"; }
+k_pod() {
+	printf -- '---\napiVersion: v1\nkind: Pod\nmetadata: {name: %s, namespace: %s%s}\n' "$1" "$2" "${4:+, labels: {$4\}}"
+	printf 'spec: {nodeName: n1%s}\nstatus: {podIP: %s}\n' "${5:+, containers: [$5]}" "$3"
+}
 sync_gen() {
 	MANIFEST_GEN=$((MANIFEST_GEN + 1))
 	echo "$MANIFEST_GEN" >"$M/.tmp-gen" && mv "$M/.tmp-gen" "$M/.xcni-generation"

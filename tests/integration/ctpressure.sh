@@ -136,9 +136,9 @@ ip netns exec "$XCT_TAG-a" socat -T 20 TCP-LISTEN:80,fork,reuseaddr SYSTEM:cat &
 SRV=$!
 {
 	printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n'
-	pod_yaml a "$IP_A" "pod: a"
-	pod_yaml b "$IP_B" "pod: b"
-	pod_yaml c "$IP_C" "pod: c"
+	k_pod a x "$IP_A" "pod: a"
+	k_pod b x "$IP_B" "pod: b"
+	k_pod c x "$IP_C" "pod: c"
 } | put pods.yaml
 put allow.yaml <<'EOF'
 apiVersion: networking.k8s.io/v1

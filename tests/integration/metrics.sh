@@ -119,22 +119,11 @@ done
 IP_A=$(jq -r '.ips[0].address' "$T/a.json" | cut -d/ -f1)
 IP_B=$(jq -r '.ips[0].address' "$T/b.json" | cut -d/ -f1)
 
-put state.yaml <<EOF
-apiVersion: v1
-kind: Namespace
-metadata: {name: x}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: a, namespace: x, labels: {pod: a}}
-spec: {nodeName: n1}
-status: {podIP: $IP_A}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: b, namespace: x, labels: {pod: b}}
-spec: {nodeName: n1}
-status: {podIP: $IP_B}
+{
+	k_ns x
+	k_pod a x "$IP_A" 'pod: a'
+	k_pod b x "$IP_B" 'pod: b'
+	cat <<'EOF'
 ---
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
@@ -143,6 +132,7 @@ spec:
   podSelector: {matchLabels: {pod: a}}
   ingress: [{from: [{podSelector: {matchLabels: {pod: b}}}], ports: [{protocol: UDP, port: 7777}]}]
 EOF
+} | put state.yaml
 check "pods and a policy applied" sync_gen
 # The ARP for the gateway is done before the baseline, so the drops below are exact.
 check "a pings b" ip netns exec "$XCT_TAG-a" ping -c1 -W2 "$IP_B"

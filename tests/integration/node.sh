@@ -9,7 +9,6 @@
 #   node_cleanup POD...         DEL and remove each pod, the agent, the node, the scratch
 #   pod_add POD                 netns <tag>-POD, ADD through the plugin ($T/POD.json);
 #                               prints the pod's address
-#   pod_yaml NAME IP [LABELS]   a Pod document of namespace x on node n1, for put
 node_init() {
 	NODE=$XCT_TAG-node
 	PIN=/sys/fs/bpf/$XCT_TAG
@@ -32,11 +31,6 @@ pod_add() {
 	ip netns add "$XCT_TAG-$1" && ip -n "$XCT_TAG-$1" link set lo up &&
 		cni ADD "$1" >"$T/$1.json" || { cat "$T/$1.json" >&2; return 1; }
 	jq -r '.ips[0].address' "$T/$1.json" | cut -d/ -f1
-}
-pod_yaml() {
-	printf -- '---\napiVersion: v1\nkind: Pod\nmetadata: {name: %s, namespace: x, labels: {%s}}\n' \
-		"$1" "${3:-}"
-	printf 'spec: {nodeName: n1}\nstatus: {podIP: %s}\n' "$2"
 }
 ctl() { nsenter --net="/var/run/netns/$NODE" "$BUILD/xcnictl" --pin-dir "$PIN" "$@"; }
 node_cleanup() {

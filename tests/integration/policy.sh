@@ -56,29 +56,12 @@ IP_C=$(jq -r '.ips[0].address' "$T/c.json" | cut -d/ -f1)
 ip netns exec "$XCT_TAG-a" socat TCP-LISTEN:80,fork,reuseaddr SYSTEM:'echo hello' &
 SRV=$!
 
-put pods.yaml <<EOF
-apiVersion: v1
-kind: Namespace
-metadata: {name: x, labels: {team: red}}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: a, namespace: x, labels: {pod: a}}
-spec: {nodeName: n1, containers: [{name: c, ports: [{containerPort: 80, name: http}]}]}
-status: {podIP: $IP_A}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: b, namespace: x, labels: {pod: b}}
-spec: {nodeName: n1}
-status: {podIP: $IP_B}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: c, namespace: x, labels: {pod: c}}
-spec: {nodeName: n1}
-status: {podIP: $IP_C}
-EOF
+{
+	k_ns x 'team: red'
+	k_pod a x "$IP_A" 'pod: a' '{name: c, ports: [{containerPort: 80, name: http}]}'
+	k_pod b x "$IP_B" 'pod: b'
+	k_pod c x "$IP_C" 'pod: c'
+} | put pods.yaml
 check "pods known to xcnid" sync_gen
 ids_three() { [ "$(ctl identity list | grep -c 'ns:team=red')" = 3 ]; }
 check "identities: one per label set" ids_three

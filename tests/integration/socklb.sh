@@ -122,9 +122,9 @@ IP6_B=$(jq -r '.ips[].address | select(contains(":"))' "$T/b.json" | cut -d/ -f1
 
 {
 	printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n'
-	pod_yaml a "$IP_A" "app: web"
-	pod_yaml b "$IP_B" "app: client"
-	pod_yaml c "$IP_C" "app: locked"
+	k_pod a x "$IP_A" "app: web"
+	k_pod b x "$IP_B" "app: client"
+	k_pod c x "$IP_C" "app: locked"
 	cat <<EOF
 ---
 apiVersion: v1

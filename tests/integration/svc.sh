@@ -96,22 +96,11 @@ ports: [{name: http, port: 8080}]
 EOF
 }
 
-put pods.yaml <<EOF
-apiVersion: v1
-kind: Namespace
-metadata: {name: x}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: a, namespace: x, labels: {app: web}}
-spec: {nodeName: n1, containers: [{name: c, ports: [{containerPort: 8080, name: http}]}]}
-status: {podIP: $IP_A}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: b, namespace: x}
-spec: {nodeName: n1}
-status: {podIP: $IP_B}
+{
+	k_ns x
+	k_pod a x "$IP_A" 'app: web' '{name: c, ports: [{containerPort: 8080, name: http}]}'
+	k_pod b x "$IP_B"
+	cat <<EOF
 ---
 apiVersion: v1
 kind: Service
@@ -124,6 +113,7 @@ spec:
   ipFamilyPolicy: RequireDualStack
   ports: [{name: http, port: 80, targetPort: http}]
 EOF
+} | put pods.yaml
 slice6() { # slice6 ENDPOINTS-YAML: the Service's IPv6 EndpointSlice
 	put eps6.yaml <<EOF
 apiVersion: discovery.k8s.io/v1
@@ -347,23 +337,11 @@ check "the unmatched port refuses" expect b 10.96.0.11 82 refused
 rm -f "$M/two.yaml"
 
 rm -f "$M/pods.yaml"
-put pods.yaml <<EOF
-apiVersion: v1
-kind: Namespace
-metadata: {name: x}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: a, namespace: x, labels: {app: web}}
-spec: {nodeName: n1}
-status: {podIP: $IP_A}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: b, namespace: x}
-spec: {nodeName: n1}
-status: {podIP: $IP_B}
-EOF
+{
+	k_ns x
+	k_pod a x "$IP_A" 'app: web'
+	k_pod b x "$IP_B"
+} | put pods.yaml
 check "Service removed applied" sync_gen
 check "Service gone: the ClusterIP is no frontend (no answer)" expect b "$VIP" 80 timeout
 

@@ -89,8 +89,8 @@ put pods.yaml <<EOF
 apiVersion: v1
 kind: Namespace
 metadata: {name: x}
-$(pod_yaml a "$IP_A" "app: sctp")
-$(pod_yaml b "$IP_B")
+$(k_pod a x "$IP_A" "app: sctp")
+$(k_pod b x "$IP_B")
 ---
 apiVersion: v1
 kind: Service
