@@ -145,17 +145,7 @@ check "cl -> Service six over IPv6 [$SIX]:80" eventually 20 bash -c "wget_from d
 check "cl -> Service plain over IPv4 $PLAIN:80" eventually 20 bash -c "wget_from dual cl http://$PLAIN/ | grep -qx hello-from-s2"
 
 # ---- a NetworkPolicy separates both families ----
-kc apply -f - >/dev/null <<'EOF2'
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: guarded-from-friends, namespace: dual}
-spec:
-  podSelector: {matchLabels: {guard: "yes"}}
-  policyTypes: [Ingress]
-  ingress:
-  - from:
-    - podSelector: {matchLabels: {role: friend}}
-EOF2
+friends_only guarded-from-friends dual 'guard: "yes"'
 fails_from() { ! kc -n "$1" exec "$2" -- sh -c "$BOUNDED"'; bounded 30 wget -q -O /dev/null "$1"' sh "$3" >/dev/null 2>&1; }
 export -f fails_from
 check "policy: cl cut off from s2 over IPv4" eventually 20 fails_from dual cl "http://${V4[s2]}:8080/"

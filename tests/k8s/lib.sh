@@ -12,6 +12,12 @@
 #                           nodes of node.sh's mode K8S_CNI (default
 #                           daemonset), each with what k8s_node_env NODE (a
 #                           function of the caller's, if any) exports
+#   k8s_up DS               k8s_cp_up, k8s_nodes_up; DS plain: the nodes run
+#                           kube-proxy 1.20 (iptables), checked per node
+#   friends_only NAME NS LABEL  NetworkPolicy NS/NAME applied: pods with LABEL
+#                           ("app: a") take ingress from role=friend only
+#   job_done [LABELS]       Job batch/done applied: one busybox pod on n2 (its
+#                           template labelled LABELS, "app: done") that ends
 #   k8s_manifest DS         examples/kind rendered: kpr (kpr-patch.yaml, API
 #                           server host this one's) or plain (xcni.yaml; with
 #                           XCNI_K8S_KUBE_PROXY=iptables the nodes run
@@ -176,6 +182,50 @@ k8s_nodes_up() { # [NODE...] (default: every one of NODES)
 	done
 }
 
+k8s_up() {
+	local n
+	[ "$1" = plain ] && export XCNI_K8S_KUBE_PROXY=iptables
+	k8s_cp_up
+	k8s_nodes_up
+	[ "$1" = plain ] || return 0
+	for n in "${NODES[@]}"; do
+		check "$n: kube-proxy 1.20 (iptables) runs and wrote the kubernetes Service's rule" \
+			eventually 30 bash -c "ip netns exec xcni-k8s-$n iptables-save -t nat | grep -q 'default/kubernetes:https.*-j KUBE-SVC-'"
+	done
+}
+friends_only() {
+	kc apply -f - >/dev/null <<EOF
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: $1, namespace: $2}
+spec:
+  podSelector: {matchLabels: {$3}}
+  policyTypes: [Ingress]
+  ingress:
+  - from:
+    - podSelector: {matchLabels: {role: friend}}
+EOF
+}
+job_done() {
+	kc apply -f - >/dev/null <<EOF
+apiVersion: batch/v1
+kind: Job
+metadata: {name: done, namespace: batch}
+spec:
+  backoffLimit: 0
+  template:
+${1:+    metadata: {labels: {$1\}\}
+}    spec:
+      nodeName: n2
+      restartPolicy: Never
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: main
+        image: xcni.test/busybox:1
+        imagePullPolicy: Never
+        command: ["/bin/sh", "-c", "echo finished"]
+EOF
+}
 k8s_manifest() { # kpr|plain: examples/kind as a kind user applies it, for this cluster
 	python3 - "$XCNI_ROOT/examples/kind" "$1" "$K8S_ADVERTISE" <<'PY'
 import sys, yaml

@@ -154,17 +154,7 @@ check "steady client through the rollout: ${c_ok:-?} connections, ${c_fail:-?} f
 	bash -c "[ '${c_ok:-0}' -gt 100 ] && [ '${c_fail:-1}' = 0 ] || { cat $TMP/client.err; exit 1; }"
 
 # ---- 3. xcnid killed on n2 ----
-kc apply -f - >/dev/null <<'EOF2'
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: guarded-from-friends, namespace: life}
-spec:
-  podSelector: {matchLabels: {guard: "yes"}}
-  policyTypes: [Ingress]
-  ingress:
-  - from:
-    - podSelector: {matchLabels: {role: friend}}
-EOF2
+friends_only guarded-from-friends life 'guard: "yes"'
 # nc's stdin a sleep: on EOF of its stdin it would close the connection.
 check "pod sink on n2 Ready (httpd :8080, one nc -l :9000)" pod sink life n2 "app: sink, guard: \"yes\"" \
 	'mkdir -p /tmp/www && echo hello-from-sink >/tmp/www/index.html && httpd -p 8080 -h /tmp/www && sleep 2147483647 | nc -l -p 9000 >/tmp/recv; exec sleep 2147483647'
@@ -241,17 +231,7 @@ t=$(now_ms)
 check "kube-apiserver restarted (controlplane.sh restart-apiserver)" bash "$CP" restart-apiserver
 diag "API server down and ready again in $(($(now_ms) - t)) ms"
 check "all nodes still Ready" eventually 60 ready_nodes
-kc apply -f - >/dev/null <<'EOF2'
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: mesh-from-friends, namespace: life}
-spec:
-  podSelector: {matchLabels: {app: mesh}}
-  policyTypes: [Ingress]
-  ingress:
-  - from:
-    - podSelector: {matchLabels: {role: friend}}
-EOF2
+friends_only mesh-from-friends life 'app: mesh'
 t=$(now_ms)
 for i in 1 2 3; do
 	check "after the restart, a new policy: cl cut off from s$i (n$i)" eventually 30 fails_from life cl "http://${S[$i]}:8080/"
@@ -498,17 +478,7 @@ kc create namespace flows >/dev/null
 check "flows: pod a (n1, app=a) Ready" pod a flows n1 "app: a" "$SERVE"
 check "flows: pod b (n2) Ready" pod b flows n2 "app: b" "exec sleep 2147483647"
 check "flows: pod c (n3, role=friend) Ready" pod c flows n3 "app: c, role: friend" "exec sleep 2147483647"
-kc apply -f - >/dev/null <<'EOF2'
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: a-from-friends, namespace: flows}
-spec:
-  podSelector: {matchLabels: {app: a}}
-  policyTypes: [Ingress]
-  ingress:
-  - from:
-    - podSelector: {matchLabels: {role: friend}}
-EOF2
+friends_only a-from-friends flows 'app: a'
 FA=$(ip_of flows a)
 check "flows: c (n3) reaches a (n1); b (n2) is cut off (a-from-friends)" \
 	eventually 15 bash -c "wget_from flows c http://$FA:8080/ | grep -qx hello-from-a && ! wget_from flows b http://$FA:8080/ >/dev/null 2>&1"

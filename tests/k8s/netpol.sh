@@ -34,15 +34,7 @@ DS=${NETPOL_K8S_DS:-plain}
 T0=$(now_ms)
 k8s_preflight n1 n2
 k8s_image
-[ "$DS" = plain ] && export XCNI_K8S_KUBE_PROXY=iptables
-k8s_cp_up
-k8s_nodes_up
-if [ "$DS" = plain ]; then
-	for n in "${NODES[@]}"; do
-		check "$n: kube-proxy 1.20 (iptables) runs and wrote the kubernetes Service's rule" \
-			eventually 30 bash -c "ip netns exec xcni-k8s-$n iptables-save -t nat | grep -q 'default/kubernetes:https.*-j KUBE-SVC-'"
-	done
-fi
+k8s_up "$DS"
 k8s_manifest "$DS" >"$TMP/xcni.yaml"
 k8s_install "$TMP/xcni.yaml"
 

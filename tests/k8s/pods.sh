@@ -148,24 +148,7 @@ check "a still reaches b (b is not selected)" \
 	bash -c "wget_from web a http://$B:8080/ | grep -qx hello-from-b"
 
 # ---- a Job's address reused while another namespace's policy changes ----
-kc apply -f - >/dev/null <<'EOF'
-apiVersion: batch/v1
-kind: Job
-metadata: {name: done, namespace: batch}
-spec:
-  backoffLimit: 0
-  template:
-    metadata: {labels: {app: done}}
-    spec:
-      nodeName: n2
-      restartPolicy: Never
-      terminationGracePeriodSeconds: 1
-      containers:
-      - name: main
-        image: xcni.test/busybox:1
-        imagePullPolicy: Never
-        command: ["/bin/sh", "-c", "echo finished"]
-EOF
+job_done 'app: done'
 check "the Job's pod on n2 Succeeded" \
 	eventually 60 bash -c "[ \"\$(kc -n batch get pods -l job-name=done -o jsonpath='{.items[0].status.phase}')\" = Succeeded ]"
 JOBPOD=$(kc -n batch get pods -l job-name=done -o jsonpath='{.items[0].metadata.name}')

@@ -56,15 +56,7 @@ export XCNI_K8S_NODE_CIDR_MASK=${XCNI_K8S_NODE_CIDR_MASK:-29}
 # plain is xcni.yaml as a kind user runs it: beside kube-proxy (1.20, iptables,
 # built from the same source), which serves the connectivity test's ClusterIP
 # and NodePort; without it nothing would (make e2e, 77/81 before).
-[ "$DS" = plain ] && export XCNI_K8S_KUBE_PROXY=iptables
-k8s_cp_up
-k8s_nodes_up
-if [ "$DS" = plain ]; then
-	for n in "${NODES[@]}"; do
-		check "$n: kube-proxy 1.20 (iptables) runs and wrote the kubernetes Service's rule" \
-			eventually 30 bash -c "ip netns exec xcni-k8s-$n iptables-save -t nat | grep -q 'default/kubernetes:https.*-j KUBE-SVC-'"
-	done
-fi
+k8s_up "$DS"
 
 # ---- the manifests ----
 k8s_manifest "$DS" >"$TMP/xcni.yaml"
@@ -95,39 +87,13 @@ if [ "$DS" = kpr ]; then
 fi
 
 # ---- a policy ----
-kc apply -f - >/dev/null <<'EOF2'
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: a-from-friends, namespace: web}
-spec:
-  podSelector: {matchLabels: {app: a}}
-  policyTypes: [Ingress]
-  ingress:
-  - from:
-    - podSelector: {matchLabels: {role: friend}}
-EOF2
+friends_only a-from-friends web 'app: a'
 check "NetworkPolicy a-from-friends: b cut off from a" \
 	eventually 15 bash -c "! wget_from web b http://$A:8080/ >/dev/null 2>&1"
 check "a still reaches b" bash -c "wget_from web a http://$B:8080/ | grep -qx hello-from-b"
 
 # ---- a Job's address reused ----
-kc apply -f - >/dev/null <<'EOF2'
-apiVersion: batch/v1
-kind: Job
-metadata: {name: done, namespace: batch}
-spec:
-  backoffLimit: 0
-  template:
-    spec:
-      nodeName: n2
-      restartPolicy: Never
-      terminationGracePeriodSeconds: 1
-      containers:
-      - name: main
-        image: xcni.test/busybox:1
-        imagePullPolicy: Never
-        command: ["/bin/sh", "-c", "echo finished"]
-EOF2
+job_done
 check "the Job's pod on n2 Succeeded" \
 	eventually 60 bash -c "[ \"\$(kc -n batch get pods -l job-name=done -o jsonpath='{.items[0].status.phase}')\" = Succeeded ]"
 J=$(kc -n batch get pods -l job-name=done -o jsonpath='{.items[0].status.podIP}')
