@@ -36,6 +36,7 @@
 #include "lib/policy/policy.h"
 #include "lib/policy/polsync.h"
 #include "lib/cluster/store.h"
+#include "store_put.h"
 
 static struct store *st;
 static char pin_dir[64];
@@ -104,21 +105,6 @@ static int maps_create(void)
 	return 0;
 }
 
-static void put(const char *s)
-{
-	json_error_t je;
-	json_t *j = json_loads(s, 0, &je);
-	struct k8s_object *o = NULL;
-	struct k8s_error e = { "" };
-
-	if (!j || k8s_parse(j, &o, &e)) {
-		fprintf(stderr, "bad %s: %s\n", s, e.msg);
-		exit(1);
-	}
-	json_decref(j);
-	store_put(st, o);
-}
-
 static double now_ms(void)
 {
 	struct timespec t;
@@ -137,7 +123,7 @@ static void np_put(int i, int port)
 		 "{\"app\":\"a%d\"}},\"ingress\":[{\"from\":[{\"namespaceSelector\":{\"matchLabels\":"
 		 "{\"team\":\"t%d\"}}}],\"ports\":[{\"port\":%d}]}]}}",
 		 i, i % 20, i % 10, i % 4, port);
-	put(b);
+	put(st, b);
 }
 
 static void cnp_put(int i, int port)
@@ -153,7 +139,7 @@ static void cnp_put(int i, int port)
 		 "\"action\":\"Deny\",\"to\":[{\"networks\":[\"203.0.%d.0/24\"]}]}]}}",
 		 i, i % 2 ? "Baseline" : "Admin", i % 50, i % 4, i,
 		 i % 2 ? "Deny" : (i % 3 ? "Accept" : "Pass"), (i + 1) % 4, port, i % 200);
-	put(b);
+	put(st, b);
 }
 
 struct pass {
@@ -233,14 +219,14 @@ int main(int argc, char **argv)
 			 "\"labels\":{\"zone\":\"z%d\"}},\"status\":{\"addresses\":[{\"type\":"
 			 "\"InternalIP\",\"address\":\"192.168.0.%d\"}]}}",
 			 i + 1, i % 3, i + 1);
-		put(b);
+		put(st, b);
 	}
 	for (int i = 0; i < 20; i++) {
 		snprintf(b, sizeof(b),
 			 "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"ns%d\","
 			 "\"labels\":{\"team\":\"t%d\"}}}",
 			 i, i % 4);
-		put(b);
+		put(st, b);
 	}
 	for (int i = 0; i < 1000; i++) {
 		if (unique)
@@ -251,7 +237,7 @@ int main(int argc, char **argv)
 			 "\"n%d\",\"containers\":[{\"name\":\"c\",\"ports\":[{\"name\":\"http\","
 			 "\"containerPort\":%d}]}]},\"status\":{\"podIP\":\"10.244.%d.%d\"}}",
 			 i, i % 20, i % 10, idl, i % 10 + 1, 8080 + i % 2, i / 250, i % 250 + 1);
-		put(b);
+		put(st, b);
 	}
 	for (int i = 0; i < 1000; i++)
 		np_put(i, 80 + i % 50);

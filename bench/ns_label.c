@@ -28,21 +28,7 @@
 #include <jansson.h>
 #include "lib/cluster/store.h"
 #include "lib/policy/policy.h"
-
-static void put(struct store *st, const char *s)
-{
-	json_error_t je;
-	json_t *j = json_loads(s, 0, &je);
-	struct k8s_object *o = NULL;
-	struct k8s_error e = { "" };
-
-	if (!j || k8s_parse(j, &o, &e)) {
-		fprintf(stderr, "bad %s: %s\n", s, e.msg);
-		exit(1);
-	}
-	json_decref(j);
-	store_put(st, o);
-}
+#include "store_put.h"
 
 static double now(void)
 {
