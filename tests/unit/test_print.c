@@ -38,6 +38,17 @@ static char *render(const struct ptable *t, bool json, int *err)
 	return buf;
 }
 
+/* t printed (pt_print, JSON or not) is want, without an error. */
+static void prints(struct ptable *t, bool json, const char *want)
+{
+	int err;
+	char *out = render(t, json, &err);
+
+	assert_int_equal(err, 0);
+	assert_string_equal(out, want);
+	free(out);
+}
+
 static struct ptable *sample(void)
 {
 	struct ptable *t = pt_new(cols, sizeof(cols) / sizeof(cols[0]), 0);
@@ -59,32 +70,22 @@ static struct ptable *sample(void)
 static void text_columns_align(void **state)
 {
 	struct ptable *t = sample();
-	char *out;
-	int err;
 
 	(void)state;
-	out = render(t, false, &err);
-	assert_int_equal(err, 0);
 	/* Strings to the left, numbers to the right, no blanks at line ends. */
-	assert_string_equal(out, "NAME       PACKETS  FLAGS  NOTE\n"
-				 "fwd-local        7   0x1f  short\n"
-				 "-           123456    0x0  longer-2\n");
-	free(out);
+	prints(t, false, "NAME       PACKETS  FLAGS  NOTE\n"
+			 "fwd-local        7   0x1f  short\n"
+			 "-           123456    0x0  longer-2\n");
 	pt_free(t);
 }
 
 static void json_is_an_array_of_objects(void **state)
 {
 	struct ptable *t = sample();
-	char *out;
-	int err;
 
 	(void)state;
-	out = render(t, true, &err);
-	assert_int_equal(err, 0);
-	assert_string_equal(out, "[{\"name\":\"fwd-local\",\"packets\":7,\"code\":-100,\"flags\":31},"
-				 "{\"name\":null,\"packets\":123456,\"code\":-108,\"flags\":0}]\n");
-	free(out);
+	prints(t, true, "[{\"name\":\"fwd-local\",\"packets\":7,\"code\":-100,\"flags\":31},"
+			"{\"name\":null,\"packets\":123456,\"code\":-108,\"flags\":0}]\n");
 	pt_free(t);
 }
 
@@ -101,20 +102,26 @@ static char *render_fmt(struct ptable *t, enum pt_format fmt, int *err)
 	return buf;
 }
 
+/* t printed in fmt (pt_print_fmt) is want, without an error. */
+static void prints_fmt(struct ptable *t, enum pt_format fmt, const char *want)
+{
+	int err;
+	char *out = render_fmt(t, fmt, &err);
+
+	assert_int_equal(err, 0);
+	assert_string_equal(out, want);
+	free(out);
+}
+
 static void wide_adds_the_json_only_columns(void **state)
 {
 	struct ptable *t = sample();
-	char *out;
-	int err;
 
 	(void)state;
-	out = render_fmt(t, PT_WIDE, &err);
-	assert_int_equal(err, 0);
 	/* CODE, JSON-only, titled by its key; NOTE (text-only) stays. */
-	assert_string_equal(out, "NAME       PACKETS  CODE  FLAGS  NOTE\n"
-				 "fwd-local        7  -100   0x1f  short\n"
-				 "-           123456  -108    0x0  longer-2\n");
-	free(out);
+	prints_fmt(t, PT_WIDE, "NAME       PACKETS  CODE  FLAGS  NOTE\n"
+			       "fwd-local        7  -100   0x1f  short\n"
+			       "-           123456  -108    0x0  longer-2\n");
 	pt_free(t);
 }
 
@@ -152,39 +159,25 @@ static void show_flags_pick_the_text_columns(void **state)
 	int err;
 
 	(void)state;
-	out = render_fmt(t, PT_TEXT, &err);
-	assert_int_equal(err, 0);
-	assert_string_equal(out, "SRC     STATE\nx/a:80  new\n");
-	free(out);
-	out = render_fmt(t, PT_WIDE, &err);
-	assert_int_equal(err, 0);
-	assert_string_equal(out, "ADDR         POD  STATE\n10.0.0.1:80  x/a  new\n");
-	free(out);
+	prints_fmt(t, PT_TEXT, "SRC     STATE\nx/a:80  new\n");
+	prints_fmt(t, PT_WIDE, "ADDR         POD  STATE\n10.0.0.1:80  x/a  new\n");
 	out = render_fmt(t, PT_JSON, &err);
 	assert_int_equal(err, 0);
 	assert_non_null(strstr(out, "\"addr\":\"10.0.0.1:80\",\"port\":80,\"pod\":\"x/a\",\"state\":\"new\""));
 	free(out);
 	pt_free(t);
 	t = show_sample(PT_RECORD);
-	out = render_fmt(t, PT_TEXT, &err);
-	assert_int_equal(err, 0);
-	assert_string_equal(out, "ADDR   10.0.0.1:80\nSTATE  new\n");
-	free(out);
+	prints_fmt(t, PT_TEXT, "ADDR   10.0.0.1:80\nSTATE  new\n");
 	pt_free(t);
 }
 
 static void jsonl_is_one_object_a_line(void **state)
 {
 	struct ptable *t = sample();
-	char *out;
-	int err;
 
 	(void)state;
-	out = render_fmt(t, PT_JSONL, &err);
-	assert_int_equal(err, 0);
-	assert_string_equal(out, "{\"name\":\"fwd-local\",\"packets\":7,\"code\":-100,\"flags\":31}\n"
-				 "{\"name\":null,\"packets\":123456,\"code\":-108,\"flags\":0}\n");
-	free(out);
+	prints_fmt(t, PT_JSONL, "{\"name\":\"fwd-local\",\"packets\":7,\"code\":-100,\"flags\":31}\n"
+				"{\"name\":null,\"packets\":123456,\"code\":-108,\"flags\":0}\n");
 	pt_free(t);
 }
 
@@ -194,8 +187,6 @@ static void yaml_reads_back_as_the_json(void **state)
 		{ "S", "s", PT_STR }, { "U", "u", PT_UINT },
 	};
 	struct ptable *t = pt_new(ycols, 2, 0);
-	char *out;
-	int err;
 
 	(void)state;
 	/* Strings that would read back as something else are quoted. */
@@ -207,14 +198,11 @@ static void yaml_reads_back_as_the_json(void **state)
 	pt_uint(t, 3);
 	pt_str(t, "a: b");
 	pt_null(t);
-	out = render_fmt(t, PT_YAML, &err);
-	assert_int_equal(err, 0);
-	assert_string_equal(out, "---\n"
-				 "- s: \"10.0.0.1\"\n  u: 1\n"
-				 "- s: \"yes\"\n  u: 2\n"
-				 "- s: x/a\n  u: 3\n"
-				 "- s: 'a: b'\n  u: null\n");
-	free(out);
+	prints_fmt(t, PT_YAML, "---\n"
+			       "- s: \"10.0.0.1\"\n  u: 1\n"
+			       "- s: \"yes\"\n  u: 2\n"
+			       "- s: x/a\n  u: 3\n"
+			       "- s: 'a: b'\n  u: null\n");
 	pt_free(t);
 }
 
@@ -236,18 +224,10 @@ static void formats_by_name(void **state)
 static void empty_table(void **state)
 {
 	struct ptable *t = pt_new(cols, sizeof(cols) / sizeof(cols[0]), 0);
-	char *out;
-	int err;
 
 	(void)state;
-	out = render(t, false, &err);
-	assert_int_equal(err, 0);
-	assert_string_equal(out, "NAME  PACKETS  FLAGS  NOTE\n");
-	free(out);
-	out = render(t, true, &err);
-	assert_int_equal(err, 0);
-	assert_string_equal(out, "[]\n");
-	free(out);
+	prints(t, false, "NAME  PACKETS  FLAGS  NOTE\n");
+	prints(t, true, "[]\n");
 	pt_free(t);
 }
 
@@ -258,20 +238,12 @@ static void record_is_one_object(void **state)
 		{ "NODE", "node", PT_STR },
 	};
 	struct ptable *t = pt_new(rc, 2, PT_RECORD);
-	char *out;
-	int err;
 
 	(void)state;
 	pt_uint(t, 1);
 	pt_str(t, "node-a");
-	out = render(t, false, &err);
-	assert_int_equal(err, 0);
-	assert_string_equal(out, "ABI-VERSION  1\nNODE         node-a\n");
-	free(out);
-	out = render(t, true, &err);
-	assert_int_equal(err, 0);
-	assert_string_equal(out, "{\"abi_version\":1,\"node\":\"node-a\"}\n");
-	free(out);
+	prints(t, false, "ABI-VERSION  1\nNODE         node-a\n");
+	prints(t, true, "{\"abi_version\":1,\"node\":\"node-a\"}\n");
 	pt_free(t);
 }
 
@@ -287,11 +259,8 @@ static void big_unsigned_stays_a_number(void **state)
 	out = render(t, false, &err);
 	assert_string_equal(out, "                   N\n18446744073709551615\n");
 	free(out);
-	out = render(t, true, &err);
-	assert_int_equal(err, 0);
 	/* jansson's integers are signed: a double, not a string nor a wrapped -1. */
-	assert_string_equal(out, "[{\"n\":1.8446744073709552e19}]\n");
-	free(out);
+	prints(t, true, "[{\"n\":1.8446744073709552e19}]\n");
 	pt_free(t);
 }
 
