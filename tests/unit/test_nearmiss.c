@@ -10,6 +10,7 @@
 #include "polsim.h"
 
 #include "../../user/lib/policy/nearmiss.h"
+#include "../../user/lib/system/util.h"
 
 /* The app of issue 53: frontend, two backends and a db in store; web elsewhere. */
 static struct k8s_pod *FE, *BE0, *BE1, *DB0, *WEBFE;
@@ -112,35 +113,41 @@ static void any_flow(void **state)
 	pol_nm_list_free(&l);
 }
 
-static void typo_value_one_edit(void **state)
-{
-	(void)state;
-	store_app();
-	db_rule("app=backnd");
-	assert_string_equal(misses(DB0, BE1, 5432),
-			    "store/db-from-backend rule 0: from podSelector app=backnd \xe2\x80\x94 "
-			    "selects no pod (app=backend has 2)");
-}
+/*
+ * The db's rule from one podSelector (db_rule) and the sentence of PEER ->
+ * db-0 on TCP 5432, one case a row (the test's name).
+ */
+struct db_case {
+	const char *name, *from;
+	struct k8s_pod **peer;
+	const char *want;
+};
 
-static void typo_key(void **state)
-{
-	(void)state;
-	store_app();
-	db_rule("ap=backend");
-	assert_string_equal(misses(DB0, BE0, 5432),
-			    "store/db-from-backend rule 0: from podSelector ap=backend \xe2\x80\x94 "
-			    "selects no pod (app=backend has 2)");
-}
+static const struct db_case db_cases[] = {
+	{ "typo_value_one_edit", "app=backnd", &BE1,
+	  "store/db-from-backend rule 0: from podSelector app=backnd \xe2\x80\x94 "
+	  "selects no pod (app=backend has 2)" },
+	{ "typo_key", "ap=backend", &BE0,
+	  "store/db-from-backend rule 0: from podSelector ap=backend \xe2\x80\x94 "
+	  "selects no pod (app=backend has 2)" },
+	/* Nothing near: the selector is still named, as selecting no pod. */
+	{ "no_near_label", "app=zzz", &BE0,
+	  "store/db-from-backend rule 0: from podSelector app=zzz \xe2\x80\x94 "
+	  "selects no pod" },
+	/* A podSelector alone looks in the policy's namespace: the peer in another one. */
+	{ "pod_selector_other_namespace", "app=frontend", &WEBFE,
+	  "store/db-from-backend rule 0: from podSelector app=frontend \xe2\x80\x94 "
+	  "selects 1 pod, not web/frontend (it is in namespace web; a podSelector "
+	  "alone looks in store only)" },
+};
 
-/* Nothing near: the selector is still named, as selecting no pod. */
-static void no_near_label(void **state)
+static void db_rule_sentence(void **state)
 {
-	(void)state;
+	const struct db_case *k = *state;
+
 	store_app();
-	db_rule("app=zzz");
-	assert_string_equal(misses(DB0, BE0, 5432),
-			    "store/db-from-backend rule 0: from podSelector app=zzz \xe2\x80\x94 "
-			    "selects no pod");
+	db_rule(k->from);
+	assert_string_equal(misses(DB0, *k->peer, 5432), k->want);
 }
 
 /* The selector selects a pod, just not this one: the peer's own label is the near one. */
@@ -183,18 +190,6 @@ static void egress_named_port(void **state)
 	assert_int_equal(pol_nm_near_misses(&c, &R, BE0, DB0, NM_EGRESS, TCP, 5433, &l), 0);
 	assert_int_equal(l.n, 0);
 	pol_nm_list_free(&l);
-}
-
-/* A podSelector alone looks in the policy's namespace: the peer in another one. */
-static void pod_selector_other_namespace(void **state)
-{
-	(void)state;
-	store_app();
-	db_rule("app=frontend");
-	assert_string_equal(misses(DB0, WEBFE, 5432),
-			    "store/db-from-backend rule 0: from podSelector app=frontend \xe2\x80\x94 "
-			    "selects 1 pod, not web/frontend (it is in namespace web; a podSelector "
-			    "alone looks in store only)");
 }
 
 static void namespace_selector_no_namespace(void **state)
@@ -286,17 +281,20 @@ int main(void)
 		T(near_words),
 		T(typo_value_words_added),
 		T(any_flow),
-		T(typo_value_one_edit),
-		T(typo_key),
-		T(no_near_label),
 		T(selects_others),
 		T(egress_named_port),
-		T(pod_selector_other_namespace),
 		T(namespace_selector_no_namespace),
 		T(cnp_accept_rule),
 		T(selectors_listed),
 #undef T
 	};
+	struct CMUnitTest all[ARRAY_SIZE(tests) + ARRAY_SIZE(db_cases)];
+	size_t n = 0;
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	for (size_t i = 0; i < ARRAY_SIZE(tests); i++)
+		all[n++] = tests[i];
+	for (size_t i = 0; i < ARRAY_SIZE(db_cases); i++)
+		all[n++] = (struct CMUnitTest){ db_cases[i].name, db_rule_sentence, setup, teardown,
+						(void *)&db_cases[i] };
+	return _cmocka_run_group_tests("tests", all, n, NULL, NULL);
 }
