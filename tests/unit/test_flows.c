@@ -155,6 +155,23 @@ static void test_drop(void **state)
 	flows_free(f);
 }
 
+/* --verdict WORD: yes (unless NULL) matches, no0 and no1 (unless NULL) do not. */
+static void verdict_picks(const char *word, const struct flow_rec *yes, const struct flow_rec *no0,
+			  const struct flow_rec *no1)
+{
+	struct flow_filter ff;
+	char err[256];
+
+	flow_filter_init(&ff);
+	assert_int_equal(flow_filter_set(&ff, "verdict", word, err, sizeof(err)), 0);
+	if (yes)
+		assert_true(flow_filter_match(&ff, yes, 0, 0));
+	assert_false(flow_filter_match(&ff, no0, 0, 0));
+	if (no1)
+		assert_false(flow_filter_match(&ff, no1, 0, 0));
+	flow_filter_free(&ff);
+}
+
 /*
  * One word per fate (issue 53 item 2): a SYN answered by the destination's
  * RST is refused, never allowed; a connection reset after its handshake is
@@ -169,8 +186,6 @@ static void test_fates(void **state)
 	struct flow_key kn = key4("10.0.0.1", 40102, "10.96.0.20", 80, IPPROTO_TCP);
 	struct flow_key ku = key4("10.0.0.1", 40103, "10.0.0.2", 53, IPPROTO_UDP);
 	struct flow_key kt = key4("10.0.0.1", 40104, "10.0.0.2", 81, IPPROTO_TCP);
-	struct flow_filter ff;
-	char err[200];
 	struct flows *f;
 	struct flow_rec *r, *x, *n, *u, *t;
 	bool created;
@@ -244,39 +259,12 @@ static void test_fates(void **state)
 	assert_int_equal(n->verdict, FLOW_NO_BACKEND);
 
 	/* --verdict: each word its own records; denied any drop; allowed not the closed port. */
-	flow_filter_init(&ff);
-	assert_int_equal(flow_filter_set(&ff, "verdict", "refused", err, sizeof(err)), 0);
-	assert_true(flow_filter_match(&ff, r, 0, 0));
-	assert_false(flow_filter_match(&ff, x, 0, 0));
-	assert_false(flow_filter_match(&ff, n, 0, 0));
-	flow_filter_free(&ff);
-	flow_filter_init(&ff);
-	assert_int_equal(flow_filter_set(&ff, "verdict", "no-backend", err, sizeof(err)), 0);
-	assert_true(flow_filter_match(&ff, n, 0, 0));
-	assert_false(flow_filter_match(&ff, r, 0, 0));
-	flow_filter_free(&ff);
-	flow_filter_init(&ff);
-	assert_int_equal(flow_filter_set(&ff, "verdict", "denied", err, sizeof(err)), 0);
-	assert_true(flow_filter_match(&ff, n, 0, 0));
-	assert_false(flow_filter_match(&ff, r, 0, 0));
-	flow_filter_free(&ff);
-	flow_filter_init(&ff);
-	assert_int_equal(flow_filter_set(&ff, "verdict", "allowed", err, sizeof(err)), 0);
-	assert_false(flow_filter_match(&ff, r, 0, 0));
-	assert_false(flow_filter_match(&ff, t, 0, 0));
-	assert_true(flow_filter_match(&ff, x, 0, 0));
-	flow_filter_free(&ff);
-	flow_filter_init(&ff);
-	assert_int_equal(flow_filter_set(&ff, "verdict", "timeout", err, sizeof(err)), 0);
-	assert_true(flow_filter_match(&ff, t, 0, 0));
-	assert_false(flow_filter_match(&ff, r, 0, 0));
-	assert_false(flow_filter_match(&ff, x, 0, 0));
-	flow_filter_free(&ff);
-	flow_filter_init(&ff);
-	assert_int_equal(flow_filter_set(&ff, "verdict", "FORWARDED", err, sizeof(err)), 0);
-	assert_false(flow_filter_match(&ff, r, 0, 0));
-	assert_false(flow_filter_match(&ff, n, 0, 0));
-	flow_filter_free(&ff);
+	verdict_picks("refused", r, x, n);
+	verdict_picks("no-backend", n, r, NULL);
+	verdict_picks("denied", n, r, NULL);
+	verdict_picks("allowed", x, r, t);
+	verdict_picks("timeout", t, r, x);
+	verdict_picks("FORWARDED", NULL, r, n);
 	/* Answered at last (a retransmitted SYN's SYN-ACK): it passes again. */
 	t = ct(f, kt, 10000, 20000, 3, 180, 1, 60, XCNI_CT_ESTABLISHED);
 	assert_int_equal(t->verdict, FLOW_ALLOWED);
