@@ -127,20 +127,6 @@ expect_ex() {
 	[ "$got" = "$want" ] || { echo "explain $s -> $d: $* = '$got', wanted '$want'"; return 1; }
 }
 
-policy() {
-	cat >"$T/$1.yaml"
-	if ! lab apply -f "$T/$1.yaml" >"$T/apply.out" 2>&1; then
-		not_ok "apply $1"
-		sed 's/^/#   /' "$T/apply.out" | head -20
-		return 1
-	fi
-}
-unpolicy() {
-	local f
-	for f in "$@"; do
-		lab delete -f "$T/$f.yaml" >/dev/null 2>&1 || not_ok "delete $f"
-	done
-}
 
 check "lab up --nodes $NODES" lab up --nodes "$NODES" || { finish; exit 1; }
 check "apply namespaces x, y, z" lab apply -f "$EX/00-namespaces.yaml"

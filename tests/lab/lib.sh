@@ -10,6 +10,9 @@
 #   leftovers          netns, pins, live processes and state a lab left (empty: none)
 #   lab_down_checked   lab down as a check, then that nothing was left behind
 #   y_ns / y_pod / y_svc / y_webpol   manifests for lab apply, one document each
+#   policy NAME        lab apply of stdin, kept as $T/NAME.yaml (an apply that
+#                      fails is a not ok with its output)
+#   unpolicy NAME...   lab delete of each, a not ok where one fails
 
 LAB_PINS=/sys/fs/bpf/xcni-lab
 PIDS=()
@@ -239,4 +242,19 @@ y_webpol() {
 	[ "${2:-}" = deny ] || printf '%s\n' '  ingress:' \
 		'  - from: [{podSelector: {matchLabels: {role: friend}}}]' \
 		'    ports: [{port: 80, protocol: TCP}, {port: 81, protocol: UDP}]'
+}
+
+policy() {
+	cat >"$T/$1.yaml"
+	if ! lab apply -f "$T/$1.yaml" >"$T/apply.out" 2>&1; then
+		not_ok "apply $1"
+		sed 's/^/#   /' "$T/apply.out" | head -20
+		return 1
+	fi
+}
+unpolicy() {
+	local f
+	for f in "$@"; do
+		lab delete -f "$T/$f.yaml" >/dev/null 2>&1 || not_ok "delete $f"
+	done
 }

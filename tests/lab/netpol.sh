@@ -153,22 +153,6 @@ PY
 	done <<<"$cells"
 }
 
-# policy NAME: applies stdin (kept as $T/NAME.yaml for removal).
-policy() {
-	cat >"$T/$1.yaml"
-	if ! lab apply -f "$T/$1.yaml" >"$T/apply.out" 2>&1; then
-		not_ok "apply $1"
-		sed 's/^/#   /' "$T/apply.out" | head -20
-		return 1
-	fi
-}
-
-unpolicy() {
-	local f
-	for f in "$@"; do
-		lab delete -f "$T/$f.yaml" >/dev/null 2>&1 || not_ok "delete $f"
-	done
-}
 
 # deny_all NS Ingress|Egress: a policy that selects every pod of NS and allows
 # nothing that way.
