@@ -135,6 +135,18 @@ def screenshot(cdp, path):
         f.write(base64.b64decode(png["data"]))
 
 
+def report(out, steps):
+    """Runs steps (which fill out); prints out as one JSON line, with "error"
+    where steps raised: 0, or 1 on the error."""
+    try:
+        steps()
+    except Exception as e:
+        print(json.dumps({"error": str(e), **out}))
+        return 1
+    print(json.dumps(out))
+    return 0
+
+
 def main():
     args = sys.argv[1:]
     url, work, shot = args[0], args[1], args[2]
@@ -147,7 +159,8 @@ def main():
             click = args[i + 1]
         i += 2
     out = {}
-    try:
+
+    def steps():
         with Chromium(work) as cdp:
             cdp.call("Page.navigate", url=url)
             deadline = time.time() + TIMEOUT
@@ -180,11 +193,8 @@ def main():
                 out["detail"] = d
                 out["clicked_at"] = box
             screenshot(cdp, shot)
-    except Exception as e:
-        print(json.dumps({"error": str(e), **out}))
-        return 1
-    print(json.dumps(out))
-    return 0
+
+    return report(out, steps)
 
 
 if __name__ == "__main__":

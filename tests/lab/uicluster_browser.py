@@ -10,18 +10,18 @@ counts, rows, the status line and the command line); then picks "denied" in
 the verdict filter and reads it again. A screenshot of each. Prints one JSON
 object {"all", "denied"}; exits 1 saying why when the page never draws.
 """
-import json
 import os
 import sys
 
-from ui_browser import Chromium, screenshot
+from ui_browser import Chromium, report, screenshot
 from uimap_browser import choose, wait_state
 
 
 def main():
     url, work, outdir = sys.argv[1:4]
     out = {}
-    try:
+
+    def steps():
         with Chromium(work, (1400, 900)) as cdp:
             cdp.call("Page.navigate", url=url)
             out["all"] = wait_state(cdp, lambda s: s["nodes"] and s["rows"], "a map and flow rows")
@@ -29,11 +29,8 @@ def main():
             choose(cdp, "verdict", "denied")
             out["denied"] = wait_state(cdp, lambda s: s["query"] == "verdict=denied", "verdict=denied")
             screenshot(cdp, os.path.join(outdir, "cluster-map-denied.png"))
-    except Exception as e:
-        print(json.dumps({"error": str(e), **out}))
-        return 1
-    print(json.dumps(out))
-    return 0
+
+    return report(out, steps)
 
 
 if __name__ == "__main__":

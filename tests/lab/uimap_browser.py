@@ -31,7 +31,7 @@ import os
 import sys
 import time
 
-from ui_browser import TIMEOUT, Chromium, screenshot
+from ui_browser import TIMEOUT, Chromium, report, screenshot
 
 STATE = r"""JSON.stringify((() => {
   const box = e => { const r = e.getBoundingClientRect(); return {x: r.x, y: r.y, w: r.width, h: r.height}; };
@@ -119,7 +119,8 @@ def choose(cdp, sel_id, value):
 def main():
     url, work, outdir, ns, verdict, search = sys.argv[1:7]
     out = {}
-    try:
+
+    def steps():
         with Chromium(work, (1400, 900)) as cdp:
             cdp.call("Page.navigate", url=url)
             out["all"] = wait_state(cdp, lambda s: s["nodes"] and s["rows"], "a map and flow rows")
@@ -192,11 +193,8 @@ def main():
             time.sleep(1)  # the redraw after a resize waits 150 ms
             out["small"] = wait_state(cdp, lambda s: s["viewport"]["w"] == 1024, "the map at 1024x700")
             screenshot(cdp, os.path.join(outdir, "service-map-50-1024.png"))
-    except Exception as e:
-        print(json.dumps({"error": str(e), **out}))
-        return 1
-    print(json.dumps(out))
-    return 0
+
+    return report(out, steps)
 
 
 if __name__ == "__main__":
