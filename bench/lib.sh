@@ -109,6 +109,18 @@ np_services() {
 		Y
 	done
 }
+#   node_ns SETUP; pod_ns SETUP POD   the CNI benchmarks' netns names ($PREFIX-...)
+#   cni COMMAND SETUP POD       the real plugin (the script's cni_bin SETUP, its
+#                               CNI_PATH cni_path SETUP) from SETUP's node netns,
+#                               as a runtime calls it, config $TMP/SETUP.conf
+node_ns() { echo "$PREFIX-$1-node"; }
+pod_ns() { echo "$PREFIX-$1-$2"; }
+cni() {
+	timeout 30 nsenter --net="/var/run/netns/$(node_ns "$2")" env \
+		CNI_COMMAND="$1" CNI_CONTAINERID="$PREFIX-$2-$3" \
+		CNI_NETNS="/var/run/netns/$(pod_ns "$2" "$3")" CNI_IFNAME=eth0 \
+		CNI_PATH="$(cni_path "$2")" "$(cni_bin "$2")" <"$TMP/$2.conf"
+}
 die() { echo "$BENCH: $*" >&2; exit 1; }
 say() { echo "$BENCH: $*"; }
 num_in() { [[ $1 =~ ^[0-9]+$ ]] && (($1 >= $2 && $1 <= $3)); }

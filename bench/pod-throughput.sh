@@ -157,15 +157,8 @@ SERVER_PIDS=()
 NETNS=()   # every netns we created, pods before their node
 ADDED=()   # "setup pod" for every CNI ADD attempted
 
-node_ns() { echo "$PREFIX-$1-node"; }
-pod_ns() { echo "$PREFIX-$1-$2"; }
-
-cni() { # cni COMMAND SETUP POD: the real plugin, called from the node's netns
-	timeout 30 nsenter --net="/var/run/netns/$(node_ns "$2")" env \
-		CNI_COMMAND="$1" CNI_CONTAINERID="$PREFIX-$2-$3" \
-		CNI_NETNS="/var/run/netns/$(pod_ns "$2" "$3")" CNI_IFNAME=eth0 \
-		CNI_PATH="${CNI_PATH_DIRS[$2]}" "${BIN[$2]}" <"$TMP/$2.conf"
-}
+cni_bin() { echo "${BIN[$1]}"; }
+cni_path() { echo "${CNI_PATH_DIRS[$1]}"; }
 
 on_exit cni_teardown XCNID_PIDS PINS_OURS
 

@@ -109,15 +109,8 @@ ADDED=()    # "setup pod" for every CNI ADD attempted
 declare -A IP=() BIN=([x]=$XCNI_BIN [i]=$CNI_DIR/ptp)
 GEN=0       # the data-path xcnid's generation
 
-node_ns() { echo "$PREFIX-$1-node"; }
-pod_ns() { echo "$PREFIX-$1-$2"; }
-
-cni() { # cni COMMAND SETUP POD: the real plugin, called from the node's netns
-	timeout 30 nsenter --net="/var/run/netns/$(node_ns "$2")" env \
-		CNI_COMMAND="$1" CNI_CONTAINERID="$PREFIX-$2-$3" \
-		CNI_NETNS="/var/run/netns/$(pod_ns "$2" "$3")" CNI_IFNAME=eth0 \
-		CNI_PATH="$CNI_PATH_DIRS" "${BIN[$2]}" <"$TMP/$2.conf"
-}
+cni_bin() { echo "${BIN[$1]}"; }
+cni_path() { echo "$CNI_PATH_DIRS"; }
 
 on_exit cni_teardown DAEMONS PINS
 

@@ -125,15 +125,8 @@ TMP=""
 PINS=() DAEMONS=() SERVER_PIDS=() NETNS=() ADDED=()
 declare -A IP=() GEN=([k]=0 [p]=0 [g]=0 [r]=0)
 
-node_ns() { echo "$PREFIX-$1-node"; }
-pod_ns() { echo "$PREFIX-$1-$2"; }
-
-cni() { # cni COMMAND NODE POD: the real plugin, called from the node's netns
-	timeout 30 nsenter --net="/var/run/netns/$(node_ns "$2")" env \
-		CNI_COMMAND="$1" CNI_CONTAINERID="$PREFIX-$2-$3" \
-		CNI_NETNS="/var/run/netns/$(pod_ns "$2" "$3")" CNI_IFNAME=eth0 \
-		CNI_PATH="$CNI_PATH_DIRS" "$XCNI_BIN" <"$TMP/$2.conf"
-}
+cni_bin() { echo "$XCNI_BIN"; }
+cni_path() { echo "$CNI_PATH_DIRS"; }
 
 on_exit cni_teardown DAEMONS PINS
 
