@@ -15,17 +15,11 @@
 # Environment: BUILD (xcnid from $BUILD/xcnid).
 set -euo pipefail
 
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-BUILD=${BUILD:-$(dirname "$HERE")/build}
+BENCH=scrape
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 CLIENTS=4
 SECS=3
-while getopts c:t: o; do
-	case $o in
-	c) CLIENTS=$OPTARG ;;
-	t) SECS=$OPTARG ;;
-	*) exit 2 ;;
-	esac
-done
+opts - "c:CLIENTS t:SECS" "$@"
 [[ $CLIENTS =~ ^[1-9][0-9]?$ && $SECS =~ ^[1-9][0-9]?$ ]] ||
 	{ echo "scrape.sh: -c and -t take 1 to 99" >&2; exit 2; }
 

@@ -22,16 +22,11 @@
 #   bash bench/xdp-decap-gro.sh [-r ROUNDS] [-t SECONDS]
 set -uo pipefail
 cd "$(dirname "$0")/.."
+BENCH=xdp-decap-gro
 . bench/lib.sh
 need ip tc iperf3 tshark clang ethtool
 ROUNDS=3 T=4
-while getopts r:t: o; do
-	case $o in
-	r) ROUNDS=$OPTARG ;;
-	t) T=$OPTARG ;;
-	*) exit 2 ;;
-	esac
-done
+opts - "r:ROUNDS t:T" "$@"
 A=xcni-gro-a B=xcni-gro-b
 W=$(mktemp -d /tmp/xcni-gro.XXXXXX)
 SRV=""
