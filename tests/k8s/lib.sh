@@ -219,11 +219,8 @@ ${1:+    metadata: {labels: {$1\}\}
       nodeName: n2
       restartPolicy: Never
       terminationGracePeriodSeconds: 1
-      containers:
-      - name: main
-        image: xcni.test/busybox:1
-        imagePullPolicy: Never
-        command: ["/bin/sh", "-c", "echo finished"]
+      containers: [{name: main, image: xcni.test/busybox:1, imagePullPolicy: Never,
+                    command: ["/bin/sh", "-c", "echo finished"]}]
 EOF
 }
 k8s_manifest() { # kpr|plain: examples/kind as a kind user applies it, for this cluster
