@@ -36,7 +36,7 @@
 #include "lib/policy/policy.h"
 #include "lib/policy/polsync.h"
 #include "lib/cluster/store.h"
-#include "store_put.h"
+#include "cluster_fx.h"
 
 static struct store *st;
 static char pin_dir[64];

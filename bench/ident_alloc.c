@@ -21,7 +21,7 @@
 #include <jansson.h>
 #include "lib/cluster/store.h"
 #include "lib/policy/policy.h"
-#include "store_put.h"
+#include "cluster_fx.h"
 
 static double now(void)
 {
@@ -44,30 +44,6 @@ static void pod(struct store *st, const char *name, int ns, const char *app, int
 	put(st, b);
 }
 
-/* One update over what changed since the last. */
-static double step(struct store *st, struct pol_incr *pi, const struct pol_opts *o)
-{
-	struct store_change *ch;
-	const struct pol_result *r;
-	const struct pol_delta *d;
-	struct k8s_error e = { "" };
-	struct cluster c;
-	size_t nch;
-	bool all;
-	double t0, t1;
-
-	store_view(st, &c);
-	store_journal_take(st, &ch, &nch, &all);
-	t0 = now();
-	if (pol_incr_update(pi, &c, o, ch, nch, all, false, &r, &d, &e)) {
-		fprintf(stderr, "update: %s\n", e.msg);
-		exit(1);
-	}
-	t1 = now();
-	store_changes_free(ch, nch);
-	return t1 - t0;
-}
-
 static uint32_t fnv(const char *s)
 {
 	uint32_t h = 2166136261u;
@@ -84,6 +60,7 @@ int main(int argc, char **argv)
 	struct store *st = store_new();
 	struct pol_incr *pi = pol_incr_new();
 	struct pol_opts o = { .node_name = "n1" }, of = { .node_name = "n1", .hash = fnv };
+	const struct pol_delta *d;
 	unsigned ip = 1;
 	double born = 0, join = 0, t0, t1;
 	char b[1024], name[64], app[64];
@@ -118,7 +95,7 @@ int main(int argc, char **argv)
 		pod(st, name, i % nsets % 20, app, i % 10, ip++);
 	}
 	t0 = now();
-	step(st, pi, &o);
+	step(st, pi, &o, &d, now);
 	t1 = now();
 	printf("%d pods, %d label sets, %d NetworkPolicies: first compile %.1f ms\n", npods, nsets, nnp, (t1 - t0) / 1e3);
 	/* Alternating, so the machine's load falls on both alike. */
@@ -126,11 +103,11 @@ int main(int argc, char **argv)
 		snprintf(name, sizeof(name), "new%d", i);
 		snprintf(app, sizeof(app), "new-%d", i);
 		pod(st, name, i % 20, app, 2 + i % 8, ip++);
-		born += step(st, pi, &o);
+		born += step(st, pi, &o, &d, now);
 		snprintf(name, sizeof(name), "join%d", i);
 		snprintf(app, sizeof(app), "a%d", i % nsets);
 		pod(st, name, i % nsets % 20, app, 2 + i % 8, ip++);
-		join += step(st, pi, &o);
+		join += step(st, pi, &o, &d, now);
 	}
 	printf("update with a new label set %.1f us, joining one %.1f us: %.1f us a new set "
 	       "(%zu whole compiles)\n", born / n, join / n, (born - join) / n,

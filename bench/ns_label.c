@@ -28,7 +28,7 @@
 #include <jansson.h>
 #include "lib/cluster/store.h"
 #include "lib/policy/policy.h"
-#include "store_put.h"
+#include "cluster_fx.h"
 
 static double now(void)
 {
@@ -47,30 +47,6 @@ static void ns(struct store *st, int i, const char *team, const char *env)
 		 "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"ns%d\","
 		 "\"labels\":{\"team\":\"%s\",\"env\":\"%s\"}}}", i, team, env);
 	put(st, b);
-}
-
-/* One update over what changed since the last: its time, in us. */
-static double step(struct store *st, struct pol_incr *pi, const struct pol_opts *o,
-		   const struct pol_delta **d)
-{
-	struct store_change *ch;
-	const struct pol_result *r;
-	struct k8s_error e = { "" };
-	struct cluster c;
-	size_t nch;
-	bool all;
-	double t0, t1;
-
-	store_view(st, &c);
-	store_journal_take(st, &ch, &nch, &all);
-	t0 = now();
-	if (pol_incr_update(pi, &c, o, ch, nch, all, false, &r, d, &e)) {
-		fprintf(stderr, "update: %s\n", e.msg);
-		exit(1);
-	}
-	t1 = now();
-	store_changes_free(ch, nch);
-	return t1 - t0;
 }
 
 static void say(const char *what, double sum, double max, int n, const struct pol_delta *d)
@@ -138,7 +114,7 @@ int main(int argc, char **argv)
 		put(st, b);
 	}
 	t0 = now();
-	step(st, pi, &o, &d);
+	step(st, pi, &o, &d, now);
 	t1 = now();
 	printf("%d pods, %d Namespaces, %d Nodes, %d NetworkPolicies: first compile %.1f ms\n",
 	       npods, nns, nnodes, nns, (t1 - t0) / 1e3);
@@ -149,12 +125,12 @@ int main(int argc, char **argv)
 		const char *team = i % 2 ? "t0" : "t9";
 
 		ns(st, 0, team, i % 2 ? "b" : "a");
-		t = step(st, pi, &o, &d);
+		t = step(st, pi, &o, &d, now);
 		sel += t;
 		selmax = t > selmax ? t : selmax;
 		dsel = *d;
 		ns(st, 0, team, i % 2 ? "a" : "b");
-		t = step(st, pi, &o, &d);
+		t = step(st, pi, &o, &d, now);
 		un += t;
 		unmax = t > unmax ? t : unmax;
 		dun = *d;
