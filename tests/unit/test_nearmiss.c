@@ -37,6 +37,18 @@ static struct k8s_np_rule *db_rule(const char *from)
 	return r;
 }
 
+/* The user's case compiled: store_app with the db's rule from app=backend-api. */
+static struct cluster backend_api(void)
+{
+	struct cluster c;
+
+	store_app();
+	db_rule("app=backend-api");
+	c = view();
+	compile();
+	return c;
+}
+
 /* The near misses of other -> self, TCP port, each as its sentence, "\n"-joined. */
 static const char *misses(const struct k8s_pod *self, const struct k8s_pod *other, uint16_t p)
 {
@@ -98,10 +110,7 @@ static void any_flow(void **state)
 	char s[1024];
 
 	(void)state;
-	store_app();
-	db_rule("app=backend-api");
-	c = view();
-	compile();
+	c = backend_api();
 	assert_int_equal(pol_nm_near_misses(&c, &R, DB0, NULL, NM_INGRESS, 0, 0, &l), 0);
 	assert_int_equal(l.n, 1);
 	assert_string_equal(pol_nm_sentence(&l.v[0], s, sizeof(s)),
@@ -249,10 +258,7 @@ static void selectors_listed(void **state)
 	char s[1024];
 
 	(void)state;
-	store_app();
-	db_rule("app=backend-api");
-	c = view();
-	compile();
+	c = backend_api();
 	assert_int_equal(pol_nm_selectors(&c, &R, &l), 0);
 	/* default-deny's subject; db-from-backend's subject and its peer */
 	assert_int_equal(l.n, 3);
