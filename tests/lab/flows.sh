@@ -651,6 +651,7 @@ kind: Service
 metadata: {name: np, namespace: x}
 spec:
   type: NodePort
+  ipFamilyPolicy: RequireDualStack
   selector: {role: stranger}
   ports:
   - {name: echo, port: 9181, protocol: UDP, targetPort: 81, nodePort: 30181}
@@ -710,7 +711,8 @@ nptext() { # the default line: the client is the source; -o wide: the translated
 check "--node all --from-ip $OUT4 (text): six rows from $OUT4:PORT; -o wide: the translated source and 'client $OUT4:PORT (SNAT)'" nptext
 # The service map's data (web/ui.html's flow table and panel): the merged flows carry the client.
 "$XCNICTL" lab ui --listen 127.0.0.1:9965 >"$T/labui.out" 2>&1 &
-MINE+=("$!")
+NP_UI=$!
+MINE+=("$NP_UI")
 npui() {
 	local _
 	for _ in $(seq 50); do grep -q "serving http://127.0.0.1:9965/" "$T/labui.out" && break; sleep 0.1; done
@@ -723,13 +725,15 @@ c == want or print(f"clients {c}, wanted {want}")
 sys.exit(0 if c == want else 1)' "$T/np-graph.json" $OUT4
 }
 check "lab ui /api/graph: the six v4 flows from 192.168.77.1, each with its client $OUT4:4200x" npui
+kill "$NP_UI" 2>/dev/null
+wait "$NP_UI" 2>/dev/null
 npipfix() { # FIRST-PORT CLIENT NAT: n1's record of each of the six
 	local p
 	for p in $(seq "$1" $(($1 + 5))); do
-		ipfix_has n1 "$p" "r.get('sourceIPv4Address', r.get('sourceIPv6Address')) == '$2' and r.get('postNATSourceIPv4Address', r.get('postNATSourceIPv6Address')) == '$3' and r['postNAPTSourceTransportPort'] != $p and r['destinationTransportPort'] == 81 and r['packetTotalCount'] == 1 and r['reversePacketTotalCount'] == 1 and r['xcniService'] == 'x/np:echo'" || return 1
+		ipfix_has n1 "$p" "r.get('sourceIPv4Address', r.get('sourceIPv6Address')) == '$2' and r.get('postNATSourceIPv4Address', r.get('postNATSourceIPv6Address')) == '$3' and r['postNAPTSourceTransportPort'] == j['source']['port'] and r['destinationTransportPort'] == 81 and r['packetTotalCount'] == 1 and r['reversePacketTotalCount'] == 1 and r['xcniService'] == 'x/np:echo'" || return 1
 	done
 }
-check "IPFIX from n1 (it SNATed them): six v4 records, sourceIPv4Address $OUT4 and its port, postNATSourceIPv4Address 192.168.77.1 and another port, 1 + 1 packets, x/np:echo" \
+check "IPFIX from n1 (it SNATed them): six v4 records, sourceIPv4Address $OUT4 and its port, postNATSourceIPv4Address 192.168.77.1 and its SNAT port, 1 + 1 packets, x/np:echo" \
 	npipfix 42001 $OUT4 192.168.77.1
 check "IPFIX from n1: six v6 records, sourceIPv6Address $OUT6, postNATSourceIPv6Address fd00:77::1" \
 	npipfix 42011 $OUT6 fd00:77::1
