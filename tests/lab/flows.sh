@@ -316,7 +316,9 @@ ipfix_has() {
 ipfix_has_once() {
 	local n=$1 sp=$2 expr=$3
 	flows --node "$n" --json | /usr/bin/python3 -c 'import json, sys
-m = [l for l in sys.stdin if l.strip() and json.loads(l).get("source", {}).get("port") == int(sys.argv[1])]
+# a NodePort flow SNATed here: exported from the port of its client
+m = [l for l in sys.stdin if l.strip() and (json.loads(l).get("source", {}).get("port") == int(sys.argv[1]) or
+     (json.loads(l).get("client") or "").endswith(":" + sys.argv[1]))]
 print(m[0] if len(m) == 1 else "null")' "$sp" | /usr/bin/python3 "$T/ipfix_has.py" "$T/ipfix.jsonl" "$n" "$sp" "$expr" "$T0_MS"
 }
 check "IPFIX from n1: x/b -> x/a 81/udp (v4): $B4:40001 -> $A4:81 UDP, 5 + 5 packets, allowed by x/web-ingress rule 0 (ingress), pods x/b x/a" \
@@ -634,6 +636,124 @@ check "IPFIX from n1: x/b -> x/web 8080/tcp (socket LB): xcniService x/web:http,
 	ipfix_has n1 40011 "r['xcniService'] == 'x/web:http' and r['xcniBackend'] == '$A4:80' and r['protocolIdentifier'] == 6 and r['xcniDestinationPod'] == 'x/a'"
 check "IPFIX from n1: a flow with no Service has xcniService and xcniBackend empty" \
 	ipfix_has n1 40001 "r['xcniService'] == '' and r['xcniBackend'] == ''"
+
+# ---- the client of a NodePort flow (issue 53 item 3) ---------------------------------
+# The outside (198.51.100.1, 2001:db8:100::1) calls x/np's NodePort on n1,
+# whose one backend, x/c, is on n2: n1 SNATs each flow to its own address,
+# n2 sees 192.168.77.1 (fd00:77::1) only. Six flows a family, one datagram
+# each from its own port: six merged records name the client (n1's part)
+# beside the translated source, --from-ip finds six, the UI's flows carry it,
+# and n1's IPFIX record has the client as sourceIPv4Address (IPv6) with the
+# translated address as postNATSourceIPv4Address (RFC 8158's IEs 225, 281, 227).
+cat >"$T/np.yaml" <<'EOF'
+apiVersion: v1
+kind: Service
+metadata: {name: np, namespace: x}
+spec:
+  type: NodePort
+  ipFamilyPolicy: RequireDualStack
+  selector: {role: stranger}
+  ports:
+  - {name: echo, port: 9181, protocol: UDP, targetPort: 81, nodePort: 30181}
+EOF
+check "apply Service x/np (NodePort 30181/udp -> 81; backend x/c on n2)" lab apply -f "$T/np.yaml"
+OUT4=198.51.100.1 OUT6=2001:db8:100::1
+# Debian's tshark reads the same export at the collector (nsenter, not ip netns
+# exec: that remounts /sys, hiding the nodes' pins).
+nsenter --net=/run/netns/xcl-out tshark -q -i any -f "udp port $IPFIX_PORT" -w "$T/np.pcapng" >"$T/np-tshark.log" 2>&1 &
+NP_CAP=$!
+MINE+=("$NP_CAP")
+for _ in $(seq 100); do grep -q "Capturing on" "$T/np-tshark.log" 2>/dev/null && break; sleep 0.1; done
+np_send() { # FIRST-PORT NODE-ADDRESS: six datagrams from the outside, each answered
+	local got p
+	for p in $(seq "$1" $(($1 + 5))); do
+		got=$(ip netns exec xcl-out /usr/bin/python3 "$T/send.py" "$p" "$2" 30181 1 64) || return 1
+		[ "$got" = 1 ] || { echo "from port $p: answered $got of 1"; return 1; }
+	done
+}
+check "outside -> n1 192.168.77.1:30181/udp, six flows (ports 42001-42006), each answered" np_send 42001 192.168.77.1
+check "outside -> n1 [fd00:77::1]:30181/udp, six flows (ports 42011-42016), each answered" np_send 42011 fd00:77::1
+cat >"$T/npclient.py" <<'EOF'
+import json, sys
+first, client, nat = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+recs = [json.loads(l) for l in sys.stdin if l.strip()]
+recs = [r for r in recs if "source" in r and r["destination"].get("port") == 81 and r["source"]["ip"] == nat]
+fmt = "%s:%d" if "." in client else "[%s]:%d"
+want = {fmt % (client, p) for p in range(first, first + 6)}
+got = {r.get("client") for r in recs}
+bad = [r for r in recs if r["verdict"] != "allowed" or r["decided_by"] != "n2" or r["destination"]["pod"] != "c"
+       or {n["node"] for n in r["nodes"]} != {"n1", "n2"}]
+if len(recs) != 6 or got != want or bad:
+    print(f"{len(recs)} records from {nat} to port 81, clients {sorted(map(str, got))}, wanted {sorted(want)}; {json.dumps(bad[:1] or recs[:1])}")
+    sys.exit(1)
+EOF
+npclient() { # FIRST-PORT CLIENT NAT [FILTER...]: six merged records name the client
+	local first=$1 client=$2 nat=$3 out _
+	shift 3
+	for _ in $(seq 20); do # the agents take a flow at their conntrack walk (every second)
+		out=$(flows --node all --json "$@" | /usr/bin/python3 "$T/npclient.py" "$first" "$client" "$nat" 2>&1) && return 0
+		sleep 0.3
+	done
+	echo "$out"
+	return 1
+}
+check "--node all: six records 192.168.77.1 -> x/c:81 (v4), each naming its client $OUT4:4200x, allowed by n2, n1 and n2's parts" \
+	npclient 42001 $OUT4 192.168.77.1
+check "--node all --from-ip $OUT4: the same six" npclient 42001 $OUT4 192.168.77.1 --from-ip $OUT4
+check "--node all --ip $OUT4/32: the same six" npclient 42001 $OUT4 192.168.77.1 --ip $OUT4/32
+check "--node all --from-ip $OUT6: six records fd00:77::1 -> x/c:81 (v6), each naming its client [$OUT6]:4201x" \
+	npclient 42011 $OUT6 fd00:77::1 --from-ip $OUT6
+nptext() { # the default line: the client is the source; -o wide: the translated source too
+	flows --node all --from-ip $OUT4 >"$T/out" && [ "$(grep -c "^n2 .* $OUT4:4200[1-6] .*x/c" "$T/out")" = 6 ] &&
+		flows --node all --from-ip $OUT4 -o wide >"$T/out" &&
+		[ "$(grep -c "192.168.77.1:[0-9]* .*client $OUT4:4200[1-6] (SNAT)" "$T/out")" = 6 ] || { cat "$T/out"; return 1; }
+}
+check "--node all --from-ip $OUT4 (text): six rows from $OUT4:PORT; -o wide: the translated source and 'client $OUT4:PORT (SNAT)'" nptext
+# The service map's data (web/ui.html's flow table and panel): the merged flows carry the client.
+"$XCNICTL" lab ui --listen 127.0.0.1:9965 >"$T/labui.out" 2>&1 &
+NP_UI=$!
+MINE+=("$NP_UI")
+npui() {
+	local _
+	for _ in $(seq 50); do grep -q "serving http://127.0.0.1:9965/" "$T/labui.out" && break; sleep 0.1; done
+	curl -sf "http://127.0.0.1:9965/api/graph" >"$T/np-graph.json" || { cat "$T/labui.out"; return 1; }
+	/usr/bin/python3 -c 'import json, sys
+g = json.load(open(sys.argv[1]))
+c = sorted(f["client"] for f in g["recent"] if f.get("client") and f["source"]["ip"] == "192.168.77.1")
+want = sorted("%s:%d" % (sys.argv[2], p) for p in range(42001, 42007))
+c == want or print(f"clients {c}, wanted {want}")
+sys.exit(0 if c == want else 1)' "$T/np-graph.json" $OUT4
+}
+check "lab ui /api/graph: the six v4 flows from 192.168.77.1, each with its client $OUT4:4200x" npui
+kill "$NP_UI" 2>/dev/null
+wait "$NP_UI" 2>/dev/null
+npipfix() { # FIRST-PORT CLIENT NAT: n1's record of each of the six
+	local p
+	for p in $(seq "$1" $(($1 + 5))); do
+		ipfix_has n1 "$p" "r.get('sourceIPv4Address', r.get('sourceIPv6Address')) == '$2' and r.get('postNATSourceIPv4Address', r.get('postNATSourceIPv6Address')) == '$3' and r['postNAPTSourceTransportPort'] == j['source']['port'] and r['destinationTransportPort'] == 81 and r['packetTotalCount'] == 1 and r['reversePacketTotalCount'] == 1 and r['xcniService'] == 'x/np:echo'" || return 1
+	done
+}
+check "IPFIX from n1 (it SNATed them): six v4 records, sourceIPv4Address $OUT4 and its port, postNATSourceIPv4Address 192.168.77.1 and its SNAT port, 1 + 1 packets, x/np:echo" \
+	npipfix 42001 $OUT4 192.168.77.1
+check "IPFIX from n1: six v6 records, sourceIPv6Address $OUT6, postNATSourceIPv6Address fd00:77::1" \
+	npipfix 42011 $OUT6 fd00:77::1
+kill "$NP_CAP" 2>/dev/null
+wait "$NP_CAP" 2>/dev/null
+# tshark -T fields lists a message's records' values field by field: the
+# IPv4 client and translated address pair up (both in template 257 only).
+nptshark() { # SRC-FIELD NAT-FIELD CLIENT NAT
+	tshark -r "$T/np.pcapng" -d "udp.port==$IPFIX_PORT,cflow" -T fields -E occurrence=a -E aggregator=' ' \
+		-e "$1" -e "$2" -Y "$2" 2>/dev/null >"$T/np-fields.txt"
+	/usr/bin/python3 -c 'import sys
+pairs = [p for l in open(sys.argv[1]) if "\t" in l for p in zip(*(c.split() for c in l.rstrip("\n").split("\t")))]
+n = pairs.count((sys.argv[2], sys.argv[3]))
+n >= 6 or print(f"{n} records ({sys.argv[2]}, {sys.argv[3]}) of {len(pairs)}: {pairs[:8]}")
+sys.exit(0 if n >= 6 else 1)' "$T/np-fields.txt" "$3" "$4"
+}
+check "tshark at the collector: n1's records of the six v4 flows, SrcAddr $OUT4, Post NAT Source IPv4 Address 192.168.77.1" \
+	nptshark cflow.srcaddr cflow.post_natsource_ipv4_address $OUT4 192.168.77.1
+check "tshark: the six v6 ones, SrcAddr $OUT6, Post NAT Source IPv6 Address fd00:77::1" \
+	nptshark cflow.srcaddrv6 cflow.post_nat_source_ipv6_address $OUT6 fd00:77::1
 
 # --follow: a flow that starts while it follows shows up, once per change.
 follow() {

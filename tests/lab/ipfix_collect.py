@@ -13,7 +13,8 @@ import json, socket, struct, sys, threading
 
 IANA = {4: "protocolIdentifier", 6: "tcpControlBits", 7: "sourceTransportPort",
         8: "sourceIPv4Address", 11: "destinationTransportPort", 12: "destinationIPv4Address",
-        27: "sourceIPv6Address", 28: "destinationIPv6Address", 85: "octetTotalCount",
+        225: "postNATSourceIPv4Address", 227: "postNAPTSourceTransportPort",
+        281: "postNATSourceIPv6Address", 27: "sourceIPv6Address", 28: "destinationIPv6Address", 85: "octetTotalCount",
         86: "packetTotalCount", 152: "flowStartMilliseconds", 153: "flowEndMilliseconds",
         1: "octetDeltaCount", 2: "packetDeltaCount", 89: "forwardingStatus", 136: "flowEndReason",
         303: "informationElementId", 339: "informationElementDataType",

@@ -55,10 +55,12 @@ static void test_split(void **state)
 					 "drop-policy-ingress\nsince=5m\nto=ip:10.1.0.0/16\n",
 					 node, sizeof(node), merged, sizeof(merged)),
 			 0);
-	assert_string_equal(node, "protocol=udp\nfrom=10.0.0.0/8\nnot.port=53\nlast=5\n"
-				  "to-ip=fd00::1\nsince=5m\nto=ip:10.1.0.0/16\n");
-	assert_string_equal(merged, "from-pod=x/c\nto=x/a\nnot.namespace=y\nverdict=denied\n"
-				    "label=app=web\nservice=x/web\nreason=drop-policy-ingress\n");
+	/* The addresses too are the merged record's: a NodePort flow's client is
+	 * in one node's part (test_client_match). */
+	assert_string_equal(node, "protocol=udp\nnot.port=53\nlast=5\nsince=5m\n");
+	assert_string_equal(merged, "from-pod=x/c\nfrom=10.0.0.0/8\nto=x/a\nnot.namespace=y\n"
+				    "verdict=denied\nto-ip=fd00::1\nlabel=app=web\nservice=x/web\n"
+				    "reason=drop-policy-ingress\nto=ip:10.1.0.0/16\n");
 	assert_int_equal(flows_req_split("", node, sizeof(node), merged, sizeof(merged)), 0);
 	assert_string_equal(node, "");
 	assert_string_equal(merged, "");
@@ -192,11 +194,57 @@ static void test_match(void **state)
 	json_decref(m);
 }
 
+/*
+ * A NodePort flow SNATed by n1 to a backend on n2: n2's part names n1's
+ * address only, n1's the outside client; merged, --from-ip and --ip find it
+ * by either, --to-ip by neither.
+ */
+static void test_client_match(void **state)
+{
+	json_t *per = json_pack("{s:{s:s,s:s,s:s,s:{s:s,s:i},s:{s:s,s:i},s:n},"
+				"s:{s:s,s:s,s:s,s:{s:s,s:i},s:{s:s,s:i},s:s}}",
+				"n2", "node", "n2", "family", "ipv4", "verdict", "allowed", "source",
+				"ip", "192.168.77.1", "port", 50123, "destination", "ip", "10.0.2.5",
+				"port", 81, "client",
+				"n1", "node", "n1", "family", "ipv4", "verdict", "forwarded", "source",
+				"ip", "192.168.77.1", "port", 50123, "destination", "ip", "10.0.2.5",
+				"port", 81, "client", "198.51.100.1:42001");
+	json_t *m = flows_merge_conn(per), *v6;
+	struct flow_rec r = { 0 };
+
+	(void)state;
+	assert_non_null(m);
+	assert_string_equal(json_string_value(json_object_get(m, "client")), "198.51.100.1:42001");
+	assert_string_equal(json_string_value(json_object_get(m, "decided_by")), "n2");
+	assert_true(matches(m, "from-ip=198.51.100.1\n"));
+	assert_true(matches(m, "ip=198.51.100.0/24\n"));
+	assert_true(matches(m, "from=198.51.100.1\n"));
+	assert_true(matches(m, "from-ip=192.168.77.1\n"));
+	assert_false(matches(m, "to-ip=198.51.100.1\n"));
+	assert_false(matches(m, "from-ip=198.51.100.2\n"));
+	assert_false(matches(json_object_get(per, "n2"), "from-ip=198.51.100.1\n"));
+	v6 = json_pack("{s:s,s:s,s:{s:s,s:i},s:{s:s,s:i},s:s}", "family", "ipv6", "verdict",
+		       "allowed", "source", "ip", "fd00:77::1", "port", 50123, "destination", "ip",
+		       "fd00:10:244:2::5", "port", 81, "client", "[2001:db8:100::1]:42011");
+	assert_true(matches(v6, "from-ip=2001:db8:100::1\n"));
+	assert_false(matches(v6, "from-ip=2001:db8:100::2\n"));
+	assert_int_equal(flow_client_parse("[2001:db8:100::1]:42011", &r), 0);
+	assert_int_equal(r.client_family, 6);
+	assert_int_equal(r.client_port, 42011);
+	assert_int_equal(flow_client_parse("198.51.100.1", &r), -EINVAL);
+	assert_int_equal(flow_client_parse("[2001:db8::1:5", &r), -EINVAL);
+	assert_int_equal(flow_client_parse(NULL, &r), -EINVAL);
+	json_decref(v6);
+	json_decref(m);
+	json_decref(per);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_agent_parse),
 		cmocka_unit_test(test_split),
+		cmocka_unit_test(test_client_match),
 		cmocka_unit_test(test_merge),
 		cmocka_unit_test(test_merge_fates),
 		cmocka_unit_test(test_match),

@@ -857,12 +857,14 @@ static void log_rec(struct flowd *d, const struct flow_rec *r)
  * connection into the overlay, to a pod on another node (the ipcache names
  * the pod's node), does not export it: that node judges it (ingress policy)
  * and sees what arrived, and exports it. What this node denied, and what
- * goes anywhere else (a pod here, the host, outside), it exports.
+ * goes anywhere else (a pod here, the host, outside), it exports. A
+ * NodePort flow this node SNATed it exports too: it alone knows the outside
+ * client (sourceIPv4Address; the backend's node sees postNATSourceIPv4Address).
  * --ipfix-all-nodes: every node exports what it saw.
  */
 static bool ipfix_ours(const struct flowd *d, const struct flow_rec *r)
 {
-	if (d->ipfix_all || flow_verdict_dropped(r->verdict))
+	if (d->ipfix_all || flow_verdict_dropped(r->verdict) || r->client_family)
 		return true;
 	return !r->dst.remote;
 }

@@ -83,16 +83,19 @@ struct xrec {
 	uint64_t bytes, pkts, rbytes, rpkts; /* since the flow began */
 	uint64_t dbytes, dpkts, rdbytes, rdpkts; /* since the flow's previous export */
 	uint64_t drops;
-	uint8_t saddr6[16], daddr6[16];
-	uint32_t saddr4, daddr4, sid, did;
+	/* A NodePort flow SNATed here: the source is its outside client, the
+	 * post-NAT source this node's address and port (RFC 8158's IEs);
+	 * otherwise the post-NAT source is the source. */
+	uint8_t saddr6[16], daddr6[16], nat_saddr6[16];
+	uint32_t saddr4, daddr4, nat_saddr4, sid, did;
 	int32_t reason;
-	uint16_t sport, dport, rule, tcp_flags;
-	uint8_t proto, verdict, side, end_reason, fwd, pad[7];
+	uint16_t sport, dport, nat_sport, rule, tcp_flags;
+	uint8_t proto, verdict, side, end_reason, fwd, pad[1];
 	fbVarfield_t reason_name, policy, spod, dpod, node, service, backend;
 };
-_Static_assert(offsetof(struct xrec, saddr4) == 120, "xrec layout");
-_Static_assert(offsetof(struct xrec, reason_name) == 160, "xrec layout");
-_Static_assert(sizeof(struct xrec) == 272, "xrec layout");
+_Static_assert(offsetof(struct xrec, saddr4) == 136, "xrec layout");
+_Static_assert(offsetof(struct xrec, reason_name) == 176, "xrec layout");
+_Static_assert(sizeof(struct xrec) == 288, "xrec layout");
 
 static fbInfoElementSpec_t spec[] = {
 	{ "flowStartMilliseconds", 8, 0 },
@@ -110,13 +113,16 @@ static fbInfoElementSpec_t spec[] = {
 	{ "xcniDropCount", 8, 0 },
 	{ "sourceIPv6Address", 16, F_V6 },
 	{ "destinationIPv6Address", 16, F_V6 },
+	{ "postNATSourceIPv6Address", 16, F_V6 },
 	{ "sourceIPv4Address", 4, F_V4 },
 	{ "destinationIPv4Address", 4, F_V4 },
+	{ "postNATSourceIPv4Address", 4, F_V4 },
 	{ "xcniSourceIdentity", 4, 0 },
 	{ "xcniDestinationIdentity", 4, 0 },
 	{ "xcniDropReasonCode", 4, 0 },
 	{ "sourceTransportPort", 2, 0 },
 	{ "destinationTransportPort", 2, 0 },
+	{ "postNAPTSourceTransportPort", 2, 0 },
 	{ "xcniRuleIndex", 2, 0 },
 	{ "tcpControlBits", 2, 0 },
 	{ "protocolIdentifier", 1, 0 },
@@ -125,7 +131,7 @@ static fbInfoElementSpec_t spec[] = {
 	{ "flowEndReason", 1, 0 },
 	/* RFC 7270's reduced-size encoding: status and reason in one octet. */
 	{ "forwardingStatus", 1, 0 },
-	{ "paddingOctets", 7, F_PAD },
+	{ "paddingOctets", 1, F_PAD },
 	{ "xcniDropReason", FB_IE_VARLEN, 0 },
 	{ "xcniPolicyName", FB_IE_VARLEN, 0 },
 	{ "xcniSourcePod", FB_IE_VARLEN, 0 },
@@ -549,17 +555,21 @@ bool ipfix_add(struct ipfix *x, const struct flow_rec *r, const struct flow_rend
 		uint32_t a;
 
 		memcpy(&a, r->key.saddr, 4);
+		rec.nat_saddr4 = ntohl(a);
+		memcpy(&a, r->client_family ? r->client_addr : r->key.saddr, 4);
 		rec.saddr4 = ntohl(a);
 		memcpy(&a, r->key.daddr, 4);
 		rec.daddr4 = ntohl(a);
 	} else {
-		memcpy(rec.saddr6, r->key.saddr, 16);
+		memcpy(rec.nat_saddr6, r->key.saddr, 16);
+		memcpy(rec.saddr6, r->client_family ? r->client_addr : r->key.saddr, 16);
 		memcpy(rec.daddr6, r->key.daddr, 16);
 	}
 	rec.sid = r->src.identity;
 	rec.did = r->dst.identity;
 	rec.reason = r->reason;
-	rec.sport = r->key.sport;
+	rec.nat_sport = r->key.sport;
+	rec.sport = r->client_family ? r->client_port : r->key.sport;
 	rec.dport = r->key.dport;
 	rec.rule = r->policy ? r->rule : 0xffff;
 	/* FLOW_TCP_* are the header's own bits (FIN 0x01, SYN 0x02, RST 0x04, ACK 0x10). */

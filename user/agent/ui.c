@@ -52,12 +52,14 @@ static int add_rec(struct ui *u, struct fgraph *g, const struct flow_rec *r, int
 {
 	const struct xcni_reason_info *ri = r->reason ? xcni_reason_info(r->reason) : NULL;
 	char sip[INET6_ADDRSTRLEN], dip[INET6_ADDRSTRLEN], proto[8], iso[800];
+	char client[INET6_ADDRSTRLEN + 8];
 	const char *pl = proto_label(r->key.proto);
 	struct fg_flow f = {
 		.node = flowd_node(u->fd),
 		.family = r->key.family == 4 ? "ipv4" : "ipv6",
 		.proto = pl,
 		.service = r->service,
+		.client = flow_client_str(r, client, sizeof(client)),
 		.verdict = r->verdict,
 		.side = r->pol_dir <= 1 ? (r->pol_dir ? "ingress" : "egress") : NULL,
 		.policy = r->policy,

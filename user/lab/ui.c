@@ -119,6 +119,7 @@ static int add_line(struct fgraph *g, const char *line, const struct node_maps *
 	end_of(json_object_get(o, "source"), &f.src);
 	end_of(json_object_get(o, "destination"), &f.dst);
 	f.service = jopt(o, "service");
+	f.client = jopt(o, "client");
 	v = jopt(o, "verdict");
 	f.verdict = FLOW_ALLOWED;
 	for (int i = 0; v && i < FLOW_NR_VERDICTS; i++)

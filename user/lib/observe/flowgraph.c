@@ -61,6 +61,7 @@ static void flow_free(struct fg_flow *f)
 	free((char *)f->family);
 	free((char *)f->proto);
 	free((char *)f->service);
+	free((char *)f->client);
 	free((char *)f->side);
 	free((char *)f->policy);
 	free((char *)f->reason);
@@ -152,7 +153,8 @@ static int merge(struct fg_flow *d, const struct fg_flow *s)
 	}
 	if (!counts_add(&d->counts, s))
 		return -ENOMEM;
-	if (!d->service && s->service && !dup(&d->service, s->service))
+	if ((!d->service && s->service && !dup(&d->service, s->service)) ||
+	    (!d->client && s->client && !dup(&d->client, s->client)))
 		return -ENOMEM;
 	if (s->node && (!d->node || !strstr(d->node, s->node))) {
 		if (asprintf(&nodes, "%s%s%s", d->node ?: "", d->node ? "," : "", s->node) < 0)
@@ -214,6 +216,7 @@ int fg_add(struct fgraph *g, const struct fg_flow *f)
 	if (!end_copy(&e->f.src, &f->src) || !end_copy(&e->f.dst, &f->dst) ||
 	    !dup(&e->f.node, f->node) || !dup(&e->f.family, f->family) ||
 	    !dup(&e->f.proto, f->proto) || !dup(&e->f.service, f->service) ||
+	    !dup(&e->f.client, f->client) ||
 	    !decision_copy(&e->f, f) || !counts_add(&e->f.counts, f)) {
 		flow_free(&e->f);
 		free(e);
@@ -574,6 +577,8 @@ static void json_flow(struct fbuf *b, const struct fg_flow *f, const struct edge
 	json_end(b, &f->dst);
 	flows_fbuf_printf(b, ",\"service\":");
 	fg_json_str(b, f->service);
+	flows_fbuf_printf(b, ",\"client\":");
+	fg_json_str(b, f->client);
 	flows_fbuf_printf(b, ",\"verdict\":\"%s\",\"policy\":", verdict_name(f->verdict));
 	fg_json_str(b, f->policy);
 	if (f->rule >= 0)

@@ -47,6 +47,9 @@ struct fg_flow {
 	const char *proto; /* "TCP", "UDP", ... */
 	struct fg_end src, dst; /* dst: the backend when translated */
 	const char *service; /* "ns/name:port"; NULL: not translated */
+	/* A NodePort flow a node SNATed: its outside client, "addr:port" (src
+	 * is then that node's address, the translated source); NULL: none. */
+	const char *client;
 	int verdict; /* enum flow_verdict */
 	const char *side; /* "ingress", "egress"; NULL: none decided */
 	const char *policy; /* "ns/name" that allowed, denied or audited it; NULL none */

@@ -246,11 +246,39 @@ static void json_time(struct fbuf *b, uint64_t mono_ns, const struct flow_render
 	flows_fbuf_printf(b, "\"%s\"", t);
 }
 
+const char *flow_client_str(const struct flow_rec *r, char *buf, size_t len)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	if (!r->client_family)
+		return NULL;
+	inet_ntop(r->client_family == 4 ? AF_INET : AF_INET6, r->client_addr, ip, sizeof(ip));
+	snprintf(buf, len, r->client_family == 4 ? "%s:%u" : "[%s]:%u", ip, r->client_port);
+	return buf;
+}
+
+int flow_client_parse(const char *s, struct flow_rec *r)
+{
+	char ip[INET6_ADDRSTRLEN + 2];
+	const char *colon = s ? strrchr(s, ':') : NULL;
+	size_t l = colon ? (size_t)(colon - s) : 0;
+	bool v6 = s && s[0] == '[';
+
+	if (!colon || l < 3 || l - v6 * 2 >= INET6_ADDRSTRLEN || (v6 && s[l - 1] != ']'))
+		return -EINVAL;
+	snprintf(ip, sizeof(ip), "%.*s", (int)(l - v6 * 2), s + v6);
+	if (inet_pton(v6 ? AF_INET6 : AF_INET, ip, r->client_addr) != 1)
+		return -EINVAL;
+	r->client_family = v6 ? 6 : 4;
+	r->client_port = (uint16_t)atoi(colon + 1);
+	return 0;
+}
+
 void flow_rec_json(struct fbuf *b, const struct flow_rec *r, const struct flow_render_ctx *rc)
 {
 	const struct xcni_reason_info *ri = r->reason ? xcni_reason_info(r->reason) : NULL;
 	const char *ps = proto_label(r->key.proto);
-	char flags[24] = "";
+	char flags[24] = "", client[INET6_ADDRSTRLEN + 8];
 
 	flows_fbuf_printf(b, "{\"node\":");
 	flows_fbuf_json_str(b, rc->node);
@@ -301,15 +329,7 @@ void flow_rec_json(struct fbuf *b, const struct flow_rec *r, const struct flow_r
 	flows_fbuf_printf(b, ",\"backend\":");
 	flows_fbuf_json_str(b, r->backend);
 	flows_fbuf_printf(b, ",\"client\":");
-	if (r->client_family) {
-		char ip[INET6_ADDRSTRLEN];
-
-		inet_ntop(r->client_family == 4 ? AF_INET : AF_INET6, r->client_addr, ip, sizeof(ip));
-		flows_fbuf_printf(b, r->client_family == 4 ? "\"%s:%u\"" : "\"[%s]:%u\"", ip,
-				  r->client_port);
-	} else {
-		flows_fbuf_printf(b, "null");
-	}
+	flows_fbuf_json_str(b, flow_client_str(r, client, sizeof(client)));
 	flows_fbuf_printf(b, ",\"service_path\":");
 	flows_fbuf_json_str(b, r->svc_path == FLOW_SVC_PATH_XDP ? "xdp" :
 		    r->svc_path == FLOW_SVC_PATH_TC  ? "tc" : NULL);

@@ -497,6 +497,11 @@ struct flow_render_ctx {
 
 /* What an end is: "pod", "world", "host", "remote-node" or "unmanaged". */
 const char *flow_peer_kind(const struct flow_peer *p);
+/* A SNATed NodePort flow's outside client, "addr:port" ("[addr]:port"), in
+ * buf; NULL when the record names none. */
+const char *flow_client_str(const struct flow_rec *r, char *buf, size_t len);
+/* The reverse: s (NULL: none) into r's client. 0 or -EINVAL. */
+int flow_client_parse(const char *s, struct flow_rec *r);
 /* One record as a JSON object and a newline. */
 void flow_rec_json(struct fbuf *b, const struct flow_rec *r, const struct flow_render_ctx *rc);
 /*

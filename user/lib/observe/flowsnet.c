@@ -263,28 +263,21 @@ out:
 
 /* ---- the merged view's filters ------------------------------------------------ */
 
-/* Whether a filter line ("name=value", negation stripped) is one each node judges alike. */
-static bool node_judges(const char *name, size_t nl, const char *value)
+/*
+ * Whether a filter line ("name=value", negation stripped) is one each node
+ * judges alike. Not the addresses: a NodePort flow's outside client is in
+ * the SNATing node's part alone (the backend's node sees that node's
+ * address), so --from-ip CLIENT is judged on the merged record.
+ */
+static bool node_judges(const char *name, size_t nl)
 {
-	static const char *const alike[] = { "protocol", "port", "from-port", "to-port", "ip",
-					     "from-ip", "to-ip", "since", "until", "time",
-					     "last", "first", "after", NULL };
-	struct flow_filter ff;
-	char n[32], err[200];
-	bool cidr;
+	static const char *const alike[] = { "protocol", "port", "from-port", "to-port", "since",
+					     "until", "time", "last", "first", "after", NULL };
 
 	for (const char *const *a = alike; *a; a++)
 		if (strlen(*a) == nl && !strncmp(name, *a, nl))
 			return true;
-	if (!((nl == 4 && !strncmp(name, "from", 4)) || (nl == 2 && !strncmp(name, "to", 2))))
-		return false;
-	/* --from/--to: an address or a prefix is the 5-tuple's; a pod, a namespace... is not. */
-	snprintf(n, sizeof(n), "%.*s", (int)nl, name);
-	flow_filter_init(&ff);
-	cidr = !flow_filter_set(&ff, n, value, err, sizeof(err)) &&
-	       (n[0] == 'f' ? ff.from.kind : ff.to.kind) == FM_CIDR;
-	flow_filter_free(&ff);
-	return cidr;
+	return false;
 }
 
 int flows_req_split(const char *req, char *node_req, size_t ncap, char *merged_req, size_t mcap)
@@ -307,7 +300,7 @@ int flows_req_split(const char *req, char *node_req, size_t ncap, char *merged_r
 		eq = strchr(name, '=');
 		if (!eq)
 			return -EINVAL;
-		node = node_judges(name, (size_t)(eq - name), eq + 1);
+		node = node_judges(name, (size_t)(eq - name));
 		buf = node ? node_req : merged_req;
 		len = node ? &nl : &ml;
 		n = snprintf(buf + *len, (node ? ncap : mcap) - *len, "%s\n", line);
@@ -350,6 +343,8 @@ bool flows_json_match(const struct flow_filter *ff, void *json_rec)
 	if (reason && vocab_reason(reason, &r.reason, NULL, 0))
 		r.reason = -1; /* a reason this build does not know: no --reason matches it */
 	r.service = json_string_value(json_object_get(o, "service"));
+	if (flow_client_parse(json_string_value(json_object_get(o, "client")), &r))
+		r.client_family = 0;
 	/* What each node judged is not judged again (the 5-tuple's, times). */
 	only.proto = only.port = only.sport = only.dport = -1;
 	only.since_ns = only.until_ago_ns = 0;
