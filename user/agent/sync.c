@@ -1297,6 +1297,8 @@ static int watch_open(struct watch *w)
 		err = open_backend(o, w->st, &w->b);
 	if (err)
 		return err;
+	/* After the manifests' first load (a list, as the API's): churn is what follows. */
+	store_churn_set(w->st, o->churn_burst, o->churn_rate, o->churn_interval_ms, NULL);
 	pr_info("cluster state from %s (%s backend)\n",
 		o->manifests ?: o->kubeconfig ?: "the API server (in-cluster)", w->b->ops->name);
 	status_set_cluster(w->sts, o->manifests ?: o->kubeconfig ?: "in-cluster", w->b);
@@ -1323,11 +1325,17 @@ int watch_cluster(const struct opts *o, struct from_pod *fp, struct http *hs, st
 					 { .fd = status_fd(sts), .events = POLLIN } };
 		__u64 gen = w.b->sync_gen;
 		int timeout = hooks_tick(hk, o->hook_check_s, &hook_at), n;
-		int flush_in = o->mq->on ? masq_flush_tick(o->mq, xcni_mono_ms()) : -1;
+		int flush_in = o->mq->on ? masq_flush_tick(o->mq, xcni_mono_ms()) : -1, released, next;
 
 		if (flush_in >= 0 && (timeout < 0 || flush_in < timeout))
 			timeout = flush_in;
 		timeout = sync_timeout(o, w.synced, &w.retry, &w.due, &w.backoff, timeout);
+		/* A namespace's changes that waited for its churn bound: in when due. */
+		released = store_churn_release(w.st, &next);
+		if (released < 0)
+			pr_warn("cluster state: %s\n", strerror(-released));
+		if (released > 0 || (next >= 0 && (timeout < 0 || next < timeout)))
+			timeout = released > 0 ? 0 : next;
 		n = poll(pfd, 4, timeout);
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -1345,7 +1353,7 @@ int watch_cluster(const struct opts *o, struct from_pod *fp, struct http *hs, st
 			n = w.b->ops->dispatch(w.b);
 			if (n < 0)
 				pr_warn("cluster state: %s\n", strerror(-n));
-		} else if (!w.due) {
+		} else if (!w.due && released <= 0) {
 			continue;
 		}
 		watch_changed(&w, gen);
