@@ -1,0 +1,110 @@
+#!/bin/bash
+# A namespace's churn does not hold back the others' changes (issue 52 item
+# 1, "Watch events"): a tenant rewrites its NetworkPolicies in a tight loop
+# (CHURN_POLS of them, every one changed each round, as `edit` in its own
+# namespace may) while another namespace's NetworkPolicy changes must reach
+# the node's maps about as fast as without the churn. xcnid's per-namespace
+# bound (--ns-churn-burst/-rate/-interval) lets the tenant's changes in
+# together once a second past its budget: counted by namespace
+# (xcni_namespace_churn_deferred_total) and named on the Cluster: line of
+# xcnictl status; once the churn stops, what it last wrote is in the store.
+#
+#   xcl-n1: vic/v1 (NetworkPolicy vic/p changes, port 81 <-> 82)
+#           churn/c1..c4, the churning tenant's pods (its policies select them)
+# CHURN_AGENT_ARGS: more xcnid flags (--ns-churn-rate=0: no bound, the "before").
+set -uo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/../lib.sh"
+. "$HERE/lib.sh"
+lab_suite churn
+lab_start "$XCNICTL" "$XCNI_BIN" "$XCNID_BIN"
+ROUNDS=${CHURN_ROUNDS:-10}
+POLS=${CHURN_POLS:-400}
+MPORT=9969
+
+# shellcheck disable=SC2086 # word-split on purpose: one flag a word
+check "lab up --nodes 1 ${CHURN_AGENT_ARGS:-}" lab up --nodes 1 --agent-arg "--metrics-addr=127.0.0.1:$MPORT" \
+	$(for a in ${CHURN_AGENT_ARGS:-}; do printf -- '--agent-arg %s ' "$a"; done) || { finish; exit 1; }
+remember_pids
+
+pol() {
+	printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: vic}\n---\n'
+	printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: churn}\n---\n'
+	printf 'apiVersion: v1\nkind: Pod\nmetadata: {name: v1, namespace: vic, labels: {app: v}}\n'
+	printf 'spec: {nodeName: n1, containers: [{name: c}]}\n'
+	for i in 1 2 3 4; do
+		printf -- '---\napiVersion: v1\nkind: Pod\nmetadata: {name: c%d, namespace: churn, labels: {app: c}}\n' "$i"
+		printf 'spec: {nodeName: n1, containers: [{name: c}]}\n'
+	done
+	printf -- '---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p, namespace: vic}\n'
+	printf 'spec: {podSelector: {matchLabels: {app: v}}, policyTypes: [Ingress], '
+	printf 'ingress: [{ports: [{port: %d, protocol: UDP}]}]}\n' "$1"
+}
+pol 81 >"$T/p81.yaml"
+pol 82 >"$T/p82.yaml"
+check "apply vic/v1, churn/c1..c4 and NetworkPolicy vic/p (n1)" lab apply -f "$T/p81.yaml" || { finish; exit 1; }
+remember_pids
+
+# ROUNDS changes of vic/p, each timed from lab apply's start to the node's
+# maps holding it (lab apply returns then): the slowest in ms, then each.
+changes() {
+	local i t0 t1 ms max=0 all=()
+	for i in $(seq "$ROUNDS"); do
+		t0=$(date +%s%N)
+		lab apply -f "$T/p$((81 + i % 2)).yaml" >/dev/null || return 1
+		t1=$(date +%s%N)
+		ms=$(((t1 - t0) / 1000000))
+		all+=("$ms")
+		[ "$ms" -gt "$max" ] && max=$ms
+	done
+	echo "$max ${all[*]}"
+}
+base=$(changes) || base="fail"
+diag "without churn: change->map slowest, then each (ms): $base"
+
+# The tenant: POLS NetworkPolicies of churn, all in one manifest, every one
+# changed each round (its port), written by rename as fast as it goes; the
+# last round's port in $T/last.
+MAN=$XCNI_LAB_DIR/manifests
+python3 - "$MAN" "$POLS" "$T/stop" "$T/last" >"$T/churn.out" 2>&1 <<'PY' &
+import os, sys
+man, n, stop, last = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+r = 0
+while not os.path.exists(stop):
+    r += 1
+    port = 1000 + r % 5000
+    with open(os.path.join(man, ".churn.tmp"), "w") as f:
+        for i in range(n):
+            f.write("---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n"
+                    "metadata: {name: c%d, namespace: churn}\nspec: {podSelector: {matchLabels: {app: c}}, "
+                    "policyTypes: [Ingress], ingress: [{from: [{podSelector: {}}], ports: [{port: %d, protocol: TCP}]}]}\n"
+                    % (i, port + i))
+    os.rename(os.path.join(man, ".churn.tmp"), os.path.join(man, "churn.yaml"))
+    with open(last, "w") as f:
+        f.write("%d\n" % port)
+print(r)
+PY
+CHURN=$!
+MINE+=("$CHURN")
+sleep 2
+flood=$(changes) || flood="fail"
+diag "under churn:   change->map slowest, then each (ms): $flood"
+touch "$T/stop"
+wait "$CHURN" 2>/dev/null
+diag "the tenant wrote $(cat "$T/churn.out") rounds of $POLS NetworkPolicies"
+check "under the tenant's churn, vic's NetworkPolicy changes reach the maps: slowest <= slowest without + 1000 ms" \
+	test "${flood%% *}" != fail -a "${base%% *}" != fail -a "${flood%% *}" -le $((${base%% *} + 1000))
+
+# Deferred, counted and named; then in the store: nothing waits 2 s later.
+deferred() { in_node 1 curl -s "http://127.0.0.1:$MPORT/metrics" | awk '$1 == "xcni_namespace_churn_deferred_total{namespace=\"churn\"}" {print $2}'; }
+d=$(deferred)
+diag "xcni_namespace_churn_deferred_total{namespace=\"churn\"} $d"
+check "the tenant's changes past its bound were deferred and counted (> $POLS)" test "${d:-0}" -gt "$POLS"
+vicd() { in_node 1 curl -s "http://127.0.0.1:$MPORT/metrics" | grep -c '^xcni_namespace_churn_deferred_total{namespace="vic"}'; }
+check "vic's changes were never deferred (no series of vic)" test "$(vicd)" = 0
+sleep 2
+st() { in_node 1 "$XCNICTL" --pin-dir "$LAB_PINS/n1" status >"$T/status" 2>&1; grep -q "^Cluster: .* deferred by the namespace churn bound, most from churn ([0-9]*, 0 waiting)" "$T/status"; }
+check "xcnictl status: the Cluster: line names churn, nothing of it waiting any more" st
+grep "^Cluster:" "$T/status" | sed 's/^/# /'
+lab_down_checked
+finish
