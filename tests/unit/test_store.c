@@ -156,6 +156,7 @@ static void churn_bound_per_namespace(void **state)
 	assert_string_equal(top[0].ns, "churn");
 	assert_int_equal(top[0].deferred, 104);
 	assert_int_equal(top[0].pending, 4); /* p0, loop, p1 (gone), p2 */
+	assert_true(store_churn_waits(st));
 	/* Not yet due: 700 ms left. */
 	assert_int_equal(store_churn_release(st, &next), 0);
 	assert_int_equal(next, 700);
@@ -170,6 +171,7 @@ static void churn_bound_per_namespace(void **state)
 	assert_int_equal(pod_ip(st, "churn", "p2"), 0x0a000007);
 	assert_int_equal(store_churn_top(st, top, 2), 1);
 	assert_int_equal(top[0].pending, 0);
+	assert_false(store_churn_waits(st));
 	/* 1 s at 2 a second: 2 tokens back (less the 0.0 spent), so 2 go in, the 3rd waits. */
 	assert_int_equal(store_put(st, pod("churn", "p3", "10.0.0.3")), 1);
 	assert_int_equal(store_put(st, pod("churn", "p3", "10.0.0.4")), 1);

@@ -725,6 +725,14 @@ int store_churn_release(struct store *st, int *next_ms)
 	return ret < 0 ? ret : changes;
 }
 
+bool store_churn_waits(const struct store *st)
+{
+	for (const struct churn_acct *a = st->acct; a; a = a->next)
+		if (a->pend)
+			return true;
+	return false;
+}
+
 uint64_t store_churn_deferred(const struct store *st)
 {
 	return st->deferred;

@@ -82,6 +82,8 @@ void store_churn_set(struct store *st, unsigned int burst, unsigned int rate,
  * changed, or -errno. *next_ms (when not NULL): ms until the next is due, -1 none.
  */
 int store_churn_release(struct store *st, int *next_ms);
+/* True while some namespace's changes wait. */
+bool store_churn_waits(const struct store *st);
 /* Changes that had to wait, every namespace's, ever. */
 uint64_t store_churn_deferred(const struct store *st);
 struct store_churn {
