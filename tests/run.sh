@@ -154,6 +154,8 @@ suites=(
 	"lab-attack:bash tests/lab/attack.sh"
 	# A handshake flood from a pod at its node's flows port while policy changes apply (issue 52 item 6).
 	"lab-flows-flood:bash tests/lab/flowsflood.sh"
+	# One namespace rewriting its NetworkPolicies in a loop while another's change applies (issue 52, watch events).
+	"lab-churn:bash tests/lab/churn.sh"
 	"lab-attack-kpr:env LAB_KUBE_PROXY=none bash tests/lab/attack.sh"
 	"lab-attack-kpr-npaccel:env LAB_KUBE_PROXY=none ATTACK_NPACCEL=generic bash tests/lab/attack.sh"
 	"lab-tenant-svc:env LAB_KUBE_PROXY=none bash tests/lab/tenant_svc.sh"

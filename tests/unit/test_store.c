@@ -88,6 +88,108 @@ static void put_identical_changed_del(void **state)
 	store_free(st);
 }
 
+/* ---- the churn bound (issue 52), on a clock the test moves ---- */
+
+static int64_t fake_ms;
+
+static int64_t fake_now(void)
+{
+	return fake_ms;
+}
+
+static uint32_t pod_ip(struct store *st, const char *ns, const char *name)
+{
+	const struct k8s_object *o = store_get(st, K8S_POD, ns, name);
+
+	return o ? ntohl(o->pod.ip) : 0;
+}
+
+/*
+ * A namespace past its bucket (burst 4, 2 a second, 1 s interval) waits,
+ * the last state of each object, and goes in together once the interval is
+ * over; another namespace's change goes in at once meanwhile, a
+ * cluster-scoped one too; a deletion waits in order with the puts; the
+ * bucket fills again with time; a list (store_take) puts what waited first.
+ */
+static void churn_bound_per_namespace(void **state)
+{
+	struct store *st = store_new(), *list = store_new();
+	struct store_churn top[2];
+	char name[16];
+	uint64_t v;
+	int next;
+
+	(void)state;
+	fake_ms = 1000;
+	store_churn_set(st, 4, 2, 1000, fake_now);
+	assert_int_equal(store_churn_release(st, &next), 0);
+	assert_int_equal(next, -1);
+	/* The burst goes in at once: 4 changes, 4 versions. */
+	for (int i = 0; i < 4; i++) {
+		snprintf(name, sizeof(name), "p%d", i);
+		assert_int_equal(store_put(st, pod("churn", name, "10.0.0.1")), 1);
+	}
+	assert_int_equal(store_version(st), 4);
+	/* Identical is still free. */
+	assert_int_equal(store_put(st, pod("churn", "p0", "10.0.0.1")), 0);
+	/* The 5th waits: no change yet, the old state read. */
+	assert_int_equal(store_put(st, pod("churn", "p0", "10.0.0.2")), 0);
+	assert_int_equal(pod_ip(st, "churn", "p0"), 0x0a000001);
+	/* One object changed 100 times waits as one; a deletion waits too. */
+	for (int i = 0; i < 100; i++)
+		assert_int_equal(store_put(st, pod("churn", "loop", i % 2 ? "10.0.0.9" : "10.0.0.8")), 0);
+	assert_int_equal(store_del(st, K8S_POD, "churn", "p1"), 0);
+	assert_int_equal(pod_ip(st, "churn", "p1"), 0x0a000001);
+	/* ... and it is put back after its deletion: the last word counts. */
+	fake_ms += 300; /* tokens came back: still after what waits */
+	assert_int_equal(store_del(st, K8S_POD, "churn", "p2"), 0);
+	assert_int_equal(store_put(st, pod("churn", "p2", "10.0.0.7")), 0);
+	assert_int_equal(store_version(st), 4);
+	/* Another namespace, and a cluster-scoped kind: at once. */
+	assert_int_equal(store_put(st, pod("calm", "q", "10.0.1.1")), 1);
+	assert_int_equal(store_put(st, obj_of("{apiVersion: v1, kind: Namespace, metadata: {name: x}}")),
+			 1);
+	assert_int_equal(store_version(st), 6);
+	assert_int_equal(pod_ip(st, "calm", "q"), 0x0a000101);
+	assert_int_equal(store_churn_deferred(st), 104);
+	assert_int_equal(store_churn_top(st, top, 2), 1);
+	assert_string_equal(top[0].ns, "churn");
+	assert_int_equal(top[0].deferred, 104);
+	assert_int_equal(top[0].pending, 4); /* p0, loop, p1 (gone), p2 */
+	assert_true(store_churn_waits(st));
+	/* Not yet due: 700 ms left. */
+	assert_int_equal(store_churn_release(st, &next), 0);
+	assert_int_equal(next, 700);
+	fake_ms += 700;
+	v = store_version(st);
+	assert_int_equal(store_churn_release(st, &next), 4);
+	assert_int_equal(next, -1);
+	assert_int_equal(store_version(st), v + 4);
+	assert_int_equal(pod_ip(st, "churn", "p0"), 0x0a000002);
+	assert_int_equal(pod_ip(st, "churn", "loop"), 0x0a000009);
+	assert_null(store_get(st, K8S_POD, "churn", "p1"));
+	assert_int_equal(pod_ip(st, "churn", "p2"), 0x0a000007);
+	assert_int_equal(store_churn_top(st, top, 2), 1);
+	assert_int_equal(top[0].pending, 0);
+	assert_false(store_churn_waits(st));
+	/* 1 s at 2 a second: 2 tokens back (less the 0.0 spent), so 2 go in, the 3rd waits. */
+	assert_int_equal(store_put(st, pod("churn", "p3", "10.0.0.3")), 1);
+	assert_int_equal(store_put(st, pod("churn", "p3", "10.0.0.4")), 1);
+	assert_int_equal(store_put(st, pod("churn", "p3", "10.0.0.5")), 0);
+	/* A list of the same object: what waited goes in first, the list's after. */
+	assert_int_equal(store_put(list, pod("churn", "p3", "10.0.0.6")), 1);
+	assert_true(store_take(st, list) >= 1);
+	assert_int_equal(pod_ip(st, "churn", "p3"), 0x0a000006);
+	assert_int_equal(store_churn_release(st, &next), 0);
+	assert_int_equal(next, -1);
+	/* Rate 0: no bound. */
+	store_churn_set(st, 4, 0, 1000, fake_now);
+	for (int i = 0; i < 50; i++)
+		assert_int_equal(store_put(st, pod("churn", "loop", i % 2 ? "10.0.0.9" : "10.0.0.8")), 1);
+	store_free(list);
+	store_free(st);
+}
+
 /*
  * "Same JSON" is json_equal's sameness, read from a digest of the tree: the
  * order of an object's members does not count; everything else does (a value
@@ -690,6 +792,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(put_identical_changed_del),
 		cmocka_unit_test(digest_is_json_equal),
+		cmocka_unit_test(churn_bound_per_namespace),
 		cmocka_unit_test(view_sorted_and_cached),
 		cmocka_unit_test_setup_teardown(dir_initial_load, dir_setup, dir_teardown),
 		cmocka_unit_test_setup_teardown(dir_add_by_rename, dir_setup, dir_teardown),

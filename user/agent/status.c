@@ -75,6 +75,10 @@ struct agent_status {
 /* The policy compiler's whole compiles (status_policy): one agent a process, and the
  * metrics page renders without the status socket's state. */
 static size_t pol_whole;
+/* The cluster's store, for its churn bound's metric (status_set_cluster). */
+static const struct store *churn_st;
+/* xcni_namespace_churn_deferred_total's series: the namespaces that deferred most, the rest summed. */
+#define CHURN_SERIES 16
 static const char *pol_whole_why;
 
 /* The refused externalIPs (status_set_svc_refused): the agent's one loop sets and reads them. */
@@ -354,6 +358,17 @@ static json_t *answer(struct agent_status *s)
 	json_object_set_new(cl, "source", s->source ? json_string(s->source) : json_null());
 	json_object_set_new(cl, "backend",
 			    s->backend ? json_string(s->backend->ops->name) : json_string("none"));
+	if (s->backend) {
+		struct store_churn top;
+
+		json_object_set_new(cl, "churn_deferred",
+				    json_integer((json_int_t)store_churn_deferred(s->backend->store)));
+		if (store_churn_top(s->backend->store, &top, 1))
+			json_object_set_new(cl, "churn_busiest",
+					    json_pack("{s:s, s:I, s:I}", "namespace", top.ns,
+						      "deferred", (json_int_t)top.deferred,
+						      "pending", (json_int_t)top.pending));
+	}
 	json_object_set_new(o, "cluster", cl);
 
 	if (!uname(&u))
@@ -537,6 +552,23 @@ int status_metrics_render(char **text, size_t *len)
 		   "seconds.\n# TYPE process_start_time_seconds gauge\n"
 		   "process_start_time_seconds %.2f\n",
 		(double)boot_time() + (tck > 0 ? (double)start / (double)tck : 0.0));
+	if (churn_st) {
+		struct store_churn top[CHURN_SERIES];
+		size_t n = store_churn_top(churn_st, top, CHURN_SERIES);
+		uint64_t rest = store_churn_deferred(churn_st);
+
+		fprintf(f, "# HELP xcni_namespace_churn_deferred_total Changes of a namespace's "
+			   "objects past its churn bound (--ns-churn-*), applied later together; "
+			   "the %d namespaces that deferred most, the others as \"(others)\".\n"
+			   "# TYPE xcni_namespace_churn_deferred_total counter\n", CHURN_SERIES);
+		for (size_t i = 0; i < n; i++) {
+			fprintf(f, "xcni_namespace_churn_deferred_total{namespace=\"%s\"} %llu\n",
+				top[i].ns, (unsigned long long)top[i].deferred);
+			rest -= top[i].deferred;
+		}
+		fprintf(f, "xcni_namespace_churn_deferred_total{namespace=\"(others)\"} %llu\n",
+			(unsigned long long)rest);
+	}
 	fprintf(f, "# HELP xcni_svc_external_ips_refused Service externalIP frontends refused: in "
 		   "the Service or pod ranges, on a node's address, outside --external-ip-cidrs, or "
 		   "on another Service's frontend (xcnictl status names them).\n"
@@ -721,6 +753,7 @@ void status_set_cluster(struct agent_status *s, const char *source, struct cs_ba
 		return;
 	s->source = source;
 	s->backend = b;
+	churn_st = b ? b->store : NULL;
 	s->cluster = source != NULL;
 }
 

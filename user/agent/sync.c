@@ -136,6 +136,7 @@ struct watch {
 	bool masq_due;    /* a Node may have changed: masquerading's exceptions to compare */
 	bool v6_due;      /* IPv6 addresses to compile */
 	bool retry;       /* a sync left something to retry */
+	__u64 gen;        /* the sync token the maps are said to hold (gen_of) */
 	__u64 due;        /* a sync is pending: CLOCK_MONOTONIC ms when it runs; 0: none */
 	unsigned backoff; /* ms before a failed sync is tried again; 0: the last one worked */
 };
@@ -1082,10 +1083,22 @@ static const struct gen_step {
 	{ "report", step_report },
 };
 
+/*
+ * The sync token a generation says the maps hold: the backend's, unless
+ * changes written before it still wait for their namespace's churn bound
+ * (store_churn_set): then the last one said, until they are in.
+ */
+static __u64 gen_of(struct watch *w)
+{
+	if (!store_churn_waits(w->st))
+		w->gen = w->b->sync_gen;
+	return w->gen;
+}
+
 /* One generation of the cluster state in w's store into the maps: 0 or -errno (said). */
 static int generation_run(struct watch *w)
 {
-	struct generation g = { .w = w, .o = w->o, .gen = w->b->sync_gen, .si = w->si,
+	struct generation g = { .w = w, .o = w->o, .gen = gen_of(w), .si = w->si,
 				.t0 = xcni_mono_msf() };
 	int err = 0;
 
@@ -1230,8 +1243,8 @@ static void watch_sync(struct watch *w)
 	w->version = store_version(w->st);
 	w->synced = generation_run(w) == 0;
 	status_policy(w->sts, pol_incr_resets(w->pi), pol_incr_reset_why(w->pi));
-	status_synced(w->sts, w->synced, w->b->sync_gen);
-	polstatus_synced(w->st, w->ps, w->b->sync_gen, w->synced, t0);
+	status_synced(w->sts, w->synced, w->gen);
+	polstatus_synced(w->st, w->ps, w->gen, w->synced, t0);
 	/* Only when a Node may have changed: digesting every Node's prefixes to
 	 * find the set unchanged cost ~5% of the agent's CPU in pod churn at 1000
 	 * Nodes. A failed write is retried. */
@@ -1246,7 +1259,7 @@ static void watch_sync(struct watch *w)
  * one sync (its own deltas merged). Under churn that is fewer syncs for the
  * same writes; a lone change waits the window once.
  */
-static void watch_changed(struct watch *w, __u64 gen)
+static void watch_changed(struct watch *w)
 {
 	if (store_version(w->st) != w->version || !w->synced || w->due) {
 		__u64 now = xcni_mono_ms();
@@ -1255,7 +1268,7 @@ static void watch_changed(struct watch *w, __u64 gen)
 			w->due = now + w->o->sync_delay_ms;
 		if (now >= w->due)
 			watch_sync(w);
-	} else if (w->b->sync_gen != gen) {
+	} else if (w->gen != w->b->sync_gen && gen_of(w) == w->b->sync_gen) {
 		/* A new token and no object change: the maps already hold it. */
 		report_gen(w->o, w->fp, w->b->sync_gen, NULL, 0, 0, NULL);
 		if (w->synced)
@@ -1297,6 +1310,8 @@ static int watch_open(struct watch *w)
 		err = open_backend(o, w->st, &w->b);
 	if (err)
 		return err;
+	/* After the manifests' first load (a list, as the API's): churn is what follows. */
+	store_churn_set(w->st, o->churn_burst, o->churn_rate, o->churn_interval_ms, NULL);
 	pr_info("cluster state from %s (%s backend)\n",
 		o->manifests ?: o->kubeconfig ?: "the API server (in-cluster)", w->b->ops->name);
 	status_set_cluster(w->sts, o->manifests ?: o->kubeconfig ?: "in-cluster", w->b);
@@ -1321,13 +1336,22 @@ int watch_cluster(const struct opts *o, struct from_pod *fp, struct http *hs, st
 					 { .fd = http_fd(hs), .events = POLLIN },
 					 { .fd = flowd_fd(fd), .events = POLLIN },
 					 { .fd = status_fd(sts), .events = POLLIN } };
-		__u64 gen = w.b->sync_gen;
 		int timeout = hooks_tick(hk, o->hook_check_s, &hook_at), n;
-		int flush_in = o->mq->on ? masq_flush_tick(o->mq, xcni_mono_ms()) : -1;
+		int flush_in = o->mq->on ? masq_flush_tick(o->mq, xcni_mono_ms()) : -1, next;
+		bool released;
 
 		if (flush_in >= 0 && (timeout < 0 || flush_in < timeout))
 			timeout = flush_in;
 		timeout = sync_timeout(o, w.synced, &w.retry, &w.due, &w.backoff, timeout);
+		/* A namespace's changes that waited for its churn bound: in when due
+		 * (and the sync token they held back said, gen_of). */
+		released = store_churn_waits(w.st);
+		n = store_churn_release(w.st, &next);
+		if (n < 0)
+			pr_warn("cluster state: %s\n", strerror(-n));
+		released = n > 0 || (released && !store_churn_waits(w.st));
+		if (released || (next >= 0 && (timeout < 0 || next < timeout)))
+			timeout = released ? 0 : next;
 		n = poll(pfd, 4, timeout);
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -1345,10 +1369,10 @@ int watch_cluster(const struct opts *o, struct from_pod *fp, struct http *hs, st
 			n = w.b->ops->dispatch(w.b);
 			if (n < 0)
 				pr_warn("cluster state: %s\n", strerror(-n));
-		} else if (!w.due) {
+		} else if (!w.due && !released) {
 			continue;
 		}
-		watch_changed(&w, gen);
+		watch_changed(&w);
 	}
 	watch_close(&w);
 	return err;

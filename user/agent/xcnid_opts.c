@@ -206,7 +206,12 @@ static void usage(FILE *f)
 		"  --sync-delay MS    gather the cluster changes that arrive within MS ms of a\n"
 		"                     first one into one compile and map write (default %u;\n"
 		"                     0: every change at once)\n"
-		"\nthis node and its pods:\n"
+		"  --ns-churn-burst N  a namespace's changes (of its objects) that go in at once\n"
+		"                     (1-1000000, default %u) ...\n"
+		"  --ns-churn-rate N  ... and how many more a second (0-1000000, default %u;\n"
+		"                     0: no bound); past them its changes wait, the last of each\n"
+		"                     object, and go in together every\n"
+		"  --ns-churn-interval MS  MS ms (10-60000, default %u)\n"		"\nthis node and its pods:\n"
 		"  --node-name NAME   this node's name (default: the host name)\n"
 		"  --pod-cidr CIDR    this node's pod CIDR (drops traffic to unknown pods in it)\n"
 		"  --gateway IP       the pods' gateway address (default: first address of the CIDR)\n"
@@ -360,7 +365,8 @@ static void usage(FILE *f)
 		"  --version [-o json|yaml]  version, git commit, build date, libbpf, BPF ABI\n"
 		"                     (also: xcnid version)\n"
 		"  -h, --help\n",
-		XCNID_SYNC_DELAY_DEFAULT, XCNI_PIN_ROOT, HOOKS_CHECK_S_DEFAULT, XCNID_NS_SHARE_DEFAULT,
+		XCNID_SYNC_DELAY_DEFAULT, XCNID_CHURN_BURST_DEFAULT, XCNID_CHURN_RATE_DEFAULT,
+		XCNID_CHURN_INTERVAL_DEFAULT, XCNI_PIN_ROOT, HOOKS_CHECK_S_DEFAULT, XCNID_NS_SHARE_DEFAULT,
 		XCNI_SNAT_CL_BURST, XCNI_SNAT_CL_RATE, XCNI_EVENTS_RATE_DEFAULT, FLOWS_WINDOW_DEFAULT, FLOWD_LOG_INTERVAL_DEFAULT,
 		(unsigned long long)FLOWD_LOG_MAX_BYTES_DEFAULT, FLOWD_LOG_FILES_DEFAULT,
 		FLOWD_IPFIX_ACTIVE_DEFAULT, FLOWD_IPFIX_IDLE_DEFAULT);
@@ -470,6 +476,13 @@ static int opt_cluster(int c, const char *arg, struct xcnid_cmdline *cl, struct 
 		return 0;
 	case 1009:
 		return opt_uint("sync-delay", arg, 0, 1000, "milliseconds", &o->sync_delay_ms);
+	case 1080:
+		return opt_uint("ns-churn-burst", arg, 1, 1000000, "changes", &o->churn_burst);
+	case 1081:
+		return opt_uint("ns-churn-rate", arg, 0, 1000000, "changes a second", &o->churn_rate);
+	case 1082:
+		return opt_uint("ns-churn-interval", arg, 10, 60000, "milliseconds",
+				&o->churn_interval_ms);
 	case 'n': o->node_name = arg; return 0;
 	case 'c':
 		if (cidr4_net(arg, &o->pod_cidr, &o->pod_mask, &o->pod_len)) {
@@ -898,6 +911,9 @@ static const struct option xcnid_longopts[] = {
 	{ "nodeport-acceleration", required_argument, NULL, 1060 },
 	{ "overlay-decap", required_argument, NULL, 1061 },
 	{ "sync-delay", required_argument, NULL, 1009 },
+	{ "ns-churn-burst", required_argument, NULL, 1080 },
+	{ "ns-churn-rate", required_argument, NULL, 1081 },
+	{ "ns-churn-interval", required_argument, NULL, 1082 },
 	{ "attach", required_argument, NULL, 1010 },
 	{ "uninstall", no_argument, NULL, 1011 },
 	{ "policy-ns-share", required_argument, NULL, 1013 },
@@ -936,6 +952,9 @@ static void defaults(struct xcnid_cmdline *cl)
 	cl->masquerade = -1;
 	snprintf(cl->host, sizeof(cl->host), "node");
 	o->sync_delay_ms = XCNID_SYNC_DELAY_DEFAULT;
+	o->churn_burst = XCNID_CHURN_BURST_DEFAULT;
+	o->churn_rate = XCNID_CHURN_RATE_DEFAULT;
+	o->churn_interval_ms = XCNID_CHURN_INTERVAL_DEFAULT;
 	o->ns_share = XCNID_NS_SHARE_DEFAULT;
 	o->hook_check_s = HOOKS_CHECK_S_DEFAULT;
 	/* kubeadm's and kind's default --service-cluster-ip-range. */

@@ -50,6 +50,8 @@ struct opts {
 	int fqdn; /* --fqdn-policy: fqdn_enabled in to_pod and from_pod (lib/dns.h) */
 	int ext_cip; /* --external-clusterip: ClusterIPs served from outside the cluster too */
 	unsigned int sync_delay_ms; /* --sync-delay: events gathered this long into one sync */
+	/* --ns-churn-burst, --ns-churn-rate, --ns-churn-interval: store_churn_set's */
+	unsigned int churn_burst, churn_rate, churn_interval_ms;
 	int uninstall; /* --uninstall: remove what agents made on this node, then exit */
 	unsigned int hook_check_s; /* --hook-check: seconds between looks at the hooks' order; 0 at start only */
 	unsigned int ns_share; /* --policy-ns-share: percent of each policy map one namespace may take */
@@ -69,6 +71,13 @@ struct opts {
  * pods 10 ms halves the syncs but not the CPU (docs/decisions/sync-delay-default.md): the
  * cost is per event, so the latency it adds buys nothing by default. */
 #define XCNID_SYNC_DELAY_DEFAULT 0
+
+/* What the --ns-churn-* flags are without them: a namespace may change 200 objects
+ * at once and 50 a second (a Deployment of 50 pods rolling, each pod ~4 events,
+ * in 4 s); past that its changes go in together once a second. */
+#define XCNID_CHURN_BURST_DEFAULT 200
+#define XCNID_CHURN_RATE_DEFAULT 50
+#define XCNID_CHURN_INTERVAL_DEFAULT 1000
 
 /* What the command line gave, and the storage opts points at. */
 struct xcnid_cmdline {

@@ -638,6 +638,13 @@ static void print_agent(json_t *a, json_t *cfg)
 	}
 	printf("; generation %lld applied, %lld of %lld syncs failed", jint(cfg, "applied_generation"),
 	       jint(a, "syncs_failed"), jint(a, "syncs"));
+	/* A namespace over its churn bound: its changes wait, the others' do not. */
+	if (json_object_get(cl, "churn_busiest"))
+		printf("; %lld changes deferred by the namespace churn bound, most from %s "
+		       "(%lld, %lld waiting)", jint(cl, "churn_deferred"),
+		       jstr(json_object_get(cl, "churn_busiest"), "namespace"),
+		       jint(json_object_get(cl, "churn_busiest"), "deferred"),
+		       jint(json_object_get(cl, "churn_busiest"), "pending"));
 	/* A whole compile costs the cluster, not the change: what keeps causing them. */
 	if (json_object_get(a, "policy_whole_compiles"))
 		printf("; policy compiled whole %lld times%s%s%s", jint(a, "policy_whole_compiles"),

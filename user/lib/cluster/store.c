@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/system/clock.h"
 #include "lib/system/log.h"
 #include "lib/cluster/store.h"
 
@@ -27,6 +28,18 @@ struct entry {
 	uint64_t hash;
 	uint64_t digest[2]; /* of the object's JSON, canonical; {0, 0}: none */
 	struct k8s_object *obj;
+	bool gone; /* in a namespace's deferred changes: a deletion (obj names it) */
+};
+
+/* One namespace's churn budget (store_churn_set): a token bucket, and what waits. */
+struct churn_acct {
+	struct churn_acct *next;
+	char *ns;
+	uint64_t tokens_m; /* thousandths of a change */
+	int64_t at_ms;	   /* when tokens_m was last filled */
+	int64_t due_ms;	   /* pend: when it is applied */
+	struct store *pend; /* its changes past the budget, one per object; NULL: none */
+	uint64_t deferred; /* changes that went to pend, ever */
 };
 
 struct store {
@@ -43,6 +56,11 @@ struct store {
 	bool jon, jall;
 	size_t jn, jcap;
 	struct store_change *j;
+	/* The churn bound (store_churn_set): off while rate is 0. */
+	unsigned int burst, rate, interval_ms;
+	int64_t (*now)(void);
+	struct churn_acct *acct;
+	uint64_t deferred; /* every namespace's */
 };
 
 static const char *ns_or_empty(const char *ns)
@@ -139,6 +157,14 @@ void store_free(struct store *st)
 	for (int k = 0; k < K8S_NR_ALL_KINDS; k++)
 		free(st->view[k]);
 	journal_clear(st);
+	while (st->acct) {
+		struct churn_acct *a = st->acct;
+
+		st->acct = a->next;
+		store_free(a->pend);
+		free(a->ns);
+		free(a);
+	}
 	free(st->buckets);
 	free(st);
 }
@@ -407,6 +433,10 @@ static int put_digest(struct store *st, struct k8s_object *obj, const uint64_t d
 	return 1;
 }
 
+static int churn_put(struct store *st, struct k8s_object *obj, const uint64_t digest[2]);
+static int churn_del(struct store *st, enum k8s_kind kind, const char *ns, const char *name);
+static int del_now(struct store *st, enum k8s_kind kind, const char *ns, const char *name);
+
 int store_put(struct store *st, struct k8s_object *obj)
 {
 	uint64_t digest[2] = { 0, 0 };
@@ -423,12 +453,18 @@ int store_put(struct store *st, struct k8s_object *obj)
 		json_decref(obj->raw);
 		obj->raw = NULL;
 	}
-	return put_digest(st, obj, digest);
+	return churn_put(st, obj, digest);
 }
 
 int store_take(struct store *dst, struct store *src)
 {
 	int changes = 0, ret = 0;
+
+	/* A list is the truth now: what waited is older, so it goes in first. */
+	for (struct churn_acct *a = dst->acct; a; a = a->next)
+		a->due_ms = 0;
+	ret = store_churn_release(dst, NULL);
+	ret = ret < 0 ? ret : 0;
 
 	for (size_t i = 0; i < src->nbuckets; i++) {
 		struct entry *e = src->buckets[i], *next;
@@ -463,6 +499,11 @@ int store_take(struct store *dst, struct store *src)
 
 int store_del(struct store *st, enum k8s_kind kind, const char *ns, const char *name)
 {
+	return churn_del(st, kind, ns, name);
+}
+
+static int del_now(struct store *st, enum k8s_kind kind, const char *ns, const char *name)
+{
 	struct entry **slot, *e;
 
 	if (kind >= K8S_NR_ALL_KINDS)
@@ -491,6 +532,233 @@ const struct k8s_object *store_get(const struct store *st, enum k8s_kind kind, c
 		return NULL;
 	e = *find(st, kind, ns, name, key_hash(kind, ns, name));
 	return e ? e->obj : NULL;
+}
+
+/*
+ * The churn bound: every namespaced change spends a token of its
+ * namespace's bucket (burst, rate a second). Past it, the change waits in
+ * the namespace's own small store (the last state of each object, so a
+ * loop on one object is one change) and all of them go in together when
+ * interval_ms is over: the store stays true, late by at most the interval,
+ * and one namespace's churn makes a change of the store at most about
+ * rate a second plus once an interval, while another namespace's change
+ * goes in at once. Cluster-scoped kinds are the cluster admin's: no bound.
+ */
+void store_churn_set(struct store *st, unsigned int burst, unsigned int rate,
+		     unsigned int interval_ms, int64_t (*now)(void))
+{
+	st->burst = burst;
+	st->rate = rate;
+	st->interval_ms = interval_ms;
+	st->now = now ? now : xcni_mono_ms;
+}
+
+/* ns's account, made when it has none (NULL: no memory). Moved to the front:
+ * a churning namespace is found first. */
+static struct churn_acct *acct_of(struct store *st, const char *ns)
+{
+	struct churn_acct **pa, *a;
+
+	for (pa = &st->acct; (a = *pa); pa = &a->next)
+		if (!strcmp(a->ns, ns)) {
+			*pa = a->next;
+			a->next = st->acct;
+			st->acct = a;
+			return a;
+		}
+	a = calloc(1, sizeof(*a));
+	if (!a || !(a->ns = strdup(ns))) {
+		free(a);
+		return NULL;
+	}
+	a->tokens_m = (uint64_t)st->burst * 1000;
+	a->at_ms = st->now();
+	a->next = st->acct;
+	st->acct = a;
+	return a;
+}
+
+/*
+ * The account a change of ns is charged to when it must wait (NULL: it goes
+ * in now, a token spent). Without memory for an account the change goes in.
+ */
+static struct churn_acct *churn_charge(struct store *st, const char *ns)
+{
+	struct churn_acct *a;
+	int64_t now;
+
+	if (!st->rate || !ns || !(a = acct_of(st, ns)))
+		return NULL;
+	if (a->pend)
+		return a; /* after what already waits, never before it */
+	now = st->now();
+	a->tokens_m += (uint64_t)(now - a->at_ms) * st->rate;
+	if (a->tokens_m > (uint64_t)st->burst * 1000)
+		a->tokens_m = (uint64_t)st->burst * 1000;
+	a->at_ms = now;
+	if (a->tokens_m >= 1000) {
+		a->tokens_m -= 1000;
+		return NULL;
+	}
+	a->pend = store_new();
+	if (!a->pend)
+		return NULL;
+	a->due_ms = now + st->interval_ms;
+	return a;
+}
+
+/* Puts obj in a's waiting store as its last state (a deletion when gone): 0 or -errno. */
+static int pend_set(struct churn_acct *a, struct k8s_object *obj, const uint64_t digest[2],
+		    bool gone)
+{
+	struct store *p = a->pend;
+	uint64_t hash = key_hash(obj->kind, obj->meta.ns, obj->meta.name);
+	struct entry **slot = find(p, obj->kind, obj->meta.ns, obj->meta.name, hash), *e = *slot;
+
+	if (!e) {
+		if (p->count + 1 > p->nbuckets - p->nbuckets / 4 && grow(p))
+			goto nomem;
+		slot = find(p, obj->kind, obj->meta.ns, obj->meta.name, hash);
+		e = calloc(1, sizeof(*e));
+		if (!e)
+			goto nomem;
+		e->hash = hash;
+		*slot = e;
+		p->count++;
+	}
+	k8s_free(e->obj);
+	e->obj = obj;
+	e->digest[0] = digest[0];
+	e->digest[1] = digest[1];
+	e->gone = gone;
+	a->deferred++;
+	return 0;
+nomem:
+	k8s_free(obj);
+	return -ENOMEM;
+}
+
+static int churn_put(struct store *st, struct k8s_object *obj, const uint64_t digest[2])
+{
+	const struct entry *e;
+	struct churn_acct *a;
+
+	/* The same object again costs nothing, as put_digest says it is no change. */
+	if (st->rate && obj->meta.ns && (digest[0] | digest[1])) {
+		e = *find(st, obj->kind, obj->meta.ns, obj->meta.name,
+			  key_hash(obj->kind, obj->meta.ns, obj->meta.name));
+		a = acct_of(st, obj->meta.ns);
+		if (e && e->digest[0] == digest[0] && e->digest[1] == digest[1] && !(a && a->pend)) {
+			k8s_free(obj);
+			return 0;
+		}
+	}
+	a = churn_charge(st, obj->meta.ns);
+	if (!a)
+		return put_digest(st, obj, digest);
+	st->deferred++;
+	return pend_set(a, obj, digest, false);
+}
+
+static int churn_del(struct store *st, enum k8s_kind kind, const char *ns, const char *name)
+{
+	static const uint64_t none[2];
+	struct k8s_object *o;
+	struct churn_acct *a;
+
+	if (kind >= K8S_NR_ALL_KINDS)
+		return 0;
+	/* Deleting what is not there (and does not wait) is no change: nothing spent. */
+	if (!st->rate || !ns || (!store_get(st, kind, ns, name) &&
+				 !((a = acct_of(st, ns)) && a->pend)))
+		return del_now(st, kind, ns, name);
+	a = churn_charge(st, ns);
+	if (!a)
+		return del_now(st, kind, ns, name);
+	o = calloc(1, sizeof(*o));
+	if (!o || !(o->meta.ns = strdup(ns)) || !(o->meta.name = strdup(name))) {
+		k8s_free(o);
+		return -ENOMEM;
+	}
+	o->kind = kind;
+	st->deferred++;
+	return pend_set(a, o, none, true);
+}
+
+int store_churn_release(struct store *st, int *next_ms)
+{
+	int64_t now = st->now ? st->now() : 0, next = -1;
+	int changes = 0, ret = 0;
+
+	for (struct churn_acct *a = st->acct; a; a = a->next) {
+		struct store *p = a->pend;
+
+		if (!p)
+			continue;
+		if (a->due_ms > now) {
+			next = next < 0 || a->due_ms - now < next ? a->due_ms - now : next;
+			continue;
+		}
+		a->pend = NULL;
+		for (size_t i = 0; i < p->nbuckets; i++) {
+			for (struct entry *e = p->buckets[i], *nx; e; e = nx) {
+				int r;
+
+				nx = e->next;
+				if (e->gone) {
+					r = del_now(st, e->obj->kind, e->obj->meta.ns, e->obj->meta.name);
+					k8s_free(e->obj);
+				} else {
+					r = put_digest(st, e->obj, e->digest);
+				}
+				changes += r > 0;
+				ret = r < 0 ? r : ret;
+				free(e);
+			}
+			p->buckets[i] = NULL;
+		}
+		p->count = 0;
+		store_free(p);
+	}
+	if (next_ms)
+		*next_ms = next > INT_MAX ? INT_MAX : (int)next;
+	return ret < 0 ? ret : changes;
+}
+
+bool store_churn_waits(const struct store *st)
+{
+	for (const struct churn_acct *a = st->acct; a; a = a->next)
+		if (a->pend)
+			return true;
+	return false;
+}
+
+uint64_t store_churn_deferred(const struct store *st)
+{
+	return st->deferred;
+}
+
+size_t store_churn_top(const struct store *st, struct store_churn *out, size_t max)
+{
+	size_t n = 0;
+
+	for (const struct churn_acct *a = st->acct; a; a = a->next) {
+		size_t i;
+
+		if (!a->deferred)
+			continue;
+		/* Insertion into out, most deferred first; ties by name for a stable order. */
+		for (i = n; i > 0 && (out[i - 1].deferred < a->deferred ||
+				      (out[i - 1].deferred == a->deferred &&
+				       strcmp(out[i - 1].ns, a->ns) > 0)); i--)
+			if (i < max)
+				out[i] = out[i - 1];
+		if (i >= max)
+			continue;
+		out[i] = (struct store_churn){ a->ns, a->deferred, a->pend ? a->pend->count : 0 };
+		n += n < max;
+	}
+	return n;
 }
 
 static int obj_cmp(const void *a, const void *b)

@@ -68,6 +68,32 @@ struct store_change {
 int store_journal_take(struct store *st, struct store_change **out, size_t *n, bool *all);
 void store_changes_free(struct store_change *v, size_t n);
 
+/*
+ * The churn bound (issue 52): each namespace's changes spend from a token
+ * bucket of burst changes filled at rate a second (rate 0: no bound, the
+ * default); past it they wait, the last state of each object, and go in
+ * together once interval_ms is over. A deferred change is no change yet
+ * (store_put/store_del return 0). now: the clock in ms (NULL: monotonic).
+ */
+void store_churn_set(struct store *st, unsigned int burst, unsigned int rate,
+		     unsigned int interval_ms, int64_t (*now)(void));
+/*
+ * Applies the waiting changes whose interval is over: number of objects
+ * changed, or -errno. *next_ms (when not NULL): ms until the next is due, -1 none.
+ */
+int store_churn_release(struct store *st, int *next_ms);
+/* True while some namespace's changes wait. */
+bool store_churn_waits(const struct store *st);
+/* Changes that had to wait, every namespace's, ever. */
+uint64_t store_churn_deferred(const struct store *st);
+struct store_churn {
+	const char *ns; /* the store's, valid until the next change */
+	uint64_t deferred; /* ever */
+	size_t pending; /* objects waiting now */
+};
+/* The max namespaces that deferred most, most first: how many. */
+size_t store_churn_top(const struct store *st, struct store_churn *out, size_t max);
+
 struct json_t;
 /* A source of cluster state. */
 struct cs_backend;
