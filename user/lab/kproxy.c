@@ -540,7 +540,7 @@ static int node_sync(const struct lab_node *n, const struct rules *r)
 	err = chains_load(&made, r);
 	if (err)
 		goto out;
-	err = lab_run(path, save_argv, NULL, &saved);
+	err = lab_run(path, save_argv, NULL, NULL, &saved, NULL, NULL);
 	if (err) {
 		fprintf(stderr, "lab: node %s: %s failed\n", n->name, save_argv[0]);
 		goto out;
@@ -586,7 +586,7 @@ static int node_sync(const struct lab_node *n, const struct rules *r)
 		free(stale);
 	}
 	fclose(f);
-	err = lab_run(path, restore_argv, in, NULL);
+	err = lab_run(path, restore_argv, NULL, in, NULL, NULL, NULL);
 	if (err)
 		fprintf(stderr, "lab: node %s: %s refused kube-proxy's rules\n", n->name,
 			restore_argv[0]);

@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <netinet/in.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -176,28 +175,6 @@ out:
 	return err;
 }
 
-/* Parses "80/tcp" ("80" alone is TCP). */
-static int port_parse(const char *s, struct lab_port *out)
-{
-	unsigned long v;
-	char *end;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || end == s || v < 1 || v > 65535)
-		return -EINVAL;
-	out->port = (uint16_t)v;
-	if (!*end || !strcasecmp(end, "/tcp"))
-		out->proto = IPPROTO_TCP;
-	else if (!strcasecmp(end, "/udp"))
-		out->proto = IPPROTO_UDP;
-	else if (!strcasecmp(end, "/sctp"))
-		out->proto = IPPROTO_SCTP;
-	else
-		return -EINVAL;
-	return 0;
-}
-
 static int state_load(struct lab *lab, json_t *root)
 {
 	json_t *nodes = json_object_get(root, "nodes"), *pods = json_object_get(root, "pods");
@@ -271,7 +248,7 @@ static int state_load(struct lab *lab, json_t *root)
 		p->term_until = json_integer_value(json_object_get(v, "terminatingUntil"));
 		p->terminating = p->term_until != 0;
 		json_array_foreach(ports, j, pv)
-			if (json_string_value(pv) && !port_parse(json_string_value(pv), &p->ports[p->nports]))
+			if (json_string_value(pv) && !lab_port_spec(json_string_value(pv), &p->ports[p->nports]))
 				p->nports++;
 	}
 	return 0;
