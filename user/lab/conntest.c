@@ -510,7 +510,6 @@ const struct option lab_conntest_opts[] = {
 
 int lab_conntest_parse(int argc, char **argv, struct lab_ct_opts *o)
 {
-	char *end;
 	long v;
 	int c;
 
@@ -534,9 +533,7 @@ int lab_conntest_parse(int argc, char **argv, struct lab_ct_opts *o)
 			o->nodes[o->nnodes++] = optarg;
 			break;
 		case 'T':
-			errno = 0;
-			v = strtol(optarg, &end, 10);
-			if (errno || end == optarg || *end || v < 50 || v > 60000) {
+			if (lab_num(optarg, 50, 60000, &v)) {
 				fprintf(stderr, "connectivity test: --timeout-ms %s: want 50 to 60000\n",
 					optarg);
 				return 2;
@@ -551,9 +548,7 @@ int lab_conntest_parse(int argc, char **argv, struct lab_ct_opts *o)
 		case 'C': o->in_cluster = true; break;
 		case 'L': o->tls_dir = optarg; break;
 		case 'R':
-			errno = 0;
-			v = strtol(optarg, &end, 10);
-			if (errno || end == optarg || *end || v < 1 || v > 3600) {
+			if (lab_num(optarg, 1, 3600, &v)) {
 				fprintf(stderr, "connectivity test: --ready-timeout %s: seconds, 1 to 3600\n",
 					optarg);
 				return 2;
@@ -963,7 +958,6 @@ int lab_cmd_conntest_probe(int argc, char **argv)
 	long long t0;
 	int c, res, timeout_ms = CT_DEFAULT_MS;
 	json_t *out;
-	char *end;
 	long v;
 
 	optind = 0;
@@ -987,9 +981,7 @@ int lab_cmd_conntest_probe(int argc, char **argv)
 			have_port = true;
 			break;
 		case 'T':
-			errno = 0;
-			v = strtol(optarg, &end, 10);
-			if (errno || end == optarg || *end || v < 50 || v > 60000) {
+			if (lab_num(optarg, 50, 60000, &v)) {
 				fprintf(stderr, "connectivity probe: --timeout-ms %s: want 50 to 60000\n",
 					optarg);
 				return 2;
@@ -1008,7 +1000,7 @@ int lab_cmd_conntest_probe(int argc, char **argv)
 	t0 = xcni_mono_ms();
 	if (dns)
 		res = dns_query(to, strchr(to, ':') ? LAB_FAM_V6 : LAB_FAM_V4, dns, qtype,
-				     timeout_ms, answer, sizeof(answer));
+				timeout_ms, answer, sizeof(answer));
 	else
 		res = lab_probe_addr(to, &port, timeout_ms, answer, sizeof(answer), &refused);
 	if (res == -EINVAL) {

@@ -262,20 +262,19 @@ static int up_args(int argc, char **argv, unsigned long *nodes, bool *dns, bool 
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
-	char *end;
+	long v;
 	int c;
 
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "n:h", lo, NULL)) != -1) {
 		switch (c) {
 		case 'n':
-			errno = 0;
-			*nodes = strtoul(optarg, &end, 10);
-			if (errno || *end || *nodes < 1 || *nodes > LAB_MAX_NODES) {
+			if (lab_num(optarg, 1, LAB_MAX_NODES, &v)) {
 				fprintf(stderr, "lab up: --nodes %s: a number from 1 to %d\n", optarg,
 					LAB_MAX_NODES);
 				return 2;
 			}
+			*nodes = (unsigned long)v;
 			break;
 		case 'd': *dns = true; break;
 		case 'a':

@@ -469,6 +469,15 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
 	return 0;
 }
 
+int lab_num(const char *s, long lo, long hi, long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtol(s, &end, 10);
+	return errno || end == s || *end || *out < lo || *out > hi ? -EINVAL : 0;
+}
+
 int lab_rm_tree(const char *path)
 {
 	int err = nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);

@@ -66,5 +66,7 @@ int lab_read_file(const char *path, char **out);
 int lab_write_atomic(const char *path, const char *data, size_t len);
 int lab_write_json(const char *path, json_t *doc);
 int lab_rm_tree(const char *path);
+/* s, a whole decimal number from lo to hi: 0 (*out), or -EINVAL. */
+int lab_num(const char *s, long lo, long hi, long *out);
 
 #endif
