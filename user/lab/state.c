@@ -18,6 +18,7 @@
 
 #include "lab/state.h"
 #include "lib/services/svc.h"
+#include "lib/system/util.h"
 
 static const char *lab_dir(void)
 {
@@ -185,19 +186,18 @@ static int state_load(struct lab *lab, json_t *root)
 	lab->underlay = json_is_true(json_object_get(root, "underlay"));
 	lab->outside = json_is_true(json_object_get(root, "outside"));
 	/* A lab.json from before the field: kube-proxy's iptables mode, the only one then. */
-	lab->kube_proxy_none = !strcmp(json_string_value(json_object_get(root, "kubeProxy")) ?: "", "none");
-	lab->np_dsr = !strcmp(json_string_value(json_object_get(root, "nodePortMode")) ?: "", "dsr");
+	lab->kube_proxy_none = !strcmp(jstr(root, "kubeProxy"), "none");
+	lab->np_dsr = !strcmp(jstr(root, "nodePortMode"), "dsr");
 	lab->ul_mixed = json_is_true(json_object_get(root, "underlayMixed"));
 	/* A lab.json from before the field: auto, xcnid's default. */
-	lab->tun6 = !strcmp(json_string_value(json_object_get(root, "tunnelFamily")) ?: "", "ipv6");
+	lab->tun6 = !strcmp(jstr(root, "tunnelFamily"), "ipv6");
 	/* A lab.json from before the field: the API server's default range. */
-	if (svc_nodeport_range_parse(json_string_value(json_object_get(root, "nodePortRange")) ?: "",
-				     &lab->np_min, &lab->np_max)) {
+	if (svc_nodeport_range_parse(jstr(root, "nodePortRange"), &lab->np_min, &lab->np_max)) {
 		lab->np_min = SVC_NODEPORT_MIN;
 		lab->np_max = SVC_NODEPORT_MAX;
 	}
 	/* A lab.json from before the field: IPv4, the only family then. */
-	lab->family = lab_family_parse(json_string_value(json_object_get(root, "ipFamily")) ?: "");
+	lab->family = lab_family_parse(jstr(root, "ipFamily"));
 	if (!lab->family)
 		lab->family = LAB_FAM_V4;
 	json_array_foreach(json_object_get(root, "agentArgs"), i, v)
@@ -212,12 +212,12 @@ static int state_load(struct lab *lab, json_t *root)
 	json_array_foreach(nodes, i, v) {
 		struct lab_node *n = &lab->nodes[lab->nnodes++];
 
-		snprintf(n->name, sizeof(n->name), "%s", json_string_value(json_object_get(v, "name")) ?: "");
-		snprintf(n->netns, sizeof(n->netns), "%s", json_string_value(json_object_get(v, "netns")) ?: "");
-		snprintf(n->cidr, sizeof(n->cidr), "%s", json_string_value(json_object_get(v, "podCIDR")) ?: "");
-		snprintf(n->cidr6, sizeof(n->cidr6), "%s", json_string_value(json_object_get(v, "podCIDR6")) ?: "");
-		snprintf(n->pin, sizeof(n->pin), "%s", json_string_value(json_object_get(v, "pinDir")) ?: "");
-		snprintf(n->ip, sizeof(n->ip), "%s", json_string_value(json_object_get(v, "internalIP")) ?: "");
+		snprintf(n->name, sizeof(n->name), "%s", jstr(v, "name"));
+		snprintf(n->netns, sizeof(n->netns), "%s", jstr(v, "netns"));
+		snprintf(n->cidr, sizeof(n->cidr), "%s", jstr(v, "podCIDR"));
+		snprintf(n->cidr6, sizeof(n->cidr6), "%s", jstr(v, "podCIDR6"));
+		snprintf(n->pin, sizeof(n->pin), "%s", jstr(v, "pinDir"));
+		snprintf(n->ip, sizeof(n->ip), "%s", jstr(v, "internalIP"));
 		proc_from_json(json_object_get(v, "xcnid"), &n->xcnid);
 		n->manifests = json_is_true(json_object_get(v, "manifests"));
 		n->ul6only = json_is_true(json_object_get(v, "ipv6Only"));
@@ -227,19 +227,19 @@ static int state_load(struct lab *lab, json_t *root)
 		json_t *ports = json_object_get(v, "ports"), *pv;
 		size_t j;
 
-		p->ns = strdup(json_string_value(json_object_get(v, "namespace")) ?: "");
-		p->name = strdup(json_string_value(json_object_get(v, "name")) ?: "");
+		p->ns = strdup(jstr(v, "namespace"));
+		p->name = strdup(jstr(v, "name"));
 		p->ports = calloc(json_array_size(ports) + 1, sizeof(*p->ports));
 		if (!p->ns || !p->name || !p->ports) {
 			lab_pod_clear(p);
 			return -ENOMEM;
 		}
 		lab->npods++;
-		snprintf(p->node, sizeof(p->node), "%s", json_string_value(json_object_get(v, "node")) ?: "");
-		snprintf(p->netns, sizeof(p->netns), "%s", json_string_value(json_object_get(v, "netns")) ?: "");
-		snprintf(p->cid, sizeof(p->cid), "%s", json_string_value(json_object_get(v, "containerId")) ?: "");
-		snprintf(p->ip, sizeof(p->ip), "%s", json_string_value(json_object_get(v, "ip")) ?: "");
-		snprintf(p->ip6, sizeof(p->ip6), "%s", json_string_value(json_object_get(v, "ip6")) ?: "");
+		snprintf(p->node, sizeof(p->node), "%s", jstr(v, "node"));
+		snprintf(p->netns, sizeof(p->netns), "%s", jstr(v, "netns"));
+		snprintf(p->cid, sizeof(p->cid), "%s", jstr(v, "containerId"));
+		snprintf(p->ip, sizeof(p->ip), "%s", jstr(v, "ip"));
+		snprintf(p->ip6, sizeof(p->ip6), "%s", jstr(v, "ip6"));
 		proc_from_json(json_object_get(v, "server"), &p->server);
 		p->dns = json_is_true(json_object_get(v, "dns"));
 		p->tell = json_is_true(json_object_get(v, "tellPeer"));
