@@ -829,7 +829,7 @@ static int apply_parse(int argc, char **argv, bool apply, const char **files, si
 		{}
 	};
 	const char *verb = apply ? "apply" : "delete";
-	char *end;
+	long v;
 	int c;
 
 	optind = 0;
@@ -842,14 +842,12 @@ static int apply_parse(int argc, char **argv, bool apply, const char **files, si
 			*grace = 0;
 			break;
 		case 'g':
-			errno = 0;
-			*grace = strtoll(optarg, &end, 10);
-			if (apply || errno || end == optarg || *end || *grace < 0 ||
-			    *grace > LAB_GRACE_MAX) {
+			if (apply || lab_num(optarg, 0, LAB_GRACE_MAX, &v)) {
 				fprintf(stderr, "lab delete: --grace-period %s: want 0 to %d seconds\n",
 					optarg, LAB_GRACE_MAX);
 				goto bad_usage;
 			}
+			*grace = v;
 			break;
 		case 'h':
 			usage_apply(stdout, verb);

@@ -124,11 +124,6 @@ struct ct_result {
 	char answer[128];
 };
 
-/*
- * A DNS query for qname (A or AAAA by fam) to server, from this netns: 1 an
- * answer with records, 0 none within the timeout or an answer without
- * (answer: its rcode), -errno.
- */
 /* The name at r[off] (labels or a compression pointer) skipped: the offset after it, or 0. */
 static size_t dns_skip_name(const unsigned char *r, size_t n, size_t off)
 {
@@ -181,16 +176,7 @@ static void dns_answers(const unsigned char *r, size_t n, unsigned int qtype, ch
  * an answer without (answer: its rcode), -errno. qtype: 1 (A) or 28 (AAAA);
  * 0: by the server's family (fam).
  */
-static int dns_query_type(const char *server, unsigned int fam, const char *qname,
-			  unsigned int qtype, int timeout_ms, char *answer, size_t alen);
-
-static int dns_query(const char *server, unsigned int fam, const char *qname, int timeout_ms,
-		     char *answer, size_t alen)
-{
-	return dns_query_type(server, fam, qname, 0, timeout_ms, answer, alen);
-}
-
-static int dns_query_type(const char *server, unsigned int fam, const char *qname,
+static int dns_query(const char *server, unsigned int fam, const char *qname,
 			  unsigned int qtype, int timeout_ms, char *answer, size_t alen)
 {
 	unsigned char q[512], r[512];
@@ -307,7 +293,7 @@ static int ct_probe(struct lab *lab, const struct lab_pod *src, const char *to, 
 			_exit(3);
 		}
 		close(fd);
-		r.res = dns ? dns_query(to, fam, "echo." LAB_CONNTEST_NS ".svc." LAB_DNS_DOMAIN,
+		r.res = dns ? dns_query(to, fam, "echo." LAB_CONNTEST_NS ".svc." LAB_DNS_DOMAIN, 0,
 					timeout_ms, r.answer, sizeof(r.answer)) :
 			      lab_probe_to(lab, to, fam, port, timeout_ms, r.answer,
 					   sizeof(r.answer), &r.refused);
@@ -524,7 +510,6 @@ const struct option lab_conntest_opts[] = {
 
 int lab_conntest_parse(int argc, char **argv, struct lab_ct_opts *o)
 {
-	char *end;
 	long v;
 	int c;
 
@@ -548,9 +533,7 @@ int lab_conntest_parse(int argc, char **argv, struct lab_ct_opts *o)
 			o->nodes[o->nnodes++] = optarg;
 			break;
 		case 'T':
-			errno = 0;
-			v = strtol(optarg, &end, 10);
-			if (errno || end == optarg || *end || v < 50 || v > 60000) {
+			if (lab_num(optarg, 50, 60000, &v)) {
 				fprintf(stderr, "connectivity test: --timeout-ms %s: want 50 to 60000\n",
 					optarg);
 				return 2;
@@ -565,9 +548,7 @@ int lab_conntest_parse(int argc, char **argv, struct lab_ct_opts *o)
 		case 'C': o->in_cluster = true; break;
 		case 'L': o->tls_dir = optarg; break;
 		case 'R':
-			errno = 0;
-			v = strtol(optarg, &end, 10);
-			if (errno || end == optarg || *end || v < 1 || v > 3600) {
+			if (lab_num(optarg, 1, 3600, &v)) {
 				fprintf(stderr, "connectivity test: --ready-timeout %s: seconds, 1 to 3600\n",
 					optarg);
 				return 2;
@@ -658,14 +639,6 @@ static const char *ct_skip(const struct lab *lab, const struct lab_ct_case *t, b
 	if ((t->needs & CT_NEED_DNS) && !lab_has_dns(lab))
 		return "no DNS (lab up --dns)";
 	return NULL;
-}
-
-int lab_cmd_conntest(int argc, char **argv)
-{
-	struct lab_ct_opts o;
-	int ret = lab_conntest_parse(argc, argv, &o);
-
-	return ret >= 0 ? ret : lab_conntest_run(&o);
 }
 
 /* The run's two nodes (a, b: the same one on a one-node lab) and what it ran. */
@@ -985,7 +958,6 @@ int lab_cmd_conntest_probe(int argc, char **argv)
 	long long t0;
 	int c, res, timeout_ms = CT_DEFAULT_MS;
 	json_t *out;
-	char *end;
 	long v;
 
 	optind = 0;
@@ -1009,9 +981,7 @@ int lab_cmd_conntest_probe(int argc, char **argv)
 			have_port = true;
 			break;
 		case 'T':
-			errno = 0;
-			v = strtol(optarg, &end, 10);
-			if (errno || end == optarg || *end || v < 50 || v > 60000) {
+			if (lab_num(optarg, 50, 60000, &v)) {
 				fprintf(stderr, "connectivity probe: --timeout-ms %s: want 50 to 60000\n",
 					optarg);
 				return 2;
@@ -1029,8 +999,8 @@ int lab_cmd_conntest_probe(int argc, char **argv)
 	}
 	t0 = xcni_mono_ms();
 	if (dns)
-		res = dns_query_type(to, strchr(to, ':') ? LAB_FAM_V6 : LAB_FAM_V4, dns, qtype,
-				     timeout_ms, answer, sizeof(answer));
+		res = dns_query(to, strchr(to, ':') ? LAB_FAM_V6 : LAB_FAM_V4, dns, qtype,
+				timeout_ms, answer, sizeof(answer));
 	else
 		res = lab_probe_addr(to, &port, timeout_ms, answer, sizeof(answer), &refused);
 	if (res == -EINVAL) {

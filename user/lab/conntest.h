@@ -79,8 +79,6 @@ char *lab_conntest_manifest(const char *a, const char *b, const char *image);
 bool lab_conntest_no_lab(void);
 /* Runs the table in the lab: 0 every test passed, 1 one failed, 2 usage or error. */
 int lab_conntest_run(const struct lab_ct_opts *o);
-/* argv[0] is "test": parse, then the lab's run. */
-int lab_cmd_conntest(int argc, char **argv);
 /*
  * xcnictl connectivity probe --to ADDR --port PORT/PROTO [--dns NAME]
  * [--timeout-ms MS]: one probe from the calling process's netns, as one JSON

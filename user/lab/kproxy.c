@@ -391,21 +391,17 @@ static void svc_port_rules(struct rules *r, const struct lab_node *n, const stru
 
 static void rules_free(struct rules *r)
 {
-	if (r->fdecl)
-		fclose(r->fdecl);
+	FILE *f[] = { r->fdecl, r->fnat, r->ffilter, r->fchains, r->fudp };
+
+	/* Closed first: a memstream's buffer is final only then. */
+	for (size_t i = 0; i < ARRAY_SIZE(f); i++)
+		if (f[i])
+			fclose(f[i]);
 	free(r->decl);
-	if (r->fnat)
-		fclose(r->fnat);
-	if (r->ffilter)
-		fclose(r->ffilter);
-	if (r->fchains)
-		fclose(r->fchains);
-	if (r->fudp)
-		fclose(r->fudp);
-	free(r->udp);
 	free(r->nat);
 	free(r->filter);
 	free(r->chains);
+	free(r->udp);
 }
 
 /* kube-proxy's rules for node n. */
@@ -540,7 +536,7 @@ static int node_sync(const struct lab_node *n, const struct rules *r)
 	err = chains_load(&made, r);
 	if (err)
 		goto out;
-	err = lab_run(path, save_argv, NULL, &saved);
+	err = lab_run(path, save_argv, NULL, NULL, &saved, NULL, NULL);
 	if (err) {
 		fprintf(stderr, "lab: node %s: %s failed\n", n->name, save_argv[0]);
 		goto out;
@@ -586,7 +582,7 @@ static int node_sync(const struct lab_node *n, const struct rules *r)
 		free(stale);
 	}
 	fclose(f);
-	err = lab_run(path, restore_argv, in, NULL);
+	err = lab_run(path, restore_argv, NULL, in, NULL, NULL, NULL);
 	if (err)
 		fprintf(stderr, "lab: node %s: %s refused kube-proxy's rules\n", n->name,
 			restore_argv[0]);

@@ -53,6 +53,12 @@
 
 /* ---- up / down ------------------------------------------------------------ */
 
+/* What the lab keeps in its directory, lab.json and its lock last. */
+static const char *const lab_files[] = {
+	"outside.log", "manifests", "pods", "services", "slices", "dns", "dns.yaml",
+	"kproxy-udp", "kproxy-udp6", "lab.json", ".lock",
+};
+
 /* Removes everything the lab made, as far as lab.json knows it; goes on past failures. */
 static int lab_teardown(struct lab *lab)
 {
@@ -74,35 +80,13 @@ static int lab_teardown(struct lab *lab)
 		err = -EIO;
 	if (lab_underlay_delete(lab))
 		err = -EIO;
-	lab_path(lab, path, sizeof(path), "outside.log");
-	unlink(path);
 	if (rmdir(LAB_PIN_ROOT) && errno != ENOENT && errno != ENOTEMPTY)
 		fprintf(stderr, "lab: rmdir %s: %s\n", LAB_PIN_ROOT, strerror(errno));
-	lab_path(lab, path, sizeof(path), "manifests");
-	if (lab_rm_tree(path))
-		err = -EIO;
-	lab_path(lab, path, sizeof(path), "pods");
-	if (lab_rm_tree(path))
-		err = -EIO;
-	lab_path(lab, path, sizeof(path), "services");
-	if (lab_rm_tree(path))
-		err = -EIO;
-	lab_path(lab, path, sizeof(path), "slices");
-	if (lab_rm_tree(path))
-		err = -EIO;
-	lab_path(lab, path, sizeof(path), "dns");
-	if (lab_rm_tree(path))
-		err = -EIO;
-	lab_path(lab, path, sizeof(path), "dns.yaml");
-	unlink(path);
-	lab_path(lab, path, sizeof(path), "kproxy-udp");
-	unlink(path);
-	lab_path(lab, path, sizeof(path), "kproxy-udp6");
-	unlink(path);
-	lab_path(lab, path, sizeof(path), "lab.json");
-	unlink(path);
-	lab_path(lab, path, sizeof(path), ".lock");
-	unlink(path);
+	for (size_t i = 0; i < ARRAY_SIZE(lab_files); i++) {
+		lab_path(lab, path, sizeof(path), "%s", lab_files[i]);
+		if (lab_rm_tree(path))
+			err = -EIO;
+	}
 	if (lab->created_dir && rmdir(lab->dir) && errno != ENOENT)
 		fprintf(stderr, "lab: rmdir %s: %s\n", lab->dir, strerror(errno));
 	return err;
@@ -278,20 +262,19 @@ static int up_args(int argc, char **argv, unsigned long *nodes, bool *dns, bool 
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
-	char *end;
+	long v;
 	int c;
 
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "n:h", lo, NULL)) != -1) {
 		switch (c) {
 		case 'n':
-			errno = 0;
-			*nodes = strtoul(optarg, &end, 10);
-			if (errno || *end || *nodes < 1 || *nodes > LAB_MAX_NODES) {
+			if (lab_num(optarg, 1, LAB_MAX_NODES, &v)) {
 				fprintf(stderr, "lab up: --nodes %s: a number from 1 to %d\n", optarg,
 					LAB_MAX_NODES);
 				return 2;
 			}
+			*nodes = (unsigned long)v;
 			break;
 		case 'd': *dns = true; break;
 		case 'a':

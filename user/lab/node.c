@@ -157,6 +157,13 @@ out:
 	return err;
 }
 
+/* Appends option k and its value v to argv at *a. */
+static void arg2(char **argv, int *a, const char *k, const char *v)
+{
+	argv[(*a)++] = (char *)k;
+	argv[(*a)++] = (char *)v;
+}
+
 /*
  * Node i: its netns, its port on the underlay, network config and agent;
  * recorded in lab.json as soon as each exists.
@@ -213,16 +220,11 @@ int lab_node_start(struct lab *lab, unsigned int i, const char *xcnid, const cha
 	snprintf(nprange, sizeof(nprange), "%u-%u", lab->np_min, lab->np_max);
 	lab_netns_path(n->netns, netns, sizeof(netns));
 	argv[a++] = (char *)xcnid;
-	argv[a++] = "--pin-dir";
-	argv[a++] = n->pin;
-	if (*n->cidr) {
-		argv[a++] = "--pod-cidr";
-		argv[a++] = n->cidr;
-	}
-	if (*n->cidr6) {
-		argv[a++] = "--pod-cidr6";
-		argv[a++] = n->cidr6;
-	}
+	arg2(argv, &a, "--pin-dir", n->pin);
+	if (*n->cidr)
+		arg2(argv, &a, "--pod-cidr", n->cidr);
+	if (*n->cidr6)
+		arg2(argv, &a, "--pod-cidr6", n->cidr6);
 	/* Both Service ranges: flows to an IPv6 ClusterIP go to kube-proxy (ip6tables)
 	 * before egress is judged, as IPv4 ones do. */
 	if (lab->family & LAB_FAM_V6) {
@@ -231,10 +233,8 @@ int lab_node_start(struct lab *lab, unsigned int i, const char *xcnid, const cha
 			 LAB_SVC_PLEN6);
 		argv[a++] = svcr;
 	}
-	argv[a++] = "--node-name";
-	argv[a++] = n->name;
-	argv[a++] = "--underlay-dev";
-	argv[a++] = LAB_UL_DEV;
+	arg2(argv, &a, "--node-name", n->name);
+	arg2(argv, &a, "--underlay-dev", LAB_UL_DEV);
 	/*
 	 * An ipv6 lab's underlay is IPv6 alone: Geneve from and to the nodes' IPv6
 	 * addresses. With --ipv6-only-nodes a node of both families is told both
@@ -243,8 +243,7 @@ int lab_node_start(struct lab *lab, unsigned int i, const char *xcnid, const cha
 	 * --tunnel-family ipv6 tells every node of both families both too, and
 	 * xcnid's --tunnel-family ipv6: Geneve over IPv6 between them as well.
 	 */
-	argv[a++] = "--node-ip";
-	argv[a++] = (char *)lab_node_addr(lab, n, nip, sizeof(nip));
+	arg2(argv, &a, "--node-ip", lab_node_addr(lab, n, nip, sizeof(nip)));
 	if ((lab->ul_mixed || lab->tun6) && !n->ul6only) {
 		err = lab_node_ip6(lab, n, a6, sizeof(a6));
 		if (err)
@@ -252,29 +251,21 @@ int lab_node_start(struct lab *lab, unsigned int i, const char *xcnid, const cha
 		snprintf(nip, sizeof(nip), "%s,%s", n->ip, a6);
 		argv[a - 1] = nip;
 	}
-	if (lab->tun6 && !n->ul6only) {
-		argv[a++] = "--tunnel-family";
-		argv[a++] = "ipv6";
-	}
-	argv[a++] = "--xdp-mode";
-	argv[a++] = (char *)xdp;
+	if (lab->tun6 && !n->ul6only)
+		arg2(argv, &a, "--tunnel-family", "ipv6");
+	arg2(argv, &a, "--xdp-mode", xdp);
 	/* Egress by DNS name (ClusterNetworkPolicy domainNames) wherever the
 	 * kernel has bpf_loop (5.17), which the answers' parser needs. */
 	if (libbpf_probe_bpf_helper(BPF_PROG_TYPE_SCHED_CLS, BPF_FUNC_loop, NULL) == 1)
 		argv[a++] = "--fqdn-policy";
-	if (manifests) {
-		argv[a++] = "--manifests";
-		argv[a++] = mdir;
-	}
+	if (manifests)
+		arg2(argv, &a, "--manifests", mdir);
 	/* kube-proxy none: the agent translates the Services the manifests hold. */
 	if (lab->kube_proxy_none) {
 		argv[a++] = "--kube-proxy-replacement";
-		argv[a++] = "--node-port-range";
-		argv[a++] = nprange;
-		if (lab->np_dsr) {
-			argv[a++] = "--node-port-mode";
-			argv[a++] = "dsr";
-		}
+		arg2(argv, &a, "--node-port-range", nprange);
+		if (lab->np_dsr)
+			arg2(argv, &a, "--node-port-mode", "dsr");
 	}
 	/* Last, so that getopt's last word wins where one repeats the lab's. */
 	for (size_t k = 0; k < lab->nagent_args; k++)
@@ -287,8 +278,7 @@ int lab_node_start(struct lab *lab, unsigned int i, const char *xcnid, const cha
 		err = node_cgroup_make(n, cg, sizeof(cg));
 		if (err)
 			return err;
-		argv[a++] = "--cgroup-root";
-		argv[a++] = cg;
+		arg2(argv, &a, "--cgroup-root", cg);
 		argv[a] = NULL;
 		break;
 	}

@@ -77,6 +77,7 @@ int lab_cni(struct lab *lab, struct lab_pod *pod, const char *cmd)
 	 * agents, started from this environment, get it. */
 	char *envp[] = { e_sys, e_cmd, e_cid, e_netns, "CNI_IFNAME=eth0", e_path, e_args,
 			 getenv("XCNI_ATTACH") ? e_att : NULL, NULL };
+	char *argv[] = { bin, NULL };
 	const struct lab_node *node = lab_node_find(lab, pod->node);
 	const char *sys = getenv("PATH");
 	int status = 0, err;
@@ -103,7 +104,7 @@ int lab_cni(struct lab *lab, struct lab_pod *pod, const char *cmd)
 		fprintf(stderr, "lab: %s: %s\n", conf_path, strerror(-err));
 		return err;
 	}
-	err = lab_cni_exec(bin, node_ns, envp, conf, &out, &eout, &status);
+	err = lab_run(node_ns, argv, envp, conf, &out, &eout, &status);
 	if (err) {
 		fprintf(stderr, "lab: CNI %s %s/%s: %s\n", cmd, pod->ns, pod->name, strerror(-err));
 		goto out;
@@ -367,20 +368,7 @@ int lab_pod_create(struct lab *lab, const struct k8s_object *obj, struct lab_pod
 	p->dns = !strcmp(server, "dnsmasq");
 	p->tell = !strcmp(server, "tell-peer");
 	pod_names(p);
-	if (obj->pod.host_network) {
-		err = host_network_place(lab, obj, p);
-		if (err) {
-			lab_pod_clear(p);
-			return err;
-		}
-		lab->npods++;
-		err = lab_state_save(lab);
-		if (err)
-			goto err_undo;
-		*out = p;
-		return 0;
-	}
-	err = lab_netns_create(p->netns);
+	err = obj->pod.host_network ? host_network_place(lab, obj, p) : lab_netns_create(p->netns);
 	if (err) {
 		lab_pod_clear(p);
 		return err;
@@ -390,6 +378,10 @@ int lab_pod_create(struct lab *lab, const struct k8s_object *obj, struct lab_pod
 	err = lab_state_save(lab);
 	if (err)
 		goto err_undo;
+	if (obj->pod.host_network) {
+		*out = p;
+		return 0;
+	}
 	err = lab_cni(lab, p, "ADD");
 	if (err)
 		goto err_undo;

@@ -42,12 +42,9 @@
 
 static int timeout_parse(const char *s, int *out)
 {
-	unsigned long v;
-	char *end;
+	long v;
 
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || end == s || *end || v < 1 || v > 600000) {
+	if (lab_num(s, 1, 600000, &v)) {
 		fprintf(stderr, "lab: --timeout-ms %s: milliseconds, 1 to 600000\n", s);
 		return -EINVAL;
 	}

@@ -377,13 +377,9 @@ int lab_serve_spawn(const char *netns_name, const char *name, char *const *specs
 		goto out;
 	}
 	snprintf(fd, sizeof(fd), "3");
-	argv[a++] = self;
-	argv[a++] = "lab";
-	argv[a++] = "serve";
-	argv[a++] = "--ready-fd";
-	argv[a++] = fd;
-	argv[a++] = "--name";
-	argv[a++] = (char *)name;
+	memcpy(argv, (char *[]){ self, "lab", "serve", "--ready-fd", fd, "--name", (char *)name },
+	       7 * sizeof(*argv));
+	a = 7;
 	if (tell)
 		argv[a++] = "--tell-peer";
 	for (size_t i = 0; i < nspecs; i++)

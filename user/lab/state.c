@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <netinet/in.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -19,6 +18,7 @@
 
 #include "lab/state.h"
 #include "lib/services/svc.h"
+#include "lib/system/util.h"
 
 static const char *lab_dir(void)
 {
@@ -176,28 +176,6 @@ out:
 	return err;
 }
 
-/* Parses "80/tcp" ("80" alone is TCP). */
-static int port_parse(const char *s, struct lab_port *out)
-{
-	unsigned long v;
-	char *end;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || end == s || v < 1 || v > 65535)
-		return -EINVAL;
-	out->port = (uint16_t)v;
-	if (!*end || !strcasecmp(end, "/tcp"))
-		out->proto = IPPROTO_TCP;
-	else if (!strcasecmp(end, "/udp"))
-		out->proto = IPPROTO_UDP;
-	else if (!strcasecmp(end, "/sctp"))
-		out->proto = IPPROTO_SCTP;
-	else
-		return -EINVAL;
-	return 0;
-}
-
 static int state_load(struct lab *lab, json_t *root)
 {
 	json_t *nodes = json_object_get(root, "nodes"), *pods = json_object_get(root, "pods");
@@ -208,19 +186,18 @@ static int state_load(struct lab *lab, json_t *root)
 	lab->underlay = json_is_true(json_object_get(root, "underlay"));
 	lab->outside = json_is_true(json_object_get(root, "outside"));
 	/* A lab.json from before the field: kube-proxy's iptables mode, the only one then. */
-	lab->kube_proxy_none = !strcmp(json_string_value(json_object_get(root, "kubeProxy")) ?: "", "none");
-	lab->np_dsr = !strcmp(json_string_value(json_object_get(root, "nodePortMode")) ?: "", "dsr");
+	lab->kube_proxy_none = !strcmp(jstr(root, "kubeProxy"), "none");
+	lab->np_dsr = !strcmp(jstr(root, "nodePortMode"), "dsr");
 	lab->ul_mixed = json_is_true(json_object_get(root, "underlayMixed"));
 	/* A lab.json from before the field: auto, xcnid's default. */
-	lab->tun6 = !strcmp(json_string_value(json_object_get(root, "tunnelFamily")) ?: "", "ipv6");
+	lab->tun6 = !strcmp(jstr(root, "tunnelFamily"), "ipv6");
 	/* A lab.json from before the field: the API server's default range. */
-	if (svc_nodeport_range_parse(json_string_value(json_object_get(root, "nodePortRange")) ?: "",
-				     &lab->np_min, &lab->np_max)) {
+	if (svc_nodeport_range_parse(jstr(root, "nodePortRange"), &lab->np_min, &lab->np_max)) {
 		lab->np_min = SVC_NODEPORT_MIN;
 		lab->np_max = SVC_NODEPORT_MAX;
 	}
 	/* A lab.json from before the field: IPv4, the only family then. */
-	lab->family = lab_family_parse(json_string_value(json_object_get(root, "ipFamily")) ?: "");
+	lab->family = lab_family_parse(jstr(root, "ipFamily"));
 	if (!lab->family)
 		lab->family = LAB_FAM_V4;
 	json_array_foreach(json_object_get(root, "agentArgs"), i, v)
@@ -235,12 +212,12 @@ static int state_load(struct lab *lab, json_t *root)
 	json_array_foreach(nodes, i, v) {
 		struct lab_node *n = &lab->nodes[lab->nnodes++];
 
-		snprintf(n->name, sizeof(n->name), "%s", json_string_value(json_object_get(v, "name")) ?: "");
-		snprintf(n->netns, sizeof(n->netns), "%s", json_string_value(json_object_get(v, "netns")) ?: "");
-		snprintf(n->cidr, sizeof(n->cidr), "%s", json_string_value(json_object_get(v, "podCIDR")) ?: "");
-		snprintf(n->cidr6, sizeof(n->cidr6), "%s", json_string_value(json_object_get(v, "podCIDR6")) ?: "");
-		snprintf(n->pin, sizeof(n->pin), "%s", json_string_value(json_object_get(v, "pinDir")) ?: "");
-		snprintf(n->ip, sizeof(n->ip), "%s", json_string_value(json_object_get(v, "internalIP")) ?: "");
+		snprintf(n->name, sizeof(n->name), "%s", jstr(v, "name"));
+		snprintf(n->netns, sizeof(n->netns), "%s", jstr(v, "netns"));
+		snprintf(n->cidr, sizeof(n->cidr), "%s", jstr(v, "podCIDR"));
+		snprintf(n->cidr6, sizeof(n->cidr6), "%s", jstr(v, "podCIDR6"));
+		snprintf(n->pin, sizeof(n->pin), "%s", jstr(v, "pinDir"));
+		snprintf(n->ip, sizeof(n->ip), "%s", jstr(v, "internalIP"));
 		proc_from_json(json_object_get(v, "xcnid"), &n->xcnid);
 		n->manifests = json_is_true(json_object_get(v, "manifests"));
 		n->ul6only = json_is_true(json_object_get(v, "ipv6Only"));
@@ -250,19 +227,19 @@ static int state_load(struct lab *lab, json_t *root)
 		json_t *ports = json_object_get(v, "ports"), *pv;
 		size_t j;
 
-		p->ns = strdup(json_string_value(json_object_get(v, "namespace")) ?: "");
-		p->name = strdup(json_string_value(json_object_get(v, "name")) ?: "");
+		p->ns = strdup(jstr(v, "namespace"));
+		p->name = strdup(jstr(v, "name"));
 		p->ports = calloc(json_array_size(ports) + 1, sizeof(*p->ports));
 		if (!p->ns || !p->name || !p->ports) {
 			lab_pod_clear(p);
 			return -ENOMEM;
 		}
 		lab->npods++;
-		snprintf(p->node, sizeof(p->node), "%s", json_string_value(json_object_get(v, "node")) ?: "");
-		snprintf(p->netns, sizeof(p->netns), "%s", json_string_value(json_object_get(v, "netns")) ?: "");
-		snprintf(p->cid, sizeof(p->cid), "%s", json_string_value(json_object_get(v, "containerId")) ?: "");
-		snprintf(p->ip, sizeof(p->ip), "%s", json_string_value(json_object_get(v, "ip")) ?: "");
-		snprintf(p->ip6, sizeof(p->ip6), "%s", json_string_value(json_object_get(v, "ip6")) ?: "");
+		snprintf(p->node, sizeof(p->node), "%s", jstr(v, "node"));
+		snprintf(p->netns, sizeof(p->netns), "%s", jstr(v, "netns"));
+		snprintf(p->cid, sizeof(p->cid), "%s", jstr(v, "containerId"));
+		snprintf(p->ip, sizeof(p->ip), "%s", jstr(v, "ip"));
+		snprintf(p->ip6, sizeof(p->ip6), "%s", jstr(v, "ip6"));
 		proc_from_json(json_object_get(v, "server"), &p->server);
 		p->dns = json_is_true(json_object_get(v, "dns"));
 		p->tell = json_is_true(json_object_get(v, "tellPeer"));
@@ -271,7 +248,7 @@ static int state_load(struct lab *lab, json_t *root)
 		p->term_until = json_integer_value(json_object_get(v, "terminatingUntil"));
 		p->terminating = p->term_until != 0;
 		json_array_foreach(ports, j, pv)
-			if (json_string_value(pv) && !port_parse(json_string_value(pv), &p->ports[p->nports]))
+			if (json_string_value(pv) && !lab_port_spec(json_string_value(pv), &p->ports[p->nports]))
 				p->nports++;
 	}
 	return 0;

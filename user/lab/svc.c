@@ -130,13 +130,6 @@ static uint32_t svc_base(void)
 	return ntohl(a.s_addr);
 }
 
-static bool svc_in_range(uint32_t ip)
-{
-	uint32_t mask = ~0u << (32 - LAB_SVC_PLEN);
-
-	return (ntohl(ip) & mask) == svc_base();
-}
-
 /* The IPv6 range's index-th address (index < 2^(128 - LAB_SVC_PLEN6) fits 32 bits). */
 static struct in6_addr svc6_at(uint32_t index)
 {
@@ -148,16 +141,6 @@ static struct in6_addr svc6_at(uint32_t index)
 	w = htonl(ntohl(w) + index);
 	memcpy(&a.s6_addr[12], &w, 4);
 	return a;
-}
-
-static bool svc6_in_range(const struct in6_addr *ip)
-{
-	struct in6_addr base = svc6_at(0);
-	uint32_t a, b, mask = ~0u << (128 - LAB_SVC_PLEN6);
-
-	memcpy(&a, &ip->s6_addr[12], 4);
-	memcpy(&b, &base.s6_addr[12], 4);
-	return !memcmp(ip->s6_addr, base.s6_addr, 12) && (ntohl(a) & mask) == ntohl(b);
 }
 
 /* ---- the index ----------------------------------------------------------------- */
@@ -193,22 +176,20 @@ static int proto_slot(uint8_t proto)
 	return proto == IPPROTO_UDP ? 1 : proto == IPPROTO_SCTP ? 2 : 0;
 }
 
-/* The address's offset in its range, or -1 outside it. */
-static long ip4_off(uint32_t ip)
-{
-	return svc_in_range(ip) ? (long)(ntohl(ip) - svc_base()) : -1;
-}
-
-static long ip6_off(const struct in6_addr *ip)
+/* The ClusterIP of family fam's offset in its range, or -1 outside it. */
+static long svc_off(const struct lab_svc_ips *ips, unsigned int fam)
 {
 	struct in6_addr base = svc6_at(0);
-	uint32_t a, b;
+	uint32_t a = ntohl(ips->ip4), b = svc_base();
 
-	if (!svc6_in_range(ip))
-		return -1;
-	memcpy(&a, &ip->s6_addr[12], 4);
-	memcpy(&b, &base.s6_addr[12], 4);
-	return (long)(ntohl(a) - ntohl(b));
+	if (fam == LAB_FAM_V6) {
+		if (memcmp(ips->ip6.s6_addr, base.s6_addr, 12))
+			return -1;
+		memcpy(&a, &ips->ip6.s6_addr[12], 4);
+		memcpy(&b, &base.s6_addr[12], 4);
+		a = ntohl(a), b = ntohl(b);
+	}
+	return a - b < (1u << SVC_RANGE_BITS) ? (long)(a - b) : -1;
 }
 
 static void bit_put(uint64_t *map, long off, bool on)
@@ -233,9 +214,9 @@ static void idx_mark(struct lab_svc_index *ix, const struct k8s_object *o, bool 
 
 	if (!lab_svc_ips_get(o->raw, &ips)) {
 		if (ips.has4)
-			bit_put(ix->ip4, ip4_off(ips.ip4), on);
+			bit_put(ix->ip4, svc_off(&ips, LAB_FAM_V4), on);
 		if (ips.has6)
-			bit_put(ix->ip6, ip6_off(&ips.ip6), on);
+			bit_put(ix->ip6, svc_off(&ips, LAB_FAM_V6), on);
 	}
 	for (size_t j = 0; j < o->svc.nports; j++) {
 		const struct k8s_svc_port *p = &o->svc.ports[j];
@@ -412,11 +393,11 @@ static bool ip_taken(const struct lab_svc_index *ix, const struct lab_svc_ips *i
 	if (ip->order == LAB_FAM_V4) {
 		if (self && self->has4 && self->ip4 == ip->ip4)
 			return false;
-		return bit_get(ix->ip4, ip4_off(ip->ip4));
+		return bit_get(ix->ip4, svc_off(ip, LAB_FAM_V4));
 	}
 	if (self && self->has6 && !memcmp(&self->ip6, &ip->ip6, sizeof(ip->ip6)))
 		return false;
-	return bit_get(ix->ip6, ip6_off(&ip->ip6));
+	return bit_get(ix->ip6, svc_off(ip, LAB_FAM_V6));
 }
 
 /* The lowest free ClusterIP of family fam (.0 is the network's; DNS's .10 only on request). */
@@ -670,7 +651,7 @@ static int svc_validate_ip(const struct lab_svc_index *l, const struct k8s_objec
 				"and the field is immutable\n", src, o->meta.ns, o->meta.name, field, a, b);
 		return -EINVAL;
 	}
-	if (fam == LAB_FAM_V4 ? !svc_in_range(ips->ip4) : !svc6_in_range(&ips->ip6)) {
+	if (svc_off(ips, fam) < 0) {
 		fprintf(stderr, "lab apply: %s: Service %s/%s: %s: %s is not in the "
 				"service range %s/%d\n", src, o->meta.ns, o->meta.name, field, a,
 			fam == LAB_FAM_V4 ? LAB_SVC_NET : LAB_SVC_NET6,

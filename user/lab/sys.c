@@ -398,75 +398,6 @@ static void drain_both(int o, char **out, int e, char **err)
 	}
 }
 
-/* Runs the plugin as a runtime does; *out / *errout are its stdout / stderr, *status its wait status. */
-int lab_cni_exec(const char *bin, const char *node_netns, char *const envp[], const char *conf,
-		    char **out, char **errout, int *status)
-{
-	int in[2], o[2], e[2], nsfd, err;
-	char *argv[] = { (char *)bin, NULL };
-	pid_t pid;
-
-	*out = *errout = NULL;
-	nsfd = open(node_netns, O_RDONLY | O_CLOEXEC);
-	if (nsfd < 0)
-		return -errno;
-	if (pipe2(in, O_CLOEXEC)) {
-		err = -errno;
-		goto err_ns;
-	}
-	if (pipe2(o, O_CLOEXEC)) {
-		err = -errno;
-		goto err_in;
-	}
-	if (pipe2(e, O_CLOEXEC)) {
-		err = -errno;
-		goto err_o;
-	}
-	pid = fork();
-	if (pid < 0) {
-		err = -errno;
-		goto err_e;
-	}
-	if (pid == 0) {
-		/* Plugins act in the netns they are called in: the node's. */
-		if (setns(nsfd, CLONE_NEWNET) || dup2(in[0], 0) < 0 || dup2(o[1], 1) < 0 ||
-		    dup2(e[1], 2) < 0)
-			_exit(127);
-		execve(bin, argv, envp);
-		fprintf(stderr, "exec %s: %s\n", bin, strerror(errno));
-		_exit(127);
-	}
-	close(in[0]);
-	close(o[1]);
-	close(e[1]);
-	close(nsfd);
-	/* The config is far smaller than a pipe's buffer: this cannot block. */
-	if (write(in[1], conf, strlen(conf)) < 0)
-		err = -errno;
-	else
-		err = 0;
-	close(in[1]);
-	drain_both(o[0], out, e[0], errout);
-	close(o[0]);
-	close(e[0]);
-	if (waitpid(pid, status, 0) < 0 && !err)
-		err = -errno;
-	return err;
-
-err_e:
-	close(e[0]);
-	close(e[1]);
-err_o:
-	close(o[0]);
-	close(o[1]);
-err_in:
-	close(in[0]);
-	close(in[1]);
-err_ns:
-	close(nsfd);
-	return err;
-}
-
 int lab_write_atomic(const char *path, const char *data, size_t len)
 {
 	char tmp[PATH_MAX], copy[PATH_MAX];
@@ -538,6 +469,15 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
 	return 0;
 }
 
+int lab_num(const char *s, long lo, long hi, long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtol(s, &end, 10);
+	return errno || end == s || *end || *out < lo || *out > hi ? -EINVAL : 0;
+}
+
 int lab_rm_tree(const char *path)
 {
 	int err = nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
@@ -593,70 +533,57 @@ int lab_netns_tcp_open(const char *netns)
 	return WEXITSTATUS(status);
 }
 
-int lab_run_quiet(const char *netns, char *const argv[])
+int lab_run(const char *netns, char *const argv[], char *const envp[], const char *in,
+	    char **out, char **errout, int *status)
 {
-	int status;
-	pid_t pid = fork();
-
-	if (pid < 0)
-		return -errno;
-	if (pid == 0) {
-		int fd = open(netns, O_RDONLY | O_CLOEXEC), null = open("/dev/null", O_RDWR);
-
-		if (fd < 0 || null < 0 || setns(fd, CLONE_NEWNET) || dup2(null, 0) < 0 ||
-		    dup2(null, 1) < 0 || dup2(null, 2) < 0)
-			_exit(126);
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	if (waitpid(pid, &status, 0) < 0)
-		return -errno;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -EINTR;
-}
-
-int lab_run(const char *netns, char *const argv[], const char *in, char **out)
-{
-	int ip[2] = { -1, -1 }, op[2] = { -1, -1 }, status, err = 0, r;
+	int p[3][2] = { { -1, -1 }, { -1, -1 }, { -1, -1 } }, nsfd = -1, st, err = 0;
 	char *buf = NULL;
-	size_t len = 0;
 	pid_t pid;
 
 	if (out)
 		*out = NULL;
-	if (pipe2(ip, O_CLOEXEC) || pipe2(op, O_CLOEXEC)) {
+	if (errout)
+		*errout = NULL;
+	if (netns && (nsfd = open(netns, O_RDONLY | O_CLOEXEC)) < 0)
+		return -errno;
+	if (pipe2(p[0], O_CLOEXEC) || pipe2(p[1], O_CLOEXEC) || (errout && pipe2(p[2], O_CLOEXEC))) {
 		err = -errno;
-		goto out_pipes;
+		goto out_fds;
 	}
 	pid = fork();
 	if (pid < 0) {
 		err = -errno;
-		goto out_pipes;
+		goto out_fds;
 	}
 	if (pid == 0) {
-		int fd = netns ? open(netns, O_RDONLY | O_CLOEXEC) : -1;
-
-		if ((netns && (fd < 0 || setns(fd, CLONE_NEWNET))) || dup2(ip[0], 0) < 0 ||
-		    dup2(op[1], 1) < 0)
+		/* A CNI plugin acts in the netns it is called in: the node's. */
+		if ((nsfd >= 0 && setns(nsfd, CLONE_NEWNET)) || dup2(p[0][0], 0) < 0 ||
+		    dup2(p[1][1], 1) < 0 || (errout && dup2(p[2][1], 2) < 0))
 			_exit(126);
-		execvp(argv[0], argv);
+		if (envp)
+			execve(argv[0], argv, envp);
+		else
+			execvp(argv[0], argv);
 		fprintf(stderr, "lab: %s: %s\n", argv[0], strerror(errno));
 		_exit(127);
 	}
-	close(ip[0]);
-	close(op[1]);
-	ip[0] = op[1] = -1;
-	if (in && write(ip[1], in, strlen(in)) < 0)
+	for (int k = 0; k < 3; k++) {
+		if (p[k][k != 0] >= 0)
+			close(p[k][k != 0]);
+		p[k][k != 0] = -1;
+	}
+	/* Far smaller than a pipe's buffer (a CNI config, a ruleset): this cannot block. */
+	if (in && write(p[0][1], in, strlen(in)) < 0)
 		err = -errno;
-	close(ip[1]);
-	ip[1] = -1;
-	while ((r = drain(op[0], &buf, &len)) > 0)
-		;
-	if (r < 0 && !err)
-		err = r;
-	if (waitpid(pid, &status, 0) < 0 && !err)
+	close(p[0][1]);
+	p[0][1] = -1;
+	drain_both(p[1][0], &buf, p[2][0], errout);
+	if (waitpid(pid, &st, 0) < 0 && !err)
 		err = -errno;
-	else if (!err && (!WIFEXITED(status) || WEXITSTATUS(status)))
+	else if (!err && !status && (!WIFEXITED(st) || WEXITSTATUS(st)))
 		err = -EIO;
+	if (status)
+		*status = st;
 	if (!err && out) {
 		*out = buf ? buf : strdup("");
 		buf = NULL;
@@ -664,12 +591,12 @@ int lab_run(const char *netns, char *const argv[], const char *in, char **out)
 			err = -ENOMEM;
 	}
 	free(buf);
-out_pipes:
-	for (int k = 0; k < 2; k++) {
-		if (ip[k] >= 0)
-			close(ip[k]);
-		if (op[k] >= 0)
-			close(op[k]);
-	}
+out_fds:
+	for (int k = 0; k < 3; k++)
+		for (int j = 0; j < 2; j++)
+			if (p[k][j] >= 0)
+				close(p[k][j]);
+	if (nsfd >= 0)
+		close(nsfd);
 	return err;
 }

@@ -47,30 +47,26 @@ void lab_proc_stop(struct lab_proc *p);
 unsigned long long lab_starttime(pid_t pid);
 
 /*
- * Runs argv (found in PATH) inside the netns at path netns (NULL: this one), in on
- * its stdin (NULL: none), its stdout in *out (NULL: discarded), its stderr to
- * ours. 0 if it exited 0, -EIO if it failed, -errno.
+ * Runs argv inside the netns at path netns (NULL: this one): found in PATH,
+ * or with envp the file argv[0] with that environment (a CNI plugin, as a
+ * runtime calls it); in on its stdin (NULL: none), its stdout in *out (NULL:
+ * discarded), its stderr in *errout (NULL: to ours). With status: 0 and its
+ * wait status there; without: 0 if it exited 0, else -EIO. -errno.
  */
-int lab_run(const char *netns, char *const argv[], const char *in, char **out);
+int lab_run(const char *netns, char *const argv[], char *const envp[], const char *in,
+	    char **out, char **errout, int *status);
 /*
  * TCP connections being served in the netns at path netns (established, or a
  * handshake under way), up to 254; -errno.
  */
 int lab_netns_tcp_open(const char *netns);
-/* argv in netns with no input and its output thrown away: its exit status, or -errno. */
-int lab_run_quiet(const char *netns, char *const argv[]);
-/*
- * Runs a CNI plugin as a runtime does: bin in the netns at path node_netns with
- * environment envp, conf on its stdin; *out / *errout its stdout / stderr,
- * *status its wait status.
- */
-int lab_cni_exec(const char *bin, const char *node_netns, char *const envp[], const char *conf,
-		 char **out, char **errout, int *status);
 
 /* Reads a whole file into a NUL-terminated buffer (*out, to free). */
 int lab_read_file(const char *path, char **out);
 int lab_write_atomic(const char *path, const char *data, size_t len);
 int lab_write_json(const char *path, json_t *doc);
 int lab_rm_tree(const char *path);
+/* s, a whole decimal number from lo to hi: 0 (*out), or -EINVAL. */
+int lab_num(const char *s, long lo, long hi, long *out);
 
 #endif

@@ -46,6 +46,7 @@
 
 #include "lab/underlay.h"
 #include "lib/system/nl.h"
+#include "lib/system/util.h"
 
 /* The bridge stands for a switch, not a firewall: bridged IPv4 must not go through iptables. */
 #define BR_NF_CALL "/proc/sys/net/bridge/bridge-nf-call-iptables"
@@ -374,6 +375,7 @@ int lab_underlay_delete(struct lab *lab)
 
 int lab_outside_create(struct lab *lab)
 {
+	static const char *const out4[] = { LAB_OUT_IP, LAB_OUT_IP_B, LAB_OUT_IP_C };
 	struct nl_link out, eth, lo;
 	struct nl_route back;
 	char path[PATH_MAX];
@@ -416,12 +418,8 @@ int lab_outside_create(struct lab *lab)
 		goto out_on;
 	}
 	err = nl_link_get(&on, LAB_OUT_DEV, &eth);
-	if (!err && !lab_ul_v6only(lab))
-		err = nl_addr_add(&on, eth.ifindex, ip4(LAB_OUT_IP), LAB_OUT_PLEN, RT_SCOPE_UNIVERSE);
-	if (!err && !lab_ul_v6only(lab))
-		err = nl_addr_add(&on, eth.ifindex, ip4(LAB_OUT_IP_B), LAB_OUT_PLEN, RT_SCOPE_UNIVERSE);
-	if (!err && !lab_ul_v6only(lab))
-		err = nl_addr_add(&on, eth.ifindex, ip4(LAB_OUT_IP_C), LAB_OUT_PLEN, RT_SCOPE_UNIVERSE);
+	for (size_t k = 0; !err && !lab_ul_v6only(lab) && k < ARRAY_SIZE(out4); k++)
+		err = nl_addr_add(&on, eth.ifindex, ip4(out4[k]), LAB_OUT_PLEN, RT_SCOPE_UNIVERSE);
 	if (!err)
 		err = nl_link_up_ipv4(&on, eth.ifindex, "xcni lab: the outside");
 	if (!err)
@@ -491,7 +489,7 @@ int lab_outside_serve(struct lab *lab)
 	int err;
 
 	lab_path(lab, log, sizeof(log), "outside.log");
-	err = lab_serve_spawn(LAB_OUT_NETNS, "outside", specs, sizeof(specs) / sizeof(specs[0]),
+	err = lab_serve_spawn(LAB_OUT_NETNS, "outside", specs, ARRAY_SIZE(specs),
 			      true, log, &lab->outside_server);
 	if (!err)
 		err = lab_state_save(lab);
