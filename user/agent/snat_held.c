@@ -12,6 +12,7 @@
 #include <bpf/bpf.h>
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -176,8 +177,14 @@ int snat_held_open(int snat_fd, int cl_fd, int ct_fd, int ct6_fd, struct snat_he
 
 int snat_held_start(struct snat_held *h)
 {
-	int err = pthread_create(&h->th, NULL, held_loop, h);
+	sigset_t all, old;
+	int err;
 
+	/* Signals stay the loop's: its poll must wake for SIGTERM. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	err = pthread_create(&h->th, NULL, held_loop, h);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	h->running = !err;
 	return -err;
 }
