@@ -9,9 +9,10 @@
 # here) what it holds is refused, as xcnid's count of xcni_snat says.
 #
 #   netns xcl-out: 198.51.100.1, 2001:db8:100::1 the attacker (the lab's outside)
-#                  198.51.100.4, 2001:db8:100::4 the other client (added here;
-#                  .2 and .3 are the lab DNS names' outside addresses)
-#                  198.51.100.5, 2001:db8:100::5 the client that holds (answered)
+#                  198.51.100.4, 2001:db8:101::4 the other client (added here;
+#                  .2 and .3 are the lab DNS names' outside addresses; IPv6
+#                  charges a /64 as one client: another /64, routed by xcl-ul)
+#                  198.51.100.5, 2001:db8:102::5 the client that holds (answered)
 #   xcl-n1 192.168.77.1, fd00:77::1 (the NodePort)   xcl-n2 (np/b, tell-peer)
 #   np/cl  NodePort 30080/tcp -> np/b:8080, 30081/udp -> np/b:8081, both families:
 #          n1 SNATs to its own address and sends the flows to n2 in Geneve.
@@ -30,8 +31,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 lab_suite tenant-nat
 MPORT=9969
 A4=198.51.100.1 A6=2001:db8:100::1 # the attacker
-V4=198.51.100.4 V6=2001:db8:100::4 # the other client
-W4=198.51.100.5 W6=2001:db8:100::5 # the client that holds its tuples
+V4=198.51.100.4 V6=2001:db8:101::4 # the other client
+W4=198.51.100.5 W6=2001:db8:102::5 # the client that holds its tuples
 HMAX=100                           # --snat-client-max
 N1=192.168.77.1 N16=fd00:77::1
 FLOOD6=28000
@@ -53,7 +54,8 @@ check "apply np/b (n2, tell-peer) and NodePort np/cl 30080/tcp, 30081/udp" lab a
 remember_pids
 check "the other clients' addresses $V4, $V6, $W4, $W6 on xcl-out" \
 	bash -c "ip -n xcl-out addr add $V4/24 dev eth0 && ip -n xcl-out addr add $V6/64 dev eth0 nodad &&
-		ip -n xcl-out addr add $W4/24 dev eth0 && ip -n xcl-out addr add $W6/64 dev eth0 nodad"
+		ip -n xcl-out addr add $W4/24 dev eth0 && ip -n xcl-out addr add $W6/64 dev eth0 nodad &&
+		ip -n xcl-ul route add ${V6%::*}::/64 via $A6 && ip -n xcl-ul route add ${W6%::*}::/64 via $A6"
 # The attacker's answers never reach a socket: no RST or port unreachable frees its tuples.
 check "xcl-out drops what comes back to the attacker from the NodePort (iptables, ip6tables)" \
 	bash -c "ip netns exec xcl-out iptables -A INPUT -d $A4 -p tcp --sport 30080 -j DROP &&
