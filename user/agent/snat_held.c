@@ -138,7 +138,6 @@ static void *held_loop(void *arg)
 	struct snat_held *h = arg;
 	struct timespec at;
 
-	clock_gettime(CLOCK_MONOTONIC, &at);
 	pthread_mutex_lock(&h->mu);
 	while (!h->stop) {
 		long r;
@@ -148,6 +147,8 @@ static void *held_loop(void *arg)
 		if (r < 0)
 			pr_warn("NodePort SNAT: counting the clients' tuples in xcni_snat: %s\n",
 				strerror((int)-r));
+		/* From the count's end: a slow walk never runs back to back. */
+		clock_gettime(CLOCK_MONOTONIC, &at);
 		at.tv_sec += XCNI_SNAT_HELD_S;
 		pthread_mutex_lock(&h->mu);
 		while (!h->stop && pthread_cond_timedwait(&h->cv, &h->mu, &at) != ETIMEDOUT)
