@@ -114,7 +114,7 @@
 #endif
 
 /* Bump when a key or value below changes layout; xcnid refuses a mismatch. */
-#define XCNI_ABI_VERSION 18 /* 5: ct entry grew backend_id and rev_nat; 6: two reasons more
+#define XCNI_ABI_VERSION 19 /* 5: ct entry grew backend_id and rev_nat; 6: two reasons more
 			     * (the metrics array grew), ct pad fields became nat_port/nat_addr;
 			     * 7: the IPv6 maps (endpoints6, ifindex6, polkey6, ct6, frag6,
 			     * ipcache6, prefilter6) and XCNI_DROP_EXTHDR (the metrics array grew);
@@ -133,7 +133,8 @@
 			     * XCNI_DROP_FRAG_SHARE (the metrics array grew); 16: extfe
 			     * (the Service frontends under kube-proxy); 17: config
 			     * pod_cidr6/svc_cidr6 (both families' ranges in one record);
-			     * 18: XCNI_DROP_NAT_CLIENT (the metrics array grew), xcni_snat_cl */
+			     * 18: XCNI_DROP_NAT_CLIENT (the metrics array grew), xcni_snat_cl;
+			     * 19: xcni_snat_cl grew held */
 
 /*
  * frag: an IPv4 datagram in fragments -> the ports its first fragment carried.
@@ -1267,6 +1268,11 @@ struct xcni_snat {
  * /64 to send from). A client with no token left has its own new flows
  * dropped (XCNI_DROP_NAT_CLIENT); nobody else's. An entry pushed out of the
  * LRU comes back full: only its own client gains by it.
+ * held bounds what a client keeps, not only its rate: xcnid counts the
+ * client's records in xcni_snat every XCNI_SNAT_HELD_S and writes the count;
+ * the SNAT adds one a tuple it opens in between (so a client's expired
+ * records free room at the next count only). At XCNI_SNAT_CL_MAX (xcnid
+ * --snat-client-max) the client's new flows are refused as for want of a token.
  */
 struct xcni_snat_cl_key {
 	__u32 a[2];
@@ -1277,11 +1283,15 @@ struct xcni_snat_cl_key {
 struct xcni_snat_cl {
 	__u64 ts_ns; /* when tokens was last right */
 	__u32 tokens;
-	__u32 refused; /* new flows refused for want of a token */
+	__u32 refused; /* new flows refused for want of a token or past held */
+	__u32 held; /* its records in xcni_snat: xcnid's count, + 1 a tuple since */
+	__u32 pad;
 };
 
 #define XCNI_SNAT_CL_BURST 256
 #define XCNI_SNAT_CL_RATE 64 /* a second */
+#define XCNI_SNAT_CL_MAX 4096
+#define XCNI_SNAT_HELD_S 2
 
 struct xcni_ipcache6_key {
 	__u32 prefixlen;

@@ -69,5 +69,8 @@ const volatile __u32 fqdn_ttl_max = 0;
  * XCNI_SNAT_CL_BURST, one every 1/XCNI_SNAT_CL_RATE s. Host order. */
 const volatile __u32 snat_cl_burst = 0;
 const volatile __u32 snat_cl_tok_ns = 0;
+/* ... and the tuples it may hold (xcni_snat_cl's held; --snat-client-max; 0:
+ * XCNI_SNAT_CL_MAX). */
+const volatile __u32 snat_cl_max = 0;
 
 #endif

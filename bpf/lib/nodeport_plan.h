@@ -317,6 +317,11 @@ static __always_inline __u32 np_cl_tok_ns(void)
 	return snat_cl_tok_ns ? snat_cl_tok_ns : 1000000000ULL / XCNI_SNAT_CL_RATE;
 }
 
+static __always_inline __u32 np_cl_max(void)
+{
+	return snat_cl_max ? snat_cl_max : XCNI_SNAT_CL_MAX;
+}
+
 /*
  * The budget of new SNAT tuples of the client at addr (the family's bytes:
  * an IPv4 address, an IPv6 address charged as its /64) into *ck, its
@@ -342,15 +347,19 @@ static __always_inline __u32 np_snat_tokens(int fam, const void *addr, __u64 now
 }
 
 /*
- * May the client at addr open one more SNAT tuple here (a token left)? Read
- * only: the XDP fast path asks before it may hand the packet on to tc.
+ * May the client at addr open one more SNAT tuple here (a token left, fewer
+ * than np_cl_max held)? Read only: the XDP fast path asks before it may hand
+ * the packet on to tc.
  */
 static __always_inline int np_snat_budget_ok(int fam, const void *addr, int xdp)
 {
 	struct np6_tmp *t = bpf_map_lookup_elem(&xcni_np6_tmp, &np_zero);
 	struct xcni_snat_cl *cl;
 
-	if (!t || np_snat_tokens(fam, addr, bpf_ktime_get_ns(), &t->ck, &cl))
+	if (!t)
+		return 1;
+	if (np_snat_tokens(fam, addr, bpf_ktime_get_ns(), &t->ck, &cl) &&
+	    (!cl || cl->held < np_cl_max()))
 		return 1;
 	/* Counted where it is dropped (the fast path hands it on to tc). */
 	if (cl && !xdp)
@@ -378,6 +387,8 @@ static __always_inline void np_snat_charge(int fam, const void *addr)
 		t->ncl.ts_ns = now;
 		t->ncl.tokens = np_cl_burst() - 1;
 		t->ncl.refused = 0;
+		t->ncl.held = 1;
+		t->ncl.pad = 0;
 		bpf_map_update_elem(&xcni_snat_cl, &t->ck, &t->ncl, BPF_NOEXIST);
 		return;
 	}
@@ -386,6 +397,7 @@ static __always_inline void np_snat_charge(int fam, const void *addr)
 	else
 		cl->ts_ns += (__u64)(tok - cl->tokens) * np_cl_tok_ns();
 	cl->tokens = tok ? tok - 1 : 0;
+	cl->held++;
 }
 
 /*

@@ -526,6 +526,53 @@ static void lb_nodeport_snat_budget(void **state)
 	assert_true(v.tokens >= 62 && v.tokens <= 64 + (mono_ns() - t0) * 64 / 1000000000ull);
 }
 
+/* The client at a (fam's bytes; IPv6 by its /64) in map fd holds held tuples
+ * (xcnid's count, xcni_snat_cl's held), tokens to spare. */
+static void cl_hold(int fd, int fam, const void *a, uint32_t held)
+{
+	struct xcni_snat_cl_key k = { .family = fam };
+	struct xcni_snat_cl v = { .ts_ns = mono_ns() - FRESH, .tokens = 64, .held = held };
+
+	memcpy(k.a, a, fam == XCNI_AF_INET ? 4 : 8);
+	assert_int_equal(bpf_map_update_elem(fd, &k, &v, BPF_ANY), 0);
+}
+
+/*
+ * What a client holds bounds it too, not only its rate: at --snat-client-max
+ * (XCNI_SNAT_CL_MAX) held its new flow is refused (drop-nat-client) though
+ * it has tokens, another client's passes; one below, one more opens and is
+ * counted, the next is refused. Before, a client with tokens always passed.
+ */
+static void lb_nodeport_snat_held(void **state)
+{
+	uint8_t in[FRAME_MAX], want[FRAME_MAX];
+	int fd = map_fd("xcni_snat_cl");
+	uint32_t c = ip4(CLIENT);
+	struct fr f;
+	size_t len, wlen;
+
+	(void)state;
+	cl_hold(fd, XCNI_AF_INET, &c, XCNI_SNAT_CL_MAX);
+	f = from_outside(CLIENT, 50050, 30081, TH_SYN);
+	len = frame(&f, in);
+	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_SHOT, XCNI_DROP_NAT_CLIENT, NULL, 0);
+	f = from_outside(CLIENT2, 50050, 30081, TH_SYN);
+	len = frame(&f, in);
+	wlen = nodeport_remote_want(&f, in, 50050, want);
+	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
+
+	cl_hold(fd, XCNI_AF_INET, &c, XCNI_SNAT_CL_MAX - 1);
+	f = from_outside(CLIENT, 50051, 30081, TH_SYN);
+	len = frame(&f, in);
+	wlen = nodeport_remote_want(&f, in, 50051, want);
+	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
+	assert_int_equal(cl_get(fd, XCNI_AF_INET, &c).held, XCNI_SNAT_CL_MAX);
+	f = from_outside(CLIENT, 50052, 30081, TH_SYN);
+	len = frame(&f, in);
+	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_SHOT, XCNI_DROP_NAT_CLIENT, NULL, 0);
+	cl_hold(fd, XCNI_AF_INET, &c, 0);
+}
+
 /* NODE_IP:sp -> R:80/TCP held by CLIENT2's SNATed flow in state st, stamped age_ns ago. */
 static void snat_hold_aged(uint16_t sp, uint8_t st, uint64_t age_ns)
 {
@@ -1050,6 +1097,34 @@ static void np6_snat_budget(const struct np6_ul *u)
 	cl6_set(u, CLIENT6, 64);
 }
 
+/* lb_nodeport_snat_held for IPv6 (u: either underlay), held by /64. */
+static void np6_snat_held(const struct np6_ul *u)
+{
+	int fd = bpf_map__fd((*u->prog)->maps.xcni_snat_cl);
+	uint16_t cp = u->tcp_cport + 42;
+	struct g6 f = outside6_to(CLIENT6, cp, NODE6, u->tcp_fe, IPPROTO_TCP, T_SYN);
+	uint8_t in[FRAME_MAX], want[FRAME_MAX], c[16];
+	size_t len, wlen;
+
+	in6(CLIENT6, c);
+	cl_hold(fd, XCNI_AF_INET6, c, XCNI_SNAT_CL_MAX);
+	len = frame6(&f, in);
+	ul_expect(u, in, len, TC_ACT_SHOT, XCNI_DROP_NAT_CLIENT, NULL, 0);
+	f = outside6_to("2001:db8:2::78", cp + 2, NODE6, u->tcp_fe, IPPROTO_TCP, T_SYN);
+	len = frame6(&f, in);
+	wlen = ul_remote_want(u, &f, cp + 2, 80, want);
+	ul_expect(u, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
+	cl_hold(fd, XCNI_AF_INET6, c, XCNI_SNAT_CL_MAX - 1);
+	f = outside6_to(CLIENT6, cp, NODE6, u->tcp_fe, IPPROTO_TCP, T_SYN);
+	len = frame6(&f, in);
+	wlen = ul_remote_want(u, &f, cp, 80, want);
+	ul_expect(u, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
+	f = outside6_to(CLIENT6, cp + 1, NODE6, u->tcp_fe, IPPROTO_TCP, T_SYN);
+	len = frame6(&f, in);
+	ul_expect(u, in, len, TC_ACT_SHOT, XCNI_DROP_NAT_CLIENT, NULL, 0);
+	cl_hold(fd, XCNI_AF_INET6, c, 0);
+}
+
 /*
  * lb_nodeport_snat_unanswered for IPv6 UDP (u: either underlay): a datagram
  * no reply answered holds its port 5 s, not 60: after 6 s another client's
@@ -1105,6 +1180,7 @@ static void lb6_nodeport_snat_rules(void **state)
 {
 	(void)state;
 	np6_snat_budget(&ul4);
+	np6_snat_held(&ul4);
 	np6_snat_unanswered(&ul4);
 	np6_snat_bare_ack(&ul4);
 }
@@ -1178,6 +1254,7 @@ static void lb6u_nodeport_snat_rules(void **state)
 {
 	(void)state;
 	np6_snat_budget(&ul6);
+	np6_snat_held(&ul6);
 	np6_snat_unanswered(&ul6);
 	np6_snat_bare_ack(&ul6);
 }
@@ -1744,6 +1821,7 @@ static const struct CMUnitTest nodeport_tests[] = {
 	cmocka_unit_test(lb_nodeport_remote),
 	cmocka_unit_test(lb_nodeport_snat_reuse),
 	cmocka_unit_test(lb_nodeport_snat_budget),
+	cmocka_unit_test(lb_nodeport_snat_held),
 	cmocka_unit_test(lb_nodeport_snat_unanswered),
 	cmocka_unit_test(lb_nodeport_snat_bare_ack),
 	cmocka_unit_test(lb_nodeport_snat_flood),

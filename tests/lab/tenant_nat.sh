@@ -4,11 +4,15 @@
 # each source port) and floods the IPv6 SNAT state, while another outside
 # address's new flows and its open IPv6 flow must keep working. The attacker's
 # new tuples past its budget (xcni_snat_cl) are refused as drop-nat-client,
-# named in xcnictl status and on the metrics page.
+# named in xcnictl status and on the metrics page. A third address whose
+# datagrams are all answered keeps its tuples: past --snat-client-max (100
+# here) what it holds is refused, as xcnid's count of xcni_snat says.
 #
 #   netns xcl-out: 198.51.100.1, 2001:db8:100::1 the attacker (the lab's outside)
-#                  198.51.100.4, 2001:db8:100::4 the other client (added here;
-#                  .2 and .3 are the lab DNS names' outside addresses)
+#                  198.51.100.4, 2001:db8:101::4 the other client (added here;
+#                  .2 and .3 are the lab DNS names' outside addresses; IPv6
+#                  charges a /64 as one client: another /64, routed by xcl-ul)
+#                  198.51.100.5, 2001:db8:102::5 the client that holds (answered)
 #   xcl-n1 192.168.77.1, fd00:77::1 (the NodePort)   xcl-n2 (np/b, tell-peer)
 #   np/cl  NodePort 30080/tcp -> np/b:8080, 30081/udp -> np/b:8081, both families:
 #          n1 SNATs to its own address and sends the flows to n2 in Geneve.
@@ -27,14 +31,16 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 lab_suite tenant-nat
 MPORT=9969
 A4=198.51.100.1 A6=2001:db8:100::1 # the attacker
-V4=198.51.100.4 V6=2001:db8:100::4 # the other client
+V4=198.51.100.4 V6=2001:db8:101::4 # the other client
+W4=198.51.100.5 W6=2001:db8:102::5 # the client that holds its tuples
+HMAX=100                           # --snat-client-max
 N1=192.168.77.1 N16=fd00:77::1
 FLOOD6=28000
 
 lab_start "$XCNICTL" "$XCNI_BIN" "$XCNID_BIN"
-check "lab up --nodes 2 --kube-proxy none --ip-family dual (xcni_ct 196608, xcni_ct6 98304, xcni_snat 4096)" \
+check "lab up --nodes 2 --kube-proxy none --ip-family dual (xcni_ct 196608, xcni_ct6 98304, xcni_snat 4096, --snat-client-max $HMAX)" \
 	lab up --nodes 2 --kube-proxy none --ip-family dual \
-	--agent-arg "--metrics-addr=127.0.0.1:$MPORT" \
+	--agent-arg "--metrics-addr=127.0.0.1:$MPORT" --agent-arg "--snat-client-max=$HMAX" \
 	--agent-arg "--map-max=xcni_ct=196608,xcni_ct6=98304,xcni_snat=4096" || { finish; exit 1; }
 remember_pids
 {
@@ -46,8 +52,10 @@ remember_pids
 check "apply np/b (n2, tell-peer) and NodePort np/cl 30080/tcp, 30081/udp" lab apply -f "$T/np.yaml" ||
 	{ finish; exit 1; }
 remember_pids
-check "the other client's addresses $V4, $V6 on xcl-out" \
-	bash -c "ip -n xcl-out addr add $V4/24 dev eth0 && ip -n xcl-out addr add $V6/64 dev eth0 nodad"
+check "the other clients' addresses $V4, $V6, $W4, $W6 on xcl-out" \
+	bash -c "ip -n xcl-out addr add $V4/24 dev eth0 && ip -n xcl-out addr add $V6/64 dev eth0 nodad &&
+		ip -n xcl-out addr add $W4/24 dev eth0 && ip -n xcl-out addr add $W6/64 dev eth0 nodad &&
+		ip -n xcl-ul route add ${V6%::*}::/64 via $A6 && ip -n xcl-ul route add ${W6%::*}::/64 via $A6"
 # The attacker's answers never reach a socket: no RST or port unreachable frees its tuples.
 check "xcl-out drops what comes back to the attacker from the NodePort (iptables, ip6tables)" \
 	bash -c "ip netns exec xcl-out iptables -A INPUT -d $A4 -p tcp --sport 30080 -j DROP &&
@@ -134,6 +142,58 @@ expect "$V4" "$N1" 30081/udp 2 "np/b $N1" "before: its new UDP flows"
 got=$(ask "$V6" "$N16" 30081/udp 45678)
 check "before: the other client's IPv6 flow $V6:45678 -> [$N16]:30081/udp answered (got '$got')" \
 	test "$got" = "np/b $N16"
+
+# ---- one outside address holds answered tuples past --snat-client-max -----------------
+# hold SRC DST PORT N: N datagrams from SRC, each from a port of its own, to
+# the NodePort (UDP), the sockets kept open; how many np/b answered.
+hold() {
+	ip netns exec xcl-out python3 - "$@" <<'PY'
+import select, socket, sys, time
+src, dst, port, n = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+fam = socket.AF_INET6 if ":" in dst else socket.AF_INET
+socks = []
+for _ in range(n):
+    s = socket.socket(fam, socket.SOCK_DGRAM)
+    s.bind((src, 0))
+    s.connect((dst, port))
+    s.send(b"hold")
+    socks.append(s)
+    time.sleep(0.002)
+got, end = set(), time.time() + 3
+while len(got) < n and time.time() < end:
+    for s in select.select([s for s in socks if s not in got], [], [], 0.2)[0]:
+        s.recv(256)
+        got.add(s)
+print(len(got))
+PY
+}
+# held N ADDR: the held count xcni_snat_cl has for ADDR on node n<N> (bpftool).
+held() {
+	in_node "$1" bpftool -j map dump pinned "$LAB_PINS/n$1/xcni_snat_cl" | python3 -c '
+import ipaddress, json, sys
+want = ipaddress.ip_address(sys.argv[1]).packed[:8 if ":" in sys.argv[1] else 4]
+for e in json.load(sys.stdin):
+    k = bytes(int(b, 16) for b in e["key"])
+    if k[:len(want)] == want and (len(want) == 8 or k[4:8] == bytes(4)):
+        v = bytes(int(b, 16) for b in e["value"])
+        print(int.from_bytes(v[16:20], "little"))' "$2"
+}
+held_is() { test "$(held 1 "$1")" = "$2"; }
+for w in "$W4 $N1" "$W6 $N16"; do
+	set -- $w
+	got=$(hold "$1" "$2" 30081 $((HMAX + 40)))
+	check "$1 keeps $((HMAX + 40)) answered UDP flows to $2:30081: $HMAX answered, past its $HMAX held refused (got $got)" \
+		test "$got" = "$HMAX"
+	# The count is xcnid's: set to 0 by hand, it is back within a walk (2 s).
+	k=$(python3 -c 'import ipaddress, sys; a = ipaddress.ip_address(sys.argv[1]).packed
+print(" ".join("%d" % b for b in (a[:8] if len(a) == 16 else a + bytes(4)) + bytes([10 if len(a) == 16 else 2, 0, 0, 0])))' "$1")
+	in_node 1 bpftool map update pinned "$LAB_PINS/n1/xcni_snat_cl" key $k value $(printf '0 %.0s' $(seq 24))
+	check "xcnid counts $1's $HMAX live records in xcni_snat again after its held was zeroed (a walk: 2 s)" \
+		wait_until 20 held_is "$1" "$HMAX"
+	got=$(hold "$1" "$2" 30081 5)
+	check "$1 still holds $HMAX: its new flows refused (got $got answered of 5)" test "$got" = 0
+	expect "$V4" "$N1" 30081/udp 2 "np/b $N1" "meanwhile the other client's new UDP flows answered"
+done
 
 # ---- one outside address fills np/b's SNAT ports on n1 ------------------------------
 # 28,232 datagrams and 28,232 SYNs: one from each port of the SNAT range

@@ -163,8 +163,6 @@ static void family(struct buf *b, const char *name, const char *type, const char
 
 /* ---- map walks -------------------------------------------------------- */
 
-typedef void (*walk_fn)(void *ctx, const void *key, const void *val);
-
 static bool map_countable(__u32 type)
 {
 	switch (type) {
@@ -211,11 +209,9 @@ static long walk_keys(int fd, const struct bpf_map_info *info, void *key, void *
 	return n;
 }
 
-/* Entries of a hash or LPM map (fn sees each, if given); -errno when it cannot be read. */
-static long map_walk(const struct metrics *m, int fd, const struct bpf_map_info *info, walk_fn fn,
-		     void *ctx)
+long map_walk(int fd, const struct bpf_map_info *info, int ncpus, walk_fn fn, void *ctx)
 {
-	size_t vsz = map_percpu(info->type) ? ((info->value_size + 7) & ~7u) * (size_t)m->ncpus :
+	size_t vsz = map_percpu(info->type) ? ((info->value_size + 7) & ~7u) * (size_t)ncpus :
 					      info->value_size;
 	/* The batch cursor is a bucket (u32) for hashes, a key for the generic walk (tries). */
 	size_t tsz = info->key_size > 8 ? info->key_size : 8;
@@ -935,7 +931,7 @@ static void scan_maps(struct metrics *m, struct mapscan *sc)
 			continue;
 		}
 		fn = scan_walker(de->d_name, &info, sc, &ctx);
-		n = map_walk(m, fd, &info, fn, ctx);
+		n = map_walk(fd, &info, m->ncpus, fn, ctx);
 		close(fd);
 		if (n < 0) {
 			pr_debug("metrics: walking %s: %s\n", de->d_name, strerror((int)-n));

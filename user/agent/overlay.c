@@ -28,6 +28,7 @@
 #include "to_underlay.skel.h"
 #include "agent/overlay.h"
 #include "agent/settings.h"
+#include "agent/snat_held.h"
 #include "xdp_underlay.skel.h"
 
 int overlay_resolve(struct overlay *ov)
@@ -630,6 +631,13 @@ int overlay_attach(struct overlay *ov, const char *pin_dir)
 		return err;
 	decap_xdp_start(ov);
 	fflush(stdout);
+	/* The NodePort SNAT's held counts (--snat-client-max), off the loop. */
+	if (ov->lb && !ov->held &&
+	    !snat_held_open(bpf_map__fd(ov->in->maps.xcni_snat), bpf_map__fd(ov->in->maps.xcni_snat_cl),
+			    bpf_map__fd(ov->in->maps.xcni_ct), bpf_map__fd(ov->in->maps.xcni_ct6),
+			    &ov->held) &&
+	    (err = snat_held_start(ov->held)))
+		pr_warn("NodePort SNAT: no thread to count the clients' tuples: %s\n", strerror(-err));
 	return 0;
 }
 
@@ -993,6 +1001,8 @@ out:
 
 void overlay_free(struct overlay *ov)
 {
+	snat_held_free(ov->held);
+	ov->held = NULL;
 	unreach_free(ov->unreach, ov->nunreach);
 	ov->unreach = NULL;
 	ov->nunreach = 0;

@@ -21,6 +21,7 @@ struct bpf_object;
 struct from_pod;
 struct opts;
 struct from_overlay;
+struct snat_held;
 struct to_overlay;
 struct to_underlay;
 struct xdp_underlay;
@@ -64,10 +65,12 @@ struct overlay {
 	__u32 vni;
 	enum xdp_want xdp_want;
 	bool lb; /* --kube-proxy-replacement: the NodePort fast path may be attached */
-	/* from_overlay's and xdp_underlay's snat_cl_burst, snat_cl_tok_ns
-	 * (--snat-client-burst, --snat-client-rate; 0: the programs' defaults) */
+	/* from_overlay's and xdp_underlay's snat_cl_burst, snat_cl_tok_ns,
+	 * snat_cl_max (--snat-client-burst, --snat-client-rate,
+	 * --snat-client-max; 0: the programs' defaults) */
 	__u32 snat_cl_burst;
 	__u32 snat_cl_tok_ns;
+	__u32 snat_cl_max;
 	/* --nodeport-acceleration: XCNI_NPA_NATIVE or XCNI_NPA_GENERIC (the NodePort
 	 * fast path in xdp_underlay, attached so), XCNI_NPA_OFF; np_accel_mode: how
 	 * it ended up attached (native falls back to generic, logged). */
@@ -101,6 +104,7 @@ struct overlay {
 	struct to_overlay *out;
 	struct to_underlay *ul_out;
 	struct xdp_underlay *xdp;
+	struct snat_held *held; /* with lb: the clients' SNAT tuples counted */
 };
 
 /* This node has an IPv6 underlay address (only, or beside its IPv4 one). */

@@ -36,7 +36,7 @@ struct settings {
 	__u32 lb_enabled, lb_loopback_ip, lb_dsr, external_clusterip, np_accel;
 	__u32 decap_cookie[2];
 	__u32 fqdn_enabled, fqdn_ttl_min, fqdn_ttl_max;
-	__u32 snat_cl_burst, snat_cl_tok_ns; /* host order */
+	__u32 snat_cl_burst, snat_cl_tok_ns, snat_cl_max; /* host order */
 };
 
 enum {
@@ -80,6 +80,7 @@ static const struct setting_row {
 	/* The same in both: the fast path asks, tc charges (lib/nodeport_plan.h). */
 	ROW(snat_cl_burst, FO | XDP),
 	ROW(snat_cl_tok_ns, FO | XDP),
+	ROW(snat_cl_max, FO | XDP),
 };
 
 /* Where each value comes from: the options, and the underlay overlay_resolve found. */
@@ -118,6 +119,7 @@ static void settings_fill(const struct opts *o, struct settings *s)
 		s->tc_prefilter = ov->xdp_want == XDP_WANT_TC;
 		s->snat_cl_burst = ov->snat_cl_burst;
 		s->snat_cl_tok_ns = ov->snat_cl_tok_ns;
+		s->snat_cl_max = ov->snat_cl_max;
 		/* --overlay-decap xdp: the cookie overlay_load pinned or found. */
 		if (ov->decap_xdp)
 			memcpy(s->decap_cookie, ov->decap_cookie, sizeof(s->decap_cookie));

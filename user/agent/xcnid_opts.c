@@ -211,7 +211,8 @@ static void usage(FILE *f)
 		"  --ns-churn-rate N  ... and how many more a second (0-1000000, default %u;\n"
 		"                     0: no bound); past them its changes wait, the last of each\n"
 		"                     object, and go in together every\n"
-		"  --ns-churn-interval MS  MS ms (10-60000, default %u)\n"		"\nthis node and its pods:\n"
+		"  --ns-churn-interval MS  MS ms (10-60000, default %u)\n"
+		"\nthis node and its pods:\n"
 		"  --node-name NAME   this node's name (default: the host name)\n"
 		"  --pod-cidr CIDR    this node's pod CIDR (drops traffic to unknown pods in it)\n"
 		"  --gateway IP       the pods' gateway address (default: first address of the CIDR)\n"
@@ -291,6 +292,8 @@ static void usage(FILE *f)
 		"                     (drop-nat-client), nobody else's\n"
 		"  --snat-client-rate N[/s]  ... and how many of them come back a second\n"
 		"                     (1-1000000000, default %u)\n"
+		"  --snat-client-max N  ... and how many it may hold (its records xcnid counts\n"
+		"                     every %u s, 1-1048576, default %u)\n"
 		"  --external-clusterip  with --kube-proxy-replacement and --underlay-dev: serve\n"
 		"                     ClusterIPs to clients outside the cluster (routed to a node);\n"
 		"                     by default they are dropped (drop-clusterip-outside)\n"
@@ -367,7 +370,8 @@ static void usage(FILE *f)
 		"  -h, --help\n",
 		XCNID_SYNC_DELAY_DEFAULT, XCNID_CHURN_BURST_DEFAULT, XCNID_CHURN_RATE_DEFAULT,
 		XCNID_CHURN_INTERVAL_DEFAULT, XCNI_PIN_ROOT, HOOKS_CHECK_S_DEFAULT, XCNID_NS_SHARE_DEFAULT,
-		XCNI_SNAT_CL_BURST, XCNI_SNAT_CL_RATE, XCNI_EVENTS_RATE_DEFAULT, FLOWS_WINDOW_DEFAULT, FLOWD_LOG_INTERVAL_DEFAULT,
+		XCNI_SNAT_CL_BURST, XCNI_SNAT_CL_RATE, XCNI_SNAT_HELD_S, XCNI_SNAT_CL_MAX,
+		XCNI_EVENTS_RATE_DEFAULT, FLOWS_WINDOW_DEFAULT, FLOWD_LOG_INTERVAL_DEFAULT,
 		(unsigned long long)FLOWD_LOG_MAX_BYTES_DEFAULT, FLOWD_LOG_FILES_DEFAULT,
 		FLOWD_IPFIX_ACTIVE_DEFAULT, FLOWD_IPFIX_IDLE_DEFAULT);
 }
@@ -604,6 +608,12 @@ static int opt_services(int c, const char *arg, struct xcnid_cmdline *cl, struct
 		cl->ov.snat_cl_burst = u;
 		g->snat_cl = 1;
 		return 0;
+	case 1019:
+		if (opt_uint("snat-client-max", arg, 1, 1u << 20, "tuples a client may hold", &u))
+			return 2;
+		cl->ov.snat_cl_max = u;
+		g->snat_cl = 1;
+		return 0;
 	case 1018: {
 		/* N or N/s: a rate is a second's, said so or not. */
 		char *end;
@@ -806,7 +816,7 @@ static int check_services(const struct opts *o, struct overlay *ov, const struct
 		return 2;
 	}
 	if (g->snat_cl && (!o->kpr || !ov->underlay)) {
-		pr_err("--snat-client-burst and --snat-client-rate bound outside clients' NodePort "
+		pr_err("--snat-client-burst, --snat-client-rate and --snat-client-max bound outside clients' NodePort "
 		       "SNAT tuples of --kube-proxy-replacement on the overlay (--underlay-dev): give "
 		       "all three\n");
 		return 2;
@@ -908,6 +918,7 @@ static const struct option xcnid_longopts[] = {
 	{ "external-ip-cidrs", required_argument, NULL, 1016 },
 	{ "snat-client-burst", required_argument, NULL, 1017 },
 	{ "snat-client-rate", required_argument, NULL, 1018 },
+	{ "snat-client-max", required_argument, NULL, 1019 },
 	{ "nodeport-acceleration", required_argument, NULL, 1060 },
 	{ "overlay-decap", required_argument, NULL, 1061 },
 	{ "sync-delay", required_argument, NULL, 1009 },
