@@ -144,60 +144,46 @@ static void pf4_close(const int fd[PF_NR_MAPS])
 		close(fd[i]);
 }
 
-static int cmd_prefilter_add(const struct ctl_ctx *c, char **argv)
+/*
+ * prefilter add or del CIDR. IPv4: the marks are set before the trie entry
+ * (the XDP program never finds the trie ahead of them) and cleared after it
+ * (a stale mark only costs a trie lookup).
+ */
+static int prefilter_edit(const struct ctl_ctx *c, const char *arg, bool add)
 {
 	struct xcni_pf_prefix p;
 	int fd[PF_NR_MAPS], err;
 
-	err = pf_arg_parse(argv[0], &p);
+	err = pf_arg_parse(arg, &p);
 	if (err)
 		return err;
 	if (p.family == AF_INET6)
-		return prefilter6_edit(c, &p, argv[0], true);
+		return prefilter6_edit(c, &p, arg, add);
 	err = pf4_open(c, fd);
 	if (err)
 		return err;
-	/* The marks first: the XDP program never finds the trie ahead of them. */
-	err = xcni_prefilter_mark(fd[PF_16], fd[PF_24], &p.k4, 1);
-	if (err) {
-		pr_err("%s: marking its networks in %s/%s: %s\n", argv[0], m_pf16.name,
+	if (add && (err = xcni_prefilter_mark(fd[PF_16], fd[PF_24], &p.k4, 1)))
+		pr_err("%s: marking its networks in %s/%s: %s\n", arg, m_pf16.name,
 		       m_pf24.name, strerror(-err));
-		goto close;
-	}
-	err = trie_add(fd[PF_TRIE], &m_prefilter, &p.k4, argv[0]);
-	if (err) {
+	else if (add && (err = trie_add(fd[PF_TRIE], &m_prefilter, &p.k4, arg)))
 		xcni_prefilter_mark(fd[PF_16], fd[PF_24], &p.k4, -1);
-		goto close;
-	}
-	prefilter_warn_nodes(c, &p.k4, argv[0]);
-close:
+	else if (add)
+		prefilter_warn_nodes(c, &p.k4, arg);
+	else if (!(err = trie_del(fd[PF_TRIE], &m_prefilter, &p.k4, arg)) &&
+		 (err = xcni_prefilter_mark(fd[PF_16], fd[PF_24], &p.k4, -1)))
+		pr_err("%s: unmarking its networks: %s\n", arg, strerror(-err));
 	pf4_close(fd);
 	return err;
 }
 
+static int cmd_prefilter_add(const struct ctl_ctx *c, char **argv)
+{
+	return prefilter_edit(c, argv[0], true);
+}
+
 static int cmd_prefilter_del(const struct ctl_ctx *c, char **argv)
 {
-	struct xcni_pf_prefix p;
-	int fd[PF_NR_MAPS], err;
-
-	err = pf_arg_parse(argv[0], &p);
-	if (err)
-		return err;
-	if (p.family == AF_INET6)
-		return prefilter6_edit(c, &p, argv[0], false);
-	err = pf4_open(c, fd);
-	if (err)
-		return err;
-	err = trie_del(fd[PF_TRIE], &m_prefilter, &p.k4, argv[0]);
-	if (err)
-		goto close;
-	/* The marks after the entry: a stale mark only costs a trie lookup. */
-	err = xcni_prefilter_mark(fd[PF_16], fd[PF_24], &p.k4, -1);
-	if (err)
-		pr_err("%s: unmarking its networks: %s\n", argv[0], strerror(-err));
-close:
-	pf4_close(fd);
-	return err;
+	return prefilter_edit(c, argv[0], false);
 }
 
 static const struct pt_col prefilter_cols[] = {
