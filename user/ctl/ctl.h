@@ -400,6 +400,22 @@ struct ctl_lab_node {
 	char pin[PATH_MAX];
 };
 int ctl_lab_nodes(const char *name, struct ctl_lab_node *out, size_t max, size_t *n);
+/* Where status and sysdump look: --pin-dir (default $XCNI_PIN_DIR, else
+ * XCNI_PIN_ROOT), or each --node (a lab node or all). */
+#define CTL_WHERE_MAX_NODES 64
+struct ctl_where {
+	const char *pin_dir, *nodes[CTL_WHERE_MAX_NODES];
+	size_t nnodes;
+	bool pin_given;
+};
+/* getopt's opt of such a command, but its own: --pin-dir (P), --node (N)
+ * or -v into w (-1), -h (its help, 0), or any other (help to stderr, 2). */
+int ctl_where_opt(int opt, const char *arg, const char *help, struct ctl_where *w);
+/* After getopt: no word but the command's name (help to stderr), why (a
+ * refusal of the command's own, or NULL), then not --node with --pin-dir;
+ * the default pin dir where none is given: -1 to go on, else 2 (said). */
+int ctl_where_check(int argc, char **argv, const char *name, const char *help, const char *why,
+		    struct ctl_where *w);
 /* explain --node all: the nodes whose maps it opens at once (16 descriptors each). */
 #define CTL_EXPLAIN_MAX_NODES 32
 /* xcnictl flows: its own options (filters as hubble observe's), parsed there. */
