@@ -220,14 +220,8 @@ static void ep_row(struct ptable *t, __u32 ip, const __u8 *ip6, const struct xcn
 {
 	char buf[INET6_ADDRSTRLEN], ifname[IF_NAMESIZE];
 
-	if (ip)
-		pt_str(t, ip_str(ip, buf));
-	else
-		pt_null(t);
-	if (ip6)
-		pt_str(t, inet_ntop(AF_INET6, ip6, buf, sizeof(buf)));
-	else
-		pt_null(t);
+	pt_str(t, ip ? ip_str(ip, buf) : NULL);
+	pt_str(t, ip6 ? inet_ntop(AF_INET6, ip6, buf, sizeof(buf)) : NULL);
 	pt_str(t, in->ns[0] ? in->ns : NULL);
 	pt_str(t, in->pod[0] ? in->pod : NULL);
 	pt_str(t, in->node[0] ? in->node : NULL);

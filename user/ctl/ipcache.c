@@ -84,10 +84,7 @@ static int ipcache6_rows(const struct ctl_ctx *c, struct ptable *t, const struct
 			pt_str(t, pod);
 		else
 			pt_str(t, reserved_identity(recs[i].v.identity));
-		if (tunnel_str(&recs[i].v, buf))
-			pt_str(t, buf);
-		else
-			pt_null(t);
+		pt_str(t, tunnel_str(&recs[i].v, buf) ? buf : NULL);
 	}
 	if (kfd >= 0)
 		close(kfd);
@@ -152,10 +149,7 @@ static int ipcache_show(const struct ctl_ctx *c, const char *get)
 			pt_str(t, pod);
 		else
 			pt_str(t, reserved_identity(recs[i].v.identity));
-		if (tunnel_str(&recs[i].v, buf))
-			pt_str(t, buf);
-		else
-			pt_null(t);
+		pt_str(t, tunnel_str(&recs[i].v, buf) ? buf : NULL);
 	}
 	if (!get || v6)
 		err = ipcache6_rows(c, t, &f, pfd, v6 ? want_any.addr : NULL, get);

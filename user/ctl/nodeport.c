@@ -75,10 +75,7 @@ static void snat_row(struct ptable *t, struct svcnames *sn, __u64 now, __u8 fam,
 	addr_cells(t, fam, node, nport);
 	addr_cells(t, fam, be, bport);
 	addr_cells(t, fam, client, cport);
-	if (e && svcnames_frontend(sn, e->rev_nat, fe, sizeof(fe)))
-		pt_str(t, fe);
-	else
-		pt_null(t);
+	pt_str(t, e && svcnames_frontend(sn, e->rev_nat, fe, sizeof(fe)) ? fe : NULL);
 	if (!e) {
 		pt_str(t, "missing");
 		pt_null(t);
@@ -194,10 +191,8 @@ static void self_row(const struct ctl_ctx *c, struct ptable *t, __u8 fam, const 
 			return;
 	}
 	pt_str(t, fam == XCNI_AF_INET6 ? "ipv6" : "ipv4");
-	if (a)
-		pt_str(t, inet_ntop(fam == XCNI_AF_INET6 ? AF_INET6 : AF_INET, a, buf, sizeof(buf)));
-	else
-		pt_null(t);
+	pt_str(t, a ? inet_ntop(fam == XCNI_AF_INET6 ? AF_INET6 : AF_INET, a, buf, sizeof(buf)) :
+		      NULL);
 	pt_str(t, map);
 }
 

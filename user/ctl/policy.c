@@ -502,10 +502,7 @@ static int cmd_policy_list(const struct ctl_ctx *c, char **argv)
 	for (i = 0; i < k; i++) {
 		const struct xcni_polep *pe = &eps[i].pe;
 
-		if (eps[i].pod[0])
-			pt_str(t, eps[i].pod);
-		else
-			pt_null(t);
+		pt_str(t, eps[i].pod[0] ? eps[i].pod : NULL);
 		pt_str(t, ip_str(eps[i].ip, buf));
 		pt_uint(t, pe->identity);
 		pt_uint(t, pe->version);

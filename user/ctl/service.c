@@ -312,10 +312,8 @@ static void svc_row(struct ptable *t, const struct svc_maps *m, const struct svc
 	pt_strf(t, "%s/%s", buf, proto_name(r->k.proto) ?: "?");
 	svcname_cols(t, m->name >= 0 && !bpf_map_lookup_elem(m->name, &r->v.id, &n) && n.name[0] ?
 				&n : NULL);
-	if (inet_ntop(r->k.family == XCNI_AF_INET6 ? AF_INET6 : AF_INET, r->k.addr, a, sizeof(a)))
-		pt_str(t, a);
-	else
-		pt_null(t);
+	pt_str(t, inet_ntop(r->k.family == XCNI_AF_INET6 ? AF_INET6 : AF_INET, r->k.addr, a,
+			    sizeof(a)));
 	pt_uint(t, ntohs(r->k.port));
 	if ((s = proto_name(r->k.proto)))
 		pt_str(t, s);
