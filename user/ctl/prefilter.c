@@ -15,26 +15,29 @@ static int pf_arg_parse(const char *s, struct xcni_pf_prefix *p)
 	return 0;
 }
 
-/* A prefix that covers another node's underlay address drops its tunnel too:
- * allowed (an operator may mean it), but said. */
-static void prefilter_warn_nodes(const struct ctl_ctx *c, const struct xcni_prefilter_key *k,
+/* A prefix that covers another node's underlay address (tunnel or tunnel6, by
+ * p's family) drops its tunnel too: allowed (an operator may mean it), but said. */
+static void prefilter_warn_nodes(const struct ctl_ctx *c, const struct xcni_pf_prefix *p,
 				 const char *arg)
 {
-	__u32 key, next, *prev = NULL, mask = xcni_prefix_mask(k->prefixlen);
+	bool v6 = p->family == AF_INET6;
+	const __u8 *net = v6 ? p->k6.addr : (const __u8 *)&p->k4.addr;
+	struct xcni_in6 key, next, *prev = NULL; /* an IPv4 key in its first 4 bytes */
 	struct xcni_tunnel tn;
-	char buf[INET_ADDRSTRLEN];
-	int fd = map_open_quiet(c, &m_tunnel);
+	char buf[INET6_ADDRSTRLEN];
+	int fd = map_open_quiet(c, v6 ? &m_tunnel6 : &m_tunnel);
 
 	if (fd < 0)
 		return;
 	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
 		key = next;
 		prev = &key;
-		if ((ntohl(key) & mask) != ntohl(k->addr) || bpf_map_lookup_elem(fd, &key, &tn))
+		if (!in_prefix6(key.addr, net, v6 ? p->k6.prefixlen : p->k4.prefixlen) ||
+		    bpf_map_lookup_elem(fd, &key, &tn))
 			continue;
 		pr_warn("%s covers node %.*s (%s): the Geneve traffic it sends this node is "
 			"dropped too\n", arg, (int)strnlen(tn.node, sizeof(tn.node)), tn.node,
-			ip_str(key, buf));
+			inet_ntop(v6 ? AF_INET6 : AF_INET, key.addr, buf, sizeof(buf)));
 	}
 	close(fd);
 }
@@ -78,30 +81,6 @@ static int trie_del(int fd, const struct map_spec *m, const void *key, const cha
 	return err;
 }
 
-/* As prefilter_warn_nodes, for the nodes behind the IPv6 underlay (tunnel6). */
-static void prefilter6_warn_nodes(const struct ctl_ctx *c, const struct xcni_prefilter6_key *k,
-				  const char *arg)
-{
-	struct xcni_in6 key, next, *prev = NULL;
-	struct xcni_tunnel tn;
-	char buf[INET6_ADDRSTRLEN];
-	int fd = map_open_quiet(c, &m_tunnel6);
-
-	if (fd < 0)
-		return;
-	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-		key = next;
-		prev = &key;
-		if (!in_prefix6(key.addr, k->addr, k->prefixlen) ||
-		    bpf_map_lookup_elem(fd, &key, &tn))
-			continue;
-		pr_warn("%s covers node %.*s (%s): the Geneve traffic it sends this node is "
-			"dropped too\n", arg, (int)strnlen(tn.node, sizeof(tn.node)), tn.node,
-			inet_ntop(AF_INET6, key.addr, buf, sizeof(buf)));
-	}
-	close(fd);
-}
-
 /* IPv6 has its trie alone (no hashes in front): one map update either way. */
 static int prefilter6_edit(const struct ctl_ctx *c, const struct xcni_pf_prefix *p, const char *arg,
 			   bool add)
@@ -114,7 +93,7 @@ static int prefilter6_edit(const struct ctl_ctx *c, const struct xcni_pf_prefix 
 		    trie_del(fd, &m_prefilter6, &p->k6, arg);
 	close(fd);
 	if (!err && add)
-		prefilter6_warn_nodes(c, &p->k6, arg);
+		prefilter_warn_nodes(c, p, arg);
 	return err;
 }
 
@@ -168,7 +147,7 @@ static int prefilter_edit(const struct ctl_ctx *c, const char *arg, bool add)
 	else if (add && (err = trie_add(fd[PF_TRIE], &m_prefilter, &p.k4, arg)))
 		xcni_prefilter_mark(fd[PF_16], fd[PF_24], &p.k4, -1);
 	else if (add)
-		prefilter_warn_nodes(c, &p.k4, arg);
+		prefilter_warn_nodes(c, &p, arg);
 	else if (!(err = trie_del(fd[PF_TRIE], &m_prefilter, &p.k4, arg)) &&
 		 (err = xcni_prefilter_mark(fd[PF_16], fd[PF_24], &p.k4, -1)))
 		pr_err("%s: unmarking its networks: %s\n", arg, strerror(-err));
