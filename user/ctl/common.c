@@ -197,7 +197,7 @@ int ctl_config_read(const struct ctl_ctx *c, struct xcni_config *cfg)
  * duplicate keys, and a map that keeps changing ends the walk with -EAGAIN.
  */
 int map_collect(int fd, const struct map_spec *m, size_t elem, size_t koff,
-		       size_t voff, void **out, size_t *np)
+		       size_t voff, void **out, size_t *np, int (*cmp)(const void *, const void *))
 {
 	unsigned char key[64], *arr = NULL, *rec;
 	/* Far more steps than entries means restarts that do not end. */
@@ -240,7 +240,7 @@ int map_collect(int fd, const struct map_spec *m, size_t elem, size_t koff,
 		n++;
 	}
 	*out = arr;
-	*np = n;
+	*np = cmp ? sort_unique(arr, n, elem, cmp) : n;
 	return 0;
 free:
 	free(arr);
@@ -254,10 +254,8 @@ int map_read(const struct ctl_ctx *c, const struct map_spec *m, size_t elem, siz
 
 	if (fd < 0)
 		return fd;
-	err = map_collect(fd, m, elem, koff, voff, out, np);
+	err = map_collect(fd, m, elem, koff, voff, out, np, cmp);
 	close(fd);
-	if (!err)
-		*np = sort_unique(*out, *np, elem, cmp);
 	return err;
 }
 

@@ -194,9 +194,10 @@ const char *ctl_tunnel_family(const struct xcni_config *cfg);
 int map_open_quiet(const struct ctl_ctx *c, const struct map_spec *m);
 /* The node config, xcni_config's one entry, into *cfg: 0 or -errno (said). */
 int ctl_config_read(const struct ctl_ctx *c, struct xcni_config *cfg);
-/* Every entry into *out: elem-sized records, the key at koff, the value at voff. */
+/* Every entry into *out: elem-sized records, the key at koff, the value at voff;
+ * then, with cmp, sort_unique by cmp. */
 int map_collect(int fd, const struct map_spec *m, size_t elem, size_t koff, size_t voff,
-		void **out, size_t *np);
+		void **out, size_t *np, int (*cmp)(const void *, const void *));
 /* Sorts records by cmp and drops the duplicates a walk of a live map may see. */
 size_t sort_unique(void *arr, size_t n, size_t elem, int (*cmp)(const void *, const void *));
 /* map_open (said when missing), map_collect, then sort_unique by cmp: 0 or -errno. */

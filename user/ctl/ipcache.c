@@ -55,11 +55,10 @@ static int ipcache6_rows(const struct ctl_ctx *c, struct ptable *t, const struct
 		return 0; /* an agent without IPv6 maps */
 	if (fd >= 0) {
 		err = map_collect(fd, &m_ipcache6, sizeof(*recs), offsetof(struct ipc6_rec, k),
-				  offsetof(struct ipc6_rec, v), (void **)&recs, &n);
+				  offsetof(struct ipc6_rec, v), (void **)&recs, &n, prefix6_cmp);
 		close(fd);
 		if (err)
 			return err;
-		n = sort_unique(recs, n, sizeof(*recs), prefix6_cmp);
 	}
 	for (i = 0; want6 && i < n; i++)
 		if (in_prefix6(want6, recs[i].k.addr, recs[i].k.prefixlen) &&

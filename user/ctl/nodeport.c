@@ -102,12 +102,11 @@ static int snat6_rows(const struct ctl_ctx *c, struct ptable *t, const struct fi
 	if (fd < 0)
 		return fd == -ENOENT ? 0 : fd;
 	err = map_collect(fd, &m_snat6, sizeof(*recs), offsetof(struct snat6_rec, k),
-			  offsetof(struct snat6_rec, v), (void **)&recs, &n);
+			  offsetof(struct snat6_rec, v), (void **)&recs, &n, ct6_cmp);
 	close(fd);
 	if (err)
 		return err;
 	ctfd = map_open_quiet(c, &m_ct6);
-	n = sort_unique(recs, n, sizeof(*recs), ct6_cmp);
 	for (size_t i = 0; i < n; i++) {
 		const struct snat6_rec *r = &recs[i];
 		/* An IPv4 record (its IPv6 view's proto 0): the xcni_ct rows. */

@@ -223,7 +223,7 @@ static int cmd_prefilter_list(const struct ctl_ctx *c, char **argv)
 	if (fd < 0)
 		return fd;
 	err = map_collect(fd, &m_prefilter, sizeof(*recs), offsetof(struct prefilter_rec, k),
-			  offsetof(struct prefilter_rec, v), (void **)&recs, &n);
+			  offsetof(struct prefilter_rec, v), (void **)&recs, &n, prefilter_cmp);
 	close(fd);
 	if (err)
 		return err;
@@ -232,7 +232,7 @@ static int cmd_prefilter_list(const struct ctl_ctx *c, char **argv)
 	if (fd >= 0) {
 		err = map_collect(fd, &m_prefilter6, sizeof(*recs6),
 				  offsetof(struct prefilter6_rec, k), offsetof(struct prefilter6_rec, v),
-				  (void **)&recs6, &n6);
+				  (void **)&recs6, &n6, prefilter6_cmp);
 		close(fd);
 	} else if (fd != -ENOENT) {
 		err = fd;
@@ -241,8 +241,6 @@ static int cmd_prefilter_list(const struct ctl_ctx *c, char **argv)
 		free(recs);
 		return err;
 	}
-	n = sort_unique(recs, n, sizeof(*recs), prefilter_cmp);
-	n6 = sort_unique(recs6, n6, sizeof(*recs6), prefilter6_cmp);
 	t = pt_new(prefilter_cols, ARRAY_SIZE(prefilter_cols), 0);
 	for (i = 0; i < n; i++) {
 		p.k4 = recs[i].k;
