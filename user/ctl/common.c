@@ -197,7 +197,7 @@ int ctl_config_read(const struct ctl_ctx *c, struct xcni_config *cfg)
  * duplicate keys, and a map that keeps changing ends the walk with -EAGAIN.
  */
 int map_collect(int fd, const struct map_spec *m, size_t elem, size_t koff,
-		       size_t voff, void **out, size_t *np)
+		       size_t voff, void **out, size_t *np, int (*cmp)(const void *, const void *))
 {
 	unsigned char key[64], *arr = NULL, *rec;
 	/* Far more steps than entries means restarts that do not end. */
@@ -240,7 +240,7 @@ int map_collect(int fd, const struct map_spec *m, size_t elem, size_t koff,
 		n++;
 	}
 	*out = arr;
-	*np = n;
+	*np = cmp ? sort_unique(arr, n, elem, cmp) : n;
 	return 0;
 free:
 	free(arr);
@@ -254,10 +254,8 @@ int map_read(const struct ctl_ctx *c, const struct map_spec *m, size_t elem, siz
 
 	if (fd < 0)
 		return fd;
-	err = map_collect(fd, m, elem, koff, voff, out, np);
+	err = map_collect(fd, m, elem, koff, voff, out, np, cmp);
 	close(fd);
-	if (!err)
-		*np = sort_unique(*out, *np, elem, cmp);
 	return err;
 }
 
@@ -749,4 +747,54 @@ char *pt_json_string(struct ptable *t, int *err)
 	while (len && (buf[len - 1] == '\n' || buf[len - 1] == ' '))
 		buf[--len] = 0;
 	return buf;
+}
+
+int ctl_where_opt(int opt, const char *arg, const char *help, struct ctl_where *w)
+{
+	switch (opt) {
+	case 'P':
+		w->pin_dir = arg;
+		w->pin_given = true;
+		return -1;
+	case 'N':
+		if (w->nnodes == CTL_WHERE_MAX_NODES) {
+			pr_err("--node: at most %d\n", CTL_WHERE_MAX_NODES);
+			return 2;
+		}
+		w->nodes[w->nnodes++] = arg;
+		return -1;
+	case 'v':
+		if (xlog_max < XLOG_DEBUG)
+			xlog_max++;
+		return -1;
+	case 'h':
+		fputs(help, stdout);
+		return 0;
+	}
+	fputs(help, stderr);
+	return 2;
+}
+
+int ctl_where_check(int argc, char **argv, const char *name, const char *help, const char *why,
+		    struct ctl_where *w)
+{
+	int words = 0;
+
+	for (int i = optind; i < argc; i++)
+		if (strcmp(argv[i], name) || words++) {
+			pr_err("%s: unexpected argument %s\n", name, argv[i]);
+			fputs(help, stderr);
+			return 2;
+		}
+	if (why) {
+		pr_err("%s\n", why);
+		return 2;
+	}
+	if (w->nnodes && w->pin_given) {
+		pr_err("--node and --pin-dir both say where the maps are: give one\n");
+		return 2;
+	}
+	if (!w->pin_given && !((w->pin_dir = getenv("XCNI_PIN_DIR")) && *w->pin_dir))
+		w->pin_dir = XCNI_PIN_ROOT;
+	return -1;
 }

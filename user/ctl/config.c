@@ -320,10 +320,8 @@ static void config_underlay_cols(struct ptable *t, const struct xcni_config *cfg
 		pt_str(t, inet_ntop(AF_INET6, cfg->node_ip6, buf6, sizeof(buf6)));
 	else
 		pt_null(t);
-	if (memcmp(cfg->node_ip6, none6, 16))
-		pt_str(t, inet_ntop(AF_INET6, cfg->node_ip6, buf6, sizeof(buf6)));
-	else
-		pt_null(t);
+	pt_str(t, memcmp(cfg->node_ip6, none6, 16) ?
+		  inet_ntop(AF_INET6, cfg->node_ip6, buf6, sizeof(buf6)) : NULL);
 	pt_str(t, ctl_tunnel_family(cfg));
 	if (cfg->underlay_ifindex) {
 		char ifname[IF_NAMESIZE];

@@ -191,11 +191,10 @@ static int ct6_rows(const struct ctl_ctx *c, struct ptable *t, const struct filt
 	if (fd < 0)
 		return 0;
 	err = map_collect(fd, &m_ct6, sizeof(*recs), offsetof(struct ct6_rec, k),
-			  offsetof(struct ct6_rec, e), (void **)&recs, &n);
+			  offsetof(struct ct6_rec, e), (void **)&recs, &n, ct6_cmp);
 	close(fd);
 	if (err)
 		return err;
-	n = sort_unique(recs, n, sizeof(*recs), ct6_cmp);
 	for (size_t i = 0; i < n; i++) {
 		struct frow r = { .addr6 = { recs[i].k.saddr, recs[i].k.daddr },
 				  .plen6 = { 128, 128 }, .naddr6 = 2 };

@@ -194,9 +194,10 @@ const char *ctl_tunnel_family(const struct xcni_config *cfg);
 int map_open_quiet(const struct ctl_ctx *c, const struct map_spec *m);
 /* The node config, xcni_config's one entry, into *cfg: 0 or -errno (said). */
 int ctl_config_read(const struct ctl_ctx *c, struct xcni_config *cfg);
-/* Every entry into *out: elem-sized records, the key at koff, the value at voff. */
+/* Every entry into *out: elem-sized records, the key at koff, the value at voff;
+ * then, with cmp, sort_unique by cmp. */
 int map_collect(int fd, const struct map_spec *m, size_t elem, size_t koff, size_t voff,
-		void **out, size_t *np);
+		void **out, size_t *np, int (*cmp)(const void *, const void *));
 /* Sorts records by cmp and drops the duplicates a walk of a live map may see. */
 size_t sort_unique(void *arr, size_t n, size_t elem, int (*cmp)(const void *, const void *));
 /* map_open (said when missing), map_collect, then sort_unique by cmp: 0 or -errno. */
@@ -400,6 +401,22 @@ struct ctl_lab_node {
 	char pin[PATH_MAX];
 };
 int ctl_lab_nodes(const char *name, struct ctl_lab_node *out, size_t max, size_t *n);
+/* Where status and sysdump look: --pin-dir (default $XCNI_PIN_DIR, else
+ * XCNI_PIN_ROOT), or each --node (a lab node or all). */
+#define CTL_WHERE_MAX_NODES 64
+struct ctl_where {
+	const char *pin_dir, *nodes[CTL_WHERE_MAX_NODES];
+	size_t nnodes;
+	bool pin_given;
+};
+/* getopt's opt of such a command, but its own: --pin-dir (P), --node (N)
+ * or -v into w (-1), -h (its help, 0), or any other (help to stderr, 2). */
+int ctl_where_opt(int opt, const char *arg, const char *help, struct ctl_where *w);
+/* After getopt: no word but the command's name (help to stderr), why (a
+ * refusal of the command's own, or NULL), then not --node with --pin-dir;
+ * the default pin dir where none is given: -1 to go on, else 2 (said). */
+int ctl_where_check(int argc, char **argv, const char *name, const char *help, const char *why,
+		    struct ctl_where *w);
 /* explain --node all: the nodes whose maps it opens at once (16 descriptors each). */
 #define CTL_EXPLAIN_MAX_NODES 32
 /* xcnictl flows: its own options (filters as hubble observe's), parsed there. */

@@ -98,7 +98,7 @@ static void ep_audit_read(const struct ctl_ctx *c, struct ep_maps *m)
 	if (fd < 0)
 		return;
 	if (map_collect(fd, &m_policy, sizeof(*recs), offsetof(struct pol_rec, k),
-			offsetof(struct pol_rec, v), (void **)&recs, &n))
+			offsetof(struct pol_rec, v), (void **)&recs, &n, NULL))
 		n = 0;
 	close(fd);
 	m->audit = calloc(n + 1, sizeof(*m->audit));
@@ -220,14 +220,8 @@ static void ep_row(struct ptable *t, __u32 ip, const __u8 *ip6, const struct xcn
 {
 	char buf[INET6_ADDRSTRLEN], ifname[IF_NAMESIZE];
 
-	if (ip)
-		pt_str(t, ip_str(ip, buf));
-	else
-		pt_null(t);
-	if (ip6)
-		pt_str(t, inet_ntop(AF_INET6, ip6, buf, sizeof(buf)));
-	else
-		pt_null(t);
+	pt_str(t, ip ? ip_str(ip, buf) : NULL);
+	pt_str(t, ip6 ? inet_ntop(AF_INET6, ip6, buf, sizeof(buf)) : NULL);
 	pt_str(t, in->ns[0] ? in->ns : NULL);
 	pt_str(t, in->pod[0] ? in->pod : NULL);
 	pt_str(t, in->node[0] ? in->node : NULL);
@@ -270,7 +264,7 @@ static int read_ep6(const struct ctl_ctx *c, struct ep6_rec **recs, size_t *n)
 	if (fd < 0)
 		return 0;
 	err = map_collect(fd, &m_endpoints6, sizeof(**recs), offsetof(struct ep6_rec, ip),
-			  offsetof(struct ep6_rec, ep), (void **)recs, n);
+			  offsetof(struct ep6_rec, ep), (void **)recs, n, ep6_cmp);
 	close(fd);
 	if (err)
 		return err;
@@ -278,7 +272,6 @@ static int read_ep6(const struct ctl_ctx *c, struct ep6_rec **recs, size_t *n)
 	 * so a dual-stack pod's IPv6 went missing from its row at random). */
 	for (size_t i = 0; i < *n; i++)
 		(*recs)[i].paired = false;
-	*n = sort_unique(*recs, *n, sizeof(**recs), ep6_cmp);
 	return 0;
 }
 
@@ -416,7 +409,7 @@ static int cmd_endpoint_get(const struct ctl_ctx *c, char **argv)
 		ep = p->ep;
 		/* Its IPv4 entry, if the pod has one: the same veth. */
 		err = map_collect(fd, &m_endpoints, sizeof(*recs), offsetof(struct ep_rec, ip),
-				  offsetof(struct ep_rec, ep), (void **)&recs, &n);
+				  offsetof(struct ep_rec, ep), (void **)&recs, &n, NULL);
 		if (err)
 			goto close;
 		for (size_t i = 0; i < n; i++)

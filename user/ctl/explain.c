@@ -1140,10 +1140,7 @@ static void side_row(struct ptable *t, const struct node_maps *m, struct side *s
 	side_text(t, s, pod, flag);
 	tier_walk(m, s, who);
 	pt_str(t, s->tiers[0] ? s->tiers : NULL);
-	if (side_decided(s))
-		pt_str(t, side_allows(s) ? "allow" : "deny");
-	else
-		pt_null(t);
+	pt_str(t, side_decided(s) ? (side_allows(s) ? "allow" : "deny") : NULL);
 	pt_str(t, why_names[s->why]);
 	pt_str(t, s->node[0] ? s->node : NULL);
 	if (s->why == WHY_RULE) {

@@ -66,13 +66,14 @@ static size_t eps_read(const struct ctl_ctx *c, struct ep_rec **out)
 	size_t n4 = 0, n6 = 0, n = 0;
 	int fd = map_open_quiet(c, &m_endpoints), k6 = map_open_quiet(c, &m_polkey6);
 
-	if (fd >= 0 && map_collect(fd, &m_endpoints, sizeof(*v4), 0, sizeof(__u32), (void **)&v4, &n4))
+	if (fd >= 0 &&
+	    map_collect(fd, &m_endpoints, sizeof(*v4), 0, sizeof(__u32), (void **)&v4, &n4, NULL))
 		n4 = 0;
 	if (fd >= 0)
 		close(fd);
 	fd = map_open_quiet(c, &m_endpoints6);
 	if (fd >= 0 && map_collect(fd, &m_endpoints6, sizeof(*v6), 0, sizeof(struct xcni_in6),
-				   (void **)&v6, &n6))
+				   (void **)&v6, &n6, NULL))
 		n6 = 0;
 	if (fd >= 0)
 		close(fd);
@@ -169,7 +170,7 @@ static int cmd_fqdn_list(const struct ctl_ctx *c, char **argv)
 		return err;
 	fd = map_open_quiet(c, &m_fqdn_pat);
 	if (fd >= 0 && map_collect(fd, &m_fqdn_pat, sizeof(*pats), offsetof(struct pat_rec, k),
-				   offsetof(struct pat_rec, v), (void **)&pats, &npat))
+				   offsetof(struct pat_rec, v), (void **)&pats, &npat, NULL))
 		npat = 0;
 	if (fd >= 0)
 		close(fd);

@@ -55,11 +55,10 @@ static int ipcache6_rows(const struct ctl_ctx *c, struct ptable *t, const struct
 		return 0; /* an agent without IPv6 maps */
 	if (fd >= 0) {
 		err = map_collect(fd, &m_ipcache6, sizeof(*recs), offsetof(struct ipc6_rec, k),
-				  offsetof(struct ipc6_rec, v), (void **)&recs, &n);
+				  offsetof(struct ipc6_rec, v), (void **)&recs, &n, prefix6_cmp);
 		close(fd);
 		if (err)
 			return err;
-		n = sort_unique(recs, n, sizeof(*recs), prefix6_cmp);
 	}
 	for (i = 0; want6 && i < n; i++)
 		if (in_prefix6(want6, recs[i].k.addr, recs[i].k.prefixlen) &&
@@ -84,10 +83,7 @@ static int ipcache6_rows(const struct ctl_ctx *c, struct ptable *t, const struct
 			pt_str(t, pod);
 		else
 			pt_str(t, reserved_identity(recs[i].v.identity));
-		if (tunnel_str(&recs[i].v, buf))
-			pt_str(t, buf);
-		else
-			pt_null(t);
+		pt_str(t, tunnel_str(&recs[i].v, buf) ? buf : NULL);
 	}
 	if (kfd >= 0)
 		close(kfd);
@@ -152,10 +148,7 @@ static int ipcache_show(const struct ctl_ctx *c, const char *get)
 			pt_str(t, pod);
 		else
 			pt_str(t, reserved_identity(recs[i].v.identity));
-		if (tunnel_str(&recs[i].v, buf))
-			pt_str(t, buf);
-		else
-			pt_null(t);
+		pt_str(t, tunnel_str(&recs[i].v, buf) ? buf : NULL);
 	}
 	if (!get || v6)
 		err = ipcache6_rows(c, t, &f, pfd, v6 ? want_any.addr : NULL, get);

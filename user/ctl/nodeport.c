@@ -75,10 +75,7 @@ static void snat_row(struct ptable *t, struct svcnames *sn, __u64 now, __u8 fam,
 	addr_cells(t, fam, node, nport);
 	addr_cells(t, fam, be, bport);
 	addr_cells(t, fam, client, cport);
-	if (e && svcnames_frontend(sn, e->rev_nat, fe, sizeof(fe)))
-		pt_str(t, fe);
-	else
-		pt_null(t);
+	pt_str(t, e && svcnames_frontend(sn, e->rev_nat, fe, sizeof(fe)) ? fe : NULL);
 	if (!e) {
 		pt_str(t, "missing");
 		pt_null(t);
@@ -105,12 +102,11 @@ static int snat6_rows(const struct ctl_ctx *c, struct ptable *t, const struct fi
 	if (fd < 0)
 		return fd == -ENOENT ? 0 : fd;
 	err = map_collect(fd, &m_snat6, sizeof(*recs), offsetof(struct snat6_rec, k),
-			  offsetof(struct snat6_rec, v), (void **)&recs, &n);
+			  offsetof(struct snat6_rec, v), (void **)&recs, &n, ct6_cmp);
 	close(fd);
 	if (err)
 		return err;
 	ctfd = map_open_quiet(c, &m_ct6);
-	n = sort_unique(recs, n, sizeof(*recs), ct6_cmp);
 	for (size_t i = 0; i < n; i++) {
 		const struct snat6_rec *r = &recs[i];
 		/* An IPv4 record (its IPv6 view's proto 0): the xcni_ct rows. */
@@ -194,10 +190,8 @@ static void self_row(const struct ctl_ctx *c, struct ptable *t, __u8 fam, const 
 			return;
 	}
 	pt_str(t, fam == XCNI_AF_INET6 ? "ipv6" : "ipv4");
-	if (a)
-		pt_str(t, inet_ntop(fam == XCNI_AF_INET6 ? AF_INET6 : AF_INET, a, buf, sizeof(buf)));
-	else
-		pt_null(t);
+	pt_str(t, a ? inet_ntop(fam == XCNI_AF_INET6 ? AF_INET6 : AF_INET, a, buf, sizeof(buf)) :
+		      NULL);
 	pt_str(t, map);
 }
 

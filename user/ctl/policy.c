@@ -59,9 +59,9 @@ static int policy_collect(int fd, int rfd, struct pol_rec **out, size_t *np)
 	int err;
 
 	if ((err = map_collect(rfd, &m_polrange, sizeof(*recs), offsetof(struct pol_rec, k),
-			       offsetof(struct pol_rec, v), (void **)&recs, &n)) ||
+			       offsetof(struct pol_rec, v), (void **)&recs, &n, NULL)) ||
 	    (err = map_collect(fd, &m_policy, sizeof(*hrecs), offsetof(struct polhash_rec, k),
-			       offsetof(struct polhash_rec, v), (void **)&hrecs, &nh)))
+			       offsetof(struct polhash_rec, v), (void **)&hrecs, &nh, NULL)))
 		goto out;
 	more = reallocarray(recs, n + nh + 1, sizeof(*recs));
 	if (!more) {
@@ -241,7 +241,7 @@ static int pod_entries(const struct ctl_ctx *c, __u32 ip, __u8 version, struct p
 	}
 	if ((err = policy_collect(fd, rfd, recs, n)) ||
 	    (err = map_collect(cfd, &m_polcidr, sizeof(**cidrs), offsetof(struct cidr_rec, k),
-			       offsetof(struct cidr_rec, group), (void **)cidrs, nc)))
+			       offsetof(struct cidr_rec, group), (void **)cidrs, nc, NULL)))
 		goto out;
 	/* Only the pod's live version. */
 	*n = pol_entries(*recs, *n, ip, version, &first);
@@ -470,7 +470,7 @@ static int cmd_policy_list(const struct ctl_ctx *c, char **argv)
 		goto out;
 	}
 	err = map_collect(fd, &m_polep, sizeof(*eps), offsetof(struct polep_rec, ip),
-			  offsetof(struct polep_rec, pe), (void **)&eps, &n);
+			  offsetof(struct polep_rec, pe), (void **)&eps, &n, polep_ip_cmp);
 	close(fd);
 	fd = -1;
 	if (err)
@@ -483,7 +483,6 @@ static int cmd_policy_list(const struct ctl_ctx *c, char **argv)
 	if ((err = policy_collect(fd, rfd, &recs, &nr)))
 		goto out;
 	pfd = map_open_quiet(c, &m_podname);
-	n = sort_unique(eps, n, sizeof(*eps), polep_ip_cmp);
 	for (i = k = 0; i < n; i++) {
 		const struct xcni_polep *pe = &eps[i].pe;
 		/* Identity 0: none assigned; the ipcache may know the address's. */
@@ -502,10 +501,7 @@ static int cmd_policy_list(const struct ctl_ctx *c, char **argv)
 	for (i = 0; i < k; i++) {
 		const struct xcni_polep *pe = &eps[i].pe;
 
-		if (eps[i].pod[0])
-			pt_str(t, eps[i].pod);
-		else
-			pt_null(t);
+		pt_str(t, eps[i].pod[0] ? eps[i].pod : NULL);
 		pt_str(t, ip_str(eps[i].ip, buf));
 		pt_uint(t, pe->identity);
 		pt_uint(t, pe->version);

@@ -53,9 +53,9 @@ static void cluster_compile(const struct ctl_ctx *c, struct ctl_cluster *cc)
 		o.node_name = cfg.node_name;
 	fd = map_open_quiet(c, &m_identity);
 	if (fd >= 0) {
-		if (!map_collect(fd, &m_identity, sizeof(*ids), offsetof(struct id_rec, id),
-				 offsetof(struct id_rec, l), (void **)&ids, &n))
-			n = sort_unique(ids, n, sizeof(*ids), id_rec_cmp);
+		/* n stays 0 on failure */
+		map_collect(fd, &m_identity, sizeof(*ids), offsetof(struct id_rec, id),
+			    offsetof(struct id_rec, l), (void **)&ids, &n, id_rec_cmp);
 		close(fd);
 	}
 	if (n && (prev = calloc(n, sizeof(*prev)))) {

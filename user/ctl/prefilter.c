@@ -15,26 +15,29 @@ static int pf_arg_parse(const char *s, struct xcni_pf_prefix *p)
 	return 0;
 }
 
-/* A prefix that covers another node's underlay address drops its tunnel too:
- * allowed (an operator may mean it), but said. */
-static void prefilter_warn_nodes(const struct ctl_ctx *c, const struct xcni_prefilter_key *k,
+/* A prefix that covers another node's underlay address (tunnel or tunnel6, by
+ * p's family) drops its tunnel too: allowed (an operator may mean it), but said. */
+static void prefilter_warn_nodes(const struct ctl_ctx *c, const struct xcni_pf_prefix *p,
 				 const char *arg)
 {
-	__u32 key, next, *prev = NULL, mask = xcni_prefix_mask(k->prefixlen);
+	bool v6 = p->family == AF_INET6;
+	const __u8 *net = v6 ? p->k6.addr : (const __u8 *)&p->k4.addr;
+	struct xcni_in6 key, next, *prev = NULL; /* an IPv4 key in its first 4 bytes */
 	struct xcni_tunnel tn;
-	char buf[INET_ADDRSTRLEN];
-	int fd = map_open_quiet(c, &m_tunnel);
+	char buf[INET6_ADDRSTRLEN];
+	int fd = map_open_quiet(c, v6 ? &m_tunnel6 : &m_tunnel);
 
 	if (fd < 0)
 		return;
 	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
 		key = next;
 		prev = &key;
-		if ((ntohl(key) & mask) != ntohl(k->addr) || bpf_map_lookup_elem(fd, &key, &tn))
+		if (!in_prefix6(key.addr, net, v6 ? p->k6.prefixlen : p->k4.prefixlen) ||
+		    bpf_map_lookup_elem(fd, &key, &tn))
 			continue;
 		pr_warn("%s covers node %.*s (%s): the Geneve traffic it sends this node is "
 			"dropped too\n", arg, (int)strnlen(tn.node, sizeof(tn.node)), tn.node,
-			ip_str(key, buf));
+			inet_ntop(v6 ? AF_INET6 : AF_INET, key.addr, buf, sizeof(buf)));
 	}
 	close(fd);
 }
@@ -78,30 +81,6 @@ static int trie_del(int fd, const struct map_spec *m, const void *key, const cha
 	return err;
 }
 
-/* As prefilter_warn_nodes, for the nodes behind the IPv6 underlay (tunnel6). */
-static void prefilter6_warn_nodes(const struct ctl_ctx *c, const struct xcni_prefilter6_key *k,
-				  const char *arg)
-{
-	struct xcni_in6 key, next, *prev = NULL;
-	struct xcni_tunnel tn;
-	char buf[INET6_ADDRSTRLEN];
-	int fd = map_open_quiet(c, &m_tunnel6);
-
-	if (fd < 0)
-		return;
-	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-		key = next;
-		prev = &key;
-		if (!in_prefix6(key.addr, k->addr, k->prefixlen) ||
-		    bpf_map_lookup_elem(fd, &key, &tn))
-			continue;
-		pr_warn("%s covers node %.*s (%s): the Geneve traffic it sends this node is "
-			"dropped too\n", arg, (int)strnlen(tn.node, sizeof(tn.node)), tn.node,
-			inet_ntop(AF_INET6, key.addr, buf, sizeof(buf)));
-	}
-	close(fd);
-}
-
 /* IPv6 has its trie alone (no hashes in front): one map update either way. */
 static int prefilter6_edit(const struct ctl_ctx *c, const struct xcni_pf_prefix *p, const char *arg,
 			   bool add)
@@ -114,7 +93,7 @@ static int prefilter6_edit(const struct ctl_ctx *c, const struct xcni_pf_prefix 
 		    trie_del(fd, &m_prefilter6, &p->k6, arg);
 	close(fd);
 	if (!err && add)
-		prefilter6_warn_nodes(c, &p->k6, arg);
+		prefilter_warn_nodes(c, p, arg);
 	return err;
 }
 
@@ -144,60 +123,46 @@ static void pf4_close(const int fd[PF_NR_MAPS])
 		close(fd[i]);
 }
 
-static int cmd_prefilter_add(const struct ctl_ctx *c, char **argv)
+/*
+ * prefilter add or del CIDR. IPv4: the marks are set before the trie entry
+ * (the XDP program never finds the trie ahead of them) and cleared after it
+ * (a stale mark only costs a trie lookup).
+ */
+static int prefilter_edit(const struct ctl_ctx *c, const char *arg, bool add)
 {
 	struct xcni_pf_prefix p;
 	int fd[PF_NR_MAPS], err;
 
-	err = pf_arg_parse(argv[0], &p);
+	err = pf_arg_parse(arg, &p);
 	if (err)
 		return err;
 	if (p.family == AF_INET6)
-		return prefilter6_edit(c, &p, argv[0], true);
+		return prefilter6_edit(c, &p, arg, add);
 	err = pf4_open(c, fd);
 	if (err)
 		return err;
-	/* The marks first: the XDP program never finds the trie ahead of them. */
-	err = xcni_prefilter_mark(fd[PF_16], fd[PF_24], &p.k4, 1);
-	if (err) {
-		pr_err("%s: marking its networks in %s/%s: %s\n", argv[0], m_pf16.name,
+	if (add && (err = xcni_prefilter_mark(fd[PF_16], fd[PF_24], &p.k4, 1)))
+		pr_err("%s: marking its networks in %s/%s: %s\n", arg, m_pf16.name,
 		       m_pf24.name, strerror(-err));
-		goto close;
-	}
-	err = trie_add(fd[PF_TRIE], &m_prefilter, &p.k4, argv[0]);
-	if (err) {
+	else if (add && (err = trie_add(fd[PF_TRIE], &m_prefilter, &p.k4, arg)))
 		xcni_prefilter_mark(fd[PF_16], fd[PF_24], &p.k4, -1);
-		goto close;
-	}
-	prefilter_warn_nodes(c, &p.k4, argv[0]);
-close:
+	else if (add)
+		prefilter_warn_nodes(c, &p, arg);
+	else if (!(err = trie_del(fd[PF_TRIE], &m_prefilter, &p.k4, arg)) &&
+		 (err = xcni_prefilter_mark(fd[PF_16], fd[PF_24], &p.k4, -1)))
+		pr_err("%s: unmarking its networks: %s\n", arg, strerror(-err));
 	pf4_close(fd);
 	return err;
 }
 
+static int cmd_prefilter_add(const struct ctl_ctx *c, char **argv)
+{
+	return prefilter_edit(c, argv[0], true);
+}
+
 static int cmd_prefilter_del(const struct ctl_ctx *c, char **argv)
 {
-	struct xcni_pf_prefix p;
-	int fd[PF_NR_MAPS], err;
-
-	err = pf_arg_parse(argv[0], &p);
-	if (err)
-		return err;
-	if (p.family == AF_INET6)
-		return prefilter6_edit(c, &p, argv[0], false);
-	err = pf4_open(c, fd);
-	if (err)
-		return err;
-	err = trie_del(fd[PF_TRIE], &m_prefilter, &p.k4, argv[0]);
-	if (err)
-		goto close;
-	/* The marks after the entry: a stale mark only costs a trie lookup. */
-	err = xcni_prefilter_mark(fd[PF_16], fd[PF_24], &p.k4, -1);
-	if (err)
-		pr_err("%s: unmarking its networks: %s\n", argv[0], strerror(-err));
-close:
-	pf4_close(fd);
-	return err;
+	return prefilter_edit(c, argv[0], false);
 }
 
 static const struct pt_col prefilter_cols[] = {
@@ -258,7 +223,7 @@ static int cmd_prefilter_list(const struct ctl_ctx *c, char **argv)
 	if (fd < 0)
 		return fd;
 	err = map_collect(fd, &m_prefilter, sizeof(*recs), offsetof(struct prefilter_rec, k),
-			  offsetof(struct prefilter_rec, v), (void **)&recs, &n);
+			  offsetof(struct prefilter_rec, v), (void **)&recs, &n, prefilter_cmp);
 	close(fd);
 	if (err)
 		return err;
@@ -267,7 +232,7 @@ static int cmd_prefilter_list(const struct ctl_ctx *c, char **argv)
 	if (fd >= 0) {
 		err = map_collect(fd, &m_prefilter6, sizeof(*recs6),
 				  offsetof(struct prefilter6_rec, k), offsetof(struct prefilter6_rec, v),
-				  (void **)&recs6, &n6);
+				  (void **)&recs6, &n6, prefilter6_cmp);
 		close(fd);
 	} else if (fd != -ENOENT) {
 		err = fd;
@@ -276,8 +241,6 @@ static int cmd_prefilter_list(const struct ctl_ctx *c, char **argv)
 		free(recs);
 		return err;
 	}
-	n = sort_unique(recs, n, sizeof(*recs), prefilter_cmp);
-	n6 = sort_unique(recs6, n6, sizeof(*recs6), prefilter6_cmp);
 	t = pt_new(prefilter_cols, ARRAY_SIZE(prefilter_cols), 0);
 	for (i = 0; i < n; i++) {
 		p.k4 = recs[i].k;

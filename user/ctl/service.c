@@ -151,8 +151,7 @@ __u32 svcnames_backend(struct svcnames *s, __u32 ip, __u16 port)
 		if (fd >= 0) {
 			if (!map_collect(fd, &m_backend, sizeof(struct be_rec),
 					 offsetof(struct be_rec, id), offsetof(struct be_rec, b),
-					 (void **)&s->be, &s->nbe)) {
-				s->nbe = sort_unique(s->be, s->nbe, sizeof(struct be_rec), be_cmp);
+					 (void **)&s->be, &s->nbe, be_cmp)) {
 				qsort(s->be, s->nbe, sizeof(struct be_rec), be_addr_cmp);
 			} else {
 				s->nbe = 0;
@@ -312,10 +311,8 @@ static void svc_row(struct ptable *t, const struct svc_maps *m, const struct svc
 	pt_strf(t, "%s/%s", buf, proto_name(r->k.proto) ?: "?");
 	svcname_cols(t, m->name >= 0 && !bpf_map_lookup_elem(m->name, &r->v.id, &n) && n.name[0] ?
 				&n : NULL);
-	if (inet_ntop(r->k.family == XCNI_AF_INET6 ? AF_INET6 : AF_INET, r->k.addr, a, sizeof(a)))
-		pt_str(t, a);
-	else
-		pt_null(t);
+	pt_str(t, inet_ntop(r->k.family == XCNI_AF_INET6 ? AF_INET6 : AF_INET, r->k.addr, a,
+			    sizeof(a)));
 	pt_uint(t, ntohs(r->k.port));
 	if ((s = proto_name(r->k.proto)))
 		pt_str(t, s);
@@ -433,10 +430,9 @@ static int cmd_service_list(const struct ctl_ctx *c, char **argv)
 	if ((err = svc_maps_open(c, &m)))
 		goto close_f;
 	err = map_collect(m.svc, &m_svc, sizeof(*recs), offsetof(struct svc_rec, k),
-			  offsetof(struct svc_rec, v), (void **)&recs, &n);
+			  offsetof(struct svc_rec, v), (void **)&recs, &n, svc_cmp);
 	if (err)
 		goto close;
-	n = sort_unique(recs, n, sizeof(*recs), svc_cmp);
 	t = pt_new(svc_cols, ARRAY_SIZE(svc_cols), 0);
 	for (i = 0; i < n; i++)
 		if (svc_filter(&f, &m, &recs[i]))
@@ -478,10 +474,9 @@ int svc_by_name(int svc_fd, int name_fd, const struct xcni_svcname *n, struct sv
 	if (name_fd < 0)
 		return -ENOENT;
 	err = map_collect(svc_fd, &m_svc, sizeof(*recs), offsetof(struct svc_rec, k),
-			  offsetof(struct svc_rec, v), (void **)&recs, &nr);
+			  offsetof(struct svc_rec, v), (void **)&recs, &nr, svc_cmp);
 	if (err)
 		return err;
-	nr = sort_unique(recs, nr, sizeof(*recs), svc_cmp);
 	for (i = 0; i < nr; i++) {
 		struct xcni_svcname got;
 
@@ -834,11 +829,10 @@ static int sock6_rows(const struct ctl_ctx *c, struct ptable *t, const struct fi
 	if (fd < 0)
 		return 0;
 	err = map_collect(fd, &m_sock_rn6, sizeof(*recs), offsetof(struct sock6_rec, k),
-			  offsetof(struct sock6_rec, v), (void **)&recs, &n);
+			  offsetof(struct sock6_rec, v), (void **)&recs, &n, sock6_cmp);
 	close(fd);
 	if (err)
 		return err;
-	n = sort_unique(recs, n, sizeof(*recs), sock6_cmp);
 	for (size_t i = 0; i < n; i++) {
 		const struct sock6_rec *r = &recs[i];
 		struct frow row = { .addr6 = { r->k.addr, r->v.addr }, .plen6 = { 128, 128 },

@@ -40,7 +40,6 @@
 #include "lib/system/attach.h"
 #include "lib/system/unixsock.h"
 
-#define STATUS_MAX_NODES 64
 #define STATUS_FULL_PCT 90 /* a map this full (not an LRU) is DEGRADED */
 #define STATUS_SOCK_TIMEOUT_S 5
 #define STATUS_WAIT_DEFAULT_S 120
@@ -959,9 +958,8 @@ static int parse_duration_ms(const char *s, unsigned long *ms)
 
 struct status_opts {
 	struct ctl_ctx c;
-	const char *nodes[STATUS_MAX_NODES];
-	size_t nnodes;
-	bool json, wait, pin_given;
+	struct ctl_where w;
+	bool json, wait;
 	unsigned long timeout_ms;
 };
 
@@ -982,24 +980,11 @@ const struct option ctl_status_opts[] = {
 static int status_parse(int argc, char **argv, struct status_opts *o)
 {
 	bool timeout_given = false;
-	int opt, words = 0;
+	int opt, rc;
 
 	while ((opt = getopt_long(argc, argv, ctl_status_short, ctl_status_opts, NULL)) != -1) {
 		switch (opt) {
-		case 'P': o->c.pin_dir = optarg; o->pin_given = true; break;
-		case 'N':
-			if (o->nnodes == STATUS_MAX_NODES) {
-				pr_err("--node: at most %d\n", STATUS_MAX_NODES);
-				return 2;
-			}
-			o->nodes[o->nnodes++] = optarg;
-			break;
 		case 'j': o->json = true; break;
-		case 'v':
-			if (xlog_max < XLOG_DEBUG)
-				xlog_max++;
-			break;
-		case 'h': fputs(status_help, stdout); return 0;
 		case 'w': o->wait = true; break;
 		case 't':
 			if (parse_duration_ms(optarg, &o->timeout_ms)) {
@@ -1008,38 +993,27 @@ static int status_parse(int argc, char **argv, struct status_opts *o)
 			}
 			timeout_given = true;
 			break;
-		default: fputs(status_help, stderr); return 2;
+		default:
+			if ((rc = ctl_where_opt(opt, optarg, status_help, &o->w)) >= 0)
+				return rc;
 		}
 	}
-	for (int i = optind; i < argc; i++)
-		if (strcmp(argv[i], "status") || words++) {
-			pr_err("status: unexpected argument %s\n", argv[i]);
-			fputs(status_help, stderr);
-			return 2;
-		}
-	if (timeout_given && !o->wait) {
-		pr_err("status --timeout: only with --wait\n");
-		return 2;
-	}
-	if (o->nnodes && o->pin_given) {
-		pr_err("--node and --pin-dir both say where the maps are: give one\n");
-		return 2;
-	}
-	return -1;
+	return ctl_where_check(argc, argv, "status", status_help, timeout_given && !o->wait ?
+			       "status --timeout: only with --wait" : NULL, &o->w);
 }
 
 /* Each --node (a name or all) into lab targets: -1 to go on, else the exit code. */
 static int status_targets(const struct status_opts *o, struct target *tg, size_t *ntg)
 {
-	static struct ctl_lab_node ln[STATUS_MAX_NODES];
+	static struct ctl_lab_node ln[CTL_WHERE_MAX_NODES];
 
-	for (size_t i = 0; i < o->nnodes; i++) {
+	for (size_t i = 0; i < o->w.nnodes; i++) {
 		size_t n;
-		int err = ctl_lab_nodes(o->nodes[i], ln, STATUS_MAX_NODES, &n);
+		int err = ctl_lab_nodes(o->w.nodes[i], ln, CTL_WHERE_MAX_NODES, &n);
 
 		if (err)
 			return err == -EINVAL ? 2 : 1;
-		for (size_t j = 0; j < n && *ntg < STATUS_MAX_NODES; j++) {
+		for (size_t j = 0; j < n && *ntg < CTL_WHERE_MAX_NODES; j++) {
 			snprintf(tg[*ntg].name, sizeof(tg[*ntg].name), "%.63s", ln[j].name);
 			snprintf(tg[*ntg].pin, sizeof(tg[*ntg].pin), "%.4095s", ln[j].pin);
 			(*ntg)++;
@@ -1064,7 +1038,7 @@ static void status_print(json_t *all, const char *v, const struct status_opts *o
 	json_array_foreach(all, i, n) {
 		if (i)
 			printf("\n");
-		print_node(n, o->nnodes > 0);
+		print_node(n, o->w.nnodes > 0);
 	}
 	if (json_array_size(all) > 1)
 		printf("\nOverall:     %s\n", v);
@@ -1072,32 +1046,30 @@ static void status_print(json_t *all, const char *v, const struct status_opts *o
 
 int ctl_status_main(int argc, char **argv)
 {
-	static struct target tg[STATUS_MAX_NODES];
-	struct status_opts o = { .c.pin_dir = getenv("XCNI_PIN_DIR"),
-				 .timeout_ms = STATUS_WAIT_DEFAULT_S * 1000UL };
+	static struct target tg[CTL_WHERE_MAX_NODES];
+	struct status_opts o = { .timeout_ms = STATUS_WAIT_DEFAULT_S * 1000UL };
 	size_t ntg = 0;
 	unsigned long long t0 = xcni_mono_ms();
 	json_t *all;
 	const char *v;
 	int rc;
 
-	if (!o.c.pin_dir || !*o.c.pin_dir)
-		o.c.pin_dir = XCNI_PIN_ROOT;
 	rc = status_parse(argc, argv, &o);
 	if (rc >= 0)
 		return rc;
+	o.c.pin_dir = o.w.pin_dir;
 	rc = status_targets(&o, tg, &ntg);
 	if (rc >= 0)
 		return rc;
 	/* No agent's maps where they would be outside a lab, and a lab up: say which --node. */
-	if (!o.nnodes && !o.pin_given && !getenv("XCNI_PIN_DIR") && access(o.c.pin_dir, F_OK)) {
+	if (!o.w.nnodes && !o.w.pin_given && !getenv("XCNI_PIN_DIR") && access(o.c.pin_dir, F_OK)) {
 		char *hint[] = { "xcnictl", "status", NULL };
 
 		if (ctl_lab_hint(o.c.pin_dir, 2, hint))
 			return 1;
 	}
 	for (;;) {
-		all = collect(&o.c, tg, ntg, o.nnodes > 0);
+		all = collect(&o.c, tg, ntg, o.w.nnodes > 0);
 		v = overall(all);
 		if (!o.wait || !strcmp(v, "OK") || xcni_mono_ms() - t0 >= o.timeout_ms)
 			break;

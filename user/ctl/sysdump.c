@@ -28,7 +28,6 @@
 #include "lab/lab.h"
 #include "lib/system/redact.h"
 
-#define SD_MAX_NODES 64
 #define SD_MAX_OUT (64u << 20) /* one command's output at most (a full ct table's JSON fits) */
 
 static const char sysdump_help[] =
@@ -348,8 +347,8 @@ static void add_host(struct tgz *t)
 }
 
 struct sd_opts {
-	const char *nodes[SD_MAX_NODES], *file, *agent_log, *pin_dir;
-	size_t nnodes;
+	struct ctl_where w;
+	const char *file, *agent_log;
 };
 
 /* sysdump's options (completion lists them too) */
@@ -368,67 +367,46 @@ const struct option ctl_sysdump_opts[] = {
 /* The command line into o: -1 to go on, else the exit code (usage said). */
 static int sd_parse(int argc, char **argv, struct sd_opts *o)
 {
-	bool pin_given = false;
-	int opt, words = 0;
+	int opt, rc;
 
 	while ((opt = getopt_long(argc, argv, ctl_sysdump_short, ctl_sysdump_opts, NULL)) != -1) {
 		switch (opt) {
-		case 'P': o->pin_dir = optarg; pin_given = true; break;
-		case 'N':
-			if (o->nnodes == SD_MAX_NODES) {
-				pr_err("--node: at most %d\n", SD_MAX_NODES);
-				return 2;
-			}
-			o->nodes[o->nnodes++] = optarg;
-			break;
 		case 'j': break;
-		case 'v':
-			if (xlog_max < XLOG_DEBUG)
-				xlog_max++;
-			break;
-		case 'h': fputs(sysdump_help, stdout); return 0;
 		case 'f': o->file = optarg; break;
 		case 'L': o->agent_log = optarg; break;
-		default: fputs(sysdump_help, stderr); return 2;
+		default:
+			if ((rc = ctl_where_opt(opt, optarg, sysdump_help, &o->w)) >= 0)
+				return rc;
 		}
 	}
-	for (int i = optind; i < argc; i++)
-		if (strcmp(argv[i], "sysdump") || words++) {
-			pr_err("sysdump: unexpected argument %s\n", argv[i]);
-			fputs(sysdump_help, stderr);
-			return 2;
-		}
-	if (o->nnodes && pin_given) {
-		pr_err("--node and --pin-dir both say where the maps are: give one\n");
-		return 2;
-	}
-	if (o->nnodes && o->agent_log) {
+	rc = ctl_where_check(argc, argv, "sysdump", sysdump_help, NULL, &o->w);
+	if (rc < 0 && o->w.nnodes && o->agent_log) {
 		pr_err("sysdump --agent-log: a lab node's log is the lab's; give it without --node\n");
 		return 2;
 	}
-	return -1;
+	return rc;
 }
 
 /* The host, each node, the command log and the archive's end into t: 0 or -errno. */
 static int sd_collect(struct tgz *t, struct runlog *rl, const struct sd_opts *o)
 {
-	static struct ctl_lab_node ln[SD_MAX_NODES];
+	static struct ctl_lab_node ln[CTL_WHERE_MAX_NODES];
 	static const char zeros[1024];
 	int err = 0;
 
 	add_host(t);
-	if (o->nnodes) {
-		for (size_t i = 0; i < o->nnodes; i++) {
+	if (o->w.nnodes) {
+		for (size_t i = 0; i < o->w.nnodes; i++) {
 			size_t n;
 
-			err = ctl_lab_nodes(o->nodes[i], ln, SD_MAX_NODES, &n);
+			err = ctl_lab_nodes(o->w.nodes[i], ln, CTL_WHERE_MAX_NODES, &n);
 			if (err)
 				break;
 			for (size_t j = 0; j < n; j++)
 				add_node(t, rl, ln[j].name, ln[j].pin, NULL);
 		}
 	} else {
-		add_node(t, rl, NULL, o->pin_dir, o->agent_log);
+		add_node(t, rl, NULL, o->w.pin_dir, o->agent_log);
 	}
 	fclose(rl->f);
 	tgz_add(t, "commands.txt", rl->p, rl->n);
@@ -461,7 +439,7 @@ static int sd_finish(struct tgz *t, int err, const char *file, const char *tmp)
 
 int ctl_sysdump_main(int argc, char **argv)
 {
-	struct sd_opts o = { .pin_dir = getenv("XCNI_PIN_DIR") };
+	struct sd_opts o = {};
 	char defname[128], tmp[PATH_MAX];
 	struct runlog rl = {};
 	struct tgz t = {};
@@ -470,8 +448,6 @@ int ctl_sysdump_main(int argc, char **argv)
 	struct tm tm;
 	int rc;
 
-	if (!o.pin_dir || !*o.pin_dir)
-		o.pin_dir = XCNI_PIN_ROOT;
 	rc = sd_parse(argc, argv, &o);
 	if (rc >= 0)
 		return rc;

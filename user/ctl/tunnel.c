@@ -105,10 +105,9 @@ static int tunnel6_rows(const struct ctl_ctx *c, struct ptable *t, const struct 
 		goto out;
 	}
 	err = map_collect(fd, &m_tunnel6, sizeof(*recs), offsetof(struct tunnel6_rec, ip),
-			  offsetof(struct tunnel6_rec, t), (void **)&recs, &n);
+			  offsetof(struct tunnel6_rec, t), (void **)&recs, &n, tunnel6_cmp);
 	if (err)
 		goto out;
-	n = sort_unique(recs, n, sizeof(*recs), tunnel6_cmp);
 	for (size_t i = 0; i < n; i++) {
 		const struct xcni_tunnel *tn = &recs[i].t;
 		struct xcni_tunstat sum = {};
@@ -176,10 +175,9 @@ static int tunnel_show(const struct ctl_ctx *c, const char *get)
 		goto close;
 	}
 	err = map_collect(fd, &m_tunnel, sizeof(*recs), offsetof(struct tunnel_rec, ip),
-			  offsetof(struct tunnel_rec, t), (void **)&recs, &n);
+			  offsetof(struct tunnel_rec, t), (void **)&recs, &n, tunnel_cmp);
 	if (err)
 		goto close;
-	n = sort_unique(recs, n, sizeof(*recs), tunnel_cmp);
 	t = pt_new(tunnel_cols, ARRAY_SIZE(tunnel_cols), get ? PT_RECORD : 0);
 	for (i = 0; i < n; i++) {
 		const struct xcni_tunnel *tn = &recs[i].t;

@@ -234,10 +234,7 @@ static int cmd_filters(const struct ctl_ctx *c, char **argv)
 			pt_strf(t, "-%c, --%s", w->short_name, w->name);
 		else
 			pt_strf(t, "--%s", w->name);
-		if (w->metavar)
-			pt_str(t, w->metavar);
-		else
-			pt_null(t);
+		pt_str(t, w->metavar);
 		pt_str(t, cmds);
 		pt_str(t, w->help);
 	}
