@@ -21,6 +21,7 @@
 #include "lib/system/proto.h"
 #include "lib/services/svc.h"
 #include "lib/services/svc_int.h"
+#include "lib/system/util.h"
 
 static void spec_free(struct svc_spec *s)
 {
@@ -48,15 +49,8 @@ void svc_items_free(struct items *v)
 /* Room for one more item, zeroed; NULL on -ENOMEM. */
 static struct item *item_new(struct items *v)
 {
-	if (v->n == v->cap) {
-		size_t cap = v->cap ? 2 * v->cap : 4;
-		struct item *n = realloc(v->v, cap * sizeof(*n));
-
-		if (!n)
-			return NULL;
-		v->v = n;
-		v->cap = cap;
-	}
+	if (XCNI_GROW(v->v, v->n, v->cap))
+		return NULL;
 	memset(&v->v[v->n], 0, sizeof(v->v[0]));
 	return &v->v[v->n++];
 }
