@@ -373,6 +373,8 @@ const char *k8s_kind_name(enum k8s_kind kind);
 bool k8s_selector_matches(const struct k8s_selector *sel, const struct k8s_labels *labels);
 /* Frees the labels' strings and array; l is left empty. */
 void k8s_labels_free(struct k8s_labels *l);
+/* Two label sets sorted by key (as parsed, or pol_labels_copy) are the same. */
+bool k8s_labels_equal(const struct k8s_labels *a, const struct k8s_labels *b);
 /* The value of key, or NULL. */
 const char *k8s_label_get(const struct k8s_labels *labels, const char *key);
 

@@ -38,23 +38,6 @@
 #define CNP_MAX_NETS 25
 #define CNP_MAX_CIDR_LEN 43
 
-static int opt_selector(struct kj_ctx *c, json_t *j, const char *key, struct k8s_selector **out)
-{
-	json_t *v = kj_get(j, key);
-	size_t old;
-	int err;
-
-	if (!v)
-		return 0;
-	*out = calloc(1, sizeof(**out));
-	if (!*out)
-		return -ENOMEM;
-	old = kj_field(c, key);
-	err = kj_parse_selector(c, v, *out);
-	kj_pop(c, old);
-	return err;
-}
-
 /* subject.pods and a pods peer: namespaceSelector and podSelector, both required. */
 static int parse_pods(struct kj_ctx *c, json_t *j, struct k8s_selector **ns,
 		      struct k8s_selector **pod)
@@ -69,9 +52,9 @@ static int parse_pods(struct kj_ctx *c, json_t *j, struct k8s_selector **ns,
 	else if (!kj_get(j, "podSelector"))
 		err = kj_fail_in(c, "podSelector", "required (use {} for every pod)");
 	if (!err)
-		err = opt_selector(c, j, "namespaceSelector", ns);
+		err = kj_parse_opt_selector(c, j, "namespaceSelector", ns);
 	if (!err)
-		err = opt_selector(c, j, "podSelector", pod);
+		err = kj_parse_opt_selector(c, j, "podSelector", pod);
 	kj_pop(c, old);
 	return err;
 }
@@ -198,9 +181,9 @@ static int parse_peer(struct kj_ctx *c, json_t *j, bool egress, struct k8s_cnp_p
 			!strcmp(which, "domainNames")))
 		return kj_fail_in(c, which, "only egress rules may have %s peers", which);
 	if (!strcmp(which, "namespaces"))
-		return opt_selector(c, j, "namespaces", &p->ns_sel);
+		return kj_parse_opt_selector(c, j, "namespaces", &p->ns_sel);
 	if (!strcmp(which, "nodes"))
-		return opt_selector(c, j, "nodes", &p->node_sel);
+		return kj_parse_opt_selector(c, j, "nodes", &p->node_sel);
 	if (!strcmp(which, "networks"))
 		return parse_networks(c, kj_get(j, "networks"), p);
 	if (!strcmp(which, "domainNames"))
@@ -431,7 +414,7 @@ static int parse_subject(struct kj_ctx *c, json_t *spec, struct k8s_cnp *p)
 	else if (!!kj_get(s, "namespaces") == !!kj_get(s, "pods"))
 		err = kj_fail(c, "exactly one of namespaces and pods must be set");
 	else if (kj_get(s, "namespaces"))
-		err = opt_selector(c, s, "namespaces", &p->subj_ns);
+		err = kj_parse_opt_selector(c, s, "namespaces", &p->subj_ns);
 	else
 		err = parse_pods(c, kj_get(s, "pods"), &p->subj_ns, &p->subj_pod);
 	kj_pop(c, old);

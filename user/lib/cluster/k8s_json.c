@@ -356,6 +356,16 @@ void k8s_labels_free(struct k8s_labels *l)
 	l->n = 0;
 }
 
+bool k8s_labels_equal(const struct k8s_labels *a, const struct k8s_labels *b)
+{
+	if (a->n != b->n)
+		return false;
+	for (size_t i = 0; i < a->n; i++)
+		if (strcmp(a->v[i].key, b->v[i].key) || strcmp(a->v[i].value, b->v[i].value))
+			return false;
+	return true;
+}
+
 int kj_label_cmp(const void *a, const void *b)
 {
 	return strcmp(((const struct k8s_label *)a)->key, ((const struct k8s_label *)b)->key);

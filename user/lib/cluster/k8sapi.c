@@ -269,22 +269,7 @@ static int buf_append(struct watcher *w, const char *p, size_t n)
 
 	if (w->len + n > limit)
 		return w->status == 200 ? -EFBIG : 0;
-	if (w->len + n + 1 > w->cap) {
-		size_t cap = w->cap ? w->cap : 16384;
-		char *b;
-
-		while (cap < w->len + n + 1)
-			cap *= 2;
-		b = realloc(w->buf, cap);
-		if (!b)
-			return -ENOMEM;
-		w->buf = b;
-		w->cap = cap;
-	}
-	memcpy(w->buf + w->len, p, n);
-	w->len += n;
-	w->buf[w->len] = '\0';
-	return 0;
+	return k8s_body_add(&w->buf, &w->len, &w->cap, p, n);
 }
 
 static bool namespaced(enum k8s_kind kind)
@@ -1384,11 +1369,6 @@ static int epoll_add(int epfd, int fd, int tag)
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = ((uint64_t)tag << 32) | (uint32_t)fd };
 
 	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
-}
-
-int k8s_api_open(const char *kubeconfig, struct store *st, struct cs_backend **out)
-{
-	return k8s_api_open_flags(kubeconfig, st, 0, out);
 }
 
 int k8s_api_open_flags(const char *kubeconfig, struct store *st, unsigned int flags,

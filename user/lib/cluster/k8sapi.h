@@ -59,9 +59,8 @@ int k8s_read_token(const char *path, char **out);
  * The store is written only once every kind has been listed (the first full
  * state), then on every watch event and relist; sync_gen is 0 until then and
  * is bumped by every batch that applied something.
- */
-int k8s_api_open(const char *kubeconfig, struct store *st, struct cs_backend **out);
-/* K8S_API_LB: Services and EndpointSlices too (xcnid replacing kube-proxy; RBAC: list and
+ * flags 0: the policy kinds only;
+ * K8S_API_LB: Services and EndpointSlices too (xcnid replacing kube-proxy; RBAC: list and
  * watch on services and endpointslices.discovery.k8s.io). */
 #define K8S_API_LB 1u
 /* K8S_API_SVC: Services, not EndpointSlices (xcnid beside kube-proxy: the frontends it

@@ -103,22 +103,27 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *ud)
 		a->over = true;
 		return 0;
 	}
-	if (a->len + n + 1 > a->cap) {
-		size_t cap = a->cap ? a->cap : 16384;
+	return k8s_body_add(&a->buf, &a->len, &a->cap, p, n) ? 0 : n;
+}
+
+int k8s_body_add(char **buf, size_t *len, size_t *cap, const char *p, size_t n)
+{
+	if (*len + n + 1 > *cap) {
+		size_t nc = *cap ? *cap : 16384;
 		char *b;
 
-		while (cap < a->len + n + 1)
-			cap *= 2;
-		b = realloc(a->buf, cap);
+		while (nc < *len + n + 1)
+			nc *= 2;
+		b = realloc(*buf, nc);
 		if (!b)
-			return 0;
-		a->buf = b;
-		a->cap = cap;
+			return -ENOMEM;
+		*buf = b;
+		*cap = nc;
 	}
-	memcpy(a->buf + a->len, p, n);
-	a->len += n;
-	a->buf[a->len] = '\0';
-	return n;
+	memcpy(*buf + *len, p, n);
+	*len += n;
+	(*buf)[*len] = '\0';
+	return 0;
 }
 
 int k8s_request(const struct k8s_api_conf *c, const char *method, const char *path,

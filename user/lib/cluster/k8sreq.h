@@ -41,6 +41,8 @@ struct k8s_resp {
 int k8s_request(const struct k8s_api_conf *c, const char *method, const char *path,
 		json_t *body, long timeout_ms, struct k8s_resp *r);
 void k8s_resp_free(struct k8s_resp *r);
+/* n bytes at p onto the NUL-ended *buf (*len used, *cap held, from 16 KiB): 0 or -ENOMEM. */
+int k8s_body_add(char **buf, size_t *len, size_t *cap, const char *p, size_t n);
 
 /* A path segment or query value escaped for a URL (the caller's to free). */
 char *k8s_escape(const char *s);

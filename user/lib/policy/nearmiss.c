@@ -14,6 +14,7 @@
 
 #include "lib/policy/nearmiss.h"
 #include "lib/system/editdist.h"
+#include "lib/system/util.h"
 
 static const struct k8s_labels no_labels;
 
@@ -280,15 +281,8 @@ struct lsets {
 
 static int lsets_add(struct lsets *s, const struct k8s_labels *l)
 {
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? 2 * s->cap : 64;
-		const struct k8s_labels **v = realloc(s->v, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		s->v = v;
-		s->cap = cap;
-	}
+	if (XCNI_GROW(s->v, s->n, s->cap))
+		return -ENOMEM;
 	s->v[s->n++] = l;
 	return 0;
 }

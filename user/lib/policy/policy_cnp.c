@@ -867,8 +867,8 @@ static int dir_nodes(struct cnpctx *cc, struct out *o, struct vd *buf)
 }
 
 /* Every prefix a rule or the NetworkPolicy tier names, standing for the addresses it is the
- * longest of. */
-static int dir_prefixes(struct cnpctx *cc, struct out *o, struct vd *buf)
+ * longest of; fqdn: as learned through the rule numbered (dir_fqdn), 0: not. */
+static int dir_prefixes(struct cnpctx *cc, struct out *o, struct vd *buf, size_t fqdn)
 {
 	struct peer pr;
 	int ret = 0;
@@ -881,6 +881,7 @@ static int dir_prefixes(struct cnpctx *cc, struct out *o, struct vd *buf)
 				memset(&pr, 0, sizeof(pr));
 				pr.addr = r->peers[j].nets[k];
 				pr.id = XCNI_ID_WORLD;
+				pr.fqdn = fqdn;
 				ret = peer_out(o, cc, &pr, buf, NULL);
 			}
 	}
@@ -890,6 +891,7 @@ static int dir_prefixes(struct cnpctx *cc, struct out *o, struct vd *buf)
 		memset(&pr, 0, sizeof(pr));
 		pr.addr = key_pfx(&cc->ep->cidrs[i].key);
 		pr.id = XCNI_ID_WORLD;
+		pr.fqdn = fqdn;
 		ret = peer_out(o, cc, &pr, buf, NULL);
 	}
 	return ret;
@@ -923,27 +925,7 @@ static int dir_fqdn(struct cnpctx *cc, struct out *o, struct vd *buf)
 		if (p->tier != K8S_CNP_ADMIN || !names_domain(rule_of(cc, i)))
 			continue;
 		cc->cidr_dir = (uint8_t)(XCNI_POLCIDR_DIR_FQDN + j++);
-		for (size_t r = 0; !ret && r < cc->nrules; r++) {
-			const struct k8s_cnp_rule *rr = rule_of(cc, r);
-
-			for (size_t a = 0; !ret && a < rr->npeers; a++)
-				for (size_t k = 0; !ret && k < rr->peers[a].nnets; k++) {
-					memset(&pr, 0, sizeof(pr));
-					pr.addr = rr->peers[a].nets[k];
-					pr.id = XCNI_ID_WORLD;
-					pr.fqdn = i + 1;
-					ret = peer_out(o, cc, &pr, buf, NULL);
-				}
-		}
-		for (size_t k = 0; !ret && k < cc->ep->ncidrs; k++) {
-			if (cc->ep->cidrs[k].key.dir != cc->dir)
-				continue;
-			memset(&pr, 0, sizeof(pr));
-			pr.addr = key_pfx(&cc->ep->cidrs[k].key);
-			pr.id = XCNI_ID_WORLD;
-			pr.fqdn = i + 1;
-			ret = peer_out(o, cc, &pr, buf, NULL);
-		}
+		ret = dir_prefixes(cc, o, buf, i + 1);
 		for (int v6 = 0; !ret && v6 < 2; v6++) {
 			memset(&pr, 0, sizeof(pr));
 			pr.none = true;
@@ -980,7 +962,7 @@ static int compile_dir(struct cnpctx *cc, struct out *o)
 	if (!ret)
 		ret = dir_nodes(cc, o, buf);
 	if (!ret)
-		ret = dir_prefixes(cc, o, buf);
+		ret = dir_prefixes(cc, o, buf, 0);
 	/* Whatever else: an address no prefix covers. */
 	if (!ret) {
 		memset(&pr, 0, sizeof(pr));

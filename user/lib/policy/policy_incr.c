@@ -1056,17 +1056,6 @@ static bool incr_contested(const struct pol_incr *pi, const char *ns, const char
 	return false;
 }
 
-/* Two label sets of pol_labels_copy (sorted by key) are the same. */
-static bool labels_same(const struct k8s_labels *a, const struct k8s_labels *b)
-{
-	if (a->n != b->n)
-		return false;
-	for (size_t i = 0; i < a->n; i++)
-		if (strcmp(a->v[i].key, b->v[i].key) || strcmp(a->v[i].value, b->v[i].value))
-			return false;
-	return true;
-}
-
 /* The first pod of namespace ns in the view (sorted by namespace, then name). */
 static size_t view_ns_first(const struct cluster *c, const char *ns)
 {
@@ -1113,7 +1102,7 @@ static int ns_changed(struct pol_incr *pi, const struct cluster *c, const char *
 		k8s_labels_free(&now);
 		return -ENOMEM;
 	}
-	if (l->audit == audit && labels_same(&l->labels, &now)) {
+	if (l->audit == audit && k8s_labels_equal(&l->labels, &now)) {
 		k8s_labels_free(&now);
 		return 0;
 	}

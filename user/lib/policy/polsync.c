@@ -67,6 +67,30 @@ static int clean_del(int fd, const void *k)
 	return !err ? 1 : err == -ENOENT ? 0 : err;
 }
 
+/* The keys of set s (ep and version at these offsets) whose version no pod uses, out of fd;
+ * *n counts fd's entries. 0, or the last -errno of a delete that failed. */
+static int sweep_set(struct polsync *ps, int fd, const struct kvset *s, size_t ep_at,
+		     size_t version_at, size_t *n, size_t *deleted)
+{
+	int err, ret = 0;
+
+	for (size_t i = 0; i < s->n; i++) {
+		const unsigned char *k = KV_REC(s, i);
+		__u32 ep;
+
+		memcpy(&ep, k + ep_at, sizeof(ep));
+		if (live(ps, ep, k[version_at]))
+			continue;
+		if ((err = clean_del(fd, k)) < 0)
+			ret = err;
+		else if (err) {
+			(*deleted)++;
+			(*n)--;
+		}
+	}
+	return ret;
+}
+
 /* Every entry of a version no pod uses deleted; -errno if one could not be. */
 static int sweep(struct polsync *ps, size_t *deleted)
 {
@@ -81,42 +105,15 @@ static int sweep(struct polsync *ps, size_t *deleted)
 	    (err = polsync_kvset_load(ps->fd_polcidr, sizeof(struct xcni_polcidr_key),
 	                              sizeof(__u32), &cidr)))
 		goto out;
-	for (size_t i = 0; i < pol.n; i++) {
-		const struct xcni_polhash_key *k = (const void *)KV_REC(&pol, i);
-
-		if (live(ps, k->ep, k->version))
-			continue;
-		if ((err = clean_del(ps->fd_policy, k)) < 0)
-			ret = err;
-		else if (err) {
-			(*deleted)++;
-			ps->n_policy--;
-		}
-	}
-	for (size_t i = 0; i < range.n; i++) {
-		const struct xcni_policy_key *k = (const void *)KV_REC(&range, i);
-
-		if (live(ps, k->ep, k->version))
-			continue;
-		if ((err = clean_del(ps->fd_polrange, k)) < 0)
-			ret = err;
-		else if (err) {
-			(*deleted)++;
-			ps->n_polrange--;
-		}
-	}
-	for (size_t i = 0; i < cidr.n; i++) {
-		const struct xcni_polcidr_key *k = (const void *)KV_REC(&cidr, i);
-
-		if (live(ps, k->ep, k->version))
-			continue;
-		if ((err = clean_del(ps->fd_polcidr, k)) < 0)
-			ret = err;
-		else if (err) {
-			(*deleted)++;
-			ps->n_polcidr--;
-		}
-	}
+	if ((err = sweep_set(ps, ps->fd_policy, &pol, offsetof(struct xcni_polhash_key, ep),
+			     offsetof(struct xcni_polhash_key, version), &ps->n_policy, deleted)))
+		ret = err;
+	if ((err = sweep_set(ps, ps->fd_polrange, &range, offsetof(struct xcni_policy_key, ep),
+			     offsetof(struct xcni_policy_key, version), &ps->n_polrange, deleted)))
+		ret = err;
+	if ((err = sweep_set(ps, ps->fd_polcidr, &cidr, offsetof(struct xcni_polcidr_key, ep),
+			     offsetof(struct xcni_polcidr_key, version), &ps->n_polcidr, deleted)))
+		ret = err;
 	err = ret;
 out:
 	free(pol.d);

@@ -236,6 +236,19 @@ static int ipc_whole_close(struct polsync *ps, const struct pol_ipcache *want, s
 	return 0;
 }
 
+/* The n ids out of a names map fd (one gone already is as good). */
+static int names_del(int fd, const uint32_t *ids, size_t n, size_t *changed)
+{
+	int err;
+
+	for (size_t i = 0; i < n; i++) {
+		if ((err = polsync_kv_map_del(fd, &ids[i], "apply-names")) && err != -ENOENT)
+			return err;
+		(*changed)++;
+	}
+	return 0;
+}
+
 /*
  * One delta's writes. KV_UPSERT: puts of every kind, but the ipcache's naming
  * an identity born in this generation; KV_BORN: those, after the flips (a new
@@ -299,34 +312,22 @@ int polsync_delta_write(struct polsync *ps, const struct pol_delta *d, int phase
 		if ((err = name_put(ps, ps->fd_identity, &d->id_put[i].id, &l, changed, missing)))
 			return err;
 	}
-	for (size_t i = 0; i < d->nid_del; i++) {
-		if ((err = polsync_kv_map_del(ps->fd_identity, &d->id_del[i], "apply-names")) &&
-		    err != -ENOENT)
-			return err;
-		(*changed)++;
-	}
+	if ((err = names_del(ps->fd_identity, d->id_del, d->nid_del, changed)))
+		return err;
 	for (size_t i = 0; i < d->npol_put; i++) {
 		if ((err = name_put(ps, ps->fd_polname, &d->pol_put[i].id, &d->pol_put[i].name,
 				    changed, missing)))
 			return err;
 	}
-	for (size_t i = 0; i < d->npol_del; i++) {
-		if ((err = polsync_kv_map_del(ps->fd_polname, &d->pol_del[i], "apply-names")) &&
-		    err != -ENOENT)
-			return err;
-		(*changed)++;
-	}
+	if ((err = names_del(ps->fd_polname, d->pol_del, d->npol_del, changed)))
+		return err;
 	for (size_t i = 0; i < d->npn_put; i++) {
 		if ((err = name_put(ps, ps->fd_podname, &d->pn_put[i].ip, &d->pn_put[i].name,
 				    changed, missing)))
 			return err;
 	}
-	for (size_t i = 0; i < d->npn_del; i++) {
-		if ((err = polsync_kv_map_del(ps->fd_podname, &d->pn_del[i], "apply-names")) &&
-		    err != -ENOENT)
-			return err;
-		(*changed)++;
-	}
+	if ((err = names_del(ps->fd_podname, d->pn_del, d->npn_del, changed)))
+		return err;
 	return 0;
 }
 

@@ -13,6 +13,7 @@
 
 #include "lib/policy/suggest.h"
 #include "lib/system/proto.h"
+#include "lib/system/util.h"
 
 #define NS_NAME_LABEL "kubernetes.io/metadata.name"
 /* Subsets of a label set tried for the smallest selector: 2^12. */
@@ -119,16 +120,9 @@ int pol_sug_flow_add(struct sug_flows *fl, const json_t *rec, char *err, size_t 
 			end_free(&f.dst);
 			return 0;
 		}
-	if (fl->n == fl->cap) {
-		size_t cap = fl->cap ? fl->cap * 2 : 64;
-		struct sug_flow *v = reallocarray(fl->v, cap, sizeof(*v));
-
-		if (!v) {
-			rc = -ENOMEM;
-			goto fail;
-		}
-		fl->v = v;
-		fl->cap = cap;
+	if (XCNI_GROW(fl->v, fl->n, fl->cap)) {
+		rc = -ENOMEM;
+		goto fail;
 	}
 	fl->v[fl->n++] = f;
 	return 0;
@@ -167,16 +161,6 @@ static const struct k8s_pod *pod_find(const struct cluster *c, const char *ns, c
 	return NULL;
 }
 
-static bool labels_equal(const struct k8s_labels *a, const struct k8s_labels *b)
-{
-	if (a->n != b->n)
-		return false;
-	for (size_t i = 0; i < a->n; i++)
-		if (strcmp(a->v[i].key, b->v[i].key) || strcmp(a->v[i].value, b->v[i].value))
-			return false;
-	return true;
-}
-
 /* Every label of want (as many as it has). */
 #define ALL_LABELS (~0u)
 
@@ -205,7 +189,7 @@ static bool mask_exact(const struct cluster *c, const char *ns, const struct k8s
 
 		if (strcmp(p->meta.ns, ns) || !pod_counts(p))
 			continue;
-		if (has_subset(&p->meta.labels, want, mask) && !labels_equal(&p->meta.labels, want))
+		if (has_subset(&p->meta.labels, want, mask) && !k8s_labels_equal(&p->meta.labels, want))
 			return false;
 	}
 	return true;
@@ -261,7 +245,7 @@ int pol_sug_selector(const struct cluster *c, const char *ns, const struct k8s_l
 	for (size_t i = 0; !exact && i < c->n[K8S_POD]; i++) {
 		const struct k8s_pod *p = &c->objs[K8S_POD][i]->pod;
 
-		if (strcmp(p->meta.ns, ns) || !pod_counts(p) || labels_equal(&p->meta.labels, want) ||
+		if (strcmp(p->meta.ns, ns) || !pod_counts(p) || k8s_labels_equal(&p->meta.labels, want) ||
 		    !has_subset(&p->meta.labels, want, ALL_LABELS))
 			continue;
 		for (size_t j = 0; j < p->meta.labels.n; j++) {
@@ -327,7 +311,7 @@ static char *group_key(const char *ns, const struct k8s_labels *l)
 static struct subj *subj_of(struct sug_build *b, const struct k8s_pod *p)
 {
 	for (size_t i = 0; i < b->n; i++)
-		if (labels_equal(&b->v[i].pod->meta.labels, &p->meta.labels))
+		if (k8s_labels_equal(&b->v[i].pod->meta.labels, &p->meta.labels))
 			return &b->v[i];
 	b->v[b->n] = (struct subj){ p, { json_object(), json_object() } };
 	if (!b->v[b->n].rules[0] || !b->v[b->n].rules[1])

@@ -8,6 +8,7 @@
 #include <bpf/bpf.h>
 
 #include "lib/services/extfe.h"
+#include "lib/system/util.h"
 
 struct kbuf {
 	struct xcni_svc_key *k;
@@ -25,15 +26,8 @@ static int add_addr(struct kbuf *b, const struct k8s_service *s, uint8_t family,
 		if (p->proto != IPPROTO_TCP && p->proto != IPPROTO_UDP &&
 		    p->proto != IPPROTO_SCTP)
 			continue;
-		if (b->n == b->cap) {
-			size_t cap = b->cap ? 2 * b->cap : 64;
-			struct xcni_svc_key *nk = realloc(b->k, cap * sizeof(*nk));
-
-			if (!nk)
-				return -ENOMEM;
-			b->k = nk;
-			b->cap = cap;
-		}
+		if (XCNI_GROW(b->k, b->n, b->cap))
+			return -ENOMEM;
 		k = &b->k[b->n++];
 		memset(k, 0, sizeof(*k));
 		memcpy(k->addr, addr, family == XCNI_AF_INET ? 4 : 16);

@@ -21,6 +21,7 @@
 #include "lib/system/proto.h"
 #include "lib/services/svc.h"
 #include "lib/services/svc_int.h"
+#include "lib/system/util.h"
 
 static void spec_free(struct svc_spec *s)
 {
@@ -48,15 +49,8 @@ void svc_items_free(struct items *v)
 /* Room for one more item, zeroed; NULL on -ENOMEM. */
 static struct item *item_new(struct items *v)
 {
-	if (v->n == v->cap) {
-		size_t cap = v->cap ? 2 * v->cap : 4;
-		struct item *n = realloc(v->v, cap * sizeof(*n));
-
-		if (!n)
-			return NULL;
-		v->v = n;
-		v->cap = cap;
-	}
+	if (XCNI_GROW(v->v, v->n, v->cap))
+		return NULL;
 	memset(&v->v[v->n], 0, sizeof(v->v[0]));
 	return &v->v[v->n++];
 }
@@ -642,6 +636,63 @@ bool svc_has_frontends(const struct k8s_service *s)
 }
 
 /*
+ * Port pc->i's frontends of one family outside the ClusterIP: NodePorts (the node's
+ * addresses, then its peers'), externalIPs and load-balancer IPs, with pc's backends;
+ * messages name each one's index in its list. A nodePort out of range: said when say.
+ */
+static int port_external(const struct port_ctx *pc, const struct svc_node *node, uint8_t fam,
+			 bool say, uint16_t np_min, uint16_t np_max, struct items *v)
+{
+	const struct k8s_object *so = pc->so;
+	const struct k8s_service *s = &so->svc;
+	const struct k8s_svc_port *p = pc->p;
+	bool v6 = fam == XCNI_AF_INET6;
+	size_t al = v6 ? 16 : 4, i = pc->i, naddrs = 0, npeers = 0, next, nlb;
+	const uint8_t *addrs = NULL, *peers = NULL, *ext, *lb;
+	const char *const *pnames = NULL;
+	const size_t *ext_at, *lb_at;
+	char fld[96];
+	int err = 0;
+
+	if (node) {
+		naddrs = v6 ? node->naddrs6 : node->naddrs;
+		npeers = v6 ? node->npeers6 : node->npeers;
+		addrs = v6 ? (const uint8_t *)node->addrs6 : (const uint8_t *)node->addrs;
+		peers = v6 ? (const uint8_t *)node->peers6 : (const uint8_t *)node->peers;
+		pnames = v6 ? node->peer_names6 : node->peer_names;
+	}
+	next = v6 ? s->nexternal_ips6 : s->nexternal_ips;
+	ext = v6 ? (const uint8_t *)s->external_ips6 : (const uint8_t *)s->external_ips;
+	ext_at = v6 ? s->external_ips6_at : s->external_ips_at;
+	nlb = v6 ? s->nlb_ips6 : s->nlb_ips;
+	lb = v6 ? (const uint8_t *)s->lb_ips6 : (const uint8_t *)s->lb_ips;
+	lb_at = v6 ? s->lb_ips6_at : s->lb_ips_at;
+	field_name(FIELD_NODEPORT, i, fld, sizeof(fld));
+	if (s->node_ports && p->node_port && naddrs &&
+	    (p->node_port < np_min || p->node_port > np_max)) {
+		if (say)
+			err = item_err(v,
+				       "Service %s/%s: %s: %u is outside the NodePort range %u-%u; "
+				       "that frontend is refused",
+				       so->meta.ns, so->meta.name, fld, p->node_port, np_min, np_max);
+	} else if (s->node_ports && p->node_port && node) {
+		for (size_t a = 0; a < naddrs + npeers && !err; a++)
+			err = a < naddrs ?
+			      add_frontend(v, pc, addrs + a * al, fam, p->node_port, true,
+					   FIELD_NODEPORT, i) :
+			      add_peer_frontend(v, pc, peers + (a - naddrs) * al,
+						pnames ? pnames[a - naddrs] : NULL, fam,
+						p->node_port, i);
+	}
+	for (size_t a = 0; a < next && !err; a++)
+		err = add_external(v, pc, node, ext + a * al, fam, ext_at ? ext_at[a] : a);
+	for (size_t a = 0; a < nlb && !err; a++)
+		err = add_frontend(v, pc, lb + a * al, fam, p->port, true, FIELD_LB_IP,
+				   lb_at ? lb_at[a] : a);
+	return err;
+}
+
+/*
  * Port i's IPv6 frontends (the IPv6 ClusterIP, NodePorts on the node's and
  * its peers' IPv6 addresses, IPv6 externalIPs and load-balancer IPs) with its
  * IPv6 backends; pc: the port's context of the IPv4 pass, whose messages say
@@ -659,7 +710,6 @@ static int port_frontends6(const struct k8s_object *so, size_t i,
 	struct port_ctx pc6 = *pc;
 	/* The port's mismatch with the slices is said once, by the IPv4 pass. */
 	struct items quiet = {};
-	char fld[96];
 	int err;
 
 	pc6.b = &b6;
@@ -668,37 +718,9 @@ static int port_frontends6(const struct k8s_object *so, size_t i,
 	if (!err)
 		err = add_frontend(v, &pc6, s->cluster_ip6, XCNI_AF_INET6, p->port,
 				   false, FIELD_PORT, i);
-	/* IPv6 NodePorts: the node's IPv6 addresses, then its peers'; a
-	 * nodePort out of range is said by the IPv4 pass, if any. */
-	field_name(FIELD_NODEPORT, i, fld, sizeof(fld));
-	if (!err && s->node_ports && p->node_port && node && node->naddrs6 &&
-	    (p->node_port < np_min || p->node_port > np_max)) {
-		if (!s->cluster_ip)
-			err = item_err(v,
-				       "Service %s/%s: %s: %u is outside the NodePort "
-				       "range %u-%u; that frontend is refused",
-				       so->meta.ns, so->meta.name, fld, p->node_port,
-				       np_min, np_max);
-	} else if (s->node_ports && p->node_port && node) {
-		for (size_t a = 0; a < node->naddrs6 + node->npeers6 && !err; a++)
-			err = a < node->naddrs6 ?
-			      add_frontend(v, &pc6, node->addrs6[a], XCNI_AF_INET6,
-					   p->node_port, true, FIELD_NODEPORT, i) :
-			      add_peer_frontend(v, &pc6, node->peers6[a - node->naddrs6],
-						node->peer_names6 ?
-						node->peer_names6[a - node->naddrs6] :
-						NULL,
-						XCNI_AF_INET6, p->node_port, i);
-	}
-	/* IPv6 externalIPs and load-balancer IPs, with the IPv6 backends;
-	 * messages name each one's index in its list. */
-	for (size_t a = 0; a < s->nexternal_ips6 && !err; a++)
-		err = add_external(v, &pc6, node, s->external_ips6[a], XCNI_AF_INET6,
-				   s->external_ips6_at ? s->external_ips6_at[a] : a);
-	for (size_t a = 0; a < s->nlb_ips6 && !err; a++)
-		err = add_frontend(v, &pc6, s->lb_ips6[a], XCNI_AF_INET6, p->port,
-				   true, FIELD_LB_IP,
-				   s->lb_ips6_at ? s->lb_ips6_at[a] : a);
+	/* A nodePort out of range is said by the IPv4 pass, if any. */
+	if (!err)
+		err = port_external(&pc6, node, XCNI_AF_INET6, !s->cluster_ip, np_min, np_max, v);
 	port_bes_free(&b6);
 	svc_items_free(&quiet);
 	return err;
@@ -772,7 +794,6 @@ int svc_build_one(const struct k8s_object *so, const struct k8s_object *const *s
 		const struct k8s_svc_port *p = &s->ports[i];
 		struct port_bes b;
 		struct port_ctx pc = { .so = so, .i = i, .p = p, .b = &b };
-		char fld[96];
 
 		if (s->affinity_client_ip)
 			pc.flags |= XCNI_SVC_F_AFFINITY;
@@ -793,28 +814,8 @@ int svc_build_one(const struct k8s_object *so, const struct k8s_object *const *s
 			port_bes_free(&b);
 			continue;
 		}
-		field_name(FIELD_NODEPORT, i, fld, sizeof(fld));
-		if (!err && s->node_ports && p->node_port && node && node->naddrs &&
-		    (p->node_port < np_min || p->node_port > np_max))
-			err = item_err(v,
-				       "Service %s/%s: %s: %u is outside the NodePort range %u-%u; "
-				       "that frontend is refused",
-				       so->meta.ns, so->meta.name, fld, p->node_port, np_min, np_max);
-		else if (s->node_ports && p->node_port && node)
-			for (size_t a = 0; a < node->naddrs + node->npeers && !err; a++)
-				err = a < node->naddrs ?
-				      add_frontend(v, &pc, &node->addrs[a], XCNI_AF_INET, p->node_port,
-						   true, FIELD_NODEPORT, i) :
-				      add_peer_frontend(v, &pc, &node->peers[a - node->naddrs],
-							node->peer_names ?
-							node->peer_names[a - node->naddrs] : NULL,
-							XCNI_AF_INET, p->node_port, i);
-		for (size_t a = 0; a < s->nexternal_ips && !err; a++)
-			err = add_external(v, &pc, node, &s->external_ips[a], XCNI_AF_INET,
-					   s->external_ips_at ? s->external_ips_at[a] : a);
-		for (size_t a = 0; a < s->nlb_ips && !err; a++)
-			err = add_frontend(v, &pc, &s->lb_ips[a], XCNI_AF_INET, p->port, true,
-					   FIELD_LB_IP, s->lb_ips_at ? s->lb_ips_at[a] : a);
+		if (!err)
+			err = port_external(&pc, node, XCNI_AF_INET, true, np_min, np_max, v);
 		port_bes_free(&b);
 	}
 	return err;

@@ -365,15 +365,8 @@ static int touch(struct svc_incr *si, struct touched *t, struct kent *k)
 {
 	if (k->mark == si->gen)
 		return 0;
-	if (t->n == t->cap) {
-		size_t cap = t->cap ? 2 * t->cap : 16;
-		struct kent **n = realloc(t->v, cap * sizeof(*n));
-
-		if (!n)
-			return -ENOMEM;
-		t->v = n;
-		t->cap = cap;
-	}
+	if (XCNI_GROW(t->v, t->n, t->cap))
+		return -ENOMEM;
 	k->mark = si->gen;
 	t->v[t->n++] = k;
 	return 0;
@@ -590,15 +583,8 @@ static int rebuild(struct svc_incr *si, const struct cluster *c, const char *ns,
 		return 0;
 	}
 	if (!s) {
-		if (si->nsvcs == si->capsvcs) {
-			size_t cap = si->capsvcs ? 2 * si->capsvcs : 64;
-			struct sent **n = realloc(si->svcs, cap * sizeof(*n));
-
-			if (!n)
-				goto nomem;
-			si->svcs = n;
-			si->capsvcs = cap;
-		}
+		if (XCNI_GROW(si->svcs, si->nsvcs, si->capsvcs))
+			goto nomem;
 		if (!(s = calloc(1, sizeof(*s))) || !(s->ns = strdup(ns)) || !(s->name = strdup(name))) {
 			sent_free(s);
 			goto nomem;
