@@ -24,7 +24,11 @@
  *    MTU was checked for that one), another device, another TOS or inner
  *    MACs than the entry's headers were written for.
  * The prefilter runs before the cache (xdp_underlay): a source denied is
- * denied on its next packet. Geneve (UDP to 6081) is never looked up.
+ * denied on its next packet. Geneve (UDP to 6081) is never looked up, and
+ * a packet no frontend's pays one lookup (np_frontend) before XDP_PASS.
+ * A flow the full path handed on for its backend here gets a tc entry
+ * (tc set, no headers): its later packets go on to tc without the plan,
+ * under the same generation, lifetime and TCP flag rules.
  */
 #ifndef XCNI_NODEPORT_CACHE_H
 #define XCNI_NODEPORT_CACHE_H

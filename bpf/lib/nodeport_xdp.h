@@ -30,7 +30,9 @@
  *  - a backend on this node: XDP_REDIRECT into the pod's host veth would
  *    bypass tc there, and the pod's ingress policy (track_and_judge) with
  *    it; a frontend whose every backend is here (XCNI_SVC_F_LOCAL_BE) right
- *    after its lookup, nothing chosen.
+ *    after its lookup, nothing chosen (the flow cache's lookup of it,
+ *    nodeport_cache.h); a flow to a backend here once chosen is then
+ *    handed on from its tc entry in the flow cache (NPX_PASS_LOCAL).
  *
  * Checksums are rewritten as full ones (the bytes are all XDP sees): a
  * packet a local process sent through a veth carries a partial checksum,
