@@ -46,6 +46,10 @@
  *                PKT_BENCH_XDP_OBJS: more XDP objects
  *                (space-separated paths), each run unchecked on the hit's
  *                packet, its maps the pinned ones.
+ *   sum: ...     issue 56's sums of this run's rows: a local backend's
+ *                packet with acceleration on (XDP's hand-on + tc's row)
+ *                and off (the prefilter + tc's), and a miss over the
+ *                prefilter (port 53; Geneve over its acceleration-off row)
  *
  * It fills only the map entries these rows need (endpoints, ipcache, n2's
  * tunnel, the two NodePort frontends and their backends), with fields both
@@ -930,6 +934,39 @@ static int netns(void)
 	return 0;
 }
 
+/* A row's mean by name; -1 when it did not run. */
+static double row_ns(const struct row *rows, int nr, const char *name)
+{
+	for (int i = 0; i < nr; i++)
+		if (!strcmp(rows[i].name, name))
+			return (double)rows[i].ns / rows[i].pkts;
+	return -1;
+}
+
+/*
+ * Issue 56's sums, from this run's rows: a local backend's packet with
+ * acceleration on (XDP's hand-on, then tc) and off (the prefilter, then
+ * tc), and what a miss pays over the prefilter (the same packet's row with
+ * acceleration off for Geneve; ns/packet, as the rows).
+ */
+static void derived(const struct row *rows, int nr)
+{
+	double tc = row_ns(rows, nr, "NodePort from outside, local backend (DNAT into B)");
+	double off = row_ns(rows, nr, "xdp, acceleration off: NodePort UDP, passed (prefilter only)");
+	double on = row_ns(rows, nr, "xdp fast path to tc: NodePort, local backend (XDP_PASS)");
+	double miss = row_ns(rows, nr, "xdp fast path miss: UDP to the node's port 53 (XDP_PASS)");
+	double gen = row_ns(rows, nr, "xdp fast path miss: Geneve from n2 (XDP_PASS)");
+	double gen_off = row_ns(rows, nr, "xdp, acceleration off: Geneve from n2 (XDP_PASS)");
+
+	if (tc < 0 || off < 0 || on < 0 || miss < 0 || gen < 0 || gen_off < 0)
+		return;
+	printf("%-62s %7.1f ns/packet\n", "sum: local backend, acceleration on (XDP + tc)", on + tc);
+	printf("%-62s %7.1f ns/packet\n", "sum: local backend, acceleration off (prefilter + tc)",
+	       off + tc);
+	printf("%-62s %7.1f ns/packet\n", "sum: miss (port 53) over the prefilter", miss - off);
+	printf("%-62s %7.1f ns/packet\n", "sum: miss (Geneve) over acceleration off", gen - gen_off);
+}
+
 int main(int argc, char **argv)
 {
 	int rounds = argc > 2 ? atoi(argv[2]) : 20, calls = 5000;
@@ -1315,6 +1352,7 @@ int main(int argc, char **argv)
 			}
 	for (int i = 0; i < nr; i++)
 		printf("%-62s %7.1f ns/packet\n", rows[i].name, (double)rows[i].ns / rows[i].pkts);
+	derived(rows, nr);
 	err = 0;
 out:
 	return err;

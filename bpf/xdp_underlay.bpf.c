@@ -64,6 +64,15 @@ __attribute__((noinline)) int xdp_prefilter(struct xdp_md *ctx)
 	return prefilter_frame(data, end, end - data);
 }
 
+/* The full path's verdict ret: a frame sent fills the flow's cache entry, a
+ * flow whose backend is here (NPX_PASS_LOCAL) gets a tc entry and passes. */
+static __always_inline int xdp_np_full(struct xdp_md *ctx, int ret)
+{
+	if (ret == XDP_TX || ret == NPX_PASS_LOCAL)
+		xdp_npc_fill(ctx, ret == NPX_PASS_LOCAL);
+	return ret == NPX_PASS_LOCAL ? XDP_PASS : ret;
+}
+
 SEC("xdp")
 int xdp_underlay(struct xdp_md *ctx)
 {
@@ -87,18 +96,14 @@ int xdp_underlay(struct xdp_md *ctx)
 		if (!node_ip && !ul6_on())
 			return XDP_PASS;
 		ret = xdp_npc6(ctx);
-		if (ret < 0 && (ret = xdp_nodeport6(ctx)) == XDP_TX)
-			xdp_npc_fill(ctx);
-		return ret;
+		return ret < 0 ? xdp_np_full(ctx, xdp_nodeport6(ctx)) : ret;
 	}
 	if (!node_ip)
 		return XDP_PASS;
 	/* The flow cache (lib/nodeport_cache.h), else the full path, whose
 	 * frame sent fills it. */
 	ret = xdp_npc4(ctx);
-	if (ret < 0 && (ret = xdp_nodeport4(ctx)) == XDP_TX)
-		xdp_npc_fill(ctx);
-	return ret;
+	return ret < 0 ? xdp_np_full(ctx, xdp_nodeport4(ctx)) : ret;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -669,7 +669,9 @@ struct xcni_npc {
 	__u32 ifindex; /* the device it came in by and goes out of */
 	__u16 len_ok; /* the largest frame (before encapsulation) proven to fit */
 	__u16 inner_len; /* the inner IP length the headers were written for */
-	__u8 tos, ul6, pad[6];
+	__u8 tos, ul6;
+	__u8 tc; /* the flow is tc's (its backend on this node): handed on */
+	__u8 pad[5];
 	__u8 hdr[XCNI_NPC_HDR]; /* the frame's first 14 + encapsulation bytes */
 };
 

@@ -24,7 +24,11 @@
  *    MTU was checked for that one), another device, another TOS or inner
  *    MACs than the entry's headers were written for.
  * The prefilter runs before the cache (xdp_underlay): a source denied is
- * denied on its next packet. Geneve (UDP to 6081) is never looked up.
+ * denied on its next packet. Geneve (UDP to 6081) is never looked up, and
+ * a packet no frontend's pays one lookup (np_frontend) before XDP_PASS.
+ * A flow the full path handed on for its backend here gets a tc entry
+ * (tc set, no headers): its later packets go on to tc without the plan,
+ * under the same generation, lifetime and TCP flag rules.
  */
 #ifndef XCNI_NODEPORT_CACHE_H
 #define XCNI_NODEPORT_CACHE_H
@@ -104,12 +108,17 @@ static __always_inline int npc_macs_differ(const struct xcni_npc *e, const struc
 
 /*
  * A packet from outside (fam a constant) answered from the cache: XDP_TX,
- * XDP_ABORTED, or -1, the full path's (a miss; the flow's tuple and the
- * generation noted in xcni_npc_tmp for npc_fill).
+ * XDP_ABORTED, XDP_PASS (tc's: no frontend's, a frontend whose backends
+ * are all here, a flow the entry says is tc's), or -1, the full path's (a
+ * miss; the flow's tuple and the generation noted in xcni_npc_tmp for
+ * npc_fill). Before any lookup Geneve is handed on (its UDP port); then
+ * the frontend (np_frontend, the full path's first lookup): a packet no
+ * frontend's pays the prefilter, the parse and that one lookup.
  */
 static __always_inline int npc_hit(struct xdp_md *ctx, int fam)
 {
 	struct ethhdr *eth = (void *)(long)ctx->data;
+	const struct xcni_svc *svc;
 	union xcni_tuple k = {};
 	struct pkt p4 = {};
 	struct pkt6 p6 = {};
@@ -118,15 +127,12 @@ static __always_inline int npc_hit(struct xdp_md *ctx, int fam)
 	struct xcni_npc *e;
 	__u32 zero = 0, len, encap, hlen, tot;
 	__u8 flags, proto, tos;
-	__u64 now;
+	__u64 now, gen;
 	void *data;
 
-	t = bpf_map_lookup_elem(&xcni_npc_tmp, &zero);
-	if (!t)
-		return -1;
-	t->armed = 0;
+	/* What the full path does not take it hands on as well. */
 	if (fam == XCNI_AF_INET ? npx_parse4(ctx, &p4) : npx_parse6(ctx, &p6))
-		return -1;
+		return XDP_PASS;
 	if (fam == XCNI_AF_INET) {
 		k.v4 = p4.tuple;
 		flags = p4.tcp_flags;
@@ -137,30 +143,44 @@ static __always_inline int npc_hit(struct xdp_md *ctx, int fam)
 		struct xcni_ip6hdr *ip6 = (void *)(eth + 1);
 
 		if ((void *)(ip6 + 1) > (void *)(long)ctx->data_end)
-			return -1;
+			return XDP_PASS;
 		k.v6 = p6.tuple;
 		flags = p6.tcp_flags;
 		proto = p6.tuple.proto;
 		len = p6.len;
 		tos = (__u8)(ip6->vtc << 4 | ip6->flow[0] >> 4);
 	}
-	if (proto == IPPROTO_TCP ? flags & (XCNI_TCP_SYN | XCNI_TCP_FIN | XCNI_TCP_RST) :
-				   (fam == XCNI_AF_INET ? k.v4.dport : k.v6.dport) ==
-					   bpf_htons(XCNI_GENEVE_PORT))
+	if (proto == IPPROTO_UDP && (fam == XCNI_AF_INET ? k.v4.dport : k.v6.dport) ==
+					    bpf_htons(XCNI_GENEVE_PORT))
+		return XDP_PASS;
+	svc = fam == XCNI_AF_INET ? np_frontend(fam, &k.v4.daddr, k.v4.dport, proto) :
+				    np_frontend(fam, k.v6.daddr, k.v6.dport, proto);
+	if (!svc)
+		return XDP_PASS;
+	if (svc->flags & XCNI_SVC_F_LOCAL_BE)
+		return npx_count(XCNI_NPA_TC, len, XDP_PASS);
+	t = bpf_map_lookup_elem(&xcni_npc_tmp, &zero);
+	if (!t)
+		return -1;
+	t->armed = 0;
+	if (proto == IPPROTO_TCP && flags & (XCNI_TCP_SYN | XCNI_TCP_FIN | XCNI_TCP_RST))
 		return -1;
 	e = bpf_map_lookup_elem(&xcni_npc, &k);
-	if (!e || e->gen != npc_gen() || len > e->len_ok || e->tos != tos ||
-	    e->ifindex != ctx->ingress_ifindex ||
-	    npc_macs_differ(e, eth) ||
-	    (now = bpf_ktime_get_ns()) - e->stamp > XCNI_NPC_LIFE_NS) {
+	gen = npc_gen();
+	if (!e || e->gen != gen || e->ifindex != ctx->ingress_ifindex ||
+	    (now = bpf_ktime_get_ns()) - e->stamp > XCNI_NPC_LIFE_NS ||
+	    (!e->tc && (len > e->len_ok || e->tos != tos || npc_macs_differ(e, eth)))) {
 		if (e)
 			npc_flush(fam, &k, e);
 		t->key = k;
-		t->gen = npc_gen();
+		t->gen = gen;
 		t->fam = fam;
 		t->armed = 1;
 		return -1;
 	}
+	/* A flow to a backend here: tc's, as the full path decided. */
+	if (e->tc)
+		return npx_count(XCNI_NPA_TC, len, XDP_PASS);
 	/* The inner rewrite of the full path, to the entry's tuple. */
 	if (fam == XCNI_AF_INET) {
 		p4.tuple = e->xlat.v4;
@@ -211,9 +231,12 @@ static __always_inline int npc_hit(struct xdp_md *ctx, int fam)
 /*
  * After the full path sent a packet the miss before it noted (XDP_TX): its
  * frame, as written, into the flow's entry, under the generation the miss
- * read (one changed since refuses it).
+ * read (one changed since refuses it). local: the full path handed it on
+ * for its backend here (NPX_PASS_LOCAL): a tc entry, nothing of the frame
+ * kept; the flow's next packets pay the frontend's and the entry's lookups,
+ * not the plan.
  */
-static __always_inline void npc_fill(struct xdp_md *ctx)
+static __always_inline void npc_fill(struct xdp_md *ctx, int local)
 {
 	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
 	struct npc_tmp *t;
@@ -228,6 +251,10 @@ static __always_inline void npc_fill(struct xdp_md *ctx)
 	v = &t->v;
 	__builtin_memset(v, 0, sizeof(*v) - sizeof(v->hdr));
 	v->ul6 = ((struct ethhdr *)data)->h_proto == bpf_htons(ETH_P_IPV6);
+	if (local) {
+		v->tc = 1;
+		goto out;
+	}
 	if (v->ul6) {
 		hlen = ETH_HLEN + (lb_dsr ? XCNI_ENCAP6_DSR_LEN : XCNI_ENCAP6_LEN);
 		if (data + hlen > end)
@@ -268,6 +295,7 @@ static __always_inline void npc_fill(struct xdp_md *ctx)
 		v->inner_len = bpf_ntohs(ip6->payload_len) + sizeof(*ip6);
 	}
 	v->len_ok = (__u16)(end - data) - (hlen - ETH_HLEN);
+out:
 	v->gen = t->gen;
 	v->stamp = bpf_ktime_get_ns();
 	v->ifindex = ctx->ingress_ifindex;
@@ -286,10 +314,10 @@ __attribute__((noinline)) int xdp_npc6(struct xdp_md *ctx)
 	return ctx ? npc_hit(ctx, XCNI_AF_INET6) : -1;
 }
 
-__attribute__((noinline)) int xdp_npc_fill(struct xdp_md *ctx)
+__attribute__((noinline)) int xdp_npc_fill(struct xdp_md *ctx, int local)
 {
 	if (ctx)
-		npc_fill(ctx);
+		npc_fill(ctx, local);
 	return 0;
 }
 

@@ -680,6 +680,22 @@ static __always_inline int np_random_pick(const struct xcni_svc *svc)
 }
 
 /*
+ * The external frontend at daddr:dport (family fam, a constant; proto),
+ * or NULL: the first lookup of XDP's plan and of its flow cache
+ * (nodeport_cache.h's npc_hit), the one a packet no frontend's pays.
+ */
+static __always_inline const struct xcni_svc *np_frontend(int fam, const void *daddr,
+							   __be16 dport, __u8 proto)
+{
+	struct xcni_svc_key k = { .family = fam, .scope = XCNI_SCOPE_EXT };
+
+	__builtin_memcpy(k.addr, daddr, fam == XCNI_AF_INET ? 4 : 16);
+	k.port = dport;
+	k.proto = proto;
+	return bpf_map_lookup_elem(&xcni_svc, &k);
+}
+
+/*
  * The frontend, the source rules and the backend, either hook (xdp and fam
  * constants, pl->f the parsed flow), then f translated to the backend. XDP
  * looks the frontend (EXT) up first, the cheap miss; Geneve, a frontend
@@ -699,10 +715,7 @@ static __always_inline int np_plan_choose(int xdp, int fam, struct np_plan *pl)
 	if (xdp) {
 		if (proto == IPPROTO_UDP && *lb_dport(f, fam) == bpf_htons(XCNI_GENEVE_PORT))
 			return NP_PLAN_NOT_OURS;
-		__builtin_memcpy(k.addr, flow_daddr(f, fam), alen);
-		k.port = *lb_dport(f, fam);
-		k.proto = proto;
-		pl->svc = bpf_map_lookup_elem(&xcni_svc, &k);
+		pl->svc = np_frontend(fam, flow_daddr(f, fam), *lb_dport(f, fam), proto);
 		if (!pl->svc)
 			return NP_PLAN_NOT_OURS;
 		if (pl->svc->flags & XCNI_SVC_F_LOCAL_BE)
@@ -711,6 +724,7 @@ static __always_inline int np_plan_choose(int xdp, int fam, struct np_plan *pl)
 		 * ipcache entry looked up only then (a remote node's own address
 		 * at a NodePort's number is no forgery). The rest of the sources
 		 * tc refuses are lb_flow_choose's (outside_source_ok). */
+		k.proto = proto;
 		__builtin_memcpy(k.addr, flow_saddr(f, fam), alen);
 		k.port = *lb_sport(f, fam);
 		if (lb_src_frontend(&k, NULL) &&

@@ -30,7 +30,9 @@
  *  - a backend on this node: XDP_REDIRECT into the pod's host veth would
  *    bypass tc there, and the pod's ingress policy (track_and_judge) with
  *    it; a frontend whose every backend is here (XCNI_SVC_F_LOCAL_BE) right
- *    after its lookup, nothing chosen.
+ *    after its lookup, nothing chosen (the flow cache's lookup of it,
+ *    nodeport_cache.h); a flow to a backend here once chosen is then
+ *    handed on from its tc entry in the flow cache (NPX_PASS_LOCAL).
  *
  * Checksums are rewritten as full ones (the bytes are all XDP sees): a
  * packet a local process sent through a veth carries a partial checksum,
@@ -445,6 +447,10 @@ static __always_inline int npx_apply(struct xdp_md *ctx, int fam, struct pkt *p4
 	return npx_count(fam == XCNI_AF_INET ? XCNI_NPA_XDP4 : XCNI_NPA_XDP6, pl->len, XDP_TX);
 }
 
+/* xdp_nodeport's XDP_PASS for a flow whose backend is on this node: its
+ * caller notes it in the flow cache (nodeport_cache.h's tc entry). */
+#define NPX_PASS_LOCAL 16
+
 /*
  * From outside at XDP, either family (fam a constant): the parse, the plan
  * (nodeport_plan.h's np_plan: maps and flow only), then the executor
@@ -480,7 +486,10 @@ static __always_inline int xdp_nodeport(struct xdp_md *ctx, int fam)
 		return npx_apply(ctx, fam, &p4, &p6, &pl);
 	if (r == NP_PLAN_ABORT)
 		return XDP_ABORTED;
-	return r == NP_PLAN_TC ? npx_count(XCNI_NPA_TC, pl.len, XDP_PASS) : XDP_PASS;
+	if (r != NP_PLAN_TC)
+		return XDP_PASS;
+	/* A backend on this node: XDP_PASS, the flow's cache entry to say so. */
+	return npx_count(XCNI_NPA_TC, pl.len, pl.ep ? NPX_PASS_LOCAL : XDP_PASS);
 }
 /*
  * The two frames: IPv4's holds its flow, translation state, FIB lookup and

@@ -1090,6 +1090,55 @@ static void npx_local_be(void **state)
 	assert_int_equal(xdp_in(0, in, len, out, &out_len), XDP_TX);
 }
 
+/* Whether the flow cache holds src:sp -> NODE_IP:dp/UDP (any CPU's entry). */
+static int npc_has(const char *src, uint16_t sp, uint16_t dp)
+{
+	union xcni_tuple k = { .v4 = { .saddr = ip4(src), .daddr = ip4(NODE_IP), .sport = htons(sp),
+				       .dport = htons(dp), .proto = IPPROTO_UDP } };
+	struct bpf_map_info info = {};
+	uint32_t il = sizeof(info);
+	int fd = map_fd("xcni_npc");
+
+	assert_int_equal(bpf_map_get_info_by_fd(fd, &info, &il), 0);
+	uint8_t v[ncpus() * ((info.value_size + 7) & ~7u)];
+
+	return bpf_map_lookup_elem(fd, &k, v) == 0;
+}
+
+/*
+ * A flow whose backend is here, its frontend not XCNI_SVC_F_LOCAL_BE (item
+ * 3): the full path hands it on once and leaves a tc entry, so its next
+ * packets are handed on from the cache (the frontend's and the entry's
+ * lookups, no plan); the backend moved to n2 (a new generation), the entry
+ * is refused and XDP takes the flow. A packet no frontend's (UDP to the
+ * node's port 53, item 4) is handed on and leaves no entry.
+ */
+static void npx_cache_local(void **state)
+{
+	uint8_t in[FRAME_MAX], out[NPX_OUT];
+	struct fr f = outside_to(XC2, 40300, 30095, IPPROTO_UDP, 0);
+	size_t len = frame(&f, in), out_len;
+	uint64_t tc0 = npa_count(XCNI_NPA_TC);
+
+	(void)state;
+	assert_int_equal(be_set(9141, IP_B, 8080, XCNI_BE_ACTIVE), 0);
+	assert_int_equal(svc_set(NODE_IP, 30095, IPPROTO_UDP, 9141, 0, 0, 0,
+				 (const uint32_t[]){ 9141 }, 1, 0),
+			 0);
+	assert_false(npc_has(XC2, 40300, 30095));
+	handed_on(0, in, len);
+	assert_true(npc_has(XC2, 40300, 30095));
+	handed_on(0, in, len);
+	assert_int_equal(npa_count(XCNI_NPA_TC), tc0 + 2);
+	assert_int_equal(be_set(9141, IP_R, 80, XCNI_BE_ACTIVE), 0);
+	assert_int_equal(xdp_in(0, in, len, out, &out_len), XDP_TX);
+	f = outside_to(XC2, 40301, 53, IPPROTO_UDP, 0);
+	len = frame(&f, in);
+	handed_on(0, in, len);
+	assert_false(npc_has(XC2, 40301, 53));
+	assert_int_equal(npa_count(XCNI_NPA_TC), tc0 + 2);
+}
+
 /* The DSR option at o (after the outer IPv4, UDP, Geneve): the frontend fe:fport/proto, family fam. */
 static void dsr_opt_is(const uint8_t *o, uint8_t fam, const void *fe, size_t alen, uint16_t fport,
 		       uint8_t proto)
@@ -1436,5 +1485,6 @@ static const struct CMUnitTest xdp_np_tests[] = {
 	cmocka_unit_test(npx_cache_tcp),
 	cmocka_unit_test(npx_cache_gens),
 	cmocka_unit_test(npx_cache_flood),
+	cmocka_unit_test(npx_cache_local),
 };
 const struct group xdp_np_group = { "xdp_np", TESTS(xdp_np_tests), .prep = np_state };
