@@ -88,6 +88,33 @@ check "xcnictl fqdn list --pod fq/a -o json: fq/a, api.example.test,short.exampl
 	fqdn_row fq/a api.example.test,short.example.test 198.51.100.1
 check "... and nothing of other.example.test's answer (no rule of a's names it)" bash -c \
 	"! nsenter --net=/run/netns/xcl-n1 \"$XCNICTL\" --pin-dir $LAB_PINS/n1 fqdn list --pod fq/a -o json | grep -q '198.51.100.2\"'"
+# by_name POD IP VERDICT DOMAIN: the flow records from POD to IP: one VERDICT, its domain DOMAIN
+# (the names of the domainNames rule that decided: flows' "domain").
+by_name() {
+	"$XCNICTL" --node all flows --json --from-pod "$1" --to-ip "$2" | /usr/bin/python3 -c '
+import json, sys
+recs = [r for r in map(json.loads, filter(str.strip, sys.stdin)) if "verdict" in r]
+print([(r["verdict"], r.get("policy"), r.get("rule"), r.get("domain")) for r in recs])
+sys.exit(not any(r["verdict"] == sys.argv[1] and r.get("domain") == sys.argv[2] for r in recs))' "$3" "$4"
+}
+# ej POD IP PYEXPR: explain POD IP 80/tcp --json on n1 holds PYEXPR (j).
+ej() {
+	in_node 1 "$XCNICTL" --pin-dir "$LAB_PINS/n1" explain "$1" "$2" 80/tcp --json | /usr/bin/python3 -c '
+import json, sys
+j = json.load(sys.stdin)
+print(j.get("verdict"), j.get("egress_policy"), j.get("egress_rule"), j.get("egress_domain"))
+sys.exit(not eval(sys.argv[1]))' "$3"
+}
+# explained POD IP PYEXPR: ej, and the text's verdict line names the domain.
+explained() {
+	ej "$@" && in_node 1 "$XCNICTL" --pin-dir "$LAB_PINS/n1" explain "$1" "$2" 80/tcp | tee /dev/stderr | grep -q ': domain '
+}
+check "flows -o json: a -> 198.51.100.1 allowed, domain api.example.test,short.example.test (its rule's names)" \
+	wait_until 10 by_name fq/a 198.51.100.1 allowed api.example.test,short.example.test
+check "explain fq/a 198.51.100.1: allowed by fq-a rule 0, domain api.example.test,short.example.test (learned 198.51.100.1, TTL ...)" \
+	explained fq/a 198.51.100.1 "j['verdict'] == 'allowed' and j['egress_rule'] == 0 and j['egress_domain'].startswith('api.example.test,short.example.test (learned 198.51.100.1, TTL ')"
+check "explain fq/a 198.51.100.2 (not learned for a): denied, no domain" \
+	ej fq/a 198.51.100.2 "j['verdict'] == 'denied' and j.get('egress_domain') is None"
 fqdn_counted() { [ "$(fqdn_metric 1 names-matched)" -ge 1 ] && [ "$(fqdn_metric 1 addresses-learned)" -ge 1 ]; }
 check "n1's metrics: xcni_fqdn_total names-matched and addresses-learned counted" fqdn_counted
 # ---- an AAAA ------------------------------------------------------------------------------
@@ -107,6 +134,10 @@ check "d connects to 198.51.100.2 before asking (the NetworkPolicy allows all eg
 check "d resolves other.example.test" expect_ip fq/d other.example.test 198.51.100.2
 check "d is refused it now (Admin Deny by name)" refused fq/d 198.51.100.2
 check "d still connects to api.example.test's address (the NetworkPolicy)" connects fq/d 198.51.100.1
+check "flows -o json: d -> 198.51.100.2 denied, domain other.example.test" \
+	wait_until 10 by_name fq/d 198.51.100.2 denied other.example.test
+check "explain fq/d 198.51.100.2: denied by fq-d rule 0, domain other.example.test" \
+	explained fq/d 198.51.100.2 "j['verdict'] == 'denied' and j['egress_domain'].startswith('other.example.test (learned 198.51.100.2, TTL ')"
 
 # ---- answers from a DNS server that is not the cluster's ------------------------------------
 E=$(lab get --json | jq_ "[p['ip'] for p in d['pods'] if p['name'] == 'e'][0]")

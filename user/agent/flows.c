@@ -27,6 +27,7 @@
 #include "lib/system/clock.h"
 #include "lib/system/log.h"
 #include "lib/policy/polsync.h"
+#include "lib/policy/fqdn_plan.h"
 #include "lib/observe/ctstat.h"
 #include "agent/flows.h"
 #include "agent/flowd.h"
@@ -484,6 +485,21 @@ static const char *policy_label(struct flowd *d, uint32_t id, char *buf, size_t 
 	return id ? policy_name(d->polname_fd, id, buf, len) : NULL;
 }
 
+/* An Admin egress verdict on an address pod ep_id's DNS answers taught it:
+ * the names of the domainNames rule it was learned through, else none. */
+static void set_domain(struct flowd *d, struct flow_rec *r, const struct xcni_event *ev,
+		       const struct flow_key *k, bool admin)
+{
+	char names[600];
+	int64_t left;
+	bool by = admin && ev->pol_dir == XCNI_DIR_FROM_POD && ev->policy_id &&
+		  fqdn_learned(d->fqdn_fd, d->fqdn_pat_fd, ev->ep_id,
+				k->family == 4 ? XCNI_AF_INET : XCNI_AF_INET6, k->daddr, names,
+				sizeof(names), &left) > 0;
+
+	flows_set_str(d->fl, &r->domain, by ? names : NULL);
+}
+
 static int on_event(void *arg, void *data, size_t len)
 {
 	struct flowd *d = arg;
@@ -533,6 +549,7 @@ static int on_event(void *arg, void *data, size_t len)
 		flows_rule_name(d->fl, r,
 		                polsync_rule_name(d->rulename_fd, ev->policy_id, ev->pol_dir,
 		                                  ev->rule, rn, sizeof(rn)));
+		set_domain(d, r, ev, &k, XCNI_POLV_TIER(ev->pol_flags) == XCNI_TIER_ADMIN);
 	} else {
 		/* A tier's Deny names its rule; NetworkPolicy's drops are "nothing allows". */
 		bool tier = ev->reason == XCNI_DROP_POLICY_ADMIN ||
@@ -578,6 +595,7 @@ static int on_event(void *arg, void *data, size_t len)
 			                polsync_rule_name(d->rulename_fd, ev->policy_id,
 			                                  ev->pol_dir, ev->rule, rn, sizeof(rn)));
 		}
+		set_domain(d, r, ev, &k, ev->reason == XCNI_DROP_POLICY_ADMIN);
 	}
 	return 0;
 }
@@ -1081,7 +1099,7 @@ void flowd_free(struct flowd *d)
 		       &d->ipcache_fd, &d->ipcache6_fd, &d->polname_fd, &d->svcname_fd,
 		       &d->polkey6_fd, &d->tfd,		&d->lfd,	&d->epfd,
 		       &d->rulename_fd, &d->sockflow_fd, &d->sockflow6_fd, &d->metrics_fd,
-		       &d->ctstat_fd, &d->polsel_fd, &d->snat6_fd };
+		       &d->ctstat_fd, &d->polsel_fd, &d->snat6_fd, &d->fqdn_fd, &d->fqdn_pat_fd };
 
 	if (d->fl && (d->log_path[0] || d->ipx)) {
 		/* What the window holds and the log (the collector) has not had. */
@@ -1141,7 +1159,8 @@ int flowd_open(const struct flowd_opts *o, const char *pin_dir, const char *node
 	d->ct_fd = d->ct6_fd = d->podname_fd = d->identity_fd = d->ipcache_fd = d->ipcache6_fd =
 		d->polname_fd = d->svcname_fd = d->polkey6_fd = d->tfd = d->lfd = d->epfd =
 			d->log_fd = d->rulename_fd = d->sockflow_fd = d->sockflow6_fd =
-				d->metrics_fd = d->ctstat_fd = d->polsel_fd = d->snat6_fd = -1;
+				d->metrics_fd = d->ctstat_fd = d->polsel_fd = d->snat6_fd =
+					d->fqdn_fd = d->fqdn_pat_fd = -1;
 	for (int i = 0; i < FLOWD_CLIENTS; i++)
 		d->c[i].fd = -1;
 	d->peer_gen = 1;
@@ -1169,6 +1188,8 @@ int flowd_open(const struct flowd_opts *o, const char *pin_dir, const char *node
 	d->sockflow_fd = open_pinned(d, "xcni_sock_flow");
 	d->sockflow6_fd = open_pinned(d, "xcni_sock_flow6");
 	d->snat6_fd = open_pinned(d, "xcni_snat");
+	d->fqdn_fd = open_pinned(d, "xcni_fqdn");
+	d->fqdn_pat_fd = open_pinned(d, "xcni_fqdn_pat");
 	/* Whether anything ran since the last walk. Without them every walk reads all. */
 	d->metrics_fd = open_pinned(d, "xcni_metrics");
 	d->ctstat_fd = open_pinned(d, "xcni_ctstat");

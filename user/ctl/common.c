@@ -11,6 +11,14 @@
 
 /* ---- maps ------------------------------------------------------------------ */
 
+const struct map_spec m_fqdn = {
+	"xcni_fqdn", BPF_MAP_TYPE_HASH, sizeof(struct xcni_fqdn_key), sizeof(struct xcni_fqdn_val), 0
+};
+const struct map_spec m_fqdn_pat = {
+	"xcni_fqdn_pat", BPF_MAP_TYPE_HASH, sizeof(struct xcni_fqdn_pat_key),
+	sizeof(struct xcni_fqdn_pat), 0
+};
+
 const struct map_spec m_endpoints = {
 	"xcni_endpoints", BPF_MAP_TYPE_HASH, sizeof(__u32), sizeof(struct xcni_endpoint), 0
 };

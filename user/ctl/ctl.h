@@ -164,7 +164,7 @@ extern const struct map_spec m_tunnel6, m_tunstat6; /* the IPv6 underlay (ABI 9)
 extern const struct map_spec m_endpoints, m_ct, m_metrics, m_events, m_config, m_identity,
 	m_ipcache, m_polep, m_policy, m_polrange, m_polcidr, m_polname, m_podname, m_tunnel,
 	m_tunstat, m_prefilter, m_prefilter6, m_pf16, m_pf24, m_evrate, m_polrev, m_polsel, m_ctstat,
-	m_rulename;
+	m_rulename, m_fqdn, m_fqdn_pat;
 /* The Service maps (service.c). */
 extern const struct map_spec m_npaccel; /* the XDP NodePort fast path's counters */
 extern const struct map_spec m_svc, m_svcslot, m_backend, m_revnat, m_maglev, m_svcname, m_sock_rn;

@@ -6,6 +6,7 @@
 #include "ctl/ctl.h"
 #include "ctl/explain.h"
 #include "ctl/polsel.h"
+#include "lib/policy/fqdn_plan.h"
 
 /*
  * explain walks the lookups bpf/lib/policy.h makes for a new flow, in the
@@ -25,7 +26,7 @@ void node_maps_close(struct node_maps *m)
 	int *const fds[] = { &m->ipcache, &m->podname, &m->polep, &m->policy,
 			     &m->polrange, &m->polcidr, &m->polname, &m->identity, &m->polsel,
 			     &m->ipcache6, &m->polkey6, &m->endpoints6, &m->ifindex, &m->tunnel,
-			     &m->tunnel6, &m->rulename };
+			     &m->tunnel6, &m->rulename, &m->endpoints, &m->fqdn, &m->fqdn_pat };
 
 	for (size_t i = 0; i < ARRAY_SIZE(fds); i++) {
 		if (*fds[i] >= 0)
@@ -50,6 +51,7 @@ int node_maps_open(const struct ctl_ctx *c, const char *dir, struct node_maps *m
 	m->dir = dir;
 	m->polname = m->identity = m->polsel = m->ipcache6 = m->polkey6 = -1;
 	m->endpoints6 = m->ifindex = m->tunnel = m->tunnel6 = m->rulename = -1;
+	m->endpoints = m->fqdn = m->fqdn_pat = -1;
 	for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
 		*fds[i] = -1;
 	fd = map_open(&at, &m_config);
@@ -91,6 +93,9 @@ int node_maps_open(const struct ctl_ctx *c, const char *dir, struct node_maps *m
 	m->ifindex = map_open_quiet(&at, &m_ifindex);
 	m->tunnel = map_open_quiet(&at, &m_tunnel);
 	m->tunnel6 = map_open_quiet(&at, &m_tunnel6);
+	m->endpoints = map_open_quiet(&at, &m_endpoints);
+	m->fqdn = map_open_quiet(&at, &m_fqdn);
+	m->fqdn_pat = map_open_quiet(&at, &m_fqdn_pat);
 	return 0;
 close:
 	node_maps_close(m);
@@ -439,6 +444,7 @@ struct side {
 	struct xcni_policy_val hit; /* WHY_RULE */
 	char policy[340];
 	char rule_name[XCNI_RULENAME_LEN]; /* WHY_RULE: the rule's name, "" if none */
+	char domain[700]; /* WHY_RULE by an address learned by name: the names, "" if none */
 	/* Admin -> NetworkPolicy -> Baseline, each tier's step ("" where no tier applies) */
 	char tiers[1400];
 	char match[1400]; /* WHY_RULE: the entry that matched, in words */
@@ -806,6 +812,49 @@ static int side_polep(const struct node_maps *m, struct side *s, const struct fl
 }
 
 /*
+ * policy_judge's first step for an outside address the pod's DNS answers
+ * taught it (fqdn_group): that address's group under its rule's polcidr dir
+ * takes the identity's place. 1 a hit (s->domain names the rule's names), 0.
+ */
+static int side_fqdn(const struct node_maps *m, struct side *s, const struct flow_end *pod,
+		     const struct flow_end *peer, const struct xcni_polep *pe,
+		     struct xcni_polhash_key *k, char *cidr, size_t cidrlen, const char **how)
+{
+	struct xcni_polcidr_key ck = { .ep = pod->ip, .version = pe->version, .v6 = peer->v6 };
+	struct xcni_endpoint ep;
+	char names[600], a[INET6_ADDRSTRLEN];
+	__u32 group;
+	int64_t left;
+	int ref;
+
+	if (s->dir != XCNI_DIR_FROM_POD || s->peer_id != XCNI_ID_WORLD ||
+	    !(pe->has[s->dir & 1] & XCNI_HAS_FQDN) ||
+	    bpf_map_lookup_elem(pod->v6 ? m->endpoints6 : m->endpoints,
+				pod->v6 ? (const void *)pod->ip6 : &pod->ip, &ep))
+		return 0;
+	ref = fqdn_learned(m->fqdn, m->fqdn_pat, ep.ep_id, peer->v6 ? XCNI_AF_INET6 : XCNI_AF_INET,
+			   peer->v6 ? (const void *)peer->ip6 : &peer->ip, names, sizeof(names), &left);
+	if (ref <= 0 || ref > XCNI_FQDN_RULES_MAX)
+		return 0;
+	ck.prefixlen = XCNI_POLCIDR_PREFIX_BASE + (peer->v6 ? 128 : 32);
+	ck.dir = (__u8)(XCNI_POLCIDR_DIR_FQDN + ref - 1);
+	if (peer->v6)
+		memcpy(ck.addr6, peer->ip6, 16);
+	else
+		ck.addr = peer->ip;
+	if (lookup_step(m->polcidr, m_polcidr.name, &ck, &group) <= 0 || group >= 0x80000000u)
+		return 0;
+	polcidr_prefix(m->polcidr, &ck, cidr, cidrlen);
+	walk_add(s, "fqdn[%s] rule_ref %d: polcidr group %u", names, ref, group);
+	if (explain_peer(m, s, k, group, pe->has[s->dir & 1], how) <= 0)
+		return 0;
+	snprintf(s->domain, sizeof(s->domain), "%s (learned %s, TTL %lld s)", names,
+		 peer->v6 ? inet_ntop(AF_INET6, peer->ip6, a, sizeof(a)) : ip_str(peer->ip, a),
+		 (long long)left);
+	return 1;
+}
+
+/*
  * The isolated pod's entries for the flow, as policy_judge looks them up: the
  * peer's identity, then its CIDR group (cidr: the prefix), then any peer.
  * 1 a hit (*k the key that hit, *how its kind), 0 none, -errno.
@@ -827,7 +876,9 @@ static int side_entries(const struct node_maps *m, struct side *s, const struct 
 	/* Port 0 means "any" in the map; no port-carrying packet has port 0 to match it. */
 	if (f->proto == IPPROTO_TCP || f->proto == IPPROTO_UDP || f->proto == IPPROTO_SCTP)
 		k->port = htons(f->port);
-	hit = explain_peer(m, s, k, s->peer_id, has, how);
+	hit = side_fqdn(m, s, pod, peer, pe, k, cidr, cidrlen, how);
+	if (!hit)
+		hit = explain_peer(m, s, k, s->peer_id, has, how);
 	if (!hit && (has & XCNI_HAS_CIDR)) {
 		ck.prefixlen = XCNI_POLCIDR_PREFIX_BASE + (peer->v6 ? 128 : 32);
 		ck.ep = pod->ip;
@@ -949,7 +1000,7 @@ static void rule_text(struct ptable *t, const struct side *s, const char *who)
 	unsigned int tier = XCNI_POLV_TIER(fl);
 	const char *tname = tier == XCNI_TIER_ADMIN ? "Admin" : tier == XCNI_TIER_BASELINE ? "Baseline" :
 						 "NetworkPolicy";
-	char by[600];
+	char by[1400];
 
 	if (tier == XCNI_TIER_DEFAULT) {
 		pt_strf(t, "allow: no tier and no NetworkPolicy decides for %s's %s: allowed by "
@@ -961,10 +1012,11 @@ static void rule_text(struct ptable *t, const struct side *s, const char *who)
 		snprintf(by, sizeof(by), "NetworkPolicy: %s is isolated for %s, nothing allows", who,
 			 s->name);
 	else
-		snprintf(by, sizeof(by), "%s%s%s rule %u%s%s%s (%s)", tier == XCNI_TIER_NP ? "" : tname,
+		snprintf(by, sizeof(by), "%s%s%s rule %u%s%s%s (%s)%s%s", tier == XCNI_TIER_NP ? "" : tname,
 			 tier == XCNI_TIER_NP ? "" : " tier: ", s->policy, s->hit.rule,
 			 s->rule_name[0] ? " \"" : "", s->rule_name, s->rule_name[0] ? "\"" : "",
-			 fl & XCNI_POLV_DENY ? "Deny" : tier == XCNI_TIER_NP ? "allows" : "Accept");
+			 fl & XCNI_POLV_DENY ? "Deny" : tier == XCNI_TIER_NP ? "allows" : "Accept",
+			 s->domain[0] ? ": domain " : "", s->domain);
 	if ((fl & XCNI_POLV_DENY) && (fl & XCNI_POLV_AUDIT))
 		pt_strf(t, "audit: would deny, by %s, by its entry for %s; allowed (audit mode, node %s)",
 			by, s->match, s->node);
@@ -1147,12 +1199,13 @@ static void side_row(struct ptable *t, const struct node_maps *m, struct side *s
 		pt_str(t, s->policy);
 		pt_uint(t, s->hit.rule);
 		pt_str(t, s->rule_name[0] ? s->rule_name : NULL);
+		pt_str(t, s->domain[0] ? s->domain : NULL);
 		pt_str(t, tw[XCNI_POLV_TIER(s->hit.flags)]);
 		pt_str(t, !(s->hit.flags & XCNI_POLV_DENY) ? "accept" :
 			  s->hit.flags & XCNI_POLV_AUDIT ? "audit" : "deny");
 		pt_str(t, s->match);
 	} else {
-		for (int i = 0; i < 6; i++)
+		for (int i = 0; i < 7; i++)
 			pt_null(t);
 	}
 	pt_str(t, s->why == WHY_ISOLATED && s->nisolators ? s->isolators_json : NULL);
@@ -1165,6 +1218,7 @@ static void side_row(struct ptable *t, const struct node_maps *m, struct side *s
 	{ NULL, k, PT_STR }, { NULL, k "_reason", PT_STR },                              \
 	{ NULL, k "_node", PT_STR }, { NULL, k "_policy", PT_STR },                      \
 	{ NULL, k "_rule", PT_UINT }, { NULL, k "_rule_name", PT_STR },                  \
+	{ NULL, k "_domain", PT_STR },                                                   \
 	{ NULL, k "_tier", PT_STR }, { NULL, k "_action", PT_STR },                      \
 	{ NULL, k "_match", PT_STR },                                                    \
 	{ NULL, k "_isolated_by", PT_STR },                                              \

@@ -22,6 +22,7 @@ struct node_maps {
 	 * (endpoints6, then ifindex), and the node names behind tunnel_ip
 	 * (tunnel) and tunnel_ip6 (tunnel6, an agent of ABI 9 on). */
 	int endpoints6, ifindex, tunnel, tunnel6;
+	int endpoints, fqdn, fqdn_pat; /* -1 when absent: the addresses pods learned by name */
 	/* The underlay families this node has an address in (xcni_config). */
 	bool ul4, ul6;
 	/* xcnid enforces policy there (XCNI_CFG_F_POLICY): a pod with no polep entry is pending. */

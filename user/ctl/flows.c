@@ -322,11 +322,12 @@ static void print_text(struct fopts *fo, json_t *o)
 		snprintf(by, sizeof(by), "Service backend not found (%s)", reason ?: "drop-no-backend");
 	} else if (policy) {
 		const char *rn = json_string_value(json_object_get(o, "rule_name"));
+		const char *dom = json_string_value(json_object_get(o, "domain"));
 
-		snprintf(by, sizeof(by), "%s %s rule %lld%s%s%s",
+		snprintf(by, sizeof(by), "%s %s rule %lld%s%s%s%s%s",
 			 json_string_value(json_object_get(o, "policy_side")) ?: "", policy,
 			 (long long)json_integer_value(json_object_get(o, "rule")), rn ? " \"" : "",
-			 rn ? rn : "", rn ? "\"" : "");
+			 rn ? rn : "", rn ? "\"" : "", dom ? ": domain " : "", dom ? dom : "");
 		if (reason) {
 			size_t l = strlen(by);
 

@@ -8,14 +8,7 @@
  * the other rules again (expiry + XCNI_FQDN_GRACE_S).
  */
 #include "ctl/ctl.h"
-
-static const struct map_spec m_fqdn = {
-	"xcni_fqdn", BPF_MAP_TYPE_HASH, sizeof(struct xcni_fqdn_key), sizeof(struct xcni_fqdn_val), 0
-};
-static const struct map_spec m_fqdn_pat = {
-	"xcni_fqdn_pat", BPF_MAP_TYPE_HASH, sizeof(struct xcni_fqdn_pat_key),
-	sizeof(struct xcni_fqdn_pat), 0
-};
+#include "lib/policy/fqdn.h"
 
 static const struct pt_col fqdn_cols[] = {
 	{ "POD", "pod", PT_STR },
@@ -102,22 +95,11 @@ static __u32 key_of(const struct ep_rec *eps, size_t n, __u32 ep_id)
 	return 0;
 }
 
-/* A pattern's flat name (length-prefixed labels) as the policy wrote it: "*." for a wildcard's. */
+/* A pattern as the policy wrote it. */
 static void pat_name(const struct xcni_fqdn_pat_key *k, const struct xcni_fqdn_pat *p, char *out,
 		     size_t len)
 {
-	size_t o = 0;
-
-	o += (size_t)snprintf(out, len, "%s", k->kind == XCNI_FQDN_WILD ? "*." : "");
-	for (size_t i = 0; i < p->len && i < sizeof(p->name) && o + 1 < len;) {
-		size_t l = p->name[i++];
-
-		for (size_t j = 0; j < l && i < p->len && o + 1 < len; j++)
-			out[o++] = (char)p->name[i++];
-		if (i < p->len && o + 1 < len)
-			out[o++] = '.';
-	}
-	out[o < len ? o : len - 1] = '\0';
+	fqdn_unflat(p->name, p->len, k->kind == XCNI_FQDN_WILD, out, len);
 }
 
 /* By pod, then name as written: the names of a row in one order every time. */

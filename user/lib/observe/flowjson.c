@@ -308,6 +308,8 @@ void flow_rec_json(struct fbuf *b, const struct flow_rec *r, const struct flow_r
 		flows_fbuf_printf(b, ",\"rule\":null");
 	flows_fbuf_printf(b, ",\"rule_name\":");
 	flows_fbuf_json_str(b, r->policy ? r->rule_name : NULL);
+	flows_fbuf_printf(b, ",\"domain\":");
+	flows_fbuf_json_str(b, r->policy ? r->domain : NULL);
 	flows_fbuf_printf(b, ",\"drop_reason\":");
 	if (ri)
 		flows_fbuf_json_str(b, ri->name);

@@ -228,7 +228,8 @@ static void rec_strs_put(struct flows *f, struct flow_rec *r)
 {
 	const char **s[] = { &r->src.ns,    &r->src.pod,     &r->src.labels, &r->dst.ns,
 			     &r->dst.pod,   &r->dst.labels,  &r->policy,     &r->service,
-			     &r->backend,   &r->rule_name,   &r->prev_policy, &r->isolators };
+			     &r->backend,   &r->rule_name,   &r->prev_policy, &r->isolators,
+			     &r->domain };
 
 	for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++)
 		flows_set_str(f, s[i], NULL);

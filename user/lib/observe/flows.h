@@ -153,6 +153,7 @@ struct flow_rec {
 	uint64_t ct_last;
 	const char *policy; /* "ns/name", interned; NULL: no policy decided (not isolated) */
 	const char *rule_name; /* a ClusterNetworkPolicy rule's name, interned; NULL: none */
+	const char *domain; /* the names of the domainNames rule that decided, interned; NULL: none */
 	const char *service; /* "ns/name:port", interned; NULL: not translated */
 	const char *backend; /* "addr:port" it was translated to, interned */
 	/* A NodePort flow this node SNATed (XCNI_CT_F_SNAT): the outside client

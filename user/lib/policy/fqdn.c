@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "xcni_shared.h"
@@ -97,6 +98,21 @@ int fqdn_flat(const char *name, uint8_t out[256])
 		start = i + 1;
 	}
 	return (int)o;
+}
+
+void fqdn_unflat(const uint8_t *flat, size_t len, int wild, char *out, size_t cap)
+{
+	size_t o = (size_t)snprintf(out, cap, "%s", wild ? "*." : "");
+
+	for (size_t i = 0; i < len && i < 256 && o + 1 < cap;) {
+		size_t l = flat[i++];
+
+		for (size_t j = 0; j < l && i < len && o + 1 < cap; j++)
+			out[o++] = (char)flat[i++];
+		if (i < len && o + 1 < cap)
+			out[o++] = '.';
+	}
+	out[o < cap ? o : cap - 1] = '\0';
 }
 
 uint64_t fqdn_hash(const uint8_t *flat, size_t len)

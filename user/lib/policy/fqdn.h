@@ -26,6 +26,10 @@ int fqdn_normalise(const char *in, char *out, size_t cap, int *wild, const char 
  */
 int fqdn_flat(const char *name, uint8_t out[256]);
 
+/* A flat name of len bytes as text into out (cap bytes), "*." before it
+ * when wild: a pattern as the policy wrote it. */
+void fqdn_unflat(const uint8_t *flat, size_t len, int wild, char *out, size_t cap);
+
 /* The hash of a flat name (or suffix) of len bytes, taken from its last
  * byte to its first, as bpf/lib/dns.h takes it. */
 uint64_t fqdn_hash(const uint8_t *flat, size_t len);

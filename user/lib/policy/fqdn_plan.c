@@ -4,6 +4,7 @@
  * to the pinned maps with the policy writer's record sets (polsync_kv.h):
  * compare, write what differs, then delete what is gone.
  */
+#include <bpf/bpf.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 #include "lib/policy/fqdn.h"
 #include "lib/policy/fqdn_plan.h"
 #include "lib/policy/polsync_kv.h"
+#include "lib/system/clock.h"
 #include "lib/system/util.h"
 
 static const struct k8s_labels *ns_labels(const struct cluster *c, const char *ns)
@@ -339,4 +341,43 @@ out:
 	free(pat.d);
 	free(srv.d);
 	return err;
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+int fqdn_learned(int fd, int pat_fd, uint32_t ep_id, uint8_t family, const void *addr, char *out,
+		 size_t len, int64_t *left)
+{
+	struct xcni_fqdn_key k = { .ep_id = ep_id, .family = family };
+	struct xcni_fqdn_pat_key pk, next, *prev = NULL;
+	struct xcni_fqdn_val v;
+	struct xcni_fqdn_pat p;
+	char(*names)[300] = NULL;
+	size_t n = 0, cap = 0, o = 0;
+
+	memcpy(k.addr, addr, family == XCNI_AF_INET6 ? 16 : 4);
+	if (fd < 0 || bpf_map_lookup_elem(fd, &k, &v) || !v.rule_ref)
+		return -ENOENT;
+	*left = ((int64_t)v.expires_ns - (int64_t)xcni_mono_ns()) / 1000000000 + XCNI_FQDN_GRACE_S;
+	if (*left <= 0)
+		return -ENOENT;
+	while (pat_fd >= 0 && !bpf_map_get_next_key(pat_fd, prev, &next)) {
+		pk = next;
+		prev = &pk;
+		if (pk.ep_id != ep_id || bpf_map_lookup_elem(pat_fd, &pk, &p) || p.rule_ref != v.rule_ref)
+			continue;
+		if (XCNI_GROW(names, n, cap))
+			return free(names), -ENOMEM;
+		fqdn_unflat(p.name, p.len, pk.kind == XCNI_FQDN_WILD, names[n++], sizeof(names[0]));
+	}
+	if (n)
+		qsort(names, n, sizeof(names[0]), cmp_name);
+	out[0] = '\0';
+	for (size_t i = 0; i < n && o < len; i++)
+		o += (size_t)snprintf(out + o, len - o, "%s%s", i ? "," : "", names[i]);
+	free(names);
+	return n ? (int)v.rule_ref : -ENOENT;
 }

@@ -81,4 +81,16 @@ struct fqdn_sync_stats {
 int fqdn_sync(int fd_pat, size_t max_pat, int fd_srv, size_t max_srv, const struct fqdn_plan *p,
 	      struct fqdn_sync_stats *st, char *msg, size_t msglen);
 
+/*
+ * Why pod ep_id may reach addr (family XCNI_AF_*: 4 or 16 bytes) by name: its
+ * learned entry (xcni_fqdn, fd) while it counts (expiry plus
+ * XCNI_FQDN_GRACE_S), the names of the rule it was learned through (that
+ * pod's patterns in xcni_fqdn_pat, pat_fd), sorted, comma-separated in out;
+ * *left: the seconds it still counts. For flows and explain; the verdict is
+ * the programs' (bpf/lib/policy.h fqdn_group). The entry's rule_ref (> 0),
+ * -ENOENT (not learned, or no more), -ENOMEM.
+ */
+int fqdn_learned(int fd, int pat_fd, uint32_t ep_id, uint8_t family, const void *addr, char *out,
+		 size_t len, int64_t *left);
+
 #endif
