@@ -18,9 +18,7 @@
 # written. Then it restarts the agent and checks.
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-. "$HERE/../lib.sh"
-
-. "$HERE/node.sh"
+. "$HERE/node.sh" # sources ../lib.sh
 node_init agentcrash 10.97.8 ac
 ROUNDS=${AGENT_CRASH_ROUNDS:-20}
 SRV= PROBER=

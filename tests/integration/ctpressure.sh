@@ -24,9 +24,7 @@
 #     xc<hash> ──veth── eth0  <tag>-c  x/c  (3000 UDP flows to b, per round)
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-. "$HERE/../lib.sh"
-
-. "$HERE/node.sh"
+. "$HERE/node.sh" # sources ../lib.sh
 node_init ctpressure 10.97.0 ctp
 PORT=9974
 SRV=

@@ -1,4 +1,4 @@
-# Sourced by the one-node integration suites (after tests/lib.sh): a node netns
+# Sourced by the one-node integration suites (it sources tests/lib.sh): a node netns
 # running xcnid, pods attached through the real plugin as a runtime does.
 #
 #   node_init NAME SUBNET CID   NODE (<tag>-node), PIN (/sys/fs/bpf/<tag>), T (scratch
@@ -9,6 +9,8 @@
 #   node_cleanup POD...         DEL and remove each pod, the agent, the node, the scratch
 #   pod_add POD                 netns <tag>-POD, ADD through the plugin ($T/POD.json);
 #                               prints the pod's address
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+
 node_init() {
 	NODE=$XCT_TAG-node
 	PIN=/sys/fs/bpf/$XCT_TAG

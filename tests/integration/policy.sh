@@ -11,9 +11,7 @@
 #     xc<hash> ──veth── eth0  <tag>-o1, -o2, -o3  other/o1..o3 (serve TCP 80)
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-. "$HERE/../lib.sh"
-
-. "$HERE/node.sh"
+. "$HERE/node.sh" # sources ../lib.sh
 node_init policy 10.97.0 pol
 SRV=
 UDPSRV=

@@ -17,9 +17,7 @@
 #     xc<hash> ──veth── eth0  <tag>-b  x/b  (the client; pods dual stack: fd00:97::/64)
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-. "$HERE/../lib.sh"
-
-. "$HERE/node.sh"
+. "$HERE/node.sh" # sources ../lib.sh
 node_init svc 10.97.0 svc
 VIP=10.96.0.10
 VIP6=fd00:96::10

@@ -11,9 +11,7 @@
 #     xc<hash> fe80::1 ──veth── eth0  <tag>-c  x/c             fd00:98:1::z (IPv6 only)
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-. "$HERE/../lib.sh"
-
-. "$HERE/node.sh"
+. "$HERE/node.sh" # sources ../lib.sh
 node_init v6 10.98.0 v6
 PIDS=()
 
