@@ -44,13 +44,7 @@ ip netns add "$NODE" && ip -n "$NODE" link set lo up
 XCNID_NETNS=$NODE
 check "xcnid started with --manifests" start_xcnid "$PIN" --pod-cidr "$SUBNET.0/24" \
 	--node-name n1 --manifests "$M" -v || { finish; exit 1; }
-for p in a b c; do
-	ip netns add "$XCT_TAG-$p" && ip -n "$XCT_TAG-$p" link set lo up
-	cni ADD "$p" >"$T/$p.json" || { not_ok "ADD $p"; cat "$T/$p.json"; finish; exit 1; }
-done
-IP_A=$(jq -r '.ips[0].address' "$T/a.json" | cut -d/ -f1)
-IP_B=$(jq -r '.ips[0].address' "$T/b.json" | cut -d/ -f1)
-IP_C=$(jq -r '.ips[0].address' "$T/c.json" | cut -d/ -f1)
+IP_A=$(pod_add a) && IP_B=$(pod_add b) && IP_C=$(pod_add c) || { not_ok "ADD a, b, c"; finish; exit 1; }
 ip netns exec "$XCT_TAG-a" socat TCP-LISTEN:80,fork,reuseaddr SYSTEM:'echo hello' &
 SRV=$!
 
