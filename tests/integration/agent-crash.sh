@@ -83,12 +83,7 @@ spec:
 EOF
 	rm -f "$M/allow-$o.yaml"
 }
-put deny.yaml <<'EOF'
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: deny, namespace: x}
-spec: {podSelector: {matchLabels: {pod: a}}}
-EOF
+deny_put deny "pod: a"
 version b
 check "version b applied" sync_gen
 check "version b: b connects" expect b connected

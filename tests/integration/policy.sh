@@ -63,12 +63,7 @@ check "no policy: b reaches a" expect b connected
 default_allow() { ctl policy get x/a | grep -q 'no policy selects'; }
 check "no policy: policy get says allowed by default" default_allow
 
-put deny.yaml <<'EOF'
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: deny, namespace: x}
-spec: {podSelector: {matchLabels: {pod: a}}}
-EOF
+deny_put deny "pod: a"
 check "default deny for a applied" sync_gen
 check "deny: b is blocked" expect b blocked
 counted() { ctl metrics | grep -q 'drop-policy-ingress'; }
@@ -177,12 +172,7 @@ except socket.timeout:
     print("timeout")
 ' "$2"
 }
-put deny.yaml <<'EOF'
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: deny, namespace: x}
-spec: {podSelector: {matchLabels: {pod: a}}}
-EOF
+deny_put deny "pod: a"
 check "a isolated for ingress, nothing allowed: applied" sync_gen
 check "a's UDP to a closed port of b: b's port unreachable reaches a (refused)" \
 	test "$(udp_closed a "$IP_B")" = refused

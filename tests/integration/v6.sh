@@ -183,12 +183,7 @@ check "ND-typed ICMPv6 (RS, 1200 bytes) from the node's fd00:97::9 -> b, policy 
 
 # One policy, both families: b isolated for ingress, nothing allowed.
 d0=$(metric drop-policy-ingress from-pod)
-put deny.yaml <<'EOF'
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: deny-b, namespace: x}
-spec: {podSelector: {matchLabels: {pod: b}}}
-EOF
+deny_put deny-b "pod: b"
 check "deny-b applied" sync_gen
 ctl monitor --json --timeout-ms 5000 >"$T/events.json" 2>&1 &
 MON=$!
