@@ -108,8 +108,7 @@ if [[ -n $XCNI_BASE_BIN ]]; then
 	done
 	[[ $BASE_DIR != "$(readlink -f "$BIN_DIR")" ]] || die "XCNI_BASE_BIN is in XCNI_BIN's directory: $BASE_DIR"
 fi
-ON_CLIENT=() ON_SERVER=()
-if ((PIN_CPUS)) && (($(nproc) >= 2)); then ON_CLIENT=(taskset -c 0) ON_SERVER=(taskset -c 1); fi
+pin_cpus
 
 TAG=xov$$
 # Setups: the IPv4 underlay's, then (-u ipv6|both) the IPv6 underlay's.
