@@ -65,8 +65,7 @@ for s in base head; do
 	done
 done
 [[ -x $CNI_DIR/host-local ]] || die "$CNI_DIR/host-local not found"
-ON_CLIENT=() ON_SERVER=()
-if ((PIN_CPUS)) && (($(nproc) >= 2)); then ON_CLIENT=(taskset -c 0) ON_SERVER=(taskset -c 1); fi
+pin_cpus
 if ((PRIO)); then ON_CLIENT=(chrt -f 1 "${ON_CLIENT[@]}") ON_SERVER=(chrt -f 1 "${ON_SERVER[@]}"); fi
 
 TAG=xab$$

@@ -64,8 +64,7 @@ fi
 for b in "$BUILD/xcni" "$BUILD/xcnid" "$BUILD/xcnictl" "$CNI_DIR/host-local"; do
 	[[ -x $b ]] || die "$b not found (make first?)"
 done
-ON_CLIENT=() ON_SERVER=()
-if ((PIN_CPUS)) && (($(nproc) >= 2)); then ON_CLIENT=(taskset -c 0) ON_SERVER=(taskset -c 1); fi
+pin_cpus
 WINDOW=$((MEM_FLOWS > 0 ? MEM_FLOWS : 16384))
 
 TAG=xfl$$

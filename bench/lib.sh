@@ -121,6 +121,16 @@ cni() {
 		CNI_NETNS="/var/run/netns/$(pod_ns "$2" "$3")" CNI_IFNAME=eth0 \
 		CNI_PATH="$(cni_path "$2")" "$(cni_bin "$2")" <"$TMP/$2.conf"
 }
+# pin_cpus: ON_CLIENT / ON_SERVER, a command's prefix putting it on CPU 0 / 1
+# when PIN_CPUS is set and there are two CPUs; else empty, and PIN_CPUS=0.
+pin_cpus() {
+	ON_CLIENT=() ON_SERVER=()
+	if ((PIN_CPUS)) && (($(nproc) >= 2)); then
+		ON_CLIENT=(taskset -c 0) ON_SERVER=(taskset -c 1)
+	else
+		PIN_CPUS=0
+	fi
+}
 die() { echo "$BENCH: $*" >&2; exit 1; }
 say() { echo "$BENCH: $*"; }
 num_in() { [[ $1 =~ ^[0-9]+$ ]] && (($1 >= $2 && $1 <= $3)); }

@@ -33,8 +33,7 @@ for b in xcni xcnid xcnictl; do
 done
 
 # Client on CPU 0, server on CPU 1 (as pod-throughput.sh); the monitor floats.
-ON_CLIENT=() ON_SERVER=()
-if (($(nproc) >= 2)); then ON_CLIENT=(taskset -c 0) ON_SERVER=(taskset -c 1); fi
+PIN_CPUS=1 pin_cpus
 
 PREFIX="xmb$$"
 NODE=$PREFIX-node

@@ -108,8 +108,7 @@ if [[ -n $XCNI_BASE_BIN ]]; then
 	done
 	[[ $BASE_DIR != "$(readlink -f "$BIN_DIR")" ]] || die "XCNI_BASE_BIN is in XCNI_BIN's directory: $BASE_DIR"
 fi
-ON_CLIENT=() ON_SERVER=()
-if ((PIN_CPUS)) && (($(nproc) >= 2)); then ON_CLIENT=(taskset -c 0) ON_SERVER=(taskset -c 1); fi
+pin_cpus
 
 TAG=xov$$
 # Setups: the IPv4 underlay's, then (-u ipv6|both) the IPv6 underlay's.
@@ -313,20 +312,25 @@ build_xcni() {
 }
 ctl() { nsenter --net=/run/netns/"$(ns "$1" n"$2")" "$(bindir "$1")/xcnictl" --pin-dir "$(pin "$1" "$2")" "${@:3}"; }
 
+# bridge_conf SETUP N: node N's bridge plugin conf, on its pod subnet.
+bridge_conf() {
+	local sub=10.244.$2.0/24
+	ul6 "$1" && sub=fd00:10:244:$2::/64
+	cat >"$(conf "$1" "$2")" <<-J
+	{"cniVersion":"1.0.0","name":"$TAG","type":"bridge","bridge":"cni0","isGateway":true,
+	 "isDefaultGateway":true,"ipMasq":false,"hairpinMode":true,"mtu":$(pod_mtu "$1"),
+	 "ipam":{"type":"host-local","ranges":[[{"subnet":"$sub"}]],"dataDir":"$TMP/$1-ipam$2"}}
+	J
+}
+
 # flannel's vxlan backend; u6-vxlan: its IPv6 half (flannel-v6.1 over the
 # IPv6 underlay, the bridge plugin with an IPv6 range).
 build_vxlan() {
-	local s=$1 n m mac dev=flannel.1 sub net pfx
+	local s=$1 n m mac dev=flannel.1 net pfx
 	underlay "$s"
 	ul6 "$s" && dev=flannel-v6.1
 	for n in 1 2; do
-		sub=10.244.$n.0/24
-		ul6 "$s" && sub=fd00:10:244:$n::/64
-		cat >"$(conf "$s" $n)" <<-J
-		{"cniVersion":"1.0.0","name":"$TAG","type":"bridge","bridge":"cni0","isGateway":true,
-		 "isDefaultGateway":true,"ipMasq":false,"hairpinMode":true,"mtu":$(pod_mtu "$s"),
-		 "ipam":{"type":"host-local","ranges":[[{"subnet":"$sub"}]],"dataDir":"$TMP/$s-ipam$n"}}
-		J
+		bridge_conf "$s" $n
 		ip -n "$(ns "$s" n$n)" link add $dev type vxlan id 1 local "$(node_ip "$s" $n)" dev ul0 \
 			dstport 8472 nolearning
 		ip -n "$(ns "$s" n$n)" link set $dev mtu "$(pod_mtu "$s")" up
@@ -368,16 +372,10 @@ build_vxlan() {
 # other node's pod range via its underlay address. u6-routes: IPv6 pods over
 # the IPv6 underlay. What an overlay is measured against for its own cost.
 build_routes() {
-	local s=$1 n m sub pfx
+	local s=$1 n m pfx
 	underlay "$s"
 	for n in 1 2; do
-		sub=10.244.$n.0/24
-		ul6 "$s" && sub=fd00:10:244:$n::/64
-		cat >"$(conf "$s" $n)" <<-J
-		{"cniVersion":"1.0.0","name":"$TAG","type":"bridge","bridge":"cni0","isGateway":true,
-		 "isDefaultGateway":true,"ipMasq":false,"hairpinMode":true,"mtu":$(pod_mtu "$s"),
-		 "ipam":{"type":"host-local","ranges":[[{"subnet":"$sub"}]],"dataDir":"$TMP/$s-ipam$n"}}
-		J
+		bridge_conf "$s" $n
 	done
 	for n in 1 2; do
 		m=$((3 - n))

@@ -96,12 +96,7 @@ fi
 
 # Client on CPU 0, server on CPU 1: with the scheduler free to stack both on
 # one CPU or not, single-stream results swing by 2x between runs.
-ON_CLIENT=() ON_SERVER=()
-if ((PIN_CPUS)) && (($(nproc) >= 2)); then
-	ON_CLIENT=(taskset -c 0) ON_SERVER=(taskset -c 1)
-else
-	PIN_CPUS=0
-fi
+pin_cpus
 
 mkdir -p "$BUILD"
 PINGPONG=$BUILD/pingpong

@@ -70,12 +70,7 @@ if run_section 1; then
 	[[ -x $TEST_BPF ]] || die "$TEST_BPF not found (make BUILD=$(basename "$XDIR") unit)"
 fi
 
-ON_CLIENT=() ON_SERVER=()
-if ((PIN_CPUS)) && (($(nproc) >= 2)); then
-	ON_CLIENT=(taskset -c 0) ON_SERVER=(taskset -c 1)
-else
-	PIN_CPUS=0
-fi
+pin_cpus
 
 mkdir -p "$BUILD"
 CONN_RATE=$BUILD/conn_rate

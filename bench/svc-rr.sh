@@ -69,8 +69,7 @@ cni() { # cni COMMAND POD
 ctl() { nsenter --net="/var/run/netns/$NODE" "$BUILD/xcnictl" --pin-dir "$PIN" "$@"; }
 
 # Client on CPU 0, server on CPU 1, as bench/pod-throughput.sh does.
-ON_CLIENT=() ON_SERVER=()
-if (($(nproc) >= 2)); then ON_CLIENT=(taskset -c 0) ON_SERVER=(taskset -c 1); fi
+PIN_CPUS=1 pin_cpus
 
 PINGPONG=$BUILD/pingpong
 tool "$PINGPONG" pingpong

@@ -88,12 +88,7 @@ if ((!CHECK)); then
 	flock -w 1800 9 || die "could not take /tmp/xcni-test.lock in 30 min"
 fi
 
-ON_CLIENT=() ON_SERVER=()
-if ((PIN_CPUS)) && (($(nproc) >= 2)); then
-	ON_CLIENT=(taskset -c 0) ON_SERVER=(taskset -c 1)
-else
-	PIN_CPUS=0
-fi
+pin_cpus
 
 mkdir -p "$BUILD"
 CONN_RATE=$BUILD/conn_rate

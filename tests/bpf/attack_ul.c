@@ -232,12 +232,7 @@ static void ul_setup(void **state)
 	svc6(NODE6, 30191, IPPROTO_TCP, 390, 0, (const uint32_t[]){ 3901 }, 1);
 	ipc6_put(NODE6, XCNI_ID_HOST, NULL, 0);
 	self6_put_fd(bpf_map__fd(ul6->maps.xcni_self6), NODE6);
-	assert_int_equal(bpf_map_update_elem(map_fd("xcni_ipcache"),
-					     &(struct xcni_ipcache_key){ .prefixlen = 32,
-									 .addr = ip4(NODE_IP) },
-					     &(struct xcni_ipcache_val){ .identity = XCNI_ID_HOST },
-					     BPF_ANY),
-			 0);
+	assert_int_equal(ipcache(NODE_IP, 32, XCNI_ID_HOST), 0);
 }
 
 static void ul_teardown(void **state)

@@ -146,12 +146,7 @@ static void fs_setup(void **state)
 	ipc6_put(N2_6, XCNI_ID_REMOTE_NODE, N2, 0);
 	/* This node's addresses the host's, as xcnid writes them. */
 	ipc6_put(NODE6, XCNI_ID_HOST, NULL, 0);
-	assert_int_equal(bpf_map_update_elem(map_fd("xcni_ipcache"),
-					     &(struct xcni_ipcache_key){ .prefixlen = 32,
-									 .addr = ip4(NODE_IP) },
-					     &(struct xcni_ipcache_val){ .identity = XCNI_ID_HOST },
-					     BPF_ANY),
-			 0);
+	assert_int_equal(ipcache(NODE_IP, 32, XCNI_ID_HOST), 0);
 	assert_int_equal(polrev_bump(), 0);
 	ul6 = ul6_load(1);
 	assert_non_null(ul6);

@@ -562,17 +562,6 @@ static int n3_setup(void)
 	return bpf_map_update_elem(map_fd("xcni_tunnel"), &n3, &t, BPF_ANY) ? -errno : 0;
 }
 
-static int polrev_next(void)
-{
-	uint32_t k = 0, rev = 0;
-	int fd = map_fd("xcni_polrev");
-
-	if (bpf_map_lookup_elem(fd, &k, &rev))
-		return -errno;
-	rev++;
-	return bpf_map_update_elem(fd, &k, &rev, BPF_ANY) ? -errno : 0;
-}
-
 /* Version 1 of A's ingress policy, left in the maps by the rows: only C on TCP 80. */
 static int a_isolated_v1(void)
 {
@@ -581,7 +570,7 @@ static int a_isolated_v1(void)
 
 	if (bpf_map_update_elem(map_fd("xcni_polep"), &ip, &v, BPF_ANY))
 		return -errno;
-	return polrev_next();
+	return polrev_bump();
 }
 
 static int a_open(void)
@@ -590,7 +579,7 @@ static int a_open(void)
 
 	if (bpf_map_delete_elem(map_fd("xcni_polep"), &ip) && errno != ENOENT)
 		return -errno;
-	return polrev_next();
+	return polrev_bump();
 }
 
 /* xcni_ctstat's BPF slot, summed over the CPUs. */

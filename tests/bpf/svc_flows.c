@@ -31,6 +31,7 @@
 #include "lb6.h"
 #include "lib/services/svc.h"
 #include "lib/services/svcsync.h"
+#include "../unit/k8s_fx.h"
 
 /* The table's rows name what they need; the rest is zero. */
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
@@ -339,13 +340,10 @@ static void flows_setup(void **state)
 				 .peers6 = (const uint8_t(*)[16])(a6 + 1), .peer_names6 = names };
 	struct svcsync_stats st = {};
 	struct svcsync *ss = NULL;
-	struct k8s_error kerr;
 	struct svc_list l = {};
 	struct store *s;
 	struct cluster c;
-	json_t **docs;
 	char msg[256];
-	size_t n;
 
 	(void)state;
 	in6(NODE6, a6[0]);
@@ -368,18 +366,7 @@ static void flows_setup(void **state)
 
 		assert_int_equal(bpf_map_update_elem(map_fd("xcni_self6"), &zero, a6[0], BPF_ANY), 0);
 	}
-	s = store_new();
-	assert_non_null(s);
-	if (k8s_load_stream(manifest, strlen(manifest), &docs, &n, &kerr))
-		fail_msg("%s", kerr.msg);
-	for (size_t i = 0; i < n; i++) {
-		struct k8s_object *o;
-
-		if (k8s_parse_lb(docs[i], &o, &kerr))
-			fail_msg("%s", kerr.msg);
-		assert_int_equal(store_put(s, o), 1);
-	}
-	k8s_docs_free(docs, n);
+	s = store_of(manifest, k8s_parse_lb);
 	store_view(s, &c);
 	assert_int_equal(svc_build(&c, &node, 0, &l), 0);
 	for (size_t i = 0; i < l.nerrs; i++)

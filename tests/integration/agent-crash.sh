@@ -18,9 +18,7 @@
 # written. Then it restarts the agent and checks.
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-. "$HERE/../lib.sh"
-
-. "$HERE/node.sh"
+. "$HERE/node.sh" # sources ../lib.sh
 node_init agentcrash 10.97.8 ac
 ROUNDS=${AGENT_CRASH_ROUNDS:-20}
 SRV= PROBER=
@@ -85,12 +83,7 @@ spec:
 EOF
 	rm -f "$M/allow-$o.yaml"
 }
-put deny.yaml <<'EOF'
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: deny, namespace: x}
-spec: {podSelector: {matchLabels: {pod: a}}}
-EOF
+deny_put deny "pod: a"
 version b
 check "version b applied" sync_gen
 check "version b: b connects" expect b connected

@@ -24,9 +24,7 @@
 #     xc<hash> ──veth── eth0  <tag>-c  x/c  (3000 UDP flows to b, per round)
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-. "$HERE/../lib.sh"
-
-. "$HERE/node.sh"
+. "$HERE/node.sh" # sources ../lib.sh
 node_init ctpressure 10.97.0 ctp
 PORT=9974
 SRV=
@@ -171,12 +169,7 @@ check "... on the Prometheus page too" prom_ge xcni_ct_pickups_total 1
 # Policy no longer admits b; the third connection loses its entry: its next
 # segment is judged as new and refused, not passed on an old verdict.
 rm -f "$M/allow.yaml"
-put deny.yaml <<'EOF'
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: deny, namespace: x}
-spec: {podSelector: {matchLabels: {pod: a}}}
-EOF
+deny_put deny "pod: a"
 check "a admits nothing" sync_gen
 drops0=$(ctm drop-policy-ingress)
 check "b's third connection loses its entry" evict 3

@@ -1,4 +1,4 @@
-# Sourced by the one-node integration suites (after tests/lib.sh): a node netns
+# Sourced by the one-node integration suites (it sources tests/lib.sh): a node netns
 # running xcnid, pods attached through the real plugin as a runtime does.
 #
 #   node_init NAME SUBNET CID   NODE (<tag>-node), PIN (/sys/fs/bpf/<tag>), T (scratch
@@ -9,6 +9,10 @@
 #   node_cleanup POD...         DEL and remove each pod, the agent, the node, the scratch
 #   pod_add POD                 netns <tag>-POD, ADD through the plugin ($T/POD.json);
 #                               prints the pod's address
+#   deny_put NAME LABEL         $M/deny.yaml: NetworkPolicy x/NAME, the pods labelled
+#                               LABEL ("pod: a") admit nothing
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+
 node_init() {
 	NODE=$XCT_TAG-node
 	PIN=/sys/fs/bpf/$XCT_TAG
@@ -31,6 +35,10 @@ pod_add() {
 	ip netns add "$XCT_TAG-$1" && ip -n "$XCT_TAG-$1" link set lo up &&
 		cni ADD "$1" >"$T/$1.json" || { cat "$T/$1.json" >&2; return 1; }
 	jq -r '.ips[0].address' "$T/$1.json" | cut -d/ -f1
+}
+deny_put() {
+	printf 'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: %s, namespace: x}\nspec: {podSelector: {matchLabels: {%s}}}\n' \
+		"$1" "$2" | put deny.yaml
 }
 ctl() { nsenter --net="/var/run/netns/$NODE" "$BUILD/xcnictl" --pin-dir "$PIN" "$@"; }
 node_cleanup() {

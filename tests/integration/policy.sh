@@ -11,9 +11,7 @@
 #     xc<hash> ──veth── eth0  <tag>-o1, -o2, -o3  other/o1..o3 (serve TCP 80)
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-. "$HERE/../lib.sh"
-
-. "$HERE/node.sh"
+. "$HERE/node.sh" # sources ../lib.sh
 node_init policy 10.97.0 pol
 SRV=
 UDPSRV=
@@ -46,13 +44,7 @@ ip netns add "$NODE" && ip -n "$NODE" link set lo up
 XCNID_NETNS=$NODE
 check "xcnid started with --manifests" start_xcnid "$PIN" --pod-cidr "$SUBNET.0/24" \
 	--node-name n1 --manifests "$M" -v || { finish; exit 1; }
-for p in a b c; do
-	ip netns add "$XCT_TAG-$p" && ip -n "$XCT_TAG-$p" link set lo up
-	cni ADD "$p" >"$T/$p.json" || { not_ok "ADD $p"; cat "$T/$p.json"; finish; exit 1; }
-done
-IP_A=$(jq -r '.ips[0].address' "$T/a.json" | cut -d/ -f1)
-IP_B=$(jq -r '.ips[0].address' "$T/b.json" | cut -d/ -f1)
-IP_C=$(jq -r '.ips[0].address' "$T/c.json" | cut -d/ -f1)
+IP_A=$(pod_add a) && IP_B=$(pod_add b) && IP_C=$(pod_add c) || { not_ok "ADD a, b, c"; finish; exit 1; }
 ip netns exec "$XCT_TAG-a" socat TCP-LISTEN:80,fork,reuseaddr SYSTEM:'echo hello' &
 SRV=$!
 
@@ -71,12 +63,7 @@ check "no policy: b reaches a" expect b connected
 default_allow() { ctl policy get x/a | grep -q 'no policy selects'; }
 check "no policy: policy get says allowed by default" default_allow
 
-put deny.yaml <<'EOF'
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: deny, namespace: x}
-spec: {podSelector: {matchLabels: {pod: a}}}
-EOF
+deny_put deny "pod: a"
 check "default deny for a applied" sync_gen
 check "deny: b is blocked" expect b blocked
 counted() { ctl metrics | grep -q 'drop-policy-ingress'; }
@@ -185,12 +172,7 @@ except socket.timeout:
     print("timeout")
 ' "$2"
 }
-put deny.yaml <<'EOF'
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: deny, namespace: x}
-spec: {podSelector: {matchLabels: {pod: a}}}
-EOF
+deny_put deny "pod: a"
 check "a isolated for ingress, nothing allowed: applied" sync_gen
 check "a's UDP to a closed port of b: b's port unreachable reaches a (refused)" \
 	test "$(udp_closed a "$IP_B")" = refused

@@ -15,9 +15,7 @@
 #     xc<hash> ──veth── eth0  <tag>-c  x/c  TCP 8080, ingress denied by policy
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-. "$HERE/../lib.sh"
-
-. "$HERE/node.sh"
+. "$HERE/node.sh" # sources ../lib.sh
 node_init socklb 10.98.0 socklb
 VIP=10.96.0.10 # web: 80/TCP -> a:8080, 53/UDP -> a:8081
 VIP_NONE=10.96.0.11 # empty: no endpoints

@@ -17,9 +17,7 @@
 #     xc<hash> ──veth── eth0  <tag>-b  x/b  (the client; pods dual stack: fd00:97::/64)
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-. "$HERE/../lib.sh"
-
-. "$HERE/node.sh"
+. "$HERE/node.sh" # sources ../lib.sh
 node_init svc 10.97.0 svc
 VIP=10.96.0.10
 VIP6=fd00:96::10
@@ -63,12 +61,7 @@ XCNID_NETNS=$NODE
 check "xcnid started with --manifests --kube-proxy-replacement" start_xcnid "$PIN" \
 	--pod-cidr "$SUBNET.0/24" --node-name n1 --manifests "$M" --no-masquerade \
 	--kube-proxy-replacement --map-max xcni_svc=3 -v || { finish; exit 1; }
-for p in a b; do
-	ip netns add "$XCT_TAG-$p" && ip -n "$XCT_TAG-$p" link set lo up
-	cni ADD "$p" >"$T/$p.json" || { not_ok "ADD $p"; cat "$T/$p.json"; finish; exit 1; }
-done
-IP_A=$(jq -r '.ips[0].address' "$T/a.json" | cut -d/ -f1)
-IP_B=$(jq -r '.ips[0].address' "$T/b.json" | cut -d/ -f1)
+IP_A=$(pod_add a) && IP_B=$(pod_add b) || { not_ok "ADD a, b"; finish; exit 1; }
 IP6_A=$(jq -r '.ips[].address | select(contains(":"))' "$T/a.json" | cut -d/ -f1)
 IP6_B=$(jq -r '.ips[].address | select(contains(":"))' "$T/b.json" | cut -d/ -f1)
 ip netns exec "$XCT_TAG-a" socat TCP-LISTEN:8080,fork,reuseaddr SYSTEM:'echo hello' &

@@ -16,9 +16,7 @@
 #   x/none 10.96.0.21: 3868/SCTP, no endpoints
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-. "$HERE/../lib.sh"
-
-. "$HERE/node.sh"
+. "$HERE/node.sh" # sources ../lib.sh
 node_init svcsctp 10.97.3 svcsctp
 VIP=10.96.0.20
 VIP_NONE=10.96.0.21

@@ -11,9 +11,7 @@
 #     xc<hash> fe80::1 ──veth── eth0  <tag>-c  x/c             fd00:98:1::z (IPv6 only)
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-. "$HERE/../lib.sh"
-
-. "$HERE/node.sh"
+. "$HERE/node.sh" # sources ../lib.sh
 node_init v6 10.98.0 v6
 PIDS=()
 
@@ -185,12 +183,7 @@ check "ND-typed ICMPv6 (RS, 1200 bytes) from the node's fd00:97::9 -> b, policy 
 
 # One policy, both families: b isolated for ingress, nothing allowed.
 d0=$(metric drop-policy-ingress from-pod)
-put deny.yaml <<'EOF'
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: deny-b, namespace: x}
-spec: {podSelector: {matchLabels: {pod: b}}}
-EOF
+deny_put deny-b "pod: b"
 check "deny-b applied" sync_gen
 ctl monitor --json --timeout-ms 5000 >"$T/events.json" 2>&1 &
 MON=$!

@@ -332,12 +332,22 @@ static void cnp_put(struct store *st, unsigned *seed, unsigned i)
 			  spec));
 }
 
+/* Deletes PREFIX<i> of KIND from ns<i % NNS>, where pod_put and np_put put it. */
+static void del_nth(struct store *st, enum k8s_kind kind, const char *prefix, unsigned i)
+{
+	char name[16], ns[16];
+
+	snprintf(name, sizeof(name), "%s%u", prefix, i);
+	snprintf(ns, sizeof(ns), "ns%u", i % NNS);
+	store_del(st, kind, ns, name);
+}
+
 /* One batch of 1..4 random changes. */
 static void random_changes(struct store *st, unsigned *seed)
 {
 	for (unsigned n = 1 + rnd(seed, 4); n > 0; n--) {
 		unsigned what;
-		char name[8], ns[8];
+		char name[8];
 
 		if (gen_ns_labels && !rnd(seed, 4)) {
 			if (rnd(seed, 5)) {
@@ -352,11 +362,7 @@ static void random_changes(struct store *st, unsigned *seed)
 		if (what < 45) {
 			pod_put(st, seed, rnd(seed, NPODS));
 		} else if (what < 65) {
-			unsigned i = rnd(seed, NPODS);
-
-			snprintf(name, sizeof(name), "p%u", i);
-			snprintf(ns, sizeof(ns), "ns%u", i % NNS);
-			store_del(st, K8S_POD, ns, name);
+			del_nth(st, K8S_POD, "p", rnd(seed, NPODS));
 		} else if (what < 75) {
 			node_put(st, seed, rnd(seed, NNODES));
 		} else if (what < 79) {
@@ -365,11 +371,7 @@ static void random_changes(struct store *st, unsigned *seed)
 		} else if (what < 90) {
 			np_put(st, seed, rnd(seed, NPOLS));
 		} else if (what < 95) {
-			unsigned i = rnd(seed, NPOLS);
-
-			snprintf(name, sizeof(name), "np%u", i);
-			snprintf(ns, sizeof(ns), "ns%u", i % NNS);
-			store_del(st, K8S_NETWORKPOLICY, ns, name);
+			del_nth(st, K8S_NETWORKPOLICY, "np", rnd(seed, NPOLS));
 		} else if (what < 98) {
 			ns_put(st, seed, rnd(seed, NNS));
 		} else if (what >= 100) {

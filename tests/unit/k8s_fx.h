@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Manifest text -> JSON documents, for the manifest tests (test_k8s.c, test_k8s_svc.c). */
+/* Manifest text -> JSON documents or a store, for the manifest and service tests. */
 #ifndef XCNI_TEST_K8S_FX_H
 #define XCNI_TEST_K8S_FX_H
 
@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "../../user/lib/cluster/k8s.h"
+#include "../../user/lib/cluster/store.h"
 
 static inline json_t **load(const char *yaml, size_t *n)
 {
@@ -31,6 +32,29 @@ static inline json_t *load1(const char *yaml)
 	doc = json_incref(docs[0]);
 	k8s_docs_free(docs, n);
 	return doc;
+}
+
+/* A new store holding every document of YAML, each parsed with PARSE
+ * (k8s_parse_all, k8s_parse_lb, ...). */
+static inline struct store *store_of(const char *yaml,
+				     int (*parse)(json_t *, struct k8s_object **, struct k8s_error *))
+{
+	struct store *st = store_new();
+	struct k8s_error err;
+	size_t n;
+	json_t **docs;
+
+	assert_non_null(st);
+	docs = load(yaml, &n);
+	for (size_t i = 0; i < n; i++) {
+		struct k8s_object *o;
+
+		if (parse(docs[i], &o, &err))
+			fail_msg("%s", err.msg);
+		assert_int_equal(store_put(st, o), 1);
+	}
+	k8s_docs_free(docs, n);
+	return st;
 }
 
 #endif

@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "lib/services/extfe.h"
+#include "k8s_fx.h"
 
 #define SVC(name, spec) \
 	"apiVersion: v1\nkind: Service\nmetadata: {name: " name ", namespace: y}\nspec: " spec "\n---\n"
@@ -50,25 +51,10 @@ static const struct svc_prefix ANY[] = { { XCNI_AF_INET, 0, SVC_PFX_ALLOW, {} },
 					 { XCNI_AF_INET6, 0, SVC_PFX_ALLOW, {} } };
 static const struct svc_ext_rules ALL = { 0, NULL, 2, ANY };
 
-static void load(const char *yaml)
+static void fill(const char *yaml)
 {
-	struct k8s_error err;
-	json_t **docs;
-	size_t n;
-
 	store_free(st);
-	st = store_new();
-	assert_non_null(st);
-	if (k8s_load_stream(yaml, strlen(yaml), &docs, &n, &err))
-		fail_msg("%s", err.msg);
-	for (size_t i = 0; i < n; i++) {
-		struct k8s_object *o;
-
-		if (k8s_parse_all(docs[i], &o, &err))
-			fail_msg("%s", err.msg);
-		assert_int_equal(store_put(st, o), 1);
-	}
-	k8s_docs_free(docs, n);
+	st = store_of(yaml, k8s_parse_all);
 }
 
 static int teardown(void **state)
@@ -126,7 +112,7 @@ static void build_keys(void **state)
 	size_t n;
 
 	(void)state;
-	load(YAML);
+	fill(YAML);
 	store_view(st, &c);
 	assert_int_equal(extfe_build(&c, &ALL, NULL, &k, &n), 0);
 	if (n != NWANT)
@@ -140,7 +126,7 @@ static void build_keys(void **state)
 		assert_true(memcmp(&k[i - 1], &k[i], sizeof(*k)) < 0);
 	free(k);
 	/* No Services: no keys. */
-	load("");
+	fill("");
 	store_view(st, &c);
 	assert_int_equal(extfe_build(&c, &ALL, NULL, &k, &n), 0);
 	assert_int_equal(n, 0);
@@ -185,7 +171,7 @@ static void sync_map(void **state)
 			    sizeof(__u32), 16, &o);
 	if (fd < 0)
 		skip(); /* not root: no BPF maps */
-	load(YAML);
+	fill(YAML);
 	store_view(st, &c);
 	assert_int_equal(extfe_build(&c, &ALL, NULL, &k, &n), 0);
 	assert_int_equal(bpf_map_update_elem(fd, &stale, &one, BPF_ANY), 0);
@@ -199,7 +185,7 @@ static void sync_map(void **state)
 	assert_int_equal(s.written + s.deleted + s.full, 0);
 	free(k);
 	/* dns removed: its one key goes, web's stay. */
-	load(SVC("web", "{type: LoadBalancer, clusterIP: 10.96.0.9, clusterIPs: [10.96.0.9, "
+	fill(SVC("web", "{type: LoadBalancer, clusterIP: 10.96.0.9, clusterIPs: [10.96.0.9, "
 			"\"fd00:96::9\"], ipFamilies: [IPv4, IPv6], ipFamilyPolicy: RequireDualStack, "
 			"externalIPs: [203.0.113.7, \"2001:db8::1\"], ports: [{name: h, port: 80, "
 			"nodePort: 30080}, {name: d, port: 53, protocol: UDP, nodePort: 30053}]}\n"
@@ -218,7 +204,7 @@ static void sync_map(void **state)
 	fd = bpf_map_create(BPF_MAP_TYPE_HASH, "ut_extfe8", sizeof(struct xcni_svc_key),
 			    sizeof(__u32), 8, &o);
 	assert_true(fd >= 0);
-	load(YAML);
+	fill(YAML);
 	store_view(st, &c);
 	assert_int_equal(extfe_build(&c, &ALL, NULL, &k, &n), 0);
 	assert_int_equal(extfe_sync(fd, k, n, &s), 0);
@@ -227,7 +213,7 @@ static void sync_map(void **state)
 	assert_int_equal(map_keys(fd, k, n), 8);
 	free(k);
 	/* Services gone: the map emptied. */
-	load("");
+	fill("");
 	store_view(st, &c);
 	assert_int_equal(extfe_build(&c, &ALL, NULL, &k, &n), 0);
 	assert_int_equal(extfe_sync(fd, k, n, &s), 0);
@@ -260,7 +246,7 @@ static void allowed_only(void **state)
 	snprintf(yaml, sizeof(yaml), "%s%s", YAML,
 		 SVC("evil", "{clusterIP: 10.96.0.77, externalIPs: [192.0.2.53, 10.96.0.10, "
 			     "10.0.0.5, 10.9.9.9], ports: [{port: 53, protocol: UDP}]}"));
-	load(yaml);
+	fill(yaml);
 	store_view(st, &c);
 	/* No allow-list: no externalIP at all. */
 	assert_int_equal(extfe_build(&c, NULL, NULL, &k, &n), 0);

@@ -357,6 +357,38 @@ static void test_host(void **state)
 }
 
 /* On a wildcard address (allowed remote) any address literal is a name of it; no DNS name is. */
+/* The reply on FD while H serves, until the peer closes or 3 s have passed;
+ * closes FD. Its HTTP status, -1 when none; *len its length. */
+static int reply_status(struct http *h, int fd, ssize_t *len)
+{
+	char buf[512];
+	uint64_t t0 = now_ns();
+	ssize_t n = 0, r;
+	int status = -1;
+
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	while (now_ns() - t0 < 3000000000ULL) {
+		struct pollfd p[2] = { { .fd = http_fd(h), .events = POLLIN },
+				       { .fd = fd, .events = POLLIN } };
+
+		poll(p, 2, 50);
+		if (p[0].revents)
+			http_dispatch(h);
+		if (p[1].revents) {
+			r = recv(fd, buf + n, sizeof(buf) - 1 - (size_t)n, 0);
+			if (r <= 0)
+				break;
+			n += r;
+		}
+	}
+	close(fd);
+	buf[n] = '\0';
+	if (sscanf(buf, "HTTP/1.1 %d", &status) != 1)
+		status = -1;
+	*len = n;
+	return status;
+}
+
 static void test_host_any(void **state)
 {
 	static const struct {
@@ -373,33 +405,16 @@ static void test_host_any(void **state)
 	assert_int_equal(http_route(h, "/p", "text/plain", slow_render, NULL), 0);
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(18963) };
-		char req[160], buf[512] = "";
-		int fd = socket(AF_INET, SOCK_STREAM, 0), status = -1;
-		uint64_t t0 = now_ns();
-		ssize_t n = 0, r;
+		char req[160];
+		int fd = socket(AF_INET, SOCK_STREAM, 0), status;
+		ssize_t n;
 
 		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 		snprintf(req, sizeof(req), "GET /p HTTP/1.1\r\nHost: %s\r\n\r\n", rows[i].host);
 		assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 		assert_true(send(fd, req, strlen(req), 0) > 0);
-		fcntl(fd, F_SETFL, O_NONBLOCK);
-		while (now_ns() - t0 < 3000000000ULL) {
-			struct pollfd p[2] = { { .fd = http_fd(h), .events = POLLIN },
-					       { .fd = fd, .events = POLLIN } };
-
-			poll(p, 2, 50);
-			if (p[0].revents)
-				http_dispatch(h);
-			if (p[1].revents) {
-				r = recv(fd, buf + n, sizeof(buf) - 1 - (size_t)n, 0);
-				if (r <= 0)
-					break;
-				n += r;
-			}
-		}
-		close(fd);
-		buf[n] = '\0';
-		if (sscanf(buf, "HTTP/1.1 %d", &status) != 1 || status != rows[i].status)
+		status = reply_status(h, fd, &n);
+		if (status != rows[i].status)
 			fail_msg("0.0.0.0, Host %s: %d, want %d", rows[i].host, status, rows[i].status);
 	}
 	http_free(h);
@@ -415,10 +430,9 @@ static void test_busy(void **state)
 	static const char req[] = "GET /p HTTP/1.1\r\nHost: 127.0.0.1:18962\r\n\r\n";
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(PORT) };
 	struct pollfd p = { .fd = http_fd(*state), .events = POLLIN };
-	char buf[512] = "";
 	uint64_t t0;
-	ssize_t n = 0, r;
-	int fd = socket(AF_INET, SOCK_STREAM, 0), status = -1;
+	ssize_t n;
+	int fd = socket(AF_INET, SOCK_STREAM, 0), status;
 
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
@@ -429,25 +443,8 @@ static void test_busy(void **state)
 			http_dispatch(*state);
 	assert_int_equal(send(fd, req, strlen(req), 0), (ssize_t)strlen(req));
 	usleep(5500000);
-	fcntl(fd, F_SETFL, O_NONBLOCK);
-	t0 = now_ns();
-	while (now_ns() - t0 < 3000000000ULL) {
-		struct pollfd q[2] = { { .fd = http_fd(*state), .events = POLLIN },
-				       { .fd = fd, .events = POLLIN } };
-
-		poll(q, 2, 50);
-		if (q[0].revents)
-			http_dispatch(*state);
-		if (q[1].revents) {
-			r = recv(fd, buf + n, sizeof(buf) - 1 - (size_t)n, 0);
-			if (r <= 0)
-				break;
-			n += r;
-		}
-	}
-	close(fd);
-	buf[n] = '\0';
-	if (sscanf(buf, "HTTP/1.1 %d", &status) != 1 || status != 200)
+	status = reply_status(*state, fd, &n);
+	if (status != 200)
 		fail_msg("a request that waited 5.5 s for a busy agent: %d (%zd bytes)", status, n);
 }
 

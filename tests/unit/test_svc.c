@@ -11,6 +11,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include "lib/services/svc.h"
+#include "k8s_fx.h"
 
 static struct store *st;
 static struct svc_list l;
@@ -19,28 +20,14 @@ static struct svc_list l;
  * built for node (NULL: none). */
 static void load_for(const char *yaml, const struct svc_node *node)
 {
-	struct k8s_error err;
 	struct cluster c;
-	json_t **docs;
-	size_t n;
 
-	st = store_new();
-	assert_non_null(st);
-	if (k8s_load_stream(yaml, strlen(yaml), &docs, &n, &err))
-		fail_msg("%s", err.msg);
-	for (size_t i = 0; i < n; i++) {
-		struct k8s_object *o;
-
-		if (k8s_parse_lb(docs[i], &o, &err))
-			fail_msg("%s", err.msg);
-		assert_int_equal(store_put(st, o), 1);
-	}
-	k8s_docs_free(docs, n);
+	st = store_of(yaml, k8s_parse_lb);
 	store_view(st, &c);
 	assert_int_equal(svc_build(&c, node, 0, &l), 0);
 }
 
-static void load(const char *yaml)
+static void build_from(const char *yaml)
 {
 	load_for(yaml, NULL);
 }
@@ -182,7 +169,7 @@ static void dual_stack(void **state)
 static void dual_stack_clash(void **state)
 {
 	(void)state;
-	load(SVC("a", "{clusterIP: \"fd00:96::a\", ports: [{port: 80}]}")
+	build_from(SVC("a", "{clusterIP: \"fd00:96::a\", ports: [{port: 80}]}")
 	     SVC("b", "{clusterIP: \"fd00:96::a\", ports: [{port: 80}]}"));
 	assert_int_equal(l.n, 1);
 	assert_int_equal(l.nerrs, 1);
@@ -195,7 +182,7 @@ static void named_multi_port(void **state)
 	const struct svc_spec *s;
 
 	(void)state;
-	load(SVC("web", "{selector: {app: web}, clusterIP: 10.96.0.10, ports: [{name: http, port: 80, "
+	build_from(SVC("web", "{selector: {app: web}, clusterIP: 10.96.0.10, ports: [{name: http, port: 80, "
 			"targetPort: web}, {name: dns, port: 53, protocol: UDP, targetPort: 5353}, "
 			"{name: sctp, port: 9, protocol: SCTP}]}")
 	     EPS("web-1", "web",
@@ -235,7 +222,7 @@ static void conditions_and_slices(void **state)
 	(void)state;
 	/* Two slices; one endpoint in both (ready in one); an endpoint neither ready nor
 	 * terminating-serving is no backend; another Service's slice does not count. */
-	load(SVC("a", "{selector: {app: a}, clusterIP: 10.96.0.1, ports: [{port: 80}]}")
+	build_from(SVC("a", "{selector: {app: a}, clusterIP: 10.96.0.1, ports: [{port: 80}]}")
 	     EPS("a-1", "a",
 		 "endpoints:\n- {addresses: [10.1.0.1]}\n"
 		 "- {addresses: [10.1.0.2], conditions: {ready: false, serving: true, terminating: true}}\n"
@@ -267,7 +254,7 @@ static void terminating_only(void **state)
 	(void)state;
 	/* Only terminating-but-serving endpoints: they are the backends (the data plane uses
 	 * them since no active one is left). */
-	load(SVC("a", "{clusterIP: 10.96.0.1, ports: [{port: 80}]}")
+	build_from(SVC("a", "{clusterIP: 10.96.0.1, ports: [{port: 80}]}")
 	     EPS("a-1", "a",
 		 "endpoints: [{addresses: [10.1.0.2], conditions: {ready: false, serving: true, "
 		 "terminating: true}}]\nports: [{port: 80}]"));
@@ -281,7 +268,7 @@ static void affinity(void **state)
 	const struct svc_spec *s;
 
 	(void)state;
-	load(SVC("a", "{clusterIP: 10.96.0.1, sessionAffinity: ClientIP, sessionAffinityConfig: "
+	build_from(SVC("a", "{clusterIP: 10.96.0.1, sessionAffinity: ClientIP, sessionAffinityConfig: "
 		      "{clientIP: {timeoutSeconds: 60}}, ports: [{port: 80}]}")
 	     SVC("b", "{clusterIP: 10.96.0.2, sessionAffinity: ClientIP, ports: [{port: 80}]}"));
 	s = spec("y/a:80/TCP");
@@ -297,7 +284,7 @@ static void headless_unallocated_no_selector(void **state)
 	const struct svc_spec *s;
 
 	(void)state;
-	load(SVC("h", "{clusterIP: None, selector: {app: h}, ports: [{port: 80}]}")
+	build_from(SVC("h", "{clusterIP: None, selector: {app: h}, ports: [{port: 80}]}")
 	     EPS("h-1", "h", "endpoints: [{addresses: [10.1.0.1]}]\nports: [{port: 80}]")
 	     SVC("u", "{selector: {app: u}, ports: [{port: 80}]}")
 	     SVC("en", "{type: ExternalName, externalName: db.example.com, clusterIP: 10.96.0.8}")
@@ -324,7 +311,7 @@ static void slices_by_port_set(void **state)
 	const struct svc_spec *s;
 
 	(void)state;
-	load(SVC("m", "{clusterIP: 10.96.0.5, ports: [{name: http, port: 80, targetPort: http}, "
+	build_from(SVC("m", "{clusterIP: 10.96.0.5, ports: [{name: http, port: 80, targetPort: http}, "
 		      "{name: metrics, port: 9090, targetPort: metrics}]}")
 	     EPS("m-both", "m",
 		 "endpoints: [{addresses: [10.1.0.1]}]\nports: [{name: http, port: 8080}, "
@@ -345,7 +332,7 @@ static void bad_input(void **state)
 	(void)state;
 	/* A Service port no slice port matches (name, then protocol), and a second Service on
 	 * the same frontend: both said, naming the object and field; the rest is built. */
-	load(SVC("a", "{clusterIP: 10.96.0.1, ports: [{name: http, port: 80}, {name: dns, port: 53, "
+	build_from(SVC("a", "{clusterIP: 10.96.0.1, ports: [{name: http, port: 80}, {name: dns, port: 53, "
 		      "protocol: UDP}]}")
 	     EPS("a-1", "a",
 		 "endpoints: [{addresses: [10.1.0.1]}]\nports: [{name: htttp, port: 8080}, "
@@ -400,7 +387,7 @@ static void size_bound(void **state)
 	len += (size_t)snprintf(y + len, cap - len, "]}\n---\n%s",
 				SVC("ok", "{clusterIP: 10.96.0.1, ports: [{port: 80}]}"));
 	assert_true(len < cap);
-	load(y);
+	build_from(y);
 	free(y);
 	assert_int_equal(l.nerrs, 1);
 	assert_string_equal(l.errs[0], "Service y/huge: spec.ports (256) x addresses per port (257: "
@@ -457,7 +444,7 @@ static void backends_bound(void **state)
 		len += (size_t)snprintf(y + len, cap - len, "]\n---\n");
 	}
 	assert_true(len < cap);
-	load(y);
+	build_from(y);
 	free(y);
 	assert_int_equal(l.nerrs, 0);
 	assert_int_equal(spec("y/many:80/TCP")->nbe, 17000);
@@ -477,7 +464,7 @@ static void maglev_flag_and_empty(void **state)
 	struct cluster c;
 
 	(void)state;
-	load(SVC("a", "{clusterIP: 10.96.0.1, ports: [{port: 80}]}"));
+	build_from(SVC("a", "{clusterIP: 10.96.0.1, ports: [{port: 80}]}"));
 	svc_list_free(&l);
 	store_view(st, &c);
 	assert_int_equal(svc_build(&c, NULL, SVC_BUILD_MAGLEV, &l), 0);
@@ -529,7 +516,7 @@ static void ext_ip_by_class_and_age(void **state)
 	const struct svc_spec *s;
 
 	(void)state;
-	load(NSVC("kube-system", "kube-dns", "2026-01-01T00:00:00Z", u1,
+	build_from(NSVC("kube-system", "kube-dns", "2026-01-01T00:00:00Z", u1,
 		  "{clusterIP: 10.96.0.10, ports: [{name: dns, port: 53, protocol: UDP}]}")
 	     NSVC("zzz", "lb", "2026-03-01T00:00:00Z", u2,
 		  "{type: LoadBalancer, clusterIP: 10.96.0.20, ports: [{port: 80, nodePort: 30080}]}"
@@ -566,7 +553,7 @@ static void ext_ip_by_class_and_age(void **state)
 static void ext_ip_same_age_by_uid(void **state)
 {
 	(void)state;
-	load(NSVC("aaa", "x", "2026-01-01T00:00:00Z", b-uid, "{clusterIP: 10.96.0.1, "
+	build_from(NSVC("aaa", "x", "2026-01-01T00:00:00Z", b-uid, "{clusterIP: 10.96.0.1, "
 		  "externalIPs: [192.0.2.5], ports: [{port: 80}]}")
 	     NSVC("bbb", "x", "2026-01-01T00:00:00Z", a-uid, "{clusterIP: 10.96.0.2, "
 		  "externalIPs: [192.0.2.5], ports: [{port: 80}]}"));
@@ -958,7 +945,7 @@ static void lb_ips6_and_clash_index(void **state)
 	const struct svc_spec *s;
 
 	(void)state;
-	load(SVC("a", "{clusterIP: \"fd00:96::a\", ports: [{port: 80}]}")
+	build_from(SVC("a", "{clusterIP: \"fd00:96::a\", ports: [{port: 80}]}")
 	     SVC("b", "{selector: {app: b}, type: LoadBalancer, clusterIP: \"fd00:96::b\", "
 		      "ipFamilies: [IPv6], externalIPs: [192.0.2.1, \"fd00:96::a\"], "
 		      "ports: [{port: 80}]}\nstatus: {loadBalancer: {ingress: [{hostname: lb}, "
