@@ -143,15 +143,16 @@ diag "xcl-ul ul-n1: $(ip netns exec xcl-ul ethtool -S ul-n1 2>&1 | grep -iE 'xdp
 check "n1's fast path sent them at XDP (xdp4_packets $x0 -> $x1, >= 3 more: SYN, ACK, UDP)" \
 	test "$x1" -ge $((x0 + 3))
 # burst ADDR: six datagrams of one flow from the outside to ADDR:30081, sent
-# from one CPU (the flow cache is per CPU), each answered before the next:
-# the first takes the full path and fills the cache, the others may be
-# answered from it (issue 56). Prints how many answers came back.
+# from one CPU (the flow cache is per CPU) and port 42100, each answered
+# before the next: the first takes the full path and fills the cache, the
+# others may be answered from it (issue 56). Prints how many answers came back.
 burst() {
 	ip netns exec xcl-out taskset -c 0 /usr/bin/python3 -c '
 import socket, sys
 a = sys.argv[1]
 s = socket.socket(socket.AF_INET6 if ":" in a else socket.AF_INET, socket.SOCK_DGRAM)
 s.settimeout(1.0)
+s.bind(("", 42100))
 got = 0
 for i in range(6):
     s.sendto(b"x", (a, 30081))
@@ -207,6 +208,40 @@ for e in fl: print("#  ", e.get("proto"), e.get("saddr"), e.get("sport"), e.get(
 sys.exit(not any("dsr" in (e.get("flags") or "").split(",") for e in fl))' "$1"
 }
 [ "$DSR" = 1 ] && check "xcnictl --node n1 ct list: the client's flow to np/b:8080 carries FLAGS dsr" dsr_flow "$OUT"
+# client_recs CLIENT N: flows --node all --from-ip CLIENT finds the N probes'
+# flows to np/b (8080/tcp, 8081/udp) from outside, each naming the client
+# (SNAT: "client", DSR and n2's own: the source); n1's record of the burst
+# (from CLIENT's port 42100, mostly answered from the flow cache) counts
+# its six datagrams and six answers. Waited for (the walk: 1 s), bounded.
+client_recs() {
+	local _ out
+	for _ in $(seq 25); do
+		out=$({ "$XCNICTL" flows --node all --from-ip "$1" --json; echo; "$XCNICTL" flows --node n1 --json; } 2>&1 |
+			/usr/bin/python3 -c '
+import json, sys
+client, n = sys.argv[1], int(sys.argv[2])
+merged, n1 = sys.stdin.read().split("\n\n", 1)
+fmt = "%s:" if "." in client else "[%s]:"
+def named(r):
+    return r["source"]["ip"] == client or (r.get("client") or "").startswith(fmt % client)
+recs = [r for r in map(json.loads, filter(str.strip, merged.splitlines()))
+        if r.get("destination", {}).get("port") in (8080, 8081)]
+burst = [r for r in map(json.loads, filter(str.strip, n1.splitlines()))
+         if (r.get("client") or "").endswith("]:42100" if ":" in client else client + ":42100")
+         or (r["source"]["ip"] == client and r["source"]["port"] == 42100)]
+ok = len(recs) == n and all(map(named, recs)) and len(burst) == 1 and \
+     (burst[0]["packets"], burst[0]["reply_packets"]) == (6, 6)
+for r in recs + burst:
+    print("#  ", r.get("node"), r["source"], r["destination"].get("port"), r.get("client"), r.get("service_path"),
+          r["packets"], r["reply_packets"])
+sys.exit(0 if ok else 1)' "$1" "$2") && return 0
+		sleep 0.2
+	done
+	echo "$out"
+	return 1
+}
+check "xcnictl flows --node all --from-ip $OUT: the six probes' flows to np/b, each naming the client; n1's record of the burst: 6 + 6 packets" \
+	client_recs "$OUT" 6
 if [ "$FAMILY" = dual ]; then
 	y0=$(npa 1 xdp6_packets)
 	check "IPv6: outside -> n1 [fd00:77::1]:30080/tcp: np/b saw $SEEN1_6" \
@@ -226,6 +261,8 @@ if [ "$FAMILY" = dual ]; then
 		dsr_flow "$OUT6"
 	check "IPv6: outside -> n2 [fd00:77::2]:30080/tcp (local backend, tc's): np/b saw the client" \
 		bash -c "[[ \"\$1\" == 'np/b $OUT6' ]]" _ "$(answer n2 30080/tcp --family 6)"
+	check "xcnictl flows --node all --from-ip $OUT6: the four IPv6 probes' flows to np/b, each naming the client; n1's record of the burst: 6 + 6 packets" \
+		client_recs "$OUT6" 4
 fi
 check "xcnid on n1 said the mode in one line ('nodeport acceleration on ...: $want_mode XDP')" \
 	grep -q "nodeport acceleration on .*: $want_mode XDP" "$XCNI_LAB_DIR/n1/xcnid.log"
