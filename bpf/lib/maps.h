@@ -660,20 +660,6 @@ struct {
 #ifndef XCNI_MAX_NPC
 #define XCNI_MAX_NPC 8192
 #endif
-#define XCNI_NPC_HDR 112 /* the outer headers, the largest 14 + XCNI_ENCAP6_DSR_LEN */
-struct xcni_npc {
-	__u64 gen; /* xcni_npgen when the full path planned it */
-	__u64 stamp; /* then: good for XCNI_NPC_LIFE_NS */
-	__u64 pkts, bytes; /* hits since, for the conntrack entries at refresh */
-	union xcni_tuple xlat; /* the translated tuple (backend, SNAT or client) */
-	__u32 ifindex; /* the device it came in by and goes out of */
-	__u16 len_ok; /* the largest frame (before encapsulation) proven to fit */
-	__u16 inner_len; /* the inner IP length the headers were written for */
-	__u8 tos, ul6;
-	__u8 tc; /* the flow is tc's (its backend on this node): handed on */
-	__u8 pad[5];
-	__u8 hdr[XCNI_NPC_HDR]; /* the frame's first 14 + encapsulation bytes */
-};
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);

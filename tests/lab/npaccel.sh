@@ -29,10 +29,10 @@ OUT6=2001:db8:100::1
 # What np/b sees of a client through n1 (n3): the node's SNAT address, or
 # under DSR the client itself.
 DSR_ARGS=()
-SEEN1=192.168.77.1 SEEN3=192.168.77.3 SEEN1_6=fd00:77::1
+SEEN1=192.168.77.1 SEEN3=192.168.77.3 SEEN1_6=fd00:77::1 BURST_REPLIES=6
 if [ "$DSR" = 1 ]; then
 	DSR_ARGS=(--node-port-mode dsr)
-	SEEN1=$OUT SEEN3=$OUT SEEN1_6=$OUT6
+	SEEN1=$OUT SEEN3=$OUT SEEN1_6=$OUT6 BURST_REPLIES=0
 fi
 [ "$MODE" = native ] && export XCNI_LAB_XDP=native
 
@@ -212,14 +212,15 @@ sys.exit(not any("dsr" in (e.get("flags") or "").split(",") for e in fl))' "$1"
 # flows to np/b (8080/tcp, 8081/udp) from outside, each naming the client
 # (SNAT: "client", DSR and n2's own: the source); n1's record of the burst
 # (from CLIENT's port 42100, mostly answered from the flow cache) counts
-# its six datagrams and six answers. Waited for (the walk: 1 s), bounded.
+# its six datagrams and six answers (DSR: none, n2 answers the client
+# itself). Waited for (the walk: 1 s), bounded.
 client_recs() {
 	local _ out
 	for _ in $(seq 25); do
 		out=$({ "$XCNICTL" flows --node all --from-ip "$1" --json; echo; "$XCNICTL" flows --node n1 --json; } 2>&1 |
 			/usr/bin/python3 -c '
 import json, sys
-client, n = sys.argv[1], int(sys.argv[2])
+client, n, replies = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 merged, n1 = sys.stdin.read().split("\n\n", 1)
 fmt = "%s:" if "." in client else "[%s]:"
 def named(r):
@@ -230,17 +231,17 @@ burst = [r for r in map(json.loads, filter(str.strip, n1.splitlines()))
          if (r.get("client") or "").endswith("]:42100" if ":" in client else client + ":42100")
          or (r["source"]["ip"] == client and r["source"]["port"] == 42100)]
 ok = len(recs) == n and all(map(named, recs)) and len(burst) == 1 and \
-     (burst[0]["packets"], burst[0]["reply_packets"]) == (6, 6)
+     (burst[0]["packets"], burst[0]["reply_packets"]) == (6, replies)
 for r in recs + burst:
     print("#  ", r.get("node"), r["source"], r["destination"].get("port"), r.get("client"), r.get("service_path"),
           r["packets"], r["reply_packets"])
-sys.exit(0 if ok else 1)' "$1" "$2") && return 0
+sys.exit(0 if ok else 1)' "$1" "$2" "$BURST_REPLIES") && return 0
 		sleep 0.2
 	done
 	echo "$out"
 	return 1
 }
-check "xcnictl flows --node all --from-ip $OUT: the six probes' flows to np/b, each naming the client; n1's record of the burst: 6 + 6 packets" \
+check "xcnictl flows --node all --from-ip $OUT: the six probes' flows to np/b, each naming the client; n1's record of the burst: 6 + $BURST_REPLIES packets" \
 	client_recs "$OUT" 6
 if [ "$FAMILY" = dual ]; then
 	y0=$(npa 1 xdp6_packets)
@@ -261,7 +262,7 @@ if [ "$FAMILY" = dual ]; then
 		dsr_flow "$OUT6"
 	check "IPv6: outside -> n2 [fd00:77::2]:30080/tcp (local backend, tc's): np/b saw the client" \
 		bash -c "[[ \"\$1\" == 'np/b $OUT6' ]]" _ "$(answer n2 30080/tcp --family 6)"
-	check "xcnictl flows --node all --from-ip $OUT6: the four IPv6 probes' flows to np/b, each naming the client; n1's record of the burst: 6 + 6 packets" \
+	check "xcnictl flows --node all --from-ip $OUT6: the four IPv6 probes' flows to np/b, each naming the client; n1's record of the burst: 6 + $BURST_REPLIES packets" \
 		client_recs "$OUT6" 4
 fi
 check "xcnid on n1 said the mode in one line ('nodeport acceleration on ...: $want_mode XDP')" \

@@ -218,6 +218,97 @@ static void set_service(struct flowd *d, struct flow_rec *r, __u16 rev_nat, bool
 	flows_set_str(d->fl, &r->backend, buf);
 }
 
+/* ---- the XDP flow cache's hits ---------------------------------------------- */
+
+/*
+ * A NodePort flow the XDP flow cache answers (xcni_npc, per CPU:
+ * bpf/lib/nodeport_cache.h) has the hits added to its conntrack entry only
+ * at its refresh, its next packet a second on: a flow that stops within its
+ * second (a burst, a short request) kept them out of its record (1 packet
+ * of 6, lab-npaccel). Each walk reads them first (npc_read) and adds them to
+ * the counters of the conntrack entry they name (the translated tuple); an
+ * entry stamped since the read (its refresh may have moved them into it) is
+ * taken as conntrack says, the next walk adds what is left.
+ */
+struct npc_hits {
+	union xcni_tuple t;
+	uint64_t pkts, bytes;
+};
+static struct {
+	int fd;
+	struct xcni_npc *vals; /* one entry's per-CPU values */
+	struct npc_hits *h;    /* sorted by t */
+	size_t n, cap;
+	uint64_t read_ns;
+} npc = { .fd = -1 };
+
+_Static_assert(sizeof(struct xcni_npc) % 8 == 0, "per-CPU values are 8-byte aligned");
+
+static int npc_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(union xcni_tuple));
+}
+
+/* Every cached flow's hits not yet in conntrack, by its translated tuple. */
+static void npc_read(struct flowd *d)
+{
+	union xcni_tuple k, next;
+	bool first = true;
+	size_t j = 0;
+
+	npc.n = 0;
+	if (npc.fd < 0)
+		npc.fd = open_pinned(d, "xcni_npc");
+	if (!npc.vals && d->ncpus > 0)
+		npc.vals = calloc((size_t)d->ncpus, sizeof(*npc.vals));
+	if (npc.fd < 0 || !npc.vals)
+		return;
+	npc.read_ns = xcni_mono_ns();
+	for (; !bpf_map_get_next_key(npc.fd, first ? NULL : &k, &next); first = false) {
+		k = next;
+		if (bpf_map_lookup_elem(npc.fd, &k, npc.vals))
+			continue;
+		for (int c = 0; c < d->ncpus; c++) {
+			const struct xcni_npc *v = &npc.vals[c];
+
+			if (v->tc || !v->pkts)
+				continue;
+			if (npc.n == npc.cap) {
+				size_t cap = npc.cap ? npc.cap * 2 : 64;
+				struct npc_hits *h = realloc(npc.h, cap * sizeof(*h));
+
+				if (!h)
+					break;
+				npc.h = h;
+				npc.cap = cap;
+			}
+			npc.h[npc.n++] = (struct npc_hits){ v->xlat, v->pkts, v->bytes };
+		}
+	}
+	/* One flow's entries on several CPUs: one sum. */
+	qsort(npc.h, npc.n, sizeof(*npc.h), npc_cmp);
+	for (size_t i = 0; i < npc.n; i++) {
+		if (j && !npc_cmp(&npc.h[j - 1], &npc.h[i])) {
+			npc.h[j - 1].pkts += npc.h[i].pkts;
+			npc.h[j - 1].bytes += npc.h[i].bytes;
+		} else {
+			npc.h[j++] = npc.h[i];
+		}
+	}
+	npc.n = j;
+}
+
+/* The hits of the conntrack entry keyed ck (ksz bytes of it), or NULL. */
+static const struct npc_hits *npc_of(const void *ck, size_t ksz)
+{
+	union xcni_tuple t = {};
+
+	if (!npc.n)
+		return NULL;
+	memcpy(&t, ck, ksz);
+	return bsearch(&t, npc.h, npc.n, sizeof(*npc.h), npc_cmp);
+}
+
 /* ---- conntrack -------------------------------------------------------------- */
 
 /*
@@ -265,6 +356,7 @@ static void ct_entry(struct flowd *d, const struct flow_key *k, const void *ck,
 {
 	uint64_t p[2] = { e->pkts_orig, e->pkts_reply }, b[2] = { e->bytes_orig, e->bytes_reply };
 	int sfd = k->family == 4 ? d->sockflow_fd : d->sockflow6_fd;
+	const struct npc_hits *h;
 	struct xcni_sock_flow sf;
 	struct flow_rec *r;
 
@@ -293,6 +385,12 @@ static void ct_entry(struct flowd *d, const struct flow_key *k, const void *ck,
 	if (!e->rev_nat && !r->service && !r->in_ct && k->proto == IPPROTO_TCP && sfd >= 0 &&
 	    e->created_ns >= d->sock_none_before && !bpf_map_lookup_elem(sfd, ck, &sf))
 		set_service(d, r, (__u16)sf.rev_nat, true);
+	if ((e->flags & XCNI_CT_F_XDP) && e->last_ns <= npc.read_ns &&
+	    (h = npc_of(ck, k->family == 4 ? sizeof(struct xcni_ct_key) :
+					      sizeof(struct xcni_ct6_key)))) {
+		p[0] += h->pkts;
+		b[0] += h->bytes;
+	}
 	flows_ct_update(d->fl, r, e->created_ns, e->last_ns, p, b, e->state, e->fin_orig,
 			e->fin_reply);
 }
@@ -351,7 +449,8 @@ static uint64_t ct_walk(struct flowd *d, int fd, bool v6, uint64_t since_ns)
 			/* An entry past its lifetime is absent to the programs too;
 			 * one not stamped since the last walk has nothing new. The
 			 * sweep ends the records of both by their own lifetime. */
-			if (vals[i].last_ns < since_ns ||
+			if ((vals[i].last_ns < since_ns &&
+			     !npc_of(v6 ? (const void *)&keys.k6[i] : (const void *)&keys.k4[i], ksz)) ||
 			    (now > vals[i].last_ns &&
 			     now - vals[i].last_ns > xcni_ct_lifetime(vals[i].state,
 								      v6 ? keys.k6[i].proto :
@@ -459,6 +558,7 @@ static void ct_walks(struct flowd *d, bool final)
 	sn->copy_ns = 0;
 	/* One look at the socket LB's maps a walk, not one a new TCP flow. */
 	d->sock_none_before = map_empty(d->sockflow_fd) && map_empty(d->sockflow6_fd) ? now : 0;
+	npc_read(d);
 	present = ct_walk(d, d->ct_fd, false, all ? 0 : sn->since_ns);
 	present += ct_walk(d, d->ct6_fd, true, all ? 0 : sn->since_ns);
 	sn->present = present;
@@ -1126,6 +1226,11 @@ void flowd_free(struct flowd *d)
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (*fds[i] >= 0)
 			close(*fds[i]);
+	if (npc.fd >= 0)
+		close(npc.fd);
+	free(npc.vals);
+	free(npc.h);
+	npc = (typeof(npc)){ .fd = -1 };
 	if (d->log_fd >= 0)
 		close(d->log_fd);
 	log_shares_free(d);
