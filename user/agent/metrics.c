@@ -95,8 +95,7 @@ struct metrics {
 	int nlisteners;
 };
 
-/* A label value as the exposition format wants it: \\, \" and \n escaped. */
-static void blabel(FILE *b, const char *s)
+void metrics_label(FILE *b, const char *s)
 {
 	for (; *s; s++)
 		if (*s == '\n')
@@ -415,11 +414,11 @@ static void render_isodrops(struct metrics *m, FILE *b)
 		if (d[i].pod_total)
 			continue;
 		fprintf(b, "xcni_policy_isolation_drops_total{namespace=\"");
-		blabel(b, d[i].ns);
+		metrics_label(b, d[i].ns);
 		fprintf(b, "\",pod=\"");
-		blabel(b, d[i].pod);
+		metrics_label(b, d[i].pod);
 		fprintf(b, "\",direction=\"%s\",policy=\"", d[i].ingress ? "ingress" : "egress");
-		blabel(b, d[i].policy);
+		metrics_label(b, d[i].policy);
 		fprintf(b, "\"} %llu\n", (unsigned long long)d[i].packets);
 	}
 	/* A drop isolated by two policies counts under both above: sum() over
@@ -433,9 +432,9 @@ static void render_isodrops(struct metrics *m, FILE *b)
 		if (!d[i].pod_total)
 			continue;
 		fprintf(b, "xcni_pod_isolation_drops_total{namespace=\"");
-		blabel(b, d[i].ns);
+		metrics_label(b, d[i].ns);
 		fprintf(b, "\",pod=\"");
-		blabel(b, d[i].pod);
+		metrics_label(b, d[i].pod);
 		fprintf(b, "\",direction=\"%s\"} %llu\n", d[i].ingress ? "ingress" : "egress",
 			(unsigned long long)d[i].packets);
 	}
@@ -478,7 +477,7 @@ static void window_owner(void *arg, const char *ns, size_t records, uint64_t evi
 	if (!evicted)
 		return;
 	fprintf(b, "xcni_flows_evicted_total{namespace=\"");
-	blabel(b, ns);
+	metrics_label(b, ns);
 	fprintf(b, "\"} %llu\n", (unsigned long long)evicted);
 }
 
@@ -526,7 +525,7 @@ static void log_series(void *arg, const char *ns, uint64_t carried, uint64_t ref
 		return;
 	fprintf(s->b, "%s{namespace=\"", s->refused ? "xcni_flow_log_refused_total" :
 						     "xcni_flow_log_carried_total");
-	blabel(s->b, ns);
+	metrics_label(s->b, ns);
 	fprintf(s->b, "\"} %llu\n", (unsigned long long)v);
 }
 
@@ -769,7 +768,7 @@ static void render_config(struct metrics *m, FILE *b)
 	inet_ntop(AF_INET, &cfg.pod_cidr, cidr, sizeof(cidr));
 	family(b, "xcni_agent_info", "gauge", "This node's agent: node name, pod CIDR, map ABI.");
 	fprintf(b, "xcni_agent_info{node=\"");
-	blabel(b, cfg.node_name);
+	metrics_label(b, cfg.node_name);
 	fprintf(b, "\",pod_cidr=\"%s/%u\",abi=\"%u\"} 1\n", cidr, cfg.pod_cidr_len,
 		cfg.abi_version);
 	family1(b, "xcni_applied_generation", "gauge",
@@ -936,22 +935,10 @@ static void render_scan(struct metrics *m, FILE *b, const struct mapscan *sc)
 			sc->ms[i].max_entries);
 }
 
-/* A text another part rendered (hooks, status; ERR its result) put on the page, and freed. */
-static int put_part(FILE *b, int err, char *t, size_t tl)
-{
-	if (!err)
-		fwrite(t, 1, tl, b);
-	free(t);
-	return err ? -ENOMEM : 0;
-}
-
 static int render(struct metrics *m, FILE *b)
 {
 	struct mapscan sc = { .cc = { .now = xcni_mono_ns() }, .endpoints = -1, .ct_entries = -1 };
 	__u64 t0 = xcni_mono_ns();
-	size_t tl = 0;
-	char *t = NULL;
-	int err = 0, r;
 
 	sc.ms = calloc(MS_MAX_MAPS, sizeof(*sc.ms));
 	if (!sc.ms)
@@ -969,13 +956,8 @@ static int render(struct metrics *m, FILE *b)
 	render_flow_log(m, b);
 	render_scan(m, b, &sc);
 	render_config(m, b);
-	if (m->hooks) {
-		err = hooks_render(m->hooks, &t, &tl);
-		err = put_part(b, err, t, tl);
-		t = NULL;
-	}
-	r = status_metrics_render(&t, &tl);
-	err = put_part(b, r, t, tl) ?: err;
+	hooks_render(m->hooks, b);
+	status_metrics_render(b);
 	if (m->nlisteners)
 		family(b, "xcni_http_refused_total", "counter",
 		       "Connections an HTTP listener closed at accept, before any TLS handshake: "
@@ -989,7 +971,7 @@ static int render(struct metrics *m, FILE *b)
 	free(sc.pol.allowed.v);
 	free(sc.pol.cells.v);
 	free(sc.ms);
-	return err;
+	return 0;
 }
 
 /* ---- setup ------------------------------------------------------------ */

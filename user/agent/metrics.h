@@ -7,12 +7,17 @@
 #ifndef XCNID_METRICS_H
 #define XCNID_METRICS_H
 
+#include <stdio.h>
+
 #include "lib/system/http.h"
 
 #define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
 struct metrics;
 struct bpf_map_info;
+
+/* A label value onto f as the exposition format wants it: \\, \" and \n escaped. */
+void metrics_label(FILE *f, const char *s);
 
 typedef void (*walk_fn)(void *ctx, const void *key, const void *val);
 /*

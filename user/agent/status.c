@@ -484,26 +484,25 @@ static long long boot_time(void)
 	return bt;
 }
 
-int status_metrics_render(char **text, size_t *len)
+void status_metrics_render(FILE *f)
 {
 	long tck = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
 	unsigned long long ut = 0, st = 0, start = 0, vsize = 0;
 	long long rss = 0;
 	unsigned int fds = 0;
 	struct rlimit rl = {};
-	char buf[1024], *p = NULL;
-	size_t n = 0;
-	FILE *f;
+	char buf[1024];
+	FILE *ps;
 	DIR *d;
 
 	/* /proc/self/stat: the fields after the comm's last ')' start at the 3rd. */
-	f = fopen("/proc/self/stat", "re");
-	if (f) {
-		size_t r = fread(buf, 1, sizeof(buf) - 1, f);
+	ps = fopen("/proc/self/stat", "re");
+	if (ps) {
+		size_t r = fread(buf, 1, sizeof(buf) - 1, ps);
 		char *q;
 
 		buf[r] = '\0';
-		fclose(f);
+		fclose(ps);
 		q = strrchr(buf, ')');
 		if (q && sscanf(q + 2,
 				"%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d "
@@ -521,9 +520,6 @@ int status_metrics_render(char **text, size_t *len)
 		fds--; /* the directory's own fd */
 	}
 	getrlimit(RLIMIT_NOFILE, &rl);
-	f = open_memstream(&p, &n);
-	if (!f)
-		return -ENOMEM;
 	fprintf(f, "# HELP xcni_build_info The agent's build: version, git commit, map ABI, libbpf.\n"
 		   "# TYPE xcni_build_info gauge\n"
 		   "xcni_build_info{version=\"%s\",commit=\"%s\",abi=\"%u\",libbpf=\"%u.%u\"} 1\n",
@@ -601,13 +597,6 @@ int status_metrics_render(char **text, size_t *len)
 				cl[i].ns, cl[i].map, cl[i].frontends);
 	}
 	polstatus_metrics(f);
-	if (fclose(f) || !p) {
-		free(p);
-		return -ENOMEM;
-	}
-	*text = p;
-	*len = n;
-	return 0;
 }
 
 /* ---- setup ---------------------------------------------------------------------------- */
