@@ -772,37 +772,41 @@ static bool tunnel_listed(const struct overlay *ov, const struct k8s_node *nd, i
 }
 
 /*
- * tunnel6 entries (and their counters) of nodes that are gone, or no longer
- * listed at that address (tunnel_listed): deleted, as the IPv4 ones are. Collected
- * first, then deleted: a hash walk does not survive deletes.
+ * The tunnel entries of family FAM (4, 6: tfd, sfd its tunnel and counter
+ * maps) of nodes that are gone, or no longer listed at that address
+ * (tunnel_listed): deleted, with their counters (traffic to their pods is then
+ * dropped with drop-no-tunnel, not sent into the void). Collected first, then
+ * deleted: a hash walk does not survive deletes.
  */
-static void tunnel6_prune(const struct overlay *ov, const struct cluster *c, int tfd6, int sfd6)
+static void tunnel_prune(const struct overlay *ov, const struct cluster *c, int tfd, int sfd,
+			 int fam)
 {
-	struct xcni_in6 key, next, *prev = NULL, *gone = NULL;
-	size_t ngone = 0;
+	size_t ks = fam == 6 ? 16 : 4, ngone = 0;
+	__u8 key[16], next[16], *prev = NULL, *gone = NULL;
 
-	while (bpf_map_get_next_key(tfd6, prev, &next) == 0) {
+	while (bpf_map_get_next_key(tfd, prev, next) == 0) {
 		bool keep = false;
 
-		key = next;
-		prev = &key;
+		memcpy(key, next, ks);
+		prev = key;
 		for (size_t i = 0; i < c->n[K8S_NODE] && !keep; i++) {
 			const struct k8s_node *nd = &c->objs[K8S_NODE][i]->node;
+			const void *a = fam == 6 ? (const void *)nd->internal_ip6 : &nd->internal_ip;
 
-			keep = !memcmp(nd->internal_ip6, key.addr, 16) && tunnel_listed(ov, nd, 6);
+			keep = !memcmp(a, key, ks) && tunnel_listed(ov, nd, fam);
 		}
 		if (!keep) {
-			struct xcni_in6 *g = realloc(gone, (ngone + 1) * sizeof(*g));
+			__u8 *g = realloc(gone, (ngone + 1) * ks);
 
 			if (!g)
 				break;
 			gone = g;
-			gone[ngone++] = key;
+			memcpy(gone + ngone++ * ks, key, ks);
 		}
 	}
 	for (size_t i = 0; i < ngone; i++) {
-		bpf_map_delete_elem(tfd6, &gone[i]);
-		bpf_map_delete_elem(sfd6, &gone[i]);
+		bpf_map_delete_elem(tfd, gone + i * ks);
+		bpf_map_delete_elem(sfd, gone + i * ks);
 	}
 	free(gone);
 }
@@ -868,8 +872,6 @@ int overlay_sync_nodes(struct overlay *ov, const struct cluster *c, const char *
 	struct route6_prune rp6;
 	int ncpu = libbpf_num_possible_cpus();
 	struct xcni_tunstat *zero = calloc(ncpu > 0 ? ncpu : 1, sizeof(*zero));
-	__u32 key, next, *prev = NULL, *gone = NULL;
-	size_t ngone = 0;
 	struct route_prune rp;
 	struct nl nl;
 	int err = 0;
@@ -938,32 +940,8 @@ int overlay_sync_nodes(struct overlay *ov, const struct cluster *c, const char *
 			pr_err("route to node %s's pod CIDR via %s: %s\n", nd->meta.name,
 			       XCNI_OVERLAY_DEV, nl.errmsg[0] ? nl.errmsg : "failed");
 	}
-	/* Nodes that are gone: their tunnel and counters go (traffic to their
-	 * pods is then dropped with drop-no-tunnel, not sent into the void). */
-	while (bpf_map_get_next_key(tfd, prev, &next) == 0) {
-		bool keep = false;
-
-		key = next;
-		prev = &key;
-		for (size_t i = 0; i < n && !keep; i++) {
-			const struct k8s_node *nd = &c->objs[K8S_NODE][i]->node;
-
-			keep = nd->internal_ip == key && tunnel_listed(ov, nd, 4);
-		}
-		if (!keep) {
-			__u32 *g = realloc(gone, (ngone + 1) * sizeof(*g));
-
-			if (!g)
-				break;
-			gone = g;
-			gone[ngone++] = key;
-		}
-	}
-	for (size_t i = 0; i < ngone; i++) {
-		bpf_map_delete_elem(tfd, &gone[i]);
-		bpf_map_delete_elem(sfd, &gone[i]);
-	}
-	tunnel6_prune(ov, c, tfd6, sfd6);
+	tunnel_prune(ov, c, tfd, sfd, 4);
+	tunnel_prune(ov, c, tfd6, sfd6, 6);
 	/* A node with both addresses and now (or no longer) an IPv6 tunnel: the
 	 * MTU of xcni0 and of new pods follows (xcnid writes pod_mtu with the
 	 * generation). Pods made before keep theirs: their packets too big for
@@ -992,7 +970,6 @@ int overlay_sync_nodes(struct overlay *ov, const struct cluster *c, const char *
 	nunreach = 0;
 out:
 	unreach_free(unreach, nunreach);
-	free(gone);
 	free(want6);
 	free(want);
 	free(zero);

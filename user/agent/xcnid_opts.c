@@ -5,6 +5,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stddef.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include "xcni_shared.h"
 #include "lib/system/cidr.h"
 #include "lib/system/log.h"
+#include "lib/system/util.h"
 #include "lib/services/svc.h"
 #include "lib/observe/flows.h"
 #include "agent/hooks.h"
@@ -409,21 +411,47 @@ static int opt_word(const char *name, const char *arg, const char *const *words,
 	return 2;
 }
 
-/* ARG as a decimal number MIN to MAX into *out; else "--NAME ARG: WHAT, MIN to MAX" and 2. */
-static int opt_uint(const char *name, const char *arg, unsigned long min, unsigned long max,
-		    const char *what, unsigned int *out)
-{
-	char *end;
-	unsigned long v;
+#define OFF(f) offsetof(struct xcnid_cmdline, f)
+/* The numeric options: a decimal number MIN to MAX into the unsigned int at OFF. */
+static const struct numopt {
+	int c;
+	const char *name, *what;
+	unsigned long min, max;
+	size_t off;
+} numopts[] = {
+	{ 1009, "sync-delay", "milliseconds", 0, 1000, OFF(o.sync_delay_ms) },
+	{ 1080, "ns-churn-burst", "changes", 1, 1000000, OFF(o.churn_burst) },
+	{ 1081, "ns-churn-rate", "changes a second", 0, 1000000, OFF(o.churn_rate) },
+	{ 1082, "ns-churn-interval", "milliseconds", 10, 60000, OFF(o.churn_interval_ms) },
+	{ 1015, "hook-check", "seconds", 0, 86400, OFF(o.hook_check_s) },
+	{ 1013, "policy-ns-share", "a percentage", 1, 100, OFF(o.ns_share) },
+	{ 'S', "trace-sample", "a number", 0, UINT32_MAX, OFF(o.trace_sample) },
+	{ 'R', "events-rate", "a number", 0, UINT32_MAX, OFF(o.events_rate) },
+	{ 1017, "snat-client-burst", "tuples a client may open at once", 1, 1u << 20,
+	  OFF(ov.snat_cl_burst) },
+	{ 1019, "snat-client-max", "tuples a client may hold", 1, 1u << 20, OFF(ov.snat_cl_max) },
+};
 
-	errno = 0;
-	v = strtoul(arg, &end, 10);
-	if (!*arg || *end || *arg == '-' || errno || v < min || v > max) {
-		pr_err("--%s %s: %s, %lu to %lu\n", name, arg, what, min, max);
-		return 2;
+/* A numeric option (numopts); else "--NAME ARG: WHAT, MIN to MAX" and 2. Others: 1. */
+static int opt_num(int c, const char *arg, struct xcnid_cmdline *cl, struct given *g)
+{
+	for (const struct numopt *n = numopts; n < numopts + ARRAY_SIZE(numopts); n++) {
+		char *end;
+		unsigned long v;
+
+		if (n->c != c)
+			continue;
+		errno = 0;
+		v = strtoul(arg, &end, 10);
+		if (!*arg || *end || *arg == '-' || errno || v < n->min || v > n->max) {
+			pr_err("--%s %s: %s, %lu to %lu\n", n->name, arg, n->what, n->min, n->max);
+			return 2;
+		}
+		*(unsigned int *)((char *)cl + n->off) = (unsigned int)v;
+		g->snat_cl |= c == 1017 || c == 1019;
+		return 0;
 	}
-	*out = (unsigned int)v;
-	return 0;
+	return 1;
 }
 
 /* --map-max MAP=N, or several: MAP=N,MAP=N (a later one for a map wins). */
@@ -478,15 +506,6 @@ static int opt_cluster(int c, const char *arg, struct xcnid_cmdline *cl, struct 
 		}
 		o->in_cluster = 1;
 		return 0;
-	case 1009:
-		return opt_uint("sync-delay", arg, 0, 1000, "milliseconds", &o->sync_delay_ms);
-	case 1080:
-		return opt_uint("ns-churn-burst", arg, 1, 1000000, "changes", &o->churn_burst);
-	case 1081:
-		return opt_uint("ns-churn-rate", arg, 0, 1000000, "changes a second", &o->churn_rate);
-	case 1082:
-		return opt_uint("ns-churn-interval", arg, 10, 60000, "milliseconds",
-				&o->churn_interval_ms);
 	case 'n': o->node_name = arg; return 0;
 	case 'c':
 		if (cidr4_net(arg, &o->pod_cidr, &o->pod_mask, &o->pod_len)) {
@@ -542,13 +561,9 @@ static int opt_dataplane(int c, const char *arg, struct xcnid_cmdline *cl, struc
 			return 2;
 		ov->decap_xdp = v;
 		return 0;
-	case 1015:
-		return opt_uint("hook-check", arg, 0, 86400, "seconds", &o->hook_check_s);
 	case 1002: return opt_map_max(arg, cl);
 	case 'o': o->once = 1; return 0;
 	case 1011: o->uninstall = 1; return 0;
-	case 1013:
-		return opt_uint("policy-ns-share", arg, 1, 100, "a percentage", &o->ns_share);
 	case 1014: return identity_key_read(arg, o->id_key) ? 2 : 0;
 	}
 	return 1;
@@ -563,7 +578,6 @@ static int opt_services(int c, const char *arg, struct xcnid_cmdline *cl, struct
 	static const char *const lb_words[] = { "random", "maglev", NULL };
 	static const int lb_vals[] = { 0, SVC_BUILD_MAGLEV };
 	struct opts *o = &cl->o;
-	unsigned int u;
 	int v;
 
 	switch (c) {
@@ -601,19 +615,6 @@ static int opt_services(int c, const char *arg, struct xcnid_cmdline *cl, struct
 		cl->ov.np_accel = v;
 		return 0;
 	case 1012: o->ext_cip = 1; return 0;
-	case 1017:
-		if (opt_uint("snat-client-burst", arg, 1, 1u << 20, "tuples a client may open at once",
-			     &u))
-			return 2;
-		cl->ov.snat_cl_burst = u;
-		g->snat_cl = 1;
-		return 0;
-	case 1019:
-		if (opt_uint("snat-client-max", arg, 1, 1u << 20, "tuples a client may hold", &u))
-			return 2;
-		cl->ov.snat_cl_max = u;
-		g->snat_cl = 1;
-		return 0;
 	case 1018: {
 		/* N or N/s: a rate is a second's, said so or not. */
 		char *end;
@@ -698,7 +699,6 @@ static int opt_observe(int c, const char *arg, struct xcnid_cmdline *cl, struct 
 {
 	struct opts *o = &cl->o;
 	enum xlog_format f;
-	unsigned int v;
 
 	(void)g;
 	switch (c) {
@@ -713,13 +713,6 @@ static int opt_observe(int c, const char *arg, struct xcnid_cmdline *cl, struct 
 		*(c == 'A' ? &o->metrics_addr : &o->ui_addr) = arg;
 		return 0;
 	case 1047: o->http_remote = 1; return 0;
-	case 'S':
-	case 'R':
-		if (opt_uint(c == 'S' ? "trace-sample" : "events-rate", arg, 0, UINT32_MAX,
-			     "a number", &v))
-			return 2;
-		*(c == 'S' ? &o->trace_sample : &o->events_rate) = v;
-		return 0;
 	case 1040 ... 1046: return flowd_parse_opt(c - 1040, arg, &o->flows) ? 2 : 0;
 	case 1099: return flowd_parse_opt(FLOWD_OPT_NO_FLOWS, NULL, &o->flows) ? 2 : 0;
 	case 1100 ... 1105:
@@ -976,7 +969,7 @@ static void defaults(struct xcnid_cmdline *cl)
 int xcnid_cmdline(int argc, char **argv, struct xcnid_cmdline *cl)
 {
 	static int (*const groups[])(int, const char *, struct xcnid_cmdline *, struct given *) = {
-		opt_cluster, opt_dataplane, opt_services, opt_overlay, opt_observe,
+		opt_num, opt_cluster, opt_dataplane, opt_services, opt_overlay, opt_observe,
 	};
 	struct given g = {};
 	int c, r;
