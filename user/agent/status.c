@@ -329,35 +329,28 @@ static json_t *answer(struct agent_status *s)
 		json_decref(snat);
 		return NULL;
 	}
-	json_object_set_new(o, "node", json_string(s->node));
-	json_object_set_new(o, "pid", json_integer(getpid()));
-	json_object_set_new(o, "version", json_string(agent_version()));
-	json_object_set_new(o, "commit", json_string(agent_commit()));
-	json_object_set_new(o, "abi", json_integer(XCNI_ABI_VERSION));
-	json_object_set_new(o, "libbpf", json_sprintf("%u.%u", libbpf_major_version(),
-						      libbpf_minor_version()));
-	json_object_set_new(o, "started", json_integer((json_int_t)s->started));
-	json_object_set_new(o, "uptime_s",
-			    json_integer((json_int_t)((xcni_mono_ms() - s->started_mono_ms) / 1000)));
-	json_object_set_new(o, "ready", json_boolean(!why));
+	json_object_update_new(o, json_pack("{s:s,s:i,s:s,s:s,s:i,s:o,s:I,s:I,s:b}", "node", s->node,
+					    "pid", (int)getpid(), "version", agent_version(),
+					    "commit", agent_commit(), "abi", XCNI_ABI_VERSION,
+					    "libbpf", json_sprintf("%u.%u", libbpf_major_version(),
+								   libbpf_minor_version()),
+					    "started", (json_int_t)s->started, "uptime_s",
+					    (json_int_t)((xcni_mono_ms() - s->started_mono_ms) / 1000),
+					    "ready", !why));
 	if (why)
 		json_object_set_new(o, "not_ready", json_string(why));
-	json_object_set_new(o, "pinned_attached", json_boolean(s->attached));
-	json_object_set_new(o, "applied", json_boolean(s->applied));
-	json_object_set_new(o, "applied_generation", json_integer((json_int_t)s->applied_gen));
-	json_object_set_new(o, "syncs", json_integer((json_int_t)s->syncs));
-	json_object_set_new(o, "syncs_failed", json_integer((json_int_t)s->syncs_failed));
-	json_object_set_new(o, "last_sync_ok", json_boolean(s->last_sync_ok || !s->syncs));
-	json_object_set_new(o, "policy_whole_compiles", json_integer((json_int_t)pol_whole));
-	json_object_set_new(o, "policy_last_whole",
-			    pol_whole_why ? json_string(pol_whole_why) : json_null());
+	json_object_update_new(o, json_pack("{s:b,s:b,s:I,s:I,s:I,s:b,s:I,s:s?}", "pinned_attached",
+					    s->attached, "applied", s->applied, "applied_generation",
+					    (json_int_t)s->applied_gen, "syncs", (json_int_t)s->syncs,
+					    "syncs_failed", (json_int_t)s->syncs_failed, "last_sync_ok",
+					    s->last_sync_ok || !s->syncs, "policy_whole_compiles",
+					    (json_int_t)pol_whole, "policy_last_whole", pol_whole_why));
 
 	cl = s->backend && s->backend->ops->status ? s->backend->ops->status(s->backend) : NULL;
 	if (!cl)
 		cl = json_object();
-	json_object_set_new(cl, "source", s->source ? json_string(s->source) : json_null());
-	json_object_set_new(cl, "backend",
-			    s->backend ? json_string(s->backend->ops->name) : json_string("none"));
+	json_object_update_new(cl, json_pack("{s:s?,s:s}", "source", s->source, "backend",
+					     s->backend ? s->backend->ops->name : "none"));
 	if (s->backend) {
 		struct store_churn top;
 

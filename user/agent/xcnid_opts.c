@@ -114,6 +114,16 @@ static int parse_node_ip(const char *arg, struct overlay *ov, unsigned int *fams
 	return 0;
 }
 
+/* A comma-separated ARG into buf (SIZE): strtok_r would skip an empty element, refused as a typo. */
+static int list_copy(const char *arg, char *buf, size_t size)
+{
+	if (!*arg || strlen(arg) >= size || *arg == ',' || arg[strlen(arg) - 1] == ',' ||
+	    strstr(arg, ",,"))
+		return -EINVAL;
+	strcpy(buf, arg);
+	return 0;
+}
+
 /*
  * --service-cidr: "none", or up to one IPv4 and one IPv6 CIDR, comma-separated
  * (kube-apiserver's --service-cluster-ip-range). Replaces the default; o is
@@ -129,11 +139,8 @@ static int parse_svc_cidrs(const char *arg, struct opts *o)
 
 	if (!strcmp(arg, "none"))
 		goto set;
-	/* strtok_r would skip an empty element: refused, as a typo. */
-	if (!*arg || strlen(arg) >= sizeof(buf) || *arg == ',' || arg[strlen(arg) - 1] == ',' ||
-	    strstr(arg, ",,"))
+	if (list_copy(arg, buf, sizeof(buf)))
 		return -EINVAL;
-	strcpy(buf, arg);
 	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		if (strchr(tok, ':')) {
 			/* A /0 would take every destination for a Service. */
@@ -165,30 +172,17 @@ static int parse_ext_cidrs(const char *arg, struct opts *o)
 	char buf[1024], *tok, *save = NULL;
 	size_t n = o->next_allow;
 
-	if (!*arg || strlen(arg) >= sizeof(buf) || *arg == ',' || arg[strlen(arg) - 1] == ',' ||
-	    strstr(arg, ",,"))
+	if (list_copy(arg, buf, sizeof(buf)))
 		return -EINVAL;
-	strcpy(buf, arg);
 	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		struct svc_prefix p = { .what = SVC_PFX_ALLOW };
-		struct in6_addr a6;
-		uint32_t a;
+		int fam;
 
 		if (n == XCNID_EXT_ALLOW_MAX)
 			return -E2BIG;
-		if (strchr(tok, ':')) {
-			if (xcni_cidr6_parse(tok, &a6, &p.len))
-				return -EINVAL;
-			p.family = XCNI_AF_INET6;
-			memcpy(p.addr, a6.s6_addr, 16);
-			cidr6_mask(p.addr, p.len);
-		} else {
-			if (xcni_cidr4_parse(tok, &a, &p.len))
-				return -EINVAL;
-			p.family = XCNI_AF_INET;
-			a &= htonl(xcni_prefix_mask(p.len));
-			memcpy(p.addr, &a, 4);
-		}
+		if (xcni_cidr_parse(tok, XCNI_CIDR_NET, &fam, p.addr, &p.len))
+			return -EINVAL;
+		p.family = fam == 6 ? XCNI_AF_INET6 : XCNI_AF_INET;
 		o->ext_allow[n++] = p;
 	}
 	o->next_allow = n;
