@@ -406,7 +406,11 @@ static int opt_word(const char *name, const char *arg, const char *const *words,
 }
 
 #define OFF(f) offsetof(struct xcnid_cmdline, f)
-/* The numeric options: a decimal number MIN to MAX into the unsigned int at OFF. */
+/*
+ * The numeric options: a decimal number MIN to MAX into the unsigned int at
+ * OFF (--flows-window, --flow-log-max-bytes: 8 bytes). The flows' (1040 on)
+ * ask for flows.
+ */
 static const struct numopt {
 	int c;
 	const char *name, *what;
@@ -424,7 +428,14 @@ static const struct numopt {
 	{ 1017, "snat-client-burst", "tuples a client may open at once", 1, 1u << 20,
 	  OFF(ov.snat_cl_burst) },
 	{ 1019, "snat-client-max", "tuples a client may hold", 1, 1u << 20, OFF(ov.snat_cl_max) },
+	{ 1041, "flows-window", "a number", 1, FLOWS_WINDOW_MAX, OFF(o.flows.window) },
+	{ 1043, "flow-log-max-bytes", "a number", 4096, UINT64_MAX / 2, OFF(o.flows.log_max_bytes) },
+	{ 1044, "flow-log-files", "a number", 1, FLOWD_LOG_FILES_MAX, OFF(o.flows.log_files) },
+	{ 1045, "flow-log-interval", "a number", 1, 3600, OFF(o.flows.log_interval_s) },
+	{ 1101, "ipfix-active-timeout", "a number", 1, 86400, OFF(o.flows.ipfix_active_s) },
+	{ 1102, "ipfix-idle-timeout", "a number", 1, 86400, OFF(o.flows.ipfix_idle_s) },
 };
+_Static_assert(sizeof(size_t) == 8 && sizeof(uint64_t) == 8, "8-byte rows");
 
 /* A numeric option (numopts); else "--NAME ARG: WHAT, MIN to MAX" and 2. Others: 1. */
 static int opt_num(int c, const char *arg, struct xcnid_cmdline *cl, struct given *g)
@@ -441,8 +452,12 @@ static int opt_num(int c, const char *arg, struct xcnid_cmdline *cl, struct give
 			pr_err("--%s %s: %s, %lu to %lu\n", n->name, arg, n->what, n->min, n->max);
 			return 2;
 		}
-		*(unsigned int *)((char *)cl + n->off) = (unsigned int)v;
+		if (c == 1041 || c == 1043)
+			*(uint64_t *)((char *)cl + n->off) = v;
+		else
+			*(unsigned int *)((char *)cl + n->off) = (unsigned int)v;
 		g->snat_cl |= c == 1017 || c == 1019;
+		cl->o.flows.asked |= c >= 1040;
 		return 0;
 	}
 	return 1;
