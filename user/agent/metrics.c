@@ -1026,22 +1026,13 @@ fail:
 	return err;
 }
 
-void metrics_set_hooks(struct metrics *m, const struct hooks *hk)
+void metrics_set_sources(struct metrics *m, const struct hooks *hk, struct flowd *fd)
 {
-	if (m)
-		m->hooks = hk;
-}
-
-void metrics_set_flowd(struct metrics *m, const struct flowd *fd)
-{
-	if (m)
-		m->flowd = fd;
-}
-
-void metrics_set_flows(struct metrics *m, const struct flows *fl)
-{
-	if (m)
-		m->flows = fl;
+	if (!m)
+		return;
+	m->hooks = hk;
+	m->flows = fd ? flowd_flows(fd) : NULL;
+	m->flowd = fd && flowd_logs(fd) ? fd : NULL;
 }
 
 void metrics_set_listener(struct metrics *m, const char *name, const struct http *h)
