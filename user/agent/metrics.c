@@ -404,7 +404,6 @@ static void render_isodrops(struct metrics *m, FILE *b)
 	if (!m->flows)
 		return;
 	d = flows_isodrops(m->flows, &n);
-	/* family() writes through a 512-byte line: a help under ~400 characters. */
 	family(b, "xcni_policy_isolation_drops_total", "counter",
 	       "Packets dropped because their pod is isolated on that side and no rule allows "
 	       "them (drop-policy-ingress/egress), by pod and each NetworkPolicy isolating it "
