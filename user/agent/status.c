@@ -18,7 +18,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
-#include <sys/un.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,6 +29,7 @@
 #include "lib/services/svcsync.h"
 #include "lib/system/clock.h"
 #include "lib/system/log.h"
+#include "lib/system/unixsock.h"
 #include "lib/system/util.h"
 #include "lib/system/http.h"
 #include "agent/probe.h"
@@ -594,38 +594,13 @@ void status_metrics_render(FILE *f)
 
 /* ---- setup ---------------------------------------------------------------------------- */
 
-static int listen_unix(struct agent_status *s)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd;
-
-	if (mkdir("/run/xcni", 0700) && errno != EEXIST)
-		return -errno;
-	if (strlen(s->sock) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	memcpy(sa.sun_path, s->sock, strlen(s->sock) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	/* A socket left by an agent that did not stop cleanly; this agent owns the pin dir. */
-	unlink(s->sock);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || chmod(s->sock, 0600) ||
-	    listen(fd, 16)) {
-		int err = -errno;
-
-		close(fd);
-		return err;
-	}
-	s->lfd = fd;
-	return 0;
-}
-
 int status_open(const char *pin_dir, const char *node, struct agent_status **out)
 {
 	struct itimerspec its = { .it_interval = { AGENT_DROP_STEP_S, 0 },
 				  .it_value = { AGENT_DROP_STEP_S, 0 } };
 	struct agent_status *s = calloc(1, sizeof(*s));
-	struct epoll_event ev = { .events = EPOLLIN };
+	struct epoll_event lev = { .events = EPOLLIN, .data.u32 = TAG_LISTEN };
+	struct epoll_event tev = { .events = EPOLLIN, .data.u32 = TAG_TIMER };
 	int err = -ENOMEM;
 
 	if (!s)
@@ -645,23 +620,16 @@ int status_open(const char *pin_dir, const char *node, struct agent_status **out
 		pr_err("status: pin dir %s makes a socket path too long\n", pin_dir);
 		goto fail;
 	}
-	if ((err = listen_unix(s))) {
+	if ((s->lfd = xcni_unix_listen(s->sock)) < 0) {
+		err = s->lfd;
 		pr_err("status: cannot listen on %s: %s\n", s->sock, strerror(-err));
 		goto fail;
 	}
 	s->epfd = epoll_create1(EPOLL_CLOEXEC);
 	s->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (s->epfd < 0 || s->tfd < 0 || timerfd_settime(s->tfd, 0, &its, NULL)) {
-		err = -errno;
-		goto fail;
-	}
-	ev.data.u32 = TAG_LISTEN;
-	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->lfd, &ev)) {
-		err = -errno;
-		goto fail;
-	}
-	ev.data.u32 = TAG_TIMER;
-	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->tfd, &ev)) {
+	if (s->epfd < 0 || s->tfd < 0 || timerfd_settime(s->tfd, 0, &its, NULL) ||
+	    epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->lfd, &lev) ||
+	    epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->tfd, &tev)) {
 		err = -errno;
 		goto fail;
 	}
