@@ -463,6 +463,15 @@ static int opt_num(int c, const char *arg, struct xcnid_cmdline *cl, struct give
 	return 1;
 }
 
+/* A CIDR list's parse (E: 0, -E2BIG, else not a list) said for --NAME ARG: 0 or 2. */
+static int cidrs_said(const char *name, const char *arg, int e, const char *too_many)
+{
+	if (e)
+		pr_err("--%s %s: %s\n", name, arg,
+		       e == -E2BIG ? too_many : "not CIDR[,CIDR...] (IPv4 or IPv6 CIDRs)");
+	return e ? 2 : 0;
+}
+
 /* --map-max MAP=N, or several: MAP=N,MAP=N (a later one for a map wins). */
 static int opt_map_max(const char *arg, struct xcnid_cmdline *cl)
 {
@@ -643,17 +652,9 @@ static int opt_services(int c, const char *arg, struct xcnid_cmdline *cl, struct
 		return 0;
 	}
 	case 1070: o->fqdn = 1; return 0;
-	case 1016: {
-		int e = parse_ext_cidrs(arg, o);
-
-		if (e) {
-			pr_err("--external-ip-cidrs %s: %s\n", arg,
-			       e == -E2BIG ? "more than 64 CIDRs in all" :
-					     "not CIDR[,CIDR...] (IPv4 or IPv6 CIDRs)");
-			return 2;
-		}
-		return 0;
-	}
+	case 1016:
+		return cidrs_said("external-ip-cidrs", arg, parse_ext_cidrs(arg, o),
+				  "more than 64 CIDRs in all");
 	}
 	return 1;
 }
@@ -689,17 +690,9 @@ static int opt_overlay(int c, const char *arg, struct xcnid_cmdline *cl, struct 
 	}
 	case 'M': cl->masquerade = 1; return 0;
 	case 1001: cl->masquerade = 0; return 0;
-	case 'C': {
-		int e = masq_add_cluster_cidrs(&cl->mq, arg);
-
-		if (e) {
-			pr_err("--cluster-cidr %s: %s\n", arg,
-			       e == -E2BIG ? "more than 32 CIDRs of a family in all" :
-					     "not CIDR[,CIDR...] (IPv4 or IPv6 CIDRs)");
-			return 2;
-		}
-		return 0;
-	}
+	case 'C':
+		return cidrs_said("cluster-cidr", arg, masq_add_cluster_cidrs(&cl->mq, arg),
+				  "more than 32 CIDRs of a family in all");
 	}
 	return 1;
 }
