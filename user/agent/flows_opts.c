@@ -12,26 +12,8 @@
 #include "lib/system/http.h"
 #include "agent/ipfix.h"
 
-static int opt_num(const char *name, const char *arg, uint64_t min, uint64_t max, uint64_t *v)
-{
-	char *end;
-	unsigned long long x;
-
-	errno = 0;
-	x = strtoull(arg, &end, 10);
-	if (!*arg || *end || *arg == '-' || errno || x < min || x > max) {
-		pr_err("--%s %s: a number, %llu to %llu\n", name, arg, (unsigned long long)min,
-		       (unsigned long long)max);
-		return -EINVAL;
-	}
-	*v = x;
-	return 0;
-}
-
 int flowd_parse_opt(int which, const char *arg, struct flowd_opts *o)
 {
-	uint64_t v;
-
 	if (which != FLOWD_OPT_NO_FLOWS)
 		o->asked = true;
 	switch (which) {
@@ -51,32 +33,12 @@ int flowd_parse_opt(int which, const char *arg, struct flowd_opts *o)
 	case FLOWD_OPT_NO_FLOWS:
 		o->off = true;
 		return 0;
-	case FLOWD_OPT_WINDOW:
-		if (opt_num("flows-window", arg, 1, FLOWS_WINDOW_MAX, &v))
-			return -EINVAL;
-		o->window = (size_t)v;
-		return 0;
 	case FLOWD_OPT_LOG:
 		if (!*arg) {
 			pr_err("--flow-log: an empty path\n");
 			return -EINVAL;
 		}
 		o->log_path = arg;
-		return 0;
-	case FLOWD_OPT_LOG_MAX_BYTES:
-		if (opt_num("flow-log-max-bytes", arg, 4096, UINT64_MAX / 2, &v))
-			return -EINVAL;
-		o->log_max_bytes = v;
-		return 0;
-	case FLOWD_OPT_LOG_FILES:
-		if (opt_num("flow-log-files", arg, 1, FLOWD_LOG_FILES_MAX, &v))
-			return -EINVAL;
-		o->log_files = (unsigned int)v;
-		return 0;
-	case FLOWD_OPT_LOG_INTERVAL:
-		if (opt_num("flow-log-interval", arg, 1, 3600, &v))
-			return -EINVAL;
-		o->log_interval_s = (unsigned int)v;
 		return 0;
 	case FLOWD_OPT_SOCKET: {
 		struct sockaddr_un sa;
@@ -99,16 +61,6 @@ int flowd_parse_opt(int which, const char *arg, struct flowd_opts *o)
 		o->ipfix_url = arg;
 		return 0;
 	}
-	case FLOWD_OPT_IPFIX_ACTIVE:
-		if (opt_num("ipfix-active-timeout", arg, 1, 86400, &v))
-			return -EINVAL;
-		o->ipfix_active_s = (unsigned int)v;
-		return 0;
-	case FLOWD_OPT_IPFIX_IDLE:
-		if (opt_num("ipfix-idle-timeout", arg, 1, 86400, &v))
-			return -EINVAL;
-		o->ipfix_idle_s = (unsigned int)v;
-		return 0;
 	case FLOWD_OPT_IPFIX_ALL:
 		o->ipfix_all_nodes = true;
 		return 0;

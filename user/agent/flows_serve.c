@@ -12,13 +12,13 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "lib/observe/flows.h"
 #include "lib/system/clock.h"
 #include "lib/system/log.h"
+#include "lib/system/unixsock.h"
 #include "agent/flows.h"
 #include "agent/flowd.h"
 #include "agent/ipfix.h"
@@ -362,32 +362,10 @@ void flowd_on_listen(struct flowd *d)
 
 int flowd_listen_unix(struct flowd *d)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char dir[sizeof(d->sock)], *slash;
-	int fd;
+	int fd = xcni_unix_listen(d->sock);
 
-	snprintf(dir, sizeof(dir), "%s", d->sock);
-	slash = strrchr(dir, '/');
-	if (slash && slash != dir) {
-		*slash = '\0';
-		if (mkdir(dir, 0700) && errno != EEXIST)
-			return -errno;
-	}
-	if (strlen(d->sock) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	memcpy(sa.sun_path, d->sock, strlen(d->sock) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return -errno;
-	/* A socket left by an agent that did not stop cleanly; this agent owns the pin dir. */
-	unlink(d->sock);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || chmod(d->sock, 0600) ||
-	    listen(fd, 16)) {
-		int err = -errno;
-
-		close(fd);
-		return err;
-	}
+		return fd;
 	d->lfd = fd;
 	return 0;
 }

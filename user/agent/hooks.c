@@ -15,6 +15,7 @@
 #include "lib/system/clock.h"
 #include "lib/system/log.h"
 #include "agent/hooks.h"
+#include "agent/metrics.h"
 #include "agent/overlay.h"
 #include "lib/system/util.h"
 
@@ -122,19 +123,10 @@ int hooks_open(const char *pin_dir, const struct overlay *ov, struct hooks **out
 	return 0;
 }
 
-int hooks_render(const struct hooks *hk, char **text, size_t *len)
+void hooks_render(const struct hooks *hk, FILE *f)
 {
-	char *p = NULL;
-	size_t n = 0;
-	FILE *f;
-
-	*text = NULL;
-	*len = 0;
 	if (!hk)
-		return 0;
-	f = open_memstream(&p, &n);
-	if (!f)
-		return -ENOMEM;
+		return;
 	fprintf(f, "# HELP xcni_hooks_checked Hooks of xcni's (pods' host veths, underlay, xcni0) "
 		   "found at the last check.\n# TYPE xcni_hooks_checked gauge\n"
 		   "xcni_hooks_checked %u\n",
@@ -147,11 +139,7 @@ int hooks_render(const struct hooks *hk, char **text, size_t *len)
 			continue;
 		/* Device names hold neither '"' nor '\\' (dev_valid_name allows them: escaped). */
 		fputs("xcni_hook_foreign_first{device=\"", f);
-		for (const char *c = hk->v[i].dev; *c; c++) {
-			if (*c == '"' || *c == '\\')
-				fputc('\\', f);
-			fputc(*c, f);
-		}
+		metrics_label(f, hk->v[i].dev);
 		fprintf(f, "\",hook=\"%s\"} 1\n", hk->v[i].egress ? "egress" : "ingress");
 	}
 	fprintf(f, "# HELP xcni_hook_foreign_first_seen_total Times a hook of xcni's was found with "
@@ -159,13 +147,6 @@ int hooks_render(const struct hooks *hk, char **text, size_t *len)
 		   "# TYPE xcni_hook_foreign_first_seen_total counter\n"
 		   "xcni_hook_foreign_first_seen_total %llu\n",
 		hk->seen_total);
-	if (fclose(f) || !p) {
-		free(p);
-		return -ENOMEM;
-	}
-	*text = p;
-	*len = n;
-	return 0;
 }
 
 void hooks_free(struct hooks *hk)

@@ -15,6 +15,7 @@
 #define XCNID_HOOKS_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 struct hooks;
 struct overlay;
@@ -39,10 +40,9 @@ void hooks_check(struct hooks *hk);
 int hooks_tick(struct hooks *hk, unsigned int period_s, uint64_t *at);
 /*
  * The Prometheus lines (families xcni_hook_foreign_first,
- * xcni_hook_foreign_first_seen_total, xcni_hooks_checked), malloc'd in
- * *text; 0 or -ENOMEM. NULL hk: nothing.
+ * xcni_hook_foreign_first_seen_total, xcni_hooks_checked) onto f. NULL hk: nothing.
  */
-int hooks_render(const struct hooks *hk, char **text, size_t *len);
+void hooks_render(const struct hooks *hk, FILE *f);
 void hooks_free(struct hooks *hk);
 
 #endif

@@ -16,7 +16,6 @@
 #include <bpf/libbpf.h>
 #include <dirent.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,69 +95,26 @@ struct metrics {
 	int nlisteners;
 };
 
-/* ---- output buffer ---------------------------------------------------- */
-
-struct buf {
-	char *p;
-	size_t len, cap;
-	int err; /* sticky: the first -ENOMEM */
-};
-
-static void bput(struct buf *b, const char *s, size_t n)
+void metrics_label(FILE *b, const char *s)
 {
-	if (b->err)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 16384;
-		char *p;
-
-		while (b->len + n + 1 > cap)
-			cap *= 2;
-		p = realloc(b->p, cap);
-		if (!p) {
-			b->err = -ENOMEM;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static __attribute__((format(printf, 2, 3))) void bprintf(struct buf *b, const char *fmt, ...)
-{
-	char tmp[512];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(tmp)) {
-		b->err = b->err ? b->err : -EOVERFLOW; /* our own lines are short; a bug otherwise */
-		return;
-	}
-	bput(b, tmp, (size_t)n);
-}
-
-/* A label value as the exposition format wants it: \\, \" and \n escaped. */
-static void blabel(struct buf *b, const char *s)
-{
-	for (; *s; s++) {
-		if (*s == '\\' || *s == '"')
-			bput(b, "\\", 1);
+	for (; *s; s++)
 		if (*s == '\n')
-			bput(b, "\\n", 2);
+			fputs("\\n", b);
 		else
-			bput(b, s, 1);
-	}
+			fprintf(b, "%s%c", *s == '\\' || *s == '"' ? "\\" : "", *s);
 }
 
-static void family(struct buf *b, const char *name, const char *type, const char *help)
+static void family(FILE *b, const char *name, const char *type, const char *help)
 {
-	bprintf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+	fprintf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* A family of one unlabelled series. */
+static void family1(FILE *b, const char *name, const char *type, const char *help,
+		    unsigned long long v)
+{
+	family(b, name, type, help);
+	fprintf(b, "%s %llu\n", name, v);
 }
 
 /* ---- map walks -------------------------------------------------------- */
@@ -389,7 +345,7 @@ static void grp_carry(struct grpset *prev, struct grpset *cur, __u64 *base, bool
 	*cur = (struct grpset){};
 }
 
-static void render_policy_flows(struct metrics *m, struct buf *b, struct polscan *pol)
+static void render_policy_flows(struct metrics *m, FILE *b, struct polscan *pol)
 {
 	static const char *const tiers[NR_TIERS] = {
 		[XCNI_TIER_NP] = "networkpolicy",
@@ -407,16 +363,14 @@ static void render_policy_flows(struct metrics *m, struct buf *b, struct polscan
 	grp_carry(&m->pol_prev, &pol->allowed, &m->pol_base, false, &allowed);
 	grp_carry(&m->cell_prev, &pol->cells, m->cell_base, true, cell);
 
-	family(b, "xcni_policy_audited_flows", "gauge",
-	       "New flows a policy in audit mode (xcni.io/policy-mode: audit) would have "
-	       "denied and let pass, counted by the entries present now (rewritten, so a "
-	       "gauge, when the policy changes).");
-	bprintf(b, "xcni_policy_audited_flows %llu\n", (unsigned long long)pol->audited);
+	family1(b, "xcni_policy_audited_flows", "gauge",
+	        "New flows a policy in audit mode (xcni.io/policy-mode: audit) would have "
+	        "denied and let pass, counted by the entries present now (rewritten, so a "
+	        "gauge, when the policy changes).", pol->audited);
 
-	family(b, "xcni_policy_allowed_flows_total", "counter",
-	       "New flows NetworkPolicy rules allowed (each isolated side that allowed "
-	       "counts; denials are xcni_packets_total{reason=~\"drop-policy-.*\"}).");
-	bprintf(b, "xcni_policy_allowed_flows_total %llu\n", (unsigned long long)allowed);
+	family1(b, "xcni_policy_allowed_flows_total", "counter",
+	        "New flows NetworkPolicy rules allowed (each isolated side that allowed "
+	        "counts; denials are xcni_packets_total{reason=~\"drop-policy-.*\"}).", allowed);
 
 	family(b, "xcni_policy_flows_total", "counter",
 	       "New flows a policy entry decided, by what decided (tier: admin, networkpolicy, "
@@ -430,7 +384,7 @@ static void render_policy_flows(struct metrics *m, struct buf *b, struct polscan
 			if (t == XCNI_TIER_DEFAULT && a != ACT_ACCEPT)
 				continue; /* no tier decided: the flow is allowed */
 			for (unsigned int d = 0; d < XCNI_NR_POLICY_DIRS; d++)
-				bprintf(b,
+				fprintf(b,
 					"xcni_policy_flows_total{tier=\"%s\",action=\"%s\","
 					"direction=\"%s\"} %llu\n",
 					tiers[t], acts[a], d == XCNI_DIR_TO_POD ? "ingress" : "egress",
@@ -442,7 +396,7 @@ static void render_policy_flows(struct metrics *m, struct buf *b, struct polscan
  * Isolation drops by pod and isolating policy, as the flow records named
  * them (flows_isodrop): a series only for what was dropped.
  */
-static void render_isodrops(struct metrics *m, struct buf *b)
+static void render_isodrops(struct metrics *m, FILE *b)
 {
 	const struct flows_isodrop *d;
 	size_t n;
@@ -450,7 +404,6 @@ static void render_isodrops(struct metrics *m, struct buf *b)
 	if (!m->flows)
 		return;
 	d = flows_isodrops(m->flows, &n);
-	/* family() writes through a 512-byte line: a help under ~400 characters. */
 	family(b, "xcni_policy_isolation_drops_total", "counter",
 	       "Packets dropped because their pod is isolated on that side and no rule allows "
 	       "them (drop-policy-ingress/egress), by pod and each NetworkPolicy isolating it "
@@ -459,13 +412,13 @@ static void render_isodrops(struct metrics *m, struct buf *b)
 	for (size_t i = 0; i < n; i++) {
 		if (d[i].pod_total)
 			continue;
-		bprintf(b, "xcni_policy_isolation_drops_total{namespace=\"");
-		blabel(b, d[i].ns);
-		bprintf(b, "\",pod=\"");
-		blabel(b, d[i].pod);
-		bprintf(b, "\",direction=\"%s\",policy=\"", d[i].ingress ? "ingress" : "egress");
-		blabel(b, d[i].policy);
-		bprintf(b, "\"} %llu\n", (unsigned long long)d[i].packets);
+		fprintf(b, "xcni_policy_isolation_drops_total{namespace=\"");
+		metrics_label(b, d[i].ns);
+		fprintf(b, "\",pod=\"");
+		metrics_label(b, d[i].pod);
+		fprintf(b, "\",direction=\"%s\",policy=\"", d[i].ingress ? "ingress" : "egress");
+		metrics_label(b, d[i].policy);
+		fprintf(b, "\"} %llu\n", (unsigned long long)d[i].packets);
 	}
 	/* A drop isolated by two policies counts under both above: sum() over
 	 * them counts it twice. This family counts it once. */
@@ -477,19 +430,17 @@ static void render_isodrops(struct metrics *m, struct buf *b)
 	for (size_t i = 0; i < n; i++) {
 		if (!d[i].pod_total)
 			continue;
-		bprintf(b, "xcni_pod_isolation_drops_total{namespace=\"");
-		blabel(b, d[i].ns);
-		bprintf(b, "\",pod=\"");
-		blabel(b, d[i].pod);
-		bprintf(b, "\",direction=\"%s\"} %llu\n", d[i].ingress ? "ingress" : "egress",
+		fprintf(b, "xcni_pod_isolation_drops_total{namespace=\"");
+		metrics_label(b, d[i].ns);
+		fprintf(b, "\",pod=\"");
+		metrics_label(b, d[i].pod);
+		fprintf(b, "\",direction=\"%s\"} %llu\n", d[i].ingress ? "ingress" : "egress",
 			(unsigned long long)d[i].packets);
 	}
-	family(b, "xcni_policy_isolation_drops_lost_total", "counter",
-	       "Isolation drops counted in no series of xcni_policy_isolation_drops_total "
-	       "or xcni_pod_isolation_drops_total: "
-	       "it holds 4096 series at most (FLOWS_ISODROP_MAX).");
-	bprintf(b, "xcni_policy_isolation_drops_lost_total %llu\n",
-		(unsigned long long)flows_isodrops_lost(m->flows));
+	family1(b, "xcni_policy_isolation_drops_lost_total", "counter",
+	        "Isolation drops counted in no series of xcni_policy_isolation_drops_total "
+	        "or xcni_pod_isolation_drops_total: "
+	        "it holds 4096 series at most (FLOWS_ISODROP_MAX).", flows_isodrops_lost(m->flows));
 }
 
 /*
@@ -497,7 +448,7 @@ static void render_isodrops(struct metrics *m, struct buf *b)
  * every pair, 0 included, so that a rate() or sum() has its series from the
  * start.
  */
-static void render_flow_verdicts(struct metrics *m, struct buf *b)
+static void render_flow_verdicts(struct metrics *m, FILE *b)
 {
 	const uint64_t(*c)[FLOWS_NR_DIRS];
 
@@ -511,7 +462,7 @@ static void render_flow_verdicts(struct metrics *m, struct buf *b)
 	       "a flow a policy change turns counts again under its new verdict.");
 	for (int v = 0; v < FLOW_NR_VERDICTS; v++)
 		for (int dir = FLOWS_EGRESS; dir < FLOWS_NR_DIRS; dir++)
-			bprintf(b, "xcni_flows_total{verdict=\"%s\",direction=\"%s\"} %llu\n",
+			fprintf(b, "xcni_flows_total{verdict=\"%s\",direction=\"%s\"} %llu\n",
 				flow_verdict_name(v), dir == FLOWS_INGRESS ? "ingress" : "egress",
 				(unsigned long long)c[v][dir]);
 }
@@ -519,14 +470,14 @@ static void render_flow_verdicts(struct metrics *m, struct buf *b)
 /* Each owner's evictions (flows_owners_each's callback). */
 static void window_owner(void *arg, const char *ns, size_t records, uint64_t evicted)
 {
-	struct buf *b = arg;
+	FILE *b = arg;
 
 	(void)records;
 	if (!evicted)
 		return;
-	bprintf(b, "xcni_flows_evicted_total{namespace=\"");
-	blabel(b, ns);
-	bprintf(b, "\"} %llu\n", (unsigned long long)evicted);
+	fprintf(b, "xcni_flows_evicted_total{namespace=\"");
+	metrics_label(b, ns);
+	fprintf(b, "\"} %llu\n", (unsigned long long)evicted);
 }
 
 /*
@@ -534,34 +485,33 @@ static void window_owner(void *arg, const char *ns, size_t records, uint64_t evi
  * holds and, per namespace, the records it pushed out for room (a series
  * only for a namespace that lost some).
  */
-static void render_flows_window(struct metrics *m, struct buf *b)
+static void render_flows_window(struct metrics *m, FILE *b)
 {
 	if (!m->flows)
 		return;
-	family(b, "xcni_flows_window_records", "gauge",
-	       "Flow records in xcnid's window (xcnid --flows-window bounds it).");
-	bprintf(b, "xcni_flows_window_records %zu\n", flows_count(m->flows));
-	family(b, "xcni_flows_window_owners", "gauge",
-	       "Namespaces holding records in the flows window: when it is full the one "
-	       "holding the most gives up its oldest (docs/decisions/flows-window-shares.md).");
-	bprintf(b, "xcni_flows_window_owners %zu\n", flows_owners(m->flows));
+	family1(b, "xcni_flows_window_records", "gauge",
+	        "Flow records in xcnid's window (xcnid --flows-window bounds it).",
+	        flows_count(m->flows));
+	family1(b, "xcni_flows_window_owners", "gauge",
+	        "Namespaces holding records in the flows window: when it is full the one "
+	        "holding the most gives up its oldest (docs/decisions/flows-window-shares.md).",
+	        flows_owners(m->flows));
 	family(b, "xcni_flows_evicted_total", "counter",
 	       "Flow records pushed out of the full window, by the namespace they were charged "
 	       "to (the flow's source pod's, else its destination's; \"\": neither end a pod; "
 	       "\"(spoofed)\": drops of forged sources). Their flow log line and IPFIX end "
 	       "record (flowEndReason 5) went out as they left.");
 	flows_owners_each(m->flows, window_owner, b);
-	family(b, "xcni_flows_evicted_unlisted_total", "counter",
-	       "Evictions of namespaces no longer listed in xcni_flows_evicted_total (it keeps "
-	       "4096 namespaces with no record left at most).");
-	bprintf(b, "xcni_flows_evicted_unlisted_total %llu\n",
-		(unsigned long long)flows_stats(m->flows)->evicted_unlisted);
+	family1(b, "xcni_flows_evicted_unlisted_total", "counter",
+	        "Evictions of namespaces no longer listed in xcni_flows_evicted_total (it keeps "
+	        "4096 namespaces with no record left at most).",
+	        flows_stats(m->flows)->evicted_unlisted);
 }
 
 /* One namespace's series (flowd_log_shares_each's callback); arg: the buffer
  * and which count. */
 struct log_series {
-	struct buf *b;
+	FILE *b;
 	bool refused;
 };
 
@@ -572,16 +522,16 @@ static void log_series(void *arg, const char *ns, uint64_t carried, uint64_t ref
 
 	if (!v)
 		return;
-	bprintf(s->b, "%s{namespace=\"", s->refused ? "xcni_flow_log_refused_total" :
+	fprintf(s->b, "%s{namespace=\"", s->refused ? "xcni_flow_log_refused_total" :
 						     "xcni_flow_log_carried_total");
-	blabel(s->b, ns);
-	bprintf(s->b, "\"} %llu\n", (unsigned long long)v);
+	metrics_label(s->b, ns);
+	fprintf(s->b, "\"} %llu\n", (unsigned long long)v);
 }
 
 /* The flow log (xcnid --flow-log), shared by namespaces: the lines a rotation
  * carried into the new file and those it left no room for (a series only for
  * a namespace that had some). */
-static void render_flow_log(struct metrics *m, struct buf *b)
+static void render_flow_log(struct metrics *m, FILE *b)
 {
 	struct log_series s = { b, false };
 
@@ -621,7 +571,7 @@ static int open_pinned(const struct metrics *m, const char *name)
 	return bpf_obj_get(path);
 }
 
-static void render_reasons(struct metrics *m, struct buf *b)
+static void render_reasons(struct metrics *m, FILE *b)
 {
 	static const struct {
 		const char *name, *help;
@@ -665,7 +615,7 @@ static void render_reasons(struct metrics *m, struct buf *b)
 				 * packet and stays (the map is not reset while pinned). */
 				if (!s->packets)
 					continue;
-				bprintf(b, "%s{reason=\"%s\",direction=\"%s\"} %llu\n", fam[f].name,
+				fprintf(b, "%s{reason=\"%s\",direction=\"%s\"} %llu\n", fam[f].name,
 					ri->name, xcni_dir_name(d),
 					(unsigned long long)(f ? s->bytes : s->packets));
 			}
@@ -678,12 +628,11 @@ static void render_reasons(struct metrics *m, struct buf *b)
 
 		for (unsigned int d = 0; d < XCNI_NR_DIRS; d++)
 			n += sum[XCNI_METRIC_IDX(XCNI_DROP_NAT_CLIENT, d)].packets;
-		family(b, "xcni_nodeport_snat_refused_total", "counter",
-		       "New NodePort SNAT tuples refused to outside clients over their budget "
-		       "(xcni_snat_cl: xcnid --snat-client-burst at once, default 256, then "
-		       "--snat-client-rate a second, default 64; a client address or IPv6 /64); "
-		       "the same packets as xcni_packets_total{reason=\"drop-nat-client\"}.");
-		bprintf(b, "xcni_nodeport_snat_refused_total %llu\n", n);
+		family1(b, "xcni_nodeport_snat_refused_total", "counter",
+		        "New NodePort SNAT tuples refused to outside clients over their budget "
+		        "(xcni_snat_cl: xcnid --snat-client-burst at once, default 256, then "
+		        "--snat-client-rate a second, default 64; a client address or IPv6 /64); "
+		        "the same packets as xcni_packets_total{reason=\"drop-nat-client\"}.", n);
 	}
 out:
 	if (fd >= 0)
@@ -693,7 +642,7 @@ out:
 }
 
 /* What the events cost and lost (xcni_evrate), summed over CPUs. */
-static void render_events(struct metrics *m, struct buf *b)
+static void render_events(struct metrics *m, FILE *b)
 {
 	struct xcni_evrate *vals = calloc((size_t)m->ncpus, sizeof(*vals)), sum = {};
 	int fd = open_pinned(m, "xcni_evrate");
@@ -709,15 +658,15 @@ static void render_events(struct metrics *m, struct buf *b)
 		sum.lost_rate += vals[cpu].lost_rate;
 		sum.lost_full += vals[cpu].lost_full;
 	}
-	family(b, "xcni_events_total", "counter",
-	       "Events (drops, verdicts, traces) the data plane wrote to the event ring.");
-	bprintf(b, "xcni_events_total %llu\n", (unsigned long long)sum.sent);
+	family1(b, "xcni_events_total", "counter",
+	        "Events (drops, verdicts, traces) the data plane wrote to the event ring.",
+	        sum.sent);
 	family(b, "xcni_events_lost_total", "counter",
 	       "Events lost before the ring (cause: rate-limit, their pod's share of "
 	       "--events-rate, per CPU; ring-full, the reader lagged): monitor output is incomplete.");
-	bprintf(b, "xcni_events_lost_total{cause=\"rate-limit\"} %llu\n",
+	fprintf(b, "xcni_events_lost_total{cause=\"rate-limit\"} %llu\n",
 		(unsigned long long)sum.lost_rate);
-	bprintf(b, "xcni_events_lost_total{cause=\"ring-full\"} %llu\n",
+	fprintf(b, "xcni_events_lost_total{cause=\"ring-full\"} %llu\n",
 		(unsigned long long)sum.lost_full);
 out:
 	if (fd >= 0)
@@ -731,7 +680,7 @@ out:
  * count, expired ones included). The walk and the counters are not read at
  * one instant, so the evictions figure is kept from going back.
  */
-static void render_ctstat(struct metrics *m, struct buf *b, long ct_entries)
+static void render_ctstat(struct metrics *m, FILE *b, long ct_entries)
 {
 	struct xcni_ctstat st;
 	int fd = open_pinned(m, "xcni_ctstat");
@@ -744,19 +693,16 @@ static void render_ctstat(struct metrics *m, struct buf *b, long ct_entries)
 	ev = ctstat_evicted(&st, ct_entries);
 	if (ev > m->ct_evicted)
 		m->ct_evicted = ev;
-	family(b, "xcni_ct_created_total", "counter", "Conntrack entries created.");
-	bprintf(b, "xcni_ct_created_total %llu\n", (unsigned long long)st.created);
-	family(b, "xcni_ct_deleted_total", "counter",
-	       "Conntrack entries deleted (refused flows, flushed UDP flows of removed backends).");
-	bprintf(b, "xcni_ct_deleted_total %llu\n", (unsigned long long)st.deleted);
-	family(b, "xcni_ct_evicted_total", "counter",
-	       "Conntrack entries the full table evicted (least recently used first): created "
-	       "- deleted - present. Non-zero means the table is under pressure.");
-	bprintf(b, "xcni_ct_evicted_total %llu\n", (unsigned long long)m->ct_evicted);
-	family(b, "xcni_ct_pickups_total", "counter",
-	       "TCP flows met mid-stream with no entry (evicted or expired), judged again by "
-	       "policy and picked up.");
-	bprintf(b, "xcni_ct_pickups_total %llu\n", (unsigned long long)st.pickups);
+	family1(b, "xcni_ct_created_total", "counter", "Conntrack entries created.", st.created);
+	family1(b, "xcni_ct_deleted_total", "counter",
+	        "Conntrack entries deleted (refused flows, flushed UDP flows of removed backends).",
+	        st.deleted);
+	family1(b, "xcni_ct_evicted_total", "counter",
+	        "Conntrack entries the full table evicted (least recently used first): created "
+	        "- deleted - present. Non-zero means the table is under pressure.", m->ct_evicted);
+	family1(b, "xcni_ct_pickups_total", "counter",
+	        "TCP flows met mid-stream with no entry (evicted or expired), judged again by "
+	        "policy and picked up.", st.pickups);
 out:
 	if (fd >= 0)
 		close(fd);
@@ -767,7 +713,7 @@ out:
  * one family, the counter named by what it counts. Absent maps (programs
  * before issue 55): nothing.
  */
-static void render_fqdn(struct metrics *m, struct buf *b)
+static void render_fqdn(struct metrics *m, FILE *b)
 {
 	static const char *const what[XCNI_FQDN_NR_STATS] = {
 		[XCNI_FQDN_ST_ANSWERS] = "answers-read",
@@ -795,7 +741,7 @@ static void render_fqdn(struct metrics *m, struct buf *b)
 			continue;
 		for (int cpu = 0; cpu < m->ncpus; cpu++)
 			sum += vals[cpu];
-		bprintf(b, "xcni_fqdn_total{event=\"%s\"} %llu\n", what[k], (unsigned long long)sum);
+		fprintf(b, "xcni_fqdn_total{event=\"%s\"} %llu\n", what[k], (unsigned long long)sum);
 	}
 out:
 	if (fd >= 0)
@@ -803,7 +749,7 @@ out:
 	free(vals);
 }
 
-static void render_config(struct metrics *m, struct buf *b)
+static void render_config(struct metrics *m, FILE *b)
 {
 	struct xcni_config cfg;
 	char cidr[INET_ADDRSTRLEN] = "";
@@ -820,54 +766,52 @@ static void render_config(struct metrics *m, struct buf *b)
 	cfg.node_name[sizeof(cfg.node_name) - 1] = '\0';
 	inet_ntop(AF_INET, &cfg.pod_cidr, cidr, sizeof(cidr));
 	family(b, "xcni_agent_info", "gauge", "This node's agent: node name, pod CIDR, map ABI.");
-	bprintf(b, "xcni_agent_info{node=\"");
-	blabel(b, cfg.node_name);
-	bprintf(b, "\",pod_cidr=\"%s/%u\",abi=\"%u\"} 1\n", cidr, cfg.pod_cidr_len,
+	fprintf(b, "xcni_agent_info{node=\"");
+	metrics_label(b, cfg.node_name);
+	fprintf(b, "\",pod_cidr=\"%s/%u\",abi=\"%u\"} 1\n", cidr, cfg.pod_cidr_len,
 		cfg.abi_version);
-	family(b, "xcni_applied_generation", "gauge",
-	       "Cluster-state generation whose policy is in the maps (.xcni-generation).");
-	bprintf(b, "xcni_applied_generation %llu\n", (unsigned long long)cfg.applied_gen);
-	family(b, "xcni_failed_generation", "gauge",
-	       "The last generation that could not be applied (0: none).");
-	bprintf(b, "xcni_failed_generation %llu\n", (unsigned long long)cfg.failed_gen);
+	family1(b, "xcni_applied_generation", "gauge",
+	        "Cluster-state generation whose policy is in the maps (.xcni-generation).",
+	        cfg.applied_gen);
+	family1(b, "xcni_failed_generation", "gauge",
+	        "The last generation that could not be applied (0: none).", cfg.failed_gen);
 	fd = open_pinned(m, "xcni_polrev");
 	if (fd >= 0) {
 		__u32 rev;
 
 		if (!bpf_map_lookup_elem(fd, &k, &rev)) {
-			family(b, "xcni_policy_revision", "gauge",
-			       "Policy changes applied (open flows are judged again after each).");
-			bprintf(b, "xcni_policy_revision %u\n", rev);
+			family1(b, "xcni_policy_revision", "gauge",
+			        "Policy changes applied (open flows are judged again after each).",
+			        rev);
 		}
 		close(fd);
 	}
-	family(b, "xcni_identities", "gauge", "Security identities in the applied state.");
-	bprintf(b, "xcni_identities %u\n", cfg.nr_identities);
-	family(b, "xcni_policies", "gauge", "NetworkPolicies in the applied state.");
-	bprintf(b, "xcni_policies %u\n", cfg.nr_policies);
-	family(b, "xcni_policy_endpoints", "gauge", "Pods of this node with compiled policy.");
-	bprintf(b, "xcni_policy_endpoints %u\n", cfg.nr_endpoints_policy);
-	family(b, "xcni_policy_endpoints_overflow", "gauge",
-	       "Pods of this node closed because their policy did not fit the maps "
-	       "(drop-policy-overflow; named in xcnid's log and `xcnictl policy`).");
-	bprintf(b, "xcni_policy_endpoints_overflow %u\n", cfg.nr_endpoints_overflow);
-	family(b, "xcni_names_missing", "gauge",
-	       "Names for people (identities, policies, pods) the maps of names could not hold: "
-	       "shown as numbers; policy is applied all the same.");
-	bprintf(b, "xcni_names_missing %u\n", (unsigned)cfg.nr_names_missing);
-	family(b, "xcni_pod_address_conflicts", "gauge",
-	       "Pods claiming an address another live pod claims too (each address closed, "
-	       "drop-addr-contested, until one is gone; named in xcnid's log).");
-	bprintf(b, "xcni_pod_address_conflicts %u\n", (unsigned)cfg.nr_addr_contested);
-	family(b, "xcni_pod_address_yields", "gauge",
-	       "Addresses a pod being deleted (Terminating) yielded to a live pod of its node: "
-	       "not conflicts, the live pod owns them (named in xcnid's log).");
-	bprintf(b, "xcni_pod_address_yields %u\n", (unsigned)cfg.nr_addr_yielded);
-	family(b, "xcni_trace_sample", "gauge",
-	       "Traces: one forwarded packet in N goes to the event ring (0: off).");
-	bprintf(b, "xcni_trace_sample %u\n", cfg.trace_sample);
-	family(b, "xcni_events_rate", "gauge", "Event budget of each pod (and of the node) per CPU per second (0: no limit).");
-	bprintf(b, "xcni_events_rate %u\n", cfg.events_rate);
+	family1(b, "xcni_identities", "gauge", "Security identities in the applied state.",
+	        cfg.nr_identities);
+	family1(b, "xcni_policies", "gauge", "NetworkPolicies in the applied state.",
+	        cfg.nr_policies);
+	family1(b, "xcni_policy_endpoints", "gauge", "Pods of this node with compiled policy.",
+	        cfg.nr_endpoints_policy);
+	family1(b, "xcni_policy_endpoints_overflow", "gauge",
+	        "Pods of this node closed because their policy did not fit the maps "
+	        "(drop-policy-overflow; named in xcnid's log and `xcnictl policy`).",
+	        cfg.nr_endpoints_overflow);
+	family1(b, "xcni_names_missing", "gauge",
+	        "Names for people (identities, policies, pods) the maps of names could not hold: "
+	        "shown as numbers; policy is applied all the same.", cfg.nr_names_missing);
+	family1(b, "xcni_pod_address_conflicts", "gauge",
+	        "Pods claiming an address another live pod claims too (each address closed, "
+	        "drop-addr-contested, until one is gone; named in xcnid's log).",
+	        cfg.nr_addr_contested);
+	family1(b, "xcni_pod_address_yields", "gauge",
+	        "Addresses a pod being deleted (Terminating) yielded to a live pod of its node: "
+	        "not conflicts, the live pod owns them (named in xcnid's log).",
+	        cfg.nr_addr_yielded);
+	family1(b, "xcni_trace_sample", "gauge",
+	        "Traces: one forwarded packet in N goes to the event ring (0: off).",
+	        cfg.trace_sample);
+	family1(b, "xcni_events_rate", "gauge", "Event budget of each pod (and of the node) per CPU per second (0: no limit).",
+	        cfg.events_rate);
 }
 
 /* What one walk over the pinned maps found. */
@@ -956,7 +900,7 @@ static void scan_maps(struct metrics *m, struct mapscan *sc)
 }
 
 /* The scan's families: conntrack by state, endpoints, every map's fill and capacity. */
-static void render_scan(struct metrics *m, struct buf *b, const struct mapscan *sc)
+static void render_scan(struct metrics *m, FILE *b, const struct mapscan *sc)
 {
 	static const char *const ct_states[] = {
 		[0] = "other",
@@ -970,44 +914,30 @@ static void render_scan(struct metrics *m, struct buf *b, const struct mapscan *
 		family(b, "xcni_ct_entries", "gauge",
 		       "Live conntrack entries (not past their lifetime), by state.");
 		for (size_t s = 1; s < ARRAY_SIZE(ct_states); s++)
-			bprintf(b, "xcni_ct_entries{state=\"%s\"} %llu\n", ct_states[s],
+			fprintf(b, "xcni_ct_entries{state=\"%s\"} %llu\n", ct_states[s],
 				(unsigned long long)sc->cc.live[s]);
 		if (sc->cc.live[0])
-			bprintf(b, "xcni_ct_entries{state=\"other\"} %llu\n",
+			fprintf(b, "xcni_ct_entries{state=\"other\"} %llu\n",
 				(unsigned long long)sc->cc.live[0]);
 		render_ctstat(m, b, sc->ct_entries);
 	}
 	if (sc->endpoints >= 0) {
-		family(b, "xcni_endpoints", "gauge", "Pods attached on this node.");
-		bprintf(b, "xcni_endpoints %ld\n", sc->endpoints);
+		family1(b, "xcni_endpoints", "gauge", "Pods attached on this node.", sc->endpoints);
 	}
 	family(b, "xcni_map_entries", "gauge",
 	       "Entries in a pinned hash or LPM map (conntrack: expired ones too, until reused).");
 	for (int i = 0; i < sc->nmaps; i++)
-		bprintf(b, "xcni_map_entries{map=\"%s\"} %ld\n", sc->ms[i].name, sc->ms[i].entries);
+		fprintf(b, "xcni_map_entries{map=\"%s\"} %ld\n", sc->ms[i].name, sc->ms[i].entries);
 	family(b, "xcni_map_max_entries", "gauge", "Capacity of a pinned hash or LPM map.");
 	for (int i = 0; i < sc->nmaps; i++)
-		bprintf(b, "xcni_map_max_entries{map=\"%s\"} %u\n", sc->ms[i].name,
+		fprintf(b, "xcni_map_max_entries{map=\"%s\"} %u\n", sc->ms[i].name,
 			sc->ms[i].max_entries);
 }
 
-/* A text another part rendered (hooks, status; ERR its result) put on the page, and freed. */
-static void put_part(struct buf *b, int err, char *t, size_t tl)
-{
-	if (err)
-		b->err = b->err ?: -ENOMEM;
-	else
-		bput(b, t, tl);
-	free(t);
-}
-
-static int render(struct metrics *m, struct buf *b)
+static int render(struct metrics *m, FILE *b)
 {
 	struct mapscan sc = { .cc = { .now = xcni_mono_ns() }, .endpoints = -1, .ct_entries = -1 };
 	__u64 t0 = xcni_mono_ns();
-	size_t tl = 0;
-	char *t;
-	int err;
 
 	sc.ms = calloc(MS_MAX_MAPS, sizeof(*sc.ms));
 	if (!sc.ms)
@@ -1025,45 +955,45 @@ static int render(struct metrics *m, struct buf *b)
 	render_flow_log(m, b);
 	render_scan(m, b, &sc);
 	render_config(m, b);
-	if (m->hooks) {
-		t = NULL;
-		err = hooks_render(m->hooks, &t, &tl);
-		put_part(b, err, t, tl);
-	}
-	t = NULL;
-	err = status_metrics_render(&t, &tl);
-	put_part(b, err, t, tl);
+	hooks_render(m->hooks, b);
+	status_metrics_render(b);
 	if (m->nlisteners)
 		family(b, "xcni_http_refused_total", "counter",
 		       "Connections an HTTP listener closed at accept, before any TLS handshake: "
 		       "their source address opened more than 16 a second (32 at once).");
 	for (int i = 0; i < m->nlisteners; i++)
-		bprintf(b, "xcni_http_refused_total{listener=\"%s\"} %llu\n", m->listeners[i].name,
+		fprintf(b, "xcni_http_refused_total{listener=\"%s\"} %llu\n", m->listeners[i].name,
 			http_refused(m->listeners[i].h));
 	family(b, "xcni_scrape_duration_seconds", "gauge",
 	       "Time this page took to read from the maps (the agent does nothing else meanwhile).");
-	bprintf(b, "xcni_scrape_duration_seconds %.6f\n", (double)(xcni_mono_ns() - t0) / 1e9);
+	fprintf(b, "xcni_scrape_duration_seconds %.6f\n", (double)(xcni_mono_ns() - t0) / 1e9);
 	free(sc.pol.allowed.v);
 	free(sc.pol.cells.v);
 	free(sc.ms);
-	return b->err;
+	return 0;
 }
 
 /* ---- setup ------------------------------------------------------------ */
 
 static int metrics_render(void *ctx, const struct http_args *args, char **body, size_t *len)
 {
-	struct buf b = {};
+	char *p = NULL;
+	size_t n = 0;
+	FILE *b = open_memstream(&p, &n);
 	int err;
 
 	(void)args; /* a query string changes nothing */
-	err = render(ctx, &b);
+	if (!b)
+		return -ENOMEM;
+	err = render(ctx, b);
+	if (ferror(b) | fclose(b))
+		err = err ?: -ENOMEM;
 	if (err) {
-		free(b.p);
+		free(p);
 		return err;
 	}
-	*body = b.p;
-	*len = b.len;
+	*body = p;
+	*len = n;
 	return 0;
 }
 
@@ -1095,22 +1025,13 @@ fail:
 	return err;
 }
 
-void metrics_set_hooks(struct metrics *m, const struct hooks *hk)
+void metrics_set_sources(struct metrics *m, const struct hooks *hk, struct flowd *fd)
 {
-	if (m)
-		m->hooks = hk;
-}
-
-void metrics_set_flowd(struct metrics *m, const struct flowd *fd)
-{
-	if (m)
-		m->flowd = fd;
-}
-
-void metrics_set_flows(struct metrics *m, const struct flows *fl)
-{
-	if (m)
-		m->flows = fl;
+	if (!m)
+		return;
+	m->hooks = hk;
+	m->flows = fd ? flowd_flows(fd) : NULL;
+	m->flowd = fd && flowd_logs(fd) ? fd : NULL;
 }
 
 void metrics_set_listener(struct metrics *m, const char *name, const struct http *h)

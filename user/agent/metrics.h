@@ -7,12 +7,17 @@
 #ifndef XCNID_METRICS_H
 #define XCNID_METRICS_H
 
+#include <stdio.h>
+
 #include "lib/system/http.h"
 
 #define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
 struct metrics;
 struct bpf_map_info;
+
+/* A label value onto f as the exposition format wants it: \\, \" and \n escaped. */
+void metrics_label(FILE *f, const char *s);
 
 typedef void (*walk_fn)(void *ctx, const void *key, const void *val);
 /*
@@ -26,14 +31,13 @@ long map_walk(int fd, const struct bpf_map_info *info, int ncpus, walk_fn fn, vo
 int metrics_open(const char *pin_dir, struct http *h, struct metrics **out);
 void metrics_free(struct metrics *m);
 struct hooks;
-/* The hooks' order (agent/hooks.h) on the page too; NULL: not shown. */
-void metrics_set_hooks(struct metrics *m, const struct hooks *hk);
-struct flows;
-/* xcnid's flow records: xcni_policy_isolation_drops_total from them; NULL: not shown. */
-void metrics_set_flows(struct metrics *m, const struct flows *fl);
 struct flowd;
-/* xcnid's flow log: xcni_flow_log_refused_total from it; NULL: not shown. */
-void metrics_set_flowd(struct metrics *m, const struct flowd *fd);
+/*
+ * What else the page shows (NULL: not shown): the hooks' order (agent/hooks.h)
+ * and, from xcnid's flows, the families of its records (isolation drops,
+ * verdicts, window) and of its flow log (xcni_flow_log_refused_total).
+ */
+void metrics_set_sources(struct metrics *m, const struct hooks *hk, struct flowd *fd);
 /*
  * An HTTP server (lib/system/http.h) whose refusals are on the page as
  * xcni_http_refused_total{listener="NAME"}: "http" (metrics, UI, status),

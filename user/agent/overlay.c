@@ -695,10 +695,10 @@ int overlay_uninstall(const char *pin_dir, const char *underlay)
 	return 0;
 }
 
+/* The pod CIDRs of both families routed through xcni0 (dst: 4 or 16 bytes). */
 struct want_route {
-	__u32 dst;
-	__u8 len;
-	int seen;
+	uint8_t dst[16];
+	uint8_t len, fam;
 };
 
 struct route_prune {
@@ -707,16 +707,14 @@ struct route_prune {
 	size_t n;
 };
 
-struct want_route6 {
-	struct in6_addr dst;
-	uint8_t len;
-};
-
-struct route6_prune {
-	struct nl *nl;
-	struct want_route6 *want;
-	size_t n;
-};
+static bool route_wanted(const struct route_prune *p, int fam, const void *dst, uint8_t len)
+{
+	for (size_t i = 0; i < p->n; i++)
+		if (p->want[i].fam == fam && p->want[i].len == len &&
+		    !memcmp(p->want[i].dst, dst, fam == 6 ? 16 : 4))
+			return true;
+	return false;
+}
 
 /*
  * IPv6 routes through xcni0 that no Node asks for any more go; the kernel's
@@ -724,14 +722,12 @@ struct route6_prune {
  */
 static int prune_route6(const struct nl_route6 *r, void *arg)
 {
-	struct route6_prune *p = arg;
+	struct route_prune *p = arg;
 	const uint8_t *d = r->dst.s6_addr;
 
-	if (d[0] == 0xff || (d[0] == 0xfe && (d[1] & 0xc0) == 0x80))
+	if (d[0] == 0xff || (d[0] == 0xfe && (d[1] & 0xc0) == 0x80) ||
+	    route_wanted(p, 6, d, r->dst_len))
 		return 0;
-	for (size_t i = 0; i < p->n; i++)
-		if (!memcmp(&p->want[i].dst, &r->dst, 16) && p->want[i].len == r->dst_len)
-			return 0;
 	if (nl_route6_del(p->nl, r))
 		pr_warn("removing the route to a gone node's IPv6 pod CIDR: %s\n", p->nl->errmsg);
 	return 0;
@@ -743,9 +739,8 @@ static int prune_route(const struct nl_route *r, void *arg)
 	struct route_prune *p = arg;
 	struct nl_route del = *r;
 
-	for (size_t i = 0; i < p->n; i++)
-		if (p->want[i].dst == r->dst && p->want[i].len == r->dst_len)
-			return 0;
+	if (route_wanted(p, 4, &r->dst, r->dst_len))
+		return 0;
 	if (nl_route_del(p->nl, &del))
 		pr_warn("removing the route to a gone node's pod CIDR: %s\n", p->nl->errmsg);
 	return 0;
@@ -772,37 +767,41 @@ static bool tunnel_listed(const struct overlay *ov, const struct k8s_node *nd, i
 }
 
 /*
- * tunnel6 entries (and their counters) of nodes that are gone, or no longer
- * listed at that address (tunnel_listed): deleted, as the IPv4 ones are. Collected
- * first, then deleted: a hash walk does not survive deletes.
+ * The tunnel entries of family FAM (4, 6: tfd, sfd its tunnel and counter
+ * maps) of nodes that are gone, or no longer listed at that address
+ * (tunnel_listed): deleted, with their counters (traffic to their pods is then
+ * dropped with drop-no-tunnel, not sent into the void). Collected first, then
+ * deleted: a hash walk does not survive deletes.
  */
-static void tunnel6_prune(const struct overlay *ov, const struct cluster *c, int tfd6, int sfd6)
+static void tunnel_prune(const struct overlay *ov, const struct cluster *c, int tfd, int sfd,
+			 int fam)
 {
-	struct xcni_in6 key, next, *prev = NULL, *gone = NULL;
-	size_t ngone = 0;
+	size_t ks = fam == 6 ? 16 : 4, ngone = 0;
+	__u8 key[16], next[16], *prev = NULL, *gone = NULL;
 
-	while (bpf_map_get_next_key(tfd6, prev, &next) == 0) {
+	while (bpf_map_get_next_key(tfd, prev, next) == 0) {
 		bool keep = false;
 
-		key = next;
-		prev = &key;
+		memcpy(key, next, ks);
+		prev = key;
 		for (size_t i = 0; i < c->n[K8S_NODE] && !keep; i++) {
 			const struct k8s_node *nd = &c->objs[K8S_NODE][i]->node;
+			const void *a = fam == 6 ? (const void *)nd->internal_ip6 : &nd->internal_ip;
 
-			keep = !memcmp(nd->internal_ip6, key.addr, 16) && tunnel_listed(ov, nd, 6);
+			keep = !memcmp(a, key, ks) && tunnel_listed(ov, nd, fam);
 		}
 		if (!keep) {
-			struct xcni_in6 *g = realloc(gone, (ngone + 1) * sizeof(*g));
+			__u8 *g = realloc(gone, (ngone + 1) * ks);
 
 			if (!g)
 				break;
 			gone = g;
-			gone[ngone++] = key;
+			memcpy(gone + ngone++ * ks, key, ks);
 		}
 	}
 	for (size_t i = 0; i < ngone; i++) {
-		bpf_map_delete_elem(tfd6, &gone[i]);
-		bpf_map_delete_elem(sfd6, &gone[i]);
+		bpf_map_delete_elem(tfd, gone + i * ks);
+		bpf_map_delete_elem(sfd, gone + i * ks);
 	}
 	free(gone);
 }
@@ -862,19 +861,14 @@ int overlay_sync_nodes(struct overlay *ov, const struct cluster *c, const char *
 	int tfd6 = bpf_map__fd(ov->in->maps.xcni_tunnel6);
 	int sfd6 = bpf_map__fd(ov->in->maps.xcni_tunstat6);
 	size_t n = c->n[K8S_NODE], nw = 0;
-	struct want_route *want = calloc(n ? n : 1, sizeof(*want));
-	struct want_route6 *want6 = calloc(n ? n : 1, sizeof(*want6));
-	size_t nw6 = 0;
-	struct route6_prune rp6;
+	struct want_route *want = calloc(n ? 2 * n : 1, sizeof(*want));
 	int ncpu = libbpf_num_possible_cpus();
 	struct xcni_tunstat *zero = calloc(ncpu > 0 ? ncpu : 1, sizeof(*zero));
-	__u32 key, next, *prev = NULL, *gone = NULL;
-	size_t ngone = 0;
 	struct route_prune rp;
 	struct nl nl;
 	int err = 0;
 
-	if (!want || !want6 || !zero) {
+	if (!want || !zero) {
 		err = -ENOMEM;
 		goto out;
 	}
@@ -925,45 +919,22 @@ int overlay_sync_nodes(struct overlay *ov, const struct cluster *c, const char *
 						.oif = ov->dev_ifindex };
 
 			memcpy(&r6.dst, nd->pod_cidr6, 16);
-			want6[nw6].dst = r6.dst;
-			want6[nw6++].len = r6.dst_len;
+			want[nw] = (struct want_route){ .len = r6.dst_len, .fam = 6 };
+			memcpy(want[nw++].dst, nd->pod_cidr6, 16);
 			if (nl_route6_replace(&nl, &r6))
 				pr_err("route to node %s's IPv6 pod CIDR via %s: %s\n", nd->meta.name,
 				       XCNI_OVERLAY_DEV, nl.errmsg[0] ? nl.errmsg : "failed");
 		}
 		if (!nd->pod_cidr_len)
 			continue;
-		want[nw++] = (struct want_route){ nd->pod_cidr, nd->pod_cidr_len, 0 };
+		want[nw] = (struct want_route){ .len = nd->pod_cidr_len, .fam = 4 };
+		memcpy(want[nw++].dst, &nd->pod_cidr, 4);
 		if (nl_route_replace(&nl, &r))
 			pr_err("route to node %s's pod CIDR via %s: %s\n", nd->meta.name,
 			       XCNI_OVERLAY_DEV, nl.errmsg[0] ? nl.errmsg : "failed");
 	}
-	/* Nodes that are gone: their tunnel and counters go (traffic to their
-	 * pods is then dropped with drop-no-tunnel, not sent into the void). */
-	while (bpf_map_get_next_key(tfd, prev, &next) == 0) {
-		bool keep = false;
-
-		key = next;
-		prev = &key;
-		for (size_t i = 0; i < n && !keep; i++) {
-			const struct k8s_node *nd = &c->objs[K8S_NODE][i]->node;
-
-			keep = nd->internal_ip == key && tunnel_listed(ov, nd, 4);
-		}
-		if (!keep) {
-			__u32 *g = realloc(gone, (ngone + 1) * sizeof(*g));
-
-			if (!g)
-				break;
-			gone = g;
-			gone[ngone++] = key;
-		}
-	}
-	for (size_t i = 0; i < ngone; i++) {
-		bpf_map_delete_elem(tfd, &gone[i]);
-		bpf_map_delete_elem(sfd, &gone[i]);
-	}
-	tunnel6_prune(ov, c, tfd6, sfd6);
+	tunnel_prune(ov, c, tfd, sfd, 4);
+	tunnel_prune(ov, c, tfd6, sfd6, 6);
 	/* A node with both addresses and now (or no longer) an IPv6 tunnel: the
 	 * MTU of xcni0 and of new pods follows (xcnid writes pod_mtu with the
 	 * generation). Pods made before keep theirs: their packets too big for
@@ -982,8 +953,7 @@ int overlay_sync_nodes(struct overlay *ov, const struct cluster *c, const char *
 	}
 	rp = (struct route_prune){ &nl, want, nw };
 	nl_route_dump_oif(&nl, ov->dev_ifindex, prune_route, &rp);
-	rp6 = (struct route6_prune){ &nl, want6, nw6 };
-	nl_route6_dump_oif(&nl, ov->dev_ifindex, prune_route6, &rp6);
+	nl_route6_dump_oif(&nl, ov->dev_ifindex, prune_route6, &rp);
 	nl_close(&nl);
 	unreach_free(ov->unreach, ov->nunreach);
 	ov->unreach = unreach;
@@ -992,8 +962,6 @@ int overlay_sync_nodes(struct overlay *ov, const struct cluster *c, const char *
 	nunreach = 0;
 out:
 	unreach_free(unreach, nunreach);
-	free(gone);
-	free(want6);
 	free(want);
 	free(zero);
 	return err;

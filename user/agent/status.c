@@ -18,7 +18,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
-#include <sys/un.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,6 +29,7 @@
 #include "lib/services/svcsync.h"
 #include "lib/system/clock.h"
 #include "lib/system/log.h"
+#include "lib/system/unixsock.h"
 #include "lib/system/util.h"
 #include "lib/system/http.h"
 #include "agent/probe.h"
@@ -329,35 +329,28 @@ static json_t *answer(struct agent_status *s)
 		json_decref(snat);
 		return NULL;
 	}
-	json_object_set_new(o, "node", json_string(s->node));
-	json_object_set_new(o, "pid", json_integer(getpid()));
-	json_object_set_new(o, "version", json_string(agent_version()));
-	json_object_set_new(o, "commit", json_string(agent_commit()));
-	json_object_set_new(o, "abi", json_integer(XCNI_ABI_VERSION));
-	json_object_set_new(o, "libbpf", json_sprintf("%u.%u", libbpf_major_version(),
-						      libbpf_minor_version()));
-	json_object_set_new(o, "started", json_integer((json_int_t)s->started));
-	json_object_set_new(o, "uptime_s",
-			    json_integer((json_int_t)((xcni_mono_ms() - s->started_mono_ms) / 1000)));
-	json_object_set_new(o, "ready", json_boolean(!why));
+	json_object_update_new(o, json_pack("{s:s,s:i,s:s,s:s,s:i,s:o,s:I,s:I,s:b}", "node", s->node,
+					    "pid", (int)getpid(), "version", agent_version(),
+					    "commit", agent_commit(), "abi", XCNI_ABI_VERSION,
+					    "libbpf", json_sprintf("%u.%u", libbpf_major_version(),
+								   libbpf_minor_version()),
+					    "started", (json_int_t)s->started, "uptime_s",
+					    (json_int_t)((xcni_mono_ms() - s->started_mono_ms) / 1000),
+					    "ready", !why));
 	if (why)
 		json_object_set_new(o, "not_ready", json_string(why));
-	json_object_set_new(o, "pinned_attached", json_boolean(s->attached));
-	json_object_set_new(o, "applied", json_boolean(s->applied));
-	json_object_set_new(o, "applied_generation", json_integer((json_int_t)s->applied_gen));
-	json_object_set_new(o, "syncs", json_integer((json_int_t)s->syncs));
-	json_object_set_new(o, "syncs_failed", json_integer((json_int_t)s->syncs_failed));
-	json_object_set_new(o, "last_sync_ok", json_boolean(s->last_sync_ok || !s->syncs));
-	json_object_set_new(o, "policy_whole_compiles", json_integer((json_int_t)pol_whole));
-	json_object_set_new(o, "policy_last_whole",
-			    pol_whole_why ? json_string(pol_whole_why) : json_null());
+	json_object_update_new(o, json_pack("{s:b,s:b,s:I,s:I,s:I,s:b,s:I,s:s?}", "pinned_attached",
+					    s->attached, "applied", s->applied, "applied_generation",
+					    (json_int_t)s->applied_gen, "syncs", (json_int_t)s->syncs,
+					    "syncs_failed", (json_int_t)s->syncs_failed, "last_sync_ok",
+					    s->last_sync_ok || !s->syncs, "policy_whole_compiles",
+					    (json_int_t)pol_whole, "policy_last_whole", pol_whole_why));
 
 	cl = s->backend && s->backend->ops->status ? s->backend->ops->status(s->backend) : NULL;
 	if (!cl)
 		cl = json_object();
-	json_object_set_new(cl, "source", s->source ? json_string(s->source) : json_null());
-	json_object_set_new(cl, "backend",
-			    s->backend ? json_string(s->backend->ops->name) : json_string("none"));
+	json_object_update_new(cl, json_pack("{s:s?,s:s}", "source", s->source, "backend",
+					     s->backend ? s->backend->ops->name : "none"));
 	if (s->backend) {
 		struct store_churn top;
 
@@ -484,26 +477,25 @@ static long long boot_time(void)
 	return bt;
 }
 
-int status_metrics_render(char **text, size_t *len)
+void status_metrics_render(FILE *f)
 {
 	long tck = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
 	unsigned long long ut = 0, st = 0, start = 0, vsize = 0;
 	long long rss = 0;
 	unsigned int fds = 0;
 	struct rlimit rl = {};
-	char buf[1024], *p = NULL;
-	size_t n = 0;
-	FILE *f;
+	char buf[1024];
+	FILE *ps;
 	DIR *d;
 
 	/* /proc/self/stat: the fields after the comm's last ')' start at the 3rd. */
-	f = fopen("/proc/self/stat", "re");
-	if (f) {
-		size_t r = fread(buf, 1, sizeof(buf) - 1, f);
+	ps = fopen("/proc/self/stat", "re");
+	if (ps) {
+		size_t r = fread(buf, 1, sizeof(buf) - 1, ps);
 		char *q;
 
 		buf[r] = '\0';
-		fclose(f);
+		fclose(ps);
 		q = strrchr(buf, ')');
 		if (q && sscanf(q + 2,
 				"%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d "
@@ -521,9 +513,6 @@ int status_metrics_render(char **text, size_t *len)
 		fds--; /* the directory's own fd */
 	}
 	getrlimit(RLIMIT_NOFILE, &rl);
-	f = open_memstream(&p, &n);
-	if (!f)
-		return -ENOMEM;
 	fprintf(f, "# HELP xcni_build_info The agent's build: version, git commit, map ABI, libbpf.\n"
 		   "# TYPE xcni_build_info gauge\n"
 		   "xcni_build_info{version=\"%s\",commit=\"%s\",abi=\"%u\",libbpf=\"%u.%u\"} 1\n",
@@ -601,49 +590,17 @@ int status_metrics_render(char **text, size_t *len)
 				cl[i].ns, cl[i].map, cl[i].frontends);
 	}
 	polstatus_metrics(f);
-	if (fclose(f) || !p) {
-		free(p);
-		return -ENOMEM;
-	}
-	*text = p;
-	*len = n;
-	return 0;
 }
 
 /* ---- setup ---------------------------------------------------------------------------- */
-
-static int listen_unix(struct agent_status *s)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd;
-
-	if (mkdir("/run/xcni", 0700) && errno != EEXIST)
-		return -errno;
-	if (strlen(s->sock) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	memcpy(sa.sun_path, s->sock, strlen(s->sock) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	/* A socket left by an agent that did not stop cleanly; this agent owns the pin dir. */
-	unlink(s->sock);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || chmod(s->sock, 0600) ||
-	    listen(fd, 16)) {
-		int err = -errno;
-
-		close(fd);
-		return err;
-	}
-	s->lfd = fd;
-	return 0;
-}
 
 int status_open(const char *pin_dir, const char *node, struct agent_status **out)
 {
 	struct itimerspec its = { .it_interval = { AGENT_DROP_STEP_S, 0 },
 				  .it_value = { AGENT_DROP_STEP_S, 0 } };
 	struct agent_status *s = calloc(1, sizeof(*s));
-	struct epoll_event ev = { .events = EPOLLIN };
+	struct epoll_event lev = { .events = EPOLLIN, .data.u32 = TAG_LISTEN };
+	struct epoll_event tev = { .events = EPOLLIN, .data.u32 = TAG_TIMER };
 	int err = -ENOMEM;
 
 	if (!s)
@@ -663,23 +620,16 @@ int status_open(const char *pin_dir, const char *node, struct agent_status **out
 		pr_err("status: pin dir %s makes a socket path too long\n", pin_dir);
 		goto fail;
 	}
-	if ((err = listen_unix(s))) {
+	if ((s->lfd = xcni_unix_listen(s->sock)) < 0) {
+		err = s->lfd;
 		pr_err("status: cannot listen on %s: %s\n", s->sock, strerror(-err));
 		goto fail;
 	}
 	s->epfd = epoll_create1(EPOLL_CLOEXEC);
 	s->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (s->epfd < 0 || s->tfd < 0 || timerfd_settime(s->tfd, 0, &its, NULL)) {
-		err = -errno;
-		goto fail;
-	}
-	ev.data.u32 = TAG_LISTEN;
-	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->lfd, &ev)) {
-		err = -errno;
-		goto fail;
-	}
-	ev.data.u32 = TAG_TIMER;
-	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->tfd, &ev)) {
+	if (s->epfd < 0 || s->tfd < 0 || timerfd_settime(s->tfd, 0, &its, NULL) ||
+	    epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->lfd, &lev) ||
+	    epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->tfd, &tev)) {
 		err = -errno;
 		goto fail;
 	}

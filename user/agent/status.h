@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 struct agent_status;
 struct cs_backend;
@@ -75,7 +76,7 @@ void status_set_svc_refused(size_t n, const char *const *msg, size_t nmsg);
 void status_svc_bounded_clear(void);
 void status_svc_bounded_add(const char *ns, const char *reason, const char *msg);
 
-/* The Prometheus lines xcni_build_info and process_* (malloc'd). 0 or -ENOMEM. */
-int status_metrics_render(char **text, size_t *len);
+/* The Prometheus lines xcni_build_info, process_* and the agent's own counts onto f. */
+void status_metrics_render(FILE *f);
 
 #endif

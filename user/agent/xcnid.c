@@ -122,7 +122,6 @@ static int open_served(const struct opts *o, struct hooks *hk, struct http **hs,
 		return err;
 	if (o->metrics_addr && !o->once && (err = metrics_open(o->pin_dir, *hs, ms)))
 		return err;
-	metrics_set_hooks(*ms, hk);
 	if (o->flows.window && !o->once &&
 	    (err = flowd_open(&o->flows, o->pin_dir, o->node_name, fd))) {
 		/* On by default, flows are not worth the agent: without an option
@@ -133,8 +132,7 @@ static int open_served(const struct opts *o, struct hooks *hk, struct http **hs,
 		err = 0;
 		*fd = NULL;
 	}
-	metrics_set_flows(*ms, *fd ? flowd_flows(*fd) : NULL);
-	metrics_set_flowd(*ms, *fd && flowd_logs(*fd) ? *fd : NULL);
+	metrics_set_sources(*ms, hk, *fd);
 	metrics_set_listener(*ms, "http", *hs);
 	metrics_set_listener(*ms, "flows", *fd ? flowd_http(*fd) : NULL);
 	if (o->ui_addr && !o->once && (err = ui_open(*hs, *fd, o->pin_dir, ui)))

@@ -5,6 +5,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stddef.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include "xcni_shared.h"
 #include "lib/system/cidr.h"
 #include "lib/system/log.h"
+#include "lib/system/util.h"
 #include "lib/services/svc.h"
 #include "lib/observe/flows.h"
 #include "agent/hooks.h"
@@ -112,6 +114,16 @@ static int parse_node_ip(const char *arg, struct overlay *ov, unsigned int *fams
 	return 0;
 }
 
+/* A comma-separated ARG into buf (SIZE): strtok_r would skip an empty element, refused as a typo. */
+static int list_copy(const char *arg, char *buf, size_t size)
+{
+	if (!*arg || strlen(arg) >= size || *arg == ',' || arg[strlen(arg) - 1] == ',' ||
+	    strstr(arg, ",,"))
+		return -EINVAL;
+	strcpy(buf, arg);
+	return 0;
+}
+
 /*
  * --service-cidr: "none", or up to one IPv4 and one IPv6 CIDR, comma-separated
  * (kube-apiserver's --service-cluster-ip-range). Replaces the default; o is
@@ -127,11 +139,8 @@ static int parse_svc_cidrs(const char *arg, struct opts *o)
 
 	if (!strcmp(arg, "none"))
 		goto set;
-	/* strtok_r would skip an empty element: refused, as a typo. */
-	if (!*arg || strlen(arg) >= sizeof(buf) || *arg == ',' || arg[strlen(arg) - 1] == ',' ||
-	    strstr(arg, ",,"))
+	if (list_copy(arg, buf, sizeof(buf)))
 		return -EINVAL;
-	strcpy(buf, arg);
 	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		if (strchr(tok, ':')) {
 			/* A /0 would take every destination for a Service. */
@@ -163,30 +172,17 @@ static int parse_ext_cidrs(const char *arg, struct opts *o)
 	char buf[1024], *tok, *save = NULL;
 	size_t n = o->next_allow;
 
-	if (!*arg || strlen(arg) >= sizeof(buf) || *arg == ',' || arg[strlen(arg) - 1] == ',' ||
-	    strstr(arg, ",,"))
+	if (list_copy(arg, buf, sizeof(buf)))
 		return -EINVAL;
-	strcpy(buf, arg);
 	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		struct svc_prefix p = { .what = SVC_PFX_ALLOW };
-		struct in6_addr a6;
-		uint32_t a;
+		int fam;
 
 		if (n == XCNID_EXT_ALLOW_MAX)
 			return -E2BIG;
-		if (strchr(tok, ':')) {
-			if (xcni_cidr6_parse(tok, &a6, &p.len))
-				return -EINVAL;
-			p.family = XCNI_AF_INET6;
-			memcpy(p.addr, a6.s6_addr, 16);
-			cidr6_mask(p.addr, p.len);
-		} else {
-			if (xcni_cidr4_parse(tok, &a, &p.len))
-				return -EINVAL;
-			p.family = XCNI_AF_INET;
-			a &= htonl(xcni_prefix_mask(p.len));
-			memcpy(p.addr, &a, 4);
-		}
+		if (xcni_cidr_parse(tok, XCNI_CIDR_NET, &fam, p.addr, &p.len))
+			return -EINVAL;
+		p.family = fam == 6 ? XCNI_AF_INET6 : XCNI_AF_INET;
 		o->ext_allow[n++] = p;
 	}
 	o->next_allow = n;
@@ -409,21 +405,71 @@ static int opt_word(const char *name, const char *arg, const char *const *words,
 	return 2;
 }
 
-/* ARG as a decimal number MIN to MAX into *out; else "--NAME ARG: WHAT, MIN to MAX" and 2. */
-static int opt_uint(const char *name, const char *arg, unsigned long min, unsigned long max,
-		    const char *what, unsigned int *out)
-{
-	char *end;
-	unsigned long v;
+#define OFF(f) offsetof(struct xcnid_cmdline, f)
+/*
+ * The numeric options: a decimal number MIN to MAX into the unsigned int at
+ * OFF (--flows-window, --flow-log-max-bytes: 8 bytes). The flows' (1040 on)
+ * ask for flows.
+ */
+static const struct numopt {
+	int c;
+	const char *name, *what;
+	unsigned long min, max;
+	size_t off;
+} numopts[] = {
+	{ 1009, "sync-delay", "milliseconds", 0, 1000, OFF(o.sync_delay_ms) },
+	{ 1080, "ns-churn-burst", "changes", 1, 1000000, OFF(o.churn_burst) },
+	{ 1081, "ns-churn-rate", "changes a second", 0, 1000000, OFF(o.churn_rate) },
+	{ 1082, "ns-churn-interval", "milliseconds", 10, 60000, OFF(o.churn_interval_ms) },
+	{ 1015, "hook-check", "seconds", 0, 86400, OFF(o.hook_check_s) },
+	{ 1013, "policy-ns-share", "a percentage", 1, 100, OFF(o.ns_share) },
+	{ 'S', "trace-sample", "a number", 0, UINT32_MAX, OFF(o.trace_sample) },
+	{ 'R', "events-rate", "a number", 0, UINT32_MAX, OFF(o.events_rate) },
+	{ 1017, "snat-client-burst", "tuples a client may open at once", 1, 1u << 20,
+	  OFF(ov.snat_cl_burst) },
+	{ 1019, "snat-client-max", "tuples a client may hold", 1, 1u << 20, OFF(ov.snat_cl_max) },
+	{ 1041, "flows-window", "a number", 1, FLOWS_WINDOW_MAX, OFF(o.flows.window) },
+	{ 1043, "flow-log-max-bytes", "a number", 4096, UINT64_MAX / 2, OFF(o.flows.log_max_bytes) },
+	{ 1044, "flow-log-files", "a number", 1, FLOWD_LOG_FILES_MAX, OFF(o.flows.log_files) },
+	{ 1045, "flow-log-interval", "a number", 1, 3600, OFF(o.flows.log_interval_s) },
+	{ 1101, "ipfix-active-timeout", "a number", 1, 86400, OFF(o.flows.ipfix_active_s) },
+	{ 1102, "ipfix-idle-timeout", "a number", 1, 86400, OFF(o.flows.ipfix_idle_s) },
+};
+_Static_assert(sizeof(size_t) == 8 && sizeof(uint64_t) == 8, "8-byte rows");
 
-	errno = 0;
-	v = strtoul(arg, &end, 10);
-	if (!*arg || *end || *arg == '-' || errno || v < min || v > max) {
-		pr_err("--%s %s: %s, %lu to %lu\n", name, arg, what, min, max);
-		return 2;
+/* A numeric option (numopts); else "--NAME ARG: WHAT, MIN to MAX" and 2. Others: 1. */
+static int opt_num(int c, const char *arg, struct xcnid_cmdline *cl, struct given *g)
+{
+	for (const struct numopt *n = numopts; n < numopts + ARRAY_SIZE(numopts); n++) {
+		char *end;
+		unsigned long v;
+
+		if (n->c != c)
+			continue;
+		errno = 0;
+		v = strtoul(arg, &end, 10);
+		if (!*arg || *end || *arg == '-' || errno || v < n->min || v > n->max) {
+			pr_err("--%s %s: %s, %lu to %lu\n", n->name, arg, n->what, n->min, n->max);
+			return 2;
+		}
+		if (c == 1041 || c == 1043)
+			*(uint64_t *)((char *)cl + n->off) = v;
+		else
+			*(unsigned int *)((char *)cl + n->off) = (unsigned int)v;
+		g->snat_cl |= c == 1017 || c == 1019;
+		cl->o.flows.asked |= c >= 1040;
+		return 0;
 	}
-	*out = (unsigned int)v;
-	return 0;
+	return 1;
+}
+
+/* A CIDR list's parse (E: 0, -E2BIG, else not a list) said for --NAME ARG: 0 or 2. */
+static int cidrs_said(const char *name, const char *arg, int e, const char *too_many)
+{
+	if (e)
+		pr_err("--%s %s: %s\n", name, arg,
+		       e == -E2BIG ? too_many : "not CIDR[,CIDR...] (IPv4 or IPv6 CIDRs)");
+	return e ? 2 : 0;
 }
 
 /* --map-max MAP=N, or several: MAP=N,MAP=N (a later one for a map wins). */
@@ -478,15 +524,6 @@ static int opt_cluster(int c, const char *arg, struct xcnid_cmdline *cl, struct 
 		}
 		o->in_cluster = 1;
 		return 0;
-	case 1009:
-		return opt_uint("sync-delay", arg, 0, 1000, "milliseconds", &o->sync_delay_ms);
-	case 1080:
-		return opt_uint("ns-churn-burst", arg, 1, 1000000, "changes", &o->churn_burst);
-	case 1081:
-		return opt_uint("ns-churn-rate", arg, 0, 1000000, "changes a second", &o->churn_rate);
-	case 1082:
-		return opt_uint("ns-churn-interval", arg, 10, 60000, "milliseconds",
-				&o->churn_interval_ms);
 	case 'n': o->node_name = arg; return 0;
 	case 'c':
 		if (cidr4_net(arg, &o->pod_cidr, &o->pod_mask, &o->pod_len)) {
@@ -542,13 +579,9 @@ static int opt_dataplane(int c, const char *arg, struct xcnid_cmdline *cl, struc
 			return 2;
 		ov->decap_xdp = v;
 		return 0;
-	case 1015:
-		return opt_uint("hook-check", arg, 0, 86400, "seconds", &o->hook_check_s);
 	case 1002: return opt_map_max(arg, cl);
 	case 'o': o->once = 1; return 0;
 	case 1011: o->uninstall = 1; return 0;
-	case 1013:
-		return opt_uint("policy-ns-share", arg, 1, 100, "a percentage", &o->ns_share);
 	case 1014: return identity_key_read(arg, o->id_key) ? 2 : 0;
 	}
 	return 1;
@@ -563,7 +596,6 @@ static int opt_services(int c, const char *arg, struct xcnid_cmdline *cl, struct
 	static const char *const lb_words[] = { "random", "maglev", NULL };
 	static const int lb_vals[] = { 0, SVC_BUILD_MAGLEV };
 	struct opts *o = &cl->o;
-	unsigned int u;
 	int v;
 
 	switch (c) {
@@ -601,19 +633,6 @@ static int opt_services(int c, const char *arg, struct xcnid_cmdline *cl, struct
 		cl->ov.np_accel = v;
 		return 0;
 	case 1012: o->ext_cip = 1; return 0;
-	case 1017:
-		if (opt_uint("snat-client-burst", arg, 1, 1u << 20, "tuples a client may open at once",
-			     &u))
-			return 2;
-		cl->ov.snat_cl_burst = u;
-		g->snat_cl = 1;
-		return 0;
-	case 1019:
-		if (opt_uint("snat-client-max", arg, 1, 1u << 20, "tuples a client may hold", &u))
-			return 2;
-		cl->ov.snat_cl_max = u;
-		g->snat_cl = 1;
-		return 0;
 	case 1018: {
 		/* N or N/s: a rate is a second's, said so or not. */
 		char *end;
@@ -633,17 +652,9 @@ static int opt_services(int c, const char *arg, struct xcnid_cmdline *cl, struct
 		return 0;
 	}
 	case 1070: o->fqdn = 1; return 0;
-	case 1016: {
-		int e = parse_ext_cidrs(arg, o);
-
-		if (e) {
-			pr_err("--external-ip-cidrs %s: %s\n", arg,
-			       e == -E2BIG ? "more than 64 CIDRs in all" :
-					     "not CIDR[,CIDR...] (IPv4 or IPv6 CIDRs)");
-			return 2;
-		}
-		return 0;
-	}
+	case 1016:
+		return cidrs_said("external-ip-cidrs", arg, parse_ext_cidrs(arg, o),
+				  "more than 64 CIDRs in all");
 	}
 	return 1;
 }
@@ -679,17 +690,9 @@ static int opt_overlay(int c, const char *arg, struct xcnid_cmdline *cl, struct 
 	}
 	case 'M': cl->masquerade = 1; return 0;
 	case 1001: cl->masquerade = 0; return 0;
-	case 'C': {
-		int e = masq_add_cluster_cidrs(&cl->mq, arg);
-
-		if (e) {
-			pr_err("--cluster-cidr %s: %s\n", arg,
-			       e == -E2BIG ? "more than 32 CIDRs of a family in all" :
-					     "not CIDR[,CIDR...] (IPv4 or IPv6 CIDRs)");
-			return 2;
-		}
-		return 0;
-	}
+	case 'C':
+		return cidrs_said("cluster-cidr", arg, masq_add_cluster_cidrs(&cl->mq, arg),
+				  "more than 32 CIDRs of a family in all");
 	}
 	return 1;
 }
@@ -698,7 +701,6 @@ static int opt_observe(int c, const char *arg, struct xcnid_cmdline *cl, struct 
 {
 	struct opts *o = &cl->o;
 	enum xlog_format f;
-	unsigned int v;
 
 	(void)g;
 	switch (c) {
@@ -713,13 +715,6 @@ static int opt_observe(int c, const char *arg, struct xcnid_cmdline *cl, struct 
 		*(c == 'A' ? &o->metrics_addr : &o->ui_addr) = arg;
 		return 0;
 	case 1047: o->http_remote = 1; return 0;
-	case 'S':
-	case 'R':
-		if (opt_uint(c == 'S' ? "trace-sample" : "events-rate", arg, 0, UINT32_MAX,
-			     "a number", &v))
-			return 2;
-		*(c == 'S' ? &o->trace_sample : &o->events_rate) = v;
-		return 0;
 	case 1040 ... 1046: return flowd_parse_opt(c - 1040, arg, &o->flows) ? 2 : 0;
 	case 1099: return flowd_parse_opt(FLOWD_OPT_NO_FLOWS, NULL, &o->flows) ? 2 : 0;
 	case 1100 ... 1105:
@@ -976,7 +971,7 @@ static void defaults(struct xcnid_cmdline *cl)
 int xcnid_cmdline(int argc, char **argv, struct xcnid_cmdline *cl)
 {
 	static int (*const groups[])(int, const char *, struct xcnid_cmdline *, struct given *) = {
-		opt_cluster, opt_dataplane, opt_services, opt_overlay, opt_observe,
+		opt_num, opt_cluster, opt_dataplane, opt_services, opt_overlay, opt_observe,
 	};
 	struct given g = {};
 	int c, r;

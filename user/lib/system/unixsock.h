@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* A request and its whole answer on a Unix stream socket (xcnid's status and flows sockets). */
+/* A Unix stream socket (xcnid's status and flows sockets): a request and its whole
+ * answer, and the listening side. */
 #ifndef XCNI_UNIXSOCK_H
 #define XCNI_UNIXSOCK_H
 
@@ -17,5 +18,12 @@
  */
 int xcni_unix_ask(const char *path, const char *req, size_t rl, int timeout_s, size_t max,
 		  volatile sig_atomic_t *stop, char **out, size_t *len, const char **step);
+
+/*
+ * A listening Unix stream socket at path (non-blocking, mode 0600), its
+ * directory made (0700) when missing, a socket left there by an agent that
+ * did not stop cleanly replaced: the caller owns the path. The fd or -errno.
+ */
+int xcni_unix_listen(const char *path);
 
 #endif
