@@ -194,16 +194,10 @@ int ct6_cmp(const void *a, const void *b)
 	return memcmp(a, b, sizeof(struct xcni_ct6_key));
 }
 
-struct ct_list {
-	const struct filter *f;
-	struct svcnames *sn;
-	__u64 now;
-};
-
 /* A flow (rec: a ct_rec or ct6_rec) passing the filters: about its two addresses. */
 static void ct_list_row(struct ptable *t, __u8 fam, const void *rec, void *arg)
 {
-	const struct ct_list *l = arg;
+	const struct fam_list *l = arg;
 	struct ct_tuple k = ct_tuple(fam, rec);
 	struct frow r = {};
 
@@ -223,22 +217,9 @@ static int cmd_ct_list(const struct ctl_ctx *c, char **argv)
 		{ &m_ct6, sizeof(struct ct6_rec), offsetof(struct ct6_rec, k),
 		  offsetof(struct ct6_rec, e), ct6_cmp, XCNI_AF_INET6 },
 	};
-	struct ptable *t;
-	struct svcnames sn;
-	struct filter f;
-	struct ct_list l = { &f, &sn, xcni_mono_ns() };
-	int err;
 
 	(void)argv;
-	err = filter_open(c, &f, 0);
-	if (err)
-		return err;
-	svcnames_open(c, &sn);
-	t = pt_new(ct_cols, ARRAY_SIZE(ct_cols), 0);
-	err = fam_rows(c, t, m, ct_list_row, &l);
-	svcnames_close(&sn);
-	filter_close(&f);
-	return show_read(c, t, err);
+	return fam_list(c, ct_cols, ARRAY_SIZE(ct_cols), m, ct_list_row, NULL);
 }
 
 /* A protocol as ct shows it: tcp, udp, sctp, icmp, or a number. */

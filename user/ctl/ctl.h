@@ -377,6 +377,16 @@ __u32 svcnames_backend(struct svcnames *s, __u32 ip, __u16 port);
 bool svcnames_name(struct svcnames *s, __u32 id, struct xcni_svcname *out);
 /* Backend id as the maps hold it now; false when gone (or 0). */
 bool svcnames_backend_of(struct svcnames *s, __u32 id, struct xcni_backend *out);
+/* What each row of a fam_list view gets as its arg. */
+struct fam_list {
+	const struct filter *f; /* the view's filters: the row says what it is about */
+	struct svcnames *sn;
+	__u64 now; /* xcni_mono_ns(), for ages */
+	void *priv; /* the view's own */
+};
+/* A list view of both families' maps under the filters, with Service names: shown, 0 or -errno. */
+int fam_list(const struct ctl_ctx *c, const struct pt_col *cols, size_t ncols,
+	     const struct fam_map m[2], fam_row_fn *row, void *priv);
 /* "ns/name" (port false) or "ns/name:port" (port true, when it has a name). */
 const char *svcname_str(const struct xcni_svcname *n, bool port, char *buf, size_t len);
 /* The three name columns of a Service (with port, without, the port's name); n NULL: none. */

@@ -54,20 +54,14 @@ struct snat6_rec {
 	struct xcni_snat v;
 };
 
-struct snat_list {
-	const struct filter *f;
-	struct svcnames *sn;
-	__u64 now;
-	int ct6_fd; /* xcni_ct6, the IPv6 flows' state; -1: none */
-};
-
 /*
  * One SNATed flow (rec: a ct_rec or snat6_rec): node -> backend (the tuple on
  * this node), its client, and its conntrack entry (IPv6: looked up, maybe gone).
  */
 static void snat_row(struct ptable *t, __u8 fam, const void *rec, void *arg)
 {
-	const struct snat_list *l = arg;
+	const struct fam_list *l = arg;
+	int ct6_fd = *(const int *)l->priv; /* xcni_ct6, the IPv6 flows' state; -1: none */
 	const struct snat6_rec *r6 = rec;
 	const struct ct_rec *r4 = rec;
 	const struct xcni_ct_entry *e = &r4->e;
@@ -83,7 +77,7 @@ static void snat_row(struct ptable *t, __u8 fam, const void *rec, void *arg)
 		node = r6->k.saddr, be = r6->k.daddr, client = r6->v.client;
 		nport = r6->k.sport, bport = r6->k.dport, cport = r6->v.cport;
 		proto = r6->k.proto;
-		e = l->ct6_fd >= 0 && !bpf_map_lookup_elem(l->ct6_fd, &r6->k, &e6) ? &e6 : NULL;
+		e = ct6_fd >= 0 && !bpf_map_lookup_elem(ct6_fd, &r6->k, &e6) ? &e6 : NULL;
 		/* An IPv4 record (its IPv6 view's proto 0): the xcni_ct rows. */
 		if (!proto)
 			return;
@@ -120,24 +114,13 @@ static int cmd_service_snat(const struct ctl_ctx *c, char **argv)
 		{ &m_snat6, sizeof(struct snat6_rec), offsetof(struct snat6_rec, k),
 		  offsetof(struct snat6_rec, v), ct6_cmp, XCNI_AF_INET6 },
 	};
-	struct ptable *t;
-	struct svcnames sn;
-	struct filter f;
-	struct snat_list l = { &f, &sn, xcni_mono_ns(), -1 };
-	int err;
+	int ct6_fd = map_open_quiet(c, &m_ct6), err;
 
 	(void)argv;
-	if ((err = filter_open(c, &f, 0)))
-		return err;
-	svcnames_open(c, &sn);
-	l.ct6_fd = map_open_quiet(c, &m_ct6);
-	t = pt_new(snat_cols, ARRAY_SIZE(snat_cols), 0);
-	err = fam_rows(c, t, m, snat_row, &l);
-	if (l.ct6_fd >= 0)
-		close(l.ct6_fd);
-	svcnames_close(&sn);
-	filter_close(&f);
-	return show_read(c, t, err);
+	err = fam_list(c, snat_cols, ARRAY_SIZE(snat_cols), m, snat_row, &ct6_fd);
+	if (ct6_fd >= 0)
+		close(ct6_fd);
+	return err;
 }
 
 /* ---- service self ------------------------------------------------------------- */

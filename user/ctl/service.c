@@ -808,8 +808,8 @@ static int sock6_cmp(const void *a, const void *b)
  */
 static void sock_row(struct ptable *t, __u8 fam, const void *rec, void *arg)
 {
-	const struct filter *f = ((void **)arg)[0];
-	struct svcnames *sn = ((void **)arg)[1];
+	const struct fam_list *l = arg;
+	struct svcnames *sn = l->sn;
 	size_t al = fam_len(fam), voff = fam == XCNI_AF_INET6 ? offsetof(struct sock6_rec, v) :
 							       offsetof(struct sock_rec, v);
 	const __u8 *k = rec, *v = k + voff;
@@ -829,7 +829,7 @@ static void sock_row(struct ptable *t, __u8 fam, const void *rec, void *arg)
 	memcpy(&rev_nat, v + al + 2, 2);
 	frow_addr(&row, fam, k + 8, al * 8);
 	frow_addr(&row, fam, v, al * 8);
-	if (!filter_match(f, &row))
+	if (!filter_match(l->f, &row))
 		return;
 	pt_uint(t, cookie);
 	pt_str(t, fam == XCNI_AF_INET6 ? "ipv6" : "ipv4");
@@ -855,21 +855,9 @@ static int cmd_service_sockets(const struct ctl_ctx *c, char **argv)
 		{ &m_sock_rn6, sizeof(struct sock6_rec), offsetof(struct sock6_rec, k),
 		  offsetof(struct sock6_rec, v), sock6_cmp, XCNI_AF_INET6 },
 	};
-	struct ptable *t;
-	struct svcnames sn;
-	struct filter f;
-	void *arg[2] = { &f, &sn };
-	int err;
 
 	(void)argv;
-	if ((err = filter_open(c, &f, 0)))
-		return err;
-	svcnames_open(c, &sn);
-	t = pt_new(sock_cols, ARRAY_SIZE(sock_cols), 0);
-	err = fam_rows(c, t, m, sock_row, arg);
-	svcnames_close(&sn);
-	filter_close(&f);
-	return show_read(c, t, err);
+	return fam_list(c, sock_cols, ARRAY_SIZE(sock_cols), m, sock_row, NULL);
 }
 
 const struct cmd service_cmds[] = {
