@@ -293,25 +293,6 @@ int fam_rows(const struct ctl_ctx *c, struct ptable *t, const struct fam_map m[2
 	return 0;
 }
 
-int fam_list(const struct ctl_ctx *c, const struct pt_col *cols, size_t ncols,
-	     const struct fam_map m[2], fam_row_fn *row, void *priv)
-{
-	struct svcnames sn;
-	struct filter f;
-	struct fam_list l = { &f, &sn, xcni_mono_ns(), priv };
-	struct ptable *t;
-	int err = filter_open(c, &f, 0);
-
-	if (err)
-		return err;
-	svcnames_open(c, &sn);
-	t = pt_new(cols, ncols, 0);
-	err = fam_rows(c, t, m, row, &l);
-	svcnames_close(&sn);
-	filter_close(&f);
-	return show_read(c, t, err);
-}
-
 void frow_addr(struct frow *r, __u8 fam, const void *a, unsigned int plen)
 {
 	if (fam == XCNI_AF_INET6) {

@@ -744,6 +744,25 @@ close:
 	return err;
 }
 
+int fam_list(const struct ctl_ctx *c, const struct pt_col *cols, size_t ncols,
+	     const struct fam_map m[2], fam_row_fn *row, void *priv)
+{
+	struct svcnames sn;
+	struct filter f;
+	struct fam_list l = { &f, &sn, xcni_mono_ns(), priv };
+	struct ptable *t;
+	int err = filter_open(c, &f, 0);
+
+	if (err)
+		return err;
+	svcnames_open(c, &sn);
+	t = pt_new(cols, ncols, 0);
+	err = fam_rows(c, t, m, row, &l);
+	svcnames_close(&sn);
+	filter_close(&f);
+	return show_read(c, t, err);
+}
+
 /* ---- service sockets: socket-level translations (xcni_sock_rn, _rn6) ---------- */
 
 const struct map_spec m_sock_rn = {
