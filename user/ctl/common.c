@@ -267,6 +267,43 @@ int map_read(const struct ctl_ctx *c, const struct map_spec *m, size_t elem, siz
 	return err;
 }
 
+int fam_rows(const struct ctl_ctx *c, struct ptable *t, const struct fam_map m[2],
+	     fam_row_fn *row, void *arg)
+{
+	for (int i = 0; i < 2; i++) {
+		unsigned char *recs = NULL;
+		size_t n = 0;
+		int fd = i ? map_open_quiet(c, m[i].map) : map_open(c, m[i].map), err;
+
+		if (fd == -ENOENT && i)
+			return 0;
+		if (fd < 0)
+			return fd;
+		err = map_collect(fd, m[i].map, m[i].elem, m[i].koff, m[i].voff, (void **)&recs, &n,
+				  m[i].cmp);
+		close(fd);
+		if (err) {
+			pr_err("%s: %s\n", m[i].map->name, strerror(-err));
+			return err;
+		}
+		for (size_t j = 0; j < n; j++)
+			row(t, m[i].fam, recs + j * m[i].elem, arg);
+		free(recs);
+	}
+	return 0;
+}
+
+void frow_addr(struct frow *r, __u8 fam, const void *a, unsigned int plen)
+{
+	if (fam == XCNI_AF_INET6) {
+		r->addr6[r->naddr6] = a;
+		r->plen6[r->naddr6++] = (__u8)plen;
+	} else {
+		memcpy(&r->addr[r->naddr], a, 4);
+		r->plen[r->naddr++] = (__u8)plen;
+	}
+}
+
 /* Sorts records by key (cmp) and drops duplicates the walk may have seen twice. */
 size_t sort_unique(void *arr, size_t n, size_t elem, int (*cmp)(const void *, const void *))
 {
@@ -312,11 +349,10 @@ int show(const struct ctl_ctx *c, struct ptable *t)
 	return err;
 }
 
-int show_read(const struct ctl_ctx *c, struct ptable *t, int err, const char *map)
+int show_read(const struct ctl_ctx *c, struct ptable *t, int err)
 {
 	if (!err)
 		return show(c, t);
-	pr_err("%s: %s\n", map, strerror(-err));
 	pt_free(t);
 	return err;
 }
@@ -644,6 +680,23 @@ void pt_addr6_port(struct ptable *t, __u8 proto, const __u8 ip6[16], __u16 port)
 		pt_strf(t, "%s:id=%u", buf, ntohs(port));
 	else
 		pt_str(t, buf);
+}
+
+void pt_end(struct ptable *t, __u8 fam, __u8 proto, const void *a, __u16 port)
+{
+	__u32 ip;
+
+	if (fam == XCNI_AF_INET6)
+		return pt_addr6_port(t, proto, a, port);
+	memcpy(&ip, a, 4);
+	pt_addr_port(t, proto, ip, port);
+}
+
+void pt_ip(struct ptable *t, __u8 fam, const void *a)
+{
+	char buf[INET6_ADDRSTRLEN];
+
+	pt_str(t, inet_ntop(fam == XCNI_AF_INET6 ? AF_INET6 : AF_INET, a, buf, sizeof(buf)));
 }
 
 unsigned int isolating_policies(int selfd, int namefd, __u32 ip, __u8 dir, bool json, char *buf,

@@ -63,40 +63,54 @@ static const char *ct_flags(__u8 flags, char *buf, size_t len)
 	return flag_names(flags & ~XCNI_CT_F_STACK, names, ARRAY_SIZE(names), buf, len);
 }
 
-/* The cells of one flow under CT_COLS. */
-static void ct_row(struct ptable *t, __u64 now, const struct xcni_ct_key *k,
-		   const struct xcni_ct_entry *e, struct svcnames *sn)
-{
-	char buf[INET_ADDRSTRLEN], fe[80];
-	__u32 be = 0;
+/*
+ * A flow's tuple of either family: xcni_ct_key and xcni_ct6_key are laid out
+ * alike, the two addresses (4 or 16 bytes each) then the ports and protocol.
+ */
+struct ct_tuple {
+	const __u8 *saddr, *daddr;
+	__u16 sport, dport;
+	__u8 proto;
+};
 
-	/* A service entry without its backend id: the backend at its destination. */
-	if (!e->backend_id && svcnames_frontend(sn, e->rev_nat, fe, sizeof(fe)))
-		be = svcnames_backend(sn, k->daddr, k->dport);
-	pt_proto(t, k->proto);
-	pt_addr_port(t, k->proto, k->saddr, k->sport);
-	pt_addr_port(t, k->proto, k->daddr, k->dport);
-	pt_str(t, ip_str(k->saddr, buf));
-	pt_uint(t, ntohs(k->sport));
-	pt_str(t, ip_str(k->daddr, buf));
-	pt_uint(t, ntohs(k->dport));
-	ct_entry_cells(t, now, e, sn, be);
+_Static_assert(offsetof(struct xcni_ct_key, sport) == 8 &&
+		       offsetof(struct xcni_ct6_key, sport) == 32 &&
+		       offsetof(struct xcni_ct6_key, proto) == 36 &&
+		       offsetof(struct xcni_ct_key, proto) == 12,
+	       "ct keys: addresses, then sport, dport, proto");
+
+static struct ct_tuple ct_tuple(__u8 fam, const void *key)
+{
+	const __u8 *k = key;
+	size_t al = fam_len(fam);
+	struct ct_tuple u = { .saddr = k, .daddr = k + al, .proto = k[2 * al + 4] };
+
+	memcpy(&u.sport, k + 2 * al, 2);
+	memcpy(&u.dport, k + 2 * al + 2, 2);
+	return u;
 }
 
-/* The same for an IPv6 flow (xcni_ct6): "[addr]:port". */
-static void ct6_row(struct ptable *t, __u64 now, const struct xcni_ct6_key *k,
-		    const struct xcni_ct_entry *e, struct svcnames *sn)
+/* The cells of one flow of family fam (key: its xcni_ct_key or xcni_ct6_key) under CT_COLS. */
+static void ct_row(struct ptable *t, __u64 now, __u8 fam, const void *key,
+		   const struct xcni_ct_entry *e, struct svcnames *sn)
 {
-	char buf[INET6_ADDRSTRLEN];
+	struct ct_tuple k = ct_tuple(fam, key);
+	char fe[80];
+	__u32 be = 0, daddr;
 
-	pt_proto(t, k->proto);
-	pt_addr6_port(t, k->proto, k->saddr, k->sport);
-	pt_addr6_port(t, k->proto, k->daddr, k->dport);
-	pt_str(t, inet_ntop(AF_INET6, k->saddr, buf, sizeof(buf)));
-	pt_uint(t, ntohs(k->sport));
-	pt_str(t, inet_ntop(AF_INET6, k->daddr, buf, sizeof(buf)));
-	pt_uint(t, ntohs(k->dport));
-	ct_entry_cells(t, now, e, sn, 0);
+	/* An IPv4 service entry without its backend id: the backend at its destination. */
+	memcpy(&daddr, k.daddr, 4);
+	if (fam == XCNI_AF_INET && !e->backend_id &&
+	    svcnames_frontend(sn, e->rev_nat, fe, sizeof(fe)))
+		be = svcnames_backend(sn, daddr, k.dport);
+	pt_proto(t, k.proto);
+	pt_end(t, fam, k.proto, k.saddr, k.sport);
+	pt_end(t, fam, k.proto, k.daddr, k.dport);
+	pt_ip(t, fam, k.saddr);
+	pt_uint(t, ntohs(k.sport));
+	pt_ip(t, fam, k.daddr);
+	pt_uint(t, ntohs(k.dport));
+	ct_entry_cells(t, now, e, sn, be);
 }
 
 /* A backend by its address and port ("backend#ID" when gone since), and its id; none for 0. */
@@ -180,67 +194,32 @@ int ct6_cmp(const void *a, const void *b)
 	return memcmp(a, b, sizeof(struct xcni_ct6_key));
 }
 
-/* The IPv6 flows (xcni_ct6) passing f, after the IPv4 ones; none on an agent without. */
-static int ct6_rows(const struct ctl_ctx *c, struct ptable *t, const struct filter *f, __u64 now,
-		    struct svcnames *sn)
+/* A flow (rec: a ct_rec or ct6_rec) passing the filters: about its two addresses. */
+static void ct_list_row(struct ptable *t, __u8 fam, const void *rec, void *arg)
 {
-	struct ct6_rec *recs = NULL;
-	size_t n = 0;
-	int fd = map_open_quiet(c, &m_ct6), err;
+	const struct fam_list *l = arg;
+	struct ct_tuple k = ct_tuple(fam, rec);
+	struct frow r = {};
 
-	if (fd < 0)
-		return 0;
-	err = map_collect(fd, &m_ct6, sizeof(*recs), offsetof(struct ct6_rec, k),
-			  offsetof(struct ct6_rec, e), (void **)&recs, &n, ct6_cmp);
-	close(fd);
-	if (err)
-		return err;
-	for (size_t i = 0; i < n; i++) {
-		struct frow r = { .addr6 = { recs[i].k.saddr, recs[i].k.daddr },
-				  .plen6 = { 128, 128 }, .naddr6 = 2 };
-
-		if (filter_match(f, &r))
-			ct6_row(t, now, &recs[i].k, &recs[i].e, sn);
-	}
-	free(recs);
-	return 0;
+	frow_addr(&r, fam, k.saddr, fam_len(fam) * 8);
+	frow_addr(&r, fam, k.daddr, fam_len(fam) * 8);
+	if (filter_match(l->f, &r))
+		ct_row(t, l->now, fam, rec,
+		       fam == XCNI_AF_INET6 ? &((const struct ct6_rec *)rec)->e :
+					      &((const struct ct_rec *)rec)->e, l->sn);
 }
 
 static int cmd_ct_list(const struct ctl_ctx *c, char **argv)
 {
-	struct ct_rec *recs = NULL;
-	struct ptable *t = NULL;
-	struct svcnames sn;
-	struct filter f;
-	size_t n, i;
-	__u64 now;
-	int err;
+	static const struct fam_map m[2] = {
+		{ &m_ct, sizeof(struct ct_rec), offsetof(struct ct_rec, k),
+		  offsetof(struct ct_rec, e), ct_cmp, XCNI_AF_INET },
+		{ &m_ct6, sizeof(struct ct6_rec), offsetof(struct ct6_rec, k),
+		  offsetof(struct ct6_rec, e), ct6_cmp, XCNI_AF_INET6 },
+	};
 
 	(void)argv;
-	err = filter_open(c, &f, 0);
-	if (err)
-		return err;
-	err = map_read(c, &m_ct, sizeof(*recs), offsetof(struct ct_rec, k),
-		       offsetof(struct ct_rec, e), ct_cmp, (void **)&recs, &n);
-	if (err)
-		goto close;
-	now = xcni_mono_ns();
-	svcnames_open(c, &sn);
-	t = pt_new(ct_cols, ARRAY_SIZE(ct_cols), 0);
-	for (i = 0; i < n; i++) {
-		const struct xcni_ct_key *k = &recs[i].k;
-		const struct xcni_ct_entry *e = &recs[i].e;
-		struct frow r = { .addr = { k->saddr, k->daddr }, .plen = { 32, 32 }, .naddr = 2 };
-
-		if (filter_match(&f, &r))
-			ct_row(t, now, k, e, &sn);
-	}
-	err = show_read(c, t, ct6_rows(c, t, &f, now, &sn), m_ct6.name);
-	svcnames_close(&sn);
-	free(recs);
-close:
-	filter_close(&f);
-	return err;
+	return fam_list(c, ct_cols, ARRAY_SIZE(ct_cols), m, ct_list_row, NULL);
 }
 
 /* A protocol as ct shows it: tcp, udp, sctp, icmp, or a number. */
@@ -382,7 +361,7 @@ static int cmd_ct_get(const struct ctl_ctx *c, char **argv)
 	}
 	t = pt_new(ct_get_cols, ARRAY_SIZE(ct_get_cols), PT_RECORD);
 	svcnames_open(c, &sn);
-	ct_row(t, xcni_mono_ns(), &k, &e, &sn);
+	ct_row(t, xcni_mono_ns(), XCNI_AF_INET, &k, &e, &sn);
 	svcnames_close(&sn);
 	pt_str(t, matched);
 	err = show(c, t);

@@ -204,6 +204,33 @@ size_t sort_unique(void *arr, size_t n, size_t elem, int (*cmp)(const void *, co
 int map_read(const struct ctl_ctx *c, const struct map_spec *m, size_t elem, size_t koff,
 	     size_t voff, int (*cmp)(const void *, const void *), void **out, size_t *np);
 
+/*
+ * One family's map of a view that lists an IPv4 map, then its IPv6 twin: the
+ * records map_collect makes of it (elem bytes, the key at koff, the value at
+ * voff, sorted by cmp) and the family of their addresses.
+ */
+struct fam_map {
+	const struct map_spec *map;
+	size_t elem, koff, voff;
+	int (*cmp)(const void *, const void *);
+	__u8 fam; /* XCNI_AF_INET or XCNI_AF_INET6 */
+};
+typedef void fam_row_fn(struct ptable *t, __u8 fam, const void *rec, void *arg);
+/*
+ * Every record of m[0] (missing: -errno, said), then of m[1] (missing: an
+ * agent without IPv6, no rows; else -errno, said), through row(t, fam, rec, arg).
+ */
+int fam_rows(const struct ctl_ctx *c, struct ptable *t, const struct fam_map m[2],
+	     fam_row_fn *row, void *arg);
+struct frow;
+/* An address of family fam (a: 4 or 16 bytes) into r, as a prefix of plen bits. */
+void frow_addr(struct frow *r, __u8 fam, const void *a, unsigned int plen);
+/* The address's bytes in family fam: 4 or 16. */
+static inline size_t fam_len(__u8 fam)
+{
+	return fam == XCNI_AF_INET6 ? 16 : 4;
+}
+
 /* ---- parsing and formatting (args.c, common.c) ----------------------------- */
 
 int parse_ip(const char *s, __u32 *ip);
@@ -230,6 +257,10 @@ const char *reserved_identity(__u32 id);
 void pt_addr_port(struct ptable *t, __u8 proto, __u32 ip, __u16 port);
 /* The same for an IPv6 address: "[addr]:port". */
 void pt_addr6_port(struct ptable *t, __u8 proto, const __u8 ip6[16], __u16 port);
+/* Either of the two by family fam (a: 4 or 16 bytes). */
+void pt_end(struct ptable *t, __u8 fam, __u8 proto, const void *a, __u16 port);
+/* An address of family fam as inet_ntop writes it. */
+void pt_ip(struct ptable *t, __u8 fam, const void *a);
 /* A protocol's cell: its name (proto_name), else its number. */
 void pt_proto(struct ptable *t, __u8 proto);
 /* A conntrack entry's state: new, established, closing, closed, else its number. */
@@ -274,9 +305,9 @@ int show(const struct ctl_ctx *c, struct ptable *t);
  * is or no agent answers. For `service list`.
  */
 void agent_print_svc_refused(const struct ctl_ctx *c, FILE *f);
-/* show, unless reading map for it failed with err (the IPv6 rows, read after
- * the rest): then that is said, the table freed and err returned. */
-int show_read(const struct ctl_ctx *c, struct ptable *t, int err, const char *map);
+/* show, unless reading the maps for it failed with err (said): then the table
+ * is freed and err returned. */
+int show_read(const struct ctl_ctx *c, struct ptable *t, int err);
 /*
  * A pod argument: an IPv4 address, or NS/NAME looked up in the podname map.
  * flag: the option it came with ("--pod"), named in messages; there an
@@ -346,6 +377,16 @@ __u32 svcnames_backend(struct svcnames *s, __u32 ip, __u16 port);
 bool svcnames_name(struct svcnames *s, __u32 id, struct xcni_svcname *out);
 /* Backend id as the maps hold it now; false when gone (or 0). */
 bool svcnames_backend_of(struct svcnames *s, __u32 id, struct xcni_backend *out);
+/* What each row of a fam_list view gets as its arg. */
+struct fam_list {
+	const struct filter *f; /* the view's filters: the row says what it is about */
+	struct svcnames *sn;
+	__u64 now; /* xcni_mono_ns(), for ages */
+	void *priv; /* the view's own */
+};
+/* A list view of both families' maps under the filters, with Service names: shown, 0 or -errno. */
+int fam_list(const struct ctl_ctx *c, const struct pt_col *cols, size_t ncols,
+	     const struct fam_map m[2], fam_row_fn *row, void *priv);
 /* "ns/name" (port false) or "ns/name:port" (port true, when it has a name). */
 const char *svcname_str(const struct xcni_svcname *n, bool port, char *buf, size_t len);
 /* The three name columns of a Service (with port, without, the port's name); n NULL: none. */

@@ -39,56 +39,68 @@ static bool pod_of_ip6(int kfd, int pfd, const __u8 ip[16], char *buf, size_t le
 	       pod_of_ip(pfd, key, buf, len);
 }
 
-/*
- * The ipcache6 rows (after the IPv4 ones): every entry passing f, or with
- * want6 the one the programs' lookup finds (-ENOENT when none holds it).
- */
-static int ipcache6_rows(const struct ctl_ctx *c, struct ptable *t, const struct filter *f, int pfd,
-			 const __u8 *want6, const char *get)
+struct ipc_list {
+	const struct filter *f;
+	const struct ctl_addr *want; /* ipcache get's IP; NULL: list */
+	int pfd, kfd; /* xcni_podname, xcni_polkey6; -1: none */
+	__u8 best_fam; /* get: the family of best, 0 until a prefix holds want */
+	struct ipc6_rec best; /* get: the longest prefix holding want so far */
+};
+
+_Static_assert(offsetof(struct xcni_ipcache_key, addr) == 4 &&
+		       offsetof(struct xcni_ipcache6_key, addr) == 4,
+	       "ipcache keys: the prefix length, then the address");
+
+/* The cells of one entry (rec: an ipc_rec or ipc6_rec), and its values. */
+static void ipc_cells(struct ptable *t, const struct ipc_list *l, __u8 fam, const void *rec)
 {
-	struct ipc6_rec *recs = NULL;
+	const struct xcni_ipcache_val *v = fam == XCNI_AF_INET6 ? &((const struct ipc6_rec *)rec)->v :
+								   &((const struct ipc_rec *)rec)->v;
+	const __u8 *addr = (const __u8 *)rec + 4;
 	char buf[INET6_ADDRSTRLEN + 4], pod[340];
-	size_t n = 0, i, best = SIZE_MAX;
-	int fd = map_open_quiet(c, &m_ipcache6), kfd, err;
+	__u32 plen, ip;
 
-	if (fd < 0 && !want6)
-		return 0; /* an agent without IPv6 maps */
-	if (fd >= 0) {
-		err = map_collect(fd, &m_ipcache6, sizeof(*recs), offsetof(struct ipc6_rec, k),
-				  offsetof(struct ipc6_rec, v), (void **)&recs, &n, prefix6_cmp);
-		close(fd);
-		if (err)
-			return err;
-	}
-	for (i = 0; want6 && i < n; i++)
-		if (in_prefix6(want6, recs[i].k.addr, recs[i].k.prefixlen) &&
-		    (best == SIZE_MAX || recs[i].k.prefixlen > recs[best].k.prefixlen))
-			best = i;
-	if (want6 && best == SIZE_MAX) {
-		pr_err("%s: no ipcache6 entry holds it (the data plane sees reserved:world)\n", get);
-		free(recs);
-		return -ENOENT;
-	}
-	kfd = map_open_quiet(c, &m_polkey6);
-	for (i = want6 ? best : 0; i < (want6 ? best + 1 : n); i++) {
-		struct frow r = { .addr6 = { recs[i].k.addr }, .plen6 = { recs[i].k.prefixlen },
-				  .naddr6 = 1, .id = { recs[i].v.identity }, .nid = 1 };
+	memcpy(&plen, rec, 4);
+	memcpy(&ip, addr, 4);
+	pt_str(t, xcni_cidr_str(fam == XCNI_AF_INET6 ? AF_INET6 : AF_INET, addr, plen, buf,
+				sizeof(buf)));
+	pt_uint(t, v->identity);
+	if (plen == fam_len(fam) * 8 &&
+	    (fam == XCNI_AF_INET6 ? pod_of_ip6(l->kfd, l->pfd, addr, pod, sizeof(pod)) :
+				    pod_of_ip(l->pfd, ip, pod, sizeof(pod))))
+		pt_str(t, pod);
+	else
+		pt_str(t, reserved_identity(v->identity));
+	pt_str(t, tunnel_str(v, buf) ? buf : NULL);
+}
 
-		if (!want6 && !filter_match(f, &r))
-			continue;
-		pt_str(t, xcni_cidr_str(AF_INET6, recs[i].k.addr, recs[i].k.prefixlen, buf, sizeof(buf)));
-		pt_uint(t, recs[i].v.identity);
-		if (recs[i].k.prefixlen == 128 &&
-		    pod_of_ip6(kfd, pfd, recs[i].k.addr, pod, sizeof(pod)))
-			pt_str(t, pod);
-		else
-			pt_str(t, reserved_identity(recs[i].v.identity));
-		pt_str(t, tunnel_str(&recs[i].v, buf) ? buf : NULL);
+/* list: an entry passing the filters; get: kept if the longest prefix holding want yet. */
+static void ipc_row(struct ptable *t, __u8 fam, const void *rec, void *arg)
+{
+	struct ipc_list *l = arg;
+	const struct xcni_ipcache_val *v = fam == XCNI_AF_INET6 ? &((const struct ipc6_rec *)rec)->v :
+								   &((const struct ipc_rec *)rec)->v;
+	const __u8 *addr = (const __u8 *)rec + 4;
+	struct frow r = { .id = { v->identity }, .nid = 1 };
+	__u32 plen, ip, want;
+
+	memcpy(&plen, rec, 4);
+	if (l->want) {
+		memcpy(&ip, addr, 4);
+		memcpy(&want, l->want->addr, 4);
+		if (l->want->family == fam &&
+		    (fam == XCNI_AF_INET6 ? in_prefix6(l->want->addr, addr, plen) :
+					    in_prefix(want, ip, plen)) &&
+		    (!l->best_fam || plen > l->best.k.prefixlen)) {
+			memcpy(&l->best, rec, fam == XCNI_AF_INET6 ? sizeof(struct ipc6_rec) :
+								    sizeof(struct ipc_rec));
+			l->best_fam = fam;
+		}
+		return;
 	}
-	if (kfd >= 0)
-		close(kfd);
-	free(recs);
-	return 0;
+	frow_addr(&r, fam, addr, plen);
+	if (filter_match(l->f, &r))
+		ipc_cells(t, l, fam, rec);
 }
 
 /*
@@ -97,70 +109,43 @@ static int ipcache6_rows(const struct ctl_ctx *c, struct ptable *t, const struct
  */
 static int ipcache_show(const struct ctl_ctx *c, const char *get)
 {
-	struct ipc_rec *recs = NULL;
-	struct ctl_addr want_any;
+	static const struct fam_map m[2] = {
+		{ &m_ipcache, sizeof(struct ipc_rec), offsetof(struct ipc_rec, k),
+		  offsetof(struct ipc_rec, v), prefix_cmp, XCNI_AF_INET },
+		{ &m_ipcache6, sizeof(struct ipc6_rec), offsetof(struct ipc6_rec, k),
+		  offsetof(struct ipc6_rec, v), prefix6_cmp, XCNI_AF_INET6 },
+	};
+	struct ctl_addr want;
+	struct ipc_list l = { .want = get ? &want : NULL };
 	struct ptable *t;
-	char buf[INET6_ADDRSTRLEN], pod[340];
 	struct filter f;
-	size_t n, i, best = SIZE_MAX;
-	__u32 want = 0;
-	int pfd, err;
-	bool v6 = false;
+	int err;
 
-	if (get) {
-		if (parse_ip_any(get, &want_any)) {
-			pr_err("\"%s\": not an IPv4 or IPv6 address\n", get);
-			return -EINVAL;
-		}
-		v6 = want_any.family == XCNI_AF_INET6;
-		memcpy(&want, want_any.addr, 4);
+	if (get && parse_ip_any(get, &want)) {
+		pr_err("\"%s\": not an IPv4 or IPv6 address\n", get);
+		return -EINVAL;
 	}
 	err = filter_open(c, &f, 0);
 	if (err)
 		return err;
-	err = map_read(c, &m_ipcache, sizeof(*recs), offsetof(struct ipc_rec, k),
-		       offsetof(struct ipc_rec, v), prefix_cmp, (void **)&recs, &n);
-	if (err) {
-		filter_close(&f);
-		return err;
-	}
-	for (i = 0; get && !v6 && i < n; i++)
-		if (in_prefix(want, recs[i].k.addr, recs[i].k.prefixlen) &&
-		    (best == SIZE_MAX || recs[i].k.prefixlen > recs[best].k.prefixlen))
-			best = i;
-	if (get && !v6 && best == SIZE_MAX) {
-		pr_err("%s: no ipcache entry holds it (the data plane sees reserved:world)\n", get);
-		free(recs);
-		filter_close(&f);
-		return -ENOENT;
-	}
-	pfd = map_open_quiet(c, &m_podname);
+	l.f = &f;
+	l.pfd = map_open_quiet(c, &m_podname);
+	l.kfd = map_open_quiet(c, &m_polkey6);
 	t = pt_new(ipcache_cols, ARRAY_SIZE(ipcache_cols), get ? PT_RECORD : 0);
-	for (i = get ? best : 0; !v6 && i < (get ? best + 1 : n); i++) {
-		struct frow r = { .addr = { recs[i].k.addr }, .plen = { recs[i].k.prefixlen },
-				  .naddr = 1, .id = { recs[i].v.identity }, .nid = 1 };
-
-		if (!filter_match(&f, &r))
-			continue;
-		pt_strf(t, "%s/%u", ip_str(recs[i].k.addr, buf), recs[i].k.prefixlen);
-		pt_uint(t, recs[i].v.identity);
-		if (recs[i].k.prefixlen == 32 && pod_of_ip(pfd, recs[i].k.addr, pod, sizeof(pod)))
-			pt_str(t, pod);
-		else
-			pt_str(t, reserved_identity(recs[i].v.identity));
-		pt_str(t, tunnel_str(&recs[i].v, buf) ? buf : NULL);
+	err = fam_rows(c, t, m, ipc_row, &l);
+	if (!err && get && !l.best_fam) {
+		pr_err("%s: no %s entry holds it (the data plane sees reserved:world)\n", get,
+		       want.family == XCNI_AF_INET6 ? "ipcache6" : "ipcache");
+		err = -ENOENT;
+	} else if (!err && get) {
+		ipc_cells(t, &l, l.best_fam, &l.best);
 	}
-	if (!get || v6)
-		err = ipcache6_rows(c, t, &f, pfd, v6 ? want_any.addr : NULL, get);
-	if (pfd >= 0)
-		close(pfd);
-	free(recs);
+	if (l.kfd >= 0)
+		close(l.kfd);
+	if (l.pfd >= 0)
+		close(l.pfd);
 	filter_close(&f);
-	if (err) {
-		pt_free(t);
-		return err;
-	}
-	return show(c, t);
+	return show_read(c, t, err);
 }
 
 static int cmd_ipcache_list(const struct ctl_ctx *c, char **argv)

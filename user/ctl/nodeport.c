@@ -43,46 +43,10 @@ static const struct pt_col snat_cols[] = {
 	{ "IDLE", "idle_s", PT_UINT },
 };
 
-/* addr:port (ICMP echo: the id) of family fam, as text and as the two JSON fields. */
-static void end_cells(struct ptable *t, __u8 fam, __u8 proto, const __u8 *a, __u16 port)
-{
-	if (fam == XCNI_AF_INET6)
-		pt_addr6_port(t, proto, a, port);
-	else
-		pt_addr_port(t, proto, *(const __u32 *)a, port);
-}
-
 static void addr_cells(struct ptable *t, __u8 fam, const __u8 *a, __u16 port)
 {
-	char buf[INET6_ADDRSTRLEN];
-
-	pt_str(t, inet_ntop(fam == XCNI_AF_INET6 ? AF_INET6 : AF_INET, a, buf, sizeof(buf)));
+	pt_ip(t, fam, a);
 	pt_uint(t, ntohs(port));
-}
-
-/* One SNATed flow: node -> backend (the tuple on this node), its client, its entry e (NULL: none). */
-static void snat_row(struct ptable *t, struct svcnames *sn, __u64 now, __u8 fam, __u8 proto,
-		     const __u8 *node, __u16 nport, const __u8 *be, __u16 bport,
-		     const __u8 *client, __u16 cport, const struct xcni_ct_entry *e)
-{
-	char fe[80];
-
-	pt_proto(t, proto);
-	pt_str(t, fam == XCNI_AF_INET6 ? "ipv6" : "ipv4");
-	end_cells(t, fam, proto, node, nport);
-	end_cells(t, fam, proto, be, bport);
-	end_cells(t, fam, proto, client, cport);
-	addr_cells(t, fam, node, nport);
-	addr_cells(t, fam, be, bport);
-	addr_cells(t, fam, client, cport);
-	pt_str(t, e && svcnames_frontend(sn, e->rev_nat, fe, sizeof(fe)) ? fe : NULL);
-	if (!e) {
-		pt_str(t, "missing");
-		pt_null(t);
-		return;
-	}
-	pt_ct_state(t, e->state);
-	pt_uint(t, secs_since(now, e->last_ns));
 }
 
 struct snat6_rec {
@@ -90,81 +54,72 @@ struct snat6_rec {
 	struct xcni_snat v;
 };
 
-/* The IPv6 rows (xcni_snat) passing f; none on an agent without IPv6 NodePorts. */
-static int snat6_rows(const struct ctl_ctx *c, struct ptable *t, const struct filter *f,
-		      struct svcnames *sn, __u64 now)
+/*
+ * One SNATed flow (rec: a ct_rec or snat6_rec): node -> backend (the tuple on
+ * this node), its client, and its conntrack entry (IPv6: looked up, maybe gone).
+ */
+static void snat_row(struct ptable *t, __u8 fam, const void *rec, void *arg)
 {
-	struct snat6_rec *recs = NULL;
-	struct xcni_ct_entry e;
-	size_t n = 0;
-	int fd = map_open_quiet(c, &m_snat6), ctfd, err;
+	const struct fam_list *l = arg;
+	int ct6_fd = *(const int *)l->priv; /* xcni_ct6, the IPv6 flows' state; -1: none */
+	const struct snat6_rec *r6 = rec;
+	const struct ct_rec *r4 = rec;
+	const struct xcni_ct_entry *e = &r4->e;
+	const __u8 *node = (const __u8 *)&r4->k.saddr, *be = (const __u8 *)&r4->k.daddr;
+	const __u8 *client = (const __u8 *)&r4->e.nat_addr;
+	__u16 nport = r4->k.sport, bport = r4->k.dport, cport = r4->e.nat_port;
+	__u8 proto = r4->k.proto;
+	struct xcni_ct_entry e6;
+	struct frow row = {};
+	char fe[80];
 
-	if (fd < 0)
-		return fd == -ENOENT ? 0 : fd;
-	err = map_collect(fd, &m_snat6, sizeof(*recs), offsetof(struct snat6_rec, k),
-			  offsetof(struct snat6_rec, v), (void **)&recs, &n, ct6_cmp);
-	close(fd);
-	if (err)
-		return err;
-	ctfd = map_open_quiet(c, &m_ct6);
-	for (size_t i = 0; i < n; i++) {
-		const struct snat6_rec *r = &recs[i];
+	if (fam == XCNI_AF_INET6) {
+		node = r6->k.saddr, be = r6->k.daddr, client = r6->v.client;
+		nport = r6->k.sport, bport = r6->k.dport, cport = r6->v.cport;
+		proto = r6->k.proto;
+		e = ct6_fd >= 0 && !bpf_map_lookup_elem(ct6_fd, &r6->k, &e6) ? &e6 : NULL;
 		/* An IPv4 record (its IPv6 view's proto 0): the xcni_ct rows. */
-		if (!r->k.proto)
-			continue;
-		struct frow row = { .addr6 = { r->v.client, r->k.daddr }, .plen6 = { 128, 128 },
-				    .naddr6 = 2 };
-		bool has = ctfd >= 0 && !bpf_map_lookup_elem(ctfd, &r->k, &e);
-
-		if (filter_match(f, &row))
-			snat_row(t, sn, now, XCNI_AF_INET6, r->k.proto, r->k.saddr, r->k.sport,
-				 r->k.daddr, r->k.dport, r->v.client, r->v.cport, has ? &e : NULL);
+		if (!proto)
+			return;
+	} else if ((e->flags & (XCNI_CT_F_SNAT | XCNI_CT_F_SVC)) != XCNI_CT_F_SNAT) {
+		return; /* not the flow's own entry (node -> backend): its service entry has nat_port only */
 	}
-	if (ctfd >= 0)
-		close(ctfd);
-	free(recs);
-	return 0;
+	frow_addr(&row, fam, client, fam_len(fam) * 8);
+	frow_addr(&row, fam, be, fam_len(fam) * 8);
+	if (!filter_match(l->f, &row))
+		return;
+	pt_proto(t, proto);
+	pt_str(t, fam == XCNI_AF_INET6 ? "ipv6" : "ipv4");
+	pt_end(t, fam, proto, node, nport);
+	pt_end(t, fam, proto, be, bport);
+	pt_end(t, fam, proto, client, cport);
+	addr_cells(t, fam, node, nport);
+	addr_cells(t, fam, be, bport);
+	addr_cells(t, fam, client, cport);
+	pt_str(t, e && svcnames_frontend(l->sn, e->rev_nat, fe, sizeof(fe)) ? fe : NULL);
+	if (!e) {
+		pt_str(t, "missing");
+		pt_null(t);
+		return;
+	}
+	pt_ct_state(t, e->state);
+	pt_uint(t, secs_since(l->now, e->last_ns));
 }
 
 static int cmd_service_snat(const struct ctl_ctx *c, char **argv)
 {
-	struct ct_rec *recs = NULL;
-	struct ptable *t;
-	struct svcnames sn;
-	struct filter f;
-	size_t n;
-	__u64 now;
-	int err;
+	static const struct fam_map m[2] = {
+		{ &m_ct, sizeof(struct ct_rec), offsetof(struct ct_rec, k),
+		  offsetof(struct ct_rec, e), ct_cmp, XCNI_AF_INET },
+		{ &m_snat6, sizeof(struct snat6_rec), offsetof(struct snat6_rec, k),
+		  offsetof(struct snat6_rec, v), ct6_cmp, XCNI_AF_INET6 },
+	};
+	int ct6_fd = map_open_quiet(c, &m_ct6), err;
 
 	(void)argv;
-	if ((err = filter_open(c, &f, 0)))
-		return err;
-	err = map_read(c, &m_ct, sizeof(*recs), offsetof(struct ct_rec, k),
-		       offsetof(struct ct_rec, e), ct_cmp, (void **)&recs, &n);
-	if (err)
-		goto close;
-	now = xcni_mono_ns();
-	svcnames_open(c, &sn);
-	t = pt_new(snat_cols, ARRAY_SIZE(snat_cols), 0);
-	for (size_t i = 0; i < n; i++) {
-		const struct xcni_ct_key *k = &recs[i].k;
-		const struct xcni_ct_entry *e = &recs[i].e;
-		struct frow row = { .addr = { e->nat_addr, k->daddr }, .plen = { 32, 32 },
-				    .naddr = 2 };
-
-		/* The flow's own entry (node -> backend); its service entry has nat_port only. */
-		if ((e->flags & (XCNI_CT_F_SNAT | XCNI_CT_F_SVC)) != XCNI_CT_F_SNAT ||
-		    !filter_match(&f, &row))
-			continue;
-		snat_row(t, &sn, now, XCNI_AF_INET, k->proto, (const __u8 *)&k->saddr, k->sport,
-			 (const __u8 *)&k->daddr, k->dport, (const __u8 *)&e->nat_addr,
-			 e->nat_port, e);
-	}
-	err = show_read(c, t, snat6_rows(c, t, &f, &sn, now), m_snat6.name);
-	svcnames_close(&sn);
-	free(recs);
-close:
-	filter_close(&f);
+	err = fam_list(c, snat_cols, ARRAY_SIZE(snat_cols), m, snat_row, &ct6_fd);
+	if (ct6_fd >= 0)
+		close(ct6_fd);
 	return err;
 }
 

@@ -744,6 +744,25 @@ close:
 	return err;
 }
 
+int fam_list(const struct ctl_ctx *c, const struct pt_col *cols, size_t ncols,
+	     const struct fam_map m[2], fam_row_fn *row, void *priv)
+{
+	struct svcnames sn;
+	struct filter f;
+	struct fam_list l = { &f, &sn, xcni_mono_ns(), priv };
+	struct ptable *t;
+	int err = filter_open(c, &f, 0);
+
+	if (err)
+		return err;
+	svcnames_open(c, &sn);
+	t = pt_new(cols, ncols, 0);
+	err = fam_rows(c, t, m, row, &l);
+	svcnames_close(&sn);
+	filter_close(&f);
+	return show_read(c, t, err);
+}
+
 /* ---- service sockets: socket-level translations (xcni_sock_rn, _rn6) ---------- */
 
 const struct map_spec m_sock_rn = {
@@ -800,88 +819,64 @@ static int sock6_cmp(const void *a, const void *b)
 	return memcmp(x->addr, y->addr, sizeof(x->addr) + sizeof(x->port));
 }
 
-/* One row: the socket's backend and frontend of family fam, and its rev-NAT entry's state. */
-static void sock_row(struct ptable *t, struct svcnames *sn, __u64 cookie, __u8 fam,
-		     const __u8 *be, __u16 be_port, const __u8 *fe, __u16 fe_port, __u16 rev_nat)
+/*
+ * One socket (rec: a sock_rec or sock6_rec) passing the filters: its backend
+ * and frontend, and its rev-NAT entry's state. The two families' records
+ * differ only in the addresses' size: the cookie, then the backend and its
+ * port; the frontend, its port and the rev-NAT index.
+ */
+static void sock_row(struct ptable *t, __u8 fam, const void *rec, void *arg)
 {
+	const struct fam_list *l = arg;
+	struct svcnames *sn = l->sn;
+	size_t al = fam_len(fam), voff = fam == XCNI_AF_INET6 ? offsetof(struct sock6_rec, v) :
+							       offsetof(struct sock_rec, v);
+	const __u8 *k = rec, *v = k + voff;
+	__u8 be[16] = {}, fe[16] = {};
+	__u16 be_port, fe_port, rev_nat;
 	struct xcni_svcname name;
 	struct xcni_revnat rn;
+	struct frow row = {};
 	char buf[80];
-	bool live = sn->revnat_fd >= 0 && !bpf_map_lookup_elem(sn->revnat_fd, &rev_nat, &rn);
+	__u64 cookie;
 
+	memcpy(&cookie, k, 8);
+	memcpy(be, k + 8, al);
+	memcpy(&be_port, k + 8 + al, 2);
+	memcpy(fe, v, al);
+	memcpy(&fe_port, v + al, 2);
+	memcpy(&rev_nat, v + al + 2, 2);
+	frow_addr(&row, fam, k + 8, al * 8);
+	frow_addr(&row, fam, v, al * 8);
+	if (!filter_match(l->f, &row))
+		return;
 	pt_uint(t, cookie);
 	pt_str(t, fam == XCNI_AF_INET6 ? "ipv6" : "ipv4");
 	pt_str(t, svc_addr_str(fam, be, be_port, buf, sizeof(buf)));
 	pt_str(t, svc_addr_str(fam, fe, fe_port, buf, sizeof(buf)));
 	svcname_cols(t, svcnames_name(sn, rev_nat, &name) ? &name : NULL);
 	pt_uint(t, rev_nat);
-	pt_str(t, live ? "live" : "gone");
+	pt_str(t, sn->revnat_fd >= 0 && !bpf_map_lookup_elem(sn->revnat_fd, &rev_nat, &rn) ?
+			  "live" : "gone");
 }
 
-/* The IPv6 sockets (xcni_sock_rn6) passing f, after the IPv4 ones; none on an agent without. */
-static int sock6_rows(const struct ctl_ctx *c, struct ptable *t, const struct filter *f,
-		      struct svcnames *sn)
-{
-	struct sock6_rec *recs = NULL;
-	size_t n = 0;
-	int fd = map_open_quiet(c, &m_sock_rn6), err;
-
-	if (fd < 0)
-		return 0;
-	err = map_collect(fd, &m_sock_rn6, sizeof(*recs), offsetof(struct sock6_rec, k),
-			  offsetof(struct sock6_rec, v), (void **)&recs, &n, sock6_cmp);
-	close(fd);
-	if (err)
-		return err;
-	for (size_t i = 0; i < n; i++) {
-		const struct sock6_rec *r = &recs[i];
-		struct frow row = { .addr6 = { r->k.addr, r->v.addr }, .plen6 = { 128, 128 },
-				    .naddr6 = 2 };
-
-		if (filter_match(f, &row))
-			sock_row(t, sn, r->k.cookie, XCNI_AF_INET6, r->k.addr, r->k.port,
-				 r->v.addr, r->v.port, r->v.rev_nat);
-	}
-	free(recs);
-	return 0;
-}
+_Static_assert(offsetof(struct xcni_sock_rn_key, port) == 12 &&
+		       offsetof(struct xcni_sock_rn6_key, port) == 24 &&
+		       offsetof(struct xcni_sock_rn, rev_nat) == 6 &&
+		       offsetof(struct xcni_sock_rn6, rev_nat) == 18,
+	       "socket records: the cookie, then the addresses and ports");
 
 static int cmd_service_sockets(const struct ctl_ctx *c, char **argv)
 {
-	struct sock_rec *recs = NULL;
-	struct ptable *t = NULL;
-	struct svcnames sn;
-	struct filter f;
-	size_t n;
-	int err;
+	static const struct fam_map m[2] = {
+		{ &m_sock_rn, sizeof(struct sock_rec), offsetof(struct sock_rec, k),
+		  offsetof(struct sock_rec, v), sock_cmp, XCNI_AF_INET },
+		{ &m_sock_rn6, sizeof(struct sock6_rec), offsetof(struct sock6_rec, k),
+		  offsetof(struct sock6_rec, v), sock6_cmp, XCNI_AF_INET6 },
+	};
 
 	(void)argv;
-	if ((err = filter_open(c, &f, 0)))
-		return err;
-	err = map_read(c, &m_sock_rn, sizeof(*recs), offsetof(struct sock_rec, k),
-		       offsetof(struct sock_rec, v), sock_cmp, (void **)&recs, &n);
-	if (err)
-		goto close;
-	svcnames_open(c, &sn);
-	t = pt_new(sock_cols, ARRAY_SIZE(sock_cols), 0);
-	for (size_t i = 0; i < n; i++) {
-		const struct sock_rec *r = &recs[i];
-		struct frow row = { .addr = { r->k.addr, r->v.addr }, .plen = { 32, 32 }, .naddr = 2 };
-		__u8 be[16] = {}, fe[16] = {};
-
-		if (!filter_match(&f, &row))
-			continue;
-		memcpy(be, &r->k.addr, 4);
-		memcpy(fe, &r->v.addr, 4);
-		sock_row(t, &sn, r->k.cookie, XCNI_AF_INET, be, r->k.port, fe, r->v.port,
-			 r->v.rev_nat);
-	}
-	err = show_read(c, t, sock6_rows(c, t, &f, &sn), m_sock_rn6.name);
-	svcnames_close(&sn);
-	free(recs);
-close:
-	filter_close(&f);
-	return err;
+	return fam_list(c, sock_cols, ARRAY_SIZE(sock_cols), m, sock_row, NULL);
 }
 
 const struct cmd service_cmds[] = {

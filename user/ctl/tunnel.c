@@ -50,27 +50,6 @@ static int tunstat_sum(int sfd, const void *key, struct xcni_tunstat *vals, int 
 	return 0;
 }
 
-/* ip: the node's underlay IPv4, or (NULL) ip6 its IPv6. */
-static void tunnel_row(struct ptable *t, const __u32 *ip, const __u8 *ip6,
-		       const struct xcni_tunnel *tn, const struct xcni_tunstat *sum)
-{
-	char buf[INET6_ADDRSTRLEN];
-
-	if (tn->node[0])
-		pt_strf(t, "%.*s", (int)strnlen(tn->node, sizeof(tn->node)), tn->node);
-	else
-		pt_null(t);
-	pt_str(t, ip ? ip_str(*ip, buf) : inet_ntop(AF_INET6, ip6, buf, sizeof(buf)));
-	if (tn->pod_cidr_len)
-		pt_strf(t, "%s/%u", ip_str(tn->pod_cidr, buf), tn->pod_cidr_len);
-	else
-		pt_null(t); /* a node without spec.podCIDR yet */
-	pt_uint(t, sum->tx_packets);
-	pt_uint(t, sum->tx_bytes);
-	pt_uint(t, sum->rx_packets);
-	pt_uint(t, sum->rx_bytes);
-}
-
 struct tunnel6_rec {
 	struct xcni_in6 ip; /* underlay IPv6 */
 	struct xcni_tunnel t;
@@ -81,146 +60,115 @@ static int tunnel6_cmp(const void *a, const void *b)
 	return memcmp(a, b, sizeof(struct xcni_in6));
 }
 
+struct tunnel_list {
+	const struct filter *f;
+	const char *get; /* tunnel get's NODE; NULL: list */
+	struct ctl_addr want; /* NODE as an address; family 0: a name */
+	const struct ctl_ctx *c;
+	int sfd[2]; /* xcni_tunstat, xcni_tunstat6: opened at the family's first row */
+	struct xcni_tunstat *vals;
+	int ncpus, err;
+};
+
 /*
- * The nodes behind the IPv6 underlay (tunnel6, after the IPv4 ones): every
- * one passing f, or get's (by name, underlay IPv6, or an address of its pod
- * CIDR). An agent before ABI 9 has no such map: no rows.
+ * A node (rec: a tunnel_rec or tunnel6_rec, its underlay address then its
+ * entry) passing the filters, or get's: by name, underlay address, or an
+ * address of its pod CIDR.
  */
-static int tunnel6_rows(const struct ctl_ctx *c, struct ptable *t, const struct filter *f,
-			const char *get, struct xcni_tunstat *vals, int ncpus)
+static void tunnel_row(struct ptable *t, __u8 fam, const void *rec, void *arg)
 {
-	struct tunnel6_rec *recs = NULL;
-	struct in6_addr want6;
-	struct in_addr want;
-	bool get_ip6 = get && inet_pton(AF_INET6, get, &want6) == 1;
-	bool get_ip = get && inet_pton(AF_INET, get, &want) == 1;
-	int fd = map_open_quiet(c, &m_tunnel6), sfd = -1, err = 0;
-	size_t n = 0;
+	struct tunnel_list *l = arg;
+	const __u8 *ip = rec;
+	const struct xcni_tunnel *tn = fam == XCNI_AF_INET6 ? &((const struct tunnel6_rec *)rec)->t :
+							      &((const struct tunnel_rec *)rec)->t;
+	const struct ctl_addr *w = &l->want;
+	int *sfd = &l->sfd[fam == XCNI_AF_INET6];
+	struct xcni_tunstat sum = {};
+	__u32 want;
+	struct frow r = {};
+	char buf[INET_ADDRSTRLEN];
 
-	if (fd < 0)
-		return 0;
-	sfd = map_open(c, &m_tunstat6);
-	if (sfd < 0) {
-		err = sfd;
-		goto out;
-	}
-	err = map_collect(fd, &m_tunnel6, sizeof(*recs), offsetof(struct tunnel6_rec, ip),
-			  offsetof(struct tunnel6_rec, t), (void **)&recs, &n, tunnel6_cmp);
-	if (err)
-		goto out;
-	for (size_t i = 0; i < n; i++) {
-		const struct xcni_tunnel *tn = &recs[i].t;
-		struct xcni_tunstat sum = {};
-		struct frow r = { .addr = { tn->pod_cidr }, .plen = { tn->pod_cidr_len },
-				  .naddr = tn->pod_cidr_len ? 1 : 0, .addr6 = { recs[i].ip.addr },
-				  .plen6 = { 128 }, .naddr6 = 1 };
-
-		if (get && (get_ip6 ? memcmp(&want6, recs[i].ip.addr, 16) != 0 :
-			    get_ip ? !(tn->pod_cidr_len &&
-				       in_prefix(want.s_addr, tn->pod_cidr, tn->pod_cidr_len)) :
-				     strncmp(get, tn->node, sizeof(tn->node)) != 0))
-			continue;
-		if (!filter_match(f, &r))
-			continue;
-		if (get && pt_rows(t))
-			break;
-		err = tunstat_sum(sfd, &recs[i].ip, vals, ncpus, &sum);
-		if (err)
-			goto out;
-		tunnel_row(t, NULL, recs[i].ip.addr, tn, &sum);
-	}
-out:
-	free(recs);
-	if (sfd >= 0)
-		close(sfd);
-	close(fd);
-	return err;
+	if (l->err || (l->get && pt_rows(t)))
+		return; /* get: one record */
+	memcpy(&want, w->addr, 4);
+	if (l->get && (w->family ? !((w->family == fam && !memcmp(w->addr, ip, fam_len(fam))) ||
+				     (w->family == XCNI_AF_INET && tn->pod_cidr_len &&
+				      in_prefix(want, tn->pod_cidr,
+						tn->pod_cidr_len)))
+				 : strncmp(l->get, tn->node, sizeof(tn->node)) != 0))
+		return;
+	frow_addr(&r, fam, ip, fam_len(fam) * 8);
+	if (tn->pod_cidr_len)
+		frow_addr(&r, XCNI_AF_INET, &tn->pod_cidr, tn->pod_cidr_len);
+	if (!filter_match(l->f, &r))
+		return;
+	if (*sfd < 0)
+		*sfd = map_open(l->c, fam == XCNI_AF_INET6 ? &m_tunstat6 : &m_tunstat);
+	l->err = *sfd < 0 ? *sfd : tunstat_sum(*sfd, ip, l->vals, l->ncpus, &sum);
+	if (l->err)
+		return;
+	if (tn->node[0])
+		pt_strf(t, "%.*s", (int)strnlen(tn->node, sizeof(tn->node)), tn->node);
+	else
+		pt_null(t);
+	pt_ip(t, fam, ip);
+	if (tn->pod_cidr_len)
+		pt_strf(t, "%s/%u", ip_str(tn->pod_cidr, buf), tn->pod_cidr_len);
+	else
+		pt_null(t); /* a node without spec.podCIDR yet */
+	pt_uint(t, sum.tx_packets);
+	pt_uint(t, sum.tx_bytes);
+	pt_uint(t, sum.rx_packets);
+	pt_uint(t, sum.rx_bytes);
 }
 
-/* tunnel list (get NULL), and tunnel get NODE: by name, underlay IP or an address of its pod CIDR. */
+/*
+ * tunnel list (get NULL), and tunnel get NODE. The nodes behind the IPv6
+ * underlay (xcni_tunnel6) follow the IPv4 ones; an agent before ABI 9 has none.
+ */
 static int tunnel_show(const struct ctl_ctx *c, const char *get)
 {
-	struct tunnel_rec *recs = NULL;
-	struct xcni_tunstat *vals = NULL;
+	static const struct fam_map m[2] = {
+		{ &m_tunnel, sizeof(struct tunnel_rec), offsetof(struct tunnel_rec, ip),
+		  offsetof(struct tunnel_rec, t), tunnel_cmp, XCNI_AF_INET },
+		{ &m_tunnel6, sizeof(struct tunnel6_rec), offsetof(struct tunnel6_rec, ip),
+		  offsetof(struct tunnel6_rec, t), tunnel6_cmp, XCNI_AF_INET6 },
+	};
+	struct tunnel_list l = { .get = get, .c = c, .sfd = { -1, -1 } };
 	struct ptable *t = NULL;
-	int fd, sfd = -1, ncpus, err;
 	struct filter f;
-	struct in_addr want;
-	bool get_ip = get && inet_pton(AF_INET, get, &want) == 1;
-	size_t n, i;
+	int err;
 
 	/* A per-CPU lookup fills one value per possible CPU, each 8-byte aligned. */
 	_Static_assert(sizeof(struct xcni_tunstat) % 8 == 0, "per-CPU values are 8-byte aligned");
-	ncpus = libbpf_num_possible_cpus();
-	if (ncpus < 0) {
-		pr_err("possible CPUs: %s\n", strerror(-ncpus));
-		return ncpus;
+	l.ncpus = libbpf_num_possible_cpus();
+	if (l.ncpus < 0) {
+		pr_err("possible CPUs: %s\n", strerror(-l.ncpus));
+		return l.ncpus;
 	}
+	if (get && parse_ip_any(get, &l.want))
+		l.want.family = 0;
 	err = filter_open(c, &f, 0);
 	if (err)
 		return err;
-	vals = calloc(ncpus, sizeof(*vals));
-	if (!vals) {
+	l.f = &f;
+	l.vals = calloc(l.ncpus, sizeof(*l.vals));
+	if (!l.vals) {
 		err = -ENOMEM;
 		goto free;
 	}
-	fd = map_open(c, &m_tunnel);
-	if (fd < 0) {
-		err = fd;
-		goto free;
-	}
-	sfd = map_open(c, &m_tunstat);
-	if (sfd < 0) {
-		err = sfd;
-		goto close;
-	}
-	err = map_collect(fd, &m_tunnel, sizeof(*recs), offsetof(struct tunnel_rec, ip),
-			  offsetof(struct tunnel_rec, t), (void **)&recs, &n, tunnel_cmp);
-	if (err)
-		goto close;
 	t = pt_new(tunnel_cols, ARRAY_SIZE(tunnel_cols), get ? PT_RECORD : 0);
-	for (i = 0; i < n; i++) {
-		const struct xcni_tunnel *tn = &recs[i].t;
-		struct xcni_tunstat sum = {};
-		struct frow r = { .addr = { recs[i].ip, tn->pod_cidr },
-				  .plen = { 32, tn->pod_cidr_len }, .naddr = tn->pod_cidr_len ? 2 : 1 };
-
-		if (get && (get_ip ? !(want.s_addr == recs[i].ip ||
-				       (tn->pod_cidr_len && in_prefix(want.s_addr, tn->pod_cidr,
-								      tn->pod_cidr_len)))
-				   : strncmp(get, tn->node, sizeof(tn->node)) != 0))
-			continue;
-		if (!filter_match(&f, &r))
-			continue;
-		if (get && pt_rows(t))
-			break; /* one record */
-
-		err = tunstat_sum(sfd, &recs[i].ip, vals, ncpus, &sum);
-		if (err)
-			goto free_t;
-		tunnel_row(t, &recs[i].ip, NULL, tn, &sum);
-	}
-	if (!get || !pt_rows(t)) {
-		err = tunnel6_rows(c, t, &f, get, vals, ncpus);
-		if (err)
-			goto free_t;
-	}
-	if (get && !pt_rows(t)) {
+	err = fam_rows(c, t, m, tunnel_row, &l) ?: l.err;
+	if (!err && get && !pt_rows(t)) {
 		pr_err("%s: no such node among those this node tunnels to\n", get);
 		err = -ENOENT;
-		goto free_t;
 	}
-	err = show(c, t);
-	t = NULL;
-free_t:
-	pt_free(t);
-close:
-	free(recs);
-	if (sfd >= 0)
-		close(sfd);
-	close(fd);
+	err = show_read(c, t, err);
 free:
-	free(vals);
+	for (int i = 0; i < 2; i++)
+		if (l.sfd[i] >= 0)
+			close(l.sfd[i]);
+	free(l.vals);
 	filter_close(&f);
 	return err;
 }
