@@ -286,8 +286,9 @@ static void npc_read(struct flowd *d)
 			npc.h[npc.n++] = (struct npc_hits){ v->xlat, v->pkts, v->bytes };
 		}
 	}
-	/* One flow's entries on several CPUs: one sum. */
-	qsort(npc.h, npc.n, sizeof(*npc.h), npc_cmp);
+	/* One flow's entries on several CPUs: one sum (npc.h is NULL until a hit). */
+	if (npc.n > 1)
+		qsort(npc.h, npc.n, sizeof(*npc.h), npc_cmp);
 	for (size_t i = 0; i < npc.n; i++) {
 		if (j && !npc_cmp(&npc.h[j - 1], &npc.h[i])) {
 			npc.h[j - 1].pkts += npc.h[i].pkts;
