@@ -40,7 +40,24 @@ import json, sys
 r = json.load(open(sys.argv[1]))["rows"]
 sys.exit(0 if r["y/b"]["x/a"] and not r["y/a"]["x/a"] and r["x/a"]["z/c"] else 1)' "$T/rec.json"
 
-"$XCNICTL" flows --node all -o json >"$T/flows.jsonl" 2>"$T/flows.err"
+# The agents record an allowed flow at their next conntrack walk, spaced by the
+# walks' own cost: wait (15 s at most) until every pair the matrix saw connect
+# to or from x has its record, so suggest reads what was recorded.
+all_recorded() {
+	"$XCNICTL" flows --node all -o json >"$T/flows.jsonl" 2>"$T/flows.err" &&
+	/usr/bin/python3 -c '
+import json, sys
+rows = json.load(open(sys.argv[1]))["rows"]
+seen = set()
+for line in open(sys.argv[2]):
+    if line.strip():
+        r = json.loads(line)
+        s, d = r.get("source") or {}, r.get("destination") or {}
+        seen.add(("%s/%s" % (s.get("namespace"), s.get("pod")), "%s/%s" % (d.get("namespace"), d.get("pod"))))
+want = {(a, b) for a in rows for b in rows[a] if rows[a][b] and a != b and (a.startswith("x/") or b.startswith("x/"))}
+sys.exit(0 if want <= seen else 1)' "$T/rec.json" "$T/flows.jsonl"
+}
+wait_until 15 all_recorded || diag "not every connected pair has its record after 15 s"
 diag "$(wc -l <"$T/flows.jsonl") flow records"
 check "suggest from the agents: exit 0, the replay agrees with every record" bash -c \
 	"'$XCNICTL' policy suggest --namespace x >'$T/sug.yaml' 2>'$T/sug.table'"
