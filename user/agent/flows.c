@@ -26,6 +26,7 @@
 #include "lib/observe/flows.h"
 #include "lib/system/clock.h"
 #include "lib/system/log.h"
+#include "lib/system/util.h"
 #include "lib/policy/polsync.h"
 #include "lib/policy/fqdn_plan.h"
 #include "lib/observe/ctstat.h"
@@ -274,15 +275,8 @@ static void npc_read(struct flowd *d)
 
 			if (v->tc || !v->pkts)
 				continue;
-			if (npc.n == npc.cap) {
-				size_t cap = npc.cap ? npc.cap * 2 : 64;
-				struct npc_hits *h = realloc(npc.h, cap * sizeof(*h));
-
-				if (!h)
-					break;
-				npc.h = h;
-				npc.cap = cap;
-			}
+			if (XCNI_GROW(npc.h, npc.n, npc.cap))
+				break;
 			npc.h[npc.n++] = (struct npc_hits){ v->xlat, v->pkts, v->bytes };
 		}
 	}
