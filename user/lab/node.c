@@ -21,8 +21,12 @@
 #include "xcni_shared.h"
 #include "lab/node.h"
 #include "lib/system/bpfpin.h"
+#include "lib/system/clock.h"
 
-#define PIN_WAIT_MS 15000
+/* Wall time an agent may take to load and pin its programs. Verifying them
+ * takes ~1 s on an idle machine and has taken past 15 s at load 20; an agent
+ * that exits is seen at once, so a long wait costs only a truly stuck agent. */
+#define PIN_WAIT_MS 60000
 
 /* ---- the node's cgroup: socket-level load balancing for its pods ------------ */
 
@@ -292,7 +296,7 @@ int lab_node_start(struct lab *lab, unsigned int i, const char *xcnid, const cha
 int lab_nodes_wait_pinned(struct lab *lab)
 {
 	char p1[PATH_MAX + 32], p2[PATH_MAX + 32], log[PATH_MAX];
-	int waited = 0;
+	int64_t deadline = xcni_mono_ms() + PIN_WAIT_MS;
 
 	for (size_t i = 0; i < lab->nnodes; i++) {
 		struct lab_node *n = &lab->nodes[i];
@@ -303,7 +307,7 @@ int lab_nodes_wait_pinned(struct lab *lab)
 			if (!access(p1, F_OK) && !access(p2, F_OK))
 				break;
 			waitpid(n->xcnid.pid, NULL, WNOHANG);
-			if (!lab_proc_alive(&n->xcnid) || waited >= PIN_WAIT_MS) {
+			if (!lab_proc_alive(&n->xcnid) || xcni_mono_ms() >= deadline) {
 				fprintf(stderr, "lab: node %s: xcnid %s before pinning its programs under %s\n",
 					n->name, lab_proc_alive(&n->xcnid) ? "timed out" : "exited",
 					n->pin);
@@ -312,7 +316,6 @@ int lab_nodes_wait_pinned(struct lab *lab)
 				return -ETIMEDOUT;
 			}
 			usleep(50 * 1000);
-			waited += 50;
 		}
 	}
 	return 0;
