@@ -719,14 +719,28 @@ npui() {
 	curl -sf "http://127.0.0.1:9965/api/graph" >"$T/np-graph.json" || { cat "$T/labui.out"; return 1; }
 	/usr/bin/python3 -c 'import json, sys
 g = json.load(open(sys.argv[1]))
-c = sorted(f["client"] for f in g["recent"] if f.get("client") and f["source"]["ip"] == "192.168.77.1")
+fs = [f for f in g["recent"] if f.get("client") and f["source"]["ip"] == "192.168.77.1"]
+c = sorted(f["client"] for f in fs)
 want = sorted("%s:%d" % (sys.argv[2], p) for p in range(42001, 42007))
-c == want or print(f"clients {c}, wanted {want}")
-sys.exit(0 if c == want else 1)' "$T/np-graph.json" $OUT4
+# Drawn from the outside client (the world), not from the node that SNATed (item 3).
+edges = sorted({tuple(f["edges"]) for f in fs})
+ok = c == want and edges == [("world->svc:x/np", "svc:x/np->pod:x/c")]
+ok or print(f"clients {c}, wanted {want}; edges {edges}")
+sys.exit(0 if ok else 1)' "$T/np-graph.json" $OUT4
 }
-check "lab ui /api/graph: the six v4 flows from 192.168.77.1, each with its client $OUT4:4200x" npui
+check "lab ui /api/graph: the six v4 flows from 192.168.77.1, each with its client $OUT4:4200x, drawn world -> x/np -> x/c" npui
 kill "$NP_UI" 2>/dev/null
 wait "$NP_UI" 2>/dev/null
+# ct list on n1 (it translated both families' flows): each default row fits 120
+# columns, the IPv6 ones too (item 5); -o wide keeps the rest.
+ctfit() {
+	in_node 1 "$XCNICTL" --pin-dir "$LAB_PINS/n1" ct list >"$T/ct.txt" || return 1
+	in_node 1 "$XCNICTL" --pin-dir "$LAB_PINS/n1" ct list -o wide >"$T/ctw.txt" || return 1
+	awk 'length($0) > 120 { bad++; print length($0) ": " $0 } END { exit bad }' "$T/ct.txt" &&
+		grep -q "^udp .*\[$OUT6\]:4201[1-6] .*x/np:echo" "$T/ct.txt" && grep -q "BACKEND-ID" "$T/ctw.txt" ||
+		{ cat "$T/ct.txt"; return 1; }
+}
+check "ct list (n1): every default row <= 120 columns, the v6 NodePort flows from [$OUT6] among them; -o wide: BACKEND-ID" ctfit
 npipfix() { # FIRST-PORT CLIENT NAT: n1's record of each of the six
 	local p
 	for p in $(seq "$1" $(($1 + 5))); do
