@@ -710,13 +710,8 @@ nptext() { # the default line: the client is the source; -o wide: the translated
 }
 check "--node all --from-ip $OUT4 (text): six rows from $OUT4:PORT; -o wide: the translated source and 'client $OUT4:PORT (SNAT)'" nptext
 # The service map's data (web/ui.html's flow table and panel): the merged flows carry the client.
-"$XCNICTL" lab ui --listen 127.0.0.1:9965 >"$T/labui.out" 2>&1 &
-NP_UI=$!
-MINE+=("$NP_UI")
 npui() {
-	local _
-	for _ in $(seq 50); do grep -q "serving http://127.0.0.1:9965/" "$T/labui.out" && break; sleep 0.1; done
-	curl -sf "http://127.0.0.1:9965/api/graph" >"$T/np-graph.json" || { cat "$T/labui.out"; return 1; }
+	lab_ui_graph 9965 "$T/np-graph.json" || return 1
 	/usr/bin/python3 -c 'import json, sys
 g = json.load(open(sys.argv[1]))
 fs = [f for f in g["recent"] if f.get("client") and f["source"]["ip"] == "192.168.77.1"]
@@ -729,8 +724,6 @@ ok or print(f"clients {c}, wanted {want}; edges {edges}")
 sys.exit(0 if ok else 1)' "$T/np-graph.json" $OUT4
 }
 check "lab ui /api/graph: the six v4 flows from 192.168.77.1, each with its client $OUT4:4200x, drawn world -> x/np -> x/c" npui
-kill "$NP_UI" 2>/dev/null
-wait "$NP_UI" 2>/dev/null
 # ct list on n1 (it translated both families' flows): each default row fits 120
 # columns, the IPv6 ones too (item 5); -o wide keeps the rest.
 ctfit() {

@@ -101,13 +101,8 @@ check "flows -o wide: its line says 'near miss:' and the sentence" \
 check "flows --node all --json (the merged records): the same near_misses" \
 	dbrec "r['near_misses'] == '''$TYPO'''" --node all
 # The UI's panel: the edge's decision and its flows name it (lab ui; xcnid --ui folds the same records).
-"$XCNICTL" lab ui --listen 127.0.0.1:9967 >"$T/labui.out" 2>&1 &
-NM_UI=$!
-MINE+=("$NM_UI")
 nmui() {
-	local _
-	for _ in $(seq 50); do grep -q "serving http://127.0.0.1:9967/" "$T/labui.out" && break; sleep 0.1; done
-	curl -sf "http://127.0.0.1:9967/api/graph" >"$T/graph.json" || { cat "$T/labui.out"; return 1; }
+	lab_ui_graph 9967 "$T/graph.json" || return 1
 	/usr/bin/python3 -c 'import json, sys
 g, typo = json.load(open(sys.argv[1])), sys.argv[2]
 e = [e for e in g["edges"] if e["id"] == "pod:store/backend-0->pod:store/db-0"]
@@ -117,8 +112,6 @@ ok or print(json.dumps(e, indent=1))
 sys.exit(0 if ok else 1)' "$T/graph.json" "$TYPO"
 }
 check "lab ui /api/graph: backend-0 -> db-0's panel: 'denied ... isolate it; near miss: ' and the sentence, its flows' near_misses" nmui
-kill "$NM_UI" 2>/dev/null
-wait "$NM_UI" 2>/dev/null
 
 # policy selectors: every selector, the empty one standing out.
 check "policy selectors: db-from-backend's peer selects 0 pods, noted with the near label" \
