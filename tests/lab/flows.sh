@@ -734,6 +734,7 @@ ctfit() {
 		{ cat "$T/ct.txt"; return 1; }
 }
 check "ct list (n1): every default row <= 120 columns, the v6 NodePort flows from [$OUT6] among them; -o wide: BACKEND-ID" ctfit
+diag "ct list (n1): widest default row $(awk '{ n = length($0) > n ? length($0) : n } END { print n }' "$T/ct.txt") columns, -o wide's $(awk '{ n = length($0) > n ? length($0) : n } END { print n }' "$T/ctw.txt")"
 npipfix() { # FIRST-PORT CLIENT NAT: n1's record of each of the six
 	local p
 	for p in $(seq "$1" $(($1 + 5))); do
