@@ -1030,7 +1030,7 @@ check "endpoint list --namespace y: y/c by its policy key's podname" json_is \
 	'[e["ep_id"] for e in j] == [8, 20]' x endpoint list --namespace y --json
 check "endpoint list --pod y/c (IPv6 only)" json_is '[e["ep_id"] for e in j] == [20]' x endpoint list --pod y/c --json
 check "ct list: the IPv6 flow, [addr]:port" \
-	has "^tcp +\\[$A6\\]:40100 +\\[$C6\\]:80 +established +[0-9]+ +[0-9]+ +- +- +-\$" x ct list
+	has "^tcp +\\[$A6\\]:40100 +\\[$C6\\]:80 +established +[0-9]+ +[0-9]+ +- +-\$" x ct list
 check "ct list -o wide: the IPv6 flow, every field" \
 	has "^tcp +\\[$A6\\]:40100 +\\[$C6\\]:80 .* +established .* +4 +400 +3 +300 +7 +bpf +- +1 +- +- +- +- +- +- +-\$" x ct list -o wide
 check "ct list --json: IPv6 addresses in saddr/daddr" json_is \
