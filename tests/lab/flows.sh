@@ -272,8 +272,8 @@ if c["isolated_by"] != "x/web-ingress" or c["source"]["pod"] != "c" or c["destin
 EOF
 merged() { flows --node all --json | /usr/bin/python3 "$T/merged.py"; }
 check "--node all: every connection once, the final verdict, deciding node and point, both nodes' parts (40002 denied by n1, n2 forwarded; 40003 allowed by n2, n1 forwarded)" merged
-mergedtext() { flows --node all --from-port 40002 -o wide >"$T/out" && grep -q "^n1 .*x/c .*x/a .*to-pod denied .*drop-policy-ingress; isolated by x/web-ingress {n[12] .*, n[12] .*}" "$T/out" && grep -q "n2 to-overlay forwarded 3/0" "$T/out" || { cat "$T/out"; return 1; }; }
-check "--node all text: one row for 40002, denied by n1 at to-pod, isolated by x/web-ingress, n2's part forwarded 3/0" mergedtext
+mergedtext() { flows --node all --from-port 40002 -o wide >"$T/out" && grep -q "^n1 .*x/c .*x/a .*to-pod denied .*drop-policy-ingress; isolated by x/web-ingress; near miss: x/web-ingress rule 0: from podSelector role=friend — selects 1 pod, not x/c {n[12] .*, n[12] .*}" "$T/out" && grep -q "n2 to-overlay forwarded 3/0" "$T/out" || { cat "$T/out"; return 1; }; }
+check "--node all text: one row for 40002, denied by n1 at to-pod, isolated by x/web-ingress, its near miss (rule 0 selects x/b, not x/c), n2's part forwarded 3/0" mergedtext
 check "n1: x/b -> x/a 80/tcp: allowed by x/web-ingress rule 0, SYN ACK FIN, data back, no Service" \
 	has n1 40004 "r['service'] is None and r['backend'] is None and r['protocol'] == 'TCP' and r['verdict'] == 'allowed' and r['policy'] == 'x/web-ingress' and set(r['tcp_flags']) >= {'SYN', 'ACK', 'FIN'} and r['bytes'] >= r['packets'] * 54 + 6 and r['reply_bytes'] > r['reply_packets'] * 54"
 
@@ -710,23 +710,31 @@ nptext() { # the default line: the client is the source; -o wide: the translated
 }
 check "--node all --from-ip $OUT4 (text): six rows from $OUT4:PORT; -o wide: the translated source and 'client $OUT4:PORT (SNAT)'" nptext
 # The service map's data (web/ui.html's flow table and panel): the merged flows carry the client.
-"$XCNICTL" lab ui --listen 127.0.0.1:9965 >"$T/labui.out" 2>&1 &
-NP_UI=$!
-MINE+=("$NP_UI")
 npui() {
-	local _
-	for _ in $(seq 50); do grep -q "serving http://127.0.0.1:9965/" "$T/labui.out" && break; sleep 0.1; done
-	curl -sf "http://127.0.0.1:9965/api/graph" >"$T/np-graph.json" || { cat "$T/labui.out"; return 1; }
+	lab_ui_graph 9965 "$T/np-graph.json" || return 1
 	/usr/bin/python3 -c 'import json, sys
 g = json.load(open(sys.argv[1]))
-c = sorted(f["client"] for f in g["recent"] if f.get("client") and f["source"]["ip"] == "192.168.77.1")
+fs = [f for f in g["recent"] if f.get("client") and f["source"]["ip"] == "192.168.77.1"]
+c = sorted(f["client"] for f in fs)
 want = sorted("%s:%d" % (sys.argv[2], p) for p in range(42001, 42007))
-c == want or print(f"clients {c}, wanted {want}")
-sys.exit(0 if c == want else 1)' "$T/np-graph.json" $OUT4
+# Drawn from the outside client (the world), not from the node that SNATed (item 3).
+edges = sorted({tuple(f["edges"]) for f in fs})
+ok = c == want and edges == [("world->svc:x/np", "svc:x/np->pod:x/c")]
+ok or print(f"clients {c}, wanted {want}; edges {edges}")
+sys.exit(0 if ok else 1)' "$T/np-graph.json" $OUT4
 }
-check "lab ui /api/graph: the six v4 flows from 192.168.77.1, each with its client $OUT4:4200x" npui
-kill "$NP_UI" 2>/dev/null
-wait "$NP_UI" 2>/dev/null
+check "lab ui /api/graph: the six v4 flows from 192.168.77.1, each with its client $OUT4:4200x, drawn world -> x/np -> x/c" npui
+# ct list on n1 (it translated both families' flows): each default row fits 120
+# columns, the IPv6 ones too (item 5); -o wide keeps the rest.
+ctfit() {
+	in_node 1 "$XCNICTL" --pin-dir "$LAB_PINS/n1" ct list >"$T/ct.txt" || return 1
+	in_node 1 "$XCNICTL" --pin-dir "$LAB_PINS/n1" ct list -o wide >"$T/ctw.txt" || return 1
+	awk 'length($0) > 120 { bad++; print length($0) ": " $0 } END { exit bad }' "$T/ct.txt" &&
+		grep -q "^udp .*\[$OUT6\]:4201[1-6] .*x/np:echo" "$T/ct.txt" && grep -q "BACKEND-ID" "$T/ctw.txt" ||
+		{ cat "$T/ct.txt"; return 1; }
+}
+check "ct list (n1): every default row <= 120 columns, the v6 NodePort flows from [$OUT6] among them; -o wide: BACKEND-ID" ctfit
+diag "ct list (n1): widest default row $(awk '{ n = length($0) > n ? length($0) : n } END { print n }' "$T/ct.txt") columns, -o wide's $(awk '{ n = length($0) > n ? length($0) : n } END { print n }' "$T/ctw.txt")"
 npipfix() { # FIRST-PORT CLIENT NAT: n1's record of each of the six
 	local p
 	for p in $(seq "$1" $(($1 + 5))); do

@@ -244,6 +244,20 @@ y_webpol() {
 		'    ports: [{port: 80, protocol: TCP}, {port: 81, protocol: UDP}]'
 }
 
+# lab_ui_graph PORT FILE: xcnictl lab ui on 127.0.0.1:PORT just long enough to
+# save its /api/graph (the service map's data, every node's records merged) in FILE.
+lab_ui_graph() {
+	local pid _ rc=1
+	"$XCNICTL" lab ui --listen "127.0.0.1:$1" >"$T/labui.$1.out" 2>&1 &
+	pid=$!
+	MINE+=("$pid")
+	for _ in $(seq 50); do grep -q "serving http://127.0.0.1:$1/" "$T/labui.$1.out" && break; sleep 0.1; done
+	curl -sf "http://127.0.0.1:$1/api/graph" >"$2" && rc=0 || cat "$T/labui.$1.out"
+	kill "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	return $rc
+}
+
 policy() {
 	cat >"$T/$1.yaml"
 	if ! lab apply -f "$T/$1.yaml" >"$T/apply.out" 2>&1; then

@@ -69,6 +69,50 @@ check "policy get store/db-0: the allow rule that selects nothing, named with th
 	has "ingress allow rules that select nothing (near misses):
   $TYPO" ctl policy get store/db-0
 
+check "policy get store/db-0 -o json: the ingress row carries the near miss" \
+	json_is "[x['near_misses'] for x in e if x['direction'] == 'ingress'] == ['''$TYPO'''] and all(x['near_misses'] is None for x in e if x['direction'] == 'egress')" \
+	ctl policy get store/db-0 -o json
+
+# flows: the drop's record names the same rule (the agent, with explain's function).
+# dbrec EXPR [FLOWS-ARGS...]: every record of backend-0 -> db-0 5432/tcp (one at
+# least) makes EXPR (over r) true; the agent takes the drop from its ring: 10 s at most.
+cat >"$T/dbrec.py" <<'EOF'
+import json, sys
+recs = [json.loads(l) for l in sys.stdin if l.strip()]
+recs = [r for r in recs if "source" in r and r["source"].get("pod") == "backend-0"
+        and r["destination"].get("pod") == "db-0" and r["destination"].get("port") == 5432]
+ok = recs and all(eval(sys.argv[1], {}, {"r": r}) for r in recs)
+ok or print(json.dumps(recs, indent=1))
+sys.exit(0 if ok else 1)
+EOF
+dbrec() {
+	local expr=$1 out _; shift
+	for _ in $(seq 50); do
+		out=$(ctl flows --json "$@" | /usr/bin/python3 "$T/dbrec.py" "$expr" 2>&1) && return 0
+		sleep 0.2
+	done
+	echo "$out"
+	return 1
+}
+check "flows --json: backend-0 -> db-0 5432/tcp denied, isolated by the two, near_misses the typo's sentence" \
+	dbrec "r['verdict'] == 'denied' and r['isolated_by'] == 'store/db-from-backend, store/default-deny' and r['near_misses'] == '''$TYPO'''"
+check "flows -o wide: its line says 'near miss:' and the sentence" \
+	bash -c "nsenter --net=/run/netns/xcl-n1 '$XCNICTL' --pin-dir '$LAB_PINS/n1' flows -o wide --to-pod store/db-0 | grep -F -- 'isolated by store/db-from-backend, store/default-deny; near miss: $TYPO'"
+check "flows --node all --json (the merged records): the same near_misses" \
+	dbrec "r['near_misses'] == '''$TYPO'''" --node all
+# The UI's panel: the edge's decision and its flows name it (lab ui; xcnid --ui folds the same records).
+nmui() {
+	lab_ui_graph 9967 "$T/graph.json" || return 1
+	/usr/bin/python3 -c 'import json, sys
+g, typo = json.load(open(sys.argv[1])), sys.argv[2]
+e = [e for e in g["edges"] if e["id"] == "pod:store/backend-0->pod:store/db-0"]
+ok = len(e) == 1 and any(w["verdict"] == "denied" and w["text"].endswith("; near miss: " + typo) for w in e[0]["why"]) \
+	and all(f["near_misses"] == typo for f in e[0]["recent"] if f["verdict"] == "denied")
+ok or print(json.dumps(e, indent=1))
+sys.exit(0 if ok else 1)' "$T/graph.json" "$TYPO"
+}
+check "lab ui /api/graph: backend-0 -> db-0's panel: 'denied ... isolate it; near miss: ' and the sentence, its flows' near_misses" nmui
+
 # policy selectors: every selector, the empty one standing out.
 check "policy selectors: db-from-backend's peer selects 0 pods, noted with the near label" \
 	has "selects no pod (app=backend has 2)" ctl policy selectors

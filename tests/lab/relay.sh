@@ -177,7 +177,7 @@ overwire() {
 }
 check "the query crossed the underlay to each agent as TLS, no pod, policy or verdict in the clear" overwire
 # The text view merges the same way, each agent named by its node.
-remotetext() { remote --from-port 41001 -o wide >"$T/out" && grep -q "^n1 .*x/c .*x/a .*to-pod denied .*isolated by x/web-ingress {n[12] .*, n[12] .*}" "$T/out" && grep -q "n2 to-overlay forwarded 2/0" "$T/out" || { cat "$T/out"; return 1; }; }
+remotetext() { remote --from-port 41001 -o wide >"$T/out" && grep -q "^n1 .*x/c .*x/a .*to-pod denied .*isolated by x/web-ingress; near miss: x/web-ingress rule 0: from podSelector role=friend .* {n[12] .*, n[12] .*}" "$T/out" && grep -q "n2 to-overlay forwarded 2/0" "$T/out" || { cat "$T/out"; return 1; }; }
 check "--agent text (-o wide): one row for 41001, denied by n1, n2's part forwarded 2/0" remotetext
 
 # --last N is the merged view's N (it was up to N a node).

@@ -280,6 +280,43 @@ static void selectors_listed(void **state)
 	pol_nm_list_free(&l);
 }
 
+/*
+ * The one line a flow record, explain and policy get carry (pol_nm_join):
+ * the sentences "; "-joined in the list's order; empty_only keeps the
+ * selectors that select nothing; a short buffer is cut, still a string.
+ */
+static void joined_line(void **state)
+{
+	struct cluster c;
+	struct pol_nm_list l;
+	char buf[2048], want[2048], s0[1024], s1[1024], small[16];
+	struct k8s_np_rule *r;
+
+	(void)state;
+	store_app();
+	r = db_rule("app=backend-api");
+	peer(r, sel("app=frontend"), NULL); /* selects a pod, not backend-0 */
+	c = view();
+	compile();
+	assert_int_equal(pol_nm_near_misses(&c, &R, DB0, BE0, NM_INGRESS, TCP, 5432, &l), 0);
+	assert_int_equal(l.n, 2);
+	snprintf(want, sizeof(want), "%s; %s", pol_nm_sentence(&l.v[0], s0, sizeof(s0)),
+		 pol_nm_sentence(&l.v[1], s1, sizeof(s1)));
+	assert_int_equal(pol_nm_join(&l, false, buf, sizeof(buf)), 2);
+	assert_string_equal(buf, want);
+	assert_int_equal(pol_nm_join(&l, true, buf, sizeof(buf)), 1);
+	assert_string_equal(buf, "store/db-from-backend rule 0: from podSelector app=backend-api "
+				 "\xe2\x80\x94 selects no pod (app=backend has 2)");
+	assert_int_equal(pol_nm_join(&l, false, small, sizeof(small)), 2);
+	assert_string_equal(small, "store/db-from-b");
+	pol_nm_list_free(&l);
+	/* Nothing near (a port the rule does not take): "" */
+	assert_int_equal(pol_nm_near_misses(&c, &R, DB0, BE0, NM_INGRESS, TCP, 80, &l), 0);
+	assert_int_equal(pol_nm_join(&l, false, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "");
+	pol_nm_list_free(&l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -292,6 +329,7 @@ int main(void)
 		T(namespace_selector_no_namespace),
 		T(cnp_accept_rule),
 		T(selectors_listed),
+		T(joined_line),
 #undef T
 	};
 	struct CMUnitTest all[ARRAY_SIZE(tests) + ARRAY_SIZE(db_cases)];

@@ -283,7 +283,7 @@ check "put it back (bpftool)" contested_unmark
 
 # -- ct
 check "ct list: header and 3 rows" lines 4 x ct list
-check "ct list: tcp flow" has '^tcp +10\.244\.1\.5:40000 +10\.96\.0\.1:443 +established +1[0-9][0-9] +[0-9]+ +- +- +-$' x ct list
+check "ct list: tcp flow" has '^tcp +10\.244\.1\.5:40000 +10\.96\.0\.1:443 +established +1[0-9][0-9] +[0-9]+ +- +-$' x ct list
 check "ct list -o wide: tcp flow, every field" has '^tcp +10\.244\.1\.5:40000 +10\.96\.0\.1:443 +10\.244\.1\.5 +40000 +10\.96\.0\.1 +443 +established +1[0-9][0-9] +[0-9]+ +10 +1500 +8 +9000 +7 +stack +- +5 +- +- +- +- +- +- +-$' x ct list -o wide
 check "ct list -o wide: a flow that never met the host stack is bpf's" has '^udp +10\.244\.1\.10:53000 +8\.8\.8\.8:53 +10\.244\.1\.10 +53000 +8\.8\.8\.8 +53 +new .* +8 +bpf +- +0 +- +- +- +- +- +- +-$' x ct list -o wide
 check "ct list: icmp shows the echo id" has '^icmp +10\.244\.1\.5:id=4660 +10\.244\.1\.10:id=4660 +established ' x ct list
@@ -516,7 +516,7 @@ check "service get of an IPv6 address without brackets exits 2" exits 2 x servic
 
 # -- ct: translated flows name their frontend and backend
 check "ct list: the service entry shows its Service and its backend's address" \
-	has '^tcp +10\.244\.1\.10:41000 +10\.96\.0\.20:80 +new .* +svc +y/web:http +10\.244\.1\.5:8080$' x ct list
+	has '^tcp +10\.244\.1\.10:41000 +10\.96\.0\.20:80 +new +[0-9]+ +[0-9]+ +y/web:http +10\.244\.1\.5:8080$' x ct list
 check "ct list -o wide: the service entry shows the frontend and its backend (address, id)" \
 	has '^tcp +10\.244\.1\.10:41000 +10\.96\.0\.20:80 .* +new .* +bpf +svc +0 +10\.96\.0\.20:80 +y/web:http +y/web +http +10\.244\.1\.5:8080 +4 +2$' x ct list -o wide
 check "ct list -o wide: the flow's own entry, to the backend, shows the frontend too" \
@@ -525,7 +525,7 @@ check "ct list: a rev-NAT index with no entry; the backend still found by its ad
 	has '^udp +10\.244\.1\.10:41001 +10\.244\.2\.7:8053 .* +- +10\.244\.2\.7:8053$' x ct list
 check "ct list -o wide: a rev-NAT index with no entry; the backend still found by its address" \
 	has '^udp +10\.244\.1\.10:41001 +10\.244\.2\.7:8053 .* +rev-nat#9 +- +- +- +10\.244\.2\.7:8053 +3 +9$' x ct list -o wide
-check "ct list: untranslated flows show - in all three" has '^tcp +10\.244\.1\.5:40000 +10\.96\.0\.1:443 .* +- +- +-$' x ct list
+check "ct list: untranslated flows show - in both (SVC-NAME, BACKEND; FLAGS is -o wide's)" has '^tcp +10\.244\.1\.5:40000 +10\.96\.0\.1:443 .* +[0-9]+ +- +-$' x ct list
 check "ct list -o wide: untranslated flows show - in all of them" has '^tcp +10\.244\.1\.5:40000 +10\.96\.0\.1:443 .* +stack +- +5 +- +- +- +- +- +- +-$' x ct list -o wide
 check "ct list --json: the Service's name and port name" json_is '
 	sorted((e["daddr"], e["service_name"], e["port_name"]) for e in j if e["saddr"] == "10.244.1.10") == [
@@ -1030,7 +1030,7 @@ check "endpoint list --namespace y: y/c by its policy key's podname" json_is \
 	'[e["ep_id"] for e in j] == [8, 20]' x endpoint list --namespace y --json
 check "endpoint list --pod y/c (IPv6 only)" json_is '[e["ep_id"] for e in j] == [20]' x endpoint list --pod y/c --json
 check "ct list: the IPv6 flow, [addr]:port" \
-	has "^tcp +\\[$A6\\]:40100 +\\[$C6\\]:80 +established +[0-9]+ +[0-9]+ +- +- +-\$" x ct list
+	has "^tcp +\\[$A6\\]:40100 +\\[$C6\\]:80 +established +[0-9]+ +[0-9]+ +- +-\$" x ct list
 check "ct list -o wide: the IPv6 flow, every field" \
 	has "^tcp +\\[$A6\\]:40100 +\\[$C6\\]:80 .* +established .* +4 +400 +3 +300 +7 +bpf +- +1 +- +- +- +- +- +- +-\$" x ct list -o wide
 check "ct list --json: IPv6 addresses in saddr/daddr" json_is \
@@ -1047,12 +1047,12 @@ check "bpftool adds a DSR flow to xcni_ct and one to xcni_ct6" bash -c "
 		value hex $(ctv "$(now_ns)" "$(now_ns)" 1 60 0 0 7 1 40) &&
 	bpftool map update pinned $PIN/xcni_ct6 key hex $(ip6 2001:db8::7)$(ip6 $C6)$(be16 52001)$(be16 8080)$(le 6 1)$(zeros 3) \
 		value hex $(ctv "$(now_ns)" "$(now_ns)" 1 80 0 0 20 1 40)"
-check "ct list: the IPv4 DSR flow's FLAGS nodeport,dsr" \
-	has '^tcp +198\.51\.100\.7:52000 +10\.244\.1\.5:8080 +new +[0-9]+ +[0-9]+ +nodeport,dsr +- +-$' x ct list
+check "ct list: the IPv4 DSR flow's row (FLAGS is -o wide's, issue 53 item 5)" \
+	has '^tcp +198\.51\.100\.7:52000 +10\.244\.1\.5:8080 +new +[0-9]+ +[0-9]+ +- +-$' x ct list
 check "ct list -o wide: the IPv4 DSR flow's FLAGS nodeport,dsr" \
 	has '^tcp +198\.51\.100\.7:52000 +10\.244\.1\.5:8080 .* +new .* +7 +bpf +nodeport,dsr +0 +- +- +- +- +- +- +-$' x ct list -o wide
-check "ct list: the IPv6 DSR flow's FLAGS nodeport,dsr" \
-	has "^tcp +\\[2001:db8::7\\]:52001 +\\[$C6\\]:8080 +new +[0-9]+ +[0-9]+ +nodeport,dsr +- +-\$" x ct list
+check "ct list: the IPv6 DSR flow's row (FLAGS is -o wide's)" \
+	has "^tcp +\\[2001:db8::7\\]:52001 +\\[$C6\\]:8080 +new +[0-9]+ +[0-9]+ +- +-\$" x ct list
 check "ct list -o wide: the IPv6 DSR flow's FLAGS nodeport,dsr" \
 	has "^tcp +\\[2001:db8::7\\]:52001 +\\[$C6\\]:8080 .* +new .* +20 +bpf +nodeport,dsr +0 +- +- +- +- +- +- +-\$" x ct list -o wide
 check "ct list --json: flags nodeport,dsr on the DSR flows, null on the others" json_is \

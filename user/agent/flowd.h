@@ -125,6 +125,11 @@ struct flowd {
 	/* Entries created before this (ktime) have no socket LB record to ask
 	 * for: both xcni_sock_flow maps were empty then. 0: ask for each. */
 	uint64_t sock_none_before;
+	/* flowd_set_store's, and its last near-miss answer: the pair, the port
+	 * and the store's version it was for (a burst of one pair's flows, or
+	 * of one scanner's ports past the rule's, costs one walk). */
+	struct store *st;
+	char nm_key[400], nm_text[1024];
 };
 
 /* flows_serve.c */

@@ -36,6 +36,8 @@
 #include "agent/evfan.h"
 #include "lib/system/http.h"
 #include "lib/observe/flowgraph.h"
+#include "lib/cluster/store.h"
+#include "lib/policy/nearmiss.h"
 
 #define CT_BATCH 512
 /*
@@ -597,6 +599,50 @@ static void set_domain(struct flowd *d, struct flow_rec *r, const struct xcni_ev
 	flows_set_str(d->fl, &r->domain, by ? names : NULL);
 }
 
+void flowd_set_store(struct flowd *d, struct store *st)
+{
+	if (d)
+		d->st = st;
+}
+
+/*
+ * A drop by isolation: the allow rules of the isolating policies whose port
+ * took the flow but whose peer did not, as explain names them (one
+ * function, pol_nm_near_misses, from the store the compiler reads). The
+ * pod that isolated it and the other end by name, as the record has them.
+ */
+static void set_near_misses(struct flowd *d, struct flow_rec *r, bool in)
+{
+	const struct flow_peer *self = in ? &r->dst : &r->src, *other = in ? &r->src : &r->dst;
+	const struct k8s_object *so, *oo = NULL;
+	struct pol_nm_list l;
+	struct cluster c;
+	char key[sizeof(d->nm_key)];
+
+	if (!d->st || !self->ns || !self->pod)
+		return;
+	snprintf(key, sizeof(key), "%d|%s/%s|%s/%s|%u|%u|%llu", in, self->ns, self->pod,
+		 other->ns ?: "", other->pod ?: "", r->key.proto, r->key.dport,
+		 (unsigned long long)store_version(d->st));
+	if (strcmp(key, d->nm_key)) {
+		d->nm_text[0] = '\0';
+		snprintf(d->nm_key, sizeof(d->nm_key), "%s", key);
+		if (!(so = store_get(d->st, K8S_POD, self->ns, self->pod)))
+			return;
+		if (other->ns && other->pod)
+			oo = store_get(d->st, K8S_POD, other->ns, other->pod);
+		store_view(d->st, &c);
+		if (pol_nm_near_misses(&c, NULL, &so->pod, oo ? &oo->pod : NULL,
+				       in ? NM_INGRESS : NM_EGRESS, r->key.proto, r->key.dport, &l)) {
+			d->nm_key[0] = '\0'; /* out of memory: asked again next time */
+			return;
+		}
+		pol_nm_join(&l, false, d->nm_text, sizeof(d->nm_text));
+		pol_nm_list_free(&l);
+	}
+	flows_set_str(d->fl, &r->near_misses, d->nm_text[0] ? d->nm_text : NULL);
+}
+
 static int on_event(void *arg, void *data, size_t len)
 {
 	struct flowd *d = arg;
@@ -675,6 +721,7 @@ static int on_event(void *arg, void *data, size_t len)
 			if (fg_isolators(d->polsel_fd, d->polname_fd, d->polkey6_fd, ip, in, iso,
 					 sizeof(iso)))
 				flows_isolators(d->fl, r, iso);
+			set_near_misses(d, r, in);
 		}
 		/* Each isolation drop under the pod and the policies that isolate it
 		 * (xcni_policy_isolation_drops_total): the record's, named above. */

@@ -86,6 +86,13 @@ void flowd_log_shares_each(const struct flowd *d,
 /* The HTTPS server of --flows-listen, or NULL. */
 struct http *flowd_http(struct flowd *d);
 const char *flowd_node(const struct flowd *d);
+/*
+ * The cluster state the agent compiles policy from (its watch's store; NULL:
+ * none, as without a cluster source; d NULL: nothing): a drop by isolation then names its
+ * near misses (lib/policy/nearmiss.h) in its record.
+ */
+struct store;
+void flowd_set_store(struct flowd *d, struct store *st);
 /* Writes what the log has not had yet, removes the socket. */
 void flowd_free(struct flowd *d);
 

@@ -1331,6 +1331,8 @@ int watch_cluster(const struct opts *o, struct from_pod *fp, struct http *hs, st
 	uint64_t hook_at = 0;
 	int err = watch_open(&w);
 
+	/* Drops by isolation name their near misses from this store (flowd_set_store). */
+	flowd_set_store(fd, w.st);
 	while (!err && !*stop) {
 		struct pollfd pfd[4] = { { .fd = w.b->ops->fd(w.b), .events = POLLIN },
 					 { .fd = http_fd(hs), .events = POLLIN },
@@ -1374,6 +1376,7 @@ int watch_cluster(const struct opts *o, struct from_pod *fp, struct http *hs, st
 		}
 		watch_changed(&w);
 	}
+	flowd_set_store(fd, NULL);
 	watch_close(&w);
 	return err;
 }

@@ -87,6 +87,8 @@ static int add_rec(struct ui *u, struct fgraph *g, const struct flow_rec *r, int
 			 r->reason == XCNI_DROP_POLICY_INGRESS ? dip : sip,
 			 r->reason == XCNI_DROP_POLICY_INGRESS, iso, sizeof(iso)))
 		f.isolators = iso;
+	if (r->verdict == FLOW_DENIED)
+		f.near_misses = r->near_misses;
 	return fg_add(g, &f);
 }
 

@@ -6,8 +6,9 @@
 
 /*
  * The columns of a flow, shared by ct list and ct get. The default table
- * fits 120 columns on the lab's addresses: the counters, the endpoint, the
- * path, the policy revision and the frontend are -o wide's (and ct get's).
+ * fits 120 columns on the lab's addresses, IPv6 too: the counters, the
+ * endpoint, the path, the flags, the policy revision and the frontend are -o
+ * wide's (and ct get's).
  */
 #define CT_COLS                                                                              \
 	{ "PROTO", "proto", PT_STR },                                                        \
@@ -28,8 +29,9 @@
 	/* "stack": the flow went through the host stack (a Service's DNAT): so do its replies. */ \
 	{ "VIA", "via", PT_STR | PT_SHOW_WIDE },                                            \
 	/* The other XCNI_CT_F_* flags by name, as service list shows a frontend's: */       \
-	/* svc, hairpin, nodeport, snat, dsr, pickup ("-"/null: none). */                    \
-	{ "FLAGS", "flags", PT_STR },                                                        \
+	/* svc, hairpin, nodeport, snat, dsr, pickup ("-"/null: none); -o wide's: an IPv6 */ \
+	/* NodePort row with them was 128 columns (SVC-NAME and BACKEND say it is a Service's). */ \
+	{ "FLAGS", "flags", PT_STR | PT_SHOW_WIDE },                                        \
 	/* The policy revision the flow was last judged under (config: POLICY-REV now). */    \
 	{ "POLICY-REV", "policy_rev", PT_UINT | PT_SHOW_WIDE },                             \
 	/* A translated flow (Services in BPF): its frontend (rev-NAT entry) and backend id. */ \
@@ -381,7 +383,7 @@ const struct cmd ct_cmds[] = {
 	  "is the echo id. AGE and IDLE are in seconds. A flow is about its two\n"
 	  "addresses (--identity: their identities in the ipcache).\n"
 	  "The table fits 120 columns: -o wide adds the packets and bytes each way\n"
-	  "(PKTS-ORIG, BYTES-ORIG, PKTS-REPLY, BYTES-REPLY), EP-ID, VIA, POLICY-REV,\n"
+	  "(PKTS-ORIG, BYTES-ORIG, PKTS-REPLY, BYTES-REPLY), EP-ID, VIA, FLAGS, POLICY-REV,\n"
 	  "SERVICE, the addresses and ports apart, the backend's and rev-NAT's ids.\n\n"
 	  "A flow translated by a Service (in BPF) shows the Service and port it is\n"
 	  "under as SVC-NAME (NAMESPACE/NAME:PORT-NAME), its backend as BACKEND\n"

@@ -353,6 +353,12 @@ static void print_text(struct fopts *fo, json_t *o)
 
 		snprintf(by + l, sizeof(by) - l, "; isolated by %s", iso);
 	}
+	/* The allow rules that nearly took it (explain's near misses, the record's). */
+	if ((iso = json_string_value(json_object_get(o, "near_misses")))) {
+		size_t l = strlen(by);
+
+		snprintf(by + l, sizeof(by) - l, "; near miss: %s", iso);
+	}
 	if (prev) {
 		const char *pp = json_string_value(json_object_get(o, "previous_policy"));
 		size_t l = strlen(by);

@@ -20,6 +20,8 @@ static const struct pt_col pol_cols[] = {
 	{ "FLOWS", "flows", PT_UINT },
 	/* The policies that isolate the pod in the row's direction ("x/a,x/b"). */
 	{ NULL, "isolated_by", PT_STR },
+	/* Their allow rules that select nothing (policy get's "near misses"). */
+	{ NULL, "near_misses", PT_STR },
 	/* The Admin (or Baseline) Pass the walk went through before what decided. */
 	{ NULL, "passed_by", PT_STR },
 };
@@ -164,9 +166,9 @@ static const char *action_word(__u16 flags)
 	return flags & XCNI_POLV_AUDIT ? "audit" : "deny";
 }
 
-/* The cells of one allow entry under pol_cols (isolated_by: its direction's). */
+/* The cells of one allow entry under pol_cols (isolated_by, near: its direction's). */
 static void pol_row(struct ptable *t, const struct pol_rec *r, int idfd, int nfd, int rnfd,
-		    const struct cidr_rec *cidrs, size_t nc, const char *isolated_by)
+		    const struct cidr_rec *cidrs, size_t nc, const char *isolated_by, const char *near)
 {
 	struct xcni_rulename pass;
 	char rn[XCNI_RULENAME_LEN];
@@ -200,6 +202,7 @@ static void pol_row(struct ptable *t, const struct pol_rec *r, int idfd, int nfd
 	pt_str(t, action_word(r->v.flags));
 	pt_uint(t, r->v.packets);
 	pt_str(t, isolated_by[0] ? isolated_by : NULL);
+	pt_str(t, near[0] ? near : NULL);
 	if (!polsync_rule_pass(rnfd, XCNI_POLV_PASS(r->v.flags), &pass))
 		pt_strf(t, "%s rule %u%s%s%s", policy_name(nfd, pass.policy_id, name, sizeof(name)),
 			pass.rule, pass.name[0] ? " (" : "", pass.name, pass.name[0] ? ")" : "");
@@ -211,6 +214,7 @@ static void pol_row(struct ptable *t, const struct pol_rec *r, int idfd, int nfd
 struct pol_isolation {
 	char text[XCNI_NR_POLICY_DIRS][800];
 	char json[XCNI_NR_POLICY_DIRS][800];
+	char near[XCNI_NR_POLICY_DIRS][2048]; /* near_misses_of's */
 };
 
 /* "ingress isolated by x/deny (only the rules below)", or "not isolated (all allowed)". */
@@ -258,17 +262,21 @@ out:
 }
 
 /*
- * Below policy get's table: per isolated direction, the allow rules of the
- * policies selecting the pod whose selector selects nothing, with the
- * nearest label that exists (polsel.h). Nothing when the agent's objects
- * cannot be read: the table stands on the maps alone.
+ * Per isolated direction, the allow rules of the policies selecting the pod
+ * whose selector selects nothing, with the nearest label that exists
+ * (polsel.h): "; "-joined into near[dir] (JSON), or printed below policy
+ * get's table (print). Nothing when the agent's objects cannot be read: the
+ * table stands on the maps alone.
  */
-static void near_misses_print(const struct ctl_ctx *c, const char *arg, __u32 ip,
-			      const struct xcni_polep *pe)
+static void near_misses_of(const struct ctl_ctx *c, const char *arg, __u32 ip,
+			   const struct xcni_polep *pe, bool print,
+			   char near[XCNI_NR_POLICY_DIRS][2048])
 {
 	struct ctl_cluster *cc;
 	const struct k8s_pod *self;
 
+	for (__u8 dir = 0; dir < XCNI_NR_POLICY_DIRS; dir++)
+		near[dir][0] = '\0';
 	if (ctl_cluster_open(c, true, &cc))
 		return;
 	self = ctl_cluster_pod(cc, strchr(arg, '/') ? arg : NULL, ip);
@@ -279,7 +287,7 @@ static void near_misses_print(const struct ctl_ctx *c, const char *arg, __u32 ip
 		if (!(pe->isolated & XCNI_ISOLATED(dir)))
 			continue;
 		if (ctl_near_misses(cc, self, NULL, dir == XCNI_DIR_TO_POD ? NM_INGRESS : NM_EGRESS,
-				    0, 0, (char[1]){ 0 }, 1, &arr) > 0) {
+				    0, 0, near[dir], sizeof(near[dir]), &arr) > 0 && print) {
 			printf("%s allow rules that select nothing (near misses):\n",
 			       dir == XCNI_DIR_TO_POD ? "ingress" : "egress");
 			json_array_foreach(arr, i, v)
@@ -335,6 +343,10 @@ static int cmd_policy_get(const struct ctl_ctx *c, char **argv)
 		isolating_policies(sfd, nfd, ip, dir, false, iso.text[dir], sizeof(iso.text[dir]));
 		isolating_policies(sfd, nfd, ip, dir, true, iso.json[dir], sizeof(iso.json[dir]));
 	}
+	if (c->json && !(c->opts & OPT_IDENTITY))
+		near_misses_of(c, argv[0], ip, &pe, false, iso.near);
+	else
+		memset(iso.near, 0, sizeof(iso.near));
 	if (!c->json)
 		printf("pod %s identity %u: ingress %s, egress %s\n", argv[0], pe.identity,
 		       isolation_words(&pe, XCNI_DIR_TO_POD, iso.text[XCNI_DIR_TO_POD], in, sizeof(in)),
@@ -346,7 +358,7 @@ static int cmd_policy_get(const struct ctl_ctx *c, char **argv)
 
 		if (filter_match(&f, &r))
 			pol_row(t, &recs[i], idfd, nfd, rnfd, cidrs, nc,
-				iso.json[recs[i].k.dir & 1]);
+				iso.json[recs[i].k.dir & 1], iso.near[recs[i].k.dir & 1]);
 	}
 	/* JSON: a direction isolated with no allow entry still says what isolates
 	 * it, in a row of its own (the text says so above the table). */
@@ -358,15 +370,16 @@ static int cmd_policy_get(const struct ctl_ctx *c, char **argv)
 		if (i < n || !(pe.isolated & XCNI_ISOLATED(dir)))
 			continue;
 		pt_str(t, dir == XCNI_DIR_TO_POD ? "ingress" : "egress");
-		/* All but the direction, isolated_by and passed_by (the last two). */
-		for (size_t k = 3; k < ARRAY_SIZE(pol_cols); k++)
+		/* All but the direction, isolated_by, near_misses and passed_by (the last three). */
+		for (size_t k = 4; k < ARRAY_SIZE(pol_cols); k++)
 			pt_null(t);
 		pt_str(t, iso.json[dir][0] ? iso.json[dir] : NULL);
+		pt_str(t, iso.near[dir][0] ? iso.near[dir] : NULL);
 		pt_null(t);
 	}
 	err = show(c, t);
 	if (!err && !c->json && !(c->opts & OPT_IDENTITY))
-		near_misses_print(c, argv[0], ip, &pe);
+		near_misses_of(c, argv[0], ip, &pe, true, iso.near);
 out:
 	free(recs);
 	free(cidrs);

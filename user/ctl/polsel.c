@@ -215,7 +215,7 @@ int ctl_near_misses(const struct ctl_cluster *cc, const struct k8s_pod *self,
 		    char *text, size_t len, json_t **json)
 {
 	struct pol_nm_list l;
-	size_t o = 0, k = 0;
+	size_t k;
 	int err;
 
 	text[0] = '\0';
@@ -225,21 +225,13 @@ int ctl_near_misses(const struct ctl_cluster *cc, const struct k8s_pod *self,
 			     &l);
 	if (err)
 		return err;
+	/* Any flow (proto 0): only the selectors that select nothing. */
+	k = pol_nm_join(&l, !proto, text, len);
 	if (json)
 		*json = json_array();
-	for (size_t i = 0; i < l.n; i++) {
-		char s[1200];
-		int m;
-
-		if (!proto && l.v[i].npods)
-			continue; /* any flow: only the selectors that select nothing */
-		m = snprintf(text + o, o < len ? len - o : 0, "%s%s", k ? "; " : "",
-			     pol_nm_sentence(&l.v[i], s, sizeof(s)));
-		o += m > 0 ? (size_t)m : 0;
-		if (json)
+	for (size_t i = 0; json && i < l.n; i++)
+		if (proto || !l.v[i].npods)
 			json_array_append_new(*json, sel_json(&l.v[i]));
-		k++;
-	}
 	pol_nm_list_free(&l);
 	return (int)k;
 }

@@ -144,6 +144,7 @@ static int add_line(struct fgraph *g, const char *line, const struct node_maps *
 		f.last_seen = json_number_value(json_object_get(o, "last_seen"));
 	}
 	f.isolators = jopt(o, "isolated_by");
+	f.near_misses = jopt(o, "near_misses");
 	if (f.verdict == FLOW_DENIED && !f.policy && !f.isolators && reason &&
 	    (!strcmp(reason, "drop-policy-ingress") || !strcmp(reason, "drop-policy-egress"))) {
 		bool in = !strcmp(reason, "drop-policy-ingress");

@@ -66,6 +66,7 @@ static void flow_free(struct fg_flow *f)
 	free((char *)f->policy);
 	free((char *)f->reason);
 	free((char *)f->isolators);
+	free((char *)f->near_misses);
 	free((char *)f->point);
 	free((char *)f->decider);
 	free((char *)f->counts);
@@ -118,7 +119,8 @@ static bool decision_copy(struct fg_flow *d, const struct fg_flow *s)
 	d->verdict = s->verdict;
 	d->rule = s->rule;
 	return dup(&d->side, s->side) && dup(&d->policy, s->policy) && dup(&d->reason, s->reason) &&
-	       dup(&d->isolators, s->isolators) && dup(&d->point, s->point) &&
+	       dup(&d->isolators, s->isolators) && dup(&d->near_misses, s->near_misses) &&
+	       dup(&d->point, s->point) &&
 	       dup(&d->decider, s->node);
 }
 
@@ -379,9 +381,10 @@ static int decision(const struct fg_flow *f, char **text, char **policies)
 		bool in = f->side && !strcmp(f->side, "ingress");
 
 		end_name(in ? &f->dst : &f->src, who, sizeof(who));
-		n = asprintf(text, "denied (%s): %s is isolated for %s, nothing allows; %s %s it",
+		n = asprintf(text, "denied (%s): %s is isolated for %s, nothing allows; %s %s it%s%s",
 			     f->reason ?: "policy", who, f->side ?: "?", f->isolators,
-			     strchr(f->isolators, ',') ? "isolate" : "isolates");
+			     strchr(f->isolators, ',') ? "isolate" : "isolates",
+			     f->near_misses ? "; near miss: " : "", f->near_misses ?: "");
 	} else if (f->verdict == FLOW_DENIED)
 		n = asprintf(text, "denied (%s)%s", f->reason ?: "dropped", side);
 	else if (f->verdict == FLOW_NO_BACKEND)
@@ -589,6 +592,8 @@ static void json_flow(struct fbuf *b, const struct fg_flow *f, const struct edge
 	fg_json_str(b, f->side);
 	flows_fbuf_printf(b, ",\"drop_reason\":");
 	fg_json_str(b, f->reason);
+	flows_fbuf_printf(b, ",\"near_misses\":");
+	fg_json_str(b, f->near_misses);
 	flows_fbuf_printf(b, ",\"observation_point\":");
 	fg_json_str(b, f->point);
 	flows_fbuf_printf(b, ",\"decided_by\":");
@@ -646,8 +651,11 @@ int fg_render(struct fgraph *g, const char *extra, struct fbuf *b)
 		return -ENOMEM;
 	for (size_t i = 0; i < g->n && !fo->err; i++) {
 		const struct fg_flow *f = &g->all[i]->f;
-		struct node *src = end_node(fo, &f->src), *dst = end_node(fo, &f->dst);
-
+		/* A NodePort flow a node SNATed: drawn from its outside client (the
+		 * world), not from the node whose address the backend saw. */
+		struct node *src = f->client ? end_node(fo, &(struct fg_end){ .kind = "world" }) :
+					       end_node(fo, &f->src);
+		struct node *dst = end_node(fo, &f->dst);
 		const struct edge *a, *z = NULL;
 
 		if (f->service) {

@@ -57,6 +57,9 @@ struct fg_flow {
 	const char *reason; /* the drop reason's name; NULL none */
 	/* Denied for isolation: the policies that isolate the pod ("x/p, x/q"). */
 	const char *isolators;
+	/* And their allow rules whose port took it but whose peer did not (the
+	 * record's near_misses: lib/policy/nearmiss.h's sentences); NULL: none. */
+	const char *near_misses;
 	uint64_t pkts, bytes, reply_pkts, reply_bytes;
 	double last_seen; /* seconds since the epoch */
 	const char *point; /* the observation point of the verdict ("to-pod" ...); NULL: none said */

@@ -319,6 +319,8 @@ void flow_rec_json(struct fbuf *b, const struct flow_rec *r, const struct flow_r
 		flows_fbuf_printf(b, "null");
 	flows_fbuf_printf(b, ",\"isolated_by\":");
 	flows_fbuf_json_str(b, r->verdict == FLOW_DENIED ? r->isolators : NULL);
+	flows_fbuf_printf(b, ",\"near_misses\":");
+	flows_fbuf_json_str(b, r->verdict == FLOW_DENIED ? r->near_misses : NULL);
 	flows_fbuf_printf(b, ",\"previous_verdict\":");
 	if (r->prev_verdict)
 		flows_fbuf_printf(b, "\"%s\"", flow_verdict_name(r->prev_verdict - 1));

@@ -229,7 +229,7 @@ static void rec_strs_put(struct flows *f, struct flow_rec *r)
 	const char **s[] = { &r->src.ns,    &r->src.pod,     &r->src.labels, &r->dst.ns,
 			     &r->dst.pod,   &r->dst.labels,  &r->policy,     &r->service,
 			     &r->backend,   &r->rule_name,   &r->prev_policy, &r->isolators,
-			     &r->domain };
+			     &r->domain,    &r->near_misses };
 
 	for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++)
 		flows_set_str(f, s[i], NULL);
@@ -1016,6 +1016,7 @@ void flows_verdict(struct flows *f, struct flow_rec *r, uint64_t ts_ns, uint8_t 
 	/* An allow after a drop: the policy changed and the flow got through. */
 	verdict_turn(f, r, audit ? FLOW_AUDIT : passed(r));
 	flows_set_str(f, &r->isolators, NULL);
+	flows_set_str(f, &r->near_misses, NULL);
 	r->reason = 0;
 	r->pol_dir = pol_dir;
 	r->policy_id = policy_id;

@@ -170,6 +170,10 @@ struct flow_rec {
 	/* Denied for isolation (nothing allows it): the policies that isolate
 	 * the pod on the side that dropped it ("x/p, x/q"), interned. */
 	const char *isolators;
+	/* And the allow rules of those policies whose port took the flow but
+	 * whose peer did not (lib/policy/nearmiss.h's sentences, "; "-joined),
+	 * interned; NULL: none, or not known. */
+	const char *near_misses;
 	uint64_t seq; /* flows->seq when last changed: the order of --follow */
 	uint64_t logged_seq; /* seq when it was last written to the flow log */
 	uint64_t exported_seq; /* seq when it was last exported over IPFIX */

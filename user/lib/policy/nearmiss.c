@@ -754,3 +754,19 @@ const char *pol_nm_sentence(const struct pol_nm_sel *s, char *buf, size_t len)
 		    s->nodes ? "node" : "pod", s->npods == 1 ? "" : "s");
 	return buf;
 }
+
+size_t pol_nm_join(const struct pol_nm_list *l, bool empty_only, char *buf, size_t len)
+{
+	size_t o = 0, k = 0;
+
+	if (len)
+		buf[0] = '\0';
+	for (size_t i = 0; i < l->n; i++) {
+		char one[1200];
+
+		if (empty_only && l->v[i].npods)
+			continue;
+		put(buf, len, &o, "%s%s", k++ ? "; " : "", pol_nm_sentence(&l->v[i], one, sizeof(one)));
+	}
+	return k;
+}

@@ -79,6 +79,13 @@ int pol_nm_near_misses(const struct cluster *c, const struct pol_result *r, cons
 /* "store/db-from-backend rule 0: from podSelector app=backend-api — selects no pod (app=backend
  * has 2)": one line, as explain and policy get print it. */
 const char *pol_nm_sentence(const struct pol_nm_sel *s, char *buf, size_t len);
+/*
+ * l's sentences "; "-joined into buf ("" when none; cut at len): what explain,
+ * policy get, a flow record and the UI name. empty_only: only the selectors
+ * that select nothing (a drop's near misses with no flow to match: proto 0).
+ * How many were joined.
+ */
+size_t pol_nm_join(const struct pol_nm_list *l, bool empty_only, char *buf, size_t len);
 /* The policy as the sentence names it: "store/db-from-backend", "Admin 10 no-dev". */
 const char *pol_nm_policy_name(const struct pol_nm_sel *s, char *buf, size_t len);
 
