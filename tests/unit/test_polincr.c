@@ -26,6 +26,7 @@
 #include "lib/cluster/store.h"
 
 #include "clustergen.h"
+#include "unit.h"
 
 #define STEPS 120
 
@@ -1558,18 +1559,6 @@ static void test_whole_says_why(void **state)
 	assert_string_equal(d->why, "this node's Node changed");
 	pol_incr_free(pi);
 	store_free(st);
-}
-
-/* app=victim and every app=e* collide (a tenant's crafted sets); e* sort first. */
-static uint32_t aimed_hash(const char *s)
-{
-	uint32_t h = 2166136261u;
-
-	if (strstr(s, "k8s:app=victim,") || strstr(s, "k8s:app=e"))
-		return 5000;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h;
 }
 
 /* One update under aimed_hash, checked against the whole compile from the

@@ -6,6 +6,7 @@
  * they select). Clusters and the simulated data plane: polsim.h.
  */
 #include "polsim.h"
+#include "unit.h"
 
 /* ---- identities -------------------------------------------------------- */
 
@@ -96,21 +97,6 @@ static void identity_collisions(void **state)
 	assert_int_equal(pod_identity(&R, "10.0.0.3"), XCNI_ID_MIN_LABELS + 8);
 	assert_int_equal(pol_policy_hash("x", "p"), pol_policy_hash("x", "p"));
 	assert_true(pol_policy_hash("x", "p") >= 1 && pol_policy_hash("x", "p") < (1u << 31));
-}
-
-/*
- * A tenant's crafted collision: app=victim (prod) and every app=e* (dev) hash
- * alike, and "k8s:app=e..." sorts before "k8s:app=victim".
- */
-static uint32_t aimed_hash(const char *s)
-{
-	uint32_t h = 2166136261u;
-
-	if (strstr(s, "k8s:app=victim,") || strstr(s, "k8s:app=e"))
-		return 5000;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h;
 }
 
 /* R's allocation, as a restarted agent reads it from xcni_identity. */
