@@ -48,6 +48,11 @@ k8s_skip() {
 	exit 0
 }
 
+k8s_begin() { # NODE...: T0 (the suite's start), the preflight on these nodes, the image
+	T0=$(now_ms)
+	k8s_preflight "$@"
+	k8s_image
+}
 k8s_preflight() {
 	NODES=("$@")
 	bash "$XCNI_ROOT/scripts/k8s-build.sh" --bin-dir >/dev/null 2>&1 ||
@@ -131,7 +136,24 @@ EOF2
 	kc -n "$2" wait --for=condition=Ready "pod/$1" --timeout=90s >/dev/null || return 1
 	echo $(($(now_ms) - t))
 }
+pod_timed() { # NOTE NAME NS NODE LABELS COMMAND: pod(), its ms to Ready in an ok line (NOTE after them), or described
+	local t
+	if t=$(pod "${@:2}"); then
+		ok "pod $2 on $4 Ready in $t ms$1"
+	else
+		not_ok "pod $2 on $4 Ready"
+		kc -n "$3" describe pod "$2" | tail -n 15 | sed 's/^/#   /'
+	fi
+}
 ip_of() { kc -n "$1" get pod "$2" -o jsonpath='{.status.podIP}'; }
+# Manifests written more than once: kc apply -f - reads them (each opens with ---).
+svc_yaml() { # NAME NS SPEC-LINE...: a Service
+	printf -- '---\napiVersion: v1\nkind: Service\nmetadata: {name: %s, namespace: %s}\nspec:\n' "$1" "$2"
+	printf '  %s\n' "${@:3}"
+}
+deny_all_yaml() { # NS: a NetworkPolicy isolating every pod of NS both ways
+	printf -- '---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny-all, namespace: %s}\nspec:\n  podSelector: {}\n  policyTypes: [Ingress, Egress]\n' "$1"
+}
 # In a pod, "bounded TENTHS CMD...": CMD in the background, killed after TENTHS
 # tenths of a second, reaped by the same shell; CMD's status (143 if killed).
 # Not busybox timeout(1): it forks a watchdog that the pod's PID 1 inherits,

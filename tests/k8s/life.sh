@@ -52,9 +52,7 @@ set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/flows-lib.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/conntest-lib.sh"
-T0=$(now_ms)
-k8s_preflight n1 n2 n3
-k8s_image
+k8s_begin n1 n2 n3
 # The resolver of step 7: Debian's dnsmasq and its libraries in an image.
 python3 "$XCNI_ROOT/tests/cri/mkimage.py" --applets --with /usr/sbin/dnsmasq "$TMP/dns.tar" xcni.test/dnsmasq:1 /bin/busybox ||
 	not_ok "image xcni.test/dnsmasq:1 built (dnsmasq installed?)"
@@ -104,14 +102,9 @@ check "kubectl exec ds/xcni -- xcnictl status (docs/kind.md's line): Verdict OK,
 	bash -c "kc -n kube-system exec ds/xcni -c xcnid -- xcnictl status >$TMP/status.ds 2>&1 && grep -q '^Verdict: *OK\$' $TMP/status.ds && grep -q '^Agent: .*, ready\$' $TMP/status.ds && grep -q 'every kind listed' $TMP/status.ds"
 
 # ---- 2. the DaemonSet rolled out under traffic ----
-kc apply -f - >/dev/null <<'EOF2'
-apiVersion: v1
-kind: Service
-metadata: {name: back, namespace: life}
-spec:
-  selector: {tier: back, app: mesh}
-  ports: [{port: 80, targetPort: 8080}]
-EOF2
+{
+	svc_yaml back life 'selector: {tier: back, app: mesh}' 'ports: [{port: 80, targetPort: 8080}]'
+} | kc apply -f - >/dev/null
 kc -n life patch pod s1 --type=merge -p '{"metadata":{"labels":{"tier":"front"}}}' >/dev/null
 CIP=$(kc -n life get svc back -o jsonpath='{.spec.clusterIP}')
 check "client pod cl on n1 Ready" pod cl life n1 "role: client" "exec sleep 2147483647"
@@ -359,21 +352,10 @@ check "s1's old address $OLD1 answers no more" fails_from life fr "http://$OLD1:
 # their resolv.conf, with the namespace's search path.
 check "image xcni.test/dnsmasq:1 imported on n2" \
 	timeout 60 ctr -a /run/xcni-k8s/n2/containerd.sock -n k8s.io images import --snapshotter overlayfs "$TMP/dns.tar"
-kc apply -f - >/dev/null <<'EOF2'
-apiVersion: v1
-kind: Service
-metadata: {name: one, namespace: life}
-spec:
-  selector: {name: s2}
-  ports: [{port: 80, targetPort: 8080}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: other, namespace: life}
-spec:
-  selector: {name: s1}
-  ports: [{port: 80, targetPort: 8080}]
-EOF2
+{
+	svc_yaml one life 'selector: {name: s2}' 'ports: [{port: 80, targetPort: 8080}]'
+	svc_yaml other life 'selector: {name: s1}' 'ports: [{port: 80, targetPort: 8080}]'
+} | kc apply -f - >/dev/null
 ONE=$(kc -n life get svc one -o jsonpath='{.spec.clusterIP}')
 OTHER=$(kc -n life get svc other -o jsonpath='{.spec.clusterIP}')
 # 1.20 labels no namespace by its name (kubernetes.io/metadata.name is 1.21's):

@@ -31,9 +31,7 @@ set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 DS=${NETPOL_K8S_DS:-plain}
-T0=$(now_ms)
-k8s_preflight n1 n2
-k8s_image
+k8s_begin n1 n2
 k8s_up "$DS"
 k8s_manifest "$DS" >"$TMP/xcni.yaml"
 k8s_install "$TMP/xcni.yaml"

@@ -60,22 +60,12 @@ export -f fetch
 SERVE='mkdir -p /tmp/www && echo hello-from-$(hostname) >/tmp/www/index.html && httpd -p 8080 -h /tmp/www'
 kc create namespace web >/dev/null
 kc create namespace batch >/dev/null
-if ta=$(pod a web n1 "app: a" "$SERVE && exec sleep 2147483647"); then
-	ok "pod a on n1 Ready in $ta ms (create to Ready)"
-else
-	not_ok "pod a on n1 Ready"
-	kc -n web describe pod a | tail -n 15 | sed 's/^/#   /'
-fi
+pod_timed " (create to Ready)" a web n1 "app: a" "$SERVE && exec sleep 2147483647"
 A=$(ip_of web a)
 # b fetches a every second, and logs what it got (busybox 1.35's wget -T
 # segfaults, Debian builds it without FEATURE_WGET_TIMEOUT; lib.sh's bounded).
 PROBE="$BOUNDED; while true; do if r=\$(bounded 20 wget -q -O - http://$A:8080/ 2>&1); then echo \"ok \$r\"; else echo \"fail \$r\"; fi; sleep 1; done"
-if tb=$(pod b web n2 "app: b" "$SERVE && $PROBE"); then
-	ok "pod b on n2 Ready in $tb ms"
-else
-	not_ok "pod b on n2 Ready"
-	kc -n web describe pod b | tail -n 15 | sed 's/^/#   /'
-fi
+pod_timed "" b web n2 "app: b" "$SERVE && $PROBE"
 B=$(ip_of web b)
 diag "a $A on n1 (pod CIDR $n1_NODE_CIDR), b $B on n2 (pod CIDR $n2_NODE_CIDR)"
 check "a's and b's addresses are of their nodes' pod CIDRs" \
@@ -159,21 +149,9 @@ check "the finished pod's status.podIP is still there ($J)" test -n "$J"
 # then host-local's two addresses are b's and a free one.
 check "n2's host-local has released the Job's address" \
 	eventually 30 test ! -e "/run/xcni-k8s/n2/cni/ipam/xcni/$J"
-kc apply -f - >/dev/null <<'EOF' &
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: deny-all, namespace: batch}
-spec:
-  podSelector: {}
-  policyTypes: [Ingress, Egress]
-EOF
+deny_all_yaml batch | kc apply -f - >/dev/null &
 bgapply=$!
-if tc=$(pod c web n2 "app: c, role: friend" "exec sleep 2147483647"); then
-	ok "pod c on n2 Ready in $tc ms, beside another namespace's deny-all coming in"
-else
-	not_ok "pod c on n2 Ready"
-	kc -n web describe pod c | tail -n 15 | sed 's/^/#   /'
-fi
+pod_timed ", beside another namespace's deny-all coming in" c web n2 "app: c, role: friend" "exec sleep 2147483647"
 wait $bgapply
 C=$(ip_of web c)
 check "c got the finished Job pod's address ($C = $J): host-local reused it" test "$C" = "$J"

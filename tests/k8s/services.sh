@@ -154,38 +154,12 @@ check "the control plane's netns reaches NodePort $n2_NODE_IP:30080 (a client of
 # headless and the ExternalName Service have no address to translate: the
 # agents must program the rest beside them (their logs, below).
 LBIP=198.51.100.10 EIP=198.51.100.11
-kc apply -f - >/dev/null <<EOF2
-apiVersion: v1
-kind: Service
-metadata: {name: web-lb, namespace: svc}
-spec:
-  type: LoadBalancer
-  selector: {app: web}
-  ports: [{port: 82, targetPort: 8080, nodePort: 30082, protocol: TCP}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: web-eip, namespace: svc}
-spec:
-  selector: {app: web}
-  externalIPs: [$EIP]
-  ports: [{port: 83, targetPort: 8080, protocol: TCP}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: web-headless, namespace: svc}
-spec:
-  clusterIP: None
-  selector: {app: web}
-  ports: [{port: 80, targetPort: 8080}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: web-ext, namespace: svc}
-spec:
-  type: ExternalName
-  externalName: web.svc.cluster.local
-EOF2
+{
+	svc_yaml web-lb svc 'type: LoadBalancer' 'selector: {app: web}' 'ports: [{port: 82, targetPort: 8080, nodePort: 30082, protocol: TCP}]'
+	svc_yaml web-eip svc 'selector: {app: web}' "externalIPs: [$EIP]" 'ports: [{port: 83, targetPort: 8080, protocol: TCP}]'
+	svc_yaml web-headless svc 'clusterIP: None' 'selector: {app: web}' 'ports: [{port: 80, targetPort: 8080}]'
+	svc_yaml web-ext svc 'type: ExternalName' 'externalName: web.svc.cluster.local'
+} | kc apply -f - >/dev/null
 # kubectl 1.20 has no patch --subresource: the Service with its status PUT
 # to the status subresource.
 lb_status() {

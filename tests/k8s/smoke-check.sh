@@ -47,9 +47,7 @@ set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/flows-lib.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/conntest-lib.sh"
 DS=${XCNI_K8S_DS:-kpr}
-T0=$(now_ms)
-k8s_preflight n1 n2
-k8s_image
+k8s_begin n1 n2
 # Each node's pod CIDR a /29 (host-local: .2-.6): the Job's address comes back
 # after three more pods on n2.
 export XCNI_K8S_NODE_CIDR_MASK=${XCNI_K8S_NODE_CIDR_MASK:-29}
@@ -104,14 +102,7 @@ for i in 1 2 3; do
 	check "filler pod f$i on n2 Ready" pod "f$i" web n2 "app: f" "exec sleep 2147483647"
 done
 diag "n2's pods: $(kc -n web get pods -o jsonpath='{range .items[*]}{.metadata.name}={.status.podIP} {end}')"
-kc apply -f - >/dev/null <<'EOF2' &
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: deny-all, namespace: batch}
-spec:
-  podSelector: {}
-  policyTypes: [Ingress, Egress]
-EOF2
+deny_all_yaml batch | kc apply -f - >/dev/null &
 bg=$!
 check "pod c on n2 Ready beside another namespace's deny-all coming in" pod c web n2 "app: c, role: friend" "exec sleep 2147483647"
 wait $bg
