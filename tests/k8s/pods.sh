@@ -55,6 +55,20 @@ pod_netns() {
 }
 # fetch NETNS URL: one HTTP GET from that netns, 300 ms to connect.
 fetch() { nsenter --net="$1" curl -s --max-time 1 --connect-timeout 0.3 "$2"; }
+a_up() { fetch "$B_NS" "http://$A:8080/" >/dev/null; }
+a_down() { ! a_up; }
+ms_until() { # T CMD...: the ms from T (now_ms) to the probe CMD first passed (every 50 ms, 20 s at most)
+	local s
+	for _ in $(seq 400); do
+		s=$(now_ms)
+		if "${@:2}"; then
+			echo $((s - $1))
+			return 0
+		fi
+		sleep 0.05
+	done
+	return 1
+}
 export -f fetch
 
 SERVE='mkdir -p /tmp/www && echo hello-from-$(hostname) >/tmp/www/index.html && httpd -p 8080 -h /tmp/www'
@@ -117,16 +131,7 @@ check "b reaches a from its netns before the policy" bash -c "fetch $B_NS http:/
 t=$(now_ms)
 policy | kc apply -f - >/dev/null
 applied=$(now_ms)
-enforced=
-for _ in $(seq 400); do
-	s=$(now_ms)
-	if ! fetch "$B_NS" "http://$A:8080/" >/dev/null; then
-		enforced=$((s - t))
-		break
-	fi
-	sleep 0.05
-done
-if [ -n "$enforced" ]; then
+if enforced=$(ms_until "$t" a_down); then
 	ok "policy a-from-friends enforced: b cut off from a ${enforced} ms after kubectl apply began (apply itself $((applied - t)) ms; probes every 50 ms)"
 else
 	not_ok "policy a-from-friends enforced within 20 s"
@@ -170,16 +175,7 @@ done
 # ---- the policy deleted ----
 t=$(now_ms)
 kc -n web delete networkpolicy a-from-friends >/dev/null
-back=
-for _ in $(seq 400); do
-	s=$(now_ms)
-	if fetch "$B_NS" "http://$A:8080/" >/dev/null; then
-		back=$((s - t))
-		break
-	fi
-	sleep 0.05
-done
-if [ -n "$back" ]; then
+if back=$(ms_until "$t" a_up); then
 	ok "policy deleted: b reaches a again ${back} ms after kubectl delete began"
 else
 	not_ok "b reaches a again within 20 s of the policy's delete"
