@@ -120,19 +120,10 @@ in_node() { # NODE CMD...: in that node's netns and mount namespace
 pod() { # NAME NS NODE LABELS COMMAND: a bare pod on NODE; the ms to Ready on stdout
 	local t
 	t=$(now_ms)
-	kc apply -f - >/dev/null <<EOF2 || return 1
-apiVersion: v1
-kind: Pod
-metadata: {name: $1, namespace: $2, labels: {$4}}
-spec:
-  nodeName: $3
-  terminationGracePeriodSeconds: 1
-  containers:
-  - name: main
-    image: xcni.test/busybox:1
-    imagePullPolicy: Never
-    command: ["/bin/sh", "-c", $(python3 -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$5")]
-EOF2
+	{
+		pod_yaml "$1" "$2" "$3" ", labels: {$4}"
+		container_yaml '  ' main "$5"
+	} | kc apply -f - >/dev/null || return 1
 	kc -n "$2" wait --for=condition=Ready "pod/$1" --timeout=90s >/dev/null || return 1
 	echo $(($(now_ms) - t))
 }
@@ -148,8 +139,18 @@ pod_timed() { # NOTE NAME NS NODE LABELS COMMAND: pod(), its ms to Ready in an o
 ip_of() { kc -n "$1" get pod "$2" -o jsonpath='{.status.podIP}'; }
 # Manifests written more than once: kc apply -f - reads them (each opens with ---).
 svc_yaml() { # NAME NS SPEC-LINE...: a Service
-	printf -- '---\napiVersion: v1\nkind: Service\nmetadata: {name: %s, namespace: %s}\nspec:\n' "$1" "$2"
+	printf -- '---\napiVersion: v1\nkind: Service\nmetadata: {name: "%s", namespace: "%s"}\nspec:\n' "$1" "$2"
 	printf '  %s\n' "${@:3}"
+}
+pod_yaml() { # NAME NS NODE METADATA: a bare pod down to its containers: (container_yaml '  ' next); METADATA: more fields, each after ", "
+	printf -- '---\napiVersion: v1\nkind: Pod\nmetadata: {name: "%s", namespace: "%s"%s}\nspec:\n' "$1" "$2" "$4"
+	printf '  nodeName: %s\n  terminationGracePeriodSeconds: 1\n  containers:\n' "$3"
+}
+container_yaml() { # INDENT NAME COMMAND [LINE...]: a busybox container (a list item) running sh -c COMMAND; LINEs in it
+	local l
+	printf '%s- name: %s\n%s  image: xcni.test/busybox:1\n%s  imagePullPolicy: Never\n' "$1" "$2" "$1" "$1"
+	printf '%s  command: ["/bin/sh", "-c", %s]\n' "$1" "$(python3 -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$3")"
+	for l in "${@:4}"; do printf '%s  %s\n' "$1" "$l"; done
 }
 deny_all_yaml() { # NS: a NetworkPolicy isolating every pod of NS both ways
 	printf -- '---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny-all, namespace: %s}\nspec:\n  podSelector: {}\n  policyTypes: [Ingress, Egress]\n' "$1"

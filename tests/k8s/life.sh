@@ -303,7 +303,8 @@ check "t3 reaches the Service again" eventually 20 bash -c "wget_from life t3 ht
 check "fr reaches t4 once the agent applied a generation" eventually 20 bash -c "wget_from life fr http://$T4:8080/ | grep -qx hello-from-t4"
 
 # ---- 6. a node drained; a pod recreated under the same name ----
-kc apply -f - >/dev/null <<'EOF2'
+{
+	cat <<'EOF2'
 apiVersion: apps/v1
 kind: Deployment
 metadata: {name: mover, namespace: life}
@@ -317,11 +318,9 @@ spec:
       topologySpreadConstraints:
       - {maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: ScheduleAnyway, labelSelector: {matchLabels: {app: mover}}}
       containers:
-      - name: main
-        image: xcni.test/busybox:1
-        imagePullPolicy: Never
-        command: ["/bin/sh", "-c", "mkdir -p /tmp/www && echo hello-from-mover >/tmp/www/index.html && httpd -p 8080 -h /tmp/www && exec sleep 2147483647"]
 EOF2
+	container_yaml '      ' main 'mkdir -p /tmp/www && echo hello-from-mover >/tmp/www/index.html && httpd -p 8080 -h /tmp/www && exec sleep 2147483647'
+} | kc apply -f - >/dev/null
 check "Deployment mover: 3 pods Ready" bash -c "kc -n life rollout status deploy/mover --timeout=90s >/dev/null"
 diag "mover's pods: $(kc -n life get pods -l app=mover -o jsonpath='{range .items[*]}{.spec.nodeName}={.status.podIP} {end}')"
 t=$(now_ms)

@@ -44,7 +44,8 @@ diag "xcnid on each node: --kube-proxy-replacement --cgroup-root $CG2/xcni-k8s-N
 
 # ---- backends, Services ----
 kc create namespace svc >/dev/null
-kc apply -f - >/dev/null <<'EOF2'
+{
+	cat <<'EOF2'
 apiVersion: apps/v1
 kind: Deployment
 metadata: {name: web, namespace: svc}
@@ -57,41 +58,14 @@ spec:
       nodeSelector: {kubernetes.io/hostname: n1}
       terminationGracePeriodSeconds: 1
       containers:
-      - name: main
-        image: xcni.test/busybox:1
-        imagePullPolicy: Never
-        command: ["/bin/sh", "-c", "mkdir -p /tmp/www && echo hello-from-$(hostname) >/tmp/www/index.html && httpd -p 8080 -h /tmp/www && exec sleep 2147483647"]
-        readinessProbe:
-          tcpSocket: {port: 8080}
-          periodSeconds: 1
----
-apiVersion: v1
-kind: Service
-metadata: {name: web, namespace: svc}
-spec:
-  selector: {app: web}
-  ports: [{port: 80, targetPort: 8080, protocol: TCP}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: web-np, namespace: svc}
-spec:
-  type: NodePort
-  selector: {app: web}
-  ports: [{port: 81, targetPort: 8080, nodePort: 30080, protocol: TCP}]
----
-apiVersion: v1
-kind: Pod
-metadata: {name: client, namespace: svc}
-spec:
-  nodeName: n2
-  terminationGracePeriodSeconds: 1
-  containers:
-  - name: main
-    image: xcni.test/busybox:1
-    imagePullPolicy: Never
-    command: ["/bin/sh", "-c", "exec sleep 2147483647"]
 EOF2
+	container_yaml '      ' main 'mkdir -p /tmp/www && echo hello-from-$(hostname) >/tmp/www/index.html && httpd -p 8080 -h /tmp/www && exec sleep 2147483647' \
+		'readinessProbe:' '  tcpSocket: {port: 8080}' '  periodSeconds: 1'
+	svc_yaml web svc 'selector: {app: web}' 'ports: [{port: 80, targetPort: 8080, protocol: TCP}]'
+	svc_yaml web-np svc 'type: NodePort' 'selector: {app: web}' 'ports: [{port: 81, targetPort: 8080, nodePort: 30080, protocol: TCP}]'
+	pod_yaml client svc n2 ''
+	container_yaml '  ' main 'exec sleep 2147483647'
+} | kc apply -f - >/dev/null
 t=$(now_ms)
 check "Deployment web: 2 replicas available on n1" \
 	bash -c "kc -n svc rollout status deployment/web --timeout=120s >/dev/null"

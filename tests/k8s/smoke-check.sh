@@ -146,19 +146,10 @@ check "  --from-pod web/b --verdict denied: only b's denied connections, each wi
 # old's address while old is still listed. Before the rule, the agents closed
 # new as contested (drop-addr-contested) until old was gone; here old would
 # never go. Now old yields: new owns the address on both nodes.
-kc apply -f - >/dev/null <<'EOF2'
-apiVersion: v1
-kind: Pod
-metadata: {name: old, namespace: web, labels: {app: old}, finalizers: [xcni.test/hold]}
-spec:
-  nodeName: n1
-  terminationGracePeriodSeconds: 1
-  containers:
-  - name: main
-    image: xcni.test/busybox:1
-    imagePullPolicy: Never
-    command: ["/bin/sh", "-c", "exec sleep 2147483647"]
-EOF2
+{
+	pod_yaml old web n1 ', labels: {app: old}, finalizers: [xcni.test/hold]'
+	container_yaml '  ' main 'exec sleep 2147483647'
+} | kc apply -f - >/dev/null
 check "pod old (n1, a finalizer) Ready" kc -n web wait --for=condition=Ready pod/old --timeout=90s
 O=$(ip_of web old)
 kc -n web delete pod old --wait=false >/dev/null
