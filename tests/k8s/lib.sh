@@ -146,6 +146,11 @@ pod_yaml() { # NAME NS NODE METADATA: a bare pod down to its containers: (contai
 	printf -- '---\napiVersion: v1\nkind: Pod\nmetadata: {name: "%s", namespace: "%s"%s}\nspec:\n' "$1" "$2" "$4"
 	printf '  nodeName: %s\n  terminationGracePeriodSeconds: 1\n  containers:\n' "$3"
 }
+deploy_yaml() { # NAME NS REPLICAS [POD-SPEC-LINE...]: a Deployment of pods app=NAME down to containers: (container_yaml '      ' next)
+	printf -- '---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: "%s", namespace: "%s"}\nspec:\n' "$1" "$2"
+	printf '  replicas: %s\n  selector: {matchLabels: {app: %s}}\n  template:\n    metadata: {labels: {app: %s}}\n    spec:\n' "$3" "$1" "$1"
+	printf '      %s\n' "${@:4}" 'terminationGracePeriodSeconds: 1' 'containers:'
+}
 container_yaml() { # INDENT NAME COMMAND [LINE...]: a busybox container (a list item) running sh -c COMMAND; LINEs in it
 	local l
 	printf '%s- name: %s\n%s  image: xcni.test/busybox:1\n%s  imagePullPolicy: Never\n' "$1" "$2" "$1" "$1"

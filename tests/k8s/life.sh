@@ -304,21 +304,9 @@ check "fr reaches t4 once the agent applied a generation" eventually 20 bash -c 
 
 # ---- 6. a node drained; a pod recreated under the same name ----
 {
-	cat <<'EOF2'
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: mover, namespace: life}
-spec:
-  replicas: 3
-  selector: {matchLabels: {app: mover}}
-  template:
-    metadata: {labels: {app: mover}}
-    spec:
-      terminationGracePeriodSeconds: 1
-      topologySpreadConstraints:
-      - {maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: ScheduleAnyway, labelSelector: {matchLabels: {app: mover}}}
-      containers:
-EOF2
+	deploy_yaml mover life 3 \
+		'topologySpreadConstraints:' \
+		'- {maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: ScheduleAnyway, labelSelector: {matchLabels: {app: mover}}}'
 	container_yaml '      ' main 'mkdir -p /tmp/www && echo hello-from-mover >/tmp/www/index.html && httpd -p 8080 -h /tmp/www && exec sleep 2147483647'
 } | kc apply -f - >/dev/null
 check "Deployment mover: 3 pods Ready" bash -c "kc -n life rollout status deploy/mover --timeout=90s >/dev/null"

@@ -45,20 +45,7 @@ diag "xcnid on each node: --kube-proxy-replacement --cgroup-root $CG2/xcni-k8s-N
 # ---- backends, Services ----
 kc create namespace svc >/dev/null
 {
-	cat <<'EOF2'
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web, namespace: svc}
-spec:
-  replicas: 2
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      nodeSelector: {kubernetes.io/hostname: n1}
-      terminationGracePeriodSeconds: 1
-      containers:
-EOF2
+	deploy_yaml web svc 2 'nodeSelector: {kubernetes.io/hostname: n1}'
 	container_yaml '      ' main 'mkdir -p /tmp/www && echo hello-from-$(hostname) >/tmp/www/index.html && httpd -p 8080 -h /tmp/www && exec sleep 2147483647' \
 		'readinessProbe:' '  tcpSocket: {port: 8080}' '  periodSeconds: 1'
 	svc_yaml web svc 'selector: {app: web}' 'ports: [{port: 80, targetPort: 8080, protocol: TCP}]'
