@@ -53,39 +53,41 @@ static void selector_fewest_labels(void **state)
 	assert_json(sel_of("shop", "app=web,tier=fe"), "{\"matchLabels\":{\"tier\":\"fe\"}}");
 }
 
-static void selector_first_key_on_a_tie(void **state)
+/*
+ * Namespace shop of these pods alone (name, labels; addresses from
+ * 10.244.0.30): the selector of each pod's group. A tie: either label alone
+ * would do, the first key is taken, every time. The whole namespace: {}.
+ * A superset: every subset of web's labels selects the canary too, so its
+ * extra key must be absent; the canary itself needs one label.
+ */
+static void selector_cases(void **state)
 {
-	(void)state;
-	ns_add("shop", "");
-	pod_add("shop", "a", "n1", "10.244.0.30", "app=a,name=a");
-	pod_add("shop", "b", "n1", "10.244.0.31", "app=b,name=b");
-	/* Either label alone would do: the first key is taken, every time. */
-	assert_json(sel_of("shop", "app=a,name=a"), "{\"matchLabels\":{\"app\":\"a\"}}");
-}
+	static const struct {
+		const char *pods[2][2], *want[2];
+	} cases[] = {
+		{ { { "a", "app=a,name=a" }, { "b", "app=b,name=b" } },
+		  { "{\"matchLabels\":{\"app\":\"a\"}}", "{\"matchLabels\":{\"app\":\"b\"}}" } },
+		{ { { "w1", "app=web" }, { "w2", "app=web" } }, { "{}", "{}" } },
+		{ { { "web", "app=web" }, { "canary", "app=web,track=canary" } },
+		  { "{\"matchExpressions\":[{\"key\":\"track\",\"operator\":\"DoesNotExist\"}],"
+		    "\"matchLabels\":{\"app\":\"web\"}}",
+		    "{\"matchLabels\":{\"track\":\"canary\"}}" } },
+	};
+	char ip[16];
 
-static void selector_whole_namespace(void **state)
-{
-	(void)state;
-	ns_add("shop", "");
-	pod_add("shop", "w1", "n1", "10.244.0.30", "app=web");
-	pod_add("shop", "w2", "n1", "10.244.0.31", "app=web");
-	/* The group is every pod of the namespace: {}. */
-	assert_json(sel_of("shop", "app=web"), "{}");
-}
-
-static void selector_superset_excluded(void **state)
-{
-	(void)state;
-	ns_add("shop", "");
-	pod_add("shop", "web", "n1", "10.244.0.30", "app=web");
-	pod_add("shop", "canary", "n1", "10.244.0.31", "app=web,track=canary");
-	/* Every subset of web's labels selects the canary too: its extra key must be absent. */
-	assert_json(sel_of("shop", "app=web"),
-		    "{\"matchExpressions\":[{\"key\":\"track\",\"operator\":\"DoesNotExist\"}],"
-		    "\"matchLabels\":{\"app\":\"web\"}}");
-	/* The canary itself: one label does it. */
-	assert_json(sel_of("shop", "app=web,track=canary"),
-		    "{\"matchLabels\":{\"track\":\"canary\"}}");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (i) {
+			teardown(state);
+			setup(state);
+		}
+		ns_add("shop", "");
+		for (size_t k = 0; k < 2; k++) {
+			snprintf(ip, sizeof(ip), "10.244.0.%zu", 30 + k);
+			pod_add("shop", cases[i].pods[k][0], "n1", ip, cases[i].pods[k][1]);
+		}
+		for (size_t k = 0; k < 2; k++)
+			assert_json(sel_of("shop", cases[i].pods[k][1]), cases[i].want[k]);
+	}
 }
 
 /* ---- the records ------------------------------------------------------ */
@@ -315,9 +317,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(selector_fewest_labels, setup, teardown),
-		cmocka_unit_test_setup_teardown(selector_first_key_on_a_tie, setup, teardown),
-		cmocka_unit_test_setup_teardown(selector_whole_namespace, setup, teardown),
-		cmocka_unit_test_setup_teardown(selector_superset_excluded, setup, teardown),
+		cmocka_unit_test_setup_teardown(selector_cases, setup, teardown),
 		cmocka_unit_test_setup_teardown(records_merged_denial_wins, setup, teardown),
 		cmocka_unit_test_setup_teardown(build_policies, setup, teardown),
 		cmocka_unit_test_setup_teardown(icmp_left_out, setup, teardown),
