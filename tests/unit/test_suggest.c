@@ -175,6 +175,23 @@ static void suggest_flows(struct sug_flows *fl)
 	add(fl, rec(DEVWEB, "dev", "web", DEVCLIENT, "dev", "client", "TCP", 80, "allowed"), 0);
 }
 
+/*
+ * prod's policies suggested from fl over the cluster as it is (not audit),
+ * skipped getting the rules left out; with fates, replayed too: both succeed.
+ */
+static json_t *suggested(struct sug_flows *fl, size_t *skipped, enum sug_fate *fates)
+{
+	struct cluster c = view();
+	json_t *pols;
+	size_t n;
+
+	assert_int_equal(pol_sug_build(&c, "prod", fl, false, &pols, skipped ?: &n, Msg, sizeof(Msg)),
+			 0);
+	if (fates)
+		assert_int_equal(pol_sug_replay(&c, "prod", pols, fl, fates, Msg, sizeof(Msg)), 0);
+	return pols;
+}
+
 static void build_policies(void **state)
 {
 	struct sug_flows fl = {};
@@ -186,8 +203,7 @@ static void build_policies(void **state)
 	cast();
 	pod_port(&objs[K8S_POD][1]->pod, "pg", TCP, 5432);
 	suggest_flows(&fl);
-	c = view();
-	assert_int_equal(pol_sug_build(&c, "prod", &fl, false, &pols, &skipped, Msg, sizeof(Msg)), 0);
+	pols = suggested(&fl, &skipped, NULL);
 	assert_int_equal(skipped, 0);
 	/* The default deny, db (in from web), web (in from dev/client, out to db and 443). */
 	assert_int_equal(json_array_size(pols), 3);
@@ -211,6 +227,7 @@ static void build_policies(void **state)
 		    "\"policyTypes\":[\"Ingress\",\"Egress\"]}");
 	json_decref(pols);
 	/* --audit: every policy in audit mode. */
+	c = view();
 	assert_int_equal(pol_sug_build(&c, "prod", &fl, true, &pols, &skipped, Msg, sizeof(Msg)), 0);
 	for (size_t i = 0; i < json_array_size(pols); i++)
 		assert_string_equal(json_string_value(json_object_get(
@@ -226,15 +243,13 @@ static void build_policies(void **state)
 static void icmp_left_out(void **state)
 {
 	struct sug_flows fl = {};
-	struct cluster c;
 	json_t *pols;
 	size_t skipped;
 
 	(void)state;
 	cast();
 	add(&fl, rec(WEB, "prod", "web", DB, "prod", "db", "ICMP", 0, "allowed"), 0);
-	c = view();
-	assert_int_equal(pol_sug_build(&c, "prod", &fl, false, &pols, &skipped, Msg, sizeof(Msg)), 0);
+	pols = suggested(&fl, &skipped, NULL);
 	/* A rule without ports would allow every port: left out, said. */
 	assert_int_equal(skipped, 1);
 	assert_int_equal(json_array_size(pols), 1);
@@ -248,18 +263,14 @@ static void replay_agrees(void **state)
 {
 	struct sug_flows fl = {};
 	enum sug_fate fates[16];
-	struct cluster c;
 	json_t *pols;
-	size_t skipped;
 
 	(void)state;
 	cast();
 	/* prod's own policy, replaced by the suggestion in the replay: it allowed other -> db. */
 	peer(ingress(np_add("prod", "old", sel("app=db"), IN)), sel("app=other"), NULL);
 	suggest_flows(&fl);
-	c = view();
-	assert_int_equal(pol_sug_build(&c, "prod", &fl, false, &pols, &skipped, Msg, sizeof(Msg)), 0);
-	assert_int_equal(pol_sug_replay(&c, "prod", pols, &fl, fates, Msg, sizeof(Msg)), 0);
+	pols = suggested(&fl, NULL, fates);
 	assert_int_equal(fates[0], SUG_FATE_ALLOWED);
 	assert_int_equal(fates[1], SUG_FATE_ALLOWED);
 	assert_int_equal(fates[2], SUG_FATE_ALLOWED);
@@ -274,9 +285,7 @@ static void replay_catches_a_conflict(void **state)
 {
 	struct sug_flows fl = {};
 	enum sug_fate fates[4];
-	struct cluster c;
 	json_t *pols;
-	size_t skipped;
 
 	(void)state;
 	cast();
@@ -285,9 +294,7 @@ static void replay_catches_a_conflict(void **state)
 	add(&fl, rec(DEVCLIENT, "dev", "client", WEB, "prod", "web", "TCP", 80, "allowed"), 0);
 	add(&fl, rec(DEVCLIENT, "dev", "client", "10.244.0.13", "prod", "web2", "TCP", 80, "denied"),
 	    0);
-	c = view();
-	assert_int_equal(pol_sug_build(&c, "prod", &fl, false, &pols, &skipped, Msg, sizeof(Msg)), 0);
-	assert_int_equal(pol_sug_replay(&c, "prod", pols, &fl, fates, Msg, sizeof(Msg)), 0);
+	pols = suggested(&fl, NULL, fates);
 	assert_int_equal(fates[0], SUG_FATE_ALLOWED);
 	/* Labels cannot tell them apart: the replay says the denial would not hold. */
 	assert_int_equal(fates[1], SUG_FATE_ALLOWED);
