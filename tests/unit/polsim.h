@@ -469,6 +469,29 @@ static inline void reach_from(const char *dst, uint8_t proto, uint16_t dport, co
 #define REACH(dst, proto, dport, want, ...) \
 	reach_from(dst, proto, dport, want, (const char *const[]){ __VA_ARGS__, NULL })
 
+/* A new incremental compiler. */
+static inline struct pol_incr *incr_new(void)
+{
+	struct pol_incr *pi = pol_incr_new();
+
+	assert_non_null(pi);
+	return pi;
+}
+
+/*
+ * pi's update over the cluster as it is (its view in *c), succeeding: all of
+ * it without changes, else told of the nch in ch; its result in *res.
+ */
+static inline void incr_update(struct pol_incr *pi, struct cluster *c, const struct pol_opts *o,
+			       const struct store_change *ch, size_t nch,
+			       const struct pol_result **res)
+{
+	const struct pol_delta *d;
+
+	*c = view();
+	assert_int_equal(pol_incr_update(pi, c, o, ch, nch, !nch, true, res, &d, &Err), 0);
+}
+
 /* The entry that let src in to dst (ingress side only). */
 static inline const struct pol_entry *ingress_hit(const char *src, const char *dst, uint8_t proto,
 						  uint16_t dport)

@@ -461,7 +461,6 @@ static void ipv6_underlay_ipcache(void **state)
 	struct k8s_object *n2, *n3;
 	struct k8s_pod *r2, *r3;
 	const struct pol_result *res;
-	const struct pol_delta *d;
 	struct pol_incr *pi;
 	struct pol_v6 v = { 0 };
 	struct cluster c;
@@ -490,11 +489,8 @@ static void ipv6_underlay_ipcache(void **state)
 			tun_is(&ipc(&R, "172.18.0.3/32")->val, false, "172.18.0.3", "fc00:78::3");
 		}
 		/* The incremental one, both families. */
-		pi = pol_incr_new();
-		assert_non_null(pi);
-		c = view();
-		assert_int_equal(pol_incr_update(pi, &c, &o, NULL, 0, true, true, &res, &d, &Err),
-				 0);
+		pi = incr_new();
+		incr_update(pi, &c, &o, NULL, 0, &res);
 		assert_int_equal(res->nipcache, R.nipcache);
 		for (size_t i = 0; i < R.nipcache; i++)
 			assert_memory_equal(&res->ipcache[i], &R.ipcache[i], sizeof(R.ipcache[i]));
@@ -516,10 +512,8 @@ static void ipv6_underlay_ipcache(void **state)
 	/* n3 left with its IPv6 InternalIP only: its pods follow, in the whole
 	 * compile and in the incremental one told of the Node's change. */
 	o.underlay6 = false;
-	pi = pol_incr_new();
-	assert_non_null(pi);
-	c = view();
-	assert_int_equal(pol_incr_update(pi, &c, &o, NULL, 0, true, true, &res, &d, &Err), 0);
+	pi = incr_new();
+	incr_update(pi, &c, &o, NULL, 0, &res);
 	tun_is(&ipc(res, "10.0.3.2/32")->val, false, "172.18.0.3", "fc00:78::3");
 	n3->node.internal_ip = 0;
 	assert_int_equal(compile_opts(&R, &o), 0);
@@ -527,9 +521,7 @@ static void ipv6_underlay_ipcache(void **state)
 	{
 		struct store_change ch = { K8S_NODE, NULL, (char *)"n3" };
 
-		c = view();
-		assert_int_equal(pol_incr_update(pi, &c, &o, &ch, 1, false, true, &res, &d, &Err),
-				 0);
+		incr_update(pi, &c, &o, &ch, 1, &res);
 	}
 	tun_is(&ipc(res, "10.0.3.2/32")->val, true, NULL, "fc00:78::3");
 	assert_int_equal(pol_v6_build(pi, &c, &v), 0);
@@ -540,9 +532,7 @@ static void ipv6_underlay_ipcache(void **state)
 	{
 		struct store_change ch = { K8S_NODE, NULL, (char *)"n2" };
 
-		c = view();
-		assert_int_equal(pol_incr_update(pi, &c, &o, &ch, 1, false, true, &res, &d, &Err),
-				 0);
+		incr_update(pi, &c, &o, &ch, 1, &res);
 	}
 	tun_is(&ipc(res, "10.0.2.2/32")->val, true, NULL, "fc00:78::22");
 	pol_incr_free(pi);

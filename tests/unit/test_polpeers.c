@@ -60,7 +60,6 @@ static void ipv6_only_pod_keyed(void **state)
 	struct pol_opts o = { .node_name = "n1" };
 	struct k8s_pod *v6, *r6, *a;
 	const struct pol_result *r;
-	const struct pol_delta *d;
 	struct pol_incr *pi;
 	struct pol_v6 v = { 0 };
 	struct cluster c;
@@ -81,10 +80,8 @@ static void ipv6_only_pod_keyed(void **state)
 	assert_true(pol_ep_find(&R, ip4("0.10.0.5"))->state.isolated & XCNI_ISOLATED(XCNI_DIR_TO_POD));
 	assert_true(allowed("10.0.0.2", "0.10.0.5", TCP, 80));
 
-	pi = pol_incr_new();
-	assert_non_null(pi);
-	c = view();
-	assert_int_equal(pol_incr_update(pi, &c, &o, NULL, 0, true, true, &r, &d, &Err), 0);
+	pi = incr_new();
+	incr_update(pi, &c, &o, NULL, 0, &r);
 	assert_int_equal(r->neps, 2);
 	assert_non_null(pol_ep_find(r, ip4("0.10.0.5")));
 	assert_int_equal(pol_v6_build(pi, &c, &v), 0);
@@ -115,7 +112,6 @@ static void ipv6_overlay_ipcache(void **state)
 	struct pol_opts o = { .node_name = "n1" };
 	struct k8s_pod *l, *r;
 	const struct pol_result *res;
-	const struct pol_delta *d;
 	struct pol_incr *pi;
 	struct pol_v6 v = { 0 };
 	struct cluster c;
@@ -130,10 +126,8 @@ static void ipv6_overlay_ipcache(void **state)
 	pod_ip6(l, "fd00:10:1::2");
 	r = pod_add("x", "r", "n2", "10.0.2.2", "app=r");
 	pod_ip6(r, "fd00:10:2::2");
-	pi = pol_incr_new();
-	assert_non_null(pi);
-	c = view();
-	assert_int_equal(pol_incr_update(pi, &c, &o, NULL, 0, true, true, &res, &d, &Err), 0);
+	pi = incr_new();
+	incr_update(pi, &c, &o, NULL, 0, &res);
 	assert_int_equal(pol_v6_build(pi, &c, &v), 0);
 	assert_int_equal(v.nipc, 4);
 	for (size_t i = 0; i < v.nipc; i++) {
