@@ -722,11 +722,19 @@ static json_t *simple_pod(const char *name, const char *ip)
 			 "c", "image", "i", "status", "podIP", ip);
 }
 
-static int update(struct store *st, struct pol_incr *pi, const struct pol_delta **d)
+/*
+ * One update from the store's journal (node n0, hash when not NULL), checked
+ * against the whole compile, from prev's allocation when given (then moved
+ * on); the incremental result in *r when r is not NULL.
+ */
+static int update_with(struct store *st, struct pol_incr *pi, const struct pol_delta **d,
+		       const struct pol_result **r, uint32_t (*hash)(const char *),
+		       struct idprev *prev)
 {
-	struct pol_opts o = { .node_name = "n0" };
+	struct pol_opts o = { .node_name = "n0", .hash = hash };
+	struct pol_opts fo = o;
 	struct store_change *ch;
-	const struct pol_result *r;
+	const struct pol_result *res;
 	struct pol_result full = { 0 };
 	struct k8s_error e = { "" };
 	struct cluster c;
@@ -736,13 +744,27 @@ static int update(struct store *st, struct pol_incr *pi, const struct pol_delta 
 
 	store_view(st, &c);
 	store_journal_take(st, &ch, &nch, &all);
-	ret = pol_incr_update(pi, &c, &o, ch, nch, all, false, &r, d, &e);
+	ret = pol_incr_update(pi, &c, &o, ch, nch, all, false, &res, d, &e);
 	store_changes_free(ch, nch);
-	assert_int_equal(ret, pol_compile(&c, &o, &full, &e));
-	if (!ret)
-		result_equal(r, &full);
+	if (prev) {
+		fo.prev = prev->v;
+		fo.nprev = prev->n;
+	}
+	assert_int_equal(ret, pol_compile(&c, &fo, &full, &e));
+	if (!ret) {
+		result_equal(res, &full);
+		if (prev)
+			idprev_of(prev, &full);
+		if (r)
+			*r = res;
+	}
 	pol_result_free(&full);
 	return ret;
+}
+
+static int update(struct store *st, struct pol_incr *pi, const struct pol_delta **d)
+{
+	return update_with(st, pi, d, NULL, NULL, NULL);
 }
 
 /*
@@ -1300,24 +1322,7 @@ static size_t ep_entries_of(const struct pol_result *r, const char *ip, uint32_t
 static int update_r(struct store *st, struct pol_incr *pi, const struct pol_delta **d,
 		    const struct pol_result **r)
 {
-	struct pol_opts o = { .node_name = "n0" };
-	struct store_change *ch;
-	struct pol_result full = { 0 };
-	struct k8s_error e = { "" };
-	struct cluster c;
-	size_t nch;
-	bool all;
-	int ret;
-
-	store_view(st, &c);
-	store_journal_take(st, &ch, &nch, &all);
-	ret = pol_incr_update(pi, &c, &o, ch, nch, all, false, r, d, &e);
-	store_changes_free(ch, nch);
-	assert_int_equal(ret, pol_compile(&c, &o, &full, &e));
-	if (!ret)
-		result_equal(*r, &full);
-	pol_result_free(&full);
-	return ret;
+	return update_with(st, pi, d, r, NULL, NULL);
 }
 
 /*
@@ -1566,30 +1571,7 @@ static void test_whole_says_why(void **state)
 static int update_aimed(struct store *st, struct pol_incr *pi, const struct pol_delta **d,
 			struct idprev *prev)
 {
-	struct pol_opts o = { .node_name = "n0", .hash = aimed_hash };
-	struct pol_opts fo = o;
-	struct store_change *ch;
-	const struct pol_result *r;
-	struct pol_result full = { 0 };
-	struct k8s_error e = { "" };
-	struct cluster c;
-	size_t nch;
-	bool all;
-	int ret;
-
-	store_view(st, &c);
-	store_journal_take(st, &ch, &nch, &all);
-	ret = pol_incr_update(pi, &c, &o, ch, nch, all, false, &r, d, &e);
-	store_changes_free(ch, nch);
-	fo.prev = prev->v;
-	fo.nprev = prev->n;
-	assert_int_equal(ret, pol_compile(&c, &fo, &full, &e));
-	if (!ret) {
-		result_equal(r, &full);
-		idprev_of(prev, &full);
-	}
-	pol_result_free(&full);
-	return ret;
+	return update_with(st, pi, d, NULL, aimed_hash, prev);
 }
 
 /*
