@@ -157,8 +157,10 @@ container_yaml() { # INDENT NAME COMMAND [LINE...]: a busybox container (a list 
 	printf '%s  command: ["/bin/sh", "-c", %s]\n' "$1" "$(python3 -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$3")"
 	for l in "${@:4}"; do printf '%s  %s\n' "$1" "$l"; done
 }
-deny_all_yaml() { # NS: a NetworkPolicy isolating every pod of NS both ways
-	printf -- '---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny-all, namespace: %s}\nspec:\n  podSelector: {}\n  policyTypes: [Ingress, Egress]\n' "$1"
+np_yaml() { # NAME NS POD-SELECTOR TYPES [SPEC-LINE...]: a NetworkPolicy (TYPES: "Ingress, Egress")
+	printf -- '---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: "%s", namespace: "%s"}\n' "$1" "$2"
+	printf 'spec:\n  podSelector: %s\n  policyTypes: [%s]\n' "$3" "$4"
+	printf '  %s\n' "${@:5}"
 }
 # In a pod, "bounded TENTHS CMD...": CMD in the background, killed after TENTHS
 # tenths of a second, reaped by the same shell; CMD's status (143 if killed).

@@ -396,22 +396,14 @@ check "fr fetches http://back/ by its name (wget: resolv.conf, the search path)"
 check "pod eg on n1 Ready (role=friend, egress=limited)" pod eg life n1 "role: friend, egress: limited" "exec sleep 2147483647"
 check "before the egress policy: eg fetches http://other/ (s1, now on n2)" \
 	eventually 15 bash -c "wget_from life eg http://other/ | grep -qx hello-from-s1"
-kc apply -f - >/dev/null <<'EOF2'
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: egress-dns-and-one, namespace: life}
-spec:
-  podSelector: {matchLabels: {egress: limited}}
-  policyTypes: [Egress]
-  egress:
-  - to:
-    - namespaceSelector: {matchLabels: {name: kube-system}}
-      podSelector: {matchLabels: {k8s-app: kube-dns}}
-    ports: [{protocol: UDP, port: 53}, {protocol: TCP, port: 53}]
-  - to:
-    - podSelector: {matchLabels: {name: s2}}
-    ports: [{protocol: TCP, port: 8080}]
-EOF2
+np_yaml egress-dns-and-one life '{matchLabels: {egress: limited}}' Egress 'egress:' \
+	'- to:' \
+	'  - namespaceSelector: {matchLabels: {name: kube-system}}' \
+	'    podSelector: {matchLabels: {k8s-app: kube-dns}}' \
+	'  ports: [{protocol: UDP, port: 53}, {protocol: TCP, port: 53}]' \
+	'- to:' \
+	'  - podSelector: {matchLabels: {name: s2}}' \
+	'  ports: [{protocol: TCP, port: 8080}]' | kc apply -f - >/dev/null
 check "egress policy: eg cut off from http://other/ (s1)" eventually 20 fails_from life eg http://other/
 check "egress policy: eg still resolves other (DNS through the Service allowed) as $OTHER" \
 	bash -c "kc -n life exec eg -- nslookup other 2>/dev/null | grep -q 'Address: $OTHER\$'"

@@ -115,17 +115,7 @@ fi
 
 # ---- a NetworkPolicy ----
 policy() {
-	cat <<'EOF'
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: a-from-friends, namespace: web}
-spec:
-  podSelector: {matchLabels: {app: a}}
-  policyTypes: [Ingress]
-  ingress:
-  - from:
-    - podSelector: {matchLabels: {role: friend}}
-EOF
+	np_yaml a-from-friends web '{matchLabels: {app: a}}' Ingress 'ingress:' '- from:' '  - podSelector: {matchLabels: {role: friend}}'
 }
 check "b reaches a from its netns before the policy" bash -c "fetch $B_NS http://$A:8080/ | grep -qx hello-from-a"
 t=$(now_ms)
@@ -154,7 +144,7 @@ check "the finished pod's status.podIP is still there ($J)" test -n "$J"
 # then host-local's two addresses are b's and a free one.
 check "n2's host-local has released the Job's address" \
 	eventually 30 test ! -e "/run/xcni-k8s/n2/cni/ipam/xcni/$J"
-deny_all_yaml batch | kc apply -f - >/dev/null &
+np_yaml deny-all batch '{}' 'Ingress, Egress' | kc apply -f - >/dev/null &
 bgapply=$!
 pod_timed ", beside another namespace's deny-all coming in" c web n2 "app: c, role: friend" "exec sleep 2147483647"
 wait $bgapply

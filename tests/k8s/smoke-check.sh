@@ -102,7 +102,7 @@ for i in 1 2 3; do
 	check "filler pod f$i on n2 Ready" pod "f$i" web n2 "app: f" "exec sleep 2147483647"
 done
 diag "n2's pods: $(kc -n web get pods -o jsonpath='{range .items[*]}{.metadata.name}={.status.podIP} {end}')"
-deny_all_yaml batch | kc apply -f - >/dev/null &
+np_yaml deny-all batch '{}' 'Ingress, Egress' | kc apply -f - >/dev/null &
 bg=$!
 check "pod c on n2 Ready beside another namespace's deny-all coming in" pod c web n2 "app: c, role: friend" "exec sleep 2147483647"
 wait $bg
@@ -208,17 +208,8 @@ fi
 check "  SKIP pod-to-outside/ipv4" grep -q '^  SKIP  pod-to-outside/ipv4 ' "$TMP/ct.out"
 check "--keep: namespace xcni-conntest kept" kc get namespace xcni-conntest
 # (A deny-all on guarded would not do: policies add up, and guard's allow stands.)
-kc apply -f - >/dev/null <<'EOF2'
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: client-not-to-guarded, namespace: xcni-conntest}
-spec:
-  podSelector: {matchLabels: {app: client}}
-  policyTypes: [Egress]
-  egress:
-  - to:
-    - podSelector: {matchExpressions: [{key: app, operator: NotIn, values: [guarded]}]}
-EOF2
+np_yaml client-not-to-guarded xcni-conntest '{matchLabels: {app: client}}' Egress 'egress:' '- to:' \
+	'  - podSelector: {matchExpressions: [{key: app, operator: NotIn, values: [guarded]}]}' | kc apply -f - >/dev/null
 # The connectivity test probes at once (its pods are Ready already): the
 # policy waited for where it is enforced, the agent of the client's node.
 CLIENT_NODE=$(kc -n xcni-conntest get pod client -o jsonpath='{.spec.nodeName}')
