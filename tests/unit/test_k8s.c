@@ -27,11 +27,7 @@
 
 static int parse(const char *yaml, struct k8s_object **obj, struct k8s_error *err)
 {
-	json_t *doc = load1(yaml);
-	int ret = k8s_parse(doc, obj, err);
-
-	json_decref(doc);
-	return ret;
+	return parse_with(k8s_parse, yaml, obj, err);
 }
 
 static struct k8s_object *must_parse(const char *yaml)

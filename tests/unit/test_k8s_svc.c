@@ -25,11 +25,7 @@
 
 static int parse_all(const char *yaml, struct k8s_object **obj, struct k8s_error *err)
 {
-	json_t *doc = load1(yaml);
-	int ret = k8s_parse_all(doc, obj, err);
-
-	json_decref(doc);
-	return ret;
+	return parse_with(k8s_parse_all, yaml, obj, err);
 }
 
 #define SVC "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: y}\n"
