@@ -45,6 +45,18 @@ static inline int parse_with(int (*parse)(json_t *, struct k8s_object **, struct
 	return ret;
 }
 
+/* The one document of yaml, which must parse with parse. */
+static inline struct k8s_object *
+must_parse_with(int (*parse)(json_t *, struct k8s_object **, struct k8s_error *), const char *yaml)
+{
+	struct k8s_object *obj = NULL;
+	struct k8s_error err;
+
+	if (parse_with(parse, yaml, &obj, &err))
+		fail_msg("parse failed: %s", err.msg);
+	return obj;
+}
+
 /* A new store holding every document of YAML, each parsed with PARSE
  * (k8s_parse_all, k8s_parse_lb, ...). */
 static inline struct store *store_of(const char *yaml,

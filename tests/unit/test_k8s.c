@@ -32,12 +32,7 @@ static int parse(const char *yaml, struct k8s_object **obj, struct k8s_error *er
 
 static struct k8s_object *must_parse(const char *yaml)
 {
-	struct k8s_object *obj = NULL;
-	struct k8s_error err;
-
-	if (parse(yaml, &obj, &err))
-		fail_msg("parse failed: %s", err.msg);
-	return obj;
+	return must_parse_with(k8s_parse, yaml);
 }
 
 /* -EINVAL, and the message contains want. */
