@@ -35,9 +35,7 @@ set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/flows-lib.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/conntest-lib.sh"
-T0=$(now_ms)
-k8s_preflight n1 n2
-k8s_image
+k8s_begin n1 n2
 export XCNI_K8S_DUAL=1
 k8s_cp_up
 check "controlplane.sh env: dual stack (K8S_DUAL=1, two Service ranges)" \
@@ -85,40 +83,12 @@ check "cl fetches s1 (same node) over IPv6" \
 	bash -c "wget_from dual cl $(v6url "${V6[s1]}") | grep -qx hello-from-s1"
 
 # ---- Services of 1.20's alpha API ----
-kc apply -f - >"$TMP/svc.out" 2>&1 <<'EOF2'
-apiVersion: v1
-kind: Service
-metadata: {name: req, namespace: dual}
-spec:
-  ipFamilyPolicy: RequireDualStack
-  selector: {name: s2}
-  ports: [{port: 80, targetPort: 8080}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: pref, namespace: dual}
-spec:
-  ipFamilyPolicy: PreferDualStack
-  ipFamilies: [IPv6, IPv4]
-  selector: {name: s2}
-  ports: [{port: 80, targetPort: 8080}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: six, namespace: dual}
-spec:
-  ipFamilyPolicy: SingleStack
-  ipFamilies: [IPv6]
-  selector: {name: s2}
-  ports: [{port: 80, targetPort: 8080}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: plain, namespace: dual}
-spec:
-  selector: {name: s2}
-  ports: [{port: 80, targetPort: 8080}]
-EOF2
+{
+	svc_yaml req dual 'ipFamilyPolicy: RequireDualStack' 'selector: {name: s2}' 'ports: [{port: 80, targetPort: 8080}]'
+	svc_yaml pref dual 'ipFamilyPolicy: PreferDualStack' 'ipFamilies: [IPv6, IPv4]' 'selector: {name: s2}' 'ports: [{port: 80, targetPort: 8080}]'
+	svc_yaml six dual 'ipFamilyPolicy: SingleStack' 'ipFamilies: [IPv6]' 'selector: {name: s2}' 'ports: [{port: 80, targetPort: 8080}]'
+	svc_yaml plain dual 'selector: {name: s2}' 'ports: [{port: 80, targetPort: 8080}]'
+} | kc apply -f - >"$TMP/svc.out" 2>&1
 check "kubectl apply of 4 Services with ipFamilyPolicy/ipFamilies accepted" bash -c "! grep -qi error $TMP/svc.out || { cat $TMP/svc.out; exit 1; }"
 cips() { kc -n dual get svc "$1" -o jsonpath='{range .spec.clusterIPs[*]}{@}{" "}{end}'; }
 fams() { kc -n dual get svc "$1" -o jsonpath='{.spec.ipFamilyPolicy}:{range .spec.ipFamilies[*]}{@}{" "}{end}'; }

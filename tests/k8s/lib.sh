@@ -48,6 +48,11 @@ k8s_skip() {
 	exit 0
 }
 
+k8s_begin() { # NODE...: T0 (the suite's start), the preflight on these nodes, the image
+	T0=$(now_ms)
+	k8s_preflight "$@"
+	k8s_image
+}
 k8s_preflight() {
 	NODES=("$@")
 	bash "$XCNI_ROOT/scripts/k8s-build.sh" --bin-dir >/dev/null 2>&1 ||
@@ -115,23 +120,48 @@ in_node() { # NODE CMD...: in that node's netns and mount namespace
 pod() { # NAME NS NODE LABELS COMMAND: a bare pod on NODE; the ms to Ready on stdout
 	local t
 	t=$(now_ms)
-	kc apply -f - >/dev/null <<EOF2 || return 1
-apiVersion: v1
-kind: Pod
-metadata: {name: $1, namespace: $2, labels: {$4}}
-spec:
-  nodeName: $3
-  terminationGracePeriodSeconds: 1
-  containers:
-  - name: main
-    image: xcni.test/busybox:1
-    imagePullPolicy: Never
-    command: ["/bin/sh", "-c", $(python3 -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$5")]
-EOF2
+	{
+		pod_yaml "$1" "$2" "$3" ", labels: {$4}"
+		container_yaml '  ' main "$5"
+	} | kc apply -f - >/dev/null || return 1
 	kc -n "$2" wait --for=condition=Ready "pod/$1" --timeout=90s >/dev/null || return 1
 	echo $(($(now_ms) - t))
 }
+pod_timed() { # NOTE NAME NS NODE LABELS COMMAND: pod(), its ms to Ready in an ok line (NOTE after them), or described
+	local t
+	if t=$(pod "${@:2}"); then
+		ok "pod $2 on $4 Ready in $t ms$1"
+	else
+		not_ok "pod $2 on $4 Ready"
+		kc -n "$3" describe pod "$2" | tail -n 15 | sed 's/^/#   /'
+	fi
+}
 ip_of() { kc -n "$1" get pod "$2" -o jsonpath='{.status.podIP}'; }
+# Manifests written more than once: kc apply -f - reads them (each opens with ---).
+svc_yaml() { # NAME NS SPEC-LINE...: a Service
+	printf -- '---\napiVersion: v1\nkind: Service\nmetadata: {name: "%s", namespace: "%s"}\nspec:\n' "$1" "$2"
+	printf '  %s\n' "${@:3}"
+}
+pod_yaml() { # NAME NS NODE METADATA: a bare pod down to its containers: (container_yaml '  ' next); METADATA: more fields, each after ", "
+	printf -- '---\napiVersion: v1\nkind: Pod\nmetadata: {name: "%s", namespace: "%s"%s}\nspec:\n' "$1" "$2" "$4"
+	printf '  nodeName: %s\n  terminationGracePeriodSeconds: 1\n  containers:\n' "$3"
+}
+deploy_yaml() { # NAME NS REPLICAS [POD-SPEC-LINE...]: a Deployment of pods app=NAME down to containers: (container_yaml '      ' next)
+	printf -- '---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: "%s", namespace: "%s"}\nspec:\n' "$1" "$2"
+	printf '  replicas: %s\n  selector: {matchLabels: {app: %s}}\n  template:\n    metadata: {labels: {app: %s}}\n    spec:\n' "$3" "$1" "$1"
+	printf '      %s\n' "${@:4}" 'terminationGracePeriodSeconds: 1' 'containers:'
+}
+container_yaml() { # INDENT NAME COMMAND [LINE...]: a busybox container (a list item) running sh -c COMMAND; LINEs in it
+	local l
+	printf '%s- name: %s\n%s  image: xcni.test/busybox:1\n%s  imagePullPolicy: Never\n' "$1" "$2" "$1" "$1"
+	printf '%s  command: ["/bin/sh", "-c", %s]\n' "$1" "$(python3 -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$3")"
+	for l in "${@:4}"; do printf '%s  %s\n' "$1" "$l"; done
+}
+np_yaml() { # NAME NS POD-SELECTOR TYPES [SPEC-LINE...]: a NetworkPolicy (TYPES: "Ingress, Egress")
+	printf -- '---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: "%s", namespace: "%s"}\n' "$1" "$2"
+	printf 'spec:\n  podSelector: %s\n  policyTypes: [%s]\n' "$3" "$4"
+	printf '  %s\n' "${@:5}"
+}
 # In a pod, "bounded TENTHS CMD...": CMD in the background, killed after TENTHS
 # tenths of a second, reaped by the same shell; CMD's status (143 if killed).
 # Not busybox timeout(1): it forks a watchdog that the pod's PID 1 inherits,

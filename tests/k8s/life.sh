@@ -52,9 +52,7 @@ set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/flows-lib.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/conntest-lib.sh"
-T0=$(now_ms)
-k8s_preflight n1 n2 n3
-k8s_image
+k8s_begin n1 n2 n3
 # The resolver of step 7: Debian's dnsmasq and its libraries in an image.
 python3 "$XCNI_ROOT/tests/cri/mkimage.py" --applets --with /usr/sbin/dnsmasq "$TMP/dns.tar" xcni.test/dnsmasq:1 /bin/busybox ||
 	not_ok "image xcni.test/dnsmasq:1 built (dnsmasq installed?)"
@@ -104,14 +102,9 @@ check "kubectl exec ds/xcni -- xcnictl status (docs/kind.md's line): Verdict OK,
 	bash -c "kc -n kube-system exec ds/xcni -c xcnid -- xcnictl status >$TMP/status.ds 2>&1 && grep -q '^Verdict: *OK\$' $TMP/status.ds && grep -q '^Agent: .*, ready\$' $TMP/status.ds && grep -q 'every kind listed' $TMP/status.ds"
 
 # ---- 2. the DaemonSet rolled out under traffic ----
-kc apply -f - >/dev/null <<'EOF2'
-apiVersion: v1
-kind: Service
-metadata: {name: back, namespace: life}
-spec:
-  selector: {tier: back, app: mesh}
-  ports: [{port: 80, targetPort: 8080}]
-EOF2
+{
+	svc_yaml back life 'selector: {tier: back, app: mesh}' 'ports: [{port: 80, targetPort: 8080}]'
+} | kc apply -f - >/dev/null
 kc -n life patch pod s1 --type=merge -p '{"metadata":{"labels":{"tier":"front"}}}' >/dev/null
 CIP=$(kc -n life get svc back -o jsonpath='{.spec.clusterIP}')
 check "client pod cl on n1 Ready" pod cl life n1 "role: client" "exec sleep 2147483647"
@@ -310,25 +303,12 @@ check "t3 reaches the Service again" eventually 20 bash -c "wget_from life t3 ht
 check "fr reaches t4 once the agent applied a generation" eventually 20 bash -c "wget_from life fr http://$T4:8080/ | grep -qx hello-from-t4"
 
 # ---- 6. a node drained; a pod recreated under the same name ----
-kc apply -f - >/dev/null <<'EOF2'
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: mover, namespace: life}
-spec:
-  replicas: 3
-  selector: {matchLabels: {app: mover}}
-  template:
-    metadata: {labels: {app: mover}}
-    spec:
-      terminationGracePeriodSeconds: 1
-      topologySpreadConstraints:
-      - {maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: ScheduleAnyway, labelSelector: {matchLabels: {app: mover}}}
-      containers:
-      - name: main
-        image: xcni.test/busybox:1
-        imagePullPolicy: Never
-        command: ["/bin/sh", "-c", "mkdir -p /tmp/www && echo hello-from-mover >/tmp/www/index.html && httpd -p 8080 -h /tmp/www && exec sleep 2147483647"]
-EOF2
+{
+	deploy_yaml mover life 3 \
+		'topologySpreadConstraints:' \
+		'- {maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: ScheduleAnyway, labelSelector: {matchLabels: {app: mover}}}'
+	container_yaml '      ' main 'mkdir -p /tmp/www && echo hello-from-mover >/tmp/www/index.html && httpd -p 8080 -h /tmp/www && exec sleep 2147483647'
+} | kc apply -f - >/dev/null
 check "Deployment mover: 3 pods Ready" bash -c "kc -n life rollout status deploy/mover --timeout=90s >/dev/null"
 diag "mover's pods: $(kc -n life get pods -l app=mover -o jsonpath='{range .items[*]}{.spec.nodeName}={.status.podIP} {end}')"
 t=$(now_ms)
@@ -359,21 +339,10 @@ check "s1's old address $OLD1 answers no more" fails_from life fr "http://$OLD1:
 # their resolv.conf, with the namespace's search path.
 check "image xcni.test/dnsmasq:1 imported on n2" \
 	timeout 60 ctr -a /run/xcni-k8s/n2/containerd.sock -n k8s.io images import --snapshotter overlayfs "$TMP/dns.tar"
-kc apply -f - >/dev/null <<'EOF2'
-apiVersion: v1
-kind: Service
-metadata: {name: one, namespace: life}
-spec:
-  selector: {name: s2}
-  ports: [{port: 80, targetPort: 8080}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: other, namespace: life}
-spec:
-  selector: {name: s1}
-  ports: [{port: 80, targetPort: 8080}]
-EOF2
+{
+	svc_yaml one life 'selector: {name: s2}' 'ports: [{port: 80, targetPort: 8080}]'
+	svc_yaml other life 'selector: {name: s1}' 'ports: [{port: 80, targetPort: 8080}]'
+} | kc apply -f - >/dev/null
 ONE=$(kc -n life get svc one -o jsonpath='{.spec.clusterIP}')
 OTHER=$(kc -n life get svc other -o jsonpath='{.spec.clusterIP}')
 # 1.20 labels no namespace by its name (kubernetes.io/metadata.name is 1.21's):
@@ -427,22 +396,14 @@ check "fr fetches http://back/ by its name (wget: resolv.conf, the search path)"
 check "pod eg on n1 Ready (role=friend, egress=limited)" pod eg life n1 "role: friend, egress: limited" "exec sleep 2147483647"
 check "before the egress policy: eg fetches http://other/ (s1, now on n2)" \
 	eventually 15 bash -c "wget_from life eg http://other/ | grep -qx hello-from-s1"
-kc apply -f - >/dev/null <<'EOF2'
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: egress-dns-and-one, namespace: life}
-spec:
-  podSelector: {matchLabels: {egress: limited}}
-  policyTypes: [Egress]
-  egress:
-  - to:
-    - namespaceSelector: {matchLabels: {name: kube-system}}
-      podSelector: {matchLabels: {k8s-app: kube-dns}}
-    ports: [{protocol: UDP, port: 53}, {protocol: TCP, port: 53}]
-  - to:
-    - podSelector: {matchLabels: {name: s2}}
-    ports: [{protocol: TCP, port: 8080}]
-EOF2
+np_yaml egress-dns-and-one life '{matchLabels: {egress: limited}}' Egress 'egress:' \
+	'- to:' \
+	'  - namespaceSelector: {matchLabels: {name: kube-system}}' \
+	'    podSelector: {matchLabels: {k8s-app: kube-dns}}' \
+	'  ports: [{protocol: UDP, port: 53}, {protocol: TCP, port: 53}]' \
+	'- to:' \
+	'  - podSelector: {matchLabels: {name: s2}}' \
+	'  ports: [{protocol: TCP, port: 8080}]' | kc apply -f - >/dev/null
 check "egress policy: eg cut off from http://other/ (s1)" eventually 20 fails_from life eg http://other/
 check "egress policy: eg still resolves other (DNS through the Service allowed) as $OTHER" \
 	bash -c "kc -n life exec eg -- nslookup other 2>/dev/null | grep -q 'Address: $OTHER\$'"

@@ -31,9 +31,7 @@ set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 DS=${NETPOL_K8S_DS:-plain}
-T0=$(now_ms)
-k8s_preflight n1 n2
-k8s_image
+k8s_begin n1 n2
 k8s_up "$DS"
 k8s_manifest "$DS" >"$TMP/xcni.yaml"
 k8s_install "$TMP/xcni.yaml"
@@ -44,29 +42,12 @@ for ns in x y z; do
 	for p in a b c; do
 		node=n$((i % 2 + 1))
 		i=$((i + 1))
-		kc apply -f - >/dev/null <<EOF2
-apiVersion: v1
-kind: Pod
-metadata: {name: "$p", namespace: "$ns", labels: {pod: "$p", name: "$p"}}
-spec:
-  nodeName: $node
-  terminationGracePeriodSeconds: 1
-  containers:
-  - name: serve
-    image: xcni.test/busybox:1
-    imagePullPolicy: Never
-    command: ["/bin/sh", "-c", "mkdir -p /tmp/www && echo $ns/$p >/tmp/www/index.html && httpd -p 80 -h /tmp/www && httpd -p 81 -h /tmp/www && exec sleep 2147483647"]
-    ports:
-    - {containerPort: 80, name: serve-80-tcp, protocol: TCP}
-    - {containerPort: 81, name: serve-81-tcp, protocol: TCP}
----
-apiVersion: v1
-kind: Service
-metadata: {name: "s-$p", namespace: "$ns"}
-spec:
-  selector: {name: "$p"}
-  ports: [{name: http, port: 80, targetPort: 80}, {name: http81, port: 81, targetPort: 81}]
-EOF2
+		{
+			pod_yaml "$p" "$ns" "$node" ", labels: {pod: \"$p\", name: \"$p\"}"
+			container_yaml '  ' serve "mkdir -p /tmp/www && echo $ns/$p >/tmp/www/index.html && httpd -p 80 -h /tmp/www && httpd -p 81 -h /tmp/www && exec sleep 2147483647" \
+				'ports:' '- {containerPort: 80, name: serve-80-tcp, protocol: TCP}' '- {containerPort: 81, name: serve-81-tcp, protocol: TCP}'
+			svc_yaml "s-$p" "$ns" "selector: {name: \"$p\"}" 'ports: [{name: http, port: 80, targetPort: 80}, {name: http81, port: 81, targetPort: 81}]'
+		} | kc apply -f - >/dev/null
 	done
 done
 check "the 9 pods of x, y, z Ready" bash -c "kc wait --for=condition=Ready pod --all -n x --timeout=120s >/dev/null && kc wait --for=condition=Ready pod --all -n y --timeout=60s >/dev/null && kc wait --for=condition=Ready pod --all -n z --timeout=60s >/dev/null"

@@ -55,27 +55,31 @@ pod_netns() {
 }
 # fetch NETNS URL: one HTTP GET from that netns, 300 ms to connect.
 fetch() { nsenter --net="$1" curl -s --max-time 1 --connect-timeout 0.3 "$2"; }
+a_up() { fetch "$B_NS" "http://$A:8080/" >/dev/null; }
+a_down() { ! a_up; }
+ms_until() { # T CMD...: the ms from T (now_ms) to the probe CMD first passed (every 50 ms, 20 s at most)
+	local s
+	for _ in $(seq 400); do
+		s=$(now_ms)
+		if "${@:2}"; then
+			echo $((s - $1))
+			return 0
+		fi
+		sleep 0.05
+	done
+	return 1
+}
 export -f fetch
 
 SERVE='mkdir -p /tmp/www && echo hello-from-$(hostname) >/tmp/www/index.html && httpd -p 8080 -h /tmp/www'
 kc create namespace web >/dev/null
 kc create namespace batch >/dev/null
-if ta=$(pod a web n1 "app: a" "$SERVE && exec sleep 2147483647"); then
-	ok "pod a on n1 Ready in $ta ms (create to Ready)"
-else
-	not_ok "pod a on n1 Ready"
-	kc -n web describe pod a | tail -n 15 | sed 's/^/#   /'
-fi
+pod_timed " (create to Ready)" a web n1 "app: a" "$SERVE && exec sleep 2147483647"
 A=$(ip_of web a)
 # b fetches a every second, and logs what it got (busybox 1.35's wget -T
 # segfaults, Debian builds it without FEATURE_WGET_TIMEOUT; lib.sh's bounded).
 PROBE="$BOUNDED; while true; do if r=\$(bounded 20 wget -q -O - http://$A:8080/ 2>&1); then echo \"ok \$r\"; else echo \"fail \$r\"; fi; sleep 1; done"
-if tb=$(pod b web n2 "app: b" "$SERVE && $PROBE"); then
-	ok "pod b on n2 Ready in $tb ms"
-else
-	not_ok "pod b on n2 Ready"
-	kc -n web describe pod b | tail -n 15 | sed 's/^/#   /'
-fi
+pod_timed "" b web n2 "app: b" "$SERVE && $PROBE"
 B=$(ip_of web b)
 diag "a $A on n1 (pod CIDR $n1_NODE_CIDR), b $B on n2 (pod CIDR $n2_NODE_CIDR)"
 check "a's and b's addresses are of their nodes' pod CIDRs" \
@@ -111,32 +115,13 @@ fi
 
 # ---- a NetworkPolicy ----
 policy() {
-	cat <<'EOF'
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: a-from-friends, namespace: web}
-spec:
-  podSelector: {matchLabels: {app: a}}
-  policyTypes: [Ingress]
-  ingress:
-  - from:
-    - podSelector: {matchLabels: {role: friend}}
-EOF
+	np_yaml a-from-friends web '{matchLabels: {app: a}}' Ingress 'ingress:' '- from:' '  - podSelector: {matchLabels: {role: friend}}'
 }
 check "b reaches a from its netns before the policy" bash -c "fetch $B_NS http://$A:8080/ | grep -qx hello-from-a"
 t=$(now_ms)
 policy | kc apply -f - >/dev/null
 applied=$(now_ms)
-enforced=
-for _ in $(seq 400); do
-	s=$(now_ms)
-	if ! fetch "$B_NS" "http://$A:8080/" >/dev/null; then
-		enforced=$((s - t))
-		break
-	fi
-	sleep 0.05
-done
-if [ -n "$enforced" ]; then
+if enforced=$(ms_until "$t" a_down); then
 	ok "policy a-from-friends enforced: b cut off from a ${enforced} ms after kubectl apply began (apply itself $((applied - t)) ms; probes every 50 ms)"
 else
 	not_ok "policy a-from-friends enforced within 20 s"
@@ -159,21 +144,9 @@ check "the finished pod's status.podIP is still there ($J)" test -n "$J"
 # then host-local's two addresses are b's and a free one.
 check "n2's host-local has released the Job's address" \
 	eventually 30 test ! -e "/run/xcni-k8s/n2/cni/ipam/xcni/$J"
-kc apply -f - >/dev/null <<'EOF' &
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: deny-all, namespace: batch}
-spec:
-  podSelector: {}
-  policyTypes: [Ingress, Egress]
-EOF
+np_yaml deny-all batch '{}' 'Ingress, Egress' | kc apply -f - >/dev/null &
 bgapply=$!
-if tc=$(pod c web n2 "app: c, role: friend" "exec sleep 2147483647"); then
-	ok "pod c on n2 Ready in $tc ms, beside another namespace's deny-all coming in"
-else
-	not_ok "pod c on n2 Ready"
-	kc -n web describe pod c | tail -n 15 | sed 's/^/#   /'
-fi
+pod_timed ", beside another namespace's deny-all coming in" c web n2 "app: c, role: friend" "exec sleep 2147483647"
 wait $bgapply
 C=$(ip_of web c)
 check "c got the finished Job pod's address ($C = $J): host-local reused it" test "$C" = "$J"
@@ -192,16 +165,7 @@ done
 # ---- the policy deleted ----
 t=$(now_ms)
 kc -n web delete networkpolicy a-from-friends >/dev/null
-back=
-for _ in $(seq 400); do
-	s=$(now_ms)
-	if fetch "$B_NS" "http://$A:8080/" >/dev/null; then
-		back=$((s - t))
-		break
-	fi
-	sleep 0.05
-done
-if [ -n "$back" ]; then
+if back=$(ms_until "$t" a_up); then
 	ok "policy deleted: b reaches a again ${back} ms after kubectl delete began"
 else
 	not_ok "b reaches a again within 20 s of the policy's delete"

@@ -44,54 +44,15 @@ diag "xcnid on each node: --kube-proxy-replacement --cgroup-root $CG2/xcni-k8s-N
 
 # ---- backends, Services ----
 kc create namespace svc >/dev/null
-kc apply -f - >/dev/null <<'EOF2'
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web, namespace: svc}
-spec:
-  replicas: 2
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      nodeSelector: {kubernetes.io/hostname: n1}
-      terminationGracePeriodSeconds: 1
-      containers:
-      - name: main
-        image: xcni.test/busybox:1
-        imagePullPolicy: Never
-        command: ["/bin/sh", "-c", "mkdir -p /tmp/www && echo hello-from-$(hostname) >/tmp/www/index.html && httpd -p 8080 -h /tmp/www && exec sleep 2147483647"]
-        readinessProbe:
-          tcpSocket: {port: 8080}
-          periodSeconds: 1
----
-apiVersion: v1
-kind: Service
-metadata: {name: web, namespace: svc}
-spec:
-  selector: {app: web}
-  ports: [{port: 80, targetPort: 8080, protocol: TCP}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: web-np, namespace: svc}
-spec:
-  type: NodePort
-  selector: {app: web}
-  ports: [{port: 81, targetPort: 8080, nodePort: 30080, protocol: TCP}]
----
-apiVersion: v1
-kind: Pod
-metadata: {name: client, namespace: svc}
-spec:
-  nodeName: n2
-  terminationGracePeriodSeconds: 1
-  containers:
-  - name: main
-    image: xcni.test/busybox:1
-    imagePullPolicy: Never
-    command: ["/bin/sh", "-c", "exec sleep 2147483647"]
-EOF2
+{
+	deploy_yaml web svc 2 'nodeSelector: {kubernetes.io/hostname: n1}'
+	container_yaml '      ' main 'mkdir -p /tmp/www && echo hello-from-$(hostname) >/tmp/www/index.html && httpd -p 8080 -h /tmp/www && exec sleep 2147483647' \
+		'readinessProbe:' '  tcpSocket: {port: 8080}' '  periodSeconds: 1'
+	svc_yaml web svc 'selector: {app: web}' 'ports: [{port: 80, targetPort: 8080, protocol: TCP}]'
+	svc_yaml web-np svc 'type: NodePort' 'selector: {app: web}' 'ports: [{port: 81, targetPort: 8080, nodePort: 30080, protocol: TCP}]'
+	pod_yaml client svc n2 ''
+	container_yaml '  ' main 'exec sleep 2147483647'
+} | kc apply -f - >/dev/null
 t=$(now_ms)
 check "Deployment web: 2 replicas available on n1" \
 	bash -c "kc -n svc rollout status deployment/web --timeout=120s >/dev/null"
@@ -154,38 +115,12 @@ check "the control plane's netns reaches NodePort $n2_NODE_IP:30080 (a client of
 # headless and the ExternalName Service have no address to translate: the
 # agents must program the rest beside them (their logs, below).
 LBIP=198.51.100.10 EIP=198.51.100.11
-kc apply -f - >/dev/null <<EOF2
-apiVersion: v1
-kind: Service
-metadata: {name: web-lb, namespace: svc}
-spec:
-  type: LoadBalancer
-  selector: {app: web}
-  ports: [{port: 82, targetPort: 8080, nodePort: 30082, protocol: TCP}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: web-eip, namespace: svc}
-spec:
-  selector: {app: web}
-  externalIPs: [$EIP]
-  ports: [{port: 83, targetPort: 8080, protocol: TCP}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: web-headless, namespace: svc}
-spec:
-  clusterIP: None
-  selector: {app: web}
-  ports: [{port: 80, targetPort: 8080}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: web-ext, namespace: svc}
-spec:
-  type: ExternalName
-  externalName: web.svc.cluster.local
-EOF2
+{
+	svc_yaml web-lb svc 'type: LoadBalancer' 'selector: {app: web}' 'ports: [{port: 82, targetPort: 8080, nodePort: 30082, protocol: TCP}]'
+	svc_yaml web-eip svc 'selector: {app: web}' "externalIPs: [$EIP]" 'ports: [{port: 83, targetPort: 8080, protocol: TCP}]'
+	svc_yaml web-headless svc 'clusterIP: None' 'selector: {app: web}' 'ports: [{port: 80, targetPort: 8080}]'
+	svc_yaml web-ext svc 'type: ExternalName' 'externalName: web.svc.cluster.local'
+} | kc apply -f - >/dev/null
 # kubectl 1.20 has no patch --subresource: the Service with its status PUT
 # to the status subresource.
 lb_status() {

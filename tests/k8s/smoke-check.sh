@@ -47,9 +47,7 @@ set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/flows-lib.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/conntest-lib.sh"
 DS=${XCNI_K8S_DS:-kpr}
-T0=$(now_ms)
-k8s_preflight n1 n2
-k8s_image
+k8s_begin n1 n2
 # Each node's pod CIDR a /29 (host-local: .2-.6): the Job's address comes back
 # after three more pods on n2.
 export XCNI_K8S_NODE_CIDR_MASK=${XCNI_K8S_NODE_CIDR_MASK:-29}
@@ -104,14 +102,7 @@ for i in 1 2 3; do
 	check "filler pod f$i on n2 Ready" pod "f$i" web n2 "app: f" "exec sleep 2147483647"
 done
 diag "n2's pods: $(kc -n web get pods -o jsonpath='{range .items[*]}{.metadata.name}={.status.podIP} {end}')"
-kc apply -f - >/dev/null <<'EOF2' &
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: deny-all, namespace: batch}
-spec:
-  podSelector: {}
-  policyTypes: [Ingress, Egress]
-EOF2
+np_yaml deny-all batch '{}' 'Ingress, Egress' | kc apply -f - >/dev/null &
 bg=$!
 check "pod c on n2 Ready beside another namespace's deny-all coming in" pod c web n2 "app: c, role: friend" "exec sleep 2147483647"
 wait $bg
@@ -155,19 +146,10 @@ check "  --from-pod web/b --verdict denied: only b's denied connections, each wi
 # old's address while old is still listed. Before the rule, the agents closed
 # new as contested (drop-addr-contested) until old was gone; here old would
 # never go. Now old yields: new owns the address on both nodes.
-kc apply -f - >/dev/null <<'EOF2'
-apiVersion: v1
-kind: Pod
-metadata: {name: old, namespace: web, labels: {app: old}, finalizers: [xcni.test/hold]}
-spec:
-  nodeName: n1
-  terminationGracePeriodSeconds: 1
-  containers:
-  - name: main
-    image: xcni.test/busybox:1
-    imagePullPolicy: Never
-    command: ["/bin/sh", "-c", "exec sleep 2147483647"]
-EOF2
+{
+	pod_yaml old web n1 ', labels: {app: old}, finalizers: [xcni.test/hold]'
+	container_yaml '  ' main 'exec sleep 2147483647'
+} | kc apply -f - >/dev/null
 check "pod old (n1, a finalizer) Ready" kc -n web wait --for=condition=Ready pod/old --timeout=90s
 O=$(ip_of web old)
 kc -n web delete pod old --wait=false >/dev/null
@@ -226,17 +208,8 @@ fi
 check "  SKIP pod-to-outside/ipv4" grep -q '^  SKIP  pod-to-outside/ipv4 ' "$TMP/ct.out"
 check "--keep: namespace xcni-conntest kept" kc get namespace xcni-conntest
 # (A deny-all on guarded would not do: policies add up, and guard's allow stands.)
-kc apply -f - >/dev/null <<'EOF2'
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: client-not-to-guarded, namespace: xcni-conntest}
-spec:
-  podSelector: {matchLabels: {app: client}}
-  policyTypes: [Egress]
-  egress:
-  - to:
-    - podSelector: {matchExpressions: [{key: app, operator: NotIn, values: [guarded]}]}
-EOF2
+np_yaml client-not-to-guarded xcni-conntest '{matchLabels: {app: client}}' Egress 'egress:' '- to:' \
+	'  - podSelector: {matchExpressions: [{key: app, operator: NotIn, values: [guarded]}]}' | kc apply -f - >/dev/null
 # The connectivity test probes at once (its pods are Ready already): the
 # policy waited for where it is enforced, the agent of the client's node.
 CLIENT_NODE=$(kc -n xcni-conntest get pod client -o jsonpath='{.spec.nodeName}')

@@ -34,6 +34,29 @@ static inline json_t *load1(const char *yaml)
 	return doc;
 }
 
+/* The one document of yaml parsed with parse (k8s_parse, k8s_parse_all). */
+static inline int parse_with(int (*parse)(json_t *, struct k8s_object **, struct k8s_error *),
+			     const char *yaml, struct k8s_object **obj, struct k8s_error *err)
+{
+	json_t *doc = load1(yaml);
+	int ret = parse(doc, obj, err);
+
+	json_decref(doc);
+	return ret;
+}
+
+/* The one document of yaml, which must parse with parse. */
+static inline struct k8s_object *
+must_parse_with(int (*parse)(json_t *, struct k8s_object **, struct k8s_error *), const char *yaml)
+{
+	struct k8s_object *obj = NULL;
+	struct k8s_error err;
+
+	if (parse_with(parse, yaml, &obj, &err))
+		fail_msg("parse failed: %s", err.msg);
+	return obj;
+}
+
 /* A new store holding every document of YAML, each parsed with PARSE
  * (k8s_parse_all, k8s_parse_lb, ...). */
 static inline struct store *store_of(const char *yaml,

@@ -446,6 +446,52 @@ static inline bool allowed(const char *src, const char *dst, uint8_t proto, uint
 	return allowed_r(&R, src, dst, proto, dport);
 }
 
+/*
+ * Whether each of srcs (NULL-terminated) may reach dst on proto/dport, a
+ * character of want a source: '+' allowed, '-' not. REACH lists the sources
+ * after want.
+ */
+static inline void reach_from(const char *dst, uint8_t proto, uint16_t dport, const char *want,
+			      const char *const *srcs)
+{
+	size_t i = 0;
+
+	for (; srcs[i]; i++) {
+		if (!want[i])
+			fail_msg("%s: more sources than \"%s\" has verdicts", srcs[i], want);
+		if (allowed(srcs[i], dst, proto, dport) != (want[i] == '+'))
+			fail_msg("%s -> %s proto %u port %u: %s, wanted %s", srcs[i], dst, proto, dport,
+				 want[i] == '+' ? "denied" : "allowed", want[i] == '+' ? "allowed" : "denied");
+	}
+	if (want[i])
+		fail_msg("\"%s\": more verdicts than sources", want);
+}
+#define REACH(dst, proto, dport, want, ...) \
+	reach_from(dst, proto, dport, want, (const char *const[]){ __VA_ARGS__, NULL })
+
+/* A new incremental compiler. */
+static inline struct pol_incr *incr_new(void)
+{
+	struct pol_incr *pi = pol_incr_new();
+
+	assert_non_null(pi);
+	return pi;
+}
+
+/*
+ * pi's update over the cluster as it is (its view in *c), succeeding: all of
+ * it without changes, else told of the nch in ch; its result in *res.
+ */
+static inline void incr_update(struct pol_incr *pi, struct cluster *c, const struct pol_opts *o,
+			       const struct store_change *ch, size_t nch,
+			       const struct pol_result **res)
+{
+	const struct pol_delta *d;
+
+	*c = view();
+	assert_int_equal(pol_incr_update(pi, c, o, ch, nch, !nch, true, res, &d, &Err), 0);
+}
+
 /* The entry that let src in to dst (ingress side only). */
 static inline const struct pol_entry *ingress_hit(const char *src, const char *dst, uint8_t proto,
 						  uint16_t dport)

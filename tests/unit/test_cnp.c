@@ -345,8 +345,7 @@ static void test_admin_deny_beats_np(void **state)
 	assert_int_equal(h->val.policy_id, policy_id("prod", "allow-web"));
 	assert_int_equal(h->val.flags, 0);
 	/* prod/db has no NetworkPolicy and no Admin rule matching prod peers: open */
-	assert_true(allowed(WEB, DB, UDP, 53));
-	assert_false(allowed(DEVWEB, DB, UDP, 53));
+	REACH(DB, UDP, 53, "+-", WEB, DEVWEB);
 	/* the dev namespace is no subject: untouched */
 	assert_true(allowed(WEB, DEVWEB, TCP, 80));
 }
@@ -733,8 +732,7 @@ static void test_audit_np_beside_enforced(void **state)
 	egress(eopen); /* audited: anywhere */
 	eopen->meta.audit = true;
 	compile();
-	assert_true(allowed(DB, WEB, TCP, 80));
-	assert_false(allowed(DEVCLIENT, WEB, TCP, 80));
+	REACH(WEB, TCP, 80, "+-", DB, DEVCLIENT);
 	assert_false(allowed(OTHER, WEB, UDP, 53));
 	h = hit_in(OTHER, WEB, TCP, 80);
 	assert_non_null(h);
@@ -745,8 +743,7 @@ static void test_audit_np_beside_enforced(void **state)
 	/* with a tier present the NetworkPolicy step is read back from the entries */
 	cpeer_ns(crule(cnp_add("base", BASELINE, 5, sel(""), NULL), IN, ACCEPT), sel(""));
 	compile();
-	assert_true(allowed(DB, WEB, TCP, 80));
-	assert_false(allowed(DEVCLIENT, WEB, TCP, 80));
+	REACH(WEB, TCP, 80, "+-", DB, DEVCLIENT);
 	assert_false(allowed(DEVCLIENT, DEVWEB, TCP, 80));
 	/* the audited policy enforced: now it opens */
 	open->meta.audit = false;

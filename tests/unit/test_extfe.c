@@ -103,11 +103,35 @@ static bool has(const struct xcni_svc_key *k, size_t n, const struct xcni_svc_ke
 	return false;
 }
 
+/* k[0..n) holds the frontend addr:port/proto. */
+static bool has_key(const struct xcni_svc_key *k, size_t n, const char *addr, uint16_t port,
+		    uint8_t proto)
+{
+	struct xcni_svc_key w = key(addr, port, proto);
+
+	return has(k, n, &w);
+}
+
+/* Whether k[0..n) holds each of addrs (NULL-terminated) at port/proto: '+' or '-' in want. */
+static void keys_at(const struct xcni_svc_key *k, size_t n, uint16_t port, uint8_t proto,
+		    const char *want, const char *const *addrs)
+{
+	size_t i = 0;
+
+	for (; addrs[i] && want[i]; i++)
+		if (has_key(k, n, addrs[i], port, proto) != (want[i] == '+'))
+			fail_msg("%s:%u/%u: %s, wanted %c", addrs[i], port, proto,
+				 want[i] == '+' ? "absent" : "present", want[i]);
+	assert_true(!addrs[i] && !want[i]); /* one verdict an address */
+}
+#define KEYS_AT(k, n, port, proto, want, ...) \
+	keys_at(k, n, port, proto, want, (const char *const[]){ __VA_ARGS__, NULL })
+
 /* Every frontend, nothing else: no NodePort (the node's own address), no
  * ExternalName, no headless ClusterIP; sorted and unique. */
 static void build_keys(void **state)
 {
-	struct xcni_svc_key *k, w;
+	struct xcni_svc_key *k;
 	struct cluster c;
 	size_t n;
 
@@ -118,8 +142,7 @@ static void build_keys(void **state)
 	if (n != NWANT)
 		fail_msg("%zu keys, want %zu", n, NWANT);
 	for (size_t i = 0; i < NWANT; i++) {
-		w = key(WANT[i].addr, WANT[i].port, WANT[i].proto);
-		if (!has(k, n, &w))
+		if (!has_key(k, n, WANT[i].addr, WANT[i].port, WANT[i].proto))
 			fail_msg("no key for %s:%u/%u", WANT[i].addr, WANT[i].port, WANT[i].proto);
 	}
 	for (size_t i = 1; i < n; i++)
@@ -237,7 +260,7 @@ static void allowed_only(void **state)
 	static const uint32_t naddr[] = { 0x0500000a }; /* 10.0.0.5, network order */
 	const struct svc_ext_rules rules = { 1, res, 2, allow };
 	const struct svc_node node = { .naddrs = 1, .addrs = naddr };
-	struct xcni_svc_key *k, w;
+	struct xcni_svc_key *k;
 	struct cluster c;
 	size_t n;
 	char yaml[sizeof(YAML) + 512];
@@ -250,30 +273,16 @@ static void allowed_only(void **state)
 	store_view(st, &c);
 	/* No allow-list: no externalIP at all. */
 	assert_int_equal(extfe_build(&c, NULL, NULL, &k, &n), 0);
-	w = key("192.0.2.53", 53, IPPROTO_UDP);
-	assert_false(has(k, n, &w));
-	w = key("203.0.113.7", 80, IPPROTO_TCP);
-	assert_false(has(k, n, &w));
-	w = key("10.96.0.77", 53, IPPROTO_UDP);
-	assert_true(has(k, n, &w));
-	w = key("198.51.100.2", 80, IPPROTO_TCP);
-	assert_true(has(k, n, &w));
+	KEYS_AT(k, n, 53, IPPROTO_UDP, "-+", "192.0.2.53", "10.96.0.77");
+	KEYS_AT(k, n, 80, IPPROTO_TCP, "-+", "203.0.113.7", "198.51.100.2");
 	/* web's two ClusterIPs and two LB IPs at two ports, evil's ClusterIP. */
 	assert_int_equal(n, 9);
 	free(k);
 	/* Allowed: 203.0.113.7 and 10.9.9.9; not the resolver (outside), nor the
 	 * Service range or the node's address (inside 10/8 but refused). */
 	assert_int_equal(extfe_build(&c, &rules, &node, &k, &n), 0);
-	w = key("203.0.113.7", 53, IPPROTO_UDP);
-	assert_true(has(k, n, &w));
-	w = key("10.9.9.9", 53, IPPROTO_UDP);
-	assert_true(has(k, n, &w));
-	w = key("10.96.0.10", 53, IPPROTO_UDP);
-	assert_false(has(k, n, &w));
-	w = key("10.0.0.5", 53, IPPROTO_UDP);
-	assert_false(has(k, n, &w));
-	w = key("192.0.2.53", 53, IPPROTO_UDP);
-	assert_false(has(k, n, &w));
+	KEYS_AT(k, n, 53, IPPROTO_UDP, "++---", "203.0.113.7", "10.9.9.9", "10.96.0.10", "10.0.0.5",
+		"192.0.2.53");
 	assert_int_equal(n, 12);
 	free(k);
 }

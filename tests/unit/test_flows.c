@@ -622,6 +622,15 @@ static int render_count(struct flows *f, const char *req, uint64_t now, struct f
 	return n;
 }
 
+/* req over f renders n records at now, the JSON holding want (NULL: anything). */
+static void renders(struct flows *f, const char *req, uint64_t now, struct fbuf *b, int n,
+		    const char *want)
+{
+	assert_int_equal(render_count(f, req, now, b), n);
+	if (want && !strstr(b->p, want))
+		fail_msg("%s: \"%s\" not in %s", req, want, b->p);
+}
+
 static struct flow_peer peer_at(uint8_t loc)
 {
 	return (struct flow_peer){ .identity = loc == FLOW_LOC_OUTSIDE ? XCNI_ID_WORLD : 300,
@@ -658,12 +667,11 @@ static void test_points(void **state)
 	flows_verdict(f, r, 2000, 0, 7, "z/egress", 0, false);
 	assert_int_equal(r->verdict, FLOW_FORWARDED);
 	assert_string_equal(r->policy, "z/egress");
-	assert_int_equal(render_count(f, "verdict=forwarded\n", 3000, &b), 1);
-	assert_non_null(strstr(b.p, "\"verdict\":\"forwarded\",\"observation_point\":\"to-overlay\","
-				    "\"entry_point\":\"from-pod\""));
-	assert_int_equal(render_count(f, "verdict=allowed\n", 3000, &b), 0);
-	assert_int_equal(render_count(f, "verdict=FORWARDED\n", 3000, &b), 1);
-	assert_int_equal(render_count(f, "verdict=DROPPED\n", 3000, &b), 0);
+	renders(f, "verdict=forwarded\n", 3000, &b, 1, "\"verdict\":\"forwarded\",\"observation_point\":\"to-overlay\","
+				    "\"entry_point\":\"from-pod\"");
+	renders(f, "verdict=allowed\n", 3000, &b, 0, NULL);
+	renders(f, "verdict=FORWARDED\n", 3000, &b, 1, NULL);
+	renders(f, "verdict=DROPPED\n", 3000, &b, 0, NULL);
 	/* An egress drop at the source: denied at from-pod. */
 	k.sport = 40002;
 	r = flows_get(f, &k, &created);
@@ -682,8 +690,7 @@ static void test_points(void **state)
 	flows_drop(f, r, 2600, 1, XCNI_DROP_POLICY_INGRESS, 60);
 	flows_isolators(f, r, "x/deny-all, x/web");
 	assert_int_equal(flow_rec_point(r), FLOW_PT_TO_POD);
-	assert_int_equal(render_count(f, "verdict=denied\nfrom-port=40003\n", 3000, &b), 1);
-	assert_non_null(strstr(b.p, "\"isolated_by\":\"x/deny-all, x/web\""));
+	renders(f, "verdict=denied\nfrom-port=40003\n", 3000, &b, 1, "\"isolated_by\":\"x/deny-all, x/web\"");
 	assert_non_null(strstr(b.p, "\"observation_point\":\"to-pod\",\"entry_point\":\"from-overlay\""));
 	/* A flow allowed by a policy, then cut by a policy change. */
 	k.sport = 40004;
@@ -695,8 +702,7 @@ static void test_points(void **state)
 	flows_drop(f, r, 2700, 1, XCNI_DROP_POLICY_INGRESS, 60);
 	assert_int_equal(r->verdict, FLOW_DENIED);
 	assert_null(r->policy);
-	assert_int_equal(render_count(f, "from-port=40004\n", 3000, &b), 1);
-	assert_non_null(strstr(b.p, "\"previous_verdict\":\"allowed\",\"previous_policy\":\"x/web\""));
+	renders(f, "from-port=40004\n", 3000, &b, 1, "\"previous_verdict\":\"allowed\",\"previous_policy\":\"x/web\"");
 	/* To the world from a local pod: allowed at to-stack (nothing further judges). */
 	k.sport = 40005;
 	r = flows_get(f, &k, &created);
@@ -734,21 +740,20 @@ static void test_hubble_filters(void **state)
 	r = named(f, key4("10.0.1.4", 40002, "10.0.1.5", 53, IPPROTO_UDP), "z", "c", NULL, "z",
 		  "d", 30 * s);
 	flows_drop(f, r, 30 * s, 1, XCNI_DROP_POLICY_INGRESS, 60);
-	assert_int_equal(render_count(f, "from-pod=x/api\n", 40 * s, &b), 1);
-	assert_int_equal(render_count(f, "from-pod=api\n", 40 * s, &b), 1); /* namespace default */
-	assert_int_equal(render_count(f, "to-pod=x/api-1\n", 40 * s, &b), 1);
-	assert_int_equal(render_count(f, "namespace=x\n", 40 * s, &b), 2); /* either end */
-	assert_int_equal(render_count(f, "label=app=cli\n", 40 * s, &b), 1);
-	assert_int_equal(render_count(f, "from-port=40001\n", 40 * s, &b), 1);
-	assert_int_equal(render_count(f, "to-port=80\n", 40 * s, &b), 1);
-	assert_int_equal(render_count(f, "to-port=40000\n", 40 * s, &b), 0);
-	assert_int_equal(render_count(f, "verdict=DROPPED\n", 40 * s, &b), 1);
-	assert_int_equal(render_count(f, "verdict=FORWARDED\n", 40 * s, &b), 2);
-	assert_int_equal(render_count(f, "not.namespace=x\n", 40 * s, &b), 1);
-	assert_int_equal(render_count(f, "not.verdict=DROPPED\nnot.to-port=80\n", 40 * s, &b), 1);
-	assert_int_equal(render_count(f, "first=1\n", 40 * s, &b), 1);
-	assert_non_null(strstr(b.p, "api-1"));
-	assert_int_equal(render_count(f, "until=15s\n", 40 * s, &b), 2); /* last seen 25 s+ ago */
+	renders(f, "from-pod=x/api\n", 40 * s, &b, 1, NULL);
+	renders(f, "from-pod=api\n", 40 * s, &b, 1, NULL); /* namespace default */
+	renders(f, "to-pod=x/api-1\n", 40 * s, &b, 1, NULL);
+	renders(f, "namespace=x\n", 40 * s, &b, 2, NULL); /* either end */
+	renders(f, "label=app=cli\n", 40 * s, &b, 1, NULL);
+	renders(f, "from-port=40001\n", 40 * s, &b, 1, NULL);
+	renders(f, "to-port=80\n", 40 * s, &b, 1, NULL);
+	renders(f, "to-port=40000\n", 40 * s, &b, 0, NULL);
+	renders(f, "verdict=DROPPED\n", 40 * s, &b, 1, NULL);
+	renders(f, "verdict=FORWARDED\n", 40 * s, &b, 2, NULL);
+	renders(f, "not.namespace=x\n", 40 * s, &b, 1, NULL);
+	renders(f, "not.verdict=DROPPED\nnot.to-port=80\n", 40 * s, &b, 1, NULL);
+	renders(f, "first=1\n", 40 * s, &b, 1, "api-1");
+	renders(f, "until=15s\n", 40 * s, &b, 2, NULL); /* last seen 25 s+ ago */
 	/* Absolute times: the records' wall clock is mono + wall_off (0 here: the epoch). */
 	flow_time_fmt(25 * s, t, sizeof(t));
 	assert_string_equal(t, "1970-01-01T00:00:25.000000Z");
@@ -756,16 +761,15 @@ static void test_hubble_filters(void **state)
 		char req[96];
 
 		snprintf(req, sizeof(req), "since=%s\n", t);
-		assert_int_equal(render_count(f, req, 40 * s, &b), 1);
+		renders(f, req, 40 * s, &b, 1, NULL);
 		snprintf(req, sizeof(req), "until=%s\n", t);
-		assert_int_equal(render_count(f, req, 40 * s, &b), 2);
+		renders(f, req, 40 * s, &b, 2, NULL);
 	}
 	assert_int_equal(flow_time_parse("2026-11-26T03:04:05.5+01:00", &w), 0);
 	assert_true(w == 1795658645LL * (int64_t)s + (int64_t)s / 2);
 	assert_int_equal(flow_time_parse("2026-11-26 03:04:05", &w), -EINVAL);
 	/* Times in the answer: RFC 3339 by default, monotonic seconds with time=mono. */
-	assert_int_equal(render_count(f, "from-port=40000\n", 40 * s, &b), 1);
-	assert_non_null(strstr(b.p, "\"last_seen\":\"1970-01-01T00:00:10.000000Z\""));
+	renders(f, "from-port=40000\n", 40 * s, &b, 1, "\"last_seen\":\"1970-01-01T00:00:10.000000Z\"");
 	assert_int_equal(flow_filter_parse(&ff, "from-port=40000\ntime=mono\n", err, sizeof(err)), 0);
 	rc.now_ns = 40 * s;
 	rc.mono = ff.time_mono;
@@ -814,50 +818,45 @@ static void test_filter_match(void **state)
 	r->dst.identity = XCNI_ID_WORLD;
 	flows_set_str(f, &r->service, "default/web:http");
 
-	assert_int_equal(render_count(f, "", 40 * s, &b), 4);
-	assert_int_equal(render_count(f, "from=x/a\n", 40 * s, &b), 2);
-	assert_int_equal(render_count(f, "from=x/a\nverdict=denied\n", 40 * s, &b), 1);
-	assert_non_null(strstr(b.p, "\"drop_reason\":\"drop-policy-ingress\""));
-	assert_int_equal(render_count(f, "to=y\n", 40 * s, &b), 2);
-	assert_int_equal(render_count(f, "to=ns:y\nprotocol=udp\n", 40 * s, &b), 1);
-	assert_int_equal(render_count(f, "from=app=web\n", 40 * s, &b), 2);
-	assert_int_equal(render_count(f, "from=label:app=web,!tier\n", 40 * s, &b), 2);
-	assert_int_equal(render_count(f, "from=label:app!=web\n", 40 * s, &b), 2);
-	assert_int_equal(render_count(f, "to=10.0.2.0/24\n", 40 * s, &b), 1);
-	assert_int_equal(render_count(f, "to=fd00::2:0/112\n", 40 * s, &b), 1);
-	assert_int_equal(render_count(f, "to=0.0.0.0/0\n", 40 * s, &b), 3);
-	assert_int_equal(render_count(f, "port=53\n", 40 * s, &b), 1);
-	assert_int_equal(render_count(f, "port=1234\n", 40 * s, &b), 1);
-	assert_int_equal(render_count(f, "service=default/web\n", 40 * s, &b), 1);
-	assert_int_equal(render_count(f, "service=default/web:http\n", 40 * s, &b), 1);
-	assert_int_equal(render_count(f, "service=default/web:grpc\n", 40 * s, &b), 0);
-	assert_int_equal(render_count(f, "service=default/we\n", 40 * s, &b), 0);
-	assert_int_equal(render_count(f, "since=15s\n", 40 * s, &b), 2);
-	assert_int_equal(render_count(f, "last=1\n", 40 * s, &b), 1);
-	assert_non_null(strstr(b.p, "8.8.8.8"));
+	renders(f, "", 40 * s, &b, 4, NULL);
+	renders(f, "from=x/a\n", 40 * s, &b, 2, NULL);
+	renders(f, "from=x/a\nverdict=denied\n", 40 * s, &b, 1, "\"drop_reason\":\"drop-policy-ingress\"");
+	renders(f, "to=y\n", 40 * s, &b, 2, NULL);
+	renders(f, "to=ns:y\nprotocol=udp\n", 40 * s, &b, 1, NULL);
+	renders(f, "from=app=web\n", 40 * s, &b, 2, NULL);
+	renders(f, "from=label:app=web,!tier\n", 40 * s, &b, 2, NULL);
+	renders(f, "from=label:app!=web\n", 40 * s, &b, 2, NULL);
+	renders(f, "to=10.0.2.0/24\n", 40 * s, &b, 1, NULL);
+	renders(f, "to=fd00::2:0/112\n", 40 * s, &b, 1, NULL);
+	renders(f, "to=0.0.0.0/0\n", 40 * s, &b, 3, NULL);
+	renders(f, "port=53\n", 40 * s, &b, 1, NULL);
+	renders(f, "port=1234\n", 40 * s, &b, 1, NULL);
+	renders(f, "service=default/web\n", 40 * s, &b, 1, NULL);
+	renders(f, "service=default/web:http\n", 40 * s, &b, 1, NULL);
+	renders(f, "service=default/web:grpc\n", 40 * s, &b, 0, NULL);
+	renders(f, "service=default/we\n", 40 * s, &b, 0, NULL);
+	renders(f, "since=15s\n", 40 * s, &b, 2, NULL);
+	renders(f, "last=1\n", 40 * s, &b, 1, "8.8.8.8");
 	assert_non_null(strstr(b.p, "\"kind\":\"world\""));
-	assert_int_equal(render_count(f, "last=2\nfrom=x/a\n", 40 * s, &b), 2);
+	renders(f, "last=2\nfrom=x/a\n", 40 * s, &b, 2, NULL);
 	/* --follow's cursor: nothing after the last seq until something changes. */
 	snprintf(req, sizeof(req), "after=%llu\n", (unsigned long long)flows_seq(f));
-	assert_int_equal(render_count(f, req, 40 * s, &b), 0);
+	renders(f, req, 40 * s, &b, 0, NULL);
 	snprintf(req, sizeof(req), "{\"cursor\":%llu,\"flows\":4,\"window\":64",
 		 (unsigned long long)flows_seq(f));
 	assert_non_null(strstr(b.p, req));
 	flows_touch(f, r);
 	snprintf(req, sizeof(req), "after=%llu\n", (unsigned long long)flows_seq(f) - 1);
-	assert_int_equal(render_count(f, req, 40 * s, &b), 1);
+	renders(f, req, 40 * s, &b, 1, NULL);
 	/* The denied flow: no rule name, then a ClusterNetworkPolicy's named rule. */
-	assert_int_equal(render_count(f, "from=x/a\nverdict=denied\n", 40 * s, &b), 1);
-	assert_non_null(strstr(b.p, "\"rule\":null,\"rule_name\":null"));
+	renders(f, "from=x/a\nverdict=denied\n", 40 * s, &b, 1, "\"rule\":null,\"rule_name\":null");
 	/* A ClusterNetworkPolicy's named rule: its name beside the index. */
 	flows_denied_by(f, dr, 9, "deny-y [Admin 10]", 0);
 	flows_rule_name(f, dr, "no-y");
-	assert_int_equal(render_count(f, "from=x/a\nverdict=denied\n", 40 * s, &b), 1);
-	assert_non_null(strstr(b.p, "\"policy\":\"deny-y [Admin 10]\""));
+	renders(f, "from=x/a\nverdict=denied\n", 40 * s, &b, 1, "\"policy\":\"deny-y [Admin 10]\"");
 	assert_non_null(strstr(b.p, "\"rule\":0,\"rule_name\":\"no-y\""));
 	flows_rule_name(f, dr, NULL);
-	assert_int_equal(render_count(f, "from=x/a\nverdict=denied\n", 40 * s, &b), 1);
-	assert_non_null(strstr(b.p, "\"rule\":0,\"rule_name\":null"));
+	renders(f, "from=x/a\nverdict=denied\n", 40 * s, &b, 1, "\"rule\":0,\"rule_name\":null");
 	flows_fbuf_free(&b);
 	flows_free(f);
 }
@@ -884,13 +883,11 @@ static void test_client(void **state)
 	r->client_family = 4;
 	r->client_port = 40004;
 	memcpy(r->client_addr, client, 4);
-	assert_int_equal(render_count(f, "from-ip=198.51.100.1\n", 20 * s, &b), 1);
-	assert_non_null(strstr(b.p, "\"client\":\"198.51.100.1:40004\""));
-	assert_int_equal(render_count(f, "ip=198.51.100.0/24\n", 20 * s, &b), 1);
-	assert_int_equal(render_count(f, "to-ip=198.51.100.1\n", 20 * s, &b), 0);
-	assert_int_equal(render_count(f, "from-ip=192.168.77.1\n", 20 * s, &b), 2);
-	assert_int_equal(render_count(f, "port=32801\n", 20 * s, &b), 1);
-	assert_non_null(strstr(b.p, "\"client\":null"));
+	renders(f, "from-ip=198.51.100.1\n", 20 * s, &b, 1, "\"client\":\"198.51.100.1:40004\"");
+	renders(f, "ip=198.51.100.0/24\n", 20 * s, &b, 1, NULL);
+	renders(f, "to-ip=198.51.100.1\n", 20 * s, &b, 0, NULL);
+	renders(f, "from-ip=192.168.77.1\n", 20 * s, &b, 2, NULL);
+	renders(f, "port=32801\n", 20 * s, &b, 1, "\"client\":null");
 	flows_fbuf_free(&b);
 	flows_free(f);
 }
@@ -928,26 +925,26 @@ static void test_vocab(void **state)
 	r->dst.identity = XCNI_ID_WORLD;
 	flows_drop(f, r, 30 * s, 0xff, XCNI_DROP_SPOOF_IP, 60);
 
-	assert_int_equal(render_count(f, "pod=x/a\n", 40 * s, &b), 2); /* either end */
-	assert_int_equal(render_count(f, "pod=x/ab\n", 40 * s, &b), 0);
-	assert_int_equal(render_count(f, "pod=10.0.1.2\n", 40 * s, &b), 2);
-	assert_int_equal(render_count(f, "ip=10.0.1.0/30\n", 40 * s, &b), 3);
-	assert_int_equal(render_count(f, "ip=8.8.8.8\n", 40 * s, &b), 1);
-	assert_int_equal(render_count(f, "identity=300\n", 40 * s, &b), 2);
-	assert_int_equal(render_count(f, "identity=reserved:world\n", 40 * s, &b), 1);
-	assert_int_equal(render_count(f, "namespace=y\n", 40 * s, &b), 2);
-	assert_int_equal(render_count(f, "reason=drop-policy-ingress\n", 40 * s, &b), 1);
-	assert_int_equal(render_count(f, "reason=drop-spoof-ip\n", 40 * s, &b), 1);
-	assert_int_equal(render_count(f, "verdict=deny\n", 40 * s, &b), 2); /* any reason */
-	assert_int_equal(render_count(f, "verdict=allow\n", 40 * s, &b), 1);
-	assert_int_equal(render_count(f, "from-ip=10.0.1.3\n", 40 * s, &b), 1);
-	assert_int_equal(render_count(f, "to-ip=10.0.1.0/24\n", 40 * s, &b), 2);
-	assert_int_equal(render_count(f, "from-namespace=x\n", 40 * s, &b), 1);
-	assert_int_equal(render_count(f, "to-namespace=x\n", 40 * s, &b), 1);
-	assert_int_equal(render_count(f, "from-label=app=web\n", 40 * s, &b), 1);
-	assert_int_equal(render_count(f, "from-identity=302\n", 40 * s, &b), 1);
-	assert_int_equal(render_count(f, "to=identity:reserved:world\n", 40 * s, &b), 1);
-	assert_int_equal(render_count(f, "not.pod=x/a\n", 40 * s, &b), 1);
+	renders(f, "pod=x/a\n", 40 * s, &b, 2, NULL); /* either end */
+	renders(f, "pod=x/ab\n", 40 * s, &b, 0, NULL);
+	renders(f, "pod=10.0.1.2\n", 40 * s, &b, 2, NULL);
+	renders(f, "ip=10.0.1.0/30\n", 40 * s, &b, 3, NULL);
+	renders(f, "ip=8.8.8.8\n", 40 * s, &b, 1, NULL);
+	renders(f, "identity=300\n", 40 * s, &b, 2, NULL);
+	renders(f, "identity=reserved:world\n", 40 * s, &b, 1, NULL);
+	renders(f, "namespace=y\n", 40 * s, &b, 2, NULL);
+	renders(f, "reason=drop-policy-ingress\n", 40 * s, &b, 1, NULL);
+	renders(f, "reason=drop-spoof-ip\n", 40 * s, &b, 1, NULL);
+	renders(f, "verdict=deny\n", 40 * s, &b, 2, NULL); /* any reason */
+	renders(f, "verdict=allow\n", 40 * s, &b, 1, NULL);
+	renders(f, "from-ip=10.0.1.3\n", 40 * s, &b, 1, NULL);
+	renders(f, "to-ip=10.0.1.0/24\n", 40 * s, &b, 2, NULL);
+	renders(f, "from-namespace=x\n", 40 * s, &b, 1, NULL);
+	renders(f, "to-namespace=x\n", 40 * s, &b, 1, NULL);
+	renders(f, "from-label=app=web\n", 40 * s, &b, 1, NULL);
+	renders(f, "from-identity=302\n", 40 * s, &b, 1, NULL);
+	renders(f, "to=identity:reserved:world\n", 40 * s, &b, 1, NULL);
+	renders(f, "not.pod=x/a\n", 40 * s, &b, 1, NULL);
 
 	/* --verdict: one set of values for flows and monitor (vocab.h). */
 	assert_int_equal(vocab_verdict("DROPPED", &v, err, sizeof(err)), 0);

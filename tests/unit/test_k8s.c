@@ -27,21 +27,12 @@
 
 static int parse(const char *yaml, struct k8s_object **obj, struct k8s_error *err)
 {
-	json_t *doc = load1(yaml);
-	int ret = k8s_parse(doc, obj, err);
-
-	json_decref(doc);
-	return ret;
+	return parse_with(k8s_parse, yaml, obj, err);
 }
 
 static struct k8s_object *must_parse(const char *yaml)
 {
-	struct k8s_object *obj = NULL;
-	struct k8s_error err;
-
-	if (parse(yaml, &obj, &err))
-		fail_msg("parse failed: %s", err.msg);
-	return obj;
+	return must_parse_with(k8s_parse, yaml);
 }
 
 /* -EINVAL, and the message contains want. */

@@ -25,11 +25,12 @@
 
 static int parse_all(const char *yaml, struct k8s_object **obj, struct k8s_error *err)
 {
-	json_t *doc = load1(yaml);
-	int ret = k8s_parse_all(doc, obj, err);
+	return parse_with(k8s_parse_all, yaml, obj, err);
+}
 
-	json_decref(doc);
-	return ret;
+static struct k8s_object *must_parse_all(const char *yaml)
+{
+	return must_parse_with(k8s_parse_all, yaml);
 }
 
 #define SVC "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: y}\n"
@@ -37,14 +38,11 @@ static int parse_all(const char *yaml, struct k8s_object **obj, struct k8s_error
 static void service_parsed(void **state)
 {
 	struct k8s_object *o = NULL;
-	struct k8s_error err;
 
 	(void)state;
-	if (parse_all(SVC "spec:\n  selector: {app: web}\n  clusterIP: 10.96.0.7\n  ports:\n"
-			  "  - {name: http, port: 8080, targetPort: http}\n"
-			  "  - {name: dns, port: 53, protocol: UDP}\n",
-		      &o, &err))
-		fail_msg("%s", err.msg);
+	o = must_parse_all(SVC "spec:\n  selector: {app: web}\n  clusterIP: 10.96.0.7\n  ports:\n"
+			   "  - {name: http, port: 8080, targetPort: http}\n"
+			   "  - {name: dns, port: 53, protocol: UDP}\n");
 	assert_int_equal(o->kind, K8S_SERVICE);
 	assert_string_equal(o->meta.ns, "y");
 	assert_true(o->svc.has_selector);
@@ -61,11 +59,9 @@ static void service_parsed(void **state)
 	k8s_free(o);
 
 	/* Dual stack, IPv6 first: each ClusterIP lands by its family. */
-	if (parse_all(SVC "spec:\n  clusterIP: \"fd00:96::7\"\n"
-			  "  clusterIPs: [\"fd00:96::7\", 10.96.0.7]\n  ipFamilies: [IPv6, IPv4]\n"
-			  "  ipFamilyPolicy: RequireDualStack\n  ports: [{port: 80}]\n",
-		      &o, &err))
-		fail_msg("%s", err.msg);
+	o = must_parse_all(SVC "spec:\n  clusterIP: \"fd00:96::7\"\n"
+			   "  clusterIPs: [\"fd00:96::7\", 10.96.0.7]\n  ipFamilies: [IPv6, IPv4]\n"
+			   "  ipFamilyPolicy: RequireDualStack\n  ports: [{port: 80}]\n");
 	assert_int_equal(o->svc.cluster_ip, htonl(0x0a600007));
 	assert_true(o->svc.has_ip6);
 	{
@@ -77,22 +73,19 @@ static void service_parsed(void **state)
 	k8s_free(o);
 
 	/* IPv6 only. */
-	if (parse_all(SVC "spec: {clusterIP: \"fd00:96::8\", ipFamilies: [IPv6], ports: [{port: 80}]}\n",
-		      &o, &err))
-		fail_msg("%s", err.msg);
+	o = must_parse_all(SVC "spec: {clusterIP: \"fd00:96::8\", ipFamilies: [IPv6], "
+			   "ports: [{port: 80}]}\n");
 	assert_int_equal(o->svc.cluster_ip, 0);
 	assert_true(o->svc.has_ip6);
 	k8s_free(o);
 
 	/* clusterIPs alone (the API server defaults clusterIP to its first). */
-	if (parse_all(SVC "spec: {clusterIPs: [10.96.0.9, \"fd00:96::9\"], ports: [{port: 80}]}\n",
-		      &o, &err))
-		fail_msg("%s", err.msg);
+	o = must_parse_all(SVC "spec: {clusterIPs: [10.96.0.9, \"fd00:96::9\"], "
+			   "ports: [{port: 80}]}\n");
 	assert_int_equal(o->svc.cluster_ip, htonl(0x0a600009));
 	assert_true(o->svc.has_ip6);
 	k8s_free(o);
-	if (parse_all(SVC "spec: {clusterIPs: [\"fd00:96::9\"], ports: [{port: 80}]}\n", &o, &err))
-		fail_msg("%s", err.msg);
+	o = must_parse_all(SVC "spec: {clusterIPs: [\"fd00:96::9\"], ports: [{port: 80}]}\n");
 	assert_int_equal(o->svc.cluster_ip, 0);
 	assert_true(o->svc.has_ip6);
 	k8s_free(o);
@@ -161,22 +154,19 @@ static void service_affinity(void **state)
 	struct k8s_error err;
 
 	(void)state;
-	if (parse_all(SVC "spec:\n  clusterIP: None\n  sessionAffinity: ClientIP\n  ports: [{port: 80}]\n",
-		      &o, &err))
-		fail_msg("%s", err.msg);
+	o = must_parse_all(SVC "spec:\n  clusterIP: None\n  sessionAffinity: ClientIP\n"
+			   "  ports: [{port: 80}]\n");
 	assert_true(o->svc.headless);
 	assert_false(o->svc.has_selector); /* no selector: slices by hand */
 	assert_true(o->svc.affinity_client_ip);
 	assert_int_equal(o->svc.affinity_s, 10800); /* the API's default */
 	k8s_free(o);
-	if (parse_all(SVC "spec:\n  sessionAffinity: ClientIP\n  sessionAffinityConfig: {clientIP: "
-			  "{timeoutSeconds: 30}}\n  ports: [{port: 80}]\n",
-		      &o, &err))
-		fail_msg("%s", err.msg);
+	o = must_parse_all(SVC "spec:\n  sessionAffinity: ClientIP\n"
+			   "  sessionAffinityConfig: {clientIP: "
+			   "{timeoutSeconds: 30}}\n  ports: [{port: 80}]\n");
 	assert_int_equal(o->svc.affinity_s, 30);
 	k8s_free(o);
-	if (parse_all(SVC "spec: {ports: [{port: 80}]}\n", &o, &err))
-		fail_msg("%s", err.msg);
+	o = must_parse_all(SVC "spec: {ports: [{port: 80}]}\n");
 	assert_false(o->svc.affinity_client_ip);
 	assert_int_equal(o->svc.affinity_s, 0);
 	k8s_free(o);
@@ -408,13 +398,11 @@ static void service_types_lb(void **state)
 	assert_int_equal(o->svc.nports, 0);
 	k8s_free(o);
 	/* Headless without ports: valid for the API server, so here too. */
-	if (parse_all(SVC "spec: {clusterIP: None, selector: {app: x}}\n", &o, &err))
-		fail_msg("%s", err.msg);
+	o = must_parse_all(SVC "spec: {clusterIP: None, selector: {app: x}}\n");
 	assert_true(o->svc.headless);
 	k8s_free(o);
 	/* k8s_parse_all reads every type too: the lab refuses what it does not serve. */
-	if (parse_all(SVC "spec: {type: ExternalName, externalName: x.example}\n", &o, &err))
-		fail_msg("%s", err.msg);
+	o = must_parse_all(SVC "spec: {type: ExternalName, externalName: x.example}\n");
 	assert_true(o->svc.external_name);
 	k8s_free(o);
 	assert_int_equal(parse_lb(SVC "spec: {type: Weird, ports: [{port: 80}]}\n", &o, &err), -EINVAL);

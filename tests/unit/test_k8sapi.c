@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "../../user/lib/cluster/k8sapi.c"
+#include "unit.h"
 
 struct fx {
 	struct api a;
@@ -176,15 +177,25 @@ static void write_file(const char *dir, const char *name, const char *body, char
 	assert_int_equal(fclose(f), 0);
 }
 
+struct kubeconfig_call {
+	const char *path;
+	struct k8s_api_conf c;
+};
+
+static int kubeconfig_cb(void *arg)
+{
+	struct kubeconfig_call *k = arg;
+
+	return k8s_api_conf_kubeconfig(k->path, &k->c);
+}
+
 /* k8s_api_conf_kubeconfig on a kubeconfig whose user has this token, with what it logged. */
 static int kubeconfig_token(const char *dir, const char *token_json, char *path, size_t plen,
 			    char *log, size_t sz)
 {
 	char body[1024];
-	struct k8s_api_conf c;
-	FILE *tmp = tmpfile();
-	int saved, ret;
-	size_t n;
+	struct kubeconfig_call k = { .path = path };
+	int ret;
 
 	snprintf(body, sizeof(body),
 		 "{\"apiVersion\":\"v1\",\"kind\":\"Config\",\"current-context\":\"c\","
@@ -194,23 +205,11 @@ static int kubeconfig_token(const char *dir, const char *token_json, char *path,
 		 "\"users\":[{\"name\":\"u\",\"user\":{\"token\":%s}}]}\n",
 		 token_json);
 	write_file(dir, "config", body, path, plen);
-	assert_non_null(tmp);
-	fflush(stderr);
-	saved = dup(2);
-	assert_true(saved >= 0);
-	assert_int_equal(dup2(fileno(tmp), 2), 2);
-	ret = k8s_api_conf_kubeconfig(path, &c);
-	fflush(stderr);
-	dup2(saved, 2);
-	close(saved);
-	rewind(tmp);
-	n = fread(log, 1, sz - 1, tmp);
-	log[n] = '\0';
-	fclose(tmp);
+	ret = stderr_of(kubeconfig_cb, &k, log, sz);
 	if (!ret) {
-		assert_non_null(c.token);
-		assert_string_equal(c.token, "abc.def-_~+/=");
-		k8s_api_conf_free(&c);
+		assert_non_null(k.c.token);
+		assert_string_equal(k.c.token, "abc.def-_~+/=");
+		k8s_api_conf_free(&k.c);
 	}
 	return ret;
 }

@@ -26,6 +26,7 @@
 #include "lib/cluster/store.h"
 
 #include "clustergen.h"
+#include "unit.h"
 
 #define STEPS 120
 
@@ -721,11 +722,19 @@ static json_t *simple_pod(const char *name, const char *ip)
 			 "c", "image", "i", "status", "podIP", ip);
 }
 
-static int update(struct store *st, struct pol_incr *pi, const struct pol_delta **d)
+/*
+ * One update from the store's journal (node n0, hash when not NULL), checked
+ * against the whole compile, from prev's allocation when given (then moved
+ * on); the incremental result in *r when r is not NULL.
+ */
+static int update_with(struct store *st, struct pol_incr *pi, const struct pol_delta **d,
+		       const struct pol_result **r, uint32_t (*hash)(const char *),
+		       struct idprev *prev)
 {
-	struct pol_opts o = { .node_name = "n0" };
+	struct pol_opts o = { .node_name = "n0", .hash = hash };
+	struct pol_opts fo = o;
 	struct store_change *ch;
-	const struct pol_result *r;
+	const struct pol_result *res;
 	struct pol_result full = { 0 };
 	struct k8s_error e = { "" };
 	struct cluster c;
@@ -735,13 +744,38 @@ static int update(struct store *st, struct pol_incr *pi, const struct pol_delta 
 
 	store_view(st, &c);
 	store_journal_take(st, &ch, &nch, &all);
-	ret = pol_incr_update(pi, &c, &o, ch, nch, all, false, &r, d, &e);
+	ret = pol_incr_update(pi, &c, &o, ch, nch, all, false, &res, d, &e);
 	store_changes_free(ch, nch);
-	assert_int_equal(ret, pol_compile(&c, &o, &full, &e));
-	if (!ret)
-		result_equal(r, &full);
+	if (prev) {
+		fo.prev = prev->v;
+		fo.nprev = prev->n;
+	}
+	assert_int_equal(ret, pol_compile(&c, &fo, &full, &e));
+	if (!ret) {
+		result_equal(res, &full);
+		if (prev)
+			idprev_of(prev, &full);
+		if (r)
+			*r = res;
+	}
 	pol_result_free(&full);
 	return ret;
+}
+
+/* The whole compile of the store as it is (node n0), succeeding: its view in *c, its result in *full. */
+static void whole(struct store *st, struct cluster *c, struct pol_result *full)
+{
+	struct pol_opts o = { .node_name = "n0" };
+	struct k8s_error e = { "" };
+
+	store_view(st, c);
+	if (pol_compile(c, &o, full, &e))
+		fail_msg("the whole compile: %s", e.msg);
+}
+
+static int update(struct store *st, struct pol_incr *pi, const struct pol_delta **d)
+{
+	return update_with(st, pi, d, NULL, NULL, NULL);
 }
 
 /*
@@ -817,13 +851,11 @@ static const struct pol_ep *ep_at(const struct pol_result *r, const char *ip)
  */
 static void test_finished_pod_address_reused(void **state)
 {
-	struct pol_opts o = { .node_name = "n0" };
 	struct store *st = store_new();
 	struct pol_incr *pi = pol_incr_new();
 	const struct pol_delta *d;
 	const struct pol_result *r;
 	struct pol_result full = { 0 };
-	struct k8s_error e = { "" };
 	struct cluster c;
 
 	(void)state;
@@ -839,9 +871,7 @@ static void test_finished_pod_address_reused(void **state)
 	put(st, life_pod("web", "n0", "10.1.0.5", "Pending", "2026-11-26T00:05:00Z"));
 	assert_int_equal(update(st, pi, &d), 0);
 	assert_false(d->full);
-	store_view(st, &c);
-	assert_int_equal(pol_compile(&c, &o, &full, &e), 0);
-	assert_string_equal(e.msg, "");
+	whole(st, &c, &full);
 	assert_int_equal(full.ncontested, 0);
 	assert_int_equal(full.neps, 2);
 	assert_int_equal(ipc_at(&full, "10.1.0.5")->val.identity,
@@ -858,8 +888,7 @@ static void test_finished_pod_address_reused(void **state)
 				    json_string("2026-11-26T00:09:00Z"));
 		put(st, p);
 	}
-	store_view(st, &c);
-	assert_int_equal(pol_compile(&c, &o, &full, &e), 0);
+	whole(st, &c, &full);
 	assert_int_equal(full.ncontested, 0);
 	r = &full;
 	assert_non_null(ep_at(r, "10.1.0.5"));
@@ -877,10 +906,8 @@ static void test_finished_pod_address_reused(void **state)
  */
 static void test_contested_address(void **state)
 {
-	struct pol_opts o = { .node_name = "n0" };
 	struct store *st = store_new();
 	struct pol_result full = { 0 };
-	struct k8s_error e = { "" };
 	struct cluster c;
 	const struct pol_ep *ep;
 
@@ -891,8 +918,7 @@ static void test_contested_address(void **state)
 	put(st, json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:{}, s:[s]}}", "apiVersion",
 			  "networking.k8s.io/v1", "kind", "NetworkPolicy", "metadata", "name",
 			  "deny", "namespace", "ns0", "spec", "podSelector", "policyTypes", "Ingress"));
-	store_view(st, &c);
-	assert_int_equal(pol_compile(&c, &o, &full, &e), 0);
+	whole(st, &c, &full);
 	assert_int_equal(full.ncontested, 2);
 	assert_true(full.contested[0].owner); /* Running over Pending */
 	assert_string_equal(full.contested[0].name.name, "old");
@@ -914,8 +940,7 @@ static void test_contested_address(void **state)
 	pol_result_free(&full);
 	/* Both Running: the newer owns it. */
 	put(st, life_pod("new", "n1", "10.1.0.5", "Running", "2026-11-26T00:05:00Z"));
-	store_view(st, &c);
-	assert_int_equal(pol_compile(&c, &o, &full, &e), 0);
+	whole(st, &c, &full);
 	assert_int_equal(full.ncontested, 2);
 	assert_string_equal(full.contested[0].name.name, "new");
 	assert_true(full.contested[0].owner);
@@ -924,8 +949,7 @@ static void test_contested_address(void **state)
 	pol_result_free(&full);
 	/* One finishes: the conflict is over. */
 	put(st, life_pod("new", "n1", "10.1.0.5", "Succeeded", "2026-11-26T00:05:00Z"));
-	store_view(st, &c);
-	assert_int_equal(pol_compile(&c, &o, &full, &e), 0);
+	whole(st, &c, &full);
 	assert_int_equal(full.ncontested, 0);
 	ep = ep_at(&full, "10.1.0.5");
 	assert_non_null(ep);
@@ -975,7 +999,6 @@ static void test_contested_address6(void **state)
 	struct pol_incr *pi = pol_incr_new();
 	const struct pol_delta *d;
 	struct pol_result full = { 0 };
-	struct k8s_error e = { "" };
 	struct cluster c;
 	struct pol_v6 v;
 	uint32_t ida, idb, idc, idd, ide;
@@ -993,8 +1016,7 @@ static void test_contested_address6(void **state)
 	idd = pol_incr_pod_id(pi, "ns0", "d");
 	ide = pol_incr_pod_id(pi, "ns0", "e");
 	assert_true(ida && idb && idc && idd && ide);
-	store_view(st, &c);
-	assert_int_equal(pol_compile(&c, &o, &full, &e), 0);
+	whole(st, &c, &full);
 	assert_int_equal(full.ncontested, 0); /* no IPv4 is claimed twice */
 	assert_int_equal(ipc_at(&full, "10.1.0.7")->val.identity, idd);
 	assert_int_equal(ipc_at(&full, "10.1.0.8")->val.identity, ide);
@@ -1063,7 +1085,6 @@ static void test_deleting_pod_yields(void **state)
 	struct pol_incr *pi = pol_incr_new();
 	const struct pol_delta *d;
 	struct pol_result full = { 0 };
-	struct k8s_error e = { "" };
 	struct cluster c;
 	struct pol_v6 v;
 	const struct pol_yield *y;
@@ -1083,8 +1104,7 @@ static void test_deleting_pod_yields(void **state)
 	put(st, life_pod("echo", "n0", "10.1.0.12", "Pending", "2026-11-26T00:10:00Z"));
 	assert_int_equal(update(st, pi, &d), 0);
 	assert_true(d->full); /* two pods, one address: the whole compile decides */
-	store_view(st, &c);
-	assert_int_equal(pol_compile(&c, &o, &full, &e), 0);
+	whole(st, &c, &full);
 	assert_int_equal(full.ncontested, 0);
 	assert_int_equal(full.nyielded, 1);
 	y = yield_of(&full, "f1");
@@ -1117,16 +1137,14 @@ static void test_deleting_pod_yields(void **state)
 	store_del(st, K8S_POD, "ns0", "f1");
 	assert_int_equal(update(st, pi, &d), 0);
 	assert_true(d->full);
-	store_view(st, &c);
-	assert_int_equal(pol_compile(&c, &o, &full, &e), 0);
+	whole(st, &c, &full);
 	assert_int_equal(full.nyielded, 0);
 	assert_int_equal(full.ncontested, 0);
 	pol_result_free(&full);
 	/* The same on another node's pod: contested, closed, both named. */
 	put(st, deleting_pod("f2", "n1", "10.1.0.12", "Running", "2026-11-26T00:00:00Z"));
 	assert_int_equal(update(st, pi, &d), 0);
-	store_view(st, &c);
-	assert_int_equal(pol_compile(&c, &o, &full, &e), 0);
+	whole(st, &c, &full);
 	assert_int_equal(full.nyielded, 0);
 	assert_int_equal(full.ncontested, 2);
 	assert_int_equal(ipc_at(&full, "10.1.0.12")->val.identity, XCNI_ID_UNMANAGED);
@@ -1147,8 +1165,7 @@ static void test_deleting_pod_yields(void **state)
 	put(st, deleting_pod("g", "n0", "fd00:1::8", "Running", "2026-11-26T00:00:00Z"));
 	put(st, life_pod("h", "n0", "fd00:3::8", "Running", "2026-11-26T00:10:00Z"));
 	assert_int_equal(update(st, pi, &d), 0);
-	store_view(st, &c);
-	assert_int_equal(pol_compile(&c, &o, &full, &e), 0);
+	whole(st, &c, &full);
 	assert_int_equal(full.nyielded, 1);
 	assert_string_equal(full.yielded[0].from.name, "e");
 	assert_string_equal(full.yielded[0].to.name, "f");
@@ -1299,24 +1316,7 @@ static size_t ep_entries_of(const struct pol_result *r, const char *ip, uint32_t
 static int update_r(struct store *st, struct pol_incr *pi, const struct pol_delta **d,
 		    const struct pol_result **r)
 {
-	struct pol_opts o = { .node_name = "n0" };
-	struct store_change *ch;
-	struct pol_result full = { 0 };
-	struct k8s_error e = { "" };
-	struct cluster c;
-	size_t nch;
-	bool all;
-	int ret;
-
-	store_view(st, &c);
-	store_journal_take(st, &ch, &nch, &all);
-	ret = pol_incr_update(pi, &c, &o, ch, nch, all, false, r, d, &e);
-	store_changes_free(ch, nch);
-	assert_int_equal(ret, pol_compile(&c, &o, &full, &e));
-	if (!ret)
-		result_equal(*r, &full);
-	pol_result_free(&full);
-	return ret;
+	return update_with(st, pi, d, r, NULL, NULL);
 }
 
 /*
@@ -1560,47 +1560,12 @@ static void test_whole_says_why(void **state)
 	store_free(st);
 }
 
-/* app=victim and every app=e* collide (a tenant's crafted sets); e* sort first. */
-static uint32_t aimed_hash(const char *s)
-{
-	uint32_t h = 2166136261u;
-
-	if (strstr(s, "k8s:app=victim,") || strstr(s, "k8s:app=e"))
-		return 5000;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h;
-}
-
 /* One update under aimed_hash, checked against the whole compile from the
  * previous allocation (*prev, then moved on). */
 static int update_aimed(struct store *st, struct pol_incr *pi, const struct pol_delta **d,
 			struct idprev *prev)
 {
-	struct pol_opts o = { .node_name = "n0", .hash = aimed_hash };
-	struct pol_opts fo = o;
-	struct store_change *ch;
-	const struct pol_result *r;
-	struct pol_result full = { 0 };
-	struct k8s_error e = { "" };
-	struct cluster c;
-	size_t nch;
-	bool all;
-	int ret;
-
-	store_view(st, &c);
-	store_journal_take(st, &ch, &nch, &all);
-	ret = pol_incr_update(pi, &c, &o, ch, nch, all, false, &r, d, &e);
-	store_changes_free(ch, nch);
-	fo.prev = prev->v;
-	fo.nprev = prev->n;
-	assert_int_equal(ret, pol_compile(&c, &fo, &full, &e));
-	if (!ret) {
-		result_equal(r, &full);
-		idprev_of(prev, &full);
-	}
-	pol_result_free(&full);
-	return ret;
+	return update_with(st, pi, d, NULL, aimed_hash, prev);
 }
 
 /*

@@ -394,28 +394,38 @@ static void check_versions(const char *what, const struct probes *p)
 	}
 }
 
-static void walk(const struct walk_scn *s, size_t *points, size_t *failed)
+/* What a walk applies: set up the state before in dir, sync (the generation or its retry), free. */
+struct walk_ops {
+	void (*before)(void *ctx, const char *dir);
+	int (*sync)(void *ctx, bool retry);
+	void (*done)(void *ctx);
+};
+
+/*
+ * The clean apply into dir_c beside the state before in dir_bf, then each of
+ * its n writes failing in turn with each errno (dir_w): no pod open beyond
+ * both versions, and the retry gives exactly the clean maps. n returned;
+ * *failed counts the syncs that failed.
+ */
+static unsigned walk_ops_run(const struct walk_ops *o, void *ctx, const char *label,
+			     size_t *failed)
 {
 	static const int errs[] = { ENOMEM, EPERM, E2BIG };
-	struct walk_run w;
 	struct view vb, vc, vw;
 	struct probes *p = calloc(1, sizeof(*p));
 	unsigned n;
-	bool delta;
 	char what[128];
 
 	assert_non_null(p);
 	dir_fresh(dir_bf, "b");
-	run_before(s, dir_bf, &w);
-	run_free(&w);
+	o->before(ctx, dir_bf);
+	o->done(ctx);
 	dir_fresh(dir_c, "c");
-	run_before(s, dir_c, &w);
+	o->before(ctx, dir_c);
 	xcni_inject_arm(NULL, 0, 0);
-	assert_int_equal(run_sync(&w, s->whole, &delta), 0);
+	assert_int_equal(o->sync(ctx, false), 0);
 	n = xcni_inject_passed();
-	run_free(&w);
-	/* The scenario is what it says: a delta if not whole. */
-	assert_true(delta == !s->whole);
+	o->done(ctx);
 	vb = view_open(dir_bf);
 	vc = view_open(dir_c);
 	probes_of(&vb, &vc, p);
@@ -424,32 +434,70 @@ static void walk(const struct walk_scn *s, size_t *points, size_t *failed)
 			int err;
 
 			dir_fresh(dir_w, "w");
-			run_before(s, dir_w, &w);
+			o->before(ctx, dir_w);
 			xcni_inject_arm("*", k, errs[e]);
-			err = run_sync(&w, s->whole, NULL);
+			err = o->sync(ctx, false);
 			assert_true(xcni_inject_passed() >= k);
 			xcni_inject_arm(NULL, 0, 0);
-			snprintf(what, sizeof(what), "seed %u (%s), write %u of %u failing with %s",
-				 s->seed, s->whole ? "whole" : "delta", k, n, strerror(errs[e]));
+			snprintf(what, sizeof(what), "%s, write %u of %u failing with %s", label, k, n,
+				 strerror(errs[e]));
 			*failed += err != 0;
 			vw = view_open(dir_w);
 			check_versions(what, p);
 			check_opens(&vw, &vb, &vc, p, what);
 			view_close(&vw);
-			/* The retry, a whole diff: exactly the clean apply's maps. */
-			if ((err = run_sync(&w, false, NULL)))
+			if ((err = o->sync(ctx, true)))
 				fail_msg("%s: the retry failed: %s", what, strerror(-err));
 			strcat(what, ", then the retry: ");
 			maps_ctx = what;
 			maps_equal(dir_w, dir_c);
 			maps_ctx = "";
-			run_free(&w);
+			o->done(ctx);
 		}
 	}
 	view_close(&vb);
 	view_close(&vc);
-	*points += n;
 	free(p);
+	return n;
+}
+
+struct walk_scn_ctx {
+	const struct walk_scn *s;
+	struct walk_run w;
+	unsigned synced;
+	bool delta; /* the clean apply's */
+};
+
+static void scn_before(void *ctx, const char *dir)
+{
+	struct walk_scn_ctx *c = ctx;
+
+	run_before(c->s, dir, &c->w);
+}
+
+/* The generation as the scenario says (delta or whole); its retry a whole diff. */
+static int scn_sync(void *ctx, bool retry)
+{
+	struct walk_scn_ctx *c = ctx;
+
+	return run_sync(&c->w, retry ? false : c->s->whole, c->synced++ ? NULL : &c->delta);
+}
+
+static void scn_done(void *ctx)
+{
+	run_free(&((struct walk_scn_ctx *)ctx)->w);
+}
+
+static void walk(const struct walk_scn *s, size_t *points, size_t *failed)
+{
+	static const struct walk_ops ops = { scn_before, scn_sync, scn_done };
+	struct walk_scn_ctx c = { .s = s };
+	char label[64];
+
+	snprintf(label, sizeof(label), "seed %u (%s)", s->seed, s->whole ? "whole" : "delta");
+	*points += walk_ops_run(&ops, &c, label, failed);
+	/* The scenario is what it says: a delta if not whole. */
+	assert_true(c.delta == !s->whole);
 }
 
 /*
@@ -493,57 +541,39 @@ static int fixed_sync(struct polsync *ps, const struct pol_result *r1)
 	return err ?: polsync_cleanup(ps, &ss);
 }
 
+struct walk_fixed_ctx {
+	const struct pol_result *r0, *r1;
+	struct polsync *ps;
+};
+
+static void fixed_before_cb(void *ctx, const char *dir)
+{
+	struct walk_fixed_ctx *c = ctx;
+
+	fixed_before(dir, c->r0, &c->ps);
+}
+
+static int fixed_sync_cb(void *ctx, bool retry)
+{
+	struct walk_fixed_ctx *c = ctx;
+
+	(void)retry; /* the same result again */
+	return fixed_sync(c->ps, c->r1);
+}
+
+static void fixed_done(void *ctx)
+{
+	polsync_free(((struct walk_fixed_ctx *)ctx)->ps);
+}
+
 /* walk() for two results built by hand: r0 before, r1 the generation under test. */
 static size_t walk_fixed(const struct pol_result *r0, const struct pol_result *r1)
 {
-	static const int errs[] = { ENOMEM, EPERM, E2BIG };
-	struct polsync *ps;
-	struct view vb, vc, vw;
-	struct probes *p = calloc(1, sizeof(*p));
-	char what[128];
-	unsigned n;
+	static const struct walk_ops ops = { fixed_before_cb, fixed_sync_cb, fixed_done };
+	struct walk_fixed_ctx c = { .r0 = r0, .r1 = r1 };
+	size_t failed = 0;
 
-	assert_non_null(p);
-	dir_fresh(dir_bf, "b");
-	fixed_before(dir_bf, r0, &ps);
-	polsync_free(ps);
-	dir_fresh(dir_c, "c");
-	fixed_before(dir_c, r0, &ps);
-	xcni_inject_arm(NULL, 0, 0);
-	assert_int_equal(fixed_sync(ps, r1), 0);
-	n = xcni_inject_passed();
-	polsync_free(ps);
-	vb = view_open(dir_bf);
-	vc = view_open(dir_c);
-	probes_of(&vb, &vc, p);
-	for (unsigned k = 1; k <= n; k++) {
-		for (size_t e = 0; e < sizeof(errs) / sizeof(errs[0]); e++) {
-			int err;
-
-			dir_fresh(dir_w, "w");
-			fixed_before(dir_w, r0, &ps);
-			xcni_inject_arm("*", k, errs[e]);
-			fixed_sync(ps, r1);
-			xcni_inject_arm(NULL, 0, 0);
-			snprintf(what, sizeof(what), "relabel, write %u of %u failing with %s", k, n,
-				 strerror(errs[e]));
-			vw = view_open(dir_w);
-			check_versions(what, p);
-			check_opens(&vw, &vb, &vc, p, what);
-			view_close(&vw);
-			if ((err = fixed_sync(ps, r1)))
-				fail_msg("%s: the retry failed: %s", what, strerror(-err));
-			strcat(what, ", then the retry: ");
-			maps_ctx = what;
-			maps_equal(dir_w, dir_c);
-			maps_ctx = "";
-			polsync_free(ps);
-		}
-	}
-	view_close(&vb);
-	view_close(&vc);
-	free(p);
-	return n;
+	return walk_ops_run(&ops, &c, "relabel", &failed);
 }
 
 /*

@@ -10,6 +10,16 @@
  */
 #include "polsync_fx.h"
 
+/* polsync_apply, then polsync_cleanup, both succeeding; st has the counts. */
+static void applied(struct polsync *ps, const struct pol_result *r, const struct pol_delta *d,
+		    struct polsync_stats *st)
+{
+	char msg[256] = "";
+
+	if (polsync_apply(ps, r, d, st, msg, sizeof(msg)))
+		fail_msg("polsync_apply: %s", msg);
+	assert_int_equal(polsync_cleanup(ps, st), 0);
+}
 
 static void test_apply_flip_cleanup(void **state)
 {
@@ -21,8 +31,7 @@ static void test_apply_flip_cleanup(void **state)
 	(void)state;
 	assert_int_equal(polsync_open(pin_dir, &ps), 0);
 	fixture(&f, 2, 80);
-	assert_int_equal(polsync_apply(ps, &f.r, NULL, &st, msg, sizeof(msg)), 0);
-	assert_int_equal(polsync_cleanup(ps, &st), 0);
+	applied(ps, &f.r, NULL, &st);
 	assert_int_equal(st.eps_changed, 2);
 	assert_int_equal(st.entries_written, 3);
 	assert_int_equal(count("xcni_policy", sizeof(struct xcni_polhash_key)), 3);
@@ -40,8 +49,7 @@ static void test_apply_flip_cleanup(void **state)
 	assert_int_equal(polsel_in("10.0.0.2", &first), 0);
 
 	/* Same input: nothing written at all. */
-	assert_int_equal(polsync_apply(ps, &f.r, NULL, &st, msg, sizeof(msg)), 0);
-	assert_int_equal(polsync_cleanup(ps, &st), 0);
+	applied(ps, &f.r, NULL, &st);
 	assert_int_equal(st.eps_changed + st.entries_written + st.entries_deleted + st.other_changed,
 			 0);
 
@@ -63,8 +71,7 @@ static void test_apply_flip_cleanup(void **state)
 	/* b leaves the node: its polep entry and its entries go. */
 	f.r.neps = 1;
 	f.r.nipcache = 2;
-	assert_int_equal(polsync_apply(ps, &f.r, NULL, &st, msg, sizeof(msg)), 0);
-	assert_int_equal(polsync_cleanup(ps, &st), 0);
+	applied(ps, &f.r, NULL, &st);
 	assert_int_equal(polep("10.0.0.2").isolated, 0xff);
 	assert_int_equal(polsel_in("10.0.0.2", &first), -1);
 	assert_int_equal(count("xcni_policy", sizeof(struct xcni_polhash_key)), 2);
@@ -190,8 +197,7 @@ static void test_many_pods_one_change(void **state)
 					  .nentries = 1, .entries = &ents[i] };
 	}
 	assert_int_equal(polsync_open(pin_dir, &ps), 0);
-	assert_int_equal(polsync_apply(ps, &r, NULL, &st, msg, sizeof(msg)), 0);
-	assert_int_equal(polsync_cleanup(ps, &st), 0);
+	applied(ps, &r, NULL, &st);
 	assert_int_equal(count("xcni_polep", 4), N);
 	/* Pod 7's rule changes port. */
 	ents[7].key.port = htons(8080);
@@ -209,8 +215,7 @@ static void test_many_pods_one_change(void **state)
 	/* Leave the maps as the next test expects them: restart sees these pods. */
 	r.neps = 0;
 	assert_int_equal(polsync_open(pin_dir, &ps), 0);
-	assert_int_equal(polsync_apply(ps, &r, NULL, &st, msg, sizeof(msg)), 0);
-	assert_int_equal(polsync_cleanup(ps, &st), 0);
+	applied(ps, &r, NULL, &st);
 	assert_int_equal(count("xcni_polep", 4), 0);
 	assert_int_equal(count("xcni_policy", sizeof(struct xcni_polhash_key)), 0);
 	polsync_free(ps);
@@ -234,8 +239,7 @@ static void test_in_place_only_for_new_peers(void **state)
 	(void)state;
 	assert_int_equal(polsync_open(pin_dir, &ps), 0);
 	fixture(&f, 1, 80);
-	assert_int_equal(polsync_apply(ps, &f.r, NULL, &st, msg, sizeof(msg)), 0);
-	assert_int_equal(polsync_cleanup(ps, &st), 0);
+	applied(ps, &f.r, NULL, &st);
 	ver = polep("10.0.0.1").version;
 	/* Pod a now also allows identity 302, born now. */
 	f.ea[1] = entry("10.0.0.1", 302, 80, 7);
@@ -278,8 +282,7 @@ static void test_in_place_only_for_new_peers(void **state)
 	assert_int_equal(polep("10.0.0.1").version, ver ^ 1);
 	/* Leave the maps empty for the next test. */
 	f.r.neps = 0;
-	assert_int_equal(polsync_apply(ps, &f.r, NULL, &st, msg, sizeof(msg)), 0);
-	assert_int_equal(polsync_cleanup(ps, &st), 0);
+	applied(ps, &f.r, NULL, &st);
 	polsync_free(ps);
 }
 
@@ -500,16 +503,14 @@ static void test_overflow_closes_only_its_pods(void **state)
 
 	/* Before: no greedy policy, a pod that will be deleted. */
 	tenants(t, false, true, false);
-	assert_int_equal(polsync_apply(ps, &t->r, NULL, &st, msg, sizeof(msg)), 0);
-	assert_int_equal(polsync_cleanup(ps, &st), 0);
+	applied(ps, &t->r, NULL, &st);
 	assert_true(ipcache_has("10.0.3.9"));
 	assert_true(identity_has(499));
 	assert_int_equal(over_count(), 0);
 
 	/* The greedy policy, the deletion and the new deny-all pod, in one generation. */
 	tenants(t, true, false, true);
-	assert_int_equal(polsync_apply(ps, &t->r, NULL, &st, msg, sizeof(msg)), 0);
-	assert_int_equal(polsync_cleanup(ps, &st), 0);
+	applied(ps, &t->r, NULL, &st);
 	assert_int_equal(st.eps_overflow, 1);
 	ov = polsync_overflows(ps, &nov);
 	assert_int_equal(nov, 1);
@@ -535,8 +536,7 @@ static void test_overflow_closes_only_its_pods(void **state)
 
 	/* A namespace may use half of each map: neither greedy pod fits its share. */
 	polsync_set_ns_share(ps, 50);
-	assert_int_equal(polsync_apply(ps, &t->r, NULL, &st, msg, sizeof(msg)), 0);
-	assert_int_equal(polsync_cleanup(ps, &st), 0);
+	applied(ps, &t->r, NULL, &st);
 	assert_int_equal(st.eps_overflow, 2);
 	assert_int_equal(over_count(), 2);
 	assert_true(polep(tenant_ip[0]).isolated & XCNI_POLEP_OVERFLOW);
@@ -546,8 +546,7 @@ static void test_overflow_closes_only_its_pods(void **state)
 
 	/* The policy shrinks: the pods are judged by it again, not left closed. */
 	tenants(t, false, false, true);
-	assert_int_equal(polsync_apply(ps, &t->r, NULL, &st, msg, sizeof(msg)), 0);
-	assert_int_equal(polsync_cleanup(ps, &st), 0);
+	applied(ps, &t->r, NULL, &st);
 	assert_int_equal(st.eps_overflow, 0);
 	assert_int_equal(over_count(), 0);
 	assert_int_equal(polep(tenant_ip[0]).isolated, 0);
@@ -687,8 +686,7 @@ static void test_born_named_after_policy(void **state)
 		order_dir(saved, dir);
 		assert_int_equal(polsync_open(pin_dir, &ps), 0);
 		order_fx(&f, false, 0);
-		assert_int_equal(polsync_apply(ps, &f.r, NULL, &st, msg, sizeof(msg)), 0);
-		assert_int_equal(polsync_cleanup(ps, &st), 0);
+		applied(ps, &f.r, NULL, &st);
 		assert_int_equal(ipc_id("10.0.0.2"), 301);
 		order_fx(&f, true, 302);
 		apply_killed_at(delta ? ps : NULL, &f.r, delta ? &d : NULL, "apply-flipped");
@@ -727,8 +725,7 @@ static void test_renamed_number_forgotten_first(void **state)
 	order_dir(saved, dir);
 	assert_int_equal(polsync_open(pin_dir, &ps), 0);
 	order_fx(&f, false, 0);
-	assert_int_equal(polsync_apply(ps, &f.r, NULL, &st, msg, sizeof(msg)), 0);
-	assert_int_equal(polsync_cleanup(ps, &st), 0);
+	applied(ps, &f.r, NULL, &st);
 	polsync_free(ps);
 	order_fx(&f, true, 301);
 	apply_killed_at(NULL, &f.r, NULL, "apply-flipped");
@@ -740,8 +737,7 @@ static void test_renamed_number_forgotten_first(void **state)
 		fail_msg("10.0.0.3 named 301 before a's policy about it was in place");
 	/* And a writer finishing the job leaves the new state. */
 	assert_int_equal(polsync_open(pin_dir, &ps), 0);
-	assert_int_equal(polsync_apply(ps, &f.r, NULL, &st, msg, sizeof(msg)), 0);
-	assert_int_equal(polsync_cleanup(ps, &st), 0);
+	applied(ps, &f.r, NULL, &st);
 	assert_int_equal(ipc_id("10.0.0.3"), 301);
 	assert_int_equal(ipc_id("10.0.0.2"), XCNI_ID_WORLD);
 	assert_true(allowed("10.0.0.1", 301, 443));
@@ -944,8 +940,7 @@ static void test_ipcache_full_closes_namespace(void **state)
 	}
 	/* greedy down to 20 pods: everything fits, greedy opened again. */
 	f.r.nipcache = 3 + 20;
-	assert_int_equal(polsync_apply(ps, &f.r, NULL, &st, msg, sizeof(msg)), 0);
-	assert_int_equal(polsync_cleanup(ps, &st), 0);
+	applied(ps, &f.r, NULL, &st);
 	assert_int_equal(count("xcni_ipcache", sizeof(struct xcni_ipcache_key)), 3 + 20);
 	assert_false(polep("10.9.0.0").isolated & XCNI_POLEP_OVERFLOW);
 	polsync_ipcache_closed(ps, 4, &nclosed, NULL);
@@ -973,8 +968,7 @@ static void test_ipcache_full_closes_namespace(void **state)
 		assert_int_equal(nclosed, 1);
 		assert_string_equal(closed[0], "greedy");
 		assert_int_equal(addrs, IPC_GREEDY);
-		assert_int_equal(polsync_apply(ps, &f.r, NULL, &st, msg, sizeof(msg)), 0);
-		assert_int_equal(polsync_cleanup(ps, &st), 0);
+		applied(ps, &f.r, NULL, &st);
 		assert_true(polep("10.9.0.0").isolated & XCNI_POLEP_OVERFLOW);
 		assert_true(allowed("10.0.0.1", 300, 80));
 		assert_int_equal(polsync_apply6(ps, &v6, &changed), 0);
@@ -1021,8 +1015,7 @@ static void test_identities_read_back(void **state)
 	assert_int_equal(polsync_open(pin_dir, &ps), 0);
 	order_fx(&f, false, 0);
 	f.ids[1].canon = big;
-	assert_int_equal(polsync_apply(ps, &f.r, NULL, &st, msg, sizeof(msg)), 0);
-	assert_int_equal(polsync_cleanup(ps, &st), 0);
+	applied(ps, &f.r, NULL, &st);
 	polsync_free(ps);
 	assert_int_equal(polsync_open(pin_dir, &ps), 0);
 	assert_int_equal(polsync_identities(ps, &prev, &n), 0);

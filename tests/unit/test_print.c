@@ -25,24 +25,30 @@ static const struct pt_col cols[] = {
 	{ "NOTE", NULL, PT_STR }, /* text only */
 };
 
-/* What t prints, in a string the caller frees; err gets pt_print()'s result. */
-static char *render(const struct ptable *t, bool json, int *err)
+/* pt_print's two formats, beside pt_print_fmt's: both entry points stay under test. */
+enum { PRINT_TEXT = -1, PRINT_JSON = -2 };
+
+/*
+ * What t prints in fmt, in a string the caller frees; err gets the result of
+ * pt_print (PRINT_TEXT, PRINT_JSON) or of pt_print_fmt (a pt_format).
+ */
+static char *render(struct ptable *t, int fmt, int *err)
 {
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
 
 	assert_non_null(f);
-	*err = pt_print(t, f, json);
+	*err = fmt < 0 ? pt_print(t, f, fmt == PRINT_JSON) : pt_print_fmt(t, f, fmt);
 	fclose(f);
 	return buf;
 }
 
-/* t printed (pt_print, JSON or not) is want, without an error. */
-static void prints(struct ptable *t, bool json, const char *want)
+/* t printed in fmt (see render) is want, without an error. */
+static void prints(struct ptable *t, int fmt, const char *want)
 {
 	int err;
-	char *out = render(t, json, &err);
+	char *out = render(t, fmt, &err);
 
 	assert_int_equal(err, 0);
 	assert_string_equal(out, want);
@@ -67,62 +73,37 @@ static struct ptable *sample(void)
 	return t;
 }
 
-static void text_columns_align(void **state)
+/*
+ * sample() in each format: text aligns strings to the left, numbers to the
+ * right, no blanks at line ends; JSON is an array of objects; -o wide adds
+ * CODE, JSON-only, titled by its key (NOTE, text-only, stays); JSONL is one
+ * object a line.
+ */
+static void sample_in_each_format(void **state)
 {
-	struct ptable *t = sample();
+	static const struct {
+		int fmt;
+		const char *want;
+	} rows[] = {
+		{ PRINT_TEXT, "NAME       PACKETS  FLAGS  NOTE\n"
+			      "fwd-local        7   0x1f  short\n"
+			      "-           123456    0x0  longer-2\n" },
+		{ PRINT_JSON, "[{\"name\":\"fwd-local\",\"packets\":7,\"code\":-100,\"flags\":31},"
+			      "{\"name\":null,\"packets\":123456,\"code\":-108,\"flags\":0}]\n" },
+		{ PT_WIDE, "NAME       PACKETS  CODE  FLAGS  NOTE\n"
+			   "fwd-local        7  -100   0x1f  short\n"
+			   "-           123456  -108    0x0  longer-2\n" },
+		{ PT_JSONL, "{\"name\":\"fwd-local\",\"packets\":7,\"code\":-100,\"flags\":31}\n"
+			    "{\"name\":null,\"packets\":123456,\"code\":-108,\"flags\":0}\n" },
+	};
 
 	(void)state;
-	/* Strings to the left, numbers to the right, no blanks at line ends. */
-	prints(t, false, "NAME       PACKETS  FLAGS  NOTE\n"
-			 "fwd-local        7   0x1f  short\n"
-			 "-           123456    0x0  longer-2\n");
-	pt_free(t);
-}
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct ptable *t = sample();
 
-static void json_is_an_array_of_objects(void **state)
-{
-	struct ptable *t = sample();
-
-	(void)state;
-	prints(t, true, "[{\"name\":\"fwd-local\",\"packets\":7,\"code\":-100,\"flags\":31},"
-			"{\"name\":null,\"packets\":123456,\"code\":-108,\"flags\":0}]\n");
-	pt_free(t);
-}
-
-/* What t prints in fmt (pt_print_fmt), in a string the caller frees. */
-static char *render_fmt(struct ptable *t, enum pt_format fmt, int *err)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-
-	assert_non_null(f);
-	*err = pt_print_fmt(t, f, fmt);
-	fclose(f);
-	return buf;
-}
-
-/* t printed in fmt (pt_print_fmt) is want, without an error. */
-static void prints_fmt(struct ptable *t, enum pt_format fmt, const char *want)
-{
-	int err;
-	char *out = render_fmt(t, fmt, &err);
-
-	assert_int_equal(err, 0);
-	assert_string_equal(out, want);
-	free(out);
-}
-
-static void wide_adds_the_json_only_columns(void **state)
-{
-	struct ptable *t = sample();
-
-	(void)state;
-	/* CODE, JSON-only, titled by its key; NOTE (text-only) stays. */
-	prints_fmt(t, PT_WIDE, "NAME       PACKETS  CODE  FLAGS  NOTE\n"
-			       "fwd-local        7  -100   0x1f  short\n"
-			       "-           123456  -108    0x0  longer-2\n");
-	pt_free(t);
+		prints(t, rows[i].fmt, rows[i].want);
+		pt_free(t);
+	}
 }
 
 /*
@@ -159,25 +140,15 @@ static void show_flags_pick_the_text_columns(void **state)
 	int err;
 
 	(void)state;
-	prints_fmt(t, PT_TEXT, "SRC     STATE\nx/a:80  new\n");
-	prints_fmt(t, PT_WIDE, "ADDR         POD  STATE\n10.0.0.1:80  x/a  new\n");
-	out = render_fmt(t, PT_JSON, &err);
+	prints(t, PT_TEXT, "SRC     STATE\nx/a:80  new\n");
+	prints(t, PT_WIDE, "ADDR         POD  STATE\n10.0.0.1:80  x/a  new\n");
+	out = render(t, PT_JSON, &err);
 	assert_int_equal(err, 0);
 	assert_non_null(strstr(out, "\"addr\":\"10.0.0.1:80\",\"port\":80,\"pod\":\"x/a\",\"state\":\"new\""));
 	free(out);
 	pt_free(t);
 	t = show_sample(PT_RECORD);
-	prints_fmt(t, PT_TEXT, "ADDR   10.0.0.1:80\nSTATE  new\n");
-	pt_free(t);
-}
-
-static void jsonl_is_one_object_a_line(void **state)
-{
-	struct ptable *t = sample();
-
-	(void)state;
-	prints_fmt(t, PT_JSONL, "{\"name\":\"fwd-local\",\"packets\":7,\"code\":-100,\"flags\":31}\n"
-				"{\"name\":null,\"packets\":123456,\"code\":-108,\"flags\":0}\n");
+	prints(t, PT_TEXT, "ADDR   10.0.0.1:80\nSTATE  new\n");
 	pt_free(t);
 }
 
@@ -198,7 +169,7 @@ static void yaml_reads_back_as_the_json(void **state)
 	pt_uint(t, 3);
 	pt_str(t, "a: b");
 	pt_null(t);
-	prints_fmt(t, PT_YAML, "---\n"
+	prints(t, PT_YAML, "---\n"
 			       "- s: \"10.0.0.1\"\n  u: 1\n"
 			       "- s: \"yes\"\n  u: 2\n"
 			       "- s: x/a\n  u: 3\n"
@@ -226,8 +197,8 @@ static void empty_table(void **state)
 	struct ptable *t = pt_new(cols, sizeof(cols) / sizeof(cols[0]), 0);
 
 	(void)state;
-	prints(t, false, "NAME  PACKETS  FLAGS  NOTE\n");
-	prints(t, true, "[]\n");
+	prints(t, PRINT_TEXT, "NAME  PACKETS  FLAGS  NOTE\n");
+	prints(t, PRINT_JSON, "[]\n");
 	pt_free(t);
 }
 
@@ -242,8 +213,8 @@ static void record_is_one_object(void **state)
 	(void)state;
 	pt_uint(t, 1);
 	pt_str(t, "node-a");
-	prints(t, false, "ABI-VERSION  1\nNODE         node-a\n");
-	prints(t, true, "{\"abi_version\":1,\"node\":\"node-a\"}\n");
+	prints(t, PRINT_TEXT, "ABI-VERSION  1\nNODE         node-a\n");
+	prints(t, PRINT_JSON, "{\"abi_version\":1,\"node\":\"node-a\"}\n");
 	pt_free(t);
 }
 
@@ -256,11 +227,11 @@ static void big_unsigned_stays_a_number(void **state)
 
 	(void)state;
 	pt_uint(t, UINT64_MAX);
-	out = render(t, false, &err);
+	out = render(t, PRINT_TEXT, &err);
 	assert_string_equal(out, "                   N\n18446744073709551615\n");
 	free(out);
 	/* jansson's integers are signed: a double, not a string nor a wrapped -1. */
-	prints(t, true, "[{\"n\":1.8446744073709552e19}]\n");
+	prints(t, PRINT_JSON, "[{\"n\":1.8446744073709552e19}]\n");
 	pt_free(t);
 }
 
@@ -272,12 +243,12 @@ static void view_bugs_are_errors(void **state)
 
 	(void)state;
 	pt_str(t, "x");
-	out = render(t, false, &err); /* a row left incomplete */
+	out = render(t, PRINT_TEXT, &err); /* a row left incomplete */
 	assert_int_equal(err, -EINVAL);
 	free(out);
 	pt_str(t, "not a number"); /* into the PACKETS column */
 	pt_uint(t, 1);
-	out = render(t, true, &err);
+	out = render(t, PRINT_JSON, &err);
 	assert_int_equal(err, -EINVAL);
 	free(out);
 	pt_free(t);
@@ -304,118 +275,112 @@ static void every_reason_has_a_unique_name(void **state)
 	assert_null(xcni_dir_name(XCNI_NR_DIRS));
 }
 
-/* pt_flush() into a string the caller frees. */
-static char *flush(struct ptable *t, FILE **f, char **buf, bool json)
+/* A stream into memory, as xcnictl's watch views write to stdout. */
+struct sink {
+	char *buf;
+	size_t len;
+	FILE *f;
+};
+
+static void sink_open(struct sink *k)
 {
-	assert_int_equal(pt_flush(t, *f, json), 0);
-	fflush(*f);
-	return strdup(*buf);
+	k->buf = NULL;
+	k->f = open_memstream(&k->buf, &k->len);
+	assert_non_null(k->f);
 }
+
+static void sink_close(struct sink *k)
+{
+	fclose(k->f);
+	free(k->buf);
+}
+
+/* pt_flush() wrote, all told, want into k. */
+static void flushes(struct ptable *t, struct sink *k, bool json, const char *want)
+{
+	assert_int_equal(pt_flush(t, k->f, json), 0);
+	fflush(k->f);
+	assert_string_equal(k->buf, want);
+}
+
+/* The streams' columns: the first two, or all three. */
+static const struct pt_col sc[] = {
+	{ "REASON", "reason", PT_STR },
+	{ "LEN", "len", PT_UINT },
+	{ "VERDICT", "verdict", PT_STR },
+};
 
 static void stream_writes_only_new_rows(void **state)
 {
-	static const struct pt_col sc[] = {
-		{ "REASON", "reason", PT_STR },
-		{ "LEN", "len", PT_UINT },
-	};
 	struct ptable *t = pt_new(sc, 2, 0);
-	char *buf = NULL, *out;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
+	struct sink k;
 
 	(void)state;
+	sink_open(&k);
 	pt_str(t, "drop-spoof-ip");
 	pt_uint(t, 98);
-	out = flush(t, &f, &buf, false);
-	assert_string_equal(out, "REASON  LEN\ndrop-spoof-ip   98\n");
-	free(out);
+	flushes(t, &k, false, "REASON  LEN\ndrop-spoof-ip   98\n");
 	pt_str(t, "drop-short");
 	pt_uint(t, 1500);
-	out = flush(t, &f, &buf, false);
 	/* The header once; the new row only; widths never shrink. */
-	assert_string_equal(out, "REASON  LEN\ndrop-spoof-ip   98\ndrop-short     1500\n");
-	free(out);
-	fclose(f);
+	flushes(t, &k, false, "REASON  LEN\ndrop-spoof-ip   98\ndrop-short     1500\n");
+	sink_close(&k);
 	pt_free(t);
-	free(buf);
 
 	t = pt_new(sc, 2, 0);
-	buf = NULL;
-	f = open_memstream(&buf, &len);
+	sink_open(&k);
 	pt_str(t, "a");
 	pt_uint(t, 1);
 	pt_str(t, "b");
-	out = flush(t, &f, &buf, true);
-	assert_string_equal(out, "{\"reason\":\"a\",\"len\":1}\n");
-	free(out);
+	flushes(t, &k, true, "{\"reason\":\"a\",\"len\":1}\n");
 	pt_uint(t, 2); /* completes the row kept from before */
-	out = flush(t, &f, &buf, true);
-	assert_string_equal(out, "{\"reason\":\"a\",\"len\":1}\n{\"reason\":\"b\",\"len\":2}\n");
-	free(out);
-	fclose(f);
+	flushes(t, &k, true, "{\"reason\":\"a\",\"len\":1}\n{\"reason\":\"b\",\"len\":2}\n");
+	sink_close(&k);
 	pt_free(t);
-	free(buf);
 }
 
 /* Minimum widths: a stream's first line is as wide as its widest, so later
  * lines align with it; the last column gets no trailing blanks. */
 static void stream_min_width_aligns_from_the_first_line(void **state)
 {
-	static const struct pt_col sc[] = {
-		{ "REASON", "reason", PT_STR },
-		{ "LEN", "len", PT_UINT },
-		{ "VERDICT", "verdict", PT_STR },
-	};
 	struct ptable *t = pt_new(sc, 3, 0);
-	char *buf = NULL, *out;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
+	struct sink k;
 
 	(void)state;
+	sink_open(&k);
 	pt_min_width(t, 0, 13);
 	pt_min_width(t, 1, 4);
 	pt_min_width(t, 2, 20); /* the last column: no padding */
 	pt_str(t, "fwd-local");
 	pt_uint(t, 98);
 	pt_str(t, "x");
-	out = flush(t, &f, &buf, false);
-	assert_string_equal(out, "REASON          LEN  VERDICT\n"
-				 "fwd-local        98  x\n");
-	free(out);
+	flushes(t, &k, false, "REASON          LEN  VERDICT\n"
+			      "fwd-local        98  x\n");
 	pt_str(t, "drop-spoof-ip");
 	pt_uint(t, 1500);
 	pt_null(t);
-	out = flush(t, &f, &buf, false);
-	assert_string_equal(out, "REASON          LEN  VERDICT\n"
-				 "fwd-local        98  x\n"
-				 "drop-spoof-ip  1500  -\n");
-	free(out);
+	flushes(t, &k, false, "REASON          LEN  VERDICT\n"
+			      "fwd-local        98  x\n"
+			      "drop-spoof-ip  1500  -\n");
 	/* JSON is not padded. */
 	pt_min_width(t, 0, 40);
 	pt_str(t, "a");
 	pt_uint(t, 1);
 	pt_str(t, "b");
-	fclose(f);
-	buf = (free(buf), NULL);
-	f = open_memstream(&buf, &len);
-	out = flush(t, &f, &buf, true);
-	assert_string_equal(out, "{\"reason\":\"a\",\"len\":1,\"verdict\":\"b\"}\n");
-	free(out);
-	fclose(f);
+	sink_close(&k);
+	sink_open(&k);
+	flushes(t, &k, true, "{\"reason\":\"a\",\"len\":1,\"verdict\":\"b\"}\n");
+	sink_close(&k);
 	pt_free(t);
-	free(buf);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(text_columns_align),
-		cmocka_unit_test(wide_adds_the_json_only_columns),
+		cmocka_unit_test(sample_in_each_format),
 		cmocka_unit_test(show_flags_pick_the_text_columns),
-		cmocka_unit_test(jsonl_is_one_object_a_line),
 		cmocka_unit_test(yaml_reads_back_as_the_json),
 		cmocka_unit_test(formats_by_name),
-		cmocka_unit_test(json_is_an_array_of_objects),
 		cmocka_unit_test(empty_table),
 		cmocka_unit_test(record_is_one_object),
 		cmocka_unit_test(big_unsigned_stays_a_number),

@@ -20,6 +20,7 @@
 
 #include "../../user/lib/system/log.h"
 #include "../../user/lib/cluster/store.h"
+#include "unit.h"
 
 static struct k8s_object *obj_of(const char *yaml)
 {
@@ -336,27 +337,15 @@ static void rm_at(const char *dir, const char *name)
 	assert_int_equal(unlink(path), 0);
 }
 
+static int dispatch_cb(void *b)
+{
+	return ((struct cs_backend *)b)->ops->dispatch(b);
+}
+
 /* dispatch(), with what it logged. */
 static int dispatch_logged(struct cs_backend *b, char *log, size_t sz)
 {
-	FILE *tmp = tmpfile();
-	int saved, ret;
-	size_t n;
-
-	assert_non_null(tmp);
-	fflush(stderr);
-	saved = dup(2);
-	assert_true(saved >= 0);
-	assert_int_equal(dup2(fileno(tmp), 2), 2);
-	ret = b->ops->dispatch(b);
-	fflush(stderr);
-	dup2(saved, 2);
-	close(saved);
-	rewind(tmp);
-	n = fread(log, 1, sz - 1, tmp);
-	log[n] = '\0';
-	fclose(tmp);
-	return ret;
+	return stderr_of(dispatch_cb, b, log, sz);
 }
 
 static int dispatch(struct cs_backend *b)

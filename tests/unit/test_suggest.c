@@ -53,39 +53,41 @@ static void selector_fewest_labels(void **state)
 	assert_json(sel_of("shop", "app=web,tier=fe"), "{\"matchLabels\":{\"tier\":\"fe\"}}");
 }
 
-static void selector_first_key_on_a_tie(void **state)
+/*
+ * Namespace shop of these pods alone (name, labels; addresses from
+ * 10.244.0.30): the selector of each pod's group. A tie: either label alone
+ * would do, the first key is taken, every time. The whole namespace: {}.
+ * A superset: every subset of web's labels selects the canary too, so its
+ * extra key must be absent; the canary itself needs one label.
+ */
+static void selector_cases(void **state)
 {
-	(void)state;
-	ns_add("shop", "");
-	pod_add("shop", "a", "n1", "10.244.0.30", "app=a,name=a");
-	pod_add("shop", "b", "n1", "10.244.0.31", "app=b,name=b");
-	/* Either label alone would do: the first key is taken, every time. */
-	assert_json(sel_of("shop", "app=a,name=a"), "{\"matchLabels\":{\"app\":\"a\"}}");
-}
+	static const struct {
+		const char *pods[2][2], *want[2];
+	} cases[] = {
+		{ { { "a", "app=a,name=a" }, { "b", "app=b,name=b" } },
+		  { "{\"matchLabels\":{\"app\":\"a\"}}", "{\"matchLabels\":{\"app\":\"b\"}}" } },
+		{ { { "w1", "app=web" }, { "w2", "app=web" } }, { "{}", "{}" } },
+		{ { { "web", "app=web" }, { "canary", "app=web,track=canary" } },
+		  { "{\"matchExpressions\":[{\"key\":\"track\",\"operator\":\"DoesNotExist\"}],"
+		    "\"matchLabels\":{\"app\":\"web\"}}",
+		    "{\"matchLabels\":{\"track\":\"canary\"}}" } },
+	};
+	char ip[16];
 
-static void selector_whole_namespace(void **state)
-{
-	(void)state;
-	ns_add("shop", "");
-	pod_add("shop", "w1", "n1", "10.244.0.30", "app=web");
-	pod_add("shop", "w2", "n1", "10.244.0.31", "app=web");
-	/* The group is every pod of the namespace: {}. */
-	assert_json(sel_of("shop", "app=web"), "{}");
-}
-
-static void selector_superset_excluded(void **state)
-{
-	(void)state;
-	ns_add("shop", "");
-	pod_add("shop", "web", "n1", "10.244.0.30", "app=web");
-	pod_add("shop", "canary", "n1", "10.244.0.31", "app=web,track=canary");
-	/* Every subset of web's labels selects the canary too: its extra key must be absent. */
-	assert_json(sel_of("shop", "app=web"),
-		    "{\"matchExpressions\":[{\"key\":\"track\",\"operator\":\"DoesNotExist\"}],"
-		    "\"matchLabels\":{\"app\":\"web\"}}");
-	/* The canary itself: one label does it. */
-	assert_json(sel_of("shop", "app=web,track=canary"),
-		    "{\"matchLabels\":{\"track\":\"canary\"}}");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (i) {
+			teardown(state);
+			setup(state);
+		}
+		ns_add("shop", "");
+		for (size_t k = 0; k < 2; k++) {
+			snprintf(ip, sizeof(ip), "10.244.0.%zu", 30 + k);
+			pod_add("shop", cases[i].pods[k][0], "n1", ip, cases[i].pods[k][1]);
+		}
+		for (size_t k = 0; k < 2; k++)
+			assert_json(sel_of("shop", cases[i].pods[k][1]), cases[i].want[k]);
+	}
 }
 
 /* ---- the records ------------------------------------------------------ */
@@ -173,6 +175,23 @@ static void suggest_flows(struct sug_flows *fl)
 	add(fl, rec(DEVWEB, "dev", "web", DEVCLIENT, "dev", "client", "TCP", 80, "allowed"), 0);
 }
 
+/*
+ * prod's policies suggested from fl over the cluster as it is (not audit),
+ * skipped getting the rules left out; with fates, replayed too: both succeed.
+ */
+static json_t *suggested(struct sug_flows *fl, size_t *skipped, enum sug_fate *fates)
+{
+	struct cluster c = view();
+	json_t *pols;
+	size_t n;
+
+	assert_int_equal(pol_sug_build(&c, "prod", fl, false, &pols, skipped ?: &n, Msg, sizeof(Msg)),
+			 0);
+	if (fates)
+		assert_int_equal(pol_sug_replay(&c, "prod", pols, fl, fates, Msg, sizeof(Msg)), 0);
+	return pols;
+}
+
 static void build_policies(void **state)
 {
 	struct sug_flows fl = {};
@@ -184,8 +203,7 @@ static void build_policies(void **state)
 	cast();
 	pod_port(&objs[K8S_POD][1]->pod, "pg", TCP, 5432);
 	suggest_flows(&fl);
-	c = view();
-	assert_int_equal(pol_sug_build(&c, "prod", &fl, false, &pols, &skipped, Msg, sizeof(Msg)), 0);
+	pols = suggested(&fl, &skipped, NULL);
 	assert_int_equal(skipped, 0);
 	/* The default deny, db (in from web), web (in from dev/client, out to db and 443). */
 	assert_int_equal(json_array_size(pols), 3);
@@ -209,6 +227,7 @@ static void build_policies(void **state)
 		    "\"policyTypes\":[\"Ingress\",\"Egress\"]}");
 	json_decref(pols);
 	/* --audit: every policy in audit mode. */
+	c = view();
 	assert_int_equal(pol_sug_build(&c, "prod", &fl, true, &pols, &skipped, Msg, sizeof(Msg)), 0);
 	for (size_t i = 0; i < json_array_size(pols); i++)
 		assert_string_equal(json_string_value(json_object_get(
@@ -224,15 +243,13 @@ static void build_policies(void **state)
 static void icmp_left_out(void **state)
 {
 	struct sug_flows fl = {};
-	struct cluster c;
 	json_t *pols;
 	size_t skipped;
 
 	(void)state;
 	cast();
 	add(&fl, rec(WEB, "prod", "web", DB, "prod", "db", "ICMP", 0, "allowed"), 0);
-	c = view();
-	assert_int_equal(pol_sug_build(&c, "prod", &fl, false, &pols, &skipped, Msg, sizeof(Msg)), 0);
+	pols = suggested(&fl, &skipped, NULL);
 	/* A rule without ports would allow every port: left out, said. */
 	assert_int_equal(skipped, 1);
 	assert_int_equal(json_array_size(pols), 1);
@@ -246,18 +263,14 @@ static void replay_agrees(void **state)
 {
 	struct sug_flows fl = {};
 	enum sug_fate fates[16];
-	struct cluster c;
 	json_t *pols;
-	size_t skipped;
 
 	(void)state;
 	cast();
 	/* prod's own policy, replaced by the suggestion in the replay: it allowed other -> db. */
 	peer(ingress(np_add("prod", "old", sel("app=db"), IN)), sel("app=other"), NULL);
 	suggest_flows(&fl);
-	c = view();
-	assert_int_equal(pol_sug_build(&c, "prod", &fl, false, &pols, &skipped, Msg, sizeof(Msg)), 0);
-	assert_int_equal(pol_sug_replay(&c, "prod", pols, &fl, fates, Msg, sizeof(Msg)), 0);
+	pols = suggested(&fl, NULL, fates);
 	assert_int_equal(fates[0], SUG_FATE_ALLOWED);
 	assert_int_equal(fates[1], SUG_FATE_ALLOWED);
 	assert_int_equal(fates[2], SUG_FATE_ALLOWED);
@@ -272,9 +285,7 @@ static void replay_catches_a_conflict(void **state)
 {
 	struct sug_flows fl = {};
 	enum sug_fate fates[4];
-	struct cluster c;
 	json_t *pols;
-	size_t skipped;
 
 	(void)state;
 	cast();
@@ -283,9 +294,7 @@ static void replay_catches_a_conflict(void **state)
 	add(&fl, rec(DEVCLIENT, "dev", "client", WEB, "prod", "web", "TCP", 80, "allowed"), 0);
 	add(&fl, rec(DEVCLIENT, "dev", "client", "10.244.0.13", "prod", "web2", "TCP", 80, "denied"),
 	    0);
-	c = view();
-	assert_int_equal(pol_sug_build(&c, "prod", &fl, false, &pols, &skipped, Msg, sizeof(Msg)), 0);
-	assert_int_equal(pol_sug_replay(&c, "prod", pols, &fl, fates, Msg, sizeof(Msg)), 0);
+	pols = suggested(&fl, NULL, fates);
 	assert_int_equal(fates[0], SUG_FATE_ALLOWED);
 	/* Labels cannot tell them apart: the replay says the denial would not hold. */
 	assert_int_equal(fates[1], SUG_FATE_ALLOWED);
@@ -315,9 +324,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(selector_fewest_labels, setup, teardown),
-		cmocka_unit_test_setup_teardown(selector_first_key_on_a_tie, setup, teardown),
-		cmocka_unit_test_setup_teardown(selector_whole_namespace, setup, teardown),
-		cmocka_unit_test_setup_teardown(selector_superset_excluded, setup, teardown),
+		cmocka_unit_test_setup_teardown(selector_cases, setup, teardown),
 		cmocka_unit_test_setup_teardown(records_merged_denial_wins, setup, teardown),
 		cmocka_unit_test_setup_teardown(build_policies, setup, teardown),
 		cmocka_unit_test_setup_teardown(icmp_left_out, setup, teardown),
