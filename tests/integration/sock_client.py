@@ -6,10 +6,19 @@
   sock_client.py udp IP PORT   unconnected sendto, then "from IP:PORT" (recvfrom)
                                and the reply
 An error prints its errno name (e.g. "error ECONNREFUSED") and exits 1.
+SOCK_GATE=FILE: the socket stays open until FILE exists (a record listed).
 """
 import errno
+import os
 import socket
 import sys
+import time
+
+
+def hold():
+    gate = os.environ.get("SOCK_GATE")
+    while gate and not os.path.exists(gate):
+        time.sleep(0.05)
 
 
 def main():
@@ -19,7 +28,8 @@ def main():
             s = socket.create_connection((ip, port), timeout=2)
             peer = s.getpeername()
             print("peer %s:%d" % peer[:2])  # IPv6: (host, port, flowinfo, scope)
-            print(s.recv(100).decode().strip())
+            print(s.recv(100).decode().strip(), flush=True)
+            hold()
         else:
             s = socket.socket(socket.AF_INET6 if ":" in ip else socket.AF_INET,
                               socket.SOCK_DGRAM)
@@ -27,7 +37,8 @@ def main():
             s.sendto(b"ping\n", (ip, port))
             data, src = s.recvfrom(100)
             print("from %s:%d" % src[:2])
-            print(data.decode().strip())
+            print(data.decode().strip(), flush=True)
+            hold()
     except socket.timeout:
         print("error timeout")
         return 1
