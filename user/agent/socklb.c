@@ -280,3 +280,31 @@ void socklb_free(struct sock_lb *s)
 {
 	sock_lb__destroy(s);
 }
+
+int socklb_use(const char *pin_dir, struct socklb_use *u)
+{
+	struct xcni_sock_own v;
+	__u64 key, next, *prev = NULL;
+	char path[512];
+	int fd;
+
+	memset(u, 0, sizeof(*u));
+	snprintf(path, sizeof(path), "%s/xcni_sock_own", pin_dir);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -errno;
+	/* At most XCNI_MAX_SOCK_OWN (4,096) entries: read in one go. */
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &v))
+			continue;
+		u->owners++;
+		u->held += v.held;
+		u->over += v.over;
+		if (v.over > u->over_most)
+			u->over_most = v.over;
+	}
+	close(fd);
+	return 0;
+}
