@@ -5,11 +5,20 @@
                                the first line the server sent
   sock_client.py udp IP PORT   unconnected sendto, then "from IP:PORT" (recvfrom)
                                and the reply
+  sock_client.py hold IP PORT N
+                               N unconnected UDP sockets held open (issue 52's
+                               attack): the first asks as udp does; every other
+                               one sends, then reads its reply (10 s at most for
+                               all: each record used, as a resolver's is) and
+                               "answered K from IP:PORT" counts those from
+                               IP:PORT; "held N"; at SOCK_GATE the first asks
+                               again: "again from IP:PORT" and the reply
 An error prints its errno name (e.g. "error ECONNREFUSED") and exits 1.
-SOCK_GATE=FILE: the socket stays open until FILE exists (a record listed).
+SOCK_GATE=FILE: the sockets stay open until FILE exists (a record listed).
 """
 import errno
 import os
+import resource
 import socket
 import sys
 import time
@@ -21,6 +30,40 @@ def hold():
         time.sleep(0.05)
 
 
+def udp_socket(ip):
+    s = socket.socket(socket.AF_INET6 if ":" in ip else socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(2)
+    return s
+
+
+def ask(s, ip, port, prefix=""):
+    s.sendto(b"ping\n", (ip, port))
+    data, src = s.recvfrom(100)
+    print("%sfrom %s:%d" % ((prefix,) + src[:2]))
+    print(data.decode().strip(), flush=True)
+
+
+def hold_many(ip, port, n):
+    resource.setrlimit(resource.RLIMIT_NOFILE, (n + 64, n + 64))
+    socks = [udp_socket(ip) for _ in range(n)]
+    ask(socks[0], ip, port)
+    answered = 0
+    for s in socks[1:]:
+        s.sendto(b"ping\n", (ip, port))
+    deadline = time.monotonic() + 10
+    for s in socks[1:]:
+        s.settimeout(max(0.01, deadline - time.monotonic()))
+        try:
+            answered += s.recvfrom(100)[1][:2] == (ip, port)
+        except socket.timeout:
+            pass
+    print("answered %d from %s:%d" % (answered, ip, port))
+    print("held %d" % n, flush=True)
+    hold()
+    socks[0].settimeout(3)
+    ask(socks[0], ip, port, "again ")
+
+
 def main():
     kind, ip, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
     try:
@@ -30,14 +73,10 @@ def main():
             print("peer %s:%d" % peer[:2])  # IPv6: (host, port, flowinfo, scope)
             print(s.recv(100).decode().strip(), flush=True)
             hold()
+        elif kind == "hold":
+            hold_many(ip, port, int(sys.argv[4]))
         else:
-            s = socket.socket(socket.AF_INET6 if ":" in ip else socket.AF_INET,
-                              socket.SOCK_DGRAM)
-            s.settimeout(2)
-            s.sendto(b"ping\n", (ip, port))
-            data, src = s.recvfrom(100)
-            print("from %s:%d" % src[:2])
-            print(data.decode().strip(), flush=True)
+            ask(udp_socket(ip), ip, port)
             hold()
     except socket.timeout:
         print("error timeout")

@@ -303,10 +303,12 @@ check "the IPv6 socket closed: its record released (xcni_sock_rn6 empty)" \
 sock_attack() {
 	local i
 	rm -f "$T/gate"
-	in_cg b timeout 300 python3 "$HERE/sock_hold.py" "$VIP" 53 1 "$T/gate" >"$T/victim.out" 2>&1 &
+	SOCK_GATE=$T/gate in_cg b timeout 300 python3 "$HERE/sock_client.py" hold "$VIP" 53 1 \
+		>"$T/victim.out" 2>&1 &
 	HELD+=($!)
 	for i in $(seq 100); do grep -q '^held' "$T/victim.out" && break; sleep 0.1; done
-	in_cg c timeout 300 python3 "$HERE/sock_hold.py" "$VIP" 53 300 "$T/gate" >"$T/evil.out" 2>&1 &
+	SOCK_GATE=$T/gate in_cg c timeout 300 python3 "$HERE/sock_client.py" hold "$VIP" 53 300 \
+		>"$T/evil.out" 2>&1 &
 	HELD+=($!)
 	for i in $(seq 300); do grep -q '^held\|^error' "$T/evil.out" && break; sleep 0.1; done
 	grep -qx "from $VIP:53" "$T/victim.out" && grep -qx "held 300" "$T/evil.out" ||
