@@ -76,7 +76,8 @@ def main():
         elif kind == "hold":
             hold_many(ip, port, int(sys.argv[4]))
         else:
-            ask(udp_socket(ip), ip, port)
+            s = udp_socket(ip)  # named: a temporary would close before hold()
+            ask(s, ip, port)
             hold()
     except socket.timeout:
         print("error timeout")
