@@ -5,14 +5,16 @@
                                the first line the server sent
   sock_client.py udp IP PORT   unconnected sendto, then "from IP:PORT" (recvfrom)
                                and the reply
+  sock_client.py late IP PORT  unconnected sendto, "sent", then at SOCK_GATE
+                               what udp prints: the reply read late (a
+                               resolver waiting for its answer)
   sock_client.py hold IP PORT N
                                N unconnected UDP sockets held open (issue 52's
                                attack): the first asks as udp does; every other
                                one sends, then reads its reply (10 s at most for
                                all: each record used, as a resolver's is) and
                                "answered K from IP:PORT" counts those from
-                               IP:PORT; "held N"; at SOCK_GATE the first asks
-                               again: "again from IP:PORT" and the reply
+                               IP:PORT; "held N" until SOCK_GATE
 An error prints its errno name (e.g. "error ECONNREFUSED") and exits 1.
 SOCK_GATE=FILE: the sockets stay open until FILE exists (a record listed).
 """
@@ -60,8 +62,6 @@ def hold_many(ip, port, n):
     print("answered %d from %s:%d" % (answered, ip, port))
     print("held %d" % n, flush=True)
     hold()
-    socks[0].settimeout(3)
-    ask(socks[0], ip, port, "again ")
 
 
 def main():
@@ -73,6 +73,14 @@ def main():
             print("peer %s:%d" % peer[:2])  # IPv6: (host, port, flowinfo, scope)
             print(s.recv(100).decode().strip(), flush=True)
             hold()
+        elif kind == "late":
+            s = udp_socket(ip)
+            s.sendto(b"ping\n", (ip, port))
+            print("sent", flush=True)
+            hold()
+            data, src = s.recvfrom(100)
+            print("from %s:%d" % src[:2])
+            print(data.decode().strip(), flush=True)
         elif kind == "hold":
             hold_many(ip, port, int(sys.argv[4]))
         else:
