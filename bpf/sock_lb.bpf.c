@@ -166,7 +166,8 @@ static __always_inline struct xcni_sock_own *sock_owner(__u64 netns)
 /*
  * The socket's record r (backend -> frontend) written and charged: to a
  * slot of the socket's storage, which sock_release reads to remove it, and
- * to its pod (netns), which may hold sock_own_max. A socket that has the
+ * to its pod (netns), which may hold sock_own_max (the node's own
+ * namespace: what the map holds). A socket that has the
  * record already is not charged again. 0, or -ENOSPC: past the pod's bound,
  * the socket's slots or the map's room, nothing written (the pod's count of
  * those goes up). The bound may be passed by one record per CPU at once (a
@@ -194,7 +195,8 @@ static __always_inline int sock_record(struct bpf_sock_addr *ctx, int fam, __u64
 	o = sock_owner(netns);
 	if (!o)
 		return -ENOSPC;
-	if (!free || o->held >= sock_own_max ||
+	/* The node's own sockets are the node, not a tenant: no bound but the map's. */
+	if (!free || (o->held >= sock_own_max && netns != host_netns) ||
 	    bpf_map_update_elem(sock_rn_map(fam), r, &r->v4, BPF_ANY)) {
 		__sync_fetch_and_add(&o->over, 1);
 		return -ENOSPC;
