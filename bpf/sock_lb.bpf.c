@@ -152,6 +152,12 @@ static __always_inline int sock_addr_eq(const void *a, const void *b, int fam)
 	return x[0] == y[0] && x[1] == y[1] && x[2] == y[2] && x[3] == y[3];
 }
 
+/* The record r written (either family's map): 0 or the map's error. */
+static __always_inline long sock_rn_write(int fam, const struct sock_rn_any *r)
+{
+	return bpf_map_update_elem(sock_rn_map(fam), r, &r->v4, BPF_ANY);
+}
+
 /* The pod's count (xcni_sock_own), made at its first record; NULL if it cannot be. */
 static __always_inline struct xcni_sock_own *sock_owner(__u64 netns)
 {
@@ -168,7 +174,7 @@ static __always_inline struct xcni_sock_own *sock_owner(__u64 netns)
  * slot of the socket's storage, which sock_release reads to remove it, and
  * to its pod (netns), which may hold sock_own_max (the node's own
  * namespace: what the map holds). A socket that has the
- * record already is not charged again. 0, or -ENOSPC: past the pod's bound,
+ * record already is not charged again (the record is written again). 0, or -ENOSPC: past the pod's bound,
  * the socket's slots or the map's room, nothing written (the pod's count of
  * those goes up). The bound may be passed by one record per CPU at once (a
  * check, then an add: no fetching atomics in this instruction set).
@@ -187,8 +193,10 @@ static __always_inline int sock_record(struct bpf_sock_addr *ctx, int fam, __u64
 #pragma unroll
 	for (i = 0; i < XCNI_SOCK_SLOTS; i++) {
 		sl = &ss->s[i];
+		/* Charged already: written again (sock_rev_nat may have removed it,
+		 * the frontend may be another now). */
 		if (sl->family == fam && sl->port == port && sock_addr_eq(sl->addr, addr, fam))
-			return 0;
+			return sock_rn_write(fam, r) ? -ENOSPC : 0;
 		if (!sl->family && !free)
 			free = sl;
 	}
@@ -197,7 +205,7 @@ static __always_inline int sock_record(struct bpf_sock_addr *ctx, int fam, __u64
 		return -ENOSPC;
 	/* The node's own sockets are the node, not a tenant: no bound but the map's. */
 	if (!free || (o->held >= sock_own_max && netns != host_netns) ||
-	    bpf_map_update_elem(sock_rn_map(fam), r, &r->v4, BPF_ANY)) {
+	    sock_rn_write(fam, r)) {
 		__sync_fetch_and_add(&o->over, 1);
 		return -ENOSPC;
 	}
