@@ -5,6 +5,9 @@
                                the first line the server sent
   sock_client.py udp IP PORT   unconnected sendto, then "from IP:PORT" (recvfrom)
                                and the reply
+  sock_client.py churn IP PORT N
+                               N TCP connections one after another, each reads
+                               its line and closes: "connected K" (K said hello)
   sock_client.py late IP PORT  unconnected sendto, "sent", then at SOCK_GATE
                                what udp prints: the reply read late (a
                                resolver waiting for its answer)
@@ -16,7 +19,8 @@
                                "answered K from IP:PORT" counts those from
                                IP:PORT; "held N" until SOCK_GATE
 An error prints its errno name (e.g. "error ECONNREFUSED") and exits 1.
-SOCK_GATE=FILE: the sockets stay open until FILE exists (a record listed).
+SOCK_GATE=FILE: the sockets stay open until FILE exists (a record listed);
+tcp then prints "local port N" first and "peer again IP:PORT" after.
 """
 import errno
 import os
@@ -72,7 +76,16 @@ def main():
             peer = s.getpeername()
             print("peer %s:%d" % peer[:2])  # IPv6: (host, port, flowinfo, scope)
             print(s.recv(100).decode().strip(), flush=True)
-            hold()
+            if os.environ.get("SOCK_GATE"):
+                print("local port %d" % s.getsockname()[1], flush=True)
+                hold()
+                print("peer again %s:%d" % s.getpeername()[:2])
+        elif kind == "churn":
+            n, ok = int(sys.argv[4]), 0
+            for _ in range(n):
+                with socket.create_connection((ip, port), timeout=3) as c:
+                    ok += c.recv(100).strip() == b"hello"
+            print("connected %d" % ok)
         elif kind == "late":
             s = udp_socket(ip)
             s.sendto(b"ping\n", (ip, port))
