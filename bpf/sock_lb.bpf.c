@@ -32,6 +32,10 @@
  *
  * IPv6 sockets (connect6, sendmsg6, recvmsg6, getpeername6) the same way,
  * their translations in xcni_sock_rn6 (16-byte addresses).
+ *
+ * A record is charged to its socket's pod (network namespace) and removed
+ * as the socket is released (sock_release): one pod's sockets never push
+ * out another's records (docs/decisions/sock-lb-owner-bound.md).
  */
 #include <linux/bpf.h>
 #include <linux/errno.h>
@@ -64,6 +68,12 @@ static __always_inline int sock_refused_by_packets(__u64 netns)
 {
 	return host_netns && netns != host_netns;
 }
+
+/*
+ * Records a pod (a network namespace) may hold in xcni_sock_rn and _rn6
+ * together: the map's size / XCNI_SOCK_OWN_SHARE, set by xcnid at load.
+ */
+const volatile __u32 sock_own_max = XCNI_MAX_SOCK_RN / XCNI_SOCK_OWN_SHARE;
 
 /*
  * The family's leaves: where the kernel's context (struct bpf_sock_addr:
@@ -142,6 +152,71 @@ static __always_inline int sock_addr_eq(const void *a, const void *b, int fam)
 	return x[0] == y[0] && x[1] == y[1] && x[2] == y[2] && x[3] == y[3];
 }
 
+/* The record r written (either family's map): 0 or the map's error. */
+static __always_inline long sock_rn_write(int fam, const struct sock_rn_any *r)
+{
+	return bpf_map_update_elem(sock_rn_map(fam), r, &r->v4, BPF_ANY);
+}
+
+/* The pod's count (xcni_sock_own), made at its first record; NULL if it cannot be. */
+static __always_inline struct xcni_sock_own *sock_owner(__u64 netns)
+{
+	struct xcni_sock_own zero = {}, *o = bpf_map_lookup_elem(&xcni_sock_own, &netns);
+
+	if (o)
+		return o;
+	bpf_map_update_elem(&xcni_sock_own, &netns, &zero, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&xcni_sock_own, &netns);
+}
+
+/*
+ * The socket's record r (backend -> frontend) written and charged: to a
+ * slot of the socket's storage, which sock_release reads to remove it, and
+ * to its pod (netns), which may hold sock_own_max (the node's own
+ * namespace: what the map holds). A socket that has the
+ * record already is not charged again (the record is written again). 0, or -ENOSPC: past the pod's bound,
+ * the socket's slots or the map's room, nothing written (the pod's count of
+ * those goes up). The bound may be passed by one record per CPU at once (a
+ * check, then an add: no fetching atomics in this instruction set).
+ */
+static __always_inline int sock_record(struct bpf_sock_addr *ctx, int fam, __u64 netns,
+				       const struct sock_rn_any *r, const void *addr, __u16 port)
+{
+	struct xcni_sock_slots *ss;
+	struct xcni_sock_slot *sl, *free = NULL;
+	struct xcni_sock_own *o;
+	int i;
+
+	ss = bpf_sk_storage_get(&xcni_sock_sk, ctx->sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!ss)
+		return -ENOSPC;
+#pragma unroll
+	for (i = 0; i < XCNI_SOCK_SLOTS; i++) {
+		sl = &ss->s[i];
+		/* Charged already: written again (sock_rev_nat may have removed it,
+		 * the frontend may be another now). */
+		if (sl->family == fam && sl->port == port && sock_addr_eq(sl->addr, addr, fam))
+			return sock_rn_write(fam, r) ? -ENOSPC : 0;
+		if (!sl->family && !free)
+			free = sl;
+	}
+	o = sock_owner(netns);
+	if (!o)
+		return -ENOSPC;
+	/* The node's own sockets are the node, not a tenant: no bound but the map's. */
+	if (!free || (o->held >= sock_own_max && netns != host_netns) ||
+	    sock_rn_write(fam, r)) {
+		__sync_fetch_and_add(&o->over, 1);
+		return -ENOSPC;
+	}
+	__sync_fetch_and_add(&o->held, 1);
+	ss->owner = netns;
+	__builtin_memcpy(free->addr, addr, fam == XCNI_AF_INET ? 4 : 16);
+	free->port = port;
+	free->family = fam;
+	return 0;
+}
+
 /*
  * The destination in ctx (a socket of family fam), if it is a frontend,
  * becomes a backend: 1 (go on: translated or not a frontend), or 0 with
@@ -200,9 +275,17 @@ static __always_inline int sock_translate(struct bpf_sock_addr *ctx, int fam, in
 		r.v6.port = port;
 		r.v6.rev_nat = svc->rev_nat;
 	}
-	/* Without its record the socket would see the backend: refuse instead. */
-	if (bpf_map_update_elem(sock_rn_map(fam), &r, &r.v4, BPF_ANY)) {
-		bpf_set_retval(-ENOMEM);
+	/*
+	 * Without its record the socket would see the backend. A pod's socket
+	 * past its bound is left to the per-packet translation, which answers
+	 * it as it answers a process outside the cgroup (its conntrack entry
+	 * shows it the frontend): nobody loses anything. The node's own socket
+	 * has no such path: refused.
+	 */
+	if (sock_record(ctx, fam, netns, &r, be->addr, be->port)) {
+		if (host_netns && netns != host_netns)
+			return 1;
+		bpf_set_retval(-ENOBUFS);
 		return 0;
 	}
 	sock_set_dst(ctx, fam, be->addr, be->port);
@@ -303,6 +386,41 @@ SEC("cgroup/getpeername6")
 int sock6_getpeername(struct bpf_sock_addr *ctx)
 {
 	sock_rev_nat(ctx, XCNI_AF_INET6);
+	return 1;
+}
+
+/*
+ * A socket released (closed by its last holder): its records go, and its
+ * pod's count with them, so a record lives exactly as long as its socket.
+ */
+SEC("cgroup/sock_release")
+int sock_release(struct bpf_sock *sk)
+{
+	struct xcni_sock_slots *ss = bpf_sk_storage_get(&xcni_sock_sk, sk, NULL, 0);
+	struct xcni_sock_own *o;
+	struct sock_rn_any r;
+	__u64 cookie;
+	__u32 n = 0;
+	int i;
+
+	if (!ss)
+		return 1;
+	cookie = bpf_get_socket_cookie(sk);
+#pragma unroll
+	for (i = 0; i < XCNI_SOCK_SLOTS; i++) {
+		const struct xcni_sock_slot *sl = &ss->s[i];
+
+		if (!sl->family)
+			continue;
+		__builtin_memset(&r, 0, sizeof(r));
+		sock_rn_key(&r, sl->family, cookie, sl->addr, sl->port);
+		bpf_map_delete_elem(sock_rn_map(sl->family), &r);
+		n++;
+	}
+	o = bpf_map_lookup_elem(&xcni_sock_own, &ss->owner);
+	/* Its count evicted and made again meanwhile: not below 0. */
+	if (o && n)
+		__sync_fetch_and_add(&o->held, o->held >= n ? -n : -o->held);
 	return 1;
 }
 

@@ -108,13 +108,20 @@
 #ifndef XCNI_MAX_SOCK_RN
 #define XCNI_MAX_SOCK_RN 65536
 #endif
+/* Socket LB's owners (network namespaces) counted at once; each may hold
+ * xcni_sock_rn's size / XCNI_SOCK_OWN_SHARE records (512 of 65,536): that
+ * many pods at their bound fill it, a node runs 110 by default. */
+#ifndef XCNI_MAX_SOCK_OWN
+#define XCNI_MAX_SOCK_OWN 4096
+#endif
+#define XCNI_SOCK_OWN_SHARE 128
 /* Maglev table size: a prime; every Maglev table of a node has this many slots. */
 #ifndef XCNI_MAGLEV_M
 #define XCNI_MAGLEV_M 16381
 #endif
 
 /* Bump when a key or value below changes layout; xcnid refuses a mismatch. */
-#define XCNI_ABI_VERSION 19 /* 5: ct entry grew backend_id and rev_nat; 6: two reasons more
+#define XCNI_ABI_VERSION 20 /* 5: ct entry grew backend_id and rev_nat; 6: two reasons more
 			     * (the metrics array grew), ct pad fields became nat_port/nat_addr;
 			     * 7: the IPv6 maps (endpoints6, ifindex6, polkey6, ct6, frag6,
 			     * ipcache6, prefilter6) and XCNI_DROP_EXTHDR (the metrics array grew);
@@ -134,7 +141,8 @@
 			     * (the Service frontends under kube-proxy); 17: config
 			     * pod_cidr6/svc_cidr6 (both families' ranges in one record);
 			     * 18: XCNI_DROP_NAT_CLIENT (the metrics array grew), xcni_snat_cl;
-			     * 19: xcni_snat_cl grew held */
+			     * 19: xcni_snat_cl grew held; 20: sock_rn, sock_rn6 a hash
+			     * (records charged per pod, removed at release), sock_own */
 
 /*
  * frag: an IPv4 datagram in fragments -> the ports its first fragment carried.
@@ -1081,10 +1089,12 @@ struct xcni_affinity {
 };
 
 /*
- * sock_rn (LRU): socket-level load balancing's reverse NAT. The cgroup
+ * sock_rn (hash): socket-level load balancing's reverse NAT. The cgroup
  * connect4/sendmsg4 programs give a socket the backend instead of the
  * frontend and record (socket cookie, backend) -> frontend here; recvmsg4
- * and getpeername4 show the application the frontend again.
+ * and getpeername4 show the application the frontend again. A record lives
+ * as long as its socket (removed at cgroup/sock_release) and is charged to
+ * the socket's network namespace (sock_own): no record ever evicts another.
  */
 struct xcni_sock_rn_key {
 	__u64 cookie; /* bpf_get_socket_cookie() */
@@ -1112,6 +1122,17 @@ struct xcni_sock_rn6 {
 	__u8 addr[16]; /* the frontend */
 	__u16 port; /* network order */
 	__u16 rev_nat;
+};
+
+/*
+ * sock_own (LRU, keyed by a network namespace cookie): a pod's socket-LB
+ * records held now (one more at each record, one less as its socket is
+ * released) and the translations its bound left to the per-packet path.
+ */
+struct xcni_sock_own {
+	__u32 held;
+	__u32 pad;
+	__u64 over; /* past the bound (or xcni_sock_rn full): left to packets, the node's refused */
 };
 
 /*

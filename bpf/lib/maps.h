@@ -397,23 +397,66 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xcni_affinity SEC(".maps");
 
-/* Socket-level load balancing's reverse NAT (sock_lb.bpf.c). */
+/*
+ * Socket-level load balancing's reverse NAT (sock_lb.bpf.c): a hash, not an
+ * LRU, so one pod's sockets never push out another's records; each is
+ * charged to its pod (xcni_sock_own) and removed as its socket is released.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, XCNI_MAX_SOCK_RN);
 	__type(key, struct xcni_sock_rn_key);
 	__type(value, struct xcni_sock_rn);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xcni_sock_rn SEC(".maps");
 
 /* ... and for IPv6 sockets (connect6, sendmsg6). */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, XCNI_MAX_SOCK_RN);
 	__type(key, struct xcni_sock_rn6_key);
 	__type(value, struct xcni_sock_rn6);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xcni_sock_rn6 SEC(".maps");
+
+/* Each pod's (network namespace cookie's) socket-LB records: its bound. An
+ * LRU: a count evicted (4,096 other namespaces busier) restarts at 0. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, XCNI_MAX_SOCK_OWN);
+	__type(key, __u64);
+	__type(value, struct xcni_sock_own);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xcni_sock_own SEC(".maps");
+
+/*
+ * A socket's own list of its xcni_sock_rn[6] records (socket storage: it
+ * goes with the socket), so that sock_release finds and removes them and
+ * gives its pod back their charge. XCNI_SOCK_SLOTS a socket: a UDP socket
+ * sending to more backends at once has the further ones left to packets.
+ */
+#define XCNI_SOCK_SLOTS 4
+struct xcni_sock_slot {
+	__u8 addr[16]; /* the backend (IPv4: the first 4) */
+	__u16 port; /* network order */
+	__u8 family; /* XCNI_AF_*; 0: free */
+	__u8 pad;
+};
+
+struct xcni_sock_slots {
+	__u64 owner; /* the socket's network namespace cookie: its xcni_sock_own key */
+	struct xcni_sock_slot s[XCNI_SOCK_SLOTS];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct xcni_sock_slots);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xcni_sock_sk SEC(".maps");
 
 /* TCP connections socket LB translated, by their conntrack tuple -> the Service. */
 struct {

@@ -61,6 +61,42 @@ static void svc_affinity(void **state)
 		assert_int_equal(pk_open(fa, fa->vip5, (uint16_t)(42100 + i)), other);
 }
 
+/*
+ * Issue 52, xcni_affinity accepted as one LRU (docs/security.md): one sender
+ * of many addresses (an IPv6 /64, a pod's many sockets) fills the whole map
+ * past its size. The client's open flow keeps its backend (its conntrack
+ * entry holds it, not the affinity entry) and its next flow still gets a
+ * backend: what the flood can cost another client is stickiness only.
+ */
+static void svc_affinity_flood(void **state)
+{
+	const struct fam *fa = *state;
+	struct xcni_affinity_key ak = { .svc_id = fa->svc + 5,
+					.family = fa->v6 ? XCNI_AF_INET6 : XCNI_AF_INET };
+	struct xcni_affinity a = { .backend_id = fa->be + 51 };
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info), n;
+	int fd = map_fd("xcni_affinity");
+	uint16_t got = pk_open(fa, fa->vip5, 43000), next;
+
+	assert_true(got >= 7001 && got <= 7003);
+	assert_int_equal(bpf_map_get_info_by_fd(fd, &info, &len), 0);
+	n = info.max_entries + info.max_entries / 4;
+	/* The attacker's clients: 2001:db8:ffff::/48 or 100.64.0.0/10, one entry each. */
+	ak.client[0] = fa->v6 ? 0x20 : 100;
+	ak.client[1] = fa->v6 ? 0x01 : 64;
+	for (__u32 i = 0; i < n; i++) {
+		memcpy(&ak.client[fa->v6 ? 12 : 2], &i, fa->v6 ? 4 : 2);
+		if (!fa->v6)
+			ak.client[1] = (uint8_t)(64 | (i >> 16));
+		assert_int_equal(bpf_map_update_elem(fd, &ak, &a, BPF_ANY), 0);
+	}
+	assert_int_equal(pk_open(fa, fa->vip5, 43000), got);
+	next = pk_open(fa, fa->vip5, 43001);
+	assert_true(next >= 7001 && next <= 7003);
+	assert_int_equal(pk_open(fa, fa->vip5, 43001), next);
+}
+
 /* Maglev: the backend is table[hash(tuple) % M] (xcni_lb_hash, either family),
  * the table from user/lib/services/maglev.c. */
 static void svc_maglev(void **state)
@@ -174,6 +210,7 @@ static void lb_terminating(void **state)
 static const struct CMUnitTest svc_backend_tests[] = {
 	cmocka_unit_test(lb_random_sticky),
 	TWIN(svc_affinity),
+	TWIN(svc_affinity_flood),
 	TWIN(svc_maglev),
 	cmocka_unit_test(lb_terminating),
 };

@@ -5,11 +5,67 @@
                                the first line the server sent
   sock_client.py udp IP PORT   unconnected sendto, then "from IP:PORT" (recvfrom)
                                and the reply
+  sock_client.py churn IP PORT N
+                               N TCP connections one after another, each reads
+                               its line and closes: "connected K" (K said hello)
+  sock_client.py late IP PORT  unconnected sendto, "sent", then at SOCK_GATE
+                               what udp prints: the reply read late (a
+                               resolver waiting for its answer)
+  sock_client.py hold IP PORT N
+                               N unconnected UDP sockets held open (issue 52's
+                               attack): the first asks as udp does; every other
+                               one sends, then reads its reply (10 s at most for
+                               all: each record used, as a resolver's is) and
+                               "answered K from IP:PORT" counts those from
+                               IP:PORT; "held N" until SOCK_GATE
 An error prints its errno name (e.g. "error ECONNREFUSED") and exits 1.
+SOCK_GATE=FILE: the sockets stay open until FILE exists (a record listed);
+tcp then prints "local port N" first and "peer again IP:PORT" after.
 """
 import errno
+import os
+import resource
 import socket
 import sys
+import time
+
+
+def hold():
+    gate = os.environ.get("SOCK_GATE")
+    while gate and not os.path.exists(gate):
+        time.sleep(0.05)
+
+
+def udp_socket(ip):
+    s = socket.socket(socket.AF_INET6 if ":" in ip else socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(2)
+    return s
+
+
+def ask(s, ip, port, prefix=""):
+    s.sendto(b"ping\n", (ip, port))
+    data, src = s.recvfrom(100)
+    print("%sfrom %s:%d" % ((prefix,) + src[:2]))
+    print(data.decode().strip(), flush=True)
+
+
+def hold_many(ip, port, n):
+    resource.setrlimit(resource.RLIMIT_NOFILE, (n + 64, n + 64))
+    socks = [udp_socket(ip) for _ in range(n)]
+    ask(socks[0], ip, port)
+    answered = 0
+    for s in socks[1:]:
+        s.sendto(b"ping\n", (ip, port))
+    deadline = time.monotonic() + 10
+    for s in socks[1:]:
+        s.settimeout(max(0.01, deadline - time.monotonic()))
+        try:
+            answered += s.recvfrom(100)[1][:2] == (ip, port)
+        except socket.timeout:
+            pass
+    print("answered %d from %s:%d" % (answered, ip, port))
+    print("held %d" % n, flush=True)
+    hold()
 
 
 def main():
@@ -19,15 +75,31 @@ def main():
             s = socket.create_connection((ip, port), timeout=2)
             peer = s.getpeername()
             print("peer %s:%d" % peer[:2])  # IPv6: (host, port, flowinfo, scope)
-            print(s.recv(100).decode().strip())
-        else:
-            s = socket.socket(socket.AF_INET6 if ":" in ip else socket.AF_INET,
-                              socket.SOCK_DGRAM)
-            s.settimeout(2)
+            print(s.recv(100).decode().strip(), flush=True)
+            if os.environ.get("SOCK_GATE"):
+                print("local port %d" % s.getsockname()[1], flush=True)
+                hold()
+                print("peer again %s:%d" % s.getpeername()[:2])
+        elif kind == "churn":
+            n, ok = int(sys.argv[4]), 0
+            for _ in range(n):
+                with socket.create_connection((ip, port), timeout=3) as c:
+                    ok += c.recv(100).strip() == b"hello"
+            print("connected %d" % ok)
+        elif kind == "late":
+            s = udp_socket(ip)
             s.sendto(b"ping\n", (ip, port))
+            print("sent", flush=True)
+            hold()
             data, src = s.recvfrom(100)
             print("from %s:%d" % src[:2])
-            print(data.decode().strip())
+            print(data.decode().strip(), flush=True)
+        elif kind == "hold":
+            hold_many(ip, port, int(sys.argv[4]))
+        else:
+            s = udp_socket(ip)  # named: a temporary would close before hold()
+            ask(s, ip, port)
+            hold()
     except socket.timeout:
         print("error timeout")
         return 1

@@ -29,10 +29,11 @@ EOT
 CG_MNT=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts)
 CG=$CG_MNT/xcni-$XCT_TAG
 PIDS=()
+HELD=() # clients holding a socket open (held, sock_attack)
 
 cleanup() {
 	local p
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${PIDS[@]}" "${HELD[@]}"; do kill "$p" 2>/dev/null; done
 	node_cleanup a b c
 	# Processes still in the cgroup (none should be) go back to the root first.
 	if [ -d "$CG" ]; then
@@ -78,8 +79,10 @@ wire() {
 
 ip netns add "$NODE" && ip -n "$NODE" link set lo up
 XCNID_NETNS=$NODE
+# xcni_sock_rn of 256: a pod may hold 2 records (256 / XCNI_SOCK_OWN_SHARE);
+# xcni_sock_flow of 256: the churn below fills it.
 AGENT=(--pod-cidr "$SUBNET.0/24" --node-name n1 --manifests "$M" --no-masquerade
-	--kube-proxy-replacement -v)
+	--kube-proxy-replacement -v --map-max xcni_sock_rn=256,xcni_sock_rn6=256,xcni_sock_flow=256)
 
 # Bad input first: refused before anything is loaded or pinned.
 bad_cg() {
@@ -209,6 +212,27 @@ udp_in() {
 }
 check "in the cgroup, unconnected UDP: recvfrom sees ClusterIP:53, the wire only the backend" udp_in
 
+# held PROTO IP PORT: pod b's client, its socket kept open until held_end
+# (a record lives as long as its socket).
+held() {
+	local out=$T/held.${#HELD[@]}
+	rm -f "$T/gate"
+	SOCK_GATE=$T/gate in_cg b timeout 60 python3 "$HERE/sock_client.py" "$@" >"$out" 2>&1 &
+	HELD+=($!)
+	for _ in $(seq 100); do [ "$(wc -l <"$out")" -ge 2 ] && return 0; sleep 0.1; done
+	cat "$out"
+	return 1
+}
+held_end() {
+	touch "$T/gate"
+	wait "${HELD[@]}"
+	HELD=()
+}
+records() { # records MAP: its entries
+	bpftool map dump pinned "$PIN/$1" -j | jq length
+}
+check "b's TCP and UDP sockets to the ClusterIP held open" \
+	eval 'held tcp "$VIP" 80 && held udp "$VIP" 53'
 # service sockets: the two translated sockets, each with its backend, frontend and Service.
 sockets_listed() {
 	local j
@@ -230,6 +254,13 @@ sockets_filtered() {
 	[ "$(ctl service sockets --ip "$VIP" | wc -l)" = 3 ]
 }
 check "service sockets --ip: matches the backend or frontend (header only for the client)" sockets_filtered
+held_end
+released() {
+	local n
+	n=$(records xcni_sock_rn)
+	[ "$n" = 0 ] || { echo "xcni_sock_rn: $n records after every socket closed"; return 1; }
+}
+check "the sockets closed: their records released with them (xcni_sock_rn empty)" released
 
 # IPv6: connect6 gives the socket a's IPv6 (the SYN carries it), getpeername6 the ClusterIP.
 tcp6_in() {
@@ -240,7 +271,8 @@ tcp6_in() {
 	[ "$got" = "$IP6_B	$IP6_A" ] || { echo "SYN on the wire: $got (expected $IP6_B -> $IP6_A)"; return 1; }
 }
 check "in the cgroup, TCP to the IPv6 ClusterIP: hello, getpeername = ClusterIP, SYN to a's IPv6" tcp6_in
-sock_rn6() { [ "$(bpftool map dump pinned "$PIN/xcni_sock_rn6" -j | jq length)" -ge 1 ]; }
+check "b's TCP socket to the IPv6 ClusterIP held open" held tcp "$VIP6" 80
+sock_rn6() { [ "$(records xcni_sock_rn6)" -ge 1 ]; }
 check "xcni_sock_rn6 holds the socket's translation" sock_rn6
 # service sockets lists it after the IPv4 ones: [a's IPv6]:8080 for [ClusterIP]:80, family ipv6.
 sockets6_listed() {
@@ -260,6 +292,78 @@ PY
 		{ ctl service sockets --ip "$IP6_A"; return 1; }
 }
 check "service sockets: the IPv6 socket from xcni_sock_rn6 ([backend]:port, family ipv6, --ip)" sockets6_listed
+held_end
+check "the IPv6 socket closed: its record released (xcni_sock_rn6 empty)" \
+	eval '[ "$(records xcni_sock_rn6)" = 0 ]'
+
+# Issue 52: one pod's sockets never push out another's records. b (a
+# resolver) sends its query to the ClusterIP and reads the answer late;
+# meanwhile c (the attacker) holds 300 UDP sockets to it, more than the map's
+# 256. b's answer must still come from the ClusterIP (glibc's resolver drops
+# one from another address). c past its bound of 2 is left to the per-packet
+# translation: it loses nothing either.
+sock_attack() {
+	local i
+	rm -f "$T/gate"
+	SOCK_GATE=$T/gate in_cg b timeout 300 python3 "$HERE/sock_client.py" late "$VIP" 53 \
+		>"$T/victim.out" 2>&1 &
+	HELD+=($!)
+	for i in $(seq 100); do grep -q '^sent' "$T/victim.out" && break; sleep 0.1; done
+	SOCK_GATE=$T/gate in_cg c timeout 300 python3 "$HERE/sock_client.py" hold "$VIP" 53 300 \
+		>"$T/evil.out" 2>&1 &
+	HELD+=($!)
+	for i in $(seq 300); do grep -q '^held\|^error' "$T/evil.out" && break; sleep 0.1; done
+	grep -qx "sent" "$T/victim.out" && grep -qx "held 300" "$T/evil.out" ||
+		{ echo "b: $(cat "$T/victim.out"); c: $(cat "$T/evil.out")"; return 1; }
+}
+check "b's query sent to the ClusterIP, its answer not read yet; then c holds 300 sockets, each asking" sock_attack
+# c's count: 2 held (its bound), the other 298 sockets' sends counted over it.
+own_bound() {
+	local j
+	j=$(bpftool map dump pinned "$PIN/xcni_sock_own" -j)
+	jq -e '[.[] | .formatted.value // .value] | map(select(.held == 2 and .over >= 298)) | length == 1' \
+		<<<"$j" >/dev/null || { echo "$j"; return 1; }
+	[ "$(records xcni_sock_rn)" = 3 ] || { echo "xcni_sock_rn: $(records xcni_sock_rn) records"; return 1; }
+}
+check "c's records stop at its bound (2), the rest counted in xcni_sock_own; b's stays (3 in all)" own_bound
+status_over() {
+	ctl status >"$T/status.txt"
+	grep -q "^Socket LB: 3 records held by 2 pods; [0-9]* translations past a pod's bound left to the per-packet path" \
+		"$T/status.txt" || { cat "$T/status.txt"; return 1; }
+}
+check "xcnictl status: Socket LB: 3 records, 2 pods, the translations past c's bound" status_over
+evil_fresh() {
+	in_cg c timeout 5 python3 "$HERE/sock_client.py" udp "$VIP" 53 >"$T/evil2.out" 2>&1
+	grep -qx "from $VIP:53" "$T/evil2.out" && grep -qx pong "$T/evil2.out" ||
+		{ echo "c: $(cat "$T/evil2.out")"; return 1; }
+}
+check "c past its bound: its new socket still answered from the ClusterIP (per-packet path)" evil_fresh
+victim_again() {
+	held_end
+	grep -qx "from $VIP:53" "$T/victim.out" ||
+		{ echo "b: $(cat "$T/victim.out")"; return 1; }
+}
+check "after c's 300 sockets: b's answer, read now, still comes from the ClusterIP, not the backend" victim_again
+check "every socket closed: xcni_sock_rn empty again" released
+
+# xcni_sock_flow stays one LRU (docs/decisions/sock-lb-owner-bound.md): c
+# churns 300 short TCP connections through the Service (each translated: c
+# holds one record at a time), more than the map's 256, while b's connection
+# is open. What b can lose is its flow record's Service name: its connection
+# and the address it sees are not the map's.
+flow_churn() {
+	local out=$T/churn.out
+	held tcp "$VIP" 80 || return 1
+	in_cg c timeout 120 python3 "$HERE/sock_client.py" churn "$VIP" 80 300 >"$out" 2>&1
+	grep -qx "connected 300" "$out" || { cat "$out"; return 1; }
+	[ "$(records xcni_sock_flow)" -le 256 ] || { echo "xcni_sock_flow: $(records xcni_sock_flow)"; return 1; }
+}
+check "c churns 300 translated TCP connections, more than xcni_sock_flow's 256, while b's is open" flow_churn
+flow_victim() {
+	held_end
+	grep -qx "peer again $VIP:80" "$T/held.0" || { cat "$T/held.0"; return 1; }
+}
+check "after c's churn: b's connection still open, getpeername still the ClusterIP" flow_victim
 tcp6_out() {
 	local got
 	got=$(WIRE_IP=ipv6 wire "tcp.flags.syn == 1 && tcp.flags.ack == 0" client out_cg tcp "$VIP6" 80)

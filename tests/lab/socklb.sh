@@ -49,16 +49,18 @@ in_cgroup() { # in_cgroup POD N: the pod's listener is in node n<N>'s cgroup
 check "x/a's listener is in n1's cgroup" in_cgroup a 1
 check "x/b's listener is in n2's cgroup" in_cgroup b 2
 
-sock_rn() { bpftool map dump pinned "/sys/fs/bpf/xcni-lab/n$1/xcni_sock_rn" -j | jq length; }
-N1=$(sock_rn 1)
-N2=$(sock_rn 2)
+# A record goes with its socket (the probe's closes): the pods that made one
+# stay counted in xcni_sock_own, whose entries say which node translated.
+sock_own() { bpftool map dump pinned "/sys/fs/bpf/xcni-lab/n$1/xcni_sock_own" -j | jq length; }
+N1=$(sock_own 1)
+N2=$(sock_own 2)
 check "x/b -> svc/x/web 8080/tcp: connected (backend x/a on n1)" lab probe x/b svc/x/web 8080/tcp
 by_socket() { # the probe's socket was translated by n2's hooks (its pod's node), not n1's
 	local n1 n2
-	n1=$(sock_rn 1)
-	n2=$(sock_rn 2)
+	n1=$(sock_own 1)
+	n2=$(sock_own 2)
 	[ "$n2" -gt "$N2" ] && [ "$n1" = "$N1" ] ||
-		{ echo "xcni_sock_rn entries: n1 $N1 -> $n1, n2 $N2 -> $n2"; return 1; }
+		{ echo "xcni_sock_own entries: n1 $N1 -> $n1, n2 $N2 -> $n2"; return 1; }
 }
 check "... translated at connect by n2's socket hooks, none by n1's" by_socket
 

@@ -33,6 +33,7 @@
 #include "agent/flows.h"
 #include "agent/hooks.h"
 #include "agent/metrics.h"
+#include "agent/socklb.h"
 #include "agent/status.h"
 #include "lib/system/util.h"
 
@@ -641,6 +642,22 @@ out:
 	free(sum);
 }
 
+/* The socket LB's records per pod (xcni_sock_own), once it made one. */
+static void render_sock_lb(struct metrics *m, FILE *b)
+{
+	struct socklb_use u;
+
+	if (socklb_use(m->pin_dir, &u))
+		return;
+	family1(b, "xcni_sock_lb_records", "gauge",
+		"Socket-LB records held now (xcni_sock_rn and _rn6: one a translated socket and "
+		"backend, released with the socket), summed over the pods holding them.", u.held);
+	family1(b, "xcni_sock_lb_over_bound_total", "counter",
+		"Socket-LB translations a pod asked for past its bound (xcni_sock_rn's size / 128 "
+		"records), its socket's 4 slots or the map's room: left to the per-packet "
+		"translation (the node's own sockets: refused ENOBUFS).", u.over);
+}
+
 /* What the events cost and lost (xcni_evrate), summed over CPUs. */
 static void render_events(struct metrics *m, FILE *b)
 {
@@ -944,6 +961,7 @@ static int render(struct metrics *m, FILE *b)
 		return -ENOMEM;
 	render_reasons(m, b);
 	render_events(m, b);
+	render_sock_lb(m, b);
 	render_fqdn(m, b);
 	scan_maps(m, &sc);
 	/* Both policy maps read, or the sum would look like a reset. */

@@ -46,11 +46,14 @@ static bool names_map(const char *name)
  * The fragment maps (bpf/lib/maps.h, struct xcni_frag_share): an entry lives
  * for one datagram's fragments, so a pinned one of another layout (an older
  * build's one LRU of datagrams, another size) is made again, losing at most
- * the datagrams in flight.
+ * the datagrams in flight. The socket LB's records too (an older build's
+ * LRU, uncharged): its open sockets' getpeername and recvmsg show the
+ * backend until they close.
  */
 static bool frag_map(const char *name)
 {
-	return !strcmp(name, "xcni_frag") || !strcmp(name, "xcni_frag6");
+	return !strcmp(name, "xcni_frag") || !strcmp(name, "xcni_frag6") ||
+	       !strcmp(name, "xcni_sock_rn") || !strcmp(name, "xcni_sock_rn6");
 }
 
 /* A pinned map removed, to be made again on load: 0 or -errno (said). */
@@ -100,7 +103,7 @@ int check_pinned_layout(const char *pin_dir, struct bpf_object *obj)
 			continue;
 		if (frag_map(bpf_map__name(m))) {
 			pr_warn("pinned map %s has another layout (type %u key %u value %u entries %u "
-				"flags %#x): making it again (fragments in flight are lost)\n",
+				"flags %#x): making it again (fragments in flight, socket LB records lost)\n",
 				path, info.type, info.key_size, info.value_size, info.max_entries,
 				info.map_flags);
 			if ((err = pin_remove(path)))

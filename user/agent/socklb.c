@@ -26,12 +26,14 @@
 
 /*
  * The reverse hooks first: a socket translated by connect4 must find
- * getpeername4 and recvmsg4 already there to see its frontend.
+ * getpeername4 and recvmsg4 already there to see its frontend, and
+ * sock_release to give its records back.
  */
 static const struct {
 	const char *name; /* links/node-sock-<name> */
 	enum bpf_attach_type type;
 } hooks[] = {
+	{ "release", BPF_CGROUP_INET_SOCK_RELEASE }, /* before any record is made */
 	{ "getpeername4", BPF_CGROUP_INET4_GETPEERNAME },
 	{ "recvmsg4", BPF_CGROUP_UDP4_RECVMSG },
 	{ "getpeername6", BPF_CGROUP_INET6_GETPEERNAME },
@@ -55,6 +57,7 @@ static struct bpf_program *hook_prog(struct sock_lb *s, int i)
 	case BPF_CGROUP_UDP6_SENDMSG: return s->progs.sock6_sendmsg;
 	case BPF_CGROUP_INET6_CONNECT: return s->progs.sock6_connect;
 	case BPF_CGROUP_SOCK_OPS: return s->progs.sock_ops;
+	case BPF_CGROUP_INET_SOCK_RELEASE: return s->progs.sock_release;
 	default: return s->progs.sock4_connect;
 	}
 }
@@ -93,6 +96,8 @@ int socklb_open(struct sock_lb **out, const char *pin_dir, const struct map_max 
 		return -errno ?: -ENOMEM;
 	/* The same sizes as xcnid's other objects, or the pinned maps would not match. */
 	map_max_apply(s->obj, mm, n);
+	/* A pod's share of the records: --map-max xcni_sock_rn=N moves it too. */
+	s->rodata->sock_own_max = bpf_map__max_entries(s->maps.xcni_sock_rn) / XCNI_SOCK_OWN_SHARE ?: 1;
 	/* A pod's socket without backend is refused by from_pod, which reports it. */
 	s->rodata->host_netns = own_netns_cookie();
 	*out = s;
@@ -222,6 +227,30 @@ int socklb_attach(struct sock_lb *s, const char *pin_dir, const char *cgroup)
 	return err;
 }
 
+/*
+ * Every record of pinned map name removed: with the hooks gone no socket
+ * releases them, and a pod's count would stay spent when socket LB comes back.
+ */
+_Static_assert(sizeof(struct xcni_sock_rn6_key) <= 32, "clear_pinned's key fits the largest");
+
+static void clear_pinned(const char *pin_dir, const char *name)
+{
+	__u8 key[32], next[32];
+	char path[512];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, name);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return;
+	while (!bpf_map_get_next_key(fd, NULL, next)) {
+		memcpy(key, next, sizeof(key));
+		if (bpf_map_delete_elem(fd, key))
+			break;
+	}
+	close(fd);
+}
+
 int socklb_detach_pinned(const char *pin_dir)
 {
 	char path[512];
@@ -237,13 +266,45 @@ int socklb_detach_pinned(const char *pin_dir)
 		else if (errno != ENOENT)
 			return -errno;
 	}
-	if (n)
-		pr_info("socket load balancing: removed the %d cgroup links an earlier xcnid "
-			"pinned (no --cgroup-root now)\n", n);
+	if (!n)
+		return 0;
+	clear_pinned(pin_dir, "xcni_sock_rn");
+	clear_pinned(pin_dir, "xcni_sock_rn6");
+	clear_pinned(pin_dir, "xcni_sock_own");
+	pr_info("socket load balancing: removed the %d cgroup links an earlier xcnid pinned (no "
+		"--cgroup-root now) and their sockets' records\n", n);
 	return 0;
 }
 
 void socklb_free(struct sock_lb *s)
 {
 	sock_lb__destroy(s);
+}
+
+int socklb_use(const char *pin_dir, struct socklb_use *u)
+{
+	struct xcni_sock_own v;
+	__u64 key, next, *prev = NULL;
+	char path[512];
+	int fd;
+
+	memset(u, 0, sizeof(*u));
+	snprintf(path, sizeof(path), "%s/xcni_sock_own", pin_dir);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -errno;
+	/* At most XCNI_MAX_SOCK_OWN (4,096) entries: read in one go. */
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &v))
+			continue;
+		u->owners++;
+		u->held += v.held;
+		u->over += v.over;
+		if (v.over > u->over_most)
+			u->over_most = v.over;
+	}
+	close(fd);
+	return 0;
 }

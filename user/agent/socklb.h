@@ -27,4 +27,12 @@ int socklb_attach(struct sock_lb *s, const char *pin_dir, const char *cgroup);
 int socklb_detach_pinned(const char *pin_dir);
 void socklb_free(struct sock_lb *s);
 
+/* What the pods hold of the socket LB's records (xcni_sock_own), summed. */
+struct socklb_use {
+	unsigned long long owners, held, over;
+	unsigned long long over_most; /* the one pod past its bound most: its count */
+};
+/* 0, or -errno when the map is not pinned (no socket LB yet). */
+int socklb_use(const char *pin_dir, struct socklb_use *u);
+
 #endif

@@ -34,6 +34,7 @@
 #include "lib/system/http.h"
 #include "agent/probe.h"
 #include "agent/polstatus.h"
+#include "agent/socklb.h"
 #include "agent/status.h"
 
 #ifndef XCNI_VERSION
@@ -319,6 +320,7 @@ static json_t *answer(struct agent_status *s)
 {
 	json_t *o = json_object(), *k = json_object(), *off = json_array(), *cl;
 	json_t *snat = json_object();
+	struct socklb_use su;
 	struct utsname u;
 	const char *why = not_ready(s);
 
@@ -391,6 +393,12 @@ static json_t *answer(struct agent_status *s)
 				      (json_int_t)http_refused(s->flows_http)));
 	json_object_set_new(o, "services", services_json());
 	json_object_set_new(o, "services_closed", svc_closed_json());
+	if (!socklb_use(s->pin_dir, &su))
+		json_object_set_new(o, "sock_lb", json_pack("{s:I,s:I,s:I,s:I}", "pods",
+							     (json_int_t)su.owners, "records",
+							     (json_int_t)su.held, "over_bound",
+							     (json_int_t)su.over, "over_bound_most",
+							     (json_int_t)su.over_most));
 	return o;
 }
 

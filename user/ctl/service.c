@@ -766,12 +766,12 @@ int fam_list(const struct ctl_ctx *c, const struct pt_col *cols, size_t ncols,
 /* ---- service sockets: socket-level translations (xcni_sock_rn, _rn6) ---------- */
 
 const struct map_spec m_sock_rn = {
-	"xcni_sock_rn", BPF_MAP_TYPE_LRU_HASH, sizeof(struct xcni_sock_rn_key),
+	"xcni_sock_rn", BPF_MAP_TYPE_HASH, sizeof(struct xcni_sock_rn_key),
 	sizeof(struct xcni_sock_rn), 0
 };
 
 static const struct map_spec m_sock_rn6 = {
-	"xcni_sock_rn6", BPF_MAP_TYPE_LRU_HASH, sizeof(struct xcni_sock_rn6_key),
+	"xcni_sock_rn6", BPF_MAP_TYPE_HASH, sizeof(struct xcni_sock_rn6_key),
 	sizeof(struct xcni_sock_rn6), 0
 };
 

@@ -792,6 +792,14 @@ static void print_flows_drops(json_t *n, json_t *a)
 		       jint(json_object_get(a, "nodeport_snat"), "refused"),
 		       jint(json_object_get(a, "nodeport_snat"), "refused_window"),
 		       jint(dr, "window_s"));
+	/* Only when some were: pods' socket-LB translations past their bound (left to packets). */
+	if (jint(json_object_get(a, "sock_lb"), "over_bound"))
+		printf("Socket LB: %lld records held by %lld pods; %lld translations past a pod's "
+		       "bound left to the per-packet path (%lld by the pod past it most)\n",
+		       jint(json_object_get(a, "sock_lb"), "records"),
+		       jint(json_object_get(a, "sock_lb"), "pods"),
+		       jint(json_object_get(a, "sock_lb"), "over_bound"),
+		       jint(json_object_get(a, "sock_lb"), "over_bound_most"));
 	printf("Drops (%llds): %lld", jint(dr, "window_s"), jint(dr, "packets"));
 	json_array_foreach(json_object_get(dr, "by_reason"), i, v)
 		printf("%s%lld %s %s", i ? ", " : ": ", jint(v, "packets"), jstr(v, "reason"),
