@@ -429,15 +429,8 @@ static int build_atoms(struct cnpctx *cc)
 		ret = atom_range(a, cap, k->proto, lo,
 				 lo + (1u << (POL_PREFIX_FULL - k->prefixlen)) - 1);
 	}
-	for (int pi = 0; !ret && pi < 3; pi++) {
-		size_t u = 0;
-
-		qsort(a->lo[pi], a->n[pi], sizeof(uint16_t), cmp_u16);
-		for (size_t i = 0; i < a->n[pi]; i++)
-			if (!u || a->lo[pi][u - 1] != a->lo[pi][i])
-				a->lo[pi][u++] = a->lo[pi][i];
-		a->n[pi] = u;
-	}
+	for (int pi = 0; !ret && pi < 3; pi++)
+		a->n[pi] = pol_sort_dedup(a->lo[pi], a->n[pi], sizeof(uint16_t), cmp_u16);
 	return ret;
 }
 
@@ -723,69 +716,34 @@ static const struct k8s_labels *ns_labels_of(const struct pol_ctx *x, const char
 	return &none;
 }
 
-/* A set of identities (open addressing; 0 is no identity). */
-struct idset {
-	size_t cap;
-	uint32_t *v;
-};
-
-static bool idset_has(const struct idset *s, uint32_t id)
-{
-	for (size_t h = s->cap ? (id * 2654435761u) & (s->cap - 1) : 0; s->cap;
-	     h = (h + 1) & (s->cap - 1)) {
-		if (!s->v[h])
-			return false;
-		if (s->v[h] == id)
-			return true;
-	}
-	return false;
-}
-
-/* n: how many may come (sizes the table once). */
-static int idset_add(struct idset *s, uint32_t id, size_t n)
-{
-	size_t h;
-
-	if (!s->cap) {
-		for (s->cap = 64; s->cap < 2 * n + 2; s->cap *= 2)
-			;
-		if (!(s->v = calloc(s->cap, sizeof(*s->v))))
-			return -ENOMEM;
-	}
-	for (h = (id * 2654435761u) & (s->cap - 1); s->v[h] && s->v[h] != id; h = (h + 1) & (s->cap - 1))
-		;
-	s->v[h] = id;
-	return 0;
-}
-
 /* The identities some pod of which has an address a rule prefix holds. */
-static int ids_split(struct idset *split, const struct cnpctx *cc, const struct memo *m)
+static int ids_split(struct pol_u32set *split, const struct cnpctx *cc, const struct memo *m)
 {
 	const struct pol_ctx *x = cc->x;
-	int ret = 0;
 
-	for (size_t i = 0; !ret && i < x->npods; i++) {
+	for (size_t i = 0; i < x->npods; i++) {
 		const struct k8s_pod *p = x->pods[i];
-		struct k8s_cidr a4 = { .addr = p->ip, .len = 32 }, a6 = { .len = 128, .v6 = true };
+		struct k8s_cidr a4 = pol_host_cidr(p->ip, NULL), a6 = pol_host_cidr(0, p->ip6);
 
-		if (!pol_pod_managed(p))
+		if (!pol_pod_managed(p) ||
+		    !((p->ip && region_of(m, &a4) >= 0) || (p->has_ip6 && region_of(m, &a6) >= 0)))
 			continue;
-		memcpy(a6.addr6, p->ip6, 16);
-		if ((p->ip && region_of(m, &a4) >= 0) || (p->has_ip6 && region_of(m, &a6) >= 0))
-			ret = idset_add(split, x->pod_id[i], x->npods);
+		if (!split->v && pol_u32set_init(split, x->npods))
+			return -ENOMEM;
+		pol_u32set_add(split, x->pod_id[i]);
 	}
-	return ret;
+	return 0;
 }
 
 /* The pods as peers: by identity where that says all (split: the identities that cannot),
  * else each address as itself. */
 static int dir_pods(struct cnpctx *cc, struct out *o, struct vd *buf, struct memo *m,
-		    const struct idset *split)
+		    const struct pol_u32set *split)
 {
 	const struct pol_ctx *x = cc->x;
-	struct idset done = { 0 };
+	struct pol_u32set done = { 0 };
 	struct peer pr;
-	int ret = 0;
+	int ret = m->by_ports ? 0 : pol_u32set_init(&done, x->npods);
 
 	for (size_t i = 0; !ret && i < x->npods; i++) {
 		const struct k8s_pod *p = x->pods[i];
@@ -796,29 +754,20 @@ static int dir_pods(struct cnpctx *cc, struct out *o, struct vd *buf, struct mem
 		pr.pod = p;
 		pr.ns_labels = ns_labels_of(x, p->meta.ns);
 		pr.id = x->pod_id[i];
-		if (!m->by_ports && pr.id && !idset_has(split, pr.id)) {
-			if (idset_has(&done, pr.id))
+		if (!m->by_ports && pr.id && !pol_u32set_has(split, pr.id)) {
+			if (!pol_u32set_add(&done, pr.id))
 				continue;
-			ret = idset_add(&done, pr.id, x->npods);
-			if (p->ip)
-				pr.addr = (struct k8s_cidr){ .addr = p->ip, .len = 32 };
-			else
-				pr.addr = (struct k8s_cidr){ .len = 128, .v6 = true };
-			if (!p->ip)
-				memcpy(pr.addr.addr6, p->ip6, 16);
-			if (!ret) {
-				decide_all(cc, &pr, buf);
-				ret = emit_group(o, cc, pr.id, buf);
-			}
+			pr.addr = pol_host_cidr(p->ip, p->ip ? NULL : p->ip6);
+			decide_all(cc, &pr, buf);
+			ret = emit_group(o, cc, pr.id, buf);
 			continue;
 		}
 		if (p->ip) {
-			pr.addr = (struct k8s_cidr){ .addr = p->ip, .len = 32 };
+			pr.addr = pol_host_cidr(p->ip, NULL);
 			ret = peer_out(o, cc, &pr, buf, m);
 		}
 		if (!ret && p->has_ip6) {
-			pr.addr = (struct k8s_cidr){ .len = 128, .v6 = true };
-			memcpy(pr.addr.addr6, p->ip6, 16);
+			pr.addr = pol_host_cidr(0, p->ip6);
 			ret = peer_out(o, cc, &pr, buf, m);
 		}
 	}
@@ -847,12 +796,11 @@ static int dir_nodes(struct cnpctx *cc, struct out *o, struct vd *buf)
 		pr.node = nd;
 		pr.id = self ? XCNI_ID_HOST : XCNI_ID_REMOTE_NODE;
 		if (nd->internal_ip) {
-			pr.addr = (struct k8s_cidr){ .addr = nd->internal_ip, .len = 32 };
+			pr.addr = pol_host_cidr(nd->internal_ip, NULL);
 			ret = peer_out(o, cc, &pr, buf, NULL);
 		}
 		if (!ret && memcmp(nd->internal_ip6, zero, 16)) {
-			pr.addr = (struct k8s_cidr){ .len = 128, .v6 = true };
-			memcpy(pr.addr.addr6, nd->internal_ip6, 16);
+			pr.addr = pol_host_cidr(0, nd->internal_ip6);
 			ret = peer_out(o, cc, &pr, buf, NULL);
 		}
 	}
@@ -860,7 +808,7 @@ static int dir_nodes(struct cnpctx *cc, struct out *o, struct vd *buf)
 	if (!ret && cc->dir == XCNI_DIR_FROM_POD && x->o->gateway_ip) {
 		memset(&pr, 0, sizeof(pr));
 		pr.id = XCNI_ID_HOST;
-		pr.addr = (struct k8s_cidr){ .addr = x->o->gateway_ip, .len = 32 };
+		pr.addr = pol_host_cidr(x->o->gateway_ip, NULL);
 		ret = peer_out(o, cc, &pr, buf, NULL);
 	}
 	return ret;
@@ -944,7 +892,7 @@ static int compile_dir(struct cnpctx *cc, struct out *o)
 	size_t n = atoms_total(&cc->at);
 	struct vd *buf = calloc(n, sizeof(*buf));
 	struct memo m = { 0 };
-	struct idset split = { 0 };
+	struct pol_u32set split = { 0 };
 	struct peer pr;
 	int ret = memo_init_dir(&m, cc);
 
@@ -988,18 +936,6 @@ static int cmp_rref(const void *a, const void *b)
 	if (x->cnp != y->cnp)
 		return x->cnp < y->cnp ? -1 : 1;
 	return (x->rule > y->rule) - (x->rule < y->rule);
-}
-
-static int cmp_entry(const void *a, const void *b)
-{
-	return memcmp(&((const struct pol_entry *)a)->key, &((const struct pol_entry *)b)->key,
-		      sizeof(struct xcni_policy_key));
-}
-
-static int cmp_cidr_key(const void *a, const void *b)
-{
-	return memcmp(&((const struct pol_cidr *)a)->key, &((const struct pol_cidr *)b)->key,
-		      sizeof(struct xcni_polcidr_key));
 }
 
 struct seqcidr {
@@ -1058,8 +994,8 @@ static int splice(struct pol_ep *ep, uint8_t dir, struct out *o)
 	if (o->nc)
 		memcpy(&c[nc], o->c, o->nc * sizeof(*c));
 	nc += o->nc;
-	qsort(e, n, sizeof(*e), cmp_entry);
-	qsort(c, nc, sizeof(*c), cmp_cidr_key);
+	qsort(e, n, sizeof(*e), pol_cmp_entry_key);
+	qsort(c, nc, sizeof(*c), pol_cmp_cidr_key);
 	free(ep->entries);
 	free(ep->cidrs);
 	ep->entries = e;

@@ -363,24 +363,6 @@ static int cmp16(const void *a, const void *b)
 	return memcmp(a, b, 16);
 }
 
-/* Sorted by cmp, one element of each run of equal ones kept: the new count. */
-static size_t sort_dedup(void *arr, size_t n, size_t size, int (*cmp)(const void *, const void *))
-{
-	char *a = arr;
-	size_t w = 1;
-
-	if (n < 2)
-		return n;
-	qsort(a, n, size, cmp);
-	for (size_t r = 1; r < n; r++)
-		if (cmp(a + r * size, a + (w - 1) * size)) {
-			if (r != w)
-				memcpy(a + w * size, a + r * size, size);
-			w++;
-		}
-	return w;
-}
-
 static int cmp_ipc6(const void *a, const void *b)
 {
 	return memcmp(a, b, sizeof(struct xcni_ipcache6_key));
@@ -534,8 +516,8 @@ int pol_v6_build(const struct pol_incr *pi, const struct cluster *c, struct pol_
 			tunnel_set(&e->val, nd->internal_ip, nd->internal_ip6, pi->o.underlay6);
 	}
 	/* One entry per address. */
-	out->nipc = sort_dedup(out->ipc, out->nipc, sizeof(*out->ipc), cmp_ipc6);
-	out->nkeys = sort_dedup(out->keys, out->nkeys, sizeof(*out->keys), cmp16);
+	out->nipc = pol_sort_dedup(out->ipc, out->nipc, sizeof(*out->ipc), cmp_ipc6);
+	out->nkeys = pol_sort_dedup(out->keys, out->nkeys, sizeof(*out->keys), cmp16);
 	return 0;
 }
 
@@ -628,7 +610,7 @@ static int index_pods(struct pol_incr *pi, struct pol_ctx *x)
 		ip->audited = ip->local && ip->ip && pol_pod_managed(p) && cnp_audited(x, p);
 		ip->contested = x->pod_contested[i];
 		if (ip->id)
-			pol_incr_rid_find(r, ip->id)->npods++;
+			pol_identity_find(r, ip->id)->npods++;
 		if (ip->ip && hmap_put(&pi->ipx, hu32(ip->ip), UKEY(ip->ip), ip))
 			return -ENOMEM;
 		if (v6_add(pi, ip))
@@ -801,7 +783,7 @@ static const struct k8s_object *view_find(const struct cluster *c, enum k8s_kind
 static void pod_unlink(struct pol_incr *pi, struct ipod *p)
 {
 	if (p->id) {
-		struct identity *id = pol_incr_rid_find(&pi->r, p->id);
+		struct identity *id = pol_identity_find(&pi->r, p->id);
 
 		if (id)
 			id->npods--;
@@ -920,7 +902,7 @@ static int idents_born(struct pol_incr *pi, const struct cluster *c,
 		if (i && !strcmp(b[i].canon, b[i - 1].canon))
 			continue; /* two pods of one new set */
 		h = pol_ident_number(&pi->o, b[i].canon);
-		for (id = h; pol_incr_rid_find(&pi->r, id);)
+		for (id = h; pol_identity_find(&pi->r, id);)
 			id = XCNI_ID_MIN_LABELS + (id - XCNI_ID_MIN_LABELS + 1) % ID_SPAN;
 		if (!(canon = strdup(b[i].canon)))
 			ret = -ENOMEM;
@@ -1001,7 +983,7 @@ static int pod_link(struct pol_incr *pi, const struct k8s_pod *p, char *canon)
 			return 1; /* idents_born numbers every one: not reached */
 		}
 		ip->id = (uint32_t)(uintptr_t)id;
-		pol_incr_rid_find(&pi->r, ip->id)->npods++;
+		pol_identity_find(&pi->r, ip->id)->npods++;
 	} else {
 		free(canon);
 	}

@@ -101,7 +101,7 @@ static int eps_add_born(struct pol_incr *pi)
 	if (!born.identities)
 		goto out;
 	for (size_t i = 0; i < d->nid_put; i++) {
-		const struct identity *id = pol_incr_rid_find(r, d->id_put[i].id);
+		const struct identity *id = pol_identity_find(r, d->id_put[i].id);
 
 		if (id)
 			born.identities[born.nidentities++] = *id; /* borrowed */

@@ -214,6 +214,25 @@ int pol_resolve_contested(struct pol_ctx *x);
 /* p (being deleted) yields the address it shares with live (pol_yield). */
 bool pol_pod_yields(const struct k8s_pod *p, const struct k8s_pod *live);
 void pol_ep_contest(struct pol_ep *ep);
+/* policy_util.c: comparators for qsort and bsearch (uint32_t; pol_entry, pol_cidr by key). */
+int pol_cmp_u32(const void *a, const void *b);
+int pol_cmp_entry_key(const void *a, const void *b);
+int pol_cmp_cidr_key(const void *a, const void *b);
+/* Sorted by cmp, one element of each run of equal ones kept: the new count. */
+size_t pol_sort_dedup(void *arr, size_t n, size_t size, int (*cmp)(const void *, const void *));
+/* The identity numbered id in r (sorted by number), or NULL. */
+struct identity *pol_identity_find(const struct pol_result *r, uint32_t id);
+/* A set of uint32_t (never 0) sized at init for every key it will hold, so it
+ * never fills up; add: false if k was in already. has: false before init. */
+struct pol_u32set {
+	size_t mask;
+	uint32_t *v;
+};
+int pol_u32set_init(struct pol_u32set *s, size_t n);
+bool pol_u32set_has(const struct pol_u32set *s, uint32_t k);
+bool pol_u32set_add(struct pol_u32set *s, uint32_t k);
+/* A host's prefix: ip's /32, or ip6's /128 when ip6 is given. */
+struct k8s_cidr pol_host_cidr(uint32_t ip, const uint8_t *ip6);
 /* policy.c: a policy's hash with the hash function given (ctx's, or pol_fnv1a). */
 uint32_t pol_policy_hash_raw(uint32_t (*hash)(const char *), const char *ns, const char *name);
 

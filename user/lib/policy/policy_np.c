@@ -189,24 +189,6 @@ static int cmp_labix(const void *a, const void *b)
 	return x->id < y->id ? -1 : x->id > y->id;
 }
 
-/* The index of identity id in r (sorted by number); r->nidentities if none. */
-static size_t id_index(const struct pol_result *r, uint32_t id)
-{
-	size_t lo = 0, hi = r->nidentities;
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-
-		if (r->identities[mid].id == id)
-			return mid;
-		if (r->identities[mid].id < id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return r->nidentities;
-}
-
 /* Appends identity id's (label, identity) pairs to v at *n. */
 static void labix_of(struct labix *v, size_t *n, const struct identity *id)
 {
@@ -233,13 +215,6 @@ int pol_labix_build(struct pol_ctx *x)
 	return 0;
 }
 
-static int cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return (x > y) - (x < y);
-}
-
 int pol_labix_update(struct labix **ix, size_t *n, const struct pol_result *r, const uint32_t *del,
 		     size_t ndel, const struct pol_idput *put, size_t nput)
 {
@@ -249,10 +224,10 @@ int pol_labix_update(struct labix **ix, size_t *n, const struct pol_result *r, c
 	int ret = -ENOMEM;
 
 	for (size_t k = 0; k < nput; k++) {
-		size_t at = id_index(r, put[k].id);
+		const struct identity *id = pol_identity_find(r, put[k].id);
 
-		if (at < r->nidentities)
-			cap += r->identities[at].pod_labels.n + r->identities[at].ns_labels.n;
+		if (id)
+			cap += id->pod_labels.n + id->ns_labels.n;
 	}
 	add = malloc((cap ? cap : 1) * sizeof(*add));
 	dead = malloc((ndel ? ndel : 1) * sizeof(*dead));
@@ -260,22 +235,22 @@ int pol_labix_update(struct labix **ix, size_t *n, const struct pol_result *r, c
 	if (!add || !dead || !v)
 		goto out;
 	for (size_t k = 0; k < nput; k++) {
-		size_t at = id_index(r, put[k].id);
+		const struct identity *id = pol_identity_find(r, put[k].id);
 
-		if (at < r->nidentities)
-			labix_of(add, &nadd, &r->identities[at]);
+		if (id)
+			labix_of(add, &nadd, id);
 	}
 	qsort(add, nadd, sizeof(*add), cmp_labix);
 	if (ndel) { /* del may be NULL with nothing in it: memcpy's arguments must not be */
 		memcpy(dead, del, ndel * sizeof(*dead));
-		qsort(dead, ndel, sizeof(*dead), cmp_u32);
+		qsort(dead, ndel, sizeof(*dead), pol_cmp_u32);
 	}
 	/* Both sorted: one merge, the dead left out. */
 	while (i < *n || j < nadd) {
 		bool old = j == nadd || (i < *n && cmp_labix(&(*ix)[i], &add[j]) < 0);
 		const struct labix *e = old ? &(*ix)[i++] : &add[j++];
 
-		if (old && ndel && bsearch(&e->id, dead, ndel, sizeof(*dead), cmp_u32))
+		if (old && ndel && bsearch(&e->id, dead, ndel, sizeof(*dead), pol_cmp_u32))
 			continue;
 		v[u++] = *e;
 	}
@@ -392,10 +367,10 @@ static const struct peer_memo *peer_ids(const struct pol_ctx *x, const struct k8
 	if (cand) {
 		/* In identity order (the numbers' order), as the full walk would give them. */
 		for (size_t j = 0; j < ncand; j++) {
-			size_t k = id_index(x->r, cand[j].id);
+			const struct identity *id = pol_identity_find(x->r, cand[j].id);
 
-			if (k < x->r->nidentities && peer_matches(peer, policy_ns, &x->r->identities[k]))
-				m->ids[m->n++] = k;
+			if (id && peer_matches(peer, policy_ns, id))
+				m->ids[m->n++] = (size_t)(id - x->r->identities);
 		}
 		return m;
 	}
@@ -478,15 +453,11 @@ static int ipblock_add(const struct pol_ctx *x, struct epbuild *eb, const struct
 	 */
 	for (size_t i = 0; i < x->npods; i++) {
 		const struct k8s_pod *p = x->pods[i];
-		struct k8s_cidr host = { .addr = p->ip, .len = 32 };
+		struct k8s_cidr host = pol_host_cidr(p->ip, b->cidr.v6 ? p->ip6 : NULL);
 		struct cidr_rule block = {
 			.cidr = b->cidr, .nexcept = b->nexcept, .except = b->except
 		};
 
-		if (b->cidr.v6) {
-			host = (struct k8s_cidr){ .len = 128, .v6 = true };
-			memcpy(host.addr6, p->ip6, sizeof(host.addr6));
-		}
 		if (!pol_pod_managed(p) || !(host.v6 ? p->has_ip6 : !!p->ip) ||
 		    !cidr_rule_covers(&block, &host))
 			continue;
@@ -633,19 +604,6 @@ static int cidr_index_add(struct cidr_index *ix, const struct k8s_cidr *c, size_
 	return 0;
 }
 
-/* Sorted, one ref for a rule's repeated cidr. */
-static void cidr_index_sort(struct cidr_index *ix)
-{
-	size_t u = 0;
-
-	if (ix->n)
-		qsort(ix->v, ix->n, sizeof(*ix->v), cmp_cidr_ref);
-	for (size_t i = 0; i < ix->n; i++)
-		if (!u || cmp_cidr_ref(&ix->v[u - 1], &ix->v[i]))
-			ix->v[u++] = ix->v[i];
-	ix->n = u;
-}
-
 /* Calls fn(arg, rule) for each ref whose cidr holds p; stops at fn's error. */
 static int cidr_index_holding(const struct cidr_index *ix, const struct k8s_cidr *p,
 			      int (*fn)(void *arg, uint32_t rule), void *arg)
@@ -729,13 +687,10 @@ static int build_groups(struct epbuild *eb)
 	}
 	if (eb->ncr && !(h.excepted = calloc(eb->ncr, sizeof(*h.excepted))))
 		goto out;
-	cidr_index_sort(&cidrs);
-	cidr_index_sort(&excepts);
-	if (n)
-		qsort(pfx, n, sizeof(*pfx), cmp_cidr);
-	for (size_t i = 0; i < n; i++)
-		if (!u || cmp_cidr(&pfx[u - 1], &pfx[i]))
-			pfx[u++] = pfx[i];
+	/* Sorted, one ref for a rule's repeated cidr; each prefix once. */
+	cidrs.n = pol_sort_dedup(cidrs.v, cidrs.n, sizeof(*cidrs.v), cmp_cidr_ref);
+	excepts.n = pol_sort_dedup(excepts.v, excepts.n, sizeof(*excepts.v), cmp_cidr_ref);
+	u = pol_sort_dedup(pfx, n, sizeof(*pfx), cmp_cidr);
 	ret = 0;
 	for (size_t i = 0; !ret && i < u; i++) {
 		uint32_t group = XCNI_ID_CIDR_BASE + i;
@@ -762,7 +717,7 @@ static int build_groups(struct epbuild *eb)
 		if (!ret)
 			ret = cidr_index_holding(&cidrs, &pfx[i], holder_add, &h);
 		if (!ret && h.n > 1)
-			qsort(h.rules, h.n, sizeof(*h.rules), cmp_u32);
+			qsort(h.rules, h.n, sizeof(*h.rules), pol_cmp_u32);
 		for (size_t j = 0; !ret && j < h.n; j++) {
 			const struct cidr_rule *cr = &eb->cr[h.rules[j]];
 			struct rule_ref rr = { cr->policy_id, cr->rule, cr->seq };
@@ -786,12 +741,6 @@ static int cmp_cand(const void *a, const void *b)
 	int d = memcmp(&x->e.key, &y->e.key, sizeof(x->e.key));
 
 	return d ? d : (x->seq > y->seq) - (x->seq < y->seq);
-}
-
-static int cmp_polcidr(const void *a, const void *b)
-{
-	return memcmp(&((const struct pol_cidr *)a)->key, &((const struct pol_cidr *)b)->key,
-		      sizeof(struct xcni_polcidr_key));
 }
 
 static void epbuild_reset_rules(struct epbuild *eb)
@@ -926,7 +875,7 @@ int pol_compile_np(const struct pol_ctx *x, const struct k8s_pod *pod, uint32_t 
 			ep->entries[u++] = eb->c[i].e;
 	ep->nentries = u;
 	if (eb->npc) {
-		qsort(eb->pc, eb->npc, sizeof(*eb->pc), cmp_polcidr);
+		qsort(eb->pc, eb->npc, sizeof(*eb->pc), pol_cmp_cidr_key);
 		memcpy(ep->cidrs, eb->pc, eb->npc * sizeof(*eb->pc));
 	}
 	ep->ncidrs = eb->npc;

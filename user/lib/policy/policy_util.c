@@ -78,3 +78,89 @@ void pol_copy_str(char *dst, size_t size, const char *src)
 	dst[n] = '\0';
 	return;
 }
+
+int pol_cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+int pol_cmp_entry_key(const void *a, const void *b)
+{
+	return memcmp(&((const struct pol_entry *)a)->key, &((const struct pol_entry *)b)->key,
+		      sizeof(struct xcni_policy_key));
+}
+
+int pol_cmp_cidr_key(const void *a, const void *b)
+{
+	return memcmp(&((const struct pol_cidr *)a)->key, &((const struct pol_cidr *)b)->key,
+		      sizeof(struct xcni_polcidr_key));
+}
+
+size_t pol_sort_dedup(void *arr, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+	char *a = arr;
+	size_t w = 1;
+
+	if (n < 2)
+		return n;
+	qsort(a, n, size, cmp);
+	for (size_t r = 1; r < n; r++)
+		if (cmp(a + r * size, a + (w - 1) * size)) {
+			if (r != w)
+				memcpy(a + w * size, a + r * size, size);
+			w++;
+		}
+	return w;
+}
+
+struct identity *pol_identity_find(const struct pol_result *r, uint32_t id)
+{
+	struct identity k = { .id = id };
+
+	return bsearch(&k, r->identities, r->nidentities, sizeof(k), pol_cmp_id);
+}
+
+int pol_u32set_init(struct pol_u32set *s, size_t n)
+{
+	size_t cap = 16;
+
+	while (cap < 2 * n + 16)
+		cap *= 2;
+	s->mask = cap - 1;
+	s->v = calloc(cap, sizeof(*s->v));
+	return s->v ? 0 : -ENOMEM;
+}
+
+bool pol_u32set_has(const struct pol_u32set *s, uint32_t k)
+{
+	for (size_t i = (k * 2654435761u) & s->mask; s->v && s->v[i]; i = (i + 1) & s->mask)
+		if (s->v[i] == k)
+			return true;
+	return false;
+}
+
+bool pol_u32set_add(struct pol_u32set *s, uint32_t k)
+{
+	size_t i = (k * 2654435761u) & s->mask;
+
+	while (s->v[i]) {
+		if (s->v[i] == k)
+			return false;
+		i = (i + 1) & s->mask;
+	}
+	s->v[i] = k;
+	return true;
+}
+
+struct k8s_cidr pol_host_cidr(uint32_t ip, const uint8_t *ip6)
+{
+	struct k8s_cidr c = { .addr = ip, .len = 32 };
+
+	if (ip6) {
+		c = (struct k8s_cidr){ .len = 128, .v6 = true };
+		memcpy(c.addr6, ip6, sizeof(c.addr6));
+	}
+	return c;
+}
