@@ -73,75 +73,16 @@ struct cnpctx {
 	struct atoms at;
 };
 
-/* ---- prefixes ------------------------------------------------------- */
-
-static struct k8s_cidr key_pfx(const struct xcni_polcidr_key *k)
-{
-	struct k8s_cidr c = { .len = (uint8_t)(k->prefixlen - XCNI_POLCIDR_PREFIX_BASE),
-			      .v6 = k->v6 };
-
-	if (k->v6)
-		memcpy(c.addr6, k->addr6, 16);
-	else
-		c.addr = k->addr;
-	return c;
-}
-
-/* ---- NetworkPolicy, read back from the compiled entries ----------------- */
-
-static bool entry_matches(const struct pol_entry *e, uint8_t proto, uint16_t port)
-{
-	unsigned plen = e->key.prefixlen;
-
-	if (plen <= POL_PREFIX_ANY_PROTO)
-		return true;
-	if (e->key.proto != proto)
-		return false;
-	if (plen == POL_PREFIX_ANY_PORT)
-		return true;
-	return !((ntohs(e->key.port) ^ port) & (0xffffu << (POL_PREFIX_FULL - plen)));
-}
-
-/* The data plane's peer_lookup: the longest match (exact, range, any port, any protocol). */
-static const struct pol_entry *np_peer(const struct pol_ep *ep, uint8_t dir, uint32_t peer,
-				       uint8_t proto, uint16_t port)
-{
-	const struct pol_entry *best = NULL;
-
-	for (size_t i = 0; i < ep->nentries; i++) {
-		const struct pol_entry *e = &ep->entries[i];
-
-		if (e->key.dir != dir || e->key.peer != peer || !entry_matches(e, proto, port))
-			continue;
-		if (!port && e->key.prefixlen > POL_PREFIX_ANY_PORT)
-			continue;
-		if (!best || e->key.prefixlen > best->key.prefixlen)
-			best = e;
-	}
-	return best;
-}
-
+/* NetworkPolicy, read back from the compiled entries as the data plane reads them. */
 static const struct pol_entry *np_lookup(const struct pol_ep *ep, uint8_t dir,
 					 const struct peer *pr, uint8_t proto, uint16_t port)
 {
-	const struct pol_entry *e = np_peer(ep, dir, pr->id, proto, port);
-	const struct pol_cidr *best = NULL;
+	const struct pol_entry *e = pol_entry_lookup(ep, dir, pr->id, proto, port);
+	const struct pol_cidr *c = e || pr->none ? NULL : pol_cidr_lookup(ep, dir, &pr->addr);
 
-	if (e)
+	if (e || (c && (e = pol_entry_lookup(ep, dir, c->group, proto, port))))
 		return e;
-	for (size_t i = 0; !pr->none && i < ep->ncidrs; i++) {
-		const struct pol_cidr *c = &ep->cidrs[i];
-		struct k8s_cidr p;
-
-		if (c->key.dir != dir)
-			continue;
-		p = key_pfx(&c->key);
-		if (k8s_cidr_inside(&pr->addr, &p) && (!best || c->key.prefixlen > best->key.prefixlen))
-			best = c;
-	}
-	if (best && (e = np_peer(ep, dir, best->group, proto, port)))
-		return e;
-	return np_peer(ep, dir, XCNI_ID_ANY, proto, port);
+	return pol_entry_lookup(ep, dir, XCNI_ID_ANY, proto, port);
 }
 
 /* ---- rules ---------------------------------------------------------- */
@@ -567,22 +508,11 @@ static int group_of(struct out *o, const struct cnpctx *cc, const struct vd *v, 
 
 static int out_cidr(struct out *o, const struct cnpctx *cc, const struct k8s_cidr *a, uint32_t gid)
 {
-	struct pol_cidr *c;
-
 	/* Duplicates (a prefix equal to a pod's address) go in splice: the first stays. */
 	if (xcni_grow(&o->c, &o->capc, o->nc, sizeof(*o->c)))
 		return -ENOMEM;
-	c = &o->c[o->nc++];
-	memset(c, 0, sizeof(*c));
-	c->key.prefixlen = XCNI_POLCIDR_PREFIX_BASE + a->len;
-	c->key.ep = cc->ep->ip;
-	c->key.dir = cc->cidr_dir ? cc->cidr_dir : cc->dir;
-	c->key.v6 = a->v6;
-	if (a->v6)
-		memcpy(c->key.addr6, a->addr6, 16);
-	else
-		c->key.addr = a->addr;
-	c->group = gid;
+	o->c[o->nc++] = (struct pol_cidr){
+		pol_cidr_key(cc->ep->ip, cc->cidr_dir ? cc->cidr_dir : cc->dir, a), gid };
 	return 0;
 }
 
@@ -700,7 +630,7 @@ static int memo_init_dir(struct memo *m, const struct cnpctx *cc)
 	for (size_t i = 0; i < cc->ep->ncidrs; i++) {
 		if (cc->ep->cidrs[i].key.dir != cc->dir)
 			continue;
-		m->np[i] = key_pfx(&cc->ep->cidrs[i].key);
+		m->np[i] = pol_key_cidr(&cc->ep->cidrs[i].key);
 		m->pfx[m->npfx++] = &m->np[i];
 	}
 	return 0;
@@ -837,7 +767,7 @@ static int dir_prefixes(struct cnpctx *cc, struct out *o, struct vd *buf, size_t
 		if (cc->ep->cidrs[i].key.dir != cc->dir)
 			continue;
 		memset(&pr, 0, sizeof(pr));
-		pr.addr = key_pfx(&cc->ep->cidrs[i].key);
+		pr.addr = pol_key_cidr(&cc->ep->cidrs[i].key);
 		pr.id = XCNI_ID_WORLD;
 		pr.fqdn = fqdn;
 		ret = peer_out(o, cc, &pr, buf, NULL);

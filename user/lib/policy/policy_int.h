@@ -233,6 +233,9 @@ bool pol_u32set_has(const struct pol_u32set *s, uint32_t k);
 bool pol_u32set_add(struct pol_u32set *s, uint32_t k);
 /* A host's prefix: ip's /32, or ip6's /128 when ip6 is given. */
 struct k8s_cidr pol_host_cidr(uint32_t ip, const uint8_t *ip6);
+/* A polcidr key's prefix, and the key of ep's prefix a in dir. */
+struct k8s_cidr pol_key_cidr(const struct xcni_polcidr_key *k);
+struct xcni_polcidr_key pol_cidr_key(uint32_t ep, uint8_t dir, const struct k8s_cidr *a);
 /* policy.c: a policy's hash with the hash function given (ctx's, or pol_fnv1a). */
 uint32_t pol_policy_hash_raw(uint32_t (*hash)(const char *), const char *ns, const char *name);
 

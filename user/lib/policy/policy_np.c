@@ -694,23 +694,12 @@ static int build_groups(struct epbuild *eb)
 	ret = 0;
 	for (size_t i = 0; !ret && i < u; i++) {
 		uint32_t group = XCNI_ID_CIDR_BASE + i;
-		struct pol_cidr *pc;
 
 		if (xcni_grow(&eb->pc, &eb->cappc, eb->npc, sizeof(*eb->pc))) {
 			ret = -ENOMEM;
 			break;
 		}
-		pc = &eb->pc[eb->npc++];
-		memset(pc, 0, sizeof(*pc));
-		pc->key.prefixlen = XCNI_POLCIDR_PREFIX_BASE + pfx[i].len;
-		pc->key.ep = eb->ip;
-		pc->key.dir = eb->dir;
-		pc->key.v6 = pfx[i].v6;
-		if (pfx[i].v6)
-			memcpy(pc->key.addr6, pfx[i].addr6, sizeof(pc->key.addr6));
-		else
-			pc->key.addr = pfx[i].addr;
-		pc->group = group;
+		eb->pc[eb->npc++] = (struct pol_cidr){ pol_cidr_key(eb->ip, eb->dir, &pfx[i]), group };
 		h.n = 0;
 		h.stamp = (uint32_t)i + 1;
 		ret = cidr_index_holding(&excepts, &pfx[i], holder_except, &h);

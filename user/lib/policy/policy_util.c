@@ -164,3 +164,27 @@ struct k8s_cidr pol_host_cidr(uint32_t ip, const uint8_t *ip6)
 	}
 	return c;
 }
+
+struct k8s_cidr pol_key_cidr(const struct xcni_polcidr_key *k)
+{
+	struct k8s_cidr c = { .len = (uint8_t)(k->prefixlen - XCNI_POLCIDR_PREFIX_BASE),
+			      .v6 = k->v6 };
+
+	if (k->v6)
+		memcpy(c.addr6, k->addr6, sizeof(c.addr6));
+	else
+		c.addr = k->addr;
+	return c;
+}
+
+struct xcni_polcidr_key pol_cidr_key(uint32_t ep, uint8_t dir, const struct k8s_cidr *a)
+{
+	struct xcni_polcidr_key k = { .prefixlen = XCNI_POLCIDR_PREFIX_BASE + a->len,
+				      .ep = ep, .dir = dir, .v6 = a->v6 };
+
+	if (a->v6)
+		memcpy(k.addr6, a->addr6, sizeof(k.addr6));
+	else
+		k.addr = a->addr;
+	return k;
+}

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "lib/policy/policy.h"
+#include "lib/policy/policy_int.h"
 #include "lib/policy/suggest.h"
 
 bool pol_lpm_match(const void *stored, const void *lookup, unsigned int plen)
@@ -49,22 +50,31 @@ uint32_t pol_ipcache_identity(const struct pol_result *r, uint32_t ip)
 	return best ? best->val.identity : XCNI_ID_WORLD;
 }
 
-uint32_t pol_cidr_group(const struct pol_ep *ep, int dir, uint32_t ip)
+const struct pol_cidr *pol_cidr_lookup(const struct pol_ep *ep, int dir, const struct k8s_cidr *a)
 {
-	struct xcni_polcidr_key k = {
-		.prefixlen = XCNI_POLCIDR_PREFIX_BASE + 32, .ep = ep->ip, .dir = dir, .addr = ip
-	};
 	const struct pol_cidr *best = NULL;
 
-	for (size_t i = 0; i < ep->ncidrs; i++)
-		if (pol_lpm_match(&ep->cidrs[i].key, &k, ep->cidrs[i].key.prefixlen) &&
-		    (!best || ep->cidrs[i].key.prefixlen > best->key.prefixlen))
-			best = &ep->cidrs[i];
-	return best ? best->group : 0;
+	for (size_t i = 0; i < ep->ncidrs; i++) {
+		const struct pol_cidr *c = &ep->cidrs[i];
+		struct k8s_cidr p = pol_key_cidr(&c->key);
+
+		if (c->key.dir == dir && k8s_cidr_inside(a, &p) &&
+		    (!best || c->key.prefixlen > best->key.prefixlen))
+			best = c;
+	}
+	return best;
 }
 
-static const struct pol_entry *entry_of(const struct pol_ep *ep, int dir, uint32_t peer,
-					uint8_t proto, uint16_t port)
+uint32_t pol_cidr_group(const struct pol_ep *ep, int dir, uint32_t ip)
+{
+	struct k8s_cidr a = pol_host_cidr(ip, NULL);
+	const struct pol_cidr *c = pol_cidr_lookup(ep, dir, &a);
+
+	return c ? c->group : 0;
+}
+
+const struct pol_entry *pol_entry_lookup(const struct pol_ep *ep, int dir, uint32_t peer,
+					 uint8_t proto, uint16_t port)
 {
 	struct xcni_policy_key k = { .prefixlen = POL_PREFIX_FULL, .ep = ep->ip, .peer = peer,
 				     .dir = dir, .proto = proto, .port = htons(port) };
@@ -100,7 +110,7 @@ static bool side(const struct pol_result *r, uint32_t self, int dir, uint32_t pe
 
 		if (i == 1 && !peers[1])
 			continue;
-		e = entry_of(ep, dir, peers[i], proto, port);
+		e = pol_entry_lookup(ep, dir, peers[i], proto, port);
 		if (e)
 			return !(e->val.flags & XCNI_POLV_DENY) || (e->val.flags & XCNI_POLV_AUDIT);
 	}
