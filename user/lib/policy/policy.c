@@ -84,9 +84,7 @@ static int build_eps(struct pol_ctx *x)
 	qsort(r->eps, r->neps, sizeof(*r->eps), pol_cmp_ep);
 	cnp_memo_free(x->cnp_memo);
 	x->cnp_memo = NULL;
-	free(eb.c);
-	free(eb.cr);
-	free(eb.pc);
+	pol_epbuild_free(&eb);
 	return ret;
 }
 

@@ -411,39 +411,25 @@ struct out {
 static int out_entry(struct out *o, const struct cnpctx *cc, uint32_t peer, unsigned plen,
 		     uint8_t proto, uint16_t port, const struct vd *v)
 {
-	struct pol_entry *e;
+	struct portspec ps = { .proto = proto, .plen = (uint8_t)plen, .port = port };
+	struct xcni_policy_val val = { .policy_id = v->policy_id, .rule = v->rule, .flags = v->flags };
 
 	if (xcni_grow(&o->e, &o->cap, o->n, sizeof(*o->e)))
 		return -ENOMEM;
-	e = &o->e[o->n++];
-	memset(e, 0, sizeof(*e));
-	e->key.prefixlen = plen;
-	e->key.ep = cc->ep->ip;
-	e->key.peer = peer;
-	e->key.dir = cc->dir;
-	e->key.proto = proto;
-	e->key.port = htons(port);
-	e->val.policy_id = v->policy_id;
-	e->val.rule = v->rule;
-	e->val.flags = v->flags;
+	o->e[o->n++] = pol_entry_make(cc->ep->ip, cc->dir, peer, &ps, val);
 	return 0;
 }
 
 static int out_range(struct out *o, const struct cnpctx *cc, uint32_t peer, uint8_t proto,
 		     uint32_t lo, uint32_t hi, const struct vd *v)
 {
-	while (lo <= hi) {
-		unsigned k = 0;
-		int ret;
+	struct specs s = { 0 };
+	int ret = pol_specs_add_range(&s, proto, lo, hi);
 
-		while (k < 16 && !(lo & ((2u << k) - 1)) && lo + (2u << k) - 1 <= hi)
-			k++;
-		ret = out_entry(o, cc, peer, POL_PREFIX_FULL - k, proto, (uint16_t)lo, v);
-		if (ret)
-			return ret;
-		lo += 1u << k;
-	}
-	return 0;
+	for (size_t i = 0; !ret && i < s.n; i++)
+		ret = out_entry(o, cc, peer, s.v[i].plen, proto, s.v[i].port, v);
+	free(s.v);
+	return ret;
 }
 
 static bool vd_eq(const struct vd *a, const struct vd *b)
@@ -966,15 +952,9 @@ static void np_isolating(const struct pol_ctx *x, const struct k8s_pod *pod, boo
 			 size_t *naudit)
 {
 	*nisol = *naudit = 0;
-	for (size_t i = 0; i < x->nnps; i++) {
-		const struct k8s_netpol *np = x->nps[i];
-
-		if (pol_cmp_str(np->meta.ns, pod->meta.ns) ||
-		    !(in ? np->type_ingress : np->type_egress) ||
-		    !k8s_selector_matches(&np->pod_sel, &pod->meta.labels))
-			continue;
+	for (size_t i = pol_np_next(x, pod, in, 0); i < x->nnps; i = pol_np_next(x, pod, in, i + 1)) {
 		(*nisol)++;
-		*naudit += np->meta.audit;
+		*naudit += x->nps[i]->meta.audit;
 	}
 }
 

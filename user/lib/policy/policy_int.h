@@ -236,6 +236,19 @@ struct k8s_cidr pol_host_cidr(uint32_t ip, const uint8_t *ip6);
 /* A polcidr key's prefix, and the key of ep's prefix a in dir. */
 struct k8s_cidr pol_key_cidr(const struct xcni_polcidr_key *k);
 struct xcni_polcidr_key pol_cidr_key(uint32_t ep, uint8_t dir, const struct k8s_cidr *a);
+/* Port s (proto, port, plen: POL_PREFIX_*) appended; [lo, hi] as the fewest
+ * aligned power-of-two blocks, each one LPM entry whose prefix covers the
+ * port's leading bits. 0 or -ENOMEM. */
+int pol_specs_add(struct specs *s, uint8_t proto, uint16_t port, unsigned plen);
+int pol_specs_add_range(struct specs *s, uint8_t proto, uint32_t lo, uint32_t hi);
+/* ep's entry in dir for peer at port s deciding val (both compilers write them so). */
+struct pol_entry pol_entry_make(uint32_t ep, uint8_t dir, uint32_t peer, const struct portspec *s,
+				struct xcni_policy_val val);
+/* policy_np.c: an epbuild's arrays freed. */
+void pol_epbuild_free(struct epbuild *eb);
+/* The next NetworkPolicy from x->nps[i] on (0: the pod's namespace's first)
+ * that isolates pod for ingress (in) or egress; x->nnps if none. */
+size_t pol_np_next(const struct pol_ctx *x, const struct k8s_pod *pod, bool in, size_t i);
 /* policy.c: a policy's hash with the hash function given (ctx's, or pol_fnv1a). */
 uint32_t pol_policy_hash_raw(uint32_t (*hash)(const char *), const char *ns, const char *name);
 

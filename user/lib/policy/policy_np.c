@@ -35,41 +35,11 @@ struct peer_memo {
 
 /* ---- ports ------------------------------------------------------------ */
 
-static int specs_add(struct specs *s, uint8_t proto, uint16_t port, unsigned plen)
-{
-	if (xcni_grow(&s->v, &s->cap, s->n, sizeof(*s->v)))
-		return -ENOMEM;
-	s->v[s->n++] = (struct portspec){ .proto = proto, .plen = plen, .port = port };
-	return 0;
-}
-
-/*
- * [lo, hi] as the fewest aligned power-of-two blocks, each one LPM entry
- * whose prefix covers the port's leading bits.
- */
-static int specs_add_range(struct specs *s, uint8_t proto, uint32_t lo, uint32_t hi)
-{
-	while (lo <= hi) {
-		unsigned k = 0;
-		int ret;
-
-		while (k < 16 && !(lo & ((2u << k) - 1)) && lo + (2u << k) - 1 <= hi)
-			k++;
-		ret = specs_add(s, proto, lo, POL_PREFIX_ANY_PORT + 16 - k);
-		if (ret)
-			return ret;
-		lo += 1u << k;
-	}
-	return 0;
-}
-
 static int specs_add_port(struct specs *s, const struct k8s_np_port *p)
 {
 	if (!p->has_port)
-		return specs_add(s, p->proto, 0, POL_PREFIX_ANY_PORT);
-	if (p->end_port > p->port)
-		return specs_add_range(s, p->proto, p->port, p->end_port);
-	return specs_add(s, p->proto, p->port, POL_PREFIX_FULL);
+		return pol_specs_add(s, p->proto, 0, POL_PREFIX_ANY_PORT);
+	return pol_specs_add_range(s, p->proto, p->port, p->end_port > p->port ? p->end_port : p->port);
 }
 
 /* A named port means the pod's container port of that name and protocol. */
@@ -81,7 +51,7 @@ static int specs_add_named(struct specs *s, const struct k8s_pod *pod, const str
 
 		if (!cp->name || strcmp(cp->name, p->port_name) || cp->proto != p->proto)
 			continue;
-		ret = specs_add(s, p->proto, cp->port, POL_PREFIX_FULL);
+		ret = pol_specs_add(s, p->proto, cp->port, POL_PREFIX_FULL);
 		if (ret)
 			return ret;
 	}
@@ -115,21 +85,12 @@ struct rule_ref {
 static int emit(struct epbuild *eb, uint32_t peer, const struct specs *s, const struct rule_ref *rr)
 {
 	for (size_t i = 0; i < s->n; i++) {
-		struct cand *c;
-
 		if (xcni_grow(&eb->c, &eb->cap, eb->n, sizeof(*eb->c)))
 			return -ENOMEM;
-		c = &eb->c[eb->n++];
-		memset(c, 0, sizeof(*c));
-		c->e.key.prefixlen = s->v[i].plen;
-		c->e.key.ep = eb->ip;
-		c->e.key.peer = peer;
-		c->e.key.dir = eb->dir;
-		c->e.key.proto = s->v[i].proto;
-		c->e.key.port = htons(s->v[i].port);
-		c->e.val.policy_id = rr->policy_id;
-		c->e.val.rule = rr->rule;
-		c->seq = rr->seq;
+		eb->c[eb->n++] = (struct cand){
+			pol_entry_make(eb->ip, eb->dir, peer, &s->v[i],
+				       (struct xcni_policy_val){ .policy_id = rr->policy_id, .rule = rr->rule }),
+			rr->seq };
 	}
 	return 0;
 }
@@ -485,7 +446,7 @@ static int compile_rule(const struct pol_ctx *x, struct epbuild *eb, const struc
 	int ret = 0;
 
 	if (!r->nports)
-		ret = specs_add(&fixed, 0, 0, POL_PREFIX_ANY_PROTO);
+		ret = pol_specs_add(&fixed, 0, 0, POL_PREFIX_ANY_PROTO);
 	for (size_t i = 0; !ret && i < r->nports; i++) {
 		const struct k8s_np_port *p = &r->ports[i];
 
@@ -739,6 +700,14 @@ static void epbuild_reset_rules(struct epbuild *eb)
 	eb->ncr = 0;
 }
 
+void pol_epbuild_free(struct epbuild *eb)
+{
+	epbuild_reset_rules(eb);
+	free(eb->c);
+	free(eb->cr);
+	free(eb->pc);
+}
+
 /* The first policy of namespace ns (policies are sorted by namespace, name). */
 static size_t nps_of_ns(const struct pol_ctx *x, const char *ns)
 {
@@ -753,6 +722,16 @@ static size_t nps_of_ns(const struct pol_ctx *x, const char *ns)
 			hi = mid;
 	}
 	return lo;
+}
+
+size_t pol_np_next(const struct pol_ctx *x, const struct k8s_pod *pod, bool in, size_t i)
+{
+	for (i = i ? i : nps_of_ns(x, pod->meta.ns);
+	     i < x->nnps && !pol_cmp_str(x->nps[i]->meta.ns, pod->meta.ns); i++)
+		if ((in ? x->nps[i]->type_ingress : x->nps[i]->type_egress) &&
+		    k8s_selector_matches(&x->nps[i]->pod_sel, &pod->meta.labels))
+			return i;
+	return x->nnps;
 }
 
 int pol_pod_policies(const struct pol_ctx *x, const struct k8s_pod *pod, uint32_t **out, size_t *n)
@@ -821,19 +800,15 @@ int pol_compile_np(const struct pol_ctx *x, const struct k8s_pod *pod, uint32_t 
 	for (uint8_t dir = 0; !ret && dir < XCNI_NR_POLICY_DIRS; dir++) {
 		eb->dir = dir;
 		epbuild_reset_rules(eb);
-		for (size_t i = nps_of_ns(x, pod->meta.ns); !ret && i < x->nnps; i++) {
-			const struct k8s_netpol *np = x->nps[i];
+		bool in = dir == XCNI_DIR_TO_POD;
 
-			if (pol_cmp_str(np->meta.ns, pod->meta.ns))
-				break; /* sorted by namespace: the pod's are behind us */
-			bool in = dir == XCNI_DIR_TO_POD;
+		for (size_t i = pol_np_next(x, pod, in, 0); !ret && i < x->nnps;
+		     i = pol_np_next(x, pod, in, i + 1)) {
+			const struct k8s_netpol *np = x->nps[i];
 			size_t nrules = in ? np->ningress : np->negress;
 			const struct k8s_np_rule *rules = in ? np->ingress : np->egress;
 
-			if (!(in ? np->type_ingress : np->type_egress) ||
-			    pol_cmp_str(np->meta.ns, pod->meta.ns) ||
-			    (enforced_only && np->meta.audit) ||
-			    !k8s_selector_matches(&np->pod_sel, &pod->meta.labels))
+			if (enforced_only && np->meta.audit)
 				continue;
 			ep->state.isolated |= XCNI_ISOLATED(dir);
 			/* Policies come by name: the first ones are kept. */
@@ -877,8 +852,6 @@ int pol_compile_np_enforced(const struct pol_ctx *x, const struct k8s_pod *pod, 
 	struct epbuild eb = { 0 };
 	int ret = pol_compile_np(x, pod, identity, &eb, ep, true);
 
-	free(eb.c);
-	free(eb.cr);
-	free(eb.pc);
+	pol_epbuild_free(&eb);
 	return ret;
 }

@@ -188,3 +188,36 @@ struct xcni_polcidr_key pol_cidr_key(uint32_t ep, uint8_t dir, const struct k8s_
 		k.addr = a->addr;
 	return k;
 }
+
+int pol_specs_add(struct specs *s, uint8_t proto, uint16_t port, unsigned plen)
+{
+	if (xcni_grow(&s->v, &s->cap, s->n, sizeof(*s->v)))
+		return -ENOMEM;
+	s->v[s->n++] = (struct portspec){ .proto = proto, .plen = plen, .port = port };
+	return 0;
+}
+
+int pol_specs_add_range(struct specs *s, uint8_t proto, uint32_t lo, uint32_t hi)
+{
+	while (lo <= hi) {
+		unsigned k = 0;
+		int ret;
+
+		while (k < 16 && !(lo & ((2u << k) - 1)) && lo + (2u << k) - 1 <= hi)
+			k++;
+		ret = pol_specs_add(s, proto, lo, POL_PREFIX_FULL - k);
+		if (ret)
+			return ret;
+		lo += 1u << k;
+	}
+	return 0;
+}
+
+struct pol_entry pol_entry_make(uint32_t ep, uint8_t dir, uint32_t peer, const struct portspec *s,
+				struct xcni_policy_val val)
+{
+	return (struct pol_entry){ .key = { .prefixlen = s->plen, .ep = ep, .peer = peer,
+					    .dir = dir, .proto = s->proto,
+					    .port = htons(s->port) },
+				   .val = val };
+}
