@@ -849,6 +849,29 @@ int pol_cmp_podname(const void *a, const void *b)
  * When a pod claims a node's or the gateway's address (a misconfiguration)
  * the node keeps it: the data plane must not mistake the node for a pod.
  */
+int pol_ipcache_node(struct pol_result *r, size_t *cap, const struct pol_opts *o,
+		     const struct k8s_node *nd)
+{
+	bool self = nd && o->node_name && nd->meta.name && !strcmp(nd->meta.name, o->node_name);
+
+	if (!nd) {
+		if (o->gateway_ip && pol_ipcache_add(r, cap, o->gateway_ip, 32, XCNI_ID_HOST, 0))
+			return -ENOMEM;
+		return o->node_ip ? pol_ipcache_add(r, cap, o->node_ip, 32, XCNI_ID_HOST, 0) : 0;
+	}
+	if (!nd->internal_ip)
+		return 0;
+	if (pol_ipcache_add(r, cap, nd->internal_ip, 32, self ? XCNI_ID_HOST : XCNI_ID_REMOTE_NODE,
+			    0))
+		return -ENOMEM;
+	/* Another node's own address is reached through the overlay too, so
+	 * its replies to pods come back the way the pods' traffic went. */
+	if (!self)
+		tunnel_set(&r->ipcache[r->nipcache - 1].val, nd->internal_ip, nd->internal_ip6,
+			   o->underlay6);
+	return 0;
+}
+
 int pol_build_ipcache(struct pol_ctx *x, struct k8s_error *err)
 {
 	const struct pol_opts *o = x->o;
@@ -858,25 +881,9 @@ int pol_build_ipcache(struct pol_ctx *x, struct k8s_error *err)
 	r->podnames = calloc(x->npods ? x->npods : 1, sizeof(*r->podnames));
 	if (!r->podnames)
 		return -ENOMEM;
-	if (o->gateway_ip && pol_ipcache_add(r, &cap, o->gateway_ip, 32, XCNI_ID_HOST, 0))
-		return -ENOMEM;
-	if (o->node_ip && pol_ipcache_add(r, &cap, o->node_ip, 32, XCNI_ID_HOST, 0))
-		return -ENOMEM;
-	for (size_t i = 0; i < x->nnodes; i++) {
-		const struct k8s_node *nd = x->nodes[i];
-		bool self = o->node_name && nd->meta.name && !strcmp(nd->meta.name, o->node_name);
-
-		/* Another node's own address is reached through the overlay too,
-		 * so its replies to pods come back the way the pods' traffic went. */
-		if (!nd->internal_ip)
-			continue;
-		if (pol_ipcache_add(r, &cap, nd->internal_ip, 32,
-				    self ? XCNI_ID_HOST : XCNI_ID_REMOTE_NODE, 0))
+	for (size_t i = 0; i <= x->nnodes; i++)
+		if (pol_ipcache_node(r, &cap, o, i ? x->nodes[i - 1] : NULL))
 			return -ENOMEM;
-		if (!self)
-			tunnel_set(&r->ipcache[r->nipcache - 1].val, nd->internal_ip,
-				       nd->internal_ip6, o->underlay6);
-	}
 	for (size_t i = 0; i < x->npods; i++) {
 		const struct k8s_pod *p = x->pods[i];
 		const struct k8s_node *nd = node_find(x, p->node_name);

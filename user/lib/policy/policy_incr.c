@@ -285,24 +285,9 @@ static int nodeaddr_build(const struct pol_incr *pi, const struct cluster *c, st
 	size_t cap = 0, n = 0;
 	struct nodeaddr *v;
 
-	if (pi->o.gateway_ip && pol_ipcache_add(&tmp, &cap, pi->o.gateway_ip, 32, XCNI_ID_HOST, 0))
-		goto fail;
-	if (pi->o.node_ip && pol_ipcache_add(&tmp, &cap, pi->o.node_ip, 32, XCNI_ID_HOST, 0))
-		goto fail;
-	for (size_t i = 0; i < c->n[K8S_NODE]; i++) {
-		const struct k8s_node *nd = &c->objs[K8S_NODE][i]->node;
-		bool self = pi->o.node_name && nd->meta.name &&
-			    !strcmp(nd->meta.name, pi->o.node_name);
-
-		if (!nd->internal_ip)
-			continue;
-		if (pol_ipcache_add(&tmp, &cap, nd->internal_ip, 32,
-				    self ? XCNI_ID_HOST : XCNI_ID_REMOTE_NODE, 0))
+	for (size_t i = 0; i <= c->n[K8S_NODE]; i++)
+		if (pol_ipcache_node(&tmp, &cap, &pi->o, i ? &c->objs[K8S_NODE][i - 1]->node : NULL))
 			goto fail;
-		if (!self)
-			tunnel_set(&tmp.ipcache[tmp.nipcache - 1].val, nd->internal_ip,
-				       nd->internal_ip6, pi->o.underlay6);
-	}
 	if (tmp.nipcache)
 		qsort(tmp.ipcache, tmp.nipcache, sizeof(*tmp.ipcache), pol_cmp_ipcache_rank);
 	v = calloc(tmp.nipcache ? tmp.nipcache : 1, sizeof(*v));
@@ -587,6 +572,33 @@ static int index_nslabels(struct pol_incr *pi, const struct cluster *c, struct p
 	return 0;
 }
 
+/* p indexed by name (its other fields the caller's); NULL: out of memory. */
+static struct ipod *ipod_new(struct pol_incr *pi, const struct k8s_pod *p)
+{
+	struct ipod *ip = calloc(1, sizeof(*ip));
+
+	if (!ip || !(ip->key = pol_incr_pod_key(p->meta.ns, p->meta.name)) ||
+	    hmap_put(&pi->pods, hstr(ip->key), (uintptr_t)ip->key, ip)) {
+		if (ip)
+			free(ip->key);
+		free(ip);
+		return NULL;
+	}
+	ip->pod = p;
+	ip->local = incr_local(pi, p);
+	return ip;
+}
+
+/* ip listed on its node. 0 or -ENOMEM. */
+static int ipod_on_node(struct pol_incr *pi, struct ipod *ip)
+{
+	struct inode *n = ip->pod->node_name ? inode_get(pi, ip->pod->node_name) : NULL;
+
+	if (ip->pod->node_name && (!n || inode_add(n, ip)))
+		return -ENOMEM;
+	return 0;
+}
+
 /* Every pod by name and address, on its node; its identity counts it. */
 static int index_pods(struct pol_incr *pi, struct pol_ctx *x)
 {
@@ -594,18 +606,11 @@ static int index_pods(struct pol_incr *pi, struct pol_ctx *x)
 
 	for (size_t i = 0; i < x->npods; i++) {
 		const struct k8s_pod *p = x->pods[i];
-		struct ipod *ip = calloc(1, sizeof(*ip));
+		struct ipod *ip = ipod_new(pi, p);
 
-		if (!ip || !(ip->key = pol_incr_pod_key(p->meta.ns, p->meta.name)) ||
-		    hmap_put(&pi->pods, hstr(ip->key), (uintptr_t)ip->key, ip)) {
-			if (ip)
-				free(ip->key);
-			free(ip);
+		if (!ip)
 			return -ENOMEM;
-		}
-		ip->pod = p;
 		ip->id = x->pod_id[i];
-		ip->local = incr_local(pi, p);
 		ip->ip = pol_pod_managed(p) ? pol_pod_addr(p, ip->local) : 0;
 		ip->audited = ip->local && ip->ip && pol_pod_managed(p) && cnp_audited(x, p);
 		ip->contested = x->pod_contested[i];
@@ -613,14 +618,8 @@ static int index_pods(struct pol_incr *pi, struct pol_ctx *x)
 			pol_identity_find(r, ip->id)->npods++;
 		if (ip->ip && hmap_put(&pi->ipx, hu32(ip->ip), UKEY(ip->ip), ip))
 			return -ENOMEM;
-		if (v6_add(pi, ip))
+		if (v6_add(pi, ip) || ipod_on_node(pi, ip))
 			return -ENOMEM;
-		if (p->node_name) {
-			struct inode *n = inode_get(pi, p->node_name);
-
-			if (!n || inode_add(n, ip))
-				return -ENOMEM;
-		}
 	}
 	return 0;
 }
@@ -955,20 +954,14 @@ static int clashes_settle(struct pol_incr *pi)
 /* canon: p's canonical string (idents_born's, taken over) or NULL. */
 static int pod_link(struct pol_incr *pi, const struct k8s_pod *p, char *canon)
 {
-	struct ipod *ip = calloc(1, sizeof(*ip));
+	struct ipod *ip = ipod_new(pi, p);
 	int ret = -ENOMEM;
 
-	if (!ip || !(ip->key = pol_incr_pod_key(p->meta.ns, p->meta.name)) ||
-	    hmap_put(&pi->pods, hstr(ip->key), (uintptr_t)ip->key, ip)) {
-		if (ip)
-			free(ip->key);
-		free(ip);
+	if (!ip) {
 		free(canon);
 		return -ENOMEM;
 	}
 	pi->pods_changed = true;
-	ip->pod = p;
-	ip->local = incr_local(pi, p);
 	if (pol_pod_managed(p) && p->meta.ns) {
 		const struct nslabels *l = canon ? NULL : incr_nsl(pi, p->meta.ns);
 		void *id;
@@ -1007,13 +1000,7 @@ static int pod_link(struct pol_incr *pi, const struct k8s_pod *p, char *canon)
 			return ret;
 		}
 	}
-	if (p->node_name) {
-		struct inode *n = inode_get(pi, p->node_name);
-
-		if (!n || inode_add(n, ip))
-			return -ENOMEM;
-	}
-	return 0;
+	return ipod_on_node(pi, ip);
 }
 
 static bool podname_is(const struct xcni_podname *n, const char *ns, const char *name)

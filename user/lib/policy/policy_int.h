@@ -176,6 +176,10 @@ void pol_ctx_free(struct pol_ctx *x);
 uint32_t pol_fnv1a(const char *s);
 int pol_ipcache_add(struct pol_result *r, size_t *cap, uint32_t addr, uint32_t plen,
 		    uint32_t identity, uint32_t tunnel);
+/* The host's addresses (gateway, node IP) as ipcache entries when nd is NULL,
+ * else node nd's InternalIP (this node's: the host). 0 or -ENOMEM. */
+int pol_ipcache_node(struct pol_result *r, size_t *cap, const struct pol_opts *o,
+		     const struct k8s_node *nd);
 int pol_labels_copy(struct k8s_labels *dst, const struct k8s_labels *src, const char *key,
 		    const char *value);
 int pol_labix_build(struct pol_ctx *x);
