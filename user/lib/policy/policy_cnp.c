@@ -625,11 +625,9 @@ static int memo_init_dir(struct memo *m, const struct cnpctx *cc)
 static const struct k8s_labels *ns_labels_of(const struct pol_ctx *x, const char *ns)
 {
 	static const struct k8s_labels none;
+	const struct nslabels *l = pol_nsl_find(x, ns);
 
-	for (size_t i = 0; i < x->nnsl; i++)
-		if (!strcmp(x->nsl[i].name, ns))
-			return &x->nsl[i].labels;
-	return &none;
+	return l ? &l->labels : &none;
 }
 
 /* The identities some pod of which has an address a rule prefix holds. */

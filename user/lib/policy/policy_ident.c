@@ -223,7 +223,7 @@ static int cmp_nslabels(const void *a, const void *b)
 	return strcmp(((const struct nslabels *)a)->name, ((const struct nslabels *)b)->name);
 }
 
-static const struct nslabels *nsl_find(const struct pol_ctx *x, const char *name)
+const struct nslabels *pol_nsl_find(const struct pol_ctx *x, const char *name)
 {
 	struct nslabels k = { .name = name };
 
@@ -511,7 +511,7 @@ int pol_build_nslabels(struct pol_ctx *x, const struct cluster *c)
 		const char *name = x->pods[i]->meta.ns;
 		struct nslabels *l;
 
-		if (!name || nsl_find(x, name))
+		if (!name || pol_nsl_find(x, name))
 			continue;
 		l = &x->nsl[x->nnsl];
 		l->name = name;
@@ -568,7 +568,7 @@ static int distinct_label_sets(struct pol_ctx *x, struct podcanon *pc, size_t *n
 		first[i] = SIZE_MAX;
 		if (!pol_pod_managed(p) || !p->meta.ns)
 			continue;
-		canon = pol_canon_string(&p->meta.labels, &nsl_find(x, p->meta.ns)->labels);
+		canon = pol_canon_string(&p->meta.labels, &pol_nsl_find(x, p->meta.ns)->labels);
 		if (!canon) {
 			free(tab);
 			return -ENOMEM;
@@ -651,7 +651,7 @@ int pol_build_identities(struct pol_ctx *x)
 		r->nidentities++;
 		ret = pol_labels_copy(&id->pod_labels, &p->meta.labels, NULL, NULL);
 		if (!ret)
-			ret = pol_labels_copy(&id->ns_labels, &nsl_find(x, p->meta.ns)->labels,
+			ret = pol_labels_copy(&id->ns_labels, &pol_nsl_find(x, p->meta.ns)->labels,
 					      NULL, NULL);
 		if (ret)
 			goto out;

@@ -208,6 +208,8 @@ void pol_sort_unless_sorted(void *base, size_t n, size_t sz,
 
 /* policy_ident.c: what every endpoint's compile reads, built first. */
 bool pol_pod_local(const struct pol_ctx *x, const struct k8s_pod *p);
+/* Namespace name's labels (x->nsl, sorted by name), or NULL. */
+const struct nslabels *pol_nsl_find(const struct pol_ctx *x, const char *name);
 int pol_build_nslabels(struct pol_ctx *x, const struct cluster *c);
 int pol_build_identities(struct pol_ctx *x);
 /* Addresses two live pods claim: the owners marked, the others taken out of
