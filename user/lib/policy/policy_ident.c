@@ -242,13 +242,6 @@ static const struct k8s_node *node_find(const struct pol_ctx *x, const char *nam
 	return n ? *n : NULL;
 }
 
-int pol_cmp_id(const void *a, const void *b)
-{
-	uint32_t x = ((const struct identity *)a)->id, y = ((const struct identity *)b)->id;
-
-	return (x > y) - (x < y);
-}
-
 bool pol_pod_local(const struct pol_ctx *x, const struct k8s_pod *p)
 {
 	return !x->o->node_name || (p->node_name && !strcmp(p->node_name, x->o->node_name));

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * The compiler's small tools, which call nothing else of it: the policies'
- * hash, errors, growing arrays, sorting what is not sorted yet, strings.
+ * hash, errors, growing arrays, sorting, sets, strings; the keys both
+ * compilers write (ports, entries, prefixes) and the data plane's lookups
+ * over them (policy.h), which the tiers read NetworkPolicy back through.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -77,6 +79,13 @@ void pol_copy_str(char *dst, size_t size, const char *src)
 		memcpy(dst, src, n);
 	dst[n] = '\0';
 	return;
+}
+
+int pol_cmp_id(const void *a, const void *b)
+{
+	uint32_t x = ((const struct identity *)a)->id, y = ((const struct identity *)b)->id;
+
+	return (x > y) - (x < y);
 }
 
 int pol_cmp_u32(const void *a, const void *b)
@@ -220,4 +229,43 @@ struct pol_entry pol_entry_make(uint32_t ep, uint8_t dir, uint32_t peer, const s
 					    .dir = dir, .proto = s->proto,
 					    .port = htons(s->port) },
 				   .val = val };
+}
+
+bool pol_lpm_match(const void *stored, const void *lookup, unsigned int plen)
+{
+	const uint8_t *a = (const uint8_t *)stored + 4, *b = (const uint8_t *)lookup + 4;
+	unsigned int bytes = plen / 8, bits = plen % 8;
+
+	if (memcmp(a, b, bytes))
+		return false;
+	return !bits || !((a[bytes] ^ b[bytes]) & (0xff00 >> bits));
+}
+
+const struct pol_cidr *pol_cidr_lookup(const struct pol_ep *ep, int dir, const struct k8s_cidr *a)
+{
+	const struct pol_cidr *best = NULL;
+
+	for (size_t i = 0; i < ep->ncidrs; i++) {
+		const struct pol_cidr *c = &ep->cidrs[i];
+		struct k8s_cidr p = pol_key_cidr(&c->key);
+
+		if (c->key.dir == dir && k8s_cidr_inside(a, &p) &&
+		    (!best || c->key.prefixlen > best->key.prefixlen))
+			best = c;
+	}
+	return best;
+}
+
+const struct pol_entry *pol_entry_lookup(const struct pol_ep *ep, int dir, uint32_t peer,
+					 uint8_t proto, uint16_t port)
+{
+	struct xcni_policy_key k = { .prefixlen = POL_PREFIX_FULL, .ep = ep->ip, .peer = peer,
+				     .dir = dir, .proto = proto, .port = htons(port) };
+	const struct pol_entry *best = NULL;
+
+	for (size_t i = 0; i < ep->nentries; i++)
+		if (pol_lpm_match(&ep->entries[i].key, &k, ep->entries[i].key.prefixlen) &&
+		    (!best || ep->entries[i].key.prefixlen > best->key.prefixlen))
+			best = &ep->entries[i];
+	return best;
 }

@@ -20,16 +20,6 @@
 #include "lib/policy/policy_int.h"
 #include "lib/policy/suggest.h"
 
-bool pol_lpm_match(const void *stored, const void *lookup, unsigned int plen)
-{
-	const uint8_t *a = (const uint8_t *)stored + 4, *b = (const uint8_t *)lookup + 4;
-	unsigned int bytes = plen / 8, bits = plen % 8;
-
-	if (memcmp(a, b, bytes))
-		return false;
-	return !bits || !((a[bytes] ^ b[bytes]) & (0xff00 >> bits));
-}
-
 const struct pol_ep *pol_ep_find(const struct pol_result *r, uint32_t ip)
 {
 	for (size_t i = 0; i < r->neps; i++)
@@ -50,41 +40,12 @@ uint32_t pol_ipcache_identity(const struct pol_result *r, uint32_t ip)
 	return best ? best->val.identity : XCNI_ID_WORLD;
 }
 
-const struct pol_cidr *pol_cidr_lookup(const struct pol_ep *ep, int dir, const struct k8s_cidr *a)
-{
-	const struct pol_cidr *best = NULL;
-
-	for (size_t i = 0; i < ep->ncidrs; i++) {
-		const struct pol_cidr *c = &ep->cidrs[i];
-		struct k8s_cidr p = pol_key_cidr(&c->key);
-
-		if (c->key.dir == dir && k8s_cidr_inside(a, &p) &&
-		    (!best || c->key.prefixlen > best->key.prefixlen))
-			best = c;
-	}
-	return best;
-}
-
 uint32_t pol_cidr_group(const struct pol_ep *ep, int dir, uint32_t ip)
 {
 	struct k8s_cidr a = pol_host_cidr(ip, NULL);
 	const struct pol_cidr *c = pol_cidr_lookup(ep, dir, &a);
 
 	return c ? c->group : 0;
-}
-
-const struct pol_entry *pol_entry_lookup(const struct pol_ep *ep, int dir, uint32_t peer,
-					 uint8_t proto, uint16_t port)
-{
-	struct xcni_policy_key k = { .prefixlen = POL_PREFIX_FULL, .ep = ep->ip, .peer = peer,
-				     .dir = dir, .proto = proto, .port = htons(port) };
-	const struct pol_entry *best = NULL;
-
-	for (size_t i = 0; i < ep->nentries; i++)
-		if (pol_lpm_match(&ep->entries[i].key, &k, ep->entries[i].key.prefixlen) &&
-		    (!best || ep->entries[i].key.prefixlen > best->key.prefixlen))
-			best = &ep->entries[i];
-	return best;
 }
 
 /* One side's verdict: the pod self's in direction dir on a flow with peer. */
