@@ -371,7 +371,7 @@ static int build_atoms(struct cnpctx *cc)
 				 lo + (1u << (POL_PREFIX_FULL - k->prefixlen)) - 1);
 	}
 	for (int pi = 0; !ret && pi < 3; pi++)
-		a->n[pi] = pol_sort_dedup(a->lo[pi], a->n[pi], sizeof(uint16_t), cmp_u16);
+		a->n[pi] = pol_sort_dedup(a->lo[pi], a->n[pi], sizeof(uint16_t), cmp_u16, 0);
 	return ret;
 }
 
@@ -869,17 +869,14 @@ static int cmp_seqcidr(const void *a, const void *b)
 static int cidrs_unique(struct out *o)
 {
 	struct seqcidr *s = calloc(o->nc + 1, sizeof(*s));
-	size_t u = 0;
 
 	if (!s)
 		return -ENOMEM;
 	for (size_t i = 0; i < o->nc; i++)
 		s[i] = (struct seqcidr){ o->c[i], i };
-	qsort(s, o->nc, sizeof(*s), cmp_seqcidr);
+	o->nc = pol_sort_dedup(s, o->nc, sizeof(*s), cmp_seqcidr, sizeof(struct xcni_polcidr_key));
 	for (size_t i = 0; i < o->nc; i++)
-		if (!u || memcmp(&o->c[u - 1].key, &s[i].c.key, sizeof(s[i].c.key)))
-			o->c[u++] = s[i].c;
-	o->nc = u;
+		o->c[i] = s[i].c;
 	free(s);
 	return 0;
 }

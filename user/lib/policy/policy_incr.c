@@ -501,8 +501,8 @@ int pol_v6_build(const struct pol_incr *pi, const struct cluster *c, struct pol_
 			tunnel_set(&e->val, nd->internal_ip, nd->internal_ip6, pi->o.underlay6);
 	}
 	/* One entry per address. */
-	out->nipc = pol_sort_dedup(out->ipc, out->nipc, sizeof(*out->ipc), cmp_ipc6);
-	out->nkeys = pol_sort_dedup(out->keys, out->nkeys, sizeof(*out->keys), cmp16);
+	out->nipc = pol_sort_dedup(out->ipc, out->nipc, sizeof(*out->ipc), cmp_ipc6, 0);
+	out->nkeys = pol_sort_dedup(out->keys, out->nkeys, sizeof(*out->keys), cmp16, 0);
 	return 0;
 }
 

@@ -224,8 +224,11 @@ void pol_ep_contest(struct pol_ep *ep);
 int pol_cmp_u32(const void *a, const void *b);
 int pol_cmp_entry_key(const void *a, const void *b);
 int pol_cmp_cidr_key(const void *a, const void *b);
-/* Sorted by cmp, one element of each run of equal ones kept: the new count. */
-size_t pol_sort_dedup(void *arr, size_t n, size_t size, int (*cmp)(const void *, const void *));
+/* Sorted by cmp, the first element of each run of equal ones kept: the new
+ * count. Equal: as cmp says (keylen 0), or in the first keylen bytes (the
+ * key; cmp orders the rest, which of a key's elements comes first). */
+size_t pol_sort_dedup(void *arr, size_t n, size_t size, int (*cmp)(const void *, const void *),
+		      size_t keylen);
 /* The identity numbered id in r (sorted by number), or NULL. */
 struct identity *pol_identity_find(const struct pol_result *r, uint32_t id);
 /* A set of uint32_t (never 0) sized at init for every key it will hold, so it

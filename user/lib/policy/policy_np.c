@@ -649,9 +649,9 @@ static int build_groups(struct epbuild *eb)
 	if (eb->ncr && !(h.excepted = calloc(eb->ncr, sizeof(*h.excepted))))
 		goto out;
 	/* Sorted, one ref for a rule's repeated cidr; each prefix once. */
-	cidrs.n = pol_sort_dedup(cidrs.v, cidrs.n, sizeof(*cidrs.v), cmp_cidr_ref);
-	excepts.n = pol_sort_dedup(excepts.v, excepts.n, sizeof(*excepts.v), cmp_cidr_ref);
-	u = pol_sort_dedup(pfx, n, sizeof(*pfx), cmp_cidr);
+	cidrs.n = pol_sort_dedup(cidrs.v, cidrs.n, sizeof(*cidrs.v), cmp_cidr_ref, 0);
+	excepts.n = pol_sort_dedup(excepts.v, excepts.n, sizeof(*excepts.v), cmp_cidr_ref, 0);
+	u = pol_sort_dedup(pfx, n, sizeof(*pfx), cmp_cidr, 0);
 	ret = 0;
 	for (size_t i = 0; !ret && i < u; i++) {
 		uint32_t group = XCNI_ID_CIDR_BASE + i;
@@ -827,16 +827,14 @@ int pol_compile_np(const struct pol_ctx *x, const struct k8s_pod *pod, uint32_t 
 	epbuild_reset_rules(eb);
 	if (ret)
 		return ret;
-	if (eb->n)
-		qsort(eb->c, eb->n, sizeof(*eb->c), cmp_cand);
-	ep->entries = calloc(eb->n ? eb->n : 1, sizeof(*ep->entries));
+	/* Sorted by (key, seq): the first of equal keys is the first policy's, lowest rule. */
+	u = pol_sort_dedup(eb->c, eb->n, sizeof(*eb->c), cmp_cand, sizeof(struct xcni_policy_key));
+	ep->entries = calloc(u ? u : 1, sizeof(*ep->entries));
 	ep->cidrs = calloc(eb->npc ? eb->npc : 1, sizeof(*ep->cidrs));
 	if (!ep->entries || !ep->cidrs)
 		return -ENOMEM;
-	/* Sorted by (key, seq): the first of equal keys is the first policy's, lowest rule. */
-	for (size_t i = 0; i < eb->n; i++)
-		if (!u || memcmp(&ep->entries[u - 1].key, &eb->c[i].e.key, sizeof(eb->c[i].e.key)))
-			ep->entries[u++] = eb->c[i].e;
+	for (size_t i = 0; i < u; i++)
+		ep->entries[i] = eb->c[i].e;
 	ep->nentries = u;
 	if (eb->npc) {
 		qsort(eb->pc, eb->npc, sizeof(*eb->pc), pol_cmp_cidr_key);

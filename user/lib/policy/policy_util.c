@@ -107,7 +107,8 @@ int pol_cmp_cidr_key(const void *a, const void *b)
 		      sizeof(struct xcni_polcidr_key));
 }
 
-size_t pol_sort_dedup(void *arr, size_t n, size_t size, int (*cmp)(const void *, const void *))
+size_t pol_sort_dedup(void *arr, size_t n, size_t size, int (*cmp)(const void *, const void *),
+		      size_t keylen)
 {
 	char *a = arr;
 	size_t w = 1;
@@ -116,7 +117,8 @@ size_t pol_sort_dedup(void *arr, size_t n, size_t size, int (*cmp)(const void *,
 		return n;
 	qsort(a, n, size, cmp);
 	for (size_t r = 1; r < n; r++)
-		if (cmp(a + r * size, a + (w - 1) * size)) {
+		if (keylen ? memcmp(a + r * size, a + (w - 1) * size, keylen) :
+			     cmp(a + r * size, a + (w - 1) * size)) {
 			if (r != w)
 				memcpy(a + w * size, a + r * size, size);
 			w++;
