@@ -84,13 +84,13 @@ struct rule_ref {
 
 static int emit(struct epbuild *eb, uint32_t peer, const struct specs *s, const struct rule_ref *rr)
 {
+	struct xcni_policy_val val = { .policy_id = rr->policy_id, .rule = rr->rule };
+
 	for (size_t i = 0; i < s->n; i++) {
 		if (xcni_grow(&eb->c, &eb->cap, eb->n, sizeof(*eb->c)))
 			return -ENOMEM;
-		eb->c[eb->n++] = (struct cand){
-			pol_entry_make(eb->ip, eb->dir, peer, &s->v[i],
-				       (struct xcni_policy_val){ .policy_id = rr->policy_id, .rule = rr->rule }),
-			rr->seq };
+		eb->c[eb->n++] =
+			(struct cand){ pol_entry_make(eb->ip, eb->dir, peer, &s->v[i], val), rr->seq };
 	}
 	return 0;
 }
