@@ -75,7 +75,7 @@ static int build_eps(struct pol_ctx *x)
 	for (size_t i = 0; !ret && i < x->npods; i++) {
 		const struct k8s_pod *p = x->pods[i];
 
-		if (!pol_pod_managed(p) || !pol_pod_local(x, p) || !pol_pod_addr(p, true))
+		if (!pol_pod_managed(p) || !pol_pod_local(x->o, p) || !pol_pod_addr(p, true))
 			continue;
 		ret = pol_compile_ep(x, p, x->pod_id[i], &eb, &r->eps[r->neps++]);
 		if (!ret && x->pod_contested[i])

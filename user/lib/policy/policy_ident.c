@@ -242,9 +242,9 @@ static const struct k8s_node *node_find(const struct pol_ctx *x, const char *nam
 	return n ? *n : NULL;
 }
 
-bool pol_pod_local(const struct pol_ctx *x, const struct k8s_pod *p)
+bool pol_pod_local(const struct pol_opts *o, const struct k8s_pod *p)
 {
-	return !x->o->node_name || (p->node_name && !strcmp(p->node_name, x->o->node_name));
+	return !o->node_name || (p->node_name && !strcmp(p->node_name, o->node_name));
 }
 
 /* A pod of xcni's with an address and an identity: not the node's own
@@ -439,7 +439,7 @@ int pol_resolve_contested(struct pol_ctx *x)
 		goto out;
 	for (size_t i = 0; i < x->npods; i++) {
 		const struct k8s_pod *p = x->pods[i];
-		uint32_t a = pol_pod_managed(p) ? pol_pod_addr(p, pol_pod_local(x, p)) : 0;
+		uint32_t a = pol_pod_managed(p) ? pol_pod_addr(p, pol_pod_local(x->o, p)) : 0;
 
 		if (a)
 			v[n++] = (struct addr_ix){ ntohl(a), (uint32_t)i };
@@ -881,7 +881,7 @@ int pol_build_ipcache(struct pol_ctx *x, struct k8s_error *err)
 		const struct k8s_pod *p = x->pods[i];
 		const struct k8s_node *nd = node_find(x, p->node_name);
 		struct pol_podname *pn;
-		uint32_t a = pol_pod_addr(p, pol_pod_local(x, p));
+		uint32_t a = pol_pod_addr(p, pol_pod_local(x->o, p));
 
 		if (!pol_pod_managed(p) || !a)
 			continue;
@@ -890,7 +890,7 @@ int pol_build_ipcache(struct pol_ctx *x, struct k8s_error *err)
 				    x->pod_contested[i] ? XCNI_ID_UNMANAGED : x->pod_id[i], 0))
 			return -ENOMEM;
 		r->ipcache[r->nipcache - 1].val.flags = XCNI_IPC_POD;
-		if (!pol_pod_local(x, p) && nd)
+		if (!pol_pod_local(x->o, p) && nd)
 			tunnel_set(&r->ipcache[r->nipcache - 1].val, nd->internal_ip,
 				       nd->internal_ip6, o->underlay6);
 		pn = &r->podnames[r->npodnames++];

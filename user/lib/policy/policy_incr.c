@@ -194,11 +194,6 @@ static int prev_keep(struct pol_incr *pi)
 	return 0;
 }
 
-static bool incr_local(const struct pol_incr *pi, const struct k8s_pod *p)
-{
-	return !pi->o.node_name || (p->node_name && !strcmp(p->node_name, pi->o.node_name));
-}
-
 static struct inode *inode_get(struct pol_incr *pi, const char *name)
 {
 	uint64_t h = hstr(name);
@@ -585,7 +580,7 @@ static struct ipod *ipod_new(struct pol_incr *pi, const struct k8s_pod *p)
 		return NULL;
 	}
 	ip->pod = p;
-	ip->local = incr_local(pi, p);
+	ip->local = pol_pod_local(&pi->o, p);
 	return ip;
 }
 

@@ -207,7 +207,7 @@ void pol_sort_unless_sorted(void *base, size_t n, size_t sz,
 			    int (*cmp)(const void *, const void *));
 
 /* policy_ident.c: what every endpoint's compile reads, built first. */
-bool pol_pod_local(const struct pol_ctx *x, const struct k8s_pod *p);
+bool pol_pod_local(const struct pol_opts *o, const struct k8s_pod *p);
 /* Namespace name's labels (x->nsl, sorted by name), or NULL. */
 const struct nslabels *pol_nsl_find(const struct pol_ctx *x, const char *name);
 int pol_build_nslabels(struct pol_ctx *x, const struct cluster *c);
