@@ -75,7 +75,7 @@ static int build_eps(struct pol_ctx *x)
 	for (size_t i = 0; !ret && i < x->npods; i++) {
 		const struct k8s_pod *p = x->pods[i];
 
-		if (!pol_pod_managed(p) || !pol_pod_local(x, p) || !pol_pod_addr(p, true))
+		if (!pol_pod_managed(p) || !pol_pod_local(x->o, p) || !pol_pod_addr(p, true))
 			continue;
 		ret = pol_compile_ep(x, p, x->pod_id[i], &eb, &r->eps[r->neps++]);
 		if (!ret && x->pod_contested[i])
@@ -84,9 +84,7 @@ static int build_eps(struct pol_ctx *x)
 	qsort(r->eps, r->neps, sizeof(*r->eps), pol_cmp_ep);
 	cnp_memo_free(x->cnp_memo);
 	x->cnp_memo = NULL;
-	free(eb.c);
-	free(eb.cr);
-	free(eb.pc);
+	pol_epbuild_free(&eb);
 	return ret;
 }
 

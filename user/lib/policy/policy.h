@@ -202,15 +202,21 @@ int pol_compile(const struct cluster *c, const struct pol_opts *o, struct pol_re
 void pol_result_free(struct pol_result *r);
 /*
  * The output looked up as bpf/lib/policy.h looks a new flow up
- * (lib/policy/suggest_sim.c; the unit tests' simulator, tests/unit/polsim.h,
- * uses the same): a stored LPM key against a looked-up one over plen bits
+ * (lib/policy/suggest_sim.c, policy_util.c; the unit tests' simulator,
+ * tests/unit/polsim.h, uses the same): a stored LPM key against a looked-up one over plen bits
  * after prefixlen, a pod by address, an address's identity (ipcache, longest
- * prefix; world when none), a pod's ipBlock group for an IPv4 peer (0: none).
+ * prefix; world when none), a pod's ipBlock group for an IPv4 peer (0: none);
+ * the pod's longest prefix (polcidr) holding a, its longest entry (exact
+ * port, range, any port, any protocol) for peer. The tiers' compile reads
+ * NetworkPolicy's entries back through the last two (policy_cnp.c).
  */
 bool pol_lpm_match(const void *stored, const void *lookup, unsigned int plen);
 const struct pol_ep *pol_ep_find(const struct pol_result *r, uint32_t ip);
 uint32_t pol_ipcache_identity(const struct pol_result *r, uint32_t ip);
 uint32_t pol_cidr_group(const struct pol_ep *ep, int dir, uint32_t ip);
+const struct pol_cidr *pol_cidr_lookup(const struct pol_ep *ep, int dir, const struct k8s_cidr *a);
+const struct pol_entry *pol_entry_lookup(const struct pol_ep *ep, int dir, uint32_t peer,
+					 uint8_t proto, uint16_t port);
 
 /*
  * The incremental compiler: the same result as pol_compile, reached from the

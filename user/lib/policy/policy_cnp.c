@@ -73,75 +73,16 @@ struct cnpctx {
 	struct atoms at;
 };
 
-/* ---- prefixes ------------------------------------------------------- */
-
-static struct k8s_cidr key_pfx(const struct xcni_polcidr_key *k)
-{
-	struct k8s_cidr c = { .len = (uint8_t)(k->prefixlen - XCNI_POLCIDR_PREFIX_BASE),
-			      .v6 = k->v6 };
-
-	if (k->v6)
-		memcpy(c.addr6, k->addr6, 16);
-	else
-		c.addr = k->addr;
-	return c;
-}
-
-/* ---- NetworkPolicy, read back from the compiled entries ----------------- */
-
-static bool entry_matches(const struct pol_entry *e, uint8_t proto, uint16_t port)
-{
-	unsigned plen = e->key.prefixlen;
-
-	if (plen <= POL_PREFIX_ANY_PROTO)
-		return true;
-	if (e->key.proto != proto)
-		return false;
-	if (plen == POL_PREFIX_ANY_PORT)
-		return true;
-	return !((ntohs(e->key.port) ^ port) & (0xffffu << (POL_PREFIX_FULL - plen)));
-}
-
-/* The data plane's peer_lookup: the longest match (exact, range, any port, any protocol). */
-static const struct pol_entry *np_peer(const struct pol_ep *ep, uint8_t dir, uint32_t peer,
-				       uint8_t proto, uint16_t port)
-{
-	const struct pol_entry *best = NULL;
-
-	for (size_t i = 0; i < ep->nentries; i++) {
-		const struct pol_entry *e = &ep->entries[i];
-
-		if (e->key.dir != dir || e->key.peer != peer || !entry_matches(e, proto, port))
-			continue;
-		if (!port && e->key.prefixlen > POL_PREFIX_ANY_PORT)
-			continue;
-		if (!best || e->key.prefixlen > best->key.prefixlen)
-			best = e;
-	}
-	return best;
-}
-
+/* NetworkPolicy, read back from the compiled entries as the data plane reads them. */
 static const struct pol_entry *np_lookup(const struct pol_ep *ep, uint8_t dir,
 					 const struct peer *pr, uint8_t proto, uint16_t port)
 {
-	const struct pol_entry *e = np_peer(ep, dir, pr->id, proto, port);
-	const struct pol_cidr *best = NULL;
+	const struct pol_entry *e = pol_entry_lookup(ep, dir, pr->id, proto, port);
+	const struct pol_cidr *c = e || pr->none ? NULL : pol_cidr_lookup(ep, dir, &pr->addr);
 
-	if (e)
+	if (e || (c && (e = pol_entry_lookup(ep, dir, c->group, proto, port))))
 		return e;
-	for (size_t i = 0; !pr->none && i < ep->ncidrs; i++) {
-		const struct pol_cidr *c = &ep->cidrs[i];
-		struct k8s_cidr p;
-
-		if (c->key.dir != dir)
-			continue;
-		p = key_pfx(&c->key);
-		if (k8s_cidr_inside(&pr->addr, &p) && (!best || c->key.prefixlen > best->key.prefixlen))
-			best = c;
-	}
-	if (best && (e = np_peer(ep, dir, best->group, proto, port)))
-		return e;
-	return np_peer(ep, dir, XCNI_ID_ANY, proto, port);
+	return pol_entry_lookup(ep, dir, XCNI_ID_ANY, proto, port);
 }
 
 /* ---- rules ---------------------------------------------------------- */
@@ -429,15 +370,8 @@ static int build_atoms(struct cnpctx *cc)
 		ret = atom_range(a, cap, k->proto, lo,
 				 lo + (1u << (POL_PREFIX_FULL - k->prefixlen)) - 1);
 	}
-	for (int pi = 0; !ret && pi < 3; pi++) {
-		size_t u = 0;
-
-		qsort(a->lo[pi], a->n[pi], sizeof(uint16_t), cmp_u16);
-		for (size_t i = 0; i < a->n[pi]; i++)
-			if (!u || a->lo[pi][u - 1] != a->lo[pi][i])
-				a->lo[pi][u++] = a->lo[pi][i];
-		a->n[pi] = u;
-	}
+	for (int pi = 0; !ret && pi < 3; pi++)
+		a->n[pi] = pol_sort_dedup(a->lo[pi], a->n[pi], sizeof(uint16_t), cmp_u16, 0);
 	return ret;
 }
 
@@ -477,39 +411,25 @@ struct out {
 static int out_entry(struct out *o, const struct cnpctx *cc, uint32_t peer, unsigned plen,
 		     uint8_t proto, uint16_t port, const struct vd *v)
 {
-	struct pol_entry *e;
+	struct portspec ps = { .proto = proto, .plen = (uint8_t)plen, .port = port };
+	struct xcni_policy_val val = { .policy_id = v->policy_id, .rule = v->rule, .flags = v->flags };
 
 	if (xcni_grow(&o->e, &o->cap, o->n, sizeof(*o->e)))
 		return -ENOMEM;
-	e = &o->e[o->n++];
-	memset(e, 0, sizeof(*e));
-	e->key.prefixlen = plen;
-	e->key.ep = cc->ep->ip;
-	e->key.peer = peer;
-	e->key.dir = cc->dir;
-	e->key.proto = proto;
-	e->key.port = htons(port);
-	e->val.policy_id = v->policy_id;
-	e->val.rule = v->rule;
-	e->val.flags = v->flags;
+	o->e[o->n++] = pol_entry_make(cc->ep->ip, cc->dir, peer, &ps, val);
 	return 0;
 }
 
 static int out_range(struct out *o, const struct cnpctx *cc, uint32_t peer, uint8_t proto,
 		     uint32_t lo, uint32_t hi, const struct vd *v)
 {
-	while (lo <= hi) {
-		unsigned k = 0;
-		int ret;
+	struct specs s = { 0 };
+	int ret = pol_specs_add_range(&s, proto, lo, hi);
 
-		while (k < 16 && !(lo & ((2u << k) - 1)) && lo + (2u << k) - 1 <= hi)
-			k++;
-		ret = out_entry(o, cc, peer, POL_PREFIX_FULL - k, proto, (uint16_t)lo, v);
-		if (ret)
-			return ret;
-		lo += 1u << k;
-	}
-	return 0;
+	for (size_t i = 0; !ret && i < s.n; i++)
+		ret = out_entry(o, cc, peer, s.v[i].plen, proto, s.v[i].port, v);
+	free(s.v);
+	return ret;
 }
 
 static bool vd_eq(const struct vd *a, const struct vd *b)
@@ -574,22 +494,11 @@ static int group_of(struct out *o, const struct cnpctx *cc, const struct vd *v, 
 
 static int out_cidr(struct out *o, const struct cnpctx *cc, const struct k8s_cidr *a, uint32_t gid)
 {
-	struct pol_cidr *c;
-
 	/* Duplicates (a prefix equal to a pod's address) go in splice: the first stays. */
 	if (xcni_grow(&o->c, &o->capc, o->nc, sizeof(*o->c)))
 		return -ENOMEM;
-	c = &o->c[o->nc++];
-	memset(c, 0, sizeof(*c));
-	c->key.prefixlen = XCNI_POLCIDR_PREFIX_BASE + a->len;
-	c->key.ep = cc->ep->ip;
-	c->key.dir = cc->cidr_dir ? cc->cidr_dir : cc->dir;
-	c->key.v6 = a->v6;
-	if (a->v6)
-		memcpy(c->key.addr6, a->addr6, 16);
-	else
-		c->key.addr = a->addr;
-	c->group = gid;
+	o->c[o->nc++] = (struct pol_cidr){
+		pol_cidr_key(cc->ep->ip, cc->cidr_dir ? cc->cidr_dir : cc->dir, a), gid };
 	return 0;
 }
 
@@ -707,7 +616,7 @@ static int memo_init_dir(struct memo *m, const struct cnpctx *cc)
 	for (size_t i = 0; i < cc->ep->ncidrs; i++) {
 		if (cc->ep->cidrs[i].key.dir != cc->dir)
 			continue;
-		m->np[i] = key_pfx(&cc->ep->cidrs[i].key);
+		m->np[i] = pol_key_cidr(&cc->ep->cidrs[i].key);
 		m->pfx[m->npfx++] = &m->np[i];
 	}
 	return 0;
@@ -716,76 +625,39 @@ static int memo_init_dir(struct memo *m, const struct cnpctx *cc)
 static const struct k8s_labels *ns_labels_of(const struct pol_ctx *x, const char *ns)
 {
 	static const struct k8s_labels none;
+	const struct nslabels *l = pol_nsl_find(x, ns);
 
-	for (size_t i = 0; i < x->nnsl; i++)
-		if (!strcmp(x->nsl[i].name, ns))
-			return &x->nsl[i].labels;
-	return &none;
-}
-
-/* A set of identities (open addressing; 0 is no identity). */
-struct idset {
-	size_t cap;
-	uint32_t *v;
-};
-
-static bool idset_has(const struct idset *s, uint32_t id)
-{
-	for (size_t h = s->cap ? (id * 2654435761u) & (s->cap - 1) : 0; s->cap;
-	     h = (h + 1) & (s->cap - 1)) {
-		if (!s->v[h])
-			return false;
-		if (s->v[h] == id)
-			return true;
-	}
-	return false;
-}
-
-/* n: how many may come (sizes the table once). */
-static int idset_add(struct idset *s, uint32_t id, size_t n)
-{
-	size_t h;
-
-	if (!s->cap) {
-		for (s->cap = 64; s->cap < 2 * n + 2; s->cap *= 2)
-			;
-		if (!(s->v = calloc(s->cap, sizeof(*s->v))))
-			return -ENOMEM;
-	}
-	for (h = (id * 2654435761u) & (s->cap - 1); s->v[h] && s->v[h] != id; h = (h + 1) & (s->cap - 1))
-		;
-	s->v[h] = id;
-	return 0;
+	return l ? &l->labels : &none;
 }
 
 /* The identities some pod of which has an address a rule prefix holds. */
-static int ids_split(struct idset *split, const struct cnpctx *cc, const struct memo *m)
+static int ids_split(struct pol_u32set *split, const struct cnpctx *cc, const struct memo *m)
 {
 	const struct pol_ctx *x = cc->x;
-	int ret = 0;
 
-	for (size_t i = 0; !ret && i < x->npods; i++) {
+	for (size_t i = 0; i < x->npods; i++) {
 		const struct k8s_pod *p = x->pods[i];
-		struct k8s_cidr a4 = { .addr = p->ip, .len = 32 }, a6 = { .len = 128, .v6 = true };
+		struct k8s_cidr a4 = pol_host_cidr(p->ip, NULL), a6 = pol_host_cidr(0, p->ip6);
 
-		if (!pol_pod_managed(p))
+		if (!pol_pod_managed(p) ||
+		    !((p->ip && region_of(m, &a4) >= 0) || (p->has_ip6 && region_of(m, &a6) >= 0)))
 			continue;
-		memcpy(a6.addr6, p->ip6, 16);
-		if ((p->ip && region_of(m, &a4) >= 0) || (p->has_ip6 && region_of(m, &a6) >= 0))
-			ret = idset_add(split, x->pod_id[i], x->npods);
+		if (!split->v && pol_u32set_init(split, x->npods))
+			return -ENOMEM;
+		pol_u32set_add(split, x->pod_id[i]);
 	}
-	return ret;
+	return 0;
 }
 
 /* The pods as peers: by identity where that says all (split: the identities that cannot),
  * else each address as itself. */
 static int dir_pods(struct cnpctx *cc, struct out *o, struct vd *buf, struct memo *m,
-		    const struct idset *split)
+		    const struct pol_u32set *split)
 {
 	const struct pol_ctx *x = cc->x;
-	struct idset done = { 0 };
+	struct pol_u32set done = { 0 };
 	struct peer pr;
-	int ret = 0;
+	int ret = m->by_ports ? 0 : pol_u32set_init(&done, x->npods);
 
 	for (size_t i = 0; !ret && i < x->npods; i++) {
 		const struct k8s_pod *p = x->pods[i];
@@ -796,29 +668,20 @@ static int dir_pods(struct cnpctx *cc, struct out *o, struct vd *buf, struct mem
 		pr.pod = p;
 		pr.ns_labels = ns_labels_of(x, p->meta.ns);
 		pr.id = x->pod_id[i];
-		if (!m->by_ports && pr.id && !idset_has(split, pr.id)) {
-			if (idset_has(&done, pr.id))
+		if (!m->by_ports && pr.id && !pol_u32set_has(split, pr.id)) {
+			if (!pol_u32set_add(&done, pr.id))
 				continue;
-			ret = idset_add(&done, pr.id, x->npods);
-			if (p->ip)
-				pr.addr = (struct k8s_cidr){ .addr = p->ip, .len = 32 };
-			else
-				pr.addr = (struct k8s_cidr){ .len = 128, .v6 = true };
-			if (!p->ip)
-				memcpy(pr.addr.addr6, p->ip6, 16);
-			if (!ret) {
-				decide_all(cc, &pr, buf);
-				ret = emit_group(o, cc, pr.id, buf);
-			}
+			pr.addr = pol_host_cidr(p->ip, p->ip ? NULL : p->ip6);
+			decide_all(cc, &pr, buf);
+			ret = emit_group(o, cc, pr.id, buf);
 			continue;
 		}
 		if (p->ip) {
-			pr.addr = (struct k8s_cidr){ .addr = p->ip, .len = 32 };
+			pr.addr = pol_host_cidr(p->ip, NULL);
 			ret = peer_out(o, cc, &pr, buf, m);
 		}
 		if (!ret && p->has_ip6) {
-			pr.addr = (struct k8s_cidr){ .len = 128, .v6 = true };
-			memcpy(pr.addr.addr6, p->ip6, 16);
+			pr.addr = pol_host_cidr(0, p->ip6);
 			ret = peer_out(o, cc, &pr, buf, m);
 		}
 	}
@@ -847,12 +710,11 @@ static int dir_nodes(struct cnpctx *cc, struct out *o, struct vd *buf)
 		pr.node = nd;
 		pr.id = self ? XCNI_ID_HOST : XCNI_ID_REMOTE_NODE;
 		if (nd->internal_ip) {
-			pr.addr = (struct k8s_cidr){ .addr = nd->internal_ip, .len = 32 };
+			pr.addr = pol_host_cidr(nd->internal_ip, NULL);
 			ret = peer_out(o, cc, &pr, buf, NULL);
 		}
 		if (!ret && memcmp(nd->internal_ip6, zero, 16)) {
-			pr.addr = (struct k8s_cidr){ .len = 128, .v6 = true };
-			memcpy(pr.addr.addr6, nd->internal_ip6, 16);
+			pr.addr = pol_host_cidr(0, nd->internal_ip6);
 			ret = peer_out(o, cc, &pr, buf, NULL);
 		}
 	}
@@ -860,7 +722,7 @@ static int dir_nodes(struct cnpctx *cc, struct out *o, struct vd *buf)
 	if (!ret && cc->dir == XCNI_DIR_FROM_POD && x->o->gateway_ip) {
 		memset(&pr, 0, sizeof(pr));
 		pr.id = XCNI_ID_HOST;
-		pr.addr = (struct k8s_cidr){ .addr = x->o->gateway_ip, .len = 32 };
+		pr.addr = pol_host_cidr(x->o->gateway_ip, NULL);
 		ret = peer_out(o, cc, &pr, buf, NULL);
 	}
 	return ret;
@@ -889,7 +751,7 @@ static int dir_prefixes(struct cnpctx *cc, struct out *o, struct vd *buf, size_t
 		if (cc->ep->cidrs[i].key.dir != cc->dir)
 			continue;
 		memset(&pr, 0, sizeof(pr));
-		pr.addr = key_pfx(&cc->ep->cidrs[i].key);
+		pr.addr = pol_key_cidr(&cc->ep->cidrs[i].key);
 		pr.id = XCNI_ID_WORLD;
 		pr.fqdn = fqdn;
 		ret = peer_out(o, cc, &pr, buf, NULL);
@@ -944,7 +806,7 @@ static int compile_dir(struct cnpctx *cc, struct out *o)
 	size_t n = atoms_total(&cc->at);
 	struct vd *buf = calloc(n, sizeof(*buf));
 	struct memo m = { 0 };
-	struct idset split = { 0 };
+	struct pol_u32set split = { 0 };
 	struct peer pr;
 	int ret = memo_init_dir(&m, cc);
 
@@ -990,18 +852,6 @@ static int cmp_rref(const void *a, const void *b)
 	return (x->rule > y->rule) - (x->rule < y->rule);
 }
 
-static int cmp_entry(const void *a, const void *b)
-{
-	return memcmp(&((const struct pol_entry *)a)->key, &((const struct pol_entry *)b)->key,
-		      sizeof(struct xcni_policy_key));
-}
-
-static int cmp_cidr_key(const void *a, const void *b)
-{
-	return memcmp(&((const struct pol_cidr *)a)->key, &((const struct pol_cidr *)b)->key,
-		      sizeof(struct xcni_polcidr_key));
-}
-
 struct seqcidr {
 	struct pol_cidr c;
 	size_t seq;
@@ -1019,17 +869,14 @@ static int cmp_seqcidr(const void *a, const void *b)
 static int cidrs_unique(struct out *o)
 {
 	struct seqcidr *s = calloc(o->nc + 1, sizeof(*s));
-	size_t u = 0;
 
 	if (!s)
 		return -ENOMEM;
 	for (size_t i = 0; i < o->nc; i++)
 		s[i] = (struct seqcidr){ o->c[i], i };
-	qsort(s, o->nc, sizeof(*s), cmp_seqcidr);
+	o->nc = pol_sort_dedup(s, o->nc, sizeof(*s), cmp_seqcidr, sizeof(struct xcni_polcidr_key));
 	for (size_t i = 0; i < o->nc; i++)
-		if (!u || memcmp(&o->c[u - 1].key, &s[i].c.key, sizeof(s[i].c.key)))
-			o->c[u++] = s[i].c;
-	o->nc = u;
+		o->c[i] = s[i].c;
 	free(s);
 	return 0;
 }
@@ -1058,8 +905,8 @@ static int splice(struct pol_ep *ep, uint8_t dir, struct out *o)
 	if (o->nc)
 		memcpy(&c[nc], o->c, o->nc * sizeof(*c));
 	nc += o->nc;
-	qsort(e, n, sizeof(*e), cmp_entry);
-	qsort(c, nc, sizeof(*c), cmp_cidr_key);
+	qsort(e, n, sizeof(*e), pol_cmp_entry_key);
+	qsort(c, nc, sizeof(*c), pol_cmp_cidr_key);
 	free(ep->entries);
 	free(ep->cidrs);
 	ep->entries = e;
@@ -1100,15 +947,9 @@ static void np_isolating(const struct pol_ctx *x, const struct k8s_pod *pod, boo
 			 size_t *naudit)
 {
 	*nisol = *naudit = 0;
-	for (size_t i = 0; i < x->nnps; i++) {
-		const struct k8s_netpol *np = x->nps[i];
-
-		if (pol_cmp_str(np->meta.ns, pod->meta.ns) ||
-		    !(in ? np->type_ingress : np->type_egress) ||
-		    !k8s_selector_matches(&np->pod_sel, &pod->meta.labels))
-			continue;
+	for (size_t i = pol_np_next(x, pod, in, 0); i < x->nnps; i = pol_np_next(x, pod, in, i + 1)) {
 		(*nisol)++;
-		*naudit += np->meta.audit;
+		*naudit += x->nps[i]->meta.audit;
 	}
 }
 

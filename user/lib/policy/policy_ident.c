@@ -97,44 +97,12 @@ char *pol_canon_string(const struct k8s_labels *pod, const struct k8s_labels *ns
 	return s;
 }
 
-/* ---- a set of u32 (never 0) for probing ------------------------------ */
-
-struct u32set {
-	size_t mask;
-	uint32_t *v;
-};
-
-static int u32set_init(struct u32set *s, size_t n)
-{
-	size_t cap = 16;
-
-	while (cap < 2 * n + 16)
-		cap *= 2;
-	s->mask = cap - 1;
-	s->v = calloc(cap, sizeof(*s->v));
-	return s->v ? 0 : -ENOMEM;
-}
-
-/* Sized at init for every key it will hold, so it never fills up. */
-static bool u32set_add(struct u32set *s, uint32_t k)
-{
-	size_t i = (k * 2654435761u) & s->mask;
-
-	while (s->v[i]) {
-		if (s->v[i] == k)
-			return false;
-		i = (i + 1) & s->mask;
-	}
-	s->v[i] = k;
-	return true;
-}
-
 /* First free number from h on, wrapping in [min, min + span). */
-static uint32_t probe(struct u32set *used, uint32_t h, uint32_t min, uint32_t span)
+static uint32_t probe(struct pol_u32set *used, uint32_t h, uint32_t min, uint32_t span)
 {
 	uint32_t id = h;
 
-	while (!u32set_add(used, id))
+	while (!pol_u32set_add(used, id))
 		id = min + (id - min + 1) % span;
 	return id;
 }
@@ -255,7 +223,7 @@ static int cmp_nslabels(const void *a, const void *b)
 	return strcmp(((const struct nslabels *)a)->name, ((const struct nslabels *)b)->name);
 }
 
-static const struct nslabels *nsl_find(const struct pol_ctx *x, const char *name)
+const struct nslabels *pol_nsl_find(const struct pol_ctx *x, const char *name)
 {
 	struct nslabels k = { .name = name };
 
@@ -274,23 +242,9 @@ static const struct k8s_node *node_find(const struct pol_ctx *x, const char *nam
 	return n ? *n : NULL;
 }
 
-int pol_cmp_id(const void *a, const void *b)
+bool pol_pod_local(const struct pol_opts *o, const struct k8s_pod *p)
 {
-	uint32_t x = ((const struct identity *)a)->id, y = ((const struct identity *)b)->id;
-
-	return (x > y) - (x < y);
-}
-
-static struct identity *identity_find(const struct pol_ctx *x, uint32_t id)
-{
-	struct identity k = { .id = id };
-
-	return bsearch(&k, x->r->identities, x->r->nidentities, sizeof(k), pol_cmp_id);
-}
-
-bool pol_pod_local(const struct pol_ctx *x, const struct k8s_pod *p)
-{
-	return !x->o->node_name || (p->node_name && !strcmp(p->node_name, x->o->node_name));
+	return !o->node_name || (p->node_name && !strcmp(p->node_name, o->node_name));
 }
 
 /* A pod of xcni's with an address and an identity: not the node's own
@@ -485,7 +439,7 @@ int pol_resolve_contested(struct pol_ctx *x)
 		goto out;
 	for (size_t i = 0; i < x->npods; i++) {
 		const struct k8s_pod *p = x->pods[i];
-		uint32_t a = pol_pod_managed(p) ? pol_pod_addr(p, pol_pod_local(x, p)) : 0;
+		uint32_t a = pol_pod_managed(p) ? pol_pod_addr(p, pol_pod_local(x->o, p)) : 0;
 
 		if (a)
 			v[n++] = (struct addr_ix){ ntohl(a), (uint32_t)i };
@@ -550,7 +504,7 @@ int pol_build_nslabels(struct pol_ctx *x, const struct cluster *c)
 		const char *name = x->pods[i]->meta.ns;
 		struct nslabels *l;
 
-		if (!name || nsl_find(x, name))
+		if (!name || pol_nsl_find(x, name))
 			continue;
 		l = &x->nsl[x->nnsl];
 		l->name = name;
@@ -607,7 +561,7 @@ static int distinct_label_sets(struct pol_ctx *x, struct podcanon *pc, size_t *n
 		first[i] = SIZE_MAX;
 		if (!pol_pod_managed(p) || !p->meta.ns)
 			continue;
-		canon = pol_canon_string(&p->meta.labels, &nsl_find(x, p->meta.ns)->labels);
+		canon = pol_canon_string(&p->meta.labels, &pol_nsl_find(x, p->meta.ns)->labels);
 		if (!canon) {
 			free(tab);
 			return -ENOMEM;
@@ -636,18 +590,18 @@ static int distinct_label_sets(struct pol_ctx *x, struct podcanon *pc, size_t *n
  * writer takes their addresses out in this generation; reused in a later one.
  */
 static int numbers_taken(struct pol_ctx *x, const struct podcanon *pc, size_t npc,
-			 uint32_t *kept, struct u32set *used)
+			 uint32_t *kept, struct pol_u32set *used)
 {
-	if (u32set_init(used, npc + x->o->nprev))
+	if (pol_u32set_init(used, npc + x->o->nprev))
 		return -ENOMEM;
 	for (size_t i = 0; i < npc; i++) {
 		kept[i] = idprev_find(x->o, pc[i].canon);
-		if (kept[i] && !u32set_add(used, kept[i]))
+		if (kept[i] && !pol_u32set_add(used, kept[i]))
 			kept[i] = 0;
 	}
 	for (size_t i = 0; i < x->o->nprev; i++)
 		if (x->o->prev[i].id >= XCNI_ID_MIN_LABELS && x->o->prev[i].id < XCNI_ID_CIDR_BASE)
-			u32set_add(used, x->o->prev[i].id);
+			pol_u32set_add(used, x->o->prev[i].id);
 	return 0;
 }
 
@@ -657,7 +611,7 @@ int pol_build_identities(struct pol_ctx *x)
 	/* pod -> the first pod with the same string */
 	size_t *first = calloc(x->npods ? x->npods : 1, sizeof(*first));
 	struct pol_result *r = x->r;
-	struct u32set used = { 0 };
+	struct pol_u32set used = { 0 };
 	size_t npc = 0;
 	uint32_t *kept = NULL; /* per distinct string: its previous number, 0 */
 	int ret = -ENOMEM;
@@ -690,7 +644,7 @@ int pol_build_identities(struct pol_ctx *x)
 		r->nidentities++;
 		ret = pol_labels_copy(&id->pod_labels, &p->meta.labels, NULL, NULL);
 		if (!ret)
-			ret = pol_labels_copy(&id->ns_labels, &nsl_find(x, p->meta.ns)->labels,
+			ret = pol_labels_copy(&id->ns_labels, &pol_nsl_find(x, p->meta.ns)->labels,
 					      NULL, NULL);
 		if (ret)
 			goto out;
@@ -724,7 +678,7 @@ int pol_build_id_pods(struct pol_ctx *x)
 	/* Pods with an address of either family: IPv6-only pods name ports too. */
 	for (size_t i = 0; i < x->npods; i++)
 		if (x->pod_id[i] && (x->pods[i]->ip || x->pods[i]->has_ip6))
-			x->id_off[identity_find(x, x->pod_id[i]) - x->r->identities + 2]++;
+			x->id_off[pol_identity_find(x->r, x->pod_id[i]) - x->r->identities + 2]++;
 	for (size_t k = 2; k < nid + 2; k++)
 		x->id_off[k] += x->id_off[k - 1];
 	/* id_off[k + 1] is the fill cursor of identity k, then its end. */
@@ -733,20 +687,13 @@ int pol_build_id_pods(struct pol_ctx *x)
 
 		if (!x->pod_id[i] || !(x->pods[i]->ip || x->pods[i]->has_ip6))
 			continue;
-		k = identity_find(x, x->pod_id[i]) - x->r->identities;
+		k = pol_identity_find(x->r, x->pod_id[i]) - x->r->identities;
 		x->id_pods[x->id_off[k + 1]++] = i;
 	}
 	return 0;
 }
 
 /* ---- policy ids and names -------------------------------------------- */
-
-static int cmp_u32_first(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return (x > y) - (x < y);
-}
 
 static int cmp_rulename(const void *a, const void *b)
 {
@@ -813,11 +760,11 @@ static int build_rulenames(struct pol_ctx *x)
 int pol_build_policies(struct pol_ctx *x)
 {
 	struct pol_result *r = x->r;
-	struct u32set used = { 0 };
+	struct pol_u32set used = { 0 };
 
 	x->np_id = calloc(x->nnps ? x->nnps : 1, sizeof(*x->np_id));
 	r->policies = calloc(x->nnps + x->ncnps + 1, sizeof(*r->policies));
-	if (!x->np_id || !r->policies || u32set_init(&used, x->nnps + x->ncnps)) {
+	if (!x->np_id || !r->policies || pol_u32set_init(&used, x->nnps + x->ncnps)) {
 		free(used.v);
 		return -ENOMEM;
 	}
@@ -847,7 +794,7 @@ int pol_build_policies(struct pol_ctx *x)
 		pol_copy_str(pn->name.name, sizeof(pn->name.name), m->name);
 	}
 	r->npolicies = x->nnps + x->ncnps;
-	qsort(r->policies, r->npolicies, sizeof(*r->policies), cmp_u32_first);
+	qsort(r->policies, r->npolicies, sizeof(*r->policies), pol_cmp_u32);
 	free(used.v);
 	return build_rulenames(x);
 }
@@ -895,6 +842,29 @@ int pol_cmp_podname(const void *a, const void *b)
  * When a pod claims a node's or the gateway's address (a misconfiguration)
  * the node keeps it: the data plane must not mistake the node for a pod.
  */
+int pol_ipcache_node(struct pol_result *r, size_t *cap, const struct pol_opts *o,
+		     const struct k8s_node *nd)
+{
+	bool self = nd && o->node_name && nd->meta.name && !strcmp(nd->meta.name, o->node_name);
+
+	if (!nd) {
+		if (o->gateway_ip && pol_ipcache_add(r, cap, o->gateway_ip, 32, XCNI_ID_HOST, 0))
+			return -ENOMEM;
+		return o->node_ip ? pol_ipcache_add(r, cap, o->node_ip, 32, XCNI_ID_HOST, 0) : 0;
+	}
+	if (!nd->internal_ip)
+		return 0;
+	if (pol_ipcache_add(r, cap, nd->internal_ip, 32, self ? XCNI_ID_HOST : XCNI_ID_REMOTE_NODE,
+			    0))
+		return -ENOMEM;
+	/* Another node's own address is reached through the overlay too, so
+	 * its replies to pods come back the way the pods' traffic went. */
+	if (!self)
+		tunnel_set(&r->ipcache[r->nipcache - 1].val, nd->internal_ip, nd->internal_ip6,
+			   o->underlay6);
+	return 0;
+}
+
 int pol_build_ipcache(struct pol_ctx *x, struct k8s_error *err)
 {
 	const struct pol_opts *o = x->o;
@@ -904,30 +874,14 @@ int pol_build_ipcache(struct pol_ctx *x, struct k8s_error *err)
 	r->podnames = calloc(x->npods ? x->npods : 1, sizeof(*r->podnames));
 	if (!r->podnames)
 		return -ENOMEM;
-	if (o->gateway_ip && pol_ipcache_add(r, &cap, o->gateway_ip, 32, XCNI_ID_HOST, 0))
-		return -ENOMEM;
-	if (o->node_ip && pol_ipcache_add(r, &cap, o->node_ip, 32, XCNI_ID_HOST, 0))
-		return -ENOMEM;
-	for (size_t i = 0; i < x->nnodes; i++) {
-		const struct k8s_node *nd = x->nodes[i];
-		bool self = o->node_name && nd->meta.name && !strcmp(nd->meta.name, o->node_name);
-
-		/* Another node's own address is reached through the overlay too,
-		 * so its replies to pods come back the way the pods' traffic went. */
-		if (!nd->internal_ip)
-			continue;
-		if (pol_ipcache_add(r, &cap, nd->internal_ip, 32,
-				    self ? XCNI_ID_HOST : XCNI_ID_REMOTE_NODE, 0))
+	for (size_t i = 0; i <= x->nnodes; i++)
+		if (pol_ipcache_node(r, &cap, o, i ? x->nodes[i - 1] : NULL))
 			return -ENOMEM;
-		if (!self)
-			tunnel_set(&r->ipcache[r->nipcache - 1].val, nd->internal_ip,
-				       nd->internal_ip6, o->underlay6);
-	}
 	for (size_t i = 0; i < x->npods; i++) {
 		const struct k8s_pod *p = x->pods[i];
 		const struct k8s_node *nd = node_find(x, p->node_name);
 		struct pol_podname *pn;
-		uint32_t a = pol_pod_addr(p, pol_pod_local(x, p));
+		uint32_t a = pol_pod_addr(p, pol_pod_local(x->o, p));
 
 		if (!pol_pod_managed(p) || !a)
 			continue;
@@ -936,7 +890,7 @@ int pol_build_ipcache(struct pol_ctx *x, struct k8s_error *err)
 				    x->pod_contested[i] ? XCNI_ID_UNMANAGED : x->pod_id[i], 0))
 			return -ENOMEM;
 		r->ipcache[r->nipcache - 1].val.flags = XCNI_IPC_POD;
-		if (!pol_pod_local(x, p) && nd)
+		if (!pol_pod_local(x->o, p) && nd)
 			tunnel_set(&r->ipcache[r->nipcache - 1].val, nd->internal_ip,
 				       nd->internal_ip6, o->underlay6);
 		pn = &r->podnames[r->npodnames++];

@@ -194,11 +194,6 @@ static int prev_keep(struct pol_incr *pi)
 	return 0;
 }
 
-static bool incr_local(const struct pol_incr *pi, const struct k8s_pod *p)
-{
-	return !pi->o.node_name || (p->node_name && !strcmp(p->node_name, pi->o.node_name));
-}
-
 static struct inode *inode_get(struct pol_incr *pi, const char *name)
 {
 	uint64_t h = hstr(name);
@@ -285,24 +280,9 @@ static int nodeaddr_build(const struct pol_incr *pi, const struct cluster *c, st
 	size_t cap = 0, n = 0;
 	struct nodeaddr *v;
 
-	if (pi->o.gateway_ip && pol_ipcache_add(&tmp, &cap, pi->o.gateway_ip, 32, XCNI_ID_HOST, 0))
-		goto fail;
-	if (pi->o.node_ip && pol_ipcache_add(&tmp, &cap, pi->o.node_ip, 32, XCNI_ID_HOST, 0))
-		goto fail;
-	for (size_t i = 0; i < c->n[K8S_NODE]; i++) {
-		const struct k8s_node *nd = &c->objs[K8S_NODE][i]->node;
-		bool self = pi->o.node_name && nd->meta.name &&
-			    !strcmp(nd->meta.name, pi->o.node_name);
-
-		if (!nd->internal_ip)
-			continue;
-		if (pol_ipcache_add(&tmp, &cap, nd->internal_ip, 32,
-				    self ? XCNI_ID_HOST : XCNI_ID_REMOTE_NODE, 0))
+	for (size_t i = 0; i <= c->n[K8S_NODE]; i++)
+		if (pol_ipcache_node(&tmp, &cap, &pi->o, i ? &c->objs[K8S_NODE][i - 1]->node : NULL))
 			goto fail;
-		if (!self)
-			tunnel_set(&tmp.ipcache[tmp.nipcache - 1].val, nd->internal_ip,
-				       nd->internal_ip6, pi->o.underlay6);
-	}
 	if (tmp.nipcache)
 		qsort(tmp.ipcache, tmp.nipcache, sizeof(*tmp.ipcache), pol_cmp_ipcache_rank);
 	v = calloc(tmp.nipcache ? tmp.nipcache : 1, sizeof(*v));
@@ -361,24 +341,6 @@ uint32_t pol_incr_pod_id(const struct pol_incr *pi, const char *ns, const char *
 static int cmp16(const void *a, const void *b)
 {
 	return memcmp(a, b, 16);
-}
-
-/* Sorted by cmp, one element of each run of equal ones kept: the new count. */
-static size_t sort_dedup(void *arr, size_t n, size_t size, int (*cmp)(const void *, const void *))
-{
-	char *a = arr;
-	size_t w = 1;
-
-	if (n < 2)
-		return n;
-	qsort(a, n, size, cmp);
-	for (size_t r = 1; r < n; r++)
-		if (cmp(a + r * size, a + (w - 1) * size)) {
-			if (r != w)
-				memcpy(a + w * size, a + r * size, size);
-			w++;
-		}
-	return w;
 }
 
 static int cmp_ipc6(const void *a, const void *b)
@@ -534,8 +496,8 @@ int pol_v6_build(const struct pol_incr *pi, const struct cluster *c, struct pol_
 			tunnel_set(&e->val, nd->internal_ip, nd->internal_ip6, pi->o.underlay6);
 	}
 	/* One entry per address. */
-	out->nipc = sort_dedup(out->ipc, out->nipc, sizeof(*out->ipc), cmp_ipc6);
-	out->nkeys = sort_dedup(out->keys, out->nkeys, sizeof(*out->keys), cmp16);
+	out->nipc = pol_sort_dedup(out->ipc, out->nipc, sizeof(*out->ipc), cmp_ipc6, 0);
+	out->nkeys = pol_sort_dedup(out->keys, out->nkeys, sizeof(*out->keys), cmp16, 0);
 	return 0;
 }
 
@@ -605,6 +567,33 @@ static int index_nslabels(struct pol_incr *pi, const struct cluster *c, struct p
 	return 0;
 }
 
+/* p indexed by name (its other fields the caller's); NULL: out of memory. */
+static struct ipod *ipod_new(struct pol_incr *pi, const struct k8s_pod *p)
+{
+	struct ipod *ip = calloc(1, sizeof(*ip));
+
+	if (!ip || !(ip->key = pol_incr_pod_key(p->meta.ns, p->meta.name)) ||
+	    hmap_put(&pi->pods, hstr(ip->key), (uintptr_t)ip->key, ip)) {
+		if (ip)
+			free(ip->key);
+		free(ip);
+		return NULL;
+	}
+	ip->pod = p;
+	ip->local = pol_pod_local(&pi->o, p);
+	return ip;
+}
+
+/* ip listed on its node. 0 or -ENOMEM. */
+static int ipod_on_node(struct pol_incr *pi, struct ipod *ip)
+{
+	struct inode *n = ip->pod->node_name ? inode_get(pi, ip->pod->node_name) : NULL;
+
+	if (ip->pod->node_name && (!n || inode_add(n, ip)))
+		return -ENOMEM;
+	return 0;
+}
+
 /* Every pod by name and address, on its node; its identity counts it. */
 static int index_pods(struct pol_incr *pi, struct pol_ctx *x)
 {
@@ -612,33 +601,20 @@ static int index_pods(struct pol_incr *pi, struct pol_ctx *x)
 
 	for (size_t i = 0; i < x->npods; i++) {
 		const struct k8s_pod *p = x->pods[i];
-		struct ipod *ip = calloc(1, sizeof(*ip));
+		struct ipod *ip = ipod_new(pi, p);
 
-		if (!ip || !(ip->key = pol_incr_pod_key(p->meta.ns, p->meta.name)) ||
-		    hmap_put(&pi->pods, hstr(ip->key), (uintptr_t)ip->key, ip)) {
-			if (ip)
-				free(ip->key);
-			free(ip);
+		if (!ip)
 			return -ENOMEM;
-		}
-		ip->pod = p;
 		ip->id = x->pod_id[i];
-		ip->local = incr_local(pi, p);
 		ip->ip = pol_pod_managed(p) ? pol_pod_addr(p, ip->local) : 0;
 		ip->audited = ip->local && ip->ip && pol_pod_managed(p) && cnp_audited(x, p);
 		ip->contested = x->pod_contested[i];
 		if (ip->id)
-			pol_incr_rid_find(r, ip->id)->npods++;
+			pol_identity_find(r, ip->id)->npods++;
 		if (ip->ip && hmap_put(&pi->ipx, hu32(ip->ip), UKEY(ip->ip), ip))
 			return -ENOMEM;
-		if (v6_add(pi, ip))
+		if (v6_add(pi, ip) || ipod_on_node(pi, ip))
 			return -ENOMEM;
-		if (p->node_name) {
-			struct inode *n = inode_get(pi, p->node_name);
-
-			if (!n || inode_add(n, ip))
-				return -ENOMEM;
-		}
 	}
 	return 0;
 }
@@ -801,7 +777,7 @@ static const struct k8s_object *view_find(const struct cluster *c, enum k8s_kind
 static void pod_unlink(struct pol_incr *pi, struct ipod *p)
 {
 	if (p->id) {
-		struct identity *id = pol_incr_rid_find(&pi->r, p->id);
+		struct identity *id = pol_identity_find(&pi->r, p->id);
 
 		if (id)
 			id->npods--;
@@ -920,7 +896,7 @@ static int idents_born(struct pol_incr *pi, const struct cluster *c,
 		if (i && !strcmp(b[i].canon, b[i - 1].canon))
 			continue; /* two pods of one new set */
 		h = pol_ident_number(&pi->o, b[i].canon);
-		for (id = h; pol_incr_rid_find(&pi->r, id);)
+		for (id = h; pol_identity_find(&pi->r, id);)
 			id = XCNI_ID_MIN_LABELS + (id - XCNI_ID_MIN_LABELS + 1) % ID_SPAN;
 		if (!(canon = strdup(b[i].canon)))
 			ret = -ENOMEM;
@@ -973,20 +949,14 @@ static int clashes_settle(struct pol_incr *pi)
 /* canon: p's canonical string (idents_born's, taken over) or NULL. */
 static int pod_link(struct pol_incr *pi, const struct k8s_pod *p, char *canon)
 {
-	struct ipod *ip = calloc(1, sizeof(*ip));
+	struct ipod *ip = ipod_new(pi, p);
 	int ret = -ENOMEM;
 
-	if (!ip || !(ip->key = pol_incr_pod_key(p->meta.ns, p->meta.name)) ||
-	    hmap_put(&pi->pods, hstr(ip->key), (uintptr_t)ip->key, ip)) {
-		if (ip)
-			free(ip->key);
-		free(ip);
+	if (!ip) {
 		free(canon);
 		return -ENOMEM;
 	}
 	pi->pods_changed = true;
-	ip->pod = p;
-	ip->local = incr_local(pi, p);
 	if (pol_pod_managed(p) && p->meta.ns) {
 		const struct nslabels *l = canon ? NULL : incr_nsl(pi, p->meta.ns);
 		void *id;
@@ -1001,7 +971,7 @@ static int pod_link(struct pol_incr *pi, const struct k8s_pod *p, char *canon)
 			return 1; /* idents_born numbers every one: not reached */
 		}
 		ip->id = (uint32_t)(uintptr_t)id;
-		pol_incr_rid_find(&pi->r, ip->id)->npods++;
+		pol_identity_find(&pi->r, ip->id)->npods++;
 	} else {
 		free(canon);
 	}
@@ -1025,13 +995,7 @@ static int pod_link(struct pol_incr *pi, const struct k8s_pod *p, char *canon)
 			return ret;
 		}
 	}
-	if (p->node_name) {
-		struct inode *n = inode_get(pi, p->node_name);
-
-		if (!n || inode_add(n, ip))
-			return -ENOMEM;
-	}
-	return 0;
+	return ipod_on_node(pi, ip);
 }
 
 static bool podname_is(const struct xcni_podname *n, const char *ns, const char *name)

@@ -101,7 +101,7 @@ static int eps_add_born(struct pol_incr *pi)
 	if (!born.identities)
 		goto out;
 	for (size_t i = 0; i < d->nid_put; i++) {
-		const struct identity *id = pol_incr_rid_find(r, d->id_put[i].id);
+		const struct identity *id = pol_identity_find(r, d->id_put[i].id);
 
 		if (id)
 			born.identities[born.nidentities++] = *id; /* borrowed */
@@ -156,9 +156,7 @@ static int eps_add_born(struct pol_incr *pi)
 		ep_free(&add);
 	}
 out:
-	free(eb.c);
-	free(eb.cr);
-	free(eb.pc);
+	pol_epbuild_free(&eb);
 	free(born.identities);
 	x.nps = NULL; /* pi's */
 	x.np_id = NULL;
@@ -369,9 +367,7 @@ int pol_incr_eps_resync(struct pol_incr *pi, const struct cluster *c)
 			if (pol_incr_dirty_ep(pi, r->eps[i].ip))
 				return -ENOMEM;
 	ret = ctx_for_dirty(pi, c, &x) ?: compile_dirty(pi, &x, &eb);
-	free(eb.c);
-	free(eb.cr);
-	free(eb.pc);
+	pol_epbuild_free(&eb);
 	x.nps = NULL; /* pi's */
 	x.np_id = NULL;
 	x.labix = NULL;

@@ -108,7 +108,6 @@ struct pol_incr {
 
 void pol_incr_epsel_drop(struct hmap *m, uint32_t ip);
 void pol_incr_epsel_clear(struct hmap *m);
-struct identity *pol_incr_rid_find(const struct pol_result *r, uint32_t id);
 int pol_incr_dirty_ep(struct pol_incr *pi, uint32_t ip);
 char *pol_incr_pod_key(const char *ns, const char *name);
 int pol_incr_eps_resync(struct pol_incr *pi, const struct cluster *c);

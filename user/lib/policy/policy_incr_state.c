@@ -37,13 +37,6 @@ void pol_incr_epsel_clear(struct hmap *m)
 	hmap_clear(m);
 }
 
-struct identity *pol_incr_rid_find(const struct pol_result *r, uint32_t id)
-{
-	struct identity k = { .id = id };
-
-	return bsearch(&k, r->identities, r->nidentities, sizeof(k), pol_cmp_id);
-}
-
 int pol_incr_dirty_ep(struct pol_incr *pi, uint32_t ip)
 {
 	return hmap_put(&pi->dirty, hu32(ip), UKEY(ip), NULL);

@@ -176,6 +176,10 @@ void pol_ctx_free(struct pol_ctx *x);
 uint32_t pol_fnv1a(const char *s);
 int pol_ipcache_add(struct pol_result *r, size_t *cap, uint32_t addr, uint32_t plen,
 		    uint32_t identity, uint32_t tunnel);
+/* The host's addresses (gateway, node IP) as ipcache entries when nd is NULL,
+ * else node nd's InternalIP (this node's: the host). 0 or -ENOMEM. */
+int pol_ipcache_node(struct pol_result *r, size_t *cap, const struct pol_opts *o,
+		     const struct k8s_node *nd);
 int pol_labels_copy(struct k8s_labels *dst, const struct k8s_labels *src, const char *key,
 		    const char *value);
 int pol_labix_build(struct pol_ctx *x);
@@ -203,7 +207,9 @@ void pol_sort_unless_sorted(void *base, size_t n, size_t sz,
 			    int (*cmp)(const void *, const void *));
 
 /* policy_ident.c: what every endpoint's compile reads, built first. */
-bool pol_pod_local(const struct pol_ctx *x, const struct k8s_pod *p);
+bool pol_pod_local(const struct pol_opts *o, const struct k8s_pod *p);
+/* Namespace name's labels (x->nsl, sorted by name), or NULL. */
+const struct nslabels *pol_nsl_find(const struct pol_ctx *x, const char *name);
 int pol_build_nslabels(struct pol_ctx *x, const struct cluster *c);
 int pol_build_identities(struct pol_ctx *x);
 /* Addresses two live pods claim: the owners marked, the others taken out of
@@ -214,6 +220,44 @@ int pol_resolve_contested(struct pol_ctx *x);
 /* p (being deleted) yields the address it shares with live (pol_yield). */
 bool pol_pod_yields(const struct k8s_pod *p, const struct k8s_pod *live);
 void pol_ep_contest(struct pol_ep *ep);
+/* policy_util.c: comparators for qsort and bsearch (uint32_t; pol_entry, pol_cidr by key). */
+int pol_cmp_u32(const void *a, const void *b);
+int pol_cmp_entry_key(const void *a, const void *b);
+int pol_cmp_cidr_key(const void *a, const void *b);
+/* Sorted by cmp, the first element of each run of equal ones kept: the new
+ * count. Equal: as cmp says (keylen 0), or in the first keylen bytes (the
+ * key; cmp orders the rest, which of a key's elements comes first). */
+size_t pol_sort_dedup(void *arr, size_t n, size_t size, int (*cmp)(const void *, const void *),
+		      size_t keylen);
+/* The identity numbered id in r (sorted by number), or NULL. */
+struct identity *pol_identity_find(const struct pol_result *r, uint32_t id);
+/* A set of uint32_t (never 0) sized at init for every key it will hold, so it
+ * never fills up; add: false if k was in already. has: false before init. */
+struct pol_u32set {
+	size_t mask;
+	uint32_t *v;
+};
+int pol_u32set_init(struct pol_u32set *s, size_t n);
+bool pol_u32set_has(const struct pol_u32set *s, uint32_t k);
+bool pol_u32set_add(struct pol_u32set *s, uint32_t k);
+/* A host's prefix: ip's /32, or ip6's /128 when ip6 is given. */
+struct k8s_cidr pol_host_cidr(uint32_t ip, const uint8_t *ip6);
+/* A polcidr key's prefix, and the key of ep's prefix a in dir. */
+struct k8s_cidr pol_key_cidr(const struct xcni_polcidr_key *k);
+struct xcni_polcidr_key pol_cidr_key(uint32_t ep, uint8_t dir, const struct k8s_cidr *a);
+/* Port s (proto, port, plen: POL_PREFIX_*) appended; [lo, hi] as the fewest
+ * aligned power-of-two blocks, each one LPM entry whose prefix covers the
+ * port's leading bits. 0 or -ENOMEM. */
+int pol_specs_add(struct specs *s, uint8_t proto, uint16_t port, unsigned plen);
+int pol_specs_add_range(struct specs *s, uint8_t proto, uint32_t lo, uint32_t hi);
+/* ep's entry in dir for peer at port s deciding val (both compilers write them so). */
+struct pol_entry pol_entry_make(uint32_t ep, uint8_t dir, uint32_t peer, const struct portspec *s,
+				struct xcni_policy_val val);
+/* policy_np.c: an epbuild's arrays freed. */
+void pol_epbuild_free(struct epbuild *eb);
+/* The next NetworkPolicy from x->nps[i] on (0: the pod's namespace's first)
+ * that isolates pod for ingress (in) or egress; x->nnps if none. */
+size_t pol_np_next(const struct pol_ctx *x, const struct k8s_pod *pod, bool in, size_t i);
 /* policy.c: a policy's hash with the hash function given (ctx's, or pol_fnv1a). */
 uint32_t pol_policy_hash_raw(uint32_t (*hash)(const char *), const char *ns, const char *name);
 

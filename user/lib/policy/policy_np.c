@@ -35,41 +35,11 @@ struct peer_memo {
 
 /* ---- ports ------------------------------------------------------------ */
 
-static int specs_add(struct specs *s, uint8_t proto, uint16_t port, unsigned plen)
-{
-	if (xcni_grow(&s->v, &s->cap, s->n, sizeof(*s->v)))
-		return -ENOMEM;
-	s->v[s->n++] = (struct portspec){ .proto = proto, .plen = plen, .port = port };
-	return 0;
-}
-
-/*
- * [lo, hi] as the fewest aligned power-of-two blocks, each one LPM entry
- * whose prefix covers the port's leading bits.
- */
-static int specs_add_range(struct specs *s, uint8_t proto, uint32_t lo, uint32_t hi)
-{
-	while (lo <= hi) {
-		unsigned k = 0;
-		int ret;
-
-		while (k < 16 && !(lo & ((2u << k) - 1)) && lo + (2u << k) - 1 <= hi)
-			k++;
-		ret = specs_add(s, proto, lo, POL_PREFIX_ANY_PORT + 16 - k);
-		if (ret)
-			return ret;
-		lo += 1u << k;
-	}
-	return 0;
-}
-
 static int specs_add_port(struct specs *s, const struct k8s_np_port *p)
 {
 	if (!p->has_port)
-		return specs_add(s, p->proto, 0, POL_PREFIX_ANY_PORT);
-	if (p->end_port > p->port)
-		return specs_add_range(s, p->proto, p->port, p->end_port);
-	return specs_add(s, p->proto, p->port, POL_PREFIX_FULL);
+		return pol_specs_add(s, p->proto, 0, POL_PREFIX_ANY_PORT);
+	return pol_specs_add_range(s, p->proto, p->port, p->end_port > p->port ? p->end_port : p->port);
 }
 
 /* A named port means the pod's container port of that name and protocol. */
@@ -81,7 +51,7 @@ static int specs_add_named(struct specs *s, const struct k8s_pod *pod, const str
 
 		if (!cp->name || strcmp(cp->name, p->port_name) || cp->proto != p->proto)
 			continue;
-		ret = specs_add(s, p->proto, cp->port, POL_PREFIX_FULL);
+		ret = pol_specs_add(s, p->proto, cp->port, POL_PREFIX_FULL);
 		if (ret)
 			return ret;
 	}
@@ -114,22 +84,13 @@ struct rule_ref {
 
 static int emit(struct epbuild *eb, uint32_t peer, const struct specs *s, const struct rule_ref *rr)
 {
-	for (size_t i = 0; i < s->n; i++) {
-		struct cand *c;
+	struct xcni_policy_val val = { .policy_id = rr->policy_id, .rule = rr->rule };
 
+	for (size_t i = 0; i < s->n; i++) {
 		if (xcni_grow(&eb->c, &eb->cap, eb->n, sizeof(*eb->c)))
 			return -ENOMEM;
-		c = &eb->c[eb->n++];
-		memset(c, 0, sizeof(*c));
-		c->e.key.prefixlen = s->v[i].plen;
-		c->e.key.ep = eb->ip;
-		c->e.key.peer = peer;
-		c->e.key.dir = eb->dir;
-		c->e.key.proto = s->v[i].proto;
-		c->e.key.port = htons(s->v[i].port);
-		c->e.val.policy_id = rr->policy_id;
-		c->e.val.rule = rr->rule;
-		c->seq = rr->seq;
+		eb->c[eb->n++] =
+			(struct cand){ pol_entry_make(eb->ip, eb->dir, peer, &s->v[i], val), rr->seq };
 	}
 	return 0;
 }
@@ -189,24 +150,6 @@ static int cmp_labix(const void *a, const void *b)
 	return x->id < y->id ? -1 : x->id > y->id;
 }
 
-/* The index of identity id in r (sorted by number); r->nidentities if none. */
-static size_t id_index(const struct pol_result *r, uint32_t id)
-{
-	size_t lo = 0, hi = r->nidentities;
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-
-		if (r->identities[mid].id == id)
-			return mid;
-		if (r->identities[mid].id < id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return r->nidentities;
-}
-
 /* Appends identity id's (label, identity) pairs to v at *n. */
 static void labix_of(struct labix *v, size_t *n, const struct identity *id)
 {
@@ -233,13 +176,6 @@ int pol_labix_build(struct pol_ctx *x)
 	return 0;
 }
 
-static int cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return (x > y) - (x < y);
-}
-
 int pol_labix_update(struct labix **ix, size_t *n, const struct pol_result *r, const uint32_t *del,
 		     size_t ndel, const struct pol_idput *put, size_t nput)
 {
@@ -249,10 +185,10 @@ int pol_labix_update(struct labix **ix, size_t *n, const struct pol_result *r, c
 	int ret = -ENOMEM;
 
 	for (size_t k = 0; k < nput; k++) {
-		size_t at = id_index(r, put[k].id);
+		const struct identity *id = pol_identity_find(r, put[k].id);
 
-		if (at < r->nidentities)
-			cap += r->identities[at].pod_labels.n + r->identities[at].ns_labels.n;
+		if (id)
+			cap += id->pod_labels.n + id->ns_labels.n;
 	}
 	add = malloc((cap ? cap : 1) * sizeof(*add));
 	dead = malloc((ndel ? ndel : 1) * sizeof(*dead));
@@ -260,22 +196,22 @@ int pol_labix_update(struct labix **ix, size_t *n, const struct pol_result *r, c
 	if (!add || !dead || !v)
 		goto out;
 	for (size_t k = 0; k < nput; k++) {
-		size_t at = id_index(r, put[k].id);
+		const struct identity *id = pol_identity_find(r, put[k].id);
 
-		if (at < r->nidentities)
-			labix_of(add, &nadd, &r->identities[at]);
+		if (id)
+			labix_of(add, &nadd, id);
 	}
 	qsort(add, nadd, sizeof(*add), cmp_labix);
 	if (ndel) { /* del may be NULL with nothing in it: memcpy's arguments must not be */
 		memcpy(dead, del, ndel * sizeof(*dead));
-		qsort(dead, ndel, sizeof(*dead), cmp_u32);
+		qsort(dead, ndel, sizeof(*dead), pol_cmp_u32);
 	}
 	/* Both sorted: one merge, the dead left out. */
 	while (i < *n || j < nadd) {
 		bool old = j == nadd || (i < *n && cmp_labix(&(*ix)[i], &add[j]) < 0);
 		const struct labix *e = old ? &(*ix)[i++] : &add[j++];
 
-		if (old && ndel && bsearch(&e->id, dead, ndel, sizeof(*dead), cmp_u32))
+		if (old && ndel && bsearch(&e->id, dead, ndel, sizeof(*dead), pol_cmp_u32))
 			continue;
 		v[u++] = *e;
 	}
@@ -392,10 +328,10 @@ static const struct peer_memo *peer_ids(const struct pol_ctx *x, const struct k8
 	if (cand) {
 		/* In identity order (the numbers' order), as the full walk would give them. */
 		for (size_t j = 0; j < ncand; j++) {
-			size_t k = id_index(x->r, cand[j].id);
+			const struct identity *id = pol_identity_find(x->r, cand[j].id);
 
-			if (k < x->r->nidentities && peer_matches(peer, policy_ns, &x->r->identities[k]))
-				m->ids[m->n++] = k;
+			if (id && peer_matches(peer, policy_ns, id))
+				m->ids[m->n++] = (size_t)(id - x->r->identities);
 		}
 		return m;
 	}
@@ -478,15 +414,11 @@ static int ipblock_add(const struct pol_ctx *x, struct epbuild *eb, const struct
 	 */
 	for (size_t i = 0; i < x->npods; i++) {
 		const struct k8s_pod *p = x->pods[i];
-		struct k8s_cidr host = { .addr = p->ip, .len = 32 };
+		struct k8s_cidr host = pol_host_cidr(p->ip, b->cidr.v6 ? p->ip6 : NULL);
 		struct cidr_rule block = {
 			.cidr = b->cidr, .nexcept = b->nexcept, .except = b->except
 		};
 
-		if (b->cidr.v6) {
-			host = (struct k8s_cidr){ .len = 128, .v6 = true };
-			memcpy(host.addr6, p->ip6, sizeof(host.addr6));
-		}
 		if (!pol_pod_managed(p) || !(host.v6 ? p->has_ip6 : !!p->ip) ||
 		    !cidr_rule_covers(&block, &host))
 			continue;
@@ -514,7 +446,7 @@ static int compile_rule(const struct pol_ctx *x, struct epbuild *eb, const struc
 	int ret = 0;
 
 	if (!r->nports)
-		ret = specs_add(&fixed, 0, 0, POL_PREFIX_ANY_PROTO);
+		ret = pol_specs_add(&fixed, 0, 0, POL_PREFIX_ANY_PROTO);
 	for (size_t i = 0; !ret && i < r->nports; i++) {
 		const struct k8s_np_port *p = &r->ports[i];
 
@@ -633,19 +565,6 @@ static int cidr_index_add(struct cidr_index *ix, const struct k8s_cidr *c, size_
 	return 0;
 }
 
-/* Sorted, one ref for a rule's repeated cidr. */
-static void cidr_index_sort(struct cidr_index *ix)
-{
-	size_t u = 0;
-
-	if (ix->n)
-		qsort(ix->v, ix->n, sizeof(*ix->v), cmp_cidr_ref);
-	for (size_t i = 0; i < ix->n; i++)
-		if (!u || cmp_cidr_ref(&ix->v[u - 1], &ix->v[i]))
-			ix->v[u++] = ix->v[i];
-	ix->n = u;
-}
-
 /* Calls fn(arg, rule) for each ref whose cidr holds p; stops at fn's error. */
 static int cidr_index_holding(const struct cidr_index *ix, const struct k8s_cidr *p,
 			      int (*fn)(void *arg, uint32_t rule), void *arg)
@@ -729,40 +648,26 @@ static int build_groups(struct epbuild *eb)
 	}
 	if (eb->ncr && !(h.excepted = calloc(eb->ncr, sizeof(*h.excepted))))
 		goto out;
-	cidr_index_sort(&cidrs);
-	cidr_index_sort(&excepts);
-	if (n)
-		qsort(pfx, n, sizeof(*pfx), cmp_cidr);
-	for (size_t i = 0; i < n; i++)
-		if (!u || cmp_cidr(&pfx[u - 1], &pfx[i]))
-			pfx[u++] = pfx[i];
+	/* Sorted, one ref for a rule's repeated cidr; each prefix once. */
+	cidrs.n = pol_sort_dedup(cidrs.v, cidrs.n, sizeof(*cidrs.v), cmp_cidr_ref, 0);
+	excepts.n = pol_sort_dedup(excepts.v, excepts.n, sizeof(*excepts.v), cmp_cidr_ref, 0);
+	u = pol_sort_dedup(pfx, n, sizeof(*pfx), cmp_cidr, 0);
 	ret = 0;
 	for (size_t i = 0; !ret && i < u; i++) {
 		uint32_t group = XCNI_ID_CIDR_BASE + i;
-		struct pol_cidr *pc;
 
 		if (xcni_grow(&eb->pc, &eb->cappc, eb->npc, sizeof(*eb->pc))) {
 			ret = -ENOMEM;
 			break;
 		}
-		pc = &eb->pc[eb->npc++];
-		memset(pc, 0, sizeof(*pc));
-		pc->key.prefixlen = XCNI_POLCIDR_PREFIX_BASE + pfx[i].len;
-		pc->key.ep = eb->ip;
-		pc->key.dir = eb->dir;
-		pc->key.v6 = pfx[i].v6;
-		if (pfx[i].v6)
-			memcpy(pc->key.addr6, pfx[i].addr6, sizeof(pc->key.addr6));
-		else
-			pc->key.addr = pfx[i].addr;
-		pc->group = group;
+		eb->pc[eb->npc++] = (struct pol_cidr){ pol_cidr_key(eb->ip, eb->dir, &pfx[i]), group };
 		h.n = 0;
 		h.stamp = (uint32_t)i + 1;
 		ret = cidr_index_holding(&excepts, &pfx[i], holder_except, &h);
 		if (!ret)
 			ret = cidr_index_holding(&cidrs, &pfx[i], holder_add, &h);
 		if (!ret && h.n > 1)
-			qsort(h.rules, h.n, sizeof(*h.rules), cmp_u32);
+			qsort(h.rules, h.n, sizeof(*h.rules), pol_cmp_u32);
 		for (size_t j = 0; !ret && j < h.n; j++) {
 			const struct cidr_rule *cr = &eb->cr[h.rules[j]];
 			struct rule_ref rr = { cr->policy_id, cr->rule, cr->seq };
@@ -788,17 +693,19 @@ static int cmp_cand(const void *a, const void *b)
 	return d ? d : (x->seq > y->seq) - (x->seq < y->seq);
 }
 
-static int cmp_polcidr(const void *a, const void *b)
-{
-	return memcmp(&((const struct pol_cidr *)a)->key, &((const struct pol_cidr *)b)->key,
-		      sizeof(struct xcni_polcidr_key));
-}
-
 static void epbuild_reset_rules(struct epbuild *eb)
 {
 	for (size_t i = 0; i < eb->ncr; i++)
 		free(eb->cr[i].specs.v);
 	eb->ncr = 0;
+}
+
+void pol_epbuild_free(struct epbuild *eb)
+{
+	epbuild_reset_rules(eb);
+	free(eb->c);
+	free(eb->cr);
+	free(eb->pc);
 }
 
 /* The first policy of namespace ns (policies are sorted by namespace, name). */
@@ -815,6 +722,16 @@ static size_t nps_of_ns(const struct pol_ctx *x, const char *ns)
 			hi = mid;
 	}
 	return lo;
+}
+
+size_t pol_np_next(const struct pol_ctx *x, const struct k8s_pod *pod, bool in, size_t i)
+{
+	for (i = i ? i : nps_of_ns(x, pod->meta.ns);
+	     i < x->nnps && !pol_cmp_str(x->nps[i]->meta.ns, pod->meta.ns); i++)
+		if ((in ? x->nps[i]->type_ingress : x->nps[i]->type_egress) &&
+		    k8s_selector_matches(&x->nps[i]->pod_sel, &pod->meta.labels))
+			return i;
+	return x->nnps;
 }
 
 int pol_pod_policies(const struct pol_ctx *x, const struct k8s_pod *pod, uint32_t **out, size_t *n)
@@ -883,19 +800,15 @@ int pol_compile_np(const struct pol_ctx *x, const struct k8s_pod *pod, uint32_t 
 	for (uint8_t dir = 0; !ret && dir < XCNI_NR_POLICY_DIRS; dir++) {
 		eb->dir = dir;
 		epbuild_reset_rules(eb);
-		for (size_t i = nps_of_ns(x, pod->meta.ns); !ret && i < x->nnps; i++) {
-			const struct k8s_netpol *np = x->nps[i];
+		bool in = dir == XCNI_DIR_TO_POD;
 
-			if (pol_cmp_str(np->meta.ns, pod->meta.ns))
-				break; /* sorted by namespace: the pod's are behind us */
-			bool in = dir == XCNI_DIR_TO_POD;
+		for (size_t i = pol_np_next(x, pod, in, 0); !ret && i < x->nnps;
+		     i = pol_np_next(x, pod, in, i + 1)) {
+			const struct k8s_netpol *np = x->nps[i];
 			size_t nrules = in ? np->ningress : np->negress;
 			const struct k8s_np_rule *rules = in ? np->ingress : np->egress;
 
-			if (!(in ? np->type_ingress : np->type_egress) ||
-			    pol_cmp_str(np->meta.ns, pod->meta.ns) ||
-			    (enforced_only && np->meta.audit) ||
-			    !k8s_selector_matches(&np->pod_sel, &pod->meta.labels))
+			if (enforced_only && np->meta.audit)
 				continue;
 			ep->state.isolated |= XCNI_ISOLATED(dir);
 			/* Policies come by name: the first ones are kept. */
@@ -914,19 +827,17 @@ int pol_compile_np(const struct pol_ctx *x, const struct k8s_pod *pod, uint32_t 
 	epbuild_reset_rules(eb);
 	if (ret)
 		return ret;
-	if (eb->n)
-		qsort(eb->c, eb->n, sizeof(*eb->c), cmp_cand);
-	ep->entries = calloc(eb->n ? eb->n : 1, sizeof(*ep->entries));
+	/* Sorted by (key, seq): the first of equal keys is the first policy's, lowest rule. */
+	u = pol_sort_dedup(eb->c, eb->n, sizeof(*eb->c), cmp_cand, sizeof(struct xcni_policy_key));
+	ep->entries = calloc(u ? u : 1, sizeof(*ep->entries));
 	ep->cidrs = calloc(eb->npc ? eb->npc : 1, sizeof(*ep->cidrs));
 	if (!ep->entries || !ep->cidrs)
 		return -ENOMEM;
-	/* Sorted by (key, seq): the first of equal keys is the first policy's, lowest rule. */
-	for (size_t i = 0; i < eb->n; i++)
-		if (!u || memcmp(&ep->entries[u - 1].key, &eb->c[i].e.key, sizeof(eb->c[i].e.key)))
-			ep->entries[u++] = eb->c[i].e;
+	for (size_t i = 0; i < u; i++)
+		ep->entries[i] = eb->c[i].e;
 	ep->nentries = u;
 	if (eb->npc) {
-		qsort(eb->pc, eb->npc, sizeof(*eb->pc), cmp_polcidr);
+		qsort(eb->pc, eb->npc, sizeof(*eb->pc), pol_cmp_cidr_key);
 		memcpy(ep->cidrs, eb->pc, eb->npc * sizeof(*eb->pc));
 	}
 	ep->ncidrs = eb->npc;
@@ -939,8 +850,6 @@ int pol_compile_np_enforced(const struct pol_ctx *x, const struct k8s_pod *pod, 
 	struct epbuild eb = { 0 };
 	int ret = pol_compile_np(x, pod, identity, &eb, ep, true);
 
-	free(eb.c);
-	free(eb.cr);
-	free(eb.pc);
+	pol_epbuild_free(&eb);
 	return ret;
 }

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * The compiler's small tools, which call nothing else of it: the policies'
- * hash, errors, growing arrays, sorting what is not sorted yet, strings.
+ * hash, errors, growing arrays, sorting, sets, strings; the keys both
+ * compilers write (ports, entries, prefixes) and the data plane's lookups
+ * over them (policy.h), which the tiers read NetworkPolicy back through.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -77,4 +79,195 @@ void pol_copy_str(char *dst, size_t size, const char *src)
 		memcpy(dst, src, n);
 	dst[n] = '\0';
 	return;
+}
+
+int pol_cmp_id(const void *a, const void *b)
+{
+	uint32_t x = ((const struct identity *)a)->id, y = ((const struct identity *)b)->id;
+
+	return (x > y) - (x < y);
+}
+
+int pol_cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+int pol_cmp_entry_key(const void *a, const void *b)
+{
+	return memcmp(&((const struct pol_entry *)a)->key, &((const struct pol_entry *)b)->key,
+		      sizeof(struct xcni_policy_key));
+}
+
+int pol_cmp_cidr_key(const void *a, const void *b)
+{
+	return memcmp(&((const struct pol_cidr *)a)->key, &((const struct pol_cidr *)b)->key,
+		      sizeof(struct xcni_polcidr_key));
+}
+
+size_t pol_sort_dedup(void *arr, size_t n, size_t size, int (*cmp)(const void *, const void *),
+		      size_t keylen)
+{
+	char *a = arr;
+	size_t w = 1;
+
+	if (n < 2)
+		return n;
+	qsort(a, n, size, cmp);
+	for (size_t r = 1; r < n; r++)
+		if (keylen ? memcmp(a + r * size, a + (w - 1) * size, keylen) :
+			     cmp(a + r * size, a + (w - 1) * size)) {
+			if (r != w)
+				memcpy(a + w * size, a + r * size, size);
+			w++;
+		}
+	return w;
+}
+
+struct identity *pol_identity_find(const struct pol_result *r, uint32_t id)
+{
+	struct identity k = { .id = id };
+
+	return bsearch(&k, r->identities, r->nidentities, sizeof(k), pol_cmp_id);
+}
+
+int pol_u32set_init(struct pol_u32set *s, size_t n)
+{
+	size_t cap = 16;
+
+	while (cap < 2 * n + 16)
+		cap *= 2;
+	s->mask = cap - 1;
+	s->v = calloc(cap, sizeof(*s->v));
+	return s->v ? 0 : -ENOMEM;
+}
+
+bool pol_u32set_has(const struct pol_u32set *s, uint32_t k)
+{
+	for (size_t i = (k * 2654435761u) & s->mask; s->v && s->v[i]; i = (i + 1) & s->mask)
+		if (s->v[i] == k)
+			return true;
+	return false;
+}
+
+bool pol_u32set_add(struct pol_u32set *s, uint32_t k)
+{
+	size_t i = (k * 2654435761u) & s->mask;
+
+	while (s->v[i]) {
+		if (s->v[i] == k)
+			return false;
+		i = (i + 1) & s->mask;
+	}
+	s->v[i] = k;
+	return true;
+}
+
+struct k8s_cidr pol_host_cidr(uint32_t ip, const uint8_t *ip6)
+{
+	struct k8s_cidr c = { .addr = ip, .len = 32 };
+
+	if (ip6) {
+		c = (struct k8s_cidr){ .len = 128, .v6 = true };
+		memcpy(c.addr6, ip6, sizeof(c.addr6));
+	}
+	return c;
+}
+
+struct k8s_cidr pol_key_cidr(const struct xcni_polcidr_key *k)
+{
+	struct k8s_cidr c = { .len = (uint8_t)(k->prefixlen - XCNI_POLCIDR_PREFIX_BASE),
+			      .v6 = k->v6 };
+
+	if (k->v6)
+		memcpy(c.addr6, k->addr6, sizeof(c.addr6));
+	else
+		c.addr = k->addr;
+	return c;
+}
+
+struct xcni_polcidr_key pol_cidr_key(uint32_t ep, uint8_t dir, const struct k8s_cidr *a)
+{
+	struct xcni_polcidr_key k = { .prefixlen = XCNI_POLCIDR_PREFIX_BASE + a->len,
+				      .ep = ep, .dir = dir, .v6 = a->v6 };
+
+	if (a->v6)
+		memcpy(k.addr6, a->addr6, sizeof(k.addr6));
+	else
+		k.addr = a->addr;
+	return k;
+}
+
+int pol_specs_add(struct specs *s, uint8_t proto, uint16_t port, unsigned plen)
+{
+	if (xcni_grow(&s->v, &s->cap, s->n, sizeof(*s->v)))
+		return -ENOMEM;
+	s->v[s->n++] = (struct portspec){ .proto = proto, .plen = plen, .port = port };
+	return 0;
+}
+
+int pol_specs_add_range(struct specs *s, uint8_t proto, uint32_t lo, uint32_t hi)
+{
+	while (lo <= hi) {
+		unsigned k = 0;
+		int ret;
+
+		while (k < 16 && !(lo & ((2u << k) - 1)) && lo + (2u << k) - 1 <= hi)
+			k++;
+		ret = pol_specs_add(s, proto, lo, POL_PREFIX_FULL - k);
+		if (ret)
+			return ret;
+		lo += 1u << k;
+	}
+	return 0;
+}
+
+struct pol_entry pol_entry_make(uint32_t ep, uint8_t dir, uint32_t peer, const struct portspec *s,
+				struct xcni_policy_val val)
+{
+	return (struct pol_entry){ .key = { .prefixlen = s->plen, .ep = ep, .peer = peer,
+					    .dir = dir, .proto = s->proto,
+					    .port = htons(s->port) },
+				   .val = val };
+}
+
+bool pol_lpm_match(const void *stored, const void *lookup, unsigned int plen)
+{
+	const uint8_t *a = (const uint8_t *)stored + 4, *b = (const uint8_t *)lookup + 4;
+	unsigned int bytes = plen / 8, bits = plen % 8;
+
+	if (memcmp(a, b, bytes))
+		return false;
+	return !bits || !((a[bytes] ^ b[bytes]) & (0xff00 >> bits));
+}
+
+const struct pol_cidr *pol_cidr_lookup(const struct pol_ep *ep, int dir, const struct k8s_cidr *a)
+{
+	const struct pol_cidr *best = NULL;
+
+	for (size_t i = 0; i < ep->ncidrs; i++) {
+		const struct pol_cidr *c = &ep->cidrs[i];
+		struct k8s_cidr p = pol_key_cidr(&c->key);
+
+		if (c->key.dir == dir && k8s_cidr_inside(a, &p) &&
+		    (!best || c->key.prefixlen > best->key.prefixlen))
+			best = c;
+	}
+	return best;
+}
+
+const struct pol_entry *pol_entry_lookup(const struct pol_ep *ep, int dir, uint32_t peer,
+					 uint8_t proto, uint16_t port)
+{
+	struct xcni_policy_key k = { .prefixlen = POL_PREFIX_FULL, .ep = ep->ip, .peer = peer,
+				     .dir = dir, .proto = proto, .port = htons(port) };
+	const struct pol_entry *best = NULL;
+
+	for (size_t i = 0; i < ep->nentries; i++)
+		if (pol_lpm_match(&ep->entries[i].key, &k, ep->entries[i].key.prefixlen) &&
+		    (!best || ep->entries[i].key.prefixlen > best->key.prefixlen))
+			best = &ep->entries[i];
+	return best;
 }

@@ -17,17 +17,8 @@
 #include <string.h>
 
 #include "lib/policy/policy.h"
+#include "lib/policy/policy_int.h"
 #include "lib/policy/suggest.h"
-
-bool pol_lpm_match(const void *stored, const void *lookup, unsigned int plen)
-{
-	const uint8_t *a = (const uint8_t *)stored + 4, *b = (const uint8_t *)lookup + 4;
-	unsigned int bytes = plen / 8, bits = plen % 8;
-
-	if (memcmp(a, b, bytes))
-		return false;
-	return !bits || !((a[bytes] ^ b[bytes]) & (0xff00 >> bits));
-}
 
 const struct pol_ep *pol_ep_find(const struct pol_result *r, uint32_t ip)
 {
@@ -51,30 +42,10 @@ uint32_t pol_ipcache_identity(const struct pol_result *r, uint32_t ip)
 
 uint32_t pol_cidr_group(const struct pol_ep *ep, int dir, uint32_t ip)
 {
-	struct xcni_polcidr_key k = {
-		.prefixlen = XCNI_POLCIDR_PREFIX_BASE + 32, .ep = ep->ip, .dir = dir, .addr = ip
-	};
-	const struct pol_cidr *best = NULL;
+	struct k8s_cidr a = pol_host_cidr(ip, NULL);
+	const struct pol_cidr *c = pol_cidr_lookup(ep, dir, &a);
 
-	for (size_t i = 0; i < ep->ncidrs; i++)
-		if (pol_lpm_match(&ep->cidrs[i].key, &k, ep->cidrs[i].key.prefixlen) &&
-		    (!best || ep->cidrs[i].key.prefixlen > best->key.prefixlen))
-			best = &ep->cidrs[i];
-	return best ? best->group : 0;
-}
-
-static const struct pol_entry *entry_of(const struct pol_ep *ep, int dir, uint32_t peer,
-					uint8_t proto, uint16_t port)
-{
-	struct xcni_policy_key k = { .prefixlen = POL_PREFIX_FULL, .ep = ep->ip, .peer = peer,
-				     .dir = dir, .proto = proto, .port = htons(port) };
-	const struct pol_entry *best = NULL;
-
-	for (size_t i = 0; i < ep->nentries; i++)
-		if (pol_lpm_match(&ep->entries[i].key, &k, ep->entries[i].key.prefixlen) &&
-		    (!best || ep->entries[i].key.prefixlen > best->key.prefixlen))
-			best = &ep->entries[i];
-	return best;
+	return c ? c->group : 0;
 }
 
 /* One side's verdict: the pod self's in direction dir on a flow with peer. */
@@ -100,7 +71,7 @@ static bool side(const struct pol_result *r, uint32_t self, int dir, uint32_t pe
 
 		if (i == 1 && !peers[1])
 			continue;
-		e = entry_of(ep, dir, peers[i], proto, port);
+		e = pol_entry_lookup(ep, dir, peers[i], proto, port);
 		if (e)
 			return !(e->val.flags & XCNI_POLV_DENY) || (e->val.flags & XCNI_POLV_AUDIT);
 	}
