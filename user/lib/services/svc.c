@@ -1,13 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Services + EndpointSlices -> svcsync's frontends (svc.h).
- *
- * Each Service is built alone into its candidates (struct item): the
- * frontends it asks for and the problems only it has, in the order
- * svc_build reports them. Which Service gets a frontend two of them ask for
- * (the first in name order) is settled afterwards: by a walk in order
- * (svc_build), or by the claims on each frontend key (svc_incr, where one
- * Service changing touches only its own candidates and the keys they claim).
+ * Services + EndpointSlices -> svcsync's frontends (svc.h): one Service's
+ * candidates (struct item), the frontends it asks for and the problems only it
+ * has, in the order svc_build reports them. Which Service keeps a frontend
+ * two of them ask for is settled by svc_incr.c, over the claims on each key.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -17,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/system/hash.h"
 #include "lib/system/proto.h"
 #include "lib/services/svc.h"
 #include "lib/services/svc_int.h"
@@ -83,19 +78,6 @@ static int item_bound(struct items *v, uint8_t bound, int err)
 	return err;
 }
 
-static int add_err(struct svc_list *l, char *msg)
-{
-	char **v = realloc(l->errs, (l->nerrs + 1) * sizeof(*v));
-
-	if (!v) {
-		free(msg);
-		return -ENOMEM;
-	}
-	l->errs = v;
-	v[l->nerrs++] = msg;
-	return 0;
-}
-
 /* The field a candidate comes from, as its messages name it. */
 static void field_name(uint8_t field, size_t i, char *buf, size_t len)
 {
@@ -119,7 +101,7 @@ char *svc_clash_msg(const struct item *it, const char *ns, const char *name,
 	inet_ntop(it->fe.key.family == XCNI_AF_INET6 ? AF_INET6 : AF_INET, it->fe.key.addr, ip,
 		  sizeof(ip));
 	/* An externalIP never takes what the cluster allocated; between two
-	 * externalIPs the older Service keeps it (svc_claim_cmp). */
+	 * externalIPs the older Service keeps it (svc_incr.c's claim_cmp). */
 	if (it->field != FIELD_EXTERNAL_IP)
 		fmt = "Service %s/%s: %s: frontend %s:%u/%s is another Service's already (%s); "
 		      "left out";
@@ -185,36 +167,6 @@ const char *svc_ext_refused(const struct svc_ext_rules *r, const struct svc_node
 node_addr:
 	snprintf(buf, len, "%s is a node's address", ip);
 	return buf;
-}
-
-int svc_claim_cmp(const struct svc_who *a, const struct item *ia, size_t ai,
-		  const struct svc_who *b, const struct item *ib, size_t bi)
-{
-	bool xa = ia->field == FIELD_EXTERNAL_IP, xb = ib->field == FIELD_EXTERNAL_IP;
-	int c;
-
-	if (xa != xb)
-		return xa ? 1 : -1;
-	if (a == b)
-		return ai < bi ? -1 : ai > bi;
-	if (xa) {
-		/* The older Service keeps it: a tenant's newer claim takes nothing. */
-		if (a->created != b->created) {
-			if (!a->created || !b->created)
-				return a->created ? -1 : 1;
-			return a->created < b->created ? -1 : 1;
-		}
-		if (!a->uid != !b->uid)
-			return a->uid ? -1 : 1;
-		if (a->uid && (c = strcmp(a->uid, b->uid)))
-			return c;
-	}
-	c = strcmp(a->ns, b->ns);
-	if (!c)
-		c = strcmp(a->name, b->name);
-	if (c)
-		return c;
-	return ai < bi ? -1 : ai > bi;
 }
 
 int svc_nodeport_range_parse(const char *s, uint16_t *min, uint16_t *max)
@@ -296,13 +248,6 @@ static void add_backend(struct svc_be_spec *be, size_t *nbe, const struct k8s_en
 	be[*nbe].family = family;
 	be[*nbe].state = state;
 	(*nbe)++;
-}
-
-size_t svc_key_hash(const struct xcni_svc_key *k)
-{
-	uint64_t h = xcni_fnv64(XCNI_FNV64_BASIS, k, sizeof(*k));
-
-	return (size_t)(h ^ (h >> 32));
 }
 
 /* The backends one Service port has: every one, and those on this node;
@@ -548,18 +493,6 @@ size_t svc_frontends_of(const struct k8s_service *s, const struct svc_node *node
 {
 	/* externalTrafficPolicy Local: each external frontend has an INT twin. */
 	return mul_sat(mul_sat(addrs_per_port(s, node), s->nports), s->etp_local ? 2 : 1);
-}
-
-/*
- * How many frontends (with their INT twins) one Service can have: room in
- * out. 0 for a Service past SVC_FRONTENDS_BOUND (refused by svc_build_one,
- * before anything is sized from its counts).
- */
-static size_t frontends_max(const struct k8s_service *s, const struct svc_node *node)
-{
-	if (svc_frontends_of(s, node) > SVC_FRONTENDS_BOUND)
-		return 0;
-	return 2 * addrs_per_port(s, node) * s->nports;
 }
 
 static void port_bes_free(struct port_bes *b)
@@ -818,175 +751,5 @@ int svc_build_one(const struct k8s_object *so, const struct k8s_object *const *s
 			err = port_external(&pc, node, XCNI_AF_INET, true, np_min, np_max, v);
 		port_bes_free(&b);
 	}
-	return err;
-}
-
-/*
- * The claims on each frontend key, by key: open addressing over indexes
- * into the candidates (+1; 0 empty) of the one that keeps it so far, so
- * ranking a claim is one lookup, not a walk over every frontend (10k
- * Services: 50M compares).
- */
-struct fe_set {
-	uint32_t *slot;
-	size_t mask;
-};
-
-/* The slot holding k, or the empty one where it goes. */
-static uint32_t *fe_set_find(const struct fe_set *fs, const struct items *v,
-			     const struct xcni_svc_key *k)
-{
-	for (size_t i = svc_key_hash(k) & fs->mask;; i = (i + 1) & fs->mask)
-		if (!fs->slot[i] || !memcmp(&v->v[fs->slot[i] - 1].fe.key, k, sizeof(*k)))
-			return &fs->slot[i];
-}
-
-/* Candidates v->v[first..] into the ranking: each key to the claim that ranks first (svc_claim_cmp). */
-static void rank(struct items *v, size_t first, const struct svc_who *who, struct fe_set *fs)
-{
-	for (size_t x = first; x < v->n; x++) {
-		struct item *it = &v->v[x];
-		uint32_t *slot;
-		size_t y;
-
-		if (it->err)
-			continue;
-		slot = fe_set_find(fs, v, &it->fe.key);
-		/* The table never grows: the slot stays the key's, settle reads it there. */
-		it->slot = (uint32_t)(slot - fs->slot);
-		y = *slot - 1;
-		if (!*slot || svc_claim_cmp(&who[it->owner], it, x, &who[v->v[y].owner], &v->v[y],
-					    y) < 0)
-			*slot = (uint32_t)(x + 1);
-	}
-}
-
-/* The candidates in order into out: the frontends whose claim ranks first, the problems of the rest. */
-static int settle(struct items *v, const struct svc_who *who, const struct fe_set *fs,
-		  struct svc_list *out)
-{
-	int err = 0;
-
-	for (size_t x = 0; x < v->n && !err; x++) {
-		struct item *it = &v->v[x];
-		size_t y;
-
-		if (it->err) {
-			out->nrefused += it->refused;
-			err = add_err(out, it->err);
-			it->err = NULL;
-			continue;
-		}
-		y = fs->slot[it->slot] - 1;
-		if (y == x) {
-			/* Moved out once every problem naming it is said (below). */
-			out->specs[out->n++] = it->fe;
-			if (it->twin.name)
-				out->specs[out->n++] = it->twin;
-			continue;
-		}
-		if (it->field == FIELD_PEER)
-			continue; /* one of this node's own, or another Service's: unsaid */
-		out->nrefused += it->field == FIELD_EXTERNAL_IP;
-		err = add_err(out, svc_clash_msg(it, who[it->owner].ns, who[it->owner].name,
-						 &v->v[y]));
-	}
-	/* What out holds now is its own. */
-	for (size_t x = 0; x < v->n; x++) {
-		struct item *it = &v->v[x];
-
-		if (it->err || fs->slot[it->slot] != x + 1)
-			continue;
-		it->fe.name = it->twin.name = NULL;
-		it->fe.be = it->twin.be = NULL;
-	}
-	return err;
-}
-
-/* ns/service/name order: the slices that name a Service, next to each other. */
-static int slice_cmp(const void *a, const void *b)
-{
-	const struct k8s_object *x = *(const struct k8s_object *const *)a;
-	const struct k8s_object *y = *(const struct k8s_object *const *)b;
-	int c = strcmp(x->meta.ns, y->meta.ns);
-
-	if (!c)
-		c = strcmp(x->eps.service, y->eps.service);
-	return c ? c : strcmp(x->meta.name, y->meta.name);
-}
-
-int svc_build(const struct cluster *c, const struct svc_node *node, unsigned int flags,
-	      struct svc_list *out)
-{
-	const struct k8s_object **sl = NULL;
-	size_t nports = 0, nsl = 0, j = 0, nsvc = c->n[K8S_SERVICE];
-	struct fe_set fs = { NULL, 1 };
-	struct svc_who *who = NULL;
-	struct items v = {};
-	int err = 0;
-
-	memset(out, 0, sizeof(*out));
-	for (size_t i = 0; i < nsvc; i++)
-		nports = add_sat(nports, frontends_max(&c->objs[K8S_SERVICE][i]->svc, node));
-	if (nports && !(out->specs = calloc(nports, sizeof(*out->specs))))
-		return -ENOMEM;
-	/* At most half full: a power of two >= 2 x the frontends there can be. */
-	while (fs.mask + 1 < 2 * nports)
-		fs.mask = 2 * fs.mask + 1;
-	if (!(fs.slot = calloc(fs.mask + 1, sizeof(*fs.slot))) ||
-	    (nsvc && !(who = calloc(nsvc, sizeof(*who))))) {
-		err = -ENOMEM;
-		goto out;
-	}
-	/* The slices that name a Service, by (namespace, service), then their own name. */
-	if (c->n[K8S_ENDPOINTSLICE] && !(sl = calloc(c->n[K8S_ENDPOINTSLICE], sizeof(*sl)))) {
-		err = -ENOMEM;
-		goto out;
-	}
-	for (size_t i = 0; i < c->n[K8S_ENDPOINTSLICE]; i++)
-		if (c->objs[K8S_ENDPOINTSLICE][i]->eps.service)
-			sl[nsl++] = c->objs[K8S_ENDPOINTSLICE][i];
-	/* The view is sorted by (namespace, name) and qsort is not stable: keep it a total order. */
-	if (nsl)
-		qsort(sl, nsl, sizeof(*sl), slice_cmp);
-	/* Every Service's candidates first: who keeps a key is known only once
-	 * every claim on it is (an older Service's externalIP may come later in
-	 * name order, the ClusterIP it names too). */
-	for (size_t i = 0; i < nsvc && !err; i++) {
-		const struct k8s_object *so = c->objs[K8S_SERVICE][i];
-		size_t k, first = v.n;
-		int cmp = 1;
-
-		who[i] = (struct svc_who){ so->meta.ns, so->meta.name, so->svc.uid,
-					   so->svc.created };
-		/* Both lists in (namespace, name) order: walk the slices along. */
-		for (; j < nsl; j++) {
-			cmp = strcmp(sl[j]->meta.ns, so->meta.ns);
-			if (!cmp)
-				cmp = strcmp(sl[j]->eps.service, so->meta.name);
-			if (cmp >= 0)
-				break;
-		}
-		for (k = j; k < nsl && !strcmp(sl[k]->meta.ns, so->meta.ns) &&
-			    !strcmp(sl[k]->eps.service, so->meta.name);
-		     k++)
-			;
-		if (!svc_has_frontends(&so->svc))
-			continue;
-		err = svc_build_one(so, sl ? sl + j : NULL, k - j, node, flags, &v);
-		for (size_t x = first; x < v.n; x++)
-			v.v[x].owner = (uint32_t)i;
-		/* Ranked while its candidates are at hand; what ranks first is known at the end. */
-		rank(&v, first, who, &fs);
-	}
-	if (!err)
-		err = settle(&v, who, &fs, out);
-out:
-	svc_items_free(&v);
-	free(fs.slot);
-	free(who);
-	free(sl);
-	if (err)
-		svc_list_free(out);
 	return err;
 }
