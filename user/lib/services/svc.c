@@ -50,23 +50,30 @@ static struct item *item_new(struct items *v)
 	return &v->v[v->n++];
 }
 
-static int item_err(struct items *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int item_err(struct items *v, const char *fmt, ...)
+/* The words of fmt (NULL: out of memory). */
+static char *words(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *words(const char *fmt, ...)
 {
-	struct item *it = item_new(v);
 	va_list ap;
+	char *s;
 	int n;
 
-	if (!it)
-		return -ENOMEM;
 	va_start(ap, fmt);
-	n = vasprintf(&it->err, fmt, ap);
+	n = vasprintf(&s, fmt, ap);
 	va_end(ap);
-	if (n < 0) {
-		it->err = NULL;
-		v->n--;
+	return n < 0 ? NULL : s;
+}
+
+/* A problem candidate saying msg (owned; NULL: out of memory). 0 or -ENOMEM. */
+static int item_err(struct items *v, char *msg)
+{
+	struct item *it = msg ? item_new(v) : NULL;
+
+	if (!it) {
+		free(msg);
 		return -ENOMEM;
 	}
+	it->err = msg;
 	return 0;
 }
 
@@ -259,44 +266,74 @@ struct port_bes {
 	const char **node_of;
 };
 
-/* A frontend spec with a copy of be. 0 or -ENOMEM (name freed then). */
-static int spec_set(struct svc_spec *sp, char *name, const struct xcni_svc_key *key,
-		    uint8_t flags, uint32_t affinity_s, const struct svc_be_spec *be, size_t nbe)
-{
-	struct svc_be_spec *copy = NULL;
-
-	if (nbe && !(copy = malloc(nbe * sizeof(*copy)))) {
-		free(name);
-		return -ENOMEM;
-	}
-	if (nbe)
-		memcpy(copy, be, nbe * sizeof(*copy));
-	memset(sp, 0, sizeof(*sp));
-	sp->name = name;
-	sp->key = *key;
-	sp->flags = flags;
-	sp->affinity_s = affinity_s;
-	sp->be = copy;
-	sp->nbe = nbe;
-	return 0;
-}
-
 /* What every frontend of one Service port shares. */
 struct port_ctx {
 	const struct k8s_object *so;
 	size_t i; /* spec.ports[i] */
 	const struct k8s_svc_port *p;
 	uint8_t flags; /* affinity, Maglev */
-	const struct port_bes *b;
+	const struct port_bes *b; /* the backends of the family being built */
+	const struct k8s_object *const *slices; /* the Service's EndpointSlices */
+	size_t nslices, room; /* room: the endpoints they list */
+	const struct svc_node *node;
+	uint16_t np_min, np_max; /* the NodePort range */
 };
 
-/* Who a frontend belongs to, for the name map (xcni_svcname); names longer
- * than the map holds (none the API server accepts) are cut. */
-static void set_who(struct svc_spec *sp, const struct port_ctx *pc)
+/*
+ * Frontend sp of the port in pc: key k, named name (owned: freed on error),
+ * with a copy of be. Who it belongs to, for the name map (xcni_svcname):
+ * names longer than the map holds (none the API server accepts) are cut.
+ */
+static int spec_set(struct svc_spec *sp, const struct port_ctx *pc, char *name,
+		    const struct xcni_svc_key *k, uint8_t flags, const struct svc_be_spec *be,
+		    size_t nbe)
 {
+	struct svc_be_spec *copy = nbe ? malloc(nbe * sizeof(*copy)) : NULL;
+
+	if (!name || (nbe && !copy)) {
+		free(name);
+		free(copy);
+		return -ENOMEM;
+	}
+	if (nbe)
+		memcpy(copy, be, nbe * sizeof(*copy));
+	*sp = (struct svc_spec){ .name = name, .key = *k, .flags = flags,
+				 .affinity_s = pc->so->svc.affinity_s, .nbe = nbe, .be = copy };
 	snprintf(sp->who.ns, sizeof(sp->who.ns), "%s", pc->so->meta.ns);
 	snprintf(sp->who.name, sizeof(sp->who.name), "%s", pc->so->meta.name);
 	snprintf(sp->who.port, sizeof(sp->who.port), "%s", pc->p->name ? pc->p->name : "");
+	return 0;
+}
+
+/* A frontend candidate from field[fidx] (spec_set's arguments); NULL on -ENOMEM. */
+static struct item *fe_item(struct items *v, const struct port_ctx *pc, char *name,
+			    const struct xcni_svc_key *k, uint8_t flags,
+			    const struct svc_be_spec *be, size_t nbe, uint8_t field, size_t fidx)
+{
+	struct item *it = item_new(v);
+
+	if (!it || spec_set(&it->fe, pc, name, k, flags, be, nbe)) {
+		if (it)
+			v->n--;
+		else
+			free(name);
+		return NULL;
+	}
+	it->field = field;
+	it->fidx = (uint16_t)fidx;
+	return it;
+}
+
+/* The key of a frontend at addr:port of the port in pc (EXT scope); ip: addr as text. */
+static struct xcni_svc_key fe_key(const struct port_ctx *pc, const void *addr, uint8_t family,
+				  uint16_t port, char ip[INET6_ADDRSTRLEN])
+{
+	struct xcni_svc_key k = { .port = htons(port), .family = family, .proto = pc->p->proto,
+				  .scope = XCNI_SCOPE_EXT };
+
+	memcpy(k.addr, addr, family == XCNI_AF_INET6 ? 16 : 4);
+	inet_ntop(family == XCNI_AF_INET6 ? AF_INET6 : AF_INET, addr, ip, INET6_ADDRSTRLEN);
+	return k;
 }
 
 /*
@@ -309,26 +346,22 @@ static void set_who(struct svc_spec *sp, const struct port_ctx *pc)
  * follows internalTrafficPolicy (Local: this node's backends only).
  */
 static int add_frontend(struct items *v, const struct port_ctx *pc, const void *addr,
-			uint8_t family, uint16_t port, bool external, uint8_t field, size_t fidx)
+			uint8_t family, uint16_t port, uint8_t field, size_t fidx)
 {
-	const struct k8s_service *s = &pc->so->svc;
-	struct xcni_svc_key k = {};
-	char ip[INET6_ADDRSTRLEN], *name;
+	const struct k8s_object *so = pc->so;
+	const struct port_bes *b = pc->b;
+	bool external = field != FIELD_PORT;
+	bool local = external ? so->svc.etp_local : so->svc.itp_local;
+	char ip[INET6_ADDRSTRLEN];
+	struct xcni_svc_key k = fe_key(pc, addr, family, port, ip);
+	const char *proto = proto_k8s_name(k.proto);
 	uint8_t flags = pc->flags;
-	bool local = external ? s->etp_local : s->itp_local;
 	struct item *it;
-	int err;
 
-	memcpy(k.addr, addr, family == XCNI_AF_INET6 ? 16 : 4);
-	k.port = htons(port);
-	k.family = family;
-	k.proto = pc->p->proto;
-	k.scope = XCNI_SCOPE_EXT;
-	inet_ntop(family == XCNI_AF_INET6 ? AF_INET6 : AF_INET, addr, ip, sizeof(ip));
 	/* The flag is what makes a frontend with no backend here drop (the
 	 * Service has endpoints elsewhere: kube-proxy's DROP); with no
 	 * endpoint anywhere it is refused, as kube-proxy REJECTs. */
-	if (local && pc->b->nall)
+	if (local && b->nall)
 		flags |= external ? XCNI_SVC_F_ETP_LOCAL : XCNI_SVC_F_ITP_LOCAL;
 	if (external && local)
 		flags |= XCNI_SVC_F_TWO_SCOPES;
@@ -337,44 +370,26 @@ static int add_frontend(struct items *v, const struct port_ctx *pc, const void *
 		flags |= XCNI_SVC_F_CLUSTERIP;
 	/* Every backend the entry holds is here: the XDP fast path's cue to
 	 * hand the packet to tc without choosing (the INT twin keeps pc's). */
-	if (external && (local ? pc->b->nlocal : pc->b->nall) &&
-	    (local || pc->b->nlocal == pc->b->nall))
+	if (external && (local ? b->nlocal : b->nall) && (local || b->nlocal == b->nall))
 		flags |= XCNI_SVC_F_LOCAL_BE;
 	/* A dual-stack Service's IPv6 ClusterIP is told from its IPv4 one. */
-	if (!external)
-		err = asprintf(&name, "%s/%s:%u/%s%s", pc->so->meta.ns, pc->so->meta.name, port,
-			       proto_k8s_name(k.proto), family == XCNI_AF_INET6 ? " (IPv6)" : "");
-	else
-		err = asprintf(&name, "%s/%s %s:%u/%s", pc->so->meta.ns, pc->so->meta.name, ip,
-			       port, proto_k8s_name(k.proto));
-	if (err < 0)
+	it = fe_item(v, pc,
+		     external ? words("%s/%s %s:%u/%s", so->meta.ns, so->meta.name, ip, port, proto) :
+				words("%s/%s:%u/%s%s", so->meta.ns, so->meta.name, port, proto,
+				      family == XCNI_AF_INET6 ? " (IPv6)" : ""),
+		     &k, flags, local ? b->local : b->all, local ? b->nlocal : b->nall, field, fidx);
+	if (!it)
 		return -ENOMEM;
-	if (!(it = item_new(v))) {
-		free(name);
-		return -ENOMEM;
-	}
-	err = spec_set(&it->fe, name, &k, flags, s->affinity_s, local ? pc->b->local : pc->b->all,
-		       local ? pc->b->nlocal : pc->b->nall);
-	if (err)
-		goto fail;
-	set_who(&it->fe, pc);
-	it->field = field;
-	it->fidx = (uint16_t)fidx;
-	err = -ENOMEM;
 	if (!(flags & XCNI_SVC_F_TWO_SCOPES))
 		return 0;
 	k.scope = XCNI_SCOPE_INT;
-	if (asprintf(&name, "%s/%s %s:%u/%s (inside)", pc->so->meta.ns, pc->so->meta.name, ip,
-		     port, proto_k8s_name(k.proto)) < 0)
-		goto fail;
-	if ((err = spec_set(&it->twin, name, &k, pc->flags, s->affinity_s, pc->b->all, pc->b->nall)))
-		goto fail;
-	set_who(&it->twin, pc);
-	return 0;
-fail:
+	if (!spec_set(&it->twin, pc,
+		      words("%s/%s %s:%u/%s (inside)", so->meta.ns, so->meta.name, ip, port, proto),
+		      &k, pc->flags, b->all, b->nall))
+		return 0;
 	item_free(it);
 	v->n--;
-	return err;
+	return -ENOMEM;
 }
 
 /*
@@ -382,80 +397,60 @@ fail:
  * this node's pods. Under externalTrafficPolicy Cluster every backend (as
  * kube-proxy sends a pod's traffic to every endpoint). Under Local only
  * that node's own endpoints, with XCNI_SVC_F_ETP_LOCAL when the Service has
- * some elsewhere (none here then: the data plane drops): that node takes the connection as external (upstream masquerades
- * a pod's traffic to a node address), and has no other to give it. In the
- * EXT scope the programs look up first: traffic from outside to another
- * node's address never reaches this node's underlay.
+ * some elsewhere (none here then: the data plane drops): that node takes the
+ * connection as external (upstream masquerades a pod's traffic to a node
+ * address), and has no other to give it. In the EXT scope the programs look
+ * up first: traffic from outside to another node's address never reaches
+ * this node's underlay.
  */
 static int add_peer_frontend(struct items *v, const struct port_ctx *pc, const void *addr,
 			     const char *peer, uint8_t family, uint16_t port, size_t fidx)
 {
-	struct xcni_svc_key k = { .family = family, .proto = pc->p->proto,
-				  .scope = XCNI_SCOPE_EXT };
-	char ip[INET6_ADDRSTRLEN], *name;
-	const struct svc_be_spec *be = pc->b->all;
-	size_t nbe = pc->b->nall;
+	const struct port_bes *b = pc->b;
+	char ip[INET6_ADDRSTRLEN];
+	struct xcni_svc_key k = fe_key(pc, addr, family, port, ip);
 	struct svc_be_spec *theirs = NULL;
+	size_t nbe = b->nall;
 	uint8_t flags = pc->flags;
 	struct item *it;
-	int err;
 
 	if (pc->so->svc.etp_local && peer) {
 		nbe = 0;
-		if (pc->b->nall && !(theirs = calloc(pc->b->nall, sizeof(*theirs))))
+		if (b->nall && !(theirs = calloc(b->nall, sizeof(*theirs))))
 			return -ENOMEM;
-		for (size_t i = 0; i < pc->b->nall; i++)
-			if (pc->b->node_of[i] && !strcmp(pc->b->node_of[i], peer))
-				theirs[nbe++] = pc->b->all[i];
-		be = theirs;
+		for (size_t i = 0; i < b->nall; i++)
+			if (b->node_of[i] && !strcmp(b->node_of[i], peer))
+				theirs[nbe++] = b->all[i];
 		/* No endpoint anywhere is refused there as here (kube-proxy's
 		 * REJECT); endpoints elsewhere only, dropped (its DROP). */
-		if (pc->b->nall)
+		if (b->nall)
 			flags |= XCNI_SVC_F_ETP_LOCAL;
 	}
-
-	memcpy(k.addr, addr, family == XCNI_AF_INET6 ? 16 : 4);
-	k.port = htons(port);
-	inet_ntop(family == XCNI_AF_INET6 ? AF_INET6 : AF_INET, addr, ip, sizeof(ip));
-	if (asprintf(&name, "%s/%s %s:%u/%s (another node's)", pc->so->meta.ns, pc->so->meta.name,
-		     ip, port, proto_k8s_name(k.proto)) < 0) {
-		free(theirs);
-		return -ENOMEM;
-	}
-	if (!(it = item_new(v))) {
-		free(theirs);
-		free(name);
-		return -ENOMEM;
-	}
-	err = spec_set(&it->fe, name, &k, flags, pc->so->svc.affinity_s, be, nbe);
+	it = fe_item(v, pc,
+		     words("%s/%s %s:%u/%s (another node's)", pc->so->meta.ns, pc->so->meta.name,
+			   ip, port, proto_k8s_name(k.proto)),
+		     &k, flags, theirs ? theirs : b->all, nbe, FIELD_PEER, fidx);
 	free(theirs);
-	if (err) {
-		item_free(it);
-		v->n--;
-		return err;
-	}
-	set_who(&it->fe, pc);
-	it->field = FIELD_PEER;
-	it->fidx = (uint16_t)fidx;
-	return 0;
+	return it ? 0 : -ENOMEM;
 }
 
 /*
  * spec.externalIPs[fidx] (addr) at the port in pc: its frontend, or its
  * refusal (svc_ext_refused), said once, with the Service's first port.
  */
-static int add_external(struct items *v, const struct port_ctx *pc, const struct svc_node *node,
-			const void *addr, uint8_t family, size_t fidx)
+static int add_external(struct items *v, const struct port_ctx *pc, const void *addr,
+			uint8_t family, size_t fidx)
 {
+	const struct svc_node *node = pc->node;
 	char why[192], fld[96];
 
 	if (!svc_ext_refused(node ? node->ext : NULL, node, family, addr, why, sizeof(why)))
-		return add_frontend(v, pc, addr, family, pc->p->port, true, FIELD_EXTERNAL_IP, fidx);
+		return add_frontend(v, pc, addr, family, pc->p->port, FIELD_EXTERNAL_IP, fidx);
 	if (pc->i)
 		return 0;
 	field_name(FIELD_EXTERNAL_IP, fidx, fld, sizeof(fld));
-	if (item_err(v, "Service %s/%s: %s: %s; externalIP refused", pc->so->meta.ns,
-		     pc->so->meta.name, fld, why))
+	if (item_err(v, words("Service %s/%s: %s: %s; externalIP refused", pc->so->meta.ns,
+			      pc->so->meta.name, fld, why)))
 		return -ENOMEM;
 	v->v[v->n - 1].refused = true;
 	return 0;
@@ -503,27 +498,26 @@ static void port_bes_free(struct port_bes *b)
 }
 
 /*
- * The port's backends from the slices. A slice with ports but not this one is
- * normal when some of the pods do not name the port (the EndpointSlice
- * controller groups endpoints by the ports they resolve); only a port that no
- * slice with ports carries is a mismatch worth saying.
+ * The backends of the port in pc from the slices of family. A slice with
+ * ports but not this one is normal when some of the pods do not name the port
+ * (the EndpointSlice controller groups endpoints by the ports they resolve);
+ * only a port that no slice with ports carries is a mismatch worth saying.
  */
-static int port_backends(const struct k8s_object *so, size_t i, uint8_t family,
-			 const struct k8s_object *const *slices, size_t nslices,
-			 const struct svc_node *node, size_t room, struct port_bes *b,
+static int port_backends(const struct port_ctx *pc, uint8_t family, struct port_bes *b,
 			 struct items *v)
 {
-	const struct k8s_svc_port *p = &so->svc.ports[i];
+	const struct k8s_svc_port *p = pc->p;
+	const char *here = pc->node ? pc->node->name : NULL;
 	const struct k8s_epslice *miss = NULL;
 	bool matched = false;
 
 	memset(b, 0, sizeof(*b));
-	if (room && (!(b->all = calloc(room, sizeof(*b->all))) ||
-		     !(b->local = calloc(room, sizeof(*b->local))) ||
-		     !(b->node_of = calloc(room, sizeof(*b->node_of)))))
+	if (pc->room && (!(b->all = calloc(pc->room, sizeof(*b->all))) ||
+			 !(b->local = calloc(pc->room, sizeof(*b->local))) ||
+			 !(b->node_of = calloc(pc->room, sizeof(*b->node_of)))))
 		return -ENOMEM;
-	for (size_t j = 0; j < nslices; j++) {
-		const struct k8s_epslice *es = &slices[j]->eps;
+	for (size_t j = 0; j < pc->nslices; j++) {
+		const struct k8s_epslice *es = &pc->slices[j]->eps;
 		const struct k8s_eps_port *ep;
 
 		/* A dual-stack Service has a slice per family: each family's
@@ -542,28 +536,27 @@ static int port_backends(const struct k8s_object *so, size_t i, uint8_t family,
 			continue;
 		for (size_t k = 0; k < es->nendpoints; k++) {
 			const struct k8s_endpoint *e = &es->endpoints[k];
-
 			size_t before = b->nall;
 
 			add_backend(b->all, &b->nall, e, family, ep->port);
 			if (b->nall > before)
 				b->node_of[before] = e->node_name;
 			/* Node-local: the endpoint's nodeName is this node's. */
-			if (node && node->name && e->node_name && !strcmp(e->node_name, node->name))
+			if (here && e->node_name && !strcmp(e->node_name, here))
 				add_backend(b->local, &b->nlocal, e, family, ep->port);
 		}
 	}
 	if (miss && !matched)
-		return item_err(v,
-				"Service %s/%s: spec.ports[%zu].name: \"%s\" names no %s port of "
-				"EndpointSlice %s/%s",
-				so->meta.ns, so->meta.name, i, p->name ? p->name : "",
-				proto_k8s_name(p->proto), miss->meta.ns, miss->meta.name);
+		return item_err(v, words("Service %s/%s: spec.ports[%zu].name: \"%s\" names no %s "
+					 "port of EndpointSlice %s/%s",
+					 pc->so->meta.ns, pc->so->meta.name, pc->i,
+					 p->name ? p->name : "", proto_k8s_name(p->proto),
+					 miss->meta.ns, miss->meta.name));
 	return 0;
 }
 
 /* Does the Service get frontends at all? Not headless, ExternalName or unallocated ones (DNS's). */
-bool svc_has_frontends(const struct k8s_service *s)
+static bool has_frontends(const struct k8s_service *s)
 {
 	return !s->headless && !s->external_name && (s->cluster_ip || s->has_ip6);
 }
@@ -573,12 +566,12 @@ bool svc_has_frontends(const struct k8s_service *s)
  * addresses, then its peers'), externalIPs and load-balancer IPs, with pc's backends;
  * messages name each one's index in its list. A nodePort out of range: said when say.
  */
-static int port_external(const struct port_ctx *pc, const struct svc_node *node, uint8_t fam,
-			 bool say, uint16_t np_min, uint16_t np_max, struct items *v)
+static int port_external(const struct port_ctx *pc, uint8_t fam, bool say, struct items *v)
 {
 	const struct k8s_object *so = pc->so;
 	const struct k8s_service *s = &so->svc;
 	const struct k8s_svc_port *p = pc->p;
+	const struct svc_node *node = pc->node;
 	bool v6 = fam == XCNI_AF_INET6;
 	size_t al = v6 ? 16 : 4, i = pc->i, naddrs = 0, npeers = 0, next, nlb;
 	const uint8_t *addrs = NULL, *peers = NULL, *ext, *lb;
@@ -602,59 +595,54 @@ static int port_external(const struct port_ctx *pc, const struct svc_node *node,
 	lb_at = v6 ? s->lb_ips6_at : s->lb_ips_at;
 	field_name(FIELD_NODEPORT, i, fld, sizeof(fld));
 	if (s->node_ports && p->node_port && naddrs &&
-	    (p->node_port < np_min || p->node_port > np_max)) {
+	    (p->node_port < pc->np_min || p->node_port > pc->np_max)) {
 		if (say)
-			err = item_err(v,
-				       "Service %s/%s: %s: %u is outside the NodePort range %u-%u; "
-				       "that frontend is refused",
-				       so->meta.ns, so->meta.name, fld, p->node_port, np_min, np_max);
+			err = item_err(v, words("Service %s/%s: %s: %u is outside the NodePort range "
+						"%u-%u; that frontend is refused",
+						so->meta.ns, so->meta.name, fld, p->node_port,
+						pc->np_min, pc->np_max));
 	} else if (s->node_ports && p->node_port && node) {
 		for (size_t a = 0; a < naddrs + npeers && !err; a++)
 			err = a < naddrs ?
-			      add_frontend(v, pc, addrs + a * al, fam, p->node_port, true,
-					   FIELD_NODEPORT, i) :
+			      add_frontend(v, pc, addrs + a * al, fam, p->node_port, FIELD_NODEPORT,
+					   i) :
 			      add_peer_frontend(v, pc, peers + (a - naddrs) * al,
 						pnames ? pnames[a - naddrs] : NULL, fam,
 						p->node_port, i);
 	}
 	for (size_t a = 0; a < next && !err; a++)
-		err = add_external(v, pc, node, ext + a * al, fam, ext_at ? ext_at[a] : a);
+		err = add_external(v, pc, ext + a * al, fam, ext_at ? ext_at[a] : a);
 	for (size_t a = 0; a < nlb && !err; a++)
-		err = add_frontend(v, pc, lb + a * al, fam, p->port, true, FIELD_LB_IP,
+		err = add_frontend(v, pc, lb + a * al, fam, p->port, FIELD_LB_IP,
 				   lb_at ? lb_at[a] : a);
 	return err;
 }
 
 /*
- * Port i's IPv6 frontends (the IPv6 ClusterIP, NodePorts on the node's and
- * its peers' IPv6 addresses, IPv6 externalIPs and load-balancer IPs) with its
- * IPv6 backends; pc: the port's context of the IPv4 pass, whose messages say
- * what both passes would (a port's mismatch with the slices, a NodePort out of
- * range).
+ * Port pc.i's frontends of family fam with that family's backends: its
+ * ClusterIP, then (the IPv4 pass of a dual-stack Service) every IPv6 one,
+ * then NodePorts, externalIPs and load-balancer IPs. What both families would
+ * say (a port's mismatch with the slices, a nodePort out of range) is said by
+ * the first pass: IPv4, unless the Service has no IPv4 ClusterIP.
  */
-static int port_frontends6(const struct k8s_object *so, size_t i,
-			   const struct k8s_object *const *slices, size_t nslices,
-			   const struct svc_node *node, size_t room, const struct port_ctx *pc,
-			   uint16_t np_min, uint16_t np_max, struct items *v)
+static int port_frontends(struct port_ctx pc, uint8_t fam, struct items *v)
 {
-	const struct k8s_service *s = &so->svc;
-	const struct k8s_svc_port *p = &s->ports[i];
-	struct port_bes b6;
-	struct port_ctx pc6 = *pc;
-	/* The port's mismatch with the slices is said once, by the IPv4 pass. */
+	const struct k8s_service *s = &pc.so->svc;
+	bool v6 = fam == XCNI_AF_INET6, say = !v6 || !s->cluster_ip;
 	struct items quiet = {};
+	struct port_bes b;
 	int err;
 
-	pc6.b = &b6;
-	err = port_backends(so, i, XCNI_AF_INET6, slices, nslices, node, room, &b6,
-			    s->cluster_ip ? &quiet : v);
+	pc.b = &b;
+	err = port_backends(&pc, fam, &b, say ? v : &quiet);
 	if (!err)
-		err = add_frontend(v, &pc6, s->cluster_ip6, XCNI_AF_INET6, p->port,
-				   false, FIELD_PORT, i);
-	/* A nodePort out of range is said by the IPv4 pass, if any. */
+		err = add_frontend(v, &pc, v6 ? (const void *)s->cluster_ip6 : &s->cluster_ip, fam,
+				   pc.p->port, FIELD_PORT, pc.i);
+	if (!err && !v6 && s->has_ip6)
+		err = port_frontends(pc, XCNI_AF_INET6, v);
 	if (!err)
-		err = port_external(&pc6, node, XCNI_AF_INET6, !s->cluster_ip, np_min, np_max, v);
-	port_bes_free(&b6);
+		err = port_external(&pc, fam, say, v);
+	port_bes_free(&b);
 	svc_items_free(&quiet);
 	return err;
 }
@@ -687,25 +675,27 @@ static size_t port_endpoints(const struct k8s_svc_port *p, uint8_t family,
 
 /* One Service's candidates (slices: its EndpointSlices by name), appended to v. */
 int svc_build_one(const struct k8s_object *so, const struct k8s_object *const *slices,
-		     size_t nslices, const struct svc_node *node, unsigned int flags,
-		     struct items *v)
+		  size_t nslices, const struct svc_node *node, unsigned int flags,
+		  struct items *v)
 {
 	const struct k8s_service *s = &so->svc;
-	uint16_t np_min = node && node->np_max ? node->np_min : SVC_NODEPORT_MIN;
-	uint16_t np_max = node && node->np_max ? node->np_max : SVC_NODEPORT_MAX;
-	size_t room = 0;
+	struct port_ctx pc = { .so = so, .slices = slices, .nslices = nslices, .node = node,
+			       .np_min = node && node->np_max ? node->np_min : SVC_NODEPORT_MIN,
+			       .np_max = node && node->np_max ? node->np_max : SVC_NODEPORT_MAX };
 	int err = 0;
 
+	if (!has_frontends(s))
+		return 0;
 	/* Past the bound: refused alone, named, before any allocation is sized from it. */
 	if (svc_frontends_of(s, node) > SVC_FRONTENDS_BOUND)
-		return item_bound(v, SVC_BOUND_FRONTENDS, item_err(v,
+		return item_bound(v, SVC_BOUND_FRONTENDS, item_err(v, words(
 				"Service %s/%s: spec.ports (%zu) x addresses per port (%zu: "
 				"clusterIPs, externalIPs, load-balancer IPs, node addresses) = "
 				"%zu frontends%s, more than the bound %u; the Service is refused",
 				so->meta.ns, so->meta.name, s->nports, addrs_per_port(s, node),
 				svc_frontends_of(s, node),
 				s->etp_local ? " (x2: externalTrafficPolicy Local)" : "",
-				SVC_FRONTENDS_BOUND));
+				SVC_FRONTENDS_BOUND)));
 	/* A frontend past its backends' bound could never be programmed, and the
 	 * Service step would stop at it for everyone: the Service is refused alone. */
 	for (size_t i = 0; i < s->nports; i++)
@@ -713,43 +703,27 @@ int svc_build_one(const struct k8s_object *so, const struct k8s_object *const *s
 			size_t n = port_endpoints(&s->ports[i], fam, slices, nslices);
 
 			if (n > backends_bound(flags))
-				return item_bound(v, SVC_BOUND_BACKENDS, item_err(v,
+				return item_bound(v, SVC_BOUND_BACKENDS, item_err(v, words(
 						"Service %s/%s: spec.ports[%zu]: its EndpointSlices list "
 						"%zu IPv%c endpoints, more than a frontend holds (%zu%s); "
 						"the Service is refused",
 						so->meta.ns, so->meta.name, i, n,
 						fam == XCNI_AF_INET ? '4' : '6', backends_bound(flags),
-						flags & SVC_BUILD_MAGLEV ? ": a Maglev table's slots less one" : ""));
+						flags & SVC_BUILD_MAGLEV ? ": a Maglev table's slots less one" : "")));
 		}
 	for (size_t j = 0; j < nslices; j++)
-		room += slices[j]->eps.nendpoints;
+		pc.room += slices[j]->eps.nendpoints;
+	if (s->affinity_client_ip)
+		pc.flags |= XCNI_SVC_F_AFFINITY;
+	if (flags & SVC_BUILD_MAGLEV)
+		pc.flags |= XCNI_SVC_F_MAGLEV;
+	/* IPv4 first (the ClusterIP and every external frontend: their addresses
+	 * are IPv4 only, the IPv6 ones come with the IPv6 pass); an IPv6-only
+	 * Service has only the IPv6 pass. */
 	for (size_t i = 0; i < s->nports && !err; i++) {
-		const struct k8s_svc_port *p = &s->ports[i];
-		struct port_bes b;
-		struct port_ctx pc = { .so = so, .i = i, .p = p, .b = &b };
-
-		if (s->affinity_client_ip)
-			pc.flags |= XCNI_SVC_F_AFFINITY;
-		if (flags & SVC_BUILD_MAGLEV)
-			pc.flags |= XCNI_SVC_F_MAGLEV;
-		/* IPv4 frontends: the IPv4 ClusterIP and every external one (their
-		 * addresses are IPv4 only). An IPv6-only Service has none. */
-		memset(&b, 0, sizeof(b));
-		if (s->cluster_ip)
-			err = port_backends(so, i, XCNI_AF_INET, slices, nslices, node, room, &b, v);
-		if (!err && s->cluster_ip)
-			err = add_frontend(v, &pc, &s->cluster_ip, XCNI_AF_INET, p->port, false,
-					   FIELD_PORT, i);
-		if (!err && s->has_ip6)
-			err = port_frontends6(so, i, slices, nslices, node, room, &pc, np_min, np_max,
-					      v);
-		if (!s->cluster_ip) {
-			port_bes_free(&b);
-			continue;
-		}
-		if (!err)
-			err = port_external(&pc, node, XCNI_AF_INET, true, np_min, np_max, v);
-		port_bes_free(&b);
+		pc.i = i;
+		pc.p = &s->ports[i];
+		err = port_frontends(pc, s->cluster_ip ? XCNI_AF_INET : XCNI_AF_INET6, v);
 	}
 	return err;
 }

@@ -560,8 +560,7 @@ static int rebuild(struct svc_incr *si, const char *ns, const char *name,
 	int err;
 
 	si->d.nrebuilt++;
-	if (so && svc_has_frontends(&so->svc) &&
-	    (err = svc_build_one(so, sl, nsl, &si->node, si->flags, &v))) {
+	if (so && (err = svc_build_one(so, sl, nsl, &si->node, si->flags, &v))) {
 		svc_items_free(&v);
 		return err;
 	}
@@ -958,7 +957,7 @@ int svc_incr_update(struct svc_incr *si, const struct cluster *c, const struct s
 
 		if (i && !dirty_cmp(&dl.v[i - 2], &dl.v[i]))
 			continue;
-		if (so && svc_has_frontends(&so->svc))
+		if (so)
 			err = slices_of(si, c, ns, name, &sl, &nsl);
 		if (!err)
 			err = rebuild(si, ns, name, so, sl, nsl, &t);

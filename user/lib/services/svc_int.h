@@ -38,9 +38,10 @@ void svc_items_free(struct items *v);
 /* Candidate it of Service ns/name asks for a frontend candidate owner has: the words for it. */
 char *svc_clash_msg(const struct item *it, const char *ns, const char *name,
 		    const struct item *owner);
-bool svc_has_frontends(const struct k8s_service *s);
+/* One Service's candidates (slices: its EndpointSlices by name), appended to v: none
+ * for a Service without frontends (headless, ExternalName, no ClusterIP). */
 int svc_build_one(const struct k8s_object *so, const struct k8s_object *const *slices,
-		     size_t nslices, const struct svc_node *node, unsigned int flags,
-		     struct items *v);
+		  size_t nslices, const struct svc_node *node, unsigned int flags,
+		  struct items *v);
 
 #endif
