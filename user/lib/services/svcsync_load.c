@@ -46,8 +46,8 @@ static int svcbe_cmp(const void *a, const void *b)
 	return memcmp(a, b, sizeof(struct xcni_svcbe_key));
 }
 
-/* Every key of a map, collected before anything is deleted. */
-static int keys_of(int fd, size_t ksz, unsigned char **out, size_t *n)
+/* See svcsync_int.h. */
+int svcsync_keys(int fd, size_t ksz, unsigned char **out, size_t *n)
 {
 	size_t cap = 256;
 	unsigned char *keys = malloc(cap * ksz), *prev = NULL;
@@ -146,7 +146,7 @@ static int svcbe_load(struct svcsync *ss)
 			}
 		}
 	qsort(want, n, sizeof(*want), svcbe_cmp);
-	if ((err = keys_of(ss->fd_svcbe, sizeof(*want), &keys, &nk)))
+	if ((err = svcsync_keys(ss->fd_svcbe, sizeof(*want), &keys, &nk)))
 		goto out;
 	for (i = 0; i < nk; i++)
 		if (!bsearch(keys + i * sizeof(*want), want, n, sizeof(*want), svcbe_cmp))
@@ -166,7 +166,7 @@ static int load_frontends(struct svcsync *ss)
 	size_t n, i;
 	int err;
 
-	if ((err = keys_of(ss->fd_svc, sizeof(struct xcni_svc_key), &keys, &n)))
+	if ((err = svcsync_keys(ss->fd_svc, sizeof(struct xcni_svc_key), &keys, &n)))
 		return err;
 	ss->fe = calloc(n ? n : 1, sizeof(*ss->fe));
 	if (!ss->fe) {
@@ -208,7 +208,7 @@ static int sweep(const struct svcsync *ss, const uint32_t *by_id, int fd, size_t
 {
 	unsigned char *keys = NULL;
 	size_t n;
-	int err = keys_of(fd, ksz, &keys, &n);
+	int err = svcsync_keys(fd, ksz, &keys, &n);
 
 	for (size_t i = 0; !err && i < n; i++) {
 		if (!live(ss, by_id, keys + i * ksz))
@@ -239,7 +239,7 @@ static int load_backends(struct svcsync *ss)
 	size_t n, i;
 	int err;
 
-	if ((err = keys_of(ss->fd_be, sizeof(__u32), &keys, &n)))
+	if ((err = svcsync_keys(ss->fd_be, sizeof(__u32), &keys, &n)))
 		return err;
 	ss->be = calloc(n ? n : 1, sizeof(*ss->be));
 	if (!ss->be) {
