@@ -254,14 +254,6 @@ static size_t sent_pos(const struct svc_incr *si, const char *ns, const char *na
 	return i;
 }
 
-static struct sent *sent_find(const struct svc_incr *si, const char *ns, const char *name)
-{
-	bool found;
-	size_t i = sent_pos(si, ns, name, &found);
-
-	return found ? si->svcs[i] : NULL;
-}
-
 /* The object kind/ns/name in the view, or NULL. */
 static const struct k8s_object *view_find(const struct cluster *c, enum k8s_kind kind,
 					  const char *ns, const char *name)
@@ -335,12 +327,6 @@ static struct kent **kent_slot(const struct svc_incr *si, const struct xcni_svc_
 		if (!memcmp(&(*e)->key, k, sizeof(*k)))
 			return e;
 	return e;
-}
-
-/* The claims on frontend key k (one of a kept candidate's: they are there). */
-static struct kent *kent_of(const struct svc_incr *si, const struct xcni_svc_key *k)
-{
-	return *kent_slot(si, k);
 }
 
 /* The candidate that keeps key k's frontend. */
@@ -574,7 +560,7 @@ static int rebuild(struct svc_incr *si, const char *ns, const char *name,
 
 		if (s->it.v[i].err)
 			continue;
-		k = kent_of(si, &s->it.v[i].fe.key);
+		k = *kent_slot(si, &s->it.v[i].fe.key);
 		claims_drop(k, s);
 		if ((err = touch(si, t, k))) {
 			svc_items_free(&v);
@@ -658,7 +644,7 @@ static int sent_problems(const struct svc_incr *si, const struct sent *s,
 {
 	for (size_t i = 0; i < s->it.n; i++) {
 		const struct item *it = &s->it.v[i];
-		const struct item *owner = it->err ? NULL : kept_by(kent_of(si, &it->fe.key));
+		const struct item *owner = it->err ? NULL : kept_by(*kent_slot(si, &it->fe.key));
 		char *m;
 		int err;
 
@@ -691,7 +677,7 @@ static int whole(struct svc_incr *si)
 			return -ENOMEM;
 		for (size_t i = 0; i < s->it.n; i++) {
 			const struct item *it = &s->it.v[i];
-			struct kent *k = it->err ? NULL : kent_of(si, &it->fe.key);
+			struct kent *k = it->err ? NULL : *kent_slot(si, &it->fe.key);
 
 			if (!k || kept_by(k) != it)
 				continue;
@@ -870,7 +856,9 @@ static int delta(struct svc_incr *si, const struct dirty *d, struct touched *t)
 	int err = 0;
 
 	for (size_t i = 0; i < d->n && !err; i += 2) {
-		struct sent *s = sent_find(si, d->v[i], d->v[i + 1]);
+		bool found;
+		size_t p = sent_pos(si, d->v[i], d->v[i + 1], &found);
+		struct sent *s = found ? si->svcs[p] : NULL;
 
 		if (s && s->mark != si->gen) {
 			s->mark = si->gen;
@@ -1035,7 +1023,7 @@ int svc_build(const struct cluster *c, const struct svc_node *node, unsigned int
 			for (size_t i = 0; i < si->svcs[j]->it.n; i++) {
 				struct item *it = &si->svcs[j]->it.v[i];
 
-				if (it->err || kept_by(kent_of(si, &it->fe.key)) != it)
+				if (it->err || kept_by(*kent_slot(si, &it->fe.key)) != it)
 					continue;
 				it->fe.name = it->twin.name = NULL;
 				it->fe.be = it->twin.be = NULL;
