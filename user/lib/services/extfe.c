@@ -8,6 +8,7 @@
 #include <bpf/bpf.h>
 
 #include "lib/services/extfe.h"
+#include "lib/services/svcsync_int.h"
 #include "lib/system/util.h"
 
 struct kbuf {
@@ -101,28 +102,17 @@ int extfe_build(const struct cluster *c, const struct svc_ext_rules *ext,
 
 int extfe_sync(int fd, const struct xcni_svc_key *want, size_t n, struct extfe_stats *st)
 {
-	struct xcni_svc_key *have = NULL, cur, *prev = NULL;
-	size_t nh = 0, cap = 0;
+	struct xcni_svc_key *have;
+	unsigned char *keys;
+	size_t nh;
 	__u32 one = 1;
-	int err = 0;
+	int err;
 
 	memset(st, 0, sizeof(*st));
 	/* What the map holds, then the stale ones out (room for the new first). */
-	while (bpf_map_get_next_key(fd, prev, &cur) == 0) {
-		if (nh == cap) {
-			size_t nc = cap ? 2 * cap : 64;
-			struct xcni_svc_key *nk = realloc(have, nc * sizeof(*nk));
-
-			if (!nk) {
-				free(have);
-				return -ENOMEM;
-			}
-			have = nk;
-			cap = nc;
-		}
-		have[nh++] = cur;
-		prev = &have[nh - 1];
-	}
+	if ((err = svcsync_keys(fd, sizeof(*have), &keys, &nh)))
+		return err;
+	have = (struct xcni_svc_key *)(void *)keys;
 	for (size_t i = 0; i < nh; i++) {
 		if (n && bsearch(&have[i], want, n, sizeof(*want), key_cmp))
 			continue;

@@ -1,13 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Services + EndpointSlices -> svcsync's frontends (svc.h).
- *
- * Each Service is built alone into its candidates (struct item): the
- * frontends it asks for and the problems only it has, in the order
- * svc_build reports them. Which Service gets a frontend two of them ask for
- * (the first in name order) is settled afterwards: by a walk in order
- * (svc_build), or by the claims on each frontend key (svc_incr, where one
- * Service changing touches only its own candidates and the keys they claim).
+ * Services + EndpointSlices -> svcsync's frontends (svc.h): one Service's
+ * candidates (struct item), the frontends it asks for and the problems only it
+ * has, in the order svc_build reports them. Which Service keeps a frontend
+ * two of them ask for is settled by svc_incr.c, over the claims on each key.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -17,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/system/hash.h"
 #include "lib/system/proto.h"
 #include "lib/services/svc.h"
 #include "lib/services/svc_int.h"
@@ -55,23 +50,30 @@ static struct item *item_new(struct items *v)
 	return &v->v[v->n++];
 }
 
-static int item_err(struct items *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int item_err(struct items *v, const char *fmt, ...)
+/* The words of fmt (NULL: out of memory). */
+static char *words(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *words(const char *fmt, ...)
 {
-	struct item *it = item_new(v);
 	va_list ap;
+	char *s;
 	int n;
 
-	if (!it)
-		return -ENOMEM;
 	va_start(ap, fmt);
-	n = vasprintf(&it->err, fmt, ap);
+	n = vasprintf(&s, fmt, ap);
 	va_end(ap);
-	if (n < 0) {
-		it->err = NULL;
-		v->n--;
+	return n < 0 ? NULL : s;
+}
+
+/* A problem candidate saying msg (owned; NULL: out of memory). 0 or -ENOMEM. */
+static int item_err(struct items *v, char *msg)
+{
+	struct item *it = msg ? item_new(v) : NULL;
+
+	if (!it) {
+		free(msg);
 		return -ENOMEM;
 	}
+	it->err = msg;
 	return 0;
 }
 
@@ -81,19 +83,6 @@ static int item_bound(struct items *v, uint8_t bound, int err)
 	if (!err)
 		v->v[v->n - 1].bound = bound;
 	return err;
-}
-
-static int add_err(struct svc_list *l, char *msg)
-{
-	char **v = realloc(l->errs, (l->nerrs + 1) * sizeof(*v));
-
-	if (!v) {
-		free(msg);
-		return -ENOMEM;
-	}
-	l->errs = v;
-	v[l->nerrs++] = msg;
-	return 0;
 }
 
 /* The field a candidate comes from, as its messages name it. */
@@ -119,7 +108,7 @@ char *svc_clash_msg(const struct item *it, const char *ns, const char *name,
 	inet_ntop(it->fe.key.family == XCNI_AF_INET6 ? AF_INET6 : AF_INET, it->fe.key.addr, ip,
 		  sizeof(ip));
 	/* An externalIP never takes what the cluster allocated; between two
-	 * externalIPs the older Service keeps it (svc_claim_cmp). */
+	 * externalIPs the older Service keeps it (svc_incr.c's claim_cmp). */
 	if (it->field != FIELD_EXTERNAL_IP)
 		fmt = "Service %s/%s: %s: frontend %s:%u/%s is another Service's already (%s); "
 		      "left out";
@@ -185,36 +174,6 @@ const char *svc_ext_refused(const struct svc_ext_rules *r, const struct svc_node
 node_addr:
 	snprintf(buf, len, "%s is a node's address", ip);
 	return buf;
-}
-
-int svc_claim_cmp(const struct svc_who *a, const struct item *ia, size_t ai,
-		  const struct svc_who *b, const struct item *ib, size_t bi)
-{
-	bool xa = ia->field == FIELD_EXTERNAL_IP, xb = ib->field == FIELD_EXTERNAL_IP;
-	int c;
-
-	if (xa != xb)
-		return xa ? 1 : -1;
-	if (a == b)
-		return ai < bi ? -1 : ai > bi;
-	if (xa) {
-		/* The older Service keeps it: a tenant's newer claim takes nothing. */
-		if (a->created != b->created) {
-			if (!a->created || !b->created)
-				return a->created ? -1 : 1;
-			return a->created < b->created ? -1 : 1;
-		}
-		if (!a->uid != !b->uid)
-			return a->uid ? -1 : 1;
-		if (a->uid && (c = strcmp(a->uid, b->uid)))
-			return c;
-	}
-	c = strcmp(a->ns, b->ns);
-	if (!c)
-		c = strcmp(a->name, b->name);
-	if (c)
-		return c;
-	return ai < bi ? -1 : ai > bi;
 }
 
 int svc_nodeport_range_parse(const char *s, uint16_t *min, uint16_t *max)
@@ -298,13 +257,6 @@ static void add_backend(struct svc_be_spec *be, size_t *nbe, const struct k8s_en
 	(*nbe)++;
 }
 
-size_t svc_key_hash(const struct xcni_svc_key *k)
-{
-	uint64_t h = xcni_fnv64(XCNI_FNV64_BASIS, k, sizeof(*k));
-
-	return (size_t)(h ^ (h >> 32));
-}
-
 /* The backends one Service port has: every one, and those on this node;
  * node_of[i]: all[i]'s endpoint's nodeName (NULL: none), for another node's
  * NodePort under externalTrafficPolicy Local. */
@@ -314,44 +266,74 @@ struct port_bes {
 	const char **node_of;
 };
 
-/* A frontend spec with a copy of be. 0 or -ENOMEM (name freed then). */
-static int spec_set(struct svc_spec *sp, char *name, const struct xcni_svc_key *key,
-		    uint8_t flags, uint32_t affinity_s, const struct svc_be_spec *be, size_t nbe)
-{
-	struct svc_be_spec *copy = NULL;
-
-	if (nbe && !(copy = malloc(nbe * sizeof(*copy)))) {
-		free(name);
-		return -ENOMEM;
-	}
-	if (nbe)
-		memcpy(copy, be, nbe * sizeof(*copy));
-	memset(sp, 0, sizeof(*sp));
-	sp->name = name;
-	sp->key = *key;
-	sp->flags = flags;
-	sp->affinity_s = affinity_s;
-	sp->be = copy;
-	sp->nbe = nbe;
-	return 0;
-}
-
 /* What every frontend of one Service port shares. */
 struct port_ctx {
 	const struct k8s_object *so;
 	size_t i; /* spec.ports[i] */
 	const struct k8s_svc_port *p;
 	uint8_t flags; /* affinity, Maglev */
-	const struct port_bes *b;
+	const struct port_bes *b; /* the backends of the family being built */
+	const struct k8s_object *const *slices; /* the Service's EndpointSlices */
+	size_t nslices, room; /* room: the endpoints they list */
+	const struct svc_node *node;
+	uint16_t np_min, np_max; /* the NodePort range */
 };
 
-/* Who a frontend belongs to, for the name map (xcni_svcname); names longer
- * than the map holds (none the API server accepts) are cut. */
-static void set_who(struct svc_spec *sp, const struct port_ctx *pc)
+/*
+ * Frontend sp of the port in pc: key k, named name (owned: freed on error),
+ * with a copy of be. Who it belongs to, for the name map (xcni_svcname):
+ * names longer than the map holds (none the API server accepts) are cut.
+ */
+static int spec_set(struct svc_spec *sp, const struct port_ctx *pc, char *name,
+		    const struct xcni_svc_key *k, uint8_t flags, const struct svc_be_spec *be,
+		    size_t nbe)
 {
+	struct svc_be_spec *copy = nbe ? malloc(nbe * sizeof(*copy)) : NULL;
+
+	if (!name || (nbe && !copy)) {
+		free(name);
+		free(copy);
+		return -ENOMEM;
+	}
+	if (nbe)
+		memcpy(copy, be, nbe * sizeof(*copy));
+	*sp = (struct svc_spec){ .name = name, .key = *k, .flags = flags,
+				 .affinity_s = pc->so->svc.affinity_s, .nbe = nbe, .be = copy };
 	snprintf(sp->who.ns, sizeof(sp->who.ns), "%s", pc->so->meta.ns);
 	snprintf(sp->who.name, sizeof(sp->who.name), "%s", pc->so->meta.name);
 	snprintf(sp->who.port, sizeof(sp->who.port), "%s", pc->p->name ? pc->p->name : "");
+	return 0;
+}
+
+/* A frontend candidate from field[fidx] (spec_set's arguments); NULL on -ENOMEM. */
+static struct item *fe_item(struct items *v, const struct port_ctx *pc, char *name,
+			    const struct xcni_svc_key *k, uint8_t flags,
+			    const struct svc_be_spec *be, size_t nbe, uint8_t field, size_t fidx)
+{
+	struct item *it = item_new(v);
+
+	if (!it || spec_set(&it->fe, pc, name, k, flags, be, nbe)) {
+		if (it)
+			v->n--;
+		else
+			free(name);
+		return NULL;
+	}
+	it->field = field;
+	it->fidx = (uint16_t)fidx;
+	return it;
+}
+
+/* The key of a frontend at addr:port of the port in pc (EXT scope); ip: addr as text. */
+static struct xcni_svc_key fe_key(const struct port_ctx *pc, const void *addr, uint8_t family,
+				  uint16_t port, char ip[INET6_ADDRSTRLEN])
+{
+	struct xcni_svc_key k = { .port = htons(port), .family = family, .proto = pc->p->proto,
+				  .scope = XCNI_SCOPE_EXT };
+
+	memcpy(k.addr, addr, family == XCNI_AF_INET6 ? 16 : 4);
+	inet_ntop(family == XCNI_AF_INET6 ? AF_INET6 : AF_INET, addr, ip, INET6_ADDRSTRLEN);
+	return k;
 }
 
 /*
@@ -364,26 +346,22 @@ static void set_who(struct svc_spec *sp, const struct port_ctx *pc)
  * follows internalTrafficPolicy (Local: this node's backends only).
  */
 static int add_frontend(struct items *v, const struct port_ctx *pc, const void *addr,
-			uint8_t family, uint16_t port, bool external, uint8_t field, size_t fidx)
+			uint8_t family, uint16_t port, uint8_t field, size_t fidx)
 {
-	const struct k8s_service *s = &pc->so->svc;
-	struct xcni_svc_key k = {};
-	char ip[INET6_ADDRSTRLEN], *name;
+	const struct k8s_object *so = pc->so;
+	const struct port_bes *b = pc->b;
+	bool external = field != FIELD_PORT;
+	bool local = external ? so->svc.etp_local : so->svc.itp_local;
+	char ip[INET6_ADDRSTRLEN];
+	struct xcni_svc_key k = fe_key(pc, addr, family, port, ip);
+	const char *proto = proto_k8s_name(k.proto);
 	uint8_t flags = pc->flags;
-	bool local = external ? s->etp_local : s->itp_local;
 	struct item *it;
-	int err;
 
-	memcpy(k.addr, addr, family == XCNI_AF_INET6 ? 16 : 4);
-	k.port = htons(port);
-	k.family = family;
-	k.proto = pc->p->proto;
-	k.scope = XCNI_SCOPE_EXT;
-	inet_ntop(family == XCNI_AF_INET6 ? AF_INET6 : AF_INET, addr, ip, sizeof(ip));
 	/* The flag is what makes a frontend with no backend here drop (the
 	 * Service has endpoints elsewhere: kube-proxy's DROP); with no
 	 * endpoint anywhere it is refused, as kube-proxy REJECTs. */
-	if (local && pc->b->nall)
+	if (local && b->nall)
 		flags |= external ? XCNI_SVC_F_ETP_LOCAL : XCNI_SVC_F_ITP_LOCAL;
 	if (external && local)
 		flags |= XCNI_SVC_F_TWO_SCOPES;
@@ -392,44 +370,26 @@ static int add_frontend(struct items *v, const struct port_ctx *pc, const void *
 		flags |= XCNI_SVC_F_CLUSTERIP;
 	/* Every backend the entry holds is here: the XDP fast path's cue to
 	 * hand the packet to tc without choosing (the INT twin keeps pc's). */
-	if (external && (local ? pc->b->nlocal : pc->b->nall) &&
-	    (local || pc->b->nlocal == pc->b->nall))
+	if (external && (local ? b->nlocal : b->nall) && (local || b->nlocal == b->nall))
 		flags |= XCNI_SVC_F_LOCAL_BE;
 	/* A dual-stack Service's IPv6 ClusterIP is told from its IPv4 one. */
-	if (!external)
-		err = asprintf(&name, "%s/%s:%u/%s%s", pc->so->meta.ns, pc->so->meta.name, port,
-			       proto_k8s_name(k.proto), family == XCNI_AF_INET6 ? " (IPv6)" : "");
-	else
-		err = asprintf(&name, "%s/%s %s:%u/%s", pc->so->meta.ns, pc->so->meta.name, ip,
-			       port, proto_k8s_name(k.proto));
-	if (err < 0)
+	it = fe_item(v, pc,
+		     external ? words("%s/%s %s:%u/%s", so->meta.ns, so->meta.name, ip, port, proto) :
+				words("%s/%s:%u/%s%s", so->meta.ns, so->meta.name, port, proto,
+				      family == XCNI_AF_INET6 ? " (IPv6)" : ""),
+		     &k, flags, local ? b->local : b->all, local ? b->nlocal : b->nall, field, fidx);
+	if (!it)
 		return -ENOMEM;
-	if (!(it = item_new(v))) {
-		free(name);
-		return -ENOMEM;
-	}
-	err = spec_set(&it->fe, name, &k, flags, s->affinity_s, local ? pc->b->local : pc->b->all,
-		       local ? pc->b->nlocal : pc->b->nall);
-	if (err)
-		goto fail;
-	set_who(&it->fe, pc);
-	it->field = field;
-	it->fidx = (uint16_t)fidx;
-	err = -ENOMEM;
 	if (!(flags & XCNI_SVC_F_TWO_SCOPES))
 		return 0;
 	k.scope = XCNI_SCOPE_INT;
-	if (asprintf(&name, "%s/%s %s:%u/%s (inside)", pc->so->meta.ns, pc->so->meta.name, ip,
-		     port, proto_k8s_name(k.proto)) < 0)
-		goto fail;
-	if ((err = spec_set(&it->twin, name, &k, pc->flags, s->affinity_s, pc->b->all, pc->b->nall)))
-		goto fail;
-	set_who(&it->twin, pc);
-	return 0;
-fail:
+	if (!spec_set(&it->twin, pc,
+		      words("%s/%s %s:%u/%s (inside)", so->meta.ns, so->meta.name, ip, port, proto),
+		      &k, pc->flags, b->all, b->nall))
+		return 0;
 	item_free(it);
 	v->n--;
-	return err;
+	return -ENOMEM;
 }
 
 /*
@@ -437,80 +397,60 @@ fail:
  * this node's pods. Under externalTrafficPolicy Cluster every backend (as
  * kube-proxy sends a pod's traffic to every endpoint). Under Local only
  * that node's own endpoints, with XCNI_SVC_F_ETP_LOCAL when the Service has
- * some elsewhere (none here then: the data plane drops): that node takes the connection as external (upstream masquerades
- * a pod's traffic to a node address), and has no other to give it. In the
- * EXT scope the programs look up first: traffic from outside to another
- * node's address never reaches this node's underlay.
+ * some elsewhere (none here then: the data plane drops): that node takes the
+ * connection as external (upstream masquerades a pod's traffic to a node
+ * address), and has no other to give it. In the EXT scope the programs look
+ * up first: traffic from outside to another node's address never reaches
+ * this node's underlay.
  */
 static int add_peer_frontend(struct items *v, const struct port_ctx *pc, const void *addr,
 			     const char *peer, uint8_t family, uint16_t port, size_t fidx)
 {
-	struct xcni_svc_key k = { .family = family, .proto = pc->p->proto,
-				  .scope = XCNI_SCOPE_EXT };
-	char ip[INET6_ADDRSTRLEN], *name;
-	const struct svc_be_spec *be = pc->b->all;
-	size_t nbe = pc->b->nall;
+	const struct port_bes *b = pc->b;
+	char ip[INET6_ADDRSTRLEN];
+	struct xcni_svc_key k = fe_key(pc, addr, family, port, ip);
 	struct svc_be_spec *theirs = NULL;
+	size_t nbe = b->nall;
 	uint8_t flags = pc->flags;
 	struct item *it;
-	int err;
 
 	if (pc->so->svc.etp_local && peer) {
 		nbe = 0;
-		if (pc->b->nall && !(theirs = calloc(pc->b->nall, sizeof(*theirs))))
+		if (b->nall && !(theirs = calloc(b->nall, sizeof(*theirs))))
 			return -ENOMEM;
-		for (size_t i = 0; i < pc->b->nall; i++)
-			if (pc->b->node_of[i] && !strcmp(pc->b->node_of[i], peer))
-				theirs[nbe++] = pc->b->all[i];
-		be = theirs;
+		for (size_t i = 0; i < b->nall; i++)
+			if (b->node_of[i] && !strcmp(b->node_of[i], peer))
+				theirs[nbe++] = b->all[i];
 		/* No endpoint anywhere is refused there as here (kube-proxy's
 		 * REJECT); endpoints elsewhere only, dropped (its DROP). */
-		if (pc->b->nall)
+		if (b->nall)
 			flags |= XCNI_SVC_F_ETP_LOCAL;
 	}
-
-	memcpy(k.addr, addr, family == XCNI_AF_INET6 ? 16 : 4);
-	k.port = htons(port);
-	inet_ntop(family == XCNI_AF_INET6 ? AF_INET6 : AF_INET, addr, ip, sizeof(ip));
-	if (asprintf(&name, "%s/%s %s:%u/%s (another node's)", pc->so->meta.ns, pc->so->meta.name,
-		     ip, port, proto_k8s_name(k.proto)) < 0) {
-		free(theirs);
-		return -ENOMEM;
-	}
-	if (!(it = item_new(v))) {
-		free(theirs);
-		free(name);
-		return -ENOMEM;
-	}
-	err = spec_set(&it->fe, name, &k, flags, pc->so->svc.affinity_s, be, nbe);
+	it = fe_item(v, pc,
+		     words("%s/%s %s:%u/%s (another node's)", pc->so->meta.ns, pc->so->meta.name,
+			   ip, port, proto_k8s_name(k.proto)),
+		     &k, flags, theirs ? theirs : b->all, nbe, FIELD_PEER, fidx);
 	free(theirs);
-	if (err) {
-		item_free(it);
-		v->n--;
-		return err;
-	}
-	set_who(&it->fe, pc);
-	it->field = FIELD_PEER;
-	it->fidx = (uint16_t)fidx;
-	return 0;
+	return it ? 0 : -ENOMEM;
 }
 
 /*
  * spec.externalIPs[fidx] (addr) at the port in pc: its frontend, or its
  * refusal (svc_ext_refused), said once, with the Service's first port.
  */
-static int add_external(struct items *v, const struct port_ctx *pc, const struct svc_node *node,
-			const void *addr, uint8_t family, size_t fidx)
+static int add_external(struct items *v, const struct port_ctx *pc, const void *addr,
+			uint8_t family, size_t fidx)
 {
+	const struct svc_node *node = pc->node;
 	char why[192], fld[96];
 
 	if (!svc_ext_refused(node ? node->ext : NULL, node, family, addr, why, sizeof(why)))
-		return add_frontend(v, pc, addr, family, pc->p->port, true, FIELD_EXTERNAL_IP, fidx);
+		return add_frontend(v, pc, addr, family, pc->p->port, FIELD_EXTERNAL_IP, fidx);
 	if (pc->i)
 		return 0;
 	field_name(FIELD_EXTERNAL_IP, fidx, fld, sizeof(fld));
-	if (item_err(v, "Service %s/%s: %s: %s; externalIP refused", pc->so->meta.ns,
-		     pc->so->meta.name, fld, why))
+	if (item_err(v, words("Service %s/%s: %s: %s; externalIP refused", pc->so->meta.ns,
+			      pc->so->meta.name, fld, why)))
 		return -ENOMEM;
 	v->v[v->n - 1].refused = true;
 	return 0;
@@ -550,18 +490,6 @@ size_t svc_frontends_of(const struct k8s_service *s, const struct svc_node *node
 	return mul_sat(mul_sat(addrs_per_port(s, node), s->nports), s->etp_local ? 2 : 1);
 }
 
-/*
- * How many frontends (with their INT twins) one Service can have: room in
- * out. 0 for a Service past SVC_FRONTENDS_BOUND (refused by svc_build_one,
- * before anything is sized from its counts).
- */
-static size_t frontends_max(const struct k8s_service *s, const struct svc_node *node)
-{
-	if (svc_frontends_of(s, node) > SVC_FRONTENDS_BOUND)
-		return 0;
-	return 2 * addrs_per_port(s, node) * s->nports;
-}
-
 static void port_bes_free(struct port_bes *b)
 {
 	free(b->all);
@@ -570,27 +498,26 @@ static void port_bes_free(struct port_bes *b)
 }
 
 /*
- * The port's backends from the slices. A slice with ports but not this one is
- * normal when some of the pods do not name the port (the EndpointSlice
- * controller groups endpoints by the ports they resolve); only a port that no
- * slice with ports carries is a mismatch worth saying.
+ * The backends of the port in pc from the slices of family. A slice with
+ * ports but not this one is normal when some of the pods do not name the port
+ * (the EndpointSlice controller groups endpoints by the ports they resolve);
+ * only a port that no slice with ports carries is a mismatch worth saying.
  */
-static int port_backends(const struct k8s_object *so, size_t i, uint8_t family,
-			 const struct k8s_object *const *slices, size_t nslices,
-			 const struct svc_node *node, size_t room, struct port_bes *b,
+static int port_backends(const struct port_ctx *pc, uint8_t family, struct port_bes *b,
 			 struct items *v)
 {
-	const struct k8s_svc_port *p = &so->svc.ports[i];
+	const struct k8s_svc_port *p = pc->p;
+	const char *here = pc->node ? pc->node->name : NULL;
 	const struct k8s_epslice *miss = NULL;
 	bool matched = false;
 
 	memset(b, 0, sizeof(*b));
-	if (room && (!(b->all = calloc(room, sizeof(*b->all))) ||
-		     !(b->local = calloc(room, sizeof(*b->local))) ||
-		     !(b->node_of = calloc(room, sizeof(*b->node_of)))))
+	if (pc->room && (!(b->all = calloc(pc->room, sizeof(*b->all))) ||
+			 !(b->local = calloc(pc->room, sizeof(*b->local))) ||
+			 !(b->node_of = calloc(pc->room, sizeof(*b->node_of)))))
 		return -ENOMEM;
-	for (size_t j = 0; j < nslices; j++) {
-		const struct k8s_epslice *es = &slices[j]->eps;
+	for (size_t j = 0; j < pc->nslices; j++) {
+		const struct k8s_epslice *es = &pc->slices[j]->eps;
 		const struct k8s_eps_port *ep;
 
 		/* A dual-stack Service has a slice per family: each family's
@@ -609,28 +536,27 @@ static int port_backends(const struct k8s_object *so, size_t i, uint8_t family,
 			continue;
 		for (size_t k = 0; k < es->nendpoints; k++) {
 			const struct k8s_endpoint *e = &es->endpoints[k];
-
 			size_t before = b->nall;
 
 			add_backend(b->all, &b->nall, e, family, ep->port);
 			if (b->nall > before)
 				b->node_of[before] = e->node_name;
 			/* Node-local: the endpoint's nodeName is this node's. */
-			if (node && node->name && e->node_name && !strcmp(e->node_name, node->name))
+			if (here && e->node_name && !strcmp(e->node_name, here))
 				add_backend(b->local, &b->nlocal, e, family, ep->port);
 		}
 	}
 	if (miss && !matched)
-		return item_err(v,
-				"Service %s/%s: spec.ports[%zu].name: \"%s\" names no %s port of "
-				"EndpointSlice %s/%s",
-				so->meta.ns, so->meta.name, i, p->name ? p->name : "",
-				proto_k8s_name(p->proto), miss->meta.ns, miss->meta.name);
+		return item_err(v, words("Service %s/%s: spec.ports[%zu].name: \"%s\" names no %s "
+					 "port of EndpointSlice %s/%s",
+					 pc->so->meta.ns, pc->so->meta.name, pc->i,
+					 p->name ? p->name : "", proto_k8s_name(p->proto),
+					 miss->meta.ns, miss->meta.name));
 	return 0;
 }
 
 /* Does the Service get frontends at all? Not headless, ExternalName or unallocated ones (DNS's). */
-bool svc_has_frontends(const struct k8s_service *s)
+static bool has_frontends(const struct k8s_service *s)
 {
 	return !s->headless && !s->external_name && (s->cluster_ip || s->has_ip6);
 }
@@ -640,12 +566,12 @@ bool svc_has_frontends(const struct k8s_service *s)
  * addresses, then its peers'), externalIPs and load-balancer IPs, with pc's backends;
  * messages name each one's index in its list. A nodePort out of range: said when say.
  */
-static int port_external(const struct port_ctx *pc, const struct svc_node *node, uint8_t fam,
-			 bool say, uint16_t np_min, uint16_t np_max, struct items *v)
+static int port_external(const struct port_ctx *pc, uint8_t fam, bool say, struct items *v)
 {
 	const struct k8s_object *so = pc->so;
 	const struct k8s_service *s = &so->svc;
 	const struct k8s_svc_port *p = pc->p;
+	const struct svc_node *node = pc->node;
 	bool v6 = fam == XCNI_AF_INET6;
 	size_t al = v6 ? 16 : 4, i = pc->i, naddrs = 0, npeers = 0, next, nlb;
 	const uint8_t *addrs = NULL, *peers = NULL, *ext, *lb;
@@ -669,59 +595,54 @@ static int port_external(const struct port_ctx *pc, const struct svc_node *node,
 	lb_at = v6 ? s->lb_ips6_at : s->lb_ips_at;
 	field_name(FIELD_NODEPORT, i, fld, sizeof(fld));
 	if (s->node_ports && p->node_port && naddrs &&
-	    (p->node_port < np_min || p->node_port > np_max)) {
+	    (p->node_port < pc->np_min || p->node_port > pc->np_max)) {
 		if (say)
-			err = item_err(v,
-				       "Service %s/%s: %s: %u is outside the NodePort range %u-%u; "
-				       "that frontend is refused",
-				       so->meta.ns, so->meta.name, fld, p->node_port, np_min, np_max);
+			err = item_err(v, words("Service %s/%s: %s: %u is outside the NodePort range "
+						"%u-%u; that frontend is refused",
+						so->meta.ns, so->meta.name, fld, p->node_port,
+						pc->np_min, pc->np_max));
 	} else if (s->node_ports && p->node_port && node) {
 		for (size_t a = 0; a < naddrs + npeers && !err; a++)
 			err = a < naddrs ?
-			      add_frontend(v, pc, addrs + a * al, fam, p->node_port, true,
-					   FIELD_NODEPORT, i) :
+			      add_frontend(v, pc, addrs + a * al, fam, p->node_port, FIELD_NODEPORT,
+					   i) :
 			      add_peer_frontend(v, pc, peers + (a - naddrs) * al,
 						pnames ? pnames[a - naddrs] : NULL, fam,
 						p->node_port, i);
 	}
 	for (size_t a = 0; a < next && !err; a++)
-		err = add_external(v, pc, node, ext + a * al, fam, ext_at ? ext_at[a] : a);
+		err = add_external(v, pc, ext + a * al, fam, ext_at ? ext_at[a] : a);
 	for (size_t a = 0; a < nlb && !err; a++)
-		err = add_frontend(v, pc, lb + a * al, fam, p->port, true, FIELD_LB_IP,
+		err = add_frontend(v, pc, lb + a * al, fam, p->port, FIELD_LB_IP,
 				   lb_at ? lb_at[a] : a);
 	return err;
 }
 
 /*
- * Port i's IPv6 frontends (the IPv6 ClusterIP, NodePorts on the node's and
- * its peers' IPv6 addresses, IPv6 externalIPs and load-balancer IPs) with its
- * IPv6 backends; pc: the port's context of the IPv4 pass, whose messages say
- * what both passes would (a port's mismatch with the slices, a NodePort out of
- * range).
+ * Port pc.i's frontends of family fam with that family's backends: its
+ * ClusterIP, then (the IPv4 pass of a dual-stack Service) every IPv6 one,
+ * then NodePorts, externalIPs and load-balancer IPs. What both families would
+ * say (a port's mismatch with the slices, a nodePort out of range) is said by
+ * the first pass: IPv4, unless the Service has no IPv4 ClusterIP.
  */
-static int port_frontends6(const struct k8s_object *so, size_t i,
-			   const struct k8s_object *const *slices, size_t nslices,
-			   const struct svc_node *node, size_t room, const struct port_ctx *pc,
-			   uint16_t np_min, uint16_t np_max, struct items *v)
+static int port_frontends(struct port_ctx pc, uint8_t fam, struct items *v)
 {
-	const struct k8s_service *s = &so->svc;
-	const struct k8s_svc_port *p = &s->ports[i];
-	struct port_bes b6;
-	struct port_ctx pc6 = *pc;
-	/* The port's mismatch with the slices is said once, by the IPv4 pass. */
+	const struct k8s_service *s = &pc.so->svc;
+	bool v6 = fam == XCNI_AF_INET6, say = !v6 || !s->cluster_ip;
 	struct items quiet = {};
+	struct port_bes b;
 	int err;
 
-	pc6.b = &b6;
-	err = port_backends(so, i, XCNI_AF_INET6, slices, nslices, node, room, &b6,
-			    s->cluster_ip ? &quiet : v);
+	pc.b = &b;
+	err = port_backends(&pc, fam, &b, say ? v : &quiet);
 	if (!err)
-		err = add_frontend(v, &pc6, s->cluster_ip6, XCNI_AF_INET6, p->port,
-				   false, FIELD_PORT, i);
-	/* A nodePort out of range is said by the IPv4 pass, if any. */
+		err = add_frontend(v, &pc, v6 ? (const void *)s->cluster_ip6 : &s->cluster_ip, fam,
+				   pc.p->port, FIELD_PORT, pc.i);
+	if (!err && !v6 && s->has_ip6)
+		err = port_frontends(pc, XCNI_AF_INET6, v);
 	if (!err)
-		err = port_external(&pc6, node, XCNI_AF_INET6, !s->cluster_ip, np_min, np_max, v);
-	port_bes_free(&b6);
+		err = port_external(&pc, fam, say, v);
+	port_bes_free(&b);
 	svc_items_free(&quiet);
 	return err;
 }
@@ -754,25 +675,27 @@ static size_t port_endpoints(const struct k8s_svc_port *p, uint8_t family,
 
 /* One Service's candidates (slices: its EndpointSlices by name), appended to v. */
 int svc_build_one(const struct k8s_object *so, const struct k8s_object *const *slices,
-		     size_t nslices, const struct svc_node *node, unsigned int flags,
-		     struct items *v)
+		  size_t nslices, const struct svc_node *node, unsigned int flags,
+		  struct items *v)
 {
 	const struct k8s_service *s = &so->svc;
-	uint16_t np_min = node && node->np_max ? node->np_min : SVC_NODEPORT_MIN;
-	uint16_t np_max = node && node->np_max ? node->np_max : SVC_NODEPORT_MAX;
-	size_t room = 0;
+	struct port_ctx pc = { .so = so, .slices = slices, .nslices = nslices, .node = node,
+			       .np_min = node && node->np_max ? node->np_min : SVC_NODEPORT_MIN,
+			       .np_max = node && node->np_max ? node->np_max : SVC_NODEPORT_MAX };
 	int err = 0;
 
+	if (!has_frontends(s))
+		return 0;
 	/* Past the bound: refused alone, named, before any allocation is sized from it. */
 	if (svc_frontends_of(s, node) > SVC_FRONTENDS_BOUND)
-		return item_bound(v, SVC_BOUND_FRONTENDS, item_err(v,
+		return item_bound(v, SVC_BOUND_FRONTENDS, item_err(v, words(
 				"Service %s/%s: spec.ports (%zu) x addresses per port (%zu: "
 				"clusterIPs, externalIPs, load-balancer IPs, node addresses) = "
 				"%zu frontends%s, more than the bound %u; the Service is refused",
 				so->meta.ns, so->meta.name, s->nports, addrs_per_port(s, node),
 				svc_frontends_of(s, node),
 				s->etp_local ? " (x2: externalTrafficPolicy Local)" : "",
-				SVC_FRONTENDS_BOUND));
+				SVC_FRONTENDS_BOUND)));
 	/* A frontend past its backends' bound could never be programmed, and the
 	 * Service step would stop at it for everyone: the Service is refused alone. */
 	for (size_t i = 0; i < s->nports; i++)
@@ -780,213 +703,27 @@ int svc_build_one(const struct k8s_object *so, const struct k8s_object *const *s
 			size_t n = port_endpoints(&s->ports[i], fam, slices, nslices);
 
 			if (n > backends_bound(flags))
-				return item_bound(v, SVC_BOUND_BACKENDS, item_err(v,
+				return item_bound(v, SVC_BOUND_BACKENDS, item_err(v, words(
 						"Service %s/%s: spec.ports[%zu]: its EndpointSlices list "
 						"%zu IPv%c endpoints, more than a frontend holds (%zu%s); "
 						"the Service is refused",
 						so->meta.ns, so->meta.name, i, n,
 						fam == XCNI_AF_INET ? '4' : '6', backends_bound(flags),
-						flags & SVC_BUILD_MAGLEV ? ": a Maglev table's slots less one" : ""));
+						flags & SVC_BUILD_MAGLEV ? ": a Maglev table's slots less one" : "")));
 		}
 	for (size_t j = 0; j < nslices; j++)
-		room += slices[j]->eps.nendpoints;
+		pc.room += slices[j]->eps.nendpoints;
+	if (s->affinity_client_ip)
+		pc.flags |= XCNI_SVC_F_AFFINITY;
+	if (flags & SVC_BUILD_MAGLEV)
+		pc.flags |= XCNI_SVC_F_MAGLEV;
+	/* IPv4 first (the ClusterIP and every external frontend: their addresses
+	 * are IPv4 only, the IPv6 ones come with the IPv6 pass); an IPv6-only
+	 * Service has only the IPv6 pass. */
 	for (size_t i = 0; i < s->nports && !err; i++) {
-		const struct k8s_svc_port *p = &s->ports[i];
-		struct port_bes b;
-		struct port_ctx pc = { .so = so, .i = i, .p = p, .b = &b };
-
-		if (s->affinity_client_ip)
-			pc.flags |= XCNI_SVC_F_AFFINITY;
-		if (flags & SVC_BUILD_MAGLEV)
-			pc.flags |= XCNI_SVC_F_MAGLEV;
-		/* IPv4 frontends: the IPv4 ClusterIP and every external one (their
-		 * addresses are IPv4 only). An IPv6-only Service has none. */
-		memset(&b, 0, sizeof(b));
-		if (s->cluster_ip)
-			err = port_backends(so, i, XCNI_AF_INET, slices, nslices, node, room, &b, v);
-		if (!err && s->cluster_ip)
-			err = add_frontend(v, &pc, &s->cluster_ip, XCNI_AF_INET, p->port, false,
-					   FIELD_PORT, i);
-		if (!err && s->has_ip6)
-			err = port_frontends6(so, i, slices, nslices, node, room, &pc, np_min, np_max,
-					      v);
-		if (!s->cluster_ip) {
-			port_bes_free(&b);
-			continue;
-		}
-		if (!err)
-			err = port_external(&pc, node, XCNI_AF_INET, true, np_min, np_max, v);
-		port_bes_free(&b);
+		pc.i = i;
+		pc.p = &s->ports[i];
+		err = port_frontends(pc, s->cluster_ip ? XCNI_AF_INET : XCNI_AF_INET6, v);
 	}
-	return err;
-}
-
-/*
- * The claims on each frontend key, by key: open addressing over indexes
- * into the candidates (+1; 0 empty) of the one that keeps it so far, so
- * ranking a claim is one lookup, not a walk over every frontend (10k
- * Services: 50M compares).
- */
-struct fe_set {
-	uint32_t *slot;
-	size_t mask;
-};
-
-/* The slot holding k, or the empty one where it goes. */
-static uint32_t *fe_set_find(const struct fe_set *fs, const struct items *v,
-			     const struct xcni_svc_key *k)
-{
-	for (size_t i = svc_key_hash(k) & fs->mask;; i = (i + 1) & fs->mask)
-		if (!fs->slot[i] || !memcmp(&v->v[fs->slot[i] - 1].fe.key, k, sizeof(*k)))
-			return &fs->slot[i];
-}
-
-/* Candidates v->v[first..] into the ranking: each key to the claim that ranks first (svc_claim_cmp). */
-static void rank(struct items *v, size_t first, const struct svc_who *who, struct fe_set *fs)
-{
-	for (size_t x = first; x < v->n; x++) {
-		struct item *it = &v->v[x];
-		uint32_t *slot;
-		size_t y;
-
-		if (it->err)
-			continue;
-		slot = fe_set_find(fs, v, &it->fe.key);
-		/* The table never grows: the slot stays the key's, settle reads it there. */
-		it->slot = (uint32_t)(slot - fs->slot);
-		y = *slot - 1;
-		if (!*slot || svc_claim_cmp(&who[it->owner], it, x, &who[v->v[y].owner], &v->v[y],
-					    y) < 0)
-			*slot = (uint32_t)(x + 1);
-	}
-}
-
-/* The candidates in order into out: the frontends whose claim ranks first, the problems of the rest. */
-static int settle(struct items *v, const struct svc_who *who, const struct fe_set *fs,
-		  struct svc_list *out)
-{
-	int err = 0;
-
-	for (size_t x = 0; x < v->n && !err; x++) {
-		struct item *it = &v->v[x];
-		size_t y;
-
-		if (it->err) {
-			out->nrefused += it->refused;
-			err = add_err(out, it->err);
-			it->err = NULL;
-			continue;
-		}
-		y = fs->slot[it->slot] - 1;
-		if (y == x) {
-			/* Moved out once every problem naming it is said (below). */
-			out->specs[out->n++] = it->fe;
-			if (it->twin.name)
-				out->specs[out->n++] = it->twin;
-			continue;
-		}
-		if (it->field == FIELD_PEER)
-			continue; /* one of this node's own, or another Service's: unsaid */
-		out->nrefused += it->field == FIELD_EXTERNAL_IP;
-		err = add_err(out, svc_clash_msg(it, who[it->owner].ns, who[it->owner].name,
-						 &v->v[y]));
-	}
-	/* What out holds now is its own. */
-	for (size_t x = 0; x < v->n; x++) {
-		struct item *it = &v->v[x];
-
-		if (it->err || fs->slot[it->slot] != x + 1)
-			continue;
-		it->fe.name = it->twin.name = NULL;
-		it->fe.be = it->twin.be = NULL;
-	}
-	return err;
-}
-
-/* ns/service/name order: the slices that name a Service, next to each other. */
-static int slice_cmp(const void *a, const void *b)
-{
-	const struct k8s_object *x = *(const struct k8s_object *const *)a;
-	const struct k8s_object *y = *(const struct k8s_object *const *)b;
-	int c = strcmp(x->meta.ns, y->meta.ns);
-
-	if (!c)
-		c = strcmp(x->eps.service, y->eps.service);
-	return c ? c : strcmp(x->meta.name, y->meta.name);
-}
-
-int svc_build(const struct cluster *c, const struct svc_node *node, unsigned int flags,
-	      struct svc_list *out)
-{
-	const struct k8s_object **sl = NULL;
-	size_t nports = 0, nsl = 0, j = 0, nsvc = c->n[K8S_SERVICE];
-	struct fe_set fs = { NULL, 1 };
-	struct svc_who *who = NULL;
-	struct items v = {};
-	int err = 0;
-
-	memset(out, 0, sizeof(*out));
-	for (size_t i = 0; i < nsvc; i++)
-		nports = add_sat(nports, frontends_max(&c->objs[K8S_SERVICE][i]->svc, node));
-	if (nports && !(out->specs = calloc(nports, sizeof(*out->specs))))
-		return -ENOMEM;
-	/* At most half full: a power of two >= 2 x the frontends there can be. */
-	while (fs.mask + 1 < 2 * nports)
-		fs.mask = 2 * fs.mask + 1;
-	if (!(fs.slot = calloc(fs.mask + 1, sizeof(*fs.slot))) ||
-	    (nsvc && !(who = calloc(nsvc, sizeof(*who))))) {
-		err = -ENOMEM;
-		goto out;
-	}
-	/* The slices that name a Service, by (namespace, service), then their own name. */
-	if (c->n[K8S_ENDPOINTSLICE] && !(sl = calloc(c->n[K8S_ENDPOINTSLICE], sizeof(*sl)))) {
-		err = -ENOMEM;
-		goto out;
-	}
-	for (size_t i = 0; i < c->n[K8S_ENDPOINTSLICE]; i++)
-		if (c->objs[K8S_ENDPOINTSLICE][i]->eps.service)
-			sl[nsl++] = c->objs[K8S_ENDPOINTSLICE][i];
-	/* The view is sorted by (namespace, name) and qsort is not stable: keep it a total order. */
-	if (nsl)
-		qsort(sl, nsl, sizeof(*sl), slice_cmp);
-	/* Every Service's candidates first: who keeps a key is known only once
-	 * every claim on it is (an older Service's externalIP may come later in
-	 * name order, the ClusterIP it names too). */
-	for (size_t i = 0; i < nsvc && !err; i++) {
-		const struct k8s_object *so = c->objs[K8S_SERVICE][i];
-		size_t k, first = v.n;
-		int cmp = 1;
-
-		who[i] = (struct svc_who){ so->meta.ns, so->meta.name, so->svc.uid,
-					   so->svc.created };
-		/* Both lists in (namespace, name) order: walk the slices along. */
-		for (; j < nsl; j++) {
-			cmp = strcmp(sl[j]->meta.ns, so->meta.ns);
-			if (!cmp)
-				cmp = strcmp(sl[j]->eps.service, so->meta.name);
-			if (cmp >= 0)
-				break;
-		}
-		for (k = j; k < nsl && !strcmp(sl[k]->meta.ns, so->meta.ns) &&
-			    !strcmp(sl[k]->eps.service, so->meta.name);
-		     k++)
-			;
-		if (!svc_has_frontends(&so->svc))
-			continue;
-		err = svc_build_one(so, sl ? sl + j : NULL, k - j, node, flags, &v);
-		for (size_t x = first; x < v.n; x++)
-			v.v[x].owner = (uint32_t)i;
-		/* Ranked while its candidates are at hand; what ranks first is known at the end. */
-		rank(&v, first, who, &fs);
-	}
-	if (!err)
-		err = settle(&v, who, &fs, out);
-out:
-	svc_items_free(&v);
-	free(fs.slot);
-	free(who);
-	free(sl);
-	if (err)
-		svc_list_free(out);
 	return err;
 }

@@ -1,26 +1,25 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * svc_incr: svc_build's list kept up to date by what changed. Each Service's
- * candidates are kept (struct sent), with the claims on each frontend key
- * (struct kent); a change rebuilds only the Services it names and settles only
- * the keys their candidates claim, so one Service changing among 10k costs one.
+ * Which Service keeps each frontend key, and svc_build's list kept up to
+ * date by what changed (svc.h). Each Service's candidates (svc.c) are kept
+ * (struct sent), with the claims on each frontend key (struct kent) in
+ * claim_cmp's order: the first keeps it. A change rebuilds only the Services
+ * it names and settles only the keys their candidates claim, so one Service
+ * changing among 10k costs one; svc_build is the same from nothing.
  */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lib/services/svc.h"
 #include "lib/services/svc_int.h"
+#include "lib/system/hash.h"
 #include "lib/system/util.h"
 
-/* A Service's candidates, as the last update built them. */
+/* A Service, as its claims are ranked, and its candidates as the last update built them. */
 struct sent {
-	char *ns, *name, *uid;
-	struct svc_who who; /* its claims' rank: ns, name, uid above, creationTimestamp */
+	char *ns, *name, *uid; /* uid NULL: unset */
+	int64_t created; /* creationTimestamp; 0: unset */
 	struct items it;
 	uint64_t mark; /* the update that listed it for its problems */
 };
@@ -35,7 +34,7 @@ struct claim {
 struct kent {
 	struct kent *next;
 	struct xcni_svc_key key;
-	struct claim *c; /* by Service (namespace, name), then candidate: c[0] has it */
+	struct claim *c; /* in claim_cmp's order: c[0] has it */
 	size_t n, cap;
 	bool out, out_int; /* what the writer was told: the frontend, its INT twin */
 	uint64_t mark; /* the update that listed it as touched */
@@ -48,20 +47,9 @@ struct slref {
 
 struct svc_incr {
 	bool valid;
-	/* What the frontends were built for. */
-	char *node_name;
-	uint32_t *addrs; /* the node's addresses, then its peers' (other Nodes' InternalIPs) */
-	size_t naddrs, npeers;
-	uint8_t (*addrs6)[16]; /* IPv6 likewise: the node's, then its peers' */
-	size_t naddrs6, npeers6;
-	/* The peers' names: npeers for addrs' peers, then npeers6 (NULL: not known). */
-	char **pnames;
-	uint16_t np_min, np_max;
-	/* The externalIP rules (svc_ext_rules): the reserved ranges, then the allowed. */
-	struct svc_prefix *ext;
-	size_t nreserved, nallow;
-	bool has_ext;
-	struct svc_ext_rules rules;
+	/* What the frontends were built for: a copy of the node (its rules in ext), the options. */
+	struct svc_node node;
+	struct svc_ext_rules ext;
 	unsigned int flags;
 	struct sent **svcs; /* by (namespace, name) */
 	size_t nsvcs, capsvcs;
@@ -73,7 +61,6 @@ struct svc_incr {
 	/* This update's delta, and what it allocated. */
 	struct svc_delta d;
 	size_t capput, capdel, caperr;
-	size_t rebuilt;
 };
 
 struct svc_incr *svc_incr_new(void)
@@ -85,7 +72,7 @@ static void delta_clear(struct svc_incr *si)
 {
 	for (size_t i = 0; i < si->d.nerrs; i++)
 		free(si->d.errs[i]);
-	si->d.nerrs = si->d.nput = si->d.ndel = si->d.nrebuilt = 0;
+	si->d.nerrs = si->d.nput = si->d.ndel = 0;
 	si->d.full = false;
 }
 
@@ -110,6 +97,16 @@ static void slref_free(struct slref *r)
 	free(r);
 }
 
+static struct slref *slref_new(const char *ns, const char *name, const char *svc)
+{
+	struct slref *r = calloc(1, sizeof(*r));
+
+	if (r && (r->ns = strdup(ns)) && (r->name = strdup(name)) && (r->svc = strdup(svc)))
+		return r;
+	slref_free(r);
+	return NULL;
+}
+
 /* Everything built; the node and options kept. */
 static void incr_clear(struct svc_incr *si)
 {
@@ -131,11 +128,27 @@ static void incr_clear(struct svc_incr *si)
 	si->valid = false;
 }
 
-static void pnames_free(char **v, size_t n)
+static void names_free(const char *const *v, size_t n)
 {
 	for (size_t i = 0; v && i < n; i++)
-		free(v[i]);
-	free(v);
+		free((char *)v[i]);
+	free((void *)v);
+}
+
+static void node_free(struct svc_node *n)
+{
+	free((char *)n->name);
+	free((void *)n->addrs);
+	free((void *)n->peers);
+	free((void *)n->addrs6);
+	free((void *)n->peers6);
+	names_free(n->peer_names, n->npeers);
+	names_free(n->peer_names6, n->npeers6);
+	if (n->ext) {
+		free((void *)n->ext->reserved);
+		free((void *)n->ext->allow);
+	}
+	memset(n, 0, sizeof(*n));
 }
 
 void svc_incr_free(struct svc_incr *si)
@@ -150,11 +163,7 @@ void svc_incr_free(struct svc_incr *si)
 	free(si->d.put);
 	free(si->d.del);
 	free(si->d.errs);
-	free(si->node_name);
-	free(si->addrs);
-	free(si->addrs6);
-	free(si->ext);
-	pnames_free(si->pnames, si->npeers + si->npeers6);
+	node_free(&si->node);
 	free(si);
 }
 
@@ -168,6 +177,40 @@ static int cmp2(const char *a1, const char *a2, const char *b1, const char *b2)
 	int c = strcmp(a1, b1);
 
 	return c ? c : strcmp(a2, b2);
+}
+
+/*
+ * Which claim on one frontend key keeps it: <0 when a goes before b. An
+ * address the cluster allocated (ClusterIP, NodePort, load-balancer IP)
+ * before any externalIP; between externalIPs the older Service
+ * (creationTimestamp, an unset one last, then uid); else (namespace, name),
+ * then the candidate's order.
+ */
+static int claim_cmp(const struct claim *ca, const struct claim *cb)
+{
+	const struct sent *a = ca->s, *b = cb->s;
+	bool xa = a->it.v[ca->i].field == FIELD_EXTERNAL_IP;
+	bool xb = b->it.v[cb->i].field == FIELD_EXTERNAL_IP;
+	int c;
+
+	if (xa != xb)
+		return xa ? 1 : -1;
+	if (xa && a != b) {
+		/* The older Service keeps it: a tenant's newer claim takes nothing. */
+		if (a->created != b->created) {
+			if (!a->created || !b->created)
+				return a->created ? -1 : 1;
+			return a->created < b->created ? -1 : 1;
+		}
+		if (!a->uid != !b->uid)
+			return a->uid ? -1 : 1;
+		if (a->uid && (c = strcmp(a->uid, b->uid)))
+			return c;
+	}
+	c = cmp2(a->ns, a->name, b->ns, b->name);
+	if (c)
+		return c;
+	return ca->i < cb->i ? -1 : ca->i > cb->i;
 }
 
 /* What the sorted arrays are searched for: a Service, or a slice by Service or by name. */
@@ -202,25 +245,13 @@ static int sent_at(const struct skey *k, size_t i)
 static size_t sent_pos(const struct svc_incr *si, const char *ns, const char *name, bool *found)
 {
 	struct skey k = { si, ns, name, NULL };
-	size_t i = lower_bound(si->nsvcs, sent_at, &k);
+	/* Everything built comes in order: past the last, without a search. */
+	size_t i = si->nsvcs && sent_at(&k, si->nsvcs - 1) < 0 ?
+			   si->nsvcs :
+			   lower_bound(si->nsvcs, sent_at, &k);
 
 	*found = i < si->nsvcs && !sent_at(&k, i);
 	return i;
-}
-
-static struct sent *sent_find(const struct svc_incr *si, const char *ns, const char *name)
-{
-	bool found;
-	size_t i = sent_pos(si, ns, name, &found);
-
-	return found ? si->svcs[i] : NULL;
-}
-
-/* Claims in svc_build's rank: the first keeps the key. */
-static int claim_cmp(const struct claim *a, const struct claim *b)
-{
-	return svc_claim_cmp(&a->s->who, &a->s->it.v[a->i], a->i, &b->s->who, &b->s->it.v[b->i],
-			     b->i);
 }
 
 /* The object kind/ns/name in the view, or NULL. */
@@ -281,14 +312,27 @@ static size_t slref_name_pos(const struct svc_incr *si, const char *ns, const ch
 	return i;
 }
 
+static size_t key_hash(const struct xcni_svc_key *k)
+{
+	uint64_t h = xcni_fnv64(XCNI_FNV64_BASIS, k, sizeof(*k));
+
+	return (size_t)(h ^ (h >> 32));
+}
+
 static struct kent **kent_slot(const struct svc_incr *si, const struct xcni_svc_key *k)
 {
-	struct kent **e = &si->kb[svc_key_hash(k) & (si->nkb - 1)];
+	struct kent **e = &si->kb[key_hash(k) & (si->nkb - 1)];
 
 	for (; *e; e = &(*e)->next)
 		if (!memcmp(&(*e)->key, k, sizeof(*k)))
 			return e;
 	return e;
+}
+
+/* The candidate that keeps key k's frontend. */
+static const struct item *kept_by(const struct kent *k)
+{
+	return &k->c[0].s->it.v[k->c[0].i];
 }
 
 /* The entry of key k, made if there is none. NULL on -ENOMEM. */
@@ -305,8 +349,8 @@ static struct kent *kent_get(struct svc_incr *si, const struct xcni_svc_key *k)
 		for (size_t i = 0; i < si->nkb; i++)
 			for (struct kent *x = si->kb[i], *next; x; x = next) {
 				next = x->next;
-				x->next = b[svc_key_hash(&x->key) & (nb - 1)];
-				b[svc_key_hash(&x->key) & (nb - 1)] = x;
+				x->next = b[key_hash(&x->key) & (nb - 1)];
+				b[key_hash(&x->key) & (nb - 1)] = x;
 			}
 		free(si->kb);
 		si->kb = b;
@@ -361,9 +405,10 @@ struct touched {
 	size_t n, cap;
 };
 
+/* k into t (NULL: the whole list follows, nothing to list). */
 static int touch(struct svc_incr *si, struct touched *t, struct kent *k)
 {
-	if (k->mark == si->gen)
+	if (!t || k->mark == si->gen)
 		return 0;
 	if (XCNI_GROW(t->v, t->n, t->cap))
 		return -ENOMEM;
@@ -397,183 +442,133 @@ static int slices_of(const struct svc_incr *si, const struct cluster *c, const c
 	return 0;
 }
 
-/* Are the n names of given (NULL: none known) those kept (n entries, NULL each unknown)? */
-static bool pnames_eq(const char *const *given, char *const *kept, size_t n)
+static bool str_eq(const char *a, const char *b)
 {
-	for (size_t i = 0; i < n; i++) {
-		const char *g = given ? given[i] : NULL;
+	return a && b ? !strcmp(a, b) : a == b;
+}
 
-		if (!g != !kept[i] || (g && strcmp(g, kept[i])))
+static bool mem_eq(const void *a, const void *b, size_t n)
+{
+	return !n || !memcmp(a, b, n);
+}
+
+/* The n names of a and b (NULL: none known) the same? */
+static bool names_eq(const char *const *a, const char *const *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!str_eq(a ? a[i] : NULL, b ? b[i] : NULL))
 			return false;
-	}
 	return true;
 }
 
-/* The node and options frontends are built for; false if they are not those of the last build. */
-static bool same_node(const struct svc_incr *si, const struct svc_node *node, unsigned int flags)
+/* Frontends built for node a are those of node b? */
+static bool node_eq(const struct svc_node *a, const struct svc_node *b)
 {
-	const char *name = node ? node->name : NULL;
-	size_t naddrs = node ? node->naddrs : 0, npeers = node ? node->npeers : 0;
+	const struct svc_ext_rules *x = a->ext, *y = b->ext;
 
-	if (flags != si->flags || !name != !si->node_name || (name && strcmp(name, si->node_name)) ||
-	    naddrs != si->naddrs || (naddrs && memcmp(node->addrs, si->addrs, naddrs * 4)) ||
-	    npeers != si->npeers ||
-	    (npeers && memcmp(node->peers, si->addrs + naddrs, npeers * 4)))
-		return false;
-	naddrs = node ? node->naddrs6 : 0;
-	npeers = node ? node->npeers6 : 0;
-	if (naddrs != si->naddrs6 || npeers != si->npeers6 ||
-	    (naddrs && memcmp(node->addrs6, si->addrs6, naddrs * 16)) ||
-	    (npeers && memcmp(node->peers6, si->addrs6 + naddrs, npeers * 16)))
-		return false;
-	if (!(node && node->ext) != !si->has_ext ||
-	    (node && node->ext &&
-	     (node->ext->nreserved != si->nreserved || node->ext->nallow != si->nallow ||
-	      (si->nreserved && memcmp(node->ext->reserved, si->ext,
-				       si->nreserved * sizeof(*si->ext))) ||
-	      (si->nallow && memcmp(node->ext->allow, si->ext + si->nreserved,
-				    si->nallow * sizeof(*si->ext))))))
-		return false;
-	if (node && (!pnames_eq(node->peer_names, si->pnames, si->npeers) ||
-		     !pnames_eq(node->peer_names6, si->pnames ? si->pnames + si->npeers : NULL,
-			       si->npeers6)))
-		return false;
-	return (node ? node->np_min : 0) == si->np_min && (node ? node->np_max : 0) == si->np_max;
+	return str_eq(a->name, b->name) && a->naddrs == b->naddrs && a->npeers == b->npeers &&
+	       a->naddrs6 == b->naddrs6 && a->npeers6 == b->npeers6 &&
+	       mem_eq(a->addrs, b->addrs, a->naddrs * 4) && mem_eq(a->peers, b->peers, a->npeers * 4) &&
+	       mem_eq(a->addrs6, b->addrs6, a->naddrs6 * 16) &&
+	       mem_eq(a->peers6, b->peers6, a->npeers6 * 16) &&
+	       names_eq(a->peer_names, b->peer_names, a->npeers) &&
+	       names_eq(a->peer_names6, b->peer_names6, a->npeers6) && a->np_min == b->np_min &&
+	       a->np_max == b->np_max && !x == !y &&
+	       (!x || (x->nreserved == y->nreserved && x->nallow == y->nallow &&
+		       mem_eq(x->reserved, y->reserved, x->nreserved * sizeof(*x->reserved)) &&
+		       mem_eq(x->allow, y->allow, x->nallow * sizeof(*x->allow))));
 }
 
-static int node_keep(struct svc_incr *si, const struct svc_node *node, unsigned int flags)
+/* A copy of n bytes at p (NULL when n is 0); *nomem set when out of memory. */
+static void *dup_mem(const void *p, size_t n, bool *nomem)
 {
-	size_t naddrs = node ? node->naddrs : 0, npeers = node ? node->npeers : 0;
-	char *name = node && node->name ? strdup(node->name) : NULL;
-	uint32_t *addrs = naddrs + npeers ? malloc((naddrs + npeers) * 4) : NULL;
-	size_t n6 = node ? node->naddrs6 : 0, p6 = node ? node->npeers6 : 0;
-	uint8_t(*addrs6)[16] = n6 + p6 ? malloc((n6 + p6) * 16) : NULL;
-	char **pnames = npeers + p6 ? calloc(npeers + p6, sizeof(*pnames)) : NULL;
-	bool nomem = (node && node->name && !name) || (naddrs + npeers && !addrs) ||
-		     (n6 + p6 && !addrs6) || (npeers + p6 && !pnames);
+	void *q = n ? malloc(n) : NULL;
 
-	for (size_t i = 0; !nomem && i < npeers + p6; i++) {
-		const char *g = i < npeers ? (node->peer_names ? node->peer_names[i] : NULL) :
-					     (node->peer_names6 ? node->peer_names6[i - npeers] : NULL);
+	if (q)
+		memcpy(q, p, n);
+	*nomem |= n && !q;
+	return q;
+}
 
-		if (g && !(pnames[i] = strdup(g)))
-			nomem = true;
-	}
-	const struct svc_ext_rules *r = node ? node->ext : NULL;
-	size_t nx = r ? r->nreserved + r->nallow : 0;
-	struct svc_prefix *ext = nx ? malloc(nx * sizeof(*ext)) : NULL;
+static const char *const *dup_names(const char *const *v, size_t n, bool *nomem)
+{
+	char **w = v && n ? calloc(n, sizeof(*w)) : NULL;
 
-	if (nomem || (nx && !ext)) {
-		free(name);
-		free(addrs);
-		free(addrs6);
-		free(ext);
-		pnames_free(pnames, npeers + p6);
+	*nomem |= v && n && !w;
+	for (size_t i = 0; w && i < n; i++)
+		*nomem |= v[i] && !(w[i] = strdup(v[i]));
+	return (const char *const *)w;
+}
+
+/* A copy of node in si (the one before freed); 0 or -ENOMEM (si as it was). */
+static int node_keep(struct svc_incr *si, const struct svc_node *node)
+{
+	struct svc_node k = *node;
+	struct svc_ext_rules ext = node->ext ? *node->ext : (struct svc_ext_rules){};
+	bool nomem = false;
+
+	k.name = node->name ? strdup(node->name) : NULL;
+	nomem = node->name && !k.name;
+	k.addrs = dup_mem(node->addrs, node->naddrs * 4, &nomem);
+	k.peers = dup_mem(node->peers, node->npeers * 4, &nomem);
+	k.addrs6 = dup_mem(node->addrs6, node->naddrs6 * 16, &nomem);
+	k.peers6 = dup_mem(node->peers6, node->npeers6 * 16, &nomem);
+	k.peer_names = dup_names(node->peer_names, node->npeers, &nomem);
+	k.peer_names6 = dup_names(node->peer_names6, node->npeers6, &nomem);
+	ext.reserved = dup_mem(ext.reserved, ext.nreserved * sizeof(*ext.reserved), &nomem);
+	ext.allow = dup_mem(ext.allow, ext.nallow * sizeof(*ext.allow), &nomem);
+	k.ext = &ext;
+	if (nomem) {
+		node_free(&k);
 		return -ENOMEM;
 	}
-	if (r && r->nreserved)
-		memcpy(ext, r->reserved, r->nreserved * sizeof(*ext));
-	if (r && r->nallow)
-		memcpy(ext + r->nreserved, r->allow, r->nallow * sizeof(*ext));
-	free(si->ext);
+	node_free(&si->node);
 	si->ext = ext;
-	si->has_ext = r;
-	si->nreserved = r ? r->nreserved : 0;
-	si->nallow = r ? r->nallow : 0;
-	si->rules = (struct svc_ext_rules){ si->nreserved, ext, si->nallow,
-					    ext ? ext + si->nreserved : NULL };
-	pnames_free(si->pnames, si->npeers + si->npeers6);
-	si->pnames = pnames;
-	if (n6)
-		memcpy(addrs6, node->addrs6, n6 * 16);
-	if (p6)
-		memcpy(addrs6 + n6, node->peers6, p6 * 16);
-	free(si->addrs6);
-	si->addrs6 = addrs6;
-	si->naddrs6 = n6;
-	si->npeers6 = p6;
-	if (naddrs)
-		memcpy(addrs, node->addrs, naddrs * 4);
-	if (npeers)
-		memcpy(addrs + naddrs, node->peers, npeers * 4);
-	free(si->node_name);
-	free(si->addrs);
-	si->node_name = name;
-	si->addrs = addrs;
-	si->naddrs = naddrs;
-	si->npeers = npeers;
-	si->np_min = node ? node->np_min : 0;
-	si->np_max = node ? node->np_max : 0;
-	si->flags = flags;
+	k.ext = node->ext ? &si->ext : NULL;
+	si->node = k;
 	return 0;
 }
 
-/* The node as svc_build takes it, from what was kept (no node builds as one with nothing). */
-static struct svc_node node_of(const struct svc_incr *si)
-{
-	const struct svc_ext_rules *ext = si->has_ext ? &si->rules : NULL;
-
-	return (struct svc_node){ .name = si->node_name, .naddrs = si->naddrs, .addrs = si->addrs,
-				  .npeers = si->npeers,
-				  .peers = si->npeers ? si->addrs + si->naddrs : NULL,
-				  .naddrs6 = si->naddrs6, .addrs6 = (const uint8_t(*)[16])si->addrs6,
-				  .npeers6 = si->npeers6,
-				  .peers6 = si->npeers6 ? (const uint8_t(*)[16])(si->addrs6 + si->naddrs6)
-							: NULL,
-				  .peer_names = (const char *const *)si->pnames,
-				  .peer_names6 = si->pnames ? (const char *const *)si->pnames + si->npeers
-							    : NULL,
-				  .np_min = si->np_min, .np_max = si->np_max, .ext = ext };
-}
-
-static int slref_cmp(const void *a, const void *b)
-{
-	const struct slref *x = *(const struct slref *const *)a;
-	const struct slref *y = *(const struct slref *const *)b;
-
-	return slref_svc_cmp(x, y->ns, y->svc, y->name);
-}
-
 /*
- * Service ns/name built again from the view: its old claims dropped, its new
- * candidates' claims made, every key either touches in t.
+ * Service ns/name built again (so: it in the view, NULL if gone; sl: its
+ * EndpointSlices): its old claims dropped, its new candidates' claims made,
+ * every key either touches in t (NULL: the whole list follows).
  */
-static int rebuild(struct svc_incr *si, const struct cluster *c, const char *ns, const char *name,
+static int rebuild(struct svc_incr *si, const char *ns, const char *name,
+		   const struct k8s_object *so, const struct k8s_object *const *sl, size_t nsl,
 		   struct touched *t)
 {
-	const struct k8s_object *so = view_find(c, K8S_SERVICE, ns, name);
-	const struct k8s_object **sl = NULL;
-	struct svc_node node = node_of(si);
 	bool found;
-	size_t pos = sent_pos(si, ns, name, &found), nsl;
+	size_t pos = sent_pos(si, ns, name, &found);
 	struct sent *s = found ? si->svcs[pos] : NULL;
 	struct items v = {};
+	struct item *fit;
 	int err;
 
-	si->rebuilt++;
-	if (so && svc_has_frontends(&so->svc)) {
-		if ((err = slices_of(si, c, ns, name, &sl, &nsl)))
-			return err;
-		err = svc_build_one(so, sl, nsl, &node, si->flags, &v);
-		free(sl);
-		if (err) {
+	si->d.nrebuilt++;
+	if (so && (err = svc_build_one(so, sl, nsl, &si->node, si->flags, &v))) {
+		svc_items_free(&v);
+		return err;
+	}
+	/* Kept at its size: 10k Services each with room for 16 candidates is 60 MB. */
+	if (v.n && v.n < v.cap && (fit = realloc(v.v, v.n * sizeof(*v.v)))) {
+		v.v = fit;
+		v.cap = v.n;
+	}
+	for (size_t i = 0; s && i < s->it.n; i++) {
+		struct kent *k;
+
+		if (s->it.v[i].err)
+			continue;
+		k = *kent_slot(si, &s->it.v[i].fe.key);
+		claims_drop(k, s);
+		if ((err = touch(si, t, k))) {
 			svc_items_free(&v);
 			return err;
 		}
 	}
-	if (s) {
-		for (size_t i = 0; i < s->it.n; i++) {
-			struct kent *k;
-
-			if (s->it.v[i].err)
-				continue;
-			k = *kent_slot(si, &s->it.v[i].fe.key);
-			claims_drop(k, s);
-			if ((err = touch(si, t, k)))
-				goto fail;
-		}
+	if (s)
 		svc_items_free(&s->it);
-	}
 	if (!v.n) {
 		if (s) {
 			memmove(&si->svcs[pos], &si->svcs[pos + 1], (si->nsvcs - pos - 1) * sizeof(s));
@@ -583,11 +578,11 @@ static int rebuild(struct svc_incr *si, const struct cluster *c, const char *ns,
 		return 0;
 	}
 	if (!s) {
-		if (XCNI_GROW(si->svcs, si->nsvcs, si->capsvcs))
-			goto nomem;
-		if (!(s = calloc(1, sizeof(*s))) || !(s->ns = strdup(ns)) || !(s->name = strdup(name))) {
+		if (XCNI_GROW(si->svcs, si->nsvcs, si->capsvcs) || !(s = calloc(1, sizeof(*s))) ||
+		    !(s->ns = strdup(ns)) || !(s->name = strdup(name))) {
 			sent_free(s);
-			goto nomem;
+			svc_items_free(&v);
+			return -ENOMEM;
 		}
 		memmove(&si->svcs[pos + 1], &si->svcs[pos], (si->nsvcs - pos) * sizeof(s));
 		si->svcs[pos] = s;
@@ -598,7 +593,7 @@ static int rebuild(struct svc_incr *si, const struct cluster *c, const char *ns,
 	s->uid = so->svc.uid ? strdup(so->svc.uid) : NULL;
 	if (so->svc.uid && !s->uid)
 		return -ENOMEM; /* the caller starts over */
-	s->who = (struct svc_who){ s->ns, s->name, s->uid, so->svc.created };
+	s->created = so->svc.created;
 	for (size_t i = 0; i < v.n; i++) {
 		struct kent *k;
 
@@ -608,11 +603,6 @@ static int rebuild(struct svc_incr *si, const struct cluster *c, const char *ns,
 			return -ENOMEM; /* the caller starts over */
 	}
 	return 0;
-nomem:
-	err = -ENOMEM;
-fail:
-	svc_items_free(&v);
-	return err;
 }
 
 static int put_spec(struct svc_incr *si, const struct svc_spec *sp)
@@ -632,7 +622,7 @@ static int del_key(struct svc_incr *si, const struct xcni_svc_key *k, uint8_t sc
 	return 0;
 }
 
-/* A copy of msg (or msg itself, owned) into the delta's problems. */
+/* msg (owned; NULL: out of memory) into the delta's problems. */
 static int put_err(struct svc_incr *si, char *msg)
 {
 	if (!msg || xcni_grow(&si->d.errs, &si->caperr, si->d.nerrs, sizeof(msg))) {
@@ -643,47 +633,53 @@ static int put_err(struct svc_incr *si, char *msg)
 	return 0;
 }
 
-/* Service s's problems into the delta, in svc_build's order and words. */
-static int sent_errs(struct svc_incr *si, const struct sent *s)
+/*
+ * Service s's problems, in svc_build's order and words: fn(ctx, it, msg) for
+ * each, msg it->err or the words for a frontend another Service keeps (NULL:
+ * out of memory); another node's NodePort taken is left out unsaid. fn's error
+ * stops the walk.
+ */
+static int sent_problems(const struct svc_incr *si, const struct sent *s,
+			 int (*fn)(void *ctx, const struct item *it, const char *msg), void *ctx)
 {
 	for (size_t i = 0; i < s->it.n; i++) {
 		const struct item *it = &s->it.v[i];
-		const struct kent *k;
+		const struct item *owner = it->err ? NULL : kept_by(*kent_slot(si, &it->fe.key));
+		char *m;
+		int err;
 
-		if (it->err) {
-			if (put_err(si, strdup(it->err)))
-				return -ENOMEM;
+		if (owner == it || (owner && it->field == FIELD_PEER))
 			continue;
-		}
-		k = *kent_slot(si, &it->fe.key);
-		if ((k->c[0].s != s || k->c[0].i != i) && it->field != FIELD_PEER &&
-		    put_err(si, svc_clash_msg(it, s->ns, s->name, &k->c[0].s->it.v[k->c[0].i])))
-			return -ENOMEM;
+		m = owner ? svc_clash_msg(it, s->ns, s->name, owner) : NULL;
+		err = fn(ctx, it, owner ? m : it->err);
+		free(m);
+		if (err)
+			return err;
 	}
 	return 0;
+}
+
+static int problem_put(void *si, const struct item *it, const char *msg)
+{
+	(void)it;
+	return put_err(si, msg ? strdup(msg) : NULL);
 }
 
 /* Every frontend and problem, in svc_build's order; the keys marked as told. */
 static int whole(struct svc_incr *si)
 {
-	si->d.nput = si->d.ndel = 0;
-	for (size_t i = 0; i < si->d.nerrs; i++)
-		free(si->d.errs[i]);
-	si->d.nerrs = 0;
+	delta_clear(si);
 	si->d.full = true;
 	for (size_t j = 0; j < si->nsvcs; j++) {
 		const struct sent *s = si->svcs[j];
 
-		if (sent_errs(si, s))
+		if (sent_problems(si, s, problem_put, si))
 			return -ENOMEM;
 		for (size_t i = 0; i < s->it.n; i++) {
 			const struct item *it = &s->it.v[i];
-			struct kent *k;
+			struct kent *k = it->err ? NULL : *kent_slot(si, &it->fe.key);
 
-			if (it->err)
-				continue;
-			k = *kent_slot(si, &it->fe.key);
-			if (k->c[0].s != s || k->c[0].i != i)
+			if (!k || kept_by(k) != it)
 				continue;
 			k->out = true;
 			k->out_int = it->twin.name;
@@ -711,43 +707,65 @@ static int slrefs_room(struct svc_incr *si, size_t cap)
 	return 0;
 }
 
+/* ns/service/name order: the slices that name a Service, next to each other. */
+static int slice_cmp(const void *a, const void *b)
+{
+	const struct k8s_object *x = *(const struct k8s_object *const *)a;
+	const struct k8s_object *y = *(const struct k8s_object *const *)b;
+	int c = cmp2(x->meta.ns, x->eps.service, y->meta.ns, y->eps.service);
+
+	return c ? c : strcmp(x->meta.name, y->meta.name);
+}
+
+static int slref_name_cmp(const void *a, const void *b)
+{
+	const struct slref *x = *(const struct slref *const *)a;
+	const struct slref *y = *(const struct slref *const *)b;
+
+	return cmp2(x->ns, x->name, y->ns, y->name);
+}
+
 /* Everything built again from the view (the first update, and any that cannot follow). */
 static int reset(struct svc_incr *si, const struct cluster *c)
 {
-	size_t nsl = 0;
-	struct touched t = {};
+	const struct k8s_object **sl = NULL;
+	size_t nsl = 0, j = 0;
 	int err = 0;
 
 	incr_clear(si);
-	for (size_t i = 0; i < c->n[K8S_ENDPOINTSLICE]; i++)
-		nsl += !!c->objs[K8S_ENDPOINTSLICE][i]->eps.service;
-	if (slrefs_room(si, nsl))
+	if (c->n[K8S_ENDPOINTSLICE] && !(sl = calloc(c->n[K8S_ENDPOINTSLICE], sizeof(*sl))))
 		return -ENOMEM;
-	/* The view is in (namespace, name) order: by_name as it comes. */
-	for (size_t i = 0; i < c->n[K8S_ENDPOINTSLICE]; i++) {
-		const struct k8s_object *o = c->objs[K8S_ENDPOINTSLICE][i];
-		struct slref *r;
+	for (size_t i = 0; i < c->n[K8S_ENDPOINTSLICE]; i++)
+		if (c->objs[K8S_ENDPOINTSLICE][i]->eps.service)
+			sl[nsl++] = c->objs[K8S_ENDPOINTSLICE][i];
+	/* The view is sorted by (namespace, name) and qsort is not stable: keep it a total order. */
+	if (nsl)
+		qsort(sl, nsl, sizeof(*sl), slice_cmp);
+	err = slrefs_room(si, nsl);
+	for (size_t i = 0; i < nsl && !err; i++) {
+		struct slref *r = slref_new(sl[i]->meta.ns, sl[i]->meta.name, sl[i]->eps.service);
 
-		if (!o->eps.service)
-			continue;
-		if (!(r = calloc(1, sizeof(*r))) || !(r->ns = strdup(o->meta.ns)) ||
-		    !(r->name = strdup(o->meta.name)) || !(r->svc = strdup(o->eps.service))) {
-			slref_free(r);
-			return -ENOMEM;
-		}
-		si->by_name[si->nsl] = si->by_svc[si->nsl] = r;
-		si->nsl++;
+		if (!r)
+			err = -ENOMEM;
+		else
+			si->by_svc[si->nsl] = si->by_name[si->nsl] = r, si->nsl++;
 	}
-	if (si->nsl)
-		qsort(si->by_svc, si->nsl, sizeof(*si->by_svc), slref_cmp);
-	/* Services appended in order: rebuild's search lands at the end each time. */
+	if (!err && si->nsl)
+		qsort(si->by_name, si->nsl, sizeof(*si->by_name), slref_name_cmp);
+	/* Both lists in (namespace, name) order: walk the slices along. */
 	for (size_t i = 0; i < c->n[K8S_SERVICE] && !err; i++) {
 		const struct k8s_object *so = c->objs[K8S_SERVICE][i];
+		size_t k;
 
-		err = rebuild(si, c, so->meta.ns, so->meta.name, &t);
+		while (j < nsl && cmp2(sl[j]->meta.ns, sl[j]->eps.service, so->meta.ns, so->meta.name) < 0)
+			j++;
+		for (k = j; k < nsl && !cmp2(sl[k]->meta.ns, sl[k]->eps.service, so->meta.ns,
+					     so->meta.name);
+		     k++)
+			;
+		err = rebuild(si, so->meta.ns, so->meta.name, so, sl ? sl + j : NULL, k - j, NULL);
 	}
-	free(t.v);
-	si->rebuilt = c->n[K8S_SERVICE];
+	free(sl);
 	return err ?: whole(si);
 }
 
@@ -807,11 +825,8 @@ static int slice_changed(struct svc_incr *si, const struct cluster *c, const cha
 		return 0;
 	if (si->nsl == si->capsl && slrefs_room(si, si->capsl ? 2 * si->capsl : 64))
 		return -ENOMEM;
-	if (!(r = calloc(1, sizeof(*r))) || !(r->ns = strdup(ns)) || !(r->name = strdup(name)) ||
-	    !(r->svc = strdup(o->eps.service))) {
-		slref_free(r);
+	if (!(r = slref_new(ns, name, o->eps.service)))
 		return -ENOMEM;
-	}
 	p = slref_name_pos(si, ns, name, &found);
 	q = slref_svc_pos(si, ns, r->svc, name);
 	memmove(&si->by_name[p + 1], &si->by_name[p], (si->nsl - p) * sizeof(r));
@@ -841,7 +856,9 @@ static int delta(struct svc_incr *si, const struct dirty *d, struct touched *t)
 	int err = 0;
 
 	for (size_t i = 0; i < d->n && !err; i += 2) {
-		struct sent *s = sent_find(si, d->v[i], d->v[i + 1]);
+		bool found;
+		size_t p = sent_pos(si, d->v[i], d->v[i + 1], &found);
+		struct sent *s = found ? si->svcs[p] : NULL;
 
 		if (s && s->mark != si->gen) {
 			s->mark = si->gen;
@@ -851,7 +868,7 @@ static int delta(struct svc_incr *si, const struct dirty *d, struct touched *t)
 	}
 	for (size_t j = 0; j < t->n && !err; j++) {
 		struct kent *k = t->v[j], **slot;
-		const struct item *it = k->n ? &k->c[0].s->it.v[k->c[0].i] : NULL;
+		const struct item *it = k->n ? kept_by(k) : NULL;
 		bool was = k->out, was_int = k->out_int;
 
 		for (size_t c = 0; c < k->n && !err; c++) {
@@ -883,7 +900,7 @@ static int delta(struct svc_incr *si, const struct dirty *d, struct touched *t)
 	if (nsaid)
 		qsort(said, nsaid, sizeof(*said), sent_ptr_cmp);
 	for (size_t i = 0; i < nsaid && !err; i++)
-		err = sent_errs(si, said[i]);
+		err = sent_problems(si, said[i], problem_put, si);
 	free(said);
 	return err;
 }
@@ -892,18 +909,21 @@ int svc_incr_update(struct svc_incr *si, const struct cluster *c, const struct s
 		    unsigned int flags, const struct store_change *ch, size_t nch, bool all,
 		    bool whole_list, const struct svc_delta **d)
 {
+	static const struct svc_node none; /* no node builds as one with nothing */
 	struct dirty dl = {};
 	struct touched t = {};
 	int err = 0;
 
 	delta_clear(si);
-	si->rebuilt = 0;
+	si->d.nrebuilt = 0;
 	si->gen++;
 	*d = &si->d;
+	node = node ?: &none;
 	/* Other addresses or options: every frontend may change. */
-	if (!same_node(si, node, flags)) {
-		if ((err = node_keep(si, node, flags)))
+	if (flags != si->flags || !node_eq(node, &si->node)) {
+		if ((err = node_keep(si, node)))
 			goto out;
+		si->flags = flags;
 		all = true;
 	}
 	if (all || !si->valid) {
@@ -919,9 +939,17 @@ int svc_incr_update(struct svc_incr *si, const struct cluster *c, const struct s
 	if (dl.n > 2)
 		qsort(dl.v, dl.n / 2, 2 * sizeof(*dl.v), dirty_cmp);
 	for (size_t i = 0; i < dl.n && !err; i += 2) {
+		const char *ns = dl.v[i], *name = dl.v[i + 1];
+		const struct k8s_object *so = view_find(c, K8S_SERVICE, ns, name), **sl = NULL;
+		size_t nsl = 0;
+
 		if (i && !dirty_cmp(&dl.v[i - 2], &dl.v[i]))
 			continue;
-		err = rebuild(si, c, dl.v[i], dl.v[i + 1], &t);
+		if (so)
+			err = slices_of(si, c, ns, name, &sl, &nsl);
+		if (!err)
+			err = rebuild(si, ns, name, so, sl, nsl, &t);
+		free(sl);
 	}
 	/* The keys' states follow first; the whole list, when asked for, replaces the delta. */
 	if (!err)
@@ -933,10 +961,32 @@ out:
 		free(dl.v[i]);
 	free(dl.v);
 	free(t.v);
-	si->d.nrebuilt = si->rebuilt;
 	/* Half followed: the next update starts over. */
 	si->valid = !err;
 	return err;
+}
+
+/* What svc_incr_refusals walks with. */
+struct refusals {
+	void (*refused)(void *ctx, const char *msg);
+	void (*bounded)(void *ctx, const char *ns, const char *reason, const char *msg);
+	void *ctx;
+	const char *ns;
+	size_t n;
+};
+
+static int refusal(void *ctx, const struct item *it, const char *msg)
+{
+	struct refusals *r = ctx;
+	bool ext = it->err ? it->refused : it->field == FIELD_EXTERNAL_IP;
+
+	if (it->err && it->bound && r->bounded)
+		r->bounded(r->ctx, r->ns, it->bound == SVC_BOUND_FRONTENDS ? "frontends" : "backends",
+			   msg);
+	if (ext && r->refused && msg)
+		r->refused(r->ctx, msg);
+	r->n += ext;
+	return 0;
 }
 
 size_t svc_incr_refusals(const struct svc_incr *si, void (*refused)(void *ctx, const char *msg),
@@ -944,38 +994,41 @@ size_t svc_incr_refusals(const struct svc_incr *si, void (*refused)(void *ctx, c
 					 const char *msg),
 			 void *ctx)
 {
-	size_t n = 0;
+	struct refusals r = { refused, bounded, ctx, NULL, 0 };
 
 	for (size_t j = 0; si->valid && j < si->nsvcs; j++) {
-		const struct sent *s = si->svcs[j];
-
-		for (size_t i = 0; i < s->it.n; i++) {
-			const struct item *it = &s->it.v[i];
-			const struct kent *k;
-			char *m;
-
-			if (it->err) {
-				if (it->bound && bounded)
-					bounded(ctx, s->ns, it->bound == SVC_BOUND_FRONTENDS ?
-								    "frontends" : "backends",
-						it->err);
-				if (it->refused && refused)
-					refused(ctx, it->err);
-				n += it->refused;
-				continue;
-			}
-			if (it->field != FIELD_EXTERNAL_IP)
-				continue;
-			k = *kent_slot(si, &it->fe.key);
-			if (k->c[0].s == s && k->c[0].i == i)
-				continue;
-			n++;
-			if (refused &&
-			    (m = svc_clash_msg(it, s->ns, s->name, &k->c[0].s->it.v[k->c[0].i]))) {
-				refused(ctx, m);
-				free(m);
-			}
-		}
+		r.ns = si->svcs[j]->ns;
+		sent_problems(si, si->svcs[j], refusal, &r);
 	}
-	return n;
+	return r.n;
+}
+
+/* The incremental build from nothing, its whole list taken over. */
+int svc_build(const struct cluster *c, const struct svc_node *node, unsigned int flags,
+	      struct svc_list *out)
+{
+	struct svc_incr *si = svc_incr_new();
+	const struct svc_delta *d;
+	int err = si ? svc_incr_update(si, c, node, flags, NULL, 0, true, true, &d) : -ENOMEM;
+
+	memset(out, 0, sizeof(*out));
+	if (!err) {
+		*out = (struct svc_list){ d->nput, d->put, d->nerrs, d->errs,
+					  svc_incr_refusals(si, NULL, NULL, NULL) };
+		si->d.put = NULL;
+		si->d.errs = NULL;
+		si->d.nerrs = 0;
+		/* What out holds is its own now. */
+		for (size_t j = 0; j < si->nsvcs; j++)
+			for (size_t i = 0; i < si->svcs[j]->it.n; i++) {
+				struct item *it = &si->svcs[j]->it.v[i];
+
+				if (it->err || kept_by(*kent_slot(si, &it->fe.key)) != it)
+					continue;
+				it->fe.name = it->twin.name = NULL;
+				it->fe.be = it->twin.be = NULL;
+			}
+	}
+	svc_incr_free(si);
+	return err;
 }

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The Service map writer's books, shared by svcsync.c (apply, cleanup) and
- * svcsync_load.c (the books read from the maps at open). Not an interface:
- * svcsync.h is.
+ * svcsync_load.c (the books read from the maps at open), and its map helpers
+ * (extfe.c's too). Not an interface: svcsync.h is.
  */
 #ifndef XCNI_SVCSYNC_INT_H
 #define XCNI_SVCSYNC_INT_H
@@ -131,5 +131,7 @@ static inline void svc_id_set(struct svcsync *ss, uint32_t id, bool used)
  */
 int svcsync_update_many(int fd, const void *keys, size_t ksz, const void *vals, size_t vsz,
 			size_t n, size_t *done);
+/* Every key (ksz bytes) of map fd, collected before anything is deleted: *out (free it), *n. */
+int svcsync_keys(int fd, size_t ksz, unsigned char **out, size_t *n);
 
 #endif

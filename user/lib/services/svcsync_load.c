@@ -17,6 +17,7 @@
 #include "lib/system/bpfpin.h"
 #include "lib/system/log.h"
 #include "lib/services/svcsync_int.h"
+#include "lib/system/util.h"
 
 static const struct be_ent *key_base;
 static int key_idx_cmp(const void *a, const void *b)
@@ -45,8 +46,8 @@ static int svcbe_cmp(const void *a, const void *b)
 	return memcmp(a, b, sizeof(struct xcni_svcbe_key));
 }
 
-/* Every key of a map, collected before anything is deleted. */
-static int keys_of(int fd, size_t ksz, unsigned char **out, size_t *n)
+/* See svcsync_int.h. */
+int svcsync_keys(int fd, size_t ksz, unsigned char **out, size_t *n)
 {
 	size_t cap = 256;
 	unsigned char *keys = malloc(cap * ksz), *prev = NULL;
@@ -72,24 +73,46 @@ static int keys_of(int fd, size_t ksz, unsigned char **out, size_t *n)
 }
 
 /* by_id[service id]: 1 + its index in fe, 0 for none (built by load). */
-static bool slot_live(struct svcsync *ss, const uint32_t *by_id, const struct xcni_svcslot_key *k)
+static const struct fe_ent *fe_of(const struct svcsync *ss, const uint32_t *by_id, uint32_t id)
 {
-	const struct fe_ent *f;
-
-	if (k->svc_id >= SVC_IDS || !by_id[k->svc_id])
-		return false;
-	f = &ss->fe[by_id[k->svc_id] - 1];
-	return k->version == f->v.version && k->slot < f->v.count + f->v.count_term;
+	return id < SVC_IDS && by_id[id] ? &ss->fe[by_id[id] - 1] : NULL;
 }
 
-static bool maglev_live(struct svcsync *ss, const uint32_t *by_id, uint32_t key)
+/* Does a live frontend name this key of its map (xcni_svcslot, _maglev, _revnat, _svcname)? */
+static bool slot_live(const struct svcsync *ss, const uint32_t *by_id, const void *key)
+{
+	const struct xcni_svcslot_key *k = key;
+	const struct fe_ent *f = fe_of(ss, by_id, k->svc_id);
+
+	return f && k->version == f->v.version && k->slot < f->v.count + f->v.count_term;
+}
+
+static bool maglev_live(const struct svcsync *ss, const uint32_t *by_id, const void *key)
 {
 	const struct fe_ent *f;
+	__u32 k;
 
-	if ((key >> 1) >= SVC_IDS || !by_id[key >> 1])
-		return false;
-	f = &ss->fe[by_id[key >> 1] - 1];
-	return (f->v.flags & XCNI_SVC_F_MAGLEV) && key == xcni_maglev_key(f->v.id, f->v.version);
+	memcpy(&k, key, sizeof(k));
+	f = fe_of(ss, by_id, k >> 1);
+	return f && (f->v.flags & XCNI_SVC_F_MAGLEV) && k == xcni_maglev_key(f->v.id, f->v.version);
+}
+
+static bool revnat_live(const struct svcsync *ss, const uint32_t *by_id, const void *key)
+{
+	__u16 k;
+
+	(void)by_id;
+	memcpy(&k, key, sizeof(k));
+	return svc_id_used(ss, k);
+}
+
+static bool name_live(const struct svcsync *ss, const uint32_t *by_id, const void *key)
+{
+	__u32 k;
+
+	(void)by_id;
+	memcpy(&k, key, sizeof(k));
+	return k < SVC_IDS && svc_id_used(ss, k);
 }
 
 /*
@@ -123,7 +146,7 @@ static int svcbe_load(struct svcsync *ss)
 			}
 		}
 	qsort(want, n, sizeof(*want), svcbe_cmp);
-	if ((err = keys_of(ss->fd_svcbe, sizeof(*want), &keys, &nk)))
+	if ((err = svcsync_keys(ss->fd_svcbe, sizeof(*want), &keys, &nk)))
 		goto out;
 	for (i = 0; i < nk; i++)
 		if (!bsearch(keys + i * sizeof(*want), want, n, sizeof(*want), svcbe_cmp))
@@ -143,7 +166,7 @@ static int load_frontends(struct svcsync *ss)
 	size_t n, i;
 	int err;
 
-	if ((err = keys_of(ss->fd_svc, sizeof(struct xcni_svc_key), &keys, &n)))
+	if ((err = svcsync_keys(ss->fd_svc, sizeof(struct xcni_svc_key), &keys, &n)))
 		return err;
 	ss->fe = calloc(n ? n : 1, sizeof(*ss->fe));
 	if (!ss->fe) {
@@ -179,59 +202,34 @@ static int load_frontends(struct svcsync *ss)
 	return 0;
 }
 
+/* The keys of map fd (ksz bytes) that live does not keep: deleted; the kept counted in *kept. */
+static int sweep(const struct svcsync *ss, const uint32_t *by_id, int fd, size_t ksz,
+		 bool (*live)(const struct svcsync *, const uint32_t *, const void *), size_t *kept)
+{
+	unsigned char *keys = NULL;
+	size_t n;
+	int err = svcsync_keys(fd, ksz, &keys, &n);
+
+	for (size_t i = 0; !err && i < n; i++) {
+		if (!live(ss, by_id, keys + i * ksz))
+			bpf_map_delete_elem(fd, keys + i * ksz);
+		else
+			(*kept)++;
+	}
+	free(keys);
+	return err;
+}
+
 /* Slots and tables of no live version, reverse-NAT entries and names of no frontend: deleted. */
 static int sweep_orphans(struct svcsync *ss, const uint32_t *by_id)
 {
-	unsigned char *keys = NULL;
-	size_t n, i;
-	int err;
+	size_t names = 0;
 
-	if ((err = keys_of(ss->fd_slot, sizeof(struct xcni_svcslot_key), &keys, &n)))
-		return err;
-	for (i = 0; i < n; i++) {
-		struct xcni_svcslot_key *k = (void *)(keys + i * sizeof(*k));
-
-		if (!slot_live(ss, by_id, k))
-			bpf_map_delete_elem(ss->fd_slot, k);
-		else
-			ss->n_slot++;
-	}
-	free(keys);
-	if ((err = keys_of(ss->fd_maglev, sizeof(__u32), &keys, &n)))
-		return err;
-	for (i = 0; i < n; i++) {
-		__u32 k;
-
-		memcpy(&k, keys + i * sizeof(k), sizeof(k));
-		if (!maglev_live(ss, by_id, k))
-			bpf_map_delete_elem(ss->fd_maglev, &k);
-		else
-			ss->n_maglev++;
-	}
-	free(keys);
-	if ((err = keys_of(ss->fd_revnat, sizeof(__u16), &keys, &n)))
-		return err;
-	for (i = 0; i < n; i++) {
-		__u16 k;
-
-		memcpy(&k, keys + i * sizeof(k), sizeof(k));
-		if (!svc_id_used(ss, k))
-			bpf_map_delete_elem(ss->fd_revnat, &k);
-		else
-			ss->n_revnat++;
-	}
-	free(keys);
-	if ((err = keys_of(ss->fd_name, sizeof(__u32), &keys, &n)))
-		return err;
-	for (i = 0; i < n; i++) {
-		__u32 k;
-
-		memcpy(&k, keys + i * sizeof(k), sizeof(k));
-		if (k >= SVC_IDS || !svc_id_used(ss, k))
-			bpf_map_delete_elem(ss->fd_name, &k);
-	}
-	free(keys);
-	return 0;
+	return sweep(ss, by_id, ss->fd_slot, sizeof(struct xcni_svcslot_key), slot_live,
+		     &ss->n_slot) ?:
+	       sweep(ss, by_id, ss->fd_maglev, sizeof(__u32), maglev_live, &ss->n_maglev) ?:
+	       sweep(ss, by_id, ss->fd_revnat, sizeof(__u16), revnat_live, &ss->n_revnat) ?:
+	       sweep(ss, by_id, ss->fd_name, sizeof(__u32), name_live, &names);
 }
 
 /* Backends, counted by the frontends naming them; the rest go. */
@@ -241,7 +239,7 @@ static int load_backends(struct svcsync *ss)
 	size_t n, i;
 	int err;
 
-	if ((err = keys_of(ss->fd_be, sizeof(__u32), &keys, &n)))
+	if ((err = svcsync_keys(ss->fd_be, sizeof(__u32), &keys, &n)))
 		return err;
 	ss->be = calloc(n ? n : 1, sizeof(*ss->be));
 	if (!ss->be) {
@@ -297,6 +295,12 @@ static int load(struct svcsync *ss)
 	return err;
 }
 
+/* A map that may be missing: its fd, or -1. */
+static int opt_fd(int fd)
+{
+	return fd < 0 ? -1 : fd;
+}
+
 int svcsync_open(const char *pin_dir, struct svcsync **out)
 {
 	struct svcsync *ss = calloc(1, sizeof(*ss));
@@ -319,15 +323,9 @@ int svcsync_open(const char *pin_dir, struct svcsync **out)
 	}
 	/* Conntrack is the data plane's: without it (a writer over Service maps
 	 * alone) there is nothing to flush. */
-	ss->fd_ct = xcni_map_open_pinned(pin_dir, "xcni_ct", NULL);
-	if (ss->fd_ct < 0)
-		ss->fd_ct = -1;
-	ss->fd_ct6 = xcni_map_open_pinned(pin_dir, "xcni_ct6", NULL);
-	if (ss->fd_ct6 < 0)
-		ss->fd_ct6 = -1;
-	ss->fd_ctstat = xcni_map_open_pinned(pin_dir, "xcni_ctstat", NULL);
-	if (ss->fd_ctstat < 0)
-		ss->fd_ctstat = -1;
+	ss->fd_ct = opt_fd(xcni_map_open_pinned(pin_dir, "xcni_ct", NULL));
+	ss->fd_ct6 = opt_fd(xcni_map_open_pinned(pin_dir, "xcni_ct6", NULL));
+	ss->fd_ctstat = opt_fd(xcni_map_open_pinned(pin_dir, "xcni_ctstat", NULL));
 	*out = ss;
 	return 0;
 }
@@ -336,6 +334,12 @@ void svcsync_free(struct svcsync *ss)
 {
 	if (!ss)
 		return;
+	const int fds[] = { ss->fd_svcbe,  ss->fd_name,   ss->fd_ct,     ss->fd_ct6, ss->fd_ctstat,
+			    ss->fd_maglev, ss->fd_revnat, ss->fd_be,     ss->fd_slot, ss->fd_svc };
+
+	for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
 	for (size_t i = 0; i < ss->nfe; i++)
 		free(ss->fe[i].ids);
 	free(ss->fe);
@@ -344,25 +348,5 @@ void svcsync_free(struct svcsync *ss)
 	free(ss->gone);
 	free(ss->svcbe_del);
 	free(ss->closed);
-	if (ss->fd_svcbe >= 0)
-		close(ss->fd_svcbe);
-	if (ss->fd_name >= 0)
-		close(ss->fd_name);
-	if (ss->fd_ct >= 0)
-		close(ss->fd_ct);
-	if (ss->fd_ct6 >= 0)
-		close(ss->fd_ct6);
-	if (ss->fd_ctstat >= 0)
-		close(ss->fd_ctstat);
-	if (ss->fd_maglev >= 0)
-		close(ss->fd_maglev);
-	if (ss->fd_revnat >= 0)
-		close(ss->fd_revnat);
-	if (ss->fd_be >= 0)
-		close(ss->fd_be);
-	if (ss->fd_slot >= 0)
-		close(ss->fd_slot);
-	if (ss->fd_svc >= 0)
-		close(ss->fd_svc);
 	free(ss);
 }
