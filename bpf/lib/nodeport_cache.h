@@ -28,7 +28,9 @@
  * a packet no frontend's pays one lookup (np_frontend) before XDP_PASS.
  * A flow the full path handed on for its backend here gets a tc entry
  * (tc set, no headers): its later packets go on to tc without the plan,
- * under the same generation, lifetime and TCP flag rules.
+ * under the same generation, lifetime and TCP flag rules, the frontend and
+ * the generation in the metadata area (npc_meta, struct xcni_np_meta), so
+ * that tc takes the flow's service entry and not its own choice.
  */
 #ifndef XCNI_NODEPORT_CACHE_H
 #define XCNI_NODEPORT_CACHE_H
