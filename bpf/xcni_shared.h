@@ -655,6 +655,23 @@ struct xcni_decap_meta {
 	__u8 node6[16]; /* the outer IPv6 source (outer6), else zero */
 };
 
+/*
+ * XDP's choice of a local backend's flow handed to tc (issue 56 item 3;
+ * bpf/lib/nodeport_cache.h writes it, nodeport.h's np_meta_read reads it):
+ * the metadata area of a packet xdp_underlay passed from its flow cache's
+ * tc entry, so that from_outside skips the frontend and the outside rules
+ * (lb_flow_choose) and takes the flow's service entry alone. 16 bytes,
+ * not xcni_decap_meta's 32: from_overlay_xdp takes only exactly those.
+ */
+#define XCNI_NP_META_MAGIC 0x786e706dU /* "xnpm" */
+struct xcni_np_meta {
+	__u32 magic; /* XCNI_NP_META_MAGIC */
+	__u16 rev_nat; /* the frontend XDP found (its service entry's) */
+	__u8 svc_flags; /* its XCNI_SVC_F_* */
+	__u8 pad;
+	__u64 gen; /* xcni_npgen << 32 ^ xcni_polrev when XDP read the entry */
+};
+
 #define XCNI_GENEVE_OPT_CLASS 0xfff0
 #define XCNI_GENEVE_OPT_DSR 0x81
 #define XCNI_GENEVE_F_CRIT 0x40 /* Geneve header: a critical option is present */

@@ -85,6 +85,9 @@ static __always_inline int from_outside(struct __sk_buff *skb, int fam, struct p
 	f->len = skb->len;
 	if (pkt_parse(skb, fam, &c, p4, p6))
 		return OUTSIDE_NOT_OURS(fam);
+	/* XDP's choice, when it handed one (np_meta_read; IPv6's in np6_choose_call). */
+	if (fam == XCNI_AF_INET)
+		pl.meta = np_meta_read(skb);
 	reason = fam == XCNI_AF_INET ?
 			 np_plan_choose(0, fam, &pl) ?: np_tc_dnat(skb, fam, &pl, &c, p4) :
 			 np6_choose_call(skb, p6, pl.src);

@@ -28,7 +28,9 @@
  * a packet no frontend's pays one lookup (np_frontend) before XDP_PASS.
  * A flow the full path handed on for its backend here gets a tc entry
  * (tc set, no headers): its later packets go on to tc without the plan,
- * under the same generation, lifetime and TCP flag rules.
+ * under the same generation, lifetime and TCP flag rules, the frontend and
+ * the generation in the metadata area (npc_meta, struct xcni_np_meta), so
+ * that tc takes the flow's service entry and not its own choice.
  */
 #ifndef XCNI_NODEPORT_CACHE_H
 #define XCNI_NODEPORT_CACHE_H
@@ -60,16 +62,6 @@ static __always_inline void npc_copy(void *dst, const void *src, int ul6)
 		__builtin_memcpy(dst, src, ETH_HLEN + XCNI_ENCAP_DSR_LEN);
 	else
 		__builtin_memcpy(dst, src, ETH_HLEN + XCNI_ENCAP_LEN);
-}
-
-/* The generation and policy revision now: what an entry is made under. */
-static __always_inline __u64 npc_gen(void)
-{
-	__u32 zero = 0;
-	__u64 *g = bpf_map_lookup_elem(&xcni_npgen, &zero);
-	__u32 *rev = bpf_map_lookup_elem(&xcni_polrev, &zero);
-
-	return (g ? *g : 0) << 32 ^ (rev ? *rev : 0);
 }
 
 /* The hits of entry e (key k, fam) into the flow's conntrack entry and its
@@ -104,6 +96,31 @@ static __always_inline int npc_macs_differ(const struct xcni_npc *e, const struc
 	__builtin_memcpy(a, m, sizeof(a));
 	__builtin_memcpy(b, eth, sizeof(b));
 	return (a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2]);
+}
+
+/*
+ * The frontend svc of a flow whose tc entry is current (gen), left in the
+ * metadata area for tc (np_meta_read, np_plan_handed): tc then takes the
+ * flow's service entry, not the frontend's lookup and the outside rules.
+ * XDP_PASS either way (no room: the full path at tc).
+ */
+static __always_inline int npc_meta(struct xdp_md *ctx, const struct xcni_svc *svc, __u64 gen)
+{
+	struct xcni_np_meta *m;
+	__u16 rev_nat = svc->rev_nat;
+	__u8 flags = svc->flags;
+
+	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(*m)))
+		return XDP_PASS;
+	m = (void *)(long)ctx->data_meta;
+	if ((void *)(m + 1) > (void *)(long)ctx->data)
+		return XDP_PASS;
+	m->magic = XCNI_NP_META_MAGIC;
+	m->rev_nat = rev_nat;
+	m->svc_flags = flags;
+	m->pad = 0;
+	m->gen = gen;
+	return XDP_PASS;
 }
 
 /*
@@ -178,9 +195,10 @@ static __always_inline int npc_hit(struct xdp_md *ctx, int fam)
 		t->armed = 1;
 		return -1;
 	}
-	/* A flow to a backend here: tc's, as the full path decided. */
+	/* A flow to a backend here: tc's, as the full path decided, the
+	 * frontend handed to tc's choice (struct xcni_np_meta). */
 	if (e->tc)
-		return npx_count(XCNI_NPA_TC, len, XDP_PASS);
+		return npx_count(XCNI_NPA_TC, len, npc_meta(ctx, svc, gen));
 	/* The inner rewrite of the full path, to the entry's tuple. */
 	if (fam == XCNI_AF_INET) {
 		p4.tuple = e->xlat.v4;

@@ -46,6 +46,18 @@ static const __u32 np_zero = 0;
 /* The outside of a packet from the underlay (from_outside, from_outside6). */
 #define OUTSIDE (external_clusterip ? LB_OUTSIDE | LB_OUTSIDE_CIP : LB_OUTSIDE)
 
+/* The generation and policy revision now: what a flow cache entry is made
+ * under (nodeport_cache.h), and what tc checks XDP's handed choice against
+ * (struct xcni_np_meta). */
+static __always_inline __u64 npc_gen(void)
+{
+	__u32 zero = 0;
+	__u64 *g = bpf_map_lookup_elem(&xcni_npgen, &zero);
+	__u32 *rev = bpf_map_lookup_elem(&xcni_polrev, &zero);
+
+	return (g ? *g : 0) << 32 ^ (rev ? *rev : 0);
+}
+
 /*
  * May a new flow take the SNAT tuple whose conntrack entry is e? When no live
  * flow holds it, or when the packet opens a connection (a SYN, SCTP's INIT)
@@ -658,6 +670,7 @@ struct np_plan {
 	const struct xcni_endpoint *ep; /* a backend on this node (tc's) */
 	__u32 tunnel, encap, len;
 	__u32 src; /* tc: what from_plain found of the source (LB_OUTSIDE_SRC*) */
+	__u32 meta; /* tc: XDP's handed choice (np_meta_read), 0: none */
 	__u16 nport; /* the SNAT port */
 };
 
@@ -693,6 +706,41 @@ static __always_inline const struct xcni_svc *np_frontend(int fam, const void *d
 	k.port = dport;
 	k.proto = proto;
 	return bpf_map_lookup_elem(&xcni_svc, &k);
+}
+
+/*
+ * XDP's handed choice (pl->meta: np_meta_read's, tc only): the flow's
+ * service entry, of the frontend XDP found (its rev_nat), still names its
+ * backend (lb_flow_kept) under the generation XDP's flow cache entry was
+ * made under; then st is filled as lb_flow_choose fills it for a kept flow
+ * and the packet counted into the entry, the frontend's lookup and the
+ * outside rules (judged when the flow's first packets took the full path,
+ * in this generation) not made again. 0: anything else, nothing written,
+ * lb_flow_choose's to decide.
+ */
+static __always_inline int np_plan_handed(int fam, struct np_plan *pl)
+{
+	struct flow *f = pl->f;
+	struct xcni_ct_entry *e = bpf_map_lookup_elem(ct_map(fam), &f->tuple);
+	const struct xcni_backend *be;
+	__u64 now = bpf_ktime_get_ns();
+
+	if (!e || e->rev_nat != (__u16)pl->meta)
+		return 0;
+	be = lb_flow_kept(e, now, flow_proto(f, fam), f->tcp_flags);
+	if (!be || be->family != fam)
+		return 0;
+	lb_flow_count(e, now, f->len);
+	LB_ST(pl->st, fam, svc_flags) = (__u8)(pl->meta >> 16);
+	if (fam == XCNI_AF_INET)
+		((struct lb4_state *)pl->st)->svc_ct = e;
+	else
+		((struct lb6_state *)pl->st)->rev_nat = e->rev_nat;
+	LB_ST(pl->st, fam, backend_id) = e->backend_id;
+	LB_ST(pl->st, fam, translated) = 1;
+	lb_tuple_copy(lb_st_orig(pl->st, fam), &f->tuple, fam);
+	pl->be = be;
+	return 1;
 }
 
 /*
@@ -742,17 +790,22 @@ static __always_inline int np_plan_choose(int xdp, int fam, struct np_plan *pl)
 		pl->in = &pl->t->in;
 		__builtin_memset(pl->fib, 0, sizeof(*pl->fib));
 	}
-	/* The outside rules, the backend (XDP's frontend is svc, the EXT
-	 * entry lb_frontend_of would find again). */
-	r = lb_flow_choose(f, fam, 0, pl->st, OUTSIDE | pl->src, xdp, pl->tmp, &pl->svc, &pl->be,
-			   &pl->se);
-	if (r != 1 || !pl->svc || !pl->be)
-		return NP_NO(xdp, r ?: NP_PLAN_NOT_OURS);
+	/* At tc, XDP's choice when it handed one (np_plan_handed); else the
+	 * outside rules, the backend (XDP's frontend is svc, the EXT entry
+	 * lb_frontend_of would find again). */
+	if (!xdp && pl->meta && np_plan_handed(fam, pl)) {
+		f->rev_nat = (__u16)pl->meta;
+	} else {
+		r = lb_flow_choose(f, fam, 0, pl->st, OUTSIDE | pl->src, xdp, pl->tmp, &pl->svc,
+				   &pl->be, &pl->se);
+		if (r != 1 || !pl->svc || !pl->be)
+			return NP_NO(xdp, r ?: NP_PLAN_NOT_OURS);
+		f->rev_nat = pl->svc->rev_nat;
+	}
 	pl->orig = lb_st_orig(pl->st, fam);
 	/* The translated destination, as lb_dnat leaves a pod's. */
 	__builtin_memcpy(flow_daddr(f, fam), pl->be->addr, alen);
 	*lb_dport(f, fam) = pl->be->port;
-	f->rev_nat = pl->svc->rev_nat;
 	f->backend_id = LB_ST(pl->st, fam, backend_id);
 	return NP_PLAN_GO;
 }

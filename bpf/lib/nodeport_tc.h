@@ -243,6 +243,37 @@ static __always_inline int np_tc_dnat(struct __sk_buff *skb, int fam, struct np_
 	return p4 ? reparse4(skb, c, p4) : 0;
 }
 
+/*
+ * XDP's handed choice (struct xcni_np_meta) on skb, for np_plan_handed:
+ * NP_META_OK | its svc_flags << 16 | its rev_nat, or 0 when data_meta does
+ * not hold exactly the record with the magic and this generation (none, a
+ * decapsulation record, another program's bytes, a generation that moved
+ * since XDP read its entry: the full path). Only an XDP program writes skb
+ * metadata, and on the underlay that is xdp_underlay (from_overlay_xdp's
+ * reasoning); what it lets tc skip is the choice alone: conntrack, the
+ * pod's policy and the delivery are tc's as ever. A global function:
+ * its frame beside from_outside4's, not in it.
+ */
+#define NP_META_OK (1U << 24)
+
+__attribute__((noinline)) int np_meta_read(struct __sk_buff *skb)
+{
+	const struct xcni_np_meta *m;
+	void *data;
+
+	if (!skb)
+		return 0;
+	m = (const void *)(long)skb->data_meta;
+	data = (void *)(long)skb->data;
+	if ((const void *)(m + 1) > data || m->magic != XCNI_NP_META_MAGIC || m->gen != npc_gen())
+		return 0;
+	/* Exactly the record (from_overlay_xdp's two compares). */
+	barrier_var(m);
+	if ((const void *)(m + 1) < data)
+		return 0;
+	return (int)(NP_META_OK | (__u32)m->svc_flags << 16 | m->rev_nat);
+}
+
 /* IPv6's choice and DNAT in a frame of their own (global: from_outside6's
  * chain at the verifier's 512 bytes), as a pod's are lb6_translate_call's. */
 __attribute__((noinline)) int np6_choose_call(struct __sk_buff *skb, struct pkt6 *p, __u32 src)
@@ -252,6 +283,7 @@ __attribute__((noinline)) int np6_choose_call(struct __sk_buff *skb, struct pkt6
 	if (!skb || !p)
 		return NP_PLAN_NOT_OURS;
 	pl.f = pkt_flow(p);
+	pl.meta = np_meta_read(skb);
 	return np_plan_choose(0, XCNI_AF_INET6, &pl) ?:
 		       np_tc_dnat(skb, XCNI_AF_INET6, &pl, NULL, NULL);
 }

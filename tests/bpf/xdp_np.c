@@ -264,20 +264,33 @@ static void npc_gen_sync(const void *x)
 }
 
 /* One frame through the fast path x: the XDP verdict; out, *out_len. */
+/* The metadata area the last run left in front of the frame (npx_run_x):
+ * tc's handed choice (struct xcni_np_meta) or nothing. */
+static uint8_t npx_meta[32];
+static uint32_t npx_metalen;
+
 static int npx_run_x(struct xdp_underlay *x, const uint8_t *in, size_t len, uint8_t *out,
 		     size_t *out_len)
 {
-	struct xdp_md ctx = { .data_end = (uint32_t)len, .ingress_ifindex = env.ifindex[DEV_U] };
+	struct xdp_md ctx = { .data_end = (uint32_t)len, .ingress_ifindex = env.ifindex[DEV_U] },
+		      co = {};
 	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_size_in = (uint32_t)len,
 		    .data_out = out, .data_size_out = NPX_OUT, .ctx_in = &ctx,
-		    .ctx_size_in = sizeof(ctx), .repeat = 1);
+		    .ctx_size_in = sizeof(ctx), .ctx_out = &co, .ctx_size_out = sizeof(co),
+		    .repeat = 1);
 	int err;
 
 	npc_gen_sync(x);
 	err = bpf_prog_test_run_opts(bpf_program__fd(x->progs.xdp_underlay), &o);
 	if (err)
 		fail_msg("xdp_underlay (np_accel) test run: %s", strerror(-err));
-	*out_len = o.data_size_out;
+	/* The output starts at the metadata (co.data its length): the frame
+	 * apart from it, the record kept for the rows that read it. */
+	npx_metalen = co.data;
+	assert_true(npx_metalen <= sizeof(npx_meta) && npx_metalen <= o.data_size_out);
+	memcpy(npx_meta, out, npx_metalen);
+	memmove(out, out + npx_metalen, o.data_size_out - npx_metalen);
+	*out_len = o.data_size_out - npx_metalen;
 	return (int)o.retval;
 }
 
@@ -1139,6 +1152,195 @@ static void npx_cache_local(void **state)
 	assert_int_equal(npa_count(XCNI_NPA_TC), tc0 + 2);
 }
 
+/* The generation a flow cache entry is made under (bpf: npc_gen). */
+static uint64_t npx_gen(void)
+{
+	uint32_t zero = 0, rev = 0;
+	uint64_t g = 0;
+
+	assert_int_equal(bpf_map_lookup_elem(map_fd("xcni_npgen"), &zero, &g), 0);
+	assert_int_equal(bpf_map_lookup_elem(map_fd("xcni_polrev"), &zero, &rev), 0);
+	return g << 32 ^ rev;
+}
+
+/* fd run live on the underlay device: what it passes (its metadata kept)
+ * enters the stack there, through the tc program attached at its ingress. */
+static void npx_live(int fd, const uint8_t *in, size_t len)
+{
+	struct xdp_md ci = { .data_end = (__u32)len, .ingress_ifindex = (__u32)env.ifindex[DEV_U] };
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_size_in = (__u32)len, .ctx_in = &ci,
+		    .ctx_size_in = sizeof(ci), .repeat = 1, .flags = BPF_F_TEST_XDP_LIVE_FRAMES);
+
+	assert_int_equal(bpf_prog_test_run_opts(fd, &o), 0);
+}
+
+/*
+ * Another XDP program's metadata: a 16-byte area holding w0, w1 (struct
+ * xcni_np_meta's two words) in front of the frame, XDP_PASS. Plain
+ * instructions: no object of the project writes such an area but
+ * xdp_underlay, and the rows below need one that lies.
+ */
+static int npx_forger(uint64_t w0, uint64_t w1)
+{
+#define I(c, d, s_, o_, i_) { .code = (c), .dst_reg = (d), .src_reg = (s_), .off = (o_), .imm = (i_) }
+	const struct bpf_insn p[] = {
+		I(0xbf, 6, 1, 0, 0), /* r6 = ctx */
+		I(0xb7, 2, 0, 0, -16), /* r2 = -16 */
+		I(0x85, 0, 0, 0, BPF_FUNC_xdp_adjust_meta),
+		I(0x55, 0, 0, 11, 0), /* no room: out */
+		I(0x61, 2, 6, 8, 0), /* r2 = data_meta */
+		I(0x61, 3, 6, 0, 0), /* r3 = data */
+		I(0xbf, 4, 2, 0, 0),
+		I(0x07, 4, 0, 0, 16),
+		I(0x2d, 4, 3, 6, 0), /* meta + 16 > data: out */
+		I(0x18, 5, 0, 0, (int32_t)w0), I(0, 0, 0, 0, (int32_t)(w0 >> 32)),
+		I(0x7b, 2, 5, 0, 0),
+		I(0x18, 5, 0, 0, (int32_t)w1), I(0, 0, 0, 0, (int32_t)(w1 >> 32)),
+		I(0x7b, 2, 5, 8, 0),
+		I(0xb7, 0, 0, 0, XDP_PASS), /* out */
+		I(0x95, 0, 0, 0, 0),
+	};
+#undef I
+	int fd = bpf_prog_load(BPF_PROG_TYPE_XDP, "npx_forger", "GPL", p, ARRAY_SIZE(p), NULL);
+
+	assert_true(fd >= 0);
+	return fd;
+}
+
+/* in's flow cache entry fresh: through the fast path until it is answered
+ * from the entry (an entry past its second refreshed by the full path). */
+static void npx_warm(const uint8_t *in, size_t len)
+{
+	uint8_t out[NPX_OUT];
+	size_t out_len;
+
+	for (int i = 0; i < 5; i++) {
+		assert_int_equal(xdp_in(0, in, len, out, &out_len), XDP_PASS);
+		assert_int_equal(out_len, len);
+		assert_memory_equal(out, in, len);
+		if (npx_metalen)
+			return;
+	}
+	fail_msg("no record after 5 packets");
+}
+
+/* Each live run's outcome: the frontend's refusal counted, the flow's service entry's packets. */
+struct npx_seen {
+	uint64_t refused, svc_pkts;
+};
+
+static struct npx_seen npx_seen(const char *src, uint16_t sp, uint16_t dp)
+{
+	struct xcni_metric m[XCNI_NR_METRICS];
+	struct npx_seen r;
+	int found;
+
+	assert_int_equal(read_metrics(m), 0);
+	r.refused = m[XCNI_METRIC_IDX(XCNI_DROP_CLUSTERIP_OUTSIDE, XCNI_DIR_FROM_OVERLAY)].packets;
+	r.svc_pkts = ct_get(ip4(src), ip4(NODE_IP), sp, dp, IPPROTO_UDP, &found).pkts_orig;
+	assert_true(found);
+	return r;
+}
+
+/* Through fd live (XDP, then from_overlay at tc): refused (1) or taken by tc (0). */
+static int npx_live_refused(int fd, const uint8_t *in, size_t len, uint16_t sp, uint16_t dp)
+{
+	struct npx_seen a = npx_seen(XC2, sp, dp), b;
+
+	npx_live(fd, in, len);
+	assert_true(ring_buffer__consume(env.rb) >= 0);
+	b = npx_seen(XC2, sp, dp);
+	if (b.refused == a.refused + 1 && b.svc_pkts == a.svc_pkts)
+		return 1;
+	if (b.refused == a.refused && b.svc_pkts == a.svc_pkts + 1)
+		return 0;
+	fail_msg("live run: refused %llu -> %llu, service entry %llu -> %llu packets",
+		 (unsigned long long)a.refused, (unsigned long long)b.refused,
+		 (unsigned long long)a.svc_pkts, (unsigned long long)b.svc_pkts);
+	return -1;
+}
+
+/*
+ * The metadata handoff (issue 56 item 3): a flow to a backend here (B,
+ * UDP to NODE_IP:30098), its tc entry in the flow cache; its next packet
+ * passes with struct xcni_np_meta in front (the magic, the frontend, the
+ * generation), and tc takes the flow's service entry instead of its own
+ * choice. To tell which one tc made, the frontend is then flagged a
+ * ClusterIP (from outside: refused, drop-clusterip-outside) without a new
+ * generation, which xcnid never does: the choice refuses it, XDP's handed
+ * choice (made under the generation) does not. Warm (XDP live into tc):
+ * taken; cold (tc alone, no metadata), another program's area (the wrong
+ * magic; the right magic with a stale generation): refused. With the
+ * generation moved, XDP refuses its entry and hands on no record.
+ * Shown to fail: with np_plan_choose not calling np_plan_handed, the warm
+ * run is refused.
+ */
+static void npx_cache_handoff(void **state)
+{
+	uint8_t in[FRAME_MAX], out[NPX_OUT];
+	struct fr f = outside_to(XC2, 40310, 30098, IPPROTO_UDP, 0);
+	size_t len = frame(&f, in), out_len;
+	struct xcni_svc_key k = { .port = htons(30098), .family = XCNI_AF_INET,
+				  .proto = IPPROTO_UDP, .scope = XCNI_SCOPE_EXT };
+	struct xcni_np_meta m;
+	struct xcni_svc sv;
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = env.ifindex[DEV_U], .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, tco, .prog_fd = prog_fd(FROM_OVERLAY_LB));
+	uint64_t gen, w0;
+	int xfd = bpf_program__fd(env.xdp_np->progs.xdp_underlay), forged, stale, err;
+
+	(void)state;
+	*(uint32_t *)k.addr = ip4(NODE_IP);
+	assert_int_equal(be_set(9143, IP_B, 8080, XCNI_BE_ACTIVE), 0);
+	assert_int_equal(svc_set(NODE_IP, 30098, IPPROTO_UDP, 9143, 0, 0, 0,
+				 (const uint32_t[]){ 9143 }, 1, 0),
+			 0);
+	/* The first packet: the full path hands it on (no record), a tc entry
+	 * left; tc opens the flow. */
+	handed_on(0, in, len);
+	assert_int_equal(npx_metalen, 0);
+	assert_int_equal(lb_send(FROM_OVERLAY_LB, DEV_U, in, len, out, &out_len), TC_ACT_REDIRECT);
+	/* The next: from the tc entry, the record in front. */
+	npx_warm(in, len);
+	assert_int_equal(npx_metalen, sizeof(m));
+	memcpy(&m, npx_meta, sizeof(m));
+	assert_int_equal(bpf_map_lookup_elem(map_fd("xcni_svc"), &k, &sv), 0);
+	gen = npx_gen();
+	assert_int_equal(m.magic, XCNI_NP_META_MAGIC);
+	assert_int_equal(m.rev_nat, sv.rev_nat);
+	assert_int_equal(m.svc_flags, sv.flags);
+	assert_true(m.gen == gen);
+	w0 = XCNI_NP_META_MAGIC | (uint64_t)sv.rev_nat << 32;
+	forged = npx_forger(w0 ^ 1, gen);
+	stale = npx_forger(w0, gen ^ 1ULL << 32);
+	err = bpf_tc_hook_create(&hook);
+	assert_true(!err || err == -EEXIST);
+	assert_int_equal(bpf_tc_attach(&hook, &tco), 0);
+	/* The frontend refused from outside, the generation not moved (no
+	 * npx_run: the harness would move it), the tc entry fresh (within its
+	 * second: a loaded machine's slow step in between refreshes it again). */
+	for (int i = 0; i < 3; i++) {
+		sv.flags &= (uint8_t)~XCNI_SVC_F_CLUSTERIP;
+		assert_int_equal(bpf_map_update_elem(map_fd("xcni_svc"), &k, &sv, BPF_EXIST), 0);
+		npx_warm(in, len);
+		sv.flags |= XCNI_SVC_F_CLUSTERIP;
+		assert_int_equal(bpf_map_update_elem(map_fd("xcni_svc"), &k, &sv, BPF_EXIST), 0);
+		if (!npx_live_refused(xfd, in, len, 40310, 30098))
+			break;
+		assert_true(i < 2);
+	}
+	assert_int_equal(npx_live_refused(forged, in, len, 40310, 30098), 1);
+	assert_int_equal(npx_live_refused(stale, in, len, 40310, 30098), 1);
+	tco.flags = tco.prog_fd = tco.prog_id = 0;
+	assert_int_equal(bpf_tc_detach(&hook, &tco), 0);
+	close(forged);
+	close(stale);
+	/* Cold: tc alone refuses it; the generation moved, XDP hands on no record. */
+	assert_int_equal(lb_send(FROM_OVERLAY_LB, DEV_U, in, len, out, &out_len), TC_ACT_SHOT);
+	assert_int_equal(xdp_in(0, in, len, out, &out_len), XDP_PASS);
+	assert_int_equal(npx_metalen, 0);
+}
+
 /* The DSR option at o (after the outer IPv4, UDP, Geneve): the frontend fe:fport/proto, family fam. */
 static void dsr_opt_is(const uint8_t *o, uint8_t fam, const void *fe, size_t alen, uint16_t fport,
 		       uint8_t proto)
@@ -1486,5 +1688,6 @@ static const struct CMUnitTest xdp_np_tests[] = {
 	cmocka_unit_test(npx_cache_gens),
 	cmocka_unit_test(npx_cache_flood),
 	cmocka_unit_test(npx_cache_local),
+	cmocka_unit_test(npx_cache_handoff),
 };
 const struct group xdp_np_group = { "xdp_np", TESTS(xdp_np_tests), .prep = np_state };
