@@ -33,7 +33,8 @@ sed -i 's/^const volatile __u32 fqdn_enabled = 0;/const volatile __u32 fqdn_enab
 grep -q '^const volatile __u32 fqdn_enabled = 1;' "$cfg" ||
 	die "$tree/bpf/lib/config.h: no 'const volatile __u32 fqdn_enabled = 0;' to turn on"
 say "building the fqdn_enabled 1 skeletons in $on"
-# shellcheck disable=SC2046 # one target a word
-make -s -C "$on" -j2 $(sed -n 's/^BPF_PROGS := //p' "$on/Makefile" | tr ' ' '\n' | sed 's|^|build/gen/|; s|$|.skel.h|') ||
+# BUILD=build: the copy's own (the caller's BUILD may name TREE's). One target a word:
+# shellcheck disable=SC2046
+make -s -C "$on" -j2 BUILD=build $(sed -n 's/^BPF_PROGS := //p' "$on/Makefile" | tr ' ' '\n' | sed 's|^|build/gen/|; s|$|.skel.h|') ||
 	die "the skeletons of $on do not build"
 bash "$here/pkt-bench.sh" "$tree" "$on" "${2:-8}" "${3:-20}"
