@@ -19,10 +19,8 @@
 # every other packet passes.
 set -euo pipefail
 BENCH=fqdn-pkt
-here=$(cd "$(dirname "$0")" && pwd)
-. "$here/lib.sh"
-
-(($# >= 1)) || die "usage: bash bench/fqdn-pkt.sh TREE [RUNS] [ROUNDS]"
+. "$(dirname "$0")/lib.sh"
+(($# >= 1)) || usage
 tree=$(cd "$1" && pwd)
 need make tar sed
 on=$(mktemp -d /tmp/fqdn-pkt.XXXXXX)
@@ -37,4 +35,4 @@ say "building the fqdn_enabled 1 skeletons in $on"
 # shellcheck disable=SC2046
 make -s -C "$on" -j2 BUILD=build $(sed -n 's/^BPF_PROGS := //p' "$on/Makefile" | tr ' ' '\n' | sed 's|^|build/gen/|; s|$|.skel.h|') ||
 	die "the skeletons of $on do not build"
-bash "$here/pkt-bench.sh" "$tree" "$on" "${2:-8}" "${3:-20}"
+bash "$HERE/pkt-bench.sh" "$tree" "$on" "${2:-8}" "${3:-20}"
