@@ -18,6 +18,7 @@
 # pays a lookup more, lib/policy.h's fqdn_group): they measure the checks
 # every other packet passes.
 set -euo pipefail
+# shellcheck disable=SC2034 # lib.sh's messages name it
 BENCH=fqdn-pkt
 . "$(dirname "$0")/lib.sh"
 (($# >= 1)) || usage

@@ -17,7 +17,10 @@
 # the ratio of the medians B/A.
 set -euo pipefail
 A=$1 B=$2 N=${3:-10000} E=${4:-10} R=${5:-3} P=${PASSES:-4}
-[[ $P =~ ^[0-9]+$ ]] && ((P >= 2 && P % 2 == 0)) || { echo "PASSES: an even number >= 2, got '$P'" >&2; exit 2; }
+if ! [[ $P =~ ^[0-9]+$ ]] || ((P < 2 || P % 2)); then
+	echo "PASSES: an even number >= 2, got '$P'" >&2
+	exit 2
+fi
 O=$(mktemp -d /tmp/svc-prog-ab.XXXXXX)
 trap 'rm -rf "$O"' EXIT
 for t in A B; do
