@@ -413,7 +413,10 @@ pps() {
 		;;
 	ceiling)
 		ip netns exec xcl-ul tc qdisc add dev "$GPORT" clsact &&
-			ip netns exec xcl-ul tc filter add dev "$GPORT" ingress bpf direct-action obj "$DROP" sec tc ||
+			# nsenter, not ip netns exec: that one mounts the netns's sysfs over
+			# /sys, hiding the bpffs tc loads through (under tests/sandbox.sh
+			# the sandbox's own at /sys/fs/bpf: "mkdir /sys/fs/bpf/tc/ failed").
+			nsenter --net=/run/netns/xcl-ul tc filter add dev "$GPORT" ingress bpf direct-action obj "$DROP" sec tc ||
 			die "attaching drop.bpf.o at $GPORT's tc ingress"
 		;;
 	*) ns=$be ;;
