@@ -1,0 +1,131 @@
+#!/bin/bash
+# make e2e (issue 55): egress by DNS name on real kubelet nodes, the policy
+# applied with kubectl. The control plane of tests/k8s/controlplane.sh and two
+# nodes of tests/k8s/node.sh whose xcnid runs --kube-proxy-replacement
+# --fqdn-policy (no kube-proxy: the DNS Service's ClusterIP is xcnid's), then:
+# - the ClusterNetworkPolicy CRD (policy.networking.k8s.io v1alpha2, its
+#   schema left open: xcnid validates) applied;
+# - the cluster DNS: kube-system/kube-dns, a ClusterIP Service over pod
+#   kube-system/dns on n1 running the host's dnsmasq (through a hostPath of the
+#   node's root; the busybox image has no DNS server): api.example.test is the
+#   control plane's 192.0.2.1, other.example.test a second address of its
+#   netns, 192.0.2.7; both serve HTTP on 18080 there (outside the cluster);
+# - pod fq/c on n2 (answers over Geneve: read by from_overlay) under an Admin
+#   ClusterNetworkPolicy applied with kubectl: Accept domainNames
+#   [api.example.test], Deny networks 192.0.2.1/32 and 192.0.2.7/32;
+# - c is refused 192.0.2.1:18080 before asking; resolves api.example.test
+#   (the ClusterIP) and then reaches it; resolves other.example.test and is
+#   still refused 192.0.2.7; xcnictl fqdn list on n2 names fq/c,
+#   api.example.test, 192.0.2.1; xcnid refused no generation;
+# - everything down.
+# Outside make check; needs scripts/k8s-build.sh to have run, and make.
+set -uo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+k8s_preflight n1 n2
+command -v dnsmasq >/dev/null || k8s_skip "dnsmasq missing (the cluster DNS's server)"
+export K8S_CNI=xcni
+CG2=/sys/fs/cgroup/unified
+[ "$(stat -f -c %T $CG2 2>/dev/null)" = cgroup2fs ] || CG2=/sys/fs/cgroup
+k8s_node_env() { export XCNI_K8S_XCNID_ARGS="--kube-proxy-replacement --fqdn-policy --cgroup-root $CG2/xcni-k8s-$1"; }
+k8s_cp_up
+k8s_nodes_up
+
+# ---- outside: the control plane's netns serves 192.0.2.1 and 192.0.2.7 on 18080 ----
+CPDEV=$(ip -n "$K8S_NETNS" -o -4 addr show | awk '$4 == "192.0.2.1/24" || $4 ~ /^192\.0\.2\.1\// { print $2; exit }')
+check "the control plane's link holds 192.0.2.1 ($CPDEV)" test -n "$CPDEV"
+ip -n "$K8S_NETNS" addr add 192.0.2.7/32 dev "$CPDEV" 2>/dev/null
+mkdir -p "$TMP/www" && echo outside >"$TMP/www/index.html"
+ip netns exec "$K8S_NETNS" busybox httpd -f -p 18080 -h "$TMP/www" &
+BG_PIDS+=($!)
+
+# ---- the CRD, the cluster DNS, the pod, the policy ----
+kc apply -f - >/dev/null <<'EOF2'
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: clusternetworkpolicies.policy.networking.k8s.io}
+spec:
+  group: policy.networking.k8s.io
+  scope: Cluster
+  names: {kind: ClusterNetworkPolicy, plural: clusternetworkpolicies, singular: clusternetworkpolicy, shortNames: [cnp]}
+  versions:
+  - name: v1alpha2
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}
+EOF2
+check "CRD clusternetworkpolicies.policy.networking.k8s.io Established" \
+	bash -c "kc wait --for=condition=Established crd/clusternetworkpolicies.policy.networking.k8s.io --timeout=60s >/dev/null"
+
+LD=$(ls /lib64/ld-linux-*.so.2 2>/dev/null | head -1)
+LIBS=/h/lib/$(gcc -dumpmachine 2>/dev/null || echo x86_64-linux-gnu):/h/usr/lib/$(gcc -dumpmachine 2>/dev/null || echo x86_64-linux-gnu)
+kc apply -f - >/dev/null <<EOF2
+apiVersion: v1
+kind: Pod
+metadata: {name: dns, namespace: kube-system, labels: {k8s-app: kube-dns}}
+spec:
+  nodeName: n1
+  terminationGracePeriodSeconds: 1
+  volumes: [{name: h, hostPath: {path: /}}]
+  containers:
+  - name: main
+    image: xcni.test/busybox:1
+    imagePullPolicy: Never
+    volumeMounts: [{name: h, mountPath: /h, readOnly: true}]
+    command: ["/h$LD", "--library-path", "$LIBS", "/h/usr/sbin/dnsmasq", "-k", "-u", "root",
+              "--pid-file=", "--no-resolv", "--no-hosts", "--port=53",
+              "--address=/api.example.test/192.0.2.1", "--address=/other.example.test/192.0.2.7",
+              "--local-ttl=300"]
+    readinessProbe: {tcpSocket: {port: 53}, periodSeconds: 1}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: kube-dns, namespace: kube-system}
+spec:
+  selector: {k8s-app: kube-dns}
+  ports: [{name: dns, port: 53, protocol: UDP}, {name: dns-tcp, port: 53, protocol: TCP}]
+EOF2
+check "kube-system/dns (dnsmasq) Ready on n1" \
+	bash -c "kc -n kube-system wait --for=condition=Ready pod/dns --timeout=90s >/dev/null"
+DNS=$(kc -n kube-system get svc kube-dns -o jsonpath='{.spec.clusterIP}')
+diag "kube-dns $DNS:53, backend $(ip_of kube-system dns) on n1"
+kc create namespace fq >/dev/null
+check "pod fq/c on n2 Ready" pod c fq n2 "app: c" 'exec sleep 2147483647'
+kc apply -f - >/dev/null <<'EOF2'
+apiVersion: policy.networking.k8s.io/v1alpha2
+kind: ClusterNetworkPolicy
+metadata: {name: fq-c}
+spec:
+  tier: Admin
+  priority: 10
+  subject:
+    pods:
+      namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: fq}}
+      podSelector: {matchLabels: {app: c}}
+  egress:
+  - {action: Accept, to: [{domainNames: [api.example.test]}]}
+  - {action: Deny, to: [{networks: [192.0.2.1/32, 192.0.2.7/32]}]}
+EOF2
+ok "ClusterNetworkPolicy fq-c applied with kubectl"
+
+get() { kc -n fq exec c -- sh -c "$BOUNDED"'; bounded 20 wget -q -O - "$1"' sh "http://$1:18080/" 2>/dev/null | grep -qx outside; }
+# resolves NAME: busybox nslookup asks the ClusterIP (UDP); the answer's address on stdout.
+resolves() { kc -n fq exec c -- nslookup "$1" "$DNS" 2>/dev/null | awk '/^Address/ && $NF ~ /^192\.0\.2\./ { a = $NF } END { print a }'; }
+refused_get() { ! get "$1"; }
+resolves_to() { local got; got=$(resolves "$1"); echo "$1: '$got'"; [ "$got" = "$2" ]; }
+check "c is refused 192.0.2.1:18080 before asking (fq-c's Deny)" eventually 20 refused_get 192.0.2.1
+check "c resolves api.example.test through $DNS: 192.0.2.1" eventually 20 resolves_to api.example.test 192.0.2.1
+check "c reaches 192.0.2.1:18080 (learned from the answer, read by n2's from_overlay)" get 192.0.2.1
+check "c resolves other.example.test: 192.0.2.7" resolves_to other.example.test 192.0.2.7
+check "c is still refused 192.0.2.7:18080 (no rule names other.example.test)" refused_get 192.0.2.7
+list() { nsenter --net=/run/netns/xcni-k8s-n2 "$BUILD/xcnictl" --pin-dir /sys/fs/bpf/xcni-k8s/n2 fqdn list -o json; }
+check "xcnictl fqdn list on n2: fq/c, api.example.test, 192.0.2.1" bash -c \
+	"$(declare -f list); list | python3 -c 'import json,sys; sys.exit(not any(r[\"pod\"] == \"fq/c\" and r[\"name\"] == \"api.example.test\" and r[\"address\"] == \"192.0.2.1\" for r in json.load(sys.stdin)))'"
+for n in n1 n2; do
+	check "xcnid on $n refused no generation (its log)" bash -c "! grep -q 'generation .* refused\|stopped at' /run/xcni-k8s/$n/xcnid.log"
+done
+
+k8s_down
+finish
