@@ -92,6 +92,7 @@ check "kube-system/dns (dnsmasq) Ready on n1" \
 DNS=$(kc -n kube-system get svc kube-dns -o jsonpath='{.spec.clusterIP}')
 diag "kube-dns $DNS:53, backend $(ip_of kube-system dns) on n1"
 kc create namespace fq >/dev/null
+kc label namespace fq kubernetes.io/metadata.name=fq >/dev/null # 1.20 does not set it
 check "pod fq/c on n2 Ready" pod c fq n2 "app: c" 'exec sleep 2147483647'
 kc apply -f - >/dev/null <<'EOF2'
 apiVersion: policy.networking.k8s.io/v1alpha2
