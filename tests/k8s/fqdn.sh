@@ -6,8 +6,9 @@
 # - the ClusterNetworkPolicy CRD (policy.networking.k8s.io v1alpha2, its
 #   schema left open: xcnid validates) applied;
 # - the cluster DNS: kube-system/kube-dns, a ClusterIP Service over pod
-#   kube-system/dns on n1 running the host's dnsmasq (through a hostPath of the
-#   node's root; the busybox image has no DNS server): api.example.test is the
+#   kube-system/dns on n1 running the host's dnsmasq (its loader and libraries
+#   through a hostPath of the node's root, --user= as the image has no
+#   /etc/passwd; the busybox image has no DNS server): api.example.test is the
 #   control plane's 192.0.2.1, other.example.test a second address of its
 #   netns, 192.0.2.7; both serve HTTP on 18080 there (outside the cluster);
 # - pod fq/c on n2 (answers over Geneve: read by from_overlay) under an Admin
@@ -60,7 +61,7 @@ check "CRD clusternetworkpolicies.policy.networking.k8s.io Established" \
 	bash -c "kc wait --for=condition=Established crd/clusternetworkpolicies.policy.networking.k8s.io --timeout=60s >/dev/null"
 
 LD=$(ls /lib64/ld-linux-*.so.2 2>/dev/null | head -1)
-LIBS=/h/lib/$(gcc -dumpmachine 2>/dev/null || echo x86_64-linux-gnu):/h/usr/lib/$(gcc -dumpmachine 2>/dev/null || echo x86_64-linux-gnu)
+LIBS=/h/usr/lib/$(gcc -dumpmachine 2>/dev/null || echo x86_64-linux-gnu)
 kc apply -f - >/dev/null <<EOF2
 apiVersion: v1
 kind: Pod
@@ -74,7 +75,7 @@ spec:
     image: xcni.test/busybox:1
     imagePullPolicy: Never
     volumeMounts: [{name: h, mountPath: /h, readOnly: true}]
-    command: ["/h$LD", "--library-path", "$LIBS", "/h/usr/sbin/dnsmasq", "-k", "-u", "root",
+    command: ["/h$LD", "--library-path", "$LIBS", "/h/usr/sbin/dnsmasq", "-k", "--user=", "-C", "/dev/null",
               "--pid-file=", "--no-resolv", "--no-hosts", "--port=53",
               "--address=/api.example.test/192.0.2.1", "--address=/other.example.test/192.0.2.7",
               "--local-ttl=300"]
@@ -113,7 +114,7 @@ ok "ClusterNetworkPolicy fq-c applied with kubectl"
 
 get() { kc -n fq exec c -- sh -c "$BOUNDED"'; bounded 20 wget -q -O - "$1"' sh "http://$1:18080/" 2>/dev/null | grep -qx outside; }
 # resolves NAME: busybox nslookup asks the ClusterIP (UDP); the answer's address on stdout.
-resolves() { kc -n fq exec c -- nslookup "$1" "$DNS" 2>/dev/null | awk '/^Address/ && $NF ~ /^192\.0\.2\./ { a = $NF } END { print a }'; }
+resolves() { kc -n fq exec c -- nslookup "$1" "$DNS" 2>/dev/null | grep -oE '192\.0\.2\.[0-9]+' | tail -1; }
 refused_get() { ! get "$1"; }
 resolves_to() { local got; got=$(resolves "$1"); echo "$1: '$got'"; [ "$got" = "$2" ]; }
 check "c is refused 192.0.2.1:18080 before asking (fq-c's Deny)" eventually 20 refused_get 192.0.2.1
