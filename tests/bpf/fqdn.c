@@ -250,6 +250,16 @@ static void rr_cname(struct msg *m, uint32_t ttl, const char *target)
 
 /* ---- the packets ---------------------------------------------------------- */
 
+/* An IPv4 frame's total length: its header and n bytes after; the checksum again. */
+static void ip4_len(uint8_t *frame, size_t n)
+{
+	struct iphdr *ip = (struct iphdr *)(frame + ETH_HLEN);
+
+	ip->tot_len = htons((uint16_t)(sizeof(*ip) + n));
+	ip->check = 0;
+	ip->check = csum(ip, sizeof(*ip));
+}
+
 /* ask_answer_via's via: the DNS on another node, its answer in Geneve through from_overlay. */
 #define VIA_OVERLAY (-2)
 /* ... the query over TCP (a SYN), the answer one segment (SYN-ACK, then PSH-ACK) into to_pod. */
@@ -284,6 +294,11 @@ static void ask_answer_via(int dev, int via, const char *dns, const char *src,
 	len = build(&q, qb);
 	assert_int_equal(run(q.prog, dev, qb, len, out, sizeof(out), 1, &o), 0);
 	assert_int_equal(o.retval, via == -1 || via == VIA_TCP ? TC_ACT_OK : TC_ACT_REDIRECT);
+	o.data_in = buf;
+	o.data_out = out;
+	o.data_size_out = sizeof(out);
+	o.ctx_in = &ctx;
+	o.ctx_size_in = sizeof(ctx);
 
 	/* Into the pod through to_pod, or out of pod via's device (from_pod) */
 	memcpy(eth->h_dest, via < 0 ? pd->mac : pods[via].host_mac, ETH_ALEN);
@@ -326,21 +341,11 @@ static void ask_answer_via(int dev, int via, const char *dns, const char *src,
 		tcp->syn = 1;
 		tcp->ack = 1;
 		tcp->ack_seq = htonl(1);
-		len = ETH_HLEN + l3 + sizeof(*tcp);
-		((struct iphdr *)(eth + 1))->tot_len = htons((uint16_t)(len - ETH_HLEN));
-		((struct iphdr *)(eth + 1))->check = 0;
-		((struct iphdr *)(eth + 1))->check = csum(eth + 1, sizeof(struct iphdr));
-		o.data_in = buf;
-		o.data_size_in = (uint32_t)len;
-		o.data_out = out;
-		o.data_size_out = sizeof(out);
-		o.ctx_in = &ctx;
-		o.ctx_size_in = sizeof(ctx);
+		ip4_len(buf, sizeof(*tcp));
+		o.data_size_in = (uint32_t)(ETH_HLEN + l3 + sizeof(*tcp));
 		assert_int_equal(bpf_prog_test_run_opts(bpf_program__fd(tp->progs.to_pod), &o), 0);
 		assert_int_equal(o.retval, TC_ACT_OK);
-		((struct iphdr *)(eth + 1))->tot_len = htons((uint16_t)(l3 + l4 + m->n));
-		((struct iphdr *)(eth + 1))->check = 0;
-		((struct iphdr *)(eth + 1))->check = csum(eth + 1, sizeof(struct iphdr));
+		ip4_len(buf, l4 + m->n);
 		tcp->syn = 0;
 		tcp->psh = 1;
 		tcp->seq = htonl(1);
@@ -356,12 +361,8 @@ static void ask_answer_via(int dev, int via, const char *dns, const char *src,
 	len = ETH_HLEN + l3 + l4 + m->n;
 	qport++;
 
-	o.data_in = buf;
 	o.data_size_in = (uint32_t)len;
-	o.data_out = out;
-	o.data_size_out = sizeof(out);
-	o.ctx_in = &ctx;
-	o.ctx_size_in = sizeof(ctx);
+	o.data_size_out = sizeof(out); /* a run before (the SYN-ACK) left its length */
 	if (via == VIA_OVERLAY) {
 		/* from n2 (NODE_IP's peer), decapsulated into the pod */
 		struct xcni_ct_key t = {};
