@@ -814,7 +814,8 @@ static int side_polep(const struct node_maps *m, struct side *s, const struct fl
 /*
  * policy_judge's first step for an outside address the pod's DNS answers
  * taught it (fqdn_group): that address's group under its rule's polcidr dir
- * takes the identity's place. 1 a hit (s->domain names the rule's names), 0.
+ * takes the identity's place. 1 a hit (s->domain: the name the pod asked, where
+ * the domainNames rule itself decided: fqdn_decided), 0.
  */
 static int side_fqdn(const struct node_maps *m, struct side *s, const struct flow_end *pod,
 		     const struct flow_end *peer, const struct xcni_polep *pe,
