@@ -8,16 +8,16 @@
 # - the cluster DNS: kube-system/kube-dns, a ClusterIP Service over pod
 #   kube-system/dns on n1 running the host's dnsmasq (its loader and libraries
 #   through a hostPath of the node's root, --user= as the image has no
-#   /etc/passwd; the busybox image has no DNS server): api.example.test is the
-#   control plane's 192.0.2.1, other.example.test a second address of its
-#   netns, 192.0.2.7; both serve HTTP on 18080 there (outside the cluster);
+#   /etc/passwd; the busybox image has no DNS server): api.example.test is
+#   198.51.100.1, other.example.test 198.51.100.2, both on the control plane
+#   netns's lo (the nodes' default route), HTTP on 18080 there (outside);
 # - pod fq/c on n2 (answers over Geneve: read by from_overlay) under an Admin
 #   ClusterNetworkPolicy applied with kubectl: Accept domainNames
-#   [api.example.test], Deny networks 192.0.2.1/32 and 192.0.2.7/32;
-# - c is refused 192.0.2.1:18080 before asking; resolves api.example.test
+#   [api.example.test], Deny networks 198.51.100.0/24;
+# - c is refused 198.51.100.1:18080 before asking; resolves api.example.test
 #   (the ClusterIP) and then reaches it; resolves other.example.test and is
-#   still refused 192.0.2.7; xcnictl fqdn list on n2 names fq/c,
-#   api.example.test, 192.0.2.1; xcnid refused no generation;
+#   still refused 198.51.100.2; xcnictl fqdn list on n2 names fq/c,
+#   api.example.test, 198.51.100.1; xcnid refused no generation;
 # - everything down.
 # Outside make check; needs scripts/k8s-build.sh to have run, and make.
 set -uo pipefail
@@ -33,10 +33,10 @@ k8s_node_env() { export XCNI_K8S_XCNID_ARGS="--kube-proxy-replacement --fqdn-pol
 k8s_cp_up
 k8s_nodes_up
 
-# ---- outside: the control plane's netns serves 192.0.2.1 and 192.0.2.7 on 18080 ----
-CPDEV=$(ip -n "$K8S_NETNS" -o -4 addr show | awk '$4 == "192.0.2.1/24" || $4 ~ /^192\.0\.2\.1\// { print $2; exit }')
-check "the control plane's link holds 192.0.2.1 ($CPDEV)" test -n "$CPDEV"
-ip -n "$K8S_NETNS" addr add 192.0.2.7/32 dev "$CPDEV" 2>/dev/null
+# ---- outside: the control plane's netns (the nodes' default route) serves
+# 198.51.100.1 and .2 on its lo, HTTP on 18080 ----
+check "the control plane's netns holds 198.51.100.1 and .2 (its lo)" bash -c \
+	"ip -n $K8S_NETNS addr add 198.51.100.1/32 dev lo && ip -n $K8S_NETNS addr add 198.51.100.2/32 dev lo"
 mkdir -p "$TMP/www" && echo outside >"$TMP/www/index.html"
 ip netns exec "$K8S_NETNS" busybox httpd -f -p 18080 -h "$TMP/www" &
 BG_PIDS+=($!)
@@ -45,7 +45,10 @@ BG_PIDS+=($!)
 kc apply -f - >/dev/null <<'EOF2'
 apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
-metadata: {name: clusternetworkpolicies.policy.networking.k8s.io}
+metadata:
+  name: clusternetworkpolicies.policy.networking.k8s.io
+  # a *.k8s.io group: the API server wants this annotation (any URL)
+  annotations: {api-approved.kubernetes.io: "https://github.com/kubernetes-sigs/network-policy-api/pull/30"}
 spec:
   group: policy.networking.k8s.io
   scope: Cluster
@@ -77,7 +80,7 @@ spec:
     volumeMounts: [{name: h, mountPath: /h, readOnly: true}]
     command: ["/h$LD", "--library-path", "$LIBS", "/h/usr/sbin/dnsmasq", "-k", "--user=", "-C", "/dev/null",
               "--pid-file=", "--no-resolv", "--no-hosts", "--port=53",
-              "--address=/api.example.test/192.0.2.1", "--address=/other.example.test/192.0.2.7",
+              "--address=/api.example.test/198.51.100.1", "--address=/other.example.test/198.51.100.2",
               "--local-ttl=300"]
     readinessProbe: {tcpSocket: {port: 53}, periodSeconds: 1}
 ---
@@ -108,23 +111,23 @@ spec:
       podSelector: {matchLabels: {app: c}}
   egress:
   - {action: Accept, to: [{domainNames: [api.example.test]}]}
-  - {action: Deny, to: [{networks: [192.0.2.1/32, 192.0.2.7/32]}]}
+  - {action: Deny, to: [{networks: [198.51.100.0/24]}]}
 EOF2
 ok "ClusterNetworkPolicy fq-c applied with kubectl"
 
 get() { kc -n fq exec c -- sh -c "$BOUNDED"'; bounded 20 wget -q -O - "$1"' sh "http://$1:18080/" 2>/dev/null | grep -qx outside; }
 # resolves NAME: busybox nslookup asks the ClusterIP (UDP); the answer's address on stdout.
-resolves() { kc -n fq exec c -- nslookup "$1" "$DNS" 2>/dev/null | grep -oE '192\.0\.2\.[0-9]+' | tail -1; }
+resolves() { kc -n fq exec c -- nslookup "$1" "$DNS" 2>/dev/null | grep -oE '198\.51\.100\.[0-9]+' | tail -1; }
 refused_get() { ! get "$1"; }
 resolves_to() { local got; got=$(resolves "$1"); echo "$1: '$got'"; [ "$got" = "$2" ]; }
-check "c is refused 192.0.2.1:18080 before asking (fq-c's Deny)" eventually 20 refused_get 192.0.2.1
-check "c resolves api.example.test through $DNS: 192.0.2.1" eventually 20 resolves_to api.example.test 192.0.2.1
-check "c reaches 192.0.2.1:18080 (learned from the answer, read by n2's from_overlay)" get 192.0.2.1
-check "c resolves other.example.test: 192.0.2.7" resolves_to other.example.test 192.0.2.7
-check "c is still refused 192.0.2.7:18080 (no rule names other.example.test)" refused_get 192.0.2.7
+check "c is refused 198.51.100.1:18080 before asking (fq-c's Deny)" eventually 20 refused_get 198.51.100.1
+check "c resolves api.example.test through $DNS: 198.51.100.1" eventually 20 resolves_to api.example.test 198.51.100.1
+check "c reaches 198.51.100.1:18080 (learned from the answer, read by n2's from_overlay)" get 198.51.100.1
+check "c resolves other.example.test: 198.51.100.2" resolves_to other.example.test 198.51.100.2
+check "c is still refused 198.51.100.2:18080 (no rule names other.example.test)" refused_get 198.51.100.2
 list() { nsenter --net=/run/netns/xcni-k8s-n2 "$BUILD/xcnictl" --pin-dir /sys/fs/bpf/xcni-k8s/n2 fqdn list -o json; }
-check "xcnictl fqdn list on n2: fq/c, api.example.test, 192.0.2.1" bash -c \
-	"$(declare -f list); list | python3 -c 'import json,sys; sys.exit(not any(r[\"pod\"] == \"fq/c\" and r[\"name\"] == \"api.example.test\" and r[\"address\"] == \"192.0.2.1\" for r in json.load(sys.stdin)))'"
+check "xcnictl fqdn list on n2: fq/c, api.example.test, 198.51.100.1" bash -c \
+	"$(declare -f list); list | python3 -c 'import json,sys; sys.exit(not any(r[\"pod\"] == \"fq/c\" and r[\"name\"] == \"api.example.test\" and r[\"address\"] == \"198.51.100.1\" for r in json.load(sys.stdin)))'"
 for n in n1 n2; do
 	check "xcnid on $n refused no generation (its log)" bash -c "! grep -q 'generation .* refused\|stopped at' /run/xcni-k8s/$n/xcnid.log"
 done
