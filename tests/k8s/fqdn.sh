@@ -63,7 +63,7 @@ EOF2
 check "CRD clusternetworkpolicies.policy.networking.k8s.io Established" \
 	bash -c "kc wait --for=condition=Established crd/clusternetworkpolicies.policy.networking.k8s.io --timeout=60s >/dev/null"
 
-LD=$(ls /lib64/ld-linux-*.so.2 2>/dev/null | head -1)
+LD=$(readlink -f /lib64/ld-linux-*.so.2 | head -1) # the real file: the link is absolute
 LIBS=/h/usr/lib/$(gcc -dumpmachine 2>/dev/null || echo x86_64-linux-gnu)
 kc apply -f - >/dev/null <<EOF2
 apiVersion: v1
