@@ -81,7 +81,7 @@ spec:
     command: ["/h$LD", "--library-path", "$LIBS", "/h/usr/sbin/dnsmasq", "-k", "--user=", "-C", "/dev/null",
               "--pid-file=", "--no-resolv", "--no-hosts", "--port=53",
               "--address=/api.example.test/198.51.100.1", "--address=/other.example.test/198.51.100.2",
-              "--local-ttl=300"]
+              "--local-ttl=300", "--log-queries"]
     readinessProbe: {tcpSocket: {port: 53}, periodSeconds: 1}
 ---
 apiVersion: v1
@@ -120,8 +120,14 @@ get() { kc -n fq exec c -- sh -c "$BOUNDED"'; bounded 20 wget -q -O - "$1"' sh "
 resolves() { kc -n fq exec c -- nslookup "$1" "$DNS" 2>/dev/null | grep -oE '198\.51\.100\.[0-9]+' | tail -1; }
 refused_get() { ! get "$1"; }
 resolves_to() { local got; got=$(resolves "$1"); echo "$1: '$got'"; [ "$got" = "$2" ]; }
+# What a failed resolve saw: the raw answer, the server's log.
+resolve_diag() {
+	kc -n fq exec c -- nslookup "$1" "$DNS" 2>&1 | sed 's/^/#   nslookup: /'
+	kc -n kube-system logs dns 2>&1 | tail -n 8 | sed 's/^/#   dnsmasq: /'
+}
 check "c is refused 198.51.100.1:18080 before asking (fq-c's Deny)" eventually 20 refused_get 198.51.100.1
-check "c resolves api.example.test through $DNS: 198.51.100.1" eventually 20 resolves_to api.example.test 198.51.100.1
+check "c resolves api.example.test through $DNS: 198.51.100.1" eventually 20 resolves_to api.example.test 198.51.100.1 ||
+	resolve_diag api.example.test
 check "c reaches 198.51.100.1:18080 (learned from the answer, read by n2's from_overlay)" get 198.51.100.1
 check "c resolves other.example.test: 198.51.100.2" resolves_to other.example.test 198.51.100.2
 check "c is still refused 198.51.100.2:18080 (no rule names other.example.test)" refused_get 198.51.100.2
