@@ -80,8 +80,9 @@ spec:
     volumeMounts: [{name: h, mountPath: /h, readOnly: true}]
     command: ["/h$LD", "--library-path", "$LIBS", "/h/usr/sbin/dnsmasq", "-k", "--user=", "-C", "/dev/null",
               "--pid-file=", "--no-resolv", "--no-hosts", "--port=53",
-              "--address=/api.example.test/198.51.100.1", "--address=/other.example.test/198.51.100.2",
-              "--local-ttl=300", "--log-queries"]
+              "--host-record=api.example.test,198.51.100.1,300",
+              "--host-record=other.example.test,198.51.100.2,300", "--cache-size=0",
+              "--log-queries", "--log-facility=-"]
     readinessProbe: {tcpSocket: {port: 53}, periodSeconds: 1}
 ---
 apiVersion: v1
