@@ -38,8 +38,8 @@ k8s_nodes_up
 check "the control plane's netns holds 198.51.100.1 and .2 (its lo)" bash -c \
 	"ip -n $K8S_NETNS addr add 198.51.100.1/32 dev lo && ip -n $K8S_NETNS addr add 198.51.100.2/32 dev lo"
 mkdir -p "$TMP/www" && echo outside >"$TMP/www/index.html"
-# nsenter execs (ip netns exec forks: its child outlived the teardown's kill,
-# holding the test lock's descriptor)
+# Killed before k8s_down, which kills no BG_PIDS (left running, it held the
+# test lock's descriptor it inherited)
 nsenter --net="/run/netns/$K8S_NETNS" busybox httpd -f -p 18080 -h "$TMP/www" &
 BG_PIDS+=($!)
 
@@ -145,5 +145,8 @@ for n in n1 n2; do
 	check "xcnid on $n refused no generation (its log)" bash -c "! grep -q 'generation .* refused\|stopped at' /run/xcni-k8s/$n/xcnid.log"
 done
 
+kill "${BG_PIDS[@]}" 2>/dev/null
+wait "${BG_PIDS[@]}" 2>/dev/null
+BG_PIDS=()
 k8s_down
 finish
