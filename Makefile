@@ -255,8 +255,9 @@ bench: deps
 # (tests/k8s/life.sh: rollout under traffic, xcnid killed, the API server
 # restarted, RBAC missing a kind, a node drained, xcnictl status through the
 # DaemonSet), then upstream's NetworkPolicy cases as data beside kube-proxy
-# 1.20 in iptables mode (tests/k8s/netpol.sh). docs/testing.md says what they
-# cover.
+# 1.20 in iptables mode (tests/k8s/netpol.sh), then a ClusterNetworkPolicy with
+# domainNames applied with kubectl (tests/k8s/fqdn.sh). docs/testing.md says
+# what they cover.
 # Each part takes the test lock (tests/run.sh's) for itself, so that the
 # machine's other runs go in between. To hold it for the whole run instead:
 #   flock /tmp/xcni-test.lock env XCNI_TEST_LOCK_HELD=1 make e2e
@@ -276,6 +277,7 @@ e2e:
 	$(Q)BUILD=$(abspath $(BUILD)) $(E2E_LOCK) bash tests/k8s/netpol.sh
 	$(Q)NETPOL_K8S_DS=kpr BUILD=$(abspath $(BUILD)) $(E2E_LOCK) bash tests/k8s/netpol.sh
 	$(Q)BUILD=$(abspath $(BUILD)) $(E2E_LOCK) bash tests/k8s/dual.sh
+	$(Q)BUILD=$(abspath $(BUILD)) $(E2E_LOCK) bash tests/k8s/fqdn.sh
 
 # install: the agent and the CLI into $(PREFIX)/bin, the plugin into
 # $(PREFIX)/lib/cni, the man pages. Runtimes (containerd, CRI-O) look for CNI

@@ -121,7 +121,7 @@
 #endif
 
 /* Bump when a key or value below changes layout; xcnid refuses a mismatch. */
-#define XCNI_ABI_VERSION 20 /* 5: ct entry grew backend_id and rev_nat; 6: two reasons more
+#define XCNI_ABI_VERSION 21 /* 5: ct entry grew backend_id and rev_nat; 6: two reasons more
 			     * (the metrics array grew), ct pad fields became nat_port/nat_addr;
 			     * 7: the IPv6 maps (endpoints6, ifindex6, polkey6, ct6, frag6,
 			     * ipcache6, prefilter6) and XCNI_DROP_EXTHDR (the metrics array grew);
@@ -142,7 +142,10 @@
 			     * pod_cidr6/svc_cidr6 (both families' ranges in one record);
 			     * 18: XCNI_DROP_NAT_CLIENT (the metrics array grew), xcni_snat_cl;
 			     * 19: xcni_snat_cl grew held; 20: sock_rn, sock_rn6 a hash
-			     * (records charged per pod, removed at release), sock_own */
+			     * (records charged per pod, removed at release), sock_own;
+			     * 21: xcni_fqdn's value names the pattern that matched
+			     * (pat_kind, pat_hash) in learned_ns's place, xcni_fqdn_pat's
+			     * the rule (policy_id, rule) */
 
 /*
  * frag: an IPv4 datagram in fragments -> the ports its first fragment carried.
@@ -1533,6 +1536,11 @@ struct xcni_fqdn_pat {
 	__u16 prio; /* lower first: several patterns matching, the lowest's rule */
 	__u8 len; /* of name */
 	__u8 pad;
+	/* For people (flows, explain): the rule as a verdict entry names it, its
+	 * policy (xcni_polname) and index in the policy's egress list. */
+	__u32 policy_id;
+	__u16 rule;
+	__u16 pad2;
 	__u8 name[256]; /* the flat suffix (WILD) or name (EXACT) */
 };
 
@@ -1546,9 +1554,13 @@ struct xcni_fqdn_key {
 
 struct xcni_fqdn_val {
 	__u64 expires_ns; /* bpf_ktime_get_ns's clock */
-	__u64 learned_ns;
-	__u32 rule_ref;
+	/* The pattern the question matched, its xcni_fqdn_pat key with the pod's
+	 * ep_id: the one name flows, explain and fqdn list print. */
+	__u64 pat_hash;
 	__u32 ttl; /* as answered, seconds */
+	__u16 rule_ref;
+	__u8 pat_kind; /* XCNI_FQDN_EXACT, XCNI_FQDN_WILD */
+	__u8 pad;
 };
 
 /* Per pod: the addresses it holds in the order learned; when full the

@@ -16,6 +16,11 @@
  * before stays. The packet itself always goes on: the parser never decides
  * its fate.
  *
+ * TCP answers are not read (docs/decisions/fqdn-in-bpf.md, "TCP"): a segment
+ * is not a message (its start may be the middle of one, whose bytes a name's
+ * owner chose), so reading one needs the stream's message boundaries; a name
+ * answered only over TCP is judged by the other rules.
+ *
  * dns_learn is a global function: verified once on its own, called from one
  * branch that a packet which is not a DNS answer (and every packet when no
  * policy names a domain: fqdn_enabled, rodata) never takes.
@@ -57,8 +62,8 @@ struct dns_scratch {
 	__u32 pos, lowest, after, out, rem, which, err;
 	/* the walk's */
 	__u32 off, cnames, rule_ref, prio, matched;
-	__u32 ep_id;
-	__u64 hash;
+	__u32 ep_id, pat_kind;
+	__u64 hash, pat_hash; /* pat_*: the best match's key (the one name people see) */
 	struct xcni_fqdn_pat_key pk;
 	struct xcni_fqdn_key key, old;
 	/* dns_learn's: here, not on the stack (from_pod calls it from a deep frame) */
@@ -270,6 +275,8 @@ static long dns_match_step(__u32 i __attribute__((unused)), void *ctx __attribut
 	s->matched = 1;
 	s->prio = p->prio;
 	s->rule_ref = p->rule_ref;
+	s->pat_kind = s->pk.kind;
+	s->pat_hash = s->pk.hash;
 	return 0;
 }
 
@@ -293,7 +300,9 @@ static __always_inline void dns_learn_addr(struct dns_scratch *s, __u32 ttl)
 	if (v) {
 		if (v->expires_ns < exp)
 			v->expires_ns = exp;
-		v->rule_ref = s->rule_ref;
+		v->rule_ref = (__u16)s->rule_ref;
+		v->pat_kind = (__u8)s->pat_kind;
+		v->pat_hash = s->pat_hash;
 		v->ttl = ttl;
 		dns_stat(XCNI_FQDN_ST_LEARNED);
 		return;
@@ -319,8 +328,9 @@ static __always_inline void dns_learn_addr(struct dns_scratch *s, __u32 ttl)
 	__builtin_memcpy(r->slot[idx].addr, s->key.addr, 16);
 	r->next++;
 	s->val.expires_ns = exp;
-	s->val.learned_ns = now;
-	s->val.rule_ref = s->rule_ref;
+	s->val.pat_hash = s->pat_hash;
+	s->val.pat_kind = (__u8)s->pat_kind;
+	s->val.rule_ref = (__u16)s->rule_ref;
 	s->val.ttl = ttl;
 	if (bpf_map_update_elem(&xcni_fqdn, &s->key, &s->val, BPF_ANY)) {
 		r->slot[idx].family = 0;

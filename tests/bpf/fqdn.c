@@ -34,6 +34,7 @@
 #define QPORT 40000
 
 static struct to_pod *tp;
+static struct from_overlay *ov; /* from_overlay with fqdn_enabled, the harness's node */
 static uint16_t qport = QPORT; /* a new query's port: each answer its own flow */
 
 static void fqdn_load(void **state)
@@ -47,6 +48,15 @@ static void fqdn_load(void **state)
 	tp->rodata->fqdn_ttl_min = 10;
 	tp->rodata->fqdn_ttl_max = 3600;
 	assert_int_equal(to_pod__load(tp), 0);
+	ov = from_overlay__open_opts(&opts);
+	assert_non_null(ov);
+	ov->rodata->node_ip = ip4(NODE_IP);
+	ov->rodata->vni = VNI;
+	UL_SVC_RANGES(ov->rodata);
+	ov->rodata->fqdn_enabled = 1;
+	ov->rodata->fqdn_ttl_min = 10;
+	ov->rodata->fqdn_ttl_max = 3600;
+	assert_int_equal(from_overlay__load(ov), 0);
 }
 
 /* Outside any test (the group's free): no cmocka asserts here. */
@@ -54,7 +64,9 @@ static void fqdn_unload(void **state)
 {
 	(void)state;
 	to_pod__destroy(tp);
+	from_overlay__destroy(ov);
 	tp = NULL;
+	ov = NULL;
 }
 
 /* ---- the maps ------------------------------------------------------------ */
@@ -102,6 +114,18 @@ static struct xcni_fqdn_val *learned(uint32_t ep, const char *addr)
 	k.family = strchr(addr, ':') ? XCNI_AF_INET6 : XCNI_AF_INET;
 	assert_int_equal(inet_pton(k.family == XCNI_AF_INET ? AF_INET : AF_INET6, addr, k.addr), 1);
 	return bpf_map_lookup_elem(fmap("xcni_fqdn"), &k, &v) ? NULL : &v;
+}
+
+/* The entry names the pattern that matched: kind, and the hash of name (flat) as its key. */
+static void pat_is(const struct xcni_fqdn_val *v, uint8_t kind, const char *name)
+{
+	uint8_t flat[256];
+	int n = fqdn_flat(name, flat);
+
+	assert_non_null(v);
+	assert_true(n > 0);
+	assert_int_equal(v->pat_kind, kind);
+	assert_true(v->pat_hash == fqdn_hash(flat, (size_t)n));
 }
 
 static unsigned int nlearned(uint32_t ep)
@@ -226,6 +250,21 @@ static void rr_cname(struct msg *m, uint32_t ttl, const char *target)
 
 /* ---- the packets ---------------------------------------------------------- */
 
+/* An IPv4 frame's total length: its header and n bytes after; the checksum again. */
+static void ip4_len(uint8_t *frame, size_t n)
+{
+	struct iphdr *ip = (struct iphdr *)(frame + ETH_HLEN);
+
+	ip->tot_len = htons((uint16_t)(sizeof(*ip) + n));
+	ip->check = 0;
+	ip->check = csum(ip, sizeof(*ip));
+}
+
+/* ask_answer_via's via: the DNS on another node, its answer in Geneve through from_overlay. */
+#define VIA_OVERLAY (-2)
+/* ... the query over TCP (a SYN), the answer one segment (SYN-ACK, then PSH-ACK) into to_pod. */
+#define VIA_TCP (-3)
+
 /*
  * The query of pod dev (from_pod, a new flow to dns:53 from a new port),
  * then the answer m from src:53 through to_pod (fqdn_enabled's, or the
@@ -237,18 +276,29 @@ static void ask_answer_via(int dev, int via, const char *dns, const char *src,
 {
 	int v6 = strchr(dns, ':') != NULL;
 	const struct pod *pd = &pods[dev];
-	struct row q = { .prog = FROM_POD, .dev = dev,
+	struct row q = { .prog = via == VIA_OVERLAY ? FROM_POD_OV : FROM_POD, .dev = dev,
 			 UDP(v6 ? pd->ip6 : pd->ip, qport, dns, 53) };
-	static uint8_t buf[2300], out[2400];
+	static uint8_t buf[2300], out[2400], gnv[FRAME_MAX];
 	uint8_t qb[FRAME_MAX];
 	struct ethhdr *eth = (struct ethhdr *)buf;
 	struct udphdr *udp;
-	size_t len = build(&q, qb), l3;
+	struct tcphdr *tcp;
+	size_t len, l3, l4 = via == VIA_TCP ? sizeof(*tcp) + 2 : sizeof(*udp);
 	struct __sk_buff ctx = { .ifindex = env.ifindex[dev] };
 	LIBBPF_OPTS(bpf_test_run_opts, o);
 
-	assert_int_equal(run(FROM_POD, dev, qb, len, out, sizeof(out), 1, &o), 0);
-	assert_int_equal(o.retval, via < 0 ? TC_ACT_OK : TC_ACT_REDIRECT);
+	if (via == VIA_TCP) {
+		q.proto = IPPROTO_TCP;
+		q.flags = TH_SYN;
+	}
+	len = build(&q, qb);
+	assert_int_equal(run(q.prog, dev, qb, len, out, sizeof(out), 1, &o), 0);
+	assert_int_equal(o.retval, via == -1 || via == VIA_TCP ? TC_ACT_OK : TC_ACT_REDIRECT);
+	o.data_in = buf;
+	o.data_out = out;
+	o.data_size_out = sizeof(out);
+	o.ctx_in = &ctx;
+	o.ctx_size_in = sizeof(ctx);
 
 	/* Into the pod through to_pod, or out of pod via's device (from_pod) */
 	memcpy(eth->h_dest, via < 0 ? pd->mac : pods[via].host_mac, ETH_ALEN);
@@ -259,9 +309,9 @@ static void ask_answer_via(int dev, int via, const char *dns, const char *src,
 		eth->h_proto = htons(ETH_P_IPV6);
 		memset(ip6, 0, sizeof(*ip6));
 		ip6->version = 6;
-		ip6->nexthdr = IPPROTO_UDP;
+		ip6->nexthdr = via == VIA_TCP ? IPPROTO_TCP : IPPROTO_UDP;
 		ip6->hop_limit = 63;
-		ip6->payload_len = htons((uint16_t)(sizeof(*udp) + m->n));
+		ip6->payload_len = htons((uint16_t)(l4 + m->n));
 		assert_int_equal(inet_pton(AF_INET6, src, &ip6->saddr), 1);
 		assert_int_equal(inet_pton(AF_INET6, pd->ip6, &ip6->daddr), 1);
 		l3 = sizeof(*ip6);
@@ -273,28 +323,58 @@ static void ask_answer_via(int dev, int via, const char *dns, const char *src,
 		ip->version = 4;
 		ip->ihl = 5;
 		ip->ttl = 63;
-		ip->protocol = IPPROTO_UDP;
-		ip->tot_len = htons((uint16_t)(sizeof(*ip) + sizeof(*udp) + m->n));
+		ip->protocol = via == VIA_TCP ? IPPROTO_TCP : IPPROTO_UDP;
+		ip->tot_len = htons((uint16_t)(sizeof(*ip) + l4 + m->n));
 		ip->saddr = ip4(src);
 		ip->daddr = ip4(pd->ip);
 		ip->check = csum(ip, sizeof(*ip));
 		l3 = sizeof(*ip);
 	}
 	udp = (struct udphdr *)(buf + ETH_HLEN + l3);
-	udp->source = htons(53);
-	udp->dest = htons(qport);
-	udp->len = htons((uint16_t)(sizeof(*udp) + m->n + extra));
-	udp->check = 0;
-	memcpy(udp + 1, m->b, m->n);
-	len = ETH_HLEN + l3 + sizeof(*udp) + m->n;
+	tcp = (struct tcphdr *)udp;
+	if (via == VIA_TCP) {
+		/* DNS over TCP (RFC 1035 4.2.2): the message after its 2-byte length */
+		memset(tcp, 0, sizeof(*tcp));
+		tcp->source = htons(53);
+		tcp->dest = htons(qport);
+		tcp->doff = 5;
+		tcp->syn = 1;
+		tcp->ack = 1;
+		tcp->ack_seq = htonl(1);
+		ip4_len(buf, sizeof(*tcp));
+		o.data_size_in = (uint32_t)(ETH_HLEN + l3 + sizeof(*tcp));
+		assert_int_equal(bpf_prog_test_run_opts(bpf_program__fd(tp->progs.to_pod), &o), 0);
+		assert_int_equal(o.retval, TC_ACT_OK);
+		ip4_len(buf, l4 + m->n);
+		tcp->syn = 0;
+		tcp->psh = 1;
+		tcp->seq = htonl(1);
+		((uint8_t *)(tcp + 1))[0] = (uint8_t)(m->n >> 8);
+		((uint8_t *)(tcp + 1))[1] = (uint8_t)m->n;
+	} else {
+		udp->source = htons(53);
+		udp->dest = htons(qport);
+		udp->len = htons((uint16_t)(sizeof(*udp) + m->n + extra));
+		udp->check = 0;
+	}
+	memcpy((uint8_t *)udp + l4, m->b, m->n);
+	len = ETH_HLEN + l3 + l4 + m->n;
 	qport++;
 
-	o.data_in = buf;
 	o.data_size_in = (uint32_t)len;
-	o.data_out = out;
-	o.data_size_out = sizeof(out);
-	o.ctx_in = &ctx;
-	o.ctx_size_in = sizeof(ctx);
+	o.data_size_out = sizeof(out); /* a run before (the SYN-ACK) left its length */
+	if (via == VIA_OVERLAY) {
+		/* from n2 (NODE_IP's peer), decapsulated into the pod */
+		struct xcni_ct_key t = {};
+
+		o.data_size_in = (uint32_t)geneve_wrap(t, buf, len, buf, N2, NODE_IP, VNI, 0, gnv);
+		o.data_in = gnv;
+		ctx.ifindex = env.ifindex[DEV_U];
+		assert_int_equal(bpf_prog_test_run_opts(bpf_program__fd(ov->progs.from_overlay), &o),
+				 0);
+		assert_int_equal(o.retval, TC_ACT_REDIRECT);
+		return;
+	}
 	if (via >= 0) {
 		/* from_pod's local delivery: the harness's, fqdn_enabled set */
 		ctx.ifindex = env.ifindex[via];
@@ -364,6 +444,7 @@ static void exact(void **state)
 	v = learned(EP_A, "203.0.113.10");
 	assert_non_null(v);
 	assert_int_equal(v->rule_ref, 7);
+	pat_is(v, XCNI_FQDN_EXACT, "api.example.test");
 	assert_int_equal(v->ttl, 30);
 	assert_true(v->expires_ns > now + 25000000000ULL && v->expires_ns <= now + 30000000000ULL);
 	assert_null(learned(EP_B, "203.0.113.10")); /* B never asked */
@@ -408,6 +489,8 @@ static void wildcard(void **state)
 	answer(&m);
 	assert_non_null(learned(EP_A, "198.18.0.1"));
 	assert_int_equal(learned(EP_A, "198.18.0.1")->rule_ref, 8);
+	pat_is(learned(EP_A, "198.18.0.1"), XCNI_FQDN_WILD, "wild.test");
+	pat_is(learned(EP_A, "198.18.0.2"), XCNI_FQDN_WILD, "wild.test");
 	assert_non_null(learned(EP_A, "198.18.0.2"));
 	assert_null(learned(EP_A, "198.18.0.3"));
 	assert_null(learned(EP_A, "198.18.0.4"));
@@ -827,11 +910,82 @@ static void same_node(void **state)
 	assert_null(learned(EP_A, "203.0.113.61"));
 }
 
+/*
+ * The answer over TCP (one segment: the 2-byte length, then a whole message
+ * naming an allowed name) from the DNS Service: not read, the stated
+ * fallback (docs/decisions/fqdn-in-bpf.md, "TCP"): nothing learned, nothing
+ * counted, delivered.
+ */
+static void tcp_answer(void **state)
+{
+	uint64_t a, ns;
+	struct msg m;
+
+	fqdn_state(state);
+	a = stat(XCNI_FQDN_ST_ANSWERS);
+	ns = stat(XCNI_FQDN_ST_NOT_SERVER);
+	simple(&m, "api.example.test", "203.0.113.70", 30);
+	ask_answer_via(DEV_A, VIA_TCP, DNS4, DNS4, &m, 0, false);
+	assert_null(learned(EP_A, "203.0.113.70"));
+	assert_int_equal(nlearned(EP_A), 0);
+	assert_int_equal(stat(XCNI_FQDN_ST_ANSWERS), a);
+	assert_int_equal(stat(XCNI_FQDN_ST_NOT_SERVER), ns);
+	/* the same answer over UDP is learned: the test's answer is one that counts */
+	ask_answer(DEV_A, DNS4, DNS4, &m, 0, false);
+	assert_non_null(learned(EP_A, "203.0.113.70"));
+}
+
+/*
+ * The DNS pod on another node (R, on n2): its answer reaches A in Geneve and
+ * is read by from_overlay before the decap's delivery. Another pod of n2 (not
+ * the DNS Service's) answering A's query to it the same way teaches nothing;
+ * nor does R's answer that A did not ask for.
+ */
+static void overlay(void **state)
+{
+	struct xcni_ipcache_key k = { .prefixlen = 32, .addr = ip4("10.99.6.6") };
+	struct xcni_ipcache_val iv = { .identity = ID_R, .tunnel_ip = ip4(N2),
+				       .flags = XCNI_IPC_POD };
+	uint8_t buf[FRAME_MAX], gnv[FRAME_MAX], out[FRAME_MAX];
+	struct row r = { .prog = FROM_OVERLAY, .dev = DEV_A, .plain = true, UDP(IP_R, 53, IP_A, 999) };
+	struct xcni_ct_key t = {};
+	struct __sk_buff ctx = { .ifindex = env.ifindex[DEV_U] };
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_out = out, .data_size_out = sizeof(out),
+		    .ctx_in = &ctx, .ctx_size_in = sizeof(ctx));
+	uint64_t ns, a;
+	struct msg m;
+
+	fqdn_state(state);
+	assert_int_equal(overlay_setup(), 0);
+	assert_int_equal(bpf_map_update_elem(map_fd("xcni_ipcache"), &k, &iv, BPF_ANY), 0);
+	srv_add(IP_R, 53);
+	simple(&m, "api.example.test", "203.0.113.80", 30);
+	ask_answer_via(DEV_A, VIA_OVERLAY, IP_R, IP_R, &m, 0, false);
+	pat_is(learned(EP_A, "203.0.113.80"), XCNI_FQDN_EXACT, "api.example.test");
+
+	ns = stat(XCNI_FQDN_ST_NOT_SERVER);
+	simple(&m, "api.example.test", "203.0.113.81", 30);
+	ask_answer_via(DEV_A, VIA_OVERLAY, "10.99.6.6", "10.99.6.6", &m, 0, false);
+	assert_null(learned(EP_A, "203.0.113.81"));
+	assert_int_equal(stat(XCNI_FQDN_ST_NOT_SERVER), ns + 1);
+
+	/* unasked: R:53 to a port A sent nothing from (no flow), through the overlay */
+	a = stat(XCNI_FQDN_ST_ANSWERS) + stat(XCNI_FQDN_ST_NOT_SERVER);
+	r.tail = m.b;
+	r.tail_len = (uint8_t)m.n;
+	o.data_in = gnv;
+	o.data_size_in = (uint32_t)geneve_wrap(t, buf, build(&r, buf), buf, N2, NODE_IP, VNI, 0, gnv);
+	assert_int_equal(bpf_prog_test_run_opts(bpf_program__fd(ov->progs.from_overlay), &o), 0);
+	assert_int_equal(stat(XCNI_FQDN_ST_ANSWERS) + stat(XCNI_FQDN_ST_NOT_SERVER), a);
+	assert_int_equal(nlearned(EP_A), 1);
+}
+
 static const struct CMUnitTest fqdn_tests[] = {
 	cmocka_unit_test(exact),      cmocka_unit_test(wildcard), cmocka_unit_test(not_dns),
 	cmocka_unit_test(cname),      cmocka_unit_test(pointers), cmocka_unit_test(truncated),
 	cmocka_unit_test(long_names), cmocka_unit_test(hundred),  cmocka_unit_test(wrong_class),
 	cmocka_unit_test(ipv6),       cmocka_unit_test(verdict),  cmocka_unit_test(same_node),
+	cmocka_unit_test(tcp_answer), cmocka_unit_test(overlay),
 };
 
 static int fqdn_prep(void)

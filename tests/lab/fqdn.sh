@@ -81,21 +81,23 @@ fqdn_row() {
 	in_node 1 "$XCNICTL" --pin-dir "$LAB_PINS/n1" fqdn list --pod "$1" -o json | tee /dev/stderr |
 		/usr/bin/python3 -c '
 import json, sys
-rows = [r for r in json.load(sys.stdin) if r["pod"] == sys.argv[1] and r["names"] == sys.argv[2] and r["address"] == sys.argv[3]]
+rows = [r for r in json.load(sys.stdin) if r["pod"] == sys.argv[1] and r["name"] == sys.argv[2] and r["address"] == sys.argv[3]]
 sys.exit(not (len(rows) == 1 and rows[0]["ttl"] == 300 and 290 <= rows[0]["left_s"] <= 305))' "$@"
 }
-check "xcnictl fqdn list --pod fq/a -o json: fq/a, api.example.test,short.example.test (its rule's names), 198.51.100.1, TTL 300" \
-	fqdn_row fq/a api.example.test,short.example.test 198.51.100.1
+check "xcnictl fqdn list --pod fq/a -o json: fq/a, api.example.test (the name asked, not its rule's list), 198.51.100.1, TTL 300" \
+	fqdn_row fq/a api.example.test 198.51.100.1
 check "... and nothing of other.example.test's answer (no rule of a's names it)" bash -c \
 	"! nsenter --net=/run/netns/xcl-n1 \"$XCNICTL\" --pin-dir $LAB_PINS/n1 fqdn list --pod fq/a -o json | grep -q '198.51.100.2\"'"
 # by_name POD IP VERDICT DOMAIN: the flow records from POD to IP: one VERDICT, its domain DOMAIN
-# (the names of the domainNames rule that decided: flows' "domain").
+# (the pattern the pod's question matched, of the domainNames rule that decided: flows'
+# "domain"; "-": none).
 by_name() {
 	"$XCNICTL" --node all flows --json --from-pod "$1" --to-ip "$2" | /usr/bin/python3 -c '
 import json, sys
 recs = [r for r in map(json.loads, filter(str.strip, sys.stdin)) if "verdict" in r]
 print([(r["verdict"], r.get("policy"), r.get("rule"), r.get("domain")) for r in recs])
-sys.exit(not any(r["verdict"] == sys.argv[1] and r.get("domain") == sys.argv[2] for r in recs))' "$3" "$4"
+want = None if sys.argv[2] == "-" else sys.argv[2]
+sys.exit(not any(r["verdict"] == sys.argv[1] and r.get("domain") == want for r in recs))' "$3" "$4"
 }
 # ej POD IP PYEXPR: explain POD IP 80/tcp --json on n1 holds PYEXPR (j).
 ej() {
@@ -109,10 +111,10 @@ sys.exit(not eval(sys.argv[1]))' "$3"
 explained() {
 	ej "$@" && in_node 1 "$XCNICTL" --pin-dir "$LAB_PINS/n1" explain "$1" "$2" 80/tcp | tee /dev/stderr | grep -q ': domain '
 }
-check "flows -o json: a -> 198.51.100.1 allowed, domain api.example.test,short.example.test (its rule's names)" \
-	wait_until 10 by_name fq/a 198.51.100.1 allowed api.example.test,short.example.test
-check "explain fq/a 198.51.100.1: allowed by fq-a rule 0, domain api.example.test,short.example.test (learned 198.51.100.1, TTL ...)" \
-	explained fq/a 198.51.100.1 "j['verdict'] == 'allowed' and j['egress_rule'] == 0 and j['egress_domain'].startswith('api.example.test,short.example.test (learned 198.51.100.1, TTL ')"
+check "flows -o json: a -> 198.51.100.1 allowed, domain api.example.test (the name asked)" \
+	wait_until 10 by_name fq/a 198.51.100.1 allowed api.example.test
+check "explain fq/a 198.51.100.1: allowed by fq-a rule 0, domain api.example.test (learned 198.51.100.1, TTL ...)" \
+	explained fq/a 198.51.100.1 "j['verdict'] == 'allowed' and j['egress_rule'] == 0 and j['egress_domain'].startswith('api.example.test (learned 198.51.100.1, TTL ')"
 check "explain fq/a 198.51.100.2 (not learned for a): denied, no domain" \
 	ej fq/a 198.51.100.2 "j['verdict'] == 'denied' and j.get('egress_domain') is None"
 fqdn_counted() { [ "$(fqdn_metric 1 names-matched)" -ge 1 ] && [ "$(fqdn_metric 1 addresses-learned)" -ge 1 ]; }
@@ -165,6 +167,19 @@ check "after TTL + grace, a's new connections to it are refused" wait_until 25 r
 check "... not before TTL + grace had passed ($((SECONDS - T0)) s >= 9)" test $((SECONDS - T0)) -ge 9
 check "a connects again once it asks again" bash -c \
 	"[ \"\$(\"$XCNICTL\" lab exec fq/a -- getent ahostsv4 short.example.test | head -1 | cut -d' ' -f1)\" = 198.51.100.3 ] && [ \"\$(\"$XCNICTL\" lab probe fq/a 198.51.100.3 80/tcp --timeout-ms 800)\" = connected ]"
+
+# ---- an earlier Admin rule by network decides: no domain named -------------------------------
+# fq-net (priority 5, before fq-a's 10) denies a 198.51.100.1/32, which a learned through
+# api.example.test: flows and explain name fq-net's Deny and no domain (flows named
+# api.example.test here before fqdn_decided: any Admin verdict on a learned address).
+fqdn_cnp fq-net 5 a "  - {action: Deny, to: [{networks: [198.51.100.1/32]}]}" >"$T/net.yaml"
+check "lab apply fq-net: Admin priority 5 denies a 198.51.100.1/32" lab apply -f "$T/net.yaml"
+check "a is refused api.example.test's address (learned, but fq-net decides first)" \
+	wait_until 10 refused fq/a 198.51.100.1
+check "flows -o json: a -> 198.51.100.1 denied by fq-net, no domain" \
+	wait_until 10 by_name fq/a 198.51.100.1 denied -
+check "explain fq/a 198.51.100.1: denied by fq-net, no domain" \
+	ej fq/a 198.51.100.1 "j['verdict'] == 'denied' and 'fq-net' in str(j.get('egress_policy')) and j.get('egress_domain') is None"
 
 # ---- a deleted pod's learned entries go with it ------------------------------------------
 fqdn_pod a n1 >"$T/a.yaml"

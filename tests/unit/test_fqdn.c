@@ -20,6 +20,7 @@
 #include "../../bpf/xcni_shared.h"
 #include "../../user/lib/policy/fqdn.h"
 #include "../../user/lib/policy/fqdn_plan.h"
+#include "../../user/lib/policy/policy.h"
 #include "k8s_fx.h"
 
 static void test_normalise(void **state)
@@ -247,11 +248,15 @@ static void test_plan(void **state)
 	struct cluster c;
 	struct fqdn_plan p;
 	const struct fqdn_pat_entry *e;
+	/* the compile's policy ids (pol_build_policies'), a NetworkPolicy "a" among them */
+	struct pol_name pn[] = { { 7, { "default", "a" } }, { 77, { XCNI_POLNAME_CNP "Admin 5", "b" } },
+				 { 88, { XCNI_POLNAME_CNP "Admin 10", "a" } } };
+	struct pol_result pr = { .npolicies = 3, .policies = pn };
 	int calls = 0;
 
 	(void)state;
 	store_view(st, &c);
-	assert_int_equal(fqdn_plan_build(&c, "n1", ep_of, &calls, &p), 0);
+	assert_int_equal(fqdn_plan_build(&c, &pr, "n1", ep_of, &calls, &p), 0);
 	/* rules in tier order: b's (5), a's 0, a's 1; the Baseline's not at all */
 	assert_int_equal(p.nrules, 3);
 	assert_string_equal(p.rules[0].cnp->meta.name, "b");
@@ -265,6 +270,9 @@ static void test_plan(void **state)
 	assert_non_null(e); /* b's and a's: b's, the first in tier order */
 	assert_int_equal(e->v.prio, 0);
 	assert_int_equal(e->v.rule_ref, 1);
+	/* the rule as a verdict entry names it (flows, explain: fqdn_decided) */
+	assert_int_equal(e->v.policy_id, 77);
+	assert_int_equal(e->v.rule, p.rules[0].rule);
 	e = find_pat(&p, 105, XCNI_FQDN_WILD, "example.test"); /* "*.": the suffix */
 	assert_non_null(e);
 	assert_int_equal(e->v.prio, 1);
@@ -272,6 +280,8 @@ static void test_plan(void **state)
 	e = find_pat(&p, 105, XCNI_FQDN_EXACT, "other.example.test");
 	assert_non_null(e);
 	assert_int_equal(e->v.rule_ref, 3); /* web's third rule naming a domain */
+	assert_int_equal(e->v.policy_id, 88);
+	assert_int_equal(e->v.rule, 1);
 	assert_null(find_pat(&p, 105, XCNI_FQDN_EXACT, "x.example.test"));
 	/* the DNS Service's UDP frontends and its pod, both families; TCP not */
 	assert_int_equal(p.nsrv, 4);
@@ -281,7 +291,7 @@ static void test_plan(void **state)
 	assert_true(has_srv(&p, 1, "fd00::1:a", 53));
 	fqdn_plan_free(&p);
 	/* on n2: web2 (107); the same servers */
-	assert_int_equal(fqdn_plan_build(&c, "n2", ep_of, &calls, &p), 0);
+	assert_int_equal(fqdn_plan_build(&c, NULL, "n2", ep_of, &calls, &p), 0);
 	assert_int_equal(p.npat, 3);
 	assert_non_null(find_pat(&p, 107, XCNI_FQDN_EXACT, "api.example.test"));
 	assert_int_equal(p.nsrv, 4);
@@ -291,7 +301,7 @@ static void test_plan(void **state)
 	assert_int_equal(store_del(st, K8S_CLUSTERNETPOL, NULL, "a"), 1);
 	assert_int_equal(store_del(st, K8S_CLUSTERNETPOL, NULL, "b"), 1);
 	store_view(st, &c);
-	assert_int_equal(fqdn_plan_build(&c, "n1", ep_of, &calls, &p), 0);
+	assert_int_equal(fqdn_plan_build(&c, NULL, "n1", ep_of, &calls, &p), 0);
 	assert_int_equal(p.npat + p.nsrv + p.nrules, 0);
 	fqdn_plan_free(&p);
 	store_free(st);
@@ -336,7 +346,7 @@ static void test_sync(void **state)
 
 	(void)state;
 	store_view(st, &c);
-	assert_int_equal(fqdn_plan_build(&c, "n1", ep_of, &calls, &p), 0);
+	assert_int_equal(fqdn_plan_build(&c, NULL, "n1", ep_of, &calls, &p), 0);
 	assert_int_equal(fqdn_sync(pat, 16, srv, 8, &p, &s, msg, sizeof(msg)), 0);
 	assert_int_equal(s.written, 7);
 	assert_int_equal(s.deleted, 0);
@@ -357,7 +367,7 @@ static void test_sync(void **state)
 	/* all or nothing: a map of 2 patterns cannot take 3 */
 	small = map_new("xcni_fqdn_pat", sizeof(struct xcni_fqdn_pat_key),
 			sizeof(struct xcni_fqdn_pat), 2);
-	assert_int_equal(fqdn_plan_build(&c, "n1", ep_of, &calls, &p), 0);
+	assert_int_equal(fqdn_plan_build(&c, NULL, "n1", ep_of, &calls, &p), 0);
 	assert_int_equal(fqdn_sync(small, 2, srv, 8, &p, &s, msg, sizeof(msg)), -ENOSPC);
 	assert_non_null(strstr(msg, "xcni_fqdn_pat: 0 entries held and 3 new do not fit its 2"));
 	assert_int_equal(map_count(small, sizeof(struct xcni_fqdn_pat_key)), 0);

@@ -584,19 +584,18 @@ static const char *policy_label(struct flowd *d, uint32_t id, char *buf, size_t 
 	return id ? policy_name(d->polname_fd, id, buf, len) : NULL;
 }
 
-/* An Admin egress verdict on an address pod ep_id's DNS answers taught it:
- * the names of the domainNames rule it was learned through, else none. */
+/* An Admin egress verdict by the domainNames rule an address was learned
+ * through (fqdn_decided, as explain decides): the name the pod asked, else none. */
 static void set_domain(struct flowd *d, struct flow_rec *r, const struct xcni_event *ev,
 		       const struct flow_key *k, bool admin)
 {
-	char names[600];
-	int64_t left;
-	bool by = admin && ev->pol_dir == XCNI_DIR_FROM_POD && ev->policy_id &&
-		  fqdn_learned(d->fqdn_fd, d->fqdn_pat_fd, ev->ep_id,
-				k->family == 4 ? XCNI_AF_INET : XCNI_AF_INET6, k->daddr, names,
-				sizeof(names), &left) > 0;
+	struct fqdn_why w;
+	bool by = admin && ev->pol_dir == XCNI_DIR_FROM_POD &&
+		  fqdn_decided(d->fqdn_fd, d->fqdn_pat_fd, ev->ep_id,
+			       k->family == 4 ? XCNI_AF_INET : XCNI_AF_INET6, k->daddr,
+			       ev->policy_id, ev->rule, &w) == 1;
 
-	flows_set_str(d->fl, &r->domain, by ? names : NULL);
+	flows_set_str(d->fl, &r->domain, by ? w.name : NULL);
 }
 
 void flowd_set_store(struct flowd *d, struct store *st)

@@ -670,7 +670,7 @@ static int step_fqdn(struct generation *g)
 	}
 	if (fq.pat < 0 || fq.srv < 0)
 		return 0; /* programs without the maps: no policy names a domain here */
-	err = fqdn_plan_build(&g->c, o->node_name, fqdn_ep_of_pod, NULL, &p);
+	err = fqdn_plan_build(&g->c, g->r, o->node_name, fqdn_ep_of_pod, NULL, &p);
 	/* Patterns without --fqdn-policy: nothing is learned, so an Accept by name
 	 * allows nothing and a Deny by name denies nothing. Said once. */
 	if (!err && p.npat && !o->fqdn && !fq.warned) {

@@ -814,17 +814,20 @@ static int side_polep(const struct node_maps *m, struct side *s, const struct fl
 /*
  * policy_judge's first step for an outside address the pod's DNS answers
  * taught it (fqdn_group): that address's group under its rule's polcidr dir
- * takes the identity's place. 1 a hit (s->domain names the rule's names), 0.
+ * takes the identity's place. 1 a hit (s->domain: the name the pod asked, where
+ * the domainNames rule itself decided: fqdn_decided), 0.
  */
 static int side_fqdn(const struct node_maps *m, struct side *s, const struct flow_end *pod,
 		     const struct flow_end *peer, const struct xcni_polep *pe,
 		     struct xcni_polhash_key *k, char *cidr, size_t cidrlen, const char **how)
 {
 	struct xcni_polcidr_key ck = { .ep = pod->ip, .version = pe->version, .v6 = peer->v6 };
+	const void *addr = peer->v6 ? (const void *)peer->ip6 : &peer->ip;
+	__u8 fam = peer->v6 ? XCNI_AF_INET6 : XCNI_AF_INET;
 	struct xcni_endpoint ep;
-	char names[600], a[INET6_ADDRSTRLEN];
+	struct fqdn_why w;
+	char a[INET6_ADDRSTRLEN];
 	__u32 group;
-	int64_t left;
 	int ref;
 
 	if (s->dir != XCNI_DIR_FROM_POD || s->peer_id != XCNI_ID_WORLD ||
@@ -832,8 +835,7 @@ static int side_fqdn(const struct node_maps *m, struct side *s, const struct flo
 	    bpf_map_lookup_elem(pod->v6 ? m->endpoints6 : m->endpoints,
 				pod->v6 ? (const void *)pod->ip6 : &pod->ip, &ep))
 		return 0;
-	ref = fqdn_learned(m->fqdn, m->fqdn_pat, ep.ep_id, peer->v6 ? XCNI_AF_INET6 : XCNI_AF_INET,
-			   peer->v6 ? (const void *)peer->ip6 : &peer->ip, names, sizeof(names), &left);
+	ref = fqdn_learned(m->fqdn, m->fqdn_pat, ep.ep_id, fam, addr, &w);
 	if (ref <= 0 || ref > XCNI_FQDN_RULES_MAX)
 		return 0;
 	ck.prefixlen = XCNI_POLCIDR_PREFIX_BASE + (peer->v6 ? 128 : 32);
@@ -845,12 +847,16 @@ static int side_fqdn(const struct node_maps *m, struct side *s, const struct flo
 	if (lookup_step(m->polcidr, m_polcidr.name, &ck, &group) <= 0 || group >= 0x80000000u)
 		return 0;
 	polcidr_prefix(m->polcidr, &ck, cidr, cidrlen);
-	walk_add(s, "fqdn[%s] rule_ref %d: polcidr group %u", names, ref, group);
+	walk_add(s, "fqdn[%s] rule_ref %d: polcidr group %u", w.name, ref, group);
 	if (explain_peer(m, s, k, group, pe->has[s->dir & 1], how) <= 0)
 		return 0;
-	snprintf(s->domain, sizeof(s->domain), "%s (learned %s, TTL %lld s)", names,
-		 peer->v6 ? inet_ntop(AF_INET6, peer->ip6, a, sizeof(a)) : ip_str(peer->ip, a),
-		 (long long)left);
+	/* The domain is named only where its rule decided, as flows names it. */
+	if (fqdn_decided(m->fqdn, m->fqdn_pat, ep.ep_id, fam, addr, s->hit.policy_id, s->hit.rule,
+			 &w) == 1)
+		snprintf(s->domain, sizeof(s->domain), "%s (learned %s, TTL %lld s)", w.name,
+			 peer->v6 ? inet_ntop(AF_INET6, peer->ip6, a, sizeof(a)) :
+				    ip_str(peer->ip, a),
+			 (long long)w.left);
 	return 1;
 }
 

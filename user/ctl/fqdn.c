@@ -2,8 +2,8 @@
 /*
  * xcnictl fqdn list: what the node's pods learned from the cluster DNS's
  * answers for ClusterNetworkPolicy domainNames (xcni_fqdn, written by
- * to_pod: bpf/lib/dns.h), each address with the names of the rule it was
- * learned through (xcni_fqdn_pat: the pod's patterns of that rule), the TTL
+ * to_pod: bpf/lib/dns.h), each address with the pattern the pod's question
+ * matched (the entry's key into xcni_fqdn_pat), the TTL
  * answered and the time left before new connections to it are judged by
  * the other rules again (expiry + XCNI_FQDN_GRACE_S).
  */
@@ -12,7 +12,7 @@
 
 static const struct pt_col fqdn_cols[] = {
 	{ "POD", "pod", PT_STR },
-	{ "NAMES", "names", PT_STR },
+	{ "NAME", "name", PT_STR },
 	{ "ADDRESS", "address", PT_STR },
 	{ "TTL", "ttl", PT_UINT },
 	{ "LEFT", "left_s", PT_INT },
@@ -22,11 +22,6 @@ static const struct pt_col fqdn_cols[] = {
 struct fqdn_rec {
 	struct xcni_fqdn_key k;
 	struct xcni_fqdn_val v;
-};
-
-struct pat_rec {
-	struct xcni_fqdn_pat_key k;
-	struct xcni_fqdn_pat v;
 };
 
 /* A local pod: its endpoint id and its key in xcni_podname (IPv4, or an IPv6-only pod's polkey6). */
@@ -95,49 +90,24 @@ static __u32 key_of(const struct ep_rec *eps, size_t n, __u32 ep_id)
 	return 0;
 }
 
-/* A pattern as the policy wrote it. */
-static void pat_name(const struct xcni_fqdn_pat_key *k, const struct xcni_fqdn_pat *p, char *out,
-		     size_t len)
+/* The pattern r was learned through, as the policy wrote it, into out; "-" when gone. */
+static void pat_name(int fd, const struct fqdn_rec *r, char *out, size_t len)
 {
-	fqdn_unflat(p->name, p->len, k->kind == XCNI_FQDN_WILD, out, len);
-}
+	struct xcni_fqdn_pat_key k = { .ep_id = r->k.ep_id, .kind = r->v.pat_kind,
+				       .hash = r->v.pat_hash };
+	struct xcni_fqdn_pat p;
 
-/* By pod, then name as written: the names of a row in one order every time. */
-static int pat_cmp(const void *a, const void *b)
-{
-	const struct pat_rec *x = a, *y = b;
-	char nx[300], ny[300];
-
-	if (x->k.ep_id != y->k.ep_id)
-		return (x->k.ep_id > y->k.ep_id) - (x->k.ep_id < y->k.ep_id);
-	pat_name(&x->k, &x->v, nx, sizeof(nx));
-	pat_name(&y->k, &y->v, ny, sizeof(ny));
-	return strcmp(nx, ny);
-}
-
-/* The names of pod ep_id's patterns of rule rule_ref, comma-separated. */
-static void rule_names(const struct pat_rec *pats, size_t n, __u32 ep_id, __u32 rule_ref, char *out,
-		       size_t len)
-{
-	size_t o = 0;
-
-	out[0] = '\0';
-	for (size_t i = 0; i < n && o + 1 < len; i++) {
-		char name[300];
-
-		if (pats[i].k.ep_id != ep_id || pats[i].v.rule_ref != rule_ref)
-			continue;
-		pat_name(&pats[i].k, &pats[i].v, name, sizeof(name));
-		o += (size_t)snprintf(out + o, len - o, "%s%s", o ? "," : "", name);
-	}
+	if (fd < 0 || bpf_map_lookup_elem(fd, &k, &p))
+		snprintf(out, len, "-");
+	else
+		fqdn_unflat(p.name, p.len, k.kind == XCNI_FQDN_WILD, out, len);
 }
 
 static int cmd_fqdn_list(const struct ctl_ctx *c, char **argv)
 {
 	struct fqdn_rec *recs = NULL;
-	struct pat_rec *pats = NULL;
 	struct ep_rec *eps = NULL;
-	size_t n = 0, npat = 0, neps;
+	size_t n = 0, neps;
 	__u32 want = 0;
 	__u64 now = xcni_mono_ns();
 	struct ptable *t;
@@ -151,20 +121,13 @@ static int cmd_fqdn_list(const struct ctl_ctx *c, char **argv)
 	if (err)
 		return err;
 	fd = map_open_quiet(c, &m_fqdn_pat);
-	if (fd >= 0 && map_collect(fd, &m_fqdn_pat, sizeof(*pats), offsetof(struct pat_rec, k),
-				   offsetof(struct pat_rec, v), (void **)&pats, &npat, NULL))
-		npat = 0;
-	if (fd >= 0)
-		close(fd);
-	if (npat)
-		qsort(pats, npat, sizeof(*pats), pat_cmp);
 	neps = eps_read(c, &eps);
 	t = pt_new(fqdn_cols, ARRAY_SIZE(fqdn_cols), 0);
 	for (size_t i = 0; i < n; i++) {
 		const struct fqdn_rec *r = &recs[i];
 		__u32 key = key_of(eps, neps, r->k.ep_id);
 		struct ctl_addr a = { .family = r->k.family };
-		char addr[INET6_ADDRSTRLEN], names[1024];
+		char addr[INET6_ADDRSTRLEN], name[300];
 		__s64 left = ((__s64)r->v.expires_ns - (__s64)now) / 1000000000 + XCNI_FQDN_GRACE_S;
 		struct xcni_podname pn;
 		int pfd;
@@ -172,7 +135,7 @@ static int cmd_fqdn_list(const struct ctl_ctx *c, char **argv)
 		if ((c->opts & OPT_POD) && key != want)
 			continue;
 		memcpy(a.addr, r->k.addr, sizeof(a.addr));
-		rule_names(pats, npat, r->k.ep_id, r->v.rule_ref, names, sizeof(names));
+		pat_name(fd, r, name, sizeof(name));
 		pfd = key ? map_open_quiet(c, &m_podname) : -1;
 		if (pfd >= 0 && !bpf_map_lookup_elem(pfd, &key, &pn))
 			pt_strf(t, "%.*s/%.*s", (int)strnlen(pn.ns, sizeof(pn.ns)), pn.ns,
@@ -181,14 +144,15 @@ static int cmd_fqdn_list(const struct ctl_ctx *c, char **argv)
 			pt_strf(t, "endpoint %u", r->k.ep_id);
 		if (pfd >= 0)
 			close(pfd);
-		pt_str(t, names[0] ? names : "-");
+		pt_str(t, name);
 		pt_str(t, ctl_addr_str(&a, addr, sizeof(addr)));
 		pt_uint(t, r->v.ttl);
 		pt_int(t, left > 0 ? left : 0);
 		pt_uint(t, r->v.rule_ref);
 	}
+	if (fd >= 0)
+		close(fd);
 	free(recs);
-	free(pats);
 	free(eps);
 	return show(c, t);
 }
@@ -197,7 +161,7 @@ const struct cmd fqdn_cmds[] = {
 	{ "fqdn", "list", cmd_fqdn_list, 0, OPT_POD, "[--pod POD]",
 	  "List the addresses this node's pods learned from the cluster DNS's answers for\n"
 	  "ClusterNetworkPolicy domainNames peers (xcnid --fqdn-policy): the pod, the\n"
-	  "names of the rule the answer matched (its policy's domainNames for that pod),\n"
+	  "name the answer's question matched (the policy's domainNames entry),\n"
 	  "the address, the TTL answered, the seconds left before new connections to it\n"
 	  "are judged by the other rules again (expiry plus a grace of 5 s; 0: past it,\n"
 	  "not yet replaced) and the rule's number among the pod's rules naming domains.\n\n"

@@ -13,6 +13,7 @@
 
 #include "lib/policy/fqdn.h"
 #include "lib/policy/fqdn_plan.h"
+#include "lib/policy/policy.h"
 #include "lib/policy/polsync_kv.h"
 #include "lib/system/clock.h"
 #include "lib/system/util.h"
@@ -76,9 +77,19 @@ static int cmp_srv(const void *a, const void *b)
 	return memcmp(a, b, sizeof(struct xcni_dns_srv_key));
 }
 
+/* The id pol_build_policies gave ClusterNetworkPolicy cnp (names are cluster-wide), 0: none. */
+static uint32_t cnp_id(const struct pol_result *pr, const struct k8s_cnp *cnp)
+{
+	for (size_t i = 0; pr && i < pr->npolicies; i++)
+		if (!strncmp(pr->policies[i].name.ns, XCNI_POLNAME_CNP, strlen(XCNI_POLNAME_CNP)) &&
+		    !strcmp(pr->policies[i].name.name, cnp->meta.name))
+			return pr->policies[i].id;
+	return 0;
+}
+
 /* One name of rule rank (the pod's j-th rule naming a domain) for pod ep_id. */
 static int add_pat(struct fqdn_plan *p, size_t *cap, uint32_t ep_id, const char *name, size_t rank,
-		   size_t j)
+		   size_t j, uint32_t policy_id)
 {
 	struct fqdn_pat_entry *e;
 	int wild = name[0] == '*' && name[1] == '.', n;
@@ -96,6 +107,8 @@ static int add_pat(struct fqdn_plan *p, size_t *cap, uint32_t ep_id, const char 
 	e->v.len = (uint8_t)n;
 	e->v.prio = (uint16_t)rank;
 	e->v.rule_ref = (uint32_t)j + 1; /* the polcidr dir XCNI_POLCIDR_DIR_FQDN + j */
+	e->v.policy_id = policy_id;
+	e->v.rule = (uint16_t)p->rules[rank].rule;
 	p->npat++;
 	return 0;
 }
@@ -179,8 +192,8 @@ static int plan_srv(const struct cluster *c, struct fqdn_plan *p)
 	return err;
 }
 
-int fqdn_plan_build(const struct cluster *c, const char *node_name, fqdn_ep_of ep_of, void *arg,
-		    struct fqdn_plan *out)
+int fqdn_plan_build(const struct cluster *c, const struct pol_result *pr, const char *node_name,
+		    fqdn_ep_of ep_of, void *arg, struct fqdn_plan *out)
 {
 	size_t rcap = 0, pcap = 0, n = 0;
 	int err = 0;
@@ -238,7 +251,7 @@ int fqdn_plan_build(const struct cluster *c, const char *node_name, fqdn_ep_of e
 			for (size_t a = 0; a < rule->npeers; a++)
 				for (size_t k = 0; k < rule->peers[a].ndomains; k++)
 					if ((err = add_pat(out, &pcap, ep_id, rule->peers[a].domains[k],
-							   r, j)))
+							   r, j, cnp_id(pr, p))))
 						goto fail;
 			j++;
 		}
@@ -343,41 +356,37 @@ out:
 	return err;
 }
 
-static int cmp_name(const void *a, const void *b)
-{
-	return strcmp(a, b);
-}
 
-int fqdn_learned(int fd, int pat_fd, uint32_t ep_id, uint8_t family, const void *addr, char *out,
-		 size_t len, int64_t *left)
+int fqdn_learned(int fd, int pat_fd, uint32_t ep_id, uint8_t family, const void *addr,
+		 struct fqdn_why *w)
 {
 	struct xcni_fqdn_key k = { .ep_id = ep_id, .family = family };
-	struct xcni_fqdn_pat_key pk, next, *prev = NULL;
+	struct xcni_fqdn_pat_key pk = { .ep_id = ep_id };
 	struct xcni_fqdn_val v;
 	struct xcni_fqdn_pat p;
-	char(*names)[300] = NULL;
-	size_t n = 0, cap = 0, o = 0;
 
+	memset(w, 0, sizeof(*w));
 	memcpy(k.addr, addr, family == XCNI_AF_INET6 ? 16 : 4);
-	if (fd < 0 || bpf_map_lookup_elem(fd, &k, &v) || !v.rule_ref)
+	if (fd < 0 || pat_fd < 0 || bpf_map_lookup_elem(fd, &k, &v) || !v.rule_ref)
 		return -ENOENT;
-	*left = ((int64_t)v.expires_ns - (int64_t)xcni_mono_ns()) / 1000000000 + XCNI_FQDN_GRACE_S;
-	if (*left <= 0)
+	w->left = ((int64_t)v.expires_ns - (int64_t)xcni_mono_ns()) / 1000000000 + XCNI_FQDN_GRACE_S;
+	pk.kind = v.pat_kind;
+	pk.hash = v.pat_hash;
+	if (w->left <= 0 || bpf_map_lookup_elem(pat_fd, &pk, &p))
 		return -ENOENT;
-	while (pat_fd >= 0 && !bpf_map_get_next_key(pat_fd, prev, &next)) {
-		pk = next;
-		prev = &pk;
-		if (pk.ep_id != ep_id || bpf_map_lookup_elem(pat_fd, &pk, &p) || p.rule_ref != v.rule_ref)
-			continue;
-		if (XCNI_GROW(names, n, cap))
-			return free(names), -ENOMEM;
-		fqdn_unflat(p.name, p.len, pk.kind == XCNI_FQDN_WILD, names[n++], sizeof(names[0]));
-	}
-	if (n)
-		qsort(names, n, sizeof(names[0]), cmp_name);
-	out[0] = '\0';
-	for (size_t i = 0; i < n && o < len; i++)
-		o += (size_t)snprintf(out + o, len - o, "%s%s", i ? "," : "", names[i]);
-	free(names);
-	return n ? (int)v.rule_ref : -ENOENT;
+	fqdn_unflat(p.name, p.len, pk.kind == XCNI_FQDN_WILD, w->name, sizeof(w->name));
+	w->rule_ref = v.rule_ref;
+	w->policy_id = p.policy_id;
+	w->rule = p.rule;
+	return w->rule_ref;
+}
+
+int fqdn_decided(int fd, int pat_fd, uint32_t ep_id, uint8_t family, const void *addr,
+		 uint32_t policy_id, uint16_t rule, struct fqdn_why *w)
+{
+	int ref = fqdn_learned(fd, pat_fd, ep_id, family, addr, w);
+
+	if (ref < 0)
+		return ref;
+	return policy_id && w->policy_id == policy_id && w->rule == rule;
 }

@@ -16,6 +16,8 @@
 #include "xcni_shared.h"
 #include "lib/cluster/store.h"
 
+struct pol_result;
+
 /* The DNS Service whose frontends and endpoints are xcni_dns_srv's. */
 #define FQDN_DNS_NS "kube-system"
 #define FQDN_DNS_SVC "kube-dns"
@@ -58,11 +60,13 @@ typedef int (*fqdn_ep_of)(void *arg, const struct k8s_pod *pod, uint32_t *ep_id)
  * XCNI_FQDN_RULES_MAX rules a pod); and, when any
  * rule names a domain, the DNS Service's UDP frontends (ClusterIPs, both
  * families) and its endpoints (the pods its selector picks, both families,
- * at the target port). 0, -ENOMEM, -E2BIG (more rules than prio holds), or
+ * at the target port). Each pattern names its rule as a verdict entry does
+ * (policy_id from pr's policies, 0 without pr; rule: the egress index), for
+ * flows and explain. 0, -ENOMEM, -E2BIG (more rules than prio holds), or
  * ep_of's error.
  */
-int fqdn_plan_build(const struct cluster *c, const char *node_name, fqdn_ep_of ep_of, void *arg,
-		    struct fqdn_plan *out);
+int fqdn_plan_build(const struct cluster *c, const struct pol_result *pr, const char *node_name,
+		    fqdn_ep_of ep_of, void *arg, struct fqdn_plan *out);
 void fqdn_plan_free(struct fqdn_plan *p);
 
 struct fqdn_sync_stats {
@@ -81,16 +85,33 @@ struct fqdn_sync_stats {
 int fqdn_sync(int fd_pat, size_t max_pat, int fd_srv, size_t max_srv, const struct fqdn_plan *p,
 	      struct fqdn_sync_stats *st, char *msg, size_t msglen);
 
+/* What pod ep_id learned for an address, as flows and explain name it. */
+struct fqdn_why {
+	int rule_ref; /* the polcidr dir: XCNI_POLCIDR_DIR_FQDN + rule_ref - 1 */
+	uint32_t policy_id; /* the rule naming the pattern, as a verdict entry names it */
+	uint16_t rule;
+	int64_t left; /* seconds it still counts (expiry plus XCNI_FQDN_GRACE_S) */
+	char name[300]; /* the pattern the pod's question matched, as the policy wrote it */
+};
+
 /*
  * Why pod ep_id may reach addr (family XCNI_AF_*: 4 or 16 bytes) by name: its
- * learned entry (xcni_fqdn, fd) while it counts (expiry plus
- * XCNI_FQDN_GRACE_S), the names of the rule it was learned through (that
- * pod's patterns in xcni_fqdn_pat, pat_fd), sorted, comma-separated in out;
- * *left: the seconds it still counts. For flows and explain; the verdict is
- * the programs' (bpf/lib/policy.h fqdn_group). The entry's rule_ref (> 0),
- * -ENOENT (not learned, or no more), -ENOMEM.
+ * learned entry (xcni_fqdn, fd) while it counts, and the pattern it was
+ * learned through (xcni_fqdn_pat, pat_fd) into *w. The entry's rule_ref (> 0)
+ * or -ENOENT (not learned, no more, or its pattern gone). The verdict is the
+ * programs' (bpf/lib/policy.h fqdn_group).
  */
-int fqdn_learned(int fd, int pat_fd, uint32_t ep_id, uint8_t family, const void *addr, char *out,
-		 size_t len, int64_t *left);
+int fqdn_learned(int fd, int pat_fd, uint32_t ep_id, uint8_t family, const void *addr,
+		 struct fqdn_why *w);
+
+/*
+ * Whether the verdict entry that decided pod ep_id's egress to addr (policy_id,
+ * rule: the event's or the lookup's) is the domainNames rule addr was learned
+ * through: 1 (*w filled: name it), 0 (another rule decided: an earlier
+ * Admin rule holding the address by network, or a later one where its ports
+ * did not match), -ENOENT (not learned). One decision for flows and explain.
+ */
+int fqdn_decided(int fd, int pat_fd, uint32_t ep_id, uint8_t family, const void *addr,
+		 uint32_t policy_id, uint16_t rule, struct fqdn_why *w);
 
 #endif
