@@ -21,6 +21,39 @@
 #include "lib/observe/flows.h"
 #include "lib/observe/flowsnet.h"
 
+/* explain's request: the lines an agent reads back as arguments, and what it refuses. */
+static void test_explain_req(void **state)
+{
+	char buf[1200], err[300];
+
+	(void)state;
+	assert_int_equal(flows_explain_req("x/a", "fd00::5", "80/tcp", 6, 4321, buf, sizeof(buf),
+					   err, sizeof(err)), 0);
+	assert_string_equal(buf, "request=explain\nsrc=x/a\ndst=fd00::5\nport=80/tcp\n"
+				 "family=6\nsport=4321\n");
+	assert_int_equal(flows_explain_req("10.0.0.1", "y/b-0", "icmp", 0, 0, buf, sizeof(buf), err,
+					   sizeof(err)), 0);
+	assert_string_equal(buf, "request=explain\nsrc=10.0.0.1\ndst=y/b-0\nport=icmp\n");
+	/* An argv word of the agent's xcnictl: no option, no newline, no shell. */
+	assert_int_equal(flows_explain_req("--pin-dir=/", "y/b", "80/tcp", 0, 0, buf, sizeof(buf),
+					   err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "explain's src"));
+	assert_int_equal(flows_explain_req("x/a", "y/b\nlast=1", "80/tcp", 0, 0, buf, sizeof(buf),
+					   err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "explain's dst"));
+	assert_int_equal(flows_explain_req("x/a", "y/b", "80/tcp;id", 0, 0, buf, sizeof(buf), err,
+					   sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "explain's port"));
+	assert_int_equal(flows_explain_req("x/a", "", "80/tcp", 0, 0, buf, sizeof(buf), err,
+					   sizeof(err)), -EINVAL);
+	assert_int_equal(flows_explain_req("x/a", "y/b", "80/tcp", 0, 0, buf, 20, err, sizeof(err)),
+			 -E2BIG);
+	/* The agent's side: the same check on each argument it runs. */
+	assert_int_equal(flows_explain_arg("family", "6", err, sizeof(err)), 0);
+	assert_int_equal(flows_explain_arg("sport", "-1", err, sizeof(err)), -EINVAL);
+	assert_int_equal(flows_explain_arg("src", NULL, err, sizeof(err)), -EINVAL);
+}
+
 static void test_agent_parse(void **state)
 {
 	struct flows_agent a;
@@ -245,6 +278,7 @@ int main(void)
 		cmocka_unit_test(test_agent_parse),
 		cmocka_unit_test(test_split),
 		cmocka_unit_test(test_client_match),
+		cmocka_unit_test(test_explain_req),
 		cmocka_unit_test(test_merge),
 		cmocka_unit_test(test_merge_fates),
 		cmocka_unit_test(test_match),

@@ -6,12 +6,17 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,6 +29,10 @@
 #include "agent/ipfix.h"
 #include "agent/evfan.h"
 #include "lib/system/http.h"
+#include "lib/observe/agentstatus.h"
+#include "lib/observe/flowsnet.h"
+
+extern char **environ;
 
 /* A PEM file of --flows-tls at most this long (a chain of a few certificates). */
 #define FLOWD_PEM_MAX (256u << 10)
@@ -136,6 +145,151 @@ static void client_answer(struct flowd *d, struct client *c)
 	epoll_ctl(d->epfd, EPOLL_CTL_MOD, c->fd, &ev);
 }
 
+/* How long explain's run may take (it reads a few maps: milliseconds). */
+#define FLOWD_EXPLAIN_MS 3000
+
+/* This agent's policy status file as it is (one JSON line). 0 or -errno (out says why). */
+static int answer_polstatus(struct flowd *d, struct fbuf *out)
+{
+	char path[256], *doc = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	if (agent_status_policy_path(d->pin_dir, path, sizeof(path)) || !(f = fopen(path, "re"))) {
+		flows_fbuf_printf(out, "{\"error\":\"node %s: no policy status yet (no sync "
+				       "done)\"}\n", d->node);
+		return -EAGAIN;
+	}
+	if (getdelim(&doc, &len, '\0', f) > 0)
+		flows_fbuf_printf(out, "%s\n", doc);
+	else
+		flows_fbuf_printf(out, "{\"error\":\"node %s: policy status unreadable\"}\n", d->node);
+	free(doc);
+	fclose(f);
+	return 0;
+}
+
+/*
+ * explain for this node's side: the xcnictl beside this xcnid run on these
+ * maps (the same code explain runs locally), its JSON record or its error
+ * line as the answer. It waits (FLOWD_EXPLAIN_MS at most, then killed): the
+ * walk reads a few maps, and a certificate without OU asks it.
+ */
+static int answer_explain(struct flowd *d, const struct http_args *args, struct fbuf *out)
+{
+	static const char *const names[] = { "family", "sport", "src", "dst", "port" };
+	const char *v[5];
+	char exe[PATH_MAX], err[400], buf[4096], *argv[16];
+	int argc = 0, p[2], st = 0, ret = 0;
+	ssize_t n;
+	pid_t pid;
+	posix_spawn_file_actions_t fa;
+
+	for (int i = 0; i < 5; i++) {
+		v[i] = http_arg(args, names[i]);
+		if ((i >= 2 || v[i]) && flows_explain_arg(names[i], v[i], err, sizeof(err))) {
+			flows_fbuf_printf(out, "{\"error\":\"%s\"}\n", err);
+			return -EINVAL;
+		}
+	}
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 8);
+	if (n <= 0 || !memchr(exe, '/', (size_t)n))
+		return -ENOENT;
+	exe[n] = '\0';
+	snprintf(strrchr(exe, '/') + 1, 8, "xcnictl");
+	argv[argc++] = exe;
+	argv[argc++] = "--pin-dir";
+	argv[argc++] = d->pin_dir;
+	argv[argc++] = "-o";
+	argv[argc++] = "json";
+	argv[argc++] = "explain";
+	if (v[0]) {
+		argv[argc++] = "--family";
+		argv[argc++] = (char *)v[0];
+	}
+	if (v[1]) {
+		argv[argc++] = "--sport";
+		argv[argc++] = (char *)v[1];
+	}
+	for (int i = 2; i < 5; i++)
+		argv[argc++] = (char *)v[i];
+	argv[argc] = NULL;
+	if (pipe2(p, O_CLOEXEC))
+		return -errno;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, p[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, p[1], 2);
+	ret = -posix_spawn(&pid, exe, &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	close(p[1]);
+	if (ret) {
+		close(p[0]);
+		flows_fbuf_printf(out, "{\"error\":\"node %s: cannot run %s: %s\"}\n", d->node, exe,
+				  strerror(-ret));
+		return ret;
+	}
+	{
+		int64_t end = (int64_t)(xcni_mono_ns() / 1000000) + FLOWD_EXPLAIN_MS;
+		size_t got = 0;
+		struct pollfd pf = { .fd = p[0], .events = POLLIN };
+
+		for (;;) {
+			int64_t left = end - (int64_t)(xcni_mono_ns() / 1000000);
+
+			if (left <= 0 || poll(&pf, 1, (int)left) <= 0) {
+				kill(pid, SIGKILL);
+				ret = -ETIMEDOUT;
+				break;
+			}
+			n = read(p[0], buf + got, sizeof(buf) - 1 - got);
+			if (n <= 0 || (got += (size_t)n) == sizeof(buf) - 1)
+				break;
+		}
+		buf[got] = '\0';
+	}
+	close(p[0]);
+	waitpid(pid, &st, 0);
+	if (ret || !WIFEXITED(st) || WEXITSTATUS(st) || buf[0] != '{') {
+		/* Its error said as one line, quotes and control characters blanked. */
+		for (char *q = buf; *q; q++)
+			if (*q == '"' || *q == '\\' || (unsigned char)*q < 0x20)
+				*q = *q == '\n' && q[1] ? ';' : *q == '\n' ? '\0' : '?';
+		flows_fbuf_printf(out, "{\"error\":\"node %s: explain: %s\"}\n", d->node,
+				  ret ? "took too long" : buf);
+		return ret ? ret : -EINVAL;
+	}
+	flows_fbuf_printf(out, "%s%s", buf, buf[strlen(buf) - 1] == '\n' ? "" : "\n");
+	return 0;
+}
+
+/* request=KIND: one of the requests other than flows (flowsnet.h), or -ENOENT. */
+static int answer_kind(struct flowd *d, const struct http_args *args, const char *scope,
+		       struct fbuf *out)
+{
+	const char *kind = http_arg(args, FLOWS_REQ_KIND);
+	int err;
+
+	if (!kind)
+		return -ENOENT;
+	/* Both read every namespace's policies: not a tenant's certificate. */
+	if (scope) {
+		flows_fbuf_printf(out, "{\"error\":\"request=%s reads every namespace: a client "
+				       "certificate without OU asks it\"}\n", FLOWS_REQ_KIND);
+		return -EACCES;
+	}
+	if (!strcmp(kind, FLOWS_REQ_POLSTATUS))
+		err = answer_polstatus(d, out);
+	else if (!strcmp(kind, FLOWS_REQ_EXPLAIN))
+		err = answer_explain(d, args, out);
+	else {
+		flows_fbuf_printf(out, "{\"error\":\"request=%.64s: %s or %s (none: flows)\"}\n",
+				  kind, FLOWS_REQ_POLSTATUS, FLOWS_REQ_EXPLAIN);
+		err = -EINVAL;
+	}
+	/* Errors are said in the answer: a 400 the client reads as the socket's. */
+	return err && err != -EACCES && err != -ENOMEM ? -EINVAL : err;
+}
+
 /*
  * GET FLOWS_HTTP_PATH?from=x%2Fa&last=5 over HTTPS (http.c has checked the
  * client's certificate): the query's arguments are the request's lines, and
@@ -163,6 +317,13 @@ static int render_http(void *ctx, const struct http_args *args, char **body, siz
 			goto bad;
 		}
 	}
+	err = answer_kind(d, args, scope, &out);
+	if (err != -ENOENT) {
+		if (err)
+			goto bad;
+		goto done;
+	}
+	err = -EINVAL;
 	for (size_t i = 0; i < args->n; i++) {
 		if (scope && !strcmp(args->v[i].key, "namespace") && strcmp(args->v[i].value, scope)) {
 			flows_fbuf_printf(
@@ -193,6 +354,7 @@ static int render_http(void *ctx, const struct http_args *args, char **body, siz
 	}
 	answer_req(d, req.p ? req.p : (char[]){ "" }, &out);
 	flows_fbuf_free(&req);
+done:
 	if (out.err) {
 		flows_fbuf_free(&out);
 		return -ENOMEM;

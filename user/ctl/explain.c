@@ -1214,7 +1214,7 @@ static void side_row(struct ptable *t, const struct node_maps *m, struct side *s
 }
 
 #define EXPLAIN_SIDE_COLS(T, k)                                                       \
-	{ T, NULL, PT_STR }, { T "-TIERS", k "_tiers", PT_STR },                         \
+	{ T, k "_text", PT_STR }, { T "-TIERS", k "_tiers", PT_STR },                         \
 	{ NULL, k, PT_STR }, { NULL, k "_reason", PT_STR },                              \
 	{ NULL, k "_node", PT_STR }, { NULL, k "_policy", PT_STR },                      \
 	{ NULL, k "_rule", PT_UINT }, { NULL, k "_rule_name", PT_STR },                  \
@@ -1226,12 +1226,13 @@ static void side_row(struct ptable *t, const struct node_maps *m, struct side *s
 	{ T "-LOOKUPS", k "_lookups", PT_STR }
 
 static const struct pt_col explain_cols[] = {
-	{ "SRC", NULL, PT_STR },
+	/* Each text column keyed too: an agent's answer (--kubeconfig) is printed again. */
+	{ "SRC", "src_text", PT_STR },
 	{ NULL, "src", PT_STR },
 	{ NULL, "src_ip", PT_STR },
 	{ NULL, "src_identity", PT_UINT },
 	{ NULL, "src_node", PT_STR },
-	{ "DST", NULL, PT_STR },
+	{ "DST", "dst_text", PT_STR },
 	{ NULL, "dst", PT_STR },
 	{ NULL, "dst_ip", PT_STR },
 	{ NULL, "dst_identity", PT_UINT },
@@ -1239,14 +1240,78 @@ static const struct pt_col explain_cols[] = {
 	{ "PROTO", "proto", PT_STR },
 	{ "PORT", "port", PT_UINT },
 	/* The destination on another node: Geneve to its underlay address. */
-	{ "TUNNEL", NULL, PT_STR },
+	{ "TUNNEL", "tunnel_text", PT_STR },
 	{ NULL, "tunnel_ip", PT_STR },
 	{ NULL, "tunnel_node", PT_STR },
 	EXPLAIN_SIDE_COLS("EGRESS", "egress"),
 	EXPLAIN_SIDE_COLS("INGRESS", "ingress"),
-	{ "VERDICT", NULL, PT_STR },
+	{ "VERDICT", "verdict_text", PT_STR },
 	{ NULL, "verdict", PT_STR },
 };
+
+/* The side of records (agents' answers) a node decides: its pod's own node's. */
+static json_t *deciding(json_t *const *recs, size_t n, const char *side)
+{
+	char k[32];
+
+	snprintf(k, sizeof(k), "%s_reason", side);
+	for (size_t i = 0; i < n; i++)
+		if (recs[i] && strcmp(json_string_value(json_object_get(recs[i], k)) ?: "remote",
+				      "remote"))
+			return recs[i];
+	return NULL;
+}
+
+int explain_merge_show(const struct ctl_ctx *c, json_t *const *recs, size_t n)
+{
+	json_t *eg = deciding(recs, n, "egress"), *in = deciding(recs, n, "ingress"), *m, *v;
+	const char *ev, *iv, *vt, *key;
+	struct ptable *t;
+	char buf[300];
+
+	for (size_t i = 0; !eg && i < n; i++)
+		eg = recs[i];
+	if (!eg || !(m = json_deep_copy(eg)))
+		return -ENOMEM;
+	/* The ingress side (its columns) from the destination's node. */
+	json_object_foreach(in, key, v)
+		if (!strncmp(key, "ingress", 7))
+			json_object_set(m, key, v);
+	ev = json_string_value(json_object_get(m, "egress"));
+	iv = json_string_value(json_object_get(m, "ingress"));
+	vt = json_string_value(json_object_get(m, "verdict_text")) ?: "";
+	/* As explain_flow words it; drop-tunnel-family stays the source node's. */
+	if (strstr(vt, "(drop-tunnel-family)"))
+		snprintf(buf, sizeof(buf), "%s", vt);
+	else if ((ev && !strcmp(ev, "deny")) || (iv && !strcmp(iv, "deny")))
+		snprintf(buf, sizeof(buf), "denied: %s",
+			 ev && iv && !strcmp(ev, "deny") && !strcmp(iv, "deny") ?
+				 "by egress at the source and ingress at the destination" :
+			 ev && !strcmp(ev, "deny") ? "by egress at the source" :
+						     "by ingress at the destination");
+	else if (!ev || !iv)
+		snprintf(buf, sizeof(buf), "unknown: the %s side is decided on node %s, whose "
+			 "agent did not answer", ev ? "ingress" : "egress",
+			 json_string_value(json_object_get(m, ev ? "ingress_node" : "egress_node")) ?: "?");
+	else
+		snprintf(buf, sizeof(buf), "%s", !strcmp(json_string_value(json_object_get(
+				m, "egress_reason")) ?: "", "self") ?
+			 "allowed: a pod reaches itself" :
+			 "allowed: both sides allow; the flow's replies pass via conntrack");
+	json_object_set_new(m, "verdict_text", json_string(buf));
+	*strchr(buf, ':') = '\0';
+	json_object_set_new(m, "verdict", json_string(buf));
+	t = pt_new(explain_cols, ARRAY_SIZE(explain_cols), PT_RECORD);
+	for (size_t i = 0; i < ARRAY_SIZE(explain_cols); i++) {
+		v = json_object_get(m, explain_cols[i].key);
+		if (json_is_integer(v))
+			pt_uint(t, (uint64_t)json_integer_value(v));
+		else
+			pt_str(t, json_string_value(v));
+	}
+	json_decref(m);
+	return show(c, t);
+}
 
 void end_row(struct ptable *t, const struct flow_end *e)
 {

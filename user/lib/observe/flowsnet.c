@@ -261,6 +261,71 @@ out:
 	return ret;
 }
 
+/* ---- requests other than flows -------------------------------------------- */
+
+int flows_explain_arg(const char *name, const char *v, char *err, size_t errlen)
+{
+	static const char ok[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:/-";
+
+	if (!v || !*v || *v == '-' || strlen(v) > 300 || strspn(v, ok) != strlen(v)) {
+		snprintf(err, errlen, "explain's %s \"%.64s\": a pod NAMESPACE/NAME, an address, "
+			 "PORT/PROTO or a number (letters, digits and ._:/- only, no leading '-')",
+			 name, v ? v : "");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int flows_explain_req(const char *src, const char *dst, const char *pp, unsigned int family,
+		      unsigned int sport, char *buf, size_t len, char *err, size_t errlen)
+{
+	int n;
+
+	if (flows_explain_arg("src", src, err, errlen) || flows_explain_arg("dst", dst, err, errlen) ||
+	    flows_explain_arg("port", pp, err, errlen))
+		return -EINVAL;
+	n = snprintf(buf, len, "%s=%s\nsrc=%s\ndst=%s\nport=%s\n", FLOWS_REQ_KIND,
+		     FLOWS_REQ_EXPLAIN, src, dst, pp);
+	if (n >= 0 && (size_t)n < len && family)
+		n += snprintf(buf + n, len - (size_t)n, "family=%u\n", family);
+	if (n >= 0 && (size_t)n < len && sport)
+		n += snprintf(buf + n, len - (size_t)n, "sport=%u\n", sport);
+	return n < 0 || (size_t)n >= len ? -E2BIG : 0;
+}
+
+int flows_ask_all(const char *kubeconfig, const char *tls_dir, const char *req, long timeout_s,
+		  struct flows_agent **agents, char ***answers, size_t *n)
+{
+	char err[512];
+	int ret;
+
+	*answers = NULL;
+	if ((ret = flows_tls_check(tls_dir, err, sizeof(err)))) {
+		fprintf(stderr, "%s\n", err);
+		return ret;
+	}
+	if ((ret = flows_agents_cluster(kubeconfig, agents, n, err, sizeof(err)))) {
+		if (err[0])
+			fprintf(stderr, "--kubeconfig %s: %s\n", kubeconfig ? kubeconfig : "", err);
+		return ret;
+	}
+	*answers = calloc(*n ? *n : 1, sizeof(**answers));
+	if (!*answers) {
+		free(*agents);
+		*agents = NULL;
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < *n; i++) {
+		struct flows_agent *a = &(*agents)[i];
+		size_t len;
+
+		if (!a->why[0] &&
+		    flows_https_get(tls_dir, a, req, timeout_s, &(*answers)[i], &len, err, sizeof(err)))
+			snprintf(a->why, sizeof(a->why), "%.150s", err);
+	}
+	return 0;
+}
+
 /* ---- the merged view's filters ------------------------------------------------ */
 
 /*
