@@ -219,7 +219,26 @@ static int answer_explain(struct flowd *d, const struct http_args *args, struct 
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, p[1], 1);
 	posix_spawn_file_actions_adddup2(&fa, p[1], 2);
-	ret = -posix_spawn(&pid, exe, &fa, NULL, argv, environ);
+	{
+		/* Its near misses would ask this agent's status socket, while this
+		 * loop waits on it: XCNI_EXPLAIN_IN_AGENT says not to (explain.c). */
+		size_t ne = 0;
+		char **envp;
+
+		while (environ[ne])
+			ne++;
+		envp = calloc(ne + 2, sizeof(*envp));
+		if (!envp) {
+			posix_spawn_file_actions_destroy(&fa);
+			close(p[0]);
+			close(p[1]);
+			return -ENOMEM;
+		}
+		memcpy(envp, environ, ne * sizeof(*envp));
+		envp[ne] = "XCNI_EXPLAIN_IN_AGENT=1";
+		ret = -posix_spawn(&pid, exe, &fa, NULL, argv, envp);
+		free(envp);
+	}
 	posix_spawn_file_actions_destroy(&fa);
 	close(p[1]);
 	if (ret) {

@@ -917,7 +917,9 @@ static void side_near(const struct node_maps *m, struct side *s, const struct fl
 	struct ctl_cluster *cc;
 
 	s->near[0] = '\0';
-	if (!pod->pod[0] || ctl_cluster_open(&at, true, &cc))
+	/* Run by an agent for --kubeconfig (flows_serve.c): it waits on this
+	 * run, and cannot answer its status socket meanwhile. */
+	if (!pod->pod[0] || getenv("XCNI_EXPLAIN_IN_AGENT") || ctl_cluster_open(&at, true, &cc))
 		return;
 	self = ctl_cluster_pod(cc, pod->pod, pod->v6 ? 0 : pod->ip);
 	other = peer->is_pod ? ctl_cluster_pod(cc, peer->pod[0] ? peer->pod : NULL,
@@ -1306,8 +1308,10 @@ int explain_merge_show(const struct ctl_ctx *c, json_t *const *recs, size_t n)
 		v = json_object_get(m, explain_cols[i].key);
 		if (json_is_integer(v))
 			pt_uint(t, (uint64_t)json_integer_value(v));
-		else
+		else if (json_is_string(v))
 			pt_str(t, json_string_value(v));
+		else
+			pt_null(t);
 	}
 	json_decref(m);
 	return show(c, t);

@@ -105,7 +105,13 @@ static int nodes_ask(const struct ctl_ctx *c, struct ps_node *nodes, size_t *nn)
 	}
 	free(ans);
 	free(fa);
-	return 0;
+	for (size_t i = 0; i < *nn; i++)
+		if (nodes[i].doc)
+			return 0;
+	pr_err("--kubeconfig %s: no agent answered (%zu nodes)\n", c->kubeconfig, n);
+	for (size_t i = 0; i < *nn; i++)
+		json_decref(nodes[i].by_key);
+	return -EHOSTUNREACH;
 }
 
 /* The policy's entry in one node's file (NULL: the node does not hold it). */

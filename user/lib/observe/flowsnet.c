@@ -268,7 +268,7 @@ int flows_explain_arg(const char *name, const char *v, char *err, size_t errlen)
 	static const char ok[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:/-";
 
 	if (!v || !*v || *v == '-' || strlen(v) > 300 || strspn(v, ok) != strlen(v)) {
-		snprintf(err, errlen, "explain's %s \"%.64s\": a pod NAMESPACE/NAME, an address, "
+		snprintf(err, errlen, "explain's %s %.64s: a pod NAMESPACE/NAME, an address, "
 			 "PORT/PROTO or a number (letters, digits and ._:/- only, no leading '-')",
 			 name, v ? v : "");
 		return -EINVAL;
