@@ -293,7 +293,8 @@ static int answer_kind(struct flowd *d, const struct http_args *args, const char
 	/* Both read every namespace's policies: not a tenant's certificate. */
 	if (scope) {
 		flows_fbuf_printf(out, "{\"error\":\"request=%s reads every namespace: a client "
-				       "certificate without OU asks it\"}\n", FLOWS_REQ_KIND);
+				       "certificate without OU asks it\"}\n",
+				  strcmp(kind, FLOWS_REQ_EXPLAIN) ? FLOWS_REQ_POLSTATUS : FLOWS_REQ_EXPLAIN);
 		return -EACCES;
 	}
 	if (!strcmp(kind, FLOWS_REQ_POLSTATUS))
