@@ -145,8 +145,9 @@ static void client_answer(struct flowd *d, struct client *c)
 	epoll_ctl(d->epfd, EPOLL_CTL_MOD, c->fd, &ev);
 }
 
-/* How long explain's run may take (it reads a few maps: milliseconds). */
+/* How long explain's run may take (it reads a few maps: milliseconds), and its answer at most. */
 #define FLOWD_EXPLAIN_MS 3000
+#define FLOWD_EXPLAIN_MAX (256u << 10)
 
 /* This agent's policy status file as it is (one JSON line). 0 or -errno (out says why). */
 static int answer_polstatus(struct flowd *d, struct fbuf *out)
@@ -179,7 +180,7 @@ static int answer_explain(struct flowd *d, const struct http_args *args, struct 
 {
 	static const char *const names[] = { "family", "sport", "src", "dst", "port" };
 	const char *v[5];
-	char exe[PATH_MAX], err[400], buf[4096], *argv[16];
+	char exe[PATH_MAX], err[400], *buf, *rec, *argv[16];
 	int argc = 0, p[2], st = 0, ret = 0;
 	ssize_t n;
 	pid_t pid;
@@ -216,6 +217,12 @@ static int answer_explain(struct flowd *d, const struct http_args *args, struct 
 	argv[argc] = NULL;
 	if (pipe2(p, O_CLOEXEC))
 		return -errno;
+	buf = malloc(FLOWD_EXPLAIN_MAX);
+	if (!buf) {
+		close(p[0]);
+		close(p[1]);
+		return -ENOMEM;
+	}
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, p[1], 1);
 	posix_spawn_file_actions_adddup2(&fa, p[1], 2);
@@ -232,6 +239,7 @@ static int answer_explain(struct flowd *d, const struct http_args *args, struct 
 			posix_spawn_file_actions_destroy(&fa);
 			close(p[0]);
 			close(p[1]);
+			free(buf);
 			return -ENOMEM;
 		}
 		memcpy(envp, environ, ne * sizeof(*envp));
@@ -243,6 +251,7 @@ static int answer_explain(struct flowd *d, const struct http_args *args, struct 
 	close(p[1]);
 	if (ret) {
 		close(p[0]);
+		free(buf);
 		flows_fbuf_printf(out, "{\"error\":\"node %s: cannot run %s: %s\"}\n", d->node, exe,
 				  strerror(-ret));
 		return ret;
@@ -260,24 +269,34 @@ static int answer_explain(struct flowd *d, const struct http_args *args, struct 
 				ret = -ETIMEDOUT;
 				break;
 			}
-			n = read(p[0], buf + got, sizeof(buf) - 1 - got);
-			if (n <= 0 || (got += (size_t)n) == sizeof(buf) - 1)
+			n = read(p[0], buf + got, FLOWD_EXPLAIN_MAX - 1 - got);
+			if (n <= 0 || (got += (size_t)n) == FLOWD_EXPLAIN_MAX - 1)
 				break;
 		}
 		buf[got] = '\0';
 	}
 	close(p[0]);
 	waitpid(pid, &st, 0);
-	if (ret || !WIFEXITED(st) || WEXITSTATUS(st) || buf[0] != '{') {
+	/* The record: its line (a warning may come first, stderr being the same pipe). */
+	rec = buf[0] == '{' ? buf : strstr(buf, "\n{");
+	rec = rec && rec != buf ? rec + 1 : rec;
+	if (ret || !WIFEXITED(st) || WEXITSTATUS(st) || !rec) {
 		/* Its error said as one line, quotes and control characters blanked. */
+		size_t l = strlen(buf);
+
+		while (l && buf[l - 1] == '\n')
+			buf[--l] = '\0';
 		for (char *q = buf; *q; q++)
 			if (*q == '"' || *q == '\\' || (unsigned char)*q < 0x20)
-				*q = *q == '\n' && q[1] ? ';' : *q == '\n' ? '\0' : '?';
+				*q = *q == '\n' ? ';' : '?';
 		flows_fbuf_printf(out, "{\"error\":\"node %s: explain: %s\"}\n", d->node,
 				  ret ? "took too long" : buf);
+		free(buf);
 		return ret ? ret : -EINVAL;
 	}
-	flows_fbuf_printf(out, "%s%s", buf, buf[strlen(buf) - 1] == '\n' ? "" : "\n");
+	rec[strcspn(rec, "\n")] = '\0';
+	flows_fbuf_printf(out, "%s\n", rec);
+	free(buf);
 	return 0;
 }
 
