@@ -224,7 +224,7 @@ static struct {
 	pthread_cond_t cv;
 	struct ev_job q[EV_QUEUE];
 	size_t head, n;
-	bool on;
+	bool on, said; /* said: a refusal logged (once, until a write succeeds) */
 	struct k8s_api_conf conf;
 	uint64_t posted, dropped, failed;
 } ev_ = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
@@ -275,7 +275,10 @@ static int ev_post(const struct ev_job *j)
 		snprintf(path, sizeof(path), "/api/v1/namespaces/%s/events/%s", ens, een);
 		if (k8s_request(&ev_.conf, "GET", path, NULL, 5000, &r) ||
 		    (r.status != 200 && r.status != 404)) {
-			pr_warn("policy Event %s/%s: GET: %ld %s\n", ns, ename, r.status, r.err);
+			if (!ev_.said)
+				pr_warn("policy Event %s/%s: GET: %ld %s (said once until one is "
+					"written)\n", ns, ename, r.status, r.err);
+			ev_.said = true;
 			k8s_resp_free(&r);
 			break;
 		}
@@ -348,12 +351,14 @@ static int ev_post(const struct ev_job *j)
 		json_decref(ev);
 		if (!err && (r.status == 200 || r.status == 201)) {
 			k8s_resp_free(&r);
+			ev_.said = false;
 			break;
 		}
 		/* 409: another node wrote it first (made, or updated): read it again. */
-		if (!err && r.status != 409)
-			pr_warn("policy Event %s/%s: %s: %ld %s\n", ns, ename, made ? "PUT" : "POST",
-				r.status, r.err);
+		if (!err && r.status != 409 && !ev_.said)
+			pr_warn("policy Event %s/%s: %s: %ld %s (said once until one is written)\n",
+				ns, ename, made ? "PUT" : "POST", r.status, r.err);
+		ev_.said |= !err && r.status != 409;
 		err = !err && r.status == 409 ? -EAGAIN : -EIO;
 		k8s_resp_free(&r);
 		if (err != -EAGAIN)
@@ -392,8 +397,12 @@ static void *ev_thread(void *arg)
 
 int polstatus_events(const char *kubeconfig)
 {
-	int err = kubeconfig ? k8s_api_conf_kubeconfig(kubeconfig, &ev_.conf) :
-			       k8s_api_conf_in_cluster(&ev_.conf);
+	int err;
+
+	if (ev_.on)
+		return 0;
+	err = kubeconfig ? k8s_api_conf_kubeconfig(kubeconfig, &ev_.conf) :
+			   k8s_api_conf_in_cluster(&ev_.conf);
 
 	if (!err && (err = -pthread_create(&ev_.th, NULL, ev_thread, NULL)))
 		k8s_api_conf_free(&ev_.conf);
