@@ -326,6 +326,61 @@ int flows_ask_all(const char *kubeconfig, const char *tls_dir, const char *req, 
 	return 0;
 }
 
+/* The record (of agents' answers) whose side is decided there: its pod's own node's. */
+static json_t *deciding(json_t *const *recs, size_t n, const char *side)
+{
+	char k[32];
+
+	snprintf(k, sizeof(k), "%s_reason", side);
+	for (size_t i = 0; i < n; i++)
+		if (recs[i] && strcmp(json_string_value(json_object_get(recs[i], k)) ?: "remote",
+				      "remote"))
+			return recs[i];
+	return NULL;
+}
+
+void *flows_explain_merge(void *const *records, size_t n)
+{
+	json_t *const *recs = (json_t *const *)records;
+	json_t *eg = deciding(recs, n, "egress"), *in = deciding(recs, n, "ingress"), *m, *v;
+	const char *ev, *iv, *vt, *key;
+	char buf[300];
+
+	for (size_t i = 0; !eg && i < n; i++)
+		eg = recs[i];
+	if (!eg || !(m = json_deep_copy(eg)))
+		return NULL;
+	/* The ingress side (its columns) from the destination's node. */
+	json_object_foreach(in, key, v)
+		if (!strncmp(key, "ingress", 7))
+			json_object_set(m, key, v);
+	ev = json_string_value(json_object_get(m, "egress"));
+	iv = json_string_value(json_object_get(m, "ingress"));
+	vt = json_string_value(json_object_get(m, "verdict_text")) ?: "";
+	/* As explain_flow words it; drop-tunnel-family stays the source node's. */
+	if (strstr(vt, "(drop-tunnel-family)"))
+		snprintf(buf, sizeof(buf), "%s", vt);
+	else if ((ev && !strcmp(ev, "deny")) || (iv && !strcmp(iv, "deny")))
+		snprintf(buf, sizeof(buf), "denied: %s",
+			 ev && iv && !strcmp(ev, "deny") && !strcmp(iv, "deny") ?
+				 "by egress at the source and ingress at the destination" :
+			 ev && !strcmp(ev, "deny") ? "by egress at the source" :
+						     "by ingress at the destination");
+	else if (!ev || !iv)
+		snprintf(buf, sizeof(buf), "unknown: the %s side is decided on node %s, whose "
+			 "agent did not answer", ev ? "ingress" : "egress",
+			 json_string_value(json_object_get(m, ev ? "ingress_node" : "egress_node")) ?: "?");
+	else
+		snprintf(buf, sizeof(buf), "%s", !strcmp(json_string_value(json_object_get(
+				m, "egress_reason")) ?: "", "self") ?
+			 "allowed: a pod reaches itself" :
+			 "allowed: both sides allow; the flow's replies pass via conntrack");
+	json_object_set_new(m, "verdict_text", json_string(buf));
+	*strchr(buf, ':') = '\0';
+	json_object_set_new(m, "verdict", json_string(buf));
+	return m;
+}
+
 /* ---- the merged view's filters ------------------------------------------------ */
 
 /*

@@ -83,6 +83,16 @@ int flows_explain_req(const char *src, const char *dst, const char *pp, unsigned
 		      unsigned int sport, char *buf, size_t len, char *err, size_t errlen);
 
 /*
+ * explain's answers (each node's record, xcnictl explain -o json's object)
+ * as one (a new JSON object, the caller's; NULL: none, or out of memory): the
+ * source pod's node's record with the ingress columns of the destination
+ * pod's node (the record whose side is not "remote"), and the verdict of
+ * the path as explain_flow words it: denied if a side denies, unknown while a
+ * side was decided by no answer, else allowed.
+ */
+void *flows_explain_merge(void *const *records, size_t n);
+
+/*
  * req (request lines) asked of every agent of the cluster (flows_agents_cluster),
  * in turn: *agents (the caller's to free) and answers[i] (each the caller's
  * to free; NULL where agents[i].why says why it was not asked or did not
