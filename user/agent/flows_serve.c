@@ -12,7 +12,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/stat.h>
@@ -171,20 +170,132 @@ static int answer_polstatus(struct flowd *d, struct fbuf *out)
 }
 
 /*
+ * The one explain run in the background: its arguments, the child, what it
+ * wrote so far, and when it ended (0: running). xcnictl's start and its map
+ * reads cost ~240 ms on a loaded node: too long for the loop to wait on, so
+ * the first ask starts it and answers 503, the next ones read its pipe
+ * without waiting, and the one that finds it ended gets its record.
+ */
+static struct {
+	char key[1200];
+	pid_t pid; /* 0: none */
+	int fd;    /* its stdout and stderr; -1 once read to the end */
+	char *buf;
+	size_t got;
+	int64_t start_ms, done_ms;
+	int status; /* wait status; -1: killed for taking longer than FLOWD_EXPLAIN_MS */
+} ex_ = { .fd = -1 };
+
+static int64_t now_ms(void)
+{
+	return (int64_t)(xcni_mono_ns() / 1000000);
+}
+
+static void ex_clear(void)
+{
+	if (ex_.fd >= 0)
+		close(ex_.fd);
+	if (ex_.pid && !ex_.done_ms) {
+		kill(ex_.pid, SIGKILL);
+		waitpid(ex_.pid, NULL, 0);
+	}
+	free(ex_.buf);
+	memset(&ex_, 0, sizeof(ex_));
+	ex_.fd = -1;
+}
+
+/* What the run wrote since, without waiting. */
+static void ex_read(void)
+{
+	ssize_t n;
+
+	while (ex_.fd >= 0 && ex_.got < FLOWD_EXPLAIN_MAX - 1) {
+		n = read(ex_.fd, ex_.buf + ex_.got, FLOWD_EXPLAIN_MAX - 1 - ex_.got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			break;
+		if (n <= 0) {
+			close(ex_.fd);
+			ex_.fd = -1;
+			break;
+		}
+		ex_.got += (size_t)n;
+	}
+	ex_.buf[ex_.got] = '\0';
+}
+
+/* Whether the run ended (reaped: the rest of its output read), or took too long. */
+static void ex_poll(void)
+{
+	if (!ex_.pid || ex_.done_ms)
+		return;
+	ex_read();
+	if (now_ms() - ex_.start_ms > FLOWD_EXPLAIN_MS) {
+		kill(ex_.pid, SIGKILL);
+		waitpid(ex_.pid, NULL, 0);
+		ex_.status = -1;
+		ex_.done_ms = now_ms();
+	} else if (waitpid(ex_.pid, &ex_.status, WNOHANG) == ex_.pid) {
+		ex_.done_ms = now_ms();
+		ex_read(); /* what it wrote just before it ended */
+	}
+}
+
+/* The xcnictl beside this xcnid started on argv's words, into ex_. 0 or -errno. */
+static int ex_start(const char *key, char **argv)
+{
+	posix_spawn_file_actions_t fa;
+	char **envp;
+	size_t ne = 0;
+	int p[2], err;
+
+	while (environ[ne])
+		ne++;
+	/* Its near misses would ask this agent's status socket and list the
+	 * cluster: XCNI_EXPLAIN_IN_AGENT says not to (explain.c). */
+	envp = calloc(ne + 2, sizeof(*envp));
+	ex_.buf = malloc(FLOWD_EXPLAIN_MAX);
+	if (!envp || !ex_.buf || pipe2(p, O_CLOEXEC)) {
+		err = envp && ex_.buf ? -errno : -ENOMEM;
+		free(envp);
+		ex_clear();
+		return err;
+	}
+	memcpy(envp, environ, ne * sizeof(*envp));
+	envp[ne] = "XCNI_EXPLAIN_IN_AGENT=1";
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, p[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, p[1], 2);
+	err = -posix_spawn(&ex_.pid, argv[0], &fa, NULL, argv, envp);
+	posix_spawn_file_actions_destroy(&fa);
+	free(envp);
+	close(p[1]);
+	if (err) {
+		close(p[0]);
+		ex_.pid = 0;
+		ex_clear();
+		return err;
+	}
+	fcntl(p[0], F_SETFL, O_NONBLOCK);
+	ex_.fd = p[0];
+	ex_.start_ms = now_ms();
+	snprintf(ex_.key, sizeof(ex_.key), "%s", key);
+	return 0;
+}
+
+/*
  * explain for this node's side: the xcnictl beside this xcnid run on these
- * maps (the same code explain runs locally), its JSON record or its error
- * line as the answer. It waits (FLOWD_EXPLAIN_MS at most, then killed): the
- * walk reads a few maps, and a certificate without OU asks it.
+ * maps (the same code explain runs locally), in the background (ex_): 503
+ * until it ended, then its JSON record or its error line as the answer.
  */
 static int answer_explain(struct flowd *d, const struct http_args *args, struct fbuf *out)
 {
 	static const char *const names[] = { "family", "sport", "src", "dst", "port" };
 	const char *v[5];
-	char exe[PATH_MAX], err[400], *buf, *rec, *argv[16];
-	int argc = 0, p[2], st = 0, ret = 0;
+	char exe[PATH_MAX], err[400], key[1200], *rec, *argv[16];
+	int argc = 0, ret;
 	ssize_t n;
-	pid_t pid;
-	posix_spawn_file_actions_t fa;
 
 	for (int i = 0; i < 5; i++) {
 		v[i] = http_arg(args, names[i]);
@@ -193,111 +304,75 @@ static int answer_explain(struct flowd *d, const struct http_args *args, struct 
 			return -EINVAL;
 		}
 	}
-	n = readlink("/proc/self/exe", exe, sizeof(exe) - 8);
-	if (n <= 0 || !memchr(exe, '/', (size_t)n))
-		return -ENOENT;
-	exe[n] = '\0';
-	snprintf(strrchr(exe, '/') + 1, 8, "xcnictl");
-	argv[argc++] = exe;
-	argv[argc++] = "--pin-dir";
-	argv[argc++] = d->pin_dir;
-	argv[argc++] = "-o";
-	argv[argc++] = "json";
-	argv[argc++] = "explain";
-	if (v[0]) {
-		argv[argc++] = "--family";
-		argv[argc++] = (char *)v[0];
+	snprintf(key, sizeof(key), "%s|%s|%s|%s|%s", v[0] ?: "", v[1] ?: "", v[2], v[3], v[4]);
+	ex_poll();
+	/* A run nobody came back for: dropped after 10 s. */
+	if (ex_.done_ms && (strcmp(ex_.key, key) ? now_ms() - ex_.done_ms > 10000 : false))
+		ex_clear();
+	if (ex_.pid && !ex_.done_ms) {
+		flows_fbuf_printf(out, "{\"error\":\"node %s: explain %s, ask again\"}\n", d->node,
+				  strcmp(ex_.key, key) ? "busy with another flow" : "running");
+		return -EAGAIN;
 	}
-	if (v[1]) {
-		argv[argc++] = "--sport";
-		argv[argc++] = (char *)v[1];
+	if (ex_.pid && strcmp(ex_.key, key)) {
+		flows_fbuf_printf(out, "{\"error\":\"node %s: explain busy, ask again\"}\n", d->node);
+		return -EAGAIN;
 	}
-	for (int i = 2; i < 5; i++)
-		argv[argc++] = (char *)v[i];
-	argv[argc] = NULL;
-	if (pipe2(p, O_CLOEXEC))
-		return -errno;
-	buf = malloc(FLOWD_EXPLAIN_MAX);
-	if (!buf) {
-		close(p[0]);
-		close(p[1]);
-		return -ENOMEM;
-	}
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, p[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, p[1], 2);
-	{
-		/* Its near misses would ask this agent's status socket, while this
-		 * loop waits on it: XCNI_EXPLAIN_IN_AGENT says not to (explain.c). */
-		size_t ne = 0;
-		char **envp;
-
-		while (environ[ne])
-			ne++;
-		envp = calloc(ne + 2, sizeof(*envp));
-		if (!envp) {
-			posix_spawn_file_actions_destroy(&fa);
-			close(p[0]);
-			close(p[1]);
-			free(buf);
-			return -ENOMEM;
+	if (!ex_.pid) {
+		n = readlink("/proc/self/exe", exe, sizeof(exe) - 8);
+		if (n <= 0 || !memchr(exe, '/', (size_t)n))
+			return -ENOENT;
+		exe[n] = '\0';
+		snprintf(strrchr(exe, '/') + 1, 8, "xcnictl");
+		argv[argc++] = exe;
+		argv[argc++] = "--pin-dir";
+		argv[argc++] = d->pin_dir;
+		argv[argc++] = "-o";
+		argv[argc++] = "json";
+		argv[argc++] = "explain";
+		if (v[0]) {
+			argv[argc++] = "--family";
+			argv[argc++] = (char *)v[0];
 		}
-		memcpy(envp, environ, ne * sizeof(*envp));
-		envp[ne] = "XCNI_EXPLAIN_IN_AGENT=1";
-		ret = -posix_spawn(&pid, exe, &fa, NULL, argv, envp);
-		free(envp);
-	}
-	posix_spawn_file_actions_destroy(&fa);
-	close(p[1]);
-	if (ret) {
-		close(p[0]);
-		free(buf);
-		flows_fbuf_printf(out, "{\"error\":\"node %s: cannot run %s: %s\"}\n", d->node, exe,
-				  strerror(-ret));
-		return ret;
-	}
-	{
-		int64_t end = (int64_t)(xcni_mono_ns() / 1000000) + FLOWD_EXPLAIN_MS;
-		size_t got = 0;
-		struct pollfd pf = { .fd = p[0], .events = POLLIN };
-
-		for (;;) {
-			int64_t left = end - (int64_t)(xcni_mono_ns() / 1000000);
-
-			if (left <= 0 || poll(&pf, 1, (int)left) <= 0) {
-				kill(pid, SIGKILL);
-				ret = -ETIMEDOUT;
-				break;
-			}
-			n = read(p[0], buf + got, FLOWD_EXPLAIN_MAX - 1 - got);
-			if (n <= 0 || (got += (size_t)n) == FLOWD_EXPLAIN_MAX - 1)
-				break;
+		if (v[1]) {
+			argv[argc++] = "--sport";
+			argv[argc++] = (char *)v[1];
 		}
-		buf[got] = '\0';
+		for (int i = 2; i < 5; i++)
+			argv[argc++] = (char *)v[i];
+		argv[argc] = NULL;
+		ret = ex_start(key, argv);
+		if (ret) {
+			flows_fbuf_printf(out, "{\"error\":\"node %s: cannot run %s: %s\"}\n", d->node,
+					  exe, strerror(-ret));
+			return ret;
+		}
+		flows_fbuf_printf(out, "{\"error\":\"node %s: explain started, ask again\"}\n",
+				  d->node);
+		return -EAGAIN;
 	}
-	close(p[0]);
-	waitpid(pid, &st, 0);
-	/* The record: its line (a warning may come first, stderr being the same pipe). */
-	rec = buf[0] == '{' ? buf : strstr(buf, "\n{");
-	rec = rec && rec != buf ? rec + 1 : rec;
-	if (ret || !WIFEXITED(st) || WEXITSTATUS(st) || !rec) {
+	/* Ended: the record's line (a warning may come first, stderr being the same pipe). */
+	rec = ex_.buf[0] == '{' ? ex_.buf : strstr(ex_.buf, "\n{");
+	rec = rec && rec != ex_.buf ? rec + 1 : rec;
+	if (ex_.status == -1 || !WIFEXITED(ex_.status) || WEXITSTATUS(ex_.status) || !rec) {
 		/* Its error said as one line, quotes and control characters blanked. */
-		size_t l = strlen(buf);
+		size_t l = strlen(ex_.buf);
 
-		while (l && buf[l - 1] == '\n')
-			buf[--l] = '\0';
-		for (char *q = buf; *q; q++)
+		while (l && ex_.buf[l - 1] == '\n')
+			ex_.buf[--l] = '\0';
+		for (char *q = ex_.buf; *q; q++)
 			if (*q == '"' || *q == '\\' || (unsigned char)*q < 0x20)
 				*q = *q == '\n' ? ';' : '?';
 		flows_fbuf_printf(out, "{\"error\":\"node %s: explain: %s\"}\n", d->node,
-				  ret ? "took too long" : buf);
-		free(buf);
-		return ret ? ret : -EINVAL;
+				  ex_.status == -1 ? "took too long" : ex_.buf);
+		ret = ex_.status == -1 ? -ETIMEDOUT : -EINVAL;
+	} else {
+		rec[strcspn(rec, "\n")] = '\0';
+		flows_fbuf_printf(out, "%s\n", rec);
+		ret = 0;
 	}
-	rec[strcspn(rec, "\n")] = '\0';
-	flows_fbuf_printf(out, "%s\n", rec);
-	free(buf);
-	return 0;
+	ex_clear();
+	return ret;
 }
 
 /* request=KIND: one of the requests other than flows (flowsnet.h), or -ENOENT. */
@@ -325,8 +400,8 @@ static int answer_kind(struct flowd *d, const struct http_args *args, const char
 				  kind, FLOWS_REQ_POLSTATUS, FLOWS_REQ_EXPLAIN);
 		err = -EINVAL;
 	}
-	/* Errors are said in the answer: a 400 the client reads as the socket's. */
-	return err && err != -EACCES && err != -ENOMEM ? -EINVAL : err;
+	/* Errors are said in the answer: a 400 the client reads as the socket's; 503: ask again. */
+	return err && err != -EACCES && err != -ENOMEM && err != -EAGAIN ? -EINVAL : err;
 }
 
 /*

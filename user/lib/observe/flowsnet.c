@@ -315,13 +315,30 @@ int flows_ask_all(const char *kubeconfig, const char *tls_dir, const char *req, 
 		*agents = NULL;
 		return -ENOMEM;
 	}
-	for (size_t i = 0; i < *n; i++) {
-		struct flows_agent *a = &(*agents)[i];
-		size_t len;
+	/*
+	 * Every agent asked in turn, again while one says 503 (an explain it
+	 * runs in the background: its answer is kept for the next ask), until
+	 * timeout_s: the nodes' runs overlap.
+	 */
+	for (long waited_ms = 0;; waited_ms += 100) {
+		bool again = false;
 
-		if (!a->why[0] &&
-		    flows_https_get(tls_dir, a, req, timeout_s, &(*answers)[i], &len, err, sizeof(err)))
-			snprintf(a->why, sizeof(a->why), "%.150s", err);
+		for (size_t i = 0; i < *n; i++) {
+			struct flows_agent *a = &(*agents)[i];
+			size_t len;
+
+			if (a->why[0] || (*answers)[i] ||
+			    !flows_https_get(tls_dir, a, req, timeout_s, &(*answers)[i], &len, err,
+					     sizeof(err)))
+				continue;
+			if (!strncmp(err, "HTTP 503", 8) && waited_ms < timeout_s * 1000)
+				again = true;
+			else
+				snprintf(a->why, sizeof(a->why), "%.150s", err);
+		}
+		if (!again)
+			break;
+		usleep(100 * 1000);
 	}
 	return 0;
 }
