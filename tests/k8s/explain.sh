@@ -104,6 +104,8 @@ check "policy changed (a port added): one Event more for its new version, 2 in a
 	eventually 20 evcheck a-from-friends 2
 sleep 2
 check "  no Event repeated after that (still 2)" evcheck a-from-friends 2
+events a-from-friends | python3 -c 'import json,sys; [print("# Event: x%d %s" % (e["count"], e["message"])) for e in map(json.loads, sys.stdin)]'
+sed 's/^/# /' "$TMP/ps1.txt"
 
 # ---- 4. the relay's request refused ----
 check "request=explain with src=--pin-dir=/: refused, the argument named" \
