@@ -254,10 +254,11 @@ bench: deps
 # its kube-proxy-free variant), then the cluster's life on three nodes
 # (tests/k8s/life.sh: rollout under traffic, xcnid killed, the API server
 # restarted, RBAC missing a kind, a node drained, xcnictl status through the
-# DaemonSet), then upstream's NetworkPolicy cases as data beside kube-proxy
-# 1.20 in iptables mode (tests/k8s/netpol.sh), then a ClusterNetworkPolicy with
-# domainNames applied with kubectl (tests/k8s/fqdn.sh). docs/testing.md says
-# what they cover.
+# DaemonSet), explain and policy status through the agents and the policy
+# version's Event (tests/k8s/explain.sh, two nodes), then upstream's
+# NetworkPolicy cases as data beside kube-proxy 1.20 in iptables mode
+# (tests/k8s/netpol.sh), then a ClusterNetworkPolicy with domainNames applied
+# with kubectl (tests/k8s/fqdn.sh). docs/testing.md says what they cover.
 # Each part takes the test lock (tests/run.sh's) for itself, so that the
 # machine's other runs go in between. To hold it for the whole run instead:
 #   flock /tmp/xcni-test.lock env XCNI_TEST_LOCK_HELD=1 make e2e
@@ -274,6 +275,7 @@ e2e:
 	$(Q)BUILD=$(abspath $(BUILD)) $(E2E_LOCK) bash tests/k8s/services.sh
 	$(Q)XCNI_K8S_DS=plain BUILD=$(abspath $(BUILD)) $(E2E_LOCK) bash tests/k8s/smoke-check.sh
 	$(Q)BUILD=$(abspath $(BUILD)) $(E2E_LOCK) bash tests/k8s/life.sh
+	$(Q)BUILD=$(abspath $(BUILD)) $(E2E_LOCK) bash tests/k8s/explain.sh
 	$(Q)BUILD=$(abspath $(BUILD)) $(E2E_LOCK) bash tests/k8s/netpol.sh
 	$(Q)NETPOL_K8S_DS=kpr BUILD=$(abspath $(BUILD)) $(E2E_LOCK) bash tests/k8s/netpol.sh
 	$(Q)BUILD=$(abspath $(BUILD)) $(E2E_LOCK) bash tests/k8s/dual.sh

@@ -34,6 +34,9 @@ WANT_RESOURCES = {("", "namespaces"), ("", "pods"), ("", "nodes"), ("", "service
                   ("policy.networking.k8s.io", "clusternetworkpolicies")}
 KPR_RESOURCES = WANT_RESOURCES | {("discovery.k8s.io", "endpointslices")}
 WANT_VERBS = {"list", "watch"}
+# The one rule beside them: each policy version's Event (user/agent/polstatus.c
+# reads it, makes it or adds its node: get, create, update; nothing else).
+EVENT_GRANTS = {("", "events", v) for v in ("get", "create", "update")}
 
 HOSTPATHS = {"/sys/fs/bpf", "/opt/cni/bin", "/etc/cni/net.d", "/var/lib/cni", "/run/xcni"}
 
@@ -440,6 +443,10 @@ def main():
     # EndpointSlices with kpr-rbac.yaml (without it).
     role = (byk.get("ClusterRole") or [{}])[0]
     grants, extra = role_grants(role)
+    ev = {g for g in grants if g[:2] == ("", "events")}
+    check("ClusterRole: events get, create and update only (the policy version's Event)",
+          ev == EVENT_GRANTS, sorted(ev ^ EVENT_GRANTS))
+    grants -= ev
     granted_res = {(g, r) for g, r, _ in grants}
     check("ClusterRole: no wildcard, resourceNames or nonResourceURLs",
           not extra and not any("*" in (g + r + v) for g, r, v in grants), extra or grants)
@@ -708,6 +715,7 @@ def main():
               f"paths this test cannot read: {unknown}" if unknown else "no /api or /apis path found")
         # xcnid in its widest mode (--kube-proxy-replacement): xcni.yaml's role with kpr-rbac.yaml.
         kgrants, _ = role_grants(kpr_role(docs, role) or role)
+        kgrants -= EVENT_GRANTS
         kres = {(g, r) for g, r, _ in kgrants}
         for g, r in sorted(used):
             need = {"list", "watch"} | ({"get"} if (g, r) in gets else set())

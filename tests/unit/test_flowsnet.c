@@ -21,6 +21,96 @@
 #include "lib/observe/flows.h"
 #include "lib/observe/flowsnet.h"
 
+/* explain's request: the lines an agent reads back as arguments, and what it refuses. */
+static void test_explain_req(void **state)
+{
+	char buf[1200], err[300];
+
+	(void)state;
+	assert_int_equal(flows_explain_req("x/a", "fd00::5", "80/tcp", 6, 4321, buf, sizeof(buf),
+					   err, sizeof(err)), 0);
+	assert_string_equal(buf, "request=explain\nsrc=x/a\ndst=fd00::5\nport=80/tcp\n"
+				 "family=6\nsport=4321\n");
+	assert_int_equal(flows_explain_req("10.0.0.1", "y/b-0", "icmp", 0, 0, buf, sizeof(buf), err,
+					   sizeof(err)), 0);
+	assert_string_equal(buf, "request=explain\nsrc=10.0.0.1\ndst=y/b-0\nport=icmp\n");
+	/* An argv word of the agent's xcnictl: no option, no newline, no shell. */
+	assert_int_equal(flows_explain_req("--pin-dir=/", "y/b", "80/tcp", 0, 0, buf, sizeof(buf),
+					   err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "explain's src"));
+	assert_int_equal(flows_explain_req("x/a", "y/b\nlast=1", "80/tcp", 0, 0, buf, sizeof(buf),
+					   err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "explain's dst"));
+	assert_int_equal(flows_explain_req("x/a", "y/b", "80/tcp;id", 0, 0, buf, sizeof(buf), err,
+					   sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "explain's port"));
+	assert_int_equal(flows_explain_req("x/a", "", "80/tcp", 0, 0, buf, sizeof(buf), err,
+					   sizeof(err)), -EINVAL);
+	assert_int_equal(flows_explain_req("x/a", "y/b", "80/tcp", 0, 0, buf, 20, err, sizeof(err)),
+			 -E2BIG);
+	/* The agent's side: the same check on each argument it runs. */
+	assert_int_equal(flows_explain_arg("family", "6", err, sizeof(err)), 0);
+	assert_int_equal(flows_explain_arg("sport", "-1", err, sizeof(err)), -EINVAL);
+	assert_int_equal(flows_explain_arg("src", NULL, err, sizeof(err)), -EINVAL);
+}
+
+/*
+ * explain's answers of two nodes as one: the egress side from the source
+ * pod's node, the ingress side from the destination pod's, one verdict.
+ */
+static void test_explain_merge(void **state)
+{
+	/* As the agents answered in tests/lab/relay.sh: x/c on n2 -> x/a on n1. */
+	json_t *n1 = json_pack("{s:s,s:s,s:n,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}",
+			       "src_node", "n2", "dst_node", "n1", "egress", "egress_reason",
+			       "remote", "egress_node", "n2", "egress_text", "not decided here",
+			       "ingress", "deny", "ingress_reason", "isolated", "ingress_node", "n1",
+			       "ingress_isolated_by", "x/web-ingress", "ingress_text",
+			       "deny: x/a is isolated", "verdict_text", "unknown: the egress side",
+			       "verdict", "unknown");
+	json_t *n2 = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:n,s:s,s:s,s:s,s:s,s:s}", "src_node", "n2",
+			       "dst_node", "n1", "egress", "allow", "egress_reason", "default",
+			       "egress_node", "n2", "egress_text", "allow: no policy selects x/c",
+			       "ingress", "ingress_reason", "remote", "ingress_node", "n1",
+			       "ingress_text", "not decided here", "verdict_text",
+			       "unknown: the ingress side", "verdict", "unknown");
+	json_t *n3 = json_pack("{s:s,s:s,s:n,s:s,s:n,s:s}", "src_node", "n2", "dst_node", "n1",
+			       "egress", "egress_reason", "remote", "ingress", "ingress_reason",
+			       "remote");
+	void *recs[3] = { n3, n1, n2 };
+	json_t *m;
+
+	(void)state;
+	m = flows_explain_merge(recs, 3);
+	assert_non_null(m);
+	assert_string_equal(json_string_value(json_object_get(m, "verdict")), "denied");
+	assert_string_equal(json_string_value(json_object_get(m, "verdict_text")),
+			    "denied: by ingress at the destination");
+	assert_string_equal(json_string_value(json_object_get(m, "egress_text")),
+			    "allow: no policy selects x/c");
+	assert_string_equal(json_string_value(json_object_get(m, "ingress_isolated_by")),
+			    "x/web-ingress");
+	json_decref(m);
+	/* n1 did not answer: the ingress side stays n2's "remote", unknown, n1 named. */
+	m = flows_explain_merge((void *[]){ n2, n3 }, 2);
+	assert_string_equal(json_string_value(json_object_get(m, "verdict")), "unknown");
+	assert_string_equal(json_string_value(json_object_get(m, "verdict_text")),
+			    "unknown: the ingress side is decided on node n1, whose agent did not "
+			    "answer");
+	json_decref(m);
+	/* Both sides allow. */
+	json_object_set_new(n1, "ingress", json_string("allow"));
+	json_object_set_new(n1, "ingress_reason", json_string("rule"));
+	m = flows_explain_merge((void *[]){ n1, n2 }, 2);
+	assert_string_equal(json_string_value(json_object_get(m, "verdict")), "allowed");
+	assert_string_equal(json_string_value(json_object_get(m, "ingress_reason")), "rule");
+	json_decref(m);
+	assert_null(flows_explain_merge(NULL, 0));
+	json_decref(n1);
+	json_decref(n2);
+	json_decref(n3);
+}
+
 static void test_agent_parse(void **state)
 {
 	struct flows_agent a;
@@ -245,6 +335,8 @@ int main(void)
 		cmocka_unit_test(test_agent_parse),
 		cmocka_unit_test(test_split),
 		cmocka_unit_test(test_client_match),
+		cmocka_unit_test(test_explain_req),
+		cmocka_unit_test(test_explain_merge),
 		cmocka_unit_test(test_merge),
 		cmocka_unit_test(test_merge_fates),
 		cmocka_unit_test(test_match),

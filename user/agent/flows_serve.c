@@ -6,12 +6,16 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <signal.h>
+#include <spawn.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,6 +28,10 @@
 #include "agent/ipfix.h"
 #include "agent/evfan.h"
 #include "lib/system/http.h"
+#include "lib/observe/agentstatus.h"
+#include "lib/observe/flowsnet.h"
+
+extern char **environ;
 
 /* A PEM file of --flows-tls at most this long (a chain of a few certificates). */
 #define FLOWD_PEM_MAX (256u << 10)
@@ -136,6 +144,266 @@ static void client_answer(struct flowd *d, struct client *c)
 	epoll_ctl(d->epfd, EPOLL_CTL_MOD, c->fd, &ev);
 }
 
+/* How long explain's run may take (it reads a few maps: milliseconds), and its answer at most. */
+#define FLOWD_EXPLAIN_MS 3000
+#define FLOWD_EXPLAIN_MAX (256u << 10)
+
+/* This agent's policy status file as it is (one JSON line). 0 or -errno (out says why). */
+static int answer_polstatus(struct flowd *d, struct fbuf *out)
+{
+	char path[256], *doc = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	if (agent_status_policy_path(d->pin_dir, path, sizeof(path)) || !(f = fopen(path, "re"))) {
+		flows_fbuf_printf(out, "{\"error\":\"node %s: no policy status yet (no sync "
+				       "done)\"}\n", d->node);
+		return -EAGAIN;
+	}
+	if (getdelim(&doc, &len, '\0', f) > 0)
+		flows_fbuf_printf(out, "%s\n", doc);
+	else
+		flows_fbuf_printf(out, "{\"error\":\"node %s: policy status unreadable\"}\n", d->node);
+	free(doc);
+	fclose(f);
+	return 0;
+}
+
+/*
+ * The one explain run in the background: its arguments, the child, what it
+ * wrote so far, and when it ended (0: running). xcnictl's start and its map
+ * reads cost ~240 ms on a loaded node: too long for the loop to wait on, so
+ * the first ask starts it and answers 503, the next ones read its pipe
+ * without waiting, and the one that finds it ended gets its record.
+ */
+static struct {
+	char key[1200];
+	pid_t pid; /* 0: none */
+	int fd;    /* its stdout and stderr; -1 once read to the end */
+	char *buf;
+	size_t got;
+	int64_t start_ms, done_ms;
+	int status; /* wait status; -1: killed for taking longer than FLOWD_EXPLAIN_MS */
+} ex_ = { .fd = -1 };
+
+static int64_t now_ms(void)
+{
+	return (int64_t)(xcni_mono_ns() / 1000000);
+}
+
+static void ex_clear(void)
+{
+	if (ex_.fd >= 0)
+		close(ex_.fd);
+	if (ex_.pid && !ex_.done_ms) {
+		kill(ex_.pid, SIGKILL);
+		waitpid(ex_.pid, NULL, 0);
+	}
+	free(ex_.buf);
+	memset(&ex_, 0, sizeof(ex_));
+	ex_.fd = -1;
+}
+
+/* What the run wrote since, without waiting. */
+static void ex_read(void)
+{
+	ssize_t n;
+
+	while (ex_.fd >= 0 && ex_.got < FLOWD_EXPLAIN_MAX - 1) {
+		n = read(ex_.fd, ex_.buf + ex_.got, FLOWD_EXPLAIN_MAX - 1 - ex_.got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			break;
+		if (n <= 0) {
+			close(ex_.fd);
+			ex_.fd = -1;
+			break;
+		}
+		ex_.got += (size_t)n;
+	}
+	ex_.buf[ex_.got] = '\0';
+}
+
+/* Whether the run ended (reaped: the rest of its output read), or took too long. */
+static void ex_poll(void)
+{
+	if (!ex_.pid || ex_.done_ms)
+		return;
+	ex_read();
+	if (now_ms() - ex_.start_ms > FLOWD_EXPLAIN_MS) {
+		kill(ex_.pid, SIGKILL);
+		waitpid(ex_.pid, NULL, 0);
+		ex_.status = -1;
+		ex_.done_ms = now_ms();
+	} else if (waitpid(ex_.pid, &ex_.status, WNOHANG) == ex_.pid) {
+		ex_.done_ms = now_ms();
+		ex_read(); /* what it wrote just before it ended */
+	}
+}
+
+/* The xcnictl beside this xcnid started on argv's words, into ex_. 0 or -errno. */
+static int ex_start(const char *key, char **argv)
+{
+	posix_spawn_file_actions_t fa;
+	char **envp;
+	size_t ne = 0;
+	int p[2], err;
+
+	while (environ[ne])
+		ne++;
+	/* Its near misses would ask this agent's status socket and list the
+	 * cluster: XCNI_EXPLAIN_IN_AGENT says not to (explain.c). */
+	envp = calloc(ne + 2, sizeof(*envp));
+	ex_.buf = malloc(FLOWD_EXPLAIN_MAX);
+	if (!envp || !ex_.buf || pipe2(p, O_CLOEXEC)) {
+		err = envp && ex_.buf ? -errno : -ENOMEM;
+		free(envp);
+		ex_clear();
+		return err;
+	}
+	memcpy(envp, environ, ne * sizeof(*envp));
+	envp[ne] = "XCNI_EXPLAIN_IN_AGENT=1";
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, p[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, p[1], 2);
+	err = -posix_spawn(&ex_.pid, argv[0], &fa, NULL, argv, envp);
+	posix_spawn_file_actions_destroy(&fa);
+	free(envp);
+	close(p[1]);
+	if (err) {
+		close(p[0]);
+		ex_.pid = 0;
+		ex_clear();
+		return err;
+	}
+	fcntl(p[0], F_SETFL, O_NONBLOCK);
+	ex_.fd = p[0];
+	ex_.start_ms = now_ms();
+	snprintf(ex_.key, sizeof(ex_.key), "%s", key);
+	return 0;
+}
+
+/*
+ * explain for this node's side: the xcnictl beside this xcnid run on these
+ * maps (the same code explain runs locally), in the background (ex_): 503
+ * until it ended, then its JSON record or its error line as the answer.
+ */
+static int answer_explain(struct flowd *d, const struct http_args *args, struct fbuf *out)
+{
+	static const char *const names[] = { "family", "sport", "src", "dst", "port" };
+	const char *v[5];
+	char exe[PATH_MAX], err[400], key[1200], *rec, *argv[16];
+	int argc = 0, ret;
+	ssize_t n;
+
+	for (int i = 0; i < 5; i++) {
+		v[i] = http_arg(args, names[i]);
+		if ((i >= 2 || v[i]) && flows_explain_arg(names[i], v[i], err, sizeof(err))) {
+			flows_fbuf_printf(out, "{\"error\":\"%s\"}\n", err);
+			return -EINVAL;
+		}
+	}
+	snprintf(key, sizeof(key), "%s|%s|%s|%s|%s", v[0] ?: "", v[1] ?: "", v[2], v[3], v[4]);
+	ex_poll();
+	/* A run nobody came back for: dropped after 10 s. */
+	if (ex_.done_ms && (strcmp(ex_.key, key) ? now_ms() - ex_.done_ms > 10000 : false))
+		ex_clear();
+	if (ex_.pid && !ex_.done_ms) {
+		flows_fbuf_printf(out, "{\"error\":\"node %s: explain %s, ask again\"}\n", d->node,
+				  strcmp(ex_.key, key) ? "busy with another flow" : "running");
+		return -EAGAIN;
+	}
+	if (ex_.pid && strcmp(ex_.key, key)) {
+		flows_fbuf_printf(out, "{\"error\":\"node %s: explain busy, ask again\"}\n", d->node);
+		return -EAGAIN;
+	}
+	if (!ex_.pid) {
+		n = readlink("/proc/self/exe", exe, sizeof(exe) - 8);
+		if (n <= 0 || !memchr(exe, '/', (size_t)n))
+			return -ENOENT;
+		exe[n] = '\0';
+		snprintf(strrchr(exe, '/') + 1, 8, "xcnictl");
+		argv[argc++] = exe;
+		argv[argc++] = "--pin-dir";
+		argv[argc++] = d->pin_dir;
+		argv[argc++] = "-o";
+		argv[argc++] = "json";
+		argv[argc++] = "explain";
+		if (v[0]) {
+			argv[argc++] = "--family";
+			argv[argc++] = (char *)v[0];
+		}
+		if (v[1]) {
+			argv[argc++] = "--sport";
+			argv[argc++] = (char *)v[1];
+		}
+		for (int i = 2; i < 5; i++)
+			argv[argc++] = (char *)v[i];
+		argv[argc] = NULL;
+		ret = ex_start(key, argv);
+		if (ret) {
+			flows_fbuf_printf(out, "{\"error\":\"node %s: cannot run %s: %s\"}\n", d->node,
+					  exe, strerror(-ret));
+			return ret;
+		}
+		flows_fbuf_printf(out, "{\"error\":\"node %s: explain started, ask again\"}\n",
+				  d->node);
+		return -EAGAIN;
+	}
+	/* Ended: the record's line (a warning may come first, stderr being the same pipe). */
+	rec = ex_.buf[0] == '{' ? ex_.buf : strstr(ex_.buf, "\n{");
+	rec = rec && rec != ex_.buf ? rec + 1 : rec;
+	if (ex_.status == -1 || !WIFEXITED(ex_.status) || WEXITSTATUS(ex_.status) || !rec) {
+		/* Its error said as one line, quotes and control characters blanked. */
+		size_t l = strlen(ex_.buf);
+
+		while (l && ex_.buf[l - 1] == '\n')
+			ex_.buf[--l] = '\0';
+		for (char *q = ex_.buf; *q; q++)
+			if (*q == '"' || *q == '\\' || (unsigned char)*q < 0x20)
+				*q = *q == '\n' ? ';' : '?';
+		flows_fbuf_printf(out, "{\"error\":\"node %s: explain: %s\"}\n", d->node,
+				  ex_.status == -1 ? "took too long" : ex_.buf);
+		ret = ex_.status == -1 ? -ETIMEDOUT : -EINVAL;
+	} else {
+		rec[strcspn(rec, "\n")] = '\0';
+		flows_fbuf_printf(out, "%s\n", rec);
+		ret = 0;
+	}
+	ex_clear();
+	return ret;
+}
+
+/* request=KIND: one of the requests other than flows (flowsnet.h), or -ENOENT. */
+static int answer_kind(struct flowd *d, const struct http_args *args, const char *scope,
+		       struct fbuf *out)
+{
+	const char *kind = http_arg(args, FLOWS_REQ_KIND);
+	int err;
+
+	if (!kind)
+		return -ENOENT;
+	/* Both read every namespace's policies: not a tenant's certificate. */
+	if (scope) {
+		flows_fbuf_printf(out, "{\"error\":\"request=%s reads every namespace: a client "
+				       "certificate without OU asks it\"}\n",
+				  strcmp(kind, FLOWS_REQ_EXPLAIN) ? FLOWS_REQ_POLSTATUS : FLOWS_REQ_EXPLAIN);
+		return -EACCES;
+	}
+	if (!strcmp(kind, FLOWS_REQ_POLSTATUS))
+		err = answer_polstatus(d, out);
+	else if (!strcmp(kind, FLOWS_REQ_EXPLAIN))
+		err = answer_explain(d, args, out);
+	else {
+		flows_fbuf_printf(out, "{\"error\":\"request=%.64s: %s or %s (none: flows)\"}\n",
+				  kind, FLOWS_REQ_POLSTATUS, FLOWS_REQ_EXPLAIN);
+		err = -EINVAL;
+	}
+	/* Errors are said in the answer: a 400 the client reads as the socket's; 503: ask again. */
+	return err && err != -EACCES && err != -ENOMEM && err != -EAGAIN ? -EINVAL : err;
+}
+
 /*
  * GET FLOWS_HTTP_PATH?from=x%2Fa&last=5 over HTTPS (http.c has checked the
  * client's certificate): the query's arguments are the request's lines, and
@@ -163,6 +431,13 @@ static int render_http(void *ctx, const struct http_args *args, char **body, siz
 			goto bad;
 		}
 	}
+	err = answer_kind(d, args, scope, &out);
+	if (err != -ENOENT) {
+		if (err)
+			goto bad;
+		goto done;
+	}
+	err = -EINVAL;
 	for (size_t i = 0; i < args->n; i++) {
 		if (scope && !strcmp(args->v[i].key, "namespace") && strcmp(args->v[i].value, scope)) {
 			flows_fbuf_printf(
@@ -193,6 +468,7 @@ static int render_http(void *ctx, const struct http_args *args, char **body, siz
 	}
 	answer_req(d, req.p ? req.p : (char[]){ "" }, &out);
 	flows_fbuf_free(&req);
+done:
 	if (out.err) {
 		flows_fbuf_free(&out);
 		return -ENOMEM;

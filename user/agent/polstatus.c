@@ -11,12 +11,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "agent/polstatus.h"
+#include "lib/cluster/k8sreq.h"
 #include "lib/cluster/store.h"
 #include "lib/observe/agentstatus.h"
 #include "lib/policy/polsync.h"
@@ -34,6 +36,7 @@ struct polrec {
 	int64_t change_ms;   /* its managedFields' latest time; 0: the object has none */
 	int64_t seen_ms;     /* when this agent first compiled this version */
 	int64_t applied_ms;  /* when a generation holding it reached the maps; 0: not yet */
+	char uid[64], api[64]; /* metadata.uid and apiVersion: the Event's involvedObject */
 	bool initial;        /* held at the agent's first sync: no change time to measure */
 	unsigned round;
 };
@@ -140,6 +143,10 @@ static bool note(const struct k8s_object *o, uint64_t gen, int64_t now)
 			r->seen_ms = now;
 			r->applied_ms = 0;
 			r->change_ms = change_time(o->raw);
+			snprintf(r->uid, sizeof(r->uid), "%s", json_string_value(json_object_get(
+				 json_object_get(o->raw, "metadata"), "uid")) ?: "");
+			snprintf(r->api, sizeof(r->api), "%s", json_string_value(json_object_get(
+				 o->raw, "apiVersion")) ?: "");
 			changed = true;
 		}
 		json_incref(o->raw);
@@ -200,6 +207,240 @@ static void write_file(const struct polsync *ps)
 	json_decref(doc);
 }
 
+/* ---- the Event of a version in force (polstatus_events) ------------------- */
+
+/* One policy version applied here, for the poster thread. */
+struct ev_job {
+	char kind[32], ns[254], name[254], uid[64], api[64], version[17];
+	int64_t change_ms, applied_ms;
+	unsigned int nodes; /* the cluster's Nodes when it was applied (0: none known) */
+};
+/* Versions waiting for the API server at most; more are dropped, counted. */
+#define EV_QUEUE 256
+
+static struct {
+	pthread_t th;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct ev_job q[EV_QUEUE];
+	size_t head, n;
+	bool on, said; /* said: a refusal logged (once, until a write succeeds) */
+	struct k8s_api_conf conf;
+	uint64_t posted, dropped, failed;
+} ev_ = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
+
+/* "a,b" holds node? */
+static bool csv_has(const char *csv, const char *node)
+{
+	size_t l = strlen(node);
+
+	for (const char *p = csv; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+		if (!strncmp(p, node, l) && (p[l] == ',' || !p[l]))
+			return true;
+	return false;
+}
+
+static void rfc3339(int64_t ms, char *buf, size_t len)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/*
+ * The version's one Event (named after the policy and the version: every
+ * agent finds the same) made, or this node added to it: its message says on
+ * how many of the cluster's nodes the version is in force, and once on all,
+ * how long after the change the last one applied it. Optimistic: an update
+ * that lost a race (409) is read and tried again. 0 or -errno.
+ */
+static int ev_post(const struct ev_job *j)
+{
+	char path[700], ename[300], nodes[1024], msg[1200], ts[32], num[24];
+	const char *ns = j->ns[0] ? j->ns : "default";
+	char *ens = k8s_escape(ns), *een;
+	int err = -EIO;
+
+	snprintf(ename, sizeof(ename), "%.200s.xcni-%s", j->name, j->version);
+	een = k8s_escape(ename);
+	for (int tries = 0; ens && een && tries < 5; tries++) {
+		struct k8s_resp r = {};
+		json_t *ev, *ann;
+		int64_t change = j->change_ms, applied = j->applied_ms;
+		unsigned int have;
+		bool made;
+
+		snprintf(path, sizeof(path), "/api/v1/namespaces/%s/events/%s", ens, een);
+		if (k8s_request(&ev_.conf, "GET", path, NULL, 5000, &r) ||
+		    (r.status != 200 && r.status != 404)) {
+			if (!ev_.said)
+				pr_warn("policy Event %s/%s: GET: %ld %s (said once until one is "
+					"written)\n", ns, ename, r.status, r.err);
+			ev_.said = true;
+			k8s_resp_free(&r);
+			break;
+		}
+		made = r.status == 200;
+		ev = made ? json_incref(r.body) : json_object();
+		k8s_resp_free(&r);
+		ann = json_object_get(json_object_get(ev, "metadata"), "annotations");
+		snprintf(nodes, sizeof(nodes), "%s",
+			 json_string_value(json_object_get(ann, "xcni.io/nodes")) ?: "");
+		if (made && csv_has(nodes, ps_.node)) {
+			json_decref(ev);
+			err = 0;
+			break;
+		}
+		if (made) {
+			int64_t c = atoll(json_string_value(json_object_get(ann, "xcni.io/change-ms")) ?: "0");
+			int64_t a = atoll(json_string_value(json_object_get(ann, "xcni.io/applied-ms")) ?: "0");
+
+			if (c && c < change)
+				change = c;
+			if (a > applied)
+				applied = a;
+		}
+		snprintf(nodes + strlen(nodes), sizeof(nodes) - strlen(nodes), "%s%s",
+			 nodes[0] ? "," : "", ps_.node);
+		have = 1;
+		for (const char *p = nodes; (p = strchr(p, ',')); p++)
+			have++;
+		if (j->nodes && have >= j->nodes)
+			snprintf(msg, sizeof(msg), "enforced on %u/%u nodes, %.3f s after the change "
+				 "(version %s: %s)", have, j->nodes, (double)(applied - change) / 1000.0,
+				 j->version, nodes);
+		else
+			snprintf(msg, sizeof(msg), "enforced on %u/%u nodes (version %s: %s)", have,
+				 j->nodes ? j->nodes : have, j->version, nodes);
+		rfc3339(applied, ts, sizeof(ts));
+		if (!made) {
+			json_object_set_new(ev, "apiVersion", json_string("v1"));
+			json_object_set_new(ev, "kind", json_string("Event"));
+			json_object_set_new(ev, "metadata", json_pack("{s:s,s:s,s:{}}", "name", ename,
+					    "namespace", ns, "annotations"));
+			json_object_set_new(ev, "involvedObject",
+					    json_pack("{s:s,s:s,s:s?,s:s,s:s?}", "apiVersion", j->api,
+						      "kind", j->kind, "namespace",
+						      j->ns[0] ? j->ns : NULL, "name", j->name, "uid",
+						      j->uid[0] ? j->uid : NULL));
+			json_object_set_new(ev, "reason", json_string("Enforced"));
+			json_object_set_new(ev, "type", json_string("Normal"));
+			json_object_set_new(ev, "source", json_pack("{s:s}", "component", "xcni"));
+			json_object_set_new(ev, "reportingComponent", json_string("xcni"));
+			json_object_set_new(ev, "firstTimestamp", json_string(ts));
+		}
+		ann = json_object_get(json_object_get(ev, "metadata"), "annotations");
+		if (!ann) {
+			ann = json_object();
+			json_object_set_new(json_object_get(ev, "metadata"), "annotations", ann);
+		}
+		json_object_set_new(ann, "xcni.io/nodes", json_string(nodes));
+		snprintf(num, sizeof(num), "%lld", (long long)change);
+		json_object_set_new(ann, "xcni.io/change-ms", json_string(num));
+		snprintf(num, sizeof(num), "%lld", (long long)applied);
+		json_object_set_new(ann, "xcni.io/applied-ms", json_string(num));
+		json_object_set_new(ev, "message", json_string(msg));
+		json_object_set_new(ev, "count", json_integer(have));
+		json_object_set_new(ev, "lastTimestamp", json_string(ts));
+		json_object_set_new(ev, "reportingInstance", json_string(ps_.node));
+		if (!made)
+			snprintf(path, sizeof(path), "/api/v1/namespaces/%s/events", ens);
+		err = k8s_request(&ev_.conf, made ? "PUT" : "POST", path, ev, 5000, &r);
+		json_decref(ev);
+		if (!err && (r.status == 200 || r.status == 201)) {
+			k8s_resp_free(&r);
+			ev_.said = false;
+			break;
+		}
+		/* 409: another node wrote it first (made, or updated): read it again. */
+		if (!err && r.status != 409 && !ev_.said)
+			pr_warn("policy Event %s/%s: %s: %ld %s (said once until one is written)\n",
+				ns, ename, made ? "PUT" : "POST", r.status, r.err);
+		ev_.said |= !err && r.status != 409;
+		err = !err && r.status == 409 ? -EAGAIN : -EIO;
+		k8s_resp_free(&r);
+		if (err != -EAGAIN)
+			break;
+	}
+	free(ens);
+	free(een);
+	return err;
+}
+
+static void *ev_thread(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&ev_.mu);
+	for (;;) {
+		struct ev_job j;
+
+		while (!ev_.n)
+			pthread_cond_wait(&ev_.cv, &ev_.mu);
+		j = ev_.q[ev_.head];
+		ev_.head = (ev_.head + 1) % EV_QUEUE;
+		ev_.n--;
+		pthread_mutex_unlock(&ev_.mu);
+		{
+			int err = ev_post(&j);
+
+			pthread_mutex_lock(&ev_.mu);
+			if (err)
+				ev_.failed++;
+			else
+				ev_.posted++;
+		}
+	}
+	return NULL;
+}
+
+int polstatus_events(const char *kubeconfig)
+{
+	int err;
+
+	if (ev_.on)
+		return 0;
+	err = kubeconfig ? k8s_api_conf_kubeconfig(kubeconfig, &ev_.conf) :
+			   k8s_api_conf_in_cluster(&ev_.conf);
+
+	if (!err && (err = -pthread_create(&ev_.th, NULL, ev_thread, NULL)))
+		k8s_api_conf_free(&ev_.conf);
+	if (err)
+		pr_warn("policy Events: none posted: %s\n", strerror(-err));
+	else
+		pthread_detach(ev_.th);
+	ev_.on = !err;
+	return err;
+}
+
+/* A version newly applied here, for its Event (not one held at the agent's start). */
+static void ev_queue(const struct polrec *r, unsigned int nodes)
+{
+	struct ev_job *j;
+
+	if (!ev_.on || r->initial)
+		return;
+	pthread_mutex_lock(&ev_.mu);
+	if (ev_.n == EV_QUEUE) {
+		ev_.dropped++;
+		pthread_mutex_unlock(&ev_.mu);
+		return;
+	}
+	j = &ev_.q[(ev_.head + ev_.n++) % EV_QUEUE];
+	snprintf(j->kind, sizeof(j->kind), "%s", k8s_kind_name(r->kind));
+	snprintf(j->ns, sizeof(j->ns), "%s", r->ns);
+	snprintf(j->name, sizeof(j->name), "%s", r->name);
+	snprintf(j->uid, sizeof(j->uid), "%s", r->uid);
+	snprintf(j->api, sizeof(j->api), "%s", r->api);
+	snprintf(j->version, sizeof(j->version), "%016llx", (unsigned long long)r->digest);
+	j->change_ms = r->change_ms ? r->change_ms : r->seen_ms;
+	j->applied_ms = r->applied_ms;
+	j->nodes = nodes;
+	pthread_cond_signal(&ev_.cv);
+	pthread_mutex_unlock(&ev_.mu);
+}
+
 void polstatus_synced(struct store *st, const struct polsync *ps, uint64_t gen, bool ok,
 		      int64_t started_ms)
 {
@@ -235,6 +476,7 @@ void polstatus_synced(struct store *st, const struct polsync *ps, uint64_t gen, 
 			r->applied_ms = now;
 			if (!r->initial)
 				observe(r);
+			ev_queue(r, (unsigned int)c.n[K8S_NODE]);
 			dirty = true;
 		}
 	}
@@ -266,6 +508,19 @@ void polstatus_metrics(FILE *f)
 		   "xcni_policy_apply_seconds_sum %.3f\n"
 		   "xcni_policy_apply_seconds_count %llu\n",
 		(unsigned long long)ps_.count, ps_.sum, (unsigned long long)ps_.count);
+	if (ev_.on) {
+		pthread_mutex_lock(&ev_.mu);
+		fprintf(f, "# HELP xcni_policy_events_total Events \"enforced on N/M nodes\" this "
+			   "agent wrote on a policy version (result: posted, failed, dropped: its "
+			   "queue of %d was full).\n"
+			   "# TYPE xcni_policy_events_total counter\n"
+			   "xcni_policy_events_total{result=\"posted\"} %llu\n"
+			   "xcni_policy_events_total{result=\"failed\"} %llu\n"
+			   "xcni_policy_events_total{result=\"dropped\"} %llu\n", EV_QUEUE,
+			(unsigned long long)ev_.posted, (unsigned long long)ev_.failed,
+			(unsigned long long)ev_.dropped);
+		pthread_mutex_unlock(&ev_.mu);
+	}
 }
 
 void polstatus_close(void)

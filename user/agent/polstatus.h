@@ -32,6 +32,16 @@ void polstatus_synced(struct store *st, const struct polsync *ps, uint64_t gen, 
 		      int64_t started_ms);
 /* xcni_policy_apply_seconds: a histogram of a change's time to this node's maps. */
 void polstatus_metrics(FILE *f);
+/*
+ * An Event on each policy version this agent applies (not those it found at
+ * its start): one per version, shared by every node's agent (named after
+ * the policy and the version's digest), its message "enforced on N/M nodes"
+ * with, once on all of the cluster's Nodes, the time from the change to the
+ * last one. Posted by a thread of its own (the API server may be slow); a
+ * queue of 256 versions, more dropped and counted. kubeconfig NULL:
+ * in-cluster. 0 or -errno (logged: then no Events).
+ */
+int polstatus_events(const char *kubeconfig);
 /* Removes the file; frees everything. */
 void polstatus_close(void);
 

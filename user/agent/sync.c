@@ -1193,6 +1193,7 @@ static int open_backend(const struct opts *o, struct store *st, struct cs_backen
 		err = k8s_api_open_flags(o->kubeconfig, st, o->kpr ? K8S_API_LB : K8S_API_SVC, b);
 		if (err)
 			return err;
+		polstatus_events(o->kubeconfig); /* not fatal: said */
 	}
 	return 0;
 }

@@ -55,6 +55,7 @@ enum {
 	OPT_TIME = 1 << 14, /* --time mono|wall (monitor, flows) */
 	OPT_LABEL = 1 << 15, /* --label SELECTOR: either end's labels (lib/observe/vocab.h) */
 	OPT_FLOWF = 1 << 16, /* flows' words of one end, ports, protocol, Service (--from-pod ...) */
+	OPT_KUBECONFIG = 1 << 17, /* --kubeconfig FILE --tls DIR: every agent, as flows asks them */
 };
 /* The getopt values of the OPT_FLOWF options (xcnictl.c's ctl_opts). */
 #define CTL_FLOWF_VAL 0x100
@@ -87,6 +88,7 @@ struct ctl_ctx {
 	int verdict; /* --verdict: enum vocab_verdict (lib/observe/vocab.h) */
 	__u8 ev_type; /* --type: enum xcni_event_type */
 	const char *pin_dir_dst; /* explain --pin-dir-dst: the destination node's maps */
+	const char *kubeconfig, *tls_dir; /* OPT_KUBECONFIG: the agents' API server, client cert */
 	bool node_all; /* explain --node all: every lab node's maps, each side read on its pod's node */
 	__u16 sport; /* explain --sport: the flow's source port (host order) */
 	__u8 family; /* explain --family: 4 or 6 (0: from the ends) */

@@ -5,6 +5,7 @@
 
 #include "ctl/ctl.h"
 #include "ctl/explain.h"
+#include "lib/observe/flowsnet.h"
 #include "ctl/polsel.h"
 #include "lib/policy/fqdn_plan.h"
 
@@ -923,7 +924,9 @@ static void side_near(const struct node_maps *m, struct side *s, const struct fl
 	struct ctl_cluster *cc;
 
 	s->near[0] = '\0';
-	if (!pod->pod[0] || ctl_cluster_open(&at, true, &cc))
+	/* Run by an agent for --kubeconfig (flows_serve.c): it waits on this
+	 * run, and cannot answer its status socket meanwhile. */
+	if (!pod->pod[0] || getenv("XCNI_EXPLAIN_IN_AGENT") || ctl_cluster_open(&at, true, &cc))
 		return;
 	self = ctl_cluster_pod(cc, pod->pod, pod->v6 ? 0 : pod->ip);
 	other = peer->is_pod ? ctl_cluster_pod(cc, peer->pod[0] ? peer->pod : NULL,
@@ -1220,7 +1223,7 @@ static void side_row(struct ptable *t, const struct node_maps *m, struct side *s
 }
 
 #define EXPLAIN_SIDE_COLS(T, k)                                                       \
-	{ T, NULL, PT_STR }, { T "-TIERS", k "_tiers", PT_STR },                         \
+	{ T, k "_text", PT_STR }, { T "-TIERS", k "_tiers", PT_STR },                         \
 	{ NULL, k, PT_STR }, { NULL, k "_reason", PT_STR },                              \
 	{ NULL, k "_node", PT_STR }, { NULL, k "_policy", PT_STR },                      \
 	{ NULL, k "_rule", PT_UINT }, { NULL, k "_rule_name", PT_STR },                  \
@@ -1232,12 +1235,13 @@ static void side_row(struct ptable *t, const struct node_maps *m, struct side *s
 	{ T "-LOOKUPS", k "_lookups", PT_STR }
 
 static const struct pt_col explain_cols[] = {
-	{ "SRC", NULL, PT_STR },
+	/* Each text column keyed too: an agent's answer (--kubeconfig) is printed again. */
+	{ "SRC", "src_text", PT_STR },
 	{ NULL, "src", PT_STR },
 	{ NULL, "src_ip", PT_STR },
 	{ NULL, "src_identity", PT_UINT },
 	{ NULL, "src_node", PT_STR },
-	{ "DST", NULL, PT_STR },
+	{ "DST", "dst_text", PT_STR },
 	{ NULL, "dst", PT_STR },
 	{ NULL, "dst_ip", PT_STR },
 	{ NULL, "dst_identity", PT_UINT },
@@ -1245,14 +1249,35 @@ static const struct pt_col explain_cols[] = {
 	{ "PROTO", "proto", PT_STR },
 	{ "PORT", "port", PT_UINT },
 	/* The destination on another node: Geneve to its underlay address. */
-	{ "TUNNEL", NULL, PT_STR },
+	{ "TUNNEL", "tunnel_text", PT_STR },
 	{ NULL, "tunnel_ip", PT_STR },
 	{ NULL, "tunnel_node", PT_STR },
 	EXPLAIN_SIDE_COLS("EGRESS", "egress"),
 	EXPLAIN_SIDE_COLS("INGRESS", "ingress"),
-	{ "VERDICT", NULL, PT_STR },
+	{ "VERDICT", "verdict_text", PT_STR },
 	{ NULL, "verdict", PT_STR },
 };
+
+int explain_merge_show(const struct ctl_ctx *c, json_t *const *recs, size_t n)
+{
+	json_t *m = flows_explain_merge((void *const *)recs, n), *v;
+	struct ptable *t;
+
+	if (!m)
+		return -ENOMEM;
+	t = pt_new(explain_cols, ARRAY_SIZE(explain_cols), PT_RECORD);
+	for (size_t i = 0; i < ARRAY_SIZE(explain_cols); i++) {
+		v = json_object_get(m, explain_cols[i].key);
+		if (json_is_integer(v))
+			pt_uint(t, (uint64_t)json_integer_value(v));
+		else if (json_is_string(v))
+			pt_str(t, json_string_value(v));
+		else
+			pt_null(t);
+	}
+	json_decref(m);
+	return show(c, t);
+}
 
 void end_row(struct ptable *t, const struct flow_end *e)
 {

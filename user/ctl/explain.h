@@ -71,6 +71,13 @@ int explain_flow(const struct node_maps *sm, const struct node_maps *dm, const s
 		 struct ptable **out, const char **verdict);
 /* The source end's columns of a record. */
 void end_row(struct ptable *t, const struct flow_end *e);
+/*
+ * explain --kubeconfig: each node's record (its agent's explain -o json; NULL
+ * where none answered) as one, printed as explain prints: the egress side
+ * from the source pod's node, the ingress side from the destination's, one
+ * verdict for the path. 0 or -errno.
+ */
+int explain_merge_show(const struct ctl_ctx *c, json_t *const *recs, size_t n);
 /* v's tunnel endpoint of either family into addr, the node m's tunnel maps
  * name for it into node ("" if none): addr, NULL when v has no tunnel. */
 const char *tunnel_of(const struct node_maps *m, const struct xcni_ipcache_val *v,

@@ -6,6 +6,7 @@
  */
 #include "ctl/ctl.h"
 #include "ctl/explain.h"
+#include "lib/observe/flowsnet.h"
 
 /* Usage check (exit 2): the third argument is the only one with a syntax of its own. */
 static int check_explain(char **argv)
@@ -57,6 +58,55 @@ static int open_lab_nodes(const struct ctl_ctx *c, struct ctl_lab_node *ln,
 	return 0;
 }
 
+/*
+ * explain --kubeconfig: every agent asked for its side (request=explain on
+ * its flows relay: its own explain on its own maps), the sides put together
+ * as --node all puts them. 0 or -errno (said).
+ */
+static int explain_cluster(const struct ctl_ctx *c, char **argv)
+{
+	struct flows_agent *fa = NULL;
+	char req[1200], msg[400], **ans = NULL;
+	json_t **recs;
+	size_t n = 0, got = 0;
+	int err;
+
+	if (!strncmp(argv[1], "svc/", 4)) {
+		pr_err("%s: --kubeconfig explains a flow to a pod or an address (a Service's "
+		       "backends: explain each backend pod)\n", argv[1]);
+		return -EINVAL;
+	}
+	err = flows_explain_req(argv[0], argv[1], argv[2], c->opts & OPT_FAMILY ? c->family : 0,
+				c->opts & OPT_SPORT ? c->sport : 0, req, sizeof(req), msg, sizeof(msg));
+	if (err) {
+		pr_err("%s\n", err == -E2BIG ? "SRC or DST too long" : msg);
+		return err;
+	}
+	if ((err = flows_ask_all(c->kubeconfig, c->tls_dir, req, 10, &fa, &ans, &n)))
+		return err;
+	recs = calloc(n ? n : 1, sizeof(*recs));
+	for (size_t i = 0; recs && i < n; i++) {
+		json_t *r = ans[i] ? json_loads(ans[i], 0, NULL) : NULL;
+		const char *e = json_string_value(json_object_get(r, "error"));
+
+		if (!r || e)
+			pr_err("node %s: %s\n", fa[i].node, e ? e : fa[i].why[0] ? fa[i].why :
+			       "an answer that is not JSON");
+		if (r && !e)
+			recs[got++] = r;
+		else
+			json_decref(r);
+		free(ans[i]);
+	}
+	err = !recs ? -ENOMEM : got ? explain_merge_show(c, recs, got) : -ENOENT;
+	for (size_t i = 0; recs && i < got; i++)
+		json_decref(recs[i]);
+	free(recs);
+	free(ans);
+	free(fa);
+	return err;
+}
+
 static int cmd_explain(const struct ctl_ctx *c0, char **argv)
 {
 	/* --node all: the pin dir of the node read from (a pod's name is resolved there). */
@@ -79,6 +129,8 @@ static int cmd_explain(const struct ctl_ctx *c0, char **argv)
 	err = parse_port_proto(argv[2], &f.proto, &f.port);
 	if (err)
 		return err;
+	if (c->opts & OPT_KUBECONFIG)
+		return explain_cluster(c, argv);
 
 	by_name = parse_svc_ref(argv[1], &sref);
 	if (c->node_all) {
@@ -187,8 +239,10 @@ close:
 }
 
 const struct cmd explain_cmds[] = {
-	{ "explain", NULL, cmd_explain, 3, OPT_PIN_DIR_DST | OPT_SPORT | OPT_FAMILY,
-	  "SRC DST PORT/PROTO [--pin-dir-dst DIR] [--sport PORT] [--family 4|6]",
+	{ "explain", NULL, cmd_explain, 3,
+	  OPT_PIN_DIR_DST | OPT_SPORT | OPT_FAMILY | OPT_KUBECONFIG,
+	  "SRC DST PORT/PROTO [--pin-dir-dst DIR | --kubeconfig FILE --tls DIR] [--sport PORT] "
+	  "[--family 4|6]",
 	  "Explain the policy verdict on a new flow from SRC to DST.\n\n"
 	  "SRC and DST are pods (NAMESPACE/NAME) or IPv4 addresses xcni knows (in\n"
 	  "the ipcache), or IPv6 addresses: the flow is IPv6 when an end is an IPv6\n"
@@ -211,7 +265,11 @@ const struct cmd explain_cmds[] = {
 	  "lab a node's maps are /sys/fs/bpf/xcni-lab/<node>, and --node all reads\n"
 	  "each side on the node its pod lives on (a Service's translation on the\n"
 	  "source's node, each backend's ingress on the backend's): one verdict for\n"
-	  "the whole path. A destination behind\n"
+	  "the whole path. In a cluster, --kubeconfig FILE --tls DIR asks every agent\n"
+	  "through its flows relay (as xcnictl flows --kubeconfig reaches them) for its\n"
+	  "side, read on its own maps, and prints the egress side of the source pod's\n"
+	  "node and the ingress side of the destination's as one verdict (DST a pod or\n"
+	  "an address, not a Service). A destination behind\n"
 	  "a tunnel (its ipcache entry names another node's underlay address, IPv6\n"
 	  "when that node is sent to over IPv6) is shown, with the node's name, in\n"
 	  "TUNNEL and in the egress lookups (none, and VERDICT denied, when\n"
@@ -237,6 +295,8 @@ const struct cmd explain_cmds[] = {
 	  "Exit 0 whatever the verdict; 1 for an unknown pod, address or Service or\n"
 	  "missing maps; 2 for a malformed PORT/PROTO or svc/NS/NAME.\n\n"
 	  "  --pin-dir-dst DIR   the destination node's pin dir\n"
+	  "  --kubeconfig FILE   every agent of the cluster (flows' --kubeconfig)\n"
+	  "  --tls DIR           the client certificate: DIR/tls.crt, tls.key, ca.crt\n"
 	  "  --sport PORT        the flow's source port (which backend Maglev gives it)\n"
 	  "  --family 4|6        the flow's family (default: IPv6 when an end is)",
 	  check_explain },

@@ -17,6 +17,7 @@
 
 #include "ctl/ctl.h"
 #include "lib/observe/agentstatus.h"
+#include "lib/observe/flowsnet.h"
 
 #define PS_MAX_NODES 64
 
@@ -32,6 +33,28 @@ static void pol_key(const char *kind, const char *ns, const char *name, char *bu
 	snprintf(buf, len, "%s/%s/%s", kind ? kind : "", ns ? ns : "", name ? name : "");
 }
 
+/* One node's status document (taken over; NULL: none) indexed by policy. */
+static void node_index(struct ps_node *n, const char *name, json_t *doc)
+{
+	json_t *a, *p;
+	size_t i;
+	char key[600];
+
+	snprintf(n->name, sizeof(n->name), "%s", name);
+	n->doc = doc;
+	n->by_key = json_object();
+	a = json_object_get(n->doc, "policies");
+	json_array_foreach(a, i, p) {
+		pol_key(json_string_value(json_object_get(p, "kind")),
+			json_string_value(json_object_get(p, "namespace")),
+			json_string_value(json_object_get(p, "name")), key, sizeof(key));
+		json_object_set(n->by_key, key, p);
+	}
+	if (!name[0])
+		snprintf(n->name, sizeof(n->name), "%s",
+			 json_string_value(json_object_get(n->doc, "node")) ?: "this node");
+}
+
 /* One node's file, read as it is (an agent down leaves its last one). */
 static void node_read(struct ps_node *n, const char *name, const char *pin)
 {
@@ -41,25 +64,54 @@ static void node_read(struct ps_node *n, const char *name, const char *pin)
 	snprintf(n->name, sizeof(n->name), "%s", name);
 	if (agent_status_policy_path(pin, path, sizeof(path)))
 		return;
-	n->doc = json_load_file(path, 0, NULL);
-	n->by_key = json_object();
-	{
-		json_t *a = json_object_get(n->doc, "policies"), *p;
-		size_t i;
-		char key[600];
-
-		json_array_foreach(a, i, p) {
-			pol_key(json_string_value(json_object_get(p, "kind")),
-				json_string_value(json_object_get(p, "namespace")),
-				json_string_value(json_object_get(p, "name")), key, sizeof(key));
-			json_object_set(n->by_key, key, p);
-		}
-	}
+	node_index(n, name, json_load_file(path, 0, NULL));
 	pid = json_integer_value(json_object_get(n->doc, "pid"));
 	n->down = !n->doc || (pid > 0 && kill((pid_t)pid, 0) && errno == ESRCH);
-	if (!name[0])
-		snprintf(n->name, sizeof(n->name), "%s",
-			 json_string_value(json_object_get(n->doc, "node")) ?: "this node");
+}
+
+/*
+ * --kubeconfig: every agent's document through its flows relay
+ * (request=policy-status); an agent not asked or not answering is a node
+ * with no status (said, as unknown). 0 or -errno (said).
+ */
+static int nodes_ask(const struct ctl_ctx *c, struct ps_node *nodes, size_t *nn)
+{
+	struct flows_agent *fa = NULL;
+	char **ans = NULL;
+	size_t n = 0;
+	int err = flows_ask_all(c->kubeconfig, c->tls_dir, FLOWS_REQ_KIND "=" FLOWS_REQ_POLSTATUS "\n",
+				10, &fa, &ans, &n);
+
+	if (err)
+		return err;
+	*nn = 0;
+	for (size_t i = 0; i < n; i++) {
+		json_t *doc = ans[i] ? json_loads(ans[i], 0, NULL) : NULL;
+
+		if (doc && json_object_get(doc, "error")) {
+			snprintf(fa[i].why, sizeof(fa[i].why), "%.150s",
+				 json_string_value(json_object_get(doc, "error")) ?: "");
+			json_decref(doc);
+			doc = NULL;
+		}
+		if (!doc)
+			pr_err("node %s: no policy status: %s\n", fa[i].node,
+			       fa[i].why[0] ? fa[i].why : "an answer that is not JSON");
+		if (*nn < PS_MAX_NODES)
+			node_index(&nodes[(*nn)++], fa[i].node, doc);
+		else
+			json_decref(doc);
+		free(ans[i]);
+	}
+	free(ans);
+	free(fa);
+	for (size_t i = 0; i < *nn; i++)
+		if (nodes[i].doc)
+			return 0;
+	pr_err("--kubeconfig %s: no agent answered (%zu nodes)\n", c->kubeconfig, n);
+	for (size_t i = 0; i < *nn; i++)
+		json_decref(nodes[i].by_key);
+	return -EHOSTUNREACH;
 }
 
 /* The policy's entry in one node's file (NULL: the node does not hold it). */
@@ -309,7 +361,10 @@ static int cmd_policy_status(const struct ctl_ctx *c, char **argv)
 	bool all = true;
 	int err = 0;
 
-	if (c->node_all) {
+	if (c->opts & OPT_KUBECONFIG) {
+		if ((err = nodes_ask(c, nodes, &nn)))
+			return err;
+	} else if (c->node_all) {
 		struct ctl_lab_node ln[PS_MAX_NODES];
 
 		if ((err = ctl_lab_nodes("all", ln, PS_MAX_NODES, &nn)))
@@ -334,7 +389,8 @@ static int cmd_policy_status(const struct ctl_ctx *c, char **argv)
 }
 
 const struct cmd polstatus_cmds[] = {
-	{ "policy", "status", cmd_policy_status, CMD_ARGS_UPTO(1), 0, "[NAME]",
+	{ "policy", "status", cmd_policy_status, CMD_ARGS_UPTO(1), OPT_KUBECONFIG,
+	  "[NAME] [--kubeconfig FILE --tls DIR]",
 	  "Show on which nodes each NetworkPolicy and ClusterNetworkPolicy is in force,\n"
 	  "since when, or why not.\n\n"
 	  "Without NAME: one row per policy. ENFORCED: the nodes whose maps hold its\n"
@@ -345,7 +401,11 @@ const struct cmd polstatus_cmds[] = {
 	  "generation failed, the agent not running. NAME (NAMESPACE/NAME for a\n"
 	  "NetworkPolicy, NAME for a ClusterNetworkPolicy): one row per node, with when\n"
 	  "it reached that node's maps and the pods closed for room there.\n\n"
-	  "--node all reads every lab node. Exit status 1 when some policy (or NAME) is\n"
-	  "not in force on every node read.", NULL },
+	  "--node all reads every lab node; --kubeconfig FILE --tls DIR every node of a\n"
+	  "cluster, through each agent's flows relay as xcnictl flows --kubeconfig asks\n"
+	  "them (a node whose agent does not answer is unknown, said). Exit status 1 when some policy (or NAME) is\n"
+	  "not in force on every node read.\n\n"
+	  "  --kubeconfig FILE   every agent of the cluster (flows' --kubeconfig)\n"
+	  "  --tls DIR           the client certificate: DIR/tls.crt, tls.key, ca.crt", NULL },
 	{}
 };

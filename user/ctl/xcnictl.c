@@ -46,6 +46,8 @@ const struct ctl_opt ctl_opts[] = {
 	{ "verdict", 0, true, 'V', OPT_VERDICT, "V" },
 	{ "type", 't', true, 't', OPT_TYPE, "TYPE" },
 	{ "pin-dir-dst", 0, true, 'D', OPT_PIN_DIR_DST, "DIR" },
+	{ "kubeconfig", 0, true, 'K', OPT_KUBECONFIG, "FILE" },
+	{ "tls", 0, true, 'X', OPT_KUBECONFIG, "DIR" },
 	{ "identity", 0, true, 'i', OPT_IDENTITY, "ID" },
 	{ "sport", 0, true, 'S', OPT_SPORT, "PORT" },
 	{ "family", 0, true, 'F', OPT_FAMILY, "4|6" },
@@ -953,6 +955,13 @@ static int parse_opt(int opt, const char *arg, struct ctl_ctx *c, struct global 
 		c->opts |= OPT_FAMILY;
 		c->family = (__u8)(arg[0] - '0');
 		return 0;
+	case 'K':
+		c->opts |= OPT_KUBECONFIG;
+		c->kubeconfig = arg;
+		return 0;
+	case 'X':
+		c->tls_dir = arg;
+		return 0;
 	case 'D':
 		c->opts |= OPT_PIN_DIR_DST;
 		c->pin_dir_dst = arg;
@@ -1154,6 +1163,22 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd->name, "version") || !strcmp(cmd->name, "completion") ||
 	    !strcmp(cmd->name, "filters"))
 		return cmd->fn(&c, words) ? 1 : 0;
+	/* --kubeconfig: every agent over HTTPS, as flows asks them; no maps here. */
+	if (c.tls_dir && !(c.opts & OPT_KUBECONFIG)) {
+		pr_err("--tls %s is --kubeconfig's: give it too\n", c.tls_dir);
+		return 2;
+	}
+	if (c.opts & OPT_KUBECONFIG) {
+		if (!c.tls_dir)
+			c.tls_dir = getenv("XCNI_FLOWS_TLS");
+		if (g.node || (c.opts & OPT_PIN_DIR_DST) || !c.tls_dir || !*c.tls_dir) {
+			pr_err("--kubeconfig %s: %s\n", c.kubeconfig, !c.tls_dir || !*c.tls_dir ?
+			       "give the client certificate's folder, --tls DIR (or XCNI_FLOWS_TLS)" :
+			       "the agents say where each pod lives: no --node or --pin-dir-dst");
+			return 2;
+		}
+		return cmd->fn(&c, words) ? 1 : 0;
+	}
 	if (g.node && !strcmp(g.node, "all") &&
 	    (!strcmp(cmd->name, "monitor") || cmd->fn == polstatus_cmds[0].fn)) {
 		/* Every node's events (monitor.c), every node's policy status (polstatus.c):

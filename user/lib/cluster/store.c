@@ -287,6 +287,15 @@ static void changed(struct store *st, enum k8s_kind kind)
 	st->stale[kind] = true;
 }
 
+/*
+ * The policies keep their tree whatever drop_raw says: few, and the agent's
+ * policy status digests their spec and reads their uid (agent/polstatus.c).
+ */
+static bool keeps_raw(const struct k8s_object *obj)
+{
+	return obj->kind == K8S_NETWORKPOLICY || obj->kind == K8S_CLUSTERNETPOL;
+}
+
 void store_drop_raw(struct store *st)
 {
 	st->drop_raw = true;
@@ -449,7 +458,7 @@ int store_put(struct store *st, struct k8s_object *obj)
 		k8s_free(obj);
 		return -ENOMEM;
 	}
-	if (st->drop_raw) {
+	if (st->drop_raw && !keeps_raw(obj)) {
 		json_decref(obj->raw);
 		obj->raw = NULL;
 	}
@@ -472,7 +481,7 @@ int store_take(struct store *dst, struct store *src)
 		for (; e; e = next) {
 			next = e->next;
 			if (ret >= 0) {
-				if (dst->drop_raw && e->obj->raw) {
+				if (dst->drop_raw && e->obj->raw && !keeps_raw(e->obj)) {
 					json_decref(e->obj->raw);
 					e->obj->raw = NULL;
 				}

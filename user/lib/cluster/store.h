@@ -31,7 +31,8 @@ int store_put(struct store *st, struct k8s_object *obj);
 /*
  * From now on objects keep no JSON tree (obj->raw NULL once put), only a
  * digest of it for the "identical" test: the tree is most of an object's
- * memory (about 10 KiB for a pod as the API server sends it).
+ * memory (about 10 KiB for a pod as the API server sends it). NetworkPolicies
+ * and ClusterNetworkPolicies keep theirs (the agent's policy status).
  */
 void store_drop_raw(struct store *st);
 /*

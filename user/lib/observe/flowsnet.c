@@ -261,6 +261,143 @@ out:
 	return ret;
 }
 
+/* ---- requests other than flows -------------------------------------------- */
+
+int flows_explain_arg(const char *name, const char *v, char *err, size_t errlen)
+{
+	static const char ok[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:/-";
+
+	if (!v || !*v || *v == '-' || strlen(v) > 300 || strspn(v, ok) != strlen(v)) {
+		snprintf(err, errlen, "explain's %s %.64s: a pod NAMESPACE/NAME, an address, "
+			 "PORT/PROTO or a number (letters, digits and ._:/- only, no leading '-')",
+			 name, v ? v : "");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int flows_explain_req(const char *src, const char *dst, const char *pp, unsigned int family,
+		      unsigned int sport, char *buf, size_t len, char *err, size_t errlen)
+{
+	int n;
+
+	if (flows_explain_arg("src", src, err, errlen) || flows_explain_arg("dst", dst, err, errlen) ||
+	    flows_explain_arg("port", pp, err, errlen))
+		return -EINVAL;
+	n = snprintf(buf, len, "%s=%s\nsrc=%s\ndst=%s\nport=%s\n", FLOWS_REQ_KIND,
+		     FLOWS_REQ_EXPLAIN, src, dst, pp);
+	if (n >= 0 && (size_t)n < len && family)
+		n += snprintf(buf + n, len - (size_t)n, "family=%u\n", family);
+	if (n >= 0 && (size_t)n < len && sport)
+		n += snprintf(buf + n, len - (size_t)n, "sport=%u\n", sport);
+	return n < 0 || (size_t)n >= len ? -E2BIG : 0;
+}
+
+int flows_ask_all(const char *kubeconfig, const char *tls_dir, const char *req, long timeout_s,
+		  struct flows_agent **agents, char ***answers, size_t *n)
+{
+	char err[512];
+	int ret;
+
+	*answers = NULL;
+	if ((ret = flows_tls_check(tls_dir, err, sizeof(err)))) {
+		fprintf(stderr, "%s\n", err);
+		return ret;
+	}
+	if ((ret = flows_agents_cluster(kubeconfig, agents, n, err, sizeof(err)))) {
+		if (err[0])
+			fprintf(stderr, "--kubeconfig %s: %s\n", kubeconfig ? kubeconfig : "", err);
+		return ret;
+	}
+	*answers = calloc(*n ? *n : 1, sizeof(**answers));
+	if (!*answers) {
+		free(*agents);
+		*agents = NULL;
+		return -ENOMEM;
+	}
+	/*
+	 * Every agent asked in turn, again while one says 503 (an explain it
+	 * runs in the background: its answer is kept for the next ask), until
+	 * timeout_s: the nodes' runs overlap.
+	 */
+	for (long waited_ms = 0;; waited_ms += 100) {
+		bool again = false;
+
+		for (size_t i = 0; i < *n; i++) {
+			struct flows_agent *a = &(*agents)[i];
+			size_t len;
+
+			if (a->why[0] || (*answers)[i] ||
+			    !flows_https_get(tls_dir, a, req, timeout_s, &(*answers)[i], &len, err,
+					     sizeof(err)))
+				continue;
+			if (!strncmp(err, "HTTP 503", 8) && waited_ms < timeout_s * 1000)
+				again = true;
+			else
+				snprintf(a->why, sizeof(a->why), "%.150s", err);
+		}
+		if (!again)
+			break;
+		usleep(100 * 1000);
+	}
+	return 0;
+}
+
+/* The record (of agents' answers) whose side is decided there: its pod's own node's. */
+static json_t *deciding(json_t *const *recs, size_t n, const char *side)
+{
+	char k[32];
+
+	snprintf(k, sizeof(k), "%s_reason", side);
+	for (size_t i = 0; i < n; i++)
+		if (recs[i] && strcmp(json_string_value(json_object_get(recs[i], k)) ?: "remote",
+				      "remote"))
+			return recs[i];
+	return NULL;
+}
+
+void *flows_explain_merge(void *const *records, size_t n)
+{
+	json_t *const *recs = (json_t *const *)records;
+	json_t *eg = deciding(recs, n, "egress"), *in = deciding(recs, n, "ingress"), *m, *v;
+	const char *ev, *iv, *vt, *key;
+	char buf[300];
+
+	for (size_t i = 0; !eg && i < n; i++)
+		eg = recs[i];
+	if (!eg || !(m = json_deep_copy(eg)))
+		return NULL;
+	/* The ingress side (its columns) from the destination's node. */
+	json_object_foreach(in, key, v)
+		if (!strncmp(key, "ingress", 7))
+			json_object_set(m, key, v);
+	ev = json_string_value(json_object_get(m, "egress"));
+	iv = json_string_value(json_object_get(m, "ingress"));
+	vt = json_string_value(json_object_get(m, "verdict_text")) ?: "";
+	/* As explain_flow words it; drop-tunnel-family stays the source node's. */
+	if (strstr(vt, "(drop-tunnel-family)"))
+		snprintf(buf, sizeof(buf), "%s", vt);
+	else if ((ev && !strcmp(ev, "deny")) || (iv && !strcmp(iv, "deny")))
+		snprintf(buf, sizeof(buf), "denied: %s",
+			 ev && iv && !strcmp(ev, "deny") && !strcmp(iv, "deny") ?
+				 "by egress at the source and ingress at the destination" :
+			 ev && !strcmp(ev, "deny") ? "by egress at the source" :
+						     "by ingress at the destination");
+	else if (!ev || !iv)
+		snprintf(buf, sizeof(buf), "unknown: the %s side is decided on node %s, whose "
+			 "agent did not answer", ev ? "ingress" : "egress",
+			 json_string_value(json_object_get(m, ev ? "ingress_node" : "egress_node")) ?: "?");
+	else
+		snprintf(buf, sizeof(buf), "%s", !strcmp(json_string_value(json_object_get(
+				m, "egress_reason")) ?: "", "self") ?
+			 "allowed: a pod reaches itself" :
+			 "allowed: both sides allow; the flow's replies pass via conntrack");
+	json_object_set_new(m, "verdict_text", json_string(buf));
+	*strchr(buf, ':') = '\0';
+	json_object_set_new(m, "verdict", json_string(buf));
+	return m;
+}
+
 /* ---- the merged view's filters ------------------------------------------------ */
 
 /*

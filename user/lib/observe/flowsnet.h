@@ -58,6 +58,49 @@ int flows_tls_check(const char *tls_dir, char *err, size_t errlen);
 int flows_https_get(const char *tls_dir, const struct flows_agent *a, const char *req,
 		    long timeout_s, char **out, size_t *outlen, char *err, size_t errlen);
 
+/* ---- requests other than flows: the same channel, request=KIND first ------ */
+
+/* The query argument naming a request that is not a flows query. */
+#define FLOWS_REQ_KIND "request"
+/* The agent's policy status (agent/polstatus.h's file, one JSON line). */
+#define FLOWS_REQ_POLSTATUS "policy-status"
+/* One side of explain, on the agent's own maps (its xcnictl explain -o json). */
+#define FLOWS_REQ_EXPLAIN "explain"
+
+/*
+ * An explain argument (name src, dst, port, family or sport) as an agent
+ * runs it: a pod NS/NAME, an address, PORT/PROTO, 4|6, a port; characters
+ * [A-Za-z0-9._:/-] only, not starting with '-' (it becomes an argv word).
+ * 0, or -EINVAL (err says which and why).
+ */
+int flows_explain_arg(const char *name, const char *v, char *err, size_t errlen);
+/*
+ * explain's request lines into buf: request=explain, src, dst, port, and
+ * family and sport when not 0. 0, -EINVAL (an argument refused, said in
+ * err), -E2BIG (buf too small).
+ */
+int flows_explain_req(const char *src, const char *dst, const char *pp, unsigned int family,
+		      unsigned int sport, char *buf, size_t len, char *err, size_t errlen);
+
+/*
+ * explain's answers (each node's record, xcnictl explain -o json's object)
+ * as one (a new JSON object, the caller's; NULL: none, or out of memory): the
+ * source pod's node's record with the ingress columns of the destination
+ * pod's node (the record whose side is not "remote"), and the verdict of
+ * the path as explain_flow words it: denied if a side denies, unknown while a
+ * side was decided by no answer, else allowed.
+ */
+void *flows_explain_merge(void *const *records, size_t n);
+
+/*
+ * req (request lines) asked of every agent of the cluster (flows_agents_cluster),
+ * in turn: *agents (the caller's to free) and answers[i] (each the caller's
+ * to free; NULL where agents[i].why says why it was not asked or did not
+ * answer). 0 or -errno (said).
+ */
+int flows_ask_all(const char *kubeconfig, const char *tls_dir, const char *req, long timeout_s,
+		  struct flows_agent **agents, char ***answers, size_t *n);
+
 /* ---- several nodes' records of a connection ------------------------------- */
 
 /* A record's connection (JSON): the 5-tuple in the direction of its first packet, as text. */

@@ -1,0 +1,119 @@
+#!/bin/bash
+# make e2e: explain and policy status through the agents in a real cluster
+# (issue 53 items 4 and 8), as a kind user runs them from a workstation. Two
+# kubelet nodes of tests/k8s/node.sh, xcni installed kube-proxy-free
+# (xcni.yaml + kpr-patch.yaml, tests/k8s/lib.sh) and the flows relay enabled as
+# docs/kind.md says (flows-certs.sh --apply, flows-patch.yaml;
+# tests/k8s/flows-lib.sh). Pods ex/a on n1 (app=a, serving 8080), ex/b and
+# ex/c on n2 (c role=friend); NetworkPolicy ex/a-from-friends isolates a for
+# ingress, letting role=friend in. Then from the control plane's netns (where a
+# workstation's kubeconfig reaches the API server and the nodes):
+#  1. xcnictl explain --kubeconfig --tls: b (n2) -> a (n1) 8080/tcp: one
+#     verdict, denied by ingress at n1 (isolated by ex/a-from-friends), the
+#     egress side allowed by default at n2: each side read by its own node's
+#     agent; c -> a allowed by the policy at n1; the text says the same;
+#  2. xcnictl policy status --kubeconfig: ex/a-from-friends enforced on 2/2
+#     nodes, exit 0; with NAME, one row per node;
+#  3. the policy version's Event: one Event (reason Enforced) on the
+#     NetworkPolicy, "enforced on 2/2 nodes, S s after the change", count 2 (one
+#     object both agents wrote); the policy changed: one more for the new
+#     version, none repeated (2 in all);
+#  4. a request=explain with an option word for SRC refused (400, named).
+# ~4 min on an idle machine; run under flock /tmp/xcni-test.lock.
+set -uo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/flows-lib.sh"
+T0=$(now_ms)
+k8s_preflight n1 n2
+k8s_image
+k8s_cp_up
+k8s_nodes_up
+k8s_manifest kpr >"$TMP/xcni.yaml"
+k8s_install "$TMP/xcni.yaml"
+k8s_flows_enable
+
+kc create namespace ex >/dev/null
+check "pod ex/a (n1, app=a) Ready" pod a ex n1 "app: a" "$SERVE"
+check "pod ex/b (n2) Ready" pod b ex n2 "app: b" "exec sleep 2147483647"
+check "pod ex/c (n2, role=friend) Ready" pod c ex n2 "app: c, role: friend" "exec sleep 2147483647"
+friends_only a-from-friends ex 'app: a'
+EA=$(ip_of ex a)
+check "c (n2) reaches a (n1); b (n2) is cut off (ex/a-from-friends)" \
+	eventually 20 bash -c "wget_from ex c http://$EA:8080/ | grep -qx hello-from-a && ! wget_from ex b http://$EA:8080/ >/dev/null 2>&1"
+
+# The workstation's xcnictl: the control plane's netns, the client certificate.
+xk() { ip netns exec "$K8S_NETNS" "$BUILD/xcnictl" "$@" --kubeconfig "$KUBECONFIG" --tls "$TMP/flows/client"; }
+export -f xk
+export BUILD TMP K8S_NETNS KUBECONFIG
+
+# ---- 1. explain across the nodes ----
+check "explain --kubeconfig ex/b ex/a 8080/tcp -o json: exit 0" \
+	bash -c "xk -o json explain ex/b ex/a 8080/tcp >$TMP/ex-ba.json 2>$TMP/ex-ba.err || { cat $TMP/ex-ba.err; exit 1; }"
+exjson() { # FILE EXPR: a Python expression over the record r
+	python3 - "$1" "$2" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+ok = eval(sys.argv[2])
+ok or print(json.dumps(r)[:3000])
+sys.exit(0 if ok else 1)
+PY
+}
+export -f exjson
+check "  one verdict: denied by ingress at n1, isolated by ex/a-from-friends; egress allowed by default at n2" \
+	exjson "$TMP/ex-ba.json" 'r["verdict"] == "denied" and r["verdict_text"] == "denied: by ingress at the destination" and r["egress"] == "allow" and r["egress_node"] == "n2" and r["egress_reason"] == "default" and r["ingress"] == "deny" and r["ingress_node"] == "n1" and r["ingress_reason"] == "isolated" and "ex/a-from-friends" in (r["ingress_isolated_by"] or "")'
+check "explain --kubeconfig ex/c ex/a 8080/tcp: allowed at n1 by ex/a-from-friends" \
+	bash -c "xk -o json explain ex/c ex/a 8080/tcp >$TMP/ex-ca.json && exjson $TMP/ex-ca.json 'r[\"verdict\"] == \"allowed\" and r[\"ingress_policy\"] == \"ex/a-from-friends\" and r[\"ingress_node\"] == \"n1\" and r[\"egress_node\"] == \"n2\"'"
+check "  text: VERDICT allowed: both sides allow, and the ingress side names the policy (node n1)" \
+	bash -c "xk explain ex/c ex/a 8080/tcp >$TMP/ex-ca.txt && grep -q '^VERDICT .*allowed: both sides allow' $TMP/ex-ca.txt && grep -q '^INGRESS .*ex/a-from-friends.*node n1' $TMP/ex-ca.txt || { cat $TMP/ex-ca.txt; exit 1; }"
+check "explain --kubeconfig without --tls (nor XCNI_FLOWS_TLS): a usage error naming --tls, exit 2" \
+	bash -c "env -u XCNI_FLOWS_TLS ip netns exec $K8S_NETNS $BUILD/xcnictl explain ex/b ex/a 8080/tcp --kubeconfig $KUBECONFIG 2>&1 >/dev/null | grep -q -- '--tls DIR'; [ \${PIPESTATUS[0]} = 2 ]"
+
+# ---- 2. policy status ----
+check "policy status --kubeconfig: ex/a-from-friends enforced on 2/2 nodes, exit 0" \
+	eventually 20 bash -c "xk policy status >$TMP/ps.txt 2>&1 && grep -Eq '^ex/a-from-friends +NetworkPolicy +2/2 ' $TMP/ps.txt"
+check "policy status --kubeconfig ex/a-from-friends: a row per node, both enforced" \
+	bash -c "xk policy status ex/a-from-friends >$TMP/ps1.txt && grep -q 'enforced on 2/2 nodes' $TMP/ps1.txt && grep -Eq '^n1 +enforced ' $TMP/ps1.txt && grep -Eq '^n2 +enforced ' $TMP/ps1.txt || { cat $TMP/ps1.txt; exit 1; }"
+
+# ---- 3. the policy version's Event ----
+events() { # NAME: the Enforced Events on NetworkPolicy ex/NAME, as JSON lines
+	kc -n ex get events --field-selector "involvedObject.name=$1,reason=Enforced" -o json |
+		python3 -c 'import json,sys; [print(json.dumps(e)) for e in json.load(sys.stdin)["items"]]'
+}
+export -f events
+evcheck() { # NAME N: N Events, the newest "enforced on 2/2 nodes, S s after the change", count 2
+	events "$1" >"$TMP/ev.json"
+	python3 - "$TMP/ev.json" "$2" <<'PY'
+import json, re, sys
+es = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+ok = len(es) == int(sys.argv[2]) and all(
+    re.match(r"enforced on 2/2 nodes, [0-9.]+ s after the change", e["message"]) and e["count"] == 2
+    and e["involvedObject"]["kind"] == "NetworkPolicy" and e["type"] == "Normal" for e in es)
+ok or print(json.dumps(es)[:3000])
+sys.exit(0 if ok else 1)
+PY
+}
+export -f evcheck
+check "Event on ex/a-from-friends: one, 'enforced on 2/2 nodes, S s after the change', count 2 (both agents)" \
+	eventually 20 evcheck a-from-friends 1
+kc -n ex describe networkpolicy a-from-friends >"$TMP/describe.txt" 2>&1
+diag "kubectl describe networkpolicy ex/a-from-friends (1.20): $(grep -c Enforced "$TMP/describe.txt") Enforced line(s)"
+kc -n ex patch networkpolicy a-from-friends --type=json \
+	-p '[{"op":"add","path":"/spec/ingress/0/ports","value":[{"port":8080,"protocol":"TCP"}]}]' >/dev/null
+check "policy changed (a port added): one Event more for its new version, 2 in all, each 2/2" \
+	eventually 20 evcheck a-from-friends 2
+sleep 2
+check "  no Event repeated after that (still 2)" evcheck a-from-friends 2
+events a-from-friends | python3 -c 'import json,sys; [print("# Event: x%d %s" % (e["count"], e["message"])) for e in map(json.loads, sys.stdin)]'
+sed 's/^/# /' "$TMP/ps1.txt"
+
+# ---- 4. the relay's request refused ----
+check "request=explain with src=--pin-dir=/: refused, the argument named" \
+	bash -c "ip netns exec $K8S_NETNS curl -s --cacert $TMP/flows/client/ca.crt --cert $TMP/flows/client/tls.crt --key $TMP/flows/client/tls.key --connect-to xcni-flows:4244:$(kc get node n1 -o jsonpath='{.status.addresses[0].address}'):4244 'https://xcni-flows:4244/v1/flows?request=explain&src=--pin-dir%3D/&dst=ex/a&port=8080/tcp' | grep -q \"explain's src\""
+
+kc delete namespace ex --wait=true --timeout=90s >/dev/null 2>&1
+k8s_agent_logs_clean
+k8s_uninstall "$TMP/xcni.yaml" kpr
+k8s_down
+diag "explain.sh took $((($(now_ms) - T0) / 1000)) s"
+finish
