@@ -227,6 +227,8 @@ const struct nslabels *pol_nsl_find(const struct pol_ctx *x, const char *name)
 {
 	struct nslabels k = { .name = name };
 
+	if (!x->nnsl) /* bsearch's base must not be NULL, even for 0 items */
+		return NULL;
 	return bsearch(&k, x->nsl, x->nnsl, sizeof(k), cmp_nslabels);
 }
 

@@ -227,10 +227,19 @@ int pol_specs_add_range(struct specs *s, uint8_t proto, uint32_t lo, uint32_t hi
 struct pol_entry pol_entry_make(uint32_t ep, uint8_t dir, uint32_t peer, const struct portspec *s,
 				struct xcni_policy_val val)
 {
-	return (struct pol_entry){ .key = { .prefixlen = s->plen, .ep = ep, .peer = peer,
-					    .dir = dir, .proto = s->proto,
-					    .port = htons(s->port) },
-				   .val = val };
+	struct pol_entry e;
+
+	/* Whole, padding included: entries are compared and sorted with memcmp
+	 * (a compound literal leaves padding unspecified; ASan's did differ). */
+	memset(&e, 0, sizeof(e));
+	e.key.prefixlen = s->plen;
+	e.key.ep = ep;
+	e.key.peer = peer;
+	e.key.dir = dir;
+	e.key.proto = s->proto;
+	e.key.port = htons(s->port);
+	e.val = val;
+	return e;
 }
 
 bool pol_lpm_match(const void *stored, const void *lookup, unsigned int plen)
