@@ -142,6 +142,18 @@ export XCNID_NETNS=$NODE
 PODMAPS=xcni_endpoints=3,xcni_ifindex=3,xcni_endpoints6=3,xcni_ifindex6=3
 check "xcnid starts and pins its programs under $PIN" start_xcnid "$PIN" --pod-cidr "$SUBNET.0/24" --map-max "$PODMAPS"
 
+# Maps only root and xcnid write (docs/security.md): another user opens none.
+rootonly() {
+	local m out
+	for m in xcni_config xcni_tunstat xcni_tunstat6 xcni_self6 xcni_endpoints; do
+		[ -e "$PIN/$m" ] || { echo "$m not pinned"; return 1; }
+		out=$(setpriv --reuid=65534 --regid=65534 --clear-groups bpftool map show pinned "$PIN/$m" 2>&1) &&
+			{ echo "$m opened: $out"; return 1; }
+		grep -Eq 'Permission denied|Operation not permitted' <<<"$out" || { echo "$m: $out"; return 1; }
+	done
+}
+check "a user other than root opens none of xcni_config, xcni_tunstat(6), xcni_self6, xcni_endpoints" rootonly
+
 BASELINE=$(snapshot)
 
 # ---- ADD / CHECK for several pods ---------------------------------------------

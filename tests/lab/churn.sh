@@ -32,7 +32,7 @@ pol() {
 	printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: vic}\n---\n'
 	printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: churn}\n---\n'
 	printf 'apiVersion: v1\nkind: Pod\nmetadata: {name: v1, namespace: vic, labels: {app: v}}\n'
-	printf 'spec: {nodeName: n1, containers: [{name: c}]}\n'
+	printf 'spec: {nodeName: n1, containers: [{name: c, ports: [{containerPort: 81, protocol: UDP}]}]}\n'
 	for i in 1 2 3 4; do
 		printf -- '---\napiVersion: v1\nkind: Pod\nmetadata: {name: c%d, namespace: churn, labels: {app: c}}\n' "$i"
 		printf 'spec: {nodeName: n1, containers: [{name: c}]}\n'
@@ -151,7 +151,11 @@ i1=$(idents)
 diag "identities: $i0 before, at most $peak sampled during, $i1 after $IDROUNDS relabels of churn/x0"
 check "a tenant relabelling one pod $IDROUNDS times: the node's identities end one above where they began, never more than 4 above" \
 	test -n "$i0" -a "${i1:-x}" = $((i0 + 1)) -a "$peak" -le $((i0 + 4))
-check "vic/v1 keeps its identity ($id0) and churn/c1 still reaches it on its policy's port" \
-	bash -c "[ \"\$1\" = \"\$2\" ] && [ \"\$(\"$XCNICTL\" lab probe churn/c1 vic/v1 81/udp)\" = connected ]" _ "$id0" "$(v1id)"
+v1kept() {
+	local now fate
+	now=$(v1id) fate=$(lab probe churn/c1 vic/v1 81/udp 2>&1)
+	[ "$now" = "$id0" ] && [ "$fate" = connected ] || { echo "identity $id0 -> $now; probe: $fate"; return 1; }
+}
+check "vic/v1 keeps its identity ($id0) and churn/c1 still reaches it on its policy's port" v1kept
 lab_down_checked
 finish
