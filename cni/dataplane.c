@@ -36,6 +36,12 @@ static int pin_get(const struct xcni_dp *dp, const char *name)
 	return bpf_obj_get(path);
 }
 
+/* A full hash map says E2BIG, whose text ("Argument list too long") names nothing. */
+static const char *map_strerror(int e)
+{
+	return e == E2BIG ? "the map is full (its size: xcnid --map-max)" : strerror(e);
+}
+
 /* With an overlay, xcnid says how much of the underlay MTU Geneve leaves. */
 static void read_pod_mtu(struct xcni_dp *dp)
 {
@@ -321,12 +327,12 @@ int xcni_dp_endpoint_add(const struct xcni_dp *dp, __u32 ip, const struct xcni_e
 	if (bpf_map_update_elem(dp->ep_fd, &ip, ep, BPF_NOEXIST))
 		return cni_fail(e, CNI_ERR_IO, "endpoint map: add %u.%u.%u.%u: %s",
 				((__u8 *)&ip)[0], ((__u8 *)&ip)[1], ((__u8 *)&ip)[2],
-				((__u8 *)&ip)[3], strerror(errno)), -errno;
+				((__u8 *)&ip)[3], map_strerror(errno)), -errno;
 	if (bpf_map_update_elem(dp->if_fd, &ifindex, &ip, BPF_ANY)) {
 		int err = -errno;
 
 		bpf_map_delete_elem(dp->ep_fd, &ip);
-		return cni_fail(e, CNI_ERR_IO, "ifindex map: %s", strerror(-err)), err;
+		return cni_fail(e, CNI_ERR_IO, "ifindex map: %s", map_strerror(-err)), err;
 	}
 	return 0;
 }
@@ -360,12 +366,12 @@ int xcni_dp_endpoint6_add(const struct xcni_dp *dp, const struct in6_addr *ip6,
 		return 0;
 	if (bpf_map_update_elem(dp->ep6_fd, ip6, ep, BPF_NOEXIST))
 		return cni_fail(e, CNI_ERR_IO, "endpoints6 map: add %s: %s",
-				inet_ntop(AF_INET6, ip6, buf, sizeof(buf)), strerror(errno)), -errno;
+				inet_ntop(AF_INET6, ip6, buf, sizeof(buf)), map_strerror(errno)), -errno;
 	if (xcni_failpoint("endpoint6") || bpf_map_update_elem(dp->if6_fd, &ifindex, ip6, BPF_ANY)) {
 		int err = errno ? -errno : -EIO;
 
 		bpf_map_delete_elem(dp->ep6_fd, ip6);
-		return cni_fail(e, CNI_ERR_IO, "ifindex6 map: %s", strerror(-err)), err;
+		return cni_fail(e, CNI_ERR_IO, "ifindex6 map: %s", map_strerror(-err)), err;
 	}
 	return 0;
 }

@@ -138,7 +138,21 @@ cni STATUS "" "" <<<"$(conf 1.1.0)"
 check "STATUS before xcnid: not available (code 50)" bash -c "[ $RC -ne 0 ] && echo '$OUT' | grep -q '\"code\":50'"
 ip netns del "$XCT_TAG-early"
 export XCNID_NETNS=$NODE
-check "xcnid starts and pins its programs under $PIN" start_xcnid "$PIN" --pod-cidr "$SUBNET.0/24"
+# Room for 3 pods (no more are up at once here): a 4th ADD finds the maps full.
+PODMAPS=xcni_endpoints=3,xcni_ifindex=3,xcni_endpoints6=3,xcni_ifindex6=3
+check "xcnid starts and pins its programs under $PIN" start_xcnid "$PIN" --pod-cidr "$SUBNET.0/24" --map-max "$PODMAPS"
+
+# Maps only root and xcnid write (docs/security.md): another user opens none.
+rootonly() {
+	local m out
+	for m in xcni_config xcni_tunstat xcni_tunstat6 xcni_self6 xcni_endpoints; do
+		[ -e "$PIN/$m" ] || { echo "$m not pinned"; return 1; }
+		out=$(setpriv --reuid=65534 --regid=65534 --clear-groups bpftool map show pinned "$PIN/$m" 2>&1) &&
+			{ echo "$m opened: $out"; return 1; }
+		grep -Eq 'Permission denied|Operation not permitted' <<<"$out" || { echo "$m: $out"; return 1; }
+	done
+}
+check "a user other than root opens none of xcni_config, xcni_tunstat(6), xcni_self6, xcni_endpoints" rootonly
 
 BASELINE=$(snapshot)
 
@@ -386,6 +400,23 @@ check "CHECK fails on an MTU change, naming it" \
 cni CHECK cid-p1 "$(nspath p1)" <<<"$(conf 1.0.0)"
 check "CHECK without prevResult is refused (code 7)" \
 	bash -c "[ $RC -ne 0 ] && echo '$OUT' | grep -q '\"code\":7'"
+
+# ---- a pod past the endpoint maps' room (docs/security.md) ----------------------
+# p1..p3 fill them; p4's ADD fails naming the full map, leaving no link,
+# address, lease or record, and the 3 pods' entries as they were.
+dumps() { local m; for m in xcni_endpoints xcni_ifindex xcni_endpoints6 xcni_ifindex6; do bpftool -j map dump pinned "$PIN/$m"; done; }
+FULL0=$(snapshot | grep -v '^netns ') DUMP0=$(dumps)
+newpod p4
+cni ADD cid-p4 "$(nspath p4)" <<<"$(conf 1.0.0)"
+full_refused() { [ "$RC" -ne 0 ] && grep -Eq 'endpoints?6? map: add [0-9a-f.:]+: the map is full' <<<"$OUT" || { echo "exit $RC: $OUT"; return 1; }; }
+full_untouched() {
+	[ "$FULL0" = "$(snapshot | grep -v '^netns ')" ] && [ "$DUMP0" = "$(dumps)" ] && return 0
+	diff <(echo "$FULL0"; echo "$DUMP0") <(snapshot | grep -v '^netns '; dumps) | head -20
+	return 1
+}
+check "ADD of a 4th pod past the endpoint maps' room (3) fails, naming the map as full" full_refused
+check "  ... leaving no link, address, lease or record, and the other pods' entries untouched" full_untouched
+ip netns del "$XCT_TAG-p4"
 
 # ---- DEL is idempotent ----------------------------------------------------------
 # An address p1's DNS answers taught it (bpf/lib/dns.h: its ring names it) goes

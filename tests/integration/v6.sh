@@ -57,8 +57,9 @@ metric() { # metric REASON-NAME DIRECTION: packets counted
 
 ip netns add "$NODE" && ip -n "$NODE" link set lo up
 XCNID_NETNS=$NODE
+# xcni_polsel (names for people) made 2 for 3 local pods: it fills, policy does not stop.
 check "xcnid started with --manifests" start_xcnid "$PIN" --pod-cidr "$SUBNET.0/24" \
-	--node-name n1 --manifests "$M" -v || { finish; exit 1; }
+	--node-name n1 --manifests "$M" -v --map-max xcni_polsel=2 || { finish; exit 1; }
 for p in a b c; do
 	ip netns add "$XCT_TAG-$p" && ip -n "$XCT_TAG-$p" link set lo up
 	if [ $p = c ]; then cni6 ADD $p >"$T/$p.json"; else cni ADD $p >"$T/$p.json"; fi ||
@@ -99,6 +100,14 @@ spec: {nodeName: n1}
 status: {podIP: "$C6", podIPs: [{ip: "$C6"}]}
 EOF
 check "pods known to xcnid" sync_gen
+# status exits 1 when DEGRADED (as here): its output read, not its exit.
+polsel_full() {
+	local st
+	st=$(ctl status 2>&1)
+	[ "$(entries xcni_polsel)" = 2 ] && grep -Eq '^Policy: .* [1-9][0-9]* names missing' <<<"$st" ||
+		{ echo "polsel $(entries xcni_polsel)"; grep -E '^(Policy|Verdict):' <<<"$st"; return 1; }
+}
+check "xcni_polsel full (2, 3 local pods): the generation still applied, the names missing counted" wait_until 10 polsel_full
 check "xcnid wrote every pod's IPv6 into ipcache6 (3) and the local pods' policy keys into polkey6 (3)" \
 	bash -c "[ $(entries xcni_ipcache6) -eq 3 ] && [ $(entries xcni_polkey6) -eq 3 ]"
 # c's key: 0.0.0.0/8 from its address's low 24 bits (bpftool prints the value's bytes).

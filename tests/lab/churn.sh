@@ -32,7 +32,7 @@ pol() {
 	printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: vic}\n---\n'
 	printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: churn}\n---\n'
 	printf 'apiVersion: v1\nkind: Pod\nmetadata: {name: v1, namespace: vic, labels: {app: v}}\n'
-	printf 'spec: {nodeName: n1, containers: [{name: c}]}\n'
+	printf 'spec: {nodeName: n1, containers: [{name: c, ports: [{containerPort: 81, protocol: UDP}]}]}\n'
 	for i in 1 2 3 4; do
 		printf -- '---\napiVersion: v1\nkind: Pod\nmetadata: {name: c%d, namespace: churn, labels: {app: c}}\n' "$i"
 		printf 'spec: {nodeName: n1, containers: [{name: c}]}\n'
@@ -126,5 +126,36 @@ sleep 2
 st() { in_node 1 "$XCNICTL" --pin-dir "$LAB_PINS/n1" status >"$T/status" 2>&1; grep -q "^Cluster: .* deferred by the namespace churn bound, most from churn ([0-9]*, 0 waiting)" "$T/status"; }
 check "xcnictl status: the Cluster: line names churn, nothing of it waiting any more" st
 grep "^Cluster:" "$T/status" | sed 's/^/# /'
+
+# Identities (docs/security.md): a tenant relabels one pod, churn/x0, with a
+# fresh label IDROUNDS times; a label set no pod holds any more is released at
+# the next generation, so the node's count stays one above where it began,
+# while vic/v1 keeps its number and its policy's port.
+IDROUNDS=${CHURN_ID_ROUNDS:-200}
+idents() { in_node 1 curl -s "http://127.0.0.1:$MPORT/metrics" | awk '$1 == "xcni_identities" {print $2}'; }
+v1id() { in_node 1 "$XCNICTL" --pin-dir "$LAB_PINS/n1" endpoint list --json | jq_ '[e["identity"] for e in d if e["pod"] == "v1"][0]'; }
+x0() { printf -- '---\napiVersion: v1\nkind: Pod\nmetadata: {name: x0, namespace: churn, labels: {app: c%s}}\n' "$1"
+	printf 'spec: {nodeName: elsewhere, containers: [{name: c}]}\nstatus: {podIP: 10.250.0.1}\n'; }
+x0 "" >"$MAN/.churn.tmp" && mv "$MAN/.churn.tmp" "$MAN/churn.yaml"
+lab apply -f "$T/p81.yaml" >/dev/null
+i0=$(idents) id0=$(v1id) peak=0
+for i in $(seq "$IDROUNDS"); do
+	x0 ", u: u$i" >"$MAN/.churn.tmp" && mv "$MAN/.churn.tmp" "$MAN/churn.yaml"
+	if [ $((i % 20)) = 0 ]; then
+		n=$(idents)
+		[ "${n:-0}" -gt "$peak" ] && peak=$n
+	fi
+done
+lab apply -f "$T/p81.yaml" >/dev/null
+i1=$(idents)
+diag "identities: $i0 before, at most $peak sampled during, $i1 after $IDROUNDS relabels of churn/x0"
+check "a tenant relabelling one pod $IDROUNDS times: the node's identities end one above where they began, never more than 4 above" \
+	test -n "$i0" -a "${i1:-x}" = $((i0 + 1)) -a "$peak" -le $((i0 + 4))
+v1kept() {
+	local now fate
+	now=$(v1id) fate=$(lab probe churn/c1 vic/v1 81/udp 2>&1)
+	[ "$now" = "$id0" ] && [ "$fate" = connected ] || { echo "identity $id0 -> $now; probe: $fate"; return 1; }
+}
+check "vic/v1 keeps its identity ($id0) and churn/c1 still reaches it on its policy's port" v1kept
 lab_down_checked
 finish

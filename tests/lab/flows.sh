@@ -948,6 +948,37 @@ check "--svg /nonexistent/m.svg: exit 2 naming --svg and the path, before any pr
 check "--svg $T (a directory): exit 2, is a directory" badsvg "--svg $T: Is a directory" "$T"
 check "--svg '': exit 2" badsvg "--svg: a file name" ""
 
+# The flows socket (docs/security.md): root's only (0600), and 4 clients at
+# once: a 5th is closed at once while 4 idle ones hold their places.
+cat >"$T/sock5.py" <<'EOF'
+import socket, sys
+path, cs = sys.argv[1], []
+for _ in range(5):
+    cs.append(socket.socket(socket.AF_UNIX))
+    cs[-1].connect(path)
+cs[4].settimeout(3)
+if cs[4].recv(1) != b"":
+    sys.exit("the 5th client was not closed")
+for s in cs[:4]:
+    s.settimeout(0.3)
+    try:
+        s.recv(1)
+        sys.exit("one of the first 4 was closed")
+    except socket.timeout:
+        pass
+EOF
+FSOCK=/run/xcni/flows-sys-fs-bpf-xcni-lab-n1.sock
+check "flows socket: a 5th client is closed at once while 4 idle ones hold their places, then a client is served again" \
+	bash -c '/usr/bin/python3 "$1" "$2" && "$3" flows --node n1 --json --last 1 >/dev/null' _ "$T/sock5.py" "$FSOCK" "$XCNICTL"
+# PermissionError (EACCES) and nothing else: exit 0.
+nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups /usr/bin/python3 -c 'import socket, sys
+try:
+    socket.socket(socket.AF_UNIX).connect(sys.argv[1])
+except PermissionError:
+    sys.exit(0)
+sys.exit("connected")' "$FSOCK"; }
+check "flows socket: a user other than root cannot connect (mode 0600)" nobody
+
 kill "$COLLECTOR_PID" 2>/dev/null
 wait "$COLLECTOR_PID" 2>/dev/null
 lab_down_checked

@@ -345,6 +345,8 @@ int main(int argc, char **argv)
 	}
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
+	/* A client gone before its answer (the flows socket, HTTP) is an EPIPE to close, not our end. */
+	signal(SIGPIPE, SIG_IGN);
 	err = run(o);
 	return err ? 1 : 0;
 }

@@ -431,6 +431,24 @@ static const char *podname_ns(const void *rec)
 	return ((const struct pol_podname *)rec)->name.ns;
 }
 
+/*
+ * xcni_polsel says which policies select a pod, for people, never for a
+ * verdict: a map too small for the node's pods leaves their names missing
+ * (counted once an apply) and is written whole next time, never failing it.
+ */
+static int polsel_sync(struct polsync *ps, const struct pol_result *r, struct polsync_stats *st)
+{
+	int err = polsync_kvset_sync(ps->fd_polsel, &ps->polsel, r->eps, r->neps, sizeof(*r->eps),
+	                             offsetof(struct pol_ep, sel), KV_BOTH, "apply-polsel",
+	                             &st->other_changed);
+
+	if (err != -E2BIG && err != -ENOMEM && err != -ENOSPC)
+		return err;
+	st->names_missing++;
+	ps->mirror_stale = ps->names_short = true;
+	return 0;
+}
+
 /* Identities and names, delta: what the compiler says changed; pods changed in place first. */
 int polsync_names_delta(struct polsync *ps, const struct pol_result *r, const struct pol_delta *d,
 			const struct ep_memo *m, struct polsync_stats *st, struct ipc_moves *mv)
@@ -450,9 +468,7 @@ int polsync_names_delta(struct polsync *ps, const struct pol_result *r, const st
 	if ((err = polsync_delta_write(ps, d, KV_UPSERT, &st->other_changed, &st->names_missing,
 				       mv)))
 		return err;
-	return polsync_kvset_sync(ps->fd_polsel, &ps->polsel, r->eps, r->neps, sizeof(*r->eps),
-	                          offsetof(struct pol_ep, sel), KV_BOTH, "apply-polsel",
-	                          &st->other_changed);
+	return polsel_sync(ps, r, st);
 }
 
 /* The identities' labels as xcni_identity holds them (b->idl, r->nidentities of them). */
@@ -502,9 +518,7 @@ int polsync_names_whole(struct polsync *ps, const struct pol_result *r, struct p
 	                               sizeof(*r->rulenames), offsetof(struct pol_rulename, val),
 	                               KV_BOTH, "apply-rulename", &st->other_changed))) ||
 	    /* Names for people: before the flips, so a drop can name its policies. */
-	    (err = polsync_kvset_sync(ps->fd_polsel, &ps->polsel, r->eps, r->neps, sizeof(*r->eps),
-	                              offsetof(struct pol_ep, sel), KV_BOTH, "apply-polsel",
-	                              &st->other_changed)))
+	    (err = polsel_sync(ps, r, st)))
 		return err;
 	return 0;
 }
