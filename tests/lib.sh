@@ -107,6 +107,10 @@ XCNID_PIN=
 start_xcnid() {
 	XCNID_PIN=$1
 	shift
+	# Emptied here, not only by the job's redirection: the job's child opens
+	# the file when it first runs, and on a loaded machine wait_xcnid_ready
+	# could read an earlier agent's "ready" before that (masq6-netns saw it).
+	: >"/tmp/xcnid-$XCT_TAG.log"
 	# XCNID_NETNS: run the agent in that node's netns, as the plugin is.
 	${XCNID_NETNS:+nsenter --net=/var/run/netns/$XCNID_NETNS} \
 		"$BUILD/xcnid" --pin-dir "$XCNID_PIN" "$@" >"/tmp/xcnid-$XCT_TAG.log" 2>&1 &

@@ -76,6 +76,7 @@ lab_agent_restart() {
 	shift 3
 	xpid=$(lab get --json | jq_ "[n['xcnidPid'] for n in d['nodes'] if n['name'] == '$node'][0]")
 	lab_agent_stop "$xpid"
+	: >"$log" # now: the job's child may open it after the wait below reads it
 	nsenter --net="/run/netns/xcl-$node" "$@" >"$log" 2>&1 &
 	pid=$!
 	_pids+=("$pid")
