@@ -128,6 +128,9 @@ resolves_to() { local got; got=$(resolves "$1" "${3:-}"); echo "$1: '$got'"; [ "
 resolve_diag() {
 	kc -n fq exec c -- nslookup "$1" "$2" 2>&1 | sed 's/^/#   nslookup: /'
 	kc -n kube-system logs dns 2>&1 | tail -n 8 | sed 's/^/#   dnsmasq: /'
+	kc get endpointslices -n kube-system -o yaml 2>&1 | sed 's/^/#   slice: /'
+	nsenter --net=/run/netns/xcni-k8s-n2 "$BUILD/xcnictl" --pin-dir /sys/fs/bpf/xcni-k8s/n2 service list 2>&1 | sed 's/^/#   n2 service: /'
+	tail -n 30 /run/xcni-k8s/n2/xcnid.log | sed 's/^/#   n2 xcnid: /'
 }
 check "c is refused 198.51.100.1:18080 before asking (fq-c's Deny)" eventually 20 refused_get 198.51.100.1
 # The DNS pod itself first (an endpoint of the Service: its answers count), then the ClusterIP.
