@@ -32,6 +32,12 @@ CG2=/sys/fs/cgroup/unified
 k8s_node_env() { export XCNI_K8S_XCNID_ARGS="--kube-proxy-replacement --fqdn-policy --cgroup-root $CG2/xcni-k8s-$1"; }
 k8s_cp_up
 k8s_nodes_up
+# node.sh grants xcnid examples/kind/xcni.yaml's ClusterRole, which lists no
+# EndpointSlices (kube-proxy translates beside it); --kube-proxy-replacement
+# reads them: kpr-rbac.yaml's rule added, as kustomization.yaml does (without
+# it every Service here had no backend: n2 refused the ClusterIP itself).
+check "ClusterRole xcni given examples/kind/kpr-rbac.yaml (EndpointSlices)" bash -c \
+	"kc patch clusterrole xcni --type=json -p \"\$(python3 -c 'import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))' $XCNI_ROOT/examples/kind/kpr-rbac.yaml)\" >/dev/null"
 
 # ---- outside: the control plane's netns (the nodes' default route) serves
 # 198.51.100.1 and .2 on its lo, HTTP on 18080 ----
@@ -137,6 +143,11 @@ check "c is refused 198.51.100.1:18080 before asking (fq-c's Deny)" eventually 2
 # The DNS pod itself first (an endpoint of the Service: its answers count), then the ClusterIP.
 check "c resolves api.example.test through the DNS pod $DNS_EP: 198.51.100.1" \
 	eventually 20 resolves_to api.example.test 198.51.100.1 "$DNS_EP" || resolve_diag api.example.test "$DNS_EP"
+# n2's xcnid lists EndpointSlices with back-off (up to 30 s) from the 403 it
+# had before the patch: kube-dns's UDP frontend there has its backend first.
+svc_active() { nsenter --net=/run/netns/xcni-k8s-n2 "$BUILD/xcnictl" --pin-dir /sys/fs/bpf/xcni-k8s/n2 service list -o json |
+	python3 -c 'import json,sys; sys.exit(not any((r.get("address"), r.get("port"), str(r.get("proto")).lower(), r.get("active")) == (sys.argv[1], 53, "udp", 1) for r in json.load(sys.stdin)))' "$1"; }
+check "n2 translates $DNS:53/udp to kube-dns's one backend (xcnictl service list)" eventually 45 svc_active "$DNS"
 check "c resolves api.example.test through the ClusterIP $DNS: 198.51.100.1" \
 	eventually 10 resolves_to api.example.test 198.51.100.1 || resolve_diag api.example.test "$DNS"
 check "c reaches 198.51.100.1:18080 (learned from the answer, read by n2's from_overlay)" get 198.51.100.1
