@@ -2,7 +2,8 @@
 # make e2e (issue 55): egress by DNS name on real kubelet nodes, the policy
 # applied with kubectl. The control plane of tests/k8s/controlplane.sh and two
 # nodes of tests/k8s/node.sh whose xcnid runs --kube-proxy-replacement
-# --fqdn-policy (no kube-proxy: the DNS Service's ClusterIP is xcnid's), then:
+# --fqdn-policy (no kube-proxy: the DNS Service's ClusterIP is xcnid's; its
+# ClusterRole given examples/kind/kpr-rbac.yaml's EndpointSlices), then:
 # - the ClusterNetworkPolicy CRD (policy.networking.k8s.io v1alpha2, its
 #   schema left open: xcnid validates) applied;
 # - the cluster DNS: kube-system/kube-dns, a ClusterIP Service over pod
@@ -15,7 +16,7 @@
 #   ClusterNetworkPolicy applied with kubectl: Accept domainNames
 #   [api.example.test], Deny networks 198.51.100.0/24;
 # - c is refused 198.51.100.1:18080 before asking; resolves api.example.test
-#   (the ClusterIP) and then reaches it; resolves other.example.test and is
+#   (the ClusterIP, once n2 holds kube-dns's UDP backend) and then reaches it; resolves other.example.test and is
 #   still refused 198.51.100.2; xcnictl fqdn list on n2 names fq/c,
 #   api.example.test, 198.51.100.1; xcnid refused no generation;
 # - everything down.
