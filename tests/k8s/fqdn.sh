@@ -2,7 +2,8 @@
 # make e2e (issue 55): egress by DNS name on real kubelet nodes, the policy
 # applied with kubectl. The control plane of tests/k8s/controlplane.sh and two
 # nodes of tests/k8s/node.sh whose xcnid runs --kube-proxy-replacement
-# --fqdn-policy (no kube-proxy: the DNS Service's ClusterIP is xcnid's), then:
+# --fqdn-policy (no kube-proxy: the DNS Service's ClusterIP is xcnid's; its
+# ClusterRole given examples/kind/kpr-rbac.yaml's EndpointSlices), then:
 # - the ClusterNetworkPolicy CRD (policy.networking.k8s.io v1alpha2, its
 #   schema left open: xcnid validates) applied;
 # - the cluster DNS: kube-system/kube-dns, a ClusterIP Service over pod
@@ -15,7 +16,7 @@
 #   ClusterNetworkPolicy applied with kubectl: Accept domainNames
 #   [api.example.test], Deny networks 198.51.100.0/24;
 # - c is refused 198.51.100.1:18080 before asking; resolves api.example.test
-#   (the ClusterIP) and then reaches it; resolves other.example.test and is
+#   (the ClusterIP, once n2 holds kube-dns's UDP backend) and then reaches it; resolves other.example.test and is
 #   still refused 198.51.100.2; xcnictl fqdn list on n2 names fq/c,
 #   api.example.test, 198.51.100.1; xcnid refused no generation;
 # - everything down.
@@ -32,6 +33,12 @@ CG2=/sys/fs/cgroup/unified
 k8s_node_env() { export XCNI_K8S_XCNID_ARGS="--kube-proxy-replacement --fqdn-policy --cgroup-root $CG2/xcni-k8s-$1"; }
 k8s_cp_up
 k8s_nodes_up
+# node.sh grants xcnid examples/kind/xcni.yaml's ClusterRole, which lists no
+# EndpointSlices (kube-proxy translates beside it); --kube-proxy-replacement
+# reads them: kpr-rbac.yaml's rule added, as kustomization.yaml does (without
+# it every Service here had no backend: n2 refused the ClusterIP itself).
+check "ClusterRole xcni given examples/kind/kpr-rbac.yaml (EndpointSlices)" bash -c \
+	"kc patch clusterrole xcni --type=json -p \"\$(python3 -c 'import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))' $XCNI_ROOT/examples/kind/kpr-rbac.yaml)\" >/dev/null"
 
 # ---- outside: the control plane's netns (the nodes' default route) serves
 # 198.51.100.1 and .2 on its lo, HTTP on 18080 ----
@@ -49,8 +56,9 @@ apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
 metadata:
   name: clusternetworkpolicies.policy.networking.k8s.io
-  # a *.k8s.io group: the API server wants this annotation (any URL)
-  annotations: {api-approved.kubernetes.io: "https://github.com/kubernetes-sigs/network-policy-api/pull/30"}
+  # a *.k8s.io group: the API server wants this annotation, a URL or a value
+  # starting "unapproved" (then it says so in the CRD's status)
+  annotations: {api-approved.kubernetes.io: "unapproved, test only"}
 spec:
   group: policy.networking.k8s.io
   scope: Cluster
@@ -128,11 +136,19 @@ resolves_to() { local got; got=$(resolves "$1" "${3:-}"); echo "$1: '$got'"; [ "
 resolve_diag() {
 	kc -n fq exec c -- nslookup "$1" "$2" 2>&1 | sed 's/^/#   nslookup: /'
 	kc -n kube-system logs dns 2>&1 | tail -n 8 | sed 's/^/#   dnsmasq: /'
+	kc get endpointslices -n kube-system -o yaml 2>&1 | sed 's/^/#   slice: /'
+	nsenter --net=/run/netns/xcni-k8s-n2 "$BUILD/xcnictl" --pin-dir /sys/fs/bpf/xcni-k8s/n2 service list 2>&1 | sed 's/^/#   n2 service: /'
+	tail -n 30 /run/xcni-k8s/n2/xcnid.log | sed 's/^/#   n2 xcnid: /'
 }
 check "c is refused 198.51.100.1:18080 before asking (fq-c's Deny)" eventually 20 refused_get 198.51.100.1
 # The DNS pod itself first (an endpoint of the Service: its answers count), then the ClusterIP.
 check "c resolves api.example.test through the DNS pod $DNS_EP: 198.51.100.1" \
 	eventually 20 resolves_to api.example.test 198.51.100.1 "$DNS_EP" || resolve_diag api.example.test "$DNS_EP"
+# n2's xcnid lists EndpointSlices with back-off (up to 30 s) from the 403 it
+# had before the patch: kube-dns's UDP frontend there has its backend first.
+svc_active() { nsenter --net=/run/netns/xcni-k8s-n2 "$BUILD/xcnictl" --pin-dir /sys/fs/bpf/xcni-k8s/n2 service list -o json |
+	python3 -c 'import json,sys; sys.exit(not any((r.get("address"), r.get("port"), str(r.get("proto")).lower(), r.get("active")) == (sys.argv[1], 53, "udp", 1) for r in json.load(sys.stdin)))' "$1"; }
+check "n2 translates $DNS:53/udp to kube-dns's one backend (xcnictl service list)" eventually 45 svc_active "$DNS"
 check "c resolves api.example.test through the ClusterIP $DNS: 198.51.100.1" \
 	eventually 10 resolves_to api.example.test 198.51.100.1 || resolve_diag api.example.test "$DNS"
 check "c reaches 198.51.100.1:18080 (learned from the answer, read by n2's from_overlay)" get 198.51.100.1
