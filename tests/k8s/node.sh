@@ -298,9 +298,18 @@ node_pki() {
 # its DaemonSet), and a kubeconfig with that account's token for xcnid.
 xcni_identity() {
 	local tok secret k=$K8S_BIN/kubectl f=$RUN/xcnid.kubeconfig
-	python3 - "$ROOT/examples/kind/xcni.yaml" >"$RUN/xcni-rbac.yaml" <<'EOF'
+	# With --kube-proxy-replacement, kpr-rbac.yaml's rules too (EndpointSlices),
+	# as kustomization.yaml adds them: xcni.yaml alone does not grant them.
+	python3 - "$ROOT/examples/kind" "${XCNI_K8S_XCNID_ARGS:-}" >"$RUN/xcni-rbac.yaml" <<'EOF'
 import sys, yaml
-docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d and d["kind"] != "DaemonSet"]
+d, args = sys.argv[1], sys.argv[2].split()
+docs = [x for x in yaml.safe_load_all(open(d + "/xcni.yaml")) if x and x["kind"] != "DaemonSet"]
+if "--kube-proxy-replacement" in args:
+    for op in yaml.safe_load(open(d + "/kpr-rbac.yaml")):
+        assert op["op"] == "add" and op["path"] == "/rules/-", op
+        for x in docs:
+            if x["kind"] == "ClusterRole":
+                x["rules"].append(op["value"])
 print(yaml.safe_dump_all(docs), end="")
 EOF
 	kc apply -f - <"$RUN/xcni-rbac.yaml" >/dev/null
