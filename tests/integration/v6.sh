@@ -319,13 +319,7 @@ check "xcnictl explain x/b -> x/c: allowed by the podSelector rule" \
 ip netns add "$XCT_TAG-e" && ip -n "$XCT_TAG-e" link set lo up
 cni6 ADD e >"$T/e.json" || { not_ok "ADD e"; cat "$T/e.json"; finish; exit 1; }
 E6=$(addr_of "$T/e.json" 6)
-put pod-e.yaml <<EOF
-apiVersion: v1
-kind: Pod
-metadata: {name: e, namespace: x, labels: {pod: e}}
-spec: {nodeName: n1}
-status: {podIP: "$E6", podIPs: [{ip: "$E6"}]}
-EOF
+k_pod e x "\"$E6\"" "pod: e" | put pod-e.yaml
 check "pod e known to xcnid: the generation applied with xcni_polkey6 full" sync_gen
 check "  ... xcnid said 1 IPv6 pod waits for room and the flag that gives it" \
 	grep -q "1 IPv6 pod(s) wait for room in xcni_polkey6.*--map-max xcni_polkey6=4" "/tmp/xcnid-$XCT_TAG.log"
