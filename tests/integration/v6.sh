@@ -9,6 +9,7 @@
 #     xc<hash> fe80::1 ──veth── eth0  <tag>-a  x/a  10.98.0.x  fd00:98::x  (dual)
 #     xc<hash> fe80::1 ──veth── eth0  <tag>-b  x/b  10.98.0.y  fd00:98::y  (dual)
 #     xc<hash> fe80::1 ──veth── eth0  <tag>-c  x/c             fd00:98:1::z (IPv6 only)
+#     xc<hash> fe80::1 ──veth── eth0  <tag>-e  x/e             fd00:98:1::w (IPv6 only; late: polkey6 full)
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/node.sh" # sources ../lib.sh
@@ -19,8 +20,8 @@ cleanup() {
 	local p
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
 	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-	[ -e "/var/run/netns/$XCT_TAG-c" ] && cni6 DEL c >/dev/null 2>&1
-	node_cleanup a b c d
+	for p in c e; do [ -e "/var/run/netns/$XCT_TAG-$p" ] && cni6 DEL $p >/dev/null 2>&1; done
+	node_cleanup a b c d e
 }
 trap cleanup EXIT
 
@@ -50,6 +51,7 @@ addr_of() { # addr_of RESULT-FILE 4|6
 }
 in_pod() { local p=$1; shift; ip netns exec "$XCT_TAG-$p" "$@"; }
 entries() { bpftool map dump pinned "$PIN/$1" 2>/dev/null | grep -c '"key"'; }
+bytes() { python3 -c 'import ipaddress, sys; print(" ".join(str(b) for b in ipaddress.ip_address(sys.argv[1]).packed))' "$1"; }
 metric() { # metric REASON-NAME DIRECTION: packets counted
 	ctl metrics --all --json | jq -r --arg r "$1" --arg d "$2" \
 		'[.[] | select(.reason == $r and .direction == $d) | .packets] | add // 0'
@@ -58,8 +60,9 @@ metric() { # metric REASON-NAME DIRECTION: packets counted
 ip netns add "$NODE" && ip -n "$NODE" link set lo up
 XCNID_NETNS=$NODE
 # xcni_polsel (names for people) made 2 for 3 local pods: it fills, policy does not stop.
+# xcni_polkey6 made 3: a 4th IPv6 pod (e, below) waits for room, never the generation.
 check "xcnid started with --manifests" start_xcnid "$PIN" --pod-cidr "$SUBNET.0/24" \
-	--node-name n1 --manifests "$M" -v --map-max xcni_polsel=2 || { finish; exit 1; }
+	--node-name n1 --manifests "$M" -v --map-max xcni_polsel=2,xcni_polkey6=3 || { finish; exit 1; }
 for p in a b c; do
 	ip netns add "$XCT_TAG-$p" && ip -n "$XCT_TAG-$p" link set lo up
 	if [ $p = c ]; then cni6 ADD $p >"$T/$p.json"; else cni ADD $p >"$T/$p.json"; fi ||
@@ -309,13 +312,36 @@ check "xcnictl explain x/a -> x/c: an IPv6 flow (c has no IPv4), a's IPv6, denie
 check "xcnictl explain x/b -> x/c: allowed by the podSelector rule" \
 	explain_is x/b x/c 80/tcp '.verdict == "allowed" and .ingress_rule == 0'
 
+# xcni_polkey6 (3) full: a 4th local IPv6 pod, e (IPv6 only: its policy key
+# is its polkey6 entry), is pending (no key: its traffic dropped, never open),
+# the generation applies all the same and the next policy change too; once c
+# leaves, e gets its key.
+ip netns add "$XCT_TAG-e" && ip -n "$XCT_TAG-e" link set lo up
+cni6 ADD e >"$T/e.json" || { not_ok "ADD e"; cat "$T/e.json"; finish; exit 1; }
+E6=$(addr_of "$T/e.json" 6)
+k_pod e x "\"$E6\"" "pod: e" | put pod-e.yaml
+check "pod e known to xcnid: the generation applied with xcni_polkey6 full" sync_gen
+check "  ... xcnid said 1 IPv6 pod waits for room and the flag that gives it" \
+	grep -q "1 IPv6 pod(s) wait for room in xcni_polkey6.*--map-max xcni_polkey6=4" "/tmp/xcnid-$XCT_TAG.log"
+check "  ... xcni_polkey6 keeps a, b, c's keys (3), e has none" \
+	bash -c "[ $(entries xcni_polkey6) -eq 3 ] && ! bpftool map lookup pinned $PIN/xcni_polkey6 key $(bytes "$E6") >/dev/null 2>&1"
+check "e pending: a -> e ($E6) dropped" bash -c "! ip netns exec $XCT_TAG-a ping -6 -c1 -W1 $E6"
+rm -f "$M/deny-c.yaml"
+check "only-b-to-c removed: applied with e still waiting" sync_gen
+check "  ... a -> c (IPv6) now admitted" expect "a -> [$C6]:80" "$(tcp a "$C6")" connected
+python3 -c 'import sys; print("---\n".join(d for d in open(sys.argv[1]).read().split("---\n") if "name: c," not in d), end="")' \
+	"$M/pods.yaml" | put pods.yaml
+check "c gone from the cluster: e takes its room" sync_gen
+check "  ... a pings e over IPv6, xcnid said every pod has its key" \
+	bash -c "ip netns exec $XCT_TAG-a ping -6 -c1 -W2 $E6 && grep -q 'every IPv6 pod has its key in xcni_polkey6' /tmp/xcnid-$XCT_TAG.log"
+cni6 DEL e >/dev/null
+
 # CHECK looks at the IPv6 entry too.
 cni_check() { # cni_check POD: CHECK against its ADD result
 	nsenter --net="/var/run/netns/$NODE" env CNI_COMMAND=CHECK CNI_CONTAINERID="$CID_PREFIX-$1" \
 		CNI_NETNS="/var/run/netns/$XCT_TAG-$1" CNI_IFNAME=eth0 CNI_PATH="$CNI_REF_DIR" \
 		"$XCNI_BIN" <<<"$(jq -c --slurpfile r "$T/$1.json" '. + {prevResult: $r[0]}' "$T/net.json")"
 }
-bytes() { python3 -c 'import ipaddress, sys; print(" ".join(str(b) for b in ipaddress.ip_address(sys.argv[1]).packed))' "$1"; }
 # The permanent entry this test removed, put back: CHECK wants the plugin's wiring.
 ip -n "$XCT_TAG-a" -6 neigh replace fe80::1 lladdr "$HOSTMAC_A" dev eth0 nud permanent
 check "CHECK a passes (its IPv6 entry in place)" cni_check a

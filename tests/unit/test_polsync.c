@@ -951,7 +951,6 @@ static void test_ipcache_full_closes_namespace(void **state)
 	{
 		struct pol_ipc6 i6[2 + IPC_GREEDY];
 		struct pol_v6 v6 = { .nipc = 2 + IPC_GREEDY, .ipc = i6 };
-		size_t changed = 0;
 
 		memset(i6, 0, sizeof(i6));
 		for (size_t i = 0; i < 2 + IPC_GREEDY; i++) {
@@ -971,13 +970,13 @@ static void test_ipcache_full_closes_namespace(void **state)
 		applied(ps, &f.r, NULL, &st);
 		assert_true(polep("10.9.0.0").isolated & XCNI_POLEP_OVERFLOW);
 		assert_true(allowed("10.0.0.1", 300, 80));
-		assert_int_equal(polsync_apply6(ps, &v6, &changed), 0);
+		assert_int_equal(polsync_apply6(ps, &v6, &st), 0);
 		assert_int_equal(count("xcni_ipcache6", sizeof(struct xcni_ipcache6_key)), 2);
 		/* Back under: opened in both. */
 		v6.nipc = 2 + 20;
 		assert_int_equal(polsync_plan6(ps, &v6, msg, sizeof(msg)), 0);
 		assert_int_equal(polsync_apply(ps, &f.r, NULL, &st, msg, sizeof(msg)), 0);
-		assert_int_equal(polsync_apply6(ps, &v6, &changed), 0);
+		assert_int_equal(polsync_apply6(ps, &v6, &st), 0);
 		assert_int_equal(polsync_cleanup(ps, &st), 0);
 		assert_false(polep("10.9.0.0").isolated & XCNI_POLEP_OVERFLOW);
 		assert_int_equal(count("xcni_ipcache6", sizeof(struct xcni_ipcache6_key)), 22);
@@ -1032,6 +1031,72 @@ static void test_identities_read_back(void **state)
 	strcpy(pin_dir, saved);
 }
 
+/* Is fd00::i in xcni_polkey6, with its key? */
+static bool has_key6(unsigned int i)
+{
+	struct xcni_in6 a = { 0 };
+	__u32 v = 0;
+
+	a.addr[0] = 0xfd;
+	a.addr[15] = (uint8_t)i;
+	return !bpf_map_lookup_elem(fd_of("xcni_polkey6"), &a, &v) && v == 1000 + i;
+}
+
+/*
+ * xcni_polkey6 (64 here) smaller than the node's IPv6 pods: what fits is
+ * written, never the whole refused. Pods that hold a key keep it, gone pods'
+ * keys make room first, the rest wait (counted) and get theirs once a pod
+ * leaves.
+ */
+static void test_polkey6_full_leaves_pods_pending(void **state)
+{
+	struct pol_key6 k6[70];
+	struct pol_v6 v6 = { .keys = k6 };
+	struct polsync_stats st = { 0 };
+	struct polsync *ps;
+
+	(void)state;
+	assert_int_equal(polsync_open(pin_dir, &ps), 0);
+	memset(k6, 0, sizeof(k6));
+	for (unsigned int i = 0; i < 70; i++) {
+		k6[i].addr.addr[0] = 0xfd;
+		k6[i].addr.addr[15] = (uint8_t)i;
+		k6[i].key = 1000 + i;
+	}
+	/* Pods 66..69 first: they hold keys when the other 66 come. */
+	v6.keys = k6 + 66;
+	v6.nkeys = 4;
+	assert_int_equal(polsync_apply6(ps, &v6, &st), 0);
+	assert_int_equal(st.polkey6_waiting, 0);
+	v6.keys = k6;
+	v6.nkeys = 70;
+	assert_int_equal(polsync_apply6(ps, &v6, &st), 0);
+	assert_int_equal(st.polkey6_waiting, 70 - 64);
+	assert_int_equal(count("xcni_polkey6", sizeof(struct xcni_in6)), 64);
+	for (unsigned int i = 66; i < 70; i++)
+		assert_true(has_key6(i));
+	assert_true(has_key6(59));
+	assert_false(has_key6(60));
+	/* 66..69 gone (their keys deleted first), 0..59 stay: 60..63 get in. */
+	v6.nkeys = 66;
+	assert_int_equal(polsync_apply6(ps, &v6, &st), 0);
+	assert_int_equal(st.polkey6_waiting, 2);
+	assert_false(has_key6(66));
+	assert_true(has_key6(63));
+	assert_false(has_key6(64));
+	/* Pods 0 and 1 leave: the two waiting get theirs. */
+	v6.keys = k6 + 2;
+	v6.nkeys = 64;
+	assert_int_equal(polsync_apply6(ps, &v6, &st), 0);
+	assert_int_equal(st.polkey6_waiting, 0);
+	assert_true(has_key6(64) && has_key6(65));
+	assert_false(has_key6(0));
+	v6.nkeys = 0;
+	assert_int_equal(polsync_apply6(ps, &v6, &st), 0);
+	assert_int_equal(count("xcni_polkey6", sizeof(struct xcni_in6)), 0);
+	polsync_free(ps);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1047,6 +1112,7 @@ int main(void)
 		cmocka_unit_test(test_born_named_after_policy),
 		cmocka_unit_test(test_renamed_number_forgotten_first),
 		cmocka_unit_test(test_identities_read_back),
+		cmocka_unit_test(test_polkey6_full_leaves_pods_pending),
 	};
 
 	return cmocka_run_group_tests_name("polsync", tests, setup, teardown);

@@ -985,13 +985,25 @@ static int step_apply(struct generation *g)
  */
 static int step_apply6(struct generation *g)
 {
+	static size_t last_waiting; /* said once per change */
+	size_t waiting;
 	int err;
 
 	if (!g->w->v6_due)
 		return 0;
-	err = polsync_apply6(g->w->ps, &g->v6, &g->pst.other_changed);
+	err = polsync_apply6(g->w->ps, &g->v6, &g->pst);
+	waiting = err ? last_waiting : g->pst.polkey6_waiting;
+	if (waiting != last_waiting && !waiting)
+		pr_info("generation %llu: every IPv6 pod has its key in xcni_polkey6\n",
+			(unsigned long long)g->gen);
+	else if (waiting != last_waiting)
+		pr_warn("generation %llu: %zu IPv6 pod(s) wait for room in xcni_polkey6 (pending: "
+			"their traffic dropped); --map-max xcni_polkey6=%zu gives it\n",
+			(unsigned long long)g->gen, waiting, g->v6.nkeys);
+	last_waiting = waiting;
 	pol_v6_free(&g->v6);
-	if (!err)
+	/* Pods waiting for room: every generation tries again (one may leave). */
+	if (!err && !waiting)
 		g->w->v6_due = false;
 	return err;
 }

@@ -223,7 +223,7 @@ int polsync_open(const char *pin_dir, struct polsync **out)
 		goto fail;
 	/* IPv6's maps: what an earlier agent left, replaced by the first apply. */
 	ps->fd_ipcache6 = xcni_map_open_pinned(pin_dir, "xcni_ipcache6", &ps->max_ipcache6);
-	ps->fd_polkey6 = xcni_map_open_pinned(pin_dir, "xcni_polkey6", NULL);
+	ps->fd_polkey6 = xcni_map_open_pinned(pin_dir, "xcni_polkey6", &ps->max_polkey6);
 	if (ps->fd_ipcache6 >= 0 &&
 	    (err = polsync_kvset_load(ps->fd_ipcache6, sizeof(struct xcni_ipcache6_key),
 	                              sizeof(struct xcni_ipcache_val), &ps->ipcache6)))
@@ -548,9 +548,47 @@ const struct polsync_over *polsync_overflows(const struct polsync *ps, size_t *n
 	return ps->over;
 }
 
-int polsync_apply6(struct polsync *ps, const struct pol_v6 *v, size_t *changed)
+/*
+ * xcni_polkey6 too small for the node's IPv6 pods: a pod without its key is
+ * pending (XCNI_POLKEY_NONE: its traffic dropped, never open), so what fits
+ * is written and the rest wait for room (st->polkey6_waiting), never the
+ * generation. Gone pods' keys go first; a pod that holds a key keeps it, new
+ * ones take what is left in the compiler's order.
+ */
+static int polkey6_sync(struct polsync *ps, const struct pol_v6 *v, struct polsync_stats *st)
 {
+	size_t n = v->nkeys, k = 0, room, rsz = ps->polkey6.ksz + ps->polkey6.vsz;
+	struct pol_key6 *fit = NULL;
+	int err;
+
+	if (ps->max_polkey6 && n > ps->max_polkey6) {
+		if (!(fit = malloc(n * sizeof(*fit))))
+			return -ENOMEM;
+		polsync_kvset_cmp_len = (int)sizeof(struct xcni_in6);
+		for (size_t i = 0; i < n; i++)
+			if (bsearch(&v->keys[i], ps->polkey6.d, ps->polkey6.n, rsz, polsync_kvset_cmp))
+				fit[k++] = v->keys[i];
+		room = k < ps->max_polkey6 ? ps->max_polkey6 - k : 0;
+		for (size_t i = 0; i < n && room; i++)
+			if (!bsearch(&v->keys[i], ps->polkey6.d, ps->polkey6.n, rsz, polsync_kvset_cmp)) {
+				fit[k++] = v->keys[i];
+				room--;
+			}
+		st->polkey6_waiting = n - k;
+	}
+	err = polsync_kvset_sync(ps->fd_polkey6, &ps->polkey6, fit ? fit : v->keys, fit ? k : n,
+	                         sizeof(*v->keys), offsetof(struct pol_key6, key),
+	                         KV_BOTH | KV_DELFIRST, "apply6-polkey6", &st->other_changed);
+	free(fit);
+	return err;
+}
+
+int polsync_apply6(struct polsync *ps, const struct pol_v6 *v, struct polsync_stats *st)
+{
+	size_t *changed = &st->other_changed;
 	int err = 0;
+
+	st->polkey6_waiting = 0;
 
 	if (ps->v6_stale) {
 		free(ps->ipcache6.d);
@@ -583,9 +621,7 @@ int polsync_apply6(struct polsync *ps, const struct pol_v6 *v, size_t *changed)
 		free(keep);
 	}
 	if (!err && ps->fd_polkey6 >= 0)
-		err = polsync_kvset_sync(ps->fd_polkey6, &ps->polkey6, v->keys, v->nkeys,
-		                         sizeof(*v->keys), offsetof(struct pol_key6, key), KV_BOTH,
-		                         "apply6-polkey6", changed);
+		err = polkey6_sync(ps, v, st);
 	/* Half written: the mirrors are the old contents, the maps are not. */
 	ps->v6_stale = err != 0;
 	return err;

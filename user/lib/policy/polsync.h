@@ -25,6 +25,9 @@ struct polsync_stats {
 	/* Names for people (identities' labels, policies', pods') the maps of
 	 * names could not take: shown as numbers; policy applied all the same. */
 	size_t names_missing;
+	/* IPv6 pods xcni_polkey6 has no room for (polsync_apply6): pending, their
+	 * traffic dropped until a pod leaves or the map grows; apply6 again. */
+	size_t polkey6_waiting;
 	/* Some pod was closed only for want of room the old versions this apply
 	 * replaced still take: apply again once polsync_cleanup has run. */
 	bool retry;
@@ -103,9 +106,11 @@ int polsync_plan6(struct polsync *ps, const struct pol_v6 *v, char *msg, size_t 
 
 /*
  * IPv6: makes xcni_ipcache6 and xcni_polkey6 hold v (pol_v6), writing what
- * changed. Skipped for maps the programs do not have. 0 or -errno.
+ * changed (st->other_changed) and, when xcni_polkey6 is too small, what fits
+ * (st->polkey6_waiting: the pods left pending). Skipped for maps the programs
+ * do not have. 0 or -errno.
  */
-int polsync_apply6(struct polsync *ps, const struct pol_v6 *v, size_t *changed);
+int polsync_apply6(struct polsync *ps, const struct pol_v6 *v, struct polsync_stats *st);
 
 /*
  * A policy id as the views name it, from xcni_polname (fd): "ns/name" for a

@@ -72,7 +72,7 @@ struct polsync {
 	 * xcni_ipcache6 (c6, polsync_plan6) cannot hold every pod's address;
 	 * while c4 closes any every apply is whole. */
 	struct ns_closure c4, c6;
-	size_t max_ipcache6;
+	size_t max_ipcache6, max_polkey6;
 };
 
 /*
