@@ -82,7 +82,7 @@ XCNID_NETNS=$NODE
 # xcni_sock_rn of 256: a pod may hold 2 records (256 / XCNI_SOCK_OWN_SHARE);
 # xcni_sock_flow of 256: the churn below fills it.
 AGENT=(--pod-cidr "$SUBNET.0/24" --node-name n1 --manifests "$M" --no-masquerade
-	--kube-proxy-replacement -v --map-max xcni_sock_rn=256,xcni_sock_rn6=256,xcni_sock_flow=256)
+	--kube-proxy-replacement -v --map-max xcni_sock_rn=256,xcni_sock_rn6=256,xcni_sock_flow=256,xcni_sock_flow6=256)
 
 # Bad input first: refused before anything is loaded or pinned.
 bad_cg() {
@@ -351,19 +351,24 @@ check "every socket closed: xcni_sock_rn empty again" released
 # holds one record at a time), more than the map's 256, while b's connection
 # is open. What b can lose is its flow record's Service name: its connection
 # and the address it sees are not the map's.
-flow_churn() {
+flow_churn() { # flow_churn VIP MAP
 	local out=$T/churn.out
-	held tcp "$VIP" 80 || return 1
-	in_cg c timeout 120 python3 "$HERE/sock_client.py" churn "$VIP" 80 300 >"$out" 2>&1
+	held tcp "$1" 80 || return 1
+	in_cg c timeout 120 python3 "$HERE/sock_client.py" churn "$1" 80 300 >"$out" 2>&1
 	grep -qx "connected 300" "$out" || { cat "$out"; return 1; }
-	[ "$(records xcni_sock_flow)" -le 256 ] || { echo "xcni_sock_flow: $(records xcni_sock_flow)"; return 1; }
+	[ "$(records "$2")" -le 256 ] || { echo "$2: $(records "$2")"; return 1; }
 }
-check "c churns 300 translated TCP connections, more than xcni_sock_flow's 256, while b's is open" flow_churn
-flow_victim() {
+flow_victim() { # flow_victim VIP: b's connection to it kept its peer
 	held_end
-	grep -qx "peer again $VIP:80" "$T/held.0" || { cat "$T/held.0"; return 1; }
+	grep -qx "peer again $1:80" "$T/held.0" || { cat "$T/held.0"; return 1; }
 }
-check "after c's churn: b's connection still open, getpeername still the ClusterIP" flow_victim
+check "c churns 300 translated TCP connections, more than xcni_sock_flow's 256, while b's is open" \
+	flow_churn "$VIP" xcni_sock_flow
+check "after c's churn: b's connection still open, getpeername still the ClusterIP" flow_victim "$VIP"
+check "c churns 300 translated IPv6 TCP connections, more than xcni_sock_flow6's 256, while b's is open" \
+	flow_churn "$VIP6" xcni_sock_flow6
+check "after c's IPv6 churn: b's connection still open, getpeername still the IPv6 ClusterIP" \
+	flow_victim "$VIP6"
 tcp6_out() {
 	local got
 	got=$(WIRE_IP=ipv6 wire "tcp.flags.syn == 1 && tcp.flags.ack == 0" client out_cg tcp "$VIP6" 80)
