@@ -769,7 +769,9 @@ nsenter --net="/var/run/netns/$NODE" "$BUILD/xcnid" --pin-dir "$PIN_ONCE" --pod-
 	--node-name n1 --once --map-max xcni_ct=4096,xcni_affinity=2048,xcni_ct6=8192 \
 	--map-max xcni_ct6=1024 >/dev/null 2>"$T/mm.log"
 rc=$?
-map_sized() { bpftool map show pinned "$PIN_ONCE/$1" | grep -q "max_entries $2 "; }
+# Read whole first: bpftool writes line by line, and under pipefail a grep -q
+# that quits at its match fails the pipe when bpftool writes its next line.
+map_sized() { local s; s=$(bpftool map show pinned "$PIN_ONCE/$1") && grep -q "max_entries $2 " <<<"$s"; }
 check "--map-max xcni_ct=4096,xcni_affinity=2048,xcni_ct6=8192 --map-max xcni_ct6=1024: exit 0" \
 	test "$rc" = 0
 check "... xcni_ct holds 4096" map_sized xcni_ct 4096

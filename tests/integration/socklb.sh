@@ -470,8 +470,9 @@ XCNID_PID=
 check "xcnid restarted without --cgroup-root" restart_xcnid
 unhooked() {
 	ls "$PIN/links" | grep -q node-sock- && { ls "$PIN/links"; return 1; }
-	! bpftool cgroup show "$CG" | grep -q 'sock[46]_' ||
-		{ bpftool cgroup show "$CG"; return 1; }
+	local s # read whole: under pipefail grep -q's early exit can fail the pipe
+	s=$(bpftool cgroup show "$CG") || return 1
+	! grep -q 'sock[46]_' <<<"$s" || { echo "$s"; return 1; }
 }
 check "without --cgroup-root: its links removed, the cgroup has no program" unhooked
 unhooked_tcp() {

@@ -103,7 +103,9 @@ check "lab up --nodes 2 --ip-family dual --kube-proxy $KP --agent-arg --map-max=
 	--agent-arg "--metrics-addr=127.0.0.1:$MPORT" --agent-arg --hook-check=1 "${NPA_ARGS[@]}" \
 	--agent-arg --external-ip-cidrs=198.51.100.77/32,2001:db8:77::77/128 ||
 	{ finish; exit 1; }
-ct_size() { bpftool map show pinned "$LAB_PINS/n1/xcni_ct" | grep -q "max_entries $CT_MAX "; }
+# Read whole first: under pipefail, grep -q quitting at its match fails the pipe
+# when bpftool (line by line) writes its next line.
+ct_size() { local s; s=$(bpftool map show pinned "$LAB_PINS/n1/xcni_ct") && grep -q "max_entries $CT_MAX " <<<"$s"; }
 check "lab up --agent-arg reached n1's xcnid: its xcni_ct holds $CT_MAX" ct_size
 remember_pids
 
