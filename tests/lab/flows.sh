@@ -461,6 +461,8 @@ flowcount() { # flowcount [DENIED_INGRESS]: n1's xcni_flows_total against its wi
 }
 # 40002, 40020, 40021: three denied flows (7 datagrams) into x/a.
 check "n1 /metrics: xcni_flows_total{verdict,direction} is n1's flows by verdict and side, one count a flow (denied/ingress 3 for x/c's 7 datagrams in 3 flows)" flowcount 3
+nmskipped() { scrape 1 >"$T/metrics1" && grep -x 'xcni_flows_near_misses_skipped_total 0' "$T/metrics1"; }
+check "n1 /metrics: xcni_flows_near_misses_skipped_total 0 (the lab's near-miss walks are far under their 50 ms a second)" nmskipped
 
 # A second policy isolating x/a (no rule: it allows nothing; x/web-ingress
 # still lets x/b in): x/c's drops count under each isolating policy by its

@@ -7,6 +7,7 @@
  * away, a namespaceSelector matching no namespace, a ClusterNetworkPolicy's
  * rule, a podSelector looking in the wrong namespace.
  */
+#define MAXN 1024
 #include "polsim.h"
 
 #include "../../user/lib/policy/nearmiss.h"
@@ -317,6 +318,62 @@ static void joined_line(void **state)
 	pol_nm_list_free(&l);
 }
 
+/*
+ * The agent's bound (pol_nm_budgeted): a pod that sends denied flows to 900
+ * pods makes a record each, and each record a walk over the cluster. Past
+ * the second's time no walk is made (the records go without, counted), a
+ * repeat of the last key walks never, and the next second walks again.
+ */
+static void budget_bounds_walks(void **state)
+{
+	struct pol_nm_budget b = { .limit_ns = 2 * 1000 * 1000 };
+	struct k8s_pod *peers[900];
+	struct cluster c;
+	char key[64];
+	uint64_t now = 5ull * 1000000000, walks;
+	int r;
+
+	(void)state;
+	store_app();
+	db_rule("app=backend-api");
+	for (size_t i = 0; i < ARRAY_SIZE(peers); i++) {
+		char name[32], ip[32];
+
+		snprintf(name, sizeof(name), "scan-%zu", i);
+		snprintf(ip, sizeof(ip), "10.245.%zu.%zu", i / 250, i % 250 + 1);
+		peers[i] = pod_add("store", tstr(name), "n1", ip, i % 2 ? "app=backnd" : "app=scan");
+	}
+	c = view();
+	compile();
+	/* One walk: the rule and its near label named. */
+	assert_int_equal(pol_nm_budgeted(&b, "k0", now, &c, DB0, BE0, NM_INGRESS, TCP, 5432), 1);
+	assert_int_equal(b.walks, 1);
+	assert_non_null(strstr(b.text, "store/db-from-backend rule 0: from podSelector app=backend-api"));
+	/* The same key: the answer kept, no walk. */
+	assert_int_equal(pol_nm_budgeted(&b, "k0", now, &c, DB0, BE0, NM_INGRESS, TCP, 5432), 1);
+	assert_int_equal(b.walks, 1);
+	/* The scan in one second: the walks stop once their time is spent. */
+	for (size_t i = 0; i < ARRAY_SIZE(peers); i++) {
+		snprintf(key, sizeof(key), "k%zu", i + 1);
+		r = pol_nm_budgeted(&b, key, now, &c, DB0, peers[i], NM_INGRESS, TCP, 5432);
+		assert_true(r == 0 || r == 1);
+		if (!r) /* once spent, every other record of the second is skipped */
+			assert_true(b.spent_ns >= b.limit_ns);
+	}
+	assert_true(b.skipped > 0);
+	assert_int_equal(b.walks + b.skipped, 1 + ARRAY_SIZE(peers));
+	walks = b.walks;
+	/* The next second walks again. */
+	assert_int_equal(pol_nm_budgeted(&b, "next", now + 1000000000, &c, DB0, BE1, NM_INGRESS, TCP,
+					 5432), 1);
+	assert_int_equal(b.walks, walks + 1);
+	/* limit 0: no walk at all. */
+	b = (struct pol_nm_budget){ 0 };
+	assert_int_equal(pol_nm_budgeted(&b, "k0", now, &c, DB0, BE0, NM_INGRESS, TCP, 5432), 0);
+	assert_int_equal(b.walks, 0);
+	assert_int_equal(b.skipped, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -330,6 +387,7 @@ int main(void)
 		T(cnp_accept_rule),
 		T(selectors_listed),
 		T(joined_line),
+		T(budget_bounds_walks),
 #undef T
 	};
 	struct CMUnitTest all[ARRAY_SIZE(tests) + ARRAY_SIZE(db_cases)];

@@ -16,6 +16,7 @@
 #include "xcni_shared.h"
 #include "lib/observe/flows.h"
 #include "agent/flows.h"
+#include "lib/policy/nearmiss.h"
 #include "lib/system/hmap.h"
 
 #define FLOWD_CLIENTS 4
@@ -25,6 +26,9 @@
 #define FLOWD_CLIENT_TIMEOUT_S 10
 /* Ends of evicted records waiting for a TCP collector: ~0.5 MB at most. */
 #define FLOWD_IPFIX_ENDS_MAX 1024
+/* The drop records' near-miss walks: at most 50 ms of the loop a second (5 % of
+ * a CPU; a walk is ~12 ms at 10,000 pods, docs/security.md). */
+#define FLOWD_NM_BUDGET_NS (50ull * 1000 * 1000)
 /*
  * Peers named within the current tick, by address (a power of two): naming
  * one takes two or three map lookups, a system call each, and the records of
@@ -125,11 +129,11 @@ struct flowd {
 	/* Entries created before this (ktime) have no socket LB record to ask
 	 * for: both xcni_sock_flow maps were empty then. 0: ask for each. */
 	uint64_t sock_none_before;
-	/* flowd_set_store's, and its last near-miss answer: the pair, the port
-	 * and the store's version it was for (a burst of one pair's flows, or
-	 * of one scanner's ports past the rule's, costs one walk). */
+	/* flowd_set_store's, and the drop records' near misses: the last answer
+	 * (a burst of one pair's flows costs one walk) and the walks' time
+	 * bounded a second (FLOWD_NM_BUDGET_NS). */
 	struct store *st;
-	char nm_key[400], nm_text[1024];
+	struct pol_nm_budget nm;
 };
 
 /* flows_serve.c */

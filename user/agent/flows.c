@@ -614,32 +614,21 @@ static void set_near_misses(struct flowd *d, struct flow_rec *r, bool in)
 {
 	const struct flow_peer *self = in ? &r->dst : &r->src, *other = in ? &r->src : &r->dst;
 	const struct k8s_object *so, *oo = NULL;
-	struct pol_nm_list l;
 	struct cluster c;
-	char key[sizeof(d->nm_key)];
+	char key[sizeof(d->nm.key)];
 
-	if (!d->st || !self->ns || !self->pod)
+	if (!d->st || !self->ns || !self->pod ||
+	    !(so = store_get(d->st, K8S_POD, self->ns, self->pod)))
 		return;
 	snprintf(key, sizeof(key), "%d|%s/%s|%s/%s|%u|%u|%llu", in, self->ns, self->pod,
 		 other->ns ?: "", other->pod ?: "", r->key.proto, r->key.dport,
 		 (unsigned long long)store_version(d->st));
-	if (strcmp(key, d->nm_key)) {
-		d->nm_text[0] = '\0';
-		snprintf(d->nm_key, sizeof(d->nm_key), "%s", key);
-		if (!(so = store_get(d->st, K8S_POD, self->ns, self->pod)))
-			return;
-		if (other->ns && other->pod)
-			oo = store_get(d->st, K8S_POD, other->ns, other->pod);
-		store_view(d->st, &c);
-		if (pol_nm_near_misses(&c, NULL, &so->pod, oo ? &oo->pod : NULL,
-				       in ? NM_INGRESS : NM_EGRESS, r->key.proto, r->key.dport, &l)) {
-			d->nm_key[0] = '\0'; /* out of memory: asked again next time */
-			return;
-		}
-		pol_nm_join(&l, false, d->nm_text, sizeof(d->nm_text));
-		pol_nm_list_free(&l);
-	}
-	flows_set_str(d->fl, &r->near_misses, d->nm_text[0] ? d->nm_text : NULL);
+	if (other->ns && other->pod)
+		oo = store_get(d->st, K8S_POD, other->ns, other->pod);
+	store_view(d->st, &c);
+	if (pol_nm_budgeted(&d->nm, key, xcni_mono_ns(), &c, &so->pod, oo ? &oo->pod : NULL,
+			    in ? NM_INGRESS : NM_EGRESS, r->key.proto, r->key.dport) == 1)
+		flows_set_str(d->fl, &r->near_misses, d->nm.text[0] ? d->nm.text : NULL);
 }
 
 static int on_event(void *arg, void *data, size_t len)
@@ -1147,6 +1136,11 @@ static void ipfix_export(struct flowd *d, bool final)
 
 /* ---- the agent's side ------------------------------------------------------- */
 
+const struct pol_nm_budget *flowd_near_misses(const struct flowd *d)
+{
+	return &d->nm;
+}
+
 bool flowd_logs(const struct flowd *d)
 {
 	return d->log_path[0] != '\0';
@@ -1312,6 +1306,7 @@ int flowd_open(const struct flowd_opts *o, const char *pin_dir, const char *node
 	for (int i = 0; i < FLOWD_CLIENTS; i++)
 		d->c[i].fd = -1;
 	d->peer_gen = 1;
+	d->nm.limit_ns = FLOWD_NM_BUDGET_NS;
 	snprintf(d->pin_dir, sizeof(d->pin_dir), "%s", pin_dir);
 	snprintf(d->node, sizeof(d->node), "%s", node ? node : "");
 	err = flows_new(o->window, &d->fl);

@@ -43,6 +43,7 @@ struct flowd_opts {
 #define FLOWD_IPFIX_IDLE_DEFAULT 15
 
 struct flowd;
+struct pol_nm_budget;
 struct http;
 
 /* xcnid's options, in the order of their codes (1040 + which; --no-flows: 1099,
@@ -83,6 +84,8 @@ bool flowd_logs(const struct flowd *d);
 void flowd_log_shares_each(const struct flowd *d,
 			   void (*fn)(void *arg, const char *ns, uint64_t carried, uint64_t refused),
 			   void *arg);
+/* The drop records' near misses: their walks and the records the bound left without. */
+const struct pol_nm_budget *flowd_near_misses(const struct flowd *d);
 /* The HTTPS server of --flows-listen, or NULL. */
 struct http *flowd_http(struct flowd *d);
 const char *flowd_node(const struct flowd *d);

@@ -31,6 +31,7 @@
 #include "lib/observe/reasons.h"
 #include "lib/system/http.h"
 #include "agent/flows.h"
+#include "lib/policy/nearmiss.h"
 #include "agent/hooks.h"
 #include "agent/metrics.h"
 #include "agent/socklb.h"
@@ -89,6 +90,7 @@ struct metrics {
 	const struct hooks *hooks; /* who runs first on xcni's hooks; NULL: not shown */
 	const struct flows *flows; /* xcnid's flow records: isolation drops; NULL: off */
 	const struct flowd *flowd; /* xcnid's flow log's shares; NULL: off */
+	const struct pol_nm_budget *nm; /* the drop records' near misses; NULL: off */
 	struct {
 		const char *name;
 		const struct http *h;
@@ -503,6 +505,11 @@ static void render_flows_window(struct metrics *m, FILE *b)
 	       "\"(spoofed)\": drops of forged sources). Their flow log line and IPFIX end "
 	       "record (flowEndReason 5) went out as they left.");
 	flows_owners_each(m->flows, window_owner, b);
+	if (m->nm)
+		family1(b, "xcni_flows_near_misses_skipped_total", "counter",
+			"Drop records left without their near misses: the walks naming them took "
+			"their 50 ms of the agent's second (docs/security.md); explain and policy "
+			"get still name them.", m->nm->skipped);
 	family1(b, "xcni_flows_evicted_unlisted_total", "counter",
 	        "Evictions of namespaces no longer listed in xcni_flows_evicted_total (it keeps "
 	        "4096 namespaces with no record left at most).",
@@ -1050,6 +1057,7 @@ void metrics_set_sources(struct metrics *m, const struct hooks *hk, struct flowd
 	m->hooks = hk;
 	m->flows = fd ? flowd_flows(fd) : NULL;
 	m->flowd = fd && flowd_logs(fd) ? fd : NULL;
+	m->nm = fd ? flowd_near_misses(fd) : NULL;
 }
 
 void metrics_set_listener(struct metrics *m, const char *name, const struct http *h)

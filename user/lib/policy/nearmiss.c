@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "lib/policy/nearmiss.h"
+#include "lib/system/clock.h"
 #include "lib/system/editdist.h"
 #include "lib/system/util.h"
 
@@ -769,4 +770,36 @@ size_t pol_nm_join(const struct pol_nm_list *l, bool empty_only, char *buf, size
 		put(buf, len, &o, "%s%s", k++ ? "; " : "", pol_nm_sentence(&l->v[i], one, sizeof(one)));
 	}
 	return k;
+}
+
+int pol_nm_budgeted(struct pol_nm_budget *b, const char *key, uint64_t now_ns,
+		    const struct cluster *c, const struct k8s_pod *self,
+		    const struct k8s_pod *other, enum nm_part dir, uint8_t proto, uint16_t port)
+{
+	struct pol_nm_list l;
+	uint64_t t0;
+	int err;
+
+	if (!strcmp(key, b->key))
+		return 1;
+	if (now_ns - b->window_ns >= 1000000000ull) {
+		b->window_ns = now_ns;
+		b->spent_ns = 0;
+	}
+	if (b->spent_ns >= b->limit_ns) {
+		b->skipped++;
+		return 0;
+	}
+	t0 = xcni_mono_ns();
+	err = pol_nm_near_misses(c, NULL, self, other, dir, proto, port, &l);
+	b->spent_ns += xcni_mono_ns() - t0;
+	b->walks++;
+	if (err) {
+		b->key[0] = '\0'; /* out of memory: asked again next time */
+		return err;
+	}
+	snprintf(b->key, sizeof(b->key), "%s", key);
+	pol_nm_join(&l, false, b->text, sizeof(b->text));
+	pol_nm_list_free(&l);
+	return 1;
 }
