@@ -52,14 +52,16 @@
  *   xdp live     xdp_underlay live (BPF_F_TEST_XDP_LIVE_FRAMES) into
  *                from_overlay at the underlay's tc ingress, np-local's
  *                packet: acceleration off, on (the handoff) and a program
- *                that only passes (the harness's floor)
+ *                that only passes (the harness's floor); on, the frontend
+ *                flagged all-local (30082: passed after one lookup)
  *   sum: ...     issue 56's sums of this run's rows: a local backend's
  *                packet with acceleration on (XDP's hand-on + tc's row)
  *                and off (the prefilter + tc's), and a miss over the
  *                prefilter (port 53; Geneve over its acceleration-off row),
  *                and its ratios (the live rows', a hit's over its tc row)
  *
- * PKT_BENCH_ONLY=TEXT runs only the rows whose names hold TEXT ("live").
+ * PKT_BENCH_ONLY=TEXT[|TEXT...] runs only the rows whose names hold one
+ * (PKT_BENCH_ONLY=live: the live rows).
  *
  * It fills only the map entries these rows need (endpoints, ipcache, n2's
  * tunnel, the two NodePort frontends and their backends), with fields both
@@ -1017,6 +1019,9 @@ static void ratios(const struct row *rows, int nr)
 		{ "sum: live, local backend, acceleration on / XDP_PASS only",
 		  "xdp live into tc: NodePort, local backend, acceleration on",
 		  "xdp live into tc: NodePort, local backend, XDP_PASS only" },
+		{ "sum: live, local-backends frontend, acceleration on / off",
+		  "xdp live into tc: local-backends frontend, acceleration on",
+		  "xdp live into tc: NodePort, local backend, acceleration off" },
 		{ "sum: IPv4 hit / its tc row", "xdp fast path hit: NodePort, remote backend (XDP_TX)",
 		  "NodePort from outside, remote backend (SNAT + Geneve to n2)" },
 		{ "sum: IPv6-underlay hit / its tc row",
@@ -1385,6 +1390,16 @@ int main(int argc, char **argv)
 		rows[nr].len = udp4(rows[nr].in, host_mac[DEV_U], pod_mac[DEV_U], CLIENT, NODE_IP, 50009, 30080);
 		nr++;
 	}
+#ifdef XCNI_SVC_F_LOCAL_BE
+	/* The same backend behind the frontend xcnid flags all-local (30082):
+	 * XDP passes it after the frontend's lookup, tc chooses. */
+	rows[nr] = (struct row){ "xdp live into tc: local-backends frontend, acceleration on",
+				 bpf_program__fd(xu[1]->progs.xdp_underlay), DEV_U, 50,
+				 .reason = XCNI_FWD_LOCAL, .dir = XCNI_DIR_FROM_OVERLAY, .xdp = 1,
+				 .live = 1 };
+	rows[nr].len = udp4(rows[nr].in, host_mac[DEV_U], pod_mac[DEV_U], CLIENT, NODE_IP, 50011, 30082);
+	nr++;
+#endif
 	rows[nr] = (struct row){ "xdp fast path miss: UDP to the node's port 53 (XDP_PASS)",
 				 bpf_program__fd(xu[1]->progs.xdp_underlay), DEV_U, 100,
 				 .ret = XDP_PASS, .reason = 0, .dir = XCNI_DIR_FROM_OVERLAY,
@@ -1437,13 +1452,21 @@ int main(int argc, char **argv)
 				    v6 ? FLOODER6 : FLOODER, a, 44000, 7001, 0x99, 0, 1);
 		nr++;
 	}
-	/* PKT_BENCH_ONLY: the rows whose names hold it, the others left out. */
+	/* PKT_BENCH_ONLY: the rows whose names hold one of its |-separated
+	 * texts, the others left out. */
 	if (getenv("PKT_BENCH_ONLY")) {
 		int kept = 0;
 
-		for (int i = 0; i < nr; i++)
-			if (strstr(rows[i].name, getenv("PKT_BENCH_ONLY")))
-				rows[kept++] = rows[i];
+		for (int i = 0; i < nr; i++) {
+			char *only = strdup(getenv("PKT_BENCH_ONLY")), *save = NULL, *t;
+
+			for (t = strtok_r(only, "|", &save); t; t = strtok_r(NULL, "|", &save))
+				if (strstr(rows[i].name, t)) {
+					rows[kept++] = rows[i];
+					break;
+				}
+			free(only);
+		}
 		nr = kept;
 	}
 	/* Warm up: each flow's first packet (conntrack, NAT), caches. */
