@@ -251,9 +251,9 @@ static __always_inline int np_tc_dnat(struct __sk_buff *skb, int fam, struct np_
  * program's bytes, a generation that moved since XDP read its entry: the
  * full path). Only an XDP program writes skb metadata, and on the underlay
  * that is xdp_underlay; another one would have to guess the key, which no
- * packet carries off the node. What it lets tc skip is the choice alone: conntrack, the
- * pod's policy and the delivery are tc's as ever. A global function:
- * its frame beside from_outside4's, not in it.
+ * packet carries off the node. What it lets tc skip is the choice alone:
+ * conntrack, the pod's policy and the delivery are tc's as ever. A global
+ * function: its frame beside from_outside4's, not in it.
  */
 #define NP_META_OK (1U << 24)
 
