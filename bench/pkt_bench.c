@@ -15,6 +15,9 @@
  *                underlay to this node's NodePort 30080, backend B:8080 here
  *   np-remote    the same to NodePort 30081, backend R:80 on n2 (DNAT, SNAT
  *                to this node, Geneve to n2)
+ *   np6-remote   from_overlay of a node on both underlays, an IPv6 NodePort
+ *                ([NODE6]:30083) to R36 on n3: SNAT, Geneve over IPv6 (the
+ *                XDP IPv6-underlay hit's packet)
  *   gnv6ul4[-lb] from_overlay of a node on the IPv6 underlay (node_ip6
  *                NODE6), Geneve over IPv6 from node n3 (N3_6), IPv4 inside
  *                (pod R3 -> pod A), Services off / on
@@ -46,10 +49,19 @@
  *                PKT_BENCH_XDP_OBJS: more XDP objects
  *                (space-separated paths), each run unchecked on the hit's
  *                packet, its maps the pinned ones.
+ *   xdp live     xdp_underlay live (BPF_F_TEST_XDP_LIVE_FRAMES) into
+ *                from_overlay at the underlay's tc ingress, np-local's
+ *                packet: acceleration off, on (the handoff) and a program
+ *                that only passes (the harness's floor); on, the frontend
+ *                flagged all-local (30082: passed after one lookup)
  *   sum: ...     issue 56's sums of this run's rows: a local backend's
  *                packet with acceleration on (XDP's hand-on + tc's row)
  *                and off (the prefilter + tc's), and a miss over the
- *                prefilter (port 53; Geneve over its acceleration-off row)
+ *                prefilter (port 53; Geneve over its acceleration-off row),
+ *                and its ratios (the live rows', a hit's over its tc row)
+ *
+ * PKT_BENCH_ONLY=TEXT[|TEXT...] runs only the rows whose names hold one
+ * (PKT_BENCH_ONLY=live: the live rows).
  *
  * It fills only the map entries these rows need (endpoints, ipcache, n2's
  * tunnel, the two NodePort frontends and their backends), with fields both
@@ -132,6 +144,7 @@
 #define IP_R3 "10.99.7.5"
 #define R36 "fd00:97::5"
 #define N3_6 "fc00:77::3" /* node n3, on the IPv6 underlay only */
+#define NP_META_KEY 0x2c4b1e07U /* the XDP to tc handoff's key (np_meta_key) */
 #define VNI 42
 #define ID_A 1000
 #define ID_B 1001
@@ -499,19 +512,6 @@ static int to_n2(const struct row *r, const uint8_t *out, uint32_t len)
 	       !memcmp(in + 12, &node, 4) && !memcmp(in + 16, &rr, 4) && in[22] == 0 && in[23] == 80;
 }
 
-#ifdef NP_XDP
-/* NodePort DSR at XDP: Geneve with the DSR option to n2 around CLIENT -> R:80. */
-static int to_n2_dsr(const struct row *r, const uint8_t *out, uint32_t len)
-{
-	uint32_t n2 = ip4(N2), c = ip4(CLIENT), rr = ip4(IP_R);
-	const uint8_t *in = out + XCNI_ENCAP_DSR_LEN;
-
-	return len == r->len + XCNI_ENCAP_DSR_LEN && !memcmp(out + 14 + 16, &n2, 4) &&
-	       out[14 + 22] == XCNI_GENEVE_PORT >> 8 && out[14 + 23] == (XCNI_GENEVE_PORT & 0xff) &&
-	       !memcmp(in + 14 + 12, &c, 4) && !memcmp(in + 14 + 16, &rr, 4) && in[14 + 22] == 0 &&
-	       in[14 + 23] == 80;
-}
-
 /* An IPv6 NodePort over the IPv6 underlay: Geneve/IPv6 to n3 around NODE6 -> R36:80. */
 static int to_n3_ul6(const struct row *r, const uint8_t *out, uint32_t len)
 {
@@ -526,6 +526,19 @@ static int to_n3_ul6(const struct row *r, const uint8_t *out, uint32_t len)
 	       out[14 + 40 + 3] == (XCNI_GENEVE_PORT & 0xff) && !memcmp(in + 8, node, 16) &&
 	       !memcmp(in + 24, rr, 16) && in[40 + 2] == 0 && in[40 + 3] == 80;
 }
+#ifdef NP_XDP
+/* NodePort DSR at XDP: Geneve with the DSR option to n2 around CLIENT -> R:80. */
+static int to_n2_dsr(const struct row *r, const uint8_t *out, uint32_t len)
+{
+	uint32_t n2 = ip4(N2), c = ip4(CLIENT), rr = ip4(IP_R);
+	const uint8_t *in = out + XCNI_ENCAP_DSR_LEN;
+
+	return len == r->len + XCNI_ENCAP_DSR_LEN && !memcmp(out + 14 + 16, &n2, 4) &&
+	       out[14 + 22] == XCNI_GENEVE_PORT >> 8 && out[14 + 23] == (XCNI_GENEVE_PORT & 0xff) &&
+	       !memcmp(in + 14 + 12, &c, 4) && !memcmp(in + 14 + 16, &rr, 4) && in[14 + 22] == 0 &&
+	       in[14 + 23] == 80;
+}
+
 #endif
 
 /* from_pod, local: into B (B's MACs, the addresses kept). */
@@ -708,6 +721,9 @@ static struct from_overlay *load_fo(int lb, int ul6)
 	o->rodata->node_ip = ip4(NODE_IP);
 	o->rodata->vni = VNI;
 	o->rodata->lb_enabled = (uint32_t)lb;
+#ifdef XCNI_NP_META_KEYED
+	o->rodata->np_meta_key = NP_META_KEY; /* xcnid's is random */
+#endif
 	if (ul6)
 		ip6(NODE6, (void *)o->rodata->node_ip6);
 	if (from_overlay__load(o)) {
@@ -852,6 +868,9 @@ static struct xdp_underlay *load_xu(int accel)
 	o->rodata->vni = VNI;
 	o->rodata->lb_enabled = 1;
 	o->rodata->np_accel = (uint32_t)!!accel;
+#ifdef XCNI_NP_META_KEYED
+	o->rodata->np_meta_key = NP_META_KEY;
+#endif
 	/* 2: --node-port-mode dsr; 3: the IPv6 underlay beside the IPv4 one. */
 	o->rodata->lb_dsr = accel == 2;
 	if (accel == 3)
@@ -953,6 +972,17 @@ static int netns(void)
 	return 0;
 }
 
+/*
+ * A row's calls a round for calls packets, a live row's a tenth: each live
+ * test run swaps the XDP dispatcher's program in and out (two
+ * synchronize_rcu, ~20 ms at load 15), not measured but 20 rounds of 100
+ * such calls a row took minutes a run.
+ */
+static int row_calls(const struct row *r, int calls)
+{
+	return (r->live ? calls / 10 : calls) / r->repeat;
+}
+
 /* A row's mean by name; -1 when it did not run. */
 static double row_ns(const struct row *rows, int nr, const char *name)
 {
@@ -984,10 +1014,38 @@ static void derived(const struct row *rows, int nr)
 	       off + tc);
 	printf("%-62s %7.1f ns/packet\n", "sum: miss (port 53) over the prefilter", miss - off);
 	printf("%-62s %7.1f ns/packet\n", "sum: miss (Geneve) over acceleration off", gen - gen_off);
-	on = row_ns(rows, nr, "xdp live into tc: NodePort, local backend, acceleration on");
-	off = row_ns(rows, nr, "xdp live into tc: NodePort, local backend, acceleration off");
-	if (on > 0 && off > 0)
-		printf("%-62s %7.3f x\n", "sum: live, local backend, acceleration on / off", on / off);
+}
+
+/* The ratios of issue 56's targets (the live rows', a hit's over the tc
+ * row of its packet), each when its rows ran. */
+static void ratios(const struct row *rows, int nr)
+{
+	static const char *const r[][3] = {
+		{ "sum: live, local backend, acceleration on / off",
+		  "xdp live into tc: NodePort, local backend, acceleration on",
+		  "xdp live into tc: NodePort, local backend, acceleration off" },
+		{ "sum: live, local backend, XDP_PASS only / acceleration off",
+		  "xdp live into tc: NodePort, local backend, XDP_PASS only",
+		  "xdp live into tc: NodePort, local backend, acceleration off" },
+		{ "sum: live, local backend, acceleration on / XDP_PASS only",
+		  "xdp live into tc: NodePort, local backend, acceleration on",
+		  "xdp live into tc: NodePort, local backend, XDP_PASS only" },
+		{ "sum: live, local-backends frontend, acceleration on / off",
+		  "xdp live into tc: local-backends frontend, acceleration on",
+		  "xdp live into tc: NodePort, local backend, acceleration off" },
+		{ "sum: IPv4 hit / its tc row", "xdp fast path hit: NodePort, remote backend (XDP_TX)",
+		  "NodePort from outside, remote backend (SNAT + Geneve to n2)" },
+		{ "sum: IPv6-underlay hit / its tc row",
+		  "xdp fast path hit, IPv6 underlay: IPv6 NodePort, remote backend (XDP_TX)",
+		  "NodePort IPv6 from outside, IPv6 underlay, remote backend (SNAT + Geneve to n3)" },
+	};
+
+	for (size_t i = 0; i < sizeof(r) / sizeof(r[0]); i++) {
+		double a = row_ns(rows, nr, r[i][1]), b = row_ns(rows, nr, r[i][2]);
+
+		if (a > 0 && b > 0)
+			printf("%-62s %7.3f x\n", r[i][0], a / b);
+	}
 }
 
 int main(int argc, char **argv)
@@ -1161,6 +1219,13 @@ int main(int argc, char **argv)
 				 .dir = XCNI_DIR_FROM_OVERLAY, .check = to_n2 };
 	rows[nr].len = udp4(rows[nr].in, host_mac[DEV_U], pod_mac[DEV_U], CLIENT, NODE_IP, 50001, 30081);
 	nr++;
+	/* The XDP IPv6-underlay hit's packet at tc (a node on both underlays). */
+	rows[nr] = (struct row){ "NodePort IPv6 from outside, IPv6 underlay, remote backend (SNAT + Geneve to n3)",
+				 bpf_program__fd(fo[3]->progs.from_overlay), DEV_U, 1,
+				 .ret = TC_ACT_REDIRECT, .reason = XCNI_FWD_ENCAP,
+				 .dir = XCNI_DIR_FROM_OVERLAY, .check = to_n3_ul6 };
+	rows[nr].len = udp6(rows[nr].in, host_mac[DEV_U], pod_mac[DEV_U], CLIENT6, NODE6, 50010, 30083);
+	nr++;
 #ifdef PKT_BENCH_PREFILTER
 	rows[nr] = (struct row){ "NodePort from outside, local backend, prefilter at tc (miss)",
 				 bpf_program__fd(fo_pf->progs.from_overlay), DEV_U, 1,
@@ -1315,15 +1380,37 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
-	for (int a = 0; a < 2; a++) {
-		rows[nr] = (struct row){ a ? "xdp live into tc: NodePort, local backend, acceleration on"
-					   : "xdp live into tc: NodePort, local backend, acceleration off",
-					 bpf_program__fd(xu[a]->progs.xdp_underlay), DEV_U, 50,
-					 .reason = XCNI_FWD_LOCAL, .dir = XCNI_DIR_FROM_OVERLAY,
-					 .xdp = 1, .live = 1 };
+	/* a 2: the floor, an XDP program that only passes (two instructions). */
+	for (int a = 0; a < 3; a++) {
+		static const struct bpf_insn pass[] = {
+			{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = 0, .imm = XDP_PASS },
+			{ .code = BPF_JMP | BPF_EXIT },
+		};
+		int fd = a < 2 ? bpf_program__fd(xu[a]->progs.xdp_underlay) :
+				 bpf_prog_load(BPF_PROG_TYPE_XDP, "xdp_pass", "GPL", pass, 2, NULL);
+
+		if (fd < 0) {
+			fprintf(stderr, "pkt_bench: xdp_pass: %s\n", strerror(errno));
+			goto out;
+		}
+		rows[nr] = (struct row){ a == 2   ? "xdp live into tc: NodePort, local backend, XDP_PASS only"
+					 : a == 1 ? "xdp live into tc: NodePort, local backend, acceleration on"
+						  : "xdp live into tc: NodePort, local backend, acceleration off",
+					 fd, DEV_U, 50, .reason = XCNI_FWD_LOCAL,
+					 .dir = XCNI_DIR_FROM_OVERLAY, .xdp = 1, .live = 1 };
 		rows[nr].len = udp4(rows[nr].in, host_mac[DEV_U], pod_mac[DEV_U], CLIENT, NODE_IP, 50009, 30080);
 		nr++;
 	}
+#ifdef XCNI_SVC_F_LOCAL_BE
+	/* The same backend behind the frontend xcnid flags all-local (30082):
+	 * XDP passes it after the frontend's lookup, tc chooses. */
+	rows[nr] = (struct row){ "xdp live into tc: local-backends frontend, acceleration on",
+				 bpf_program__fd(xu[1]->progs.xdp_underlay), DEV_U, 50,
+				 .reason = XCNI_FWD_LOCAL, .dir = XCNI_DIR_FROM_OVERLAY, .xdp = 1,
+				 .live = 1 };
+	rows[nr].len = udp4(rows[nr].in, host_mac[DEV_U], pod_mac[DEV_U], CLIENT, NODE_IP, 50011, 30082);
+	nr++;
+#endif
 	rows[nr] = (struct row){ "xdp fast path miss: UDP to the node's port 53 (XDP_PASS)",
 				 bpf_program__fd(xu[1]->progs.xdp_underlay), DEV_U, 100,
 				 .ret = XDP_PASS, .reason = 0, .dir = XCNI_DIR_FROM_OVERLAY,
@@ -1376,17 +1463,34 @@ int main(int argc, char **argv)
 				    v6 ? FLOODER6 : FLOODER, a, 44000, 7001, 0x99, 0, 1);
 		nr++;
 	}
+	/* PKT_BENCH_ONLY: the rows whose names hold one of its |-separated
+	 * texts, the others left out. */
+	if (getenv("PKT_BENCH_ONLY")) {
+		int kept = 0;
+
+		for (int i = 0; i < nr; i++) {
+			char *only = strdup(getenv("PKT_BENCH_ONLY")), *save = NULL, *t;
+
+			for (t = strtok_r(only, "|", &save); t; t = strtok_r(NULL, "|", &save))
+				if (strstr(rows[i].name, t)) {
+					rows[kept++] = rows[i];
+					break;
+				}
+			free(only);
+		}
+		nr = kept;
+	}
 	/* Warm up: each flow's first packet (conntrack, NAT), caches. */
 	for (int i = 0; i < nr; i++)
-		if (run(&rows[i], calls / rows[i].repeat, 0))
+		if (run(&rows[i], row_calls(&rows[i], calls), 0))
 			goto out;
 	/* Blocks: each row alone, an unmeasured round, then its rounds. */
 	if (getenv("PKT_BENCH_BLOCKS") && !strcmp(getenv("PKT_BENCH_BLOCKS"), "1"))
 		for (int i = 0; i < nr; i++) {
-			if (run(&rows[i], calls / rows[i].repeat, 0))
+			if (run(&rows[i], row_calls(&rows[i], calls), 0))
 				goto out;
 			for (int r = 0; r < rounds; r++)
-				if (run(&rows[i], calls / rows[i].repeat, 1))
+				if (run(&rows[i], row_calls(&rows[i], calls), 1))
 					goto out;
 		}
 	/* Rounds: every row in each, the order turned by one a round. */
@@ -1395,12 +1499,13 @@ int main(int argc, char **argv)
 			for (int j = 0; j < nr; j++) {
 				struct row *w = &rows[(j + r) % nr];
 
-				if (run(w, calls / w->repeat, 1))
+				if (run(w, row_calls(w, calls), 1))
 					goto out;
 			}
 	for (int i = 0; i < nr; i++)
 		printf("%-62s %7.1f ns/packet\n", rows[i].name, (double)rows[i].ns / rows[i].pkts);
 	derived(rows, nr);
+	ratios(rows, nr);
 	err = 0;
 out:
 	return err;

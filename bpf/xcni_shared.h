@@ -666,9 +666,9 @@ struct xcni_decap_meta {
  * (lb_flow_choose) and takes the flow's service entry alone. 16 bytes,
  * not xcni_decap_meta's 32: from_overlay_xdp takes only exactly those.
  */
-#define XCNI_NP_META_MAGIC 0x786e706dU /* "xnpm" */
+#define XCNI_NP_META_KEYED 1 /* the key below, for tools built against older trees */
 struct xcni_np_meta {
-	__u32 magic; /* XCNI_NP_META_MAGIC */
+	__u32 key; /* the agent's random np_meta_key (bpf/lib/config.h) */
 	__u16 rev_nat; /* the frontend XDP found (its service entry's) */
 	__u8 svc_flags; /* its XCNI_SVC_F_* */
 	__u8 pad;

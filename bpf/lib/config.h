@@ -55,6 +55,11 @@ const volatile __u32 np_accel = 0;
  * decapsulated (struct xcni_decap_meta); from_overlay takes a packet with
  * that record as decapsulated. All zero: off, data_meta never read. */
 const volatile __u32 decap_cookie[2] = {};
+/* --nodeport-acceleration: the key xdp_underlay writes in the record it hands
+ * tc for a local backend's flow (struct xcni_np_meta), random per agent
+ * (settings.c), so that metadata another XDP program wrote cannot pass for
+ * it. 0: no record written, data_meta never read for it. */
+const volatile __u32 np_meta_key = 0;
 
 /* Egress by DNS name (bpf/lib/dns.h; xcnid --fqdn-policy writes from_pod's,
  * to_pod's and from_overlay's): 0 leaves the answers' path as it was; the hold of a learned address, seconds (0:

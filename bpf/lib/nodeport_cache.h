@@ -110,12 +110,12 @@ static __always_inline int npc_meta(struct xdp_md *ctx, const struct xcni_svc *s
 	__u16 rev_nat = svc->rev_nat;
 	__u8 flags = svc->flags;
 
-	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(*m)))
+	if (!np_meta_key || bpf_xdp_adjust_meta(ctx, -(int)sizeof(*m)))
 		return XDP_PASS;
 	m = (void *)(long)ctx->data_meta;
 	if ((void *)(m + 1) > (void *)(long)ctx->data)
 		return XDP_PASS;
-	m->magic = XCNI_NP_META_MAGIC;
+	m->key = np_meta_key;
 	m->rev_nat = rev_nat;
 	m->svc_flags = flags;
 	m->pad = 0;
@@ -139,10 +139,9 @@ static __always_inline int npc_hit(struct xdp_md *ctx, int fam)
 	union xcni_tuple k = {};
 	struct pkt p4 = {};
 	struct pkt6 p6 = {};
-	struct encap_in in;
 	struct npc_tmp *t;
 	struct xcni_npc *e;
-	__u32 zero = 0, len, encap, hlen, tot;
+	__u32 zero = 0, len, encap, hlen, tot, inner;
 	__u8 flags, proto, tos;
 	__u64 now, gen;
 	void *data;
@@ -199,16 +198,19 @@ static __always_inline int npc_hit(struct xdp_md *ctx, int fam)
 	 * frontend handed to tc's choice (struct xcni_np_meta). */
 	if (e->tc)
 		return npx_count(XCNI_NPA_TC, len, npc_meta(ctx, svc, gen));
-	/* The inner rewrite of the full path, to the entry's tuple. */
+	/* The inner rewrite of the full path, to the entry's tuple (what it
+	 * takes for the outer headers the entry has; the inner packet is the
+	 * frame's whole after its Ethernet header: npx_parse4, npx_parse6). */
 	if (fam == XCNI_AF_INET) {
 		p4.tuple = e->xlat.v4;
-		if (npx_rewrite4(ctx, &p4, &in))
+		if (npx_rewrite4(ctx, &p4, NULL))
 			return XDP_ABORTED;
 	} else {
 		p6.tuple = e->xlat.v6;
-		if (npx_rewrite6(ctx, &p6, &in))
+		if (npx_rewrite6(ctx, &p6, NULL))
 			return XDP_ABORTED;
 	}
+	inner = len - ETH_HLEN;
 	encap = npc_encap(e->ul6);
 	if (bpf_xdp_adjust_head(ctx, -(int)encap))
 		return XDP_ABORTED;
@@ -222,7 +224,7 @@ static __always_inline int npc_hit(struct xdp_md *ctx, int fam)
 		if (data + hlen > (void *)(long)ctx->data_end)
 			return XDP_ABORTED;
 		npc_copy(data, e->hdr, 1);
-		o6->payload_len = bpf_htons(in.inner_len + encap - sizeof(*o6));
+		o6->payload_len = bpf_htons(inner + encap - sizeof(*o6));
 		udp->len = o6->payload_len;
 		tunnel_count6(o6->daddr, len + encap, 0);
 	} else {
@@ -233,10 +235,10 @@ static __always_inline int npc_hit(struct xdp_md *ctx, int fam)
 		if (data + hlen > (void *)(long)ctx->data_end)
 			return XDP_ABORTED;
 		npc_copy(data, e->hdr, 0);
-		tot = bpf_htons(in.inner_len + encap);
+		tot = bpf_htons(inner + encap);
 		npx_replace2(&o4->check, o4->tot_len, (__u16)tot);
 		o4->tot_len = (__u16)tot;
-		udp->len = bpf_htons(in.inner_len + encap - sizeof(*o4));
+		udp->len = bpf_htons(inner + encap - sizeof(*o4));
 		tunnel_count4(o4->daddr, len + encap, 0);
 	}
 	e->pkts++;

@@ -246,13 +246,14 @@ static __always_inline int np_tc_dnat(struct __sk_buff *skb, int fam, struct np_
 /*
  * XDP's handed choice (struct xcni_np_meta) on skb, for np_plan_handed:
  * NP_META_OK | its svc_flags << 16 | its rev_nat, or 0 when data_meta does
- * not hold exactly the record with the magic and this generation (none, a
- * decapsulation record, another program's bytes, a generation that moved
- * since XDP read its entry: the full path). Only an XDP program writes skb
- * metadata, and on the underlay that is xdp_underlay (from_overlay_xdp's
- * reasoning); what it lets tc skip is the choice alone: conntrack, the
- * pod's policy and the delivery are tc's as ever. A global function:
- * its frame beside from_outside4's, not in it.
+ * not hold exactly the record with the agent's random key (np_meta_key; 0:
+ * no handoff) and this generation (none, a decapsulation record, another
+ * program's bytes, a generation that moved since XDP read its entry: the
+ * full path). Only an XDP program writes skb metadata, and on the underlay
+ * that is xdp_underlay; another one would have to guess the key, which no
+ * packet carries off the node. What it lets tc skip is the choice alone:
+ * conntrack, the pod's policy and the delivery are tc's as ever. A global
+ * function: its frame beside from_outside4's, not in it.
  */
 #define NP_META_OK (1U << 24)
 
@@ -261,11 +262,11 @@ __attribute__((noinline)) int np_meta_read(struct __sk_buff *skb)
 	const struct xcni_np_meta *m;
 	void *data;
 
-	if (!skb)
+	if (!skb || !np_meta_key)
 		return 0;
 	m = (const void *)(long)skb->data_meta;
 	data = (void *)(long)skb->data;
-	if ((const void *)(m + 1) > data || m->magic != XCNI_NP_META_MAGIC || m->gen != npc_gen())
+	if ((const void *)(m + 1) > data || m->key != np_meta_key || m->gen != npc_gen())
 		return 0;
 	/* Exactly the record (from_overlay_xdp's two compares). */
 	barrier_var(m);

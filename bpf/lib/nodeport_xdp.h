@@ -153,20 +153,20 @@ static __always_inline void npx_l4_diff(__u16 *sum, __u32 diff, int mangled)
 
 /*
  * One IPv6 address of the packet at a (16 bytes) to new, with the L4
- * checksum, as lb6_nat writes it. 0, or -1 when the difference fails.
+ * checksum, as lb6_nat writes it. The difference is bpf_csum_diff's sum
+ * (~a's words, new's), added here: two helper calls fewer on the IPv6 hit.
  */
-static __always_inline int np_xdp_addr6(__u8 *a, const __u8 *new, __u16 *l4sum, int udp)
+static __always_inline void np_xdp_addr6(__u8 *a, const __u8 *new, __u16 *l4sum, int udp)
 {
-	__s64 diff;
+	const __u32 *o = (const __u32 *)a, *n = (const __u32 *)new;
+	__u32 diff = 0;
 
 	if (in6_eq(a, new))
-		return 0;
-	diff = bpf_csum_diff((__be32 *)a, 16, (__be32 *)new, 16, 0);
-	if (diff < 0)
-		return -1;
-	npx_l4_diff(l4sum, (__u32)diff, udp);
+		return;
+	for (int i = 0; i < 4; i++)
+		diff = npx_csum_add(npx_csum_add(diff, ~o[i]), n[i]);
+	npx_l4_diff(l4sum, diff, udp);
 	__builtin_memcpy(a, new, 16);
-	return 0;
 }
 
 /* A frontend's packet counted (XCNI_NPA_*), len bytes; XDP_PASS when handed on. */
@@ -273,8 +273,8 @@ static __always_inline int npx_l4(struct xdp_md *ctx, int fam, int udp, __be16 *
  * IPv4's header rewrite, to daddr:dport from saddr:sport (the flow's
  * translated tuple; for DSR the source is the client's, left as it is),
  * and what the encapsulation takes of the result: np_xdp_nat4, then
- * encap_in_take (TTL-independent fields: tc reads them before its TTL). 0,
- * or -1.
+ * encap_in_take (TTL-independent fields: tc reads them before its TTL; in
+ * NULL: the rewrite alone). 0, or -1.
  */
 static __always_inline int npx_rewrite4(struct xdp_md *ctx, struct pkt *p, struct encap_in *in)
 {
@@ -290,14 +290,15 @@ static __always_inline int npx_rewrite4(struct xdp_md *ctx, struct pkt *p, struc
 		return -1;
 	np_xdp_nat4(ip, l4sum, ports, udp, p->tuple.daddr, p->tuple.dport, p->tuple.saddr,
 		    p->tuple.sport);
-	encap_in_take(p, in);
+	if (in) /* NULL: the flow cache's hit, its outer headers ready */
+		encap_in_take(p, in);
 	return 0;
 }
 
 /*
  * IPv6's: lb6_nat's order (the destination and its port, then the source
  * and its: p's translated tuple), what encap_in_take6 reads, then the hop
- * limit (nodeport6_encap's order). 0, or -1.
+ * limit (nodeport6_encap's order); in NULL: the rewrite alone. 0, or -1.
  */
 static __always_inline int npx_rewrite6(struct xdp_md *ctx, struct pkt6 *p, struct encap_in *in)
 {
@@ -310,18 +311,19 @@ static __always_inline int npx_rewrite6(struct xdp_md *ctx, struct pkt6 *p, stru
 
 	if (npx_l4(ctx, XCNI_AF_INET6, udp, &ports, &l4sum) || (void *)(ip6 + 1) > end)
 		return -1;
-	if (np_xdp_addr6(ip6->daddr, p->tuple.daddr, l4sum, udp))
-		return -1;
+	np_xdp_addr6(ip6->daddr, p->tuple.daddr, l4sum, udp);
 	if (ports[1] != p->tuple.dport) {
 		npx_l4_replace(l4sum, ports[1], p->tuple.dport, udp);
 		ports[1] = p->tuple.dport;
 	}
-	if (np_xdp_addr6(ip6->saddr, p->tuple.saddr, l4sum, udp))
-		return -1;
+	np_xdp_addr6(ip6->saddr, p->tuple.saddr, l4sum, udp);
 	if (ports[0] != p->tuple.sport) {
 		npx_l4_replace(l4sum, ports[0], p->tuple.sport, udp);
 		ports[0] = p->tuple.sport;
 	}
+	/* The flow cache's hit (in NULL) has its outer headers already. */
+	if (!in)
+		goto out;
 	in->inner_len = bpf_ntohs(ip6->payload_len) + sizeof(*ip6);
 	in->tos = (__u8)(ip6->vtc << 4 | ip6->flow[0] >> 4);
 	in->sport = flow_sport6(&p->tuple);
@@ -330,6 +332,7 @@ static __always_inline int npx_rewrite6(struct xdp_md *ctx, struct pkt6 *p, stru
 	in->inner_proto = bpf_htons(ETH_P_IPV6);
 	__builtin_memcpy(in->macs, eth->h_dest, ETH_ALEN);
 	__builtin_memcpy(in->macs + ETH_ALEN, eth->h_source, ETH_ALEN);
+out:
 	ip6->hop_limit--;
 	return 0;
 }

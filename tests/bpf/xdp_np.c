@@ -35,6 +35,7 @@
  */
 #include <arpa/inet.h>
 #include <sched.h>
+#include <sys/random.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,6 +79,17 @@ static int write_str(const char *path, const char *s)
 	return err;
 }
 
+/*
+ * The handoff's key (np_meta_key), drawn per run as xcnid draws one per
+ * agent: every xdp_underlay here writes it, npx_fo reads it (the handoff's
+ * live rows); the harness's from_overlay objects keep 0 (no handoff).
+ * NPX_OLD_MAGIC: the constant the record carried before (issue 56 item 3),
+ * which a forger would write.
+ */
+#define NPX_OLD_MAGIC 0x786e706dU
+static uint32_t npx_key;
+static struct from_overlay *npx_fo;
+
 /* The programs the differential runs beside a tc program given by fd (npx_attach). */
 static struct {
 	int tc_fd;
@@ -106,6 +118,7 @@ static struct xdp_underlay *npx_open_as(struct bpf_object_open_opts *opts, int d
 	x->rodata->lb_enabled = 1;
 	x->rodata->lb_dsr = dsr;
 	x->rodata->np_accel = 1;
+	x->rodata->np_meta_key = npx_key;
 	if (xdp_underlay__load(x)) {
 		xdp_underlay__destroy(x);
 		return NULL;
@@ -146,10 +159,24 @@ int xdp_np_load(struct bpf_object_open_opts *opts)
 	if (sched_setaffinity(0, sizeof(one), &one))
 		return -errno;
 
+	if (getrandom(&npx_key, sizeof(npx_key), 0) != sizeof(npx_key))
+		return -errno;
+	npx_key |= 1;
+	if (npx_key == NPX_OLD_MAGIC)
+		npx_key ^= 2;
 	env.xdp_np = npx_open(opts, 0, NULL);
 	env.xdp_np_dsr = npx_open(opts, 1, NULL);
-	if (!env.xdp_np || !env.xdp_np_dsr)
+	/* FROM_OVERLAY_LB's settings, with the key: the handoff's tc. */
+	npx_fo = from_overlay__open_opts(opts);
+	if (!env.xdp_np || !env.xdp_np_dsr || !npx_fo)
 		return -errno ?: -EINVAL;
+	npx_fo->rodata->node_ip = ip4(NODE_IP);
+	npx_fo->rodata->vni = VNI;
+	UL_SVC_RANGES(npx_fo->rodata);
+	npx_fo->rodata->lb_enabled = 1;
+	npx_fo->rodata->np_meta_key = npx_key;
+	if ((err = from_overlay__load(npx_fo)))
+		return err;
 	/* The underlay as a node has it, in this private netns: NODE_IP on
 	 * the underlay device, n2 its neighbour, forwarding on (the FIB lookup
 	 * of the fast path asks for it); and the IPv6 underlay's of the nodes
@@ -170,7 +197,9 @@ void xdp_np_destroy(void)
 {
 	xdp_underlay__destroy(env.xdp_np);
 	xdp_underlay__destroy(env.xdp_np_dsr);
+	from_overlay__destroy(npx_fo);
 	env.xdp_np = env.xdp_np_dsr = NULL;
+	npx_fo = NULL;
 	for (size_t i = 0; i < ARRAY_SIZE(npx_fds); i++)
 		npx_detach(npx_fds[i].tc_fd);
 }
@@ -1263,17 +1292,20 @@ static int npx_live_refused(int fd, const uint8_t *in, size_t len, uint16_t sp, 
 /*
  * The metadata handoff (issue 56 item 3): a flow to a backend here (B,
  * UDP to NODE_IP:30098), its tc entry in the flow cache; its next packet
- * passes with struct xcni_np_meta in front (the magic, the frontend, the
- * generation), and tc takes the flow's service entry instead of its own
+ * passes with struct xcni_np_meta in front (the agent's key, the frontend,
+ * the generation), and tc (npx_fo) takes the flow's service entry instead of its own
  * choice. To tell which one tc made, the frontend is then flagged a
  * ClusterIP (from outside: refused, drop-clusterip-outside) without a new
  * generation, which xcnid never does: the choice refuses it, XDP's handed
  * choice (made under the generation) does not. Warm (XDP live into tc):
- * taken; cold (tc alone, no metadata), another program's area (the wrong
- * magic; the right magic with a stale generation): refused. With the
- * generation moved, XDP refuses its entry and hands on no record.
+ * taken; cold (tc alone, no metadata), another program's area (another
+ * key; the key with a stale generation; the old constant magic with the
+ * current generation, item 3): refused; the same key to a tc without one
+ * (FROM_OVERLAY_LB, key 0): refused. With the generation moved, XDP refuses
+ * its entry and hands on no record.
  * Shown to fail: with np_plan_choose not calling np_plan_handed, the warm
- * run is refused.
+ * run is refused; with the constant magic (main before item 3), the
+ * old-magic forger's run is taken.
  */
 static void npx_cache_handoff(void **state)
 {
@@ -1285,9 +1317,9 @@ static void npx_cache_handoff(void **state)
 	struct xcni_np_meta m;
 	struct xcni_svc sv;
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = env.ifindex[DEV_U], .attach_point = BPF_TC_INGRESS);
-	LIBBPF_OPTS(bpf_tc_opts, tco, .prog_fd = prog_fd(FROM_OVERLAY_LB));
+	LIBBPF_OPTS(bpf_tc_opts, tco, .prog_fd = bpf_program__fd(npx_fo->progs.from_overlay));
 	uint64_t gen, w0;
-	int xfd = bpf_program__fd(env.xdp_np->progs.xdp_underlay), forged, stale, err;
+	int xfd = bpf_program__fd(env.xdp_np->progs.xdp_underlay), forged, stale, old, err;
 
 	(void)state;
 	*(uint32_t *)k.addr = ip4(NODE_IP);
@@ -1306,13 +1338,14 @@ static void npx_cache_handoff(void **state)
 	memcpy(&m, npx_meta, sizeof(m));
 	assert_int_equal(bpf_map_lookup_elem(map_fd("xcni_svc"), &k, &sv), 0);
 	gen = npx_gen();
-	assert_int_equal(m.magic, XCNI_NP_META_MAGIC);
+	assert_int_equal(m.key, npx_key);
 	assert_int_equal(m.rev_nat, sv.rev_nat);
 	assert_int_equal(m.svc_flags, sv.flags);
 	assert_true(m.gen == gen);
-	w0 = XCNI_NP_META_MAGIC | (uint64_t)sv.rev_nat << 32;
-	forged = npx_forger(w0 ^ 1, gen);
+	w0 = npx_key | (uint64_t)sv.rev_nat << 32 | (uint64_t)sv.flags << 48;
+	forged = npx_forger(w0 ^ 2, gen);
 	stale = npx_forger(w0, gen ^ 1ULL << 32);
+	old = npx_forger(w0 ^ npx_key ^ NPX_OLD_MAGIC, gen);
 	err = bpf_tc_hook_create(&hook);
 	assert_true(!err || err == -EEXIST);
 	assert_int_equal(bpf_tc_attach(&hook, &tco), 0);
@@ -1331,10 +1364,23 @@ static void npx_cache_handoff(void **state)
 	}
 	assert_int_equal(npx_live_refused(forged, in, len, 40310, 30098), 1);
 	assert_int_equal(npx_live_refused(stale, in, len, 40310, 30098), 1);
+	assert_int_equal(npx_live_refused(old, in, len, 40310, 30098), 1);
+	/* The right record to a tc that has no key (0: no handoff). */
+	tco.flags = BPF_TC_F_REPLACE;
+	tco.prog_id = 0;
+	tco.prog_fd = prog_fd(FROM_OVERLAY_LB);
+	assert_int_equal(bpf_tc_attach(&hook, &tco), 0);
+	{
+		int right = npx_forger(w0, gen);
+
+		assert_int_equal(npx_live_refused(right, in, len, 40310, 30098), 1);
+		close(right);
+	}
 	tco.flags = tco.prog_fd = tco.prog_id = 0;
 	assert_int_equal(bpf_tc_detach(&hook, &tco), 0);
 	close(forged);
 	close(stale);
+	close(old);
 	/* Cold: tc alone refuses it; the generation moved, XDP hands on no record. */
 	assert_int_equal(lb_send(FROM_OVERLAY_LB, DEV_U, in, len, out, &out_len), TC_ACT_SHOT);
 	assert_int_equal(xdp_in(0, in, len, out, &out_len), XDP_PASS);

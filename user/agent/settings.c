@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include "xcni_shared.h"
@@ -34,7 +35,7 @@ struct settings {
 	__u32 svc_cidr, svc_cidr_mask, svc_cidr6[4], svc_mask6[4];
 	__u32 node_ip, node_ip6[4], underlay_ifindex, vni, tc_prefilter;
 	__u32 lb_enabled, lb_loopback_ip, lb_dsr, external_clusterip, np_accel;
-	__u32 decap_cookie[2];
+	__u32 decap_cookie[2], np_meta_key; /* host order */
 	__u32 fqdn_enabled, fqdn_ttl_min, fqdn_ttl_max;
 	__u32 snat_cl_burst, snat_cl_tok_ns, snat_cl_max; /* host order */
 };
@@ -73,6 +74,7 @@ static const struct setting_row {
 	ROW(external_clusterip, FO | XDP),
 	ROW(np_accel, XDP),
 	ROW(decap_cookie, FO),
+	ROW(np_meta_key, FO | XDP),
 	ROW(fqdn_enabled, FP | TP | FO),
 	/* No option sets them (yet): lib/dns.h's defaults. */
 	ROW(fqdn_ttl_min, TP),
@@ -82,6 +84,19 @@ static const struct setting_row {
 	ROW(snat_cl_tok_ns, FO | XDP),
 	ROW(snat_cl_max, FO | XDP),
 };
+
+/* The key of the record xdp_underlay hands from_overlay for a local
+ * backend's flow (np_meta_key, bpf/lib/config.h): drawn once per agent, the
+ * same in both objects; never 0 (no handoff), 0 when none could be drawn. */
+static __u32 np_meta_key(void)
+{
+	static __u32 key;
+	__u32 k;
+
+	if (!key && getrandom(&k, sizeof(k), 0) == sizeof(k))
+		key = k | 1;
+	return key;
+}
 
 /* Where each value comes from: the options, and the underlay overlay_resolve found. */
 static void settings_fill(const struct opts *o, struct settings *s)
@@ -110,6 +125,7 @@ static void settings_fill(const struct opts *o, struct settings *s)
 		s->lb_dsr = o->np_dsr ? 1 : 0;
 		s->external_clusterip = o->ext_cip ? 1 : 0;
 		s->np_accel = ov->np_accel != XCNI_NPA_OFF;
+		s->np_meta_key = s->np_accel ? np_meta_key() : 0;
 	}
 	if (ov->underlay) {
 		s->node_ip = ov->node_ip;
