@@ -15,6 +15,7 @@
 #   unpolicy NAME...   lab delete of each, a not ok where one fails
 
 LAB_PINS=/sys/fs/bpf/xcni-lab
+LAB_TESTS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 PIDS=()
 MINE=()
 
@@ -245,6 +246,21 @@ y_webpol() {
 		'    ports: [{port: 80, protocol: TCP}, {port: 81, protocol: UDP}]'
 }
 
+# lab_ui_serve NETNS ADDR: xcnictl lab ui on ADDR in a netns of its own (its
+# output in $T/labui.out), checked to serve.
+lab_ui_serve() {
+	ip netns add "$1" && ip -n "$1" link set lo up
+	# nsenter, not ip netns exec: that remounts /sys, hiding the nodes' pins in /sys/fs/bpf.
+	nsenter --net="/run/netns/$1" "$XCNICTL" lab ui --listen "$2" >"$T/labui.out" 2>&1 &
+	MINE+=("$!")
+	check "xcnictl lab ui --listen $2 serves" _lab_ui_served "$2"
+}
+_lab_ui_served() {
+	for _ in $(seq 50); do grep -q "serving http://$1/" "$T/labui.out" && return 0; sleep 0.1; done
+	cat "$T/labui.out"
+	return 1
+}
+
 # lab_ui_graph PORT FILE: xcnictl lab ui on 127.0.0.1:PORT just long enough to
 # save its /api/graph (the service map's data, every node's records merged) in FILE.
 lab_ui_graph() {
@@ -257,6 +273,16 @@ lab_ui_graph() {
 	kill "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
 	return $rc
+}
+
+# udp_echo POD SPORT DST DPORT N [SIZE [WAIT]]: udp_echo.py in POD (prints how
+# many were echoed); answered WANT POD ...: WANT of them were.
+udp_echo() { local pod=$1; shift; lab exec "$pod" -- /usr/bin/python3 "$LAB_TESTS/udp_echo.py" "$@"; }
+answered() {
+	local want=$1 got
+	shift
+	got=$(udp_echo "$@") || return 1
+	[ "$got" = "$want" ] || { echo "answered $got, wanted $want"; return 1; }
 }
 
 policy() {
