@@ -131,6 +131,15 @@ pin_cpus() {
 		PIN_CPUS=0
 	fi
 }
+# iperf3_end FILE: "GBPS RETRANSMITS BYTES" of an iperf3 -J result (the received side's
+# rate and bytes, the sender's retransmits).
+iperf3_end() {
+	python3 -c '
+import json, sys
+e = json.load(open(sys.argv[1]))["end"]
+rx = e["sum_received"]
+print("%.3f %d %d" % (rx["bits_per_second"] / 1e9, e["sum_sent"].get("retransmits", 0), rx["bytes"]))' "$1"
+}
 die() { echo "$BENCH: $*" >&2; exit 1; }
 say() { echo "$BENCH: $*"; }
 num_in() { [[ $1 =~ ^[0-9]+$ ]] && (($1 >= $2 && $1 <= $3)); }

@@ -152,6 +152,16 @@ stop_xcnid() {
 	rm -f "/tmp/xcnid-$XCT_TAG.log"
 	case "$XCNID_PIN" in /sys/fs/bpf/?*) rm -rf "$XCNID_PIN" ;; esac
 }
+# tag_cleanup: the agent stopped, every netns of this run's tag ($XCT_TAG-*)
+# removed, the scratch directory $T gone.
+tag_cleanup() {
+	local p
+	stop_xcnid
+	for p in $(ip netns list | awk '{print $1}' | grep "^$XCT_TAG-"); do
+		ip netns del "$p" 2>/dev/null
+	done
+	rm -rf "$T"
+}
 
 # A manifest directory xcnid follows (--manifests "$M"): put FILE writes stdin
 # into it atomically; sync_gen bumps the generation token and waits until the

@@ -33,15 +33,7 @@ esac
 nfam=$((has4 + has6))
 pods=()
 
-cleanup() {
-	local p
-	stop_xcnid
-	for p in $(ip netns list | awk '{print $1}' | grep "^$XCT_TAG-"); do
-		ip netns del "$p" 2>/dev/null
-	done
-	rm -rf "$T"
-}
-trap cleanup EXIT
+trap tag_cleanup EXIT
 
 [ -x "$XCNI_BIN" ] || { not_ok "plugin binary $XCNI_BIN exists (run make)"; finish; exit 1; }
 PIN=/sys/fs/bpf/$XCT_TAG

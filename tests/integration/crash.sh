@@ -27,15 +27,7 @@ PODS=${CRASH_PODS:-160}
 PAR=${CRASH_PAR:-32}
 TIMED=${CRASH_TIMED:-12}
 
-cleanup() {
-	local p
-	stop_xcnid
-	for p in $(ip netns list | awk '{print $1}' | grep "^$XCT_TAG-"); do
-		ip netns del "$p" 2>/dev/null
-	done
-	rm -rf "$T"
-}
-trap cleanup EXIT
+trap tag_cleanup EXIT
 
 [ -x "$XCNI_BIN" ] || { not_ok "plugin binary $XCNI_BIN exists (run make)"; finish; exit 1; }
 ip netns add "$NODE"
