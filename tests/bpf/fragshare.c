@@ -128,6 +128,18 @@ static const struct share_case cases[] = {
 FRAG_HELD(frag_held, "xcni_frag", struct xcni_frag_key, struct xcni_frag, struct xcni_frag_share)
 FRAG_HELD(frag6_held, "xcni_frag6", struct xcni_frag6_key, struct xcni_frag6, struct xcni_frag6_share)
 
+/* r a fragment: offset off in 8-byte units, more to come (IPv6: a Fragment header). */
+static void frag_at(struct row *r, bool v6, uint16_t off, int more)
+{
+	if (v6) {
+		r->ext6[0] = IPPROTO_FRAGMENT;
+		r->n_ext6 = 1;
+		r->frag = (uint16_t)(off << 3 | more);
+	} else {
+		r->frag = (uint16_t)(off | more << 13);
+	}
+}
+
 /* A fragment of UDP datagram id, s:sp -> d:dp: offset in 8-byte units, more to come. */
 static struct row frag_row(const struct share_case *c, int dev, const char *s, const char *d,
 			   uint16_t sp, uint16_t dp, uint16_t id, uint16_t off, int more)
@@ -136,13 +148,7 @@ static struct row frag_row(const struct share_case *c, int dev, const char *s, c
 
 	if (c->prog == FROM_OVERLAY)
 		r.node = N2;
-	if (c->v6) {
-		r.ext6[0] = IPPROTO_FRAGMENT;
-		r.n_ext6 = 1;
-		r.frag = (uint16_t)(off << 3 | more);
-	} else {
-		r.frag = (uint16_t)(off | more << 13);
-	}
+	frag_at(&r, c->v6, off, more);
 	return r;
 }
 
@@ -355,13 +361,7 @@ static struct row src_row(const struct src_case *c, const char *src, uint16_t id
 		r.dport = c->dport;
 	}
 
-	if (c->v6) {
-		r.ext6[0] = IPPROTO_FRAGMENT;
-		r.n_ext6 = 1;
-		r.frag = (uint16_t)(off << 3 | more);
-	} else {
-		r.frag = (uint16_t)(off | more << 13);
-	}
+	frag_at(&r, c->v6, off, more);
 	return r;
 }
 
