@@ -78,12 +78,12 @@ no_rules() {
 	done
 }
 
-slice() { # slice ENDPOINTS-YAML
-	put eps.yaml <<EOF
+slice() { # slice ENDPOINTS-YAML [6]: the Service's EndpointSlice web-1 (IPv4) or web-6 (IPv6)
+	put "eps${2:-}.yaml" <<EOF
 apiVersion: discovery.k8s.io/v1
 kind: EndpointSlice
-metadata: {name: web-1, namespace: x, labels: {kubernetes.io/service-name: web}}
-addressType: IPv4
+metadata: {name: web-${2:-1}, namespace: x, labels: {kubernetes.io/service-name: web}}
+addressType: IPv${2:-4}
 endpoints: $1
 ports: [{name: http, port: 8080}]
 EOF
@@ -107,16 +107,7 @@ spec:
   ports: [{name: http, port: 80, targetPort: http}]
 EOF
 } | put pods.yaml
-slice6() { # slice6 ENDPOINTS-YAML: the Service's IPv6 EndpointSlice
-	put eps6.yaml <<EOF
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: web-6, namespace: x, labels: {kubernetes.io/service-name: web}}
-addressType: IPv6
-endpoints: $1
-ports: [{name: http, port: 8080}]
-EOF
-}
+slice6() { slice "$1" 6; }
 slice "[{addresses: [$IP_A], nodeName: n1}]"
 slice6 "[{addresses: [\"$IP6_A\"], nodeName: n1}]"
 check "Service and EndpointSlices applied" sync_gen
