@@ -152,6 +152,17 @@ stop_xcnid() {
 	rm -f "/tmp/xcnid-$XCT_TAG.log"
 	case "$XCNID_PIN" in /sys/fs/bpf/?*) rm -rf "$XCNID_PIN" ;; esac
 }
+# same_as_baseline: the suite's snapshot (a function it defines) is $BASELINE,
+# else their diff.
+same_as_baseline() {
+	local now
+	now=$(snapshot)
+	if [ "$now" != "$BASELINE" ]; then
+		diff <(echo "$BASELINE") <(echo "$now") | head -20
+		return 1
+	fi
+}
+
 # tag_cleanup: the agent stopped, every netns of this run's tag ($XCT_TAG-*)
 # removed, the scratch directory $T gone.
 tag_cleanup() {

@@ -101,14 +101,6 @@ same_as_baseline_pods_aside() {
 		return 1
 	fi
 }
-same_as_baseline() {
-	local now
-	now=$(snapshot)
-	if [ "$now" != "$BASELINE" ]; then
-		diff <(echo "$BASELINE") <(echo "$now") | head -20
-		return 1
-	fi
-}
 
 # ---- VERSION ----------------------------------------------------------------
 cni VERSION "" "" <<<'{"cniVersion":"1.1.0"}'

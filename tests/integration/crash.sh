@@ -64,14 +64,6 @@ snapshot() {
 	bpftool map dump pinned "$PIN/xcni_endpoints" 2>/dev/null | grep -c '"key"' | sed 's/^/endpoints /'
 	bpftool map dump pinned "$PIN/xcni_ifindex" 2>/dev/null | grep -c '"key"' | sed 's/^/ifindex-entries /'
 }
-same_as_baseline() {
-	local now
-	now=$(snapshot)
-	if [ "$now" != "$BASELINE" ]; then
-		diff <(echo "$BASELINE") <(echo "$now") | head -20
-		return 1
-	fi
-}
 
 export XCNID_NETNS=$NODE
 check "xcnid starts and pins its programs under $PIN" start_xcnid "$PIN" --pod-cidr 10.99.100.0/22 || {

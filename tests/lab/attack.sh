@@ -75,11 +75,7 @@ MPORT=9969 # every node's xcnid serves its metrics at 127.0.0.1:9969 in its netn
 POLNAME_MAX=32 # xcni_polname's entries: the policy flood (item 2) goes past them
 
 attack_cleanup() {
-	local p
-	for p in "${RECV[@]}"; do
-		kill "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
+	stop_pids "${RECV[@]}"
 	ip netns del "$ATK" 2>/dev/null
 	rm -f "$FPIN"
 	lab_cleanup
@@ -1003,7 +999,7 @@ if [ -n "$NPA" ]; then
 		test "$(npa_field 1 tc_packets)" -gt 0
 fi
 
-for p in "${RECV[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+stop_pids "${RECV[@]}"
 RECV=()
 ip netns del "$ATK"
 lab_down_checked

@@ -151,13 +151,15 @@ remember_pids() {
 		PIDS+=("$p")
 	done
 }
-stop_mine() {
+# stop_pids PID...: each killed and waited for; stop_mine: MINE's.
+stop_pids() {
 	local p
-	for p in "${MINE[@]}"; do
+	for p in "$@"; do
 		kill "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
 	done
 }
+stop_mine() { stop_pids "${MINE[@]}"; }
 lab_down_checked() {
 	local left
 	remember_pids
@@ -273,6 +275,18 @@ lab_ui_graph() {
 	kill "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
 	return $rc
+}
+
+# udp_flow_start OUT CMD...: CMD (udp_flow.py and its arguments, in a pod or
+# netns) in the background into OUT, FLOW its PID (in MINE), waited for until
+# its first ask is written.
+udp_flow_start() {
+	local out=$1
+	shift
+	"$@" >"$out" 2>&1 &
+	FLOW=$!
+	MINE+=("$FLOW")
+	for _ in $(seq 50); do grep -q '^0 ' "$out" 2>/dev/null && break; sleep 0.1; done
 }
 
 # udp_echo POD SPORT DST DPORT N [SIZE [WAIT]]: udp_echo.py in POD (prints how
