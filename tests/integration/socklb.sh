@@ -203,8 +203,8 @@ links_pinned() {
 check "the eight hooks (IPv4 and IPv6) attached to the cgroup as pinned links" links_pinned
 
 # TCP from the cgroup: the backend on the wire from the SYN on, the ClusterIP to the app.
-check "in the cgroup, TCP to ClusterIP: hello, getpeername = ClusterIP, SYN to the backend" \
-	syn_peer in_cg "$VIP" "$IP_B" "$IP_A"
+tcp_in() { syn_peer in_cg "$VIP" "$IP_B" "$IP_A"; }
+check "in the cgroup, TCP to ClusterIP: hello, getpeername = ClusterIP, SYN to the backend" tcp_in
 
 udp_in() {
 	local got
