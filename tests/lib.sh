@@ -182,10 +182,17 @@ put() { cat >"$M/.tmp-$1" && mv "$M/.tmp-$1" "$M/$1"; }
 # The objects an API server would hold, one document each after "---":
 #   k_ns NAME [LABELS]                 a Namespace (LABELS "team: red")
 #   k_pod NAME NS IP [LABELS [CONTAINERS]]  a Pod on n1 with podIP IP
+#   k_allow NAME FROM TO [PORTS]       NetworkPolicy x/NAME: pod TO (label pod: TO)
+#                                      admits pod FROM alone, on PORTS ("{port: 80}")
 k_ns() { printf -- '---\napiVersion: v1\nkind: Namespace\nmetadata: {name: %s%s}\n' "$1" "${2:+, labels: {$2\}}"; }
 k_pod() {
 	printf -- '---\napiVersion: v1\nkind: Pod\nmetadata: {name: %s, namespace: %s%s}\n' "$1" "$2" "${4:+, labels: {$4\}}"
 	printf 'spec: {nodeName: n1%s}\nstatus: {podIP: %s}\n' "${5:+, containers: [$5]}" "$3"
+}
+k_allow() {
+	printf -- '---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: %s, namespace: x}\n' "$1"
+	printf 'spec:\n  podSelector: {matchLabels: {pod: %s}}\n' "$3"
+	printf '  ingress: [{from: [{podSelector: {matchLabels: {pod: %s}}}]%s}]\n' "$2" "${4:+, ports: [$4]}"
 }
 sync_gen() {
 	MANIFEST_GEN=$((MANIFEST_GEN + 1))

@@ -222,12 +222,5 @@ geneve_from_host() {
 
 # pol_b_from_a: the NetworkPolicy b-from-a (b admits a alone) into pol.yaml.
 pol_b_from_a() {
-	put pol.yaml <<'EOT'
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: b-from-a, namespace: x}
-spec:
-  podSelector: {matchLabels: {pod: b}}
-  ingress: [{from: [{podSelector: {matchLabels: {pod: a}}}]}]
-EOT
+	k_allow b-from-a a b | put pol.yaml
 }
