@@ -182,12 +182,21 @@ put() { cat >"$M/.tmp-$1" && mv "$M/.tmp-$1" "$M/$1"; }
 # The objects an API server would hold, one document each after "---":
 #   k_ns NAME [LABELS]                 a Namespace (LABELS "team: red")
 #   k_pod NAME NS IP [LABELS [CONTAINERS]]  a Pod on n1 with podIP IP
+#   k_svc2 NAME SELECTOR VIP VIP6 PORTS [SPEC]  a dual-stack Service x/NAME
+#                                      (SPEC: one more line of its spec)
 #   k_allow NAME FROM TO [PORTS]       NetworkPolicy x/NAME: pod TO (label pod: TO)
 #                                      admits pod FROM alone, on PORTS ("{port: 80}")
 k_ns() { printf -- '---\napiVersion: v1\nkind: Namespace\nmetadata: {name: %s%s}\n' "$1" "${2:+, labels: {$2\}}"; }
 k_pod() {
 	printf -- '---\napiVersion: v1\nkind: Pod\nmetadata: {name: %s, namespace: %s%s}\n' "$1" "$2" "${4:+, labels: {$4\}}"
 	printf 'spec: {nodeName: n1%s}\nstatus: {podIP: %s}\n' "${5:+, containers: [$5]}" "$3"
+}
+k_svc2() {
+	printf -- '---\napiVersion: v1\nkind: Service\nmetadata: {name: %s, namespace: x}\n' "$1"
+	printf 'spec:\n  selector: {%s}\n  clusterIP: %s\n  clusterIPs: [%s, "%s"]\n  ipFamilies: [IPv4, IPv6]\n' \
+		"$2" "$3" "$3" "$4"
+	[ -z "${6:-}" ] || printf '  %s\n' "$6"
+	printf '  ports: [%s]\n' "$5"
 }
 k_allow() {
 	printf -- '---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: %s, namespace: x}\n' "$1"

@@ -136,17 +136,9 @@ IP6_B=$(jq -r '.ips[].address | select(contains(":"))' "$T/b.json" | cut -d/ -f1
 	k_pod a x "$IP_A" "app: web"
 	k_pod b x "$IP_B" "app: client"
 	k_pod c x "$IP_C" "app: locked"
+	k_svc2 web "app: web" "$VIP" "$VIP6" \
+		"{name: http, port: 80, targetPort: 8080}, {name: dns, port: 53, targetPort: 8081, protocol: UDP}"
 	cat <<EOF
----
-apiVersion: v1
-kind: Service
-metadata: {name: web, namespace: x}
-spec:
-  selector: {app: web}
-  clusterIP: $VIP
-  clusterIPs: [$VIP, "$VIP6"]
-  ipFamilies: [IPv4, IPv6]
-  ports: [{name: http, port: 80, targetPort: 8080}, {name: dns, port: 53, targetPort: 8081, protocol: UDP}]
 ---
 apiVersion: discovery.k8s.io/v1
 kind: EndpointSlice

@@ -93,19 +93,7 @@ EOF
 	k_ns x
 	k_pod a x "$IP_A" 'app: web' '{name: c, ports: [{containerPort: 8080, name: http}]}'
 	k_pod b x "$IP_B"
-	cat <<EOF
----
-apiVersion: v1
-kind: Service
-metadata: {name: web, namespace: x}
-spec:
-  selector: {app: web}
-  clusterIP: $VIP
-  clusterIPs: [$VIP, "$VIP6"]
-  ipFamilies: [IPv4, IPv6]
-  ipFamilyPolicy: RequireDualStack
-  ports: [{name: http, port: 80, targetPort: http}]
-EOF
+	k_svc2 web "app: web" "$VIP" "$VIP6" "{name: http, port: 80, targetPort: http}" "ipFamilyPolicy: RequireDualStack"
 } | put pods.yaml
 slice6() { slice "$1" 6; }
 slice "[{addresses: [$IP_A], nodeName: n1}]"
