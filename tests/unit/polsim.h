@@ -328,9 +328,10 @@ static inline void compile(void)
 
 /* ---- the data plane, simulated ---------------------------------------- */
 
-/* lpm_match, ep_find, ipcache_identity and polcidr_group are the library's
- * (lib/policy/policy.h: pol_lpm_match, pol_ep_find, pol_ipcache_identity,
- * pol_cidr_group), the replay of policy suggest's lookups. */
+/* lpm_match, ep_find, ipcache_identity, polcidr_group and the policy trie's
+ * lookup are the library's (lib/policy/policy.h: pol_lpm_match, pol_ep_find,
+ * pol_ipcache_identity, pol_cidr_group, pol_entry_lookup), the replay of
+ * policy suggest's lookups. */
 
 /* The same for an IPv6 peer address. */
 static inline uint32_t polcidr_group6(const struct pol_ep *ep, int dir, const char *ip6)
