@@ -280,18 +280,7 @@ for f in os.listdir(sys.argv[1]):
 
 metric_fwd_local() { # SETUP: "packets bytes" its xcni redirected pod-to-pod so far
 	nsenter --net="/var/run/netns/$(node_ns "$1")" "${XCNICTL[$1]}" --pin-dir "${PIN[$1]}" --json metrics |
-		python3 -c '
-import json, sys
-def rows(o):  # the metric rows, wherever the print layer nests them
-    if isinstance(o, dict):
-        if o.get("reason") == "fwd-local":
-            yield o
-        else:
-            for v in o.values(): yield from rows(v)
-    elif isinstance(o, list):
-        for v in o: yield from rows(v)
-rs = list(rows(json.load(sys.stdin)))
-print(sum(r["packets"] for r in rs), sum(r["bytes"] for r in rs))'
+		metric_sum fwd-local
 }
 
 for s in "${SETUPS[@]}"; do build_setup "$s"; done

@@ -342,18 +342,7 @@ print(sum(1 for r in rows if r.get("direction") == "ingress"))')
 
 	metric() { # metric REASON: "packets bytes" of that xcnictl metrics row, summed
 		nsenter --net="/var/run/netns/$(node_ns x)" "$XCNICTL_BIN" --pin-dir "$XPIN" --json metrics |
-			python3 -c '
-import json, sys
-def rows(o):
-    if isinstance(o, dict):
-        if o.get("reason") == sys.argv[1]:
-            yield o
-        else:
-            for v in o.values(): yield from rows(v)
-    elif isinstance(o, list):
-        for v in o: yield from rows(v)
-rs = list(rows(json.load(sys.stdin)))
-print(sum(r["packets"] for r in rs), sum(r["bytes"] for r in rs))' "$1"
+			metric_sum "$1"
 	}
 	client_flows() { # new flows the client's rule on CONN_PORT allowed so far
 		nsenter --net="/var/run/netns/$(node_ns x)" "$XCNICTL_BIN" --pin-dir "$XPIN" --json \
