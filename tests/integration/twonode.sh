@@ -78,6 +78,24 @@ EOT
 	done | put nodes.yaml
 }
 
+# tn_up V4NET V6NET: ul0 between the nodes with V4NET.<n>/24 (none when
+# empty) and V6NET<n>/64; the cluster as both agents read it (tn_nodes,
+# Namespace x); both agents started and the Nodes applied, else the suite ends.
+tn_up() {
+	local n
+	ip link add ul0 netns "$(node_ns 1)" type veth peer name ul0 netns "$(node_ns 2)"
+	for n in 1 2; do
+		[ -z "$1" ] || ip -n "$(node_ns "$n")" addr add "$1.$n/24" dev ul0
+		ip -n "$(node_ns "$n")" addr add "$2$n/64" dev ul0 nodad
+		ip -n "$(node_ns "$n")" link set ul0 up
+	done
+	tn_nodes "$1" "$2"
+	printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n' | put ns.yaml
+	for n in 1 2; do agent_start "$n" "$T/xcnid$n.log"; done
+	check "xcnid on both nodes, overlay on ul0" agents_ready || { finish; exit 1; }
+	check "the Nodes applied" sync2
+}
+
 # agent_start N LOG [XCNID-ARGS...]: xcnid on node N over the underlay ul0,
 # into LOG; its PID joins AGENTS.
 agent_start() {

@@ -18,20 +18,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 TN_NAME=v6ovl TN_NET=201
 . "$HERE/twonode.sh"
 
-ip link add ul0 netns "$(node_ns 1)" type veth peer name ul0 netns "$(node_ns 2)"
-for n in 1 2; do
-	ip -n "$(node_ns "$n")" addr add "192.168.99.$n/24" dev ul0
-	ip -n "$(node_ns "$n")" addr add "fc00:99::$n/64" dev ul0 nodad
-	ip -n "$(node_ns "$n")" link set ul0 up
-done
-
-# The cluster as both agents read it: the Nodes (InternalIPs, podCIDRs per family).
-tn_nodes "192.168.99" "fc00:99::"
-printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n' | put ns.yaml
-
-for n in 1 2; do agent_start "$n" "$T/xcnid$n.log"; done
-check "xcnid on both nodes, overlay on ul0" agents_ready || { finish; exit 1; }
-check "the Nodes applied" sync2
+tn_up 192.168.99 fc00:99::
 
 # ---- pods: a, c on n1, b on n2 ----------------------------------------------------
 pods_add

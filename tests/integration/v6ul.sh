@@ -19,19 +19,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 TN_NAME=v6ul TN_NET=202
 . "$HERE/twonode.sh"
 
-ip link add ul0 netns "$(node_ns 1)" type veth peer name ul0 netns "$(node_ns 2)"
-for n in 1 2; do
-	ip -n "$(node_ns "$n")" addr add "fc00:98::$n/64" dev ul0 nodad
-	ip -n "$(node_ns "$n")" link set ul0 up
-done
-
-# The cluster as both agents read it: the Nodes (InternalIPs, podCIDRs per family).
-tn_nodes "" "fc00:98::"
-printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n' | put ns.yaml
-
-for n in 1 2; do agent_start "$n" "$T/xcnid$n.log"; done
-check "xcnid on both nodes, overlay on ul0" agents_ready || { finish; exit 1; }
-check "the Nodes applied" sync2
+tn_up "" fc00:98::
 check "ul0 has no IPv4 address on either node" \
 	bash -c "! ip -n $(node_ns 1) -4 addr show dev ul0 | grep -q inet && ! ip -n $(node_ns 2) -4 addr show dev ul0 | grep -q inet"
 check "xcnid took the IPv6 underlay (node address fc00:98::1)" \
