@@ -184,6 +184,8 @@ put() { cat >"$M/.tmp-$1" && mv "$M/.tmp-$1" "$M/$1"; }
 #   k_pod NAME NS IP [LABELS [CONTAINERS]]  a Pod on n1 with podIP IP
 #   k_svc2 NAME SELECTOR VIP VIP6 PORTS [SPEC]  a dual-stack Service x/NAME
 #                                      (SPEC: one more line of its spec)
+#   k_slice NAME SVC 4|6 ENDPOINTS PORTS  an EndpointSlice x/NAME of Service x/SVC
+#                                      (ENDPOINTS, PORTS: flow lists)
 #   k_allow NAME FROM TO [PORTS]       NetworkPolicy x/NAME: pod TO (label pod: TO)
 #                                      admits pod FROM alone, on PORTS ("{port: 80}")
 k_ns() { printf -- '---\napiVersion: v1\nkind: Namespace\nmetadata: {name: %s%s}\n' "$1" "${2:+, labels: {$2\}}"; }
@@ -197,6 +199,11 @@ k_svc2() {
 		"$2" "$3" "$3" "$4"
 	[ -z "${6:-}" ] || printf '  %s\n' "$6"
 	printf '  ports: [%s]\n' "$5"
+}
+k_slice() {
+	printf -- '---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\n'
+	printf 'metadata: {name: %s, namespace: x, labels: {kubernetes.io/service-name: %s}}\n' "$1" "$2"
+	printf 'addressType: IPv%s\nendpoints: %s\nports: [%s]\n' "$3" "$4" "$5"
 }
 k_allow() {
 	printf -- '---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: %s, namespace: x}\n' "$1"

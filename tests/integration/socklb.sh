@@ -138,21 +138,11 @@ IP6_B=$(jq -r '.ips[].address | select(contains(":"))' "$T/b.json" | cut -d/ -f1
 	k_pod c x "$IP_C" "app: locked"
 	k_svc2 web "app: web" "$VIP" "$VIP6" \
 		"{name: http, port: 80, targetPort: 8080}, {name: dns, port: 53, targetPort: 8081, protocol: UDP}"
+	k_slice web-6 web 6 "[{addresses: [\"$IP6_A\"], nodeName: n1}]" "{name: http, port: 8080}"
+	k_slice web-1 web 4 "[{addresses: [$IP_A], nodeName: n1}]" \
+		"{name: http, port: 8080}, {name: dns, port: 8081, protocol: UDP}"
+	k_slice locked-1 locked 4 "[{addresses: [$IP_C], nodeName: n1}]" "{name: http, port: 8080}"
 	cat <<EOF
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: web-6, namespace: x, labels: {kubernetes.io/service-name: web}}
-addressType: IPv6
-endpoints: [{addresses: ["$IP6_A"], nodeName: n1}]
-ports: [{name: http, port: 8080}]
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: web-1, namespace: x, labels: {kubernetes.io/service-name: web}}
-addressType: IPv4
-endpoints: [{addresses: [$IP_A], nodeName: n1}]
-ports: [{name: http, port: 8080}, {name: dns, port: 8081, protocol: UDP}]
 ---
 apiVersion: v1
 kind: Service
@@ -168,13 +158,6 @@ spec:
   selector: {app: locked}
   clusterIP: $VIP_DENY
   ports: [{name: http, port: 80, targetPort: 8080}]
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: locked-1, namespace: x, labels: {kubernetes.io/service-name: locked}}
-addressType: IPv4
-endpoints: [{addresses: [$IP_C], nodeName: n1}]
-ports: [{name: http, port: 8080}]
 ---
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy

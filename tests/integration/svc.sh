@@ -79,14 +79,7 @@ no_rules() {
 }
 
 slice() { # slice ENDPOINTS-YAML [6]: the Service's EndpointSlice web-1 (IPv4) or web-6 (IPv6)
-	put "eps${2:-}.yaml" <<EOF
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: web-${2:-1}, namespace: x, labels: {kubernetes.io/service-name: web}}
-addressType: IPv${2:-4}
-endpoints: $1
-ports: [{name: http, port: 8080}]
-EOF
+	k_slice "web-${2:-1}" web "${2:-4}" "$1" "{name: http, port: 8080}" | put "eps${2:-}.yaml"
 }
 
 {
