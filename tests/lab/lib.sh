@@ -277,6 +277,17 @@ lab_ui_graph() {
 	return $rc
 }
 
+# lab_up_or_end ARGS...: lab up ARGS as a check (its output in $out, and as
+# comments), the processes it started remembered; a failure ends the suite.
+lab_up_or_end() {
+	local rc
+	out=$(lab up "$@" 2>&1)
+	rc=$?
+	echo "$out" | sed 's/^/# /'
+	check "lab up $*" test "$rc" -eq 0 || { finish; exit 1; }
+	remember_pids
+}
+
 # udp_flow_start OUT CMD...: CMD (udp_flow.py and its arguments, in a pod or
 # netns) in the background into OUT, FLOW its PID (in MINE), waited for until
 # its first ask is written.

@@ -72,10 +72,7 @@ check "xcnid --cluster-cidr with a bad CIDR in the list: exit 2, naming it" \
 	bash -c "[ $RC -eq 2 ] && grep -q -- '--cluster-cidr 10.96.0.0/12,10.0.0.0: not CIDR\[,CIDR...\] (IPv4 or IPv6 CIDRs)' <<<\"\$1\"" _ "$out"
 
 # ---- up: two nodes and the outside ----------------------------------------------------
-out=$(lab up --nodes 2 2>&1); RC=$?
-echo "$out" | sed 's/^/# /'
-check "lab up --nodes 2" test "$RC" -eq 0 || { finish; exit 1; }
-remember_pids
+lab_up_or_end --nodes 2
 check "lab up reports the outside and its listener" grep -q "outside up: netns xcl-out, $OUT" <<<"$out"
 # grep >/dev/null, not grep -q, after a pipe: an early exit would kill the writer
 # with SIGPIPE, and pipefail would count that as a failure.
