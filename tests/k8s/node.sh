@@ -391,50 +391,9 @@ containerd_conf() {
 		ln -sf /usr/lib/cni/host-local "$RUN/cni/bin/host-local"
 		ln -sf /usr/lib/cni/loopback "$RUN/cni/bin/loopback"
 	fi
-	cat >"$RUN/containerd/config.toml" <<EOF
-version = 2
-root = "$RUN/containerd/root"
-state = "$RUN/containerd/state"
-temp = "$RUN/containerd/tmp"
-plugin_dir = "$RUN/containerd/plugins"
-oom_score = 0
-disabled_plugins = [
-  "io.containerd.snapshotter.v1.aufs",
-  "io.containerd.snapshotter.v1.btrfs",
-  "io.containerd.snapshotter.v1.devmapper",
-  "io.containerd.snapshotter.v1.zfs",
-]
-[grpc]
-  address = "$SOCK"
-[ttrpc]
-  address = "$SOCK.ttrpc"
-[debug]
-  level = "${XCNI_K8S_CONTAINERD_LOG:-info}"
-[plugins]
-  [plugins."io.containerd.internal.v1.opt"]
-    path = "$RUN/containerd/opt"
-  [plugins."io.containerd.grpc.v1.cri"]
-    sandbox_image = "$IMAGE_PAUSE"
-    restrict_oom_score_adj = true
-    disable_apparmor = true
-    enable_selinux = false
-    disable_tcp_service = true
-    netns_mounts_under_state_dir = true
-    stream_server_address = "127.0.0.1"
-    stream_server_port = "0"
-    [plugins."io.containerd.grpc.v1.cri".cni]
-      bin_dir = "$bin_dir"
-      conf_dir = "$conf_dir"
-      max_conf_num = 1
-    [plugins."io.containerd.grpc.v1.cri".containerd]
-      snapshotter = "overlayfs"
-      default_runtime_name = "runc"
-      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
-        runtime_type = "io.containerd.runc.v2"
-        [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
-          Root = "$RUN/runc"
-          SystemdCgroup = false
-EOF
+	. "$ROOT/tests/lib/containerd.sh"
+	containerd_config "$RUN/containerd" "$RUN/containerd/state" "$SOCK" "$IMAGE_PAUSE" "$bin_dir" "$conf_dir" \
+		overlayfs "$RUN/runc" "${XCNI_K8S_CONTAINERD_LOG:-info}" >"$RUN/containerd/config.toml"
 }
 
 images() {
