@@ -217,7 +217,7 @@ if [ "$CRI_PLUGIN" = xcni ]; then
 fi
 
 # ---- containerd config ----------------------------------------------------
-. "$HERE/../lib/containerd.sh"
+. "$HERE/../lib/node_conf.sh"
 containerd_config "$T" "$STATE" "$SOCK" "$IMAGE" "$T/cni-bin" "$T/cni-conf" "$SNAPSHOTTER" "$T/runc" \
 	>"$T/config.toml"
 

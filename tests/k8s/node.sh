@@ -75,6 +75,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD=${BUILD:-$ROOT/build}
+. "$ROOT/tests/lib/node_conf.sh"
 CP=$ROOT/tests/k8s/controlplane.sh
 TOP=${XCNI_K8S_TOP:-/run/xcni-k8s}
 BR=xk8s-br
@@ -285,19 +286,14 @@ node_pki() {
 	rm -f "$p"/*.csr "$ext"
 	chmod 600 "$p"/*.key
 	cp "$CP_RUN/pki/ca.crt" "$p/ca.crt"
-	local k=$K8S_BIN/kubectl f=$RUN/kubelet.kubeconfig
-	"$k" config --kubeconfig "$f" set-cluster xcni --server "https://$K8S_ADVERTISE:6443" \
-		--certificate-authority "$p/ca.crt" --embed-certs >/dev/null
-	"$k" config --kubeconfig "$f" set-credentials "system:node:$NAME" --client-certificate "$p/kubelet.crt" \
-		--client-key "$p/kubelet.key" --embed-certs >/dev/null
-	"$k" config --kubeconfig "$f" set-context xcni --cluster xcni --user "system:node:$NAME" >/dev/null
-	"$k" config --kubeconfig "$f" use-context xcni >/dev/null
+	kubeconfig_write "$RUN/kubelet.kubeconfig" "https://$K8S_ADVERTISE:6443" "$p/ca.crt" "system:node:$NAME" \
+		--client-certificate "$p/kubelet.crt" --client-key "$p/kubelet.key" --embed-certs
 }
 
 # The service account, ClusterRole and binding of examples/kind/xcni.yaml (not
 # its DaemonSet), and a kubeconfig with that account's token for xcnid.
 xcni_identity() {
-	local tok secret k=$K8S_BIN/kubectl f=$RUN/xcnid.kubeconfig
+	local tok secret f=$RUN/xcnid.kubeconfig
 	# With --kube-proxy-replacement, kpr-rbac.yaml's rules too (EndpointSlices),
 	# as kustomization.yaml adds them: xcni.yaml alone does not grant them.
 	python3 - "$ROOT/examples/kind" "${XCNI_K8S_XCNID_ARGS:-}" >"$RUN/xcni-rbac.yaml" <<'EOF'
@@ -317,11 +313,7 @@ EOF
 		bash -c "ip netns exec $K8S_NETNS $K8S_BIN/kubectl --kubeconfig $KUBECONFIG -n kube-system get sa xcni -o jsonpath='{.secrets[0].name}' | grep -q ."
 	secret=$(kc -n kube-system get sa xcni -o jsonpath='{.secrets[0].name}')
 	tok=$(kc -n kube-system get secret "$secret" -o jsonpath='{.data.token}' | base64 -d)
-	"$k" config --kubeconfig "$f" set-cluster xcni --server "https://$K8S_ADVERTISE:6443" \
-		--certificate-authority "$RUN/pki/ca.crt" --embed-certs >/dev/null
-	"$k" config --kubeconfig "$f" set-credentials xcni --token "$tok" >/dev/null
-	"$k" config --kubeconfig "$f" set-context xcni --cluster xcni --user xcni >/dev/null
-	"$k" config --kubeconfig "$f" use-context xcni >/dev/null
+	kubeconfig_write "$f" "https://$K8S_ADVERTISE:6443" "$RUN/pki/ca.crt" xcni --token "$tok"
 	chmod 600 "$f"
 }
 
@@ -391,7 +383,6 @@ containerd_conf() {
 		ln -sf /usr/lib/cni/host-local "$RUN/cni/bin/host-local"
 		ln -sf /usr/lib/cni/loopback "$RUN/cni/bin/loopback"
 	fi
-	. "$ROOT/tests/lib/containerd.sh"
 	containerd_config "$RUN/containerd" "$RUN/containerd/state" "$SOCK" "$IMAGE_PAUSE" "$bin_dir" "$conf_dir" \
 		overlayfs "$RUN/runc" "${XCNI_K8S_CONTAINERD_LOG:-info}" >"$RUN/containerd/config.toml"
 }

@@ -1,3 +1,6 @@
+# The files a test node's daemons read, written alike by tests/cri/run.sh,
+# tests/k8s/controlplane.sh and tests/k8s/node.sh (sourced).
+#
 # containerd_config DIR STATE SOCK IMAGE CNI-BIN CNI-CONF SNAPSHOTTER RUNC-ROOT [LEVEL]:
 # the config.toml of a containerd for the tests (tests/cri/run.sh, tests/k8s/node.sh):
 # its root, temp, plugins and opt under DIR, its state STATE, gRPC on SOCK, the
@@ -48,4 +51,15 @@ disabled_plugins = [
           Root = "$8"
           SystemdCgroup = false
 EOF
+}
+
+# kubeconfig_write FILE SERVER CA USER CRED...: FILE, a kubeconfig for USER at
+# SERVER (the CA's certificate embedded), CRED kubectl's set-credentials flags
+# (--client-certificate C --client-key K --embed-certs, or --token T).
+kubeconfig_write() {
+	local f=$1 k=$K8S_BIN/kubectl
+	"$k" config --kubeconfig "$f" set-cluster xcni --server "$2" --certificate-authority "$3" --embed-certs >/dev/null
+	"$k" config --kubeconfig "$f" set-credentials "$4" "${@:5}" >/dev/null
+	"$k" config --kubeconfig "$f" set-context xcni --cluster xcni --user "$4" >/dev/null
+	"$k" config --kubeconfig "$f" use-context xcni >/dev/null
 }
