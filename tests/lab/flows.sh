@@ -68,42 +68,13 @@ ip netns exec xcl-out /usr/bin/python3 "$(dirname "$0")/ipfix_collect.py" $COLLE
 COLLECTOR_PID=$!
 MINE+=("$COLLECTOR_PID")
 
-cat >"$T/pods.yaml" <<'EOF'
-apiVersion: v1
-kind: Namespace
-metadata: {name: x}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: a, namespace: x, labels: {app: web}}
-spec:
-  nodeName: n1
-  containers: [{name: c, ports: [{containerPort: 80}, {containerPort: 81, protocol: UDP}]}]
----
-apiVersion: v1
-kind: Pod
-metadata: {name: b, namespace: x, labels: {role: friend}}
-spec:
-  nodeName: n1
-  containers: [{name: c, ports: [{containerPort: 81, protocol: UDP}]}]
----
-apiVersion: v1
-kind: Pod
-metadata: {name: c, namespace: x, labels: {role: stranger}}
-spec:
-  nodeName: n2
-  containers: [{name: c, ports: [{containerPort: 81, protocol: UDP}]}]
----
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: web-ingress, namespace: x}
-spec:
-  podSelector: {matchLabels: {app: web}}
-  policyTypes: [Ingress]
-  ingress:
-  - from: [{podSelector: {matchLabels: {role: friend}}}]
-    ports: [{port: 80, protocol: TCP}, {port: 81, protocol: UDP}]
-EOF
+{
+	y_ns x
+	y_pod a x n1 'app: web' '{containerPort: 80}, {containerPort: 81, protocol: UDP}'
+	y_pod b x n1 'role: friend' '{containerPort: 81, protocol: UDP}'
+	y_pod c x n2 'role: stranger' '{containerPort: 81, protocol: UDP}'
+	y_webpol
+} >"$T/pods.yaml"
 check "apply x/a, x/b (n1), x/c (n2), NetworkPolicy x/web-ingress" lab apply -f "$T/pods.yaml"
 remember_pids
 ip_of() { lab get --json | jq_ "[p for p in d['pods'] if p['name'] == '$1'][0]['$2']"; }
