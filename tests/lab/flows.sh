@@ -410,14 +410,7 @@ check "n1 /metrics: xcni_flows_total{verdict,direction} is n1's flows by verdict
 # still lets x/b in): x/c's drops count under each isolating policy by its
 # own name ("x/web-lockdown", no leading space) and once under the pod, read
 # back through a Prometheus server as a dashboard reads them.
-cat >"$T/lockdown.yaml" <<'EOF'
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: web-lockdown, namespace: x}
-spec:
-  podSelector: {matchLabels: {app: web}}
-  policyTypes: [Ingress]
-EOF
+y_webpol web-lockdown deny >"$T/lockdown.yaml"
 check "apply NetworkPolicy x/web-lockdown (isolates x/a, allows nothing)" lab apply -f "$T/lockdown.yaml"
 check "x/c -> x/a 81/udp (v4) from port 40022: 0 of 4 answered" answered 0 x/c 40022 "$A4" 81 4 100
 check "n1: 40022's record names both isolating policies" \
