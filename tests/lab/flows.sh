@@ -806,12 +806,7 @@ check "the trailer counts the IPFIX records and messages sent" ipfixcount
 # x/a mixed, x/b -> x/c denied (nothing listens on 80 there). Every cell's
 # colour and title against the same run's --json table.
 cat >"$T/c4.yaml" <<EOF
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: c-over-ipv4, namespace: x}
-spec:
-  podSelector: {matchLabels: {app: web}}
-  policyTypes: [Ingress]
+$(y_np c-over-ipv4 x "app: web" "Ingress")
   ingress:
   - from: [{ipBlock: {cidr: $C4/32}}]
     ports: [{port: 80, protocol: TCP}]

@@ -228,6 +228,8 @@ lab_start() {
 #   y_pod NAME NS NODE [LABELS [PORTS]]  LABELS "app: web" ('' none), PORTS the
 #                                        container's port list ('' none)
 #   y_svc NAME NS SELECTOR PORTS [TYPE]
+#   y_np NAME NS SELECTOR TYPES  a NetworkPolicy's head: podSelector matchLabels
+#                    SELECTOR ("app: web"), policyTypes [TYPES]; its rules follow
 #   y_webpol [NAME [deny]]  NetworkPolicy x/NAME (web-ingress): app=web takes TCP
 #                    80 and UDP 81 from role=friend only; with deny, nothing
 y_ns() { printf -- '---\napiVersion: v1\nkind: Namespace\nmetadata: {name: %s}\n' "$1"; }
@@ -240,9 +242,12 @@ y_svc() {
 	[ -z "${5:-}" ] || echo "  type: $5"
 	printf '  selector: {%s}\n  ports: [%s]\n' "$3" "$4"
 }
+y_np() {
+	printf -- '---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: %s, namespace: %s}\n' "$1" "$2"
+	printf 'spec:\n  podSelector: {matchLabels: {%s}}\n  policyTypes: [%s]\n' "$3" "$4"
+}
 y_webpol() {
-	printf -- '---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: %s, namespace: x}\n' "${1:-web-ingress}"
-	printf '%s\n' 'spec:' '  podSelector: {matchLabels: {app: web}}' '  policyTypes: [Ingress]'
+	y_np "${1:-web-ingress}" x "app: web" Ingress
 	[ "${2:-}" = deny ] || printf '%s\n' '  ingress:' \
 		'  - from: [{podSelector: {matchLabels: {role: friend}}}]' \
 		'    ports: [{port: 80, protocol: TCP}, {port: 81, protocol: UDP}]'

@@ -171,12 +171,7 @@ check "o/p1 (n1) -> node n2 8081/udp: saw ${IP[p1]}" \
 # down every datagram that reaches it; the same datagram from o/p1 itself is the positive control.
 GW2=$(ip -n xcl-o.p2 route show default | sed -n 's/^default via \([0-9.]*\) .*/\1/p')
 cat >"$T/attack.yaml" <<EOF
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: p2-from-p1, namespace: o}
-spec:
-  podSelector: {matchLabels: {app: p2}}
-  policyTypes: [Ingress]
+$(y_np p2-from-p1 o "app: p2" "Ingress")
   ingress:
     - from: [{podSelector: {matchLabels: {app: p1}}}]
       ports: [{port: 9099, protocol: UDP}]
@@ -274,12 +269,7 @@ check "  ... n1's set has them back" expect_set 1 "10.244.1.0/24 10.244.2.0/24 1
 # ---- egress policy with an ipBlock: judged on the pod's own address ------------------------------------
 egress() { # egress CIDR: o/p1 may send only to CIDR, 80/TCP
 	cat >"$T/pol.yaml" <<EOF
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: p1-out, namespace: o}
-spec:
-  podSelector: {matchLabels: {app: p1}}
-  policyTypes: [Egress]
+$(y_np p1-out o "app: p1" "Egress")
   egress:
     - to: [{ipBlock: {cidr: $1}}]
       ports: [{port: 80, protocol: TCP}]
