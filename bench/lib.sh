@@ -131,6 +131,31 @@ pin_cpus() {
 		PIN_CPUS=0
 	fi
 }
+# iperf3_end FILE: "GBPS RETRANSMITS BYTES" of an iperf3 -J result (the received side's
+# rate and bytes, the sender's retransmits).
+iperf3_end() {
+	python3 -c '
+import json, sys
+e = json.load(open(sys.argv[1]))["end"]
+rx = e["sum_received"]
+print("%.3f %d %d" % (rx["bits_per_second"] / 1e9, e["sum_sent"].get("retransmits", 0), rx["bytes"]))' "$1"
+}
+# metric_sum REASON: "PACKETS BYTES" of xcnictl --json metrics (stdin), the
+# REASON rows summed wherever the print layer nests them.
+metric_sum() {
+	python3 -c '
+import json, sys
+def rows(o):
+    if isinstance(o, dict):
+        if o.get("reason") == sys.argv[1]:
+            yield o
+        else:
+            for v in o.values(): yield from rows(v)
+    elif isinstance(o, list):
+        for v in o: yield from rows(v)
+rs = list(rows(json.load(sys.stdin)))
+print(sum(r["packets"] for r in rs), sum(r["bytes"] for r in rs))' "$1"
+}
 die() { echo "$BENCH: $*" >&2; exit 1; }
 say() { echo "$BENCH: $*"; }
 num_in() { [[ $1 =~ ^[0-9]+$ ]] && (($1 >= $2 && $1 <= $3)); }

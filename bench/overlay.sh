@@ -451,10 +451,7 @@ for ((r = 0; r < ROUNDS; r++)); do
 		[[ $s != *6 ]] || port=1
 		timeout $((SECS + 30)) ip netns exec "$a" "${ON_CLIENT[@]}" iperf3 -c "${IP[$s-2]}" -p $((IPERF_PORT + port)) \
 			-t "$SECS" -J >"$TMP/iperf3.json" 2>&1 || { cat "$TMP/iperf3.json" >&2; die "$s: iperf3 failed"; }
-		read -r gbps retr bytes < <(python3 -c '
-import json, sys
-e = json.load(open(sys.argv[1]))["end"]
-print("%.3f %d %d" % (e["sum_received"]["bits_per_second"] / 1e9, e["sum_sent"].get("retransmits", 0), e["sum_received"]["bytes"]))' "$TMP/iperf3.json")
+		read -r gbps retr bytes < <(iperf3_end "$TMP/iperf3.json")
 		[[ ${s%6} != *xcni-* ]] || MOVED[${s%6}]=$((MOVED[${s%6}] + bytes))
 		pp=$(timeout 120 ip netns exec "$a" "${ON_CLIENT[@]}" "$PINGPONG" client -c "${IP[$s-2]}" -p $((PP_PORT + port)) \
 			-n "$PP_N" -w "$PP_WARMUP" -t 100) || die "$s: pingpong failed"

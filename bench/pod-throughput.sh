@@ -280,18 +280,7 @@ for f in os.listdir(sys.argv[1]):
 
 metric_fwd_local() { # SETUP: "packets bytes" its xcni redirected pod-to-pod so far
 	nsenter --net="/var/run/netns/$(node_ns "$1")" "${XCNICTL[$1]}" --pin-dir "${PIN[$1]}" --json metrics |
-		python3 -c '
-import json, sys
-def rows(o):  # the metric rows, wherever the print layer nests them
-    if isinstance(o, dict):
-        if o.get("reason") == "fwd-local":
-            yield o
-        else:
-            for v in o.values(): yield from rows(v)
-    elif isinstance(o, list):
-        for v in o: yield from rows(v)
-rs = list(rows(json.load(sys.stdin)))
-print(sum(r["packets"] for r in rs), sum(r["bytes"] for r in rs))'
+		metric_sum fwd-local
 }
 
 for s in "${SETUPS[@]}"; do build_setup "$s"; done
@@ -317,11 +306,7 @@ for ((r = 0; r < ROUNDS; r++)); do
 		timeout $((SECS + 30)) ip netns exec "$a" "${ON_CLIENT[@]}" iperf3 -c "${IP[$s-b]}" -p $((IPERF_PORT + port)) \
 			-t "$SECS" -J >"$TMP/iperf3.json" 2>&1 ||
 			{ cat "$TMP/iperf3.json" >&2; die "$s: iperf3 client failed (round $((r + 1)))"; }
-		read -r gbps retr bytes < <(python3 -c '
-import json, sys
-e = json.load(open(sys.argv[1]))["end"]
-rx = e["sum_received"]
-print("%.3f %d %d" % (rx["bits_per_second"] / 1e9, e["sum_sent"].get("retransmits", 0), rx["bytes"]))' "$TMP/iperf3.json") || true
+		read -r gbps retr bytes < <(iperf3_end "$TMP/iperf3.json") || true
 		[[ $bytes =~ ^[0-9]+$ ]] || die "$s: cannot parse iperf3 output (round $((r + 1)))"
 		[[ ${s%6} != xcni* ]] || XBYTES[${s%6}]=$((XBYTES[${s%6}] + bytes))
 		pp=$(timeout 120 ip netns exec "$a" "${ON_CLIENT[@]}" "$PINGPONG" client -c "${IP[$s-b]}" -p $((PP_PORT + port)) \

@@ -342,18 +342,7 @@ print(sum(1 for r in rows if r.get("direction") == "ingress"))')
 
 	metric() { # metric REASON: "packets bytes" of that xcnictl metrics row, summed
 		nsenter --net="/var/run/netns/$(node_ns x)" "$XCNICTL_BIN" --pin-dir "$XPIN" --json metrics |
-			python3 -c '
-import json, sys
-def rows(o):
-    if isinstance(o, dict):
-        if o.get("reason") == sys.argv[1]:
-            yield o
-        else:
-            for v in o.values(): yield from rows(v)
-    elif isinstance(o, list):
-        for v in o: yield from rows(v)
-rs = list(rows(json.load(sys.stdin)))
-print(sum(r["packets"] for r in rs), sum(r["bytes"] for r in rs))' "$1"
+			metric_sum "$1"
 	}
 	client_flows() { # new flows the client's rule on CONN_PORT allowed so far
 		nsenter --net="/var/run/netns/$(node_ns x)" "$XCNICTL_BIN" --pin-dir "$XPIN" --json \
@@ -390,11 +379,7 @@ print(sum(int(r["flows"]) for r in rows if str(r.get("port")) == sys.argv[1]))' 
 			timeout $((SECS + 30)) ip netns exec "$cli" "${ON_CLIENT[@]}" iperf3 -c "${IP[$s-srv]}" \
 				-p $IPERF_PORT -t "$SECS" -J >"$TMP/iperf3.json" 2>&1 ||
 				{ cat "$TMP/iperf3.json" >&2; die "$st: iperf3 client failed (round $((r + 1)))"; }
-			read -r gbps retr bytes < <(python3 -c '
-import json, sys
-e = json.load(open(sys.argv[1]))["end"]
-rx = e["sum_received"]
-print("%.3f %d %d" % (rx["bits_per_second"] / 1e9, e["sum_sent"].get("retransmits", 0), rx["bytes"]))' "$TMP/iperf3.json") || true
+			read -r gbps retr bytes < <(iperf3_end "$TMP/iperf3.json") || true
 			[[ $bytes =~ ^[0-9]+$ ]] || die "$st: cannot parse iperf3 output (round $((r + 1)))"
 			[[ $s != x ]] || xcni_bytes=$((xcni_bytes + bytes))
 			printf '%d\t%s\t%s\t%s\t%s\t%s\n' $((r + 1)) "$st" "$rate" "$cp50" "$gbps" "$retr" >>"$RESULTS"

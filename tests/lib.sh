@@ -152,6 +152,27 @@ stop_xcnid() {
 	rm -f "/tmp/xcnid-$XCT_TAG.log"
 	case "$XCNID_PIN" in /sys/fs/bpf/?*) rm -rf "$XCNID_PIN" ;; esac
 }
+# same_as_baseline: the suite's snapshot (a function it defines) is $BASELINE,
+# else their diff.
+same_as_baseline() {
+	local now
+	now=$(snapshot)
+	if [ "$now" != "$BASELINE" ]; then
+		diff <(echo "$BASELINE") <(echo "$now") | head -20
+		return 1
+	fi
+}
+
+# tag_cleanup: the agent stopped, every netns of this run's tag ($XCT_TAG-*)
+# removed, the scratch directory $T gone.
+tag_cleanup() {
+	local p
+	stop_xcnid
+	for p in $(ip netns list | awk '{print $1}' | grep "^$XCT_TAG-"); do
+		ip netns del "$p" 2>/dev/null
+	done
+	rm -rf "$T"
+}
 
 # A manifest directory xcnid follows (--manifests "$M"): put FILE writes stdin
 # into it atomically; sync_gen bumps the generation token and waits until the
@@ -161,10 +182,33 @@ put() { cat >"$M/.tmp-$1" && mv "$M/.tmp-$1" "$M/$1"; }
 # The objects an API server would hold, one document each after "---":
 #   k_ns NAME [LABELS]                 a Namespace (LABELS "team: red")
 #   k_pod NAME NS IP [LABELS [CONTAINERS]]  a Pod on n1 with podIP IP
+#   k_svc2 NAME SELECTOR VIP VIP6 PORTS [SPEC]  a dual-stack Service x/NAME
+#                                      (SPEC: one more line of its spec)
+#   k_slice NAME SVC 4|6 ENDPOINTS PORTS  an EndpointSlice x/NAME of Service x/SVC
+#                                      (ENDPOINTS, PORTS: flow lists)
+#   k_allow NAME FROM TO [PORTS]       NetworkPolicy x/NAME: pod TO (label pod: TO)
+#                                      admits pod FROM alone, on PORTS ("{port: 80}")
 k_ns() { printf -- '---\napiVersion: v1\nkind: Namespace\nmetadata: {name: %s%s}\n' "$1" "${2:+, labels: {$2\}}"; }
 k_pod() {
 	printf -- '---\napiVersion: v1\nkind: Pod\nmetadata: {name: %s, namespace: %s%s}\n' "$1" "$2" "${4:+, labels: {$4\}}"
 	printf 'spec: {nodeName: n1%s}\nstatus: {podIP: %s}\n' "${5:+, containers: [$5]}" "$3"
+}
+k_svc2() {
+	printf -- '---\napiVersion: v1\nkind: Service\nmetadata: {name: %s, namespace: x}\n' "$1"
+	printf 'spec:\n  selector: {%s}\n  clusterIP: %s\n  clusterIPs: [%s, "%s"]\n  ipFamilies: [IPv4, IPv6]\n' \
+		"$2" "$3" "$3" "$4"
+	[ -z "${6:-}" ] || printf '  %s\n' "$6"
+	printf '  ports: [%s]\n' "$5"
+}
+k_slice() {
+	printf -- '---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\n'
+	printf 'metadata: {name: %s, namespace: x, labels: {kubernetes.io/service-name: %s}}\n' "$1" "$2"
+	printf 'addressType: IPv%s\nendpoints: %s\nports: [%s]\n' "$3" "$4" "$5"
+}
+k_allow() {
+	printf -- '---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: %s, namespace: x}\n' "$1"
+	printf 'spec:\n  podSelector: {matchLabels: {pod: %s}}\n' "$3"
+	printf '  ingress: [{from: [{podSelector: {matchLabels: {pod: %s}}}]%s}]\n' "$2" "${4:+, ports: [$4]}"
 }
 sync_gen() {
 	MANIFEST_GEN=$((MANIFEST_GEN + 1))

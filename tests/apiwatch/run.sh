@@ -148,6 +148,13 @@ check "every watch asks for bookmarks" wait_for 5 stat_at_least bookmark_watches
 
 # ---- watch events ----
 NEWPOD=$FIX/pod-web-new.json
+# new_pod NAME IP: NEWPOD as shop/web-7d9c6b5f4d-NAME on IP, applied; arrives
+# NAME IP LOG: that pod in the ipcache (the watch went on) and LOG in the log.
+new_pod() {
+	jq ".metadata.name = \"web-7d9c6b5f4d-$1\" | .status.podIP = \"$2\" | .status.podIPs = [{\"ip\": \"$2\"}]" \
+		"$NEWPOD" | api apply - >/dev/null
+}
+arrives() { wait_for 10 ipc_has "$2" "shop/web-7d9c6b5f4d-$1" && log_has "$3"; }
 g=$(gen)
 api apply - <"$NEWPOD" >/dev/null
 check "watch ADDED: the new pod is in the ipcache" wait_for 10 ipc_has 10.97.0.14 shop/web-7d9c6b5f4d-n5r8w
@@ -179,31 +186,19 @@ check "watch ADDED NetworkPolicy: db-0 isolated, web allowed on its named port" 
 # An object the API server would never hold, but a newer one might: logged, skipped.
 jq '.metadata.name = "bad" | .spec.ingress[0].from[0] = {"ipBlock": {"cidr": "10.0.0.0/33"}}' \
 	"$FIX/netpol-db-from-web.json" | api apply - >/dev/null
-jq '.metadata.name = "web-7d9c6b5f4d-after-bad" | .status.podIP = "10.97.0.15" | .status.podIPs = [{"ip": "10.97.0.15"}]' \
-	"$NEWPOD" | api apply - >/dev/null
-invalid() {
-	wait_for 10 ipc_has 10.97.0.15 shop/web-7d9c6b5f4d-after-bad &&
-		log_has 'NetworkPolicy shop/bad: spec.ingress\[0\].from\[0\].ipBlock.cidr.*skipped'
-}
-check "invalid object: logged with its name and field, skipped, later events applied" invalid
+new_pod after-bad 10.97.0.15
+check "invalid object: logged with its name and field, skipped, later events applied" \
+	arrives after-bad 10.97.0.15 'NetworkPolicy shop/bad: spec.ingress\[0\].from\[0\].ipBlock.cidr.*skipped'
 
 # ---- broken streams ----
 api garbage '{"resource": "pods"}' >/dev/null
-jq '.metadata.name = "web-7d9c6b5f4d-after-garbage" | .status.podIP = "10.97.0.16" | .status.podIPs = [{"ip": "10.97.0.16"}]' \
-	"$NEWPOD" | api apply - >/dev/null
-garbage() {
-	wait_for 10 ipc_has 10.97.0.16 shop/web-7d9c6b5f4d-after-garbage &&
-		log_has 'watch pods: a line of the stream is not JSON.*502 Bad Gateway.*watching again'
-}
-check "garbage line: logged, the watch resumes and the next event arrives" garbage
+new_pod after-garbage 10.97.0.16
+check "garbage line: logged, the watch resumes and the next event arrives" \
+	arrives after-garbage 10.97.0.16 'watch pods: a line of the stream is not JSON.*502 Bad Gateway.*watching again'
 api cut '{"resource": "pods"}' >/dev/null
-jq '.metadata.name = "web-7d9c6b5f4d-after-cut" | .status.podIP = "10.97.0.17" | .status.podIPs = [{"ip": "10.97.0.17"}]' \
-	"$NEWPOD" | api apply - >/dev/null
-cut() {
-	wait_for 10 ipc_has 10.97.0.17 shop/web-7d9c6b5f4d-after-cut &&
-		log_has 'watch pods: the connection .* was lost .*in the middle of an event'
-}
-check "watch cut inside an event: resumed, the event arrives whole" cut
+new_pod after-cut 10.97.0.17
+check "watch cut inside an event: resumed, the event arrives whole" \
+	arrives after-cut 10.97.0.17 'watch pods: the connection .* was lost .*in the middle of an event'
 
 # ---- 410 Gone ----
 # The watch falls behind (held back), a pod is deleted, history is compacted:
@@ -239,8 +234,7 @@ close_all() { for r in namespaces pods nodes networkpolicies; do api close "{\"r
 before=$(ipc)
 echo "token-expired" >"$T/token"
 close_all
-jq '.metadata.name = "web-7d9c6b5f4d-while-401" | .status.podIP = "10.97.0.18" | .status.podIPs = [{"ip": "10.97.0.18"}]' \
-	"$NEWPOD" | api apply - >/dev/null
+new_pod while-401 10.97.0.18
 unauth() {
 	wait_for 10 log_has '401 Unauthorized.*token is wrong or expired' &&
 		stat_at_least unauthorized 2 && [ "$(ipc)" = "$before" ]
@@ -254,8 +248,7 @@ before=$(ipc)
 tls0=$(stat_of tls_failures)
 api cert "{\"cert\": \"$T/srv2.crt\", \"key\": \"$T/srv2.key\"}" >/dev/null
 close_all
-jq '.metadata.name = "web-7d9c6b5f4d-while-tls" | .status.podIP = "10.97.0.19" | .status.podIPs = [{"ip": "10.97.0.19"}]' \
-	"$NEWPOD" | api apply - >/dev/null
+new_pod while-tls 10.97.0.19
 wrong_ca() {
 	wait_for 10 log_has "TLS: cannot verify the API server's certificate .*wrong CA\? check certificate-authority.* in .*kubeconfig" ||
 		return 1

@@ -21,14 +21,13 @@
 static int set_events(uint32_t trace_sample, uint32_t events_rate)
 {
 	struct xcni_config cfg;
-	int fd = bpf_map__fd(env.from->maps.xcni_config);
-	uint32_t zero = 0;
+	int err = cfg_get(&cfg);
 
-	if (bpf_map_lookup_elem(fd, &zero, &cfg))
-		return -errno;
+	if (err)
+		return err;
 	cfg.trace_sample = trace_sample;
 	cfg.events_rate = events_rate;
-	return bpf_map_update_elem(fd, &zero, &cfg, BPF_EXIST) ? -errno : 0;
+	return cfg_put(&cfg);
 }
 
 static int trace_every(void)

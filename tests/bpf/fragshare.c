@@ -100,45 +100,44 @@ static const struct share_case cases[] = {
 	  DEV_U, DEV_U, WORLD6, R6, SELF6, R6, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, true, 0, 0, 0 },
 };
 
-/* The entry of IPv4 datagram k in any share (1, f its first fragment's ports), 0 for none. */
-int frag_held(const struct xcni_frag_key *k, struct xcni_frag *f)
-{
-	int fd = map_fd("xcni_frag");
-	uint32_t key, next, *prev = NULL;
-	struct xcni_frag_share sh;
-
-	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, &sh))
-			continue;
-		for (int i = 0; i < XCNI_FRAG_PER_EP; i++)
-			if (sh.s[i].ts_ns && !memcmp(&sh.s[i].k, k, sizeof(*k))) {
-				*f = sh.s[i].f;
-				return 1;
-			}
+/*
+ * frag_held/frag6_held: the entry of datagram k in any share of the family's
+ * map (1, f its first fragment's ports), 0 for none. One walk, two families'
+ * types: a macro.
+ */
+#define FRAG_HELD(name, map, key_t, frag_t, share_t)                                          \
+	int name(const key_t *k, frag_t *f)                                                    \
+	{                                                                                      \
+		int fd = map_fd(map);                                                          \
+		uint32_t key, next, *prev = NULL;                                              \
+		share_t sh;                                                                    \
+                                                                                               \
+		while (bpf_map_get_next_key(fd, prev, &next) == 0) {                           \
+			key = next;                                                            \
+			prev = &key;                                                           \
+			if (bpf_map_lookup_elem(fd, &key, &sh))                                \
+				continue;                                                      \
+			for (int i = 0; i < XCNI_FRAG_PER_EP; i++)                             \
+				if (sh.s[i].ts_ns && !memcmp(&sh.s[i].k, k, sizeof(*k))) {     \
+					*f = sh.s[i].f;                                        \
+					return 1;                                              \
+				}                                                              \
+		}                                                                              \
+		return 0;                                                                      \
 	}
-	return 0;
-}
+FRAG_HELD(frag_held, "xcni_frag", struct xcni_frag_key, struct xcni_frag, struct xcni_frag_share)
+FRAG_HELD(frag6_held, "xcni_frag6", struct xcni_frag6_key, struct xcni_frag6, struct xcni_frag6_share)
 
-int frag6_held(const struct xcni_frag6_key *k, struct xcni_frag6 *f)
+/* r a fragment: offset off in 8-byte units, more to come (IPv6: a Fragment header). */
+static void frag_at(struct row *r, bool v6, uint16_t off, int more)
 {
-	int fd = map_fd("xcni_frag6");
-	uint32_t key, next, *prev = NULL;
-	struct xcni_frag6_share sh;
-
-	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, &sh))
-			continue;
-		for (int i = 0; i < XCNI_FRAG_PER_EP; i++)
-			if (sh.s[i].ts_ns && !memcmp(&sh.s[i].k, k, sizeof(*k))) {
-				*f = sh.s[i].f;
-				return 1;
-			}
+	if (v6) {
+		r->ext6[0] = IPPROTO_FRAGMENT;
+		r->n_ext6 = 1;
+		r->frag = (uint16_t)(off << 3 | more);
+	} else {
+		r->frag = (uint16_t)(off | more << 13);
 	}
-	return 0;
 }
 
 /* A fragment of UDP datagram id, s:sp -> d:dp: offset in 8-byte units, more to come. */
@@ -149,13 +148,7 @@ static struct row frag_row(const struct share_case *c, int dev, const char *s, c
 
 	if (c->prog == FROM_OVERLAY)
 		r.node = N2;
-	if (c->v6) {
-		r.ext6[0] = IPPROTO_FRAGMENT;
-		r.n_ext6 = 1;
-		r.frag = (uint16_t)(off << 3 | more);
-	} else {
-		r.frag = (uint16_t)(off | more << 13);
-	}
+	frag_at(&r, c->v6, off, more);
 	return r;
 }
 
@@ -368,13 +361,7 @@ static struct row src_row(const struct src_case *c, const char *src, uint16_t id
 		r.dport = c->dport;
 	}
 
-	if (c->v6) {
-		r.ext6[0] = IPPROTO_FRAGMENT;
-		r.n_ext6 = 1;
-		r.frag = (uint16_t)(off << 3 | more);
-	} else {
-		r.frag = (uint16_t)(off | more << 13);
-	}
+	frag_at(&r, c->v6, off, more);
 	return r;
 }
 

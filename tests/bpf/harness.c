@@ -1010,6 +1010,20 @@ int map_fd(const char *name)
 	return bpf_map__fd(m ?: bpf_object__find_map_by_name(env.xdp->obj, name));
 }
 
+int cfg_get(struct xcni_config *cfg)
+{
+	uint32_t zero = 0;
+
+	return bpf_map_lookup_elem(map_fd("xcni_config"), &zero, cfg) ? -errno : 0;
+}
+
+int cfg_put(const struct xcni_config *cfg)
+{
+	uint32_t zero = 0;
+
+	return bpf_map_update_elem(map_fd("xcni_config"), &zero, cfg, BPF_EXIST) ? -errno : 0;
+}
+
 int svcbe_put(uint32_t svc_id, uint32_t backend_id)
 {
 	struct xcni_backend b;

@@ -104,6 +104,9 @@ int run(int prog, int dev, uint8_t *in, size_t len, uint8_t *out, size_t out_len
 int run_mark(int prog, int dev, uint32_t mark, uint8_t *in, size_t len, uint8_t *out,
 	     size_t out_len, int repeat, struct bpf_test_run_opts *o);
 int map_fd(const char *name);
+/* The node config (xcni_config's one entry) read, and written back: 0 or -errno. */
+int cfg_get(struct xcni_config *cfg);
+int cfg_put(const struct xcni_config *cfg);
 /* Service svc_id names backend backend_id (written before): its xcni_svcbe
  * entry, as user/lib/services/svcsync.c writes it. 0 or -errno. */
 int svcbe_put(uint32_t svc_id, uint32_t backend_id);

@@ -179,13 +179,12 @@ int policy_a_egress_nothing(void)
 static int set_cfg_flags(uint32_t flags)
 {
 	struct xcni_config cfg;
-	int fd = bpf_map__fd(env.from->maps.xcni_config);
-	uint32_t zero = 0;
+	int err = cfg_get(&cfg);
 
-	if (bpf_map_lookup_elem(fd, &zero, &cfg))
-		return -errno;
+	if (err)
+		return err;
 	cfg.flags = flags;
-	return bpf_map_update_elem(fd, &zero, &cfg, BPF_EXIST) ? -errno : 0;
+	return cfg_put(&cfg);
 }
 
 /* xcnid following cluster state; A is a pod it has not seen yet. */

@@ -217,54 +217,9 @@ if [ "$CRI_PLUGIN" = xcni ]; then
 fi
 
 # ---- containerd config ----------------------------------------------------
-cat >"$T/config.toml" <<EOF
-version = 2
-root = "$T/root"
-state = "$STATE"
-temp = "$T/tmp"
-plugin_dir = "$T/plugins"
-oom_score = 0
-disabled_plugins = [
-  "io.containerd.snapshotter.v1.aufs",
-  "io.containerd.snapshotter.v1.btrfs",
-  "io.containerd.snapshotter.v1.devmapper",
-  "io.containerd.snapshotter.v1.zfs",
-]
-
-[grpc]
-  address = "$SOCK"
-
-[ttrpc]
-  address = "$SOCK.ttrpc"
-
-[debug]
-  level = "info"
-
-[plugins]
-  [plugins."io.containerd.internal.v1.opt"]
-    path = "$T/opt"
-  [plugins."io.containerd.grpc.v1.cri"]
-    sandbox_image = "$IMAGE"
-    restrict_oom_score_adj = true
-    disable_apparmor = true
-    enable_selinux = false
-    disable_tcp_service = true
-    netns_mounts_under_state_dir = true
-    stream_server_address = "127.0.0.1"
-    stream_server_port = "0"
-    [plugins."io.containerd.grpc.v1.cri".cni]
-      bin_dir = "$T/cni-bin"
-      conf_dir = "$T/cni-conf"
-      max_conf_num = 1
-    [plugins."io.containerd.grpc.v1.cri".containerd]
-      snapshotter = "$SNAPSHOTTER"
-      default_runtime_name = "runc"
-      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
-        runtime_type = "io.containerd.runc.v2"
-        [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
-          Root = "$T/runc"
-          SystemdCgroup = false
-EOF
+. "$HERE/../lib/node_conf.sh"
+containerd_config "$T" "$STATE" "$SOCK" "$IMAGE" "$T/cni-bin" "$T/cni-conf" "$SNAPSHOTTER" "$T/runc" \
+	>"$T/config.toml"
 
 # ---- start containerd -----------------------------------------------------
 # The runc shim of containerd 1.6 puts its sockets in /run/containerd/s (not

@@ -17,22 +17,11 @@
 # --write-toc rewrites the contents from the headings first.
 import os, re, subprocess, sys
 
+from tap import finish, result
+
 root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.chdir(root)
 ARCH = "docs/architecture.md"
-passed = failed = 0
-
-
-def result(ok, name, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print("ok - " + name)
-    else:
-        failed += 1
-        print("not ok - " + name)
-        for line in detail.splitlines():
-            print("#   " + line)
 
 
 def slug(title):
@@ -179,5 +168,4 @@ from paragraphs import paragraphs  # noqa: E402
 long_ = ["README.md:%d: %d words" % (ln, w) for ln, w in paragraphs("README.md") if w >= 120]
 result(not long_, "README.md: every paragraph under 120 words", "\n".join(long_))
 
-print("%d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+finish()

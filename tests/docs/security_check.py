@@ -14,22 +14,11 @@
 # XCNI_ROOT (else this file's tree) is the tree checked.
 import os, re, sys
 
+from tap import finish, result
+
 root = os.environ.get("XCNI_ROOT") or os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.chdir(root)
 DOC = "docs/security.md"
-passed = failed = 0
-
-
-def result(ok, name, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print("ok - " + name)
-    else:
-        failed += 1
-        print("not ok - " + name)
-        for line in str(detail).splitlines():
-            print("#   " + line)
 
 
 def read(path):
@@ -103,8 +92,7 @@ def corpus():
 
 if not os.path.exists(DOC):
     result(False, DOC + " exists")
-    print("%d passed, %d failed" % (passed, failed))
-    sys.exit(1)
+    finish()
 
 text = read(DOC)
 tabs = tables(text)
@@ -172,5 +160,4 @@ for p in ("README.md", "docs/architecture.md"):
     result(re.search(r"\]\((?:\./)?(?:docs/)?security\.md(?:#[\w-]+)?\)", t) is not None,
            "%s links to %s" % (p, DOC))
 
-print("%d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+finish()

@@ -10,13 +10,7 @@ cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-$PWD/build}
 reports=$BUILD/asan/logs/netns
 
-mkdir -p "$BUILD/asan/logs"
-if ! make --no-print-directory -s BUILD="$BUILD" sanitize >"$BUILD/asan/logs/build.log" 2>&1; then
-	echo "not ok 1 - build xcni, xcnid and xcnictl with ASan and UBSan"
-	tail -n 40 "$BUILD/asan/logs/build.log" | sed 's/^/# /'
-	echo "0 passed, 1 failed"
-	exit 1
-fi
+. tests/fuzz/asan_build.sh "xcni, xcnid and xcnictl"
 rm -rf "$reports"
 mkdir -p "$reports"
 export ASAN_OPTIONS="detect_leaks=1:log_path=$reports/report"

@@ -9,13 +9,7 @@ BUILD=${BUILD:-$PWD/build}
 log=$BUILD/asan/logs
 n=0 pass=0 fail=0
 
-mkdir -p "$log"
-if ! make --no-print-directory -s BUILD="$BUILD" sanitize >"$log/build.log" 2>&1; then
-	echo "not ok 1 - build the unit tests with ASan and UBSan"
-	tail -n 40 "$log/build.log" | sed 's/^/# /'
-	echo "0 passed, 1 failed"
-	exit 1
-fi
+. tests/fuzz/asan_build.sh "the unit tests"
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:check_initialization_order=1:strict_string_checks=1:detect_stack_use_after_return=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}

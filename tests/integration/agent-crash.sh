@@ -32,19 +32,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-probe() { # probe SRC: connected or blocked, SRC -> a:80
-	if ip netns exec "$XCT_TAG-$1" timeout 3 socat -T1 - "TCP:$IP_A:80,connect-timeout=1" \
-		</dev/null 2>/dev/null | grep -q hello; then
-		echo connected
-	else
-		echo blocked
-	fi
-}
-expect() { # expect SRC connected|blocked
-	local got
-	got=$(probe "$1")
-	[ "$got" = "$2" ] || { echo "$1 -> x/a: $got, expected $2"; return 1; }
-}
 # Waits for the running agent to apply the manifests (sync_gen needs ctl).
 agent() { start_xcnid "$PIN" --pod-cidr "$SUBNET.0/24" --node-name n1 --manifests "$M"; }
 

@@ -33,15 +33,7 @@ esac
 nfam=$((has4 + has6))
 pods=()
 
-cleanup() {
-	local p
-	stop_xcnid
-	for p in $(ip netns list | awk '{print $1}' | grep "^$XCT_TAG-"); do
-		ip netns del "$p" 2>/dev/null
-	done
-	rm -rf "$T"
-}
-trap cleanup EXIT
+trap tag_cleanup EXIT
 
 [ -x "$XCNI_BIN" ] || { not_ok "plugin binary $XCNI_BIN exists (run make)"; finish; exit 1; }
 PIN=/sys/fs/bpf/$XCT_TAG
@@ -106,14 +98,6 @@ same_as_baseline_pods_aside() {
 	now=$(snapshot | grep -v '^netns ')
 	if [ "$now" != "$(echo "$BASELINE" | grep -v '^netns ')" ]; then
 		diff <(echo "$BASELINE" | grep -v '^netns ') <(echo "$now") | head -20
-		return 1
-	fi
-}
-same_as_baseline() {
-	local now
-	now=$(snapshot)
-	if [ "$now" != "$BASELINE" ]; then
-		diff <(echo "$BASELINE") <(echo "$now") | head -20
 		return 1
 	fi
 }

@@ -27,15 +27,7 @@ PODS=${CRASH_PODS:-160}
 PAR=${CRASH_PAR:-32}
 TIMED=${CRASH_TIMED:-12}
 
-cleanup() {
-	local p
-	stop_xcnid
-	for p in $(ip netns list | awk '{print $1}' | grep "^$XCT_TAG-"); do
-		ip netns del "$p" 2>/dev/null
-	done
-	rm -rf "$T"
-}
-trap cleanup EXIT
+trap tag_cleanup EXIT
 
 [ -x "$XCNI_BIN" ] || { not_ok "plugin binary $XCNI_BIN exists (run make)"; finish; exit 1; }
 ip netns add "$NODE"
@@ -71,14 +63,6 @@ snapshot() {
 	ls "$PIN/links" 2>/dev/null | sed 's/^/link-pin /'
 	bpftool map dump pinned "$PIN/xcni_endpoints" 2>/dev/null | grep -c '"key"' | sed 's/^/endpoints /'
 	bpftool map dump pinned "$PIN/xcni_ifindex" 2>/dev/null | grep -c '"key"' | sed 's/^/ifindex-entries /'
-}
-same_as_baseline() {
-	local now
-	now=$(snapshot)
-	if [ "$now" != "$BASELINE" ]; then
-		diff <(echo "$BASELINE") <(echo "$now") | head -20
-		return 1
-	fi
 }
 
 export XCNID_NETNS=$NODE

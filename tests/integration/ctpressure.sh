@@ -138,14 +138,7 @@ SRV=$!
 	k_pod b x "$IP_B" "pod: b"
 	k_pod c x "$IP_C" "pod: c"
 } | put pods.yaml
-put allow.yaml <<'EOF'
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: allow-b, namespace: x}
-spec:
-  podSelector: {matchLabels: {pod: a}}
-  ingress: [{from: [{podSelector: {matchLabels: {pod: b}}}], ports: [{port: 80}]}]
-EOF
+k_allow allow-b b a '{port: 80}' | put allow.yaml
 check "a admits b on TCP 80 only" sync_gen
 check "table size: xcni_ct holds 256" \
 	test "$(page | awk '$1 == "xcni_map_max_entries{map=\"ct\"}" { print $2 }')" = 256
@@ -232,14 +225,7 @@ picked_up() { [[ $(udp_flags "$IP_A" 5353) == *pickup* ]]; }
 flow_gone() { ! udp_flags "$IP_A" 5353 >/dev/null && ! udp_flags "$IP_B" "$UPORT" >/dev/null; }
 
 rm -f "$M/deny.yaml"
-put allow-udp.yaml <<'EOF'
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: allow-udp, namespace: x}
-spec:
-  podSelector: {matchLabels: {pod: a}}
-  ingress: [{from: [{podSelector: {matchLabels: {pod: b}}}], ports: [{port: 5353, protocol: UDP}]}]
-EOF
+k_allow allow-udp b a '{port: 5353, protocol: UDP}' | put allow-udp.yaml
 check "a admits b on UDP 5353" sync_gen
 check "UDP peers up: a on 5353, b on $UPORT" eval 'peer a 5353 "$IP_B" "$UPORT" && peer b "$UPORT" "$IP_A" 5353'
 say b 1

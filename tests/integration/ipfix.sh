@@ -121,16 +121,7 @@ IP_B=$(jq -r '.ips[0].address' "$T/b.json" | cut -d/ -f1)
 	k_ns x
 	k_pod a x "$IP_A" 'pod: a'
 	k_pod b x "$IP_B" 'pod: b'
-	cat <<'EOF'
----
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: web, namespace: x}
-spec:
-  podSelector: {matchLabels: {pod: a}}
-  ingress: [{from: [{podSelector: {matchLabels: {pod: b}}}],
-             ports: [{protocol: TCP, port: 80}, {protocol: UDP, port: 7777}]}]
-EOF
+	k_allow web b a '{protocol: TCP, port: 80}, {protocol: UDP, port: 7777}'
 } | put state.yaml
 check "pods and a policy applied" sync_gen
 # ARP once, then the gateway's address pinned in both pods: the interfaces'

@@ -123,15 +123,7 @@ IP_B=$(jq -r '.ips[0].address' "$T/b.json" | cut -d/ -f1)
 	k_ns x
 	k_pod a x "$IP_A" 'pod: a'
 	k_pod b x "$IP_B" 'pod: b'
-	cat <<'EOF'
----
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: udp-from-b, namespace: x}
-spec:
-  podSelector: {matchLabels: {pod: a}}
-  ingress: [{from: [{podSelector: {matchLabels: {pod: b}}}], ports: [{protocol: UDP, port: 7777}]}]
-EOF
+	k_allow udp-from-b b a '{protocol: UDP, port: 7777}'
 } | put state.yaml
 check "pods and a policy applied" sync_gen
 # The ARP for the gateway is done before the baseline, so the drops below are exact.
@@ -398,6 +390,15 @@ sys.exit(1 if bad else 0)' "$PORT"
 }
 check "8 scrapes at once (one a HEAD): each answered 200 with a whole page" at_once
 
+# held_open NAME SECONDS: $T/NAME.py in the node against PORT, in the
+# background, waited for until it says "open" (its output in $T/NAME.out);
+# it holds its connections SECONDS.
+held_open() {
+	nsenter --net="/var/run/netns/$NODE" /usr/bin/python3 "$T/$1.py" "$PORT" "$2" >"$T/$1.out" 2>&1 &
+	BG+=($!)
+	for _ in $(seq 50); do grep -q open "$T/$1.out" && break; sleep 0.1; done
+}
+
 # Clients that stall: 20 connections (more than the server holds) that send
 # nothing, one that sends half a request, one that sends 16 KiB of garbage.
 cat >"$T/stall.py" <<'EOF'
@@ -408,9 +409,7 @@ conns[0].sendall(b"GET /metr")
 print("open", flush=True)
 time.sleep(float(sys.argv[2]))
 EOF
-nsenter --net="/var/run/netns/$NODE" /usr/bin/python3 "$T/stall.py" "$PORT" 8 >"$T/stall.out" 2>&1 &
-BG+=($!)
-for _ in $(seq 50); do grep -q open "$T/stall.out" && break; sleep 0.1; done
+held_open stall 8
 check "20 idle connections open" grep -q open "$T/stall.out"
 check "scrape within 1 s while they stall the server" status_is 200 /metrics 1
 garbage() {
@@ -525,9 +524,7 @@ print("keep", keep[0].recv(100).split(b"\r\n")[0].decode(), flush=True)
 print("open", flush=True)
 time.sleep(float(sys.argv[2]))
 EOF
-nsenter --net="/var/run/netns/$NODE" /usr/bin/python3 "$T/flood.py" "$PORT" 4 >"$T/flood.out" 2>&1 &
-BG+=($!)
-for _ in $(seq 50); do grep -q open "$T/flood.out" && break; sleep 0.1; done
+held_open flood 4
 cat "$T/flood.out"
 held=($(grep '^held' "$T/flood.out"))
 check "60 connections from 127.0.0.1: the server holds at most 8 of them (got ${held[3]:-none})" \

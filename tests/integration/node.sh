@@ -9,6 +9,9 @@
 #   node_cleanup POD...         DEL and remove each pod, the agent, the node, the scratch
 #   pod_add POD                 netns <tag>-POD, ADD through the plugin ($T/POD.json);
 #                               prints the pod's address
+#   probe SRC / expect SRC connected|blocked
+#                               SRC -> x/a ($IP_A) port 80, whose listener says hello
+#                               (a suite with another probe defines its own after)
 #   deny_put NAME LABEL         $M/deny.yaml: NetworkPolicy x/NAME, the pods labelled
 #                               LABEL ("pod: a") admit nothing
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
@@ -39,6 +42,19 @@ pod_add() {
 deny_put() {
 	printf 'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: %s, namespace: x}\nspec: {podSelector: {matchLabels: {%s}}}\n' \
 		"$1" "$2" | put deny.yaml
+}
+probe() {
+	if ip netns exec "$XCT_TAG-$1" timeout 3 socat -T1 - "TCP:$IP_A:80,connect-timeout=1" \
+		</dev/null 2>/dev/null | grep -q hello; then
+		echo connected
+	else
+		echo blocked
+	fi
+}
+expect() {
+	local got
+	got=$(probe "$1")
+	[ "$got" = "$2" ] || { echo "$1 -> x/a: $got, expected $2"; return 1; }
 }
 ctl() { nsenter --net="/var/run/netns/$NODE" "$BUILD/xcnictl" --pin-dir "$PIN" "$@"; }
 node_cleanup() {

@@ -25,21 +25,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# probe SRC: connected or blocked, SRC -> a:80.
-probe() {
-	if ip netns exec "$XCT_TAG-$1" timeout 3 socat -T1 - "TCP:$IP_A:80,connect-timeout=1" \
-		</dev/null 2>/dev/null | grep -q hello; then
-		echo connected
-	else
-		echo blocked
-	fi
-}
-expect() { # expect SRC connected|blocked
-	local got
-	got=$(probe "$1")
-	[ "$got" = "$2" ] || { echo "$1 -> x/a: $got, expected $2"; return 1; }
-}
-
 ip netns add "$NODE" && ip -n "$NODE" link set lo up
 XCNID_NETNS=$NODE
 check "xcnid started with --manifests" start_xcnid "$PIN" --pod-cidr "$SUBNET.0/24" \
@@ -69,14 +54,7 @@ check "deny: b is blocked" expect b blocked
 counted() { ctl metrics | grep -q 'drop-policy-ingress'; }
 check "deny: drop-policy-ingress counted" counted
 
-put allow.yaml <<'EOF'
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: allow-b, namespace: x}
-spec:
-  podSelector: {matchLabels: {pod: a}}
-  ingress: [{from: [{podSelector: {matchLabels: {pod: b}}}], ports: [{port: http}]}]
-EOF
+k_allow allow-b b a '{port: http}' | put allow.yaml
 check "allow from b on the named port applied" sync_gen
 ctl monitor --json --timeout-ms 3000 >"$T/events" 2>&1 &
 MON=$!
@@ -202,14 +180,7 @@ check "b's own is refused while its share is full" \
 sleep 2.2
 check "b's arrives whole once its places aged" \
 	bash -c "[ \"\$($(declare -f big); HERE=$HERE XCT_TAG=$XCT_TAG IP_A=$IP_A big b)\" = 4000 ]"
-put udp.yaml <<'EOF'
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: allow-udp-b, namespace: x}
-spec:
-  podSelector: {matchLabels: {pod: a}}
-  ingress: [{from: [{podSelector: {matchLabels: {pod: b}}}], ports: [{protocol: UDP, port: 5353}]}]
-EOF
+k_allow allow-udp-b b a '{protocol: UDP, port: 5353}' | put udp.yaml
 check "UDP 5353 from b only: applied" sync_gen
 check "b's 4000-byte datagram arrives whole" \
 	bash -c "[ \"\$($(declare -f big); HERE=$HERE XCT_TAG=$XCT_TAG IP_A=$IP_A big b)\" = 4000 ]"

@@ -76,6 +76,16 @@ wire() {
 	tshark -r "$cap" -Y "$filter" -T fields -e "${WIRE_IP:-ip}.src" -e "${WIRE_IP:-ip}.dst" \
 		2>/dev/null | sort -u
 }
+# syn CG VIP FROM TO: b's TCP client (in_cg or out_cg) to VIP:80 reads hello,
+# its SYN on the wire FROM -> TO (WIRE_IP=ipv6: IPv6); syn_peer: and its
+# getpeername says VIP:80.
+syn() {
+	local got
+	got=$(wire "tcp.flags.syn == 1 && tcp.flags.ack == 0" client "$1" tcp "$2" 80)
+	grep -qx hello "$T/wire.out" && [ "$got" = "$3	$4" ] ||
+		{ echo "client: $(cat "$T/wire.out"), SYN: $got (expected $3 -> $4)"; return 1; }
+}
+syn_peer() { syn "$@" && grep -qx "peer $2:80" "$T/wire.out" || { echo "client: $(cat "$T/wire.out"), no peer $2:80"; return 1; }; }
 
 ip netns add "$NODE" && ip -n "$NODE" link set lo up
 XCNID_NETNS=$NODE
@@ -126,31 +136,13 @@ IP6_B=$(jq -r '.ips[].address | select(contains(":"))' "$T/b.json" | cut -d/ -f1
 	k_pod a x "$IP_A" "app: web"
 	k_pod b x "$IP_B" "app: client"
 	k_pod c x "$IP_C" "app: locked"
+	k_svc2 web "app: web" "$VIP" "$VIP6" \
+		"{name: http, port: 80, targetPort: 8080}, {name: dns, port: 53, targetPort: 8081, protocol: UDP}"
+	k_slice web-6 web 6 "[{addresses: [\"$IP6_A\"], nodeName: n1}]" "{name: http, port: 8080}"
+	k_slice web-1 web 4 "[{addresses: [$IP_A], nodeName: n1}]" \
+		"{name: http, port: 8080}, {name: dns, port: 8081, protocol: UDP}"
+	k_slice locked-1 locked 4 "[{addresses: [$IP_C], nodeName: n1}]" "{name: http, port: 8080}"
 	cat <<EOF
----
-apiVersion: v1
-kind: Service
-metadata: {name: web, namespace: x}
-spec:
-  selector: {app: web}
-  clusterIP: $VIP
-  clusterIPs: [$VIP, "$VIP6"]
-  ipFamilies: [IPv4, IPv6]
-  ports: [{name: http, port: 80, targetPort: 8080}, {name: dns, port: 53, targetPort: 8081, protocol: UDP}]
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: web-6, namespace: x, labels: {kubernetes.io/service-name: web}}
-addressType: IPv6
-endpoints: [{addresses: ["$IP6_A"], nodeName: n1}]
-ports: [{name: http, port: 8080}]
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: web-1, namespace: x, labels: {kubernetes.io/service-name: web}}
-addressType: IPv4
-endpoints: [{addresses: [$IP_A], nodeName: n1}]
-ports: [{name: http, port: 8080}, {name: dns, port: 8081, protocol: UDP}]
 ---
 apiVersion: v1
 kind: Service
@@ -166,13 +158,6 @@ spec:
   selector: {app: locked}
   clusterIP: $VIP_DENY
   ports: [{name: http, port: 80, targetPort: 8080}]
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: locked-1, namespace: x, labels: {kubernetes.io/service-name: locked}}
-addressType: IPv4
-endpoints: [{addresses: [$IP_C], nodeName: n1}]
-ports: [{name: http, port: 8080}]
 ---
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
@@ -193,13 +178,7 @@ links_pinned() {
 check "the eight hooks (IPv4 and IPv6) attached to the cgroup as pinned links" links_pinned
 
 # TCP from the cgroup: the backend on the wire from the SYN on, the ClusterIP to the app.
-tcp_in() {
-	local got
-	got=$(wire "tcp.flags.syn == 1 && tcp.flags.ack == 0" client in_cg tcp "$VIP" 80)
-	grep -qx "peer $VIP:80" "$T/wire.out" && grep -qx hello "$T/wire.out" ||
-		{ echo "client: $(cat "$T/wire.out")"; return 1; }
-	[ "$got" = "$IP_B	$IP_A" ] || { echo "SYN on the wire: $got (expected $IP_B -> $IP_A)"; return 1; }
-}
+tcp_in() { syn_peer in_cg "$VIP" "$IP_B" "$IP_A"; }
 check "in the cgroup, TCP to ClusterIP: hello, getpeername = ClusterIP, SYN to the backend" tcp_in
 
 udp_in() {
@@ -263,13 +242,7 @@ released() {
 check "the sockets closed: their records released with them (xcni_sock_rn empty)" released
 
 # IPv6: connect6 gives the socket a's IPv6 (the SYN carries it), getpeername6 the ClusterIP.
-tcp6_in() {
-	local got
-	got=$(WIRE_IP=ipv6 wire "tcp.flags.syn == 1 && tcp.flags.ack == 0" client in_cg tcp "$VIP6" 80)
-	grep -qx "peer $VIP6:80" "$T/wire.out" && grep -qx hello "$T/wire.out" ||
-		{ echo "client: $(cat "$T/wire.out")"; return 1; }
-	[ "$got" = "$IP6_B	$IP6_A" ] || { echo "SYN on the wire: $got (expected $IP6_B -> $IP6_A)"; return 1; }
-}
+tcp6_in() { WIRE_IP=ipv6 syn_peer in_cg "$VIP6" "$IP6_B" "$IP6_A"; }
 check "in the cgroup, TCP to the IPv6 ClusterIP: hello, getpeername = ClusterIP, SYN to a's IPv6" tcp6_in
 check "b's TCP socket to the IPv6 ClusterIP held open" held tcp "$VIP6" 80
 sock_rn6() { [ "$(records xcni_sock_rn6)" -ge 1 ]; }
@@ -369,12 +342,7 @@ check "c churns 300 translated IPv6 TCP connections, more than xcni_sock_flow6's
 	flow_churn "$VIP6" xcni_sock_flow6
 check "after c's IPv6 churn: b's connection still open, getpeername still the IPv6 ClusterIP" \
 	flow_victim "$VIP6"
-tcp6_out() {
-	local got
-	got=$(WIRE_IP=ipv6 wire "tcp.flags.syn == 1 && tcp.flags.ack == 0" client out_cg tcp "$VIP6" 80)
-	grep -qx hello "$T/wire.out" && [ "$got" = "$IP6_B	$VIP6" ] ||
-		{ echo "client: $(cat "$T/wire.out"), SYN: $got"; return 1; }
-}
+tcp6_out() { WIRE_IP=ipv6 syn out_cg "$VIP6" "$IP6_B" "$VIP6"; }
 check "outside the cgroup, IPv6: the SYN carries the ClusterIP (from_pod6 translates), hello" tcp6_out
 
 # A pod's TCP socket without backend is left to from_pod, which refuses its
@@ -411,14 +379,8 @@ refused_node() {
 check "a socket of the node's own netns, no backend: connect fails ECONNREFUSED at once" refused_node
 
 # Outside the cgroup the socket is untouched: the ClusterIP leaves the pod, from_pod translates.
-tcp_out() {
-	local got
-	got=$(wire "tcp.flags.syn == 1 && tcp.flags.ack == 0" client out_cg tcp "$VIP" 80)
-	grep -qx "peer $VIP:80" "$T/wire.out" && grep -qx hello "$T/wire.out" ||
-		{ echo "client: $(cat "$T/wire.out")"; return 1; }
-	[ "$got" = "$IP_B	$VIP" ] || { echo "SYN on the wire: $got (expected $IP_B -> $VIP)"; return 1; }
-}
-check "outside the cgroup: the SYN carries the ClusterIP (per-packet translation), hello" tcp_out
+check "outside the cgroup: the SYN carries the ClusterIP (per-packet translation), hello" \
+	syn_peer out_cg "$VIP" "$IP_B" "$VIP"
 
 # Policy is judged on the backend the socket got: c denies all ingress.
 denied_in() {
@@ -475,11 +437,5 @@ unhooked() {
 	! grep -q 'sock[46]_' <<<"$s" || { echo "$s"; return 1; }
 }
 check "without --cgroup-root: its links removed, the cgroup has no program" unhooked
-unhooked_tcp() {
-	local got
-	got=$(wire "tcp.flags.syn == 1 && tcp.flags.ack == 0" client in_cg tcp "$VIP" 80)
-	grep -qx hello "$T/wire.out" && [ "$got" = "$IP_B	$VIP" ] ||
-		{ echo "client: $(cat "$T/wire.out"), SYN: $got"; return 1; }
-}
-check "then a process in the cgroup goes through per-packet translation" unhooked_tcp
+check "then a process in the cgroup goes through per-packet translation" syn in_cg "$VIP" "$IP_B" "$VIP"
 finish

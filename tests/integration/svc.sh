@@ -78,45 +78,17 @@ no_rules() {
 	done
 }
 
-slice() { # slice ENDPOINTS-YAML
-	put eps.yaml <<EOF
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: web-1, namespace: x, labels: {kubernetes.io/service-name: web}}
-addressType: IPv4
-endpoints: $1
-ports: [{name: http, port: 8080}]
-EOF
+slice() { # slice ENDPOINTS-YAML [6]: the Service's EndpointSlice web-1 (IPv4) or web-6 (IPv6)
+	k_slice "web-${2:-1}" web "${2:-4}" "$1" "{name: http, port: 8080}" | put "eps${2:-}.yaml"
 }
 
 {
 	k_ns x
 	k_pod a x "$IP_A" 'app: web' '{name: c, ports: [{containerPort: 8080, name: http}]}'
 	k_pod b x "$IP_B"
-	cat <<EOF
----
-apiVersion: v1
-kind: Service
-metadata: {name: web, namespace: x}
-spec:
-  selector: {app: web}
-  clusterIP: $VIP
-  clusterIPs: [$VIP, "$VIP6"]
-  ipFamilies: [IPv4, IPv6]
-  ipFamilyPolicy: RequireDualStack
-  ports: [{name: http, port: 80, targetPort: http}]
-EOF
+	k_svc2 web "app: web" "$VIP" "$VIP6" "{name: http, port: 80, targetPort: http}" "ipFamilyPolicy: RequireDualStack"
 } | put pods.yaml
-slice6() { # slice6 ENDPOINTS-YAML: the Service's IPv6 EndpointSlice
-	put eps6.yaml <<EOF
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: web-6, namespace: x, labels: {kubernetes.io/service-name: web}}
-addressType: IPv6
-endpoints: $1
-ports: [{name: http, port: 8080}]
-EOF
-}
+slice6() { slice "$1" 6; }
 slice "[{addresses: [$IP_A], nodeName: n1}]"
 slice6 "[{addresses: [\"$IP6_A\"], nodeName: n1}]"
 check "Service and EndpointSlices applied" sync_gen

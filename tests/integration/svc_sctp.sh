@@ -107,13 +107,8 @@ spec:
   selector: {app: nothing}
   clusterIP: $VIP_NONE
   ports: [{protocol: SCTP, port: 3868}]
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: sctp-1, namespace: x, labels: {kubernetes.io/service-name: sctp}}
-addressType: IPv4
-endpoints: [{addresses: [$IP_A], nodeName: n1}]
-ports: [{name: diameter, port: 38680, protocol: SCTP}, {name: same, port: 3869, protocol: SCTP}]
+$(k_slice sctp-1 sctp 4 "[{addresses: [$IP_A], nodeName: n1}]" \
+	"{name: diameter, port: 38680, protocol: SCTP}, {name: same, port: 3869, protocol: SCTP}")
 EOF
 check "Services and EndpointSlice applied" sync_gen
 frontends() { ctl service list | grep -c "/sctp"; }

@@ -78,6 +78,24 @@ EOT
 	done | put nodes.yaml
 }
 
+# tn_up V4NET V6NET: ul0 between the nodes with V4NET.<n>/24 (none when
+# empty) and V6NET<n>/64; the cluster as both agents read it (tn_nodes,
+# Namespace x); both agents started and the Nodes applied, else the suite ends.
+tn_up() {
+	local n
+	ip link add ul0 netns "$(node_ns 1)" type veth peer name ul0 netns "$(node_ns 2)"
+	for n in 1 2; do
+		[ -z "$1" ] || ip -n "$(node_ns "$n")" addr add "$1.$n/24" dev ul0
+		ip -n "$(node_ns "$n")" addr add "$2$n/64" dev ul0 nodad
+		ip -n "$(node_ns "$n")" link set ul0 up
+	done
+	tn_nodes "$1" "$2"
+	printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n' | put ns.yaml
+	for n in 1 2; do agent_start "$n" "$T/xcnid$n.log"; done
+	check "xcnid on both nodes, overlay on ul0" agents_ready || { finish; exit 1; }
+	check "the Nodes applied" sync2
+}
+
 # agent_start N LOG [XCNID-ARGS...]: xcnid on node N over the underlay ul0,
 # into LOG; its PID joins AGENTS.
 agent_start() {
@@ -102,11 +120,11 @@ agents_ready() {
 	return 1
 }
 GEN=0
-sync2() { # a new generation, applied by both agents
+sync_all() { # sync_all N...: a new generation, applied by the agents of nodes N...
 	local n
 	GEN=$((GEN + 1))
 	echo "$GEN" >"$M/.tmp-gen" && mv "$M/.tmp-gen" "$M/.xcni-generation"
-	for n in 1 2; do
+	for n in "$@"; do
 		for _ in $(seq 100); do
 			[ "$(ctl_n "$n" config --json 2>/dev/null | jq -r .applied_gen)" -ge "$GEN" ] 2>/dev/null &&
 				continue 2
@@ -116,6 +134,7 @@ sync2() { # a new generation, applied by both agents
 		return 1
 	done
 }
+sync2() { sync_all 1 2; }
 
 addr_of() { # addr_of POD 4|6
 	if [ "$2" = 6 ]; then
@@ -197,15 +216,29 @@ sink_start() { # sink_start NAME PORT RUN...: udp_sink.py on PORT under RUN, int
 }
 sink_got() { sleep 0.5; grep -q " $2\$" "$T/$1.log" 2>/dev/null; } # sink_got NAME PAYLOAD
 gsock() { ctl_n 1 metrics --all --json | jq '[.[] | select(.reason == "drop-geneve-socket") | .packets] | add // 0'; }
+# geneve_from_host DST WHAT SOCAT-ADDR N2: n1's host socket sends Geneve to
+# n2's underlay address DST claiming a -> b:9999 (WHAT names it): b sees
+# nothing, n1 counts drop-geneve-socket. Controls: a's own datagram to b:9999
+# and n1's plain UDP to n2:9998 (SOCAT-ADDR; N2 names n2 in the check) arrive.
+geneve_from_host() {
+	local g0 g1
+	sink_start b9999 9999 ip netns exec "$XCT_TAG-b"
+	sink_start n2-9998 9998 nsenter --net="/var/run/netns/$(node_ns 2)"
+	g0=$(gsock)
+	# The frame is lab/attack.py's "sock" line (its payload "XT-<tag> ", NUL-padded).
+	echo "sock dst=$1 isrc=$A4 idst=$B4 idport=9999 tag=forged-by-n1" |
+		in_node 1 python3 "$HERE/../lab/attack.py" - -
+	check "n1's host socket: $2: b sees nothing" \
+		bash -c "! { sleep 0.5; grep -q ' XT-forged-by-n1 ' '$T/b9999.log' 2>/dev/null; }"
+	g1=$(gsock)
+	check "  ... counted drop-geneve-socket on n1 (+$((g1 - g0)))" test $((g1 - g0)) -ge 1
+	echo legit-from-a | in_pod a socat -u - "UDP:$B4:9999"
+	check "  control: a's own datagram to b:9999 arrives" sink_got b9999 legit-from-a
+	echo plain-from-n1 | in_node 1 socat -u - "$3"
+	check "  control: n1's host socket, plain UDP to $4:9998, arrives" sink_got n2-9998 plain-from-n1
+}
 
 # pol_b_from_a: the NetworkPolicy b-from-a (b admits a alone) into pol.yaml.
 pol_b_from_a() {
-	put pol.yaml <<'EOT'
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: b-from-a, namespace: x}
-spec:
-  podSelector: {matchLabels: {pod: b}}
-  ingress: [{from: [{podSelector: {matchLabels: {pod: a}}}]}]
-EOT
+	k_allow b-from-a a b | put pol.yaml
 }

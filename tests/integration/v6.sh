@@ -237,14 +237,7 @@ rm -f "$M/deny-a-out.yaml"
 check "deny-a-out removed" sync_gen
 
 # A podSelector rule admits a on TCP 80, over both families; c is still refused.
-put deny.yaml <<'EOF'
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: deny-b, namespace: x}
-spec:
-  podSelector: {matchLabels: {pod: b}}
-  ingress: [{from: [{podSelector: {matchLabels: {pod: a}}}], ports: [{port: 80}]}]
-EOF
+k_allow deny-b a b '{port: 80}' | put deny.yaml
 check "allow a -> b:80 applied" sync_gen
 check "allowed: TCP over IPv6 a -> b" expect "a -> [$B6]:80" "$(tcp a "$B6")" connected
 check "allowed: TCP over IPv4 a -> b" expect "a -> $B4:80" "$(tcp a "$B4")" connected

@@ -94,20 +94,7 @@ for n in 1 2 3; do agent_start "$n" "$T/xcnid$n.log"; done # twonode.sh's
 check "xcnid on the three nodes, overlay on ul0" ready xcnid1.log xcnid2.log xcnid3.log ||
 	{ finish; exit 1; }
 GEN=0
-sync3() { # a new generation, applied by the three agents
-	local n
-	GEN=$((GEN + 1))
-	echo "$GEN" >"$M/.tmp-gen" && mv "$M/.tmp-gen" "$M/.xcni-generation"
-	for n in 1 2 3; do
-		for _ in $(seq 100); do
-			[ "$(ctl_n "$n" config --json 2>/dev/null | jq -r .applied_gen)" -ge "$GEN" ] 2>/dev/null &&
-				continue 2
-			sleep 0.05
-		done
-		echo "n$n did not apply generation $GEN"
-		return 1
-	done
-}
+sync3() { sync_all 1 2 3; } # a new generation, applied by the three agents
 check "the Nodes applied" sync3
 check "A took both underlay addresses" \
 	grep -q 'overlay: underlay ul0 .*node addresses 192.168.97.1 and fc00:97::1 ' "$T/xcnid1.log"

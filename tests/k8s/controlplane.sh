@@ -135,14 +135,10 @@ cert() {
 	rm -f "$RUN/pki/$name.csr" "$ext"
 }
 
+. "$ROOT/tests/lib/node_conf.sh"
 kubeconfig() { # name cert-name
-	local f=$RUN/$1.kubeconfig k=$K8S_BIN/kubectl
-	"$k" config --kubeconfig "$f" set-cluster xcni --server "https://$ADV:$APISERVER_PORT" \
-		--certificate-authority "$RUN/pki/ca.crt" --embed-certs >/dev/null
-	"$k" config --kubeconfig "$f" set-credentials "$2" --client-certificate "$RUN/pki/$2.crt" \
-		--client-key "$RUN/pki/$2.key" --embed-certs >/dev/null
-	"$k" config --kubeconfig "$f" set-context xcni --cluster xcni --user "$2" >/dev/null
-	"$k" config --kubeconfig "$f" use-context xcni >/dev/null
+	kubeconfig_write "$RUN/$1.kubeconfig" "https://$ADV:$APISERVER_PORT" "$RUN/pki/ca.crt" "$2" \
+		--client-certificate "$RUN/pki/$2.crt" --client-key "$RUN/pki/$2.key" --embed-certs
 }
 
 make_pki() {

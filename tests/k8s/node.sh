@@ -75,6 +75,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD=${BUILD:-$ROOT/build}
+. "$ROOT/tests/lib/node_conf.sh"
 CP=$ROOT/tests/k8s/controlplane.sh
 TOP=${XCNI_K8S_TOP:-/run/xcni-k8s}
 BR=xk8s-br
@@ -285,19 +286,14 @@ node_pki() {
 	rm -f "$p"/*.csr "$ext"
 	chmod 600 "$p"/*.key
 	cp "$CP_RUN/pki/ca.crt" "$p/ca.crt"
-	local k=$K8S_BIN/kubectl f=$RUN/kubelet.kubeconfig
-	"$k" config --kubeconfig "$f" set-cluster xcni --server "https://$K8S_ADVERTISE:6443" \
-		--certificate-authority "$p/ca.crt" --embed-certs >/dev/null
-	"$k" config --kubeconfig "$f" set-credentials "system:node:$NAME" --client-certificate "$p/kubelet.crt" \
-		--client-key "$p/kubelet.key" --embed-certs >/dev/null
-	"$k" config --kubeconfig "$f" set-context xcni --cluster xcni --user "system:node:$NAME" >/dev/null
-	"$k" config --kubeconfig "$f" use-context xcni >/dev/null
+	kubeconfig_write "$RUN/kubelet.kubeconfig" "https://$K8S_ADVERTISE:6443" "$p/ca.crt" "system:node:$NAME" \
+		--client-certificate "$p/kubelet.crt" --client-key "$p/kubelet.key" --embed-certs
 }
 
 # The service account, ClusterRole and binding of examples/kind/xcni.yaml (not
 # its DaemonSet), and a kubeconfig with that account's token for xcnid.
 xcni_identity() {
-	local tok secret k=$K8S_BIN/kubectl f=$RUN/xcnid.kubeconfig
+	local tok secret f=$RUN/xcnid.kubeconfig
 	# With --kube-proxy-replacement, kpr-rbac.yaml's rules too (EndpointSlices),
 	# as kustomization.yaml adds them: xcni.yaml alone does not grant them.
 	python3 - "$ROOT/examples/kind" "${XCNI_K8S_XCNID_ARGS:-}" >"$RUN/xcni-rbac.yaml" <<'EOF'
@@ -317,11 +313,7 @@ EOF
 		bash -c "ip netns exec $K8S_NETNS $K8S_BIN/kubectl --kubeconfig $KUBECONFIG -n kube-system get sa xcni -o jsonpath='{.secrets[0].name}' | grep -q ."
 	secret=$(kc -n kube-system get sa xcni -o jsonpath='{.secrets[0].name}')
 	tok=$(kc -n kube-system get secret "$secret" -o jsonpath='{.data.token}' | base64 -d)
-	"$k" config --kubeconfig "$f" set-cluster xcni --server "https://$K8S_ADVERTISE:6443" \
-		--certificate-authority "$RUN/pki/ca.crt" --embed-certs >/dev/null
-	"$k" config --kubeconfig "$f" set-credentials xcni --token "$tok" >/dev/null
-	"$k" config --kubeconfig "$f" set-context xcni --cluster xcni --user xcni >/dev/null
-	"$k" config --kubeconfig "$f" use-context xcni >/dev/null
+	kubeconfig_write "$f" "https://$K8S_ADVERTISE:6443" "$RUN/pki/ca.crt" xcni --token "$tok"
 	chmod 600 "$f"
 }
 
@@ -391,50 +383,8 @@ containerd_conf() {
 		ln -sf /usr/lib/cni/host-local "$RUN/cni/bin/host-local"
 		ln -sf /usr/lib/cni/loopback "$RUN/cni/bin/loopback"
 	fi
-	cat >"$RUN/containerd/config.toml" <<EOF
-version = 2
-root = "$RUN/containerd/root"
-state = "$RUN/containerd/state"
-temp = "$RUN/containerd/tmp"
-plugin_dir = "$RUN/containerd/plugins"
-oom_score = 0
-disabled_plugins = [
-  "io.containerd.snapshotter.v1.aufs",
-  "io.containerd.snapshotter.v1.btrfs",
-  "io.containerd.snapshotter.v1.devmapper",
-  "io.containerd.snapshotter.v1.zfs",
-]
-[grpc]
-  address = "$SOCK"
-[ttrpc]
-  address = "$SOCK.ttrpc"
-[debug]
-  level = "${XCNI_K8S_CONTAINERD_LOG:-info}"
-[plugins]
-  [plugins."io.containerd.internal.v1.opt"]
-    path = "$RUN/containerd/opt"
-  [plugins."io.containerd.grpc.v1.cri"]
-    sandbox_image = "$IMAGE_PAUSE"
-    restrict_oom_score_adj = true
-    disable_apparmor = true
-    enable_selinux = false
-    disable_tcp_service = true
-    netns_mounts_under_state_dir = true
-    stream_server_address = "127.0.0.1"
-    stream_server_port = "0"
-    [plugins."io.containerd.grpc.v1.cri".cni]
-      bin_dir = "$bin_dir"
-      conf_dir = "$conf_dir"
-      max_conf_num = 1
-    [plugins."io.containerd.grpc.v1.cri".containerd]
-      snapshotter = "overlayfs"
-      default_runtime_name = "runc"
-      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
-        runtime_type = "io.containerd.runc.v2"
-        [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
-          Root = "$RUN/runc"
-          SystemdCgroup = false
-EOF
+	containerd_config "$RUN/containerd" "$RUN/containerd/state" "$SOCK" "$IMAGE_PAUSE" "$bin_dir" "$conf_dir" \
+		overlayfs "$RUN/runc" "${XCNI_K8S_CONTAINERD_LOG:-info}" >"$RUN/containerd/config.toml"
 }
 
 images() {

@@ -94,15 +94,22 @@ def json_patch(doc, ops):
     return doc
 
 
+def patched(docs, ds, name):
+    """ds with NAME's JSON patch applied, checked to apply; None where it does not."""
+    try:
+        got = json_patch(ds, (docs.get(name) or [[]])[0])
+    except Exception as e:  # noqa: BLE001 - any failure is the patch not applying
+        check(f"{name} applies to xcni.yaml's DaemonSet", False, e)
+        return None
+    check(f"{name} applies to xcni.yaml's DaemonSet", True)
+    return got
+
+
 def check_flows(docs, ds):
     """flows-patch.yaml: the flows port on the node's InternalIP (status.hostIP), not 0.0.0.0."""
-    ops = (docs.get("flows-patch.yaml") or [[]])[0]
-    try:
-        got = json_patch(ds, ops)
-    except Exception as e:  # noqa: BLE001 - any failure is the patch not applying
-        check("flows-patch.yaml applies to xcni.yaml's DaemonSet", False, e)
+    got = patched(docs, ds, "flows-patch.yaml")
+    if got is None:
         return
-    check("flows-patch.yaml applies to xcni.yaml's DaemonSet", True)
     c = got["spec"]["template"]["spec"]["containers"][0]
     gargs = c.get("args") or []
     env = {e.get("name"): e for e in c.get("env") or []}
@@ -130,13 +137,9 @@ def check_metrics(docs, ds):
           and 0 < int(args[args.index("--flows-window") + 1]) <= 65536, args)
     check("DaemonSet: no prometheus.io annotations by default (they would point a scraper at a closed port)",
           not any(k.startswith("prometheus.io/") for k in ann), ann)
-    ops = (docs.get("metrics-patch.yaml") or [[]])[0]
-    try:
-        got = json_patch(ds, ops)
-    except Exception as e:  # noqa: BLE001 - any failure is the patch not applying
-        check("metrics-patch.yaml applies to xcni.yaml's DaemonSet", False, e)
+    got = patched(docs, ds, "metrics-patch.yaml")
+    if got is None:
         return
-    check("metrics-patch.yaml applies to xcni.yaml's DaemonSet", True)
     gt = got["spec"]["template"]
     gargs = gt["spec"]["containers"][0]["args"]
     check("metrics-patch.yaml: --metrics-addr 0.0.0.0:9962 (the node's addresses), the flag once",
@@ -153,7 +156,7 @@ def check_metrics(docs, ds):
     check("metrics-patch.yaml: nothing else differs from xcni.yaml's", rest == ds, "more than the address and annotations")
     moved = json_patch(ds, [{"op": "add", "path": "/spec/template/spec/containers/0/args/0", "value": "-v"}])
     try:
-        json_patch(moved, ops)
+        json_patch(moved, (docs.get("metrics-patch.yaml") or [[]])[0])
         check("metrics-patch.yaml: refused when the arguments moved (its test op)", False, "applied")
     except ValueError:
         check("metrics-patch.yaml: refused when the arguments moved (its test op)", True)
@@ -210,13 +213,9 @@ def check_kpr(docs, ds, role):
     check("kpr-rbac.yaml: adds exactly list and watch on discovery.k8s.io/endpointslices to xcni.yaml's ClusterRole",
           krole is not None and kgrants - pgrants == {("discovery.k8s.io", "endpointslices", v) for v in WANT_VERBS}
           and pgrants <= kgrants, sorted(kgrants ^ pgrants) if krole is not None else "does not apply")
-    ops = (docs.get("kpr-patch.yaml") or [[]])[0]
-    try:
-        got = json_patch(ds, ops)
-    except (KeyError, IndexError, ValueError, TypeError) as e:
-        check("kpr-patch.yaml applies to xcni.yaml's DaemonSet", False, e)
+    got = patched(docs, ds, "kpr-patch.yaml")
+    if got is None:
         return
-    check("kpr-patch.yaml applies to xcni.yaml's DaemonSet", True)
     pod = (got.get("spec") or {}).get("template", {}).get("spec") or {}
     agent = (pod.get("containers") or [{}])[0]
     init = (pod.get("initContainers") or [{}])[0]

@@ -75,11 +75,7 @@ MPORT=9969 # every node's xcnid serves its metrics at 127.0.0.1:9969 in its netn
 POLNAME_MAX=32 # xcni_polname's entries: the policy flood (item 2) goes past them
 
 attack_cleanup() {
-	local p
-	for p in "${RECV[@]}"; do
-		kill "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
+	stop_pids "${RECV[@]}"
 	ip netns del "$ATK" 2>/dev/null
 	rm -f "$FPIN"
 	lab_cleanup
@@ -347,36 +343,19 @@ fi
 
 # ---- the policies ---------------------------------------------------------------------------------
 cat >"$T/pol.yaml" <<EOF
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: evil-out, namespace: atk}
-spec:
-  podSelector: {matchLabels: {role: evil}}
-  policyTypes: [Egress]
+$(y_np evil-out atk "role: evil" "Egress")
   egress:
     - to: [{namespaceSelector: {matchLabels: {name: vic}}, podSelector: {matchLabels: {role: victim}}}]
       ports: [{port: 7001, protocol: UDP}]
     - to: [{podSelector: {matchLabels: {role: sink}}}]
----
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: victims, namespace: vic}
-spec:
-  podSelector: {matchLabels: {role: victim}}
-  policyTypes: [Ingress]
+$(y_np victims vic "role: victim" "Ingress")
   ingress:
     - from: [{podSelector: {matchLabels: {role: friend}}}]
     - from: [{namespaceSelector: {matchLabels: {name: atk}}, podSelector: {matchLabels: {role: evil}}}]
       ports: [{port: 7001, protocol: UDP}]
     - from: [{ipBlock: {cidr: $A4/32}}, {ipBlock: {cidr: $A6/128}}]
       ports: [{port: 7003, protocol: UDP}]
----
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: cv, namespace: vic}
-spec:
-  podSelector: {matchLabels: {role: ctvictim}}
-  policyTypes: [Ingress]
+$(y_np cv vic "role: ctvictim" "Ingress")
   ingress:
     - from: [{podSelector: {matchLabels: {role: friend}}}]
       ports: [{protocol: UDP, port: 7001}]
@@ -769,13 +748,7 @@ check "n1's IPAM goes on from just before $JOB4 (its range wrapped)" ipam_wrap
 	ns reuse
 	pod reuse r1 n1 "app: r"
 	cat <<EOF
----
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: r1-friend, namespace: reuse}
-spec:
-  podSelector: {matchLabels: {app: r}}
-  policyTypes: [Ingress]
+$(y_np r1-friend reuse "app: r" "Ingress")
   ingress:
     - from: [{namespaceSelector: {matchLabels: {name: vic}}, podSelector: {matchLabels: {role: friend}}}]
 ---
@@ -1003,7 +976,7 @@ if [ -n "$NPA" ]; then
 		test "$(npa_field 1 tc_packets)" -gt 0
 fi
 
-for p in "${RECV[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+stop_pids "${RECV[@]}"
 RECV=()
 ip netns del "$ATK"
 lab_down_checked

@@ -307,13 +307,8 @@ check "n2's xcnid restarted --overlay-decap=xdp again" agent_restart n2 "$T/n2-b
 check "  ... n2: status says 'Geneve decapsulated at xdp'" says xdp decap_hooks 2
 
 # A NetworkPolicy at n2 refuses n1's pod, judged on the decapsulated packet.
-cat >"$T/deny.yaml" <<'EOF'
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: deny-p2, namespace: o}
-spec:
-  podSelector: {matchLabels: {app: p2}}
-  policyTypes: [Ingress]
+cat >"$T/deny.yaml" <<EOF
+$(y_np deny-p2 o "app: p2" "Ingress")
 EOF
 p0=$(metric 2 drop-policy-ingress from-overlay)
 check "apply NetworkPolicy o/deny-p2 (nothing may reach p2)" lab apply -f "$T/deny.yaml"

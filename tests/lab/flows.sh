@@ -68,79 +68,23 @@ ip netns exec xcl-out /usr/bin/python3 "$(dirname "$0")/ipfix_collect.py" $COLLE
 COLLECTOR_PID=$!
 MINE+=("$COLLECTOR_PID")
 
-cat >"$T/pods.yaml" <<'EOF'
-apiVersion: v1
-kind: Namespace
-metadata: {name: x}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: a, namespace: x, labels: {app: web}}
-spec:
-  nodeName: n1
-  containers: [{name: c, ports: [{containerPort: 80}, {containerPort: 81, protocol: UDP}]}]
----
-apiVersion: v1
-kind: Pod
-metadata: {name: b, namespace: x, labels: {role: friend}}
-spec:
-  nodeName: n1
-  containers: [{name: c, ports: [{containerPort: 81, protocol: UDP}]}]
----
-apiVersion: v1
-kind: Pod
-metadata: {name: c, namespace: x, labels: {role: stranger}}
-spec:
-  nodeName: n2
-  containers: [{name: c, ports: [{containerPort: 81, protocol: UDP}]}]
----
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: web-ingress, namespace: x}
-spec:
-  podSelector: {matchLabels: {app: web}}
-  policyTypes: [Ingress]
-  ingress:
-  - from: [{podSelector: {matchLabels: {role: friend}}}]
-    ports: [{port: 80, protocol: TCP}, {port: 81, protocol: UDP}]
-EOF
+{
+	y_ns x
+	y_pod a x n1 'app: web' '{containerPort: 80}, {containerPort: 81, protocol: UDP}'
+	y_pod b x n1 'role: friend' '{containerPort: 81, protocol: UDP}'
+	y_pod c x n2 'role: stranger' '{containerPort: 81, protocol: UDP}'
+	y_webpol
+} >"$T/pods.yaml"
 check "apply x/a, x/b (n1), x/c (n2), NetworkPolicy x/web-ingress" lab apply -f "$T/pods.yaml"
 remember_pids
 ip_of() { lab get --json | jq_ "[p for p in d['pods'] if p['name'] == '$1'][0]['$2']"; }
 A4=$(ip_of a ip) B4=$(ip_of b ip) C4=$(ip_of c ip) C6=$(ip_of c ip6)
 diag "x/a $A4, x/b $B4, x/c $C4 $C6"
 
-# send POD SPORT DST DPORT N SIZE: N datagrams of SIZE bytes from SPORT, each
-# waiting (0.5 s at most) for its echo; prints how many were answered.
-cat >"$T/send.py" <<'EOF'
-import socket, sys
-sport, dst, dport, n, size = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
-s = socket.socket(socket.AF_INET6 if ":" in dst else socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("::" if ":" in dst else "0.0.0.0", sport))
-s.settimeout(0.5)
-got = 0
-for i in range(n):
-    s.sendto(b"x" * size, (dst, dport))
-    try:
-        s.recv(65536)
-        got += 1
-    except OSError:
-        pass
-print(got)
-EOF
-cat >"$T/tcp.py" <<'EOF'
-import socket, sys
-s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=3, source_address=("0.0.0.0", int(sys.argv[3])))
-s.sendall(b"hello\n")  # the listener answers what it is told
-s.recv(100)
-s.close()
-EOF
-send() { local pod=$1; shift; lab exec "$pod" -- /usr/bin/python3 "$T/send.py" "$@"; }
-answered() { local want=$1 got; shift; got=$(send "$@") || return 1; [ "$got" = "$want" ] || { echo "answered $got, wanted $want"; return 1; }; }
 check "x/b -> x/a 81/udp (v4): 5 of 5 answered" answered 5 x/b 40001 "$A4" 81 5 100
 check "x/c -> x/a 81/udp (v4): 0 of 3 answered (policy)" answered 0 x/c 40002 "$A4" 81 3 100
 check "x/b -> x/c 81/udp (v6): 4 of 4 answered" answered 4 x/b 40003 "$C6" 81 4 200
-check "x/b -> x/a 80/tcp (v4) from port 40004" lab exec x/b -- /usr/bin/python3 "$T/tcp.py" "$A4" 80 40004
+check "x/b -> x/a 80/tcp (v4) from port 40004" lab exec x/b -- /usr/bin/python3 "$LAB_TESTS/tcp_hello.py" "$A4" 80 40004
 sleep 2.5 # a conntrack walk (every second) after the last packet
 
 # Isolation drops by pod and isolating policy (n1's /metrics): x/c's three
@@ -468,14 +412,7 @@ check "n1 /metrics: xcni_flows_near_misses_skipped_total 0 (the lab's near-miss 
 # still lets x/b in): x/c's drops count under each isolating policy by its
 # own name ("x/web-lockdown", no leading space) and once under the pod, read
 # back through a Prometheus server as a dashboard reads them.
-cat >"$T/lockdown.yaml" <<'EOF'
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: web-lockdown, namespace: x}
-spec:
-  podSelector: {matchLabels: {app: web}}
-  policyTypes: [Ingress]
-EOF
+y_webpol web-lockdown deny >"$T/lockdown.yaml"
 check "apply NetworkPolicy x/web-lockdown (isolates x/a, allows nothing)" lab apply -f "$T/lockdown.yaml"
 check "x/c -> x/a 81/udp (v4) from port 40022: 0 of 4 answered" answered 0 x/c 40022 "$A4" 81 4 100
 check "n1: 40022's record names both isolating policies" \
@@ -596,26 +533,9 @@ EOF
 check "apply Service x/web (8080/tcp -> 80, 8181/udp -> 81; backend x/a)" lab apply -f "$T/svc.yaml"
 CIP=$(lab get --json | jq_ '[s["clusterIP"] for s in d["services"] if s["name"] == "web"][0]')
 diag "x/web's ClusterIP $CIP"
-cat >"$T/usend.py" <<'EOF'
-import socket, sys
-sport, dst, dport, n, size = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("0.0.0.0", sport))
-s.connect((dst, dport))
-s.settimeout(1)
-got = 0
-for i in range(n):
-    s.send(b"s" * size)
-    try:
-        s.recv(65536)
-        got += 1
-    except OSError:
-        pass
-print(got)
-EOF
-svc_udp() { local got; got=$(lab exec x/b -- /usr/bin/python3 "$T/usend.py" 40010 "$CIP" 8181 3 120) || return 1; [ "$got" = 3 ] || { echo "answered $got of 3"; return 1; }; }
-check "x/b -> x/web $CIP:8181/udp (connected socket) from 40010: 3 of 3 answered" svc_udp
-check "x/b -> x/web $CIP:8080/tcp from 40011" lab exec x/b -- /usr/bin/python3 "$T/tcp.py" "$CIP" 8080 40011
+check "x/b -> x/web $CIP:8181/udp (connected socket) from 40010: 3 of 3 answered" \
+	answered 3 x/b 40010 "$CIP" 8181 3 120 1 connect
+check "x/b -> x/web $CIP:8080/tcp from 40011" lab exec x/b -- /usr/bin/python3 "$LAB_TESTS/tcp_hello.py" "$CIP" 8080 40011
 check "n1: x/b -> x/web 8181/udp: Service x/web:echo, backend $A4:81 (x/a), allowed by x/web-ingress, 3 + 3 packets, 3 x (120 + headers) bytes each way" \
 	has n1 40010 "r['service'] == 'x/web:echo' and r['backend'] == '$A4:81' and r['destination']['pod'] == 'a' and r['destination']['namespace'] == 'x' and r['destination']['ip'] == '$A4' and r['destination']['port'] == 81 and r['source']['pod'] == 'b' and r['verdict'] == 'allowed' and r['policy'] == 'x/web-ingress' and r['packets'] == 3 and r['reply_packets'] == 3 and r['bytes'] == 3 * (120 + $HDR4) and r['reply_bytes'] == 3 * (120 + $HDR4)"
 # Translated at connect, the TCP flow's packets carry the backend from the
@@ -669,7 +589,7 @@ for _ in $(seq 100); do grep -q "Capturing on" "$T/np-tshark.log" 2>/dev/null &&
 np_send() { # FIRST-PORT NODE-ADDRESS: six datagrams from the outside, each answered
 	local got p
 	for p in $(seq "$1" $(($1 + 5))); do
-		got=$(ip netns exec xcl-out /usr/bin/python3 "$T/send.py" "$p" "$2" 30181 1 64) || return 1
+		got=$(ip netns exec xcl-out /usr/bin/python3 "$LAB_TESTS/udp_echo.py" "$p" "$2" 30181 1 64) || return 1
 		[ "$got" = 1 ] || { echo "from port $p: answered $got of 1"; return 1; }
 	done
 }
@@ -773,7 +693,7 @@ follow() {
 	local fp=$!
 	MINE+=("$fp")
 	sleep 1.5
-	send x/b 40005 "$A4" 81 2 10 >/dev/null
+	udp_echo x/b 40005 "$A4" 81 2 10 >/dev/null
 	sleep 3
 	kill "$fp"
 	wait "$fp"
@@ -792,7 +712,7 @@ followlast() {
 	fp=$!
 	MINE+=("$fp")
 	sleep 1.5
-	send x/b 40008 "$A4" 81 2 10 >/dev/null
+	udp_echo x/b 40008 "$A4" 81 2 10 >/dev/null
 	sleep 3
 	kill "$fp"
 	wait "$fp"
@@ -888,12 +808,7 @@ check "the trailer counts the IPFIX records and messages sent" ipfixcount
 # x/a mixed, x/b -> x/c denied (nothing listens on 80 there). Every cell's
 # colour and title against the same run's --json table.
 cat >"$T/c4.yaml" <<EOF
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: c-over-ipv4, namespace: x}
-spec:
-  podSelector: {matchLabels: {app: web}}
-  policyTypes: [Ingress]
+$(y_np c-over-ipv4 x "app: web" "Ingress")
   ingress:
   - from: [{ipBlock: {cidr: $C4/32}}]
     ports: [{port: 80, protocol: TCP}]

@@ -48,13 +48,7 @@ apiVersion: v1
 kind: Pod
 metadata: {name: v1, namespace: vic, labels: {app: v}}
 spec: {nodeName: n1, containers: [{name: c}]}
----
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: p, namespace: vic}
-spec:
-  podSelector: {matchLabels: {app: v}}
-  policyTypes: [Ingress]
+$(y_np p vic "app: v" "Ingress")
   ingress: [{ports: [{port: $1, protocol: UDP}]}]
 Y
 }

@@ -53,25 +53,6 @@ ip_of() { lab get --json | jq_ "[p for p in d['pods'] if p['name'] == '$1'][0]['
 S4=$(ip_of s) Q4=$(ip_of q) F4=$(ip_of f)
 diag "srv/s $S4, quiet/q $Q4, flood/f $F4"
 
-# udp SPORT COUNT: from SPORT on, COUNT datagrams to srv/s 8081/udp, one a
-# source port (each its own flow); prints how many were answered.
-cat >"$T/udp.py" <<'EOF'
-import socket, sys
-dst, sport, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-got = 0
-for p in range(sport, sport + n):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("0.0.0.0", p))
-    s.settimeout(0.05)
-    s.sendto(b"x", (dst, 8081))
-    try:
-        s.recv(512)
-        got += 1
-    except OSError:
-        pass
-    s.close()
-print(got)
-EOF
 # tcp DST SPORT: one request to DST 8080/tcp from SPORT, the connection closed.
 cat >"$T/tcp.py" <<'EOF'
 import socket, sys
@@ -101,7 +82,7 @@ check "... its record is in xcnictl flows, ended (its entry expired)" \
 # The flood: FLOOD short flows (many times the window) in a few seconds.
 flood() { # flood FROM: FLOOD short flows from source port FROM on
 	local n
-	n=$(lab exec flood/f -- /usr/bin/python3 "$T/udp.py" "$S4" "$1" $FLOOD) || return 1
+	n=$(lab exec flood/f -- /usr/bin/python3 "$LAB_TESTS/udp_ports.py" "$S4" 8081 "$1" $FLOOD) || return 1
 	[ "$n" -gt $((FLOOD / 2)) ] || { echo "answered $n"; return 1; }
 }
 check "flood/f -> srv/s 8081/udp: $FLOOD short flows (one datagram each, ports 20000 on)" flood 20000

@@ -15,6 +15,7 @@
 #   unpolicy NAME...   lab delete of each, a not ok where one fails
 
 LAB_PINS=/sys/fs/bpf/xcni-lab
+LAB_TESTS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 PIDS=()
 MINE=()
 
@@ -150,13 +151,15 @@ remember_pids() {
 		PIDS+=("$p")
 	done
 }
-stop_mine() {
+# stop_pids PID...: each killed and waited for; stop_mine: MINE's.
+stop_pids() {
 	local p
-	for p in "${MINE[@]}"; do
+	for p in "$@"; do
 		kill "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
 	done
 }
+stop_mine() { stop_pids "${MINE[@]}"; }
 lab_down_checked() {
 	local left
 	remember_pids
@@ -225,6 +228,8 @@ lab_start() {
 #   y_pod NAME NS NODE [LABELS [PORTS]]  LABELS "app: web" ('' none), PORTS the
 #                                        container's port list ('' none)
 #   y_svc NAME NS SELECTOR PORTS [TYPE]
+#   y_np NAME NS SELECTOR TYPES  a NetworkPolicy's head: podSelector matchLabels
+#                    SELECTOR ("app: web"), policyTypes [TYPES]; its rules follow
 #   y_webpol [NAME [deny]]  NetworkPolicy x/NAME (web-ingress): app=web takes TCP
 #                    80 and UDP 81 from role=friend only; with deny, nothing
 y_ns() { printf -- '---\napiVersion: v1\nkind: Namespace\nmetadata: {name: %s}\n' "$1"; }
@@ -237,12 +242,30 @@ y_svc() {
 	[ -z "${5:-}" ] || echo "  type: $5"
 	printf '  selector: {%s}\n  ports: [%s]\n' "$3" "$4"
 }
+y_np() {
+	printf -- '---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: %s, namespace: %s}\n' "$1" "$2"
+	printf 'spec:\n  podSelector: {matchLabels: {%s}}\n  policyTypes: [%s]\n' "$3" "$4"
+}
 y_webpol() {
-	printf -- '---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: %s, namespace: x}\n' "${1:-web-ingress}"
-	printf '%s\n' 'spec:' '  podSelector: {matchLabels: {app: web}}' '  policyTypes: [Ingress]'
+	y_np "${1:-web-ingress}" x "app: web" Ingress
 	[ "${2:-}" = deny ] || printf '%s\n' '  ingress:' \
 		'  - from: [{podSelector: {matchLabels: {role: friend}}}]' \
 		'    ports: [{port: 80, protocol: TCP}, {port: 81, protocol: UDP}]'
+}
+
+# lab_ui_serve NETNS ADDR: xcnictl lab ui on ADDR in a netns of its own (its
+# output in $T/labui.out), checked to serve.
+lab_ui_serve() {
+	ip netns add "$1" && ip -n "$1" link set lo up
+	# nsenter, not ip netns exec: that remounts /sys, hiding the nodes' pins in /sys/fs/bpf.
+	nsenter --net="/run/netns/$1" "$XCNICTL" lab ui --listen "$2" >"$T/labui.out" 2>&1 &
+	MINE+=("$!")
+	check "xcnictl lab ui --listen $2 serves" _lab_ui_served "$2"
+}
+_lab_ui_served() {
+	for _ in $(seq 50); do grep -q "serving http://$1/" "$T/labui.out" && return 0; sleep 0.1; done
+	cat "$T/labui.out"
+	return 1
 }
 
 # lab_ui_graph PORT FILE: xcnictl lab ui on 127.0.0.1:PORT just long enough to
@@ -257,6 +280,39 @@ lab_ui_graph() {
 	kill "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
 	return $rc
+}
+
+# lab_up_or_end ARGS...: lab up ARGS as a check (its output in $out, and as
+# comments), the processes it started remembered; a failure ends the suite.
+lab_up_or_end() {
+	local rc
+	out=$(lab up "$@" 2>&1)
+	rc=$?
+	echo "$out" | sed 's/^/# /'
+	check "lab up $*" test "$rc" -eq 0 || { finish; exit 1; }
+	remember_pids
+}
+
+# udp_flow_start OUT CMD...: CMD (udp_flow.py and its arguments, in a pod or
+# netns) in the background into OUT, FLOW its PID (in MINE), waited for until
+# its first ask is written.
+udp_flow_start() {
+	local out=$1
+	shift
+	"$@" >"$out" 2>&1 &
+	FLOW=$!
+	MINE+=("$FLOW")
+	for _ in $(seq 50); do grep -q '^0 ' "$out" 2>/dev/null && break; sleep 0.1; done
+}
+
+# udp_echo POD SPORT DST DPORT N [SIZE [WAIT]]: udp_echo.py in POD (prints how
+# many were echoed); answered WANT POD ...: WANT of them were.
+udp_echo() { local pod=$1; shift; lab exec "$pod" -- /usr/bin/python3 "$LAB_TESTS/udp_echo.py" "$@"; }
+answered() {
+	local want=$1 got
+	shift
+	got=$(udp_echo "$@") || return 1
+	[ "$got" = "$want" ] || { echo "answered $got, wanted $want"; return 1; }
 }
 
 policy() {

@@ -45,31 +45,11 @@ diag "x/a $A4, x/b $B4, x/c $C4; x/web ${CIP:-?}"
 EPA=$(in_node 1 "$XCNICTL" --pin-dir "$LAB_PINS/n1" endpoint list -o json | jq_ "[e['ep_id'] for e in d if e['ip'] == '$A4'][0]")
 diag "x/a's endpoint on n1: $EPA"
 
-cat >"$T/send.py" <<'EOF'
-import socket, sys
-sport, dst, dport, n = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("0.0.0.0", sport))
-s.settimeout(0.3)
-for i in range(n):
-    s.sendto(b"x" * 50, (dst, dport))
-    try:
-        s.recv(100)
-    except OSError:
-        pass
-EOF
-cat >"$T/tcp.py" <<'EOF'
-import socket, sys
-s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=3, source_address=("0.0.0.0", int(sys.argv[3])))
-s.sendall(b"hello\n")
-s.recv(100)
-s.close()
-EOF
 traffic() {
-	lab exec x/b -- /usr/bin/python3 "$T/send.py" 40001 "$A4" 81 2 >/dev/null 2>&1
-	lab exec x/c -- /usr/bin/python3 "$T/send.py" 40002 "$A4" 81 2 >/dev/null 2>&1
-	[ -n "$CIP" ] && lab exec x/b -- /usr/bin/python3 "$T/tcp.py" "${CIP%%:*}" 8080 40003 >/dev/null 2>&1
-	nsenter --net=/run/netns/xcl-out /usr/bin/python3 "$T/send.py" 40004 192.168.77.1 30081 2 >/dev/null 2>&1
+	udp_echo x/b 40001 "$A4" 81 2 50 0.3 >/dev/null 2>&1
+	udp_echo x/c 40002 "$A4" 81 2 50 0.3 >/dev/null 2>&1
+	[ -n "$CIP" ] && lab exec x/b -- /usr/bin/python3 "$LAB_TESTS/tcp_hello.py" "${CIP%%:*}" 8080 40003 >/dev/null 2>&1
+	nsenter --net=/run/netns/xcl-out /usr/bin/python3 "$LAB_TESTS/udp_echo.py" 40004 192.168.77.1 30081 2 50 0.3 >/dev/null 2>&1
 	return 0
 }
 # mon NAME ARGS...: monitor --node all ARGS into $T/NAME while the traffic runs

@@ -179,11 +179,8 @@ fi
 # same socket reaches the new np/b.
 b_ip() { lab get --json | jq_ "[p['ip'] for p in d['pods'] if p['name'] == 'b'][0]"; }
 B_OLD=$(b_ip)
-nsenter --net=/run/netns/xcl-out python3 "$(dirname "$0")/udp_flow.py" "192.168.77.${BN#n}" 30091 \
-	"$T/udp-go1" >"$T/udp-np.out" 2>&1 &
-FLOW=$!
-MINE+=("$FLOW")
-for _ in $(seq 50); do grep -q '^0 ' "$T/udp-np.out" 2>/dev/null && break; sleep 0.1; done
+udp_flow_start "$T/udp-np.out" nsenter --net=/run/netns/xcl-out python3 "$LAB_TESTS/udp_flow.py" \
+	"192.168.77.${BN#n}" 30091 "$T/udp-go1"
 check "outside's UDP socket to $BN:30091 answered by np/b ($B_OLD)" grep -qx '0 answered' "$T/udp-np.out"
 check "delete np/b" lab delete -f "$T/b.yaml"
 check "create np/b again" lab apply -f "$T/b.yaml"

@@ -72,10 +72,7 @@ check "xcnid --cluster-cidr with a bad CIDR in the list: exit 2, naming it" \
 	bash -c "[ $RC -eq 2 ] && grep -q -- '--cluster-cidr 10.96.0.0/12,10.0.0.0: not CIDR\[,CIDR...\] (IPv4 or IPv6 CIDRs)' <<<\"\$1\"" _ "$out"
 
 # ---- up: two nodes and the outside ----------------------------------------------------
-out=$(lab up --nodes 2 2>&1); RC=$?
-echo "$out" | sed 's/^/# /'
-check "lab up --nodes 2" test "$RC" -eq 0 || { finish; exit 1; }
-remember_pids
+lab_up_or_end --nodes 2
 check "lab up reports the outside and its listener" grep -q "outside up: netns xcl-out, $OUT" <<<"$out"
 # grep >/dev/null, not grep -q, after a pipe: an early exit would kill the writer
 # with SIGPIPE, and pipefail would count that as a failure.
@@ -174,12 +171,7 @@ check "o/p1 (n1) -> node n2 8081/udp: saw ${IP[p1]}" \
 # down every datagram that reaches it; the same datagram from o/p1 itself is the positive control.
 GW2=$(ip -n xcl-o.p2 route show default | sed -n 's/^default via \([0-9.]*\) .*/\1/p')
 cat >"$T/attack.yaml" <<EOF
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: p2-from-p1, namespace: o}
-spec:
-  podSelector: {matchLabels: {app: p2}}
-  policyTypes: [Ingress]
+$(y_np p2-from-p1 o "app: p2" "Ingress")
   ingress:
     - from: [{podSelector: {matchLabels: {app: p1}}}]
       ports: [{port: 9099, protocol: UDP}]
@@ -277,12 +269,7 @@ check "  ... n1's set has them back" expect_set 1 "10.244.1.0/24 10.244.2.0/24 1
 # ---- egress policy with an ipBlock: judged on the pod's own address ------------------------------------
 egress() { # egress CIDR: o/p1 may send only to CIDR, 80/TCP
 	cat >"$T/pol.yaml" <<EOF
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: p1-out, namespace: o}
-spec:
-  podSelector: {matchLabels: {app: p1}}
-  policyTypes: [Egress]
+$(y_np p1-out o "app: p1" "Egress")
   egress:
     - to: [{ipBlock: {cidr: $1}}]
       ports: [{port: 80, protocol: TCP}]

@@ -33,10 +33,7 @@ check "XCNI_LAB_XDP=bogus: exit 2, naming the modes, nothing made" \
 	bash -c "[ $RC -eq 2 ] && grep -q 'auto, native, generic, tc or off' <<<\"\$1\" && ! ip netns list | grep -q '^xcl-'" _ "$out"
 
 # ---- up: three nodes on one switch -------------------------------------------------
-out=$(lab up --nodes 3 2>&1); RC=$?
-echo "$out" | sed 's/^/# /'
-check "lab up --nodes 3" test "$RC" -eq 0 || { finish; exit 1; }
-remember_pids
+lab_up_or_end --nodes 3
 check "lab up reports each node's XDP mode: generic (the lab's default)" \
 	test "$(grep -c 'underlay ul0 192\.168\.77\.[123], XDP generic' <<<"$out")" -eq 3
 underlay_ok() {

@@ -240,13 +240,8 @@ fi
 check "delete y/solo and y/solo-local" lab delete -f "$T/solo.yaml"
 
 # ---- NetworkPolicy judged on the pod kube-proxy picked ------------------------------
-cat >"$T/egress-web.yaml" <<'EOF'
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: a-to-web-only, namespace: x}
-spec:
-  podSelector: {matchLabels: {pod: a}}
-  policyTypes: [Egress]
+cat >"$T/egress-web.yaml" <<EOF
+$(y_np a-to-web-only x "pod: a" "Egress")
   egress:
   - to: [{namespaceSelector: {matchLabels: {ns: y}}, podSelector: {matchLabels: {app: web}}}]
     ports: [{port: 80}]
@@ -339,23 +334,12 @@ check_fails "nope.y does not resolve" lab exec x/a -- getent hosts nope.y
 check "lab exec x/a: resolv.conf is the kubelet's, the host's file untouched" \
 	bash -c "[ \"\$($XCNICTL lab exec x/a -- cat /etc/resolv.conf | head -1)\" = 'nameserver 10.96.0.10' ] && ! grep -q 10.96.0.10 /etc/resolv.conf"
 
-cat >"$T/dns-only.yaml" <<'EOF'
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: dns-only, namespace: x}
-spec:
-  podSelector: {matchLabels: {pod: b}}
-  policyTypes: [Egress]
+cat >"$T/dns-only.yaml" <<EOF
+$(y_np dns-only x "pod: b" "Egress")
   egress:
   - to: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: kube-system}}, podSelector: {matchLabels: {k8s-app: kube-dns}}}]
     ports: [{port: 53, protocol: UDP}, {port: 53, protocol: TCP}]
----
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: deny-egress, namespace: x}
-spec:
-  podSelector: {matchLabels: {pod: c}}
-  policyTypes: [Egress]
+$(y_np deny-egress x "pod: c" "Egress")
 EOF
 check "apply x/b egress: DNS only; x/c egress: nothing" lab apply -f "$T/dns-only.yaml"
 check "x/b (DNS only): web.y still resolves" \

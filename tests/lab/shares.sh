@@ -76,25 +76,6 @@ while (n and i < n) or (not n and time.monotonic() < end):
         pass
     i += 1
 EOF
-# udp SPORT COUNT: COUNT datagrams to srv/s 8081/udp, one a source port from
-# SPORT on (each its own flow); prints how many were answered.
-cat >"$T/udp.py" <<'EOF'
-import socket, sys
-dst, sport, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-got = 0
-for p in range(sport, sport + n):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("0.0.0.0", p))
-    s.settimeout(0.05)
-    s.sendto(b"x", (dst, 8081))
-    try:
-        s.recv(512)
-        got += 1
-    except OSError:
-        pass
-    s.close()
-print(got)
-EOF
 ctl() { in_node 1 "$XCNICTL" --pin-dir "$LAB_PINS/n1" "$@"; }
 flows() { "$XCNICTL" flows --node n1 --json "$@"; }
 # rec SPORT PY: the window holds a record from that source port passing PY (about r).
@@ -161,7 +142,7 @@ print(sys.argv[1], dict(c))' "$f"
 check "q's record (41000) is in the flow log" wait_until 10 in_log
 gflood() {
 	local n
-	n=$(lab exec flood/g -- /usr/bin/python3 "$T/udp.py" "$S4" 20000 $FLOOD) || return 1
+	n=$(lab exec flood/g -- /usr/bin/python3 "$LAB_TESTS/udp_ports.py" "$S4" 8081 20000 $FLOOD) || return 1
 	[ "$n" -gt $((FLOOD / 2)) ] || { echo "answered $n"; return 1; }
 }
 check "flood/g -> srv/s 8081/udp: $FLOOD short flows (one datagram each, ports 20000 on)" gflood

@@ -188,13 +188,8 @@ check "... Agent: DOWN" has '^Agent: +DOWN'
 check "status --node all -j: exit 1, verdict DOWN, n2 OK" st_json 1 --node all
 check "... n1 DOWN, n2 OK" jcheck "d['verdict'] == 'DOWN' and n['n1']['verdict'] == 'DOWN' and n['n2']['verdict'] == 'OK'"
 # A policy applied while n1's agent is down: in force on n2 only, and said so.
-cat >"$T/idle.yaml" <<'YAML'
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: idle, namespace: x}
-spec:
-  podSelector: {matchLabels: {app: none}}
-  policyTypes: [Ingress]
+cat >"$T/idle.yaml" <<YAML
+$(y_np idle x "app: none" "Ingress")
 YAML
 # apply_count: n2's policy applies observed (xcni_policy_apply_seconds_count).
 apply_count() {

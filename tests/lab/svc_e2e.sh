@@ -117,10 +117,7 @@ svc udp "selector: {app: udp}, ports: [{name: echo, port: 5353, protocol: UDP, t
 check "apply e/u1 (n2, 81/UDP) and Service e/udp (5353/UDP -> echo)" lab apply -f "$T/u1.yaml" -f "$T/udp.yaml"
 UDP=$(cip udp)
 U1=$(lab get --json | jq_ "[p['ip'] for p in d['pods'] if p['name'] == 'u1'][0]")
-lab exec e/c1 -- python3 "$HERE/udp_flow.py" "$UDP" 5353 "$T/go1" >"$T/udp.out" 2>&1 &
-FLOW=$!
-MINE+=("$FLOW")
-for _ in $(seq 50); do grep -q '^0 ' "$T/udp.out" 2>/dev/null && break; sleep 0.1; done
+udp_flow_start "$T/udp.out" lab exec e/c1 -- python3 "$HERE/udp_flow.py" "$UDP" 5353 "$T/go1"
 check "e/c1's UDP socket to $UDP:5353 answered" grep -qx '0 answered' "$T/udp.out"
 check "delete e/u1" lab delete -f "$T/u1.yaml"
 check "recreate e/u1" lab apply -f "$T/u1.yaml"

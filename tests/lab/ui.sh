@@ -70,39 +70,16 @@ A4=$(ip_of x a) B4=$(ip_of x b)
 WEB=$(lab get --json | jq_ "[s['clusterIP'] for s in d['services'] if s['namespace'] == 'x' and s['name'] == 'web'][0]")
 diag "x/a $A4, x/b $B4, Service x/web $WEB"
 
-cat >"$T/send.py" <<'EOF'
-import socket, sys
-dst, dport, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.settimeout(0.5)
-got = 0
-for i in range(n):
-    s.sendto(b"x" * 100, (dst, dport))
-    try:
-        s.recv(65536)
-        got += 1
-    except OSError:
-        pass
-print(got)
-EOF
-cat >"$T/tcp.py" <<'EOF'
-import socket, sys
-s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=3)
-s.sendall(b"hello\n")
-s.recv(100)
-s.close()
-EOF
-answered() { local want=$1 pod=$2 got; shift 2; got=$(lab exec "$pod" -- /usr/bin/python3 "$T/send.py" "$@") || return 1; [ "$got" = "$want" ] || { echo "answered $got, wanted $want"; return 1; }; }
-check "x/b -> x/a 81/udp: 5 of 5 answered" answered 5 x/b "$A4" 81 5
-check "x/c -> x/a 81/udp: 0 of 3 answered (x/web-ingress)" answered 0 x/c "$A4" 81 3
-check "y/d -> x/b 81/udp (n2 to n1): 2 of 2 answered" answered 2 y/d "$B4" 81 2
+check "x/b -> x/a 81/udp: 5 of 5 answered" answered 5 x/b 0 "$A4" 81 5
+check "x/c -> x/a 81/udp: 0 of 3 answered (x/web-ingress)" answered 0 x/c 0 "$A4" 81 3
+check "y/d -> x/b 81/udp (n2 to n1): 2 of 2 answered" answered 2 y/d 0 "$B4" 81 2
 # From x/b's netns but outside the node's cgroup: the Service is translated per
 # packet (from_pod), whose conntrack entry names it. A pod's own processes get
 # it at connect (socket LB), and xcnid's flow records then hold the connection
 # between the pods without the Service (a limit of the records, not the map).
 BNS=$(lab get --json | jq_ "[p for p in d['pods'] if p['namespace'] == 'x' and p['name'] == 'b'][0]['netns']")
 check "x/b -> Service x/web $WEB:8080/tcp (from netns $BNS, per packet)" \
-	ip netns exec "$BNS" /usr/bin/python3 "$T/tcp.py" "$WEB" 8080
+	ip netns exec "$BNS" /usr/bin/python3 "$LAB_TESTS/tcp_hello.py" "$WEB" 8080
 sleep 2.5 # a conntrack walk (every second) after the last packet
 
 # ---- xcnid --ui on n1, asked from n1's netns -------------------------------
@@ -153,12 +130,7 @@ check "n1: GET / with 20 KB of headers is 4xx" code "4[0-9][0-9]" / -H "X-Big: $
 check "n1: xcnid still serves after those" page
 
 # ---- xcnictl lab ui, in Chromium ---------------------------------------------
-ip netns add "$UINS" && ip -n "$UINS" link set lo up
-# nsenter, not ip netns exec: that remounts /sys, hiding the nodes' pins in /sys/fs/bpf.
-nsenter --net="/run/netns/$UINS" "$XCNICTL" lab ui --listen "$LAB_UI" >"$T/labui.out" 2>&1 &
-MINE+=("$!")
-served() { for _ in $(seq 50); do grep -q "serving http://$LAB_UI/" "$T/labui.out" && return 0; sleep 0.1; done; cat "$T/labui.out"; return 1; }
-check "xcnictl lab ui --listen $LAB_UI serves" served
+lab_ui_serve "$UINS" "$LAB_UI"
 # The merged data behind the map: a cross-node connection is one flow with the
 # final verdict, the node and point that decided it and both nodes' counts.
 labgraph() {

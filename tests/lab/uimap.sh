@@ -77,12 +77,7 @@ PY
 check "the 4 denied lines answered 0, the 17 others every probe" answers
 sleep 2.5 # a conntrack walk (every second) after the last packet
 
-ip netns add "$UINS" && ip -n "$UINS" link set lo up
-# nsenter, not ip netns exec: that remounts /sys, hiding the nodes' pins in /sys/fs/bpf.
-nsenter --net="/run/netns/$UINS" "$XCNICTL" lab ui --listen "$LAB_UI" >"$T/labui.out" 2>&1 &
-MINE+=("$!")
-served() { for _ in $(seq 50); do grep -q "serving http://$LAB_UI/" "$T/labui.out" && return 0; sleep 0.1; done; cat "$T/labui.out"; return 1; }
-check "xcnictl lab ui --listen $LAB_UI serves" served
+lab_ui_serve "$UINS" "$LAB_UI"
 
 # What the page draws from: pods with their identity's labels, the flow table's list.
 apigraph() {

@@ -330,9 +330,10 @@ static inline void compile(void)
 
 /* ---- the data plane, simulated ---------------------------------------- */
 
-/* lpm_match, ep_find, ipcache_identity and polcidr_group are the library's
- * (lib/policy/policy.h: pol_lpm_match, pol_ep_find, pol_ipcache_identity,
- * pol_cidr_group), the replay of policy suggest's lookups. */
+/* lpm_match, ep_find, ipcache_identity, polcidr_group and the policy trie's
+ * lookup are the library's (lib/policy/policy.h: pol_lpm_match, pol_ep_find,
+ * pol_ipcache_identity, pol_cidr_group, pol_entry_lookup), the replay of
+ * policy suggest's lookups. */
 
 /* The same for an IPv6 peer address. */
 static inline uint32_t polcidr_group6(const struct pol_ep *ep, int dir, const char *ip6)
@@ -348,20 +349,6 @@ static inline uint32_t polcidr_group6(const struct pol_ep *ep, int dir, const ch
 		    (!best || ep->cidrs[i].key.prefixlen > best->key.prefixlen))
 			best = &ep->cidrs[i];
 	return best ? best->group : 0;
-}
-
-static inline const struct pol_entry *policy_lookup(const struct pol_ep *ep, int dir, uint32_t peer,
-						    uint8_t proto, uint16_t dport)
-{
-	struct xcni_policy_key k = { .prefixlen = 128, .ep = ep->ip, .peer = peer, .dir = dir,
-				     .proto = proto, .port = htons(dport) };
-	const struct pol_entry *best = NULL;
-
-	for (size_t i = 0; i < ep->nentries; i++)
-		if (pol_lpm_match(&ep->entries[i].key, &k, ep->entries[i].key.prefixlen) &&
-		    (!best || ep->entries[i].key.prefixlen > best->key.prefixlen))
-			best = &ep->entries[i];
-	return best;
 }
 
 /* What an entry found decides (bpf/lib/policy.h, policy_hit): an audited denial passes. */
@@ -397,7 +384,7 @@ static inline bool side(const struct pol_result *r, uint32_t self, int dir, uint
 	for (int i = 0; i < 3; i++) {
 		if (i == 1 && !peers[1])
 			continue;
-		*hit = policy_lookup(ep, dir, peers[i], proto, dport);
+		*hit = pol_entry_lookup(ep, dir, peers[i], proto, dport);
 		if (*hit)
 			return polv_passes((*hit)->val.flags);
 	}
@@ -425,7 +412,7 @@ static inline bool side6(const struct pol_result *r, uint32_t self, int dir, con
 	for (int i = 0; i < 3; i++) {
 		if (i == 1 && !peers[1])
 			continue;
-		const struct pol_entry *e = policy_lookup(ep, dir, peers[i], proto, dport);
+		const struct pol_entry *e = pol_entry_lookup(ep, dir, peers[i], proto, dport);
 
 		if (e)
 			return polv_passes(e->val.flags);

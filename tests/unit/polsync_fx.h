@@ -30,6 +30,7 @@
 #include "lib/cluster/store.h"
 
 #include "clustergen.h"
+#include "unit.h"
 
 
 #pragma GCC diagnostic ignored "-Wunused-function"
@@ -125,19 +126,12 @@ static int teardown(void **state)
 
 static size_t count(const char *name, size_t ksz)
 {
-	unsigned char k[64], nk[64];
-	int fd = fd_of(name), first = 1;
-	size_t n = 0;
+	int fd = fd_of(name);
+	size_t n = map_keys(fd, ksz);
 
-	while (bpf_map_get_next_key(fd, first ? NULL : k, nk) == 0) {
-		memcpy(k, nk, ksz);
-		first = 0;
-		n++;
-	}
 	close(fd);
 	return n;
 }
-
 static __u32 ip4(const char *s)
 {
 	struct in_addr a;

@@ -836,7 +836,7 @@ static bool learned(const char *src, const char *dst, int j, uint8_t proto, uint
 	if (j >= 0)
 		g = pol_cidr_group(ep, XCNI_POLCIDR_DIR_FQDN + j, ip4(dst));
 	if (g)
-		*hit = policy_lookup(ep, XCNI_DIR_FROM_POD, g, proto, port);
+		*hit = pol_entry_lookup(ep, XCNI_DIR_FROM_POD, g, proto, port);
 	if (*hit)
 		return polv_passes((*hit)->val.flags);
 	return side(&R, ip4(src), XCNI_DIR_FROM_POD, ip4(dst), proto, port, hit);

@@ -22,6 +22,7 @@
 #include "../../user/lib/policy/fqdn_plan.h"
 #include "../../user/lib/policy/policy.h"
 #include "k8s_fx.h"
+#include "unit.h"
 
 static void test_normalise(void **state)
 {
@@ -317,18 +318,6 @@ static int map_new(const char *name, size_t ksz, size_t vsz, size_t max)
 	return fd;
 }
 
-static size_t map_count(int fd, size_t ksz)
-{
-	unsigned char k[64], nk[64];
-	size_t n = 0;
-
-	while (!bpf_map_get_next_key(fd, n ? k : NULL, nk)) {
-		memcpy(k, nk, ksz);
-		n++;
-	}
-	return n;
-}
-
 /* Written once, then nothing to write; a pattern gone is deleted, a changed
  * one rewritten; too small a map: -ENOSPC naming it, nothing written. */
 static void test_sync(void **state)
@@ -350,8 +339,8 @@ static void test_sync(void **state)
 	assert_int_equal(fqdn_sync(pat, 16, srv, 8, &p, &s, msg, sizeof(msg)), 0);
 	assert_int_equal(s.written, 7);
 	assert_int_equal(s.deleted, 0);
-	assert_int_equal(map_count(pat, sizeof(struct xcni_fqdn_pat_key)), 3);
-	assert_int_equal(map_count(srv, sizeof(struct xcni_dns_srv_key)), 4);
+	assert_int_equal(map_keys(pat, sizeof(struct xcni_fqdn_pat_key)), 3);
+	assert_int_equal(map_keys(srv, sizeof(struct xcni_dns_srv_key)), 4);
 	assert_int_equal(fqdn_sync(pat, 16, srv, 8, &p, &s, msg, sizeof(msg)), 0);
 	assert_int_equal(s.written + s.deleted, 0);
 	/* a changed rule reference rewritten in place; the last pattern gone */
@@ -362,7 +351,7 @@ static void test_sync(void **state)
 	assert_int_equal(s.deleted, 1);
 	assert_int_equal(bpf_map_lookup_elem(pat, &p.pat[0].k, &v), 0);
 	assert_int_equal(v.rule_ref, 42);
-	assert_int_equal(map_count(pat, sizeof(struct xcni_fqdn_pat_key)), 2);
+	assert_int_equal(map_keys(pat, sizeof(struct xcni_fqdn_pat_key)), 2);
 	fqdn_plan_free(&p);
 	/* all or nothing: a map of 2 patterns cannot take 3 */
 	small = map_new("xcni_fqdn_pat", sizeof(struct xcni_fqdn_pat_key),
@@ -370,8 +359,8 @@ static void test_sync(void **state)
 	assert_int_equal(fqdn_plan_build(&c, NULL, "n1", ep_of, &calls, &p), 0);
 	assert_int_equal(fqdn_sync(small, 2, srv, 8, &p, &s, msg, sizeof(msg)), -ENOSPC);
 	assert_non_null(strstr(msg, "xcni_fqdn_pat: 0 entries held and 3 new do not fit its 2"));
-	assert_int_equal(map_count(small, sizeof(struct xcni_fqdn_pat_key)), 0);
-	assert_int_equal(map_count(srv, sizeof(struct xcni_dns_srv_key)), 4);
+	assert_int_equal(map_keys(small, sizeof(struct xcni_fqdn_pat_key)), 0);
+	assert_int_equal(map_keys(srv, sizeof(struct xcni_dns_srv_key)), 4);
 	fqdn_plan_free(&p);
 	close(small);
 	close(pat);

@@ -168,7 +168,7 @@ static size_t ports_admitted(const struct pol_ep *e, uint32_t *lo, uint32_t *hi)
 	*lo = 65536;
 	*hi = 0;
 	for (uint32_t p = 0; p <= 65535; p++) {
-		if (!policy_lookup(e, XCNI_DIR_TO_POD, XCNI_ID_ANY, TCP, p))
+		if (!pol_entry_lookup(e, XCNI_DIR_TO_POD, XCNI_ID_ANY, TCP, p))
 			continue;
 		n++;
 		*lo = p < *lo ? p : *lo;

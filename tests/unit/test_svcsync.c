@@ -25,6 +25,7 @@
 
 #include "lib/services/maglev.h"
 #include "lib/services/svcsync.h"
+#include "unit.h"
 
 #define SLOT_MAX 24
 #define BE_MAX 12
@@ -141,20 +142,14 @@ static struct xcni_svc_key fe4(const char *ip, uint16_t port, uint8_t proto)
 
 static size_t count_keys(const char *map, size_t ksz)
 {
-	unsigned char k[64], prev[64];
-	int fd = fd_of(map), first = 1;
-	size_t n = 0;
+	int fd = fd_of(map);
+	size_t n;
 
 	assert_true(fd >= 0);
-	while (bpf_map_get_next_key(fd, first ? NULL : prev, k) == 0) {
-		memcpy(prev, k, ksz);
-		first = 0;
-		n++;
-	}
+	n = map_keys(fd, ksz);
 	close(fd);
 	return n;
 }
-
 /* Whether xcni_svc holds k. */
 static bool svc_has(const struct xcni_svc_key *k)
 {

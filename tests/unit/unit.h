@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Small fixtures more than one unit test needs and no product code does: what
- * a call logged on stderr, and a policy hash a tenant aimed.
+ * a call logged on stderr, a policy hash a tenant aimed, a map's key count.
  */
 #ifndef XCNI_TEST_UNIT_H
 #define XCNI_TEST_UNIT_H
@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <bpf/bpf.h>
 
 /* fn(arg) with stderr caught into log (sz bytes, NUL-terminated); fn's result. */
 static inline int stderr_of(int (*fn)(void *), void *arg, char *log, size_t sz)
@@ -52,6 +53,19 @@ static inline uint32_t aimed_hash(const char *s)
 	for (; *s; s++)
 		h = (h ^ (unsigned char)*s) * 16777619u;
 	return h;
+}
+
+/* How many keys (ksz bytes each, 64 at most) map fd holds. */
+static inline size_t map_keys(int fd, size_t ksz)
+{
+	unsigned char k[64], nk[64];
+	size_t n = 0;
+
+	while (!bpf_map_get_next_key(fd, n ? k : NULL, nk)) {
+		memcpy(k, nk, ksz);
+		n++;
+	}
+	return n;
 }
 
 #endif
