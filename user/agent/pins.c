@@ -20,7 +20,6 @@
 #include "xcni_shared.h"
 #include "lib/system/bpfpin.h"
 #include "lib/system/log.h"
-#include "lib/system/util.h"
 #include "agent/masq.h"
 #include "agent/overlay.h"
 #include "agent/socklb.h"
@@ -34,13 +33,8 @@
  */
 static bool names_map(const char *name)
 {
-	static const char *const names[] = { "xcni_polname", "xcni_polsel", "xcni_identity",
-					     "xcni_podname" };
-
-	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
-		if (!strcmp(name, names[i]))
-			return true;
-	return false;
+	return !strcmp(name, "xcni_polname") || !strcmp(name, "xcni_polsel") ||
+	       !strcmp(name, "xcni_identity") || !strcmp(name, "xcni_podname");
 }
 
 /*
