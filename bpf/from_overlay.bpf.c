@@ -201,7 +201,7 @@ static __always_inline int overlay_into_pod(struct __sk_buff *skb, struct flow *
 			return reason;
 	}
 	/* Opened by the option alone (nodeport.h): a new flow's entry is a DSR
-	 * flow's, its replies given the frontend (dsr_open's rule); one of a
+	 * flow's, its replies given the frontend; one of a
 	 * frontend this node does not know opens nothing. ct_track keeps the
 	 * index for a new flow only (an entry found brings its own). */
 	if (dsr & DSR_FLOW) {

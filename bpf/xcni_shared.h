@@ -1255,8 +1255,6 @@ static inline __attribute__((always_inline)) __u32 xcni_frag_outside_share(__u8 
 #endif
 /* Extension headers walked before the L4 header; a packet with more is dropped. */
 #define XCNI_V6_MAX_EXT 6
-/* The pods' IPv6 gateway, fe80::1, held by every host-side veth. */
-#define XCNI_GW6_INIT { 0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 }
 /* IPv6-only pods' policy keys: 0.0.0.0/8 (host order mask), never a pod's IPv4. */
 #define XCNI_POLKEY6_MASK 0xff000000u
 

@@ -176,12 +176,7 @@ static __always_inline void tuple_reverse(int fam, const void *k, void *r)
 }
 
 /* The names lb.h, nodeport.h and nodeport_icmp.h still call: the family's
- * key (IPv4 for the unmarked ones), or the map (xcni_ct, xcni_ct6). */
-#define ct_map_fam(map) ((void *)(map) == (void *)&xcni_ct ? XCNI_AF_INET : XCNI_AF_INET6)
-#define ct_insert(k, e, pickup) ct_entry_add(XCNI_AF_INET, (k), (e), (pickup))
-#define ct_delete(k) ct_entry_remove(XCNI_AF_INET, (k))
-#define ct_map_insert(map, k, e, pickup) ct_entry_add(ct_map_fam(map), (k), (e), (pickup))
-#define ct_map_delete(map, k) ct_entry_remove(ct_map_fam(map), (k))
+ * key (IPv4 for the unmarked one). */
 #define ct_reverse(k, r) tuple_reverse(XCNI_AF_INET, (k), (r))
 #define ct6_reverse(k, r) tuple_reverse(XCNI_AF_INET6, (k), (r))
 

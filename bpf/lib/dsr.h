@@ -5,7 +5,7 @@
  * its encapsulation to the backend's node (geneve_encap_dsr, _dsr6,
  * geneve_encap_ul6_dsr), reading it on the backend's node
  * (dsr_opt_frontend: only to a backend of the frontend it names,
- * drop-dsr-not-backend) and the flow it opens there (dsr_open). The
+ * drop-dsr-not-backend) and the flow it opens there (from_overlay's overlay_into_pod). The
  * NodePort paths that use it are in nodeport.h.
  *
  * The node that takes a request for an external frontend (from_outside, or
@@ -167,7 +167,7 @@ static __always_inline int dsr_encap_ip4(struct __sk_buff *skb, const struct enc
 }
 
 /*
- * geneve_encap with the DSR option for the frontend the client asked for (fe:
+ * geneve_encap_in with the DSR option for the frontend the client asked for (fe:
  * the flow's tuple as the client sent it, of family fam: its destination and
  * port), from this node's address (node_ip) in its VNI (vni) to tunnel_ip,
  * between the Geneve header and the inner Ethernet (the header's option
@@ -282,24 +282,6 @@ static __attribute__((noinline)) int dsr_opt_frontend(struct __sk_buff *skb, __u
 	svc = dsr_frontend(&opt);
 	if (svc)
 		*dsr |= DSR_FE | svc->rev_nat;
-	return 0;
-}
-
-/*
- * A flow from_overlay4 and overlay_decap_first is about to open: one opened by the option alone
- * (DSR_FLOW, a new entry) must name a frontend this node knows, whose index
- * then rewrites the replies (*rev_nat, from_pod's); any other keeps no DSR
- * mark (*dsr 0). 0 or XCNI_DROP_BAD_GENEVE.
- */
-static __always_inline int dsr_open(__u32 *dsr, int ct, __u16 *rev_nat)
-{
-	if (!(*dsr & DSR_FLOW) || ct != CT_NEW) {
-		*dsr = 0;
-		return 0;
-	}
-	if (!(*dsr & DSR_FE))
-		return XCNI_DROP_BAD_GENEVE;
-	*rev_nat = *dsr & 0xffff;
 	return 0;
 }
 

@@ -83,12 +83,6 @@ static __always_inline __u32 flow_hash_of(__u32 saddr, __u32 daddr, __u16 sport,
 	return h;
 }
 
-static __always_inline __u16 flow_sport_of(__u32 saddr, __u32 daddr, __u16 sport, __u16 dport,
-					   __u8 proto)
-{
-	return 49152 | (flow_hash_of(saddr, daddr, sport, dport, proto) & 0x3fff);
-}
-
 /*
  * The outer IPv6 flow label (IPv6 underlay, RFC 6438): the same hash's top
  * 20 bits, so a flow keeps one label and flows spread as they do by port.
@@ -179,7 +173,6 @@ static __always_inline int encap_in_fill(struct __sk_buff *skb, int fam, const s
 /* The single-family names nodeport.h and nodeport_xdp.h still call. */
 #define flow_sport6(t) flow_sport(XCNI_AF_INET6, (t))
 #define encap_in_take(p, in) ((void)encap_in_fill(NULL, XCNI_AF_INET, (p), NULL, (in)))
-#define encap_in_take6(skb, p, in) encap_in_fill((skb), XCNI_AF_INET6, NULL, (p), (in))
 
 /*
  * Geneve these programs built: marked, so the underlay's egress (to_underlay)
@@ -302,16 +295,6 @@ static __always_inline int geneve_encap_in(struct __sk_buff *skb, const struct e
 	return geneve_outer_done(skb, in, bpf_htons(ETH_P_IP));
 }
 
-/* geneve_encap_in with the headers in the caller's frame (hp: one
- * callers share with the IPv6 underlay's, tunnel_encap). */
-static __always_inline int geneve_encap(struct __sk_buff *skb, const struct encap_in *in,
-					__u32 src_ip, __u32 tunnel_ip, __u32 vni_id)
-{
-	struct outer_hdrs h;
-
-	return geneve_encap_in(skb, in, src_ip, tunnel_ip, vni_id, &h);
-}
-
 /* One packet of len bytes into a node's counters (s: NULL, none), either underlay. */
 static __always_inline void tunstat_add(struct xcni_tunstat *s, __u32 len, int rx)
 {
@@ -425,7 +408,7 @@ static __always_inline void ul6_head_fill(__u8 *h, const struct encap_in *in, __
 
 /*
  * Geneve over the IPv6 underlay to the node at dst6 (an ipcache entry's
- * tunnel_ip6), from node_ip6: geneve_encap's headers with an outer IPv6
+ * tunnel_ip6), from node_ip6: geneve_encap_in's headers with an outer IPv6
  * header, its traffic class the inner TOS and its flow label the inner
  * flow's hash (RFC 6438), so ECMP spreads flows on the label or the port.
  *

@@ -205,13 +205,6 @@ static __always_inline struct xcni_endpoint *endpoint_of_dev(int fam, __u32 ifin
 	})
 #define ipcache6_lookup(a) ipcache_find(XCNI_AF_INET6, (a))
 #define ipcache6_identity(a) identity_of(XCNI_AF_INET6, (a))
-#define in_svc_cidr4(a)                                                                       \
-	({                                                                                    \
-		__u32 svc_a4_ = (a);                                                          \
-		in_svc_cidr(XCNI_AF_INET, &svc_a4_);                                          \
-	})
-#define outside_client_ok(sipc, saddr) outside_source_ok(XCNI_AF_INET, (sipc), (saddr))
-#define outside6_client_ok(sipc, saddr) outside_source_ok(XCNI_AF_INET6, (sipc), (saddr))
 
 /* tunnel_of's answer for a node behind the IPv6 underlay: its address is the
  * ipcache entry's tunnel_ip6 (255.255.255.255 is no node's IPv4). */

@@ -412,8 +412,6 @@ static __always_inline int pkt_parse(struct __sk_buff *skb, int fam, struct curs
 #define ICMP6_PARAM_PROB 4
 
 #define ICMP6_MLD_QUERY 130
-#define ICMP6_MLD_REPORT 131
-#define ICMP6_MLD_DONE 132
 #define ND_ROUTER_SOLICIT 133
 #define ND_ROUTER_ADVERT 134
 #define ND_NEIGHBOR_SOLICIT 135
@@ -432,7 +430,8 @@ static __always_inline int in6_eq(const __u8 *a, const __u8 *b)
 	return x[0] == y[0] && x[1] == y[1] && x[2] == y[2] && x[3] == y[3];
 }
 
-/* fe80::1, the pods' gateway (XCNI_GW6_INIT), without a constant in .rodata. */
+/* fe80::1, the pods' gateway held by every host-side veth, without a
+ * constant in .rodata. */
 static __always_inline int in6_is_gw(const __u8 *a)
 {
 	const __u32 *x = (const __u32 *)a;

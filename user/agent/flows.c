@@ -33,6 +33,7 @@
 #include "agent/flows.h"
 #include "agent/flowd.h"
 #include "agent/ipfix.h"
+#include "agent/pins.h"
 #include "agent/evfan.h"
 #include "lib/system/http.h"
 #include "lib/observe/flowgraph.h"
@@ -55,15 +56,6 @@
  * than this after its stamp waits for a walk that reads all.
  */
 #define CT_SINCE_SLACK_NS 1000000000ULL
-
-static int open_pinned(const struct flowd *d, const char *name)
-{
-	char path[512];
-
-	if (snprintf(path, sizeof(path), "%s/%s", d->pin_dir, name) >= (int)sizeof(path))
-		return -ENAMETOOLONG;
-	return bpf_obj_get(path);
-}
 
 /* This thread's CPU time, user and system: what the kernel's copy of a map costs it. */
 static uint64_t cpu_ns(void)
@@ -262,7 +254,7 @@ static void npc_read(struct flowd *d)
 
 	npc.n = 0;
 	if (npc.fd < 0)
-		npc.fd = open_pinned(d, "xcni_npc");
+		npc.fd = pin_open(d->pin_dir, "xcni_npc");
 	if (!npc.vals && d->ncpus > 0)
 		npc.vals = calloc((size_t)d->ncpus, sizeof(*npc.vals));
 	if (npc.fd < 0 || !npc.vals)
@@ -1260,7 +1252,7 @@ void flowd_free(struct flowd *d)
 	if (d->lfd >= 0)
 		unlink(d->sock);
 	ring_buffer__free(d->rb);
-	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
 		if (*fds[i] >= 0)
 			close(*fds[i]);
 	if (npc.fd >= 0)
@@ -1317,31 +1309,31 @@ int flowd_open(const struct flowd_opts *o, const char *pin_dir, const char *node
 		snprintf(d->sock, sizeof(d->sock), "%s", o->sock_path);
 	else if ((err = flows_sock_path(pin_dir, d->sock, sizeof(d->sock))))
 		goto fail;
-	d->ct_fd = open_pinned(d, "xcni_ct");
-	d->ct6_fd = open_pinned(d, "xcni_ct6");
-	d->podname_fd = open_pinned(d, "xcni_podname");
-	d->identity_fd = open_pinned(d, "xcni_identity");
-	d->ipcache_fd = open_pinned(d, "xcni_ipcache");
-	d->ipcache6_fd = open_pinned(d, "xcni_ipcache6");
-	d->polname_fd = open_pinned(d, "xcni_polname");
-	d->polsel_fd = open_pinned(d, "xcni_polsel");
-	d->rulename_fd = open_pinned(d, "xcni_rulename");
-	d->svcname_fd = open_pinned(d, "xcni_svcname");
-	d->polkey6_fd = open_pinned(d, "xcni_polkey6");
-	d->sockflow_fd = open_pinned(d, "xcni_sock_flow");
-	d->sockflow6_fd = open_pinned(d, "xcni_sock_flow6");
-	d->snat6_fd = open_pinned(d, "xcni_snat");
-	d->fqdn_fd = open_pinned(d, "xcni_fqdn");
-	d->fqdn_pat_fd = open_pinned(d, "xcni_fqdn_pat");
+	d->ct_fd = pin_open(d->pin_dir, "xcni_ct");
+	d->ct6_fd = pin_open(d->pin_dir, "xcni_ct6");
+	d->podname_fd = pin_open(d->pin_dir, "xcni_podname");
+	d->identity_fd = pin_open(d->pin_dir, "xcni_identity");
+	d->ipcache_fd = pin_open(d->pin_dir, "xcni_ipcache");
+	d->ipcache6_fd = pin_open(d->pin_dir, "xcni_ipcache6");
+	d->polname_fd = pin_open(d->pin_dir, "xcni_polname");
+	d->polsel_fd = pin_open(d->pin_dir, "xcni_polsel");
+	d->rulename_fd = pin_open(d->pin_dir, "xcni_rulename");
+	d->svcname_fd = pin_open(d->pin_dir, "xcni_svcname");
+	d->polkey6_fd = pin_open(d->pin_dir, "xcni_polkey6");
+	d->sockflow_fd = pin_open(d->pin_dir, "xcni_sock_flow");
+	d->sockflow6_fd = pin_open(d->pin_dir, "xcni_sock_flow6");
+	d->snat6_fd = pin_open(d->pin_dir, "xcni_snat");
+	d->fqdn_fd = pin_open(d->pin_dir, "xcni_fqdn");
+	d->fqdn_pat_fd = pin_open(d->pin_dir, "xcni_fqdn_pat");
 	/* Whether anything ran since the last walk. Without them every walk reads all. */
-	d->metrics_fd = open_pinned(d, "xcni_metrics");
-	d->ctstat_fd = open_pinned(d, "xcni_ctstat");
+	d->metrics_fd = pin_open(d->pin_dir, "xcni_metrics");
+	d->ctstat_fd = pin_open(d->pin_dir, "xcni_ctstat");
 	d->ncpus = libbpf_num_possible_cpus();
 	if (d->ncpus > 0) {
 		d->mvals = calloc((size_t)XCNI_NR_METRICS * (size_t)d->ncpus, sizeof(*d->mvals));
 		d->mkeys = calloc(XCNI_NR_METRICS, sizeof(*d->mkeys));
 	}
-	evfd = open_pinned(d, "xcni_events");
+	evfd = pin_open(d->pin_dir, "xcni_events");
 	if (d->ct_fd < 0 || evfd < 0) {
 		err = d->ct_fd < 0 ? d->ct_fd : evfd;
 		pr_err("flows: the pinned maps under %s: %s\n", pin_dir, strerror(-err));

@@ -10,6 +10,7 @@
 #include "lib/system/log.h"
 #include "agent/flows.h"
 #include "lib/system/http.h"
+#include "lib/system/util.h"
 #include "agent/ipfix.h"
 
 int flowd_parse_opt(int which, const char *arg, struct flowd_opts *o)
@@ -91,7 +92,7 @@ int flowd_check_opts(struct flowd_opts *o)
 		const void *given[] = { o->window ? &o->window : NULL, o->log_path, o->sock_path,
 					o->ipfix_url, o->listen, o->tls_dir };
 
-		for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++)
+		for (size_t i = 0; i < ARRAY_SIZE(need); i++)
 			if (given[i]) {
 				pr_err("%s is the flow records': it does nothing with --flows=false "
 				       "(--no-flows)\n", need[i]);

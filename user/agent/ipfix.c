@@ -21,6 +21,7 @@
 #include <fixbuf/public.h>
 
 #include "lib/system/log.h"
+#include "lib/system/util.h"
 #include "lib/observe/reasons.h"
 #include "xcni_shared.h"
 #include "agent/ipfix.h"
@@ -425,7 +426,7 @@ static bool export_templates(struct ipfix *x)
 	bool ok = true;
 
 	emit(x);
-	for (size_t i = 0; i < sizeof(tids) / sizeof(tids[0]); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(tids); i++)
 		if (!append_retry(x, put_template, &tids[i], "templates"))
 			return false;
 	emit(x);

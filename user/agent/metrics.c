@@ -34,6 +34,7 @@
 #include "lib/policy/nearmiss.h"
 #include "agent/hooks.h"
 #include "agent/metrics.h"
+#include "agent/pins.h"
 #include "agent/socklb.h"
 #include "agent/status.h"
 #include "lib/system/util.h"
@@ -570,15 +571,6 @@ static int mapstat_cmp(const void *a, const void *b)
 	return strcmp(((const struct mapstat *)a)->name, ((const struct mapstat *)b)->name);
 }
 
-static int open_pinned(const struct metrics *m, const char *name)
-{
-	char path[512];
-
-	if (snprintf(path, sizeof(path), "%s/%s", m->pin_dir, name) >= (int)sizeof(path))
-		return -ENAMETOOLONG;
-	return bpf_obj_get(path);
-}
-
 static void render_reasons(struct metrics *m, FILE *b)
 {
 	static const struct {
@@ -592,7 +584,7 @@ static void render_reasons(struct metrics *m, FILE *b)
 	};
 	struct xcni_metric *sum = calloc(XCNI_NR_METRICS, sizeof(*sum));
 	struct xcni_metric *vals = calloc((size_t)m->ncpus, sizeof(*vals));
-	int fd = open_pinned(m, "xcni_metrics");
+	int fd = pin_open(m->pin_dir, "xcni_metrics");
 
 	if (fd < 0 || !sum || !vals) {
 		pr_debug("metrics: cannot read xcni_metrics: %s\n", strerror(fd < 0 ? errno : ENOMEM));
@@ -669,7 +661,7 @@ static void render_sock_lb(struct metrics *m, FILE *b)
 static void render_events(struct metrics *m, FILE *b)
 {
 	struct xcni_evrate *vals = calloc((size_t)m->ncpus, sizeof(*vals)), sum = {};
-	int fd = open_pinned(m, "xcni_evrate");
+	int fd = pin_open(m->pin_dir, "xcni_evrate");
 	__u32 k = 0;
 
 	_Static_assert(sizeof(struct xcni_evrate) % 8 == 0, "per-CPU values are 8-byte aligned");
@@ -707,7 +699,7 @@ out:
 static void render_ctstat(struct metrics *m, FILE *b, long ct_entries)
 {
 	struct xcni_ctstat st;
-	int fd = open_pinned(m, "xcni_ctstat");
+	int fd = pin_open(m->pin_dir, "xcni_ctstat");
 	__u64 ev;
 
 	if (fd < 0 || ctstat_read(fd, &st)) {
@@ -750,7 +742,7 @@ static void render_fqdn(struct metrics *m, FILE *b)
 		[XCNI_FQDN_ST_IGNORED] = "records-ignored",
 	};
 	__u64 *vals = calloc((size_t)m->ncpus, sizeof(*vals));
-	int fd = open_pinned(m, "xcni_fqdn_stats");
+	int fd = pin_open(m->pin_dir, "xcni_fqdn_stats");
 
 	if (fd < 0 || !vals)
 		goto out;
@@ -778,7 +770,7 @@ static void render_config(struct metrics *m, FILE *b)
 	struct xcni_config cfg;
 	char cidr[INET_ADDRSTRLEN] = "";
 	__u32 k = 0;
-	int fd = open_pinned(m, "xcni_config");
+	int fd = pin_open(m->pin_dir, "xcni_config");
 
 	if (fd < 0)
 		return;
@@ -799,7 +791,7 @@ static void render_config(struct metrics *m, FILE *b)
 	        cfg.applied_gen);
 	family1(b, "xcni_failed_generation", "gauge",
 	        "The last generation that could not be applied (0: none).", cfg.failed_gen);
-	fd = open_pinned(m, "xcni_polrev");
+	fd = pin_open(m->pin_dir, "xcni_polrev");
 	if (fd >= 0) {
 		__u32 rev;
 
@@ -888,7 +880,7 @@ static void scan_maps(struct metrics *m, struct mapscan *sc)
 
 		if (strncmp(de->d_name, "xcni_", 5))
 			continue; /* programs, links/ */
-		fd = open_pinned(m, de->d_name);
+		fd = pin_open(m->pin_dir, de->d_name);
 		if (fd < 0)
 			continue;
 		/* The kernel names a pinned map after its BTF name, truncated; anything else is no map of ours. */

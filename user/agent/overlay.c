@@ -435,7 +435,6 @@ static void decap_xdp_start(struct overlay *ov)
 	}
 	ov->xdp->bss->decap_cookie_xdp[0] = ov->decap_cookie[0];
 	ov->xdp->bss->decap_cookie_xdp[1] = ov->decap_cookie[1];
-	ov->decap_xdp_on = true;
 	printf("xcnid: overlay decapsulation on %s: xdp (native; GRO merges the inner flows), "
 	       "%s\n", ov->underlay, ov->decap_cookie_kept ?
 	       "the record cookie kept across the restart (" XCNI_PIN_DECAP_COOKIE ")" :

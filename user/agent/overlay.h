@@ -77,12 +77,11 @@ struct overlay {
 	__u8 np_accel;
 	__u8 np_accel_mode;
 	/* --overlay-decap xdp: Geneve from the nodes decapsulated in xdp_underlay
-	 * (native XDP only: lib/decap_xdp.h), so that GRO merges the inner flow;
-	 * decap_xdp_on: so attached (the XDP program runs native). decap_cookie:
+	 * (native XDP only: lib/decap_xdp.h), so that GRO merges the inner flow.
+	 * decap_cookie:
 	 * the random record cookie both programs share (struct xcni_decap_meta),
 	 * kept across restarts (XCNI_PIN_DECAP_COOKIE, overlay.c). */
 	bool decap_xdp;
-	bool decap_xdp_on;
 	bool decap_cookie_kept; /* the pinned one, an earlier agent's */
 	__u32 decap_cookie[2];
 	/* --attach / XCNI_ATTACH: TCX (else tc clsact where missing), or tc forced;

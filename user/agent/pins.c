@@ -33,13 +33,8 @@
  */
 static bool names_map(const char *name)
 {
-	static const char *const names[] = { "xcni_polname", "xcni_polsel", "xcni_identity",
-					     "xcni_podname" };
-
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (!strcmp(name, names[i]))
-			return true;
-	return false;
+	return !strcmp(name, "xcni_polname") || !strcmp(name, "xcni_polsel") ||
+	       !strcmp(name, "xcni_identity") || !strcmp(name, "xcni_podname");
 }
 
 /*
@@ -133,15 +128,21 @@ int check_pinned_layout(const char *pin_dir, struct bpf_object *obj)
 	return 0;
 }
 
+int pin_open(const char *dir, const char *name)
+{
+	char path[1024];
+
+	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	return bpf_obj_get(path);
+}
+
 static int check_abi(const char *pin_dir)
 {
 	struct xcni_config cfg = {};
-	char path[512];
 	__u32 k = 0;
-	int fd, err = 0;
+	int fd = pin_open(pin_dir, "xcni_config"), err = 0;
 
-	snprintf(path, sizeof(path), "%s/xcni_config", pin_dir);
-	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return 0;
 	if (bpf_map_lookup_elem(fd, &k, &cfg) == 0 && cfg.abi_version &&
@@ -213,8 +214,7 @@ int take_over_attachments(const char *pin_dir, int from_fd, int to_fd)
 	if (d)
 		closedir(d);
 
-	snprintf(path, sizeof(path), "%s/xcni_ifindex", pin_dir);
-	mfd = bpf_obj_get(path);
+	mfd = pin_open(pin_dir, "xcni_ifindex");
 	while (mfd >= 0 && bpf_map_get_next_key(mfd, prev, &next) == 0) {
 		char ifname[IF_NAMESIZE], lpath[1200];
 		struct stat st;
@@ -286,12 +286,10 @@ static int rm_pins(const char *dir)
  */
 int uninstall(const struct opts *o)
 {
-	char path[1024];
 	__u32 key, next, *prev = NULL;
 	int mfd, n = 0, err;
 
-	snprintf(path, sizeof(path), "%s/xcni_ifindex", o->pin_dir);
-	mfd = bpf_obj_get(path);
+	mfd = pin_open(o->pin_dir, "xcni_ifindex");
 	while (mfd >= 0 && bpf_map_get_next_key(mfd, prev, &next) == 0) {
 		char ifname[IF_NAMESIZE];
 

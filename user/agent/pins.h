@@ -11,6 +11,8 @@ struct bpf_object;
 struct bpf_program;
 struct opts;
 
+/* The object pinned as dir/name: its fd, or -errno, quietly (a pin may be missing). */
+int pin_open(const char *dir, const char *name);
 /* The pin directory and its links/ on a bpffs, and the ABI of what is pinned there ours. */
 int pin_dirs_ready(const char *pin_dir);
 /*

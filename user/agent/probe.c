@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "lib/system/log.h"
+#include "lib/system/util.h"
 #include "agent/probe.h"
 
 enum probe_kind { P_PROG, P_MAP, P_HELPER, P_ATTACH, P_RUN };
@@ -138,7 +139,7 @@ int xcnid_probe(struct probe_result *r)
 
 	uname(&u);
 	memset(r, 0, sizeof(*r));
-	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(required); i++) {
 		const struct feature *f = &required[i];
 
 		if (has(f))
@@ -149,7 +150,7 @@ int xcnid_probe(struct probe_result *r)
 		return -ENOTSUP;
 	}
 	r->sock_lb = true;
-	for (size_t i = 0; i < sizeof(sock_lb) / sizeof(sock_lb[0]) && r->sock_lb; i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(sock_lb) && r->sock_lb; i++) {
 		if (has(&sock_lb[i]))
 			continue;
 		r->sock_lb = false;

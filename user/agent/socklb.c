@@ -20,8 +20,10 @@
 #include "xcni_shared.h"
 #include "lib/system/bpfpin.h"
 #include "lib/system/log.h"
+#include "lib/system/util.h"
 #include "sock_lb.skel.h"
 #include "agent/overlay.h"
+#include "agent/pins.h"
 #include "agent/socklb.h"
 
 /*
@@ -44,7 +46,7 @@ static const struct {
 	{ "sendmsg6", BPF_CGROUP_UDP6_SENDMSG },
 	{ "connect6", BPF_CGROUP_INET6_CONNECT },
 };
-#define NHOOKS (int)(sizeof(hooks) / sizeof(hooks[0]))
+#define NHOOKS (int)ARRAY_SIZE(hooks)
 
 static struct bpf_program *hook_prog(struct sock_lb *s, int i)
 {
@@ -236,11 +238,8 @@ _Static_assert(sizeof(struct xcni_sock_rn6_key) <= 32, "clear_pinned's key fits 
 static void clear_pinned(const char *pin_dir, const char *name)
 {
 	__u8 key[32], next[32];
-	char path[512];
-	int fd;
+	int fd = pin_open(pin_dir, name);
 
-	snprintf(path, sizeof(path), "%s/%s", pin_dir, name);
-	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return;
 	while (!bpf_map_get_next_key(fd, NULL, next)) {
@@ -285,14 +284,12 @@ int socklb_use(const char *pin_dir, struct socklb_use *u)
 {
 	struct xcni_sock_own v;
 	__u64 key, next, *prev = NULL;
-	char path[512];
 	int fd;
 
 	memset(u, 0, sizeof(*u));
-	snprintf(path, sizeof(path), "%s/xcni_sock_own", pin_dir);
-	fd = bpf_obj_get(path);
+	fd = pin_open(pin_dir, "xcni_sock_own");
 	if (fd < 0)
-		return -errno;
+		return fd;
 	/* At most XCNI_MAX_SOCK_OWN (4,096) entries: read in one go. */
 	while (!bpf_map_get_next_key(fd, prev, &next)) {
 		key = next;

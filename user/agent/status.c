@@ -32,6 +32,7 @@
 #include "lib/system/unixsock.h"
 #include "lib/system/util.h"
 #include "lib/system/http.h"
+#include "agent/pins.h"
 #include "agent/probe.h"
 #include "agent/polstatus.h"
 #include "agent/socklb.h"
@@ -200,14 +201,8 @@ static bool is_drop(int r)
 /* The drop counters now into out (XCNI_NR_METRICS): 0 or -errno. */
 static int read_drops(struct agent_status *s, uint64_t *out)
 {
-	if (s->metrics_fd < 0) {
-		char path[300];
-
-		snprintf(path, sizeof(path), "%s/xcni_metrics", s->pin_dir);
-		s->metrics_fd = bpf_obj_get(path);
-		if (s->metrics_fd < 0)
-			return -errno;
-	}
+	if (s->metrics_fd < 0 && (s->metrics_fd = pin_open(s->pin_dir, "xcni_metrics")) < 0)
+		return s->metrics_fd;
 	for (int r = XCNI_REASON_MAX; r >= XCNI_REASON_MIN; r--) {
 		if (!is_drop(r))
 			continue;

@@ -48,6 +48,7 @@
 #include "agent/ui.h"
 #include "agent/overlay.h"
 #include "agent/polstatus.h"
+#include "agent/pins.h"
 #include "agent/probe.h"
 #include "agent/socklb.h"
 #include "agent/status.h"
@@ -169,23 +170,14 @@ struct generation {
  * load-balancer IPs with a backend on another node. No such map pinned (no
  * overlay, or Services not in BPF): nothing to do. 0 or -errno.
  */
-/* The pinned map name of o's pin directory: its fd, or -1 with errno. */
-static int pinned_map(const struct opts *o, const char *name)
-{
-	char path[512];
-
-	snprintf(path, sizeof(path), "%s/%s", o->pin_dir, name);
-	return bpf_obj_get(path);
-}
-
 static int write_self6(const struct opts *o, const uint8_t a6[16])
 {
 	__u32 k = 0;
 	int fd, err = 0;
 
-	fd = pinned_map(o, "xcni_self6");
+	fd = pin_open(o->pin_dir, "xcni_self6");
 	if (fd < 0)
-		return errno == ENOENT ? 0 : -errno;
+		return fd == -ENOENT ? 0 : fd;
 	if (bpf_map_update_elem(fd, &k, a6, BPF_ANY))
 		err = -errno;
 	close(fd);
@@ -204,9 +196,9 @@ static int bump_npgen(const struct opts *o)
 	__u64 gen = 0;
 	int fd, err = 0;
 
-	fd = pinned_map(o, "xcni_npgen");
+	fd = pin_open(o->pin_dir, "xcni_npgen");
 	if (fd < 0)
-		return errno == ENOENT ? 0 : -errno;
+		return fd == -ENOENT ? 0 : fd;
 	if (bpf_map_lookup_elem(fd, &k, &gen))
 		err = -errno;
 	gen++;

@@ -24,21 +24,13 @@
 #include "lib/system/log.h"
 #include "lib/system/proto.h"
 #include "lib/observe/reasons.h"
+#include "agent/pins.h"
 #include "agent/ui.h"
 
 struct ui {
 	struct flowd *fd;
 	int polsel, polname, polkey6; /* -1: absent (then no isolators named) */
 };
-
-static int open_pinned(const char *pin_dir, const char *name)
-{
-	char path[512];
-
-	if (snprintf(path, sizeof(path), "%s/%s", pin_dir, name) >= (int)sizeof(path))
-		return -1;
-	return bpf_obj_get(path);
-}
 
 static void end_of(const struct flow_peer *p, uint8_t family, const uint8_t *addr, uint16_t port,
 		   char *ip, struct fg_end *e)
@@ -151,9 +143,9 @@ int ui_open(struct http *h, struct flowd *fd, const char *pin_dir, struct ui **o
 	if (!u)
 		return -ENOMEM;
 	u->fd = fd;
-	u->polsel = open_pinned(pin_dir, "xcni_polsel");
-	u->polname = open_pinned(pin_dir, "xcni_polname");
-	u->polkey6 = open_pinned(pin_dir, "xcni_polkey6");
+	u->polsel = pin_open(pin_dir, "xcni_polsel");
+	u->polname = pin_open(pin_dir, "xcni_polname");
+	u->polkey6 = pin_open(pin_dir, "xcni_polkey6");
 	if ((err = http_route(h, "/", "text/html; charset=utf-8", fg_render_page, NULL)) ||
 	    (err = http_route(h, "/api/graph", "application/json", render_graph, u))) {
 		pr_err("ui: cannot add its pages: %s\n", strerror(-err));

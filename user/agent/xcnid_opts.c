@@ -987,7 +987,7 @@ int xcnid_cmdline(int argc, char **argv, struct xcnid_cmdline *cl)
 			return 0;
 		}
 		r = 1;
-		for (size_t i = 0; r == 1 && i < sizeof(groups) / sizeof(groups[0]); i++)
+		for (size_t i = 0; r == 1 && i < ARRAY_SIZE(groups); i++)
 			r = groups[i](c, optarg, cl, &g);
 		if (r == 1)
 			usage(stderr);

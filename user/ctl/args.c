@@ -8,18 +8,6 @@
 
 #include "ctl/ctl.h"
 
-int parse_ip(const char *s, __u32 *ip)
-{
-	struct in_addr a;
-
-	if (inet_pton(AF_INET, s, &a) != 1) {
-		pr_err("%s: not an IPv4 address\n", s);
-		return -EINVAL;
-	}
-	*ip = a.s_addr;
-	return 0;
-}
-
 int parse_ip_any(const char *s, struct ctl_addr *a)
 {
 	memset(a, 0, sizeof(*a));

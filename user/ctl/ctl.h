@@ -235,7 +235,6 @@ static inline size_t fam_len(__u8 fam)
 
 /* ---- parsing and formatting (args.c, common.c) ----------------------------- */
 
-int parse_ip(const char *s, __u32 *ip);
 /* An IPv4 or IPv6 address (IPv6 without brackets): 0 or -EINVAL (not said). */
 int parse_ip_any(const char *s, struct ctl_addr *a);
 /* a as inet_ntop writes it (IPv6 in its short form), into buf (INET6_ADDRSTRLEN). */

@@ -17,6 +17,7 @@
 #include "lib/observe/flows.h"
 #include "lib/system/cidr.h"
 #include "lib/system/proto.h"
+#include "lib/system/util.h"
 #include "lib/observe/reasons.h"
 #include "lib/observe/vocab.h"
 
@@ -122,7 +123,7 @@ static int parse_match(struct flow_match *m, const char *name, const char *v, ch
 	static const char *const kinds[] = { "pod", "ns", "namespace", "label", "ip", "identity" };
 
 	memset(m, 0, sizeof(*m));
-	for (size_t i = 0; colon && i < sizeof(kinds) / sizeof(kinds[0]); i++)
+	for (size_t i = 0; colon && i < ARRAY_SIZE(kinds); i++)
 		if ((size_t)(colon - v) == strlen(kinds[i]) && !strncmp(v, kinds[i], colon - v)) {
 			kind = kinds[i];
 			s = colon + 1;
@@ -258,7 +259,7 @@ static int filter_not(struct flow_filter *ff, const char *name, const char *valu
 	struct flow_filter *n;
 	int e;
 
-	for (size_t i = 0; i < sizeof(never) / sizeof(never[0]); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(never); i++)
 		if (!strcmp(name, never[i]))
 			return FERR("--not --%s: a window of time or a count cannot be negated", name);
 	if (ff->nnots == FLOW_NOT_MAX)
@@ -299,10 +300,10 @@ static int filter_direction(struct flow_filter *ff, const char *name, const char
 	if (*kind && strcmp(kind, "-pod") && strcmp(kind, "-port")) {
 		size_t i;
 
-		for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		for (i = 0; i < ARRAY_SIZE(kinds); i++)
 			if (kind[0] == '-' && !strcmp(kind + 1, kinds[i]))
 				break;
-		if (i == sizeof(kinds) / sizeof(kinds[0]))
+		if (i == ARRAY_SIZE(kinds))
 			return FERR("--%s: no such filter", name);
 	}
 	if (!strcmp(kind, "-port"))
@@ -441,7 +442,7 @@ static int filter_protocol(struct flow_filter *ff, const char *value, char *err,
 		       { "sctp", IPPROTO_SCTP } };
 	uint64_t v;
 
-	for (size_t i = 0; i < sizeof(protos) / sizeof(protos[0]); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(protos); i++)
 		if (!strcasecmp(value, protos[i].n)) {
 			ff->proto = protos[i].p;
 			return 0;

@@ -13,6 +13,7 @@
 #include "xcni_shared.h"
 #include "lib/observe/flows.h"
 #include "lib/system/proto.h"
+#include "lib/system/util.h"
 #include "lib/observe/reasons.h"
 #include "lib/observe/vocab.h"
 
@@ -34,7 +35,7 @@ static const char *const point_names[] = {
 
 const char *flow_point_name(int pt)
 {
-	return pt >= 0 && pt < (int)(sizeof(point_names) / sizeof(point_names[0])) ?
+	return pt >= 0 && pt < (int)(ARRAY_SIZE(point_names)) ?
 		       point_names[pt] :
 		       "unknown";
 }

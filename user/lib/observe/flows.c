@@ -18,6 +18,7 @@
 #include "lib/observe/flows.h"
 #include "lib/system/cidr.h"
 #include "lib/system/proto.h"
+#include "lib/system/util.h"
 #include "lib/observe/reasons.h"
 #include "lib/observe/vocab.h"
 
@@ -231,7 +232,7 @@ static void rec_strs_put(struct flows *f, struct flow_rec *r)
 			     &r->backend,   &r->rule_name,   &r->prev_policy, &r->isolators,
 			     &r->domain,    &r->near_misses };
 
-	for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(s); i++)
 		flows_set_str(f, s[i], NULL);
 }
 

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "lib/system/util.h"
 #include "lib/cluster/k8sagents.h"
 #include "lib/observe/flows.h"
 #include "lib/observe/flowsnet.h"
@@ -558,7 +559,7 @@ void *flows_merge_conn(void *per_node)
 						    "reply_packets", "reply_bytes", "drops" };
 		json_t *n = json_object();
 
-		for (size_t i = 0; n && i < sizeof(keep) / sizeof(keep[0]); i++)
+		for (size_t i = 0; n && i < ARRAY_SIZE(keep); i++)
 			json_object_set(n, keep[i], json_object_get(r, keep[i]));
 		json_array_append_new(nodes, n);
 		if (r == dec)

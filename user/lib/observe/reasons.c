@@ -2,6 +2,7 @@
 #include <stddef.h>
 
 #include "xcni_shared.h"
+#include "lib/system/util.h"
 #include "lib/observe/reasons.h"
 
 #define R(code, n, d) [XCNI_REASON_IDX(code)] = { .name = n, .desc = d }
@@ -93,7 +94,7 @@ static const struct xcni_reason_info reasons[] = {
 };
 
 /* A reason added at the bottom of the enum without a name here fails the build. */
-_Static_assert(sizeof(reasons) / sizeof(reasons[0]) == XCNI_NR_REASONS,
+_Static_assert(ARRAY_SIZE(reasons) == XCNI_NR_REASONS,
 	       "every enum xcni_reason needs a name in reasons[]");
 
 const struct xcni_reason_info *xcni_reason_info(int reason)

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/system/util.h"
 #include "xcni_shared.h"
 #include "lib/observe/reasons.h"
 #include "lib/observe/vocab.h"
@@ -95,7 +96,7 @@ int vocab_verdict(const char *s, int *v, char *err, size_t errlen)
 		{ "allow", VOCAB_ALLOWED },   { "deny", VOCAB_DENIED },
 	};
 
-	for (size_t i = 0; i < sizeof(vs) / sizeof(vs[0]); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(vs); i++)
 		if (!strcmp(s, vs[i].name)) {
 			*v = vs[i].v;
 			return 0;
@@ -119,7 +120,7 @@ int vocab_identity(const char *s, uint32_t *id, char *err, size_t errlen)
 	unsigned long long n;
 	char *end;
 
-	for (size_t i = 0; i < sizeof(rs) / sizeof(rs[0]); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(rs); i++)
 		if (!strcmp(s, rs[i].name)) {
 			*id = rs[i].id;
 			return 0;

@@ -20,6 +20,7 @@
 #include "lib/system/bpfpin.h"
 #include "lib/system/log.h"
 #include "lib/system/killpoint.h"
+#include "lib/system/util.h"
 #include "lib/policy/polsync.h"
 #include "lib/policy/polsync_int.h"
 #include "lib/policy/polsync_kv.h"
@@ -281,7 +282,7 @@ void polsync_free(struct polsync *ps)
 	free(ps->over);
 	int fds[] = { ps->fd_policy, ps->fd_polrange, ps->fd_polcidr, ps->fd_polep, ps->fd_ipcache,
 		      ps->fd_identity, ps->fd_polname, ps->fd_podname, ps->fd_polsel };
-	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
 	free(ps);

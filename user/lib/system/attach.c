@@ -38,11 +38,6 @@ int xcni_attach_parse(const char *s, enum xcni_attach *out)
 	return 0;
 }
 
-const char *xcni_attach_name(enum xcni_attach m)
-{
-	return m == XCNI_ATTACH_TC ? "tc" : m == XCNI_ATTACH_TCX ? "tcx" : "auto";
-}
-
 int xcni_attach_from_env(enum xcni_attach *out)
 {
 	const char *e = getenv("XCNI_ATTACH");

@@ -19,7 +19,6 @@ enum xcni_attach {
 
 /* "auto", "tcx" or "tc" (the plugin's "attach" values); -EINVAL for anything else. */
 int xcni_attach_parse(const char *s, enum xcni_attach *out);
-const char *xcni_attach_name(enum xcni_attach m);
 /*
  * The mode XCNI_ATTACH in the environment asks for (auto when unset), for
  * the agent and the plugin alike; -EINVAL (said why) when it names none.
