@@ -37,7 +37,6 @@
 #include "lib/system/http.h"
 #include "lib/observe/flowgraph.h"
 #include "lib/cluster/store.h"
-#include "lib/policy/nearmiss.h"
 
 #define CT_BATCH 512
 /*
@@ -613,9 +612,6 @@ void flowd_set_store(struct flowd *d, struct store *st)
 static void set_near_misses(struct flowd *d, struct flow_rec *r, bool in)
 {
 	const struct flow_peer *self = in ? &r->dst : &r->src, *other = in ? &r->src : &r->dst;
-	const struct k8s_object *so, *oo = NULL;
-	struct pol_nm_list l;
-	struct cluster c;
 	char key[sizeof(d->nm_key)];
 
 	if (!d->st || !self->ns || !self->pod)
@@ -624,20 +620,10 @@ static void set_near_misses(struct flowd *d, struct flow_rec *r, bool in)
 		 other->ns ?: "", other->pod ?: "", r->key.proto, r->key.dport,
 		 (unsigned long long)store_version(d->st));
 	if (strcmp(key, d->nm_key)) {
-		d->nm_text[0] = '\0';
 		snprintf(d->nm_key, sizeof(d->nm_key), "%s", key);
-		if (!(so = store_get(d->st, K8S_POD, self->ns, self->pod)))
-			return;
-		if (other->ns && other->pod)
-			oo = store_get(d->st, K8S_POD, other->ns, other->pod);
-		store_view(d->st, &c);
-		if (pol_nm_near_misses(&c, NULL, &so->pod, oo ? &oo->pod : NULL,
-				       in ? NM_INGRESS : NM_EGRESS, r->key.proto, r->key.dport, &l)) {
+		if (flowd_near_misses(d, self->ns, self->pod, other->ns, other->pod, in,
+				      r->key.proto, r->key.dport, d->nm_text, sizeof(d->nm_text)))
 			d->nm_key[0] = '\0'; /* out of memory: asked again next time */
-			return;
-		}
-		pol_nm_join(&l, false, d->nm_text, sizeof(d->nm_text));
-		pol_nm_list_free(&l);
 	}
 	flows_set_str(d->fl, &r->near_misses, d->nm_text[0] ? d->nm_text : NULL);
 }
