@@ -136,12 +136,8 @@ metadata: {name: ex-c-out}
 spec:
   tier: Admin
   priority: 20
-  subject:
-    pods:
-      namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: ex}}
-      podSelector: {matchLabels: {app: c}}
-  egress:
-  - {action: Accept, to: [{networks: [198.51.100.0/24]}]}
+  subject: {namespaces: {matchLabels: {kubernetes.io/metadata.name: ex}}}
+  egress: [{action: Accept, to: [{networks: [198.51.100.0/24]}]}]
 EOF
 cnpev() { # the Enforced Events on ClusterNetworkPolicy ex-c-out: one, 2/2, count 2
 	kc -n default get events --field-selector involvedObject.name=ex-c-out,reason=Enforced -o json >"$TMP/cnpev.json"
