@@ -12,12 +12,16 @@
 #     verdict, denied by ingress at n1 (isolated by ex/a-from-friends), the
 #     egress side allowed by default at n2: each side read by its own node's
 #     agent; c -> a allowed by the policy at n1; the text says the same;
+#     NetworkPolicy ex/a-from-backend's from: has a label typo (tier=backnd,
+#     b is tier=backend): b -> a still denied, and explain names the rule and
+#     the label that exists (its near miss, filled in by n1's agent);
 #  2. xcnictl policy status --kubeconfig: ex/a-from-friends enforced on 2/2
 #     nodes, exit 0; with NAME, one row per node;
 #  3. the policy version's Event: one Event (reason Enforced) on the
 #     NetworkPolicy, "enforced on 2/2 nodes, S s after the change", count 2 (one
 #     object both agents wrote); the policy changed: one more for the new
-#     version, none repeated (2 in all);
+#     version, none repeated (2 in all); a ClusterNetworkPolicy's Event (the
+#     CRD of k8s_cnp_crd) in namespace default, 2/2;
 #  4. a request=explain with an option word for SRC refused (400, named).
 # ~4 min on an idle machine; run under flock /tmp/xcni-test.lock.
 set -uo pipefail
