@@ -326,6 +326,8 @@ static void explain_put(struct flowd *d, const char *rec, struct fbuf *out)
 
 	while (proto < 256 && strcmp(proto_name((uint8_t)proto) ?: "", pn))
 		proto++;
+	if (proto == 256) /* explain writes a number for a protocol without a name */
+		proto = atoi(pn) & 0xff;
 	for (int i = 0; r && i < 2; i++) {
 		/* egress: the source isolated it, towards dst; ingress: dst, from src */
 		const char *self = json_string_value(json_object_get(r, i ? "dst" : "src"));
@@ -341,7 +343,7 @@ static void explain_put(struct flowd *d, const char *rec, struct fbuf *out)
 		if (os)
 			snprintf(ons, sizeof(ons), "%.*s", (int)(os - other), other);
 		if (flowd_near_misses(d, sns, strchr(self, '/') + 1, os ? ons : NULL,
-				      os ? os + 1 : NULL, i, proto < 256 ? (uint8_t)proto : 0,
+				      os ? os + 1 : NULL, i, (uint8_t)proto,
 				      (uint16_t)json_integer_value(json_object_get(r, "port")), nm,
 				      sizeof(nm)) || !nm[0])
 			continue;
