@@ -12,12 +12,16 @@
 #     verdict, denied by ingress at n1 (isolated by ex/a-from-friends), the
 #     egress side allowed by default at n2: each side read by its own node's
 #     agent; c -> a allowed by the policy at n1; the text says the same;
+#     NetworkPolicy ex/a-from-backend's from: has a label typo (tier=backnd,
+#     b is tier=backend): b -> a still denied, and explain names the rule and
+#     the label that exists (its near miss, filled in by n1's agent);
 #  2. xcnictl policy status --kubeconfig: ex/a-from-friends enforced on 2/2
 #     nodes, exit 0; with NAME, one row per node;
 #  3. the policy version's Event: one Event (reason Enforced) on the
 #     NetworkPolicy, "enforced on 2/2 nodes, S s after the change", count 2 (one
 #     object both agents wrote); the policy changed: one more for the new
-#     version, none repeated (2 in all);
+#     version, none repeated (2 in all); a ClusterNetworkPolicy's Event (the
+#     CRD of k8s_cnp_crd) in namespace default, 2/2;
 #  4. a request=explain with an option word for SRC refused (400, named).
 # ~4 min on an idle machine; run under flock /tmp/xcni-test.lock.
 set -uo pipefail
@@ -35,7 +39,7 @@ k8s_flows_enable
 
 kc create namespace ex >/dev/null
 check "pod ex/a (n1, app=a) Ready" pod a ex n1 "app: a" "$SERVE"
-check "pod ex/b (n2) Ready" pod b ex n2 "app: b" "exec sleep 2147483647"
+check "pod ex/b (n2, tier=backend) Ready" pod b ex n2 "app: b, tier: backend" "exec sleep 2147483647"
 check "pod ex/c (n2, role=friend) Ready" pod c ex n2 "app: c, role: friend" "exec sleep 2147483647"
 friends_only a-from-friends ex 'app: a'
 EA=$(ip_of ex a)
@@ -69,6 +73,23 @@ check "  text: VERDICT allowed: both sides allow, and the ingress side names the
 check "explain --kubeconfig without --tls (nor XCNI_FLOWS_TLS): a usage error naming --tls, exit 2" \
 	bash -c "env -u XCNI_FLOWS_TLS ip netns exec $K8S_NETNS $BUILD/xcnictl explain ex/b ex/a 8080/tcp --kubeconfig $KUBECONFIG 2>&1 >/dev/null | grep -q -- '--tls DIR'; [ \${PIPESTATUS[0]} = 2 ]"
 
+# ---- 1b. the label typo: the rule that should have matched, named ----
+# ex/a-from-backend takes 8080/TCP from tier=backnd where b is tier=backend:
+# b stays cut off, and explain (the ingress side read by n1's agent, from its
+# own store) names the rule and the label that exists, as flows and policy get
+# say it in the lab (tests/lab/nearmiss.sh).
+np_yaml a-from-backend ex '{matchLabels: {app: a}}' Ingress 'ingress:' '- from:' \
+	'  - podSelector: {matchLabels: {tier: backnd}}' '  ports: [{port: 8080, protocol: TCP}]' |
+	kc apply -f - >/dev/null
+export TYPO='ex/a-from-backend rule 0: from podSelector tier=backnd — selects no pod (tier=backend has 1)'
+check "ex/a-from-backend (from tier=backnd, a typo) in force on 2/2 nodes; b (n2) -> a (n1) still denied" \
+	eventually 20 bash -c "xk policy status ex/a-from-backend 2>&1 | grep -q 'enforced on 2/2 nodes' && ! wget_from ex b http://$EA:8080/ >/dev/null 2>&1"
+check "explain --kubeconfig ex/b ex/a 8080/tcp -o json: ingress_near_misses names the typo's rule and tier=backend; egress none" \
+	bash -c "xk -o json explain ex/b ex/a 8080/tcp >$TMP/ex-typo.json && exjson $TMP/ex-typo.json 'r[\"verdict\"] == \"denied\" and __import__(\"os\").environ[\"TYPO\"] in (r[\"ingress_near_misses\"] or \"\") and r[\"egress_near_misses\"] is None'"
+check "  text: the INGRESS line says '; near miss: ' and that sentence" \
+	bash -c "xk explain ex/b ex/a 8080/tcp >$TMP/ex-typo.txt && grep '^INGRESS ' $TMP/ex-typo.txt | grep -qF \"; near miss: \" && grep '^INGRESS ' $TMP/ex-typo.txt | grep -qF \"\$TYPO\" || { cat $TMP/ex-typo.txt; exit 1; }"
+grep '^INGRESS ' "$TMP/ex-typo.txt" | sed 's/^/# /'
+
 # ---- 2. policy status ----
 check "policy status --kubeconfig: ex/a-from-friends enforced on 2/2 nodes, exit 0" \
 	eventually 20 bash -c "xk policy status >$TMP/ps.txt 2>&1 && grep -Eq '^ex/a-from-friends +NetworkPolicy +2/2 ' $TMP/ps.txt"
@@ -97,7 +118,7 @@ export -f evcheck
 check "Event on ex/a-from-friends: one, 'enforced on 2/2 nodes, S s after the change', count 2 (both agents)" \
 	eventually 20 evcheck a-from-friends 1
 kc -n ex describe networkpolicy a-from-friends >"$TMP/describe.txt" 2>&1
-diag "kubectl describe networkpolicy ex/a-from-friends (1.20): $(grep -c Enforced "$TMP/describe.txt") Enforced line(s)"
+diag "kubectl $(kc version --short 2>/dev/null | paste -sd' '): describe networkpolicy ex/a-from-friends shows $(grep -c Enforced "$TMP/describe.txt") Enforced line(s)"
 kc -n ex patch networkpolicy a-from-friends --type=json \
 	-p '[{"op":"add","path":"/spec/ingress/0/ports","value":[{"port":8080,"protocol":"TCP"}]}]' >/dev/null
 check "policy changed (a port added): one Event more for its new version, 2 in all, each 2/2" \
@@ -106,6 +127,44 @@ sleep 2
 check "  no Event repeated after that (still 2)" evcheck a-from-friends 2
 events a-from-friends | python3 -c 'import json,sys; [print("# Event: x%d %s" % (e["count"], e["message"])) for e in map(json.loads, sys.stdin)]'
 sed 's/^/# /' "$TMP/ps1.txt"
+
+# ---- 3b. a ClusterNetworkPolicy's Event ----
+# Cluster-scoped: its Events live in namespace default (the API server's rule
+# for an object without a namespace), involvedObject without one.
+k8s_cnp_crd
+kc label namespace ex kubernetes.io/metadata.name=ex >/dev/null # 1.20 does not set it
+kc apply -f - >/dev/null <<'EOF'
+apiVersion: policy.networking.k8s.io/v1alpha2
+kind: ClusterNetworkPolicy
+metadata: {name: ex-c-out}
+spec:
+  tier: Admin
+  priority: 20
+  subject: {namespaces: {matchLabels: {kubernetes.io/metadata.name: ex}}}
+  egress: [{action: Accept, to: [{networks: [198.51.100.0/24]}]}]
+EOF
+cnpev() { # the Enforced Events on ClusterNetworkPolicy ex-c-out: one, 2/2, count 2
+	kc -n default get events --field-selector involvedObject.name=ex-c-out,reason=Enforced -o json >"$TMP/cnpev.json"
+	python3 - "$TMP/cnpev.json" <<'PY'
+import json, re, sys
+es = json.load(open(sys.argv[1]))["items"]
+ok = len(es) == 1 and all(
+    re.match(r"enforced on 2/2 nodes, [0-9.]+ s after the change", e["message"]) and e["count"] == 2
+    and e["involvedObject"]["kind"] == "ClusterNetworkPolicy" and not e["involvedObject"].get("namespace")
+    and e["type"] == "Normal" for e in es)
+ok or print(json.dumps(es)[:3000])
+sys.exit(0 if ok else 1)
+PY
+}
+export -f cnpev
+check "Event on ClusterNetworkPolicy ex-c-out (namespace default): one, 'enforced on 2/2 nodes, S s after the change', count 2" \
+	eventually 30 cnpev
+check "  policy status --kubeconfig: 'Admin 20 ex-c-out' or ex-c-out enforced on 2/2 nodes" \
+	eventually 20 bash -c "xk policy status 2>&1 | grep -E 'ex-c-out' | grep -q ' 2/2 '"
+python3 -c 'import json,sys; [print("# CNP Event: x%d %s" % (e["count"], e["message"])) for e in json.load(open(sys.argv[1]))["items"]]' "$TMP/cnpev.json"
+kc describe clusternetworkpolicy ex-c-out >"$TMP/cnp-describe.txt" 2>&1
+diag "kubectl describe clusternetworkpolicy ex-c-out: $(grep -c Enforced "$TMP/cnp-describe.txt") Enforced line(s)"
+kc delete clusternetworkpolicy ex-c-out >/dev/null
 
 # ---- 4. the relay's request refused ----
 check "request=explain with src=--pin-dir=/: refused, the argument named" \

@@ -51,27 +51,7 @@ nsenter --net="/run/netns/$K8S_NETNS" busybox httpd -f -p 18080 -h "$TMP/www" &
 BG_PIDS+=($!)
 
 # ---- the CRD, the cluster DNS, the pod, the policy ----
-kc apply -f - >/dev/null <<'EOF2'
-apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata:
-  name: clusternetworkpolicies.policy.networking.k8s.io
-  # a *.k8s.io group: the API server wants this annotation, a URL or a value
-  # starting "unapproved" (then it says so in the CRD's status)
-  annotations: {api-approved.kubernetes.io: "unapproved, test only"}
-spec:
-  group: policy.networking.k8s.io
-  scope: Cluster
-  names: {kind: ClusterNetworkPolicy, plural: clusternetworkpolicies, singular: clusternetworkpolicy, shortNames: [cnp]}
-  versions:
-  - name: v1alpha2
-    served: true
-    storage: true
-    schema:
-      openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}
-EOF2
-check "CRD clusternetworkpolicies.policy.networking.k8s.io Established" \
-	bash -c "kc wait --for=condition=Established crd/clusternetworkpolicies.policy.networking.k8s.io --timeout=60s >/dev/null"
+k8s_cnp_crd
 
 LD=$(readlink -f /lib64/ld-linux-*.so.2 | head -1) # the real file: the link is absolute
 LIBS=/h/usr/lib/$(gcc -dumpmachine 2>/dev/null || echo x86_64-linux-gnu)

@@ -16,6 +16,8 @@
 #                           kube-proxy 1.20 (iptables), checked per node
 #   friends_only NAME NS LABEL  NetworkPolicy NS/NAME applied: pods with LABEL
 #                           ("app: a") take ingress from role=friend only
+#   k8s_cnp_crd             the ClusterNetworkPolicy CRD (policy.networking.k8s.io
+#                           v1alpha2, schema left open: xcnid validates) applied
 #   job_done [LABELS]       Job batch/done applied: one busybox pod on n2 (its
 #                           template labelled LABELS, "app: done") that ends
 #   k8s_manifest DS         examples/kind rendered: kpr (kpr-patch.yaml, API
@@ -235,6 +237,29 @@ spec:
   - from:
     - podSelector: {matchLabels: {role: friend}}
 EOF
+}
+k8s_cnp_crd() { # the ClusterNetworkPolicy CRD applied, checked Established
+	kc apply -f - >/dev/null <<'EOF'
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: clusternetworkpolicies.policy.networking.k8s.io
+  # a *.k8s.io group: the API server wants this annotation, a URL or a value
+  # starting "unapproved" (then it says so in the CRD's status)
+  annotations: {api-approved.kubernetes.io: "unapproved, test only"}
+spec:
+  group: policy.networking.k8s.io
+  scope: Cluster
+  names: {kind: ClusterNetworkPolicy, plural: clusternetworkpolicies, singular: clusternetworkpolicy, shortNames: [cnp]}
+  versions:
+  - name: v1alpha2
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}
+EOF
+	check "CRD clusternetworkpolicies.policy.networking.k8s.io Established" \
+		bash -c "kc wait --for=condition=Established crd/clusternetworkpolicies.policy.networking.k8s.io --timeout=60s >/dev/null"
 }
 job_done() {
 	kc apply -f - >/dev/null <<EOF

@@ -137,6 +137,16 @@ struct flowd {
 };
 
 /* flows_serve.c */
+/*
+ * A drop by isolation at pod self_ns/self_pod (in: ingress, from the other
+ * pod; else egress, to it; other_pod NULL: no pod), proto/port host order:
+ * the allow rules of the isolating policies whose port took the flow but
+ * whose peer did not (pol_nm_near_misses over this agent's store), "; "-joined
+ * into buf ("" when none). 0 or -errno.
+ */
+int flowd_near_misses(struct flowd *d, const char *self_ns, const char *self_pod,
+		      const char *other_ns, const char *other_pod, bool in, uint8_t proto,
+		      uint16_t port, char *buf, size_t len);
 /* The times and the trailer's counts (extra, len: NULL, 0 for none) of an answer. */
 void flowd_render_ctx(const struct flowd *d, struct flow_render_ctx *rc, char *extra,
 		      size_t len);

@@ -38,7 +38,6 @@
 #include "lib/system/http.h"
 #include "lib/observe/flowgraph.h"
 #include "lib/cluster/store.h"
-#include "lib/policy/nearmiss.h"
 
 #define CT_BATCH 512
 /*
@@ -1128,7 +1127,7 @@ static void ipfix_export(struct flowd *d, bool final)
 
 /* ---- the agent's side ------------------------------------------------------- */
 
-const struct pol_nm_budget *flowd_near_misses(const struct flowd *d)
+const struct pol_nm_budget *flowd_nm_budget(const struct flowd *d)
 {
 	return &d->nm;
 }

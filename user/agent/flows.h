@@ -85,7 +85,7 @@ void flowd_log_shares_each(const struct flowd *d,
 			   void (*fn)(void *arg, const char *ns, uint64_t carried, uint64_t refused),
 			   void *arg);
 /* The drop records' near misses: their walks and the records the bound left without. */
-const struct pol_nm_budget *flowd_near_misses(const struct flowd *d);
+const struct pol_nm_budget *flowd_nm_budget(const struct flowd *d);
 /* The HTTPS server of --flows-listen, or NULL. */
 struct http *flowd_http(struct flowd *d);
 const char *flowd_node(const struct flowd *d);

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,8 @@
 #include "lib/system/http.h"
 #include "lib/observe/agentstatus.h"
 #include "lib/observe/flowsnet.h"
+#include "lib/policy/nearmiss.h"
+#include "lib/system/proto.h"
 
 extern char **environ;
 
@@ -253,7 +256,8 @@ static int ex_start(const char *key, char **argv)
 	while (environ[ne])
 		ne++;
 	/* Its near misses would ask this agent's status socket and list the
-	 * cluster: XCNI_EXPLAIN_IN_AGENT says not to (explain.c). */
+	 * cluster: XCNI_EXPLAIN_IN_AGENT says not to (explain.c); explain_put
+	 * fills them in from this agent's store. */
 	envp = calloc(ne + 2, sizeof(*envp));
 	ex_.buf = malloc(FLOWD_EXPLAIN_MAX);
 	if (!envp || !ex_.buf || pipe2(p, O_CLOEXEC)) {
@@ -282,6 +286,78 @@ static int ex_start(const char *key, char **argv)
 	ex_.start_ms = now_ms();
 	snprintf(ex_.key, sizeof(ex_.key), "%s", key);
 	return 0;
+}
+
+int flowd_near_misses(struct flowd *d, const char *self_ns, const char *self_pod,
+		      const char *other_ns, const char *other_pod, bool in, uint8_t proto,
+		      uint16_t port, char *buf, size_t len)
+{
+	const struct k8s_object *so, *oo = NULL;
+	struct pol_nm_list l;
+	struct cluster c;
+
+	buf[0] = '\0';
+	if (!d->st || !(so = store_get(d->st, K8S_POD, self_ns, self_pod)))
+		return 0;
+	if (other_ns && other_pod)
+		oo = store_get(d->st, K8S_POD, other_ns, other_pod);
+	store_view(d->st, &c);
+	if (pol_nm_near_misses(&c, NULL, &so->pod, oo ? &oo->pod : NULL,
+			       in ? NM_INGRESS : NM_EGRESS, proto, port, &l))
+		return -ENOMEM;
+	pol_nm_join(&l, false, buf, len);
+	pol_nm_list_free(&l);
+	return 0;
+}
+
+/*
+ * explain's record (one JSON line) into out, an isolated side's near misses
+ * filled in from this agent's store: the child cannot read the cluster
+ * (ex_start), and its text and *_near_misses say them as explain does where
+ * it reads the cluster itself. The line as it came if it does not parse.
+ */
+static void explain_put(struct flowd *d, const char *rec, struct fbuf *out)
+{
+	static const char *const sides[] = { "egress", "ingress" };
+	json_t *r = json_loads(rec, 0, NULL);
+	const char *pn = json_string_value(json_object_get(r, "proto")) ?: "";
+	char *doc = NULL;
+	int proto = 1;
+
+	while (proto < 256 && strcmp(proto_name((uint8_t)proto) ?: "", pn))
+		proto++;
+	if (proto == 256) /* explain writes a number for a protocol without a name */
+		proto = atoi(pn) & 0xff;
+	for (int i = 0; r && i < 2; i++) {
+		/* egress: the source isolated it, towards dst; ingress: dst, from src */
+		const char *self = json_string_value(json_object_get(r, i ? "dst" : "src"));
+		const char *other = json_string_value(json_object_get(r, i ? "src" : "dst"));
+		const char *os = other ? strchr(other, '/') : NULL, *text;
+		char k[32], sns[256], ons[256], nm[1024];
+
+		snprintf(k, sizeof(k), "%s_reason", sides[i]);
+		if (!self || !strchr(self, '/') ||
+		    strcmp(json_string_value(json_object_get(r, k)) ?: "", "isolated"))
+			continue;
+		snprintf(sns, sizeof(sns), "%.*s", (int)(strchr(self, '/') - self), self);
+		if (os)
+			snprintf(ons, sizeof(ons), "%.*s", (int)(os - other), other);
+		if (flowd_near_misses(d, sns, strchr(self, '/') + 1, os ? ons : NULL,
+				      os ? os + 1 : NULL, i, (uint8_t)proto,
+				      (uint16_t)json_integer_value(json_object_get(r, "port")), nm,
+				      sizeof(nm)) || !nm[0])
+			continue;
+		snprintf(k, sizeof(k), "%s_near_misses", sides[i]);
+		json_object_set_new(r, k, json_string(nm));
+		snprintf(k, sizeof(k), "%s_text", sides[i]);
+		if ((text = json_string_value(json_object_get(r, k))))
+			json_object_set_new(r, k, json_sprintf("%s; near miss: %s", text, nm));
+	}
+	if (r && (doc = json_dumps(r, JSON_COMPACT)))
+		rec = doc;
+	flows_fbuf_printf(out, "%s\n", rec);
+	free(doc);
+	json_decref(r);
 }
 
 /*
@@ -368,7 +444,7 @@ static int answer_explain(struct flowd *d, const struct http_args *args, struct 
 		ret = ex_.status == -1 ? -ETIMEDOUT : -EINVAL;
 	} else {
 		rec[strcspn(rec, "\n")] = '\0';
-		flows_fbuf_printf(out, "%s\n", rec);
+		explain_put(d, rec, out);
 		ret = 0;
 	}
 	ex_clear();

@@ -1049,7 +1049,7 @@ void metrics_set_sources(struct metrics *m, const struct hooks *hk, struct flowd
 	m->hooks = hk;
 	m->flows = fd ? flowd_flows(fd) : NULL;
 	m->flowd = fd && flowd_logs(fd) ? fd : NULL;
-	m->nm = fd ? flowd_near_misses(fd) : NULL;
+	m->nm = fd ? flowd_nm_budget(fd) : NULL;
 }
 
 void metrics_set_listener(struct metrics *m, const char *name, const struct http *h)

@@ -924,8 +924,8 @@ static void side_near(const struct node_maps *m, struct side *s, const struct fl
 	struct ctl_cluster *cc;
 
 	s->near[0] = '\0';
-	/* Run by an agent for --kubeconfig (flows_serve.c): it waits on this
-	 * run, and cannot answer its status socket meanwhile. */
+	/* Run by an agent for --kubeconfig (flows_serve.c): it cannot answer its
+	 * status socket meanwhile, and fills them in from its own store. */
 	if (!pod->pod[0] || getenv("XCNI_EXPLAIN_IN_AGENT") || ctl_cluster_open(&at, true, &cc))
 		return;
 	self = ctl_cluster_pod(cc, pod->pod, pod->v6 ? 0 : pod->ip);
