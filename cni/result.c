@@ -149,20 +149,16 @@ json_t *xcni_result_build(const char *ver, const struct xcni_attach *a,
 	}
 	/* Both addresses as the pod holds them: host routes, no on-link prefix. */
 	ips = json_array();
-	if (ipam->has4) {
-		inet_ntop(AF_INET, &ipam->ip, addr, sizeof(addr));
-		strcat(addr, "/32");
-		ip = json_pack("{s:s,s:s,s:i}", "address", addr, "gateway", gw, "interface", 1);
+	for (int v6 = 0; v6 < 2; v6++) {
+		if (!(v6 ? ipam->has6 : ipam->has4))
+			continue;
+		inet_ntop(v6 ? AF_INET6 : AF_INET, v6 ? (const void *)&ipam->ip6 : &ipam->ip, addr,
+			  sizeof(addr));
+		strcat(addr, v6 ? "/128" : "/32");
+		ip = json_pack("{s:s,s:s,s:i}", "address", addr, "gateway", v6 ? XCNI_GW6 : gw,
+			       "interface", 1);
 		if (v04)
-			json_object_set_new(ip, "version", json_string("4"));
-		json_array_append_new(ips, ip);
-	}
-	if (ipam->has6) {
-		inet_ntop(AF_INET6, &ipam->ip6, addr, sizeof(addr));
-		strcat(addr, "/128");
-		ip = json_pack("{s:s,s:s,s:i}", "address", addr, "gateway", XCNI_GW6, "interface", 1);
-		if (v04)
-			json_object_set_new(ip, "version", json_string("6"));
+			json_object_set_new(ip, "version", json_string(v6 ? "6" : "4"));
 		json_array_append_new(ips, ip);
 	}
 	routes = json_array();
