@@ -27,6 +27,7 @@
 
 #include "lib/system/cidr.h"
 #include "lib/system/nl.h"
+#include "lib/system/unixsock.h"
 #include "lib/system/version.h"
 #include "plugin.h"
 
@@ -979,27 +980,6 @@ static int cmd_status(struct cni_ctx *c)
 
 /* ---- main ------------------------------------------------------------- */
 
-static char *read_all(FILE *f, size_t *len)
-{
-	size_t cap = 4096, n = 0, r;
-	char *buf = malloc(cap);
-
-	while (buf && (r = fread(buf + n, 1, cap - n, f)) > 0) {
-		n += r;
-		if (n == cap) {
-			char *nb = realloc(buf, cap *= 2);
-
-			if (!nb) {
-				free(buf);
-				return NULL;
-			}
-			buf = nb;
-		}
-	}
-	*len = n;
-	return buf;
-}
-
 static const char *env_nonempty(const char *k)
 {
 	const char *v = getenv(k);
@@ -1051,7 +1031,8 @@ int main(int argc, char **argv)
 	c.env.args = getenv("CNI_ARGS");
 	c.env.path = env_nonempty("CNI_PATH");
 
-	in = read_all(stdin, &len);
+	if (xcni_read_all(STDIN_FILENO, 0, NULL, &in, &len))
+		in = NULL;
 	if (!c.env.command) {
 		err = cni_fail(&c.err, CNI_ERR_INVALID_ENV, "CNI_COMMAND is required");
 		goto fail;
