@@ -19,15 +19,6 @@
 #include "lib/system/bpfpin.h"
 #include "cni.h"
 
-#ifndef BPF_TCX_INGRESS
-#define BPF_TCX_INGRESS 46
-#define BPF_TCX_EGRESS 47
-#endif
-/* The UAPI of Linux < 6.6 lacks it; the kernel's value (include/uapi/linux/bpf.h). */
-#ifndef BPF_F_BEFORE
-#define BPF_F_BEFORE (1U << 3)
-#endif
-
 static int pin_get(const struct xcni_dp *dp, const char *name)
 {
 	char path[PATH_MAX];
