@@ -68,6 +68,19 @@ static int get_str(json_t *obj, const char *key, char *out, size_t len, int requ
 	return 0;
 }
 
+/* An absolute path at key, else dflt. */
+static int get_dir(json_t *obj, const char *key, char *out, size_t len, const char *dflt,
+		   struct cni_err *e)
+{
+	snprintf(out, len, "%s", dflt);
+	if (get_str(obj, key, out, len, 0, "", e))
+		return -EINVAL;
+	if (out[0] != '/')
+		return cni_fail(e, CNI_ERR_INVALID_CONFIG,
+				"network config: \"%s\" must be an absolute path", key);
+	return 0;
+}
+
 /* XCNI_FAM_4 or XCNI_FAM_6 for an address or CIDR string, 0 for neither. */
 static unsigned int family_of(const char *s, int cidr)
 {
@@ -208,19 +221,10 @@ int xcni_conf_parse(const char *buf, size_t len, struct xcni_conf *c, struct cni
 		c->mtu = (unsigned int)json_integer_value(mtu);
 	}
 
-	snprintf(c->state_dir, sizeof(c->state_dir), "%s", XCNI_DEFAULT_STATE_DIR);
-	if (get_str(c->raw, "stateDir", c->state_dir, sizeof(c->state_dir), 0, "", e))
+	if (get_dir(c->raw, "stateDir", c->state_dir, sizeof(c->state_dir), XCNI_DEFAULT_STATE_DIR,
+		    e) ||
+	    get_dir(c->raw, "pinDir", c->pin_dir, sizeof(c->pin_dir), XCNI_DEFAULT_PIN_DIR, e))
 		return -EINVAL;
-	if (c->state_dir[0] != '/')
-		return cni_fail(e, CNI_ERR_INVALID_CONFIG,
-				"network config: \"stateDir\" must be an absolute path");
-
-	snprintf(c->pin_dir, sizeof(c->pin_dir), "%s", XCNI_DEFAULT_PIN_DIR);
-	if (get_str(c->raw, "pinDir", c->pin_dir, sizeof(c->pin_dir), 0, "", e))
-		return -EINVAL;
-	if (c->pin_dir[0] != '/')
-		return cni_fail(e, CNI_ERR_INVALID_CONFIG,
-				"network config: \"pinDir\" must be an absolute path");
 	snprintf(c->attach, sizeof(c->attach), "auto");
 	if (get_str(c->raw, "attach", c->attach, sizeof(c->attach), 0, "", e))
 		return -EINVAL;

@@ -19,15 +19,6 @@
 #include "lib/system/bpfpin.h"
 #include "cni.h"
 
-#ifndef BPF_TCX_INGRESS
-#define BPF_TCX_INGRESS 46
-#define BPF_TCX_EGRESS 47
-#endif
-/* The UAPI of Linux < 6.6 lacks it; the kernel's value (include/uapi/linux/bpf.h). */
-#ifndef BPF_F_BEFORE
-#define BPF_F_BEFORE (1U << 3)
-#endif
-
 static int pin_get(const struct xcni_dp *dp, const char *name)
 {
 	char path[PATH_MAX];
@@ -121,22 +112,17 @@ int xcni_dp_open(struct xcni_dp *dp, const char *pin_dir, struct cni_err *e)
 	libbpf_set_print(NULL);
 	dp->from_fd = pin_get(dp, XCNI_PIN_PROG_FROM_POD);
 	dp->to_fd = pin_get(dp, XCNI_PIN_PROG_TO_POD);
-	if (dp->from_fd < 0 || dp->to_fd < 0) {
-		int err = -errno;
-
-		xcni_dp_close(dp);
-		return cni_fail(e, CNI_ERR_TRY_AGAIN,
-				"xcnid has not pinned its programs under %s (%s): is xcnid running on this node?",
-				pin_dir, strerror(-err)), err;
+	if (dp->from_fd >= 0 && dp->to_fd >= 0) {
+		dp->ep_fd = pin_get(dp, "xcni_endpoints");
+		dp->if_fd = pin_get(dp, "xcni_ifindex");
 	}
-	dp->ep_fd = pin_get(dp, "xcni_endpoints");
-	dp->if_fd = pin_get(dp, "xcni_ifindex");
 	if (dp->ep_fd < 0 || dp->if_fd < 0) {
 		int err = -errno;
+		bool progs = dp->from_fd < 0 || dp->to_fd < 0;
 
 		xcni_dp_close(dp);
-		return cni_fail(e, CNI_ERR_TRY_AGAIN,
-				"xcnid's maps are missing under %s (%s): is xcnid running on this node?",
+		return cni_fail(e, CNI_ERR_TRY_AGAIN, "%s under %s (%s): is xcnid running on this node?",
+				progs ? "xcnid has not pinned its programs" : "xcnid's maps are missing",
 				pin_dir, strerror(-err)), err;
 	}
 	/* Absent under an xcnid from before IPv6 (map ABI < 7): IPv6 pods then

@@ -27,6 +27,7 @@
 
 #include "lib/system/cidr.h"
 #include "lib/system/nl.h"
+#include "lib/system/unixsock.h"
 #include "lib/system/version.h"
 #include "plugin.h"
 
@@ -68,37 +69,24 @@ static int big_tcp(struct cni_ctx *c, const struct xcni_dp *dp, struct netns *ns
 static int add_ipv4(struct cni_ctx *c, struct netns *ns, const struct nl_link *hl,
 		    const struct nl_link *pl, const struct xcni_ipam *ipam)
 {
+	struct nl_route to_pod = { .dst = ipam->ip, .dst_len = 32, .oif = hl->ifindex,
+				   .scope = RT_SCOPE_LINK };
+	struct nl_route to_gw = { .dst = ipam->gw, .dst_len = 32, .oif = pl->ifindex,
+				  .scope = RT_SCOPE_LINK };
 	json_t *r;
 	size_t i;
 	int err;
 
-	err = xcni_failpoint("host-addr");
-	if (!err)
-		err = nl_addr_add(&ns->host, hl->ifindex, ipam->gw, 32, RT_SCOPE_UNIVERSE);
-	if (err)
+	/* Each step after its failpoint (a test's injected failure). */
+	if ((err = xcni_failpoint("host-addr") ?:
+		   nl_addr_add(&ns->host, hl->ifindex, ipam->gw, 32, RT_SCOPE_UNIVERSE)))
 		return cni_nl_fail(c, &ns->host, err, "add gateway address to host veth");
-	err = xcni_failpoint("host-route");
-	if (!err) {
-		struct nl_route rt = { .dst = ipam->ip, .dst_len = 32, .oif = hl->ifindex,
-				       .scope = RT_SCOPE_LINK };
-
-		err = nl_route_add(&ns->host, &rt);
-	}
-	if (err)
+	if ((err = xcni_failpoint("host-route") ?: nl_route_add(&ns->host, &to_pod)))
 		return cni_nl_fail(c, &ns->host, err, "add host route to pod");
-
-	err = xcni_failpoint("pod-addr");
-	if (!err)
-		err = nl_addr_add(&ns->pod, pl->ifindex, ipam->ip, 32, RT_SCOPE_UNIVERSE);
-	if (err)
+	if ((err = xcni_failpoint("pod-addr") ?:
+		   nl_addr_add(&ns->pod, pl->ifindex, ipam->ip, 32, RT_SCOPE_UNIVERSE)))
 		return cni_nl_fail(c, &ns->pod, err, "add pod address");
-	err = xcni_failpoint("pod-route");
-	if (!err) {
-		struct nl_route rt = { .dst = ipam->gw, .dst_len = 32, .oif = pl->ifindex,
-				       .scope = RT_SCOPE_LINK };
-
-		err = nl_route_add(&ns->pod, &rt);
-	}
+	err = xcni_failpoint("pod-route") ?: nl_route_add(&ns->pod, &to_gw);
 	json_array_foreach(ipam->routes, i, r) {
 		struct nl_route rt = { .gw = ipam->gw, .oif = pl->ifindex };
 
@@ -191,43 +179,27 @@ static int host_ipv6_conf(struct cni_ctx *c, const char *host_if)
 static int add_ipv6(struct cni_ctx *c, struct netns *ns, const struct nl_link *hl,
 		    const struct nl_link *pl, const struct xcni_ipam *ipam, char *lo_was)
 {
+	struct nl_route6 to_pod = { .dst = ipam->ip6, .dst_len = 128, .oif = hl->ifindex };
 	struct in6_addr gw6;
 	json_t *r;
 	size_t i;
 	int err;
 
 	inet_pton(AF_INET6, XCNI_GW6, &gw6);
-	err = pod_ipv6_conf(c, ns, pl->name, ipam, lo_was);
-	if (!err)
-		err = host_ipv6_conf(c, hl->name);
-	if (err)
+	if ((err = pod_ipv6_conf(c, ns, pl->name, ipam, lo_was) ?: host_ipv6_conf(c, hl->name)))
 		return err;
-
-	err = xcni_failpoint("host-addr6");
-	if (!err)
-		err = nl_addr6_add(&ns->host, hl->ifindex, &gw6, 64);
-	if (err)
+	/* Each step after its failpoint (a test's injected failure), as add_ipv4's. */
+	if ((err = xcni_failpoint("host-addr6") ?:
+		   nl_addr6_add(&ns->host, hl->ifindex, &gw6, 64)))
 		return cni_nl_fail(c, &ns->host, err, "add gateway address " XCNI_GW6 " to host veth");
-	err = xcni_failpoint("host-route6");
-	if (!err) {
-		struct nl_route6 rt = { .dst = ipam->ip6, .dst_len = 128, .oif = hl->ifindex };
-
-		err = nl_route6_add(&ns->host, &rt);
-	}
-	if (!err)
-		err = nl_neigh6_add(&ns->host, hl->ifindex, &ipam->ip6, pl->mac);
-	if (err)
+	if ((err = xcni_failpoint("host-route6") ?: nl_route6_add(&ns->host, &to_pod) ?:
+		   nl_neigh6_add(&ns->host, hl->ifindex, &ipam->ip6, pl->mac)))
 		return cni_nl_fail(c, &ns->host, err, "add host IPv6 route and neighbour entry for the pod");
-
-	err = xcni_failpoint("pod-addr6");
-	if (!err)
-		err = nl_addr6_add(&ns->pod, pl->ifindex, &ipam->ip6, 128);
-	if (err)
+	if ((err = xcni_failpoint("pod-addr6") ?:
+		   nl_addr6_add(&ns->pod, pl->ifindex, &ipam->ip6, 128)))
 		return cni_nl_fail(c, &ns->pod, err, "add pod IPv6 address");
-	err = xcni_failpoint("pod-neigh6");
-	if (!err)
-		err = nl_neigh6_add(&ns->pod, pl->ifindex, &gw6, hl->mac);
-	if (err)
+	if ((err = xcni_failpoint("pod-neigh6") ?:
+		   nl_neigh6_add(&ns->pod, pl->ifindex, &gw6, hl->mac)))
 		return cni_nl_fail(c, &ns->pod, err, "add the neighbour entry for the gateway in the pod");
 	err = xcni_failpoint("pod-route6");
 	json_array_foreach(ipam->routes, i, r) {
@@ -979,27 +951,6 @@ static int cmd_status(struct cni_ctx *c)
 
 /* ---- main ------------------------------------------------------------- */
 
-static char *read_all(FILE *f, size_t *len)
-{
-	size_t cap = 4096, n = 0, r;
-	char *buf = malloc(cap);
-
-	while (buf && (r = fread(buf + n, 1, cap - n, f)) > 0) {
-		n += r;
-		if (n == cap) {
-			char *nb = realloc(buf, cap *= 2);
-
-			if (!nb) {
-				free(buf);
-				return NULL;
-			}
-			buf = nb;
-		}
-	}
-	*len = n;
-	return buf;
-}
-
 static const char *env_nonempty(const char *k)
 {
 	const char *v = getenv(k);
@@ -1051,7 +1002,8 @@ int main(int argc, char **argv)
 	c.env.args = getenv("CNI_ARGS");
 	c.env.path = env_nonempty("CNI_PATH");
 
-	in = read_all(stdin, &len);
+	if (xcni_read_all(STDIN_FILENO, 0, NULL, &in, &len))
+		in = NULL;
 	if (!c.env.command) {
 		err = cni_fail(&c.err, CNI_ERR_INVALID_ENV, "CNI_COMMAND is required");
 		goto fail;

@@ -8,61 +8,47 @@
 #include "lib/system/cidr.h"
 #include "cni.h"
 
-/* ips[i] of an IPAM result, IPv4: address and gateway (which routes need). */
-static int ipam_ip4(json_t *ip, size_t i, struct xcni_ipam *out, struct cni_err *e)
+/*
+ * ips[i] of an IPAM result, the pod's one address of its family. IPv4's
+ * gateway is what routes need; IPv6's is checked but not used: pods route
+ * IPv6 via XCNI_GW6, the host veth's link-local, whatever the range's is.
+ */
+static int ipam_ip(json_t *ip, size_t i, const char *addr, struct xcni_ipam *out,
+		   struct cni_err *e)
 {
-	const char *addr = json_string_value(json_object_get(ip, "address"));
 	const char *gw = json_string_value(json_object_get(ip, "gateway"));
-	struct in_addr g;
+	int v6 = strchr(addr, ':') != NULL, fam = v6 ? 6 : 4;
+	int *has = v6 ? &out->has6 : &out->has4, *idx = v6 ? &out->idx6 : &out->idx4;
+	uint8_t g[16];
+	int bad;
 
-	if (out->has4)
+	if (*has)
 		return cni_fail(e, CNI_ERR_UNSUPPORTED_FIELD,
-				"ipam result: ips[%zu].address %s is a second IPv4 address (ips[%d] is one); xcni takes one per family",
-				i, addr, out->idx4);
-	if (xcni_cidr4_parse(addr, &out->ip, &out->plen) || !out->ip)
-		return cni_fail(e, XCNI_ERR_IPAM, "ipam result: ips[%zu].address \"%s\" is not an IPv4 CIDR",
-				i, addr);
-	if (!gw)
+				"ipam result: ips[%zu].address %s is a second IPv%d address (ips[%d] is one); xcni takes one per family",
+				i, addr, fam, *idx);
+	if (v6)
+		bad = xcni_cidr6_parse(addr, &out->ip6, &out->plen6) ||
+		      IN6_IS_ADDR_UNSPECIFIED(&out->ip6) || IN6_IS_ADDR_MULTICAST(&out->ip6) ||
+		      IN6_IS_ADDR_LINKLOCAL(&out->ip6) || IN6_IS_ADDR_LOOPBACK(&out->ip6) ||
+		      IN6_IS_ADDR_V4MAPPED(&out->ip6);
+	else
+		bad = xcni_cidr4_parse(addr, &out->ip, &out->plen) || !out->ip;
+	if (bad)
+		return cni_fail(e, XCNI_ERR_IPAM, "ipam result: ips[%zu].address \"%s\" is not %s",
+				i, addr, v6 ? "a global or unique-local IPv6 CIDR" : "an IPv4 CIDR");
+	if (!gw && !v6)
 		return cni_fail(e, XCNI_ERR_IPAM,
 				"ipam result: ips[%zu].gateway missing; xcni routes pods through it", i);
-	if (inet_pton(AF_INET, gw, &g) != 1)
-		return cni_fail(e, XCNI_ERR_IPAM, "ipam result: ips[%zu].gateway \"%s\" is not IPv4",
-				i, gw);
-	out->gw = g.s_addr;
-	if (out->gw == out->ip)
+	if (gw && inet_pton(v6 ? AF_INET6 : AF_INET, gw, g) != 1)
+		return cni_fail(e, XCNI_ERR_IPAM, "ipam result: ips[%zu].gateway \"%s\" is not IPv%d",
+				i, gw, fam);
+	if (!v6)
+		memcpy(&out->gw, g, 4);
+	if (!v6 && out->gw == out->ip)
 		return cni_fail(e, XCNI_ERR_IPAM,
 				"ipam result: ips[%zu]: the pod address is the gateway", i);
-	out->has4 = 1;
-	out->idx4 = (int)i;
-	return 0;
-}
-
-/*
- * ips[i], IPv6. IPAM's gateway is checked but not used: pods route IPv6 via
- * XCNI_GW6, the host veth's link-local, whatever the range's gateway is.
- */
-static int ipam_ip6(json_t *ip, size_t i, struct xcni_ipam *out, struct cni_err *e)
-{
-	const char *addr = json_string_value(json_object_get(ip, "address"));
-	const char *gw = json_string_value(json_object_get(ip, "gateway"));
-	struct in6_addr g;
-
-	if (out->has6)
-		return cni_fail(e, CNI_ERR_UNSUPPORTED_FIELD,
-				"ipam result: ips[%zu].address %s is a second IPv6 address (ips[%d] is one); xcni takes one per family",
-				i, addr, out->idx6);
-	if (xcni_cidr6_parse(addr, &out->ip6, &out->plen6) ||
-	    IN6_IS_ADDR_UNSPECIFIED(&out->ip6) || IN6_IS_ADDR_MULTICAST(&out->ip6) ||
-	    IN6_IS_ADDR_LINKLOCAL(&out->ip6) || IN6_IS_ADDR_LOOPBACK(&out->ip6) ||
-	    IN6_IS_ADDR_V4MAPPED(&out->ip6))
-		return cni_fail(e, XCNI_ERR_IPAM,
-				"ipam result: ips[%zu].address \"%s\" is not a global or unique-local IPv6 CIDR",
-				i, addr);
-	if (gw && inet_pton(AF_INET6, gw, &g) != 1)
-		return cni_fail(e, XCNI_ERR_IPAM, "ipam result: ips[%zu].gateway \"%s\" is not IPv6",
-				i, gw);
-	out->has6 = 1;
-	out->idx6 = (int)i;
+	*has = 1;
+	*idx = (int)i;
 	return 0;
 }
 
@@ -81,8 +67,7 @@ int xcni_ipam_parse(json_t *res, struct xcni_ipam *out, struct cni_err *e)
 
 		if (!addr)
 			return cni_fail(e, XCNI_ERR_IPAM, "ipam result: ips[%zu].address missing", i);
-		err = strchr(addr, ':') ? ipam_ip6(ip, i, out, e) : ipam_ip4(ip, i, out, e);
-		if (err)
+		if ((err = ipam_ip(ip, i, addr, out, e)))
 			return err;
 	}
 
@@ -164,20 +149,16 @@ json_t *xcni_result_build(const char *ver, const struct xcni_attach *a,
 	}
 	/* Both addresses as the pod holds them: host routes, no on-link prefix. */
 	ips = json_array();
-	if (ipam->has4) {
-		inet_ntop(AF_INET, &ipam->ip, addr, sizeof(addr));
-		strcat(addr, "/32");
-		ip = json_pack("{s:s,s:s,s:i}", "address", addr, "gateway", gw, "interface", 1);
+	for (int v6 = 0; v6 < 2; v6++) {
+		if (!(v6 ? ipam->has6 : ipam->has4))
+			continue;
+		inet_ntop(v6 ? AF_INET6 : AF_INET, v6 ? (const void *)&ipam->ip6 : &ipam->ip, addr,
+			  sizeof(addr));
+		strcat(addr, v6 ? "/128" : "/32");
+		ip = json_pack("{s:s,s:s,s:i}", "address", addr, "gateway", v6 ? XCNI_GW6 : gw,
+			       "interface", 1);
 		if (v04)
-			json_object_set_new(ip, "version", json_string("4"));
-		json_array_append_new(ips, ip);
-	}
-	if (ipam->has6) {
-		inet_ntop(AF_INET6, &ipam->ip6, addr, sizeof(addr));
-		strcat(addr, "/128");
-		ip = json_pack("{s:s,s:s,s:i}", "address", addr, "gateway", XCNI_GW6, "interface", 1);
-		if (v04)
-			json_object_set_new(ip, "version", json_string("6"));
+			json_object_set_new(ip, "version", json_string(v6 ? "6" : "4"));
 		json_array_append_new(ips, ip);
 	}
 	routes = json_array();

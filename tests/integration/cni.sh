@@ -553,6 +553,17 @@ cni ADD cid-b /var/run/netns/$XCT_TAG-does-not-exist <<<"$(conf 1.0.0)"
 bad "netns path that does not exist" 4 "does-not-exist: No such file"
 cni ADD cid-b "$(nspath bad)" <<<"$(conf 1.0.0 | sed 's/"type":"host-local"/"type":"no-such-ipam"/')"
 bad "IPAM plugin missing" 50 'ipam plugin \"no-such-ipam\" not found'
+# No xcnid: its programs, then (the programs pinned from $PIN) its maps missing under pinDir.
+mkdir -p "$PIN-np"
+cni ADD cid-b "$(nspath bad)" <<<"$(conf 1.0.0 | sed "s|\"pinDir\":\"$PIN\"|\"pinDir\":\"$PIN-np\"|")"
+bad "a pin dir without programs" 11 "xcnid has not pinned its programs under $PIN-np"
+for p in prog_from_pod prog_to_pod; do bpftool prog pin pinned "$PIN/$p" "$PIN-np/$p"; done
+cni ADD cid-b "$(nspath bad)" <<<"$(conf 1.0.0 | sed "s|\"pinDir\":\"$PIN\"|\"pinDir\":\"$PIN-np\"|")"
+printf '%s' "$OUT" >"$T/np.out" # (bad's quoting cannot take the message's "xcnid's")
+check "a pin dir with programs, no maps -> code 11, saying its maps are missing" \
+	bash -c "[ $RC -ne 0 ] && grep -q '\"code\":11' '$T/np.out' && grep -qF 'maps are missing under $PIN-np' '$T/np.out'"
+check "  ... node back to baseline" same_as_baseline_pods_aside
+rm -rf "$PIN-np"
 cni ADD cid-b "$(nspath bad)" <<<"$(conf 1.0.0 | sed 's|"subnet":"[^"]*"|"subnet":"10.99.3.0/33"|')"
 bad "a range's subnet that is no CIDR" 7 'ipam.ranges[0][0].subnet \"10.99.3.0/33\" is not a CIDR'
 # (The first range set's own family: another family's start is refused before IPAM.)

@@ -92,6 +92,7 @@ static void conf_rejects(void **state)
 		{ GOOD ",\"mtu\":\"1500\"}", CNI_ERR_INVALID_CONFIG, "\"mtu\"" },
 		{ GOOD ",\"mtu\":100}", CNI_ERR_INVALID_CONFIG, "\"mtu\"" },
 		{ GOOD ",\"stateDir\":\"rel\"}", CNI_ERR_INVALID_CONFIG, "stateDir" },
+		{ GOOD ",\"pinDir\":\"rel\"}", CNI_ERR_INVALID_CONFIG, "\"pinDir\" must be an absolute path" },
 		{ GOOD ",\"prevResult\":[]}", CNI_ERR_INVALID_CONFIG, "prevResult" },
 		{ GOOD ",\"cni.dev/valid-attachments\":{}}", CNI_ERR_INVALID_CONFIG, "valid-attachments" },
 		{ "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"xcni\"}", CNI_ERR_INVALID_CONFIG, "\"ipam\"" },

@@ -454,6 +454,11 @@ struct ctl_where {
 /* getopt's opt of such a command, but its own: --pin-dir (P), --node (N)
  * or -v into w (-1), -h (its help, 0), or any other (help to stderr, 2). */
 int ctl_where_opt(int opt, const char *arg, const char *help, struct ctl_where *w);
+/* Those options (and --json) as the first rows of such a command's getopt table. */
+#define CTL_WHERE_OPTS                                                                    \
+	{ "pin-dir", required_argument, NULL, 'P' }, { "node", required_argument, NULL, 'N' }, \
+		{ "json", no_argument, NULL, 'j' }, { "verbose", no_argument, NULL, 'v' },     \
+		{ "help", no_argument, NULL, 'h' }
 /* After getopt: no word but the command's name (help to stderr), why (a
  * refusal of the command's own, or NULL), then not --node with --pin-dir;
  * the default pin dir where none is given: -1 to go on, else 2 (said). */

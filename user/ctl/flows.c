@@ -782,11 +782,7 @@ static void relist(const char *kubeconfig, struct target *tg, size_t *ntg, size_
 /* flows' options: also what xcnictl's parser checks and completes (ctl.h). */
 const char ctl_flows_short[] = "jvhfn:";
 const struct option ctl_flows_opts[] = {
-		{ "pin-dir", required_argument, NULL, 'P' },
-		{ "node", required_argument, NULL, 'N' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
+		CTL_WHERE_OPTS,
 		{ "follow", no_argument, NULL, 'f' },
 		{ "flows-socket", required_argument, NULL, 'S' },
 		{ "from", required_argument, NULL, 1 },

@@ -75,25 +75,20 @@ out:
 	return err;
 }
 
-static int cmd_identity_list(const struct ctl_ctx *c, char **argv)
-{
-	(void)argv;
-	return identity_show(c, NULL);
-}
-
-static int cmd_identity_get(const struct ctl_ctx *c, char **argv)
+/* list and get: argv ends in NULL, so list's argv[0] is NULL. */
+static int cmd_identity_show(const struct ctl_ctx *c, char **argv)
 {
 	return identity_show(c, argv[0]);
 }
 
 const struct cmd identity_cmds[] = {
-	{ "identity", "list", cmd_identity_list, 0, OPT_FILTERS, "[filters]",
+	{ "identity", "list", cmd_identity_show, 0, OPT_FILTERS, "[filters]",
 	  "List the security identities: reserved ones, then one per label set.\n\n"
 	  "Labels: k8s:KEY=VALUE for the pod's, ns:KEY=VALUE for its namespace's.\n"
 	  "--ip and --pod show the identity the ipcache gives the address;\n"
 	  "--namespace the label sets of that namespace's pods.\n\n"
 	  HELP_FILTERS, NULL },
-	{ "identity", "get", cmd_identity_get, 1, 0, "ID",
+	{ "identity", "get", cmd_identity_show, 1, 0, "ID",
 	  "Show identity ID (a number or reserved:NAME) and its labels.", NULL },
 	{}
 };

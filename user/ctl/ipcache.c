@@ -148,24 +148,19 @@ static int ipcache_show(const struct ctl_ctx *c, const char *get)
 	return show_read(c, t, err);
 }
 
-static int cmd_ipcache_list(const struct ctl_ctx *c, char **argv)
-{
-	(void)argv;
-	return ipcache_show(c, NULL);
-}
-
-static int cmd_ipcache_get(const struct ctl_ctx *c, char **argv)
+/* list and get: argv ends in NULL, so list's argv[0] is NULL. */
+static int cmd_ipcache_show(const struct ctl_ctx *c, char **argv)
 {
 	return ipcache_show(c, argv[0]);
 }
 
 const struct cmd ipcache_cmds[] = {
-	{ "ipcache", "list", cmd_ipcache_list, 0, OPT_FILTERS, "[filters]",
+	{ "ipcache", "list", cmd_ipcache_show, 0, OPT_FILTERS, "[filters]",
 	  "List the ipcache: address prefix -> identity (and the pod it is).\n\n"
 	  "IPv4 prefixes first, then the IPv6 ones (xcni_ipcache6).\n"
 	  "--ip shows every prefix holding the address (0.0.0.0/0 included).\n\n"
 	  HELP_FILTERS, NULL },
-	{ "ipcache", "get", cmd_ipcache_get, 1, 0, "IP",
+	{ "ipcache", "get", cmd_ipcache_show, 1, 0, "IP",
 	  "Show the ipcache entry the data plane finds for IP (IPv4 or IPv6).\n\n"
 	  "That is the longest prefix holding it.", NULL },
 	{}

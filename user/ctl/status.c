@@ -974,11 +974,7 @@ struct status_opts {
 /* status's options (completion lists them too) */
 const char ctl_status_short[] = "jvh";
 const struct option ctl_status_opts[] = {
-	{ "pin-dir", required_argument, NULL, 'P' },
-	{ "node", required_argument, NULL, 'N' },
-	{ "json", no_argument, NULL, 'j' },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "help", no_argument, NULL, 'h' },
+	CTL_WHERE_OPTS,
 	{ "wait", no_argument, NULL, 'w' },
 	{ "timeout", required_argument, NULL, 't' },
 	{}

@@ -354,11 +354,7 @@ struct sd_opts {
 /* sysdump's options (completion lists them too) */
 const char ctl_sysdump_short[] = "jvhf:";
 const struct option ctl_sysdump_opts[] = {
-	{ "pin-dir", required_argument, NULL, 'P' },
-	{ "node", required_argument, NULL, 'N' },
-	{ "json", no_argument, NULL, 'j' },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "help", no_argument, NULL, 'h' },
+	CTL_WHERE_OPTS,
 	{ "file", required_argument, NULL, 'f' },
 	{ "agent-log", required_argument, NULL, 'L' },
 	{}

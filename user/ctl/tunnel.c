@@ -173,19 +173,14 @@ free:
 	return err;
 }
 
-static int cmd_tunnel_list(const struct ctl_ctx *c, char **argv)
-{
-	(void)argv;
-	return tunnel_show(c, NULL);
-}
-
-static int cmd_tunnel_get(const struct ctl_ctx *c, char **argv)
+/* list and get: argv ends in NULL, so list's argv[0] is NULL. */
+static int cmd_tunnel_show(const struct ctl_ctx *c, char **argv)
 {
 	return tunnel_show(c, argv[0]);
 }
 
 const struct cmd tunnel_cmds[] = {
-	{ "tunnel", "list", cmd_tunnel_list, 0, OPT_IP | OPT_POD, "[--ip IP] [--pod POD]",
+	{ "tunnel", "list", cmd_tunnel_show, 0, OPT_IP | OPT_POD, "[--ip IP] [--pod POD]",
 	  "List the other nodes this node tunnels to (Geneve), with their traffic.\n\n"
 	  "Sorted by underlay IP. TX counts what this node encapsulated to the node,\n"
 	  "RX what it decapsulated from it, summed over CPUs. Bytes include the outer\n"
@@ -193,7 +188,7 @@ const struct cmd tunnel_cmds[] = {
 	  "underlay address and its pod CIDR: --pod finds the node a pod lives on.\n"
 	  "Nodes behind an IPv6 underlay (xcni_tunnel6) follow the IPv4 ones.\n\n"
 	  HELP_IP HELP_POD, NULL },
-	{ "tunnel", "get", cmd_tunnel_get, 1, 0, "NODE",
+	{ "tunnel", "get", cmd_tunnel_show, 1, 0, "NODE",
 	  "Show one node this node tunnels to.\n\n"
 	  "NODE is its name, its underlay IP, or an address of its pod CIDR.", NULL },
 	{}

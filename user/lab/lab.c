@@ -417,11 +417,8 @@ static int cmd_up(int argc, char **argv)
 	unsigned long nodes = 1;
 	struct lab lab = { .lock_fd = -1, .np_min = SVC_NODEPORT_MIN, .np_max = SVC_NODEPORT_MAX,
 			   .family = LAB_FAM_V4 };
-	char agent_args[LAB_MAX_AGENT_ARGS][LAB_AGENT_ARG_LEN];
-	unsigned int family;
-	uint16_t np_min, np_max;
-	size_t nagent_args;
-	bool np_dsr, ul_mixed, tun6, ul6[LAB_MAX_NODES + 1] = { false };
+	static struct lab opt; /* the options up_args put in lab */
+	bool ul6[LAB_MAX_NODES + 1] = { false };
 	int ret;
 
 	ret = up_args(argc, argv, &nodes, &dns, &kp_none, &lab, ul6);
@@ -437,27 +434,20 @@ static int cmd_up(int argc, char **argv)
 	if (lab_find_bin("xcnid", "XCNID_BIN", xcnid, sizeof(xcnid)) ||
 	    lab_find_bin("xcni", "XCNI_BIN", xcni, sizeof(xcni)))
 		return 1;
-	/* lab_create starts the struct afresh: the range and the NodePort mode
-	 * are put back after it (the mode was not: --node-port-mode dsr ran SNAT). */
-	np_min = lab.np_min;
-	np_max = lab.np_max;
-	np_dsr = lab.np_dsr;
-	ul_mixed = lab.ul_mixed;
-	tun6 = lab.tun6;
-	family = lab.family;
-	memcpy(agent_args, lab.agent_args, sizeof(agent_args));
-	nagent_args = lab.nagent_args;
+	/* lab_create starts the struct afresh: the options are put back after it
+	 * (the NodePort mode once was not: --node-port-mode dsr ran SNAT). */
+	opt = lab;
 	if (lab_create(&lab))
 		return 1;
-	memcpy(lab.agent_args, agent_args, sizeof(agent_args));
-	lab.nagent_args = nagent_args;
+	memcpy(lab.agent_args, opt.agent_args, sizeof(opt.agent_args));
+	lab.nagent_args = opt.nagent_args;
 	lab.kube_proxy_none = kp_none;
-	lab.family = family;
-	lab.np_min = np_min;
-	lab.np_max = np_max;
-	lab.np_dsr = np_dsr;
-	lab.ul_mixed = ul_mixed;
-	lab.tun6 = tun6;
+	lab.family = opt.family;
+	lab.np_min = opt.np_min;
+	lab.np_max = opt.np_max;
+	lab.np_dsr = opt.np_dsr;
+	lab.ul_mixed = opt.ul_mixed;
+	lab.tun6 = opt.tun6;
 	/* lab_teardown copes with a half-made lab, so every failure from here goes through it. */
 	if (up_build(&lab, nodes, xcnid, xdp, ul6)) {
 		fprintf(stderr, "lab up: failed; removing what was made\n");
@@ -478,7 +468,7 @@ static int cmd_up(int argc, char **argv)
 	       lab.kube_proxy_none ? "none (xcnid --kube-proxy-replacement translates Services)" :
 	       "iptables", lab.np_min, lab.np_max, lab_family_word(lab.family));
 	lab_close(&lab);
-	return dns ? dns_up(family) : 0;
+	return dns ? dns_up(opt.family) : 0;
 }
 
 static int cmd_down(int argc, char **argv)

@@ -379,10 +379,31 @@ static int parse_svc_cluster_ip(struct kj_ctx *c, json_t *spec, struct k8s_servi
  * the API server), each unique by port and protocol, a nodePort only where
  * the type has them.
  */
+struct svc_ports {
+	const struct k8s_service *s;
+	json_t *names;
+	size_t n;
+};
+
+static int svc_port_at(struct kj_ctx *c, json_t *v, void *elem, const void *arg)
+{
+	const struct svc_ports *a = arg;
+	struct k8s_svc_port *p = elem;
+	int err = parse_svc_port(c, v, a->n, a->names, p);
+
+	/* As the API server: only these types get a nodePort. */
+	if (!err && p->node_port && !a->s->node_ports)
+		err = kj_fail_in(c, "nodePort", "only NodePort and LoadBalancer Services have one");
+	for (const struct k8s_svc_port *k = a->s->ports; !err && k < p; k++)
+		if (k->port == p->port && k->proto == p->proto)
+			err = kj_fail(c, "duplicate port %u/%s", p->port, proto_k8s_name(p->proto));
+	return err;
+}
+
 static int parse_svc_ports(struct kj_ctx *c, json_t *spec, struct k8s_service *s)
 {
-	json_t *ports, *port, *names;
-	size_t i, o2;
+	struct svc_ports a = { s, NULL, 0 };
+	json_t *ports;
 	int err = kj_get_arr(c, spec, "ports", &ports);
 
 	if (err)
@@ -390,33 +411,12 @@ static int parse_svc_ports(struct kj_ctx *c, json_t *spec, struct k8s_service *s
 	if (!ports || !json_array_size(ports))
 		return s->headless || s->external_name ?
 			       0 : kj_fail_in(c, "ports", "required (at least one port)");
-	s->ports = calloc(json_array_size(ports), sizeof(*s->ports));
-	names = json_object();
-	if (!s->ports || !names) {
-		json_decref(names);
+	a.n = json_array_size(ports);
+	if (!(a.names = json_object()))
 		return -ENOMEM;
-	}
-	o2 = kj_field(c, "ports");
-	json_array_foreach(ports, i, port) {
-		size_t o3 = kj_idx(c, i);
-
-		err = parse_svc_port(c, port, json_array_size(ports), names,
-				     &s->ports[s->nports++]);
-		/* As the API server: only these types get a nodePort. */
-		if (!err && s->ports[i].node_port && !s->node_ports)
-			err = kj_fail_in(c, "nodePort",
-					 "only NodePort and LoadBalancer Services have one");
-		for (size_t k = 0; !err && k + 1 < s->nports; k++)
-			if (s->ports[k].port == s->ports[i].port &&
-			    s->ports[k].proto == s->ports[i].proto)
-				err = kj_fail(c, "duplicate port %u/%s", s->ports[i].port,
-					      proto_k8s_name(s->ports[i].proto));
-		kj_pop(c, o3);
-		if (err)
-			break;
-	}
-	kj_pop(c, o2);
-	json_decref(names);
+	err = kj_parse_list(c, "ports", ports, sizeof(*s->ports), (void **)&s->ports, &s->nports,
+			    svc_port_at, &a);
+	json_decref(a.names);
 	return err;
 }
 
@@ -492,8 +492,11 @@ static int get_bool(struct kj_ctx *c, json_t *parent, const char *key, bool dflt
 	return 0;
 }
 
-static int parse_endpoint(struct kj_ctx *c, json_t *j, bool ipv4, bool ipv6, struct k8s_endpoint *e)
+static int parse_endpoint(struct kj_ctx *c, json_t *j, void *elem, const void *slice)
 {
+	bool ipv4 = ((const struct k8s_epslice *)slice)->ipv4;
+	bool ipv6 = ((const struct k8s_epslice *)slice)->ipv6;
+	struct k8s_endpoint *e = elem;
 	uint8_t addr6[16];
 	json_t *addrs, *a, *cond;
 	const char *node;
@@ -549,8 +552,9 @@ static int parse_endpoint(struct kj_ctx *c, json_t *j, bool ipv4, bool ipv6, str
 	return err;
 }
 
-static int parse_eps_port(struct kj_ctx *c, json_t *j, json_t *names, struct k8s_eps_port *p)
+static int parse_eps_port(struct kj_ctx *c, json_t *j, void *elem, const void *names)
 {
+	struct k8s_eps_port *p = elem;
 	const char *name = NULL;
 	long long v;
 	int err;
@@ -560,7 +564,7 @@ static int parse_eps_port(struct kj_ctx *c, json_t *j, json_t *names, struct k8s
 	err = kj_get_str(c, j, "name", &name);
 	if (err)
 		return err;
-	err = kj_port_name_take(c, names, name ? name : "", PN_DNS_LABEL, &p->name);
+	err = kj_port_name_take(c, (json_t *)names, name ? name : "", PN_DNS_LABEL, &p->name);
 	if (err)
 		return err;
 	err = kj_parse_proto(c, j, &p->proto);
@@ -573,9 +577,8 @@ static int parse_eps_port(struct kj_ctx *c, json_t *j, json_t *names, struct k8s
 
 int kj_parse_epslice(struct kj_ctx *c, json_t *doc, struct k8s_epslice *s)
 {
-	json_t *eps, *ports, *v, *names;
+	json_t *eps, *ports, *names;
 	const char *at;
-	size_t i, o;
 	int err;
 
 	err = kj_get_str(c, doc, "addressType", &at);
@@ -596,50 +599,24 @@ int kj_parse_epslice(struct kj_ctx *c, json_t *doc, struct k8s_epslice *s)
 		return err;
 	if (eps && json_array_size(eps) > 1000)
 		return kj_fail_in(c, "endpoints", "must have at most 1000 entries");
-	if (eps && json_array_size(eps)) {
-		s->endpoints = calloc(json_array_size(eps), sizeof(*s->endpoints));
-		if (!s->endpoints)
-			return -ENOMEM;
-		o = kj_field(c, "endpoints");
-		json_array_foreach(eps, i, v) {
-			size_t o2 = kj_idx(c, i);
-
-			err = parse_endpoint(c, v, s->ipv4, s->ipv6,
-					     &s->endpoints[s->nendpoints++]);
-			kj_pop(c, o2);
-			if (err)
-				break;
-		}
-		kj_pop(c, o);
-		if (err)
-			return err;
-		if (!s->ipv4 && !s->ipv6) { /* FQDN: parsed for validation, not used */
-			for (i = 0; i < s->nendpoints; i++)
-				free(s->endpoints[i].node_name);
-			s->nendpoints = 0;
-		}
+	err = kj_parse_list(c, "endpoints", eps, sizeof(*s->endpoints), (void **)&s->endpoints,
+			    &s->nendpoints, parse_endpoint, s);
+	if (err)
+		return err;
+	if (!s->ipv4 && !s->ipv6) { /* FQDN: parsed for validation, not used */
+		for (size_t i = 0; i < s->nendpoints; i++)
+			free(s->endpoints[i].node_name);
+		s->nendpoints = 0;
 	}
 	err = kj_get_arr(c, doc, "ports", &ports);
 	if (err || !ports || !json_array_size(ports))
 		return err;
 	if (json_array_size(ports) > 100)
 		return kj_fail_in(c, "ports", "must have at most 100 entries");
-	s->ports = calloc(json_array_size(ports), sizeof(*s->ports));
-	names = json_object();
-	if (!s->ports || !names) {
-		json_decref(names);
+	if (!(names = json_object()))
 		return -ENOMEM;
-	}
-	o = kj_field(c, "ports");
-	json_array_foreach(ports, i, v) {
-		size_t o2 = kj_idx(c, i);
-
-		err = parse_eps_port(c, v, names, &s->ports[s->nports++]);
-		kj_pop(c, o2);
-		if (err)
-			break;
-	}
-	kj_pop(c, o);
+	err = kj_parse_list(c, "ports", ports, sizeof(*s->ports), (void **)&s->ports, &s->nports,
+			    parse_eps_port, names);
 	json_decref(names);
 	return err;
 }

@@ -20,62 +20,19 @@
 
 #include "lib/cluster/k8sapi.h"
 #include "lib/system/log.h"
+#include "lib/system/unixsock.h"
 
 #define SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
 #define MAX_CONF_FILE (1u << 20)
 static int read_small_file(const char *path, char **out, size_t *outlen)
 {
-	size_t len = 0, cap = 4096;
-	char *buf = malloc(cap + 1);
-	ssize_t n;
-	int fd, ret;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), ret;
 
-	if (!buf)
-		return -ENOMEM;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		ret = -errno;
-		goto err_buf;
-	}
-	for (;;) {
-		if (len == cap) {
-			char *nb;
-
-			if (cap >= MAX_CONF_FILE) {
-				ret = -EFBIG;
-				goto err_fd;
-			}
-			nb = realloc(buf, 2 * cap + 1);
-			if (!nb) {
-				ret = -ENOMEM;
-				goto err_fd;
-			}
-			buf = nb;
-			cap *= 2;
-		}
-		n = read(fd, buf + len, cap - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			ret = -errno;
-			goto err_fd;
-		}
-		if (!n)
-			break;
-		len += n;
-	}
+	if (fd < 0)
+		return -errno;
+	ret = xcni_read_all(fd, MAX_CONF_FILE - 1, NULL, out, outlen);
 	close(fd);
-	buf[len] = '\0';
-	*out = buf;
-	if (outlen)
-		*outlen = len;
-	return 0;
-
-err_fd:
-	close(fd);
-err_buf:
-	free(buf);
-	return ret;
+	return ret == -E2BIG ? -EFBIG : ret;
 }
 
 /*

@@ -16,15 +16,6 @@
 #include "lib/system/log.h"
 #include "lib/system/nl.h"
 
-#ifndef BPF_TCX_INGRESS
-#define BPF_TCX_INGRESS 46
-#define BPF_TCX_EGRESS 47
-#endif
-/* The UAPI of Linux < 6.6 lacks it; the kernel's value (include/uapi/linux/bpf.h). */
-#ifndef BPF_F_BEFORE
-#define BPF_F_BEFORE (1U << 3)
-#endif
-
 int xcni_attach_parse(const char *s, enum xcni_attach *out)
 {
 	if (!strcmp(s, "auto"))

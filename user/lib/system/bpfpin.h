@@ -3,6 +3,18 @@
 #ifndef XCNI_BPFPIN_H
 #define XCNI_BPFPIN_H
 
+#include <linux/bpf.h>
+
+/* The links pinned for TCX (the plugin's and attach.c's); the UAPI of Linux
+ * < 6.6 lacks these, the kernel's values (include/uapi/linux/bpf.h). */
+#ifndef BPF_TCX_INGRESS
+#define BPF_TCX_INGRESS 46
+#define BPF_TCX_EGRESS 47
+#endif
+#ifndef BPF_F_BEFORE
+#define BPF_F_BEFORE (1U << 3)
+#endif
+
 #define XCNI_PIN_PROG_FROM_POD "prog_from_pod"
 #define XCNI_PIN_PROG_TO_POD "prog_to_pod"
 #define XCNI_PIN_LINKS "links" /* links/<host-if>-in, links/<host-if>-out */

@@ -190,6 +190,19 @@ static struct nlmsghdr *nl_req(char *buf, uint16_t type, uint16_t flags, size_t 
 	return nlh;
 }
 
+/* Dumps one rtnetlink table of family af through cb: every rtnetlink header
+ * (ifaddrmsg, rtmsg, ndmsg, tcmsg) opens with its family byte. */
+static int nl_dump(struct nl *nl, uint16_t type, size_t hdrsz, uint8_t af, mnl_cb_t cb, void *user)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh;
+
+	memset(buf, 0, sizeof(buf));
+	nlh = nl_req(buf, type, NLM_F_DUMP, hdrsz);
+	*(uint8_t *)mnl_nlmsg_get_payload(nlh) = af;
+	return nl_talk(nl, nlh, cb, user);
+}
+
 /* A request about an existing link: its ifinfomsg, set to ifindex and the flags given. */
 static struct nlmsghdr *link_req(char *buf, uint16_t type, int ifindex, unsigned int flags,
 				 unsigned int change)
@@ -563,16 +576,11 @@ static int addr_cb(const struct nlmsghdr *nlh, void *data)
 
 static int addr_has(struct nl *nl, int af, int ifindex, const void *addr, uint8_t plen)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh;
 	struct addr_find f = { .af = af, .ifindex = ifindex, .plen = plen };
 	int err;
 
 	memcpy(f.addr, addr, af == AF_INET ? 4 : 16);
-	memset(buf, 0, sizeof(buf));
-	nlh = nl_req(buf, RTM_GETADDR, NLM_F_DUMP, sizeof(struct ifaddrmsg));
-	((struct ifaddrmsg *)mnl_nlmsg_get_payload(nlh))->ifa_family = (uint8_t)af;
-	err = nl_talk(nl, nlh, addr_cb, &f);
+	err = nl_dump(nl, RTM_GETADDR, sizeof(struct ifaddrmsg), (uint8_t)af, addr_cb, &f);
 	return err ? err : f.found;
 }
 
@@ -622,93 +630,55 @@ static int route_msg(struct nl *nl, const struct nl_route *r, uint16_t type, uin
 }
 
 struct addr_first {
-	int ifindex;
-	uint32_t addr;
+	int af, ifindex;
+	uint8_t addr[16];
 	int found;
 };
 
 static int addr_first_cb(const struct nlmsghdr *nlh, void *data)
 {
-	struct nl_cbarg *ca = data;
-	struct addr_first *f = ca->user;
+	struct addr_first *f = ((struct nl_cbarg *)data)->user;
 	const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
+	uint16_t type = f->af == AF_INET ? IFA_LOCAL : IFA_ADDRESS;
+	size_t alen = f->af == AF_INET ? 4 : 16;
 	const struct nlattr *a;
 
+	/* IPv6: global scope only, a link-local address is no underlay endpoint. */
 	if (nlh->nlmsg_type != RTM_NEWADDR || too_short(nlh, sizeof(*ifa)) ||
-	    ifa->ifa_family != AF_INET || (int)ifa->ifa_index != f->ifindex || f->found)
+	    ifa->ifa_family != f->af || (int)ifa->ifa_index != f->ifindex ||
+	    (f->af == AF_INET6 && ifa->ifa_scope != RT_SCOPE_UNIVERSE) || f->found)
 		return MNL_CB_OK;
 	mnl_attr_for_each(a, nlh, sizeof(*ifa)) {
-		if (mnl_attr_get_type(a) == IFA_LOCAL && mnl_attr_validate(a, MNL_TYPE_U32) == 0) {
-			f->addr = mnl_attr_get_u32(a);
+		if (mnl_attr_get_type(a) == type && mnl_attr_get_payload_len(a) == alen) {
+			memcpy(f->addr, mnl_attr_get_payload(a), alen);
 			f->found = 1;
 		}
 	}
 	return MNL_CB_OK;
+}
+
+/* The first address of family af on ifindex into addr (4 or 16 bytes). */
+static int addr_first(struct nl *nl, int af, int ifindex, void *addr)
+{
+	struct addr_first f = { .af = af, .ifindex = ifindex };
+	int err = nl_dump(nl, RTM_GETADDR, sizeof(struct ifaddrmsg), (uint8_t)af, addr_first_cb, &f);
+
+	if (err)
+		return err;
+	if (!f.found)
+		return -ENOENT;
+	memcpy(addr, f.addr, af == AF_INET ? 4 : 16);
+	return 0;
 }
 
 int nl_addr_first(struct nl *nl, int ifindex, uint32_t *addr)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh;
-	struct addr_first f = { ifindex, 0, 0 };
-	int err;
-
-	memset(buf, 0, sizeof(buf));
-	nlh = nl_req(buf, RTM_GETADDR, NLM_F_DUMP, sizeof(struct ifaddrmsg));
-	((struct ifaddrmsg *)mnl_nlmsg_get_payload(nlh))->ifa_family = AF_INET;
-	err = nl_talk(nl, nlh, addr_first_cb, &f);
-	if (err)
-		return err;
-	if (!f.found)
-		return -ENOENT;
-	*addr = f.addr;
-	return 0;
-}
-
-struct addr6_first {
-	int ifindex;
-	struct in6_addr addr;
-	int found;
-};
-
-static int addr6_first_cb(const struct nlmsghdr *nlh, void *data)
-{
-	struct nl_cbarg *ca = data;
-	struct addr6_first *f = ca->user;
-	const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
-	const struct nlattr *a;
-
-	/* Global scope only: a link-local address is no underlay endpoint. */
-	if (nlh->nlmsg_type != RTM_NEWADDR || too_short(nlh, sizeof(*ifa)) ||
-	    ifa->ifa_family != AF_INET6 || (int)ifa->ifa_index != f->ifindex ||
-	    ifa->ifa_scope != RT_SCOPE_UNIVERSE || f->found)
-		return MNL_CB_OK;
-	mnl_attr_for_each(a, nlh, sizeof(*ifa)) {
-		if (mnl_attr_get_type(a) == IFA_ADDRESS && mnl_attr_get_payload_len(a) == 16) {
-			memcpy(&f->addr, mnl_attr_get_payload(a), 16);
-			f->found = 1;
-		}
-	}
-	return MNL_CB_OK;
+	return addr_first(nl, AF_INET, ifindex, addr);
 }
 
 int nl_addr6_first(struct nl *nl, int ifindex, struct in6_addr *addr)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh;
-	struct addr6_first f = { .ifindex = ifindex };
-	int err;
-
-	memset(buf, 0, sizeof(buf));
-	nlh = nl_req(buf, RTM_GETADDR, NLM_F_DUMP, sizeof(struct ifaddrmsg));
-	((struct ifaddrmsg *)mnl_nlmsg_get_payload(nlh))->ifa_family = AF_INET6;
-	err = nl_talk(nl, nlh, addr6_first_cb, &f);
-	if (err)
-		return err;
-	if (!f.found)
-		return -ENOENT;
-	*addr = f.addr;
-	return 0;
+	return addr_first(nl, AF_INET6, ifindex, addr);
 }
 
 int nl_route_add(struct nl *nl, const struct nl_route *r)
@@ -794,14 +764,8 @@ static int route_cb(const struct nlmsghdr *nlh, void *data)
 
 static int route_has(struct nl *nl, struct route_find *f)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh;
-	int err;
+	int err = nl_dump(nl, RTM_GETROUTE, sizeof(struct rtmsg), (uint8_t)f->af, route_cb, f);
 
-	memset(buf, 0, sizeof(buf));
-	nlh = nl_req(buf, RTM_GETROUTE, NLM_F_DUMP, sizeof(struct rtmsg));
-	((struct rtmsg *)mnl_nlmsg_get_payload(nlh))->rtm_family = (uint8_t)f->af;
-	err = nl_talk(nl, nlh, route_cb, f);
 	return err ? err : f->found;
 }
 
@@ -848,83 +812,56 @@ int nl_route6_has(struct nl *nl, const struct nl_route6 *r)
 }
 
 struct route_walk {
-	int oif;
-	nl_route_cb cb;
+	int af, oif;
+	nl_route_cb cb; /* AF_INET */
+	nl_route6_cb cb6; /* AF_INET6 */
 	void *arg;
 	int err;
 };
 
 static int route_walk_cb(const struct nlmsghdr *nlh, void *data)
 {
-	struct nl_cbarg *ca = data;
-	struct route_walk *w = ca->user;
-	struct nl_route got = { 0 };
+	struct route_walk *w = ((struct nl_cbarg *)data)->user;
 	struct rt_any r;
 
-	if (w->err || route_parse(nlh, AF_INET, &r))
+	if (w->err || route_parse(nlh, w->af, &r) || r.table != RT_TABLE_MAIN || r.oif != w->oif)
 		return MNL_CB_OK;
-	memcpy(&got.dst, r.dst, 4);
-	memcpy(&got.gw, r.gw, 4);
-	memcpy(&got.prefsrc, r.prefsrc, 4);
-	got.dst_len = r.dst_len;
-	got.scope = r.scope;
-	got.oif = r.oif;
-	if (r.table == RT_TABLE_MAIN && got.oif == w->oif)
+	if (w->af == AF_INET) {
+		struct nl_route got = { .dst_len = r.dst_len, .scope = r.scope, .oif = r.oif };
+
+		memcpy(&got.dst, r.dst, 4);
+		memcpy(&got.gw, r.gw, 4);
+		memcpy(&got.prefsrc, r.prefsrc, 4);
 		w->err = w->cb(&got, w->arg);
+	} else {
+		struct nl_route6 got = { .dst_len = r.dst_len, .oif = r.oif };
+
+		memcpy(&got.dst, r.dst, 16);
+		memcpy(&got.gw, r.gw, 16);
+		w->err = w->cb6(&got, w->arg);
+	}
 	return MNL_CB_OK;
 }
 
-struct route6_walk {
-	int oif;
-	nl_route6_cb cb;
-	void *arg;
-	int err;
-};
-
-static int route6_walk_cb(const struct nlmsghdr *nlh, void *data)
+static int route_walk(struct nl *nl, struct route_walk *w)
 {
-	struct nl_cbarg *ca = data;
-	struct route6_walk *w = ca->user;
-	struct nl_route6 got = { 0 };
-	struct rt_any r;
+	int err = nl_dump(nl, RTM_GETROUTE, sizeof(struct rtmsg), (uint8_t)w->af, route_walk_cb, w);
 
-	if (w->err || route_parse(nlh, AF_INET6, &r))
-		return MNL_CB_OK;
-	memcpy(&got.dst, r.dst, 16);
-	memcpy(&got.gw, r.gw, 16);
-	got.dst_len = r.dst_len;
-	got.oif = r.oif;
-	if (r.table == RT_TABLE_MAIN && got.oif == w->oif)
-		w->err = w->cb(&got, w->arg);
-	return MNL_CB_OK;
+	return err ? err : w->err;
 }
 
 int nl_route6_dump_oif(struct nl *nl, int oif, nl_route6_cb cb, void *arg)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh;
-	struct route6_walk w = { oif, cb, arg, 0 };
-	int err;
+	struct route_walk w = { AF_INET6, oif, NULL, cb, arg, 0 };
 
-	memset(buf, 0, sizeof(buf));
-	nlh = nl_req(buf, RTM_GETROUTE, NLM_F_DUMP, sizeof(struct rtmsg));
-	((struct rtmsg *)mnl_nlmsg_get_payload(nlh))->rtm_family = AF_INET6;
-	err = nl_talk(nl, nlh, route6_walk_cb, &w);
-	return err ? err : w.err;
+	return route_walk(nl, &w);
 }
 
 int nl_route_dump_oif(struct nl *nl, int oif, nl_route_cb cb, void *arg)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh;
-	struct route_walk w = { oif, cb, arg, 0 };
-	int err;
+	struct route_walk w = { AF_INET, oif, cb, NULL, arg, 0 };
 
-	memset(buf, 0, sizeof(buf));
-	nlh = nl_req(buf, RTM_GETROUTE, NLM_F_DUMP, sizeof(struct rtmsg));
-	((struct rtmsg *)mnl_nlmsg_get_payload(nlh))->rtm_family = AF_INET;
-	err = nl_talk(nl, nlh, route_walk_cb, &w);
-	return err ? err : w.err;
+	return route_walk(nl, &w);
 }
 
 static int tc_count_cb(const struct nlmsghdr *nlh, void *data)
@@ -936,12 +873,12 @@ static int tc_count_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-int nl_tc_filter_count(struct nl *nl, int ifindex, uint32_t parent)
+/* Dumps the tc filters of ifindex's parent through cb. */
+static int tc_dump(struct nl *nl, int ifindex, uint32_t parent, mnl_cb_t cb, void *user)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh;
 	struct tcmsg *tcm;
-	int n = 0, err;
 
 	memset(buf, 0, sizeof(buf));
 	nlh = nl_req(buf, RTM_GETTFILTER, NLM_F_DUMP, sizeof(*tcm));
@@ -949,7 +886,13 @@ int nl_tc_filter_count(struct nl *nl, int ifindex, uint32_t parent)
 	tcm->tcm_family = AF_UNSPEC;
 	tcm->tcm_ifindex = ifindex;
 	tcm->tcm_parent = parent;
-	err = nl_talk(nl, nlh, tc_count_cb, &n);
+	return nl_talk(nl, nlh, cb, user);
+}
+
+int nl_tc_filter_count(struct nl *nl, int ifindex, uint32_t parent)
+{
+	int n = 0, err = tc_dump(nl, ifindex, parent, tc_count_cb, &n);
+
 	return err ? err : n;
 }
 
@@ -1013,19 +956,9 @@ static int tc_first_cb(const struct nlmsghdr *nlh, void *data)
 
 int nl_tc_filter_first(struct nl *nl, int ifindex, uint32_t parent, struct nl_tc_filter *out)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct tc_first t = { .f = out };
-	struct nlmsghdr *nlh;
-	struct tcmsg *tcm;
-	int err;
+	int err = tc_dump(nl, ifindex, parent, tc_first_cb, &t);
 
-	memset(buf, 0, sizeof(buf));
-	nlh = nl_req(buf, RTM_GETTFILTER, NLM_F_DUMP, sizeof(*tcm));
-	tcm = mnl_nlmsg_get_payload(nlh);
-	tcm->tcm_family = AF_UNSPEC;
-	tcm->tcm_ifindex = ifindex;
-	tcm->tcm_parent = parent;
-	err = nl_talk(nl, nlh, tc_first_cb, &t);
 	return err ? err : t.found;
 }
 
@@ -1079,15 +1012,9 @@ static int neigh_cb(const struct nlmsghdr *nlh, void *data)
 
 int nl_neigh6_has(struct nl *nl, int ifindex, const struct in6_addr *ip, const uint8_t mac[6])
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh;
 	struct neigh_find f = { ifindex, ip, mac, 0 };
-	int err;
+	int err = nl_dump(nl, RTM_GETNEIGH, sizeof(struct ndmsg), AF_INET6, neigh_cb, &f);
 
-	memset(buf, 0, sizeof(buf));
-	nlh = nl_req(buf, RTM_GETNEIGH, NLM_F_DUMP, sizeof(struct ndmsg));
-	((struct ndmsg *)mnl_nlmsg_get_payload(nlh))->ndm_family = AF_INET6;
-	err = nl_talk(nl, nlh, neigh_cb, &f);
 	return err ? err : f.found;
 }
 

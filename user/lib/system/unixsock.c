@@ -19,11 +19,8 @@ int xcni_unix_ask(const char *path, const char *req, size_t rl, int timeout_s, s
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct timeval tv = { .tv_sec = timeout_s };
-	size_t n = 0, cap = 0;
 	const char *at = "connecting to";
-	char *buf = NULL, *p;
 	int fd, err = 0;
-	ssize_t r;
 
 	*out = NULL;
 	*len = 0;
@@ -49,16 +46,27 @@ int xcni_unix_ask(const char *path, const char *req, size_t rl, int timeout_s, s
 		goto out;
 	}
 	at = "reading from";
+	err = xcni_read_all(fd, max, stop, out, len);
+out:
+	close(fd);
+said:
+	if (err && step)
+		*step = at;
+	return err;
+}
+
+int xcni_read_all(int fd, size_t max, volatile sig_atomic_t *stop, char **out, size_t *len)
+{
+	size_t n = 0, cap = 0;
+	char *buf = NULL, *p;
+	ssize_t r;
+	int err;
+
 	for (;;) {
 		if (cap - n < ASK_CHUNK) {
-			if (max && cap >= max) {
-				err = -E2BIG;
-				goto out;
-			}
-			p = realloc(buf, cap ? cap * 2 : ASK_CHUNK);
-			if (!p) {
+			if (!(p = realloc(buf, cap ? cap * 2 : ASK_CHUNK))) {
 				err = -ENOMEM;
-				goto out;
+				goto fail;
 			}
 			buf = p;
 			cap = cap ? cap * 2 : ASK_CHUNK;
@@ -68,22 +76,22 @@ int xcni_unix_ask(const char *path, const char *req, size_t rl, int timeout_s, s
 			continue;
 		if (r < 0) {
 			err = -errno;
-			goto out;
+			goto fail;
 		}
 		if (!r)
 			break;
 		n += (size_t)r;
+		if (max && n > max) {
+			err = -E2BIG;
+			goto fail;
+		}
 	}
 	buf[n] = '\0';
 	*out = buf;
 	*len = n;
-	buf = NULL;
-out:
-	close(fd);
+	return 0;
+fail:
 	free(buf);
-said:
-	if (err && step)
-		*step = at;
 	return err;
 }
 

@@ -20,6 +20,13 @@ int xcni_unix_ask(const char *path, const char *req, size_t rl, int timeout_s, s
 		  volatile sig_atomic_t *stop, char **out, size_t *len, const char **step);
 
 /*
+ * Reads fd until its end into *out (malloc'd, NUL-ended, *len bytes): at most
+ * max bytes (0: no bound; -E2BIG past it), a read cut by a signal going on
+ * unless *stop is set. 0, or -errno with *out untouched.
+ */
+int xcni_read_all(int fd, size_t max, volatile sig_atomic_t *stop, char **out, size_t *len);
+
+/*
  * A listening Unix stream socket at path (non-blocking, mode 0600), its
  * directory made (0700) when missing, a socket left there by an agent that
  * did not stop cleanly replaced: the caller owns the path. The fd or -errno.
