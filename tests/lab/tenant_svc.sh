@@ -148,8 +148,10 @@ if [ "$KP" = none ]; then
 		check "n$n: xcnictl status: 'Services: 6 externalIP frontend(s) refused' naming each" st "$n"
 		sl() { in_node "$1" "$XCNICTL" --pin-dir "$LAB_PINS/n$1" service list | said_all; }
 		check "n$n: xcnictl service list names each refused externalIP under its table" sl "$n"
-		mval() { in_node "$1" curl -s --max-time 10 "http://127.0.0.1:$MPORT/metrics" |
-			grep -qx 'xcni_svc_external_ips_refused 6'; }
+		# The page read whole first: under pipefail a grep -q quitting at its
+		# match failed the pipe when curl wrote its next chunk (cc16, n1).
+		mval() { grep -qx 'xcni_svc_external_ips_refused 6' \
+			<<<"$(in_node "$1" curl -s --max-time 10 "http://127.0.0.1:$MPORT/metrics")"; }
 		check "n$n: xcni_svc_external_ips_refused 6" mval "$n"
 	done
 
@@ -179,8 +181,8 @@ if [ "$KP" = none ]; then
 	check "delete y/old" lab delete -f "$T/old.yaml"
 	young() { [ "$(answers x/c "$EIP" 8090)" = "aaa/mitm " ]; }
 	check "x/c -> $EIP:8090: now aaa/young's (nothing older claims it): aaa/mitm" wait_for 10 young
-	five() { in_node 1 curl -s --max-time 10 "http://127.0.0.1:$MPORT/metrics" |
-		grep -qx 'xcni_svc_external_ips_refused 5'; }
+	five() { grep -qx 'xcni_svc_external_ips_refused 5' \
+		<<<"$(in_node 1 curl -s --max-time 10 "http://127.0.0.1:$MPORT/metrics")"; }
 	check "n1: xcni_svc_external_ips_refused 5" wait_for 10 five
 else
 	# Beside kube-proxy: xcni_extfe, refused as sources from the underlay.
