@@ -156,7 +156,7 @@ static __always_inline int npc_hit(struct xdp_md *ctx, int fam)
 	struct npc_tmp *t;
 	struct xcni_npc *e;
 	__u32 zero = 0, len, encap, hlen, tot, inner;
-	__u8 flags, proto, tos;
+	__u8 flags, proto, tos, flagged;
 	__u64 now, gen;
 	void *data;
 
@@ -190,23 +190,23 @@ static __always_inline int npc_hit(struct xdp_md *ctx, int fam)
 		return NPC_ON;
 	if (svc->flags & XCNI_SVC_F_LOCAL_BE)
 		return NPC_LOCAL;
-	t = bpf_map_lookup_elem(&xcni_npc_tmp, &zero);
-	if (!t)
-		return NPC_MISS;
-	t->armed = 0;
-	if (proto == IPPROTO_TCP && flags & (XCNI_TCP_SYN | XCNI_TCP_FIN | XCNI_TCP_RST))
-		return NPC_MISS;
-	e = bpf_map_lookup_elem(&xcni_npc, &k);
+	/* A TCP flag that moves conntrack's state: never answered, never noted. */
+	flagged = proto == IPPROTO_TCP && flags & (XCNI_TCP_SYN | XCNI_TCP_FIN | XCNI_TCP_RST);
+	e = flagged ? NULL : bpf_map_lookup_elem(&xcni_npc, &k);
 	gen = npc_gen();
 	if (!e || e->gen != gen || e->ifindex != ctx->ingress_ifindex ||
 	    (now = bpf_ktime_get_ns()) - e->stamp > XCNI_NPC_LIFE_NS ||
 	    (!e->tc && (len > e->len_ok || e->tos != tos || npc_macs_differ(e, eth)))) {
+		/* The scratch only here: a hit takes no fill after it. */
+		t = bpf_map_lookup_elem(&xcni_npc_tmp, &zero);
 		if (e)
 			npc_flush(fam, &k, e);
-		t->key = k;
-		t->gen = gen;
-		t->fam = fam;
-		t->armed = 1;
+		if (t) {
+			t->key = k;
+			t->gen = gen;
+			t->fam = fam;
+			t->armed = !flagged;
+		}
 		return NPC_MISS;
 	}
 	/* A flow to a backend here: tc's, as the full path decided, the
