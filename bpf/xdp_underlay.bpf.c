@@ -28,7 +28,8 @@
  * back out here (XDP_TX), over the IPv4 underlay or, for IPv6 to a node
  * behind it, the IPv6 one; the rest goes on to tc untouched. A flow the
  * fast path sent a packet of is then answered from its per-CPU flow cache
- * entry (lib/nodeport_cache.h; docs/decisions/xdp-flow-cache.md). A global function of this program rather than a tail call: no
+ * entry (lib/nodeport_cache.h; docs/decisions/xdp-flow-cache.md), ahead of
+ * the prefilter, whose changes bump the entries' generation. A global function of this program rather than a tail call: no
  * program array to keep in step, and its frame is its own (docs/decisions/xdp-nodeport-fast-path.md,
  * for the cost of a miss).
  *
@@ -73,37 +74,44 @@ static __always_inline int xdp_np_full(struct xdp_md *ctx, int ret)
 	return ret == NPX_PASS_LOCAL ? XDP_PASS : ret;
 }
 
+/* The flow cache's answer for the frame (lib/nodeport_cache.h: a verdict,
+ * else NPC_*), *v6 set for IPv6: IPv6 on a node of either underlay (its
+ * backends' nodes behind either), IPv4 on one of the IPv4 underlay. */
+static __always_inline int xdp_npc(struct xdp_md *ctx, int *v6)
+{
+	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+
+	if (!np_accel || !lb_enabled || data + ETH_HLEN > end)
+		return NPC_ON;
+	if (((struct ethhdr *)data)->h_proto == bpf_htons(ETH_P_IPV6)) {
+		*v6 = 1;
+		return node_ip || ul6_on() ? xdp_npc6(ctx) : NPC_ON;
+	}
+	return node_ip ? xdp_npc4(ctx) : NPC_ON;
+}
+
 SEC("xdp")
 int xdp_underlay(struct xdp_md *ctx)
 {
-	void *data, *end;
-	int ret;
+	int v6 = 0, ret = xdp_npc(ctx, &v6), full;
 
+	/* A hit: an entry of the generation now, which every prefilter change
+	 * bumps (xcnictl), so the prefilter would let it through. */
+	if (ret >= 0)
+		return ret;
 	if (xdp_prefilter(ctx))
 		return XDP_DROP;
 	/* --overlay-decap xdp: Geneve from a node, its outer headers off here
 	 * so that GRO merges the inner flow (lib/decap_xdp.h). */
-	ret = xdp_overlay_decap(ctx);
-	if (ret != XDP_DECAP_NONE)
-		return ret;
-	data = (void *)(long)ctx->data;
-	end = (void *)(long)ctx->data_end;
-	if (!np_accel || !lb_enabled || data + ETH_HLEN > end)
+	full = xdp_overlay_decap(ctx);
+	if (full != XDP_DECAP_NONE)
+		return full;
+	if (ret == NPC_LOCAL)
+		return npx_count(XCNI_NPA_TC, ctx->data_end - ctx->data, XDP_PASS);
+	if (ret != NPC_MISS)
 		return XDP_PASS;
-	/* IPv6 on a node of either underlay (its backends' nodes behind
-	 * either); IPv4 on one of the IPv4 underlay (from_outside's). */
-	if (((struct ethhdr *)data)->h_proto == bpf_htons(ETH_P_IPV6)) {
-		if (!node_ip && !ul6_on())
-			return XDP_PASS;
-		ret = xdp_npc6(ctx);
-		return ret < 0 ? xdp_np_full(ctx, xdp_nodeport6(ctx)) : ret;
-	}
-	if (!node_ip)
-		return XDP_PASS;
-	/* The flow cache (lib/nodeport_cache.h), else the full path, whose
-	 * frame sent fills it. */
-	ret = xdp_npc4(ctx);
-	return ret < 0 ? xdp_np_full(ctx, xdp_nodeport4(ctx)) : ret;
+	/* The full path, whose frame sent fills the flow's entry. */
+	return xdp_np_full(ctx, v6 ? xdp_nodeport6(ctx) : xdp_nodeport4(ctx));
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

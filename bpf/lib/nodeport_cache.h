@@ -23,9 +23,14 @@
  *  - a frame longer than the longest the full path sent for the flow (the
  *    MTU was checked for that one), another device, another TOS or inner
  *    MACs than the entry's headers were written for.
- * The prefilter runs before the cache (xdp_underlay): a source denied is
- * denied on its next packet. Geneve (UDP to 6081) is never looked up, and
- * a packet no frontend's pays one lookup (np_frontend) before XDP_PASS.
+ * The cache runs before the prefilter (xdp_underlay): a hit skips it, as
+ * its generation covers it (xcnictl prefilter add or del bumps xcni_npgen
+ * after the lists' write: a source denied mid-flow is denied on its next
+ * packet). Everything the cache does not answer meets the prefilter
+ * (NPC_MISS, NPC_ON, NPC_LOCAL); the generation is read before it, so an
+ * entry filled after a source was listed is refused. Geneve (UDP to 6081)
+ * is never looked up, and a packet no frontend's pays one lookup
+ * (np_frontend) before the prefilter.
  * A flow the full path handed on for its backend here gets a tc entry
  * (tc set, no headers): its later packets go on to tc without the plan,
  * under the same generation, lifetime and TCP flag rules, the frontend and
@@ -38,6 +43,13 @@
 #include "nodeport_xdp.h"
 
 #define XCNI_NPC_LIFE_NS 1000000000ULL
+
+/* npc_hit's answers that are not a verdict, each after the prefilter: the
+ * full path (a miss), XDP_PASS (not the cache's), XDP_PASS counted as tc's
+ * (a frontend whose backends are all here). */
+#define NPC_MISS -1
+#define NPC_ON -2
+#define NPC_LOCAL -3
 
 _Static_assert(ETH_HLEN + XCNI_ENCAP6_DSR_LEN <= XCNI_NPC_HDR, "xcni_npc holds the headers");
 
@@ -124,13 +136,15 @@ static __always_inline int npc_meta(struct xdp_md *ctx, const struct xcni_svc *s
 }
 
 /*
- * A packet from outside (fam a constant) answered from the cache: XDP_TX,
- * XDP_ABORTED, XDP_PASS (tc's: no frontend's, a frontend whose backends
- * are all here, a flow the entry says is tc's), or -1, the full path's (a
- * miss; the flow's tuple and the generation noted in xcni_npc_tmp for
- * npc_fill). Before any lookup Geneve is handed on (its UDP port); then
- * the frontend (np_frontend, the full path's first lookup): a packet no
- * frontend's pays the prefilter, the parse and that one lookup.
+ * A packet from outside (fam a constant) answered from the cache, before
+ * the prefilter: XDP_TX, XDP_ABORTED, XDP_PASS (a flow the entry says is
+ * tc's); else NPC_ON (not a frontend's), NPC_LOCAL (a frontend whose
+ * backends are all here) or NPC_MISS, the full path's (the flow's tuple
+ * and the generation noted in xcni_npc_tmp for npc_fill). Before any
+ * lookup Geneve is handed on (its UDP port), and a source in the Service
+ * range (the prefilter's rodata rule, for entries older than a reload);
+ * then the frontend (np_frontend, the full path's first lookup): a packet
+ * no frontend's pays the parse, that one lookup and the prefilter.
  */
 static __always_inline int npc_hit(struct xdp_md *ctx, int fam)
 {
@@ -142,13 +156,13 @@ static __always_inline int npc_hit(struct xdp_md *ctx, int fam)
 	struct npc_tmp *t;
 	struct xcni_npc *e;
 	__u32 zero = 0, len, encap, hlen, tot, inner;
-	__u8 flags, proto, tos;
+	__u8 flags, proto, tos, flagged;
 	__u64 now, gen;
 	void *data;
 
 	/* What the full path does not take it hands on as well. */
 	if (fam == XCNI_AF_INET ? npx_parse4(ctx, &p4) : npx_parse6(ctx, &p6))
-		return XDP_PASS;
+		return NPC_ON;
 	if (fam == XCNI_AF_INET) {
 		k.v4 = p4.tuple;
 		flags = p4.tcp_flags;
@@ -159,40 +173,41 @@ static __always_inline int npc_hit(struct xdp_md *ctx, int fam)
 		struct xcni_ip6hdr *ip6 = (void *)(eth + 1);
 
 		if ((void *)(ip6 + 1) > (void *)(long)ctx->data_end)
-			return XDP_PASS;
+			return NPC_ON;
 		k.v6 = p6.tuple;
 		flags = p6.tcp_flags;
 		proto = p6.tuple.proto;
 		len = p6.len;
 		tos = (__u8)(ip6->vtc << 4 | ip6->flow[0] >> 4);
 	}
-	if (proto == IPPROTO_UDP && (fam == XCNI_AF_INET ? k.v4.dport : k.v6.dport) ==
-					    bpf_htons(XCNI_GENEVE_PORT))
-		return XDP_PASS;
+	if ((proto == IPPROTO_UDP && (fam == XCNI_AF_INET ? k.v4.dport : k.v6.dport) ==
+					     bpf_htons(XCNI_GENEVE_PORT)) ||
+	    in_svc_cidr(fam, fam == XCNI_AF_INET ? (const void *)&k.v4.saddr : k.v6.saddr))
+		return NPC_ON;
 	svc = fam == XCNI_AF_INET ? np_frontend(fam, &k.v4.daddr, k.v4.dport, proto) :
 				    np_frontend(fam, k.v6.daddr, k.v6.dport, proto);
 	if (!svc)
-		return XDP_PASS;
+		return NPC_ON;
 	if (svc->flags & XCNI_SVC_F_LOCAL_BE)
-		return npx_count(XCNI_NPA_TC, len, XDP_PASS);
-	t = bpf_map_lookup_elem(&xcni_npc_tmp, &zero);
-	if (!t)
-		return -1;
-	t->armed = 0;
-	if (proto == IPPROTO_TCP && flags & (XCNI_TCP_SYN | XCNI_TCP_FIN | XCNI_TCP_RST))
-		return -1;
-	e = bpf_map_lookup_elem(&xcni_npc, &k);
+		return NPC_LOCAL;
+	/* A TCP flag that moves conntrack's state: never answered, never noted. */
+	flagged = proto == IPPROTO_TCP && flags & (XCNI_TCP_SYN | XCNI_TCP_FIN | XCNI_TCP_RST);
+	e = flagged ? NULL : bpf_map_lookup_elem(&xcni_npc, &k);
 	gen = npc_gen();
 	if (!e || e->gen != gen || e->ifindex != ctx->ingress_ifindex ||
 	    (now = bpf_ktime_get_ns()) - e->stamp > XCNI_NPC_LIFE_NS ||
 	    (!e->tc && (len > e->len_ok || e->tos != tos || npc_macs_differ(e, eth)))) {
+		/* The scratch only here: a hit takes no fill after it. */
+		t = bpf_map_lookup_elem(&xcni_npc_tmp, &zero);
 		if (e)
 			npc_flush(fam, &k, e);
-		t->key = k;
-		t->gen = gen;
-		t->fam = fam;
-		t->armed = 1;
-		return -1;
+		if (t) {
+			t->key = k;
+			t->gen = gen;
+			t->fam = fam;
+			t->armed = !flagged;
+		}
+		return NPC_MISS;
 	}
 	/* A flow to a backend here: tc's, as the full path decided, the
 	 * frontend handed to tc's choice (struct xcni_np_meta). */
@@ -326,12 +341,12 @@ out:
  * in turn): the hit of either family, and the fill. */
 __attribute__((noinline)) int xdp_npc4(struct xdp_md *ctx)
 {
-	return ctx ? npc_hit(ctx, XCNI_AF_INET) : -1;
+	return ctx ? npc_hit(ctx, XCNI_AF_INET) : NPC_ON;
 }
 
 __attribute__((noinline)) int xdp_npc6(struct xdp_md *ctx)
 {
-	return ctx ? npc_hit(ctx, XCNI_AF_INET6) : -1;
+	return ctx ? npc_hit(ctx, XCNI_AF_INET6) : NPC_ON;
 }
 
 __attribute__((noinline)) int xdp_npc_fill(struct xdp_md *ctx, int local)

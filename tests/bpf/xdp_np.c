@@ -47,6 +47,7 @@
 
 #include <linux/ip.h>
 
+#include "lib/policy/prefilter.h"
 #include "nodeport.h"
 #include "svc.h"
 
@@ -252,14 +253,7 @@ static const char *const npc_cfg_maps[] = { "xcni_svc",	    "xcni_backend",  "xc
 
 void npc_gen_bump(void)
 {
-	uint32_t zero = 0;
-	uint64_t g = 0;
-	int fd = map_fd("xcni_npgen");
-
-	assert_true(fd >= 0);
-	assert_int_equal(bpf_map_lookup_elem(fd, &zero, &g), 0);
-	g++;
-	assert_int_equal(bpf_map_update_elem(fd, &zero, &g, BPF_ANY), 0);
+	assert_int_equal(xcni_npgen_bump(map_fd("xcni_npgen")), 0);
 }
 
 static void npc_gen_sync(const void *x)
@@ -1522,12 +1516,39 @@ static void npx_mtu_neigh(void **state)
 	assert_int_equal(xdp_in(0, in, len, out, &out_len), XDP_TX);
 }
 
-/* A prefilter-listed client is dropped first, and a Service-range source (both hooks drop). */
+/* XC3/32 on the prefilter (add) or off it (!add), as xcnictl prefilter add
+ * and del write it: the marks, the trie, then the flow cache's generation. */
+#define XC3 "198.51.100.9"
+static void npx_pf_xc3(int add)
+{
+	struct xcni_prefilter_key k = { .prefixlen = 32, .addr = ip4(XC3) };
+	struct xcni_prefilter_val v = {};
+
+	if (add) {
+		assert_int_equal(xcni_prefilter_mark(map_fd("xcni_pf16"), map_fd("xcni_pf24"), &k, 1), 0);
+		assert_int_equal(bpf_map_update_elem(map_fd("xcni_prefilter"), &k, &v, BPF_ANY), 0);
+	} else {
+		assert_int_equal(bpf_map_delete_elem(map_fd("xcni_prefilter"), &k), 0);
+		assert_int_equal(xcni_prefilter_mark(map_fd("xcni_pf16"), map_fd("xcni_pf24"), &k, -1), 0);
+	}
+	npc_gen_bump();
+}
+
+/*
+ * A prefilter-listed client is dropped first, and a Service-range source
+ * (both hooks drop). A hit runs ahead of the prefilter (nodeport_cache.h):
+ * a source listed mid-flow, the flow's entry warm, is dropped on its next
+ * packet, by the generation xcnictl bumps. Shown to fail: without the bump
+ * in npx_pf_xc3, that packet is a hit (XDP_TX).
+ */
 static void npx_prefilter_first(void **state)
 {
 	uint8_t in[FRAME_MAX], out[NPX_OUT];
 	struct fr f = outside_to(CLIENT, 40030, 30081, IPPROTO_TCP, TH_SYN);
 	size_t len = frame(&f, in), out_len;
+	uint64_t hits;
+	struct xcni_prefilter_val v;
+	struct xcni_prefilter_key k = { .prefixlen = 32, .addr = ip4(XC3) };
 
 	(void)state;
 	assert_int_equal(xdp_in(0, in, len, out, &out_len), XDP_DROP);
@@ -1537,6 +1558,25 @@ static void npx_prefilter_first(void **state)
 	unsigned long drop = npx.drop;
 	assert_int_equal(lb_send(FROM_OVERLAY_LB, DEV_U, in, len, out, &out_len), TC_ACT_SHOT);
 	assert_int_equal(npx.drop, drop + 1);
+	/* UDP to n2's R:53 (svc 9101): the full path, then a hit. */
+	assert_int_equal(be_set(9101, IP_R, 53, XCNI_BE_ACTIVE), 0);
+	assert_int_equal(svc_set(NODE_IP, 30091, IPPROTO_UDP, 9101, 0, 0, 0,
+				 (const uint32_t[]){ 9101 }, 1, 0),
+			 0);
+	f = outside_to(XC3, 40032, 30091, IPPROTO_UDP, 0);
+	len = frame(&f, in);
+	assert_int_equal(xdp_in(0, in, len, out, &out_len), XDP_TX);
+	hits = npa_count(XCNI_NPA_CACHE);
+	assert_int_equal(xdp_in(0, in, len, out, &out_len), XDP_TX);
+	assert_int_equal(npa_count(XCNI_NPA_CACHE), hits + 1);
+	/* Listed mid-flow: its next packet dropped and counted on its entry. */
+	npx_pf_xc3(1);
+	assert_int_equal(xdp_in(0, in, len, out, &out_len), XDP_DROP);
+	assert_int_equal(npa_count(XCNI_NPA_CACHE), hits + 1);
+	assert_int_equal(bpf_map_lookup_elem(map_fd("xcni_prefilter"), &k, &v), 0);
+	assert_int_equal(v.packets, 1);
+	npx_pf_xc3(0);
+	assert_int_equal(xdp_in(0, in, len, out, &out_len), XDP_TX);
 }
 
 /* ---- The flow cache (bpf/lib/nodeport_cache.h) ------------------------------- */

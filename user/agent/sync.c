@@ -34,6 +34,7 @@
 #include "lib/system/log.h"
 #include "lib/policy/policy.h"
 #include "lib/policy/polsync.h"
+#include "lib/policy/prefilter.h"
 #include "lib/policy/fqdn_plan.h"
 #include "lib/services/svc.h"
 #include "lib/services/extfe.h"
@@ -192,18 +193,11 @@ static int write_self6(const struct opts *o, const uint8_t a6[16])
  */
 static int bump_npgen(const struct opts *o)
 {
-	__u32 k = 0;
-	__u64 gen = 0;
-	int fd, err = 0;
+	int fd = pin_open(o->pin_dir, "xcni_npgen"), err;
 
-	fd = pin_open(o->pin_dir, "xcni_npgen");
 	if (fd < 0)
 		return fd == -ENOENT ? 0 : fd;
-	if (bpf_map_lookup_elem(fd, &k, &gen))
-		err = -errno;
-	gen++;
-	if (!err && bpf_map_update_elem(fd, &k, &gen, BPF_ANY))
-		err = -errno;
+	err = xcni_npgen_bump(fd);
 	close(fd);
 	return err;
 }

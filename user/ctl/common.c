@@ -117,6 +117,7 @@ const struct map_spec m_evrate = {
 	"xcni_evrate", BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(struct xcni_evrate), 1
 };
 const struct map_spec m_polrev = { "xcni_polrev", BPF_MAP_TYPE_ARRAY, 4, 4, 1 };
+const struct map_spec m_npgen = { "xcni_npgen", BPF_MAP_TYPE_ARRAY, 4, 8, 1 };
 const struct map_spec m_npaccel = {
 	"xcni_npaccel", BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(struct xcni_metric),
 	XCNI_NPA_NR

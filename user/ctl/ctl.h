@@ -165,7 +165,7 @@ extern const struct map_spec m_endpoints6, m_ct6, m_ipcache6, m_polkey6;
 extern const struct map_spec m_tunnel6, m_tunstat6; /* the IPv6 underlay (ABI 9) */
 extern const struct map_spec m_endpoints, m_ct, m_metrics, m_events, m_config, m_identity,
 	m_ipcache, m_polep, m_policy, m_polrange, m_polcidr, m_polname, m_podname, m_tunnel,
-	m_tunstat, m_prefilter, m_prefilter6, m_pf16, m_pf24, m_evrate, m_polrev, m_polsel, m_ctstat,
+	m_tunstat, m_prefilter, m_prefilter6, m_pf16, m_pf24, m_evrate, m_polrev, m_npgen, m_polsel, m_ctstat,
 	m_rulename, m_fqdn, m_fqdn_pat;
 /* The Service maps (service.c). */
 extern const struct map_spec m_npaccel; /* the XDP NodePort fast path's counters */

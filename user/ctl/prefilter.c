@@ -155,14 +155,37 @@ static int prefilter_edit(const struct ctl_ctx *c, const char *arg, bool add)
 	return err;
 }
 
+/*
+ * After the lists' write, the XDP NodePort flow cache's generation: a hit
+ * skips the prefilter (bpf/lib/nodeport_cache.h), so a source listed
+ * mid-flow is dropped from its next packet on. No map: no XDP fast path.
+ */
+static int prefilter_change(const struct ctl_ctx *c, const char *arg, bool add)
+{
+	int err = prefilter_edit(c, arg, add), fd;
+
+	if (err || (fd = map_open_quiet(c, &m_npgen)) == -ENOENT)
+		return err;
+	if (fd >= 0) {
+		err = xcni_npgen_bump(fd);
+		close(fd);
+	} else {
+		err = fd;
+	}
+	if (err)
+		pr_err("%s: %s: %s (the XDP flow cache keeps its flows up to a second)\n", arg,
+		       m_npgen.name, strerror(-err));
+	return err;
+}
+
 static int cmd_prefilter_add(const struct ctl_ctx *c, char **argv)
 {
-	return prefilter_edit(c, argv[0], true);
+	return prefilter_change(c, argv[0], true);
 }
 
 static int cmd_prefilter_del(const struct ctl_ctx *c, char **argv)
 {
-	return prefilter_edit(c, argv[0], false);
+	return prefilter_change(c, argv[0], false);
 }
 
 static const struct pt_col prefilter_cols[] = {

@@ -107,3 +107,14 @@ int xcni_prefilter_mark(int fd16, int fd24, const struct xcni_prefilter_key *k, 
 			mark_one(fd, htonl(base + (i - 1) * step), -1);
 	return err;
 }
+
+int xcni_npgen_bump(int fd)
+{
+	__u32 k = 0;
+	__u64 gen = 0;
+
+	if (bpf_map_lookup_elem(fd, &k, &gen))
+		return -errno;
+	gen++;
+	return bpf_map_update_elem(fd, &k, &gen, BPF_ANY) ? -errno : 0;
+}

@@ -35,4 +35,14 @@ const char *xcni_prefilter_str(const struct xcni_pf_prefix *p, char *buf, size_t
  */
 int xcni_prefilter_mark(int fd16, int fd24, const struct xcni_prefilter_key *k, int delta);
 
+/*
+ * One more generation for the XDP NodePort flow cache (fd: xcni_npgen,
+ * bpf/lib/nodeport_cache.h): every entry made before is refused from the
+ * next packet on. Its writers (xcnid after a generation, xcnictl after a
+ * prefilter change: a hit skips the prefilter) write their maps first, so
+ * a lost update between them still leaves every older entry refused.
+ * 0 or -errno.
+ */
+int xcni_npgen_bump(int fd);
+
 #endif
