@@ -37,13 +37,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct addr_find af = { .af = AF_INET, .ifindex = 2, .addr = { 10, 0, 0, 1 }, .plen = 32 };
 	struct addr_find af6 = { .af = AF_INET6, .ifindex = 2, .addr = { 0xfd, [15] = 2 },
 				 .plen = 128 };
-	struct addr_first a1 = { 2, 0, 0 };
+	struct addr_first a1 = { .af = AF_INET, .ifindex = 2 };
 	struct route_find rf = { .af = AF_INET, .dst = &want.dst, .dst_len = 32, .oif = 2 };
 	struct route_find rf6 = { .af = AF_INET6, .dst = &pod6, .gw = &pod6, .dst_len = 128 };
 	struct neigh_find nf = { 2, &pod6, (const uint8_t *)"\2\0\0\0\0\1", 0 };
 	int count = 0;
 	struct link_dump_arg ld = { link_seen, &count, 0 };
-	struct route_walk rw = { 2, route_seen, &count, 0 };
+	struct route_walk rw = { .af = AF_INET, .oif = 2, .cb = route_seen, .arg = &count };
 	uint8_t *buf;
 	int ret;
 
