@@ -843,13 +843,7 @@ void check_rows(const struct row *rows, size_t n)
 	}
 }
 
-/*
- * The length the row's event carries (len: the frame as it arrived; what:
- * the tuple it names, EV_*): from_overlay's of Geneve, once past the outer
- * headers (not EV_OUTER), the inner frame's (what the sender's conntrack
- * counted: len less what build wrapped it in), the others len.
- */
-static size_t row_ev_len(const struct row *r, size_t len, int what)
+size_t row_ev_len(const struct row *r, size_t len, int what)
 {
 	uint8_t buf[FRAME_MAX];
 	struct row t = *r;
