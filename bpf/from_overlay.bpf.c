@@ -397,12 +397,18 @@ decapsulated:
 	/* Conntrack counts the inner frame, the outer headers gone (here
 	 * decapsulated already): a flow's bytes as its pods send and receive
 	 * them, the same both ways (from_pod counts the other so). The node's
-	 * counters and a drop's event keep the frame as it arrived (f->len
-	 * again after: IPv6's commit counts f->len, ct_commit). */
+	 * counters keep the frame as it arrived (f->len again after: IPv6's
+	 * commit counts f->len, ct_commit). */
 	f->len = skb->len;
 	reason = overlay_into_pod(skb, f, fam, f->len, sipc, dst, dsr, &node, 0, &v, &verdict);
 	f->len = arrived;
 out:
+	/* The event's length (report): the inner frame once decapsulated, as
+	 * the sender's record counts it (its drop on this node merged with
+	 * that record: one byte count); before, the frame as it arrived. A
+	 * reply sent on longer than it came keeps arrived. */
+	if (skb->len < arrived)
+		f->encap_len = arrived - skb->len;
 	return finish_flow(skb, fam, reason, XCNI_DIR_FROM_OVERLAY, 0, f, verdict, &v);
 }
 
@@ -524,6 +530,9 @@ __attribute__((noinline)) int from_overlay4(struct __sk_buff *skb)
 	if (o.inner6)
 		return UL_INNER6 | (int)o.hdr_len;
 	p.eth = op.eth;
+	/* Also what p's events leave out of p.len: an event of the inner
+	 * packet carries the inner frame's length (report), the node's
+	 * counters the frame as it arrived; op's (the outer headers) that. */
 	p.encap_len = o.hdr_len;
 	reason = parse_ipv4(&c, &p);
 	if (reason)

@@ -149,7 +149,11 @@ static __always_inline void report(struct __sk_buff *skb, int fam, __u8 type, in
 		__builtin_memcpy(ev6->saddr6, f->tuple.v6.saddr, 16);
 		__builtin_memcpy(ev6->daddr6, f->tuple.v6.daddr, 16);
 	}
-	ev->len = f->len ? f->len : skb->len;
+	/* The frame the event's headers are from: from_overlay's inner one once
+	 * it parsed that (encap_len the outer bytes in front: what the sender's
+	 * conntrack and this node's count for the flow), else as it arrived;
+	 * count() keeps the arrived length for the node's counters. */
+	ev->len = (f->len ? f->len : skb->len) - f->encap_len;
 	ev->src_identity = v->src_id;
 	ev->dst_identity = v->dst_id;
 	ev->policy_id = v->policy_id;

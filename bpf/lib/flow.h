@@ -44,7 +44,7 @@
 	__u8 icmp_type;                                                                       \
 	__u8 is_echo; /* ICMP echo request or reply: tracked like a flow */                   \
 	__u8 frag_last; /* the last fragment: its place staged to be freed; 2: twice */       \
-	__u32 len; /* skb->len on arrival: counters and events report that */               \
+	__u32 len; /* skb->len on arrival: counters report that, events less encap_len */    \
 	__u32 policy_rev; /* set by ct_track: the policy revision the packet is judged under */ \
 	__u8 frag_later; /* a fragment after the first: ports from xcni_frag, no L4 header */ \
 	__u8 frag_first; /* the first of fragments: its ports staged for xcni_frag (frag.h);  \

@@ -243,6 +243,11 @@ struct row {
 	} while (0)
 
 void check_row(void **state);
+/* The length the row's event carries (len: the frame as it arrived; what:
+ * the tuple it names, EV_*): from_overlay's of Geneve, once past the outer
+ * headers (not EV_OUTER), the inner frame's (what the sender's conntrack
+ * counted: len less what build wrapped it in), the others len. */
+size_t row_ev_len(const struct row *r, size_t len, int what);
 /* check_row on each of n rows in turn: a test made of steps that build on each other. */
 void check_rows(const struct row *rows, size_t n);
 struct xcni_ct_key tuple_of(const struct row *r, bool rev);

@@ -166,14 +166,12 @@ has() {
 	return 1
 }
 HDR4=42 HDR6=62 # Ethernet + IP + UDP, what each frame adds to its payload
-# A flow's bytes are its frames as the pods send and receive them; a denied
-# packet's alone are counted as its drop event saw it, one that came through
-# the overlay with its Geneve encapsulation (at most 70 bytes: outer IPv6).
-ENC=70
+# A flow's bytes are its frames as the pods send and receive them, a denied
+# packet's too (its drop event's: the frame decapsulated, as the sender counted it).
 check "n1: x/b -> x/a 81/udp: allowed by x/web-ingress rule 0 (ingress), 5 + 5 packets, 5 x (100 + headers) bytes each way" \
 	has n1 40001 "r['source']['pod'] == 'b' and r['destination']['pod'] == 'a' and r['source']['namespace'] == 'x' and r['verdict'] == 'allowed' and r['policy'] == 'x/web-ingress' and r['rule'] == 0 and r['policy_side'] == 'ingress' and r['packets'] == 5 and r['reply_packets'] == 5 and r['bytes'] == 5 * (100 + $HDR4) and r['reply_bytes'] == 5 * (100 + $HDR4) and r['protocol'] == 'UDP' and r['node'] == 'n1' and r['family'] == 'ipv4'"
-check "n1: x/c -> x/a 81/udp: denied at to-pod from-overlay (drop-policy-ingress, ingress), isolated by x/web-ingress, 3 drops, 3 x (100 + headers) bytes, no reply" \
-	has n1 40002 "r['verdict'] == 'denied' and r['observation_point'] == 'to-pod' and r['entry_point'] == 'from-overlay' and r['drop_reason'] == 'drop-policy-ingress' and r['policy_side'] == 'ingress' and r['isolated_by'] == 'x/web-ingress' and r['drops'] == 3 and r['packets'] == 3 and 3 * (100 + $HDR4) <= r['bytes'] <= 3 * (100 + $HDR4 + $ENC) and r['reply_packets'] == 0 and r['source']['pod'] == 'c' and r['destination']['pod'] == 'a'"
+check "n1: x/c -> x/a 81/udp: denied at to-pod from-overlay (drop-policy-ingress, ingress), isolated by x/web-ingress, 3 drops, 3 x (100 + headers) bytes (the sender's, no Geneve), no reply" \
+	has n1 40002 "r['verdict'] == 'denied' and r['observation_point'] == 'to-pod' and r['entry_point'] == 'from-overlay' and r['drop_reason'] == 'drop-policy-ingress' and r['policy_side'] == 'ingress' and r['isolated_by'] == 'x/web-ingress' and r['drops'] == 3 and r['packets'] == 3 and r['bytes'] == 3 * (100 + $HDR4) and r['reply_packets'] == 0 and r['source']['pod'] == 'c' and r['destination']['pod'] == 'a'"
 check "n2 (the sending node): x/c -> x/a 81/udp: forwarded at to-overlay from-pod, never allowed (no policy on x/c), 3 packets, no reply" \
 	has n2 40002 "r['verdict'] == 'forwarded' and r['observation_point'] == 'to-overlay' and r['entry_point'] == 'from-pod' and r['policy'] is None and r['packets'] == 3 and r['bytes'] == 3 * (100 + $HDR4) and r['reply_packets'] == 0 and r['node'] == 'n2' and r['source']['pod'] == 'c'"
 # An echo is symmetric: each node counts its request and its replies at one
@@ -213,9 +211,12 @@ for port, (v, node, pt, parts) in want.items():
 c = by[40002]
 if c["isolated_by"] != "x/web-ingress" or c["source"]["pod"] != "c" or c["destination"]["pod"] != "a" or [n["packets"] for n in c["nodes"] if n["node"] == "n2"] != [3]:
     print(f"port 40002: {json.dumps(c)}"); sys.exit(1)
+# The denied flow's bytes: the sender's (the frames x/c sent) on either node and merged.
+if c["bytes"] != 3 * 142 or [n.get("bytes") for n in c["nodes"]] != [3 * 142] * 2:
+    print(f"port 40002 bytes {c['bytes']}, nodes {[(n['node'], n.get('bytes')) for n in c['nodes']]}; wanted 426 everywhere"); sys.exit(1)
 EOF
 merged() { flows --node all --json | /usr/bin/python3 "$T/merged.py"; }
-check "--node all: every connection once, the final verdict, deciding node and point, both nodes' parts (40002 denied by n1, n2 forwarded; 40003 allowed by n2, n1 forwarded)" merged
+check "--node all: every connection once, the final verdict, deciding node and point, both nodes' parts (40002 denied by n1, n2 forwarded, 426 bytes on both and merged; 40003 allowed by n2, n1 forwarded)" merged
 mergedtext() { flows --node all --from-port 40002 -o wide >"$T/out" && grep -q "^n1 .*x/c .*x/a .*to-pod denied .*drop-policy-ingress; isolated by x/web-ingress; near miss: x/web-ingress rule 0: from podSelector role=friend — selects 1 pod, not x/c {n[12] .*, n[12] .*}" "$T/out" && grep -q "n2 to-overlay forwarded 3/0" "$T/out" || { cat "$T/out"; return 1; }; }
 check "--node all text: one row for 40002, denied by n1 at to-pod, isolated by x/web-ingress, its near miss (rule 0 selects x/b, not x/c), n2's part forwarded 3/0" mergedtext
 check "n1: x/b -> x/a 80/tcp: allowed by x/web-ingress rule 0, SYN ACK FIN, data back, no Service" \
