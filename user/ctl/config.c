@@ -120,7 +120,9 @@ static int prog_vars(const char *pin_dir, const char *obj, bool link, const char
 		     const char *const *vars, void **out, const size_t *len, size_t nvars)
 {
 	struct bpf_prog_info pi = {};
-	__u32 ids[16], plen = sizeof(pi), zero = 0;
+	/* Every map the program uses (at most 64, the kernel's MAX_USED_MAPS): with
+	 * 16, xdp_underlay's .bss fell past the end once it used more. */
+	__u32 ids[64], plen = sizeof(pi), zero = 0;
 	char path[PATH_MAX];
 	size_t found = 0;
 	int pfd, err = -ENOENT;
