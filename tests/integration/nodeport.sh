@@ -260,12 +260,12 @@ sys.exit(1)
 }
 check "outside -> n1:30081, 1500 bytes with DF: ICMP fragmentation needed, MTU 1450, from n1" \
 	frag_needed
-too_big_counted() { ctl n1 metrics | grep -q 'drop-too-big'; }
+too_big_counted() { grep -q 'drop-too-big' <<<"$(ctl n1 metrics)"; }
 check "... counted as drop-too-big on n1" too_big_counted
 check "outside -> n2:30081 reaches r on n2 (local there)" expect_out "${UIP[n2]}" 30081 "r $OUT"
 check "externalTrafficPolicy=Local: outside -> n1:30082 (no backend on n1) gets nothing" \
 	expect_out "${UIP[n1]}" 30082 ""
-counted() { ctl n1 metrics | grep -q 'drop-no-local-backend'; }
+counted() { grep -q 'drop-no-local-backend' <<<"$(ctl n1 metrics)"; }
 check "... counted as drop-no-local-backend on n1" counted
 check "externalTrafficPolicy=Local: outside -> n2:30082 reaches r, the client's address kept" \
 	expect_out "${UIP[n2]}" 30082 "r $OUT"
@@ -287,7 +287,7 @@ a_allows 192.168.91.200/32
 check "a's ingress allows only 192.168.91.200/32: applied" sync_gen
 check "outside -> n1:30080: refused by a's ingress policy (no answer)" \
 	expect_out "${UIP[n1]}" 30080 ""
-pol_counted() { ctl n1 metrics | grep -q 'drop-policy-ingress'; }
+pol_counted() { grep -q 'drop-policy-ingress' <<<"$(ctl n1 metrics)"; }
 check "... counted as drop-policy-ingress on n1" pol_counted
 a_allows "$OUT/32"
 check "a's ingress allows the outside client's /32: applied" sync_gen

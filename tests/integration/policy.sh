@@ -51,7 +51,7 @@ check "no policy: policy get says allowed by default" default_allow
 deny_put deny "pod: a"
 check "default deny for a applied" sync_gen
 check "deny: b is blocked" expect b blocked
-counted() { ctl metrics | grep -q 'drop-policy-ingress'; }
+counted() { grep -q 'drop-policy-ingress' <<<"$(ctl metrics)"; }
 check "deny: drop-policy-ingress counted" counted
 
 k_allow allow-b b a '{port: http}' | put allow.yaml

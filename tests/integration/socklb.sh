@@ -358,7 +358,7 @@ refused_in() {
 check "in the cgroup, no backend: connect fails ECONNREFUSED, its SYN refused by from_pod" \
 	refused_in tcp 80 "$IP_B	$VIP_NONE"
 check "in the cgroup, no backend: UDP sendto fails ECONNREFUSED, no packet sent" refused_in udp 53 ""
-no_backend_counted() { ctl metrics | grep -q 'drop-no-backend'; }
+no_backend_counted() { grep -q 'drop-no-backend' <<<"$(ctl metrics)"; }
 check "the refusals counted as drop-no-backend" no_backend_counted
 no_backend_rec() {
 	local out
@@ -388,7 +388,7 @@ denied_in() {
 	got=$(wire "tcp.flags.syn == 1 && tcp.flags.ack == 0" client in_cg tcp "$VIP_DENY" 80)
 	grep -qx "error timeout" "$T/wire.out" || { echo "client: $(cat "$T/wire.out")"; return 1; }
 	[ "$got" = "$IP_B	$IP_C" ] || { echo "SYN on the wire: $got (expected $IP_B -> $IP_C)"; return 1; }
-	ctl metrics | grep -q 'drop-policy-ingress' || { echo "no drop-policy-ingress counted"; return 1; }
+	grep -q 'drop-policy-ingress' <<<"$(ctl metrics)" || { echo "no drop-policy-ingress counted"; return 1; }
 }
 check "in the cgroup, to a Service whose backend denies: not reached, dropped by policy" denied_in
 

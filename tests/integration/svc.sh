@@ -231,7 +231,7 @@ check "only a terminating backend left: still used" expect b "$VIP" 80 connected
 slice "[]"
 check "no endpoints applied" sync_gen
 check "no backend: refused at once (RST from the frontend)" expect b "$VIP" 80 refused
-no_backend_counted() { ctl metrics | grep -q 'drop-no-backend'; }
+no_backend_counted() { grep -q 'drop-no-backend' <<<"$(ctl metrics)"; }
 check "drop-no-backend counted" no_backend_counted
 check "monitor --json while b is refused for want of a backend" watch_probe none --json
 check "explain: no backend, refused, as the probe found" explain_is none \

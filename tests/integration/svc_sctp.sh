@@ -150,7 +150,7 @@ check "b got port unreachable from the frontend" \
 	got "$T/none.pcap" "$VIP_NONE $IP_B 3 3" ip.src ip.dst icmp.type icmp.code
 check "... quoting its SCTP packet to the frontend" \
 	got_last "$T/none.pcap" "$IP_B $VIP_NONE 132" ip.src ip.dst ip.proto
-no_backend_counted() { ctl metrics | grep -q 'drop-no-backend'; }
+no_backend_counted() { grep -q 'drop-no-backend' <<<"$(ctl metrics)"; }
 check "drop-no-backend counted" no_backend_counted
 
 finish

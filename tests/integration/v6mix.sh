@@ -189,7 +189,7 @@ no0=$(metric 2 drop-tunnel-family to-overlay)
 check_fails "B's host -> c over xcni0" in_node 2 ping -c1 -W1 "$C4"
 no1=$(metric 2 drop-tunnel-family to-overlay)
 check "  ... drop-tunnel-family at to-overlay on B ($no0 -> $no1)" test "$no1" -gt "$no0"
-check "  ... in B's xcnictl metrics table by name" eval 'ctl_n 2 metrics | grep -q "^drop-tunnel-family "'
+check "  ... in B's xcnictl metrics table by name" eval 'grep -q "^drop-tunnel-family " <<<"$(ctl_n 2 metrics)"'
 # explain NODE SRC DST: the text record (TUNNEL and VERDICT say it in words).
 check "xcnictl explain x/b x/c 80/tcp on B: no tunnel, denied, drop-tunnel-family" \
 	eval 'ctl_n 2 explain x/b x/c 80/tcp >"$T/ex-bc" && grep -q "TUNNEL.*none: node n3.*drop-tunnel-family" "$T/ex-bc" && grep -q "VERDICT.*denied.*drop-tunnel-family" "$T/ex-bc" || { cat "$T/ex-bc"; false; }'

@@ -501,7 +501,7 @@ PF_PID=$!
 BG_PIDS+=("$PF_PID")
 uipf() {
 	eventually 20 grep -q "Forwarding from 127.0.0.1:19962" "$TMP/pf.out" || { cat "$TMP/pf.out"; return 1; }
-	ip netns exec "$K8S_NETNS" curl -sf http://127.0.0.1:19962/ | grep -qi '<html' || { echo "no page"; return 1; }
+	grep -qi '<html' <<<"$(ip netns exec "$K8S_NETNS" curl -sf http://127.0.0.1:19962/)" || { echo "no page"; return 1; }
 	ip netns exec "$K8S_NETNS" curl -sf "http://127.0.0.1:19962/api/graph?namespace=flows" >"$TMP/graph1.json" || return 1
 	python3 - "$TMP/graph1.json" <<'PY'
 import json, sys
