@@ -11,120 +11,40 @@
 
 /* ---- maps ------------------------------------------------------------------ */
 
-const struct map_spec m_fqdn = {
-	"xcni_fqdn", BPF_MAP_TYPE_HASH, sizeof(struct xcni_fqdn_key), sizeof(struct xcni_fqdn_val), 0
-};
-const struct map_spec m_fqdn_pat = {
-	"xcni_fqdn_pat", BPF_MAP_TYPE_HASH, sizeof(struct xcni_fqdn_pat_key),
-	sizeof(struct xcni_fqdn_pat), 0
-};
-
-const struct map_spec m_endpoints = {
-	"xcni_endpoints", BPF_MAP_TYPE_HASH, sizeof(__u32), sizeof(struct xcni_endpoint), 0
-};
-const struct map_spec m_ct = {
-	"xcni_ct", BPF_MAP_TYPE_LRU_HASH, sizeof(struct xcni_ct_key), sizeof(struct xcni_ct_entry), 0
-};
-const struct map_spec m_endpoints6 = {
-	"xcni_endpoints6", BPF_MAP_TYPE_HASH, sizeof(struct xcni_in6), sizeof(struct xcni_endpoint), 0
-};
-const struct map_spec m_ct6 = {
-	"xcni_ct6", BPF_MAP_TYPE_LRU_HASH, sizeof(struct xcni_ct6_key), sizeof(struct xcni_ct_entry), 0
-};
-const struct map_spec m_ipcache6 = {
-	"xcni_ipcache6", BPF_MAP_TYPE_LPM_TRIE, sizeof(struct xcni_ipcache6_key),
-	sizeof(struct xcni_ipcache_val), 0
-};
-const struct map_spec m_polkey6 = {
-	"xcni_polkey6", BPF_MAP_TYPE_HASH, sizeof(struct xcni_in6), sizeof(__u32), 0
-};
-const struct map_spec m_metrics = {
-	"xcni_metrics", BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(struct xcni_metric),
-	XCNI_NR_METRICS
-};
-const struct map_spec m_events = {
-	"xcni_events", BPF_MAP_TYPE_RINGBUF, 0, 0, 0
-};
-const struct map_spec m_config = {
-	"xcni_config", BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(struct xcni_config), 1
-};
-const struct map_spec m_identity = {
-	"xcni_identity", BPF_MAP_TYPE_HASH, sizeof(__u32), sizeof(struct xcni_idlabels), 0
-};
-const struct map_spec m_ipcache = {
-	"xcni_ipcache", BPF_MAP_TYPE_LPM_TRIE, sizeof(struct xcni_ipcache_key),
-	sizeof(struct xcni_ipcache_val), 0
-};
-const struct map_spec m_polep = {
-	"xcni_polep", BPF_MAP_TYPE_HASH, sizeof(__u32), sizeof(struct xcni_polep), 0
-};
-const struct map_spec m_policy = {
-	"xcni_policy", BPF_MAP_TYPE_HASH, sizeof(struct xcni_polhash_key),
-	sizeof(struct xcni_policy_val), 0
-};
-const struct map_spec m_polrange = {
-	"xcni_polrange", BPF_MAP_TYPE_LPM_TRIE, sizeof(struct xcni_policy_key),
-	sizeof(struct xcni_policy_val), 0
-};
-const struct map_spec m_polcidr = {
-	"xcni_polcidr", BPF_MAP_TYPE_LPM_TRIE, sizeof(struct xcni_polcidr_key), sizeof(__u32), 0
-};
-const struct map_spec m_polname = {
-	"xcni_polname", BPF_MAP_TYPE_HASH, sizeof(__u32), sizeof(struct xcni_polname), 0
-};
-const struct map_spec m_rulename = {
-	"xcni_rulename", BPF_MAP_TYPE_HASH, sizeof(struct xcni_rulename_key),
-	sizeof(struct xcni_rulename), 0
-};
-const struct map_spec m_polsel = {
-	"xcni_polsel", BPF_MAP_TYPE_HASH, sizeof(__u32), sizeof(struct xcni_polsel), 0
-};
-const struct map_spec m_podname = {
-	"xcni_podname", BPF_MAP_TYPE_HASH, sizeof(__u32), sizeof(struct xcni_podname), 0
-};
-const struct map_spec m_tunnel = {
-	"xcni_tunnel", BPF_MAP_TYPE_HASH, sizeof(__u32), sizeof(struct xcni_tunnel), 0
-};
-const struct map_spec m_tunstat = {
-	"xcni_tunstat", BPF_MAP_TYPE_PERCPU_HASH, sizeof(__u32), sizeof(struct xcni_tunstat), 0
-};
-const struct map_spec m_tunnel6 = {
-	"xcni_tunnel6", BPF_MAP_TYPE_HASH, sizeof(struct xcni_in6), sizeof(struct xcni_tunnel), 0
-};
-const struct map_spec m_tunstat6 = {
-	"xcni_tunstat6", BPF_MAP_TYPE_PERCPU_HASH, sizeof(struct xcni_in6),
-	sizeof(struct xcni_tunstat), 0
-};
-
-/* An ipcache entry's tunnel endpoint in either family; NULL for none. */
-const char *tunnel_str(const struct xcni_ipcache_val *v, char buf[INET6_ADDRSTRLEN])
-{
-	if (v->flags & XCNI_IPC_TUN6)
-		return inet_ntop(AF_INET6, v->tunnel_ip6, buf, INET6_ADDRSTRLEN);
-	return v->tunnel_ip ? ip_str(v->tunnel_ip, buf) : NULL;
-}
-const struct map_spec m_prefilter = {
-	"xcni_prefilter", BPF_MAP_TYPE_LPM_TRIE, sizeof(struct xcni_prefilter_key),
-	sizeof(struct xcni_prefilter_val), 0
-};
-const struct map_spec m_prefilter6 = {
-	"xcni_prefilter6", BPF_MAP_TYPE_LPM_TRIE, sizeof(struct xcni_prefilter6_key),
-	sizeof(struct xcni_prefilter_val), 0
-};
-const struct map_spec m_pf16 = { "xcni_pf16", BPF_MAP_TYPE_HASH, 4, 4, 0 };
-const struct map_spec m_pf24 = { "xcni_pf24", BPF_MAP_TYPE_HASH, 4, 4, 0 };
-const struct map_spec m_evrate = {
-	"xcni_evrate", BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(struct xcni_evrate), 1
-};
-const struct map_spec m_polrev = { "xcni_polrev", BPF_MAP_TYPE_ARRAY, 4, 4, 1 };
-const struct map_spec m_npgen = { "xcni_npgen", BPF_MAP_TYPE_ARRAY, 4, 8, 1 };
-const struct map_spec m_npaccel = {
-	"xcni_npaccel", BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(struct xcni_metric),
-	XCNI_NPA_NR
-};
-const struct map_spec m_ctstat = {
-	"xcni_ctstat", BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(struct xcni_ctstat), 2
-};
+CTL_MAP(fqdn, HASH, struct xcni_fqdn_key, struct xcni_fqdn_val, 0);
+CTL_MAP(fqdn_pat, HASH, struct xcni_fqdn_pat_key, struct xcni_fqdn_pat, 0);
+CTL_MAP(endpoints, HASH, __u32, struct xcni_endpoint, 0);
+CTL_MAP(ct, LRU_HASH, struct xcni_ct_key, struct xcni_ct_entry, 0);
+CTL_MAP(endpoints6, HASH, struct xcni_in6, struct xcni_endpoint, 0);
+CTL_MAP(ct6, LRU_HASH, struct xcni_ct6_key, struct xcni_ct_entry, 0);
+CTL_MAP(ipcache6, LPM_TRIE, struct xcni_ipcache6_key, struct xcni_ipcache_val, 0);
+CTL_MAP(polkey6, HASH, struct xcni_in6, __u32, 0);
+CTL_MAP(metrics, PERCPU_ARRAY, __u32, struct xcni_metric, XCNI_NR_METRICS);
+const struct map_spec m_events = { "xcni_events", BPF_MAP_TYPE_RINGBUF, 0, 0, 0 };
+CTL_MAP(config, ARRAY, __u32, struct xcni_config, 1);
+CTL_MAP(identity, HASH, __u32, struct xcni_idlabels, 0);
+CTL_MAP(ipcache, LPM_TRIE, struct xcni_ipcache_key, struct xcni_ipcache_val, 0);
+CTL_MAP(polep, HASH, __u32, struct xcni_polep, 0);
+CTL_MAP(policy, HASH, struct xcni_polhash_key, struct xcni_policy_val, 0);
+CTL_MAP(polrange, LPM_TRIE, struct xcni_policy_key, struct xcni_policy_val, 0);
+CTL_MAP(polcidr, LPM_TRIE, struct xcni_polcidr_key, __u32, 0);
+CTL_MAP(polname, HASH, __u32, struct xcni_polname, 0);
+CTL_MAP(rulename, HASH, struct xcni_rulename_key, struct xcni_rulename, 0);
+CTL_MAP(polsel, HASH, __u32, struct xcni_polsel, 0);
+CTL_MAP(podname, HASH, __u32, struct xcni_podname, 0);
+CTL_MAP(tunnel, HASH, __u32, struct xcni_tunnel, 0);
+CTL_MAP(tunstat, PERCPU_HASH, __u32, struct xcni_tunstat, 0);
+CTL_MAP(tunnel6, HASH, struct xcni_in6, struct xcni_tunnel, 0);
+CTL_MAP(tunstat6, PERCPU_HASH, struct xcni_in6, struct xcni_tunstat, 0);
+CTL_MAP(prefilter, LPM_TRIE, struct xcni_prefilter_key, struct xcni_prefilter_val, 0);
+CTL_MAP(prefilter6, LPM_TRIE, struct xcni_prefilter6_key, struct xcni_prefilter_val, 0);
+CTL_MAP(pf16, HASH, __u32, __u32, 0);
+CTL_MAP(pf24, HASH, __u32, __u32, 0);
+CTL_MAP(evrate, PERCPU_ARRAY, __u32, struct xcni_evrate, 1);
+CTL_MAP(polrev, ARRAY, __u32, __u32, 1);
+CTL_MAP(npgen, ARRAY, __u32, __u64, 1);
+CTL_MAP(npaccel, PERCPU_ARRAY, __u32, struct xcni_metric, XCNI_NPA_NR);
+CTL_MAP(ctstat, PERCPU_ARRAY, __u32, struct xcni_ctstat, 2);
 
 /*
  * Opens a pinned map and refuses one whose layout is not the one this binary
@@ -326,6 +246,14 @@ size_t sort_unique(void *arr, size_t n, size_t elem, int (*cmp)(const void *, co
 const char *ip_str(__u32 ip, char buf[INET_ADDRSTRLEN])
 {
 	return inet_ntop(AF_INET, &ip, buf, INET_ADDRSTRLEN);
+}
+
+/* An ipcache entry's tunnel endpoint in either family; NULL for none. */
+const char *tunnel_str(const struct xcni_ipcache_val *v, char buf[INET6_ADDRSTRLEN])
+{
+	if (v->flags & XCNI_IPC_TUN6)
+		return inet_ntop(AF_INET6, v->tunnel_ip6, buf, INET6_ADDRSTRLEN);
+	return v->tunnel_ip ? ip_str(v->tunnel_ip, buf) : NULL;
 }
 
 const char *polcidr_str(const struct xcni_polcidr_key *k, char *buf, size_t len)

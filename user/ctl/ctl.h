@@ -159,6 +159,10 @@ struct map_spec {
 	__u32 key_size, value_size;
 	__u32 max_entries; /* 0: any */
 };
+/* m_NAME, the map pinned as xcni_NAME: BPF_MAP_TYPE_TYPE, key type K, value type V. */
+#define CTL_MAP(name, type, K, V, max)                                                      \
+	const struct map_spec m_##name = { "xcni_" #name, BPF_MAP_TYPE_##type, sizeof(K), \
+					   sizeof(V), max }
 
 /* The IPv6 maps (absent on an agent older than ABI 7: views then show IPv4 alone). */
 extern const struct map_spec m_endpoints6, m_ct6, m_ipcache6, m_polkey6;
