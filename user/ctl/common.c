@@ -4,7 +4,9 @@
  * the walk of a live map, the filter layer, and the parsers and formatters
  * of addresses, identities, protocols and names.
  */
+#include <fcntl.h>
 #include <strings.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #include "ctl/ctl.h"
@@ -787,4 +789,55 @@ int ctl_where_check(int argc, char **argv, const char *name, const char *help, c
 	if (!w->pin_given && !((w->pin_dir = getenv("XCNI_PIN_DIR")) && *w->pin_dir))
 		w->pin_dir = XCNI_PIN_ROOT;
 	return -1;
+}
+
+int ctl_child_output(int (*fn)(void *arg), void *arg, bool both, size_t max, char **out,
+		     size_t *len)
+{
+	FILE *f = open_memstream(out, len);
+	int p[2], st;
+	pid_t pid;
+
+	if (!f)
+		return -ENOMEM;
+	if (pipe2(p, O_CLOEXEC)) {
+		fclose(f);
+		return -errno;
+	}
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0) {
+		close(p[0]);
+		close(p[1]);
+		fclose(f);
+		return -errno;
+	}
+	if (!pid) {
+		dup2(p[1], 1);
+		if (both)
+			dup2(p[1], 2);
+		st = fn(arg);
+		fflush(stdout);
+		_exit(st);
+	}
+	close(p[1]);
+	for (;;) {
+		char buf[65536];
+		ssize_t r = read(p[0], buf, sizeof(buf));
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		/* Past max, read on (the child must not block) but keep nothing. */
+		if (*len + (size_t)r <= max)
+			fwrite(buf, 1, (size_t)r, f);
+		fflush(f);
+	}
+	close(p[0]);
+	fclose(f);
+	if (waitpid(pid, &st, 0) < 0)
+		return -errno;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }

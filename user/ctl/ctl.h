@@ -412,6 +412,12 @@ int parse_service_arg(const char *s, struct xcni_svcname *n, struct xcni_svc_key
 /* Every frontend of Service n (ports, scopes), sorted by key; -ENOENT (not said) if none. */
 int svc_by_name(int svc_fd, int name_fd, const struct xcni_svcname *n, struct svc_rec **out,
 		size_t *nout);
+/*
+ * fn(arg) run in a child, its stdout (both: and stderr) into *out (*len bytes,
+ * at most max kept; free it): its exit status (128 + a signal's number), or -errno.
+ */
+int ctl_child_output(int (*fn)(void *arg), void *arg, bool both, size_t max, char **out,
+		     size_t *len);
 /* Prints t's JSON into a string (without its trailing newline); NULL (err set) on failure. */
 char *pt_json_string(struct ptable *t, int *err);
 

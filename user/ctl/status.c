@@ -24,14 +24,9 @@
  * namespace (device names resolve as on the node) and writes its JSON back.
  */
 #include <dirent.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <poll.h>
-#include <sched.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <sys/wait.h>
 #include <time.h>
 
 #include "ctl/ctl.h"
@@ -403,15 +398,9 @@ static json_t *agent_json(const struct ctl_ctx *c, json_t *problems, bool *down,
 
 void agent_print_svc_refused(const struct ctl_ctx *c, FILE *f)
 {
-	char sock[108], *ans = NULL;
-	json_t *a = NULL, *s, *v;
+	json_t *a = agent_answer(c), *s = json_object_get(a, "services"), *v;
 	size_t i;
 
-	if (agent_status_sock_path(c->pin_dir, sock, sizeof(sock)) == 0 &&
-	    ask_unix(sock, "", &ans) == 0)
-		a = json_loads(ans, 0, NULL);
-	free(ans);
-	s = json_object_get(a, "services");
 	if (json_integer_value(json_object_get(s, "external_ips_refused")) > 0) {
 		fprintf(f, "\n%lld externalIP frontend(s) refused by xcnid:\n",
 			(long long)json_integer_value(json_object_get(s, "external_ips_refused")));
@@ -850,58 +839,27 @@ struct target {
 	char pin[PATH_MAX];
 };
 
+/* A child's: enters lab node t's network namespace, writes its status as JSON. */
+static int node_status_child(void *arg)
+{
+	const struct target *t = arg;
+	char pin[PATH_MAX];
+	struct ctl_ctx c = { .pin_dir = pin };
+
+	if (ctl_node_enter(t->name, pin, sizeof(pin)))
+		return 3;
+	return json_dumpf(node_status(&c, t->name), stdout, JSON_COMPACT) ? 3 : 0;
+}
+
 /* One lab node's status, read by a child in its network namespace. NULL: said. */
 static json_t *lab_node_status(const struct target *t)
 {
-	int p[2];
-	pid_t pid;
 	char *buf = NULL;
 	size_t len = 0;
-	FILE *f;
-	json_t *o;
-	int st;
+	json_t *o = NULL;
 
-	if (pipe2(p, O_CLOEXEC))
-		return NULL;
-	fflush(stdout);
-	fflush(stderr);
-	pid = fork();
-	if (pid < 0) {
-		close(p[0]);
-		close(p[1]);
-		return NULL;
-	}
-	if (!pid) {
-		char pin[PATH_MAX];
-		struct ctl_ctx c = { .pin_dir = pin };
-		json_t *n;
-		char *s;
-		int err;
-
-		close(p[0]);
-		err = ctl_node_enter(t->name, pin, sizeof(pin));
-		if (err)
-			_exit(3);
-		n = node_status(&c, t->name);
-		s = json_dumps(n, JSON_COMPACT);
-		if (!s || write(p[1], s, strlen(s)) != (ssize_t)strlen(s))
-			_exit(3);
-		_exit(0);
-	}
-	close(p[1]);
-	f = open_memstream(&buf, &len);
-	if (f) {
-		char chunk[8192];
-		ssize_t r;
-
-		while ((r = read(p[0], chunk, sizeof(chunk))) > 0 || (r < 0 && errno == EINTR))
-			if (r > 0)
-				fwrite(chunk, 1, (size_t)r, f);
-		fclose(f);
-	}
-	close(p[0]);
-	waitpid(pid, &st, 0);
-	o = buf && WIFEXITED(st) && !WEXITSTATUS(st) ? json_loads(buf, 0, NULL) : NULL;
+	if (!ctl_child_output(node_status_child, (void *)t, false, SIZE_MAX, &buf, &len))
+		o = json_loadb(buf, len, 0, NULL);
 	free(buf);
 	return o;
 }

@@ -20,7 +20,6 @@
 #include <getopt.h>
 #include <jansson.h>
 #include <sys/utsname.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <zlib.h>
 
@@ -112,52 +111,16 @@ static void tgz_add(struct tgz *t, const char *name, const char *text, size_t le
 
 /* ---- what goes in ---------------------------------------------------------------- */
 
+static int exec_self(void *argv)
+{
+	execv("/proc/self/exe", argv);
+	return 127;
+}
+
 /* argv run by this binary; its stdout and stderr into *out. The exit status, or -errno. */
 static int run_self(char *const argv[], char **out, size_t *len)
 {
-	FILE *f = open_memstream(out, len);
-	int p[2], st;
-	pid_t pid;
-
-	if (!f)
-		return -ENOMEM;
-	if (pipe2(p, O_CLOEXEC)) {
-		fclose(f);
-		return -errno;
-	}
-	fflush(stdout);
-	fflush(stderr);
-	pid = fork();
-	if (pid < 0) {
-		close(p[0]);
-		close(p[1]);
-		fclose(f);
-		return -errno;
-	}
-	if (!pid) {
-		dup2(p[1], 1);
-		dup2(p[1], 2);
-		execv("/proc/self/exe", argv);
-		_exit(127);
-	}
-	close(p[1]);
-	for (;;) {
-		char buf[65536];
-		ssize_t r = read(p[0], buf, sizeof(buf));
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		if (*len + (size_t)r <= SD_MAX_OUT)
-			fwrite(buf, 1, (size_t)r, f);
-		fflush(f);
-	}
-	close(p[0]);
-	fclose(f);
-	if (waitpid(pid, &st, 0) < 0)
-		return -errno;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	return ctl_child_output(exec_self, (void *)argv, true, SD_MAX_OUT, out, len);
 }
 
 /* A file read whole (at most SD_MAX_OUT, its end kept): 0 or -errno. */
