@@ -5,6 +5,7 @@
  * of addresses, identities, protocols and names.
  */
 #include <fcntl.h>
+#include <stdarg.h>
 #include <strings.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -840,4 +841,15 @@ int ctl_child_output(int (*fn)(void *arg), void *arg, bool both, size_t max, cha
 	if (waitpid(pid, &st, 0) < 0)
 		return -errno;
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+const char *ctl_catf(char *buf, size_t len, const char *fmt, ...)
+{
+	size_t l = strnlen(buf, len);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf + l, len - l, fmt, ap);
+	va_end(ap);
+	return buf;
 }

@@ -418,6 +418,9 @@ int svc_by_name(int svc_fd, int name_fd, const struct xcni_svcname *n, struct sv
  */
 int ctl_child_output(int (*fn)(void *arg), void *arg, bool both, size_t max, char **out,
 		     size_t *len);
+/* fmt's text appended to the string in buf (len bytes in all, cut to fit): buf. */
+__attribute__((format(printf, 3, 4))) const char *ctl_catf(char *buf, size_t len,
+							  const char *fmt, ...);
 /* Prints t's JSON into a string (without its trailing newline); NULL (err set) on failure. */
 char *pt_json_string(struct ptable *t, int *err);
 
