@@ -454,6 +454,7 @@ bool ctl_lab_hint(const char *pin_dir, int argc, char **argv);
 struct ctl_lab_node {
 	char name[64];
 	char pin[PATH_MAX];
+	char netns[32]; /* its network namespace's name (lab/state.h) */
 };
 int ctl_lab_nodes(const char *name, struct ctl_lab_node *out, size_t max, size_t *n);
 /* Where status and sysdump look: --pin-dir (default $XCNI_PIN_DIR, else
