@@ -199,32 +199,6 @@ static bool is_policy_drop(int reason)
 	       reason == XCNI_DROP_POLICY_ADMIN || reason == XCNI_DROP_POLICY_BASELINE;
 }
 
-/*
- * --verdict, as flows reads it (vocab.h): denied is a drop, any reason;
- * allowed a policy's allow (a verdict event), audit one that a policy in
- * audit mode would have denied; forwarded a forwarded packet (a trace);
- * Hubble's FORWARDED whatever passed.
- */
-static bool verdict_is(const struct xcni_event *ev, int v)
-{
-	bool audit = ev->type == XCNI_EV_VERDICT && (ev->pol_flags & XCNI_POLV_DENY) &&
-		     (ev->pol_flags & XCNI_POLV_AUDIT);
-
-	switch (v) {
-	case VOCAB_DENIED:
-		return ev->type == XCNI_EV_DROP;
-	case VOCAB_ALLOWED:
-		return ev->type == XCNI_EV_VERDICT && !audit;
-	case VOCAB_AUDIT:
-		return audit;
-	case VOCAB_FORWARDED:
-		return ev->type == XCNI_EV_TRACE;
-	case VOCAB_PASSED:
-		return (ev->type == XCNI_EV_VERDICT && !audit) || ev->type == XCNI_EV_TRACE;
-	}
-	return false;
-}
-
 /* The verdict word of an event, as flows says it (vocab.h's values). */
 static int event_verdict(const struct xcni_event *ev)
 {
@@ -235,6 +209,22 @@ static int event_verdict(const struct xcni_event *ev)
 	if ((ev->pol_flags & XCNI_POLV_DENY) && (ev->pol_flags & XCNI_POLV_AUDIT))
 		return VOCAB_AUDIT;
 	return VOCAB_ALLOWED;
+}
+
+/*
+ * --verdict, as flows reads it (vocab.h): denied is a drop, any reason;
+ * allowed a policy's allow (a verdict event), audit one that a policy in
+ * audit mode would have denied; forwarded a forwarded packet (a trace);
+ * Hubble's FORWARDED (passed) whatever passed. An event of a type this
+ * binary does not know is none of them.
+ */
+static bool verdict_is(const struct xcni_event *ev, int v)
+{
+	int e = event_verdict(ev);
+
+	if (ev->type < XCNI_EV_DROP || ev->type > XCNI_EV_TRACE)
+		return false;
+	return v == VOCAB_PASSED ? e == VOCAB_ALLOWED || e == VOCAB_FORWARDED : e == v;
 }
 
 /* What an event is about, named once for the filters and the columns. */
@@ -392,7 +382,9 @@ static void event_policy(const struct msrc *s, const struct xcni_event *ev, stru
 {
 	const char *side = ev->pol_dir == XCNI_DIR_FROM_POD ? "egress" : "ingress";
 	const struct xcni_reason_info *ri = xcni_reason_info(ev->reason);
-	char name[340], by[800] = "", pod[340], qr[XCNI_RULENAME_LEN + 4], rsn[32];
+	bool tier_drop = (ev->reason == XCNI_DROP_POLICY_ADMIN ||
+			  ev->reason == XCNI_DROP_POLICY_BASELINE) && ev->type == XCNI_EV_DROP;
+	char name[340], by[800] = "", pod[340], qr[XCNI_RULENAME_LEN + 4], rsn[32], rule[800];
 
 	p->text[0] = p->by_json[0] = '\0';
 	if (ri)
@@ -400,29 +392,24 @@ static void event_policy(const struct msrc *s, const struct xcni_event *ev, stru
 	else
 		snprintf(rsn, sizeof(rsn), "reason%d", ev->reason);
 	snprintf(p->summary, sizeof(p->summary), "%s", rsn);
+	/* The rule that decided: "x/allow rule 0", a named one's name quoted after. */
+	if (ev->type == XCNI_EV_VERDICT || tier_drop)
+		snprintf(rule, sizeof(rule), "%s rule %u%s",
+			 policy_name(s->polname_fd, ev->policy_id, name, sizeof(name)), ev->rule,
+			 quoted_rule(s, ev, qr, sizeof(qr)));
 	if (ev->type == XCNI_EV_VERDICT && event_verdict(ev) == VOCAB_AUDIT) {
 		/* allowed, but a policy in audit mode would have denied it */
-		policy_name(s->polname_fd, ev->policy_id, name, sizeof(name));
-		snprintf(p->text, sizeof(p->text), "audit %s: would deny, by %s rule %u%s", side, name,
-			 ev->rule, quoted_rule(s, ev, qr, sizeof(qr)));
-		snprintf(p->summary, sizeof(p->summary), "%s: %s rule %u%s would deny", side, name,
-			 ev->rule, quoted_rule(s, ev, qr, sizeof(qr)));
+		snprintf(p->text, sizeof(p->text), "audit %s: would deny, by %s", side, rule);
+		snprintf(p->summary, sizeof(p->summary), "%s: %s would deny", side, rule);
 	} else if (ev->type == XCNI_EV_VERDICT && XCNI_POLV_TIER(ev->pol_flags) == XCNI_TIER_DEFAULT) {
 		snprintf(p->text, sizeof(p->text), "allow %s: no tier decided (allowed by default)", side);
 		snprintf(p->summary, sizeof(p->summary), "%s: no tier decided", side);
 	} else if (ev->type == XCNI_EV_VERDICT) {
-		policy_name(s->polname_fd, ev->policy_id, name, sizeof(name));
-		snprintf(p->text, sizeof(p->text), "allow %s by %s rule %u%s", side, name, ev->rule,
-			 quoted_rule(s, ev, qr, sizeof(qr)));
-		snprintf(p->summary, sizeof(p->summary), "%s by %s rule %u%s", side, name, ev->rule,
-			 quoted_rule(s, ev, qr, sizeof(qr)));
-	} else if ((ev->reason == XCNI_DROP_POLICY_ADMIN || ev->reason == XCNI_DROP_POLICY_BASELINE) &&
-		   ev->type == XCNI_EV_DROP) {
-		policy_name(s->polname_fd, ev->policy_id, name, sizeof(name));
-		snprintf(p->text, sizeof(p->text), "deny %s by %s rule %u%s", side, name, ev->rule,
-			 quoted_rule(s, ev, qr, sizeof(qr)));
-		snprintf(p->summary, sizeof(p->summary), "%s: %s rule %u%s", rsn, name, ev->rule,
-			 quoted_rule(s, ev, qr, sizeof(qr)));
+		snprintf(p->text, sizeof(p->text), "allow %s by %s", side, rule);
+		snprintf(p->summary, sizeof(p->summary), "%s by %s", side, rule);
+	} else if (tier_drop) {
+		snprintf(p->text, sizeof(p->text), "deny %s by %s", side, rule);
+		snprintf(p->summary, sizeof(p->summary), "%s: %s", rsn, rule);
 	} else if (is_policy_drop(ev->reason)) {
 		/* "deny ingress: x/deny isolates x/b, nothing allows" */
 		drop_isolators(s, ev, by, p->by_json, sizeof(by) - 16, pod);
