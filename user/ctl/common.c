@@ -546,19 +546,6 @@ bool filter_match(const struct filter *f, const struct frow *r)
 
 /* ---- names ------------------------------------------------------------------ */
 
-void pt_addr_port(struct ptable *t, __u8 proto, __u32 ip, __u16 port)
-{
-	char buf[INET_ADDRSTRLEN];
-
-	/* The ports the data plane tracks (parse.h): SCTP's common header has them too. */
-	if (proto == IPPROTO_TCP || proto == IPPROTO_UDP || proto == IPPROTO_SCTP)
-		pt_strf(t, "%s:%u", ip_str(ip, buf), ntohs(port));
-	else if (proto == IPPROTO_ICMP)
-		pt_strf(t, "%s:id=%u", ip_str(ip, buf), ntohs(port));
-	else
-		pt_str(t, ip_str(ip, buf));
-}
-
 void pt_proto(struct ptable *t, __u8 proto)
 {
 	const char *s = proto_name(proto);
@@ -601,27 +588,19 @@ void pt_ct_state(struct ptable *t, __u8 state)
 		pt_strf(t, "%u", state);
 }
 
-void pt_addr6_port(struct ptable *t, __u8 proto, const __u8 ip6[16], __u16 port)
+void pt_end(struct ptable *t, __u8 fam, __u8 proto, const void *a, __u16 port)
 {
 	char buf[INET6_ADDRSTRLEN];
+	bool v6 = fam == XCNI_AF_INET6;
 
-	inet_ntop(AF_INET6, ip6, buf, sizeof(buf));
+	inet_ntop(v6 ? AF_INET6 : AF_INET, a, buf, sizeof(buf));
+	/* The ports the data plane tracks (parse.h): SCTP's common header has them too. */
 	if (proto == IPPROTO_TCP || proto == IPPROTO_UDP || proto == IPPROTO_SCTP)
-		pt_strf(t, "[%s]:%u", buf, ntohs(port));
-	else if (proto == IPPROTO_ICMPV6 && port)
+		pt_strf(t, "%s%s%s:%u", v6 ? "[" : "", buf, v6 ? "]" : "", ntohs(port));
+	else if (v6 ? proto == IPPROTO_ICMPV6 && port : proto == IPPROTO_ICMP)
 		pt_strf(t, "%s:id=%u", buf, ntohs(port));
 	else
 		pt_str(t, buf);
-}
-
-void pt_end(struct ptable *t, __u8 fam, __u8 proto, const void *a, __u16 port)
-{
-	__u32 ip;
-
-	if (fam == XCNI_AF_INET6)
-		return pt_addr6_port(t, proto, a, port);
-	memcpy(&ip, a, 4);
-	pt_addr_port(t, proto, ip, port);
 }
 
 void pt_ip(struct ptable *t, __u8 fam, const void *a)

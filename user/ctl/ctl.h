@@ -258,11 +258,8 @@ const char *tunnel_str(const struct xcni_ipcache_val *v, char buf[INET6_ADDRSTRL
 /* An ipBlock prefix of polcidr as "ADDR/LEN", either family. */
 const char *polcidr_str(const struct xcni_polcidr_key *k, char *buf, size_t len);
 const char *reserved_identity(__u32 id);
-/* "10.0.0.1:80"; ICMP echo shows its id; other protocols have no ports. */
-void pt_addr_port(struct ptable *t, __u8 proto, __u32 ip, __u16 port);
-/* The same for an IPv6 address: "[addr]:port". */
-void pt_addr6_port(struct ptable *t, __u8 proto, const __u8 ip6[16], __u16 port);
-/* Either of the two by family fam (a: 4 or 16 bytes). */
+/* An end of family fam (a: 4 or 16 bytes): "10.0.0.1:80", "[fd00::1]:80"; ICMP
+ * echo shows its id; other protocols have no ports. */
 void pt_end(struct ptable *t, __u8 fam, __u8 proto, const void *a, __u16 port);
 /* An address of family fam as inet_ntop writes it. */
 void pt_ip(struct ptable *t, __u8 fam, const void *a);

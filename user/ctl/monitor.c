@@ -580,12 +580,13 @@ static int on_event(void *arg, void *data, size_t len)
 	const struct xcni_reason_info *ri;
 	struct evnames n = {};
 	struct evpolicy *p;
-	char buf[INET6_ADDRSTRLEN], when[48], se[400], de[400];
+	char when[48], se[400], de[400];
 	const char *word[] = { [VOCAB_ALLOWED] = "allowed", [VOCAB_DENIED] = "denied",
 			       [VOCAB_AUDIT] = "audit", [VOCAB_FORWARDED] = "forwarded" };
 	const char *t;
 	/* An IPv6 packet's record: the IPv4 one with the IPv6 addresses after it. */
 	bool v6 = len >= sizeof(struct xcni_event6);
+	__u8 fam = v6 ? XCNI_AF_INET6 : XCNI_AF_INET;
 
 	/* Programs from before the Service fields write the shorter record, whose
 	 * last two bytes (a pad then) are rev_nat's, always 0. */
@@ -616,12 +617,9 @@ static int on_event(void *arg, void *data, size_t len)
 	if (!p)
 		return -ENOMEM;
 	event_policy(s, ev, p);
-	if (n.svc[0] || ev->rev_nat) {
-		size_t l = strlen(p->summary);
-
-		snprintf(p->summary + l, sizeof(p->summary) - l, " svc %s%s", n.svc[0] ? n.svc : "?",
+	if (n.svc[0] || ev->rev_nat)
+		ctl_catf(p->summary, sizeof(p->summary), " svc %s%s", n.svc[0] ? n.svc : "?",
 			 ev->backend_id ? "" : ": no backend");
-	}
 	ri = xcni_reason_info(ev->reason);
 	if (m->multi)
 		pt_str(m->t, s->node);
@@ -658,23 +656,12 @@ static int on_event(void *arg, void *data, size_t len)
 	pt_str(m->t, xcni_dir_name(ev->dir));
 	pt_uint(m->t, event_ep(s, ev, &n));
 	pt_uint(m->t, ev->ifindex);
-	if ((t = proto_name(ev->proto)))
-		pt_str(m->t, t);
-	else
-		pt_strf(m->t, "%u", ev->proto);
-	if (v6) {
-		pt_addr6_port(m->t, ev->proto, ev6.saddr6, ev->sport);
-		pt_addr6_port(m->t, ev->proto, ev6.daddr6, ev->dport);
-		pt_str(m->t, inet_ntop(AF_INET6, ev6.saddr6, buf, sizeof(buf)));
-		pt_uint(m->t, ntohs(ev->sport));
-		pt_str(m->t, inet_ntop(AF_INET6, ev6.daddr6, buf, sizeof(buf)));
-	} else {
-		pt_addr_port(m->t, ev->proto, ev->saddr, ev->sport);
-		pt_addr_port(m->t, ev->proto, ev->daddr, ev->dport);
-		pt_str(m->t, ip_str(ev->saddr, buf));
-		pt_uint(m->t, ntohs(ev->sport));
-		pt_str(m->t, ip_str(ev->daddr, buf));
-	}
+	pt_proto(m->t, ev->proto);
+	pt_end(m->t, fam, ev->proto, n.saddr, ev->sport);
+	pt_end(m->t, fam, ev->proto, n.daddr, ev->dport);
+	pt_ip(m->t, fam, n.saddr);
+	pt_uint(m->t, ntohs(ev->sport));
+	pt_ip(m->t, fam, n.daddr);
 	pt_uint(m->t, ntohs(ev->dport));
 	pt_str(m->t, n.spod[0] ? n.spod : NULL);
 	pt_str(m->t, n.dpod[0] ? n.dpod : NULL);

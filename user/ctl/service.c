@@ -291,7 +291,7 @@ static const struct pt_col be_cols[] = {
 
 static void svc_row(struct ptable *t, const struct svc_maps *m, const struct svc_rec *r)
 {
-	char buf[160], a[INET6_ADDRSTRLEN];
+	char buf[160];
 	struct xcni_svcname n;
 	const char *s;
 
@@ -299,13 +299,9 @@ static void svc_row(struct ptable *t, const struct svc_maps *m, const struct svc
 	pt_strf(t, "%s/%s", buf, proto_name(r->k.proto) ?: "?");
 	svcname_cols(t, m->name >= 0 && !bpf_map_lookup_elem(m->name, &r->v.id, &n) && n.name[0] ?
 				&n : NULL);
-	pt_str(t, inet_ntop(r->k.family == XCNI_AF_INET6 ? AF_INET6 : AF_INET, r->k.addr, a,
-			    sizeof(a)));
+	pt_ip(t, r->k.family, r->k.addr);
 	pt_uint(t, ntohs(r->k.port));
-	if ((s = proto_name(r->k.proto)))
-		pt_str(t, s);
-	else
-		pt_strf(t, "%u", r->k.proto);
+	pt_proto(t, r->k.proto);
 	if ((s = scope_name(r->k.scope)))
 		pt_str(t, s);
 	else
