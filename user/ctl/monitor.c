@@ -375,6 +375,7 @@ struct evpolicy {
 	char text[1200]; /* "deny ingress: x/deny isolates x/b, nothing allows"; "" none */
 	char summary[1200]; /* "drop-policy-ingress: isolated by x/deny" */
 	char by_json[800]; /* the isolating policies, "x/a,x/b"; "" none */
+	char reason[48]; /* the reason's name, "reasonN" for one this binary does not know */
 };
 
 /* Which rule allowed an event, or that nothing did. */
@@ -384,13 +385,14 @@ static void event_policy(const struct msrc *s, const struct xcni_event *ev, stru
 	const struct xcni_reason_info *ri = xcni_reason_info(ev->reason);
 	bool tier_drop = (ev->reason == XCNI_DROP_POLICY_ADMIN ||
 			  ev->reason == XCNI_DROP_POLICY_BASELINE) && ev->type == XCNI_EV_DROP;
-	char name[340], by[800] = "", pod[340], qr[XCNI_RULENAME_LEN + 4], rsn[32], rule[800];
+	char name[340], by[800] = "", pod[340], qr[XCNI_RULENAME_LEN + 4], rule[800];
+	const char *rsn = p->reason;
 
 	p->text[0] = p->by_json[0] = '\0';
 	if (ri)
-		snprintf(rsn, sizeof(rsn), "%s", ri->name);
+		snprintf(p->reason, sizeof(p->reason), "%s", ri->name);
 	else
-		snprintf(rsn, sizeof(rsn), "reason%d", ev->reason);
+		snprintf(p->reason, sizeof(p->reason), "reason%d", ev->reason);
 	snprintf(p->summary, sizeof(p->summary), "%s", rsn);
 	/* The rule that decided: "x/allow rule 0", a named one's name quoted after. */
 	if (ev->type == XCNI_EV_VERDICT || tier_drop)
@@ -577,7 +579,6 @@ static int on_event(void *arg, void *data, size_t len)
 	struct monitor *m = s->m;
 	struct xcni_event6 ev6 = {};
 	const struct xcni_event *ev = &ev6.ev;
-	const struct xcni_reason_info *ri;
 	struct evnames n = {};
 	struct evpolicy *p;
 	char when[48], se[400], de[400];
@@ -620,7 +621,6 @@ static int on_event(void *arg, void *data, size_t len)
 	if (n.svc[0] || ev->rev_nat)
 		ctl_catf(p->summary, sizeof(p->summary), " svc %s%s", n.svc[0] ? n.svc : "?",
 			 ev->backend_id ? "" : ": no backend");
-	ri = xcni_reason_info(ev->reason);
 	if (m->multi)
 		pt_str(m->t, s->node);
 	if (m->c->time_mono) {
@@ -648,10 +648,7 @@ static int on_event(void *arg, void *data, size_t len)
 	pt_str(m->t, word[event_verdict(ev)]);
 	summary_fit(m, p->summary, sizeof(p->summary));
 	pt_str(m->t, p->summary);
-	if (ri)
-		pt_str(m->t, ri->name);
-	else
-		pt_strf(m->t, "reason%d", ev->reason);
+	pt_str(m->t, p->reason);
 	pt_int(m->t, ev->reason);
 	pt_str(m->t, xcni_dir_name(ev->dir));
 	pt_uint(m->t, event_ep(s, ev, &n));
