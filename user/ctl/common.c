@@ -323,26 +323,17 @@ bool in_prefix6(const __u8 ip[16], const __u8 net[16], unsigned int len)
 	return len == 0;
 }
 
-/* The identity the ipcache gives ip (longest prefix), as the programs see it. */
-static int ipcache_identity(int fd, __u32 ip, __u32 *id)
+/* The identity the ipcache (IPv4) or ipcache6 gives ip (longest prefix), as the programs see it. */
+static int ipcache_identity(const struct filter *f, __u8 fam, const void *ip, __u32 *id)
 {
-	struct xcni_ipcache_key k = { .prefixlen = 32, .addr = ip };
+	struct xcni_ipcache6_key k6 = { .prefixlen = 128 };
+	struct xcni_ipcache_key k = { .prefixlen = 32 };
+	bool v6 = fam == XCNI_AF_INET6;
+	int fd = v6 ? f->ipcache6_fd : f->ipcache_fd;
 	struct xcni_ipcache_val v;
 
-	if (fd < 0 || bpf_map_lookup_elem(fd, &k, &v))
-		return -ENOENT;
-	*id = v.identity;
-	return 0;
-}
-
-/* The same for an IPv6 address, in the ipcache6 (fd: that map). */
-static int ipcache6_identity(int fd, const __u8 ip[16], __u32 *id)
-{
-	struct xcni_ipcache6_key k = { .prefixlen = 128 };
-	struct xcni_ipcache_val v;
-
-	memcpy(k.addr, ip, 16);
-	if (fd < 0 || bpf_map_lookup_elem(fd, &k, &v))
+	memcpy(v6 ? (void *)k6.addr : (void *)&k.addr, ip, fam_len(fam));
+	if (fd < 0 || bpf_map_lookup_elem(fd, v6 ? (void *)&k6 : (void *)&k, &v))
 		return -ENOENT;
 	*id = v.identity;
 	return 0;
@@ -408,14 +399,14 @@ int filter_open(const struct ctl_ctx *c, struct filter *f, unsigned int flags)
 		f->ipcache6_fd = map_open_quiet(c, &m_ipcache6);
 	}
 	if ((flags & FILTER_BY_IDENTITY) && (f->opts & OPT_IP) && f->ip_family == XCNI_AF_INET6) {
-		if (!ipcache6_identity(f->ipcache6_fd, f->ip6, &f->ip_id))
+		if (!ipcache_identity(f, XCNI_AF_INET6, f->ip6, &f->ip_id))
 			return 0;
 		pr_err("--ip %s: not in the ipcache6: it has no identity\n", c->ip);
 		err = -ENOENT;
 		goto close;
 	}
 	if ((flags & FILTER_BY_IDENTITY) && (f->opts & (OPT_IP | OPT_POD)) &&
-	    ipcache_identity(f->ipcache_fd, f->ip, &f->ip_id)) {
+	    ipcache_identity(f, XCNI_AF_INET, &f->ip, &f->ip_id)) {
 		pr_err("%s %s: %s is not in the ipcache: it has no identity\n",
 		       f->opts & OPT_POD ? "--pod" : "--ip", f->opts & OPT_POD ? c->pod : c->ip,
 		       ip_str(f->ip, buf));
@@ -519,11 +510,11 @@ bool filter_match(const struct filter *f, const struct frow *r)
 		for (i = 0, hit = false; i < r->nid && !hit; i++)
 			hit = r->id[i] == f->identity;
 		for (i = 0; !r->nid && i < r->naddr && !hit; i++)
-			hit = r->plen[i] == 32 && !ipcache_identity(f->ipcache_fd, r->addr[i], &id) &&
+			hit = r->plen[i] == 32 && !ipcache_identity(f, XCNI_AF_INET, &r->addr[i], &id) &&
 			      id == f->identity;
 		for (i = 0; !r->nid && i < r->naddr6 && !hit; i++)
 			hit = r->plen6[i] == 128 &&
-			      !ipcache6_identity(f->ipcache6_fd, r->addr6[i], &id) && id == f->identity;
+			      !ipcache_identity(f, XCNI_AF_INET6, r->addr6[i], &id) && id == f->identity;
 		if (!hit)
 			return false;
 	}
@@ -533,11 +524,12 @@ bool filter_match(const struct filter *f, const struct frow *r)
 		for (i = 0; !r->labels && i < r->nid && !hit; i++)
 			hit = id_labels_match(f, r->id[i]);
 		for (i = 0; !r->labels && !r->nid && i < r->naddr && !hit; i++)
-			hit = r->plen[i] == 32 && !ipcache_identity(f->ipcache_fd, r->addr[i], &id) &&
+			hit = r->plen[i] == 32 && !ipcache_identity(f, XCNI_AF_INET, &r->addr[i], &id) &&
 			      id_labels_match(f, id);
 		for (i = 0; !r->labels && !r->nid && i < r->naddr6 && !hit; i++)
 			hit = r->plen6[i] == 128 &&
-			      !ipcache6_identity(f->ipcache6_fd, r->addr6[i], &id) && id_labels_match(f, id);
+			      !ipcache_identity(f, XCNI_AF_INET6, r->addr6[i], &id) &&
+			      id_labels_match(f, id);
 		if (!hit)
 			return false;
 	}
