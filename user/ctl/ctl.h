@@ -423,8 +423,6 @@ char *pt_json_string(struct ptable *t, int *err);
 
 /* ---- the lab (lab.c) ----------------------------------------------------- */
 
-/* xcnictl lab ...: argv[0] is "lab"; the exit code. */
-int ctl_lab_main(int argc, char **argv);
 /* xcnictl connectivity test ... (connectivity.c): argv[0] is "connectivity"; the exit code. */
 int ctl_connectivity_main(int argc, char **argv);
 struct lab_ct_opts;

@@ -12,11 +12,6 @@
 #include "ctl/ctl.h"
 #include "lab/lab.h"
 
-int ctl_lab_main(int argc, char **argv)
-{
-	return lab_main(argc, argv);
-}
-
 /* Where lab_open() looks: $XCNI_LAB_DIR, else the default. */
 static const char *lab_dir(void)
 {

@@ -129,16 +129,11 @@ static void tgz_add(struct tgz *t, const char *name, const char *text, size_t le
 
 /* ---- what goes in ---------------------------------------------------------------- */
 
+/* A child's: argv run by this binary (its output is the parent's, ctl_child_output). */
 static int exec_self(void *argv)
 {
 	execv("/proc/self/exe", argv);
 	return 127;
-}
-
-/* argv run by this binary; its stdout and stderr into *out. The exit status, or -errno. */
-static int run_self(char *const argv[], char **out, size_t *len)
-{
-	return ctl_child_output(exec_self, (void *)argv, true, SD_MAX_OUT, out, len);
 }
 
 /* A file read whole (at most SD_MAX_OUT, its end kept): 0 or -errno. */
@@ -208,7 +203,7 @@ static void add_cmd(struct tgz *t, struct runlog *rl, const char *where_opt, con
 	for (size_t i = 0; args[i] && a < ARRAY_SIZE(argv) - 1; i++)
 		argv[a++] = (char *)args[i];
 	argv[a] = NULL;
-	rc = run_self(argv, &out, &len);
+	rc = ctl_child_output(exec_self, argv, true, SD_MAX_OUT, &out, &len);
 	fprintf(rl->f, "%-28s exit %d:", file, rc);
 	for (size_t i = 0; i < a; i++)
 		fprintf(rl->f, " %s", argv[i]);

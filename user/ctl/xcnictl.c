@@ -118,7 +118,7 @@ static const struct own {
 	const struct option *opts;
 	const char *shortopts;
 } owns[] = {
-	{ "lab", NULL, ctl_lab_main, NULL, 0, NULL, NULL },
+	{ "lab", NULL, lab_main, NULL, 0, NULL, NULL },
 	{ "flows", NULL, ctl_flows_main, NULL, 0, ctl_flows_opts, ctl_flows_short },
 	{ "status", NULL, ctl_status_main, NULL, 0, ctl_status_opts, ctl_status_short },
 	{ "sysdump", NULL, ctl_sysdump_main, NULL, 0, ctl_sysdump_opts, ctl_sysdump_short },
@@ -389,10 +389,10 @@ int ctl_cmd_flags(const struct cmd *cmd, const char *sub, char *buf, size_t n)
 	const struct own *own = own_of(cmd);
 	size_t off;
 
-	global_flags(buf, n, own && own->fn == ctl_lab_main);
+	global_flags(buf, n, own && own->fn == lab_main);
 	off = strlen(buf);
 
-	if (own && own->fn == ctl_lab_main) {
+	if (own && own->fn == lab_main) {
 		const char *lf = sub ? lab_cmd_flags(sub) : "";
 
 		if (lf && *lf)
@@ -733,7 +733,7 @@ static int own_globals_check(bool lab, const char *sub, const char *where,
 static int own_main(const struct cmd *cmd, int argc, char **argv, int cw, struct global *g)
 {
 	const struct own *own = own_of(cmd);
-	bool lab = own->fn == ctl_lab_main;
+	bool lab = own->fn == lab_main;
 	char **out = calloc((size_t)argc + 2 * ARRAY_SIZE(g->nodes) + 8, sizeof(*out));
 	struct own_words w = { .pass = calloc((size_t)argc + 1, sizeof(*w.pass)) };
 	char flags[2048], where[96];
