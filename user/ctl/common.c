@@ -4,127 +4,50 @@
  * the walk of a live map, the filter layer, and the parsers and formatters
  * of addresses, identities, protocols and names.
  */
+#include <fcntl.h>
+#include <stdarg.h>
 #include <strings.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #include "ctl/ctl.h"
 
 /* ---- maps ------------------------------------------------------------------ */
 
-const struct map_spec m_fqdn = {
-	"xcni_fqdn", BPF_MAP_TYPE_HASH, sizeof(struct xcni_fqdn_key), sizeof(struct xcni_fqdn_val), 0
-};
-const struct map_spec m_fqdn_pat = {
-	"xcni_fqdn_pat", BPF_MAP_TYPE_HASH, sizeof(struct xcni_fqdn_pat_key),
-	sizeof(struct xcni_fqdn_pat), 0
-};
-
-const struct map_spec m_endpoints = {
-	"xcni_endpoints", BPF_MAP_TYPE_HASH, sizeof(__u32), sizeof(struct xcni_endpoint), 0
-};
-const struct map_spec m_ct = {
-	"xcni_ct", BPF_MAP_TYPE_LRU_HASH, sizeof(struct xcni_ct_key), sizeof(struct xcni_ct_entry), 0
-};
-const struct map_spec m_endpoints6 = {
-	"xcni_endpoints6", BPF_MAP_TYPE_HASH, sizeof(struct xcni_in6), sizeof(struct xcni_endpoint), 0
-};
-const struct map_spec m_ct6 = {
-	"xcni_ct6", BPF_MAP_TYPE_LRU_HASH, sizeof(struct xcni_ct6_key), sizeof(struct xcni_ct_entry), 0
-};
-const struct map_spec m_ipcache6 = {
-	"xcni_ipcache6", BPF_MAP_TYPE_LPM_TRIE, sizeof(struct xcni_ipcache6_key),
-	sizeof(struct xcni_ipcache_val), 0
-};
-const struct map_spec m_polkey6 = {
-	"xcni_polkey6", BPF_MAP_TYPE_HASH, sizeof(struct xcni_in6), sizeof(__u32), 0
-};
-const struct map_spec m_metrics = {
-	"xcni_metrics", BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(struct xcni_metric),
-	XCNI_NR_METRICS
-};
-const struct map_spec m_events = {
-	"xcni_events", BPF_MAP_TYPE_RINGBUF, 0, 0, 0
-};
-const struct map_spec m_config = {
-	"xcni_config", BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(struct xcni_config), 1
-};
-const struct map_spec m_identity = {
-	"xcni_identity", BPF_MAP_TYPE_HASH, sizeof(__u32), sizeof(struct xcni_idlabels), 0
-};
-const struct map_spec m_ipcache = {
-	"xcni_ipcache", BPF_MAP_TYPE_LPM_TRIE, sizeof(struct xcni_ipcache_key),
-	sizeof(struct xcni_ipcache_val), 0
-};
-const struct map_spec m_polep = {
-	"xcni_polep", BPF_MAP_TYPE_HASH, sizeof(__u32), sizeof(struct xcni_polep), 0
-};
-const struct map_spec m_policy = {
-	"xcni_policy", BPF_MAP_TYPE_HASH, sizeof(struct xcni_polhash_key),
-	sizeof(struct xcni_policy_val), 0
-};
-const struct map_spec m_polrange = {
-	"xcni_polrange", BPF_MAP_TYPE_LPM_TRIE, sizeof(struct xcni_policy_key),
-	sizeof(struct xcni_policy_val), 0
-};
-const struct map_spec m_polcidr = {
-	"xcni_polcidr", BPF_MAP_TYPE_LPM_TRIE, sizeof(struct xcni_polcidr_key), sizeof(__u32), 0
-};
-const struct map_spec m_polname = {
-	"xcni_polname", BPF_MAP_TYPE_HASH, sizeof(__u32), sizeof(struct xcni_polname), 0
-};
-const struct map_spec m_rulename = {
-	"xcni_rulename", BPF_MAP_TYPE_HASH, sizeof(struct xcni_rulename_key),
-	sizeof(struct xcni_rulename), 0
-};
-const struct map_spec m_polsel = {
-	"xcni_polsel", BPF_MAP_TYPE_HASH, sizeof(__u32), sizeof(struct xcni_polsel), 0
-};
-const struct map_spec m_podname = {
-	"xcni_podname", BPF_MAP_TYPE_HASH, sizeof(__u32), sizeof(struct xcni_podname), 0
-};
-const struct map_spec m_tunnel = {
-	"xcni_tunnel", BPF_MAP_TYPE_HASH, sizeof(__u32), sizeof(struct xcni_tunnel), 0
-};
-const struct map_spec m_tunstat = {
-	"xcni_tunstat", BPF_MAP_TYPE_PERCPU_HASH, sizeof(__u32), sizeof(struct xcni_tunstat), 0
-};
-const struct map_spec m_tunnel6 = {
-	"xcni_tunnel6", BPF_MAP_TYPE_HASH, sizeof(struct xcni_in6), sizeof(struct xcni_tunnel), 0
-};
-const struct map_spec m_tunstat6 = {
-	"xcni_tunstat6", BPF_MAP_TYPE_PERCPU_HASH, sizeof(struct xcni_in6),
-	sizeof(struct xcni_tunstat), 0
-};
-
-/* An ipcache entry's tunnel endpoint in either family; NULL for none. */
-const char *tunnel_str(const struct xcni_ipcache_val *v, char buf[INET6_ADDRSTRLEN])
-{
-	if (v->flags & XCNI_IPC_TUN6)
-		return inet_ntop(AF_INET6, v->tunnel_ip6, buf, INET6_ADDRSTRLEN);
-	return v->tunnel_ip ? ip_str(v->tunnel_ip, buf) : NULL;
-}
-const struct map_spec m_prefilter = {
-	"xcni_prefilter", BPF_MAP_TYPE_LPM_TRIE, sizeof(struct xcni_prefilter_key),
-	sizeof(struct xcni_prefilter_val), 0
-};
-const struct map_spec m_prefilter6 = {
-	"xcni_prefilter6", BPF_MAP_TYPE_LPM_TRIE, sizeof(struct xcni_prefilter6_key),
-	sizeof(struct xcni_prefilter_val), 0
-};
-const struct map_spec m_pf16 = { "xcni_pf16", BPF_MAP_TYPE_HASH, 4, 4, 0 };
-const struct map_spec m_pf24 = { "xcni_pf24", BPF_MAP_TYPE_HASH, 4, 4, 0 };
-const struct map_spec m_evrate = {
-	"xcni_evrate", BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(struct xcni_evrate), 1
-};
-const struct map_spec m_polrev = { "xcni_polrev", BPF_MAP_TYPE_ARRAY, 4, 4, 1 };
-const struct map_spec m_npgen = { "xcni_npgen", BPF_MAP_TYPE_ARRAY, 4, 8, 1 };
-const struct map_spec m_npaccel = {
-	"xcni_npaccel", BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(struct xcni_metric),
-	XCNI_NPA_NR
-};
-const struct map_spec m_ctstat = {
-	"xcni_ctstat", BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(struct xcni_ctstat), 2
-};
+CTL_MAP(fqdn, HASH, struct xcni_fqdn_key, struct xcni_fqdn_val, 0);
+CTL_MAP(fqdn_pat, HASH, struct xcni_fqdn_pat_key, struct xcni_fqdn_pat, 0);
+CTL_MAP(endpoints, HASH, __u32, struct xcni_endpoint, 0);
+CTL_MAP(ct, LRU_HASH, struct xcni_ct_key, struct xcni_ct_entry, 0);
+CTL_MAP(endpoints6, HASH, struct xcni_in6, struct xcni_endpoint, 0);
+CTL_MAP(ct6, LRU_HASH, struct xcni_ct6_key, struct xcni_ct_entry, 0);
+CTL_MAP(ipcache6, LPM_TRIE, struct xcni_ipcache6_key, struct xcni_ipcache_val, 0);
+CTL_MAP(polkey6, HASH, struct xcni_in6, __u32, 0);
+CTL_MAP(metrics, PERCPU_ARRAY, __u32, struct xcni_metric, XCNI_NR_METRICS);
+const struct map_spec m_events = { "xcni_events", BPF_MAP_TYPE_RINGBUF, 0, 0, 0 };
+CTL_MAP(config, ARRAY, __u32, struct xcni_config, 1);
+CTL_MAP(identity, HASH, __u32, struct xcni_idlabels, 0);
+CTL_MAP(ipcache, LPM_TRIE, struct xcni_ipcache_key, struct xcni_ipcache_val, 0);
+CTL_MAP(polep, HASH, __u32, struct xcni_polep, 0);
+CTL_MAP(policy, HASH, struct xcni_polhash_key, struct xcni_policy_val, 0);
+CTL_MAP(polrange, LPM_TRIE, struct xcni_policy_key, struct xcni_policy_val, 0);
+CTL_MAP(polcidr, LPM_TRIE, struct xcni_polcidr_key, __u32, 0);
+CTL_MAP(polname, HASH, __u32, struct xcni_polname, 0);
+CTL_MAP(rulename, HASH, struct xcni_rulename_key, struct xcni_rulename, 0);
+CTL_MAP(polsel, HASH, __u32, struct xcni_polsel, 0);
+CTL_MAP(podname, HASH, __u32, struct xcni_podname, 0);
+CTL_MAP(tunnel, HASH, __u32, struct xcni_tunnel, 0);
+CTL_MAP(tunstat, PERCPU_HASH, __u32, struct xcni_tunstat, 0);
+CTL_MAP(tunnel6, HASH, struct xcni_in6, struct xcni_tunnel, 0);
+CTL_MAP(tunstat6, PERCPU_HASH, struct xcni_in6, struct xcni_tunstat, 0);
+CTL_MAP(prefilter, LPM_TRIE, struct xcni_prefilter_key, struct xcni_prefilter_val, 0);
+CTL_MAP(prefilter6, LPM_TRIE, struct xcni_prefilter6_key, struct xcni_prefilter_val, 0);
+CTL_MAP(pf16, HASH, __u32, __u32, 0);
+CTL_MAP(pf24, HASH, __u32, __u32, 0);
+CTL_MAP(evrate, PERCPU_ARRAY, __u32, struct xcni_evrate, 1);
+CTL_MAP(polrev, ARRAY, __u32, __u32, 1);
+CTL_MAP(npgen, ARRAY, __u32, __u64, 1);
+CTL_MAP(npaccel, PERCPU_ARRAY, __u32, struct xcni_metric, XCNI_NPA_NR);
+CTL_MAP(ctstat, PERCPU_ARRAY, __u32, struct xcni_ctstat, 2);
 
 /*
  * Opens a pinned map and refuses one whose layout is not the one this binary
@@ -328,6 +251,14 @@ const char *ip_str(__u32 ip, char buf[INET_ADDRSTRLEN])
 	return inet_ntop(AF_INET, &ip, buf, INET_ADDRSTRLEN);
 }
 
+/* An ipcache entry's tunnel endpoint in either family; NULL for none. */
+const char *tunnel_str(const struct xcni_ipcache_val *v, char buf[INET6_ADDRSTRLEN])
+{
+	if (v->flags & XCNI_IPC_TUN6)
+		return inet_ntop(AF_INET6, v->tunnel_ip6, buf, INET6_ADDRSTRLEN);
+	return v->tunnel_ip ? ip_str(v->tunnel_ip, buf) : NULL;
+}
+
 const char *polcidr_str(const struct xcni_polcidr_key *k, char *buf, size_t len)
 {
 	return xcni_cidr_str(k->v6 ? AF_INET6 : AF_INET, k->v6 ? (const void *)k->addr6 : &k->addr,
@@ -392,26 +323,17 @@ bool in_prefix6(const __u8 ip[16], const __u8 net[16], unsigned int len)
 	return len == 0;
 }
 
-/* The identity the ipcache gives ip (longest prefix), as the programs see it. */
-static int ipcache_identity(int fd, __u32 ip, __u32 *id)
+/* The identity the ipcache (IPv4) or ipcache6 gives ip (longest prefix), as the programs see it. */
+static int ipcache_identity(const struct filter *f, __u8 fam, const void *ip, __u32 *id)
 {
-	struct xcni_ipcache_key k = { .prefixlen = 32, .addr = ip };
+	struct xcni_ipcache6_key k6 = { .prefixlen = 128 };
+	struct xcni_ipcache_key k = { .prefixlen = 32 };
+	bool v6 = fam == XCNI_AF_INET6;
+	int fd = v6 ? f->ipcache6_fd : f->ipcache_fd;
 	struct xcni_ipcache_val v;
 
-	if (fd < 0 || bpf_map_lookup_elem(fd, &k, &v))
-		return -ENOENT;
-	*id = v.identity;
-	return 0;
-}
-
-/* The same for an IPv6 address, in the ipcache6 (fd: that map). */
-static int ipcache6_identity(int fd, const __u8 ip[16], __u32 *id)
-{
-	struct xcni_ipcache6_key k = { .prefixlen = 128 };
-	struct xcni_ipcache_val v;
-
-	memcpy(k.addr, ip, 16);
-	if (fd < 0 || bpf_map_lookup_elem(fd, &k, &v))
+	memcpy(v6 ? (void *)k6.addr : (void *)&k.addr, ip, fam_len(fam));
+	if (fd < 0 || bpf_map_lookup_elem(fd, v6 ? (void *)&k6 : (void *)&k, &v))
 		return -ENOENT;
 	*id = v.identity;
 	return 0;
@@ -477,14 +399,14 @@ int filter_open(const struct ctl_ctx *c, struct filter *f, unsigned int flags)
 		f->ipcache6_fd = map_open_quiet(c, &m_ipcache6);
 	}
 	if ((flags & FILTER_BY_IDENTITY) && (f->opts & OPT_IP) && f->ip_family == XCNI_AF_INET6) {
-		if (!ipcache6_identity(f->ipcache6_fd, f->ip6, &f->ip_id))
+		if (!ipcache_identity(f, XCNI_AF_INET6, f->ip6, &f->ip_id))
 			return 0;
 		pr_err("--ip %s: not in the ipcache6: it has no identity\n", c->ip);
 		err = -ENOENT;
 		goto close;
 	}
 	if ((flags & FILTER_BY_IDENTITY) && (f->opts & (OPT_IP | OPT_POD)) &&
-	    ipcache_identity(f->ipcache_fd, f->ip, &f->ip_id)) {
+	    ipcache_identity(f, XCNI_AF_INET, &f->ip, &f->ip_id)) {
 		pr_err("%s %s: %s is not in the ipcache: it has no identity\n",
 		       f->opts & OPT_POD ? "--pod" : "--ip", f->opts & OPT_POD ? c->pod : c->ip,
 		       ip_str(f->ip, buf));
@@ -588,11 +510,11 @@ bool filter_match(const struct filter *f, const struct frow *r)
 		for (i = 0, hit = false; i < r->nid && !hit; i++)
 			hit = r->id[i] == f->identity;
 		for (i = 0; !r->nid && i < r->naddr && !hit; i++)
-			hit = r->plen[i] == 32 && !ipcache_identity(f->ipcache_fd, r->addr[i], &id) &&
+			hit = r->plen[i] == 32 && !ipcache_identity(f, XCNI_AF_INET, &r->addr[i], &id) &&
 			      id == f->identity;
 		for (i = 0; !r->nid && i < r->naddr6 && !hit; i++)
 			hit = r->plen6[i] == 128 &&
-			      !ipcache6_identity(f->ipcache6_fd, r->addr6[i], &id) && id == f->identity;
+			      !ipcache_identity(f, XCNI_AF_INET6, r->addr6[i], &id) && id == f->identity;
 		if (!hit)
 			return false;
 	}
@@ -602,11 +524,12 @@ bool filter_match(const struct filter *f, const struct frow *r)
 		for (i = 0; !r->labels && i < r->nid && !hit; i++)
 			hit = id_labels_match(f, r->id[i]);
 		for (i = 0; !r->labels && !r->nid && i < r->naddr && !hit; i++)
-			hit = r->plen[i] == 32 && !ipcache_identity(f->ipcache_fd, r->addr[i], &id) &&
+			hit = r->plen[i] == 32 && !ipcache_identity(f, XCNI_AF_INET, &r->addr[i], &id) &&
 			      id_labels_match(f, id);
 		for (i = 0; !r->labels && !r->nid && i < r->naddr6 && !hit; i++)
 			hit = r->plen6[i] == 128 &&
-			      !ipcache6_identity(f->ipcache6_fd, r->addr6[i], &id) && id_labels_match(f, id);
+			      !ipcache_identity(f, XCNI_AF_INET6, r->addr6[i], &id) &&
+			      id_labels_match(f, id);
 		if (!hit)
 			return false;
 	}
@@ -614,19 +537,6 @@ bool filter_match(const struct filter *f, const struct frow *r)
 }
 
 /* ---- names ------------------------------------------------------------------ */
-
-void pt_addr_port(struct ptable *t, __u8 proto, __u32 ip, __u16 port)
-{
-	char buf[INET_ADDRSTRLEN];
-
-	/* The ports the data plane tracks (parse.h): SCTP's common header has them too. */
-	if (proto == IPPROTO_TCP || proto == IPPROTO_UDP || proto == IPPROTO_SCTP)
-		pt_strf(t, "%s:%u", ip_str(ip, buf), ntohs(port));
-	else if (proto == IPPROTO_ICMP)
-		pt_strf(t, "%s:id=%u", ip_str(ip, buf), ntohs(port));
-	else
-		pt_str(t, ip_str(ip, buf));
-}
 
 void pt_proto(struct ptable *t, __u8 proto)
 {
@@ -670,27 +580,19 @@ void pt_ct_state(struct ptable *t, __u8 state)
 		pt_strf(t, "%u", state);
 }
 
-void pt_addr6_port(struct ptable *t, __u8 proto, const __u8 ip6[16], __u16 port)
+void pt_end(struct ptable *t, __u8 fam, __u8 proto, const void *a, __u16 port)
 {
 	char buf[INET6_ADDRSTRLEN];
+	bool v6 = fam == XCNI_AF_INET6;
 
-	inet_ntop(AF_INET6, ip6, buf, sizeof(buf));
+	inet_ntop(v6 ? AF_INET6 : AF_INET, a, buf, sizeof(buf));
+	/* The ports the data plane tracks (parse.h): SCTP's common header has them too. */
 	if (proto == IPPROTO_TCP || proto == IPPROTO_UDP || proto == IPPROTO_SCTP)
-		pt_strf(t, "[%s]:%u", buf, ntohs(port));
-	else if (proto == IPPROTO_ICMPV6 && port)
+		pt_strf(t, "%s%s%s:%u", v6 ? "[" : "", buf, v6 ? "]" : "", ntohs(port));
+	else if (v6 ? proto == IPPROTO_ICMPV6 && port : proto == IPPROTO_ICMP)
 		pt_strf(t, "%s:id=%u", buf, ntohs(port));
 	else
 		pt_str(t, buf);
-}
-
-void pt_end(struct ptable *t, __u8 fam, __u8 proto, const void *a, __u16 port)
-{
-	__u32 ip;
-
-	if (fam == XCNI_AF_INET6)
-		return pt_addr6_port(t, proto, a, port);
-	memcpy(&ip, a, 4);
-	pt_addr_port(t, proto, ip, port);
 }
 
 void pt_ip(struct ptable *t, __u8 fam, const void *a)
@@ -859,4 +761,66 @@ int ctl_where_check(int argc, char **argv, const char *name, const char *help, c
 	if (!w->pin_given && !((w->pin_dir = getenv("XCNI_PIN_DIR")) && *w->pin_dir))
 		w->pin_dir = XCNI_PIN_ROOT;
 	return -1;
+}
+
+int ctl_child_output(int (*fn)(void *arg), void *arg, bool both, size_t max, char **out,
+		     size_t *len)
+{
+	FILE *f = open_memstream(out, len);
+	int p[2], st;
+	pid_t pid;
+
+	if (!f)
+		return -ENOMEM;
+	if (pipe2(p, O_CLOEXEC)) {
+		fclose(f);
+		return -errno;
+	}
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0) {
+		close(p[0]);
+		close(p[1]);
+		fclose(f);
+		return -errno;
+	}
+	if (!pid) {
+		dup2(p[1], 1);
+		if (both)
+			dup2(p[1], 2);
+		st = fn(arg);
+		fflush(stdout);
+		_exit(st);
+	}
+	close(p[1]);
+	for (;;) {
+		char buf[65536];
+		ssize_t r = read(p[0], buf, sizeof(buf));
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		/* Past max, read on (the child must not block) but keep nothing. */
+		if (*len + (size_t)r <= max)
+			fwrite(buf, 1, (size_t)r, f);
+		fflush(f);
+	}
+	close(p[0]);
+	fclose(f);
+	if (waitpid(pid, &st, 0) < 0)
+		return -errno;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+const char *ctl_catf(char *buf, size_t len, const char *fmt, ...)
+{
+	size_t l = strnlen(buf, len);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf + l, len - l, fmt, ap);
+	va_end(ap);
+	return buf;
 }

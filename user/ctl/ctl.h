@@ -159,6 +159,10 @@ struct map_spec {
 	__u32 key_size, value_size;
 	__u32 max_entries; /* 0: any */
 };
+/* m_NAME, the map pinned as xcni_NAME: BPF_MAP_TYPE_TYPE, key type K, value type V. */
+#define CTL_MAP(name, type, K, V, max)                                                      \
+	const struct map_spec m_##name = { "xcni_" #name, BPF_MAP_TYPE_##type, sizeof(K), \
+					   sizeof(V), max }
 
 /* The IPv6 maps (absent on an agent older than ABI 7: views then show IPv4 alone). */
 extern const struct map_spec m_endpoints6, m_ct6, m_ipcache6, m_polkey6;
@@ -254,11 +258,8 @@ const char *tunnel_str(const struct xcni_ipcache_val *v, char buf[INET6_ADDRSTRL
 /* An ipBlock prefix of polcidr as "ADDR/LEN", either family. */
 const char *polcidr_str(const struct xcni_polcidr_key *k, char *buf, size_t len);
 const char *reserved_identity(__u32 id);
-/* "10.0.0.1:80"; ICMP echo shows its id; other protocols have no ports. */
-void pt_addr_port(struct ptable *t, __u8 proto, __u32 ip, __u16 port);
-/* The same for an IPv6 address: "[addr]:port". */
-void pt_addr6_port(struct ptable *t, __u8 proto, const __u8 ip6[16], __u16 port);
-/* Either of the two by family fam (a: 4 or 16 bytes). */
+/* An end of family fam (a: 4 or 16 bytes): "10.0.0.1:80", "[fd00::1]:80"; ICMP
+ * echo shows its id; other protocols have no ports. */
 void pt_end(struct ptable *t, __u8 fam, __u8 proto, const void *a, __u16 port);
 /* An address of family fam as inet_ntop writes it. */
 void pt_ip(struct ptable *t, __u8 fam, const void *a);
@@ -408,13 +409,20 @@ int parse_service_arg(const char *s, struct xcni_svcname *n, struct xcni_svc_key
 /* Every frontend of Service n (ports, scopes), sorted by key; -ENOENT (not said) if none. */
 int svc_by_name(int svc_fd, int name_fd, const struct xcni_svcname *n, struct svc_rec **out,
 		size_t *nout);
+/*
+ * fn(arg) run in a child, its stdout (both: and stderr) into *out (*len bytes,
+ * at most max kept; free it): its exit status (128 + a signal's number), or -errno.
+ */
+int ctl_child_output(int (*fn)(void *arg), void *arg, bool both, size_t max, char **out,
+		     size_t *len);
+/* fmt's text appended to the string in buf (len bytes in all, cut to fit): buf. */
+__attribute__((format(printf, 3, 4))) const char *ctl_catf(char *buf, size_t len,
+							  const char *fmt, ...);
 /* Prints t's JSON into a string (without its trailing newline); NULL (err set) on failure. */
 char *pt_json_string(struct ptable *t, int *err);
 
 /* ---- the lab (lab.c) ----------------------------------------------------- */
 
-/* xcnictl lab ...: argv[0] is "lab"; the exit code. */
-int ctl_lab_main(int argc, char **argv);
 /* xcnictl connectivity test ... (connectivity.c): argv[0] is "connectivity"; the exit code. */
 int ctl_connectivity_main(int argc, char **argv);
 struct lab_ct_opts;
@@ -441,6 +449,7 @@ bool ctl_lab_hint(const char *pin_dir, int argc, char **argv);
 struct ctl_lab_node {
 	char name[64];
 	char pin[PATH_MAX];
+	char netns[32]; /* its network namespace's name (lab/state.h) */
 };
 int ctl_lab_nodes(const char *name, struct ctl_lab_node *out, size_t max, size_t *n);
 /* Where status and sysdump look: --pin-dir (default $XCNI_PIN_DIR, else

@@ -328,85 +328,60 @@ static void print_text(struct fopts *fo, json_t *o)
 			 json_string_value(json_object_get(o, "policy_side")) ?: "", policy,
 			 (long long)json_integer_value(json_object_get(o, "rule")), rn ? " \"" : "",
 			 rn ? rn : "", rn ? "\"" : "", dom ? ": domain " : "", dom ? dom : "");
-		if (reason) {
-			size_t l = strlen(by);
-
-			snprintf(by + l, sizeof(by) - l, " (%s)", reason);
-		}
-	}
-	else if (reason)
+		if (reason)
+			ctl_catf(by, sizeof(by), " (%s)", reason);
+	} else if (reason)
 		snprintf(by, sizeof(by), "%s", reason);
 	else
 		snprintf(by, sizeof(by), "-");
 	/* Past the policy: the destination's RST, a closed port (never allowed),
 	 * or its silence. */
 	if (!strcmp(vword, "refused") || !strcmp(vword, "timeout")) {
-		size_t l = strcmp(by, "-") ? strlen(by) : 0;
+		bool none = !strcmp(by, "-");
 
-		snprintf(by + l, sizeof(by) - l, "%s%s", l ? "; " : "",
+		if (none)
+			by[0] = '\0';
+		ctl_catf(by, sizeof(by), "%s%s", none ? "" : "; ",
 			 strcmp(vword, "timeout") ? "nothing listens: the destination answered RST" :
 						    "nothing answered the SYN, no drop seen");
 	}
 	/* Nothing allows it: the policies that isolate the pod, as monitor and explain name them. */
-	if (iso) {
-		size_t l = strlen(by);
-
-		snprintf(by + l, sizeof(by) - l, "; isolated by %s", iso);
-	}
+	if (iso)
+		ctl_catf(by, sizeof(by), "; isolated by %s", iso);
 	/* The allow rules that nearly took it (explain's near misses, the record's). */
-	if ((iso = json_string_value(json_object_get(o, "near_misses")))) {
-		size_t l = strlen(by);
-
-		snprintf(by + l, sizeof(by) - l, "; near miss: %s", iso);
-	}
+	if ((iso = json_string_value(json_object_get(o, "near_misses"))))
+		ctl_catf(by, sizeof(by), "; near miss: %s", iso);
 	if (prev) {
 		const char *pp = json_string_value(json_object_get(o, "previous_policy"));
-		size_t l = strlen(by);
 
-		snprintf(by + l, sizeof(by) - l, "; was %s%s%s until a policy change", prev,
-			 pp ? " by " : "", pp ? pp : "");
+		ctl_catf(by, sizeof(by), "; was %s%s%s until a policy change", prev, pp ? " by " : "",
+			 pp ? pp : "");
 	}
 	if (svc) {
 		const char *sp = json_string_value(json_object_get(o, "service_path"));
-		size_t l = strlen(by);
 
 		if (be || strcmp(vword, "no-backend"))
-			snprintf(by + l, sizeof(by) - l, " svc %s -> %s%s%s%s", svc, be ? be : "?",
+			ctl_catf(by, sizeof(by), " svc %s -> %s%s%s%s", svc, be ? be : "?",
 				 sp ? " (" : "", sp ? sp : "", sp ? ")" : "");
 		else
-			snprintf(by + l, sizeof(by) - l, " svc %s", svc);
+			ctl_catf(by, sizeof(by), " svc %s", svc);
 	}
-	if (json_is_string(json_object_get(o, "client"))) {
-		size_t l = strlen(by);
-
-		snprintf(by + l, sizeof(by) - l, " client %s (SNAT)",
-			 json_string_value(json_object_get(o, "client")));
-	}
+	if (json_is_string(json_object_get(o, "client")))
+		ctl_catf(by, sizeof(by), " client %s (SNAT)", jstr(o, "client"));
 	flags = json_object_get(o, "tcp_flags");
 	json_array_foreach(flags, i, v)
-	{
-		size_t l = strlen(fl);
-
-		snprintf(fl + l, sizeof(fl) - l, "%s%s", l ? "," : "", json_string_value(v));
-	}
+		ctl_catf(fl, sizeof(fl), "%s%s", fl[0] ? "," : "", json_string_value(v));
 	/* Merged: every node's part, "n1 forwarded 4/3, n2 allowed 3/3". */
 	nodes = json_object_get(o, "nodes");
 	if (json_array_size(nodes) > 1 && fo->wide) {
-		size_t l = strlen(by);
-
-		snprintf(by + l, sizeof(by) - l, " {");
 		json_array_foreach(nodes, i, v)
-		{
-			l = strlen(by);
-			snprintf(by + l, sizeof(by) - l, "%s%s %s %s %lld/%lld", i ? ", " : "",
+			ctl_catf(by, sizeof(by), "%s%s %s %s %lld/%lld", i ? ", " : " {",
 				 json_string_value(json_object_get(v, "node")) ?: "?",
 				 json_string_value(json_object_get(v, "observation_point")) ?: "?",
 				 json_string_value(json_object_get(v, "verdict")) ?: "?",
 				 (long long)json_integer_value(json_object_get(v, "packets")),
 				 (long long)json_integer_value(json_object_get(v, "reply_packets")));
-		}
-		l = strlen(by);
-		snprintf(by + l, sizeof(by) - l, "}");
+		ctl_catf(by, sizeof(by), "}");
 	}
 	time_str(json_object_get(o, fo->follow ? "updated" : "last_seen"), when, sizeof(when));
 	if (!fo->wide) {

@@ -20,8 +20,9 @@ static int u32_cmp(const void *a, const void *b)
 }
 
 /* identity list (get NULL) and identity get ID. */
-static int identity_show(const struct ctl_ctx *c, const char *get)
+static int cmd_identity_show(const struct ctl_ctx *c, char **argv)
 {
+	const char *get = argv[0]; /* list and get: argv ends in NULL, list's at [0] */
 	static const __u32 reserved[] = { XCNI_ID_HOST, XCNI_ID_WORLD, XCNI_ID_UNMANAGED,
 					  XCNI_ID_REMOTE_NODE };
 	struct id_rec *recs = NULL;
@@ -73,12 +74,6 @@ static int identity_show(const struct ctl_ctx *c, const char *get)
 out:
 	filter_close(&f);
 	return err;
-}
-
-/* list and get: argv ends in NULL, so list's argv[0] is NULL. */
-static int cmd_identity_show(const struct ctl_ctx *c, char **argv)
-{
-	return identity_show(c, argv[0]);
 }
 
 const struct cmd identity_cmds[] = {

@@ -107,8 +107,9 @@ static void ipc_row(struct ptable *t, __u8 fam, const void *rec, void *arg)
  * ipcache list (get NULL), and ipcache get IP: the entry the programs' lookup
  * finds for IP, the longest prefix holding it (an IPv6 IP: in the ipcache6).
  */
-static int ipcache_show(const struct ctl_ctx *c, const char *get)
+static int cmd_ipcache_show(const struct ctl_ctx *c, char **argv)
 {
+	const char *get = argv[0]; /* list and get: argv ends in NULL, list's at [0] */
 	static const struct fam_map m[2] = {
 		{ &m_ipcache, sizeof(struct ipc_rec), offsetof(struct ipc_rec, k),
 		  offsetof(struct ipc_rec, v), prefix_cmp, XCNI_AF_INET },
@@ -146,12 +147,6 @@ static int ipcache_show(const struct ctl_ctx *c, const char *get)
 		close(l.pfd);
 	filter_close(&f);
 	return show_read(c, t, err);
-}
-
-/* list and get: argv ends in NULL, so list's argv[0] is NULL. */
-static int cmd_ipcache_show(const struct ctl_ctx *c, char **argv)
-{
-	return ipcache_show(c, argv[0]);
 }
 
 const struct cmd ipcache_cmds[] = {

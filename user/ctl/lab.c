@@ -12,11 +12,6 @@
 #include "ctl/ctl.h"
 #include "lab/lab.h"
 
-int ctl_lab_main(int argc, char **argv)
-{
-	return lab_main(argc, argv);
-}
-
 /* Where lab_open() looks: $XCNI_LAB_DIR, else the default. */
 static const char *lab_dir(void)
 {
@@ -47,14 +42,17 @@ static const char *node_names(const struct lab *lab, char *buf, size_t len)
 	return buf;
 }
 
-int ctl_node_enter(const char *name, char *pin_dir, size_t len)
+/*
+ * The lab's node name (with all: every node for "all") into out: at most max,
+ * *n of them. -EINVAL when no lab is up or it has no such node (said), -errno.
+ */
+static int lab_nodes(const char *name, bool all, struct ctl_lab_node *out, size_t max, size_t *n)
 {
-	struct lab_node *n;
 	struct lab lab;
-	char path[PATH_MAX], names[256];
-	int fd, err;
+	char names[256];
+	int err = lab_open_quiet(&lab);
 
-	err = lab_open_quiet(&lab);
+	*n = 0;
 	if (err == -ENOENT) {
 		pr_err("--node %s: no lab is up in %s (xcnictl lab up starts one; $XCNI_LAB_DIR "
 		       "picks the directory)\n", name, lab_dir());
@@ -62,21 +60,47 @@ int ctl_node_enter(const char *name, char *pin_dir, size_t len)
 	}
 	if (err)
 		return err; /* a lab.json that does not parse: said */
-	n = lab_node_find(&lab, name);
-	if (!n) {
+	for (size_t i = 0; i < lab.nnodes && *n < max; i++) {
+		const struct lab_node *ln = &lab.nodes[i];
+
+		if ((!all || strcmp(name, "all")) && strcmp(name, ln->name))
+			continue;
+		snprintf(out[*n].name, sizeof(out[*n].name), "%s", ln->name);
+		if (ln->pin[0])
+			snprintf(out[*n].pin, sizeof(out[*n].pin), "%s", ln->pin);
+		else
+			snprintf(out[*n].pin, sizeof(out[*n].pin), "%s/%s", LAB_PIN_ROOT, ln->name);
+		snprintf(out[*n].netns, sizeof(out[*n].netns), "%s", ln->netns);
+		(*n)++;
+	}
+	if (!*n) {
 		pr_err("--node %s: the lab in %s has no node %s (its nodes: %s)\n", name, lab.dir,
 		       name, lab.nnodes ? node_names(&lab, names, sizeof(names)) : "none");
 		err = -EINVAL;
-		goto close;
 	}
-	if (n->pin[0])
-		snprintf(pin_dir, len, "%s", n->pin);
-	else
-		snprintf(pin_dir, len, "%s/%s", LAB_PIN_ROOT, n->name);
+	lab_close(&lab);
+	return err;
+}
+
+int ctl_lab_nodes(const char *name, struct ctl_lab_node *out, size_t max, size_t *n)
+{
+	return lab_nodes(name, true, out, max, n);
+}
+
+int ctl_node_enter(const char *name, char *pin_dir, size_t len)
+{
+	struct ctl_lab_node n;
+	char path[PATH_MAX];
+	size_t cnt;
+	int fd, err = lab_nodes(name, false, &n, 1, &cnt);
+
+	if (err)
+		return err;
+	snprintf(pin_dir, len, "%s", n.pin);
 	/* The node's namespace: interface names (config's UNDERLAY-DEV, endpoint
 	 * IFNAME) resolve as on the node. Pinned maps are found by path, which a
 	 * network namespace does not change. */
-	lab_netns_path(n->netns, path, sizeof(path));
+	lab_netns_path(n.netns, path, sizeof(path));
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || setns(fd, CLONE_NEWNET)) {
 		err = -errno;
@@ -86,8 +110,6 @@ int ctl_node_enter(const char *name, char *pin_dir, size_t len)
 	if (fd >= 0)
 		close(fd);
 	pr_debug("--node %s: netns %s, pin dir %s\n", name, path, pin_dir);
-close:
-	lab_close(&lab);
 	return err;
 }
 
@@ -116,37 +138,3 @@ bool ctl_lab_hint(const char *pin_dir, int argc, char **argv)
 	return true;
 }
 
-int ctl_lab_nodes(const char *name, struct ctl_lab_node *out, size_t max, size_t *n)
-{
-	struct lab lab;
-	char names[256];
-	int err = lab_open_quiet(&lab);
-
-	*n = 0;
-	if (err == -ENOENT) {
-		pr_err("--node %s: no lab is up in %s (xcnictl lab up starts one; $XCNI_LAB_DIR "
-		       "picks the directory)\n", name, lab_dir());
-		return -EINVAL;
-	}
-	if (err)
-		return err;
-	for (size_t i = 0; i < lab.nnodes && *n < max; i++) {
-		const struct lab_node *ln = &lab.nodes[i];
-
-		if (strcmp(name, "all") && strcmp(name, ln->name))
-			continue;
-		snprintf(out[*n].name, sizeof(out[*n].name), "%s", ln->name);
-		if (ln->pin[0])
-			snprintf(out[*n].pin, sizeof(out[*n].pin), "%s", ln->pin);
-		else
-			snprintf(out[*n].pin, sizeof(out[*n].pin), "%s/%s", LAB_PIN_ROOT, ln->name);
-		(*n)++;
-	}
-	if (!*n) {
-		pr_err("--node %s: the lab in %s has no node %s (its nodes: %s)\n", name, lab.dir,
-		       name, lab.nnodes ? node_names(&lab, names, sizeof(names)) : "none");
-		err = -EINVAL;
-	}
-	lab_close(&lab);
-	return err;
-}

@@ -12,6 +12,17 @@ static const struct pt_col metric_cols[] = {
 	{ NULL, "description", PT_STR },
 };
 
+/* A row that counts something other than a reason's packets: its name and count
+ * (no code, direction or bytes); its meaning follows. */
+static void count_row(struct ptable *t, const char *name, __u64 n)
+{
+	pt_str(t, name);
+	pt_null(t);
+	pt_null(t);
+	pt_uint(t, n);
+	pt_null(t);
+}
+
 /*
  * Events the data plane could not report (xcni_evrate): rows of their own
  * after the reasons, with no code or direction, so a reader of monitor knows
@@ -54,11 +65,7 @@ static int metrics_events(const struct ctl_ctx *c, struct ptable *t, int ncpus)
 			sum += *(const __u64 *)((const char *)&vals[cpu] + rows[r].off);
 		if (!sum && !(c->opts & OPT_ALL))
 			continue;
-		pt_str(t, rows[r].name);
-		pt_null(t);
-		pt_null(t);
-		pt_uint(t, sum);
-		pt_null(t);
+		count_row(t, rows[r].name, sum);
 		pt_str(t, rows[r].desc);
 	}
 free:
@@ -115,19 +122,11 @@ static int metrics_ct(const struct ctl_ctx *c, struct ptable *t)
 	for (size_t r = 0; r < ARRAY_SIZE(rows); r++) {
 		if (!(c->opts & OPT_ALL) && (!rows[r].n || !rows[r].pressure))
 			continue;
-		pt_str(t, rows[r].name);
-		pt_null(t);
-		pt_null(t);
-		pt_uint(t, rows[r].n);
-		pt_null(t);
+		count_row(t, rows[r].name, rows[r].n);
 		pt_str(t, rows[r].desc);
 	}
 	if (entries >= 0 && (c->opts & OPT_ALL || entries >= (long)info.max_entries)) {
-		pt_str(t, "ct-entries");
-		pt_null(t);
-		pt_null(t);
-		pt_uint(t, (__u64)entries);
-		pt_null(t);
+		count_row(t, "ct-entries", (__u64)entries);
 		pt_strf(t, "entries in the conntrack table, of %u it holds", info.max_entries);
 	}
 	return 0;

@@ -199,32 +199,6 @@ static bool is_policy_drop(int reason)
 	       reason == XCNI_DROP_POLICY_ADMIN || reason == XCNI_DROP_POLICY_BASELINE;
 }
 
-/*
- * --verdict, as flows reads it (vocab.h): denied is a drop, any reason;
- * allowed a policy's allow (a verdict event), audit one that a policy in
- * audit mode would have denied; forwarded a forwarded packet (a trace);
- * Hubble's FORWARDED whatever passed.
- */
-static bool verdict_is(const struct xcni_event *ev, int v)
-{
-	bool audit = ev->type == XCNI_EV_VERDICT && (ev->pol_flags & XCNI_POLV_DENY) &&
-		     (ev->pol_flags & XCNI_POLV_AUDIT);
-
-	switch (v) {
-	case VOCAB_DENIED:
-		return ev->type == XCNI_EV_DROP;
-	case VOCAB_ALLOWED:
-		return ev->type == XCNI_EV_VERDICT && !audit;
-	case VOCAB_AUDIT:
-		return audit;
-	case VOCAB_FORWARDED:
-		return ev->type == XCNI_EV_TRACE;
-	case VOCAB_PASSED:
-		return (ev->type == XCNI_EV_VERDICT && !audit) || ev->type == XCNI_EV_TRACE;
-	}
-	return false;
-}
-
 /* The verdict word of an event, as flows says it (vocab.h's values). */
 static int event_verdict(const struct xcni_event *ev)
 {
@@ -235,6 +209,22 @@ static int event_verdict(const struct xcni_event *ev)
 	if ((ev->pol_flags & XCNI_POLV_DENY) && (ev->pol_flags & XCNI_POLV_AUDIT))
 		return VOCAB_AUDIT;
 	return VOCAB_ALLOWED;
+}
+
+/*
+ * --verdict, as flows reads it (vocab.h): denied is a drop, any reason;
+ * allowed a policy's allow (a verdict event), audit one that a policy in
+ * audit mode would have denied; forwarded a forwarded packet (a trace);
+ * Hubble's FORWARDED (passed) whatever passed. An event of a type this
+ * binary does not know is none of them.
+ */
+static bool verdict_is(const struct xcni_event *ev, int v)
+{
+	int e = event_verdict(ev);
+
+	if (ev->type < XCNI_EV_DROP || ev->type > XCNI_EV_TRACE)
+		return false;
+	return v == VOCAB_PASSED ? e == VOCAB_ALLOWED || e == VOCAB_FORWARDED : e == v;
 }
 
 /* What an event is about, named once for the filters and the columns. */
@@ -385,6 +375,7 @@ struct evpolicy {
 	char text[1200]; /* "deny ingress: x/deny isolates x/b, nothing allows"; "" none */
 	char summary[1200]; /* "drop-policy-ingress: isolated by x/deny" */
 	char by_json[800]; /* the isolating policies, "x/a,x/b"; "" none */
+	char reason[48]; /* the reason's name, "reasonN" for one this binary does not know */
 };
 
 /* Which rule allowed an event, or that nothing did. */
@@ -392,37 +383,35 @@ static void event_policy(const struct msrc *s, const struct xcni_event *ev, stru
 {
 	const char *side = ev->pol_dir == XCNI_DIR_FROM_POD ? "egress" : "ingress";
 	const struct xcni_reason_info *ri = xcni_reason_info(ev->reason);
-	char name[340], by[800] = "", pod[340], qr[XCNI_RULENAME_LEN + 4], rsn[32];
+	bool tier_drop = (ev->reason == XCNI_DROP_POLICY_ADMIN ||
+			  ev->reason == XCNI_DROP_POLICY_BASELINE) && ev->type == XCNI_EV_DROP;
+	char name[340], by[800] = "", pod[340], qr[XCNI_RULENAME_LEN + 4], rule[800];
+	const char *rsn = p->reason;
 
 	p->text[0] = p->by_json[0] = '\0';
 	if (ri)
-		snprintf(rsn, sizeof(rsn), "%s", ri->name);
+		snprintf(p->reason, sizeof(p->reason), "%s", ri->name);
 	else
-		snprintf(rsn, sizeof(rsn), "reason%d", ev->reason);
+		snprintf(p->reason, sizeof(p->reason), "reason%d", ev->reason);
 	snprintf(p->summary, sizeof(p->summary), "%s", rsn);
+	/* The rule that decided: "x/allow rule 0", a named one's name quoted after. */
+	if (ev->type == XCNI_EV_VERDICT || tier_drop)
+		snprintf(rule, sizeof(rule), "%s rule %u%s",
+			 policy_name(s->polname_fd, ev->policy_id, name, sizeof(name)), ev->rule,
+			 quoted_rule(s, ev, qr, sizeof(qr)));
 	if (ev->type == XCNI_EV_VERDICT && event_verdict(ev) == VOCAB_AUDIT) {
 		/* allowed, but a policy in audit mode would have denied it */
-		policy_name(s->polname_fd, ev->policy_id, name, sizeof(name));
-		snprintf(p->text, sizeof(p->text), "audit %s: would deny, by %s rule %u%s", side, name,
-			 ev->rule, quoted_rule(s, ev, qr, sizeof(qr)));
-		snprintf(p->summary, sizeof(p->summary), "%s: %s rule %u%s would deny", side, name,
-			 ev->rule, quoted_rule(s, ev, qr, sizeof(qr)));
+		snprintf(p->text, sizeof(p->text), "audit %s: would deny, by %s", side, rule);
+		snprintf(p->summary, sizeof(p->summary), "%s: %s would deny", side, rule);
 	} else if (ev->type == XCNI_EV_VERDICT && XCNI_POLV_TIER(ev->pol_flags) == XCNI_TIER_DEFAULT) {
 		snprintf(p->text, sizeof(p->text), "allow %s: no tier decided (allowed by default)", side);
 		snprintf(p->summary, sizeof(p->summary), "%s: no tier decided", side);
 	} else if (ev->type == XCNI_EV_VERDICT) {
-		policy_name(s->polname_fd, ev->policy_id, name, sizeof(name));
-		snprintf(p->text, sizeof(p->text), "allow %s by %s rule %u%s", side, name, ev->rule,
-			 quoted_rule(s, ev, qr, sizeof(qr)));
-		snprintf(p->summary, sizeof(p->summary), "%s by %s rule %u%s", side, name, ev->rule,
-			 quoted_rule(s, ev, qr, sizeof(qr)));
-	} else if ((ev->reason == XCNI_DROP_POLICY_ADMIN || ev->reason == XCNI_DROP_POLICY_BASELINE) &&
-		   ev->type == XCNI_EV_DROP) {
-		policy_name(s->polname_fd, ev->policy_id, name, sizeof(name));
-		snprintf(p->text, sizeof(p->text), "deny %s by %s rule %u%s", side, name, ev->rule,
-			 quoted_rule(s, ev, qr, sizeof(qr)));
-		snprintf(p->summary, sizeof(p->summary), "%s: %s rule %u%s", rsn, name, ev->rule,
-			 quoted_rule(s, ev, qr, sizeof(qr)));
+		snprintf(p->text, sizeof(p->text), "allow %s by %s", side, rule);
+		snprintf(p->summary, sizeof(p->summary), "%s by %s", side, rule);
+	} else if (tier_drop) {
+		snprintf(p->text, sizeof(p->text), "deny %s by %s", side, rule);
+		snprintf(p->summary, sizeof(p->summary), "%s: %s", rsn, rule);
 	} else if (is_policy_drop(ev->reason)) {
 		/* "deny ingress: x/deny isolates x/b, nothing allows" */
 		drop_isolators(s, ev, by, p->by_json, sizeof(by) - 16, pod);
@@ -590,15 +579,15 @@ static int on_event(void *arg, void *data, size_t len)
 	struct monitor *m = s->m;
 	struct xcni_event6 ev6 = {};
 	const struct xcni_event *ev = &ev6.ev;
-	const struct xcni_reason_info *ri;
 	struct evnames n = {};
 	struct evpolicy *p;
-	char buf[INET6_ADDRSTRLEN], when[48], se[400], de[400];
+	char when[48], se[400], de[400];
 	const char *word[] = { [VOCAB_ALLOWED] = "allowed", [VOCAB_DENIED] = "denied",
 			       [VOCAB_AUDIT] = "audit", [VOCAB_FORWARDED] = "forwarded" };
 	const char *t;
 	/* An IPv6 packet's record: the IPv4 one with the IPv6 addresses after it. */
 	bool v6 = len >= sizeof(struct xcni_event6);
+	__u8 fam = v6 ? XCNI_AF_INET6 : XCNI_AF_INET;
 
 	/* Programs from before the Service fields write the shorter record, whose
 	 * last two bytes (a pad then) are rev_nat's, always 0. */
@@ -629,13 +618,9 @@ static int on_event(void *arg, void *data, size_t len)
 	if (!p)
 		return -ENOMEM;
 	event_policy(s, ev, p);
-	if (n.svc[0] || ev->rev_nat) {
-		size_t l = strlen(p->summary);
-
-		snprintf(p->summary + l, sizeof(p->summary) - l, " svc %s%s", n.svc[0] ? n.svc : "?",
+	if (n.svc[0] || ev->rev_nat)
+		ctl_catf(p->summary, sizeof(p->summary), " svc %s%s", n.svc[0] ? n.svc : "?",
 			 ev->backend_id ? "" : ": no backend");
-	}
-	ri = xcni_reason_info(ev->reason);
 	if (m->multi)
 		pt_str(m->t, s->node);
 	if (m->c->time_mono) {
@@ -663,31 +648,17 @@ static int on_event(void *arg, void *data, size_t len)
 	pt_str(m->t, word[event_verdict(ev)]);
 	summary_fit(m, p->summary, sizeof(p->summary));
 	pt_str(m->t, p->summary);
-	if (ri)
-		pt_str(m->t, ri->name);
-	else
-		pt_strf(m->t, "reason%d", ev->reason);
+	pt_str(m->t, p->reason);
 	pt_int(m->t, ev->reason);
 	pt_str(m->t, xcni_dir_name(ev->dir));
 	pt_uint(m->t, event_ep(s, ev, &n));
 	pt_uint(m->t, ev->ifindex);
-	if ((t = proto_name(ev->proto)))
-		pt_str(m->t, t);
-	else
-		pt_strf(m->t, "%u", ev->proto);
-	if (v6) {
-		pt_addr6_port(m->t, ev->proto, ev6.saddr6, ev->sport);
-		pt_addr6_port(m->t, ev->proto, ev6.daddr6, ev->dport);
-		pt_str(m->t, inet_ntop(AF_INET6, ev6.saddr6, buf, sizeof(buf)));
-		pt_uint(m->t, ntohs(ev->sport));
-		pt_str(m->t, inet_ntop(AF_INET6, ev6.daddr6, buf, sizeof(buf)));
-	} else {
-		pt_addr_port(m->t, ev->proto, ev->saddr, ev->sport);
-		pt_addr_port(m->t, ev->proto, ev->daddr, ev->dport);
-		pt_str(m->t, ip_str(ev->saddr, buf));
-		pt_uint(m->t, ntohs(ev->sport));
-		pt_str(m->t, ip_str(ev->daddr, buf));
-	}
+	pt_proto(m->t, ev->proto);
+	pt_end(m->t, fam, ev->proto, n.saddr, ev->sport);
+	pt_end(m->t, fam, ev->proto, n.daddr, ev->dport);
+	pt_ip(m->t, fam, n.saddr);
+	pt_uint(m->t, ntohs(ev->sport));
+	pt_ip(m->t, fam, n.daddr);
 	pt_uint(m->t, ntohs(ev->dport));
 	pt_str(m->t, n.spod[0] ? n.spod : NULL);
 	pt_str(m->t, n.dpod[0] ? n.dpod : NULL);

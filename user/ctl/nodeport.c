@@ -21,7 +21,7 @@
 static const struct map_spec m_snat6 = {
 	"xcni_snat", BPF_MAP_TYPE_LRU_HASH, sizeof(struct xcni_ct6_key), sizeof(struct xcni_snat), 0
 };
-static const struct map_spec m_self6 = { "xcni_self6", BPF_MAP_TYPE_ARRAY, 4, 16, 1 };
+static CTL_MAP(self6, ARRAY, __u32, __u8[16], 1);
 
 static const struct pt_col snat_cols[] = {
 	{ "PROTO", "proto", PT_STR },

@@ -175,17 +175,14 @@ static void pol_row(struct ptable *t, const struct pol_rec *r, int idfd, int nfd
 	const struct xcni_policy_key *pk = &r->k;
 	int bits = (int)pk->prefixlen - XCNI_POLICY_PREFIX_ANY_PORT;
 	char name[340];
-	const char *pn;
 
 	pt_str(t, pk->dir == XCNI_DIR_TO_POD ? "ingress" : "egress");
 	pt_peer(t, pk->peer, idfd, cidrs, nc, pk->dir);
 	pt_uint(t, pk->peer);
 	if (pk->prefixlen <= XCNI_POLICY_PREFIX_ANY_PROTO)
 		pt_str(t, "any");
-	else if ((pn = proto_name(pk->proto)))
-		pt_str(t, pn);
 	else
-		pt_strf(t, "%u", pk->proto);
+		pt_proto(t, pk->proto);
 	if (bits <= 0) {
 		pt_str(t, "any");
 	} else if (bits >= 16) {

@@ -11,24 +11,12 @@
 
 #include "ctl/ctl.h"
 
-const struct map_spec m_svc = {
-	"xcni_svc", BPF_MAP_TYPE_HASH, sizeof(struct xcni_svc_key), sizeof(struct xcni_svc), 0
-};
-const struct map_spec m_svcslot = {
-	"xcni_svcslot", BPF_MAP_TYPE_HASH, sizeof(struct xcni_svcslot_key), sizeof(__u32), 0
-};
-const struct map_spec m_backend = {
-	"xcni_backend", BPF_MAP_TYPE_HASH, sizeof(__u32), sizeof(struct xcni_backend), 0
-};
-const struct map_spec m_revnat = {
-	"xcni_revnat", BPF_MAP_TYPE_HASH, sizeof(__u16), sizeof(struct xcni_revnat), 0
-};
-const struct map_spec m_maglev = {
-	"xcni_maglev", BPF_MAP_TYPE_HASH_OF_MAPS, sizeof(__u32), sizeof(__u32), 0
-};
-const struct map_spec m_svcname = {
-	"xcni_svcname", BPF_MAP_TYPE_HASH, sizeof(__u32), sizeof(struct xcni_svcname), 0
-};
+CTL_MAP(svc, HASH, struct xcni_svc_key, struct xcni_svc, 0);
+CTL_MAP(svcslot, HASH, struct xcni_svcslot_key, __u32, 0);
+CTL_MAP(backend, HASH, __u32, struct xcni_backend, 0);
+CTL_MAP(revnat, HASH, __u16, struct xcni_revnat, 0);
+CTL_MAP(maglev, HASH_OF_MAPS, __u32, __u32, 0);
+CTL_MAP(svcname, HASH, __u32, struct xcni_svcname, 0);
 
 const char *svcname_str(const struct xcni_svcname *n, bool port, char *buf, size_t len)
 {
@@ -303,7 +291,7 @@ static const struct pt_col be_cols[] = {
 
 static void svc_row(struct ptable *t, const struct svc_maps *m, const struct svc_rec *r)
 {
-	char buf[160], a[INET6_ADDRSTRLEN];
+	char buf[160];
 	struct xcni_svcname n;
 	const char *s;
 
@@ -311,13 +299,9 @@ static void svc_row(struct ptable *t, const struct svc_maps *m, const struct svc
 	pt_strf(t, "%s/%s", buf, proto_name(r->k.proto) ?: "?");
 	svcname_cols(t, m->name >= 0 && !bpf_map_lookup_elem(m->name, &r->v.id, &n) && n.name[0] ?
 				&n : NULL);
-	pt_str(t, inet_ntop(r->k.family == XCNI_AF_INET6 ? AF_INET6 : AF_INET, r->k.addr, a,
-			    sizeof(a)));
+	pt_ip(t, r->k.family, r->k.addr);
 	pt_uint(t, ntohs(r->k.port));
-	if ((s = proto_name(r->k.proto)))
-		pt_str(t, s);
-	else
-		pt_strf(t, "%u", r->k.proto);
+	pt_proto(t, r->k.proto);
 	if ((s = scope_name(r->k.scope)))
 		pt_str(t, s);
 	else
@@ -765,15 +749,9 @@ int fam_list(const struct ctl_ctx *c, const struct pt_col *cols, size_t ncols,
 
 /* ---- service sockets: socket-level translations (xcni_sock_rn, _rn6) ---------- */
 
-const struct map_spec m_sock_rn = {
-	"xcni_sock_rn", BPF_MAP_TYPE_HASH, sizeof(struct xcni_sock_rn_key),
-	sizeof(struct xcni_sock_rn), 0
-};
+CTL_MAP(sock_rn, HASH, struct xcni_sock_rn_key, struct xcni_sock_rn, 0);
 
-static const struct map_spec m_sock_rn6 = {
-	"xcni_sock_rn6", BPF_MAP_TYPE_HASH, sizeof(struct xcni_sock_rn6_key),
-	sizeof(struct xcni_sock_rn6), 0
-};
+static CTL_MAP(sock_rn6, HASH, struct xcni_sock_rn6_key, struct xcni_sock_rn6, 0);
 
 static const struct pt_col sock_cols[] = {
 	{ "COOKIE", "cookie", PT_UINT },

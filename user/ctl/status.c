@@ -24,14 +24,9 @@
  * namespace (device names resolve as on the node) and writes its JSON back.
  */
 #include <dirent.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <poll.h>
-#include <sched.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <sys/wait.h>
 #include <time.h>
 
 #include "ctl/ctl.h"
@@ -330,33 +325,37 @@ static const char *verdict_of(json_t *node)
 	return json_string_value(json_object_get(node, "verdict"));
 }
 
-json_t *agent_answer(const struct ctl_ctx *c)
+/* The agent's status answer for pin_dir, asked on sock; NULL: none (*err: why, 0 for
+ * an answer that is no JSON). */
+static json_t *agent_ask(const char *pin_dir, char sock[108], int *err)
 {
-	char sock[108], *ans = NULL;
+	char *ans = NULL;
 	json_t *a = NULL;
 
-	if (agent_status_sock_path(c->pin_dir, sock, sizeof(sock)) == 0 &&
-	    ask_unix(sock, "", &ans) == 0)
+	*err = agent_status_sock_path(pin_dir, sock, 108) ? -ENAMETOOLONG : ask_unix(sock, "", &ans);
+	if (!*err)
 		a = json_loads(ans, 0, NULL);
 	free(ans);
 	return a;
+}
+
+json_t *agent_answer(const struct ctl_ctx *c)
+{
+	char sock[108];
+	int err;
+
+	return agent_ask(c->pin_dir, sock, &err);
 }
 
 /* The agent's own answer; no answer: *down, and why says so. */
 static json_t *agent_json(const struct ctl_ctx *c, json_t *problems, bool *down, char *why,
 			  size_t whylen)
 {
-	json_t *agent = NULL, *cl, *off, *v;
-	char sock[108], *ans = NULL;
-	int err = 0;
+	char sock[108];
+	int err;
+	json_t *agent = agent_ask(c->pin_dir, sock, &err), *cl, *off, *v;
 	size_t i;
 
-	if (agent_status_sock_path(c->pin_dir, sock, sizeof(sock)) == 0 &&
-	    (err = ask_unix(sock, "", &ans)) == 0)
-		agent = json_loads(ans, 0, NULL);
-	else if (!ans)
-		err = err ? err : -ENAMETOOLONG;
-	free(ans);
 	if (!agent) {
 		*down = true;
 		snprintf(why, whylen, "no agent answers on %s (%s): xcnid is not running for %s",
@@ -403,15 +402,9 @@ static json_t *agent_json(const struct ctl_ctx *c, json_t *problems, bool *down,
 
 void agent_print_svc_refused(const struct ctl_ctx *c, FILE *f)
 {
-	char sock[108], *ans = NULL;
-	json_t *a = NULL, *s, *v;
+	json_t *a = agent_answer(c), *s = json_object_get(a, "services"), *v;
 	size_t i;
 
-	if (agent_status_sock_path(c->pin_dir, sock, sizeof(sock)) == 0 &&
-	    ask_unix(sock, "", &ans) == 0)
-		a = json_loads(ans, 0, NULL);
-	free(ans);
-	s = json_object_get(a, "services");
 	if (json_integer_value(json_object_get(s, "external_ips_refused")) > 0) {
 		fprintf(f, "\n%lld externalIP frontend(s) refused by xcnid:\n",
 			(long long)json_integer_value(json_object_get(s, "external_ips_refused")));
@@ -845,68 +838,33 @@ static void print_node(json_t *n, bool header)
 
 /* ---- nodes, --wait -------------------------------------------------------------------- */
 
-struct target {
-	char name[64];
+/* A child's: enters lab node t's network namespace, writes its status as JSON. */
+static int node_status_child(void *arg)
+{
+	const struct ctl_lab_node *t = arg;
 	char pin[PATH_MAX];
-};
+	struct ctl_ctx c = { .pin_dir = pin };
+
+	if (ctl_node_enter(t->name, pin, sizeof(pin)))
+		return 3;
+	return json_dumpf(node_status(&c, t->name), stdout, JSON_COMPACT) ? 3 : 0;
+}
 
 /* One lab node's status, read by a child in its network namespace. NULL: said. */
-static json_t *lab_node_status(const struct target *t)
+static json_t *lab_node_status(const struct ctl_lab_node *t)
 {
-	int p[2];
-	pid_t pid;
 	char *buf = NULL;
 	size_t len = 0;
-	FILE *f;
-	json_t *o;
-	int st;
+	json_t *o = NULL;
 
-	if (pipe2(p, O_CLOEXEC))
-		return NULL;
-	fflush(stdout);
-	fflush(stderr);
-	pid = fork();
-	if (pid < 0) {
-		close(p[0]);
-		close(p[1]);
-		return NULL;
-	}
-	if (!pid) {
-		char pin[PATH_MAX];
-		struct ctl_ctx c = { .pin_dir = pin };
-		json_t *n;
-		char *s;
-		int err;
-
-		close(p[0]);
-		err = ctl_node_enter(t->name, pin, sizeof(pin));
-		if (err)
-			_exit(3);
-		n = node_status(&c, t->name);
-		s = json_dumps(n, JSON_COMPACT);
-		if (!s || write(p[1], s, strlen(s)) != (ssize_t)strlen(s))
-			_exit(3);
-		_exit(0);
-	}
-	close(p[1]);
-	f = open_memstream(&buf, &len);
-	if (f) {
-		char chunk[8192];
-		ssize_t r;
-
-		while ((r = read(p[0], chunk, sizeof(chunk))) > 0 || (r < 0 && errno == EINTR))
-			if (r > 0)
-				fwrite(chunk, 1, (size_t)r, f);
-		fclose(f);
-	}
-	close(p[0]);
-	waitpid(pid, &st, 0);
-	o = buf && WIFEXITED(st) && !WEXITSTATUS(st) ? json_loads(buf, 0, NULL) : NULL;
+	if (!ctl_child_output(node_status_child, (void *)t, false, SIZE_MAX, &buf, &len))
+		o = json_loadb(buf, len, 0, NULL);
 	free(buf);
 	return o;
 }
 
-static json_t *collect(const struct ctl_ctx *c, const struct target *tg, size_t ntg, bool lab)
+static json_t *collect(const struct ctl_ctx *c, const struct ctl_lab_node *tg, size_t ntg,
+		       bool lab)
 {
 	json_t *nodes = json_array();
 
@@ -1007,7 +965,7 @@ static int status_parse(int argc, char **argv, struct status_opts *o)
 }
 
 /* Each --node (a name or all) into lab targets: -1 to go on, else the exit code. */
-static int status_targets(const struct status_opts *o, struct target *tg, size_t *ntg)
+static int status_targets(const struct status_opts *o, struct ctl_lab_node *tg, size_t *ntg)
 {
 	static struct ctl_lab_node ln[CTL_WHERE_MAX_NODES];
 
@@ -1017,11 +975,8 @@ static int status_targets(const struct status_opts *o, struct target *tg, size_t
 
 		if (err)
 			return err == -EINVAL ? 2 : 1;
-		for (size_t j = 0; j < n && *ntg < CTL_WHERE_MAX_NODES; j++) {
-			snprintf(tg[*ntg].name, sizeof(tg[*ntg].name), "%.63s", ln[j].name);
-			snprintf(tg[*ntg].pin, sizeof(tg[*ntg].pin), "%.4095s", ln[j].pin);
-			(*ntg)++;
-		}
+		for (size_t j = 0; j < n && *ntg < CTL_WHERE_MAX_NODES; j++)
+			tg[(*ntg)++] = ln[j];
 	}
 	return -1;
 }
@@ -1050,7 +1005,7 @@ static void status_print(json_t *all, const char *v, const struct status_opts *o
 
 int ctl_status_main(int argc, char **argv)
 {
-	static struct target tg[CTL_WHERE_MAX_NODES];
+	static struct ctl_lab_node tg[CTL_WHERE_MAX_NODES];
 	struct status_opts o = { .timeout_ms = STATUS_WAIT_DEFAULT_S * 1000UL };
 	size_t ntg = 0;
 	unsigned long long t0 = xcni_mono_ms();

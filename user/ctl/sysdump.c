@@ -20,7 +20,6 @@
 #include <getopt.h>
 #include <jansson.h>
 #include <sys/utsname.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <zlib.h>
 
@@ -43,11 +42,29 @@ static const char sysdump_help[] =
 	"                       log saved to a file: journalctl -u xcnid, kubectl logs)\n"
 	"  --node NAME|all      a lab node, or every node (repeatable)\n";
 
-/* The map views, each run as `xcnictl [--node N|--pin-dir D] NOUN VERB -j`. */
-static const char *const views[][2] = {
-	{ "config", NULL },	 { "endpoint", "list" }, { "identity", "list" }, { "ipcache", "list" },
-	{ "policy", "list" },	 { "service", "list" },	 { "service", "snat" }, { "ct", "list" },
-	{ "tunnel", "list" },	 { "prefilter", "list" }, { "hook", "list" },	  { "metrics", "list" },
+/*
+ * What each node gives: `xcnictl [--node N|--pin-dir D] ARGS` into N/FILE
+ * (local/FILE), the status first (its JSON names the agent's pid), then
+ * every map view as JSON, then the flows window.
+ */
+static const struct {
+	const char *file, *args[6];
+} node_cmds[] = {
+	{ "status.json", { "status", "-j" } },
+	{ "status.txt", { "status" } },
+	{ "config.json", { "config", "-j" } },
+	{ "endpoint-list.json", { "endpoint", "list", "-j" } },
+	{ "identity-list.json", { "identity", "list", "-j" } },
+	{ "ipcache-list.json", { "ipcache", "list", "-j" } },
+	{ "policy-list.json", { "policy", "list", "-j" } },
+	{ "service-list.json", { "service", "list", "-j" } },
+	{ "service-snat.json", { "service", "snat", "-j" } },
+	{ "ct-list.json", { "ct", "list", "-j" } },
+	{ "tunnel-list.json", { "tunnel", "list", "-j" } },
+	{ "prefilter-list.json", { "prefilter", "list", "-j" } },
+	{ "hook-list.json", { "hook", "list", "-j" } },
+	{ "metrics-list.json", { "metrics", "list", "-j" } },
+	{ "flows.jsonl", { "flows", "-j", "--last", "5000" } },
 };
 
 /* ---- tar.gz ---------------------------------------------------------------------- */
@@ -112,52 +129,11 @@ static void tgz_add(struct tgz *t, const char *name, const char *text, size_t le
 
 /* ---- what goes in ---------------------------------------------------------------- */
 
-/* argv run by this binary; its stdout and stderr into *out. The exit status, or -errno. */
-static int run_self(char *const argv[], char **out, size_t *len)
+/* A child's: argv run by this binary (its output is the parent's, ctl_child_output). */
+static int exec_self(void *argv)
 {
-	FILE *f = open_memstream(out, len);
-	int p[2], st;
-	pid_t pid;
-
-	if (!f)
-		return -ENOMEM;
-	if (pipe2(p, O_CLOEXEC)) {
-		fclose(f);
-		return -errno;
-	}
-	fflush(stdout);
-	fflush(stderr);
-	pid = fork();
-	if (pid < 0) {
-		close(p[0]);
-		close(p[1]);
-		fclose(f);
-		return -errno;
-	}
-	if (!pid) {
-		dup2(p[1], 1);
-		dup2(p[1], 2);
-		execv("/proc/self/exe", argv);
-		_exit(127);
-	}
-	close(p[1]);
-	for (;;) {
-		char buf[65536];
-		ssize_t r = read(p[0], buf, sizeof(buf));
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		if (*len + (size_t)r <= SD_MAX_OUT)
-			fwrite(buf, 1, (size_t)r, f);
-		fflush(f);
-	}
-	close(p[0]);
-	fclose(f);
-	if (waitpid(pid, &st, 0) < 0)
-		return -errno;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	execv("/proc/self/exe", argv);
+	return 127;
 }
 
 /* A file read whole (at most SD_MAX_OUT, its end kept): 0 or -errno. */
@@ -193,31 +169,6 @@ struct runlog {
 	FILE *f;
 };
 
-/* `xcnictl WHERE ARGS...` into dir/file. */
-static void add_cmd(struct tgz *t, struct runlog *rl, const char *where_opt, const char *where,
-		    const char *file, const char *const args[])
-{
-	char *argv[16], *out = NULL;
-	size_t len = 0, a = 0;
-	int rc;
-
-	argv[a++] = "xcnictl";
-	if (where_opt) {
-		argv[a++] = (char *)where_opt;
-		argv[a++] = (char *)where;
-	}
-	for (size_t i = 0; args[i] && a < ARRAY_SIZE(argv) - 1; i++)
-		argv[a++] = (char *)args[i];
-	argv[a] = NULL;
-	rc = run_self(argv, &out, &len);
-	fprintf(rl->f, "%-28s exit %d:", file, rc);
-	for (size_t i = 0; i < a; i++)
-		fprintf(rl->f, " %s", argv[i]);
-	fprintf(rl->f, "\n");
-	tgz_add(t, file, out ? out : "", out ? len : 0);
-	free(out);
-}
-
 /* The agent's command line, from the pid its status gave. */
 static void add_agent_cmdline(struct tgz *t, const char *dir, const char *status_json, size_t len)
 {
@@ -240,44 +191,39 @@ static void add_agent_cmdline(struct tgz *t, const char *dir, const char *status
 	free(buf);
 }
 
+/* `xcnictl WHERE_OPT WHERE ARGS...` into file; with dir, the agent's command
+ * line too (dir/xcnid-cmdline.txt, by the pid of the status JSON it wrote). */
+static void add_cmd(struct tgz *t, struct runlog *rl, const char *where_opt, const char *where,
+		    const char *file, const char *const args[], const char *dir)
+{
+	char *argv[16] = { "xcnictl", (char *)where_opt, (char *)where }, *out = NULL;
+	size_t len = 0, a = 3;
+	int rc;
+
+	for (size_t i = 0; args[i] && a < ARRAY_SIZE(argv) - 1; i++)
+		argv[a++] = (char *)args[i];
+	argv[a] = NULL;
+	rc = ctl_child_output(exec_self, argv, true, SD_MAX_OUT, &out, &len);
+	fprintf(rl->f, "%-28s exit %d:", file, rc);
+	for (size_t i = 0; i < a; i++)
+		fprintf(rl->f, " %s", argv[i]);
+	fprintf(rl->f, "\n");
+	tgz_add(t, file, out ? out : "", out ? len : 0);
+	if (dir && out)
+		add_agent_cmdline(t, dir, out, len);
+	free(out);
+}
+
 static void add_node(struct tgz *t, struct runlog *rl, const char *node, const char *pin_dir,
 		     const char *agent_log)
 {
 	const char *dir = node ? node : "local", *opt = node ? "--node" : "--pin-dir",
 		   *where = node ? node : pin_dir;
-	char file[160], *out = NULL, *logp = NULL;
-	size_t len = 0;
+	char file[160], *logp = NULL;
 
-	{
-		char *argv[] = { "xcnictl", (char *)opt, (char *)where, "status", "-j", NULL };
-		int rc = run_self(argv, &out, &len);
-
-		snprintf(file, sizeof(file), "%s/status.json", dir);
-		fprintf(rl->f, "%-28s exit %d: xcnictl %s %s status -j\n", file, rc, opt, where);
-		tgz_add(t, file, out ? out : "", len);
-		if (out)
-			add_agent_cmdline(t, dir, out, len);
-		free(out);
-	}
-	{
-		const char *args[] = { "status", NULL };
-
-		snprintf(file, sizeof(file), "%s/status.txt", dir);
-		add_cmd(t, rl, opt, where, file, args);
-	}
-	for (size_t i = 0; i < ARRAY_SIZE(views); i++) {
-		const char *v1 = views[i][1];
-		const char *args[] = { views[i][0], v1 ? v1 : "-j", v1 ? "-j" : NULL, NULL };
-
-		snprintf(file, sizeof(file), "%s/%s%s%s.json", dir, views[i][0], v1 ? "-" : "",
-			 v1 ? v1 : "");
-		add_cmd(t, rl, opt, where, file, args);
-	}
-	{
-		const char *args[] = { "flows", "-j", "--last", "5000", NULL };
-
-		snprintf(file, sizeof(file), "%s/flows.jsonl", dir);
-		add_cmd(t, rl, opt, where, file, args);
+	for (size_t i = 0; i < ARRAY_SIZE(node_cmds); i++) {
+		snprintf(file, sizeof(file), "%s/%s", dir, node_cmds[i].file);
+		add_cmd(t, rl, opt, where, file, node_cmds[i].args, i ? NULL : dir);
 	}
 	/* The agent's log: a lab node's (the lab writes it), else the one given. */
 	if (node) {

@@ -126,8 +126,9 @@ static void tunnel_row(struct ptable *t, __u8 fam, const void *rec, void *arg)
  * tunnel list (get NULL), and tunnel get NODE. The nodes behind the IPv6
  * underlay (xcni_tunnel6) follow the IPv4 ones; an agent before ABI 9 has none.
  */
-static int tunnel_show(const struct ctl_ctx *c, const char *get)
+static int cmd_tunnel_show(const struct ctl_ctx *c, char **argv)
 {
+	const char *get = argv[0]; /* list and get: argv ends in NULL, list's at [0] */
 	static const struct fam_map m[2] = {
 		{ &m_tunnel, sizeof(struct tunnel_rec), offsetof(struct tunnel_rec, ip),
 		  offsetof(struct tunnel_rec, t), tunnel_cmp, XCNI_AF_INET },
@@ -171,12 +172,6 @@ free:
 	free(l.vals);
 	filter_close(&f);
 	return err;
-}
-
-/* list and get: argv ends in NULL, so list's argv[0] is NULL. */
-static int cmd_tunnel_show(const struct ctl_ctx *c, char **argv)
-{
-	return tunnel_show(c, argv[0]);
 }
 
 const struct cmd tunnel_cmds[] = {

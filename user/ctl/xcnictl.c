@@ -118,7 +118,7 @@ static const struct own {
 	const struct option *opts;
 	const char *shortopts;
 } owns[] = {
-	{ "lab", NULL, ctl_lab_main, NULL, 0, NULL, NULL },
+	{ "lab", NULL, lab_main, NULL, 0, NULL, NULL },
 	{ "flows", NULL, ctl_flows_main, NULL, 0, ctl_flows_opts, ctl_flows_short },
 	{ "status", NULL, ctl_status_main, NULL, 0, ctl_status_opts, ctl_status_short },
 	{ "sysdump", NULL, ctl_sysdump_main, NULL, 0, ctl_sysdump_opts, ctl_sysdump_short },
@@ -389,10 +389,10 @@ int ctl_cmd_flags(const struct cmd *cmd, const char *sub, char *buf, size_t n)
 	const struct own *own = own_of(cmd);
 	size_t off;
 
-	global_flags(buf, n, own && own->fn == ctl_lab_main);
+	global_flags(buf, n, own && own->fn == lab_main);
 	off = strlen(buf);
 
-	if (own && own->fn == ctl_lab_main) {
+	if (own && own->fn == lab_main) {
 		const char *lf = sub ? lab_cmd_flags(sub) : "";
 
 		if (lf && *lf)
@@ -733,7 +733,7 @@ static int own_globals_check(bool lab, const char *sub, const char *where,
 static int own_main(const struct cmd *cmd, int argc, char **argv, int cw, struct global *g)
 {
 	const struct own *own = own_of(cmd);
-	bool lab = own->fn == ctl_lab_main;
+	bool lab = own->fn == lab_main;
 	char **out = calloc((size_t)argc + 2 * ARRAY_SIZE(g->nodes) + 8, sizeof(*out));
 	struct own_words w = { .pass = calloc((size_t)argc + 1, sizeof(*w.pass)) };
 	char flags[2048], where[96];
@@ -837,7 +837,6 @@ static int parse_flowf_opt(int opt, const char *arg, struct ctl_ctx *c)
 		return -EINVAL;
 	}
 	c->flow_reqlen += (size_t)n;
-	c->opts |= OPT_FLOWF;
 	if (!c->flow_first)
 		c->flow_first = o->name;
 	return 0;
@@ -859,44 +858,37 @@ static int parse_filter_opt(int opt, const char *arg, struct ctl_ctx *c)
 		}
 		if (c->ip_any.family == XCNI_AF_INET)
 			memcpy(&c->ip_addr, c->ip_any.addr, 4);
-		c->opts |= OPT_IP;
 		c->ip = arg;
 		return 0;
 	case 'i':
 		if (vocab_identity(arg, &c->identity, e, sizeof(e)))
 			goto bad;
-		c->opts |= OPT_IDENTITY;
 		return 0;
 	case 'L': {
 		struct flow_match m;
 
 		if (flow_match_labels(&m, arg, e, sizeof(e)))
 			goto bad;
-		c->opts |= OPT_LABEL;
 		c->label = arg;
 		return 0;
 	}
 	case 'p':
 		if (vocab_pod(arg, e, sizeof(e)))
 			goto bad;
-		c->opts |= OPT_POD;
 		c->pod = arg;
 		return 0;
 	case 'n':
 		if (vocab_namespace(arg, 64 /* a DNS label, 63 at most */, e, sizeof(e)))
 			goto bad;
-		c->opts |= OPT_NAMESPACE;
 		c->ns = arg;
 		return 0;
 	case 'r':
 		if (vocab_reason(arg, &c->reason, e, sizeof(e)))
 			goto bad;
-		c->opts |= OPT_REASON;
 		return 0;
 	case 'V':
 		if (vocab_verdict(arg, &c->verdict, e, sizeof(e)))
 			goto bad;
-		c->opts |= OPT_VERDICT;
 		return 0;
 	case CTL_FLOWF_VAL ... CTL_FLOWF_VAL + 0xff:
 		return parse_flowf_opt(opt, arg, c);
@@ -905,7 +897,6 @@ static int parse_filter_opt(int opt, const char *arg, struct ctl_ctx *c)
 			pr_err("--type %s: drop, verdict or trace\n", arg);
 			return -EINVAL;
 		}
-		c->opts |= OPT_TYPE;
 		c->ev_type = !strcmp(arg, "drop")    ? XCNI_EV_DROP :
 			     !strcmp(arg, "verdict") ? XCNI_EV_VERDICT : XCNI_EV_TRACE;
 		return 0;
@@ -919,22 +910,26 @@ bad: /* the vocabulary's parsers say what is wrong, naming the word (vocab.h) */
 /*
  * One option into c or g: 0, or -EINVAL (said) for a value that is not one.
  * Options may follow the command ("xcnictl ct list --json"): getopt permutes.
+ * Its OPT_* bit is ctl_opts[]'s (a value refused ends the run); --tls sets
+ * none of its own: alone, it is refused as --kubeconfig's (main).
  */
 static int parse_opt(int opt, const char *arg, struct ctl_ctx *c, struct global *g)
 {
 	int r = global_opt(opt, arg, g);
+	const struct ctl_opt *o = ctl_opts;
 
 	if (r >= 0)
 		return r ? -EINVAL : 0;
+	while (o->name && o->val != opt)
+		o++;
+	if (opt != 'X')
+		c->opts |= o->bit;
 	r = parse_filter_opt(opt, arg, c);
 	if (r <= 0)
 		return r;
 	switch (opt) {
 	case 'A':
-		c->opts |= OPT_ALL;
-		return 0;
 	case 'w':
-		c->opts |= OPT_WIDE;
 		return 0;
 	case 'S': {
 		unsigned long v;
@@ -943,7 +938,6 @@ static int parse_opt(int opt, const char *arg, struct ctl_ctx *c, struct global 
 			pr_err("--sport %s: a port, 1 to 65535\n", arg);
 			return -EINVAL;
 		}
-		c->opts |= OPT_SPORT;
 		c->sport = (__u16)v;
 		return 0;
 	}
@@ -952,32 +946,26 @@ static int parse_opt(int opt, const char *arg, struct ctl_ctx *c, struct global 
 			pr_err("--family %s: 4 or 6\n", arg);
 			return -EINVAL;
 		}
-		c->opts |= OPT_FAMILY;
 		c->family = (__u8)(arg[0] - '0');
 		return 0;
 	case 'K':
-		c->opts |= OPT_KUBECONFIG;
 		c->kubeconfig = arg;
 		return 0;
 	case 'X':
 		c->tls_dir = arg;
 		return 0;
 	case 'D':
-		c->opts |= OPT_PIN_DIR_DST;
 		c->pin_dir_dst = arg;
 		return 0;
 	case 'C':
-		c->opts |= OPT_COUNT;
 		return parse_count(opt, arg, &c->count);
 	case 'T':
-		c->opts |= OPT_TIMEOUT;
 		return parse_count(opt, arg, &c->timeout_ms);
 	case 'M':
 		if (strcmp(arg, "mono") && strcmp(arg, "rfc3339")) {
 			pr_err("--time %s: rfc3339 (wall clock, UTC) or mono\n", arg);
 			return -EINVAL;
 		}
-		c->opts |= OPT_TIME;
 		c->time_mono = !strcmp(arg, "mono");
 		return 0;
 	}
