@@ -16,8 +16,16 @@
 struct metrics;
 struct bpf_map_info;
 
-/* A label value onto f as the exposition format wants it: \\, \" and \n escaped. */
-void metrics_label(FILE *f, const char *s);
+/* A family's # HELP and # TYPE lines. */
+void metrics_family(FILE *f, const char *name, const char *type, const char *help);
+/*
+ * One series, NAME{K="V",...} V: the labels as NULL-terminated pairs of
+ * strings (K, V), each value escaped as the exposition format wants it.
+ */
+void metrics_series(FILE *f, const char *name, unsigned long long v, ...);
+/* A family of one unlabelled series. */
+void metrics_family1(FILE *f, const char *name, const char *type, const char *help,
+		     unsigned long long v);
 
 typedef void (*walk_fn)(void *ctx, const void *key, const void *val);
 /*
