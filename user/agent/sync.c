@@ -693,19 +693,16 @@ static int step_fqdn(struct generation *g)
  */
 static void report_overflows(struct polsync *ps, __u64 gen)
 {
-	static size_t last_n;
-	static uint32_t last_sum;
+	static struct said_set said;
 	size_t n;
 	const struct polsync_over *ov = polsync_overflows(ps, &n);
-	uint32_t sum = 0;
+	uint64_t fp = 0;
 	char ip[INET_ADDRSTRLEN];
 
 	for (size_t i = 0; i < n; i++)
-		sum = sum * 31 + ov[i].ip;
-	if (n == last_n && sum == last_sum)
+		fp = fp_add(fp, ov[i].ip);
+	if (!set_changed(&said, n, fp))
 		return;
-	last_n = n;
-	last_sum = sum;
 	if (!n) {
 		pr_info("generation %llu: every pod's policy fits the maps again\n",
 			(unsigned long long)gen);
@@ -734,7 +731,7 @@ static void report_overflows(struct polsync *ps, __u64 gen)
  */
 static void report_ipc_closed(struct polsync *ps, __u64 gen)
 {
-	static size_t last_n[2], last_addrs[2];
+	static struct said_set said[2];
 
 	for (int f = 0; f < 2; f++) {
 		const char *map = f ? "xcni_ipcache6" : "xcni_ipcache";
@@ -742,10 +739,8 @@ static void report_ipc_closed(struct polsync *ps, __u64 gen)
 		const char *const *ns = polsync_ipcache_closed(ps, f ? 6 : 4, &n, &addrs);
 		char list[512] = "";
 
-		if (n == last_n[f] && addrs == last_addrs[f])
+		if (!set_changed(&said[f], n, addrs))
 			continue;
-		last_n[f] = n;
-		last_addrs[f] = addrs;
 		if (!n) {
 			pr_info("generation %llu: %s holds every pod's address again\n",
 				(unsigned long long)gen, map);
