@@ -31,6 +31,7 @@
 #include "lib/system/log.h"
 #include "lib/system/clock.h"
 #include "lib/observe/reasons.h"
+#include "lib/system/hmap.h"
 #include "lib/system/http.h"
 #include "agent/flows.h"
 #include "lib/policy/nearmiss.h"
@@ -51,17 +52,13 @@
 
 /*
  * Sums of xcni_policy_val.packets per (pod, version), and per (pod, version,
- * cell) for xcni_policy_flows_total: see grp_carry().
+ * cell) for xcni_policy_flows_total: see grp_carry(). A group's key is
+ * GRP_USED | ep << 8 | version, or (cells) GRP_USED | ep << 16 | version << 8
+ * | cell (never 0, which is a free slot); its sum is the slot's value.
  */
-struct grp {
-	/* GRP_USED | ep << 8 | version, or (cells) GRP_USED | ep << 16 | version << 8 | cell; 0 = empty */
-	__u64 key;
-	__u64 sum;
-};
 #define GRP_USED (1ULL << 63)
 struct grpset {
-	struct grp *v;
-	size_t cap, n; /* cap a power of two */
+	struct hmap m; /* m.s NULL: nothing added yet */
 	int err;
 };
 
@@ -251,42 +248,28 @@ static void ct_fn(void *ctx, const void *key, const void *val)
 	cc->live[e.state <= XCNI_CT_CLOSED ? e.state : 0]++;
 }
 
-static struct grp *grp_slot(const struct grpset *s, __u64 key)
+static uint64_t grp_hash(__u64 key)
 {
-	size_t i = (size_t)((key * 0x9e3779b97f4a7c15ULL) >> 32) & (s->cap - 1);
+	return (key * 0x9e3779b97f4a7c15ULL) >> 32;
+}
 
-	while (s->v[i].key && s->v[i].key != key)
-		i = (i + 1) & (s->cap - 1);
-	return &s->v[i];
+/* A group's slot in s (free: not there). */
+static struct hslot *grp_slot(const struct grpset *s, __u64 key)
+{
+	return hmap_slot(&s->m, grp_hash(key), (uintptr_t)key);
 }
 
 static void grp_add(struct grpset *s, __u64 key, __u64 packets)
 {
-	struct grp *g;
+	struct hslot *g;
 
-	if (s->err)
+	if (s->err || (!s->m.s && (s->err = hmap_init(&s->m, false, 128))))
 		return;
-	if ((s->n + 1) * 2 > s->cap) {
-		struct grpset t = { .cap = s->cap ? s->cap * 2 : 256 };
-
-		t.v = calloc(t.cap, sizeof(*t.v));
-		if (!t.v) {
-			s->err = -ENOMEM;
-			return;
-		}
-		for (size_t i = 0; i < s->cap; i++)
-			if (s->v[i].key)
-				*grp_slot(&t, s->v[i].key) = s->v[i];
-		t.n = s->n;
-		free(s->v);
-		*s = t;
-	}
 	g = grp_slot(s, key);
-	if (!g->key) {
-		g->key = key;
-		s->n++;
-	}
-	g->sum += packets;
+	if (g->k)
+		g->v = (void *)((uintptr_t)g->v + packets);
+	else
+		s->err = hmap_put(&s->m, grp_hash(key), (uintptr_t)key, (void *)(uintptr_t)packets);
 }
 
 static unsigned int pol_cell(__u8 dir, __u16 flags)
@@ -348,22 +331,17 @@ static void polrange_fn(void *ctx, const void *key, const void *val)
 static void grp_carry(struct grpset *prev, struct grpset *cur, __u64 *base, bool cells,
 		      __u64 *totals)
 {
-	for (size_t i = 0; i < prev->cap; i++) {
-		const struct grp *p = &prev->v[i];
-		const struct grp *g;
+	hmap_each(&prev->m, p) {
+		const struct hslot *g = cur->m.s ? grp_slot(cur, p->k) : NULL;
 
-		if (!p->key)
-			continue;
-		g = cur->cap ? grp_slot(cur, p->key) : NULL;
-		if (!g || !g->key || g->sum < p->sum)
-			base[cells ? p->key & 0xff : 0] += p->sum;
+		if (!g || !g->k || (uintptr_t)g->v < (uintptr_t)p->v)
+			base[cells ? p->k & 0xff : 0] += (uintptr_t)p->v;
 	}
 	for (unsigned int c = 0; c < (cells ? NR_CELLS : 1); c++)
 		totals[c] = base[c];
-	for (size_t i = 0; i < cur->cap; i++)
-		if (cur->v[i].key)
-			totals[cells ? cur->v[i].key & 0xff : 0] += cur->v[i].sum;
-	free(prev->v);
+	hmap_each(&cur->m, g)
+		totals[cells ? g->k & 0xff : 0] += (uintptr_t)g->v;
+	hmap_free(&prev->m);
 	*prev = *cur;
 	*cur = (struct grpset){};
 }
@@ -980,8 +958,8 @@ static int render(struct metrics *m, FILE *b)
 	metrics_family(b, "xcni_scrape_duration_seconds", "gauge",
 	               "Time this page took to read from the maps (the agent does nothing else meanwhile).");
 	fprintf(b, "xcni_scrape_duration_seconds %.6f\n", (double)(xcni_mono_ns() - t0) / 1e9);
-	free(sc.pol.allowed.v);
-	free(sc.pol.cells.v);
+	hmap_free(&sc.pol.allowed.m);
+	hmap_free(&sc.pol.cells.m);
 	free(sc.ms);
 	return 0;
 }
@@ -1060,8 +1038,8 @@ void metrics_free(struct metrics *m)
 {
 	if (!m)
 		return;
-	free(m->pol_prev.v);
-	free(m->cell_prev.v);
+	hmap_free(&m->pol_prev.m);
+	hmap_free(&m->cell_prev.m);
 	free(m->pin_dir);
 	free(m);
 }
