@@ -271,9 +271,8 @@ static json_t *drops_json(struct agent_status *s, json_t *snat)
 	/* The oldest sample still in the window (the ring's oldest, at most one step over). */
 	oldest = s->nsamples < NSAMPLES ? 0 : s->next;
 	snat_refused(snat, now, s->nsamples ? s->samples[oldest] : NULL);
+	/* read_drops left every other reason's counters at 0: only drops count here. */
 	for (int r = XCNI_REASON_MAX; r >= XCNI_REASON_MIN; r--) {
-		if (!is_drop(r))
-			continue;
 		for (unsigned int d = 0; d < XCNI_NR_DIRS; d++) {
 			__u32 i = XCNI_METRIC_IDX(r, d);
 			uint64_t base = s->nsamples ? s->samples[oldest][i] : 0, n;
