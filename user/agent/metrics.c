@@ -139,6 +139,25 @@ void metrics_family1(FILE *b, const char *name, const char *type, const char *he
 
 /* ---- map walks -------------------------------------------------------- */
 
+int metrics_percpu_sum(int fd, __u32 key, int ncpus, size_t size, void *sum)
+{
+	size_t words = size / 8;
+	__u64 *vals = calloc((size_t)ncpus, size), *s = sum;
+	int err = 0;
+
+	if (!vals)
+		return -ENOMEM;
+	memset(sum, 0, size);
+	/* One value per possible CPU, each rounded up to 8 bytes: these are of __u64s. */
+	if (bpf_map_lookup_elem(fd, &key, vals))
+		err = -errno;
+	for (int c = 0; !err && c < ncpus; c++)
+		for (size_t w = 0; w < words; w++)
+			s[w] += vals[(size_t)c * words + w];
+	free(vals);
+	return err;
+}
+
 static bool map_countable(__u32 type)
 {
 	switch (type) {
@@ -561,24 +580,17 @@ static void render_reasons(struct metrics *m, FILE *b)
 		{ "xcni_bytes_total", "Bytes of those packets (Ethernet frame length)." },
 	};
 	struct xcni_metric *sum = calloc(XCNI_NR_METRICS, sizeof(*sum));
-	struct xcni_metric *vals = calloc((size_t)m->ncpus, sizeof(*vals));
-	int fd = pin_open(m->pin_dir, "xcni_metrics");
+	int fd = pin_open(m->pin_dir, "xcni_metrics"), err;
 
-	if (fd < 0 || !sum || !vals) {
+	if (fd < 0 || !sum) {
 		pr_debug("metrics: cannot read xcni_metrics: %s\n", strerror(fd < 0 ? errno : ENOMEM));
 		goto out;
 	}
-	for (__u32 i = 0; i < XCNI_NR_METRICS; i++) {
-		/* Per-CPU: one value per possible CPU, which is why they are 8-byte aligned. */
-		if (bpf_map_lookup_elem(fd, &i, vals)) {
-			pr_debug("metrics: xcni_metrics[%u]: %s\n", i, strerror(errno));
+	for (__u32 i = 0; i < XCNI_NR_METRICS; i++)
+		if ((err = metrics_percpu_sum(fd, i, m->ncpus, sizeof(*sum), &sum[i]))) {
+			pr_debug("metrics: xcni_metrics[%u]: %s\n", i, strerror(-err));
 			goto out;
 		}
-		for (int cpu = 0; cpu < m->ncpus; cpu++) {
-			sum[i].packets += vals[cpu].packets;
-			sum[i].bytes += vals[cpu].bytes;
-		}
-	}
 	for (int f = 0; f < 2; f++) {
 		metrics_family(b, fam[f].name, "counter", fam[f].help);
 		for (int r = XCNI_REASON_MAX; r >= XCNI_REASON_MIN; r--) {
@@ -614,7 +626,6 @@ static void render_reasons(struct metrics *m, FILE *b)
 out:
 	if (fd >= 0)
 		close(fd);
-	free(vals);
 	free(sum);
 }
 
@@ -637,19 +648,13 @@ static void render_sock_lb(struct metrics *m, FILE *b)
 /* What the events cost and lost (xcni_evrate), summed over CPUs. */
 static void render_events(struct metrics *m, FILE *b)
 {
-	struct xcni_evrate *vals = calloc((size_t)m->ncpus, sizeof(*vals)), sum = {};
+	struct xcni_evrate sum;
 	int fd = pin_open(m->pin_dir, "xcni_evrate");
-	__u32 k = 0;
+	int err = fd < 0 ? -errno : metrics_percpu_sum(fd, 0, m->ncpus, sizeof(sum), &sum);
 
-	_Static_assert(sizeof(struct xcni_evrate) % 8 == 0, "per-CPU values are 8-byte aligned");
-	if (fd < 0 || !vals || bpf_map_lookup_elem(fd, &k, vals)) {
-		pr_debug("metrics: cannot read xcni_evrate: %s\n", strerror(fd < 0 || vals ? errno : ENOMEM));
+	if (err) {
+		pr_debug("metrics: cannot read xcni_evrate: %s\n", strerror(-err));
 		goto out;
-	}
-	for (int cpu = 0; cpu < m->ncpus; cpu++) {
-		sum.sent += vals[cpu].sent;
-		sum.lost_rate += vals[cpu].lost_rate;
-		sum.lost_full += vals[cpu].lost_full;
 	}
 	metrics_family1(b, "xcni_events_total", "counter",
 	                "Events (drops, verdicts, traces) the data plane wrote to the event ring.",
@@ -662,7 +667,6 @@ static void render_events(struct metrics *m, FILE *b)
 out:
 	if (fd >= 0)
 		close(fd);
-	free(vals);
 }
 
 /*
@@ -716,28 +720,21 @@ static void render_fqdn(struct metrics *m, FILE *b)
 		[XCNI_FQDN_ST_GIVEUP] = "parser-giveups",
 		[XCNI_FQDN_ST_IGNORED] = "records-ignored",
 	};
-	__u64 *vals = calloc((size_t)m->ncpus, sizeof(*vals));
 	int fd = pin_open(m->pin_dir, "xcni_fqdn_stats");
 
-	if (fd < 0 || !vals)
-		goto out;
+	if (fd < 0)
+		return;
 	metrics_family(b, "xcni_fqdn_total", "counter",
 	               "DNS answers into this node's pods read for ClusterNetworkPolicy domainNames "
 	               "(xcnid --fqdn-policy), by event: answers-ignored are not from the DNS Service's "
 	               "sources, parser-giveups malformed or past the parser's bounds.");
 	for (__u32 k = 0; k < XCNI_FQDN_NR_STATS; k++) {
-		__u64 sum = 0;
+		__u64 sum;
 
-		if (bpf_map_lookup_elem(fd, &k, vals))
-			continue;
-		for (int cpu = 0; cpu < m->ncpus; cpu++)
-			sum += vals[cpu];
-		metrics_series(b, "xcni_fqdn_total", sum, "event", what[k], NULL);
+		if (!metrics_percpu_sum(fd, k, m->ncpus, sizeof(sum), &sum))
+			metrics_series(b, "xcni_fqdn_total", sum, "event", what[k], NULL);
 	}
-out:
-	if (fd >= 0)
-		close(fd);
-	free(vals);
+	close(fd);
 }
 
 static void render_config(struct metrics *m, FILE *b)

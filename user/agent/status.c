@@ -5,7 +5,6 @@
  * into a non-blocking socket at accept (a few KiB, which a Unix socket's
  * buffer holds), then the connection is closed.
  */
-#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <dirent.h>
 #include <errno.h>
@@ -72,7 +71,6 @@ struct agent_status {
 	uint64_t *samples[NSAMPLES];
 	uint64_t sample_ms[NSAMPLES];
 	unsigned int nsamples, next;
-	struct xcni_metric *vals;
 };
 
 /* The policy compiler's whole compiles (status_policy): one agent a process, and the
@@ -209,13 +207,12 @@ static int read_drops(struct agent_status *s, uint64_t *out)
 			continue;
 		for (unsigned int d = 0; d < XCNI_NR_DIRS; d++) {
 			__u32 i = XCNI_METRIC_IDX(r, d);
-			uint64_t sum = 0;
+			struct xcni_metric sum;
+			int err = metrics_percpu_sum(s->metrics_fd, i, s->ncpus, sizeof(sum), &sum);
 
-			if (bpf_map_lookup_elem(s->metrics_fd, &i, s->vals))
-				return -errno;
-			for (int c = 0; c < s->ncpus; c++)
-				sum += s->vals[c].packets;
-			out[i] = sum;
+			if (err)
+				return err;
+			out[i] = sum.packets;
 		}
 	}
 	return 0;
@@ -607,7 +604,7 @@ int status_open(const char *pin_dir, const char *node, struct agent_status **out
 	snprintf(s->pin_dir, sizeof(s->pin_dir), "%s", pin_dir);
 	snprintf(s->node, sizeof(s->node), "%s", node ? node : "");
 	s->ncpus = libbpf_num_possible_cpus();
-	if (s->ncpus <= 0 || !(s->vals = calloc((size_t)s->ncpus, sizeof(*s->vals))))
+	if (s->ncpus <= 0)
 		goto fail;
 	for (int i = 0; i < NSAMPLES; i++)
 		if (!(s->samples[i] = calloc(XCNI_NR_METRICS, sizeof(uint64_t))))
@@ -681,7 +678,6 @@ void status_free(struct agent_status *s)
 		close(s->metrics_fd);
 	for (int i = 0; i < NSAMPLES; i++)
 		free(s->samples[i]);
-	free(s->vals);
 	free(s);
 }
 
