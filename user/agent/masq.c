@@ -689,14 +689,12 @@ int masq_sync(struct masq *m, const struct cluster *c)
 	else
 		m->ndelta++;
 	/* Said on stdout like the other state changes people look for in the log. */
-	if (m->pod.len)
-		printf("xcnid: masquerade: table ip %s: pod traffic masqueraded except to %zu exempt "
-		       "prefixes (pod CIDRs, node addresses, cluster CIDRs)%s\n", t, n,
-		       whole ? "" : ", changed by its elements");
-	if (m->pod6.len)
-		printf("xcnid: masquerade: table ip6 %s: IPv6 pod traffic masqueraded except to %zu "
-		       "exempt prefixes (pod CIDRs, node addresses, cluster CIDRs)%s\n", t, n6,
-		       whole ? "" : ", changed by its elements");
+	for (int v6 = 0; v6 < 2; v6++)
+		if (v6 ? m->pod6.len : m->pod.len)
+			printf("xcnid: masquerade: table %s %s: %spod traffic masqueraded except to "
+			       "%zu exempt prefixes (pod CIDRs, node addresses, cluster CIDRs)%s\n",
+			       v6 ? "ip6" : "ip", t, v6 ? "IPv6 " : "", v6 ? n6 : n,
+			       whole ? "" : ", changed by its elements");
 	fflush(stdout);
 	return 0;
 fail:
