@@ -128,15 +128,15 @@ void hooks_render(const struct hooks *hk, FILE *f)
 	if (!hk)
 		return;
 	metrics_family1(f, "xcni_hooks_checked", "gauge",
-			"Hooks of xcni's (pods' host veths, underlay, xcni0) found at the last check.",
-			hk->checked);
+			"Hooks of xcni's (pods' host veths, underlay, xcni0) found at the last "
+			"check.", hk->checked);
 	metrics_family(f, "xcni_hook_foreign_first", "gauge",
 		       "1 for a hook where another program runs before xcni's (xcni reports it, "
 		       "does not move back ahead).");
 	for (size_t i = 0; i < hk->n; i++)
 		if (hk->v[i].foreign)
-			metrics_series(f, "xcni_hook_foreign_first", 1, "device", hk->v[i].dev, "hook",
-				       hk->v[i].egress ? "egress" : "ingress", NULL);
+			metrics_series(f, "xcni_hook_foreign_first", 1, "device", hk->v[i].dev,
+				       "hook", hk->v[i].egress ? "egress" : "ingress", NULL);
 	metrics_family1(f, "xcni_hook_foreign_first_seen_total", "counter",
 			"Times a hook of xcni's was found with another program running before "
 			"xcni's.", hk->seen_total);

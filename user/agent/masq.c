@@ -470,7 +470,8 @@ static int masq_render_delta(const struct masq *m, const struct masq_prefix *set
 	return 0;
 }
 
-/* The prefix of the sorted, merged set that covers address a4 (the last starting at or below it), or NULL. */
+/* The prefix of the sorted, merged set that covers address a4 (the last one
+ * starting at or below it), or NULL. */
 static const struct masq_prefix *set_cover(const struct masq_prefix *set, size_t n,
 					   const uint8_t *a4)
 {
