@@ -127,26 +127,19 @@ void hooks_render(const struct hooks *hk, FILE *f)
 {
 	if (!hk)
 		return;
-	fprintf(f, "# HELP xcni_hooks_checked Hooks of xcni's (pods' host veths, underlay, xcni0) "
-		   "found at the last check.\n# TYPE xcni_hooks_checked gauge\n"
-		   "xcni_hooks_checked %u\n",
-		hk->checked);
-	fprintf(f, "# HELP xcni_hook_foreign_first 1 for a hook where another program runs before "
-		   "xcni's (xcni reports it, does not move back ahead).\n"
-		   "# TYPE xcni_hook_foreign_first gauge\n");
-	for (size_t i = 0; i < hk->n; i++) {
-		if (!hk->v[i].foreign)
-			continue;
-		/* Device names hold neither '"' nor '\\' (dev_valid_name allows them: escaped). */
-		fputs("xcni_hook_foreign_first{device=\"", f);
-		metrics_label(f, hk->v[i].dev);
-		fprintf(f, "\",hook=\"%s\"} 1\n", hk->v[i].egress ? "egress" : "ingress");
-	}
-	fprintf(f, "# HELP xcni_hook_foreign_first_seen_total Times a hook of xcni's was found with "
-		   "another program running before xcni's.\n"
-		   "# TYPE xcni_hook_foreign_first_seen_total counter\n"
-		   "xcni_hook_foreign_first_seen_total %llu\n",
-		hk->seen_total);
+	metrics_family1(f, "xcni_hooks_checked", "gauge",
+			"Hooks of xcni's (pods' host veths, underlay, xcni0) found at the last "
+			"check.", hk->checked);
+	metrics_family(f, "xcni_hook_foreign_first", "gauge",
+		       "1 for a hook where another program runs before xcni's (xcni reports it, "
+		       "does not move back ahead).");
+	for (size_t i = 0; i < hk->n; i++)
+		if (hk->v[i].foreign)
+			metrics_series(f, "xcni_hook_foreign_first", 1, "device", hk->v[i].dev,
+				       "hook", hk->v[i].egress ? "egress" : "ingress", NULL);
+	metrics_family1(f, "xcni_hook_foreign_first_seen_total", "counter",
+			"Times a hook of xcni's was found with another program running before "
+			"xcni's.", hk->seen_total);
 }
 
 void hooks_free(struct hooks *hk)

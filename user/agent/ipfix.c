@@ -379,12 +379,11 @@ static void emit(struct ipfix *x)
 }
 
 /*
- * The templates, in a message of their own: libfixbuf in manual mode keeps
- * template and data sets in separate messages, and says so with FB_ERROR_EOM
- * (the first template after data, the first data after templates; a full
- * message too), after which the same call goes through. Then RFC 5610's
- * information element type records, one for each of xcni's elements, so that
- * a collector learns their names, types and meaning from the stream itself.
+ * A template, element type record or flow record into the message:
+ * libfixbuf in manual mode keeps template and data sets in separate
+ * messages, and says so with FB_ERROR_EOM (the first template after data,
+ * the first data after templates; a full message too), after which the same
+ * call goes through. False: said (fail), or the collector went.
  */
 static bool append_retry(struct ipfix *x, bool (*fn)(struct ipfix *x, const void *arg, GError **),
 			 const void *arg, const char *what)
@@ -419,6 +418,25 @@ static bool put_ietype(struct ipfix *x, const void *ie, GError **gerr)
 	return fbInfoElementWriteOptionsRecord(x->fbuf, ie, TID_IETYPE, TID_IETYPE, gerr);
 }
 
+struct rec_out {
+	struct xrec *rec;
+	uint16_t tid;
+};
+
+static bool put_record(struct ipfix *x, const void *arg, GError **gerr)
+{
+	const struct rec_out *o = arg;
+
+	/* Again after a full message went (its set starts over); else nothing changes. */
+	fBufSetExportTemplate(x->fbuf, o->tid, NULL);
+	return fBufAppend(x->fbuf, (uint8_t *)o->rec, sizeof(*o->rec), gerr);
+}
+
+/*
+ * The templates, in a message of their own, then RFC 5610's information
+ * element type records, one for each of xcni's elements, so that a
+ * collector learns their names, types and meaning from the stream itself.
+ */
 static bool export_templates(struct ipfix *x)
 {
 	static const uint16_t tids[] = { TID_V4, TID_V6 }, meta = TID_IETYPE;
@@ -532,6 +550,7 @@ bool ipfix_add(struct ipfix *x, const struct flow_rec *r, const struct flow_rend
 	const struct xcni_reason_info *ri = r->reason ? xcni_reason_info(r->reason) : NULL;
 	char spod[340], dpod[340], rname[32];
 	struct xrec rec;
+	struct rec_out out = { &rec, r->key.family == 4 ? TID_V4 : TID_V6 };
 	GError *gerr = NULL;
 
 	if (!ipfix_ready(x))
@@ -593,29 +612,16 @@ bool ipfix_add(struct ipfix *x, const struct flow_rec *r, const struct flow_rend
 	varstr(&rec.node, rc->node);
 	varstr(&rec.service, r->service);
 	varstr(&rec.backend, r->backend);
-	if (!fBufSetExportTemplate(x->fbuf, r->key.family == 4 ? TID_V4 : TID_V6, &gerr)) {
+	if (!fBufSetExportTemplate(x->fbuf, out.tid, &gerr)) {
 		fail(x, "template", gerr);
 		return true; /* never will it go: not kept pending */
 	}
-	for (int tries = 0; tries < 2; tries++) {
-		if (fBufAppend(x->fbuf, (uint8_t *)&rec, sizeof(rec), &gerr)) {
-			x->in_msg++;
-			x->st.records++;
-			return true;
-		}
-		if (!g_error_matches(gerr, FB_ERROR_DOMAIN, FB_ERROR_EOM) || tries) {
-			fail(x, "record", gerr);
-			return true;
-		}
-		g_clear_error(&gerr);
-		/* The message is full: out it goes, the record starts the next
-		 * (or its set is the first data after templates: it starts over). */
-		emit(x);
-		if (!ipfix_ready(x))
-			return false;
-		fBufSetExportTemplate(x->fbuf, r->key.family == 4 ? TID_V4 : TID_V6, NULL);
+	if (append_retry(x, put_record, &out, "record")) {
+		x->st.records++;
+		return true;
 	}
-	return true;
+	/* Said and dropped (never will it go), or the collector went with the full message. */
+	return ipfix_ready(x);
 }
 
 void ipfix_flush(struct ipfix *x)

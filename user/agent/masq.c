@@ -115,16 +115,6 @@ size_t masq_normalize(struct masq_prefix *p, size_t n)
 	return out;
 }
 
-/* Clears the host bits of a /len. */
-static void mask6(struct in6_addr *a, unsigned int len)
-{
-	for (unsigned int i = 0; i < 16; i++) {
-		unsigned int keep = len >= (i + 1) * 8 ? 8 : len > i * 8 ? len - i * 8 : 0;
-
-		a->s6_addr[i] &= (__u8)(0xff00u >> keep);
-	}
-}
-
 static int prefix6_cmp(const void *a, const void *b)
 {
 	const struct masq_prefix6 *x = a, *y = b;
@@ -138,7 +128,7 @@ size_t masq_normalize6(struct masq_prefix6 *p, size_t n)
 	size_t out = 0;
 
 	for (size_t i = 0; i < n; i++)
-		mask6(&p[i].net, p[i].len);
+		cidr6_mask(p[i].net.s6_addr, p[i].len);
 	if (n)
 		qsort(p, n, sizeof(*p), prefix6_cmp);
 	/* As for IPv4: sorted by start, wider first, the last kept one covers or not. */
@@ -146,7 +136,7 @@ size_t masq_normalize6(struct masq_prefix6 *p, size_t n)
 		if (out) {
 			struct in6_addr a = p[i].net;
 
-			mask6(&a, p[out - 1].len);
+			cidr6_mask(a.s6_addr, p[out - 1].len);
 			if (!memcmp(&a, &p[out - 1].net, sizeof(a)))
 				continue;
 		}
@@ -480,8 +470,8 @@ static int masq_render_delta(const struct masq *m, const struct masq_prefix *set
 	return 0;
 }
 
-/* The normalized set (sorted, disjoint) covers a: the last prefix starting at or below it. */
-/* The prefix of the sorted, merged set that covers address a4, or NULL. */
+/* The prefix of the sorted, merged set that covers address a4 (the last one
+ * starting at or below it), or NULL. */
 static const struct masq_prefix *set_cover(const struct masq_prefix *set, size_t n,
 					   const uint8_t *a4)
 {
@@ -520,7 +510,7 @@ static const struct masq_prefix6 *set6_cover(const struct masq_prefix6 *set, siz
 	if (!lo)
 		return NULL;
 	memcpy(&a, a6, 16);
-	mask6(&a, set[lo - 1].len);
+	cidr6_mask(a.s6_addr, set[lo - 1].len);
 	return !memcmp(&a, &set[lo - 1].net, 16) ? &set[lo - 1] : NULL;
 }
 
@@ -700,14 +690,12 @@ int masq_sync(struct masq *m, const struct cluster *c)
 	else
 		m->ndelta++;
 	/* Said on stdout like the other state changes people look for in the log. */
-	if (m->pod.len)
-		printf("xcnid: masquerade: table ip %s: pod traffic masqueraded except to %zu exempt "
-		       "prefixes (pod CIDRs, node addresses, cluster CIDRs)%s\n", t, n,
-		       whole ? "" : ", changed by its elements");
-	if (m->pod6.len)
-		printf("xcnid: masquerade: table ip6 %s: IPv6 pod traffic masqueraded except to %zu "
-		       "exempt prefixes (pod CIDRs, node addresses, cluster CIDRs)%s\n", t, n6,
-		       whole ? "" : ", changed by its elements");
+	for (int v6 = 0; v6 < 2; v6++)
+		if (v6 ? m->pod6.len : m->pod.len)
+			printf("xcnid: masquerade: table %s %s: %spod traffic masqueraded except to "
+			       "%zu exempt prefixes (pod CIDRs, node addresses, cluster CIDRs)%s\n",
+			       v6 ? "ip6" : "ip", t, v6 ? "IPv6 " : "", v6 ? n6 : n,
+			       whole ? "" : ", changed by its elements");
 	fflush(stdout);
 	return 0;
 fail:

@@ -16,7 +16,9 @@
 #include <bpf/libbpf.h>
 #include <dirent.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +31,7 @@
 #include "lib/system/log.h"
 #include "lib/system/clock.h"
 #include "lib/observe/reasons.h"
+#include "lib/system/hmap.h"
 #include "lib/system/http.h"
 #include "agent/flows.h"
 #include "lib/policy/nearmiss.h"
@@ -49,17 +52,13 @@
 
 /*
  * Sums of xcni_policy_val.packets per (pod, version), and per (pod, version,
- * cell) for xcni_policy_flows_total: see grp_carry().
+ * cell) for xcni_policy_flows_total: see grp_carry(). A group's key is
+ * GRP_USED | ep << 8 | version, or (cells) GRP_USED | ep << 16 | version << 8
+ * | cell (never 0, which is a free slot); its sum is the slot's value.
  */
-struct grp {
-	/* GRP_USED | ep << 8 | version, or (cells) GRP_USED | ep << 16 | version << 8 | cell; 0 = empty */
-	__u64 key;
-	__u64 sum;
-};
 #define GRP_USED (1ULL << 63)
 struct grpset {
-	struct grp *v;
-	size_t cap, n; /* cap a power of two */
+	struct hmap m; /* m.s NULL: nothing added yet */
 	int err;
 };
 
@@ -99,7 +98,8 @@ struct metrics {
 	int nlisteners;
 };
 
-void metrics_label(FILE *b, const char *s)
+/* A label value as the exposition format wants it: \\, \" and \n escaped. */
+static void label(FILE *b, const char *s)
 {
 	for (; *s; s++)
 		if (*s == '\n')
@@ -108,20 +108,55 @@ void metrics_label(FILE *b, const char *s)
 			fprintf(b, "%s%c", *s == '\\' || *s == '"' ? "\\" : "", *s);
 }
 
-static void family(FILE *b, const char *name, const char *type, const char *help)
+void metrics_family(FILE *b, const char *name, const char *type, const char *help)
 {
 	fprintf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-/* A family of one unlabelled series. */
-static void family1(FILE *b, const char *name, const char *type, const char *help,
-		    unsigned long long v)
+void metrics_series(FILE *b, const char *name, unsigned long long v, ...)
 {
-	family(b, name, type, help);
-	fprintf(b, "%s %llu\n", name, v);
+	const char *sep = "{", *k;
+	va_list ap;
+
+	fputs(name, b);
+	va_start(ap, v);
+	while ((k = va_arg(ap, const char *))) {
+		fprintf(b, "%s%s=\"", sep, k);
+		label(b, va_arg(ap, const char *));
+		fputc('"', b);
+		sep = ",";
+	}
+	va_end(ap);
+	fprintf(b, "%s %llu\n", *sep == ',' ? "}" : "", v);
+}
+
+void metrics_family1(FILE *b, const char *name, const char *type, const char *help,
+		     unsigned long long v)
+{
+	metrics_family(b, name, type, help);
+	metrics_series(b, name, v, NULL);
 }
 
 /* ---- map walks -------------------------------------------------------- */
+
+int metrics_percpu_sum(int fd, __u32 key, int ncpus, size_t size, void *sum)
+{
+	size_t words = size / 8;
+	__u64 *vals = calloc((size_t)ncpus, size), *s = sum;
+	int err = 0;
+
+	if (!vals)
+		return -ENOMEM;
+	memset(sum, 0, size);
+	/* One value per possible CPU, each rounded up to 8 bytes: these are of __u64s. */
+	if (bpf_map_lookup_elem(fd, &key, vals))
+		err = -errno;
+	for (int c = 0; !err && c < ncpus; c++)
+		for (size_t w = 0; w < words; w++)
+			s[w] += vals[(size_t)c * words + w];
+	free(vals);
+	return err;
+}
 
 static bool map_countable(__u32 type)
 {
@@ -232,42 +267,28 @@ static void ct_fn(void *ctx, const void *key, const void *val)
 	cc->live[e.state <= XCNI_CT_CLOSED ? e.state : 0]++;
 }
 
-static struct grp *grp_slot(const struct grpset *s, __u64 key)
+static uint64_t grp_hash(__u64 key)
 {
-	size_t i = (size_t)((key * 0x9e3779b97f4a7c15ULL) >> 32) & (s->cap - 1);
+	return (key * 0x9e3779b97f4a7c15ULL) >> 32;
+}
 
-	while (s->v[i].key && s->v[i].key != key)
-		i = (i + 1) & (s->cap - 1);
-	return &s->v[i];
+/* A group's slot in s (free: not there). */
+static struct hslot *grp_slot(const struct grpset *s, __u64 key)
+{
+	return hmap_slot(&s->m, grp_hash(key), (uintptr_t)key);
 }
 
 static void grp_add(struct grpset *s, __u64 key, __u64 packets)
 {
-	struct grp *g;
+	struct hslot *g;
 
-	if (s->err)
+	if (s->err || (!s->m.s && (s->err = hmap_init(&s->m, false, 128))))
 		return;
-	if ((s->n + 1) * 2 > s->cap) {
-		struct grpset t = { .cap = s->cap ? s->cap * 2 : 256 };
-
-		t.v = calloc(t.cap, sizeof(*t.v));
-		if (!t.v) {
-			s->err = -ENOMEM;
-			return;
-		}
-		for (size_t i = 0; i < s->cap; i++)
-			if (s->v[i].key)
-				*grp_slot(&t, s->v[i].key) = s->v[i];
-		t.n = s->n;
-		free(s->v);
-		*s = t;
-	}
 	g = grp_slot(s, key);
-	if (!g->key) {
-		g->key = key;
-		s->n++;
-	}
-	g->sum += packets;
+	if (g->k)
+		g->v = (void *)((uintptr_t)g->v + packets);
+	else
+		s->err = hmap_put(&s->m, grp_hash(key), (uintptr_t)key, (void *)(uintptr_t)packets);
 }
 
 static unsigned int pol_cell(__u8 dir, __u16 flags)
@@ -306,14 +327,14 @@ static void polhash_fn(void *ctx, const void *key, const void *val)
 	pol_add(ctx, k.ep, k.version, k.dir, &v);
 }
 
+/* xcni_polrange's key is xcni_policy's behind a prefix length. */
+_Static_assert(offsetof(struct xcni_policy_key, dir) - offsetof(struct xcni_policy_key, ep) ==
+		       offsetof(struct xcni_polhash_key, dir),
+	       "xcni_polhash_key is xcni_policy_key without prefixlen");
+
 static void polrange_fn(void *ctx, const void *key, const void *val)
 {
-	struct xcni_policy_key k;
-	struct xcni_policy_val v;
-
-	memcpy(&k, key, sizeof(k));
-	memcpy(&v, val, sizeof(v));
-	pol_add(ctx, k.ep, k.version, k.dir, &v);
+	polhash_fn(ctx, (const char *)key + offsetof(struct xcni_policy_key, ep), val);
 }
 
 /*
@@ -329,22 +350,17 @@ static void polrange_fn(void *ctx, const void *key, const void *val)
 static void grp_carry(struct grpset *prev, struct grpset *cur, __u64 *base, bool cells,
 		      __u64 *totals)
 {
-	for (size_t i = 0; i < prev->cap; i++) {
-		const struct grp *p = &prev->v[i];
-		const struct grp *g;
+	hmap_each(&prev->m, p) {
+		const struct hslot *g = cur->m.s ? grp_slot(cur, p->k) : NULL;
 
-		if (!p->key)
-			continue;
-		g = cur->cap ? grp_slot(cur, p->key) : NULL;
-		if (!g || !g->key || g->sum < p->sum)
-			base[cells ? p->key & 0xff : 0] += p->sum;
+		if (!g || !g->k || (uintptr_t)g->v < (uintptr_t)p->v)
+			base[cells ? p->k & 0xff : 0] += (uintptr_t)p->v;
 	}
 	for (unsigned int c = 0; c < (cells ? NR_CELLS : 1); c++)
 		totals[c] = base[c];
-	for (size_t i = 0; i < cur->cap; i++)
-		if (cur->v[i].key)
-			totals[cells ? cur->v[i].key & 0xff : 0] += cur->v[i].sum;
-	free(prev->v);
+	hmap_each(&cur->m, g)
+		totals[cells ? g->k & 0xff : 0] += (uintptr_t)g->v;
+	hmap_free(&prev->m);
 	*prev = *cur;
 	*cur = (struct grpset){};
 }
@@ -367,32 +383,30 @@ static void render_policy_flows(struct metrics *m, FILE *b, struct polscan *pol)
 	grp_carry(&m->pol_prev, &pol->allowed, &m->pol_base, false, &allowed);
 	grp_carry(&m->cell_prev, &pol->cells, m->cell_base, true, cell);
 
-	family1(b, "xcni_policy_audited_flows", "gauge",
-	        "New flows a policy in audit mode (xcni.io/policy-mode: audit) would have "
-	        "denied and let pass, counted by the entries present now (rewritten, so a "
-	        "gauge, when the policy changes).", pol->audited);
+	metrics_family1(b, "xcni_policy_audited_flows", "gauge",
+	                "New flows a policy in audit mode (xcni.io/policy-mode: audit) would have "
+	                "denied and let pass, counted by the entries present now (rewritten, so a "
+	                "gauge, when the policy changes).", pol->audited);
 
-	family1(b, "xcni_policy_allowed_flows_total", "counter",
-	        "New flows NetworkPolicy rules allowed (each isolated side that allowed "
-	        "counts; denials are xcni_packets_total{reason=~\"drop-policy-.*\"}).", allowed);
+	metrics_family1(b, "xcni_policy_allowed_flows_total", "counter",
+	                "New flows NetworkPolicy rules allowed (each isolated side that allowed "
+	                "counts; denials are xcni_packets_total{reason=~\"drop-policy-.*\"}).", allowed);
 
-	family(b, "xcni_policy_flows_total", "counter",
-	       "New flows a policy entry decided, by what decided (tier: admin, networkpolicy, "
-	       "baseline, default: no tier did), what it did (action: accept, deny, audit: a "
-	       "denial in audit mode, which passes) and the side of the pod judged (direction). "
-	       "Each isolated side counts. action=\"deny\" counts deny rules only: a "
-	       "default-deny isolation is no entry; its drops are "
-	       "xcni_policy_isolation_drops_total.");
+	metrics_family(b, "xcni_policy_flows_total", "counter",
+	               "New flows a policy entry decided, by what decided (tier: admin, networkpolicy, "
+	               "baseline, default: no tier did), what it did (action: accept, deny, audit: a "
+	               "denial in audit mode, which passes) and the side of the pod judged (direction). "
+	               "Each isolated side counts. action=\"deny\" counts deny rules only: a "
+	               "default-deny isolation is no entry; its drops are "
+	               "xcni_policy_isolation_drops_total.");
 	for (unsigned int t = 0; t < NR_TIERS; t++)
 		for (unsigned int a = 0; a < NR_ACTS; a++) {
 			if (t == XCNI_TIER_DEFAULT && a != ACT_ACCEPT)
 				continue; /* no tier decided: the flow is allowed */
 			for (unsigned int d = 0; d < XCNI_NR_POLICY_DIRS; d++)
-				fprintf(b,
-					"xcni_policy_flows_total{tier=\"%s\",action=\"%s\","
-					"direction=\"%s\"} %llu\n",
-					tiers[t], acts[a], d == XCNI_DIR_TO_POD ? "ingress" : "egress",
-					(unsigned long long)cell[CELL(t, a, d)]);
+				metrics_series(b, "xcni_policy_flows_total", cell[CELL(t, a, d)],
+					       "tier", tiers[t], "action", acts[a], "direction",
+					       d == XCNI_DIR_TO_POD ? "ingress" : "egress", NULL);
 		}
 }
 
@@ -408,43 +422,32 @@ static void render_isodrops(struct metrics *m, FILE *b)
 	if (!m->flows)
 		return;
 	d = flows_isodrops(m->flows, &n);
-	family(b, "xcni_policy_isolation_drops_total", "counter",
-	       "Packets dropped because their pod is isolated on that side and no rule allows "
-	       "them (drop-policy-ingress/egress), by pod and each NetworkPolicy isolating it "
-	       "(policy, as explain names them; \"\": not named). From the drop events "
-	       "(xcnid --flows), which have a budget: xcni_packets_total counts every packet.");
-	for (size_t i = 0; i < n; i++) {
-		if (d[i].pod_total)
-			continue;
-		fprintf(b, "xcni_policy_isolation_drops_total{namespace=\"");
-		metrics_label(b, d[i].ns);
-		fprintf(b, "\",pod=\"");
-		metrics_label(b, d[i].pod);
-		fprintf(b, "\",direction=\"%s\",policy=\"", d[i].ingress ? "ingress" : "egress");
-		metrics_label(b, d[i].policy);
-		fprintf(b, "\"} %llu\n", (unsigned long long)d[i].packets);
-	}
+	metrics_family(b, "xcni_policy_isolation_drops_total", "counter",
+	               "Packets dropped because their pod is isolated on that side and no rule allows "
+	               "them (drop-policy-ingress/egress), by pod and each NetworkPolicy isolating it "
+	               "(policy, as explain names them; \"\": not named). From the drop events "
+	               "(xcnid --flows), which have a budget: xcni_packets_total counts every packet.");
+	for (size_t i = 0; i < n; i++)
+		if (!d[i].pod_total)
+			metrics_series(b, "xcni_policy_isolation_drops_total", d[i].packets,
+				       "namespace", d[i].ns, "pod", d[i].pod, "direction",
+				       d[i].ingress ? "ingress" : "egress", "policy", d[i].policy, NULL);
 	/* A drop isolated by two policies counts under both above: sum() over
 	 * them counts it twice. This family counts it once. */
-	family(b, "xcni_pod_isolation_drops_total", "counter",
-	       "Packets dropped because their pod is isolated on that side and no rule allows "
-	       "them, by pod: each drop once (a sum() over pods is the node's isolation drops "
-	       "that the drop events named; xcni_policy_isolation_drops_total splits them by "
-	       "isolating policy).");
-	for (size_t i = 0; i < n; i++) {
-		if (!d[i].pod_total)
-			continue;
-		fprintf(b, "xcni_pod_isolation_drops_total{namespace=\"");
-		metrics_label(b, d[i].ns);
-		fprintf(b, "\",pod=\"");
-		metrics_label(b, d[i].pod);
-		fprintf(b, "\",direction=\"%s\"} %llu\n", d[i].ingress ? "ingress" : "egress",
-			(unsigned long long)d[i].packets);
-	}
-	family1(b, "xcni_policy_isolation_drops_lost_total", "counter",
-	        "Isolation drops counted in no series of xcni_policy_isolation_drops_total "
-	        "or xcni_pod_isolation_drops_total: "
-	        "it holds 4096 series at most (FLOWS_ISODROP_MAX).", flows_isodrops_lost(m->flows));
+	metrics_family(b, "xcni_pod_isolation_drops_total", "counter",
+	               "Packets dropped because their pod is isolated on that side and no rule allows "
+	               "them, by pod: each drop once (a sum() over pods is the node's isolation drops "
+	               "that the drop events named; xcni_policy_isolation_drops_total splits them by "
+	               "isolating policy).");
+	for (size_t i = 0; i < n; i++)
+		if (d[i].pod_total)
+			metrics_series(b, "xcni_pod_isolation_drops_total", d[i].packets,
+				       "namespace", d[i].ns, "pod", d[i].pod, "direction",
+				       d[i].ingress ? "ingress" : "egress", NULL);
+	metrics_family1(b, "xcni_policy_isolation_drops_lost_total", "counter",
+	                "Isolation drops counted in no series of xcni_policy_isolation_drops_total "
+	                "or xcni_pod_isolation_drops_total: "
+	                "it holds 4096 series at most (FLOWS_ISODROP_MAX).", flows_isodrops_lost(m->flows));
 }
 
 /*
@@ -459,16 +462,15 @@ static void render_flow_verdicts(struct metrics *m, FILE *b)
 	if (!m->flows)
 		return;
 	c = flows_verdict_counts(m->flows);
-	family(b, "xcni_flows_total", "counter",
-	       "Flows (connections, not packets) by verdict, as xcnictl flows names them, and "
-	       "direction (the side a policy judged; else ingress into a pod of this node, egress "
-	       "otherwise): each once, 2 s after its first packet or when it leaves the window; "
-	       "a flow a policy change turns counts again under its new verdict.");
+	metrics_family(b, "xcni_flows_total", "counter",
+	               "Flows (connections, not packets) by verdict, as xcnictl flows names them, and "
+	               "direction (the side a policy judged; else ingress into a pod of this node, egress "
+	               "otherwise): each once, 2 s after its first packet or when it leaves the window; "
+	               "a flow a policy change turns counts again under its new verdict.");
 	for (int v = 0; v < FLOW_NR_VERDICTS; v++)
 		for (int dir = FLOWS_EGRESS; dir < FLOWS_NR_DIRS; dir++)
-			fprintf(b, "xcni_flows_total{verdict=\"%s\",direction=\"%s\"} %llu\n",
-				flow_verdict_name(v), dir == FLOWS_INGRESS ? "ingress" : "egress",
-				(unsigned long long)c[v][dir]);
+			metrics_series(b, "xcni_flows_total", c[v][dir], "verdict", flow_verdict_name(v),
+				       "direction", dir == FLOWS_INGRESS ? "ingress" : "egress", NULL);
 }
 
 /* Each owner's evictions (flows_owners_each's callback). */
@@ -477,11 +479,8 @@ static void window_owner(void *arg, const char *ns, size_t records, uint64_t evi
 	FILE *b = arg;
 
 	(void)records;
-	if (!evicted)
-		return;
-	fprintf(b, "xcni_flows_evicted_total{namespace=\"");
-	metrics_label(b, ns);
-	fprintf(b, "\"} %llu\n", (unsigned long long)evicted);
+	if (evicted)
+		metrics_series(b, "xcni_flows_evicted_total", evicted, "namespace", ns, NULL);
 }
 
 /*
@@ -493,28 +492,28 @@ static void render_flows_window(struct metrics *m, FILE *b)
 {
 	if (!m->flows)
 		return;
-	family1(b, "xcni_flows_window_records", "gauge",
-	        "Flow records in xcnid's window (xcnid --flows-window bounds it).",
-	        flows_count(m->flows));
-	family1(b, "xcni_flows_window_owners", "gauge",
-	        "Namespaces holding records in the flows window: when it is full the one "
-	        "holding the most gives up its oldest (docs/decisions/flows-window-shares.md).",
-	        flows_owners(m->flows));
-	family(b, "xcni_flows_evicted_total", "counter",
-	       "Flow records pushed out of the full window, by the namespace they were charged "
-	       "to (the flow's source pod's, else its destination's; \"\": neither end a pod; "
-	       "\"(spoofed)\": drops of forged sources). Their flow log line and IPFIX end "
-	       "record (flowEndReason 5) went out as they left.");
+	metrics_family1(b, "xcni_flows_window_records", "gauge",
+	                "Flow records in xcnid's window (xcnid --flows-window bounds it).",
+	                flows_count(m->flows));
+	metrics_family1(b, "xcni_flows_window_owners", "gauge",
+	                "Namespaces holding records in the flows window: when it is full the one "
+	                "holding the most gives up its oldest (docs/decisions/flows-window-shares.md).",
+	                flows_owners(m->flows));
+	metrics_family(b, "xcni_flows_evicted_total", "counter",
+	               "Flow records pushed out of the full window, by the namespace they were charged "
+	               "to (the flow's source pod's, else its destination's; \"\": neither end a pod; "
+	               "\"(spoofed)\": drops of forged sources). Their flow log line and IPFIX end "
+	               "record (flowEndReason 5) went out as they left.");
 	flows_owners_each(m->flows, window_owner, b);
 	if (m->nm)
-		family1(b, "xcni_flows_near_misses_skipped_total", "counter",
+		metrics_family1(b, "xcni_flows_near_misses_skipped_total", "counter",
 			"Drop records left without their near misses: the walks naming them took "
 			"their 50 ms of the agent's second (docs/security.md); explain and policy "
 			"get still name them.", m->nm->skipped);
-	family1(b, "xcni_flows_evicted_unlisted_total", "counter",
-	        "Evictions of namespaces no longer listed in xcni_flows_evicted_total (it keeps "
-	        "4096 namespaces with no record left at most).",
-	        flows_stats(m->flows)->evicted_unlisted);
+	metrics_family1(b, "xcni_flows_evicted_unlisted_total", "counter",
+	                "Evictions of namespaces no longer listed in xcni_flows_evicted_total (it keeps "
+	                "4096 namespaces with no record left at most).",
+	                flows_stats(m->flows)->evicted_unlisted);
 }
 
 /* One namespace's series (flowd_log_shares_each's callback); arg: the buffer
@@ -529,12 +528,10 @@ static void log_series(void *arg, const char *ns, uint64_t carried, uint64_t ref
 	struct log_series *s = arg;
 	uint64_t v = s->refused ? refused : carried;
 
-	if (!v)
-		return;
-	fprintf(s->b, "%s{namespace=\"", s->refused ? "xcni_flow_log_refused_total" :
-						     "xcni_flow_log_carried_total");
-	metrics_label(s->b, ns);
-	fprintf(s->b, "\"} %llu\n", (unsigned long long)v);
+	if (v)
+		metrics_series(s->b, s->refused ? "xcni_flow_log_refused_total" :
+						  "xcni_flow_log_carried_total",
+			       v, "namespace", ns, NULL);
 }
 
 /* The flow log (xcnid --flow-log), shared by namespaces: the lines a rotation
@@ -546,15 +543,15 @@ static void render_flow_log(struct metrics *m, FILE *b)
 
 	if (!m->flowd)
 		return;
-	family(b, "xcni_flow_log_carried_total", "counter",
-	       "Flow log lines of a namespace within its share of the kept files (files x "
-	       "--flow-log-max-bytes / the namespaces holding lines) that a rotation carried into "
-	       "the new file instead of removing (docs/decisions/flow-log-shares.md).");
+	metrics_family(b, "xcni_flow_log_carried_total", "counter",
+	               "Flow log lines of a namespace within its share of the kept files (files x "
+	               "--flow-log-max-bytes / the namespaces holding lines) that a rotation carried into "
+	               "the new file instead of removing (docs/decisions/flow-log-shares.md).");
 	flowd_log_shares_each(m->flowd, log_series, &s);
 	s.refused = true;
-	family(b, "xcni_flow_log_refused_total", "counter",
-	       "Flow log lines not written, by namespace: the lines a rotation carried left the new "
-	       "file no room for them.");
+	metrics_family(b, "xcni_flow_log_refused_total", "counter",
+	               "Flow log lines not written, by namespace: the lines a rotation carried left the new "
+	               "file no room for them.");
 	flowd_log_shares_each(m->flowd, log_series, &s);
 }
 
@@ -583,26 +580,19 @@ static void render_reasons(struct metrics *m, FILE *b)
 		{ "xcni_bytes_total", "Bytes of those packets (Ethernet frame length)." },
 	};
 	struct xcni_metric *sum = calloc(XCNI_NR_METRICS, sizeof(*sum));
-	struct xcni_metric *vals = calloc((size_t)m->ncpus, sizeof(*vals));
-	int fd = pin_open(m->pin_dir, "xcni_metrics");
+	int fd = pin_open(m->pin_dir, "xcni_metrics"), err;
 
-	if (fd < 0 || !sum || !vals) {
+	if (fd < 0 || !sum) {
 		pr_debug("metrics: cannot read xcni_metrics: %s\n", strerror(fd < 0 ? errno : ENOMEM));
 		goto out;
 	}
-	for (__u32 i = 0; i < XCNI_NR_METRICS; i++) {
-		/* Per-CPU: one value per possible CPU, which is why they are 8-byte aligned. */
-		if (bpf_map_lookup_elem(fd, &i, vals)) {
-			pr_debug("metrics: xcni_metrics[%u]: %s\n", i, strerror(errno));
+	for (__u32 i = 0; i < XCNI_NR_METRICS; i++)
+		if ((err = metrics_percpu_sum(fd, i, m->ncpus, sizeof(*sum), &sum[i]))) {
+			pr_debug("metrics: xcni_metrics[%u]: %s\n", i, strerror(-err));
 			goto out;
 		}
-		for (int cpu = 0; cpu < m->ncpus; cpu++) {
-			sum[i].packets += vals[cpu].packets;
-			sum[i].bytes += vals[cpu].bytes;
-		}
-	}
 	for (int f = 0; f < 2; f++) {
-		family(b, fam[f].name, "counter", fam[f].help);
+		metrics_family(b, fam[f].name, "counter", fam[f].help);
 		for (int r = XCNI_REASON_MAX; r >= XCNI_REASON_MIN; r--) {
 			const struct xcni_reason_info *ri = xcni_reason_info(r);
 
@@ -615,9 +605,8 @@ static void render_reasons(struct metrics *m, FILE *b)
 				 * packet and stays (the map is not reset while pinned). */
 				if (!s->packets)
 					continue;
-				fprintf(b, "%s{reason=\"%s\",direction=\"%s\"} %llu\n", fam[f].name,
-					ri->name, xcni_dir_name(d),
-					(unsigned long long)(f ? s->bytes : s->packets));
+				metrics_series(b, fam[f].name, f ? s->bytes : s->packets, "reason",
+					       ri->name, "direction", xcni_dir_name(d), NULL);
 			}
 		}
 	}
@@ -628,16 +617,15 @@ static void render_reasons(struct metrics *m, FILE *b)
 
 		for (unsigned int d = 0; d < XCNI_NR_DIRS; d++)
 			n += sum[XCNI_METRIC_IDX(XCNI_DROP_NAT_CLIENT, d)].packets;
-		family1(b, "xcni_nodeport_snat_refused_total", "counter",
-		        "New NodePort SNAT tuples refused to outside clients over their budget "
-		        "(xcni_snat_cl: xcnid --snat-client-burst at once, default 256, then "
-		        "--snat-client-rate a second, default 64; a client address or IPv6 /64); "
-		        "the same packets as xcni_packets_total{reason=\"drop-nat-client\"}.", n);
+		metrics_family1(b, "xcni_nodeport_snat_refused_total", "counter",
+		                "New NodePort SNAT tuples refused to outside clients over their budget "
+		                "(xcni_snat_cl: xcnid --snat-client-burst at once, default 256, then "
+		                "--snat-client-rate a second, default 64; a client address or IPv6 /64); "
+		                "the same packets as xcni_packets_total{reason=\"drop-nat-client\"}.", n);
 	}
 out:
 	if (fd >= 0)
 		close(fd);
-	free(vals);
 	free(sum);
 }
 
@@ -648,10 +636,10 @@ static void render_sock_lb(struct metrics *m, FILE *b)
 
 	if (socklb_use(m->pin_dir, &u))
 		return;
-	family1(b, "xcni_sock_lb_records", "gauge",
+	metrics_family1(b, "xcni_sock_lb_records", "gauge",
 		"Socket-LB records held now (xcni_sock_rn and _rn6: one a translated socket and "
 		"backend, released with the socket), summed over the pods holding them.", u.held);
-	family1(b, "xcni_sock_lb_over_bound_total", "counter",
+	metrics_family1(b, "xcni_sock_lb_over_bound_total", "counter",
 		"Socket-LB translations a pod asked for past its bound (xcni_sock_rn's size / 128 "
 		"records), its socket's 4 slots or the map's room: left to the per-packet "
 		"translation (the node's own sockets: refused ENOBUFS).", u.over);
@@ -660,34 +648,25 @@ static void render_sock_lb(struct metrics *m, FILE *b)
 /* What the events cost and lost (xcni_evrate), summed over CPUs. */
 static void render_events(struct metrics *m, FILE *b)
 {
-	struct xcni_evrate *vals = calloc((size_t)m->ncpus, sizeof(*vals)), sum = {};
+	struct xcni_evrate sum;
 	int fd = pin_open(m->pin_dir, "xcni_evrate");
-	__u32 k = 0;
+	int err = fd < 0 ? -errno : metrics_percpu_sum(fd, 0, m->ncpus, sizeof(sum), &sum);
 
-	_Static_assert(sizeof(struct xcni_evrate) % 8 == 0, "per-CPU values are 8-byte aligned");
-	if (fd < 0 || !vals || bpf_map_lookup_elem(fd, &k, vals)) {
-		pr_debug("metrics: cannot read xcni_evrate: %s\n", strerror(fd < 0 || vals ? errno : ENOMEM));
+	if (err) {
+		pr_debug("metrics: cannot read xcni_evrate: %s\n", strerror(-err));
 		goto out;
 	}
-	for (int cpu = 0; cpu < m->ncpus; cpu++) {
-		sum.sent += vals[cpu].sent;
-		sum.lost_rate += vals[cpu].lost_rate;
-		sum.lost_full += vals[cpu].lost_full;
-	}
-	family1(b, "xcni_events_total", "counter",
-	        "Events (drops, verdicts, traces) the data plane wrote to the event ring.",
-	        sum.sent);
-	family(b, "xcni_events_lost_total", "counter",
-	       "Events lost before the ring (cause: rate-limit, their pod's share of "
-	       "--events-rate, per CPU; ring-full, the reader lagged): monitor output is incomplete.");
-	fprintf(b, "xcni_events_lost_total{cause=\"rate-limit\"} %llu\n",
-		(unsigned long long)sum.lost_rate);
-	fprintf(b, "xcni_events_lost_total{cause=\"ring-full\"} %llu\n",
-		(unsigned long long)sum.lost_full);
+	metrics_family1(b, "xcni_events_total", "counter",
+	                "Events (drops, verdicts, traces) the data plane wrote to the event ring.",
+	                sum.sent);
+	metrics_family(b, "xcni_events_lost_total", "counter",
+	               "Events lost before the ring (cause: rate-limit, their pod's share of "
+	               "--events-rate, per CPU; ring-full, the reader lagged): monitor output is incomplete.");
+	metrics_series(b, "xcni_events_lost_total", sum.lost_rate, "cause", "rate-limit", NULL);
+	metrics_series(b, "xcni_events_lost_total", sum.lost_full, "cause", "ring-full", NULL);
 out:
 	if (fd >= 0)
 		close(fd);
-	free(vals);
 }
 
 /*
@@ -709,16 +688,16 @@ static void render_ctstat(struct metrics *m, FILE *b, long ct_entries)
 	ev = ctstat_evicted(&st, ct_entries);
 	if (ev > m->ct_evicted)
 		m->ct_evicted = ev;
-	family1(b, "xcni_ct_created_total", "counter", "Conntrack entries created.", st.created);
-	family1(b, "xcni_ct_deleted_total", "counter",
-	        "Conntrack entries deleted (refused flows, flushed UDP flows of removed backends).",
-	        st.deleted);
-	family1(b, "xcni_ct_evicted_total", "counter",
-	        "Conntrack entries the full table evicted (least recently used first): created "
-	        "- deleted - present. Non-zero means the table is under pressure.", m->ct_evicted);
-	family1(b, "xcni_ct_pickups_total", "counter",
-	        "TCP flows met mid-stream with no entry (evicted or expired), judged again by "
-	        "policy and picked up.", st.pickups);
+	metrics_family1(b, "xcni_ct_created_total", "counter", "Conntrack entries created.", st.created);
+	metrics_family1(b, "xcni_ct_deleted_total", "counter",
+	                "Conntrack entries deleted (refused flows, flushed UDP flows of removed backends).",
+	                st.deleted);
+	metrics_family1(b, "xcni_ct_evicted_total", "counter",
+	                "Conntrack entries the full table evicted (least recently used first): created "
+	                "- deleted - present. Non-zero means the table is under pressure.", m->ct_evicted);
+	metrics_family1(b, "xcni_ct_pickups_total", "counter",
+	                "TCP flows met mid-stream with no entry (evicted or expired), judged again by "
+	                "policy and picked up.", st.pickups);
 out:
 	if (fd >= 0)
 		close(fd);
@@ -741,34 +720,27 @@ static void render_fqdn(struct metrics *m, FILE *b)
 		[XCNI_FQDN_ST_GIVEUP] = "parser-giveups",
 		[XCNI_FQDN_ST_IGNORED] = "records-ignored",
 	};
-	__u64 *vals = calloc((size_t)m->ncpus, sizeof(*vals));
 	int fd = pin_open(m->pin_dir, "xcni_fqdn_stats");
 
-	if (fd < 0 || !vals)
-		goto out;
-	family(b, "xcni_fqdn_total", "counter",
-	       "DNS answers into this node's pods read for ClusterNetworkPolicy domainNames "
-	       "(xcnid --fqdn-policy), by event: answers-ignored are not from the DNS Service's "
-	       "sources, parser-giveups malformed or past the parser's bounds.");
+	if (fd < 0)
+		return;
+	metrics_family(b, "xcni_fqdn_total", "counter",
+	               "DNS answers into this node's pods read for ClusterNetworkPolicy domainNames "
+	               "(xcnid --fqdn-policy), by event: answers-ignored are not from the DNS Service's "
+	               "sources, parser-giveups malformed or past the parser's bounds.");
 	for (__u32 k = 0; k < XCNI_FQDN_NR_STATS; k++) {
-		__u64 sum = 0;
+		__u64 sum;
 
-		if (bpf_map_lookup_elem(fd, &k, vals))
-			continue;
-		for (int cpu = 0; cpu < m->ncpus; cpu++)
-			sum += vals[cpu];
-		fprintf(b, "xcni_fqdn_total{event=\"%s\"} %llu\n", what[k], (unsigned long long)sum);
+		if (!metrics_percpu_sum(fd, k, m->ncpus, sizeof(sum), &sum))
+			metrics_series(b, "xcni_fqdn_total", sum, "event", what[k], NULL);
 	}
-out:
-	if (fd >= 0)
-		close(fd);
-	free(vals);
+	close(fd);
 }
 
 static void render_config(struct metrics *m, FILE *b)
 {
 	struct xcni_config cfg;
-	char cidr[INET_ADDRSTRLEN] = "";
+	char addr[INET_ADDRSTRLEN] = "", cidr[INET_ADDRSTRLEN + 8], abi[12];
 	__u32 k = 0;
 	int fd = pin_open(m->pin_dir, "xcni_config");
 
@@ -780,54 +752,54 @@ static void render_config(struct metrics *m, FILE *b)
 	}
 	close(fd);
 	cfg.node_name[sizeof(cfg.node_name) - 1] = '\0';
-	inet_ntop(AF_INET, &cfg.pod_cidr, cidr, sizeof(cidr));
-	family(b, "xcni_agent_info", "gauge", "This node's agent: node name, pod CIDR, map ABI.");
-	fprintf(b, "xcni_agent_info{node=\"");
-	metrics_label(b, cfg.node_name);
-	fprintf(b, "\",pod_cidr=\"%s/%u\",abi=\"%u\"} 1\n", cidr, cfg.pod_cidr_len,
-		cfg.abi_version);
-	family1(b, "xcni_applied_generation", "gauge",
-	        "Cluster-state generation whose policy is in the maps (.xcni-generation).",
-	        cfg.applied_gen);
-	family1(b, "xcni_failed_generation", "gauge",
-	        "The last generation that could not be applied (0: none).", cfg.failed_gen);
+	inet_ntop(AF_INET, &cfg.pod_cidr, addr, sizeof(addr));
+	snprintf(cidr, sizeof(cidr), "%s/%u", addr, cfg.pod_cidr_len);
+	snprintf(abi, sizeof(abi), "%u", cfg.abi_version);
+	metrics_family(b, "xcni_agent_info", "gauge", "This node's agent: node name, pod CIDR, map ABI.");
+	metrics_series(b, "xcni_agent_info", 1, "node", cfg.node_name, "pod_cidr", cidr, "abi", abi,
+		       NULL);
+	metrics_family1(b, "xcni_applied_generation", "gauge",
+	                "Cluster-state generation whose policy is in the maps (.xcni-generation).",
+	                cfg.applied_gen);
+	metrics_family1(b, "xcni_failed_generation", "gauge",
+	                "The last generation that could not be applied (0: none).", cfg.failed_gen);
 	fd = pin_open(m->pin_dir, "xcni_polrev");
 	if (fd >= 0) {
 		__u32 rev;
 
 		if (!bpf_map_lookup_elem(fd, &k, &rev)) {
-			family1(b, "xcni_policy_revision", "gauge",
-			        "Policy changes applied (open flows are judged again after each).",
-			        rev);
+			metrics_family1(b, "xcni_policy_revision", "gauge",
+			                "Policy changes applied (open flows are judged again after each).",
+			                rev);
 		}
 		close(fd);
 	}
-	family1(b, "xcni_identities", "gauge", "Security identities in the applied state.",
-	        cfg.nr_identities);
-	family1(b, "xcni_policies", "gauge", "NetworkPolicies in the applied state.",
-	        cfg.nr_policies);
-	family1(b, "xcni_policy_endpoints", "gauge", "Pods of this node with compiled policy.",
-	        cfg.nr_endpoints_policy);
-	family1(b, "xcni_policy_endpoints_overflow", "gauge",
-	        "Pods of this node closed because their policy did not fit the maps "
-	        "(drop-policy-overflow; named in xcnid's log and `xcnictl policy`).",
-	        cfg.nr_endpoints_overflow);
-	family1(b, "xcni_names_missing", "gauge",
-	        "Names for people (identities, policies, pods) the maps of names could not hold: "
-	        "shown as numbers; policy is applied all the same.", cfg.nr_names_missing);
-	family1(b, "xcni_pod_address_conflicts", "gauge",
-	        "Pods claiming an address another live pod claims too (each address closed, "
-	        "drop-addr-contested, until one is gone; named in xcnid's log).",
-	        cfg.nr_addr_contested);
-	family1(b, "xcni_pod_address_yields", "gauge",
-	        "Addresses a pod being deleted (Terminating) yielded to a live pod of its node: "
-	        "not conflicts, the live pod owns them (named in xcnid's log).",
-	        cfg.nr_addr_yielded);
-	family1(b, "xcni_trace_sample", "gauge",
-	        "Traces: one forwarded packet in N goes to the event ring (0: off).",
-	        cfg.trace_sample);
-	family1(b, "xcni_events_rate", "gauge", "Event budget of each pod (and of the node) per CPU per second (0: no limit).",
-	        cfg.events_rate);
+	metrics_family1(b, "xcni_identities", "gauge", "Security identities in the applied state.",
+	                cfg.nr_identities);
+	metrics_family1(b, "xcni_policies", "gauge", "NetworkPolicies in the applied state.",
+	                cfg.nr_policies);
+	metrics_family1(b, "xcni_policy_endpoints", "gauge", "Pods of this node with compiled policy.",
+	                cfg.nr_endpoints_policy);
+	metrics_family1(b, "xcni_policy_endpoints_overflow", "gauge",
+	                "Pods of this node closed because their policy did not fit the maps "
+	                "(drop-policy-overflow; named in xcnid's log and `xcnictl policy`).",
+	                cfg.nr_endpoints_overflow);
+	metrics_family1(b, "xcni_names_missing", "gauge",
+	                "Names for people (identities, policies, pods) the maps of names could not hold: "
+	                "shown as numbers; policy is applied all the same.", cfg.nr_names_missing);
+	metrics_family1(b, "xcni_pod_address_conflicts", "gauge",
+	                "Pods claiming an address another live pod claims too (each address closed, "
+	                "drop-addr-contested, until one is gone; named in xcnid's log).",
+	                cfg.nr_addr_contested);
+	metrics_family1(b, "xcni_pod_address_yields", "gauge",
+	                "Addresses a pod being deleted (Terminating) yielded to a live pod of its node: "
+	                "not conflicts, the live pod owns them (named in xcnid's log).",
+	                cfg.nr_addr_yielded);
+	metrics_family1(b, "xcni_trace_sample", "gauge",
+	                "Traces: one forwarded packet in N goes to the event ring (0: off).",
+	                cfg.trace_sample);
+	metrics_family1(b, "xcni_events_rate", "gauge", "Event budget of each pod (and of the node) per CPU per second (0: no limit).",
+	                cfg.events_rate);
 }
 
 /* What one walk over the pinned maps found. */
@@ -927,27 +899,26 @@ static void render_scan(struct metrics *m, FILE *b, const struct mapscan *sc)
 	};
 
 	if (sc->have_ct) {
-		family(b, "xcni_ct_entries", "gauge",
-		       "Live conntrack entries (not past their lifetime), by state.");
+		metrics_family(b, "xcni_ct_entries", "gauge",
+		               "Live conntrack entries (not past their lifetime), by state.");
 		for (size_t s = 1; s < ARRAY_SIZE(ct_states); s++)
-			fprintf(b, "xcni_ct_entries{state=\"%s\"} %llu\n", ct_states[s],
-				(unsigned long long)sc->cc.live[s]);
+			metrics_series(b, "xcni_ct_entries", sc->cc.live[s], "state", ct_states[s], NULL);
 		if (sc->cc.live[0])
-			fprintf(b, "xcni_ct_entries{state=\"other\"} %llu\n",
-				(unsigned long long)sc->cc.live[0]);
+			metrics_series(b, "xcni_ct_entries", sc->cc.live[0], "state", "other", NULL);
 		render_ctstat(m, b, sc->ct_entries);
 	}
 	if (sc->endpoints >= 0) {
-		family1(b, "xcni_endpoints", "gauge", "Pods attached on this node.", sc->endpoints);
+		metrics_family1(b, "xcni_endpoints", "gauge", "Pods attached on this node.", sc->endpoints);
 	}
-	family(b, "xcni_map_entries", "gauge",
-	       "Entries in a pinned hash or LPM map (conntrack: expired ones too, until reused).");
+	metrics_family(b, "xcni_map_entries", "gauge",
+	               "Entries in a pinned hash or LPM map (conntrack: expired ones too, until reused).");
 	for (int i = 0; i < sc->nmaps; i++)
-		fprintf(b, "xcni_map_entries{map=\"%s\"} %ld\n", sc->ms[i].name, sc->ms[i].entries);
-	family(b, "xcni_map_max_entries", "gauge", "Capacity of a pinned hash or LPM map.");
+		metrics_series(b, "xcni_map_entries", (unsigned long long)sc->ms[i].entries, "map",
+			       sc->ms[i].name, NULL);
+	metrics_family(b, "xcni_map_max_entries", "gauge", "Capacity of a pinned hash or LPM map.");
 	for (int i = 0; i < sc->nmaps; i++)
-		fprintf(b, "xcni_map_max_entries{map=\"%s\"} %u\n", sc->ms[i].name,
-			sc->ms[i].max_entries);
+		metrics_series(b, "xcni_map_max_entries", sc->ms[i].max_entries, "map",
+			       sc->ms[i].name, NULL);
 }
 
 static int render(struct metrics *m, FILE *b)
@@ -975,17 +946,17 @@ static int render(struct metrics *m, FILE *b)
 	hooks_render(m->hooks, b);
 	status_metrics_render(b);
 	if (m->nlisteners)
-		family(b, "xcni_http_refused_total", "counter",
-		       "Connections an HTTP listener closed at accept, before any TLS handshake: "
-		       "their source address opened more than 16 a second (32 at once).");
+		metrics_family(b, "xcni_http_refused_total", "counter",
+		               "Connections an HTTP listener closed at accept, before any TLS handshake: "
+		               "their source address opened more than 16 a second (32 at once).");
 	for (int i = 0; i < m->nlisteners; i++)
-		fprintf(b, "xcni_http_refused_total{listener=\"%s\"} %llu\n", m->listeners[i].name,
-			http_refused(m->listeners[i].h));
-	family(b, "xcni_scrape_duration_seconds", "gauge",
-	       "Time this page took to read from the maps (the agent does nothing else meanwhile).");
+		metrics_series(b, "xcni_http_refused_total", http_refused(m->listeners[i].h),
+			       "listener", m->listeners[i].name, NULL);
+	metrics_family(b, "xcni_scrape_duration_seconds", "gauge",
+	               "Time this page took to read from the maps (the agent does nothing else meanwhile).");
 	fprintf(b, "xcni_scrape_duration_seconds %.6f\n", (double)(xcni_mono_ns() - t0) / 1e9);
-	free(sc.pol.allowed.v);
-	free(sc.pol.cells.v);
+	hmap_free(&sc.pol.allowed.m);
+	hmap_free(&sc.pol.cells.m);
 	free(sc.ms);
 	return 0;
 }
@@ -1064,8 +1035,8 @@ void metrics_free(struct metrics *m)
 {
 	if (!m)
 		return;
-	free(m->pol_prev.v);
-	free(m->cell_prev.v);
+	hmap_free(&m->pol_prev.m);
+	hmap_free(&m->cell_prev.m);
 	free(m->pin_dir);
 	free(m);
 }

@@ -7,6 +7,7 @@
 #ifndef XCNID_METRICS_H
 #define XCNID_METRICS_H
 
+#include <linux/types.h>
 #include <stdio.h>
 
 #include "lib/system/http.h"
@@ -16,8 +17,22 @@
 struct metrics;
 struct bpf_map_info;
 
-/* A label value onto f as the exposition format wants it: \\, \" and \n escaped. */
-void metrics_label(FILE *f, const char *s);
+/* A family's # HELP and # TYPE lines. */
+void metrics_family(FILE *f, const char *name, const char *type, const char *help);
+/*
+ * One series, NAME{K="V",...} V: the labels as NULL-terminated pairs of
+ * strings (K, V), each value escaped as the exposition format wants it.
+ */
+void metrics_series(FILE *f, const char *name, unsigned long long v, ...);
+/* A family of one unlabelled series. */
+void metrics_family1(FILE *f, const char *name, const char *type, const char *help,
+		     unsigned long long v);
+
+/*
+ * Entry key of the per-CPU map fd summed over its ncpus values, word by
+ * word (a value of size bytes, all __u64): into sum. 0 or -errno.
+ */
+int metrics_percpu_sum(int fd, __u32 key, int ncpus, size_t size, void *sum);
 
 typedef void (*walk_fn)(void *ctx, const void *key, const void *val);
 /*

@@ -23,6 +23,7 @@
 #include "agent/snat_held.h"
 #include "lib/system/clock.h"
 #include "lib/system/log.h"
+#include "lib/system/util.h"
 
 struct held_cl {
 	struct xcni_snat_cl_key k;
@@ -48,18 +49,12 @@ static int cl_cmp(const void *a, const void *b)
 static void cl_add(void *ctx, const void *key, const void *val)
 {
 	struct snat_held *h = ctx;
-	struct held_cl *c = h->c;
 
 	(void)val;
-	if (h->n == h->cap) {
-		c = realloc(h->c, (h->cap ? 2 * h->cap : 1024) * sizeof(*c));
-		if (!c)
-			return; /* that client uncounted this time: it keeps its last held */
-		h->c = c;
-		h->cap = h->cap ? 2 * h->cap : 1024;
-	}
-	memcpy(&c[h->n].k, key, sizeof(c->k));
-	c[h->n++].n = 0;
+	if (XCNI_GROW(h->c, h->n, h->cap))
+		return; /* that client uncounted this time: it keeps its last held */
+	memcpy(&h->c[h->n].k, key, sizeof(h->c->k));
+	h->c[h->n++].n = 0;
 }
 
 /*

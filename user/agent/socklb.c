@@ -34,35 +34,21 @@
 static const struct {
 	const char *name; /* links/node-sock-<name> */
 	enum bpf_attach_type type;
+	const char *prog; /* in sock_lb.bpf.c */
 } hooks[] = {
-	{ "release", BPF_CGROUP_INET_SOCK_RELEASE }, /* before any record is made */
-	{ "getpeername4", BPF_CGROUP_INET4_GETPEERNAME },
-	{ "recvmsg4", BPF_CGROUP_UDP4_RECVMSG },
-	{ "getpeername6", BPF_CGROUP_INET6_GETPEERNAME },
-	{ "recvmsg6", BPF_CGROUP_UDP6_RECVMSG },
-	{ "sockops", BPF_CGROUP_SOCK_OPS }, /* which Service a connection is for (flows) */
-	{ "sendmsg4", BPF_CGROUP_UDP4_SENDMSG },
-	{ "connect4", BPF_CGROUP_INET4_CONNECT },
-	{ "sendmsg6", BPF_CGROUP_UDP6_SENDMSG },
-	{ "connect6", BPF_CGROUP_INET6_CONNECT },
+	{ "release", BPF_CGROUP_INET_SOCK_RELEASE, "sock_release" }, /* before any record is made */
+	{ "getpeername4", BPF_CGROUP_INET4_GETPEERNAME, "sock4_getpeername" },
+	{ "recvmsg4", BPF_CGROUP_UDP4_RECVMSG, "sock4_recvmsg" },
+	{ "getpeername6", BPF_CGROUP_INET6_GETPEERNAME, "sock6_getpeername" },
+	{ "recvmsg6", BPF_CGROUP_UDP6_RECVMSG, "sock6_recvmsg" },
+	/* which Service a connection is for (flows) */
+	{ "sockops", BPF_CGROUP_SOCK_OPS, "sock_ops" },
+	{ "sendmsg4", BPF_CGROUP_UDP4_SENDMSG, "sock4_sendmsg" },
+	{ "connect4", BPF_CGROUP_INET4_CONNECT, "sock4_connect" },
+	{ "sendmsg6", BPF_CGROUP_UDP6_SENDMSG, "sock6_sendmsg" },
+	{ "connect6", BPF_CGROUP_INET6_CONNECT, "sock6_connect" },
 };
 #define NHOOKS (int)ARRAY_SIZE(hooks)
-
-static struct bpf_program *hook_prog(struct sock_lb *s, int i)
-{
-	switch (hooks[i].type) {
-	case BPF_CGROUP_INET4_GETPEERNAME: return s->progs.sock4_getpeername;
-	case BPF_CGROUP_UDP4_RECVMSG: return s->progs.sock4_recvmsg;
-	case BPF_CGROUP_UDP4_SENDMSG: return s->progs.sock4_sendmsg;
-	case BPF_CGROUP_INET6_GETPEERNAME: return s->progs.sock6_getpeername;
-	case BPF_CGROUP_UDP6_RECVMSG: return s->progs.sock6_recvmsg;
-	case BPF_CGROUP_UDP6_SENDMSG: return s->progs.sock6_sendmsg;
-	case BPF_CGROUP_INET6_CONNECT: return s->progs.sock6_connect;
-	case BPF_CGROUP_SOCK_OPS: return s->progs.sock_ops;
-	case BPF_CGROUP_INET_SOCK_RELEASE: return s->progs.sock_release;
-	default: return s->progs.sock4_connect;
-	}
-}
 
 static int hook_path(char *buf, size_t len, const char *pin_dir, int i)
 {
@@ -211,10 +197,12 @@ int socklb_attach(struct sock_lb *s, const char *pin_dir, const char *cgroup)
 		return cg;
 	/* On cgroup v2, a cgroup's id is its directory's inode number. */
 	for (i = 0; i < NHOOKS && !err; i++) {
-		err = hook_path(path, sizeof(path), pin_dir, i);
+		struct bpf_program *p = bpf_object__find_program_by_name(s->obj, hooks[i].prog);
+
+		err = hook_path(path, sizeof(path), pin_dir, i) ?: (p ? 0 : -ENOENT);
 		if (!err)
-			err = attach_one(path, bpf_program__fd(hook_prog(s, i)), cg, st.st_ino,
-					 hooks[i].type, &fresh[i]);
+			err = attach_one(path, bpf_program__fd(p), cg, st.st_ino, hooks[i].type,
+					 &fresh[i]);
 		if (err)
 			pr_err("attaching %s to cgroup %s (link %s): %s\n", hooks[i].name, cgroup,
 			       path, strerror(-err));

@@ -5,7 +5,6 @@
  * into a non-blocking socket at accept (a few KiB, which a Unix socket's
  * buffer holds), then the connection is closed.
  */
-#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <dirent.h>
 #include <errno.h>
@@ -32,6 +31,7 @@
 #include "lib/system/unixsock.h"
 #include "lib/system/util.h"
 #include "lib/system/http.h"
+#include "agent/metrics.h"
 #include "agent/pins.h"
 #include "agent/probe.h"
 #include "agent/polstatus.h"
@@ -71,7 +71,6 @@ struct agent_status {
 	uint64_t *samples[NSAMPLES];
 	uint64_t sample_ms[NSAMPLES];
 	unsigned int nsamples, next;
-	struct xcni_metric *vals;
 };
 
 /* The policy compiler's whole compiles (status_policy): one agent a process, and the
@@ -208,13 +207,12 @@ static int read_drops(struct agent_status *s, uint64_t *out)
 			continue;
 		for (unsigned int d = 0; d < XCNI_NR_DIRS; d++) {
 			__u32 i = XCNI_METRIC_IDX(r, d);
-			uint64_t sum = 0;
+			struct xcni_metric sum;
+			int err = metrics_percpu_sum(s->metrics_fd, i, s->ncpus, sizeof(sum), &sum);
 
-			if (bpf_map_lookup_elem(s->metrics_fd, &i, s->vals))
-				return -errno;
-			for (int c = 0; c < s->ncpus; c++)
-				sum += s->vals[c].packets;
-			out[i] = sum;
+			if (err)
+				return err;
+			out[i] = sum.packets;
 		}
 	}
 	return 0;
@@ -270,9 +268,8 @@ static json_t *drops_json(struct agent_status *s, json_t *snat)
 	/* The oldest sample still in the window (the ring's oldest, at most one step over). */
 	oldest = s->nsamples < NSAMPLES ? 0 : s->next;
 	snat_refused(snat, now, s->nsamples ? s->samples[oldest] : NULL);
+	/* read_drops left every other reason's counters at 0: only drops count here. */
 	for (int r = XCNI_REASON_MAX; r >= XCNI_REASON_MIN; r--) {
-		if (!is_drop(r))
-			continue;
 		for (unsigned int d = 0; d < XCNI_NR_DIRS; d++) {
 			__u32 i = XCNI_METRIC_IDX(r, d);
 			uint64_t base = s->nsamples ? s->samples[oldest][i] : 0, n;
@@ -487,7 +484,7 @@ void status_metrics_render(FILE *f)
 	long long rss = 0;
 	unsigned int fds = 0;
 	struct rlimit rl = {};
-	char buf[1024];
+	char buf[1024], lib[24], abi[12];
 	FILE *ps;
 	DIR *d;
 
@@ -516,33 +513,29 @@ void status_metrics_render(FILE *f)
 		fds--; /* the directory's own fd */
 	}
 	getrlimit(RLIMIT_NOFILE, &rl);
-	fprintf(f, "# HELP xcni_build_info The agent's build: version, git commit, map ABI, libbpf.\n"
-		   "# TYPE xcni_build_info gauge\n"
-		   "xcni_build_info{version=\"%s\",commit=\"%s\",abi=\"%u\",libbpf=\"%u.%u\"} 1\n",
-		agent_version(), agent_commit(), XCNI_ABI_VERSION, libbpf_major_version(),
-		libbpf_minor_version());
-	fprintf(f, "# HELP xcni_policy_whole_compiles_total Whole compiles of the cluster's policy "
-		   "(every other change is a delta).\n"
-		   "# TYPE xcni_policy_whole_compiles_total counter\n"
-		   "xcni_policy_whole_compiles_total %zu\n", pol_whole);
-	fprintf(f, "# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.\n"
-		   "# TYPE process_cpu_seconds_total counter\n"
-		   "process_cpu_seconds_total %.2f\n", tck > 0 ? (double)(ut + st) / (double)tck : 0.0);
-	fprintf(f, "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
-		   "# TYPE process_resident_memory_bytes gauge\n"
-		   "process_resident_memory_bytes %lld\n", rss * (page > 0 ? page : 4096));
-	fprintf(f, "# HELP process_virtual_memory_bytes Virtual memory size in bytes.\n"
-		   "# TYPE process_virtual_memory_bytes gauge\n"
-		   "process_virtual_memory_bytes %llu\n", vsize);
-	fprintf(f, "# HELP process_open_fds Number of open file descriptors.\n"
-		   "# TYPE process_open_fds gauge\n"
-		   "process_open_fds %u\n", fds);
-	fprintf(f, "# HELP process_max_fds Maximum number of open file descriptors.\n"
-		   "# TYPE process_max_fds gauge\n"
-		   "process_max_fds %llu\n", (unsigned long long)rl.rlim_cur);
-	fprintf(f, "# HELP process_start_time_seconds Start time of the process since unix epoch in "
-		   "seconds.\n# TYPE process_start_time_seconds gauge\n"
-		   "process_start_time_seconds %.2f\n",
+	snprintf(lib, sizeof(lib), "%u.%u", libbpf_major_version(), libbpf_minor_version());
+	snprintf(abi, sizeof(abi), "%u", XCNI_ABI_VERSION);
+	metrics_family(f, "xcni_build_info", "gauge",
+		       "The agent's build: version, git commit, map ABI, libbpf.");
+	metrics_series(f, "xcni_build_info", 1, "version", agent_version(), "commit", agent_commit(),
+		       "abi", abi, "libbpf", lib, NULL);
+	metrics_family1(f, "xcni_policy_whole_compiles_total", "counter",
+			"Whole compiles of the cluster's policy (every other change is a delta).",
+			pol_whole);
+	metrics_family(f, "process_cpu_seconds_total", "counter",
+		       "Total user and system CPU time spent in seconds.");
+	fprintf(f, "process_cpu_seconds_total %.2f\n",
+		tck > 0 ? (double)(ut + st) / (double)tck : 0.0);
+	metrics_family1(f, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
+			(unsigned long long)(rss * (page > 0 ? page : 4096)));
+	metrics_family1(f, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.",
+			vsize);
+	metrics_family1(f, "process_open_fds", "gauge", "Number of open file descriptors.", fds);
+	metrics_family1(f, "process_max_fds", "gauge", "Maximum number of open file descriptors.",
+			rl.rlim_cur);
+	metrics_family(f, "process_start_time_seconds", "gauge",
+		       "Start time of the process since unix epoch in seconds.");
+	fprintf(f, "process_start_time_seconds %.2f\n",
 		(double)boot_time() + (tck > 0 ? (double)start / (double)tck : 0.0));
 	if (churn_st) {
 		struct store_churn top[CHURN_SERIES];
@@ -554,43 +547,40 @@ void status_metrics_render(FILE *f)
 			   "the %d namespaces that deferred most, the others as \"(others)\".\n"
 			   "# TYPE xcni_namespace_churn_deferred_total counter\n", CHURN_SERIES);
 		for (size_t i = 0; i < n; i++) {
-			fprintf(f, "xcni_namespace_churn_deferred_total{namespace=\"%s\"} %llu\n",
-				top[i].ns, (unsigned long long)top[i].deferred);
+			metrics_series(f, "xcni_namespace_churn_deferred_total", top[i].deferred,
+				       "namespace", top[i].ns, NULL);
 			rest -= top[i].deferred;
 		}
-		fprintf(f, "xcni_namespace_churn_deferred_total{namespace=\"(others)\"} %llu\n",
-			(unsigned long long)rest);
+		metrics_series(f, "xcni_namespace_churn_deferred_total", rest, "namespace", "(others)",
+			       NULL);
 	}
-	fprintf(f, "# HELP xcni_svc_external_ips_refused Service externalIP frontends refused: in "
-		   "the Service or pod ranges, on a node's address, outside --external-ip-cidrs, or "
-		   "on another Service's frontend (xcnictl status names them).\n"
-		   "# TYPE xcni_svc_external_ips_refused gauge\n"
-		   "xcni_svc_external_ips_refused %zu\n", svc_refused);
-	fprintf(f, "# HELP xcni_services_refused Services refused whole for a size bound, by "
-		   "namespace and bound: frontends (spec.ports x addresses past 65535) or "
-		   "backends (a port's endpoints past what a frontend holds); xcnictl status "
-		   "names them.\n"
-		   "# TYPE xcni_services_refused gauge\n");
+	metrics_family1(f, "xcni_svc_external_ips_refused", "gauge",
+			"Service externalIP frontends refused: in the Service or pod ranges, on a "
+			"node's address, outside --external-ip-cidrs, or on another Service's "
+			"frontend (xcnictl status names them).", svc_refused);
+	metrics_family(f, "xcni_services_refused", "gauge",
+		       "Services refused whole for a size bound, by namespace and bound: frontends "
+		       "(spec.ports x addresses past 65535) or backends (a port's endpoints past what "
+		       "a frontend holds); xcnictl status names them.");
 	for (size_t i = 0; i < nbnd; i++)
-		fprintf(f, "xcni_services_refused{namespace=\"%s\",reason=\"%s\"} %zu\n", bnd[i].ns,
-			bnd[i].reason, bnd[i].n);
+		metrics_series(f, "xcni_services_refused", bnd[i].n, "namespace", bnd[i].ns, "reason",
+			       bnd[i].reason, NULL);
 	{
 		const struct svcsync_closed *cl = NULL;
 		size_t ncl = 0;
 
 		if (svc_writer)
 			cl = svcsync_closed(svc_writer, &ncl);
-		fprintf(f, "# HELP xcni_service_namespaces_closed Namespaces whose new or changed "
-			   "Service frontends are not programmed: the Service maps had no room and "
-			   "they brought the most (named in xcnid's log and `xcnictl status`).\n"
-			   "# TYPE xcni_service_namespaces_closed gauge\n"
-			   "xcni_service_namespaces_closed %zu\n", ncl);
-		fprintf(f, "# HELP xcni_service_frontends_closed Frontends not programmed, by "
-			   "closed namespace and the map that was full.\n"
-			   "# TYPE xcni_service_frontends_closed gauge\n");
+		metrics_family1(f, "xcni_service_namespaces_closed", "gauge",
+				"Namespaces whose new or changed Service frontends are not "
+				"programmed: the Service maps had no room and they brought the most "
+				"(named in xcnid's log and `xcnictl status`).", ncl);
+		metrics_family(f, "xcni_service_frontends_closed", "gauge",
+			       "Frontends not programmed, by closed namespace and the map that was "
+			       "full.");
 		for (size_t i = 0; i < ncl; i++)
-			fprintf(f, "xcni_service_frontends_closed{namespace=\"%s\",map=\"%s\"} %zu\n",
-				cl[i].ns, cl[i].map, cl[i].frontends);
+			metrics_series(f, "xcni_service_frontends_closed", cl[i].frontends,
+				       "namespace", cl[i].ns, "map", cl[i].map, NULL);
 	}
 	polstatus_metrics(f);
 }
@@ -614,7 +604,7 @@ int status_open(const char *pin_dir, const char *node, struct agent_status **out
 	snprintf(s->pin_dir, sizeof(s->pin_dir), "%s", pin_dir);
 	snprintf(s->node, sizeof(s->node), "%s", node ? node : "");
 	s->ncpus = libbpf_num_possible_cpus();
-	if (s->ncpus <= 0 || !(s->vals = calloc((size_t)s->ncpus, sizeof(*s->vals))))
+	if (s->ncpus <= 0)
 		goto fail;
 	for (int i = 0; i < NSAMPLES; i++)
 		if (!(s->samples[i] = calloc(XCNI_NR_METRICS, sizeof(uint64_t))))
@@ -688,7 +678,6 @@ void status_free(struct agent_status *s)
 		close(s->metrics_fd);
 	for (int i = 0; i < NSAMPLES; i++)
 		free(s->samples[i]);
-	free(s->vals);
 	free(s);
 }
 

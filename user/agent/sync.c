@@ -202,14 +202,6 @@ static int bump_npgen(const struct opts *o)
 	return err;
 }
 
-/*
- * Services and EndpointSlices -> the Service maps (svcsync's versioned
- * discipline: a Service's change is whole or not at all). Only the Services
- * whose objects changed (ch, from the store's journal) are built again and
- * only their frontends compared and written; all: everything. 0, or -errno
- * with msg saying why (nothing written then; the next generation builds and
- * compares everything again).
- */
 /* What struct svc_node points into, for one generation. */
 struct svc_node_bufs {
 	uint32_t addrs[2];
@@ -466,28 +458,43 @@ static void report_svc_closed(struct svcsync *ss, __u64 gen)
 		       cl[i].fix);
 }
 
+/* The Services' frontends of the changes ch (all: of every Service) built into *d. */
+static int svc_update(struct generation *g, const struct store_change *ch, size_t nch, bool all,
+		      const struct svc_delta **d)
+{
+	struct svc_node_bufs b = {};
+	struct svc_node sn;
+	int err = svc_node_build(g->o, &g->c, g->gen, &sn, &b);
+
+	if (!err)
+		err = svc_incr_update(g->si, &g->c, &sn, g->o->lb_flags, ch, nch, all, false, d);
+	svc_node_free(&b);
+	return err;
+}
+
+/*
+ * Services and EndpointSlices -> the Service maps (svcsync's versioned
+ * discipline: a Service's change is whole or not at all). Only the Services
+ * whose objects changed (ch, from the store's journal) are built again and
+ * only their frontends compared and written; all: everything. 0, or -errno
+ * with msg saying why (nothing written then; the next generation builds and
+ * compares everything again).
+ */
 static int sync_services(struct generation *g)
 {
-	const struct opts *o = g->o;
-	const struct cluster *c = &g->c;
 	struct svc_incr *si = g->si;
 	struct svcsync *ss = g->w->ss;
 	char *msg = g->msg;
 	size_t msglen = sizeof(g->msg);
 	__u64 gen = g->gen;
-	struct svc_node_bufs b = {};
 	struct svcsync_stats st = {};
 	const struct svc_delta *d;
-	struct svc_node sn;
 	double t0 = xcni_mono_msf(), t1;
 	int err;
 
 	msg[0] = '\0';
 	svc_closed_recheck(si, g->ch, g->nch);
-	err = svc_node_build(o, c, gen, &sn, &b);
-	if (!err)
-		err = svc_incr_update(si, c, &sn, o->lb_flags, g->ch, g->nch, g->all, false, &d);
-	svc_node_free(&b);
+	err = svc_update(g, g->ch, g->nch, g->all, &d);
 	if (err) {
 		snprintf(msg, msglen, "building the Service frontends: %s", strerror(-err));
 		return err;
@@ -504,10 +511,7 @@ static int sync_services(struct generation *g)
 	if (err == -ENOSPC && !d->full) {
 		/* Room is judged per namespace over every frontend: the whole list, now. */
 		svc_incr_invalidate(si);
-		err = svc_node_build(o, c, gen, &sn, &b);
-		if (!err)
-			err = svc_incr_update(si, c, &sn, o->lb_flags, NULL, 0, true, false, &d);
-		svc_node_free(&b);
+		err = svc_update(g, NULL, 0, true, &d);
 		if (!err)
 			err = svcsync_apply(ss, d->put, d->nput, &st, msg, msglen);
 	}
@@ -693,19 +697,16 @@ static int step_fqdn(struct generation *g)
  */
 static void report_overflows(struct polsync *ps, __u64 gen)
 {
-	static size_t last_n;
-	static uint32_t last_sum;
+	static struct said_set said;
 	size_t n;
 	const struct polsync_over *ov = polsync_overflows(ps, &n);
-	uint32_t sum = 0;
+	uint64_t fp = 0;
 	char ip[INET_ADDRSTRLEN];
 
 	for (size_t i = 0; i < n; i++)
-		sum = sum * 31 + ov[i].ip;
-	if (n == last_n && sum == last_sum)
+		fp = fp_add(fp, ov[i].ip);
+	if (!set_changed(&said, n, fp))
 		return;
-	last_n = n;
-	last_sum = sum;
 	if (!n) {
 		pr_info("generation %llu: every pod's policy fits the maps again\n",
 			(unsigned long long)gen);
@@ -734,7 +735,7 @@ static void report_overflows(struct polsync *ps, __u64 gen)
  */
 static void report_ipc_closed(struct polsync *ps, __u64 gen)
 {
-	static size_t last_n[2], last_addrs[2];
+	static struct said_set said[2];
 
 	for (int f = 0; f < 2; f++) {
 		const char *map = f ? "xcni_ipcache6" : "xcni_ipcache";
@@ -742,10 +743,8 @@ static void report_ipc_closed(struct polsync *ps, __u64 gen)
 		const char *const *ns = polsync_ipcache_closed(ps, f ? 6 : 4, &n, &addrs);
 		char list[512] = "";
 
-		if (n == last_n[f] && addrs == last_addrs[f])
+		if (!set_changed(&said[f], n, addrs))
 			continue;
-		last_n[f] = n;
-		last_addrs[f] = addrs;
 		if (!n) {
 			pr_info("generation %llu: %s holds every pod's address again\n",
 				(unsigned long long)gen, map);
