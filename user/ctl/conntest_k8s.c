@@ -750,7 +750,7 @@ static void ck_tests(struct ck *k, size_t *passed, size_t *failed, size_t *skipp
 int ctl_conntest_k8s(const struct lab_ct_opts *o, const char *kubeconfig)
 {
 	struct sigaction sa = { .sa_handler = ck_on_signal }, old_int, old_term;
-	size_t passed = 0, failed = 0, skipped = 0, nrun = 0;
+	size_t passed = 0, failed = 0, skipped = 0;
 	long long t0 = xcni_mono_ms(), t;
 	bool created = false, removed = false, term;
 	struct ck k = { .o = o };
@@ -821,14 +821,7 @@ int ctl_conntest_k8s(const struct lab_ct_opts *o, const char *kubeconfig)
 	       k.fams == LAB_FAM_DUAL ? "IPv4 and IPv6" : k.fams == LAB_FAM_V6 ? "IPv6" : "IPv4",
 	       k.nodeport, k.dns ? (k.dns_ip[0][0] ? k.dns_ip[0] : k.dns_ip[1]) :
 	       "none (" CK_DS_NS "/" CK_DNS_SVC ")");
-	for (size_t i = 0; i < lab_ct_ncases; i++)
-		for (int f = 0; f < 2; f++) {
-			char full[96];
-
-			snprintf(full, sizeof(full), "%s/%s", lab_ct_cases[i].name, f ? "ipv6" : "ipv4");
-			nrun += (k.fams & (f ? LAB_FAM_V6 : LAB_FAM_V4)) && lab_conntest_selected(o, full);
-		}
-	if (!nrun) {
+	if (!lab_conntest_count(o, k.fams)) {
 		fprintf(stderr, "connectivity test: --test: no test of this cluster's families "
 				"matches\n");
 		goto out_clean;

@@ -325,6 +325,21 @@ static void ct_on_signal(int sig)
 	ct_stop = 1;
 }
 
+size_t lab_conntest_count(const struct lab_ct_opts *o, unsigned int fams)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < lab_ct_ncases; i++)
+		for (unsigned int fam = LAB_FAM_V4; fam <= LAB_FAM_V6; fam <<= 1) {
+			char full[96];
+
+			snprintf(full, sizeof(full), "%s/%s", lab_ct_cases[i].name,
+				 fam == LAB_FAM_V6 ? "ipv6" : "ipv4");
+			n += (fams & fam) && lab_conntest_selected(o, full);
+		}
+	return n;
+}
+
 bool lab_conntest_selected(const struct lab_ct_opts *o, const char *full)
 {
 	if (!o->nglobs)
@@ -577,16 +592,9 @@ int lab_conntest_parse(int argc, char **argv, struct lab_ct_opts *o)
 int lab_conntest_globs_check(const struct lab_ct_opts *o)
 {
 	for (size_t g = 0; g < o->nglobs; g++) {
-		bool any = false;
+		struct lab_ct_opts one = { .globs = { o->globs[g] }, .nglobs = 1 };
 
-		for (size_t i = 0; i < lab_ct_ncases && !any; i++)
-			for (int f = 0; f < 2 && !any; f++) {
-				char full[96];
-
-				snprintf(full, sizeof(full), "%s/%s", lab_ct_cases[i].name, f ? "ipv6" : "ipv4");
-				any = !fnmatch(o->globs[g], full, 0);
-			}
-		if (!any) {
+		if (!lab_conntest_count(&one, LAB_FAM_DUAL)) {
 			fprintf(stderr, "connectivity test: --test %s: no test matches (--list names "
 					"them)\n", o->globs[g]);
 			return 2;
@@ -645,7 +653,7 @@ static const char *ct_skip(const struct lab *lab, const struct lab_ct_case *t, b
 struct ct_run {
 	char a[16], b[16];
 	bool two;
-	size_t passed, failed, skipped, nrun;
+	size_t passed, failed, skipped;
 	char drops[1024];
 };
 
@@ -657,8 +665,6 @@ struct ct_run {
  */
 static int ct_prepare(const struct lab_ct_opts *o, struct lab *lab, struct ct_run *cr)
 {
-	size_t n = 0;
-
 	if (!lab->nnodes) {
 		fprintf(stderr, "connectivity test: the lab has no nodes\n");
 		return 2;
@@ -676,15 +682,7 @@ static int ct_prepare(const struct lab_ct_opts *o, struct lab *lab, struct ct_ru
 	cr->two = strcmp(cr->a, cr->b) != 0;
 	if (lab_conntest_globs_check(o))
 		return 2;
-	for (size_t i = 0; i < lab_ct_ncases && !n; i++)
-		for (unsigned int fam = LAB_FAM_V4; fam <= LAB_FAM_V6; fam <<= 1) {
-			char full[96];
-
-			snprintf(full, sizeof(full), "%s/%s", lab_ct_cases[i].name,
-				 fam == LAB_FAM_V6 ? "ipv6" : "ipv4");
-			n += (lab->family & fam) && lab_conntest_selected(o, full);
-		}
-	if (!n) {
+	if (!lab_conntest_count(o, lab->family)) {
 		fprintf(stderr, "connectivity test: --test: no test of this lab's families (%s) "
 				"matches\n", lab_family_word(lab->family));
 		return 2;
@@ -758,7 +756,6 @@ static void ct_one(const struct lab_ct_opts *o, struct lab *lab, struct lab_drop
 	snprintf(full, sizeof(full), "%s/%s", t->name, fw);
 	if (!(lab->family & fam) || !lab_conntest_selected(o, full) || ct_stop)
 		return;
-	cr->nrun++;
 	skip = ct_skip(lab, t, cr->two);
 	if (skip) {
 		printf("  SKIP  %-40s (%s)\n", full, skip);

@@ -70,6 +70,8 @@ extern const char lab_conntest_short[], lab_conntest_probe_short[];
 int lab_conntest_parse(int argc, char **argv, struct lab_ct_opts *o);
 /* Whether NAME/FAMILY is selected by --test (every test without one). */
 bool lab_conntest_selected(const struct lab_ct_opts *o, const char *full);
+/* How many tests of families fams (LAB_FAM_V4 | LAB_FAM_V6) --test selects. */
+size_t lab_conntest_count(const struct lab_ct_opts *o, unsigned int fams);
 /* Every --test glob names a test: 0, or 2 (said: a misspelt one would pass by running nothing). */
 int lab_conntest_globs_check(const struct lab_ct_opts *o);
 const char *lab_ct_from_word(enum lab_ct_from f);
