@@ -238,10 +238,11 @@ struct ck_result {
 	char answer[1024];
 };
 
-/* A probe that did not connect in lab probe's words: denied when a policy drop was seen. */
-static const char *ck_fate(const struct ck_result *r, bool policy)
+/* A probe's fate in lab probe's words: denied when a policy drop was seen. */
+static int ck_fate(const struct ck_result *r, bool policy)
 {
-	return policy ? "denied" : r->refused ? "refused" : "timeout";
+	return r->res > 0 ? LAB_FATE_CONNECTED : policy ? LAB_FATE_DENIED :
+	       r->refused ? LAB_FATE_REFUSED : LAB_FATE_TIMEOUT;
 }
 
 /* pod-to-dns's question: A (AAAA) for CK_KUBE_NAME, the family the kubernetes Service has
@@ -672,7 +673,7 @@ static void ck_tests(struct ck *k, size_t *passed, size_t *failed, size_t *skipp
 			ok = t->allow ? r.res == 1 && !nd : r.res == 0 && policy;
 			if (ok) {
 				printf("  PASS  %-40s %s: %s%s%s", full, what,
-				       r.res > 0 ? "connected" : ck_fate(&r, policy),
+				       lab_fate_word(ck_fate(&r, policy)),
 				       r.res > 0 && r.answer[0] ? " " : "",
 				       r.res > 0 ? r.answer : "");
 				if (attempts > 1)
@@ -693,26 +694,9 @@ static void ck_tests(struct ck *k, size_t *passed, size_t *failed, size_t *skipp
 				continue;
 			}
 			(*failed)++;
-			printf("  FAIL  %-40s %s\n", full, what);
-			printf("        expected: %s\n", t->allow ?
-			       (t->answer ? "connected, answered by the right listener, no drop" :
-				*want ? "answered with the kubernetes Service's ClusterIP, no drop" :
-					"connected, no drop") :
-			       flows ? "denied by policy (a flow record denied by drop-policy-*)" :
-			       "denied by policy (a drop-policy-* drop counted)");
-			if (r.res == 2 && *want)
-				printf("        got:      answered \"%s\" (want %s)\n", r.answer, want);
-			else if (r.res == 2)
-				printf("        got:      connected, but answered \"%s\" (want \"%s...\")\n",
-				       r.answer, t->answer);
-			else if (r.res == 1)
-				printf("        got:      connected%s%s\n", r.answer[0] ? ": " : "", r.answer);
-			else if (r.res < 0)
-				printf("        got:      the probe failed: %s\n", r.answer);
-			else
-				printf("        got:      %s%s\n", r.answer[0] ? r.answer : ck_fate(&r, policy),
-				       r.answer[0] || r.refused || policy ? "" :
-				       " (no answer within the timeout)");
+			lab_ct_say_failed(t, full, what, r.res, r.answer, ck_fate(&r, policy), want,
+					  flows ? "denied by policy (a flow record denied by drop-policy-*)" :
+					  "denied by policy (a drop-policy-* drop counted)");
 			if (attempts > 1)
 				printf("        tried:    %d times over %.1f s\n", attempts,
 				       (double)(xcni_mono_ms() - t0) / 1000);

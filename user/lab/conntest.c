@@ -717,26 +717,25 @@ static int ct_deploy(const struct lab_ct_opts *o, const char *doc, const char *p
 	return 0;
 }
 
-/* A failed test's report: what was expected, what happened, the drops that explain it. */
-static void ct_say_failed(const struct lab_ct_case *t, const char *full, const char *what,
-			  const struct ct_result *r, int fate, size_t nd, const char *drops)
+void lab_ct_say_failed(const struct lab_ct_case *t, const char *full, const char *what, int res,
+		       const char *answer, int fate, const char *want, const char *denied)
 {
 	printf("  FAIL  %-40s %s\n", full, what);
-	printf("        expected: %s\n", t->allow ?
-	       (t->answer ? "connected, answered by the right listener, no drop" :
-			    "connected, no drop") :
-	       "denied (a drop-policy-* drop counted)");
-	if (r->res == 2)
-		printf("        got:      connected, but answered \"%s\" (want \"%s...\")\n",
-		       r->answer, t->answer);
-	else if (r->res == 1)
-		printf("        got:      connected%s%s\n", r->answer[0] ? ": " : "", r->answer);
+	printf("        expected: %s\n", !t->allow ? denied :
+	       t->answer ? "connected, answered by the right listener, no drop" :
+	       *want ? "answered with the kubernetes Service's ClusterIP, no drop" : "connected, no drop");
+	if (res == 2 && *want)
+		printf("        got:      answered \"%s\" (want %s)\n", answer, want);
+	else if (res == 2)
+		printf("        got:      connected, but answered \"%s\" (want \"%s...\")\n", answer,
+		       t->answer);
+	else if (res == 1)
+		printf("        got:      connected%s%s\n", answer[0] ? ": " : "", answer);
+	else if (res < 0)
+		printf("        got:      the probe failed: %s\n", answer);
 	else
-		printf("        got:      %s%s\n", r->answer[0] ? r->answer : lab_fate_word(fate),
-		       r->answer[0] || fate != LAB_FATE_TIMEOUT ? "" : " (no answer within the timeout)");
-	printf("        drops:    %s\n", nd ? drops :
-	       "none counted by xcni (lost outside its programs: routing, the "
-	       "listener, the outside)");
+		printf("        got:      %s%s\n", answer[0] ? answer : lab_fate_word(fate),
+		       answer[0] || fate != LAB_FATE_TIMEOUT ? "" : " (no answer within the timeout)");
 }
 
 /* One test of one family: skipped, probed and judged by the answer and the drops counted. */
@@ -793,7 +792,11 @@ static void ct_one(const struct lab_ct_opts *o, struct lab *lab, struct lab_drop
 	fate = lab_fate_of(r.res > 0, r.refused, &seen, svc);
 	if (!ok) {
 		cr->failed++;
-		ct_say_failed(t, full, what, &r, fate, nd, cr->drops);
+		lab_ct_say_failed(t, full, what, r.res, r.answer, fate, "",
+				  "denied (a drop-policy-* drop counted)");
+		printf("        drops:    %s\n", nd ? cr->drops :
+		       "none counted by xcni (lost outside its programs: routing, the "
+		       "listener, the outside)");
 		return;
 	}
 	printf("  PASS  %-40s %s: %s%s%s\n", full, what, lab_fate_word(fate),

@@ -79,6 +79,14 @@ const char *lab_ct_from_word(enum lab_ct_from f);
 char *lab_conntest_manifest(const char *a, const char *b, const char *image);
 /* Whether no lab is up in $XCNI_LAB_DIR (or the default): its lab.json is missing. */
 bool lab_conntest_no_lab(void);
+/*
+ * A failed test's first lines, the lab's and the cluster's: res 1 connected, 2
+ * answered by the wrong listener (or, want set, without want: the address
+ * pod-to-dns must be answered), 0 not (fate), -1 the probe failed (answer
+ * says why); denied: what a test that must be denied expected.
+ */
+void lab_ct_say_failed(const struct lab_ct_case *t, const char *full, const char *what, int res,
+		       const char *answer, int fate, const char *want, const char *denied);
 /* Runs the table in the lab: 0 every test passed, 1 one failed, 2 usage or error. */
 int lab_conntest_run(const struct lab_ct_opts *o);
 /*
