@@ -68,12 +68,6 @@
 #include "lib/observe/flows.h"
 #include "lib/observe/flowsnet.h"
 
-static void ck_on_signal(int sig)
-{
-	(void)sig;
-	ck_stop = 1;
-}
-
 /* ---- 1-3. what judges the drops (the cluster, namespace, Ready: conntest_k8s_setup.c) --- */
 
 /*
@@ -590,7 +584,7 @@ static void ck_flows_judge(struct ck *k, const struct ck_attempt *a, bool want_d
 							*iso ? " (isolated by " : "", iso, *iso ? ")" : "");
 		}
 		json_decref(all);
-		if (!want_drop || fs->policy || xcni_mono_ms() > deadline || ck_stop)
+		if (!want_drop || fs->policy || xcni_mono_ms() > deadline || lab_ct_stop)
 			return;
 		usleep(200 * 1000);
 	}
@@ -604,10 +598,10 @@ static void ck_tests(struct ck *k, size_t *passed, size_t *failed, size_t *skipp
 
 	if (!flows)
 		ck_drops_snap(k, &before);
-	for (size_t i = 0; i < lab_ct_ncases && !ck_stop; i++) {
+	for (size_t i = 0; i < lab_ct_ncases && !lab_ct_stop; i++) {
 		const struct lab_ct_case *t = &lab_ct_cases[i];
 
-		for (int f = 0; f < 2 && !ck_stop; f++) {
+		for (int f = 0; f < 2 && !lab_ct_stop; f++) {
 			char full[96], to[64] = "", what[640], drops[1024], want[48] = "";
 			struct lab_port port = {};
 			struct ck_flowsum fs = {};
@@ -661,7 +655,7 @@ static void ck_tests(struct ck *k, size_t *passed, size_t *failed, size_t *skipp
 				ck_drops_free(&before);
 				before = after;
 				after = (struct ck_drops){};
-			} while (t->allow && r.res != 1 && r.res != 2 && xcni_mono_ms() < settle && !ck_stop);
+			} while (t->allow && r.res != 1 && r.res != 2 && xcni_mono_ms() < settle && !lab_ct_stop);
 			if (flows) {
 				/* A blocked probe's drop is waited for: the one that must be
 				 * blocked, and the one that must connect (it explains why). */
@@ -733,7 +727,7 @@ static void ck_tests(struct ck *k, size_t *passed, size_t *failed, size_t *skipp
 
 int ctl_conntest_k8s(const struct lab_ct_opts *o, const char *kubeconfig)
 {
-	struct sigaction sa = { .sa_handler = ck_on_signal }, old_int, old_term;
+	struct sigaction old[2];
 	size_t passed = 0, failed = 0, skipped = 0;
 	long long t0 = xcni_mono_ms(), t;
 	bool created = false, removed = false, term;
@@ -781,9 +775,7 @@ int ctl_conntest_k8s(const struct lab_ct_opts *o, const char *kubeconfig)
 		       "records: %s\n", k.judge_why);
 	}
 
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGTERM, &sa, &old_term);
+	lab_ct_signals(old, true);
 	/* A namespace being deleted (an earlier run's) goes first; one kept is reused. */
 	st = ck_ns_get(&k, &term);
 	if (st < 0)
@@ -813,13 +805,13 @@ int ctl_conntest_k8s(const struct lab_ct_opts *o, const char *kubeconfig)
 	ck_tests(&k, &passed, &failed, &skipped);
 	ret = failed ? 1 : 0;
 out_clean:
-	if (ck_stop) {
+	if (lab_ct_stop) {
 		fprintf(stderr, "connectivity test: interrupted: the tests stop here, the namespace "
 				"goes\n");
 		ret = 2;
 	}
 	/* Deleting is not interrupted: a second Ctrl-C is ignored until it is done. */
-	ck_stop = 0;
+	lab_ct_stop = 0;
 	if (created && !o->keep) {
 		if (ck_cleanup(&k)) {
 			fprintf(stderr, "connectivity test: removing namespace " CK_NS " failed\n");
@@ -833,8 +825,7 @@ out_clean:
 	       !created ? "not created" : o->keep ? "kept (--keep)" : removed ? "removed" :
 	       "NOT removed");
 out_sig:
-	sigaction(SIGINT, &old_int, NULL);
-	sigaction(SIGTERM, &old_term, NULL);
+	lab_ct_signals(old, false);
 out_conf:
 	k8s_api_conf_free(&k.conf);
 	curl_global_cleanup();

@@ -316,13 +316,21 @@ static int ct_probe(struct lab *lab, const struct lab_pod *src, const char *to, 
 
 /* ---- the run ---------------------------------------------------------------------- */
 
-/* SIGINT or SIGTERM during the tests: stop running them, and still clean up. */
-static volatile sig_atomic_t ct_stop;
+volatile sig_atomic_t lab_ct_stop;
 
 static void ct_on_signal(int sig)
 {
 	(void)sig;
-	ct_stop = 1;
+	lab_ct_stop = 1;
+}
+
+void lab_ct_signals(struct sigaction old[2], bool catch)
+{
+	struct sigaction sa = { .sa_handler = ct_on_signal };
+
+	sigemptyset(&sa.sa_mask);
+	for (int i = 0; i < 2; i++)
+		sigaction(i ? SIGTERM : SIGINT, catch ? &sa : &old[i], catch ? &old[i] : NULL);
 }
 
 size_t lab_conntest_count(const struct lab_ct_opts *o, unsigned int fams)
@@ -753,7 +761,7 @@ static void ct_one(const struct lab_ct_opts *o, struct lab *lab, struct lab_drop
 	int err, fate;
 
 	snprintf(full, sizeof(full), "%s/%s", t->name, fw);
-	if (!(lab->family & fam) || !lab_conntest_selected(o, full) || ct_stop)
+	if (!(lab->family & fam) || !lab_conntest_selected(o, full) || lab_ct_stop)
 		return;
 	skip = ct_skip(lab, t, cr->two);
 	if (skip) {
@@ -843,7 +851,7 @@ int lab_conntest_run(const struct lab_ct_opts *op)
 	struct lab lab;
 	__u64 *before = NULL;
 	long long t0 = xcni_mono_ms();
-	struct sigaction old_int, old_term;
+	struct sigaction old[2];
 	int ret;
 	bool removed = false, handlers = false;
 
@@ -877,20 +885,14 @@ int lab_conntest_run(const struct lab_ct_opts *op)
 		ret = 2;
 		goto close;
 	}
-	{
-		struct sigaction sa = { .sa_handler = ct_on_signal };
-
-		sigemptyset(&sa.sa_mask);
-		sigaction(SIGINT, &sa, &old_int);
-		sigaction(SIGTERM, &sa, &old_term);
-		handlers = true;
-	}
+	lab_ct_signals(old, true);
+	handlers = true;
 	lab_drops_settle(&d, before);
-	for (size_t i = 0; i < lab_ct_ncases && !ct_stop; i++)
+	for (size_t i = 0; i < lab_ct_ncases && !lab_ct_stop; i++)
 		for (unsigned int fam = LAB_FAM_V4; fam <= LAB_FAM_V6; fam <<= 1)
 			ct_one(&o, &lab, &d, before, &lab_ct_cases[i], fam, &cr);
 	ret = cr.failed ? 1 : 0;
-	if (ct_stop) {
+	if (lab_ct_stop) {
 		fprintf(stderr, "connectivity test: interrupted: the tests stop here, the namespace "
 				"goes\n");
 		ret = 2;
@@ -900,10 +902,8 @@ close:
 	free(before);
 	lab_close(&lab);
 cleanup:
-	if (handlers) {
-		sigaction(SIGINT, &old_int, NULL);
-		sigaction(SIGTERM, &old_term, NULL);
-	}
+	if (handlers)
+		lab_ct_signals(old, false);
 	if (!o.keep) {
 		if (ct_cleanup(o.verbose)) {
 			fprintf(stderr, "connectivity test: removing namespace %s failed\n",

@@ -9,6 +9,8 @@
 #ifndef XCNI_LAB_CONNTEST_H
 #define XCNI_LAB_CONNTEST_H
 
+#include <signal.h>
+
 #include "lab/apply.h"
 #include "lab/dns.h"
 #include "lab/probe.h"
@@ -87,6 +89,10 @@ bool lab_conntest_no_lab(void);
  */
 void lab_ct_say_failed(const struct lab_ct_case *t, const char *full, const char *what, int res,
 		       const char *answer, int fate, const char *want, const char *denied);
+/* Set by SIGINT or SIGTERM while caught: every wait stops, the namespace is still removed. */
+extern volatile sig_atomic_t lab_ct_stop;
+/* SIGINT and SIGTERM caught (catch; the old actions into old), or put back from old. */
+void lab_ct_signals(struct sigaction old[2], bool catch);
 /* Runs the table in the lab: 0 every test passed, 1 one failed, 2 usage or error. */
 int lab_conntest_run(const struct lab_ct_opts *o);
 /*
