@@ -174,14 +174,13 @@ static void dns_answers(const unsigned char *r, size_t n, unsigned int qtype, ch
  * A DNS query for qname to server, from this netns: 1 an answer with
  * records (answer: "N A record(s): ADDR ..."), 0 none within the timeout or
  * an answer without (answer: its rcode), -errno. qtype: 1 (A) or 28 (AAAA);
- * 0: by the server's family (fam).
+ * 0: by the server's family.
  */
-static int dns_query(const char *server, unsigned int fam, const char *qname,
-			  unsigned int qtype, int timeout_ms, char *answer, size_t alen)
+static int dns_query(const char *server, const char *qname, unsigned int qtype, int timeout_ms,
+		     char *answer, size_t alen)
 {
 	unsigned char q[512], r[512];
-	struct sockaddr_storage sa = {};
-	socklen_t salen;
+	struct lab_dest sa;
 	size_t off = 12;
 	int fd, ret = 0;
 	long long deadline = xcni_mono_ms() + timeout_ms;
@@ -201,31 +200,18 @@ static int dns_query(const char *server, unsigned int fam, const char *qname,
 		l += n + (l[n] == '.');
 	}
 	q[off++] = 0;
+	if (lab_dest_parse(server, &sa))
+		return -EINVAL;
+	/* The port sits at the same offset in both families' sockaddr. */
+	((struct sockaddr_in *)&sa.sa)->sin_port = htons(53);
 	if (!qtype)
-		qtype = fam == LAB_FAM_V6 ? 28 : 1;
+		qtype = sa.sa.ss_family == AF_INET6 ? 28 : 1;
 	q[off++] = 0, q[off++] = (unsigned char)qtype; /* AAAA or A */
 	q[off++] = 0, q[off++] = 1; /* IN */
-	if (fam == LAB_FAM_V6) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&sa;
-
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons(53);
-		if (inet_pton(AF_INET6, server, &s6->sin6_addr) != 1)
-			return -EINVAL;
-		salen = sizeof(*s6);
-	} else {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&sa;
-
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons(53);
-		if (inet_pton(AF_INET, server, &s4->sin_addr) != 1)
-			return -EINVAL;
-		salen = sizeof(*s4);
-	}
-	fd = socket(sa.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	fd = socket(sa.sa.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, salen) || send(fd, q, off, 0) < 0)
+	if (connect(fd, (struct sockaddr *)&sa.sa, sa.len) || send(fd, q, off, 0) < 0)
 		goto out; /* unreachable: blocked */
 	for (;;) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
@@ -293,7 +279,7 @@ static int ct_probe(struct lab *lab, const struct lab_pod *src, const char *to, 
 			_exit(3);
 		}
 		close(fd);
-		r.res = dns ? dns_query(to, fam, "echo." LAB_CONNTEST_NS ".svc." LAB_DNS_DOMAIN, 0,
+		r.res = dns ? dns_query(to, "echo." LAB_CONNTEST_NS ".svc." LAB_DNS_DOMAIN, 0,
 					timeout_ms, r.answer, sizeof(r.answer)) :
 			      lab_probe_to(lab, to, fam, port, timeout_ms, r.answer,
 					   sizeof(r.answer), &r.refused);
@@ -999,8 +985,7 @@ int lab_cmd_conntest_probe(int argc, char **argv)
 	}
 	t0 = xcni_mono_ms();
 	if (dns)
-		res = dns_query(to, strchr(to, ':') ? LAB_FAM_V6 : LAB_FAM_V4, dns, qtype,
-				timeout_ms, answer, sizeof(answer));
+		res = dns_query(to, dns, qtype, timeout_ms, answer, sizeof(answer));
 	else
 		res = lab_probe_addr(to, &port, timeout_ms, answer, sizeof(answer), &refused);
 	if (res == -EINVAL) {
