@@ -68,12 +68,6 @@
 #include "lib/observe/flows.h"
 #include "lib/observe/flowsnet.h"
 
-static void ck_on_signal(int sig)
-{
-	(void)sig;
-	ck_stop = 1;
-}
-
 /* ---- 1-3. what judges the drops (the cluster, namespace, Ready: conntest_k8s_setup.c) --- */
 
 /*
@@ -238,10 +232,11 @@ struct ck_result {
 	char answer[1024];
 };
 
-/* A probe that did not connect in lab probe's words: denied when a policy drop was seen. */
-static const char *ck_fate(const struct ck_result *r, bool policy)
+/* A probe's fate in lab probe's words: denied when a policy drop was seen. */
+static int ck_fate(const struct ck_result *r, bool policy)
 {
-	return policy ? "denied" : r->refused ? "refused" : "timeout";
+	return r->res > 0 ? LAB_FATE_CONNECTED : policy ? LAB_FATE_DENIED :
+	       r->refused ? LAB_FATE_REFUSED : LAB_FATE_TIMEOUT;
 }
 
 /* pod-to-dns's question: A (AAAA) for CK_KUBE_NAME, the family the kubernetes Service has
@@ -589,7 +584,7 @@ static void ck_flows_judge(struct ck *k, const struct ck_attempt *a, bool want_d
 							*iso ? " (isolated by " : "", iso, *iso ? ")" : "");
 		}
 		json_decref(all);
-		if (!want_drop || fs->policy || xcni_mono_ms() > deadline || ck_stop)
+		if (!want_drop || fs->policy || xcni_mono_ms() > deadline || lab_ct_stop)
 			return;
 		usleep(200 * 1000);
 	}
@@ -603,10 +598,10 @@ static void ck_tests(struct ck *k, size_t *passed, size_t *failed, size_t *skipp
 
 	if (!flows)
 		ck_drops_snap(k, &before);
-	for (size_t i = 0; i < lab_ct_ncases && !ck_stop; i++) {
+	for (size_t i = 0; i < lab_ct_ncases && !lab_ct_stop; i++) {
 		const struct lab_ct_case *t = &lab_ct_cases[i];
 
-		for (int f = 0; f < 2 && !ck_stop; f++) {
+		for (int f = 0; f < 2 && !lab_ct_stop; f++) {
 			char full[96], to[64] = "", what[640], drops[1024], want[48] = "";
 			struct lab_port port = {};
 			struct ck_flowsum fs = {};
@@ -660,7 +655,7 @@ static void ck_tests(struct ck *k, size_t *passed, size_t *failed, size_t *skipp
 				ck_drops_free(&before);
 				before = after;
 				after = (struct ck_drops){};
-			} while (t->allow && r.res != 1 && r.res != 2 && xcni_mono_ms() < settle && !ck_stop);
+			} while (t->allow && r.res != 1 && r.res != 2 && xcni_mono_ms() < settle && !lab_ct_stop);
 			if (flows) {
 				/* A blocked probe's drop is waited for: the one that must be
 				 * blocked, and the one that must connect (it explains why). */
@@ -672,7 +667,7 @@ static void ck_tests(struct ck *k, size_t *passed, size_t *failed, size_t *skipp
 			ok = t->allow ? r.res == 1 && !nd : r.res == 0 && policy;
 			if (ok) {
 				printf("  PASS  %-40s %s: %s%s%s", full, what,
-				       r.res > 0 ? "connected" : ck_fate(&r, policy),
+				       lab_fate_word(ck_fate(&r, policy)),
 				       r.res > 0 && r.answer[0] ? " " : "",
 				       r.res > 0 ? r.answer : "");
 				if (attempts > 1)
@@ -693,26 +688,9 @@ static void ck_tests(struct ck *k, size_t *passed, size_t *failed, size_t *skipp
 				continue;
 			}
 			(*failed)++;
-			printf("  FAIL  %-40s %s\n", full, what);
-			printf("        expected: %s\n", t->allow ?
-			       (t->answer ? "connected, answered by the right listener, no drop" :
-				*want ? "answered with the kubernetes Service's ClusterIP, no drop" :
-					"connected, no drop") :
-			       flows ? "denied by policy (a flow record denied by drop-policy-*)" :
-			       "denied by policy (a drop-policy-* drop counted)");
-			if (r.res == 2 && *want)
-				printf("        got:      answered \"%s\" (want %s)\n", r.answer, want);
-			else if (r.res == 2)
-				printf("        got:      connected, but answered \"%s\" (want \"%s...\")\n",
-				       r.answer, t->answer);
-			else if (r.res == 1)
-				printf("        got:      connected%s%s\n", r.answer[0] ? ": " : "", r.answer);
-			else if (r.res < 0)
-				printf("        got:      the probe failed: %s\n", r.answer);
-			else
-				printf("        got:      %s%s\n", r.answer[0] ? r.answer : ck_fate(&r, policy),
-				       r.answer[0] || r.refused || policy ? "" :
-				       " (no answer within the timeout)");
+			lab_ct_say_failed(t, full, what, r.res, r.answer, ck_fate(&r, policy), want,
+					  flows ? "denied by policy (a flow record denied by drop-policy-*)" :
+					  "denied by policy (a drop-policy-* drop counted)");
 			if (attempts > 1)
 				printf("        tried:    %d times over %.1f s\n", attempts,
 				       (double)(xcni_mono_ms() - t0) / 1000);
@@ -749,8 +727,8 @@ static void ck_tests(struct ck *k, size_t *passed, size_t *failed, size_t *skipp
 
 int ctl_conntest_k8s(const struct lab_ct_opts *o, const char *kubeconfig)
 {
-	struct sigaction sa = { .sa_handler = ck_on_signal }, old_int, old_term;
-	size_t passed = 0, failed = 0, skipped = 0, nrun = 0;
+	struct sigaction old[2];
+	size_t passed = 0, failed = 0, skipped = 0;
 	long long t0 = xcni_mono_ms(), t;
 	bool created = false, removed = false, term;
 	struct ck k = { .o = o };
@@ -797,9 +775,7 @@ int ctl_conntest_k8s(const struct lab_ct_opts *o, const char *kubeconfig)
 		       "records: %s\n", k.judge_why);
 	}
 
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGTERM, &sa, &old_term);
+	lab_ct_signals(old, true);
 	/* A namespace being deleted (an earlier run's) goes first; one kept is reused. */
 	st = ck_ns_get(&k, &term);
 	if (st < 0)
@@ -821,14 +797,7 @@ int ctl_conntest_k8s(const struct lab_ct_opts *o, const char *kubeconfig)
 	       k.fams == LAB_FAM_DUAL ? "IPv4 and IPv6" : k.fams == LAB_FAM_V6 ? "IPv6" : "IPv4",
 	       k.nodeport, k.dns ? (k.dns_ip[0][0] ? k.dns_ip[0] : k.dns_ip[1]) :
 	       "none (" CK_DS_NS "/" CK_DNS_SVC ")");
-	for (size_t i = 0; i < lab_ct_ncases; i++)
-		for (int f = 0; f < 2; f++) {
-			char full[96];
-
-			snprintf(full, sizeof(full), "%s/%s", lab_ct_cases[i].name, f ? "ipv6" : "ipv4");
-			nrun += (k.fams & (f ? LAB_FAM_V6 : LAB_FAM_V4)) && lab_conntest_selected(o, full);
-		}
-	if (!nrun) {
+	if (!lab_conntest_count(o, k.fams)) {
 		fprintf(stderr, "connectivity test: --test: no test of this cluster's families "
 				"matches\n");
 		goto out_clean;
@@ -836,13 +805,13 @@ int ctl_conntest_k8s(const struct lab_ct_opts *o, const char *kubeconfig)
 	ck_tests(&k, &passed, &failed, &skipped);
 	ret = failed ? 1 : 0;
 out_clean:
-	if (ck_stop) {
+	if (lab_ct_stop) {
 		fprintf(stderr, "connectivity test: interrupted: the tests stop here, the namespace "
 				"goes\n");
 		ret = 2;
 	}
 	/* Deleting is not interrupted: a second Ctrl-C is ignored until it is done. */
-	ck_stop = 0;
+	lab_ct_stop = 0;
 	if (created && !o->keep) {
 		if (ck_cleanup(&k)) {
 			fprintf(stderr, "connectivity test: removing namespace " CK_NS " failed\n");
@@ -856,8 +825,7 @@ out_clean:
 	       !created ? "not created" : o->keep ? "kept (--keep)" : removed ? "removed" :
 	       "NOT removed");
 out_sig:
-	sigaction(SIGINT, &old_int, NULL);
-	sigaction(SIGTERM, &old_term, NULL);
+	lab_ct_signals(old, false);
 out_conf:
 	k8s_api_conf_free(&k.conf);
 	curl_global_cleanup();

@@ -7,7 +7,6 @@
 #ifndef XCNICTL_CONNTEST_K8S_H
 #define XCNICTL_CONNTEST_K8S_H
 
-#include <signal.h>
 #include <stdbool.h>
 #include <string.h>
 #include <time.h>
@@ -90,9 +89,6 @@ struct ck {
 	long long settle_until;
 	bool made;
 };
-
-/* Set by SIGINT or SIGTERM: every wait stops, the namespace is still deleted. */
-extern volatile sig_atomic_t ck_stop;
 
 static inline int fam_idx(const char *addr)
 {

@@ -21,7 +21,6 @@
 #include "lib/cluster/k8sagents.h"
 #include "lib/cluster/k8sobj.h"
 
-volatile sig_atomic_t ck_stop;
 const char *const ck_pod_names[P_N] = { "client", "stranger", "echo-same", "echo-other",
 					"guarded" };
 
@@ -355,7 +354,7 @@ static int ck_post(struct ck *k, const char *path, json_t *doc, const char *what
 			return (int)r->status;
 		m = json_string_value(json_object_get(r->body, "message"));
 		if ((r->status != 403 && r->status != 500) || !m || !strstr(m, "service account") ||
-		    xcni_mono_ms() > deadline || ck_stop) {
+		    xcni_mono_ms() > deadline || lab_ct_stop) {
 			fprintf(stderr, "connectivity test: %s: POST %s: %s\n", what, path, r->err);
 			k8s_resp_free(r);
 			return -EIO;
@@ -375,7 +374,7 @@ int ck_deploy(struct ck *k, bool *created)
 	ret = ck_docs(k, &docs, &ndocs);
 	if (ret)
 		return ret;
-	for (size_t i = 0; i < ndocs && !ck_stop; i++) {
+	for (size_t i = 0; i < ndocs && !lab_ct_stop; i++) {
 		char path[512], err[256], what[300];
 		struct k8s_resp r;
 		int st;
@@ -399,10 +398,10 @@ int ck_deploy(struct ck *k, bool *created)
 		k8s_resp_free(&r);
 	}
 	k8s_docs_free(docs, ndocs);
-	if (!ret && !ck_stop)
+	if (!ret && !lab_ct_stop)
 		printf("connectivity test: %zu objects created, %zu kept from an earlier run\n", made,
 		       kept);
-	return ck_stop ? -EINTR : ret;
+	return lab_ct_stop ? -EINTR : ret;
 }
 
 /* Why pod p is not Ready: its phase and its containers' waiting reasons. */
@@ -456,11 +455,11 @@ int ck_wait_ready(struct ck *k, long long deadline)
 			n += ready[w];
 		if (n == P_N)
 			break;
-		if (ck_stop || xcni_mono_ms() > deadline) {
-			if (!ck_stop)
+		if (lab_ct_stop || xcni_mono_ms() > deadline) {
+			if (!lab_ct_stop)
 				fprintf(stderr, "connectivity test: the probe pods not Ready within %d s "
 						"(--ready-timeout):\n", k->o->ready_timeout_s);
-			for (int w = 0; w < P_N && !ck_stop; w++) {
+			for (int w = 0; w < P_N && !lab_ct_stop; w++) {
 				char why[512] = "not created";
 
 				json_array_foreach(json_object_get(last, "items"), i, p)
@@ -471,7 +470,7 @@ int ck_wait_ready(struct ck *k, long long deadline)
 					fprintf(stderr, "  pod %s/%s: %s\n", CK_NS, ck_pod_names[w], why);
 			}
 			json_decref(last);
-			return ck_stop ? -EINTR : -ETIMEDOUT;
+			return lab_ct_stop ? -EINTR : -ETIMEDOUT;
 		}
 		usleep(CK_POLL_MS * 1000);
 	}
@@ -505,7 +504,7 @@ int ck_wait_ready(struct ck *k, long long deadline)
 		k8s_resp_free(&r);
 		if (n)
 			return 0;
-		if (ck_stop)
+		if (lab_ct_stop)
 			return -EINTR;
 		if (xcni_mono_ms() > deadline) {
 			fprintf(stderr, "connectivity test: Service " CK_NS "/echo has no ready endpoint "

@@ -189,9 +189,9 @@ static int batch_parse(struct batch *b, const char *verb)
 	if (!b->objs || !b->obj_src)
 		return -ENOMEM;
 	for (size_t i = 0; i < b->ndocs; i++) {
-		/* lab_svc_parse: k8s_parse_all, a Service's IPv6 ClusterIPs read by the lab.
-		 * A delete reads what kubectl delete -f does: kind, name, namespace. */
-		r = strcmp(verb, "delete") ? lab_svc_parse(b->docs[i], &b->objs[b->nobjs], &kerr) :
+		/* Every kind the lab serves, hand-written EndpointSlices too; a delete
+		 * reads what kubectl delete -f does: kind, name, namespace. */
+		r = strcmp(verb, "delete") ? k8s_parse_lb(b->docs[i], &b->objs[b->nobjs], &kerr) :
 					     k8s_parse_ident(b->docs[i], &b->objs[b->nobjs], &kerr);
 		if (r) {
 			fprintf(stderr, "lab %s: %s: %s\n", verb, b->doc_src[i], kerr.msg);

@@ -174,14 +174,13 @@ static void dns_answers(const unsigned char *r, size_t n, unsigned int qtype, ch
  * A DNS query for qname to server, from this netns: 1 an answer with
  * records (answer: "N A record(s): ADDR ..."), 0 none within the timeout or
  * an answer without (answer: its rcode), -errno. qtype: 1 (A) or 28 (AAAA);
- * 0: by the server's family (fam).
+ * 0: by the server's family.
  */
-static int dns_query(const char *server, unsigned int fam, const char *qname,
-			  unsigned int qtype, int timeout_ms, char *answer, size_t alen)
+static int dns_query(const char *server, const char *qname, unsigned int qtype, int timeout_ms,
+		     char *answer, size_t alen)
 {
 	unsigned char q[512], r[512];
-	struct sockaddr_storage sa = {};
-	socklen_t salen;
+	struct lab_dest sa;
 	size_t off = 12;
 	int fd, ret = 0;
 	long long deadline = xcni_mono_ms() + timeout_ms;
@@ -201,31 +200,18 @@ static int dns_query(const char *server, unsigned int fam, const char *qname,
 		l += n + (l[n] == '.');
 	}
 	q[off++] = 0;
+	if (lab_dest_parse(server, &sa))
+		return -EINVAL;
+	/* The port sits at the same offset in both families' sockaddr. */
+	((struct sockaddr_in *)&sa.sa)->sin_port = htons(53);
 	if (!qtype)
-		qtype = fam == LAB_FAM_V6 ? 28 : 1;
+		qtype = sa.sa.ss_family == AF_INET6 ? 28 : 1;
 	q[off++] = 0, q[off++] = (unsigned char)qtype; /* AAAA or A */
 	q[off++] = 0, q[off++] = 1; /* IN */
-	if (fam == LAB_FAM_V6) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&sa;
-
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons(53);
-		if (inet_pton(AF_INET6, server, &s6->sin6_addr) != 1)
-			return -EINVAL;
-		salen = sizeof(*s6);
-	} else {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&sa;
-
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons(53);
-		if (inet_pton(AF_INET, server, &s4->sin_addr) != 1)
-			return -EINVAL;
-		salen = sizeof(*s4);
-	}
-	fd = socket(sa.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	fd = socket(sa.sa.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, salen) || send(fd, q, off, 0) < 0)
+	if (connect(fd, (struct sockaddr *)&sa.sa, sa.len) || send(fd, q, off, 0) < 0)
 		goto out; /* unreachable: blocked */
 	for (;;) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
@@ -293,7 +279,7 @@ static int ct_probe(struct lab *lab, const struct lab_pod *src, const char *to, 
 			_exit(3);
 		}
 		close(fd);
-		r.res = dns ? dns_query(to, fam, "echo." LAB_CONNTEST_NS ".svc." LAB_DNS_DOMAIN, 0,
+		r.res = dns ? dns_query(to, "echo." LAB_CONNTEST_NS ".svc." LAB_DNS_DOMAIN, 0,
 					timeout_ms, r.answer, sizeof(r.answer)) :
 			      lab_probe_to(lab, to, fam, port, timeout_ms, r.answer,
 					   sizeof(r.answer), &r.refused);
@@ -316,13 +302,36 @@ static int ct_probe(struct lab *lab, const struct lab_pod *src, const char *to, 
 
 /* ---- the run ---------------------------------------------------------------------- */
 
-/* SIGINT or SIGTERM during the tests: stop running them, and still clean up. */
-static volatile sig_atomic_t ct_stop;
+volatile sig_atomic_t lab_ct_stop;
 
 static void ct_on_signal(int sig)
 {
 	(void)sig;
-	ct_stop = 1;
+	lab_ct_stop = 1;
+}
+
+void lab_ct_signals(struct sigaction old[2], bool catch)
+{
+	struct sigaction sa = { .sa_handler = ct_on_signal };
+
+	sigemptyset(&sa.sa_mask);
+	for (int i = 0; i < 2; i++)
+		sigaction(i ? SIGTERM : SIGINT, catch ? &sa : &old[i], catch ? &old[i] : NULL);
+}
+
+size_t lab_conntest_count(const struct lab_ct_opts *o, unsigned int fams)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < lab_ct_ncases; i++)
+		for (unsigned int fam = LAB_FAM_V4; fam <= LAB_FAM_V6; fam <<= 1) {
+			char full[96];
+
+			snprintf(full, sizeof(full), "%s/%s", lab_ct_cases[i].name,
+				 fam == LAB_FAM_V6 ? "ipv6" : "ipv4");
+			n += (fams & fam) && lab_conntest_selected(o, full);
+		}
+	return n;
 }
 
 bool lab_conntest_selected(const struct lab_ct_opts *o, const char *full)
@@ -577,16 +586,9 @@ int lab_conntest_parse(int argc, char **argv, struct lab_ct_opts *o)
 int lab_conntest_globs_check(const struct lab_ct_opts *o)
 {
 	for (size_t g = 0; g < o->nglobs; g++) {
-		bool any = false;
+		struct lab_ct_opts one = { .globs = { o->globs[g] }, .nglobs = 1 };
 
-		for (size_t i = 0; i < lab_ct_ncases && !any; i++)
-			for (int f = 0; f < 2 && !any; f++) {
-				char full[96];
-
-				snprintf(full, sizeof(full), "%s/%s", lab_ct_cases[i].name, f ? "ipv6" : "ipv4");
-				any = !fnmatch(o->globs[g], full, 0);
-			}
-		if (!any) {
+		if (!lab_conntest_count(&one, LAB_FAM_DUAL)) {
 			fprintf(stderr, "connectivity test: --test %s: no test matches (--list names "
 					"them)\n", o->globs[g]);
 			return 2;
@@ -645,7 +647,7 @@ static const char *ct_skip(const struct lab *lab, const struct lab_ct_case *t, b
 struct ct_run {
 	char a[16], b[16];
 	bool two;
-	size_t passed, failed, skipped, nrun;
+	size_t passed, failed, skipped;
 	char drops[1024];
 };
 
@@ -657,8 +659,6 @@ struct ct_run {
  */
 static int ct_prepare(const struct lab_ct_opts *o, struct lab *lab, struct ct_run *cr)
 {
-	size_t n = 0;
-
 	if (!lab->nnodes) {
 		fprintf(stderr, "connectivity test: the lab has no nodes\n");
 		return 2;
@@ -676,15 +676,7 @@ static int ct_prepare(const struct lab_ct_opts *o, struct lab *lab, struct ct_ru
 	cr->two = strcmp(cr->a, cr->b) != 0;
 	if (lab_conntest_globs_check(o))
 		return 2;
-	for (size_t i = 0; i < lab_ct_ncases && !n; i++)
-		for (unsigned int fam = LAB_FAM_V4; fam <= LAB_FAM_V6; fam <<= 1) {
-			char full[96];
-
-			snprintf(full, sizeof(full), "%s/%s", lab_ct_cases[i].name,
-				 fam == LAB_FAM_V6 ? "ipv6" : "ipv4");
-			n += (lab->family & fam) && lab_conntest_selected(o, full);
-		}
-	if (!n) {
+	if (!lab_conntest_count(o, lab->family)) {
 		fprintf(stderr, "connectivity test: --test: no test of this lab's families (%s) "
 				"matches\n", lab_family_word(lab->family));
 		return 2;
@@ -719,26 +711,25 @@ static int ct_deploy(const struct lab_ct_opts *o, const char *doc, const char *p
 	return 0;
 }
 
-/* A failed test's report: what was expected, what happened, the drops that explain it. */
-static void ct_say_failed(const struct lab_ct_case *t, const char *full, const char *what,
-			  const struct ct_result *r, int fate, size_t nd, const char *drops)
+void lab_ct_say_failed(const struct lab_ct_case *t, const char *full, const char *what, int res,
+		       const char *answer, int fate, const char *want, const char *denied)
 {
 	printf("  FAIL  %-40s %s\n", full, what);
-	printf("        expected: %s\n", t->allow ?
-	       (t->answer ? "connected, answered by the right listener, no drop" :
-			    "connected, no drop") :
-	       "denied (a drop-policy-* drop counted)");
-	if (r->res == 2)
-		printf("        got:      connected, but answered \"%s\" (want \"%s...\")\n",
-		       r->answer, t->answer);
-	else if (r->res == 1)
-		printf("        got:      connected%s%s\n", r->answer[0] ? ": " : "", r->answer);
+	printf("        expected: %s\n", !t->allow ? denied :
+	       t->answer ? "connected, answered by the right listener, no drop" :
+	       *want ? "answered with the kubernetes Service's ClusterIP, no drop" : "connected, no drop");
+	if (res == 2 && *want)
+		printf("        got:      answered \"%s\" (want %s)\n", answer, want);
+	else if (res == 2)
+		printf("        got:      connected, but answered \"%s\" (want \"%s...\")\n", answer,
+		       t->answer);
+	else if (res == 1)
+		printf("        got:      connected%s%s\n", answer[0] ? ": " : "", answer);
+	else if (res < 0)
+		printf("        got:      the probe failed: %s\n", answer);
 	else
-		printf("        got:      %s%s\n", r->answer[0] ? r->answer : lab_fate_word(fate),
-		       r->answer[0] || fate != LAB_FATE_TIMEOUT ? "" : " (no answer within the timeout)");
-	printf("        drops:    %s\n", nd ? drops :
-	       "none counted by xcni (lost outside its programs: routing, the "
-	       "listener, the outside)");
+		printf("        got:      %s%s\n", answer[0] ? answer : lab_fate_word(fate),
+		       answer[0] || fate != LAB_FATE_TIMEOUT ? "" : " (no answer within the timeout)");
 }
 
 /* One test of one family: skipped, probed and judged by the answer and the drops counted. */
@@ -756,9 +747,8 @@ static void ct_one(const struct lab_ct_opts *o, struct lab *lab, struct lab_drop
 	int err, fate;
 
 	snprintf(full, sizeof(full), "%s/%s", t->name, fw);
-	if (!(lab->family & fam) || !lab_conntest_selected(o, full) || ct_stop)
+	if (!(lab->family & fam) || !lab_conntest_selected(o, full) || lab_ct_stop)
 		return;
-	cr->nrun++;
 	skip = ct_skip(lab, t, cr->two);
 	if (skip) {
 		printf("  SKIP  %-40s (%s)\n", full, skip);
@@ -796,7 +786,11 @@ static void ct_one(const struct lab_ct_opts *o, struct lab *lab, struct lab_drop
 	fate = lab_fate_of(r.res > 0, r.refused, &seen, svc);
 	if (!ok) {
 		cr->failed++;
-		ct_say_failed(t, full, what, &r, fate, nd, cr->drops);
+		lab_ct_say_failed(t, full, what, r.res, r.answer, fate, "",
+				  "denied (a drop-policy-* drop counted)");
+		printf("        drops:    %s\n", nd ? cr->drops :
+		       "none counted by xcni (lost outside its programs: routing, the "
+		       "listener, the outside)");
 		return;
 	}
 	printf("  PASS  %-40s %s: %s%s%s\n", full, what, lab_fate_word(fate),
@@ -843,7 +837,7 @@ int lab_conntest_run(const struct lab_ct_opts *op)
 	struct lab lab;
 	__u64 *before = NULL;
 	long long t0 = xcni_mono_ms();
-	struct sigaction old_int, old_term;
+	struct sigaction old[2];
 	int ret;
 	bool removed = false, handlers = false;
 
@@ -877,20 +871,14 @@ int lab_conntest_run(const struct lab_ct_opts *op)
 		ret = 2;
 		goto close;
 	}
-	{
-		struct sigaction sa = { .sa_handler = ct_on_signal };
-
-		sigemptyset(&sa.sa_mask);
-		sigaction(SIGINT, &sa, &old_int);
-		sigaction(SIGTERM, &sa, &old_term);
-		handlers = true;
-	}
+	lab_ct_signals(old, true);
+	handlers = true;
 	lab_drops_settle(&d, before);
-	for (size_t i = 0; i < lab_ct_ncases && !ct_stop; i++)
+	for (size_t i = 0; i < lab_ct_ncases && !lab_ct_stop; i++)
 		for (unsigned int fam = LAB_FAM_V4; fam <= LAB_FAM_V6; fam <<= 1)
 			ct_one(&o, &lab, &d, before, &lab_ct_cases[i], fam, &cr);
 	ret = cr.failed ? 1 : 0;
-	if (ct_stop) {
+	if (lab_ct_stop) {
 		fprintf(stderr, "connectivity test: interrupted: the tests stop here, the namespace "
 				"goes\n");
 		ret = 2;
@@ -900,10 +888,8 @@ close:
 	free(before);
 	lab_close(&lab);
 cleanup:
-	if (handlers) {
-		sigaction(SIGINT, &old_int, NULL);
-		sigaction(SIGTERM, &old_term, NULL);
-	}
+	if (handlers)
+		lab_ct_signals(old, false);
 	if (!o.keep) {
 		if (ct_cleanup(o.verbose)) {
 			fprintf(stderr, "connectivity test: removing namespace %s failed\n",
@@ -999,8 +985,7 @@ int lab_cmd_conntest_probe(int argc, char **argv)
 	}
 	t0 = xcni_mono_ms();
 	if (dns)
-		res = dns_query(to, strchr(to, ':') ? LAB_FAM_V6 : LAB_FAM_V4, dns, qtype,
-				timeout_ms, answer, sizeof(answer));
+		res = dns_query(to, dns, qtype, timeout_ms, answer, sizeof(answer));
 	else
 		res = lab_probe_addr(to, &port, timeout_ms, answer, sizeof(answer), &refused);
 	if (res == -EINVAL) {

@@ -9,6 +9,8 @@
 #ifndef XCNI_LAB_CONNTEST_H
 #define XCNI_LAB_CONNTEST_H
 
+#include <signal.h>
+
 #include "lab/apply.h"
 #include "lab/dns.h"
 #include "lab/probe.h"
@@ -70,6 +72,8 @@ extern const char lab_conntest_short[], lab_conntest_probe_short[];
 int lab_conntest_parse(int argc, char **argv, struct lab_ct_opts *o);
 /* Whether NAME/FAMILY is selected by --test (every test without one). */
 bool lab_conntest_selected(const struct lab_ct_opts *o, const char *full);
+/* How many tests of families fams (LAB_FAM_V4 | LAB_FAM_V6) --test selects. */
+size_t lab_conntest_count(const struct lab_ct_opts *o, unsigned int fams);
 /* Every --test glob names a test: 0, or 2 (said: a misspelt one would pass by running nothing). */
 int lab_conntest_globs_check(const struct lab_ct_opts *o);
 const char *lab_ct_from_word(enum lab_ct_from f);
@@ -77,6 +81,18 @@ const char *lab_ct_from_word(enum lab_ct_from f);
 char *lab_conntest_manifest(const char *a, const char *b, const char *image);
 /* Whether no lab is up in $XCNI_LAB_DIR (or the default): its lab.json is missing. */
 bool lab_conntest_no_lab(void);
+/*
+ * A failed test's first lines, the lab's and the cluster's: res 1 connected, 2
+ * answered by the wrong listener (or, want set, without want: the address
+ * pod-to-dns must be answered), 0 not (fate), -1 the probe failed (answer
+ * says why); denied: what a test that must be denied expected.
+ */
+void lab_ct_say_failed(const struct lab_ct_case *t, const char *full, const char *what, int res,
+		       const char *answer, int fate, const char *want, const char *denied);
+/* Set by SIGINT or SIGTERM while caught: every wait stops, the namespace is still removed. */
+extern volatile sig_atomic_t lab_ct_stop;
+/* SIGINT and SIGTERM caught (catch; the old actions into old), or put back from old. */
+void lab_ct_signals(struct sigaction old[2], bool catch);
 /* Runs the table in the lab: 0 every test passed, 1 one failed, 2 usage or error. */
 int lab_conntest_run(const struct lab_ct_opts *o);
 /*

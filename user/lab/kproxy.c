@@ -638,17 +638,13 @@ static void udp_flush(struct lab *lab, const struct rules *r)
 	char path[PATH_MAX], netns[PATH_MAX], *old = NULL, *copy, *line, *sp;
 	int family = r->fam == LAB_FAM_V6 ? AF_INET6 : AF_INET;
 	struct lab_ct_match *m = NULL;
-	size_t len = 0, n = 0, cap = 0;
-	FILE *f;
+	size_t n = 0, cap = 0;
 
 	lab_path(lab, path, sizeof(path), r->fam == LAB_FAM_V6 ? "kproxy-udp6" : "kproxy-udp");
-	f = fopen(path, "re");
-	if (f) {
-		if (getdelim(&old, &len, '\0', f) < 0) {
-			free(old);
-			old = NULL;
-		}
-		fclose(f);
+	/* None, or empty: nothing of the last sync to flush. */
+	if (lab_read_file(path, &old) || !*old) {
+		free(old);
+		old = NULL;
 	}
 	/* Pass 0: the pairs that went away; 1: keys served now and not at the last sync. */
 	for (int pass = 0; pass < 2 && old; pass++) {

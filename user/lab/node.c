@@ -112,12 +112,8 @@ static int node_cgroup_remove(const struct lab_node *n)
 static void log_tail(const char *path, int lines)
 {
 	char *buf = NULL, *p;
-	size_t len = 0;
-	FILE *f = fopen(path, "re");
 
-	if (!f)
-		return;
-	if (getdelim(&buf, &len, '\0', f) > 0) {
+	if (!lab_read_file(path, &buf) && *buf) {
 		p = buf + strlen(buf);
 		while (p > buf && lines >= 0) {
 			p--;
@@ -127,7 +123,6 @@ static void log_tail(const char *path, int lines)
 		fprintf(stderr, "---- %s (tail)\n%s%s", path, p == buf ? "" : "...", p);
 	}
 	free(buf);
-	fclose(f);
 }
 
 static int node_net_conf(struct lab *lab, const struct lab_node *n)

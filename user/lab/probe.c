@@ -68,14 +68,7 @@ static const char *fam_name(unsigned int fam)
 	return fam == LAB_FAM_V6 ? "IPv6" : "IPv4";
 }
 
-/* A destination: an address of one family and (set by the probe) a port. */
-struct dest {
-	struct sockaddr_storage sa;
-	socklen_t len;
-};
-
-/* "10.1.2.3" or "fd00::1" into d (port 0): 0, or -EINVAL if it is neither. */
-static int dest_parse(const char *s, struct dest *d)
+int lab_dest_parse(const char *s, struct lab_dest *d)
 {
 	struct sockaddr_in *s4 = (struct sockaddr_in *)&d->sa;
 	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&d->sa;
@@ -95,25 +88,25 @@ static int dest_parse(const char *s, struct dest *d)
 	return -EINVAL;
 }
 
-static unsigned int dest_family(const struct dest *d)
+static unsigned int dest_family(const struct lab_dest *d)
 {
 	return d->sa.ss_family == AF_INET6 ? LAB_FAM_V6 : LAB_FAM_V4;
 }
 
 /* The pod's address of family fam: 0, or -ENOENT when it has none. */
-static int pod_dest(const struct lab_pod *p, unsigned int fam, struct dest *d)
+static int pod_dest(const struct lab_pod *p, unsigned int fam, struct lab_dest *d)
 {
 	const char *a = fam == LAB_FAM_V6 ? p->ip6 : p->ip;
 
-	return *a && !dest_parse(a, d) ? 0 : -ENOENT;
+	return *a && !lab_dest_parse(a, d) ? 0 : -ENOENT;
 }
 
 /* The Service's ClusterIP of family fam: 0, or -ENOENT when it has none. */
-static int svc_dest(const struct lab_svc_ips *ips, unsigned int fam, struct dest *d)
+static int svc_dest(const struct lab_svc_ips *ips, unsigned int fam, struct lab_dest *d)
 {
 	char a[INET6_ADDRSTRLEN];
 
-	return *lab_svc_ip_str(ips, fam, a, sizeof(a)) && !dest_parse(a, d) ? 0 : -ENOENT;
+	return *lab_svc_ip_str(ips, fam, a, sizeof(a)) && !lab_dest_parse(a, d) ? 0 : -ENOENT;
 }
 
 /* ---- probes ------------------------------------------------------------------ */
@@ -179,11 +172,11 @@ static bool refusal(int err)
  * probe's source port, 0 when none was bound; *refused (if given): a RST or
  * an ICMP unreachable came back (ECONNREFUSED, ECONNRESET, E*UNREACH).
  */
-static int probe_once(const struct dest *dst, const struct lab_port *p, int timeout_ms, char *answer,
-		      size_t alen, uint16_t *sport, bool *refused)
+static int probe_once(const struct lab_dest *dst, const struct lab_port *p, int timeout_ms,
+		      char *answer, size_t alen, uint16_t *sport, bool *refused)
 {
 	bool no = false;
-	struct dest sa = *dst;
+	struct lab_dest sa = *dst;
 	long long deadline = xcni_mono_ms() + timeout_ms;
 	bool tcp = p->proto == IPPROTO_TCP;
 	socklen_t elen = sizeof(int);
@@ -256,7 +249,7 @@ struct matrix {
 	size_t npods;
 	const struct lab_pod **pods;
 	int *nsfd;
-	struct dest *dst; /* [dst]: the address probed (of the matrix's family) */
+	struct lab_dest *dst; /* [dst]: the address probed (of the matrix's family) */
 	unsigned int fam;
 	struct lab_port port;
 	int timeout_ms;
@@ -448,13 +441,13 @@ static int probe_spec(const char *s, struct lab_port *p)
  * asked: --family was given (an address of the other family is then refused).
  */
 static int probe_dest(struct lab *lab, const char *to, unsigned int *fams, bool asked,
-		      struct dest d[2])
+		      struct lab_dest d[2])
 {
 	const struct lab_node *node = strchr(to, '/') ? NULL : lab_node_find(lab, to);
-	struct dest lit;
+	struct lab_dest lit;
 	unsigned int want = *fams;
 
-	if (node || !dest_parse(to, &lit)) {
+	if (node || !lab_dest_parse(to, &lit)) {
 		char a6[LAB_ADDR6_LEN] = "";
 
 		/* One address: its family is the probe's. A node's is IPv4 (the
@@ -463,7 +456,7 @@ static int probe_dest(struct lab *lab, const char *to, unsigned int *fams, bool 
 		if (node && ((asked && want == LAB_FAM_V6) || lab_node_ul6only(lab, node)) &&
 		    lab_node_ip6(lab, node, a6, sizeof(a6)))
 			return -1;
-		if (node && dest_parse(*a6 ? a6 : node->ip, &lit))
+		if (node && lab_dest_parse(*a6 ? a6 : node->ip, &lit))
 			return -1;
 		if (asked && want != dest_family(&lit)) {
 			fprintf(stderr, "lab probe: %s is an %s address%s; --family %s cannot reach it\n",
@@ -524,7 +517,7 @@ int lab_probe_to(struct lab *lab, const char *to, unsigned int fam, const struct
 		 int timeout_ms, char *answer, size_t alen, bool *refused)
 {
 	unsigned int fams = fam;
-	struct dest d[2];
+	struct lab_dest d[2];
 
 	if (probe_dest(lab, to, &fams, true, d))
 		return -ENOENT;
@@ -534,9 +527,9 @@ int lab_probe_to(struct lab *lab, const char *to, unsigned int fam, const struct
 int lab_probe_addr(const char *addr, const struct lab_port *port, int timeout_ms, char *answer,
 		   size_t alen, bool *refused)
 {
-	struct dest d;
+	struct lab_dest d;
 
-	if (dest_parse(addr, &d))
+	if (lab_dest_parse(addr, &d))
 		return -EINVAL;
 	return probe_once(&d, port, timeout_ms, answer, alen, NULL, refused);
 }
@@ -707,7 +700,7 @@ int lab_cmd_probe(int argc, char **argv)
 	unsigned int fam = 0, fams;
 	const struct lab_pod *src;
 	struct lab_port port;
-	struct dest d[2];
+	struct lab_dest d[2];
 	bool json = false;
 	struct lab lab;
 	char **w;
@@ -1088,9 +1081,9 @@ static void cell_drop(void *arg, const char *saddr, uint16_t sport, bool policy)
 	struct cell_drop *cd = arg;
 	struct matrix *m = cd->m;
 	size_t n = m->npods;
-	struct dest rec, pod;
+	struct lab_dest rec, pod;
 
-	if (dest_parse(saddr, &rec) || dest_family(&rec) != m->fam)
+	if (lab_dest_parse(saddr, &rec) || dest_family(&rec) != m->fam)
 		return;
 	for (size_t i = 0; i < n; i++) {
 		/* Both parsed by dest_parse: zeroed, port 0, so the bytes compare. */

@@ -6,6 +6,8 @@
 #ifndef XCNI_LAB_PROBE_H
 #define XCNI_LAB_PROBE_H
 
+#include <sys/socket.h>
+
 #include "lab/apply.h"
 #include "lab/dns.h"
 #include "lab/drops.h"
@@ -60,6 +62,14 @@ int lab_probe_to(struct lab *lab, const char *to, unsigned int fam, const struct
  */
 int lab_probe_addr(const char *addr, const struct lab_port *port, int timeout_ms, char *answer,
 		   size_t alen, bool *refused);
+
+/* A destination: an address of one family and (set by the probe) a port. */
+struct lab_dest {
+	struct sockaddr_storage sa;
+	socklen_t len;
+};
+/* "10.1.2.3" or "fd00::1" into d (port 0): 0, or -EINVAL if it is neither. */
+int lab_dest_parse(const char *s, struct lab_dest *d);
 
 /* Process exit codes; argv[0] is the command's name. */
 int lab_cmd_probe(int argc, char **argv);

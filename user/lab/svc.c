@@ -92,14 +92,6 @@ const char *lab_svc_ip_str(const struct lab_svc_ips *ips, unsigned int fam, char
 	return buf;
 }
 
-int lab_svc_parse(json_t *doc, struct k8s_object **out, struct k8s_error *kerr)
-{
-	/* lib/k8s reads IPv6 and dual-stack clusterIPs itself now; the lab keeps
-	 * the raw document for its own reading of them (lab_svc_ips_get). Hand-written
-	 * EndpointSlices too (slice.c), validated as the API server does. */
-	return k8s_parse_lb(doc, out, kerr);
-}
-
 static int svc_load_file(const char *path, struct k8s_object **out)
 {
 	struct k8s_error kerr;
@@ -108,7 +100,7 @@ static int svc_load_file(const char *path, struct k8s_object **out)
 
 	if (!doc)
 		return -ENOENT;
-	err = lab_svc_parse(doc, out, &kerr);
+	err = k8s_parse_lb(doc, out, &kerr);
 	json_decref(doc);
 	if (err)
 		fprintf(stderr, "lab: %s: %s\n", path, kerr.msg);
@@ -716,7 +708,7 @@ static int svc_write(struct lab *lab, struct lab_svc_index *ix, const struct k8s
 	if (!strcmp(*word, "unchanged"))
 		return 0;
 	/* Parsed before it is written: the index never lacks a Service that is stored. */
-	err = lab_svc_parse(doc, &o, &kerr);
+	err = k8s_parse_lb(doc, &o, &kerr);
 	if (err) {
 		fprintf(stderr, "lab: %s\n", kerr.msg);
 		return err;
@@ -952,7 +944,7 @@ have_port:
 	if (lab->family == LAB_FAM_DUAL)
 		json_object_set_new(json_object_get(doc, "spec"), "ipFamilyPolicy",
 				    json_string("PreferDualStack"));
-	err = lab_svc_parse(doc, &svc, &kerr);
+	err = k8s_parse_lb(doc, &svc, &kerr);
 	if (err) {
 		fprintf(stderr, "lab: %s\n", kerr.msg);
 		goto out_json;
