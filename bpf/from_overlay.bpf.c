@@ -325,8 +325,13 @@ static __always_inline int overlay_decap_first(struct __sk_buff *skb, int fam, s
 					  fam, &dsr);
 		if (!reason && dsr && !lb_enabled)
 			reason = XCNI_DROP_BAD_GENEVE;
-		if (reason)
+		/* Dropped for its option, the outer headers checked: the event
+		 * carries the inner frame's length, as from_overlay4's does
+		 * (report; only here: a parse reads encap_len as an offset). */
+		if (reason) {
+			f->encap_len = hdr_len;
 			goto out;
+		}
 	}
 	reason = geneve_decap(skb, fam, hdr_len);
 	if (reason)
