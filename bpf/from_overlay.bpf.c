@@ -325,8 +325,13 @@ static __always_inline int overlay_decap_first(struct __sk_buff *skb, int fam, s
 					  fam, &dsr);
 		if (!reason && dsr && !lb_enabled)
 			reason = XCNI_DROP_BAD_GENEVE;
-		if (reason)
+		/* Dropped for its option, the outer headers checked: the event
+		 * carries the inner frame's length, as from_overlay4's does
+		 * (report; only here: a parse reads encap_len as an offset). */
+		if (reason) {
+			f->encap_len = hdr_len;
 			goto out;
+		}
 	}
 	reason = geneve_decap(skb, fam, hdr_len);
 	if (reason)
@@ -591,9 +596,11 @@ to_host:
 	else
 		reason = XCNI_FWD_DECAP_HOST;
 out:
-	return finish(skb, reason, XCNI_DIR_FROM_OVERLAY, 0, &p, verdict, &v);
+	return finish_flow(skb, XCNI_AF_INET, reason, XCNI_DIR_FROM_OVERLAY, 0, pkt_flow(&p), verdict,
+			   &v);
 out_outer:
-	return finish(skb, reason, XCNI_DIR_FROM_OVERLAY, 0, &op, verdict, &v);
+	return finish_flow(skb, XCNI_AF_INET, reason, XCNI_DIR_FROM_OVERLAY, 0, pkt_flow(&op), verdict,
+			   &v);
 }
 
 /*
@@ -667,7 +674,8 @@ __attribute__((noinline)) int from_underlay6(struct __sk_buff *skb)
 	if (inner->h_proto == bpf_htons(ETH_P_IP))
 		return UL6_INNER4 | (int)optlen;
 out:
-	return finish6(skb, reason, XCNI_DIR_FROM_OVERLAY, 0, &op, TC_ACT_OK, &v);
+	return finish_flow(skb, XCNI_AF_INET6, reason, XCNI_DIR_FROM_OVERLAY, 0, pkt_flow(&op),
+			   TC_ACT_OK, &v);
 }
 
 /*

@@ -74,10 +74,7 @@ struct dns_scratch {
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct dns_scratch);
+	XCNI_MAP(BPF_MAP_TYPE_PERCPU_ARRAY, 1, __u32, struct dns_scratch);
 } xcni_dns_scratch SEC(".maps");
 
 static __always_inline void dns_stat(__u32 idx)

@@ -218,13 +218,4 @@ static __always_inline int finish_flow(struct __sk_buff *skb, int fam, int reaso
 	return verdict;
 }
 
-/* The single-family names nodeport.h and nodeport_icmp.h still call (p: the
- * family's struct pkt, struct pkt6). */
-#define finish(skb, reason, dir, ep_id, p, verdict, v)                                        \
-	finish_flow((skb), XCNI_AF_INET, (reason), (dir), (ep_id), pkt_flow_const(p), (verdict), \
-		    (v))
-#define finish6(skb, reason, dir, ep_id, p, verdict, v)                                       \
-	finish_flow((skb), XCNI_AF_INET6, (reason), (dir), (ep_id), pkt_flow_const(p),        \
-		    (verdict), (v))
-
 #endif

@@ -78,7 +78,6 @@ struct flow {
 	}
 
 #define pkt_flow(p) ((struct flow *)&(p)->tcp_flags)
-#define pkt_flow_const(p) ((const struct flow *)&(p)->tcp_flags)
 
 /* A packet of either family as what is written once takes it: the typed
  * pair (p4 IPv4's struct pkt, p6 IPv6's struct pkt6, the other NULL; fam a

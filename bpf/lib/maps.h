@@ -14,53 +14,44 @@
 #undef offsetof
 #define offsetof(type, member) __builtin_offsetof(type, member)
 
+/* A map's definition by kind: XCNI_MAP for a program's scratch (not pinned),
+ * XCNI_PINNED for one shared by name with xcnid and the other programs,
+ * XCNI_PINNED_NP for one whose entries are allocated as they come. */
+#define XCNI_MAP(type_, max, key_t, value_t)                                                 \
+	__uint(type, type_);                                                                 \
+	__uint(max_entries, max);                                                            \
+	__type(key, key_t);                                                                  \
+	__type(value, value_t)
+#define XCNI_PINNED(type_, max, key_t, value_t)                                              \
+	XCNI_MAP(type_, max, key_t, value_t);                                                \
+	__uint(pinning, LIBBPF_PIN_BY_NAME)
+#define XCNI_PINNED_NP(type_, max, key_t, value_t)                                           \
+	XCNI_PINNED(type_, max, key_t, value_t);                                             \
+	__uint(map_flags, BPF_F_NO_PREALLOC)
+
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, XCNI_MAX_ENDPOINTS);
-	__type(key, __u32);
-	__type(value, struct xcni_endpoint);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	XCNI_PINNED(BPF_MAP_TYPE_HASH, XCNI_MAX_ENDPOINTS, __u32, struct xcni_endpoint);
 } xcni_endpoints SEC(".maps");
 
 /* IPv6 (see xcni_shared.h): endpoints, policy keys, conntrack, fragments, ipcache. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, XCNI_MAX_ENDPOINTS);
-	__type(key, struct xcni_in6);
-	__type(value, struct xcni_endpoint);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	XCNI_PINNED(BPF_MAP_TYPE_HASH, XCNI_MAX_ENDPOINTS, struct xcni_in6, struct xcni_endpoint);
 } xcni_endpoints6 SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, XCNI_MAX_ENDPOINTS);
-	__type(key, __u32);
-	__type(value, __u32);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	XCNI_PINNED(BPF_MAP_TYPE_HASH, XCNI_MAX_ENDPOINTS, __u32, __u32);
 } xcni_ifindex SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, XCNI_MAX_ENDPOINTS);
-	__type(key, __u32);
-	__type(value, struct xcni_in6);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	XCNI_PINNED(BPF_MAP_TYPE_HASH, XCNI_MAX_ENDPOINTS, __u32, struct xcni_in6);
 } xcni_ifindex6 SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, XCNI_MAX_CT);
-	__type(key, struct xcni_ct_key);
-	__type(value, struct xcni_ct_entry);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	XCNI_PINNED(BPF_MAP_TYPE_LRU_HASH, XCNI_MAX_CT, struct xcni_ct_key, struct xcni_ct_entry);
 } xcni_ct SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, XCNI_MAX_CT6);
-	__type(key, struct xcni_ct6_key);
-	__type(value, struct xcni_ct_entry);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	XCNI_PINNED(BPF_MAP_TYPE_LRU_HASH, XCNI_MAX_CT6, struct xcni_ct6_key, struct xcni_ct_entry);
 } xcni_ct6 SEC(".maps");
 
 /*
@@ -71,38 +62,20 @@ struct {
  * (cni/dataplane.c).
  */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, XCNI_MAX_FRAG);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, __u32);
-	__type(value, struct xcni_frag_share);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	XCNI_PINNED_NP(BPF_MAP_TYPE_HASH, XCNI_MAX_FRAG, __u32, struct xcni_frag_share);
 } xcni_frag SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, XCNI_MAX_FRAG);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, __u32);
-	__type(value, struct xcni_frag6_share);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	XCNI_PINNED_NP(BPF_MAP_TYPE_HASH, XCNI_MAX_FRAG, __u32, struct xcni_frag6_share);
 } xcni_frag6 SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, XCNI_NR_METRICS);
-	__type(key, __u32);
-	__type(value, struct xcni_metric);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	XCNI_PINNED(BPF_MAP_TYPE_PERCPU_ARRAY, XCNI_NR_METRICS, __u32, struct xcni_metric);
 } xcni_metrics SEC(".maps");
 
 /* The XDP NodePort fast path's counters (XCNI_NPA_*: nodeport_xdp.h). */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, XCNI_NPA_NR);
-	__type(key, __u32);
-	__type(value, struct xcni_metric);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	XCNI_PINNED(BPF_MAP_TYPE_PERCPU_ARRAY, XCNI_NPA_NR, __u32, struct xcni_metric);
 } xcni_npaccel SEC(".maps");
 
 struct {
@@ -148,46 +121,27 @@ struct xcni_fragstage {
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct xcni_fragstage);
+	XCNI_MAP(BPF_MAP_TYPE_PERCPU_ARRAY, 1, __u32, struct xcni_fragstage);
 } xcni_fragstage SEC(".maps");
 
 /* What became of conntrack entries: created, deleted, picked up (see xcni_shared.h). */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 2);
-	__type(key, __u32);
-	__type(value, struct xcni_ctstat);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	XCNI_PINNED(BPF_MAP_TYPE_PERCPU_ARRAY, 2, __u32, struct xcni_ctstat);
 } xcni_ctstat SEC(".maps");
 
 /* What the events cost and lost, per CPU. */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct xcni_evrate);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	XCNI_PINNED(BPF_MAP_TYPE_PERCPU_ARRAY, 1, __u32, struct xcni_evrate);
 } xcni_evrate SEC(".maps");
 
 /* The events' budget (xcni_config.events_rate), a share per local endpoint
  * and one for the node (struct xcni_evshare). */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
-	__uint(max_entries, XCNI_MAX_EVSHARES);
-	__type(key, __u32);
-	__type(value, struct xcni_evshare);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	XCNI_PINNED(BPF_MAP_TYPE_LRU_PERCPU_HASH, XCNI_MAX_EVSHARES, __u32, struct xcni_evshare);
 } xcni_evshare SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct xcni_config);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	XCNI_PINNED(BPF_MAP_TYPE_ARRAY, 1, __u32, struct xcni_config);
 } xcni_config SEC(".maps");
 
 /*
@@ -198,135 +152,72 @@ struct {
  * and could bring an old revision back.
  */
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u32);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	XCNI_PINNED(BPF_MAP_TYPE_ARRAY, 1, __u32, __u32);
 } xcni_polrev SEC(".maps");
 
 /* Policy state: xcnid fills these from cluster state (see xcni_shared.h). */
 struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, XCNI_MAX_IPCACHE);
-	__type(key, struct xcni_ipcache_key);
-	__type(value, struct xcni_ipcache_val);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	XCNI_PINNED_NP(BPF_MAP_TYPE_LPM_TRIE, XCNI_MAX_IPCACHE,
+		struct xcni_ipcache_key, struct xcni_ipcache_val);
 } xcni_ipcache SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, XCNI_MAX_IPCACHE);
-	__type(key, struct xcni_ipcache6_key);
-	__type(value, struct xcni_ipcache_val);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	XCNI_PINNED_NP(BPF_MAP_TYPE_LPM_TRIE, XCNI_MAX_IPCACHE,
+		struct xcni_ipcache6_key, struct xcni_ipcache_val);
 } xcni_ipcache6 SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, XCNI_MAX_ENDPOINTS);
-	__type(key, __u32);
-	__type(value, struct xcni_polep);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	XCNI_PINNED(BPF_MAP_TYPE_HASH, XCNI_MAX_ENDPOINTS, __u32, struct xcni_polep);
 } xcni_polep SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, XCNI_MAX_POLICY);
-	__type(key, struct xcni_polhash_key);
-	__type(value, struct xcni_policy_val);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	XCNI_PINNED_NP(BPF_MAP_TYPE_HASH, XCNI_MAX_POLICY,
+		struct xcni_polhash_key, struct xcni_policy_val);
 } xcni_policy SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, XCNI_MAX_POLRANGE);
-	__type(key, struct xcni_policy_key);
-	__type(value, struct xcni_policy_val);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	XCNI_PINNED_NP(BPF_MAP_TYPE_LPM_TRIE, XCNI_MAX_POLRANGE,
+		struct xcni_policy_key, struct xcni_policy_val);
 } xcni_polrange SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, XCNI_MAX_POLCIDR);
-	__type(key, struct xcni_polcidr_key);
-	__type(value, __u32);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	XCNI_PINNED_NP(BPF_MAP_TYPE_LPM_TRIE, XCNI_MAX_POLCIDR, struct xcni_polcidr_key, __u32);
 } xcni_polcidr SEC(".maps");
 
 /* The overlay: the other nodes, their counters, the underlay's deny list. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, XCNI_MAX_NODES);
-	__type(key, __u32);
-	__type(value, struct xcni_tunnel);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	XCNI_PINNED(BPF_MAP_TYPE_HASH, XCNI_MAX_NODES, __u32, struct xcni_tunnel);
 } xcni_tunnel SEC(".maps");
 
 /* The IPv6 underlay: the other nodes by their underlay IPv6, their counters. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, XCNI_MAX_NODES);
-	__type(key, struct xcni_in6);
-	__type(value, struct xcni_tunnel);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	XCNI_PINNED(BPF_MAP_TYPE_HASH, XCNI_MAX_NODES, struct xcni_in6, struct xcni_tunnel);
 } xcni_tunnel6 SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-	__uint(max_entries, XCNI_MAX_NODES);
-	__type(key, __u32);
-	__type(value, struct xcni_tunstat);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	XCNI_PINNED(BPF_MAP_TYPE_PERCPU_HASH, XCNI_MAX_NODES, __u32, struct xcni_tunstat);
 } xcni_tunstat SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-	__uint(max_entries, XCNI_MAX_NODES);
-	__type(key, struct xcni_in6);
-	__type(value, struct xcni_tunstat);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	XCNI_PINNED(BPF_MAP_TYPE_PERCPU_HASH, XCNI_MAX_NODES, struct xcni_in6, struct xcni_tunstat);
 } xcni_tunstat6 SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, XCNI_MAX_PREFILTER);
-	__type(key, struct xcni_prefilter_key);
-	__type(value, struct xcni_prefilter_val);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	XCNI_PINNED_NP(BPF_MAP_TYPE_LPM_TRIE, XCNI_MAX_PREFILTER,
+		struct xcni_prefilter_key, struct xcni_prefilter_val);
 } xcni_prefilter SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, XCNI_MAX_PREFILTER6);
-	__type(key, struct xcni_prefilter6_key);
-	__type(value, struct xcni_prefilter_val);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	XCNI_PINNED_NP(BPF_MAP_TYPE_LPM_TRIE, XCNI_MAX_PREFILTER6,
+		struct xcni_prefilter6_key, struct xcni_prefilter_val);
 } xcni_prefilter6 SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, XCNI_MAX_PF16);
-	__type(key, __u32);
-	__type(value, __u32);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	XCNI_PINNED_NP(BPF_MAP_TYPE_HASH, XCNI_MAX_PF16, __u32, __u32);
 } xcni_pf16 SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, XCNI_MAX_PF24);
-	__type(key, __u32);
-	__type(value, __u32);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	XCNI_PINNED_NP(BPF_MAP_TYPE_HASH, XCNI_MAX_PF24, __u32, __u32);
 } xcni_pf24 SEC(".maps");
 
 /*
@@ -334,67 +225,34 @@ struct {
  * the programs read all but xcni_affinity, which they write too.
  */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, XCNI_MAX_SVC);
-	__type(key, struct xcni_svc_key);
-	__type(value, struct xcni_svc);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	XCNI_PINNED_NP(BPF_MAP_TYPE_HASH, XCNI_MAX_SVC, struct xcni_svc_key, struct xcni_svc);
 } xcni_svc SEC(".maps");
 
 /* The Service frontends under kube-proxy (xcni_shared.h): from_plain's refusal only. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, XCNI_MAX_EXTFE);
-	__type(key, struct xcni_svc_key);
-	__type(value, __u32);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	XCNI_PINNED_NP(BPF_MAP_TYPE_HASH, XCNI_MAX_EXTFE, struct xcni_svc_key, __u32);
 } xcni_extfe SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, XCNI_MAX_SVCSLOTS);
-	__type(key, struct xcni_svcslot_key);
-	__type(value, __u32);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	XCNI_PINNED_NP(BPF_MAP_TYPE_HASH, XCNI_MAX_SVCSLOTS, struct xcni_svcslot_key, __u32);
 } xcni_svcslot SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, XCNI_MAX_BACKENDS);
-	__type(key, __u32);
-	__type(value, struct xcni_backend);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	XCNI_PINNED_NP(BPF_MAP_TYPE_HASH, XCNI_MAX_BACKENDS, __u32, struct xcni_backend);
 } xcni_backend SEC(".maps");
 
 /* Never more entries than xcni_svcslot (xcni_shared.h): sized alike. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, XCNI_MAX_SVCSLOTS);
-	__type(key, struct xcni_svcbe_key);
-	__type(value, __u32);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	XCNI_PINNED_NP(BPF_MAP_TYPE_HASH, XCNI_MAX_SVCSLOTS, struct xcni_svcbe_key, __u32);
 } xcni_svcbe SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, XCNI_MAX_REVNAT);
-	__type(key, __u16);
-	__type(value, struct xcni_revnat);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	XCNI_PINNED_NP(BPF_MAP_TYPE_HASH, XCNI_MAX_REVNAT, __u16, struct xcni_revnat);
 } xcni_revnat SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, XCNI_MAX_AFFINITY);
-	__type(key, struct xcni_affinity_key);
-	__type(value, struct xcni_affinity);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	XCNI_PINNED(BPF_MAP_TYPE_LRU_HASH, XCNI_MAX_AFFINITY,
+		struct xcni_affinity_key, struct xcni_affinity);
 } xcni_affinity SEC(".maps");
 
 /*
@@ -403,32 +261,20 @@ struct {
  * charged to its pod (xcni_sock_own) and removed as its socket is released.
  */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, XCNI_MAX_SOCK_RN);
-	__type(key, struct xcni_sock_rn_key);
-	__type(value, struct xcni_sock_rn);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	XCNI_PINNED_NP(BPF_MAP_TYPE_HASH, XCNI_MAX_SOCK_RN,
+		struct xcni_sock_rn_key, struct xcni_sock_rn);
 } xcni_sock_rn SEC(".maps");
 
 /* ... and for IPv6 sockets (connect6, sendmsg6). */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, XCNI_MAX_SOCK_RN);
-	__type(key, struct xcni_sock_rn6_key);
-	__type(value, struct xcni_sock_rn6);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	XCNI_PINNED_NP(BPF_MAP_TYPE_HASH, XCNI_MAX_SOCK_RN,
+		struct xcni_sock_rn6_key, struct xcni_sock_rn6);
 } xcni_sock_rn6 SEC(".maps");
 
 /* Each pod's (network namespace cookie's) socket-LB records: its bound. An
  * LRU: a count evicted (4,096 other namespaces busier) restarts at 0. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, XCNI_MAX_SOCK_OWN);
-	__type(key, __u64);
-	__type(value, struct xcni_sock_own);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	XCNI_PINNED(BPF_MAP_TYPE_LRU_HASH, XCNI_MAX_SOCK_OWN, __u64, struct xcni_sock_own);
 } xcni_sock_own SEC(".maps");
 
 /*
@@ -460,19 +306,13 @@ struct {
 
 /* TCP connections socket LB translated, by their conntrack tuple -> the Service. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, XCNI_MAX_SOCK_RN);
-	__type(key, struct xcni_ct_key);
-	__type(value, struct xcni_sock_flow);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	XCNI_PINNED(BPF_MAP_TYPE_LRU_HASH, XCNI_MAX_SOCK_RN,
+		struct xcni_ct_key, struct xcni_sock_flow);
 } xcni_sock_flow SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, XCNI_MAX_SOCK_RN);
-	__type(key, struct xcni_ct6_key);
-	__type(value, struct xcni_sock_flow);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	XCNI_PINNED(BPF_MAP_TYPE_LRU_HASH, XCNI_MAX_SOCK_RN,
+		struct xcni_ct6_key, struct xcni_sock_flow);
 } xcni_sock_flow6 SEC(".maps");
 
 /* One Maglev table: XCNI_MAGLEV_M backend ids. */
@@ -492,11 +332,7 @@ struct {
 } xcni_maglev SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, XCNI_MAX_ENDPOINTS);
-	__type(key, struct xcni_in6);
-	__type(value, __u32);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	XCNI_PINNED(BPF_MAP_TYPE_HASH, XCNI_MAX_ENDPOINTS, struct xcni_in6, __u32);
 } xcni_polkey6 SEC(".maps");
 
 /*
@@ -509,57 +345,29 @@ struct {
  * user/agent/xcnid.c).
  */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, XCNI_MAX_POLICIES);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, __u32);
-	__type(value, struct xcni_polname);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	XCNI_PINNED_NP(BPF_MAP_TYPE_HASH, XCNI_MAX_POLICIES, __u32, struct xcni_polname);
 } xcni_polname SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, XCNI_MAX_RULENAMES);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct xcni_rulename_key);
-	__type(value, struct xcni_rulename);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	XCNI_PINNED_NP(BPF_MAP_TYPE_HASH, XCNI_MAX_RULENAMES,
+		struct xcni_rulename_key, struct xcni_rulename);
 } xcni_rulename SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, XCNI_MAX_ENDPOINTS);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, __u32);
-	__type(value, struct xcni_polsel);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	XCNI_PINNED_NP(BPF_MAP_TYPE_HASH, XCNI_MAX_ENDPOINTS, __u32, struct xcni_polsel);
 } xcni_polsel SEC(".maps");
 
+/* By service id. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, XCNI_MAX_REVNAT);
-	__type(key, __u32); /* service id */
-	__type(value, struct xcni_svcname);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	XCNI_PINNED_NP(BPF_MAP_TYPE_HASH, XCNI_MAX_REVNAT, __u32, struct xcni_svcname);
 } xcni_svcname SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, XCNI_MAX_IDENTITIES);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, __u32);
-	__type(value, struct xcni_idlabels);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	XCNI_PINNED_NP(BPF_MAP_TYPE_HASH, XCNI_MAX_IDENTITIES, __u32, struct xcni_idlabels);
 } xcni_identity SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, XCNI_MAX_IPCACHE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, __u32);
-	__type(value, struct xcni_podname);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	XCNI_PINNED_NP(BPF_MAP_TYPE_HASH, XCNI_MAX_IPCACHE, __u32, struct xcni_podname);
 } xcni_podname SEC(".maps");
 
 /*
@@ -604,10 +412,7 @@ struct lb6_tmp {
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct lb6_tmp);
+	XCNI_MAP(BPF_MAP_TYPE_PERCPU_ARRAY, 1, __u32, struct lb6_tmp);
 } xcni_lb6_tmp SEC(".maps");
 
 /* Either family's SNATed flows: a map of their own, written only by the SNAT
@@ -621,11 +426,7 @@ struct {
  * zeros) -> its client, the frontend and the record's life. Pinned: a
  * restarted agent's programs find the flows open before. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, XCNI_MAX_SNAT);
-	__type(key, union xcni_tuple);
-	__type(value, struct xcni_snat);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	XCNI_PINNED(BPF_MAP_TYPE_LRU_HASH, XCNI_MAX_SNAT, union xcni_tuple, struct xcni_snat);
 } xcni_snat SEC(".maps");
 
 /* An outside client's budget of new NodePort SNAT tuples (struct xcni_snat_cl).
@@ -634,11 +435,8 @@ struct {
 #define XCNI_MAX_SNAT_CL 65536
 #endif
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, XCNI_MAX_SNAT_CL);
-	__type(key, struct xcni_snat_cl_key);
-	__type(value, struct xcni_snat_cl);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	XCNI_PINNED(BPF_MAP_TYPE_LRU_HASH, XCNI_MAX_SNAT_CL,
+		struct xcni_snat_cl_key, struct xcni_snat_cl);
 } xcni_snat_cl SEC(".maps");
 
 /*
@@ -651,11 +449,7 @@ struct xcni_self6 {
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct xcni_self6);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	XCNI_PINNED(BPF_MAP_TYPE_ARRAY, 1, __u32, struct xcni_self6);
 } xcni_self6 SEC(".maps");
 
 /*
@@ -684,10 +478,7 @@ struct np6_tmp {
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct np6_tmp);
+	XCNI_MAP(BPF_MAP_TYPE_PERCPU_ARRAY, 1, __u32, struct np6_tmp);
 } xcni_np6_tmp SEC(".maps");
 
 /*
@@ -705,11 +496,7 @@ struct {
 #endif
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
-	__uint(max_entries, XCNI_MAX_NPC);
-	__type(key, union xcni_tuple);
-	__type(value, struct xcni_npc);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	XCNI_PINNED(BPF_MAP_TYPE_LRU_PERCPU_HASH, XCNI_MAX_NPC, union xcni_tuple, struct xcni_npc);
 } xcni_npc SEC(".maps");
 
 /*
@@ -718,11 +505,7 @@ struct {
  * entry made before is refused from the next packet on.
  */
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	XCNI_PINNED(BPF_MAP_TYPE_ARRAY, 1, __u32, __u64);
 } xcni_npgen SEC(".maps");
 
 /* The cache's scratch, per CPU, off the frames: the tuple and generation a
@@ -735,10 +518,7 @@ struct npc_tmp {
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct npc_tmp);
+	XCNI_MAP(BPF_MAP_TYPE_PERCPU_ARRAY, 1, __u32, struct npc_tmp);
 } xcni_npc_tmp SEC(".maps");
 
 /*
@@ -748,50 +528,29 @@ struct {
  */
 /* The DNS Service's frontends and backends: xcnid writes them. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, XCNI_MAX_DNS_SRV);
-	__type(key, struct xcni_dns_srv_key);
-	__type(value, __u32);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	XCNI_PINNED(BPF_MAP_TYPE_HASH, XCNI_MAX_DNS_SRV, struct xcni_dns_srv_key, __u32);
 } xcni_dns_srv SEC(".maps");
 
 /* The patterns that apply to each pod: xcnid writes them. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, XCNI_MAX_FQDN_PAT);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct xcni_fqdn_pat_key);
-	__type(value, struct xcni_fqdn_pat);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	XCNI_PINNED_NP(BPF_MAP_TYPE_HASH, XCNI_MAX_FQDN_PAT,
+		struct xcni_fqdn_pat_key, struct xcni_fqdn_pat);
 } xcni_fqdn_pat SEC(".maps");
 
 /* The addresses learned, per pod: written here alone. Not an LRU, whose
  * eviction would take another pod's: a pod's ring (xcni_fqdn_ring) holds
  * at most XCNI_FQDN_PER_POD of them and gives up its oldest for a new one. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, XCNI_MAX_FQDN);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct xcni_fqdn_key);
-	__type(value, struct xcni_fqdn_val);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	XCNI_PINNED_NP(BPF_MAP_TYPE_HASH, XCNI_MAX_FQDN,
+		struct xcni_fqdn_key, struct xcni_fqdn_val);
 } xcni_fqdn SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, XCNI_MAX_ENDPOINTS);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, __u32);
-	__type(value, struct xcni_fqdn_ring);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	XCNI_PINNED_NP(BPF_MAP_TYPE_HASH, XCNI_MAX_ENDPOINTS, __u32, struct xcni_fqdn_ring);
 } xcni_fqdn_ring SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, XCNI_FQDN_NR_STATS);
-	__type(key, __u32);
-	__type(value, __u64);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	XCNI_PINNED(BPF_MAP_TYPE_PERCPU_ARRAY, XCNI_FQDN_NR_STATS, __u32, __u64);
 } xcni_fqdn_stats SEC(".maps");
 
 #endif

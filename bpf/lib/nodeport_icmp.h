@@ -453,9 +453,8 @@ static __always_inline int np_outside_icmp(struct __sk_buff *skb, struct pkt *p4
 			verdict = TC_ACT_REDIRECT;
 	}
 out:
-	if (fam == XCNI_AF_INET)
-		return finish(skb, reason, XCNI_DIR_FROM_OVERLAY, 0, p4, verdict, &v);
-	return finish6(skb, reason, XCNI_DIR_FROM_OVERLAY, 0, p6, verdict, &v);
+	return finish_flow(skb, fam, reason, XCNI_DIR_FROM_OVERLAY, 0, pkt_pair_flow(p4, p6, fam),
+			   verdict, &v);
 }
 
 /* np_outside_icmp in a frame of its own, the family's packet in it. */

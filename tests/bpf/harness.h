@@ -427,7 +427,8 @@ int v6_endpoints(void);
 
 /* underlay6.c: the node of the IPv6 underlay's address (the outer destination of
  * rows whose .node is IPv6), its programs' fds, its Geneve over IPv6 with
- * optwords zero option words (crit: the C bit). */
+ * optwords zero option words (crit: the C bit, the first an unknown critical
+ * option). */
 #define UL6_NODE "fc00:78::1"
 int ul6_prog_fd(int prog);
 /* underlay6.c's prep: its node's programs and state, for decap_xdp.c's IPv6-underlay group. */

@@ -97,7 +97,8 @@ static void routed(uint8_t *buf)
  * hop limit 64, src -> dst), UDP (source port 49152 | the hash's low 14 bits,
  * 6081, length, checksum 0), Geneve (no options, 0x6558, vni), the inner
  * frame, its Ethernet header included. optwords: 4-byte option words (zero
- * bytes; crit sets the header's C bit). Returns the length.
+ * bytes; crit sets the header's C bit and makes the first option an unknown
+ * critical one, type 0x80). Returns the length.
  */
 size_t geneve_wrap_ul6_opt(const uint8_t *inner, size_t inner_len, const char *src,
 			   const char *dst, uint32_t hash, uint32_t vni, unsigned int optwords,
@@ -131,6 +132,8 @@ size_t geneve_wrap_ul6_opt(const uint8_t *inner, size_t inner_len, const char *s
 	udp[5] = (uint8_t)plen;
 	g[0] = (uint8_t)optwords;
 	g[1] = crit ? XCNI_GENEVE_F_CRIT : 0;
+	if (crit && optwords)
+		g[8 + 2] = XCNI_GENEVE_OPT_CRIT;
 	g[2] = 0x65;
 	g[3] = 0x58;
 	a = htonl(vni << 8);
@@ -523,6 +526,15 @@ static const struct row underlay6_rows[] = {
 	{ "IPv6 R6U->this node's IPv6: decapsulated for the stack", FROM_N6(N6),
 	  UDP(R6U, 43103, SELF6, 53), OK(FWD_DECAP_HOST) },
 	{ "n6 received 4, sent 1", .step = n6_rx4_tx1 },
+	/* Dropped for an option before the decapsulation (overlay_decap_first,
+	 * the inner packet unparsed): the event carries the inner frame's
+	 * length, as from_overlay4's (row_ev_len). */
+	{ "IPv6 R6U->A6 from n6, Services in BPF, an unknown critical option: dropped",
+	  .prog = FROM_OVERLAY_UL6_LB, .dev = DEV_U, .node = N6, .optwords = 2, .gnv_crit = true,
+	  UDP(R6U, 43106, A6, 53), SHOT(DROP_BAD_GENEVE, EV_ZERO), .no_ct = true },
+	{ "IPv4 R4U->A from n6, Services in BPF, an unknown critical option: dropped",
+	  .prog = FROM_OVERLAY_UL6_LB, .dev = DEV_U, .node = N6, .optwords = 2, .gnv_crit = true,
+	  UDP(R4U, 43107, IP_A, 53), SHOT(DROP_BAD_GENEVE, EV_ZERO), .no_ct = true },
 	/* What conntrack counts of a flow from another node: its inner frame,
 	 * the outer headers gone, whichever the underlay and the inner family
 	 * (as from_pod counts the replies: both directions at one layer): the
