@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "lib/system/clock.h"
+#include "lib/system/hmap.h"
 #include "lib/system/log.h"
 #include "lib/cluster/store.h"
 
@@ -841,18 +842,12 @@ struct mfile {
  * CPU loading 10k Services and their slices in 20 files.
  */
 struct kidx_node {
-	struct kidx_node *next;
-	uint64_t hash;
-	enum k8s_kind kind;
 	size_t val;
-	const char *ns, *name; /* into key[] */
-	char key[]; /* ns NUL name NUL */
+	char key[]; /* "kind/ns/name": a namespace has no '/', so a key names one object */
 };
 
-struct kidx {
-	size_t nb, n; /* buckets (a power of two), nodes */
-	struct kidx_node **b;
-};
+/* Object names are at most 253 bytes, namespaces 63, file names NAME_MAX. */
+#define KIDX_KEY_MAX (2 * NAME_MAX + 16)
 
 struct mdir {
 	struct cs_backend b;
@@ -870,14 +865,14 @@ struct mdir {
 	bool svc; /* Services read too (MANIFEST_SVC) */
 	/* How many files define each object: 0 means none, and a count of one
 	 * is the file asking (a file's objects are unique in it). */
-	struct kidx defs;
+	struct hmap defs;
 	/*
 	 * File name -> its slot in files + 1, and the batch's names (pending) as a
 	 * set: both were walked per file, quadratic in a directory of one file
 	 * per object (the lab's 10k Services and their slices: 73% of xcnid's
 	 * CPU in strcmp, 4-7 s per lab apply/delete).
 	 */
-	struct kidx fidx, pidx;
+	struct hmap fidx, pidx;
 };
 
 static int parse_obj(const struct mdir *md, json_t *doc, struct k8s_object **out,
@@ -920,96 +915,58 @@ static bool mentry_is(const struct mentry *e, enum k8s_kind kind, const char *ns
 	       !strcmp(e->name, name);
 }
 
-static struct kidx_node **kidx_find(const struct kidx *x, enum k8s_kind kind, const char *ns,
-				    const char *name, uint64_t hash)
+static uint64_t kidx_key(char *buf, enum k8s_kind kind, const char *ns, const char *name)
 {
-	struct kidx_node **p = &x->b[hash & (x->nb - 1)];
-
-	for (; *p; p = &(*p)->next)
-		if ((*p)->hash == hash && (*p)->kind == kind && !strcmp((*p)->ns, ns_or_empty(ns)) &&
-		    !strcmp((*p)->name, name))
-			break;
-	return p;
+	snprintf(buf, KIDX_KEY_MAX, "%d/%s/%s", (int)kind, ns_or_empty(ns), name);
+	return hstr(buf);
 }
 
 /* The value for the key, 0 when it has none. */
-static size_t kidx_get(const struct kidx *x, enum k8s_kind kind, const char *ns, const char *name)
+static size_t kidx_get(const struct hmap *x, enum k8s_kind kind, const char *ns, const char *name)
 {
-	struct kidx_node **p;
+	char key[KIDX_KEY_MAX];
+	struct kidx_node *nd;
 
 	if (!x->n)
 		return 0;
-	p = kidx_find(x, kind, ns, name, key_hash(kind, ns, name));
-	return *p ? (*p)->val : 0;
+	nd = hmap_get(x, kidx_key(key, kind, ns, name), (uintptr_t)key);
+	return nd ? nd->val : 0;
 }
 
 /*
  * Adds delta to the key's value (a node made at need, freed at 0). 0 or
  * -ENOMEM, which only an increase of an absent key can return.
  */
-static int kidx_add(struct kidx *x, enum k8s_kind kind, const char *ns, const char *name,
+static int kidx_add(struct hmap *x, enum k8s_kind kind, const char *ns, const char *name,
 		    long delta)
 {
-	uint64_t hash = key_hash(kind, ns, name);
-	struct kidx_node **p, *nd;
-	size_t nl, ml;
+	char key[KIDX_KEY_MAX];
+	uint64_t h = kidx_key(key, kind, ns, name);
+	struct kidx_node *nd = x->n ? hmap_get(x, h, (uintptr_t)key) : NULL;
 
-	p = x->nb ? kidx_find(x, kind, ns, name, hash) : NULL;
-	if (!p || !*p) {
+	if (!nd) {
 		if (delta <= 0)
 			return 0;
-		if (x->n + 1 > x->nb - x->nb / 4) {
-			size_t nb = x->nb ? x->nb * 2 : 64;
-			struct kidx_node **b = calloc(nb, sizeof(*b));
-
-			if (!b)
-				return -ENOMEM;
-			for (size_t i = 0; i < x->nb; i++)
-				for (struct kidx_node *e = x->b[i], *next; e; e = next) {
-					next = e->next;
-					e->next = b[e->hash & (nb - 1)];
-					b[e->hash & (nb - 1)] = e;
-				}
-			free(x->b);
-			x->b = b;
-			x->nb = nb;
-			p = kidx_find(x, kind, ns, name, hash);
-		}
-		nl = strlen(ns_or_empty(ns)) + 1;
-		ml = strlen(name) + 1;
-		nd = malloc(sizeof(*nd) + nl + ml);
-		if (!nd)
+		if ((!x->s && hmap_init(x, true, 0)) || !(nd = malloc(sizeof(*nd) + strlen(key) + 1)))
 			return -ENOMEM;
-		memcpy(nd->key, ns_or_empty(ns), nl);
-		memcpy(nd->key + nl, name, ml);
-		nd->ns = nd->key;
-		nd->name = nd->key + nl;
-		nd->hash = hash;
-		nd->kind = kind;
+		strcpy(nd->key, key);
 		nd->val = 0;
-		nd->next = NULL;
-		*p = nd;
-		x->n++;
+		if (hmap_put(x, h, (uintptr_t)nd->key, nd)) {
+			free(nd);
+			return -ENOMEM;
+		}
 	}
-	nd = *p;
 	nd->val += delta;
-	if (!nd->val) {
-		*p = nd->next;
-		free(nd);
-		x->n--;
-	}
+	if (!nd->val)
+		free(hmap_del(x, h, (uintptr_t)key));
 	return 0;
 }
 
-static void kidx_free(struct kidx *x)
+static void kidx_free(struct hmap *x)
 {
-	for (size_t i = 0; i < x->nb; i++)
-		for (struct kidx_node *e = x->b[i], *next; e; e = next) {
-			next = e->next;
-			free(e);
-		}
-	free(x->b);
-	memset(x, 0, sizeof(*x));
+	hmap_each(x, sl)
+		free(sl->v);
+	hmap_free(x);
 }
 
 /* A file's entries counted in (delta 1) or out (-1) of the directory's index. */
@@ -1134,7 +1091,7 @@ static int file_parse(const struct mdir *md, const char *path, struct k8s_object
 		      size_t *nout)
 {
 	struct k8s_object **objs = NULL, *obj;
-	struct kidx seen = { 0 }; /* key -> its index in objs + 1 */
+	struct hmap seen = { 0 }; /* key -> its index in objs + 1 */
 	struct k8s_error err;
 	size_t ndocs, n = 0, at;
 	json_t **docs;
@@ -1203,8 +1160,8 @@ err_docs:
  * holds too is said. 0 or -ENOMEM.
  */
 static int entries_of(struct mdir *md, const struct mfile *f, const char *path,
-		      struct k8s_object **objs, size_t n, struct mentry *v, struct kidx *had,
-		      struct kidx *has)
+		      struct k8s_object **objs, size_t n, struct mentry *v, struct hmap *had,
+		      struct hmap *has)
 {
 	int ret;
 
@@ -1240,7 +1197,7 @@ static int entries_of(struct mdir *md, const struct mfile *f, const char *path,
  * counts the objects changed; 0 or the store's error.
  */
 static int file_commit(struct mdir *md, struct mfile *f, struct k8s_object **objs, size_t n,
-		       struct mentry *v, struct kidx *has, int *changes)
+		       struct mentry *v, struct hmap *has, int *changes)
 {
 	int ret = 0;
 
@@ -1270,7 +1227,7 @@ static int file_load(struct mdir *md, const char *name)
 	struct k8s_object **objs = NULL;
 	struct mentry *v = NULL;
 	/* A reload: what the file defined before, and defines now. */
-	struct kidx had = { 0 }, has = { 0 };
+	struct hmap had = { 0 }, has = { 0 };
 	size_t n = 0, i;
 	struct mfile *f;
 	char *path, *fname = NULL;
