@@ -28,8 +28,6 @@ static int parse_svc_port(struct kj_ctx *c, json_t *j, size_t nports, json_t *na
 	json_t *t;
 	int err;
 
-	if (!json_is_object(j))
-		return kj_fail(c, "must be an object");
 	err = kj_get_int(c, j, "port", 1, 65535, &v, &present);
 	if (err)
 		return err;
@@ -503,8 +501,6 @@ static int parse_endpoint(struct kj_ctx *c, json_t *j, void *elem, const void *s
 	size_t o, i;
 	int err;
 
-	if (!json_is_object(j))
-		return kj_fail(c, "must be an object");
 	err = kj_get_arr(c, j, "addresses", &addrs);
 	if (err)
 		return err;
@@ -559,8 +555,6 @@ static int parse_eps_port(struct kj_ctx *c, json_t *j, void *elem, const void *n
 	long long v;
 	int err;
 
-	if (!json_is_object(j))
-		return kj_fail(c, "must be an object");
 	err = kj_get_str(c, j, "name", &name);
 	if (err)
 		return err;
