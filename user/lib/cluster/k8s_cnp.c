@@ -450,22 +450,15 @@ out:
 	return err;
 }
 
-static void sel_free(struct k8s_selector *s)
-{
-	if (s)
-		kj_selector_free(s);
-	free(s);
-}
-
 static void rules_free(struct k8s_cnp_rule *rules, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		struct k8s_cnp_rule *r = &rules[i];
 
 		for (size_t j = 0; j < r->npeers; j++) {
-			sel_free(r->peers[j].ns_sel);
-			sel_free(r->peers[j].pod_sel);
-			sel_free(r->peers[j].node_sel);
+			kj_selector_drop(r->peers[j].ns_sel);
+			kj_selector_drop(r->peers[j].pod_sel);
+			kj_selector_drop(r->peers[j].node_sel);
 			free(r->peers[j].nets);
 			for (size_t k = 0; k < r->peers[j].ndomains; k++)
 				free(r->peers[j].domains[k]);
@@ -482,8 +475,8 @@ static void rules_free(struct k8s_cnp_rule *rules, size_t n)
 
 void kj_cnp_free(struct k8s_cnp *p)
 {
-	sel_free(p->subj_ns);
-	sel_free(p->subj_pod);
+	kj_selector_drop(p->subj_ns);
+	kj_selector_drop(p->subj_pod);
 	rules_free(p->ingress, p->ningress);
 	rules_free(p->egress, p->negress);
 }

@@ -434,6 +434,13 @@ void kj_selector_free(struct k8s_selector *s)
 	memset(s, 0, sizeof(*s));
 }
 
+void kj_selector_drop(struct k8s_selector *s)
+{
+	if (s)
+		kj_selector_free(s);
+	free(s);
+}
+
 static int parse_expr(struct kj_ctx *c, json_t *j, void *elem, const void *arg)
 {
 	struct k8s_sel_expr *e = elem;

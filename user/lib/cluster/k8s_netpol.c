@@ -248,12 +248,8 @@ static void rules_free(struct k8s_np_rule *rules, size_t n)
 		for (size_t j = 0; j < r->npeers; j++) {
 			struct k8s_np_peer *p = &r->peers[j];
 
-			if (p->pod_sel)
-				kj_selector_free(p->pod_sel);
-			if (p->ns_sel)
-				kj_selector_free(p->ns_sel);
-			free(p->pod_sel);
-			free(p->ns_sel);
+			kj_selector_drop(p->pod_sel);
+			kj_selector_drop(p->ns_sel);
 			if (p->ipblock)
 				free(p->ipblock->except);
 			free(p->ipblock);
