@@ -675,6 +675,11 @@ static void np_peer_needs_something(void **state)
 		  "NetworkPolicy x/deny-all: spec.ingress[0].from[1]: must specify a peer");
 	must_fail(NP "spec: {podSelector: {}, egress: [{to: [{podSelector: }]}]}\n",
 		  "NetworkPolicy x/deny-all: spec.egress[0].to[0]: must specify a peer");
+	/* Every list of objects (kj_parse_list) says which element is not one. */
+	must_fail(NP "spec: {podSelector: {}, ingress: [{from: [{podSelector: {}}, x]}]}\n",
+		  "NetworkPolicy x/deny-all: spec.ingress[0].from[1]: must be an object");
+	must_fail(NP "spec: {podSelector: {matchExpressions: [7]}}\n",
+		  "NetworkPolicy x/deny-all: spec.podSelector.matchExpressions[0]: must be an object");
 }
 
 static void np_peer_ipblock_alone(void **state)

@@ -97,6 +97,10 @@ static void service_errors(void **state)
 		const char *spec, *want;
 	} bad[] = {
 		{ "spec: {ports: []}", "Service y/web: spec.ports: required" },
+		{ "spec: {ports: [{port: 80}], externalIPs: [10.0.0.1, 1.2.3]}",
+		  "spec.externalIPs[1]: \"1.2.3\" is not a valid IP address" },
+		{ "spec: {ports: [{port: 80}], externalIPs: [[1]]}",
+		  "spec.externalIPs[0]: must be a string" },
 		{ "spec: {ports: [{port: 0}]}", "spec.ports[0].port: 0 must be between 1 and 65535" },
 		{ "spec: {ports: [{name: a, port: 80}, {port: 81}]}",
 		  "spec.ports[1].name: required when the Service has more than one port" },

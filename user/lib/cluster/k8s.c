@@ -26,29 +26,26 @@
 #include "lib/cluster/k8s_int.h"
 #include "lib/cluster/k8s_json.h"
 
-static const char *const kind_names[K8S_NR_ALL_KINDS] = {
-	[K8S_NAMESPACE] = "Namespace",
-	[K8S_POD] = "Pod",
-	[K8S_NODE] = "Node",
-	[K8S_NETWORKPOLICY] = "NetworkPolicy",
-	[K8S_CLUSTERNETPOL] = "ClusterNetworkPolicy",
-	[K8S_SERVICE] = "Service",
-	[K8S_ENDPOINTSLICE] = "EndpointSlice",
-};
-
-static const char *const kind_api[K8S_NR_ALL_KINDS] = {
-	[K8S_NAMESPACE] = "v1",
-	[K8S_POD] = "v1",
-	[K8S_NODE] = "v1",
-	[K8S_NETWORKPOLICY] = "networking.k8s.io/v1",
-	[K8S_CLUSTERNETPOL] = "policy.networking.k8s.io/v1alpha2",
-	[K8S_SERVICE] = "v1",
-	[K8S_ENDPOINTSLICE] = "discovery.k8s.io/v1",
+const struct k8s_kind_info k8s_kinds[K8S_NR_ALL_KINDS] = {
+	[K8S_NAMESPACE] = { "Namespace", "v1", "/api/v1/namespaces", "namespaces", false },
+	[K8S_POD] = { "Pod", "v1", "/api/v1/pods", "pods", true },
+	[K8S_NODE] = { "Node", "v1", "/api/v1/nodes", "nodes", false },
+	[K8S_NETWORKPOLICY] = { "NetworkPolicy", "networking.k8s.io/v1",
+				"/apis/networking.k8s.io/v1/networkpolicies",
+				"networkpolicies.networking.k8s.io", true },
+	[K8S_CLUSTERNETPOL] = { "ClusterNetworkPolicy", "policy.networking.k8s.io/v1alpha2",
+				"/apis/policy.networking.k8s.io/v1alpha2/clusternetworkpolicies",
+				"clusternetworkpolicies.policy.networking.k8s.io", false },
+	/* Read with k8s_parse_all / k8s_parse_lb only (the lab, xcnid replacing kube-proxy). */
+	[K8S_SERVICE] = { "Service", "v1", "/api/v1/services", "services", true },
+	[K8S_ENDPOINTSLICE] = { "EndpointSlice", "discovery.k8s.io/v1",
+				"/apis/discovery.k8s.io/v1/endpointslices",
+				"endpointslices.discovery.k8s.io", true },
 };
 
 const char *k8s_kind_name(enum k8s_kind kind)
 {
-	return kind < K8S_NR_ALL_KINDS ? kind_names[kind] : "Unknown";
+	return kind < K8S_NR_ALL_KINDS ? k8s_kinds[kind].name : "Unknown";
 }
 
 /* ---- metadata ---- */
@@ -644,14 +641,14 @@ static int parse_any(json_t *doc, struct k8s_object **out, struct k8s_error *err
 		return kj_fail_in(&c, "kind",
 				  kj_get(doc, "kind") ? "must be a string" : "required");
 	for (k = 0; k < K8S_NR_ALL_KINDS; k++)
-		if (!strcmp(kind, kind_names[k]))
+		if (!strcmp(kind, k8s_kinds[k].name))
 			break;
 	if (k == K8S_NR_ALL_KINDS || (k == K8S_SERVICE && !(extra & PARSE_SERVICES)) ||
 	    (k == K8S_ENDPOINTSLICE && !(extra & PARSE_ENDPOINTSLICES)))
 		k = K8S_NR_ALL_KINDS;
 	c.kind = kind;
 	/* Namespaces and Nodes are cluster-scoped: the API server drops a namespace given to them. */
-	if (k == K8S_POD || k == K8S_NETWORKPOLICY || k == K8S_SERVICE || k == K8S_ENDPOINTSLICE) {
+	if (k < K8S_NR_ALL_KINDS && k8s_kinds[k].namespaced) {
 		ns = json_string_value(kj_get(meta, "namespace"));
 		c.ns = ns && *ns ? ns : "default";
 	}
@@ -666,10 +663,10 @@ static int parse_any(json_t *doc, struct k8s_object **out, struct k8s_error *err
 	}
 	/* A known kind under another version is an error, not a skip: silently ignoring a
 	 * NetworkPolicy (say an old extensions/v1beta1 one) would leave pods unprotected. */
-	if (strcmp(api, kind_api[k]) &&
+	if (strcmp(api, k8s_kinds[k].api_version) &&
 	    !(k == K8S_ENDPOINTSLICE && !strcmp(api, K8S_ENDPOINTSLICE_V1BETA1)))
 		return kj_fail_in(&c, "apiVersion", "\"%s\" is not served for %s (want %s)", api,
-				  kind, kind_api[k]);
+				  kind, k8s_kinds[k].api_version);
 	if (meta && !json_is_object(meta))
 		return kj_fail_in(&c, "metadata", "must be an object");
 	if (kj_get(meta, "namespace") && !json_is_string(kj_get(meta, "namespace")) && c.ns)

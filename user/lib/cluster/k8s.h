@@ -369,6 +369,14 @@ int k8s_parse_ident(json_t *doc, struct k8s_object **out, struct k8s_error *err)
 void k8s_free(struct k8s_object *obj);
 const char *k8s_kind_name(enum k8s_kind kind);
 
+/* Each kind once: its name, the version and path the API serves it at, its
+ * plural (for messages and RBAC hints), whether its objects have a namespace. */
+struct k8s_kind_info {
+	const char *name, *api_version, *path, *plural;
+	bool namespaced;
+};
+extern const struct k8s_kind_info k8s_kinds[K8S_NR_ALL_KINDS];
+
 /* Does the selector match these labels? */
 bool k8s_selector_matches(const struct k8s_selector *sel, const struct k8s_labels *labels);
 /* Frees the labels' strings and array; l is left empty. */

@@ -151,16 +151,16 @@ out:
 	return err;
 }
 
-static int parse_peer(struct kj_ctx *c, json_t *j, bool egress, struct k8s_cnp_peer *p)
+static int parse_peer(struct kj_ctx *c, json_t *j, void *elem, const void *egressp)
 {
+	bool egress = *(const bool *)egressp;
+	struct k8s_cnp_peer *p = elem;
 	static const char *const kinds[] = { "namespaces", "pods", "nodes", "networks",
 					     "domainNames" };
 	const char *which = NULL;
 	size_t old;
 	int err;
 
-	if (!json_is_object(j))
-		return kj_fail(c, "must be an object");
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
 		if (!kj_get(j, kinds[i]))
 			continue;
@@ -244,8 +244,9 @@ out:
 	return err;
 }
 
-static int parse_protocol(struct kj_ctx *c, json_t *j, struct k8s_cnp_proto *p)
+static int parse_protocol(struct kj_ctx *c, json_t *j, void *elem, const void *arg)
 {
+	struct k8s_cnp_proto *p = elem;
 	static const struct {
 		const char *key;
 		uint8_t proto;
@@ -255,8 +256,7 @@ static int parse_protocol(struct kj_ctx *c, json_t *j, struct k8s_cnp_proto *p)
 	size_t old;
 	int err = 0;
 
-	if (!json_is_object(j))
-		return kj_fail(c, "must be an object");
+	(void)arg;
 	for (size_t i = 0; i < 3; i++)
 		if (kj_get(j, protos[i].key)) {
 			if (which)
@@ -302,26 +302,14 @@ static int parse_protocol(struct kj_ctx *c, json_t *j, struct k8s_cnp_proto *p)
 	return err;
 }
 
-/* parse_list's element parsers. */
-static int peer_at(struct kj_ctx *c, json_t *v, void *elem, const void *egress)
+static int parse_rule(struct kj_ctx *c, json_t *j, void *elem, const void *egressp)
 {
-	return parse_peer(c, v, *(const bool *)egress, elem);
-}
-
-static int protocol_at(struct kj_ctx *c, json_t *v, void *elem, const void *arg)
-{
-	(void)arg;
-	return parse_protocol(c, v, elem);
-}
-
-static int parse_rule(struct kj_ctx *c, json_t *j, bool egress, struct k8s_cnp_rule *r)
-{
+	bool egress = *(const bool *)egressp;
+	struct k8s_cnp_rule *r = elem;
 	const char *peers_key = egress ? "to" : "from", *action, *name;
 	json_t *peers, *protos;
 	int err;
 
-	if (!json_is_object(j))
-		return kj_fail(c, "must be an object");
 	err = kj_get_str(c, j, "name", &name);
 	if (!err && name && (strlen(name) > 100 || kj_has_nul(kj_get(j, "name"))))
 		err = kj_fail_in(c, "name", "must be at most 100 characters");
@@ -354,10 +342,10 @@ static int parse_rule(struct kj_ctx *c, json_t *j, bool egress, struct k8s_cnp_r
 					       "match every protocol and port)",
 			       CNP_MAX_PROTOS);
 	err = kj_parse_list(c, peers_key, peers, sizeof(*r->peers), (void **)&r->peers, &r->npeers,
-			    peer_at, &egress);
+			    parse_peer, &egress);
 	if (!err)
 		err = kj_parse_list(c, "protocols", protos, sizeof(*r->protos), (void **)&r->protos,
-				    &r->nprotos, protocol_at, NULL);
+				    &r->nprotos, parse_protocol, NULL);
 	/* The CRD's CEL rule: networks and nodes have no named ports. */
 	for (size_t i = 0; !err && egress && i < r->nprotos; i++) {
 		if (!r->protos[i].port_name)
@@ -380,11 +368,6 @@ static int parse_rule(struct kj_ctx *c, json_t *j, bool egress, struct k8s_cnp_r
 	return err;
 }
 
-static int rule_at(struct kj_ctx *c, json_t *v, void *elem, const void *egress)
-{
-	return parse_rule(c, v, *(const bool *)egress, elem);
-}
-
 static int parse_rules(struct kj_ctx *c, json_t *spec, bool egress, struct k8s_cnp_rule **out,
 		       size_t *n)
 {
@@ -397,7 +380,7 @@ static int parse_rules(struct kj_ctx *c, json_t *spec, bool egress, struct k8s_c
 		return err;
 	if (rules && json_array_size(rules) > CNP_MAX_RULES)
 		return kj_fail_in(c, key, "at most %d rules", CNP_MAX_RULES);
-	return kj_parse_list(c, key, rules, sizeof(**out), (void **)out, n, rule_at, &egress);
+	return kj_parse_list(c, key, rules, sizeof(**out), (void **)out, n, parse_rule, &egress);
 }
 
 static int parse_subject(struct kj_ctx *c, json_t *spec, struct k8s_cnp *p)
@@ -467,22 +450,15 @@ out:
 	return err;
 }
 
-static void sel_free(struct k8s_selector *s)
-{
-	if (s)
-		kj_selector_free(s);
-	free(s);
-}
-
 static void rules_free(struct k8s_cnp_rule *rules, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		struct k8s_cnp_rule *r = &rules[i];
 
 		for (size_t j = 0; j < r->npeers; j++) {
-			sel_free(r->peers[j].ns_sel);
-			sel_free(r->peers[j].pod_sel);
-			sel_free(r->peers[j].node_sel);
+			kj_selector_drop(r->peers[j].ns_sel);
+			kj_selector_drop(r->peers[j].pod_sel);
+			kj_selector_drop(r->peers[j].node_sel);
 			free(r->peers[j].nets);
 			for (size_t k = 0; k < r->peers[j].ndomains; k++)
 				free(r->peers[j].domains[k]);
@@ -499,8 +475,8 @@ static void rules_free(struct k8s_cnp_rule *rules, size_t n)
 
 void kj_cnp_free(struct k8s_cnp *p)
 {
-	sel_free(p->subj_ns);
-	sel_free(p->subj_pod);
+	kj_selector_drop(p->subj_ns);
+	kj_selector_drop(p->subj_pod);
 	rules_free(p->ingress, p->ningress);
 	rules_free(p->egress, p->negress);
 }

@@ -71,7 +71,8 @@ int kj_parse_list(struct kj_ctx *c, const char *key, json_t *arr, size_t size, v
 	json_array_foreach(arr, i, v) {
 		size_t o = kj_idx(c, i);
 
-		err = fn(c, v, (char *)*out + i * size, arg);
+		err = json_is_object(v) ? fn(c, v, (char *)*out + i * size, arg) :
+					  kj_fail(c, "must be an object");
 		kj_pop(c, o);
 		if (err)
 			break;
@@ -433,8 +434,16 @@ void kj_selector_free(struct k8s_selector *s)
 	memset(s, 0, sizeof(*s));
 }
 
-static int parse_expr(struct kj_ctx *c, json_t *j, struct k8s_sel_expr *e)
+void kj_selector_drop(struct k8s_selector *s)
 {
+	if (s)
+		kj_selector_free(s);
+	free(s);
+}
+
+static int parse_expr(struct kj_ctx *c, json_t *j, void *elem, const void *arg)
+{
+	struct k8s_sel_expr *e = elem;
 	static const char *const ops[] = {
 		[K8S_SEL_IN] = "In",
 		[K8S_SEL_NOT_IN] = "NotIn",
@@ -446,8 +455,7 @@ static int parse_expr(struct kj_ctx *c, json_t *j, struct k8s_sel_expr *e)
 	size_t i, n, old;
 	int err;
 
-	if (!json_is_object(j))
-		return kj_fail(c, "must be an object");
+	(void)arg;
 	err = kj_get_str(c, j, "key", &key);
 	if (err)
 		return err;
@@ -510,32 +518,17 @@ static int parse_expr(struct kj_ctx *c, json_t *j, struct k8s_sel_expr *e)
 /* metav1.LabelSelector at c->path; j must be present. */
 int kj_parse_selector(struct kj_ctx *c, json_t *j, struct k8s_selector *s)
 {
-	json_t *exprs, *e;
-	size_t i, old;
+	json_t *exprs;
 	int err;
 
 	if (!json_is_object(j))
 		return kj_fail(c, "must be an object");
 	err = kj_parse_labels(c, j, "matchLabels", &s->match_labels);
-	if (err)
-		return err;
-	err = kj_get_arr(c, j, "matchExpressions", &exprs);
-	if (err || !exprs || !json_array_size(exprs))
-		return err;
-	s->exprs = calloc(json_array_size(exprs), sizeof(*s->exprs));
-	if (!s->exprs)
-		return -ENOMEM;
-	s->nexprs = json_array_size(exprs);
-	old = kj_field(c, "matchExpressions");
-	json_array_foreach(exprs, i, e) {
-		size_t o = kj_idx(c, i);
-
-		err = parse_expr(c, e, &s->exprs[i]);
-		kj_pop(c, o);
-		if (err)
-			break;
-	}
-	kj_pop(c, old);
+	if (!err)
+		err = kj_get_arr(c, j, "matchExpressions", &exprs);
+	if (!err)
+		err = kj_parse_list(c, "matchExpressions", exprs, sizeof(*s->exprs),
+				    (void **)&s->exprs, &s->nexprs, parse_expr, NULL);
 	return err;
 }
 

@@ -87,5 +87,7 @@ int kj_parse_selector(struct kj_ctx *c, json_t *j, struct k8s_selector *s);
 int kj_parse_opt_selector(struct kj_ctx *c, json_t *parent, const char *key,
 			  struct k8s_selector **out);
 void kj_selector_free(struct k8s_selector *s);
+/* What kj_parse_opt_selector allocated (NULL: none), freed with it. */
+void kj_selector_drop(struct k8s_selector *s);
 
 #endif

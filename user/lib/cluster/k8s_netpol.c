@@ -66,14 +66,14 @@ static int parse_ipblock(struct kj_ctx *c, json_t *j, struct k8s_ipblock *b)
 	return err;
 }
 
-static int parse_peer(struct kj_ctx *c, json_t *j, struct k8s_np_peer *p)
+static int parse_peer(struct kj_ctx *c, json_t *j, void *elem, const void *arg)
 {
+	struct k8s_np_peer *p = elem;
 	json_t *ipb;
 	size_t old;
 	int err;
 
-	if (!json_is_object(j))
-		return kj_fail(c, "must be an object");
+	(void)arg;
 	ipb = kj_get(j, "ipBlock");
 	if (!ipb && !kj_get(j, "podSelector") && !kj_get(j, "namespaceSelector"))
 		return kj_fail(c,
@@ -95,15 +95,15 @@ static int parse_peer(struct kj_ctx *c, json_t *j, struct k8s_np_peer *p)
 	return err;
 }
 
-static int parse_np_port(struct kj_ctx *c, json_t *j, struct k8s_np_port *p)
+static int parse_np_port(struct kj_ctx *c, json_t *j, void *elem, const void *arg)
 {
+	struct k8s_np_port *p = elem;
 	long long end;
 	bool has_end;
 	json_t *port;
 	int err;
 
-	if (!json_is_object(j))
-		return kj_fail(c, "must be an object");
+	(void)arg;
 	err = kj_parse_proto(c, j, &p->proto);
 	if (err)
 		return err;
@@ -141,41 +141,22 @@ static int parse_np_port(struct kj_ctx *c, json_t *j, struct k8s_np_port *p)
 	return 0;
 }
 
-/* parse_list's element parsers. */
-static int peer_at(struct kj_ctx *c, json_t *v, void *elem, const void *arg)
+static int parse_rule(struct kj_ctx *c, json_t *j, void *elem, const void *peers_key)
 {
-	(void)arg;
-	return parse_peer(c, v, elem);
-}
-
-static int port_at(struct kj_ctx *c, json_t *v, void *elem, const void *arg)
-{
-	(void)arg;
-	return parse_np_port(c, v, elem);
-}
-
-static int parse_rule(struct kj_ctx *c, json_t *j, const char *peers_key, struct k8s_np_rule *r)
-{
+	struct k8s_np_rule *r = elem;
 	json_t *peers, *ports;
 	int err;
 
-	if (!json_is_object(j))
-		return kj_fail(c, "must be an object");
 	err = kj_get_arr(c, j, peers_key, &peers);
 	if (!err)
 		err = kj_get_arr(c, j, "ports", &ports);
 	if (!err)
 		err = kj_parse_list(c, peers_key, peers, sizeof(*r->peers), (void **)&r->peers,
-				    &r->npeers, peer_at, NULL);
+				    &r->npeers, parse_peer, NULL);
 	if (!err)
 		err = kj_parse_list(c, "ports", ports, sizeof(*r->ports), (void **)&r->ports,
-				    &r->nports, port_at, NULL);
+				    &r->nports, parse_np_port, NULL);
 	return err;
-}
-
-static int rule_at(struct kj_ctx *c, json_t *v, void *elem, const void *peers_key)
-{
-	return parse_rule(c, v, peers_key, elem);
 }
 
 static int parse_rules(struct kj_ctx *c, json_t *spec, const char *key, const char *peers_key,
@@ -185,7 +166,7 @@ static int parse_rules(struct kj_ctx *c, json_t *spec, const char *key, const ch
 	int err = kj_get_arr(c, spec, key, &rules);
 
 	if (!err)
-		err = kj_parse_list(c, key, rules, sizeof(**out), (void **)out, n, rule_at,
+		err = kj_parse_list(c, key, rules, sizeof(**out), (void **)out, n, parse_rule,
 				    peers_key);
 	return err;
 }
@@ -267,12 +248,8 @@ static void rules_free(struct k8s_np_rule *rules, size_t n)
 		for (size_t j = 0; j < r->npeers; j++) {
 			struct k8s_np_peer *p = &r->peers[j];
 
-			if (p->pod_sel)
-				kj_selector_free(p->pod_sel);
-			if (p->ns_sel)
-				kj_selector_free(p->ns_sel);
-			free(p->pod_sel);
-			free(p->ns_sel);
+			kj_selector_drop(p->pod_sel);
+			kj_selector_drop(p->ns_sel);
 			if (p->ipblock)
 				free(p->ipblock->except);
 			free(p->ipblock);

@@ -28,8 +28,6 @@ static int parse_svc_port(struct kj_ctx *c, json_t *j, size_t nports, json_t *na
 	json_t *t;
 	int err;
 
-	if (!json_is_object(j))
-		return kj_fail(c, "must be an object");
 	err = kj_get_int(c, j, "port", 1, 65535, &v, &present);
 	if (err)
 		return err;
@@ -118,9 +116,14 @@ dflt:
 	return err;
 }
 
-/* A list of IP addresses: IPv4 ones into out; IPv6 ones into out6 if given, else skipped. */
-static int parse_ip_list(struct kj_ctx *c, json_t *parent, const char *key, size_t *n,
-			 uint32_t **out, size_t **at, size_t *n6, uint8_t (**out6)[16],
+/*
+ * A list of IP addresses (field NULL), or of objects carrying one in field
+ * (an entry without it names none: a LoadBalancer ingress with a hostname
+ * only, as some clouds give): IPv4 ones into out, IPv6 ones into out6, each
+ * with its index in the list (at, at6).
+ */
+static int parse_ip_list(struct kj_ctx *c, json_t *parent, const char *key, const char *field,
+			 size_t *n, uint32_t **out, size_t **at, size_t *n6, uint8_t (**out6)[16],
 			 size_t **at6)
 {
 	json_t *arr, *a;
@@ -138,14 +141,22 @@ static int parse_ip_list(struct kj_ctx *c, json_t *parent, const char *key, size
 		const char *str = json_string_value(a);
 		size_t o2 = kj_idx(c, i);
 
-		if (!str)
+		if (field && !json_is_object(a))
+			err = kj_fail(c, "must be an object");
+		else if (field)
+			err = kj_get_str(c, a, field, &str);
+		else if (!str)
 			err = kj_fail(c, "must be a string");
-		else if (kj_parse_ipv4(str, &(*out)[*n]))
-			(*at)[(*n)++] = i;
-		else if (!kj_is_ipv6(str))
-			err = kj_fail(c, "\"%s\" is not a valid IP address", str);
-		else if (inet_pton(AF_INET6, str, (*out6)[*n6]) == 1)
-			(*at6)[(*n6)++] = i;
+		if (!err && str && (*str || !field)) {
+			if (field)
+				kj_field(c, field);
+			if (kj_parse_ipv4(str, &(*out)[*n]))
+				(*at)[(*n)++] = i;
+			else if (!kj_is_ipv6(str))
+				err = kj_fail(c, "\"%s\" is not a valid IP address", str);
+			else if (inet_pton(AF_INET6, str, (*out6)[*n6]) == 1)
+				(*at6)[(*n6)++] = i;
+		}
 		kj_pop(c, o2);
 		if (err)
 			break;
@@ -274,55 +285,20 @@ static int parse_cluster_ips(struct kj_ctx *c, json_t *spec, const char *ip0, st
 /* status.loadBalancer.ingress[].ip: the addresses a LoadBalancer Service is reached at. */
 static int parse_lb_status(struct kj_ctx *c, json_t *doc, struct k8s_service *s)
 {
-	json_t *status, *lb, *ing, *e;
-	size_t i, o1, o2, o3;
+	json_t *status, *lb;
+	size_t o1, o2;
 	int err = kj_get_obj(c, doc, "status", &status);
 
 	if (err || !status)
 		return err;
 	o1 = kj_field(c, "status");
 	err = kj_get_obj(c, status, "loadBalancer", &lb);
-	if (err || !lb)
-		goto out1;
-	o2 = kj_field(c, "loadBalancer");
-	err = kj_get_arr(c, lb, "ingress", &ing);
-	if (err || !ing || !json_array_size(ing))
-		goto out2;
-	/* Freed with the Service (k8s_service_free) on any return. */
-	s->lb_ips = calloc(json_array_size(ing), sizeof(*s->lb_ips));
-	s->lb_ips_at = calloc(json_array_size(ing), sizeof(*s->lb_ips_at));
-	s->lb_ips6 = calloc(json_array_size(ing), sizeof(*s->lb_ips6));
-	s->lb_ips6_at = calloc(json_array_size(ing), sizeof(*s->lb_ips6_at));
-	if (!s->lb_ips || !s->lb_ips_at || !s->lb_ips6 || !s->lb_ips6_at) {
-		err = -ENOMEM;
-		goto out2;
+	if (!err && lb) {
+		o2 = kj_field(c, "loadBalancer");
+		err = parse_ip_list(c, lb, "ingress", "ip", &s->nlb_ips, &s->lb_ips, &s->lb_ips_at,
+				    &s->nlb_ips6, &s->lb_ips6, &s->lb_ips6_at);
+		kj_pop(c, o2);
 	}
-	o3 = kj_field(c, "ingress");
-	json_array_foreach(ing, i, e) {
-		size_t o4 = kj_idx(c, i);
-		const char *ip = NULL;
-
-		if (!json_is_object(e))
-			err = kj_fail(c, "must be an object");
-		else
-			err = kj_get_str(c, e, "ip", &ip);
-		/* An entry with a hostname only (some clouds) names no address to serve. */
-		if (!err && ip && *ip) {
-			if (kj_parse_ipv4(ip, &s->lb_ips[s->nlb_ips]))
-				s->lb_ips_at[s->nlb_ips++] = i;
-			else if (!kj_is_ipv6(ip))
-				err = kj_fail_in(c, "ip", "\"%s\" is not a valid IP address", ip);
-			else if (inet_pton(AF_INET6, ip, s->lb_ips6[s->nlb_ips6]) == 1)
-				s->lb_ips6_at[s->nlb_ips6++] = i;
-		}
-		kj_pop(c, o4);
-		if (err)
-			break;
-	}
-	kj_pop(c, o3);
-out2:
-	kj_pop(c, o2);
-out1:
 	kj_pop(c, o1);
 	return err;
 }
@@ -443,7 +419,7 @@ int kj_parse_service(struct kj_ctx *c, json_t *doc, struct k8s_service *s)
 	if (!err)
 		err = parse_affinity(c, spec, s);
 	if (!err && c->lb)
-		err = parse_ip_list(c, spec, "externalIPs", &s->nexternal_ips, &s->external_ips,
+		err = parse_ip_list(c, spec, "externalIPs", NULL, &s->nexternal_ips, &s->external_ips,
 				    &s->external_ips_at, &s->nexternal_ips6, &s->external_ips6,
 				    &s->external_ips6_at);
 	if (!err && c->lb)
@@ -503,8 +479,6 @@ static int parse_endpoint(struct kj_ctx *c, json_t *j, void *elem, const void *s
 	size_t o, i;
 	int err;
 
-	if (!json_is_object(j))
-		return kj_fail(c, "must be an object");
 	err = kj_get_arr(c, j, "addresses", &addrs);
 	if (err)
 		return err;
@@ -559,8 +533,6 @@ static int parse_eps_port(struct kj_ctx *c, json_t *j, void *elem, const void *n
 	long long v;
 	int err;
 
-	if (!json_is_object(j))
-		return kj_fail(c, "must be an object");
 	err = kj_get_str(c, j, "name", &name);
 	if (err)
 		return err;

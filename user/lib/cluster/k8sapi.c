@@ -62,31 +62,10 @@
 
 /* ---- the backend ---- */
 
-struct kind_info {
-	const char *path;
-	const char *api_version;
-	const char *plural; /* for messages and RBAC hints */
-};
-
-static const struct kind_info kinds[K8S_NR_ALL_KINDS] = {
-	[K8S_NAMESPACE] = { "/api/v1/namespaces", "v1", "namespaces" },
-	[K8S_POD] = { "/api/v1/pods", "v1", "pods" },
-	[K8S_NODE] = { "/api/v1/nodes", "v1", "nodes" },
-	[K8S_NETWORKPOLICY] = { "/apis/networking.k8s.io/v1/networkpolicies",
-				"networking.k8s.io/v1", "networkpolicies.networking.k8s.io" },
-	[K8S_CLUSTERNETPOL] = { "/apis/policy.networking.k8s.io/v1alpha2/clusternetworkpolicies",
-				"policy.networking.k8s.io/v1alpha2",
-				"clusternetworkpolicies.policy.networking.k8s.io" },
-	/* With K8S_API_LB only (xcnid replacing kube-proxy). */
-	[K8S_SERVICE] = { "/api/v1/services", "v1", "services" },
-	[K8S_ENDPOINTSLICE] = { "/apis/discovery.k8s.io/v1/endpointslices", "discovery.k8s.io/v1",
-				"endpointslices.discovery.k8s.io" },
-};
-
 /* What an API server older than 1.21 serves EndpointSlices as (1.19, 1.20). */
-static const struct kind_info slices_v1beta1 = {
-	"/apis/discovery.k8s.io/v1beta1/endpointslices", "discovery.k8s.io/v1beta1",
-	"endpointslices.discovery.k8s.io"
+static const struct k8s_kind_info slices_v1beta1 = {
+	"EndpointSlice", "discovery.k8s.io/v1beta1", "/apis/discovery.k8s.io/v1beta1/endpointslices",
+	"endpointslices.discovery.k8s.io", true
 };
 
 enum wstate { W_IDLE, W_LIST, W_WATCH };
@@ -120,7 +99,7 @@ struct watcher {
 	unsigned long events; /* of the current watch */
 	unsigned int fails; /* consecutive, for the backoff */
 	long last_status; /* HTTP status of the last failed request (0: not HTTP) */
-	const struct kind_info *ki; /* the path and version this server serves it at */
+	const struct k8s_kind_info *ki; /* the path and version this server serves it at */
 	int64_t retry_at; /* W_IDLE: when to start again */
 };
 
@@ -152,14 +131,14 @@ static struct store *cur_store(struct api *a)
 	return a->staging ? a->staging : a->b.store;
 }
 
-static const char *kind_plural(const struct watcher *w)
+static const struct k8s_kind_info *kind_of(const struct watcher *w)
 {
-	return w->ki ? w->ki->plural : kinds[w->kind].plural;
+	return w->ki ? w->ki : &k8s_kinds[w->kind];
 }
 
-static const struct kind_info *kind_of(const struct watcher *w)
+static const char *kind_plural(const struct watcher *w)
 {
-	return w->ki ? w->ki : &kinds[w->kind];
+	return kind_of(w)->plural;
 }
 
 static void arm(int tfd, int64_t ms)
@@ -272,12 +251,6 @@ static int buf_append(struct watcher *w, const char *p, size_t n)
 	return k8s_body_add(&w->buf, &w->len, &w->cap, p, n);
 }
 
-static bool namespaced(enum k8s_kind kind)
-{
-	return kind == K8S_POD || kind == K8S_NETWORKPOLICY || kind == K8S_SERVICE ||
-	       kind == K8S_ENDPOINTSLICE;
-}
-
 /* "ns/name" (or "name"), for sets and messages. */
 static int obj_key(json_t *obj, enum k8s_kind kind, char *out, size_t sz, const char **ns,
 		   const char **name)
@@ -286,7 +259,7 @@ static int obj_key(json_t *obj, enum k8s_kind kind, char *out, size_t sz, const 
 
 	*name = json_string_value(json_object_get(meta, "name"));
 	*ns = NULL;
-	if (namespaced(kind)) {
+	if (k8s_kinds[kind].namespaced) {
 		*ns = json_string_value(json_object_get(meta, "namespace"));
 		if (!*ns || !**ns)
 			*ns = "default";
@@ -558,7 +531,7 @@ static int setup_auth(struct watcher *w, CURL *e)
 static int start(struct watcher *w)
 {
 	struct api *a = w->api;
-	const struct kind_info *ki = kind_of(w);
+	const struct k8s_kind_info *ki = kind_of(w);
 	bool list = !w->rv;
 	char *url = NULL, *esc = NULL;
 	long timeout;
@@ -937,7 +910,7 @@ static int apply_list(struct watcher *w)
 	/* After the view is done with: deleting invalidates it. */
 	for (i = 0; i < ngone; i++) {
 		char *slash = strchr(gone[i], '/');
-		bool nsd = namespaced(w->kind);
+		bool nsd = k8s_kinds[w->kind].namespaced;
 
 		if (nsd && slash)
 			*slash = '\0';
@@ -1069,7 +1042,7 @@ static void done(struct watcher *w, CURLcode res)
 		} else if (res == CURLE_OK && status == 404 && w->kind == K8S_CLUSTERNETPOL) {
 			crd_missing(w);
 		} else if (res == CURLE_OK && status == 404 && w->kind == K8S_ENDPOINTSLICE &&
-			   kind_of(w) == &kinds[K8S_ENDPOINTSLICE]) {
+			   kind_of(w) == &k8s_kinds[K8S_ENDPOINTSLICE]) {
 			/* 1.19 and 1.20 serve them as v1beta1 only: the fields xcnid reads
 			 * are the same (k8s_svc.c reads the node from either). */
 			pr_info("k8s api: list %s: discovery.k8s.io/v1 is not served (404): "

@@ -20,15 +20,15 @@
 #include <unistd.h>
 
 #include "lib/system/clock.h"
+#include "lib/system/hmap.h"
 #include "lib/system/log.h"
 #include "lib/cluster/store.h"
 
 struct entry {
-	struct entry *next;
-	uint64_t hash;
 	uint64_t digest[2]; /* of the object's JSON, canonical; {0, 0}: none */
 	struct k8s_object *obj;
 	bool gone; /* in a namespace's deferred changes: a deletion (obj names it) */
+	char key[]; /* key_of the object */
 };
 
 /* One namespace's churn budget (store_churn_set): a token bucket, and what waits. */
@@ -43,9 +43,7 @@ struct churn_acct {
 };
 
 struct store {
-	struct entry **buckets;
-	size_t nbuckets; /* a power of two */
-	size_t count;
+	struct hmap m; /* key_of -> struct entry */
 	uint64_t version;
 	size_t nkind[K8S_NR_ALL_KINDS];
 	bool stale[K8S_NR_ALL_KINDS]; /* view[kind] needs rebuilding */
@@ -68,60 +66,57 @@ static const char *ns_or_empty(const char *ns)
 	return ns ? ns : "";
 }
 
-/* FNV-1a over kind, namespace and name, each name NUL-terminated so "a"+"bc" != "ab"+"c". */
-static uint64_t key_hash(enum k8s_kind kind, const char *ns, const char *name)
+/* Object names are at most 253 bytes, namespaces 63, file names NAME_MAX. */
+#define KEY_MAX (2 * NAME_MAX + 16)
+
+/*
+ * An object's key, "kind/ns/name" (a namespace has no '/', so a key names one
+ * object), and its hash: 0, or -ENAMETOOLONG past KEY_MAX (no API object's).
+ */
+static int key_of(char *buf, enum k8s_kind kind, const char *ns, const char *name, uint64_t *h)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
-	const char *parts[] = { ns_or_empty(ns), name };
+	int n = snprintf(buf, KEY_MAX, "%d/%s/%s", (int)kind, ns_or_empty(ns), name);
 
-	h = (h ^ (uint8_t)kind) * 0x100000001b3ull;
-	for (size_t i = 0; i < 2; i++) {
-		const char *s = parts[i];
-
-		do
-			h = (h ^ (uint8_t)*s) * 0x100000001b3ull;
-		while (*s++);
-	}
-	return h;
-}
-
-static bool key_eq(const struct k8s_object *o, enum k8s_kind kind, const char *ns, const char *name)
-{
-	return o->kind == kind && !strcmp(ns_or_empty(o->meta.ns), ns_or_empty(ns)) &&
-	       !strcmp(o->meta.name, name);
-}
-
-static struct entry **find(const struct store *st, enum k8s_kind kind, const char *ns,
-			   const char *name, uint64_t hash)
-{
-	struct entry **e = &st->buckets[hash & (st->nbuckets - 1)];
-
-	for (; *e; e = &(*e)->next)
-		if ((*e)->hash == hash && key_eq((*e)->obj, kind, ns, name))
-			return e;
-	return e;
-}
-
-static int grow(struct store *st)
-{
-	size_t n = st->nbuckets * 2;
-	struct entry **b = calloc(n, sizeof(*b));
-
-	if (!b)
-		return -ENOMEM;
-	for (size_t i = 0; i < st->nbuckets; i++) {
-		struct entry *e = st->buckets[i], *next;
-
-		for (; e; e = next) {
-			next = e->next;
-			e->next = b[e->hash & (n - 1)];
-			b[e->hash & (n - 1)] = e;
-		}
-	}
-	free(st->buckets);
-	st->buckets = b;
-	st->nbuckets = n;
+	if (n < 0 || n >= KEY_MAX)
+		return -ENAMETOOLONG;
+	*h = hstr(buf);
 	return 0;
+}
+
+static struct entry *find(const struct store *st, enum k8s_kind kind, const char *ns,
+			  const char *name)
+{
+	char key[KEY_MAX];
+	uint64_t h;
+
+	if (kind >= K8S_NR_ALL_KINDS || key_of(key, kind, ns, name, &h) || !st->m.n)
+		return NULL;
+	return hmap_get(&st->m, h, (uintptr_t)key);
+}
+
+/* obj's entry, made empty (*made) when it has none; NULL: no memory. */
+static struct entry *find_or_make(struct store *st, const struct k8s_object *obj, bool *made)
+{
+	char key[KEY_MAX];
+	struct entry *e;
+	uint64_t h;
+
+	*made = false;
+	if (key_of(key, obj->kind, obj->meta.ns, obj->meta.name, &h))
+		return NULL; /* store_put refused it */
+	e = hmap_get(&st->m, h, (uintptr_t)key);
+	if (e)
+		return e;
+	e = calloc(1, sizeof(*e) + strlen(key) + 1);
+	if (!e)
+		return NULL;
+	strcpy(e->key, key);
+	if (hmap_put(&st->m, h, (uintptr_t)e->key, e)) {
+		free(e);
+		return NULL;
+	}
+	*made = true;
+	return e;
 }
 
 static void journal_clear(struct store *st);
@@ -132,28 +127,31 @@ struct store *store_new(void)
 
 	if (!st)
 		return NULL;
-	st->nbuckets = 64;
-	st->buckets = calloc(st->nbuckets, sizeof(*st->buckets));
-	if (!st->buckets) {
+	if (hmap_init(&st->m, true, 64)) {
 		free(st);
 		return NULL;
 	}
 	return st;
 }
 
+/* Frees st's entries and their objects. */
+static void store_clear(struct store *st)
+{
+	hmap_each(&st->m, sl) {
+		struct entry *e = sl->v;
+
+		k8s_free(e->obj);
+		free(e);
+	}
+	hmap_clear(&st->m);
+}
+
 void store_free(struct store *st)
 {
 	if (!st)
 		return;
-	for (size_t i = 0; i < st->nbuckets; i++) {
-		struct entry *e = st->buckets[i], *next;
-
-		for (; e; e = next) {
-			next = e->next;
-			k8s_free(e->obj);
-			free(e);
-		}
-	}
+	store_clear(st);
+	hmap_free(&st->m);
 	for (int k = 0; k < K8S_NR_ALL_KINDS; k++)
 		free(st->view[k]);
 	journal_clear(st);
@@ -165,7 +163,6 @@ void store_free(struct store *st)
 		free(a->ns);
 		free(a);
 	}
-	free(st->buckets);
 	free(st);
 }
 
@@ -396,48 +393,26 @@ static int json_digest(json_t *doc, uint64_t d[2])
 /* store_put with the object's digest known (or {0, 0} when it has none). */
 static int put_digest(struct store *st, struct k8s_object *obj, const uint64_t digest[2])
 {
-	uint64_t hash;
-	struct entry **slot, *e;
+	bool made;
+	struct entry *e = find_or_make(st, obj, &made);
 
-	hash = key_hash(obj->kind, obj->meta.ns, obj->meta.name);
-	slot = find(st, obj->kind, obj->meta.ns, obj->meta.name, hash);
-	if (*slot) {
-		/* Same JSON, same object: a rewritten file that did not change it is no change. */
-		if ((digest[0] | digest[1]) && (*slot)->digest[0] == digest[0] &&
-		    (*slot)->digest[1] == digest[1]) {
-			k8s_free(obj);
-			return 0;
-		}
-		view_update(st, (*slot)->obj, obj, 0);
-		journal(st, obj);
-		k8s_free((*slot)->obj);
-		(*slot)->obj = obj;
-		(*slot)->digest[0] = digest[0];
-		(*slot)->digest[1] = digest[1];
-		st->version++;
-		return 1;
-	}
-	if (st->count + 1 > st->nbuckets - st->nbuckets / 4) {
-		if (grow(st)) {
-			k8s_free(obj);
-			return -ENOMEM;
-		}
-		slot = find(st, obj->kind, obj->meta.ns, obj->meta.name, hash);
-	}
-	e = calloc(1, sizeof(*e));
 	if (!e) {
 		k8s_free(obj);
 		return -ENOMEM;
 	}
-	e->hash = hash;
+	/* Same JSON, same object: a rewritten file that did not change it is no change. */
+	if (!made && (digest[0] | digest[1]) && e->digest[0] == digest[0] &&
+	    e->digest[1] == digest[1]) {
+		k8s_free(obj);
+		return 0;
+	}
+	view_update(st, made ? NULL : e->obj, obj, made ? 1 : 0);
+	journal(st, obj);
+	k8s_free(e->obj);
 	e->obj = obj;
 	e->digest[0] = digest[0];
 	e->digest[1] = digest[1];
-	*slot = e;
-	st->count++;
-	st->nkind[obj->kind]++;
-	view_update(st, NULL, obj, 1);
-	journal(st, obj);
+	st->nkind[obj->kind] += made;
 	st->version++;
 	return 1;
 }
@@ -448,9 +423,11 @@ static int del_now(struct store *st, enum k8s_kind kind, const char *ns, const c
 
 int store_put(struct store *st, struct k8s_object *obj)
 {
-	uint64_t digest[2] = { 0, 0 };
+	uint64_t digest[2] = { 0, 0 }, h;
+	char key[KEY_MAX];
 
-	if (obj->kind >= K8S_NR_ALL_KINDS || !obj->meta.name) {
+	if (obj->kind >= K8S_NR_ALL_KINDS || !obj->meta.name ||
+	    key_of(key, obj->kind, obj->meta.ns, obj->meta.name, &h)) {
 		k8s_free(obj);
 		return -EINVAL;
 	}
@@ -475,26 +452,22 @@ int store_take(struct store *dst, struct store *src)
 	ret = store_churn_release(dst, NULL);
 	ret = ret < 0 ? ret : 0;
 
-	for (size_t i = 0; i < src->nbuckets; i++) {
-		struct entry *e = src->buckets[i], *next;
+	hmap_each(&src->m, sl) {
+		struct entry *e = sl->v;
 
-		for (; e; e = next) {
-			next = e->next;
-			if (ret >= 0) {
-				if (dst->drop_raw && e->obj->raw && !keeps_raw(e->obj)) {
-					json_decref(e->obj->raw);
-					e->obj->raw = NULL;
-				}
-				ret = put_digest(dst, e->obj, e->digest);
-				changes += ret > 0;
-			} else {
-				k8s_free(e->obj);
+		if (ret >= 0) {
+			if (dst->drop_raw && e->obj->raw && !keeps_raw(e->obj)) {
+				json_decref(e->obj->raw);
+				e->obj->raw = NULL;
 			}
-			free(e);
+			ret = put_digest(dst, e->obj, e->digest);
+			changes += ret > 0;
+		} else {
+			k8s_free(e->obj);
 		}
-		src->buckets[i] = NULL;
+		free(e);
 	}
-	src->count = 0;
+	hmap_clear(&src->m);
 	if (src->jon) { /* its objects left without a word each */
 		journal_clear(src);
 		src->jall = true;
@@ -513,20 +486,15 @@ int store_del(struct store *st, enum k8s_kind kind, const char *ns, const char *
 
 static int del_now(struct store *st, enum k8s_kind kind, const char *ns, const char *name)
 {
-	struct entry **slot, *e;
+	struct entry *e = find(st, kind, ns, name);
 
-	if (kind >= K8S_NR_ALL_KINDS)
-		return 0;
-	slot = find(st, kind, ns, name, key_hash(kind, ns, name));
-	e = *slot;
 	if (!e)
 		return 0;
-	*slot = e->next;
+	hmap_del(&st->m, hstr(e->key), (uintptr_t)e->key);
 	view_update(st, NULL, e->obj, -1);
 	journal(st, e->obj);
 	k8s_free(e->obj);
 	free(e);
-	st->count--;
 	st->nkind[kind]--;
 	st->version++;
 	return 1;
@@ -535,11 +503,8 @@ static int del_now(struct store *st, enum k8s_kind kind, const char *ns, const c
 const struct k8s_object *store_get(const struct store *st, enum k8s_kind kind, const char *ns,
 				   const char *name)
 {
-	struct entry *e;
+	const struct entry *e = find(st, kind, ns, name);
 
-	if (kind >= K8S_NR_ALL_KINDS)
-		return NULL;
-	e = *find(st, kind, ns, name, key_hash(kind, ns, name));
 	return e ? e->obj : NULL;
 }
 
@@ -620,20 +585,12 @@ static struct churn_acct *churn_charge(struct store *st, const char *ns)
 static int pend_set(struct churn_acct *a, struct k8s_object *obj, const uint64_t digest[2],
 		    bool gone)
 {
-	struct store *p = a->pend;
-	uint64_t hash = key_hash(obj->kind, obj->meta.ns, obj->meta.name);
-	struct entry **slot = find(p, obj->kind, obj->meta.ns, obj->meta.name, hash), *e = *slot;
+	bool made;
+	struct entry *e = find_or_make(a->pend, obj, &made);
 
 	if (!e) {
-		if (p->count + 1 > p->nbuckets - p->nbuckets / 4 && grow(p))
-			goto nomem;
-		slot = find(p, obj->kind, obj->meta.ns, obj->meta.name, hash);
-		e = calloc(1, sizeof(*e));
-		if (!e)
-			goto nomem;
-		e->hash = hash;
-		*slot = e;
-		p->count++;
+		k8s_free(obj);
+		return -ENOMEM;
 	}
 	k8s_free(e->obj);
 	e->obj = obj;
@@ -642,9 +599,6 @@ static int pend_set(struct churn_acct *a, struct k8s_object *obj, const uint64_t
 	e->gone = gone;
 	a->deferred++;
 	return 0;
-nomem:
-	k8s_free(obj);
-	return -ENOMEM;
 }
 
 static int churn_put(struct store *st, struct k8s_object *obj, const uint64_t digest[2])
@@ -654,8 +608,7 @@ static int churn_put(struct store *st, struct k8s_object *obj, const uint64_t di
 
 	/* The same object again costs nothing, as put_digest says it is no change. */
 	if (st->rate && obj->meta.ns && (digest[0] | digest[1])) {
-		e = *find(st, obj->kind, obj->meta.ns, obj->meta.name,
-			  key_hash(obj->kind, obj->meta.ns, obj->meta.name));
+		e = find(st, obj->kind, obj->meta.ns, obj->meta.name);
 		a = acct_of(st, obj->meta.ns);
 		if (e && e->digest[0] == digest[0] && e->digest[1] == digest[1] && !(a && a->pend)) {
 			k8s_free(obj);
@@ -709,24 +662,21 @@ int store_churn_release(struct store *st, int *next_ms)
 			continue;
 		}
 		a->pend = NULL;
-		for (size_t i = 0; i < p->nbuckets; i++) {
-			for (struct entry *e = p->buckets[i], *nx; e; e = nx) {
-				int r;
+		hmap_each(&p->m, sl) {
+			struct entry *e = sl->v;
+			int r;
 
-				nx = e->next;
-				if (e->gone) {
-					r = del_now(st, e->obj->kind, e->obj->meta.ns, e->obj->meta.name);
-					k8s_free(e->obj);
-				} else {
-					r = put_digest(st, e->obj, e->digest);
-				}
-				changes += r > 0;
-				ret = r < 0 ? r : ret;
-				free(e);
+			if (e->gone) {
+				r = del_now(st, e->obj->kind, e->obj->meta.ns, e->obj->meta.name);
+				k8s_free(e->obj);
+			} else {
+				r = put_digest(st, e->obj, e->digest);
 			}
-			p->buckets[i] = NULL;
+			changes += r > 0;
+			ret = r < 0 ? r : ret;
+			free(e);
 		}
-		p->count = 0;
+		hmap_clear(&p->m);
 		store_free(p);
 	}
 	if (next_ms)
@@ -764,7 +714,7 @@ size_t store_churn_top(const struct store *st, struct store_churn *out, size_t m
 				out[i] = out[i - 1];
 		if (i >= max)
 			continue;
-		out[i] = (struct store_churn){ a->ns, a->deferred, a->pend ? a->pend->count : 0 };
+		out[i] = (struct store_churn){ a->ns, a->deferred, a->pend ? a->pend->m.n : 0 };
 		n += n < max;
 	}
 	return n;
@@ -794,10 +744,9 @@ void store_view(struct store *st, struct cluster *out)
 			pr_err("store: out of memory building the %s view\n", k8s_kind_name(k));
 			continue;
 		}
-		for (size_t i = 0; i < st->nbuckets; i++)
-			for (struct entry *e = st->buckets[i]; e; e = e->next)
-				if (e->obj->kind == (enum k8s_kind)k)
-					v[n++] = e->obj;
+		hmap_each(&st->m, sl)
+			if (((struct entry *)sl->v)->obj->kind == (enum k8s_kind)k)
+				v[n++] = ((struct entry *)sl->v)->obj;
 		qsort(v, n, sizeof(*v), obj_cmp);
 		st->view[k] = v;
 		st->nview[k] = n;
@@ -841,17 +790,8 @@ struct mfile {
  * CPU loading 10k Services and their slices in 20 files.
  */
 struct kidx_node {
-	struct kidx_node *next;
-	uint64_t hash;
-	enum k8s_kind kind;
 	size_t val;
-	const char *ns, *name; /* into key[] */
-	char key[]; /* ns NUL name NUL */
-};
-
-struct kidx {
-	size_t nb, n; /* buckets (a power of two), nodes */
-	struct kidx_node **b;
+	char key[]; /* key_of */
 };
 
 struct mdir {
@@ -870,14 +810,14 @@ struct mdir {
 	bool svc; /* Services read too (MANIFEST_SVC) */
 	/* How many files define each object: 0 means none, and a count of one
 	 * is the file asking (a file's objects are unique in it). */
-	struct kidx defs;
+	struct hmap defs;
 	/*
 	 * File name -> its slot in files + 1, and the batch's names (pending) as a
 	 * set: both were walked per file, quadratic in a directory of one file
 	 * per object (the lab's 10k Services and their slices: 73% of xcnid's
 	 * CPU in strcmp, 4-7 s per lab apply/delete).
 	 */
-	struct kidx fidx, pidx;
+	struct hmap fidx, pidx;
 };
 
 static int parse_obj(const struct mdir *md, json_t *doc, struct k8s_object **out,
@@ -920,96 +860,58 @@ static bool mentry_is(const struct mentry *e, enum k8s_kind kind, const char *ns
 	       !strcmp(e->name, name);
 }
 
-static struct kidx_node **kidx_find(const struct kidx *x, enum k8s_kind kind, const char *ns,
-				    const char *name, uint64_t hash)
-{
-	struct kidx_node **p = &x->b[hash & (x->nb - 1)];
-
-	for (; *p; p = &(*p)->next)
-		if ((*p)->hash == hash && (*p)->kind == kind && !strcmp((*p)->ns, ns_or_empty(ns)) &&
-		    !strcmp((*p)->name, name))
-			break;
-	return p;
-}
-
 /* The value for the key, 0 when it has none. */
-static size_t kidx_get(const struct kidx *x, enum k8s_kind kind, const char *ns, const char *name)
+static size_t kidx_get(const struct hmap *x, enum k8s_kind kind, const char *ns, const char *name)
 {
-	struct kidx_node **p;
+	char key[KEY_MAX];
+	struct kidx_node *nd;
+	uint64_t h;
 
-	if (!x->n)
+	if (!x->n || key_of(key, kind, ns, name, &h))
 		return 0;
-	p = kidx_find(x, kind, ns, name, key_hash(kind, ns, name));
-	return *p ? (*p)->val : 0;
+	nd = hmap_get(x, h, (uintptr_t)key);
+	return nd ? nd->val : 0;
 }
 
 /*
  * Adds delta to the key's value (a node made at need, freed at 0). 0 or
- * -ENOMEM, which only an increase of an absent key can return.
+ * -ENOMEM, which only an increase of an absent key can return (or
+ * -ENAMETOOLONG, past any object's or file's key).
  */
-static int kidx_add(struct kidx *x, enum k8s_kind kind, const char *ns, const char *name,
+static int kidx_add(struct hmap *x, enum k8s_kind kind, const char *ns, const char *name,
 		    long delta)
 {
-	uint64_t hash = key_hash(kind, ns, name);
-	struct kidx_node **p, *nd;
-	size_t nl, ml;
+	char key[KEY_MAX];
+	struct kidx_node *nd = NULL;
+	uint64_t h;
 
-	p = x->nb ? kidx_find(x, kind, ns, name, hash) : NULL;
-	if (!p || !*p) {
+	if (key_of(key, kind, ns, name, &h))
+		return -ENAMETOOLONG; /* no object or file name is so long */
+	if (x->n)
+		nd = hmap_get(x, h, (uintptr_t)key);
+	if (!nd) {
 		if (delta <= 0)
 			return 0;
-		if (x->n + 1 > x->nb - x->nb / 4) {
-			size_t nb = x->nb ? x->nb * 2 : 64;
-			struct kidx_node **b = calloc(nb, sizeof(*b));
-
-			if (!b)
-				return -ENOMEM;
-			for (size_t i = 0; i < x->nb; i++)
-				for (struct kidx_node *e = x->b[i], *next; e; e = next) {
-					next = e->next;
-					e->next = b[e->hash & (nb - 1)];
-					b[e->hash & (nb - 1)] = e;
-				}
-			free(x->b);
-			x->b = b;
-			x->nb = nb;
-			p = kidx_find(x, kind, ns, name, hash);
-		}
-		nl = strlen(ns_or_empty(ns)) + 1;
-		ml = strlen(name) + 1;
-		nd = malloc(sizeof(*nd) + nl + ml);
-		if (!nd)
+		if ((!x->s && hmap_init(x, true, 0)) || !(nd = malloc(sizeof(*nd) + strlen(key) + 1)))
 			return -ENOMEM;
-		memcpy(nd->key, ns_or_empty(ns), nl);
-		memcpy(nd->key + nl, name, ml);
-		nd->ns = nd->key;
-		nd->name = nd->key + nl;
-		nd->hash = hash;
-		nd->kind = kind;
+		strcpy(nd->key, key);
 		nd->val = 0;
-		nd->next = NULL;
-		*p = nd;
-		x->n++;
+		if (hmap_put(x, h, (uintptr_t)nd->key, nd)) {
+			free(nd);
+			return -ENOMEM;
+		}
 	}
-	nd = *p;
 	nd->val += delta;
-	if (!nd->val) {
-		*p = nd->next;
-		free(nd);
-		x->n--;
-	}
+	if (!nd->val)
+		free(hmap_del(x, h, (uintptr_t)key));
 	return 0;
 }
 
-static void kidx_free(struct kidx *x)
+static void kidx_free(struct hmap *x)
 {
-	for (size_t i = 0; i < x->nb; i++)
-		for (struct kidx_node *e = x->b[i], *next; e; e = next) {
-			next = e->next;
-			free(e);
-		}
-	free(x->b);
-	memset(x, 0, sizeof(*x));
+	hmap_each(x, sl)
+		free(sl->v);
+	hmap_free(x);
 }
 
 /* A file's entries counted in (delta 1) or out (-1) of the directory's index. */
@@ -1134,7 +1036,7 @@ static int file_parse(const struct mdir *md, const char *path, struct k8s_object
 		      size_t *nout)
 {
 	struct k8s_object **objs = NULL, *obj;
-	struct kidx seen = { 0 }; /* key -> its index in objs + 1 */
+	struct hmap seen = { 0 }; /* key -> its index in objs + 1 */
 	struct k8s_error err;
 	size_t ndocs, n = 0, at;
 	json_t **docs;
@@ -1203,8 +1105,8 @@ err_docs:
  * holds too is said. 0 or -ENOMEM.
  */
 static int entries_of(struct mdir *md, const struct mfile *f, const char *path,
-		      struct k8s_object **objs, size_t n, struct mentry *v, struct kidx *had,
-		      struct kidx *has)
+		      struct k8s_object **objs, size_t n, struct mentry *v, struct hmap *had,
+		      struct hmap *has)
 {
 	int ret;
 
@@ -1240,7 +1142,7 @@ static int entries_of(struct mdir *md, const struct mfile *f, const char *path,
  * counts the objects changed; 0 or the store's error.
  */
 static int file_commit(struct mdir *md, struct mfile *f, struct k8s_object **objs, size_t n,
-		       struct mentry *v, struct kidx *has, int *changes)
+		       struct mentry *v, struct hmap *has, int *changes)
 {
 	int ret = 0;
 
@@ -1270,7 +1172,7 @@ static int file_load(struct mdir *md, const char *name)
 	struct k8s_object **objs = NULL;
 	struct mentry *v = NULL;
 	/* A reload: what the file defined before, and defines now. */
-	struct kidx had = { 0 }, has = { 0 };
+	struct hmap had = { 0 }, has = { 0 };
 	size_t n = 0, i;
 	struct mfile *f;
 	char *path, *fname = NULL;
