@@ -131,14 +131,23 @@ static int cmp_prev_labels(const void *a, const void *b)
 		      ((const struct pol_idprev *)b)->labels);
 }
 
+/* One more of the allocation a whole compile starts from; all of it dropped when out of memory. */
 static int prev_push(struct pol_incr *pi, size_t *cap, const char *labels, uint32_t id)
 {
 	char *l;
 
-	if (xcni_grow(&pi->prev, cap, pi->nprev, sizeof(*pi->prev)) || !(l = strdup(labels)))
+	if (xcni_grow(&pi->prev, cap, pi->nprev, sizeof(*pi->prev)) || !(l = strdup(labels))) {
+		prev_free(pi);
 		return -ENOMEM;
+	}
 	pi->prev[pi->nprev++] = (struct pol_idprev){ l, id };
 	return 0;
+}
+
+static void prev_sort(struct pol_incr *pi)
+{
+	if (pi->nprev)
+		qsort(pi->prev, pi->nprev, sizeof(*pi->prev), cmp_prev_labels);
 }
 
 int pol_incr_seed(struct pol_incr *pi, const struct pol_idprev *prev, size_t n)
@@ -147,12 +156,9 @@ int pol_incr_seed(struct pol_incr *pi, const struct pol_idprev *prev, size_t n)
 
 	prev_free(pi);
 	for (size_t i = 0; i < n; i++)
-		if (prev_push(pi, &cap, prev[i].labels, prev[i].id)) {
-			prev_free(pi);
+		if (prev_push(pi, &cap, prev[i].labels, prev[i].id))
 			return -ENOMEM;
-		}
-	if (pi->nprev)
-		qsort(pi->prev, pi->nprev, sizeof(*pi->prev), cmp_prev_labels);
+	prev_sort(pi);
 	return 0;
 }
 
@@ -177,20 +183,15 @@ static int prev_keep(struct pol_incr *pi)
 		if (born)
 			continue;
 		pol_ident_label(r->identities[k].canon, lab);
-		if (prev_push(pi, &cap, lab, r->identities[k].id)) {
-			prev_free(pi);
+		if (prev_push(pi, &cap, lab, r->identities[k].id))
 			return -ENOMEM;
-		}
 	}
 	/* ... and the numbers that went in it: still in the maps until this
 	 * generation is written, so not free for the next one either. */
 	for (size_t i = 0; i < pi->d.nid_del; i++)
-		if (prev_push(pi, &cap, "", pi->d.id_del[i])) {
-			prev_free(pi);
+		if (prev_push(pi, &cap, "", pi->d.id_del[i]))
 			return -ENOMEM;
-		}
-	if (pi->nprev)
-		qsort(pi->prev, pi->nprev, sizeof(*pi->prev), cmp_prev_labels);
+	prev_sort(pi);
 	return 0;
 }
 
