@@ -165,6 +165,11 @@ struct pol_idprev {
 	uint32_t id;
 };
 
+/* qsort and bsearch comparators (policy_util.c): pol_idprev by labels, uint32_t, char *. */
+int pol_cmp_idprev(const void *a, const void *b);
+int pol_cmp_u32(const void *a, const void *b);
+int pol_cmp_strp(const void *a, const void *b);
+
 struct pol_opts {
 	const char *node_name; /* pods with spec.nodeName == this are local */
 	uint32_t node_ip; /* this node's InternalIP (network order) or 0 */

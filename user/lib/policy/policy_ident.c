@@ -189,12 +189,6 @@ void pol_ident_label(const char *canon, char *out)
 		 (unsigned long long)pol_siphash(key, canon, n));
 }
 
-static int cmp_idprev(const void *a, const void *b)
-{
-	return strcmp(((const struct pol_idprev *)a)->labels,
-		      ((const struct pol_idprev *)b)->labels);
-}
-
 /* The number the previous allocation gave canon; 0: none. */
 static uint32_t idprev_find(const struct pol_opts *o, const char *canon)
 {
@@ -205,7 +199,7 @@ static uint32_t idprev_find(const struct pol_opts *o, const char *canon)
 	if (!o->nprev)
 		return 0;
 	pol_ident_label(canon, lab);
-	p = bsearch(&k, o->prev, o->nprev, sizeof(k), cmp_idprev);
+	p = bsearch(&k, o->prev, o->nprev, sizeof(k), pol_cmp_idprev);
 	return p && p->id >= XCNI_ID_MIN_LABELS && p->id < XCNI_ID_CIDR_BASE ? p->id : 0;
 }
 

@@ -125,12 +125,6 @@ void pol_incr_free(struct pol_incr *pi)
 	free(pi);
 }
 
-static int cmp_prev_labels(const void *a, const void *b)
-{
-	return strcmp(((const struct pol_idprev *)a)->labels,
-		      ((const struct pol_idprev *)b)->labels);
-}
-
 /* One more of the allocation a whole compile starts from; all of it dropped when out of memory. */
 static int prev_push(struct pol_incr *pi, size_t *cap, const char *labels, uint32_t id)
 {
@@ -147,7 +141,7 @@ static int prev_push(struct pol_incr *pi, size_t *cap, const char *labels, uint3
 static void prev_sort(struct pol_incr *pi)
 {
 	if (pi->nprev)
-		qsort(pi->prev, pi->nprev, sizeof(*pi->prev), cmp_prev_labels);
+		qsort(pi->prev, pi->nprev, sizeof(*pi->prev), pol_cmp_idprev);
 }
 
 int pol_incr_seed(struct pol_incr *pi, const struct pol_idprev *prev, size_t n)

@@ -227,12 +227,6 @@ static int load_eps(struct polsync *ps)
 	return 0;
 }
 
-static int cmp_idprev(const void *a, const void *b)
-{
-	return strcmp(((const struct pol_idprev *)a)->labels,
-		      ((const struct pol_idprev *)b)->labels);
-}
-
 int polsync_identities(const struct polsync *ps, struct pol_idprev **out, size_t *n)
 {
 	const struct kvset *s = &ps->identity;
@@ -254,7 +248,7 @@ int polsync_identities(const struct polsync *ps, struct pol_idprev **out, size_t
 		v[m++] = (struct pol_idprev){ l, id };
 	}
 	if (m)
-		qsort(v, m, sizeof(*v), cmp_idprev);
+		qsort(v, m, sizeof(*v), pol_cmp_idprev);
 	*out = v;
 	*n = m;
 	return 0;

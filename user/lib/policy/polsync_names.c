@@ -288,13 +288,6 @@ int polsync_delta_write(struct polsync *ps, const struct pol_delta *d, int phase
 	return 0;
 }
 
-static int cmp_u32(const void *a, const void *b)
-{
-	__u32 x = *(const __u32 *)a, y = *(const __u32 *)b;
-
-	return (x > y) - (x < y);
-}
-
 /*
  * A whole apply's ipcache in the order a number's meaning allows (DESIGN.md:
  * "A number keeps its meaning"). An identity the maps do not hold, or hold
@@ -337,14 +330,14 @@ static int ipc_order(struct polsync *ps, const struct pol_result *r, struct pol_
 		if (m)
 			renamed[nr++] = id;
 	}
-	qsort(born, nb, sizeof(*born), cmp_u32);
-	qsort(renamed, nr, sizeof(*renamed), cmp_u32);
+	qsort(born, nb, sizeof(*born), pol_cmp_u32);
+	qsort(renamed, nr, sizeof(*renamed), pol_cmp_u32);
 	for (size_t j = 0; j < ps->ipcache.n; j++) {
 		unsigned char *c = KV_REC(&ps->ipcache, j);
 		struct xcni_ipcache_val v;
 
 		memcpy(&v, c + ps->ipcache.ksz, sizeof(v));
-		if (nr && bsearch(&v.identity, renamed, nr, sizeof(*renamed), cmp_u32)) {
+		if (nr && bsearch(&v.identity, renamed, nr, sizeof(*renamed), pol_cmp_u32)) {
 			if ((err = polsync_kv_map_del(ps->fd_ipcache, c, "apply-ipcache-del")) &&
 			    err != -ENOENT)
 				goto out;
@@ -357,7 +350,7 @@ static int ipc_order(struct polsync *ps, const struct pol_result *r, struct pol_
 	}
 	ps->ipcache.n = w;
 	for (size_t i = 0; i < r->nipcache; i++) {
-		bool b = nb && bsearch(&r->ipcache[i].val.identity, born, nb, sizeof(*born), cmp_u32);
+		bool b = nb && bsearch(&r->ipcache[i].val.identity, born, nb, sizeof(*born), pol_cmp_u32);
 
 		if (b)
 			(*late)[(*nlate)++] = r->ipcache[i];
