@@ -215,6 +215,11 @@ void pol_result_free(struct pol_result *r);
  * port, range, any port, any protocol) for peer. The tiers' compile reads
  * NetworkPolicy's entries back through the last two (policy_cnp.c).
  */
+/* A ClusterNetworkPolicy's subject holds pod (its namespace's labels nsl);
+ * a rule names a domain (domainNames): policy_cnp.c's, fqdn_plan.c's. */
+bool pol_cnp_selects(const struct k8s_cnp *p, const struct k8s_pod *pod,
+		     const struct k8s_labels *nsl);
+bool pol_cnp_names_domain(const struct k8s_cnp_rule *r);
 bool pol_lpm_match(const void *stored, const void *lookup, unsigned int plen);
 const struct pol_ep *pol_ep_find(const struct pol_result *r, uint32_t ip);
 uint32_t pol_ipcache_identity(const struct pol_result *r, uint32_t ip);
