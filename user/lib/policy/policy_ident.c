@@ -353,7 +353,7 @@ static const struct k8s_pod *yields_to(const struct pol_ctx *x, const struct add
 	return NULL;
 }
 
-static void podname_set(struct xcni_podname *n, const struct k8s_pod *p)
+void pol_podname_set(struct xcni_podname *n, const struct k8s_pod *p)
 {
 	pol_copy_str(n->ns, sizeof(n->ns), p->meta.ns);
 	pol_copy_str(n->name, sizeof(n->name), p->meta.name);
@@ -378,7 +378,7 @@ static int contest_report(struct pol_ctx *x, const struct addr_ix *v, size_t n, 
 		c->ip = htonl(v[k].addr);
 		c->owner = k == own;
 		c->phase = q->phase;
-		podname_set(&c->name, q);
+		pol_podname_set(&c->name, q);
 		if (k == own)
 			x->pod_contested[v[k].i] = true;
 		else
@@ -410,8 +410,8 @@ static int yield_sort(struct pol_ctx *x, struct addr_ix *v, size_t n, size_t *ca
 		y = &r->yielded[r->nyielded++];
 		memset(y, 0, sizeof(*y));
 		y->ip = htonl(v[k].addr);
-		podname_set(&y->from, p);
-		podname_set(&y->to, to);
+		pol_podname_set(&y->from, p);
+		pol_podname_set(&y->to, to);
 		drop[v[k].i] = true;
 	}
 	for (size_t k = 0; k < n; k++)
@@ -891,9 +891,7 @@ int pol_build_ipcache(struct pol_ctx *x, struct k8s_error *err)
 				       nd->internal_ip6, o->underlay6);
 		pn = &r->podnames[r->npodnames++];
 		pn->ip = a;
-		pol_copy_str(pn->name.ns, sizeof(pn->name.ns), p->meta.ns);
-		pol_copy_str(pn->name.name, sizeof(pn->name.name), p->meta.name);
-		pol_copy_str(pn->name.node, sizeof(pn->name.node), p->node_name);
+		pol_podname_set(&pn->name, p);
 	}
 	qsort(r->podnames, r->npodnames, sizeof(*r->podnames), pol_cmp_podname);
 	for (size_t i = 1; i < r->npodnames; i++) {

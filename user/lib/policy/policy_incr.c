@@ -509,9 +509,7 @@ static void podname_of(const struct ipod *p, struct pol_podname *pn)
 {
 	memset(pn, 0, sizeof(*pn)); /* whole bytes: they are digested and written */
 	pn->ip = p->ip;
-	pol_copy_str(pn->name.ns, sizeof(pn->name.ns), p->pod->meta.ns);
-	pol_copy_str(pn->name.name, sizeof(pn->name.name), p->pod->meta.name);
-	pol_copy_str(pn->name.node, sizeof(pn->name.node), p->pod->node_name);
+	pol_podname_set(&pn->name, p->pod);
 }
 
 static uint64_t podname_digest(const struct xcni_podname *n)
