@@ -298,21 +298,17 @@ fail:
 	return -ENOMEM;
 }
 
+static int cmp_nodeaddr(const void *a, const void *b)
+{
+	return memcmp(&((const struct nodeaddr *)a)->ip, &((const struct nodeaddr *)b)->ip,
+		      sizeof(uint32_t));
+}
+
 static const struct nodeaddr *nodeaddr_find(const struct nodeaddr *v, size_t n, uint32_t ip)
 {
-	size_t lo = 0, hi = n;
+	const struct nodeaddr k = { .ip = ip };
 
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-
-		if (v[mid].ip == ip)
-			return &v[mid];
-		if (memcmp(&v[mid].ip, &ip, sizeof(ip)) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
+	return n ? bsearch(&k, v, n, sizeof(*v), cmp_nodeaddr) : NULL;
 }
 
 /* A managed pod with an IPv6 is one pol_v6_build lists. */

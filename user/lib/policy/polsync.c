@@ -25,28 +25,18 @@
 #include "lib/policy/polsync_int.h"
 #include "lib/policy/polsync_kv.h"
 
-static struct ep_state *ep_find(struct polsync *ps, uint32_t ip)
-{
-	size_t lo = 0, hi = ps->neps;
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-
-		if (ps->eps[mid].ip == ip)
-			return &ps->eps[mid];
-		if (ps->eps[mid].ip < ip)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
-}
-
 static int ep_cmp(const void *a, const void *b)
 {
 	const struct ep_state *x = a, *y = b;
 
 	return x->ip < y->ip ? -1 : x->ip > y->ip;
+}
+
+static struct ep_state *ep_find(struct polsync *ps, uint32_t ip)
+{
+	const struct ep_state k = { .ip = ip };
+
+	return ps->neps ? bsearch(&k, ps->eps, ps->neps, sizeof(*ps->eps), ep_cmp) : NULL;
 }
 
 /*
