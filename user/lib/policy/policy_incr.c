@@ -728,30 +728,23 @@ static int incr_reset(struct pol_incr *pi, const struct cluster *c, struct k8s_e
 
 /* ---- one update ---- */
 
-static int cmp_view_key(const struct k8s_object *o, const char *ns, const char *name)
+/* key (a k8s_meta: namespace, name) against an object of the view, sorted so. */
+static int cmp_view_key(const void *key, const void *obj)
 {
-	int d = pol_cmp_str(o->meta.ns, ns);
+	const struct k8s_meta *k = key, *m = &(*(const struct k8s_object *const *)obj)->meta;
+	int d = pol_cmp_str(k->ns, m->ns);
 
-	return d ? d : pol_cmp_str(o->meta.name, name);
+	return d ? d : pol_cmp_str(k->name, m->name);
 }
 
 static const struct k8s_object *view_find(const struct cluster *c, enum k8s_kind k, const char *ns,
 					  const char *name)
 {
-	size_t lo = 0, hi = c->n[k];
+	const struct k8s_meta key = { .ns = (char *)ns, .name = (char *)name };
+	struct k8s_object *const *o =
+		c->n[k] ? bsearch(&key, c->objs[k], c->n[k], sizeof(*c->objs[k]), cmp_view_key) : NULL;
 
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		int d = cmp_view_key(c->objs[k][mid], ns, name);
-
-		if (!d)
-			return c->objs[k][mid];
-		if (d < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
+	return o ? *o : NULL;
 }
 
 #define DPUSH(pi, arr, val)                                                                     \
