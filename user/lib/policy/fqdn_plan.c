@@ -20,33 +20,18 @@
 
 static const struct k8s_labels *ns_labels(const struct cluster *c, const char *ns)
 {
+	static const struct k8s_labels none;
+
 	for (size_t i = 0; i < c->n[K8S_NAMESPACE]; i++)
 		if (!strcmp(c->objs[K8S_NAMESPACE][i]->meta.name, ns))
 			return &c->objs[K8S_NAMESPACE][i]->meta.labels;
-	return NULL;
+	return &none;
 }
 
 static bool pod_live(const struct k8s_pod *p)
 {
 	return !p->host_network && (p->ip || p->has_ip6) && p->phase != K8S_POD_SUCCEEDED &&
 	       p->phase != K8S_POD_FAILED;
-}
-
-static bool subject_selects(const struct k8s_cnp *p, const struct k8s_pod *pod,
-			    const struct k8s_labels *nsl)
-{
-	static const struct k8s_labels none;
-
-	return (!p->subj_ns || k8s_selector_matches(p->subj_ns, nsl ? nsl : &none)) &&
-	       (!p->subj_pod || k8s_selector_matches(p->subj_pod, &pod->meta.labels));
-}
-
-static bool rule_names_domain(const struct k8s_cnp_rule *r)
-{
-	for (size_t i = 0; i < r->npeers; i++)
-		if (r->peers[i].ndomains)
-			return true;
-	return false;
 }
 
 /* The tiers' order: priority, then name (policy_cnp.c's), then rule order. */
@@ -204,7 +189,7 @@ int fqdn_plan_build(const struct cluster *c, const struct pol_result *pr, const 
 		const struct k8s_cnp *p = &c->objs[K8S_CLUSTERNETPOL][i]->cnp;
 
 		for (size_t r = 0; p->tier == K8S_CNP_ADMIN && r < p->negress; r++) {
-			if (!rule_names_domain(&p->egress[r]))
+			if (!pol_cnp_names_domain(&p->egress[r]))
 				continue;
 			if (XCNI_GROW(out->rules, out->nrules, rcap)) {
 				err = -ENOMEM;
@@ -235,7 +220,7 @@ int fqdn_plan_build(const struct cluster *c, const struct pol_result *pr, const 
 			const struct k8s_cnp *p = out->rules[r].cnp;
 			const struct k8s_cnp_rule *rule = &p->egress[out->rules[r].rule];
 
-			if (!subject_selects(p, pod, nsl))
+			if (!pol_cnp_selects(p, pod, nsl))
 				continue;
 			/* as policy_cnp.c's dir_fqdn: past these, a rule is not compiled */
 			if (j >= XCNI_FQDN_RULES_MAX)

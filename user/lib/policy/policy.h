@@ -165,6 +165,11 @@ struct pol_idprev {
 	uint32_t id;
 };
 
+/* qsort and bsearch comparators (policy_util.c): pol_idprev by labels, uint32_t, char *. */
+int pol_cmp_idprev(const void *a, const void *b);
+int pol_cmp_u32(const void *a, const void *b);
+int pol_cmp_strp(const void *a, const void *b);
+
 struct pol_opts {
 	const char *node_name; /* pods with spec.nodeName == this are local */
 	uint32_t node_ip; /* this node's InternalIP (network order) or 0 */
@@ -210,6 +215,11 @@ void pol_result_free(struct pol_result *r);
  * port, range, any port, any protocol) for peer. The tiers' compile reads
  * NetworkPolicy's entries back through the last two (policy_cnp.c).
  */
+/* A ClusterNetworkPolicy's subject holds pod (its namespace's labels nsl);
+ * a rule names a domain (domainNames): policy_cnp.c's, fqdn_plan.c's. */
+bool pol_cnp_selects(const struct k8s_cnp *p, const struct k8s_pod *pod,
+		     const struct k8s_labels *nsl);
+bool pol_cnp_names_domain(const struct k8s_cnp_rule *r);
 bool pol_lpm_match(const void *stored, const void *lookup, unsigned int plen);
 const struct pol_ep *pol_ep_find(const struct pol_result *r, uint32_t ip);
 uint32_t pol_ipcache_identity(const struct pol_result *r, uint32_t ip);

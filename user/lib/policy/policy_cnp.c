@@ -759,14 +759,6 @@ static int dir_prefixes(struct cnpctx *cc, struct out *o, struct vd *buf, size_t
 	return ret;
 }
 
-static bool names_domain(const struct k8s_cnp_rule *r)
-{
-	for (size_t i = 0; i < r->npeers; i++)
-		if (r->peers[i].ndomains)
-			return true;
-	return false;
-}
-
 /*
  * domainNames (egress): for the j-th rule of the pod's naming a domain (the
  * Admin tier's, in order; lib/policy/fqdn_plan.c numbers them alike), every
@@ -784,7 +776,7 @@ static int dir_fqdn(struct cnpctx *cc, struct out *o, struct vd *buf)
 		const struct k8s_cnp *p = cc->x->cnps[cc->rules[i].cnp];
 		struct peer pr;
 
-		if (p->tier != K8S_CNP_ADMIN || !names_domain(rule_of(cc, i)))
+		if (p->tier != K8S_CNP_ADMIN || !pol_cnp_names_domain(rule_of(cc, i)))
 			continue;
 		cc->cidr_dir = (uint8_t)(XCNI_POLCIDR_DIR_FQDN + j++);
 		ret = dir_prefixes(cc, o, buf, i + 1);
@@ -916,11 +908,19 @@ static int splice(struct pol_ep *ep, uint8_t dir, struct out *o)
 	return 0;
 }
 
-static bool subject_matches(const struct k8s_cnp *p, const struct k8s_pod *pod,
-			    const struct k8s_labels *ns_labels)
+bool pol_cnp_selects(const struct k8s_cnp *p, const struct k8s_pod *pod,
+		     const struct k8s_labels *nsl)
 {
-	return (!p->subj_ns || k8s_selector_matches(p->subj_ns, ns_labels)) &&
+	return (!p->subj_ns || k8s_selector_matches(p->subj_ns, nsl)) &&
 	       (!p->subj_pod || k8s_selector_matches(p->subj_pod, &pod->meta.labels));
+}
+
+bool pol_cnp_names_domain(const struct k8s_cnp_rule *r)
+{
+	for (size_t i = 0; i < r->npeers; i++)
+		if (r->peers[i].ndomains)
+			return true;
+	return false;
 }
 
 bool cnp_any_audit(const struct cluster *c)
@@ -990,7 +990,7 @@ int cnp_apply(const struct pol_ctx *x, const struct k8s_pod *pod, struct pol_ep 
 			const struct k8s_cnp *p = x->cnps[i];
 			size_t nr = in ? p->ningress : p->negress;
 
-			if (!nr || !subject_matches(p, pod, cc.ns_labels))
+			if (!nr || !pol_cnp_selects(p, pod, cc.ns_labels))
 				continue;
 			for (size_t r = 0; !ret && r < nr; r++) {
 				if (xcni_grow(&cc.rules, &cap, cc.nrules, sizeof(*cc.rules)))

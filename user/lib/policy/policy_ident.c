@@ -189,12 +189,6 @@ void pol_ident_label(const char *canon, char *out)
 		 (unsigned long long)pol_siphash(key, canon, n));
 }
 
-static int cmp_idprev(const void *a, const void *b)
-{
-	return strcmp(((const struct pol_idprev *)a)->labels,
-		      ((const struct pol_idprev *)b)->labels);
-}
-
 /* The number the previous allocation gave canon; 0: none. */
 static uint32_t idprev_find(const struct pol_opts *o, const char *canon)
 {
@@ -205,7 +199,7 @@ static uint32_t idprev_find(const struct pol_opts *o, const char *canon)
 	if (!o->nprev)
 		return 0;
 	pol_ident_label(canon, lab);
-	p = bsearch(&k, o->prev, o->nprev, sizeof(k), cmp_idprev);
+	p = bsearch(&k, o->prev, o->nprev, sizeof(k), pol_cmp_idprev);
 	return p && p->id >= XCNI_ID_MIN_LABELS && p->id < XCNI_ID_CIDR_BASE ? p->id : 0;
 }
 
@@ -359,7 +353,7 @@ static const struct k8s_pod *yields_to(const struct pol_ctx *x, const struct add
 	return NULL;
 }
 
-static void podname_set(struct xcni_podname *n, const struct k8s_pod *p)
+void pol_podname_set(struct xcni_podname *n, const struct k8s_pod *p)
 {
 	pol_copy_str(n->ns, sizeof(n->ns), p->meta.ns);
 	pol_copy_str(n->name, sizeof(n->name), p->meta.name);
@@ -384,7 +378,7 @@ static int contest_report(struct pol_ctx *x, const struct addr_ix *v, size_t n, 
 		c->ip = htonl(v[k].addr);
 		c->owner = k == own;
 		c->phase = q->phase;
-		podname_set(&c->name, q);
+		pol_podname_set(&c->name, q);
 		if (k == own)
 			x->pod_contested[v[k].i] = true;
 		else
@@ -416,8 +410,8 @@ static int yield_sort(struct pol_ctx *x, struct addr_ix *v, size_t n, size_t *ca
 		y = &r->yielded[r->nyielded++];
 		memset(y, 0, sizeof(*y));
 		y->ip = htonl(v[k].addr);
-		podname_set(&y->from, p);
-		podname_set(&y->to, to);
+		pol_podname_set(&y->from, p);
+		pol_podname_set(&y->to, to);
 		drop[v[k].i] = true;
 	}
 	for (size_t k = 0; k < n; k++)
@@ -897,9 +891,7 @@ int pol_build_ipcache(struct pol_ctx *x, struct k8s_error *err)
 				       nd->internal_ip6, o->underlay6);
 		pn = &r->podnames[r->npodnames++];
 		pn->ip = a;
-		pol_copy_str(pn->name.ns, sizeof(pn->name.ns), p->meta.ns);
-		pol_copy_str(pn->name.name, sizeof(pn->name.name), p->meta.name);
-		pol_copy_str(pn->name.node, sizeof(pn->name.node), p->node_name);
+		pol_podname_set(&pn->name, p);
 	}
 	qsort(r->podnames, r->npodnames, sizeof(*r->podnames), pol_cmp_podname);
 	for (size_t i = 1; i < r->npodnames; i++) {

@@ -125,20 +125,23 @@ void pol_incr_free(struct pol_incr *pi)
 	free(pi);
 }
 
-static int cmp_prev_labels(const void *a, const void *b)
-{
-	return strcmp(((const struct pol_idprev *)a)->labels,
-		      ((const struct pol_idprev *)b)->labels);
-}
-
+/* One more of the allocation a whole compile starts from; all of it dropped when out of memory. */
 static int prev_push(struct pol_incr *pi, size_t *cap, const char *labels, uint32_t id)
 {
 	char *l;
 
-	if (xcni_grow(&pi->prev, cap, pi->nprev, sizeof(*pi->prev)) || !(l = strdup(labels)))
+	if (xcni_grow(&pi->prev, cap, pi->nprev, sizeof(*pi->prev)) || !(l = strdup(labels))) {
+		prev_free(pi);
 		return -ENOMEM;
+	}
 	pi->prev[pi->nprev++] = (struct pol_idprev){ l, id };
 	return 0;
+}
+
+static void prev_sort(struct pol_incr *pi)
+{
+	if (pi->nprev)
+		qsort(pi->prev, pi->nprev, sizeof(*pi->prev), pol_cmp_idprev);
 }
 
 int pol_incr_seed(struct pol_incr *pi, const struct pol_idprev *prev, size_t n)
@@ -147,12 +150,9 @@ int pol_incr_seed(struct pol_incr *pi, const struct pol_idprev *prev, size_t n)
 
 	prev_free(pi);
 	for (size_t i = 0; i < n; i++)
-		if (prev_push(pi, &cap, prev[i].labels, prev[i].id)) {
-			prev_free(pi);
+		if (prev_push(pi, &cap, prev[i].labels, prev[i].id))
 			return -ENOMEM;
-		}
-	if (pi->nprev)
-		qsort(pi->prev, pi->nprev, sizeof(*pi->prev), cmp_prev_labels);
+	prev_sort(pi);
 	return 0;
 }
 
@@ -177,20 +177,15 @@ static int prev_keep(struct pol_incr *pi)
 		if (born)
 			continue;
 		pol_ident_label(r->identities[k].canon, lab);
-		if (prev_push(pi, &cap, lab, r->identities[k].id)) {
-			prev_free(pi);
+		if (prev_push(pi, &cap, lab, r->identities[k].id))
 			return -ENOMEM;
-		}
 	}
 	/* ... and the numbers that went in it: still in the maps until this
 	 * generation is written, so not free for the next one either. */
 	for (size_t i = 0; i < pi->d.nid_del; i++)
-		if (prev_push(pi, &cap, "", pi->d.id_del[i])) {
-			prev_free(pi);
+		if (prev_push(pi, &cap, "", pi->d.id_del[i]))
 			return -ENOMEM;
-		}
-	if (pi->nprev)
-		qsort(pi->prev, pi->nprev, sizeof(*pi->prev), cmp_prev_labels);
+	prev_sort(pi);
 	return 0;
 }
 
@@ -303,21 +298,17 @@ fail:
 	return -ENOMEM;
 }
 
+static int cmp_nodeaddr(const void *a, const void *b)
+{
+	return memcmp(&((const struct nodeaddr *)a)->ip, &((const struct nodeaddr *)b)->ip,
+		      sizeof(uint32_t));
+}
+
 static const struct nodeaddr *nodeaddr_find(const struct nodeaddr *v, size_t n, uint32_t ip)
 {
-	size_t lo = 0, hi = n;
+	const struct nodeaddr k = { .ip = ip };
 
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-
-		if (v[mid].ip == ip)
-			return &v[mid];
-		if (memcmp(&v[mid].ip, &ip, sizeof(ip)) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
+	return n ? bsearch(&k, v, n, sizeof(*v), cmp_nodeaddr) : NULL;
 }
 
 /* A managed pod with an IPv6 is one pol_v6_build lists. */
@@ -514,9 +505,7 @@ static void podname_of(const struct ipod *p, struct pol_podname *pn)
 {
 	memset(pn, 0, sizeof(*pn)); /* whole bytes: they are digested and written */
 	pn->ip = p->ip;
-	pol_copy_str(pn->name.ns, sizeof(pn->name.ns), p->pod->meta.ns);
-	pol_copy_str(pn->name.name, sizeof(pn->name.name), p->pod->meta.name);
-	pol_copy_str(pn->name.node, sizeof(pn->name.node), p->pod->node_name);
+	pol_podname_set(&pn->name, p->pod);
 }
 
 static uint64_t podname_digest(const struct xcni_podname *n)
@@ -739,30 +728,23 @@ static int incr_reset(struct pol_incr *pi, const struct cluster *c, struct k8s_e
 
 /* ---- one update ---- */
 
-static int cmp_view_key(const struct k8s_object *o, const char *ns, const char *name)
+/* key (a k8s_meta: namespace, name) against an object of the view, sorted so. */
+static int cmp_view_key(const void *key, const void *obj)
 {
-	int d = pol_cmp_str(o->meta.ns, ns);
+	const struct k8s_meta *k = key, *m = &(*(const struct k8s_object *const *)obj)->meta;
+	int d = pol_cmp_str(k->ns, m->ns);
 
-	return d ? d : pol_cmp_str(o->meta.name, name);
+	return d ? d : pol_cmp_str(k->name, m->name);
 }
 
 static const struct k8s_object *view_find(const struct cluster *c, enum k8s_kind k, const char *ns,
 					  const char *name)
 {
-	size_t lo = 0, hi = c->n[k];
+	const struct k8s_meta key = { .ns = (char *)ns, .name = (char *)name };
+	struct k8s_object *const *o =
+		c->n[k] ? bsearch(&key, c->objs[k], c->n[k], sizeof(*c->objs[k]), cmp_view_key) : NULL;
 
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		int d = cmp_view_key(c->objs[k][mid], ns, name);
-
-		if (!d)
-			return c->objs[k][mid];
-		if (d < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
+	return o ? *o : NULL;
 }
 
 #define DPUSH(pi, arr, val)                                                                     \

@@ -217,11 +217,12 @@ int pol_build_identities(struct pol_ctx *x);
  * yields (pol_pod_yields) taken out too, reported in x->r->yielded. 0 or
  * -ENOMEM. */
 int pol_resolve_contested(struct pol_ctx *x);
+/* A pod's name as xcni_podname holds it. */
+void pol_podname_set(struct xcni_podname *n, const struct k8s_pod *p);
 /* p (being deleted) yields the address it shares with live (pol_yield). */
 bool pol_pod_yields(const struct k8s_pod *p, const struct k8s_pod *live);
 void pol_ep_contest(struct pol_ep *ep);
-/* policy_util.c: comparators for qsort and bsearch (uint32_t; pol_entry, pol_cidr by key). */
-int pol_cmp_u32(const void *a, const void *b);
+/* policy_util.c: comparators for qsort and bsearch (pol_entry, pol_cidr by key). */
 int pol_cmp_entry_key(const void *a, const void *b);
 int pol_cmp_cidr_key(const void *a, const void *b);
 /* Sorted by cmp, the first element of each run of equal ones kept: the new

@@ -95,6 +95,17 @@ int pol_cmp_u32(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+int pol_cmp_idprev(const void *a, const void *b)
+{
+	return strcmp(((const struct pol_idprev *)a)->labels,
+		      ((const struct pol_idprev *)b)->labels);
+}
+
+int pol_cmp_strp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 int pol_cmp_entry_key(const void *a, const void *b)
 {
 	return memcmp(&((const struct pol_entry *)a)->key, &((const struct pol_entry *)b)->key,

@@ -25,28 +25,18 @@
 #include "lib/policy/polsync_int.h"
 #include "lib/policy/polsync_kv.h"
 
-static struct ep_state *ep_find(struct polsync *ps, uint32_t ip)
-{
-	size_t lo = 0, hi = ps->neps;
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-
-		if (ps->eps[mid].ip == ip)
-			return &ps->eps[mid];
-		if (ps->eps[mid].ip < ip)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
-}
-
 static int ep_cmp(const void *a, const void *b)
 {
 	const struct ep_state *x = a, *y = b;
 
 	return x->ip < y->ip ? -1 : x->ip > y->ip;
+}
+
+static struct ep_state *ep_find(struct polsync *ps, uint32_t ip)
+{
+	const struct ep_state k = { .ip = ip };
+
+	return ps->neps ? bsearch(&k, ps->eps, ps->neps, sizeof(*ps->eps), ep_cmp) : NULL;
 }
 
 /*
@@ -92,35 +82,105 @@ static int sweep_set(struct polsync *ps, int fd, const struct kvset *s, size_t e
 	return ret;
 }
 
+/*
+ * The pinned maps the writer opens, one row each: where its fd, size, entry
+ * count and mirror live in struct polsync (0: none; fd_policy, at 0, is
+ * no row's size or mirror) and what the mirror's records are. The three
+ * versioned maps come first (sweep).
+ */
+enum { MIR_NAMES = 1, MIR_KEPT = 2, MIR_V6 = 4 }; /* which reload reads a mirror */
+enum { MAP_NEEDED, MAP_OPTIONAL, MAP_QUIET }; /* absent: a failure, fd < 0, fd < 0 unsaid */
+#define PS_VERSIONED 3
+#define PS(f) offsetof(struct polsync, f)
+
+static const struct ps_map {
+	const char *pin;
+	size_t fd, max, cnt, set;
+	size_t ksz, vsz, ep_at, version_at;
+	int group, absent;
+} ps_maps[] = {
+	{ "xcni_policy", PS(fd_policy), PS(max_policy), PS(n_policy), 0,
+	  sizeof(struct xcni_polhash_key), sizeof(struct xcni_policy_val),
+	  offsetof(struct xcni_polhash_key, ep), offsetof(struct xcni_polhash_key, version), 0, 0 },
+	{ "xcni_polrange", PS(fd_polrange), PS(max_polrange), PS(n_polrange), 0,
+	  sizeof(struct xcni_policy_key), sizeof(struct xcni_policy_val),
+	  offsetof(struct xcni_policy_key, ep), offsetof(struct xcni_policy_key, version), 0, 0 },
+	{ "xcni_polcidr", PS(fd_polcidr), PS(max_polcidr), PS(n_polcidr), 0,
+	  sizeof(struct xcni_polcidr_key), sizeof(__u32), offsetof(struct xcni_polcidr_key, ep),
+	  offsetof(struct xcni_polcidr_key, version), 0, 0 },
+	{ "xcni_polep", PS(fd_polep), 0, 0, 0, 0, 0, 0, 0, 0, MAP_NEEDED },
+	{ "xcni_ipcache", PS(fd_ipcache), PS(max_ipcache), 0, PS(ipcache),
+	  sizeof(struct xcni_ipcache_key), sizeof(struct xcni_ipcache_val), 0, 0, MIR_NAMES, MAP_NEEDED },
+	{ "xcni_identity", PS(fd_identity), PS(max_identity), 0, PS(identity), sizeof(__u32),
+	  sizeof(struct xcni_idlabels), 0, 0, MIR_NAMES, MAP_NEEDED },
+	{ "xcni_polname", PS(fd_polname), PS(max_polname), 0, PS(polname), sizeof(__u32),
+	  sizeof(struct xcni_polname), 0, 0, MIR_NAMES, MAP_NEEDED },
+	{ "xcni_podname", PS(fd_podname), PS(max_podname), 0, PS(podname), sizeof(__u32),
+	  sizeof(struct xcni_podname), 0, 0, MIR_NAMES, MAP_NEEDED },
+	/* Synced by deltas too, so not dropped with the names; a failed write
+	 * may have left anything in them. */
+	{ "xcni_polsel", PS(fd_polsel), 0, 0, PS(polsel), sizeof(__u32), sizeof(struct xcni_polsel),
+	  0, 0, MIR_KEPT, MAP_NEEDED },
+	/* Absent under programs from before rule names. */
+	{ "xcni_rulename", PS(fd_rulename), 0, 0, PS(rulename), sizeof(struct xcni_rulename_key),
+	  sizeof(struct xcni_rulename), 0, 0, MIR_KEPT, MAP_QUIET },
+	{ "xcni_ipcache6", PS(fd_ipcache6), PS(max_ipcache6), 0, PS(ipcache6),
+	  sizeof(struct xcni_ipcache6_key), sizeof(struct xcni_ipcache_val), 0, 0, MIR_V6,
+	  MAP_OPTIONAL },
+	{ "xcni_polkey6", PS(fd_polkey6), PS(max_polkey6), 0, PS(polkey6), sizeof(struct xcni_in6),
+	  sizeof(__u32), 0, 0, MIR_V6, MAP_OPTIONAL },
+};
+
+#define PS_AT(ps, off, type) ((type *)((char *)(ps) + (off)))
+
+/* The mirrors of groups dropped and, with load, read again from their maps. */
+static int mirrors_reset(struct polsync *ps, int groups, bool load)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(ps_maps); i++) {
+		const struct ps_map *m = &ps_maps[i];
+		struct kvset *s = PS_AT(ps, m->set, struct kvset);
+		int fd = *PS_AT(ps, m->fd, int), err;
+
+		if (!(m->group & groups))
+			continue;
+		free(s->d);
+		*s = (struct kvset){ 0 };
+		if (load && fd >= 0 && (err = polsync_kvset_load(fd, m->ksz, m->vsz, s)))
+			return err;
+	}
+	return 0;
+}
+
+/* The cluster-wide maps as they are, for a whole diff. */
+static int mirrors_load(struct polsync *ps)
+{
+	int err = mirrors_reset(ps, MIR_NAMES | MIR_KEPT, true);
+
+	if (!err)
+		ps->mirror_stale = false;
+	return err;
+}
+
 /* Every entry of a version no pod uses deleted; -errno if one could not be. */
 static int sweep(struct polsync *ps, size_t *deleted)
 {
-	struct kvset pol = {}, range = {}, cidr = {};
-	int err, ret = 0;
+	struct kvset s[PS_VERSIONED] = {};
+	int err = 0, ret = 0;
 
 	/* Collected first: deleting while walking a trie restarts the walk. */
-	if ((err = polsync_kvset_load(ps->fd_policy, sizeof(struct xcni_polhash_key),
-	                              sizeof(struct xcni_policy_val), &pol)) ||
-	    (err = polsync_kvset_load(ps->fd_polrange, sizeof(struct xcni_policy_key),
-	                              sizeof(struct xcni_policy_val), &range)) ||
-	    (err = polsync_kvset_load(ps->fd_polcidr, sizeof(struct xcni_polcidr_key),
-	                              sizeof(__u32), &cidr)))
-		goto out;
-	if ((err = sweep_set(ps, ps->fd_policy, &pol, offsetof(struct xcni_polhash_key, ep),
-			     offsetof(struct xcni_polhash_key, version), &ps->n_policy, deleted)))
-		ret = err;
-	if ((err = sweep_set(ps, ps->fd_polrange, &range, offsetof(struct xcni_policy_key, ep),
-			     offsetof(struct xcni_policy_key, version), &ps->n_polrange, deleted)))
-		ret = err;
-	if ((err = sweep_set(ps, ps->fd_polcidr, &cidr, offsetof(struct xcni_polcidr_key, ep),
-			     offsetof(struct xcni_polcidr_key, version), &ps->n_polcidr, deleted)))
-		ret = err;
-	err = ret;
-out:
-	free(pol.d);
-	free(range.d);
-	free(cidr.d);
-	return err;
+	for (size_t i = 0; !err && i < PS_VERSIONED; i++)
+		err = polsync_kvset_load(*PS_AT(ps, ps_maps[i].fd, int), ps_maps[i].ksz,
+					 ps_maps[i].vsz, &s[i]);
+	for (size_t i = 0; !err && i < PS_VERSIONED; i++) {
+		const struct ps_map *m = &ps_maps[i];
+		int e = sweep_set(ps, *PS_AT(ps, m->fd, int), &s[i], m->ep_at, m->version_at,
+				  PS_AT(ps, m->cnt, size_t), deleted);
+
+		ret = e ? e : ret;
+	}
+	for (size_t i = 0; i < PS_VERSIONED; i++)
+		free(s[i].d);
+	return err ? err : ret;
 }
 
 /*
@@ -157,12 +217,6 @@ static int load_eps(struct polsync *ps)
 	return 0;
 }
 
-static int cmp_idprev(const void *a, const void *b)
-{
-	return strcmp(((const struct pol_idprev *)a)->labels,
-		      ((const struct pol_idprev *)b)->labels);
-}
-
 int polsync_identities(const struct polsync *ps, struct pol_idprev **out, size_t *n)
 {
 	const struct kvset *s = &ps->identity;
@@ -184,7 +238,7 @@ int polsync_identities(const struct polsync *ps, struct pol_idprev **out, size_t
 		v[m++] = (struct pol_idprev){ l, id };
 	}
 	if (m)
-		qsort(v, m, sizeof(*v), cmp_idprev);
+		qsort(v, m, sizeof(*v), pol_cmp_idprev);
 	*out = v;
 	*n = m;
 	return 0;
@@ -204,46 +258,29 @@ int polsync_open(const char *pin_dir, struct polsync **out)
 
 	if (!ps)
 		return -ENOMEM;
-	ps->fd_policy = ps->fd_polrange = ps->fd_polcidr = ps->fd_polep = ps->fd_ipcache = -1;
-	ps->fd_identity = ps->fd_polname = ps->fd_podname = ps->fd_polsel = -1;
-	ps->fd_ipcache6 = ps->fd_polkey6 = ps->fd_rulename = -1;
+	for (size_t i = 0; i < ARRAY_SIZE(ps_maps); i++)
+		*PS_AT(ps, ps_maps[i].fd, int) = -1;
 	ps->share = 100;
-	if ((err = ps->fd_policy = xcni_map_open_pinned(pin_dir, "xcni_policy", &ps->max_policy)) < 0 ||
-	    (err = ps->fd_polrange = xcni_map_open_pinned(pin_dir, "xcni_polrange", &ps->max_polrange)) < 0 ||
-	    (err = ps->fd_polcidr = xcni_map_open_pinned(pin_dir, "xcni_polcidr", &ps->max_polcidr)) < 0 ||
-	    (err = ps->fd_polep = xcni_map_open_pinned(pin_dir, "xcni_polep", NULL)) < 0 ||
-	    (err = ps->fd_ipcache = xcni_map_open_pinned(pin_dir, "xcni_ipcache", &ps->max_ipcache)) < 0 ||
-	    (err = ps->fd_identity = xcni_map_open_pinned(pin_dir, "xcni_identity", &ps->max_identity)) < 0 ||
-	    (err = ps->fd_polname = xcni_map_open_pinned(pin_dir, "xcni_polname", &ps->max_polname)) < 0 ||
-	    (err = ps->fd_podname = xcni_map_open_pinned(pin_dir, "xcni_podname", &ps->max_podname)) < 0 ||
-	    (err = ps->fd_polsel = xcni_map_open_pinned(pin_dir, "xcni_polsel", NULL)) < 0)
-		goto fail;
+	for (size_t i = 0; i < ARRAY_SIZE(ps_maps); i++) {
+		const struct ps_map *m = &ps_maps[i];
+		int *fd = PS_AT(ps, m->fd, int);
+
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, m->pin);
+		if (m->absent == MAP_QUIET && access(path, F_OK))
+			continue;
+		*fd = xcni_map_open_pinned(pin_dir, m->pin, m->max ? PS_AT(ps, m->max, size_t) : NULL);
+		if (*fd < 0 && m->absent == MAP_NEEDED) {
+			err = *fd;
+			goto fail;
+		}
+		if (m->cnt)
+			polsync_kvset_count_keys(*fd, m->ksz, PS_AT(ps, m->cnt, size_t));
+	}
 	/* What an earlier agent left: kept, and replaced by the first apply. */
 	ps->need_full = true;
-	if ((err = polsync_mirrors_load(ps)) || (err = load_eps(ps)))
+	if ((err = mirrors_load(ps)) || (err = load_eps(ps)) ||
+	    (err = mirrors_reset(ps, MIR_V6, true)))
 		goto fail;
-	/* IPv6's maps: what an earlier agent left, replaced by the first apply. */
-	ps->fd_ipcache6 = xcni_map_open_pinned(pin_dir, "xcni_ipcache6", &ps->max_ipcache6);
-	ps->fd_polkey6 = xcni_map_open_pinned(pin_dir, "xcni_polkey6", &ps->max_polkey6);
-	if (ps->fd_ipcache6 >= 0 &&
-	    (err = polsync_kvset_load(ps->fd_ipcache6, sizeof(struct xcni_ipcache6_key),
-	                              sizeof(struct xcni_ipcache_val), &ps->ipcache6)))
-		goto fail;
-	if (ps->fd_polkey6 >= 0 &&
-	    (err = polsync_kvset_load(ps->fd_polkey6, sizeof(struct xcni_in6), sizeof(__u32),
-	                              &ps->polkey6)))
-		goto fail;
-	/* Quietly absent under programs from before rule names. */
-	snprintf(path, sizeof(path), "%s/xcni_rulename", pin_dir);
-	if (!access(path, F_OK))
-		ps->fd_rulename = xcni_map_open_pinned(pin_dir, "xcni_rulename", NULL);
-	if (ps->fd_rulename >= 0 &&
-	    (err = polsync_kvset_load(ps->fd_rulename, sizeof(struct xcni_rulename_key),
-	                              sizeof(struct xcni_rulename), &ps->rulename)))
-		goto fail;
-	polsync_kvset_count_keys(ps->fd_policy, sizeof(struct xcni_polhash_key), &ps->n_policy);
-	polsync_kvset_count_keys(ps->fd_polrange, sizeof(struct xcni_policy_key), &ps->n_polrange);
-	polsync_kvset_count_keys(ps->fd_polcidr, sizeof(struct xcni_polcidr_key), &ps->n_polcidr);
 	/* A crash between writing a version and flipping to it leaves entries no
 	 * pod uses; they must go before that version is written again. */
 	if (sweep(ps, &swept))
@@ -266,25 +303,13 @@ void polsync_free(struct polsync *ps)
 	for (size_t i = 0; i < ps->neps; i++)
 		polsync_ep_clear(&ps->eps[i]);
 	free(ps->eps);
-	polsync_mirrors_free(ps);
-	free(ps->polsel.d);
-	free(ps->ipcache6.d);
-	free(ps->polkey6.d);
-	free(ps->rulename.d);
-	if (ps->fd_rulename >= 0)
-		close(ps->fd_rulename);
-	if (ps->fd_ipcache6 >= 0)
-		close(ps->fd_ipcache6);
-	if (ps->fd_polkey6 >= 0)
-		close(ps->fd_polkey6);
+	mirrors_reset(ps, MIR_NAMES | MIR_KEPT | MIR_V6, false);
 	free(ps->del);
 	free(ps->delc);
 	free(ps->over);
-	int fds[] = { ps->fd_policy, ps->fd_polrange, ps->fd_polcidr, ps->fd_polep, ps->fd_ipcache,
-		      ps->fd_identity, ps->fd_polname, ps->fd_podname, ps->fd_polsel };
-	for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
-		if (fds[i] >= 0)
-			close(fds[i]);
+	for (size_t i = 0; i < ARRAY_SIZE(ps_maps); i++)
+		if (*PS_AT(ps, ps_maps[i].fd, int) >= 0)
+			close(*PS_AT(ps, ps_maps[i].fd, int));
 	free(ps);
 }
 
@@ -369,7 +394,7 @@ static int apply(struct polsync *ps, const struct pol_result *r, const struct po
 		msg[0] = '\0';
 	if (!delta && !r->ipcache && r->nipcache)
 		return -EINVAL; /* a whole diff needs the whole result */
-	if (!delta && ps->mirror_stale && (err = polsync_mirrors_load(ps)))
+	if (!delta && ps->mirror_stale && (err = mirrors_load(ps)))
 		return err;
 	/* A version is written only once it is known empty: what a failed
 	 * apply left under versions no pod uses (or a cleanup not run) goes
@@ -384,6 +409,11 @@ static int apply(struct polsync *ps, const struct pol_result *r, const struct po
 	_Static_assert(offsetof(struct pol_ep, ip) == 0, "pol_ep's key is its first field");
 	if (!delta && (err = polsync_idl_build(r, &b)))
 		return err;
+	/* A delta: the compiler says what changed, the mirrors no longer follow. */
+	if (delta) {
+		ps->mirror_stale = true;
+		mirrors_reset(ps, MIR_NAMES, false);
+	}
 	if ((err = delta ? polsync_names_delta(ps, r, d, m, st, &b.mv) :
 			   polsync_names_whole(ps, r, st, &b)))
 		goto out;
@@ -591,20 +621,9 @@ int polsync_apply6(struct polsync *ps, const struct pol_v6 *v, struct polsync_st
 
 	st->polkey6_waiting = 0;
 
-	if (ps->v6_stale) {
-		free(ps->ipcache6.d);
-		free(ps->polkey6.d);
-		ps->ipcache6 = ps->polkey6 = (struct kvset){ 0 };
-		if ((ps->fd_ipcache6 >= 0 &&
-		     (err = polsync_kvset_load(ps->fd_ipcache6, sizeof(struct xcni_ipcache6_key),
-		                               sizeof(struct xcni_ipcache_val), &ps->ipcache6))) ||
-		    (ps->fd_polkey6 >= 0 &&
-		     (err = polsync_kvset_load(ps->fd_polkey6, sizeof(struct xcni_in6),
-		                               sizeof(__u32), &ps->polkey6))))
-			return err;
-		ps->v6_stale = false;
-	}
-
+	if (ps->v6_stale && (err = mirrors_reset(ps, MIR_V6, true)))
+		return err;
+	ps->v6_stale = false;
 	if (ps->fd_ipcache6 >= 0) {
 		/* polsync_plan6's closed namespaces: their addresses left out. */
 		struct pol_ipc6 *keep = ps->c6.n ? malloc((v->nipc + 1) * sizeof(*keep)) : NULL;

@@ -159,9 +159,6 @@ int polsync_write_pods(struct polsync *ps, const struct pol_result *r, const str
 		       struct apply_bufs *b);
 
 /* polsync_names.c: the ipcache, identities and names. */
-/* ipcache, identity, polname, podname, polsel, rulename: what the maps hold, read again. */
-int polsync_mirrors_load(struct polsync *ps);
-void polsync_mirrors_free(struct polsync *ps);
 /* The identities' labels as xcni_identity holds them (b->idl). */
 int polsync_idl_build(const struct pol_result *r, struct apply_bufs *b);
 /* Identities and names, whole: the ipcache's early part, every name map, the selectors. */

@@ -20,49 +20,6 @@
 #include "lib/policy/polsync_int.h"
 #include "lib/policy/polsync_kv.h"
 
-void polsync_mirrors_free(struct polsync *ps)
-{
-	free(ps->ipcache.d);
-	free(ps->identity.d);
-	free(ps->polname.d);
-	free(ps->podname.d);
-	ps->ipcache.d = ps->identity.d = ps->polname.d = ps->podname.d = NULL;
-	ps->ipcache.n = ps->identity.n = ps->polname.n = ps->podname.n = 0;
-}
-
-/* The cluster-wide maps as they are, for a whole diff. */
-int polsync_mirrors_load(struct polsync *ps)
-{
-	int err;
-
-	polsync_mirrors_free(ps);
-	if ((err = polsync_kvset_load(ps->fd_ipcache, sizeof(struct xcni_ipcache_key),
-	                              sizeof(struct xcni_ipcache_val), &ps->ipcache)) ||
-	    (err = polsync_kvset_load(ps->fd_identity, sizeof(__u32), sizeof(struct xcni_idlabels),
-	                              &ps->identity)) ||
-	    (err = polsync_kvset_load(ps->fd_polname, sizeof(__u32), sizeof(struct xcni_polname),
-	                              &ps->polname)) ||
-	    (err = polsync_kvset_load(ps->fd_podname, sizeof(__u32), sizeof(struct xcni_podname),
-	                              &ps->podname)))
-		return err;
-	/* Synced by deltas too, so not freed with the others; a failed write
-	 * may have left anything in them. */
-	free(ps->polsel.d);
-	ps->polsel.d = NULL;
-	if ((err = polsync_kvset_load(ps->fd_polsel, sizeof(__u32), sizeof(struct xcni_polsel),
-	                              &ps->polsel)))
-		return err;
-	if (ps->fd_rulename >= 0) {
-		free(ps->rulename.d);
-		ps->rulename.d = NULL;
-		if ((err = polsync_kvset_load(ps->fd_rulename, sizeof(struct xcni_rulename_key),
-		                              sizeof(struct xcni_rulename), &ps->rulename)))
-			return err;
-	}
-	ps->mirror_stale = false;
-	return 0;
-}
-
 /*
  * A map of names synced to what fits of want (polsync_kvset_names_fit), deletes first. Its
  * failures (a map not preallocated may fail an insert under memory
@@ -331,13 +288,6 @@ int polsync_delta_write(struct polsync *ps, const struct pol_delta *d, int phase
 	return 0;
 }
 
-static int cmp_u32(const void *a, const void *b)
-{
-	__u32 x = *(const __u32 *)a, y = *(const __u32 *)b;
-
-	return (x > y) - (x < y);
-}
-
 /*
  * A whole apply's ipcache in the order a number's meaning allows (DESIGN.md:
  * "A number keeps its meaning"). An identity the maps do not hold, or hold
@@ -380,14 +330,14 @@ static int ipc_order(struct polsync *ps, const struct pol_result *r, struct pol_
 		if (m)
 			renamed[nr++] = id;
 	}
-	qsort(born, nb, sizeof(*born), cmp_u32);
-	qsort(renamed, nr, sizeof(*renamed), cmp_u32);
+	qsort(born, nb, sizeof(*born), pol_cmp_u32);
+	qsort(renamed, nr, sizeof(*renamed), pol_cmp_u32);
 	for (size_t j = 0; j < ps->ipcache.n; j++) {
 		unsigned char *c = KV_REC(&ps->ipcache, j);
 		struct xcni_ipcache_val v;
 
 		memcpy(&v, c + ps->ipcache.ksz, sizeof(v));
-		if (nr && bsearch(&v.identity, renamed, nr, sizeof(*renamed), cmp_u32)) {
+		if (nr && bsearch(&v.identity, renamed, nr, sizeof(*renamed), pol_cmp_u32)) {
 			if ((err = polsync_kv_map_del(ps->fd_ipcache, c, "apply-ipcache-del")) &&
 			    err != -ENOENT)
 				goto out;
@@ -400,7 +350,7 @@ static int ipc_order(struct polsync *ps, const struct pol_result *r, struct pol_
 	}
 	ps->ipcache.n = w;
 	for (size_t i = 0; i < r->nipcache; i++) {
-		bool b = nb && bsearch(&r->ipcache[i].val.identity, born, nb, sizeof(*born), cmp_u32);
+		bool b = nb && bsearch(&r->ipcache[i].val.identity, born, nb, sizeof(*born), pol_cmp_u32);
 
 		if (b)
 			(*late)[(*nlate)++] = r->ipcache[i];
@@ -455,9 +405,6 @@ int polsync_names_delta(struct polsync *ps, const struct pol_result *r, const st
 {
 	int err;
 
-	/* The compiler says what changed: the mirrors no longer follow. */
-	ps->mirror_stale = true;
-	polsync_mirrors_free(ps);
 	for (size_t i = 0; i < r->neps; i++) {
 		struct ep_state *cur = m[i].cur;
 

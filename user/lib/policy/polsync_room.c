@@ -21,14 +21,9 @@ void polsync_ns_closure_clear(struct ns_closure *c)
 	*c = (struct ns_closure){ 0 };
 }
 
-static int cmp_strp(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
 bool polsync_ns_closure_has(const struct ns_closure *c, const char *ns)
 {
-	return c->n && ns && bsearch(&ns, c->ns, c->n, sizeof(char *), cmp_strp);
+	return c->n && ns && bsearch(&ns, c->ns, c->n, sizeof(char *), pol_cmp_strp);
 }
 
 /* The qsort context of the room decisions (qsort has none). */
@@ -300,7 +295,7 @@ static int closure_choose(struct ipc_ns *v, size_t nv, size_t excess, struct ns_
 		for (size_t j = g[k].start; j < g[k].start + g[k].n; j++)
 			drop[v[j].i] = true;
 	}
-	qsort(c->ns, c->n, sizeof(char *), cmp_strp);
+	qsort(c->ns, c->n, sizeof(char *), pol_cmp_strp);
 	c->addrs = cut;
 	err = 0;
 out:

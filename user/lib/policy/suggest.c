@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "lib/policy/policy.h"
 #include "lib/policy/suggest.h"
 #include "lib/system/proto.h"
 #include "lib/system/util.h"
@@ -430,11 +431,6 @@ static int flow_rules(struct sug_build *b, const struct sug_flow *f, size_t *nsk
 	return err;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
 /* obj's values in the order of their keys, as a new array. */
 static json_t *sorted_values(json_t *obj)
 {
@@ -450,7 +446,7 @@ static json_t *sorted_values(json_t *obj)
 	}
 	json_object_foreach(obj, k, v)
 		keys[i++] = k;
-	qsort(keys, n, sizeof(*keys), cmp_str);
+	qsort(keys, n, sizeof(*keys), pol_cmp_strp);
 	for (i = 0; i < n; i++)
 		json_array_append(arr, json_object_get(obj, keys[i]));
 	free(keys);
