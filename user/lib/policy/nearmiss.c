@@ -772,34 +772,25 @@ size_t pol_nm_join(const struct pol_nm_list *l, bool empty_only, char *buf, size
 	return k;
 }
 
-int pol_nm_budgeted(struct pol_nm_budget *b, const char *key, uint64_t now_ns,
-		    const struct cluster *c, const struct k8s_pod *self,
-		    const struct k8s_pod *other, enum nm_part dir, uint8_t proto, uint16_t port)
+enum nm_gate pol_nm_gate(struct pol_nm_budget *b, const char *key, uint64_t now_ns)
 {
-	struct pol_nm_list l;
-	uint64_t t0;
-	int err;
-
 	if (!strcmp(key, b->key))
-		return 1;
+		return NM_KEPT;
 	if (now_ns - b->window_ns >= 1000000000ull) {
 		b->window_ns = now_ns;
 		b->spent_ns = 0;
 	}
-	if (b->spent_ns >= b->limit_ns) {
-		b->skipped++;
-		return 0;
-	}
-	t0 = xcni_mono_ns();
-	err = pol_nm_near_misses(c, NULL, self, other, dir, proto, port, &l);
-	b->spent_ns += xcni_mono_ns() - t0;
+	if (b->spent_ns < b->limit_ns)
+		return NM_WALK;
+	b->skipped++;
+	return NM_SKIP;
+}
+
+int pol_nm_charge(struct pol_nm_budget *b, const char *key, uint64_t t0_ns, int err)
+{
+	b->spent_ns += xcni_mono_ns() - t0_ns;
 	b->walks++;
-	if (err) {
-		b->key[0] = '\0'; /* out of memory: asked again next time */
-		return err;
-	}
-	snprintf(b->key, sizeof(b->key), "%s", key);
-	pol_nm_join(&l, false, b->text, sizeof(b->text));
-	pol_nm_list_free(&l);
-	return 1;
+	/* Out of memory: not kept, asked again next time. */
+	snprintf(b->key, sizeof(b->key), "%s", err ? "" : key);
+	return err ?: NM_KEPT;
 }
