@@ -49,7 +49,7 @@ static int identity_show(const struct ctl_ctx *c, const char *get)
 		if ((get && reserved[i] != want) || !filter_match(&f, &r))
 			continue;
 		pt_uint(t, reserved[i]);
-		pt_str(t, reserved_identity(reserved[i]));
+		pt_str(t, xcni_reserved_identity(reserved[i]));
 	}
 	for (i = 0; i < n; i++) {
 		char labels[sizeof(recs[i].l.labels) + 1];
