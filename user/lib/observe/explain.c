@@ -538,23 +538,26 @@ struct side {
 	size_t off;
 };
 
-static void walk_add(struct side *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void walk_add(struct side *s, const char *fmt, ...)
+/* Appends to buf (size bytes, *o used); full: cut short (a verdict stays right). */
+static void buf_add(char *buf, size_t size, size_t *o, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void buf_add(char *buf, size_t size, size_t *o, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
 
-	if (s->off >= sizeof(s->walk))
-		return; /* full: the verdict is still right, the trace cut short */
-	if (s->off)
-		s->off += snprintf(s->walk + s->off, sizeof(s->walk) - s->off, "; ");
-	if (s->off >= sizeof(s->walk))
+	if (*o >= size)
 		return;
 	va_start(ap, fmt);
-	n = vsnprintf(s->walk + s->off, sizeof(s->walk) - s->off, fmt, ap);
+	n = vsnprintf(buf + *o, size - *o, fmt, ap);
 	va_end(ap);
-	s->off += n > 0 ? (size_t)n : 0;
+	*o += n > 0 ? (size_t)n : 0;
 }
+
+/* A lookup into the side's trace, "; "-separated. */
+#define walk_add(s, ...)                                                              \
+	(buf_add((s)->walk, sizeof((s)->walk), &(s)->off, "%s", (s)->off ? "; " : ""),    \
+	 buf_add((s)->walk, sizeof((s)->walk), &(s)->off, __VA_ARGS__))
 
 /* "tcp/80", "tcp/any", "any": the protocol and port a lookup key asks for. */
 static const char *key_pp(__u8 proto, __u16 port_be, char *buf, size_t len)
@@ -1117,21 +1120,6 @@ static const char *rule_words(const struct node_maps *m, __u32 policy_id, __u16 
 	return buf;
 }
 
-static void tiers_add(char *buf, size_t size, size_t *o, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static void tiers_add(char *buf, size_t size, size_t *o, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (*o >= size)
-		return; /* full: cut short */
-	va_start(ap, fmt);
-	n = vsnprintf(buf + *o, size - *o, fmt, ap);
-	va_end(ap);
-	*o += n > 0 ? (size_t)n : 0;
-}
-
 /*
  * The walk the compiler made for this side, read back from the entry that
  * decides (its tier, and the Pass it went through, XCNI_POLV_PASS): Admin,
@@ -1178,7 +1166,7 @@ static void tier_walk(const struct node_maps *m, struct side *s, const char *who
 		rule_words(m, pass.policy_id, pass.rule, pass.name, pw, sizeof(pw));
 	}
 	rule_words(m, s->hit.policy_id, s->hit.rule, s->rule_name, dw, sizeof(dw));
-#define STEP(...) tiers_add(s->tiers, sizeof(s->tiers), &o, __VA_ARGS__)
+#define STEP(...) buf_add(s->tiers, sizeof(s->tiers), &o, __VA_ARGS__)
 	if (tier == XCNI_TIER_ADMIN) {
 		STEP("Admin: %s %s: decides", dw, act);
 		return;
@@ -1209,12 +1197,8 @@ static void tier_walk(const struct node_maps *m, struct side *s, const char *who
 
 /* The sentence for one side: "allow: ..." or "deny: ...". */
 static void side_text(struct ptable *t, const struct side *s, const struct flow_end *pod,
-		      const char *flag)
+		      const char *who, const char *flag)
 {
-	char a[INET6_ADDRSTRLEN];
-	const char *who = pod->pod[0] ? pod->pod :
-			  pod->v6 ? inet_ntop(AF_INET6, pod->ip6, a, sizeof(a)) : ip_str(pod->ip, a);
-
 	switch (s->why) {
 	case WHY_SELF:
 		pt_strf(t, "allow: a pod's traffic to itself never leaves it");
@@ -1270,7 +1254,7 @@ static void side_row(struct ptable *t, const struct node_maps *m, struct side *s
 			  pod->v6 ? inet_ntop(AF_INET6, pod->ip6, a, sizeof(a)) : ip_str(pod->ip, a);
 	static const char *const tw[] = { "networkpolicy", "admin", "baseline", "default" };
 
-	side_text(t, s, pod, flag);
+	side_text(t, s, pod, who, flag);
 	tier_walk(m, s, who);
 	pt_str(t, s->tiers[0] ? s->tiers : NULL);
 	pt_str(t, side_decided(s) ? (side_allows(s) ? "allow" : "deny") : NULL);
