@@ -310,8 +310,9 @@ static bool ip6_of_key(const struct node_maps *m, __u32 key, __u8 a[16])
 	return false;
 }
 
-/* The key a node's podname holds pod "ns/name" under: found? */
-static bool podname_key(const struct node_maps *m, const char *arg, __u32 *out)
+/* The key a node's podname holds pod "ns/name" under (v6only: one in 0.0.0.0/8,
+ * an IPv6-only pod's): found? */
+static bool podname_key(const struct node_maps *m, const char *arg, bool v6only, __u32 *out)
 {
 	const char *sl = strchr(arg, '/');
 	struct xcni_podname pn;
@@ -320,7 +321,8 @@ static bool podname_key(const struct node_maps *m, const char *arg, __u32 *out)
 	while (sl && bpf_map_get_next_key(m->podname, prev, &next) == 0) {
 		key = next;
 		prev = &key;
-		if (!bpf_map_lookup_elem(m->podname, &key, &pn) &&
+		if (!(v6only && (ntohl(key) & XCNI_POLKEY6_MASK)) &&
+		    !bpf_map_lookup_elem(m->podname, &key, &pn) &&
 		    strlen(pn.ns) == (size_t)(sl - arg) && !strncmp(pn.ns, arg, sl - arg) &&
 		    !strcmp(pn.name, sl + 1)) {
 			*out = key;
@@ -361,7 +363,7 @@ static int flow_end_resolve6(const struct node_maps *const *ms, size_t nms, cons
 				named = ms[i];
 	} else {
 		for (size_t i = 0; i < nms && !named; i++) {
-			if (!podname_key(ms[i], arg, &key))
+			if (!podname_key(ms[i], arg, false, &key))
 				continue;
 			known = true;
 			if (ip6_of_key(ms[i], key, e->ip6))
@@ -396,25 +398,10 @@ static int flow_end_resolve6(const struct node_maps *const *ms, size_t nms, cons
  */
 bool explain_end_is_v6(const struct node_maps *m, const char *arg)
 {
-	const char *sl = strchr(arg, '/');
-	struct xcni_podname pn;
-	__u32 key, next, *prev = NULL;
 	__u8 a[16], fam = addr_parse(arg, a);
+	__u32 key;
 
-	if (fam)
-		return fam == XCNI_AF_INET6;
-	if (!sl)
-		return false;
-	while (bpf_map_get_next_key(m->podname, prev, &next) == 0) {
-		key = next;
-		prev = &key;
-		if (!(ntohl(key) & XCNI_POLKEY6_MASK) &&
-		    bpf_map_lookup_elem(m->podname, &key, &pn) == 0 &&
-		    strlen(pn.ns) == (size_t)(sl - arg) && !strncmp(pn.ns, arg, sl - arg) &&
-		    !strcmp(pn.name, sl + 1))
-			return true;
-	}
-	return false;
+	return fam ? fam == XCNI_AF_INET6 : podname_key(m, arg, true, &key);
 }
 
 const struct node_maps *explain_maps_of(const struct node_maps *m, const char *node,
@@ -466,7 +453,7 @@ int explain_end_resolve(const struct node_maps *m, const struct node_maps *alt, 
 	} else if (!sl || sl == arg || !sl[1]) {
 		say(m, "%s: not a pod (NAMESPACE/NAME) or an IPv4 address", arg);
 		return -EINVAL;
-	} else if (!podname_key(m, arg, &e->ip)) {
+	} else if (!podname_key(m, arg, false, &e->ip)) {
 		say(m, "%s: no such pod in the cluster state xcnid holds", arg);
 		return -ENOENT;
 	}
