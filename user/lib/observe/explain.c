@@ -525,26 +525,10 @@ struct side {
 	size_t off;
 };
 
-/* Appends to buf (size bytes, *o used); full: cut short (a verdict stays right). */
-static void buf_add(char *buf, size_t size, size_t *o, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static void buf_add(char *buf, size_t size, size_t *o, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (*o >= size)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(buf + *o, size - *o, fmt, ap);
-	va_end(ap);
-	*o += n > 0 ? (size_t)n : 0;
-}
-
-/* A lookup into the side's trace, "; "-separated. */
+/* A lookup into the side's trace, "; "-separated; full: cut short (the verdict stays right). */
 #define walk_add(s, ...)                                                              \
-	(buf_add((s)->walk, sizeof((s)->walk), &(s)->off, "%s", (s)->off ? "; " : ""),    \
-	 buf_add((s)->walk, sizeof((s)->walk), &(s)->off, __VA_ARGS__))
+	(xcni_bufadd((s)->walk, sizeof((s)->walk), &(s)->off, "%s", (s)->off ? "; " : ""),    \
+	 xcni_bufadd((s)->walk, sizeof((s)->walk), &(s)->off, __VA_ARGS__))
 
 /* "tcp/80", "tcp/any", "any": the protocol and port a lookup key asks for. */
 static const char *key_pp(__u8 proto, __u16 port_be, char *buf, size_t len)
@@ -1153,7 +1137,7 @@ static void tier_walk(const struct node_maps *m, struct side *s, const char *who
 		rule_words(m, pass.policy_id, pass.rule, pass.name, pw, sizeof(pw));
 	}
 	rule_words(m, s->hit.policy_id, s->hit.rule, s->rule_name, dw, sizeof(dw));
-#define STEP(...) buf_add(s->tiers, sizeof(s->tiers), &o, __VA_ARGS__)
+#define STEP(...) xcni_bufadd(s->tiers, sizeof(s->tiers), &o, __VA_ARGS__)
 	if (tier == XCNI_TIER_ADMIN) {
 		STEP("Admin: %s %s: decides", dw, act);
 		return;
