@@ -67,7 +67,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_ASSERT(!parse_uint(buf, 65535, &v) && (unsigned long)atol(buf) == v);
 	}
 	if (!parse_identity(s, &id) && s[0] == 'r')
-		FUZZ_ASSERT(reserved_identity(id) && !strcmp(reserved_identity(id), s));
+		FUZZ_ASSERT(xcni_reserved_identity(id) && !strcmp(xcni_reserved_identity(id), s));
 	if (!reason_by_name(s, &r))
 		FUZZ_ASSERT(xcni_reason_info(r) && !strcmp(xcni_reason_info(r)->name, s));
 	if (!parse_port_proto(s, &proto, &port)) {

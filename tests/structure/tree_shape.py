@@ -83,7 +83,7 @@ PREFIXES = {
                "cidr", "killpoint", "version", "outfmt", "print", "redact", "tunnel", "http",
                "srclim"],
     "cluster": ["k8s", "kj", "store", "manifest", "kubeconfig"],
-    "observe": ["flows", "flow", "fg", "flowgraph", "vocab", "ctstat", "agent_status",
+    "observe": ["flows", "flow", "fg", "flowgraph", "vocab", "ctstat", "agent_status", "explain",
                 "reasons", "xcni"],
     "policy": ["policy", "pol", "polsync", "cnp", "prefilter", "fqdn", "xcni"],
     "services": ["svc", "svcsync", "maglev", "extfe"],

@@ -604,21 +604,22 @@ void flowd_set_store(struct flowd *d, struct store *st)
 static void set_near_misses(struct flowd *d, struct flow_rec *r, bool in)
 {
 	const struct flow_peer *self = in ? &r->dst : &r->src, *other = in ? &r->src : &r->dst;
-	const struct k8s_object *so, *oo = NULL;
-	struct cluster c;
 	char key[sizeof(d->nm.key)];
+	uint64_t t0 = xcni_mono_ns();
+	int gate;
 
-	if (!d->st || !self->ns || !self->pod ||
-	    !(so = store_get(d->st, K8S_POD, self->ns, self->pod)))
+	if (!d->st || !self->ns || !self->pod)
 		return;
 	snprintf(key, sizeof(key), "%d|%s/%s|%s/%s|%u|%u|%llu", in, self->ns, self->pod,
 		 other->ns ?: "", other->pod ?: "", r->key.proto, r->key.dport,
 		 (unsigned long long)store_version(d->st));
-	if (other->ns && other->pod)
-		oo = store_get(d->st, K8S_POD, other->ns, other->pod);
-	store_view(d->st, &c);
-	if (pol_nm_budgeted(&d->nm, key, xcni_mono_ns(), &c, &so->pod, oo ? &oo->pod : NULL,
-			    in ? NM_INGRESS : NM_EGRESS, r->key.proto, r->key.dport) == 1)
+	gate = pol_nm_gate(&d->nm, key, t0);
+	if (gate == NM_WALK)
+		gate = pol_nm_charge(&d->nm, key, t0,
+				     flowd_near_misses(d, self->ns, self->pod, other->ns, other->pod,
+						       in, r->key.proto, r->key.dport, d->nm.text,
+						       sizeof(d->nm.text)));
+	if (gate == NM_KEPT)
 		flows_set_str(d->fl, &r->near_misses, d->nm.text[0] ? d->nm.text : NULL);
 }
 

@@ -42,17 +42,6 @@ int parse_uint(const char *s, unsigned long max, unsigned long *v)
 	return 0;
 }
 
-const char *reserved_identity(__u32 id)
-{
-	switch (id) {
-	case XCNI_ID_HOST: return "reserved:host";
-	case XCNI_ID_WORLD: return "reserved:world";
-	case XCNI_ID_UNMANAGED: return "reserved:unmanaged";
-	case XCNI_ID_REMOTE_NODE: return "reserved:remote-node";
-	}
-	return NULL;
-}
-
 int parse_identity(const char *s, __u32 *id)
 {
 	static const __u32 reserved[] = { XCNI_ID_HOST, XCNI_ID_WORLD, XCNI_ID_UNMANAGED,
@@ -60,7 +49,7 @@ int parse_identity(const char *s, __u32 *id)
 	unsigned long v;
 
 	for (size_t i = 0; i < ARRAY_SIZE(reserved); i++)
-		if (!strcmp(s, reserved_identity(reserved[i]))) {
+		if (!strcmp(s, xcni_reserved_identity(reserved[i]))) {
 			*id = reserved[i];
 			return 0;
 		}
@@ -86,34 +75,11 @@ int reason_by_name(const char *name, int *reason)
 /* "80/TCP", "53/udp", "9/sctp", "icmp": what the first packet carries. */
 int parse_port_proto(const char *s, __u8 *proto, __u16 *port)
 {
-	static const struct { const char *name; __u8 proto; } protos[] = {
-		{ "tcp", IPPROTO_TCP }, { "udp", IPPROTO_UDP }, { "sctp", IPPROTO_SCTP },
-	};
-	const char *sl = strchr(s, '/');
-	unsigned long v;
-	char *end;
+	int err = explain_port_proto(s, proto, port);
 
-	if (!strcasecmp(s, "icmp")) {
-		*proto = IPPROTO_ICMP;
-		*port = 0;
-		return 0;
-	}
-	if (!sl || s[0] < '0' || s[0] > '9')
-		goto bad;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || end != sl || v < 1 || v > 65535)
-		goto bad;
-	for (size_t i = 0; i < ARRAY_SIZE(protos); i++)
-		if (!strcasecmp(sl + 1, protos[i].name)) {
-			*proto = protos[i].proto;
-			*port = (__u16)v;
-			return 0;
-		}
-bad:
-	pr_err("PORT/PROTO \"%s\": expected PORT/tcp, PORT/udp or PORT/sctp with PORT "
-	       "1 to 65535, or icmp\n", s);
-	return -EINVAL;
+	if (err)
+		pr_err("PORT/PROTO \"%s\": " PORT_PROTO_WANT "\n", s);
+	return err;
 }
 
 bool parse_svc_ref(const char *s, struct xcni_svcname *out)

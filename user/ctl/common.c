@@ -602,27 +602,6 @@ void pt_ip(struct ptable *t, __u8 fam, const void *a)
 	pt_str(t, inet_ntop(fam == XCNI_AF_INET6 ? AF_INET6 : AF_INET, a, buf, sizeof(buf)));
 }
 
-unsigned int isolating_policies(int selfd, int namefd, __u32 ip, __u8 dir, bool json, char *buf,
-				size_t len)
-{
-	struct xcni_polsel s;
-	char name[340];
-	size_t off = 0;
-	unsigned int i, kept;
-
-	buf[0] = '\0';
-	if (selfd < 0 || dir >= XCNI_NR_POLICY_DIRS || bpf_map_lookup_elem(selfd, &ip, &s) ||
-	    !s.n[dir])
-		return 0;
-	kept = s.n[dir] < XCNI_POLSEL_IDS ? s.n[dir] : XCNI_POLSEL_IDS;
-	for (i = 0; i < kept && off < len; i++)
-		off += snprintf(buf + off, len - off, "%s%s", !i ? "" : json ? "," : ", ",
-				policy_name(namefd, s.ids[dir][i], name, sizeof(name)));
-	if (!json && s.n[dir] > kept && off < len)
-		snprintf(buf + off, len - off, " and %u more", s.n[dir] - kept);
-	return s.n[dir];
-}
-
 int prefix_cmp(const void *a, const void *b)
 {
 	const struct xcni_ipcache_key *x = a, *y = b;

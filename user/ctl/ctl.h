@@ -33,6 +33,7 @@
 #include "lib/system/proto.h"
 #include "lib/observe/reasons.h"
 #include "lib/observe/flows.h"
+#include "lib/observe/explain.h" /* xcni_reserved_identity, xcni_isolating_policies */
 #include "lib/system/util.h"
 
 
@@ -257,7 +258,6 @@ const char *ip_str(__u32 ip, char buf[INET_ADDRSTRLEN]);
 const char *tunnel_str(const struct xcni_ipcache_val *v, char buf[INET6_ADDRSTRLEN]);
 /* An ipBlock prefix of polcidr as "ADDR/LEN", either family. */
 const char *polcidr_str(const struct xcni_polcidr_key *k, char *buf, size_t len);
-const char *reserved_identity(__u32 id);
 /* An end of family fam (a: 4 or 16 bytes): "10.0.0.1:80", "[fd00::1]:80"; ICMP
  * echo shows its id; other protocols have no ports. */
 void pt_end(struct ptable *t, __u8 fam, __u8 proto, const void *a, __u16 port);
@@ -283,14 +283,6 @@ struct ct_rec {
 };
 int ct_cmp(const void *a, const void *b);
 int ct6_cmp(const void *a, const void *b);
-/*
- * The NetworkPolicies that select local pod ip for dir (xcni_polsel, names
- * from xcni_polname) into buf: "x/a, x/b" ("x/a,x/b" for JSON), the first
- * XCNI_POLSEL_IDS by name, then " and N more" in text. How many select it:
- * 0 when nothing says (no entry, or maps of an agent without polsel).
- */
-unsigned int isolating_policies(int selfd, int namefd, __u32 ip, __u8 dir, bool json, char *buf,
-				size_t len);
 /* "ns/name" of the pod with address ip, from the podname map. */
 bool pod_of_ip(int fd, __u32 ip, char *buf, size_t len);
 /* By address, then prefix length: {prefixlen, addr} keys (ipcache, prefilter). */

@@ -6,7 +6,86 @@
  */
 #include "ctl/ctl.h"
 #include "ctl/explain.h"
+#include "ctl/polsel.h"
 #include "lib/observe/flowsnet.h"
+
+static const struct map_spec m_ifindex = {
+	"xcni_ifindex", BPF_MAP_TYPE_HASH, sizeof(__u32), sizeof(__u32), 0
+};
+
+/* explain_maps_open's opener: map_open, its layout check said, on xcnictl's spec of the map. */
+static int ctl_map_open(const char *dir, const char *name, bool quiet)
+{
+	static const struct map_spec *const specs[] = {
+		&m_config, &m_ipcache, &m_podname, &m_polep, &m_policy, &m_polrange, &m_polcidr,
+		&m_polname, &m_identity, &m_polsel, &m_rulename, &m_ipcache6, &m_polkey6,
+		&m_endpoints6, &m_ifindex, &m_tunnel, &m_tunnel6, &m_endpoints, &m_fqdn,
+		&m_fqdn_pat,
+	};
+	const struct ctl_ctx at = { .pin_dir = dir };
+
+	for (size_t i = 0; i < ARRAY_SIZE(specs); i++)
+		if (!strcmp(specs[i]->name, name))
+			return quiet ? map_open_quiet(&at, specs[i]) : map_open(&at, specs[i]);
+	return -ENOENT;
+}
+
+/*
+ * node_near_fn: the objects the node's agent reads (its status socket names
+ * their source), matched against the two ends by name (their address where
+ * the name is not known). Nothing when no agent answers or it reads no
+ * cluster state.
+ */
+static void ctl_near(void *arg, const struct node_maps *m, const struct flow_end *pod,
+		     const struct flow_end *peer, enum nm_part dir, __u8 proto, __u16 port,
+		     char *buf, size_t len)
+{
+	struct ctl_ctx at = { .pin_dir = m->dir };
+	const struct k8s_pod *self, *other;
+	struct ctl_cluster *cc;
+
+	(void)arg;
+	if (ctl_cluster_open(&at, true, &cc))
+		return;
+	self = ctl_cluster_pod(cc, pod->pod, pod->v6 ? 0 : pod->ip);
+	other = peer->is_pod ? ctl_cluster_pod(cc, peer->pod[0] ? peer->pod : NULL,
+					       peer->v6 ? 0 : peer->ip) : NULL;
+	if (self)
+		ctl_near_misses(cc, self, other, dir, proto, port, buf, len, NULL);
+	ctl_cluster_close(cc);
+}
+
+/* A node's maps for explain under dir: xcnictl's layout check, near misses from its agent. */
+static int maps_open(const char *dir, struct node_maps *m, char *why, size_t len)
+{
+	int err = explain_maps_open(dir, m, ctl_map_open, why, len);
+
+	m->near = ctl_near;
+	if (err && why[0])
+		pr_err("%s\n", why);
+	return err;
+}
+
+static int explain_merge_show(const struct ctl_ctx *c, json_t *const *recs, size_t n)
+{
+	json_t *m = flows_explain_merge((void *const *)recs, n), *v;
+	struct ptable *t;
+
+	if (!m)
+		return -ENOMEM;
+	t = pt_new(explain_cols, explain_ncols, PT_RECORD);
+	for (size_t i = 0; i < explain_ncols; i++) {
+		v = json_object_get(m, explain_cols[i].key);
+		if (json_is_integer(v))
+			pt_uint(t, (uint64_t)json_integer_value(v));
+		else if (json_is_string(v))
+			pt_str(t, json_string_value(v));
+		else
+			pt_null(t);
+	}
+	json_decref(m);
+	return show(c, t);
+}
 
 /* Usage check (exit 2): the third argument is the only one with a syntax of its own. */
 static int check_explain(char **argv)
@@ -29,8 +108,8 @@ static int check_explain(char **argv)
  * which must outlive them), each knowing the others: a side is then read on
  * the node its pod lives on, a Service's backends each on theirs.
  */
-static int open_lab_nodes(const struct ctl_ctx *c, struct ctl_lab_node *ln,
-			  struct node_maps *all, size_t *n)
+static int open_lab_nodes(struct ctl_lab_node *ln, struct node_maps *all, size_t *n, char *why,
+			  size_t len)
 {
 	int err = ctl_lab_nodes("all", ln, CTL_EXPLAIN_MAX_NODES + 1, n);
 
@@ -43,10 +122,10 @@ static int open_lab_nodes(const struct ctl_ctx *c, struct ctl_lab_node *ln,
 		return -EINVAL;
 	}
 	for (size_t i = 0; i < *n; i++) {
-		err = node_maps_open(c, ln[i].pin, &all[i]);
+		err = maps_open(ln[i].pin, &all[i], why, len);
 		if (err) {
 			while (i--)
-				node_maps_close(&all[i]);
+				explain_maps_close(&all[i]);
 			*n = 0;
 			return err;
 		}
@@ -121,6 +200,7 @@ static int cmd_explain(const struct ctl_ctx *c0, char **argv)
 	struct flow f = {};
 	struct ptable *t;
 	const char *verdict;
+	char why[600] = "";
 	struct ctl_addr dip;
 	size_t nall = 0;
 	bool by_name, v6;
@@ -134,18 +214,19 @@ static int cmd_explain(const struct ctl_ctx *c0, char **argv)
 
 	by_name = parse_svc_ref(argv[1], &sref);
 	if (c->node_all) {
-		err = open_lab_nodes(c, ln, all, &nall);
+		err = open_lab_nodes(ln, all, &nall, why, sizeof(why));
 		if (err)
 			return err;
 		sp = dp = &all[0];
 		at.pin_dir = sp->dir;
 	} else {
-		err = node_maps_open(c, c->pin_dir, &sm);
+		err = maps_open(c->pin_dir, &sm, why, sizeof(why));
 		if (err)
 			return err;
-		err = node_maps_open(c, c->opts & OPT_PIN_DIR_DST ? c->pin_dir_dst : c->pin_dir, &dm);
+		err = maps_open(c->opts & OPT_PIN_DIR_DST ? c->pin_dir_dst : c->pin_dir, &dm, why,
+				sizeof(why));
 		if (err) {
-			node_maps_close(&sm);
+			explain_maps_close(&sm);
 			return err;
 		}
 	}
@@ -153,15 +234,15 @@ static int cmd_explain(const struct ctl_ctx *c0, char **argv)
 	if (c->opts & OPT_FAMILY)
 		v6 = c->family == 6;
 	else
-		v6 = end_is_v6(sp, argv[0]) || end_is_v6(sp, argv[1]) || end_is_v6(dp, argv[1]);
-	if ((err = flow_end_resolve(c, sp, NULL, argv[0], v6, &f.src)))
+		v6 = explain_end_is_v6(sp, argv[0]) || explain_end_is_v6(sp, argv[1]) || explain_end_is_v6(dp, argv[1]);
+	if ((err = explain_end_resolve(sp, NULL, argv[0], v6, &f.src)))
 		goto close;
 	/* --node all: the source's side (and a Service's translation) on its node. */
-	if (nall && (sp = node_maps_of(&all[0], f.src.node, &all[0])) != dp) {
+	if (nall && (sp = explain_maps_of(&all[0], f.src.node, &all[0])) != dp) {
 		dp = sp;
 		at.pin_dir = sp->dir;
 		memset(&f.src, 0, sizeof(f.src));
-		if ((err = flow_end_resolve(c, sp, NULL, argv[0], v6, &f.src)))
+		if ((err = explain_end_resolve(sp, NULL, argv[0], v6, &f.src)))
 			goto close;
 	}
 	/* A Service, by name or by a frontend's address: translated before policy. */
@@ -220,20 +301,22 @@ static int cmd_explain(const struct ctl_ctx *c0, char **argv)
 		if (err <= 0)
 			goto close; /* a frontend: explained; else an address like any */
 	}
-	if ((err = flow_end_resolve(c, sp, dp, argv[1], v6, &f.dst)))
+	if ((err = explain_end_resolve(sp, dp, argv[1], v6, &f.dst)))
 		goto close;
-	if ((err = explain_flow(sp, node_maps_of(sp, f.dst.node, dp), &f, &t, &verdict)))
+	if ((err = explain_flow(sp, explain_maps_of(sp, f.dst.node, dp), &f, &t, &verdict)))
 		goto close;
 	err = show(c, t);
 close:
+	if (err && why[0]) /* said by lib/observe/explain.c */
+		pr_err("%s\n", why);
 	if (sv.svc >= 0)
 		svc_view_close(&sv);
 	if (nall) {
 		for (size_t i = 0; i < nall; i++)
-			node_maps_close(&all[i]);
+			explain_maps_close(&all[i]);
 	} else {
-		node_maps_close(&dm);
-		node_maps_close(&sm);
+		explain_maps_close(&dm);
+		explain_maps_close(&sm);
 	}
 	return err;
 }

@@ -312,7 +312,7 @@ static void svc_judged_free(struct svc_judged *j, size_t n)
 }
 
 /* Each backend new flows may use: the flow as policy sees it, after the DNAT. */
-static int svc_judge(const struct ctl_ctx *c, const struct node_maps *sm,
+static int svc_judge(const struct node_maps *sm,
 		     const struct node_maps *dm, const struct svc_view *v, const struct flow *f0,
 		     const struct xcni_svc_key *k, const struct svc_choice *ch, struct svc_judged *j)
 {
@@ -336,15 +336,15 @@ static int svc_judge(const struct ctl_ctx *c, const struct node_maps *sm,
 		memset(&f.dst, 0, sizeof(f.dst));
 		f.port = ntohs(j->bes[i].port);
 		inet_ntop(k->family == XCNI_AF_INET6 ? AF_INET6 : AF_INET, j->bes[i].addr, a, sizeof(a));
-		if ((err = flow_end_resolve(c, sm, dm, a, k->family == XCNI_AF_INET6, &f.dst)) ||
-		    (err = explain_flow(sm, node_maps_of(sm, f.dst.node, dm), &f, &j->rec[i],
+		if ((err = explain_end_resolve(sm, dm, a, k->family == XCNI_AF_INET6, &f.dst)) ||
+		    (err = explain_flow(sm, explain_maps_of(sm, f.dst.node, dm), &f, &j->rec[i],
 					&j->verdicts[i])))
 			return err;
 		if (!ch->chosen || ch->chosen == ch->ids[i]) {
 			/* Behind a tunnel of either family: on another node (rnode:
 			 * the first one's name, else its underlay address). */
 			char tn[64];
-			bool remote = tunnel_of(sm, &f.dst.ipc, a, tn, sizeof(tn));
+			bool remote = explain_tunnel_of(sm, &f.dst.ipc, a, tn, sizeof(tn));
 
 			j->nallow += !strcmp(j->verdicts[i], "allowed");
 			j->ndeny += !strcmp(j->verdicts[i], "denied");
@@ -400,7 +400,7 @@ static struct ptable *svc_table(const struct svc_view *v, const struct flow *f0,
 	bool named, dsr = false;
 	int mode_err = ctl_node_port_dsr(dir, &dsr);
 
-	end_row(t, &f0->src);
+	explain_end_row(t, &f0->src);
 	named = v->name >= 0 && !bpf_map_lookup_elem(v->name, &s->id, &n) && n.name[0];
 	pt_str(t, named ? svcname_str(&n, true, buf, sizeof(buf)) : NULL);
 	pt_str(t, named ? svcname_str(&n, false, buf, sizeof(buf)) : NULL);
@@ -515,7 +515,7 @@ int explain_service(const struct ctl_ctx *c, const struct node_maps *sm, const s
 		return 1; /* not a frontend */
 	if ((err = svc_choose(c, v, &k, &s, &f0->src, &ch)))
 		return err;
-	err = svc_judge(c, sm, dm, v, f0, &k, &ch, &j);
+	err = svc_judge(sm, dm, v, f0, &k, &ch, &j);
 	if (!err) {
 		t = svc_table(v, f0, &k, &s, &ch, &j, sm->dir);
 		if (!c->json) {

@@ -50,7 +50,7 @@ static int cmd_identity_show(const struct ctl_ctx *c, char **argv)
 		if ((get && reserved[i] != want) || !filter_match(&f, &r))
 			continue;
 		pt_uint(t, reserved[i]);
-		pt_str(t, reserved_identity(reserved[i]));
+		pt_str(t, xcni_reserved_identity(reserved[i]));
 	}
 	for (i = 0; i < n; i++) {
 		char labels[sizeof(recs[i].l.labels) + 1];

@@ -70,7 +70,7 @@ static void ipc_cells(struct ptable *t, const struct ipc_list *l, __u8 fam, cons
 				    pod_of_ip(l->pfd, ip, pod, sizeof(pod))))
 		pt_str(t, pod);
 	else
-		pt_str(t, reserved_identity(v->identity));
+		pt_str(t, xcni_reserved_identity(v->identity));
 	pt_str(t, tunnel_str(v, buf) ? buf : NULL);
 }
 

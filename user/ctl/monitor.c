@@ -348,8 +348,8 @@ static const char *drop_isolators(const struct msrc *s, const struct xcni_event 
 	__u32 ip = ev->pol_dir == XCNI_DIR_FROM_POD ? ev->saddr : ev->daddr;
 	unsigned int n;
 
-	n = isolating_policies(s->polsel_fd, s->polname_fd, ip, ev->pol_dir, false, text, len);
-	isolating_policies(s->polsel_fd, s->polname_fd, ip, ev->pol_dir, true, json, len);
+	n = xcni_isolating_policies(s->polsel_fd, s->polname_fd, ip, ev->pol_dir, false, text, len);
+	xcni_isolating_policies(s->polsel_fd, s->polname_fd, ip, ev->pol_dir, true, json, len);
 	if (n)
 		strcat(text, n > 1 ? " isolate " : " isolates ");
 	if (!pod_of_ip(s->podname_fd, ip, pod, 340))

@@ -134,8 +134,8 @@ static void pt_peer(struct ptable *t, __u32 peer, int idfd, const struct cidr_re
 		pt_str(t, "any");
 		return;
 	}
-	if (reserved_identity(peer)) {
-		pt_str(t, reserved_identity(peer));
+	if (xcni_reserved_identity(peer)) {
+		pt_str(t, xcni_reserved_identity(peer));
 		return;
 	}
 	if (peer >= XCNI_ID_CIDR_BASE) {
@@ -337,8 +337,8 @@ static int cmd_policy_get(const struct ctl_ctx *c, char **argv)
 	sfd = map_open_quiet(c, &m_polsel);
 	rnfd = map_open_quiet(c, &m_rulename);
 	for (__u8 dir = 0; dir < XCNI_NR_POLICY_DIRS; dir++) {
-		isolating_policies(sfd, nfd, ip, dir, false, iso.text[dir], sizeof(iso.text[dir]));
-		isolating_policies(sfd, nfd, ip, dir, true, iso.json[dir], sizeof(iso.json[dir]));
+		xcni_isolating_policies(sfd, nfd, ip, dir, false, iso.text[dir], sizeof(iso.text[dir]));
+		xcni_isolating_policies(sfd, nfd, ip, dir, true, iso.json[dir], sizeof(iso.json[dir]));
 	}
 	if (c->json && !(c->opts & OPT_IDENTITY))
 		near_misses_of(c, argv[0], ip, &pe, false, iso.near);

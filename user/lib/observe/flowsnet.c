@@ -317,9 +317,8 @@ int flows_ask_all(const char *kubeconfig, const char *tls_dir, const char *req, 
 		return -ENOMEM;
 	}
 	/*
-	 * Every agent asked in turn, again while one says 503 (an explain it
-	 * runs in the background: its answer is kept for the next ask), until
-	 * timeout_s: the nodes' runs overlap.
+	 * Every agent asked in turn, again while one says 503 (no policy
+	 * status yet), until timeout_s.
 	 */
 	for (long waited_ms = 0;; waited_ms += 100) {
 		bool again = false;

@@ -64,7 +64,7 @@ int flows_https_get(const char *tls_dir, const struct flows_agent *a, const char
 #define FLOWS_REQ_KIND "request"
 /* The agent's policy status (agent/polstatus.h's file, one JSON line). */
 #define FLOWS_REQ_POLSTATUS "policy-status"
-/* One side of explain, on the agent's own maps (its xcnictl explain -o json). */
+/* One side of explain, on the agent's own maps (lib/observe/explain.h). */
 #define FLOWS_REQ_EXPLAIN "explain"
 
 /*

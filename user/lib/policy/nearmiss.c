@@ -98,49 +98,32 @@ static bool sel_takes_pod(const struct cluster *c, const struct peer_sel *p, con
 
 /* ---- words ------------------------------------------------------------------------ */
 
-static void put(char *buf, size_t len, size_t *o, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static void put(char *buf, size_t len, size_t *o, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (*o >= len)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(buf + *o, len - *o, fmt, ap);
-	va_end(ap);
-	*o += n > 0 ? (size_t)n : 0;
-	if (*o >= len)
-		*o = len - 1;
-}
-
 /* "app=db,tier in (a,b),!x"; "{}" for a selector with no terms (everything). */
 static void sel_words(const struct k8s_selector *s, char *buf, size_t len, size_t *o)
 {
 	const char *sep = "";
 
 	if (!s->match_labels.n && !s->nexprs) {
-		put(buf, len, o, "{}");
+		xcni_bufadd(buf, len, o, "{}");
 		return;
 	}
 	for (size_t i = 0; i < s->match_labels.n; i++, sep = ",")
-		put(buf, len, o, "%s%s=%s", sep, s->match_labels.v[i].key, s->match_labels.v[i].value);
+		xcni_bufadd(buf, len, o, "%s%s=%s", sep, s->match_labels.v[i].key, s->match_labels.v[i].value);
 	for (size_t i = 0; i < s->nexprs; i++, sep = ",") {
 		const struct k8s_sel_expr *e = &s->exprs[i];
 
 		switch (e->op) {
 		case K8S_SEL_EXISTS:
-			put(buf, len, o, "%s%s", sep, e->key);
+			xcni_bufadd(buf, len, o, "%s%s", sep, e->key);
 			break;
 		case K8S_SEL_DOES_NOT_EXIST:
-			put(buf, len, o, "%s!%s", sep, e->key);
+			xcni_bufadd(buf, len, o, "%s!%s", sep, e->key);
 			break;
 		default:
-			put(buf, len, o, "%s%s %s (", sep, e->key, e->op == K8S_SEL_IN ? "in" : "notin");
+			xcni_bufadd(buf, len, o, "%s%s %s (", sep, e->key, e->op == K8S_SEL_IN ? "in" : "notin");
 			for (size_t j = 0; j < e->nvalues; j++)
-				put(buf, len, o, "%s%s", j ? "," : "", e->values[j]);
-			put(buf, len, o, ")");
+				xcni_bufadd(buf, len, o, "%s%s", j ? "," : "", e->values[j]);
+			xcni_bufadd(buf, len, o, ")");
 		}
 	}
 }
@@ -151,21 +134,21 @@ static void peer_text(const struct peer_sel *p, bool cnp, char *buf, size_t len)
 
 	buf[0] = '\0';
 	if (p->node_sel) {
-		put(buf, len, &o, "nodes ");
+		xcni_bufadd(buf, len, &o, "nodes ");
 		sel_words(p->node_sel, buf, len, &o);
 		return;
 	}
 	if (cnp && !p->pod_sel) {
-		put(buf, len, &o, "namespaces ");
+		xcni_bufadd(buf, len, &o, "namespaces ");
 		sel_words(p->ns_sel, buf, len, &o);
 		return;
 	}
 	if (p->ns_sel) {
-		put(buf, len, &o, "namespaceSelector ");
+		xcni_bufadd(buf, len, &o, "namespaceSelector ");
 		sel_words(p->ns_sel, buf, len, &o);
 	}
 	if (p->pod_sel) {
-		put(buf, len, &o, "%spodSelector ", p->ns_sel ? ", " : "");
+		xcni_bufadd(buf, len, &o, "%spodSelector ", p->ns_sel ? ", " : "");
 		sel_words(p->pod_sel, buf, len, &o);
 	}
 }
@@ -335,32 +318,32 @@ static void sel_note(const struct cluster *c, const struct peer_sel *p, struct p
 	} else if (!x->npods) {
 		size_t o = 0;
 
-		put(x->note, sizeof(x->note), &o, "selects no pod");
+		xcni_bufadd(x->note, sizeof(x->note), &o, "selects no pod");
 		near[0] = '\0';
 		if (p->pod_sel)
 			nearest_words(p->pod_sel, scope->v, scope->n, "pod", near, sizeof(near));
 		if (near[0])
-			put(x->note, sizeof(x->note), &o, " (%s)", near);
+			xcni_bufadd(x->note, sizeof(x->note), &o, " (%s)", near);
 		else if (other_ns && !p->ns_sel)
-			put(x->note, sizeof(x->note), &o,
+			xcni_bufadd(x->note, sizeof(x->note), &o,
 			    " (%zu %s of other namespaces %s: a podSelector alone looks in %s only)",
 			    other_ns, plural(other_ns, "pod", "pods"), plural(other_ns, "matches", "match"),
 			    p->own);
 		else if (!scope->n && !p->ns_sel && p->own)
-			put(x->note, sizeof(x->note), &o, " (namespace %s has no pod)", p->own);
+			xcni_bufadd(x->note, sizeof(x->note), &o, " (namespace %s has no pod)", p->own);
 	} else if (flow && other && !sel_takes_pod(c, p, other)) {
 		size_t o = 0;
 		const struct k8s_labels *ol = &other->meta.labels;
 
-		put(x->note, sizeof(x->note), &o, "selects %zu %s, not %s/%s", x->npods,
+		xcni_bufadd(x->note, sizeof(x->note), &o, "selects %zu %s, not %s/%s", x->npods,
 		    plural(x->npods, "pod", "pods"), other->meta.ns, other->meta.name);
 		if (!p->ns_sel && p->own && strcmp(p->own, other->meta.ns)) {
-			put(x->note, sizeof(x->note), &o,
+			xcni_bufadd(x->note, sizeof(x->note), &o,
 			    " (it is in namespace %s; a podSelector alone looks in %s only)",
 			    other->meta.ns, p->own);
 		} else if (p->ns_sel &&
 			   !k8s_selector_matches(p->ns_sel, ns_labels(c, other->meta.ns))) {
-			put(x->note, sizeof(x->note), &o,
+			xcni_bufadd(x->note, sizeof(x->note), &o,
 			    " (its namespace %s does not match the namespaceSelector)", other->meta.ns);
 		} else if (p->pod_sel) {
 			nearest_words(p->pod_sel, &ol, 1, "pod", near, sizeof(near));
@@ -370,7 +353,7 @@ static void sel_note(const struct cluster *c, const struct peer_sel *p, struct p
 
 				if (h)
 					*h = '\0';
-				put(x->note, sizeof(x->note), &o, " (it has %s)", near);
+				xcni_bufadd(x->note, sizeof(x->note), &o, " (it has %s)", near);
 			}
 		}
 	} else if (flow && !other) {
@@ -746,12 +729,12 @@ const char *pol_nm_sentence(const struct pol_nm_sel *s, char *buf, size_t len)
 	if (s->part != NM_SUBJECT)
 		snprintf(rule, sizeof(rule), " rule %d%s%s%s", s->rule, s->rule_name ? " \"" : "",
 			 s->rule_name ? s->rule_name : "", s->rule_name ? "\"" : "");
-	put(buf, len, &o, "%s%s: %s %s", pn, rule,
+	xcni_bufadd(buf, len, &o, "%s%s: %s %s", pn, rule,
 	    s->part == NM_SUBJECT ? "applies to" : s->part == NM_INGRESS ? "from" : "to", s->text);
 	if (s->note[0])
-		put(buf, len, &o, " \xe2\x80\x94 %s", s->note);
+		xcni_bufadd(buf, len, &o, " \xe2\x80\x94 %s", s->note);
 	else
-		put(buf, len, &o, " \xe2\x80\x94 selects %zu %s%s", s->npods,
+		xcni_bufadd(buf, len, &o, " \xe2\x80\x94 selects %zu %s%s", s->npods,
 		    s->nodes ? "node" : "pod", s->npods == 1 ? "" : "s");
 	return buf;
 }
@@ -767,39 +750,30 @@ size_t pol_nm_join(const struct pol_nm_list *l, bool empty_only, char *buf, size
 
 		if (empty_only && l->v[i].npods)
 			continue;
-		put(buf, len, &o, "%s%s", k++ ? "; " : "", pol_nm_sentence(&l->v[i], one, sizeof(one)));
+		xcni_bufadd(buf, len, &o, "%s%s", k++ ? "; " : "", pol_nm_sentence(&l->v[i], one, sizeof(one)));
 	}
 	return k;
 }
 
-int pol_nm_budgeted(struct pol_nm_budget *b, const char *key, uint64_t now_ns,
-		    const struct cluster *c, const struct k8s_pod *self,
-		    const struct k8s_pod *other, enum nm_part dir, uint8_t proto, uint16_t port)
+enum nm_gate pol_nm_gate(struct pol_nm_budget *b, const char *key, uint64_t now_ns)
 {
-	struct pol_nm_list l;
-	uint64_t t0;
-	int err;
-
 	if (!strcmp(key, b->key))
-		return 1;
+		return NM_KEPT;
 	if (now_ns - b->window_ns >= 1000000000ull) {
 		b->window_ns = now_ns;
 		b->spent_ns = 0;
 	}
-	if (b->spent_ns >= b->limit_ns) {
-		b->skipped++;
-		return 0;
-	}
-	t0 = xcni_mono_ns();
-	err = pol_nm_near_misses(c, NULL, self, other, dir, proto, port, &l);
-	b->spent_ns += xcni_mono_ns() - t0;
+	if (b->spent_ns < b->limit_ns)
+		return NM_WALK;
+	b->skipped++;
+	return NM_SKIP;
+}
+
+int pol_nm_charge(struct pol_nm_budget *b, const char *key, uint64_t t0_ns, int err)
+{
+	b->spent_ns += xcni_mono_ns() - t0_ns;
 	b->walks++;
-	if (err) {
-		b->key[0] = '\0'; /* out of memory: asked again next time */
-		return err;
-	}
-	snprintf(b->key, sizeof(b->key), "%s", key);
-	pol_nm_join(&l, false, b->text, sizeof(b->text));
-	pol_nm_list_free(&l);
-	return 1;
+	/* Out of memory: not kept, asked again next time. */
+	snprintf(b->key, sizeof(b->key), "%s", err ? "" : key);
+	return err ?: NM_KEPT;
 }

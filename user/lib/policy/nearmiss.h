@@ -90,14 +90,17 @@ struct pol_nm_budget {
 	char key[400], text[1024];
 };
 /*
- * pol_nm_near_misses for key (the pair, direction, port and the store's
- * version, as the caller writes them) joined into b->text, unless the
- * second's time is spent: 1 (b->text holds the answer, "" for none),
- * 0 skipped (counted), -ENOMEM.
+ * The gate around one walk for key (the pair, direction, port and the
+ * store's version, as the caller writes them): NM_KEPT, b->text holds key's
+ * answer ("" for none); NM_WALK, the caller walks (its near misses joined
+ * into b->text), then pol_nm_charge; NM_SKIP, the second's time is spent
+ * (counted).
  */
-int pol_nm_budgeted(struct pol_nm_budget *b, const char *key, uint64_t now_ns,
-		    const struct cluster *c, const struct k8s_pod *self,
-		    const struct k8s_pod *other, enum nm_part dir, uint8_t proto, uint16_t port);
+enum nm_gate { NM_SKIP, NM_KEPT, NM_WALK };
+enum nm_gate pol_nm_gate(struct pol_nm_budget *b, const char *key, uint64_t now_ns);
+/* The walk the gate let through, begun at t0_ns and ended with err: its time
+ * charged, key kept as b->text's unless err. NM_KEPT, or err. */
+int pol_nm_charge(struct pol_nm_budget *b, const char *key, uint64_t t0_ns, int err);
 
 /* "store/db-from-backend rule 0: from podSelector app=backend-api — selects no pod (app=backend
  * has 2)": one line, as explain and policy get print it. */

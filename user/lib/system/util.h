@@ -4,6 +4,8 @@
 #define XCNI_UTIL_H
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 /* The number of elements of an array (not a pointer). */
@@ -34,5 +36,23 @@ static inline int xcni_grow(void *arr, size_t *cap, size_t n, size_t esz)
 /* The string member k of the JSON object o; "" when o is NULL or k is absent or not
  * a string (jansson's getters take NULL). A macro: this header needs no jansson. */
 #define jstr(o, k) (json_string_value(json_object_get((o), (k))) ?: "")
+
+/* Appends to buf (size bytes, *o of them used): full, cut short, *o at most size - 1. */
+static inline void xcni_bufadd(char *buf, size_t size, size_t *o, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static inline void xcni_bufadd(char *buf, size_t size, size_t *o, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (*o >= size)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(buf + *o, size - *o, fmt, ap);
+	va_end(ap);
+	*o += n > 0 ? (size_t)n : 0;
+	if (*o >= size)
+		*o = size - 1;
+}
 
 #endif

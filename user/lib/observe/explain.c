@@ -1,67 +1,187 @@
 // SPDX-License-Identifier: Apache-2.0
-/* xcnictl explain: the policy verdict on a new flow, walked as the programs walk it. */
-#include <stdarg.h>
-#include <strings.h>
-
-#include "ctl/ctl.h"
-#include "ctl/explain.h"
-#include "lib/observe/flowsnet.h"
-#include "ctl/polsel.h"
-#include "lib/policy/fqdn_plan.h"
-
 /*
- * explain walks the lookups bpf/lib/policy.h makes for a new flow, in the
- * same order and with the same shortcuts, on the live maps: what it says is
- * what the programs would do with the flow's first packet now, not what the
- * manifests mean. Each side is decided by the node its pod lives on, with
- * that node's maps (--pin-dir for the source, --pin-dir-dst for the
- * destination).
+ * explain's core (explain.h): the policy verdict on a new flow, walked as
+ * the programs walk it. It walks the lookups bpf/lib/policy.h makes for a
+ * new flow, in the same order and with the same shortcuts, on the live maps:
+ * what it says is what the programs would do with the flow's first packet
+ * now, not what the manifests mean. Each side is decided by the node its pod
+ * lives on, with that node's maps. Here, not in lib/observe: it is the
+ * policy maps' reader, beside the names (polsync), the learned addresses
+ * (fqdn_plan) and the near misses (nearmiss) it names.
  */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
 
-static const struct map_spec m_ifindex = {
-	"xcni_ifindex", BPF_MAP_TYPE_HASH, sizeof(__u32), sizeof(__u32), 0
-};
+#include "lib/observe/explain.h"
+#include "lib/policy/fqdn_plan.h"
+#include "lib/policy/polsync.h"
+#include "lib/system/cidr.h"
+#include "lib/system/proto.h"
+#include "lib/system/util.h"
 
-void node_maps_close(struct node_maps *m)
+/* An error said where the caller reads it (explain_maps_open's why). */
+static void say(const struct node_maps *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(const struct node_maps *m, const char *fmt, ...)
 {
-	int *const fds[] = { &m->ipcache, &m->podname, &m->polep, &m->policy,
-			     &m->polrange, &m->polcidr, &m->polname, &m->identity, &m->polsel,
-			     &m->ipcache6, &m->polkey6, &m->endpoints6, &m->ifindex, &m->tunnel,
-			     &m->tunnel6, &m->rulename, &m->endpoints, &m->fqdn, &m->fqdn_pat };
+	va_list ap;
 
-	for (size_t i = 0; i < ARRAY_SIZE(fds); i++) {
-		if (*fds[i] >= 0)
-			close(*fds[i]);
-		*fds[i] = -1;
+	if (!m->why)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(m->why, m->whylen, fmt, ap);
+	va_end(ap);
+}
+
+static const char *ip_str(__u32 ip, char buf[INET_ADDRSTRLEN])
+{
+	return inet_ntop(AF_INET, &ip, buf, INET_ADDRSTRLEN);
+}
+
+static bool in_prefix(__u32 ip, __u32 net, unsigned int len)
+{
+	return len <= 32 && !((ntohl(ip) ^ ntohl(net)) & xcni_prefix_mask(len));
+}
+
+/* An address of either family into a (16 bytes): XCNI_AF_INET, XCNI_AF_INET6, or 0. */
+static __u8 addr_parse(const char *s, __u8 a[16])
+{
+	memset(a, 0, 16);
+	if (inet_pton(AF_INET, s, a) == 1)
+		return XCNI_AF_INET;
+	return inet_pton(AF_INET6, s, a) == 1 ? XCNI_AF_INET6 : 0;
+}
+
+const char *xcni_reserved_identity(__u32 id)
+{
+	switch (id) {
+	case XCNI_ID_HOST: return "reserved:host";
+	case XCNI_ID_WORLD: return "reserved:world";
+	case XCNI_ID_UNMANAGED: return "reserved:unmanaged";
+	case XCNI_ID_REMOTE_NODE: return "reserved:remote-node";
+	}
+	return NULL;
+}
+
+int explain_port_proto(const char *s, __u8 *proto, __u16 *port)
+{
+	static const struct { const char *name; __u8 proto; } protos[] = {
+		{ "tcp", IPPROTO_TCP }, { "udp", IPPROTO_UDP }, { "sctp", IPPROTO_SCTP },
+	};
+	const char *sl = strchr(s, '/');
+	unsigned long v;
+	char *end;
+
+	if (!strcasecmp(s, "icmp")) {
+		*proto = IPPROTO_ICMP;
+		*port = 0;
+		return 0;
+	}
+	if (!sl || s[0] < '0' || s[0] > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end != sl || v < 1 || v > 65535)
+		return -EINVAL;
+	for (size_t i = 0; i < ARRAY_SIZE(protos); i++)
+		if (!strcasecmp(sl + 1, protos[i].name)) {
+			*proto = protos[i].proto;
+			*port = (__u16)v;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+unsigned int xcni_isolating_policies(int selfd, int namefd, __u32 ip, __u8 dir, bool json, char *buf,
+				size_t len)
+{
+	struct xcni_polsel s;
+	char name[340];
+	size_t off = 0;
+	unsigned int i, kept;
+
+	buf[0] = '\0';
+	if (selfd < 0 || dir >= XCNI_NR_POLICY_DIRS || bpf_map_lookup_elem(selfd, &ip, &s) ||
+	    !s.n[dir])
+		return 0;
+	kept = s.n[dir] < XCNI_POLSEL_IDS ? s.n[dir] : XCNI_POLSEL_IDS;
+	for (i = 0; i < kept && off < len; i++)
+		off += snprintf(buf + off, len - off, "%s%s", !i ? "" : json ? "," : ", ",
+				policy_name(namefd, s.ids[dir][i], name, sizeof(name)));
+	if (!json && s.n[dir] > kept && off < len)
+		snprintf(buf + off, len - off, " and %u more", s.n[dir] - kept);
+	return s.n[dir];
+}
+
+/* A node's maps by pin name: the first six explain cannot do without; the
+ * rest name things, or are IPv6's (an IPv6 end without them is refused
+ * where it is resolved). */
+static const struct {
+	const char *name;
+	size_t off;
+} node_map_pins[] = {
+#define NM(n, f) { "xcni_" n, offsetof(struct node_maps, f) }
+	NM("ipcache", ipcache), NM("podname", podname), NM("polep", polep),
+	NM("policy", policy), NM("polrange", polrange), NM("polcidr", polcidr),
+	NM("polname", polname), NM("identity", identity), NM("polsel", polsel),
+	NM("rulename", rulename), NM("ipcache6", ipcache6), NM("polkey6", polkey6),
+	NM("endpoints6", endpoints6), NM("ifindex", ifindex), NM("tunnel", tunnel),
+	NM("tunnel6", tunnel6), NM("endpoints", endpoints), NM("fqdn", fqdn),
+	NM("fqdn_pat", fqdn_pat),
+#undef NM
+};
+#define NODE_MAP_FD(m, i) (*(int *)((char *)(m) + node_map_pins[i].off))
+
+void explain_maps_close(struct node_maps *m)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(node_map_pins); i++) {
+		if (NODE_MAP_FD(m, i) >= 0)
+			close(NODE_MAP_FD(m, i));
+		NODE_MAP_FD(m, i) = -1;
 	}
 }
 
-int node_maps_open(const struct ctl_ctx *c, const char *dir, struct node_maps *m)
+/* explain_maps_open's opener without one of the caller's: the pin as it is. */
+static int pin_open(const char *dir, const char *name, bool quiet)
 {
-	static const struct map_spec *const specs[] = { &m_ipcache, &m_podname, &m_polep,
-							&m_policy, &m_polrange, &m_polcidr };
-	int *const fds[] = { &m->ipcache, &m->podname, &m->polep,
-			     &m->policy, &m->polrange, &m->polcidr };
-	struct ctl_ctx at = *c;
+	char path[512];
+	int fd;
+
+	(void)quiet;
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = bpf_obj_get(path);
+	return fd < 0 ? -errno : fd;
+}
+
+int explain_maps_open(const char *dir, struct node_maps *m, node_map_open_fn *opener, char *why,
+		   size_t len)
+{
+	static const __u8 none6[16];
 	struct xcni_config cfg;
 	__u32 zero = 0;
 	int fd, err;
 
-	at.pin_dir = dir;
 	memset(m, 0, sizeof(*m));
 	m->dir = dir;
-	m->polname = m->identity = m->polsel = m->ipcache6 = m->polkey6 = -1;
-	m->endpoints6 = m->ifindex = m->tunnel = m->tunnel6 = m->rulename = -1;
-	m->endpoints = m->fqdn = m->fqdn_pat = -1;
-	for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
-		*fds[i] = -1;
-	fd = map_open(&at, &m_config);
-	if (fd < 0)
+	m->why = why;
+	m->whylen = len;
+	why[0] = '\0';
+	for (size_t i = 0; i < ARRAY_SIZE(node_map_pins); i++)
+		NODE_MAP_FD(m, i) = -1;
+	fd = (opener ?: pin_open)(dir, "xcni_config", false);
+	if (fd < 0) {
+		if (!opener)
+			say(m, "%s/xcni_config: %s", dir, strerror(-fd));
 		return fd;
+	}
 	err = bpf_map_lookup_elem(fd, &zero, &cfg) ? -errno : 0;
 	close(fd);
 	if (err) {
-		pr_err("%s/%s: lookup: %s\n", dir, m_config.name, strerror(-err));
+		say(m, "%s/xcni_config: lookup: %s", dir, strerror(-err));
 		return err;
 	}
 	snprintf(m->node, sizeof(m->node), "%.*s",
@@ -69,89 +189,48 @@ int node_maps_open(const struct ctl_ctx *c, const char *dir, struct node_maps *m
 	m->pod_cidr = cfg.pod_cidr;
 	m->enforcing = cfg.flags & XCNI_CFG_F_POLICY;
 	m->pod_cidr_len = cfg.pod_cidr_len;
-	{
-		static const __u8 none6[16];
-
-		m->ul4 = cfg.underlay_ifindex && cfg.node_ip;
-		m->ul6 = cfg.underlay_ifindex && memcmp(cfg.node_ip6, none6, 16);
-	}
-	for (size_t i = 0; i < ARRAY_SIZE(fds); i++) {
-		*fds[i] = map_open(&at, specs[i]);
-		if (*fds[i] < 0) {
-			err = *fds[i];
-			goto close;
+	m->ul4 = cfg.underlay_ifindex && cfg.node_ip;
+	m->ul6 = cfg.underlay_ifindex && memcmp(cfg.node_ip6, none6, 16);
+	for (size_t i = 0; i < ARRAY_SIZE(node_map_pins); i++) {
+		fd = (opener ?: pin_open)(dir, node_map_pins[i].name, i >= 6);
+		if (fd < 0 && i < 6) {
+			if (!opener)
+				say(m, "%s/%s: %s", dir, node_map_pins[i].name, strerror(-fd));
+			explain_maps_close(m);
+			return fd;
 		}
+		NODE_MAP_FD(m, i) = fd < 0 ? -1 : fd;
 	}
-	/* Names only: the verdict does not depend on them. */
-	m->polname = map_open_quiet(&at, &m_polname);
-	m->identity = map_open_quiet(&at, &m_identity);
-	m->polsel = map_open_quiet(&at, &m_polsel);
-	m->rulename = map_open_quiet(&at, &m_rulename);
-	/* IPv6 flows only: an IPv6 end without them is refused where it is resolved. */
-	m->ipcache6 = map_open_quiet(&at, &m_ipcache6);
-	m->polkey6 = map_open_quiet(&at, &m_polkey6);
-	m->endpoints6 = map_open_quiet(&at, &m_endpoints6);
-	m->ifindex = map_open_quiet(&at, &m_ifindex);
-	m->tunnel = map_open_quiet(&at, &m_tunnel);
-	m->tunnel6 = map_open_quiet(&at, &m_tunnel6);
-	m->endpoints = map_open_quiet(&at, &m_endpoints);
-	m->fqdn = map_open_quiet(&at, &m_fqdn);
-	m->fqdn_pat = map_open_quiet(&at, &m_fqdn_pat);
 	return 0;
-close:
-	node_maps_close(m);
-	return err;
 }
 
 /*
  * The node whose pod CIDR holds ip (this one, or one it tunnels to), into
  * node; false if none does.
  */
-static bool pod_cidr_node(const struct ctl_ctx *c, const struct node_maps *m, __u32 ip, char *node,
-			  size_t len)
+static bool pod_cidr_node(const struct node_maps *m, __u32 ip, char *node, size_t len)
 {
-	__u32 key, next, *prev = NULL;
+	/* tunnel6: the nodes behind the IPv6 underlay (an agent before ABI 9 has none). */
+	const int fds[] = { m->tunnel, m->tunnel6 };
 	struct xcni_tunnel tn;
-	struct ctl_ctx at = *c;
-	bool found = false;
-	int fd;
+	__u8 key[16], next[16];
 
 	if (m->pod_cidr_len && in_prefix(ip, m->pod_cidr, m->pod_cidr_len)) {
 		snprintf(node, len, "%s", m->node);
 		return true;
 	}
-	at.pin_dir = m->dir;
-	fd = map_open_quiet(&at, &m_tunnel);
-	if (fd < 0)
-		return false;
-	while (!found && bpf_map_get_next_key(fd, prev, &next) == 0) {
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, &tn) == 0 && tn.pod_cidr_len &&
-		    in_prefix(ip, tn.pod_cidr, tn.pod_cidr_len)) {
-			snprintf(node, len, "%.*s", (int)strnlen(tn.node, sizeof(tn.node)), tn.node);
-			found = true;
-		}
-	}
-	close(fd);
-	/* The nodes behind the IPv6 underlay (an agent before ABI 9 has none). */
-	fd = found ? -1 : map_open_quiet(&at, &m_tunnel6);
-	if (fd >= 0) {
-		struct xcni_in6 k6, n6, *p6 = NULL;
-
-		while (!found && bpf_map_get_next_key(fd, p6, &n6) == 0) {
-			k6 = n6;
-			p6 = &k6;
-			if (bpf_map_lookup_elem(fd, &k6, &tn) == 0 && tn.pod_cidr_len &&
+	for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
+		for (void *prev = NULL; fds[i] >= 0 && !bpf_map_get_next_key(fds[i], prev, next);
+		     prev = key) {
+			memcpy(key, next, sizeof(key));
+			if (!bpf_map_lookup_elem(fds[i], key, &tn) && tn.pod_cidr_len &&
 			    in_prefix(ip, tn.pod_cidr, tn.pod_cidr_len)) {
 				snprintf(node, len, "%.*s", (int)strnlen(tn.node, sizeof(tn.node)),
 					 tn.node);
-				found = true;
+				return true;
 			}
 		}
-		close(fd);
-	}
-	return found;
+	return false;
 }
 
 /*
@@ -187,7 +266,7 @@ static int ipcache6_get(const struct node_maps *m, const __u8 a[16], struct xcni
 		return 1;
 	if (errno == ENOENT)
 		return 0;
-	pr_err("%s: lookup: %s\n", m_ipcache6.name, strerror(errno));
+	say(m, "xcni_ipcache6: lookup: %s", strerror(errno));
 	return -errno;
 }
 
@@ -231,8 +310,9 @@ static bool ip6_of_key(const struct node_maps *m, __u32 key, __u8 a[16])
 	return false;
 }
 
-/* The key a node's podname holds pod "ns/name" under: found? */
-static bool podname_key(const struct node_maps *m, const char *arg, __u32 *out)
+/* The key a node's podname holds pod "ns/name" under (v6only: one in 0.0.0.0/8,
+ * an IPv6-only pod's): found? */
+static bool podname_key(const struct node_maps *m, const char *arg, bool v6only, __u32 *out)
 {
 	const char *sl = strchr(arg, '/');
 	struct xcni_podname pn;
@@ -241,7 +321,8 @@ static bool podname_key(const struct node_maps *m, const char *arg, __u32 *out)
 	while (sl && bpf_map_get_next_key(m->podname, prev, &next) == 0) {
 		key = next;
 		prev = &key;
-		if (!bpf_map_lookup_elem(m->podname, &key, &pn) &&
+		if (!(v6only && (ntohl(key) & XCNI_POLKEY6_MASK)) &&
+		    !bpf_map_lookup_elem(m->podname, &key, &pn) &&
 		    strlen(pn.ns) == (size_t)(sl - arg) && !strncmp(pn.ns, arg, sl - arg) &&
 		    !strcmp(pn.name, sl + 1)) {
 			*out = key;
@@ -260,7 +341,8 @@ static bool podname_key(const struct node_maps *m, const char *arg, __u32 *out)
  * name there. e->ip: the pod's policy key on the source node, 0 if it is no
  * pod of it.
  */
-static int flow_end_resolve6(const struct node_maps *const *ms, size_t nms, const char *arg, const struct ctl_addr *a, struct flow_end *e)
+static int flow_end_resolve6(const struct node_maps *const *ms, size_t nms, const char *arg,
+			     const __u8 *a, struct flow_end *e)
 {
 	const struct node_maps *m = ms[0], *named = NULL;
 	bool known = false;
@@ -270,18 +352,18 @@ static int flow_end_resolve6(const struct node_maps *const *ms, size_t nms, cons
 	e->v6 = true;
 	for (size_t i = 0; i < nms; i++)
 		if (ms[i]->ipcache6 < 0 || ms[i]->polkey6 < 0) {
-			pr_err("%s: node %s has no IPv6 maps (an agent from before them)\n", arg,
+			say(m, "%s: node %s has no IPv6 maps (an agent from before them)", arg,
 			       ms[i]->node[0] ? ms[i]->node : ms[i]->dir);
 			return -ENOENT;
 		}
 	if (a) {
-		memcpy(e->ip6, a->addr, 16);
+		memcpy(e->ip6, a, 16);
 		for (size_t i = 0; i < nms && !named; i++)
 			if ((key = polkey6_of(ms[i], e->ip6)))
 				named = ms[i];
 	} else {
 		for (size_t i = 0; i < nms && !named; i++) {
-			if (!podname_key(ms[i], arg, &key))
+			if (!podname_key(ms[i], arg, false, &key))
 				continue;
 			known = true;
 			if (ip6_of_key(ms[i], key, e->ip6))
@@ -289,11 +371,11 @@ static int flow_end_resolve6(const struct node_maps *const *ms, size_t nms, cons
 		}
 		if (!named) {
 			if (!known)
-				pr_err("%s: no such pod in the cluster state xcnid holds\n", arg);
+				say(m, "%s: no such pod in the cluster state xcnid holds", arg);
 			else
-				pr_err("%s: no IPv6 address of this pod in the maps of node %s%s (an "
+				say(m, "%s: no IPv6 address of this pod in the maps of node %s%s (an "
 				       "IPv4-only pod, or one of another node: give its node's pin "
-				       "dir with --pin-dir-dst)\n", arg, m->node[0] ? m->node : m->dir,
+				       "dir with --pin-dir-dst)", arg, m->node[0] ? m->node : m->dir,
 				       nms > 1 ? " or the destination's" : "");
 			return -ENOENT;
 		}
@@ -314,30 +396,15 @@ static int flow_end_resolve6(const struct node_maps *const *ms, size_t nms, cons
  * whose only address is IPv6 (podname has it under a key in 0.0.0.0/8).
  * Silent: whatever is wrong with arg is said when it is resolved.
  */
-bool end_is_v6(const struct node_maps *m, const char *arg)
+bool explain_end_is_v6(const struct node_maps *m, const char *arg)
 {
-	const char *sl = strchr(arg, '/');
-	struct xcni_podname pn;
-	__u32 key, next, *prev = NULL;
-	struct ctl_addr a;
+	__u8 a[16], fam = addr_parse(arg, a);
+	__u32 key;
 
-	if (!parse_ip_any(arg, &a))
-		return a.family == XCNI_AF_INET6;
-	if (!sl)
-		return false;
-	while (bpf_map_get_next_key(m->podname, prev, &next) == 0) {
-		key = next;
-		prev = &key;
-		if (!(ntohl(key) & XCNI_POLKEY6_MASK) &&
-		    bpf_map_lookup_elem(m->podname, &key, &pn) == 0 &&
-		    strlen(pn.ns) == (size_t)(sl - arg) && !strncmp(pn.ns, arg, sl - arg) &&
-		    !strcmp(pn.name, sl + 1))
-			return true;
-	}
-	return false;
+	return fam ? fam == XCNI_AF_INET6 : podname_key(m, arg, true, &key);
 }
 
-const struct node_maps *node_maps_of(const struct node_maps *m, const char *node,
+const struct node_maps *explain_maps_of(const struct node_maps *m, const char *node,
 				     const struct node_maps *dflt)
 {
 	for (size_t i = 0; node && node[0] && i < m->npeers; i++)
@@ -351,18 +418,18 @@ const struct node_maps *node_maps_of(const struct node_maps *m, const char *node
  * node's (NULL, or m itself: none other), where an IPv6 pod of that node is
  * found by name.
  */
-int flow_end_resolve(const struct ctl_ctx *c, const struct node_maps *m,
-		     const struct node_maps *alt, const char *arg, bool v6, struct flow_end *e)
+int explain_end_resolve(const struct node_maps *m, const struct node_maps *alt, const char *arg,
+		     bool v6, struct flow_end *e)
 {
 	struct xcni_ipcache_key k = { .prefixlen = 32 };
-	struct xcni_podname pn;
 	char buf[INET_ADDRSTRLEN];
-	struct ctl_addr a;
+	const char *sl = strchr(arg, '/');
+	__u8 a[16], fam = addr_parse(arg, a);
 	int err;
 
 	if (v6) {
 		/* m first, then the destination's, then (--node all) every other node's. */
-		const struct node_maps *ms[2 + CTL_EXPLAIN_MAX_NODES] = { m };
+		const struct node_maps *ms[2 + 32] = { m }; /* --node all: CTL_EXPLAIN_MAX_NODES */
 		size_t nms = 1;
 
 		if (alt && alt != m)
@@ -370,49 +437,48 @@ int flow_end_resolve(const struct ctl_ctx *c, const struct node_maps *m,
 		for (size_t i = 0; i < m->npeers && nms < ARRAY_SIZE(ms); i++)
 			if (&m->peers[i] != m && &m->peers[i] != alt)
 				ms[nms++] = &m->peers[i];
-		if (!parse_ip_any(arg, &a) && a.family != XCNI_AF_INET6) {
-			pr_err("%s: an IPv4 address in an IPv6 flow (the other end is IPv6, or "
-			       "--family 6)\n", arg);
+		if (fam == XCNI_AF_INET) {
+			say(m, "%s: an IPv4 address in an IPv6 flow (the other end is IPv6, or "
+			       "--family 6)", arg);
 			return -EINVAL;
 		}
-		return flow_end_resolve6(ms, nms, arg, parse_ip_any(arg, &a) ? NULL : &a, e);
+		return flow_end_resolve6(ms, nms, arg, fam ? a : NULL, e);
 	}
-	if (!parse_ip_any(arg, &a) && a.family == XCNI_AF_INET6) {
-		pr_err("%s: an IPv6 address in an IPv4 flow (--family 4)\n", arg);
+	if (fam == XCNI_AF_INET6) {
+		say(m, "%s: an IPv6 address in an IPv4 flow (--family 4)", arg);
 		return -EINVAL;
 	}
-	err = resolve_pod(c, arg, &e->ip, NULL);
-	if (err)
-		return err;
+	if (fam) {
+		memcpy(&e->ip, a, 4);
+	} else if (!sl || sl == arg || !sl[1]) {
+		say(m, "%s: not a pod (NAMESPACE/NAME) or an IPv4 address", arg);
+		return -EINVAL;
+	} else if (!podname_key(m, arg, false, &e->ip)) {
+		say(m, "%s: no such pod in the cluster state xcnid holds", arg);
+		return -ENOENT;
+	}
 	k.addr = e->ip;
 	/* An LPM trie's lookup is longest-prefix, as in the programs. */
 	if (bpf_map_lookup_elem(m->ipcache, &k, &e->ipc)) {
 		err = -errno;
 		if (err == -ENOENT)
-			pr_err("%s: %s is not in the ipcache of node %s: xcni knows no such "
-			       "address (the data plane would see it as reserved:world)\n", arg,
-			       ip_str(e->ip, buf), m->node[0] ? m->node : c->pin_dir);
+			say(m, "%s: %s is not in the ipcache of node %s: xcni knows no such "
+			       "address (the data plane would see it as reserved:world)", arg,
+			    ip_str(e->ip, buf), m->node[0] ? m->node : m->dir);
 		else
-			pr_err("%s: lookup: %s\n", m_ipcache.name, strerror(-err));
+			say(m, "xcni_ipcache: lookup: %s", strerror(-err));
 		return err;
 	}
-	if (e->ipc.identity == XCNI_ID_WORLD &&
-	    pod_cidr_node(c, m, e->ip, e->node, sizeof(e->node))) {
-		pr_err("%s: no pod has address %s (in the pod CIDR of node %s), and the ipcache "
-		       "of node %s has no entry for it\n", arg, ip_str(e->ip, buf),
-		       e->node[0] ? e->node : "?", m->node[0] ? m->node : c->pin_dir);
+	if (e->ipc.identity == XCNI_ID_WORLD && pod_cidr_node(m, e->ip, e->node, sizeof(e->node))) {
+		say(m, "%s: no pod has address %s (in the pod CIDR of node %s), and the ipcache "
+		       "of node %s has no entry for it", arg, ip_str(e->ip, buf),
+		    e->node[0] ? e->node : "?", m->node[0] ? m->node : m->dir);
 		return -ENOENT;
 	}
-	if (bpf_map_lookup_elem(m->podname, &e->ip, &pn) == 0) {
-		e->is_pod = true;
-		snprintf(e->pod, sizeof(e->pod), "%.*s/%.*s", (int)strnlen(pn.ns, sizeof(pn.ns)),
-			 pn.ns, (int)strnlen(pn.name, sizeof(pn.name)), pn.name);
-		snprintf(e->node, sizeof(e->node), "%.*s",
-			 (int)strnlen(pn.node, sizeof(pn.node)), pn.node);
-	} else {
-		/* A pod address whose name has not reached this node yet. */
+	end_podname(m, e->ip, e);
+	/* Else a pod address whose name has not reached this node yet. */
+	if (!e->is_pod)
 		e->is_pod = e->ipc.flags & XCNI_IPC_POD;
-	}
 	return 0;
 }
 
@@ -459,23 +525,10 @@ struct side {
 	size_t off;
 };
 
-static void walk_add(struct side *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void walk_add(struct side *s, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (s->off >= sizeof(s->walk))
-		return; /* full: the verdict is still right, the trace cut short */
-	if (s->off)
-		s->off += snprintf(s->walk + s->off, sizeof(s->walk) - s->off, "; ");
-	if (s->off >= sizeof(s->walk))
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(s->walk + s->off, sizeof(s->walk) - s->off, fmt, ap);
-	va_end(ap);
-	s->off += n > 0 ? (size_t)n : 0;
-}
+/* A lookup into the side's trace, "; "-separated; full: cut short (the verdict stays right). */
+#define walk_add(s, ...)                                                              \
+	(xcni_bufadd((s)->walk, sizeof((s)->walk), &(s)->off, "%s", (s)->off ? "; " : ""),    \
+	 xcni_bufadd((s)->walk, sizeof((s)->walk), &(s)->off, __VA_ARGS__))
 
 /* "tcp/80", "tcp/any", "any": the protocol and port a lookup key asks for. */
 static const char *key_pp(__u8 proto, __u16 port_be, char *buf, size_t len)
@@ -511,13 +564,14 @@ static void walk_policy(struct side *s, const char *map, __u32 peer, __u8 proto,
 }
 
 /* A lookup the programs make: 1 hit, 0 miss, -errno (said). */
-static int lookup_step(int fd, const char *map, const void *key, void *val)
+static int lookup_step(const struct node_maps *m, int fd, const char *map, const void *key,
+		       void *val)
 {
 	if (bpf_map_lookup_elem(fd, key, val) == 0)
 		return 1;
 	if (errno == ENOENT)
 		return 0;
-	pr_err("%s: lookup: %s\n", map, strerror(errno));
+	say(m, "%s: lookup: %s", map, strerror(errno));
 	return -errno;
 }
 
@@ -535,7 +589,7 @@ static int explain_peer(const struct node_maps *m, struct side *s, struct xcni_p
 	int hit;
 
 	k->peer = peer;
-	hit = lookup_step(m->policy, m_policy.name, k, &s->hit);
+	hit = lookup_step(m, m->policy, "xcni_policy", k, &s->hit);
 	walk_policy(s, "policy", peer, k->proto, k->port, hit);
 	*how = k->port ? "port" : "protocol"; /* no port: ICMP's entry for the protocol */
 	/* The data plane's order (bpf/lib/policy.h peer_lookup): most specific first. */
@@ -547,13 +601,13 @@ static int explain_peer(const struct node_maps *m, struct side *s, struct xcni_p
 		rk.dir = k->dir;
 		rk.proto = proto;
 		rk.port = port;
-		hit = lookup_step(m->polrange, m_polrange.name, &rk, &s->hit);
+		hit = lookup_step(m, m->polrange, "xcni_polrange", &rk, &s->hit);
 		walk_policy(s, "polrange", peer, proto, port, hit);
 		*how = "port range";
 	}
 	if (!hit && port && (has & XCNI_HAS_ANY_PORT)) {
 		k->port = 0;
-		hit = lookup_step(m->policy, m_policy.name, k, &s->hit);
+		hit = lookup_step(m, m->policy, "xcni_policy", k, &s->hit);
 		walk_policy(s, "policy", peer, k->proto, 0, hit);
 		k->port = port;
 		*how = "any port";
@@ -561,13 +615,25 @@ static int explain_peer(const struct node_maps *m, struct side *s, struct xcni_p
 	if (!hit && (has & XCNI_HAS_ANY_PROTO)) {
 		k->proto = 0;
 		k->port = 0;
-		hit = lookup_step(m->policy, m_policy.name, k, &s->hit);
+		hit = lookup_step(m, m->policy, "xcni_policy", k, &s->hit);
 		walk_policy(s, "policy", peer, 0, 0, hit);
 		k->proto = proto;
 		k->port = port;
 		*how = "any protocol";
 	}
 	return hit;
+}
+
+/* Whether net/len holds a (IPv6). */
+static bool prefix6_holds(const __u8 net[16], int len, const __u8 a[16])
+{
+	__u8 x[16], y[16];
+
+	memcpy(x, net, 16);
+	memcpy(y, a, 16);
+	cidr6_mask(x, (unsigned int)len);
+	cidr6_mask(y, (unsigned int)len);
+	return !memcmp(x, y, 16);
 }
 
 /* The longest ipBlock prefix of the pod's live version holding ip, for people. */
@@ -584,11 +650,12 @@ static bool polcidr_prefix(int fd, const struct xcni_polcidr_key *want, char *bu
 		/* Prefixes of the flow's family only (the key's v6 byte says). */
 		if (k.ep != want->ep || k.version != want->version || k.dir != want->dir ||
 		    k.v6 != want->v6 || plen < 0 || plen > (k.v6 ? 128 : 32) || plen <= best ||
-		    (k.v6 ? !in_prefix6(want->addr6, k.addr6, plen) :
+		    (k.v6 ? !prefix6_holds(k.addr6, plen, want->addr6) :
 			    !!((ntohl(k.addr) ^ ntohl(want->addr)) & xcni_prefix_mask(plen))))
 			continue;
 		best = plen;
-		polcidr_str(&k, buf, len);
+		xcni_cidr_str(k.v6 ? AF_INET6 : AF_INET, k.v6 ? (const void *)k.addr6 : &k.addr,
+			      (unsigned int)plen, buf, len);
 	}
 	return best >= 0;
 }
@@ -603,8 +670,8 @@ static void peer_words(const struct node_maps *m, __u32 peer, const char *cidr, 
 		snprintf(buf, len, "any peer");
 	else if (peer >= XCNI_ID_CIDR_BASE)
 		snprintf(buf, len, "ipBlock %s (group %u)", cidr, peer);
-	else if (reserved_identity(peer))
-		snprintf(buf, len, "%s", reserved_identity(peer));
+	else if (xcni_reserved_identity(peer))
+		snprintf(buf, len, "%s", xcni_reserved_identity(peer));
 	else if (m->identity >= 0 && bpf_map_lookup_elem(m->identity, &peer, &l) == 0)
 		snprintf(buf, len, "%.*s (identity %u)", (int)strnlen(l.labels, sizeof(l.labels)),
 			 l.labels, peer);
@@ -613,11 +680,11 @@ static void peer_words(const struct node_maps *m, __u32 peer, const char *cidr, 
 }
 
 /*
- * The entry's endpoint is the one tunnel_str prints: tunnel_ip6 when
+ * The entry's endpoint is the one xcnictl's tunnel_str prints: tunnel_ip6 when
  * XCNI_IPC_TUN6 says the node is sent to over IPv6 (a node of both families
  * has both addresses), and its name is in the map of that family.
  */
-const char *tunnel_of(const struct node_maps *m, const struct xcni_ipcache_val *v,
+const char *explain_tunnel_of(const struct node_maps *m, const struct xcni_ipcache_val *v,
 		      char addr[INET6_ADDRSTRLEN], char *node, size_t len)
 {
 	bool v6 = v->flags & XCNI_IPC_TUN6;
@@ -625,7 +692,8 @@ const char *tunnel_of(const struct node_maps *m, const struct xcni_ipcache_val *
 	struct xcni_tunnel tn;
 
 	node[0] = '\0';
-	if (!tunnel_str(v, addr))
+	if (!(v6 ? inet_ntop(AF_INET6, v->tunnel_ip6, addr, INET6_ADDRSTRLEN) :
+		   v->tunnel_ip ? ip_str(v->tunnel_ip, addr) : NULL))
 		return NULL;
 	if (fd >= 0 && bpf_map_lookup_elem(fd, v6 ? (const void *)v->tunnel_ip6 :
 						     (const void *)&v->tunnel_ip, &tn) == 0)
@@ -660,7 +728,7 @@ static int side_locate(const struct node_maps *m, struct side *s, const struct f
 	/* An IPv6 pod without a policy key here is no pod of this node: its
 	 * name's node, else the one its ipcache6 entry tunnels to. */
 	if (pod->v6 && !pod->ip) {
-		const char *ta = tunnel_of(m, &pod->ipc, a6, s->node, sizeof(s->node));
+		const char *ta = explain_tunnel_of(m, &pod->ipc, a6, s->node, sizeof(s->node));
 
 		s->why = WHY_REMOTE;
 		if (pod->node[0])
@@ -672,17 +740,17 @@ static int side_locate(const struct node_maps *m, struct side *s, const struct f
 	/* On another node: its ipcache entry names a tunnel, or its Pod object
 	 * names another node (without an overlay there is no tunnel to see). */
 	err = pod->v6 ? ipcache6_get(m, pod->ip6, &pv) :
-			lookup_step(m->ipcache, m_ipcache.name, &ik, &pv);
+			lookup_step(m, m->ipcache, "xcni_ipcache", &ik, &pv);
 	if (err < 0)
 		return err;
-	if (lookup_step(m->podname, m_podname.name, &pod->ip, &pn) > 0 && pn.node[0] &&
+	if (lookup_step(m, m->podname, "xcni_podname", &pod->ip, &pn) > 0 && pn.node[0] &&
 	    m->node[0] && strncmp(pn.node, m->node, sizeof(pn.node))) {
 		s->why = WHY_REMOTE;
 		snprintf(s->node, sizeof(s->node), "%.*s", (int)strnlen(pn.node, sizeof(pn.node)),
 			 pn.node);
 		return 1;
 	}
-	if (err > 0 && tunnel_of(m, &pv, a6, tn, sizeof(tn))) {
+	if (err > 0 && explain_tunnel_of(m, &pv, a6, tn, sizeof(tn))) {
 		s->why = WHY_REMOTE;
 		snprintf(s->node, sizeof(s->node), "%s", pod->node[0] ? pod->node : tn[0] ? tn : a6);
 		return 1;
@@ -722,14 +790,14 @@ static int side_peer(const struct node_maps *m, struct side *s, const struct flo
 	else
 		ip_str(peer->ip, pa);
 	err = peer->v6 ? ipcache6_get(m, peer->ip6, &pv) :
-			 lookup_step(m->ipcache, m_ipcache.name, &ik, &pv);
+			 lookup_step(m, m->ipcache, "xcni_ipcache", &ik, &pv);
 	if (err < 0)
 		return err;
 	s->peer_id = err ? pv.identity : XCNI_ID_WORLD;
 	/* Egress towards a pod of another node: the packet leaves in Geneve to
 	 * the underlay address (of either family) its entry names, and that
 	 * node judges ingress. */
-	if (err > 0 && s->dir == XCNI_DIR_FROM_POD && tunnel_of(m, &pv, ta, tn, sizeof(tn))) {
+	if (err > 0 && s->dir == XCNI_DIR_FROM_POD && explain_tunnel_of(m, &pv, ta, tn, sizeof(tn))) {
 		walk_add(s, "%s[%s] identity %u, tunnel %s%s%s%s", peer->v6 ? "ipcache6" : "ipcache",
 			 pa, s->peer_id, ta, tn[0] ? " (node " : "", tn, tn[0] ? ")" : "");
 	} else {
@@ -750,7 +818,7 @@ static int side_polep(const struct node_maps *m, struct side *s, const struct fl
 	char a[INET_ADDRSTRLEN];
 	bool host_judged;
 	__u8 has;
-	int err = lookup_step(m->polep, m_polep.name, &pod->ip, pe);
+	int err = lookup_step(m, m->polep, "xcni_polep", &pod->ip, pe);
 
 	if (err < 0)
 		return err;
@@ -845,7 +913,7 @@ static int side_fqdn(const struct node_maps *m, struct side *s, const struct flo
 		memcpy(ck.addr6, peer->ip6, 16);
 	else
 		ck.addr = peer->ip;
-	if (lookup_step(m->polcidr, m_polcidr.name, &ck, &group) <= 0 || group >= 0x80000000u)
+	if (lookup_step(m, m->polcidr, "xcni_polcidr", &ck, &group) <= 0 || group >= 0x80000000u)
 		return 0;
 	polcidr_prefix(m->polcidr, &ck, cidr, cidrlen);
 	walk_add(s, "fqdn[%s] rule_ref %d: polcidr group %u", w.name, ref, group);
@@ -896,7 +964,7 @@ static int side_entries(const struct node_maps *m, struct side *s, const struct 
 			memcpy(ck.addr6, peer->ip6, 16);
 		else
 			ck.addr = peer->ip;
-		hit = lookup_step(m->polcidr, m_polcidr.name, &ck, &group);
+		hit = lookup_step(m, m->polcidr, "xcni_polcidr", &ck, &group);
 		if (hit > 0) {
 			polcidr_prefix(m->polcidr, &ck, cidr, cidrlen);
 			walk_add(s, "polcidr[%s] group %u (%s)", pa, group, cidr[0] ? cidr : "?");
@@ -908,33 +976,6 @@ static int side_entries(const struct node_maps *m, struct side *s, const struct 
 	if (!hit)
 		hit = explain_peer(m, s, k, XCNI_ID_ANY, has, how);
 	return hit;
-}
-
-/*
- * An isolated side's near misses: the objects the node's agent reads, matched
- * against the two ends by name (their address where the name is not known).
- * Nothing when no agent answers or it reads no cluster state: the walk above
- * stands on the maps alone.
- */
-static void side_near(const struct node_maps *m, struct side *s, const struct flow *f,
-		      const struct flow_end *pod, const struct flow_end *peer)
-{
-	struct ctl_ctx at = { .pin_dir = m->dir };
-	const struct k8s_pod *self, *other;
-	struct ctl_cluster *cc;
-
-	s->near[0] = '\0';
-	/* Run by an agent for --kubeconfig (flows_serve.c): it cannot answer its
-	 * status socket meanwhile, and fills them in from its own store. */
-	if (!pod->pod[0] || getenv("XCNI_EXPLAIN_IN_AGENT") || ctl_cluster_open(&at, true, &cc))
-		return;
-	self = ctl_cluster_pod(cc, pod->pod, pod->v6 ? 0 : pod->ip);
-	other = peer->is_pod ? ctl_cluster_pod(cc, peer->pod[0] ? peer->pod : NULL,
-					       peer->v6 ? 0 : peer->ip) : NULL;
-	if (self)
-		ctl_near_misses(cc, self, other, s->dir == XCNI_DIR_TO_POD ? NM_INGRESS : NM_EGRESS,
-				f->proto, f->port ? f->port : 0, s->near, sizeof(s->near), NULL);
-	ctl_cluster_close(cc);
 }
 
 /*
@@ -964,11 +1005,16 @@ static int explain_side(const struct node_maps *m, struct side *s, const struct 
 		return hit;
 	if (!hit) {
 		s->why = WHY_ISOLATED;
-		s->nisolators = isolating_policies(m->polsel, m->polname, pod->ip, s->dir, false,
+		s->nisolators = xcni_isolating_policies(m->polsel, m->polname, pod->ip, s->dir, false,
 						   s->isolators, sizeof(s->isolators));
-		isolating_policies(m->polsel, m->polname, pod->ip, s->dir, true, s->isolators_json,
+		xcni_isolating_policies(m->polsel, m->polname, pod->ip, s->dir, true, s->isolators_json,
 				   sizeof(s->isolators_json));
-		side_near(m, s, f, pod, peer);
+		/* Near misses: the objects the node's agent reads (by the caller's
+		 * means), matched against the two ends; the walk stands without. */
+		if (pod->pod[0] && m->near)
+			m->near(m->near_arg, m, pod, peer,
+				s->dir == XCNI_DIR_TO_POD ? NM_INGRESS : NM_EGRESS, f->proto, f->port,
+				s->near, sizeof(s->near));
 		return 0;
 	}
 	s->why = WHY_RULE;
@@ -1045,21 +1091,6 @@ static const char *rule_words(const struct node_maps *m, __u32 policy_id, __u16 
 	return buf;
 }
 
-static void tiers_add(char *buf, size_t size, size_t *o, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static void tiers_add(char *buf, size_t size, size_t *o, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (*o >= size)
-		return; /* full: cut short */
-	va_start(ap, fmt);
-	n = vsnprintf(buf + *o, size - *o, fmt, ap);
-	va_end(ap);
-	*o += n > 0 ? (size_t)n : 0;
-}
-
 /*
  * The walk the compiler made for this side, read back from the entry that
  * decides (its tier, and the Pass it went through, XCNI_POLV_PASS): Admin,
@@ -1106,7 +1137,7 @@ static void tier_walk(const struct node_maps *m, struct side *s, const char *who
 		rule_words(m, pass.policy_id, pass.rule, pass.name, pw, sizeof(pw));
 	}
 	rule_words(m, s->hit.policy_id, s->hit.rule, s->rule_name, dw, sizeof(dw));
-#define STEP(...) tiers_add(s->tiers, sizeof(s->tiers), &o, __VA_ARGS__)
+#define STEP(...) xcni_bufadd(s->tiers, sizeof(s->tiers), &o, __VA_ARGS__)
 	if (tier == XCNI_TIER_ADMIN) {
 		STEP("Admin: %s %s: decides", dw, act);
 		return;
@@ -1137,19 +1168,15 @@ static void tier_walk(const struct node_maps *m, struct side *s, const char *who
 
 /* The sentence for one side: "allow: ..." or "deny: ...". */
 static void side_text(struct ptable *t, const struct side *s, const struct flow_end *pod,
-		      const char *flag)
+		      const char *who, const char *flag)
 {
-	char a[INET6_ADDRSTRLEN];
-	const char *who = pod->pod[0] ? pod->pod :
-			  pod->v6 ? inet_ntop(AF_INET6, pod->ip6, a, sizeof(a)) : ip_str(pod->ip, a);
-
 	switch (s->why) {
 	case WHY_SELF:
 		pt_strf(t, "allow: a pod's traffic to itself never leaves it");
 		break;
 	case WHY_NOT_POD:
 		pt_strf(t, "allow: %s is no pod (%s): no NetworkPolicy applies", who,
-			reserved_identity(pod->ipc.identity) ?: "not a pod address");
+			xcni_reserved_identity(pod->ipc.identity) ?: "not a pod address");
 		break;
 	case WHY_REMOTE:
 		pt_strf(t, "not decided here: %s lives on node %s, whose %s policy decides "
@@ -1198,7 +1225,7 @@ static void side_row(struct ptable *t, const struct node_maps *m, struct side *s
 			  pod->v6 ? inet_ntop(AF_INET6, pod->ip6, a, sizeof(a)) : ip_str(pod->ip, a);
 	static const char *const tw[] = { "networkpolicy", "admin", "baseline", "default" };
 
-	side_text(t, s, pod, flag);
+	side_text(t, s, pod, who, flag);
 	tier_walk(m, s, who);
 	pt_str(t, s->tiers[0] ? s->tiers : NULL);
 	pt_str(t, side_decided(s) ? (side_allows(s) ? "allow" : "deny") : NULL);
@@ -1234,7 +1261,7 @@ static void side_row(struct ptable *t, const struct node_maps *m, struct side *s
 	{ NULL, k "_near_misses", PT_STR },                                              \
 	{ T "-LOOKUPS", k "_lookups", PT_STR }
 
-static const struct pt_col explain_cols[] = {
+const struct pt_col explain_cols[] = {
 	/* Each text column keyed too: an agent's answer (--kubeconfig) is printed again. */
 	{ "SRC", "src_text", PT_STR },
 	{ NULL, "src", PT_STR },
@@ -1257,32 +1284,12 @@ static const struct pt_col explain_cols[] = {
 	{ "VERDICT", "verdict_text", PT_STR },
 	{ NULL, "verdict", PT_STR },
 };
+const size_t explain_ncols = ARRAY_SIZE(explain_cols);
 
-int explain_merge_show(const struct ctl_ctx *c, json_t *const *recs, size_t n)
-{
-	json_t *m = flows_explain_merge((void *const *)recs, n), *v;
-	struct ptable *t;
-
-	if (!m)
-		return -ENOMEM;
-	t = pt_new(explain_cols, ARRAY_SIZE(explain_cols), PT_RECORD);
-	for (size_t i = 0; i < ARRAY_SIZE(explain_cols); i++) {
-		v = json_object_get(m, explain_cols[i].key);
-		if (json_is_integer(v))
-			pt_uint(t, (uint64_t)json_integer_value(v));
-		else if (json_is_string(v))
-			pt_str(t, json_string_value(v));
-		else
-			pt_null(t);
-	}
-	json_decref(m);
-	return show(c, t);
-}
-
-void end_row(struct ptable *t, const struct flow_end *e)
+void explain_end_row(struct ptable *t, const struct flow_end *e)
 {
 	char a[INET6_ADDRSTRLEN];
-	const char *id = reserved_identity(e->ipc.identity);
+	const char *id = xcni_reserved_identity(e->ipc.identity);
 
 	if (e->v6)
 		inet_ntop(AF_INET6, e->ip6, a, sizeof(a));
@@ -1324,8 +1331,8 @@ int explain_flow(const struct node_maps *sm, const struct node_maps *dm, const s
 	    (err = explain_side(dm, &in, f, &dst, &f->src)))
 		return err;
 	t = pt_new(explain_cols, ARRAY_SIZE(explain_cols), PT_RECORD);
-	end_row(t, &f->src);
-	end_row(t, &f->dst);
+	explain_end_row(t, &f->src);
+	explain_end_row(t, &f->dst);
 	if ((pn = proto_name(f->proto)))
 		pt_str(t, pn);
 	else
@@ -1338,7 +1345,7 @@ int explain_flow(const struct node_maps *sm, const struct node_maps *dm, const s
 	 * overlay) has no underlay address of its family: a pod there the data
 	 * plane drops (drop-tunnel-family), whatever policy says. */
 	send6 = f->dst.ipc.flags & XCNI_IPC_TUN6;
-	tunneled = tunnel_of(sm, &f->dst.ipc, ta6, tn, sizeof(tn));
+	tunneled = explain_tunnel_of(sm, &f->dst.ipc, ta6, tn, sizeof(tn));
 	fam_drop = (sm->ul4 || sm->ul6) && (f->dst.ipc.flags & XCNI_IPC_POD) && tunneled &&
 		   !(send6 ? sm->ul6 : sm->ul4);
 	if (fam_drop) {
