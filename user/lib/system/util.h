@@ -35,4 +35,13 @@ static inline int xcni_grow(void *arr, size_t *cap, size_t n, size_t esz)
  * a string (jansson's getters take NULL). A macro: this header needs no jansson. */
 #define jstr(o, k) (json_string_value(json_object_get((o), (k))) ?: "")
 
+/* Do the first len bits of prefix pfx and address a (network order) agree? 1 or 0. */
+static inline int xcni_prefix_has(const void *pfx, unsigned int len, const void *a)
+{
+	const unsigned char *p = pfx, *x = a;
+	unsigned int full = len / 8, rem = len % 8;
+
+	return !__builtin_memcmp(p, x, full) && (!rem || !((p[full] ^ x[full]) & (0xff00 >> rem) & 0xff));
+}
+
 #endif
