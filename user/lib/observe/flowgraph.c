@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "lib/observe/flowgraph.h"
+#include "lib/system/hash.h"
 #include "lib/system/util.h"
 
 #define FG_BUCKETS 16384
@@ -28,15 +29,6 @@ struct fgraph {
 	size_t n, cap;
 	uint64_t dropped; /* flows past FG_MAX_FLOWS */
 };
-
-static uint32_t hash_str(const char *s)
-{
-	uint32_t h = 2166136261u; /* FNV-1a */
-
-	for (; *s; s++)
-		h = (h ^ (uint8_t)*s) * 16777619u;
-	return h;
-}
 
 int fg_new(struct fgraph **out)
 {
@@ -190,7 +182,7 @@ int fg_add(struct fgraph *g, const struct fg_flow *f)
 	if (asprintf(&key, "%s|%s|%s|%u|%s|%u", f->family ?: "", f->proto ?: "", f->src.ip ?: "",
 		     f->src.port, f->dst.ip ?: "", f->dst.port) < 0)
 		return -ENOMEM;
-	h = hash_str(key) % FG_BUCKETS;
+	h = xcni_fnv64_str(XCNI_FNV64_BASIS, key) % FG_BUCKETS;
 	for (e = g->b[h]; e; e = e->hnext)
 		if (!strcmp(e->key, key)) {
 			free(key);
@@ -278,7 +270,7 @@ struct fold {
 static struct node *node_get(struct fold *fo, const char *id, const char *kind, const char *label,
 			     const char *ns)
 {
-	uint32_t h = hash_str(id) % FG_NODE_BUCKETS;
+	uint32_t h = xcni_fnv64_str(XCNI_FNV64_BASIS, id) % FG_NODE_BUCKETS;
 	struct node *n;
 
 	for (n = fo->nb[h]; n; n = n->hnext)
@@ -486,7 +478,7 @@ static const struct edge *edge_add(struct fold *fo, const struct node *from,
 		fo->err = -ENOMEM;
 		return NULL;
 	}
-	h = hash_str(id) % FG_NODE_BUCKETS;
+	h = xcni_fnv64_str(XCNI_FNV64_BASIS, id) % FG_NODE_BUCKETS;
 	for (e = fo->eb[h]; e; e = e->hnext)
 		if (!strcmp(e->id, id))
 			break;
