@@ -377,12 +377,11 @@ static int decision(const struct fg_flow *f, char **text, char **policies)
 	else if (f->verdict == FLOW_NO_BACKEND)
 		n = asprintf(text, "no-backend: Service backend not found (%s), refused to the client",
 			     f->reason ?: "drop-no-backend");
-	else if (f->verdict == FLOW_REFUSED)
-		n = asprintf(text, "refused: the destination answered RST, nothing listens%s%s%s%s",
-			     f->policy ? " (allowed by " : "", f->policy ?: "", f->policy ? rule : "",
-			     f->policy ? ")" : "");
-	else if (f->verdict == FLOW_TIMEOUT)
-		n = asprintf(text, "timeout: nothing answered the SYN, no drop seen%s%s%s%s",
+	else if (f->verdict == FLOW_REFUSED || f->verdict == FLOW_TIMEOUT)
+		n = asprintf(text, "%s%s%s%s%s",
+			     f->verdict == FLOW_REFUSED ?
+				     "refused: the destination answered RST, nothing listens" :
+				     "timeout: nothing answered the SYN, no drop seen",
 			     f->policy ? " (allowed by " : "", f->policy ?: "", f->policy ? rule : "",
 			     f->policy ? ")" : "");
 	else if (f->verdict == FLOW_AUDIT)
