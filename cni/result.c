@@ -55,8 +55,8 @@ static int ipam_ip(json_t *ip, size_t i, const char *addr, struct xcni_ipam *out
 int xcni_ipam_parse(json_t *res, struct xcni_ipam *out, struct cni_err *e)
 {
 	json_t *ips, *ip, *routes;
+	int err, any[2] = { 0, 0 }; /* a route of each family (IPv4, IPv6) */
 	size_t i;
-	int err;
 
 	memset(out, 0, sizeof(*out));
 	ips = json_object_get(res, "ips");
@@ -93,25 +93,15 @@ int xcni_ipam_parse(json_t *res, struct xcni_ipam *out, struct cni_err *e)
 			 * one config serves single- and dual-stack nodes alike. */
 			if (v6 ? !out->has6 : !out->has4)
 				continue;
+			any[v6] = 1;
 			json_array_append_new(out->routes, json_pack("{s:s}", "dst", dst));
 		}
 	}
 	/* A family without a route of its own gets a default route. */
-	{
-		int any4 = 0, any6 = 0;
-		json_t *r;
-
-		json_array_foreach(out->routes, i, r) {
-			if (strchr(json_string_value(json_object_get(r, "dst")), ':'))
-				any6 = 1;
-			else
-				any4 = 1;
-		}
-		if (out->has4 && !any4)
-			json_array_append_new(out->routes, json_pack("{s:s}", "dst", "0.0.0.0/0"));
-		if (out->has6 && !any6)
-			json_array_append_new(out->routes, json_pack("{s:s}", "dst", "::/0"));
-	}
+	if (out->has4 && !any[0])
+		json_array_append_new(out->routes, json_pack("{s:s}", "dst", "0.0.0.0/0"));
+	if (out->has6 && !any[1])
+		json_array_append_new(out->routes, json_pack("{s:s}", "dst", "::/0"));
 	out->dns = json_incref(json_object_get(res, "dns"));
 	return 0;
 }

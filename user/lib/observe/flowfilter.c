@@ -514,15 +514,10 @@ int flow_filter_parse(struct flow_filter *ff, const char *req, char *err, size_t
 	return 0;
 }
 
+/* Does m (FM_CIDR) hold addr of family? */
 static bool in_prefix(const struct flow_match *m, uint8_t family, const uint8_t *addr)
 {
-	unsigned int full = m->plen / 8, rest = m->plen % 8;
-
-	if (m->family != family)
-		return false;
-	if (memcmp(m->addr, addr, full))
-		return false;
-	return !rest || !((m->addr[full] ^ addr[full]) & (uint8_t)(0xff << (8 - rest)));
+	return m->family == family && xcni_prefix_has(m->addr, m->plen, addr);
 }
 
 /*

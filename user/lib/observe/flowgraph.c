@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "lib/observe/flowgraph.h"
+#include "lib/system/hash.h"
 #include "lib/system/util.h"
 
 #define FG_BUCKETS 16384
@@ -28,15 +29,6 @@ struct fgraph {
 	size_t n, cap;
 	uint64_t dropped; /* flows past FG_MAX_FLOWS */
 };
-
-static uint32_t hash_str(const char *s)
-{
-	uint32_t h = 2166136261u; /* FNV-1a */
-
-	for (; *s; s++)
-		h = (h ^ (uint8_t)*s) * 16777619u;
-	return h;
-}
 
 int fg_new(struct fgraph **out)
 {
@@ -190,7 +182,7 @@ int fg_add(struct fgraph *g, const struct fg_flow *f)
 	if (asprintf(&key, "%s|%s|%s|%u|%s|%u", f->family ?: "", f->proto ?: "", f->src.ip ?: "",
 		     f->src.port, f->dst.ip ?: "", f->dst.port) < 0)
 		return -ENOMEM;
-	h = hash_str(key) % FG_BUCKETS;
+	h = xcni_fnv64_str(XCNI_FNV64_BASIS, key) % FG_BUCKETS;
 	for (e = g->b[h]; e; e = e->hnext)
 		if (!strcmp(e->key, key)) {
 			free(key);
@@ -278,7 +270,7 @@ struct fold {
 static struct node *node_get(struct fold *fo, const char *id, const char *kind, const char *label,
 			     const char *ns)
 {
-	uint32_t h = hash_str(id) % FG_NODE_BUCKETS;
+	uint32_t h = xcni_fnv64_str(XCNI_FNV64_BASIS, id) % FG_NODE_BUCKETS;
 	struct node *n;
 
 	for (n = fo->nb[h]; n; n = n->hnext)
@@ -350,11 +342,6 @@ static struct node *svc_node(struct fold *fo, const char *svc)
 	return node_get(fo, id, "service", name, ns);
 }
 
-static const char *verdict_name(int v)
-{
-	return flow_verdict_name(v);
-}
-
 static void end_name(const struct fg_end *e, char *buf, size_t len)
 {
 	if (e->pod)
@@ -390,12 +377,11 @@ static int decision(const struct fg_flow *f, char **text, char **policies)
 	else if (f->verdict == FLOW_NO_BACKEND)
 		n = asprintf(text, "no-backend: Service backend not found (%s), refused to the client",
 			     f->reason ?: "drop-no-backend");
-	else if (f->verdict == FLOW_REFUSED)
-		n = asprintf(text, "refused: the destination answered RST, nothing listens%s%s%s%s",
-			     f->policy ? " (allowed by " : "", f->policy ?: "", f->policy ? rule : "",
-			     f->policy ? ")" : "");
-	else if (f->verdict == FLOW_TIMEOUT)
-		n = asprintf(text, "timeout: nothing answered the SYN, no drop seen%s%s%s%s",
+	else if (f->verdict == FLOW_REFUSED || f->verdict == FLOW_TIMEOUT)
+		n = asprintf(text, "%s%s%s%s%s",
+			     f->verdict == FLOW_REFUSED ?
+				     "refused: the destination answered RST, nothing listens" :
+				     "timeout: nothing answered the SYN, no drop seen",
 			     f->policy ? " (allowed by " : "", f->policy ?: "", f->policy ? rule : "",
 			     f->policy ? ")" : "");
 	else if (f->verdict == FLOW_AUDIT)
@@ -422,8 +408,7 @@ static int decision(const struct fg_flow *f, char **text, char **policies)
 			char one[400];
 
 			snprintf(one, sizeof(one), "%.*s", (int)l, p);
-			flows_fbuf_printf(&pb, "%s", pb.len ? "," : "");
-			fg_json_str(&pb, one);
+			fg_kstr(&pb, pb.len ? "," : "", one);
 			p += l;
 			p += strspn(p, ", ");
 		}
@@ -492,7 +477,7 @@ static const struct edge *edge_add(struct fold *fo, const struct node *from,
 		fo->err = -ENOMEM;
 		return NULL;
 	}
-	h = hash_str(id) % FG_NODE_BUCKETS;
+	h = xcni_fnv64_str(XCNI_FNV64_BASIS, id) % FG_NODE_BUCKETS;
 	for (e = fo->eb[h]; e; e = e->hnext)
 		if (!strcmp(e->id, id))
 			break;
@@ -560,46 +545,34 @@ static void json_end(struct fbuf *b, const struct fg_end *e)
 	char name[400];
 
 	end_name(e, name, sizeof(name));
-	flows_fbuf_printf(b, "{\"name\":");
-	fg_json_str(b, name);
-	flows_fbuf_printf(b, ",\"ip\":");
-	fg_json_str(b, e->ip);
+	fg_kstr(b, "{\"name\":", name);
+	fg_kstr(b, ",\"ip\":", e->ip);
 	flows_fbuf_printf(b, ",\"port\":%u}", e->port);
 }
 
 /* One flow; edges (the graph's recent list): the ids of the edges it made, NULL: none said. */
 static void json_flow(struct fbuf *b, const struct fg_flow *f, const struct edge *const *edges)
 {
-	flows_fbuf_printf(b, "{\"node\":");
-	fg_json_str(b, f->node);
-	flows_fbuf_printf(b, ",\"protocol\":");
-	fg_json_str(b, f->proto);
+	fg_kstr(b, "{\"node\":", f->node);
+	fg_kstr(b, ",\"protocol\":", f->proto);
 	flows_fbuf_printf(b, ",\"source\":");
 	json_end(b, &f->src);
 	flows_fbuf_printf(b, ",\"destination\":");
 	json_end(b, &f->dst);
-	flows_fbuf_printf(b, ",\"service\":");
-	fg_json_str(b, f->service);
-	flows_fbuf_printf(b, ",\"client\":");
-	fg_json_str(b, f->client);
-	flows_fbuf_printf(b, ",\"verdict\":\"%s\",\"policy\":", verdict_name(f->verdict));
+	fg_kstr(b, ",\"service\":", f->service);
+	fg_kstr(b, ",\"client\":", f->client);
+	flows_fbuf_printf(b, ",\"verdict\":\"%s\",\"policy\":", flow_verdict_name(f->verdict));
 	fg_json_str(b, f->policy);
 	if (f->rule >= 0)
 		flows_fbuf_printf(b, ",\"rule\":%d", f->rule);
 	else
 		flows_fbuf_printf(b, ",\"rule\":null");
-	flows_fbuf_printf(b, ",\"policy_side\":");
-	fg_json_str(b, f->side);
-	flows_fbuf_printf(b, ",\"drop_reason\":");
-	fg_json_str(b, f->reason);
-	flows_fbuf_printf(b, ",\"near_misses\":");
-	fg_json_str(b, f->near_misses);
-	flows_fbuf_printf(b, ",\"observation_point\":");
-	fg_json_str(b, f->point);
-	flows_fbuf_printf(b, ",\"decided_by\":");
-	fg_json_str(b, f->decider);
-	flows_fbuf_printf(b, ",\"counts\":");
-	fg_json_str(b, f->counts);
+	fg_kstr(b, ",\"policy_side\":", f->side);
+	fg_kstr(b, ",\"drop_reason\":", f->reason);
+	fg_kstr(b, ",\"near_misses\":", f->near_misses);
+	fg_kstr(b, ",\"observation_point\":", f->point);
+	fg_kstr(b, ",\"decided_by\":", f->decider);
+	fg_kstr(b, ",\"counts\":", f->counts);
 	flows_fbuf_printf(
 		b,
 		",\"packets\":%llu,\"bytes\":%llu,\"reply_packets\":%llu,\"reply_bytes\":%llu,"
@@ -610,10 +583,8 @@ static void json_flow(struct fbuf *b, const struct fg_flow *f, const struct edge
 	if (edges) {
 		flows_fbuf_printf(b, ",\"edges\":[");
 		for (int i = 0, n = 0; i < 2; i++)
-			if (edges[i]) {
-				flows_fbuf_printf(b, "%s", n++ ? "," : "");
-				fg_json_str(b, edges[i]->id);
-			}
+			if (edges[i])
+				fg_kstr(b, n++ ? "," : "", edges[i]->id);
 		flows_fbuf_printf(b, "]");
 	}
 	flows_fbuf_printf(b, "}");
@@ -680,15 +651,12 @@ int fg_render(struct fgraph *g, const char *extra, struct fbuf *b)
 	for (size_t i = 0; i < fo->nn; i++) {
 		const struct node *n = fo->nodes[i];
 
-		flows_fbuf_printf(b, "%s{\"id\":", i ? "," : "");
-		fg_json_str(b, n->id);
+		fg_kstr(b, i ? ",{\"id\":" : "{\"id\":", n->id);
 		flows_fbuf_printf(b, ",\"kind\":\"%s\",\"label\":", n->kind);
 		fg_json_str(b, n->label);
-		flows_fbuf_printf(b, ",\"namespace\":");
-		fg_json_str(b, n->ns);
+		fg_kstr(b, ",\"namespace\":", n->ns);
 		if (!strcmp(n->kind, "pod")) {
-			flows_fbuf_printf(b, ",\"labels\":");
-			fg_json_str(b, n->labels);
+			fg_kstr(b, ",\"labels\":", n->labels);
 		}
 		flows_fbuf_printf(b, "}");
 	}
@@ -699,12 +667,9 @@ int fg_render(struct fgraph *g, const char *extra, struct fbuf *b)
 		const char *v = e->counts[1] ? "denied" : e->counts[2] ? "audit" :
 				e->counts[0] ? "allowed" : "forwarded";
 
-		flows_fbuf_printf(b, "%s{\"id\":", i ? "," : "");
-		fg_json_str(b, e->id);
-		flows_fbuf_printf(b, ",\"from\":");
-		fg_json_str(b, e->from->id);
-		flows_fbuf_printf(b, ",\"to\":");
-		fg_json_str(b, e->to->id);
+		fg_kstr(b, i ? ",{\"id\":" : "{\"id\":", e->id);
+		fg_kstr(b, ",\"from\":", e->from->id);
+		fg_kstr(b, ",\"to\":", e->to->id);
 		flows_fbuf_printf(
 			b,
 			",\"verdict\":\"%s\",\"flows\":%llu,\"allowed\":%llu,\"denied\":%llu,"
@@ -718,7 +683,7 @@ int fg_render(struct fgraph *g, const char *extra, struct fbuf *b)
 			(unsigned long long)e->pkts, (unsigned long long)e->bytes);
 		for (unsigned int w = 0; w < e->nwhy; w++) {
 			flows_fbuf_printf(b, "%s{\"verdict\":\"%s\",\"text\":", w ? "," : "",
-			                  verdict_name(e->why[w].verdict));
+			                  flow_verdict_name(e->why[w].verdict));
 			fg_json_str(b, e->why[w].text);
 			flows_fbuf_printf(b, ",\"policies\":[%s],\"flows\":%llu}",
 			                  e->why[w].policies, (unsigned long long)e->why[w].flows);

@@ -93,7 +93,12 @@ int fg_render(struct fgraph *g, const char *extra, struct fbuf *b);
 /* A string as a JSON string literal; <, > and & as \u escapes (safe inside HTML). */
 static inline void fg_json_str(struct fbuf *b, const char *s)
 {
-	flows_fbuf_json_esc(b, s, true);
+	flows_fbuf_json_esc(b, NULL, s, true);
+}
+/* A member: key (",\"name\":") and s as fg_json_str writes it. */
+static inline void fg_kstr(struct fbuf *b, const char *key, const char *s)
+{
+	flows_fbuf_json_esc(b, key, s, true);
 }
 
 /*

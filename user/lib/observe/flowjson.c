@@ -125,13 +125,13 @@ void flows_fbuf_free(struct fbuf *b)
 	memset(b, 0, sizeof(*b));
 }
 
-void flows_fbuf_json_esc(struct fbuf *b, const char *s, bool html)
+void flows_fbuf_json_esc(struct fbuf *b, const char *key, const char *s, bool html)
 {
 	if (!s) {
-		flows_fbuf_printf(b, "null");
+		flows_fbuf_printf(b, "%snull", key ?: "");
 		return;
 	}
-	flows_fbuf_printf(b, "\"");
+	flows_fbuf_printf(b, "%s\"", key ?: "");
 	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;
 
@@ -175,10 +175,8 @@ static void json_peer(struct fbuf *b, const char *name, const struct flow_peer *
 	                  "\"namespace\":",
 	                  name, ip, port, p->identity, flow_peer_kind(p));
 	flows_fbuf_json_str(b, p->ns);
-	flows_fbuf_printf(b, ",\"pod\":");
-	flows_fbuf_json_str(b, p->pod);
-	flows_fbuf_printf(b, ",\"labels\":");
-	flows_fbuf_json_str(b, p->labels);
+	flows_fbuf_kstr(b, ",\"pod\":", p->pod);
+	flows_fbuf_kstr(b, ",\"labels\":", p->labels);
 	flows_fbuf_printf(b, "}");
 }
 
@@ -281,8 +279,7 @@ void flow_rec_json(struct fbuf *b, const struct flow_rec *r, const struct flow_r
 	const char *ps = proto_label(r->key.proto);
 	char flags[24] = "", client[INET6_ADDRSTRLEN + 8];
 
-	flows_fbuf_printf(b, "{\"node\":");
-	flows_fbuf_json_str(b, rc->node);
+	flows_fbuf_kstr(b, "{\"node\":", rc->node);
 	flows_fbuf_printf(b, ",\"family\":\"ipv%u\",\"protocol\":", r->key.family);
 	if (ps)
 		flows_fbuf_printf(b, "\"%s\"", ps);
@@ -301,16 +298,13 @@ void flow_rec_json(struct fbuf *b, const struct flow_rec *r, const struct flow_r
 		flows_fbuf_printf(b, "\"%s\"", r->pol_dir ? "ingress" : "egress");
 	else
 		flows_fbuf_printf(b, "null");
-	flows_fbuf_printf(b, ",\"policy\":");
-	flows_fbuf_json_str(b, r->policy);
+	flows_fbuf_kstr(b, ",\"policy\":", r->policy);
 	if (r->policy)
 		flows_fbuf_printf(b, ",\"rule\":%u", r->rule);
 	else
 		flows_fbuf_printf(b, ",\"rule\":null");
-	flows_fbuf_printf(b, ",\"rule_name\":");
-	flows_fbuf_json_str(b, r->policy ? r->rule_name : NULL);
-	flows_fbuf_printf(b, ",\"domain\":");
-	flows_fbuf_json_str(b, r->policy ? r->domain : NULL);
+	flows_fbuf_kstr(b, ",\"rule_name\":", r->policy ? r->rule_name : NULL);
+	flows_fbuf_kstr(b, ",\"domain\":", r->policy ? r->domain : NULL);
 	flows_fbuf_printf(b, ",\"drop_reason\":");
 	if (ri)
 		flows_fbuf_json_str(b, ri->name);
@@ -318,25 +312,18 @@ void flow_rec_json(struct fbuf *b, const struct flow_rec *r, const struct flow_r
 		flows_fbuf_printf(b, "\"reason%d\"", r->reason);
 	else
 		flows_fbuf_printf(b, "null");
-	flows_fbuf_printf(b, ",\"isolated_by\":");
-	flows_fbuf_json_str(b, r->verdict == FLOW_DENIED ? r->isolators : NULL);
-	flows_fbuf_printf(b, ",\"near_misses\":");
-	flows_fbuf_json_str(b, r->verdict == FLOW_DENIED ? r->near_misses : NULL);
+	flows_fbuf_kstr(b, ",\"isolated_by\":", r->verdict == FLOW_DENIED ? r->isolators : NULL);
+	flows_fbuf_kstr(b, ",\"near_misses\":", r->verdict == FLOW_DENIED ? r->near_misses : NULL);
 	flows_fbuf_printf(b, ",\"previous_verdict\":");
 	if (r->prev_verdict)
 		flows_fbuf_printf(b, "\"%s\"", flow_verdict_name(r->prev_verdict - 1));
 	else
 		flows_fbuf_printf(b, "null");
-	flows_fbuf_printf(b, ",\"previous_policy\":");
-	flows_fbuf_json_str(b, r->prev_verdict ? r->prev_policy : NULL);
-	flows_fbuf_printf(b, ",\"service\":");
-	flows_fbuf_json_str(b, r->service);
-	flows_fbuf_printf(b, ",\"backend\":");
-	flows_fbuf_json_str(b, r->backend);
-	flows_fbuf_printf(b, ",\"client\":");
-	flows_fbuf_json_str(b, flow_client_str(r, client, sizeof(client)));
-	flows_fbuf_printf(b, ",\"service_path\":");
-	flows_fbuf_json_str(b, r->svc_path == FLOW_SVC_PATH_XDP ? "xdp" :
+	flows_fbuf_kstr(b, ",\"previous_policy\":", r->prev_verdict ? r->prev_policy : NULL);
+	flows_fbuf_kstr(b, ",\"service\":", r->service);
+	flows_fbuf_kstr(b, ",\"backend\":", r->backend);
+	flows_fbuf_kstr(b, ",\"client\":", flow_client_str(r, client, sizeof(client)));
+	flows_fbuf_kstr(b, ",\"service_path\":", r->svc_path == FLOW_SVC_PATH_XDP ? "xdp" :
 		    r->svc_path == FLOW_SVC_PATH_TC  ? "tc" : NULL);
 	flows_fbuf_printf(b,
 	                  ",\"packets\":%llu,\"bytes\":%llu,\"reply_packets\":%llu,"

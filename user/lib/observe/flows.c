@@ -17,6 +17,7 @@
 #include "xcni_shared.h"
 #include "lib/observe/flows.h"
 #include "lib/system/cidr.h"
+#include "lib/system/hash.h"
 #include "lib/system/proto.h"
 #include "lib/system/util.h"
 #include "lib/observe/reasons.h"
@@ -80,15 +81,6 @@ struct flows {
 	struct flow_owner **heap;
 	size_t nheap, heap_cap, nkept, nowners;
 };
-
-static uint32_t fnv(const void *p, size_t len, uint32_t h)
-{
-	const uint8_t *b = p;
-
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ b[i]) * 16777619u;
-	return h;
-}
 
 /*
  * A record's bucket: the key's 38 bytes taken 8 at a time (a multiply and a
@@ -175,7 +167,7 @@ int flows_set_str(struct flows *f, const char **slot, const char *s)
 	if (!s)
 		return 0;
 	len = strlen(s);
-	h = fnv(s, len, 2166136261u);
+	h = (uint32_t)xcni_fnv64(XCNI_FNV64_BASIS, s, len);
 	for (is = f->strs[h & (f->nstrs_buckets - 1)]; is; is = is->next)
 		if (is->hash == h && !strcmp(is->s, s))
 			break;
@@ -282,12 +274,12 @@ static void count_rec(struct flows *f, struct flow_rec *r)
 static uint32_t iso_hash(const char *ns, const char *pod, bool ingress, bool pod_total,
 			 const char *pol, size_t plen)
 {
-	uint32_t h = fnv(ns, strlen(ns) + 1, 2166136261u);
+	uint64_t h = xcni_fnv64(XCNI_FNV64_BASIS, ns, strlen(ns) + 1);
 
-	h = fnv(pod, strlen(pod) + 1, h);
-	h = fnv(&ingress, 1, h);
-	h = fnv(&pod_total, 1, h);
-	return fnv(pol, plen, h);
+	h = xcni_fnv64(h, pod, strlen(pod) + 1);
+	h = xcni_fnv64(h, &ingress, 1);
+	h = xcni_fnv64(h, &pod_total, 1);
+	return (uint32_t)xcni_fnv64(h, pol, plen);
 }
 
 static void iso_one(struct flows *f, const char *ns, const char *pod, bool ingress,
@@ -515,7 +507,7 @@ static void heap_del(struct flows *f, struct flow_owner *o)
 
 static uint32_t owner_hash(const char *ns)
 {
-	return fnv(ns, strlen(ns), 2166136261u);
+	return (uint32_t)xcni_fnv64_str(XCNI_FNV64_BASIS, ns);
 }
 
 static struct flow_owner *owner_find(const struct flows *f, const char *ns)

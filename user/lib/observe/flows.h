@@ -482,12 +482,17 @@ struct fbuf {
 };
 void flows_fbuf_printf(struct fbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void flows_fbuf_free(struct fbuf *b);
-/* s as a JSON string (escaped), or null; html: <, >, & and DEL as \u escapes too (safe
- * inside a page: the service map's). */
-void flows_fbuf_json_esc(struct fbuf *b, const char *s, bool html);
+/* key (NULL: none) as it is, then s as a JSON string (escaped), or null; html: <, >, &
+ * and DEL as \u escapes too (safe inside a page: the service map's). */
+void flows_fbuf_json_esc(struct fbuf *b, const char *key, const char *s, bool html);
 static inline void flows_fbuf_json_str(struct fbuf *b, const char *s)
 {
-	flows_fbuf_json_esc(b, s, false);
+	flows_fbuf_json_esc(b, NULL, s, false);
+}
+/* A member: key (",\"name\":") and s as a JSON string. */
+static inline void flows_fbuf_kstr(struct fbuf *b, const char *key, const char *s)
+{
+	flows_fbuf_json_esc(b, key, s, false);
 }
 
 /* How a rendering names times and the node. */

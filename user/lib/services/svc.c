@@ -123,17 +123,6 @@ char *svc_clash_msg(const struct item *it, const char *ns, const char *name,
 	return n < 0 ? NULL : m;
 }
 
-/* Does range p hold addr (family XCNI_AF_*, network order)? */
-static bool in_prefix(const struct svc_prefix *p, uint8_t family, const uint8_t *a)
-{
-	size_t full = p->len / 8;
-	unsigned int rem = p->len % 8;
-
-	if (p->family != family || memcmp(p->addr, a, full))
-		return false;
-	return !rem || !((p->addr[full] ^ a[full]) & (uint8_t)(0xff << (8 - rem)));
-}
-
 const char *svc_ext_refused(const struct svc_ext_rules *r, const struct svc_node *node,
 			    uint8_t family, const void *addr, char *buf, size_t len)
 {
@@ -147,7 +136,7 @@ const char *svc_ext_refused(const struct svc_ext_rules *r, const struct svc_node
 	for (size_t i = 0; r && i < r->nreserved; i++) {
 		const struct svc_prefix *p = &r->reserved[i];
 
-		if (!in_prefix(p, family, addr))
+		if (p->family != family || !xcni_prefix_has(p->addr, p->len, addr))
 			continue;
 		inet_ntop(af, p->addr, pfx, sizeof(pfx));
 		snprintf(buf, len, "%s is in %s %s/%u", ip,
@@ -165,7 +154,8 @@ const char *svc_ext_refused(const struct svc_ext_rules *r, const struct svc_node
 			    addr, 16))
 			goto node_addr;
 	for (size_t i = 0; r && i < r->nallow && !allowed; i++)
-		allowed = in_prefix(&r->allow[i], family, addr);
+		allowed = r->allow[i].family == family &&
+			  xcni_prefix_has(r->allow[i].addr, r->allow[i].len, addr);
 	if (r && r->nallow && !allowed) {
 		snprintf(buf, len, "%s is outside --external-ip-cidrs", ip);
 		return buf;

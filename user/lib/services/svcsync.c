@@ -72,12 +72,7 @@ static int svcbe_queue(struct svcsync *ss, uint32_t id, const uint32_t *ids, siz
 	if (!q)
 		return -ENOMEM;
 	ss->svcbe_del = q;
-	for (size_t i = 0; i < n; i++) {
-		const struct be_ent *e = be_by_id(ss, ids[i]);
-
-		if (e)
-			q[ss->nsvcbe_del++] = svcbe_key(id, &e->b);
-	}
+	ss->nsvcbe_del += svcbe_keys(ss, id, ids, n, q + ss->nsvcbe_del);
 	return 0;
 }
 
@@ -421,14 +416,10 @@ static int svcbe_write(struct svcsync *ss, const struct want *w, size_t n, size_
 	if (!k || !one)
 		goto out;
 	for (size_t i = 0; i < n; i++)
-		for (size_t b = 0; w[i].changed && b < w[i].spec->nbe && m < nkeys; b++) {
-			const struct be_ent *e = be_by_id(ss, w[i].ids[b]);
-
-			if (e) {
-				one[m] = 1;
-				k[m++] = svcbe_key(w[i].v.id, &e->b);
-			}
-		}
+		if (w[i].changed)
+			m += svcbe_keys(ss, w[i].v.id, w[i].ids, w[i].spec->nbe, k + m);
+	for (size_t i = 0; i < m; i++)
+		one[i] = 1;
 	err = svcsync_update_many(ss->fd_svcbe, k, sizeof(*k), one, sizeof(*one), m, &done);
 out:
 	free(k);

@@ -108,6 +108,21 @@ static inline struct xcni_svcbe_key svcbe_key(uint32_t id, const struct xcni_bac
 	return k;
 }
 
+/* The xcni_svcbe keys of service id naming backends ids[0..n) (those known) into k: how many. */
+static inline size_t svcbe_keys(struct svcsync *ss, uint32_t id, const uint32_t *ids, size_t n,
+				struct xcni_svcbe_key *k)
+{
+	size_t m = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct be_ent *e = be_by_id(ss, ids[i]);
+
+		if (e)
+			k[m++] = svcbe_key(id, &e->b);
+	}
+	return m;
+}
+
 static inline bool svc_id_used(const struct svcsync *ss, uint32_t id)
 {
 	return ss->svc_used[id / 8] & (1u << (id % 8));

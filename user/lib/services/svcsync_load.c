@@ -137,14 +137,10 @@ static int svcbe_load(struct svcsync *ss)
 		goto out;
 	}
 	for (i = 0; i < ss->nfe; i++)
-		for (uint32_t b = 0; b < (uint32_t)ss->fe[i].v.count + ss->fe[i].v.count_term; b++) {
-			const struct be_ent *e = be_by_id(ss, ss->fe[i].ids[b]);
-
-			if (e) {
-				one[n] = 1;
-				want[n++] = svcbe_key(ss->fe[i].v.id, &e->b);
-			}
-		}
+		n += svcbe_keys(ss, ss->fe[i].v.id, ss->fe[i].ids,
+				(size_t)ss->fe[i].v.count + ss->fe[i].v.count_term, want + n);
+	for (i = 0; i < n; i++)
+		one[i] = 1;
 	qsort(want, n, sizeof(*want), svcbe_cmp);
 	if ((err = svcsync_keys(ss->fd_svcbe, sizeof(*want), &keys, &nk)))
 		goto out;

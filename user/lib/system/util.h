@@ -55,4 +55,13 @@ static inline void xcni_bufadd(char *buf, size_t size, size_t *o, const char *fm
 		*o = size - 1;
 }
 
+/* Do the first len bits of prefix pfx and address a (network order) agree? 1 or 0. */
+static inline int xcni_prefix_has(const void *pfx, unsigned int len, const void *a)
+{
+	const unsigned char *p = pfx, *x = a;
+	unsigned int full = len / 8, rem = len % 8;
+
+	return !__builtin_memcmp(p, x, full) && (!rem || !((p[full] ^ x[full]) & (0xff00 >> rem) & 0xff));
+}
+
 #endif
