@@ -687,6 +687,12 @@ def main():
         out("skip", "ClusterRole covers the API paths of user/lib/cluster/k8sapi.c", "user/lib/cluster/k8sapi.c does not exist yet")
     else:
         code = "".join(read(s) for s in srcs)
+        # The kinds it watches are paths of k8s.c's table of kinds (k8s_kinds[]).
+        kinds = os.path.join(ROOT, "user", "lib", "cluster", "k8s.c")
+        km = re.search(r"k8s_kinds\[[^]]*\]\s*=\s*\{.*?\n\};", read(kinds), re.S) if os.path.exists(kinds) else None
+        if km:
+            code += km.group(0)
+            srcs.append(kinds)
         code = re.sub(r"/\*.*?\*/", " ", code, flags=re.S)
         code = re.sub(r"(?m)(^|[ \t;{}])//[^\n]*", " ", code)  # not what comments say
         used, unknown, gets = set(), [], set()
