@@ -144,17 +144,19 @@ check "before: the other client's IPv6 flow $V6:45678 -> [$N16]:30081/udp answer
 	test "$got" = "np/b $N16"
 
 # ---- one outside address holds answered tuples past --snat-client-max -----------------
-# hold SRC DST PORT N: N datagrams from SRC, each from a port of its own, to
-# the NodePort (UDP), the sockets kept open; how many np/b answered.
+# hold SRC DST PORT N FIRST: N datagrams from SRC, from ports FIRST..FIRST+N-1,
+# to the NodePort (UDP), the sockets kept open; how many np/b answered. The
+# ports are given: a port the kernel picked again would be an old tuple,
+# answered by its record (seen: "got 1 answered of 5").
 hold() {
 	ip netns exec xcl-out python3 - "$@" <<'PY'
 import select, socket, sys, time
-src, dst, port, n = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+src, dst, port, n, first = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 fam = socket.AF_INET6 if ":" in dst else socket.AF_INET
 socks = []
-for _ in range(n):
+for i in range(n):
     s = socket.socket(fam, socket.SOCK_DGRAM)
-    s.bind((src, 0))
+    s.bind((src, first + i))
     s.connect((dst, port))
     s.send(b"hold")
     socks.append(s)
@@ -181,7 +183,7 @@ for e in json.load(sys.stdin):
 held_is() { test "$(held 1 "$1")" = "$2"; }
 for w in "$W4 $N1" "$W6 $N16"; do
 	set -- $w
-	got=$(hold "$1" "$2" 30081 $((HMAX + 40)))
+	got=$(hold "$1" "$2" 30081 $((HMAX + 40)) 20000)
 	check "$1 keeps $((HMAX + 40)) answered UDP flows to $2:30081: $HMAX answered, past its $HMAX held refused (got $got)" \
 		test "$got" = "$HMAX"
 	# The count is xcnid's: set to 0 by hand, it is back within a walk (2 s).
@@ -190,7 +192,7 @@ print(" ".join("%d" % b for b in (a[:8] if len(a) == 16 else a + bytes(4)) + byt
 	in_node 1 bpftool map update pinned "$LAB_PINS/n1/xcni_snat_cl" key $k value $(printf '0 %.0s' $(seq 24))
 	check "xcnid counts $1's $HMAX live records in xcni_snat again after its held was zeroed (a walk: 2 s)" \
 		wait_until 20 held_is "$1" "$HMAX"
-	got=$(hold "$1" "$2" 30081 5)
+	got=$(hold "$1" "$2" 30081 5 21000)
 	check "$1 still holds $HMAX: its new flows refused (got $got answered of 5)" test "$got" = 0
 	expect "$V4" "$N1" 30081/udp 2 "np/b $N1" "meanwhile the other client's new UDP flows answered"
 done
