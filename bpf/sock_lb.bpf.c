@@ -221,9 +221,8 @@ static __always_inline int sock_record(struct bpf_sock_addr *ctx, int fam, __u64
  * The destination in ctx (a socket of family fam), if it is a frontend,
  * becomes a backend: 1 (go on: translated or not a frontend), or 0 with
  * ECONNREFUSED (no backend). One body for both families; the context and
- * the record are the family's (above). tcp (a constant): connect, which
- * takes TCP sockets only (why: at sock4_connect), which from_pod refuses
- * when they are a pod's; sendmsg's UDP is not.
+ * the record are the family's (above). tcp (a constant): connect's TCP
+ * socket, which from_pod refuses when it is a pod's; sendmsg's UDP is not.
  */
 static __always_inline int sock_translate(struct bpf_sock_addr *ctx, int fam, int tcp)
 {
@@ -238,8 +237,6 @@ static __always_inline int sock_translate(struct bpf_sock_addr *ctx, int fam, in
 	__u64 cookie, netns;
 	__u32 id;
 
-	if (tcp && proto != IPPROTO_TCP)
-		return 1;
 	/* IPv6 sockets: TCP and UDP frontends only, as before (an explicit
 	 * family branch: IPv4's take SCTP too, lb_frontend_of's rule). */
 	if (fam == XCNI_AF_INET6 && proto != IPPROTO_TCP && proto != IPPROTO_UDP)
@@ -298,9 +295,8 @@ static __always_inline int sock_translate(struct bpf_sock_addr *ctx, int fam, in
 /*
  * A backend the socket was given shown as its frontend again (if that is
  * still one; else the record goes: the backend is the truth). Either family.
- * 1: the hook goes on.
  */
-static __always_inline int sock_rev_nat(struct bpf_sock_addr *ctx, int fam)
+static __always_inline void sock_rev_nat(struct bpf_sock_addr *ctx, int fam)
 {
 	struct sock_rn_any r = {};
 	const struct xcni_revnat *fe;
@@ -312,7 +308,7 @@ static __always_inline int sock_rev_nat(struct bpf_sock_addr *ctx, int fam)
 	sock_rn_key(&r, fam, bpf_get_socket_cookie(ctx), dst, (__u16)ctx->user_port);
 	rn = bpf_map_lookup_elem(sock_rn_map(fam), &r);
 	if (!rn)
-		return 1;
+		return;
 	rn_port = fam == XCNI_AF_INET ? ((const struct xcni_sock_rn *)rn)->port :
 					((const struct xcni_sock_rn6 *)rn)->port;
 	rn_idx = fam == XCNI_AF_INET ? ((const struct xcni_sock_rn *)rn)->rev_nat :
@@ -321,10 +317,9 @@ static __always_inline int sock_rev_nat(struct bpf_sock_addr *ctx, int fam)
 	/* The frontend is gone (or its index reused): the backend is the truth. */
 	if (!fe || fe->family != fam || !sock_addr_eq(fe->addr, rn, fam) || fe->port != rn_port) {
 		bpf_map_delete_elem(sock_rn_map(fam), &r);
-		return 1;
+		return;
 	}
 	sock_set_dst(ctx, fam, rn, rn_port);
-	return 1;
 }
 
 /*
@@ -338,6 +333,8 @@ static __always_inline int sock_rev_nat(struct bpf_sock_addr *ctx, int fam)
 SEC("cgroup/connect4")
 int sock4_connect(struct bpf_sock_addr *ctx)
 {
+	if (ctx->protocol != IPPROTO_TCP)
+		return 1;
 	return sock_translate(ctx, XCNI_AF_INET, 1);
 }
 
@@ -350,20 +347,25 @@ int sock4_sendmsg(struct bpf_sock_addr *ctx)
 SEC("cgroup/recvmsg4")
 int sock4_recvmsg(struct bpf_sock_addr *ctx)
 {
-	return sock_rev_nat(ctx, XCNI_AF_INET);
+	sock_rev_nat(ctx, XCNI_AF_INET);
+	return 1;
 }
 
 SEC("cgroup/getpeername4")
 int sock4_getpeername(struct bpf_sock_addr *ctx)
 {
-	return sock_rev_nat(ctx, XCNI_AF_INET);
+	sock_rev_nat(ctx, XCNI_AF_INET);
+	return 1;
 }
 
 /* ---- IPv6 sockets: the same, their records in xcni_sock_rn6 ------------------ */
 
+/* TCP only, as connect4 (connected UDP is left to the per-packet path). */
 SEC("cgroup/connect6")
 int sock6_connect(struct bpf_sock_addr *ctx)
 {
+	if (ctx->protocol != IPPROTO_TCP)
+		return 1;
 	return sock_translate(ctx, XCNI_AF_INET6, 1);
 }
 
@@ -376,13 +378,15 @@ int sock6_sendmsg(struct bpf_sock_addr *ctx)
 SEC("cgroup/recvmsg6")
 int sock6_recvmsg(struct bpf_sock_addr *ctx)
 {
-	return sock_rev_nat(ctx, XCNI_AF_INET6);
+	sock_rev_nat(ctx, XCNI_AF_INET6);
+	return 1;
 }
 
 SEC("cgroup/getpeername6")
 int sock6_getpeername(struct bpf_sock_addr *ctx)
 {
-	return sock_rev_nat(ctx, XCNI_AF_INET6);
+	sock_rev_nat(ctx, XCNI_AF_INET6);
+	return 1;
 }
 
 /*
