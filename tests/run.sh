@@ -60,6 +60,8 @@ suites=(
 	# Issue 40's acceptance lines outside the hook bodies (twins, include
 	# cycles, exports, call circles, function lengths ...): tests/structure/tree_shape.py.
 	"tree-shape:python3 tests/structure/tree_shape.py --fast --tap"
+	# Code lines per concern against tests/structure/size_budget.tsv (issue 68 item 1).
+	"size-budget:python3 tests/structure/size_budget.py --tap"
 	"bpf-packets:$BUILD/tests/test_bpf"
 	# Every program loaded with each family's settings and attached in each mode:
 	# tc clsact and TCX, XDP native and generic (issue 40; tests/attach).
