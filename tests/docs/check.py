@@ -168,4 +168,32 @@ from paragraphs import paragraphs  # noqa: E402
 long_ = ["README.md:%d: %d words" % (ln, w) for ln, w in paragraphs("README.md") if w >= 120]
 result(not long_, "README.md: every paragraph under 120 words", "\n".join(long_))
 
+# 6. every product file named in docs/architecture.md (issue 68 item 5): by its
+# path, by FOLDER/NAME, by its name alone where no other product file has it, or
+# in a folder-map row of its folder; "name.[ch]" names both.
+def named_files():
+    files = [f for f in subprocess.run(["git", "ls-files", "bpf", "user", "cni"], capture_output=True,
+                                       text=True).stdout.split() if f.endswith((".c", ".h"))]
+    text_ch = re.sub(r"\b([\w.]+)\.\[ch\]", r"\1.c \1.h", text)
+    rows = {}
+    for m in re.finditer(r"^\| `([\w/]+/)` \|(.*)$", text_ch, re.M):
+        rows.setdefault(m.group(1), []).append(m.group(2))
+    base = {}
+    for f in files:
+        base[os.path.basename(f)] = base.get(os.path.basename(f), 0) + 1
+    word = lambda name, t: re.search(r"(?<![\w/.])" + re.escape(name) + r"(?![\w])", t)
+    out = []
+    for f in files:
+        d, b = os.path.dirname(f) + "/", os.path.basename(f)
+        if (f in text_ch or "/".join(f.split("/")[-2:]) in text_ch
+                or (base[b] == 1 and word(b, text_ch))
+                or any(word(b, r) for r in rows.get(d, []))):
+            continue
+        out.append(f)
+    return files, out
+
+
+files, unnamed = named_files()
+result(not unnamed, "%s: every product file (%d) is named" % (ARCH, len(files)), "\n".join(unnamed))
+
 finish()
