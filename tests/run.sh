@@ -62,6 +62,8 @@ suites=(
 	"tree-shape:python3 tests/structure/tree_shape.py --fast --tap"
 	# Code lines per concern against tests/structure/size_budget.tsv (issue 68 item 1).
 	"size-budget:python3 tests/structure/size_budget.py --tap"
+	# The order of rooms on the include and link graphs, circles in a folder (issue 68 item 2).
+	"rooms:python3 tests/structure/rooms.py --tap"
 	"bpf-packets:$BUILD/tests/test_bpf"
 	# Every program loaded with each family's settings and attached in each mode:
 	# tc clsact and TCX, XDP native and generic (issue 40; tests/attach).

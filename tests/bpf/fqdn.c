@@ -23,7 +23,7 @@
 #include <linux/udp.h>
 
 #include "harness.h"
-#include "../../user/lib/policy/fqdn.h"
+#include "../../user/lib/cluster/fqdn.h"
 
 #define DNS4 "10.96.0.10" /* the DNS Service's ClusterIP, as kube-proxy's reply shows it */
 #define DNS4_EP "10.99.8.53" /* a CoreDNS pod on another node */

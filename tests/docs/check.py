@@ -173,7 +173,7 @@ result(not long_, "README.md: every paragraph under 120 words", "\n".join(long_)
 # in a folder-map row of its folder; "name.[ch]" names both.
 def named_files():
     files = [f for f in subprocess.run(["git", "ls-files", "bpf", "user", "cni"], capture_output=True,
-                                       text=True).stdout.split() if f.endswith((".c", ".h"))]
+                                       text=True).stdout.split() if f.endswith((".c", ".h")) and os.path.exists(f)]
     text_ch = re.sub(r"\b([\w.]+)\.\[ch\]", r"\1.c \1.h", text)
     rows = {}
     for m in re.finditer(r"^\| `([\w/]+/)` \|(.*)$", text_ch, re.M):

@@ -81,9 +81,9 @@ failed = 0
 PREFIXES = {
     "system": ["xcni", "xlog", "nl", "pt", "hmap", "ctnl", "proto", "attach", "bpfpin",
                "cidr", "killpoint", "version", "outfmt", "print", "redact", "tunnel", "http",
-               "srclim"],
-    "cluster": ["k8s", "kj", "store", "manifest", "kubeconfig"],
-    "observe": ["flows", "flow", "fg", "flowgraph", "vocab", "ctstat", "agent_status", "explain",
+               "srclim", "ctstat"],
+    "cluster": ["k8s", "kj", "store", "manifest", "kubeconfig", "fqdn"],
+    "observe": ["flows", "flow", "fg", "flowgraph", "vocab", "agent_status", "explain",
                 "reasons", "xcni"],
     "policy": ["policy", "pol", "polsync", "cnp", "prefilter", "fqdn", "xcni"],
     "services": ["svc", "svcsync", "maglev", "extfe"],

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Domain names of domainNames peers (user/lib/policy/fqdn.c): normalised as
+ * Domain names of domainNames peers (user/lib/cluster/fqdn.c): normalised as
  * the API writes them, flattened and hashed as bpf/lib/dns.h matches them
  * (the hash from the right: a wildcard's suffix hash is a name's hash at a
  * label boundary).
@@ -18,7 +18,7 @@
 #include <bpf/bpf.h>
 
 #include "../../bpf/xcni_shared.h"
-#include "../../user/lib/policy/fqdn.h"
+#include "../../user/lib/cluster/fqdn.h"
 #include "../../user/lib/policy/fqdn_plan.h"
 #include "../../user/lib/policy/policy.h"
 #include "k8s_fx.h"

@@ -29,7 +29,7 @@
 #include "lib/system/util.h"
 #include "lib/policy/polsync.h"
 #include "lib/policy/fqdn_plan.h"
-#include "lib/observe/ctstat.h"
+#include "lib/system/ctstat.h"
 #include "agent/flows.h"
 #include "agent/flowd.h"
 #include "agent/ipfix.h"

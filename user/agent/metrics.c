@@ -26,7 +26,7 @@
 #include <unistd.h>
 
 #include "xcni_shared.h"
-#include "lib/observe/ctstat.h"
+#include "lib/system/ctstat.h"
 #include "lib/observe/flows.h"
 #include "lib/system/log.h"
 #include "lib/system/clock.h"

@@ -8,7 +8,7 @@
  * the other rules again (expiry + XCNI_FQDN_GRACE_S).
  */
 #include "ctl/ctl.h"
-#include "lib/policy/fqdn.h"
+#include "lib/cluster/fqdn.h"
 
 static const struct pt_col fqdn_cols[] = {
 	{ "POD", "pod", PT_STR },

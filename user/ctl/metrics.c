@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* xcnictl metrics [list|get]: packets by verdict reason and direction, and lost events. */
 #include "ctl/ctl.h"
-#include "lib/observe/ctstat.h"
+#include "lib/system/ctstat.h"
 
 static const struct pt_col metric_cols[] = {
 	{ "REASON", "reason", PT_STR },

@@ -30,7 +30,7 @@
 
 #include "lib/cluster/k8s.h"
 #include "lib/cluster/k8s_int.h"
-#include "lib/policy/fqdn.h"
+#include "lib/cluster/fqdn.h"
 
 #define CNP_MAX_RULES 25
 #define CNP_MAX_PEERS 25

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/policy/fqdn.h"
+#include "lib/cluster/fqdn.h"
 #include "lib/policy/fqdn_plan.h"
 #include "lib/policy/policy.h"
 #include "lib/policy/polsync_kv.h"

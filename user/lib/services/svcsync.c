@@ -34,7 +34,7 @@
 #include <bpf/bpf.h>
 
 #include "lib/system/bpfpin.h"
-#include "lib/observe/ctstat.h"
+#include "lib/system/ctstat.h"
 #include "lib/system/log.h"
 #include "lib/services/maglev.h"
 #include "lib/services/svcsync_int.h"

@@ -5,7 +5,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "lib/observe/ctstat.h"
+#include "lib/system/ctstat.h"
 
 static int slot_read(int fd, __u32 slot, struct xcni_ctstat *v)
 {

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "xcni_shared.h"
-#include "lib/policy/fqdn.h"
+#include "lib/cluster/fqdn.h"
 
 static int label_char(char c)
 {
