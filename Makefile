@@ -244,6 +244,13 @@ bench: deps
 	$(Q)BUILD=$(abspath $(BUILD)) bash bench/cni-latency.sh
 	$(Q)BUILD=$(abspath $(BUILD)) bash bench/pod-throughput.sh
 
+# Per-packet rows of this tree against bench/BASELINE's commit, A/B interleaved
+# (bench/guard.sh; the table it prints goes in bench/README.md, "The guard").
+.PHONY: bench-guard
+bench-guard: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)bash bench/guard.sh $(GUARD_RUNS) $(GUARD_ROUNDS)
+
 # e2e: a real Kubernetes 1.20 built from Debian's source (issue 37), apart from
 # make check: the binaries are built once into /var/cache/xcni/k8s (~15 min on
 # 2 cores from a cold Go cache; nothing to do once built), then the control
