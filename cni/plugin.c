@@ -372,6 +372,36 @@ static void add_undo(struct cni_ctx *c, struct add *s)
 		s->ipam.has6 ? inet_ntop(AF_INET6, &s->ipam.ip6, buf6, sizeof(buf6)) : "");
 }
 
+/* The attachment's names: host veth, pod interface, netns, MTU and link alias. */
+static int add_names(struct cni_ctx *c, struct add *s, char *alias, size_t alias_len)
+{
+	int err;
+
+	xcni_host_ifname(c->env.container_id, c->env.ifname, s->a.host_if);
+	snprintf(s->a.pod_if, sizeof(s->a.pod_if), "%s", c->env.ifname);
+	snprintf(s->a.netns, sizeof(s->a.netns), "%s", c->env.netns);
+	s->a.mtu = xcni_dp_pod_mtu(&s->dp, c->conf.mtu);
+	err = xcni_link_alias(c->conf.name, c->env.container_id, c->env.ifname, alias, alias_len);
+	if (err)
+		cni_fail(&c->err, CNI_ERR_INVALID_CONFIG,
+			 "network name and CNI_CONTAINERID together are too long for a link alias");
+	return err;
+}
+
+/* The programs on the host veth, then the state directory the record goes in. */
+static int add_attach(struct cni_ctx *c, struct add *s)
+{
+	int err = xcni_failpoint("attach");
+
+	if (err) {
+		cni_fail(&c->err, XCNI_ERR_NETLINK, "attach: injected failure");
+		return err;
+	}
+	err = xcni_dp_attach(&s->dp, c->conf.attach, s->hl.ifindex, s->a.host_if, &s->attached,
+			     &c->err);
+	return err ? err : xcni_state_dir_make(&c->conf, &c->err);
+}
+
 static int cmd_add(struct cni_ctx *c)
 {
 	struct add s = { .ns = { .host_fd = -1, .pod_fd = -1 },
@@ -411,17 +441,9 @@ static int cmd_add(struct cni_ctx *c)
 	trace_mark("netns");
 	if (err)
 		goto undo;
-	xcni_host_ifname(c->env.container_id, c->env.ifname, s.a.host_if);
-	snprintf(s.a.pod_if, sizeof(s.a.pod_if), "%s", c->env.ifname);
-	snprintf(s.a.netns, sizeof(s.a.netns), "%s", c->env.netns);
-	s.a.mtu = xcni_dp_pod_mtu(&s.dp, c->conf.mtu);
-	err = xcni_link_alias(c->conf.name, c->env.container_id, c->env.ifname, alias,
-			      sizeof(alias));
-	if (err) {
-		cni_fail(&c->err, CNI_ERR_INVALID_CONFIG,
-			 "network name and CNI_CONTAINERID together are too long for a link alias");
+	err = add_names(c, &s, alias, sizeof(alias));
+	if (err)
 		goto undo;
-	}
 
 	err = add_links(c, &s, alias);
 	trace_mark("links");
@@ -433,14 +455,7 @@ static int cmd_add(struct cni_ctx *c)
 	 * until ADD returns nothing runs in the pod and nothing routes to it,
 	 * so there is no traffic for from_pod to drop for want of an entry.
 	 */
-	err = xcni_failpoint("attach");
-	if (err)
-		cni_fail(&c->err, XCNI_ERR_NETLINK, "attach: injected failure");
-	else
-		err = xcni_dp_attach(&s.dp, c->conf.attach, s.hl.ifindex, s.a.host_if, &s.attached,
-				     &c->err);
-	if (!err)
-		err = xcni_state_dir_make(&c->conf, &c->err);
+	err = add_attach(c, &s);
 	trace_mark("attach");
 	if (err)
 		goto undo;
