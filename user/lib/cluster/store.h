@@ -7,6 +7,7 @@
 #ifndef XCNI_STORE_H
 #define XCNI_STORE_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -56,6 +57,14 @@ uint64_t store_version(const struct store *st);
  * the journal says "everything" instead.
  */
 #define STORE_JOURNAL_MAX 65536
+
+/* Object names are at most 253 bytes, namespaces 63, file names NAME_MAX. */
+#define STORE_KEY_MAX (2 * NAME_MAX + 16)
+/*
+ * An object's key, "kind/ns/name" (a namespace has no '/', so a key names one
+ * object), and its hash: 0, or -ENAMETOOLONG past STORE_KEY_MAX.
+ */
+int store_key(char *buf, enum k8s_kind kind, const char *ns, const char *name, uint64_t *h);
 struct store_change {
 	enum k8s_kind kind;
 	char *ns; /* NULL for cluster-scoped kinds */
