@@ -103,15 +103,6 @@ static void incr_clear(struct pol_incr *pi)
 
 static void clash_drop(struct pol_incr *pi);
 
-static void prev_free(struct pol_incr *pi)
-{
-	for (size_t i = 0; i < pi->nprev; i++)
-		free((char *)pi->prev[i].labels);
-	free(pi->prev);
-	pi->prev = NULL;
-	pi->nprev = 0;
-}
-
 void pol_incr_free(struct pol_incr *pi)
 {
 	if (!pi)
@@ -119,74 +110,10 @@ void pol_incr_free(struct pol_incr *pi)
 	incr_clear(pi);
 	delta_free(&pi->d);
 	clash_drop(pi);
-	prev_free(pi);
+	pol_incr_prev_free(pi);
 	free(pi->clash);
 	free(pi->node_name);
 	free(pi);
-}
-
-/* One more of the allocation a whole compile starts from; all of it dropped when out of memory. */
-static int prev_push(struct pol_incr *pi, size_t *cap, const char *labels, uint32_t id)
-{
-	char *l;
-
-	if (xcni_grow(&pi->prev, cap, pi->nprev, sizeof(*pi->prev)) || !(l = strdup(labels))) {
-		prev_free(pi);
-		return -ENOMEM;
-	}
-	pi->prev[pi->nprev++] = (struct pol_idprev){ l, id };
-	return 0;
-}
-
-static void prev_sort(struct pol_incr *pi)
-{
-	if (pi->nprev)
-		qsort(pi->prev, pi->nprev, sizeof(*pi->prev), pol_cmp_idprev);
-}
-
-int pol_incr_seed(struct pol_incr *pi, const struct pol_idprev *prev, size_t n)
-{
-	size_t cap = 0;
-
-	prev_free(pi);
-	for (size_t i = 0; i < n; i++)
-		if (prev_push(pi, &cap, prev[i].labels, prev[i].id))
-			return -ENOMEM;
-	prev_sort(pi);
-	return 0;
-}
-
-/*
- * The allocation of the last result, before an update that does not finish
- * as a delta: the whole compile that follows (now, or after a failure) starts
- * from it. The sets born in this update are left out: the whole compile
- * numbers them again, as it would have from the last result.
- */
-static int prev_keep(struct pol_incr *pi)
-{
-	const struct pol_result *r = &pi->r;
-	char lab[sizeof(((struct xcni_idlabels *)0)->labels)];
-	size_t cap = 0;
-
-	prev_free(pi);
-	for (size_t k = 0; k < r->nidentities; k++) {
-		bool born = false;
-
-		for (size_t i = 0; i < pi->d.nid_put && !born; i++)
-			born = pi->d.id_put[i].id == r->identities[k].id;
-		if (born)
-			continue;
-		pol_ident_label(r->identities[k].canon, lab);
-		if (prev_push(pi, &cap, lab, r->identities[k].id))
-			return -ENOMEM;
-	}
-	/* ... and the numbers that went in it: still in the maps until this
-	 * generation is written, so not free for the next one either. */
-	for (size_t i = 0; i < pi->d.nid_del; i++)
-		if (prev_push(pi, &cap, "", pi->d.id_del[i]))
-			return -ENOMEM;
-	prev_sort(pi);
-	return 0;
 }
 
 static struct inode *inode_get(struct pol_incr *pi, const char *name)
@@ -237,29 +164,6 @@ static void inode_remove(struct pol_incr *pi, struct ipod *p)
 	n->pods[p->nslot]->nslot = p->nslot;
 	p->node = NULL;
 	inode_gc(pi, n);
-}
-
-/* The labels selectors see for namespace ns (a Namespace's, or the default). */
-static const struct nslabels *incr_nsl(struct pol_incr *pi, const char *ns)
-{
-	const struct k8s_labels none = { 0 };
-	uint64_t h = hstr(ns);
-	struct nslabels *l = hmap_get(&pi->nsl, h, (uintptr_t)ns);
-
-	if (l)
-		return l;
-	l = calloc(1, sizeof(*l));
-	if (!l)
-		return NULL;
-	l->name = strdup(ns);
-	if (!l->name || pol_labels_copy(&l->labels, &none, NS_NAME_LABEL, ns) ||
-	    hmap_put(&pi->nsl, h, (uintptr_t)l->name, l)) {
-		k8s_labels_free(&l->labels);
-		free((char *)l->name);
-		free(l);
-		return NULL;
-	}
-	return l;
 }
 
 static int touch(struct pol_incr *pi, uint32_t ip)
@@ -529,16 +433,13 @@ static bool any_named_egress(const struct k8s_netpol *const *nps, size_t n)
 	return false;
 }
 
-static const struct k8s_object *view_find(const struct cluster *c, enum k8s_kind k, const char *ns,
-					  const char *name);
-
 /* The namespaces' labels, taken over from the compile's working state, and
  * their audit mode (ns_changed sees a change of only that). */
 static int index_nslabels(struct pol_incr *pi, const struct cluster *c, struct pol_ctx *x)
 {
 	for (size_t i = 0; i < x->nnsl; i++) {
 		struct nslabels *l = calloc(1, sizeof(*l));
-		const struct k8s_object *o = view_find(c, K8S_NAMESPACE, NULL, x->nsl[i].name);
+		const struct k8s_object *o = pol_incr_view_find(c, K8S_NAMESPACE, NULL, x->nsl[i].name);
 
 		if (!l)
 			return -ENOMEM;
@@ -720,41 +621,13 @@ static int incr_reset(struct pol_incr *pi, const struct cluster *c, struct k8s_e
 		return ret;
 	}
 	/* The allocation is the result's now; kept (above) if it failed. */
-	prev_free(pi);
+	pol_incr_prev_free(pi);
 	pi->d.full = true;
 	pi->valid = true;
 	return 0;
 }
 
 /* ---- one update ---- */
-
-/* key (a k8s_meta: namespace, name) against an object of the view, sorted so. */
-static int cmp_view_key(const void *key, const void *obj)
-{
-	const struct k8s_meta *k = key, *m = &(*(const struct k8s_object *const *)obj)->meta;
-	int d = pol_cmp_str(k->ns, m->ns);
-
-	return d ? d : pol_cmp_str(k->name, m->name);
-}
-
-static const struct k8s_object *view_find(const struct cluster *c, enum k8s_kind k, const char *ns,
-					  const char *name)
-{
-	const struct k8s_meta key = { .ns = (char *)ns, .name = (char *)name };
-	struct k8s_object *const *o =
-		c->n[k] ? bsearch(&key, c->objs[k], c->n[k], sizeof(*c->objs[k]), cmp_view_key) : NULL;
-
-	return o ? *o : NULL;
-}
-
-#define DPUSH(pi, arr, val)                                                                     \
-	({                                                                                      \
-		int _r = xcni_grow(&(pi)->d.arr, &(pi)->cap_##arr, (pi)->d.n##arr,               \
-				  sizeof(*(pi)->d.arr));                                        \
-		if (!_r)                                                                        \
-			(pi)->d.arr[(pi)->d.n##arr++] = (val);                                  \
-		_r;                                                                             \
-	})
 
 static void pod_unlink(struct pol_incr *pi, struct ipod *p)
 {
@@ -777,116 +650,6 @@ static void pod_unlink(struct pol_incr *pi, struct ipod *p)
 	free(p->key);
 	free(p);
 	pi->pods_changed = true;
-}
-
-/* A label set no pod had, numbered id: a new identity (no pod counted yet). */
-static int ident_add(struct pol_incr *pi, char *canon, const struct k8s_pod *p,
-		     const struct nslabels *l, uint32_t h)
-{
-	struct pol_result *r = &pi->r;
-	struct identity *v, *id;
-	size_t lo = 0, hi = r->nidentities;
-	int ret;
-
-	v = realloc(r->identities, (r->nidentities + 1) * sizeof(*v));
-	if (!v) {
-		free(canon);
-		return -ENOMEM;
-	}
-	r->identities = v;
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-
-		if (v[mid].id < h)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	memmove(&v[lo + 1], &v[lo], (r->nidentities - lo) * sizeof(*v));
-	r->nidentities++;
-	id = &v[lo];
-	memset(id, 0, sizeof(*id));
-	id->id = h;
-	id->canon = canon;
-	id->ns = l->name;
-	ret = pol_labels_copy(&id->pod_labels, &p->meta.labels, NULL, NULL);
-	if (!ret)
-		ret = pol_labels_copy(&id->ns_labels, &l->labels, NULL, NULL);
-	if (!ret)
-		ret = hmap_put(&pi->canon, hstr(canon), (uintptr_t)canon, (void *)(uintptr_t)h);
-	if (!ret)
-		ret = DPUSH(pi, id_put, ((struct pol_idput){ h, canon }));
-	pi->ids_changed = true;
-	return ret;
-}
-
-struct born {
-	char *canon;
-	const struct k8s_pod *pod;
-	const struct nslabels *l;
-};
-
-static int cmp_born(const void *a, const void *b)
-{
-	return strcmp(((const struct born *)a)->canon, ((const struct born *)b)->canon);
-}
-
-/*
- * The label sets this update's pods bring that no identity has, numbered
- * before any pod is unlinked, so as the whole compile numbers them from the
- * last result (policy.h: struct identity): in sorted order, each at its hash
- * or the next number up that no identity of the last result (gone in this
- * update or not: quarantine) and no earlier newcomer has. canons[i]: the
- * canonical string of change i's pod (NULL: none), for pod_link.
- */
-static int idents_born(struct pol_incr *pi, const struct cluster *c,
-		       const struct store_change *ch, size_t nch, char **canons)
-{
-	struct born *b = NULL;
-	size_t nb = 0, cap = 0;
-	int ret = 0;
-
-	for (size_t i = 0; i < nch; i++) {
-		const struct k8s_object *o;
-		const struct nslabels *l;
-		const struct k8s_pod *p;
-
-		if (ch[i].kind != K8S_POD || !(o = view_find(c, K8S_POD, ch[i].ns, ch[i].name)))
-			continue;
-		p = &o->pod;
-		if (!pol_pod_managed(p) || !p->meta.ns)
-			continue;
-		if (!(l = incr_nsl(pi, p->meta.ns)) ||
-		    !(canons[i] = pol_canon_string(&p->meta.labels, &l->labels))) {
-			ret = -ENOMEM;
-			break;
-		}
-		if (hmap_has(&pi->canon, hstr(canons[i]), (uintptr_t)canons[i]))
-			continue;
-		if (xcni_grow(&b, &cap, nb, sizeof(*b))) {
-			ret = -ENOMEM;
-			break;
-		}
-		b[nb++] = (struct born){ canons[i], p, l };
-	}
-	if (nb > 1)
-		qsort(b, nb, sizeof(*b), cmp_born);
-	for (size_t i = 0; !ret && i < nb; i++) {
-		uint32_t h, id;
-		char *canon;
-
-		if (i && !strcmp(b[i].canon, b[i - 1].canon))
-			continue; /* two pods of one new set */
-		h = pol_ident_number(&pi->o, b[i].canon);
-		for (id = h; pol_identity_find(&pi->r, id);)
-			id = XCNI_ID_MIN_LABELS + (id - XCNI_ID_MIN_LABELS + 1) % ID_SPAN;
-		if (!(canon = strdup(b[i].canon)))
-			ret = -ENOMEM;
-		else
-			ret = ident_add(pi, canon, b[i].pod, b[i].l, id);
-	}
-	free(b);
-	return ret;
 }
 
 static int ipx_add(struct pol_incr *pi, struct ipod *ip, uint32_t a)
@@ -940,7 +703,7 @@ static int pod_link(struct pol_incr *pi, const struct k8s_pod *p, char *canon)
 	}
 	pi->pods_changed = true;
 	if (pol_pod_managed(p) && p->meta.ns) {
-		const struct nslabels *l = canon ? NULL : incr_nsl(pi, p->meta.ns);
+		const struct nslabels *l = canon ? NULL : pol_incr_nsl(pi, p->meta.ns);
 		void *id;
 
 		if (!canon && (!l || !(canon = pol_canon_string(&p->meta.labels, &l->labels))))
@@ -1034,7 +797,7 @@ static size_t view_ns_first(const struct cluster *c, const char *ns)
 static int ns_changed(struct pol_incr *pi, const struct cluster *c, const char *name,
 		      struct store_change **more, size_t *nmore, size_t *cap)
 {
-	const struct k8s_object *o = view_find(c, K8S_NAMESPACE, NULL, name);
+	const struct k8s_object *o = pol_incr_view_find(c, K8S_NAMESPACE, NULL, name);
 	const struct k8s_labels none = { 0 };
 	bool audit = o && o->meta.audit;
 	struct k8s_labels now;
@@ -1043,7 +806,7 @@ static int ns_changed(struct pol_incr *pi, const struct cluster *c, const char *
 	/* As pol_build_nslabels: the name label always there. */
 	if (pol_labels_copy(&now, o ? &o->meta.labels : &none, NS_NAME_LABEL, name))
 		return -ENOMEM;
-	l = (struct nslabels *)incr_nsl(pi, name);
+	l = (struct nslabels *)pol_incr_nsl(pi, name);
 	if (!l) {
 		k8s_labels_free(&now);
 		return -ENOMEM;
@@ -1071,7 +834,7 @@ static int ns_changed(struct pol_incr *pi, const struct cluster *c, const char *
 static int pod_changed(struct pol_incr *pi, const struct cluster *c, const struct store_change *ch,
 		       char *canon)
 {
-	const struct k8s_object *o = view_find(c, K8S_POD, ch->ns, ch->name);
+	const struct k8s_object *o = pol_incr_view_find(c, K8S_POD, ch->ns, ch->name);
 	char *key;
 	struct ipod *old;
 
@@ -1100,7 +863,7 @@ static int pod_changed(struct pol_incr *pi, const struct cluster *c, const struc
 
 static int node_changed(struct pol_incr *pi, const struct cluster *c, const char *name)
 {
-	const struct k8s_object *o = view_find(c, K8S_NODE, NULL, name);
+	const struct k8s_object *o = pol_incr_view_find(c, K8S_NODE, NULL, name);
 	struct inode *n = inode_get(pi, name);
 
 	if (!n)
@@ -1121,40 +884,6 @@ static int node_changed(struct pol_incr *pi, const struct cluster *c, const char
 				return -ENOMEM;
 	}
 	inode_gc(pi, n);
-	return 0;
-}
-
-/* Identities no pod has any more. */
-static int idents_gc(struct pol_incr *pi)
-{
-	struct pol_result *r = &pi->r;
-	size_t u = 0;
-
-	for (size_t k = 0; k < r->nidentities; k++) {
-		struct identity *id = &r->identities[k];
-		bool fresh = false;
-
-		if (id->npods) {
-			r->identities[u++] = *id;
-			continue;
-		}
-		/* Born and gone in this update: never in the maps. */
-		for (size_t i = 0; i < pi->d.nid_put; i++) {
-			if (pi->d.id_put[i].id == id->id) {
-				pi->d.id_put[i] = pi->d.id_put[--pi->d.nid_put];
-				fresh = true;
-				break;
-			}
-		}
-		if (!fresh && DPUSH(pi, id_del, id->id))
-			return -ENOMEM;
-		hmap_del(&pi->canon, hstr(id->canon), (uintptr_t)id->canon);
-		free(id->canon);
-		k8s_labels_free(&id->pod_labels);
-		k8s_labels_free(&id->ns_labels);
-		pi->ids_changed = true;
-	}
-	r->nidentities = u;
 	return 0;
 }
 
@@ -1364,7 +1093,7 @@ static int incr_apply(struct pol_incr *pi, const struct cluster *c, const struct
 		free(more);
 		return ret ? ret : -ENOMEM;
 	}
-	ret = idents_born(pi, c, ch, nch, canons);
+	ret = pol_incr_idents_born(pi, c, ch, nch, canons);
 	for (size_t i = 0; !ret && i < nch; i++) {
 		switch (ch[i].kind) {
 		case K8S_NODE:
@@ -1388,7 +1117,7 @@ static int incr_apply(struct pol_incr *pi, const struct cluster *c, const struct
 	if (!ret)
 		ret = clashes_settle(pi);
 	if (!ret)
-		ret = idents_gc(pi);
+		ret = pol_incr_idents_gc(pi);
 	if (!ret && pi->nodes_changed)
 		ret = nodes_resync(pi, c);
 	hmap_each(&pi->touched, s)
@@ -1476,7 +1205,7 @@ int pol_incr_update(struct pol_incr *pi, const struct cluster *c, const struct p
 	ret = pi->valid && !all ? incr_apply(pi, c, ch, nch) : 1;
 	/* Not a delta: what follows starts from the last result's allocation. */
 	if (ret && pi->valid) {
-		int e = prev_keep(pi);
+		int e = pol_incr_prev_keep(pi);
 
 		ret = e ? e : ret;
 	}

@@ -112,4 +112,25 @@ int pol_incr_dirty_ep(struct pol_incr *pi, uint32_t ip);
 char *pol_incr_pod_key(const char *ns, const char *name);
 int pol_incr_eps_resync(struct pol_incr *pi, const struct cluster *c);
 
+/* One more element val of the update's delta array arr: 0 or -ENOMEM. */
+#define DPUSH(pi, arr, val)                                                                     \
+	({                                                                                      \
+		int _r = xcni_grow(&(pi)->d.arr, &(pi)->cap_##arr, (pi)->d.n##arr,               \
+				  sizeof(*(pi)->d.arr));                                        \
+		if (!_r)                                                                        \
+			(pi)->d.arr[(pi)->d.n##arr++] = (val);                                  \
+		_r;                                                                             \
+	})
+
+/* policy_incr.c: the labels selectors see for namespace ns; the view's object. */
+const struct nslabels *pol_incr_nsl(struct pol_incr *pi, const char *ns);
+const struct k8s_object *pol_incr_view_find(const struct cluster *c, enum k8s_kind k,
+					    const char *ns, const char *name);
+/* policy_incr_ident.c: identity births and deaths, the allocation kept. */
+void pol_incr_prev_free(struct pol_incr *pi);
+int pol_incr_prev_keep(struct pol_incr *pi);
+int pol_incr_idents_born(struct pol_incr *pi, const struct cluster *c,
+			 const struct store_change *ch, size_t nch, char **canons);
+int pol_incr_idents_gc(struct pol_incr *pi);
+
 #endif

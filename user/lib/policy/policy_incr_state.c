@@ -2,7 +2,8 @@
 /*
  * The incremental compiler's books that policy_incr.c and policy_incr_eps.c
  * both keep: the pods' selecting policies (epsel), the endpoints to compile
- * again (dirty), an identity by its number, a pod's "ns/name" key.
+ * again (dirty), an identity by its number, a pod's "ns/name" key, a
+ * namespace's labels and an object of the view.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -53,4 +54,46 @@ char *pol_incr_pod_key(const char *ns, const char *name)
 	k[ln] = '/';
 	memcpy(k + ln + 1, name, lm + 1);
 	return k;
+}
+
+/* The labels selectors see for namespace ns (a Namespace's, or the default). */
+const struct nslabels *pol_incr_nsl(struct pol_incr *pi, const char *ns)
+{
+	const struct k8s_labels none = { 0 };
+	uint64_t h = hstr(ns);
+	struct nslabels *l = hmap_get(&pi->nsl, h, (uintptr_t)ns);
+
+	if (l)
+		return l;
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return NULL;
+	l->name = strdup(ns);
+	if (!l->name || pol_labels_copy(&l->labels, &none, NS_NAME_LABEL, ns) ||
+	    hmap_put(&pi->nsl, h, (uintptr_t)l->name, l)) {
+		k8s_labels_free(&l->labels);
+		free((char *)l->name);
+		free(l);
+		return NULL;
+	}
+	return l;
+}
+
+/* key (a k8s_meta: namespace, name) against an object of the view, sorted so. */
+static int cmp_view_key(const void *key, const void *obj)
+{
+	const struct k8s_meta *k = key, *m = &(*(const struct k8s_object *const *)obj)->meta;
+	int d = pol_cmp_str(k->ns, m->ns);
+
+	return d ? d : pol_cmp_str(k->name, m->name);
+}
+
+const struct k8s_object *pol_incr_view_find(const struct cluster *c, enum k8s_kind k,
+					    const char *ns, const char *name)
+{
+	const struct k8s_meta key = { .ns = (char *)ns, .name = (char *)name };
+	struct k8s_object *const *o =
+		c->n[k] ? bsearch(&key, c->objs[k], c->n[k], sizeof(*c->objs[k]), cmp_view_key) : NULL;
+
+	return o ? *o : NULL;
 }

@@ -1,0 +1,233 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The incremental compiler's identities (policy_incr_int.h): the label sets an
+ * update's pods bring, numbered as the whole compile numbers them from the last
+ * result; the ones no pod has any more; and the allocation a whole compile
+ * starts from when an update does not finish as a delta.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/policy/policy.h"
+#include "lib/policy/policy_int.h"
+#include "lib/system/hmap.h"
+#include "lib/policy/policy_incr_int.h"
+
+void pol_incr_prev_free(struct pol_incr *pi)
+{
+	for (size_t i = 0; i < pi->nprev; i++)
+		free((char *)pi->prev[i].labels);
+	free(pi->prev);
+	pi->prev = NULL;
+	pi->nprev = 0;
+}
+
+/* One more of the allocation a whole compile starts from; all of it dropped when out of memory. */
+static int prev_push(struct pol_incr *pi, size_t *cap, const char *labels, uint32_t id)
+{
+	char *l;
+
+	if (xcni_grow(&pi->prev, cap, pi->nprev, sizeof(*pi->prev)) || !(l = strdup(labels))) {
+		pol_incr_prev_free(pi);
+		return -ENOMEM;
+	}
+	pi->prev[pi->nprev++] = (struct pol_idprev){ l, id };
+	return 0;
+}
+
+static void prev_sort(struct pol_incr *pi)
+{
+	if (pi->nprev)
+		qsort(pi->prev, pi->nprev, sizeof(*pi->prev), pol_cmp_idprev);
+}
+
+int pol_incr_seed(struct pol_incr *pi, const struct pol_idprev *prev, size_t n)
+{
+	size_t cap = 0;
+
+	pol_incr_prev_free(pi);
+	for (size_t i = 0; i < n; i++)
+		if (prev_push(pi, &cap, prev[i].labels, prev[i].id))
+			return -ENOMEM;
+	prev_sort(pi);
+	return 0;
+}
+
+/*
+ * The allocation of the last result, before an update that does not finish
+ * as a delta: the whole compile that follows (now, or after a failure) starts
+ * from it. The sets born in this update are left out: the whole compile
+ * numbers them again, as it would have from the last result.
+ */
+int pol_incr_prev_keep(struct pol_incr *pi)
+{
+	const struct pol_result *r = &pi->r;
+	char lab[sizeof(((struct xcni_idlabels *)0)->labels)];
+	size_t cap = 0;
+
+	pol_incr_prev_free(pi);
+	for (size_t k = 0; k < r->nidentities; k++) {
+		bool born = false;
+
+		for (size_t i = 0; i < pi->d.nid_put && !born; i++)
+			born = pi->d.id_put[i].id == r->identities[k].id;
+		if (born)
+			continue;
+		pol_ident_label(r->identities[k].canon, lab);
+		if (prev_push(pi, &cap, lab, r->identities[k].id))
+			return -ENOMEM;
+	}
+	/* ... and the numbers that went in it: still in the maps until this
+	 * generation is written, so not free for the next one either. */
+	for (size_t i = 0; i < pi->d.nid_del; i++)
+		if (prev_push(pi, &cap, "", pi->d.id_del[i]))
+			return -ENOMEM;
+	prev_sort(pi);
+	return 0;
+}
+
+/* A label set no pod had, numbered id: a new identity (no pod counted yet). */
+static int ident_add(struct pol_incr *pi, char *canon, const struct k8s_pod *p,
+		     const struct nslabels *l, uint32_t h)
+{
+	struct pol_result *r = &pi->r;
+	struct identity *v, *id;
+	size_t lo = 0, hi = r->nidentities;
+	int ret;
+
+	v = realloc(r->identities, (r->nidentities + 1) * sizeof(*v));
+	if (!v) {
+		free(canon);
+		return -ENOMEM;
+	}
+	r->identities = v;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (v[mid].id < h)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	memmove(&v[lo + 1], &v[lo], (r->nidentities - lo) * sizeof(*v));
+	r->nidentities++;
+	id = &v[lo];
+	memset(id, 0, sizeof(*id));
+	id->id = h;
+	id->canon = canon;
+	id->ns = l->name;
+	ret = pol_labels_copy(&id->pod_labels, &p->meta.labels, NULL, NULL);
+	if (!ret)
+		ret = pol_labels_copy(&id->ns_labels, &l->labels, NULL, NULL);
+	if (!ret)
+		ret = hmap_put(&pi->canon, hstr(canon), (uintptr_t)canon, (void *)(uintptr_t)h);
+	if (!ret)
+		ret = DPUSH(pi, id_put, ((struct pol_idput){ h, canon }));
+	pi->ids_changed = true;
+	return ret;
+}
+
+struct born {
+	char *canon;
+	const struct k8s_pod *pod;
+	const struct nslabels *l;
+};
+
+static int cmp_born(const void *a, const void *b)
+{
+	return strcmp(((const struct born *)a)->canon, ((const struct born *)b)->canon);
+}
+
+/*
+ * The label sets this update's pods bring that no identity has, numbered
+ * before any pod is unlinked, so as the whole compile numbers them from the
+ * last result (policy.h: struct identity): in sorted order, each at its hash
+ * or the next number up that no identity of the last result (gone in this
+ * update or not: quarantine) and no earlier newcomer has. canons[i]: the
+ * canonical string of change i's pod (NULL: none), for pod_link.
+ */
+int pol_incr_idents_born(struct pol_incr *pi, const struct cluster *c,
+		       const struct store_change *ch, size_t nch, char **canons)
+{
+	struct born *b = NULL;
+	size_t nb = 0, cap = 0;
+	int ret = 0;
+
+	for (size_t i = 0; i < nch; i++) {
+		const struct k8s_object *o;
+		const struct nslabels *l;
+		const struct k8s_pod *p;
+
+		if (ch[i].kind != K8S_POD || !(o = pol_incr_view_find(c, K8S_POD, ch[i].ns, ch[i].name)))
+			continue;
+		p = &o->pod;
+		if (!pol_pod_managed(p) || !p->meta.ns)
+			continue;
+		if (!(l = pol_incr_nsl(pi, p->meta.ns)) ||
+		    !(canons[i] = pol_canon_string(&p->meta.labels, &l->labels))) {
+			ret = -ENOMEM;
+			break;
+		}
+		if (hmap_has(&pi->canon, hstr(canons[i]), (uintptr_t)canons[i]))
+			continue;
+		if (xcni_grow(&b, &cap, nb, sizeof(*b))) {
+			ret = -ENOMEM;
+			break;
+		}
+		b[nb++] = (struct born){ canons[i], p, l };
+	}
+	if (nb > 1)
+		qsort(b, nb, sizeof(*b), cmp_born);
+	for (size_t i = 0; !ret && i < nb; i++) {
+		uint32_t h, id;
+		char *canon;
+
+		if (i && !strcmp(b[i].canon, b[i - 1].canon))
+			continue; /* two pods of one new set */
+		h = pol_ident_number(&pi->o, b[i].canon);
+		for (id = h; pol_identity_find(&pi->r, id);)
+			id = XCNI_ID_MIN_LABELS + (id - XCNI_ID_MIN_LABELS + 1) % ID_SPAN;
+		if (!(canon = strdup(b[i].canon)))
+			ret = -ENOMEM;
+		else
+			ret = ident_add(pi, canon, b[i].pod, b[i].l, id);
+	}
+	free(b);
+	return ret;
+}
+
+/* Identities no pod has any more. */
+int pol_incr_idents_gc(struct pol_incr *pi)
+{
+	struct pol_result *r = &pi->r;
+	size_t u = 0;
+
+	for (size_t k = 0; k < r->nidentities; k++) {
+		struct identity *id = &r->identities[k];
+		bool fresh = false;
+
+		if (id->npods) {
+			r->identities[u++] = *id;
+			continue;
+		}
+		/* Born and gone in this update: never in the maps. */
+		for (size_t i = 0; i < pi->d.nid_put; i++) {
+			if (pi->d.id_put[i].id == id->id) {
+				pi->d.id_put[i] = pi->d.id_put[--pi->d.nid_put];
+				fresh = true;
+				break;
+			}
+		}
+		if (!fresh && DPUSH(pi, id_del, id->id))
+			return -ENOMEM;
+		hmap_del(&pi->canon, hstr(id->canon), (uintptr_t)id->canon);
+		free(id->canon);
+		k8s_labels_free(&id->pod_labels);
+		k8s_labels_free(&id->ns_labels);
+		pi->ids_changed = true;
+	}
+	r->nidentities = u;
+	return 0;
+}
