@@ -48,6 +48,12 @@ CTL_MAP(polrev, ARRAY, __u32, __u32, 1);
 CTL_MAP(npgen, ARRAY, __u32, __u64, 1);
 CTL_MAP(npaccel, PERCPU_ARRAY, __u32, struct xcni_metric, XCNI_NPA_NR);
 CTL_MAP(ctstat, PERCPU_ARRAY, __u32, struct xcni_ctstat, 2);
+CTL_MAP(svc, HASH, struct xcni_svc_key, struct xcni_svc, 0);
+CTL_MAP(svcslot, HASH, struct xcni_svcslot_key, __u32, 0);
+CTL_MAP(backend, HASH, __u32, struct xcni_backend, 0);
+CTL_MAP(revnat, HASH, __u16, struct xcni_revnat, 0);
+CTL_MAP(maglev, HASH_OF_MAPS, __u32, __u32, 0);
+CTL_MAP(svcname, HASH, __u32, struct xcni_svcname, 0);
 
 /*
  * Opens a pinned map and refuses one whose layout is not the one this binary

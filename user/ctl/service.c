@@ -11,13 +11,6 @@
 
 #include "ctl/ctl.h"
 
-CTL_MAP(svc, HASH, struct xcni_svc_key, struct xcni_svc, 0);
-CTL_MAP(svcslot, HASH, struct xcni_svcslot_key, __u32, 0);
-CTL_MAP(backend, HASH, __u32, struct xcni_backend, 0);
-CTL_MAP(revnat, HASH, __u16, struct xcni_revnat, 0);
-CTL_MAP(maglev, HASH_OF_MAPS, __u32, __u32, 0);
-CTL_MAP(svcname, HASH, __u32, struct xcni_svcname, 0);
-
 const char *svcname_str(const struct xcni_svcname *n, bool port, char *buf, size_t len)
 {
 	int nl = (int)strnlen(n->ns, sizeof(n->ns)), ml = (int)strnlen(n->name, sizeof(n->name));
