@@ -26,6 +26,11 @@ const char *flow_verdict_name(int v)
 	return v >= 0 && v < FLOW_NR_VERDICTS ? verdict_names[v] : "allowed";
 }
 
+bool flow_verdict_dropped(int v)
+{
+	return v == FLOW_DENIED || v == FLOW_NO_BACKEND;
+}
+
 static const char *const point_names[] = {
 	[FLOW_PT_NONE] = "unknown",	      [FLOW_PT_FROM_POD] = "from-pod",
 	[FLOW_PT_FROM_OVERLAY] = "from-overlay", [FLOW_PT_FROM_HOST] = "from-host",

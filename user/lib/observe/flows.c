@@ -822,11 +822,6 @@ void flows_touch(struct flows *f, struct flow_rec *r)
 	owner_touch(r);
 }
 
-bool flow_verdict_dropped(int v)
-{
-	return v == FLOW_DENIED || v == FLOW_NO_BACKEND;
-}
-
 bool flow_ct_refused(uint8_t state, bool fin_orig, bool fin_reply, uint64_t pkts_orig,
 		     uint64_t pkts_reply)
 {
