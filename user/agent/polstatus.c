@@ -76,9 +76,7 @@ static int64_t change_time(json_t *raw)
 
 	json_array_foreach(mf, i, e) {
 		const char *t = json_string_value(json_object_get(e, "time"));
-		struct tm tm = { 0 };
-		const char *end = t ? strptime(t, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
-		int64_t ms = end ? (int64_t)timegm(&tm) * 1000 : 0;
+		int64_t ns, ms = t && !xcni_rfc3339_parse(t, &ns) ? ns / 1000000 : 0;
 
 		if (ms > best)
 			best = ms;

@@ -479,7 +479,7 @@ static bool ck_rec_ours(const struct ck *k, const struct ck_attempt *a, json_t *
 
 	if (strcasecmp(jstr(m, "protocol"), a->port->proto == IPPROTO_UDP ? "udp" : "tcp"))
 		return false;
-	if (flow_time_parse(jstr(m, "first_seen"), &first) ||
+	if (xcni_rfc3339_parse(jstr(m, "first_seen"), &first) ||
 	    first / 1000000 < a->start_wall_ms - CK_CLOCK_SLACK_MS)
 		return false;
 	if (a->t->from != CT_FROM_OUTSIDE &&

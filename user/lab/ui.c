@@ -138,7 +138,7 @@ static int add_line(struct fgraph *g, const char *line, const struct node_maps *
 	if (json_is_string(json_object_get(o, "last_seen"))) {
 		int64_t w;
 
-		if (!flow_time_parse(jopt(o, "last_seen"), &w))
+		if (!xcni_rfc3339_parse(jopt(o, "last_seen"), &w))
 			f.last_seen = (double)w / 1e9;
 	} else {
 		f.last_seen = json_number_value(json_object_get(o, "last_seen"));

@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "lib/system/cidr.h"
+#include "lib/system/clock.h"
 #include "lib/cluster/k8s.h"
 #include "lib/cluster/k8s_int.h"
 #include "lib/cluster/k8s_json.h"
@@ -218,24 +219,19 @@ static int pod_ip_take(struct kj_ctx *c, struct k8s_pod *pod, const char *s, con
 	return kj_fail_in(c, name, "\"%s\" is not a valid IPv4 or IPv6 address", s);
 }
 
-/* An RFC 3339 time as the API server writes it ("2026-11-26T00:28:34Z"). */
+/* An RFC 3339 time as the API server writes it ("2026-11-26T00:28:34Z"), in seconds. */
 static int parse_time(struct kj_ctx *c, json_t *meta, const char *key, int64_t *out)
 {
-	const char *s, *end;
-	struct tm tm = { 0 };
+	const char *s;
+	int64_t ns;
 	int err = kj_get_str(c, meta, key, &s);
 
 	if (err || !s || !*s)
 		return err;
-	end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-	/* Fractions of a second and a zone other than Z: the API sends neither. */
-	if (end && *end == '.')
-		while (*++end >= '0' && *end <= '9')
-			;
-	if (!end || strcmp(end, "Z"))
+	if (xcni_rfc3339_parse(s, &ns))
 		return kj_fail_in(c, key,
 				  "\"%s\" is not a time (RFC 3339, as 2006-01-02T15:04:05Z)", s);
-	*out = (int64_t)timegm(&tm);
+	*out = ns / 1000000000LL;
 	return 0;
 }
 

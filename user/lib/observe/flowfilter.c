@@ -384,7 +384,7 @@ static int filter_when(const char *name, const char *value, int64_t *wall_ns, ui
 		       char *err, size_t errlen)
 {
 	if (is_time(value)) {
-		if (flow_time_parse(value, wall_ns))
+		if (xcni_rfc3339_parse(value, wall_ns))
 			return FERR("--%s %s: not an RFC 3339 time (2026-11-26T03:04:05Z) or a "
 				    "duration", name, value);
 		return 0;

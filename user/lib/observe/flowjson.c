@@ -198,44 +198,6 @@ void flow_time_fmt(int64_t wall_ns, char *buf, size_t len)
 	snprintf(buf + n, len - n, ".%06lldZ", (long long)(wall_ns % 1000000000LL / 1000));
 }
 
-int flow_time_parse(const char *s, int64_t *wall_ns)
-{
-	struct tm tm = {};
-	const char *p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-	int64_t frac = 0, off = 0;
-	time_t t;
-
-	if (!p)
-		return -EINVAL;
-	if (*p == '.') {
-		int64_t scale = 100000000LL;
-
-		if (!isdigit((unsigned char)*++p))
-			return -EINVAL;
-		for (; isdigit((unsigned char)*p); p++, scale /= 10)
-			frac += scale ? (*p - '0') * scale : 0;
-	}
-	if (*p == 'Z' || *p == 'z') {
-		p++;
-	} else if ((*p == '+' || *p == '-') && isdigit((unsigned char)p[1]) &&
-		   isdigit((unsigned char)p[2]) && p[3] == ':' && isdigit((unsigned char)p[4]) &&
-		   isdigit((unsigned char)p[5])) {
-		off = ((p[1] - '0') * 10 + (p[2] - '0')) * 3600 + ((p[4] - '0') * 10 + (p[5] - '0')) * 60;
-		if (*p == '+')
-			off = -off;
-		p += 6;
-	} else {
-		return -EINVAL;
-	}
-	if (*p)
-		return -EINVAL;
-	t = timegm(&tm);
-	if (t == (time_t)-1)
-		return -EINVAL;
-	*wall_ns = ((int64_t)t + off) * 1000000000LL + frac;
-	return 0;
-}
-
 /* RFC 3339 UTC, or CLOCK_MONOTONIC seconds with rc->mono. */
 static void json_time(struct fbuf *b, uint64_t mono_ns, const struct flow_render_ctx *rc)
 {

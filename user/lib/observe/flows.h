@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/system/clock.h"
+
 /* The window xcnid keeps without --flows-window (flows are on by default): ~6 MB. */
 #define FLOWS_WINDOW_DEFAULT 16384
 /* A window larger than this is refused: 1M records is ~0.5 GB. */
@@ -468,8 +470,6 @@ int flow_filter_parse(struct flow_filter *ff, const char *req, char *err, size_t
 /* wall_off_ns: CLOCK_REALTIME - CLOCK_MONOTONIC, for since/until given as times. */
 bool flow_filter_match(const struct flow_filter *ff, const struct flow_rec *r, uint64_t now_ns,
 		       int64_t wall_off_ns);
-/* "2026-11-26T03:04:05.123Z" (or a +hh:mm offset) into ns since the epoch. 0 or -EINVAL. */
-int flow_time_parse(const char *s, int64_t *wall_ns);
 /* ns since the epoch as RFC 3339 UTC with microseconds, into buf (at least 32 bytes). */
 void flow_time_fmt(int64_t wall_ns, char *buf, size_t len);
 

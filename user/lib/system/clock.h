@@ -49,4 +49,11 @@ static inline double xcni_mono_msf(void)
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
+/*
+ * An RFC 3339 time ("2026-11-26T03:04:05Z", a fraction and a "+01:00" zone
+ * allowed) into nanoseconds of the wall clock: 0, or -EINVAL for anything else.
+ * The one reader of times as text: the API server's, flow records', --since.
+ */
+int xcni_rfc3339_parse(const char *s, int64_t *wall_ns);
+
 #endif

@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: Apache-2.0
+/* Wall-clock times as text (clock.h). */
+#include <ctype.h>
+#include <errno.h>
+#include <time.h>
+
+#include "lib/system/clock.h"
+
+int xcni_rfc3339_parse(const char *s, int64_t *wall_ns)
+{
+	struct tm tm = {};
+	const char *p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	int64_t frac = 0, off = 0;
+	time_t t;
+
+	if (!p)
+		return -EINVAL;
+	if (*p == '.') {
+		int64_t scale = 100000000LL;
+
+		if (!isdigit((unsigned char)*++p))
+			return -EINVAL;
+		for (; isdigit((unsigned char)*p); p++, scale /= 10)
+			frac += scale ? (*p - '0') * scale : 0;
+	}
+	if (*p == 'Z' || *p == 'z') {
+		p++;
+	} else if ((*p == '+' || *p == '-') && isdigit((unsigned char)p[1]) &&
+		   isdigit((unsigned char)p[2]) && p[3] == ':' && isdigit((unsigned char)p[4]) &&
+		   isdigit((unsigned char)p[5])) {
+		off = ((p[1] - '0') * 10 + (p[2] - '0')) * 3600 + ((p[4] - '0') * 10 + (p[5] - '0')) * 60;
+		if (*p == '+')
+			off = -off;
+		p += 6;
+	} else {
+		return -EINVAL;
+	}
+	if (*p)
+		return -EINVAL;
+	t = timegm(&tm);
+	if (t == (time_t)-1)
+		return -EINVAL;
+	*wall_ns = ((int64_t)t + off) * 1000000000LL + frac;
+	return 0;
+}
