@@ -642,6 +642,47 @@ static int fqdn_ep_of_pod(void *arg, const struct k8s_pod *pod, uint32_t *ep_id)
 	return -ENOENT;
 }
 
+/* The namespaces closed for DNS-pattern room: said once per change of the set. */
+static void report_fqdn_closed(const struct fqdn_plan *p, const struct fqdn_sync_stats *st,
+			       __u64 gen)
+{
+	static struct said_set said;
+	const char **ns = calloc(p->nowner + 1, sizeof(*ns));
+	size_t *pairs = calloc(p->nowner + 1, sizeof(*pairs)), n = 0;
+	uint64_t fp = 0;
+
+	if (!ns || !pairs)
+		goto out;
+	for (size_t o = 0; o < p->nowner; o++) {
+		if (!p->closed[o])
+			continue;
+		for (size_t i = 0; i < p->npat; i++)
+			pairs[n] += p->pat[i].owner == o;
+		ns[n] = p->owner[o];
+		fp = fp_str(fp_add(fp, pairs[n]), ns[n]);
+		n++;
+	}
+	status_set_fqdn_closed(ns, pairs, n);
+	if (set_changed(&said, n + st->srv_closed, fp_add(fp, st->srv_closed))) {
+		if (!n && !st->srv_closed)
+			pr_info("generation %llu: xcni_fqdn_pat and xcni_dns_srv hold every "
+				"namespace's domainNames patterns again\n", (unsigned long long)gen);
+		for (size_t i = 0; i < n; i++)
+			pr_err("generation %llu: namespace %s closed for DNS-pattern room: "
+			       "xcni_fqdn_pat (%zu) is full and it brings the most (%zu (pod, "
+			       "pattern) pairs); its pods get no pattern, their names are refused; "
+			       "every other namespace's written; raise --map-max=xcni_fqdn_pat=N\n",
+			       (unsigned long long)gen, ns[i], fq.max_pat, pairs[i]);
+		if (st->srv_closed)
+			pr_err("generation %llu: %zu DNS servers do not fit xcni_dns_srv (%zu): "
+			       "their answers are not read; raise --map-max=xcni_dns_srv=N\n",
+			       (unsigned long long)gen, st->srv_closed, fq.max_srv);
+	}
+out:
+	free(ns);
+	free(pairs);
+}
+
 static int step_fqdn(struct generation *g)
 {
 	const struct opts *o = g->o;
@@ -676,6 +717,8 @@ static int step_fqdn(struct generation *g)
 	if (!err)
 		err = fqdn_sync(fq.pat, fq.max_pat, fq.srv, fq.max_srv, &p, &st, msg, sizeof(msg));
 	fq.empty = !err && !p.npat && !p.nsrv;
+	if (!err)
+		report_fqdn_closed(&p, &st, gen);
 	fqdn_plan_free(&p);
 	if (err) {
 		pr_warn("generation %llu: domainNames patterns: %s; tried again\n",

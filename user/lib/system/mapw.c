@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * The map writer's record sets (polsync_kv.h): a map's contents read into
+ * The map writer's record sets (mapw.h): a map's contents read into
  * sorted (key, value) records, made to hold another set with the fewest
- * writes (batched where the kernel has batch updates), and the names for
- * people fitted per namespace. Every write and delete goes through
- * polsync_kv_map_put/polsync_kv_map_del, where a test can inject a failure.
+ * writes (batched where the kernel has batch updates), and the room writer
+ * (what fits per owner, deletes first). Every write and delete goes through
+ * mapw_put/mapw_del, where a test can inject a failure.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -14,33 +14,33 @@
 #include <bpf/bpf.h>
 
 #include "lib/system/killpoint.h"
-#include "lib/policy/polsync_kv.h"
+#include "lib/system/mapw.h"
 
 /*
  * Every write and delete the apply and the cleanup make goes through these,
  * so a failure can be injected before each (xcni_inject, one step name per
  * kind of write: "apply-ipcache", "apply-entry", "apply-flip", ...) and a
  * test can walk them all (test_polinject's test_failure_at_every_write).
- * 0 or -errno; polsync_kv_map_del says -ENOENT too, which most callers take as done.
+ * 0 or -errno; mapw_del says -ENOENT too, which most callers take as done.
  */
-int polsync_kv_map_put(int fd, const void *k, const void *v, const char *step)
+int mapw_put(int fd, const void *k, const void *v, const char *step)
 {
 	return xcni_inject(step) ?: (bpf_map_update_elem(fd, k, v, BPF_ANY) ? -errno : 0);
 }
 
-int polsync_kv_map_del(int fd, const void *k, const char *step)
+int mapw_del(int fd, const void *k, const char *step)
 {
 	return xcni_inject(step) ?: (bpf_map_delete_elem(fd, k) ? -errno : 0);
 }
 
-int polsync_kvset_cmp_len;
-int polsync_kvset_cmp(const void *a, const void *b)
+int mapw_cmp_len;
+int mapw_cmp(const void *a, const void *b)
 {
-	return memcmp(a, b, polsync_kvset_cmp_len);
+	return memcmp(a, b, mapw_cmp_len);
 }
 
 /* Reads every (key, value) of a map. */
-int polsync_kvset_load(int fd, size_t ksz, size_t vsz, struct kvset *s)
+int mapw_load(int fd, size_t ksz, size_t vsz, struct kvset *s)
 {
 	unsigned char key[512], next[512];
 	size_t cap = 0;
@@ -65,24 +65,10 @@ int polsync_kvset_load(int fd, size_t ksz, size_t vsz, struct kvset *s)
 		memcpy(KV_REC(s, s->n), key, ksz);
 		s->n++;
 	}
-	polsync_kvset_cmp_len = (int)ksz;
+	mapw_cmp_len = (int)ksz;
 	if (s->n)
-		qsort(s->d, s->n, ksz + vsz, polsync_kvset_cmp);
+		qsort(s->d, s->n, ksz + vsz, mapw_cmp);
 	return 0;
-}
-
-/* polsync_kvset_names_fit's qsort context (qsort has none). */
-static const void *names_recs;
-static size_t names_stride;
-static const char *(*names_ns_of)(const void *rec);
-
-static int names_cmp(const void *a, const void *b)
-{
-	size_t i = *(const size_t *)a, j = *(const size_t *)b;
-	int c = strcmp(names_ns_of((const char *)names_recs + i * names_stride),
-		       names_ns_of((const char *)names_recs + j * names_stride));
-
-	return c ? c : (i > j) - (i < j);
 }
 
 /*
@@ -123,7 +109,7 @@ static int kvbatch_flush(struct kvbatch *b)
 		kv_no_batch = true; /* ENOTSUPP (524) and EINVAL: no batch ops here */
 	}
 	for (; done < b->n; done++) {
-		int ret = polsync_kv_map_put(b->fd, b->k + done * b->ksz, b->v + done * b->vsz,
+		int ret = mapw_put(b->fd, b->k + done * b->ksz, b->v + done * b->vsz,
 		                             b->step);
 
 		if (ret)
@@ -146,12 +132,6 @@ static int kvbatch_add(struct kvbatch *b, const unsigned char *k, const unsigned
 	return ++b->n == KV_BATCH ? kvbatch_flush(b) : 0;
 }
 
-/*
- * Makes the map hold want (n records of stride bytes: key at 0, value at
- * voff), in two phases that may be run apart: KV_UPSERT writes what is new
- * or changed, KV_DELETE removes what is no longer wanted and records want
- * as the map's contents.
- */
 /* One merge of want (nd: n sorted records) against cur: the writes ops asks for. */
 static int kv_merge(int fd, const struct kvset *cur, const unsigned char *nd, size_t n, int ops,
 		    const char *step, size_t *changed)
@@ -171,7 +151,7 @@ static int kv_merge(int fd, const struct kvset *cur, const unsigned char *nd, si
 			(*changed)++;
 		}
 		if (cmp > 0 && (ops & KV_DELETE)) {
-			if ((err = polsync_kv_map_del(fd, c, step)) && err != -ENOENT)
+			if ((err = mapw_del(fd, c, step)) && err != -ENOENT)
 				goto out;
 			err = 0;
 			(*changed)++;
@@ -195,7 +175,19 @@ out:
  * as the map's contents. KV_DELFIRST (with both): the deletes before the
  * upserts, for a map whose old and new contents together may not fit.
  */
-int polsync_kvset_sync(int fd, struct kvset *cur, const void *want, size_t n, size_t stride,
+/* n packed records sorted by key (the compiler hands most over sorted: check first). */
+static void kv_sort(unsigned char *nd, size_t n, size_t ksz, size_t vsz)
+{
+	mapw_cmp_len = (int)ksz;
+	for (size_t i = 1; i < n; i++) {
+		if (memcmp(nd + (i - 1) * (ksz + vsz), nd + i * (ksz + vsz), ksz) > 0) {
+			qsort(nd, n, ksz + vsz, mapw_cmp);
+			break;
+		}
+	}
+}
+
+int mapw_sync(int fd, struct kvset *cur, const void *want, size_t n, size_t stride,
                        size_t voff, int phase, const char *step, size_t *changed)
 {
 	size_t ksz = cur->ksz, vsz = cur->vsz, i;
@@ -210,14 +202,7 @@ int polsync_kvset_sync(int fd, struct kvset *cur, const void *want, size_t n, si
 		memcpy(nd + i * (ksz + vsz), w, ksz);
 		memcpy(nd + i * (ksz + vsz) + ksz, w + voff, vsz);
 	}
-	polsync_kvset_cmp_len = (int)ksz;
-	/* The compiler hands most arrays over sorted: check before sorting. */
-	for (i = 1; i < n; i++) {
-		if (memcmp(nd + (i - 1) * (ksz + vsz), nd + i * (ksz + vsz), ksz) > 0) {
-			qsort(nd, n, ksz + vsz, polsync_kvset_cmp);
-			break;
-		}
-	}
+	kv_sort(nd, n, ksz, vsz);
 	if ((phase & KV_DELFIRST) && (phase & KV_BOTH) == KV_BOTH)
 		err = kv_merge(fd, cur, nd, n, KV_DELETE, step, changed) ?:
 		      kv_merge(fd, cur, nd, n, KV_UPSERT, step, changed);
@@ -235,86 +220,67 @@ int polsync_kvset_sync(int fd, struct kvset *cur, const void *want, size_t n, si
 }
 
 /*
- * The names for people (identity labels, policy and pod names) serve xcnictl
- * and the flow records, never the data plane: a map of them that cannot hold
- * the cluster's never refuses policy. What fits is written, each namespace
- * given an equal part of the map when some want more (water-filling: a
- * namespace under the share keeps all of its names, the rest split what is
- * left), so one namespace's many objects cost only its own names. keep[i]
- * says which of the n records (namespace ns_of(rec)) go in; returns how many
- * do not.
+ * The room writer (mapw.h; docs/decisions/room-writer.md). Which owners are
+ * closed depends on want and max alone, never on what the map holds: the map
+ * is made to hold exactly want less the closed owners, the deletes first, so
+ * its old content never takes the room of the new, and room freed reopens an
+ * owner at the next call with nothing remembered.
  */
-size_t polsync_kvset_names_fit(const void *recs, size_t n, size_t stride,
-                               const char *(*ns_of)(const void *rec), size_t max, bool *keep)
+int mapw_room_sync(struct mapw_room *m, const void *want, size_t n, size_t stride, size_t voff,
+		   size_t ooff)
 {
-	size_t *ix, ngroups = 0, *start = NULL, lo = 0, hi = max, cap, left, dropped = 0;
+	size_t rec = m->ksz + m->vsz, left = n, keep = 0;
+	size_t *cnt = calloc(m->nowner + 1, sizeof(*cnt));
+	unsigned char *nd = malloc((n ? n : 1) * rec);
+	struct kvset cur = { 0 };
+	uint32_t o;
+	int err = -ENOMEM;
 
-	for (size_t i = 0; i < n; i++)
-		keep[i] = true;
-	if (n <= max)
-		return 0;
-	ix = malloc(n * sizeof(*ix));
-	start = malloc((n + 1) * sizeof(*start));
-	if (!ix || !start) {
-		/* No memory to be fair: the first max. */
-		for (size_t i = max; i < n; i++)
-			keep[i] = false;
-		free(ix);
-		free(start);
-		return n - max;
-	}
-	for (size_t i = 0; i < n; i++)
-		ix[i] = i;
-	/* By namespace, then record order (insertion sort would be quadratic). */
-	names_recs = recs;
-	names_stride = stride;
-	names_ns_of = ns_of;
-	qsort(ix, n, sizeof(*ix), names_cmp);
-	for (size_t i = 0; i < n; i++)
-		if (!i || strcmp(ns_of((const char *)recs + ix[i] * stride),
-				 ns_of((const char *)recs + ix[i - 1] * stride)))
-			start[ngroups++] = i;
-	start[ngroups] = n;
-	/* The largest part per namespace that fits: sum(min(size, cap)) <= max. */
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo + 1) / 2, sum = 0;
-
-		for (size_t g = 0; g < ngroups && sum <= max; g++) {
-			size_t sz = start[g + 1] - start[g];
-
-			sum += sz < mid ? sz : mid;
+	m->written = m->deleted = m->dropped = 0;
+	if (!cnt || !nd)
+		goto out;
+	for (size_t i = 0; i < m->nowner; i++)
+		m->closed[i] = false;
+	for (size_t i = 0; i < n; i++) {
+		memcpy(&o, (const unsigned char *)want + i * stride + ooff, sizeof(o));
+		if (o >= m->nowner) {
+			err = -EINVAL;
+			goto out;
 		}
-		if (sum <= max)
-			lo = mid;
-		else
-			hi = mid - 1;
+		cnt[o]++;
 	}
-	cap = lo;
-	left = max;
-	for (size_t g = 0; g < ngroups; g++) {
-		size_t sz = start[g + 1] - start[g];
+	/* The owner bringing the most closed, then the next, until the rest fits. */
+	while (left > m->max) {
+		size_t big = m->nowner;
 
-		left -= sz < cap ? sz : cap;
+		for (size_t i = 0; i < m->nowner; i++)
+			if (!m->closed[i] && cnt[i] && (big == m->nowner || cnt[i] > cnt[big]))
+				big = i;
+		m->closed[big] = true;
+		left -= cnt[big];
+		m->dropped += cnt[big];
 	}
-	for (size_t g = 0; g < ngroups; g++) {
-		size_t sz = start[g + 1] - start[g], take = sz < cap ? sz : cap;
+	for (size_t i = 0; i < n; i++) {
+		const unsigned char *w = (const unsigned char *)want + i * stride;
 
-		/* What the parts leave over: one more to the namespaces cut, in order. */
-		if (take < sz && left) {
-			take++;
-			left--;
-		}
-		for (size_t k = start[g] + take; k < start[g + 1]; k++) {
-			keep[ix[k]] = false;
-			dropped++;
-		}
+		memcpy(&o, w + ooff, sizeof(o));
+		if (m->closed[o])
+			continue;
+		memcpy(nd + keep * rec, w, m->ksz);
+		memcpy(nd + keep++ * rec + m->ksz, w + voff, m->vsz);
 	}
-	free(ix);
-	free(start);
-	return dropped;
+	kv_sort(nd, keep, m->ksz, m->vsz);
+	if (!(err = mapw_load(m->fd, m->ksz, m->vsz, &cur)))
+		err = kv_merge(m->fd, &cur, nd, keep, KV_DELETE, m->step, &m->deleted) ?:
+		      kv_merge(m->fd, &cur, nd, keep, KV_UPSERT, m->step, &m->written);
+out:
+	free(cnt);
+	free(nd);
+	free(cur.d);
+	return err;
 }
 
-int polsync_kvset_count_keys(int fd, size_t ksz, size_t *n)
+int mapw_count_keys(int fd, size_t ksz, size_t *n)
 {
 	unsigned char key[64], next[64];
 	bool first = true;
