@@ -359,9 +359,8 @@ static void test_sync(void **state)
 			sizeof(struct xcni_fqdn_pat), 2);
 	assert_int_equal(fqdn_plan_build(&c, NULL, "n1", ep_of, &calls, &p), 0);
 	assert_int_equal(fqdn_sync(small, 2, srv, 8, &p, &s, msg, sizeof(msg)), 0);
-	assert_int_equal(p.nowner, 1);
-	assert_string_equal(p.owner[0], "app");
-	assert_true(p.closed[0]);
+	for (size_t i = 0; i < p.npat; i++)
+		assert_false(p.kept[i]); /* all app's */
 	assert_int_equal(s.pat_closed, 3);
 	assert_int_equal(map_keys(small, sizeof(struct xcni_fqdn_pat_key)), 0);
 	assert_int_equal(map_keys(srv, sizeof(struct xcni_dns_srv_key)), 4);
@@ -418,11 +417,11 @@ static void sync_n1(struct store *st, int pat, int srv, struct fqdn_sync_stats *
 	assert_int_equal(fqdn_plan_build(&c, NULL, "n1", ep_of, &calls, &p), 0);
 	if (fqdn_sync(pat, 16, srv, 8, &p, s, msg, sizeof(msg)))
 		fail_msg("fqdn_sync: %s", msg);
-	*closed = -1;
-	for (size_t o = 0; o < p.nowner; o++)
-		if (p.closed[o]) {
-			assert_string_equal(p.owner[o], "tenant"); /* never the victim */
-			*closed = (int)o;
+	*closed = 0;
+	for (size_t i = 0; i < p.npat; i++)
+		if (!p.kept[i]) {
+			assert_string_equal(p.pat[i].ns, "tenant"); /* never the victim */
+			(*closed)++;
 		}
 	fqdn_plan_free(&p);
 }
@@ -448,14 +447,14 @@ static void test_room_tenant(void **state)
 	assert_int_equal(store_del(st, K8S_POD, "app", "web"), 1);
 	tenant_pods(st, 0, 5, true); /* 15 pairs: the map nearly full */
 	sync_n1(st, pat, srv, &s, &closed);
-	assert_int_equal(closed, -1);
+	assert_int_equal(closed, 0);
 	assert_int_equal(map_keys(pat, sizeof(struct xcni_fqdn_pat_key)), 15);
 	/* the victim's new pod (3 more: 18 > 16): the tenant closed, web written */
 	tenant_pods(st, 5, 6, true);
 	assert_int_equal(store_put(st, must_parse_with(k8s_parse_all,
 		POD("app", "web", "n1", "{app: web}", "[{ip: 10.0.0.5}]"))) >= 0, 1);
 	sync_n1(st, pat, srv, &s, &closed);
-	assert_true(closed >= 0);
+	assert_int_equal(closed, 18);
 	assert_int_equal(s.pat_closed, 18);
 	assert_int_equal(pats_of(pat, 105), 3);
 	assert_int_equal(pats_of(pat, 120), 0); /* closed: names refused, fail closed */
@@ -463,7 +462,7 @@ static void test_room_tenant(void **state)
 	/* the tenant's pods go but two: 6 + 3 fit, the tenant reopens by itself */
 	tenant_pods(st, 2, 6, false);
 	sync_n1(st, pat, srv, &s, &closed);
-	assert_int_equal(closed, -1);
+	assert_int_equal(closed, 0);
 	assert_int_equal(map_keys(pat, sizeof(struct xcni_fqdn_pat_key)), 9);
 	assert_int_equal(pats_of(pat, 121), 3);
 	for (uint32_t ep = 122; ep < 126; ep++)
@@ -496,7 +495,7 @@ static void test_room_deletes_first(void **state)
 	assert_int_equal(store_put(st, must_parse_with(k8s_parse_all,
 		POD("app", "web", "n1", "{app: web}", "[{ip: 10.0.0.5}]"))) >= 0, 1);
 	sync_n1(st, pat, srv, &s, &closed);
-	assert_int_equal(closed, -1);
+	assert_int_equal(closed, 0);
 	assert_int_equal(s.deleted, 12);
 	assert_int_equal(pats_of(pat, 105), 3);
 	assert_int_equal(pats_of(pat, 120), 3);

@@ -647,21 +647,23 @@ static void report_fqdn_closed(const struct fqdn_plan *p, const struct fqdn_sync
 			       __u64 gen)
 {
 	static struct said_set said;
-	const char **ns = calloc(p->nowner + 1, sizeof(*ns));
-	size_t *pairs = calloc(p->nowner + 1, sizeof(*pairs)), n = 0;
+	const char **ns = calloc(p->npat + 1, sizeof(*ns));
+	size_t *pairs = calloc(p->npat + 1, sizeof(*pairs)), n = 0, j;
 	uint64_t fp = 0;
 
 	if (!ns || !pairs)
 		goto out;
-	for (size_t o = 0; o < p->nowner; o++) {
-		if (!p->closed[o])
+	for (size_t i = 0; i < p->npat; i++) {
+		if (p->kept[i])
 			continue;
-		for (size_t i = 0; i < p->npat; i++)
-			pairs[n] += p->pat[i].owner == o;
-		ns[n] = p->owner[o];
-		fp = fp_str(fp_add(fp, pairs[n]), ns[n]);
-		n++;
+		for (j = 0; j < n && strcmp(ns[j], p->pat[i].ns); j++)
+			;
+		ns[j] = p->pat[i].ns;
+		n += j == n;
+		pairs[j]++;
 	}
+	for (size_t i = 0; i < n; i++)
+		fp = fp_str(fp_add(fp, pairs[i]), ns[i]);
 	status_set_fqdn_closed(ns, pairs, n);
 	if (set_changed(&said, n + st->srv_closed, fp_add(fp, st->srv_closed))) {
 		if (!n && !st->srv_closed)

@@ -73,7 +73,7 @@ static uint32_t cnp_id(const struct pol_result *pr, const struct k8s_cnp *cnp)
 }
 
 /* One name of rule rank (the pod's j-th rule naming a domain) for pod ep_id. */
-static int add_pat(struct fqdn_plan *p, size_t *cap, uint32_t ep_id, uint32_t owner,
+static int add_pat(struct fqdn_plan *p, size_t *cap, uint32_t ep_id, const char *ns,
 		   const char *name, size_t rank, size_t j, uint32_t policy_id)
 {
 	struct fqdn_pat_entry *e;
@@ -87,7 +87,7 @@ static int add_pat(struct fqdn_plan *p, size_t *cap, uint32_t ep_id, uint32_t ow
 	if (n < 0)
 		return n; /* the parser normalised it: not reached */
 	e->k.ep_id = ep_id;
-	e->owner = owner;
+	e->ns = ns;
 	e->k.kind = wild ? XCNI_FQDN_WILD : XCNI_FQDN_EXACT;
 	e->k.hash = fqdn_hash(e->v.name, (size_t)n);
 	e->v.len = (uint8_t)n;
@@ -178,22 +178,10 @@ static int plan_srv(const struct cluster *c, struct fqdn_plan *p)
 	return err;
 }
 
-/* The index of namespace ns among p's owners, added when new. */
-static int owner_of(struct fqdn_plan *p, size_t *cap, const char *ns, uint32_t *o)
-{
-	for (*o = 0; *o < p->nowner; (*o)++)
-		if (!strcmp(p->owner[*o], ns))
-			return 0;
-	if (XCNI_GROW(p->owner, p->nowner, *cap))
-		return -ENOMEM;
-	p->owner[p->nowner++] = ns;
-	return 0;
-}
-
 int fqdn_plan_build(const struct cluster *c, const struct pol_result *pr, const char *node_name,
 		    fqdn_ep_of ep_of, void *arg, struct fqdn_plan *out)
 {
-	size_t rcap = 0, pcap = 0, ocap = 0, n = 0;
+	size_t rcap = 0, pcap = 0, n = 0;
 	int err = 0;
 
 	memset(out, 0, sizeof(*out));
@@ -221,7 +209,7 @@ int fqdn_plan_build(const struct cluster *c, const struct pol_result *pr, const 
 	for (size_t i = 0; i < c->n[K8S_POD]; i++) {
 		const struct k8s_pod *pod = &c->objs[K8S_POD][i]->pod;
 		const struct k8s_labels *nsl;
-		uint32_t ep_id = 0, owner = 0;
+		uint32_t ep_id = 0;
 		bool got = false;
 		size_t j = 0;
 
@@ -242,13 +230,13 @@ int fqdn_plan_build(const struct cluster *c, const struct pol_result *pr, const 
 				err = ep_of(arg, pod, &ep_id);
 				if (err == -ENOENT)
 					break; /* not attached yet: the next plan has it */
-				if (err || (err = owner_of(out, &ocap, pod->meta.ns, &owner)))
+				if (err)
 					goto fail;
 				got = true;
 			}
 			for (size_t a = 0; a < rule->npeers; a++)
 				for (size_t k = 0; k < rule->peers[a].ndomains; k++)
-					if ((err = add_pat(out, &pcap, ep_id, owner,
+					if ((err = add_pat(out, &pcap, ep_id, pod->meta.ns,
 							   rule->peers[a].domains[k], r, j,
 							   cnp_id(pr, p))))
 						goto fail;
@@ -270,7 +258,7 @@ int fqdn_plan_build(const struct cluster *c, const struct pol_result *pr, const 
 		if (!n || cmp_srv(&out->srv[n - 1], &out->srv[i]))
 			out->srv[n++] = out->srv[i];
 	out->nsrv = n;
-	if ((out->closed = calloc(out->nowner + 1, sizeof(*out->closed))))
+	if ((out->kept = calloc(out->npat + 1, sizeof(*out->kept))))
 		return 0;
 	err = -ENOMEM;
 fail:
@@ -283,50 +271,55 @@ void fqdn_plan_free(struct fqdn_plan *p)
 	free(p->pat);
 	free(p->srv);
 	free(p->rules);
-	free(p->owner);
-	free(p->closed);
+	free(p->kept);
 	memset(p, 0, sizeof(*p));
 }
 
 struct srv_rec {
 	struct xcni_dns_srv_key k;
 	__u32 v;
-	uint32_t owner; /* each server its own: what fits is read */
 };
+
+static const char *pat_ns(const void *rec)
+{
+	return ((const struct fqdn_pat_entry *)rec)->ns;
+}
+
+static const char *srv_owner(const void *rec)
+{
+	(void)rec;
+	return FQDN_DNS_NS "/" FQDN_DNS_SVC;
+}
 
 /* Both maps through the room writer (lib/system/mapw.h): deletes first, what fits written. */
 int fqdn_sync(int fd_pat, size_t max_pat, int fd_srv, size_t max_srv, struct fqdn_plan *p,
 	      struct fqdn_sync_stats *st, char *msg, size_t msglen)
 {
 	struct srv_rec *sr = calloc(p->nsrv + 1, sizeof(*sr));
-	bool *srv_closed = calloc(p->nsrv + 1, sizeof(bool));
 	struct mapw_room pat = { .fd = fd_pat, .ksz = sizeof(struct xcni_fqdn_pat_key),
 				 .vsz = sizeof(struct xcni_fqdn_pat), .max = max_pat,
-				 .step = "fqdn-pat", .nowner = p->nowner, .closed = p->closed };
+				 .step = "fqdn-pat", .owner_of = pat_ns, .kept = p->kept };
+	/* one owner, its first max servers (sorted) read: what fits */
 	struct mapw_room srv = { .fd = fd_srv, .ksz = sizeof(struct xcni_dns_srv_key),
 				 .vsz = sizeof(__u32), .max = max_srv, .step = "fqdn-srv",
-				 .nowner = p->nsrv, .closed = srv_closed };
-	int err = -ENOMEM;
+				 .owner_of = srv_owner, .share = true };
+	int err;
 
 	memset(st, 0, sizeof(*st));
-	if (!sr || !srv_closed)
-		goto out;
+	if (!sr)
+		return -ENOMEM;
 	for (size_t i = 0; i < p->nsrv; i++)
-		sr[i] = (struct srv_rec){ p->srv[i], 1, (uint32_t)i };
-	err = mapw_room_sync(&srv, sr, p->nsrv, sizeof(*sr), offsetof(struct srv_rec, v),
-			     offsetof(struct srv_rec, owner)) ?:
+		sr[i] = (struct srv_rec){ p->srv[i], 1 };
+	err = mapw_room_sync(&srv, sr, p->nsrv, sizeof(*sr), offsetof(struct srv_rec, v)) ?:
 	      mapw_room_sync(&pat, p->pat, p->npat, sizeof(*p->pat),
-			     offsetof(struct fqdn_pat_entry, v),
-			     offsetof(struct fqdn_pat_entry, owner));
+			     offsetof(struct fqdn_pat_entry, v));
 	if (err)
 		snprintf(msg, msglen, "writing xcni_fqdn_pat, xcni_dns_srv: %s", strerror(-err));
 	st->written = pat.written + srv.written;
 	st->deleted = pat.deleted + srv.deleted;
 	st->pat_closed = pat.dropped;
 	st->srv_closed = srv.dropped;
-out:
 	free(sr);
-	free(srv_closed);
 	return err;
 }
 

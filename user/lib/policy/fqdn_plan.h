@@ -25,7 +25,7 @@ struct pol_result;
 struct fqdn_pat_entry {
 	struct xcni_fqdn_pat_key k;
 	struct xcni_fqdn_pat v;
-	uint32_t owner; /* its pod's namespace: fqdn_plan's owner[owner] */
+	const char *ns; /* its pod's namespace (the cluster's string): its owner for room */
 };
 
 /* A rule that names a domain, by its rank in tier order (rule_ref - 1). */
@@ -41,9 +41,7 @@ struct fqdn_plan {
 	struct xcni_dns_srv_key *srv;
 	size_t nrules; /* every Admin egress rule naming a domain, in tier order */
 	struct fqdn_rule *rules;
-	size_t nowner; /* the namespaces of the pods with patterns: a pattern's owner */
-	const char **owner; /* the cluster's strings */
-	bool *closed; /* fqdn_sync's: the namespaces whose pods got no pattern (no room) */
+	bool *kept; /* npat, fqdn_sync's: false for a closed namespace's (no room) */
 };
 
 /*
@@ -84,10 +82,10 @@ struct fqdn_sync_stats {
  * max_srv) hold p, through the room writer (lib/system/mapw.h): what p lacks
  * deleted first (a pattern p keeps is never absent: its key stays), then
  * what fits written. When p's patterns do not fit, the namespace bringing
- * the most (pod, pattern) pairs is closed (p->closed: its pods get no
+ * the most (pod, pattern) pairs is closed (p->kept false: its pods get no
  * pattern, so their names are refused, never another's pattern), then the
- * next, and every other namespace's written; a DNS server that does not fit
- * is not read (st->srv_closed). Judged again at every call: room freed
+ * next, and every other namespace's written; the DNS servers past max_srv
+ * are not read (st->srv_closed). Judged again at every call: room freed
  * reopens. 0, or -errno (msg) with the maps as far as the writer got (the
  * next sync writes them again).
  */

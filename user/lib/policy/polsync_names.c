@@ -20,102 +20,12 @@
 #include "lib/policy/polsync_int.h"
 #include "lib/system/mapw.h"
 
-/* polsync_names_fit's qsort context (qsort has none). */
-static const void *names_recs;
-static size_t names_stride;
-static const char *(*names_ns_of)(const void *rec);
-
-static int names_cmp(const void *a, const void *b)
-{
-	size_t i = *(const size_t *)a, j = *(const size_t *)b;
-	int c = strcmp(names_ns_of((const char *)names_recs + i * names_stride),
-		       names_ns_of((const char *)names_recs + j * names_stride));
-
-	return c ? c : (i > j) - (i < j);
-}
-
 /*
  * The names for people (identity labels, policy and pod names) serve xcnictl
  * and the flow records, never the data plane: a map of them that cannot hold
- * the cluster's never refuses policy. What fits is written, each namespace
- * given an equal part of the map when some want more (water-filling: a
- * namespace under the share keeps all of its names, the rest split what is
- * left), so one namespace's many objects cost only its own names. keep[i]
- * says which of the n records (namespace ns_of(rec)) go in; returns how many
- * do not.
- */
-static size_t polsync_names_fit(const void *recs, size_t n, size_t stride,
-                               const char *(*ns_of)(const void *rec), size_t max, bool *keep)
-{
-	size_t *ix, ngroups = 0, *start = NULL, lo = 0, hi = max, cap, left, dropped = 0;
-
-	for (size_t i = 0; i < n; i++)
-		keep[i] = true;
-	if (n <= max)
-		return 0;
-	ix = malloc(n * sizeof(*ix));
-	start = malloc((n + 1) * sizeof(*start));
-	if (!ix || !start) {
-		/* No memory to be fair: the first max. */
-		for (size_t i = max; i < n; i++)
-			keep[i] = false;
-		free(ix);
-		free(start);
-		return n - max;
-	}
-	for (size_t i = 0; i < n; i++)
-		ix[i] = i;
-	/* By namespace, then record order (insertion sort would be quadratic). */
-	names_recs = recs;
-	names_stride = stride;
-	names_ns_of = ns_of;
-	qsort(ix, n, sizeof(*ix), names_cmp);
-	for (size_t i = 0; i < n; i++)
-		if (!i || strcmp(ns_of((const char *)recs + ix[i] * stride),
-				 ns_of((const char *)recs + ix[i - 1] * stride)))
-			start[ngroups++] = i;
-	start[ngroups] = n;
-	/* The largest part per namespace that fits: sum(min(size, cap)) <= max. */
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo + 1) / 2, sum = 0;
-
-		for (size_t g = 0; g < ngroups && sum <= max; g++) {
-			size_t sz = start[g + 1] - start[g];
-
-			sum += sz < mid ? sz : mid;
-		}
-		if (sum <= max)
-			lo = mid;
-		else
-			hi = mid - 1;
-	}
-	cap = lo;
-	left = max;
-	for (size_t g = 0; g < ngroups; g++) {
-		size_t sz = start[g + 1] - start[g];
-
-		left -= sz < cap ? sz : cap;
-	}
-	for (size_t g = 0; g < ngroups; g++) {
-		size_t sz = start[g + 1] - start[g], take = sz < cap ? sz : cap;
-
-		/* What the parts leave over: one more to the namespaces cut, in order. */
-		if (take < sz && left) {
-			take++;
-			left--;
-		}
-		for (size_t k = start[g] + take; k < start[g + 1]; k++) {
-			keep[ix[k]] = false;
-			dropped++;
-		}
-	}
-	free(ix);
-	free(start);
-	return dropped;
-}
-
-/*
- * A map of names synced to what fits of want (polsync_names_fit), deletes first. Its
+ * the cluster's never refuses policy. What fits is written by the room
+ * writer, each namespace given an equal part when some want more
+ * (MAPW_SHARE), so one namespace's many objects cost only its own names. Its
  * failures (a map not preallocated may fail an insert under memory
  * pressure) are counted and the map is read again next time; they never
  * stop the apply. *missing: names not in the map.
@@ -124,29 +34,11 @@ static void names_sync(struct polsync *ps, int fd, struct kvset *cur, const void
 		       size_t stride, size_t voff, const char *(*ns_of)(const void *rec), size_t max,
 		       size_t *missing, size_t *changed)
 {
-	bool *keep = n ? malloc(n * sizeof(*keep)) : NULL;
-	unsigned char *fit = NULL;
-	size_t nfit = 0, dropped;
-	int err;
+	struct mapw_room m = { .fd = fd, .ksz = cur->ksz, .vsz = cur->vsz, .max = max,
+			       .step = "apply-names", .owner_of = ns_of, .share = true,
+			       .cur = cur };
+	int err = xcni_inject("names-sync") ?: mapw_room_sync(&m, want, n, stride, voff);
 
-	if (n && !keep) {
-		*missing += n;
-		ps->mirror_stale = ps->names_short = true;
-		return;
-	}
-	dropped = polsync_names_fit(want, n, stride, ns_of, max, keep);
-	if (dropped && !(fit = malloc((n - dropped) * stride))) {
-		free(keep);
-		*missing += n;
-		ps->mirror_stale = ps->names_short = true;
-		return;
-	}
-	for (size_t i = 0; fit && i < n; i++)
-		if (keep[i])
-			memcpy(fit + nfit++ * stride, (const char *)want + i * stride, stride);
-	err = xcni_inject("names-sync")
-	              ?: mapw_sync(fd, cur, fit ? fit : want, fit ? nfit : n, stride, voff,
-	                                    KV_BOTH | KV_DELFIRST, "apply-names", changed);
 	if (err) {
 		/* Which of them went in is not known: counted as missing, read
 		 * again by a whole apply soon (one that does not fail too: the
@@ -154,11 +46,10 @@ static void names_sync(struct polsync *ps, int fd, struct kvset *cur, const void
 		*missing += n;
 		ps->mirror_stale = true;
 		ps->names_short = true;
-	} else {
-		*missing += dropped;
+		return;
 	}
-	free(fit);
-	free(keep);
+	*missing += m.dropped;
+	*changed += m.written + m.deleted;
 }
 
 /*

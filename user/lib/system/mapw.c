@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -219,64 +220,144 @@ int mapw_sync(int fd, struct kvset *cur, const void *want, size_t n, size_t stri
 	return 0;
 }
 
+/* room_fit's qsort context (qsort has none). */
+static const void *fit_recs;
+static size_t fit_stride;
+static const char *(*fit_owner)(const void *rec);
+
+static int fit_cmp(const void *a, const void *b)
+{
+	size_t i = *(const size_t *)a, j = *(const size_t *)b;
+	int c = strcmp(fit_owner((const char *)fit_recs + i * fit_stride),
+		       fit_owner((const char *)fit_recs + j * fit_stride));
+
+	return c ? c : (i > j) - (i < j);
+}
+
 /*
- * The room writer (mapw.h; docs/decisions/room-writer.md). Which owners are
- * closed depends on want and max alone, never on what the map holds: the map
- * is made to hold exactly want less the closed owners, the deletes first, so
- * its old content never takes the room of the new, and room freed reopens an
+ * Which of the n records go in (keep[i]); how many do not, or SIZE_MAX (no
+ * memory). Judged on want and max alone, never on what the map holds.
+ * Closing: the owner bringing the most (ties: the first by name) is closed
+ * whole, then the next, until the rest fits. Sharing: each owner an equal
+ * part (water-filling: an owner under the part keeps all, the rest split
+ * what is left, one more each, in order, for what the parts leave over).
+ */
+static size_t room_fit(const struct mapw_room *m, const void *recs, size_t n, size_t stride,
+		       bool *keep)
+{
+	size_t *ix, ngroups = 0, *start, lo = 0, hi = m->max, cap, left = n, dropped = 0;
+
+	for (size_t i = 0; i < n; i++)
+		keep[i] = true;
+	if (n <= m->max)
+		return 0;
+	ix = malloc(n * sizeof(*ix));
+	start = malloc((n + 1) * sizeof(*start));
+	if (!ix || !start) {
+		free(ix);
+		free(start);
+		return SIZE_MAX;
+	}
+	for (size_t i = 0; i < n; i++)
+		ix[i] = i;
+	/* By owner, then record order (insertion sort would be quadratic). */
+	fit_recs = recs;
+	fit_stride = stride;
+	fit_owner = m->owner_of;
+	qsort(ix, n, sizeof(*ix), fit_cmp);
+	for (size_t i = 0; i < n; i++)
+		if (!i || strcmp(m->owner_of((const char *)recs + ix[i] * stride),
+				 m->owner_of((const char *)recs + ix[i - 1] * stride)))
+			start[ngroups++] = i;
+	start[ngroups] = n;
+#define GSZ(g) (start[(g) + 1] - start[(g)])
+	if (!m->share) {
+		/* a group is closed when its first record is not kept */
+		while (left > m->max) {
+			size_t big = ngroups;
+
+			for (size_t g = 0; g < ngroups; g++)
+				if (keep[ix[start[g]]] && (big == ngroups || GSZ(g) > GSZ(big)))
+					big = g;
+			left -= GSZ(big);
+			for (size_t k = start[big]; k < start[big + 1]; k++, dropped++)
+				keep[ix[k]] = false;
+		}
+		goto out;
+	}
+	/* The largest part per owner that fits: sum(min(size, cap)) <= max. */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo + 1) / 2, sum = 0;
+
+		for (size_t g = 0; g < ngroups && sum <= m->max; g++)
+			sum += GSZ(g) < mid ? GSZ(g) : mid;
+		if (sum <= m->max)
+			lo = mid;
+		else
+			hi = mid - 1;
+	}
+	cap = lo;
+	left = m->max;
+	for (size_t g = 0; g < ngroups; g++)
+		left -= GSZ(g) < cap ? GSZ(g) : cap;
+	for (size_t g = 0; g < ngroups; g++) {
+		size_t take = GSZ(g) < cap ? GSZ(g) : cap;
+
+		if (take < GSZ(g) && left) {
+			take++;
+			left--;
+		}
+		for (size_t k = start[g] + take; k < start[g + 1]; k++, dropped++)
+			keep[ix[k]] = false;
+	}
+#undef GSZ
+out:
+	free(ix);
+	free(start);
+	return dropped;
+}
+
+/*
+ * The room writer (mapw.h; docs/decisions/room-writer.md). Which records go
+ * in depends on want and max alone, never on what the map holds: the map is
+ * made to hold exactly want less what did not fit, the deletes first, so its
+ * old content never takes the room of the new, and room freed reopens an
  * owner at the next call with nothing remembered.
  */
-int mapw_room_sync(struct mapw_room *m, const void *want, size_t n, size_t stride, size_t voff,
-		   size_t ooff)
+int mapw_room_sync(struct mapw_room *m, const void *want, size_t n, size_t stride, size_t voff)
 {
-	size_t rec = m->ksz + m->vsz, left = n, keep = 0;
-	size_t *cnt = calloc(m->nowner + 1, sizeof(*cnt));
+	size_t rec = m->ksz + m->vsz, keep = 0;
+	bool *kept = m->kept ? m->kept : malloc((n ? n : 1) * sizeof(*kept));
 	unsigned char *nd = malloc((n ? n : 1) * rec);
-	struct kvset cur = { 0 };
-	uint32_t o;
+	struct kvset own = { 0 }, *cur = m->cur ? m->cur : &own;
 	int err = -ENOMEM;
 
-	m->written = m->deleted = m->dropped = 0;
-	if (!cnt || !nd)
+	m->written = m->deleted = 0;
+	if (!kept || !nd || (m->dropped = room_fit(m, want, n, stride, kept)) == SIZE_MAX)
 		goto out;
-	for (size_t i = 0; i < m->nowner; i++)
-		m->closed[i] = false;
-	for (size_t i = 0; i < n; i++) {
-		memcpy(&o, (const unsigned char *)want + i * stride + ooff, sizeof(o));
-		if (o >= m->nowner) {
-			err = -EINVAL;
-			goto out;
-		}
-		cnt[o]++;
-	}
-	/* The owner bringing the most closed, then the next, until the rest fits. */
-	while (left > m->max) {
-		size_t big = m->nowner;
-
-		for (size_t i = 0; i < m->nowner; i++)
-			if (!m->closed[i] && cnt[i] && (big == m->nowner || cnt[i] > cnt[big]))
-				big = i;
-		m->closed[big] = true;
-		left -= cnt[big];
-		m->dropped += cnt[big];
-	}
 	for (size_t i = 0; i < n; i++) {
 		const unsigned char *w = (const unsigned char *)want + i * stride;
 
-		memcpy(&o, w + ooff, sizeof(o));
-		if (m->closed[o])
+		if (!kept[i])
 			continue;
 		memcpy(nd + keep * rec, w, m->ksz);
 		memcpy(nd + keep++ * rec + m->ksz, w + voff, m->vsz);
 	}
 	kv_sort(nd, keep, m->ksz, m->vsz);
-	if (!(err = mapw_load(m->fd, m->ksz, m->vsz, &cur)))
-		err = kv_merge(m->fd, &cur, nd, keep, KV_DELETE, m->step, &m->deleted) ?:
-		      kv_merge(m->fd, &cur, nd, keep, KV_UPSERT, m->step, &m->written);
+	if ((err = m->cur ? 0 : mapw_load(m->fd, m->ksz, m->vsz, &own)) ||
+	    (err = kv_merge(m->fd, cur, nd, keep, KV_DELETE, m->step, &m->deleted)) ||
+	    (err = kv_merge(m->fd, cur, nd, keep, KV_UPSERT, m->step, &m->written)))
+		goto out;
+	/* cur (the caller's view) is the map's content now */
+	free(cur->d);
+	cur->d = nd;
+	cur->n = keep;
+	nd = NULL;
 out:
-	free(cnt);
+	if (!m->kept)
+		free(kept);
 	free(nd);
-	free(cur.d);
+	free(own.d);
 	return err;
 }
 

@@ -9,7 +9,6 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <stdint.h>
 
 /* A map's contents as sorted (key, value) records. */
 struct kvset {
@@ -42,28 +41,31 @@ int mapw_sync(int fd, struct kvset *cur, const void *want, size_t n, size_t stri
 
 /*
  * The room writer, every mirrored map's (docs/decisions/room-writer.md).
- * Makes map fd (max entries) hold want less the records of closed owners:
- * want is n records of stride bytes, key at 0, value at voff and at ooff a
- * uint32 owner index < nowner. What is gone is deleted before anything is
- * written; while the rest does not fit max, the open owner bringing the most
- * records is closed (ties: the lower index), so what fits is always written
- * and one owner's many records cost only that owner. Stateless: each call
- * judges again, so room freed reopens an owner by itself. closed[] (nowner,
- * the caller's) says who; written, deleted, dropped (records of closed
- * owners) count. 0 or -errno (-EINVAL: an owner past nowner; the map as far
- * as the writer got: the next call finishes it).
+ * Makes map fd (max entries) hold what fits of want: n records of stride
+ * bytes, key at 0, value at voff, each of owner owner_of(rec). What is gone
+ * is deleted before anything is written. When want does not fit max: by
+ * default the owner bringing the most records is closed whole (ties: the
+ * first by name), then the next, until the rest fits; with share, each owner
+ * is cut to an equal part instead (water-filling). Either way what fits is
+ * written, never nothing, and one owner's many records cost that owner
+ * alone. Stateless: each call judges again, so room freed reopens an owner
+ * by itself. cur: the caller's view of the map, made its content (NULL: the
+ * map is read). kept (the caller's n bools, or NULL) says which records went
+ * in; written, deleted, dropped (not kept) count. 0 or -errno (the map as
+ * far as the writer got, cur unchanged: the next call finishes it).
  */
 struct mapw_room {
 	int fd;
 	size_t ksz, vsz, max;
 	const char *step; /* xcni_inject's */
-	size_t nowner;
-	bool *closed;
+	const char *(*owner_of)(const void *rec);
+	bool share;
+	struct kvset *cur;
+	bool *kept;
 	size_t written, deleted, dropped;
 };
 
-int mapw_room_sync(struct mapw_room *m, const void *want, size_t n, size_t stride, size_t voff,
-		   size_t ooff);
+int mapw_room_sync(struct mapw_room *m, const void *want, size_t n, size_t stride, size_t voff);
 
 /* How many keys a map holds (ksz <= 64). */
 int mapw_count_keys(int fd, size_t ksz, size_t *n);
