@@ -553,6 +553,7 @@ static int sync_services(struct generation *g)
  * at the next generation.
  */
 static int extfe_fd = -1;
+static size_t extfe_max;
 static size_t extfe_last_full;
 static bool extfe_due = true; /* a Service may have changed since the map was written */
 
@@ -570,7 +571,7 @@ static void sync_extfe(struct generation *g)
 	const struct opts *o = g->o;
 	const struct cluster *c = &g->c;
 	__u64 gen = g->gen;
-	struct xcni_svc_key *want = NULL;
+	struct extfe_rec *want = NULL;
 	struct extfe_stats st = {};
 	struct svc_node_bufs b = {};
 	struct svc_node sn;
@@ -585,10 +586,9 @@ static void sync_extfe(struct generation *g)
 		err = extfe_build(c, sn.ext, &sn, &want, &n);
 	svc_node_free(&b);
 	if (!err)
-		err = extfe_sync(extfe_fd, want, n, &st);
+		err = extfe_sync(extfe_fd, extfe_max, want, n, &st);
 	free(want);
-	if (!err && !st.full)
-		extfe_due = false;
+	extfe_due = !!err;
 	if (err) {
 		pr_warn("generation %llu: writing xcni_extfe (the Service frontends refused as "
 			"sources from outside): %s; tried again\n",
@@ -598,8 +598,9 @@ static void sync_extfe(struct generation *g)
 	}
 	if (st.full != extfe_last_full) {
 		if (st.full)
-			pr_warn("generation %llu: xcni_extfe is full: %zu of %zu Service frontends "
-				"not refused as sources from outside (the Service range still is)\n",
+			pr_warn("generation %llu: xcni_extfe is full: %zu of %zu Service frontends, "
+				"of the namespaces bringing the most, not refused as sources from "
+				"outside (the Service range still is)\n",
 				(unsigned long long)gen, st.full, n);
 		else
 			pr_info("generation %llu: xcni_extfe holds every Service frontend again\n",
@@ -1211,7 +1212,7 @@ static int open_writers(const struct opts *o, struct pol_incr *pi, struct polsyn
 	if (o->kpr && !(*si = svc_incr_new()))
 		return -ENOMEM;
 	/* Beside kube-proxy: the frontends refused as sources (sync_extfe). */
-	if (!o->kpr && (err = extfe_fd = xcni_map_open_pinned(o->pin_dir, "xcni_extfe", NULL)) < 0) {
+	if (!o->kpr && (err = extfe_fd = xcni_map_open_pinned(o->pin_dir, "xcni_extfe", &extfe_max)) < 0) {
 		pr_err("opening xcni_extfe under %s: %s\n", o->pin_dir, strerror(-err));
 		return err;
 	}
