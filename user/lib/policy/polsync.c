@@ -253,6 +253,7 @@ int polsync_open(const char *pin_dir, struct polsync **out)
 {
 	struct polsync *ps = calloc(1, sizeof(*ps));
 	char path[PATH_MAX];
+	unsigned char *keys;
 	size_t swept = 0;
 	int err;
 
@@ -273,8 +274,8 @@ int polsync_open(const char *pin_dir, struct polsync **out)
 			err = *fd;
 			goto fail;
 		}
-		if (m->cnt)
-			mapw_count_keys(*fd, m->ksz, PS_AT(ps, m->cnt, size_t));
+		if (m->cnt && !mapw_keys(*fd, m->ksz, &keys, PS_AT(ps, m->cnt, size_t)))
+			free(keys);
 	}
 	/* What an earlier agent left: kept, and replaced by the first apply. */
 	ps->need_full = true;

@@ -361,16 +361,27 @@ out:
 	return err;
 }
 
-int mapw_count_keys(int fd, size_t ksz, size_t *n)
+int mapw_keys(int fd, size_t ksz, unsigned char **out, size_t *n)
 {
-	unsigned char key[64], next[64];
-	bool first = true;
+	size_t cap = 256;
+	unsigned char *keys = malloc(cap * ksz), *prev = NULL;
 
 	*n = 0;
-	while (bpf_map_get_next_key(fd, first ? NULL : key, next) == 0) {
-		first = false;
-		memcpy(key, next, ksz);
-		(*n)++;
+	if (!keys)
+		return -ENOMEM;
+	while (bpf_map_get_next_key(fd, prev, keys + *n * ksz) == 0) {
+		prev = keys + *n * ksz;
+		if (++*n == cap) {
+			unsigned char *nk = realloc(keys, (cap *= 2) * ksz);
+
+			if (!nk) {
+				free(keys);
+				return -ENOMEM;
+			}
+			keys = nk;
+			prev = keys + (*n - 1) * ksz;
+		}
 	}
+	*out = keys;
 	return 0;
 }

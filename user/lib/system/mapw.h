@@ -67,7 +67,7 @@ struct mapw_room {
 
 int mapw_room_sync(struct mapw_room *m, const void *want, size_t n, size_t stride, size_t voff);
 
-/* How many keys a map holds (ksz <= 64). */
-int mapw_count_keys(int fd, size_t ksz, size_t *n);
+/* Every key (ksz bytes) of map fd, collected before anything is deleted: *out (free it), *n. */
+int mapw_keys(int fd, size_t ksz, unsigned char **out, size_t *n);
 
 #endif
