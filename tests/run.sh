@@ -26,6 +26,8 @@ suites=(
 	"unit-policy:$BUILD/tests/test_policy"
 	"unit-polpeers:$BUILD/tests/test_polpeers"
 	"unit-polmaps:$BUILD/tests/test_polmaps"
+	# The room writer every mirrored map shares: its contract with random lives.
+	"unit-mapw:$BUILD/tests/test_mapw"
 	"unit-polsync:$BUILD/tests/test_polsync"
 	"unit-polinject:$BUILD/tests/test_polinject"
 	"unit-polincr:$BUILD/tests/test_polincr"

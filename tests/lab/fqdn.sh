@@ -45,8 +45,8 @@ for l in urllib.request.urlopen("http://127.0.0.1:%s/metrics" % sys.argv[1], tim
         print(l.split()[1])
 ' "$MPORT" "$2"
 }
-out=$(lab up --nodes 2 --dns --ip-family dual --agent-arg "--metrics-addr=127.0.0.1:$MPORT" 2>&1) || {
-	not_ok "lab up --nodes 2 --dns --ip-family dual"
+out=$(lab up --nodes 2 --dns --ip-family dual --agent-arg "--metrics-addr=127.0.0.1:$MPORT" --agent-arg --map-max=xcni_fqdn_pat=12 2>&1) || {
+	not_ok "lab up --nodes 2 --dns --ip-family dual --agent-arg --map-max=xcni_fqdn_pat=12"
 	echo "$out" | sed 's/^/#   /'
 	finish
 	exit 1
@@ -180,6 +180,42 @@ check "flows -o json: a -> 198.51.100.1 denied by fq-net, no domain" \
 	wait_until 10 by_name fq/a 198.51.100.1 denied -
 check "explain fq/a 198.51.100.1: denied by fq-net, no domain" \
 	ej fq/a 198.51.100.1 "j['verdict'] == 'denied' and 'fq-net' in str(j.get('egress_policy')) and j.get('egress_domain') is None"
+
+# ---- a tenant filling xcni_fqdn_pat (12 here) while a victim's new pod comes ---------------
+# Issue 65 item 3: past its room the writer wrote nothing (the victim's new pod got no
+# pattern: its names refused) and never recovered (the gone pods' entries counted as
+# taking room). Now the namespace bringing the most pairs is closed and named, the rest
+# written (docs/decisions/room-writer.md). n1 holds a's 2 and d's 1; tn brings 9: 12.
+tn_pod() { printf -- '---\napiVersion: v1\nkind: Pod\nmetadata: {name: %s, namespace: tn, labels: {app: t}}\nspec: {nodeName: n1, containers: [{name: c}]}\n' "$1"; }
+{
+	tn_pod t1
+	printf -- '---\napiVersion: policy.networking.k8s.io/v1alpha2\nkind: ClusterNetworkPolicy\n'
+	printf 'metadata: {name: fq-tn}\nspec:\n  tier: Admin\n  priority: 20\n'
+	printf '  subject: {pods: {namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: tn}}, podSelector: {}}}\n'
+	printf '  egress:\n  - {action: Accept, to: [{domainNames: [t1.example.test, t2.example.test, t3.example.test]}]}\n'
+} >"$T/tn.yaml"
+{ tn_pod t2; tn_pod t3; } >"$T/t2.yaml"
+{ fqdn_pod v n1; fqdn_cnp fq-v 13 v "  - {action: Accept, to: [{domainNames: [api.example.test]}]}
+  - {action: Deny, to: [$OUT4]}"; } >"$T/v.yaml"
+# xcnictl status exits 1 when DEGRADED: its JSON is what is read
+tn_status() { local out; out=$(in_node 1 "$XCNICTL" --pin-dir "$LAB_PINS/n1" status --json); grep -F "$1" <<<"$out"; }
+no_tn_status() { ! tn_status "$1"; }
+printf -- '---\napiVersion: v1\nkind: Namespace\nmetadata: {name: tn}\n' >"$T/tn-ns.yaml"
+check "lab apply: tenant tn's 3 pods on n1, 3 names each (xcni_fqdn_pat 12 of 12)" \
+	lab apply -f "$T/tn-ns.yaml" -f "$T/tn.yaml" -f "$T/t2.yaml"
+check "lab apply: the victim's new pod fq/v, Accept api.example.test, Deny the outside's /24" lab apply -f "$T/v.yaml"
+check "xcnictl status names tn closed for DNS-pattern room (it brings the most: 9 pairs)" \
+	wait_until 20 tn_status 'namespace tn closed for DNS-pattern room: 9 (pod, pattern) pairs not written'
+check "n1's log names it" wait_until 5 grep -q "namespace tn closed for DNS-pattern room" "$T/xcnid-n1.log"
+check "v resolves api.example.test" expect_ip fq/v api.example.test 198.51.100.1
+check "v connects to it (its pattern written beside the full map)" connects fq/v 198.51.100.1
+check "v is refused other.example.test's address" refused fq/v 198.51.100.2
+check "lab delete tn/t2, tn/t3 (3 + 4 of 12 now)" lab delete --now -f "$T/t2.yaml"
+check "tn reopens by itself: xcnictl status no longer names it" \
+	wait_until 20 no_tn_status 'closed for DNS-pattern room'
+check "v still connects" connects fq/v 198.51.100.1
+check "lab delete fq/v" lab delete --now -f "$T/v.yaml"
+check "lab delete tn/t1 and fq-tn" lab delete --now -f "$T/tn.yaml"
 
 # ---- a deleted pod's learned entries go with it ------------------------------------------
 fqdn_pod a n1 >"$T/a.yaml"

@@ -81,7 +81,7 @@ failed = 0
 PREFIXES = {
     "system": ["xcni", "xlog", "nl", "pt", "hmap", "ctnl", "proto", "attach", "bpfpin",
                "cidr", "killpoint", "version", "outfmt", "print", "redact", "tunnel", "http",
-               "srclim", "ctstat"],
+               "srclim", "ctstat", "mapw"],
     "cluster": ["k8s", "kj", "store", "manifest", "kubeconfig", "fqdn"],
     "observe": ["flows", "flow", "fg", "flowgraph", "vocab", "agent_status", "explain",
                 "reasons", "xcni"],

@@ -95,16 +95,16 @@ static const struct {
 };
 #define NWANT (sizeof(WANT) / sizeof(WANT[0]))
 
-static bool has(const struct xcni_svc_key *k, size_t n, const struct xcni_svc_key *w)
+static bool has(const struct extfe_rec *k, size_t n, const struct xcni_svc_key *w)
 {
 	for (size_t i = 0; i < n; i++)
-		if (!memcmp(&k[i], w, sizeof(*w)))
+		if (!memcmp(&k[i].k, w, sizeof(*w)))
 			return true;
 	return false;
 }
 
 /* k[0..n) holds the frontend addr:port/proto. */
-static bool has_key(const struct xcni_svc_key *k, size_t n, const char *addr, uint16_t port,
+static bool has_key(const struct extfe_rec *k, size_t n, const char *addr, uint16_t port,
 		    uint8_t proto)
 {
 	struct xcni_svc_key w = key(addr, port, proto);
@@ -113,7 +113,7 @@ static bool has_key(const struct xcni_svc_key *k, size_t n, const char *addr, ui
 }
 
 /* Whether k[0..n) holds each of addrs (NULL-terminated) at port/proto: '+' or '-' in want. */
-static void keys_at(const struct xcni_svc_key *k, size_t n, uint16_t port, uint8_t proto,
+static void keys_at(const struct extfe_rec *k, size_t n, uint16_t port, uint8_t proto,
 		    const char *want, const char *const *addrs)
 {
 	size_t i = 0;
@@ -131,7 +131,7 @@ static void keys_at(const struct xcni_svc_key *k, size_t n, uint16_t port, uint8
  * ExternalName, no headless ClusterIP; sorted and unique. */
 static void build_keys(void **state)
 {
-	struct xcni_svc_key *k;
+	struct extfe_rec *k;
 	struct cluster c;
 	size_t n;
 
@@ -146,7 +146,7 @@ static void build_keys(void **state)
 			fail_msg("no key for %s:%u/%u", WANT[i].addr, WANT[i].port, WANT[i].proto);
 	}
 	for (size_t i = 1; i < n; i++)
-		assert_true(memcmp(&k[i - 1], &k[i], sizeof(*k)) < 0);
+		assert_true(memcmp(&k[i - 1].k, &k[i].k, sizeof(k->k)) < 0);
 	free(k);
 	/* No Services: no keys. */
 	fill("");
@@ -157,7 +157,7 @@ static void build_keys(void **state)
 }
 
 /* The map's keys, counted; each checked against k[0..n). */
-static size_t map_keys(int fd, const struct xcni_svc_key *k, size_t n)
+static size_t map_keys(int fd, const struct extfe_rec *k, size_t n)
 {
 	struct xcni_svc_key cur, prev;
 	size_t got = 0;
@@ -176,13 +176,15 @@ static size_t map_keys(int fd, const struct xcni_svc_key *k, size_t n)
 
 /*
  * Against a real map: written whole; a stale key (a Service gone) deleted;
- * the same list again writes nothing; a map too small takes what fits and
- * counts the rest, then a shorter list fits whole.
+ * the same list again writes nothing; a map too small closes the namespace
+ * bringing the most and writes the rest (the room writer, lib/system/mapw.h).
  */
 static void sync_map(void **state)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = BPF_F_NO_PREALLOC);
-	struct xcni_svc_key *k, stale = key("192.0.2.99", 80, IPPROTO_TCP);
+	struct xcni_svc_key stale = key("192.0.2.99", 80, IPPROTO_TCP);
+	struct extfe_rec *k;
+	char yaml[sizeof(YAML) + 512];
 	struct extfe_stats s;
 	struct cluster c;
 	__u32 one = 1;
@@ -198,13 +200,13 @@ static void sync_map(void **state)
 	store_view(st, &c);
 	assert_int_equal(extfe_build(&c, &ALL, NULL, &k, &n), 0);
 	assert_int_equal(bpf_map_update_elem(fd, &stale, &one, BPF_ANY), 0);
-	assert_int_equal(extfe_sync(fd, k, n, &s), 0);
+	assert_int_equal(extfe_sync(fd, 16, k, n, &s), 0);
 	assert_int_equal(s.written, NWANT);
 	assert_int_equal(s.deleted, 1);
 	assert_int_equal(s.full, 0);
 	assert_int_equal(map_keys(fd, k, n), NWANT);
 	/* Unchanged: nothing written or deleted. */
-	assert_int_equal(extfe_sync(fd, k, n, &s), 0);
+	assert_int_equal(extfe_sync(fd, 16, k, n, &s), 0);
 	assert_int_equal(s.written + s.deleted + s.full, 0);
 	free(k);
 	/* dns removed: its one key goes, web's stay. */
@@ -217,30 +219,35 @@ static void sync_map(void **state)
 	store_view(st, &c);
 	assert_int_equal(extfe_build(&c, &ALL, NULL, &k, &n), 0);
 	assert_int_equal(n, NWANT - 1);
-	assert_int_equal(extfe_sync(fd, k, n, &s), 0);
+	assert_int_equal(extfe_sync(fd, 16, k, n, &s), 0);
 	assert_int_equal(s.written, 0);
 	assert_int_equal(s.deleted, 1);
 	assert_int_equal(map_keys(fd, k, n), NWANT - 1);
 	free(k);
 	close(fd);
-	/* A map of 8: 8 taken, the rest counted, no error. */
+	/* A map of 8: y (all but one, more than 8) closed for room, counted, no
+	 * error; z's one frontend written (what fits, never nothing) */
 	fd = bpf_map_create(BPF_MAP_TYPE_HASH, "ut_extfe8", sizeof(struct xcni_svc_key),
 			    sizeof(__u32), 8, &o);
 	assert_true(fd >= 0);
-	fill(YAML);
+	snprintf(yaml, sizeof(yaml), "%s%s", YAML,
+		 "apiVersion: v1\nkind: Service\nmetadata: {name: small, namespace: z}\n"
+		 "spec: {clusterIP: 10.96.0.50, ports: [{port: 80}]}\n");
+	fill(yaml);
 	store_view(st, &c);
 	assert_int_equal(extfe_build(&c, &ALL, NULL, &k, &n), 0);
-	assert_int_equal(extfe_sync(fd, k, n, &s), 0);
-	assert_int_equal(s.written, 8);
-	assert_int_equal(s.full, NWANT - 8);
-	assert_int_equal(map_keys(fd, k, n), 8);
+	assert_int_equal(extfe_sync(fd, 8, k, n, &s), 0);
+	assert_int_equal(s.written, 1);
+	assert_int_equal(s.full, NWANT);
+	assert_int_equal(map_keys(fd, k, n), 1);
+	assert_true(has_key(k, n, "10.96.0.50", 80, IPPROTO_TCP));
 	free(k);
 	/* Services gone: the map emptied. */
 	fill("");
 	store_view(st, &c);
 	assert_int_equal(extfe_build(&c, &ALL, NULL, &k, &n), 0);
-	assert_int_equal(extfe_sync(fd, k, n, &s), 0);
-	assert_int_equal(s.deleted, 8);
+	assert_int_equal(extfe_sync(fd, 8, k, n, &s), 0);
+	assert_int_equal(s.deleted, 1);
 	assert_int_equal(map_keys(fd, k, n), 0);
 	free(k);
 	close(fd);
@@ -260,7 +267,7 @@ static void allowed_only(void **state)
 	static const uint32_t naddr[] = { 0x0500000a }; /* 10.0.0.5, network order */
 	const struct svc_ext_rules rules = { 1, res, 2, allow };
 	const struct svc_node node = { .naddrs = 1, .addrs = naddr };
-	struct xcni_svc_key *k;
+	struct extfe_rec *k;
 	struct cluster c;
 	size_t n;
 	char yaml[sizeof(YAML) + 512];

@@ -160,6 +160,43 @@ void status_set_services(const struct svcsync *ss)
 	svc_writer = ss;
 }
 
+/* The namespaces closed for DNS-pattern room (status_set_fqdn_closed). */
+static struct {
+	size_t n;
+	char **ns;
+	size_t *pairs;
+} fqc;
+
+void status_set_fqdn_closed(const char *const *ns, const size_t *pairs, size_t n)
+{
+	char **c = n ? calloc(n, sizeof(*c)) : NULL;
+	size_t *p = n ? malloc(n * sizeof(*p)) : NULL;
+
+	for (size_t i = 0; i < fqc.n; i++)
+		free(fqc.ns[i]);
+	free(fqc.ns);
+	free(fqc.pairs);
+	fqc.n = 0;
+	fqc.ns = c;
+	fqc.pairs = p;
+	for (size_t i = 0; c && p && i < n; i++, fqc.n++) {
+		c[i] = strdup(ns[i]);
+		p[i] = pairs[i];
+	}
+}
+
+/* [{namespace, pairs, map}] */
+static json_t *fqdn_closed_json(void)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; a && i < fqc.n; i++)
+		json_array_append_new(a, json_pack("{s:s?,s:I,s:s}", "namespace", fqc.ns[i],
+						   "pairs", (json_int_t)fqc.pairs[i], "map",
+						   "xcni_fqdn_pat"));
+	return a;
+}
+
 /* The namespaces closed for Service room: [{namespace, map, frontends, entries, fix}]. */
 static json_t *svc_closed_json(void)
 {
@@ -385,6 +422,7 @@ static json_t *answer(struct agent_status *s)
 				      (json_int_t)http_refused(s->flows_http)));
 	json_object_set_new(o, "services", services_json());
 	json_object_set_new(o, "services_closed", svc_closed_json());
+	json_object_set_new(o, "fqdn_closed", fqdn_closed_json());
 	if (!socklb_use(s->pin_dir, &su))
 		json_object_set_new(o, "sock_lb", json_pack("{s:I,s:I,s:I,s:I}", "pods",
 							     (json_int_t)su.owners, "records",
@@ -582,6 +620,13 @@ void status_metrics_render(FILE *f)
 			metrics_series(f, "xcni_service_frontends_closed", cl[i].frontends,
 				       "namespace", cl[i].ns, "map", cl[i].map, NULL);
 	}
+	metrics_family(f, "xcni_fqdn_pairs_closed", "gauge",
+		       "(pod, pattern) pairs of domainNames not written, by namespace closed: "
+		       "xcni_fqdn_pat had no room and it brought the most (its pods' names are "
+		       "refused; xcnid's log and `xcnictl status` name it).");
+	for (size_t i = 0; i < fqc.n; i++)
+		metrics_series(f, "xcni_fqdn_pairs_closed", fqc.pairs[i], "namespace", fqc.ns[i],
+			       NULL);
 	polstatus_metrics(f);
 }
 

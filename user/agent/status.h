@@ -51,6 +51,13 @@ void status_set_listeners(struct agent_status *s, const struct http *hs, const s
 struct svcsync;
 /* The Service map writer: the namespaces it closed for room in the answer and the metrics. */
 void status_set_services(const struct svcsync *ss);
+/*
+ * The namespaces closed for DNS-pattern room (fqdn_sync: xcni_fqdn_pat could
+ * not hold every pod's patterns, they brought the most): n of them, each
+ * with the pairs not written; copied. The status answer ("fqdn_closed") and
+ * xcni_fqdn_pairs_closed.
+ */
+void status_set_fqdn_closed(const char *const *ns, const size_t *pairs, size_t n);
 /* Attached and pinned (readiness's first two conditions). */
 void status_set_attached(struct agent_status *s);
 /* A sync of cluster state into the maps: ok or not, its generation. */

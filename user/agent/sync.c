@@ -553,6 +553,7 @@ static int sync_services(struct generation *g)
  * at the next generation.
  */
 static int extfe_fd = -1;
+static size_t extfe_max;
 static size_t extfe_last_full;
 static bool extfe_due = true; /* a Service may have changed since the map was written */
 
@@ -570,7 +571,7 @@ static void sync_extfe(struct generation *g)
 	const struct opts *o = g->o;
 	const struct cluster *c = &g->c;
 	__u64 gen = g->gen;
-	struct xcni_svc_key *want = NULL;
+	struct extfe_rec *want = NULL;
 	struct extfe_stats st = {};
 	struct svc_node_bufs b = {};
 	struct svc_node sn;
@@ -585,10 +586,9 @@ static void sync_extfe(struct generation *g)
 		err = extfe_build(c, sn.ext, &sn, &want, &n);
 	svc_node_free(&b);
 	if (!err)
-		err = extfe_sync(extfe_fd, want, n, &st);
+		err = extfe_sync(extfe_fd, extfe_max, want, n, &st);
 	free(want);
-	if (!err && !st.full)
-		extfe_due = false;
+	extfe_due = !!err;
 	if (err) {
 		pr_warn("generation %llu: writing xcni_extfe (the Service frontends refused as "
 			"sources from outside): %s; tried again\n",
@@ -598,8 +598,9 @@ static void sync_extfe(struct generation *g)
 	}
 	if (st.full != extfe_last_full) {
 		if (st.full)
-			pr_warn("generation %llu: xcni_extfe is full: %zu of %zu Service frontends "
-				"not refused as sources from outside (the Service range still is)\n",
+			pr_warn("generation %llu: xcni_extfe is full: %zu of %zu Service frontends, "
+				"of the namespaces bringing the most, not refused as sources from "
+				"outside (the Service range still is)\n",
 				(unsigned long long)gen, st.full, n);
 		else
 			pr_info("generation %llu: xcni_extfe holds every Service frontend again\n",
@@ -642,6 +643,49 @@ static int fqdn_ep_of_pod(void *arg, const struct k8s_pod *pod, uint32_t *ep_id)
 	return -ENOENT;
 }
 
+/* The namespaces closed for DNS-pattern room: said once per change of the set. */
+static void report_fqdn_closed(const struct fqdn_plan *p, const struct fqdn_sync_stats *st,
+			       __u64 gen)
+{
+	static struct said_set said;
+	const char **ns = calloc(p->npat + 1, sizeof(*ns));
+	size_t *pairs = calloc(p->npat + 1, sizeof(*pairs)), n = 0, j;
+	uint64_t fp = 0;
+
+	if (!ns || !pairs)
+		goto out;
+	for (size_t i = 0; i < p->npat; i++) {
+		if (p->kept[i])
+			continue;
+		for (j = 0; j < n && strcmp(ns[j], p->pat[i].ns); j++)
+			;
+		ns[j] = p->pat[i].ns;
+		n += j == n;
+		pairs[j]++;
+	}
+	for (size_t i = 0; i < n; i++)
+		fp = fp_str(fp_add(fp, pairs[i]), ns[i]);
+	status_set_fqdn_closed(ns, pairs, n);
+	if (set_changed(&said, n + st->srv_closed, fp_add(fp, st->srv_closed))) {
+		if (!n && !st->srv_closed)
+			pr_info("generation %llu: xcni_fqdn_pat and xcni_dns_srv hold every "
+				"namespace's domainNames patterns again\n", (unsigned long long)gen);
+		for (size_t i = 0; i < n; i++)
+			pr_err("generation %llu: namespace %s closed for DNS-pattern room: "
+			       "xcni_fqdn_pat (%zu) is full and it brings the most (%zu (pod, "
+			       "pattern) pairs); its pods get no pattern, their names are refused; "
+			       "every other namespace's written; raise --map-max=xcni_fqdn_pat=N\n",
+			       (unsigned long long)gen, ns[i], fq.max_pat, pairs[i]);
+		if (st->srv_closed)
+			pr_err("generation %llu: %zu DNS servers do not fit xcni_dns_srv (%zu): "
+			       "their answers are not read; raise --map-max=xcni_dns_srv=N\n",
+			       (unsigned long long)gen, st->srv_closed, fq.max_srv);
+	}
+out:
+	free(ns);
+	free(pairs);
+}
+
 static int step_fqdn(struct generation *g)
 {
 	const struct opts *o = g->o;
@@ -676,6 +720,8 @@ static int step_fqdn(struct generation *g)
 	if (!err)
 		err = fqdn_sync(fq.pat, fq.max_pat, fq.srv, fq.max_srv, &p, &st, msg, sizeof(msg));
 	fq.empty = !err && !p.npat && !p.nsrv;
+	if (!err)
+		report_fqdn_closed(&p, &st, gen);
 	fqdn_plan_free(&p);
 	if (err) {
 		pr_warn("generation %llu: domainNames patterns: %s; tried again\n",
@@ -1166,7 +1212,7 @@ static int open_writers(const struct opts *o, struct pol_incr *pi, struct polsyn
 	if (o->kpr && !(*si = svc_incr_new()))
 		return -ENOMEM;
 	/* Beside kube-proxy: the frontends refused as sources (sync_extfe). */
-	if (!o->kpr && (err = extfe_fd = xcni_map_open_pinned(o->pin_dir, "xcni_extfe", NULL)) < 0) {
+	if (!o->kpr && (err = extfe_fd = xcni_map_open_pinned(o->pin_dir, "xcni_extfe", &extfe_max)) < 0) {
 		pr_err("opening xcni_extfe under %s: %s\n", o->pin_dir, strerror(-err));
 		return err;
 	}

@@ -392,6 +392,13 @@ static json_t *agent_json(const struct ctl_ctx *c, json_t *problems, bool *down,
 			json_integer_value(json_object_get(v, "frontends")),
 			json_string_value(json_object_get(v, "map")),
 			json_string_value(json_object_get(v, "fix")) ?: "xcnid --map-max"));
+	/* Namespaces closed for DNS-pattern room (xcni_fqdn_pat full): each named. */
+	json_array_foreach(json_object_get(agent, "fqdn_closed"), i, v)
+		json_array_append_new(problems, json_sprintf(
+			"namespace %s closed for DNS-pattern room: %lld (pod, pattern) pairs not "
+			"written, its pods' domainNames refused (xcni_fqdn_pat full; xcnid "
+			"--map-max)", json_string_value(json_object_get(v, "namespace")),
+			json_integer_value(json_object_get(v, "pairs"))));
 	off = json_object_get(json_object_get(agent, "kernel"), "switched_off");
 	json_array_foreach(off, i, v)
 		if (strstr(json_string_value(v) ?: "", "--cgroup-root"))

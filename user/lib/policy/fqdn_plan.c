@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * domainNames peers compiled for this node's pods (fqdn_plan.h), and written
- * to the pinned maps with the policy writer's record sets (polsync_kv.h):
+ * to the pinned maps with the policy writer's record sets (mapw.h):
  * compare, write what differs, then delete what is gone.
  */
 #include <bpf/bpf.h>
@@ -14,7 +14,7 @@
 #include "lib/cluster/fqdn.h"
 #include "lib/policy/fqdn_plan.h"
 #include "lib/policy/policy.h"
-#include "lib/policy/polsync_kv.h"
+#include "lib/system/mapw.h"
 #include "lib/system/clock.h"
 #include "lib/system/util.h"
 
@@ -73,8 +73,8 @@ static uint32_t cnp_id(const struct pol_result *pr, const struct k8s_cnp *cnp)
 }
 
 /* One name of rule rank (the pod's j-th rule naming a domain) for pod ep_id. */
-static int add_pat(struct fqdn_plan *p, size_t *cap, uint32_t ep_id, const char *name, size_t rank,
-		   size_t j, uint32_t policy_id)
+static int add_pat(struct fqdn_plan *p, size_t *cap, uint32_t ep_id, const char *ns,
+		   const char *name, size_t rank, size_t j, uint32_t policy_id)
 {
 	struct fqdn_pat_entry *e;
 	int wild = name[0] == '*' && name[1] == '.', n;
@@ -87,6 +87,7 @@ static int add_pat(struct fqdn_plan *p, size_t *cap, uint32_t ep_id, const char 
 	if (n < 0)
 		return n; /* the parser normalised it: not reached */
 	e->k.ep_id = ep_id;
+	e->ns = ns;
 	e->k.kind = wild ? XCNI_FQDN_WILD : XCNI_FQDN_EXACT;
 	e->k.hash = fqdn_hash(e->v.name, (size_t)n);
 	e->v.len = (uint8_t)n;
@@ -235,8 +236,9 @@ int fqdn_plan_build(const struct cluster *c, const struct pol_result *pr, const 
 			}
 			for (size_t a = 0; a < rule->npeers; a++)
 				for (size_t k = 0; k < rule->peers[a].ndomains; k++)
-					if ((err = add_pat(out, &pcap, ep_id, rule->peers[a].domains[k],
-							   r, j, cnp_id(pr, p))))
+					if ((err = add_pat(out, &pcap, ep_id, pod->meta.ns,
+							   rule->peers[a].domains[k], r, j,
+							   cnp_id(pr, p))))
 						goto fail;
 			j++;
 		}
@@ -256,7 +258,9 @@ int fqdn_plan_build(const struct cluster *c, const struct pol_result *pr, const 
 		if (!n || cmp_srv(&out->srv[n - 1], &out->srv[i]))
 			out->srv[n++] = out->srv[i];
 	out->nsrv = n;
-	return 0;
+	if ((out->kept = calloc(out->npat + 1, sizeof(*out->kept))))
+		return 0;
+	err = -ENOMEM;
 fail:
 	fqdn_plan_free(out);
 	return err;
@@ -267,20 +271,8 @@ void fqdn_plan_free(struct fqdn_plan *p)
 	free(p->pat);
 	free(p->srv);
 	free(p->rules);
+	free(p->kept);
 	memset(p, 0, sizeof(*p));
-}
-
-/* Keys of want (sorted records of stride bytes) that cur lacks. */
-static size_t count_new(const struct kvset *cur, const void *want, size_t n, size_t stride)
-{
-	size_t k = 0;
-
-	polsync_kvset_cmp_len = (int)cur->ksz;
-	for (size_t i = 0; i < n; i++)
-		if (!cur->n || !bsearch((const unsigned char *)want + i * stride, cur->d, cur->n,
-					cur->ksz + cur->vsz, polsync_kvset_cmp))
-			k++;
-	return k;
 }
 
 struct srv_rec {
@@ -288,12 +280,29 @@ struct srv_rec {
 	__u32 v;
 };
 
-int fqdn_sync(int fd_pat, size_t max_pat, int fd_srv, size_t max_srv, const struct fqdn_plan *p,
+static const char *pat_ns(const void *rec)
+{
+	return ((const struct fqdn_pat_entry *)rec)->ns;
+}
+
+static const char *srv_owner(const void *rec)
+{
+	(void)rec;
+	return FQDN_DNS_NS "/" FQDN_DNS_SVC;
+}
+
+/* Both maps through the room writer (lib/system/mapw.h): deletes first, what fits written. */
+int fqdn_sync(int fd_pat, size_t max_pat, int fd_srv, size_t max_srv, struct fqdn_plan *p,
 	      struct fqdn_sync_stats *st, char *msg, size_t msglen)
 {
-	struct kvset pat = {}, srv = {};
 	struct srv_rec *sr = calloc(p->nsrv + 1, sizeof(*sr));
-	size_t npat_new, nsrv_new, ch = 0, del = 0;
+	struct mapw_room pat = { .fd = fd_pat, .ksz = sizeof(struct xcni_fqdn_pat_key),
+				 .vsz = sizeof(struct xcni_fqdn_pat), .max = max_pat,
+				 .step = "fqdn-pat", .owner_of = pat_ns, .kept = p->kept };
+	/* one owner, its first max servers (sorted) read: what fits */
+	struct mapw_room srv = { .fd = fd_srv, .ksz = sizeof(struct xcni_dns_srv_key),
+				 .vsz = sizeof(__u32), .max = max_srv, .step = "fqdn-srv",
+				 .owner_of = srv_owner, .share = true };
 	int err;
 
 	memset(st, 0, sizeof(*st));
@@ -301,46 +310,18 @@ int fqdn_sync(int fd_pat, size_t max_pat, int fd_srv, size_t max_srv, const stru
 		return -ENOMEM;
 	for (size_t i = 0; i < p->nsrv; i++)
 		sr[i] = (struct srv_rec){ p->srv[i], 1 };
-	if ((err = polsync_kvset_load(fd_pat, sizeof(struct xcni_fqdn_pat_key),
-				      sizeof(struct xcni_fqdn_pat), &pat)) ||
-	    (err = polsync_kvset_load(fd_srv, sizeof(struct xcni_dns_srv_key), sizeof(__u32),
-				      &srv))) {
-		snprintf(msg, msglen, "reading xcni_fqdn_pat, xcni_dns_srv: %s", strerror(-err));
-		goto out;
-	}
-	npat_new = count_new(&pat, p->pat, p->npat, sizeof(*p->pat));
-	nsrv_new = count_new(&srv, sr, p->nsrv, sizeof(*sr));
-	if (pat.n + npat_new > max_pat || srv.n + nsrv_new > max_srv) {
-		bool is_pat = pat.n + npat_new > max_pat;
-
-		snprintf(msg, msglen,
-			 "%s: %zu entries held and %zu new do not fit its %zu; nothing written",
-			 is_pat ? "xcni_fqdn_pat" : "xcni_dns_srv", is_pat ? pat.n : srv.n,
-			 is_pat ? npat_new : nsrv_new, is_pat ? max_pat : max_srv);
-		err = -ENOSPC;
-		goto out;
-	}
-	/* New first (a pod never lacks a pattern the plan keeps), then the gone. */
-	if ((err = polsync_kvset_sync(fd_srv, &srv, sr, p->nsrv, sizeof(*sr),
-				      offsetof(struct srv_rec, v), KV_UPSERT, "fqdn-srv-put", &ch)) ||
-	    (err = polsync_kvset_sync(fd_pat, &pat, p->pat, p->npat, sizeof(*p->pat),
-				      offsetof(struct fqdn_pat_entry, v), KV_UPSERT, "fqdn-pat-put",
-				      &ch)) ||
-	    (err = polsync_kvset_sync(fd_pat, &pat, p->pat, p->npat, sizeof(*p->pat),
-				      offsetof(struct fqdn_pat_entry, v), KV_DELETE, "fqdn-pat-del",
-				      &del)) ||
-	    (err = polsync_kvset_sync(fd_srv, &srv, sr, p->nsrv, sizeof(*sr),
-				      offsetof(struct srv_rec, v), KV_DELETE, "fqdn-srv-del", &del)))
+	err = mapw_room_sync(&srv, sr, p->nsrv, sizeof(*sr), offsetof(struct srv_rec, v)) ?:
+	      mapw_room_sync(&pat, p->pat, p->npat, sizeof(*p->pat),
+			     offsetof(struct fqdn_pat_entry, v));
+	if (err)
 		snprintf(msg, msglen, "writing xcni_fqdn_pat, xcni_dns_srv: %s", strerror(-err));
-	st->written = ch;
-	st->deleted = del;
-out:
+	st->written = pat.written + srv.written;
+	st->deleted = pat.deleted + srv.deleted;
+	st->pat_closed = pat.dropped;
+	st->srv_closed = srv.dropped;
 	free(sr);
-	free(pat.d);
-	free(srv.d);
 	return err;
 }
-
 
 int fqdn_learned(int fd, int pat_fd, uint32_t ep_id, uint8_t family, const void *addr,
 		 struct fqdn_why *w)

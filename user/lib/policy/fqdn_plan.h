@@ -25,6 +25,7 @@ struct pol_result;
 struct fqdn_pat_entry {
 	struct xcni_fqdn_pat_key k;
 	struct xcni_fqdn_pat v;
+	const char *ns; /* its pod's namespace (the cluster's string): its owner for room */
 };
 
 /* A rule that names a domain, by its rank in tier order (rule_ref - 1). */
@@ -40,6 +41,7 @@ struct fqdn_plan {
 	struct xcni_dns_srv_key *srv;
 	size_t nrules; /* every Admin egress rule naming a domain, in tier order */
 	struct fqdn_rule *rules;
+	bool *kept; /* npat, fqdn_sync's: false for a closed namespace's (no room) */
 };
 
 /*
@@ -71,18 +73,23 @@ void fqdn_plan_free(struct fqdn_plan *p);
 
 struct fqdn_sync_stats {
 	size_t written; /* entries new or changed */
-	size_t deleted; /* entries the plan no longer has */
+	size_t deleted; /* entries the plan no longer has (or a closed owner's) */
+	size_t pat_closed, srv_closed; /* entries of closed owners, not written */
 };
 
 /*
  * Makes xcni_fqdn_pat (fd_pat, max_pat entries) and xcni_dns_srv (fd_srv,
- * max_srv) hold p: entries written where they differ, then those p lacks
- * deleted (a pattern renamed is never absent in between). When the new
- * entries would not fit beside the old ones nothing is written: -ENOSPC
- * with msg naming the map and the counts. Another failure: -errno (msg), the
- * maps as far as the writer got (the next sync writes them again).
+ * max_srv) hold p, through the room writer (lib/system/mapw.h): what p lacks
+ * deleted first (a pattern p keeps is never absent: its key stays), then
+ * what fits written. When p's patterns do not fit, the namespace bringing
+ * the most (pod, pattern) pairs is closed (p->kept false: its pods get no
+ * pattern, so their names are refused, never another's pattern), then the
+ * next, and every other namespace's written; the DNS servers past max_srv
+ * are not read (st->srv_closed). Judged again at every call: room freed
+ * reopens. 0, or -errno (msg) with the maps as far as the writer got (the
+ * next sync writes them again).
  */
-int fqdn_sync(int fd_pat, size_t max_pat, int fd_srv, size_t max_srv, const struct fqdn_plan *p,
+int fqdn_sync(int fd_pat, size_t max_pat, int fd_srv, size_t max_srv, struct fqdn_plan *p,
 	      struct fqdn_sync_stats *st, char *msg, size_t msglen);
 
 /* What pod ep_id learned for an address, as flows and explain name it. */

@@ -23,7 +23,7 @@
 #include "lib/system/util.h"
 #include "lib/policy/polsync.h"
 #include "lib/policy/polsync_int.h"
-#include "lib/policy/polsync_kv.h"
+#include "lib/system/mapw.h"
 
 static int ep_cmp(const void *a, const void *b)
 {
@@ -53,7 +53,7 @@ static bool live(struct polsync *ps, __u32 ep, __u8 version)
 /* A delete of the cleanup: 1 deleted, 0 gone already, or -errno (kept for later). */
 static int clean_del(int fd, const void *k)
 {
-	int err = polsync_kv_map_del(fd, k, "cleanup-del");
+	int err = mapw_del(fd, k, "cleanup-del");
 
 	return !err ? 1 : err == -ENOENT ? 0 : err;
 }
@@ -145,7 +145,7 @@ static int mirrors_reset(struct polsync *ps, int groups, bool load)
 			continue;
 		free(s->d);
 		*s = (struct kvset){ 0 };
-		if (load && fd >= 0 && (err = polsync_kvset_load(fd, m->ksz, m->vsz, s)))
+		if (load && fd >= 0 && (err = mapw_load(fd, m->ksz, m->vsz, s)))
 			return err;
 	}
 	return 0;
@@ -169,7 +169,7 @@ static int sweep(struct polsync *ps, size_t *deleted)
 
 	/* Collected first: deleting while walking a trie restarts the walk. */
 	for (size_t i = 0; !err && i < PS_VERSIONED; i++)
-		err = polsync_kvset_load(*PS_AT(ps, ps_maps[i].fd, int), ps_maps[i].ksz,
+		err = mapw_load(*PS_AT(ps, ps_maps[i].fd, int), ps_maps[i].ksz,
 					 ps_maps[i].vsz, &s[i]);
 	for (size_t i = 0; !err && i < PS_VERSIONED; i++) {
 		const struct ps_map *m = &ps_maps[i];
@@ -193,7 +193,7 @@ static int load_eps(struct polsync *ps)
 	struct ep_state *eps;
 	int err;
 
-	err = polsync_kvset_load(ps->fd_polep, sizeof(__u32), sizeof(struct xcni_polep), &polep);
+	err = mapw_load(ps->fd_polep, sizeof(__u32), sizeof(struct xcni_polep), &polep);
 	if (err)
 		return err;
 	eps = polep.n ? calloc(polep.n, sizeof(*eps)) : NULL;
@@ -253,6 +253,7 @@ int polsync_open(const char *pin_dir, struct polsync **out)
 {
 	struct polsync *ps = calloc(1, sizeof(*ps));
 	char path[PATH_MAX];
+	unsigned char *keys;
 	size_t swept = 0;
 	int err;
 
@@ -273,8 +274,8 @@ int polsync_open(const char *pin_dir, struct polsync **out)
 			err = *fd;
 			goto fail;
 		}
-		if (m->cnt)
-			polsync_kvset_count_keys(*fd, m->ksz, PS_AT(ps, m->cnt, size_t));
+		if (m->cnt && !mapw_keys(*fd, m->ksz, &keys, PS_AT(ps, m->cnt, size_t)))
+			free(keys);
 	}
 	/* What an earlier agent left: kept, and replaced by the first apply. */
 	ps->need_full = true;
@@ -438,7 +439,7 @@ static int apply(struct polsync *ps, const struct pol_result *r, const struct po
 	if ((err = polsync_ipc_moves_finish(ps, &b.mv, &st->other_changed)) ||
 	    (err = delta ? polsync_delta_write(ps, d, KV_BORN, &st->other_changed,
 	                                       &st->names_missing, &b.mv)
-	                 : polsync_kvset_sync(ps->fd_ipcache, &ps->ipcache, b.late, b.nlate,
+	                 : mapw_sync(ps->fd_ipcache, &ps->ipcache, b.late, b.nlate,
 	                                      sizeof(*b.late), offsetof(struct pol_ipcache, val),
 	                                      KV_UPSERT, "apply-ipcache", &st->other_changed)))
 		goto out;
@@ -448,7 +449,7 @@ static int apply(struct polsync *ps, const struct pol_result *r, const struct po
 		err = polsync_delta_write(ps, d, KV_DELETE, &st->other_changed, &st->names_missing,
 					  &b.mv);
 	else
-		err = polsync_kvset_sync(ps->fd_ipcache, &ps->ipcache, r->ipcache, r->nipcache,
+		err = mapw_sync(ps->fd_ipcache, &ps->ipcache, r->ipcache, r->nipcache,
 		                         sizeof(*r->ipcache), offsetof(struct pol_ipcache, val),
 		                         KV_DELETE, "apply-ipcache-del", &st->other_changed);
 out:
@@ -595,19 +596,19 @@ static int polkey6_sync(struct polsync *ps, const struct pol_v6 *v, struct polsy
 	if (ps->max_polkey6 && n > ps->max_polkey6) {
 		if (!(fit = malloc(n * sizeof(*fit))))
 			return -ENOMEM;
-		polsync_kvset_cmp_len = (int)sizeof(struct xcni_in6);
+		mapw_cmp_len = (int)sizeof(struct xcni_in6);
 		for (size_t i = 0; i < n; i++)
-			if (bsearch(&v->keys[i], ps->polkey6.d, ps->polkey6.n, rsz, polsync_kvset_cmp))
+			if (bsearch(&v->keys[i], ps->polkey6.d, ps->polkey6.n, rsz, mapw_cmp))
 				fit[k++] = v->keys[i];
 		room = k < ps->max_polkey6 ? ps->max_polkey6 - k : 0;
 		for (size_t i = 0; i < n && room; i++)
-			if (!bsearch(&v->keys[i], ps->polkey6.d, ps->polkey6.n, rsz, polsync_kvset_cmp)) {
+			if (!bsearch(&v->keys[i], ps->polkey6.d, ps->polkey6.n, rsz, mapw_cmp)) {
 				fit[k++] = v->keys[i];
 				room--;
 			}
 		st->polkey6_waiting = n - k;
 	}
-	err = polsync_kvset_sync(ps->fd_polkey6, &ps->polkey6, fit ? fit : v->keys, fit ? k : n,
+	err = mapw_sync(ps->fd_polkey6, &ps->polkey6, fit ? fit : v->keys, fit ? k : n,
 	                         sizeof(*v->keys), offsetof(struct pol_key6, key),
 	                         KV_BOTH | KV_DELFIRST, "apply6-polkey6", &st->other_changed);
 	free(fit);
@@ -634,7 +635,7 @@ int polsync_apply6(struct polsync *ps, const struct pol_v6 *v, struct polsync_st
 		for (size_t i = 0; keep && i < v->nipc; i++)
 			if (!polsync_ns_closure_has(&ps->c6, v->ipc[i].ns))
 				keep[k++] = v->ipc[i];
-		err = polsync_kvset_sync(ps->fd_ipcache6, &ps->ipcache6, keep ? keep : v->ipc,
+		err = mapw_sync(ps->fd_ipcache6, &ps->ipcache6, keep ? keep : v->ipc,
 		                         keep ? k : v->nipc, sizeof(*v->ipc),
 		                         offsetof(struct pol_ipc6, val), KV_BOTH, "apply6-ipcache6",
 		                         changed);

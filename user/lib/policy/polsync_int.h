@@ -15,7 +15,7 @@
 #include <stdint.h>
 
 #include "lib/policy/polsync.h"
-#include "lib/policy/polsync_kv.h"
+#include "lib/system/mapw.h"
 
 /* Namespaces closed for want of ipcache room, sorted, and the addresses left out. */
 struct ns_closure {

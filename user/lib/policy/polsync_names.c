@@ -18,10 +18,14 @@
 #include "lib/system/killpoint.h"
 #include "lib/policy/polsync.h"
 #include "lib/policy/polsync_int.h"
-#include "lib/policy/polsync_kv.h"
+#include "lib/system/mapw.h"
 
 /*
- * A map of names synced to what fits of want (polsync_kvset_names_fit), deletes first. Its
+ * The names for people (identity labels, policy and pod names) serve xcnictl
+ * and the flow records, never the data plane: a map of them that cannot hold
+ * the cluster's never refuses policy. What fits is written by the room
+ * writer, each namespace given an equal part when some want more
+ * (MAPW_SHARE), so one namespace's many objects cost only its own names. Its
  * failures (a map not preallocated may fail an insert under memory
  * pressure) are counted and the map is read again next time; they never
  * stop the apply. *missing: names not in the map.
@@ -30,29 +34,11 @@ static void names_sync(struct polsync *ps, int fd, struct kvset *cur, const void
 		       size_t stride, size_t voff, const char *(*ns_of)(const void *rec), size_t max,
 		       size_t *missing, size_t *changed)
 {
-	bool *keep = n ? malloc(n * sizeof(*keep)) : NULL;
-	unsigned char *fit = NULL;
-	size_t nfit = 0, dropped;
-	int err;
+	struct mapw_room m = { .fd = fd, .ksz = cur->ksz, .vsz = cur->vsz, .max = max,
+			       .step = "apply-names", .owner_of = ns_of, .share = true,
+			       .cur = cur };
+	int err = xcni_inject("names-sync") ?: mapw_room_sync(&m, want, n, stride, voff);
 
-	if (n && !keep) {
-		*missing += n;
-		ps->mirror_stale = ps->names_short = true;
-		return;
-	}
-	dropped = polsync_kvset_names_fit(want, n, stride, ns_of, max, keep);
-	if (dropped && !(fit = malloc((n - dropped) * stride))) {
-		free(keep);
-		*missing += n;
-		ps->mirror_stale = ps->names_short = true;
-		return;
-	}
-	for (size_t i = 0; fit && i < n; i++)
-		if (keep[i])
-			memcpy(fit + nfit++ * stride, (const char *)want + i * stride, stride);
-	err = xcni_inject("names-sync")
-	              ?: polsync_kvset_sync(fd, cur, fit ? fit : want, fit ? nfit : n, stride, voff,
-	                                    KV_BOTH | KV_DELFIRST, "apply-names", changed);
 	if (err) {
 		/* Which of them went in is not known: counted as missing, read
 		 * again by a whole apply soon (one that does not fail too: the
@@ -60,11 +46,10 @@ static void names_sync(struct polsync *ps, int fd, struct kvset *cur, const void
 		*missing += n;
 		ps->mirror_stale = true;
 		ps->names_short = true;
-	} else {
-		*missing += dropped;
+		return;
 	}
-	free(fit);
-	free(keep);
+	*missing += m.dropped;
+	*changed += m.written + m.deleted;
 }
 
 /*
@@ -75,7 +60,7 @@ static void names_sync(struct polsync *ps, int fd, struct kvset *cur, const void
 static int name_put(struct polsync *ps, int fd, const void *k, const void *v, size_t *changed,
 		    size_t *missing)
 {
-	int err = xcni_inject("names-delta") ?: polsync_kv_map_put(fd, k, v, "apply-names");
+	int err = xcni_inject("names-delta") ?: mapw_put(fd, k, v, "apply-names");
 
 	if (!err) {
 		(*changed)++;
@@ -103,7 +88,7 @@ static int ipc_close(struct polsync *ps, const struct xcni_ipcache_key *k,
 	if (cur->identity == XCNI_ID_UNMANAGED)
 		return 0;
 	t.identity = XCNI_ID_UNMANAGED;
-	if ((err = polsync_kv_map_put(ps->fd_ipcache, k, &t, "apply-ipcache-close")))
+	if ((err = mapw_put(ps->fd_ipcache, k, &t, "apply-ipcache-close")))
 		return err;
 	(*changed)++;
 	return 0;
@@ -124,7 +109,7 @@ static int ipc_move_add(struct ipc_moves *mv, const struct pol_ipcache *fin)
 int polsync_ipc_moves_finish(struct polsync *ps, const struct ipc_moves *mv, size_t *changed)
 {
 	for (size_t i = 0; i < mv->n; i++) {
-		int err = polsync_kv_map_put(ps->fd_ipcache, &mv->v[i].key, &mv->v[i].val,
+		int err = mapw_put(ps->fd_ipcache, &mv->v[i].key, &mv->v[i].val,
 		                             "apply-ipcache");
 
 		if (err)
@@ -156,12 +141,12 @@ static int ipc_whole_close(struct polsync *ps, const struct pol_ipcache *want, s
 		return -ENOMEM;
 	if (n)
 		memcpy(w, want, n * sizeof(*w));
-	polsync_kvset_cmp_len = (int)ksz;
+	mapw_cmp_len = (int)ksz;
 	if (nlate > 1)
-		qsort(late, nlate, sizeof(*late), polsync_kvset_cmp);
+		qsort(late, nlate, sizeof(*late), mapw_cmp);
 	for (size_t x = 1; x < n; x++) {
 		if (memcmp(&w[x - 1].key, &w[x].key, ksz) > 0) {
-			qsort(w, n, sizeof(*w), polsync_kvset_cmp);
+			qsort(w, n, sizeof(*w), mapw_cmp);
 			break;
 		}
 	}
@@ -180,7 +165,7 @@ static int ipc_whole_close(struct polsync *ps, const struct pol_ipcache *want, s
 		}
 		if (cmp > 0 && ipc_pod_id(cv.identity)) {
 			const struct pol_ipcache *l =
-				nlate ? bsearch(c, late, nlate, sizeof(*late), polsync_kvset_cmp)
+				nlate ? bsearch(c, late, nlate, sizeof(*late), mapw_cmp)
 				      : NULL;
 
 			if ((!l || l->val.identity != cv.identity) &&
@@ -199,7 +184,7 @@ static int names_del(int fd, const uint32_t *ids, size_t n, size_t *changed)
 	int err;
 
 	for (size_t i = 0; i < n; i++) {
-		if ((err = polsync_kv_map_del(fd, &ids[i], "apply-names")) && err != -ENOENT)
+		if ((err = mapw_del(fd, &ids[i], "apply-names")) && err != -ENOENT)
 			return err;
 		(*changed)++;
 	}
@@ -221,7 +206,7 @@ int polsync_delta_write(struct polsync *ps, const struct pol_delta *d, int phase
 		for (size_t i = 0; i < d->nipc_put; i++) {
 			if (!polsync_id_in(d->ipc_put[i].val.identity, d->id_put, d->nid_put, NULL, 0))
 				continue;
-			if ((err = polsync_kv_map_put(ps->fd_ipcache, &d->ipc_put[i].key,
+			if ((err = mapw_put(ps->fd_ipcache, &d->ipc_put[i].key,
 			                              &d->ipc_put[i].val, "apply-ipcache")))
 				return err;
 			(*changed)++;
@@ -230,7 +215,7 @@ int polsync_delta_write(struct polsync *ps, const struct pol_delta *d, int phase
 	}
 	if (phase == KV_DELETE) {
 		for (size_t i = 0; i < d->nipc_del; i++) {
-			if ((err = polsync_kv_map_del(ps->fd_ipcache, &d->ipc_del[i],
+			if ((err = mapw_del(ps->fd_ipcache, &d->ipc_del[i],
 			                              "apply-ipcache-del")) &&
 			    err != -ENOENT)
 				return err;
@@ -250,7 +235,7 @@ int polsync_delta_write(struct polsync *ps, const struct pol_delta *d, int phase
 			return err;
 		if (moved || born)
 			continue; /* after the flips: ipc_moves_finish, KV_BORN */
-		if ((err = polsync_kv_map_put(ps->fd_ipcache, &d->ipc_put[i].key,
+		if ((err = mapw_put(ps->fd_ipcache, &d->ipc_put[i].key,
 		                              &d->ipc_put[i].val, "apply-ipcache")))
 			return err;
 		(*changed)++;
@@ -315,12 +300,12 @@ static int ipc_order(struct polsync *ps, const struct pol_result *r, struct pol_
 	*nearly = *nlate = 0;
 	if (!born || !renamed || !*early || !*late)
 		goto out;
-	polsync_kvset_cmp_len = (int)ps->identity.ksz;
+	mapw_cmp_len = (int)ps->identity.ksz;
 	for (size_t k = 0; k < r->nidentities; k++) {
 		__u32 id = r->identities[k].id;
 		const unsigned char *m = ps->identity.n
 		                                 ? bsearch(&id, ps->identity.d, ps->identity.n, rec,
-		                                           polsync_kvset_cmp)
+		                                           mapw_cmp)
 		                                 : NULL;
 
 		pol_ident_label(r->identities[k].canon, lab);
@@ -338,7 +323,7 @@ static int ipc_order(struct polsync *ps, const struct pol_result *r, struct pol_
 
 		memcpy(&v, c + ps->ipcache.ksz, sizeof(v));
 		if (nr && bsearch(&v.identity, renamed, nr, sizeof(*renamed), pol_cmp_u32)) {
-			if ((err = polsync_kv_map_del(ps->fd_ipcache, c, "apply-ipcache-del")) &&
+			if ((err = mapw_del(ps->fd_ipcache, c, "apply-ipcache-del")) &&
 			    err != -ENOENT)
 				goto out;
 			(*changed)++;
@@ -388,7 +373,7 @@ static const char *podname_ns(const void *rec)
  */
 static int polsel_sync(struct polsync *ps, const struct pol_result *r, struct polsync_stats *st)
 {
-	int err = polsync_kvset_sync(ps->fd_polsel, &ps->polsel, r->eps, r->neps, sizeof(*r->eps),
+	int err = mapw_sync(ps->fd_polsel, &ps->polsel, r->eps, r->neps, sizeof(*r->eps),
 	                             offsetof(struct pol_ep, sel), KV_BOTH, "apply-polsel",
 	                             &st->other_changed);
 
@@ -445,7 +430,7 @@ int polsync_names_whole(struct polsync *ps, const struct pol_result *r, struct p
 	                     &st->other_changed)) ||
 	    (err = ipc_whole_close(ps, b->early, b->nearly, b->late, b->nlate, &b->now, &b->mv,
 	                           &st->other_changed)) ||
-	    (err = polsync_kvset_sync(ps->fd_ipcache, &ps->ipcache, b->now, b->nearly,
+	    (err = mapw_sync(ps->fd_ipcache, &ps->ipcache, b->now, b->nearly,
 	                              sizeof(*b->now), offsetof(struct pol_ipcache, val), KV_UPSERT,
 	                              "apply-ipcache", &st->other_changed)))
 		return err;
@@ -460,7 +445,7 @@ int polsync_names_whole(struct polsync *ps, const struct pol_result *r, struct p
 		   sizeof(*r->podnames), offsetof(struct pol_podname, name), podname_ns,
 		   ps->max_podname, &st->names_missing, &st->other_changed);
 	if ((ps->fd_rulename >= 0 &&
-	     (err = polsync_kvset_sync(ps->fd_rulename, &ps->rulename, r->rulenames,
+	     (err = mapw_sync(ps->fd_rulename, &ps->rulename, r->rulenames,
 	                               r->nrulenames < XCNI_MAX_RULENAMES ? r->nrulenames : 0,
 	                               sizeof(*r->rulenames), offsetof(struct pol_rulename, val),
 	                               KV_BOTH, "apply-rulename", &st->other_changed))) ||

@@ -17,7 +17,7 @@
 #include "lib/system/killpoint.h"
 #include "lib/policy/polsync.h"
 #include "lib/policy/polsync_int.h"
-#include "lib/policy/polsync_kv.h"
+#include "lib/system/mapw.h"
 
 struct xcni_polhash_key polsync_hash_key(const struct xcni_policy_key *k)
 {
@@ -110,12 +110,12 @@ static int write_entry(struct polsync *ps, const struct pol_entry *e, __u8 ver)
 
 	k.version = ver;
 	if (pol_is_range(&k)) {
-		if ((err = polsync_kv_map_put(ps->fd_polrange, &k, &e->val, "apply-entry")))
+		if ((err = mapw_put(ps->fd_polrange, &k, &e->val, "apply-entry")))
 			return err;
 		ps->n_polrange++;
 	} else {
 		h = polsync_hash_key(&k);
-		if ((err = polsync_kv_map_put(ps->fd_policy, &h, &e->val, "apply-entry")))
+		if ((err = mapw_put(ps->fd_policy, &h, &e->val, "apply-entry")))
 			return err;
 		ps->n_policy++;
 	}
@@ -130,7 +130,7 @@ static int write_ep(struct polsync *ps, const struct pol_ep *w, __u8 ver, size_t
 		int err;
 
 		k.version = ver;
-		if ((err = polsync_kv_map_put(ps->fd_polcidr, &k, &w->cidrs[i].group,
+		if ((err = mapw_put(ps->fd_polcidr, &k, &w->cidrs[i].group,
 		                              "apply-entry")))
 			return err;
 		ps->n_polcidr++;
@@ -218,7 +218,7 @@ int polsync_ep_add_in_place(struct polsync *ps, struct ep_state *cur, const stru
 	for (int dir = 0; dir < XCNI_NR_POLICY_DIRS; dir++)
 		pe.has[dir] |= nw.has[dir];
 	if (memcmp(&pe, &cur->st, sizeof(pe))) {
-		int err = polsync_kv_map_put(ps->fd_polep, &w->ip, &pe, "apply-flip");
+		int err = mapw_put(ps->fd_polep, &w->ip, &pe, "apply-flip");
 
 		if (err)
 			return err;
@@ -298,7 +298,7 @@ static int write_pod_same(struct polsync *ps, const struct pol_ep *w, struct ep_
 	memcpy(pe.has, cur->st.has, sizeof(pe.has));
 	pe.version = cur->st.version;
 	if (memcmp(&pe, &cur->st, sizeof(pe)) &&
-	    (err = polsync_kv_map_put(ps->fd_polep, &w->ip, &pe, "apply-flip")))
+	    (err = mapw_put(ps->fd_polep, &w->ip, &pe, "apply-flip")))
 		return err;
 	b->neps[b->nneps++] = *cur;
 	cur->e = NULL;
@@ -325,7 +325,7 @@ static int write_pod_closed(struct polsync *ps, const struct pol_ep *w, struct e
 	memset(pe.has, 0, sizeof(pe.has));
 	pe.version = cur && !cur->over ? ver ^ 1 : ver;
 	if (!cur || memcmp(&pe, &cur->st, sizeof(pe))) {
-		if ((err = polsync_kv_map_put(ps->fd_polep, &w->ip, &pe, "apply-flip")))
+		if ((err = mapw_put(ps->fd_polep, &w->ip, &pe, "apply-flip")))
 			return err;
 		st->eps_changed++;
 	}
@@ -355,7 +355,7 @@ static int write_pod_in_place(struct polsync *ps, const struct pol_ep *w, struct
 	ep_has(w, &pe);
 	pe.version = ver;
 	if (memcmp(&pe, &cur->st, sizeof(pe)) &&
-	    (err = polsync_kv_map_put(ps->fd_polep, &w->ip, &pe, "apply-flip")))
+	    (err = mapw_put(ps->fd_polep, &w->ip, &pe, "apply-flip")))
 		return err;
 	if ((err = ep_defer_removed(ps, cur, w)))
 		return err;
@@ -383,7 +383,7 @@ static int write_pod_new(struct polsync *ps, const struct pol_ep *w, struct ep_s
 		return err;
 	xcni_killpoint("apply-entries"); /* a version written, not flipped to */
 	pe.version = ver;
-	if ((err = polsync_kv_map_put(ps->fd_polep, &w->ip, &pe, "apply-flip")))
+	if ((err = mapw_put(ps->fd_polep, &w->ip, &pe, "apply-flip")))
 		return err;
 	st->eps_changed++;
 	xcni_killpoint("apply-flipped"); /* one pod on its new version */
@@ -406,7 +406,7 @@ static int write_pods_gone(struct polsync *ps, struct polsync_stats *st)
 
 		if (cur->done)
 			continue; /* carried over or replaced */
-		if ((err = polsync_kv_map_del(ps->fd_polep, &cur->ip, "apply-polep-del")) &&
+		if ((err = mapw_del(ps->fd_polep, &cur->ip, "apply-polep-del")) &&
 		    err != -ENOENT)
 			return err;
 		st->eps_changed++;

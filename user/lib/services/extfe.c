@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* xcni_extfe from the Services (extfe.h). */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
@@ -9,11 +10,13 @@
 
 #include "lib/services/extfe.h"
 #include "lib/services/svcsync_int.h"
+#include "lib/system/mapw.h"
 #include "lib/system/util.h"
 
 struct kbuf {
-	struct xcni_svc_key *k;
+	struct extfe_rec *k;
 	size_t n, cap;
+	const char *ns; /* the Service's */
 };
 
 /* One address (4 or 16 bytes) at every port of s. */
@@ -22,6 +25,7 @@ static int add_addr(struct kbuf *b, const struct k8s_service *s, uint8_t family,
 {
 	for (size_t i = 0; i < s->nports; i++) {
 		const struct k8s_svc_port *p = &s->ports[i];
+		struct extfe_rec *r;
 		struct xcni_svc_key *k;
 
 		if (p->proto != IPPROTO_TCP && p->proto != IPPROTO_UDP &&
@@ -29,8 +33,11 @@ static int add_addr(struct kbuf *b, const struct k8s_service *s, uint8_t family,
 			continue;
 		if (XCNI_GROW(b->k, b->n, b->cap))
 			return -ENOMEM;
-		k = &b->k[b->n++];
-		memset(k, 0, sizeof(*k));
+		r = &b->k[b->n++];
+		memset(r, 0, sizeof(*r));
+		r->one = 1;
+		r->ns = b->ns;
+		k = &r->k;
 		memcpy(k->addr, addr, family == XCNI_AF_INET ? 4 : 16);
 		k->port = htons(p->port);
 		k->family = family;
@@ -55,7 +62,7 @@ static bool ext_vouched(const struct svc_ext_rules *ext, const struct svc_node *
 }
 
 int extfe_build(const struct cluster *c, const struct svc_ext_rules *ext,
-		const struct svc_node *node, struct xcni_svc_key **out, size_t *n)
+		const struct svc_node *node, struct extfe_rec **out, size_t *n)
 {
 	struct kbuf b = { 0 };
 	int err = 0;
@@ -65,6 +72,7 @@ int extfe_build(const struct cluster *c, const struct svc_ext_rules *ext,
 	for (size_t i = 0; i < c->n[K8S_SERVICE] && !err; i++) {
 		const struct k8s_service *s = &c->objs[K8S_SERVICE][i]->svc;
 
+		b.ns = c->objs[K8S_SERVICE][i]->meta.ns;
 		if (s->external_name)
 			continue;
 		if (!s->headless && s->cluster_ip)
@@ -100,39 +108,19 @@ int extfe_build(const struct cluster *c, const struct svc_ext_rules *ext,
 	return 0;
 }
 
-int extfe_sync(int fd, const struct xcni_svc_key *want, size_t n, struct extfe_stats *st)
+static const char *rec_ns(const void *rec)
 {
-	struct xcni_svc_key *have;
-	unsigned char *keys;
-	size_t nh;
-	__u32 one = 1;
-	int err;
+	return ((const struct extfe_rec *)rec)->ns;
+}
 
-	memset(st, 0, sizeof(*st));
-	/* What the map holds, then the stale ones out (room for the new first). */
-	if ((err = svcsync_keys(fd, sizeof(*have), &keys, &nh)))
-		return err;
-	have = (struct xcni_svc_key *)(void *)keys;
-	for (size_t i = 0; i < nh; i++) {
-		if (n && bsearch(&have[i], want, n, sizeof(*want), key_cmp))
-			continue;
-		if (!bpf_map_delete_elem(fd, &have[i]))
-			st->deleted++;
-		else if (errno != ENOENT && !err)
-			err = -errno;
-	}
-	if (nh)
-		qsort(have, nh, sizeof(*have), key_cmp);
-	for (size_t i = 0; i < n; i++) {
-		if (nh && bsearch(&want[i], have, nh, sizeof(*have), key_cmp))
-			continue;
-		if (!bpf_map_update_elem(fd, &want[i], &one, BPF_NOEXIST))
-			st->written++;
-		else if (errno == E2BIG || errno == ENOSPC || errno == ENOMEM)
-			st->full++;
-		else if (errno != EEXIST && !err)
-			err = -errno;
-	}
-	free(have);
+int extfe_sync(int fd, size_t max, const struct extfe_rec *want, size_t n, struct extfe_stats *st)
+{
+	struct mapw_room m = { .fd = fd, .ksz = sizeof(want->k), .vsz = sizeof(want->one),
+			       .max = max, .step = "extfe", .owner_of = rec_ns };
+	int err = mapw_room_sync(&m, want, n, sizeof(*want), offsetof(struct extfe_rec, one));
+
+	st->written = m.written;
+	st->deleted = m.deleted;
+	st->full = m.dropped;
 	return err;
 }

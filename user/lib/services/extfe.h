@@ -17,9 +17,16 @@
 #include "lib/cluster/store.h"
 #include "lib/services/svc.h"
 
+/* One entry of xcni_extfe and its owner for room, the Service's namespace. */
+struct extfe_rec {
+	struct xcni_svc_key k;
+	__u32 one;
+	const char *ns; /* the cluster's string */
+};
+
 /*
- * The keys for the Services in c (struct xcni_svc_key, scope
- * XCNI_SCOPE_EXT, pad 0), sorted and unique, in *out (free it; NULL
+ * The entries for the Services in c (keys scope XCNI_SCOPE_EXT, pad 0),
+ * sorted by key and unique, in *out (free it; NULL
  * when there are none). Headless, unallocated and ExternalName Services
  * have no ClusterIP; a port of another protocol than TCP, UDP or SCTP is
  * skipped. An externalIP only with an allow-list in ext that holds it and
@@ -28,20 +35,22 @@
  * 53) would have every node drop that address's packets. 0 or -ENOMEM.
  */
 int extfe_build(const struct cluster *c, const struct svc_ext_rules *ext,
-		const struct svc_node *node, struct xcni_svc_key **out, size_t *n);
+		const struct svc_node *node, struct extfe_rec **out, size_t *n);
 
 struct extfe_stats {
 	size_t written; /* keys added */
 	size_t deleted; /* keys no Service names any more */
-	size_t full; /* keys the map had no room for (not refused: said, counted) */
+	size_t full; /* keys of the namespaces closed for room (not refused: said, counted) */
 };
 
 /*
- * Makes the map fd hold exactly want[0..n) (sorted, as extfe_build gives):
- * deletes what is not wanted first, then adds what is missing. A map that
- * is full takes what fits (st->full counts the rest; the next sync tries
- * again). 0, or -errno of a failure other than a full map.
+ * Makes the map fd (max entries) hold want[0..n) through the room writer
+ * (lib/system/mapw.h): what is not wanted deleted first, then, when want
+ * does not fit, the namespace bringing the most entries closed (its
+ * frontends are not refused as sources from outside: its own loss), the
+ * rest written. 0 or -errno.
  */
-int extfe_sync(int fd, const struct xcni_svc_key *want, size_t n, struct extfe_stats *st);
+int extfe_sync(int fd, size_t max, const struct extfe_rec *want, size_t n,
+	       struct extfe_stats *st);
 
 #endif

@@ -146,7 +146,5 @@ static inline void svc_id_set(struct svcsync *ss, uint32_t id, bool used)
  */
 int svcsync_update_many(int fd, const void *keys, size_t ksz, const void *vals, size_t vsz,
 			size_t n, size_t *done);
-/* Every key (ksz bytes) of map fd, collected before anything is deleted: *out (free it), *n. */
-int svcsync_keys(int fd, size_t ksz, unsigned char **out, size_t *n);
 
 #endif

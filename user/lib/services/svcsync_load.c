@@ -16,6 +16,7 @@
 
 #include "lib/system/bpfpin.h"
 #include "lib/system/log.h"
+#include "lib/system/mapw.h"
 #include "lib/services/svcsync_int.h"
 #include "lib/system/util.h"
 
@@ -44,32 +45,6 @@ static int be_reindex(struct svcsync *ss)
 static int svcbe_cmp(const void *a, const void *b)
 {
 	return memcmp(a, b, sizeof(struct xcni_svcbe_key));
-}
-
-/* See svcsync_int.h. */
-int svcsync_keys(int fd, size_t ksz, unsigned char **out, size_t *n)
-{
-	size_t cap = 256;
-	unsigned char *keys = malloc(cap * ksz), *prev = NULL;
-
-	*n = 0;
-	if (!keys)
-		return -ENOMEM;
-	while (bpf_map_get_next_key(fd, prev, keys + *n * ksz) == 0) {
-		prev = keys + *n * ksz;
-		if (++*n == cap) {
-			unsigned char *nk = realloc(keys, (cap *= 2) * ksz);
-
-			if (!nk) {
-				free(keys);
-				return -ENOMEM;
-			}
-			keys = nk;
-			prev = keys + (*n - 1) * ksz;
-		}
-	}
-	*out = keys;
-	return 0;
 }
 
 /* by_id[service id]: 1 + its index in fe, 0 for none (built by load). */
@@ -142,7 +117,7 @@ static int svcbe_load(struct svcsync *ss)
 	for (i = 0; i < n; i++)
 		one[i] = 1;
 	qsort(want, n, sizeof(*want), svcbe_cmp);
-	if ((err = svcsync_keys(ss->fd_svcbe, sizeof(*want), &keys, &nk)))
+	if ((err = mapw_keys(ss->fd_svcbe, sizeof(*want), &keys, &nk)))
 		goto out;
 	for (i = 0; i < nk; i++)
 		if (!bsearch(keys + i * sizeof(*want), want, n, sizeof(*want), svcbe_cmp))
@@ -162,7 +137,7 @@ static int load_frontends(struct svcsync *ss)
 	size_t n, i;
 	int err;
 
-	if ((err = svcsync_keys(ss->fd_svc, sizeof(struct xcni_svc_key), &keys, &n)))
+	if ((err = mapw_keys(ss->fd_svc, sizeof(struct xcni_svc_key), &keys, &n)))
 		return err;
 	ss->fe = calloc(n ? n : 1, sizeof(*ss->fe));
 	if (!ss->fe) {
@@ -204,7 +179,7 @@ static int sweep(const struct svcsync *ss, const uint32_t *by_id, int fd, size_t
 {
 	unsigned char *keys = NULL;
 	size_t n;
-	int err = svcsync_keys(fd, ksz, &keys, &n);
+	int err = mapw_keys(fd, ksz, &keys, &n);
 
 	for (size_t i = 0; !err && i < n; i++) {
 		if (!live(ss, by_id, keys + i * ksz))
@@ -235,7 +210,7 @@ static int load_backends(struct svcsync *ss)
 	size_t n, i;
 	int err;
 
-	if ((err = svcsync_keys(ss->fd_be, sizeof(__u32), &keys, &n)))
+	if ((err = mapw_keys(ss->fd_be, sizeof(__u32), &keys, &n)))
 		return err;
 	ss->be = calloc(n ? n : 1, sizeof(*ss->be));
 	if (!ss->be) {

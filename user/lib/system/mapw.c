@@ -1,46 +1,47 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * The map writer's record sets (polsync_kv.h): a map's contents read into
+ * The map writer's record sets (mapw.h): a map's contents read into
  * sorted (key, value) records, made to hold another set with the fewest
- * writes (batched where the kernel has batch updates), and the names for
- * people fitted per namespace. Every write and delete goes through
- * polsync_kv_map_put/polsync_kv_map_del, where a test can inject a failure.
+ * writes (batched where the kernel has batch updates), and the room writer
+ * (what fits per owner, deletes first). Every write and delete goes through
+ * mapw_put/mapw_del, where a test can inject a failure.
  */
 #include <errno.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <bpf/bpf.h>
 
 #include "lib/system/killpoint.h"
-#include "lib/policy/polsync_kv.h"
+#include "lib/system/mapw.h"
 
 /*
  * Every write and delete the apply and the cleanup make goes through these,
  * so a failure can be injected before each (xcni_inject, one step name per
  * kind of write: "apply-ipcache", "apply-entry", "apply-flip", ...) and a
  * test can walk them all (test_polinject's test_failure_at_every_write).
- * 0 or -errno; polsync_kv_map_del says -ENOENT too, which most callers take as done.
+ * 0 or -errno; mapw_del says -ENOENT too, which most callers take as done.
  */
-int polsync_kv_map_put(int fd, const void *k, const void *v, const char *step)
+int mapw_put(int fd, const void *k, const void *v, const char *step)
 {
 	return xcni_inject(step) ?: (bpf_map_update_elem(fd, k, v, BPF_ANY) ? -errno : 0);
 }
 
-int polsync_kv_map_del(int fd, const void *k, const char *step)
+int mapw_del(int fd, const void *k, const char *step)
 {
 	return xcni_inject(step) ?: (bpf_map_delete_elem(fd, k) ? -errno : 0);
 }
 
-int polsync_kvset_cmp_len;
-int polsync_kvset_cmp(const void *a, const void *b)
+int mapw_cmp_len;
+int mapw_cmp(const void *a, const void *b)
 {
-	return memcmp(a, b, polsync_kvset_cmp_len);
+	return memcmp(a, b, mapw_cmp_len);
 }
 
 /* Reads every (key, value) of a map. */
-int polsync_kvset_load(int fd, size_t ksz, size_t vsz, struct kvset *s)
+int mapw_load(int fd, size_t ksz, size_t vsz, struct kvset *s)
 {
 	unsigned char key[512], next[512];
 	size_t cap = 0;
@@ -65,24 +66,10 @@ int polsync_kvset_load(int fd, size_t ksz, size_t vsz, struct kvset *s)
 		memcpy(KV_REC(s, s->n), key, ksz);
 		s->n++;
 	}
-	polsync_kvset_cmp_len = (int)ksz;
+	mapw_cmp_len = (int)ksz;
 	if (s->n)
-		qsort(s->d, s->n, ksz + vsz, polsync_kvset_cmp);
+		qsort(s->d, s->n, ksz + vsz, mapw_cmp);
 	return 0;
-}
-
-/* polsync_kvset_names_fit's qsort context (qsort has none). */
-static const void *names_recs;
-static size_t names_stride;
-static const char *(*names_ns_of)(const void *rec);
-
-static int names_cmp(const void *a, const void *b)
-{
-	size_t i = *(const size_t *)a, j = *(const size_t *)b;
-	int c = strcmp(names_ns_of((const char *)names_recs + i * names_stride),
-		       names_ns_of((const char *)names_recs + j * names_stride));
-
-	return c ? c : (i > j) - (i < j);
 }
 
 /*
@@ -123,7 +110,7 @@ static int kvbatch_flush(struct kvbatch *b)
 		kv_no_batch = true; /* ENOTSUPP (524) and EINVAL: no batch ops here */
 	}
 	for (; done < b->n; done++) {
-		int ret = polsync_kv_map_put(b->fd, b->k + done * b->ksz, b->v + done * b->vsz,
+		int ret = mapw_put(b->fd, b->k + done * b->ksz, b->v + done * b->vsz,
 		                             b->step);
 
 		if (ret)
@@ -146,12 +133,6 @@ static int kvbatch_add(struct kvbatch *b, const unsigned char *k, const unsigned
 	return ++b->n == KV_BATCH ? kvbatch_flush(b) : 0;
 }
 
-/*
- * Makes the map hold want (n records of stride bytes: key at 0, value at
- * voff), in two phases that may be run apart: KV_UPSERT writes what is new
- * or changed, KV_DELETE removes what is no longer wanted and records want
- * as the map's contents.
- */
 /* One merge of want (nd: n sorted records) against cur: the writes ops asks for. */
 static int kv_merge(int fd, const struct kvset *cur, const unsigned char *nd, size_t n, int ops,
 		    const char *step, size_t *changed)
@@ -171,7 +152,7 @@ static int kv_merge(int fd, const struct kvset *cur, const unsigned char *nd, si
 			(*changed)++;
 		}
 		if (cmp > 0 && (ops & KV_DELETE)) {
-			if ((err = polsync_kv_map_del(fd, c, step)) && err != -ENOENT)
+			if ((err = mapw_del(fd, c, step)) && err != -ENOENT)
 				goto out;
 			err = 0;
 			(*changed)++;
@@ -195,7 +176,19 @@ out:
  * as the map's contents. KV_DELFIRST (with both): the deletes before the
  * upserts, for a map whose old and new contents together may not fit.
  */
-int polsync_kvset_sync(int fd, struct kvset *cur, const void *want, size_t n, size_t stride,
+/* n packed records sorted by key (the compiler hands most over sorted: check first). */
+static void kv_sort(unsigned char *nd, size_t n, size_t ksz, size_t vsz)
+{
+	mapw_cmp_len = (int)ksz;
+	for (size_t i = 1; i < n; i++) {
+		if (memcmp(nd + (i - 1) * (ksz + vsz), nd + i * (ksz + vsz), ksz) > 0) {
+			qsort(nd, n, ksz + vsz, mapw_cmp);
+			break;
+		}
+	}
+}
+
+int mapw_sync(int fd, struct kvset *cur, const void *want, size_t n, size_t stride,
                        size_t voff, int phase, const char *step, size_t *changed)
 {
 	size_t ksz = cur->ksz, vsz = cur->vsz, i;
@@ -210,14 +203,7 @@ int polsync_kvset_sync(int fd, struct kvset *cur, const void *want, size_t n, si
 		memcpy(nd + i * (ksz + vsz), w, ksz);
 		memcpy(nd + i * (ksz + vsz) + ksz, w + voff, vsz);
 	}
-	polsync_kvset_cmp_len = (int)ksz;
-	/* The compiler hands most arrays over sorted: check before sorting. */
-	for (i = 1; i < n; i++) {
-		if (memcmp(nd + (i - 1) * (ksz + vsz), nd + i * (ksz + vsz), ksz) > 0) {
-			qsort(nd, n, ksz + vsz, polsync_kvset_cmp);
-			break;
-		}
-	}
+	kv_sort(nd, n, ksz, vsz);
 	if ((phase & KV_DELFIRST) && (phase & KV_BOTH) == KV_BOTH)
 		err = kv_merge(fd, cur, nd, n, KV_DELETE, step, changed) ?:
 		      kv_merge(fd, cur, nd, n, KV_UPSERT, step, changed);
@@ -234,96 +220,168 @@ int polsync_kvset_sync(int fd, struct kvset *cur, const void *want, size_t n, si
 	return 0;
 }
 
-/*
- * The names for people (identity labels, policy and pod names) serve xcnictl
- * and the flow records, never the data plane: a map of them that cannot hold
- * the cluster's never refuses policy. What fits is written, each namespace
- * given an equal part of the map when some want more (water-filling: a
- * namespace under the share keeps all of its names, the rest split what is
- * left), so one namespace's many objects cost only its own names. keep[i]
- * says which of the n records (namespace ns_of(rec)) go in; returns how many
- * do not.
- */
-size_t polsync_kvset_names_fit(const void *recs, size_t n, size_t stride,
-                               const char *(*ns_of)(const void *rec), size_t max, bool *keep)
+/* room_fit's qsort context (qsort has none). */
+static const void *fit_recs;
+static size_t fit_stride;
+static const char *(*fit_owner)(const void *rec);
+
+static int fit_cmp(const void *a, const void *b)
 {
-	size_t *ix, ngroups = 0, *start = NULL, lo = 0, hi = max, cap, left, dropped = 0;
+	size_t i = *(const size_t *)a, j = *(const size_t *)b;
+	int c = strcmp(fit_owner((const char *)fit_recs + i * fit_stride),
+		       fit_owner((const char *)fit_recs + j * fit_stride));
+
+	return c ? c : (i > j) - (i < j);
+}
+
+/*
+ * Which of the n records go in (keep[i]); how many do not, or SIZE_MAX (no
+ * memory). Judged on want and max alone, never on what the map holds.
+ * Closing: the owner bringing the most (ties: the first by name) is closed
+ * whole, then the next, until the rest fits. Sharing: each owner an equal
+ * part (water-filling: an owner under the part keeps all, the rest split
+ * what is left, one more each, in order, for what the parts leave over).
+ */
+static size_t room_fit(const struct mapw_room *m, const void *recs, size_t n, size_t stride,
+		       bool *keep)
+{
+	size_t *ix, ngroups = 0, *start, lo = 0, hi = m->max, cap, left = n, dropped = 0;
 
 	for (size_t i = 0; i < n; i++)
 		keep[i] = true;
-	if (n <= max)
+	if (n <= m->max)
 		return 0;
 	ix = malloc(n * sizeof(*ix));
 	start = malloc((n + 1) * sizeof(*start));
 	if (!ix || !start) {
-		/* No memory to be fair: the first max. */
-		for (size_t i = max; i < n; i++)
-			keep[i] = false;
 		free(ix);
 		free(start);
-		return n - max;
+		return SIZE_MAX;
 	}
 	for (size_t i = 0; i < n; i++)
 		ix[i] = i;
-	/* By namespace, then record order (insertion sort would be quadratic). */
-	names_recs = recs;
-	names_stride = stride;
-	names_ns_of = ns_of;
-	qsort(ix, n, sizeof(*ix), names_cmp);
+	/* By owner, then record order (insertion sort would be quadratic). */
+	fit_recs = recs;
+	fit_stride = stride;
+	fit_owner = m->owner_of;
+	qsort(ix, n, sizeof(*ix), fit_cmp);
 	for (size_t i = 0; i < n; i++)
-		if (!i || strcmp(ns_of((const char *)recs + ix[i] * stride),
-				 ns_of((const char *)recs + ix[i - 1] * stride)))
+		if (!i || strcmp(m->owner_of((const char *)recs + ix[i] * stride),
+				 m->owner_of((const char *)recs + ix[i - 1] * stride)))
 			start[ngroups++] = i;
 	start[ngroups] = n;
-	/* The largest part per namespace that fits: sum(min(size, cap)) <= max. */
+#define GSZ(g) (start[(g) + 1] - start[(g)])
+	if (!m->share) {
+		/* a group is closed when its first record is not kept */
+		while (left > m->max) {
+			size_t big = ngroups;
+
+			for (size_t g = 0; g < ngroups; g++)
+				if (keep[ix[start[g]]] && (big == ngroups || GSZ(g) > GSZ(big)))
+					big = g;
+			left -= GSZ(big);
+			for (size_t k = start[big]; k < start[big + 1]; k++, dropped++)
+				keep[ix[k]] = false;
+		}
+		goto out;
+	}
+	/* The largest part per owner that fits: sum(min(size, cap)) <= max. */
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo + 1) / 2, sum = 0;
 
-		for (size_t g = 0; g < ngroups && sum <= max; g++) {
-			size_t sz = start[g + 1] - start[g];
-
-			sum += sz < mid ? sz : mid;
-		}
-		if (sum <= max)
+		for (size_t g = 0; g < ngroups && sum <= m->max; g++)
+			sum += GSZ(g) < mid ? GSZ(g) : mid;
+		if (sum <= m->max)
 			lo = mid;
 		else
 			hi = mid - 1;
 	}
 	cap = lo;
-	left = max;
+	left = m->max;
+	for (size_t g = 0; g < ngroups; g++)
+		left -= GSZ(g) < cap ? GSZ(g) : cap;
 	for (size_t g = 0; g < ngroups; g++) {
-		size_t sz = start[g + 1] - start[g];
+		size_t take = GSZ(g) < cap ? GSZ(g) : cap;
 
-		left -= sz < cap ? sz : cap;
-	}
-	for (size_t g = 0; g < ngroups; g++) {
-		size_t sz = start[g + 1] - start[g], take = sz < cap ? sz : cap;
-
-		/* What the parts leave over: one more to the namespaces cut, in order. */
-		if (take < sz && left) {
+		if (take < GSZ(g) && left) {
 			take++;
 			left--;
 		}
-		for (size_t k = start[g] + take; k < start[g + 1]; k++) {
+		for (size_t k = start[g] + take; k < start[g + 1]; k++, dropped++)
 			keep[ix[k]] = false;
-			dropped++;
-		}
 	}
+#undef GSZ
+out:
 	free(ix);
 	free(start);
 	return dropped;
 }
 
-int polsync_kvset_count_keys(int fd, size_t ksz, size_t *n)
+/*
+ * The room writer (mapw.h; docs/decisions/room-writer.md). Which records go
+ * in depends on want and max alone, never on what the map holds: the map is
+ * made to hold exactly want less what did not fit, the deletes first, so its
+ * old content never takes the room of the new, and room freed reopens an
+ * owner at the next call with nothing remembered.
+ */
+int mapw_room_sync(struct mapw_room *m, const void *want, size_t n, size_t stride, size_t voff)
 {
-	unsigned char key[64], next[64];
-	bool first = true;
+	size_t rec = m->ksz + m->vsz, keep = 0;
+	bool *kept = m->kept ? m->kept : malloc((n ? n : 1) * sizeof(*kept));
+	unsigned char *nd = malloc((n ? n : 1) * rec);
+	struct kvset own = { 0 }, *cur = m->cur ? m->cur : &own;
+	int err = -ENOMEM;
+
+	m->written = m->deleted = 0;
+	if (!kept || !nd || (m->dropped = room_fit(m, want, n, stride, kept)) == SIZE_MAX)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		const unsigned char *w = (const unsigned char *)want + i * stride;
+
+		if (!kept[i])
+			continue;
+		memcpy(nd + keep * rec, w, m->ksz);
+		memcpy(nd + keep++ * rec + m->ksz, w + voff, m->vsz);
+	}
+	kv_sort(nd, keep, m->ksz, m->vsz);
+	if ((err = m->cur ? 0 : mapw_load(m->fd, m->ksz, m->vsz, &own)) ||
+	    (err = kv_merge(m->fd, cur, nd, keep, KV_DELETE, m->step, &m->deleted)) ||
+	    (err = kv_merge(m->fd, cur, nd, keep, KV_UPSERT, m->step, &m->written)))
+		goto out;
+	/* cur (the caller's view) is the map's content now */
+	free(cur->d);
+	cur->d = nd;
+	cur->n = keep;
+	nd = NULL;
+out:
+	if (!m->kept)
+		free(kept);
+	free(nd);
+	free(own.d);
+	return err;
+}
+
+int mapw_keys(int fd, size_t ksz, unsigned char **out, size_t *n)
+{
+	size_t cap = 256;
+	unsigned char *keys = malloc(cap * ksz), *prev = NULL;
 
 	*n = 0;
-	while (bpf_map_get_next_key(fd, first ? NULL : key, next) == 0) {
-		first = false;
-		memcpy(key, next, ksz);
-		(*n)++;
+	if (!keys)
+		return -ENOMEM;
+	while (bpf_map_get_next_key(fd, prev, keys + *n * ksz) == 0) {
+		prev = keys + *n * ksz;
+		if (++*n == cap) {
+			unsigned char *nk = realloc(keys, (cap *= 2) * ksz);
+
+			if (!nk) {
+				free(keys);
+				return -ENOMEM;
+			}
+			keys = nk;
+			prev = keys + (*n - 1) * ksz;
+		}
 	}
+	*out = keys;
 	return 0;
 }

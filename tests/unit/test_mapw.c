@@ -1,0 +1,222 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The room writer's contract (user/lib/system/mapw.h, docs/decisions/room-writer.md)
+ * against a real BPF hash map, with random lives: owners adding, changing and
+ * removing entries against a map smaller than they want together. After each
+ * step: the map holds exactly the records kept (nothing stale, nothing
+ * missing, values current) and they fit. Closing: an owner is kept whole or
+ * not at all; every closed owner wanted at least as many as every open one;
+ * reopening the smallest closed would not fit (what fits is written, never
+ * nothing). Sharing: an owner cut keeps no fewer than any other keeps, less
+ * one, and a cut leaves no room unused. At the end, the owners shrunk,
+ * nothing is dropped (recovery with nothing remembered).
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <bpf/bpf.h>
+
+#include "../../user/lib/system/mapw.h"
+#include "unit.h"
+
+#define MAX 32 /* the map's room */
+#define OWNERS 6
+#define SLOTS 24 /* keys an owner may want: together 144, past MAX */
+#define STEPS 400
+
+struct rec {
+	uint32_t k; /* owner << 8 | slot */
+	uint32_t v;
+	const char *owner;
+};
+
+static const char *const names[OWNERS] = { "a", "b", "c", "d", "e", "f" };
+
+static const char *owner_of(const void *rec)
+{
+	return ((const struct rec *)rec)->owner;
+}
+
+static uint32_t want_v[OWNERS][SLOTS]; /* 0: not wanted */
+
+static size_t want_of(struct rec *w, size_t *cnt)
+{
+	size_t n = 0;
+
+	for (uint32_t o = 0; o < OWNERS; o++) {
+		cnt[o] = 0;
+		for (uint32_t s = 0; s < SLOTS; s++)
+			if (want_v[o][s]) {
+				w[n++] = (struct rec){ o << 8 | s, want_v[o][s], names[o] };
+				cnt[o]++;
+			}
+	}
+	return n;
+}
+
+/* The contract, checked against the map after one write of w (n records). */
+static void check(int fd, const struct mapw_room *m, const struct rec *w, size_t n,
+		  const size_t *cnt)
+{
+	size_t kept[OWNERS] = { 0 }, open = 0, min_closed = SIZE_MAX, held = 0;
+	uint32_t k, next, v;
+	bool first = true;
+
+	for (size_t i = 0; i < n; i++) {
+		uint32_t o = w[i].k >> 8;
+
+		kept[o] += m->kept[i];
+		if (!m->kept[i]) {
+			if (!bpf_map_lookup_elem(fd, &w[i].k, &v))
+				fail_msg("key %#x of owner %u not kept but held", w[i].k, o);
+			continue;
+		}
+		if (bpf_map_lookup_elem(fd, &w[i].k, &v))
+			fail_msg("key %#x of owner %u kept but missing", w[i].k, o);
+		assert_int_equal(v, w[i].v);
+	}
+	for (uint32_t o = 0; o < OWNERS; o++)
+		open += kept[o];
+	assert_true(open <= MAX);
+	assert_int_equal(m->dropped, n - open);
+	/* nothing stale: the map holds the kept records alone */
+	while (!bpf_map_get_next_key(fd, first ? NULL : &k, &next)) {
+		first = false;
+		k = next;
+		held++;
+	}
+	assert_int_equal(held, open);
+	for (uint32_t o = 0; o < OWNERS; o++) {
+		if (kept[o] == cnt[o])
+			continue;
+		for (uint32_t p = 0; p < OWNERS; p++) {
+			if (m->share && kept[o] + 1 < kept[p])
+				fail_msg("owner %u cut to %zu while %u keeps %zu", o, kept[o], p,
+					 kept[p]);
+			if (!m->share && kept[p] && cnt[p] > cnt[o])
+				fail_msg("owner %u closed (%zu) while %u brings more (%zu)", o,
+					 cnt[o], p, cnt[p]);
+		}
+		if (!m->share) {
+			assert_int_equal(kept[o], 0); /* whole or not at all */
+			if (cnt[o] < min_closed)
+				min_closed = cnt[o];
+		}
+	}
+	/* no more closed than needed: reopening the smallest closed would not fit */
+	if (min_closed != SIZE_MAX)
+		assert_true(open + min_closed > MAX);
+	/* a cut owner leaves no room unused */
+	if (m->share && m->dropped)
+		assert_int_equal(open, MAX);
+}
+
+static int sync_step(int fd, struct mapw_room *m, size_t *cnt)
+{
+	struct rec w[OWNERS * SLOTS];
+	size_t n = want_of(w, cnt);
+	int err = mapw_room_sync(m, w, n, sizeof(*w), offsetof(struct rec, v));
+
+	if (!err)
+		check(fd, m, w, n, cnt);
+	return err;
+}
+
+static void lives(bool share)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = BPF_F_NO_PREALLOC);
+	int fd = bpf_map_create(BPF_MAP_TYPE_HASH, "mapw_room", 4, 4, MAX, &o);
+	bool kept[OWNERS * SLOTS];
+	struct mapw_room m = { .fd = fd, .ksz = 4, .vsz = 4, .max = MAX, .step = "room",
+			       .owner_of = owner_of, .share = share, .kept = kept };
+	size_t cnt[OWNERS], closures = 0, partial = 0;
+	uint32_t ver = 1;
+
+	if (fd < 0)
+		skip(); /* no CAP_BPF */
+	memset(want_v, 0, sizeof(want_v));
+	srandom(6502);
+	for (int step = 0; step < STEPS; step++) {
+		uint32_t o = (uint32_t)random() % OWNERS;
+		int what = (int)(random() % 10), n = 1 + (int)(random() % 8);
+
+		/* a life: an owner grows (a tenant's pods), shrinks, or renews */
+		for (int i = 0; i < n; i++) {
+			uint32_t s = (uint32_t)random() % SLOTS;
+
+			want_v[o][s] = what < 5 ? ver++ : what < 8 ? 0 : want_v[o][s] ? ver++ : 0;
+		}
+		if (step % 50 == 49) /* an owner leaves whole (the tenant's pods go) */
+			memset(want_v[o], 0, sizeof(want_v[o]));
+		assert_int_equal(sync_step(fd, &m, cnt), 0);
+		closures += m.dropped > 0;
+		partial += m.dropped && m.dropped < OWNERS * SLOTS && m.written + m.deleted;
+	}
+	/* the lives reached the room: closures happened, writes went on beside them */
+	assert_true(closures > 0);
+	assert_true(partial > 0);
+	/* recovery: every owner shrinks to 4 (24 in all): none closed, all held */
+	for (uint32_t p = 0; p < OWNERS; p++)
+		for (uint32_t s = 0; s < SLOTS; s++)
+			want_v[p][s] = s < 4 ? ver++ : 0;
+	assert_int_equal(sync_step(fd, &m, cnt), 0);
+	assert_int_equal(m.dropped, 0);
+	close(fd);
+}
+
+static void test_random_lives_closing(void **state)
+{
+	(void)state;
+	lives(false);
+}
+
+static void test_random_lives_sharing(void **state)
+{
+	(void)state;
+	lives(true);
+}
+
+/* One owner alone bigger than the map: it is closed and the others written. */
+static void test_one_too_big(void **state)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = BPF_F_NO_PREALLOC);
+	int fd = bpf_map_create(BPF_MAP_TYPE_HASH, "mapw_room", 4, 4, MAX, &o);
+	bool kept[MAX + 2];
+	struct mapw_room m = { .fd = fd, .ksz = 4, .vsz = 4, .max = MAX, .step = "room",
+			       .owner_of = owner_of, .kept = kept };
+	struct rec w[MAX + 2];
+	size_t n = 0;
+
+	(void)state;
+	if (fd < 0)
+		skip();
+	for (uint32_t s = 0; s <= MAX; s++)
+		w[n++] = (struct rec){ 1u << 8 | s, 1, "b" };
+	w[n++] = (struct rec){ 2u << 8, 1, "c" };
+	assert_int_equal(mapw_room_sync(&m, w, n, sizeof(*w), 4), 0);
+	assert_false(kept[0]);
+	assert_true(kept[MAX + 1]);
+	assert_int_equal(m.written, 1);
+	assert_int_equal(m.dropped, MAX + 1);
+	assert_int_equal(map_keys(fd, 4), 1);
+	close(fd);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_random_lives_closing),
+		cmocka_unit_test(test_random_lives_sharing),
+		cmocka_unit_test(test_one_too_big),
+	};
+
+	return cmocka_run_group_tests_name("mapw", tests, NULL, NULL);
+}

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The mirrored-map writer: a map's contents as sorted (key, value) records,
+ * the writes that make a map hold others, and the room writer that judges
+ * what fits per owner (policy, DNS patterns).
+ */
+#ifndef XCNI_MAPW_H
+#define XCNI_MAPW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* A map's contents as sorted (key, value) records. */
+struct kvset {
+	size_t n, ksz, vsz;
+	unsigned char *d;
+};
+
+#define KV_REC(s, i) ((s)->d + (i) * ((s)->ksz + (s)->vsz))
+
+enum { KV_UPSERT = 1, KV_DELETE = 2, KV_BOTH = 3, KV_DELFIRST = 4, KV_BORN = 8 };
+
+/* 0 or -errno (mapw_del says -ENOENT too); step names the xcni_inject point. */
+int mapw_put(int fd, const void *k, const void *v, const char *step);
+int mapw_del(int fd, const void *k, const char *step);
+
+/* memcmp of the first mapw_cmp_len bytes: qsort/bsearch over records (no context). */
+extern int mapw_cmp_len;
+int mapw_cmp(const void *a, const void *b);
+
+/* Reads every (key, value) of a map, sorted by key. */
+int mapw_load(int fd, size_t ksz, size_t vsz, struct kvset *s);
+
+/*
+ * Makes the map hold want (n records of stride bytes: key at 0, value at
+ * voff); phase: KV_UPSERT, KV_DELETE, KV_BOTH, with KV_DELFIRST the deletes
+ * first. *changed counts the writes.
+ */
+int mapw_sync(int fd, struct kvset *cur, const void *want, size_t n, size_t stride,
+                       size_t voff, int phase, const char *step, size_t *changed);
+
+/*
+ * The room writer, every mirrored map's (docs/decisions/room-writer.md).
+ * Makes map fd (max entries) hold what fits of want: n records of stride
+ * bytes, key at 0, value at voff, each of owner owner_of(rec). What is gone
+ * is deleted before anything is written. When want does not fit max: by
+ * default the owner bringing the most records is closed whole (ties: the
+ * first by name), then the next, until the rest fits; with share, each owner
+ * is cut to an equal part instead (water-filling). Either way what fits is
+ * written, never nothing, and one owner's many records cost that owner
+ * alone. Stateless: each call judges again, so room freed reopens an owner
+ * by itself. cur: the caller's view of the map, made its content (NULL: the
+ * map is read). kept (the caller's n bools, or NULL) says which records went
+ * in; written, deleted, dropped (not kept) count. 0 or -errno (the map as
+ * far as the writer got, cur unchanged: the next call finishes it).
+ */
+struct mapw_room {
+	int fd;
+	size_t ksz, vsz, max;
+	const char *step; /* xcni_inject's */
+	const char *(*owner_of)(const void *rec);
+	bool share;
+	struct kvset *cur;
+	bool *kept;
+	size_t written, deleted, dropped;
+};
+
+int mapw_room_sync(struct mapw_room *m, const void *want, size_t n, size_t stride, size_t voff);
+
+/* Every key (ksz bytes) of map fd, collected before anything is deleted: *out (free it), *n. */
+int mapw_keys(int fd, size_t ksz, unsigned char **out, size_t *n);
+
+#endif
