@@ -499,6 +499,7 @@ static int opt_map_max(const char *arg, struct xcnid_cmdline *cl)
 		}
 		snprintf(cl->map_max[ov->nmap_max].name, sizeof(cl->map_max[0].name), "%.*s",
 			 (int)(eq - it), it);
+		cl->map_max[ov->nmap_max].user = true;
 		cl->map_max[ov->nmap_max++].n = (__u32)v;
 		it = comma ? comma + 1 : NULL;
 	}
