@@ -113,7 +113,7 @@ int map_sizes_node(struct map_max *mm, int *n)
 	const struct { const char *name; __u32 n; } s[] = {
 		{ "xcni_ct", ct },
 		{ "xcni_ct6", ct / 2 },
-		{ "xcni_snat", ct / 2 }, /* >= 4 clients at --snat-client-max's 4,096 */
+		{ "xcni_snat", ct / 2 }, /* >= 8,192: one client at --snat-client-max (4,096) never fills it */
 		{ "xcni_affinity", ct / 4 },
 		{ "xcni_snat_cl", ct / 8 },
 		{ "xcni_sock_flow", ct / 8 },
