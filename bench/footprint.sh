@@ -102,7 +102,8 @@ for i, n in enumerate(lab["nodes"]):
         for m in mine:
             print(f"{m['name']:<16} {kind(m):<26} {m['max_entries']:>11,} {m['bytes_memlock'] / MiB:>7.2f}")
     r = rss(n["xcnidPid"])
-    print(f"node {n['name']}: {len(mine)} pinned maps lock {total / MiB:.1f} MiB; "
+    pods = sum(1 for p in lab["pods"] if p["node"] == n["name"])
+    print(f"node {n['name']} ({pods} pods): {len(mine)} pinned maps lock {total / MiB:.1f} MiB; "
           f"xcnid RSS {r / MiB:.1f} MiB; total {(total + r) / MiB:.1f} MiB")
 EOF
 "$XCNICTL" lab down >/dev/null || die "lab down failed"
