@@ -11,8 +11,19 @@
 
 #define XCNI_PIN_ROOT "/sys/fs/bpf/xcni"
 
+/*
+ * Default sizes (docs/decisions/map-sizes.md). The maps of local pods and of
+ * the cluster's state (policy, Services, names, the prefilter's hashes) are
+ * sized for a kind cluster: every hash but the LRUs is allocated entry by
+ * entry, so its cost is 16 bytes a slot of its bucket array plus its
+ * entries; the LPM tries (ipcache, polrange, polcidr, prefilter) cost their
+ * entries alone and keep their room for a large cluster. xcnid sizes the
+ * per-node maps of flows (conntrack, SNAT, affinity, ...) from the node
+ * (agent/pins.c map_sizes_node); these are then their ceilings for the
+ * packet tests. --map-max sizes any.
+ */
 #ifndef XCNI_MAX_ENDPOINTS
-#define XCNI_MAX_ENDPOINTS 65536
+#define XCNI_MAX_ENDPOINTS 4096 /* local pods: the kubelet's --max-pods is 110 by default */
 #endif
 #ifndef XCNI_MAX_CT
 #define XCNI_MAX_CT 262144
@@ -24,7 +35,7 @@
 #define XCNI_MAX_IPCACHE 262144
 #endif
 #ifndef XCNI_MAX_POLICY
-#define XCNI_MAX_POLICY 1048576
+#define XCNI_MAX_POLICY 65536
 #endif
 #ifndef XCNI_MAX_POLRANGE
 #define XCNI_MAX_POLRANGE 262144
@@ -42,10 +53,10 @@
 #define XCNI_MAX_PREFILTER6 65536
 #endif
 #ifndef XCNI_MAX_PF16
-#define XCNI_MAX_PF16 65536
+#define XCNI_MAX_PF16 16384
 #endif
 #ifndef XCNI_MAX_PF24
-#define XCNI_MAX_PF24 1048576
+#define XCNI_MAX_PF24 65536
 #endif
 /* Fragments: the shares (one an endpoint, one the node's: xcni_frag, xcni_frag6),
  * the datagrams a share tracks at once, and how long a datagram whose last
@@ -80,24 +91,27 @@
 #define XCNI_MAX_EVSHARES 4096
 #endif
 #ifndef XCNI_MAX_IDENTITIES
-#define XCNI_MAX_IDENTITIES 65536
+#define XCNI_MAX_IDENTITIES 16384
 #endif
 #ifndef XCNI_MAX_POLICIES
-#define XCNI_MAX_POLICIES 65536
+#define XCNI_MAX_POLICIES 16384
+#endif
+#ifndef XCNI_MAX_PODNAMES
+#define XCNI_MAX_PODNAMES 16384
 #endif
 /* Services (kube-proxy replacement): frontends, backend slots, backends,
  * reverse-NAT entries, ClientIP affinity, Maglev tables. */
 #ifndef XCNI_MAX_SVC
-#define XCNI_MAX_SVC 65536
+#define XCNI_MAX_SVC 16384
 #endif
 #ifndef XCNI_MAX_SVCSLOTS
-#define XCNI_MAX_SVCSLOTS 1048576
+#define XCNI_MAX_SVCSLOTS 65536
 #endif
 #ifndef XCNI_MAX_BACKENDS
-#define XCNI_MAX_BACKENDS 262144
+#define XCNI_MAX_BACKENDS 65536
 #endif
 #ifndef XCNI_MAX_REVNAT
-#define XCNI_MAX_REVNAT 65536
+#define XCNI_MAX_REVNAT 16384
 #endif
 #ifndef XCNI_MAX_AFFINITY
 #define XCNI_MAX_AFFINITY 262144
@@ -1018,7 +1032,7 @@ enum xcni_svc_scope {
  * kernel's conntrack just as it would xcni's.
  */
 #ifndef XCNI_MAX_EXTFE
-#define XCNI_MAX_EXTFE 65536
+#define XCNI_MAX_EXTFE 16384
 #endif
 
 struct xcni_svc_key {
@@ -1286,6 +1300,9 @@ union xcni_tuple {
 /* xcni_npc's value (bpf/lib/maps.h), per CPU: the agent adds its hits to the
  * flow's counters (user/agent/flows.c). */
 #define XCNI_NPC_HDR 112 /* the outer headers, the largest 14 + XCNI_ENCAP6_DSR_LEN */
+#ifndef XCNI_MAX_NPC
+#define XCNI_MAX_NPC 8192 /* xcni_npc's ceiling; xcnid sizes it from the CPUs */
+#endif
 struct xcni_npc {
 	__u64 gen; /* xcni_npgen when the full path planned it */
 	__u64 stamp; /* then: good for XCNI_NPC_LIFE_NS */

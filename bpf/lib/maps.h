@@ -16,7 +16,12 @@
 
 /* A map's definition by kind: XCNI_MAP for a program's scratch (not pinned),
  * XCNI_PINNED for one shared by name with xcnid and the other programs,
- * XCNI_PINNED_NP for one whose entries are allocated as they come. */
+ * XCNI_PINNED_NP for one whose entries are allocated as they come. Only the
+ * LRUs (and arrays) are preallocated: an LRU evicts from its own elements,
+ * and the programs insert into them per packet; every other hash is written
+ * by xcnid, the plugin or a few per-connection paths (fragments, DNS
+ * answers, socket LB), and pays for an entry only while it holds one
+ * (docs/decisions/map-sizes.md). */
 #define XCNI_MAP(type_, max, key_t, value_t)                                                 \
 	__uint(type, type_);                                                                 \
 	__uint(max_entries, max);                                                            \
@@ -30,20 +35,20 @@
 	__uint(map_flags, BPF_F_NO_PREALLOC)
 
 struct {
-	XCNI_PINNED(BPF_MAP_TYPE_HASH, XCNI_MAX_ENDPOINTS, __u32, struct xcni_endpoint);
+	XCNI_PINNED_NP(BPF_MAP_TYPE_HASH, XCNI_MAX_ENDPOINTS, __u32, struct xcni_endpoint);
 } xcni_endpoints SEC(".maps");
 
 /* IPv6 (see xcni_shared.h): endpoints, policy keys, conntrack, fragments, ipcache. */
 struct {
-	XCNI_PINNED(BPF_MAP_TYPE_HASH, XCNI_MAX_ENDPOINTS, struct xcni_in6, struct xcni_endpoint);
+	XCNI_PINNED_NP(BPF_MAP_TYPE_HASH, XCNI_MAX_ENDPOINTS, struct xcni_in6, struct xcni_endpoint);
 } xcni_endpoints6 SEC(".maps");
 
 struct {
-	XCNI_PINNED(BPF_MAP_TYPE_HASH, XCNI_MAX_ENDPOINTS, __u32, __u32);
+	XCNI_PINNED_NP(BPF_MAP_TYPE_HASH, XCNI_MAX_ENDPOINTS, __u32, __u32);
 } xcni_ifindex SEC(".maps");
 
 struct {
-	XCNI_PINNED(BPF_MAP_TYPE_HASH, XCNI_MAX_ENDPOINTS, __u32, struct xcni_in6);
+	XCNI_PINNED_NP(BPF_MAP_TYPE_HASH, XCNI_MAX_ENDPOINTS, __u32, struct xcni_in6);
 } xcni_ifindex6 SEC(".maps");
 
 struct {
@@ -167,7 +172,7 @@ struct {
 } xcni_ipcache6 SEC(".maps");
 
 struct {
-	XCNI_PINNED(BPF_MAP_TYPE_HASH, XCNI_MAX_ENDPOINTS, __u32, struct xcni_polep);
+	XCNI_PINNED_NP(BPF_MAP_TYPE_HASH, XCNI_MAX_ENDPOINTS, __u32, struct xcni_polep);
 } xcni_polep SEC(".maps");
 
 struct {
@@ -186,20 +191,20 @@ struct {
 
 /* The overlay: the other nodes, their counters, the underlay's deny list. */
 struct {
-	XCNI_PINNED(BPF_MAP_TYPE_HASH, XCNI_MAX_NODES, __u32, struct xcni_tunnel);
+	XCNI_PINNED_NP(BPF_MAP_TYPE_HASH, XCNI_MAX_NODES, __u32, struct xcni_tunnel);
 } xcni_tunnel SEC(".maps");
 
 /* The IPv6 underlay: the other nodes by their underlay IPv6, their counters. */
 struct {
-	XCNI_PINNED(BPF_MAP_TYPE_HASH, XCNI_MAX_NODES, struct xcni_in6, struct xcni_tunnel);
+	XCNI_PINNED_NP(BPF_MAP_TYPE_HASH, XCNI_MAX_NODES, struct xcni_in6, struct xcni_tunnel);
 } xcni_tunnel6 SEC(".maps");
 
 struct {
-	XCNI_PINNED(BPF_MAP_TYPE_PERCPU_HASH, XCNI_MAX_NODES, __u32, struct xcni_tunstat);
+	XCNI_PINNED_NP(BPF_MAP_TYPE_PERCPU_HASH, XCNI_MAX_NODES, __u32, struct xcni_tunstat);
 } xcni_tunstat SEC(".maps");
 
 struct {
-	XCNI_PINNED(BPF_MAP_TYPE_PERCPU_HASH, XCNI_MAX_NODES, struct xcni_in6, struct xcni_tunstat);
+	XCNI_PINNED_NP(BPF_MAP_TYPE_PERCPU_HASH, XCNI_MAX_NODES, struct xcni_in6, struct xcni_tunstat);
 } xcni_tunstat6 SEC(".maps");
 
 struct {
@@ -332,7 +337,7 @@ struct {
 } xcni_maglev SEC(".maps");
 
 struct {
-	XCNI_PINNED(BPF_MAP_TYPE_HASH, XCNI_MAX_ENDPOINTS, struct xcni_in6, __u32);
+	XCNI_PINNED_NP(BPF_MAP_TYPE_HASH, XCNI_MAX_ENDPOINTS, struct xcni_in6, __u32);
 } xcni_polkey6 SEC(".maps");
 
 /*
@@ -367,7 +372,7 @@ struct {
 } xcni_identity SEC(".maps");
 
 struct {
-	XCNI_PINNED_NP(BPF_MAP_TYPE_HASH, XCNI_MAX_IPCACHE, __u32, struct xcni_podname);
+	XCNI_PINNED_NP(BPF_MAP_TYPE_HASH, XCNI_MAX_PODNAMES, __u32, struct xcni_podname);
 } xcni_podname SEC(".maps");
 
 /*
@@ -491,10 +496,6 @@ struct {
  * LRU: a flood of new flows evicts entries, and an evicted flow takes the
  * full path again.
  */
-#ifndef XCNI_MAX_NPC
-#define XCNI_MAX_NPC 8192
-#endif
-
 struct {
 	XCNI_PINNED(BPF_MAP_TYPE_LRU_PERCPU_HASH, XCNI_MAX_NPC, union xcni_tuple, struct xcni_npc);
 } xcni_npc SEC(".maps");
@@ -528,7 +529,7 @@ struct {
  */
 /* The DNS Service's frontends and backends: xcnid writes them. */
 struct {
-	XCNI_PINNED(BPF_MAP_TYPE_HASH, XCNI_MAX_DNS_SRV, struct xcni_dns_srv_key, __u32);
+	XCNI_PINNED_NP(BPF_MAP_TYPE_HASH, XCNI_MAX_DNS_SRV, struct xcni_dns_srv_key, __u32);
 } xcni_dns_srv SEC(".maps");
 
 /* The patterns that apply to each pod: xcnid writes them. */

@@ -258,4 +258,30 @@ check "b -> a again: a receives nothing" never a 7
 check "... the flow's entry is gone, both ways" flow_gone
 check "the refusals counted drop-policy-ingress ($drops0 -> $(ctm drop-policy-ingress))" \
 	test "$(ctm drop-policy-ingress)" -ge "$((drops0 + 3))"
+
+# The agent's own sizes give way to a pinned map's (issue 67): restarted
+# without --map-max, xcnid keeps the 256-entry table and its entries, rather
+# than refusing it (a size it chose is no layout to defend) or making it again
+# at this node's size (every flow lost).
+kill "$XCNID_PID" && wait "$XCNID_PID" 2>/dev/null
+XCNID_PID=
+# ... and a hash an older build preallocated (flags 0) is kept with its flags,
+# not refused: its layout is this build's.
+old_hash() {
+	local p="$PIN/xcni_dns_srv" k v
+	k=$(bpftool -j map show pinned "$p" | jq .bytes_key) && v=$(bpftool -j map show pinned "$p" | jq .bytes_value) &&
+		rm -f "$p" && bpftool map create "$p" type hash key "$k" value "$v" entries 256 name xcni_dns_srv &&
+		test "$(bpftool -j map show pinned "$p" | jq .flags)" = 0
+}
+check "xcni_dns_srv pinned again as an older build made it (preallocated)" old_hash
+check "xcnid restarted without --map-max over the 256-entry table: ready" eval \
+	'start_xcnid "$PIN" --pod-cidr "$SUBNET.0/24" --node-name n1 --manifests "$M" \
+	 --metrics-addr "127.0.0.1:$PORT" -v && wait_xcnid_ready'
+check "... it kept the pinned table and said so" \
+	grep -q "pinned map $PIN/xcni_ct: kept at 256 entries" "/tmp/xcnid-$XCT_TAG.log"
+check "... and the preallocated xcni_dns_srv, with its flags" eval \
+	'grep -q "pinned map $PIN/xcni_dns_srv: kept with its flags 0" "/tmp/xcnid-$XCT_TAG.log" &&
+	 test "$(bpftool -j map show pinned "$PIN/xcni_dns_srv" | jq .flags)" = 0'
+check "... xcni_ct holds 256 still" \
+	test "$(page | awk '$1 == "xcni_map_max_entries{map=\"ct\"}" { print $2 }')" = 256
 finish

@@ -281,7 +281,28 @@ maps_sane() {
 check "map pressure: entries and max_entries for every map, entries <= max" maps_sane
 check "endpoints: xcni_endpoints 2 and map_entries{endpoints} 2" \
 	test "$(val "$T/s1" xcni_endpoints)-$(val "$T/s1" 'xcni_map_entries{map="endpoints"}')" = 2-2
-check "ct: max_entries 262144" test "$(val "$T/s1" 'xcni_map_max_entries{map="ct"}')" = 262144
+# xcni_ct sized from the node (agent/pins.c map_sizes_node): 0.05% of MemTotal
+# at 152 bytes an entry, at most 256 flows x 110 pods, a power of two in 16,384..1,048,576.
+ct_want() {
+	awk '/^MemTotal:/ { n = int($2 * 1024 / 2000 / 152); if (n > 28160) n = 28160
+		for (p = 1; p < n; p *= 2); print (p < 16384 ? 16384 : p > 1048576 ? 1048576 : p) }' /proc/meminfo
+}
+check "ct: max_entries sized from the node ($(ct_want))" \
+	test "$(val "$T/s1" 'xcni_map_max_entries{map="ct"}')" = "$(ct_want)"
+# What xcni costs the node in one place (issue 67): every pinned map's kernel
+# memory (bytes_memlock, as bpftool shows it), their sum, the agent's RSS.
+mem_sums() {
+	local maps rss sum bt
+	maps=$(val "$T/s1" 'xcni_memory_bytes{kind="maps"}')
+	rss=$(val "$T/s1" 'xcni_memory_bytes{kind="rss"}')
+	sum=$(awk '$1 ~ /^xcni_map_bytes\{/ { s += $2 } END { print s + 0 }' "$T/s1")
+	bt=$(bpftool -j map show pinned "$PIN/xcni_ct" | jq .bytes_memlock)
+	echo "maps $maps (sum of xcni_map_bytes $sum), rss $rss, ct $(val "$T/s1" 'xcni_map_bytes{map="ct"}') (bpftool $bt)"
+	[ "$maps" = "$sum" ] && [ "$maps" -gt 1048576 ] && [ "$rss" -gt 1048576 ] &&
+		[ "$(val "$T/s1" 'xcni_map_bytes{map="ct"}')" = "$bt" ] &&
+		[ "$(val "$T/s1" 'xcni_map_bytes{map="config"}')" != missing ]
+}
+check "memory: xcni_memory_bytes maps (the sum of xcni_map_bytes, arrays too) and rss; ct's as bpftool's" mem_sums
 ct_live() {
 	local live all
 	live=$(awk '$1 ~ /^xcni_ct_entries\{/ { s += $2 } END { print s + 0 }' "$T/s1")

@@ -483,7 +483,7 @@ check "xcnid restarted with 16-entry maps of names" start_xcnid "$PIN" --pod-cid
 	--node-name n1 --manifests "$M" --metrics-addr "127.0.0.1:$MPORT" \
 	--map-max xcni_polname=16,xcni_identity=16,xcni_podname=16 -v
 check "restarted agent applies the state" sync_gen_slow
-names_remade() { grep -q 'xcni_polname has flags 0x1 and 65536 entries' "/tmp/xcnid-$XCT_TAG.log"; }
+names_remade() { grep -q 'xcni_polname has flags 0x1 and 16384 entries' "/tmp/xcnid-$XCT_TAG.log"; }
 check "... having made xcni_polname again at its new size, and said so" names_remade
 for i in $(seq 40); do
 	printf -- '---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n'

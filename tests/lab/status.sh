@@ -49,6 +49,7 @@ check "status --node n1: exit 0" st_text 0 --node n1
 for re in '^Agent: +running, pid [0-9]+, xcnid [^ ]+ \(commit [0-9a-f]+|unknown' ', up [0-9]+' ', ready$' \
 	'^Cluster: +manifest-dir .*generation [1-9][0-9]* applied' '^Kernel: +[0-9]+\.[0-9]+.*switched off: nothing' \
 	'^Hooks: +[0-9]+ TCX, [0-9]+ tc; xcni first on every one' '^Maps: +xcni_' \
+	'^Memory: +agent RSS [0-9.]+ MiB, maps [0-9.]+ MiB of kernel memory \([0-9]+ pinned; the largest xcni_[a-z0-9_]+, [0-9.]+ MiB\), the fullest xcni_' \
 	'^Counts: +2 endpoints, (0 Services|Services kube-proxy.s), 1 policies, [0-9]+ identities' \
 	'^Policy: +0 pods overflowing, 0 names missing, 0 address conflicts' '^Drops \([0-9]+s\): ' '^Verdict: +OK$'; do
 	check "... a line matching /$re/" has "$re"
@@ -171,6 +172,7 @@ degraded_podname() {
 }
 check "status --node n2: exit 1, DEGRADED naming xcni_podname 2/2 and the names missing" degraded_podname
 check "... the Maps line puts it first" has '^Maps: +xcni_podname 2/2 \(100%\)'
+check "... the Memory line names it the fullest" has '^Memory: .*, the fullest xcni_podname 2/2 \(100%\)$'
 check "status --node all: exit 1, Overall DEGRADED" bash -c "\"$XCNICTL\" status --node all >'$T/st.txt'; test \$? = 1 && grep -q '^Overall: *DEGRADED' '$T/st.txt'"
 check "n2's xcnid restarted as it was, with --flows (and its metrics page)" agent_restart n2 "$T/n2-back.log" "${ARGS2[@]}" --flows --metrics-addr=127.0.0.1:9971
 check "status --node n2 -j: OK, flows on, the flows socket's figures read (log, monitor)" st_json 0 --node n2

@@ -40,11 +40,12 @@
 #include "agent/pins.h"
 #include "agent/socklb.h"
 #include "agent/status.h"
+#include "lib/system/bpfpin.h"
 #include "lib/system/util.h"
 
 
 #define MS_WALK_CHUNK 1024
-#define MS_MAX_MAPS 64
+#define MS_MAX_MAPS 96
 
 #ifndef ENOTSUPP
 #define ENOTSUPP 524 /* the kernel's "no batch ops for this map type" */
@@ -559,8 +560,9 @@ static void render_flow_log(struct metrics *m, FILE *b)
 
 struct mapstat {
 	char name[BPF_OBJ_NAME_LEN];
-	long entries;
+	long entries; /* -1: a map not counted (an array, the ring) */
 	__u32 max_entries;
+	unsigned long long bytes; /* the kernel memory it holds (xcni_fd_memlock) */
 };
 
 static int mapstat_cmp(const void *a, const void *b)
@@ -811,6 +813,7 @@ struct mapscan {
 	int pol_maps;       /* policy maps read */
 	bool have_ct;
 	long endpoints, ct_entries; /* -1: not read */
+	unsigned long long map_bytes; /* every pinned map's kernel memory */
 };
 
 /* Which walker counts more than entries in map NAME (its key and value the ones we know). */
@@ -857,8 +860,16 @@ static void scan_maps(struct metrics *m, struct mapscan *sc)
 			continue;
 		/* The kernel names a pinned map after its BTF name, truncated; anything else is no map of ours. */
 		if (bpf_map_get_info_by_fd(fd, &info, &len) ||
-		    strncmp(info.name, de->d_name, BPF_OBJ_NAME_LEN - 1) ||
-		    !map_countable(info.type)) {
+		    strncmp(info.name, de->d_name, BPF_OBJ_NAME_LEN - 1)) {
+			close(fd);
+			continue;
+		}
+		snprintf(sc->ms[sc->nmaps].name, sizeof(sc->ms[0].name), "%s", de->d_name + 5);
+		sc->ms[sc->nmaps].bytes = xcni_fd_memlock(fd);
+		sc->ms[sc->nmaps].entries = -1;
+		sc->ms[sc->nmaps].max_entries = info.max_entries;
+		sc->map_bytes += sc->ms[sc->nmaps++].bytes;
+		if (!map_countable(info.type)) {
 			close(fd);
 			continue;
 		}
@@ -877,10 +888,7 @@ static void scan_maps(struct metrics *m, struct mapscan *sc)
 			sc->pol_maps++;
 		if (!strcmp(de->d_name, "xcni_endpoints"))
 			sc->endpoints = n;
-		snprintf(sc->ms[sc->nmaps].name, sizeof(sc->ms[0].name), "%s", de->d_name + 5);
-		sc->ms[sc->nmaps].entries = n;
-		sc->ms[sc->nmaps].max_entries = info.max_entries;
-		sc->nmaps++;
+		sc->ms[sc->nmaps - 1].entries = n;
 	}
 	if (d)
 		closedir(d);
@@ -913,12 +921,26 @@ static void render_scan(struct metrics *m, FILE *b, const struct mapscan *sc)
 	metrics_family(b, "xcni_map_entries", "gauge",
 	               "Entries in a pinned hash or LPM map (conntrack: expired ones too, until reused).");
 	for (int i = 0; i < sc->nmaps; i++)
-		metrics_series(b, "xcni_map_entries", (unsigned long long)sc->ms[i].entries, "map",
-			       sc->ms[i].name, NULL);
+		if (sc->ms[i].entries >= 0)
+			metrics_series(b, "xcni_map_entries", (unsigned long long)sc->ms[i].entries,
+				       "map", sc->ms[i].name, NULL);
 	metrics_family(b, "xcni_map_max_entries", "gauge", "Capacity of a pinned hash or LPM map.");
 	for (int i = 0; i < sc->nmaps; i++)
-		metrics_series(b, "xcni_map_max_entries", sc->ms[i].max_entries, "map",
-			       sc->ms[i].name, NULL);
+		if (sc->ms[i].entries >= 0)
+			metrics_series(b, "xcni_map_max_entries", sc->ms[i].max_entries, "map",
+				       sc->ms[i].name, NULL);
+	/* What the node pays: the maps' kernel memory is no part of the RSS a
+	 * pod's working set shows (docs/decisions/map-sizes.md). */
+	metrics_family(b, "xcni_map_bytes", "gauge",
+		       "Kernel memory a pinned map holds (preallocated entries, or its bucket array "
+		       "and the entries in use).");
+	for (int i = 0; i < sc->nmaps; i++)
+		metrics_series(b, "xcni_map_bytes", sc->ms[i].bytes, "map", sc->ms[i].name, NULL);
+	metrics_family(b, "xcni_memory_bytes", "gauge",
+		       "Memory xcni holds on this node: kind maps (every pinned map, kernel memory) "
+		       "and rss (the agent's resident memory).");
+	metrics_series(b, "xcni_memory_bytes", sc->map_bytes, "kind", "maps", NULL);
+	metrics_series(b, "xcni_memory_bytes", status_self_rss(), "kind", "rss", NULL);
 }
 
 static int render(struct metrics *m, FILE *b)

@@ -118,7 +118,8 @@ int map_max_apply(struct bpf_object *obj, const struct map_max *mm, int n)
 	for (int i = 0; i < n; i++) {
 		struct bpf_map *m = bpf_object__find_map_by_name(obj, mm[i].name);
 
-		if (m && !bpf_map__set_max_entries(m, mm[i].n))
+		if (m && !bpf_map__set_max_entries(m, mm[i].n) &&
+		    (!mm[i].has_flags || !bpf_map__set_map_flags(m, mm[i].flags)))
 			set++;
 	}
 	return set;

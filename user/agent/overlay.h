@@ -34,19 +34,27 @@ enum xdp_want {
 	XDP_WANT_TC, /* no XDP: the prefilter in from_overlay (tc ingress) */
 };
 
-/* xcnid --map-max NAME=N: a map's size other than the built-in default. */
+/*
+ * A map's size other than the built-in default: xcnid --map-max NAME=N (user:
+ * never changed), or the agent's own (pins.c map_sizes_node: from the node;
+ * check_pinned_layout: what a pinned map already is). The last entry naming a
+ * map wins; the agent's come first.
+ */
 struct map_max {
 	char name[16];
 	__u32 n;
+	__u32 flags; /* with has_flags: a pinned map's, kept */
+	bool user, has_flags;
 };
-#define MAP_MAX_OVERRIDES 48
+#define MAP_MAX_OVERRIDES 48 /* --map-max's */
+#define MAP_MAX_ALL 128 /* with the agent's own */
 
 /* Sets every override that names a map of obj; the number of maps set. */
 int map_max_apply(struct bpf_object *obj, const struct map_max *mm, int n);
 
 struct overlay {
 	/* asked for */
-	const struct map_max *map_max; /* the sizes xcnid was asked for, applied on load */
+	struct map_max *map_max; /* the sizes, applied on load to every object */
 	int nmap_max;
 	const char *underlay; /* device name; NULL: no overlay */
 	__u32 node_ip; /* network order; 0: the underlay's first IPv4 */

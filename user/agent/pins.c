@@ -63,14 +63,134 @@ static int pin_remove(const char *path)
 }
 
 /*
+ * The per-node maps' sizes (docs/decisions/map-sizes.md). What they hold
+ * grows with the node's flows, which grow with its pods and are paid in its
+ * memory: conntrack gets 0.05% of the memory at XCNI_CT_ENTRY_BYTES an entry,
+ * at most NODE_FLOWS_PER_POD flows for each of NODE_PODS pods, a power of two
+ * from 16,384 to 1,048,576; the other maps of flows a part of it; the XDP
+ * NodePort cache (a value per CPU) 1 MiB.
+ */
+#define NODE_PODS 110 /* the kubelet's --max-pods by default (a kind node's) */
+#define NODE_FLOWS_PER_POD 256
+#define XCNI_CT_ENTRY_BYTES 152 /* an xcni_ct entry with the LRU's own (bytes_memlock) */
+
+static __u32 pow2_up(__u64 v)
+{
+	__u32 p = 1;
+
+	while (p < v && p < (1u << 30))
+		p <<= 1;
+	return p;
+}
+
+static __u64 clamp_u64(__u64 v, __u64 lo, __u64 hi)
+{
+	return v < lo ? lo : v > hi ? hi : v;
+}
+
+/* MemTotal in bytes, or 0. */
+static __u64 mem_total(void)
+{
+	unsigned long long kb = 0;
+	char line[128];
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	while (f && fgets(line, sizeof(line), f) && sscanf(line, "MemTotal: %llu kB", &kb) != 1)
+		;
+	if (f)
+		fclose(f);
+	return kb * 1024;
+}
+
+int map_sizes_node(struct map_max *mm, int *n)
+{
+	__u64 mem = mem_total() ?: 4ull << 30, by_mem = mem / 2000 / XCNI_CT_ENTRY_BYTES;
+	__u64 cpus = (__u64)(libbpf_num_possible_cpus() > 0 ? libbpf_num_possible_cpus() : 1);
+	__u32 ct = (__u32)clamp_u64(pow2_up(by_mem < NODE_PODS * NODE_FLOWS_PER_POD ?
+					    by_mem : NODE_PODS * NODE_FLOWS_PER_POD), 16384, 1 << 20);
+	__u32 npc = (__u32)clamp_u64(pow2_up((1 << 20) / ((sizeof(struct xcni_npc) + 7) / 8 * 8 *
+							   cpus) + 1) / 2, 256, XCNI_MAX_NPC);
+	const struct { const char *name; __u32 n; } s[] = {
+		{ "xcni_ct", ct },
+		{ "xcni_ct6", ct / 2 },
+		{ "xcni_snat", ct / 2 }, /* >= 8,192: one client at --snat-client-max (4,096) never fills it */
+		{ "xcni_affinity", ct / 4 },
+		{ "xcni_snat_cl", ct / 8 },
+		{ "xcni_sock_flow", ct / 8 },
+		{ "xcni_sock_flow6", ct / 8 },
+		{ "xcni_npc", npc },
+		{ "xcni_evshare", pow2_up(NODE_PODS * 4) },
+		{ "xcni_fqdn", pow2_up(NODE_PODS * XCNI_FQDN_PER_POD) },
+	};
+	int k = (int)(sizeof(s) / sizeof(s[0]));
+
+	if (*n + k > MAP_MAX_ALL)
+		return -E2BIG;
+	/* First: a --map-max for the same map comes later and wins. */
+	memmove(mm + k, mm, (size_t)*n * sizeof(*mm));
+	for (int i = 0; i < k; i++) {
+		mm[i] = (struct map_max){ .n = s[i].n };
+		snprintf(mm[i].name, sizeof(mm[i].name), "%s", s[i].name);
+	}
+	*n += k;
+	pr_info("maps sized for this node (%.1f GiB, %llu CPUs, %d pods): xcni_ct %u, xcni_ct6 %u, "
+		"xcni_snat %u, xcni_affinity %u, xcni_npc %u (--map-max overrides)\n",
+		(double)mem / (1 << 30), cpus, NODE_PODS, ct, ct / 2, ct / 2, ct / 4, npc);
+	return 0;
+}
+
+/* The entry that sizes map name (the last naming it), or NULL. */
+static struct map_max *map_max_find(struct map_max *mm, int n, const char *name)
+{
+	for (int i = n - 1; i >= 0; i--)
+		if (!strcmp(mm[i].name, name))
+			return &mm[i];
+	return NULL;
+}
+
+/*
+ * Keeps a pinned map of this build's type, key and value whose size the
+ * agent chose (not --map-max) or whose flags alone differ (an older build's
+ * preallocated hash): obj's map and the sizes every later object takes (*mm,
+ * *n) become the pinned one's, so its entries go on. 0, or -E2BIG when the
+ * table is full.
+ */
+static int pinned_keep(struct bpf_map *m, const struct bpf_map_info *info,
+		       struct map_max *mm, int *n, const char *path)
+{
+	struct map_max *e = map_max_find(mm, *n, bpf_map__name(m));
+
+	if (!e && *n == MAP_MAX_ALL)
+		return -E2BIG;
+	if (!e) {
+		e = &mm[(*n)++];
+		*e = (struct map_max){ .n = info->max_entries };
+		snprintf(e->name, sizeof(e->name), "%s", bpf_map__name(m));
+	}
+	if (info->max_entries != bpf_map__max_entries(m))
+		pr_warn("pinned map %s: kept at %u entries (this node's size: %u), its entries "
+			"with it; removing the pin makes it at the new size\n", path,
+			info->max_entries, bpf_map__max_entries(m));
+	if (info->map_flags != bpf_map__map_flags(m))
+		pr_info("pinned map %s: kept with its flags %#x (this build makes %#x)\n", path,
+			info->map_flags, bpf_map__map_flags(m));
+	e->n = info->max_entries;
+	e->flags = info->map_flags;
+	e->has_flags = true;
+	if (bpf_map__set_max_entries(m, e->n) || bpf_map__set_map_flags(m, e->flags))
+		return -EINVAL;
+	return 0;
+}
+
+/*
  * Refuses, with the map and field named, a pinned map whose layout differs
  * from what this build expects: silently recreating it would drop every
- * conntrack entry and endpoint. The flags count too (libbpf would refuse
- * such a map later, naming nothing); a map of names of an older build, whose
- * flags alone differ, is made again instead (names_map), and so is a fragment
- * map of any other layout (frag_map).
+ * conntrack entry and endpoint. A map of names whose flags or size differ is
+ * made again instead (names_map), and so is a fragment map of any other
+ * layout (frag_map); one whose size the agent chose, or whose flags alone
+ * differ, is kept as it is (pinned_keep).
  */
-int check_pinned_layout(const char *pin_dir, struct bpf_object *obj)
+int check_pinned_layout(const char *pin_dir, struct bpf_object *obj, struct map_max *mm, int *n)
 {
 	struct bpf_map *m;
 
@@ -78,6 +198,7 @@ int check_pinned_layout(const char *pin_dir, struct bpf_object *obj)
 		struct bpf_map_info info = {};
 		__u32 len = sizeof(info);
 		char path[512];
+		const struct map_max *e;
 		int fd, err;
 
 		if (!bpf_map__is_pinned(m) && bpf_map__pin_path(m) == NULL)
@@ -114,6 +235,14 @@ int check_pinned_layout(const char *pin_dir, struct bpf_object *obj)
 				path, info.map_flags, info.max_entries, bpf_map__map_flags(m),
 				bpf_map__max_entries(m));
 			if ((err = pin_remove(path)))
+				return err;
+			continue;
+		}
+		e = map_max_find(mm, *n, bpf_map__name(m));
+		if (info.type == bpf_map__type(m) && info.key_size == bpf_map__key_size(m) &&
+		    info.value_size == bpf_map__value_size(m) &&
+		    (info.max_entries == bpf_map__max_entries(m) || !e || !e->user)) {
+			if ((err = pinned_keep(m, &info, mm, n, path)))
 				return err;
 			continue;
 		}

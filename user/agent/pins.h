@@ -8,6 +8,7 @@
 #define XCNID_PINS_H
 
 struct bpf_object;
+struct map_max;
 struct bpf_program;
 struct opts;
 
@@ -18,9 +19,12 @@ int pin_dirs_ready(const char *pin_dir);
 /*
  * Refuses, with the map and field named, a pinned map of obj whose layout
  * differs from what this build expects (maps of names and fragment maps are
- * made again instead); 0 or -errno.
+ * made again instead; one the agent sized, or of other flags alone, is kept
+ * and its size and flags put in mm for the later objects); 0 or -errno.
  */
-int check_pinned_layout(const char *pin_dir, struct bpf_object *obj);
+int check_pinned_layout(const char *pin_dir, struct bpf_object *obj, struct map_max *mm, int *n);
+/* The per-node maps sized from this node's memory and pods, put first in mm (before --map-max's). */
+int map_sizes_node(struct map_max *mm, int *n);
 /* Pins prog at dir/name without a moment where the path is missing. */
 int pin_atomic(struct bpf_program *prog, const char *dir, const char *name);
 /* The new programs swapped into every attachment the plugin made (TCX links, tc filters). */

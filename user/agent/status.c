@@ -368,6 +368,7 @@ static json_t *answer(struct agent_status *s)
 					    "started", (json_int_t)s->started, "uptime_s",
 					    (json_int_t)((xcni_mono_ms() - s->started_mono_ms) / 1000),
 					    "ready", !why));
+	json_object_set_new(o, "rss_bytes", json_integer((json_int_t)status_self_rss()));
 	if (why)
 		json_object_set_new(o, "not_ready", json_string(why));
 	json_object_update_new(o, json_pack("{s:b,s:b,s:I,s:I,s:I,s:b,s:I,s:s?}", "pinned_attached",
@@ -513,6 +514,19 @@ static long long boot_time(void)
 			break;
 	fclose(f);
 	return bt;
+}
+
+unsigned long long status_self_rss(void)
+{
+	unsigned long long size = 0, rss = 0;
+	long page = sysconf(_SC_PAGESIZE);
+	FILE *f = fopen("/proc/self/statm", "re");
+
+	if (f && fscanf(f, "%llu %llu", &size, &rss) != 2)
+		rss = 0;
+	if (f)
+		fclose(f);
+	return rss * (unsigned long long)(page > 0 ? page : 4096);
 }
 
 void status_metrics_render(FILE *f)

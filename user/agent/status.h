@@ -85,5 +85,7 @@ void status_svc_bounded_add(const char *ns, const char *reason, const char *msg)
 
 /* The Prometheus lines xcni_build_info, process_* and the agent's own counts onto f. */
 void status_metrics_render(FILE *f);
+/* This process's resident memory in bytes (/proc/self/statm), or 0. */
+unsigned long long status_self_rss(void);
 
 #endif

@@ -173,15 +173,16 @@ static int load_pod_progs(const struct opts *o, struct from_pod **fpp, struct to
 	for (int i = 0; i < o->ov->nmap_max; i++) {
 		const struct map_max *mm = &o->ov->map_max[i];
 
-		if (!map_max_apply(fp->obj, mm, 1) + !map_max_apply(tp->obj, mm, 1) == 2) {
+		if (!map_max_apply(fp->obj, mm, 1) + !map_max_apply(tp->obj, mm, 1) == 2 &&
+		    mm->user) {
 			pr_err("--map-max %s: no such map (the names xcnictl and bpftool show, e.g. "
 			       "xcni_ipcache)\n", mm->name);
 			return -ENOENT;
 		}
 	}
-	err = check_pinned_layout(o->pin_dir, fp->obj);
+	err = check_pinned_layout(o->pin_dir, fp->obj, o->ov->map_max, &o->ov->nmap_max);
 	if (!err)
-		err = check_pinned_layout(o->pin_dir, tp->obj);
+		err = check_pinned_layout(o->pin_dir, tp->obj, o->ov->map_max, &o->ov->nmap_max);
 	if (!err)
 		err = set_rodata(o, fp, tp);
 	if (err)
@@ -205,7 +206,8 @@ static int load_socklb(const struct opts *o, struct sock_lb **sl)
 	if (err)
 		pr_err("cannot open the socket load-balancing object: %s\n", strerror(-err));
 	if (!err)
-		err = check_pinned_layout(o->pin_dir, socklb_obj(*sl));
+		err = check_pinned_layout(o->pin_dir, socklb_obj(*sl), o->ov->map_max,
+					  &o->ov->nmap_max);
 	if (!err)
 		err = socklb_load(*sl);
 	return err;
@@ -261,6 +263,8 @@ static int run(const struct opts *o)
 	int err;
 
 	err = pin_dirs_ready(o->pin_dir);
+	if (!err)
+		err = map_sizes_node(o->ov->map_max, &o->ov->nmap_max);
 	if (err)
 		return err;
 	err = load_pod_progs(o, &fp, &tp);

@@ -230,9 +230,10 @@ static void usage(FILE *f)
 		"                     underlay or xcni0: logged and counted\n"
 		"                     (xcni_hook_foreign_first), never fought over\n"
 		"  --map-max MAP=N[,MAP=N]...  size map MAP for N entries instead of its default\n"
-		"                     (e.g. xcni_ipcache=524288; repeatable, the last for a map\n"
-		"                     wins; docs/decisions/map-sizes.md: what each holds); a pinned\n"
-		"                     map of another size is refused\n"
+		"                     or the size xcnid gives it from the node's memory (e.g.\n"
+		"                     xcni_ipcache=524288; repeatable, the last for a map wins;\n"
+		"                     docs/decisions/map-sizes.md: what each holds); a pinned map\n"
+		"                     of another size is refused (one xcnid sized is kept)\n"
 		"  --once             load and pin, then exit (the data plane keeps running)\n"
 		"  --uninstall        remove what xcnid made on this node (pins, tc filters and\n"
 		"                     links, xcni0, XDP, cgroup links, nftables tables ip/ip6\n"
@@ -499,6 +500,7 @@ static int opt_map_max(const char *arg, struct xcnid_cmdline *cl)
 		}
 		snprintf(cl->map_max[ov->nmap_max].name, sizeof(cl->map_max[0].name), "%.*s",
 			 (int)(eq - it), it);
+		cl->map_max[ov->nmap_max].user = true;
 		cl->map_max[ov->nmap_max++].n = (__u32)v;
 		it = comma ? comma + 1 : NULL;
 	}

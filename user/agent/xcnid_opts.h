@@ -84,7 +84,7 @@ struct xcnid_cmdline {
 	struct opts o;
 	struct overlay ov;
 	struct masq mq;
-	struct map_max map_max[MAP_MAX_OVERRIDES];
+	struct map_max map_max[MAP_MAX_ALL];
 	int masquerade; /* -1: the default (on with a pod CIDR), 0 --no-masquerade, 1 --masquerade */
 	char host[64]; /* the node's name when --node-name is not given */
 };

@@ -33,6 +33,7 @@
 #include "lib/observe/agentstatus.h"
 #include "lib/observe/flows.h"
 #include "lib/system/attach.h"
+#include "lib/system/bpfpin.h"
 #include "lib/system/unixsock.h"
 
 #define STATUS_FULL_PCT 90 /* a map this full (not an LRU) is DEGRADED */
@@ -114,11 +115,17 @@ static long count_entries(int fd, const struct bpf_map_info *info)
 	return errno == ENOENT ? n : -errno;
 }
 
-/* Every pinned hash or LPM map of xcni's under the pin dir, fullest first. */
-static json_t *maps_json(const struct ctl_ctx *c, json_t *problems)
+/*
+ * Every pinned hash or LPM map of xcni's under the pin dir, fullest first;
+ * the kernel memory of every pinned map of xcni's (any type) into *mem:
+ * maps_bytes, maps, the largest.
+ */
+static json_t *maps_json(const struct ctl_ctx *c, json_t *problems, json_t *mem)
 {
 	struct mapfill *v = NULL;
-	size_t n = 0, cap = 0;
+	size_t n = 0, cap = 0, nmem = 0;
+	unsigned long long total = 0, big = 0, b;
+	char bigname[BPF_OBJ_NAME_LEN] = "";
 	json_t *arr = json_array();
 	struct dirent *de;
 	DIR *d = opendir(c->pin_dir);
@@ -136,8 +143,18 @@ static json_t *maps_json(const struct ctl_ctx *c, json_t *problems)
 		fd = bpf_obj_get(path);
 		if (fd < 0)
 			continue;
-		if (bpf_map_get_info_by_fd(fd, &info, &len) ||
-		    (info.type != BPF_MAP_TYPE_HASH && info.type != BPF_MAP_TYPE_LRU_HASH &&
+		if (bpf_map_get_info_by_fd(fd, &info, &len)) {
+			close(fd);
+			continue;
+		}
+		b = xcni_fd_memlock(fd);
+		total += b;
+		nmem++;
+		if (b > big) {
+			big = b;
+			snprintf(bigname, sizeof(bigname), "%s", info.name);
+		}
+		if ((info.type != BPF_MAP_TYPE_HASH && info.type != BPF_MAP_TYPE_LRU_HASH &&
 		     info.type != BPF_MAP_TYPE_LPM_TRIE && info.type != BPF_MAP_TYPE_PERCPU_HASH &&
 		     info.type != BPF_MAP_TYPE_LRU_PERCPU_HASH)) {
 			close(fd);
@@ -157,6 +174,9 @@ static json_t *maps_json(const struct ctl_ctx *c, json_t *problems)
 	}
 	if (d)
 		closedir(d);
+	json_object_update_new(mem, json_pack("{s:I,s:I,s:{s:s,s:I}}", "maps_bytes",
+					      (json_int_t)total, "maps", (json_int_t)nmem, "largest",
+					      "map", bigname, "bytes", (json_int_t)big));
 	if (n)
 		qsort(v, n, sizeof(*v), fill_cmp);
 	for (size_t i = 0; i < n; i++) {
@@ -515,6 +535,7 @@ static void node_facts(const struct ctl_ctx *c, const struct xcni_config *cfg, j
 		       bool down, json_t *o, json_t *problems)
 {
 	struct hookw hw = { .arr = json_array(), .problems = problems };
+	json_t *mem = json_object();
 	long svcs = services_count(c);
 	int err;
 
@@ -523,7 +544,11 @@ static void node_facts(const struct ctl_ctx *c, const struct xcni_config *cfg, j
 		"endpoints", (json_int_t)map_count(c, &m_endpoints),
 		"services", svcs < 0 ? json_null() : json_integer(svcs),
 		"policies", cfg->nr_policies, "identities", cfg->nr_identities));
-	json_object_set_new(o, "maps", maps_json(c, problems));
+	json_object_set_new(o, "maps", maps_json(c, problems, mem));
+	/* The agent's RSS beside its maps: one figure of what xcni costs the node. */
+	if (!down && json_is_integer(json_object_get(agent, "rss_bytes")))
+		json_object_set(mem, "rss_bytes", json_object_get(agent, "rss_bytes"));
+	json_object_set_new(o, "memory", mem);
 	json_object_set_new(o, "overflow", overflow_checked(c, problems));
 	err = xcni_hooks_walk(c->pin_dir, (int)cfg->underlay_ifindex, hook_fn, &hw);
 	if (err)
@@ -704,6 +729,21 @@ static void print_maps_counts(json_t *n, json_t *cfg)
 	json_t *cnt = json_object_get(n, "counts"), *a = json_object_get(n, "agent"), *v;
 	size_t i;
 
+	json_t *mem = json_object_get(n, "memory"), *big = json_object_get(mem, "largest");
+	json_t *full = json_array_get(json_object_get(n, "maps"), 0);
+
+	printf("Memory:      ");
+	if (json_is_integer(json_object_get(mem, "rss_bytes")))
+		printf("agent RSS %.1f MiB, ", (double)jint(mem, "rss_bytes") / (1 << 20));
+	else
+		printf("agent not running, ");
+	printf("maps %.1f MiB of kernel memory (%lld pinned; the largest %s, %.1f MiB)",
+	       (double)jint(mem, "maps_bytes") / (1 << 20), jint(mem, "maps"), jstr(big, "map"),
+	       (double)jint(big, "bytes") / (1 << 20));
+	if (full)
+		printf(", the fullest %s %lld/%lld (%lld%%)", jstr(full, "map"), jint(full, "entries"),
+		       jint(full, "max_entries"), jint(full, "fill_pct"));
+	printf("\n");
 	printf("Maps:        ");
 	json_array_foreach(json_object_get(n, "maps"), i, v) {
 		if (i == 5)

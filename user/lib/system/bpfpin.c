@@ -98,6 +98,21 @@ int xcni_link_unpin(const char *path)
 	return unlink(path) ? -errno : 0;
 }
 
+unsigned long long xcni_fd_memlock(int fd)
+{
+	unsigned long long v = 0;
+	char path[64], line[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "re");
+	while (f && fgets(line, sizeof(line), f) && sscanf(line, "memlock: %llu", &v) != 1)
+		;
+	if (f)
+		fclose(f);
+	return v;
+}
+
 int xcni_map_open_pinned(const char *dir, const char *name, size_t *max)
 {
 	char path[512];
