@@ -70,7 +70,7 @@
 /* The fragment shares of sources outside the cluster (bpf/lib/frag.h,
  * frag_owner): XCNI_FRAG_OUTSIDE_SHARES of them, keyed from XCNI_FRAG_OUTSIDE
  * down to XCNI_FRAG_OUTSIDE_MIN, a source hashed into one by its address (an
- * IPv6 source by its /64: xcni_frag_outside_share); no endpoint's ep_id
+ * IPv6 source by its /56) and the node's secret (xcni_frag_outside_share); no endpoint's ep_id
  * (cni/conf.c xcni_ep_id). In an outside share one source (the same unit)
  * holds at most XCNI_FRAG_PER_SRC places: one host sharing a share with
  * another leaves it the rest (docs/decisions/fragment-shares.md). */
@@ -1227,23 +1227,40 @@ xcni_lb_hash(__u8 family, const void *saddr, const void *daddr, __u16 sport, __u
 }
 
 /*
+ * An IPv6 outside client is its /56 (one site's delegation: a host given a /56
+ * sends from 256 /64s without spoofing, so a /64 unit would make it 256
+ * clients): the address's first word whole and the second's first three
+ * bytes. XCNI_V6_SITE_W1 masks the second word, in memory order, as both
+ * sides read it (docs/decisions/snat-per-client.md).
+ */
+#define XCNI_V6_SITE_W1(word) \
+	((word) & ((const union { __u8 b[4]; __u32 w; }){ { 0xff, 0xff, 0xff, 0 } }).w)
+
+/*
  * The fragment share of an outside source (saddr: the family's address, 4 or
- * 16 bytes, 4-byte aligned): its IPv4 address, or an IPv6 address's /64 (one
- * host's, whichever addresses it takes in it), mixed as xcni_lb_hash mixes,
- * into XCNI_FRAG_OUTSIDE - (0 .. XCNI_FRAG_OUTSIDE_SHARES - 1). Shared with
- * userspace (the tests pick sources of one share or of two).
+ * 16 bytes, 4-byte aligned): its IPv4 address, or an IPv6 address's /56
+ * (XCNI_V6_SITE_W1), mixed with the node's secret key k0, k1 (frag_key,
+ * bpf/lib/config.h: random per agent), into XCNI_FRAG_OUTSIDE - (0 ..
+ * XCNI_FRAG_OUTSIDE_SHARES - 1). Keyed, so that a sender cannot pick sources
+ * (spoofed or its own) that land in a victim's share: unkeyed, two addresses
+ * of the victim's share filled it (docs/decisions/fragment-shares.md). Shared
+ * with userspace (the tests pick sources of one share or of two).
  */
 static inline __attribute__((always_inline)) __u32 xcni_frag_outside_share(__u8 family,
-									   const void *saddr)
+									   const void *saddr,
+									   __u32 k0, __u32 k1)
 {
 	const __u32 *s = (const __u32 *)saddr;
-	__u32 h = s[0] * 0x9e3779b1u;
+	__u32 h = (s[0] ^ k0) * 0x9e3779b1u;
 
 	if (family == XCNI_AF_INET6)
-		h = xcni_lb_mix(h, s[1]);
+		h = xcni_lb_mix(h, XCNI_V6_SITE_W1(s[1]));
+	h = xcni_lb_mix(h, k1);
 	h ^= h >> 16;
 	h *= 0x85ebca6b;
 	h ^= h >> 13;
+	h *= 0xc2b2ae35;
+	h ^= h >> 16;
 	return XCNI_FRAG_OUTSIDE - (h & (XCNI_FRAG_OUTSIDE_SHARES - 1));
 }
 
@@ -1337,8 +1354,8 @@ struct xcni_snat {
  * new NodePort SNAT tuples on this node, a token bucket: XCNI_SNAT_CL_BURST
  * tokens, one back every 1/XCNI_SNAT_CL_RATE s, unless xcnid says otherwise
  * (--snat-client-burst, --snat-client-rate: config.h's snat_cl_*). The client is its IPv4
- * address (a[0]; a[1] 0), or its IPv6 /64 (a[0..1]: one host has a whole
- * /64 to send from). A client with no token left has its own new flows
+ * address (a[0]; a[1] 0), or its IPv6 /56 (a[0], XCNI_V6_SITE_W1(a[1]): one
+ * host may have a whole /56 to send from). A client with no token left has its own new flows
  * dropped (XCNI_DROP_NAT_CLIENT); nobody else's. An entry pushed out of the
  * LRU comes back full: only its own client gains by it.
  * held bounds what a client keeps, not only its rate: xcnid counts the

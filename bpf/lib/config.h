@@ -61,6 +61,12 @@ const volatile __u32 decap_cookie[2] = {};
  * it. 0: no record written, data_meta never read for it. */
 const volatile __u32 np_meta_key = 0;
 
+/* The node's secret for the outside fragment shares (xcni_frag_outside_share,
+ * lib/frag.h): random per agent start (settings.c), so that no sender can
+ * pick sources of a victim's share (docs/decisions/fragment-shares.md). Host
+ * order. */
+const volatile __u32 frag_key[2] = {};
+
 /* Egress by DNS name (bpf/lib/dns.h; xcnid --fqdn-policy writes from_pod's,
  * to_pod's and from_overlay's): 0 leaves the answers' path as it was; the hold of a learned address, seconds (0:
  * XCNI_FQDN_TTL_MIN, XCNI_FQDN_TTL_MAX). */

@@ -12,7 +12,8 @@
  * XCNI_FRAG_PER_EP datagrams each. A datagram belongs to the local endpoint
  * that sends it; else, from a source outside the cluster (the ipcache names
  * no pod, node or this host), to the outside share its source hashes to
- * (xcni_frag_outside_share: the IPv4 address, an IPv6 source's /64), where
+ * (xcni_frag_outside_share, keyed with the node's secret: the IPv4 address,
+ * an IPv6 source's /56), where
  * that source holds at most XCNI_FRAG_PER_SRC places; else to the local
  * endpoint it goes to, else to the node (frag_owner): whoever floods first
  * fragments, from a pod, toward one, or from the underlay, fills that share
@@ -28,6 +29,7 @@
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
+#include "config.h"
 #include "flow.h"
 #include "maps.h"
 
@@ -68,13 +70,14 @@ static __always_inline __u32 frag_owner(int fam, const void *saddr, const void *
 		struct xcni_ipcache_key k = { .prefixlen = 32, .addr = *(const __be32 *)saddr };
 
 		if (!frag_inside(bpf_map_lookup_elem(&xcni_ipcache, &k)))
-			return xcni_frag_outside_share(XCNI_AF_INET, saddr);
+			return xcni_frag_outside_share(XCNI_AF_INET, saddr, frag_key[0], frag_key[1]);
 	} else if (!(s[0] == 0xfe && (s[1] & 0xc0) == 0x80)) {
 		struct xcni_ipcache6_key k = { .prefixlen = 128 };
 
 		__builtin_memcpy(k.addr, saddr, 16);
 		if (!frag_inside(bpf_map_lookup_elem(&xcni_ipcache6, &k)))
-			return xcni_frag_outside_share(XCNI_AF_INET6, saddr);
+			return xcni_frag_outside_share(XCNI_AF_INET6, saddr, frag_key[0],
+						       frag_key[1]);
 	}
 	ep = bpf_map_lookup_elem(eps, daddr);
 	return ep ? ep->ep_id : 0;
@@ -96,7 +99,7 @@ static __always_inline int frag_key_eq(int fam, const void *a, const void *b)
 
 /*
  * The places of share sh that key's source (its IPv4 address, an IPv6
- * source's /64: the first one or two words of the key) holds, up to
+ * source's /56: the first word of the key and XCNI_V6_SITE_W1 of the second) holds, up to
  * XCNI_FRAG_PER_SRC: a datagram whose first fragment passed, younger than
  * XCNI_FRAG_LIFE_NS, whose last fragment did not.
  */
@@ -108,7 +111,8 @@ static __always_inline int frag_key_eq(int fam, const void *a, const void *b)
 			const __u32 *__w = (const __u32 *)&(sh)->s[__i].k;                      \
 			__u64 __ts = (sh)->s[__i].ts_ns;                                        \
 			if (!__ts || (now) - __ts > XCNI_FRAG_LIFE_NS || (sh)->s[__i].last ||   \
-			    __w[0] != __x[0] || (fam == XCNI_AF_INET6 && __w[1] != __x[1]))     \
+			    __w[0] != __x[0] ||                                                 \
+			    (fam == XCNI_AF_INET6 && XCNI_V6_SITE_W1(__w[1] ^ __x[1])))          \
 				continue;                                                       \
 			if (++__n >= XCNI_FRAG_PER_SRC)                                         \
 				break;                                                          \

@@ -336,7 +336,7 @@ static __always_inline __u32 np_cl_max(void)
 
 /*
  * The budget of new SNAT tuples of the client at addr (the family's bytes:
- * an IPv4 address, an IPv6 address charged as its /64) into *ck, its
+ * an IPv4 address, an IPv6 address charged as its /56: XCNI_V6_SITE_W1) into *ck, its
  * bucket's key; its bucket's tokens at now (a full bucket: none yet).
  */
 static __always_inline __u32 np_snat_tokens(int fam, const void *addr, __u64 now,
@@ -346,7 +346,7 @@ static __always_inline __u32 np_snat_tokens(int fam, const void *addr, __u64 now
 	__u64 more;
 
 	ck->a[0] = a[0];
-	ck->a[1] = fam == XCNI_AF_INET ? 0 : a[1];
+	ck->a[1] = fam == XCNI_AF_INET ? 0 : XCNI_V6_SITE_W1(a[1]);
 	ck->family = fam;
 	ck->pad[0] = ck->pad[1] = ck->pad[2] = 0;
 	*cl = bpf_map_lookup_elem(&xcni_snat_cl, ck);

@@ -25,8 +25,15 @@
  * from the underlay to this node): W1 floods; W2, whose source hashes into
  * another outside share, and W3, into W1's, must still get their datagrams
  * through; W1 stays bounded at XCNI_FRAG_PER_SRC, over IPv6 with any address
- * of its /64. Before, every outside source had one share of XCNI_FRAG_PER_EP:
+ * of its /56. Before, every outside source had one share of XCNI_FRAG_PER_EP:
  * W1's flood refused everyone's.
+ *
+ * And with what an attacker can choose (issue 65 item 2), the same paths: two
+ * sources (spoofed) picked by the share hash without the node's secret to
+ * land in a victim V's share, each flooding its part; one IPv6 host flooding
+ * from each of the 256 /64s of its /56 (no spoofing). V's datagram must still
+ * pass. Before, the hash was unkeyed and by /64: the two filled V's share, the
+ * /56 every share (drop-frag-share for V).
  *
  * The victim's first fragment passes; the flood (3 x XCNI_MAX_FRAG first
  * fragments, more than the one LRU of before held) follows; the victim's last
@@ -321,13 +328,19 @@ static const struct src_case np_cases[] = {
 /* W1's flood: 32 times its part, over in well under XCNI_FRAG_LIFE_NS. */
 #define SRC_FLOOD (32 * XCNI_FRAG_PER_SRC)
 
-/* The outside share of source a (text) of the family. */
-static uint32_t share_of(bool v6, const char *a)
+/* The outside share of source a (text) of the family, with key k0, k1. */
+static uint32_t share_key(bool v6, const char *a, uint32_t k0, uint32_t k1)
 {
 	uint32_t w[4] = {};
 
 	assert_int_equal(inet_pton(v6 ? AF_INET6 : AF_INET, a, w), 1);
-	return xcni_frag_outside_share(v6 ? XCNI_AF_INET6 : XCNI_AF_INET, w);
+	return xcni_frag_outside_share(v6 ? XCNI_AF_INET6 : XCNI_AF_INET, w, k0, k1);
+}
+
+/* ... with the test node's secret (harness.h). */
+static uint32_t share_of(bool v6, const char *a)
+{
+	return share_key(v6, a, TEST_FRAG_K0, TEST_FRAG_K1);
 }
 
 /* Into out (len bytes): the first outside source after from, of the family,
@@ -368,7 +381,7 @@ static struct row src_row(const struct src_case *c, const char *src, uint16_t id
 static void src_case(const struct src_case *c)
 {
 	const char *w1 = c->v6 ? "2001:db8:1::7" : "198.18.1.7";
-	const char *w1b = c->v6 ? "2001:db8:1::8" : NULL; /* W1's /64, another address */
+	const char *w1b = c->v6 ? "2001:db8:1:ff::8" : NULL; /* W1's /56, another /64 */
 	char w2[64], w3[64];
 	unsigned int dir = prog_dir(c->prog);
 	uint64_t refused;
@@ -424,8 +437,78 @@ static void src_case(const struct src_case *c)
 	if (w1b) {
 		struct row b = src_row(c, w1b, 0x7201, 0, 1);
 
-		expect("W1's /64, another address: refused", &b, TC_ACT_SHOT, XCNI_DROP_FRAG_SHARE);
+		expect("W1's /56, another /64: refused", &b, TC_ACT_SHOT, XCNI_DROP_FRAG_SHARE);
 	}
+}
+
+/* n first fragments of outside source src on c's path, ids from id; how many passed. */
+static int src_flood(const struct src_case *c, const char *src, uint16_t id, int n)
+{
+	int passed = 0;
+
+	for (int i = 0; i < n; i++) {
+		uint8_t in[FRAME_MAX], out[FRAME_MAX];
+		struct row r = src_row(c, src, (uint16_t)(id + i), 0, 1);
+		struct __sk_buff ctx = { .ifindex = env.ifindex[r.dev] };
+		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_out = out,
+			    .data_size_out = sizeof(out), .ctx_in = &ctx, .ctx_size_in = sizeof(ctx));
+
+		o.data_size_in = (uint32_t)build(&r, in);
+		assert_int_equal(bpf_prog_test_run_opts(prog_fd(r.prog), &o), 0);
+		passed += (int)o.retval == c->ret;
+	}
+	return passed;
+}
+
+/*
+ * What an attacker chooses (issue 65 item 2): sources in victim V's share by
+ * the hash as the attacker can compute it (no secret: key 0), two of them
+ * spoofed, each flooding its part; then, over IPv6, one host flooding from
+ * every /64 of its /56. V's datagram passes, whole, after each.
+ */
+static void spoof_case(const struct src_case *c)
+{
+	const char *v = c->v6 ? "2001:db8:77::9" : "198.18.77.9";
+	uint32_t guess = share_key(c->v6, v, 0, 0);
+	char a[2][64];
+	int found = 0, passed;
+
+	assert_int_equal(map_clear(map_fd("xcni_frag"), sizeof(uint32_t)), 0);
+	assert_int_equal(map_clear(map_fd("xcni_frag6"), sizeof(uint32_t)), 0);
+	for (int n = 1; n < 65536 && found < 2; n++) {
+		if (c->v6)
+			snprintf(a[found], sizeof(a[found]), "2001:db9:%x::5", n); /* not V's /56 */
+		else
+			snprintf(a[found], sizeof(a[found]), "203.0.%d.%d", n / 256, n % 256);
+		found += strcmp(a[found], v) && share_key(c->v6, a[found], 0, 0) == guess;
+	}
+	assert_int_equal(found, 2);
+	print_message("# case: %s; V %s (share %#x), spoofed %s (%#x), %s (%#x)\n", c->name, v,
+		      share_of(c->v6, v), a[0], share_of(c->v6, a[0]), a[1], share_of(c->v6, a[1]));
+	passed = src_flood(c, a[0], 1, SRC_FLOOD) + src_flood(c, a[1], 1, SRC_FLOOD);
+	print_message("# the spoofed flood: %d of %d passed\n", passed, 2 * SRC_FLOOD);
+
+	struct row vfirst = src_row(c, v, 0x7301, 0, 1), vlast = src_row(c, v, 0x7301, 185, 0);
+
+	expect("V's first fragment after the spoofed flood of its share", &vfirst, c->ret, c->reason);
+	expect("V's last fragment: its datagram found", &vlast, c->ret, c->reason);
+	if (!c->v6)
+		return;
+	/* One host, its own /56: 256 /64s, each flooding as much as one source may hold. */
+	assert_int_equal(map_clear(map_fd("xcni_frag6"), sizeof(uint32_t)), 0);
+	passed = 0;
+	for (int n = 0; n < 256; n++) {
+		char s[64];
+
+		snprintf(s, sizeof(s), "2001:db8:5500:%x::1", n);
+		passed += src_flood(c, s, (uint16_t)(1 + n * XCNI_FRAG_PER_SRC), XCNI_FRAG_PER_SRC);
+	}
+	print_message("# one /56 from its 256 /64s: %d of %d passed\n", passed,
+		      256 * XCNI_FRAG_PER_SRC);
+	vfirst.ipid = vlast.ipid = 0x7302;
+	expect("V's first fragment after one /56's flood", &vfirst, c->ret, c->reason);
+	expect("V's last fragment: its datagram found", &vlast, c->ret, c->reason);
+	assert_true(passed <= XCNI_FRAG_PER_SRC);
 }
 
 static void src_to_pod4(void **state) { (void)state; src_case(&src_cases[0]); }
@@ -434,6 +517,13 @@ static void src_to_overlay4(void **state) { (void)state; src_case(&src_cases[2])
 static void src_to_overlay6(void **state) { (void)state; src_case(&src_cases[3]); }
 static void src_np_local4(void **state) { (void)state; src_case(&np_cases[0]); }
 static void src_np_local6(void **state) { (void)state; src_case(&np_cases[1]); }
+
+static void spoof_to_pod4(void **state) { (void)state; spoof_case(&src_cases[0]); }
+static void spoof_to_pod6(void **state) { (void)state; spoof_case(&src_cases[1]); }
+static void spoof_to_overlay4(void **state) { (void)state; spoof_case(&src_cases[2]); }
+static void spoof_to_overlay6(void **state) { (void)state; spoof_case(&src_cases[3]); }
+static void spoof_np_local4(void **state) { (void)state; spoof_case(&np_cases[0]); }
+static void spoof_np_local6(void **state) { (void)state; spoof_case(&np_cases[1]); }
 
 static const struct CMUnitTest fragshare_tests[] = {
 	cmocka_unit_test(share_from_pod4),	cmocka_unit_test(share_from_pod6),
@@ -444,11 +534,15 @@ static const struct CMUnitTest fragshare_tests[] = {
 	cmocka_unit_test(share_outside_node4),	cmocka_unit_test(share_outside_node6),
 	cmocka_unit_test(src_to_pod4),		cmocka_unit_test(src_to_pod6),
 	cmocka_unit_test(src_to_overlay4),	cmocka_unit_test(src_to_overlay6),
+	cmocka_unit_test(spoof_to_pod4),	cmocka_unit_test(spoof_to_pod6),
+	cmocka_unit_test(spoof_to_overlay4),	cmocka_unit_test(spoof_to_overlay6),
 };
 
 static const struct CMUnitTest fragsrc_np_tests[] = {
 	cmocka_unit_test(src_np_local4),
 	cmocka_unit_test(src_np_local6),
+	cmocka_unit_test(spoof_np_local4),
+	cmocka_unit_test(spoof_np_local6),
 };
 
 /* This node's addresses in the ipcache as the host's, as xcnid writes them

@@ -1172,11 +1172,15 @@ int env_setup(void **state)
 	/* Learned addresses judged (fqdn.c's verdict); only a pod whose egress
 	 * has XCNI_HAS_FQDN looks, so every other group's rows are unchanged. */
 	env.from->rodata->fqdn_enabled = 1;
+	FRAG_KEY_SET(env.from->rodata);
 	if ((err = from_pod__load(env.from)))
 		goto fail;
 	/* Loaded after from_pod, so they pick up the maps it pinned. */
 	env.to = to_pod__open_opts(&opts);
-	if (!env.to || (err = to_pod__load(env.to)))
+	if (!env.to)
+		goto fail;
+	FRAG_KEY_SET(env.to->rodata);
+	if ((err = to_pod__load(env.to)))
 		goto fail;
 	env.from_ov = from_pod__open_opts(&opts);
 	if (!env.from_ov)
@@ -1189,6 +1193,7 @@ int env_setup(void **state)
 	env.from_ov->rodata->node_ip = ip4(NODE_IP);
 	env.from_ov->rodata->underlay_ifindex = env.ifindex[DEV_U];
 	env.from_ov->rodata->vni = VNI;
+	FRAG_KEY_SET(env.from_ov->rodata);
 	if ((err = from_pod__load(env.from_ov)))
 		goto fail;
 	env.ovin = from_overlay__open_opts(&opts);
@@ -1197,6 +1202,7 @@ int env_setup(void **state)
 	env.ovin->rodata->node_ip = ip4(NODE_IP);
 	env.ovin->rodata->vni = VNI;
 	UL_SVC_RANGES(env.ovin->rodata);
+	FRAG_KEY_SET(env.ovin->rodata);
 	if ((err = from_overlay__load(env.ovin)))
 		goto fail;
 	env.ovin_pf = from_overlay__open_opts(&opts);
@@ -1206,6 +1212,7 @@ int env_setup(void **state)
 	env.ovin_pf->rodata->vni = VNI;
 	UL_SVC_RANGES(env.ovin_pf->rodata);
 	env.ovin_pf->rodata->tc_prefilter = 1;
+	FRAG_KEY_SET(env.ovin_pf->rodata);
 	if ((err = from_overlay__load(env.ovin_pf)))
 		goto fail;
 	env.ovout = to_overlay__open_opts(&opts);
@@ -1214,6 +1221,7 @@ int env_setup(void **state)
 	env.ovout->rodata->node_ip = ip4(NODE_IP);
 	env.ovout->rodata->underlay_ifindex = env.ifindex[DEV_U];
 	env.ovout->rodata->vni = VNI;
+	FRAG_KEY_SET(env.ovout->rodata);
 	if ((err = to_overlay__load(env.ovout)))
 		goto fail;
 	env.xdp = xdp_underlay__open_opts(&opts);
@@ -1236,12 +1244,14 @@ int env_setup(void **state)
 	env.from_lb->rodata->vni = VNI;
 	env.from_lb->rodata->lb_enabled = 1;
 	env.from_lb->rodata->lb_loopback_ip = ip4(LB_LOOPBACK);
+	FRAG_KEY_SET(env.from_lb->rodata);
 	if ((err = from_pod__load(env.from_lb)))
 		goto fail;
 	env.to_lb = to_pod__open_opts(&opts);
 	if (!env.to_lb)
 		goto fail;
 	env.to_lb->rodata->lb_enabled = 1;
+	FRAG_KEY_SET(env.to_lb->rodata);
 	if ((err = to_pod__load(env.to_lb)))
 		goto fail;
 	env.ovin_lb = from_overlay__open_opts(&opts);
@@ -1251,6 +1261,7 @@ int env_setup(void **state)
 	env.ovin_lb->rodata->vni = VNI;
 	UL_SVC_RANGES(env.ovin_lb->rodata);
 	env.ovin_lb->rodata->lb_enabled = 1;
+	FRAG_KEY_SET(env.ovin_lb->rodata);
 	if ((err = from_overlay__load(env.ovin_lb)))
 		goto fail;
 	env.ovin_dsr = from_overlay__open_opts(&opts);
@@ -1261,6 +1272,7 @@ int env_setup(void **state)
 	UL_SVC_RANGES(env.ovin_dsr->rodata);
 	env.ovin_dsr->rodata->lb_enabled = 1;
 	env.ovin_dsr->rodata->lb_dsr = 1;
+	FRAG_KEY_SET(env.ovin_dsr->rodata);
 	if ((err = from_overlay__load(env.ovin_dsr)))
 		goto fail;
 	if ((err = xdp_np_load(&opts)))

@@ -242,6 +242,17 @@ struct row {
 		((uint32_t *)(rd)->svc_mask6)[3] = htonl(0xffff0000);                              \
 	} while (0)
 
+/* The test node's fragment-share secret (frag_key, bpf/lib/config.h: xcnid
+ * draws it at random), written into every tc object env_setup loads; the
+ * tests pick sources of a share with it, an attacker without it. */
+#define TEST_FRAG_K0 0x6b1d2e37u
+#define TEST_FRAG_K1 0x0c5a91f4u
+#define FRAG_KEY_SET(rd)                                                                           \
+	do {                                                                                       \
+		((uint32_t *)(rd)->frag_key)[0] = TEST_FRAG_K0;                                    \
+		((uint32_t *)(rd)->frag_key)[1] = TEST_FRAG_K1;                                    \
+	} while (0)
+
 void check_row(void **state);
 /* The length the row's event carries (len: the frame as it arrived; what:
  * the tuple it names, EV_*): from_overlay's of Geneve, once past the outer

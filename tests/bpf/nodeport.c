@@ -1176,6 +1176,68 @@ static void np6_snat_bare_ack(const struct np6_ul *u)
 			     0);
 }
 
+/*
+ * One IPv6 host with a /56 (as ISPs delegate; no spoofing) opens new NodePort
+ * flows from each of its 256 /64s, two each (u: either underlay): it is one
+ * client, XCNI_SNAT_CL_BURST tuples and no more (a token back every 1/64 s
+ * while it runs), the rest drop-nat-client; victim V's flow opened before
+ * goes on, and V's new one opens. Before, per /64, the /56 was 256 clients:
+ * all 512 opened, and at --snat-client-max (4,096) each it held 1,048,576
+ * tuples, 8 times xcni_snat's 131,072 (issue 65 item 2: V's established
+ * flows pushed out).
+ */
+static void np6_snat_site(const struct np6_ul *u)
+{
+	int pfd = bpf_program__fd((*u->prog)->progs.from_overlay);
+	int cfd = bpf_map__fd((*u->prog)->maps.xcni_snat_cl);
+	const char *v = "2001:db8:3::9";
+	uint16_t vp = u->tcp_cport + 60;
+	struct g6 f = outside6_to(v, vp, NODE6, u->tcp_fe, IPPROTO_TCP, T_SYN);
+	struct xcni_snat_cl_key k = { .family = XCNI_AF_INET6 };
+	uint8_t in[FRAME_MAX], want[FRAME_MAX];
+	size_t len, wlen;
+	uint64_t t0 = mono6_ns();
+	int passed = 0, refused = 0;
+
+	len = frame6(&f, in);
+	wlen = ul_remote_want(u, &f, vp, 80, want);
+	ul_expect(u, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
+	for (int n = 0; n < 256; n++)
+		for (int p = 0; p < 2; p++) {
+			char s[64];
+			uint8_t out[FRAME_MAX];
+			struct __sk_buff ctx = { .ifindex = env.ifindex[DEV_U] };
+			LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_out = out,
+				    .data_size_out = sizeof(out), .ctx_in = &ctx,
+				    .ctx_size_in = sizeof(ctx));
+
+			snprintf(s, sizeof(s), "2001:db8:5600:%x::1", n);
+			f = outside6_to(s, (uint16_t)(40000 + p), NODE6, u->tcp_fe, IPPROTO_TCP,
+					T_SYN);
+			o.data_size_in = (uint32_t)frame6(&f, in);
+			assert_int_equal(bpf_prog_test_run_opts(pfd, &o), 0);
+			passed += (int)o.retval == TC_ACT_REDIRECT;
+			refused += (int)o.retval == TC_ACT_SHOT;
+		}
+	print_message("# one /56 from its 256 /64s: %d of 512 new flows opened, %d refused\n",
+		      passed, refused);
+	assert_true(passed >= XCNI_SNAT_CL_BURST &&
+		    passed <= XCNI_SNAT_CL_BURST + 1 + (int)((mono6_ns() - t0) * 64 / 1000000000ull));
+	assert_int_equal(passed + refused, 512);
+	/* V's open flow goes on (its port kept), and its new one opens. */
+	f = outside6_to(v, vp, NODE6, u->tcp_fe, IPPROTO_TCP, T_SYN);
+	len = frame6(&f, in);
+	wlen = ul_remote_want(u, &f, vp, 80, want);
+	ul_expect(u, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
+	/* Its new one: the port the SNAT picks (the flood's may hold V's own). */
+	f = outside6_to(v, vp + 1, NODE6, u->tcp_fe, IPPROTO_TCP, T_SYN);
+	len = frame6(&f, in);
+	ul_expect(u, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, NULL, 0);
+	in6("2001:db8:5600::", in);
+	memcpy(k.a, in, 8);
+	bpf_map_delete_elem(cfd, &k);
+}
+
 static void lb6_nodeport_snat_rules(void **state)
 {
 	(void)state;
@@ -1183,6 +1245,14 @@ static void lb6_nodeport_snat_rules(void **state)
 	np6_snat_held(&ul4);
 	np6_snat_unanswered(&ul4);
 	np6_snat_bare_ack(&ul4);
+}
+
+/* np6_snat_site over the IPv4 underlay: after the group's other IPv4-underlay
+ * rows, whose ports its flood's tuples would take. */
+static void lb6_nodeport_snat_site(void **state)
+{
+	(void)state;
+	np6_snat_site(&ul4);
 }
 
 /*
@@ -1257,6 +1327,7 @@ static void lb6u_nodeport_snat_rules(void **state)
 	np6_snat_held(&ul6);
 	np6_snat_unanswered(&ul6);
 	np6_snat_bare_ack(&ul6);
+	np6_snat_site(&ul6);
 }
 
 /*
@@ -1837,6 +1908,7 @@ static const struct CMUnitTest nodeport_tests[] = {
 	cmocka_unit_test(lb_nodeport_etp_local),
 	cmocka_unit_test(lb_sctp_nodeport),
 	cmocka_unit_test(lb6_remote_reply),
+	cmocka_unit_test(lb6_nodeport_snat_site),
 	cmocka_unit_test(lb6u_setup),
 	cmocka_unit_test(lb6u_nodeport_remote),
 	cmocka_unit_test(lb6u_extip_remote),

@@ -9,6 +9,8 @@
 #    says "no hostile test"; every backticked word of the test column that looks
 #    like a suite name is one; every quoted check text there occurs, as written,
 #    in a file under tests/ or bench/;
+#  - every row whose owner is taken from a packet (an outside address) says
+#    **Forgeable:** (can a spoofer write it, what does it cost);
 #  - README.md and docs/architecture.md link to it.
 # Prints TAP-style "ok"/"not ok" lines and "N passed, N failed"; exit 1 on a failure.
 # XCNI_ROOT (else this file's tree) is the tree checked.
@@ -154,7 +156,18 @@ result(not notext, DOC + ": every quoted check text occurs in tests/ or bench/",
 result(not notest, DOC + ": every row names a test (a suite, or says \"no hostile test\")",
        "\n".join(notest))
 
-# 4. Linked from where readers start.
+# 4. An owner a packet names (an outside client's or source's address) is what
+# a sender writes: such a row says whether it can be forged (issue 65 item 2).
+PACKET_OWNER = re.compile(r"client address|outside source|source outside|by (?:a keyed hash of )?its address")
+unsaid = []
+for sec, head, rows_ in tabs:
+    col = next((i for i, h in enumerate(head) if h.startswith("Owner")), None)
+    for n, c in rows_:
+        if col is not None and col < len(c) and PACKET_OWNER.search(c[col]) and "Forgeable:" not in c[col]:
+            unsaid.append("line %d (%s): its owner is taken from a packet; say **Forgeable:** and what it costs" % (n, c[0]))
+result(not unsaid, DOC + ": every owner taken from a packet says whether it can be forged", "\n".join(unsaid))
+
+# 5. Linked from where readers start.
 for p in ("README.md", "docs/architecture.md"):
     t = read(p) if os.path.exists(p) else ""
     result(re.search(r"\]\((?:\./)?(?:docs/)?security\.md(?:#[\w-]+)?\)", t) is not None,

@@ -222,7 +222,7 @@ check "after: the other client's open IPv6 flow $V6:45678 is still answered (its
 	test "$got" = "np/b $N16"
 expect "$V6" "$N16" 30081/udp 2 "np/b $N16" "after: its new IPv6 flows answered"
 r2=$(refused 1)
-check "n1 refused the IPv6 flood past the /64's budget as drop-nat-client ($r1 -> $r2: >= $((FLOOD6 - 2000)))" \
+check "n1 refused the IPv6 flood past the /56's budget as drop-nat-client ($r1 -> $r2: >= $((FLOOD6 - 2000)))" \
 	test "$((r2 - r1))" -ge $((FLOOD6 - 2000))
 
 # ---- what the operator sees ------------------------------------------------------------

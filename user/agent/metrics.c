@@ -622,7 +622,7 @@ static void render_reasons(struct metrics *m, FILE *b)
 		metrics_family1(b, "xcni_nodeport_snat_refused_total", "counter",
 		                "New NodePort SNAT tuples refused to outside clients over their budget "
 		                "(xcni_snat_cl: xcnid --snat-client-burst at once, default 256, then "
-		                "--snat-client-rate a second, default 64; a client address or IPv6 /64); "
+		                "--snat-client-rate a second, default 64; a client address or IPv6 /56); "
 		                "the same packets as xcni_packets_total{reason=\"drop-nat-client\"}.", n);
 	}
 out:

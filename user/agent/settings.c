@@ -35,7 +35,7 @@ struct settings {
 	__u32 svc_cidr, svc_cidr_mask, svc_cidr6[4], svc_mask6[4];
 	__u32 node_ip, node_ip6[4], underlay_ifindex, vni, tc_prefilter;
 	__u32 lb_enabled, lb_loopback_ip, lb_dsr, external_clusterip, np_accel;
-	__u32 decap_cookie[2], np_meta_key; /* host order */
+	__u32 decap_cookie[2], np_meta_key, frag_key[2]; /* host order */
 	__u32 fqdn_enabled, fqdn_ttl_min, fqdn_ttl_max;
 	__u32 snat_cl_burst, snat_cl_tok_ns, snat_cl_max; /* host order */
 };
@@ -45,6 +45,7 @@ enum {
 	TP = SET_TO_POD,
 	FO = SET_FROM_OVERLAY,
 	TO = SET_TO_OVERLAY,
+	TU = SET_TO_UNDERLAY,
 	XDP = SET_XDP_UNDERLAY,
 };
 
@@ -75,6 +76,8 @@ static const struct setting_row {
 	ROW(np_accel, XDP),
 	ROW(decap_cookie, FO),
 	ROW(np_meta_key, FO | XDP),
+	/* Every tc program tracks fragments (lib/parse.h, lib/frag.h). */
+	ROW(frag_key, FP | TP | FO | TO | TU),
 	ROW(fqdn_enabled, FP | TP | FO),
 	/* No option sets them (yet): lib/dns.h's defaults. */
 	ROW(fqdn_ttl_min, TP),
@@ -98,6 +101,25 @@ static __u32 np_meta_key(void)
 	return key;
 }
 
+/*
+ * The outside fragment shares' secret (frag_key, bpf/lib/config.h): drawn once
+ * per agent, the same in every object. Not kept across restarts: a place
+ * lives XCNI_FRAG_LIFE_NS (2 s), so a new key moves only the datagrams in
+ * flight while the programs are replaced, and a key an outsider might learn
+ * by probing is gone at the next start (docs/decisions/fragment-shares.md).
+ * Left 0 (unkeyed) only when getrandom fails, said in the log.
+ */
+static void frag_key(__u32 k[2])
+{
+	static __u32 key[2];
+	static bool drawn;
+
+	if (!drawn && getrandom(key, sizeof(key), 0) != sizeof(key))
+		pr_warn("getrandom: %s; the outside fragment shares are unkeyed\n", strerror(errno));
+	drawn = true;
+	memcpy(k, key, sizeof(key));
+}
+
 /* Where each value comes from: the options, and the underlay overlay_resolve found. */
 static void settings_fill(const struct opts *o, struct settings *s)
 {
@@ -111,6 +133,7 @@ static void settings_fill(const struct opts *o, struct settings *s)
 		.svc_cidr_mask = o->svc_mask,
 		.fqdn_enabled = o->fqdn ? 1 : 0,
 	};
+	frag_key(s->frag_key);
 	if (o->svc6_len) {
 		__u8 m[16];
 

@@ -86,6 +86,7 @@ static void rec_count(void *ctx, const void *key, const void *val)
 	struct held_cl *c;
 
 	memcpy(want.k.a, sn->client, want.k.family == XCNI_AF_INET ? 4 : 8);
+	want.k.a[1] = XCNI_V6_SITE_W1(want.k.a[1]); /* IPv6 by its /56; IPv4's 0 */
 	if (!rec_live(h, k, sn))
 		return;
 	c = bsearch(&want, h->c, h->n, sizeof(*c), cl_cmp);
