@@ -22,6 +22,8 @@ suites=(
 	"unit-manifests-svc:$BUILD/tests/test_k8s_svc"
 	"unit-store:$BUILD/tests/test_store"
 	"unit-k8sapi:$BUILD/tests/test_k8sapi"
+	# The policy-version Events: requests per change, churn, the node list (issue 65 item 4).
+	"unit-polevents:$BUILD/tests/test_polevents"
 	"unit-k8sobj:$BUILD/tests/test_k8sobj"
 	"unit-policy:$BUILD/tests/test_policy"
 	"unit-polpeers:$BUILD/tests/test_polpeers"

@@ -23,6 +23,8 @@
 #     version, none repeated (2 in all); a ClusterNetworkPolicy's Event (the
 #     CRD of k8s_cnp_crd) in namespace default, 2/2;
 #  4. a request=explain with an option word for SRC refused (400, named).
+# Before 1: each agent runs with CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN alone,
+# no new privileges, a seccomp filter, a read-only root (issue 65 item 6).
 # ~4 min on an idle machine; run under flock /tmp/xcni-test.lock.
 set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
@@ -36,6 +38,26 @@ k8s_nodes_up
 k8s_manifest kpr >"$TMP/xcni.yaml"
 k8s_install "$TMP/xcni.yaml"
 k8s_flows_enable
+
+# The agent with least privilege (issue 65 item 6): each node's xcnid (the
+# kubelet's containers are this host's processes) runs with CAP_BPF,
+# CAP_PERFMON and CAP_NET_ADMIN alone, no new privileges, a seccomp filter
+# (RuntimeDefault) and a read-only root.
+agent_least() {
+	local pid n=0 eff st
+	for pid in $(pgrep -x xcnid); do
+		tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- '--k8s-api in-cluster' || continue
+		st=$(cat "/proc/$pid/status")
+		eff=$(awk '$1 == "CapEff:" { print $2 }' <<<"$st")
+		[ "$((16#$eff))" -eq $(((1 << 39) | (1 << 38) | (1 << 12))) ] &&
+			grep -Eq '^NoNewPrivs:\s+1' <<<"$st" && grep -Eq '^Seccomp:\s+2' <<<"$st" &&
+			awk '$5 == "/" { split($6, o, ","); ro = o[1] == "ro" } END { exit !ro }' "/proc/$pid/mountinfo" ||
+			{ echo "xcnid $pid: CapEff $eff, $(grep -E '^(NoNewPrivs|Seccomp):' <<<"$st" | paste -sd' ')"; return 1; }
+		n=$((n + 1))
+	done
+	[ "$n" -eq 2 ] || { echo "$n agents found"; return 1; }
+}
+check "each node's xcnid: CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN alone (no CAP_SYS_ADMIN), no new privileges, seccomp, read-only root" agent_least
 
 kc create namespace ex >/dev/null
 check "pod ex/a (n1, app=a) Ready" pod a ex n1 "app: a" "$SERVE"

@@ -490,9 +490,22 @@ def main():
           (len(inits), len(ctrs)))
     init = inits[0] if inits else {}
     agent = ctrs[0] if ctrs else {}
-    for what, ct in (("init container", init), ("agent", agent)):
-        check(f"DaemonSet {what}: privileged", (ct.get("securityContext") or {}).get("privileged") is True,
-              ct.get("securityContext"))
+    check("DaemonSet init container: privileged (it mounts bpffs on the node)",
+          (init.get("securityContext") or {}).get("privileged") is True, init.get("securityContext"))
+    # The agent with least privilege (issue 65 item 6): the lab's list (user/lab/sys.h).
+    sc = agent.get("securityContext") or {}
+    caps = sc.get("capabilities") or {}
+    labcaps = re.search(r"#define LAB_AGENT_CAPS \((.*)\)", read(os.path.join(ROOT, "user", "lab", "sys.h")))
+    labcaps = sorted(re.findall(r"CAP_(\w+)", labcaps.group(1))) if labcaps else None
+    check("DaemonSet agent: not privileged, no privilege escalation",
+          not sc.get("privileged") and sc.get("allowPrivilegeEscalation") is False, sc)
+    check("DaemonSet agent: capabilities drop ALL, add exactly the lab's LAB_AGENT_CAPS (no SYS_ADMIN)",
+          caps.get("drop") == ["ALL"] and sorted(caps.get("add") or []) == labcaps
+          and "SYS_ADMIN" not in (caps.get("add") or []), (caps, labcaps))
+    check("DaemonSet agent: read-only root filesystem, seccompProfile RuntimeDefault",
+          sc.get("readOnlyRootFilesystem") is True
+          and (sc.get("seccompProfile") or {}).get("type") == "RuntimeDefault", sc)
+    for what, ct, prop in (("init container", init, "Bidirectional"), ("agent", agent, "HostToContainer")):
         check(f"DaemonSet {what}: image xcni:dev (no registry host)",
               ct.get("image") == "xcni:dev" and not image_has_registry(ct.get("image", "")), ct.get("image"))
         env = {e.get("name"): e for e in ct.get("env") or []}
@@ -501,8 +514,8 @@ def main():
               == "spec.nodeName", env.get("NODE_NAME"))
         mounts = {m.get("name"): m for m in ct.get("volumeMounts") or []}
         bpf = mounts.get(byname.get("/sys/fs/bpf")) or {}
-        check(f"DaemonSet {what}: /sys/fs/bpf mounted at /sys/fs/bpf with Bidirectional propagation",
-              bpf.get("mountPath") == "/sys/fs/bpf" and bpf.get("mountPropagation") == "Bidirectional", bpf)
+        check(f"DaemonSet {what}: /sys/fs/bpf mounted at /sys/fs/bpf with {prop} propagation",
+              bpf.get("mountPath") == "/sys/fs/bpf" and bpf.get("mountPropagation") == prop, bpf)
         check(f"DaemonSet {what}: every mount names a volume", set(mounts) <= set(vols), set(mounts) - set(vols))
     im = {m.get("name"): m.get("mountPath") for m in init.get("volumeMounts") or []}
     check("DaemonSet init container: mounts /opt/cni/bin, /etc/cni/net.d and /run/xcni",

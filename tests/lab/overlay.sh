@@ -58,6 +58,21 @@ agents_ok() {
 }
 check "each xcnid runs with --underlay-dev ul0 --node-ip 192.168.77.<i> --xdp-mode generic, logs it, XDP on ul0" \
 	agents_ok
+# The agent with least privilege (issue 65 item 6): the lab starts xcnid with
+# kind's list (CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN; LAB_AGENT_CAPS): no
+# CAP_SYS_ADMIN (bit 21) in its effective, permitted or bounding set.
+agent_caps() {
+	local i pid eff
+	for i in 1 2 3; do
+		pid=$(lab get --json | jq_ "[n['xcnidPid'] for n in d['nodes'] if n['name'] == 'n$i'][0]")
+		for set in CapEff CapPrm CapBnd; do
+			eff=$(awk -v s="$set:" '$1 == s { print $2 }' "/proc/$pid/status")
+			[ "$((16#$eff))" -eq $(((1 << 39) | (1 << 38) | (1 << 12))) ] ||
+				{ echo "n$i xcnid $pid $set $eff"; return 1; }
+		done
+	done
+}
+check "each xcnid runs with CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN alone (CapEff/CapPrm/CapBnd: no CAP_SYS_ADMIN)" agent_caps
 # lab-overlay-tc: the older attach path forced, as on a kernel without TCX.
 if [ "${XCNI_ATTACH:-}" = tc ]; then
 	tc_ok() {

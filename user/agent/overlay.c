@@ -306,8 +306,14 @@ static int xdp_detach_ours(int ifindex)
 	if (bpf_xdp_query(ifindex, 0, &q) || !q.prog_id)
 		return 0;
 	fd = bpf_prog_get_fd_by_id(q.prog_id);
-	if (fd < 0)
-		return -errno;
+	if (fd < 0) {
+		/* By id needs CAP_SYS_ADMIN, which kind's agent has not: left, said. */
+		err = -errno;
+		pr_warn("XDP program id %u on ifindex %d: cannot tell whether it is xcni's: %s%s\n",
+			q.prog_id, ifindex, strerror(-err),
+			err == -EPERM ? " (CAP_SYS_ADMIN needed): left attached" : "");
+		return err;
+	}
 	err = bpf_prog_get_info_by_fd(fd, &info, &len) ? -errno : 0;
 	close(fd);
 	/* Only xcni's own: another program on the underlay is not ours to remove. */

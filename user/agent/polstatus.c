@@ -213,8 +213,21 @@ struct ev_job {
 	int64_t change_ms, applied_ms;
 	unsigned int nodes; /* the cluster's Nodes when it was applied (0: none known) */
 };
-/* Versions waiting for the API server at most; more are dropped, counted. */
+/*
+ * Policies waiting for the API server at most: a policy holds one place, its
+ * newest version (one changed again before its turn is reported at its newest
+ * only); past this many policies waiting, a version is dropped, counted.
+ */
 #define EV_QUEUE 256
+/*
+ * The API server is shared: this agent's Event requests (GETs, POSTs, PUTs,
+ * retries) are EV_RATE a second at most after EV_BURST at once, whatever the
+ * policy churn (docs/decisions/policy-events.md): N nodes, N * EV_RATE.
+ */
+#define EV_RATE 2
+#define EV_BURST 10
+/* The node names an Event's message shows; the annotation holds them all. */
+#define EV_NAMES 5
 
 static struct {
 	pthread_t th;
@@ -224,8 +237,36 @@ static struct {
 	size_t head, n;
 	bool on, said; /* said: a refusal logged (once, until a write succeeds) */
 	struct k8s_api_conf conf;
-	uint64_t posted, dropped, failed;
+	uint64_t tat; /* the request bucket's theoretical arrival time (ns, monotonic) */
+	uint64_t posted, dropped, failed, coalesced, requests;
 } ev_ = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
+
+/*
+ * How long (ns) the next request must wait at now_ns for the agent's bucket
+ * (0: it may go, and is charged).
+ */
+static uint64_t ev_bucket(uint64_t now_ns)
+{
+	const uint64_t iv = 1000000000ull / EV_RATE, burst = iv * (EV_BURST - 1);
+	uint64_t tat = ev_.tat > now_ns ? ev_.tat : now_ns;
+
+	if (tat > now_ns + burst)
+		return tat - now_ns - burst;
+	ev_.tat = tat + iv;
+	return 0;
+}
+
+/* One request of the poster, after the bucket let it go. */
+static int ev_request(const char *method, const char *path, json_t *body, struct k8s_resp *r)
+{
+	uint64_t wait;
+
+	while ((wait = ev_bucket(xcni_mono_ns())))
+		nanosleep(&(struct timespec){ .tv_sec = wait / 1000000000ull,
+					     .tv_nsec = wait % 1000000000ull }, NULL);
+	ev_.requests++;
+	return k8s_request(&ev_.conf, method, path, body, 5000, r);
+}
 
 /* "a,b" holds node? */
 static bool csv_has(const char *csv, const char *node)
@@ -248,6 +289,29 @@ static void rfc3339(int64_t ms, char *buf, size_t len)
 }
 
 /*
+ * The message of a version in force on `have` of the Nodes: the first
+ * EV_NAMES names of the list and how many more (the whole list is the
+ * annotation xcni.io/nodes).
+ */
+static void ev_message(const struct ev_job *j, const char *nodes, unsigned int have,
+		       int64_t change, int64_t applied, char *msg, size_t len)
+{
+	const char *p = nodes;
+	char after[64] = "";
+	int shown;
+
+	for (unsigned int i = 0; i < EV_NAMES && p; i++)
+		p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL;
+	shown = p ? (int)(p - nodes - 1) : (int)strlen(nodes);
+	if (j->nodes && have >= j->nodes)
+		snprintf(after, sizeof(after), ", %.3f s after the change",
+			 (double)(applied - change) / 1000.0);
+	snprintf(msg, len, "enforced on %u/%u nodes%s (version %s: %.*s%s%.0u%s)", have,
+		 j->nodes && j->nodes > have ? j->nodes : have, after, j->version, shown, nodes,
+		 p ? " and " : "", p ? have - EV_NAMES : 0, p ? " more" : "");
+}
+
+/*
  * The version's one Event (named after the policy and the version: every
  * agent finds the same) made, or this node added to it: its message says on
  * how many of the cluster's nodes the version is in force, and once on all,
@@ -256,9 +320,9 @@ static void rfc3339(int64_t ms, char *buf, size_t len)
  */
 static int ev_post(const struct ev_job *j)
 {
-	char path[700], ename[300], nodes[1024], msg[1200], ts[32], num[24];
+	char path[700], ename[300], msg[1200], ts[32], num[24];
 	const char *ns = j->ns[0] ? j->ns : "default";
-	char *ens = k8s_escape(ns), *een;
+	char *ens = k8s_escape(ns), *een, *nodes = NULL;
 	int err = -EIO;
 
 	snprintf(ename, sizeof(ename), "%.200s.xcni-%s", j->name, j->version);
@@ -266,13 +330,13 @@ static int ev_post(const struct ev_job *j)
 	for (int tries = 0; ens && een && tries < 5; tries++) {
 		struct k8s_resp r = {};
 		json_t *ev, *ann;
+		const char *had;
 		int64_t change = j->change_ms, applied = j->applied_ms;
 		unsigned int have;
 		bool made;
 
 		snprintf(path, sizeof(path), "/api/v1/namespaces/%s/events/%s", ens, een);
-		if (k8s_request(&ev_.conf, "GET", path, NULL, 5000, &r) ||
-		    (r.status != 200 && r.status != 404)) {
+		if (ev_request("GET", path, NULL, &r) || (r.status != 200 && r.status != 404)) {
 			if (!ev_.said)
 				pr_warn("policy Event %s/%s: GET: %ld %s (said once until one is "
 					"written)\n", ns, ename, r.status, r.err);
@@ -284,9 +348,8 @@ static int ev_post(const struct ev_job *j)
 		ev = made ? json_incref(r.body) : json_object();
 		k8s_resp_free(&r);
 		ann = json_object_get(json_object_get(ev, "metadata"), "annotations");
-		snprintf(nodes, sizeof(nodes), "%s",
-			 json_string_value(json_object_get(ann, "xcni.io/nodes")) ?: "");
-		if (made && csv_has(nodes, ps_.node)) {
+		had = json_string_value(json_object_get(ann, "xcni.io/nodes")) ?: "";
+		if (made && csv_has(had, ps_.node)) {
 			json_decref(ev);
 			err = 0;
 			break;
@@ -300,18 +363,18 @@ static int ev_post(const struct ev_job *j)
 			if (a > applied)
 				applied = a;
 		}
-		snprintf(nodes + strlen(nodes), sizeof(nodes) - strlen(nodes), "%s%s",
-			 nodes[0] ? "," : "", ps_.node);
+		/* The whole list (no cut: a list cut short never reaches M). */
+		free(nodes);
+		if (asprintf(&nodes, "%s%s%s", had, had[0] ? "," : "", ps_.node) < 0) {
+			nodes = NULL;
+			json_decref(ev);
+			err = -ENOMEM;
+			break;
+		}
 		have = 1;
 		for (const char *p = nodes; (p = strchr(p, ',')); p++)
 			have++;
-		if (j->nodes && have >= j->nodes)
-			snprintf(msg, sizeof(msg), "enforced on %u/%u nodes, %.3f s after the change "
-				 "(version %s: %s)", have, j->nodes, (double)(applied - change) / 1000.0,
-				 j->version, nodes);
-		else
-			snprintf(msg, sizeof(msg), "enforced on %u/%u nodes (version %s: %s)", have,
-				 j->nodes ? j->nodes : have, j->version, nodes);
+		ev_message(j, nodes, have, change, applied, msg, sizeof(msg));
 		rfc3339(applied, ts, sizeof(ts));
 		if (!made) {
 			json_object_set_new(ev, "apiVersion", json_string("v1"));
@@ -345,7 +408,7 @@ static int ev_post(const struct ev_job *j)
 		json_object_set_new(ev, "reportingInstance", json_string(ps_.node));
 		if (!made)
 			snprintf(path, sizeof(path), "/api/v1/namespaces/%s/events", ens);
-		err = k8s_request(&ev_.conf, made ? "PUT" : "POST", path, ev, 5000, &r);
+		err = ev_request(made ? "PUT" : "POST", path, ev, &r);
 		json_decref(ev);
 		if (!err && (r.status == 200 || r.status == 201)) {
 			k8s_resp_free(&r);
@@ -362,9 +425,27 @@ static int ev_post(const struct ev_job *j)
 		if (err != -EAGAIN)
 			break;
 	}
+	free(nodes);
 	free(ens);
 	free(een);
 	return err;
+}
+
+/* The next policy waiting, posted; called with ev_.mu held, returns with it held. */
+static void ev_drain_one(void)
+{
+	struct ev_job j = ev_.q[ev_.head];
+	int err;
+
+	ev_.head = (ev_.head + 1) % EV_QUEUE;
+	ev_.n--;
+	pthread_mutex_unlock(&ev_.mu);
+	err = ev_post(&j);
+	pthread_mutex_lock(&ev_.mu);
+	if (err)
+		ev_.failed++;
+	else
+		ev_.posted++;
 }
 
 static void *ev_thread(void *arg)
@@ -372,23 +453,9 @@ static void *ev_thread(void *arg)
 	(void)arg;
 	pthread_mutex_lock(&ev_.mu);
 	for (;;) {
-		struct ev_job j;
-
 		while (!ev_.n)
 			pthread_cond_wait(&ev_.cv, &ev_.mu);
-		j = ev_.q[ev_.head];
-		ev_.head = (ev_.head + 1) % EV_QUEUE;
-		ev_.n--;
-		pthread_mutex_unlock(&ev_.mu);
-		{
-			int err = ev_post(&j);
-
-			pthread_mutex_lock(&ev_.mu);
-			if (err)
-				ev_.failed++;
-			else
-				ev_.posted++;
-		}
+		ev_drain_one();
 	}
 	return NULL;
 }
@@ -412,21 +479,33 @@ int polstatus_events(const char *kubeconfig)
 	return err;
 }
 
-/* A version newly applied here, for its Event (not one held at the agent's start). */
+/*
+ * A version newly applied here, for its Event (not one held at the agent's
+ * start): in the policy's place when an older version still waits there.
+ */
 static void ev_queue(const struct polrec *r, unsigned int nodes)
 {
-	struct ev_job *j;
+	const char *kind = k8s_kind_name(r->kind);
+	struct ev_job *j = NULL;
 
 	if (!ev_.on || r->initial)
 		return;
 	pthread_mutex_lock(&ev_.mu);
-	if (ev_.n == EV_QUEUE) {
+	for (size_t i = 0; i < ev_.n && !j; i++) {
+		struct ev_job *q = &ev_.q[(ev_.head + i) % EV_QUEUE];
+
+		if (!strcmp(q->kind, kind) && !strcmp(q->ns, r->ns) && !strcmp(q->name, r->name))
+			j = q;
+	}
+	if (j)
+		ev_.coalesced++;
+	else if (ev_.n == EV_QUEUE) {
 		ev_.dropped++;
 		pthread_mutex_unlock(&ev_.mu);
 		return;
-	}
-	j = &ev_.q[(ev_.head + ev_.n++) % EV_QUEUE];
-	snprintf(j->kind, sizeof(j->kind), "%s", k8s_kind_name(r->kind));
+	} else
+		j = &ev_.q[(ev_.head + ev_.n++) % EV_QUEUE];
+	snprintf(j->kind, sizeof(j->kind), "%s", kind);
 	snprintf(j->ns, sizeof(j->ns), "%s", r->ns);
 	snprintf(j->name, sizeof(j->name), "%s", r->name);
 	snprintf(j->uid, sizeof(j->uid), "%s", r->uid);
@@ -510,13 +589,20 @@ void polstatus_metrics(FILE *f)
 		pthread_mutex_lock(&ev_.mu);
 		fprintf(f, "# HELP xcni_policy_events_total Events \"enforced on N/M nodes\" this "
 			   "agent wrote on a policy version (result: posted, failed, dropped: its "
-			   "queue of %d was full).\n"
+			   "queue of %d policies was full; coalesced: a newer version took a waiting "
+			   "one's place).\n"
 			   "# TYPE xcni_policy_events_total counter\n"
 			   "xcni_policy_events_total{result=\"posted\"} %llu\n"
 			   "xcni_policy_events_total{result=\"failed\"} %llu\n"
-			   "xcni_policy_events_total{result=\"dropped\"} %llu\n", EV_QUEUE,
+			   "xcni_policy_events_total{result=\"dropped\"} %llu\n"
+			   "xcni_policy_events_total{result=\"coalesced\"} %llu\n"
+			   "# HELP xcni_policy_event_requests_total Requests to the API server for "
+			   "those Events (at most %d a second after %d at once).\n"
+			   "# TYPE xcni_policy_event_requests_total counter\n"
+			   "xcni_policy_event_requests_total %llu\n", EV_QUEUE,
 			(unsigned long long)ev_.posted, (unsigned long long)ev_.failed,
-			(unsigned long long)ev_.dropped);
+			(unsigned long long)ev_.dropped, (unsigned long long)ev_.coalesced, EV_RATE,
+			EV_BURST, (unsigned long long)ev_.requests);
 		pthread_mutex_unlock(&ev_.mu);
 	}
 }

@@ -184,7 +184,7 @@ int lab_dns_start(struct lab *lab, struct lab_pod *pod)
 	};
 	lab_path(lab, log, sizeof(log), "pods/%s.%s.log", pod->ns, pod->name);
 	lab_netns_path(pod->netns, netns, sizeof(netns));
-	err = lab_spawn_daemon(netns, argv, log, -1, &pod->server);
+	err = lab_spawn_daemon(netns, argv, log, -1, 0, &pod->server);
 	if (!err && (err = lab_pod_cgroup_join(lab, pod, pod->server.pid))) {
 		lab_proc_stop(&pod->server);
 		return err;

@@ -281,7 +281,7 @@ int lab_node_start(struct lab *lab, unsigned int i, const char *xcnid, const cha
 		argv[a] = NULL;
 		break;
 	}
-	err = lab_spawn_daemon(netns, argv, log, -1, &n->xcnid);
+	err = lab_spawn_daemon(netns, argv, log, -1, LAB_AGENT_CAPS, &n->xcnid);
 	if (err)
 		return err;
 	return lab_state_save(lab);

@@ -386,7 +386,7 @@ int lab_serve_spawn(const char *netns_name, const char *name, char *const *specs
 		argv[a++] = specs[i];
 	argv[a] = NULL;
 	lab_netns_path(netns_name, netns, sizeof(netns));
-	err = lab_spawn_daemon(netns, argv, log, rp[1], out);
+	err = lab_spawn_daemon(netns, argv, log, rp[1], 0, out);
 	close(rp[1]);
 	if (err)
 		goto out_pipe;

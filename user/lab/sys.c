@@ -19,7 +19,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -246,12 +249,32 @@ out:
 }
 
 /*
+ * Only the capabilities in keep (a mask of CAP_* bits), for this process and
+ * whatever it execs: dropped from the bounding set first (root's exec takes
+ * its permitted set from there), then from the sets it holds. 0 or -errno.
+ */
+static int caps_keep(uint64_t keep)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[2] = {};
+
+	/* Past the kernel's last capability PR_CAPBSET_DROP says EINVAL: the end. */
+	for (int c = 0; c < 64; c++)
+		if (!(keep >> c & 1) && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) && errno != EINVAL)
+			return -errno;
+	for (int i = 0; i < 2; i++)
+		d[i].effective = d[i].permitted = d[i].inheritable = (uint32_t)(keep >> (32 * i));
+	return syscall(SYS_capset, &h, d) ? -errno : 0;
+}
+
+/*
  * In the child of lab_spawn_daemon: its own session (it outlives this command
- * and its terminal), the netns, fds 0-2 (and 3 = keep_fd), then exec. A failure
- * goes back through errfd as an errno.
+ * and its terminal), the netns, fds 0-2 (and 3 = keep_fd), the capabilities
+ * (after setns, which needs CAP_SYS_ADMIN), then exec. A failure goes back
+ * through errfd as an errno.
  */
 static void __attribute__((noreturn)) daemon_child(int nsfd, int logfd, int keep_fd, int errfd,
-						   char *const argv[])
+						   uint64_t caps, char *const argv[])
 {
 	int efd = fcntl(errfd, F_DUPFD_CLOEXEC, 100), nullfd, e;
 
@@ -259,7 +282,8 @@ static void __attribute__((noreturn)) daemon_child(int nsfd, int logfd, int keep
 	nullfd = open("/dev/null", O_RDONLY);
 	if (efd >= 0 && nullfd >= 0 && (nsfd < 0 || !setns(nsfd, CLONE_NEWNET)) &&
 	    dup2(nullfd, 0) >= 0 && dup2(logfd, 1) >= 0 && dup2(logfd, 2) >= 0 &&
-	    (keep_fd < 0 || (keep_fd != 3 ? dup2(keep_fd, 3) >= 0 : !fcntl(3, F_SETFD, 0)))) {
+	    (keep_fd < 0 || (keep_fd != 3 ? dup2(keep_fd, 3) >= 0 : !fcntl(3, F_SETFD, 0))) &&
+	    (!caps || (errno = -caps_keep(caps)) == 0)) {
 		/* Nothing of this process (the state lock above all) leaks into a daemon. */
 		close_range(keep_fd >= 0 ? 4 : 3, ~0U, CLOSE_RANGE_CLOEXEC);
 		execv(argv[0], argv);
@@ -271,7 +295,7 @@ static void __attribute__((noreturn)) daemon_child(int nsfd, int logfd, int keep
 }
 
 int lab_spawn_daemon(const char *netns, char *const argv[], const char *log, int keep_fd,
-		     struct lab_proc *out)
+		     uint64_t caps, struct lab_proc *out)
 {
 	int nsfd = -1, logfd, ep[2], child_err = 0, err;
 	ssize_t n;
@@ -302,7 +326,7 @@ int lab_spawn_daemon(const char *netns, char *const argv[], const char *log, int
 		goto err_pipe;
 	}
 	if (pid == 0)
-		daemon_child(nsfd, logfd, keep_fd, ep[1], argv);
+		daemon_child(nsfd, logfd, keep_fd, ep[1], caps, argv);
 	close(ep[1]);
 	n = read(ep[0], &child_err, sizeof(child_err));
 	close(ep[0]);

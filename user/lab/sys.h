@@ -11,8 +11,10 @@
 #define XCNI_LAB_SYS_H
 
 #include <limits.h>
+#include <linux/capability.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "lib/system/clock.h"
@@ -37,10 +39,19 @@ int lab_find_bin(const char *name, const char *env, char *out, size_t len);
 
 /*
  * Starts argv as a daemon in its own session, inside netns (a path, or NULL),
- * stdout and stderr appended to log, keep_fd (if >= 0) passed as fd 3.
+ * stdout and stderr appended to log, keep_fd (if >= 0) passed as fd 3, with
+ * only the capabilities in caps (CAP_* bits; 0: this process's).
  */
 int lab_spawn_daemon(const char *netns, char *const argv[], const char *log, int keep_fd,
-		     struct lab_proc *out);
+		     uint64_t caps, struct lab_proc *out);
+/*
+ * xcnid's capabilities, the same as examples/kind/xcni.yaml's securityContext
+ * (tests/kind/manifests.py checks the two agree; docs/security.md "The agent's
+ * privileges" says why each): BPF programs and maps (CAP_BPF, CAP_PERFMON for
+ * the packet programs' pointer arithmetic), tc, XDP, links, routes and
+ * conntrack (CAP_NET_ADMIN). No CAP_SYS_ADMIN: nothing to mount or enter.
+ */
+#define LAB_AGENT_CAPS (1ull << CAP_BPF | 1ull << CAP_PERFMON | 1ull << CAP_NET_ADMIN)
 bool lab_proc_alive(const struct lab_proc *p);
 /* SIGTERM, then SIGKILL after a grace period; fine if it is already gone. */
 void lab_proc_stop(struct lab_proc *p);
