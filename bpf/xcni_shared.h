@@ -135,7 +135,7 @@
 #endif
 
 /* Bump when a key or value below changes layout; xcnid refuses a mismatch. */
-#define XCNI_ABI_VERSION 21 /* 5: ct entry grew backend_id and rev_nat; 6: two reasons more
+#define XCNI_ABI_VERSION 22 /* 5: ct entry grew backend_id and rev_nat; 6: two reasons more
 			     * (the metrics array grew), ct pad fields became nat_port/nat_addr;
 			     * 7: the IPv6 maps (endpoints6, ifindex6, polkey6, ct6, frag6,
 			     * ipcache6, prefilter6) and XCNI_DROP_EXTHDR (the metrics array grew);
@@ -159,7 +159,8 @@
 			     * (records charged per pod, removed at release), sock_own;
 			     * 21: xcni_fqdn's value names the pattern that matched
 			     * (pat_kind, pat_hash) in learned_ns's place, xcni_fqdn_pat's
-			     * the rule (policy_id, rule) */
+			     * the rule (policy_id, rule); 22: XCNI_FQDN_ST_FRAG (xcni_fqdn_stats
+			     * grew) */
 
 /*
  * frag: an IPv4 datagram in fragments -> the ports its first fragment carried.
@@ -1619,6 +1620,7 @@ enum {
 	XCNI_FQDN_ST_FULL, /* xcni_fqdn full: an address not learned */
 	XCNI_FQDN_ST_GIVEUP, /* malformed, out of bounds: the parse stopped */
 	XCNI_FQDN_ST_IGNORED, /* a record not learned: class, owner off the chain */
+	XCNI_FQDN_ST_FRAG, /* an IP fragment of an answer: never read (not a whole message) */
 	XCNI_FQDN_NR_STATS,
 };
 

@@ -480,10 +480,22 @@ __attribute__((noinline)) int dns_learn(struct __sk_buff *skb, __u32 fam, __u32 
 static __always_inline void dns_learn_reply(struct __sk_buff *skb, const struct flow *f, int fam,
 					    int ct, __u32 ep_id)
 {
-	if (fqdn_enabled && ct == CT_REPLY &&
-	    (fam == XCNI_AF_INET ? f->tuple.v4.proto : f->tuple.v6.proto) == IPPROTO_UDP &&
-	    tuple_sport(&f->tuple, fam) == bpf_htons(53))
-		dns_learn(skb, fam, fam == XCNI_AF_INET ? ETH_HLEN + f->l3_len : f->l4_off, ep_id);
+	if (!fqdn_enabled || ct != CT_REPLY ||
+	    (fam == XCNI_AF_INET ? f->tuple.v4.proto : f->tuple.v6.proto) != IPPROTO_UDP ||
+	    tuple_sport(&f->tuple, fam) != bpf_htons(53))
+		return;
+	/*
+	 * Only a whole message is read. A later fragment has its ports from
+	 * xcni_frag and no UDP header: its bytes are the middle of an answer's
+	 * records, which whoever owns a name the pod resolves writes; a first
+	 * fragment holds part of a message. Neither is read, both are counted
+	 * (docs/decisions/fqdn-in-bpf.md, "Fragments").
+	 */
+	if (f->frag_later || f->frag_first) {
+		dns_stat(XCNI_FQDN_ST_FRAG);
+		return;
+	}
+	dns_learn(skb, fam, fam == XCNI_AF_INET ? ETH_HLEN + f->l3_len : f->l4_off, ep_id);
 }
 
 #endif

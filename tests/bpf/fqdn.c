@@ -266,6 +266,102 @@ static void ip4_len(uint8_t *frame, size_t n)
 #define VIA_TCP (-3)
 
 /*
+ * frame (len bytes, an answer into pod dev) delivered the way via says:
+ * through to_pod (fqdn_enabled's, or the harness's when plain), from_pod's
+ * local delivery from via's pod, or in Geneve from n2 through from_overlay.
+ */
+static void deliver(int dev, int via, bool plain, uint8_t *frame, size_t len)
+{
+	static uint8_t out[2400], gnv[FRAME_MAX];
+	struct __sk_buff ctx = { .ifindex = env.ifindex[dev] };
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = frame, .data_size_in = (uint32_t)len,
+		    .data_out = out, .data_size_out = sizeof(out), .ctx_in = &ctx,
+		    .ctx_size_in = sizeof(ctx));
+
+	if (via == VIA_OVERLAY) {
+		/* from n2 (NODE_IP's peer), decapsulated into the pod */
+		struct xcni_ct_key t = {};
+
+		o.data_size_in = (uint32_t)geneve_wrap(t, frame, len, frame, N2, NODE_IP, VNI, 0, gnv);
+		o.data_in = gnv;
+		ctx.ifindex = env.ifindex[DEV_U];
+		assert_int_equal(bpf_prog_test_run_opts(bpf_program__fd(ov->progs.from_overlay), &o),
+				 0);
+		assert_int_equal(o.retval, TC_ACT_REDIRECT);
+		return;
+	}
+	if (via >= 0) {
+		/* from_pod's local delivery: the harness's, fqdn_enabled set */
+		ctx.ifindex = env.ifindex[via];
+		assert_int_equal(bpf_prog_test_run_opts(prog_fd(FROM_POD), &o), 0);
+		assert_int_equal(o.retval, TC_ACT_REDIRECT);
+		return;
+	}
+	assert_int_equal(bpf_prog_test_run_opts(plain ? prog_fd(TO_POD)
+						      : bpf_program__fd(tp->progs.to_pod),
+						&o),
+			 0);
+	assert_int_equal(o.retval, TC_ACT_OK);
+}
+
+/*
+ * When set, ask_answer_via sends its answer as two IP fragments: the first
+ * (MF, offset 0) the datagram's UDP header and FRAG1_L4 - 8 bytes of the real
+ * message; the later one, at offset FRAG1_L4, bytes the forger chose: a UDP
+ * header of its own (53 -> the query's port, its length) and *frag_forged,
+ * the message it wants learned (issue 65: a DNS answer's middle is written
+ * by whoever owns a name the pod resolves).
+ */
+static const struct msg *frag_forged;
+#define FRAG1_L4 32
+#define FRAG_ID 0x5353
+static uint8_t frag2[FRAME_MAX];
+
+/* buf (len bytes, a whole answer) cut to its first fragment; the later one into out. */
+static size_t frag_split(uint8_t *buf, size_t len, bool v6, const struct msg *forged,
+			 uint8_t *out)
+{
+	size_t l3 = v6 ? sizeof(struct ipv6hdr) : sizeof(struct iphdr), n;
+	uint8_t *l4 = buf + ETH_HLEN + l3, *o4;
+	uint16_t dport = ntohs(((struct udphdr *)l4)->dest);
+	struct udphdr fake = { .source = htons(53), .dest = htons(dport),
+			       .len = htons((uint16_t)(sizeof(fake) + forged->n)) };
+
+	assert_true(len > ETH_HLEN + l3 + FRAG1_L4);
+	if (v6) {
+		/* a fragment header between the IPv6 header and UDP, in both */
+		uint8_t fh[8] = { IPPROTO_UDP, 0, 0, 1, 0, 0, FRAG_ID >> 8, FRAG_ID & 0xff };
+
+		memmove(l4 + 8, l4, FRAG1_L4);
+		memcpy(l4, fh, sizeof(fh));
+		((struct ipv6hdr *)(buf + ETH_HLEN))->nexthdr = IPPROTO_FRAGMENT;
+		((struct ipv6hdr *)(buf + ETH_HLEN))->payload_len = htons(8 + FRAG1_L4);
+		memcpy(out, buf, ETH_HLEN + l3 + 8);
+		o4 = out + ETH_HLEN + l3;
+		o4[2] = 0; /* offset FRAG1_L4 / 8 in 8-byte units, << 3; no MF */
+		o4[3] = (uint8_t)(FRAG1_L4 / 8) << 3;
+		o4 += 8;
+		((struct ipv6hdr *)(out + ETH_HLEN))->payload_len =
+			htons((uint16_t)(8 + sizeof(fake) + forged->n));
+	} else {
+		struct iphdr *ip = (struct iphdr *)(buf + ETH_HLEN), *ip2;
+
+		ip->id = htons(FRAG_ID);
+		ip->frag_off = htons(0x2000); /* MF */
+		ip4_len(buf, FRAG1_L4);
+		memcpy(out, buf, ETH_HLEN + l3);
+		ip2 = (struct iphdr *)(out + ETH_HLEN);
+		ip2->frag_off = htons(FRAG1_L4 / 8);
+		ip4_len(out, sizeof(fake) + forged->n);
+		o4 = out + ETH_HLEN + l3;
+	}
+	memcpy(o4, &fake, sizeof(fake));
+	memcpy(o4 + sizeof(fake), forged->b, forged->n);
+	n = (size_t)(o4 - out) + sizeof(fake) + forged->n;
+	return n;
+}
+
+/*
  * The query of pod dev (from_pod, a new flow to dns:53 from a new port),
  * then the answer m from src:53 through to_pod (fqdn_enabled's, or the
  * harness's when plain): delivered. extra: the UDP length claims that many
@@ -278,7 +374,7 @@ static void ask_answer_via(int dev, int via, const char *dns, const char *src,
 	const struct pod *pd = &pods[dev];
 	struct row q = { .prog = via == VIA_OVERLAY ? FROM_POD_OV : FROM_POD, .dev = dev,
 			 UDP(v6 ? pd->ip6 : pd->ip, qport, dns, 53) };
-	static uint8_t buf[2300], out[2400], gnv[FRAME_MAX];
+	static uint8_t buf[2300], out[2400];
 	uint8_t qb[FRAME_MAX];
 	struct ethhdr *eth = (struct ethhdr *)buf;
 	struct udphdr *udp;
@@ -360,33 +456,15 @@ static void ask_answer_via(int dev, int via, const char *dns, const char *src,
 	memcpy((uint8_t *)udp + l4, m->b, m->n);
 	len = ETH_HLEN + l3 + l4 + m->n;
 	qport++;
+	if (frag_forged) {
+		/* the answer as two fragments, the later one's bytes the forger's */
+		size_t n2 = frag_split(buf, len, v6, frag_forged, frag2);
 
-	o.data_size_in = (uint32_t)len;
-	o.data_size_out = sizeof(out); /* a run before (the SYN-ACK) left its length */
-	if (via == VIA_OVERLAY) {
-		/* from n2 (NODE_IP's peer), decapsulated into the pod */
-		struct xcni_ct_key t = {};
-
-		o.data_size_in = (uint32_t)geneve_wrap(t, buf, len, buf, N2, NODE_IP, VNI, 0, gnv);
-		o.data_in = gnv;
-		ctx.ifindex = env.ifindex[DEV_U];
-		assert_int_equal(bpf_prog_test_run_opts(bpf_program__fd(ov->progs.from_overlay), &o),
-				 0);
-		assert_int_equal(o.retval, TC_ACT_REDIRECT);
+		deliver(dev, via, plain, buf, ETH_HLEN + l3 + (v6 ? 8 : 0) + FRAG1_L4);
+		deliver(dev, via, plain, frag2, n2);
 		return;
 	}
-	if (via >= 0) {
-		/* from_pod's local delivery: the harness's, fqdn_enabled set */
-		ctx.ifindex = env.ifindex[via];
-		assert_int_equal(bpf_prog_test_run_opts(prog_fd(FROM_POD), &o), 0);
-		assert_int_equal(o.retval, TC_ACT_REDIRECT);
-		return;
-	}
-	assert_int_equal(bpf_prog_test_run_opts(plain ? prog_fd(TO_POD)
-						      : bpf_program__fd(tp->progs.to_pod),
-						&o),
-			 0);
-	assert_int_equal(o.retval, TC_ACT_OK);
+	deliver(dev, via, plain, buf, len);
 }
 
 static void ask_answer(int dev, const char *dns, const char *src, const struct msg *m,
@@ -980,12 +1058,69 @@ static void overlay(void **state)
 	assert_int_equal(nlearned(EP_A), 1);
 }
 
+/*
+ * A DNS answer's later IP fragment is never read as a message (issue 65
+ * item 1): the bytes past an answer's first fragment are the middle of its
+ * records, written by whoever owns a name the pod resolves, and a later
+ * fragment carries its flow's ports (xcni_frag) as a reply would. Here that
+ * middle is a UDP header and a whole answer for the pod's allowed name with
+ * a forged address: never learned, on every path into the pod (to_pod,
+ * from_pod's local delivery, from_overlay), both families on each; the fragments
+ * still delivered and counted. The name's real address is then learned
+ * from an unfragmented answer.
+ */
+static void fragments(void **state)
+{
+	static const struct {
+		int via;
+		const char *dns, *forged, *real;
+	} paths[] = {
+		{ -1, DNS4, "198.51.100.2", "203.0.113.90" },
+		{ -1, DNS6, "2001:db8:bad::2", "2001:db8:90::1" },
+		{ DEV_B, IP_B, "198.51.100.3", "203.0.113.91" },
+		{ DEV_B, "fd00:99::b", "2001:db8:bad::3", "2001:db8:91::1" },
+		{ VIA_OVERLAY, IP_R, "198.51.100.4", "203.0.113.92" },
+		{ VIA_OVERLAY, "fd00:98::5", "2001:db8:bad::4", "2001:db8:92::1" },
+	};
+	struct xcni_ipcache6_key k6 = { .prefixlen = 128 };
+	struct xcni_ipcache_val iv = { .identity = ID_R, .tunnel_ip = ip4(N2), .flags = XCNI_IPC_POD };
+	struct msg m, forged;
+
+	fqdn_state(state);
+	for (size_t i = 2; i < sizeof(paths) / sizeof(paths[0]); i++)
+		srv_add(paths[i].dns, 53);
+	assert_int_equal(overlay_setup(), 0);
+	/* R6, a pod of n2 (IPv6) answering over the overlay */
+	assert_int_equal(inet_pton(AF_INET6, "fd00:98::5", k6.addr), 1);
+	assert_int_equal(bpf_map_update_elem(map_fd("xcni_ipcache6"), &k6, &iv, BPF_ANY), 0);
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		uint64_t fr = stat(XCNI_FQDN_ST_FRAG);
+
+		hdr(&m, 1, 8); /* a long answer: eight TXT records the forger wrote */
+		question(&m, "api.example.test", 16);
+		for (int r = 0; r < 8; r++) {
+			ptr(&m, 12);
+			rr(&m, 16, 1, 30, "forged-middle-of-the-answer-....", 32);
+		}
+		simple(&forged, "api.example.test", paths[i].forged, 86400);
+		frag_forged = &forged;
+		ask_answer_via(DEV_A, paths[i].via, paths[i].dns, paths[i].dns, &m, 0, false);
+		frag_forged = NULL;
+		assert_null(learned(EP_A, paths[i].forged));
+		assert_int_equal(stat(XCNI_FQDN_ST_FRAG), fr + 2);
+
+		simple(&m, "api.example.test", paths[i].real, 30);
+		ask_answer_via(DEV_A, paths[i].via, paths[i].dns, paths[i].dns, &m, 0, false);
+		assert_non_null(learned(EP_A, paths[i].real));
+	}
+}
+
 static const struct CMUnitTest fqdn_tests[] = {
 	cmocka_unit_test(exact),      cmocka_unit_test(wildcard), cmocka_unit_test(not_dns),
 	cmocka_unit_test(cname),      cmocka_unit_test(pointers), cmocka_unit_test(truncated),
 	cmocka_unit_test(long_names), cmocka_unit_test(hundred),  cmocka_unit_test(wrong_class),
 	cmocka_unit_test(ipv6),       cmocka_unit_test(verdict),  cmocka_unit_test(same_node),
-	cmocka_unit_test(tcp_answer), cmocka_unit_test(overlay),
+	cmocka_unit_test(tcp_answer), cmocka_unit_test(overlay),  cmocka_unit_test(fragments),
 };
 
 static int fqdn_prep(void)

@@ -721,6 +721,7 @@ static void render_fqdn(struct metrics *m, FILE *b)
 		[XCNI_FQDN_ST_FULL] = "addresses-not-learned-full",
 		[XCNI_FQDN_ST_GIVEUP] = "parser-giveups",
 		[XCNI_FQDN_ST_IGNORED] = "records-ignored",
+		[XCNI_FQDN_ST_FRAG] = "answers-fragmented",
 	};
 	int fd = pin_open(m->pin_dir, "xcni_fqdn_stats");
 
@@ -729,7 +730,8 @@ static void render_fqdn(struct metrics *m, FILE *b)
 	metrics_family(b, "xcni_fqdn_total", "counter",
 	               "DNS answers into this node's pods read for ClusterNetworkPolicy domainNames "
 	               "(xcnid --fqdn-policy), by event: answers-ignored are not from the DNS Service's "
-	               "sources, parser-giveups malformed or past the parser's bounds.");
+	               "sources, parser-giveups malformed or past the parser's bounds, answers-fragmented IP "
+	               "fragments of an answer, never read (only a whole message is).");
 	for (__u32 k = 0; k < XCNI_FQDN_NR_STATS; k++) {
 		__u64 sum;
 
