@@ -26,6 +26,14 @@ const char *flow_verdict_name(int v)
 	return v >= 0 && v < FLOW_NR_VERDICTS ? verdict_names[v] : "allowed";
 }
 
+int flow_verdict_parse(const char *s)
+{
+	for (int v = 0; s && v < FLOW_NR_VERDICTS; v++)
+		if (!strcmp(s, verdict_names[v]))
+			return v;
+	return -EINVAL;
+}
+
 bool flow_verdict_dropped(int v)
 {
 	return v == FLOW_DENIED || v == FLOW_NO_BACKEND;

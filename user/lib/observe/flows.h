@@ -68,6 +68,8 @@ enum flow_verdict {
 #define FLOW_TIMEOUT_NS 1500000000ull
 /* "allowed", "denied", "audit", "forwarded", "refused", "no-backend", "timeout". */
 const char *flow_verdict_name(int v);
+/* The verdict a word names (flow_verdict_name's inverse): enum flow_verdict, or -EINVAL. */
+int flow_verdict_parse(const char *s);
 /* Whether v is a drop here (denied, no-backend): what a policy change turns from or to. */
 bool flow_verdict_dropped(int v);
 /*
