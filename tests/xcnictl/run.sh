@@ -806,10 +806,10 @@ check "explain: an affinity entry naming a backend that is gone decides nothing"
 		value hex $(le "$(now_ns)" 8)$(le 77 4)$(zeros 4) &&
 	$XCNICTL --pin-dir $PIN explain x/a 10.96.0.20 80/tcp --json | python3 -c 'import json,sys; sys.exit(json.load(sys.stdin)[\"chosen_backend_id\"] is not None)'"
 rm -f "$PIN/xcni_affinity"
-check "explain to a Service with no backend: refused" has '^VERDICT +refused: no backend \(drop-no-backend\)$' \
+check "explain to a Service with no backend: no-backend, flows' word" has '^VERDICT +no-backend: Service backend not found \(drop-no-backend\)$' \
 	x explain x/a 10.96.0.30 443/tcp
 check "explain to a Service with no backend --json" json_is \
-	'j["verdict"] == "refused" and j["backends"] == [] and j["service"] is None' x explain x/a 10.96.0.30 443/tcp --json
+	'j["verdict"] == "no-backend" and j["backends"] == [] and j["service"] is None' x explain x/a 10.96.0.30 443/tcp --json
 check "explain to an address that is no frontend: the plain policy walk" json_is \
 	'"service_id" not in j and j["dst"] == "y/b"' x explain x/a 10.244.1.10 80/tcp --json
 check "explain svc/NS/NAME without that port: exit 1, saying so" \

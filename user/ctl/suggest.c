@@ -61,7 +61,7 @@ const struct option ctl_suggest_opts[] = {
 	{ "namespace", required_argument, NULL, 'n' },
 	{ "from-flows", required_argument, NULL, 'F' },
 	{ "since", required_argument, NULL, 'S' },
-	{ "audit", no_argument, NULL, 'a' },
+	{ "audit", no_argument, NULL, 'a' }, /* not a fate: an option */
 	{ "manifests", required_argument, NULL, 'M' },
 	{ "node", required_argument, NULL, 'N' },
 	{ "kubeconfig", required_argument, NULL, 'K' },
@@ -283,7 +283,7 @@ static int row_cmp(const void *x, const void *y, void *arg)
 /* The replay's table on stderr; the number of flows whose fate would change. */
 static size_t replay_table(const struct sug_flows *fl, const enum sug_fate *fates)
 {
-	static const char *const fate_words[] = { "allowed", "denied", "not replayed" };
+	static const int fates_v[] = { FLOW_ALLOWED, FLOW_DENIED };
 	struct ptable *t = pt_new(replay_cols, ARRAY_SIZE(replay_cols), 0);
 	size_t *order = calloc(fl->n + 1, sizeof(*order));
 	char a[400], b[400];
@@ -311,8 +311,9 @@ static size_t replay_table(const struct sug_flows *fl, const enum sug_fate *fate
 			pt_strf(t, "%u/%s", f->port, proto_name(f->proto));
 		else
 			pt_str(t, proto_name(f->proto));
-		pt_str(t, f->verdict == SUG_ALLOWED ? "allowed" : "denied");
-		pt_str(t, fate_words[fates[i]]);
+		pt_str(t, flow_verdict_name(f->verdict == SUG_ALLOWED ? FLOW_ALLOWED : FLOW_DENIED));
+		pt_str(t, fates[i] == SUG_FATE_SKIPPED ? "not replayed" :
+							  flow_verdict_name(fates_v[fates[i]]));
 		pt_str(t, ok ? "yes" : "NO");
 	}
 	fflush(stdout);
