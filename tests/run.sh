@@ -68,6 +68,8 @@ suites=(
 	"size-budget:python3 tests/structure/size_budget.py --tap"
 	# The order of rooms on the include and link graphs, circles in a folder (issue 68 item 2).
 	"rooms:python3 tests/structure/rooms.py --tap"
+	# One table of fates in every view, the map's colours for each (issue 70 item 2).
+	"verdict-words:python3 tests/structure/verdict_words.py --tap"
 	"bpf-packets:$BUILD/tests/test_bpf"
 	# Every program loaded with each family's settings and attached in each mode:
 	# tc clsact and TCX, XDP native and generic (issue 40; tests/attach).

@@ -98,8 +98,19 @@ nobackend_text() {
 		{ echo "$out"; return 1; }
 }
 check "  ... flows' text (-o wide): Service backend not found, as Hubble says it" nobackend_text
-check "  ... --verdict no-backend finds it, --verdict denied (any drop) too" \
-	bash -c "[ \"\$('$XCNICTL' --node all flows --json --verdict no-backend --service store/search | grep -c '\"verdict\"')\" = 1 ] && [ \"\$('$XCNICTL' --node all flows --json --verdict denied --service store/search | grep -c '\"verdict\"')\" = 1 ]"
+check "  ... --verdict no-backend finds it, Hubble's DROPPED (any drop) too, denied (a policy's) not" \
+	bash -c "[ \"\$('$XCNICTL' --node all flows --json --verdict no-backend --service store/search | grep -c '\"verdict\"')\" = 1 ] && [ \"\$('$XCNICTL' --node all flows --json --verdict DROPPED --service store/search | grep -c '\"verdict\"')\" = 1 ] && [ \"\$('$XCNICTL' --node all flows --json --verdict denied --service store/search | grep -c '\"verdict\"')\" = 0 ]"
+# monitor says the same word (issue 70 item 2: it said denied, as for a policy's drop).
+mon_nobackend() {
+	"$XCNICTL" --node all monitor --timeout-ms 2500 --reason drop-no-backend >"$T/mon.txt" 2>"$T/mon.err" &
+	local m=$!
+	sleep 1
+	lab probe store/frontend svc/store/search 80/tcp --timeout-ms 300 >/dev/null 2>&1
+	wait "$m"
+	grep -q 'store/frontend.* no-backend ' "$T/mon.txt" && ! grep -q ' denied ' "$T/mon.txt" ||
+		{ head -3 "$T/mon.txt" "$T/mon.err"; return 1; }
+}
+check "  ... monitor: its drop event says no-backend, not denied" mon_nobackend
 
 # What a user reads (the report's before/after): the frontend's records, the matrix.
 diag "xcnictl --node all flows --from-pod store/frontend:"

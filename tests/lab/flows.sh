@@ -385,8 +385,8 @@ for l in open(sys.argv[2]):
     m = re.match(r'^xcni_flows_total\{verdict="([a-z-]+)",direction="(ingress|egress)"\} (\d+)$', l)
     if m:
         got[(m.group(1), m.group(2))] = int(m.group(3))
-if len(got) != 14:
-    print(f"{len(got)} series of xcni_flows_total, wanted 14 (7 verdicts x 2 directions)"); sys.exit(1)
+if len(got) != 16:
+    print(f"{len(got)} series of xcni_flows_total, wanted 16 (8 verdicts, dropped too, x 2 directions)"); sys.exit(1)
 bad = {k: (got.get(k, 0), want.get(k, 0)) for k in set(got) | set(want) if got.get(k, 0) != want.get(k, 0)}
 if bad:
     print(f"metric vs window (got, want): {bad}"); sys.exit(1)

@@ -12,6 +12,11 @@
 #            first: nothing denied, then enforced): lab matrix 80/TCP is
 #            what was recorded, cell for cell
 #
+# With fates no rule decided in the window (issue 70 item 1: x/a -> z/c 81/TCP
+# refused, nothing listens; x/a -> svc/z/none, a Service without endpoints:
+# no-backend), suggest reads them, sets them aside and counts them; the
+# replay names x's own policies it set aside (stderr, a comment atop the YAML).
+#
 # and what the suggestion must be: a default deny, x/a let in from y/b by
 # its port's name, x's egress by peer labels with y and z by namespace name;
 # a recorded flow the suggestion would deny makes it exit 1.
@@ -40,6 +45,20 @@ import json, sys
 r = json.load(open(sys.argv[1]))["rows"]
 sys.exit(0 if r["y/b"]["x/a"] and not r["y/a"]["x/a"] and r["x/a"]["z/c"] else 1)' "$T/rec.json"
 
+cat >"$T/none.yaml" <<'EOF2'
+apiVersion: v1
+kind: Service
+metadata: {name: none, namespace: z}
+spec:
+  selector: {pod: nobody}
+  ports: [{name: http, protocol: TCP, port: 8080, targetPort: 80}]
+EOF2
+check "a Service without endpoints: z/none" lab apply -f "$T/none.yaml"
+check "x/a -> z/c 9/TCP: refused (nothing listens)" bash -c \
+	"[ \"\$('$XCNICTL' lab probe x/a z/c 9/TCP 2>&1)\" = refused ]"
+check "x/a -> svc/z/none 8080/TCP: no-backend" bash -c \
+	"[ \"\$('$XCNICTL' lab probe x/a svc/z/none 8080/TCP 2>&1)\" = no-backend ]"
+
 # The agents record an allowed flow at their next conntrack walk, spaced by the
 # walks' own cost: wait (15 s at most) until every pair the matrix saw connect
 # to or from x has its record, so suggest reads what was recorded.
@@ -48,20 +67,28 @@ all_recorded() {
 	/usr/bin/python3 -c '
 import json, sys
 rows = json.load(open(sys.argv[1]))["rows"]
-seen = set()
+seen, unsettled = set(), False
 for line in open(sys.argv[2]):
     if line.strip():
         r = json.loads(line)
         s, d = r.get("source") or {}, r.get("destination") or {}
         seen.add(("%s/%s" % (s.get("namespace"), s.get("pod")), "%s/%s" % (d.get("namespace"), d.get("pod"))))
+        # the probe to svc/z/none: allowed until its SYN has gone unanswered 1.5 s
+        unsettled |= d.get("port") == 8080 and r.get("verdict") == "allowed"
 want = {(a, b) for a in rows for b in rows[a] if rows[a][b] and a != b and (a.startswith("x/") or b.startswith("x/"))}
-sys.exit(0 if want <= seen else 1)' "$T/rec.json" "$T/flows.jsonl"
+sys.exit(0 if want <= seen and not unsettled else 1)' "$T/rec.json" "$T/flows.jsonl" &&
+	grep -q '"verdict":"refused"' "$T/flows.jsonl"
 }
 wait_until 15 all_recorded || diag "not every connected pair has its record after 15 s"
 diag "$(wc -l <"$T/flows.jsonl") flow records"
 check "suggest from the agents: exit 0, the replay agrees with every record" bash -c \
 	"'$XCNICTL' policy suggest --namespace x >'$T/sug.yaml' 2>'$T/sug.table'"
 sed 's/^/#   /' "$T/sug.table" | head -60
+check "the window's refused record: set aside, counted" \
+	grep -qE 'records set aside \(no rule decided them\): .*[0-9]+ refused' "$T/sug.table"
+check "the replay names x's policies it set aside, on stderr and atop the YAML" bash -c \
+	"grep -q 'the replay set aside the NetworkPolicies of x: .*default-deny.*allow-a-from-y-b\\|the replay set aside the NetworkPolicies of x: .*allow-a-from-y-b.*default-deny' '$T/sug.table' &&
+	 head -1 '$T/sug.yaml' | grep -q '^# the replay set aside the NetworkPolicies of x: '"
 check "the replay table: rows, none NO" bash -c \
 	"grep -q 'RECORDED' '$T/sug.table' && grep -q 'y/b.*x/a.*80/tcp.*allowed.*allowed.*yes' '$T/sug.table' &&
 	 ! grep -qw NO '$T/sug.table'"
@@ -85,6 +112,15 @@ check "--audit: every policy annotated xcni.io/policy-mode: audit" bash -c \
 check "a bad record: named by line and field, exit 1, nothing written" bash -c \
 	"echo '{\"verdict\":\"maybe\"}' | '$XCNICTL' policy suggest -n x --from-flows - 2>'$T/bad.err' >'$T/bad.out';
 	 [ \$? = 1 ] && grep -q -- '-:1: flow record: verdict' '$T/bad.err' && [ ! -s '$T/bad.out' ]"
+
+# Every fate a record can have, no-backend's too (the agents' own records of
+# it depend on how the Service is translated): set aside and counted, exit 0.
+{ cat "$T/flows.jsonl"; for v in no-backend timeout forwarded dropped; do
+	printf '{"family":"ipv4","protocol":"TCP","verdict":"%s","source":{"ip":"10.244.9.9","port":1,"namespace":"x","pod":"a"},"destination":{"ip":"10.96.9.9","port":8080}}\n' "$v"; done; } >"$T/fates.jsonl"
+check "every verdict in the window: exit 0, the same policies, the fates counted" bash -c \
+	"'$XCNICTL' policy suggest -n x --from-flows '$T/fates.jsonl' 2>'$T/fates.err' | cmp - '$T/sug.yaml' &&
+	 grep -qE 'records set aside .*refused, 1 no-backend, [0-9]+ timeout, 1 dropped' '$T/fates.err'" ||
+	sed 's/^/#   /' "$T/fates.err" | tail -3
 
 # ICMP: NetworkPolicy cannot allow it without every port, so the suggestion
 # leaves it out, and its replay says so (exit 1, the row NO).

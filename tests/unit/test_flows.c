@@ -258,10 +258,12 @@ static void test_fates(void **state)
 			XCNI_CT_NEW, false, false);
 	assert_int_equal(n->verdict, FLOW_NO_BACKEND);
 
-	/* --verdict: each word its own records; denied any drop; allowed not the closed port. */
+	/* --verdict: each word its own records; denied a policy's drop alone, Hubble's
+	 * DROPPED any drop; allowed not the closed port. */
 	verdict_picks("refused", r, x, n);
 	verdict_picks("no-backend", n, r, NULL);
-	verdict_picks("denied", n, r, NULL);
+	verdict_picks("denied", NULL, n, r);
+	verdict_picks("DROPPED", n, r, NULL);
 	verdict_picks("allowed", x, r, t);
 	verdict_picks("timeout", t, r, x);
 	verdict_picks("FORWARDED", NULL, r, n);
@@ -935,7 +937,9 @@ static void test_vocab(void **state)
 	renders(f, "namespace=y\n", 40 * s, &b, 2, NULL);
 	renders(f, "reason=drop-policy-ingress\n", 40 * s, &b, 1, NULL);
 	renders(f, "reason=drop-spoof-ip\n", 40 * s, &b, 1, NULL);
-	renders(f, "verdict=deny\n", 40 * s, &b, 2, NULL); /* any reason */
+	renders(f, "verdict=deny\n", 40 * s, &b, 1, NULL); /* a policy's drop alone */
+	renders(f, "verdict=dropped\n", 40 * s, &b, 1, "\"verdict\":\"dropped\"");
+	renders(f, "verdict=DROPPED\n", 40 * s, &b, 2, NULL); /* Hubble's: any reason */
 	renders(f, "verdict=allow\n", 40 * s, &b, 1, NULL);
 	renders(f, "from-ip=10.0.1.3\n", 40 * s, &b, 1, NULL);
 	renders(f, "to-ip=10.0.1.0/24\n", 40 * s, &b, 2, NULL);
@@ -948,7 +952,18 @@ static void test_vocab(void **state)
 
 	/* --verdict: one set of values for flows and monitor (vocab.h). */
 	assert_int_equal(vocab_verdict("DROPPED", &v, err, sizeof(err)), 0);
-	assert_int_equal(v, FLOW_DENIED);
+	assert_int_equal(v, FLOW_VERDICT_DROPS);
+	assert_int_equal(vocab_verdict("dropped", &v, err, sizeof(err)), 0);
+	assert_int_equal(v, FLOW_DROPPED);
+	/* One table (issue 70 item 2): each drop reason's fate, and every word read back. */
+	assert_int_equal(flow_drop_verdict(XCNI_DROP_POLICY_INGRESS), FLOW_DENIED);
+	assert_int_equal(flow_drop_verdict(XCNI_DROP_NO_BACKEND), FLOW_NO_BACKEND);
+	assert_int_equal(flow_drop_verdict(XCNI_DROP_NO_TUNNEL), FLOW_DROPPED);
+	for (int i = 0; i < FLOW_NR_VERDICTS; i++) {
+		assert_int_equal(flow_verdict_parse(flow_verdict_name(i)), i);
+		assert_int_equal(vocab_verdict(flow_verdict_name(i), &v, err, sizeof(err)), 0);
+		assert_int_equal(v, i);
+	}
 	assert_int_equal(vocab_verdict("deny", &v, err, sizeof(err)), 0);
 	assert_int_equal(v, FLOW_DENIED);
 	assert_int_equal(vocab_verdict("FORWARDED", &v, err, sizeof(err)), 0);

@@ -7,6 +7,7 @@
  */
 #include "polsim.h"
 #include "../../user/lib/policy/suggest.h"
+#include "../../user/lib/observe/flows.h"
 
 static char Msg[600];
 
@@ -147,6 +148,30 @@ static void records_merged_denial_wins(void **state)
 	pol_sug_flows_free(&fl);
 }
 
+/*
+ * Every word flows writes is read (issue 70 item 1): the fates past the
+ * policy (refused, no-backend, timeout) and forwarded are no policy's
+ * decision, so they are set aside and counted by word, never an error.
+ */
+static void records_every_verdict(void **state)
+{
+	static const char *const fates[] = { "refused", "no-backend", "timeout", "forwarded" };
+	struct sug_flows fl = {};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(fates) / sizeof(fates[0]); i++)
+		add(&fl, rec(WEB, "prod", "web", DB, "prod", "db", "TCP", 80 + (int)i, fates[i]), 1);
+	add(&fl, rec(WEB, "prod", "web", DB, "prod", "db", "TCP", 81, "refused"), 1);
+	assert_int_equal(fl.n, 0);
+	assert_int_equal(fl.aside[FLOW_REFUSED], 2);
+	assert_int_equal(fl.aside[FLOW_NO_BACKEND], 1);
+	assert_int_equal(fl.aside[FLOW_TIMEOUT], 1);
+	assert_int_equal(fl.aside[FLOW_FORWARDED], 1);
+	add(&fl, rec(WEB, "prod", "web", DB, "prod", "db", "TCP", 80, "denied"), 0);
+	assert_int_equal(fl.n, 1);
+	pol_sug_flows_free(&fl);
+}
+
 /* ---- the policies ----------------------------------------------------- */
 
 static json_t *policy_named(json_t *pols, const char *name)
@@ -257,6 +282,34 @@ static void icmp_left_out(void **state)
 	pol_sug_flows_free(&fl);
 }
 
+/*
+ * DNS seen on UDP alone: TCP 53 is allowed too (a truncated answer is asked
+ * again over TCP, RFC 7766), both by the server's port names.
+ */
+static void dns_both_protocols(void **state)
+{
+	struct sug_flows fl = {};
+	json_t *pols;
+
+	(void)state;
+	cast();
+	pod_port(&objs[K8S_POD][1]->pod, "dns", UDP, 53);
+	pod_port(&objs[K8S_POD][1]->pod, "dns-tcp", TCP, 53);
+	add(&fl, rec(WEB, "prod", "web", DB, "prod", "db", "UDP", 53, "allowed"), 0);
+	add(&fl, rec(WEB, "prod", "web", OUTSIDE, NULL, NULL, "UDP", 53, "allowed"), 0);
+	pols = suggested(&fl, NULL, NULL);
+	assert_json(json_incref(json_object_get(json_object_get(policy_named(pols, "suggest-web"),
+								 "spec"), "egress")),
+		    "[{\"ports\":[{\"port\":53,\"protocol\":\"TCP\"},"
+		    "{\"port\":53,\"protocol\":\"UDP\"}],"
+		    "\"to\":[{\"ipBlock\":{\"cidr\":\"192.0.2.1/32\"}}]},"
+		    "{\"ports\":[{\"port\":\"dns-tcp\",\"protocol\":\"TCP\"},"
+		    "{\"port\":\"dns\",\"protocol\":\"UDP\"}],"
+		    "\"to\":[{\"podSelector\":{\"matchLabels\":{\"app\":\"db\"}}}]}]");
+	json_decref(pols);
+	pol_sug_flows_free(&fl);
+}
+
 /* ---- the replay -------------------------------------------------------- */
 
 static void replay_agrees(void **state)
@@ -326,7 +379,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(selector_fewest_labels, setup, teardown),
 		cmocka_unit_test_setup_teardown(selector_cases, setup, teardown),
 		cmocka_unit_test_setup_teardown(records_merged_denial_wins, setup, teardown),
+		cmocka_unit_test_setup_teardown(records_every_verdict, setup, teardown),
 		cmocka_unit_test_setup_teardown(build_policies, setup, teardown),
+		cmocka_unit_test_setup_teardown(dns_both_protocols, setup, teardown),
 		cmocka_unit_test_setup_teardown(icmp_left_out, setup, teardown),
 		cmocka_unit_test_setup_teardown(replay_agrees, setup, teardown),
 		cmocka_unit_test_setup_teardown(replay_catches_a_conflict, setup, teardown),

@@ -172,6 +172,14 @@ check "misspelt lab flag" wrong 'unknown flag --dn for lab up; did you mean --dn
 check "misspelt flows flag" wrong 'unknown flag --form for flows; did you mean --from\?$' x flows --form x/a
 check "a flag's value missing" wrong '^xcnictl: error: --pod: needs a value$' x ct list --pod
 check "nothing near: no suggestion, the help named" wrong '^  \(xcnictl --help lists the commands\)$' x frobnicate
+# Cilium's and Hubble's verbs (issue 70 item 5): the command that does it named.
+check "hubble observe: did you mean flows" wrong '^xcnictl: error: unknown command observe; did you mean flows\?$' x observe
+check "cilium ... ls: did you mean endpoint list" wrong '^xcnictl: error: unknown command ls; did you mean endpoint list\?$' x ls
+# xcnictl help [COMMAND] is --help's (was: unknown command help).
+check "xcnictl help: the global help" has '^Usage: xcnictl \[OPTIONS\] COMMAND' x help
+check "xcnictl help policy suggest: that command's help" has '^Usage: xcnictl \[OPTIONS\] policy suggest' x help policy suggest
+check "the global help's --node all names policy status and policy suggest" \
+	bash -c "'$XCNICTL' --help | tr -s ' \n' ' ' | grep -q 'all: every node, for flows, monitor, status, sysdump, explain, policy status and policy suggest'"
 
 # -- version
 HEAD_C=$(git -C "$XCNI_ROOT" rev-parse --short=12 HEAD 2>/dev/null)

@@ -806,10 +806,10 @@ check "explain: an affinity entry naming a backend that is gone decides nothing"
 		value hex $(le "$(now_ns)" 8)$(le 77 4)$(zeros 4) &&
 	$XCNICTL --pin-dir $PIN explain x/a 10.96.0.20 80/tcp --json | python3 -c 'import json,sys; sys.exit(json.load(sys.stdin)[\"chosen_backend_id\"] is not None)'"
 rm -f "$PIN/xcni_affinity"
-check "explain to a Service with no backend: refused" has '^VERDICT +refused: no backend \(drop-no-backend\)$' \
+check "explain to a Service with no backend: no-backend, flows' word" has '^VERDICT +no-backend: Service backend not found \(drop-no-backend\)$' \
 	x explain x/a 10.96.0.30 443/tcp
 check "explain to a Service with no backend --json" json_is \
-	'j["verdict"] == "refused" and j["backends"] == [] and j["service"] is None' x explain x/a 10.96.0.30 443/tcp --json
+	'j["verdict"] == "no-backend" and j["backends"] == [] and j["service"] is None' x explain x/a 10.96.0.30 443/tcp --json
 check "explain to an address that is no frontend: the plain policy walk" json_is \
 	'"service_id" not in j and j["dst"] == "y/b"' x explain x/a 10.244.1.10 80/tcp --json
 check "explain svc/NS/NAME without that port: exit 1, saying so" \
@@ -898,6 +898,21 @@ else
 	check "no lab up: the missing map, as before" has "$XCNI_PIN_ROOT_DEFAULT/xcni_ct: no such pinned map" \
 		env -u XCNI_PIN_DIR XCNI_LAB_DIR="$NOLAB" "$XCNICTL" ct list
 	check "--pin-dir given: no hint" has "$PIN-none/xcni_ct: no such pinned map" lx --pin-dir "$PIN-none" ct list
+	# The hint names the node of the pods named, all where both sides matter (issue 70 item 5).
+	LAB2=$(mktemp -d)
+	python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+d["pods"] = [{"namespace": "x", "name": "a", "node": "n1", "ip": "10.244.1.7", "ports": []},
+             {"namespace": "y", "name": "b", "node": "n2", "ip": "10.244.2.9", "ports": []}]
+json.dump(d, open(sys.argv[2], "w"))' "$LAB/lab.json" "$LAB2/lab.json"
+	l2() { env -u XCNI_PIN_DIR XCNI_LAB_DIR="$LAB2" "$XCNICTL" "$@"; }
+	check "the hint: a pod on n2 named, --node n2 (was: always n1)" \
+		has "a lab is up \(nodes n1, n2\): xcnictl --node n2 ct list --pod y/b\$" l2 ct list --pod y/b
+	check "the hint: a pod's address on n2, --node n2" \
+		has "xcnictl --node n2 ct list --ip 10\.244\.2\.9\$" l2 ct list --ip 10.244.2.9
+	check "the hint: explain, both sides: --node all" \
+		has "xcnictl --node all explain x/a y/b 80/tcp\$" l2 explain x/a y/b 80/tcp
+	rm -rf "$LAB2"
 fi
 
 check "config --json: overlay fields" json_is '(j["node_ip"], j["underlay_ifindex"], j["underlay_dev"], j["vni"],

@@ -377,7 +377,7 @@ static void render_policy_flows(struct metrics *m, FILE *b, struct polscan *pol)
 	static const char *const acts[NR_ACTS] = {
 		[ACT_ACCEPT] = "accept",
 		[ACT_DENY] = "deny",
-		[ACT_AUDIT] = "audit",
+		[ACT_AUDIT] = "audit", /* not a fate: a policy's action */
 	};
 	__u64 allowed, cell[NR_CELLS];
 

@@ -346,8 +346,8 @@ static int svc_judge(const struct node_maps *sm,
 			char tn[64];
 			bool remote = explain_tunnel_of(sm, &f.dst.ipc, a, tn, sizeof(tn));
 
-			j->nallow += !strcmp(j->verdicts[i], "allowed");
-			j->ndeny += !strcmp(j->verdicts[i], "denied");
+			j->nallow += flow_verdict_parse(j->verdicts[i]) == FLOW_ALLOWED;
+			j->ndeny += flow_verdict_parse(j->verdicts[i]) == FLOW_DENIED;
 			j->nlocal += !remote;
 			j->nremote += remote;
 			if (remote && !j->rnode[0])
@@ -366,8 +366,9 @@ static const char *svc_verdict(struct ptable *t, const struct svc_choice *ch,
 	size_t i;
 
 	if (!ch->n) {
-		pt_str(t, "refused: no backend (drop-no-backend)");
-		return "refused";
+		/* flows' and monitor's word for its drop: a policy refused nothing here. */
+		pt_str(t, "no-backend: Service backend not found (drop-no-backend)");
+		return flow_verdict_name(FLOW_NO_BACKEND);
 	}
 	if (ch->chosen) {
 		for (i = 0; i < ch->n && ch->ids[i] != ch->chosen; i++)
@@ -375,7 +376,7 @@ static const char *svc_verdict(struct ptable *t, const struct svc_choice *ch,
 		verdict = i < ch->n ? j->verdicts[i] : "unknown";
 		pt_strf(t, "%s: the flow gets backend %u", verdict, ch->chosen);
 	} else if (j->nallow == ch->n || j->ndeny == ch->n) {
-		verdict = j->nallow == ch->n ? "allowed" : "denied";
+		verdict = flow_verdict_name(j->nallow == ch->n ? FLOW_ALLOWED : FLOW_DENIED);
 		pt_strf(t, "%s: by every backend it may get", verdict);
 	} else if (j->nallow || j->ndeny) {
 		verdict = "depends";

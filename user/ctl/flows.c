@@ -124,12 +124,14 @@ static const char flows_help[] =
 	"  --from-pod, --to-pod [NS/]NAME  the pod whose name begins so (NS: default)\n"
 	"  --from-ip, --to-ip, --from-namespace, --to-namespace, --from-label,\n"
 	"  --to-label, --from-identity, --to-identity X  --from/--to KIND:X\n"
-	"  --verdict V            allowed, forwarded, denied (dropped, any reason),\n"
-	"                         audit, refused (the destination answered the SYN\n"
-	"                         with RST: nothing listens), no-backend (a Service\n"
-	"                         without endpoints refused it) or timeout (nothing\n"
-	"                         answered the SYN, no drop seen); Hubble's FORWARDED\n"
-	"                         (allowed or forwarded), DROPPED, AUDIT; the old\n"
+	"  --verdict V            allowed, forwarded, denied (by a policy), audit,\n"
+	"                         refused (the destination answered the SYN with\n"
+	"                         RST: nothing listens), no-backend (a Service\n"
+	"                         without endpoints refused it), timeout (nothing\n"
+	"                         answered the SYN, no drop seen) or dropped (a\n"
+	"                         named reason no policy gave: --reason); Hubble's\n"
+	"                         FORWARDED (allowed or forwarded), DROPPED (any\n"
+	"                         drop), AUDIT; the old\n"
 	"                         allow, deny\n"
 	"  --reason REASON        dropped for REASON (drop-policy-ingress, ...)\n"
 	"  --port N               either end's port\n"
@@ -298,6 +300,7 @@ static void print_text(struct fopts *fo, json_t *o)
 	json_t *flags, *nodes;
 	char src[400], dst[400], by[1200], when[48], fl[40] = "", verdict[48];
 	const char *policy, *reason, *svc, *be, *iso, *prev, *point, *vword;
+	int fate;
 	size_t i;
 	json_t *v;
 
@@ -317,7 +320,8 @@ static void print_text(struct fopts *fo, json_t *o)
 	prev = json_string_value(json_object_get(o, "previous_verdict"));
 	point = json_string_value(json_object_get(o, "observation_point"));
 	vword = json_string_value(json_object_get(o, "verdict")) ?: "?";
-	if (!strcmp(vword, "no-backend")) {
+	fate = flow_verdict_parse(vword);
+	if (fate == FLOW_NO_BACKEND) {
 		/* As Hubble says it: DROPPED (Service backend not found). */
 		snprintf(by, sizeof(by), "Service backend not found (%s)", reason ?: "drop-no-backend");
 	} else if (policy) {
@@ -336,13 +340,13 @@ static void print_text(struct fopts *fo, json_t *o)
 		snprintf(by, sizeof(by), "-");
 	/* Past the policy: the destination's RST, a closed port (never allowed),
 	 * or its silence. */
-	if (!strcmp(vword, "refused") || !strcmp(vword, "timeout")) {
+	if (fate == FLOW_REFUSED || fate == FLOW_TIMEOUT) {
 		bool none = !strcmp(by, "-");
 
 		if (none)
 			by[0] = '\0';
 		ctl_catf(by, sizeof(by), "%s%s", none ? "" : "; ",
-			 strcmp(vword, "timeout") ? "nothing listens: the destination answered RST" :
+			 fate != FLOW_TIMEOUT ? "nothing listens: the destination answered RST" :
 						    "nothing answered the SYN, no drop seen");
 	}
 	/* Nothing allows it: the policies that isolate the pod, as monitor and explain name them. */
@@ -360,7 +364,7 @@ static void print_text(struct fopts *fo, json_t *o)
 	if (svc) {
 		const char *sp = json_string_value(json_object_get(o, "service_path"));
 
-		if (be || strcmp(vword, "no-backend"))
+		if (be || fate != FLOW_NO_BACKEND)
 			ctl_catf(by, sizeof(by), " svc %s -> %s%s%s%s", svc, be ? be : "?",
 				 sp ? " (" : "", sp ? sp : "", sp ? ")" : "");
 		else

@@ -113,6 +113,39 @@ int ctl_node_enter(const char *name, char *pin_dir, size_t len)
 	return err;
 }
 
+/*
+ * The --node a command line needs: all where both sides matter (explain, and
+ * policy status and suggest, which ask every node; pods named on two nodes),
+ * else the node of the pods it names (NS/NAME or an address), else the first.
+ */
+static const char *hint_node(struct lab *lab, int argc, char **argv)
+{
+	const char *node = NULL;
+
+	for (int i = 1; i < argc; i++) {
+		const char *w = argv[i], *slash = strchr(w, '/');
+		const struct lab_pod *p = NULL;
+		char ns[64];
+
+		if (!strcmp(w, "explain") ||
+		    (!strcmp(w, "policy") && i + 1 < argc &&
+		     (!strcmp(argv[i + 1], "status") || !strcmp(argv[i + 1], "suggest"))))
+			return "all";
+		for (size_t k = 0; k < lab->npods && !p; k++)
+			if (!strcmp(lab->pods[k].ip, w) || !strcmp(lab->pods[k].ip6, w))
+				p = &lab->pods[k];
+		if (!p && slash && slash != w && (size_t)(slash - w) < sizeof(ns)) {
+			snprintf(ns, sizeof(ns), "%.*s", (int)(slash - w), w);
+			p = lab_pod_find(lab, ns, slash + 1);
+		}
+		if (p && node && strcmp(node, p->node))
+			return "all";
+		if (p)
+			node = p->node;
+	}
+	return node ?: lab->nodes[0].name;
+}
+
 bool ctl_lab_hint(const char *pin_dir, int argc, char **argv)
 {
 	char cmdline[512], names[256];
@@ -133,7 +166,7 @@ bool ctl_lab_hint(const char *pin_dir, int argc, char **argv)
 		       lab.nodes[0].name, cmdline);
 	else
 		pr_err("no maps under %s; a lab is up (nodes %s): xcnictl --node %s%s\n", pin_dir,
-		       node_names(&lab, names, sizeof(names)), lab.nodes[0].name, cmdline);
+		       node_names(&lab, names, sizeof(names)), hint_node(&lab, argc, argv), cmdline);
 	lab_close(&lab);
 	return true;
 }

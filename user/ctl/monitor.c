@@ -77,7 +77,7 @@ static const struct pt_col event_cols[] = {
 /* (A world address's port may widen the column: a line then a little longer.) */
 #define MONITOR_END_W (sizeof("203.0.113.254:65535") - 1)
 #define MONITOR_TIME_W (sizeof("16:54:18.123") - 1)
-#define MONITOR_VERDICT_W (sizeof("forwarded") - 1)
+#define MONITOR_VERDICT_W 10 /* no-backend, the widest of flow_verdict_name's */
 
 /* The widest a name the data plane can report is: the reasons', the directions'. */
 static size_t widest_name(int lo, int hi, const char *(*name)(int))
@@ -195,15 +195,14 @@ struct monitor {
 
 static bool is_policy_drop(int reason)
 {
-	return reason == XCNI_DROP_POLICY_EGRESS || reason == XCNI_DROP_POLICY_INGRESS ||
-	       reason == XCNI_DROP_POLICY_ADMIN || reason == XCNI_DROP_POLICY_BASELINE;
+	return flow_drop_verdict(reason) == FLOW_DENIED;
 }
 
-/* The verdict word of an event, as flows says it (vocab.h's values). */
+/* The verdict of an event, as flows says it (flow_verdict_name's table). */
 static int event_verdict(const struct xcni_event *ev)
 {
 	if (ev->type == XCNI_EV_DROP)
-		return VOCAB_DENIED;
+		return flow_drop_verdict(ev->reason);
 	if (ev->type == XCNI_EV_TRACE)
 		return VOCAB_FORWARDED;
 	if ((ev->pol_flags & XCNI_POLV_DENY) && (ev->pol_flags & XCNI_POLV_AUDIT))
@@ -212,8 +211,9 @@ static int event_verdict(const struct xcni_event *ev)
 }
 
 /*
- * --verdict, as flows reads it (vocab.h): denied is a drop, any reason;
- * allowed a policy's allow (a verdict event), audit one that a policy in
+ * --verdict, as flows reads it (vocab.h): denied is a policy's drop,
+ * no-backend a Service's without endpoints, dropped one for another named
+ * reason, Hubble's DROPPED any of them; allowed a policy's allow (a verdict event), audit one that a policy in
  * audit mode would have denied; forwarded a forwarded packet (a trace);
  * Hubble's FORWARDED (passed) whatever passed. An event of a type this
  * binary does not know is none of them.
@@ -224,7 +224,9 @@ static bool verdict_is(const struct xcni_event *ev, int v)
 
 	if (ev->type < XCNI_EV_DROP || ev->type > XCNI_EV_TRACE)
 		return false;
-	return v == VOCAB_PASSED ? e == VOCAB_ALLOWED || e == VOCAB_FORWARDED : e == v;
+	return v == VOCAB_PASSED ? e == VOCAB_ALLOWED || e == VOCAB_FORWARDED :
+	       v == VOCAB_DROPS	 ? flow_verdict_dropped(e) :
+				   e == v;
 }
 
 /* What an event is about, named once for the filters and the columns. */
@@ -582,8 +584,6 @@ static int on_event(void *arg, void *data, size_t len)
 	struct evnames n = {};
 	struct evpolicy *p;
 	char when[48], se[400], de[400];
-	const char *word[] = { [VOCAB_ALLOWED] = "allowed", [VOCAB_DENIED] = "denied",
-			       [VOCAB_AUDIT] = "audit", [VOCAB_FORWARDED] = "forwarded" };
 	const char *t;
 	/* An IPv6 packet's record: the IPv4 one with the IPv6 addresses after it. */
 	bool v6 = len >= sizeof(struct xcni_event6);
@@ -645,7 +645,7 @@ static int on_event(void *arg, void *data, size_t len)
 		m->dst_w = strlen(de);
 	pt_str(m->t, se);
 	pt_str(m->t, de);
-	pt_str(m->t, word[event_verdict(ev)]);
+	pt_str(m->t, flow_verdict_name(event_verdict(ev)));
 	summary_fit(m, p->summary, sizeof(p->summary));
 	pt_str(m->t, p->summary);
 	pt_str(m->t, p->reason);

@@ -11,6 +11,7 @@
 #include "ctl/ctl.h"
 #include "lab/state.h"
 #include "lib/cluster/store.h"
+#include "lib/observe/flows.h"
 #include "lib/policy/suggest.h"
 
 static const char suggest_help[] =
@@ -23,12 +24,16 @@ static const char suggest_help[] =
 	"with allowed flows, a rule per peer: a pod peer by the fewest of its labels that\n"
 	"no other pod of its namespace has (a namespaceSelector on kubernetes.io/metadata.name\n"
 	"for another namespace), anything else by its address (ipBlock /32 or /128); ports\n"
-	"by the name the serving pod declares, else by number. A flow recorded denied on any\n"
-	"node is never allowed; ICMP cannot be allowed alone by NetworkPolicy and is left out.\n\n"
+	"by the name the serving pod declares, else by number; DNS (port 53) on UDP and TCP\n"
+	"both. A flow recorded denied on any node is never allowed; ICMP cannot be allowed\n"
+	"alone by NetworkPolicy and is left out. Records no rule decided (forwarded, refused,\n"
+	"no-backend, timeout) are set aside and counted.\n\n"
 	"Then the proof, on stderr: every recorded flow with an end in NS replayed through\n"
 	"the policy compiler (the cluster state with NS's NetworkPolicies replaced by the\n"
 	"suggestion; every pod's side judged as the data plane looks it up), a row per flow:\n"
 	"RECORDED, SUGGESTED and OK (no: the suggestion would change that flow's fate).\n"
+	"The NetworkPolicies of NS the replay set aside are named there and in a comment\n"
+	"atop the YAML: delete them when applying, so what runs is what was replayed.\n"
 	"The replay judges the policies as enforced, with --audit too. IPv6 flows are\n"
 	"written into the policies but not replayed.\n\n"
 	"  -n, --namespace NS    the namespace whose pods the policies select\n"
@@ -56,7 +61,7 @@ const struct option ctl_suggest_opts[] = {
 	{ "namespace", required_argument, NULL, 'n' },
 	{ "from-flows", required_argument, NULL, 'F' },
 	{ "since", required_argument, NULL, 'S' },
-	{ "audit", no_argument, NULL, 'a' },
+	{ "audit", no_argument, NULL, 'a' }, /* not a fate: an option */
 	{ "manifests", required_argument, NULL, 'M' },
 	{ "node", required_argument, NULL, 'N' },
 	{ "kubeconfig", required_argument, NULL, 'K' },
@@ -278,7 +283,7 @@ static int row_cmp(const void *x, const void *y, void *arg)
 /* The replay's table on stderr; the number of flows whose fate would change. */
 static size_t replay_table(const struct sug_flows *fl, const enum sug_fate *fates)
 {
-	static const char *const fate_words[] = { "allowed", "denied", "not replayed" };
+	static const int fates_v[] = { FLOW_ALLOWED, FLOW_DENIED };
 	struct ptable *t = pt_new(replay_cols, ARRAY_SIZE(replay_cols), 0);
 	size_t *order = calloc(fl->n + 1, sizeof(*order));
 	char a[400], b[400];
@@ -306,8 +311,9 @@ static size_t replay_table(const struct sug_flows *fl, const enum sug_fate *fate
 			pt_strf(t, "%u/%s", f->port, proto_name(f->proto));
 		else
 			pt_str(t, proto_name(f->proto));
-		pt_str(t, f->verdict == SUG_ALLOWED ? "allowed" : "denied");
-		pt_str(t, fate_words[fates[i]]);
+		pt_str(t, flow_verdict_name(f->verdict == SUG_ALLOWED ? FLOW_ALLOWED : FLOW_DENIED));
+		pt_str(t, fates[i] == SUG_FATE_SKIPPED ? "not replayed" :
+							  flow_verdict_name(fates_v[fates[i]]));
 		pt_str(t, ok ? "yes" : "NO");
 	}
 	fflush(stdout);
@@ -315,6 +321,44 @@ static size_t replay_table(const struct sug_flows *fl, const enum sug_fate *fate
 	pt_free(t);
 	free(order);
 	return wrong;
+}
+
+/*
+ * The NetworkPolicies of ns in c, which the replay replaced by the
+ * suggestion: named on f after prefix, so that applying the suggestion beside
+ * them (what runs is then not what was replayed) is a choice, not a surprise.
+ */
+static void set_aside(const struct cluster *c, const char *ns, FILE *f, const char *prefix)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < c->n[K8S_NETWORKPOLICY]; i++) {
+		const struct k8s_meta *m = &c->objs[K8S_NETWORKPOLICY][i]->meta;
+
+		if (strcmp(m->ns, ns))
+			continue;
+		if (n++)
+			fprintf(f, ", %s", m->name);
+		else
+			fprintf(f, "%sthe replay set aside the NetworkPolicies of %s: %s", prefix, ns,
+				m->name);
+	}
+	if (n)
+		fprintf(f, "\n%sdelete them when applying this (what runs is then what was "
+			   "replayed)\n", prefix);
+}
+
+/* The records no rule decided, by verdict, on stderr. */
+static void aside_counts(const struct sug_flows *fl)
+{
+	size_t n = 0;
+
+	for (int v = 0; v < FLOW_NR_VERDICTS; v++)
+		if (fl->aside[v])
+			fprintf(stderr, "%s%zu %s", n++ ? ", " : "records set aside (no rule decided them): ",
+				fl->aside[v], flow_verdict_name(v));
+	if (n)
+		fputc('\n', stderr);
 }
 
 /* The policies, the replay, its table: the exit code. */
@@ -343,6 +387,7 @@ static int suggest_run(const struct sug_opts *o, const struct cluster *c,
 		pr_err("policy suggest: the suggestion does not compile: %s\n", msg);
 		goto out;
 	}
+	set_aside(c, o->ns, stdout, "# ");
 	json_array_foreach(pols, i, p)
 		if (pt_yaml_dump(p, stdout)) {
 			pr_err("policy suggest: stdout: %s\n", strerror(EIO));
@@ -353,6 +398,8 @@ static int suggest_run(const struct sug_opts *o, const struct cluster *c,
 		fprintf(stderr, "%zu allowed flow(s) left out: ICMP (NetworkPolicy allows it only "
 				"with every port), or a pod the cluster state no longer has\n",
 			nskipped);
+	set_aside(c, o->ns, stderr, "");
+	aside_counts(fl);
 	if (wrong)
 		fprintf(stderr, "policy suggest: %zu recorded flow(s) would change fate\n", wrong);
 	rc = wrong ? 1 : 0;

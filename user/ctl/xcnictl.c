@@ -287,7 +287,8 @@ static void usage(FILE *f, const char *name)
 		   "  --pin-dir DIR   where the maps are pinned (default $XCNI_PIN_DIR, else "
 		   XCNI_PIN_ROOT ")\n"
 		   "  --node NAME     a lab node's maps, seen from its network namespace (all:\n"
-		   "                  every node, for flows, monitor, status, sysdump and explain)\n"
+		   "                  every node, for flows, monitor, status, sysdump, explain,\n"
+		   "                  policy status and policy suggest)\n"
 		   "  -o, --output FMT  text (default), wide (more columns), json, jsonl or yaml\n"
 		   "  -j, --json      -o json\n"
 		   "  -v, --verbose   more messages; twice for debug\n"
@@ -465,8 +466,19 @@ static int bad_cmd(char **words, int nwords)
 	size_t off = 0;
 
 	if (!known) {
+		/* Cilium's and Hubble's verbs, for the command of ours that does it. */
+		static const char *const theirs[][2] = {
+			{ "observe", "flows" }, { "ls", "endpoint list" }, { "list", "endpoint list" },
+		};
+
+		for (size_t i = 0; i < ARRAY_SIZE(theirs); i++)
+			if (!strcmp(words[0], theirs[i][0])) {
+				cl.best = theirs[i][1];
+				cl.dist = 0;
+			}
 		for_each_cmd(i, cmd)
-			closest_try(&cl, cmd->name);
+			if (!cl.best || cl.dist)
+				closest_try(&cl, cmd->name);
 		pr_err("unknown command %s%s\n", words[0], did_you_mean(&cl, "", buf, sizeof(buf)));
 		fprintf(stderr, "  (xcnictl --help lists the commands)\n");
 		return 2;
@@ -1113,6 +1125,12 @@ int main(int argc, char **argv)
 		c.pin_dir = g.pin_dir;
 	words = argv + optind;
 	nwords = argc - optind;
+	/* "xcnictl help [COMMAND]", as git and kubectl take it: --help's. */
+	if (nwords && !strcmp(words[0], "help")) {
+		g.help = true;
+		words++;
+		nwords--;
+	}
 	if (g.version && !nwords && !g.help) {
 		words = version_words;
 		nwords = 1;

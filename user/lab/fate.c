@@ -28,7 +28,7 @@ static int rec_why(json_t *o, char *buf, size_t len)
 	const char *iso = json_string_value(json_object_get(o, "isolated_by"));
 	const char *side = json_string_value(json_object_get(o, "policy_side"));
 
-	if (!v || strcmp(v, "denied"))
+	if (flow_verdict_parse(v) != FLOW_DENIED)
 		return 0;
 	if (pol)
 		snprintf(buf, len, "by %s rule %lld%s%s", pol,
@@ -121,9 +121,9 @@ static int drop_one(json_t *o, void *arg)
 
 	if (!ip || !v || !reason)
 		return 0;
-	if (!strcmp(v, "no-backend") || !strncmp(reason, "drop-policy", 11))
+	if (flow_verdict_parse(v) == FLOW_NO_BACKEND || !strncmp(reason, "drop-policy", 11))
 		d->fn(d->arg, ip, (uint16_t)json_integer_value(json_object_get(src, "port")),
-		      !strcmp(v, "denied"));
+		      flow_verdict_parse(v) == FLOW_DENIED);
 	return 0;
 }
 

@@ -28,6 +28,7 @@
 #include "lab/fate.h"
 #include "lab/probe.h"
 #include "lab/svg.h"
+#include "lib/observe/flows.h"
 #include "xcni_shared.h"
 
 /*
@@ -127,15 +128,18 @@ static int wait_fd(int fd, short events, long long deadline)
 	}
 }
 
-static const char *const fate_words[LAB_NR_FATES] = {
-	[LAB_FATE_TIMEOUT] = "timeout",	    [LAB_FATE_CONNECTED] = "connected",
-	[LAB_FATE_DENIED] = "denied",	    [LAB_FATE_REFUSED] = "refused",
-	[LAB_FATE_NO_BACKEND] = "no-backend",
-};
-
+/* A probe's fate in flows' words (flow_verdict_name): connected is the probe's own. */
 const char *lab_fate_word(int fate)
 {
-	return fate >= 0 && fate < LAB_NR_FATES ? fate_words[fate] : "timeout";
+	static const int as_flow[LAB_NR_FATES] = {
+		[LAB_FATE_TIMEOUT] = FLOW_TIMEOUT,   [LAB_FATE_CONNECTED] = -1,
+		[LAB_FATE_DENIED] = FLOW_DENIED,     [LAB_FATE_REFUSED] = FLOW_REFUSED,
+		[LAB_FATE_NO_BACKEND] = FLOW_NO_BACKEND,
+	};
+
+	if (fate == LAB_FATE_CONNECTED)
+		return "connected";
+	return flow_verdict_name(fate >= 0 && fate < LAB_NR_FATES ? as_flow[fate] : FLOW_TIMEOUT);
 }
 
 char lab_fate_symbol(int fate)

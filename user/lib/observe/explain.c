@@ -18,6 +18,7 @@
 #include <bpf/bpf.h>
 
 #include "lib/observe/explain.h"
+#include "lib/observe/flows.h"
 #include "lib/policy/fqdn_plan.h"
 #include "lib/policy/polsync.h"
 #include "lib/system/cidr.h"
@@ -1238,7 +1239,7 @@ static void side_row(struct ptable *t, const struct node_maps *m, struct side *s
 		pt_str(t, s->domain[0] ? s->domain : NULL);
 		pt_str(t, tw[XCNI_POLV_TIER(s->hit.flags)]);
 		pt_str(t, !(s->hit.flags & XCNI_POLV_DENY) ? "accept" :
-			  s->hit.flags & XCNI_POLV_AUDIT ? "audit" : "deny");
+			  s->hit.flags & XCNI_POLV_AUDIT ? "audit" : "deny"); /* not a fate: an action */
 		pt_str(t, s->match);
 	} else {
 		for (int i = 0; i < 7; i++)
@@ -1375,13 +1376,13 @@ int explain_flow(const struct node_maps *sm, const struct node_maps *dm, const s
 		pt_str(t, "denied: no underlay family in common with the destination's node "
 			  "(drop-tunnel-family): give one of the nodes an address of the other's "
 			  "family (xcnid --node-ip once per family)");
-		*verdict = "denied";
+		*verdict = flow_verdict_name(FLOW_DENIED);
 	} else if (eg_deny || in_deny) {
 		pt_strf(t, "denied: %s", eg_deny && in_deny ? "by egress at the source and ingress "
 							      "at the destination" :
 					 eg_deny ? "by egress at the source" :
 						   "by ingress at the destination");
-		*verdict = "denied";
+		*verdict = flow_verdict_name(FLOW_DENIED);
 	} else if (!side_decided(&eg) || !side_decided(&in)) {
 		pt_strf(t, "unknown: the %s side is decided on node %s (in a lab, --node all "
 			"reads each side on its node)", side_decided(&eg) ? "ingress" : "egress",
@@ -1390,7 +1391,7 @@ int explain_flow(const struct node_maps *sm, const struct node_maps *dm, const s
 	} else {
 		pt_str(t, eg.why == WHY_SELF ? "allowed: a pod reaches itself" :
 			  "allowed: both sides allow; the flow's replies pass via conntrack");
-		*verdict = "allowed";
+		*verdict = flow_verdict_name(FLOW_ALLOWED);
 	}
 	pt_str(t, *verdict);
 	*out = t;

@@ -627,10 +627,10 @@ bool flow_filter_match(const struct flow_filter *ff, const struct flow_rec *r, u
 
 	if (r->seq <= ff->after)
 		return false;
-	/* denied is dropped, for any reason: no-backend's drops too. */
+	/* Hubble's DROPPED: a drop, for any reason (denied, no-backend, dropped). */
 	if (ff->verdict == FLOW_VERDICT_PASSED ?
 		    r->verdict != FLOW_ALLOWED && r->verdict != FLOW_FORWARDED :
-	    ff->verdict == FLOW_DENIED ? !flow_verdict_dropped(r->verdict) :
+	    ff->verdict == FLOW_VERDICT_DROPS ? !flow_verdict_dropped(r->verdict) :
 		    ff->verdict >= 0 && r->verdict != ff->verdict)
 		return false;
 	if (ff->proto >= 0 && r->key.proto != ff->proto)

@@ -242,7 +242,8 @@ struct why {
 struct edge {
 	char *id;
 	const struct node *from, *to;
-	uint64_t counts[4], pkts, bytes; /* allowed, denied, audit, forwarded */
+	uint64_t counts[4], pkts, bytes; /* allowed, drops, audit, forwarded */
+	int drop_v; /* its drops' most telling fate: denied, else no-backend, else dropped */
 	struct why why[FG_EDGE_WHY];
 	unsigned int nwhy;
 	uint64_t why_more;
@@ -373,7 +374,9 @@ static int decision(const struct fg_flow *f, char **text, char **policies)
 			     strchr(f->isolators, ',') ? "isolate" : "isolates",
 			     f->near_misses ? "; near miss: " : "", f->near_misses ?: "");
 	} else if (f->verdict == FLOW_DENIED)
-		n = asprintf(text, "denied (%s)%s", f->reason ?: "dropped", side);
+		n = asprintf(text, "denied (%s)%s", f->reason ?: "policy", side);
+	else if (f->verdict == FLOW_DROPPED)
+		n = asprintf(text, "dropped (%s)%s: no policy's doing", f->reason ?: "?", side);
 	else if (f->verdict == FLOW_NO_BACKEND)
 		n = asprintf(text, "no-backend: Service backend not found (%s), refused to the client",
 			     f->reason ?: "drop-no-backend");
@@ -503,6 +506,12 @@ static const struct edge *edge_add(struct fold *fo, const struct node *from,
 	}
 	e->counts[severity(f->verdict) == 3 ? 1 : severity(f->verdict) == 2 ? 2 :
 		  severity(f->verdict) == 0 ? 3 : 0]++;
+	/* A policy's denial is what the user hunts: it names the edge over a
+	 * Service without endpoints, that over another drop. */
+	if (flow_verdict_dropped(f->verdict) &&
+	    (!e->drop_v || f->verdict == FLOW_DENIED ||
+	     (f->verdict == FLOW_NO_BACKEND && e->drop_v == FLOW_DROPPED)))
+		e->drop_v = f->verdict;
 	e->pkts += f->pkts + f->reply_pkts;
 	e->bytes += f->bytes + f->reply_bytes;
 	why_add(e, f, fo);
@@ -664,8 +673,8 @@ int fg_render(struct fgraph *g, const char *extra, struct fbuf *b)
 	for (size_t i = 0; i < fo->ne; i++) {
 		const struct edge *e = fo->edges[i];
 		/* Forwarded alone: the node that judged it is not among those asked. */
-		const char *v = e->counts[1] ? "denied" : e->counts[2] ? "audit" :
-				e->counts[0] ? "allowed" : "forwarded";
+		const char *v = flow_verdict_name(e->counts[1] ? e->drop_v : e->counts[2] ? FLOW_AUDIT :
+						  e->counts[0] ? FLOW_ALLOWED : FLOW_FORWARDED);
 
 		fg_kstr(b, i ? ",{\"id\":" : "{\"id\":", e->id);
 		fg_kstr(b, ",\"from\":", e->from->id);

@@ -18,7 +18,7 @@
 #include "lib/observe/vocab.h"
 
 static const char *const verdict_names[FLOW_NR_VERDICTS] = {
-	"allowed", "denied", "audit", "forwarded", "refused", "no-backend", "timeout",
+	"allowed", "denied", "audit", "forwarded", "refused", "no-backend", "timeout", "dropped",
 };
 
 const char *flow_verdict_name(int v)
@@ -26,9 +26,31 @@ const char *flow_verdict_name(int v)
 	return v >= 0 && v < FLOW_NR_VERDICTS ? verdict_names[v] : "allowed";
 }
 
+int flow_verdict_parse(const char *s)
+{
+	for (int v = 0; s && v < FLOW_NR_VERDICTS; v++)
+		if (!strcmp(s, verdict_names[v]))
+			return v;
+	return -EINVAL;
+}
+
 bool flow_verdict_dropped(int v)
 {
-	return v == FLOW_DENIED || v == FLOW_NO_BACKEND;
+	return v == FLOW_DENIED || v == FLOW_NO_BACKEND || v == FLOW_DROPPED;
+}
+
+int flow_drop_verdict(int reason)
+{
+	switch (reason) {
+	case XCNI_DROP_POLICY_EGRESS:
+	case XCNI_DROP_POLICY_INGRESS:
+	case XCNI_DROP_POLICY_ADMIN:
+	case XCNI_DROP_POLICY_BASELINE:
+		return FLOW_DENIED;
+	case XCNI_DROP_NO_BACKEND:
+		return FLOW_NO_BACKEND; /* a Service without endpoints refused it */
+	}
+	return FLOW_DROPPED;
 }
 
 static const char *const point_names[] = {

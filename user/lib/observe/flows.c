@@ -1016,8 +1016,7 @@ void flows_verdict(struct flows *f, struct flow_rec *r, uint64_t ts_ns, uint8_t 
 void flows_drop(struct flows *f, struct flow_rec *r, uint64_t ts_ns, uint8_t pol_dir,
 		int32_t reason, uint32_t len)
 {
-	/* A Service without endpoints refused it: no policy's doing. */
-	uint8_t to = reason == XCNI_DROP_NO_BACKEND ? FLOW_NO_BACKEND : FLOW_DENIED;
+	uint8_t to = (uint8_t)flow_drop_verdict(reason);
 
 	f->st.events++;
 	seen(r, ts_ns);

@@ -56,6 +56,7 @@ enum flow_verdict {
 	FLOW_REFUSED = 4, /* passed the policy; the destination answered RST */
 	FLOW_NO_BACKEND = 5, /* a Service without endpoints refused it */
 	FLOW_TIMEOUT = 6, /* passed the policy; nothing answered its SYN (no drop seen) */
+	FLOW_DROPPED = 7, /* dropped for a named reason no policy gave (drop-no-tunnel ...) */
 	FLOW_NR_VERDICTS
 };
 /*
@@ -66,9 +67,19 @@ enum flow_verdict {
  * once, not as allowed first.
  */
 #define FLOW_TIMEOUT_NS 1500000000ull
-/* "allowed", "denied", "audit", "forwarded", "refused", "no-backend", "timeout". */
+/*
+ * The one table of fates every view says (flows, monitor, explain, the map,
+ * metrics, IPFIX, JSON): "allowed", "denied" (by a policy, and only that),
+ * "audit", "forwarded", "refused", "no-backend", "timeout", "dropped" (for a
+ * named reason no policy gave). tests/structure/verdict_words.py checks that
+ * no view writes one of these words but through here.
+ */
 const char *flow_verdict_name(int v);
-/* Whether v is a drop here (denied, no-backend): what a policy change turns from or to. */
+/* The fate of a drop for reason (enum xcni_reason): denied, no-backend or dropped. */
+int flow_drop_verdict(int reason);
+/* The verdict a word names (flow_verdict_name's inverse): enum flow_verdict, or -EINVAL. */
+int flow_verdict_parse(const char *s);
+/* Whether v is a drop here (denied, no-backend, dropped): what a policy change turns from or to. */
 bool flow_verdict_dropped(int v);
 /*
  * The fate a TCP conntrack entry tells: refused when the opening SYN (one
@@ -409,6 +420,8 @@ struct flow_match {
 
 /* Hubble's FORWARDED: what passed here, allowed or forwarded (ff->verdict). */
 #define FLOW_VERDICT_PASSED 16
+/* Hubble's DROPPED: any drop (denied, no-backend, dropped) (= VOCAB_DROPS). */
+#define FLOW_VERDICT_DROPS 17
 /* --not filters in one request at most. */
 #define FLOW_NOT_MAX 8
 

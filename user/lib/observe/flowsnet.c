@@ -512,12 +512,13 @@ void flows_conn_key(void *json_rec, char *buf, size_t len)
  */
 static int severity(json_t *o)
 {
-	const char *v = json_string_value(json_object_get(o, "verdict"));
+	static const int sev[FLOW_NR_VERDICTS] = {
+		[FLOW_DENIED] = 6, [FLOW_NO_BACKEND] = 6, [FLOW_DROPPED] = 6, [FLOW_REFUSED] = 5,
+		[FLOW_TIMEOUT] = 4, [FLOW_AUDIT] = 3,	 [FLOW_ALLOWED] = 2,	 [FLOW_FORWARDED] = 1,
+	};
+	int v = flow_verdict_parse(json_string_value(json_object_get(o, "verdict")));
 
-	if (!v)
-		return 0;
-	return !strcmp(v, "denied") || !strcmp(v, "no-backend") ? 6 : !strcmp(v, "refused") ? 5 :
-	       !strcmp(v, "timeout") ? 4 : !strcmp(v, "audit") ? 3 : !strcmp(v, "allowed") ? 2 : !strcmp(v, "forwarded") ? 1 : 0;
+	return v < 0 ? 0 : sev[v];
 }
 
 /* The later of two times as the records give them (RFC 3339 strings sort as times). */

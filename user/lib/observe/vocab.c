@@ -27,10 +27,10 @@ const struct vocab_word vocab_words[] = {
 	{ "identity", 0, "ID", ALL, "either end has identity ID (a number or reserved:NAME)" },
 	/* What happened: commands of events and records. */
 	{ "verdict", 0, "V", FL | VOCAB_MONITOR,
-	  "allowed, forwarded, denied (dropped, for any reason), audit, refused (flows: the "
-	  "destination answered RST), no-backend (flows: a Service without endpoints) or "
-	  "timeout (flows: nothing answered the SYN, no drop seen); "
-	  "Hubble's FORWARDED, DROPPED, AUDIT; the old allow, deny" },
+	  "allowed, forwarded, denied (by a policy), audit, refused (flows: the "
+	  "destination answered RST), no-backend (a Service without endpoints), "
+	  "timeout (flows: nothing answered the SYN, no drop seen) or dropped (a named reason "
+	  "no policy gave); Hubble's FORWARDED, DROPPED (any drop), AUDIT; the old allow, deny" },
 	{ "reason", 0, "REASON", FL | VOCAB_MONITOR,
 	  "dropped (or, monitor, forwarded) for REASON (xcnictl metrics --all lists them)" },
 	{ "type", 0, "TYPE", VOCAB_MONITOR, "drop, verdict or trace events" },
@@ -88,10 +88,10 @@ int vocab_verdict(const char *s, int *v, char *err, size_t errlen)
 		{ "allowed", VOCAB_ALLOWED }, { "forwarded", VOCAB_FORWARDED },
 		{ "denied", VOCAB_DENIED },   { "audit", VOCAB_AUDIT },
 		{ "refused", VOCAB_REFUSED }, { "no-backend", VOCAB_NO_BACKEND },
-		{ "timeout", VOCAB_TIMEOUT },
+		{ "timeout", VOCAB_TIMEOUT }, { "dropped", VOCAB_DROPPED },
 		/* Hubble's (hubble observe --verdict) */
-		{ "FORWARDED", VOCAB_PASSED }, { "DROPPED", VOCAB_DENIED },
-		{ "AUDIT", VOCAB_AUDIT },     { "dropped", VOCAB_DENIED },
+		{ "FORWARDED", VOCAB_PASSED }, { "DROPPED", VOCAB_DROPS },
+		{ "AUDIT", VOCAB_AUDIT },
 		/* the old spellings of monitor */
 		{ "allow", VOCAB_ALLOWED },   { "deny", VOCAB_DENIED },
 	};
@@ -101,7 +101,8 @@ int vocab_verdict(const char *s, int *v, char *err, size_t errlen)
 			*v = vs[i].v;
 			return 0;
 		}
-	return VERR("--verdict %s: not allowed, forwarded, denied, audit, refused, no-backend, timeout (or "
+	return VERR("--verdict %s: not allowed, forwarded, denied, audit, refused, no-backend, timeout, "
+		    "dropped (or "
 		    "Hubble's FORWARDED, "
 		    "DROPPED, AUDIT; the old allow, deny)", s);
 }

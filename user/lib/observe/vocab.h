@@ -40,9 +40,10 @@ const struct vocab_word *vocab_find_short(char c);
 
 /*
  * --verdict's values, one set for every command: allowed, forwarded, denied,
- * audit, refused, no-backend, timeout (flow records' fates); Hubble's FORWARDED (allowed or forwarded: what passed), DROPPED
- * (denied), AUDIT; and the old spellings allow (allowed) and deny (denied).
- * Denied is dropped, for any reason (--reason names which).
+ * audit, refused, no-backend, timeout, dropped (flow_verdict_name's table);
+ * Hubble's FORWARDED (allowed or forwarded: what passed), DROPPED (any drop:
+ * denied, no-backend, dropped), AUDIT; and the old spellings allow (allowed)
+ * and deny (denied). Denied is a policy's drop; dropped a named other reason.
  */
 enum vocab_verdict {
 	VOCAB_ALLOWED = 0, /* = FLOW_ALLOWED ... */
@@ -50,11 +51,13 @@ enum vocab_verdict {
 	VOCAB_AUDIT = 2,
 	VOCAB_FORWARDED = 3,
 	/* The fates of flow records (flows): a RST from the destination, a Service
-	 * without endpoints. denied still takes these drops too (any reason). */
+	 * without endpoints. denied is a policy's drop alone. */
 	VOCAB_REFUSED = 4,
 	VOCAB_NO_BACKEND = 5,
 	VOCAB_TIMEOUT = 6, /* nothing answered the SYN, no drop seen */
+	VOCAB_DROPPED = 7, /* dropped for a named reason no policy gave */
 	VOCAB_PASSED = 16, /* Hubble's FORWARDED: allowed or forwarded (= FLOW_VERDICT_PASSED) */
+	VOCAB_DROPS = 17, /* Hubble's DROPPED: any drop (= FLOW_VERDICT_DROPS) */
 };
 
 /*

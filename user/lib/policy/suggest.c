@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "lib/observe/flows.h"
 #include "lib/policy/policy.h"
 #include "lib/policy/suggest.h"
 #include "lib/system/proto.h"
@@ -19,6 +20,9 @@
 #define NS_NAME_LABEL "kubernetes.io/metadata.name"
 /* Subsets of a label set tried for the smallest selector: 2^12. */
 #define SUG_MAX_SUBSET_LABELS 12
+
+_Static_assert(FLOW_NR_VERDICTS <= ARRAY_SIZE(((struct sug_flows *)0)->aside),
+	       "sug_flows.aside: a count per verdict");
 
 /* ---- the records ----------------------------------------------------- */
 
@@ -75,22 +79,22 @@ int pol_sug_flow_add(struct sug_flows *fl, const json_t *rec, char *err, size_t 
 	const char *verdict = json_string_value(json_object_get(rec, "verdict"));
 	json_t *dport = json_object_get(json_object_get(rec, "destination"), "port");
 	struct sug_flow f = {};
-	int rc;
+	int rc, v;
 
 	if (!json_is_object(rec)) {
 		snprintf(err, errlen, "not a flow record (a JSON object)");
 		return -EINVAL;
 	}
-	if (!verdict || (strcmp(verdict, "allowed") && strcmp(verdict, "denied") &&
-			 strcmp(verdict, "audit") && strcmp(verdict, "forwarded"))) {
-		snprintf(err, errlen, "verdict: %s is not allowed, denied, audit or forwarded",
+	if ((v = flow_verdict_parse(verdict)) < 0) {
+		snprintf(err, errlen, "verdict: %s is not a flow record's verdict (flows --help)",
 			 verdict ? verdict : "(none)");
 		return -EINVAL;
 	}
-	/* Sent on into the overlay: the other node's record has the verdict. */
-	if (!strcmp(verdict, "forwarded"))
+	if (v != FLOW_ALLOWED && v != FLOW_AUDIT && v != FLOW_DENIED) {
+		fl->aside[v]++;
 		return 1;
-	f.verdict = !strcmp(verdict, "denied") ? SUG_DENIED : SUG_ALLOWED;
+	}
+	f.verdict = v == FLOW_DENIED ? SUG_DENIED : SUG_ALLOWED;
 	f.family = fam && !strcmp(fam, "ipv4") ? 4 : fam && !strcmp(fam, "ipv6") ? 6 : 0;
 	if (!f.family) {
 		snprintf(err, errlen, "family: %s is not ipv4 or ipv6", fam ? fam : "(none)");
@@ -382,9 +386,16 @@ static int rule_add(struct sug_build *b, struct subj *s, int dir, const struct s
 		json_decref(peer);
 	}
 	free(key);
-	port = err ? NULL : port_of(server, f->proto, f->port, pkey, sizeof(pkey));
-	if (!err && (!port || json_object_set_new(json_object_get(rule, "ports"), pkey, port)))
-		err = -ENOMEM;
+	/* DNS on either protocol is DNS on both: a truncated UDP answer is asked
+	 * again over TCP (RFC 7766), a window rarely holds that retry. */
+	for (int i = 0; !err && i < 1 + (f->port == 53 && (f->proto == IPPROTO_UDP ||
+							 f->proto == IPPROTO_TCP)); i++) {
+		uint8_t proto = !i ? f->proto : f->proto == IPPROTO_UDP ? IPPROTO_TCP : IPPROTO_UDP;
+
+		port = port_of(server, proto, f->port, pkey, sizeof(pkey));
+		if (!port || json_object_set_new(json_object_get(rule, "ports"), pkey, port))
+			err = -ENOMEM;
+	}
 	return err;
 }
 

@@ -39,17 +39,24 @@ struct sug_flow {
 	int verdict; /* enum sug_verdict: audit counts as allowed (it passed) */
 };
 
-/* Flows, one per (source, destination, protocol, port): a denial anywhere wins. */
+/*
+ * Flows, one per (source, destination, protocol, port): a denial anywhere
+ * wins; aside: the records set aside, by their verdict (enum flow_verdict).
+ */
 struct sug_flows {
 	size_t n, cap;
 	struct sug_flow *v;
+	size_t aside[8];
 };
 
 /*
  * One flow record (flows -o json's object) into fl, merged with the same flow
  * recorded before (another node's record of it: denied if either says so).
- * 0 added or merged; 1 skipped (forwarded: no node judged it there); -EINVAL
- * with err naming the field; -ENOMEM.
+ * Every verdict flows writes is read: allowed and audit (it passed) allow,
+ * denied denies; forwarded (judged on another node) and the fates past the
+ * policy (refused, no-backend, timeout: no rule decided them) are set aside,
+ * counted in fl->aside. 0 added or merged; 1 set aside; -EINVAL with err
+ * naming the field; -ENOMEM.
  */
 int pol_sug_flow_add(struct sug_flows *fl, const json_t *rec, char *err, size_t errlen);
 void pol_sug_flows_free(struct sug_flows *fl);
