@@ -139,6 +139,10 @@ run() {
 	done
 	wait "$pid" 2>/dev/null || true
 	[ -s "$out/log" ] && cat "$out/log"
+	if [ -n "${XCNI_VM_RESULTS:-}" ] && [ -d "$out/results" ]; then
+		mkdir -p "$XCNI_VM_RESULTS"
+		cp -r "$out/results/." "$XCNI_VM_RESULTS/"
+	fi
 	if [ -s "$out/rc" ]; then
 		rc=$(cat "$out/rc")
 	elif [ "$rc" = 125 ]; then
@@ -151,14 +155,59 @@ run() {
 	return "$rc"
 }
 
+# The suites run inside each VM: the verifier budget against the kernel's own
+# table (written there on a kernel's first run: commit it), the packet tests.
+# Each leaves NAME.log and a line "NAME EXIT SECONDS" in summary.
+INNER='
+r=/tmp/out/results; mkdir -p $r
+kv=$(uname -r | cut -d. -f1,2)
+step() { n=$1; shift; s=$(date +%s); "$@" >$r/$n.log 2>&1; echo "$n $? $(($(date +%s) - s))" >>$r/summary; }
+if [ -e tests/verifier/budget.$kv.tsv ]; then
+	step verifier-budget python3 tests/verifier/budget.py
+else
+	XCNI_BUDGET_TABLE=$r/budget.$kv.tsv step verifier-budget python3 tests/verifier/budget.py --write
+	cp $r/budget.$kv.tsv $r/verifier-budget.tsv 2>/dev/null
+fi
+step bpf-packets "$BUILD/tests/test_bpf"
+'
+
+# Each kernel's VM runs INNER with BUILD's binaries; results in the repository's
+# build/kernels/KERNEL (XCNI_KERNEL_RESULTS); a table at the end.
+matrix() {
+	local k dir res build=${BUILD:-$ROOT/build} fail=0 rows=""
+	for k; do
+		dir=$(fetch "$k")
+		res=${XCNI_KERNEL_RESULTS:-$ROOT/build/kernels}/$k
+		rm -rf "$res"
+		mkdir -p "$res"
+		XCNI_VM_RESULTS=$res run "$dir" "export BUILD=$build; $INNER" >"$res/vm.log" 2>&1 || true
+		tail -n 1 "$res/vm.log"
+		if [ ! -s "$res/summary" ]; then
+			rows+="$k $(basename "$dir") vm-failed - -"$'\n'
+			fail=1
+			continue
+		fi
+		while read -r n rc secs; do
+			local counts
+			counts=$(grep -E '^[0-9]+ passed, [0-9]+ failed|rows; largest' "$res/$n.log" | tail -n 1 | cut -c1-60)
+			rows+="$k $(basename "$dir") $n $([ "$rc" = 0 ] && echo pass || echo "FAIL($rc)") ${secs}s ${counts// /_}"$'\n'
+			[ "$rc" = 0 ] || fail=1
+		done <"$res/summary"
+	done
+	printf 'kernel package suite result time counts\n%s' "$rows" | column -t
+	return $fail
+}
+
 self_test() {
 	local n=0 bad=0
 	check() { n=$((n + 1)); if "$@" >/dev/null 2>&1; then echo "ok $n - $*"; else echo "not ok $n - $*"; bad=$((bad + 1)); fi; }
-	echo "1..4"
+	echo "1..5"
 	check bash -n "$ROOT/scripts/kernels.sh"
 	check sh -n "$ROOT/scripts/kernels-init.sh"
+	check bash -n -c "$INNER"
 	check bash -c "! bash '$ROOT/scripts/kernels.sh' run 5.99 true"
 	check bash -c "! bash '$ROOT/scripts/kernels.sh' nosuchverb"
+	echo "$((n - bad)) passed, $bad failed"
 	[ "$bad" -eq 0 ]
 }
 
@@ -175,7 +224,7 @@ run)
 	run "$dir" "$*" ;;
 matrix)
 	[ $# -gt 0 ] || set -- 6.1 6.12
-	bash "$ROOT/scripts/kernels-matrix.sh" "$@" ;;
+	matrix "$@" ;;
 self-test) self_test ;;
 *) die "$verb: want fetch, run, matrix or self-test" ;;
 esac
