@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # /init of scripts/kernels.sh's initramfs: load the 9p modules, mount the host's /
 # (read-only, a RAM layer over it), this kernel's modules and the run directory over 9p, run the
-# command chrooted into the host's system, leave its exit status in the run
+# command in the host's system (switch_root), leave its exit status in the run
 # directory, power off.
 B=/bin/busybox
 $B mount -t proc proc /proc
@@ -30,8 +30,12 @@ $B mount -t 9p -o $o,ro mods $N/lib/modules
 $B mkdir -p $N/tmp/out
 $B mount -t 9p -o $o out $N/tmp/out
 $B hostname xcni-vm
-$B chroot $N /bin/bash -c 'ip link set lo up; export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root; echo "# kernel: $(uname -r)"; bash /tmp/out/cmd.sh' >$N/tmp/out/log 2>&1
-echo $? >$N/tmp/out/rc
-$B sync
-$B umount $N/tmp/out
-$B poweroff -f
+# switch_root, not chroot: the kernel's module requests (veth, clsact) run
+# /sbin/modprobe in PID 1's root, which must be the host's system.
+exec $B switch_root $N /bin/bash -c 'ip link set lo up
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root
+{ echo "# kernel: $(uname -r)"; bash /tmp/out/cmd.sh; } >/tmp/out/log 2>&1
+echo $? >/tmp/out/rc
+sync
+echo o >/proc/sysrq-trigger
+sleep 60'
