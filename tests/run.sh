@@ -77,6 +77,8 @@ suites=(
 	# The verifier's processed instructions for every program in every
 	# configuration against tests/verifier/budget.tsv (issue 54; ~1 min).
 	"verifier-budget:python3 tests/verifier/budget.py"
+	# The kernel matrix's runner (make kernels), without booting: syntax, refusals.
+	"kernels-runner:bash scripts/kernels.sh self-test"
 	"unit-asan:bash tests/fuzz/asan.sh"
 	"fuzz:bash tests/fuzz/run.sh"
 	"xcnictl:bash tests/xcnictl/run.sh"

@@ -439,7 +439,18 @@ __attribute__((noinline)) int dns_learn(struct __sk_buff *skb, __u32 fam, __u32 
 	len -= 8;
 	if (len > DNS_BUF)
 		len = DNS_BUF;
-	if (len < DNS_HDR || len > DNS_BUF || bpf_skb_load_bytes(skb, l4_off + 8, s->pkt, len)) {
+	if (len < DNS_HDR || len > DNS_BUF) {
+		dns_stat(XCNI_FQDN_ST_GIVEUP);
+		return 0;
+	}
+	/* The same len, rebuilt as ((len - 1) & (DNS_BUF - 1)) + 1 behind a barrier:
+	 * 6.12's verifier lost the lower bound of the checks above ("R4 invalid
+	 * zero-sized read: u64=[0,2047]", kernel matrix, docs/decisions/kernel-matrix.md);
+	 * this form is [1, DNS_BUF] on its own. */
+	len -= 1;
+	asm volatile("" : "+r"(len));
+	len = (len & (DNS_BUF - 1)) + 1;
+	if (bpf_skb_load_bytes(skb, l4_off + 8, s->pkt, len)) {
 		dns_stat(XCNI_FQDN_ST_GIVEUP);
 		return 0;
 	}

@@ -19,6 +19,10 @@ docs/decisions/verifier-budget.md says why these numbers.
     python3 tests/verifier/budget.py --write --from F    rewrite them from a measured file
     python3 tests/verifier/budget.py --compare TABLE MEASURED   the comparison alone
 
+The table is budget.tsv (this machine's kernel), or the running kernel's own
+budget.<major>.<minor>.tsv where one exists (the kernel matrix's: bash
+scripts/kernels.sh matrix), or XCNI_BUDGET_TABLE.
+
 BUILD (default ./build) names the build holding tests/verify_count. The suite
 also shows it can fail, cheaply: the comparison alone, run on planted files
 made from this run's rows (no program loaded again), must fail on a row raised
@@ -35,8 +39,19 @@ GROWTH = 0.05       # over its table row: a failure
 SHRINK = 0.05       # under its table row: a note (lower the table)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-TABLE = os.path.join(HERE, "budget.tsv")
 ROOT = os.path.dirname(os.path.dirname(HERE))
+
+
+def table_path():
+    """XCNI_BUDGET_TABLE, else the running kernel's own table (budget.6.1.tsv on any
+    6.1, measured in scripts/kernels.sh's VMs) where there is one, else budget.tsv."""
+    if os.environ.get("XCNI_BUDGET_TABLE"):
+        return os.environ["XCNI_BUDGET_TABLE"]
+    own = os.path.join(HERE, "budget.%s.tsv" % ".".join(os.uname().release.split(".")[:2]))
+    return own if os.path.exists(own) else os.path.join(HERE, "budget.tsv")
+
+
+TABLE = table_path()
 
 HEAD = """\
 # The verifier's processed instructions (bpf_prog_info.verified_insns) for every

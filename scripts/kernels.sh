@@ -1,0 +1,231 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+# The kernel matrix (issue 66): boots Debian's kernels in qemu and runs a command
+# inside each, with this machine's installed system (Debian packages, from
+# scripts/install-deps.sh) as the guest's read-only root and the build tree in it.
+#
+#     bash scripts/kernels.sh fetch [KERNEL...]        download + unpack (cached)
+#     bash scripts/kernels.sh run KERNEL CMD...        boot KERNEL, run CMD (bash -c)
+#                                                      in the repository; its exit status
+#     bash scripts/kernels.sh matrix [KERNEL...]       the suites below on each kernel
+#     bash scripts/kernels.sh self-test                the runner's own checks (no VM)
+#
+# KERNEL is 6.1 (Debian 12's, via linux-image-amd64) or 6.12 (bookworm-backports,
+# via linux-image-6.12-amd64), or a full package name linux-image-<version>.
+# The packages are fetched with apt-get download into /var/cache/xcni/kernels
+# (XCNI_KERNEL_CACHE) and unpacked there; nothing is installed on the host.
+# The guest: qemu with KVM where /dev/kvm opens, TCG (software) otherwise;
+# XCNI_VM_CPUS (2) vCPUs, XCNI_VM_MEM (3072) MiB, no network device; the host's /
+# shared read-only over virtio-9p and a per-run directory read-write (the
+# command's output and exit status come back there); the kernel's own modules
+# are shared over /lib/modules. The VM is killed by its PID after
+# XCNI_VM_TIMEOUT seconds (3600). Nothing is left on the host but the cache.
+set -euo pipefail
+
+CACHE=${XCNI_KERNEL_CACHE:-/var/cache/xcni/kernels}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+CPUS=${XCNI_VM_CPUS:-2}
+MEM=${XCNI_VM_MEM:-3072}
+TIMEOUT=${XCNI_VM_TIMEOUT:-3600}
+# The modules the initramfs loads to reach the 9p shares (their dependencies too).
+BOOT_MODS="virtio_pci 9pnet_virtio 9p overlay"
+
+die() { echo "kernels: $*" >&2; exit 1; }
+
+# The linux-image package a KERNEL name stands for.
+package() {
+	local meta
+	case $1 in
+	6.1) meta=linux-image-amd64 ;;
+	6.12) meta=linux-image-6.12-amd64 ;;
+	linux-image-*) echo "$1"; return ;;
+	*) die "$1: unknown kernel (6.1, 6.12 or linux-image-<version>)" ;;
+	esac
+	# The meta package's bookworm version (not backports') for 6.1.
+	local ver=""
+	[ "$1" = 6.1 ] && ver="=$(apt-cache madison "$meta" |
+		awk -F'|' '$2 !~ /bpo/ {gsub(/ /, "", $2); print $2; exit}')"
+	[ "$ver" = "=" ] && ver=""
+	apt-cache depends "$meta$ver" 2>/dev/null | awk '/Depends: linux-image-/ {print $2; exit}' |
+		grep . || die "$1: no package behind $meta (apt-get update?)"
+}
+
+# Downloads and unpacks one kernel: prints its directory.
+fetch() {
+	local pkg dir
+	pkg=$(package "$1")
+	dir=$CACHE/${pkg#linux-image-}
+	if [ ! -e "$dir/.done" ]; then
+		mkdir -p "$CACHE/debs"
+		(cd "$CACHE/debs" && ls "$pkg"_*.deb >/dev/null 2>&1 || apt-get download -q "$pkg" >&2) ||
+			die "$pkg: apt-get download failed"
+		rm -rf "$dir.tmp"
+		mkdir -p "$dir.tmp"
+		dpkg-deb -x "$(ls "$CACHE/debs/$pkg"_*.deb | head -n1)" "$dir.tmp"
+		rm -rf "$dir"
+		mv "$dir.tmp" "$dir"
+		touch "$dir/.done"
+	fi
+	# Remade when the runner changes (its /init, the module list).
+	if [ ! -e "$dir/initrd.gz" ] || [ "$ROOT/scripts/kernels-init.sh" -nt "$dir/initrd.gz" ] ||
+		[ "$ROOT/scripts/kernels.sh" -nt "$dir/initrd.gz" ]; then
+		initramfs "$dir"
+	fi
+	echo "$dir"
+}
+
+# The initramfs: busybox-static, the 9p modules (decompressed: busybox's insmod
+# reads plain .ko) and /init, which mounts the host's / and chroots into it.
+initramfs() {
+	local dir=$1 kver mdir tmp m dep
+	kver=$(ls "$dir/lib/modules")
+	mdir=$dir/lib/modules/$kver
+	depmod -b "$dir" "$kver" 2>/dev/null || true
+	tmp=$(mktemp -d)
+	mkdir -p "$tmp/bin" "$tmp/mods" "$tmp/proc" "$tmp/sys" "$tmp/dev" "$tmp/newroot"
+	cp /bin/busybox "$tmp/bin/busybox"
+	# Each module after its dependencies (modules.dep lists them, deepest last).
+	: >"$tmp/mods/order"
+	for m in $BOOT_MODS; do
+		dep=$(modprobe -d "$dir" -S "$kver" --show-depends "$m" 2>/dev/null |
+			awk '$1 == "insmod" {print $2}') || true
+		for f in $dep; do
+			local b
+			b=$(basename "$f")
+			b=${b%.xz}; b=${b%.zst}
+			grep -qx "$b" "$tmp/mods/order" && continue
+			case $f in
+			*.xz) xz -dc "$f" >"$tmp/mods/$b" ;;
+			*.zst) zstd -qdc "$f" >"$tmp/mods/$b" ;;
+			*) cp "$f" "$tmp/mods/$b" ;;
+			esac
+			echo "$b" >>"$tmp/mods/order"
+		done
+	done
+	cp "$ROOT/scripts/kernels-init.sh" "$tmp/init"
+	chmod 755 "$tmp/init"
+	(cd "$tmp" && find . | busybox cpio -o -H newc 2>/dev/null | gzip -1) >"$dir/initrd.gz"
+	rm -rf "$tmp"
+	ls "$dir"/boot/vmlinuz-* >/dev/null || die "$dir: no vmlinuz"
+}
+
+# Boots KERNEL's directory, runs $2 (a bash -c string) in the repository; its
+# output on stdout, its exit status as ours (124 on timeout, 125 if it never ran).
+run() {
+	local dir=$1 cmd=$2 out accel pid rc=125 t0
+	out=$(mktemp -d "${TMPDIR:-/tmp}/xcni-vm.XXXXXX")
+	printf 'cd %q\n%s\n' "$ROOT" "$cmd" >"$out/cmd.sh"
+	accel="-accel tcg,thread=multi -cpu max"
+	if [ -w /dev/kvm ]; then accel="-enable-kvm -cpu host"; fi
+	t0=$(date +%s)
+	# shellcheck disable=SC2086
+	qemu-system-x86_64 $accel -smp "$CPUS" -m "$MEM" -nographic -no-reboot \
+		-nic none -serial "file:$out/console" -monitor none \
+		-kernel "$(ls "$dir"/boot/vmlinuz-* | head -n1)" -initrd "$dir/initrd.gz" \
+		-append "console=ttyS0 panic=-1 quiet" \
+		-virtfs local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap \
+		-virtfs "local,path=$dir/lib/modules,mount_tag=mods,security_model=none,readonly=on" \
+		-virtfs "local,path=$out,mount_tag=out,security_model=none" \
+		</dev/null >"$out/qemu.log" 2>&1 &
+	pid=$!
+	while kill -0 "$pid" 2>/dev/null; do
+		if [ $(($(date +%s) - t0)) -ge "$TIMEOUT" ]; then
+			kill "$pid" 2>/dev/null || true
+			echo "kernels: $(basename "$dir"): timed out after ${TIMEOUT}s: VM $pid killed" >&2
+			rc=124
+			break
+		fi
+		sleep 2
+	done
+	wait "$pid" 2>/dev/null || true
+	[ -s "$out/log" ] && cat "$out/log"
+	if [ -n "${XCNI_VM_RESULTS:-}" ] && [ -d "$out/results" ]; then
+		mkdir -p "$XCNI_VM_RESULTS"
+		cp -r "$out/results/." "$XCNI_VM_RESULTS/"
+	fi
+	if [ -s "$out/rc" ]; then
+		rc=$(cat "$out/rc")
+	elif [ "$rc" = 125 ]; then
+		echo "kernels: $(basename "$dir"): the command never ran; console tail:" >&2
+		tail -n 30 "$out/console" >&2 || true
+		cat "$out/qemu.log" >&2 || true
+	fi
+	echo "kernels: $(basename "$dir"): exit $rc in $(($(date +%s) - t0))s ($([ -w /dev/kvm ] && echo KVM || echo TCG))" >&2
+	rm -rf "$out"
+	return "$rc"
+}
+
+# The suites run inside each VM: the verifier budget against the kernel's own
+# table (written there on a kernel's first run: commit it), the packet tests.
+# Each leaves NAME.log and a line "NAME EXIT SECONDS" in summary.
+INNER='
+r=/tmp/out/results; mkdir -p $r
+ulimit -n 65536  # test_bpf opens every skeleton: 1024 (no PAM in the VM) ran out on 6.12
+kv=$(uname -r | cut -d. -f1,2)
+step() { n=$1; shift; s=$(date +%s); "$@" >$r/$n.log 2>&1; echo "$n $? $(($(date +%s) - s))" >>$r/summary; }
+if [ -e tests/verifier/budget.$kv.tsv ]; then
+	step verifier-budget python3 tests/verifier/budget.py
+else
+	XCNI_BUDGET_TABLE=$r/budget.$kv.tsv step verifier-budget python3 tests/verifier/budget.py --write
+	cp $r/budget.$kv.tsv $r/verifier-budget.tsv 2>/dev/null
+fi
+step bpf-packets "$BUILD/tests/test_bpf"
+'
+
+# Each kernel's VM runs INNER with BUILD's binaries; results in the repository's
+# build/kernels/KERNEL (XCNI_KERNEL_RESULTS); a table at the end.
+matrix() {
+	local k dir res build=${BUILD:-$ROOT/build} fail=0 rows=""
+	for k; do
+		dir=$(fetch "$k")
+		res=${XCNI_KERNEL_RESULTS:-$ROOT/build/kernels}/$k
+		rm -rf "$res"
+		mkdir -p "$res"
+		XCNI_VM_RESULTS=$res run "$dir" "export BUILD=$build; $INNER" >"$res/vm.log" 2>&1 || true
+		tail -n 1 "$res/vm.log"
+		if [ ! -s "$res/summary" ]; then
+			rows+="$k $(basename "$dir") vm-failed - -"$'\n'
+			fail=1
+			continue
+		fi
+		while read -r n rc secs; do
+			local counts
+			counts=$(grep -E '^[0-9]+ passed, [0-9]+ failed|rows; largest' "$res/$n.log" | tail -n 1 | cut -c1-60)
+			rows+="$k $(basename "$dir") $n $([ "$rc" = 0 ] && echo pass || echo "FAIL($rc)") ${secs}s ${counts// /_}"$'\n'
+			[ "$rc" = 0 ] || fail=1
+		done <"$res/summary"
+	done
+	printf 'kernel package suite result time counts\n%s' "$rows" | column -t
+	return $fail
+}
+
+self_test() {
+	local n=0 bad=0
+	check() { n=$((n + 1)); if "$@" >/dev/null 2>&1; then echo "ok $n - $*"; else echo "not ok $n - $*"; bad=$((bad + 1)); fi; }
+	echo "1..5"
+	check bash -n "$ROOT/scripts/kernels.sh"
+	check sh -n "$ROOT/scripts/kernels-init.sh"
+	check bash -n -c "$INNER"
+	check bash -c "! bash '$ROOT/scripts/kernels.sh' run 5.99 true"
+	check bash -c "! bash '$ROOT/scripts/kernels.sh' nosuchverb"
+	echo "$((n - bad)) passed, $bad failed"
+	[ "$bad" -eq 0 ]
+}
+
+verb=${1:-matrix}
+shift || true
+case $verb in
+fetch)
+	for k in "${@:-6.1 6.12}"; do fetch "$k"; done ;;
+run)
+	[ $# -ge 2 ] || die "run KERNEL CMD"
+	k=$1; shift
+	case $k in 6.1|6.12|linux-image-*) ;; *) die "$k: unknown kernel (6.1, 6.12 or linux-image-<version>)" ;; esac
+	dir=$(fetch "$k")
+	run "$dir" "$*" ;;
+matrix)
+	[ $# -gt 0 ] || set -- 6.1 6.12
+	matrix "$@" ;;
+self-test) self_test ;;
+*) die "$verb: want fetch, run, matrix or self-test" ;;
+esac
