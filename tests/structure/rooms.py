@@ -25,6 +25,9 @@ import re
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tree_shape import sccs  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.chdir(ROOT)
 BUILD = os.environ.get("BUILD", "build")
@@ -111,38 +114,6 @@ def circles(edges):
         for comp in sccs(g):
             if len(comp) > 1:
                 out.add("circle\t%s\t%s" % (d, " ".join(sorted(os.path.basename(c) for c in comp))))
-    return out
-
-
-def sccs(g):
-    index, low, stack, on, out, n = {}, {}, [], set(), [], [0]
-    nodes = set(g) | {b for bs in g.values() for b in bs}
-
-    def visit(v):
-        index[v] = low[v] = n[0]
-        n[0] += 1
-        stack.append(v)
-        on.add(v)
-        for w in g.get(v, ()):
-            if w not in index:
-                visit(w)
-                low[v] = min(low[v], low[w])
-            elif w in on:
-                low[v] = min(low[v], index[w])
-        if low[v] == index[v]:
-            comp = []
-            while True:
-                w = stack.pop()
-                on.discard(w)
-                comp.append(w)
-                if w == v:
-                    break
-            out.append(comp)
-
-    sys.setrecursionlimit(10000)
-    for v in sorted(nodes):
-        if v not in index:
-            visit(v)
     return out
 
 
