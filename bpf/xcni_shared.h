@@ -655,7 +655,7 @@ struct xcni_ipcache_val {
  * bytes: the encapsulation grows to XCNI_ENCAP_DSR_LEN.
  */
 /*
- * Geneve decapsulated at XDP (xcnid --overlay-decap xdp, issue 42): what
+ * Geneve decapsulated at XDP (xcnid --overlay-decap xdp): what
  * xdp_underlay leaves in the XDP metadata area in front of the inner frame
  * (bpf_xdp_adjust_meta), for from_overlay to read as skb->data_meta. GRO
  * merges only packets whose metadata is equal: the same sender, the same
@@ -674,8 +674,8 @@ struct xcni_decap_meta {
 };
 
 /*
- * XDP's choice of a local backend's flow handed to tc (issue 56 item 3;
- * bpf/lib/nodeport_cache.h writes it, nodeport.h's np_meta_read reads it):
+ * XDP's choice of a local backend's flow handed to tc
+ * (bpf/lib/nodeport_cache.h writes it, nodeport.h's np_meta_read reads it):
  * the metadata area of a packet xdp_underlay passed from its flow cache's
  * tc entry, so that from_outside skips the frontend and the outside rules
  * (lb_flow_choose) and takes the flow's service entry alone. 16 bytes,

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Geneve decapsulated at XDP (xcnid --overlay-decap xdp; issue 42,
+ * Geneve decapsulated at XDP (xcnid --overlay-decap xdp;
  * docs/decisions/xdp-decap-gro.md). With native XDP the driver
  * hands what the program passes to GRO (napi_gro_receive): a frame whose
  * outer headers are gone here gives GRO the inner flow, which it merges

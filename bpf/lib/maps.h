@@ -487,7 +487,7 @@ struct {
 } xcni_np6_tmp SEC(".maps");
 
 /*
- * The XDP NodePort flow cache (lib/nodeport_cache.h; issue 56): per CPU, an
+ * The XDP NodePort flow cache (lib/nodeport_cache.h): per CPU, an
  * established flow from outside (key: its tuple as the client sent it, either
  * family, union xcni_tuple) with what the full path (np_plan, npx_apply)
  * wrote for its last packet: the outer headers ready to copy, the

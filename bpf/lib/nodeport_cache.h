@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * The XDP NodePort flow cache (issue 56; docs/decisions/xdp-flow-cache.md):
+ * The XDP NodePort flow cache (docs/decisions/xdp-flow-cache.md):
  * Katran's connection table on the one NodePort plan. The first packets of
  * a flow take the full path (np_plan, npx_apply: nodeport_xdp.h); once that
  * sent one out (XDP_TX), the frame it wrote is copied into the flow's

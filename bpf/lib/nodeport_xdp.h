@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * The NodePort fast path at XDP (xcnid --nodeport-acceleration; issue 42;
+ * The NodePort fast path at XDP (xcnid --nodeport-acceleration;
  * docs/decisions/xdp-nodeport-fast-path.md, nodeport-plan.md): the XDP
  * executor of the NodePort plan. xdp_underlay, after the prefilter, takes
  * the packets from outside that from_overlay's from_outside would translate

@@ -708,7 +708,7 @@ out:
 /*
  * Egress by DNS name (xcni_fqdn_stats, to_pod's per-CPU counters: lib/dns.h):
  * one family, the counter named by what it counts. Absent maps (programs
- * before issue 55): nothing.
+ * from before domainNames): nothing.
  */
 static void render_fqdn(struct metrics *m, FILE *b)
 {

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * When each policy is in force on this node (issue 53 item 8): for every
+ * When each policy is in force on this node: for every
  * NetworkPolicy and ClusterNetworkPolicy the agent holds, the version (a
  * digest of its spec), the generation that brought it, when this agent first
  * compiled it and when a generation holding it was applied to the maps (or

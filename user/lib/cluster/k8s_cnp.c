@@ -11,7 +11,7 @@
  * each a DNS name or "*." and one, lower-cased, one trailing dot allowed,
  * no name twice once normalised) and kept normalised: xcnid --fqdn-policy
  * judges the addresses the cluster DNS answers a selected pod for them
- * (issue 55, docs/decisions/fqdn-in-bpf.md).
+ * (docs/decisions/fqdn-in-bpf.md).
  *
  * The CRD's limits, refused here as the API server would refuse them (so a
  * manifest directory cannot hold what a cluster could not): at most 25 rules

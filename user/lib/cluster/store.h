@@ -79,7 +79,7 @@ int store_journal_take(struct store *st, struct store_change **out, size_t *n, b
 void store_changes_free(struct store_change *v, size_t n);
 
 /*
- * The churn bound (issue 52): each namespace's changes spend from a token
+ * The churn bound: each namespace's changes spend from a token
  * bucket of burst changes filled at rate a second (rate 0: no bound, the
  * default); past it they wait, the last state of each object, and go in
  * together once interval_ms is over. A deferred change is no change yet

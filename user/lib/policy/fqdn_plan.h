@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Egress by DNS name, the agent's half (issue 55, docs/decisions/fqdn-in-bpf.md):
+ * Egress by DNS name, the agent's half (docs/decisions/fqdn-in-bpf.md):
  * ClusterNetworkPolicy domainNames peers compiled into what bpf/lib/dns.h
  * reads (xcni_fqdn_pat: the patterns of each local pod; xcni_dns_srv: the
  * sources whose answers count), and the writer that makes the pinned maps

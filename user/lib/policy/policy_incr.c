@@ -791,7 +791,7 @@ static size_t view_ns_first(const struct cluster *c, const char *ns)
  * peers selecting the namespace after the change the new identities' entries
  * (eps_add_born) and takes the old ones' from those selecting it before
  * (eps_drop_dead); its local pods are compiled again. Nothing else is
- * (a whole compile here was a tenant's CPU denial of every agent: issue 52).
+ * (a whole compile here was a tenant's CPU denial of every agent).
  * A Namespace whose labels and audit mode stay costs a comparison.
  */
 static int ns_changed(struct pol_incr *pi, const struct cluster *c, const char *name,

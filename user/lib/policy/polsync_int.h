@@ -176,10 +176,10 @@ int polsync_ipc_moves_finish(struct polsync *ps, const struct ipc_moves *mv, siz
 /* polsync_room.c */
 void polsync_ns_closure_clear(struct ns_closure *c);
 bool polsync_ns_closure_has(const struct ns_closure *c, const char *ns);
-/* Which pods go in and which are closed (issue 26 item 4). */
+/* Which pods go in and which are closed (fail closed per pod). */
 int polsync_room_judge(struct polsync *ps, const struct pol_result *r, struct ep_memo *m,
 		       bool *global);
-/* xcni_ipcache past its size: the namespaces with most pod addresses closed (issue 41). */
+/* xcni_ipcache past its size: the namespaces with most pod addresses closed. */
 int polsync_ipc_fit(struct polsync *ps, const struct pol_result *r, bool delta,
 		    struct pol_result *fit, struct pol_ipcache **own, char *msg, size_t msglen);
 

@@ -63,7 +63,7 @@ static int close_cmp(const void *a, const void *b)
 }
 
 /*
- * Which pods' policy goes in, which are closed (issue 26 item 4: fail closed
+ * Which pods' policy goes in, which are closed (fail closed
  * per pod, never per node). First each namespace's share: its pods, those in
  * the maps now first, go in while the namespace stays within share percent of
  * every map; a pod that would take it past is closed. Then the room left: the
@@ -314,7 +314,7 @@ static int cmp_podname_ip(const void *key, const void *rec)
  * xcni_ipcache holds every pod's address in the cluster. When it cannot
  * hold them all (more than its --map-max), the namespaces with the most pod
  * addresses are closed, biggest first, until the rest fits: no number of one
- * namespace's pods stops the others' policy (issue 41). A closed namespace's
+ * namespace's pods stops the others' policy. A closed namespace's
  * addresses get no ipcache entry, so another node refuses their packets
  * (drop-inner-spoof) and has no tunnel to them, and this node's pods of it
  * are closed (XCNI_POLEP_OVERFLOW, apply). Only a whole result can say which

@@ -739,7 +739,7 @@ static int plan_make(struct svcsync *ss, struct plan *p, const struct svc_spec *
 }
 
 /*
- * A full apply that does not fit (issue 52: never a cluster-wide stop): the
+ * A full apply that does not fit (never a cluster-wide stop): the
  * Service maps judged as the policy maps are. Each namespace's demand is its
  * changed frontends' entries; while a map is over, the namespace taking the
  * largest part of the maps that are over (parts of each map, summed, as
