@@ -137,8 +137,8 @@ slice6 "[]"
 check "no IPv6 endpoint applied" sync_gen
 check "IPv6 no backend: refused at once (RST from the frontend)" expect b "[$VIP6]" 80 refused
 probe b "[$VIP6]" 80 >"$T/none6.probe6"
-check "explain --family 6: no IPv6 backend, refused, as probed (IPv4 frontend's backend not taken)" \
-	explain6_is none6 'j["verdict"] == "refused" and j["backends"] == [] and probe == "refused" and
+check "explain --family 6: no IPv6 backend, no-backend where the probe was refused (IPv4 frontend's backend not taken)" \
+	explain6_is none6 'j["verdict"] == "no-backend" and j["backends"] == [] and probe == "refused" and
 	 "ICMPv6" in j["choice"]' x/b svc/x/web 80/tcp --family 6
 check "IPv4 unaffected" expect b "$VIP" 80 connected
 slice6 "[{addresses: [\"$IP6_A\"], nodeName: n1}]"
@@ -234,8 +234,8 @@ check "no backend: refused at once (RST from the frontend)" expect b "$VIP" 80 r
 no_backend_counted() { grep -q 'drop-no-backend' <<<"$(ctl metrics)"; }
 check "drop-no-backend counted" no_backend_counted
 check "monitor --json while b is refused for want of a backend" watch_probe none --json
-check "explain: no backend, refused, as the probe found" explain_is none \
-	'j["verdict"] == "refused" and j["backends"] == [] and probe == "refused"'
+check "explain: no backend, no-backend where the probe was refused" explain_is none \
+	'j["verdict"] == "no-backend" and j["backends"] == [] and probe == "refused"'
 check "monitor: the refusal names the Service, no backend" mon_has none \
 	'e["reason"] == "drop-no-backend" and e["service"] == "x/web" and e["frontend"] == "'"$VIP"':80/tcp" and
 	 e["backend_id"] is None'
