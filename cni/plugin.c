@@ -27,7 +27,7 @@
 
 #include "lib/system/cidr.h"
 #include "lib/system/nl.h"
-#include "lib/system/unixsock.h"
+#include "lib/system/readall.h"
 #include "lib/system/version.h"
 #include "plugin.h"
 
@@ -1017,7 +1017,7 @@ int main(int argc, char **argv)
 	c.env.args = getenv("CNI_ARGS");
 	c.env.path = env_nonempty("CNI_PATH");
 
-	if (xcni_read_all(STDIN_FILENO, 0, NULL, &in, &len))
+	if (xcni_read_all(STDIN_FILENO, 0, &in, &len))
 		in = NULL;
 	if (!c.env.command) {
 		err = cni_fail(&c.err, CNI_ERR_INVALID_ENV, "CNI_COMMAND is required");

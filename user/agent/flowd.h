@@ -19,11 +19,9 @@
 #include "lib/policy/nearmiss.h"
 #include "lib/system/hmap.h"
 
-#define FLOWD_CLIENTS 4
 #define FLOWD_REQ_MAX 4096
 /* An answer larger than this is cut (the client says so): 16k records are ~15 MB. */
 #define FLOWD_ANSWER_MAX (256u << 20)
-#define FLOWD_CLIENT_TIMEOUT_S 10
 /* Ends of evicted records waiting for a TCP collector: ~0.5 MB at most. */
 #define FLOWD_IPFIX_ENDS_MAX 1024
 /* The drop records' near-miss walks: at most 50 ms of the loop a second (5 % of
@@ -37,15 +35,7 @@
  */
 #define PEER_CACHE 256
 
-enum { TAG_TIMER, TAG_RING, TAG_LISTEN, TAG_EVFAN, TAG_TLS, TAG_CLIENT };
-
-struct client {
-	int fd; /* -1: free */
-	char req[FLOWD_REQ_MAX + 1];
-	size_t reqlen, off;
-	struct fbuf out; /* out.p set: answering */
-	time_t since;
-};
+enum { TAG_TIMER, TAG_RING, TAG_LOCAL, TAG_EVFAN, TAG_TLS };
 
 /* A namespace's part of the flow log (flows.c, log_rotate). */
 struct log_owner {
@@ -69,7 +59,7 @@ struct log_index {
 struct flowd {
 	struct flows *fl;
 	char pin_dir[256], node[64], sock[108];
-	int epfd, tfd, lfd;
+	int epfd, tfd;
 	struct ring_buffer *rb;
 	int ct_fd, ct6_fd, podname_fd, identity_fd, ipcache_fd, ipcache6_fd, polname_fd,
 		svcname_fd, polkey6_fd, rulename_fd, sockflow_fd, sockflow6_fd, snat6_fd, metrics_fd,
@@ -90,7 +80,6 @@ struct flowd {
 	struct xcni_metric *mvals; /* XCNI_NR_METRICS x CPUs */
 	__u32 *mkeys;
 	int ncpus;
-	struct client c[FLOWD_CLIENTS];
 	unsigned int ticks;
 	/* The flow log. */
 	char log_path[512];
@@ -118,6 +107,7 @@ struct flowd {
 	unsigned int ends_head, nends;
 	uint64_t ipfix_evicted_lost; /* evicted records whose end never reached the collector */
 	struct evfan *fan; /* monitor's subscribers to the ring this reads */
+	struct http *local; /* the Unix socket d->sock: xcnictl flows, the lab, status */
 	struct http *tls; /* --flows-listen: the same queries over HTTPS, clients with certificates */
 	char *pem[3]; /* its tls.crt, tls.key, ca.crt, kept while it runs */
 	struct peer_slot {
@@ -150,12 +140,7 @@ int flowd_near_misses(struct flowd *d, const char *self_ns, const char *self_pod
 /* The times and the trailer's counts (extra, len: NULL, 0 for none) of an answer. */
 void flowd_render_ctx(const struct flowd *d, struct flow_render_ctx *rc, char *extra,
 		      size_t len);
-void flowd_client_close(struct flowd *d, struct client *c);
-/* A client's socket is ready (events of epoll): reads its request, writes its answer. */
-void flowd_client_io(struct flowd *d, struct client *c);
-/* A client waits on the Unix socket: taken, or refused when every slot is busy. */
-void flowd_on_listen(struct flowd *d);
-/* The Unix socket (d->sock) listened on: 0 or -errno (said). */
+/* The Unix socket (d->sock): its server and route, in the agent's epoll set. 0 or -errno. */
 int flowd_listen_unix(struct flowd *d);
 /* --flows-listen: the same queries over HTTPS from clients with certificates; 0 or -errno. */
 int flowd_listen_tls(struct flowd *d, const struct flowd_opts *o);

@@ -1185,7 +1185,6 @@ void flowd_dispatch(struct flowd *d)
 
 		if (tag == TAG_TIMER) {
 			uint64_t exp;
-			time_t now = time(NULL);
 
 			if (read(d->tfd, &exp, sizeof(exp)) < 0)
 				continue;
@@ -1202,19 +1201,14 @@ void flowd_dispatch(struct flowd *d)
 				log_changed(d);
 			if (d->ipx)
 				ipfix_export(d, false);
-			for (int j = 0; j < FLOWD_CLIENTS; j++)
-				if (d->c[j].fd >= 0 && now - d->c[j].since > FLOWD_CLIENT_TIMEOUT_S)
-					flowd_client_close(d, &d->c[j]);
 		} else if (tag == TAG_RING) {
 			ring_buffer__consume(d->rb);
-		} else if (tag == TAG_LISTEN) {
-			flowd_on_listen(d);
+		} else if (tag == TAG_LOCAL) {
+			http_dispatch(d->local);
 		} else if (tag == TAG_EVFAN) {
 			evfan_accept(d->fan);
 		} else if (tag == TAG_TLS) {
 			http_dispatch(d->tls);
-		} else if (tag - TAG_CLIENT < FLOWD_CLIENTS && d->c[tag - TAG_CLIENT].fd >= 0) {
-			flowd_client_io(d, &d->c[tag - TAG_CLIENT]);
 		}
 	}
 }
@@ -1226,7 +1220,7 @@ void flowd_free(struct flowd *d)
 
 	int *fds[] = { &d->ct_fd,      &d->ct6_fd,	&d->podname_fd, &d->identity_fd,
 		       &d->ipcache_fd, &d->ipcache6_fd, &d->polname_fd, &d->svcname_fd,
-		       &d->polkey6_fd, &d->tfd,		&d->lfd,	&d->epfd,
+		       &d->polkey6_fd, &d->tfd,		&d->epfd,
 		       &d->rulename_fd, &d->sockflow_fd, &d->sockflow6_fd, &d->metrics_fd,
 		       &d->ctstat_fd, &d->polsel_fd, &d->snat6_fd, &d->fqdn_fd, &d->fqdn_pat_fd };
 
@@ -1240,17 +1234,16 @@ void flowd_free(struct flowd *d)
 		if (d->ipx)
 			ipfix_export(d, true);
 	}
-	for (int i = 0; i < FLOWD_CLIENTS; i++)
-		if (d->c[i].fd >= 0)
-			flowd_client_close(d, &d->c[i]);
 	http_free(d->tls);
 	for (int i = 0; i < 3; i++)
 		if (d->pem[i]) {
 			explicit_bzero(d->pem[i], strlen(d->pem[i]));
 			free(d->pem[i]);
 		}
-	if (d->lfd >= 0)
+	if (d->local) {
+		http_free(d->local);
 		unlink(d->sock);
+	}
 	ring_buffer__free(d->rb);
 	for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
 		if (*fds[i] >= 0)
@@ -1291,12 +1284,10 @@ int flowd_open(const struct flowd_opts *o, const char *pin_dir, const char *node
 	if (!d)
 		return -ENOMEM;
 	d->ct_fd = d->ct6_fd = d->podname_fd = d->identity_fd = d->ipcache_fd = d->ipcache6_fd =
-		d->polname_fd = d->svcname_fd = d->polkey6_fd = d->tfd = d->lfd = d->epfd =
+		d->polname_fd = d->svcname_fd = d->polkey6_fd = d->tfd = d->epfd =
 			d->log_fd = d->rulename_fd = d->sockflow_fd = d->sockflow6_fd =
 				d->metrics_fd = d->ctstat_fd = d->polsel_fd = d->snat6_fd =
 					d->fqdn_fd = d->fqdn_pat_fd = -1;
-	for (int i = 0; i < FLOWD_CLIENTS; i++)
-		d->c[i].fd = -1;
 	d->peer_gen = 1;
 	d->nm.limit_ns = FLOWD_NM_BUDGET_NS;
 	snprintf(d->pin_dir, sizeof(d->pin_dir), "%s", pin_dir);
@@ -1370,11 +1361,6 @@ int flowd_open(const struct flowd_opts *o, const char *pin_dir, const char *node
 		pr_err("flows: socket %s: %s\n", d->sock, strerror(-err));
 		goto fail;
 	}
-	ev.data.u64 = TAG_LISTEN;
-	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->lfd, &ev)) {
-		err = -errno;
-		goto fail;
-	}
 	{
 		char evpath[sizeof(d->sock) + 8];
 
@@ -1422,11 +1408,6 @@ int flowd_open(const struct flowd_opts *o, const char *pin_dir, const char *node
 	*out = d;
 	return 0;
 fail:
-	if (d->lfd >= 0) {
-		close(d->lfd);
-		d->lfd = -1;
-		unlink(d->sock);
-	}
 	flowd_free(d);
 	return err;
 }

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * xcnid's flow records served (flows.h): xcnictl flows over the Unix socket
- * (one request, one answer, then close; never waits on a client), and the
- * same queries over HTTPS with client certificates (--flows-listen).
+ * xcnid's flow records served (flows.h): one route, FLOWS_HTTP_PATH, over
+ * HTTP on the Unix socket (xcnictl flows, the lab, status: the socket's mode
+ * is the check) and over HTTPS with client certificates (--flows-listen).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,7 +18,6 @@
 #include "lib/observe/flows.h"
 #include "lib/system/clock.h"
 #include "lib/system/log.h"
-#include "lib/system/unixsock.h"
 #include "agent/flows.h"
 #include "agent/flowd.h"
 #include "agent/ipfix.h"
@@ -84,15 +83,6 @@ void flowd_render_ctx(const struct flowd *d, struct flow_render_ctx *rc, char *e
 	}
 }
 
-void flowd_client_close(struct flowd *d, struct client *c)
-{
-	epoll_ctl(d->epfd, EPOLL_CTL_DEL, c->fd, NULL);
-	close(c->fd);
-	c->fd = -1;
-	flows_fbuf_free(&c->out);
-	c->reqlen = c->off = 0;
-}
-
 /* {"error":"text"}: text's quotes, backslashes and control characters blanked ('?'), worth no more. */
 static void answer_error(struct fbuf *out, char *text)
 {
@@ -128,19 +118,6 @@ static void answer_req(struct flowd *d, char *req, struct fbuf *out)
 		}
 	}
 	flow_filter_free(&ff);
-}
-
-static void client_answer(struct flowd *d, struct client *c)
-{
-	struct epoll_event ev = { .events = EPOLLOUT, .data.u64 = TAG_CLIENT + (uint64_t)(c - d->c) };
-
-	c->req[c->reqlen] = '\0';
-	answer_req(d, c->req, &c->out);
-	if (c->out.err) {
-		flowd_client_close(d, c);
-		return;
-	}
-	epoll_ctl(d->epfd, EPOLL_CTL_MOD, c->fd, &ev);
 }
 
 /* This agent's policy status file as it is (one JSON line). 0 or -errno (out says why). */
@@ -461,76 +438,14 @@ int flowd_listen_tls(struct flowd *d, const struct flowd_opts *o)
 	return err;
 }
 
-void flowd_client_io(struct flowd *d, struct client *c)
-{
-	ssize_t n;
-
-	if (!c->out.p) {
-		n = read(c->fd, c->req + c->reqlen, FLOWD_REQ_MAX - c->reqlen);
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
-			return;
-		if (n < 0) {
-			flowd_client_close(d, c);
-			return;
-		}
-		c->reqlen += (size_t)n;
-		if (n == 0 || c->reqlen == FLOWD_REQ_MAX) {
-			if (n > 0) {
-				/* Too long to be a request of xcnictl's. */
-				flows_fbuf_printf(&c->out,
-				                  "{\"error\":\"request longer than %d bytes\"}\n",
-				                  FLOWD_REQ_MAX);
-				struct epoll_event ev = { .events = EPOLLOUT,
-							  .data.u64 = TAG_CLIENT +
-								      (uint64_t)(c - d->c) };
-				epoll_ctl(d->epfd, EPOLL_CTL_MOD, c->fd, &ev);
-				return;
-			}
-			client_answer(d, c);
-		}
-		return;
-	}
-	n = write(c->fd, c->out.p + c->off, c->out.len - c->off);
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return;
-	if (n < 0 || (c->off += (size_t)n) == c->out.len)
-		flowd_client_close(d, c);
-}
-
-void flowd_on_listen(struct flowd *d)
-{
-	struct epoll_event ev = { .events = EPOLLIN };
-	int fd = accept4(d->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	struct client *c = NULL;
-
-	if (fd < 0)
-		return;
-	for (int i = 0; i < FLOWD_CLIENTS; i++)
-		if (d->c[i].fd < 0) {
-			c = &d->c[i];
-			break;
-		}
-	if (!c) {
-		/* Busy: the client sees the connection closed and may try again. */
-		close(fd);
-		return;
-	}
-	c->fd = fd;
-	c->reqlen = c->off = 0;
-	c->since = time(NULL);
-	ev.data.u64 = TAG_CLIENT + (uint64_t)(c - d->c);
-	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev)) {
-		close(fd);
-		c->fd = -1;
-	}
-}
-
 int flowd_listen_unix(struct flowd *d)
 {
-	int fd = xcni_unix_listen(d->sock);
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = TAG_LOCAL };
+	int err = http_open_unix(d->sock, &d->local);
 
-	if (fd < 0)
-		return fd;
-	d->lfd = fd;
-	return 0;
+	if (!err)
+		err = http_route(d->local, FLOWS_HTTP_PATH, "application/x-ndjson", render_http, d);
+	if (!err && epoll_ctl(d->epfd, EPOLL_CTL_ADD, http_fd(d->local), &ev))
+		err = -errno;
+	return err;
 }

@@ -28,7 +28,6 @@
 #include "lib/services/svcsync.h"
 #include "lib/system/clock.h"
 #include "lib/system/log.h"
-#include "lib/system/unixsock.h"
 #include "lib/system/util.h"
 #include "lib/system/http.h"
 #include "agent/metrics.h"
@@ -52,7 +51,8 @@ enum { TAG_LISTEN, TAG_TIMER };
 struct agent_status {
 	const struct http *http, *flows_http; /* refusals at accept, for "listeners" */
 	char pin_dir[256], node[64], sock[108];
-	int epfd, lfd, tfd, metrics_fd, ncpus;
+	struct http *local; /* the status socket */
+	int epfd, tfd, metrics_fd, ncpus;
 	time_t started; /* wall clock */
 	uint64_t started_mono_ms;
 	/* readiness */
@@ -433,28 +433,20 @@ static json_t *answer(struct agent_status *s)
 	return o;
 }
 
-static void serve(struct agent_status *s)
+/* GET /status on the status socket: the answer, one JSON line. */
+static int render_status(void *ctx, const struct http_args *a, char **body, size_t *len)
 {
-	for (;;) {
-		int fd = accept4(s->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		json_t *o;
-		char *text;
+	json_t *o = answer(ctx);
+	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
 
-		if (fd < 0)
-			return; /* EAGAIN: no one else waiting */
-		o = answer(s);
-		text = o ? json_dumps(o, JSON_COMPACT) : NULL;
-		if (text) {
-			size_t len = strlen(text);
-
-			text[len] = '\n'; /* json_dumps' '\0' becomes the line's end */
-			if (write(fd, text, len + 1) != (ssize_t)(len + 1))
-				pr_debug("status: a client did not take its answer: %s\n", strerror(errno));
-		}
-		free(text);
-		json_decref(o);
-		close(fd);
-	}
+	(void)a;
+	json_decref(o);
+	if (!text)
+		return -ENOMEM;
+	*len = strlen(text);
+	text[(*len)++] = '\n'; /* json_dumps' '\0' becomes the line's end */
+	*body = text;
+	return 0;
 }
 
 /* ---- HTTP ------------------------------------------------------------------------- */
@@ -657,7 +649,7 @@ int status_open(const char *pin_dir, const char *node, struct agent_status **out
 
 	if (!s)
 		return -ENOMEM;
-	s->epfd = s->lfd = s->tfd = s->metrics_fd = -1;
+	s->epfd = s->tfd = s->metrics_fd = -1;
 	s->started = time(NULL);
 	s->started_mono_ms = xcni_mono_ms();
 	snprintf(s->pin_dir, sizeof(s->pin_dir), "%s", pin_dir);
@@ -672,15 +664,13 @@ int status_open(const char *pin_dir, const char *node, struct agent_status **out
 		pr_err("status: pin dir %s makes a socket path too long\n", pin_dir);
 		goto fail;
 	}
-	if ((s->lfd = xcni_unix_listen(s->sock)) < 0) {
-		err = s->lfd;
-		pr_err("status: cannot listen on %s: %s\n", s->sock, strerror(-err));
+	if ((err = http_open_unix(s->sock, &s->local)) ||
+	    (err = http_route(s->local, AGENT_STATUS_PATH, "application/json", render_status, s)))
 		goto fail;
-	}
 	s->epfd = epoll_create1(EPOLL_CLOEXEC);
 	s->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (s->epfd < 0 || s->tfd < 0 || timerfd_settime(s->tfd, 0, &its, NULL) ||
-	    epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->lfd, &lev) ||
+	    epoll_ctl(s->epfd, EPOLL_CTL_ADD, http_fd(s->local), &lev) ||
 	    epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->tfd, &tev)) {
 		err = -errno;
 		goto fail;
@@ -715,7 +705,7 @@ void status_dispatch(struct agent_status *s)
 			if (read(s->tfd, &ticks, sizeof(ticks)) == sizeof(ticks))
 				sample(s);
 		} else {
-			serve(s);
+			http_dispatch(s->local);
 		}
 	}
 }
@@ -724,8 +714,8 @@ void status_free(struct agent_status *s)
 {
 	if (!s)
 		return;
-	if (s->lfd >= 0) {
-		close(s->lfd);
+	if (s->local) {
+		http_free(s->local);
 		unlink(s->sock);
 	}
 	polstatus_close();

@@ -103,7 +103,7 @@ static void ck_flows_setup(struct ck *k)
 				 "with an address", k->node[n].name);
 			return;
 		}
-		if (flows_https_get(k->tls, fa, "last=1\n", CK_FLOWS_S, &out, &len, err, sizeof(err))) {
+		if (flows_http_get(k->tls, fa, NULL, "last=1\n", CK_FLOWS_S, &out, &len, err, sizeof(err))) {
 			snprintf(k->judge_why, sizeof(k->judge_why), "node %s's agent (%s:%u) serves no "
 				 "flows: %.300s", k->node[n].name, fa->host, fa->port, err);
 			return;
@@ -410,7 +410,7 @@ static json_t *ck_flows_fetch(struct ck *k, long long since_ms, char *unanswered
 		char *buf = NULL, *line, *nl, err[600];
 		size_t len;
 
-		if (flows_https_get(k->tls, &k->flows[i], req, CK_FLOWS_S, &buf, &len, err,
+		if (flows_http_get(k->tls, &k->flows[i], NULL, req, CK_FLOWS_S, &buf, &len, err,
 				    sizeof(err))) {
 			if (ul < ulen)
 				ul += (size_t)snprintf(unanswered + ul, ulen - ul, "%s%s: %.200s",

@@ -35,7 +35,6 @@
 #include "lib/observe/flows.h"
 #include "lib/observe/flowsnet.h"
 #include "lib/observe/vocab.h"
-#include "lib/system/unixsock.h"
 
 #define FLOWS_MAX_NODES 256
 #define FLOWS_REQ_MAX 4096
@@ -533,23 +532,17 @@ static size_t build_req(const struct fopts *fo, const struct target *t, bool fir
 }
 
 /* The answer of an xcnid on its Unix socket, whole, into *out (NUL-ended). 0 or -errno (said). */
-static int fetch_unix(const struct target *t, const char *req, size_t rl, char **out, size_t *outlen)
+static int fetch_unix(const struct target *t, const char *req, char **out, size_t *outlen)
 {
-	const char *step;
-	int err = xcni_unix_ask(t->sock, req, rl, FLOWS_TIMEOUT_S, 0, &stop, out, outlen, &step);
+	char why[600];
+	int err = flows_local_get(t->sock, NULL, req, FLOWS_TIMEOUT_S, out, outlen, why,
+				  sizeof(why));
 
-	if (err && !strcmp(step, "connecting to"))
+	if (err == -ENOENT || err == -ECONNREFUSED)
 		pr_err("flows%s%s: no xcnid answers on %s: %s (is it running, without --flows=false?)\n",
-		       t->node[0] ? " --node " : "", t->node, t->sock, strerror(-err));
+		       t->node[0] ? " --node " : "", t->node, t->sock, why);
 	else if (err)
-		pr_err("flows: %s %s: %s\n", step, t->sock, strerror(-err));
-	else if (!*outlen || (*out)[*outlen - 1] != '\n') {
-		pr_err("flows: %s closed before its answer was complete (xcnid busy or stopping?)\n",
-		       t->sock);
-		free(*out);
-		*out = NULL;
-		err = -EIO;
-	}
+		pr_err("flows: %s: %s\n", t->sock, why);
 	return err;
 }
 
@@ -558,7 +551,7 @@ static int fetch_tls(const struct fopts *fo, struct target *t, const char *req,
 		     char **out, size_t *outlen)
 {
 	char err[600];
-	int e = flows_https_get(fo->tls_dir, &t->agent, req, FLOWS_TIMEOUT_S, out, outlen, err,
+	int e = flows_http_get(fo->tls_dir, &t->agent, NULL, req, FLOWS_TIMEOUT_S, out, outlen, err,
 				sizeof(err));
 
 	if (e) {
@@ -578,11 +571,11 @@ static int fetch_tls(const struct fopts *fo, struct target *t, const char *req,
 static int ask(struct fopts *fo, struct target *t, bool first)
 {
 	char req[FLOWS_REQ_MAX + 64], *buf = NULL, *line, *nl;
-	size_t len = 0, rl;
+	size_t len = 0;
 	int err;
 
-	rl = build_req(fo, t, first, req, sizeof(req));
-	err = t->remote ? fetch_tls(fo, t, req, &buf, &len) : fetch_unix(t, req, rl, &buf, &len);
+	build_req(fo, t, first, req, sizeof(req));
+	err = t->remote ? fetch_tls(fo, t, req, &buf, &len) : fetch_unix(t, req, &buf, &len);
 	if (err)
 		return err;
 	for (line = buf; *line; line = nl + 1) {

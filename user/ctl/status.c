@@ -31,10 +31,10 @@
 
 #include "ctl/ctl.h"
 #include "lib/observe/agentstatus.h"
+#include "lib/observe/flowsnet.h"
 #include "lib/observe/flows.h"
 #include "lib/system/attach.h"
 #include "lib/system/bpfpin.h"
-#include "lib/system/unixsock.h"
 
 #define STATUS_FULL_PCT 90 /* a map this full (not an LRU) is DEGRADED */
 #define STATUS_SOCK_TIMEOUT_S 5
@@ -58,19 +58,14 @@ static const char status_help[] =
 
 /* ---- one node ----------------------------------------------------------------- */
 
-/* Reads one answer from a Unix stream socket after sending req (may be ""). */
-static int ask_unix(const char *path, const char *req, char **out)
+/* GET path (with req's name=value lines) from the agent on its Unix socket. */
+static int ask_unix(const char *sock, const char *path, const char *req, char **out)
 {
+	char why[600];
 	size_t len;
-	int err = xcni_unix_ask(path, req, strlen(req), STATUS_SOCK_TIMEOUT_S, 0, NULL, out, &len,
-				NULL);
 
-	if (!err && !len) {
-		free(*out);
-		*out = NULL;
-		err = -EIO;
-	}
-	return err;
+	return flows_local_get(sock, path, req, STATUS_SOCK_TIMEOUT_S, out, &len, why,
+			       sizeof(why));
 }
 
 struct mapfill {
@@ -321,7 +316,7 @@ static json_t *flows_json(const char *pin_dir, json_t *problems)
 
 	if (flows_sock_path(pin_dir, sock, sizeof(sock)))
 		return NULL;
-	err = ask_unix(sock, "last=1\n", &ans);
+	err = ask_unix(sock, NULL, "last=1\n", &ans);
 	if (err) {
 		json_array_append_new(problems, json_sprintf("flows: no answer on %s: %s", sock,
 							     strerror(-err)));
@@ -352,7 +347,7 @@ static json_t *agent_ask(const char *pin_dir, char sock[108], int *err)
 	char *ans = NULL;
 	json_t *a = NULL;
 
-	*err = agent_status_sock_path(pin_dir, sock, 108) ? -ENAMETOOLONG : ask_unix(sock, "", &ans);
+	*err = agent_status_sock_path(pin_dir, sock, 108) ? -ENAMETOOLONG : ask_unix(sock, AGENT_STATUS_PATH, "", &ans);
 	if (!*err)
 		a = json_loads(ans, 0, NULL);
 	free(ans);

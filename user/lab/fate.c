@@ -15,10 +15,9 @@
 
 #include "lab/fate.h"
 #include "lib/observe/flows.h"
-#include "lib/system/unixsock.h"
+#include "lib/observe/flowsnet.h"
 
 #define FATE_ASK_TIMEOUT_S 2
-#define FATE_ANSWER_MAX (1u << 20)
 
 /* The words of one denied record ("isolated by a, b (nothing allows)"), or 0 (not one). */
 static int rec_why(json_t *o, char *buf, size_t len)
@@ -46,10 +45,10 @@ static int rec_why(json_t *o, char *buf, size_t len)
  * (a non-zero return stops). The number of nodes that answered: 0 with flows
  * off everywhere (or every agent busy).
  */
-static size_t fate_records(struct lab *lab, const char *req, size_t rl,
+static size_t fate_records(struct lab *lab, const char *req,
 			   int (*fn)(json_t *o, void *arg), void *arg)
 {
-	char pin[PATH_MAX + 64], sock[PATH_MAX + 128];
+	char pin[PATH_MAX + 64], sock[PATH_MAX + 128], why[600];
 	size_t answered = 0;
 	int stop = 0;
 
@@ -63,8 +62,8 @@ static size_t fate_records(struct lab *lab, const char *req, size_t rl,
 		else
 			snprintf(pin, sizeof(pin), "%s/%s", LAB_PIN_ROOT, ln->name);
 		if (flows_sock_path(pin, sock, sizeof(sock)) ||
-		    xcni_unix_ask(sock, req, rl, FATE_ASK_TIMEOUT_S, FATE_ANSWER_MAX, NULL, &ans,
-				  &alen, NULL))
+		    flows_local_get(sock, NULL, req, FATE_ASK_TIMEOUT_S, &ans, &alen, why,
+				    sizeof(why)))
 			continue; /* flows off there, or the agent busy: not named */
 		answered++;
 		for (line = strtok_r(ans, "\n", &save); line && !stop;
@@ -95,14 +94,13 @@ static int why_one(json_t *o, void *arg)
 int lab_fate_denied_by(struct lab *lab, uint16_t sport, uint16_t dport, char *buf, size_t len)
 {
 	char req[128];
-	int rl = snprintf(req, sizeof(req), "from-port=%u\nto-port=%u\nverdict=denied\n", sport,
-			  dport);
+	snprintf(req, sizeof(req), "from-port=%u\nto-port=%u\nverdict=denied\n", sport, dport);
 	struct why_arg w = { buf, len };
 
 	buf[0] = '\0';
 	if (!sport)
 		return -ENOENT;
-	fate_records(lab, req, (size_t)rl, why_one, &w);
+	fate_records(lab, req, why_one, &w);
 	return buf[0] ? 0 : -ENOENT;
 }
 
@@ -131,8 +129,8 @@ size_t lab_fate_drops(struct lab *lab, uint16_t dport, const char *proto,
 		      void (*fn)(void *arg, const char *saddr, uint16_t sport, bool policy), void *arg)
 {
 	char req[128];
-	int rl = snprintf(req, sizeof(req), "to-port=%u\nprotocol=%s\nverdict=denied\n", dport, proto);
+	snprintf(req, sizeof(req), "to-port=%u\nprotocol=%s\nverdict=denied\n", dport, proto);
 	struct drops_arg d = { fn, arg };
 
-	return fate_records(lab, req, (size_t)rl, drop_one, &d);
+	return fate_records(lab, req, drop_one, &d);
 }

@@ -37,11 +37,9 @@
 #include "lib/system/http.h"
 #include "lab/state.h"
 #include "lab/ui.h"
-#include "lib/system/unixsock.h"
 
 #define UI_LISTEN_DEFAULT "127.0.0.1:9963"
 #define UI_ASK_TIMEOUT_S 3
-#define UI_ANSWER_MAX (256u << 20)
 #define UI_REQ_MAX 4096
 
 static volatile sig_atomic_t stop;
@@ -63,20 +61,6 @@ static const char ui_help[] =
 	"interrupted.\n\n"
 	"  --listen HOST:PORT     where to serve (a loopback address unless...)\n"
 	"  --http-allow-remote    ...this: whoever reaches it reads the cluster's flows\n";
-
-/* One node's records: the answer to req on its flows socket, into *out (NUL-ended). */
-static int ask(const char *sock, const char *req, size_t reqlen, char **out, size_t *outlen)
-{
-	int err = xcni_unix_ask(sock, req, reqlen, UI_ASK_TIMEOUT_S, UI_ANSWER_MAX, NULL, out,
-				outlen, NULL);
-
-	if (!err && (!*outlen || (*out)[*outlen - 1] != '\n')) {
-		free(*out);
-		*out = NULL;
-		err = -EIO; /* cut short: xcnid busy or stopping */
-	}
-	return err;
-}
 
 /* A member absent is NULL here, not util.h's jstr "": the graph tells "no service",
  * "no policy" from an empty one. */
@@ -223,7 +207,7 @@ static void relist(struct ui_src *src)
 }
 
 /* Every node's answer to req into ans (the unreachable named). 0 or -errno. */
-static int gather(struct ui_src *src, const char *req, size_t rl, struct ui_ans *ans, size_t max,
+static int gather(struct ui_src *src, const char *req, struct ui_ans *ans, size_t max,
 		  size_t *nans, char (*unreachable)[64], size_t *nu)
 {
 	struct lab lab;
@@ -237,8 +221,8 @@ static int gather(struct ui_src *src, const char *req, size_t rl, struct ui_ans 
 			char err[600];
 			size_t alen;
 
-			if (a->why[0] || flows_https_get(src->tls_dir, a, req, UI_ASK_TIMEOUT_S,
-							 &ans[*nans].buf, &alen, err, sizeof(err))) {
+			if (a->why[0] || flows_http_get(src->tls_dir, a, NULL, req, UI_ASK_TIMEOUT_S,
+							&ans[*nans].buf, &alen, err, sizeof(err))) {
 				pr_debug("ui: node %s: %s\n", a->node, a->why[0] ? a->why : err);
 				snprintf(unreachable[(*nu)++], 64, "%.63s", a->node);
 				continue;
@@ -254,7 +238,7 @@ static int gather(struct ui_src *src, const char *req, size_t rl, struct ui_ans 
 		return ret;
 	for (size_t i = 0; i < lab.nnodes && *nans < max; i++) {
 		const struct lab_node *ln = &lab.nodes[i];
-		char pin[PATH_MAX], sock[108];
+		char pin[PATH_MAX], sock[108], err[600];
 		struct ui_ans *an = &ans[*nans];
 		size_t alen;
 
@@ -262,7 +246,9 @@ static int gather(struct ui_src *src, const char *req, size_t rl, struct ui_ans 
 			snprintf(pin, sizeof(pin), "%s", ln->pin);
 		else
 			snprintf(pin, sizeof(pin), "%s/%s", LAB_PIN_ROOT, ln->name);
-		if (flows_sock_path(pin, sock, sizeof(sock)) || ask(sock, req, rl, &an->buf, &alen)) {
+		if (flows_sock_path(pin, sock, sizeof(sock)) ||
+		    flows_local_get(sock, NULL, req, UI_ASK_TIMEOUT_S, &an->buf, &alen, err,
+				    sizeof(err))) {
 			pr_debug("lab ui: node %s: no answer on its flows socket\n", ln->name);
 			snprintf(unreachable[(*nu)++], 64, "%.63s", ln->name);
 			continue;
@@ -446,7 +432,7 @@ static int render_graph(void *ctx, const struct http_args *a, char **body, size_
 	flow_filter_init(&mf);
 	ret = ui_filters(a, nreq, sizeof(nreq), &mf, &merged, body, len);
 	if (!ret)
-		ret = gather(src, nreq, strlen(nreq), ans, LAB_MAX_NODES, &nans, unreachable, &nu);
+		ret = gather(src, nreq, ans, LAB_MAX_NODES, &nans, unreachable, &nu);
 	if (ret) {
 		flow_filter_free(&mf);
 		return ret;

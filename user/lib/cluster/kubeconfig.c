@@ -20,7 +20,7 @@
 
 #include "lib/cluster/k8sapi.h"
 #include "lib/system/log.h"
-#include "lib/system/unixsock.h"
+#include "lib/system/readall.h"
 
 #define SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
 #define MAX_CONF_FILE (1u << 20)
@@ -30,7 +30,7 @@ static int read_small_file(const char *path, char **out, size_t *outlen)
 
 	if (fd < 0)
 		return -errno;
-	ret = xcni_read_all(fd, MAX_CONF_FILE - 1, NULL, out, outlen);
+	ret = xcni_read_all(fd, MAX_CONF_FILE - 1, out, outlen);
 	close(fd);
 	return ret == -E2BIG ? -EFBIG : ret;
 }

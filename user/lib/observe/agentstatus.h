@@ -14,6 +14,8 @@
 
 /* "/run/xcni/status-sys-fs-bpf-xcni.sock" for /sys/fs/bpf/xcni. 0 or -ENAMETOOLONG. */
 int agent_status_sock_path(const char *pin_dir, char *buf, size_t len);
+/* Where the status socket answers (HTTP, one JSON line). */
+#define AGENT_STATUS_PATH "/status"
 /*
  * Where xcnid writes when each policy reached its maps (agent/polstatus.h),
  * read by `xcnictl policy status`: "/run/xcni/policy-status-sys-fs-bpf-xcni.json".

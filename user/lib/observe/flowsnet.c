@@ -165,10 +165,12 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *ud)
 	return n;
 }
 
-int flows_https_get(const char *tls_dir, const struct flows_agent *a, const char *req,
-		    long timeout_s, char **out, size_t *outlen, char *err, size_t errlen)
+int flows_http_get(const char *tls_dir, const struct flows_agent *a, const char *path,
+		   const char *req, long timeout_s, char **out, size_t *outlen, char *err,
+		   size_t errlen)
 {
-	char path[3][600], errbuf[CURL_ERROR_SIZE] = "", connect_to[160];
+	char tls[3][600], errbuf[CURL_ERROR_SIZE] = "", connect_to[160];
+	bool local = a->sock[0];
 	struct curl_slist *ct = NULL;
 	struct body b = {};
 	char *url = NULL;
@@ -179,18 +181,25 @@ int flows_https_get(const char *tls_dir, const struct flows_agent *a, const char
 	int ret = 0;
 
 	err[0] = '\0';
+	path = path ? path : FLOWS_HTTP_PATH;
+	if (local && access(a->sock, F_OK)) {
+		/* No agent made it (rather than curl's "could not connect"). */
+		snprintf(err, errlen, "%s", strerror(errno));
+		return -errno;
+	}
 	e = curl_easy_init();
-	ucap = 64 + 3 * strlen(req);
+	ucap = 96 + strlen(path) + 3 * strlen(req);
 	url = malloc(ucap);
 	snprintf(connect_to, sizeof(connect_to), "%s:%u:%s:%u", FLOWS_TLS_NAME, a->port, a->host,
 		 a->port);
-	ct = curl_slist_append(NULL, connect_to);
-	if (!e || !url || !ct) {
+	ct = local ? NULL : curl_slist_append(NULL, connect_to);
+	if (!e || !url || (!local && !ct)) {
 		snprintf(err, errlen, "out of memory");
 		ret = -ENOMEM;
 		goto out;
 	}
-	ul = (size_t)snprintf(url, ucap, "https://%s:%u%s", FLOWS_TLS_NAME, a->port, FLOWS_HTTP_PATH);
+	ul = local ? (size_t)snprintf(url, ucap, "http://localhost%s", path) :
+		     (size_t)snprintf(url, ucap, "https://%s:%u%s", FLOWS_TLS_NAME, a->port, path);
 	/* Each request line name=value is an argument, the value escaped. */
 	for (const char *p = req; *p;) {
 		const char *nl = strchr(p, '\n'), *eq = memchr(p, '=', (size_t)(nl - p));
@@ -202,19 +211,24 @@ int flows_https_get(const char *tls_dir, const struct flows_agent *a, const char
 		curl_free(v);
 		p = nl + 1;
 	}
-	snprintf(path[0], sizeof(path[0]), "%s/ca.crt", tls_dir);
-	snprintf(path[1], sizeof(path[1]), "%s/tls.crt", tls_dir);
-	snprintf(path[2], sizeof(path[2]), "%s/tls.key", tls_dir);
 	curl_easy_setopt(e, CURLOPT_URL, url);
-	curl_easy_setopt(e, CURLOPT_CONNECT_TO, ct);
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "https");
-	curl_easy_setopt(e, CURLOPT_CAINFO, path[0]);
-	curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
-	curl_easy_setopt(e, CURLOPT_SSLCERT, path[1]);
-	curl_easy_setopt(e, CURLOPT_SSLKEY, path[2]);
-	curl_easy_setopt(e, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
-	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (local) {
+		curl_easy_setopt(e, CURLOPT_UNIX_SOCKET_PATH, a->sock);
+		curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http");
+	} else {
+		snprintf(tls[0], sizeof(tls[0]), "%s/ca.crt", tls_dir);
+		snprintf(tls[1], sizeof(tls[1]), "%s/tls.crt", tls_dir);
+		snprintf(tls[2], sizeof(tls[2]), "%s/tls.key", tls_dir);
+		curl_easy_setopt(e, CURLOPT_CONNECT_TO, ct);
+		curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "https");
+		curl_easy_setopt(e, CURLOPT_CAINFO, tls[0]);
+		curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
+		curl_easy_setopt(e, CURLOPT_SSLCERT, tls[1]);
+		curl_easy_setopt(e, CURLOPT_SSLKEY, tls[2]);
+		curl_easy_setopt(e, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+		curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+		curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+	}
 	curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
 	curl_easy_setopt(e, CURLOPT_TIMEOUT, timeout_s);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, timeout_s < 5 ? timeout_s : 5L);
@@ -229,9 +243,10 @@ int flows_https_get(const char *tls_dir, const struct flows_agent *a, const char
 			 res == CURLE_PEER_FAILED_VERIFICATION || res == CURLE_SSL_CACERT_BADFILE ?
 				 " (is --tls DIR's ca.crt the CA that signed the agents?)" :
 			 res == CURLE_SSL_CERTPROBLEM ? " (--tls DIR's tls.crt and tls.key)" : "",
+			 local ? "" :
 			 res == CURLE_COULDNT_CONNECT || res == CURLE_OPERATION_TIMEDOUT ?
 				 " (does its xcnid run with --flows-listen?)" : "");
-		ret = -EIO;
+		ret = res == CURLE_COULDNT_CONNECT ? -ECONNREFUSED : -EIO;
 		goto out;
 	}
 	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
@@ -260,6 +275,19 @@ out:
 	curl_slist_free_all(ct);
 	curl_easy_cleanup(e);
 	return ret;
+}
+
+int flows_local_get(const char *sock, const char *path, const char *req, long timeout_s,
+		    char **out, size_t *outlen, char *err, size_t errlen)
+{
+	struct flows_agent a = {};
+
+	if (strlen(sock) >= sizeof(a.sock)) {
+		snprintf(err, errlen, "%s", strerror(ENAMETOOLONG));
+		return -ENAMETOOLONG;
+	}
+	snprintf(a.sock, sizeof(a.sock), "%s", sock);
+	return flows_http_get(NULL, &a, path, req, timeout_s, out, outlen, err, errlen);
 }
 
 /* ---- requests other than flows -------------------------------------------- */
@@ -328,7 +356,7 @@ int flows_ask_all(const char *kubeconfig, const char *tls_dir, const char *req, 
 			size_t len;
 
 			if (a->why[0] || (*answers)[i] ||
-			    !flows_https_get(tls_dir, a, req, timeout_s, &(*answers)[i], &len, err,
+			    !flows_http_get(tls_dir, a, NULL, req, timeout_s, &(*answers)[i], &len, err,
 					     sizeof(err)))
 				continue;
 			if (!strncmp(err, "HTTP 503", 8) && waited_ms < timeout_s * 1000)

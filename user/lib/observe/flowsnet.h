@@ -18,6 +18,7 @@ struct flows_agent {
 	char node[64];
 	char host[72]; /* an address or a name; an IPv6 address in brackets */
 	char pod[128]; /* found through the API server: its agent pod ("" none, or by hand) */
+	char sock[108]; /* not "": this host's agent, on its Unix socket */
 	unsigned int port;
 	/* Not "": this node's agent cannot be asked, and why (no agent pod,
 	 * not running, no address yet); said, never skipped. */
@@ -47,16 +48,23 @@ int flows_agents_cluster(const char *kubeconfig, struct flows_agent **out, size_
 int flows_tls_check(const char *tls_dir, char *err, size_t errlen);
 
 /*
- * GET FLOWS_HTTP_PATH with req's lines ("name=value\n" each) as query
- * arguments from agent a, over HTTPS: its certificate must carry
- * FLOWS_TLS_NAME and chain to tls_dir/ca.crt; this client shows
- * tls_dir/tls.crt and tls.key. The answer (NUL-ended, its last byte a
- * newline; a 400's {"error":...} line too) into *out, the caller's to free.
- * 0, -EACCES (403), -EIO (no answer, or another status), -ENOMEM; err says
- * what TLS or the agent refused.
+ * GET path (NULL: FLOWS_HTTP_PATH) with req's lines ("name=value\n" each) as
+ * query arguments from agent a: over its Unix socket a->sock where that is
+ * set (plain HTTP: the socket's mode is the check), else over HTTPS, where its
+ * certificate must carry FLOWS_TLS_NAME and chain to tls_dir/ca.crt and this
+ * client shows tls_dir/tls.crt and tls.key. The answer (NUL-ended, its last
+ * byte a newline; a 400's {"error":...} line too) into *out, the caller's to
+ * free. 0, -EACCES (403), -ECONNREFUSED (no agent listens), -EIO (no answer,
+ * or another status), -ENOMEM; err says what the socket, TLS or the agent
+ * refused.
  */
-int flows_https_get(const char *tls_dir, const struct flows_agent *a, const char *req,
-		    long timeout_s, char **out, size_t *outlen, char *err, size_t errlen);
+int flows_http_get(const char *tls_dir, const struct flows_agent *a, const char *path,
+		   const char *req, long timeout_s, char **out, size_t *outlen, char *err,
+		   size_t errlen);
+
+/* flows_http_get to the agent on this host's Unix socket sock. */
+int flows_local_get(const char *sock, const char *path, const char *req, long timeout_s,
+		    char **out, size_t *outlen, char *err, size_t errlen);
 
 /* ---- requests other than flows: the same channel, request=KIND first ------ */
 

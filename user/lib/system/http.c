@@ -66,7 +66,9 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/timerfd.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -212,6 +214,8 @@ static int parse_addr(const char *s, struct sockaddr_storage *ss)
 
 static bool loopback(const struct sockaddr_storage *ss)
 {
+	if (ss->ss_family == AF_UNIX)
+		return true; /* a Unix socket's peers are this host's processes */
 	if (ss->ss_family == AF_INET)
 		return (ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr) >> 24) == 127;
 	return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)ss)->sin6_addr);
@@ -425,6 +429,7 @@ static void on_conn(void *cls, struct MHD_Connection *mc, void **socket_ctx,
 	c->fd = fd->connect_fd;
 	memcpy(&c->peer, peer->client_addr,
 	       peer->client_addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) :
+	       peer->client_addr->sa_family == AF_UNIX	? sizeof(sa_family_t) :
 							  sizeof(struct sockaddr_in));
 	c->accept_ns = xcni_mono_ns();
 	c->next = h->conns;
@@ -1001,32 +1006,79 @@ static enum MHD_Result on_accept(void *cls, const struct sockaddr *sa, socklen_t
 	return MHD_NO;
 }
 
-static int start(const char *addr, bool remote, const struct http_tls *tls, struct http **out)
+/*
+ * A listening Unix stream socket at path (non-blocking, mode 0600), its
+ * directory made (0700) when missing, a socket left there by an agent that
+ * did not stop cleanly replaced. The fd or -errno.
+ */
+static int unix_listen(const char *path)
 {
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char dir[sizeof(sa.sun_path)], *slash;
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	memcpy(dir, path, strlen(path) + 1);
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0700) && errno != EEXIST)
+			return -errno;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	unlink(path);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || chmod(path, 0600) ||
+	    listen(fd, HTTP_BACKLOG)) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+/* addr HOST:PORT, or with lfd >= 0 the Unix socket lfd listens on, named addr. */
+static int start(const char *addr, int lfd, bool remote, const struct http_tls *tls,
+		 struct http **out)
+{
+	struct sockaddr_storage ss = { .ss_family = AF_UNIX };
+	/* The Unix socket is taken over by the server, closed with it. */
+	struct MHD_OptionItem where[] = {
+		lfd >= 0 ? (struct MHD_OptionItem){ MHD_OPTION_LISTEN_SOCKET, lfd, NULL } :
+			   (struct MHD_OptionItem){ MHD_OPTION_SOCK_ADDR, 0, &ss },
+		{ MHD_OPTION_END, 0, NULL },
+	};
 	struct epoll_event ev = { .events = EPOLLIN };
 	const union MHD_DaemonInfo *di;
-	struct sockaddr_storage ss;
 	struct http *h;
 	int err;
 
-	err = http_check_addr(addr, remote);
+	err = lfd >= 0 ? 0 : http_check_addr(addr, remote);
 	if (err) {
 		pr_err("http: %s: %s\n", addr,
 		       err == -EPERM ? "not a loopback address (allow it explicitly)" :
 				       "HOST:PORT with an IPv4 or [IPv6] address");
 		return err;
 	}
-	parse_addr(addr, &ss);
+	if (lfd < 0)
+		parse_addr(addr, &ss);
 	h = calloc(1, sizeof(*h));
-	if (!h)
+	if (!h) {
+		if (lfd >= 0)
+			close(lfd);
 		return -ENOMEM;
+	}
 	h->addr = ss;
 	if (tls)
 		snprintf(h->tls_name, sizeof(h->tls_name), "%s", tls->name);
 	snprintf(h->misdirected, sizeof(h->misdirected),
 		 "misdirected request: the Host header names another server; this one answers "
 		 "to %s%s%s%s, localhost, 127.0.0.1 or [::1]\n", tls ? tls->name : "",
-		 tls ? ", " : "", any_addr(&ss) ? "an IP address on " : "", addr);
+		 tls ? ", " : "", lfd < 0 && any_addr(&ss) ? "an IP address on " : "", addr);
 	pthread_mutex_init(&h->mu, NULL);
 	srclim_init(&h->rl, 0, 0);
 	h->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -1043,8 +1095,9 @@ static int start(const char *addr, bool remote, const struct http_tls *tls, stru
 	h->d = MHD_start_daemon(
 		MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
 			(ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0) | (tls ? MHD_USE_TLS : 0),
-		ntohs(((struct sockaddr_in *)&ss)->sin_port), on_accept, h, on_request, h,
-		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+		lfd >= 0 ? 0 : ntohs(((struct sockaddr_in *)&ss)->sin_port), on_accept, h, on_request,
+		h,
+		MHD_OPTION_ARRAY, where,
 		/* A restarted agent rebinds while its predecessor's connections sit in TIME_WAIT. */
 		MHD_OPTION_LISTENING_ADDRESS_REUSE, 1U,
 		/* Deep enough that a flood between two looks does not fill it: a
@@ -1097,17 +1150,36 @@ static int start(const char *addr, bool remote, const struct http_tls *tls, stru
 		goto fail;
 	}
 	h->thr_on = true;
-	pr_info("http: serving http%s://%s/\n", tls ? "s" : "", addr);
+	if (lfd >= 0)
+		pr_debug("http: serving on %s\n", addr);
+	else
+		pr_info("http: serving http%s://%s/\n", tls ? "s" : "", addr);
 	*out = h;
 	return 0;
 fail:
+	if (lfd >= 0 && !h->d)
+		close(lfd);
 	http_free(h);
 	return err;
 }
 
 int http_open(const char *addr, bool remote, struct http **out)
 {
-	return start(addr, remote, NULL, out);
+	return start(addr, -1, remote, NULL, out);
+}
+
+int http_open_unix(const char *path, struct http **out)
+{
+	int fd = unix_listen(path), err;
+
+	if (fd < 0) {
+		pr_err("http: cannot listen on %s: %s\n", path, strerror(-fd));
+		return fd;
+	}
+	err = start(path, fd, false, NULL, out);
+	if (err)
+		unlink(path);
+	return err;
 }
 
 int http_open_tls(const char *addr, const struct http_tls *tls, struct http **out)
@@ -1120,7 +1192,7 @@ int http_open_tls(const char *addr, const struct http_tls *tls, struct http **ou
 		pr_err("http: %s: the TLS name must be 1 to %d bytes\n", addr, HTTP_TLS_NAME_MAX - 1);
 		return -EINVAL;
 	}
-	return start(addr, true, tls, out);
+	return start(addr, -1, true, tls, out);
 }
 
 void http_free(struct http *h)

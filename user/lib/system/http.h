@@ -69,6 +69,12 @@ typedef int (*http_render_fn)(void *ctx, const struct http_args *args, char **bo
 int http_check_addr(const char *addr, bool remote);
 /* Listens on addr (checked as above). 0 or -errno (logged). */
 int http_open(const char *addr, bool remote, struct http **out);
+/*
+ * Listens on a Unix stream socket at path (mode 0600, its directory made
+ * 0700, a stale socket replaced): whoever may open it is this host's root.
+ * The caller unlinks path after http_free. 0 or -errno (logged).
+ */
+int http_open_unix(const char *path, struct http **out);
 
 /*
  * The same over TLS, on any address, with clients authenticated: each
