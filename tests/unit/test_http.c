@@ -27,6 +27,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <time.h>
@@ -122,19 +124,18 @@ static int slow_render(void *ctx, const struct http_args *a, char **body, size_t
 	return 0;
 }
 
-/* One request on its own connection: the status, the body in out. */
-static int request(const char *req, char *out, size_t outlen)
+/* One request on its own connection to sa: the status, the body in out. */
+static int request_to(const struct sockaddr *sa, socklen_t sl, const char *req, char *out,
+		      size_t outlen)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(PORT) };
 	struct timeval tv = { .tv_sec = 10 }; /* a guard: test_busy waits 5.5 s */
 	char buf[4096], *body;
 	size_t n = 0;
 	ssize_t r;
-	int fd = socket(AF_INET, SOCK_STREAM, 0), status = -1;
+	int fd = socket(sa->sa_family, SOCK_STREAM, 0), status = -1;
 
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) || send(fd, req, strlen(req), 0) < 0)
+	if (connect(fd, sa, sl) || send(fd, req, strlen(req), 0) < 0)
 		goto out;
 	/* HTTP/1.0 answers say 1.0 */
 	if (!strncmp(req + strcspn(req, "\r") - 8, "HTTP/1.0", 8))
@@ -149,6 +150,15 @@ static int request(const char *req, char *out, size_t outlen)
 out:
 	close(fd);
 	return status;
+}
+
+/* One request to 127.0.0.1:PORT. */
+static int request(const char *req, char *out, size_t outlen)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(PORT) };
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	return request_to((struct sockaddr *)&sa, sizeof(sa), req, out, outlen);
 }
 
 struct client {
@@ -655,6 +665,82 @@ static void test_srclim_server(void **state)
 	assert_int_equal(scraper.status, 200);
 }
 
+/* Unix socket answers in a thread, while the test's thread is the agent's loop. */
+struct unix_client {
+	struct sockaddr_un sa;
+	const char *req;
+	int status;
+	char body[64];
+	atomic_int done;
+};
+
+static void *unix_client_run(void *arg)
+{
+	struct unix_client *u = arg;
+
+	u->status = request_to((struct sockaddr *)&u->sa, sizeof(u->sa), u->req, u->body,
+			       sizeof(u->body));
+	u->done = 1;
+	return NULL;
+}
+
+/*
+ * http_open_unix: the socket made 0600 in a directory made 0700, a stale file
+ * at the path replaced, a local client answered (Host localhost, or none
+ * over HTTP/1.0), and a path too long refused.
+ */
+static void test_unix(void **state)
+{
+	char dir[] = "/tmp/xcni-test-http-XXXXXX", path[64], longp[200];
+	struct unix_client u = { .sa = { .sun_family = AF_UNIX } };
+	const char *reqs[] = { "GET /p?x=u HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+			       "GET /p?x=v HTTP/1.0\r\n\r\n" };
+	struct http *h = NULL;
+	struct stat st;
+	pthread_t t;
+	int fd;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/run/s.sock", dir);
+	memset(longp, 'a', sizeof(longp) - 1);
+	longp[0] = '/';
+	longp[sizeof(longp) - 1] = '\0';
+	assert_int_equal(http_open_unix(longp, &h), -ENAMETOOLONG);
+	/* A stale file where the socket goes: replaced. */
+	snprintf(u.sa.sun_path, sizeof(u.sa.sun_path), "%s/run", dir);
+	assert_int_equal(mkdir(u.sa.sun_path, 0755), 0);
+	fd = open(path, O_CREAT | O_WRONLY, 0644);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(http_open_unix(path, &h), 0);
+	assert_int_equal(http_route(h, "/p", "text/plain", slow_render, NULL), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_true(S_ISSOCK(st.st_mode));
+	assert_int_equal(st.st_mode & 0777, 0600);
+	snprintf(u.sa.sun_path, sizeof(u.sa.sun_path), "%s", path);
+	for (size_t i = 0; i < 2; i++) {
+		u.req = reqs[i];
+		u.done = 0;
+		pthread_create(&t, NULL, unix_client_run, &u);
+		while (!u.done) {
+			struct pollfd p = { .fd = http_fd(h), .events = POLLIN };
+
+			if (poll(&p, 1, 100) > 0)
+				http_dispatch(h);
+		}
+		pthread_join(t, NULL);
+		assert_int_equal(u.status, 200);
+		assert_non_null(strstr(u.body, i ? " v\n" : " u\n"));
+	}
+	http_free(h);
+	assert_int_equal(unlink(path), 0);
+	snprintf(path, sizeof(path), "%s/run", dir);
+	assert_int_equal(stat(path, &st), 0);
+	rmdir(path);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -662,6 +748,7 @@ int main(void)
 		cmocka_unit_test(test_arg),
 		cmocka_unit_test(test_srclim_rate),
 		cmocka_unit_test(test_srclim_bounded),
+		cmocka_unit_test(test_unix),
 	};
 	const struct CMUnitTest server[] = {
 		cmocka_unit_test(test_refused),
