@@ -6,13 +6,13 @@ BUILD ?= build
 CC ?= gcc
 CFLAGS ?= -O2 -g
 XCFLAGS := -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE $(CFLAGS)
-PKGS := libmnl jansson libbpf yaml-0.1 libcurl
+PKGS := libmnl jansson libbpf yaml-0.1 libcurl gnutls
 CLANG ?= clang
 BPFTOOL ?= bpftool
 ARCH_INC := /usr/include/$(shell $(CC) -dumpmachine)
 BPF_CFLAGS := -O2 -g -target bpf -Wall -Wextra -Werror -Wdeclaration-after-statement -Wshadow -I$(ARCH_INC) -Ibpf
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lmnl -ljansson -lbpf -lyaml -lcurl)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lmnl -ljansson -lbpf -lyaml -lcurl -lgnutls)
 # libnftables: only xcnid (its masquerade table) and that table's test link it.
 NFT_LIBS = $(shell pkg-config --libs libnftables 2>/dev/null || echo -lnftables)
 # libmicrohttpd: xcnid (its HTTP server: metrics, UI) and xcnictl (lab ui); GnuTLS, the

@@ -266,6 +266,45 @@ static void kubeconfig_token_control_chars(void **state)
 }
 
 /*
+ * certificate-authority-data: base64 of the PEM (GnuTLS's decoder), line
+ * breaks and blanks in it ignored; what is not base64 refused, naming the field.
+ */
+static void kubeconfig_ca_data(void **state)
+{
+	static const char pem[] = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+	static const char *const ok[] = {
+		"LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUIKLS0tLS1FTkQgQ0VSVElGSUNBVEUtLS0tLQo=",
+		"LS0tLS1CRUdJTiBDRVJU\\nSUZJQ0FURS0tLS0tCk1J SUIKLS0tLS1FTkQgQ0VSVElGSUNBVEUtLS0tLQo=\\r\\n",
+	};
+	char dir[] = "/tmp/xcni-test-kubeconfig.XXXXXX", path[128], body[1024], log[2048];
+	struct kubeconfig_call k = { .path = path };
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(body, sizeof(body),
+			 "{\"current-context\":\"c\",\"contexts\":[{\"name\":\"c\",\"context\":"
+			 "{\"cluster\":\"k\",\"user\":\"u\"}}],\"clusters\":[{\"name\":\"k\","
+			 "\"cluster\":{\"server\":\"https://10.0.0.1\",\"certificate-authority-data\":"
+			 "\"%s\"}}],\"users\":[{\"name\":\"u\",\"user\":{\"token\":\"t\"}}]}\n",
+			 i < 2 ? ok[i] : "LS0t!!notbase64");
+		write_file(dir, "config", body, path, sizeof(path));
+		memset(&k.c, 0, sizeof(k.c));
+		if (i == 2) {
+			assert_int_equal(stderr_of(kubeconfig_cb, &k, log, sizeof(log)), -EINVAL);
+			assert_non_null(strstr(log, "certificate-authority-data is not base64"));
+			continue;
+		}
+		assert_int_equal(stderr_of(kubeconfig_cb, &k, log, sizeof(log)), 0);
+		assert_int_equal(k.c.ca_len, strlen(pem));
+		assert_string_equal(k.c.ca_data, pem);
+		k8s_api_conf_free(&k.c);
+	}
+	unlink(path);
+	rmdir(dir);
+}
+
+/*
  * ClusterNetworkPolicy is a CRD: a 404 on its list is a cluster without it.
  * What the store had of the kind goes, the kind counts as listed (the store
  * is not held back for it), and it is asked again with back-off.
@@ -300,6 +339,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(relist_drops_missing, setup, teardown),
 		cmocka_unit_test_setup_teardown(bad_pages_refused, setup, teardown),
 		cmocka_unit_test(kubeconfig_token_control_chars),
+		cmocka_unit_test(kubeconfig_ca_data),
 		cmocka_unit_test_setup_teardown(cnp_crd_missing, setup, teardown),
 	};
 

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <gnutls/gnutls.h>
 #include <jansson.h>
 
 #include "lib/cluster/k8sapi.h"
@@ -70,60 +71,33 @@ int k8s_read_token(const char *path, char **out)
 	return 0;
 }
 
-static int b64val(int ch)
-{
-	if (ch >= 'A' && ch <= 'Z')
-		return ch - 'A';
-	if (ch >= 'a' && ch <= 'z')
-		return ch - 'a' + 26;
-	if (ch >= '0' && ch <= '9')
-		return ch - '0' + 52;
-	if (ch == '+')
-		return 62;
-	if (ch == '/')
-		return 63;
-	return -1;
-}
-
-/* Standard base64 (what kubeconfig's *-data fields hold); whitespace ignored. */
+/* Standard base64 (what kubeconfig's *-data fields hold), GnuTLS's decoder; whitespace ignored. */
 static int b64_decode(const char *s, char **out, size_t *outlen)
 {
-	size_t n = strlen(s), len = 0;
-	unsigned int acc = 0, bits = 0;
-	bool pad = false;
-	char *buf = malloc(n / 4 * 3 + 4);
+	gnutls_datum_t in = { .data = malloc(strlen(s) + 1) }, d = {};
+	int err = -ENOMEM;
 
-	if (!buf)
+	if (!in.data)
 		return -ENOMEM;
-	for (; *s; s++) {
-		int v;
-
-		if (*s == ' ' || *s == '\n' || *s == '\r' || *s == '\t')
-			continue;
-		if (*s == '=') {
-			pad = true;
-			continue;
-		}
-		v = b64val((unsigned char)*s);
-		if (v < 0 || pad) {
-			free(buf);
-			return -EINVAL;
-		}
-		acc = (acc << 6) | (unsigned int)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			buf[len++] = (char)((acc >> bits) & 0xff);
-		}
+	for (; *s; s++)
+		if (!strchr(" \n\r\t", *s))
+			in.data[in.size++] = (unsigned char)*s;
+	if (gnutls_base64_decode2(&in, &d) || !d.size) {
+		err = -EINVAL;
+		goto out;
 	}
-	if (!len) {
-		free(buf);
-		return -EINVAL;
-	}
-	buf[len] = '\0';
-	*out = buf;
-	*outlen = len;
-	return 0;
+	if (!(*out = malloc(d.size + 1)))
+		goto out;
+	memcpy(*out, d.data, d.size);
+	(*out)[d.size] = '\0';
+	*outlen = d.size;
+	err = 0;
+out:
+	if (d.data)
+		explicit_bzero(d.data, d.size);
+	gnutls_free(d.data);
+	free(in.data);
+	return err;
 }
 
 void k8s_api_conf_free(struct k8s_api_conf *c)
