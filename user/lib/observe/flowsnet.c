@@ -11,6 +11,7 @@
 
 #include "lib/system/util.h"
 #include "lib/cluster/k8sagents.h"
+#include "lib/cluster/k8sreq.h"
 #include "lib/observe/flows.h"
 #include "lib/observe/flowsnet.h"
 #include "lib/observe/vocab.h"
@@ -147,22 +148,7 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *ud)
 		b->over = true;
 		return 0;
 	}
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 1 << 16;
-		char *q;
-
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		q = realloc(b->p, cap);
-		if (!q)
-			return 0;
-		b->p = q;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, p, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-	return n;
+	return k8s_body_add(&b->p, &b->len, &b->cap, p, n) ? 0 : n;
 }
 
 int flows_http_get(const char *tls_dir, const struct flows_agent *a, const char *path,
