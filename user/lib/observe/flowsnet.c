@@ -232,7 +232,7 @@ int flows_http_get(const char *tls_dir, const struct flows_agent *a, const char 
 			 local ? "" :
 			 res == CURLE_COULDNT_CONNECT || res == CURLE_OPERATION_TIMEDOUT ?
 				 " (does its xcnid run with --flows-listen?)" : "");
-		ret = res == CURLE_COULDNT_CONNECT ? -ECONNREFUSED : -EIO;
+		ret = local && res == CURLE_COULDNT_CONNECT ? -ECONNREFUSED : -EIO;
 		goto out;
 	}
 	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);

@@ -54,9 +54,9 @@ int flows_tls_check(const char *tls_dir, char *err, size_t errlen);
  * certificate must carry FLOWS_TLS_NAME and chain to tls_dir/ca.crt and this
  * client shows tls_dir/tls.crt and tls.key. The answer (NUL-ended, its last
  * byte a newline; a 400's {"error":...} line too) into *out, the caller's to
- * free. 0, -EACCES (403), -ECONNREFUSED (no agent listens), -EIO (no answer,
- * or another status), -ENOMEM; err says what the socket, TLS or the agent
- * refused.
+ * free. 0, -EACCES (403), -ENOENT or -ECONNREFUSED (no agent on the Unix
+ * socket), -EIO (no answer, or another status), -ENOMEM; err says what the
+ * socket, TLS or the agent refused.
  */
 int flows_http_get(const char *tls_dir, const struct flows_agent *a, const char *path,
 		   const char *req, long timeout_s, char **out, size_t *outlen, char *err,
