@@ -105,11 +105,11 @@ ip netns exec "$NODE" tc qdisc del dev ul0 clsact
 
 # ---- the kernel's features: probed, a missing one refused by name ----------------
 KREL=$(uname -r)
-for f in bpf_check_mtu ringbuf; do
+for f in bpf-callbacks bpf_check_mtu ringbuf; do
 	out=$(XCNI_PROBE_FAIL=$f nsenter --net="/run/netns/$NODE" "$BUILD/xcnid" --pin-dir "$PIN" \
 		--pod-cidr 10.98.1.0/24 --underlay-dev ul0 --once 2>&1); rc=$?
-	check "kernel without $f (XCNI_PROBE_FAIL): exit 3, naming the kernel ($KREL), the minimum (5.12) and $f" \
-		bash -c "[ $rc -eq 3 ] && grep -qF 'kernel $KREL lacks $f (Linux >= ' <<<\"\$1\" && grep -q 'xcni needs Linux >= 5.12' <<<\"\$1\"" _ "$out"
+	check "kernel without $f (XCNI_PROBE_FAIL): exit 3, naming the kernel ($KREL), the minimum (5.13) and $f" \
+		bash -c "[ $rc -eq 3 ] && grep -qF 'kernel $KREL lacks $f (Linux >= ' <<<\"\$1\" && grep -q 'xcni needs Linux >= 5.13' <<<\"\$1\"" _ "$out"
 	check "  ... nothing made: no pins, no xcni0" \
 		bash -c "[ ! -e $PIN ] && ! ip -n $NODE link show xcni0 >/dev/null 2>&1"
 done
@@ -121,6 +121,8 @@ if [ -n "$CG" ] && mkdir "$CG/$XCT_TAG" 2>/dev/null; then
 	nsenter --net="/run/netns/$NODE" "$BUILD/xcnid" --pin-dir "$PIN" --underlay-dev ul0 --no-masquerade --uninstall >/dev/null 2>&1
 	rmdir "$CG/$XCT_TAG"
 fi
+check "kernel without bpf_loop: starts with --fqdn-policy off, warning naming it" \
+	bash -c "XCNI_PROBE_FAIL=bpf_loop nsenter --net=/run/netns/$NODE $BUILD/xcnid --pin-dir $PIN --pod-cidr 10.98.1.0/24 --underlay-dev ul0 --xdp-mode generic --no-masquerade --fqdn-policy --once 2>&1 | grep -q -- '--fqdn-policy is off: kernel lacks bpf_loop (Linux >= 5.17)'"
 check "kernel without DECAP_L3 flags: starts, warns that Geneve across families is dropped" \
 	bash -c "XCNI_PROBE_FAIL=adjust-room-decap-l3 nsenter --net=/run/netns/$NODE $BUILD/xcnid --pin-dir $PIN --pod-cidr 10.98.1.0/24 --underlay-dev ul0 --xdp-mode generic --no-masquerade --once 2>&1 | grep -q 'lacks adjust-room-decap-l3 (Linux >= 6.3)'"
 nsenter --net="/run/netns/$NODE" "$BUILD/xcnid" --pin-dir "$PIN" --underlay-dev ul0 --no-masquerade --uninstall >/dev/null 2>&1

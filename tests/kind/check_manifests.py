@@ -770,7 +770,7 @@ def readme_checks(docs):
           -1 not in pos and pos == sorted(pos), f"sections: {heads}")
     pre = readme.split("## Prerequisites", 1)[-1].split("\n## ", 1)[0]
     check("docs/kind.md: the prerequisites name Docker, kind, kubectl and the kernel with its check",
-          all(w in pre for w in ("Docker", "kind", "kubectl", "Linux 5.12", "uname -r")), pre[:200])
+          all(w in pre for w in ("Docker", "kind", "kubectl", "Linux 5.13", "uname -r")), pre[:200])
     # The conflist's name sorts before the ones a kind node may already have.
     cm = re.search(r"^CONFLIST=(\S+)$", ep, re.M)
     name = cm.group(1) if cm else ""

@@ -48,7 +48,9 @@ Items (the issue's words in quotes):
   min-kernel  every BPF helper the seven objects call (llvm-objdump) and every
               map type bpf/ declares no newer than XCNI_KERNEL_MIN (probe.h;
               sock_lb: the newest of probe.c's sock_lb features, which gate
-              it): the programs can load on the minimum the project states
+              it; a helper probe.c probes as a wanted feature, e.g. bpf_loop,
+              is allowed past it): the programs can load on the minimum the
+              project states
               (suite attach-modes loads and attaches them on this kernel)
   dups        pairs `duplicates --repo bpf --most 200` lists: < 26 (the start)
   cidrs-one   both families' pod and Service CIDRs in the config record
@@ -269,12 +271,14 @@ HELPER_SINCE = {
     "fib_lookup": "4.18", "xdp_adjust_tail": "4.18", "get_netns_cookie": "5.7",
     "ringbuf_output": "5.8", "ringbuf_reserve": "5.8", "ringbuf_submit": "5.8",
     "ringbuf_discard": "5.8", "redirect_neigh": "5.10", "redirect_peer": "5.10",
-    "check_mtu": "5.12", "set_retval": "5.18", "get_retval": "5.18",
+    "check_mtu": "5.12", "for_each_map_elem": "5.13", "loop": "5.17",
+    "sk_storage_get": "5.2", "set_retval": "5.18", "get_retval": "5.18",
 }
 MAP_SINCE = {
     "HASH": "3.19", "ARRAY": "3.19", "PROG_ARRAY": "4.2", "PERCPU_HASH": "4.6",
     "PERCPU_ARRAY": "4.6", "LRU_HASH": "4.10", "LRU_PERCPU_HASH": "4.10", "LPM_TRIE": "4.11",
-    "ARRAY_OF_MAPS": "4.12", "HASH_OF_MAPS": "4.12", "DEVMAP": "4.14", "RINGBUF": "5.8",
+    "ARRAY_OF_MAPS": "4.12", "HASH_OF_MAPS": "4.12", "DEVMAP": "4.14", "SK_STORAGE": "5.2",
+    "RINGBUF": "5.8",
 }
 
 
@@ -291,6 +295,10 @@ def min_kernel():
     probe_c = Path("user/agent/probe.c").read_text()
     gate = re.search(r"sock_lb\[\] = \{(.*?)\n\};", probe_c, re.S)
     sock_max = max((re.findall(r'"(\d+\.\d+)"', gate.group(1)) if gate else [kmin]), key=kv)
+    # Helpers probe.c probes outside required[]: a feature switched off without them.
+    req = re.search(r"required\[\] = \{(.*?)\n\};", probe_c, re.S).group(1)
+    gated = {m.group(1) for m in re.finditer(r'\{\s*"bpf_(\w+)", "[\d.]+", P_HELPER',
+                                             probe_c) if m.group(0) not in req}
     ids = {}
     for m in re.finditer(r"FN\((\w+), (\d+),", Path("/usr/include/linux/bpf.h").read_text()):
         ids[int(m.group(2))] = m.group(1)
@@ -309,6 +317,9 @@ def min_kernel():
             since = HELPER_SINCE.get(name)
             if not since:
                 bad.append("%s: helper %s: no kernel known (HELPER_SINCE)" % (prog, name))
+                continue
+            if name in gated and kv(since) > kv(limit):
+                rows.append("%s: bpf_%s (%s) behind its probe (probe.c)" % (prog, name, since))
                 continue
             if kv(since) > kv(top[0]):
                 top = (since, name)

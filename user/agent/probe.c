@@ -49,6 +49,10 @@ static const struct feature required[] = {
 	  BPF_FUNC_redirect_neigh, "forwarding to the underlay" },
 	{ "bpf_check_mtu", "5.12", P_HELPER, BPF_PROG_TYPE_SCHED_CLS, BPF_FUNC_check_mtu,
 	  "the MTU check before encapsulation" },
+	/* Callbacks (BPF_PSEUDO_FUNC) came with this helper: the DNS reader's
+	 * bpf_loop callbacks are referenced from every pod program, used or not. */
+	{ "bpf-callbacks", "5.13", P_HELPER, BPF_PROG_TYPE_SCHED_CLS, BPF_FUNC_for_each_map_elem,
+	  "the programs' callbacks (the DNS reader's)" },
 };
 
 /* Wanted: where missing, the feature that needs it is switched off, with a warning. */
@@ -58,6 +62,9 @@ static const struct feature sock_lb[] = {
 	{ "bpf_set_retval", "5.18", P_HELPER, BPF_PROG_TYPE_CGROUP_SOCK_ADDR,
 	  BPF_FUNC_set_retval, "socket LB (--cgroup-root)" },
 };
+/* The DNS reader's loops over names and records (--fqdn-policy). */
+static const struct feature loop = { "bpf_loop", "5.17", P_HELPER, BPF_PROG_TYPE_SCHED_CLS,
+				     BPF_FUNC_loop, "egress by DNS name (--fqdn-policy)" };
 static const struct feature decap_l3 = {
 	"adjust-room-decap-l3", "6.3", P_RUN, BPF_PROG_TYPE_SCHED_CLS, 0,
 	"Geneve between families (IPv6 pods over an IPv4 underlay, IPv4 over IPv6)"
@@ -157,6 +164,7 @@ int xcnid_probe(struct probe_result *r)
 		r->sock_lb_missing = sock_lb[i].name;
 		r->sock_lb_since = sock_lb[i].since;
 	}
+	r->loop = has(&loop);
 	r->decap_l3 = has(&decap_l3);
 	if (!r->decap_l3)
 		pr_warn("kernel %s lacks %s (Linux >= %s): %s is dropped (drop-bad-geneve); "

@@ -10,13 +10,14 @@
 
 #include <stdbool.h>
 
-/* The oldest kernel with every feature xcni needs: bpf_check_mtu's (5.12). */
-#define XCNI_KERNEL_MIN "5.12"
+/* The oldest kernel with every feature xcni needs: callbacks' (5.13). */
+#define XCNI_KERNEL_MIN "5.13"
 
 struct probe_result {
 	/* Optional features: off with a warning where missing. */
 	bool sock_lb; /* cgroup getpeername hooks (5.8) and bpf_set_retval (5.18) */
 	bool decap_l3; /* BPF_F_ADJ_ROOM_DECAP_L3_IPV4/6 (6.3): Geneve across families */
+	bool loop; /* bpf_loop (5.17): the DNS reader of --fqdn-policy */
 	const char *sock_lb_missing, *sock_lb_since;
 };
 

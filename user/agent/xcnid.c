@@ -346,6 +346,13 @@ int main(int argc, char **argv)
 				pr->sock_lb_since);
 			o->cgroup_root = NULL;
 		}
+		/* Without it the DNS reader would not load: no answer is read, and
+		 * rules by name match nothing (as without the flag). */
+		if (o->fqdn && !pr->loop) {
+			pr_warn("--fqdn-policy is off: kernel lacks bpf_loop (Linux >= 5.17); "
+				"domainNames rules match nothing\n");
+			o->fqdn = 0;
+		}
 	}
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
