@@ -23,6 +23,12 @@ $B mkdir -p $N/lib/modules
 $B mount -t proc proc $N/proc
 $B mount -t sysfs sys $N/sys
 $B mount -t devtmpfs dev $N/dev
+# What udev and systemd make on a booted system, which bash and the tests use.
+$B ln -s /proc/self/fd $N/dev/fd
+$B mkdir -p $N/dev/pts $N/dev/shm
+$B mount -t devpts devpts $N/dev/pts
+$B mount -t tmpfs shm $N/dev/shm
+$B mount -t cgroup2 cgroup2 $N/sys/fs/cgroup
 $B mount -t tmpfs tmp $N/tmp
 $B mount -t tmpfs run $N/run
 $B mount -t bpf bpf $N/sys/fs/bpf

@@ -19,14 +19,17 @@
 # shared read-only over virtio-9p and a per-run directory read-write (the
 # command's output and exit status come back there); the kernel's own modules
 # are shared over /lib/modules. The VM is killed by its PID after
-# XCNI_VM_TIMEOUT seconds (3600). Nothing is left on the host but the cache.
+# XCNI_VM_TIMEOUT seconds (5400). Nothing is left on the host but the cache.
+# The matrix runs the verifier budget, the packet tests and the lab suites
+# XCNI_KERNEL_LABS (default: lab-demo lab-overlay lab-nodeport-kpr-3nodes).
 set -euo pipefail
 
 CACHE=${XCNI_KERNEL_CACHE:-/var/cache/xcni/kernels}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CPUS=${XCNI_VM_CPUS:-2}
 MEM=${XCNI_VM_MEM:-3072}
-TIMEOUT=${XCNI_VM_TIMEOUT:-3600}
+TIMEOUT=${XCNI_VM_TIMEOUT:-5400}
+LABS=${XCNI_KERNEL_LABS-lab-demo lab-overlay lab-nodeport-kpr-3nodes}
 # The modules the initramfs loads to reach the 9p shares (their dependencies too).
 BOOT_MODS="virtio_pci 9pnet_virtio 9p overlay"
 
@@ -170,6 +173,9 @@ else
 	cp $r/budget.$kv.tsv $r/verifier-budget.tsv 2>/dev/null
 fi
 step bpf-packets "$BUILD/tests/test_bpf"
+# Lab suites with traffic (XCNI_KERNEL_LABS): 2 and 3 nodes, policy, Services,
+# the Geneve overlay, NodePort from the outside host; each its own step.
+for l in $LABS; do step "$l" env XCNI_SUITES="$l" bash tests/run.sh; done
 '
 
 # Each kernel's VM runs INNER with BUILD's binaries; results in the repository's
@@ -181,7 +187,7 @@ matrix() {
 		res=${XCNI_KERNEL_RESULTS:-$ROOT/build/kernels}/$k
 		rm -rf "$res"
 		mkdir -p "$res"
-		XCNI_VM_RESULTS=$res run "$dir" "export BUILD=$build; $INNER" >"$res/vm.log" 2>&1 || true
+		XCNI_VM_RESULTS=$res run "$dir" "export BUILD=$build LABS='$LABS'; $INNER" >"$res/vm.log" 2>&1 || true
 		tail -n 1 "$res/vm.log"
 		if [ ! -s "$res/summary" ]; then
 			rows+="$k $(basename "$dir") vm-failed - -"$'\n'
