@@ -492,6 +492,20 @@ def main():
     agent = ctrs[0] if ctrs else {}
     check("DaemonSet init container: privileged (it mounts bpffs on the node)",
           (init.get("securityContext") or {}).get("privileged") is True, init.get("securityContext"))
+    # The agent's memory request holds what it costs (docs/decisions/map-sizes.md:
+    # its maps are charged to its cgroup, beside its RSS), and no limit below it.
+    ms = read(os.path.join(ROOT, "docs", "decisions", "map-sizes.md"))
+    maps = re.search(r"\| \*\*\d+ maps, a node\*\* \|.*\*\*([\d.]+)\*\* \|\s*$", ms, re.M)
+    rss = re.search(r"^\| xcnid RSS \|.*\| ([\d.]+) \|\s*$", ms, re.M)
+    res = agent.get("resources") or {}
+    def mib(v):
+        m = re.fullmatch(r"(\d+)(Mi|Gi)", str(v or ""))
+        return int(m.group(1)) * (1024 if m.group(2) == "Gi" else 1) if m else 0
+    need = float(maps.group(1)) + float(rss.group(1)) if maps and rss else None
+    req, lim = mib((res.get("requests") or {}).get("memory")), (res.get("limits") or {}).get("memory")
+    check("DaemonSet agent: memory request >= its maps + RSS (map-sizes.md) with a quarter more, "
+          "no memory limit", need is not None and req >= need * 1.25 and lim is None,
+          (req, need, lim))
     # The agent with least privilege (issue 65 item 6): the lab's list (user/lab/sys.h).
     sc = agent.get("securityContext") or {}
     caps = sc.get("capabilities") or {}
