@@ -15,7 +15,7 @@
 # The packages are fetched with apt-get download into /var/cache/xcni/kernels
 # (XCNI_KERNEL_CACHE) and unpacked there; nothing is installed on the host.
 # The guest: qemu with KVM where /dev/kvm opens, TCG (software) otherwise;
-# XCNI_VM_CPUS (2) vCPUs, XCNI_VM_MEM (3072) MiB, no network device; the host's /
+# XCNI_VM_CPUS (2) vCPUs, XCNI_VM_MEM (6144) MiB, no network device; the host's /
 # shared read-only over virtio-9p and a per-run directory read-write (the
 # command's output and exit status come back there); the kernel's own modules
 # are shared over /lib/modules. The VM is killed by its PID after
@@ -27,7 +27,7 @@ set -euo pipefail
 CACHE=${XCNI_KERNEL_CACHE:-/var/cache/xcni/kernels}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CPUS=${XCNI_VM_CPUS:-2}
-MEM=${XCNI_VM_MEM:-3072}
+MEM=${XCNI_VM_MEM:-6144}
 TIMEOUT=${XCNI_VM_TIMEOUT:-5400}
 LABS=${XCNI_KERNEL_LABS-lab-demo lab-overlay lab-nodeport-kpr-3nodes}
 # The modules the initramfs loads to reach the 9p shares (their dependencies too).
