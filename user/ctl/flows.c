@@ -532,7 +532,7 @@ static size_t build_req(const struct fopts *fo, const struct target *t, bool fir
 }
 
 /* The answer of an xcnid on its Unix socket, whole, into *out (NUL-ended). 0 or -errno (said). */
-static int fetch_unix(const struct target *t, const char *req, char **out, size_t *outlen)
+static int fetch_local(const struct target *t, const char *req, char **out, size_t *outlen)
 {
 	char why[600];
 	int err = flows_local_get(t->sock, NULL, req, FLOWS_TIMEOUT_S, out, outlen, why,
@@ -575,7 +575,7 @@ static int ask(struct fopts *fo, struct target *t, bool first)
 	int err;
 
 	build_req(fo, t, first, req, sizeof(req));
-	err = t->remote ? fetch_tls(fo, t, req, &buf, &len) : fetch_unix(t, req, &buf, &len);
+	err = t->remote ? fetch_tls(fo, t, req, &buf, &len) : fetch_local(t, req, &buf, &len);
 	if (err)
 		return err;
 	for (line = buf; *line; line = nl + 1) {

@@ -59,7 +59,7 @@ static const char status_help[] =
 /* ---- one node ----------------------------------------------------------------- */
 
 /* GET path (with req's name=value lines) from the agent on its Unix socket. */
-static int ask_unix(const char *sock, const char *path, const char *req, char **out)
+static int ask_local(const char *sock, const char *path, const char *req, char **out)
 {
 	char why[600];
 	size_t len;
@@ -316,7 +316,7 @@ static json_t *flows_json(const char *pin_dir, json_t *problems)
 
 	if (flows_sock_path(pin_dir, sock, sizeof(sock)))
 		return NULL;
-	err = ask_unix(sock, NULL, "last=1\n", &ans);
+	err = ask_local(sock, NULL, "last=1\n", &ans);
 	if (err) {
 		json_array_append_new(problems, json_sprintf("flows: no answer on %s: %s", sock,
 							     strerror(-err)));
@@ -347,7 +347,7 @@ static json_t *agent_ask(const char *pin_dir, char sock[108], int *err)
 	char *ans = NULL;
 	json_t *a = NULL;
 
-	*err = agent_status_sock_path(pin_dir, sock, 108) ? -ENAMETOOLONG : ask_unix(sock, AGENT_STATUS_PATH, "", &ans);
+	*err = agent_status_sock_path(pin_dir, sock, 108) ? -ENAMETOOLONG : ask_local(sock, AGENT_STATUS_PATH, "", &ans);
 	if (!*err)
 		a = json_loads(ans, 0, NULL);
 	free(ans);
