@@ -38,6 +38,7 @@ void flowd_render_ctx(const struct flowd *d, struct flow_render_ctx *rc, char *e
 	rc->wall_off_ns = xcni_wall_off_ns(rc->now_ns);
 	rc->node = d->node;
 	rc->trailer_extra = NULL;
+	rc->reader_ns = NULL;
 	if (extra) {
 		snprintf(extra, len,
 			 ",\"log_lines\":%llu,\"log_rotated_out\":%llu,\"log_errors\":%llu,"
@@ -103,7 +104,7 @@ static void answer_error(struct fbuf *out, char *text)
 }
 
 /* The answer to a request (lines of name=value, NUL-ended) into out, as the socket sends it. */
-static void answer_req(struct flowd *d, char *req, struct fbuf *out)
+static void answer_req(struct flowd *d, char *req, const char *scope, struct fbuf *out)
 {
 	struct flow_render_ctx rc;
 	struct flow_filter ff;
@@ -118,6 +119,7 @@ static void answer_req(struct flowd *d, char *req, struct fbuf *out)
 	} else {
 		flowd_render_ctx(d, &rc, extra, sizeof(extra));
 		rc.mono = ff.time_mono;
+		rc.reader_ns = scope;
 		n = flows_render_json(d->fl, &ff, &rc, out);
 		if (n == -E2BIG) {
 			out->err = 0;
@@ -135,7 +137,7 @@ static void client_answer(struct flowd *d, struct client *c)
 	struct epoll_event ev = { .events = EPOLLOUT, .data.u64 = TAG_CLIENT + (uint64_t)(c - d->c) };
 
 	c->req[c->reqlen] = '\0';
-	answer_req(d, c->req, &c->out);
+	answer_req(d, c->req, NULL, &c->out);
 	if (c->out.err) {
 		flowd_client_close(d, c);
 		return;
@@ -355,7 +357,7 @@ static int render_http(void *ctx, const struct http_args *args, char **body, siz
 		                  FLOWD_REQ_MAX);
 		goto bad;
 	}
-	answer_req(d, req.p ? req.p : (char[]){ "" }, &out);
+	answer_req(d, req.p ? req.p : (char[]){ "" }, scope, &out);
 	flows_fbuf_free(&req);
 done:
 	if (out.err) {

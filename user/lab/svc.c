@@ -518,7 +518,8 @@ static const struct k8s_object *np_owner(const struct lab_svc_index *ix, uint16_
 /*
  * What the API server would refuse about a Service's type and nodePorts: a
  * type the lab does not serve, a headless NodePort, a nodePort outside the
- * range or another Service's.
+ * range or another Service's. A LoadBalancer's status is the manifest's (the
+ * lab plays its controller: status.loadBalancer.ingress as written).
  */
 static int svc_validate_type(const struct lab *lab, const struct lab_svc_index *l,
 			     const struct k8s_object *o, const char *src)
@@ -526,9 +527,11 @@ static int svc_validate_type(const struct lab *lab, const struct lab_svc_index *
 	const char *type = json_string_value(json_object_get(json_object_get(o->raw, "spec"), "type"));
 	const struct k8s_service *s = &o->svc;
 
-	if (type && strcmp(type, "ClusterIP") && strcmp(type, "NodePort")) {
+	if (type && strcmp(type, "ClusterIP") && strcmp(type, "NodePort") &&
+	    strcmp(type, "LoadBalancer")) {
 		fprintf(stderr, "lab apply: %s: Service %s/%s: spec.type: \"%s\" is not served by the "
-				"lab (only ClusterIP and NodePort)\n", src, o->meta.ns, o->meta.name, type);
+				"lab (only ClusterIP, NodePort and LoadBalancer)\n", src, o->meta.ns,
+			o->meta.name, type);
 		return -EINVAL;
 	}
 	if (s->node_ports && s->headless) {

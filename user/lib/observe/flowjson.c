@@ -262,11 +262,69 @@ int flow_client_parse(const char *s, struct flow_rec *r)
 	return 0;
 }
 
+/* Does s start an item of scoped_list: "ns/...", "Admin N ..." or "Baseline N ..."? */
+static bool item_start(const char *s, const char *ns, size_t nl)
+{
+	return (!strncmp(s, ns, nl) && s[nl] == '/') || !strncmp(s, "Admin ", 6) ||
+	       !strncmp(s, "Baseline ", 9);
+}
+
+/*
+ * Policy names or near-miss sentences of a denied flow's isolated end (list,
+ * sep-joined: ", " names, "; " sentences), the end in namespace ns, as a
+ * scoped reader sees them: the NetworkPolicies (all ns's, "ns/name") whole
+ * when mine (ns is the reader's), else "a policy of another namespace"; a
+ * ClusterNetworkPolicy ("name [Admin N]" in a list, "Admin N name" or
+ * "Baseline N name" in a sentence) "an admin policy"; each said once. A
+ * sentence ends at a sep followed by an item's start: only the admin's own
+ * text (a rule name) could fake one, and a piece cut off is never shown whole.
+ */
+static const char *scoped_list(const char *list, const char *sep, const char *ns, bool mine,
+			       char *buf, size_t len)
+{
+	size_t o = 0, nl = strlen(ns), sl = strlen(sep);
+	bool other = false, admin = false;
+	const char *p = list, *e;
+
+	buf[0] = '\0';
+	while (*p) {
+		for (e = strstr(p, sep); e && *sep == ';' && !item_start(e + sl, ns, nl);
+		     e = strstr(e + sl, sep))
+			;
+		if (!e)
+			e = p + strlen(p);
+		if (!strncmp(p, ns, nl) && p[nl] == '/' && mine)
+			xcni_bufadd(buf, len, &o, "%s%.*s", o ? sep : "", (int)(e - p), p);
+		else if (!strncmp(p, ns, nl) && p[nl] == '/')
+			other = true;
+		else
+			admin = true;
+		p = *e ? e + sl : e;
+	}
+	if (other)
+		xcni_bufadd(buf, len, &o, "%s%s", o ? sep : "", "a policy of another namespace");
+	if (admin)
+		xcni_bufadd(buf, len, &o, "%s%s", o ? sep : "", "an admin policy");
+	return buf;
+}
+
+/* A denied flow's isolated_by or near_misses (s) as rc's reader sees it. */
+static const char *scoped_field(const struct flow_rec *r, const struct flow_render_ctx *rc,
+				const char *s, const char *sep, char *buf, size_t len)
+{
+	const struct flow_peer *iso = r->pol_dir == 1 ? &r->dst : &r->src;
+
+	if (!s || !rc || !rc->reader_ns)
+		return s;
+	return scoped_list(s, sep, iso->ns ? iso->ns : "", iso->ns && !strcmp(iso->ns, rc->reader_ns),
+			   buf, len);
+}
+
 void flow_rec_json(struct fbuf *b, const struct flow_rec *r, const struct flow_render_ctx *rc)
 {
 	const struct xcni_reason_info *ri = r->reason ? xcni_reason_info(r->reason) : NULL;
 	const char *ps = proto_label(r->key.proto);
-	char flags[24] = "", client[INET6_ADDRSTRLEN + 8];
+	char flags[24] = "", client[INET6_ADDRSTRLEN + 8], scoped[1024];
 
 	flows_fbuf_kstr(b, "{\"node\":", rc->node);
 	flows_fbuf_printf(b, ",\"family\":\"ipv%u\",\"protocol\":", r->key.family);
@@ -301,8 +359,12 @@ void flow_rec_json(struct fbuf *b, const struct flow_rec *r, const struct flow_r
 		flows_fbuf_printf(b, "\"reason%d\"", r->reason);
 	else
 		flows_fbuf_printf(b, "null");
-	flows_fbuf_kstr(b, ",\"isolated_by\":", r->verdict == FLOW_DENIED ? r->isolators : NULL);
-	flows_fbuf_kstr(b, ",\"near_misses\":", r->verdict == FLOW_DENIED ? r->near_misses : NULL);
+	flows_fbuf_kstr(b, ",\"isolated_by\":",
+			r->verdict == FLOW_DENIED ?
+				scoped_field(r, rc, r->isolators, ", ", scoped, sizeof(scoped)) : NULL);
+	flows_fbuf_kstr(b, ",\"near_misses\":",
+			r->verdict == FLOW_DENIED ?
+				scoped_field(r, rc, r->near_misses, "; ", scoped, sizeof(scoped)) : NULL);
 	flows_fbuf_printf(b, ",\"previous_verdict\":");
 	if (r->prev_verdict)
 		flows_fbuf_printf(b, "\"%s\"", flow_verdict_name(r->prev_verdict - 1));
