@@ -793,6 +793,20 @@ static void test_scoped_policy_text(void **state)
 	assert_non_null(strstr(j, "\"isolated_by\":\"a policy of another namespace, an admin "
 				  "policy\""));
 	assert_non_null(strstr(j, "\"near_misses\":\"a policy of another namespace\""));
+	/* The deciding policy's name likewise: x/web allowed y/e -> x/a; an admin's denied. */
+	r = named(f, key4("10.0.1.4", 41010, "10.0.1.5", 81, IPPROTO_UDP), "y", "e", NULL, "x",
+		  "a", 1000);
+	flows_verdict(f, r, 1000, 1, 8, "x/web", 0, false);
+	assert_non_null(strstr(as_reader(f, "from-port=41010\n", "x", &b), "\"policy\":\"x/web\""));
+	assert_non_null(strstr(as_reader(f, "from-port=41010\n", "y", &b),
+			       "\"policy\":\"a policy of another namespace\""));
+	flows_denied_by(f, r, 9, "deny-ext [Admin 10]", 1);
+	flows_rule_name(f, r, "block-z");
+	j = as_reader(f, "from-port=41010\n", "x", &b);
+	assert_non_null(strstr(j, "\"policy\":\"an admin policy\",\"rule\":1,\"rule_name\":null"));
+	j = as_reader(f, "from-port=41010\n", "y", &b);
+	if (strstr(j, "x/web") || strstr(j, "deny-ext") || strstr(j, "block-z"))
+		fail_msg("another namespace's or the admin's policy named to y: %s", j);
 	flows_fbuf_free(&b);
 	flows_free(f);
 }

@@ -308,6 +308,25 @@ static const char *scoped_list(const char *list, const char *sep, const char *ns
 	return buf;
 }
 
+/*
+ * The name of the policy that decided (or had decided) a flow, as rc's
+ * reader sees it: a NetworkPolicy of its namespace as it is, another
+ * namespace's "a policy of another namespace", a ClusterNetworkPolicy
+ * ("name [Admin N]") "an admin policy".
+ */
+static const char *scoped_policy(const struct flow_render_ctx *rc, const char *name)
+{
+	size_t nl;
+
+	if (!name || !rc || !rc->reader_ns)
+		return name;
+	nl = strlen(rc->reader_ns);
+	if (!strncmp(name, rc->reader_ns, nl) && name[nl] == '/')
+		return name;
+	return strchr(name, '/') && name[strlen(name) - 1] != ']' ? "a policy of another namespace" :
+								      "an admin policy";
+}
+
 /* A denied flow's isolated_by or near_misses (s) as rc's reader sees it. */
 static const char *scoped_field(const struct flow_rec *r, const struct flow_render_ctx *rc,
 				const char *s, const char *sep, char *buf, size_t len)
@@ -345,12 +364,14 @@ void flow_rec_json(struct fbuf *b, const struct flow_rec *r, const struct flow_r
 		flows_fbuf_printf(b, "\"%s\"", r->pol_dir ? "ingress" : "egress");
 	else
 		flows_fbuf_printf(b, "null");
-	flows_fbuf_kstr(b, ",\"policy\":", r->policy);
+	flows_fbuf_kstr(b, ",\"policy\":", scoped_policy(rc, r->policy));
 	if (r->policy)
 		flows_fbuf_printf(b, ",\"rule\":%u", r->rule);
 	else
 		flows_fbuf_printf(b, ",\"rule\":null");
-	flows_fbuf_kstr(b, ",\"rule_name\":", r->policy ? r->rule_name : NULL);
+	/* A ClusterNetworkPolicy's rule: named where its policy is. */
+	flows_fbuf_kstr(b, ",\"rule_name\":",
+			r->policy && scoped_policy(rc, r->policy) == r->policy ? r->rule_name : NULL);
 	flows_fbuf_kstr(b, ",\"domain\":", r->policy ? r->domain : NULL);
 	flows_fbuf_printf(b, ",\"drop_reason\":");
 	if (ri)
@@ -370,7 +391,8 @@ void flow_rec_json(struct fbuf *b, const struct flow_rec *r, const struct flow_r
 		flows_fbuf_printf(b, "\"%s\"", flow_verdict_name(r->prev_verdict - 1));
 	else
 		flows_fbuf_printf(b, "null");
-	flows_fbuf_kstr(b, ",\"previous_policy\":", r->prev_verdict ? r->prev_policy : NULL);
+	flows_fbuf_kstr(b, ",\"previous_policy\":",
+			r->prev_verdict ? scoped_policy(rc, r->prev_policy) : NULL);
 	flows_fbuf_kstr(b, ",\"service\":", r->service);
 	flows_fbuf_kstr(b, ",\"backend\":", r->backend);
 	flows_fbuf_kstr(b, ",\"client\":", flow_client_str(r, client, sizeof(client)));

@@ -518,10 +518,10 @@ struct flow_render_ctx {
 	const char *trailer_extra;
 	/*
 	 * A scoped reader's namespace (a client certificate OU=namespace:NS), or
-	 * NULL: every field whole. Scoped, a denied flow's isolated_by and
-	 * near_misses keep only the NetworkPolicies of the reader's namespace;
-	 * another namespace's are "a policy of another namespace", a
-	 * ClusterNetworkPolicy "an admin policy" (docs/security.md).
+	 * NULL: every field whole. Scoped, isolated_by, near_misses, policy,
+	 * previous_policy and rule_name keep only the NetworkPolicies of the
+	 * reader's namespace; another namespace's are "a policy of another
+	 * namespace", a ClusterNetworkPolicy "an admin policy" (docs/security.md).
 	 */
 	const char *reader_ns;
 };
