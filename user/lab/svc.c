@@ -732,6 +732,14 @@ fail:
 	return err;
 }
 
+/* Is o's spec.type LoadBalancer (its status then read as the manifest writes it)? */
+static bool lb_type(const struct k8s_object *o)
+{
+	const char *t = json_string_value(json_object_get(json_object_get(o->raw, "spec"), "type"));
+
+	return t && !strcmp(t, "LoadBalancer");
+}
+
 /*
  * Stores the Service with a ClusterIP of each family it asks for (given, kept,
  * or the lowest free one), in spec.clusterIP(s) and spec.ipFamilies.
@@ -797,8 +805,8 @@ int lab_svc_apply(struct lab *lab, const struct k8s_object *o, bool *changed, FI
 				json_string(o->meta.ns)) ||
 	    json_object_set_new(spec, "clusterIP", json_string(a[0])) ||
 	    json_object_set(spec, "clusterIPs", cips) ||
-	    json_object_set_new(spec, "type", json_string(o->svc.node_ports ? "NodePort" :
-								       "ClusterIP")))
+	    json_object_set_new(spec, "type", json_string(!o->svc.node_ports ? "ClusterIP" :
+							  lb_type(o) ? "LoadBalancer" : "NodePort")))
 		goto out;
 	/* Only when the lab has IPv6: an IPv4 lab's objects stay as they were. */
 	if (lab->family != LAB_FAM_V4 && !ips.headless &&
