@@ -33,6 +33,8 @@
 #   d -> c  81/udp v6  41005   n3 forwarded; n2 allowed, no policy
 #   b -> a  81/udp v4  41006   n1 alone (same node): allowed by x/web-ingress
 #   e -> c  81/udp v4  41007   y/e (n3) -> x/c (n2): what client tenant-y (OU=namespace:y) sees
+#   e -> a  81/udp v4  41008   y/e (n3) -> x/a (n1): denied by x's policy, which tenant-y
+#                              sees named as "a policy of another namespace", not its text
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 
@@ -443,17 +445,35 @@ check "--agent 1.2.3.4:99999: exit 2 naming it" refused "--agent 1.2.3.4:99999" 
 check "--agent with --node: exit 2" refused "give one" "$XCNICTL" flows --agent "${NIP[0]}" --node all --tls "$CERTS/client"
 check "client 'ops' (another certificate of the same CA): answered" count 1 outside "$XCNICTL" flows --agent "${NIP[0]}" --tls "$CERTS/ops" --from-port 41006
 
-# A tenant's client (OU=namespace:y): the flows with an end in y, no other.
+# Sent only now: the checks above count the denied connections without it.
+check "y/e -> x/a 81/udp v4 (n3 -> n1): 0 of 2 answered (policy)" answered 0 y/e 41008 "$A4" 81 2
+# Each node's part within its conntrack walk (every second).
+sleep 2
+# A tenant's client (OU=namespace:y): the flows with an end in y, no other;
+# another namespace's policy named as whose it is, never its name or text
+# (explain and policy status are refused to this certificate for that).
 tenant() {
 	outside "$XCNICTL" flows "${AGENTS[@]}" --tls "$CERTS/tenant-y" --json >"$T/out" || { cat "$T/out"; return 1; }
 	/usr/bin/python3 -c 'import json, sys
-rs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-ports = sorted(r["source"]["port"] for r in rs)
-ok = ports == [41007] and rs[0]["verdict"] == "allowed" and rs[0]["decided_by"] == "n2" and rs[0]["source"]["namespace"] == "y"
-ok or print(f"ports {ports}: {rs}")
-sys.exit(0 if ok else 1)' "$T/out"
+rs = {r["source"]["port"]: r for r in (json.loads(l) for l in open(sys.argv[1]) if l.strip())}
+a, d = rs.get(41007), rs.get(41008)
+ok = sorted(rs) == [41007, 41008] and a["verdict"] == "allowed" and a["decided_by"] == "n2" and a["source"]["namespace"] == "y"
+ok = ok and d["verdict"] == "denied" and d["decided_by"] == "n1" and d["isolated_by"] == "a policy of another namespace"
+ok = ok and d["near_misses"] in (None, "a policy of another namespace")
+ok or print(f"ports {sorted(rs)}: {list(rs.values())}")
+sys.exit(0 if ok else 1)' "$T/out" || return 1
+	outside "$XCNICTL" flows "${AGENTS[@]}" --tls "$CERTS/tenant-y" >"$T/table" || return 1
+	! grep -E "web-ingress|friend" "$T/out" "$T/table"
 }
-check "client tenant-y (OU=namespace:y): y/e -> x/c alone (merged: allowed by n2), none of namespace x's own" tenant
+check "client tenant-y (OU=namespace:y): y/e -> x/c (allowed by n2) and y/e -> x/a (denied by 'a policy of another namespace', not x/web-ingress's name or text, JSON and table), none of namespace x's own" tenant
+isolated() { # the unscoped client: x/web-ingress and its near miss named
+	remote --json --from-port 41008 | /usr/bin/python3 -c 'import json, sys
+r = [json.loads(l) for l in sys.stdin if l.strip()][0]
+ok = r["isolated_by"] == "x/web-ingress" and "x/web-ingress" in (r["near_misses"] or "")
+ok or print(r)
+sys.exit(0 if ok else 1)'
+}
+check "client (no OU): y/e -> x/a isolated by x/web-ingress, its near miss named" isolated
 check "client tenant-y --namespace x: HTTP 403, this certificate reads namespace y's flows only" \
 	refused "namespace y's flows only" outside "$XCNICTL" flows --agent "${NIP[1]}" --tls "$CERTS/tenant-y" --namespace x
 check "after the refusals, every agent still answers (--agent x3)" \

@@ -411,7 +411,7 @@ kind: Service
 metadata: {name: bsvc, namespace: y}
 spec: {clusterIP: 10.111.0.1, selector: {pod: b}, ports: [{name: http, port: 8080, targetPort: 80}]}
 EOF
-bad "ExternalName" "Service y/s5: spec.type: \"ExternalName\" is not served by the lab (only ClusterIP and NodePort)" <<'EOF'
+bad "ExternalName" "Service y/s5: spec.type: \"ExternalName\" is not served by the lab (only ClusterIP, NodePort and LoadBalancer)" <<'EOF'
 apiVersion: v1
 kind: Service
 metadata: {name: s5, namespace: y}

@@ -16,6 +16,8 @@
 #   aaa/steal-pod  externalIPs [y/web2's address]       80       -> mitm
 #   aaa/young      externalIPs [203.0.113.10] 8090 -> mitm, created 2026
 #   aaa/resolver   externalIPs [198.51.100.53] 53/UDP -> mitm (outside --external-ip-cidrs)
+#   aaa/lb-node    LoadBalancer, status.loadBalancer.ingress [n1's address] 8099 -> mitm
+#                  (whoever writes a Service's status: refused as an externalIP there is)
 #
 # Every xcnid runs --external-ip-cidrs 203.0.113.0/24. LAB_KUBE_PROXY=none
 # (the default here): xcnid translates Services; every tenant externalIP but
@@ -118,8 +120,10 @@ M="selector: {app: mitm}"
 	svc aaa steal-pod 2026-01-01T00:00:00Z "$M, externalIPs: [$WEB2], ports: [{name: http, port: 80, targetPort: http}]"
 	svc aaa young 2026-01-01T00:00:00Z "$M, externalIPs: [$EIP], ports: [{name: http, port: 8090, targetPort: http}]"
 	svc aaa resolver 2026-01-01T00:00:00Z "$M, externalIPs: [$RESOLVER], ports: [{name: dns, port: 53, protocol: UDP, targetPort: dns}]"
+	svc aaa lb-node 2026-01-01T00:00:00Z "type: LoadBalancer, $M, ports: [{name: http, port: 8099, targetPort: http}]"
+	printf 'status: {loadBalancer: {ingress: [{ip: %s}]}}\n' "$N1"
 } >"$T/tenant.yaml"
-check "apply the tenant's Services in aaa (externalIPs on $CIP, 10.96.0.10, $N1, $WEB2, $EIP, $RESOLVER)" \
+check "apply the tenant's Services in aaa (externalIPs on $CIP, 10.96.0.10, $N1, $WEB2, $EIP, $RESOLVER; a load-balancer IP on $N1)" \
 	lab apply -f "$T/tenant.yaml"
 
 # The refusals, said on both nodes (log, status, service list, metric).
@@ -131,6 +135,7 @@ WANT=(
 	"Service aaa/steal-pod: spec.externalIPs[0]: $WEB2 is in a pod range"
 	"Service aaa/young: spec.externalIPs[0]: frontend $EIP:8090/TCP is an older Service's externalIP (y/old $EIP:8090/TCP); externalIP refused"
 	"Service aaa/resolver: spec.externalIPs[0]: $RESOLVER is outside --external-ip-cidrs"
+	"Service aaa/lb-node: status.loadBalancer.ingress[0].ip: $N1 is a node's address; load-balancer IP refused"
 )
 said_all() { # FILE-OR-TEXT...: every WANT line in the text on stdin
 	local text w
@@ -144,15 +149,15 @@ if [ "$KP" = none ]; then
 		logged() { said_all <"$XCNI_LAB_DIR/n$1/xcnid.log"; }
 		check "n$n's xcnid log names every refused externalIP, its Service, field and why" wait_for 20 logged "$n"
 		st() { in_node "$1" "$XCNICTL" --pin-dir "$LAB_PINS/n$1" status | tee "$T/status$1" | said_all &&
-			grep -q '^Services:    6 externalIP frontend(s) refused' "$T/status$1"; }
-		check "n$n: xcnictl status: 'Services: 6 externalIP frontend(s) refused' naming each" st "$n"
+			grep -q '^Services:    7 externalIP or load-balancer IP frontend(s) refused' "$T/status$1"; }
+		check "n$n: xcnictl status: 'Services: 7 externalIP or load-balancer IP frontend(s) refused' naming each" st "$n"
 		sl() { in_node "$1" "$XCNICTL" --pin-dir "$LAB_PINS/n$1" service list | said_all; }
 		check "n$n: xcnictl service list names each refused externalIP under its table" sl "$n"
 		# The page read whole first: under pipefail a grep -q quitting at its
 		# match failed the pipe when curl wrote its next chunk (cc16, n1).
-		mval() { grep -qx 'xcni_svc_external_ips_refused 6' \
+		mval() { grep -qx 'xcni_svc_external_ips_refused 7' \
 			<<<"$(in_node "$1" curl -s --max-time 10 "http://127.0.0.1:$MPORT/metrics")"; }
-		check "n$n: xcni_svc_external_ips_refused 6" mval "$n"
+		check "n$n: xcni_svc_external_ips_refused 7" mval "$n"
 	done
 
 	# ---- real traffic still reaches the legitimate backends --------------------------------
@@ -173,6 +178,9 @@ if [ "$KP" = none ]; then
 	check "y/web1 (n1) -> $WEB2:80: y/web2 (got: $got)" test "$got" = "y/web2 "
 	got=$(answers x/c "$EIP" 8090)
 	check "x/c -> $EIP:8090 (y/old's externalIP, the older): y/web1, y/web2 only (got: $got)" legit "$got"
+	got=$(answers x/c "$N1" 8099)
+	check "x/c -> $N1:8099 (aaa/lb-node's load-balancer IP, n1's address): not aaa/mitm (got: $got)" \
+		test -z "$got"
 	mitm_alive() { [ "$(answers x/c "$(lab get --json | jq_ '[s["clusterIP"] for s in d["services"] if s["name"] == "steal-cip"][0]')" 8080)" = "aaa/mitm " ]; }
 	check "positive control: aaa/steal-cip's own ClusterIP:8080 reaches aaa/mitm" mitm_alive
 
@@ -181,9 +189,9 @@ if [ "$KP" = none ]; then
 	check "delete y/old" lab delete -f "$T/old.yaml"
 	young() { [ "$(answers x/c "$EIP" 8090)" = "aaa/mitm " ]; }
 	check "x/c -> $EIP:8090: now aaa/young's (nothing older claims it): aaa/mitm" wait_for 10 young
-	five() { grep -qx 'xcni_svc_external_ips_refused 5' \
+	five() { grep -qx 'xcni_svc_external_ips_refused 6' \
 		<<<"$(in_node 1 curl -s --max-time 10 "http://127.0.0.1:$MPORT/metrics")"; }
-	check "n1: xcni_svc_external_ips_refused 5" wait_for 10 five
+	check "n1: xcni_svc_external_ips_refused 6" wait_for 10 five
 else
 	# Beside kube-proxy: xcni_extfe, refused as sources from the underlay.
 	# kfe NODE ADDR PORT PROTO: xcni_extfe holds IPv4 ADDR:PORT/PROTO.
@@ -195,10 +203,11 @@ sys.exit(0 if any(bytes(int(b, 16) for b in e["key"])[:21] == want for e in json
 	}
 	extfe_ok() {
 		kfe "$1" "$CIP" 8080 6 && kfe "$1" 10.96.0.10 53 17 && kfe "$1" "$EIP" 8090 6 &&
-			! kfe "$1" "$RESOLVER" 53 17 && ! kfe "$1" "$N1" 30080 6 && ! kfe "$1" "$WEB2" 80 6
+			! kfe "$1" "$RESOLVER" 53 17 && ! kfe "$1" "$N1" 30080 6 && ! kfe "$1" "$WEB2" 80 6 &&
+			! kfe "$1" "$N1" 8099 6
 	}
 	for n in 1 2; do
-		check "n$n: xcni_extfe holds $CIP:8080, 10.96.0.10:53/UDP and the allowed $EIP:8090, not the tenant's $RESOLVER:53/UDP, $N1:30080 or $WEB2:80" \
+		check "n$n: xcni_extfe holds $CIP:8080, 10.96.0.10:53/UDP and the allowed $EIP:8090, not the tenant's $RESOLVER:53/UDP, $N1:30080, $WEB2:80 or load-balancer IP $N1:8099" \
 			wait_for 10 extfe_ok "$n"
 	done
 fi

@@ -258,6 +258,8 @@ static void sync_map(void **state)
  * allow-list vouches for. A tenant's externalIP on the upstream resolver
  * (192.0.2.53:53 here) must not make every node refuse its packets; one in
  * the Service range or on a node's address is refused even when allowed.
+ * A load-balancer IP on a node's address is refused as well (that node's
+ * packets would be dropped on every other), one outside the allow-list kept.
  */
 static void allowed_only(void **state)
 {
@@ -270,27 +272,32 @@ static void allowed_only(void **state)
 	struct extfe_rec *k;
 	struct cluster c;
 	size_t n;
-	char yaml[sizeof(YAML) + 512];
+	char yaml[sizeof(YAML) + 1024];
 
 	(void)state;
-	snprintf(yaml, sizeof(yaml), "%s%s", YAML,
+	snprintf(yaml, sizeof(yaml), "%s%s%s", YAML,
 		 SVC("evil", "{clusterIP: 10.96.0.77, externalIPs: [192.0.2.53, 10.96.0.10, "
-			     "10.0.0.5, 10.9.9.9], ports: [{port: 53, protocol: UDP}]}"));
+			     "10.0.0.5, 10.9.9.9], ports: [{port: 53, protocol: UDP}]}"),
+		 SVC("lbnode", "{type: LoadBalancer, clusterIP: 10.96.0.78, ports: [{port: 8443}]}\n"
+			       "status: {loadBalancer: {ingress: [{ip: 10.0.0.5}, "
+			       "{ip: 198.51.100.9}]}}"));
 	fill(yaml);
 	store_view(st, &c);
 	/* No allow-list: no externalIP at all. */
 	assert_int_equal(extfe_build(&c, NULL, NULL, &k, &n), 0);
 	KEYS_AT(k, n, 53, IPPROTO_UDP, "-+", "192.0.2.53", "10.96.0.77");
 	KEYS_AT(k, n, 80, IPPROTO_TCP, "-+", "203.0.113.7", "198.51.100.2");
-	/* web's two ClusterIPs and two LB IPs at two ports, evil's ClusterIP. */
-	assert_int_equal(n, 9);
+	/* web's two ClusterIPs and two LB IPs at two ports, evil's ClusterIP,
+	 * lbnode's ClusterIP and LB IPs (no node known). */
+	assert_int_equal(n, 12);
 	free(k);
 	/* Allowed: 203.0.113.7 and 10.9.9.9; not the resolver (outside), nor the
 	 * Service range or the node's address (inside 10/8 but refused). */
 	assert_int_equal(extfe_build(&c, &rules, &node, &k, &n), 0);
 	KEYS_AT(k, n, 53, IPPROTO_UDP, "++---", "203.0.113.7", "10.9.9.9", "10.96.0.10", "10.0.0.5",
 		"192.0.2.53");
-	assert_int_equal(n, 12);
+	KEYS_AT(k, n, 8443, IPPROTO_TCP, "++-", "10.96.0.78", "198.51.100.9", "10.0.0.5");
+	assert_int_equal(n, 14);
 	free(k);
 }
 

@@ -620,6 +620,52 @@ static void ext_ip_refusals(void **state)
 	assert_int_equal(l.nrefused, 1);
 }
 
+/*
+ * Load-balancer IPs (status.loadBalancer.ingress[].ip) naming a node's
+ * address (this node's or a peer's, both families) or a reserved range are
+ * refused as externalIPs are, said once each and counted with the
+ * externalIPs' refusals; --external-ip-cidrs does not apply to them (the
+ * outside one keeps its frontend).
+ */
+static void lb_ip_refusals(void **state)
+{
+	static const struct svc_prefix res[] = { { XCNI_AF_INET, 12, SVC_PFX_SERVICE, { 10, 96 } } };
+	static const struct svc_prefix allow[] = { { XCNI_AF_INET, 24, SVC_PFX_ALLOW,
+						     { 203, 0, 113 } } };
+	static const uint32_t peers[] = { 0x030201c0 }; /* 192.1.2.3, network order */
+	static const uint8_t a6[1][16] = { { 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9 } };
+	const struct svc_ext_rules rules = { 1, res, 1, allow };
+	struct svc_node node = n1;
+
+	(void)state;
+	node.ext = &rules;
+	node.npeers = 1;
+	node.peers = peers;
+	node.naddrs6 = 1;
+	node.addrs6 = a6;
+	load_for(NSVC("aaa", "lb", "2026-04-01T00:00:00Z", u4,
+		      "{type: LoadBalancer, clusterIPs: [10.96.0.40, 'fd00:96::40'], "
+		      "ipFamilies: [IPv4, IPv6], clusterIP: 10.96.0.40, ports: [{name: dns, "
+		      "port: 53, protocol: UDP}, {name: web, port: 80}]}\nstatus: {loadBalancer: "
+		      "{ingress: [{ip: 192.168.1.1}, {ip: 192.1.2.3}, {ip: 10.96.0.10}, "
+		      "{ip: 'fd00::9'}, {ip: 198.51.100.1}]}}"), &node);
+	/* Both ClusterIPs and 198.51.100.1 (no allow-list for LB IPs), at both ports. */
+	assert_int_equal(l.n, 6);
+	assert_non_null(spec("aaa/lb 198.51.100.1:80/TCP"));
+	assert_int_equal(l.nerrs, 4);
+	assert_int_equal(l.nrefused, 4);
+	/* The IPv6 pass (inside the IPv4 one) says its refusal first. */
+	assert_string_equal(l.errs[0], "Service aaa/lb: status.loadBalancer.ingress[3].ip: "
+				       "fd00::9 is a node's address; load-balancer IP refused");
+	assert_string_equal(l.errs[1], "Service aaa/lb: status.loadBalancer.ingress[0].ip: "
+				       "192.168.1.1 is a node's address; load-balancer IP refused");
+	assert_string_equal(l.errs[2], "Service aaa/lb: status.loadBalancer.ingress[1].ip: "
+				       "192.1.2.3 is a node's address; load-balancer IP refused");
+	assert_string_equal(l.errs[3], "Service aaa/lb: status.loadBalancer.ingress[2].ip: "
+				       "10.96.0.10 is in the Service range 10.96.0.0/12; "
+				       "load-balancer IP refused");
+}
+
 #define WEB_EPS                                                                             \
 	EPS("web-1", "web",                                                                 \
 	    "endpoints: [{addresses: [10.1.0.5], nodeName: n1}, {addresses: [10.1.1.6], "   \
@@ -1216,6 +1262,7 @@ int main(void)
 		cmocka_unit_test_teardown(ext_ip_by_class_and_age, teardown),
 		cmocka_unit_test_teardown(ext_ip_same_age_by_uid, teardown),
 		cmocka_unit_test_teardown(ext_ip_refusals, teardown),
+		cmocka_unit_test_teardown(lb_ip_refusals, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -37,6 +37,7 @@ void flowd_render_ctx(const struct flowd *d, struct flow_render_ctx *rc, char *e
 	rc->wall_off_ns = xcni_wall_off_ns(rc->now_ns);
 	rc->node = d->node;
 	rc->trailer_extra = NULL;
+	rc->reader_ns = NULL;
 	if (extra) {
 		snprintf(extra, len,
 			 ",\"log_lines\":%llu,\"log_rotated_out\":%llu,\"log_errors\":%llu,"
@@ -93,7 +94,7 @@ static void answer_error(struct fbuf *out, char *text)
 }
 
 /* The answer to a request (lines of name=value, NUL-ended) into out, as the socket sends it. */
-static void answer_req(struct flowd *d, char *req, struct fbuf *out)
+static void answer_req(struct flowd *d, char *req, const char *scope, struct fbuf *out)
 {
 	struct flow_render_ctx rc;
 	struct flow_filter ff;
@@ -108,6 +109,7 @@ static void answer_req(struct flowd *d, char *req, struct fbuf *out)
 	} else {
 		flowd_render_ctx(d, &rc, extra, sizeof(extra));
 		rc.mono = ff.time_mono;
+		rc.reader_ns = scope;
 		n = flows_render_json(d->fl, &ff, &rc, out);
 		if (n == -E2BIG) {
 			out->err = 0;
@@ -332,7 +334,7 @@ static int render_http(void *ctx, const struct http_args *args, char **body, siz
 		                  FLOWD_REQ_MAX);
 		goto bad;
 	}
-	answer_req(d, req.p ? req.p : (char[]){ "" }, &out);
+	answer_req(d, req.p ? req.p : (char[]){ "" }, scope, &out);
 	flows_fbuf_free(&req);
 done:
 	if (out.err) {

@@ -599,7 +599,8 @@ void status_metrics_render(FILE *f)
 			       NULL);
 	}
 	metrics_family1(f, "xcni_svc_external_ips_refused", "gauge",
-			"Service externalIP frontends refused: in the Service or pod ranges, on a "
+			"Service externalIP and load-balancer IP frontends refused: in the Service "
+			"or pod ranges, on a "
 			"node's address, outside --external-ip-cidrs, or on another Service's "
 			"frontend (xcnictl status names them).", svc_refused);
 	metrics_family(f, "xcni_services_refused", "gauge",

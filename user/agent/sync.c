@@ -374,10 +374,11 @@ static void report_refused(const struct svc_incr *si, __u64 gen)
 	if (n == last)
 		return;
 	if (n)
-		pr_warn("generation %llu: %zu externalIP frontend(s) refused (xcnictl status, "
+		pr_warn("generation %llu: %zu externalIP or load-balancer IP frontend(s) refused "
+			"(xcnictl status, "
 			"xcnictl service list name them)\n", (unsigned long long)gen, n);
 	else if (last != SIZE_MAX)
-		pr_info("generation %llu: no externalIP refused any more\n",
+		pr_info("generation %llu: no externalIP or load-balancer IP refused any more\n",
 			(unsigned long long)gen);
 	last = n;
 }

@@ -428,7 +428,7 @@ void agent_print_svc_refused(const struct ctl_ctx *c, FILE *f)
 	size_t i;
 
 	if (json_integer_value(json_object_get(s, "external_ips_refused")) > 0) {
-		fprintf(f, "\n%lld externalIP frontend(s) refused by xcnid:\n",
+		fprintf(f, "\n%lld externalIP or load-balancer IP frontend(s) refused by xcnid:\n",
 			(long long)json_integer_value(json_object_get(s, "external_ips_refused")));
 		json_array_foreach(json_object_get(s, "refused"), i, v)
 			fprintf(f, "  %s\n", json_string_value(v) ?: "");
@@ -862,7 +862,7 @@ static void print_node(json_t *n, bool header)
 	if (jint(json_object_get(a, "services"), "external_ips_refused")) {
 		json_t *sv = json_object_get(a, "services");
 
-		printf("Services:    %lld externalIP frontend(s) refused",
+		printf("Services:    %lld externalIP or load-balancer IP frontend(s) refused",
 		       jint(sv, "external_ips_refused"));
 		json_array_foreach(json_object_get(sv, "refused"), i, v)
 			printf("%s%s", i ? "; " : ": ", json_string_value(v));

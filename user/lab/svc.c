@@ -518,7 +518,8 @@ static const struct k8s_object *np_owner(const struct lab_svc_index *ix, uint16_
 /*
  * What the API server would refuse about a Service's type and nodePorts: a
  * type the lab does not serve, a headless NodePort, a nodePort outside the
- * range or another Service's.
+ * range or another Service's. A LoadBalancer's status is the manifest's (the
+ * lab plays its controller: status.loadBalancer.ingress as written).
  */
 static int svc_validate_type(const struct lab *lab, const struct lab_svc_index *l,
 			     const struct k8s_object *o, const char *src)
@@ -526,9 +527,11 @@ static int svc_validate_type(const struct lab *lab, const struct lab_svc_index *
 	const char *type = json_string_value(json_object_get(json_object_get(o->raw, "spec"), "type"));
 	const struct k8s_service *s = &o->svc;
 
-	if (type && strcmp(type, "ClusterIP") && strcmp(type, "NodePort")) {
+	if (type && strcmp(type, "ClusterIP") && strcmp(type, "NodePort") &&
+	    strcmp(type, "LoadBalancer")) {
 		fprintf(stderr, "lab apply: %s: Service %s/%s: spec.type: \"%s\" is not served by the "
-				"lab (only ClusterIP and NodePort)\n", src, o->meta.ns, o->meta.name, type);
+				"lab (only ClusterIP, NodePort and LoadBalancer)\n", src, o->meta.ns,
+			o->meta.name, type);
 		return -EINVAL;
 	}
 	if (s->node_ports && s->headless) {
@@ -729,6 +732,14 @@ fail:
 	return err;
 }
 
+/* Is o's spec.type LoadBalancer (its status then read as the manifest writes it)? */
+static bool lb_type(const struct k8s_object *o)
+{
+	const char *t = json_string_value(json_object_get(json_object_get(o->raw, "spec"), "type"));
+
+	return t && !strcmp(t, "LoadBalancer");
+}
+
 /*
  * Stores the Service with a ClusterIP of each family it asks for (given, kept,
  * or the lowest free one), in spec.clusterIP(s) and spec.ipFamilies.
@@ -794,8 +805,8 @@ int lab_svc_apply(struct lab *lab, const struct k8s_object *o, bool *changed, FI
 				json_string(o->meta.ns)) ||
 	    json_object_set_new(spec, "clusterIP", json_string(a[0])) ||
 	    json_object_set(spec, "clusterIPs", cips) ||
-	    json_object_set_new(spec, "type", json_string(o->svc.node_ports ? "NodePort" :
-								       "ClusterIP")))
+	    json_object_set_new(spec, "type", json_string(!o->svc.node_ports ? "ClusterIP" :
+							  lb_type(o) ? "LoadBalancer" : "NodePort")))
 		goto out;
 	/* Only when the lab has IPv6: an IPv4 lab's objects stay as they were. */
 	if (lab->family != LAB_FAM_V4 && !ips.headless &&

@@ -262,11 +262,88 @@ int flow_client_parse(const char *s, struct flow_rec *r)
 	return 0;
 }
 
+/* Does s start an item of scoped_list: "ns/...", "Admin N ..." or "Baseline N ..."? */
+static bool item_start(const char *s, const char *ns, size_t nl)
+{
+	return (!strncmp(s, ns, nl) && s[nl] == '/') || !strncmp(s, "Admin ", 6) ||
+	       !strncmp(s, "Baseline ", 9);
+}
+
+/*
+ * Policy names or near-miss sentences of a denied flow's isolated end (list,
+ * sep-joined: ", " names, "; " sentences), the end in namespace ns, as a
+ * scoped reader sees them: the NetworkPolicies (all ns's, "ns/name") whole
+ * when mine (ns is the reader's), else "a policy of another namespace"; a
+ * ClusterNetworkPolicy ("name [Admin N]" in a list, "Admin N name" or
+ * "Baseline N name" in a sentence) "an admin policy"; each said once. A
+ * sentence ends at a sep followed by an item's start: only the admin's own
+ * text (a rule name) could fake one, and a piece cut off is never shown whole.
+ */
+static const char *scoped_list(const char *list, const char *sep, const char *ns, bool mine,
+			       char *buf, size_t len)
+{
+	size_t o = 0, nl = strlen(ns), sl = strlen(sep);
+	bool other = false, admin = false;
+	const char *p = list, *e;
+
+	buf[0] = '\0';
+	while (*p) {
+		for (e = strstr(p, sep); e && *sep == ';' && !item_start(e + sl, ns, nl);
+		     e = strstr(e + sl, sep))
+			;
+		if (!e)
+			e = p + strlen(p);
+		if (!strncmp(p, ns, nl) && p[nl] == '/' && mine)
+			xcni_bufadd(buf, len, &o, "%s%.*s", o ? sep : "", (int)(e - p), p);
+		else if (!strncmp(p, ns, nl) && p[nl] == '/')
+			other = true;
+		else
+			admin = true;
+		p = *e ? e + sl : e;
+	}
+	if (other)
+		xcni_bufadd(buf, len, &o, "%s%s", o ? sep : "", "a policy of another namespace");
+	if (admin)
+		xcni_bufadd(buf, len, &o, "%s%s", o ? sep : "", "an admin policy");
+	return buf;
+}
+
+/*
+ * The name of the policy that decided (or had decided) a flow, as rc's
+ * reader sees it: a NetworkPolicy of its namespace as it is, another
+ * namespace's "a policy of another namespace", a ClusterNetworkPolicy
+ * ("name [Admin N]") "an admin policy".
+ */
+static const char *scoped_policy(const struct flow_render_ctx *rc, const char *name)
+{
+	size_t nl;
+
+	if (!name || !rc || !rc->reader_ns)
+		return name;
+	nl = strlen(rc->reader_ns);
+	if (!strncmp(name, rc->reader_ns, nl) && name[nl] == '/')
+		return name;
+	return strchr(name, '/') && name[strlen(name) - 1] != ']' ? "a policy of another namespace" :
+								      "an admin policy";
+}
+
+/* A denied flow's isolated_by or near_misses (s) as rc's reader sees it. */
+static const char *scoped_field(const struct flow_rec *r, const struct flow_render_ctx *rc,
+				const char *s, const char *sep, char *buf, size_t len)
+{
+	const struct flow_peer *iso = r->pol_dir == 1 ? &r->dst : &r->src;
+
+	if (!s || !rc || !rc->reader_ns)
+		return s;
+	return scoped_list(s, sep, iso->ns ? iso->ns : "", iso->ns && !strcmp(iso->ns, rc->reader_ns),
+			   buf, len);
+}
+
 void flow_rec_json(struct fbuf *b, const struct flow_rec *r, const struct flow_render_ctx *rc)
 {
 	const struct xcni_reason_info *ri = r->reason ? xcni_reason_info(r->reason) : NULL;
 	const char *ps = proto_label(r->key.proto);
-	char flags[24] = "", client[INET6_ADDRSTRLEN + 8];
+	char flags[24] = "", client[INET6_ADDRSTRLEN + 8], scoped[1024];
 
 	flows_fbuf_kstr(b, "{\"node\":", rc->node);
 	flows_fbuf_printf(b, ",\"family\":\"ipv%u\",\"protocol\":", r->key.family);
@@ -287,12 +364,14 @@ void flow_rec_json(struct fbuf *b, const struct flow_rec *r, const struct flow_r
 		flows_fbuf_printf(b, "\"%s\"", r->pol_dir ? "ingress" : "egress");
 	else
 		flows_fbuf_printf(b, "null");
-	flows_fbuf_kstr(b, ",\"policy\":", r->policy);
+	flows_fbuf_kstr(b, ",\"policy\":", scoped_policy(rc, r->policy));
 	if (r->policy)
 		flows_fbuf_printf(b, ",\"rule\":%u", r->rule);
 	else
 		flows_fbuf_printf(b, ",\"rule\":null");
-	flows_fbuf_kstr(b, ",\"rule_name\":", r->policy ? r->rule_name : NULL);
+	/* A ClusterNetworkPolicy's rule: named where its policy is. */
+	flows_fbuf_kstr(b, ",\"rule_name\":",
+			r->policy && scoped_policy(rc, r->policy) == r->policy ? r->rule_name : NULL);
 	flows_fbuf_kstr(b, ",\"domain\":", r->policy ? r->domain : NULL);
 	flows_fbuf_printf(b, ",\"drop_reason\":");
 	if (ri)
@@ -301,14 +380,19 @@ void flow_rec_json(struct fbuf *b, const struct flow_rec *r, const struct flow_r
 		flows_fbuf_printf(b, "\"reason%d\"", r->reason);
 	else
 		flows_fbuf_printf(b, "null");
-	flows_fbuf_kstr(b, ",\"isolated_by\":", r->verdict == FLOW_DENIED ? r->isolators : NULL);
-	flows_fbuf_kstr(b, ",\"near_misses\":", r->verdict == FLOW_DENIED ? r->near_misses : NULL);
+	flows_fbuf_kstr(b, ",\"isolated_by\":",
+			r->verdict == FLOW_DENIED ?
+				scoped_field(r, rc, r->isolators, ", ", scoped, sizeof(scoped)) : NULL);
+	flows_fbuf_kstr(b, ",\"near_misses\":",
+			r->verdict == FLOW_DENIED ?
+				scoped_field(r, rc, r->near_misses, "; ", scoped, sizeof(scoped)) : NULL);
 	flows_fbuf_printf(b, ",\"previous_verdict\":");
 	if (r->prev_verdict)
 		flows_fbuf_printf(b, "\"%s\"", flow_verdict_name(r->prev_verdict - 1));
 	else
 		flows_fbuf_printf(b, "null");
-	flows_fbuf_kstr(b, ",\"previous_policy\":", r->prev_verdict ? r->prev_policy : NULL);
+	flows_fbuf_kstr(b, ",\"previous_policy\":",
+			r->prev_verdict ? scoped_policy(rc, r->prev_policy) : NULL);
 	flows_fbuf_kstr(b, ",\"service\":", r->service);
 	flows_fbuf_kstr(b, ",\"backend\":", r->backend);
 	flows_fbuf_kstr(b, ",\"client\":", flow_client_str(r, client, sizeof(client)));

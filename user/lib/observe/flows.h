@@ -516,6 +516,14 @@ struct flow_render_ctx {
 	bool mono; /* times as CLOCK_MONOTONIC seconds (a number), not RFC 3339 */
 	/* More fields for the trailer, ",\"name\":value..." (the flow log's counts); NULL none. */
 	const char *trailer_extra;
+	/*
+	 * A scoped reader's namespace (a client certificate OU=namespace:NS), or
+	 * NULL: every field whole. Scoped, isolated_by, near_misses, policy,
+	 * previous_policy and rule_name keep only the NetworkPolicies of the
+	 * reader's namespace; another namespace's are "a policy of another
+	 * namespace", a ClusterNetworkPolicy "an admin policy" (docs/security.md).
+	 */
+	const char *reader_ns;
 };
 
 /* What an end is: "pod", "world", "host", "remote-node" or "unmanaged". */

@@ -65,6 +65,7 @@ int extfe_build(const struct cluster *c, const struct svc_ext_rules *ext,
 		const struct svc_node *node, struct extfe_rec **out, size_t *n)
 {
 	struct kbuf b = { 0 };
+	char why[192];
 	int err = 0;
 
 	*out = NULL;
@@ -86,9 +87,11 @@ int extfe_build(const struct cluster *c, const struct svc_ext_rules *ext,
 			if (ext_vouched(ext, node, XCNI_AF_INET6, s->external_ips6[j]))
 				err = add_addr(&b, s, XCNI_AF_INET6, s->external_ips6[j]);
 		for (size_t j = 0; j < s->nlb_ips && !err; j++)
-			err = add_addr(&b, s, XCNI_AF_INET, &s->lb_ips[j]);
+			if (!svc_lb_refused(ext, node, XCNI_AF_INET, &s->lb_ips[j], why, sizeof(why)))
+				err = add_addr(&b, s, XCNI_AF_INET, &s->lb_ips[j]);
 		for (size_t j = 0; j < s->nlb_ips6 && !err; j++)
-			err = add_addr(&b, s, XCNI_AF_INET6, s->lb_ips6[j]);
+			if (!svc_lb_refused(ext, node, XCNI_AF_INET6, s->lb_ips6[j], why, sizeof(why)))
+				err = add_addr(&b, s, XCNI_AF_INET6, s->lb_ips6[j]);
 	}
 	if (err) {
 		free(b.k);

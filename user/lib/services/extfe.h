@@ -32,7 +32,9 @@ struct extfe_rec {
  * skipped. An externalIP only with an allow-list in ext that holds it and
  * that svc_ext_refused does not refuse (ext, node): any tenant writes
  * externalIPs, and one naming an outside address (the upstream resolver at
- * 53) would have every node drop that address's packets. 0 or -ENOMEM.
+ * 53) would have every node drop that address's packets. A load-balancer
+ * IP only where svc_lb_refused does not refuse it (a node's address there
+ * would drop that node's packets on every other). 0 or -ENOMEM.
  */
 int extfe_build(const struct cluster *c, const struct svc_ext_rules *ext,
 		const struct svc_node *node, struct extfe_rec **out, size_t *n);

@@ -166,6 +166,15 @@ node_addr:
 	return buf;
 }
 
+const char *svc_lb_refused(const struct svc_ext_rules *r, const struct svc_node *node,
+			   uint8_t family, const void *addr, char *buf, size_t len)
+{
+	struct svc_ext_rules lb = r ? *r : (struct svc_ext_rules){};
+
+	lb.nallow = 0;
+	return svc_ext_refused(&lb, node, family, addr, buf, len);
+}
+
 int svc_nodeport_range_parse(const char *s, uint16_t *min, uint16_t *max)
 {
 	unsigned long lo, hi;
@@ -425,22 +434,29 @@ static int add_peer_frontend(struct items *v, const struct port_ctx *pc, const v
 }
 
 /*
- * spec.externalIPs[fidx] (addr) at the port in pc: its frontend, or its
- * refusal (svc_ext_refused), said once, with the Service's first port.
+ * spec.externalIPs[fidx] or status.loadBalancer.ingress[fidx].ip (field; addr)
+ * at the port in pc: its frontend, or its refusal (svc_ext_refused), said
+ * once, with the Service's first port. A load-balancer IP is judged as an
+ * externalIP but for the allow-list (--external-ip-cidrs names where
+ * externalIPs may point): whoever writes a Service's status (its controller,
+ * or anyone granted services/status) must not take a node's address either.
  */
 static int add_external(struct items *v, const struct port_ctx *pc, const void *addr,
-			uint8_t family, size_t fidx)
+			uint8_t family, uint8_t field, size_t fidx)
 {
 	const struct svc_node *node = pc->node;
+	const struct svc_ext_rules *r = node ? node->ext : NULL;
 	char why[192], fld[96];
 
-	if (!svc_ext_refused(node ? node->ext : NULL, node, family, addr, why, sizeof(why)))
-		return add_frontend(v, pc, addr, family, pc->p->port, FIELD_EXTERNAL_IP, fidx);
+	if (!(field == FIELD_LB_IP ? svc_lb_refused : svc_ext_refused)(r, node, family, addr, why,
+								      sizeof(why)))
+		return add_frontend(v, pc, addr, family, pc->p->port, field, fidx);
 	if (pc->i)
 		return 0;
-	field_name(FIELD_EXTERNAL_IP, fidx, fld, sizeof(fld));
-	if (item_err(v, words("Service %s/%s: %s: %s; externalIP refused", pc->so->meta.ns,
-			      pc->so->meta.name, fld, why)))
+	field_name(field, fidx, fld, sizeof(fld));
+	if (item_err(v, words("Service %s/%s: %s: %s; %s refused", pc->so->meta.ns,
+			      pc->so->meta.name, fld, why,
+			      field == FIELD_LB_IP ? "load-balancer IP" : "externalIP")))
 		return -ENOMEM;
 	v->v[v->n - 1].refused = true;
 	return 0;
@@ -601,10 +617,10 @@ static int port_external(const struct port_ctx *pc, uint8_t fam, bool say, struc
 						p->node_port, i);
 	}
 	for (size_t a = 0; a < next && !err; a++)
-		err = add_external(v, pc, ext + a * al, fam, ext_at ? ext_at[a] : a);
+		err = add_external(v, pc, ext + a * al, fam, FIELD_EXTERNAL_IP,
+				   ext_at ? ext_at[a] : a);
 	for (size_t a = 0; a < nlb && !err; a++)
-		err = add_frontend(v, pc, lb + a * al, fam, p->port, FIELD_LB_IP,
-				   lb_at ? lb_at[a] : a);
+		err = add_external(v, pc, lb + a * al, fam, FIELD_LB_IP, lb_at ? lb_at[a] : a);
 	return err;
 }
 

@@ -101,6 +101,15 @@ struct svc_ext_rules {
 const char *svc_ext_refused(const struct svc_ext_rules *r, const struct svc_node *node,
 			    uint8_t family, const void *addr, char *buf, size_t len);
 
+/*
+ * Likewise for a load-balancer ingress IP (status.loadBalancer.ingress[].ip):
+ * the reserved ranges and the node addresses, not r's allow-list (which
+ * says where externalIPs may point). Whoever writes a Service's status (its
+ * controller, anyone granted services/status) takes no node's address.
+ */
+const char *svc_lb_refused(const struct svc_ext_rules *r, const struct svc_node *node,
+			   uint8_t family, const void *addr, char *buf, size_t len);
+
 /* The node the frontends are built for. */
 struct svc_node {
 	const char *name; /* its Node name: endpoints with this nodeName are local */
