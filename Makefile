@@ -136,7 +136,7 @@ $(BUILD)/xcnictl: $(XCNICTL_OBJS) $(LIBXCNI)
 $(BUILD)/tests/test_bpf: $(wildcard tests/bpf/*.c tests/bpf/*.h) bpf/xcni_shared.h $(SKELS) $(LIBXCNI)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(XCFLAGS) $(PKG_CFLAGS) -I$(BUILD)/gen -Ibpf -Iuser -o $@ $(filter %.c,$^) $(filter %.a,$^) $(PKG_LIBS) -lcmocka
+	$(Q)$(CC) $(XCFLAGS) $(PKG_CFLAGS) -I$(BUILD)/gen -Ibpf -Iuser -o $@ $(filter %.c,$^) $(filter %.a,$^) $(PKG_LIBS) -lcmocka -lresolv
 
 # The tests' own tools (tests/tools/*.c): what the suites run beside the product.
 TEST_TOOLS := $(patsubst tests/tools/%.c,$(BUILD)/tests/%,$(wildcard tests/tools/*.c))
@@ -205,6 +205,8 @@ sanitize:
 # Every target for FUZZ_SECONDS each, FUZZ_JOBS at a time (default: one per CPU);
 # FUZZ_TARGETS="manifest netlink" picks some. New inputs go to build/fuzz/out/corpus/,
 # findings to build/fuzz/out/crashes/: fix, then add the input to tests/fuzz/regress/<target>/.
+# Then the BPF DNS reader as long (target bpf_dns: test_bpf's group dnsfuzz, root;
+# its findings go into tests/bpf/dns_corpus/, replayed by bpf-packets).
 fuzz: deps
 	$(Q)$(MAKE) --no-print-directory fuzz-build
 	$(Q)BUILD=$(abspath $(BUILD)) FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/fuzz/run.sh

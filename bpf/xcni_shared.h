@@ -1605,8 +1605,7 @@ struct xcni_fqdn_slot {
 };
 
 struct xcni_fqdn_ring {
-	__u32 next;
-	__u32 pad;
+	__u64 next; /* slots handed out: one atomic fetch-and-add each (lib/dns.h) */
 	struct xcni_fqdn_slot slot[XCNI_FQDN_PER_POD];
 };
 

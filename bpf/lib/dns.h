@@ -313,7 +313,15 @@ static __always_inline void dns_learn_addr(struct dns_scratch *s, __u32 ttl)
 			return;
 		}
 	}
-	idx = r->next & (XCNI_FQDN_PER_POD - 1);
+	/*
+	 * The slot is taken by one atomic fetch-and-add (BPF_FETCH: 5.12, the
+	 * kernels promised; clang 14 emits it for a 64-bit counter without
+	 * -mcpu=v3): two CPUs learning for one pod at once take two slots.
+	 * A plain read and increment let both take the same one, and the
+	 * address written first was then in no ring (never evicted: the pod
+	 * past its 64). docs/decisions/fqdn-in-bpf.md, "Per pod".
+	 */
+	idx = (__u32)__sync_fetch_and_add(&r->next, 1) & (XCNI_FQDN_PER_POD - 1);
 	if (r->slot[idx].family) {
 		s->old.ep_id = s->ep_id;
 		s->old.family = r->slot[idx].family;
@@ -323,7 +331,6 @@ static __always_inline void dns_learn_addr(struct dns_scratch *s, __u32 ttl)
 	}
 	r->slot[idx].family = s->key.family;
 	__builtin_memcpy(r->slot[idx].addr, s->key.addr, 16);
-	r->next++;
 	s->val.expires_ns = exp;
 	s->val.pat_hash = s->pat_hash;
 	s->val.pat_kind = (__u8)s->pat_kind;

@@ -72,7 +72,8 @@ int node4_state(void)
 	G(decap_xdp_ul6) /* the same over the IPv6 underlay */                                       \
 	G(decap_xdp_np) /* NodePort replies and too-big frames meeting it */ \
 	G(nodeport_ul46) /* IPv4 NodePorts over the IPv6 underlay, SNAT and DSR */ \
-	G(fqdn) /* DNS answers read into a pod: domainNames learning, hostile answers */
+	G(fqdn) /* DNS answers read into a pod: domainNames learning, hostile answers */ \
+	G(dnsfuzz) /* the DNS reader fuzzed: generated answers, libresolv's parse the oracle */
 
 #define G_DECL(n) extern const struct group n##_group;
 #define G_REF(n) &n##_group,

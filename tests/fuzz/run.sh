@@ -3,7 +3,8 @@
 #   replay  every seed (corpus/<target>/) and every input that ever broke it
 #           (regress/<target>/), one run each: they must all pass;
 #   fuzz    FUZZ_SECONDS of fuzzing from those (10 in make check; `make fuzz`
-#           runs FUZZ_SECONDS=180 by default), FUZZ_JOBS targets at a time.
+#           runs FUZZ_SECONDS=180 by default), FUZZ_JOBS targets at a time;
+#           then the BPF DNS reader as long (target bpf_dns, below).
 # New inputs go to $BUILD/fuzz/out/corpus/<target>/ (kept between runs), a
 # crash to $BUILD/fuzz/out/crashes/<target>/: fix it, then copy the input into
 # regress/<target>/ so it is replayed from then on. FUZZ_TARGETS="a b" picks
@@ -23,7 +24,7 @@ notok() { n=$((n + 1)) fail=$((fail + 1)); echo "not ok $n - $*"; }
 show() { tail -n "${2:-40}" "$1" | sed 's/^/# /'; }
 
 if [ -n "${FUZZ_TARGETS:-}" ]; then
-	read -r -a targets <<<"$FUZZ_TARGETS"
+	read -r -a targets <<<"${FUZZ_TARGETS//bpf_dns/}" # bpf_dns: not libFuzzer's, below
 else
 	targets=()
 	for f in "$here"/fuzz_*.c; do
@@ -99,5 +100,27 @@ for t in "${targets[@]}"; do
 		show "$log" 60
 	fi
 done
+
+# The BPF DNS reader (bpf/lib/dns.h) through BPF_PROG_TEST_RUN: test_bpf's
+# group dnsfuzz, its corpus (tests/bpf/dns_corpus/) and FUZZ_SECONDS of
+# generated answers against libresolv's parse (tests/bpf/fqdn.c). Needs root
+# (BPF); a refused case goes to $out/crashes/bpf_dns/: add it to the corpus.
+# Skipped when FUZZ_TARGETS names others.
+if [ -z "${FUZZ_TARGETS:-}" ] || [[ " $FUZZ_TARGETS " == *" bpf_dns "* ]]; then
+	log=$out/logs/fuzz-bpf_dns.log
+	mkdir -p "$out/crashes/bpf_dns"
+	if [ "$(id -u)" != 0 ]; then
+		ok "fuzz bpf_dns # SKIP not root (BPF_PROG_TEST_RUN)"
+	elif ! make --no-print-directory -s BUILD="$BUILD" "$BUILD/tests/test_bpf" >"$log" 2>&1; then
+		notok "fuzz bpf_dns: build test_bpf"
+		show "$log"
+	elif XCNI_DNS_FUZZ_SECONDS="$FUZZ_SECONDS" XCNI_DNS_FUZZ_OUT="$out/crashes/bpf_dns" \
+		nice "$BUILD/tests/test_bpf" dnsfuzz >"$log" 2>&1; then
+		ok "fuzz bpf_dns ${FUZZ_SECONDS} s: $(grep -oE '[0-9]+ cases, [0-9]+ learned something' "$log")"
+	else
+		notok "fuzz bpf_dns: a finding, input in $out/crashes/bpf_dns/"
+		show "$log" 40
+	fi
+fi
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
