@@ -1376,12 +1376,18 @@ struct xcni_snat_cl {
 	__u32 tokens;
 	__u32 refused; /* new flows refused for want of a token or past held */
 	__u32 held; /* its records in xcni_snat: xcnid's count, + 1 a tuple since */
-	__u32 pad;
+	__u32 known; /* 1: a tuple of its own confirmed (a packet after the reply) */
 };
 
 #define XCNI_SNAT_CL_BURST 256
 #define XCNI_SNAT_CL_RATE 64 /* a second */
 #define XCNI_SNAT_CL_MAX 4096
+/* The node's budget of new SNAT tuples, at the key of family 0: every new
+ * tuple takes one while there is one; an unknown client opens none without.
+ * Unconfirmed tuples live XCNI_CT_SNAT_NEW_NS: at most 4,096 + 2,048 x 5 s =
+ * 14,336, half a backend's 28,232 ports (snat-per-client.md). */
+#define XCNI_SNAT_NEW_BURST 4096
+#define XCNI_SNAT_NEW_RATE 2048 /* a second */
 #define XCNI_SNAT_HELD_S 2
 
 struct xcni_ipcache6_key {

@@ -472,7 +472,7 @@ struct np6_tmp {
 	 * tries */
 	__u64 now;
 	__u32 h, start, fam, opens, tries;
-	struct xcni_snat_cl_key ck; /* np_snat_budget_ok's, np_snat_charge's */
+	struct xcni_snat_cl_key ck, nk; /* np_snat_tokens': the client's, the node's */
 	struct xcni_snat_cl ncl; /* np_snat_charge's new bucket */
 	struct encap_in in;
 	__u8 ul6[16]; /* node_ip6, copied where a pointer to it may be kept */

@@ -335,43 +335,67 @@ static __always_inline __u32 np_cl_max(void)
 }
 
 /*
- * The budget of new SNAT tuples of the client at addr (the family's bytes:
- * an IPv4 address, an IPv6 address charged as its /56: XCNI_V6_SITE_W1) into *ck, its
- * bucket's key; its bucket's tokens at now (a full bucket: none yet).
+ * The bucket at *ck (burst tokens, one back every tok_ns): its tokens at now
+ * (a full bucket: none yet), its entry into *cl.
  */
-static __always_inline __u32 np_snat_tokens(int fam, const void *addr, __u64 now,
-					    struct xcni_snat_cl_key *ck, struct xcni_snat_cl **cl)
+static __always_inline __u32 np_bucket(const struct xcni_snat_cl_key *ck, __u32 burst,
+				       __u64 tok_ns, __u64 now, struct xcni_snat_cl **cl)
 {
-	const __u32 *a = addr;
 	__u64 more;
 
-	ck->a[0] = a[0];
-	ck->a[1] = fam == XCNI_AF_INET ? 0 : XCNI_V6_SITE_W1(a[1]);
-	ck->family = fam;
-	ck->pad[0] = ck->pad[1] = ck->pad[2] = 0;
 	*cl = bpf_map_lookup_elem(&xcni_snat_cl, ck);
 	if (!*cl)
-		return np_cl_burst();
+		return burst;
 	if (now <= (*cl)->ts_ns)
 		return (*cl)->tokens;
-	more = (now - (*cl)->ts_ns) / np_cl_tok_ns();
-	return more >= np_cl_burst() - (*cl)->tokens ? np_cl_burst() : (*cl)->tokens + (__u32)more;
+	more = (now - (*cl)->ts_ns) / tok_ns;
+	return more >= burst - (*cl)->tokens ? burst : (*cl)->tokens + (__u32)more;
 }
 
 /*
- * May the client at addr open one more SNAT tuple here (a token left, fewer
- * than np_cl_max held)? Read only: the XDP fast path asks before it may hand
+ * The budget of new SNAT tuples of the client at addr (the family's bytes:
+ * an IPv4 address, an IPv6 address charged as its /56: XCNI_V6_SITE_W1) into
+ * t->ck, its bucket's key; its tokens at now. And the node's budget of new
+ * tuples (t->nk, family 0: XCNI_SNAT_NEW_*) into *node, its entry into *ncl.
+ */
+static __always_inline __u32 np_snat_tokens(int fam, const void *addr, __u64 now,
+					    struct np6_tmp *t, struct xcni_snat_cl **cl,
+					    __u32 *node, struct xcni_snat_cl **ncl)
+{
+	const __u32 *a = addr;
+
+	__builtin_memset(&t->nk, 0, sizeof(t->nk));
+	*node = np_bucket(&t->nk, XCNI_SNAT_NEW_BURST, 1000000000ULL / XCNI_SNAT_NEW_RATE, now,
+			  ncl);
+	t->ck.a[0] = a[0];
+	t->ck.a[1] = fam == XCNI_AF_INET ? 0 : XCNI_V6_SITE_W1(a[1]);
+	t->ck.family = fam;
+	t->ck.pad[0] = t->ck.pad[1] = t->ck.pad[2] = 0;
+	return np_bucket(&t->ck, np_cl_burst(), np_cl_tok_ns(), now, cl);
+}
+
+/*
+ * May the client at addr open one more SNAT tuple here? Fewer than
+ * np_cl_max held, and a token of its own and one of the node's; or, a client
+ * known (cl->known: one of its tuples was confirmed, a packet of its own
+ * after the backend's reply, np_snat_confirm), either. Its own bucket is
+ * keyed by an address any spoofer writes: spent by spoofed datagrams, it
+ * stops only unknown senders; the client known keeps opening from the node's
+ * budget, which only a flood of the whole node spends (snat-per-client.md,
+ * "Forged clients"). Read only: the XDP fast path asks before it may hand
  * the packet on to tc.
  */
 static __always_inline int np_snat_budget_ok(int fam, const void *addr, int xdp)
 {
 	struct np6_tmp *t = bpf_map_lookup_elem(&xcni_np6_tmp, &np_zero);
-	struct xcni_snat_cl *cl;
+	struct xcni_snat_cl *cl, *ncl;
+	__u32 own, node;
 
 	if (!t)
 		return 1;
-	if (np_snat_tokens(fam, addr, bpf_ktime_get_ns(), &t->ck, &cl) &&
-	    (!cl || cl->held < np_cl_max()))
+	own = np_snat_tokens(fam, addr, bpf_ktime_get_ns(), t, &cl, &node, &ncl);
+	if ((!cl || cl->held < np_cl_max()) &&
+	    ((own && node) || (cl && cl->known && (own || node))))
 		return 1;
 	/* Counted where it is dropped (the fast path hands it on to tc). */
 	if (cl && !xdp)
@@ -380,36 +404,71 @@ static __always_inline int np_snat_budget_ok(int fam, const void *addr, int xdp)
 }
 
 /*
- * ... and its token taken, the flow's SNAT tuple opened (np_snat_open). The
- * clock moves on by the whole tokens given back only, so none is lost to
- * rounding. Per-CPU races may let a few more through, never fewer.
+ * One token taken from the bucket cl (tok of them at now; NULL: none yet,
+ * a new one written at t->ck's copy in key, burst - 1 left). The clock moves
+ * on by the whole tokens given back only, so none is lost to rounding.
+ * Per-CPU races may let a few more through, never fewer.
+ */
+static __always_inline void np_bucket_take(struct xcni_snat_cl *cl, __u32 tok, __u32 burst,
+					   __u64 tok_ns, __u64 now,
+					   const struct xcni_snat_cl_key *key, struct np6_tmp *t)
+{
+	if (!cl) {
+		/* The new bucket from np6_tmp's room too (off the frame). */
+		__builtin_memset(&t->ncl, 0, sizeof(t->ncl));
+		t->ncl.ts_ns = now;
+		t->ncl.tokens = burst - 1;
+		t->ncl.held = 1;
+		bpf_map_update_elem(&xcni_snat_cl, key, &t->ncl, BPF_NOEXIST);
+		return;
+	}
+	if (tok >= burst || now <= cl->ts_ns)
+		cl->ts_ns = now;
+	else
+		cl->ts_ns += (__u64)(tok - cl->tokens) * tok_ns;
+	cl->tokens = tok - 1;
+}
+
+/*
+ * ... and its tokens taken (np_snat_budget_ok's: its own if it has one, the
+ * node's if there is one), the flow's SNAT tuple opened (np_snat_open).
  */
 static __always_inline void np_snat_charge(int fam, const void *addr)
 {
 	__u64 now = bpf_ktime_get_ns();
 	struct np6_tmp *t = bpf_map_lookup_elem(&xcni_np6_tmp, &np_zero);
-	struct xcni_snat_cl *cl;
-	__u32 tok;
+	struct xcni_snat_cl *cl, *ncl;
+	__u32 tok, node;
 
 	if (!t)
 		return;
-	tok = np_snat_tokens(fam, addr, now, &t->ck, &cl);
-	if (!cl) {
-		/* The new bucket from np6_tmp's room too (off the frame). */
-		t->ncl.ts_ns = now;
-		t->ncl.tokens = np_cl_burst() - 1;
-		t->ncl.refused = 0;
-		t->ncl.held = 1;
-		t->ncl.pad = 0;
-		bpf_map_update_elem(&xcni_snat_cl, &t->ck, &t->ncl, BPF_NOEXIST);
+	tok = np_snat_tokens(fam, addr, now, t, &cl, &node, &ncl);
+	if (node)
+		np_bucket_take(ncl, node, XCNI_SNAT_NEW_BURST, 1000000000ULL / XCNI_SNAT_NEW_RATE,
+			       now, &t->nk, t);
+	if (tok)
+		np_bucket_take(cl, tok, np_cl_burst(), np_cl_tok_ns(), now, &t->ck, t);
+	if (cl)
+		cl->held++;
+}
+
+/*
+ * The client's packet of a SNATed flow after the backend's reply (the
+ * service entry still NEW, the flow's ESTABLISHED): the client at addr
+ * received at its address, so it is known (np_snat_budget_ok). Written once
+ * a bucket.
+ */
+static __always_inline void np_snat_confirm(int fam, const void *addr)
+{
+	struct np6_tmp *t = bpf_map_lookup_elem(&xcni_np6_tmp, &np_zero);
+	struct xcni_snat_cl *cl, *ncl;
+	__u32 node;
+
+	if (!t)
 		return;
-	}
-	if (tok >= np_cl_burst() || now <= cl->ts_ns)
-		cl->ts_ns = now;
-	else
-		cl->ts_ns += (__u64)(tok - cl->tokens) * np_cl_tok_ns();
-	cl->tokens = tok ? tok - 1 : 0;
-	cl->held++;
+	np_snat_tokens(fam, addr, bpf_ktime_get_ns(), t, &cl, &node, &ncl);
+	if (cl && !cl->known)
+		cl->known = 1;
 }
 
 /*
@@ -924,6 +983,9 @@ static __always_inline int np_plan_track(struct __sk_buff *skb, int xdp, int fam
 		if (e)
 			e->flags |= XCNI_CT_F_XDP;
 	}
+	if (se && !lb_dsr && se->state == XCNI_CT_NEW && f->ct_state == XCNI_CT_ESTABLISHED &&
+	    (ct == CT_ORIG || ct == CT_STALE))
+		np_snat_confirm(fam, tuple_saddr((const union xcni_tuple *)orig, fam));
 	if (se && f->ct_state)
 		se->state = f->ct_state;
 	return NP_PLAN_GO;

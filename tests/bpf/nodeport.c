@@ -59,6 +59,7 @@
 #include <linux/pkt_cls.h>
 
 #include "nodeport.h"
+#include "svc.h"
 
 #define CLIENT6B "2001:db8:1::8" /* a second client */
 #define EXT6 "2001:db8:100::1" /* an externalIP */
@@ -571,6 +572,108 @@ static void lb_nodeport_snat_held(void **state)
 	len = frame(&f, in);
 	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_SHOT, XCNI_DROP_NAT_CLIENT, NULL, 0);
 	cl_hold(fd, XCNI_AF_INET, &c, 0);
+}
+
+/* The IPv4 client at a keeps its bucket (known, held) with tokens left, FRESH. */
+static void cl_refill(int fd, const uint32_t *a, uint32_t tokens)
+{
+	struct xcni_snat_cl_key k = { .a = { *a }, .family = XCNI_AF_INET };
+	struct xcni_snat_cl v;
+
+	assert_int_equal(bpf_map_lookup_elem(fd, &k, &v), 0);
+	v.ts_ns = mono_ns() - FRESH;
+	v.tokens = tokens;
+	assert_int_equal(bpf_map_update_elem(fd, &k, &v, BPF_ANY), 0);
+}
+
+/* A flood of n SYNs spoofed from src (ports sp0..), unanswered, at tc alone
+ * (no XDP differential, no counters read: fast, so that no token comes back
+ * during it): how many opened. */
+static int spoof_flood(const char *src, uint16_t sp0, int n)
+{
+	uint8_t in[FRAME_MAX], out[FRAME_MAX];
+	struct __sk_buff ctx = { .ifindex = env.ifindex[DEV_U] };
+	int opened = 0;
+
+	for (int i = 0; i < n; i++) {
+		struct fr f = from_outside(src, (uint16_t)(sp0 + i), 30081, TH_SYN);
+		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_out = out,
+			    .data_size_out = sizeof(out), .ctx_in = &ctx, .ctx_size_in = sizeof(ctx));
+
+		o.data_size_in = (__u32)frame(&f, in);
+		assert_int_equal(bpf_prog_test_run_opts(prog_fd(FROM_OVERLAY_LB), &o), 0);
+		opened += o.retval == TC_ACT_REDIRECT;
+	}
+	assert_true(ring_buffer__consume(env.rb) >= 0);
+	return opened;
+}
+
+/*
+ * The SNAT budget cannot be spent by whoever writes a client's address
+ * (issue 65 item 2b): CLIENT confirmed a flow (its ACK after the backend's
+ * SYN-ACK); 100 SYNs spoofed from CLIENT's address, unanswered, spend its
+ * own bucket (20 tokens left), yet CLIENT's next new flow
+ * opens (from the node's budget) and its open flow goes on. A spoofed
+ * address never confirmed (CLIENT3) is refused past its own bucket. With
+ * the node's budget spent too (a flood of many sources: at most 4,096 +
+ * 2,048 a second unconfirmed tuples, half a backend's ports), an unknown
+ * client is refused, the known client opens from its own tokens. Before,
+ * the client's bucket was all there was: CLIENT's new flow drop-nat-client.
+ */
+static void lb_nodeport_snat_spoofed(void **state)
+{
+	uint8_t in[FRAME_MAX], want[FRAME_MAX];
+	int fd = map_fd("xcni_snat_cl");
+	struct xcni_snat_cl_key nk = { 0 };
+	uint32_t c = ip4(CLIENT), c3 = ip4(CLIENT3);
+	struct fr f = from_outside(CLIENT, 50060, 30081, TH_SYN);
+	size_t len, wlen;
+	int opened;
+
+	(void)state;
+	len = frame(&f, in);
+	wlen = nodeport_remote_want(&f, in, 50060, want);
+	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
+	remote4_reply(&f, 80, TH_SYN | TH_ACK, 0);
+	f = from_outside(CLIENT, 50060, 30081, TH_ACK);
+	len = frame(&f, in);
+	wlen = nodeport_remote_want(&f, in, 50060, want);
+	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
+
+	/* 20 tokens left each, no more coming while the row runs (FRESH). */
+	cl_refill(fd, &c, 20);
+	cl_set(fd, XCNI_AF_INET, &c3, 20, FRESH);
+	opened = spoof_flood(CLIENT, 40000, 100);
+	print_message("# 100 SYNs spoofed from the victim's address: %d opened\n", opened);
+	assert_int_equal(cl_get(fd, XCNI_AF_INET, &c).tokens, 0);
+	opened = spoof_flood(CLIENT3, 40000, 100);
+	print_message("# 100 SYNs from an address never confirmed: %d opened\n", opened);
+	assert_int_equal(opened, 20);
+
+	f = from_outside(CLIENT, 50061, 30081, TH_SYN);
+	len = frame(&f, in);
+	wlen = nodeport_remote_want(&f, in, 50061, want);
+	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
+	f = from_outside(CLIENT, 50060, 30081, TH_ACK);
+	len = frame(&f, in);
+	wlen = nodeport_remote_want(&f, in, 50060, want);
+	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
+
+	/* The node's budget spent: the unknown refused, the known on its own. */
+	cl_set(fd, 0, &nk.a, 0, FRESH);
+	f = from_outside(CLIENT2, 50062, 30081, TH_SYN);
+	len = frame(&f, in);
+	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_SHOT, XCNI_DROP_NAT_CLIENT, NULL, 0);
+	cl_refill(fd, &c, 5);
+	f = from_outside(CLIENT, 50062, 30081, TH_SYN);
+	len = frame(&f, in);
+	wlen = nodeport_remote_want(&f, in, 50062, want);
+	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
+	assert_int_equal(bpf_map_delete_elem(fd, &nk), 0);
+	bpf_map_delete_elem(fd, &(struct xcni_snat_cl_key){ .a = { c }, .family = XCNI_AF_INET });
+	bpf_map_delete_elem(fd, &(struct xcni_snat_cl_key){ .a = { c3 }, .family = XCNI_AF_INET });
+	bpf_map_delete_elem(fd, &(struct xcni_snat_cl_key){ .a = { ip4(CLIENT2) },
+							     .family = XCNI_AF_INET });
 }
 
 /* NODE_IP:sp -> R:80/TCP held by CLIENT2's SNATed flow in state st, stamped age_ns ago. */
@@ -1893,6 +1996,7 @@ static const struct CMUnitTest nodeport_tests[] = {
 	cmocka_unit_test(lb_nodeport_snat_reuse),
 	cmocka_unit_test(lb_nodeport_snat_budget),
 	cmocka_unit_test(lb_nodeport_snat_held),
+	cmocka_unit_test(lb_nodeport_snat_spoofed),
 	cmocka_unit_test(lb_nodeport_snat_unanswered),
 	cmocka_unit_test(lb_nodeport_snat_bare_ack),
 	cmocka_unit_test(lb_nodeport_snat_flood),

@@ -18,6 +18,7 @@
 
 #define CLIENT "203.0.113.9" /* outside the cluster: no ipcache entry (world) */
 #define CLIENT2 "203.0.113.10"
+#define CLIENT3 "203.0.113.11" /* a spoofed source never confirmed */
 #define B6 "fd00:99::b" /* parse.c's pod B (v6_setup) */
 #define R6N "fd00:98::2" /* a pod of n2 (np6_setup) */
 /* The IPv6 underlay (nodeport.c's lb6u_setup, nodeport_ul46.c's lb46u_setup). */

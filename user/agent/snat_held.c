@@ -60,20 +60,25 @@ static void cl_add(void *ctx, const void *key, const void *val)
 /*
  * A record holds its tuple while its conntrack entry lives or, that entry
  * pushed out, for its protocol's established life after its last reply: the
- * SNAT's own rule (np_snat_free), the tuple the client's until then.
+ * SNAT's own rule (np_snat_free), the tuple the client's until then. A tuple
+ * no reply answered is free after XCNI_CT_SNAT_NEW_NS (snat_port_free) and
+ * counts no longer: a spoofer's unanswered SYNs from a client's address
+ * would otherwise fill that client's held for their record's life.
  */
 static bool rec_live(const struct snat_held *h, const union xcni_tuple *k,
 		     const struct xcni_snat *sn)
 {
 	__u8 proto = k->v6.proto ? k->v6.proto : k->v4.proto;
 	struct xcni_ct_entry e;
+	bool ct = !bpf_map_lookup_elem(k->v6.proto ? h->ct6_fd : h->ct_fd, k, &e);
 
+	if (ct && e.state == XCNI_CT_NEW && h->now > e.last_ns &&
+	    h->now - e.last_ns > XCNI_CT_SNAT_NEW_NS)
+		return false;
 	if (h->now <= sn->last_ns ||
 	    h->now - sn->last_ns <= xcni_ct_lifetime(XCNI_CT_ESTABLISHED, proto))
 		return true;
-	if (bpf_map_lookup_elem(k->v6.proto ? h->ct6_fd : h->ct_fd, k, &e))
-		return false;
-	return h->now <= e.last_ns || h->now - e.last_ns <= xcni_ct_lifetime(e.state, proto);
+	return ct && (h->now <= e.last_ns || h->now - e.last_ns <= xcni_ct_lifetime(e.state, proto));
 }
 
 static void rec_count(void *ctx, const void *key, const void *val)
