@@ -903,10 +903,13 @@ __attribute__((noinline)) int lb6_translate_call(struct __sk_buff *skb, struct p
 	tmp = bpf_map_lookup_elem(&xcni_lb6_tmp, &id);
 	if (!tmp)
 		return 0;
-	ret = lb_flow_choose(pkt_flow(p), XCNI_AF_INET6, ep_id, st, 0, 0, tmp, &svc, &be, NULL);
-	if (ret != 1 || !svc || !be)
-		return ret;
-	return lb_dnat(skb, pkt_flow(p), XCNI_AF_INET6, svc, be, &st->backend_id, 0, &st->ct_flags);
+	tmp->f = *pkt_flow(p);
+	ret = lb_flow_choose(&tmp->f, XCNI_AF_INET6, ep_id, st, 0, 0, tmp, &svc, &be, NULL);
+	if (ret == 1 && svc && be)
+		ret = lb_dnat(skb, &tmp->f, XCNI_AF_INET6, svc, be, &st->backend_id, 0,
+			      &st->ct_flags);
+	*pkt_flow(p) = tmp->f;
+	return ret;
 }
 
 /*

@@ -280,13 +280,19 @@ __attribute__((noinline)) int np_meta_read(struct __sk_buff *skb)
 __attribute__((noinline)) int np6_choose_call(struct __sk_buff *skb, struct pkt6 *p, __u32 src)
 {
 	struct np_plan pl = { .src = src };
+	struct lb6_tmp *tmp = bpf_map_lookup_elem(&xcni_lb6_tmp, &np_zero);
+	int r;
 
-	if (!skb || !p)
+	if (!skb || !p || !tmp)
 		return NP_PLAN_NOT_OURS;
-	pl.f = pkt_flow(p);
+	/* The flow in a map value (lb6_tmp's f): p is PTR_TO_MEM, no map key on 6.1. */
+	tmp->f = *pkt_flow(p);
+	pl.f = &tmp->f;
 	pl.meta = np_meta_read(skb);
-	return np_plan_choose(0, XCNI_AF_INET6, &pl) ?:
-		       np_tc_dnat(skb, XCNI_AF_INET6, &pl, NULL, NULL);
+	r = np_plan_choose(0, XCNI_AF_INET6, &pl) ?:
+		    np_tc_dnat(skb, XCNI_AF_INET6, &pl, NULL, NULL);
+	*pkt_flow(p) = tmp->f;
+	return r;
 }
 
 /*
