@@ -473,6 +473,12 @@ static __always_inline int tunnel_encap(struct __sk_buff *skb, const struct enca
 	} h;
 	int r;
 
+	/* Opaque to the compiler: else it tests the caller's tunnel == XCNI_TUN6
+	 * again in place of the pointer, and 6.1's verifier, which does not
+	 * carry tunnel != XCNI_TUN6 from the first test to the second, follows
+	 * dst6 NULL into the IPv6 encapsulation ("R3 type=scalar", to_overlay
+	 * v4, docs/decisions/kernel-matrix.md). */
+	asm volatile("" : "+r"(dst6));
 	if (dst6) {
 		r = geneve_encap_ul6(skb, in, dst6, vni_id, &h.h6);
 		if (!r)

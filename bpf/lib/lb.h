@@ -567,13 +567,17 @@ static __always_inline int lb_node_reply(union xcni_tuple *t, int fam, __u32 svc
  * IPv4's lb_node_reply, global: verified once, on its own, so from_pod's
  * paths through lb_translate do not multiply by its branches (inline, from_pod
  * with Services in BPF verified 650,632 instructions; so, 577,044, as before
- * the check).
+ * the check). Looked up as a copy on the stack: a global function's pointer
+ * argument is memory (PTR_TO_MEM), which 6.1's verifier refuses as a map key.
  */
-__attribute__((noinline)) int lb4_node_reply_call(struct xcni_ct_key *t, __u32 svc_flags)
+__attribute__((noinline)) int lb4_node_reply_call(const struct xcni_ct_key *t, __u32 svc_flags)
 {
+	union xcni_tuple k;
+
 	if (!t)
 		return 0;
-	return lb_node_reply((union xcni_tuple *)t, XCNI_AF_INET, svc_flags, bpf_ktime_get_ns());
+	k.v4 = *t;
+	return lb_node_reply(&k, XCNI_AF_INET, svc_flags, bpf_ktime_get_ns());
 }
 
 /*
@@ -899,10 +903,13 @@ __attribute__((noinline)) int lb6_translate_call(struct __sk_buff *skb, struct p
 	tmp = bpf_map_lookup_elem(&xcni_lb6_tmp, &id);
 	if (!tmp)
 		return 0;
-	ret = lb_flow_choose(pkt_flow(p), XCNI_AF_INET6, ep_id, st, 0, 0, tmp, &svc, &be, NULL);
-	if (ret != 1 || !svc || !be)
-		return ret;
-	return lb_dnat(skb, pkt_flow(p), XCNI_AF_INET6, svc, be, &st->backend_id, 0, &st->ct_flags);
+	tmp->f = *pkt_flow(p);
+	ret = lb_flow_choose(&tmp->f, XCNI_AF_INET6, ep_id, st, 0, 0, tmp, &svc, &be, NULL);
+	if (ret == 1 && svc && be)
+		ret = lb_dnat(skb, &tmp->f, XCNI_AF_INET6, svc, be, &st->backend_id, 0,
+			      &st->ct_flags);
+	*pkt_flow(p) = tmp->f;
+	return ret;
 }
 
 /*

@@ -414,6 +414,11 @@ struct lb6_tmp {
 	struct xcni_ct_entry ne;
 	struct xcni_affinity_key ak; /* lb6_translate's: off its 512-byte stack */
 	struct icmp_err ie[2]; /* a reader of an ICMP error's, either family (icmp_err_pair) */
+	/* The flow of an IPv6 global function's packet (lb6_translate_call,
+	 * np6_choose_call, np6_snat_call), worked on here and copied back: their
+	 * argument is memory (PTR_TO_MEM), which 6.1's verifier refuses as a map
+	 * key. */
+	struct flow f;
 };
 
 struct {

@@ -280,13 +280,19 @@ __attribute__((noinline)) int np_meta_read(struct __sk_buff *skb)
 __attribute__((noinline)) int np6_choose_call(struct __sk_buff *skb, struct pkt6 *p, __u32 src)
 {
 	struct np_plan pl = { .src = src };
+	struct lb6_tmp *tmp = bpf_map_lookup_elem(&xcni_lb6_tmp, &np_zero);
+	int r;
 
-	if (!skb || !p)
+	if (!skb || !p || !tmp)
 		return NP_PLAN_NOT_OURS;
-	pl.f = pkt_flow(p);
+	/* The flow in a map value (lb6_tmp's f): p is PTR_TO_MEM, no map key on 6.1. */
+	tmp->f = *pkt_flow(p);
+	pl.f = &tmp->f;
 	pl.meta = np_meta_read(skb);
-	return np_plan_choose(0, XCNI_AF_INET6, &pl) ?:
-		       np_tc_dnat(skb, XCNI_AF_INET6, &pl, NULL, NULL);
+	r = np_plan_choose(0, XCNI_AF_INET6, &pl) ?:
+		    np_tc_dnat(skb, XCNI_AF_INET6, &pl, NULL, NULL);
+	*pkt_flow(p) = tmp->f;
+	return r;
 }
 
 /*
@@ -320,12 +326,21 @@ static __always_inline int np_tc_snat(struct __sk_buff *skb, int fam, struct flo
 	return p4 ? reparse4(skb, c, p4) : 0;
 }
 
+/* st is from_outside6's lb6_state_get(), lb6_tmp's st: read here as that map
+ * value, and the flow copied into lb6_tmp's f and back (p and st are
+ * PTR_TO_MEM here, which 6.1's verifier refuses as map keys). */
 __attribute__((noinline)) int np6_snat_call(struct __sk_buff *skb, struct pkt6 *p,
 					    struct lb6_state *st)
 {
-	if (!skb || !p || !st)
+	struct lb6_tmp *lt = bpf_map_lookup_elem(&xcni_lb6_tmp, &np_zero);
+	int r;
+
+	if (!skb || !p || !st || !lt)
 		return XCNI_DROP_NO_TUNNEL;
-	return np_tc_snat(skb, XCNI_AF_INET6, pkt_flow(p), st, NULL, NULL);
+	lt->f = *pkt_flow(p);
+	r = np_tc_snat(skb, XCNI_AF_INET6, &lt->f, &lt->st, NULL, NULL);
+	*pkt_flow(p) = lt->f;
+	return r;
 }
 
 #endif

@@ -152,26 +152,30 @@ static __always_inline void policy_ck(struct xcni_polcidr_key *ck, __u32 ep, __u
 /*
  * domainNames: the group of an address that pod ep_id's own DNS answers
  * taught it and that has not expired (beyond XCNI_FQDN_GRACE_S), looked up
- * in polcidr (ck: the pod's egress key for the address, its dir changed)
- * under the dir of the rule that named it; 0 when not learned. A global
- * function: verified once on its own, so the programs that judge policy do
- * not pay for it at every call site (where fqdn_enabled is 0 it is never
- * called).
+ * in polcidr (ck: the pod's egress key for the address; looked up as a copy
+ * on the stack under the dir of the rule that named it); 0 when not learned.
+ * A global function: verified once on its own, so the programs that judge
+ * policy do not pay for it at every call site (where fqdn_enabled is 0 it is
+ * never called). The copy: a global function's pointer argument is memory
+ * (PTR_TO_MEM), which 6.1's verifier refuses as a map key ("R2 type=mem
+ * expected=fp, ...", docs/decisions/kernel-matrix.md).
  */
-__attribute__((noinline)) int fqdn_group(struct xcni_polcidr_key *ck, __u32 ep_id)
+__attribute__((noinline)) int fqdn_group(const struct xcni_polcidr_key *ck, __u32 ep_id)
 {
 	struct xcni_fqdn_key fk = { .ep_id = ep_id };
+	struct xcni_polcidr_key k;
 	struct xcni_fqdn_val *fv;
 	__u32 ref, *group;
 
 	if (!ck)
 		return 0;
-	if (ck->v6) {
+	k = *ck;
+	if (k.v6) {
 		fk.family = XCNI_AF_INET6;
-		__builtin_memcpy(fk.addr, ck->addr6, 16);
+		__builtin_memcpy(fk.addr, k.addr6, 16);
 	} else {
 		fk.family = XCNI_AF_INET;
-		__builtin_memcpy(fk.addr, &ck->addr, 4);
+		__builtin_memcpy(fk.addr, &k.addr, 4);
 	}
 	fv = bpf_map_lookup_elem(&xcni_fqdn, &fk);
 	if (!fv)
@@ -180,8 +184,8 @@ __attribute__((noinline)) int fqdn_group(struct xcni_polcidr_key *ck, __u32 ep_i
 	if (!ref || ref > XCNI_FQDN_RULES_MAX ||
 	    bpf_ktime_get_ns() > fv->expires_ns + XCNI_FQDN_GRACE_S * 1000000000ULL)
 		return 0;
-	ck->dir = (__u8)(XCNI_POLCIDR_DIR_FQDN + ref - 1);
-	group = bpf_map_lookup_elem(&xcni_polcidr, ck);
+	k.dir = (__u8)(XCNI_POLCIDR_DIR_FQDN + ref - 1);
+	group = bpf_map_lookup_elem(&xcni_polcidr, &k);
 	return group && *group < 0x80000000u ? (int)*group : 0;
 }
 

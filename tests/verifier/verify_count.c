@@ -26,6 +26,9 @@
  *   build/tests/verify_count            every configuration
  *   build/tests/verify_count -c NAME    one (repeatable); -l lists them
  *   build/tests/verify_count -s         also the verifier's "stack depth" lines (stderr)
+ *   build/tests/verify_count -o OBJ     only object OBJ (repeatable), e.g. from_overlay
+ *   build/tests/verify_count -v         a refusal's log at level 1 (instruction by
+ *                                       instruction), its last 64 KiB on stderr
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -109,8 +112,12 @@ static const struct vconf {
 	{ UL_V6, O_LB | O_ACCEL },
 };
 
-static char log_buf[1 << 20];
-static bool stack_lines;
+static char small_log[1 << 20];
+/* -v: 6.1's log keeps its start and drops the rest once full; a level-1 log of
+ * the largest programs is ~100 MB. */
+static char *log_buf = small_log;
+static size_t log_size = sizeof(small_log);
+static bool stack_lines, whole_log;
 
 static const char *conf_name(const struct vconf *c)
 {
@@ -219,7 +226,7 @@ static int one(const struct xcni_bpf_obj *o, const struct writer *w, const struc
 	size_t elf_size;
 	const void *elf = o->bytes(&elf_size);
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .object_name = o->name, .kernel_log_buf = log_buf,
-		    .kernel_log_size = sizeof(log_buf), .kernel_log_level = 4);
+		    .kernel_log_size = log_size, .kernel_log_level = whole_log ? 5 : 4);
 	struct bpf_object *obj = bpf_object__open_mem(elf, elf_size, &oo);
 	struct bpf_program *prog;
 	struct bpf_map *m;
@@ -243,10 +250,10 @@ static int one(const struct xcni_bpf_obj *o, const struct writer *w, const struc
 	log_buf[0] = 0;
 	err = bpf_object__load(obj);
 	if (err) {
-		size_t n = strlen(log_buf);
+		size_t n = strlen(log_buf), tail = whole_log ? 65536 : 2000;
 
 		fprintf(stderr, "verify_count: %s (%s): %s\n%s\n", o->name, conf_name(c),
-			strerror(-err), n > 2000 ? log_buf + n - 2000 : log_buf);
+			strerror(-err), n > tail ? log_buf + n - tail : log_buf);
 		bpf_object__close(obj);
 		return 1;
 	}
@@ -288,9 +295,10 @@ static bool wanted(const struct vconf *c, char **names, int n)
 int main(int argc, char **argv)
 {
 	char *names[NELEM(confs)];
-	int n = 0, opt, err = 0;
+	const char *only[XCNI_NR_BPF_OBJS];
+	int n = 0, no = 0, opt, err = 0;
 
-	while ((opt = getopt(argc, argv, "c:ls")) != -1) {
+	while ((opt = getopt(argc, argv, "c:lo:sv")) != -1) {
 		switch (opt) {
 		case 'c':
 			if (n == (int)NELEM(names)) {
@@ -303,11 +311,22 @@ int main(int argc, char **argv)
 			for (size_t i = 0; i < NELEM(confs); i++)
 				printf("%s\n", conf_name(&confs[i]));
 			return 0;
+		case 'o':
+			if (no < (int)XCNI_NR_BPF_OBJS)
+				only[no++] = optarg;
+			break;
 		case 's':
 			stack_lines = true;
 			break;
+		case 'v':
+			whole_log = true;
+			log_size = 256 << 20;
+			log_buf = malloc(log_size);
+			if (!log_buf)
+				return 2;
+			break;
 		default:
-			fprintf(stderr, "usage: verify_count [-c CONFIGURATION]... [-l] [-s]\n");
+			fprintf(stderr, "usage: verify_count [-c CONFIGURATION]... [-o OBJECT]... [-l] [-s] [-v]\n");
 			return 2;
 		}
 	}
@@ -325,6 +344,12 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < XCNI_NR_BPF_OBJS; i++) {
 		const struct writer *w = writer_of(xcni_bpf_objs[i].name);
 		struct seen seen = {};
+		int j = 0;
+
+		while (j < no && strcmp(only[j], xcni_bpf_objs[i].name))
+			j++;
+		if (no && j == no)
+			continue;
 
 		if (!w) {
 			/* A new object: say which settings xcnid writes into it (writers[]). */
