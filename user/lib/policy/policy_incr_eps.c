@@ -263,7 +263,8 @@ static int ctx_for_dirty(struct pol_incr *pi, const struct cluster *c, struct po
 	x->nps = pi->nps;
 	x->nnps = pi->nnps;
 	if (pi->audit_any || pi->tiers) {
-		if (cnp_ctx_init(x, c))
+		/* Pods alike (a Deployment's replicas) laid over once, as build_eps does. */
+		if (cnp_ctx_init(x, c) || !(x->cnp_memo = cnp_memo_new()))
 			return -ENOMEM;
 		hmap_each(&pi->dirty, s)
 		{
@@ -383,6 +384,7 @@ int pol_incr_eps_resync(struct pol_incr *pi, const struct cluster *c)
 				return -ENOMEM;
 	ret = ctx_for_dirty(pi, c, &x) ?: compile_dirty(pi, &x, &eb);
 	pol_epbuild_free(&eb);
+	cnp_memo_free(x.cnp_memo);
 	x.nps = NULL; /* pi's */
 	x.np_id = NULL;
 	x.labix = NULL;
