@@ -63,8 +63,10 @@ remember_pids
 # The collector, in the outside (every node's default route leads there).
 # Over UDP every batch starts with the templates: it may start after the agents.
 : >"$T/ipfix.jsonl"
+# It sends each message on to nfcapd (below) on NF_PORT too.
+NF_PORT=4740
 ip netns exec xcl-out /usr/bin/python3 "$(dirname "$0")/ipfix_collect.py" $COLLECTOR $IPFIX_PORT "$T/ipfix.jsonl" \
-	2>"$T/ipfix.err" &
+	"$COLLECTOR:$NF_PORT" 2>"$T/ipfix.err" &
 COLLECTOR_PID=$!
 MINE+=("$COLLECTOR_PID")
 
@@ -217,8 +219,8 @@ if c["bytes"] != 3 * 142 or [n.get("bytes") for n in c["nodes"]] != [3 * 142] * 
 EOF
 merged() { flows --node all --json | /usr/bin/python3 "$T/merged.py"; }
 check "--node all: every connection once, the final verdict, deciding node and point, both nodes' parts (40002 denied by n1, n2 forwarded, 426 bytes on both and merged; 40003 allowed by n2, n1 forwarded)" merged
-mergedtext() { flows --node all --from-port 40002 -o wide >"$T/out" && grep -q "^n1 .*x/c .*x/a .*to-pod denied .*drop-policy-ingress; isolated by x/web-ingress; near miss: x/web-ingress rule 0: from podSelector role=friend — selects 1 pod, not x/c {n[12] .*, n[12] .*}" "$T/out" && grep -q "n2 to-overlay forwarded 3/0" "$T/out" || { cat "$T/out"; return 1; }; }
-check "--node all text: one row for 40002, denied by n1 at to-pod, isolated by x/web-ingress, its near miss (rule 0 selects x/b, not x/c), n2's part forwarded 3/0" mergedtext
+mergedtext() { flows --node all --from-port 40002 -o wide >"$T/out" && grep -q "^n1 .*x/c .*x/a .*to-pod denied .*drop-policy-ingress; isolated by x/web-ingress {n[12] .*, n[12] .*}" "$T/out" && ! grep -q "near miss" "$T/out" && grep -q "n2 to-overlay forwarded 3/0" "$T/out" || { cat "$T/out"; return 1; }; }
+check "--node all text: one row for 40002, denied by n1 at to-pod, isolated by x/web-ingress, no near miss (rule 0 takes role=friend, x/c is role=stranger: the denial it means), n2's part forwarded 3/0" mergedtext
 check "n1: x/b -> x/a 80/tcp: allowed by x/web-ingress rule 0, SYN ACK FIN, data back, no Service" \
 	has n1 40004 "r['service'] is None and r['backend'] is None and r['protocol'] == 'TCP' and r['verdict'] == 'allowed' and r['policy'] == 'x/web-ingress' and set(r['tcp_flags']) >= {'SYN', 'ACK', 'FIN'} and r['bytes'] >= r['packets'] * 54 + 6 and r['reply_bytes'] > r['reply_packets'] * 54"
 
@@ -587,9 +589,9 @@ nsenter --net=/run/netns/xcl-out tshark -q -i any -f "udp port $IPFIX_PORT" -w "
 NP_CAP=$!
 MINE+=("$NP_CAP")
 for _ in $(seq 100); do grep -q "Capturing on" "$T/np-tshark.log" 2>/dev/null && break; sleep 0.1; done
-np_send() { # FIRST-PORT NODE-ADDRESS: six datagrams from the outside, each answered
+np_send() { # FIRST-PORT NODE-ADDRESS [N]: N (6) datagrams from the outside, each answered
 	local got p
-	for p in $(seq "$1" $(($1 + 5))); do
+	for p in $(seq "$1" $(($1 + ${3:-6} - 1))); do
 		got=$(ip netns exec xcl-out /usr/bin/python3 "$LAB_TESTS/udp_echo.py" "$p" "$2" 30181 1 64) || return 1
 		[ "$got" = 1 ] || { echo "from port $p: answered $got of 1"; return 1; }
 	done
@@ -685,6 +687,38 @@ check "tshark at the collector: n1's records of the six v4 flows, SrcAddr $OUT4,
 	nptshark cflow.srcaddr cflow.post_natsource_ipv4_address $OUT4 192.168.77.1
 check "tshark: the six v6 ones, SrcAddr $OUT6, Post NAT Source IPv6 Address fd00:77::1" \
 	nptshark cflow.srcaddrv6 cflow.post_nat_source_ipv6_address $OUT6 fd00:77::1
+
+# A real collector counts each NodePort connection once (issue 70 item 4):
+# nfcapd, started now, gets four more flows from the outside, served by x/c on
+# n2: four records, each from the client's own address, none from n1's
+# address (n2's view of the same connections, which n1 exports).
+NF_DIR=$T/nf
+mkdir -p "$NF_DIR"
+ip netns exec xcl-out nfcapd -b $COLLECTOR -p $NF_PORT -w "$NF_DIR" -B 8388608 >"$T/nfcapd.log" 2>&1 &
+NF_PID=$!
+MINE+=("$NF_PID")
+sleep 1
+check "outside -> n1 192.168.77.1:30181/udp, four more flows (ports 42021-42024), each answered" \
+	np_send 42021 192.168.77.1 4
+np4n1() { # n1's four records reached the collector; then a moment for any other
+	local p
+	for p in 42021 42022 42023 42024; do
+		ipfix_has n1 "$p" "r['sourceIPv4Address'] == '$OUT4'" || return 1
+	done
+	sleep 3
+}
+check "IPFIX: n1's records of the four reached the collectors" np4n1
+kill "$NF_PID" 2>/dev/null
+wait "$NF_PID" 2>/dev/null
+nfcount() {
+	nfdump -R "$NF_DIR" -q -o "fmt:%sa %sp %da %dp" "proto udp and dst ip $C4 and dst port 81 and (src ip $OUT4 or src ip 192.168.77.1)" >"$T/nf.txt" 2>&1
+	local n4 nnode
+	n4=$(awk -v c=$OUT4 '$1 == c && $2 >= 42021 && $2 <= 42024' "$T/nf.txt" | sort -u | wc -l)
+	nnode=$(grep -c "192.168.77.1" "$T/nf.txt")
+	[ "$(grep -c . "$T/nf.txt")" = 4 ] && [ "$n4" = 4 ] && [ "$nnode" = 0 ] ||
+		{ echo "nfdump: $(grep -c . "$T/nf.txt") records from $OUT4 or 192.168.77.1 to $C4:81 ($n4 from $OUT4:42021-42024, $nnode from 192.168.77.1):"; cat "$T/nf.txt"; return 1; }
+}
+check "nfcapd: 4 records for the 4 NodePort connections, each from the client $OUT4 and its port, none from 192.168.77.1" nfcount
 
 # --follow: a flow that starts while it follows shows up, once per change.
 follow() {

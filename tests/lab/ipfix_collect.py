@@ -7,8 +7,10 @@
 # else as "PEN/ID" in hex). A data set whose template it has not seen is
 # counted in OUT as {"unknown_template": ID}. Options templates (RFC 7011
 # 3.4.2.2; xcni's RFC 5610 element type records) are read as templates.
+# COPY (UDP): every message is sent on to ADDR:PORT as well (a second
+# collector, nfcapd), from a socket of its own per exporter.
 #
-#   ipfix_collect.py [--tcp] ADDR PORT OUT
+#   ipfix_collect.py [--tcp] ADDR PORT OUT [COPY]
 import json, socket, struct, sys, threading
 
 IANA = {4: "protocolIdentifier", 6: "tcpControlBits", 7: "sourceTransportPort",
@@ -128,8 +130,15 @@ def main():
     if not tcp:
         s = socket.socket(fam, socket.SOCK_DGRAM)
         s.bind((addr, port))
+        copy = args[3].rsplit(":", 1) if len(args) > 3 else None
+        fwd = {}
         while True:
-            d.message(s.recv(65535))
+            m, src = s.recvfrom(65535)
+            if copy:
+                if src not in fwd:
+                    fwd[src] = socket.socket(fam, socket.SOCK_DGRAM)
+                fwd[src].sendto(m, (copy[0], int(copy[1])))
+            d.message(m)
     s = socket.socket(fam, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind((addr, port))

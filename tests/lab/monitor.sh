@@ -128,8 +128,10 @@ check "ct list (n1): every line <= $WIDTH columns" fits ct in_node 1 "$XCNICTL" 
 check "service list (n1): every line <= $WIDTH columns" fits svc in_node 1 "$XCNICTL" --pin-dir "$LAB_PINS/n1" service list
 check "flows --node all (text): x/c's drop merged, pods by name" \
 	grep -Eq '^n1 .*x/c:40002 +x/a:81 +denied ' "$T/w.flows"
-check "flows --node all -o wide: the rest (the point, counts, the nodes' parts)" bash -c \
-	"'$XCNICTL' flows --node all --from-port 40002 -o wide | grep -Eq 'to-pod denied .*drop-policy-ingress; isolated by x/web-ingress; near miss: x/web-ingress rule 0: from podSelector role=friend .* \{n[12] .*, n[12] .*\}'"
+# No near miss: x/web-ingress allows role=friend, x/c is role=stranger, the
+# denial the rule means (docs/decisions/near-labels.md).
+check "flows --node all -o wide: the rest (the point, counts, the nodes' parts), no near miss (intended)" bash -c \
+	"'$XCNICTL' flows --node all --from-port 40002 -o wide >'$T/w.wide' && grep -Eq 'to-pod denied .*drop-policy-ingress; isolated by x/web-ingress .*\{n[12] .*, n[12] .*\}' '$T/w.wide' && ! grep -q 'near miss' '$T/w.wide'"
 ctbe() { grep -Eq "^udp +198\.51\.100\.1:40004 .* x/echo:echo +$B4:81\$" "$T/w.ct" || { cat "$T/w.ct"; return 1; }; }
 check "ct list (n1): the NodePort flow's backend as an address, x/b $B4:81" ctbe
 nodup() { # the titles of -o wide, each once

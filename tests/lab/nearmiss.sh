@@ -55,8 +55,10 @@ check "explain backend-0 -> db-0 5432/tcp: INGRESS names the rule and the near l
 check "  ... --json: ingress_near_misses is that sentence, the egress side has none" \
 	json_is "e['verdict'] == 'denied' and e['ingress_near_misses'] == '''$TYPO''' and e['egress_near_misses'] is None" \
 	ctl explain store/backend-0 store/db-0 5432/tcp --json
-check "explain frontend -> db-0 5432/tcp: the same rule (its peer selects no pod at all)" \
-	json_is "e['ingress_near_misses'] == '''$TYPO'''" ctl explain store/frontend store/db-0 5432/tcp --json
+# The rule means the backends: app=backend-api names nothing like the frontend's
+# app=frontend, so its denial is intended (docs/decisions/near-labels.md).
+check "explain frontend -> db-0 5432/tcp: denied, no near miss (the rule means backends, not the frontend)" \
+	json_is "e['verdict'] == 'denied' and e['ingress_near_misses'] is None" ctl explain store/frontend store/db-0 5432/tcp --json
 check "explain backend-0 -> db-0 80/tcp: a port the rule does not take, no near miss" \
 	json_is "e['verdict'] == 'denied' and e['ingress_near_misses'] is None" \
 	ctl explain store/backend-0 store/db-0 80/tcp --json
@@ -98,6 +100,39 @@ check "flows --json: backend-0 -> db-0 5432/tcp denied, isolated by the two, nea
 	dbrec "r['verdict'] == 'denied' and r['isolated_by'] == 'store/db-from-backend, store/default-deny' and r['near_misses'] == '''$TYPO'''"
 check "flows -o wide: its line says 'near miss:' and the sentence" \
 	bash -c "nsenter --net=/run/netns/xcl-n1 '$XCNICTL' --pin-dir '$LAB_PINS/n1' flows -o wide --to-pod store/db-0 | grep -F -- 'isolated by store/db-from-backend, store/default-deny; near miss: $TYPO'"
+# The default views: the near miss on lines of its own under the row, wrapped
+# to the width (flows 120, lab probe 100 columns), never cut.
+cat >"$T/nmlines.py" <<'EOF'
+import sys
+indent, cols, typo = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+lines = sys.stdin.read().split("\n")
+i = [k for k, l in enumerate(lines) if l.startswith(" " * indent + "near miss: ")]
+got = ""
+if i:
+    got = lines[i[0]].strip()
+    for l in lines[i[0] + 1:]:
+        if not l.startswith(" " * (indent + 2)) or l.startswith(" " * indent + "near miss"):
+            break
+        got += " " + l.strip()
+wide = [l for l in lines if len(l) > cols]
+ok = len(i) == 1 and got == "near miss: " + typo and not wide
+ok or print("\n".join(lines) + f"\n(near miss lines at {i}, joined: {got!r}; over {cols}: {len(wide)})")
+sys.exit(0 if ok else 1)
+EOF
+nmflows() { ctl flows --to-pod store/db-0 --from-pod store/backend-0 | /usr/bin/python3 "$T/nmlines.py" 5 120 "$TYPO"; }
+check "flows (default text): the row, then '     near miss: ' and the whole sentence, every line <= 120 columns" nmflows
+# (lab probe exits 1 on a denial: its output is what is checked.)
+nmprobe() { { lab probe store/backend-0 store/db-0 5432/tcp || :; } | /usr/bin/python3 "$T/nmlines.py" 0 100 "$TYPO"; }
+check "lab probe backend-0 -> db-0 5432/tcp: 'denied: ...', then the near miss wrapped at 100 columns, whole" nmprobe
+probe_json() { lab probe "$@" --json || :; }
+check "lab probe --json: near_misses is the sentence" \
+	json_is "e['verdict'] == 'denied' and e['near_misses'] == '''$TYPO'''" probe_json store/backend-0 store/db-0 5432/tcp
+nmintended() {
+	local out
+	out=$(lab probe store/frontend store/db-0 5432/tcp 2>&1)
+	grep -q '^denied' <<<"$out" && ! grep -q 'near miss' <<<"$out" || { echo "$out"; return 1; }
+}
+check "lab probe frontend -> db-0 5432/tcp: denied, no near miss (intended)" nmintended
 check "flows --node all --json (the merged records): the same near_misses" \
 	dbrec "r['near_misses'] == '''$TYPO'''" --node all
 # The UI's panel: the edge's decision and its flows name it (lab ui; xcnid --ui folds the same records).

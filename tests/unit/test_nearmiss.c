@@ -15,7 +15,7 @@
 #include "../../user/lib/system/util.h"
 
 /* The app of issue 53: frontend, two backends and a db in store; web elsewhere. */
-static struct k8s_pod *FE, *BE0, *BE1, *DB0, *WEBFE;
+static struct k8s_pod *FE, *BE0, *BE1, *DB0, *WEBFE, *NOPOD;
 
 static void store_app(void)
 {
@@ -141,10 +141,21 @@ static const struct db_case db_cases[] = {
 	{ "typo_key", "ap=backend", &BE0,
 	  "store/db-from-backend rule 0: from podSelector ap=backend \xe2\x80\x94 "
 	  "selects no pod (app=backend has 2)" },
-	/* Nothing near: the selector is still named, as selecting no pod. */
-	{ "no_near_label", "app=zzz", &BE0,
-	  "store/db-from-backend rule 0: from podSelector app=zzz \xe2\x80\x94 "
-	  "selects no pod" },
+	/*
+	 * The denials a rule intends (docs/flows.md "Near misses"): no near miss
+	 * on the flow. A selector that selects nothing and names nothing like
+	 * the peer (policy get and policy selectors still name it); another app
+	 * of the namespace; a peer that is no pod.
+	 */
+	{ "intended_empty_not_near", "app=zzz", &BE0, "" },
+	{ "intended_other_app", "app=backend", &FE, "" },
+	{ "intended_no_pod_peer", "app=backend", &NOPOD, "" },
+	/* Two terms, one a slip, the other a label the peer lacks: not near. */
+	{ "intended_one_term_far", "app=backnd,tier=api", &BE0, "" },
+	/* Every failing term a slip: near. */
+	{ "typo_two_terms", "app=backnd,ap=backend", &BE0,
+	  "store/db-from-backend rule 0: from podSelector ap=backend,app=backnd \xe2\x80\x94 "
+	  "selects no pod (app=backend has 2)" },
 	/* A podSelector alone looks in the policy's namespace: the peer in another one. */
 	{ "pod_selector_other_namespace", "app=frontend", &WEBFE,
 	  "store/db-from-backend rule 0: from podSelector app=frontend \xe2\x80\x94 "
@@ -216,6 +227,9 @@ static void namespace_selector_no_namespace(void **state)
 			    "store/db-from-web rule 0: from namespaceSelector team=frontnd, podSelector "
 			    "app=frontend \xe2\x80\x94 namespaceSelector matches no namespace "
 			    "(team=frontend has 1)");
+	/* The same labels in the policy's own namespace (tier=shop, far from
+	 * team=frontnd): not what the rule names, intended. */
+	assert_string_equal(misses(DB0, FE, 5432), "");
 }
 
 /* A ClusterNetworkPolicy's Accept rule, named; its Deny rules are no near misses. */
@@ -297,7 +311,9 @@ static void joined_line(void **state)
 	(void)state;
 	store_app();
 	r = db_rule("app=backend-api");
-	peer(r, sel("app=frontend"), NULL); /* selects a pod, not backend-0 */
+	/* selects a pod, not backend-0, whose label is a word short of it */
+	pod_add("store", "api-0", "n1", "10.244.0.14", "app=backend-v2");
+	peer(r, sel("app=backend-v2"), NULL);
 	c = view();
 	compile();
 	assert_int_equal(pol_nm_near_misses(&c, &R, DB0, BE0, NM_INGRESS, TCP, 5432, &l), 0);
@@ -361,7 +377,8 @@ static void budget_bounds_walks(void **state)
 
 		snprintf(name, sizeof(name), "scan-%zu", i);
 		snprintf(ip, sizeof(ip), "10.245.%zu.%zu", i / 250, i % 250 + 1);
-		peers[i] = pod_add("store", tstr(name), "n1", ip, i % 2 ? "app=backnd" : "app=scan");
+		/* each near the rule (a word short), so each walk fills its selection */
+		peers[i] = pod_add("store", tstr(name), "n1", ip, "app=backend");
 	}
 	c = view();
 	compile();

@@ -995,20 +995,24 @@ static void log_rec(struct flowd *d, const struct flow_rec *r)
 }
 
 /*
- * IPFIX: one exporting point per connection. A node that only forwarded a
- * connection into the overlay, to a pod on another node (the ipcache names
- * the pod's node), does not export it: that node judges it (ingress policy)
- * and sees what arrived, and exports it. What this node denied, and what
- * goes anywhere else (a pod here, the host, outside), it exports. A
- * NodePort flow this node SNATed it exports too: it alone knows the outside
- * client (sourceIPv4Address; the backend's node sees postNATSourceIPv4Address).
- * --ipfix-all-nodes: every node exports what it saw.
+ * IPFIX: one exporting point per connection, the one that knows its real
+ * client. A node that only forwarded a connection into the overlay, to a pod
+ * on another node (the ipcache names the pod's node), does not export it:
+ * that node judges it (ingress policy) and sees what arrived, and exports
+ * it. But what arrives from another node's own address (remote-node) is
+ * that node's to export: its host's connection, or a NodePort flow it
+ * SNATed, whose outside client it alone knows (sourceIPv4Address; here it
+ * would be the node's address, a second record of the same connection).
+ * What this node denied, and what goes anywhere else (a pod here, outside),
+ * it exports. --ipfix-all-nodes: every node exports what it saw.
  */
 static bool ipfix_ours(const struct flowd *d, const struct flow_rec *r)
 {
 	if (d->ipfix_all || flow_verdict_dropped(r->verdict) || r->client_family)
 		return true;
-	return !r->dst.remote;
+	if (r->src.identity == XCNI_ID_REMOTE_NODE)
+		return false;
+	return r->src.identity == XCNI_ID_HOST || !r->dst.remote;
 }
 
 /*

@@ -298,7 +298,7 @@ static void print_text(struct fopts *fo, json_t *o)
 {
 	json_t *flags, *nodes;
 	char src[400], dst[400], by[1200], when[48], fl[40] = "", verdict[48];
-	const char *policy, *reason, *svc, *be, *iso, *prev, *point, *vword;
+	const char *policy, *reason, *svc, *be, *iso, *prev, *point, *vword, *nm;
 	int fate;
 	size_t i;
 	json_t *v;
@@ -351,9 +351,11 @@ static void print_text(struct fopts *fo, json_t *o)
 	/* Nothing allows it: the policies that isolate the pod, as monitor and explain name them. */
 	if (iso)
 		ctl_catf(by, sizeof(by), "; isolated by %s", iso);
-	/* The allow rules that nearly took it (explain's near misses, the record's). */
-	if ((iso = json_string_value(json_object_get(o, "near_misses"))))
-		ctl_catf(by, sizeof(by), "; near miss: %s", iso);
+	/* The allow rules that nearly took it (explain's near misses, the record's):
+	 * -o wide's line; the default text's lines of their own (below). */
+	nm = json_string_value(json_object_get(o, "near_misses"));
+	if (nm && fo->wide)
+		ctl_catf(by, sizeof(by), "; near miss: %s", nm);
 	if (prev) {
 		const char *pp = json_string_value(json_object_get(o, "previous_policy"));
 
@@ -389,6 +391,7 @@ static void print_text(struct fopts *fo, json_t *o)
 	time_str(json_object_get(o, fo->follow ? "updated" : "last_seen"), when, sizeof(when));
 	if (!fo->wide) {
 		print_narrow(fo, o, when, by);
+		flow_near_miss_lines(stdout, nm, 5, FLOWS_TEXT_COLS);
 		return;
 	}
 	snprintf(verdict, sizeof(verdict), "%s %s", point ? point : "-", vword);

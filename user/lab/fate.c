@@ -19,8 +19,9 @@
 
 #define FATE_ASK_TIMEOUT_S 2
 
-/* The words of one denied record ("isolated by a, b (nothing allows)"), or 0 (not one). */
-static int rec_why(json_t *o, char *buf, size_t len)
+/* The words of one denied record ("isolated by a, b (nothing allows)"), or 0
+ * (not one); its near misses into nm ("" for none). */
+static int rec_why(json_t *o, char *buf, size_t len, char *nm, size_t nmlen)
 {
 	const char *v = json_string_value(json_object_get(o, "verdict"));
 	const char *pol = json_string_value(json_object_get(o, "policy"));
@@ -37,6 +38,7 @@ static int rec_why(json_t *o, char *buf, size_t len)
 		snprintf(buf, len, "isolated by %s (%s: nothing allows)", iso, side ?: "?");
 	else
 		return 0;
+	snprintf(nm, nmlen, "%s", json_string_value(json_object_get(o, "near_misses")) ?: "");
 	return 1;
 }
 
@@ -80,24 +82,25 @@ static size_t fate_records(struct lab *lab, const char *req,
 }
 
 struct why_arg {
-	char *buf;
-	size_t len;
+	char *buf, *nm;
+	size_t len, nmlen;
 };
 
 static int why_one(json_t *o, void *arg)
 {
 	struct why_arg *w = arg;
 
-	return rec_why(o, w->buf, w->len);
+	return rec_why(o, w->buf, w->len, w->nm, w->nmlen);
 }
 
-int lab_fate_denied_by(struct lab *lab, uint16_t sport, uint16_t dport, char *buf, size_t len)
+int lab_fate_denied_by(struct lab *lab, uint16_t sport, uint16_t dport, char *buf, size_t len,
+		       char *nm, size_t nmlen)
 {
 	char req[128];
 	snprintf(req, sizeof(req), "from-port=%u\nto-port=%u\nverdict=denied\n", sport, dport);
-	struct why_arg w = { buf, len };
+	struct why_arg w = { buf, nm, len, nmlen };
 
-	buf[0] = '\0';
+	buf[0] = nm[0] = '\0';
 	if (!sport)
 		return -ENOENT;
 	fate_records(lab, req, why_one, &w);

@@ -14,9 +14,10 @@
  * words: "by POLICY rule N SIDE" (a tier's Deny) or "isolated by A, B (SIDE:
  * nothing allows)", as the first lab node's flow record that says denied
  * gives it, into buf (len bytes). 0, or -ENOENT (buf ""): no node's record
- * says (flows off, sport 0).
+ * says (flows off, sport 0). Its near misses into nm (nmlen bytes; "" for none).
  */
-int lab_fate_denied_by(struct lab *lab, uint16_t sport, uint16_t dport, char *buf, size_t len);
+int lab_fate_denied_by(struct lab *lab, uint16_t sport, uint16_t dport, char *buf, size_t len,
+		       char *nm, size_t nmlen);
 /*
  * The drops to port dport (protocol proto: "tcp", "udp") the lab nodes' flow
  * records name: fn per record of a policy drop (policy true) or a Service

@@ -40,6 +40,7 @@
 /* Ports one `lab matrix` probes at once. */
 #define MATRIX_MAX_PORTS 16
 #define PROBE_DEFAULT_MS 1000
+#define PROBE_TEXT_COLS 100 /* near misses wrap here (a terminal's width and some) */
 
 static int timeout_parse(const char *s, int *out)
 {
@@ -409,8 +410,11 @@ static void usage_probe(FILE *f)
 		   "the probe), refused (a RST or an ICMP unreachable came back: nothing listens),\n"
 		   "no-backend (a Service without endpoints: drop-no-backend counted, or\n"
 		   "svc/NS/NAME selects no pod), timeout (nothing came back, no drop counted);\n"
+		   "a denial's near misses (an allow rule that nearly named the source) follow\n"
+		   "on lines of their own, wrapped at 100 columns;\n"
 		   "exit 2 for an unknown pod, node or Service or a bad PORT/PROTO. --json: {\"from\", \"to\",\n"
-		   "\"port\", \"connected\", \"verdict\": the word, \"answer\"}, the answer's first line (a pod's is\n"
+		   "\"port\", \"connected\", \"verdict\": the word, \"denied_by\", \"near_misses\", \"answer\"}, the\n"
+		   "answer's first line (a pod's is\n"
 		   "\"NS/POD\", the outside's \"outside ADDR\", the source address it saw). Default\n"
 		   "timeout %d ms. SCTP cannot be probed: this kernel has no SCTP sockets.\n"
 		   "--family 4|6: the pod's or the Service's address of that family (lab up\n"
@@ -640,7 +644,7 @@ static void fate_text(int fate, const char *why, char *buf, size_t len)
  * line or words ("denied: isolated by ...", "refused", ...).
  */
 static int probe_print(char **words, unsigned int fams, const int *fate, char answer[2][512],
-		       char why[2][400], bool json)
+		       char why[2][400], char nm[2][1024], bool json)
 {
 	char t[2][1024];
 
@@ -664,6 +668,8 @@ static int probe_print(char **words, unsigned int fams, const int *fate, char an
 		/* "denied_by": what the flow records say denied it (absent: not said). */
 		if (j && why[vk][0])
 			json_object_set_new(j, "denied_by", json_string(why[vk]));
+		if (j && nm[vk][0])
+			json_object_set_new(j, "near_misses", json_string(nm[vk]));
 
 		if (j && nfam > 1) {
 			json_t *f = json_object();
@@ -686,9 +692,11 @@ static int probe_print(char **words, unsigned int fams, const int *fate, char an
 		fate_text(fate[0], why[0], t[0], sizeof(t[0]));
 		fate_text(fate[1], why[1], t[1], sizeof(t[1]));
 		printf("%s over IPv4, %s over IPv6\n", t[0], t[1]);
+		flow_near_miss_lines(stdout, nm[0][0] ? nm[0] : nm[1], 0, PROBE_TEXT_COLS);
 	} else {
 		fate_text(fate[first], why[first], t[0], sizeof(t[0]));
 		printf("%s\n", t[0]);
+		flow_near_miss_lines(stdout, nm[first], 0, PROBE_TEXT_COLS);
 	}
 	return all ? 0 : 1;
 }
@@ -696,7 +704,7 @@ static int probe_print(char **words, unsigned int fams, const int *fate, char an
 int lab_cmd_probe(int argc, char **argv)
 {
 	int timeout = PROBE_DEFAULT_MS, ret, res[2] = {}, fate[2] = {};
-	char answer[2][512] = {}, why[2][400] = {};
+	char answer[2][512] = {}, why[2][400] = {}, nm[2][1024] = {};
 	uint16_t sport[2] = {};
 	struct lab_drops drops = {};
 	__u64 *before = NULL;
@@ -774,8 +782,9 @@ int lab_cmd_probe(int argc, char **argv)
 	/* Denied: the policy, as the flow records of this probe name it. */
 	for (int k = 0; k < 2; k++)
 		if (fate[k] == LAB_FATE_DENIED)
-			lab_fate_denied_by(&lab, sport[k], port.port, why[k], sizeof(why[k]));
-	ret = probe_print(w, fams, fate, answer, why, json);
+			lab_fate_denied_by(&lab, sport[k], port.port, why[k], sizeof(why[k]), nm[k],
+					   sizeof(nm[k]));
+	ret = probe_print(w, fams, fate, answer, why, nm, json);
 out:
 	free(before);
 	lab_drops_close(&drops);

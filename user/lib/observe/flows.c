@@ -1145,3 +1145,41 @@ bool flows_ct_walk_due(uint64_t last_ns, uint64_t now_ns, uint64_t entries, uint
 		return true;
 	return now_ns - last_ns + 100000000ULL >= gap;
 }
+
+/* The characters of s's first n bytes (UTF-8: continuation bytes not counted). */
+static size_t u8_width(const char *s, size_t n)
+{
+	size_t w = 0;
+
+	for (size_t i = 0; i < n; i++)
+		w += ((unsigned char)s[i] & 0xc0) != 0x80;
+	return w;
+}
+
+void flow_near_miss_lines(FILE *f, const char *nm, size_t indent, size_t cols)
+{
+	const char *p = nm;
+	size_t col, lead = indent;
+
+	if (!nm || !*nm)
+		return;
+	col = (size_t)fprintf(f, "%*snear miss:", (int)lead, "");
+	while (*p) {
+		size_t n = strcspn(p, " "), w = u8_width(p, n);
+
+		/* A word that does not fit goes to the next line (one longer than
+		 * a line goes whole: never cut). */
+		if (col + 1 + w > cols && col > lead + 2) {
+			lead = indent + 2;
+			col = (size_t)fprintf(f, "\n%*s", (int)lead, "") - 1;
+		} else {
+			fputc(' ', f);
+			col++;
+		}
+		fwrite(p, 1, n, f);
+		col += w;
+		p += n;
+		p += strspn(p, " ");
+	}
+	fputc('\n', f);
+}

@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "lib/system/clock.h"
 
@@ -528,6 +529,13 @@ struct flow_render_ctx {
 
 /* What an end is: "pod", "world", "host", "remote-node" or "unmanaged". */
 const char *flow_peer_kind(const struct flow_peer *p);
+/*
+ * A flow's near misses (its record's near_misses) under its row in a
+ * default view (flows, lab probe): "near miss: " and the text, wrapped at
+ * spaces to cols (UTF-8 characters counted), never cut; indent spaces
+ * before each line, two more on the lines it wraps to.
+ */
+void flow_near_miss_lines(FILE *f, const char *nm, size_t indent, size_t cols);
 /* A SNATed NodePort flow's outside client, "addr:port" ("[addr]:port"), in
  * buf; NULL when the record names none. */
 const char *flow_client_str(const struct flow_rec *r, char *buf, size_t len);

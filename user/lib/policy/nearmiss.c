@@ -255,6 +255,77 @@ next:;
 		snprintf(buf, len, "%s is on %zu %s%s", b.key, m, what, m == 1 ? "" : "s");
 }
 
+/*
+ * Does s miss l by slips only: every term of s that l fails has a label of l
+ * a slip away (pol_nm_near: a key or value typed wrong, words added), and at
+ * least one fails? NotIn and DoesNotExist terms that fail are no slip.
+ */
+static bool sel_slips(const struct k8s_selector *s, const struct k8s_labels *l)
+{
+	size_t slips = 0;
+
+	for (size_t t = 0; t < s->match_labels.n; t++) {
+		const char *wk = s->match_labels.v[t].key, *wv = s->match_labels.v[t].value;
+		const char *got = k8s_label_get(l, wk);
+		struct nearest b = { .dist = SIZE_MAX };
+
+		if (got && !strcmp(got, wv))
+			continue;
+		for (size_t j = 0; j < l->n; j++)
+			near_try(&b, wk, wv, l->v[j].key, l->v[j].value);
+		if (b.dist == SIZE_MAX)
+			return false;
+		slips++;
+	}
+	for (size_t t = 0; t < s->nexprs; t++) {
+		const struct k8s_sel_expr *e = &s->exprs[t];
+		struct k8s_selector one = { .nexprs = 1, .exprs = (struct k8s_sel_expr *)e };
+		struct nearest b = { .dist = SIZE_MAX };
+
+		if (k8s_selector_matches(&one, l))
+			continue;
+		for (size_t j = 0; j < l->n; j++) {
+			if (e->op == K8S_SEL_EXISTS)
+				near_try(&b, e->key, NULL, l->v[j].key, NULL);
+			for (size_t v = 0; e->op == K8S_SEL_IN && v < e->nvalues; v++)
+				near_try(&b, e->key, e->values[v], l->v[j].key, l->v[j].value);
+		}
+		if (b.dist == SIZE_MAX)
+			return false;
+		slips++;
+	}
+	return slips > 0;
+}
+
+/*
+ * Is a peer that does not take the flow's other end a near miss, a denial
+ * no rule intends (docs/flows.md "Near misses")? Only when it nearly names
+ * other: its selectors miss other's labels (its namespace's) by slips
+ * (sel_slips), or a podSelector alone, with terms, matches other in another
+ * namespace (the namespaceSelector forgotten). A selector naming another app
+ * (app=frontend, the peer app=db), a namespaceSelector far from the peer's,
+ * a peer that is no pod: the denial the rule means, not named on the flow.
+ */
+static bool near_peer(const struct cluster *c, const struct peer_sel *p, const struct k8s_pod *other)
+{
+	const struct k8s_labels *nsl, *pl;
+	bool ns_ok, pod_ok;
+
+	if (!other)
+		return false;
+	nsl = ns_labels(c, other->meta.ns);
+	pl = &other->meta.labels;
+	ns_ok = p->ns_sel ? k8s_selector_matches(p->ns_sel, nsl) : !p->own || !strcmp(p->own, other->meta.ns);
+	pod_ok = !p->pod_sel || k8s_selector_matches(p->pod_sel, pl);
+	if (ns_ok)
+		return !pod_ok && sel_slips(p->pod_sel, pl);
+	if (!pod_ok)
+		return false;
+	if (p->ns_sel)
+		return sel_slips(p->ns_sel, nsl);
+	return p->pod_sel && (p->pod_sel->match_labels.n || p->pod_sel->nexprs);
+}
+
 /* ---- one selector ----------------------------------------------------------------- */
 
 /* Label sets into a growing array. */
@@ -668,7 +739,8 @@ int pol_nm_near_misses(const struct cluster *c, const struct pol_result *r, cons
 						    .name = np->meta.name, .part = dir,
 						    .rule = (int)ri, .peer = (int)j, .action = "allow" };
 
-				if (pe->ipblock || sel_takes_pod(c, &p, other))
+				if (pe->ipblock || sel_takes_pod(c, &p, other) ||
+				    (proto && !near_peer(c, &p, other)))
 					continue;
 				err = add_sel(c, r, out, &x, &p, other, proto);
 			}
@@ -698,7 +770,8 @@ int pol_nm_near_misses(const struct cluster *c, const struct pol_result *r, cons
 					.action = "allow"
 				};
 
-				if (pe->unknown || !pe->ns_sel || sel_takes_pod(c, &p, other))
+				if (pe->unknown || !pe->ns_sel || sel_takes_pod(c, &p, other) ||
+				    (proto && !near_peer(c, &p, other)))
 					continue; /* networks, nodes: no pod peer */
 				err = add_sel(c, r, out, &x, &p, other, proto);
 			}
