@@ -395,3 +395,7 @@ vocab_in_man() {
 	done
 }
 check "vocabulary: every word in docs/xcnictl.1 FILTERS" vocab_in_man
+# flows' default text against a stand-in xcnid: columns in line on long names, rows in
+# time order, BY wrapped not cut, a no-backend row naming its Service (issue 70 item 6).
+check "flows text: columns in line, time order, BY whole, the no-backend Service named" \
+	python3 "$XCNI_ROOT/tests/xcnictl/flows_text.py" "$XCNICTL"

@@ -457,6 +457,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "Usage: xcnictl connectivity test [--test GLOB]... [--node A [--node B]]\n"
 		   "                                 [--timeout-ms N] [--keep] [--list] [-v]\n"
+		   "                                 [-o json] [--junit FILE]\n"
 		   "       xcnictl connectivity test --kubeconfig FILE | --in-cluster\n"
 		   "                                 [--image IMAGE] [--ready-timeout S] [--tls DIR]\n"
 		   "                                 [same options]\n"
@@ -495,6 +496,8 @@ static void usage(FILE *f)
 		   "--manifest: print the probe namespace's manifest and exit: the lab's, or\n"
 		   "with no lab up and two --node, a cluster's (the pods run IMAGE, default\n"
 		   CT_DEFAULT_IMAGE ", examples/kind's: sleep, and xcnictl lab serve as the listener).\n"
+		   "-o json: the result as one JSON object on stdout (the progress on stderr);\n"
+		   "--junit FILE: as JUnit XML, for CI.\n"
 		   "Exit 0 every test passed, 1 a test failed, 2 usage, or the lab or cluster failed.\n");
 }
 /* connectivity test's options (completion lists them too) */
