@@ -399,3 +399,21 @@ check "vocabulary: every word in docs/xcnictl.1 FILTERS" vocab_in_man
 # time order, BY wrapped not cut, a no-backend row naming its Service (issue 70 item 6).
 check "flows text: columns in line, time order, BY whole, the no-backend Service named" \
 	python3 "$XCNI_ROOT/tests/xcnictl/flows_text.py" "$XCNICTL"
+# Completion (issue 70 item 8): every word of the one table of fates, the user's
+# aliases of xcnictl, fish's script of its own.
+check "completion: --verdict offers every fate word (no-backend, timeout, refused, dropped too)" \
+	comp 'flows --verdict ' allowed denied audit forwarded refused no-backend timeout dropped
+comp_alias() {
+	bash --norc -c 'shopt -s expand_aliases; alias xc="xcnictl --node all"
+		source <("$1" completion bash) || exit 3
+		complete -p xc | grep -q -- "-F _xcnictl"' _ "$XCNICTL"
+}
+check "completion bash: registered for an alias of xcnictl too (alias xc='xcnictl --node all')" comp_alias
+comp_fish() {
+	local out
+	out=$("$XCNICTL" completion fish) || return 1
+	grep -qx 'complete -c xcnictl -n __fish_use_subcommand -a flows' <<<"$out" &&
+		grep -q "^complete -c xcnictl -l verdict -r -a '.*no-backend timeout dropped'" <<<"$out" &&
+		grep -q "completion names pod" <<<"$out" || { echo "$out" | head -5; return 1; }
+}
+check "completion fish: commands, flags, the fate words, the live pod names" comp_fish
