@@ -417,3 +417,21 @@ comp_fish() {
 		grep -q "completion names pod" <<<"$out" || { echo "$out" | head -5; return 1; }
 }
 check "completion fish: commands, flags, the fate words, the live pod names" comp_fish
+# sysdump (issue 70 item 8): in a lab without --node it warns (not a silent, empty
+# archive), and it carries the lab's policy objects.
+sd_lab() {
+	local d out
+	d=$(mktemp -d) || return 1
+	mkdir -p "$d/lab/manifests" && echo '{}' >"$d/lab/lab.json"
+	echo '{"kind":"NetworkPolicy","metadata":{"name":"deny","namespace":"web"}}' \
+		>"$d/lab/manifests/networkpolicy.web.deny.json"
+	out=$(XCNI_LAB_DIR="$d/lab" "$XCNICTL" --pin-dir "$d/nopins" sysdump -f "$d/out.tgz" 2>&1)
+	echo "$out"
+	grep -q 'a lab is up: its nodes are left out (--node all' <<<"$out" &&
+		tar tzf "$d/out.tgz" | grep -q '/policies/networkpolicy.web.deny.json$' &&
+		tar tzf "$d/out.tgz" | grep -q '/local/policy-selectors.json$'
+	local rc=$?
+	rm -rf "$d"
+	return $rc
+}
+check "sysdump in a lab without --node: warns; the policy objects and selectors in the archive" sd_lab

@@ -385,7 +385,7 @@ static int sd_collect(struct tgz *t, struct runlog *rl, const struct sd_opts *o)
 	} else {
 		/* A lab up and no agent here: the archive would hold nothing of it. */
 		if (!lab_conntest_no_lab() && access(o->w.pin_dir, F_OK))
-			pr_err("sysdump: warning: no agent pins %s here, and a lab is up: its nodes "
+			pr_warn("sysdump: no agent pins %s here, and a lab is up: its nodes "
 			       "are left out (--node all takes every lab node, --node NAME one)\n",
 			       o->w.pin_dir);
 		add_node(t, rl, NULL, o->w.pin_dir, o->agent_log);
