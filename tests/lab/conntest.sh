@@ -111,6 +111,15 @@ check "  ... a manifest without kind is still refused, naming the field" \
 	out_has 'kind: required' lab delete -f "$T/no-kind.json"
 
 # ---- connectivity test: green ------------------------------------------------------------------------------
+names_has() { # names_has KIND WORD...: completion names KIND lists each WORD
+	local out k=$1
+	shift
+	out=$("$XCNICTL" completion names "$k") || return 1
+	echo "$out"
+	for w in "$@"; do grep -qx -- "$w" <<<"$out" || return 1; done
+}
+check "completion names: the lab's live nodes" names_has node n1 n2
+check "completion names: its namespaces and pods (DNS's)" names_has namespace kube-system
 check "xcnictl --help lists connectivity test" out_has '^  connectivity test( |$)' "$XCNICTL" --help
 check "  ... with its purpose" out_has '^ .*Deploy probe pods in the lab' "$XCNICTL" --help
 check "connectivity with no subcommand or another: exit 2, naming it" \
