@@ -30,7 +30,7 @@ for l in sys.stdin.read().splitlines():
 }
 check "--help lists lab, flows, version and completion" bash -c "
 	out=\$('$XCNICTL' --help)
-	for c in 'lab COMMAND \[ARGS\]' 'flows \[FILTERS\]' 'version ' 'completion bash\|zsh'; do
+	for c in 'lab COMMAND \[ARGS\]' 'flows \[FILTERS\]' 'version ' 'completion bash\|zsh\|fish'; do
 		grep -Eq \"^  \$c +[A-Z][a-z]* \" <<<\"\$out\" || { echo \"no \$c\"; exit 1; }
 	done"
 check "--help: every command line has a purpose" bash -c "
@@ -244,7 +244,7 @@ check "completion zsh: #compdef, bashcompinit, then the bash function" bash -c "
 	z=\$('$XCNICTL' completion zsh) && b=\$('$XCNICTL' completion bash) &&
 	[ \"\$(head -1 <<<\"\$z\")\" = '#compdef xcnictl' ] && grep -q '^autoload -U +X bashcompinit && bashcompinit\$' <<<\"\$z\" &&
 	[ \"\$(tail -n \$(wc -l <<<\"\$b\") <<<\"\$z\")\" = \"\$b\" ]"
-check "completion fish: exit 2, naming it" has '^xcnictl: error: completion fish: no such shell \(bash or zsh\)$' x completion fish
+check "completion tcsh: exit 2, naming it" has '^xcnictl: error: completion tcsh: no such shell \(bash, zsh or fish\)$' x completion tcsh
 if command -v zsh >/dev/null; then
 	check "completion zsh: loads in zsh" zsh -fc "source <('$XCNICTL' completion zsh) && whence -w _xcnictl"
 fi
