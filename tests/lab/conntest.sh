@@ -111,6 +111,15 @@ check "  ... a manifest without kind is still refused, naming the field" \
 	out_has 'kind: required' lab delete -f "$T/no-kind.json"
 
 # ---- connectivity test: green ------------------------------------------------------------------------------
+names_has() { # names_has KIND WORD...: completion names KIND lists each WORD
+	local out k=$1
+	shift
+	out=$("$XCNICTL" completion names "$k") || return 1
+	echo "$out"
+	for w in "$@"; do grep -qx -- "$w" <<<"$out" || return 1; done
+}
+check "completion names: the lab's live nodes" names_has node n1 n2
+check "completion names: its namespaces and pods (DNS's)" names_has namespace kube-system
 check "xcnictl --help lists connectivity test" out_has '^  connectivity test( |$)' "$XCNICTL" --help
 check "  ... with its purpose" out_has '^ .*Deploy probe pods in the lab' "$XCNICTL" --help
 check "connectivity with no subcommand or another: exit 2, naming it" \
@@ -120,6 +129,11 @@ check "connectivity test --list: 10 tests per family" test "$(CT --list | wc -l)
 check "connectivity test: every test passes (exit 0)" \
 	out_has '^20 passed, 0 failed, 0 skipped .*namespace xcni-conntest removed$' CT
 check "  ... nothing of $NS left (pods, Services, policy, Namespace)" nothing_of_ns
+"$XCNICTL" -o json connectivity test --test 'pod-to-pod/same-node/*' >"$T/green.json"; RC=$?
+check "-o json before the command: one JSON object, 2 passed, exit 0" \
+	python3 "$(dirname "$0")/ct_report.py" "$T/green.json" --exit 0 \
+	--pass pod-to-pod/same-node/ipv4 --pass pod-to-pod/same-node/ipv6
+check "  ... and the exit 0" test "$RC" = 0
 # A run stopped by SIGTERM midway (a blocked test holds it 3 s): no more tests, the namespace still goes.
 "$XCNICTL" connectivity test --timeout-ms 3000 --test 'policy/denied/*' --test 'pod-to-pod/*' >"$T/term.out" 2>&1 &
 CTPID=$!; MINE+=("$CTPID")
@@ -172,6 +186,10 @@ assert set(grace.values()) == {1}, grace'
 check "--manifest with no lab up, --node kind-worker --node kind-worker2: a cluster's manifest" cluster_manifest
 check "  ... without the two nodes: exit 2, saying to name them" \
 	out_has 'no lab is up; for a cluster, name its two nodes' env XCNI_LAB_DIR="$T/nolab" "$XCNICTL" connectivity test --manifest
+check "-o json with --list: refused, saying why (not ignored)" \
+	out_lines exits_with 2 "$XCNICTL" -o json connectivity test --list -- "-o json: a run's result; --list runs no test" '^exit 2, want 2$'
+check "-o yaml after the command: refused, naming the formats" \
+	out_lines exits_with 2 "$XCNICTL" connectivity test -o yaml -- '-o yaml: want text or json' '^exit 2, want 2$'
 
 # ---- endpoint list against the maps (the probe namespace kept) ------------------------------------------
 check "connectivity test --keep: the namespace stays" out_has 'namespace xcni-conntest kept' CT --keep --test 'pod-to-pod/same-node/ipv4'
@@ -258,9 +276,13 @@ metadata: {name: deny-all, namespace: $NS}
 spec: {podSelector: {}, policyTypes: [Ingress, Egress]}
 EOF
 check "a deny-all NetworkPolicy in $NS (kept from the run before)" lab apply -f "$T/deny-all.yaml"
-CT --timeout-ms 500 >"$T/deny.out" 2>&1; RC=$?
+# -o json and --junit: the progress lines on stderr, the result on stdout and in the file.
+CT --timeout-ms 500 -o json --junit "$T/deny.xml" >"$T/deny.json" 2>"$T/deny.out"; RC=$?
 sed 's/^/#   /' "$T/deny.out"
 check "connectivity test: exit 1" test "$RC" = 1
+check "  ... -o json and --junit: the failures named, the JUnit XML as CI parses it" \
+	python3 "$(dirname "$0")/ct_report.py" "$T/deny.json" "$T/deny.xml" --exit 1 \
+	--fail pod-to-pod/same-node/ipv4 --fail pod-to-service/clusterip/ipv6 --pass policy/denied/ipv4
 check "  ... pod-to-pod/same-node/ipv4 failed, named" grep -q '^  FAIL  pod-to-pod/same-node/ipv4 ' "$T/deny.out"
 check "  ... with what was expected, what happened and the drop (egress policy on n1)" \
 	grep -Pzq 'FAIL  pod-to-pod/same-node/ipv4 [^\n]*\n +expected: connected[^\n]*\n +got: +denied[^\n]*\n +drops: +n1 drop-policy-egress from-pod' "$T/deny.out"

@@ -30,8 +30,8 @@ for l in sys.stdin.read().splitlines():
 }
 check "--help lists lab, flows, version and completion" bash -c "
 	out=\$('$XCNICTL' --help)
-	for c in 'lab COMMAND \[ARGS\]' 'flows \[FILTERS\]' 'version ' 'completion bash\|zsh'; do
-		grep -Eq \"^  \$c +[A-Z][a-z]* \" <<<\"\$out\" || { echo \"no \$c\"; exit 1; }
+	for c in 'lab COMMAND \[ARGS\]' 'flows \[FILTERS\]' 'version ' 'completion bash\|zsh\|fish'; do
+		grep -Eq \"^  \$c( +[A-Z][a-z]* |$)\" <<<\"\$out\" || { echo \"no \$c\"; exit 1; }
 	done"
 check "--help: every command line has a purpose" bash -c "
 	'$XCNICTL' --help | awk '/^Commands:/ {on=1; next} on && /^\$/ {exit} on' |
@@ -244,7 +244,7 @@ check "completion zsh: #compdef, bashcompinit, then the bash function" bash -c "
 	z=\$('$XCNICTL' completion zsh) && b=\$('$XCNICTL' completion bash) &&
 	[ \"\$(head -1 <<<\"\$z\")\" = '#compdef xcnictl' ] && grep -q '^autoload -U +X bashcompinit && bashcompinit\$' <<<\"\$z\" &&
 	[ \"\$(tail -n \$(wc -l <<<\"\$b\") <<<\"\$z\")\" = \"\$b\" ]"
-check "completion fish: exit 2, naming it" has '^xcnictl: error: completion fish: no such shell \(bash or zsh\)$' x completion fish
+check "completion tcsh: exit 2, naming it" has '^xcnictl: error: completion tcsh: no such shell \(bash, zsh or fish\)$' x completion tcsh
 if command -v zsh >/dev/null; then
 	check "completion zsh: loads in zsh" zsh -fc "source <('$XCNICTL' completion zsh) && whence -w _xcnictl"
 fi
@@ -395,3 +395,43 @@ vocab_in_man() {
 	done
 }
 check "vocabulary: every word in docs/xcnictl.1 FILTERS" vocab_in_man
+# flows' default text against a stand-in xcnid: columns in line on long names, rows in
+# time order, BY wrapped not cut, a no-backend row naming its Service (issue 70 item 6).
+check "flows text: columns in line, time order, BY whole, the no-backend Service named" \
+	python3 "$XCNI_ROOT/tests/xcnictl/flows_text.py" "$XCNICTL"
+# Completion (issue 70 item 8): every word of the one table of fates, the user's
+# aliases of xcnictl, fish's script of its own.
+check "completion: --verdict offers every fate word (no-backend, timeout, refused, dropped too)" \
+	comp 'flows --verdict ' allowed denied audit forwarded refused no-backend timeout dropped
+comp_alias() {
+	bash --norc -c 'shopt -s expand_aliases; alias xc="xcnictl --node all"
+		source <("$1" completion bash) || exit 3
+		complete -p xc | grep -q -- "-F _xcnictl"' _ "$XCNICTL"
+}
+check "completion bash: registered for an alias of xcnictl too (alias xc='xcnictl --node all')" comp_alias
+comp_fish() {
+	local out
+	out=$("$XCNICTL" completion fish) || return 1
+	grep -qx 'complete -c xcnictl -n __fish_use_subcommand -a flows' <<<"$out" &&
+		grep -q "^complete -c xcnictl -l verdict -r -a '.*no-backend timeout dropped'" <<<"$out" &&
+		grep -q "completion names pod" <<<"$out" || { echo "$out" | head -5; return 1; }
+}
+check "completion fish: commands, flags, the fate words, the live pod names" comp_fish
+# sysdump (issue 70 item 8): in a lab without --node it warns (not a silent, empty
+# archive), and it carries the lab's policy objects.
+sd_lab() {
+	local d out
+	d=$(mktemp -d) || return 1
+	mkdir -p "$d/lab/manifests" && echo '{}' >"$d/lab/lab.json"
+	echo '{"kind":"NetworkPolicy","metadata":{"name":"deny","namespace":"web"}}' \
+		>"$d/lab/manifests/networkpolicy.web.deny.json"
+	out=$(XCNI_LAB_DIR="$d/lab" "$XCNICTL" --pin-dir "$d/nopins" sysdump -f "$d/out.tgz" 2>&1)
+	echo "$out"
+	grep -q 'a lab is up: its nodes are left out (--node all' <<<"$out" &&
+		tar tzf "$d/out.tgz" | grep -q '/policies/networkpolicy.web.deny.json$' &&
+		tar tzf "$d/out.tgz" | grep -q '/local/policy-selectors.json$'
+	local rc=$?
+	rm -rf "$d"
+	return $rc
+}
+check "sysdump in a lab without --node: warns; the policy objects and selectors in the archive" sd_lab

@@ -1,14 +1,57 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * xcnictl completion bash|zsh: a completion script written from the command
+ * xcnictl completion bash|zsh|fish: a completion script written from the command
  * tables and the option table (xcnictl.c, lab.c's, flows'), so it knows what
  * --help and the parser know: the commands, their subcommands, each one's
  * flags, and which flags take a value (skipped when finding the command
  * words, completed where there is something to offer). zsh runs the same
- * function through bashcompinit.
+ * function through bashcompinit; fish a script of its own from the same
+ * tables. The live names (nodes, pods, namespaces) are asked when completing:
+ * xcnictl completion names, from the lab up.
  */
 #include "ctl/ctl.h"
 #include "lab/lab.h"
+#include "lab/conntest.h"
+#include "lab/state.h"
+#include "lib/observe/flows.h"
+
+/* The verdict words, the one table's (flow_verdict_name), space-separated. */
+static void verdict_words(char *buf, size_t n)
+{
+	size_t off = 0;
+
+	buf[0] = 0;
+	for (int v = 0; v < FLOW_NR_VERDICTS && off < n; v++)
+		off += (size_t)snprintf(buf + off, n - off, "%s%s", v ? " " : "", flow_verdict_name(v));
+}
+
+/*
+ * The live names of kind (node, pod, namespace), one a line: the lab's up
+ * (its nodes, NS/POD, namespaces); nothing when none is. 0 always: a
+ * completion has nothing to say on error.
+ */
+static int live_names(const char *kind)
+{
+	struct lab lab;
+
+	if (lab_conntest_no_lab() || lab_open(&lab, false))
+		return 0;
+	if (!strcmp(kind, "node"))
+		for (size_t i = 0; i < lab.nnodes; i++)
+			printf("%s\n", lab.nodes[i].name);
+	for (size_t i = 0; i < lab.npods; i++) {
+		bool seen = false;
+
+		if (!strcmp(kind, "pod"))
+			printf("%s/%s\n%s\n", lab.pods[i].ns, lab.pods[i].name, lab.pods[i].name);
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = !strcmp(lab.pods[j].ns, lab.pods[i].ns);
+		if (!strcmp(kind, "namespace") && !seen)
+			printf("%s\n", lab.pods[i].ns);
+	}
+	lab_close(&lab);
+	return 0;
+}
 
 /* "list get" of a noun; the lab's commands for lab. */
 static void subs_of(const char *name, char *buf, size_t n)
@@ -48,9 +91,10 @@ static bool first_of_name(const struct cmd *cmd)
 static int bash_script(FILE *f)
 {
 	const struct cmd *cmd;
-	char flags[4096], subs[1024];
+	char flags[4096], subs[1024], verdicts[256];
 	const char *ln;
 
+	verdict_words(verdicts, sizeof(verdicts));
 	fprintf(f, "# xcnictl completion, written by `xcnictl completion bash` from its command tables.\n"
 		   "_xcnictl_flags() { # the flags of command \"$1 $2\"; \"=\" after those taking a value\n"
 		   "\tcase \"$1 $2\" in\n");
@@ -82,7 +126,7 @@ static int bash_script(FILE *f)
 	fprintf(f, "_xcnictl_args() { # the choices of command \"$1 $2\"'s argument\n\tcase \"$1 $2\" in\n");
 	for (size_t i = 0; ctl_tables[i]; i++)
 		for (cmd = ctl_tables[i]; cmd->name; cmd++)
-			if (cmd->nargs == 1 && strchr(cmd->args, '|') && !strpbrk(cmd->args, " []")) {
+			if (CMD_NARGS(cmd) >= 1 && strchr(cmd->args, '|') && !strpbrk(cmd->args, " []")) {
 				snprintf(subs, sizeof(subs), "%s", cmd->args);
 				for (char *p = subs; *p; p++)
 					if (*p == '|')
@@ -112,9 +156,11 @@ static int bash_script(FILE *f)
 		   "\t\t-o | --output) COMPREPLY=($(compgen -W 'text wide json jsonl yaml' -- \"$cur\")) ;;\n"
 		   "\t\t--pin-dir | --pin-dir-dst) COMPREPLY=($(compgen -d -- \"$cur\")) ;;\n"
 		   /* --node all: flows, monitor, explain, status and sysdump read every lab node. */
-		   "\t\t--node) COMPREPLY=($(compgen -W 'all' -- \"$cur\")) ;;\n"
+		   "\t\t--node | --from-node | --to-node) COMPREPLY=($(compgen -W \"all $(xcnictl completion names node 2>/dev/null)\" -- \"$cur\")) ;;\n"
+		   "\t\t--pod | --from-pod | --to-pod) COMPREPLY=($(compgen -W \"$(xcnictl completion names pod 2>/dev/null)\" -- \"$cur\")) ;;\n"
+		   "\t\t-n | --namespace | --from-namespace | --to-namespace) COMPREPLY=($(compgen -W \"$(xcnictl completion names namespace 2>/dev/null)\" -- \"$cur\")) ;;\n"
 		   "\t\t-t | --type) COMPREPLY=($(compgen -W 'drop verdict trace' -- \"$cur\")) ;;\n"
-		   "\t\t--verdict) COMPREPLY=($(compgen -W 'allowed denied audit forwarded' -- \"$cur\")) ;;\n"
+		   "\t\t--verdict) COMPREPLY=($(compgen -W '%s' -- \"$cur\")) ;;\n"
 		   "\t\t-f | --filename) COMPREPLY=($(compgen -f -- \"$cur\")) ;;\n"
 		   "\t\tesac\n"
 		   "\t\treturn 0\n"
@@ -122,7 +168,7 @@ static int bash_script(FILE *f)
 		   "\tif [[ $cur == -* ]]; then\n"
 		   "\t\tCOMPREPLY=($(compgen -W \"${flags//=/}\" -- \"$cur\"))\n"
 		   "\telif [[ -z $cmd ]]; then\n"
-		   "\t\tCOMPREPLY=($(compgen -W '");
+		   "\t\tCOMPREPLY=($(compgen -W '", verdicts);
 	for (size_t i = 0, n = 0; ctl_tables[i]; i++)
 		for (cmd = ctl_tables[i]; cmd->name; cmd++)
 			if (first_of_name(cmd))
@@ -135,13 +181,55 @@ static int bash_script(FILE *f)
 		   "\tfi\n"
 		   "\treturn 0\n"
 		   "}\n"
-		   "complete -o default -F _xcnictl xcnictl\n");
+		   /* The user's aliases of xcnictl too (alias xc='xcnictl --node all'). */
+		   "complete -o default -F _xcnictl xcnictl $(alias -p | sed -n \"s/^alias \\([^=]*\\)='xcnictl\\( .*\\)\\{0,1\\}'$/\\1/p\")\n");
+	return fflush(f) == EOF || ferror(f) ? -EIO : 0;
+}
+
+/* fish: its own script from the same tables (commands, subcommands, flags, live names). */
+static int fish_script(FILE *f)
+{
+	const struct cmd *cmd;
+	char flags[4096], subs[1024], verdicts[256];
+
+	verdict_words(verdicts, sizeof(verdicts));
+	fprintf(f, "# xcnictl completion, written by `xcnictl completion fish` from its command tables.\n"
+		   "complete -c xcnictl -f\n");
+	for (size_t i = 0; ctl_tables[i]; i++)
+		for (cmd = ctl_tables[i]; cmd->name; cmd++) {
+			if (!first_of_name(cmd))
+				continue;
+			subs_of(cmd->name, subs, sizeof(subs));
+			fprintf(f, "complete -c xcnictl -n __fish_use_subcommand -a %s\n", cmd->name);
+			if (subs[0])
+				fprintf(f, "complete -c xcnictl -n '__fish_seen_subcommand_from %s' -a '%s'\n",
+					cmd->name, subs);
+		}
+	ctl_cmd_flags(&(struct cmd){ .name = "" }, NULL, flags, sizeof(flags));
+	for (char *w = strtok(flags, " "); w; w = strtok(NULL, " ")) {
+		size_t l = strlen(w);
+		bool arg = w[l - 1] == '=';
+
+		if (strncmp(w, "--", 2))
+			continue;
+		w[l - arg] = 0;
+		fprintf(f, "complete -c xcnictl -l %s%s\n", w + 2, arg ? " -r" : "");
+	}
+	fprintf(f, "complete -c xcnictl -l verdict -r -a '%s'\n"
+		   "complete -c xcnictl -l node -r -a 'all (xcnictl completion names node 2>/dev/null)'\n"
+		   "complete -c xcnictl -l pod -l from-pod -l to-pod -r -a '(xcnictl completion names pod 2>/dev/null)'\n"
+		   "complete -c xcnictl -s n -l namespace -r -a '(xcnictl completion names namespace 2>/dev/null)'\n"
+		   "complete -c xcnictl -s o -l output -r -a 'text wide json jsonl yaml'\n", verdicts);
 	return fflush(f) == EOF || ferror(f) ? -EIO : 0;
 }
 
 static int cmd_completion(const struct ctl_ctx *c, char **argv)
 {
 	(void)c;
+	if (!strcmp(argv[0], "names"))
+		return live_names(argv[1] ?: "");
+	if (!strcmp(argv[0], "fish"))
+		return fish_script(stdout);
 	if (!strcmp(argv[0], "zsh"))
 		printf("#compdef xcnictl\n"
 		       "# zsh: the bash completion through bashcompinit. Load with\n"
@@ -153,18 +241,28 @@ static int cmd_completion(const struct ctl_ctx *c, char **argv)
 
 static int check_shell(char **argv)
 {
-	if (!strcmp(argv[0], "bash") || !strcmp(argv[0], "zsh"))
+	if (!argv[0])
+		pr_err("completion: which shell (bash, zsh or fish)\n");
+	else if (!strcmp(argv[0], "names") ||
+		 (!argv[1] && (!strcmp(argv[0], "bash") || !strcmp(argv[0], "zsh") ||
+				!strcmp(argv[0], "fish"))))
 		return 0;
-	pr_err("completion %s: no such shell (bash or zsh)\n", argv[0]);
+	if (!argv[0])
+		return -EINVAL;
+	pr_err("completion %s: no such shell (bash, zsh or fish)\n", argv[0]);
 	return -EINVAL;
 }
 
 const struct cmd completion_cmds[] = {
-	{ "completion", NULL, cmd_completion, 1, 0, "bash|zsh",
-	  "Write a shell completion script for bash or zsh, from the command tables.\n\n"
+	{ "completion", NULL, cmd_completion, CMD_ARGS_UPTO(2), 0, "bash|zsh|fish",
+	  "Write a shell completion script for bash, zsh or fish, from the command tables.\n\n"
+	  "It completes the lab's live node, pod and namespace names (xcnictl completion\n"
+	  "names node|pod|namespace prints them) and every verdict word; bash registers\n"
+	  "it for xcnictl and every alias of it defined before it is loaded.\n\n"
 	  "  source <(xcnictl completion bash)    this shell\n"
 	  "  xcnictl completion bash > /etc/bash_completion.d/xcnictl\n"
-	  "  source <(xcnictl completion zsh)     zsh (through bashcompinit)",
+	  "  source <(xcnictl completion zsh)     zsh (through bashcompinit)\n"
+	  "  xcnictl completion fish > ~/.config/fish/completions/xcnictl.fish",
 	  check_shell },
 	{}
 };

@@ -35,28 +35,140 @@ static const char *default_kubeconfig(char *buf, size_t len)
 	return NULL;
 }
 
+/* XML's five specials escaped, control characters dropped (XML 1.0 forbids them). */
+static void xml_text(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		switch (*s) {
+		case '<': fputs("&lt;", f); break;
+		case '>': fputs("&gt;", f); break;
+		case '&': fputs("&amp;", f); break;
+		case '"': fputs("&quot;", f); break;
+		case '\'': fputs("&apos;", f); break;
+		default:
+			if ((unsigned char)*s >= 0x20 || *s == '\n' || *s == '\t')
+				fputc(*s, f);
+		}
+	}
+}
+
+/*
+ * The run's result for CI: JUnit XML (the testsuite/testcase/failure/skipped
+ * elements and counts Jenkins, GitLab and GitHub's reporters read). 0 or 2 (said).
+ */
+static int conntest_junit(const char *file, json_t *res, size_t n[3], double secs)
+{
+	FILE *f = fopen(file, "w");
+	size_t i;
+	json_t *r;
+
+	if (!f) {
+		fprintf(stderr, "connectivity test: --junit %s: %s\n", file, strerror(errno));
+		return 2;
+	}
+	fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites tests=\"%zu\" "
+		   "failures=\"%zu\" skipped=\"%zu\" errors=\"0\" time=\"%.3f\">\n"
+		   "  <testsuite name=\"xcni connectivity test\" tests=\"%zu\" failures=\"%zu\" "
+		   "skipped=\"%zu\" errors=\"0\" time=\"%.3f\">\n", n[0] + n[1] + n[2], n[1], n[2],
+		secs, n[0] + n[1] + n[2], n[1], n[2], secs);
+	json_array_foreach(res, i, r) {
+		const char *st = json_string_value(json_object_get(r, "status"));
+		const char *detail = json_string_value(json_object_get(r, "detail"));
+
+		fputs("    <testcase classname=\"connectivity\" name=\"", f);
+		xml_text(f, json_string_value(json_object_get(r, "name")));
+		fprintf(f, "\" time=\"%.3f\">", json_real_value(json_object_get(r, "seconds")));
+		if (strcmp(st, "pass")) {
+			fprintf(f, "\n      <%s message=\"", !strcmp(st, "fail") ? "failure" : "skipped");
+			xml_text(f, detail);
+			fputs("\">", f);
+			xml_text(f, json_string_value(json_object_get(r, "path")));
+			fprintf(f, "</%s>\n    ", !strcmp(st, "fail") ? "failure" : "skipped");
+		}
+		fputs("</testcase>\n", f);
+	}
+	fputs("  </testsuite>\n</testsuites>\n", f);
+	if (fclose(f)) {
+		fprintf(stderr, "connectivity test: --junit %s: %s\n", file, strerror(errno));
+		return 2;
+	}
+	return 0;
+}
+
+/*
+ * -o json and --junit around a run: with -o json the progress lines go to
+ * stderr and stdout gets one object, {"exit", "passed", "failed", "skipped",
+ * "seconds", "tests": [{name, path, status, detail, seconds}]}, written
+ * whatever the run's exit (an error before any test: an empty list).
+ */
+static int conntest_run(const struct lab_ct_opts *o);
+
+static int conntest_report(const struct lab_ct_opts *o)
+{
+	json_t *res = lab_ct_results(), *r;
+	long long t0 = xcni_mono_ms();
+	size_t n[3] = {}, i;
+	int out = -1, ret, jret = 0;
+	double secs;
+
+	fflush(stdout);
+	if (o->json && ((out = dup(STDOUT_FILENO)) < 0 || dup2(STDERR_FILENO, STDOUT_FILENO) < 0)) {
+		fprintf(stderr, "connectivity test: -o json: %s\n", strerror(errno));
+		return 2;
+	}
+	ret = conntest_run(o);
+	secs = (double)(xcni_mono_ms() - t0) / 1000;
+	json_array_foreach(res, i, r) {
+		const char *st = json_string_value(json_object_get(r, "status"));
+
+		n[!strcmp(st, "fail") ? 1 : !strcmp(st, "skip") ? 2 : 0]++;
+	}
+	if (o->junit)
+		jret = conntest_junit(o->junit, res, n, secs);
+	if (out >= 0) {
+		json_t *doc = json_pack("{s:i, s:I, s:I, s:I, s:f, s:O}", "exit", ret,
+					"passed", (json_int_t)n[0], "failed", (json_int_t)n[1],
+					"skipped", (json_int_t)n[2], "seconds", secs, "tests", res);
+
+		fflush(stdout);
+		dup2(out, STDOUT_FILENO);
+		close(out);
+		json_dumpf(doc, stdout, JSON_INDENT(2));
+		putchar('\n');
+		json_decref(doc);
+	}
+	return ret ? ret : jret;
+}
+
+/* The run: a cluster's (named, or found) or the lab's. */
+static int conntest_run(const struct lab_ct_opts *o)
+{
+	char kc[PATH_MAX];
+	const char *path;
+
+	if (o->kubeconfig)
+		return ctl_conntest_k8s(o, o->kubeconfig);
+	if (o->in_cluster)
+		return ctl_conntest_k8s(o, NULL);
+	/* --list and --manifest need neither; a lab up wins over a kubeconfig lying about. */
+	if (o->list || o->manifest || !lab_conntest_no_lab())
+		return lab_conntest_run(o);
+	path = default_kubeconfig(kc, sizeof(kc));
+	if (path)
+		return ctl_conntest_k8s(o, path);
+	if (getenv("KUBERNETES_SERVICE_HOST"))
+		return ctl_conntest_k8s(o, NULL);
+	return lab_conntest_run(o);
+}
+
 static int conntest(int argc, char **argv)
 {
 	struct lab_ct_opts o;
-	char kc[PATH_MAX];
-	const char *path;
 	int ret = lab_conntest_parse(argc, argv, &o);
 
 	if (ret >= 0)
 		return ret;
-	if (o.kubeconfig)
-		return ctl_conntest_k8s(&o, o.kubeconfig);
-	if (o.in_cluster)
-		return ctl_conntest_k8s(&o, NULL);
-	/* --list and --manifest need neither; a lab up wins over a kubeconfig lying about. */
-	if (o.list || o.manifest || !lab_conntest_no_lab())
-		return lab_conntest_run(&o);
-	path = default_kubeconfig(kc, sizeof(kc));
-	if (path)
-		return ctl_conntest_k8s(&o, path);
-	if (getenv("KUBERNETES_SERVICE_HOST"))
-		return ctl_conntest_k8s(&o, NULL);
-	return lab_conntest_run(&o);
+	return o.json || o.junit ? conntest_report(&o) : conntest_run(&o);
 }
 
 int ctl_connectivity_main(int argc, char **argv)

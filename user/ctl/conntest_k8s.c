@@ -620,6 +620,7 @@ static void ck_tests(struct ck *k, size_t *passed, size_t *failed, size_t *skipp
 			skip = ck_dest(k, t, f, to, sizeof(to), &port);
 			if (skip) {
 				printf("  SKIP  %-40s (%s)\n", full, skip);
+				lab_ct_result(full, "", "skip", skip);
 				(*skipped)++;
 				continue;
 			}
@@ -684,6 +685,7 @@ static void ck_tests(struct ck *k, size_t *passed, size_t *failed, size_t *skipp
 						printf("        flow:     %s\n", line);
 					}
 				json_decref(fs.recs);
+				lab_ct_result(full, what, "pass", lab_fate_word(ck_fate(&r, policy)));
 				(*passed)++;
 				continue;
 			}

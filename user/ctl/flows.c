@@ -57,6 +57,7 @@ struct target {
 struct fopts {
 	bool wide; /* -o wide: every field in text; else what fits FLOWS_TEXT_COLS */
 	bool json, follow, header_done, per_node, negate, has_last, has_first, mono;
+	int wsrc, wdst; /* the default text's SOURCE and DESTINATION widths: the rows' widest */
 	size_t cut; /* --last/--first N: kept after several nodes' records are together */
 	const char *tls_dir; /* --agent: the client's tls.crt, tls.key and the CA's ca.crt */
 	char req[FLOWS_REQ_MAX];
@@ -170,7 +171,7 @@ static const char flows_help[] =
 	"                         addresses, protocol, counts, TCP flags, every node's\n"
 	"                         part; without it NODE, TIME (of day), SOURCE and\n"
 	"                         DESTINATION (NS/POD:PORT, else ADDRESS:PORT),\n"
-	"                         VERDICT and BY, cut to fit 120 columns\n";
+	"                         VERDICT and BY (wrapped at 120 columns), in time order\n";
 
 /*
  * One filter: checked here with those before it, as xcnid will read the
@@ -258,39 +259,84 @@ static void time_str(json_t *v, char *buf, size_t len)
 }
 
 /*
+ * The default text's ends: NS/POD:PORT, else ADDRESS:PORT; a NodePort flow
+ * SNATed on its way, who called (not the node that SNATed); a Service with
+ * no backend, its NS/NAME, not its ClusterIP.
+ */
+static void narrow_ends(json_t *o, char *src, char *dst, size_t len)
+{
+	json_t *d = json_object_get(o, "destination");
+	const char *svc = json_string_value(json_object_get(o, "service"));
+
+	peer_str(json_object_get(o, "source"), false, src, len);
+	peer_str(d, false, dst, len);
+	if (json_is_string(json_object_get(o, "client")))
+		snprintf(src, len, "%s", json_string_value(json_object_get(o, "client")));
+	if (svc && !json_object_get(o, "backend") &&
+	    flow_verdict_parse(json_string_value(json_object_get(o, "verdict")) ?: "") == FLOW_NO_BACKEND)
+		snprintf(dst, len, "%s:%lld", svc,
+			 (long long)json_integer_value(json_object_get(d, "port")));
+}
+
+/* SOURCE and DESTINATION as wide as the widest of rows (n of them): the columns stay in line. */
+static void narrow_widths(struct fopts *fo, json_t **rows, size_t n)
+{
+	char src[400], dst[400];
+
+	for (size_t i = 0; i < n && !fo->wide && !fo->json; i++) {
+		narrow_ends(rows[i], src, dst, sizeof(src));
+		if ((int)strlen(src) > fo->wsrc)
+			fo->wsrc = (int)strlen(src);
+		if ((int)strlen(dst) > fo->wdst)
+			fo->wdst = (int)strlen(dst);
+	}
+}
+
+/*
  * One record in the default text, as hubble observe reads: NODE, the time
  * of day, the ends by name, the verdict word and what decided it (by, the
- * -o wide text's without the nodes' parts and TCP flags), cut to the room
- * FLOWS_TEXT_COLS leaves.
+ * -o wide text's without the nodes' parts and TCP flags), wrapped at
+ * FLOWS_TEXT_COLS under its own column, never cut.
  */
 static void print_narrow(struct fopts *fo, json_t *o, const char *when, char *by)
 {
 	char src[400], dst[400];
 	const char *node = json_string_value(json_object_get(o, "node")) ?: "-";
 	const char *t = strchr(when, 'T');
-	int used;
-	size_t room;
+	int used, ind, ws = fo->wsrc > 19 ? fo->wsrc : 19, wd = fo->wdst > 19 ? fo->wdst : 19;
+	size_t room, n;
 
 	if (!fo->header_done) {
-		printf("%-4s %-12s %-19s %-19s %-9s %s\n", "NODE", fo->follow ? "UPDATED" : "TIME",
-		       "SOURCE", "DESTINATION", "VERDICT", "BY");
+		printf("%-4s %-12s %-*s %-*s %-10s %s\n", "NODE", fo->follow ? "UPDATED" : "TIME",
+		       ws, "SOURCE", wd, "DESTINATION", "VERDICT", "BY");
 		fo->header_done = true;
 	}
-	peer_str(json_object_get(o, "source"), false, src, sizeof(src));
-	peer_str(json_object_get(o, "destination"), false, dst, sizeof(dst));
-	/* A NodePort flow SNATed on its way: who called, not the node that SNATed. */
-	if (json_is_string(json_object_get(o, "client")))
-		snprintf(src, sizeof(src), "%s", json_string_value(json_object_get(o, "client")));
+	narrow_ends(o, src, dst, sizeof(src));
 	/* "2026-11-26T03:04:05.123Z": the time of day (--time mono: the seconds). */
-	used = printf("%-4s %-12.12s %-19s %-19s %-9s ", node, t ? t + 1 : when, src, dst,
+	/* VERDICT as wide as the longest fate word (no-backend). */
+	used = printf("%-4s %-12.12s %-*s %-*s %-10s ", node, t ? t + 1 : when, ws, src, wd, dst,
 		      json_string_value(json_object_get(o, "verdict")) ?: "?");
 	/* No policy decided, a Service translated: "- svc ..." in -o wide. */
 	if (!strncmp(by, "- svc ", 6))
 		memmove(by, by + 2, strlen(by + 2) + 1);
-	room = used > 0 && used + 16 < FLOWS_TEXT_COLS ? FLOWS_TEXT_COLS - (size_t)used : 16;
-	if (strlen(by) > room)
-		snprintf(by + room - 3, 4, "...");
-	printf("%s\n", by);
+	/* Ends wider than the line leaves room for: BY on lines of its own, indented. */
+	ind = used > 0 && (used + 40 <= FLOWS_TEXT_COLS || used + strlen(by) <= FLOWS_TEXT_COLS) ?
+		      used : 4;
+	room = FLOWS_TEXT_COLS - (size_t)ind;
+	if (ind != used)
+		printf("\n");
+	/* Wrapped at a space before the room ends (a word longer than it: whole). */
+	for (const char *p = by; *p; p += n + (p[n] == ' ')) {
+		n = strlen(p);
+		if (n > room) {
+			const char *sp = memrchr(p, ' ', room);
+
+			n = sp && sp > p ? (size_t)(sp - p) : strcspn(p, " ");
+		}
+		printf("%*s%.*s\n", p == by && ind == used ? 0 : ind, "", (int)n, p);
+	}
+	if (!*by)
+		printf("\n");
 }
 
 /* One record as a line of columns. */
@@ -455,6 +501,15 @@ static int by_updated(const void *a, const void *b)
 	return later(x, y) ? 1 : later(y, x) ? -1 : 0;
 }
 
+/* Oldest last packet first: the order of the TIME column (outside --follow). */
+static int by_last_seen(const void *a, const void *b)
+{
+	json_t *x = json_object_get(*(json_t *const *)a, "last_seen");
+	json_t *y = json_object_get(*(json_t *const *)b, "last_seen");
+
+	return later(x, y) ? 1 : later(y, x) ? -1 : 0;
+}
+
 /*
  * Several nodes' records of a round (an array, taken): in the order of their
  * change, the last (--last) or first (--first) fo->cut of them in the first
@@ -473,13 +528,14 @@ static void emit_rows(struct fopts *fo, json_t *rows, bool first)
 	for (size_t i = 0; i < n; i++)
 		v[i] = json_array_get(rows, i);
 	/* Stable enough: ties keep no order any node promised. */
-	qsort(v, n, sizeof(*v), by_updated);
+	qsort(v, n, sizeof(*v), fo->follow ? by_updated : by_last_seen);
 	if (first && fo->cut && fo->cut < n) {
 		if (fo->has_first)
 			to = fo->cut;
 		else
 			from = n - fo->cut;
 	}
+	narrow_widths(fo, v + from, to - from);
 	for (size_t i = from; i < to; i++)
 		emit(fo, v[i]);
 	free(v);
@@ -1093,7 +1149,9 @@ static int flows_round(struct flows_run *r, bool first)
 	int err = 0;
 
 	/* Several nodes unmerged: each node's records, cut together. */
-	if (r->ntg > 1 && fo->per_node && !(fo->rows = json_array()))
+	/* Text: a round's rows together, for their widths and time order. */
+	if (((r->ntg > 1 && fo->per_node) || (!fo->cache && !fo->json)) &&
+	    !(fo->rows = json_array()))
 		return -ENOMEM;
 	for (size_t i = 0; i < r->ntg && !stop; i++) {
 		struct target *t = &r->tg[i];

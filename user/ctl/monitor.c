@@ -15,7 +15,7 @@
  * The default text is what a Hubble user reads (hubble observe's TIMESTAMP
  * SOURCE DESTINATION VERDICT SUMMARY), narrow enough for 120 columns on the
  * lab's names: the pods by name, a verdict word as flows says it, and a
- * summary cut to the room left. -o wide has every field (and JSON all of
+ * summary, the last column, whole (a cut one hid the rule and near misses). -o wide has every field (and JSON all of
  * them): the addresses, reason, direction, endpoint, the policy's text.
  * NODE is the first column, there with --node all only.
  */
@@ -71,8 +71,6 @@ static const struct pt_col event_cols[] = {
 	{ NULL, "backend_pod", PT_STR | PT_SHOW_JSON },
 };
 
-/* The default text's width (the rows of the lab's names fit it). */
-#define MONITOR_COLS 120
 /* The narrow columns' widths before any event: an end with its port. */
 /* (A world address's port may widen the column: a line then a little longer.) */
 #define MONITOR_END_W (sizeof("203.0.113.254:65535") - 1)
@@ -564,17 +562,6 @@ static void end_str(const char *pod, bool v6, const __u8 *addr, __u8 proto, __u1
 		snprintf(buf, len, "%s", a);
 }
 
-/* The summary cut to the room the default text has left: a row fits MONITOR_COLS. */
-static void summary_fit(const struct monitor *m, char *sum, size_t len)
-{
-	size_t used = (m->multi ? m->node_w + 2 : 0) + MONITOR_TIME_W + 2 + m->src_w + 2 + m->dst_w +
-		      2 + MONITOR_VERDICT_W + 2;
-	size_t room = used + 16 < MONITOR_COLS ? MONITOR_COLS - used : 16;
-
-	if (strlen(sum) > room && room < len)
-		snprintf(sum + room - 3, len - (room - 3), "...");
-}
-
 static int on_event(void *arg, void *data, size_t len)
 {
 	struct msrc *s = arg;
@@ -646,7 +633,6 @@ static int on_event(void *arg, void *data, size_t len)
 	pt_str(m->t, se);
 	pt_str(m->t, de);
 	pt_str(m->t, flow_verdict_name(event_verdict(ev)));
-	summary_fit(m, p->summary, sizeof(p->summary));
 	pt_str(m->t, p->summary);
 	pt_str(m->t, p->reason);
 	pt_int(m->t, ev->reason);
@@ -950,9 +936,9 @@ const struct cmd monitor_cmds[] = {
 	  "One line per event (with --json, one object per line) until Ctrl-C, as\n"
 	  "hubble observe reads: TIME (of day, UTC), SOURCE and DESTINATION (NS/POD:PORT\n"
 	  "for a pod, else ADDRESS:PORT), VERDICT (allowed, denied, audit, forwarded: the\n"
-	  "words of flows) and SUMMARY (the reason, the policy and rule, the Service),\n"
-	  "cut so that a line fits 120 columns. -o wide has every field: the full time,\n"
-	  "REASON, DIRECTION, EP-ID (the local pod's endpoint, also for a packet from the\n"
+	  "words of flows) and SUMMARY (the reason, the policy and rule, the Service;\n"
+	  "whole: the last column, a long one runs past 120 columns). -o wide has every\n"
+	  "field: the full time, REASON, DIRECTION, EP-ID (the local pod's endpoint, also for a packet from the\n"
 	  "overlay), IFINDEX, the addresses, the pods, LEN, TYPE, the policy's verdict in\n"
 	  "words, the identities and SERVICE; -o json all of them by name.\n"
 	  "--node all: every lab node's events, NODE first (one reader of each node's).\n"

@@ -16,6 +16,7 @@
  * The archive is written here (POSIX ustar headers, gzip through zlib):
  * regular files only, all under one directory named after the time.
  */
+#include <dirent.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
@@ -24,6 +25,7 @@
 #include <zlib.h>
 
 #include "ctl/ctl.h"
+#include "lab/conntest.h"
 #include "lab/lab.h"
 #include "lib/system/redact.h"
 
@@ -57,6 +59,7 @@ static const struct {
 	{ "identity-list.json", { "identity", "list", "-j" } },
 	{ "ipcache-list.json", { "ipcache", "list", "-j" } },
 	{ "policy-list.json", { "policy", "list", "-j" } },
+	{ "policy-selectors.json", { "policy", "selectors", "-j" } },
 	{ "service-list.json", { "service", "list", "-j" } },
 	{ "service-snat.json", { "service", "snat", "-j" } },
 	{ "ct-list.json", { "ct", "list", "-j" } },
@@ -329,6 +332,38 @@ static int sd_parse(int argc, char **argv, struct sd_opts *o)
 	return rc;
 }
 
+/*
+ * The lab's policy objects as applied (NetworkPolicy and ClusterNetworkPolicy
+ * manifests, its API server's objects) into policies/: what the maps were
+ * compiled from, which the maps' views cannot give back.
+ */
+static void add_lab_policies(struct tgz *t)
+{
+	const char *ld = getenv("XCNI_LAB_DIR");
+	char dir[PATH_MAX], path[PATH_MAX + 300], name[300];
+	struct dirent *e;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%s/manifests", ld && *ld ? ld : LAB_DEFAULT_DIR);
+	d = opendir(dir);
+	while (d && (e = readdir(d))) {
+		char *b;
+		size_t l;
+
+		if (strncmp(e->d_name, "networkpolicy.", 14) &&
+		    strncmp(e->d_name, "clusternetworkpolicy.", 21))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		snprintf(name, sizeof(name), "policies/%s", e->d_name);
+		if (!slurp(path, &b, &l)) {
+			tgz_add(t, name, b, l);
+			free(b);
+		}
+	}
+	if (d)
+		closedir(d);
+}
+
 /* The host, each node, the command log and the archive's end into t: 0 or -errno. */
 static int sd_collect(struct tgz *t, struct runlog *rl, const struct sd_opts *o)
 {
@@ -348,8 +383,15 @@ static int sd_collect(struct tgz *t, struct runlog *rl, const struct sd_opts *o)
 				add_node(t, rl, ln[j].name, ln[j].pin, NULL);
 		}
 	} else {
+		/* A lab up and no agent here: the archive would hold nothing of it. */
+		if (!lab_conntest_no_lab() && access(o->w.pin_dir, F_OK))
+			pr_warn("sysdump: no agent pins %s here, and a lab is up: its nodes "
+			       "are left out (--node all takes every lab node, --node NAME one)\n",
+			       o->w.pin_dir);
 		add_node(t, rl, NULL, o->w.pin_dir, o->agent_log);
 	}
+	if (!lab_conntest_no_lab())
+		add_lab_policies(t);
 	fclose(rl->f);
 	tgz_add(t, "commands.txt", rl->p, rl->n);
 	free(rl->p);

@@ -1082,6 +1082,24 @@ static int getopt_error(int argc, char **argv, int opt)
 	return bad_flag(word, flags, cmd ? where : NULL);
 }
 
+/*
+ * A command that takes its line whole: the words before its command word
+ * ("xcnictl -o json connectivity test") follow its own, so they mean what
+ * they mean after it, or its parser refuses them: never silently dropped.
+ */
+static int own_line(const struct own *own, int argc, char **argv, int cw)
+{
+	char *line[argc + 1];
+	int n = 0;
+
+	for (int i = cw + own->skip; i < argc; i++)
+		line[n++] = argv[i];
+	for (int i = 1; i < cw; i++)
+		line[n++] = argv[i];
+	line[n] = NULL;
+	return own->line(n, line);
+}
+
 int main(int argc, char **argv)
 {
 	struct option longopts[ARRAY_SIZE(ctl_opts)];
@@ -1104,7 +1122,7 @@ int main(int argc, char **argv)
 	    (own = own_of(cmd))) {
 		if (own->fn)
 			return own_main(cmd, argc, argv, cw, &g);
-		return own->line(argc - cw - own->skip, argv + cw + own->skip);
+		return own_line(own, argc, argv, cw);
 	}
 	if (!g.pin_dir_env)
 		c.pin_dir = XCNI_PIN_ROOT;

@@ -457,6 +457,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "Usage: xcnictl connectivity test [--test GLOB]... [--node A [--node B]]\n"
 		   "                                 [--timeout-ms N] [--keep] [--list] [-v]\n"
+		   "                                 [-o json] [--junit FILE]\n"
 		   "       xcnictl connectivity test --kubeconfig FILE | --in-cluster\n"
 		   "                                 [--image IMAGE] [--ready-timeout S] [--tls DIR]\n"
 		   "                                 [same options]\n"
@@ -495,10 +496,12 @@ static void usage(FILE *f)
 		   "--manifest: print the probe namespace's manifest and exit: the lab's, or\n"
 		   "with no lab up and two --node, a cluster's (the pods run IMAGE, default\n"
 		   CT_DEFAULT_IMAGE ", examples/kind's: sleep, and xcnictl lab serve as the listener).\n"
+		   "-o json: the result as one JSON object on stdout (the progress on stderr);\n"
+		   "--junit FILE: as JUnit XML, for CI.\n"
 		   "Exit 0 every test passed, 1 a test failed, 2 usage, or the lab or cluster failed.\n");
 }
 /* connectivity test's options (completion lists them too) */
-const char lab_conntest_short[] = "t:n:vh";
+const char lab_conntest_short[] = "t:n:o:vh";
 const struct option lab_conntest_opts[] = {
 	{ "test", required_argument, NULL, 't' },
 	{ "node", required_argument, NULL, 'n' },
@@ -511,6 +514,9 @@ const struct option lab_conntest_opts[] = {
 	{ "in-cluster", no_argument, NULL, 'C' },
 	{ "ready-timeout", required_argument, NULL, 'R' },
 	{ "tls", required_argument, NULL, 'L' },
+	{ "output", required_argument, NULL, 'o' },
+	{ "json", no_argument, NULL, 'J' },
+	{ "junit", required_argument, NULL, 'U' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{}
@@ -564,6 +570,15 @@ int lab_conntest_parse(int argc, char **argv, struct lab_ct_opts *o)
 			}
 			o->ready_timeout_s = (int)v;
 			break;
+		case 'o':
+			if (strcmp(optarg, "json") && strcmp(optarg, "text")) {
+				fprintf(stderr, "connectivity test: -o %s: want text or json\n", optarg);
+				return 2;
+			}
+			o->json = !strcmp(optarg, "json");
+			break;
+		case 'J': o->json = true; break;
+		case 'U': o->junit = optarg; break;
 		case 'v': o->verbose = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -576,6 +591,11 @@ int lab_conntest_parse(int argc, char **argv, struct lab_ct_opts *o)
 	}
 	if (o->kubeconfig && o->in_cluster) {
 		fprintf(stderr, "connectivity test: --kubeconfig and --in-cluster: one or the other\n");
+		return 2;
+	}
+	if ((o->json || o->junit) && (o->list || o->manifest)) {
+		fprintf(stderr, "connectivity test: %s: a run's result; --%s runs no test\n",
+			o->json ? "-o json" : "--junit", o->list ? "list" : "manifest");
 		return 2;
 	}
 	if (!o->tls_dir && getenv("XCNI_FLOWS_TLS") && *getenv("XCNI_FLOWS_TLS"))
@@ -714,22 +734,51 @@ static int ct_deploy(const struct lab_ct_opts *o, const char *doc, const char *p
 void lab_ct_say_failed(const struct lab_ct_case *t, const char *full, const char *what, int res,
 		       const char *answer, int fate, const char *want, const char *denied)
 {
-	printf("  FAIL  %-40s %s\n", full, what);
-	printf("        expected: %s\n", !t->allow ? denied :
-	       t->answer ? "connected, answered by the right listener, no drop" :
-	       *want ? "answered with the kubernetes Service's ClusterIP, no drop" : "connected, no drop");
+	char got[600], detail[900];
+
 	if (res == 2 && *want)
-		printf("        got:      answered \"%s\" (want %s)\n", answer, want);
+		snprintf(got, sizeof(got), "answered \"%s\" (want %s)", answer, want);
 	else if (res == 2)
-		printf("        got:      connected, but answered \"%s\" (want \"%s...\")\n", answer,
-		       t->answer);
+		snprintf(got, sizeof(got), "connected, but answered \"%s\" (want \"%s...\")", answer,
+			 t->answer);
 	else if (res == 1)
-		printf("        got:      connected%s%s\n", answer[0] ? ": " : "", answer);
+		snprintf(got, sizeof(got), "connected%s%s", answer[0] ? ": " : "", answer);
 	else if (res < 0)
-		printf("        got:      the probe failed: %s\n", answer);
+		snprintf(got, sizeof(got), "the probe failed: %s", answer);
 	else
-		printf("        got:      %s%s\n", answer[0] ? answer : lab_fate_word(fate),
-		       answer[0] || fate != LAB_FATE_TIMEOUT ? "" : " (no answer within the timeout)");
+		snprintf(got, sizeof(got), "%s%s", answer[0] ? answer : lab_fate_word(fate),
+			 answer[0] || fate != LAB_FATE_TIMEOUT ? "" : " (no answer within the timeout)");
+	snprintf(detail, sizeof(detail), "expected: %s; got: %s", !t->allow ? denied :
+		 t->answer ? "connected, answered by the right listener, no drop" :
+		 *want ? "answered with the kubernetes Service's ClusterIP, no drop" : "connected, no drop",
+		 got);
+	printf("  FAIL  %-40s %s\n        %.*s\n        got:      %s\n", full, what,
+	       (int)(strstr(detail, "; got: ") - detail), detail, got);
+	lab_ct_result(full, what, "fail", detail);
+}
+
+static json_t *ct_results;
+static long long ct_last_ms;
+
+void lab_ct_result(const char *full, const char *what, const char *status, const char *detail)
+{
+	long long now = xcni_mono_ms();
+
+	if (!ct_results)
+		ct_results = json_array();
+	json_array_append_new(ct_results, json_pack("{s:s, s:s, s:s, s:s, s:f}", "name", full,
+						   "path", what, "status", status, "detail", detail,
+						   "seconds", ct_last_ms ? (double)(now - ct_last_ms) / 1000 : 0.0));
+	ct_last_ms = now;
+}
+
+json_t *lab_ct_results(void)
+{
+	if (!ct_results)
+		ct_results = json_array();
+	if (!ct_last_ms)
+		ct_last_ms = xcni_mono_ms();
+	return ct_results;
 }
 
 /* One test of one family: skipped, probed and judged by the answer and the drops counted. */
@@ -752,6 +801,7 @@ static void ct_one(const struct lab_ct_opts *o, struct lab *lab, struct lab_drop
 	skip = ct_skip(lab, t, cr->two);
 	if (skip) {
 		printf("  SKIP  %-40s (%s)\n", full, skip);
+		lab_ct_result(full, "", "skip", skip);
 		cr->skipped++;
 		return;
 	}
@@ -762,6 +812,7 @@ static void ct_one(const struct lab_ct_opts *o, struct lab *lab, struct lab_drop
 		 port.proto == IPPROTO_UDP ? "udp" : "tcp");
 	if ((t->from != CT_FROM_OUTSIDE && !src) || lab_drops_read(d, before)) {
 		printf("  FAIL  %-40s %s\n        the probe pod is missing\n", full, what);
+		lab_ct_result(full, what, "fail", "the probe pod is missing");
 		cr->failed++;
 		return;
 	}
@@ -772,6 +823,7 @@ static void ct_one(const struct lab_ct_opts *o, struct lab *lab, struct lab_drop
 	if (err || r.res < 0) {
 		printf("  FAIL  %-40s %s\n        the probe failed: %s\n", full, what,
 		       strerror(-(err ? err : r.res)));
+		lab_ct_result(full, what, "fail", strerror(-(err ? err : r.res)));
 		cr->failed++;
 		return;
 	}
@@ -797,6 +849,7 @@ static void ct_one(const struct lab_ct_opts *o, struct lab *lab, struct lab_drop
 	       r.res > 0 && r.answer[0] ? " " : "", r.res > 0 ? r.answer : "");
 	if (!t->allow)
 		printf("        by %s\n", cr->drops);
+	lab_ct_result(full, what, "pass", lab_fate_word(fate));
 	cr->passed++;
 }
 

@@ -10,6 +10,7 @@
 #define XCNI_LAB_CONNTEST_H
 
 #include <signal.h>
+#include <jansson.h>
 
 #include "lab/apply.h"
 #include "lab/dns.h"
@@ -63,6 +64,10 @@ struct lab_ct_opts {
 	/* A cluster: the flows client certificate (--tls DIR, else XCNI_FLOWS_TLS):
 	 * the drops are judged from the agents' flow records (else their counters). */
 	const char *tls_dir;
+	/* -o json: the result as one JSON object on stdout (the progress lines
+	 * go to stderr); --junit FILE: as JUnit XML. */
+	bool json;
+	const char *junit;
 };
 
 /* -1: go on; else the exit code (0 --help, 2 usage, said). */
@@ -89,6 +94,14 @@ bool lab_conntest_no_lab(void);
  */
 void lab_ct_say_failed(const struct lab_ct_case *t, const char *full, const char *what, int res,
 		       const char *answer, int fate, const char *want, const char *denied);
+/*
+ * One test's result, as -o json and --junit report it: status "pass", "fail"
+ * or "skip"; detail: the fate, why it failed, or why skipped. Its time is
+ * since the previous result (the tests run one at a time).
+ */
+void lab_ct_result(const char *full, const char *what, const char *status, const char *detail);
+/* The results so far (a JSON array of {name, path, status, detail, seconds}); borrowed. */
+json_t *lab_ct_results(void);
 /* Set by SIGINT or SIGTERM while caught: every wait stops, the namespace is still removed. */
 extern volatile sig_atomic_t lab_ct_stop;
 /* SIGINT and SIGTERM caught (catch; the old actions into old), or put back from old. */
