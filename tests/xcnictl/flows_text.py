@@ -41,8 +41,15 @@ def serve(path, ready):
     s.listen(1)
     ready.set()
     c, _ = s.accept()
-    c.recv(65536)
-    c.sendall("".join(json.dumps(r) + "\n" for r in RECS).encode() + b'{"cursor":3}\n')
+    req = b""
+    while b"\r\n\r\n" not in req:  # xcnid speaks HTTP on its socket: the request's head
+        b = c.recv(65536)
+        if not b:
+            break
+        req += b
+    body = "".join(json.dumps(r) + "\n" for r in RECS).encode() + b'{"cursor":3}\n'
+    c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\nContent-Length: %d\r\n"
+              b"Connection: close\r\n\r\n" % len(body) + body)
     c.close()
     s.close()
 
