@@ -519,7 +519,9 @@ matrix "namespace label changed back" 80/TCP 'dns != "x" or (d == "x/a" and sns 
 # Namespace's change is a delta (xcnictl status's policy_whole_compiles stays;
 # it was a whole compile, every agent's CPU at a tenant's command).
 probe_is() { # WANT SRC DST: lab probe's answer is WANT (connected|denied|refused|no-backend|timeout)
-	[ "$(fate_word "$(lab probe "$2" "$3" 80/tcp --timeout-ms "$TIMEOUT" 2>/dev/null | tail -n 1)")" = "$1" ]
+	# The answer's line: a denial's near misses follow it (near miss: ..., wrapped lines indented).
+	[ "$(fate_word "$(lab probe "$2" "$3" 80/tcp --timeout-ms "$TIMEOUT" 2>/dev/null |
+		grep -v -e '^near miss:' -e '^ ' | tail -n 1)")" = "$1" ]
 }
 whole_compiles() { # every node's policy_whole_compiles (xcnictl status), one line
 	local i
