@@ -176,9 +176,11 @@ int flows_http_get(const char *tls_dir, const struct flows_agent *a, const char 
 	e = curl_easy_init();
 	ucap = 96 + strlen(path) + 3 * strlen(req);
 	url = malloc(ucap);
-	snprintf(connect_to, sizeof(connect_to), "%s:%u:%s:%u", FLOWS_TLS_NAME, a->port, a->host,
-		 a->port);
-	ct = local ? NULL : curl_slist_append(NULL, connect_to);
+	if (!local) {
+		snprintf(connect_to, sizeof(connect_to), "%s:%u:%s:%u", FLOWS_TLS_NAME, a->port,
+			 a->host, a->port);
+		ct = curl_slist_append(NULL, connect_to);
+	}
 	if (!e || !url || (!local && !ct)) {
 		snprintf(err, errlen, "out of memory");
 		ret = -ENOMEM;
