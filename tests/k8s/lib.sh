@@ -68,11 +68,8 @@ k8s_take_down_stale() {
 		[ -e "$n" ] && kill -0 "$(cat "$n")" 2>/dev/null && live=1
 	done
 	[ -z "$live" ] || return 0
-	for ns in $(ip netns list | awk '/^xcni-k8s-/ {print $1}') /run/xcni-k8s/*; do
-		n=${ns##*/}
-		n=${n#xcni-k8s-}
+	for n in $({ ip netns list | awk '/^xcni-k8s-/ {print substr($1, 10)}'; ls /run/xcni-k8s 2>/dev/null; } | sort -u); do
 		case $n in
-		'*') ;;
 		cp) echo "# a killed run's control plane left: taken down"; bash "$CP" down >/dev/null 2>&1 ;;
 		*) echo "# a killed run's node $n left: taken down"; bash "$NODE" down "$n" >/dev/null 2>&1 ;;
 		esac
