@@ -29,6 +29,14 @@
  *   from_pod4    from_pod (Services on), pod A's UDP to pod B of this node
  *                (conntrack, A's egress and B's ingress judged, into B)
  *   from_pod4/6 remote  A's UDP to pod R (A6 to R6) of node n2: Geneve to n2
+ *   new flow     the connection-opening path: a new flow every packet (its
+ *                ports, or a NodePort client's address, turned before each
+ *                call): from_pod A -> B with no policy and with A's egress
+ *                policy (xcni_polep put or removed before each batch), to a
+ *                ClusterIP of each family, NodePort's local backend
+ *   policy, open A -> B under A's egress policy (judged once, at warm-up)
+ *   ClusterIP    from_pod, A's UDP to a ClusterIP (IPv4 CIP, IPv6 CIP6), its
+ *                backend R (R6) on n2: translated, Geneve to n2
  *   frag ...     to_pod, fragments of an outside client's UDP datagram (CLIENT,
  *                CLIENT6) into A, both families: its first fragment again
  *                (its place in its share found and written), a later one
