@@ -69,7 +69,10 @@
  *                and its ratios (the live rows', a hit's over its tc row)
  *
  * PKT_BENCH_ONLY=TEXT[|TEXT...] runs only the rows whose names hold one
- * (PKT_BENCH_ONLY=live: the live rows).
+ * (PKT_BENCH_ONLY=live: the live rows). PKT_BENCH_AGE=S waits S seconds
+ * after the warm-up: with S > 5 every remote NodePort flow (unanswered) is
+ * past XCNI_CT_SNAT_NEW_NS and each packet checks its tuple is still its
+ * own, which a full run's later rounds do anyway and a short one's not.
  *
  * It fills only the map entries these rows need (endpoints, ipcache, n2's
  * tunnel, the two NodePort frontends and their backends), with fields both
@@ -1631,6 +1634,11 @@ int main(int argc, char **argv)
 	for (int i = 0; i < nr; i++)
 		if (run(&rows[i], row_calls(&rows[i], calls), 0))
 			goto out;
+	/* PKT_BENCH_AGE=S: S seconds between the warm-up and the rounds, so that
+	 * every flow is older than the 5 s after which an unanswered SNATed
+	 * flow checks its tuple each packet (a short run's flows are not). */
+	if (getenv("PKT_BENCH_AGE"))
+		sleep((unsigned)atoi(getenv("PKT_BENCH_AGE")));
 	/* Blocks: each row alone, an unmeasured round, then its rounds. */
 	if (getenv("PKT_BENCH_BLOCKS") && !strcmp(getenv("PKT_BENCH_BLOCKS"), "1"))
 		for (int i = 0; i < nr; i++) {
