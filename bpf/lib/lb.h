@@ -1435,4 +1435,16 @@ static __always_inline struct lb6_state *lb6_state_get(void)
 	return &t->st;
 }
 
+/* from_pod's IPv6 packet, zeroed: lb6_tmp's p6. NULL only if the map failed. */
+static __always_inline struct pkt6 *pod6_pkt(void)
+{
+	__u32 zero = 0;
+	struct lb6_tmp *t = bpf_map_lookup_elem(&xcni_lb6_tmp, &zero);
+
+	if (!t)
+		return NULL;
+	__builtin_memset(&t->p6, 0, sizeof(t->p6));
+	return &t->p6;
+}
+
 #endif
