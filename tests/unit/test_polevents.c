@@ -246,6 +246,22 @@ static void hundred_nodes_one_writer(void **state)
 	assert_non_null(event_of(0xdef));
 	assert_int_equal(api_.event_writes, 2);
 	assert_true(second <= NODES + 6); /* a report each; the writer's list, Event, renew */
+
+	/* After a quiet minute (the writer renewed nothing): a look each, no takeover. */
+	for (unsigned int i = 0; i < NODES; i++)
+		applied(i, 0x123, 65000);
+	first = api_.requests;
+	for (unsigned int i = NODES; i-- > 0;) { /* the writer's agent last */
+		ag[i]->tat = 0;
+		ev_tick(ag[i], 65000);
+	}
+	round_all(66000);
+	second = api_.requests - first;
+	print_message("a change after a quiet minute: %u requests, %u writer\n", second, writers());
+	assert_int_equal(writers(), 1);
+	assert_true(ag[0]->leader);
+	assert_non_null(event_of(0x123));
+	assert_true(second <= 2 * NODES + 6); /* a report and a look each */
 }
 
 /*

@@ -260,7 +260,7 @@ struct ev_agent {
 	bool leader;
 	char lrv[32];       /* the writer's Lease as last seen, */
 	int64_t lseen_ms;   /* since when (this agent's clock) */
-	int64_t elect_ms;   /* the next look at it */
+	int64_t looked_ms, elect_ms; /* the last look at it, the next */
 	uint64_t tat;       /* the request bucket's theoretical arrival time (ns, monotonic) */
 	uint64_t posted, failed, dropped, coalesced, req[EVR_N];
 };
@@ -498,10 +498,14 @@ static void ev_elect(struct ev_agent *a, int64_t now)
 	k8s_resp_free(&r);
 	holder = json_string_value(json_object_get(json_object_get(l, "spec"), "holderIdentity"));
 	rv = json_string_value(json_object_get(json_object_get(l, "metadata"), "resourceVersion"));
-	if (strcmp(rv ?: "", a->lrv)) {
+	/* Unchanged since a look long ago (the cluster was quiet, and its
+	 * holder renews only while versions wait): seen from now, not taken at
+	 * once by every agent at the next change. */
+	if (strcmp(rv ?: "", a->lrv) || now - a->looked_ms > (EV_LEASE_S + 5) * 1000) {
 		snprintf(a->lrv, sizeof(a->lrv), "%s", rv ?: "");
 		a->lseen_ms = now;
 	}
+	a->looked_ms = now;
 	a->leader = false;
 	if ((holder && !strcmp(holder, a->node)) || now - a->lseen_ms > EV_LEASE_S * 1000 ||
 	    !holder) {
