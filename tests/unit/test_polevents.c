@@ -247,6 +247,16 @@ static void hundred_nodes_one_writer(void **state)
 	assert_int_equal(api_.event_writes, 2);
 	assert_true(second <= NODES + 6); /* a report each; the writer's list, Event, renew */
 
+	/* The others hold the version 30 s and look at the Lease: the writer, done, keeps it. */
+	for (int64_t t = 7000; t < 45000; t += 1000)
+		for (unsigned int i = NODES; i-- > 0;) {
+			ag[i]->tat = 0;
+			ev_tick(ag[i], t);
+		}
+	print_message("45 s after: %u writer, agent 0 %s\n", writers(), ag[0]->leader ? "holds it" : "lost it");
+	assert_int_equal(writers(), 1);
+	assert_true(ag[0]->leader);
+
 	/* After a quiet minute (the writer renewed nothing): a look each, no takeover. */
 	for (unsigned int i = 0; i < NODES; i++)
 		applied(i, 0x123, 65000);

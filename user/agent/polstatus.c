@@ -261,6 +261,7 @@ struct ev_agent {
 	char lrv[32];       /* the writer's Lease as last seen, */
 	int64_t lseen_ms;   /* since when (this agent's clock) */
 	int64_t looked_ms, elect_ms; /* the last look at it, the next */
+	int64_t busy_ms;    /* the newest version taken in */
 	uint64_t tat;       /* the request bucket's theoretical arrival time (ns, monotonic) */
 	uint64_t posted, failed, dropped, coalesced, req[EVR_N];
 };
@@ -657,8 +658,10 @@ static void ev_tick(struct ev_agent *a, int64_t now)
 	size_t kept = 0;
 
 	pthread_mutex_lock(&ev_.mu);
-	for (size_t i = 0; i < a->nin; i++)
+	for (size_t i = 0; i < a->nin; i++) {
 		ev_put(a, a->q, &a->n, &a->in[i]);
+		a->busy_ms = a->in[i].queued_ms > a->busy_ms ? a->in[i].queued_ms : a->busy_ms;
+	}
 	a->nin = 0;
 	if (a->nodes) {
 		free(a->names);
@@ -673,7 +676,10 @@ static void ev_tick(struct ev_agent *a, int64_t now)
 	pthread_mutex_unlock(&ev_.mu);
 	if (a->rep && (!a->sent || strcmp(a->rep, a->sent)))
 		ev_report(a);
-	if (a->n && now >= a->elect_ms) {
+	/* The holder renews as long as others may still hold a version (their
+	 * window, and a look's worth): not given up to one of them at its next look. */
+	if ((a->n || (a->leader && now - a->busy_ms < EV_WINDOW_MS + EV_LEASE_S * 1000)) &&
+	    now >= a->elect_ms) {
 		ev_elect(a, now);
 		a->elect_ms = now + (a->leader ? EV_RENEW_MS : EV_LEASE_S * 1000);
 	}
