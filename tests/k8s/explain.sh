@@ -165,6 +165,22 @@ sys.exit(0 if ok else 1)
 PY
 }
 check "one writer: Lease xcni/xcni-policy-events held by n1 or n2, reports applied.n1 and applied.n2, both Events written by the holder" onewriter
+# The requests each agent made for them (its metrics, on the node's loopback):
+# Event writes by the holder alone, at most 3 a version; the other's reports only.
+evreqs() {
+	local n holder nev
+	nev=$(kc -n ex get events --field-selector reason=Enforced -o name | wc -l)
+	holder=$(kc -n xcni get lease xcni-policy-events -o jsonpath='{.spec.holderIdentity}')
+	for n in n1 n2; do
+		ip netns exec "xcni-k8s-$n" curl -s --max-time 5 http://127.0.0.1:9962/metrics |
+			awk -v n="$n" -v h="$holder" '/^xcni_policy_event_requests_total/ { split($1, k, "\""); r[k[2]] = $2 }
+				END { printf "%s %s report=%d elect=%d list=%d event=%d\n", n, (n == h ? "holder" : "other"), r["report"], r["elect"], r["list"], r["event"] }'
+	done >"$TMP/evreqs.txt"
+	sed 's/^/# requests for the Events: /' "$TMP/evreqs.txt"
+	awk -v v="$nev" '$2 == "other" && $6 != "event=0" { bad = 1 } $2 == "holder" { split($6, e, "="); if (e[2] < v || e[2] > 3 * v) bad = 1; h++ }
+		END { exit bad || h != 1 || v < 2 }' "$TMP/evreqs.txt"
+}
+check "requests per agent (metrics): Event requests by the holder alone, 1..3 a version (the Events of ns ex); the other agent none" evreqs
 sed 's/^/# /' "$TMP/ps1.txt"
 
 # ---- 3b. a ClusterNetworkPolicy's Event ----
