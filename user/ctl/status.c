@@ -1162,7 +1162,8 @@ int ctl_status_main(int argc, char **argv)
 	if (rc >= 0)
 		return rc;
 	/* No agent's maps where they would be outside a lab, and a lab up: say which --node. */
-	if (!o.w.nnodes && !o.w.pin_given && !getenv("XCNI_PIN_DIR") && access(o.c.pin_dir, F_OK)) {
+	if (!o.kubeconfig && !o.w.nnodes && !o.w.pin_given && !getenv("XCNI_PIN_DIR") &&
+	    access(o.c.pin_dir, F_OK)) {
 		char *hint[] = { "xcnictl", "status", NULL };
 
 		if (ctl_lab_hint(o.c.pin_dir, 2, hint))
