@@ -434,13 +434,20 @@ static json_t *answer(struct agent_status *s)
 }
 
 /* GET /status on the status socket: the answer, one JSON line. */
-static int render_status(void *ctx, const struct http_args *a, char **body, size_t *len)
+char *status_text(struct agent_status *s)
 {
-	json_t *o = answer(ctx);
+	json_t *o = answer(s);
 	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
 
-	(void)a;
 	json_decref(o);
+	return text;
+}
+
+static int render_status(void *ctx, const struct http_args *a, char **body, size_t *len)
+{
+	char *text = status_text(ctx);
+
+	(void)a;
 	if (!text)
 		return -ENOMEM;
 	*len = strlen(text);

@@ -74,6 +74,8 @@ int flows_local_get(const char *sock, const char *path, const char *req, long ti
 #define FLOWS_REQ_POLSTATUS "policy-status"
 /* One side of explain, on the agent's own maps (lib/observe/explain.h). */
 #define FLOWS_REQ_EXPLAIN "explain"
+/* The agent's status socket's answer (agentstatus.h; xcnictl status --kubeconfig). */
+#define FLOWS_REQ_STATUS "status"
 
 /*
  * An explain argument (name src, dst, port, family or sport) as an agent
