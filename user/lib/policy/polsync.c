@@ -119,10 +119,10 @@ static const struct ps_map {
 	  sizeof(struct xcni_podname), 0, 0, MIR_NAMES, MAP_NEEDED },
 	/* Synced by deltas too, so not dropped with the names; a failed write
 	 * may have left anything in them. */
-	{ "xcni_polsel", PS(fd_polsel), 0, 0, PS(polsel), sizeof(__u32), sizeof(struct xcni_polsel),
+	{ "xcni_polsel", PS(fd_polsel), PS(max_polsel), 0, PS(polsel), sizeof(__u32), sizeof(struct xcni_polsel),
 	  0, 0, MIR_KEPT, MAP_NEEDED },
 	/* Absent under programs from before rule names. */
-	{ "xcni_rulename", PS(fd_rulename), 0, 0, PS(rulename), sizeof(struct xcni_rulename_key),
+	{ "xcni_rulename", PS(fd_rulename), PS(max_rulename), 0, PS(rulename), sizeof(struct xcni_rulename_key),
 	  sizeof(struct xcni_rulename), 0, 0, MIR_KEPT, MAP_QUIET },
 	{ "xcni_ipcache6", PS(fd_ipcache6), PS(max_ipcache6), 0, PS(ipcache6),
 	  sizeof(struct xcni_ipcache6_key), sizeof(struct xcni_ipcache_val), 0, 0, MIR_V6,
