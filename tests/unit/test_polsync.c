@@ -1091,6 +1091,25 @@ static void test_polkey6_full_leaves_pods_pending(void **state)
 	assert_int_equal(st.polkey6_waiting, 0);
 	assert_true(has_key6(64) && has_key6(65));
 	assert_false(has_key6(0));
+	/*
+	 * A tenant's 64 pods hold every key; a victim's 2 new pods come: each
+	 * namespace its part (62 and 2), the victim's pods get theirs, the
+	 * tenant's last two wait. Before, the holders kept theirs and the
+	 * victim's pods waited while the tenant's stayed.
+	 */
+	for (unsigned int i = 0; i < 66; i++)
+		k6[i].ns = i < 64 ? "tenant" : "x";
+	v6.keys = k6;
+	v6.nkeys = 64;
+	assert_int_equal(polsync_apply6(ps, &v6, &st), 0);
+	assert_int_equal(st.polkey6_waiting, 0);
+	v6.nkeys = 66;
+	assert_int_equal(polsync_apply6(ps, &v6, &st), 0);
+	if (!has_key6(64) || !has_key6(65))
+		fail_msg("the victim's new pods wait: %zu waiting", st.polkey6_waiting);
+	assert_int_equal(st.polkey6_waiting, 2);
+	assert_string_equal(st.polkey6_ns, "tenant");
+	assert_true(has_key6(61) && !has_key6(62) && !has_key6(63));
 	v6.nkeys = 0;
 	assert_int_equal(polsync_apply6(ps, &v6, &st), 0);
 	assert_int_equal(count("xcni_polkey6", sizeof(struct xcni_in6)), 0);
