@@ -1030,8 +1030,11 @@ static int step_apply6(struct generation *g)
 			(unsigned long long)g->gen);
 	else if (waiting != last_waiting)
 		pr_warn("generation %llu: %zu IPv6 pod(s) wait for room in xcni_polkey6 (pending: "
-			"their traffic dropped); --map-max xcni_polkey6=%zu gives it\n",
-			(unsigned long long)g->gen, waiting, g->v6.nkeys);
+			"their traffic dropped): each namespace has its part, %s is over it, "
+			"every other namespace's pods have theirs; --map-max "
+			"xcni_polkey6=%zu gives it\n",
+			(unsigned long long)g->gen, waiting,
+			g->pst.polkey6_ns ? g->pst.polkey6_ns : "?", g->v6.nkeys);
 	last_waiting = waiting;
 	pol_v6_free(&g->v6);
 	/* Pods waiting for room: every generation tries again (one may leave). */

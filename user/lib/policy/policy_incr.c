@@ -353,6 +353,7 @@ int pol_v6_build(const struct pol_incr *pi, const struct cluster *c, struct pol_
 
 			memcpy(k->addr.addr, p->ip6, 16);
 			k->key = pol_pod_addr(p, true);
+			k->ns = p->meta.ns;
 		}
 	}
 	free(v);
