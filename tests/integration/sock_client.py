@@ -25,7 +25,10 @@
                                from each 2 TCP sockets connecting to IP:PORT
                                (the socket LB records each at connect, then
                                the empty namespace has no route); "netns N"
-                               until SOCK_GATE
+                               until SOCK_GATE. SOCK_CGDIR=DIR (its cgroup):
+                               every 20 namespaces it also makes a cgroup
+                               below its own and moves into it, as a root
+                               process in a container may
 An error prints its errno name (e.g. "error ECONNREFUSED") and exits 1.
 SOCK_GATE=FILE: the sockets stay open until FILE exists (a record listed);
 tcp then prints "local port N" first and "peer again IP:PORT" after.
@@ -82,7 +85,13 @@ def netns_many(ip, port, n):
     newuser, newnet = 0x10000000, 0x40000000
     resource.setrlimit(resource.RLIMIT_NOFILE, (2 * n + 64, 2 * n + 64))
     socks = []
+    cg = os.environ.get("SOCK_CGDIR")
     for i in range(n):
+        if cg and i and i % 20 == 0:
+            cg = os.path.join(cg, "x%d" % i)
+            os.mkdir(cg)
+            with open(os.path.join(cg, "cgroup.procs"), "w") as f:
+                f.write(str(os.getpid()))
         if libc.unshare(newnet | (newuser if i == 0 else 0)):
             raise OSError(ctypes.get_errno(), "unshare")
         for _ in range(2):

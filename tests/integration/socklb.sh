@@ -37,25 +37,34 @@ cleanup() {
 	node_cleanup a b c
 	# Processes still in the cgroups (none should be) go back to the root first.
 	if [ -d "$CG" ]; then
-		for p in $(cat "$CG"/*/cgroup.procs "$CG/cgroup.procs" 2>/dev/null); do
+		for p in $(find "$CG" -name cgroup.procs -exec cat {} +); do
 			echo "$p" >"$CG_MNT/cgroup.procs"
 		done
-		rmdir "$CG"/*/ "$CG"
+		find "$CG" -depth -type d -exec rmdir {} +
 	fi
 }
 trap cleanup EXIT
 
 [ -n "$CG_MNT" ] || { not_ok "no cgroup2 mount"; finish; exit 1; }
-mkdir "$CG" || { not_ok "mkdir $CG"; finish; exit 1; }
+# The pods' cgroups as a kubelet lays them out below the hooked cgroup, made
+# before xcnid reads its tiers (the socket LB's owner is the pod's cgroup):
+# b's by the cgroupfs driver, c's by the systemd driver under kind's kubelet
+# root (3 tiers: kubelet.slice, ...-kubepods.slice, ...-besteffort.slice).
+POD_CG_b=$CG/kubepods/burstable/podb
+POD_CG_c=$CG/kubelet.slice/kubelet-kubepods.slice/kubelet-kubepods-besteffort.slice/kubelet-kubepods-besteffort-podc.slice
+pod_cg() { local v=POD_CG_$1; echo "${!v:-$CG/$1}"; }
+mkdir "$CG" && mkdir -p "$POD_CG_b/ctr" "$POD_CG_c/cri-containerd-c.scope" ||
+	{ not_ok "mkdir $CG"; finish; exit 1; }
 
 # in_cg POD CMD...: CMD in pod POD's netns, its process from the start in the
-# pod's cgroup CG/POD (a child of the hooked cgroup, as a kubelet's pod is of
-# its QoS class: the socket LB's owner).
+# cgroup of a container of the pod.
 in_cg() {
-	local pod=$1
+	local pod=$1 cg
 	shift
-	mkdir -p "$CG/$pod"
-	sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' sh "$CG/$pod" \
+	cg=$(pod_cg "$pod")
+	cg=$(find "$cg" -mindepth 1 -maxdepth 1 -type d | head -1)
+	[ -n "$cg" ] || { cg=$(pod_cg "$pod")/ctr && mkdir -p "$cg"; }
+	sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' sh "$cg" \
 		ip netns exec "$XCT_TAG-$pod" "$@"
 }
 out_cg() {
@@ -386,12 +395,13 @@ check "a socket of the node's own netns, no backend: connect fails ECONNREFUSED 
 # Issue 65: a pod's bound is its cgroup's, not each network namespace it
 # makes. c makes a user namespace and then 140 network namespaces (as a pod
 # may under the kubelet's default seccomp) and connects 2 sockets to the
-# ClusterIP from each: 280 records asked, the map holds 256. The node's own
-# process (the hooked cgroup itself, the node's namespace: no per-packet path)
-# must still connect; c holds its bound (2) and is counted past it.
+# ClusterIP from each: 280 records asked, the map holds 256; every 20 it also
+# makes a cgroup below its own and moves in (a container's root may). The
+# node's own process (the hooked cgroup itself, the node's namespace: no
+# per-packet path) must still connect; c's pod holds its bound (2).
 netns_attack() {
 	rm -f "$T/gate"
-	SOCK_GATE=$T/gate in_cg c timeout 120 python3 "$HERE/sock_client.py" netns "$VIP" 80 140 \
+	SOCK_CGDIR=$POD_CG_c/cri-containerd-c.scope SOCK_GATE=$T/gate in_cg c timeout 120 python3 "$HERE/sock_client.py" netns "$VIP" 80 140 \
 		>"$T/ns.out" 2>&1 &
 	HELD+=($!)
 	for _ in $(seq 300); do grep -q '^netns\|^error' "$T/ns.out" && break; sleep 0.1; done
@@ -407,14 +417,15 @@ check "meanwhile the node's own process connects to the ClusterIP: hello, peer t
 	node_connects
 netns_bound() {
 	local j id
-	id=$(stat -c %i "$CG/c")
+	id=$(stat -c %i "$POD_CG_c")
 	j=$(bpftool map dump pinned "$PIN/xcni_sock_own" -j)
 	jq -e --argjson id "$id" '[.[] | .formatted // . | select(.key == $id) | .value |
 		select(.held == 2 and .over >= 278)] | length == 1' <<<"$j" >/dev/null &&
 		[ "$(records xcni_sock_rn)" = 2 ] ||
 		{ echo "c's cgroup $id; xcni_sock_rn: $(records xcni_sock_rn); $j"; return 1; }
 }
-check "c's cgroup holds its bound (2 records) over its 140 namespaces, 278 counted past it" netns_bound
+check "c's pod cgroup holds its bound (2 records) over its 140 namespaces and 6 cgroups, 278 counted past it" \
+	netns_bound
 held_end
 check "c's sockets closed: xcni_sock_rn empty" released
 
