@@ -276,8 +276,8 @@ struct {
 		struct xcni_sock_rn6_key, struct xcni_sock_rn6);
 } xcni_sock_rn6 SEC(".maps");
 
-/* Each pod's (network namespace cookie's) socket-LB records: its bound. An
- * LRU: a count evicted (4,096 other namespaces busier) restarts at 0. */
+/* Each pod's (cgroup's) socket-LB records: its bound; and all pods' together.
+ * An LRU: a count evicted (4,096 other owners busier) restarts at 0. */
 struct {
 	XCNI_PINNED(BPF_MAP_TYPE_LRU_HASH, XCNI_MAX_SOCK_OWN, __u64, struct xcni_sock_own);
 } xcni_sock_own SEC(".maps");
@@ -297,7 +297,7 @@ struct xcni_sock_slot {
 };
 
 struct xcni_sock_slots {
-	__u64 owner; /* the socket's network namespace cookie: its xcni_sock_own key */
+	__u64 owner; /* the cgroup id charged (sock_owner_id): its xcni_sock_own key */
 	struct xcni_sock_slot s[XCNI_SOCK_SLOTS];
 };
 

@@ -204,7 +204,7 @@ static int load_pod_progs(const struct opts *o, struct from_pod **fpp, struct to
 /* The socket load balancer's object (*sl) opened, checked against what is pinned and loaded. */
 static int load_socklb(const struct opts *o, struct sock_lb **sl)
 {
-	int err = socklb_open(sl, o->pin_dir, o->ov->map_max, o->ov->nmap_max);
+	int err = socklb_open(sl, o->pin_dir, o->cgroup_root, o->ov->map_max, o->ov->nmap_max);
 
 	if (err)
 		pr_err("cannot open the socket load-balancing object: %s\n", strerror(-err));
