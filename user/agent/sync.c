@@ -103,7 +103,7 @@ static void report_gen(const struct opts *o, struct from_pod *fp, __u64 gen,
 	}
 	/* A node with both underlay families: the MTU follows the tunnels in use. */
 	if (o->ov->underlay)
-		cfg.pod_mtu = o->ov->underlay_mtu - overlay_encap_len(o->ov);
+		cfg.pod_mtu = overlay_pod_mtu(o->ov);
 	if (r) {
 		cfg.nr_identities = (__u32)r->nidentities;
 		cfg.nr_policies = (__u32)r->npolicies;
