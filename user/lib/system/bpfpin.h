@@ -67,6 +67,8 @@ int xcni_bpffs_ensure(const char *pin_dir);
  * 0 or -errno.
  */
 int xcni_link_pinned(const char *path, int prog_fd, int ifindex, int type, unsigned int flags);
+/* Creates the link (as above) and pins it at path, which must be free. 0 or -errno. */
+int xcni_link_pin(const char *path, int prog_fd, int ifindex, int type, unsigned int flags);
 /*
  * Detaches the link pinned at path and removes the pin: at once, where
  * unlinking alone frees the link only after an RCU grace period (bpffs frees
