@@ -176,7 +176,7 @@ static int write_self6(const struct opts *o, const uint8_t a6[16])
 	__u32 k = 0;
 	int fd, err = 0;
 
-	fd = pin_open(o->pin_dir, "xcni_self6");
+	fd = xcni_pin_get(o->pin_dir, "xcni_self6");
 	if (fd < 0)
 		return fd == -ENOENT ? 0 : fd;
 	if (bpf_map_update_elem(fd, &k, a6, BPF_ANY))
@@ -193,7 +193,7 @@ static int write_self6(const struct opts *o, const uint8_t a6[16])
  */
 static int bump_npgen(const struct opts *o)
 {
-	int fd = pin_open(o->pin_dir, "xcni_npgen"), err;
+	int fd = xcni_pin_get(o->pin_dir, "xcni_npgen"), err;
 
 	if (fd < 0)
 		return fd == -ENOENT ? 0 : fd;

@@ -202,7 +202,7 @@ static int svc_choose(const struct ctl_ctx *c, const struct svc_view *v,
 	if (v6)
 		inet_ntop(AF_INET6, src->ip6, a, sizeof(a));
 	else
-		ip_str(src->ip, a);
+		xcni_ip4_str(src->ip, a);
 	if (choose_open(c, v, k, saddr, daddr, ch) || choose_affinity(v, k, s, saddr, a, ch))
 		return 0;
 	if ((s->flags & XCNI_SVC_F_MAGLEV) && (c->opts & OPT_SPORT)) {

@@ -119,6 +119,17 @@ unsigned long long xcni_fd_memlock(int fd)
 	return v;
 }
 
+int xcni_pin_get(const char *dir, const char *name)
+{
+	char path[1024];
+	int fd;
+
+	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	fd = bpf_obj_get(path);
+	return fd < 0 ? -errno : fd;
+}
+
 int xcni_map_open_pinned(const char *dir, const char *name, size_t *max)
 {
 	char path[512];

@@ -35,6 +35,8 @@
 #define XCNI_PIN_DECAP_COOKIE "xcni_dcookie"
 
 #include <stddef.h>
+/* The object pinned as dir/name: its fd, or -errno (-ENAMETOOLONG for a path too long). */
+int xcni_pin_get(const char *dir, const char *name);
 
 /*
  * Opens the map pinned as dir/name (logging why not); with max, also reads its
