@@ -70,7 +70,7 @@ static const char *jopt(json_t *o, const char *k)
 	return json_string_value(json_object_get(o, k));
 }
 
-static void end_of(json_t *o, struct fg_end *e)
+static void end_from_json(json_t *o, struct fg_end *e)
 {
 	*e = (struct fg_end){
 		.kind = jopt(o, "kind"), .ns = jopt(o, "namespace"), .pod = jopt(o, "pod"),
@@ -101,8 +101,8 @@ static int add_line(struct fgraph *g, const char *line, const struct node_maps *
 	f.node = jopt(o, "node");
 	f.family = jopt(o, "family");
 	f.proto = jopt(o, "protocol");
-	end_of(json_object_get(o, "source"), &f.src);
-	end_of(json_object_get(o, "destination"), &f.dst);
+	end_from_json(json_object_get(o, "source"), &f.src);
+	end_from_json(json_object_get(o, "destination"), &f.dst);
 	f.service = jopt(o, "service");
 	f.client = jopt(o, "client");
 	v = jopt(o, "verdict");
