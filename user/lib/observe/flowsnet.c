@@ -537,8 +537,7 @@ static int verdict_rank(json_t *o)
 	return v < 0 ? 0 : sev[v];
 }
 
-/* The later of two times as the records give them (RFC 3339 strings sort as times). */
-static bool later(json_t *a, json_t *b)
+bool flows_json_later(json_t *a, json_t *b)
 {
 	if (json_is_string(a) && json_is_string(b))
 		return strcmp(json_string_value(a), json_string_value(b)) > 0;
@@ -592,7 +591,7 @@ void *flows_merge_conn(void *per_node)
 				json_object_set(out, *k, json_object_get(r, *k));
 		for (const char *const *k = (const char *const[]){ "last_seen", "updated", NULL }; *k;
 		     k++)
-			if (later(json_object_get(r, *k), json_object_get(out, *k)))
+			if (flows_json_later(json_object_get(r, *k), json_object_get(out, *k)))
 				json_object_set(out, *k, json_object_get(r, *k));
 	}
 	json_object_set_new(out, "node", json_string(decider));
