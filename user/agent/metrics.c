@@ -503,7 +503,7 @@ static void render_reasons(struct metrics *m, FILE *b)
 		{ "xcni_bytes_total", "Bytes of those packets (Ethernet frame length)." },
 	};
 	struct xcni_metric *sum = calloc(XCNI_NR_METRICS, sizeof(*sum));
-	int fd = pin_open(m->pin_dir, "xcni_metrics"), err;
+	int fd = xcni_pin_get(m->pin_dir, "xcni_metrics"), err;
 
 	if (fd < 0 || !sum) {
 		pr_debug("metrics: cannot read xcni_metrics: %s\n", strerror(fd < 0 ? errno : ENOMEM));
@@ -572,7 +572,7 @@ static void render_sock_lb(struct metrics *m, FILE *b)
 static void render_events(struct metrics *m, FILE *b)
 {
 	struct xcni_evrate sum;
-	int fd = pin_open(m->pin_dir, "xcni_evrate");
+	int fd = xcni_pin_get(m->pin_dir, "xcni_evrate");
 	int err = fd < 0 ? -errno : metrics_percpu_sum(fd, 0, m->ncpus, sizeof(sum), &sum);
 
 	if (err) {
@@ -601,7 +601,7 @@ out:
 static void render_ctstat(struct metrics *m, FILE *b, long ct_entries)
 {
 	struct xcni_ctstat st;
-	int fd = pin_open(m->pin_dir, "xcni_ctstat");
+	int fd = xcni_pin_get(m->pin_dir, "xcni_ctstat");
 	__u64 ev;
 
 	if (fd < 0 || ctstat_read(fd, &st)) {
@@ -644,7 +644,7 @@ static void render_fqdn(struct metrics *m, FILE *b)
 		[XCNI_FQDN_ST_IGNORED] = "records-ignored",
 		[XCNI_FQDN_ST_FRAG] = "answers-fragmented",
 	};
-	int fd = pin_open(m->pin_dir, "xcni_fqdn_stats");
+	int fd = xcni_pin_get(m->pin_dir, "xcni_fqdn_stats");
 
 	if (fd < 0)
 		return;
@@ -667,7 +667,7 @@ static void render_config(struct metrics *m, FILE *b)
 	struct xcni_config cfg;
 	char addr[INET_ADDRSTRLEN] = "", cidr[INET_ADDRSTRLEN + 8], abi[12];
 	__u32 k = 0;
-	int fd = pin_open(m->pin_dir, "xcni_config");
+	int fd = xcni_pin_get(m->pin_dir, "xcni_config");
 
 	if (fd < 0)
 		return;
@@ -688,7 +688,7 @@ static void render_config(struct metrics *m, FILE *b)
 	                cfg.applied_gen);
 	metrics_family1(b, "xcni_failed_generation", "gauge",
 	                "The last generation that could not be applied (0: none).", cfg.failed_gen);
-	fd = pin_open(m->pin_dir, "xcni_polrev");
+	fd = xcni_pin_get(m->pin_dir, "xcni_polrev");
 	if (fd >= 0) {
 		__u32 rev;
 
@@ -778,7 +778,7 @@ static void scan_maps(struct metrics *m, struct mapscan *sc)
 
 		if (strncmp(de->d_name, "xcni_", 5))
 			continue; /* programs, links/ */
-		fd = pin_open(m->pin_dir, de->d_name);
+		fd = xcni_pin_get(m->pin_dir, de->d_name);
 		if (fd < 0)
 			continue;
 		/* The kernel names a pinned map after its BTF name, truncated; anything else is no map of ours. */

@@ -300,7 +300,7 @@ _Static_assert(sizeof(struct xcni_sock_rn6_key) <= 32, "clear_pinned's key fits 
 static void clear_pinned(const char *pin_dir, const char *name)
 {
 	__u8 key[32], next[32];
-	int fd = pin_open(pin_dir, name);
+	int fd = xcni_pin_get(pin_dir, name);
 
 	if (fd < 0)
 		return;
@@ -349,7 +349,7 @@ int socklb_use(const char *pin_dir, struct socklb_use *u)
 	int fd;
 
 	memset(u, 0, sizeof(*u));
-	fd = pin_open(pin_dir, "xcni_sock_own");
+	fd = xcni_pin_get(pin_dir, "xcni_sock_own");
 	if (fd < 0)
 		return fd;
 	/* At most XCNI_MAX_SOCK_OWN (4,096) entries: read in one go. */

@@ -237,7 +237,7 @@ static bool is_drop(int r)
 /* The drop counters now into out (XCNI_NR_METRICS): 0 or -errno. */
 static int read_drops(struct agent_status *s, uint64_t *out)
 {
-	if (s->metrics_fd < 0 && (s->metrics_fd = pin_open(s->pin_dir, "xcni_metrics")) < 0)
+	if (s->metrics_fd < 0 && (s->metrics_fd = xcni_pin_get(s->pin_dir, "xcni_metrics")) < 0)
 		return s->metrics_fd;
 	for (int r = XCNI_REASON_MAX; r >= XCNI_REASON_MIN; r--) {
 		if (!is_drop(r))

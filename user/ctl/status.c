@@ -215,7 +215,7 @@ static json_t *overflow_json(const struct ctl_ctx *c)
 			char name[400], ipb[INET_ADDRSTRLEN], *slash;
 
 			if (nfd < 0 || !pod_of_ip(nfd, key, name, sizeof(name)))
-				snprintf(name, sizeof(name), "%s", ip_str(key, ipb));
+				snprintf(name, sizeof(name), "%s", xcni_ip4_str(key, ipb));
 			json_array_append_new(pods, json_string(name));
 			slash = strchr(name, '/');
 			if (slash) {

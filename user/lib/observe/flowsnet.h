@@ -9,6 +9,7 @@
 #ifndef XCNI_FLOWSNET_H
 #define XCNI_FLOWSNET_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -154,3 +155,5 @@ int flows_req_split(const char *req, char *node_req, size_t ncap, char *merged_r
  * leaves to the merged view; times are not read: each node judged them).
  */
 bool flows_json_match(const struct flow_filter *ff, void *json_rec);
+/* Whether time a is later than b, as the records give them (RFC 3339 strings sort as times). */
+bool flows_json_later(json_t *a, json_t *b);
