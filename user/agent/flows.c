@@ -143,11 +143,9 @@ static void fill_peer(struct flowd *d, struct flow_peer *p, uint8_t family, cons
 static const struct flow_peer *peer_of(struct flowd *d, uint8_t family, const uint8_t *addr)
 {
 	size_t alen = family == 4 ? 4 : 16;
-	uint32_t h = 2166136261u ^ family;
+	uint32_t h = xcni_fnv32(XCNI_FNV32_BASIS ^ family, addr, alen);
 	struct peer_slot *s;
 
-	for (size_t i = 0; i < alen; i++)
-		h = (h ^ addr[i]) * 16777619u;
 	s = &d->peers[(h ^ h >> 16) & (PEER_CACHE - 1)];
 	if (s->gen == d->peer_gen && s->family == family && !memcmp(s->addr, addr, alen))
 		return &s->p;

@@ -22,7 +22,6 @@
 #include "agent/flowd.h"
 #include "agent/ipfix.h"
 #include "agent/evfan.h"
-#include "agent/status.h"
 #include "lib/system/http.h"
 #include "lib/observe/agentstatus.h"
 #include "lib/observe/flowsnet.h"
@@ -264,7 +263,7 @@ static int answer_kind(struct flowd *d, const struct http_args *args, const char
 	else if (!strcmp(kind, FLOWS_REQ_EXPLAIN))
 		err = answer_explain(d, args, out);
 	else if (!strcmp(kind, FLOWS_REQ_STATUS)) {
-		char *t = d->status ? status_text(d->status) : NULL;
+		char *t = d->status ? d->status_text(d->status) : NULL;
 
 		if (t)
 			flows_fbuf_printf(out, "%s\n", t);

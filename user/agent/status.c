@@ -215,16 +215,6 @@ static json_t *svc_closed_json(void)
 	return a;
 }
 
-const char *agent_version(void)
-{
-	return XCNI_VERSION;
-}
-
-const char *agent_commit(void)
-{
-	return XCNI_COMMIT;
-}
-
 /* ---- drops of the last minute ------------------------------------------------ */
 
 static bool is_drop(int r)
@@ -361,8 +351,8 @@ static json_t *answer(struct agent_status *s)
 		return NULL;
 	}
 	json_object_update_new(o, json_pack("{s:s,s:i,s:s,s:s,s:i,s:o,s:I,s:I,s:b}", "node", s->node,
-					    "pid", (int)getpid(), "version", agent_version(),
-					    "commit", agent_commit(), "abi", XCNI_ABI_VERSION,
+					    "pid", (int)getpid(), "version", XCNI_VERSION,
+					    "commit", XCNI_COMMIT, "abi", XCNI_ABI_VERSION,
 					    "libbpf", json_sprintf("%u.%u", libbpf_major_version(),
 								   libbpf_minor_version()),
 					    "started", (json_int_t)s->started, "uptime_s",
@@ -568,7 +558,7 @@ void status_metrics_render(FILE *f)
 	snprintf(abi, sizeof(abi), "%u", XCNI_ABI_VERSION);
 	metrics_family(f, "xcni_build_info", "gauge",
 		       "The agent's build: version, git commit, map ABI, libbpf.");
-	metrics_series(f, "xcni_build_info", 1, "version", agent_version(), "commit", agent_commit(),
+	metrics_series(f, "xcni_build_info", 1, "version", XCNI_VERSION, "commit", XCNI_COMMIT,
 		       "abi", abi, "libbpf", lib, NULL);
 	metrics_family1(f, "xcni_policy_whole_compiles_total", "counter",
 			"Whole compiles of the cluster's policy (every other change is a delta).",

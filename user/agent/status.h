@@ -29,8 +29,6 @@ struct http;
 struct probe_result;
 
 /* The build: its version, git commit, and the map ABI. */
-const char *agent_version(void);
-const char *agent_commit(void);
 
 /* The status answer as one JSON line (the caller's to free; NULL: out of memory): the
  * socket's, and the flows relay's request=status (xcnictl status --kubeconfig). */

@@ -145,8 +145,10 @@ static int open_served(const struct opts *o, struct hooks *hk, struct http **hs,
 		return err;
 	status_set_probe(*sts, &probed, sock_lb_wanted);
 	status_set_listeners(*sts, *hs, *fd ? flowd_http(*fd) : NULL);
-	if (*fd)
-		(*fd)->status = *sts; /* request=status over the flows relay */
+	if (*fd) { /* request=status over the flows relay */
+		(*fd)->status = *sts;
+		(*fd)->status_text = status_text;
+	}
 	status_set_flows(*sts, o->flows.window && !o->once, o->flows.window, o->flows.ipfix_url);
 	if (o->manifests || o->kubeconfig || o->in_cluster)
 		status_set_cluster(*sts, o->manifests ?: o->kubeconfig ?: "in-cluster", NULL);

@@ -195,8 +195,10 @@ close:
 	return err;
 }
 
-int ctl_prog_rodata(const char *pin_dir, const char *obj, bool link, const char *const *vars,
-		    void **out, const size_t *len, size_t nvars)
+/* Variables of a pinned program's (link: the pinned link's program's) .rodata
+ * by name through its BTF; 0 or -ENOENT. */
+static int ctl_prog_rodata(const char *pin_dir, const char *obj, bool link,
+			   const char *const *vars, void **out, const size_t *len, size_t nvars)
 {
 	return prog_vars(pin_dir, obj, link, ".rodata", vars, out, len, nvars);
 }

@@ -178,10 +178,6 @@ extern const struct map_spec m_svc, m_svcslot, m_backend, m_revnat, m_maglev, m_
 
 /* The fd of a pinned map of the expected layout, or -errno (said). */
 int map_open(const struct ctl_ctx *c, const struct map_spec *m);
-/* config.c: variables of a pinned program's (link: the pinned link's program's)
- * .rodata by name through its BTF; 0 or -ENOENT. */
-int ctl_prog_rodata(const char *pin_dir, const char *obj, bool link, const char *const *vars,
-		    void **out, const size_t *len, size_t nvars);
 /* Whether the node's from_overlay runs --node-port-mode dsr (its lb_dsr); -ENOENT
  * without an underlay attachment. */
 int ctl_node_port_dsr(const char *pin_dir, bool *dsr);

@@ -425,12 +425,7 @@ static void podname_of(const struct ipod *p, struct pol_podname *pn)
 
 static uint64_t podname_digest(const struct xcni_podname *n)
 {
-	const unsigned char *b = (const unsigned char *)n;
-	uint64_t h = 0xcbf29ce484222325ull;
-
-	for (size_t i = 0; i < sizeof(*n); i++)
-		h = (h ^ b[i]) * 0x100000001b3ull;
-	return h;
+	return xcni_fnv64(XCNI_FNV64_BASIS, n, sizeof(*n));
 }
 
 /* Does some egress rule name a port? Then local pods' policy depends on every pod. */

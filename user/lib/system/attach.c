@@ -252,7 +252,15 @@ static __u32 our_link_id(const struct xcni_tc_point *p)
 	return id;
 }
 
-int xcni_tc_first(const struct xcni_tc_point *p, char *who, size_t len)
+/*
+ * Whether xcni's program runs first at p: 1 it does; 0 something else runs
+ * before it, described in who ("TCX program NAME (id N)", "tc KIND filter ...");
+ * -ENOENT nothing of xcni's is attached there (either kind); or -errno
+ * (-ENODEV: the device went). Under TCX the first program of the hook must be
+ * the one of xcni's pinned link; under tc, no TCX program at all (they all
+ * run before clsact's filters) and xcni's filter first of chain 0.
+ */
+static int xcni_tc_first(const struct xcni_tc_point *p, char *who, size_t len)
 {
 	__u32 progs[8] = {}, links[8] = {}, ours = our_link_id(p);
 	LIBBPF_OPTS(bpf_prog_query_opts, q, .prog_ids = progs, .link_ids = links,

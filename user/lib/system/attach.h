@@ -52,15 +52,6 @@ int xcni_tc_attach(const struct xcni_tc_point *p, int prog_fd, enum xcni_attach 
  */
 int xcni_tc_detach(const struct xcni_tc_point *p);
 
-/*
- * Whether xcni's program runs first at p: 1 it does; 0 something else runs
- * before it, described in who ("TCX program NAME (id N)", "tc KIND filter ...");
- * -ENOENT nothing of xcni's is attached there (either kind); or -errno
- * (-ENODEV: the device went). Under TCX the first program of the hook must be
- * the one of xcni's pinned link; under tc, no TCX program at all (they all
- * run before clsact's filters) and xcni's filter first of chain 0.
- */
-int xcni_tc_first(const struct xcni_tc_point *p, char *who, size_t len);
 
 /* One tc hook of xcni's on this node, and what runs first there. */
 struct xcni_hook {
