@@ -86,7 +86,7 @@ PREFIXES = {
                "srclim", "ctstat", "mapw"],
     "cluster": ["k8s", "kj", "store", "manifest", "kubeconfig", "fqdn"],
     "observe": ["flows", "flow", "fg", "flowgraph", "vocab", "agent_status", "explain",
-                "reasons", "xcni"],
+                "reasons", "suggest", "xcni"],
     "policy": ["policy", "pol", "polsync", "cnp", "prefilter", "fqdn", "xcni"],
     "services": ["svc", "svcsync", "maglev", "extfe"],
 }

@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * policy suggest (lib/policy/suggest.h): the smallest selector of a peer
+ * policy suggest (lib/observe/suggest.h): the smallest selector of a peer
  * group, the policies built from flow records (peers, named ports, ipBlock,
  * namespaces by name, denials never allowed), the records read, and the
  * replay through the compiler that proves them. Clusters: polsim.h.
  */
 #include "polsim.h"
-#include "../../user/lib/policy/suggest.h"
+#include "../../user/lib/observe/suggest.h"
 #include "../../user/lib/observe/flows.h"
 
 static char Msg[600];
@@ -17,7 +17,7 @@ static json_t *sel_of(const char *ns, const char *lbl)
 	struct cluster c = view();
 	json_t *s = NULL;
 
-	assert_int_equal(pol_sug_selector(&c, ns, &want, &s), 0);
+	assert_int_equal(suggest_selector(&c, ns, &want, &s), 0);
 	return s;
 }
 
@@ -114,7 +114,7 @@ static json_t *rec(const char *src, const char *sns, const char *spod, const cha
 
 static void add(struct sug_flows *fl, json_t *r, int want)
 {
-	assert_int_equal(pol_sug_flow_add(fl, r, Msg, sizeof(Msg)), want);
+	assert_int_equal(suggest_flow_add(fl, r, Msg, sizeof(Msg)), want);
 	json_decref(r);
 }
 
@@ -145,7 +145,7 @@ static void records_merged_denial_wins(void **state)
 	add(&fl, rec(WEB, NULL, NULL, DB, NULL, NULL, "TCP", 80, "maybe"), -EINVAL);
 	assert_non_null(strstr(Msg, "verdict"));
 	assert_int_equal(fl.n, 2);
-	pol_sug_flows_free(&fl);
+	suggest_flows_free(&fl);
 }
 
 /*
@@ -169,7 +169,7 @@ static void records_every_verdict(void **state)
 	assert_int_equal(fl.aside[FLOW_FORWARDED], 1);
 	add(&fl, rec(WEB, "prod", "web", DB, "prod", "db", "TCP", 80, "denied"), 0);
 	assert_int_equal(fl.n, 1);
-	pol_sug_flows_free(&fl);
+	suggest_flows_free(&fl);
 }
 
 /* ---- the policies ----------------------------------------------------- */
@@ -210,10 +210,10 @@ static json_t *suggested(struct sug_flows *fl, size_t *skipped, enum sug_fate *f
 	json_t *pols;
 	size_t n;
 
-	assert_int_equal(pol_sug_build(&c, "prod", fl, false, &pols, skipped ?: &n, Msg, sizeof(Msg)),
+	assert_int_equal(suggest_build(&c, "prod", fl, false, &pols, skipped ?: &n, Msg, sizeof(Msg)),
 			 0);
 	if (fates)
-		assert_int_equal(pol_sug_replay(&c, "prod", pols, fl, fates, Msg, sizeof(Msg)), 0);
+		assert_int_equal(suggest_replay(&c, "prod", pols, fl, fates, Msg, sizeof(Msg)), 0);
 	return pols;
 }
 
@@ -253,7 +253,7 @@ static void build_policies(void **state)
 	json_decref(pols);
 	/* --audit: every policy in audit mode. */
 	c = view();
-	assert_int_equal(pol_sug_build(&c, "prod", &fl, true, &pols, &skipped, Msg, sizeof(Msg)), 0);
+	assert_int_equal(suggest_build(&c, "prod", &fl, true, &pols, &skipped, Msg, sizeof(Msg)), 0);
 	for (size_t i = 0; i < json_array_size(pols); i++)
 		assert_string_equal(json_string_value(json_object_get(
 					    json_object_get(json_object_get(json_array_get(pols, i),
@@ -262,7 +262,7 @@ static void build_policies(void **state)
 					    K8S_POLICY_MODE_ANNOTATION)),
 				    "audit");
 	json_decref(pols);
-	pol_sug_flows_free(&fl);
+	suggest_flows_free(&fl);
 }
 
 static void icmp_left_out(void **state)
@@ -279,7 +279,7 @@ static void icmp_left_out(void **state)
 	assert_int_equal(skipped, 1);
 	assert_int_equal(json_array_size(pols), 1);
 	json_decref(pols);
-	pol_sug_flows_free(&fl);
+	suggest_flows_free(&fl);
 }
 
 /*
@@ -307,7 +307,7 @@ static void dns_both_protocols(void **state)
 		    "{\"port\":\"dns\",\"protocol\":\"UDP\"}],"
 		    "\"to\":[{\"podSelector\":{\"matchLabels\":{\"app\":\"db\"}}}]}]");
 	json_decref(pols);
-	pol_sug_flows_free(&fl);
+	suggest_flows_free(&fl);
 }
 
 /* ---- the replay -------------------------------------------------------- */
@@ -331,7 +331,7 @@ static void replay_agrees(void **state)
 	assert_int_equal(fates[4], SUG_FATE_DENIED);
 	assert_int_equal(fates[5], SUG_FATE_SKIPPED);
 	json_decref(pols);
-	pol_sug_flows_free(&fl);
+	suggest_flows_free(&fl);
 }
 
 static void replay_catches_a_conflict(void **state)
@@ -352,7 +352,7 @@ static void replay_catches_a_conflict(void **state)
 	/* Labels cannot tell them apart: the replay says the denial would not hold. */
 	assert_int_equal(fates[1], SUG_FATE_ALLOWED);
 	json_decref(pols);
-	pol_sug_flows_free(&fl);
+	suggest_flows_free(&fl);
 }
 
 static void replay_refuses_a_bad_policy(void **state)
@@ -368,7 +368,7 @@ static void replay_refuses_a_bad_policy(void **state)
 	(void)state;
 	cast();
 	c = view();
-	assert_int_equal(pol_sug_replay(&c, "prod", pols, &fl, fates, Msg, sizeof(Msg)), -EINVAL);
+	assert_int_equal(suggest_replay(&c, "prod", pols, &fl, fates, Msg, sizeof(Msg)), -EINVAL);
 	assert_non_null(strstr(Msg, "prod/bad"));
 	json_decref(pols);
 }

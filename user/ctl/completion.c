@@ -54,8 +54,9 @@ static int live_names(const char *kind)
 }
 
 /* "list get" of a noun; the lab's commands for lab. */
-static void subs_of(const char *name, char *buf, size_t n)
+static void subs_of(const struct ctl_ctx *x, const char *name, char *buf, size_t n)
 {
+	const struct cmd *const *t = x->tables;
 	const struct cmd *cmd;
 	const char *ln;
 	size_t off = 0;
@@ -66,20 +67,21 @@ static void subs_of(const char *name, char *buf, size_t n)
 			off += (size_t)snprintf(buf + off, n - off, "%s%s", off ? " " : "", ln);
 		return;
 	}
-	for (size_t i = 0; ctl_tables[i]; i++)
-		for (cmd = ctl_tables[i]; cmd->name; cmd++)
+	for (size_t i = 0; t[i]; i++)
+		for (cmd = t[i]; cmd->name; cmd++)
 			if (!strcmp(cmd->name, name) && cmd->sub && off < n)
 				off += (size_t)snprintf(buf + off, n - off, "%s%s", off ? " " : "",
 							cmd->sub);
 }
 
 /* Whether cmd is the first of its name in the tables (nouns are listed once). */
-static bool first_of_name(const struct cmd *cmd)
+static bool first_of_name(const struct ctl_ctx *x, const struct cmd *cmd)
 {
+	const struct cmd *const *t = x->tables;
 	const struct cmd *c;
 
-	for (size_t i = 0; ctl_tables[i]; i++)
-		for (c = ctl_tables[i]; c->name; c++) {
+	for (size_t i = 0; t[i]; i++)
+		for (c = t[i]; c->name; c++) {
 			if (c == cmd)
 				return true;
 			if (!strcmp(c->name, cmd->name))
@@ -88,8 +90,9 @@ static bool first_of_name(const struct cmd *cmd)
 	return false;
 }
 
-static int bash_script(FILE *f)
+static int bash_script(const struct ctl_ctx *x, FILE *f)
 {
+	const struct cmd *const *t = x->tables;
 	const struct cmd *cmd;
 	char flags[4096], subs[1024], verdicts[256];
 	const char *ln;
@@ -98,34 +101,34 @@ static int bash_script(FILE *f)
 	fprintf(f, "# xcnictl completion, written by `xcnictl completion bash` from its command tables.\n"
 		   "_xcnictl_flags() { # the flags of command \"$1 $2\"; \"=\" after those taking a value\n"
 		   "\tcase \"$1 $2\" in\n");
-	for (size_t i = 0; ctl_tables[i]; i++)
-		for (cmd = ctl_tables[i]; cmd->name; cmd++) {
+	for (size_t i = 0; t[i]; i++)
+		for (cmd = t[i]; cmd->name; cmd++) {
 			if (!strcmp(cmd->name, "lab")) {
 				for (size_t k = 0; (ln = lab_cmd_name(k)); k++) {
-					ctl_cmd_flags(cmd, ln, flags, sizeof(flags));
+					x->cmd_flags(cmd, ln, flags, sizeof(flags));
 					fprintf(f, "\t\"lab %s\") echo '%s' ;;\n", ln, flags);
 				}
 				continue;
 			}
-			ctl_cmd_flags(cmd, NULL, flags, sizeof(flags));
+			x->cmd_flags(cmd, NULL, flags, sizeof(flags));
 			fprintf(f, "\t\"%s %s\") echo '%s' ;;\n", cmd->name, cmd->sub ?: "", flags);
 		}
-	ctl_cmd_flags(&(struct cmd){ .name = "" }, NULL, flags, sizeof(flags));
+	x->cmd_flags(&(struct cmd){ .name = "" }, NULL, flags, sizeof(flags));
 	fprintf(f, "\t*) echo '%s' ;;\n\tesac\n}\n", flags);
 	fprintf(f, "_xcnictl_subs() { # the second words of command $1\n\tcase \"$1\" in\n");
-	for (size_t i = 0; ctl_tables[i]; i++)
-		for (cmd = ctl_tables[i]; cmd->name; cmd++) {
-			if (!first_of_name(cmd))
+	for (size_t i = 0; t[i]; i++)
+		for (cmd = t[i]; cmd->name; cmd++) {
+			if (!first_of_name(x, cmd))
 				continue;
-			subs_of(cmd->name, subs, sizeof(subs));
+			subs_of(x, cmd->name, subs, sizeof(subs));
 			if (subs[0])
 				fprintf(f, "\t%s) echo '%s' ;;\n", cmd->name, subs);
 		}
 	fprintf(f, "\tesac\n}\n");
 	/* A command whose one argument is a choice ("bash|zsh"). */
 	fprintf(f, "_xcnictl_args() { # the choices of command \"$1 $2\"'s argument\n\tcase \"$1 $2\" in\n");
-	for (size_t i = 0; ctl_tables[i]; i++)
-		for (cmd = ctl_tables[i]; cmd->name; cmd++)
+	for (size_t i = 0; t[i]; i++)
+		for (cmd = t[i]; cmd->name; cmd++)
 			if (CMD_NARGS(cmd) >= 1 && strchr(cmd->args, '|') && !strpbrk(cmd->args, " []")) {
 				snprintf(subs, sizeof(subs), "%s", cmd->args);
 				for (char *p = subs; *p; p++)
@@ -169,9 +172,9 @@ static int bash_script(FILE *f)
 		   "\t\tCOMPREPLY=($(compgen -W \"${flags//=/}\" -- \"$cur\"))\n"
 		   "\telif [[ -z $cmd ]]; then\n"
 		   "\t\tCOMPREPLY=($(compgen -W '", verdicts);
-	for (size_t i = 0, n = 0; ctl_tables[i]; i++)
-		for (cmd = ctl_tables[i]; cmd->name; cmd++)
-			if (first_of_name(cmd))
+	for (size_t i = 0, n = 0; t[i]; i++)
+		for (cmd = t[i]; cmd->name; cmd++)
+			if (first_of_name(x, cmd))
 				fprintf(f, "%s%s", n++ ? " " : "", cmd->name);
 	fprintf(f, "' -- \"$cur\"))\n"
 		   "\telif [[ -z $sub && -n $(_xcnictl_subs \"$cmd\") ]]; then\n"
@@ -187,25 +190,26 @@ static int bash_script(FILE *f)
 }
 
 /* fish: its own script from the same tables (commands, subcommands, flags, live names). */
-static int fish_script(FILE *f)
+static int fish_script(const struct ctl_ctx *x, FILE *f)
 {
+	const struct cmd *const *t = x->tables;
 	const struct cmd *cmd;
 	char flags[4096], subs[1024], verdicts[256];
 
 	verdict_words(verdicts, sizeof(verdicts));
 	fprintf(f, "# xcnictl completion, written by `xcnictl completion fish` from its command tables.\n"
 		   "complete -c xcnictl -f\n");
-	for (size_t i = 0; ctl_tables[i]; i++)
-		for (cmd = ctl_tables[i]; cmd->name; cmd++) {
-			if (!first_of_name(cmd))
+	for (size_t i = 0; t[i]; i++)
+		for (cmd = t[i]; cmd->name; cmd++) {
+			if (!first_of_name(x, cmd))
 				continue;
-			subs_of(cmd->name, subs, sizeof(subs));
+			subs_of(x, cmd->name, subs, sizeof(subs));
 			fprintf(f, "complete -c xcnictl -n __fish_use_subcommand -a %s\n", cmd->name);
 			if (subs[0])
 				fprintf(f, "complete -c xcnictl -n '__fish_seen_subcommand_from %s' -a '%s'\n",
 					cmd->name, subs);
 		}
-	ctl_cmd_flags(&(struct cmd){ .name = "" }, NULL, flags, sizeof(flags));
+	x->cmd_flags(&(struct cmd){ .name = "" }, NULL, flags, sizeof(flags));
 	for (char *w = strtok(flags, " "); w; w = strtok(NULL, " ")) {
 		size_t l = strlen(w);
 		bool arg = w[l - 1] == '=';
@@ -225,18 +229,17 @@ static int fish_script(FILE *f)
 
 static int cmd_completion(const struct ctl_ctx *c, char **argv)
 {
-	(void)c;
 	if (!strcmp(argv[0], "names"))
 		return live_names(argv[1] ?: "");
 	if (!strcmp(argv[0], "fish"))
-		return fish_script(stdout);
+		return fish_script(c, stdout);
 	if (!strcmp(argv[0], "zsh"))
 		printf("#compdef xcnictl\n"
 		       "# zsh: the bash completion through bashcompinit. Load with\n"
 		       "#   source <(xcnictl completion zsh)\n"
 		       "autoload -U +X compinit && { (( $+functions[compdef] )) || compinit; }\n"
 		       "autoload -U +X bashcompinit && bashcompinit\n");
-	return bash_script(stdout);
+	return bash_script(c, stdout);
 }
 
 static int check_shell(char **argv)

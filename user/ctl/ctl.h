@@ -98,6 +98,11 @@ struct ctl_ctx {
 	char flow_req[1024];
 	size_t flow_reqlen;
 	const char *flow_first; /* the first of them given, named when a command takes none */
+	/* The command tables (ctl_tables) and their flags (ctl_cmd_flags), handed to
+	 * the commands that write from them (completion.c), which so link nothing of
+	 * xcnictl.c: the tables name their commands, not the other way round. */
+	const struct cmd *const *tables;
+	int (*cmd_flags)(const struct cmd *cmd, const char *sub, char *buf, size_t n);
 };
 
 /* One command: a noun, and a verb unless the noun is the command. */

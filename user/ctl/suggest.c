@@ -4,7 +4,7 @@
  * The records come from the agents as `xcnictl flows -o json` gets them
  * (flows.c, run here with its own options) or from a file of those lines;
  * the cluster state from a manifest directory (the lab's by default); the
- * policies and the replay from lib/policy/suggest.h.
+ * policies and the replay from lib/observe/suggest.h.
  */
 #include <getopt.h>
 
@@ -12,7 +12,7 @@
 #include "lab/state.h"
 #include "lib/cluster/store.h"
 #include "lib/observe/flows.h"
-#include "lib/policy/suggest.h"
+#include "lib/observe/suggest.h"
 
 static const char suggest_help[] =
 	"Usage: xcnictl policy suggest --namespace NS [--from-flows FILE | --since DURATION]\n"
@@ -148,7 +148,7 @@ static int read_flows(FILE *f, const char *name, struct sug_flows *fl, size_t *n
 			err = -EINVAL;
 			break;
 		}
-		err = pol_sug_flow_add(fl, rec, msg, sizeof(msg));
+		err = suggest_flow_add(fl, rec, msg, sizeof(msg));
 		json_decref(rec);
 		if (err < 0)
 			pr_err("%s:%zu: flow record: %s\n", name, lineno, msg);
@@ -373,17 +373,17 @@ static int suggest_run(const struct sug_opts *o, const struct cluster *c,
 
 	if (!fates)
 		return 1;
-	if (pol_sug_build(c, o->ns, fl, o->audit, &pols, &nskipped, msg, sizeof(msg))) {
+	if (suggest_build(c, o->ns, fl, o->audit, &pols, &nskipped, msg, sizeof(msg))) {
 		pr_err("policy suggest: %s\n", msg);
 		goto out;
 	}
 	/* Replayed as they will be once enforced: --audit's would deny nothing. */
 	if (o->audit &&
-	    pol_sug_build(c, o->ns, fl, false, &enforced, &nskipped, msg, sizeof(msg))) {
+	    suggest_build(c, o->ns, fl, false, &enforced, &nskipped, msg, sizeof(msg))) {
 		pr_err("policy suggest: %s\n", msg);
 		goto out;
 	}
-	if (pol_sug_replay(c, o->ns, enforced ? enforced : pols, fl, fates, msg, sizeof(msg))) {
+	if (suggest_replay(c, o->ns, enforced ? enforced : pols, fl, fates, msg, sizeof(msg))) {
 		pr_err("policy suggest: the suggestion does not compile: %s\n", msg);
 		goto out;
 	}
@@ -447,12 +447,12 @@ int ctl_policy_suggest_main(int argc, char **argv)
 	rc = suggest_run(&o, &c, &fl);
 	be->ops->free(be);
 	store_free(st);
-	pol_sug_flows_free(&fl);
+	suggest_flows_free(&fl);
 	return rc;
 fail:
 	if (be)
 		be->ops->free(be);
 	store_free(st);
-	pol_sug_flows_free(&fl);
+	suggest_flows_free(&fl);
 	return 1;
 }

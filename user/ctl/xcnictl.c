@@ -1103,7 +1103,8 @@ static int own_line(const struct own *own, int argc, char **argv, int cw)
 int main(int argc, char **argv)
 {
 	struct option longopts[ARRAY_SIZE(ctl_opts)];
-	struct ctl_ctx c = { .pin_dir = getenv("XCNI_PIN_DIR") };
+	struct ctl_ctx c = { .pin_dir = getenv("XCNI_PIN_DIR"), .tables = ctl_tables,
+			     .cmd_flags = ctl_cmd_flags };
 	struct global g = { .pin_dir_env = c.pin_dir && *c.pin_dir };
 	const struct cmd *cmd;
 	const struct own *own;

@@ -207,7 +207,7 @@ int pol_compile(const struct cluster *c, const struct pol_opts *o, struct pol_re
 void pol_result_free(struct pol_result *r);
 /*
  * The output looked up as bpf/lib/policy.h looks a new flow up
- * (lib/policy/suggest_sim.c, policy_util.c; the unit tests' simulator,
+ * (lib/observe/suggest_sim.c, policy_util.c; the unit tests' simulator,
  * tests/unit/polsim.h, uses the same): a stored LPM key against a looked-up one over plen bits
  * after prefixlen, a pod by address, an address's identity (ipcache, longest
  * prefix; world when none), a pod's ipBlock group for an IPv4 peer (0: none);

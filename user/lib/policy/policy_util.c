@@ -286,3 +286,31 @@ const struct pol_entry *pol_entry_lookup(const struct pol_ep *ep, int dir, uint3
 			best = &ep->entries[i];
 	return best;
 }
+
+const struct pol_ep *pol_ep_find(const struct pol_result *r, uint32_t ip)
+{
+	for (size_t i = 0; i < r->neps; i++)
+		if (r->eps[i].ip == ip)
+			return &r->eps[i];
+	return NULL;
+}
+
+uint32_t pol_ipcache_identity(const struct pol_result *r, uint32_t ip)
+{
+	struct xcni_ipcache_key k = { .prefixlen = 32, .addr = ip };
+	const struct pol_ipcache *best = NULL;
+
+	for (size_t i = 0; i < r->nipcache; i++)
+		if (pol_lpm_match(&r->ipcache[i].key, &k, r->ipcache[i].key.prefixlen) &&
+		    (!best || r->ipcache[i].key.prefixlen > best->key.prefixlen))
+			best = &r->ipcache[i];
+	return best ? best->val.identity : XCNI_ID_WORLD;
+}
+
+uint32_t pol_cidr_group(const struct pol_ep *ep, int dir, uint32_t ip)
+{
+	struct k8s_cidr a = pol_host_cidr(ip, NULL);
+	const struct pol_cidr *c = pol_cidr_lookup(ep, dir, &a);
+
+	return c ? c->group : 0;
+}

@@ -12,8 +12,8 @@
  *
  * Pure: no maps, no sockets; the unit tests (test_suggest) reach all of it.
  */
-#ifndef XCNI_POLICY_SUGGEST_H
-#define XCNI_POLICY_SUGGEST_H
+#ifndef XCNI_OBSERVE_SUGGEST_H
+#define XCNI_OBSERVE_SUGGEST_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -58,8 +58,8 @@ struct sug_flows {
  * counted in fl->aside. 0 added or merged; 1 set aside; -EINVAL with err
  * naming the field; -ENOMEM.
  */
-int pol_sug_flow_add(struct sug_flows *fl, const json_t *rec, char *err, size_t errlen);
-void pol_sug_flows_free(struct sug_flows *fl);
+int suggest_flow_add(struct sug_flows *fl, const json_t *rec, char *err, size_t errlen);
+void suggest_flows_free(struct sug_flows *fl);
 
 /*
  * The smallest label selector that selects exactly the pods of namespace ns
@@ -70,7 +70,7 @@ void pol_sug_flows_free(struct sug_flows *fl);
  * and others), all of want's labels and DoesNotExist for those other keys.
  * *out: a metav1.LabelSelector object (matchLabels, matchExpressions). 0 or -ENOMEM.
  */
-int pol_sug_selector(const struct cluster *c, const char *ns, const struct k8s_labels *want,
+int suggest_selector(const struct cluster *c, const char *ns, const struct k8s_labels *want,
 		 json_t **out);
 
 /*
@@ -83,7 +83,7 @@ int pol_sug_selector(const struct cluster *c, const char *ns, const struct k8s_l
  * and counted in *nskipped. 0, -ENOENT (err: a flow's pod the cluster state
  * does not hold) or -ENOMEM.
  */
-int pol_sug_build(const struct cluster *c, const char *ns, const struct sug_flows *fl, bool audit,
+int suggest_build(const struct cluster *c, const char *ns, const struct sug_flows *fl, bool audit,
 	      json_t **out, size_t *nskipped, char *err, size_t errlen);
 
 /* A flow's fate in the replay. */
@@ -99,7 +99,7 @@ enum sug_fate {
  * the agents parse manifests: err names the object and field of one that
  * does not validate). fates: fl->n of them. 0, -EINVAL, -ENOMEM.
  */
-int pol_sug_replay(const struct cluster *c, const char *ns, const json_t *policies,
+int suggest_replay(const struct cluster *c, const char *ns, const json_t *policies,
 	       const struct sug_flows *fl, enum sug_fate *fates, char *err, size_t errlen);
 
 #endif

@@ -17,36 +17,7 @@
 #include <string.h>
 
 #include "lib/policy/policy.h"
-#include "lib/policy/policy_int.h"
-#include "lib/policy/suggest.h"
-
-const struct pol_ep *pol_ep_find(const struct pol_result *r, uint32_t ip)
-{
-	for (size_t i = 0; i < r->neps; i++)
-		if (r->eps[i].ip == ip)
-			return &r->eps[i];
-	return NULL;
-}
-
-uint32_t pol_ipcache_identity(const struct pol_result *r, uint32_t ip)
-{
-	struct xcni_ipcache_key k = { .prefixlen = 32, .addr = ip };
-	const struct pol_ipcache *best = NULL;
-
-	for (size_t i = 0; i < r->nipcache; i++)
-		if (pol_lpm_match(&r->ipcache[i].key, &k, r->ipcache[i].key.prefixlen) &&
-		    (!best || r->ipcache[i].key.prefixlen > best->key.prefixlen))
-			best = &r->ipcache[i];
-	return best ? best->val.identity : XCNI_ID_WORLD;
-}
-
-uint32_t pol_cidr_group(const struct pol_ep *ep, int dir, uint32_t ip)
-{
-	struct k8s_cidr a = pol_host_cidr(ip, NULL);
-	const struct pol_cidr *c = pol_cidr_lookup(ep, dir, &a);
-
-	return c ? c->group : 0;
-}
+#include "lib/observe/suggest.h"
 
 /* One side's verdict: the pod self's in direction dir on a flow with peer. */
 static bool side(const struct pol_result *r, uint32_t self, int dir, uint32_t peer, uint8_t proto,
@@ -129,7 +100,7 @@ static void judge(const struct pol_result *r, const char *ns, const struct sug_f
 	}
 }
 
-int pol_sug_replay(const struct cluster *c, const char *ns, const json_t *policies,
+int suggest_replay(const struct cluster *c, const char *ns, const json_t *policies,
 		   const struct sug_flows *fl, enum sug_fate *fates, char *err, size_t errlen)
 {
 	size_t npols = json_array_size(policies), n = 0, i;

@@ -13,7 +13,7 @@
 
 #include "lib/observe/flows.h"
 #include "lib/policy/policy.h"
-#include "lib/policy/suggest.h"
+#include "lib/observe/suggest.h"
 #include "lib/system/proto.h"
 #include "lib/system/util.h"
 
@@ -73,7 +73,7 @@ static int proto_parse(const char *s, uint8_t *proto)
 	return -EINVAL;
 }
 
-int pol_sug_flow_add(struct sug_flows *fl, const json_t *rec, char *err, size_t errlen)
+int suggest_flow_add(struct sug_flows *fl, const json_t *rec, char *err, size_t errlen)
 {
 	const char *fam = json_string_value(json_object_get(rec, "family"));
 	const char *verdict = json_string_value(json_object_get(rec, "verdict"));
@@ -137,7 +137,7 @@ fail:
 	return rc;
 }
 
-void pol_sug_flows_free(struct sug_flows *fl)
+void suggest_flows_free(struct sug_flows *fl)
 {
 	for (size_t i = 0; i < fl->n; i++) {
 		end_free(&fl->v[i].src);
@@ -233,7 +233,7 @@ static bool smallest_mask(const struct cluster *c, const char *ns, const struct 
 	return false;
 }
 
-int pol_sug_selector(const struct cluster *c, const char *ns, const struct k8s_labels *want,
+int suggest_selector(const struct cluster *c, const char *ns, const struct k8s_labels *want,
 		     json_t **out)
 {
 	unsigned int mask;
@@ -338,7 +338,7 @@ static int peer_of(struct sug_build *b, const struct sug_end *e, uint8_t family,
 		*key = strdup(ip);
 		return *peer && *key ? 0 : -ENOMEM;
 	}
-	if (pol_sug_selector(b->c, p->meta.ns, &p->meta.labels, &sel))
+	if (suggest_selector(b->c, p->meta.ns, &p->meta.labels, &sel))
 		return -ENOMEM;
 	*peer = json_pack("{s:o}", "podSelector", sel);
 	/* Another namespace: by the name label every Namespace has (since 1.21). */
@@ -540,7 +540,7 @@ static int subj_policy(struct sug_build *b, const struct subj *s, bool audit, js
 	char name[80];
 	json_t *sel, *pol, *spec;
 
-	if (pol_sug_selector(b->c, b->ns, &s->pod->meta.labels, &sel))
+	if (suggest_selector(b->c, b->ns, &s->pod->meta.labels, &sel))
 		return -ENOMEM;
 	policy_name(sel, s->pod, out, name, sizeof(name));
 	pol = policy_new(b->ns, name, sel, audit);
@@ -566,7 +566,7 @@ static int cmp_subj(const void *a, const void *b)
 		      ((const struct subj *)b)->pod->meta.name);
 }
 
-int pol_sug_build(const struct cluster *c, const char *ns, const struct sug_flows *fl, bool audit,
+int suggest_build(const struct cluster *c, const char *ns, const struct sug_flows *fl, bool audit,
 		  json_t **out, size_t *nskipped, char *err, size_t errlen)
 {
 	struct sug_build b = { c, ns, 0, calloc(c->n[K8S_POD] + 1, sizeof(struct subj)) };
