@@ -15,7 +15,7 @@
 #include "lib/system/clock.h"
 #include "lib/system/log.h"
 #include "agent/hooks.h"
-#include "agent/metrics.h"
+#include "agent/metrics_text.h"
 #include "agent/overlay.h"
 #include "lib/system/util.h"
 

@@ -11,29 +11,12 @@
 #include <stdio.h>
 
 #include "lib/system/http.h"
+#include "agent/metrics_text.h"
 
 #define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
 struct metrics;
 struct bpf_map_info;
-
-/* A family's # HELP and # TYPE lines. */
-void metrics_family(FILE *f, const char *name, const char *type, const char *help);
-/*
- * One series, NAME{K="V",...} V: the labels as NULL-terminated pairs of
- * strings (K, V), each value escaped as the exposition format wants it.
- */
-void metrics_series(FILE *f, const char *name, unsigned long long v, ...);
-/* A family of one unlabelled series. */
-void metrics_family1(FILE *f, const char *name, const char *type, const char *help,
-		     unsigned long long v);
-
-/*
- * Entry key of the per-CPU map fd summed over its ncpus values, word by
- * word (a value of size bytes, all __u64): into sum. 0 or -errno.
- */
-int metrics_percpu_sum(int fd, __u32 key, int ncpus, size_t size, void *sum);
-
 
 /* Serves /metrics on h, reading maps pinned under pin_dir. 0 or -errno (logged). */
 int metrics_open(const char *pin_dir, struct http *h, struct metrics **out);

@@ -30,7 +30,7 @@
 #include "lib/system/log.h"
 #include "lib/system/util.h"
 #include "lib/system/http.h"
-#include "agent/metrics.h"
+#include "agent/metrics_text.h"
 #include "agent/pins.h"
 #include "agent/probe.h"
 #include "agent/polstatus.h"
