@@ -150,7 +150,7 @@ struct pol_result {
 	size_t npodnames; /* sorted by ip */
 	struct pol_podname *podnames;
 	/* sorted by key (memcmp); only ClusterNetworkPolicies have any, and
-	 * with any of those every update is whole (pol_delta.full). */
+	 * an update that changes them is full (pol_delta.full). */
 	size_t nrulenames;
 	struct pol_rulename *rulenames;
 	size_t ncontested; /* by ip, the owner first */

@@ -497,7 +497,14 @@ static int index_pods(struct pol_incr *pi, struct pol_ctx *x)
 			return -ENOMEM;
 		ip->id = x->pod_id[i];
 		ip->ip = pol_pod_managed(p) ? pol_pod_addr(p, ip->local) : 0;
-		ip->audited = ip->local && ip->ip && pol_pod_managed(p) && cnp_audited(x, p);
+		if (ip->local && ip->ip && pol_pod_managed(p)) {
+			const struct nslabels *l = pol_incr_nsl(pi, p->meta.ns);
+
+			if (!l)
+				return -ENOMEM;
+			ip->cnps = pol_cnp_mask(x, p, &l->labels);
+			ip->audited = ip->cnps || cnp_audited(x, p);
+		}
 		ip->contested = x->pod_contested[i];
 		if (ip->id)
 			pol_identity_find(r, ip->id)->npods++;
@@ -597,6 +604,8 @@ static int incr_index(struct pol_incr *pi, const struct cluster *c, struct pol_c
 	x->labix = NULL;
 	pi->named_egress = any_named_egress(pi->nps, pi->nnps);
 	pi->audit_any = x->nnsaudit || x->np_audit_any;
+	pi->tiers = x->ncnps > 0;
+	pi->cnp_audit_any = x->cnp_audit_any;
 	return 0;
 }
 
@@ -975,19 +984,60 @@ static int ent_update(struct pol_incr *pi, uint32_t a)
 	return 0;
 }
 
-static int policies_resync(struct pol_incr *pi, const struct cluster *c)
+/* Every local pod ClusterNetworkPolicies lay their decisions over (all), or those
+ * the ones whose name bits are in bits selected before (ipod.cnps) or select now. */
+static int cnps_dirty(struct pol_incr *pi, const struct cluster *c, uint64_t bits, bool all)
+{
+	for (size_t i = 0; i < pi->r.neps; i++) {
+		uint32_t a = pi->r.eps[i].ip;
+		const struct ipod *p = hmap_get(&pi->ipx, hu32(a), UKEY(a));
+		bool hit = p && (all ? p->audited : (p->cnps & bits) != 0);
+
+		for (size_t k = 0; p && !hit && k < c->n[K8S_CLUSTERNETPOL]; k++) {
+			const struct k8s_cnp *cp = &c->objs[K8S_CLUSTERNETPOL][k]->cnp;
+			const struct nslabels *l;
+
+			if (!(POL_CNP_BIT(cp->meta.name) & bits))
+				continue;
+			if (!(l = pol_incr_nsl(pi, p->pod->meta.ns)))
+				return -ENOMEM;
+			hit = pol_cnp_selects(cp, p->pod, &l->labels);
+		}
+		if (hit && pol_incr_dirty_ep(pi, a))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static bool is_cnp_name(const struct pol_name *n)
+{
+	return n && !strncmp(n->name.ns, XCNI_POLNAME_CNP, strlen(XCNI_POLNAME_CNP));
+}
+
+/*
+ * The policies' numbers and names again, NetworkPolicies' and
+ * ClusterNetworkPolicies' (cnps: the name bits of those changed). A changed
+ * ClusterNetworkPolicy reaches the local pods it selected or selects; one
+ * whose number moved (a collision) or a Pass rule renumbered (the rule names
+ * changed) reaches every pod the tiers are laid over, as does audit mode
+ * coming to or leaving the tiers.
+ */
+static int policies_resync(struct pol_incr *pi, const struct cluster *c, uint64_t cnps)
 {
 	struct pol_result tmp = { 0 };
 	struct pol_ctx x = { .o = &pi->o,
 			     .hash = pi->o.hash ? pi->o.hash : pol_fnv1a,
 			     .r = &tmp };
 	size_t i = 0, j = 0;
+	bool moved = false;
 	int ret;
 
 	x.nnps = c->n[K8S_NETWORKPOLICY];
 	x.nps = calloc(x.nnps ? x.nnps : 1, sizeof(*x.nps));
-	if (!x.nps)
+	if (!x.nps || cnp_ctx_init(&x, c)) {
+		pol_ctx_free(&x);
 		return -ENOMEM;
+	}
 	for (size_t k = 0; k < x.nnps; k++)
 		x.nps[k] = &c->objs[K8S_NETWORKPOLICY][k]->np;
 	pol_sort_unless_sorted(x.nps, x.nnps, sizeof(*x.nps), pol_cmp_meta);
@@ -996,31 +1046,49 @@ static int policies_resync(struct pol_incr *pi, const struct cluster *c)
 		const struct pol_name *a = i < tmp.npolicies ? &tmp.policies[i] : NULL;
 		const struct pol_name *b = j < pi->r.npolicies ? &pi->r.policies[j] : NULL;
 		int d = !a ? 1 : !b ? -1 : (a->id > b->id) - (a->id < b->id);
+		bool put = d < 0 || (!d && memcmp(&a->name, &b->name, sizeof(a->name)));
 
-		if (d < 0 || (!d && memcmp(&a->name, &b->name, sizeof(a->name))))
+		if (put)
 			ret = DPUSH(pi, pol_put, *a);
 		else if (d > 0)
 			ret = DPUSH(pi, pol_del, b->id);
+		if ((put || d > 0) &&
+		    ((is_cnp_name(a) && d <= 0 && !(POL_CNP_BIT(a->name.name) & cnps)) ||
+		     (is_cnp_name(b) && d >= 0 && !(POL_CNP_BIT(b->name.name) & cnps))))
+			moved = true;
 		i += d <= 0;
 		j += d >= 0;
 	}
-	/* No ClusterNetworkPolicy here (they compile whole): no rule names kept. */
-	free(x.pass_ref);
-	free(tmp.rulenames);
+	if (!ret && (tmp.nrulenames != pi->r.nrulenames ||
+		     (tmp.nrulenames && memcmp(tmp.rulenames, pi->r.rulenames,
+					       tmp.nrulenames * sizeof(*tmp.rulenames))))) {
+		pi->names_whole = moved = true;
+	}
+	if (!ret && (moved || x.cnp_audit_any != pi->cnp_audit_any))
+		ret = cnps_dirty(pi, c, 0, true);
+	if (!ret && cnps)
+		ret = cnps_dirty(pi, c, cnps, false);
 	if (ret) {
-		free(x.nps);
-		free(x.np_id);
 		free(tmp.policies);
+		free(tmp.rulenames);
+		pol_ctx_free(&x);
 		return ret;
 	}
 	free(pi->nps);
 	free(pi->np_id);
 	free(pi->r.policies);
+	free(pi->r.rulenames);
 	pi->nps = x.nps;
 	pi->np_id = x.np_id;
 	pi->nnps = x.nnps;
+	x.nps = NULL;
+	x.np_id = NULL;
+	pi->cnp_audit_any = x.cnp_audit_any;
+	pol_ctx_free(&x);
 	pi->r.policies = tmp.policies;
 	pi->r.npolicies = tmp.npolicies;
+	pi->r.rulenames = tmp.rulenames;
+	pi->r.nrulenames = tmp.nrulenames;
 	pi->named_egress = any_named_egress(pi->nps, pi->nnps);
 	return 0;
 }
@@ -1031,6 +1099,7 @@ static int incr_apply(struct pol_incr *pi, const struct cluster *c, const struct
 {
 	struct store_change *more = NULL; /* Namespaces' pods, then ch */
 	size_t nmore = 0, capmore = 0;
+	uint64_t cnps = 0; /* the name bits of the ClusterNetworkPolicies changed */
 	char **canons;
 	int ret = 0;
 
@@ -1040,17 +1109,14 @@ static int incr_apply(struct pol_incr *pi, const struct cluster *c, const struct
 	for (size_t i = 0; i < pi->r.neps; i++)
 		pi->r.eps[i].changed = false;
 	pi->ids_changed = pi->pols_changed = pi->nodes_changed = pi->pods_changed = false;
-	/* A tiered pod's entries depend on every pod's and node's address
-	 * (policy_cnp.c): with ClusterNetworkPolicies, followed whole. Audit
-	 * mode alone is not: only the local pods it is laid over are compiled
-	 * again on every change (ipod.audited, pol_incr_eps_resync), so one audited
-	 * object does not make the whole cluster's changes whole compiles
-	 * (test_polincr test_audit_stays_incremental; the audit runs check
-	 * both paths agree). */
-	if (c->n[K8S_CLUSTERNETPOL]) {
-		pi->d.why = "ClusterNetworkPolicies: compiled whole";
-		return 1;
-	}
+	pi->names_whole = false;
+	/* A tiered or audited pod's entries depend on every pod's and node's
+	 * address (policy_cnp.c): only the local pods they are laid over are
+	 * compiled again on every change (ipod.audited, pol_incr_eps_resync), so
+	 * a ClusterNetworkPolicy or one audited object does not make the whole
+	 * cluster's changes whole compiles; a ClusterNetworkPolicy's own change
+	 * compiles again the local pods it selected or selects (policies_resync). */
+	pi->tiers = c->n[K8S_CLUSTERNETPOL] > 0;
 	/* Audit is in a NetworkPolicy's or a Namespace's annotation: looked
 	 * for again only when one of those changed; scanning every object on
 	 * every pod event showed in the churn profile. */
@@ -1062,10 +1128,6 @@ static int incr_apply(struct pol_incr *pi, const struct cluster *c, const struct
 	/* What it cannot follow, before anything is changed: the whole compile
 	 * then starts from the last result's identities as they are. */
 	for (size_t i = 0; !ret && i < nch; i++) {
-		if (ch[i].kind == K8S_CLUSTERNETPOL) {
-			pi->d.why = "a ClusterNetworkPolicy changed";
-			return 1;
-		}
 		if (ch[i].kind == K8S_NODE && pi->o.node_name &&
 		    !strcmp(ch[i].name, pi->o.node_name)) {
 			pi->d.why = "this node's Node changed";
@@ -1102,6 +1164,9 @@ static int incr_apply(struct pol_incr *pi, const struct cluster *c, const struct
 		case K8S_NETWORKPOLICY:
 			pi->pols_changed = true;
 			break;
+		case K8S_CLUSTERNETPOL:
+			cnps |= POL_CNP_BIT(ch[i].name);
+			break;
 		case K8S_POD:
 			ret = pod_changed(pi, c, &ch[i], canons[i]);
 			canons[i] = NULL;
@@ -1126,8 +1191,8 @@ static int incr_apply(struct pol_incr *pi, const struct cluster *c, const struct
 			break;
 		ret = ent_update(pi, (uint32_t)s->k);
 	}
-	if (!ret && pi->pols_changed)
-		ret = policies_resync(pi, c);
+	if (!ret && (pi->pols_changed || cnps))
+		ret = policies_resync(pi, c, cnps);
 	if (!ret)
 		ret = pol_incr_eps_resync(pi, c);
 	return ret;
@@ -1218,10 +1283,11 @@ int pol_incr_update(struct pol_incr *pi, const struct cluster *c, const struct p
 		dl->npol_put = dl->npol_del = dl->npn_put = dl->npn_del = 0;
 		pi->reset_why = dl->why;
 		ret = incr_reset(pi, c, err);
-	} else if (!ret && whole) {
+	} else if (!ret && (whole || pi->names_whole)) {
 		ret = incr_whole(pi);
 		dl->full = true;
-		dl->why = "the writer asked for every map whole";
+		dl->why = whole ? "the writer asked for every map whole" :
+				  "ClusterNetworkPolicy rule names changed: the maps diffed whole";
 	}
 	if (ret && ret != -EINVAL && err && !err->msg[0])
 		pol_set_err(err, "compiling policy: %s", strerror(-ret));

@@ -145,6 +145,12 @@ bool cnp_any_audit(const struct cluster *c);
  * annotation or its Namespace's)? Such entries name every pod and node.
  */
 bool cnp_audited(const struct pol_ctx *x, const struct k8s_pod *pod);
+/* A ClusterNetworkPolicy name's bit in pol_cnp_mask's set (a name hash, mod 64). */
+#define POL_CNP_BIT(name) (1ull << (pol_fnv1a(name) & 63))
+/* The bits of the ClusterNetworkPolicies selecting pod (x->cnps; nsl: its namespace's
+ * labels): the incremental compiler's record of which a change of one may reach. */
+uint64_t pol_cnp_mask(const struct pol_ctx *x, const struct k8s_pod *pod,
+		      const struct k8s_labels *nsl);
 
 int pol_build_id_pods(struct pol_ctx *x);
 int pol_build_ipcache(struct pol_ctx *x, struct k8s_error *err);
