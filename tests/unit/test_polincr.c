@@ -74,12 +74,15 @@ static void model_del(struct model *m, const void *k, size_t ksz)
 	*r = m->r[--m->n];
 }
 
+/* The history being run, named in a failure so it can be replayed alone. */
+static unsigned run_seed, run_step;
+
 static void model_equal(struct model *m, const void *recs, size_t n, size_t stride, size_t ksz,
 			size_t voff, const char *what)
 {
 	if (m->n != n)
-		fail_msg("%s: the deltas leave %zu entries, the whole compile has %zu", what, m->n,
-			 n);
+		fail_msg("seed %u step %u: %s: the deltas leave %zu entries, the whole compile "
+			 "has %zu", run_seed, run_step, what, m->n, n);
 	for (size_t i = 0; i < n; i++) {
 		const unsigned char *w = (const unsigned char *)recs + i * stride;
 		struct rec *r = model_find(m, w, ksz);
@@ -87,9 +90,11 @@ static void model_equal(struct model *m, const void *recs, size_t n, size_t stri
 		if (!r || memcmp(r->v, w + voff, m->vsz)) {
 			char a[INET_ADDRSTRLEN] = "";
 
-			if (ksz == 4)
-				inet_ntop(AF_INET, w, a, sizeof(a));
-			fail_msg("%s: entry %zu (%s) differs from the whole compile: %s", what, i, a,
+			/* An address, or an ipcache key's (its prefix length first). */
+			if (ksz == 4 || ksz == sizeof(struct xcni_ipcache_key))
+				inet_ntop(AF_INET, w + ksz - 4, a, sizeof(a));
+			fail_msg("seed %u step %u: %s: entry %zu (%s) differs from the whole "
+				 "compile: %s", run_seed, run_step, what, i, a,
 				 r ? "another value" : "missing");
 		}
 	}
@@ -419,6 +424,7 @@ static void run(unsigned seed, uint32_t (*hash)(const char *), size_t *resets, s
 
 	assert_non_null(st);
 	assert_non_null(pi);
+	run_seed = seed;
 	random_cluster(st, &seed);
 	for (unsigned step = 0; step < STEPS; step++) {
 		struct store_change *ch;
@@ -434,6 +440,7 @@ static void run(unsigned seed, uint32_t (*hash)(const char *), size_t *resets, s
 
 		bool node_changed = false, ns_changed = false, cnp_changed = false;
 
+		run_step = step;
 		store_view(st, &c);
 		store_journal_take(st, &ch, &nch, &all);
 		for (size_t i = 0; i < nch; i++) {
@@ -1091,6 +1098,71 @@ static void test_contested_address6(void **state)
 	store_free(st);
 }
 
+/* The delta's ipcache entry for ip (NULL: none put). */
+static const struct pol_ipcache *ipc_put_at(const struct pol_delta *d, const char *ip)
+{
+	for (size_t i = 0; i < d->nipc_put; i++)
+		if (d->ipc_put[i].key.addr == inet_addr(ip))
+			return &d->ipc_put[i];
+	return NULL;
+}
+
+/*
+ * Two live pods contest an address a Node then takes, in both families (the
+ * random CNP histories as clang draws them reach it: seed 730): the Node
+ * keeps it, as it keeps one pod's address, in the delta and in the whole
+ * compile; when it goes the address is the pods' again, closed. Before: the
+ * whole compile ranked one address's entries by identity number, and the
+ * contested pods' XCNI_ID_UNMANAGED (3) numbers below XCNI_ID_REMOTE_NODE
+ * (6), so it gave the Node's address to the pods where the delta gave it to
+ * the Node; the IPv6 one went to whichever entry the sort listed first.
+ */
+static void test_contested_node_address(void **state)
+{
+	struct store *st = store_new();
+	struct pol_incr *pi = pol_incr_new();
+	const struct pol_delta *d;
+	struct pol_result full = { 0 };
+	struct cluster c;
+	struct pol_v6 v;
+
+	(void)state;
+	put(st, pod46("a", "n0", "10.1.0.24", "fd00:2::18"));
+	put(st, pod46("b", "n1", "10.1.0.24", "fd00:2::18"));
+	assert_int_equal(update(st, pi, &d), 0);
+	put(st, json_pack("{s:s, s:s, s:{s:s}, s:{s:[{s:s, s:s}, {s:s, s:s}]}}", "apiVersion",
+			  "v1", "kind", "Node", "metadata", "name", "n3", "status", "addresses",
+			  "type", "InternalIP", "address", "10.1.0.24", "type", "InternalIP",
+			  "address", "fd00:2::18"));
+	assert_int_equal(update(st, pi, &d), 0);
+	assert_false(d->full);
+	assert_non_null(ipc_put_at(d, "10.1.0.24"));
+	assert_int_equal(ipc_put_at(d, "10.1.0.24")->val.identity, XCNI_ID_REMOTE_NODE);
+	whole(st, &c, &full);
+	assert_int_equal(full.ncontested, 2);
+	assert_int_equal(ipc_at(&full, "10.1.0.24")->val.identity, XCNI_ID_REMOTE_NODE);
+	assert_int_equal(ipc_at(&full, "10.1.0.24")->val.flags & XCNI_IPC_POD, 0);
+	assert_int_equal(ipc_at(&full, "10.1.0.24")->val.tunnel_ip, inet_addr("10.1.0.24"));
+	assert_int_equal(pol_v6_build(pi, &c, &v), 0);
+	assert_int_equal(ipc6_at(&v, "fd00:2::18")->val.identity, XCNI_ID_REMOTE_NODE);
+	assert_int_equal(ipc6_at(&v, "fd00:2::18")->val.flags & XCNI_IPC_POD, 0);
+	pol_v6_free(&v);
+	pol_result_free(&full);
+	/* The Node goes: the pods' address again, closed. */
+	store_del(st, K8S_NODE, NULL, "n3");
+	assert_int_equal(update(st, pi, &d), 0);
+	assert_false(d->full);
+	assert_int_equal(ipc_put_at(d, "10.1.0.24")->val.identity, XCNI_ID_UNMANAGED);
+	whole(st, &c, &full);
+	assert_int_equal(ipc_at(&full, "10.1.0.24")->val.identity, XCNI_ID_UNMANAGED);
+	assert_int_equal(pol_v6_build(pi, &c, &v), 0);
+	assert_int_equal(ipc6_at(&v, "fd00:2::18")->val.identity, XCNI_ID_UNMANAGED);
+	pol_v6_free(&v);
+	pol_result_free(&full);
+	pol_incr_free(pi);
+	store_free(st);
+}
+
 /* life_pod with metadata.deletionTimestamp: Terminating. */
 static json_t *deleting_pod(const char *name, const char *node, const char *ip, const char *phase,
 			    const char *created)
@@ -1689,6 +1761,7 @@ int main(void)
 		cmocka_unit_test(test_finished_pod_address_reused),
 		cmocka_unit_test(test_contested_address),
 		cmocka_unit_test(test_contested_address6),
+		cmocka_unit_test(test_contested_node_address),
 		cmocka_unit_test(test_deleting_pod_yields),
 		cmocka_unit_test_teardown(test_random_life, life_off),
 		cmocka_unit_test(test_whole_says_why),

@@ -803,13 +803,20 @@ int pol_cmp_ipcache(const void *a, const void *b)
 		      sizeof(struct xcni_ipcache_key));
 }
 
+/*
+ * One address's entries, the one kept first: a node's or the gateway's before
+ * a pod's (by kind, not number: a contested pod's XCNI_ID_UNMANAGED numbers
+ * below XCNI_ID_REMOTE_NODE), then this node over another.
+ */
 int pol_cmp_ipcache_rank(const void *a, const void *b)
 {
-	uint32_t x = ((const struct pol_ipcache *)a)->val.identity;
-	uint32_t y = ((const struct pol_ipcache *)b)->val.identity;
+	const struct xcni_ipcache_val *x = &((const struct pol_ipcache *)a)->val;
+	const struct xcni_ipcache_val *y = &((const struct pol_ipcache *)b)->val;
 	int d = pol_cmp_ipcache(a, b);
 
-	return d ? d : (x > y) - (x < y);
+	if (!d)
+		d = (int)(x->flags & XCNI_IPC_POD) - (int)(y->flags & XCNI_IPC_POD);
+	return d ? d : (x->identity > y->identity) - (x->identity < y->identity);
 }
 
 int pol_ipcache_add(struct pol_result *r, size_t *cap, uint32_t addr, uint32_t plen,
@@ -907,7 +914,7 @@ int pol_build_ipcache(struct pol_ctx *x, struct k8s_error *err)
 	}
 	if (pol_ipcache_add(r, &cap, 0, 0, XCNI_ID_WORLD, 0))
 		return -ENOMEM;
-	/* Reserved identities sort below label identities: host addresses win. */
+	/* A node's or the gateway's entry first (pol_cmp_ipcache_rank): it wins. */
 	qsort(r->ipcache, r->nipcache, sizeof(*r->ipcache), pol_cmp_ipcache_rank);
 	for (size_t i = 0; i < r->nipcache; i++) {
 		if (n && !pol_cmp_ipcache(&r->ipcache[n - 1], &r->ipcache[i])) {

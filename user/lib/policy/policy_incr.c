@@ -243,6 +243,15 @@ static int cmp_ipc6(const void *a, const void *b)
 	return memcmp(a, b, sizeof(struct xcni_ipcache6_key));
 }
 
+/* One address's entries, a Node's first (kept), as pol_cmp_ipcache_rank. */
+static int cmp_ipc6_rank(const void *a, const void *b)
+{
+	const struct pol_ipc6 *x = a, *y = b;
+	int d = cmp_ipc6(a, b);
+
+	return d ? d : (int)(x->val.flags & XCNI_IPC_POD) - (int)(y->val.flags & XCNI_IPC_POD);
+}
+
 static int cmp_ipod_name(const void *a, const void *b)
 {
 	const struct k8s_pod *x = (*(const struct ipod *const *)a)->pod;
@@ -390,8 +399,9 @@ int pol_v6_build(const struct pol_incr *pi, const struct cluster *c, struct pol_
 		if (!self)
 			tunnel_set(&e->val, nd->internal_ip, nd->internal_ip6, pi->o.underlay6);
 	}
-	/* One entry per address. */
-	out->nipc = pol_sort_dedup(out->ipc, out->nipc, sizeof(*out->ipc), cmp_ipc6, 0);
+	/* One entry per address: a Node's over a pod's. */
+	out->nipc = pol_sort_dedup(out->ipc, out->nipc, sizeof(*out->ipc), cmp_ipc6_rank,
+				   sizeof(struct xcni_ipcache6_key));
 	out->nkeys = pol_sort_dedup(out->keys, out->nkeys, sizeof(*out->keys), cmp16, 0);
 	return 0;
 }
