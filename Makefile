@@ -120,6 +120,8 @@ $(BUILD)/tests/test_masq: TEST_LIBS = $(NFT_LIBS)
 $(BUILD)/tests/test_http: TEST_LIBS = $(MHD_LIBS) -lpthread
 $(BUILD)/tests/test_ipfix: $(BUILD)/obj/user/agent/ipfix.o
 $(BUILD)/tests/test_ipfix: TEST_LIBS = $(FIXBUF_LIBS)
+$(BUILD)/tests/test_snat_held: $(BUILD)/obj/user/agent/snat_held.o
+$(BUILD)/tests/test_snat_held: TEST_LIBS = -lpthread
 
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(LIBXCNI) $(wildcard user/lib/*/*.h tests/unit/*.h)
 	$(call msg,CC,$@)

@@ -29,6 +29,14 @@
  *   from_pod4    from_pod (Services on), pod A's UDP to pod B of this node
  *                (conntrack, A's egress and B's ingress judged, into B)
  *   from_pod4/6 remote  A's UDP to pod R (A6 to R6) of node n2: Geneve to n2
+ *   new flow     the connection-opening path: a new flow every packet (its
+ *                ports, or a NodePort client's address, turned before each
+ *                call): from_pod A -> B with no policy and with A's egress
+ *                policy (xcni_polep put or removed before each batch), to a
+ *                ClusterIP of each family, NodePort's local backend
+ *   policy, open A -> B under A's egress policy (judged once, at warm-up)
+ *   ClusterIP    from_pod, A's UDP to a ClusterIP (IPv4 CIP, IPv6 CIP6), its
+ *                backend R (R6) on n2: translated, Geneve to n2
  *   frag ...     to_pod, fragments of an outside client's UDP datagram (CLIENT,
  *                CLIENT6) into A, both families: its first fragment again
  *                (its place in its share found and written), a later one
@@ -61,7 +69,10 @@
  *                and its ratios (the live rows', a hit's over its tc row)
  *
  * PKT_BENCH_ONLY=TEXT[|TEXT...] runs only the rows whose names hold one
- * (PKT_BENCH_ONLY=live: the live rows).
+ * (PKT_BENCH_ONLY=live: the live rows). PKT_BENCH_AGE=S waits S seconds
+ * after the warm-up: with S > 5 every remote NodePort flow (unanswered) is
+ * past XCNI_CT_SNAT_NEW_NS and each packet checks its tuple is still its
+ * own, which a full run's later rounds do anyway and a short one's not.
  *
  * It fills only the map entries these rows need (endpoints, ipcache, n2's
  * tunnel, the two NodePort frontends and their backends), with fields both
@@ -144,6 +155,10 @@
 #define IP_R3 "10.99.7.5"
 #define R36 "fd00:97::5"
 #define N3_6 "fc00:77::3" /* node n3, on the IPv6 underlay only */
+#define CIP "10.96.0.10" /* a ClusterIP, backend R:8080 */
+#define CIP6 "fd00:96::10" /* an IPv6 ClusterIP, backend R6:8080 */
+#define CIP_PORT 80 /* the ClusterIPs' ports: 80 .. 80 + CIP_PORTS - 1 */
+#define CIP_PORTS 12
 #define NP_META_KEY 0x2c4b1e07U /* the XDP to tc handoff's key (np_meta_key) */
 #define VNI 42
 #define ID_A 1000
@@ -424,6 +439,11 @@ struct row {
 	int (*check)(const struct row *r, const uint8_t *out, uint32_t out_len);
 	/* before each batch, unmeasured: the fragment rows' state */
 	int (*prep)(const struct row *r);
+	/* a new flow each packet: 1 its ports (source, then destination) turned
+	 * before each call; 2 its source port and IPv4 source address (a
+	 * NodePort's client; the header checksum made again); 3 as 1 over the
+	 * ClusterIPs' ports */
+	int vary;
 	uint64_t ns, pkts;
 };
 
@@ -491,13 +511,13 @@ static int into_a6(const struct row *r, const uint8_t *out, uint32_t len)
 	       !memcmp(out + 14 + 24, a, 16);
 }
 
-/* NodePort, local backend: DNAT to B:8080 (the client kept), into B. */
+/* NodePort, local backend: DNAT to B:8080 (the client, as sent, kept), into B. */
 static int into_b(const struct row *r, const uint8_t *out, uint32_t len)
 {
-	uint32_t b = ip4(IP_B), c = ip4(CLIENT);
+	uint32_t b = ip4(IP_B);
 
 	return len == r->len && !memcmp(out, pod_mac[DEV_B], 6) && !memcmp(out + 14 + 16, &b, 4) &&
-	       !memcmp(out + 14 + 12, &c, 4) && out[14 + 22] == 8080 >> 8 &&
+	       !memcmp(out + 14 + 12, r->in + 14 + 12, 4) && out[14 + 22] == 8080 >> 8 &&
 	       out[14 + 23] == (8080 & 0xff);
 }
 
@@ -561,6 +581,42 @@ static int geneve_n2(const struct row *r, const uint8_t *out, uint32_t len)
 	       !memcmp(out + 50 + l4, r->in + l4, r->len - l4);
 }
 
+/* from_pod to a ClusterIP whose backend is on n2: Geneve to n2, the inner
+ * packet's destination port the backend's 8080. */
+static int geneve_n2_dnat(const struct row *r, const uint8_t *out, uint32_t len)
+{
+	uint32_t n2 = ip4(N2);
+	size_t l4 = 14 + 36 + 14 + (r->in[12] == 0x86 ? 40 : 20);
+
+	return len == r->len + 50 && !memcmp(out + 14 + 16, &n2, 4) &&
+	       out[14 + 22] == XCNI_GENEVE_PORT >> 8 && out[14 + 23] == (XCNI_GENEVE_PORT & 0xff) &&
+	       out[l4 + 2] == 8080 >> 8 && out[l4 + 3] == (8080 & 0xff);
+}
+
+/*
+ * The next flow of a new-flow row (vary): every packet of a run a 5-tuple
+ * of its own, from one counter for all such rows. 64,000 source ports, then
+ * the destination port (vary 1; vary 3 over a ClusterIP's CIP_PORTS ports) or
+ * the source address's third byte (vary 2) moves on: ~100k packets a row a run, all new, in a conntrack of 262,144
+ * (the LRU evicts the oldest the same way on both trees).
+ */
+static uint32_t flows_made;
+
+static void vary(struct row *r)
+{
+	uint8_t *ip = r->in + 14, *l4 = ip + (r->in[12] == 0x86 ? 40 : 20);
+	uint32_t c = flows_made++;
+
+	put16(l4, (uint16_t)(1024 + c % 64000));
+	if (r->vary != 2) {
+		put16(l4 + 2, (uint16_t)((r->vary == 1 ? 10000 : CIP_PORT) + c / 64000 % CIP_PORTS));
+		return;
+	}
+	ip[14] = (uint8_t)(c / 64000);
+	put16(ip + 10, 0);
+	put16(ip + 10, ~fold(sum16(ip, 20)) & 0xffff);
+}
+
 static int run(struct row *r, int calls, int measure)
 {
 	uint8_t out[FRAME + 128];
@@ -579,6 +635,8 @@ static int run(struct row *r, int calls, int measure)
 			    .ctx_size_in = r->xdp ? sizeof(xctx) : sizeof(ctx), .repeat = r->repeat);
 		uint32_t meta = 0;
 
+		if (r->vary)
+			vary(r);
 		/* XDP's output starts at its metadata (the handoff's record,
 		 * xcni_np_meta): the frame checked apart from it. */
 		if (r->xdp && !r->live) {
@@ -806,10 +864,12 @@ static void node_n3(void)
 	put("xcni_tunstat6", &n3, zero);
 }
 
-/* NODE_IP:port/UDP -> backend id (ip:bport), service id sid, as the agent writes it. */
-static uint8_t np_flags; /* the next nodeport()'s XCNI_SVC_F_* */
+/* fe:port/UDP (NODE_IP: a NodePort; a ClusterIP) -> backend id (ip:bport), service
+ * id sid, as the agent writes it. */
+static uint8_t np_flags; /* the next svc4()'s XCNI_SVC_F_* */
 
-static void nodeport(uint16_t port, uint32_t sid, uint32_t bid, const char *ip, uint16_t bport)
+static void svc4(const char *fe, uint16_t port, uint32_t sid, uint32_t bid, const char *ip,
+		 uint16_t bport)
 {
 	struct xcni_backend b = { .port = htons(bport), .family = XCNI_AF_INET,
 				  .state = XCNI_BE_ACTIVE };
@@ -818,7 +878,7 @@ static void nodeport(uint16_t port, uint32_t sid, uint32_t bid, const char *ip, 
 	struct xcni_svc_key k = { .port = htons(port), .family = XCNI_AF_INET,
 				  .proto = IPPROTO_UDP, .scope = XCNI_SCOPE_EXT };
 	struct xcni_svc s = { .id = sid, .count = 1, .rev_nat = (uint16_t)sid, .flags = np_flags };
-	uint32_t a = ip4(ip), node = ip4(NODE_IP);
+	uint32_t a = ip4(ip), node = ip4(fe);
 	uint16_t rid = (uint16_t)sid;
 
 	memcpy(b.addr, &a, 4);
@@ -830,8 +890,10 @@ static void nodeport(uint16_t port, uint32_t sid, uint32_t bid, const char *ip, 
 	put("xcni_svc", &k, &s);
 }
 
-/* [NODE6]:port/UDP -> backend id (R36:bport) on n3, as the agent writes an IPv6 NodePort. */
-static void nodeport6(uint16_t port, uint32_t sid, uint32_t bid, const char *ip, uint16_t bport)
+/* [fe]:port/UDP -> backend id (ip:bport), as the agent writes an IPv6 NodePort
+ * ([NODE6]) or ClusterIP. */
+static void svc6(const char *fe, uint16_t port, uint32_t sid, uint32_t bid, const char *ip,
+		 uint16_t bport)
 {
 	struct xcni_backend b = { .port = htons(bport), .family = XCNI_AF_INET6,
 				  .state = XCNI_BE_ACTIVE };
@@ -847,13 +909,50 @@ static void nodeport6(uint16_t port, uint32_t sid, uint32_t bid, const char *ip,
 	ip6(ip, b.addr);
 	put("xcni_backend", &bid, &b);
 	put("xcni_svcslot", &sk, &bid);
-	ip6(NODE6, rn.addr);
+	ip6(fe, rn.addr);
 	put("xcni_revnat", &rid, &rn);
-	ip6(NODE6, k.addr);
+	ip6(fe, k.addr);
 	put("xcni_svc", &k, &s);
 	/* The node's own IPv6 address: the SNAT's source (nodeport6_self). */
 	ip6(NODE6, k6.addr);
 	put("xcni_ipcache6", &k6, &host);
+}
+
+/*
+ * A's egress policy, as the compiler writes it: A isolated for egress, UDP
+ * to B's and R's identities allowed on any port (xcni_policy, port 0). Its
+ * polep entry is put by the rows that want it (pol_on) and removed by the
+ * others' (pol_off: no polep, A not judged, open where no agent judges).
+ */
+static void policy_a(void)
+{
+	uint32_t peers[] = { ID_B, ID_R };
+
+	for (int i = 0; i < 2; i++) {
+		struct xcni_polhash_key k = { .ep = ip4(IP_A), .peer = peers[i],
+					      .dir = XCNI_DIR_FROM_POD, .proto = IPPROTO_UDP };
+		struct xcni_policy_val v = { .policy_id = 1 };
+
+		put("xcni_policy", &k, &v);
+	}
+}
+
+static int pol_on(const struct row *r)
+{
+	struct xcni_polep pe = { .identity = ID_A, .isolated = XCNI_ISOLATED(XCNI_DIR_FROM_POD) };
+	uint32_t a = ip4(IP_A);
+
+	(void)r;
+	pe.has[XCNI_DIR_FROM_POD & 1] = XCNI_HAS_ANY_PORT;
+	return bpf_map_update_elem(map_fd("xcni_polep"), &a, &pe, BPF_ANY);
+}
+
+static int pol_off(const struct row *r)
+{
+	uint32_t a = ip4(IP_A);
+
+	(void)r;
+	return bpf_map_delete_elem(map_fd("xcni_polep"), &a) && errno != ENOENT ? -1 : 0;
 }
 
 #ifdef NP_XDP
@@ -1125,13 +1224,18 @@ int main(int argc, char **argv)
 	endpoints();
 	node_n2();
 	node_n3();
-	nodeport(30080, 14, 11, IP_B, 8080);
-	nodeport(30081, 15, 101, IP_R, 80);
-	nodeport6(30083, 17, 103, R36, 80);
+	svc4(NODE_IP, 30080, 14, 11, IP_B, 8080);
+	svc4(NODE_IP, 30081, 15, 101, IP_R, 80);
+	svc6(NODE6, 30083, 17, 103, R36, 80);
+	for (int i = 0; i < CIP_PORTS; i++) {
+		svc4(CIP, CIP_PORT + i, 20 + i, 120 + i, IP_R, 8080);
+		svc6(CIP6, CIP_PORT + i, 40 + i, 140 + i, R6, 8080);
+	}
+	policy_a();
 #ifdef XCNI_SVC_F_LOCAL_BE
 	/* 30082: B again, flagged as xcnid flags a frontend whose backends are all here. */
 	np_flags = XCNI_SVC_F_LOCAL_BE;
-	nodeport(30082, 16, 12, IP_B, 8080);
+	svc4(NODE_IP, 30082, 16, 12, IP_B, 8080);
 	np_flags = 0;
 #endif
 #ifdef PKT_BENCH_PREFILTER
@@ -1302,6 +1406,52 @@ int main(int argc, char **argv)
 				 bpf_program__fd(fp->progs.from_pod), DEV_A, 1, .ret = TC_ACT_REDIRECT,
 				 .reason = XCNI_FWD_ENCAP, .dir = XCNI_DIR_FROM_POD, .check = geneve_n2 };
 	rows[nr].len = udp6(rows[nr].in, host_mac[DEV_A], pod_mac[DEV_A], A6, R6, 41002, 7003);
+	nr++;
+	/* The connection-opening path: a new flow each packet (vary), A's
+	 * egress not judged (no polep) and judged (pol_on); an open flow judged
+	 * once (pol_on: the policy is not on its path). */
+	for (int pol = 0; pol < 2; pol++) {
+		rows[nr] = (struct row){ pol ? "from_pod IPv4, A's UDP into B, new flow, A's egress policy"
+					     : "from_pod IPv4, A's UDP into B, new flow, no policy",
+					 bpf_program__fd(fp->progs.from_pod), DEV_A, 1,
+					 .ret = TC_ACT_REDIRECT, .reason = XCNI_FWD_LOCAL,
+					 .dir = XCNI_DIR_FROM_POD, .check = into_b_pod,
+					 .prep = pol ? pol_on : pol_off, .vary = 1 };
+		rows[nr].len = udp4(rows[nr].in, host_mac[DEV_A], pod_mac[DEV_A], IP_A, IP_B, 1024, 10000);
+		nr++;
+	}
+	rows[nr] = (struct row){ "from_pod IPv4, A's UDP into B (local), A's egress policy",
+				 bpf_program__fd(fp->progs.from_pod), DEV_A, 1, .ret = TC_ACT_REDIRECT,
+				 .reason = XCNI_FWD_LOCAL, .dir = XCNI_DIR_FROM_POD,
+				 .check = into_b_pod, .prep = pol_on };
+	rows[nr].len = udp4(rows[nr].in, host_mac[DEV_A], pod_mac[DEV_A], IP_A, IP_B, 41003, 7003);
+	nr++;
+	/* Services from a pod, per packet: a ClusterIP of each family, its
+	 * backend on n2 (IPv6: lb6_translate_call), an open flow and new flows. */
+	for (int v6 = 0; v6 < 2; v6++)
+		for (int fresh = 0; fresh < 2; fresh++) {
+			static const char *const names[2][2] = {
+				{ "from_pod IPv4, A's UDP to a ClusterIP (R, Geneve to n2)",
+				  "from_pod IPv4, A's UDP to a ClusterIP, new flow" },
+				{ "from_pod IPv6, A6's UDP to a ClusterIP (R6, Geneve to n2)",
+				  "from_pod IPv6, A6's UDP to a ClusterIP, new flow" },
+			};
+
+			rows[nr] = (struct row){ names[v6][fresh], bpf_program__fd(fp->progs.from_pod),
+						 DEV_A, 1, .ret = TC_ACT_REDIRECT,
+						 .reason = XCNI_FWD_ENCAP, .dir = XCNI_DIR_FROM_POD,
+						 .check = geneve_n2_dnat, .vary = fresh * 3 };
+			rows[nr].len = v6 ? udp6(rows[nr].in, host_mac[DEV_A], pod_mac[DEV_A], A6, CIP6,
+						 41004, 80) :
+					    udp4(rows[nr].in, host_mac[DEV_A], pod_mac[DEV_A], IP_A, CIP,
+						 41004, 80);
+			nr++;
+		}
+	rows[nr] = (struct row){ "NodePort from outside, local backend, new flow",
+				 bpf_program__fd(fo[1]->progs.from_overlay), DEV_U, 1,
+				 .ret = TC_ACT_REDIRECT, .reason = XCNI_FWD_LOCAL,
+				 .dir = XCNI_DIR_FROM_OVERLAY, .check = into_b, .vary = 2 };
+	rows[nr].len = udp4(rows[nr].in, host_mac[DEV_U], pod_mac[DEV_U], CLIENT, NODE_IP, 1024, 30080);
 	nr++;
 
 #ifdef NP_XDP
@@ -1484,6 +1634,11 @@ int main(int argc, char **argv)
 	for (int i = 0; i < nr; i++)
 		if (run(&rows[i], row_calls(&rows[i], calls), 0))
 			goto out;
+	/* PKT_BENCH_AGE=S: S seconds between the warm-up and the rounds, so that
+	 * every flow is older than the 5 s after which an unanswered SNATed
+	 * flow checks its tuple each packet (a short run's flows are not). */
+	if (getenv("PKT_BENCH_AGE"))
+		sleep((unsigned)atoi(getenv("PKT_BENCH_AGE")));
 	/* Blocks: each row alone, an unmeasured round, then its rounds. */
 	if (getenv("PKT_BENCH_BLOCKS") && !strcmp(getenv("PKT_BENCH_BLOCKS"), "1"))
 		for (int i = 0; i < nr; i++) {

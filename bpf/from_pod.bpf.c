@@ -356,14 +356,18 @@ static __always_inline int from_pod_fam(struct __sk_buff *skb, const int fam)
 	void *lb = fam == XCNI_AF_INET ? &lb4 : NULL;
 	struct verdict v = {};
 	struct pkt p4 = {};
-	struct pkt6 p6 = {};
-	struct flow *f = fam == XCNI_AF_INET ? pkt_flow(&p4) : pkt_flow(&p6);
+	/* IPv6's in a map value (pod6_pkt), off the stack. */
+	struct pkt6 *p6 = fam == XCNI_AF_INET6 ? pod6_pkt() : NULL;
+	struct flow *f;
 	const struct ethhdr *eth;
 	struct cursor c;
 	const void *ep_addr = NULL;
 	__u32 ep_ip = 0, ep_id = 0;
 	int reason, verdict = TC_ACT_OK, nd;
 
+	if (fam == XCNI_AF_INET6 && !p6)
+		return TC_ACT_SHOT;
+	f = fam == XCNI_AF_INET ? pkt_flow(&p4) : pkt_flow(p6);
 	f->len = skb->len;
 	if (fam == XCNI_AF_INET) {
 		reason = pod_dev_start4(skb, &c, &p4, &src, &ep_ip);
@@ -406,7 +410,7 @@ static __always_inline int from_pod_fam(struct __sk_buff *skb, const int fam)
 			goto out;
 		}
 	} else {
-		reason = parse_ipv6(skb, &p6);
+		reason = parse_ipv6(skb, p6);
 		if (reason)
 			goto out;
 		/* ND and MLD are spoken on the link: of their types, only what
@@ -414,29 +418,29 @@ static __always_inline int from_pod_fam(struct __sk_buff *skb, const int fam)
 		 * discovery. Anything else is a datagram like any other (the
 		 * node would route it): the source rule, conntrack and policy
 		 * judge it. */
-		nd = icmp6_is_nd(&p6) && in6_on_link(p6.tuple.daddr);
-		if (!in6_eq(p6.tuple.saddr, ep_addr)) {
+		nd = icmp6_is_nd(p6) && in6_on_link(p6->tuple.daddr);
+		if (!in6_eq(p6->tuple.saddr, ep_addr)) {
 			/* Not the pod's address: a link-local one (or :: for
 			 * DAD) may speak neighbour discovery, and reach the
 			 * gateway; nothing else. */
 			reason = XCNI_DROP_SPOOF_IP;
-			if (!in6_linklocal(p6.tuple.saddr) && !in6_unspec(p6.tuple.saddr))
+			if (!in6_linklocal(p6->tuple.saddr) && !in6_unspec(p6->tuple.saddr))
 				goto out;
-			if (!nd && (!in6_linklocal(p6.tuple.saddr) || !in6_is_gw(p6.tuple.daddr)))
+			if (!nd && (!in6_linklocal(p6->tuple.saddr) || !in6_is_gw(p6->tuple.daddr)))
 				goto out;
 		}
 		if (nd) {
 			/* With the hop limit a neighbour sends, else not from
 			 * the link. */
-			reason = nd_hop_ok(&p6);
+			reason = nd_hop_ok(p6);
 			if (!reason)
-				reason = nd_from_pod(skb, &p6, src, ep_addr, &verdict);
+				reason = nd_from_pod(skb, p6, src, ep_addr, &verdict);
 			goto out;
 		}
 		if (lb_enabled)
 			lb = lb6_state_get();
 	}
-	reason = from_pod_flow(skb, &p4, &p6, fam, &c, src, ep_addr, ep_id, lb, &v, &verdict);
+	reason = from_pod_flow(skb, &p4, p6, fam, &c, src, ep_addr, ep_id, lb, &v, &verdict);
 out:
 	if (lb_enabled && reason_is_drop(reason))
 		lb_flow_forget(lb, fam);

@@ -33,9 +33,10 @@
  * IPv6 sockets (connect6, sendmsg6, recvmsg6, getpeername6) the same way,
  * their translations in xcni_sock_rn6 (16-byte addresses).
  *
- * A record is charged to its socket's pod (network namespace) and removed
- * as the socket is released (sock_release): one pod's sockets never push
- * out another's records (docs/decisions/sock-lb-owner-bound.md).
+ * A record is charged to its socket's pod (its cgroup: sock_owner_id) and
+ * removed as the socket is released (sock_release): one pod's sockets never
+ * push out another's records, and the pods together leave the node a share
+ * (docs/decisions/sock-lb-owner-bound.md).
  */
 #include <linux/bpf.h>
 #include <linux/errno.h>
@@ -70,10 +71,53 @@ static __always_inline int sock_refused_by_packets(__u64 netns)
 }
 
 /*
- * Records a pod (a network namespace) may hold in xcni_sock_rn and _rn6
- * together: the map's size / XCNI_SOCK_OWN_SHARE, set by xcnid at load.
+ * Records a pod may hold in xcni_sock_rn and _rn6 together: the map's size /
+ * XCNI_SOCK_OWN_SHARE; and all pods together (xcni_sock_own's entry
+ * XCNI_SOCK_OWN_PODS): the map's size less its / XCNI_SOCK_NODE_SHARE, the
+ * node's own sockets' share. Set by xcnid at load.
  */
 const volatile __u32 sock_own_max = XCNI_MAX_SOCK_RN / XCNI_SOCK_OWN_SHARE;
+const volatile __u32 sock_pods_max = XCNI_MAX_SOCK_RN - XCNI_MAX_SOCK_RN / XCNI_SOCK_NODE_SHARE;
+
+/*
+ * The hooked cgroup (--cgroup-root: its id) and the cgroups below it that
+ * group pods rather than being one (the kubelet's kubepods, its QoS classes,
+ * its own root), set by xcnid at load (socklb.c cg_tiers).
+ */
+const volatile __u64 cg_root = 0;
+const volatile __u64 cg_tiers[XCNI_SOCK_TIERS] = {};
+
+/*
+ * The owner of the current process's records: the first cgroup below the
+ * hooked one that is not a tier (a pod: kubepods-burstable-pod<uid>.slice;
+ * a node's service: system.slice), or the hooked cgroup itself for a
+ * process in it or in a tier. A process cannot leave its cgroup without
+ * write access above it (not a pod's), and what it makes inside its pod is
+ * below the owner: it cannot be two owners, however many cgroups or network
+ * namespaces it makes. Its leaf cgroup when the walk finds no root.
+ */
+static __always_inline __u64 sock_owner_id(void)
+{
+	__u64 id, owner = 0;
+	int lvl, j, tier;
+
+	for (lvl = 0; lvl < XCNI_SOCK_CG_LEVELS; lvl++) {
+		id = bpf_get_current_ancestor_cgroup_id(lvl);
+		if (!id)
+			break;
+		if (!owner) {
+			owner = id == cg_root ? id : 0;
+			continue;
+		}
+		owner = id;
+		tier = 0;
+		for (j = 0; j < XCNI_SOCK_TIERS; j++)
+			tier |= cg_tiers[j] == id;
+		if (!tier)
+			break;
+	}
+	return owner ?: bpf_get_current_cgroup_id();
+}
 
 /*
  * The family's leaves: where the kernel's context (struct bpf_sock_addr:
@@ -158,33 +202,36 @@ static __always_inline long sock_rn_write(int fam, const struct sock_rn_any *r)
 	return bpf_map_update_elem(sock_rn_map(fam), r, &r->v4, BPF_ANY);
 }
 
-/* The pod's count (xcni_sock_own), made at its first record; NULL if it cannot be. */
-static __always_inline struct xcni_sock_own *sock_owner(__u64 netns)
+/* The owner's count (xcni_sock_own), made at its first record; NULL if it cannot be. */
+static __always_inline struct xcni_sock_own *sock_owner(__u64 owner)
 {
-	struct xcni_sock_own zero = {}, *o = bpf_map_lookup_elem(&xcni_sock_own, &netns);
+	struct xcni_sock_own zero = {}, *o = bpf_map_lookup_elem(&xcni_sock_own, &owner);
 
 	if (o)
 		return o;
-	bpf_map_update_elem(&xcni_sock_own, &netns, &zero, BPF_NOEXIST);
-	return bpf_map_lookup_elem(&xcni_sock_own, &netns);
+	bpf_map_update_elem(&xcni_sock_own, &owner, &zero, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&xcni_sock_own, &owner);
 }
 
 /*
  * The socket's record r (backend -> frontend) written and charged: to a
- * slot of the socket's storage, which sock_release reads to remove it, and
- * to its pod (netns), which may hold sock_own_max (the node's own
- * namespace: what the map holds). A socket that has the
- * record already is not charged again (the record is written again). 0, or -ENOSPC: past the pod's bound,
- * the socket's slots or the map's room, nothing written (the pod's count of
- * those goes up). The bound may be passed by one record per CPU at once (a
- * check, then an add: no fetching atomics in this instruction set).
+ * slot of the socket's storage, which sock_release reads to remove it, to
+ * its owner (sock_owner_id), which may hold sock_own_max, and to the pods'
+ * total, which may hold sock_pods_max: a socket of the node's own network
+ * namespace has neither bound, it may use what the map holds, and the pods
+ * leave it the map's / XCNI_SOCK_NODE_SHARE. A socket that has the record
+ * already is not charged again (the record is written again). 0, or
+ * -ENOSPC: past a bound, the socket's slots or the map's room, nothing
+ * written (the owner's count of those goes up). A bound may be passed by one
+ * record per CPU at once (a check, then an add).
  */
 static __always_inline int sock_record(struct bpf_sock_addr *ctx, int fam, __u64 netns,
 				       const struct sock_rn_any *r, const void *addr, __u16 port)
 {
 	struct xcni_sock_slots *ss;
 	struct xcni_sock_slot *sl, *free = NULL;
-	struct xcni_sock_own *o;
+	struct xcni_sock_own *o, *pods;
+	__u64 owner;
 	int i;
 
 	ss = bpf_sk_storage_get(&xcni_sock_sk, ctx->sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
@@ -200,17 +247,21 @@ static __always_inline int sock_record(struct bpf_sock_addr *ctx, int fam, __u64
 		if (!sl->family && !free)
 			free = sl;
 	}
-	o = sock_owner(netns);
-	if (!o)
+	owner = sock_owner_id();
+	o = sock_owner(owner);
+	pods = netns != host_netns ? sock_owner(XCNI_SOCK_OWN_PODS) : NULL;
+	if (!o || (netns != host_netns && !pods))
 		return -ENOSPC;
 	/* The node's own sockets are the node, not a tenant: no bound but the map's. */
-	if (!free || (o->held >= sock_own_max && netns != host_netns) ||
+	if (!free || (pods && (o->held >= sock_own_max || pods->held >= sock_pods_max)) ||
 	    sock_rn_write(fam, r)) {
 		__sync_fetch_and_add(&o->over, 1);
 		return -ENOSPC;
 	}
 	__sync_fetch_and_add(&o->held, 1);
-	ss->owner = netns;
+	if (pods)
+		__sync_fetch_and_add(&pods->held, 1);
+	ss->owner = owner;
 	__builtin_memcpy(free->addr, addr, fam == XCNI_AF_INET ? 4 : 16);
 	free->port = port;
 	free->family = fam;
@@ -391,13 +442,22 @@ int sock6_getpeername(struct bpf_sock_addr *ctx)
 
 /*
  * A socket released (closed by its last holder): its records go, and its
- * pod's count with them, so a record lives exactly as long as its socket.
+ * owner's count with them (and the pods' total, a pod's socket), so a record
+ * lives exactly as long as its socket.
  */
+/* n records given back to owner's count (evicted and made again meanwhile: not below 0). */
+static __always_inline void sock_uncharge(__u64 owner, __u32 n)
+{
+	struct xcni_sock_own *o = bpf_map_lookup_elem(&xcni_sock_own, &owner);
+
+	if (o)
+		__sync_fetch_and_add(&o->held, o->held >= n ? -n : -o->held);
+}
+
 SEC("cgroup/sock_release")
 int sock_release(struct bpf_sock *sk)
 {
 	struct xcni_sock_slots *ss = bpf_sk_storage_get(&xcni_sock_sk, sk, NULL, 0);
-	struct xcni_sock_own *o;
 	struct sock_rn_any r;
 	__u64 cookie;
 	__u32 n = 0;
@@ -417,10 +477,11 @@ int sock_release(struct bpf_sock *sk)
 		bpf_map_delete_elem(sock_rn_map(sl->family), &r);
 		n++;
 	}
-	o = bpf_map_lookup_elem(&xcni_sock_own, &ss->owner);
-	/* Its count evicted and made again meanwhile: not below 0. */
-	if (o && n)
-		__sync_fetch_and_add(&o->held, o->held >= n ? -n : -o->held);
+	if (!n)
+		return 1;
+	sock_uncharge(ss->owner, n);
+	if (bpf_get_netns_cookie(sk) != host_netns)
+		sock_uncharge(XCNI_SOCK_OWN_PODS, n);
 	return 1;
 }
 

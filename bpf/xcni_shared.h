@@ -122,13 +122,20 @@
 #ifndef XCNI_MAX_SOCK_RN
 #define XCNI_MAX_SOCK_RN 65536
 #endif
-/* Socket LB's owners (network namespaces) counted at once; each may hold
- * xcni_sock_rn's size / XCNI_SOCK_OWN_SHARE records (512 of 65,536): that
- * many pods at their bound fill it, a node runs 110 by default. */
+/* Socket LB's owners (pods: cgroups) counted at once; each may hold
+ * xcni_sock_rn's size / XCNI_SOCK_OWN_SHARE records (512 of 65,536), the pods
+ * together all but its / XCNI_SOCK_NODE_SHARE (8,192), which stays the node's
+ * own sockets'; their total is xcni_sock_own's entry XCNI_SOCK_OWN_PODS (no
+ * cgroup's id). An owner is found in at most XCNI_SOCK_CG_LEVELS levels of
+ * cgroups, past at most XCNI_SOCK_TIERS cgroups grouping pods. */
 #ifndef XCNI_MAX_SOCK_OWN
 #define XCNI_MAX_SOCK_OWN 4096
 #endif
 #define XCNI_SOCK_OWN_SHARE 128
+#define XCNI_SOCK_NODE_SHARE 8
+#define XCNI_SOCK_OWN_PODS 0
+#define XCNI_SOCK_CG_LEVELS 16
+#define XCNI_SOCK_TIERS 8
 /* Maglev table size: a prime; every Maglev table of a node has this many slots. */
 #ifndef XCNI_MAGLEV_M
 #define XCNI_MAGLEV_M 16381
@@ -1129,7 +1136,7 @@ struct xcni_affinity {
  * frontend and record (socket cookie, backend) -> frontend here; recvmsg4
  * and getpeername4 show the application the frontend again. A record lives
  * as long as its socket (removed at cgroup/sock_release) and is charged to
- * the socket's network namespace (sock_own): no record ever evicts another.
+ * the socket's pod, its cgroup (sock_own): no record ever evicts another.
  */
 struct xcni_sock_rn_key {
 	__u64 cookie; /* bpf_get_socket_cookie() */
@@ -1160,8 +1167,8 @@ struct xcni_sock_rn6 {
 };
 
 /*
- * sock_own (LRU, keyed by a network namespace cookie): a pod's socket-LB
- * records held now (one more at each record, one less as its socket is
+ * sock_own (LRU, keyed by a cgroup id: the pod's, or XCNI_SOCK_OWN_PODS for
+ * all pods' sockets together): a pod's socket-LB records held now (one more at each record, one less as its socket is
  * released) and the translations its bound left to the per-packet path.
  */
 struct xcni_sock_own {

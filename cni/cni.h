@@ -104,7 +104,7 @@ struct xcni_ipam {
 int xcni_ipam_parse(json_t *res, struct xcni_ipam *out, struct cni_err *e);
 void xcni_ipam_free(struct xcni_ipam *ipam);
 
-struct xcni_attach {
+struct cni_attach {
 	char host_if[IF_NAMESIZE];
 	uint8_t host_mac[6];
 	char pod_if[IF_NAMESIZE];
@@ -114,7 +114,7 @@ struct xcni_attach {
 };
 
 /* The ADD result in the layout of version ver. */
-json_t *xcni_result_build(const char *ver, const struct xcni_attach *a,
+json_t *xcni_result_build(const char *ver, const struct cni_attach *a,
 			  const struct xcni_ipam *ipam);
 json_t *cni_error_json(const char *ver, const struct cni_err *e);
 json_t *cni_version_json(const char *ver);

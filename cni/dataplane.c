@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "xcni_shared.h"
+#include "lib/system/attach.h"
 #include "lib/system/bpfpin.h"
 #include "cni.h"
 
@@ -166,48 +167,25 @@ static int attach_tcx(const struct xcni_dp *dp, int ifindex, const char *ifname)
 {
 	/* First on the hook, before whatever is there: the pod's policy is
 	 * judged before anyone else's program can redirect or drop its packets. */
-	LIBBPF_OPTS(bpf_link_create_opts, o, .flags = BPF_F_BEFORE);
 	char path[PATH_MAX];
-	int egress, lfd, err;
+	int err = 0;
 
-	for (egress = 0; egress < 2; egress++) {
-		lfd = bpf_link_create(egress ? dp->to_fd : dp->from_fd, ifindex,
-				      egress ? BPF_TCX_EGRESS : BPF_TCX_INGRESS, &o);
-		if (lfd < 0)
-			return -errno;
-		/* Pinned, so the attachment outlives this process and xcnid can swap it. */
+	/* Pinned, so the attachment outlives this process and xcnid can swap it. */
+	for (int egress = 0; !err && egress < 2; egress++) {
 		link_pin_path(dp, ifname, egress, path, sizeof(path));
-		err = bpf_obj_pin(lfd, path) ? -errno : 0;
-		close(lfd);
-		if (err)
-			return err;
+		err = xcni_link_pin(path, egress ? dp->to_fd : dp->from_fd, ifindex,
+				    egress ? BPF_TCX_EGRESS : BPF_TCX_INGRESS, BPF_F_BEFORE);
 	}
-	return 0;
+	return err;
 }
 
 static int attach_tc(const struct xcni_dp *dp, int ifindex)
 {
-	for (int egress = 0; egress < 2; egress++) {
-		DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
-				    .attach_point = egress ? BPF_TC_EGRESS : BPF_TC_INGRESS);
-		DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .handle = XCNI_TC_HANDLE,
-				    .priority = XCNI_TC_PRIO,
-				    .prog_fd = egress ? dp->to_fd : dp->from_fd);
-		int err = bpf_tc_hook_create(&hook);
+	int err = 0;
 
-		if (err && err != -EEXIST)
-			return err;
-		err = bpf_tc_attach(&hook, &o);
-		if (err)
-			return err;
-	}
-	return 0;
-}
-
-static int tcx_unsupported(int err)
-{
-	/* What a kernel without TCX (< 6.6) answers for an unknown attach type. */
-	return err == -EINVAL || err == -EOPNOTSUPP || err == -ENOTSUP || err == -ENOSYS;
+	for (int egress = 0; !err && egress < 2; egress++)
+		err = xcni_tc_filter_add(ifindex, egress, egress ? dp->to_fd : dp->from_fd, 0, NULL);
+	return err;
 }
 
 int xcni_dp_attach(const struct xcni_dp *dp, const char *mode, int ifindex, const char *ifname,
@@ -224,7 +202,7 @@ int xcni_dp_attach(const struct xcni_dp *dp, const char *mode, int ifindex, cons
 			return 0;
 		}
 		xcni_dp_detach(dp, ifindex, ifname, "tcx");
-		if (strcmp(mode, "tcx") == 0 || !tcx_unsupported(err))
+		if (strcmp(mode, "tcx") == 0 || !xcni_tcx_unsupported(err))
 			return cni_fail(e, XCNI_ERR_NETLINK, "attach TCX programs to %s: %s", ifname,
 					strerror(-err)), err;
 		/*
@@ -257,28 +235,22 @@ void xcni_dp_detach(const struct xcni_dp *dp, int ifindex, const char *ifname, c
 			unlink(path);
 		}
 	}
-	if (ifindex > 0 && (!used || strcmp(used, "tc") == 0)) {
-		for (int egress = 0; egress < 2; egress++) {
-			DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
-					    .attach_point = egress ? BPF_TC_EGRESS : BPF_TC_INGRESS);
-			DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .handle = XCNI_TC_HANDLE,
-					    .priority = XCNI_TC_PRIO);
-
-			bpf_tc_detach(&hook, &o);
-		}
-	}
+	if (ifindex > 0 && (!used || strcmp(used, "tc") == 0))
+		for (int egress = 0; egress < 2; egress++)
+			xcni_tc_filter_del(ifindex, egress);
 }
 
 /* 0 if both programs are attached to ifindex the way `used` says, else -errno. */
 int xcni_dp_attached(const struct xcni_dp *dp, const char *used, int ifindex, const char *ifname)
 {
 	char path[PATH_MAX];
+	int err;
 
 	for (int egress = 0; egress < 2; egress++) {
 		if (strcmp(used, "tcx") == 0) {
 			struct bpf_link_info info = { 0 };
 			__u32 len = sizeof(info);
-			int lfd, err;
+			int lfd;
 
 			link_pin_path(dp, ifname, egress, path, sizeof(path));
 			lfd = bpf_obj_get(path);
@@ -291,15 +263,8 @@ int xcni_dp_attached(const struct xcni_dp *dp, const char *used, int ifindex, co
 			/* A pin outliving its device leaves a detached link behind. */
 			if (info.type != BPF_LINK_TYPE_TCX || (int)info.tcx.ifindex != ifindex)
 				return -ENOENT;
-		} else {
-			DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
-					    .attach_point = egress ? BPF_TC_EGRESS : BPF_TC_INGRESS);
-			DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .handle = XCNI_TC_HANDLE,
-					    .priority = XCNI_TC_PRIO);
-			int err = bpf_tc_query(&hook, &o);
-
-			if (err)
-				return err;
+		} else if ((err = xcni_tc_filter_query(ifindex, egress))) {
+			return err;
 		}
 	}
 	return 0;

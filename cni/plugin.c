@@ -219,7 +219,7 @@ static int add_ipv6(struct cni_ctx *c, struct netns *ns, const struct nl_link *h
 
 /* One ADD's state: what it has made so far, so that a failure undoes exactly that. */
 struct add {
-	struct xcni_attach a;
+	struct cni_attach a;
 	struct xcni_ipam ipam;
 	struct nl_link hl, pl;
 	struct netns ns;

@@ -118,7 +118,7 @@ static void fmt_mac(const uint8_t m[6], char out[18])
 	snprintf(out, 18, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
 }
 
-json_t *xcni_result_build(const char *ver, const struct xcni_attach *a,
+json_t *xcni_result_build(const char *ver, const struct cni_attach *a,
 			  const struct xcni_ipam *ipam)
 {
 	char hmac[18], pmac[18], addr[INET6_ADDRSTRLEN + 4], gw[INET_ADDRSTRLEN];

@@ -1,7 +1,9 @@
 #!/bin/bash
 # Walkthrough: a NetworkPolicy drops a connection; `xcnictl monitor` shows the
-# drop as it happens, and `xcnictl explain` answers why, from the same maps
-# the programs read; then a policy lets it in, and explain says which rule.
+# drop as it happens, `xcnictl flows` keeps its record, and `xcnictl explain`
+# answers why, from the same maps the programs read; then a policy lets it in,
+# and explain says which rule. Each command as a user types it in a lab
+# (--node NAME|all: the lab finds each node's maps; no nsenter, no --pin-dir).
 # See examples/walkthrough.md for what each step shows.
 #
 #   netns xcl-n1 (the node: xcnid, maps pinned under /sys/fs/bpf/xcni-lab/n1)
@@ -15,7 +17,6 @@ cd "$(dirname "$0")/.."
 BUILD=${BUILD:-$PWD/build}
 CTL=$BUILD/xcnictl
 EX=examples/lab
-PIN=/sys/fs/bpf/xcni-lab/n1
 export XCNI_LAB_DIR
 XCNI_LAB_DIR=$(mktemp -d /tmp/xcni-walkthrough.XXXXXX)
 export XCNI_BIN=${XCNI_BIN:-$BUILD/xcni} XCNID_BIN=${XCNID_BIN:-$BUILD/xcnid}
@@ -23,9 +24,6 @@ MON=
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { local shown=("$@"); [ "$1" = "$CTL" ] && shown[0]=xcnictl; printf '$ %s\n' "${shown[*]}"; "$@"; }
-# The node's view: xcnictl in the node's netns, on its maps (nsenter rather than
-# "ip netns exec", which mounts a /sys without bpffs).
-node() { nsenter --net=/run/netns/xcl-n1 "$CTL" --pin-dir "$PIN" "$@"; }
 cleanup() {
 	[ -n "$MON" ] && kill "$MON" 2>/dev/null
 	"$CTL" lab down >/dev/null 2>&1 || true
@@ -53,9 +51,8 @@ run "$CTL" lab apply -f "$EX/20-default-deny.yaml"
 run "$CTL" lab apply -f "$EX/30-allow.yaml"
 
 say "3. watch the policy drops in x while z/a tries x/a on 80/TCP"
-# One drop is all we need: --count 1 ends the monitor at the first one.
-printf '$ xcnictl monitor --verdict deny --namespace x --count 1 &   (in node n1)\n'
-node monitor --verdict deny --namespace x --count 1 --timeout-ms 5000 >"$XCNI_LAB_DIR/drop.txt" &
+printf '$ xcnictl --node n1 monitor --verdict denied --namespace x --count 1 &\n'
+"$CTL" --node n1 monitor --verdict denied --namespace x --count 1 --timeout-ms 5000 >"$XCNI_LAB_DIR/drop.txt" &
 MON=$!
 sleep 0.5
 run "$CTL" lab probe z/a x/a 80/TCP --timeout-ms 500 || true
@@ -63,20 +60,16 @@ wait "$MON" || true
 MON=
 cat "$XCNI_LAB_DIR/drop.txt"
 [ "$(wc -l <"$XCNI_LAB_DIR/drop.txt")" -ge 2 ] || { echo "walkthrough: no drop seen" >&2; exit 1; }
+sleep 1.5 # a conntrack walk (every second): the flow record
+run "$CTL" flows --node all --from-pod z/a --verdict denied
 
-say "4. why? explain the dropped flow, straight from the event's addresses"
-# TIME REASON DIRECTION EP-ID IFINDEX PROTO SRC DST ...: the source without its
-# port, the destination address and port, the protocol.
-read -r SRC DST PP < <(awk 'NR == 2 { split($8, d, ":"); sub(/:.*/, "", $7); print $7, d[1], d[2] "/" $6 }' \
-	"$XCNI_LAB_DIR/drop.txt")
-printf '$ xcnictl explain %s %s %s   (in node n1)\n' "$SRC" "$DST" "$PP"
-node explain "$SRC" "$DST" "$PP"
+say "4. why? explain the dropped flow, each side on its pod's node"
+run "$CTL" --node all explain z/a x/a 80/TCP
 
 say "5. and the flow that is allowed: which policy and rule let y/b in"
-printf '$ xcnictl explain y/b x/a 80/TCP\n'
-node explain y/b x/a 80/TCP
-printf '\n$ xcnictl explain y/b x/a 81/TCP   (the rule names port 80 only)\n'
-node explain y/b x/a 81/TCP
+run "$CTL" --node all explain y/b x/a 80/TCP
+printf '\n(the rule names port 80 only)\n'
+run "$CTL" --node all explain y/b x/a 81/TCP || true
 
 say "6. let z in on 80/TCP; explain now names the new rule, and the probe connects"
 cat >"$XCNI_LAB_DIR/allow-z.yaml" <<'YAML'
@@ -91,8 +84,8 @@ spec:
 YAML
 cat "$XCNI_LAB_DIR/allow-z.yaml"
 run "$CTL" lab apply -f "$XCNI_LAB_DIR/allow-z.yaml"
-printf '$ xcnictl explain z/a x/a 80/TCP --json   (the ingress side and the verdict)\n'
-node explain z/a x/a 80/TCP --json | /usr/bin/python3 -c '
+printf '$ xcnictl --node all explain z/a x/a 80/TCP -o json   (the ingress side and the verdict)\n'
+"$CTL" --node all -o json explain z/a x/a 80/TCP | /usr/bin/python3 -c '
 import json, sys
 e = json.load(sys.stdin)
 print(json.dumps({k: e[k] for k in ("ingress", "ingress_policy", "ingress_rule", "ingress_match", "verdict")}, indent=1))'

@@ -40,6 +40,7 @@ suites=(
 	"unit-nearmiss:$BUILD/tests/test_nearmiss"
 	"unit-prefilter:$BUILD/tests/test_prefilter"
 	"unit-masq:$BUILD/tests/test_masq"
+	"unit-snat-held:$BUILD/tests/test_snat_held"
 	"unit-http:$BUILD/tests/test_http"
 	"unit-maglev:$BUILD/tests/test_maglev"
 	"unit-svcsync:$BUILD/tests/test_svcsync"

@@ -276,8 +276,8 @@ struct {
 		struct xcni_sock_rn6_key, struct xcni_sock_rn6);
 } xcni_sock_rn6 SEC(".maps");
 
-/* Each pod's (network namespace cookie's) socket-LB records: its bound. An
- * LRU: a count evicted (4,096 other namespaces busier) restarts at 0. */
+/* Each pod's (cgroup's) socket-LB records: its bound; and all pods' together.
+ * An LRU: a count evicted (4,096 other owners busier) restarts at 0. */
 struct {
 	XCNI_PINNED(BPF_MAP_TYPE_LRU_HASH, XCNI_MAX_SOCK_OWN, __u64, struct xcni_sock_own);
 } xcni_sock_own SEC(".maps");
@@ -297,7 +297,7 @@ struct xcni_sock_slot {
 };
 
 struct xcni_sock_slots {
-	__u64 owner; /* the socket's network namespace cookie: its xcni_sock_own key */
+	__u64 owner; /* the cgroup id charged (sock_owner_id): its xcni_sock_own key */
 	struct xcni_sock_slot s[XCNI_SOCK_SLOTS];
 };
 
@@ -413,12 +413,17 @@ struct lb6_tmp {
 	struct lb6_state st;
 	struct xcni_ct_entry ne;
 	struct xcni_affinity_key ak; /* lb6_translate's: off its 512-byte stack */
+	struct xcni_svc_key fk; /* lb6_frontend_tmp's */
 	struct icmp_err ie[2]; /* a reader of an ICMP error's, either family (icmp_err_pair) */
 	/* The flow of an IPv6 global function's packet (lb6_translate_call,
 	 * np6_choose_call, np6_snat_call), worked on here and copied back: their
 	 * argument is memory (PTR_TO_MEM), which 6.1's verifier refuses as a map
 	 * key. */
 	struct flow f;
+	/* from_pod's IPv6 packet (pod6_pkt): off from_pod_frame6's stack, and
+	 * untracked by the verifier, whose 6.1 keeps a path's state apart for
+	 * every field one path zeroed and another wrote. */
+	struct pkt6 p6;
 };
 
 struct {

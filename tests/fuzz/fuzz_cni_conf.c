@@ -21,7 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_ASSERT(c.mtu >= 576 && c.mtu <= 65535);
 		FUZZ_ASSERT(c.ipam_type[0] && !strchr(c.ipam_type, '/'));
 		if (c.prev_result && xcni_ipam_parse(c.prev_result, &ipam, &e) == 0) {
-			struct xcni_attach a = { .host_if = "xc0123456789ab", .pod_if = "eth0",
+			struct cni_attach a = { .host_if = "xc0123456789ab", .pod_if = "eth0",
 						 .netns = "/var/run/netns/x", .mtu = c.mtu };
 			json_t *res = xcni_result_build(c.cni_version, &a, &ipam);
 			char *out = json_dumps(res, JSON_COMPACT);

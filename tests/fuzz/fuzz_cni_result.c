@@ -18,7 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!res)
 		return 0;
 	if (xcni_ipam_parse(res, &ipam, &e) == 0) {
-		struct xcni_attach a = { .host_if = "xc0123456789ab", .pod_if = "eth0",
+		struct cni_attach a = { .host_if = "xc0123456789ab", .pod_if = "eth0",
 					 .netns = "/var/run/netns/x", .mtu = 1500 };
 
 		FUZZ_ASSERT(ipam.has4 || ipam.has6);

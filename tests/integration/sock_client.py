@@ -18,10 +18,22 @@
                                all: each record used, as a resolver's is) and
                                "answered K from IP:PORT" counts those from
                                IP:PORT; "held N" until SOCK_GATE
+  sock_client.py netns IP PORT N
+                               issue 65's attack: a user namespace, then N
+                               network namespaces made in it (unshare, as a
+                               pod may under the kubelet's default seccomp),
+                               from each 2 TCP sockets connecting to IP:PORT
+                               (the socket LB records each at connect, then
+                               the empty namespace has no route); "netns N"
+                               until SOCK_GATE. SOCK_CGDIR=DIR (its cgroup):
+                               every 20 namespaces it also makes a cgroup
+                               below its own and moves into it, as a root
+                               process in a container may
 An error prints its errno name (e.g. "error ECONNREFUSED") and exits 1.
 SOCK_GATE=FILE: the sockets stay open until FILE exists (a record listed);
 tcp then prints "local port N" first and "peer again IP:PORT" after.
 """
+import ctypes
 import errno
 import os
 import resource
@@ -68,6 +80,32 @@ def hold_many(ip, port, n):
     hold()
 
 
+def netns_many(ip, port, n):
+    libc = ctypes.CDLL(None, use_errno=True)
+    newuser, newnet = 0x10000000, 0x40000000
+    resource.setrlimit(resource.RLIMIT_NOFILE, (2 * n + 64, 2 * n + 64))
+    socks = []
+    cg = os.environ.get("SOCK_CGDIR")
+    for i in range(n):
+        if cg and i and i % 20 == 0:
+            cg = os.path.join(cg, "x%d" % i)
+            os.mkdir(cg)
+            with open(os.path.join(cg, "cgroup.procs"), "w") as f:
+                f.write(str(os.getpid()))
+        if libc.unshare(newnet | (newuser if i == 0 else 0)):
+            raise OSError(ctypes.get_errno(), "unshare")
+        for _ in range(2):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            try:
+                s.connect((ip, port))
+            except OSError as e:
+                if e.errno != errno.ENETUNREACH:
+                    raise
+            socks.append(s)
+    print("netns %d" % n, flush=True)
+    hold()
+
+
 def main():
     kind, ip, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
     try:
@@ -94,6 +132,8 @@ def main():
             data, src = s.recvfrom(100)
             print("from %s:%d" % src[:2])
             print(data.decode().strip(), flush=True)
+        elif kind == "netns":
+            netns_many(ip, port, int(sys.argv[4]))
         elif kind == "hold":
             hold_many(ip, port, int(sys.argv[4]))
         else:

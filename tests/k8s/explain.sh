@@ -19,7 +19,8 @@
 #     nodes, exit 0; with NAME, one row per node;
 #  3. the policy version's Event: one Event (reason Enforced) on the
 #     NetworkPolicy, "enforced on 2/2 nodes, S s after the change", count 2 (one
-#     object both agents wrote); the policy changed: one more for the new
+#     object, written by the one writer from both agents' reports: Leases in
+#     namespace xcni); the policy changed: one more for the new
 #     version, none repeated (2 in all); a ClusterNetworkPolicy's Event (the
 #     CRD of k8s_cnp_crd) in namespace default, 2/2;
 #  4. a request=explain with an option word for SRC refused (400, named).
@@ -137,7 +138,7 @@ sys.exit(0 if ok else 1)
 PY
 }
 export -f evcheck
-check "Event on ex/a-from-friends: one, 'enforced on 2/2 nodes, S s after the change', count 2 (both agents)" \
+check "Event on ex/a-from-friends: one, 'enforced on 2/2 nodes, S s after the change', count 2 (both agents' reports)" \
 	eventually 20 evcheck a-from-friends 1
 kc -n ex describe networkpolicy a-from-friends >"$TMP/describe.txt" 2>&1
 diag "kubectl $(kc version --short 2>/dev/null | paste -sd' '): describe networkpolicy ex/a-from-friends shows $(grep -c Enforced "$TMP/describe.txt") Enforced line(s)"
@@ -148,6 +149,38 @@ check "policy changed (a port added): one Event more for its new version, 2 in a
 sleep 2
 check "  no Event repeated after that (still 2)" evcheck a-from-friends 2
 events a-from-friends | python3 -c 'import json,sys; [print("# Event: x%d %s" % (e["count"], e["message"])) for e in map(json.loads, sys.stdin)]'
+# One writer (issue 65 item 4): each agent's report in a Lease of its own in
+# namespace xcni, one holder of xcni-policy-events, and every Event written by it.
+onewriter() {
+	kc -n xcni get leases -o json >"$TMP/leases.json" && events a-from-friends >"$TMP/ev.json" &&
+		python3 - "$TMP/leases.json" "$TMP/ev.json" <<'PY'
+import json, sys
+ls = {l["metadata"]["name"]: l for l in json.load(open(sys.argv[1]))["items"]}
+es = [json.loads(l) for l in open(sys.argv[2]) if l.strip()]
+holder = ls.get("xcni-policy-events", {}).get("spec", {}).get("holderIdentity")
+writers = {e["metadata"].get("annotations", {}).get("xcni.io/writer") for e in es}
+ok = holder in ("n1", "n2") and {"applied.n1", "applied.n2"} <= set(ls) and writers == {holder}
+ok or print("holder", holder, "leases", sorted(ls), "writers", writers)
+sys.exit(0 if ok else 1)
+PY
+}
+check "one writer: Lease xcni/xcni-policy-events held by n1 or n2, reports applied.n1 and applied.n2, both Events written by the holder" onewriter
+# The requests each agent made for them (its metrics, on the node's loopback):
+# Event writes by the holder alone, at most 3 a version; the other's reports only.
+evreqs() {
+	local n holder nev
+	nev=$(kc -n ex get events --field-selector reason=Enforced -o name | wc -l)
+	holder=$(kc -n xcni get lease xcni-policy-events -o jsonpath='{.spec.holderIdentity}')
+	for n in n1 n2; do
+		ip netns exec "xcni-k8s-$n" curl -s --max-time 5 http://127.0.0.1:9962/metrics |
+			awk -v n="$n" -v h="$holder" '/^xcni_policy_event_requests_total/ { split($1, k, "\""); r[k[2]] = $2 }
+				END { printf "%s %s report=%d elect=%d list=%d event=%d\n", n, (n == h ? "holder" : "other"), r["report"], r["elect"], r["list"], r["event"] }'
+	done >"$TMP/evreqs.txt"
+	sed 's/^/# requests for the Events: /' "$TMP/evreqs.txt"
+	awk -v v="$nev" '$2 == "other" && $6 != "event=0" { bad = 1 } $2 == "holder" { split($6, e, "="); if (e[2] < v || e[2] > 3 * v) bad = 1; h++ }
+		END { exit bad || h != 1 || v < 2 }' "$TMP/evreqs.txt"
+}
+check "requests per agent (metrics): Event requests by the holder alone, 1..3 a version (the Events of ns ex); the other agent none" evreqs
 sed 's/^/# /' "$TMP/ps1.txt"
 
 # ---- 3b. a ClusterNetworkPolicy's Event ----

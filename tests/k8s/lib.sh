@@ -55,6 +55,27 @@ k8s_begin() { # NODE...: T0 (the suite's start), the preflight on these nodes, t
 	k8s_preflight "$@"
 	k8s_image
 }
+# What a killed run left (its namespaces and run directories, no process in
+# them: a machine stopped mid-suite; CI failed on it on 2026-11-29) is taken
+# down by the scripts that made it. A Kubernetes with any live process in it
+# is another run's, and is left alone: the check below refuses to start.
+k8s_take_down_stale() {
+	local ns n live=
+	for ns in $(ip netns list | awk '/^xcni-k8s-/ {print $1}'); do
+		[ -z "$(ip netns pids "$ns" 2>/dev/null)" ] || live=1
+	done
+	for n in /run/xcni-k8s/*/*.pid; do
+		[ -e "$n" ] && kill -0 "$(cat "$n")" 2>/dev/null && live=1
+	done
+	[ -z "$live" ] || return 0
+	for n in $({ ip netns list | awk '/^xcni-k8s-/ {print substr($1, 10)}'; ls /run/xcni-k8s 2>/dev/null; } | sort -u); do
+		case $n in
+		cp) echo "# a killed run's control plane left: taken down"; bash "$CP" down >/dev/null 2>&1 ;;
+		*) echo "# a killed run's node $n left: taken down"; bash "$NODE" down "$n" >/dev/null 2>&1 ;;
+		esac
+	done
+	rmdir /run/xcni-k8s 2>/dev/null || true
+}
 k8s_preflight() {
 	NODES=("$@")
 	bash "$XCNI_ROOT/scripts/k8s-build.sh" --bin-dir >/dev/null 2>&1 ||
@@ -66,6 +87,7 @@ k8s_preflight() {
 	for b in "$BUILD/xcnid" "$BUILD/xcni" /bin/busybox; do
 		[ -x "$b" ] || { not_ok "$b exists (make; busybox-static)"; finish; exit 1; }
 	done
+	k8s_take_down_stale
 	if ip netns list | grep -q '^xcni-k8s-' || [ -e /run/xcni-k8s ]; then
 		not_ok "no other Kubernetes of tests/k8s up (xcni-k8s-* netns or /run/xcni-k8s exist)"
 		finish

@@ -426,15 +426,20 @@ def main():
     for o in objs:
         byk.setdefault(o.get("kind"), []).append(o)
     want = {"ServiceAccount": "v1", "ClusterRole": "rbac.authorization.k8s.io/v1",
-            "ClusterRoleBinding": "rbac.authorization.k8s.io/v1", "DaemonSet": "apps/v1"}
-    check("xcni.yaml: exactly a ServiceAccount, ClusterRole, ClusterRoleBinding and DaemonSet",
+            "ClusterRoleBinding": "rbac.authorization.k8s.io/v1", "DaemonSet": "apps/v1",
+            "Namespace": "v1", "Role": "rbac.authorization.k8s.io/v1",
+            "RoleBinding": "rbac.authorization.k8s.io/v1"}
+    check("xcni.yaml: exactly a ServiceAccount, ClusterRole, ClusterRoleBinding, DaemonSet, "
+          "Namespace, Role and RoleBinding",
           sorted(byk) == sorted(want) and all(len(v) == 1 for v in byk.values()),
           {k: len(v) for k, v in byk.items()})
     for k, av in want.items():
         o = (byk.get(k) or [{}])[0]
         md = o.get("metadata") or {}
-        ns_ok = md.get("namespace") == "kube-system" if k in ("ServiceAccount", "DaemonSet") else "namespace" not in md
-        check(f"xcni.yaml: {k} xcni is {av}" + (" in kube-system" if k in ("ServiceAccount", "DaemonSet") else ""),
+        home = {"ServiceAccount": "kube-system", "DaemonSet": "kube-system", "Role": "xcni",
+                "RoleBinding": "xcni"}.get(k)
+        ns_ok = md.get("namespace") == home if home else "namespace" not in md
+        check(f"xcni.yaml: {k} xcni is {av}" + (f" in {home}" if home else ""),
               o.get("apiVersion") == av and md.get("name") == "xcni" and ns_ok,
               (o.get("apiVersion"), md.get("name"), md.get("namespace")))
 
@@ -464,6 +469,23 @@ def main():
           rb.get("roleRef") == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "xcni"}
           and rb.get("subjects") == [{"kind": "ServiceAccount", "name": "xcni", "namespace": "kube-system"}],
           (rb.get("roleRef"), rb.get("subjects")))
+
+    # The policy Events' Leases (agent/polstatus.c, docs/decisions/policy-events.md):
+    # in namespace xcni alone, exactly the verbs the poster uses.
+    lr = (byk.get("Role") or [{}])[0]
+    lgrants, lextra = role_grants(lr)
+    want_l = {("coordination.k8s.io", "leases", v) for v in ("get", "list", "create", "update", "patch")}
+    check("Role xcni/xcni: leases get, list, create, update, patch and nothing else (the policy "
+          "Events' reports and writer)", lgrants == want_l and not lextra,
+          sorted(lgrants ^ want_l) or lextra)
+    pol = read(os.path.join(ROOT, "user", "agent", "polstatus.c"))
+    check("user/agent/polstatus.c: its Leases are in namespace xcni (the Role's)",
+          '#define EV_NS "xcni"' in pol and "/apis/coordination.k8s.io/v1/namespaces/\" EV_NS" in pol)
+    lb = (byk.get("RoleBinding") or [{}])[0]
+    check("RoleBinding xcni/xcni: Role xcni to ServiceAccount kube-system/xcni",
+          lb.get("roleRef") == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "xcni"}
+          and lb.get("subjects") == [{"kind": "ServiceAccount", "name": "xcni", "namespace": "kube-system"}],
+          (lb.get("roleRef"), lb.get("subjects")))
 
     # 5. The DaemonSet.
     ds = (byk.get("DaemonSet") or [{}])[0]

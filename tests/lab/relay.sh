@@ -420,6 +420,34 @@ pssame() {
 	diff "$T/kps.json" "$T/lps.json" && grep -q '"policy":"x/web-ingress"[^}]*"enforced":"3/3"' "$T/kps.json" || { cat "$T/kps.json"; return 1; }
 }
 check "policy status --kubeconfig: --node all's rows, x/web-ingress enforced on 3/3 nodes, exit 0" pssame
+# status --kubeconfig: every node's agent asked through its relay (request=status), one line
+# a node and the overall verdict, as the per-node exec loop of docs/kind.md gave it.
+kstatus() { # all|only WANT_RC: n1-n3 OK; with all, n4-n6 DOWN naming why
+	kserve "$1" || return 1
+	kx status >"$T/kst" 2>"$T/kst.err"
+	local rc=$?
+	kx status --json >"$T/kst.json" 2>/dev/null
+	cat "$T/kst"
+	[ $rc = "$2" ] || { echo "exit $rc"; cat "$T/kst.err"; return 1; }
+	/usr/bin/python3 - "$T/kst" "$T/kst.json" "$1" <<'PY'
+import json, re, sys
+text, j, mode = open(sys.argv[1]).read(), json.load(open(sys.argv[2])), sys.argv[3]
+lines = {l.split()[0]: l for l in text.splitlines() if re.match(r"n\d ", l)}
+want = ["n1", "n2", "n3"] + (["n4", "n5", "n6"] if mode == "all" else [])
+assert sorted(lines) == want, lines
+assert all(re.match(r"n\d +OK +xcnid \S+, up \S+, \d+ of \d+ syncs failed$", lines[n]) for n in want[:3]), lines
+assert all(re.match(r"n\d +DOWN +no status from its agent: \S", lines[n]) for n in want[3:]), lines
+over = "Overall:     OK: 3 of 3 nodes OK" if mode == "only" else "Overall:     DOWN: 3 of 6 nodes OK"
+assert over in text, text
+assert j["verdict"] == ("OK" if mode == "only" else "DOWN") and sorted(n["node"] for n in j["nodes"]) == want, j["verdict"]
+assert all(n["agent"]["running"] and n["agent"]["version"] for n in j["nodes"] if n["node"] in want[:3])
+PY
+}
+check "status --kubeconfig: n1-n3 one line each, OK, xcnid's version and uptime from each agent; Overall OK: 3 of 3; exit 0" kstatus only 0
+check "status --kubeconfig, 6 nodes listed: n4 (Pending), n5 (no answer), n6 (no agent pod) DOWN naming why; Overall DOWN: 3 of 6; exit 1" kstatus all 1
+check "status --kubeconfig with --node n1: exit 2" refused "no --node" "$XCNICTL" status --kubeconfig "$KC/config" --tls "$CERTS/client" --node n1
+check "status --kubeconfig without --tls: exit 2 naming --tls" refused "--tls DIR" env -u XCNI_FLOWS_TLS "$XCNICTL" status --kubeconfig "$KC/config"
+check "the API server back to n1-n3" kserve only
 check "explain --kubeconfig with tenant-y's certificate (OU=namespace:y): refused by every agent, exit 1" \
 	refused "reads every namespace" outside "$XCNICTL" explain x/c x/a 81/udp --kubeconfig "$KC/config" --tls "$CERTS/tenant-y"
 check "explain --kubeconfig --node n1: exit 2 (the agents say where each pod lives)" \

@@ -15,7 +15,13 @@
 # flows went to 4 pods of one workload has one "Decided by" line. The
 # figures are in the log (diag). Screenshots are kept in
 # $XCNI_TEST_OUT/lab-ui-map (service-map-50*.png; -1024 the small window;
-# -why the panel of a denied edge, docs/img/service-map.png).
+# -why the panel of a denied edge, docs/img/service-map.png). Then
+# examples/svcmap/more.yaml: 57 pods in 8 namespaces and a Service with no
+# endpoints (issue 70 item 6), at 1400x900 and 1024x700 (service-map-57-*.png):
+# every namespace box on screen above the flow table, no edge over a third
+# namespace's box, the no-backend edge blue (its hue 60+ degrees from denied's
+# and dropped's), counted no-backend by /api/graph and ending at the Service,
+# no side panel while nothing is selected.
 #
 #   n1, n2: 50 pods, the lab's scheduler spreads them; every xcnid with flows
 #   (default) and --kube-proxy none (Services translated per packet)
@@ -36,7 +42,7 @@ OUT=${XCNI_TEST_OUT:-$BUILD/test-out}/lab-ui-map
 UINS=xcni-uimaptest
 LAB_UI=127.0.0.1:9966
 mkdir -p "$OUT"
-rm -f "$OUT"/service-map-50*.png
+rm -f "$OUT"/service-map-5[07]*.png
 uimap_cleanup() {
 	ip netns del "$UINS" 2>/dev/null
 	lab_cleanup
@@ -207,9 +213,93 @@ check "1024x700: every text of the map at least 11 px as rendered (the page's ow
 	dom "M['viewport'] == {'w': 1024, 'h': 700} and M['fonts']['svg'] >= 11 and M['fonts']['html'] >= 11 and M['scroll']['doc'][0] <= M['scroll']['doc'][1] and M['scroll']['map'][0] <= M['scroll']['map'][1]"
 check "1024x700: the 17 cards drawn, no badge over a title, no edge over another namespace's box" \
 	dom "len(mnodes) == 17 and over_titles(M) == [] and M['crossings'] == [] and pairs(M['counts']) == []"
-png() { for f in service-map-50.png service-map-50-1024.png service-map-50-why.png service-map-50-ns-pay.png service-map-50-denied.png service-map-50-search.png service-map-50-selected.png; do head -c 8 "$OUT/$f" | od -An -c | grep -q 'P   N   G' || { echo "$OUT/$f: not a PNG"; return 1; }; done; }
-check "seven screenshots saved ($OUT/service-map-50*.png)" png
-diag "screenshots: $OUT/service-map-50*.png"
+# 57 pods in 8 namespaces (examples/svcmap/more.yaml), one edge to a Service with no endpoints:
+# every namespace's box on screen (none under the flow table), no edge over a third namespace's
+# box, a no-backend edge not in a policy denial's red, the empty side panel out of the map's way.
+check "lab apply -f examples/svcmap/more.yaml (57 pods, 8 namespaces)" \
+	lab apply -f "$XCNI_ROOT/examples/svcmap/more.yaml"
+remember_pids
+lab get --json >"$T/lab57.json"
+check "57 pods in 8 namespaces" /usr/bin/python3 -c "
+import json, sys
+p = json.load(open('$T/lab57.json'))['pods']
+sys.exit(not (len(p) == 57 and len({x['namespace'] for x in p}) == 8))"
+check "traffic sent to the 2 new namespaces and the Service mail/outbox (no endpoints)" \
+	bash -c "/usr/bin/python3 '$HERE/uimap_traffic.py' '$T/lab57.json' more >'$T/traffic57.json'"
+answers57() { /usr/bin/python3 - "$T/traffic57.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+bad = [f"{line}: {got}" for line, got in d.items()
+       if got.split("/")[1] == "0" or (got.split("/")[0] == "0") != line.endswith("mail/outbox svc:25")]
+assert len(d) == 6 and not bad, bad or d
+PY
+}
+check "shop/cart -> mail/outbox answered 0 (no backend), the 5 other lines every probe" answers57
+sleep 2.5
+nsenter --net="/run/netns/$UINS" curl -sf "http://$LAB_UI/api/graph" >"$OUT/graph-57.json"
+browse57() {
+	ip netns exec "$UINS" /usr/bin/python3 "$HERE/uimap_browser.py" "http://$LAB_UI/" "$T" "$OUT" --sizes 57 1400x900 1024x700 >"$T/dom57.json"
+	local rc=$?
+	[ $rc = 0 ] || { head -c 3000 "$T/dom57.json"; echo; tail -5 "$T/chromium.log"; }
+	return $rc
+}
+check "Chromium: the map of 57 pods at 1400x900 and 1024x700" browse57
+cat >"$T/dom57.py" <<'EOF'
+import json, sys
+D = json.load(open(sys.argv[1]))
+def inside(b, r):
+    return b["x"] >= r["x"] - 0.5 and b["y"] >= r["y"] - 0.5 and b["x"] + b["w"] <= r["x"] + r["w"] + 0.5 and b["y"] + b["h"] <= r["y"] + r["h"] + 0.5
+def hue_apart(a, b):
+    import colorsys, re
+    h = [colorsys.rgb_to_hsv(*(int(v) / 255 for v in re.findall(r"\d+", c)[:3]))[0] * 360 for c in (a, b)]
+    d = abs(h[0] - h[1])
+    return min(d, 360 - d)
+for size, s in D.items():
+    vp = {"x": 0, "y": 0, "w": s["viewport"]["w"], "h": s["viewport"]["h"]}
+    edges = {e["id"]: e for e in s["edges"]}
+    nb, den = edges.get("wl:shop/cart->svc:mail/outbox"), edges.get("wl:batch/jobs->wl:data/db")
+    if not eval(sys.argv[2]):
+        show = {k: v for k, v in s.items() if k not in ("rows", "titles")}
+        print(f"{size}: not {sys.argv[2]}:\n" + json.dumps(show)[:4000]); sys.exit(1)
+EOF
+dom57() { /usr/bin/python3 "$T/dom57.py" "$T/dom57.json" "$1"; }
+diag "$(/usr/bin/python3 - "$T/dom57.json" <<'PY'
+import json, sys
+for size, s in json.load(open(sys.argv[1])).items():
+    m = s["mapbox"]
+    hidden = [n["id"] for n in s["namespaces"] if n["box"]["y"] + n["box"]["h"] > m["y"] + m["h"] + 0.5 or n["box"]["x"] + n["box"]["w"] > m["x"] + m["w"] + 0.5]
+    print(f"57 pods at {size}: map area {m['w']:.0f}x{m['h']:.0f}, side panel {s['panel']['w']:.0f} px wide, "
+          f"{len(hidden)} namespace boxes not whole in it {hidden}, {len(s['crossings'])} passes over another namespace's box, "
+          f"smallest map text {s['fonts']['svg']:.1f} px;", end=" ")
+PY
+)"
+check "57 pods: the 8 namespaces and the outside drawn, at both sizes" \
+	dom57 "len(s['namespaces']) == 9 and {'ns:search', 'ns:mail'} <= {n['id'] for n in s['namespaces']}"
+check "57 pods: every namespace box whole in the viewport and in the map's visible area (none under the flow table), no scroll sideways" \
+	dom57 "all(inside(n['box'], vp) and inside(n['box'], s['mapbox']) for n in s['namespaces']) and s['scroll']['doc'][0] <= s['scroll']['doc'][1]"
+check "57 pods: no edge passes over a namespace box that is neither its source's nor its destination's" \
+	dom57 "s['crossings'] == []"
+check "57 pods: the edge to mail/outbox is no-backend, in a colour of its own (not denied's, not dropped's)" \
+	dom57 "nb and den and nb['verdict'] == 'no-backend' and den['verdict'] == 'denied' and nb['stroke'] != den['stroke'] and nb['stroke'] not in ('rgb(127, 59, 8)', 'rgb(214, 39, 40)')"
+# Clearly apart: hue at least 60 degrees from a policy's denial (red) and from another drop (brown).
+check "57 pods: the no-backend colour's hue at least 60 degrees from denied's and dropped's (sienna beside brown was 7)" \
+	dom57 "nb and all(hue_apart(nb['stroke'], c) >= 60 for c in (den['stroke'], 'rgb(127, 59, 8)'))"
+g57() { /usr/bin/python3 - "$OUT/graph-57.json" <<'PY'
+import json, sys
+g = json.load(open(sys.argv[1]))
+e = {x["id"]: x for x in g["edges"]}
+nb = [x for i, x in e.items() if i.endswith("->svc:mail/outbox")]
+assert len(nb) == 4 and all(x["verdict"] == "no-backend" and x["no-backend"] == 1 and x["denied"] == 0 for x in nb), nb
+assert not [i for i in e if i.startswith("svc:mail/outbox->")], [i for i in e if i.startswith("svc:mail/outbox->")]
+PY
+}
+check "57 pods, /api/graph: cart -> mail/outbox counted no-backend (not denied), no edge on from the Service (it has no backend)" g57
+check "57 pods: nothing selected, the side panel takes at most a tenth of the width; text at least 11 px" \
+	dom57 "s['panel']['w'] <= s['viewport']['w'] / 10 and s['fonts']['svg'] >= 11 and s['fonts']['html'] >= 11"
+
+png() { for f in service-map-57-1400.png service-map-57-1024.png service-map-50.png service-map-50-1024.png service-map-50-why.png service-map-50-ns-pay.png service-map-50-denied.png service-map-50-search.png service-map-50-selected.png; do head -c 8 "$OUT/$f" | od -An -c | grep -q 'P   N   G' || { echo "$OUT/$f: not a PNG"; return 1; }; done; }
+check "nine screenshots saved ($OUT/service-map-5[07]*.png)" png
+diag "screenshots: $OUT/service-map-5[07]*.png"
 
 stop_mine
 lab_down_checked

@@ -3,6 +3,7 @@
 """The service map of a big lab in headless Chromium at 1400x900, driven as a person would.
 
     uimap_browser.py URL WORKDIR OUTDIR NAMESPACE VERDICT SEARCH
+    uimap_browser.py URL WORKDIR OUTDIR --sizes NAME WxH...
 
 Opens URL in a 1400x900 viewport (tests/lab/ui_browser.py's Chromium and CDP
 client), waits for the map, and reads what is drawn (STATE: the namespace
@@ -24,7 +25,8 @@ destination's, the namespace titles' boxes (for the count badges), the
 smallest text as rendered. Prints one JSON object: {"all", "namespace",
 "verdict", "search", "apisearch", "badsearch", "click", "denyclick",
 "query", "small"}; exits 1 saying why when the page never draws what was
-asked.
+asked. With --sizes: the map as first drawn in each window WxH, nothing
+clicked (STATE and service-map-NAME-W.png each), as {"WxH": STATE, ...}.
 """
 import json
 import os
@@ -41,6 +43,7 @@ STATE = r"""JSON.stringify((() => {
     status: st.textContent, error: st.className === 'error',
     viewport: {w: innerWidth, h: innerHeight},
     mapbox: box(wrap),
+    panel: box(document.getElementById('detail')),
     scroll: {doc: [document.documentElement.scrollWidth, document.documentElement.clientWidth],
              map: [wrap.scrollWidth, wrap.clientWidth]},
     namespaces: [...document.querySelectorAll('g.ns')].map(g => ({id: g.dataset.id, text: g.textContent, box: box(g.querySelector('rect'))})),
@@ -116,7 +119,25 @@ def choose(cdp, sel_id, value):
            f"{json.dumps(value)}); s.dispatchEvent(new Event('change', {{bubbles: true}})); }})()")
 
 
+def sizes(url, work, outdir, name, sizes):
+    out = {}
+
+    def steps():
+        for size in sizes:
+            w, h = map(int, size.split("x"))
+            with Chromium(work, (w, h)) as cdp:
+                cdp.call("Page.navigate", url=url)
+                wait_state(cdp, lambda s: s["nodes"] and s["rows"], f"a map and flow rows at {size}")
+                time.sleep(0.3)  # fonts settled: read it once more
+                out[size] = wait_state(cdp, lambda s: True, "the map")
+                screenshot(cdp, os.path.join(outdir, f"service-map-{name}-{w}.png"))
+
+    return report(out, steps)
+
+
 def main():
+    if sys.argv[4] == "--sizes":
+        return sizes(*sys.argv[1:4], sys.argv[5], sys.argv[6:])
     url, work, outdir, ns, verdict, search = sys.argv[1:7]
     out = {}
 

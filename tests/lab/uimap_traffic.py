@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Sends the service-map lab's traffic (examples/svcmap) from one process.
 
-    uimap_traffic.py LAB_GET_JSON
+    uimap_traffic.py LAB_GET_JSON [more]
 
 For each line of PLAN, every pod of the client workload sends to every pod of
 the destination workload (or once to a Service's ClusterIP, or to the
@@ -11,7 +11,9 @@ is made inside its client pod's network namespace (setns, then socket: a
 socket stays in the namespace it was made in), so hundreds of flows cost one
 process and about a second; none of them is in a pod's cgroup, so a Service
 is translated per packet and its flows name it. Prints one JSON object: how
-many of each line's probes were answered.
+many of each line's probes were answered. With "more": MORE's lines instead
+(examples/svcmap/more.yaml's two namespaces, one line to a Service with no
+endpoints).
 """
 import ctypes
 import json
@@ -47,6 +49,14 @@ PLAN = [
     ("batch/report", "data/db", "svc:5432"),   # denied
     ("batch/cron", "api/gateway", "svc:8080"),
 ]
+MORE = [
+    ("shop/web", "search/index", "udp"),
+    ("mail/smtp", "search/index", "udp"),
+    ("mail/queue", "mail/smtp", "udp"),
+    ("ops/prometheus", "search/index", "tcp"),
+    ("batch/report", "mail/smtp", "udp"),
+    ("shop/cart", "mail/outbox", "svc:25"),    # no-backend: no pod has app=outbox
+]
 
 
 def workload(pod):
@@ -58,6 +68,7 @@ def workload(pod):
 
 def main():
     lab = json.load(open(sys.argv[1]))
+    plan = MORE if sys.argv[2:] == ["more"] else PLAN
     libc = ctypes.CDLL("libc.so.6", use_errno=True)
     pods = {}
     for p in lab["pods"]:
@@ -67,7 +78,7 @@ def main():
     home = os.open("/proc/self/ns/net", os.O_RDONLY)
     socks = []  # (line, socket, kind)
     try:
-        for line, (cli, dst, how) in enumerate(PLAN):
+        for line, (cli, dst, how) in enumerate(plan):
             if how == "out":
                 targets = [(outside, 80, "tcp")] if outside else []
             elif how.startswith("svc:"):
@@ -91,8 +102,8 @@ def main():
                     socks.append((line, s, kind))
     finally:
         libc.setns(home, CLONE_NEWNET)
-    answered = [0] * len(PLAN)
-    sent = [0] * len(PLAN)
+    answered = [0] * len(plan)
+    sent = [0] * len(plan)
     for line, _, _ in socks:
         sent[line] += 1
     pending = {s.fileno(): (line, s, kind) for line, s, kind in socks}
@@ -108,7 +119,7 @@ def main():
             answered[line] += ok
     for _, s, _ in socks:
         s.close()
-    print(json.dumps({f"{c} -> {d} {h}": f"{a}/{n}" for (c, d, h), a, n in zip(PLAN, answered, sent)}))
+    print(json.dumps({f"{c} -> {d} {h}": f"{a}/{n}" for (c, d, h), a, n in zip(plan, answered, sent)}))
 
 
 if __name__ == "__main__":

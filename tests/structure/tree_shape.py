@@ -273,6 +273,8 @@ HELPER_SINCE = {
     "ringbuf_discard": "5.8", "redirect_neigh": "5.10", "redirect_peer": "5.10",
     "check_mtu": "5.12", "for_each_map_elem": "5.13", "loop": "5.17",
     "sk_storage_get": "5.2", "set_retval": "5.18", "get_retval": "5.18",
+    # Both in cgroup sock_addr programs since 5.7 (the ancestor helper new then).
+    "get_current_cgroup_id": "5.7", "get_current_ancestor_cgroup_id": "5.7",
 }
 MAP_SINCE = {
     "HASH": "3.19", "ARRAY": "3.19", "PROG_ARRAY": "4.2", "PERCPU_HASH": "4.6",

@@ -308,7 +308,7 @@ static void ipam_parse_rejects(void **state)
 
 static json_t *build_from(const char *ver, const char *ipam_json)
 {
-	struct xcni_attach a = { .host_if = "xc0123", .pod_if = "eth0", .netns = "/run/netns/p",
+	struct cni_attach a = { .host_if = "xc0123", .pod_if = "eth0", .netns = "/run/netns/p",
 				 .mtu = 1400, .host_mac = { 2, 0, 0, 0, 0, 1 },
 				 .pod_mac = { 2, 0, 0, 0, 0, 2 } };
 	json_t *r = ipam_res(ipam_json);

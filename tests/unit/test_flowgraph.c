@@ -209,6 +209,51 @@ static void test_service(void **state)
 	fg_free(g);
 }
 
+/*
+ * Each fate counted under its own word: a Service without endpoints is
+ * no-backend, not denied, and its connection ends at the Service (no edge on
+ * to the ClusterIP, drawn as the world); an edge of mixed fates takes the
+ * policy's denial first.
+ */
+static void test_fates(void **state)
+{
+	struct fgraph *g;
+	struct fg_flow f;
+	json_t *o, *nodes, *edges, *e;
+
+	(void)state;
+	assert_int_equal(fg_new(&g), 0);
+	f = pod_flow("x", "a", "10.0.0.1", 40000, "y", "b", "10.96.0.9", 25);
+	f.dst = (struct fg_end){ .kind = "world", .ip = "10.96.0.9", .port = 25 };
+	f.service = "y/outbox:25";
+	f.verdict = FLOW_NO_BACKEND;
+	assert_int_equal(fg_add(g, &f), 0);
+	f = pod_flow("x", "a", "10.0.0.1", 40001, "y", "b", "10.0.1.2", 80);
+	f.verdict = FLOW_TIMEOUT;
+	assert_int_equal(fg_add(g, &f), 0);
+	f.src.port = 40002;
+	f.verdict = FLOW_DENIED;
+	assert_int_equal(fg_add(g, &f), 0);
+	o = render(g);
+	nodes = json_object_get(o, "nodes");
+	edges = json_object_get(o, "edges");
+	assert_int_equal(json_array_size(edges), 2);
+	assert_null(find(nodes, "world"));
+	e = find(edges, "pod:x/a->svc:y/outbox");
+	assert_string_equal(str(e, "verdict"), "no-backend");
+	assert_int_equal(num(e, "no-backend"), 1);
+	assert_int_equal(num(e, "denied"), 0);
+	assert_int_equal(num(e, "flows"), 1);
+	e = find(edges, "pod:x/a->pod:y/b");
+	assert_string_equal(str(e, "verdict"), "denied");
+	assert_int_equal(num(e, "denied"), 1);
+	assert_int_equal(num(e, "timeout"), 1);
+	assert_int_equal(num(e, "allowed"), 0);
+	assert_int_equal(num(e, "flows"), 2);
+	json_decref(o);
+	fg_free(g);
+}
+
 /* Names with quotes, backslashes, control characters and markup come back as they were. */
 static void test_escaping(void **state)
 {
@@ -385,6 +430,7 @@ int main(void)
 		cmocka_unit_test(test_recent_bound),
 		cmocka_unit_test(test_forwarded_merge),
 		cmocka_unit_test(test_graph_recent_labels),
+		cmocka_unit_test(test_fates),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

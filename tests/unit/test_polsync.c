@@ -1091,10 +1091,132 @@ static void test_polkey6_full_leaves_pods_pending(void **state)
 	assert_int_equal(st.polkey6_waiting, 0);
 	assert_true(has_key6(64) && has_key6(65));
 	assert_false(has_key6(0));
+	/*
+	 * A tenant's 64 pods hold every key; a victim's 2 new pods come: each
+	 * namespace its part (62 and 2), the victim's pods get theirs, the
+	 * tenant's last two wait. Before, the holders kept theirs and the
+	 * victim's pods waited while the tenant's stayed.
+	 */
+	for (unsigned int i = 0; i < 66; i++)
+		k6[i].ns = i < 64 ? "tenant" : "x";
+	v6.keys = k6;
+	v6.nkeys = 64;
+	assert_int_equal(polsync_apply6(ps, &v6, &st), 0);
+	assert_int_equal(st.polkey6_waiting, 0);
+	v6.nkeys = 66;
+	assert_int_equal(polsync_apply6(ps, &v6, &st), 0);
+	if (!has_key6(64) || !has_key6(65))
+		fail_msg("the victim's new pods wait: %zu waiting", st.polkey6_waiting);
+	assert_int_equal(st.polkey6_waiting, 2);
+	assert_string_equal(st.polkey6_ns, "tenant");
+	assert_true(has_key6(61) && !has_key6(62) && !has_key6(63));
 	v6.nkeys = 0;
 	assert_int_equal(polsync_apply6(ps, &v6, &st), 0);
 	assert_int_equal(count("xcni_polkey6", sizeof(struct xcni_in6)), 0);
 	polsync_free(ps);
+}
+
+/* Map name of defs pinned again with room max (empty). */
+static void remake(const char *name, __u32 max)
+{
+	char path[128];
+
+	for (size_t i = 0; i < sizeof(defs) / sizeof(defs[0]); i++) {
+		LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = defs[i].flags);
+		int fd;
+
+		if (strcmp(defs[i].name, name))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, name);
+		unlink(path);
+		fd = bpf_map_create(defs[i].type, name, defs[i].ksz, defs[i].vsz, max, &o);
+		assert_true(fd >= 0);
+		assert_int_equal(bpf_obj_pin(fd, path), 0);
+		close(fd);
+	}
+}
+
+static bool has_polsel(const char *ip)
+{
+	struct xcni_polsel v;
+	__u32 k = ip4(ip);
+	int fd = fd_of("xcni_polsel");
+	bool ok = bpf_map_lookup_elem(fd, &k, &v) == 0;
+
+	close(fd);
+	return ok;
+}
+
+/*
+ * xcni_polsel and xcni_rulename (names for people) through the room writer:
+ * past the room each namespace gets its part, the gone pods' entries go
+ * first, the rest is counted, and a node recovers by itself. Before: a full
+ * polsel took the lowest addresses first, so a tenant's 5 pods kept a
+ * victim's new pod out (and counted 1 missing); rule names past the map
+ * failed the whole policy apply (E2BIG), past XCNI_MAX_RULENAMES were
+ * written not at all.
+ */
+static void test_selectors_and_rule_names_fit(void **state)
+{
+	struct k8s_pod tenant = { .meta.ns = "tenant" }, victim = { .meta.ns = "x" };
+	char ip[7][16];
+	struct pol_rulename rn[70];
+	struct pol_ep eps[7];
+	struct polsync_stats st;
+	struct polsync *ps;
+	struct fixture f;
+
+	(void)state;
+	remake("xcni_polsel", 4);
+	fixture(&f, 1, 80);
+	/* The tenant's 5 pods at the lower addresses, the victim's 2 above. */
+	for (int i = 0; i < 7; i++) {
+		snprintf(ip[i], sizeof(ip[i]), i < 5 ? "10.0.0.%d" : "10.0.1.%d", 11 + i);
+		eps[i] = (struct pol_ep){ .ip = ip4(ip[i]), .pod = i < 5 ? &tenant : &victim,
+					  .sel = { .n = { 0, 1 }, .ids = { {}, { 7 } } } };
+	}
+	assert_int_equal(polsync_open(pin_dir, &ps), 0);
+	/* The tenant's first 3 pods go as the victim's first comes: 3 + 1 held, 1 wanted. */
+	f.r.eps = eps;
+	f.r.neps = 3;
+	applied(ps, &f.r, NULL, &st);
+	f.r.eps = eps + 5;
+	f.r.neps = 1;
+	applied(ps, &f.r, NULL, &st);
+	assert_int_equal(count("xcni_polsel", 4), 1);
+	assert_false(has_polsel(ip[0]));
+	/* The tenant's 5 and the victim's 2 in 4: each namespace 2, 3 counted. */
+	f.r.eps = eps;
+	f.r.neps = 7;
+	applied(ps, &f.r, NULL, &st);
+	assert_int_equal(count("xcni_polsel", 4), 4);
+	if (!has_polsel(ip[5]) || !has_polsel(ip[6]))
+		fail_msg("the victim's pods' selectors: %s %s", has_polsel(ip[5]) ? "held" : "missing",
+			 has_polsel(ip[6]) ? "held" : "missing");
+	assert_int_equal(st.names_missing, 3);
+	/* The tenant's pods go but one: every selector back. */
+	f.r.eps = eps + 4;
+	f.r.neps = 3;
+	applied(ps, &f.r, NULL, &st);
+	assert_int_equal(count("xcni_polsel", 4), 3);
+	assert_int_equal(st.names_missing, 0);
+	/* 70 rule names in a map of 64: 64 written, the policy applied. */
+	for (int i = 0; i < 70; i++) {
+		rn[i] = (struct pol_rulename){ .key = { .policy_id = 7, .rule = (__u16)i },
+					       .val = { .policy_id = 7, .rule = (__u16)i } };
+		snprintf(rn[i].val.name, sizeof(rn[i].val.name), "rule-%d", i);
+	}
+	f.r.rulenames = rn;
+	f.r.nrulenames = 70;
+	applied(ps, &f.r, NULL, &st);
+	assert_int_equal(count("xcni_rulename", sizeof(struct xcni_rulename_key)), 64);
+	assert_int_equal(st.names_missing, 6);
+	f.r.nrulenames = 10;
+	applied(ps, &f.r, NULL, &st);
+	assert_int_equal(count("xcni_rulename", sizeof(struct xcni_rulename_key)), 10);
+	polsync_free(ps);
+	remake("xcni_polsel", 64);
+	remake("xcni_rulename", 64);
 }
 
 int main(void)
@@ -1113,6 +1235,7 @@ int main(void)
 		cmocka_unit_test(test_renamed_number_forgotten_first),
 		cmocka_unit_test(test_identities_read_back),
 		cmocka_unit_test(test_polkey6_full_leaves_pods_pending),
+		cmocka_unit_test(test_selectors_and_rule_names_fit),
 	};
 
 	return cmocka_run_group_tests_name("polsync", tests, setup, teardown);

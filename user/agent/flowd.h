@@ -108,6 +108,10 @@ struct flowd {
 	uint64_t ipfix_evicted_lost; /* evicted records whose end never reached the collector */
 	struct evfan *fan; /* monitor's subscribers to the ring this reads */
 	struct http *local; /* the Unix socket d->sock: xcnictl flows, the lab, status */
+	/* The agent's own status (request=status), as status_text (given, so this
+	 * room needs no arrow to status.c); NULL: none. */
+	struct agent_status *status;
+	char *(*status_text)(struct agent_status *s);
 	struct http *tls; /* --flows-listen: the same queries over HTTPS, clients with certificates */
 	char *pem[3]; /* its tls.crt, tls.key, ca.crt, kept while it runs */
 	struct peer_slot {

@@ -143,11 +143,9 @@ static void fill_peer(struct flowd *d, struct flow_peer *p, uint8_t family, cons
 static const struct flow_peer *peer_of(struct flowd *d, uint8_t family, const uint8_t *addr)
 {
 	size_t alen = family == 4 ? 4 : 16;
-	uint32_t h = 2166136261u ^ family;
+	uint32_t h = xcni_fnv32(XCNI_FNV32_BASIS ^ family, addr, alen);
 	struct peer_slot *s;
 
-	for (size_t i = 0; i < alen; i++)
-		h = (h ^ addr[i]) * 16777619u;
 	s = &d->peers[(h ^ h >> 16) & (PEER_CACHE - 1)];
 	if (s->gen == d->peer_gen && s->family == family && !memcmp(s->addr, addr, alen))
 		return &s->p;
@@ -253,7 +251,7 @@ static void npc_read(struct flowd *d)
 
 	npc.n = 0;
 	if (npc.fd < 0)
-		npc.fd = pin_open(d->pin_dir, "xcni_npc");
+		npc.fd = xcni_pin_get(d->pin_dir, "xcni_npc");
 	if (!npc.vals && d->ncpus > 0)
 		npc.vals = calloc((size_t)d->ncpus, sizeof(*npc.vals));
 	if (npc.fd < 0 || !npc.vals)
@@ -1304,31 +1302,31 @@ int flowd_open(const struct flowd_opts *o, const char *pin_dir, const char *node
 		snprintf(d->sock, sizeof(d->sock), "%s", o->sock_path);
 	else if ((err = flows_sock_path(pin_dir, d->sock, sizeof(d->sock))))
 		goto fail;
-	d->ct_fd = pin_open(d->pin_dir, "xcni_ct");
-	d->ct6_fd = pin_open(d->pin_dir, "xcni_ct6");
-	d->podname_fd = pin_open(d->pin_dir, "xcni_podname");
-	d->identity_fd = pin_open(d->pin_dir, "xcni_identity");
-	d->ipcache_fd = pin_open(d->pin_dir, "xcni_ipcache");
-	d->ipcache6_fd = pin_open(d->pin_dir, "xcni_ipcache6");
-	d->polname_fd = pin_open(d->pin_dir, "xcni_polname");
-	d->polsel_fd = pin_open(d->pin_dir, "xcni_polsel");
-	d->rulename_fd = pin_open(d->pin_dir, "xcni_rulename");
-	d->svcname_fd = pin_open(d->pin_dir, "xcni_svcname");
-	d->polkey6_fd = pin_open(d->pin_dir, "xcni_polkey6");
-	d->sockflow_fd = pin_open(d->pin_dir, "xcni_sock_flow");
-	d->sockflow6_fd = pin_open(d->pin_dir, "xcni_sock_flow6");
-	d->snat6_fd = pin_open(d->pin_dir, "xcni_snat");
-	d->fqdn_fd = pin_open(d->pin_dir, "xcni_fqdn");
-	d->fqdn_pat_fd = pin_open(d->pin_dir, "xcni_fqdn_pat");
+	d->ct_fd = xcni_pin_get(d->pin_dir, "xcni_ct");
+	d->ct6_fd = xcni_pin_get(d->pin_dir, "xcni_ct6");
+	d->podname_fd = xcni_pin_get(d->pin_dir, "xcni_podname");
+	d->identity_fd = xcni_pin_get(d->pin_dir, "xcni_identity");
+	d->ipcache_fd = xcni_pin_get(d->pin_dir, "xcni_ipcache");
+	d->ipcache6_fd = xcni_pin_get(d->pin_dir, "xcni_ipcache6");
+	d->polname_fd = xcni_pin_get(d->pin_dir, "xcni_polname");
+	d->polsel_fd = xcni_pin_get(d->pin_dir, "xcni_polsel");
+	d->rulename_fd = xcni_pin_get(d->pin_dir, "xcni_rulename");
+	d->svcname_fd = xcni_pin_get(d->pin_dir, "xcni_svcname");
+	d->polkey6_fd = xcni_pin_get(d->pin_dir, "xcni_polkey6");
+	d->sockflow_fd = xcni_pin_get(d->pin_dir, "xcni_sock_flow");
+	d->sockflow6_fd = xcni_pin_get(d->pin_dir, "xcni_sock_flow6");
+	d->snat6_fd = xcni_pin_get(d->pin_dir, "xcni_snat");
+	d->fqdn_fd = xcni_pin_get(d->pin_dir, "xcni_fqdn");
+	d->fqdn_pat_fd = xcni_pin_get(d->pin_dir, "xcni_fqdn_pat");
 	/* Whether anything ran since the last walk. Without them every walk reads all. */
-	d->metrics_fd = pin_open(d->pin_dir, "xcni_metrics");
-	d->ctstat_fd = pin_open(d->pin_dir, "xcni_ctstat");
+	d->metrics_fd = xcni_pin_get(d->pin_dir, "xcni_metrics");
+	d->ctstat_fd = xcni_pin_get(d->pin_dir, "xcni_ctstat");
 	d->ncpus = libbpf_num_possible_cpus();
 	if (d->ncpus > 0) {
 		d->mvals = calloc((size_t)XCNI_NR_METRICS * (size_t)d->ncpus, sizeof(*d->mvals));
 		d->mkeys = calloc(XCNI_NR_METRICS, sizeof(*d->mkeys));
 	}
-	evfd = pin_open(d->pin_dir, "xcni_events");
+	evfd = xcni_pin_get(d->pin_dir, "xcni_events");
 	if (d->ct_fd < 0 || evfd < 0) {
 		err = d->ct_fd < 0 ? d->ct_fd : evfd;
 		pr_err("flows: the pinned maps under %s: %s\n", pin_dir, strerror(-err));

@@ -252,20 +252,28 @@ static int answer_kind(struct flowd *d, const struct http_args *args, const char
 
 	if (!kind)
 		return -ENOENT;
-	/* Both read every namespace's policies: not a tenant's certificate. */
+	/* Each reads every namespace's policies or the node's whole state: not a tenant's certificate. */
 	if (scope) {
-		flows_fbuf_printf(out, "{\"error\":\"request=%s reads every namespace: a client "
-				       "certificate without OU asks it\"}\n",
-				  strcmp(kind, FLOWS_REQ_EXPLAIN) ? FLOWS_REQ_POLSTATUS : FLOWS_REQ_EXPLAIN);
+		flows_fbuf_printf(out, "{\"error\":\"request=%.64s reads every namespace: a client "
+				       "certificate without OU asks it\"}\n", kind);
 		return -EACCES;
 	}
 	if (!strcmp(kind, FLOWS_REQ_POLSTATUS))
 		err = answer_polstatus(d, out);
 	else if (!strcmp(kind, FLOWS_REQ_EXPLAIN))
 		err = answer_explain(d, args, out);
-	else {
-		flows_fbuf_printf(out, "{\"error\":\"request=%.64s: %s or %s (none: flows)\"}\n",
-				  kind, FLOWS_REQ_POLSTATUS, FLOWS_REQ_EXPLAIN);
+	else if (!strcmp(kind, FLOWS_REQ_STATUS)) {
+		char *t = d->status ? d->status_text(d->status) : NULL;
+
+		if (t)
+			flows_fbuf_printf(out, "%s\n", t);
+		else
+			flows_fbuf_printf(out, "{\"error\":\"node %s: no agent status\"}\n", d->node);
+		err = t ? 0 : -EAGAIN;
+		free(t);
+	} else {
+		flows_fbuf_printf(out, "{\"error\":\"request=%.64s: %s, %s or %s (none: flows)\"}\n",
+				  kind, FLOWS_REQ_POLSTATUS, FLOWS_REQ_EXPLAIN, FLOWS_REQ_STATUS);
 		err = -EINVAL;
 	}
 	/* Errors are said in the answer: a 400 the client reads as the socket's; 503: ask again. */

@@ -6,10 +6,9 @@
  * its request arrived).
  *
  * The page is read from the pinned maps when asked for. Counting entries
- * means walking the maps, in batches (BPF_MAP_LOOKUP_BATCH, one syscall per
- * MS_WALK_CHUNK entries): on this kernel ~0.4 us an entry for a hash and
- * ~0.65 us for an LPM trie, so a full conntrack table (262144) costs ~100 ms
- * of the agent's time. Arrays (always full) and the ring buffer are not walked.
+ * means walking the maps (lib/system/mapwalk.c): a full conntrack table
+ * (262144) costs ~100 ms of the agent's time. Arrays (always full) and the
+ * ring buffer are not walked.
  */
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
@@ -29,6 +28,7 @@
 #include "lib/system/ctstat.h"
 #include "lib/observe/flows.h"
 #include "lib/system/log.h"
+#include "lib/system/mapwalk.h"
 #include "lib/system/clock.h"
 #include "lib/observe/reasons.h"
 #include "lib/system/hmap.h"
@@ -44,12 +44,8 @@
 #include "lib/system/util.h"
 
 
-#define MS_WALK_CHUNK 1024
 #define MS_MAX_MAPS 96
 
-#ifndef ENOTSUPP
-#define ENOTSUPP 524 /* the kernel's "no batch ops for this map type" */
-#endif
 
 /*
  * Sums of xcni_policy_val.packets per (pod, version), and per (pod, version,
@@ -171,81 +167,6 @@ static bool map_countable(__u32 type)
 	default:
 		return false; /* arrays are always full; ring buffers have no entries */
 	}
-}
-
-static bool map_percpu(__u32 type)
-{
-	return type == BPF_MAP_TYPE_PERCPU_HASH || type == BPF_MAP_TYPE_LRU_PERCPU_HASH;
-}
-
-/*
- * One key at a time, for a kernel or map type without batch lookups. A hash
- * restarts from its first key when the current one was deleted meanwhile, so
- * the walk is capped at max_entries.
- */
-static long walk_keys(int fd, const struct bpf_map_info *info, void *key, void *next, void *val,
-		      walk_fn fn, void *ctx)
-{
-	long n = 0, steps = 0, cap = 2 * (long)info->max_entries;
-	void *prev = NULL;
-
-	while (n < (long)info->max_entries && steps++ < cap &&
-	       !bpf_map_get_next_key(fd, prev, next)) {
-		memcpy(key, next, info->key_size);
-		prev = key;
-		if (fn) {
-			if (bpf_map_lookup_elem(fd, key, val))
-				continue; /* deleted between the two calls */
-			fn(ctx, key, val);
-		}
-		n++;
-	}
-	if (n < (long)info->max_entries && steps <= cap && errno != ENOENT)
-		return -errno;
-	return n;
-}
-
-long map_walk(int fd, const struct bpf_map_info *info, int ncpus, walk_fn fn, void *ctx)
-{
-	size_t vsz = map_percpu(info->type) ? ((info->value_size + 7) & ~7u) * (size_t)ncpus :
-					      info->value_size;
-	/* The batch cursor is a bucket (u32) for hashes, a key for the generic walk (tries). */
-	size_t tsz = info->key_size > 8 ? info->key_size : 8;
-	char *keys = malloc((size_t)info->key_size * MS_WALK_CHUNK);
-	char *vals = malloc(vsz * MS_WALK_CHUNK);
-	char *in = calloc(2, tsz), *out = in ? in + tsz : NULL;
-	bool first = true;
-	long n = 0;
-
-	if (!keys || !vals || !in) {
-		n = -ENOMEM;
-		goto out;
-	}
-	while (n < (long)info->max_entries) {
-		__u32 cnt = MS_WALK_CHUNK;
-		int r = bpf_map_lookup_batch(fd, first ? NULL : in, out, keys, vals, &cnt, NULL);
-		int e = r ? errno : 0;
-
-		if (r && e != ENOENT) {
-			if (first && (e == EINVAL || e == ENOTSUPP || e == EOPNOTSUPP))
-				n = walk_keys(fd, info, keys, keys + info->key_size, vals, fn, ctx);
-			else
-				n = -e;
-			break;
-		}
-		for (__u32 i = 0; fn && i < cnt; i++)
-			fn(ctx, keys + (size_t)i * info->key_size, vals + (size_t)i * vsz);
-		n += cnt;
-		if (r)
-			break; /* ENOENT: that was the last batch */
-		memcpy(in, out, tsz);
-		first = false;
-	}
-out:
-	free(in);
-	free(vals);
-	free(keys);
-	return n;
 }
 
 /* Live conntrack entries by state; the rule is bpf/lib/conntrack.h's ct_alive(). */
@@ -582,7 +503,7 @@ static void render_reasons(struct metrics *m, FILE *b)
 		{ "xcni_bytes_total", "Bytes of those packets (Ethernet frame length)." },
 	};
 	struct xcni_metric *sum = calloc(XCNI_NR_METRICS, sizeof(*sum));
-	int fd = pin_open(m->pin_dir, "xcni_metrics"), err;
+	int fd = xcni_pin_get(m->pin_dir, "xcni_metrics"), err;
 
 	if (fd < 0 || !sum) {
 		pr_debug("metrics: cannot read xcni_metrics: %s\n", strerror(fd < 0 ? errno : ENOMEM));
@@ -651,7 +572,7 @@ static void render_sock_lb(struct metrics *m, FILE *b)
 static void render_events(struct metrics *m, FILE *b)
 {
 	struct xcni_evrate sum;
-	int fd = pin_open(m->pin_dir, "xcni_evrate");
+	int fd = xcni_pin_get(m->pin_dir, "xcni_evrate");
 	int err = fd < 0 ? -errno : metrics_percpu_sum(fd, 0, m->ncpus, sizeof(sum), &sum);
 
 	if (err) {
@@ -680,7 +601,7 @@ out:
 static void render_ctstat(struct metrics *m, FILE *b, long ct_entries)
 {
 	struct xcni_ctstat st;
-	int fd = pin_open(m->pin_dir, "xcni_ctstat");
+	int fd = xcni_pin_get(m->pin_dir, "xcni_ctstat");
 	__u64 ev;
 
 	if (fd < 0 || ctstat_read(fd, &st)) {
@@ -723,7 +644,7 @@ static void render_fqdn(struct metrics *m, FILE *b)
 		[XCNI_FQDN_ST_IGNORED] = "records-ignored",
 		[XCNI_FQDN_ST_FRAG] = "answers-fragmented",
 	};
-	int fd = pin_open(m->pin_dir, "xcni_fqdn_stats");
+	int fd = xcni_pin_get(m->pin_dir, "xcni_fqdn_stats");
 
 	if (fd < 0)
 		return;
@@ -746,7 +667,7 @@ static void render_config(struct metrics *m, FILE *b)
 	struct xcni_config cfg;
 	char addr[INET_ADDRSTRLEN] = "", cidr[INET_ADDRSTRLEN + 8], abi[12];
 	__u32 k = 0;
-	int fd = pin_open(m->pin_dir, "xcni_config");
+	int fd = xcni_pin_get(m->pin_dir, "xcni_config");
 
 	if (fd < 0)
 		return;
@@ -767,7 +688,7 @@ static void render_config(struct metrics *m, FILE *b)
 	                cfg.applied_gen);
 	metrics_family1(b, "xcni_failed_generation", "gauge",
 	                "The last generation that could not be applied (0: none).", cfg.failed_gen);
-	fd = pin_open(m->pin_dir, "xcni_polrev");
+	fd = xcni_pin_get(m->pin_dir, "xcni_polrev");
 	if (fd >= 0) {
 		__u32 rev;
 
@@ -819,7 +740,7 @@ struct mapscan {
 };
 
 /* Which walker counts more than entries in map NAME (its key and value the ones we know). */
-static walk_fn scan_walker(const char *name, const struct bpf_map_info *info, struct mapscan *sc,
+static mapw_walk_fn scan_walker(const char *name, const struct bpf_map_info *info, struct mapscan *sc,
 			   void **ctx)
 {
 	if (!strcmp(name, "xcni_ct") && info->key_size == sizeof(struct xcni_ct_key) &&
@@ -851,13 +772,13 @@ static void scan_maps(struct metrics *m, struct mapscan *sc)
 		struct bpf_map_info info = {};
 		__u32 len = sizeof(info);
 		void *ctx;
-		walk_fn fn;
+		mapw_walk_fn fn;
 		long n;
 		int fd;
 
 		if (strncmp(de->d_name, "xcni_", 5))
 			continue; /* programs, links/ */
-		fd = pin_open(m->pin_dir, de->d_name);
+		fd = xcni_pin_get(m->pin_dir, de->d_name);
 		if (fd < 0)
 			continue;
 		/* The kernel names a pinned map after its BTF name, truncated; anything else is no map of ours. */
@@ -876,7 +797,7 @@ static void scan_maps(struct metrics *m, struct mapscan *sc)
 			continue;
 		}
 		fn = scan_walker(de->d_name, &info, sc, &ctx);
-		n = map_walk(fd, &info, m->ncpus, fn, ctx);
+		n = mapw_walk(fd, &info, m->ncpus, fn, ctx);
 		close(fd);
 		if (n < 0) {
 			pr_debug("metrics: walking %s: %s\n", de->d_name, strerror((int)-n));

@@ -34,13 +34,6 @@ void metrics_family1(FILE *f, const char *name, const char *type, const char *he
  */
 int metrics_percpu_sum(int fd, __u32 key, int ncpus, size_t size, void *sum);
 
-typedef void (*walk_fn)(void *ctx, const void *key, const void *val);
-/*
- * Entries of a hash or LPM map (info its bpf_map_get_info_by_fd; ncpus for a
- * per-CPU one), in batches where the kernel has them: fn sees each, if given.
- * How many, or -errno when it cannot be read.
- */
-long map_walk(int fd, const struct bpf_map_info *info, int ncpus, walk_fn fn, void *ctx);
 
 /* Serves /metrics on h, reading maps pinned under pin_dir. 0 or -errno (logged). */
 int metrics_open(const char *pin_dir, struct http *h, struct metrics **out);

@@ -253,7 +253,7 @@ int overlay_load(struct overlay *ov, const char *pin_dir, const struct opts *o)
  */
 static int overlay_dev(struct overlay *ov)
 {
-	unsigned int mtu = ov->underlay_mtu - overlay_encap_len(ov);
+	unsigned int mtu = overlay_pod_mtu(ov);
 	struct nl_link l, peer;
 	struct nl nl;
 	int err;
@@ -948,14 +948,13 @@ int overlay_sync_nodes(struct overlay *ov, const struct cluster *c, const char *
 	 * fragmentation needed from xcni0's MTU. */
 	if (tun6 != ov->tun6_used && ov->node_ip && overlay_has6(ov)) {
 		ov->tun6_used = tun6;
-		if (ov->dev_ifindex &&
-		    nl_link_set_mtu(&nl, ov->dev_ifindex, ov->underlay_mtu - overlay_encap_len(ov)))
+		if (ov->dev_ifindex && nl_link_set_mtu(&nl, ov->dev_ifindex, overlay_pod_mtu(ov)))
 			pr_err("overlay device %s: setting MTU %u: %s\n", XCNI_OVERLAY_DEV,
-			       ov->underlay_mtu - overlay_encap_len(ov), nl.errmsg);
+			       overlay_pod_mtu(ov), nl.errmsg);
 		else
 			pr_info("overlay: %s IPv6 tunnel: pods' MTU %u (underlay %u - %u)\n",
-				tun6 ? "a node reached through an" : "no more", ov->underlay_mtu -
-				overlay_encap_len(ov), ov->underlay_mtu, overlay_encap_len(ov));
+				tun6 ? "a node reached through an" : "no more", overlay_pod_mtu(ov),
+				ov->underlay_mtu, ov->underlay_mtu - overlay_pod_mtu(ov));
 	}
 	rp = (struct route_prune){ &nl, want, nw };
 	nl_route_dump_oif(&nl, ov->dev_ifindex, prune_route, &rp);

@@ -123,14 +123,16 @@ static inline bool overlay_has6(const struct overlay *ov)
 }
 
 /*
- * What Geneve adds on this node's underlay, the worst of the families in
- * use: XCNI_ENCAP6_LEN on the IPv6 underlay, or on a node with both
- * addresses once some node is reached over IPv6; else XCNI_ENCAP_LEN.
+ * The MTU of xcni0 and of new pods (one place for xcni0, xcni_config and the
+ * log): the underlay's less what Geneve adds there, the worst of the
+ * families in use: XCNI_ENCAP6_LEN on the IPv6 underlay, or on a node with
+ * both addresses once some node is reached over IPv6; else XCNI_ENCAP_LEN.
  */
-static inline unsigned int overlay_encap_len(const struct overlay *ov)
+static inline unsigned int overlay_pod_mtu(const struct overlay *ov)
 {
-	return ov->underlay6 || (ov->tun6_used && overlay_has6(ov)) ? XCNI_ENCAP6_LEN :
-								       XCNI_ENCAP_LEN;
+	return ov->underlay_mtu - (ov->underlay6 || (ov->tun6_used && overlay_has6(ov)) ?
+					   XCNI_ENCAP6_LEN :
+					   XCNI_ENCAP_LEN);
 }
 
 /* Finds the underlay device and its address. 0 or -errno (said why). */

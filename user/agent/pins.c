@@ -257,20 +257,11 @@ int check_pinned_layout(const char *pin_dir, struct bpf_object *obj, struct map_
 	return 0;
 }
 
-int pin_open(const char *dir, const char *name)
-{
-	char path[1024];
-
-	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path))
-		return -ENAMETOOLONG;
-	return bpf_obj_get(path);
-}
-
 static int check_abi(const char *pin_dir)
 {
 	struct xcni_config cfg = {};
 	__u32 k = 0;
-	int fd = pin_open(pin_dir, "xcni_config"), err = 0;
+	int fd = xcni_pin_get(pin_dir, "xcni_config"), err = 0;
 
 	if (fd < 0)
 		return 0;
@@ -343,7 +334,7 @@ int take_over_attachments(const char *pin_dir, int from_fd, int to_fd)
 	if (d)
 		closedir(d);
 
-	mfd = pin_open(pin_dir, "xcni_ifindex");
+	mfd = xcni_pin_get(pin_dir, "xcni_ifindex");
 	while (mfd >= 0 && bpf_map_get_next_key(mfd, prev, &next) == 0) {
 		char ifname[IF_NAMESIZE], lpath[1200];
 		struct stat st;
@@ -418,7 +409,7 @@ int uninstall(const struct opts *o)
 	__u32 key, next, *prev = NULL;
 	int mfd, n = 0, err;
 
-	mfd = pin_open(o->pin_dir, "xcni_ifindex");
+	mfd = xcni_pin_get(o->pin_dir, "xcni_ifindex");
 	while (mfd >= 0 && bpf_map_get_next_key(mfd, prev, &next) == 0) {
 		char ifname[IF_NAMESIZE];
 

@@ -12,8 +12,8 @@ struct map_max;
 struct bpf_program;
 struct opts;
 
-/* The object pinned as dir/name: its fd, or -errno, quietly (a pin may be missing). */
-int pin_open(const char *dir, const char *name);
+#include "lib/system/bpfpin.h" /* xcni_pin_get */
+
 /* The pin directory and its links/ on a bpffs, and the ABI of what is pinned there ours. */
 int pin_dirs_ready(const char *pin_dir);
 /*

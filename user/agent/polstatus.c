@@ -205,257 +205,504 @@ static void write_file(const struct polsync *ps)
 	json_decref(doc);
 }
 
-/* ---- the Event of a version in force (polstatus_events) ------------------- */
+/* ---- the Event of a version in force: one writer (polstatus_events) -------- */
 
-/* One policy version applied here, for the poster thread. */
-struct ev_job {
-	char kind[32], ns[254], name[254], uid[64], api[64], version[17];
-	int64_t change_ms, applied_ms;
-	unsigned int nodes; /* the cluster's Nodes when it was applied (0: none known) */
-};
 /*
- * Policies waiting for the API server at most: a policy holds one place, its
- * newest version (one changed again before its turn is reported at its newest
- * only); past this many policies waiting, a version is dropped, counted.
+ * Each agent says which versions it applied in a Lease only it writes
+ * (namespace EV_NS, "applied.NODE", annotation xcni.io/applied: the versions
+ * applied, or changed, in the last EV_WINDOW_MS, as "KEY:APPLIED_MS,...");
+ * the holder of the Lease EV_NS/xcni-policy-events lists those Leases and
+ * writes each version's one Event. Why, and the numbers:
+ * docs/decisions/policy-events.md.
  */
+#define EV_NS "xcni"
+#define EV_LEASES "/apis/coordination.k8s.io/v1/namespaces/" EV_NS "/leases"
+#define EV_TICK_MS 1000     /* a report written, the reports read: at most this often */
+#define EV_WINDOW_MS 30000  /* a version is reported (and waits for its Event) this long */
+#define EV_PARTIAL_MS 5000  /* not on every node by then: its Event says who is missing */
+#define EV_REPORT 2048      /* versions a report holds at most (~30 bytes each), newest */
+#define EV_LEASE_S 15       /* the writer's Lease: lost when not renewed this long */
+#define EV_RENEW_MS 5000    /* the writer renews (others look) while versions wait */
+/* Versions waiting at most (one place a policy: its newest); more dropped, counted. */
 #define EV_QUEUE 256
 /*
- * The API server is shared: this agent's Event requests (GETs, POSTs, PUTs,
- * retries) are EV_RATE a second at most after EV_BURST at once, whatever the
- * policy churn (docs/decisions/policy-events.md): N nodes, N * EV_RATE.
+ * The API server is shared: all of this agent's requests for Events and
+ * reports are EV_RATE a second at most after EV_BURST at once, whatever the
+ * churn.
  */
-#define EV_RATE 2
-#define EV_BURST 10
-/* The node names an Event's message shows; the annotation holds them all. */
+#define EV_RATE 5
+#define EV_BURST 20
+/* The node names an Event's message shows; its annotations hold them all. */
 #define EV_NAMES 5
+
+/* One policy version applied here. */
+struct ev_job {
+	char kind[32], ns[64], name[254], uid[64], api[64], version[17], vkey[17];
+	int64_t change_ms, applied_ms, queued_ms;
+	unsigned int have; /* nodes its Event said when this agent wrote it (0: not yet) */
+	char rv[32];       /* that Event's resourceVersion */
+};
+
+enum { EVR_REPORT, EVR_ELECT, EVR_LIST, EVR_EVENT, EVR_N };
+static const char *const evr_names[EVR_N] = { "report", "elect", "list", "event" };
+
+/* One agent's poster (the test runs many in one process). */
+struct ev_agent {
+	char node[64], node_uid[64];
+	/* Given by the compile loop under ev_.mu: */
+	struct ev_job in[EV_QUEUE];
+	size_t nin;
+	char *report, *nodes; /* the versions applied here; the cluster's Node names, ',' apart */
+	/* The poster's own: */
+	struct ev_job q[EV_QUEUE];
+	size_t n;
+	char *rep, *sent, *names; /* the report; what its Lease holds; the Node names */
+	bool leader;
+	char lrv[32];       /* the writer's Lease as last seen, */
+	int64_t lseen_ms;   /* since when (this agent's clock) */
+	int64_t looked_ms, elect_ms; /* the last look at it, the next */
+	int64_t busy_ms;    /* the newest version taken in */
+	uint64_t tat;       /* the request bucket's theoretical arrival time (ns, monotonic) */
+	uint64_t posted, failed, dropped, coalesced, req[EVR_N];
+};
 
 static struct {
 	pthread_t th;
 	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	struct ev_job q[EV_QUEUE];
-	size_t head, n;
-	bool on, said; /* said: a refusal logged (once, until a write succeeds) */
+	bool on, said; /* said: a refusal logged (once, until a request succeeds) */
 	struct k8s_api_conf conf;
-	uint64_t tat; /* the request bucket's theoretical arrival time (ns, monotonic) */
-	uint64_t posted, dropped, failed, coalesced, requests;
-} ev_ = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
+	struct ev_agent *a;
+} ev_ = { .mu = PTHREAD_MUTEX_INITIALIZER };
 
 /*
  * How long (ns) the next request must wait at now_ns for the agent's bucket
  * (0: it may go, and is charged).
  */
-static uint64_t ev_bucket(uint64_t now_ns)
+static uint64_t ev_bucket(struct ev_agent *a, uint64_t now_ns)
 {
 	const uint64_t iv = 1000000000ull / EV_RATE, burst = iv * (EV_BURST - 1);
-	uint64_t tat = ev_.tat > now_ns ? ev_.tat : now_ns;
+	uint64_t tat = a->tat > now_ns ? a->tat : now_ns;
 
 	if (tat > now_ns + burst)
 		return tat - now_ns - burst;
-	ev_.tat = tat + iv;
+	a->tat = tat + iv;
 	return 0;
 }
 
-/* One request of the poster, after the bucket let it go. */
-static int ev_request(const char *method, const char *path, json_t *body, struct k8s_resp *r)
+/* One request of the poster, after the bucket let it go; counted by what. */
+static int ev_request(struct ev_agent *a, int what, const char *method, const char *path,
+		      json_t *body, struct k8s_resp *r)
 {
 	uint64_t wait;
+	int err;
 
-	while ((wait = ev_bucket(xcni_mono_ns())))
+	while ((wait = ev_bucket(a, xcni_mono_ns())))
 		nanosleep(&(struct timespec){ .tv_sec = wait / 1000000000ull,
 					     .tv_nsec = wait % 1000000000ull }, NULL);
-	ev_.requests++;
-	return k8s_request(&ev_.conf, method, path, body, 5000, r);
+	a->req[what]++;
+	err = k8s_request(&ev_.conf, method, path, body, 5000, r);
+	if ((err || r->status >= 400) && r->status != 404 && r->status != 409 && !ev_.said)
+		pr_warn("policy Events: %s %s: %ld %s (said once until a request succeeds)\n",
+			method, path, r->status, r->err);
+	ev_.said = err || (r->status >= 400 && r->status != 404 && r->status != 409);
+	return err;
 }
 
-/* "a,b" holds node? */
-static bool csv_has(const char *csv, const char *node)
+/* The report's name for a version: a digest of the policy's key and version. */
+static void ev_vkey(const char *key, uint64_t digest, char out[17])
 {
-	size_t l = strlen(node);
+	char v[17];
 
-	for (const char *p = csv; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
-		if (!strncmp(p, node, l) && (p[l] == ',' || !p[l]))
-			return true;
-	return false;
+	snprintf(v, sizeof(v), "%016llx", (unsigned long long)digest);
+	snprintf(out, 17, "%016llx", (unsigned long long)xcni_fnv64_str(hstr(key), v));
 }
 
-static void rfc3339(int64_t ms, char *buf, size_t len)
+static void rfc3339(int64_t ms, char *buf, size_t len, bool micro)
 {
 	time_t t = (time_t)(ms / 1000);
 	struct tm tm;
+	size_t n;
 
 	gmtime_r(&t, &tm);
-	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, len - n, micro ? ".%03u000Z" : "Z", (unsigned int)(ms % 1000));
 }
 
-/*
- * The message of a version in force on `have` of the Nodes: the first
- * EV_NAMES names of the list and how many more (the whole list is the
- * annotation xcni.io/nodes).
- */
-static void ev_message(const struct ev_job *j, const char *nodes, unsigned int have,
-		       int64_t change, int64_t applied, char *msg, size_t len)
+/* Node names onto *s (',' apart): EV_NAMES of them, then "and K more". */
+static void ev_names(const char *csv, unsigned int total, char *s, size_t len)
 {
-	const char *p = nodes;
-	char after[64] = "";
+	const char *p = csv;
 	int shown;
 
 	for (unsigned int i = 0; i < EV_NAMES && p; i++)
 		p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL;
-	shown = p ? (int)(p - nodes - 1) : (int)strlen(nodes);
-	if (j->nodes && have >= j->nodes)
-		snprintf(after, sizeof(after), ", %.3f s after the change",
-			 (double)(applied - change) / 1000.0);
-	snprintf(msg, len, "enforced on %u/%u nodes%s (version %s: %.*s%s%.0u%s)", have,
-		 j->nodes && j->nodes > have ? j->nodes : have, after, j->version, shown, nodes,
-		 p ? " and " : "", p ? have - EV_NAMES : 0, p ? " more" : "");
+	shown = p ? (int)(p - csv - 1) : (int)strlen(csv);
+	snprintf(s, len, "%.*s%s%.0u%s", shown, csv, p ? " and " : "", p ? total - EV_NAMES : 0,
+		 p ? " more" : "");
 }
 
 /*
- * The version's one Event (named after the policy and the version: every
- * agent finds the same) made, or this node added to it: its message says on
- * how many of the cluster's nodes the version is in force, and once on all,
- * how long after the change the last one applied it. Optimistic: an update
- * that lost a race (409) is read and tried again. 0 or -errno.
+ * The version's one Event (named after the policy and the version) made or
+ * updated by the writer: on `have` of the Nodes, the whole lists in its
+ * annotations (xcni.io/nodes, xcni.io/missing), the message naming a few.
+ * A POST that finds it made (an earlier writer) or a PUT that lost (409)
+ * reads it and tries again. 0 or -errno.
  */
-static int ev_post(const struct ev_job *j)
+static int ev_write(struct ev_agent *a, struct ev_job *j, const char *on, const char *off,
+		    unsigned int have, unsigned int m, int64_t applied)
 {
-	char path[700], ename[300], msg[1200], ts[32], num[24];
+	char path[700], ename[300], msg[1400], ts[40], num[24], names[1100];
 	const char *ns = j->ns[0] ? j->ns : "default";
-	char *ens = k8s_escape(ns), *een, *nodes = NULL;
+	char *ens = k8s_escape(ns), *een;
 	int err = -EIO;
 
 	snprintf(ename, sizeof(ename), "%.200s.xcni-%s", j->name, j->version);
 	een = k8s_escape(ename);
-	for (int tries = 0; ens && een && tries < 5; tries++) {
+	if (have >= m) {
+		ev_names(on, have, names, sizeof(names));
+		snprintf(msg, sizeof(msg), "enforced on %u/%u nodes, %.3f s after the change "
+			 "(version %s: %s)", have, m, (double)(applied - j->change_ms) / 1000.0,
+			 j->version, names);
+	} else {
+		ev_names(off, m - have, names, sizeof(names));
+		snprintf(msg, sizeof(msg), "enforced on %u/%u nodes (version %s; missing: %s)",
+			 have, m, j->version, names);
+	}
+	for (int tries = 0; ens && een && tries < 3; tries++) {
 		struct k8s_resp r = {};
-		json_t *ev, *ann;
-		const char *had;
-		int64_t change = j->change_ms, applied = j->applied_ms;
-		unsigned int have;
-		bool made;
+		json_t *ev = json_object(), *md;
+		bool made = j->rv[0];
 
-		snprintf(path, sizeof(path), "/api/v1/namespaces/%s/events/%s", ens, een);
-		if (ev_request("GET", path, NULL, &r) || (r.status != 200 && r.status != 404)) {
-			if (!ev_.said)
-				pr_warn("policy Event %s/%s: GET: %ld %s (said once until one is "
-					"written)\n", ns, ename, r.status, r.err);
-			ev_.said = true;
-			k8s_resp_free(&r);
-			break;
-		}
-		made = r.status == 200;
-		ev = made ? json_incref(r.body) : json_object();
-		k8s_resp_free(&r);
-		ann = json_object_get(json_object_get(ev, "metadata"), "annotations");
-		had = json_string_value(json_object_get(ann, "xcni.io/nodes")) ?: "";
-		if (made && csv_has(had, ps_.node)) {
-			json_decref(ev);
-			err = 0;
-			break;
-		}
-		if (made) {
-			int64_t c = atoll(json_string_value(json_object_get(ann, "xcni.io/change-ms")) ?: "0");
-			int64_t a = atoll(json_string_value(json_object_get(ann, "xcni.io/applied-ms")) ?: "0");
-
-			if (c && c < change)
-				change = c;
-			if (a > applied)
-				applied = a;
-		}
-		/* The whole list (no cut: a list cut short never reaches M). */
-		free(nodes);
-		if (asprintf(&nodes, "%s%s%s", had, had[0] ? "," : "", ps_.node) < 0) {
-			nodes = NULL;
-			json_decref(ev);
-			err = -ENOMEM;
-			break;
-		}
-		have = 1;
-		for (const char *p = nodes; (p = strchr(p, ',')); p++)
-			have++;
-		ev_message(j, nodes, have, change, applied, msg, sizeof(msg));
-		rfc3339(applied, ts, sizeof(ts));
-		if (!made) {
-			json_object_set_new(ev, "apiVersion", json_string("v1"));
-			json_object_set_new(ev, "kind", json_string("Event"));
-			json_object_set_new(ev, "metadata", json_pack("{s:s,s:s,s:{}}", "name", ename,
-					    "namespace", ns, "annotations"));
-			json_object_set_new(ev, "involvedObject",
-					    json_pack("{s:s,s:s,s:s?,s:s,s:s?}", "apiVersion", j->api,
-						      "kind", j->kind, "namespace",
-						      j->ns[0] ? j->ns : NULL, "name", j->name, "uid",
-						      j->uid[0] ? j->uid : NULL));
-			json_object_set_new(ev, "reason", json_string("Enforced"));
-			json_object_set_new(ev, "type", json_string("Normal"));
-			json_object_set_new(ev, "source", json_pack("{s:s}", "component", "xcni"));
-			json_object_set_new(ev, "reportingComponent", json_string("xcni"));
-			json_object_set_new(ev, "firstTimestamp", json_string(ts));
-		}
-		ann = json_object_get(json_object_get(ev, "metadata"), "annotations");
-		if (!ann) {
-			ann = json_object();
-			json_object_set_new(json_object_get(ev, "metadata"), "annotations", ann);
-		}
-		json_object_set_new(ann, "xcni.io/nodes", json_string(nodes));
-		snprintf(num, sizeof(num), "%lld", (long long)change);
-		json_object_set_new(ann, "xcni.io/change-ms", json_string(num));
-		snprintf(num, sizeof(num), "%lld", (long long)applied);
-		json_object_set_new(ann, "xcni.io/applied-ms", json_string(num));
+		rfc3339(applied, ts, sizeof(ts), false);
+		md = json_pack("{s:s,s:s,s:{s:s,s:s,s:s,s:s}}", "name", ename, "namespace", ns,
+			       "annotations", "xcni.io/nodes", on, "xcni.io/missing", off,
+			       "xcni.io/change-ms", (snprintf(num, sizeof(num), "%lld",
+							     (long long)j->change_ms), num),
+			       "xcni.io/writer", a->node);
+		if (made)
+			json_object_set_new(md, "resourceVersion", json_string(j->rv));
+		json_object_set_new(ev, "metadata", md);
+		json_object_set_new(ev, "apiVersion", json_string("v1"));
+		json_object_set_new(ev, "kind", json_string("Event"));
+		json_object_set_new(ev, "involvedObject",
+				    json_pack("{s:s,s:s,s:s?,s:s,s:s?}", "apiVersion", j->api, "kind",
+					      j->kind, "namespace", j->ns[0] ? j->ns : NULL, "name",
+					      j->name, "uid", j->uid[0] ? j->uid : NULL));
+		json_object_set_new(ev, "reason", json_string("Enforced"));
+		json_object_set_new(ev, "type", json_string("Normal"));
+		json_object_set_new(ev, "source", json_pack("{s:s}", "component", "xcni"));
+		json_object_set_new(ev, "reportingComponent", json_string("xcni"));
+		json_object_set_new(ev, "reportingInstance", json_string(a->node));
+		json_object_set_new(ev, "firstTimestamp", json_string(ts));
+		json_object_set_new(ev, "lastTimestamp", json_string(ts));
 		json_object_set_new(ev, "message", json_string(msg));
 		json_object_set_new(ev, "count", json_integer(have));
-		json_object_set_new(ev, "lastTimestamp", json_string(ts));
-		json_object_set_new(ev, "reportingInstance", json_string(ps_.node));
-		if (!made)
+		if (made)
+			snprintf(path, sizeof(path), "/api/v1/namespaces/%s/events/%s", ens, een);
+		else
 			snprintf(path, sizeof(path), "/api/v1/namespaces/%s/events", ens);
-		err = ev_request(made ? "PUT" : "POST", path, ev, &r);
+		err = ev_request(a, EVR_EVENT, made ? "PUT" : "POST", path, ev, &r);
 		json_decref(ev);
 		if (!err && (r.status == 200 || r.status == 201)) {
+			snprintf(j->rv, sizeof(j->rv), "%s", json_string_value(json_object_get(
+				 json_object_get(r.body, "metadata"), "resourceVersion")) ?: "");
 			k8s_resp_free(&r);
-			ev_.said = false;
+			j->have = have;
 			break;
 		}
-		/* 409: another node wrote it first (made, or updated): read it again. */
-		if (!err && r.status != 409 && !ev_.said)
-			pr_warn("policy Event %s/%s: %s: %ld %s (said once until one is written)\n",
-				ns, ename, made ? "PUT" : "POST", r.status, r.err);
-		ev_.said |= !err && r.status != 409;
 		err = !err && r.status == 409 ? -EAGAIN : -EIO;
 		k8s_resp_free(&r);
 		if (err != -EAGAIN)
 			break;
+		/* Made by another (an earlier writer), or changed since: its version read. */
+		snprintf(path, sizeof(path), "/api/v1/namespaces/%s/events/%s", ens, een);
+		if (ev_request(a, EVR_EVENT, "GET", path, NULL, &r) || r.status != 200) {
+			k8s_resp_free(&r);
+			break;
+		}
+		snprintf(j->rv, sizeof(j->rv), "%s", json_string_value(json_object_get(
+			 json_object_get(r.body, "metadata"), "resourceVersion")) ?: "");
+		k8s_resp_free(&r);
 	}
-	free(nodes);
 	free(ens);
 	free(een);
 	return err;
 }
 
-/* The next policy waiting, posted; called with ev_.mu held, returns with it held. */
-static void ev_drain_one(void)
+/* This agent's report written to its Lease (made the first time). */
+static void ev_report(struct ev_agent *a)
 {
-	struct ev_job j = ev_.q[ev_.head];
-	int err;
+	char path[400], lname[260];
+	struct k8s_resp r = {};
+	json_t *b;
 
-	ev_.head = (ev_.head + 1) % EV_QUEUE;
-	ev_.n--;
-	pthread_mutex_unlock(&ev_.mu);
-	err = ev_post(&j);
-	pthread_mutex_lock(&ev_.mu);
-	if (err)
-		ev_.failed++;
+	if (strlen(a->node) <= 245)
+		snprintf(lname, sizeof(lname), "applied.%s", a->node);
 	else
-		ev_.posted++;
+		snprintf(lname, sizeof(lname), "applied.%016llx", (unsigned long long)hstr(a->node));
+	snprintf(path, sizeof(path), EV_LEASES "/%s", lname);
+	b = json_pack("{s:{s:{s:s}}}", "metadata", "annotations", "xcni.io/applied", a->rep);
+	if (!ev_request(a, EVR_REPORT, "PATCH", path, b, &r) && r.status == 404) {
+		json_decref(b);
+		k8s_resp_free(&r);
+		/* Gone with its Node (the garbage collector, through the owner reference). */
+		b = json_pack("{s:s,s:s,s:{s:s,s:s,s:{s:s},s:{s:s,s:s},s:[{s:s,s:s,s:s,s:s}]},"
+			      "s:{s:s}}", "apiVersion", "coordination.k8s.io/v1", "kind", "Lease",
+			      "metadata", "name", lname, "namespace", EV_NS, "labels",
+			      "xcni.io/report", "applied", "annotations", "xcni.io/node", a->node,
+			      "xcni.io/applied", a->rep, "ownerReferences", "apiVersion", "v1",
+			      "kind", "Node", "name", a->node, "uid", a->node_uid, "spec",
+			      "holderIdentity", a->node);
+		if (!a->node_uid[0] && b) /* no Node known: no owner */
+			json_object_del(json_object_get(b, "metadata"), "ownerReferences");
+		ev_request(a, EVR_REPORT, "POST", EV_LEASES, b, &r);
+	}
+	if (r.status == 200 || r.status == 201) {
+		free(a->sent);
+		a->sent = strdup(a->rep);
+	}
+	json_decref(b);
+	k8s_resp_free(&r);
+}
+
+/*
+ * The writer's Lease looked at: made when there is none, renewed by its
+ * holder, taken by another when it was not renewed for EV_LEASE_S as this
+ * agent saw it. Every write carries the version read: two agents cannot both
+ * take it.
+ */
+static void ev_elect(struct ev_agent *a, int64_t now)
+{
+	const char *path = EV_LEASES "/xcni-policy-events";
+	struct k8s_resp r = {};
+	char ts[40];
+	const char *holder, *rv;
+	json_t *l = NULL;
+
+	rfc3339(now, ts, sizeof(ts), true);
+	if (ev_request(a, EVR_ELECT, "GET", path, NULL, &r) || (r.status != 200 && r.status != 404)) {
+		a->leader = false;
+		k8s_resp_free(&r);
+		return;
+	}
+	if (r.status == 404) {
+		l = json_pack("{s:s,s:s,s:{s:s,s:s},s:{s:s,s:i,s:s,s:s}}", "apiVersion",
+			      "coordination.k8s.io/v1", "kind", "Lease", "metadata", "name",
+			      "xcni-policy-events", "namespace", EV_NS, "spec", "holderIdentity",
+			      a->node, "leaseDurationSeconds", EV_LEASE_S, "acquireTime", ts,
+			      "renewTime", ts);
+		k8s_resp_free(&r);
+		a->leader = !ev_request(a, EVR_ELECT, "POST", EV_LEASES, l, &r) && r.status == 201;
+		goto out;
+	}
+	l = json_incref(r.body);
+	k8s_resp_free(&r);
+	holder = json_string_value(json_object_get(json_object_get(l, "spec"), "holderIdentity"));
+	rv = json_string_value(json_object_get(json_object_get(l, "metadata"), "resourceVersion"));
+	/* Unchanged since a look long ago (the cluster was quiet, and its
+	 * holder renews only while versions wait): seen from now, not taken at
+	 * once by every agent at the next change. */
+	if (strcmp(rv ?: "", a->lrv) || now - a->looked_ms > (EV_LEASE_S + 5) * 1000) {
+		snprintf(a->lrv, sizeof(a->lrv), "%s", rv ?: "");
+		a->lseen_ms = now;
+	}
+	a->looked_ms = now;
+	a->leader = false;
+	if ((holder && !strcmp(holder, a->node)) || now - a->lseen_ms > EV_LEASE_S * 1000 ||
+	    !holder) {
+		json_t *spec = json_object_get(l, "spec");
+
+		if (!holder || strcmp(holder, a->node))
+			json_object_set_new(spec, "acquireTime", json_string(ts));
+		json_object_set_new(spec, "holderIdentity", json_string(a->node));
+		json_object_set_new(spec, "leaseDurationSeconds", json_integer(EV_LEASE_S));
+		json_object_set_new(spec, "renewTime", json_string(ts));
+		a->leader = !ev_request(a, EVR_ELECT, "PUT", path, l, &r) && r.status == 200;
+	}
+out:
+	if (a->leader) {
+		snprintf(a->lrv, sizeof(a->lrv), "%s", json_string_value(json_object_get(
+			 json_object_get(r.body, "metadata"), "resourceVersion")) ?: "");
+		a->lseen_ms = now;
+	}
+	json_decref(l);
+	k8s_resp_free(&r);
+}
+
+/*
+ * The writer's round: every agent's report read (one LIST), each waiting
+ * version's Event written once it is on every Node, or at EV_PARTIAL_MS
+ * with who is missing and again at the end of EV_WINDOW_MS as it stands; a
+ * count already written is not written again.
+ */
+static void ev_judge(struct ev_agent *a, int64_t now)
+{
+	struct k8s_resp r = {};
+	struct hmap jobs = {}, nodes = {};
+	unsigned int m = 0;
+	size_t nb, i, k;
+	uint8_t *bits = NULL;
+	int64_t *applied = NULL;
+	json_t *it;
+	char *names = a->names ? strdup(a->names) : NULL, *p, *save = NULL;
+
+	/* Node name -> its index; version key -> its job. */
+	if (hmap_init(&nodes, true, 64) || hmap_init(&jobs, true, 64))
+		goto out;
+	for (p = names ? strtok_r(names, ",", &save) : NULL; p; p = strtok_r(NULL, ",", &save))
+		hmap_put(&nodes, hstr(p), (uintptr_t)p, (void *)(uintptr_t)(m++ + 1));
+	for (i = 0; i < a->n; i++)
+		hmap_put(&jobs, hstr(a->q[i].vkey), (uintptr_t)a->q[i].vkey, &a->q[i]);
+	nb = (m + 8) / 8;
+	bits = calloc(a->n ? a->n : 1, nb);
+	applied = calloc(a->n ? a->n : 1, sizeof(*applied));
+	if (!bits || !applied ||
+	    ev_request(a, EVR_LIST, "GET", EV_LEASES "?labelSelector=xcni.io%2Freport%3Dapplied",
+		       NULL, &r) || r.status != 200)
+		goto out;
+	json_array_foreach(json_object_get(r.body, "items"), i, it) {
+		json_t *ann = json_object_get(json_object_get(it, "metadata"), "annotations");
+		const char *node = json_string_value(json_object_get(ann, "xcni.io/node")) ?: "";
+		const char *rep = json_string_value(json_object_get(ann, "xcni.io/applied")) ?: "";
+		struct hslot *ns = hmap_slot(&nodes, hstr(node), (uintptr_t)node);
+		size_t ni;
+
+		if (!ns->k) /* not a Node (any more): not counted */
+			continue;
+		ni = (size_t)(uintptr_t)ns->v - 1;
+		for (const char *e = rep; *e; e = strchr(e, ',') ? strchr(e, ',') + 1 : "") {
+			char key[17];
+			struct hslot *js;
+
+			if (sscanf(e, "%16[0-9a-f]", key) != 1)
+				continue;
+			js = hmap_slot(&jobs, hstr(key), (uintptr_t)key);
+			if (!js->k)
+				continue;
+			k = (size_t)((struct ev_job *)js->v - a->q);
+			bits[k * nb + ni / 8] |= (uint8_t)(1u << (ni % 8));
+			if (strlen(e) > 17 && atoll(e + 17) > applied[k])
+				applied[k] = atoll(e + 17);
+		}
+	}
+	for (i = 0; i < a->n; i++) {
+		struct ev_job *j = &a->q[i];
+		char *on = NULL, *off = NULL;
+		size_t lon = 0, loff = 0;
+		FILE *fon = open_memstream(&on, &lon), *foff = open_memstream(&off, &loff);
+		unsigned int have = 0, ni = 0;
+		int64_t age = now - j->queued_ms;
+
+		for (p = a->names; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : "", ni++) {
+			bool b = bits[i * nb + ni / 8] & (1u << (ni % 8));
+			FILE *f = b ? fon : foff;
+
+			if (f)
+				fprintf(f, "%s%.*s", ftell(f) ? "," : "", (int)strcspn(p, ","), p);
+			have += b;
+		}
+		if (fon)
+			fclose(fon);
+		if (foff)
+			fclose(foff);
+		/* At most 3 writes a version: whole, or partial at EV_PARTIAL_MS, then as it
+		 * stands at the end of its window. */
+		if (on && off && have && have != j->have &&
+		    (have >= m || (age >= EV_PARTIAL_MS && !j->have) ||
+		     age >= EV_WINDOW_MS - EV_TICK_MS)) {
+			if (ev_write(a, j, on, off, have, m, applied[i] ?: j->applied_ms))
+				a->failed++;
+			else
+				a->posted++;
+		}
+		if (have >= m && j->have == have)
+			j->queued_ms = 0; /* written whole: done */
+		free(on);
+		free(off);
+	}
+out:
+	k8s_resp_free(&r);
+	hmap_free(&nodes);
+	hmap_free(&jobs);
+	free(names);
+	free(bits);
+	free(applied);
+}
+
+/*
+ * A version into one of a's queues: in its policy's place when an older one
+ * waits there (coalesced), dropped when EV_QUEUE wait (counted).
+ */
+static void ev_put(struct ev_agent *a, struct ev_job *q, size_t *n, const struct ev_job *j)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (!strcmp(q[i].kind, j->kind) && !strcmp(q[i].ns, j->ns) &&
+		    !strcmp(q[i].name, j->name)) {
+			q[i] = *j;
+			a->coalesced++;
+			return;
+		}
+	if (*n == EV_QUEUE)
+		a->dropped++;
+	else
+		q[(*n)++] = *j;
+}
+
+/*
+ * One round of an agent's poster at now (wall ms): what the compile loop
+ * gave taken, the report written when it changed, the writer's Lease looked
+ * at while versions wait, and the writer's round.
+ */
+static void ev_tick(struct ev_agent *a, int64_t now)
+{
+	size_t kept = 0;
+
+	pthread_mutex_lock(&ev_.mu);
+	for (size_t i = 0; i < a->nin; i++) {
+		ev_put(a, a->q, &a->n, &a->in[i]);
+		a->busy_ms = a->in[i].queued_ms > a->busy_ms ? a->in[i].queued_ms : a->busy_ms;
+	}
+	a->nin = 0;
+	if (a->nodes) {
+		free(a->names);
+		a->names = a->nodes;
+		a->nodes = NULL;
+	}
+	if (a->report) {
+		free(a->rep);
+		a->rep = a->report;
+		a->report = NULL;
+	}
+	pthread_mutex_unlock(&ev_.mu);
+	if (a->rep && (!a->sent || strcmp(a->rep, a->sent)))
+		ev_report(a);
+	/* The holder renews as long as others may still hold a version (their
+	 * window, and a look's worth): not given up to one of them at its next look. */
+	if ((a->n || (a->leader && now - a->busy_ms < EV_WINDOW_MS + EV_LEASE_S * 1000)) &&
+	    now >= a->elect_ms) {
+		ev_elect(a, now);
+		a->elect_ms = now + (a->leader ? EV_RENEW_MS : EV_LEASE_S * 1000);
+	}
+	if (a->leader && a->n)
+		ev_judge(a, now);
+	/* Done, or waited its window: gone. */
+	for (size_t i = 0; i < a->n; i++)
+		if (a->q[i].queued_ms && now - a->q[i].queued_ms < EV_WINDOW_MS)
+			a->q[kept++] = a->q[i];
+	a->n = kept;
 }
 
 static void *ev_thread(void *arg)
 {
 	(void)arg;
-	pthread_mutex_lock(&ev_.mu);
 	for (;;) {
-		while (!ev_.n)
-			pthread_cond_wait(&ev_.cv, &ev_.mu);
-		ev_drain_one();
+		int64_t t = (int64_t)xcni_mono_ms();
+
+		ev_tick(ev_.a, xcni_wall_ns() / 1000000);
+		t = EV_TICK_MS - ((int64_t)xcni_mono_ms() - t);
+		if (t > 0)
+			nanosleep(&(struct timespec){ .tv_sec = t / 1000,
+						     .tv_nsec = (t % 1000) * 1000000 }, NULL);
 	}
 	return NULL;
 }
@@ -466,15 +713,22 @@ int polstatus_events(const char *kubeconfig)
 
 	if (ev_.on)
 		return 0;
-	err = kubeconfig ? k8s_api_conf_kubeconfig(kubeconfig, &ev_.conf) :
+	ev_.a = calloc(1, sizeof(*ev_.a));
+	err = !ev_.a ? -ENOMEM :
+	      kubeconfig ? k8s_api_conf_kubeconfig(kubeconfig, &ev_.conf) :
 			   k8s_api_conf_in_cluster(&ev_.conf);
-
-	if (!err && (err = -pthread_create(&ev_.th, NULL, ev_thread, NULL)))
-		k8s_api_conf_free(&ev_.conf);
-	if (err)
+	if (!err) {
+		snprintf(ev_.a->node, sizeof(ev_.a->node), "%s", ps_.node);
+		if ((err = -pthread_create(&ev_.th, NULL, ev_thread, NULL)))
+			k8s_api_conf_free(&ev_.conf);
+	}
+	if (err) {
 		pr_warn("policy Events: none posted: %s\n", strerror(-err));
-	else
+		free(ev_.a);
+		ev_.a = NULL;
+	} else {
 		pthread_detach(ev_.th);
+	}
 	ev_.on = !err;
 	return err;
 }
@@ -483,38 +737,84 @@ int polstatus_events(const char *kubeconfig)
  * A version newly applied here, for its Event (not one held at the agent's
  * start): in the policy's place when an older version still waits there.
  */
-static void ev_queue(const struct polrec *r, unsigned int nodes)
+static void ev_queue(struct ev_agent *a, const struct polrec *r, int64_t now)
 {
-	const char *kind = k8s_kind_name(r->kind);
-	struct ev_job *j = NULL;
+	struct ev_job j = { .change_ms = r->change_ms ? r->change_ms : r->seen_ms,
+			    .applied_ms = r->applied_ms, .queued_ms = now };
 
-	if (!ev_.on || r->initial)
+	if (r->initial)
 		return;
+	snprintf(j.kind, sizeof(j.kind), "%s", k8s_kind_name(r->kind));
+	snprintf(j.ns, sizeof(j.ns), "%.63s", r->ns); /* a namespace is at most 63 */
+	snprintf(j.name, sizeof(j.name), "%s", r->name);
+	snprintf(j.uid, sizeof(j.uid), "%s", r->uid);
+	snprintf(j.api, sizeof(j.api), "%s", r->api);
+	snprintf(j.version, sizeof(j.version), "%016llx", (unsigned long long)r->digest);
+	ev_vkey(r->key, r->digest, j.vkey);
 	pthread_mutex_lock(&ev_.mu);
-	for (size_t i = 0; i < ev_.n && !j; i++) {
-		struct ev_job *q = &ev_.q[(ev_.head + i) % EV_QUEUE];
+	ev_put(a, a->in, &a->nin, &j);
+	pthread_mutex_unlock(&ev_.mu);
+}
 
-		if (!strcmp(q->kind, kind) && !strcmp(q->ns, r->ns) && !strcmp(q->name, r->name))
-			j = q;
+static int newest_first(const void *x, const void *y)
+{
+	int64_t a = (*(struct polrec *const *)x)->applied_ms, b = (*(struct polrec *const *)y)->applied_ms;
+
+	return (a < b) - (a > b);
+}
+
+/*
+ * This agent's report: the versions applied in the last EV_WINDOW_MS (one
+ * held since its start only when the policy changed in that window), the
+ * newest EV_REPORT; and the cluster's Node names.
+ */
+static void ev_reports(struct ev_agent *a, const struct cluster *c, int64_t now)
+{
+	struct polrec **v = calloc(ps_.recs.n ? ps_.recs.n : 1, sizeof(*v));
+	char *rep = NULL, *names = NULL, uid[64] = "";
+	size_t n = 0, len = 0;
+	FILE *f;
+
+	hmap_each(&ps_.recs, sl) {
+		struct polrec *r = sl->v;
+
+		if (v && r->applied_ms && now - r->applied_ms < EV_WINDOW_MS &&
+		    (!r->initial || now - r->change_ms < EV_WINDOW_MS))
+			v[n++] = r;
 	}
-	if (j)
-		ev_.coalesced++;
-	else if (ev_.n == EV_QUEUE) {
-		ev_.dropped++;
-		pthread_mutex_unlock(&ev_.mu);
-		return;
-	} else
-		j = &ev_.q[(ev_.head + ev_.n++) % EV_QUEUE];
-	snprintf(j->kind, sizeof(j->kind), "%s", kind);
-	snprintf(j->ns, sizeof(j->ns), "%s", r->ns);
-	snprintf(j->name, sizeof(j->name), "%s", r->name);
-	snprintf(j->uid, sizeof(j->uid), "%s", r->uid);
-	snprintf(j->api, sizeof(j->api), "%s", r->api);
-	snprintf(j->version, sizeof(j->version), "%016llx", (unsigned long long)r->digest);
-	j->change_ms = r->change_ms ? r->change_ms : r->seen_ms;
-	j->applied_ms = r->applied_ms;
-	j->nodes = nodes;
-	pthread_cond_signal(&ev_.cv);
+	if (n > EV_REPORT) {
+		qsort(v, n, sizeof(*v), newest_first);
+		n = EV_REPORT;
+	}
+	if ((f = open_memstream(&rep, &len))) {
+		for (size_t i = 0; i < n; i++) {
+			char k[17];
+
+			ev_vkey(v[i]->key, v[i]->digest, k);
+			fprintf(f, "%s%s:%lld", i ? "," : "", k, (long long)v[i]->applied_ms);
+		}
+		fclose(f);
+	}
+	if ((f = open_memstream(&names, &len))) {
+		for (size_t i = 0; i < c->n[K8S_NODE]; i++) {
+			const struct k8s_object *o = c->objs[K8S_NODE][i];
+
+			fprintf(f, "%s%s", i ? "," : "", o->meta.name ? o->meta.name : "");
+			if (o->meta.name && !strcmp(o->meta.name, a->node))
+				snprintf(uid, sizeof(uid), "%s", json_string_value(
+					 json_object_get(json_object_get(o->raw, "metadata"),
+							 "uid")) ?: "");
+		}
+		fclose(f);
+	}
+	free(v);
+	pthread_mutex_lock(&ev_.mu);
+	free(a->report);
+	a->report = rep;
+	free(a->nodes);
+	a->nodes = names;
+	if (uid[0])
+		memcpy(a->node_uid, uid, sizeof(uid));
 	pthread_mutex_unlock(&ev_.mu);
 }
 
@@ -546,6 +846,8 @@ void polstatus_synced(struct store *st, const struct polsync *ps, uint64_t gen, 
 		dirty = true;
 	}
 	free(gone);
+	bool fresh = false;
+
 	hmap_each(&ps_.recs, sl) {
 		struct polrec *r = sl->v;
 
@@ -553,10 +855,13 @@ void polstatus_synced(struct store *st, const struct polsync *ps, uint64_t gen, 
 			r->applied_ms = now;
 			if (!r->initial)
 				observe(r);
-			ev_queue(r, (unsigned int)c.n[K8S_NODE]);
-			dirty = true;
+			if (ev_.a)
+				ev_queue(ev_.a, r, now);
+			dirty = fresh = true;
 		}
 	}
+	if (fresh && ev_.a)
+		ev_reports(ev_.a, &c, now);
 	if (ok)
 		ps_.gen = gen;
 	else
@@ -585,24 +890,33 @@ void polstatus_metrics(FILE *f)
 		   "xcni_policy_apply_seconds_sum %.3f\n"
 		   "xcni_policy_apply_seconds_count %llu\n",
 		(unsigned long long)ps_.count, ps_.sum, (unsigned long long)ps_.count);
-	if (ev_.on) {
+	if (ev_.a) {
+		struct ev_agent *a = ev_.a;
+
 		pthread_mutex_lock(&ev_.mu);
-		fprintf(f, "# HELP xcni_policy_events_total Events \"enforced on N/M nodes\" this "
-			   "agent wrote on a policy version (result: posted, failed, dropped: its "
-			   "queue of %d policies was full; coalesced: a newer version took a waiting "
-			   "one's place).\n"
+		fprintf(f, "# HELP xcni_policy_events_total Events \"enforced on N/M nodes\" on "
+			   "policy versions this agent wrote as the cluster's one writer (posted, "
+			   "failed), and versions it dropped (its queue of %d was full) or coalesced "
+			   "(a newer version of the policy took a waiting one's place).\n"
 			   "# TYPE xcni_policy_events_total counter\n"
 			   "xcni_policy_events_total{result=\"posted\"} %llu\n"
 			   "xcni_policy_events_total{result=\"failed\"} %llu\n"
 			   "xcni_policy_events_total{result=\"dropped\"} %llu\n"
 			   "xcni_policy_events_total{result=\"coalesced\"} %llu\n"
+			   "# HELP xcni_policy_events_writer 1 while this agent holds the Lease "
+			   EV_NS "/xcni-policy-events (it writes every policy version's Event).\n"
+			   "# TYPE xcni_policy_events_writer gauge\nxcni_policy_events_writer %d\n"
 			   "# HELP xcni_policy_event_requests_total Requests to the API server for "
-			   "those Events (at most %d a second after %d at once).\n"
-			   "# TYPE xcni_policy_event_requests_total counter\n"
-			   "xcni_policy_event_requests_total %llu\n", EV_QUEUE,
-			(unsigned long long)ev_.posted, (unsigned long long)ev_.failed,
-			(unsigned long long)ev_.dropped, (unsigned long long)ev_.coalesced, EV_RATE,
-			EV_BURST, (unsigned long long)ev_.requests);
+			   "policy Events (at most %d a second after %d at once, all kinds): report "
+			   "(this node's Lease), elect (the writer's Lease), list (the reports, "
+			   "writer), event (the Events, writer).\n"
+			   "# TYPE xcni_policy_event_requests_total counter\n", EV_QUEUE,
+			(unsigned long long)a->posted, (unsigned long long)a->failed,
+			(unsigned long long)a->dropped, (unsigned long long)a->coalesced, a->leader,
+			EV_RATE, EV_BURST);
+		for (int k = 0; k < EVR_N; k++)
+			fprintf(f, "xcni_policy_event_requests_total{kind=\"%s\"} %llu\n",
+				evr_names[k], (unsigned long long)a->req[k]);
 		pthread_mutex_unlock(&ev_.mu);
 	}
 }

@@ -248,7 +248,7 @@ int settings_write_config(const struct opts *o, struct from_pod *fp)
 		cfg.underlay_ifindex = (__u32)o->ov->underlay_ifindex;
 		cfg.vni = o->ov->vni;
 		cfg.underlay_mtu = o->ov->underlay_mtu;
-		cfg.pod_mtu = o->ov->underlay_mtu - overlay_encap_len(o->ov);
+		cfg.pod_mtu = overlay_pod_mtu(o->ov);
 		memcpy(cfg.node_ip6, o->ov->node_ip6, 16);
 	}
 	lock = xcni_config_lock(o->pin_dir);

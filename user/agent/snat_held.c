@@ -19,7 +19,7 @@
 #include <time.h>
 
 #include "xcni_shared.h"
-#include "agent/metrics.h"
+#include "lib/system/mapwalk.h"
 #include "agent/snat_held.h"
 #include "lib/system/clock.h"
 #include "lib/system/log.h"
@@ -110,7 +110,7 @@ long snat_held_count(struct snat_held *h)
 	h->n = 0;
 	if (bpf_map_get_info_by_fd(h->cl_fd, &info, &len))
 		return -errno;
-	r = map_walk(h->cl_fd, &info, 1, cl_add, h);
+	r = mapw_walk(h->cl_fd, &info, 1, cl_add, h);
 	if (r < 0)
 		return r;
 	qsort(h->c, h->n, sizeof(*h->c), cl_cmp);
@@ -118,7 +118,7 @@ long snat_held_count(struct snat_held *h)
 	len = sizeof(info);
 	if (bpf_map_get_info_by_fd(h->snat_fd, &info, &len))
 		return -errno;
-	r = map_walk(h->snat_fd, &info, 1, rec_count, h);
+	r = mapw_walk(h->snat_fd, &info, 1, rec_count, h);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < h->n; i++) {

@@ -6,6 +6,7 @@
  */
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <dirent.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <fcntl.h>
@@ -75,17 +76,90 @@ static __u64 own_netns_cookie(void)
 	return cookie;
 }
 
-int socklb_open(struct sock_lb **out, const char *pin_dir, const struct map_max *mm, int n)
+/*
+ * A cgroup that groups pods rather than being one: the kubelet's kubepods,
+ * its QoS classes burstable and besteffort, and the kubelet's own root (kind's
+ * "kubelet"), as the cgroupfs driver names them or the systemd driver
+ * (kubelet-kubepods-burstable.slice). Never a pod's: kubepods-pod<uid>.slice,
+ * pod<uid>.
+ */
+static bool cg_tier_name(const char *name)
+{
+	static const char *const ends[] = { "kubepods", "burstable", "besteffort", "kubelet" };
+	size_t n = strlen(name), e;
+
+	if (n > 6 && !strcmp(name + n - 6, ".slice"))
+		n -= 6;
+	for (size_t i = 0; i < ARRAY_SIZE(ends); i++) {
+		e = strlen(ends[i]);
+		if (n >= e && !strncmp(name + n - e, ends[i], e) && (n == e || name[n - e - 1] == '-'))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The ids of the tiers (cg_tier_name) in the cgroup dir, and in theirs, depth
+ * levels down, after the n in ids: how many now (at most XCNI_SOCK_TIERS). Only
+ * a child of the hooked cgroup or of a tier is one, so nothing made inside a
+ * pod becomes one by its name.
+ */
+static int cg_tiers(int dir, int depth, __u64 *ids, int n)
+{
+	struct dirent *e;
+	struct stat st;
+	DIR *d;
+	int fd;
+
+	fd = dup(dir);
+	d = fd < 0 ? NULL : fdopendir(fd);
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return n;
+	}
+	while ((e = readdir(d)) && n < XCNI_SOCK_TIERS) {
+		if (e->d_type != DT_DIR || !cg_tier_name(e->d_name))
+			continue;
+		fd = openat(dir, e->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		/* On cgroup v2, a cgroup's id is its directory's inode number. */
+		if (!fstat(fd, &st))
+			ids[n++] = st.st_ino;
+		if (depth > 1)
+			n = cg_tiers(fd, depth - 1, ids, n);
+		close(fd);
+	}
+	closedir(d);
+	return n;
+}
+
+int socklb_open(struct sock_lb **out, const char *pin_dir, const char *cgroup,
+		const struct map_max *mm, int n)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = pin_dir);
 	struct sock_lb *s = sock_lb__open_opts(&oo);
+	struct stat st;
+	__u32 max;
+	int cg;
 
 	if (!s)
 		return -errno ?: -ENOMEM;
 	/* The same sizes as xcnid's other objects, or the pinned maps would not match. */
 	map_max_apply(s->obj, mm, n);
 	/* A pod's share of the records: --map-max xcni_sock_rn=N moves it too. */
-	s->rodata->sock_own_max = bpf_map__max_entries(s->maps.xcni_sock_rn) / XCNI_SOCK_OWN_SHARE ?: 1;
+	max = bpf_map__max_entries(s->maps.xcni_sock_rn);
+	s->rodata->sock_own_max = max / XCNI_SOCK_OWN_SHARE ?: 1;
+	s->rodata->sock_pods_max = max - max / XCNI_SOCK_NODE_SHARE;
+	/* The owner of a record is its pod: the kubelet's layout has 3 levels of tiers. */
+	cg = cgroup ? open(cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+	if (cg >= 0 && !fstat(cg, &st)) {
+		s->rodata->cg_root = st.st_ino;
+		cg_tiers(cg, 3, (__u64 *)s->rodata->cg_tiers, 0);
+	}
+	if (cg >= 0)
+		close(cg);
 	/* A pod's socket without backend is refused by from_pod, which reports it. */
 	s->rodata->host_netns = own_netns_cookie();
 	*out = s;
@@ -226,7 +300,7 @@ _Static_assert(sizeof(struct xcni_sock_rn6_key) <= 32, "clear_pinned's key fits 
 static void clear_pinned(const char *pin_dir, const char *name)
 {
 	__u8 key[32], next[32];
-	int fd = pin_open(pin_dir, name);
+	int fd = xcni_pin_get(pin_dir, name);
 
 	if (fd < 0)
 		return;
@@ -275,14 +349,15 @@ int socklb_use(const char *pin_dir, struct socklb_use *u)
 	int fd;
 
 	memset(u, 0, sizeof(*u));
-	fd = pin_open(pin_dir, "xcni_sock_own");
+	fd = xcni_pin_get(pin_dir, "xcni_sock_own");
 	if (fd < 0)
 		return fd;
 	/* At most XCNI_MAX_SOCK_OWN (4,096) entries: read in one go. */
 	while (!bpf_map_get_next_key(fd, prev, &next)) {
 		key = next;
 		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, &v))
+		/* The pods' total is no owner. */
+		if (key == XCNI_SOCK_OWN_PODS || bpf_map_lookup_elem(fd, &key, &v))
 			continue;
 		u->owners++;
 		u->held += v.held;

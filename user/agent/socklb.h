@@ -13,8 +13,12 @@ struct sock_lb;
 
 /* 0 if cgroup is a cgroup v2 directory, else -errno (said why): before anything changes. */
 int socklb_check_cgroup(const char *cgroup);
-/* Opens sock_lb with the agent's map sizes (not loaded yet: check its layout first). */
-int socklb_open(struct sock_lb **out, const char *pin_dir, const struct map_max *mm, int n);
+/*
+ * Opens sock_lb with the agent's map sizes and the cgroup it will hook (NULL:
+ * none) for its records' owners (not loaded yet: check its layout first).
+ */
+int socklb_open(struct sock_lb **out, const char *pin_dir, const char *cgroup,
+		const struct map_max *mm, int n);
 struct bpf_object *socklb_obj(struct sock_lb *s);
 int socklb_load(struct sock_lb *s);
 /*

@@ -215,16 +215,6 @@ static json_t *svc_closed_json(void)
 	return a;
 }
 
-const char *agent_version(void)
-{
-	return XCNI_VERSION;
-}
-
-const char *agent_commit(void)
-{
-	return XCNI_COMMIT;
-}
-
 /* ---- drops of the last minute ------------------------------------------------ */
 
 static bool is_drop(int r)
@@ -237,7 +227,7 @@ static bool is_drop(int r)
 /* The drop counters now into out (XCNI_NR_METRICS): 0 or -errno. */
 static int read_drops(struct agent_status *s, uint64_t *out)
 {
-	if (s->metrics_fd < 0 && (s->metrics_fd = pin_open(s->pin_dir, "xcni_metrics")) < 0)
+	if (s->metrics_fd < 0 && (s->metrics_fd = xcni_pin_get(s->pin_dir, "xcni_metrics")) < 0)
 		return s->metrics_fd;
 	for (int r = XCNI_REASON_MAX; r >= XCNI_REASON_MIN; r--) {
 		if (!is_drop(r))
@@ -361,8 +351,8 @@ static json_t *answer(struct agent_status *s)
 		return NULL;
 	}
 	json_object_update_new(o, json_pack("{s:s,s:i,s:s,s:s,s:i,s:o,s:I,s:I,s:b}", "node", s->node,
-					    "pid", (int)getpid(), "version", agent_version(),
-					    "commit", agent_commit(), "abi", XCNI_ABI_VERSION,
+					    "pid", (int)getpid(), "version", XCNI_VERSION,
+					    "commit", XCNI_COMMIT, "abi", XCNI_ABI_VERSION,
 					    "libbpf", json_sprintf("%u.%u", libbpf_major_version(),
 								   libbpf_minor_version()),
 					    "started", (json_int_t)s->started, "uptime_s",
@@ -434,13 +424,20 @@ static json_t *answer(struct agent_status *s)
 }
 
 /* GET /status on the status socket: the answer, one JSON line. */
-static int render_status(void *ctx, const struct http_args *a, char **body, size_t *len)
+char *status_text(struct agent_status *s)
 {
-	json_t *o = answer(ctx);
+	json_t *o = answer(s);
 	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
 
-	(void)a;
 	json_decref(o);
+	return text;
+}
+
+static int render_status(void *ctx, const struct http_args *a, char **body, size_t *len)
+{
+	char *text = status_text(ctx);
+
+	(void)a;
 	if (!text)
 		return -ENOMEM;
 	*len = strlen(text);
@@ -561,7 +558,7 @@ void status_metrics_render(FILE *f)
 	snprintf(abi, sizeof(abi), "%u", XCNI_ABI_VERSION);
 	metrics_family(f, "xcni_build_info", "gauge",
 		       "The agent's build: version, git commit, map ABI, libbpf.");
-	metrics_series(f, "xcni_build_info", 1, "version", agent_version(), "commit", agent_commit(),
+	metrics_series(f, "xcni_build_info", 1, "version", XCNI_VERSION, "commit", XCNI_COMMIT,
 		       "abi", abi, "libbpf", lib, NULL);
 	metrics_family1(f, "xcni_policy_whole_compiles_total", "counter",
 			"Whole compiles of the cluster's policy (every other change is a delta).",

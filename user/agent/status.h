@@ -29,9 +29,10 @@ struct http;
 struct probe_result;
 
 /* The build: its version, git commit, and the map ABI. */
-const char *agent_version(void);
-const char *agent_commit(void);
 
+/* The status answer as one JSON line (the caller's to free; NULL: out of memory): the
+ * socket's, and the flows relay's request=status (xcnictl status --kubeconfig). */
+char *status_text(struct agent_status *s);
 /* The status socket for pin_dir (made and listened on now). 0 or -errno (logged). */
 int status_open(const char *pin_dir, const char *node, struct agent_status **out);
 /* /healthz and /readyz on h (NULL: none). 0 or -errno. */

@@ -103,7 +103,7 @@ static void report_gen(const struct opts *o, struct from_pod *fp, __u64 gen,
 	}
 	/* A node with both underlay families: the MTU follows the tunnels in use. */
 	if (o->ov->underlay)
-		cfg.pod_mtu = o->ov->underlay_mtu - overlay_encap_len(o->ov);
+		cfg.pod_mtu = overlay_pod_mtu(o->ov);
 	if (r) {
 		cfg.nr_identities = (__u32)r->nidentities;
 		cfg.nr_policies = (__u32)r->npolicies;
@@ -176,7 +176,7 @@ static int write_self6(const struct opts *o, const uint8_t a6[16])
 	__u32 k = 0;
 	int fd, err = 0;
 
-	fd = pin_open(o->pin_dir, "xcni_self6");
+	fd = xcni_pin_get(o->pin_dir, "xcni_self6");
 	if (fd < 0)
 		return fd == -ENOENT ? 0 : fd;
 	if (bpf_map_update_elem(fd, &k, a6, BPF_ANY))
@@ -193,7 +193,7 @@ static int write_self6(const struct opts *o, const uint8_t a6[16])
  */
 static int bump_npgen(const struct opts *o)
 {
-	int fd = pin_open(o->pin_dir, "xcni_npgen"), err;
+	int fd = xcni_pin_get(o->pin_dir, "xcni_npgen"), err;
 
 	if (fd < 0)
 		return fd == -ENOENT ? 0 : fd;
@@ -1030,8 +1030,11 @@ static int step_apply6(struct generation *g)
 			(unsigned long long)g->gen);
 	else if (waiting != last_waiting)
 		pr_warn("generation %llu: %zu IPv6 pod(s) wait for room in xcni_polkey6 (pending: "
-			"their traffic dropped); --map-max xcni_polkey6=%zu gives it\n",
-			(unsigned long long)g->gen, waiting, g->v6.nkeys);
+			"their traffic dropped): each namespace has its part, %s is over it, "
+			"every other namespace's pods have theirs; --map-max "
+			"xcni_polkey6=%zu gives it\n",
+			(unsigned long long)g->gen, waiting,
+			g->pst.polkey6_ns ? g->pst.polkey6_ns : "?", g->v6.nkeys);
 	last_waiting = waiting;
 	pol_v6_free(&g->v6);
 	/* Pods waiting for room: every generation tries again (one may leave). */

@@ -143,9 +143,9 @@ int ui_open(struct http *h, struct flowd *fd, const char *pin_dir, struct ui **o
 	if (!u)
 		return -ENOMEM;
 	u->fd = fd;
-	u->polsel = pin_open(pin_dir, "xcni_polsel");
-	u->polname = pin_open(pin_dir, "xcni_polname");
-	u->polkey6 = pin_open(pin_dir, "xcni_polkey6");
+	u->polsel = xcni_pin_get(pin_dir, "xcni_polsel");
+	u->polname = xcni_pin_get(pin_dir, "xcni_polname");
+	u->polkey6 = xcni_pin_get(pin_dir, "xcni_polkey6");
 	if ((err = http_route(h, "/", "text/html; charset=utf-8", fg_render_page, NULL)) ||
 	    (err = http_route(h, "/api/graph", "application/json", render_graph, u))) {
 		pr_err("ui: cannot add its pages: %s\n", strerror(-err));

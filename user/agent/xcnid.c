@@ -40,6 +40,7 @@
 #include "lib/cluster/store.h"
 #include "to_pod.skel.h"
 #include "agent/flows.h"
+#include "agent/flowd.h"
 #include "agent/masq.h"
 #include "agent/hooks.h"
 #include "lib/system/http.h"
@@ -144,6 +145,10 @@ static int open_served(const struct opts *o, struct hooks *hk, struct http **hs,
 		return err;
 	status_set_probe(*sts, &probed, sock_lb_wanted);
 	status_set_listeners(*sts, *hs, *fd ? flowd_http(*fd) : NULL);
+	if (*fd) { /* request=status over the flows relay */
+		(*fd)->status = *sts;
+		(*fd)->status_text = status_text;
+	}
 	status_set_flows(*sts, o->flows.window && !o->once, o->flows.window, o->flows.ipfix_url);
 	if (o->manifests || o->kubeconfig || o->in_cluster)
 		status_set_cluster(*sts, o->manifests ?: o->kubeconfig ?: "in-cluster", NULL);
@@ -201,7 +206,7 @@ static int load_pod_progs(const struct opts *o, struct from_pod **fpp, struct to
 /* The socket load balancer's object (*sl) opened, checked against what is pinned and loaded. */
 static int load_socklb(const struct opts *o, struct sock_lb **sl)
 {
-	int err = socklb_open(sl, o->pin_dir, o->ov->map_max, o->ov->nmap_max);
+	int err = socklb_open(sl, o->pin_dir, o->cgroup_root, o->ov->map_max, o->ov->nmap_max);
 
 	if (err)
 		pr_err("cannot open the socket load-balancing object: %s\n", strerror(-err));

@@ -251,18 +251,12 @@ size_t sort_unique(void *arr, size_t n, size_t elem, int (*cmp)(const void *, co
 
 /* ---- formatting helpers ---------------------------------------------------- */
 
-/* An IPv4 address in network order, as text in a static buffer of the caller's. */
-const char *ip_str(__u32 ip, char buf[INET_ADDRSTRLEN])
-{
-	return inet_ntop(AF_INET, &ip, buf, INET_ADDRSTRLEN);
-}
-
 /* An ipcache entry's tunnel endpoint in either family; NULL for none. */
 const char *tunnel_str(const struct xcni_ipcache_val *v, char buf[INET6_ADDRSTRLEN])
 {
 	if (v->flags & XCNI_IPC_TUN6)
 		return inet_ntop(AF_INET6, v->tunnel_ip6, buf, INET6_ADDRSTRLEN);
-	return v->tunnel_ip ? ip_str(v->tunnel_ip, buf) : NULL;
+	return v->tunnel_ip ? xcni_ip4_str(v->tunnel_ip, buf) : NULL;
 }
 
 const char *polcidr_str(const struct xcni_polcidr_key *k, char *buf, size_t len)
@@ -311,11 +305,6 @@ int show_read(const struct ctl_ctx *c, struct ptable *t, int err)
  *                  identity the ipcache gives their addresses
  *   --label        the label set of such an identity (or the row's own) matches
  */
-bool in_prefix(__u32 ip, __u32 net, unsigned int len)
-{
-	return len <= 32 && !((ntohl(ip) ^ ntohl(net)) & xcni_prefix_mask(len));
-}
-
 bool in_prefix6(const __u8 ip[16], const __u8 net[16], unsigned int len)
 {
 	for (unsigned int i = 0; i < 16 && len; i++) {
@@ -415,7 +404,7 @@ int filter_open(const struct ctl_ctx *c, struct filter *f, unsigned int flags)
 	    ipcache_identity(f, XCNI_AF_INET, &f->ip, &f->ip_id)) {
 		pr_err("%s %s: %s is not in the ipcache: it has no identity\n",
 		       f->opts & OPT_POD ? "--pod" : "--ip", f->opts & OPT_POD ? c->pod : c->ip,
-		       ip_str(f->ip, buf));
+		       xcni_ip4_str(f->ip, buf));
 		err = -ENOENT;
 		goto close;
 	}
@@ -491,7 +480,7 @@ bool filter_match(const struct filter *f, const struct frow *r)
 	if (f->opts & (OPT_IP | OPT_POD)) {
 		/* An address matches rows of its own family (--pod: the pod's IPv4 or key). */
 		for (i = 0, hit = false; i < r->naddr && !hit && f->ip_family == XCNI_AF_INET; i++)
-			hit = in_prefix(f->ip, r->addr[i], r->plen[i]);
+			hit = xcni_in_prefix4(f->ip, r->addr[i], r->plen[i]);
 		for (i = 0; i < r->naddr6 && !hit && f->ip_family == XCNI_AF_INET6; i++)
 			hit = in_prefix6(f->ip6, r->addr6[i], r->plen6[i]);
 		/* --pod: the pod's IPv6 rows too (a local pod's IPv6 maps to its key). */

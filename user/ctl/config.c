@@ -195,8 +195,10 @@ close:
 	return err;
 }
 
-int ctl_prog_rodata(const char *pin_dir, const char *obj, bool link, const char *const *vars,
-		    void **out, const size_t *len, size_t nvars)
+/* Variables of a pinned program's (link: the pinned link's program's) .rodata
+ * by name through its BTF; 0 or -ENOENT. */
+static int ctl_prog_rodata(const char *pin_dir, const char *obj, bool link,
+			   const char *const *vars, void **out, const size_t *len, size_t nvars)
 {
 	return prog_vars(pin_dir, obj, link, ".rodata", vars, out, len, nvars);
 }
@@ -285,7 +287,7 @@ static void config_node_cols(struct ptable *t, const struct xcni_config *cfg)
 	pt_strf(t, "%.*s", (int)strnlen(cfg->node_name, sizeof(cfg->node_name)), cfg->node_name);
 	/* An IPv6-only node has no IPv4 pod CIDR: none, not 0.0.0.0/0. */
 	if (cfg->pod_cidr_len)
-		pt_strf(t, "%s/%u", ip_str(cfg->pod_cidr, buf), cfg->pod_cidr_len);
+		pt_strf(t, "%s/%u", xcni_ip4_str(cfg->pod_cidr, buf), cfg->pod_cidr_len);
 	else
 		pt_null(t);
 	pt_str(t, cidr6_str(cfg->pod_cidr6, cfg->pod_cidr6_len, pod6, sizeof(pod6)));
@@ -317,7 +319,7 @@ static void config_underlay_cols(struct ptable *t, const struct xcni_config *cfg
 	char buf[INET_ADDRSTRLEN], buf6[INET6_ADDRSTRLEN];
 
 	if (cfg->node_ip)
-		pt_str(t, ip_str(cfg->node_ip, buf));
+		pt_str(t, xcni_ip4_str(cfg->node_ip, buf));
 	else if (memcmp(cfg->node_ip6, none6, 16))
 		pt_str(t, inet_ntop(AF_INET6, cfg->node_ip6, buf6, sizeof(buf6)));
 	else
@@ -355,7 +357,7 @@ static void config_svc_cols(struct ptable *t, const struct ctl_ctx *c,
 	pt_uint(t, cfg->trace_sample);
 	pt_uint(t, cfg->events_rate);
 	if (cfg->svc_cidr_len)
-		pt_strf(t, "%s/%u", ip_str(cfg->svc_cidr, buf), cfg->svc_cidr_len);
+		pt_strf(t, "%s/%u", xcni_ip4_str(cfg->svc_cidr, buf), cfg->svc_cidr_len);
 	else
 		pt_null(t);
 	pt_str(t, cidr6_str(cfg->svc_cidr6, cfg->svc_cidr6_len, svc6, sizeof(svc6)));

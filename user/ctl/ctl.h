@@ -178,10 +178,6 @@ extern const struct map_spec m_svc, m_svcslot, m_backend, m_revnat, m_maglev, m_
 
 /* The fd of a pinned map of the expected layout, or -errno (said). */
 int map_open(const struct ctl_ctx *c, const struct map_spec *m);
-/* config.c: variables of a pinned program's (link: the pinned link's program's)
- * .rodata by name through its BTF; 0 or -ENOENT. */
-int ctl_prog_rodata(const char *pin_dir, const char *obj, bool link, const char *const *vars,
-		    void **out, const size_t *len, size_t nvars);
 /* Whether the node's from_overlay runs --node-port-mode dsr (its lb_dsr); -ENOENT
  * without an underlay attachment. */
 int ctl_node_port_dsr(const char *pin_dir, bool *dsr);
@@ -252,9 +248,11 @@ int parse_identity(const char *s, __u32 *id);
 int parse_port_proto(const char *s, __u8 *proto, __u16 *port);
 /* ADDR:PORT/PROTO (IPv4 or [IPv6]): a frontend's key, scope EXT. 0 or -EINVAL (said). */
 int parse_frontend(const char *s, struct xcni_svc_key *k);
+/* Service v's backend ids by slot (its count + count_term slots, 0 where a
+ * slot reads nothing), calloc'd, their number in *n; NULL without memory. */
+__u32 *svc_slot_ids(int slot_fd, const struct xcni_svc *v, size_t *n);
 /* The reason called name ("drop-policy-ingress"): 0, or -ENOENT. */
 int reason_by_name(const char *name, int *reason);
-const char *ip_str(__u32 ip, char buf[INET_ADDRSTRLEN]);
 const char *tunnel_str(const struct xcni_ipcache_val *v, char buf[INET6_ADDRSTRLEN]);
 /* An ipBlock prefix of polcidr as "ADDR/LEN", either family. */
 const char *polcidr_str(const struct xcni_polcidr_key *k, char *buf, size_t len);
@@ -287,7 +285,6 @@ int ct6_cmp(const void *a, const void *b);
 bool pod_of_ip(int fd, __u32 ip, char *buf, size_t len);
 /* By address, then prefix length: {prefixlen, addr} keys (ipcache, prefilter). */
 int prefix_cmp(const void *a, const void *b);
-bool in_prefix(__u32 ip, __u32 net, unsigned int len);
 bool in_prefix6(const __u8 ip[16], const __u8 net[16], unsigned int len);
 __u64 secs_since(__u64 now, __u64 ns);
 /* Prints the table (or the error that building it met) and frees it. */

@@ -220,7 +220,7 @@ static void ep_row(struct ptable *t, __u32 ip, const __u8 *ip6, const struct xcn
 {
 	char buf[INET6_ADDRSTRLEN], ifname[IF_NAMESIZE];
 
-	pt_str(t, ip ? ip_str(ip, buf) : NULL);
+	pt_str(t, ip ? xcni_ip4_str(ip, buf) : NULL);
 	pt_str(t, ip6 ? inet_ntop(AF_INET6, ip6, buf, sizeof(buf)) : NULL);
 	pt_str(t, in->ns[0] ? in->ns : NULL);
 	pt_str(t, in->pod[0] ? in->pod : NULL);

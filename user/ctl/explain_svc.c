@@ -94,26 +94,13 @@ struct svc_choice {
 /* The backends new flows may use (lb_pick_h's slots): the active ones, else the terminating. */
 static int svc_slots(const struct svc_view *v, const struct xcni_svc *s, struct svc_choice *ch)
 {
-	__u32 base = 0;
+	size_t all;
 
 	memset(ch, 0, sizeof(*ch));
-	ch->n = s->count;
-	if (!ch->n) {
-		ch->n = s->count_term;
-		base = s->count;
-		ch->terminating = ch->n > 0;
-	}
-	ch->ids = calloc(ch->n ? ch->n : 1, sizeof(*ch->ids));
-	if (!ch->ids)
-		return -ENOMEM;
-	for (size_t i = 0; i < ch->n; i++) {
-		struct xcni_svcslot_key sk = { .svc_id = s->id, .slot = (__u16)(base + i),
-					       .version = s->version };
-
-		if (bpf_map_lookup_elem(v->slot, &sk, &ch->ids[i]))
-			ch->ids[i] = 0;
-	}
-	return 0;
+	ch->ids = svc_slot_ids(v->slot, s, &all);
+	ch->n = s->count ?: s->count_term;
+	ch->terminating = !s->count && s->count_term;
+	return ch->ids ? 0 : -ENOMEM;
 }
 
 /* A flow already open keeps its backend (the service entry in conntrack). */
@@ -202,7 +189,7 @@ static int svc_choose(const struct ctl_ctx *c, const struct svc_view *v,
 	if (v6)
 		inet_ntop(AF_INET6, src->ip6, a, sizeof(a));
 	else
-		ip_str(src->ip, a);
+		xcni_ip4_str(src->ip, a);
 	if (choose_open(c, v, k, saddr, daddr, ch) || choose_affinity(v, k, s, saddr, a, ch))
 		return 0;
 	if ((s->flags & XCNI_SVC_F_MAGLEV) && (c->opts & OPT_SPORT)) {

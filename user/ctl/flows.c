@@ -466,14 +466,6 @@ static void emit(struct fopts *fo, json_t *o)
 
 /* ---- several nodes: one record a connection ------------------------------------ */
 
-/* The later of two times as the records give them (RFC 3339 strings sort as times). */
-static bool later(json_t *a, json_t *b)
-{
-	if (json_is_string(a) && json_is_string(b))
-		return strcmp(json_string_value(a), json_string_value(b)) > 0;
-	return json_number_value(a) > json_number_value(b);
-}
-
 /* One node's record into the cache; its key is among the round's changes. */
 static int cache_add(struct fopts *fo, const char *node, json_t *o)
 {
@@ -498,7 +490,7 @@ static int by_updated(const void *a, const void *b)
 	json_t *x = json_object_get(*(json_t *const *)a, "updated");
 	json_t *y = json_object_get(*(json_t *const *)b, "updated");
 
-	return later(x, y) ? 1 : later(y, x) ? -1 : 0;
+	return flows_json_later(x, y) ? 1 : flows_json_later(y, x) ? -1 : 0;
 }
 
 /* Oldest last packet first: the order of the TIME column (outside --follow). */
@@ -507,7 +499,7 @@ static int by_last_seen(const void *a, const void *b)
 	json_t *x = json_object_get(*(json_t *const *)a, "last_seen");
 	json_t *y = json_object_get(*(json_t *const *)b, "last_seen");
 
-	return later(x, y) ? 1 : later(y, x) ? -1 : 0;
+	return flows_json_later(x, y) ? 1 : flows_json_later(y, x) ? -1 : 0;
 }
 
 /*

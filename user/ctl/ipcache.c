@@ -90,7 +90,7 @@ static void ipc_row(struct ptable *t, __u8 fam, const void *rec, void *arg)
 		memcpy(&want, l->want->addr, 4);
 		if (l->want->family == fam &&
 		    (fam == XCNI_AF_INET6 ? in_prefix6(l->want->addr, addr, plen) :
-					    in_prefix(want, ip, plen)) &&
+					    xcni_in_prefix4(want, ip, plen)) &&
 		    (!l->best_fam || plen > l->best.k.prefixlen)) {
 			memcpy(&l->best, rec, fam == XCNI_AF_INET6 ? sizeof(struct ipc6_rec) :
 								    sizeof(struct ipc_rec));

@@ -353,7 +353,7 @@ static const char *drop_isolators(const struct msrc *s, const struct xcni_event 
 	if (n)
 		strcat(text, n > 1 ? " isolate " : " isolates ");
 	if (!pod_of_ip(s->podname_fd, ip, pod, 340))
-		ip_str(ip, pod);
+		xcni_ip4_str(ip, pod);
 	return pod;
 }
 

@@ -512,7 +512,7 @@ static int cmd_policy_list(const struct ctl_ctx *c, char **argv)
 		const struct xcni_polep *pe = &eps[i].pe;
 
 		pt_str(t, eps[i].pod[0] ? eps[i].pod : NULL);
-		pt_str(t, ip_str(eps[i].ip, buf));
+		pt_str(t, xcni_ip4_str(eps[i].ip, buf));
 		pt_uint(t, pe->identity);
 		pt_uint(t, pe->version);
 		/* A closed pod's policy did not fit: nothing in or out (drop-policy-overflow). */

@@ -313,8 +313,7 @@ static void svc_row(struct ptable *t, const struct svc_maps *m, const struct svc
 	pt_uint(t, r->v.revision);
 }
 
-/* The live slots of a service: ids[count + count_term] (0: a slot missing). */
-static __u32 *svc_slots(const struct svc_maps *m, const struct xcni_svc *v, size_t *n)
+__u32 *svc_slot_ids(int slot_fd, const struct xcni_svc *v, size_t *n)
 {
 	size_t nslots = (size_t)v->count + v->count_term;
 	__u32 *ids = calloc(nslots ? nslots : 1, sizeof(*ids));
@@ -322,7 +321,7 @@ static __u32 *svc_slots(const struct svc_maps *m, const struct xcni_svc *v, size
 	for (size_t s = 0; ids && s < nslots; s++) {
 		struct xcni_svcslot_key k = { .svc_id = v->id, .slot = (__u16)s, .version = v->version };
 
-		if (bpf_map_lookup_elem(m->slot, &k, &ids[s]))
+		if (bpf_map_lookup_elem(slot_fd, &k, &ids[s]))
 			ids[s] = 0;
 	}
 	*n = nslots;
@@ -339,7 +338,7 @@ static bool svc_filter(const struct filter *f, const struct svc_maps *m, const s
 
 	if (!f->opts)
 		return true;
-	ids = svc_slots(m, &r->v, &nslots);
+	ids = svc_slot_ids(m->slot, &r->v, &nslots);
 	addrs = calloc(nslots + 1, sizeof(*addrs));
 	if (!addrs) {
 		free(ids);
@@ -652,7 +651,7 @@ static int service_show(const struct ctl_ctx *c, const struct svc_maps *m, const
 		pt_strf(rt, "%u/%u", filled, size);
 	else
 		pt_str(rt, "missing");
-	ids = svc_slots(m, &r->v, &nslots);
+	ids = svc_slot_ids(m->slot, &r->v, &nslots);
 	maglev_cols(rt, ids, nslots, mg, nmg, have_mg, filled, size);
 	backend_rows(bt, m, ids, nslots, mg, nmg, have_mg);
 	free(mg);

@@ -41,7 +41,8 @@
 #define STATUS_WAIT_DEFAULT_S 120
 
 static const char status_help[] =
-	"Usage: xcnictl [--pin-dir DIR | --node NAME|all] status [--wait [--timeout D]] [--json]\n\n"
+	"Usage: xcnictl [--pin-dir DIR | --node NAME|all] status [--wait [--timeout D]] [--json]\n"
+	"       xcnictl status --kubeconfig FILE --tls DIR [--wait [--timeout D]] [--json]\n\n"
 	"The node's health and a one-line verdict: the agent (version, up since,\n"
 	"readiness, the cluster state's source and the generation applied, API kinds\n"
 	"the server does not serve or forbids), the kernel features probed and what\n"
@@ -52,6 +53,11 @@ static const char status_help[] =
 	"  --wait               ask again every second until every node is OK\n"
 	"  --timeout D          give up waiting after D (30s, 2m; default 120s)\n"
 	"  --node NAME|all      a lab node, or every node (repeatable)\n"
+	"  --kubeconfig FILE    every node of the cluster: each agent asked through its\n"
+	"                       flows relay (as flows --kubeconfig), one line a node and\n"
+	"                       the overall verdict (the agent's view: the maps and\n"
+	"                       hooks are read by xcnictl status on the node)\n"
+	"  --tls DIR            --kubeconfig's client certificate (default XCNI_FLOWS_TLS)\n"
 	"  --json, -j           one JSON object: {\"verdict\", \"nodes\": [...]}\n\n"
 	"Verdict: OK; DEGRADED: what is wrong; DOWN: no maps, or no agent answers.\n"
 	"Exit status: 0 OK, 1 DEGRADED or DOWN (--wait: not OK in time), 2 usage.\n";
@@ -209,7 +215,7 @@ static json_t *overflow_json(const struct ctl_ctx *c)
 			char name[400], ipb[INET_ADDRSTRLEN], *slash;
 
 			if (nfd < 0 || !pod_of_ip(nfd, key, name, sizeof(name)))
-				snprintf(name, sizeof(name), "%s", ip_str(key, ipb));
+				snprintf(name, sizeof(name), "%s", xcni_ip4_str(key, ipb));
 			json_array_append_new(pods, json_string(name));
 			slash = strchr(name, '/');
 			if (slash) {
@@ -362,22 +368,12 @@ json_t *agent_answer(const struct ctl_ctx *c)
 	return agent_ask(c->pin_dir, sock, &err);
 }
 
-/* The agent's own answer; no answer: *down, and why says so. */
-static json_t *agent_json(const struct ctl_ctx *c, json_t *problems, bool *down, char *why,
-			  size_t whylen)
+/* What is wrong by the agent's own answer, appended to problems. */
+static void agent_problems(json_t *agent, json_t *problems)
 {
-	char sock[108];
-	int err;
-	json_t *agent = agent_ask(c->pin_dir, sock, &err), *cl, *off, *v;
+	json_t *cl = json_object_get(agent, "cluster"), *off, *v;
 	size_t i;
 
-	if (!agent) {
-		*down = true;
-		snprintf(why, whylen, "no agent answers on %s (%s): xcnid is not running for %s",
-			 sock, strerror(err ? -err : EPROTO), c->pin_dir);
-		return json_pack("{s:b,s:s}", "running", 0, "error", why);
-	}
-	cl = json_object_get(agent, "cluster");
 	json_object_set_new(agent, "running", json_true());
 	if (!json_is_true(json_object_get(agent, "ready")))
 		json_array_append_new(problems, json_sprintf("agent not ready: %s",
@@ -419,6 +415,23 @@ static json_t *agent_json(const struct ctl_ctx *c, json_t *problems, bool *down,
 		if (strstr(json_string_value(v) ?: "", "--cgroup-root"))
 			json_array_append_new(problems, json_sprintf("switched off: %s",
 								     json_string_value(v)));
+}
+
+/* The agent's own answer; no answer: *down, and why says so. */
+static json_t *agent_json(const struct ctl_ctx *c, json_t *problems, bool *down, char *why,
+			  size_t whylen)
+{
+	char sock[108];
+	int err;
+	json_t *agent = agent_ask(c->pin_dir, sock, &err);
+
+	if (!agent) {
+		*down = true;
+		snprintf(why, whylen, "no agent answers on %s (%s): xcnid is not running for %s",
+			 sock, strerror(err ? -err : EPROTO), c->pin_dir);
+		return json_pack("{s:b,s:s}", "running", 0, "error", why);
+	}
+	agent_problems(agent, problems);
 	return agent;
 }
 
@@ -925,6 +938,74 @@ static json_t *collect(const struct ctl_ctx *c, const struct ctl_lab_node *tg, s
 	return nodes;
 }
 
+/*
+ * --kubeconfig: every node's agent asked through its flows relay (request=status,
+ * as flows and explain --kubeconfig reach them): its own answer, judged as the
+ * Agent: line is; no answer: DOWN, why said. The maps and hooks are read on the
+ * node only (xcnictl status there).
+ */
+static json_t *cluster_collect(const char *kubeconfig, const char *tls_dir)
+{
+	struct flows_agent *fa = NULL;
+	char **ans = NULL;
+	size_t n = 0;
+	json_t *nodes;
+
+	if (flows_ask_all(kubeconfig, tls_dir, FLOWS_REQ_KIND "=" FLOWS_REQ_STATUS "\n", 10, &fa,
+			  &ans, &n))
+		return NULL;
+	nodes = json_array();
+	for (size_t i = 0; i < n; i++) {
+		json_t *a = ans[i] ? json_loads(ans[i], 0, NULL) : NULL, *pr = json_array();
+		const char *err = json_string_value(json_object_get(a, "error"));
+
+		if (!a || err) {
+			json_array_append_new(nodes, json_pack("{s:s,s:s,s:s+}", "node", fa[i].node,
+				"verdict", "DOWN", "why", "no status from its agent: ",
+				err ?: fa[i].why[0] ? fa[i].why : "an answer that is not JSON"));
+			json_decref(a);
+			json_decref(pr);
+		} else {
+			agent_problems(a, pr);
+			json_array_append_new(nodes, json_pack("{s:s,s:s,s:o,s:o}", "node", fa[i].node,
+				"verdict", json_array_size(pr) ? "DEGRADED" : "OK", "problems", pr,
+				"agent", a));
+		}
+		free(ans[i]);
+	}
+	free(ans);
+	free(fa);
+	return nodes;
+}
+
+/* One line a node, and the count of each verdict. */
+static void cluster_print(json_t *nodes, const char *v)
+{
+	size_t i, ok = 0, bad = 0;
+	json_t *n, *p;
+	char b[32];
+
+	json_array_foreach(nodes, i, n) {
+		json_t *a = json_object_get(n, "agent");
+		const char *nv = verdict_of(n);
+
+		printf("%-16s %-9s", jstr(n, "node"), nv);
+		if (!strcmp(nv, "DOWN"))
+			printf(" %s", jstr(n, "why"));
+		else
+			printf(" xcnid %s, up %s, %lld of %lld syncs failed", jstr(a, "version"),
+			       dur(jint(a, "uptime_s"), b, sizeof(b)), jint(a, "syncs_failed"),
+			       jint(a, "syncs"));
+		json_array_foreach(json_object_get(n, "problems"), ok, p)
+			printf("%s%s", ok ? "; " : ": ", json_string_value(p));
+		printf("\n");
+		bad += strcmp(nv, "OK") != 0;
+	}
+	ok = json_array_size(nodes) - bad;
+	printf("\nOverall:     %s: %zu of %zu nodes OK (each agent's own view; maps, hooks and "
+	       "drops: xcnictl status on the node)\n", v, ok, json_array_size(nodes));
+}
+
 /* The worst verdict of the nodes. */
 static const char *overall(json_t *nodes)
 {
@@ -969,6 +1050,7 @@ struct status_opts {
 	struct ctl_where w;
 	bool json, wait;
 	unsigned long timeout_ms;
+	const char *kubeconfig, *tls_dir; /* --kubeconfig: every node's agent over HTTPS */
 };
 
 /* status's options (completion lists them too) */
@@ -977,6 +1059,8 @@ const struct option ctl_status_opts[] = {
 	CTL_WHERE_OPTS,
 	{ "wait", no_argument, NULL, 'w' },
 	{ "timeout", required_argument, NULL, 't' },
+	{ "kubeconfig", required_argument, NULL, 'K' },
+	{ "tls", required_argument, NULL, 'X' },
 	{}
 };
 
@@ -990,6 +1074,8 @@ static int status_parse(int argc, char **argv, struct status_opts *o)
 		switch (opt) {
 		case 'j': o->json = true; break;
 		case 'w': o->wait = true; break;
+		case 'K': o->kubeconfig = optarg; break;
+		case 'X': o->tls_dir = optarg; break;
 		case 't':
 			if (parse_duration_ms(optarg, &o->timeout_ms)) {
 				pr_err("status --timeout %s: not a duration (30s, 2m, 1h, 500ms)\n", optarg);
@@ -1002,8 +1088,17 @@ static int status_parse(int argc, char **argv, struct status_opts *o)
 				return rc;
 		}
 	}
-	return ctl_where_check(argc, argv, "status", status_help, timeout_given && !o->wait ?
-			       "status --timeout: only with --wait" : NULL, &o->w);
+	if (!o->tls_dir && o->kubeconfig)
+		o->tls_dir = getenv("XCNI_FLOWS_TLS");
+	return ctl_where_check(argc, argv, "status", status_help,
+			       timeout_given && !o->wait ? "status --timeout: only with --wait" :
+			       o->tls_dir && !o->kubeconfig ? "status --tls: only with --kubeconfig" :
+			       o->kubeconfig && (!o->tls_dir || !*o->tls_dir) ?
+				       "status --kubeconfig: give the client certificate's folder, "
+				       "--tls DIR (or XCNI_FLOWS_TLS)" :
+			       o->kubeconfig && (o->w.nnodes || o->w.pin_given) ?
+				       "status --kubeconfig asks every node's agent: no --node or --pin-dir" :
+				       NULL, &o->w);
 }
 
 /* Each --node (a name or all) into lab targets: -1 to go on, else the exit code. */
@@ -1036,6 +1131,10 @@ static void status_print(json_t *all, const char *v, const struct status_opts *o
 		json_decref(j);
 		return;
 	}
+	if (o->kubeconfig) {
+		cluster_print(all, v);
+		return;
+	}
 	json_array_foreach(all, i, n) {
 		if (i)
 			printf("\n");
@@ -1063,14 +1162,18 @@ int ctl_status_main(int argc, char **argv)
 	if (rc >= 0)
 		return rc;
 	/* No agent's maps where they would be outside a lab, and a lab up: say which --node. */
-	if (!o.w.nnodes && !o.w.pin_given && !getenv("XCNI_PIN_DIR") && access(o.c.pin_dir, F_OK)) {
+	if (!o.kubeconfig && !o.w.nnodes && !o.w.pin_given && !getenv("XCNI_PIN_DIR") &&
+	    access(o.c.pin_dir, F_OK)) {
 		char *hint[] = { "xcnictl", "status", NULL };
 
 		if (ctl_lab_hint(o.c.pin_dir, 2, hint))
 			return 1;
 	}
 	for (;;) {
-		all = collect(&o.c, tg, ntg, o.w.nnodes > 0);
+		all = o.kubeconfig ? cluster_collect(o.kubeconfig, o.tls_dir) :
+				     collect(&o.c, tg, ntg, o.w.nnodes > 0);
+		if (!all)
+			return 1; /* no agent listed: said */
 		v = overall(all);
 		if (!o.wait || !strcmp(v, "OK") || xcni_mono_ms() - t0 >= o.timeout_ms)
 			break;

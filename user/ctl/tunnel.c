@@ -93,7 +93,7 @@ static void tunnel_row(struct ptable *t, __u8 fam, const void *rec, void *arg)
 	memcpy(&want, w->addr, 4);
 	if (l->get && (w->family ? !((w->family == fam && !memcmp(w->addr, ip, fam_len(fam))) ||
 				     (w->family == XCNI_AF_INET && tn->pod_cidr_len &&
-				      in_prefix(want, tn->pod_cidr,
+				      xcni_in_prefix4(want, tn->pod_cidr,
 						tn->pod_cidr_len)))
 				 : strncmp(l->get, tn->node, sizeof(tn->node)) != 0))
 		return;
@@ -113,7 +113,7 @@ static void tunnel_row(struct ptable *t, __u8 fam, const void *rec, void *arg)
 		pt_null(t);
 	pt_ip(t, fam, ip);
 	if (tn->pod_cidr_len)
-		pt_strf(t, "%s/%u", ip_str(tn->pod_cidr, buf), tn->pod_cidr_len);
+		pt_strf(t, "%s/%u", xcni_ip4_str(tn->pod_cidr, buf), tn->pod_cidr_len);
 	else
 		pt_null(t); /* a node without spec.podCIDR yet */
 	pt_uint(t, sum.tx_packets);

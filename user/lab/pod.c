@@ -67,7 +67,8 @@ static int cni_result_ips(const char *out, struct lab_pod *pod)
 	return pod->ip[0] || pod->ip6[0] ? 0 : -EBADMSG;
 }
 
-int lab_cni(struct lab *lab, struct lab_pod *pod, const char *cmd)
+/* CNI ADD/DEL of pod through xcni in its node's netns. ADD fills pod->ip. */
+static int lab_cni(struct lab *lab, struct lab_pod *pod, const char *cmd)
 {
 	char bin[PATH_MAX], cni_path[PATH_MAX + 32], conf_path[PATH_MAX], node_ns[PATH_MAX];
 	char e_cmd[64], e_cid[64], e_netns[PATH_MAX + 16], e_path[PATH_MAX + 48];

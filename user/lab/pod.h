@@ -14,8 +14,6 @@
 #include "lab/sys.h"
 #include "lib/cluster/k8s.h"
 
-/* CNI ADD/DEL of pod through xcni in its node's netns. ADD fills pod->ip. */
-int lab_cni(struct lab *lab, struct lab_pod *pod, const char *cmd);
 
 /* The ports the listener serves: TCP and UDP, each once; SCTP has no sockets here. */
 int lab_pod_ports(const struct k8s_object *obj, struct lab_port **out, size_t *n);

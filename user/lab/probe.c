@@ -143,7 +143,8 @@ const char *lab_fate_word(int fate)
 	return flow_verdict_name(fate >= 0 && fate < LAB_NR_FATES ? as_flow[fate] : FLOW_TIMEOUT);
 }
 
-char lab_fate_symbol(int fate)
+/* lab matrix's cell: '.', 'D', 'R', 'N', 'T'. */
+static char lab_fate_symbol(int fate)
 {
 	static const char sym[LAB_NR_FATES] = { 'T', '.', 'D', 'R', 'N' };
 

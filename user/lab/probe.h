@@ -34,8 +34,6 @@ enum lab_fate {
 };
 /* "connected", "denied", "refused", "no-backend", "timeout". */
 const char *lab_fate_word(int fate);
-/* lab matrix's cell: '.', 'D', 'R', 'N', 'T'. */
-char lab_fate_symbol(int fate);
 /*
  * The fate of a probe that returned res (1 connected, 0 not), refused: the
  * socket heard RST or ICMP unreachable, s: the drops counted meanwhile (NULL:

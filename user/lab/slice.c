@@ -48,6 +48,7 @@
 #include <unistd.h>
 
 #include "lab/slice.h"
+#include "lib/system/hash.h"
 #include "lib/system/proto.h"
 #include "lib/system/util.h"
 
@@ -205,11 +206,9 @@ static int slices_put(const struct k8s_object *svc, const struct lab_ep_pod *pod
 	}
 	err = 0;
 	for (size_t i = 0; !err && i < ng; i++) {
-		uint32_t h = 0x811c9dc5;
-
 		/* FNV-1a of the port set: a stable name for the same pods and ports. */
-		for (size_t j = 0; j < np * sizeof(uint16_t); j++)
-			h = (h ^ ((const uint8_t *)g[i].port)[j]) * 0x01000193;
+		uint32_t h = xcni_fnv32(XCNI_FNV32_BASIS, g[i].port, np * sizeof(uint16_t));
+
 		/* The IPv6 slice of the same ports beside the IPv4 one. */
 		snprintf(name, sizeof(name), "%.250s-%s%08x", svc->meta.name, v6 ? "v6-" : "", h);
 		err = item_add(items, slice_json(svc, &g[i], name, v6));
@@ -259,14 +258,9 @@ static int sweep(struct lab *lab, const struct wanted *w, bool *changed)
 /* The shard of Service ns/name: FNV-1a of "ns/name". */
 static unsigned int svc_shard(const char *ns, const char *name)
 {
-	uint32_t h = 0x811c9dc5;
+	uint32_t h = xcni_fnv32(xcni_fnv32_str(XCNI_FNV32_BASIS, ns), "/", 1);
 
-	for (const char *s = ns; *s; s++)
-		h = (h ^ (uint8_t)*s) * 0x01000193;
-	h = (h ^ '/') * 0x01000193;
-	for (const char *s = name; *s; s++)
-		h = (h ^ (uint8_t)*s) * 0x01000193;
-	return h % LAB_SVC_SHARDS;
+	return xcni_fnv32_str(h, name) % LAB_SVC_SHARDS;
 }
 
 int lab_slices_sync(struct lab *lab, bool *changed)

@@ -32,7 +32,8 @@ void lab_svc_list_free(struct lab_svc_list *l)
 	l->n = 0;
 }
 
-void lab_svc_file(const struct lab *lab, const char *ns, const char *name, char *out, size_t len)
+static void lab_svc_file(const struct lab *lab, const char *ns, const char *name, char *out,
+			 size_t len)
 {
 	lab_path(lab, out, len, "services/%s.%s.json", ns, name);
 }

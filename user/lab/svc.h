@@ -41,7 +41,6 @@ struct lab_svc_ips {
 int lab_svc_ips_get(const json_t *raw, struct lab_svc_ips *out);
 /* "10.96.0.1" or "fd00:10:96::1" of family fam (LAB_FAM_V4/V6); "" if it has none. */
 const char *lab_svc_ip_str(const struct lab_svc_ips *ips, unsigned int fam, char *buf, size_t len);
-void lab_svc_file(const struct lab *lab, const char *ns, const char *name, char *out, size_t len);
 int lab_svc_validate(struct lab *lab, const struct k8s_object *o, const char *src);
 int lab_svc_apply(struct lab *lab, const struct k8s_object *o, bool *changed, FILE *say);
 /*

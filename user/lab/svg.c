@@ -28,12 +28,12 @@ static const struct {
 	[LAB_SVG_MIXED] = { "mixed", "#fdae61", "mixed: connected over one family only" },
 };
 
-const char *lab_svg_colour(enum lab_svg_result r)
+static const char *lab_svg_colour(enum lab_svg_result r)
 {
 	return results[r <= LAB_SVG_MIXED ? r : LAB_SVG_DENIED].colour;
 }
 
-const char *lab_svg_result_name(enum lab_svg_result r)
+static const char *lab_svg_result_name(enum lab_svg_result r)
 {
 	return results[r <= LAB_SVG_MIXED ? r : LAB_SVG_DENIED].name;
 }

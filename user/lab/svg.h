@@ -26,8 +26,6 @@ struct lab_svg_matrix {
 };
 
 /* The colour a result is drawn in ("#rrggbb"), and its name. */
-const char *lab_svg_colour(enum lab_svg_result r);
-const char *lab_svg_result_name(enum lab_svg_result r);
 
 /*
  * Whether path can be written (asked before the probes, so a bad one costs

@@ -208,7 +208,7 @@ static unsigned long long proc_stat(pid_t pid, char *state)
 	return start;
 }
 
-unsigned long long lab_starttime(pid_t pid)
+static unsigned long long lab_starttime(pid_t pid)
 {
 	return proc_stat(pid, NULL);
 }

@@ -55,7 +55,6 @@ int lab_spawn_daemon(const char *netns, char *const argv[], const char *log, int
 bool lab_proc_alive(const struct lab_proc *p);
 /* SIGTERM, then SIGKILL after a grace period; fine if it is already gone. */
 void lab_proc_stop(struct lab_proc *p);
-unsigned long long lab_starttime(pid_t pid);
 
 /*
  * Runs argv inside the netns at path netns (NULL: this one): found in PATH,

@@ -33,6 +33,7 @@
 #include "lib/observe/flowgraph.h"
 #include "lib/observe/flows.h"
 #include "lib/observe/flowsnet.h"
+#include "lib/system/bpfpin.h"
 #include "lib/system/log.h"
 #include "lib/system/http.h"
 #include "lab/state.h"
@@ -69,7 +70,7 @@ static const char *jopt(json_t *o, const char *k)
 	return json_string_value(json_object_get(o, k));
 }
 
-static void end_of(json_t *o, struct fg_end *e)
+static void end_from_json(json_t *o, struct fg_end *e)
 {
 	*e = (struct fg_end){
 		.kind = jopt(o, "kind"), .ns = jopt(o, "namespace"), .pod = jopt(o, "pod"),
@@ -100,8 +101,8 @@ static int add_line(struct fgraph *g, const char *line, const struct node_maps *
 	f.node = jopt(o, "node");
 	f.family = jopt(o, "family");
 	f.proto = jopt(o, "protocol");
-	end_of(json_object_get(o, "source"), &f.src);
-	end_of(json_object_get(o, "destination"), &f.dst);
+	end_from_json(json_object_get(o, "source"), &f.src);
+	end_from_json(json_object_get(o, "destination"), &f.dst);
 	f.service = jopt(o, "service");
 	f.client = jopt(o, "client");
 	v = jopt(o, "verdict");
@@ -140,14 +141,6 @@ static int add_line(struct fgraph *g, const char *line, const struct node_maps *
 	err = fg_add(g, &f);
 	json_decref(o);
 	return err == -E2BIG ? 0 : err;
-}
-
-static int open_pinned(const char *pin, const char *name)
-{
-	char path[PATH_MAX + 32];
-
-	snprintf(path, sizeof(path), "%s/%s", pin, name);
-	return bpf_obj_get(path);
 }
 
 static void json_list(struct fbuf *b, const char *name, char (*v)[64], size_t n)
@@ -254,9 +247,9 @@ static int gather(struct ui_src *src, const char *req, struct ui_ans *ans, size_
 			continue;
 		}
 		snprintf(an->name, sizeof(an->name), "%.63s", ln->name);
-		an->m.polsel = open_pinned(pin, "xcni_polsel");
-		an->m.polname = open_pinned(pin, "xcni_polname");
-		an->m.polkey6 = open_pinned(pin, "xcni_polkey6");
+		an->m.polsel = xcni_pin_get(pin, "xcni_polsel");
+		an->m.polname = xcni_pin_get(pin, "xcni_polname");
+		an->m.polkey6 = xcni_pin_get(pin, "xcni_polkey6");
 		(*nans)++;
 	}
 	lab_close(&lab);

@@ -413,12 +413,9 @@ int kj_parse_cnp(struct kj_ctx *c, json_t *doc, struct k8s_cnp *p)
 	size_t old;
 	int err;
 
-	err = kj_get_obj(c, doc, "spec", &spec);
+	err = kj_spec(c, doc, &spec, &old);
 	if (err)
 		return err;
-	if (!spec)
-		return kj_fail_in(c, "spec", "required");
-	old = kj_field(c, "spec");
 	err = kj_get_str(c, spec, "tier", &tier);
 	if (err)
 		goto out;

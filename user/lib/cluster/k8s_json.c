@@ -81,6 +81,27 @@ int kj_parse_list(struct kj_ctx *c, const char *key, json_t *arr, size_t size, v
 	return err;
 }
 
+int kj_parse_field(struct kj_ctx *c, json_t *parent, const char *key, size_t size, void **out,
+		   size_t *n, int (*fn)(struct kj_ctx *c, json_t *v, void *elem, const void *arg),
+		   const void *arg)
+{
+	json_t *arr;
+
+	return kj_get_arr(c, parent, key, &arr) ?: kj_parse_list(c, key, arr, size, out, n, fn, arg);
+}
+
+int kj_spec(struct kj_ctx *c, json_t *doc, json_t **spec, size_t *old)
+{
+	int err = kj_get_obj(c, doc, "spec", spec);
+
+	if (err)
+		return err;
+	if (!*spec)
+		return kj_fail_in(c, "spec", "required");
+	*old = kj_field(c, "spec");
+	return 0;
+}
+
 /* "<Kind> <ns>/<name>: <path>: <what>"; -EINVAL. */
 int kj_fail(struct kj_ctx *c, const char *fmt, ...)
 {
@@ -518,18 +539,11 @@ static int parse_expr(struct kj_ctx *c, json_t *j, void *elem, const void *arg)
 /* metav1.LabelSelector at c->path; j must be present. */
 int kj_parse_selector(struct kj_ctx *c, json_t *j, struct k8s_selector *s)
 {
-	json_t *exprs;
-	int err;
-
 	if (!json_is_object(j))
 		return kj_fail(c, "must be an object");
-	err = kj_parse_labels(c, j, "matchLabels", &s->match_labels);
-	if (!err)
-		err = kj_get_arr(c, j, "matchExpressions", &exprs);
-	if (!err)
-		err = kj_parse_list(c, "matchExpressions", exprs, sizeof(*s->exprs),
-				    (void **)&s->exprs, &s->nexprs, parse_expr, NULL);
-	return err;
+	return kj_parse_labels(c, j, "matchLabels", &s->match_labels) ?:
+	       kj_parse_field(c, j, "matchExpressions", sizeof(*s->exprs), (void **)&s->exprs,
+			      &s->nexprs, parse_expr, NULL);
 }
 
 /* An optional selector field of parent: *out stays NULL when absent. */

@@ -52,6 +52,12 @@ void kj_pop(struct kj_ctx *c, size_t old);
 int kj_parse_list(struct kj_ctx *c, const char *key, json_t *arr, size_t size, void **out,
 		  size_t *n, int (*fn)(struct kj_ctx *c, json_t *v, void *elem, const void *arg),
 		  const void *arg);
+/* The same for parent's field key (kj_get_arr: a list, or absent). */
+int kj_parse_field(struct kj_ctx *c, json_t *parent, const char *key, size_t size, void **out,
+		   size_t *n, int (*fn)(struct kj_ctx *c, json_t *v, void *elem, const void *arg),
+		   const void *arg);
+/* doc's spec, required (an object), into *spec, its path pushed (kj_pop(c, *old)). 0 or -EINVAL. */
+int kj_spec(struct kj_ctx *c, json_t *doc, json_t **spec, size_t *old);
 /* "<Kind> <ns>/<name>: <path>: <what>"; -EINVAL. fail_in: one more field on the path. */
 int kj_fail(struct kj_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int kj_fail_in(struct kj_ctx *c, const char *name, const char *fmt, ...)

@@ -144,31 +144,11 @@ static int parse_np_port(struct kj_ctx *c, json_t *j, void *elem, const void *ar
 static int parse_rule(struct kj_ctx *c, json_t *j, void *elem, const void *peers_key)
 {
 	struct k8s_np_rule *r = elem;
-	json_t *peers, *ports;
-	int err;
 
-	err = kj_get_arr(c, j, peers_key, &peers);
-	if (!err)
-		err = kj_get_arr(c, j, "ports", &ports);
-	if (!err)
-		err = kj_parse_list(c, peers_key, peers, sizeof(*r->peers), (void **)&r->peers,
-				    &r->npeers, parse_peer, NULL);
-	if (!err)
-		err = kj_parse_list(c, "ports", ports, sizeof(*r->ports), (void **)&r->ports,
-				    &r->nports, parse_np_port, NULL);
-	return err;
-}
-
-static int parse_rules(struct kj_ctx *c, json_t *spec, const char *key, const char *peers_key,
-		       struct k8s_np_rule **out, size_t *n)
-{
-	json_t *rules;
-	int err = kj_get_arr(c, spec, key, &rules);
-
-	if (!err)
-		err = kj_parse_list(c, key, rules, sizeof(**out), (void **)out, n, parse_rule,
-				    peers_key);
-	return err;
+	return kj_parse_field(c, j, peers_key, sizeof(*r->peers), (void **)&r->peers, &r->npeers,
+			      parse_peer, NULL) ?:
+	       kj_parse_field(c, j, "ports", sizeof(*r->ports), (void **)&r->ports, &r->nports,
+			      parse_np_port, NULL);
 }
 
 static int parse_policy_types(struct kj_ctx *c, json_t *spec, struct k8s_netpol *np)
@@ -215,12 +195,9 @@ int kj_parse_netpol(struct kj_ctx *c, json_t *doc, struct k8s_netpol *np)
 	size_t old, o;
 	int err;
 
-	err = kj_get_obj(c, doc, "spec", &spec);
+	err = kj_spec(c, doc, &spec, &old);
 	if (err)
 		return err;
-	if (!spec)
-		return kj_fail_in(c, "spec", "required");
-	old = kj_field(c, "spec");
 	sel = kj_get(spec, "podSelector");
 	if (!sel) {
 		err = kj_fail_in(c, "podSelector", "required (use {} to select every pod)");
@@ -230,9 +207,11 @@ int kj_parse_netpol(struct kj_ctx *c, json_t *doc, struct k8s_netpol *np)
 	err = kj_parse_selector(c, sel, &np->pod_sel);
 	kj_pop(c, o);
 	if (!err)
-		err = parse_rules(c, spec, "ingress", "from", &np->ingress, &np->ningress);
+		err = kj_parse_field(c, spec, "ingress", sizeof(*np->ingress), (void **)&np->ingress,
+				     &np->ningress, parse_rule, "from");
 	if (!err)
-		err = parse_rules(c, spec, "egress", "to", &np->egress, &np->negress);
+		err = kj_parse_field(c, spec, "egress", sizeof(*np->egress), (void **)&np->egress,
+				     &np->negress, parse_rule, "to");
 	if (!err)
 		err = parse_policy_types(c, spec, np);
 out:

@@ -21,6 +21,7 @@
 #include "lib/observe/flows.h"
 #include "lib/policy/fqdn_plan.h"
 #include "lib/policy/polsync.h"
+#include "lib/system/bpfpin.h"
 #include "lib/system/cidr.h"
 #include "lib/system/proto.h"
 #include "lib/system/util.h"
@@ -36,16 +37,6 @@ static void say(const struct node_maps *m, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(m->why, m->whylen, fmt, ap);
 	va_end(ap);
-}
-
-static const char *ip_str(__u32 ip, char buf[INET_ADDRSTRLEN])
-{
-	return inet_ntop(AF_INET, &ip, buf, INET_ADDRSTRLEN);
-}
-
-static bool in_prefix(__u32 ip, __u32 net, unsigned int len)
-{
-	return len <= 32 && !((ntohl(ip) ^ ntohl(net)) & xcni_prefix_mask(len));
 }
 
 /* An address of either family into a (16 bytes): XCNI_AF_INET, XCNI_AF_INET6, or 0. */
@@ -146,18 +137,6 @@ void explain_maps_close(struct node_maps *m)
 	}
 }
 
-/* explain_maps_open's opener without one of the caller's: the pin as it is. */
-static int pin_open(const char *dir, const char *name, bool quiet)
-{
-	char path[512];
-	int fd;
-
-	(void)quiet;
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	fd = bpf_obj_get(path);
-	return fd < 0 ? -errno : fd;
-}
-
 int explain_maps_open(const char *dir, struct node_maps *m, node_map_open_fn *opener, char *why,
 		   size_t len)
 {
@@ -173,7 +152,7 @@ int explain_maps_open(const char *dir, struct node_maps *m, node_map_open_fn *op
 	why[0] = '\0';
 	for (size_t i = 0; i < ARRAY_SIZE(node_map_pins); i++)
 		NODE_MAP_FD(m, i) = -1;
-	fd = (opener ?: pin_open)(dir, "xcni_config", false);
+	fd = opener ? opener(dir, "xcni_config", false) : xcni_pin_get(dir, "xcni_config");
 	if (fd < 0) {
 		if (!opener)
 			say(m, "%s/xcni_config: %s", dir, strerror(-fd));
@@ -193,7 +172,8 @@ int explain_maps_open(const char *dir, struct node_maps *m, node_map_open_fn *op
 	m->ul4 = cfg.underlay_ifindex && cfg.node_ip;
 	m->ul6 = cfg.underlay_ifindex && memcmp(cfg.node_ip6, none6, 16);
 	for (size_t i = 0; i < ARRAY_SIZE(node_map_pins); i++) {
-		fd = (opener ?: pin_open)(dir, node_map_pins[i].name, i >= 6);
+		fd = opener ? opener(dir, node_map_pins[i].name, i >= 6)
+			    : xcni_pin_get(dir, node_map_pins[i].name);
 		if (fd < 0 && i < 6) {
 			if (!opener)
 				say(m, "%s/%s: %s", dir, node_map_pins[i].name, strerror(-fd));
@@ -216,7 +196,7 @@ static bool pod_cidr_node(const struct node_maps *m, __u32 ip, char *node, size_
 	struct xcni_tunnel tn;
 	__u8 key[16], next[16];
 
-	if (m->pod_cidr_len && in_prefix(ip, m->pod_cidr, m->pod_cidr_len)) {
+	if (m->pod_cidr_len && xcni_in_prefix4(ip, m->pod_cidr, m->pod_cidr_len)) {
 		snprintf(node, len, "%s", m->node);
 		return true;
 	}
@@ -225,7 +205,7 @@ static bool pod_cidr_node(const struct node_maps *m, __u32 ip, char *node, size_
 		     prev = key) {
 			memcpy(key, next, sizeof(key));
 			if (!bpf_map_lookup_elem(fds[i], key, &tn) && tn.pod_cidr_len &&
-			    in_prefix(ip, tn.pod_cidr, tn.pod_cidr_len)) {
+			    xcni_in_prefix4(ip, tn.pod_cidr, tn.pod_cidr_len)) {
 				snprintf(node, len, "%.*s", (int)strnlen(tn.node, sizeof(tn.node)),
 					 tn.node);
 				return true;
@@ -465,14 +445,14 @@ int explain_end_resolve(const struct node_maps *m, const struct node_maps *alt, 
 		if (err == -ENOENT)
 			say(m, "%s: %s is not in the ipcache of node %s: xcni knows no such "
 			       "address (the data plane would see it as reserved:world)", arg,
-			    ip_str(e->ip, buf), m->node[0] ? m->node : m->dir);
+			    xcni_ip4_str(e->ip, buf), m->node[0] ? m->node : m->dir);
 		else
 			say(m, "xcni_ipcache: lookup: %s", strerror(-err));
 		return err;
 	}
 	if (e->ipc.identity == XCNI_ID_WORLD && pod_cidr_node(m, e->ip, e->node, sizeof(e->node))) {
 		say(m, "%s: no pod has address %s (in the pod CIDR of node %s), and the ipcache "
-		       "of node %s has no entry for it", arg, ip_str(e->ip, buf),
+		       "of node %s has no entry for it", arg, xcni_ip4_str(e->ip, buf),
 		    e->node[0] ? e->node : "?", m->node[0] ? m->node : m->dir);
 		return -ENOENT;
 	}
@@ -694,7 +674,7 @@ const char *explain_tunnel_of(const struct node_maps *m, const struct xcni_ipcac
 
 	node[0] = '\0';
 	if (!(v6 ? inet_ntop(AF_INET6, v->tunnel_ip6, addr, INET6_ADDRSTRLEN) :
-		   v->tunnel_ip ? ip_str(v->tunnel_ip, addr) : NULL))
+		   v->tunnel_ip ? xcni_ip4_str(v->tunnel_ip, addr) : NULL))
 		return NULL;
 	if (fd >= 0 && bpf_map_lookup_elem(fd, v6 ? (const void *)v->tunnel_ip6 :
 						     (const void *)&v->tunnel_ip, &tn) == 0)
@@ -789,7 +769,7 @@ static int side_peer(const struct node_maps *m, struct side *s, const struct flo
 	if (peer->v6)
 		inet_ntop(AF_INET6, peer->ip6, pa, (socklen_t)palen);
 	else
-		ip_str(peer->ip, pa);
+		xcni_ip4_str(peer->ip, pa);
 	err = peer->v6 ? ipcache6_get(m, peer->ip6, &pv) :
 			 lookup_step(m, m->ipcache, "xcni_ipcache", &ik, &pv);
 	if (err < 0)
@@ -831,35 +811,35 @@ static int side_polep(const struct node_maps *m, struct side *s, const struct fl
 	if (s->peer_id == XCNI_ID_HOST &&
 	    (!err || ((pe->isolated & XCNI_POLEP_OVERFLOW) &&
 		      !(s->dir == XCNI_DIR_FROM_POD && (pe->isolated & XCNI_POLEP_HOST_EGRESS))))) {
-		walk_add(s, "polep[%s] %s", ip_str(pod->ip, a), err ? "overflow" : "none");
+		walk_add(s, "polep[%s] %s", xcni_ip4_str(pod->ip, a), err ? "overflow" : "none");
 		s->why = WHY_HOST;
 		return 1;
 	}
 	if (!err && m->enforcing) {
-		walk_add(s, "polep[%s] none: not judged by xcnid yet", ip_str(pod->ip, a));
+		walk_add(s, "polep[%s] none: not judged by xcnid yet", xcni_ip4_str(pod->ip, a));
 		s->why = WHY_PENDING;
 		return 1;
 	}
 	if (err && (pe->isolated & XCNI_POLEP_CONTESTED)) {
 		walk_add(s, "polep[%s] contested: another live pod claims the address",
-			 ip_str(pod->ip, a));
+			 xcni_ip4_str(pod->ip, a));
 		s->why = WHY_CONTESTED;
 		return 1;
 	}
 	if (err && (pe->isolated & XCNI_POLEP_OVERFLOW)) {
-		walk_add(s, "polep[%s] overflow: its policy did not fit the maps", ip_str(pod->ip, a));
+		walk_add(s, "polep[%s] overflow: its policy did not fit the maps", xcni_ip4_str(pod->ip, a));
 		s->why = WHY_OVERFLOW;
 		return 1;
 	}
 	if (!err || !(pe->isolated & XCNI_ISOLATED(s->dir))) {
-		walk_add(s, "polep[%s] %s%s", ip_str(pod->ip, a),
+		walk_add(s, "polep[%s] %s%s", xcni_ip4_str(pod->ip, a),
 			 err ? "not isolated for " : "none", err ? s->name : "");
 		s->why = WHY_DEFAULT;
 		return 1;
 	}
 	has = pe->has[s->dir & 1];
 	walk_add(s, "polep[%s] isolated for %s, version %u, entries: exact%s%s%s%s",
-		 ip_str(pod->ip, a), s->name, pe->version,
+		 xcni_ip4_str(pod->ip, a), s->name, pe->version,
 		 has & XCNI_HAS_ANY_PORT ? ", any-port" : "",
 		 has & XCNI_HAS_ANY_PROTO ? ", any-proto" : "", has & XCNI_HAS_RANGE ? ", range" : "",
 		 has & XCNI_HAS_CIDR ? ", cidr" : "");
@@ -925,7 +905,7 @@ static int side_fqdn(const struct node_maps *m, struct side *s, const struct flo
 			 &w) == 1)
 		snprintf(s->domain, sizeof(s->domain), "%s (learned %s, TTL %lld s)", w.name,
 			 peer->v6 ? inet_ntop(AF_INET6, peer->ip6, a, sizeof(a)) :
-				    ip_str(peer->ip, a),
+				    xcni_ip4_str(peer->ip, a),
 			 (long long)w.left);
 	return 1;
 }
@@ -1223,7 +1203,7 @@ static void side_row(struct ptable *t, const struct node_maps *m, struct side *s
 {
 	char a[INET6_ADDRSTRLEN];
 	const char *who = pod->pod[0] ? pod->pod :
-			  pod->v6 ? inet_ntop(AF_INET6, pod->ip6, a, sizeof(a)) : ip_str(pod->ip, a);
+			  pod->v6 ? inet_ntop(AF_INET6, pod->ip6, a, sizeof(a)) : xcni_ip4_str(pod->ip, a);
 	static const char *const tw[] = { "networkpolicy", "admin", "baseline", "default" };
 
 	side_text(t, s, pod, who, flag);
@@ -1295,7 +1275,7 @@ void explain_end_row(struct ptable *t, const struct flow_end *e)
 	if (e->v6)
 		inet_ntop(AF_INET6, e->ip6, a, sizeof(a));
 	else
-		ip_str(e->ip, a);
+		xcni_ip4_str(e->ip, a);
 	if (e->pod[0])
 		pt_strf(t, "%s %s, identity %u, node %s", e->pod, a, e->ipc.identity,
 			e->node[0] ? e->node : "?");

@@ -515,7 +515,7 @@ int flow_filter_parse(struct flow_filter *ff, const char *req, char *err, size_t
 }
 
 /* Does m (FM_CIDR) hold addr of family? */
-static bool in_prefix(const struct flow_match *m, uint8_t family, const uint8_t *addr)
+static bool match_holds(const struct flow_match *m, uint8_t family, const uint8_t *addr)
 {
 	return m->family == family && xcni_prefix_has(m->addr, m->plen, addr);
 }
@@ -576,7 +576,7 @@ static bool match_peer(const struct flow_match *m, const struct flow_peer *p, ui
 	case FM_NONE:
 		return true;
 	case FM_CIDR:
-		return in_prefix(m, family, addr);
+		return match_holds(m, family, addr);
 	case FM_IDENTITY:
 		return p->identity == m->id;
 	case FM_NS:
@@ -617,7 +617,7 @@ static bool match_peer(const struct flow_match *m, const struct flow_peer *p, ui
  * --ip find it by the client's address (the record's source is this node's). */
 static bool match_client(const struct flow_match *m, const struct flow_rec *r)
 {
-	return r->client_family && m->kind == FM_CIDR && in_prefix(m, r->client_family, r->client_addr);
+	return r->client_family && m->kind == FM_CIDR && match_holds(m, r->client_family, r->client_addr);
 }
 
 bool flow_filter_match(const struct flow_filter *ff, const struct flow_rec *r, uint64_t now_ns,

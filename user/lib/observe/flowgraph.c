@@ -242,8 +242,7 @@ struct why {
 struct edge {
 	char *id;
 	const struct node *from, *to;
-	uint64_t counts[4], pkts, bytes; /* allowed, drops, audit, forwarded */
-	int drop_v; /* its drops' most telling fate: denied, else no-backend, else dropped */
+	uint64_t counts[FLOW_NR_VERDICTS], pkts, bytes; /* flows by fate (flow_verdict_name) */
 	struct why why[FG_EDGE_WHY];
 	unsigned int nwhy;
 	uint64_t why_more;
@@ -504,14 +503,7 @@ static const struct edge *edge_add(struct fold *fo, const struct node *from,
 		fo->eb[h] = e;
 		fo->edges[fo->ne++] = e;
 	}
-	e->counts[severity(f->verdict) == 3 ? 1 : severity(f->verdict) == 2 ? 2 :
-		  severity(f->verdict) == 0 ? 3 : 0]++;
-	/* A policy's denial is what the user hunts: it names the edge over a
-	 * Service without endpoints, that over another drop. */
-	if (flow_verdict_dropped(f->verdict) &&
-	    (!e->drop_v || f->verdict == FLOW_DENIED ||
-	     (f->verdict == FLOW_NO_BACKEND && e->drop_v == FLOW_DROPPED)))
-		e->drop_v = f->verdict;
+	e->counts[f->verdict >= 0 && f->verdict < FLOW_NR_VERDICTS ? f->verdict : FLOW_ALLOWED]++;
 	e->pkts += f->pkts + f->reply_pkts;
 	e->bytes += f->bytes + f->reply_bytes;
 	why_add(e, f, fo);
@@ -635,16 +627,18 @@ int fg_render(struct fgraph *g, const char *extra, struct fbuf *b)
 		 * world), not from the node whose address the backend saw. */
 		struct node *src = f->client ? end_node(fo, &(struct fg_end){ .kind = "world" }) :
 					       end_node(fo, &f->src);
-		struct node *dst = end_node(fo, &f->dst);
 		const struct edge *a, *z = NULL;
 
 		if (f->service) {
 			struct node *svc = svc_node(fo, f->service);
 
 			a = edge_add(fo, src, svc, f);
-			z = edge_add(fo, svc, dst, f);
+			/* No backend: the connection ends at the Service (no edge on to
+			 * its ClusterIP, which would be drawn as the world). */
+			if (f->verdict != FLOW_NO_BACKEND)
+				z = edge_add(fo, svc, end_node(fo, &f->dst), f);
 		} else {
-			a = edge_add(fo, src, dst, f);
+			a = edge_add(fo, src, end_node(fo, &f->dst), f);
 		}
 		if (a || z)
 			graph_recent_add(fo, f, a, z);
@@ -672,24 +666,30 @@ int fg_render(struct fgraph *g, const char *extra, struct fbuf *b)
 	flows_fbuf_printf(b, "],\"edges\":[");
 	for (size_t i = 0; i < fo->ne; i++) {
 		const struct edge *e = fo->edges[i];
-		/* Forwarded alone: the node that judged it is not among those asked. */
-		const char *v = flow_verdict_name(e->counts[1] ? e->drop_v : e->counts[2] ? FLOW_AUDIT :
-						  e->counts[0] ? FLOW_ALLOWED : FLOW_FORWARDED);
+		/* The edge's fate: its most telling flow's. A policy's denial is what the
+		 * user hunts, then another reason it failed; forwarded alone: the node that
+		 * judged it is not among those asked. */
+		static const int telling[] = { FLOW_DENIED,  FLOW_NO_BACKEND, FLOW_DROPPED,
+					       FLOW_REFUSED, FLOW_TIMEOUT,    FLOW_AUDIT,
+					       FLOW_ALLOWED, FLOW_FORWARDED };
+		uint64_t total = 0;
+		int v = FLOW_FORWARDED;
+
+		for (int k = FLOW_NR_VERDICTS - 1; k >= 0; k--) {
+			total += e->counts[telling[k]];
+			v = e->counts[telling[k]] ? telling[k] : v;
+		}
 
 		fg_kstr(b, i ? ",{\"id\":" : "{\"id\":", e->id);
 		fg_kstr(b, ",\"from\":", e->from->id);
 		fg_kstr(b, ",\"to\":", e->to->id);
-		flows_fbuf_printf(
-			b,
-			",\"verdict\":\"%s\",\"flows\":%llu,\"allowed\":%llu,\"denied\":%llu,"
-			"\"audit\":%llu,\"forwarded\":%llu,\"packets\":%llu,\"bytes\":%llu,"
-			"\"why\":[",
-			v,
-			(unsigned long long)(e->counts[0] + e->counts[1] + e->counts[2] +
-		                             e->counts[3]),
-			(unsigned long long)e->counts[0], (unsigned long long)e->counts[1],
-			(unsigned long long)e->counts[2], (unsigned long long)e->counts[3],
-			(unsigned long long)e->pkts, (unsigned long long)e->bytes);
+		flows_fbuf_printf(b, ",\"verdict\":\"%s\",\"flows\":%llu", flow_verdict_name(v),
+		                  (unsigned long long)total);
+		for (int k = 0; k < FLOW_NR_VERDICTS; k++)
+			flows_fbuf_printf(b, ",\"%s\":%llu", flow_verdict_name(k),
+			                  (unsigned long long)e->counts[k]);
+		flows_fbuf_printf(b, ",\"packets\":%llu,\"bytes\":%llu,\"why\":[",
+		                  (unsigned long long)e->pkts, (unsigned long long)e->bytes);
 		for (unsigned int w = 0; w < e->nwhy; w++) {
 			flows_fbuf_printf(b, "%s{\"verdict\":\"%s\",\"text\":", w ? "," : "",
 			                  flow_verdict_name(e->why[w].verdict));

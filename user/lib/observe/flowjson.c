@@ -12,6 +12,7 @@
 
 #include "xcni_shared.h"
 #include "lib/observe/flows.h"
+#include "lib/system/log.h"
 #include "lib/system/proto.h"
 #include "lib/system/util.h"
 #include "lib/observe/reasons.h"
@@ -159,16 +160,11 @@ void flows_fbuf_json_esc(struct fbuf *b, const char *key, const char *s, bool ht
 		return;
 	}
 	flows_fbuf_printf(b, "%s\"", key ?: "");
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			flows_fbuf_printf(b, "\\%c", c);
-		else if (c < 0x20 || (html && (c == '<' || c == '>' || c == '&' || c == 0x7f)))
-			flows_fbuf_printf(b, "\\u%04x", c);
+	for (char esc[7]; *s; s++)
+		if (xlog_json_esc((unsigned char)*s, html, esc))
+			flows_fbuf_printf(b, "%s", esc);
 		else
-			flows_fbuf_printf(b, "%c", c);
-	}
+			flows_fbuf_printf(b, "%c", *s);
 	flows_fbuf_printf(b, "\"");
 }
 

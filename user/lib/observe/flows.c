@@ -18,6 +18,7 @@
 #include "lib/observe/flows.h"
 #include "lib/system/cidr.h"
 #include "lib/system/hash.h"
+#include "lib/system/hmap.h"
 #include "lib/system/proto.h"
 #include "lib/system/util.h"
 #include "lib/observe/reasons.h"
@@ -29,7 +30,6 @@
  * with the last record that named them.
  */
 struct istr {
-	struct istr *next;
 	uint64_t refs;
 	uint32_t hash;
 	char s[];
@@ -46,7 +46,6 @@ struct flow_owner {
 	uint64_t evicted; /* its records pushed out */
 	struct flow_rec *head, *tail; /* least recently changed first */
 	size_t heap_i; /* its index in the heap while n > 0 */
-	struct flow_owner *hnext; /* its hash chain */
 	struct flow_owner *aprev, *anext; /* every owner, for flows_owners_each */
 };
 
@@ -55,8 +54,7 @@ struct flows {
 	struct flow_rec **tab; /* hash chains by key */
 	size_t nbuckets;
 	struct flow_rec *head, *tail; /* least recently changed first */
-	struct istr **strs;
-	size_t nstrs_buckets;
+	struct hmap strs; /* the names by text */
 	uint64_t seq;
 	struct flows_stats st;
 	/* The records in_ct, each at its ct_idx: what a walk's sweep looks at. */
@@ -72,11 +70,9 @@ struct flows {
 	uint64_t iso_lost;
 	/* flows_count_settled's: flows by verdict and direction. */
 	uint64_t verdicts[FLOW_NR_VERDICTS][FLOWS_NR_DIRS];
-	/* The owners: by name (chains), all of them (a list), those holding
-	 * records by how many (a max-heap); nkept: those held only for their
-	 * eviction count. */
-	struct flow_owner **otab;
-	size_t nobuckets;
+	/* The owners: by name, all of them (a list), those holding records by
+	 * how many (a max-heap); nkept: those held only for their eviction count. */
+	struct hmap otab;
 	struct flow_owner *owners;
 	struct flow_owner **heap;
 	size_t nheap, heap_cap, nkept, nowners;
@@ -122,14 +118,9 @@ int flows_new(size_t window, struct flows **out)
 	/* A power of two at least the window: chains of one on average. */
 	for (f->nbuckets = 64; f->nbuckets < window; f->nbuckets <<= 1)
 		;
-	f->nstrs_buckets = f->nbuckets / 4 ?: 16;
-	/* Owners are namespaces: a few per window's thousand records. */
-	for (f->nobuckets = 64; f->nobuckets < f->nbuckets / 16; f->nobuckets <<= 1)
-		;
 	f->tab = calloc(f->nbuckets, sizeof(*f->tab));
-	f->strs = calloc(f->nstrs_buckets, sizeof(*f->strs));
-	f->otab = calloc(f->nobuckets, sizeof(*f->otab));
-	if (!f->tab || !f->strs || !f->otab) {
+	/* Owners are namespaces: a few per window's thousand records. */
+	if (!f->tab || hmap_init(&f->otab, true, 64) || hmap_init(&f->strs, true, f->nbuckets / 4)) {
 		flows_free(f);
 		return -ENOMEM;
 	}
@@ -139,18 +130,14 @@ int flows_new(size_t window, struct flows **out)
 
 static void str_put(struct flows *f, const char *s)
 {
-	struct istr *is, **pp;
+	struct istr *is;
 
 	if (!s)
 		return;
 	is = (struct istr *)(s - offsetof(struct istr, s));
 	if (--is->refs)
 		return;
-	for (pp = &f->strs[is->hash & (f->nstrs_buckets - 1)]; *pp; pp = &(*pp)->next)
-		if (*pp == is) {
-			*pp = is->next;
-			break;
-		}
+	hmap_del(&f->strs, is->hash, (uintptr_t)is->s);
 	free(is);
 }
 
@@ -168,9 +155,7 @@ int flows_set_str(struct flows *f, const char **slot, const char *s)
 		return 0;
 	len = strlen(s);
 	h = (uint32_t)xcni_fnv64(XCNI_FNV64_BASIS, s, len);
-	for (is = f->strs[h & (f->nstrs_buckets - 1)]; is; is = is->next)
-		if (is->hash == h && !strcmp(is->s, s))
-			break;
+	is = hmap_get(&f->strs, h, (uintptr_t)s);
 	if (!is) {
 		is = malloc(sizeof(*is) + len + 1);
 		if (!is)
@@ -178,8 +163,10 @@ int flows_set_str(struct flows *f, const char **slot, const char *s)
 		is->refs = 0;
 		is->hash = h;
 		memcpy(is->s, s, len + 1);
-		is->next = f->strs[h & (f->nstrs_buckets - 1)];
-		f->strs[h & (f->nstrs_buckets - 1)] = is;
+		if (hmap_put(&f->strs, h, (uintptr_t)is->s, is)) {
+			free(is);
+			return -ENOMEM;
+		}
 	}
 	is->refs++;
 	*slot = is->s;
@@ -246,10 +233,10 @@ void flows_free(struct flows *f)
 		str_put(f, o->ns);
 		free(o);
 	}
-	free(f->otab);
+	hmap_free(&f->otab);
 	free(f->heap);
 	free(f->tab);
-	free(f->strs);
+	hmap_free(&f->strs);
 	free(f->ct);
 	for (size_t i = 0; i < f->niso; i++) {
 		free(f->iso[i].ns);
@@ -505,24 +492,10 @@ static void heap_del(struct flows *f, struct flow_owner *o)
 	heap_down(f, last->heap_i);
 }
 
-static uint32_t owner_hash(const char *ns)
-{
-	return (uint32_t)xcni_fnv64_str(XCNI_FNV64_BASIS, ns);
-}
-
-static struct flow_owner *owner_find(const struct flows *f, const char *ns)
-{
-	struct flow_owner *o = f->otab[owner_hash(ns) & (f->nobuckets - 1)];
-
-	while (o && strcmp(o->ns, ns))
-		o = o->hnext;
-	return o;
-}
-
 /* ns's owner, made if new (holding nothing yet). NULL: out of memory. */
 static struct flow_owner *owner_get(struct flows *f, const char *ns)
 {
-	struct flow_owner *o = owner_find(f, ns), **b;
+	struct flow_owner *o = hmap_get(&f->otab, hstr(ns), (uintptr_t)ns);
 
 	if (o)
 		return o;
@@ -541,9 +514,11 @@ static struct flow_owner *owner_get(struct flows *f, const char *ns)
 		free(o);
 		return NULL;
 	}
-	b = &f->otab[owner_hash(ns) & (f->nobuckets - 1)];
-	o->hnext = *b;
-	*b = o;
+	if (hmap_put(&f->otab, hstr(ns), (uintptr_t)o->ns, o)) {
+		str_put(f, o->ns);
+		free(o);
+		return NULL;
+	}
 	o->anext = f->owners;
 	if (f->owners)
 		f->owners->aprev = o;
@@ -554,11 +529,7 @@ static struct flow_owner *owner_get(struct flows *f, const char *ns)
 
 static void owner_free(struct flows *f, struct flow_owner *o)
 {
-	struct flow_owner **pp = &f->otab[owner_hash(o->ns) & (f->nobuckets - 1)];
-
-	while (*pp != o)
-		pp = &(*pp)->hnext;
-	*pp = o->hnext;
+	hmap_del(&f->otab, hstr(o->ns), (uintptr_t)o->ns);
 	if (o->aprev)
 		o->aprev->anext = o->anext;
 	else
@@ -748,7 +719,7 @@ struct flow_rec *flows_get_owned(struct flows *f, const struct flow_key *key, co
 	*created = false;
 	if (r)
 		return r;
-	o = owner_find(f, owner ? owner : "");
+	o = hmap_get(&f->otab, hstr(owner ? owner : ""), (uintptr_t)(owner ? owner : ""));
 	if (f->n >= f->window) {
 		/* The owner holding the most gives up room (the new record's own on
 		 * a tie: a flood pushes out its own records first), its record

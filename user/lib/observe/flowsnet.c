@@ -465,7 +465,7 @@ int flows_req_split(const char *req, char *node_req, size_t ncap, char *merged_r
 }
 
 /* An end of a JSON record into p (its strings borrowed from o), its address into addr. */
-static void json_end(json_t *o, struct flow_peer *p, uint8_t family, uint8_t *addr)
+static void peer_from_json(json_t *o, struct flow_peer *p, uint8_t family, uint8_t *addr)
 {
 	const char *ip = json_string_value(json_object_get(o, "ip"));
 
@@ -488,8 +488,8 @@ bool flows_json_match(const struct flow_filter *ff, void *json_rec)
 
 	r.key.family = fam && !strcmp(fam, "ipv6") ? 6 : 4;
 	r.key.proto = 0;
-	json_end(json_object_get(o, "source"), &r.src, r.key.family, r.key.saddr);
-	json_end(json_object_get(o, "destination"), &r.dst, r.key.family, r.key.daddr);
+	peer_from_json(json_object_get(o, "source"), &r.src, r.key.family, r.key.saddr);
+	peer_from_json(json_object_get(o, "destination"), &r.dst, r.key.family, r.key.daddr);
 	for (int i = 0; v && i < FLOW_NR_VERDICTS; i++)
 		if (!strcmp(v, flow_verdict_name(i)))
 			r.verdict = (uint8_t)i;
@@ -526,7 +526,7 @@ void flows_conn_key(void *json_rec, char *buf, size_t len)
  * timeout (the connection's fate past the policy: a node's RST outranks a
  * node's silence), an audit, an allow, a forward (not judged).
  */
-static int severity(json_t *o)
+static int verdict_rank(json_t *o)
 {
 	static const int sev[FLOW_NR_VERDICTS] = {
 		[FLOW_DENIED] = 6, [FLOW_NO_BACKEND] = 6, [FLOW_DROPPED] = 6, [FLOW_REFUSED] = 5,
@@ -537,8 +537,7 @@ static int severity(json_t *o)
 	return v < 0 ? 0 : sev[v];
 }
 
-/* The later of two times as the records give them (RFC 3339 strings sort as times). */
-static bool later(json_t *a, json_t *b)
+bool flows_json_later(json_t *a, json_t *b)
 {
 	if (json_is_string(a) && json_is_string(b))
 		return strcmp(json_string_value(a), json_string_value(b)) > 0;
@@ -553,10 +552,10 @@ void *flows_merge_conn(void *per_node)
 
 	json_object_foreach(per, node, r)
 	{
-		int sv = severity(r);
+		int sv = verdict_rank(r);
 
-		if (!dec || sv > severity(dec) ||
-		    (sv == severity(dec) && json_is_null(json_object_get(dec, "policy")) &&
+		if (!dec || sv > verdict_rank(dec) ||
+		    (sv == verdict_rank(dec) && json_is_null(json_object_get(dec, "policy")) &&
 		     json_is_string(json_object_get(r, "policy")))) {
 			dec = r;
 			decider = node;
@@ -592,7 +591,7 @@ void *flows_merge_conn(void *per_node)
 				json_object_set(out, *k, json_object_get(r, *k));
 		for (const char *const *k = (const char *const[]){ "last_seen", "updated", NULL }; *k;
 		     k++)
-			if (later(json_object_get(r, *k), json_object_get(out, *k)))
+			if (flows_json_later(json_object_get(r, *k), json_object_get(out, *k)))
 				json_object_set(out, *k, json_object_get(r, *k));
 	}
 	json_object_set_new(out, "node", json_string(decider));

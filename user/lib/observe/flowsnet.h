@@ -9,6 +9,7 @@
 #ifndef XCNI_FLOWSNET_H
 #define XCNI_FLOWSNET_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -74,6 +75,8 @@ int flows_local_get(const char *sock, const char *path, const char *req, long ti
 #define FLOWS_REQ_POLSTATUS "policy-status"
 /* One side of explain, on the agent's own maps (lib/observe/explain.h). */
 #define FLOWS_REQ_EXPLAIN "explain"
+/* The agent's status socket's answer (agentstatus.h; xcnictl status --kubeconfig). */
+#define FLOWS_REQ_STATUS "status"
 
 /*
  * An explain argument (name src, dst, port, family or sport) as an agent
@@ -152,3 +155,5 @@ int flows_req_split(const char *req, char *node_req, size_t ncap, char *merged_r
  * leaves to the merged view; times are not read: each node judged them).
  */
 bool flows_json_match(const struct flow_filter *ff, void *json_rec);
+/* Whether time a is later than b, as the records give them (RFC 3339 strings sort as times). */
+bool flows_json_later(json_t *a, json_t *b);

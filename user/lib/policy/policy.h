@@ -327,6 +327,7 @@ struct pol_ipc6 {
 struct pol_key6 {
 	struct xcni_in6 addr;
 	__u32 key;
+	const char *ns; /* the pod's namespace: its owner in xcni_polkey6's room */
 };
 struct pol_v6 {
 	size_t nipc, nkeys;

@@ -819,8 +819,8 @@ int pol_cmp_ipcache_rank(const void *a, const void *b)
 	return d ? d : (x->identity > y->identity) - (x->identity < y->identity);
 }
 
-int pol_ipcache_add(struct pol_result *r, size_t *cap, uint32_t addr, uint32_t plen,
-		       uint32_t identity, uint32_t tunnel)
+static int pol_ipcache_add(struct pol_result *r, size_t *cap, uint32_t addr, uint32_t plen,
+			   uint32_t identity, uint32_t tunnel)
 {
 	struct pol_ipcache *e;
 

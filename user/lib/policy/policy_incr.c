@@ -362,6 +362,7 @@ int pol_v6_build(const struct pol_incr *pi, const struct cluster *c, struct pol_
 
 			memcpy(k->addr.addr, p->ip6, 16);
 			k->key = pol_pod_addr(p, true);
+			k->ns = p->meta.ns;
 		}
 	}
 	free(v);
@@ -424,12 +425,7 @@ static void podname_of(const struct ipod *p, struct pol_podname *pn)
 
 static uint64_t podname_digest(const struct xcni_podname *n)
 {
-	const unsigned char *b = (const unsigned char *)n;
-	uint64_t h = 0xcbf29ce484222325ull;
-
-	for (size_t i = 0; i < sizeof(*n); i++)
-		h = (h ^ b[i]) * 0x100000001b3ull;
-	return h;
+	return xcni_fnv64(XCNI_FNV64_BASIS, n, sizeof(*n));
 }
 
 /* Does some egress rule name a port? Then local pods' policy depends on every pod. */

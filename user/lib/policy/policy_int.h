@@ -180,8 +180,6 @@ int pol_compile_full(const struct cluster *c, const struct pol_opts *o, struct p
 void pol_copy_str(char *dst, size_t size, const char *src);
 void pol_ctx_free(struct pol_ctx *x);
 uint32_t pol_fnv1a(const char *s);
-int pol_ipcache_add(struct pol_result *r, size_t *cap, uint32_t addr, uint32_t plen,
-		    uint32_t identity, uint32_t tunnel);
 /* The host's addresses (gateway, node IP) as ipcache entries when nd is NULL,
  * else node nd's InternalIP (this node's: the host). 0 or -ENOMEM. */
 int pol_ipcache_node(struct pol_result *r, size_t *cap, const struct pol_opts *o,

@@ -17,6 +17,7 @@
 
 #include "lib/system/log.h"
 #include "lib/system/cidr.h"
+#include "lib/system/hash.h"
 #include "lib/policy/policy.h"
 #include "lib/policy/policy_int.h"
 
@@ -131,14 +132,9 @@ static bool peer_matches(const struct k8s_np_peer *peer, const char *policy_ns,
 /* side: 'p' for a pod label, 'n' for a namespace label. */
 static uint32_t label_hash(char side, const char *key, const char *value)
 {
-	uint32_t h = 2166136261u;
-	const char *parts[3] = { key, "=", value };
+	uint32_t h = xcni_fnv32_str(xcni_fnv32(XCNI_FNV32_BASIS, &side, 1), key);
 
-	h = (h ^ (unsigned char)side) * 16777619u;
-	for (int i = 0; i < 3; i++)
-		for (const char *c = parts[i]; *c; c++)
-			h = (h ^ (unsigned char)*c) * 16777619u;
-	return h;
+	return xcni_fnv32_str(xcni_fnv32(h, "=", 1), value);
 }
 
 static int cmp_labix(const void *a, const void *b)

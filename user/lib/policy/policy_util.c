@@ -16,18 +16,13 @@
 
 #include "lib/system/log.h"
 #include "lib/system/cidr.h"
+#include "lib/system/hash.h"
 #include "lib/policy/policy.h"
 #include "lib/policy/policy_int.h"
 
 uint32_t pol_fnv1a(const char *s)
 {
-	uint32_t h = 2166136261u;
-
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 16777619u;
-	}
-	return h;
+	return xcni_fnv32_str(XCNI_FNV32_BASIS, s);
 }
 
 uint32_t pol_policy_hash_raw(uint32_t (*hash)(const char *), const char *ns, const char *name)

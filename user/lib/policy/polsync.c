@@ -119,10 +119,10 @@ static const struct ps_map {
 	  sizeof(struct xcni_podname), 0, 0, MIR_NAMES, MAP_NEEDED },
 	/* Synced by deltas too, so not dropped with the names; a failed write
 	 * may have left anything in them. */
-	{ "xcni_polsel", PS(fd_polsel), 0, 0, PS(polsel), sizeof(__u32), sizeof(struct xcni_polsel),
+	{ "xcni_polsel", PS(fd_polsel), PS(max_polsel), 0, PS(polsel), sizeof(__u32), sizeof(struct xcni_polsel),
 	  0, 0, MIR_KEPT, MAP_NEEDED },
 	/* Absent under programs from before rule names. */
-	{ "xcni_rulename", PS(fd_rulename), 0, 0, PS(rulename), sizeof(struct xcni_rulename_key),
+	{ "xcni_rulename", PS(fd_rulename), PS(max_rulename), 0, PS(rulename), sizeof(struct xcni_rulename_key),
 	  sizeof(struct xcni_rulename), 0, 0, MIR_KEPT, MAP_QUIET },
 	{ "xcni_ipcache6", PS(fd_ipcache6), PS(max_ipcache6), 0, PS(ipcache6),
 	  sizeof(struct xcni_ipcache6_key), sizeof(struct xcni_ipcache_val), 0, 0, MIR_V6,
@@ -580,38 +580,48 @@ const struct polsync_over *polsync_overflows(const struct polsync *ps, size_t *n
 	return ps->over;
 }
 
+static const char *key6_ns(const void *rec)
+{
+	const char *ns = ((const struct pol_key6 *)rec)->ns;
+
+	return ns ? ns : "";
+}
+
 /*
- * xcni_polkey6 too small for the node's IPv6 pods: a pod without its key is
- * pending (XCNI_POLKEY_NONE: its traffic dropped, never open), so what fits
- * is written and the rest wait for room (st->polkey6_waiting), never the
- * generation. Gone pods' keys go first; a pod that holds a key keeps it, new
- * ones take what is left in the compiler's order.
+ * xcni_polkey6 through the room writer, each namespace its part: a pod
+ * without its key is pending (XCNI_POLKEY_NONE: its traffic dropped, never
+ * open), so past the room a namespace over its part waits for the rest of
+ * its keys (st->polkey6_waiting, st->polkey6_ns names one), every other
+ * namespace's pods have theirs, gone pods' keys are deleted first; never the
+ * generation. Within a namespace the pods that hold a key come first: its
+ * running pods keep theirs, new ones wait.
  */
 static int polkey6_sync(struct polsync *ps, const struct pol_v6 *v, struct polsync_stats *st)
 {
-	size_t n = v->nkeys, k = 0, room, rsz = ps->polkey6.ksz + ps->polkey6.vsz;
-	struct pol_key6 *fit = NULL;
-	int err;
+	size_t n = v->nkeys, k = 0, rsz = ps->polkey6.ksz + ps->polkey6.vsz;
+	struct pol_key6 *ord = malloc((n + 1) * sizeof(*ord));
+	bool *kept = calloc(n + 1, sizeof(*kept));
+	struct mapw_room m = { .fd = ps->fd_polkey6, .ksz = ps->polkey6.ksz,
+			       .vsz = ps->polkey6.vsz,
+			       .max = ps->max_polkey6 ? ps->max_polkey6 : SIZE_MAX,
+			       .step = "apply6-polkey6", .owner_of = key6_ns, .share = true,
+			       .cur = &ps->polkey6, .kept = kept };
+	int err = -ENOMEM;
 
-	if (ps->max_polkey6 && n > ps->max_polkey6) {
-		if (!(fit = malloc(n * sizeof(*fit))))
-			return -ENOMEM;
-		mapw_cmp_len = (int)sizeof(struct xcni_in6);
+	mapw_cmp_len = (int)ps->polkey6.ksz;
+	for (int held = 1; ord && held >= 0; held--)
 		for (size_t i = 0; i < n; i++)
-			if (bsearch(&v->keys[i], ps->polkey6.d, ps->polkey6.n, rsz, mapw_cmp))
-				fit[k++] = v->keys[i];
-		room = k < ps->max_polkey6 ? ps->max_polkey6 - k : 0;
-		for (size_t i = 0; i < n && room; i++)
-			if (!bsearch(&v->keys[i], ps->polkey6.d, ps->polkey6.n, rsz, mapw_cmp)) {
-				fit[k++] = v->keys[i];
-				room--;
-			}
-		st->polkey6_waiting = n - k;
-	}
-	err = mapw_sync(ps->fd_polkey6, &ps->polkey6, fit ? fit : v->keys, fit ? k : n,
-	                         sizeof(*v->keys), offsetof(struct pol_key6, key),
-	                         KV_BOTH | KV_DELFIRST, "apply6-polkey6", &st->other_changed);
-	free(fit);
+			if ((ps->polkey6.n && bsearch(&v->keys[i], ps->polkey6.d, ps->polkey6.n,
+						      rsz, mapw_cmp)) == held)
+				ord[k++] = v->keys[i];
+	if (ord && kept)
+		err = mapw_room_sync(&m, ord, n, sizeof(*ord), offsetof(struct pol_key6, key));
+	st->polkey6_waiting = err ? 0 : m.dropped;
+	for (size_t i = 0; !err && m.dropped && !st->polkey6_ns; i++)
+		st->polkey6_ns = kept[i] ? NULL : key6_ns(&ord[i]);
+	st->other_changed += m.written + m.deleted;
+	free(ord);
+	free(kept);
 	return err;
 }
 
@@ -621,6 +631,7 @@ int polsync_apply6(struct polsync *ps, const struct pol_v6 *v, struct polsync_st
 	int err = 0;
 
 	st->polkey6_waiting = 0;
+	st->polkey6_ns = NULL;
 
 	if (ps->v6_stale && (err = mirrors_reset(ps, MIR_V6, true)))
 		return err;

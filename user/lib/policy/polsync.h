@@ -26,8 +26,10 @@ struct polsync_stats {
 	 * names could not take: shown as numbers; policy applied all the same. */
 	size_t names_missing;
 	/* IPv6 pods xcni_polkey6 has no room for (polsync_apply6): pending, their
-	 * traffic dropped until a pod leaves or the map grows; apply6 again. */
+	 * traffic dropped until their namespace (over its part of the map;
+	 * polkey6_ns: one, v's string) shrinks or the map grows; apply6 again. */
 	size_t polkey6_waiting;
+	const char *polkey6_ns;
 	/* Some pod was closed only for want of room the old versions this apply
 	 * replaced still take: apply again once polsync_cleanup has run. */
 	bool retry;

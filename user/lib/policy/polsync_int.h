@@ -38,7 +38,7 @@ struct polsync {
 	int fd_policy, fd_polrange, fd_polcidr, fd_polep, fd_ipcache, fd_identity, fd_polname,
 		fd_podname, fd_polsel;
 	size_t max_policy, max_polrange, max_polcidr, max_ipcache, max_identity, max_polname,
-		max_podname;
+		max_podname, max_polsel, max_rulename;
 	size_t n_policy, n_polrange, n_polcidr; /* entries in the maps */
 	size_t neps;
 	struct ep_state *eps; /* sorted by ip */

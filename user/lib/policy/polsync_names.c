@@ -366,22 +366,24 @@ static const char *podname_ns(const void *rec)
 	return ((const struct pol_podname *)rec)->name.ns;
 }
 
-/*
- * xcni_polsel says which policies select a pod, for people, never for a
- * verdict: a map too small for the node's pods leaves their names missing
- * (counted once an apply) and is written whole next time, never failing it.
- */
-static int polsel_sync(struct polsync *ps, const struct pol_result *r, struct polsync_stats *st)
+static const char *ep_ns(const void *rec)
 {
-	int err = mapw_sync(ps->fd_polsel, &ps->polsel, r->eps, r->neps, sizeof(*r->eps),
-	                             offsetof(struct pol_ep, sel), KV_BOTH, "apply-polsel",
-	                             &st->other_changed);
+	return pol_ep_ns(rec);
+}
 
-	if (err != -E2BIG && err != -ENOMEM && err != -ENOSPC)
-		return err;
-	st->names_missing++;
-	ps->mirror_stale = ps->names_short = true;
-	return 0;
+/* ClusterNetworkPolicies' rule names: the cluster admin's alone, one owner. */
+static const char *rulename_owner(const void *rec)
+{
+	(void)rec;
+	return "";
+}
+
+/* xcni_polsel (which policies select a pod): for people, never for a verdict. */
+static void polsel_sync(struct polsync *ps, const struct pol_result *r, struct polsync_stats *st)
+{
+	names_sync(ps, ps->fd_polsel, &ps->polsel, r->eps, r->neps, sizeof(*r->eps),
+		   offsetof(struct pol_ep, sel), ep_ns, ps->max_polsel, &st->names_missing,
+		   &st->other_changed);
 }
 
 /* Identities and names, delta: what the compiler says changed; pods changed in place first. */
@@ -400,7 +402,8 @@ int polsync_names_delta(struct polsync *ps, const struct pol_result *r, const st
 	if ((err = polsync_delta_write(ps, d, KV_UPSERT, &st->other_changed, &st->names_missing,
 				       mv)))
 		return err;
-	return polsel_sync(ps, r, st);
+	polsel_sync(ps, r, st);
+	return 0;
 }
 
 /* The identities' labels as xcni_identity holds them (b->idl, r->nidentities of them). */
@@ -444,14 +447,12 @@ int polsync_names_whole(struct polsync *ps, const struct pol_result *r, struct p
 	names_sync(ps, ps->fd_podname, &ps->podname, r->podnames, r->npodnames,
 		   sizeof(*r->podnames), offsetof(struct pol_podname, name), podname_ns,
 		   ps->max_podname, &st->names_missing, &st->other_changed);
-	if ((ps->fd_rulename >= 0 &&
-	     (err = mapw_sync(ps->fd_rulename, &ps->rulename, r->rulenames,
-	                               r->nrulenames < XCNI_MAX_RULENAMES ? r->nrulenames : 0,
-	                               sizeof(*r->rulenames), offsetof(struct pol_rulename, val),
-	                               KV_BOTH, "apply-rulename", &st->other_changed))) ||
-	    /* Names for people: before the flips, so a drop can name its policies. */
-	    (err = polsel_sync(ps, r, st)))
-		return err;
+	if (ps->fd_rulename >= 0)
+		names_sync(ps, ps->fd_rulename, &ps->rulename, r->rulenames, r->nrulenames,
+			   sizeof(*r->rulenames), offsetof(struct pol_rulename, val), rulename_owner,
+			   ps->max_rulename, &st->names_missing, &st->other_changed);
+	/* Names for people: before the flips, so a drop can name its policies. */
+	polsel_sync(ps, r, st);
 	return 0;
 }
 

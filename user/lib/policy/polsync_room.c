@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "lib/policy/polsync_int.h"
+#include "lib/system/mapw.h"
 
 void polsync_ns_closure_clear(struct ns_closure *c)
 {
@@ -241,67 +242,40 @@ static int cmp_ipc_ns(const void *a, const void *b)
 	return c ? c : (x->i > y->i) - (x->i < y->i);
 }
 
-/* A namespace's group of ipc_ns records: biggest first, then by name. */
-struct ipc_group {
-	size_t start, n;
-};
-
-static const struct ipc_ns *ipc_groups_of;
-
-static int cmp_ipc_group(const void *a, const void *b)
+static const char *ipc_ns_of(const void *rec)
 {
-	const struct ipc_group *x = a, *y = b;
-
-	if (x->n != y->n)
-		return x->n > y->n ? -1 : 1;
-	return strcmp(ipc_groups_of[x->start].ns, ipc_groups_of[y->start].ns);
+	return ((const struct ipc_ns *)rec)->ns;
 }
 
 /*
- * Which namespaces to close so that excess of the n entries go: of the nv
- * pod entries v (namespace, index), the namespaces with the most, biggest
- * first. *c: those namespaces (sorted), drop[index] set for their entries.
- * -ENOSPC when every pod entry would not be enough (nodes alone too many).
+ * Which namespaces to close so that the nv pod entries v (namespace, index)
+ * fit room: the room writer's judgement (mapw_room_fit, closing: the
+ * namespace with the most first). *c: those namespaces (sorted), drop[index]
+ * set for their entries. -ENOSPC when the entries of no pod alone are over.
  */
-static int closure_choose(struct ipc_ns *v, size_t nv, size_t excess, struct ns_closure *c,
-			  bool *drop)
+static int closure_choose(struct ipc_ns *v, size_t nv, size_t n, size_t max,
+			  struct ns_closure *c, bool *drop)
 {
-	struct ipc_group *g = malloc((nv + 1) * sizeof(*g));
-	size_t ng = 0, cut = 0, nclosed = 0;
-	int err = -ENOMEM;
+	struct mapw_room m = { .max = max - (n - nv), .owner_of = ipc_ns_of };
+	bool *keep = malloc((nv + 1) * sizeof(*keep));
+	int err = !keep ? -ENOMEM : n - nv > max ? -ENOSPC : 0;
 
 	polsync_ns_closure_clear(c);
-	if (!g)
-		return -ENOMEM;
-	qsort(v, nv, sizeof(*v), cmp_ipc_ns);
-	for (size_t i = 0; i < nv; i++) {
-		if (!i || strcmp(v[i].ns, v[i - 1].ns))
-			g[ng++] = (struct ipc_group){ i, 0 };
-		g[ng - 1].n++;
+	qsort(v, nv, sizeof(*v), cmp_ipc_ns); /* a namespace's entries together */
+	if (!err && !(err = mapw_room_fit(&m, v, nv, sizeof(*v), keep)) && m.dropped &&
+	    !(c->ns = calloc(m.dropped, sizeof(char *))))
+		err = -ENOMEM;
+	for (size_t j = 0; !err && j < nv; j++) {
+		if (keep[j])
+			continue;
+		drop[v[j].i] = true;
+		c->addrs++;
+		if ((!c->n || strcmp(c->ns[c->n - 1], v[j].ns)) && !(c->ns[c->n++] = strdup(v[j].ns)))
+			err = -ENOMEM;
 	}
-	ipc_groups_of = v;
-	qsort(g, ng, sizeof(*g), cmp_ipc_group);
-	while (nclosed < ng && cut < excess)
-		cut += g[nclosed++].n;
-	if (cut < excess) {
-		err = -ENOSPC;
-		goto out;
-	}
-	if (nclosed && !(c->ns = calloc(nclosed, sizeof(char *))))
-		goto out;
-	for (size_t k = 0; k < nclosed; k++) {
-		if (!(c->ns[c->n++] = strdup(v[g[k].start].ns)))
-			goto out;
-		for (size_t j = g[k].start; j < g[k].start + g[k].n; j++)
-			drop[v[j].i] = true;
-	}
-	qsort(c->ns, c->n, sizeof(char *), pol_cmp_strp);
-	c->addrs = cut;
-	err = 0;
-out:
 	if (err)
 		polsync_ns_closure_clear(c);
-	free(g);
+	free(keep);
 	return err;
 }
 
@@ -355,7 +329,7 @@ int polsync_ipc_fit(struct polsync *ps, const struct pol_result *r, bool delta,
 		if (pn)
 			v[nv++] = (struct ipc_ns){ pn->name.ns, i };
 	}
-	err = closure_choose(v, nv, r->nipcache - ps->max_ipcache, &ps->c4, drop);
+	err = closure_choose(v, nv, r->nipcache, ps->max_ipcache, &ps->c4, drop);
 	if (err == -ENOSPC)
 		/* Nodes and the node's own addresses alone: nothing a namespace brings. */
 		snprintf(msg, msglen,
@@ -403,7 +377,7 @@ int polsync_plan6(struct polsync *ps, const struct pol_v6 *v, char *msg, size_t 
 	for (size_t i = 0; i < v->nipc; i++)
 		if (v->ipc[i].ns && (v->ipc[i].val.flags & XCNI_IPC_POD))
 			rec[nv++] = (struct ipc_ns){ v->ipc[i].ns, i };
-	err = closure_choose(rec, nv, v->nipc - ps->max_ipcache6, &ps->c6, drop);
+	err = closure_choose(rec, nv, v->nipc, ps->max_ipcache6, &ps->c6, drop);
 	if (err == -ENOSPC)
 		snprintf(msg, msglen,
 			 "the maps cannot hold this state: %zu ipcache6 entries (xcni_ipcache6 max "

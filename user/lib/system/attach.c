@@ -64,10 +64,10 @@ static int tcx_failpoint(void)
 	return xcni_inject("tcx") != 0;
 }
 
-static int tc_filter_del(const struct xcni_tc_point *p)
+int xcni_tc_filter_del(int ifindex, bool egress)
 {
-	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = p->ifindex,
-			    .attach_point = p->egress ? BPF_TC_EGRESS : BPF_TC_INGRESS);
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+			    .attach_point = egress ? BPF_TC_EGRESS : BPF_TC_INGRESS);
 	DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .handle = XCNI_TC_HANDLE, .priority = XCNI_TC_PRIO);
 	/* "Nothing there" is an answer here, not a warning for the log. */
 	libbpf_print_fn_t print = libbpf_set_print(NULL);
@@ -79,13 +79,21 @@ static int tc_filter_del(const struct xcni_tc_point *p)
 	return err == -ENOENT || err == -EINVAL ? 0 : err ? err : 1;
 }
 
-static int tc_filter_add(const struct xcni_tc_point *p, int prog_fd)
+int xcni_tc_filter_query(int ifindex, bool egress)
 {
-	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = p->ifindex,
-			    .attach_point = p->egress ? BPF_TC_EGRESS : BPF_TC_INGRESS);
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+			    .attach_point = egress ? BPF_TC_EGRESS : BPF_TC_INGRESS);
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .handle = XCNI_TC_HANDLE, .priority = XCNI_TC_PRIO);
+
+	return bpf_tc_query(&hook, &o);
+}
+
+int xcni_tc_filter_add(int ifindex, bool egress, int prog_fd, unsigned int flags, bool *made)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+			    .attach_point = egress ? BPF_TC_EGRESS : BPF_TC_INGRESS);
 	DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .handle = XCNI_TC_HANDLE, .priority = XCNI_TC_PRIO,
-			    .flags = BPF_TC_F_REPLACE, .prog_fd = prog_fd);
-	char marker[512];
+			    .flags = flags, .prog_fd = prog_fd);
 	/* An existing clsact (EEXIST) is the usual case, not a warning. */
 	libbpf_print_fn_t print = libbpf_set_print(NULL);
 	int err = bpf_tc_hook_create(&hook);
@@ -94,14 +102,25 @@ static int tc_filter_add(const struct xcni_tc_point *p, int prog_fd)
 
 	if (err && err != -EEXIST)
 		return err;
+	if (made)
+		*made = !err;
+	return bpf_tc_attach(&hook, &o);
+}
+
+static int tc_filter_add(const struct xcni_tc_point *p, int prog_fd)
+{
+	char marker[512];
+	bool made = false;
+	int err = xcni_tc_filter_add(p->ifindex, p->egress, prog_fd, BPF_TC_F_REPLACE, &made);
+
 	/*
 	 * The qdisc is ours to remove at uninstall only if we made it: say so
 	 * where the next agent (and `xcnid --uninstall`) finds it, a directory
 	 * under links/ (bpffs holds no plain files).
 	 */
-	if (!err && !path_of(marker, sizeof(marker), p, "node-clsact-", p->dev))
+	if (made && !path_of(marker, sizeof(marker), p, "node-clsact-", p->dev))
 		mkdir(marker, 0700);
-	return bpf_tc_attach(&hook, &o);
+	return err;
 }
 
 int xcni_tc_attach(const struct xcni_tc_point *p, int prog_fd, enum xcni_attach mode,
@@ -123,7 +142,7 @@ int xcni_tc_attach(const struct xcni_tc_point *p, int prog_fd, enum xcni_attach 
 							 BPF_F_BEFORE);
 		if (!err) {
 			/* An earlier agent's tc filter (older path, or forced) goes now. */
-			tc_filter_del(p);
+			xcni_tc_filter_del(p->ifindex, p->egress);
 			*used = "tcx";
 			printf("xcnid: attach: %s on %s %s: TCX link\n", p->prog, p->dev, dir);
 			fflush(stdout);
@@ -166,7 +185,7 @@ int xcni_tc_detach(const struct xcni_tc_point *p)
 		n = 1;
 	else if (err != -ENOENT)
 		return err;
-	err = tc_filter_del(p);
+	err = xcni_tc_filter_del(p->ifindex, p->egress);
 	if (err < 0)
 		return err;
 	n |= err;
@@ -233,7 +252,15 @@ static __u32 our_link_id(const struct xcni_tc_point *p)
 	return id;
 }
 
-int xcni_tc_first(const struct xcni_tc_point *p, char *who, size_t len)
+/*
+ * Whether xcni's program runs first at p: 1 it does; 0 something else runs
+ * before it, described in who ("TCX program NAME (id N)", "tc KIND filter ...");
+ * -ENOENT nothing of xcni's is attached there (either kind); or -errno
+ * (-ENODEV: the device went). Under TCX the first program of the hook must be
+ * the one of xcni's pinned link; under tc, no TCX program at all (they all
+ * run before clsact's filters) and xcni's filter first of chain 0.
+ */
+static int xcni_tc_first(const struct xcni_tc_point *p, char *who, size_t len)
 {
 	__u32 progs[8] = {}, links[8] = {}, ours = our_link_id(p);
 	LIBBPF_OPTS(bpf_prog_query_opts, q, .prog_ids = progs, .link_ids = links,

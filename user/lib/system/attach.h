@@ -52,15 +52,6 @@ int xcni_tc_attach(const struct xcni_tc_point *p, int prog_fd, enum xcni_attach 
  */
 int xcni_tc_detach(const struct xcni_tc_point *p);
 
-/*
- * Whether xcni's program runs first at p: 1 it does; 0 something else runs
- * before it, described in who ("TCX program NAME (id N)", "tc KIND filter ...");
- * -ENOENT nothing of xcni's is attached there (either kind); or -errno
- * (-ENODEV: the device went). Under TCX the first program of the hook must be
- * the one of xcni's pinned link; under tc, no TCX program at all (they all
- * run before clsact's filters) and xcni's filter first of chain 0.
- */
-int xcni_tc_first(const struct xcni_tc_point *p, char *who, size_t len);
 
 /* One tc hook of xcni's on this node, and what runs first there. */
 struct xcni_hook {
@@ -83,5 +74,16 @@ int xcni_hooks_walk(const char *pin_dir, int underlay_ifindex, xcni_hook_fn fn, 
 
 /* 1 if err is how a kernel without TCX (< 6.6) answers BPF_TCX_* link creation. */
 int xcni_tcx_unsupported(int err);
+
+/*
+ * xcni's cls_bpf filter (XCNI_TC_HANDLE/XCNI_TC_PRIO) on ifindex's clsact, for
+ * the agent's hooks and the plugin's pods alike. add: the qdisc made when
+ * missing (*made says so, made may be NULL), then prog_fd attached (flags:
+ * BPF_TC_F_REPLACE or 0), 0 or -errno; del: 1 removed, 0 none there, or
+ * -errno; query: 0 if it is there, else -errno.
+ */
+int xcni_tc_filter_add(int ifindex, bool egress, int prog_fd, unsigned int flags, bool *made);
+int xcni_tc_filter_del(int ifindex, bool egress);
+int xcni_tc_filter_query(int ifindex, bool egress);
 
 #endif

@@ -69,7 +69,6 @@ int xcni_bpffs_ensure(const char *pin_dir)
 
 int xcni_link_pinned(const char *path, int prog_fd, int ifindex, int type, unsigned int flags)
 {
-	LIBBPF_OPTS(bpf_link_create_opts, o, .flags = flags);
 	int fd = bpf_obj_get(path), err = 0;
 
 	if (fd >= 0) {
@@ -78,7 +77,14 @@ int xcni_link_pinned(const char *path, int prog_fd, int ifindex, int type, unsig
 		close(fd);
 		return err;
 	}
-	fd = bpf_link_create(prog_fd, ifindex, (enum bpf_attach_type)type, &o);
+	return xcni_link_pin(path, prog_fd, ifindex, type, flags);
+}
+
+int xcni_link_pin(const char *path, int prog_fd, int ifindex, int type, unsigned int flags)
+{
+	LIBBPF_OPTS(bpf_link_create_opts, o, .flags = flags);
+	int fd = bpf_link_create(prog_fd, ifindex, (enum bpf_attach_type)type, &o), err = 0;
+
 	if (fd < 0)
 		return -errno;
 	if (bpf_obj_pin(fd, path))
@@ -111,6 +117,17 @@ unsigned long long xcni_fd_memlock(int fd)
 	if (f)
 		fclose(f);
 	return v;
+}
+
+int xcni_pin_get(const char *dir, const char *name)
+{
+	char path[1024];
+	int fd;
+
+	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	fd = bpf_obj_get(path);
+	return fd < 0 ? -errno : fd;
 }
 
 int xcni_map_open_pinned(const char *dir, const char *name, size_t *max)

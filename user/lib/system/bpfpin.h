@@ -35,6 +35,8 @@
 #define XCNI_PIN_DECAP_COOKIE "xcni_dcookie"
 
 #include <stddef.h>
+/* The object pinned as dir/name: its fd, or -errno (-ENAMETOOLONG for a path too long). */
+int xcni_pin_get(const char *dir, const char *name);
 
 /*
  * Opens the map pinned as dir/name (logging why not); with max, also reads its
@@ -67,6 +69,8 @@ int xcni_bpffs_ensure(const char *pin_dir);
  * 0 or -errno.
  */
 int xcni_link_pinned(const char *path, int prog_fd, int ifindex, int type, unsigned int flags);
+/* Creates the link (as above) and pins it at path, which must be free. 0 or -errno. */
+int xcni_link_pin(const char *path, int prog_fd, int ifindex, int type, unsigned int flags);
 /*
  * Detaches the link pinned at path and removes the pin: at once, where
  * unlinking alone frees the link only after an RCU grace period (bpffs frees

@@ -83,6 +83,11 @@ int xcni_cidr_parse(const char *s, unsigned int flags, int *family, uint8_t addr
 	return 0;
 }
 
+const char *xcni_ip4_str(uint32_t ip, char buf[16])
+{
+	return inet_ntop(AF_INET, &ip, buf, INET_ADDRSTRLEN);
+}
+
 const char *xcni_cidr_str(int af, const void *addr, unsigned int len, char *buf, size_t size)
 {
 	char a[INET6_ADDRSTRLEN];

@@ -13,6 +13,12 @@ static inline uint32_t xcni_prefix_mask(unsigned int len)
 	return len ? ~0u << (32 - len) : 0;
 }
 
+/* Whether ip is in net/len (both network order; len 0..32, a larger one never). */
+static inline int xcni_in_prefix4(uint32_t ip, uint32_t net, unsigned int len)
+{
+	return len <= 32 && !((ntohl(ip) ^ ntohl(net)) & xcni_prefix_mask(len));
+}
+
 /* Clears the host bits of a /len (0..128) IPv6 address in place. */
 static inline void cidr6_mask(uint8_t *a, unsigned int len)
 {
@@ -49,5 +55,7 @@ int xcni_cidr_parse(const char *s, unsigned int flags, int *family, uint8_t addr
 
 /* addr (4 bytes, network order, or 16 for af AF_INET6) and len as "ADDR/LEN" in buf. */
 const char *xcni_cidr_str(int af, const void *addr, unsigned int len, char *buf, size_t size);
+/* An IPv4 address in network order as text in buf (16 bytes: INET_ADDRSTRLEN). */
+const char *xcni_ip4_str(uint32_t ip, char buf[16]);
 
 #endif

@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* FNV-1a, 64 bit: where a hash starts, and what each byte is multiplied by. */
 #define XCNI_FNV64_BASIS 0xcbf29ce484222325ULL
@@ -25,6 +26,23 @@ static inline uint64_t xcni_fnv64_str(uint64_t h, const char *s)
 	for (; *s; s++)
 		h = (h ^ (unsigned char)*s) * XCNI_FNV64_PRIME;
 	return h;
+}
+
+/* FNV-1a, 32 bit, where a hash is 32 bits (labels, shards, names of slices). */
+#define XCNI_FNV32_BASIS 2166136261u
+
+static inline uint32_t xcni_fnv32(uint32_t h, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 16777619u;
+	return h;
+}
+
+static inline uint32_t xcni_fnv32_str(uint32_t h, const char *s)
+{
+	return xcni_fnv32(h, s, strlen(s));
 }
 
 /*

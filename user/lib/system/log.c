@@ -64,40 +64,32 @@ static void line_puts(struct line *l, const char *s)
 	line_put(l, s, strlen(s));
 }
 
-/*
- * RFC 8259 string escaping. Control characters (verifier logs carry
- * newlines and tabs) are escaped so the event stays on one line; bytes >= 0x80
- * pass through, as the messages are UTF-8 or ASCII.
- */
+unsigned int xlog_json_esc(unsigned char c, int html, char esc[7])
+{
+	static const char hex[] = "0123456789abcdef", *const shorts = "\"\"\\\\\nn\rr\tt\bb\ff";
+
+	esc[0] = '\\';
+	for (const char *p = shorts; *p; p += 2)
+		if ((unsigned char)p[0] == c) {
+			esc[1] = p[1];
+			esc[2] = '\0';
+			return 2;
+		}
+	if (c >= 0x20 && c != 0x7f && !(html && (c == '<' || c == '>' || c == '&')))
+		return 0;
+	snprintf(esc + 1, 6, "u00%c%c", hex[c >> 4], hex[c & 0xf]);
+	return 6;
+}
+
 static void line_put_json_str(struct line *l, const char *s, size_t n)
 {
-	static const char hex[] = "0123456789abcdef";
+	char esc[7];
 
 	line_put(l, "\"", 1);
 	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		char esc[7] = { '\\', 0 };
+		unsigned int e = xlog_json_esc((unsigned char)s[i], 0, esc);
 
-		switch (c) {
-		case '"': esc[1] = '"'; break;
-		case '\\': esc[1] = '\\'; break;
-		case '\n': esc[1] = 'n'; break;
-		case '\r': esc[1] = 'r'; break;
-		case '\t': esc[1] = 't'; break;
-		case '\b': esc[1] = 'b'; break;
-		case '\f': esc[1] = 'f'; break;
-		default:
-			if (c < 0x20 || c == 0x7f) {
-				memcpy(esc + 1, "u00", 3);
-				esc[4] = hex[c >> 4];
-				esc[5] = hex[c & 0xf];
-				line_put(l, esc, 6);
-			} else {
-				line_put(l, (const char *)&s[i], 1);
-			}
-			continue;
-		}
-		line_put(l, esc, 2);
+		line_put(l, e ? esc : &s[i], e ?: 1);
 	}
 	line_put(l, "\"", 1);
 }

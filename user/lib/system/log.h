@@ -20,6 +20,14 @@ void xlog_set_format(enum xlog_format fmt);
 /* "text" or "json" -> the format; -EINVAL for anything else. */
 int xlog_parse_format(const char *s, enum xlog_format *fmt);
 void xlog(enum xlog_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/*
+ * The one JSON string escaper (RFC 8259) of the hand-written JSON (log
+ * events, the flows' answers): byte c's escape into esc ("\\n", "\\u001f"),
+ * its length, or 0 when c stands as itself. Control characters and DEL are
+ * escaped, so an event stays on one line; bytes >= 0x80 pass (UTF-8). html:
+ * also <, > and &, for JSON inside a page's script.
+ */
+unsigned int xlog_json_esc(unsigned char c, int html, char esc[7]);
 
 #define pr_err(...) xlog(XLOG_ERROR, __VA_ARGS__)
 #define pr_warn(...) xlog(XLOG_WARN, __VA_ARGS__)

@@ -220,7 +220,7 @@ int mapw_sync(int fd, struct kvset *cur, const void *want, size_t n, size_t stri
 	return 0;
 }
 
-/* room_fit's qsort context (qsort has none). */
+/* mapw_room_fit's qsort context (qsort has none). */
 static const void *fit_recs;
 static size_t fit_stride;
 static const char *(*fit_owner)(const void *rec);
@@ -235,18 +235,19 @@ static int fit_cmp(const void *a, const void *b)
 }
 
 /*
- * Which of the n records go in (keep[i]); how many do not, or SIZE_MAX (no
- * memory). Judged on want and max alone, never on what the map holds.
- * Closing: the owner bringing the most (ties: the first by name) is closed
- * whole, then the next, until the rest fits. Sharing: each owner an equal
- * part (water-filling: an owner under the part keeps all, the rest split
- * what is left, one more each, in order, for what the parts leave over).
+ * The room writer's judgement alone (mapw.h): which of the n records go in
+ * (keep[i]), m->dropped how many do not. Judged on want and max alone,
+ * never on what the map holds. Closing: the owner bringing the most (ties:
+ * the first by name) is closed whole, then the next, until the rest fits.
+ * Sharing: each owner an equal part (water-filling: an owner under the part
+ * keeps all, the rest split what is left, one more each, in order, for what
+ * the parts leave over).
  */
-static size_t room_fit(const struct mapw_room *m, const void *recs, size_t n, size_t stride,
-		       bool *keep)
+int mapw_room_fit(struct mapw_room *m, const void *recs, size_t n, size_t stride, bool *keep)
 {
 	size_t *ix, ngroups = 0, *start, lo = 0, hi = m->max, cap, left = n, dropped = 0;
 
+	m->dropped = 0;
 	for (size_t i = 0; i < n; i++)
 		keep[i] = true;
 	if (n <= m->max)
@@ -256,7 +257,7 @@ static size_t room_fit(const struct mapw_room *m, const void *recs, size_t n, si
 	if (!ix || !start) {
 		free(ix);
 		free(start);
-		return SIZE_MAX;
+		return -ENOMEM;
 	}
 	for (size_t i = 0; i < n; i++)
 		ix[i] = i;
@@ -314,7 +315,8 @@ static size_t room_fit(const struct mapw_room *m, const void *recs, size_t n, si
 out:
 	free(ix);
 	free(start);
-	return dropped;
+	m->dropped = dropped;
+	return 0;
 }
 
 /*
@@ -333,7 +335,7 @@ int mapw_room_sync(struct mapw_room *m, const void *want, size_t n, size_t strid
 	int err = -ENOMEM;
 
 	m->written = m->deleted = 0;
-	if (!kept || !nd || (m->dropped = room_fit(m, want, n, stride, kept)) == SIZE_MAX)
+	if (!kept || !nd || (err = mapw_room_fit(m, want, n, stride, kept)))
 		goto out;
 	for (size_t i = 0; i < n; i++) {
 		const unsigned char *w = (const unsigned char *)want + i * stride;

@@ -67,6 +67,9 @@ struct mapw_room {
 
 int mapw_room_sync(struct mapw_room *m, const void *want, size_t n, size_t stride, size_t voff);
 
+/* Its judgement alone (fd, ksz, vsz, step, cur unused): keep[i], m->dropped. 0 or -ENOMEM. */
+int mapw_room_fit(struct mapw_room *m, const void *recs, size_t n, size_t stride, bool *keep);
+
 /* Every key (ksz bytes) of map fd, collected before anything is deleted: *out (free it), *n. */
 int mapw_keys(int fd, size_t ksz, unsigned char **out, size_t *n);
 

@@ -17,7 +17,7 @@
 #include "lib/system/print.h"
 #include "lib/system/version.h"
 
-void xcni_version_get(struct xcni_version *v)
+static void xcni_version_get(struct xcni_version *v)
 {
 	*v = (struct xcni_version){
 		.version = XCNI_VERSION,

@@ -20,7 +20,6 @@ struct xcni_version {
 	unsigned int bpf_abi; /* XCNI_ABI_VERSION: the pinned maps' layout */
 };
 
-void xcni_version_get(struct xcni_version *v);
 /* "PROG 0.1.0 (commit C, built D) libbpf v1.1, BPF ABI 16", or one JSON object. */
 int xcni_version_print(FILE *f, const char *prog, bool json);
 /*
