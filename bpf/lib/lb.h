@@ -143,44 +143,22 @@ static __always_inline const struct xcni_svc *lb_frontend_of(struct xcni_svc_key
 	return in ? in : svc;
 }
 
-/* The frontend key of t's destination (scope EXT); t the family's tuple. */
-static __always_inline void lb_frontend_key(struct xcni_svc_key *k, const union xcni_tuple *t,
-					    int fam)
-{
-	__builtin_memset(k, 0, sizeof(*k));
-	k->family = fam;
-	if (fam == XCNI_AF_INET) {
-		k->port = t->v4.dport;
-		k->proto = t->v4.proto;
-		__builtin_memcpy(k->addr, &t->v4.daddr, 4);
-	} else {
-		k->port = t->v6.dport;
-		k->proto = t->v6.proto;
-		__builtin_memcpy(k->addr, t->v6.daddr, 16);
-	}
-}
-
 /* The frontend of t's destination (lb_frontend_of), or NULL; t the family's tuple. */
 static __always_inline const struct xcni_svc *lb_frontend(const union xcni_tuple *t, int fam,
 							  __u32 outside)
 {
-	struct xcni_svc_key k;
+	struct xcni_svc_key k = { .family = fam };
 
-	lb_frontend_key(&k, t, fam);
+	if (fam == XCNI_AF_INET) {
+		k.port = t->v4.dport;
+		k.proto = t->v4.proto;
+		__builtin_memcpy(k.addr, &t->v4.daddr, 4);
+	} else {
+		k.port = t->v6.dport;
+		k.proto = t->v6.proto;
+		__builtin_memcpy(k.addr, t->v6.daddr, 16);
+	}
 	return lb_frontend_of(&k, outside);
-}
-
-/*
- * An IPv6 global function's first step (lb6_translate_call, np6_choose_call):
- * the frontend of its packet p's destination, its key in tmp (their frames are
- * at the verifier's 512 bytes), before anything is copied into tmp: most
- * packets are to no frontend, and pay the lookup alone. NULL: none.
- */
-static __always_inline const struct xcni_svc *lb6_frontend_tmp(struct lb6_tmp *tmp,
-							       const struct pkt6 *p, __u32 outside)
-{
-	lb_frontend_key(&tmp->fk, &pkt_flow(p)->tuple, XCNI_AF_INET6);
-	return lb_frontend_of(&tmp->fk, outside);
 }
 
 /* A backend new flows may get: it exists, and is active unless none is. */
@@ -923,7 +901,7 @@ __attribute__((noinline)) int lb6_translate_call(struct __sk_buff *skb, struct p
 	if (!skb || !p || !st)
 		return 0;
 	tmp = bpf_map_lookup_elem(&xcni_lb6_tmp, &id);
-	if (!tmp || !(svc = lb6_frontend_tmp(tmp, p, 0)))
+	if (!tmp)
 		return 0;
 	tmp->f = *pkt_flow(p);
 	ret = lb_flow_choose(&tmp->f, XCNI_AF_INET6, ep_id, st, 0, 0, tmp, &svc, &be, NULL);

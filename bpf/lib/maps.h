@@ -413,7 +413,6 @@ struct lb6_tmp {
 	struct lb6_state st;
 	struct xcni_ct_entry ne;
 	struct xcni_affinity_key ak; /* lb6_translate's: off its 512-byte stack */
-	struct xcni_svc_key fk; /* lb6_frontend_tmp's */
 	struct icmp_err ie[2]; /* a reader of an ICMP error's, either family (icmp_err_pair) */
 	/* The flow of an IPv6 global function's packet (lb6_translate_call,
 	 * np6_choose_call, np6_snat_call), worked on here and copied back: their

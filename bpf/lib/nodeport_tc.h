@@ -285,14 +285,10 @@ __attribute__((noinline)) int np6_choose_call(struct __sk_buff *skb, struct pkt6
 
 	if (!skb || !p || !tmp)
 		return NP_PLAN_NOT_OURS;
-	/* Unless XDP handed its choice, the frontend first (lb6_frontend_tmp):
-	 * nothing is copied or cleared for a packet to none. */
-	pl.meta = np_meta_read(skb);
-	if (!pl.meta && !(pl.svc = lb6_frontend_tmp(tmp, p, OUTSIDE)))
-		return NP_PLAN_NOT_OURS;
 	/* The flow in a map value (lb6_tmp's f): p is PTR_TO_MEM, no map key on 6.1. */
 	tmp->f = *pkt_flow(p);
 	pl.f = &tmp->f;
+	pl.meta = np_meta_read(skb);
 	r = np_plan_choose(0, XCNI_AF_INET6, &pl) ?:
 		    np_tc_dnat(skb, XCNI_AF_INET6, &pl, NULL, NULL);
 	*pkt_flow(p) = tmp->f;
@@ -341,8 +337,6 @@ __attribute__((noinline)) int np6_snat_call(struct __sk_buff *skb, struct pkt6 *
 
 	if (!skb || !p || !st || !lt)
 		return XCNI_DROP_NO_TUNNEL;
-	if (lb_dsr) /* np_tc_snat's first test: DSR keeps the client, nothing to copy */
-		return 0;
 	lt->f = *pkt_flow(p);
 	r = np_tc_snat(skb, XCNI_AF_INET6, &lt->f, &lt->st, NULL, NULL);
 	*pkt_flow(p) = lt->f;

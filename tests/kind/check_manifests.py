@@ -796,10 +796,10 @@ def readme_checks(docs):
     check("docs/kind.md: the kind agent's xcnid command line equals xcni.yaml's args",
           m is not None and m.group(1).split() == args,
           f"docs/kind.md: {m.group(1).split() if m else 'no line starting xcnid --pod-cidr <the node' + chr(39) + 's>'}; xcni.yaml: {args}")
-    # A user's order (issue 39): prerequisites, install, status --wait, the
+    # A user's order (issue 39): prerequisites, install, status, the
     # connectivity test, flows and the map; then the internals, the uninstall.
     heads = [h.lower() for h in re.findall(r"^## (.*)$", readme, re.M)]
-    want = ["prerequisites", "install", "xcnictl status --wait", "connectivity test",
+    want = ["prerequisites", "install", "xcnictl status", "connectivity test",
             "flows", "how it is put together", "uninstall"]
     pos = [next((i for i, h in enumerate(heads) if w in h), -1) for w in want]
     check("docs/kind.md: its sections in a user's order: " + ", ".join(want),

@@ -860,6 +860,9 @@ static void test_hubble_filters(void **state)
 	assert_int_equal(xcni_rfc3339_parse("2026-11-26T03:04:05.5+01:00", &w), 0);
 	assert_true(w == 1795658645LL * (int64_t)s + (int64_t)s / 2);
 	assert_int_equal(xcni_rfc3339_parse("2026-11-26 03:04:05", &w), -EINVAL);
+	assert_int_equal(xcni_rfc3339_parse("1012-11-20T09:30:02Z", &w), -ERANGE);
+	assert_int_equal(xcni_rfc3339_parse("2263-01-01T00:00:00Z", &w), -ERANGE);
+	assert_int_equal(xcni_rfc3339_parse("1678-01-01T00:00:00Z", &w), 0);
 	/* Times in the answer: RFC 3339 by default, monotonic seconds with time=mono. */
 	renders(f, "from-port=40000\n", 40 * s, &b, 1, "\"last_seen\":\"1970-01-01T00:00:10.000000Z\"");
 	assert_int_equal(flow_filter_parse(&ff, "from-port=40000\ntime=mono\n", err, sizeof(err)), 0);

@@ -40,6 +40,11 @@ int xcni_rfc3339_parse(const char *s, int64_t *wall_ns)
 	t = timegm(&tm);
 	if (t == (time_t)-1)
 		return -EINVAL;
+	/* Nanoseconds in 64 bits hold 1677..2262: a time past them is refused,
+	 * not wrapped (a fuzzed creationTimestamp of year 1012 overflowed). */
+	if ((int64_t)t + off >= INT64_MAX / 1000000000LL ||
+	    (int64_t)t + off <= INT64_MIN / 1000000000LL)
+		return -ERANGE;
 	*wall_ns = ((int64_t)t + off) * 1000000000LL + frac;
 	return 0;
 }
