@@ -26,6 +26,7 @@
 #include "lib/cluster/store.h"
 
 #include "clustergen.h"
+#include "polwhole.h"
 #include "unit.h"
 
 #define STEPS 120
@@ -455,7 +456,7 @@ static void run(unsigned seed, uint32_t (*hash)(const char *), size_t *resets, s
 
 			fo.prev = prev.v;
 			fo.nprev = prev.n;
-			want = pol_compile(&c, &fo, &full, &e2);
+			want = polwhole_compile(&c, &fo, &full, &e2);
 		}
 		assert_int_equal(ret, want);
 		if (!want)
@@ -800,7 +801,7 @@ static int update_with(struct store *st, struct pol_incr *pi, const struct pol_d
 		fo.prev = prev->v;
 		fo.nprev = prev->n;
 	}
-	assert_int_equal(ret, pol_compile(&c, &fo, &full, &e));
+	assert_int_equal(ret, polwhole_compile(&c, &fo, &full, &e));
 	if (!ret) {
 		result_equal(res, &full);
 		if (prev)

@@ -141,6 +141,39 @@ static int cmp_born(const void *a, const void *b)
 }
 
 /*
+ * From nothing (incr_reset), the sets the allocation pi->prev names keep
+ * their numbers (the first of two on one stored label), before any other
+ * is numbered; their entries of b marked (pod NULL). *quar: every number
+ * that allocation held, which no new set takes (policy.h: struct identity).
+ */
+static int idents_kept(struct pol_incr *pi, struct born *b, size_t nb, struct pol_u32set *quar)
+{
+	struct pol_opts o = pi->o;
+	int ret = 0;
+
+	o.prev = pi->prev;
+	o.nprev = pi->nprev;
+	if (pol_u32set_init(quar, pi->nprev))
+		return -ENOMEM;
+	for (size_t i = 0; i < pi->nprev; i++)
+		if (pi->prev[i].id >= XCNI_ID_MIN_LABELS && pi->prev[i].id < XCNI_ID_CIDR_BASE)
+			pol_u32set_add(quar, pi->prev[i].id);
+	for (size_t i = 0; !ret && i < nb; i++) {
+		uint32_t id = pol_idprev_find(&o, b[i].canon);
+		char *canon;
+
+		if (!id || pol_identity_find(&pi->r, id))
+			continue;
+		if (!(canon = strdup(b[i].canon)))
+			return -ENOMEM;
+		ret = ident_add(pi, canon, b[i].pod, b[i].l, id);
+		for (size_t k = i; k < nb && !strcmp(b[k].canon, canon); k++)
+			b[k].pod = NULL;
+	}
+	return ret;
+}
+
+/*
  * The label sets this update's pods bring that no identity has, numbered
  * before any pod is unlinked, so as the whole compile numbers them from the
  * last result (policy.h: struct identity): in sorted order, each at its hash
@@ -151,6 +184,7 @@ static int cmp_born(const void *a, const void *b)
 int pol_incr_idents_born(struct pol_incr *pi, const struct cluster *c,
 		       const struct store_change *ch, size_t nch, char **canons)
 {
+	struct pol_u32set quar = { 0 };
 	struct born *b = NULL;
 	size_t nb = 0, cap = 0;
 	int ret = 0;
@@ -180,20 +214,23 @@ int pol_incr_idents_born(struct pol_incr *pi, const struct cluster *c,
 	}
 	if (nb > 1)
 		qsort(b, nb, sizeof(*b), cmp_born);
+	if (!ret && pi->replay && pi->nprev)
+		ret = idents_kept(pi, b, nb, &quar);
 	for (size_t i = 0; !ret && i < nb; i++) {
 		uint32_t h, id;
 		char *canon;
 
-		if (i && !strcmp(b[i].canon, b[i - 1].canon))
-			continue; /* two pods of one new set */
+		if (!b[i].pod || (i && !strcmp(b[i].canon, b[i - 1].canon)))
+			continue; /* kept its number; two pods of one new set */
 		h = pol_ident_number(&pi->o, b[i].canon);
-		for (id = h; pol_identity_find(&pi->r, id);)
+		for (id = h; pol_identity_find(&pi->r, id) || pol_u32set_has(&quar, id);)
 			id = XCNI_ID_MIN_LABELS + (id - XCNI_ID_MIN_LABELS + 1) % ID_SPAN;
 		if (!(canon = strdup(b[i].canon)))
 			ret = -ENOMEM;
 		else
 			ret = ident_add(pi, canon, b[i].pod, b[i].l, id);
 	}
+	free(quar.v);
 	free(b);
 	return ret;
 }

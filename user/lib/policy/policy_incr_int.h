@@ -62,6 +62,8 @@ struct nodeaddr {
 
 struct pol_incr {
 	bool valid;
+	/* incr_reset's update: every object a change of the empty state */
+	bool replay;
 	size_t resets;
 	const char *reset_why; /* the last whole compile's pol_delta.why */
 	struct pol_opts o;

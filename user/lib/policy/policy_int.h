@@ -120,6 +120,7 @@ struct pol_ctx {
 
 struct labix;
 struct peer_memo;
+struct pol_u32set;
 
 /* ---- policy_cnp.c ---- */
 /* x's ClusterNetworkPolicies and audit state from the view. 0 or -ENOMEM. */
@@ -153,8 +154,14 @@ uint64_t pol_cnp_mask(const struct pol_ctx *x, const struct k8s_pod *pod,
 		      const struct k8s_labels *nsl);
 
 int pol_build_id_pods(struct pol_ctx *x);
-int pol_build_ipcache(struct pol_ctx *x, struct k8s_error *err);
 int pol_build_policies(struct pol_ctx *x);
+/* First free number from h on (added to used), wrapping in [min, min + span). */
+uint32_t pol_probe(struct pol_u32set *used, uint32_t h, uint32_t min, uint32_t span);
+/* The number o's previous allocation gave canon; 0: none. */
+uint32_t pol_idprev_find(const struct pol_opts *o, const char *canon);
+/* One more ipcache entry (its flags 0) in r: 0 or -ENOMEM. */
+int pol_ipcache_add(struct pol_result *r, size_t *cap, uint32_t addr, uint32_t plen,
+		    uint32_t identity, uint32_t tunnel);
 char *pol_canon_string(const struct k8s_labels *pod, const struct k8s_labels *ns);
 int pol_cmp_ep(const void *a, const void *b);
 int pol_cmp_id(const void *a, const void *b);
@@ -175,8 +182,6 @@ int pol_compile_np_enforced(const struct pol_ctx *x, const struct k8s_pod *pod, 
 /* policy_np.c: pod's NetworkPolicy entries into ep (enforced_only: without audited policies). */
 int pol_compile_np(const struct pol_ctx *x, const struct k8s_pod *pod, uint32_t identity,
 		   struct epbuild *eb, struct pol_ep *ep, bool enforced_only);
-int pol_compile_full(const struct cluster *c, const struct pol_opts *o, struct pol_result *out,
-		     struct k8s_error *err, struct pol_ctx *x);
 void pol_copy_str(char *dst, size_t size, const char *src);
 void pol_ctx_free(struct pol_ctx *x);
 uint32_t pol_fnv1a(const char *s);
@@ -215,7 +220,6 @@ bool pol_pod_local(const struct pol_opts *o, const struct k8s_pod *p);
 /* Namespace name's labels (x->nsl, sorted by name), or NULL. */
 const struct nslabels *pol_nsl_find(const struct pol_ctx *x, const char *name);
 int pol_build_nslabels(struct pol_ctx *x, const struct cluster *c);
-int pol_build_identities(struct pol_ctx *x);
 /* Addresses two live pods claim: the owners marked, the others taken out of
  * x->pods, each reported in x->r->contested; a pod being deleted that
  * yields (pol_pod_yields) taken out too, reported in x->r->yielded. 0 or
