@@ -126,7 +126,7 @@ static int cmp_born(const void *a, const void *b)
 }
 
 /*
- * The new sets b[0..nb) numbered (policy.h: struct identity), as the whole
+ * The new sets b[0..nb) (distinct) numbered (policy.h: struct identity), as the whole
  * compile did: every number of the last result is taken (quarantine: gone
  * in this update or not); from nothing (incr_reset) the sets the allocation
  * pi->prev names keep their numbers first (of two on one stored label, the
@@ -154,7 +154,7 @@ static int idents_number(struct pol_incr *pi, struct born *b, size_t nb)
 	o.prev = pi->replay ? pi->prev : NULL;
 	o.nprev = pi->replay ? pi->nprev : 0;
 	for (size_t i = 0; !ret && i < nb; i++) {
-		uint32_t id = i && !strcmp(b[i].canon, b[i - 1].canon) ? 0 : pol_idprev_find(&o, b[i].canon);
+		uint32_t id = pol_idprev_find(&o, b[i].canon);
 
 		if ((kept[i] = id && pol_u32set_add(&taken, id)))
 			ret = ident_add(pi, b[i].canon, b[i].pod, b[i].l, id);
@@ -163,8 +163,8 @@ static int idents_number(struct pol_incr *pi, struct born *b, size_t nb)
 		if (o.prev[i].id >= XCNI_ID_MIN_LABELS && o.prev[i].id < XCNI_ID_CIDR_BASE)
 			pol_u32set_add(&taken, o.prev[i].id);
 	for (size_t i = 0; !ret && i < nb; i++) {
-		if (kept[i] || (i && !strcmp(b[i].canon, b[i - 1].canon)))
-			continue; /* kept its number; two pods of one new set */
+		if (kept[i])
+			continue;
 		ret = ident_add(pi, b[i].canon, b[i].pod, b[i].l,
 				pol_probe(&taken, pol_ident_number(&pi->o, b[i].canon),
 					  XCNI_ID_MIN_LABELS, ID_SPAN));
@@ -188,9 +188,10 @@ int pol_incr_idents_born(struct pol_incr *pi, const struct cluster *c,
 {
 	struct born *b = NULL;
 	size_t nb = 0, cap = 0;
-	int ret = 0;
+	struct hmap seen; /* the new sets of b: each once, however many pods have it */
+	int ret = hmap_init(&seen, true, 16);
 
-	for (size_t i = 0; i < nch; i++) {
+	for (size_t i = 0; !ret && i < nch; i++) {
 		const struct k8s_object *o;
 		const struct nslabels *l;
 		const struct k8s_pod *p;
@@ -205,9 +206,11 @@ int pol_incr_idents_born(struct pol_incr *pi, const struct cluster *c,
 			ret = -ENOMEM;
 			break;
 		}
-		if (hmap_has(&pi->canon, hstr(canons[i]), (uintptr_t)canons[i]))
+		if (hmap_has(&pi->canon, hstr(canons[i]), (uintptr_t)canons[i]) ||
+		    hmap_has(&seen, hstr(canons[i]), (uintptr_t)canons[i]))
 			continue;
-		if (xcni_grow(&b, &cap, nb, sizeof(*b))) {
+		if (xcni_grow(&b, &cap, nb, sizeof(*b)) ||
+		    hmap_put(&seen, hstr(canons[i]), (uintptr_t)canons[i], NULL)) {
 			ret = -ENOMEM;
 			break;
 		}
@@ -215,6 +218,7 @@ int pol_incr_idents_born(struct pol_incr *pi, const struct cluster *c,
 	}
 	if (!ret && nb)
 		ret = idents_number(pi, b, nb);
+	hmap_free(&seen);
 	free(b);
 	return ret;
 }
