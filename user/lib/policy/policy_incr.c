@@ -866,13 +866,14 @@ static int ent_update(struct pol_incr *pi, uint32_t a)
 	struct ipent *e = hmap_get(&pi->ents, hu32(a), UKEY(a));
 	struct ipent want = { 0 };
 	struct pol_podname pn;
+	char ip[INET_ADDRSTRLEN];
 
 	if (na) {
 		want.ipc = true;
 		want.val = na->val;
 		if (p && (!e || !e->pn))
 			pr_warn("%s: a node or gateway address and a pod's: kept as identity %u\n",
-				inet_ntoa((struct in_addr){ a }), na->val.identity);
+				inet_ntop(AF_INET, &a, ip, sizeof(ip)), na->val.identity);
 	} else if (p) {
 		want.ipc = true;
 		want.val.identity = p->contested ? XCNI_ID_UNMANAGED : p->id;
