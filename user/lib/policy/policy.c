@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * The whole cluster's compile (pol_compile): what every endpoint reads built
- * first (policy_ident.c), then each local endpoint: its NetworkPolicy entries
- * (policy_np.c) with the tiers and audit laid over them (policy_cnp.c). The
- * files call down that line only (policy_util.c beneath them all).
+ * One local endpoint's compile (pol_compile_ep, the compiler's in
+ * policy_incr*.c, whole or incremental): what it reads (policy_ident.c), its
+ * NetworkPolicy entries (policy_np.c) with the tiers and audit laid over them
+ * (policy_cnp.c). The files call down that line only (policy_util.c beneath
+ * them all).
  *
  * Everything is computed from the cluster view alone and sorted before it is
  * returned, so two nodes (or two runs) with the same objects produce the same

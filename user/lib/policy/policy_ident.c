@@ -1,12 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * What every endpoint's compile reads, built first for the whole cluster:
- * label sets and their canonical strings, the namespaces' labels, identities
- * (one per distinct set of pod and namespace labels, numbered by probing a
- * hash), the pods of each identity, the policies' ids and names, and the
- * ipcache (every pod's and node's address with its identity) with the pods'
- * names. pol_compile (policy.c) and the incremental compiler (policy_incr.c)
- * both start from these.
+ * What every endpoint's compile reads: label sets and their canonical
+ * strings, the namespaces' labels, identity numbers (a keyed hash, probed),
+ * the pods of each identity, the policies' ids and names, node addresses as
+ * ipcache entries, and which pod owns an address several claim. The compiler
+ * (policy_incr.c) keeps them up to date.
  */
 #include <arpa/inet.h>
 #include <errno.h>

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * The incremental compiler (policy.h, pol_incr_*): the whole compiler's result
- * (policy.c) brought up to date from the objects that changed, so a change
- * costs what it touches, not the cluster.
+ * The policy compiler (policy.h, pol_incr_*, pol_compile): the last result
+ * brought up to date from the objects that changed, so a change costs what it
+ * touches, not the cluster; the whole compile is the same from nothing
+ * (incr_reset).
  */
 #include <arpa/inet.h>
 #include <errno.h>

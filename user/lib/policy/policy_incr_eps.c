@@ -263,7 +263,7 @@ static int ctx_for_dirty(struct pol_incr *pi, const struct cluster *c, struct po
 	x->nps = pi->nps;
 	x->nnps = pi->nnps;
 	if (pi->audit_any || pi->tiers) {
-		/* Pods alike (a Deployment's replicas) laid over once, as build_eps does. */
+		/* Pods alike (a Deployment's replicas) laid over once. */
 		if (cnp_ctx_init(x, c) || !(x->cnp_memo = cnp_memo_new()))
 			return -ENOMEM;
 		hmap_each(&pi->dirty, s)

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * What the whole-cluster compiler (policy.c) and the incremental one
- * (policy_incr.c) share: the compile's working state and the helpers the
- * incremental compiler calls. Internal to libxcni; the interface is policy.h.
+ * What one endpoint's compile (policy.c and below) and the compiler around
+ * it (policy_incr*.c) share: the compile's working state and the helpers the
+ * compiler calls. Internal to libxcni; the interface is policy.h.
  */
 #ifndef XCNI_POLICY_INT_H
 #define XCNI_POLICY_INT_H
@@ -114,7 +114,7 @@ struct pol_ctx {
 	bool np_audit_any;
 	bool cnp_audit_any;
 	/* Local pods' tiered results by identity and ports (cnp_memo_*), during
-	 * a whole compile's build_eps; NULL elsewhere. */
+	 * the compile of an update's dirty pods (pol_incr_eps_resync); NULL elsewhere. */
 	struct cnp_memo *cnp_memo;
 };
 
@@ -132,7 +132,7 @@ int cnp_apply(const struct pol_ctx *x, const struct k8s_pod *pod, struct pol_ep 
  * which policies select it), its container ports (ingress named ports) and
  * its address only as the key's ep: pods alike share one compile. get fills
  * ep from an earlier pod alike (its keys moved to ep's address): true; put
- * remembers ep. 0 or -ENOMEM. new/free: build_eps's.
+ * remembers ep. 0 or -ENOMEM. new/free: pol_incr_eps_resync's.
  */
 struct cnp_memo *cnp_memo_new(void);
 void cnp_memo_free(struct cnp_memo *m);
