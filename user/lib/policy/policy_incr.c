@@ -500,7 +500,7 @@ static int incr_reset(struct pol_incr *pi, const struct cluster *c, struct k8s_e
 	    hmap_init(&pi->nodes, true, c->n[K8S_NODE]) || hmap_init(&pi->ipx, false, x.npods) ||
 	    hmap_init(&pi->v6, true, 16) || hmap_init(&pi->ents, false, x.npods) ||
 	    hmap_init(&pi->canon, true, 16) || hmap_init(&pi->nsl, true, c->n[K8S_NAMESPACE]) ||
-	    hmap_init(&pi->touched, false, x.npods) || hmap_init(&pi->dirty, false, 16) ||
+	    hmap_init(&pi->touched, false, 16) || hmap_init(&pi->dirty, false, 16) ||
 	    hmap_init(&pi->epsel, false, 16))
 		goto out;
 	for (size_t i = 0; i < x.npods; i++)
@@ -521,6 +521,10 @@ static int incr_reset(struct pol_incr *pi, const struct cluster *c, struct k8s_e
 	pi->valid = pi->replay = true;
 	ret = incr_apply(pi, c, ch, n);
 	pi->replay = false;
+	/* Every address was touched: each update would clear a table that size. */
+	hmap_free(&pi->touched);
+	if (!ret && hmap_init(&pi->touched, false, 16))
+		ret = -ENOMEM;
 	if (ret == 1) { /* nothing from nothing returns 1: not reached */
 		pol_set_err(err, "compiling policy: %s", pi->d.why);
 		ret = -EINVAL;
