@@ -198,9 +198,11 @@ struct pol_opts {
 };
 
 /*
- * Compiles the cluster view. The result refers into c (pods), so c must stay
- * valid while the result is used. 0 or -errno (-ENOMEM; -EINVAL with err set
- * for what validation cannot see alone, e.g. two pods with one IP).
+ * Compiles the cluster view: the incremental compiler from nothing
+ * (pol_incr_update with everything changed), its result taken. The result
+ * refers into c (pods, namespace names), so c must stay valid while it is
+ * used. 0 or -errno (-ENOMEM, err set); two pods with one IP are contested
+ * (struct pol_contest), not an error.
  */
 int pol_compile(const struct cluster *c, const struct pol_opts *o, struct pol_result *out,
 		struct k8s_error *err);
