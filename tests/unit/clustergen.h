@@ -309,6 +309,27 @@ static void np_put(struct store *st, unsigned *seed, unsigned i)
 			  "spec", spec));
 }
 
+/*
+ * ClusterNetworkPolicies in churn (test_polincr's tier runs): one change in
+ * five writes or removes one, with subjects by namespace or by pod, egress
+ * peers of every kind a node's pods see (nodes, networks), and named rules
+ * now and then (the rule names a delta must keep). Off: the shapes of before.
+ */
+static bool gen_cnp;
+
+static json_t *cnp_egress_peer(unsigned *seed)
+{
+	switch (rnd(seed, 3)) {
+	case 0:
+		return json_pack("[{s:{}}]", "nodes");
+	case 1:
+		return json_pack("[{s:[s]}]", "networks", rnd(seed, 2) ? "10.1.0.0/24" : "10.1.2.0/23");
+	default:
+		return json_pack("[{s:{s:{s:s}}}]", "namespaces", "matchLabels", "team",
+				 pick(seed, teams, 2));
+	}
+}
+
 /* A ClusterNetworkPolicy of either tier: one or two rules each way, any action. */
 static void cnp_put(struct store *st, unsigned *seed, unsigned i)
 {
@@ -331,8 +352,16 @@ static void cnp_put(struct store *st, unsigned *seed, unsigned i)
 					     json_pack("[{s:{s:{}, s:{s:{s:s}}}}]", "pods",
 						       "namespaceSelector", "podSelector",
 						       "matchLabels", "app", pick(seed, apps, 4));
-			json_t *rule = json_pack("{s:s, s:o}", "action", actions[rnd(seed, 3)],
-						 dir ? "to" : "from", to);
+			json_t *rule;
+
+			if (gen_cnp && dir && !rnd(seed, 3)) {
+				json_decref(to);
+				to = cnp_egress_peer(seed);
+			}
+			rule = json_pack("{s:s, s:o}", "action", actions[rnd(seed, 3)],
+					 dir ? "to" : "from", to);
+			if (gen_cnp && !rnd(seed, 4))
+				json_object_set_new(rule, "name", json_string(r == 1 ? "r1" : "r2"));
 
 			if (rnd(seed, 2))
 				json_object_set_new(rule, "protocols",
@@ -342,6 +371,11 @@ static void cnp_put(struct store *st, unsigned *seed, unsigned i)
 		}
 		json_object_set_new(spec, dir ? "egress" : "ingress", rules);
 	}
+	if (gen_cnp && rnd(seed, 2))
+		json_object_set_new(spec, "subject",
+				    json_pack("{s:{s:{}, s:{s:{s:s}}}}", "pods", "namespaceSelector",
+					      "podSelector", "matchLabels", "app",
+					      pick(seed, apps, 4)));
 	put(st, json_pack("{s:s, s:s, s:o, s:o}", "apiVersion",
 			  "policy.networking.k8s.io/v1alpha2", "kind", "ClusterNetworkPolicy",
 			  "metadata", audit_meta(json_pack("{s:s}", "name", name), seed), "spec",
@@ -371,6 +405,15 @@ static void random_changes(struct store *st, unsigned *seed)
 			} else {
 				snprintf(name, sizeof(name), "ns%u", rnd(seed, NNS + 1));
 				store_del(st, K8S_NAMESPACE, NULL, name);
+			}
+			continue;
+		}
+		if (gen_cnp && !rnd(seed, 5)) {
+			if (rnd(seed, 3)) {
+				cnp_put(st, seed, rnd(seed, NCNPS));
+			} else {
+				snprintf(name, sizeof(name), "c%u", rnd(seed, NCNPS));
+				store_del(st, K8S_CLUSTERNETPOL, NULL, name);
 			}
 			continue;
 		}
@@ -415,6 +458,8 @@ static void random_cluster(struct store *st, unsigned *seed)
 	for (unsigned i = 0; i < NPOLS; i += 2)
 		np_put(st, seed, i);
 	ns_put(st, seed, 0);
+	for (unsigned i = 0; gen_cnp && i < NCNPS; i += 2)
+		cnp_put(st, seed, i);
 }
 
 #endif

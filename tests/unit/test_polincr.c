@@ -26,6 +26,7 @@
 #include "lib/cluster/store.h"
 
 #include "clustergen.h"
+#include "polwhole.h"
 #include "unit.h"
 
 #define STEPS 120
@@ -158,6 +159,10 @@ static void result_equal(const struct pol_result *a, const struct pol_result *b)
 	}
 	assert_int_equal(a->npolicies, b->npolicies);
 	assert_memory_equal(a->policies, b->policies, a->npolicies * sizeof(*a->policies));
+	assert_int_equal(a->nrulenames, b->nrulenames);
+	if (a->nrulenames)
+		assert_memory_equal(a->rulenames, b->rulenames,
+				    a->nrulenames * sizeof(*a->rulenames));
 	assert_int_equal(a->nipcache, b->nipcache);
 	assert_int_equal(a->npodnames, b->npodnames);
 	assert_int_equal(a->ncontested, b->ncontested);
@@ -406,6 +411,9 @@ static size_t audit_steps, audit_delta_after, audit_deltas;
 /* Steps where a Namespace changed: all, with ClusterNetworkPolicies, and
  * without them followed as a delta. */
 static size_t ns_steps, ns_tiered_steps, ns_deltas;
+/* Steps where a ClusterNetworkPolicy changed, those followed as a delta, and
+ * their local pods: all, and compiled again. */
+static size_t cnp_steps, cnp_deltas, cnp_eps, cnp_eps_compiled;
 
 static void run(unsigned seed, uint32_t (*hash)(const char *), size_t *resets, size_t *steps)
 {
@@ -431,7 +439,7 @@ static void run(unsigned seed, uint32_t (*hash)(const char *), size_t *resets, s
 		size_t resets0 = pol_incr_resets(pi);
 		int ret, want;
 
-		bool node_changed = false, ns_changed = false;
+		bool node_changed = false, ns_changed = false, cnp_changed = false;
 
 		run_step = step;
 		store_view(st, &c);
@@ -439,6 +447,7 @@ static void run(unsigned seed, uint32_t (*hash)(const char *), size_t *resets, s
 		for (size_t i = 0; i < nch; i++) {
 			node_changed |= ch[i].kind == K8S_NODE;
 			ns_changed |= ch[i].kind == K8S_NAMESPACE;
+			cnp_changed |= ch[i].kind == K8S_CLUSTERNETPOL;
 		}
 		ret = pol_incr_update(pi, &c, &o, ch, nch, all, whole, &r, &d, &e1);
 		store_changes_free(ch, nch);
@@ -447,7 +456,7 @@ static void run(unsigned seed, uint32_t (*hash)(const char *), size_t *resets, s
 
 			fo.prev = prev.v;
 			fo.nprev = prev.n;
-			want = pol_compile(&c, &fo, &full, &e2);
+			want = polwhole_compile(&c, &fo, &full, &e2);
 		}
 		assert_int_equal(ret, want);
 		if (!want)
@@ -483,6 +492,12 @@ static void run(unsigned seed, uint32_t (*hash)(const char *), size_t *resets, s
 				ns_steps++;
 				ns_tiered_steps += c.n[K8S_CLUSTERNETPOL] > 0;
 				ns_deltas += !d->full;
+			}
+			if (cnp_changed && !all) {
+				cnp_steps++;
+				cnp_deltas += pol_incr_resets(pi) == resets0;
+				cnp_eps += pol_incr_resets(pi) == resets0 ? r->neps : 0;
+				cnp_eps_compiled += pol_incr_resets(pi) == resets0 ? d->neps_compiled : 0;
 			}
 			if (d->full) {
 				assert_true(whole || !maps_known || r->ipcache);
@@ -636,6 +651,35 @@ static void test_random_namespaces_tiered(void **state)
 }
 
 /*
+ * ClusterNetworkPolicies in churn (issue 69): both tiers written and removed
+ * in one change of five, subjects by namespace or pod, peers of every kind,
+ * named rules and Pass rules (the rule names and Pass numbers a change
+ * moves), among pods, Nodes, NetworkPolicies and Namespaces changing. Every
+ * step's result and the maps fed only the deltas must be the whole
+ * compile's; a ClusterNetworkPolicy's change must be followed without a
+ * whole compile, compiling again only the local pods it reaches.
+ */
+static void test_random_cnp(void **state)
+{
+	size_t resets = 0, steps = 0;
+
+	(void)state;
+	gen_cnp = gen_ns_labels = true;
+	cnp_steps = cnp_deltas = cnp_eps = cnp_eps_compiled = 0;
+	for (unsigned seed = 700; seed <= 740; seed++)
+		run(seed, NULL, &resets, &steps);
+	for (unsigned seed = 750; seed <= 760; seed++)
+		run(seed, tiny_hash, &resets, &steps);
+	gen_cnp = gen_ns_labels = false;
+	print_message("%zu steps, %zu whole compiles, %zu with a ClusterNetworkPolicy changed, "
+		      "%zu of them without a whole compile: %zu of %zu local pods compiled again\n",
+		      steps, resets, cnp_steps, cnp_deltas, cnp_eps_compiled, cnp_eps);
+	assert_true(cnp_steps * 4 > steps);
+	assert_true(cnp_deltas * 10 > cnp_steps * 9);
+	assert_true(resets * 10 < steps);
+}
+
+/*
  * The cluster's life (issue 37): pods being deleted and live ones on a few
  * addresses of two nodes, both families, so that a deleting pod yields its
  * address to a live one of its node (pol_yield) in many steps, and pods of
@@ -757,7 +801,7 @@ static int update_with(struct store *st, struct pol_incr *pi, const struct pol_d
 		fo.prev = prev->v;
 		fo.nprev = prev->n;
 	}
-	assert_int_equal(ret, pol_compile(&c, &fo, &full, &e));
+	assert_int_equal(ret, polwhole_compile(&c, &fo, &full, &e));
 	if (!ret) {
 		result_equal(res, &full);
 		if (prev)
@@ -1496,8 +1540,8 @@ static void test_ns_label_counts(void **state)
 	assert_int_equal(pol_incr_resets(pi), 1);
 	assert_true(ep_entries_of(r, "10.1.0.30", pol_incr_pod_id(pi, "t1", "c")) > 0);
 
-	/* With a ClusterNetworkPolicy every update is whole (its tiers name
-	 * every pod), a Namespace's too: still the whole compile's result. */
+	/* A ClusterNetworkPolicy (no Pass rule, no rule name) and a Namespace's
+	 * change with it are deltas too: still the whole compile's result. */
 	put(st, json_pack("{s:s, s:s, s:{s:s}, s:{s:s, s:i, s:{s:{s:{s:s}}}, s:[{s:s, s:[{s:{s:{s:s}}}]}]}}",
 			  "apiVersion", "policy.networking.k8s.io/v1alpha2", "kind",
 			  "ClusterNetworkPolicy", "metadata", "name", "deny-red", "spec", "tier",
@@ -1505,10 +1549,11 @@ static void test_ns_label_counts(void **state)
 			  "blue", "ingress", "action", "Deny", "from", "namespaces", "matchLabels",
 			  "team", "red"));
 	assert_int_equal(update_r(st, pi, &d, &r), 0);
-	assert_true(d->full);
+	assert_false(d->full);
 	put(st, ns_obj("other", "blue", NULL));
 	assert_int_equal(update_r(st, pi, &d, &r), 0);
-	assert_true(d->full);
+	assert_false(d->full);
+	assert_int_equal(pol_incr_resets(pi), 1);
 	put(st, ns_obj("t1", "blue", NULL));
 	assert_int_equal(update_r(st, pi, &d, &r), 0);
 	pol_incr_free(pi);
@@ -1731,6 +1776,7 @@ int main(void)
 		cmocka_unit_test(test_ns_label_counts),
 		cmocka_unit_test(test_random_namespaces),
 		cmocka_unit_test(test_random_namespaces_tiered),
+		cmocka_unit_test(test_random_cnp),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

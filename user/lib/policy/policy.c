@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * The whole cluster's compile (pol_compile): what every endpoint reads built
- * first (policy_ident.c), then each local endpoint: its NetworkPolicy entries
- * (policy_np.c) with the tiers and audit laid over them (policy_cnp.c). The
- * files call down that line only (policy_util.c beneath them all).
+ * One local endpoint's compile (pol_compile_ep, the compiler's in
+ * policy_incr*.c, whole or incremental): what it reads (policy_ident.c), its
+ * NetworkPolicy entries (policy_np.c) with the tiers and audit laid over them
+ * (policy_cnp.c). The files call down that line only (policy_util.c beneath
+ * them all).
  *
  * Everything is computed from the cluster view alone and sorted before it is
  * returned, so two nodes (or two runs) with the same objects produce the same
@@ -60,34 +61,6 @@ void pol_ep_contest(struct pol_ep *ep)
 	memset(ep->state.has, 0, sizeof(ep->state.has));
 }
 
-static int build_eps(struct pol_ctx *x)
-{
-	struct pol_result *r = x->r;
-	struct epbuild eb = { 0 };
-	int ret = 0;
-
-	r->eps = calloc(x->npods ? x->npods : 1, sizeof(*r->eps));
-	if (!r->eps)
-		return -ENOMEM;
-	/* Tiers: pods alike (a Deployment's replicas) compiled once. */
-	if ((x->ncnps || x->nnsaudit || x->np_audit_any) && !(x->cnp_memo = cnp_memo_new()))
-		return -ENOMEM;
-	for (size_t i = 0; !ret && i < x->npods; i++) {
-		const struct k8s_pod *p = x->pods[i];
-
-		if (!pol_pod_managed(p) || !pol_pod_local(x->o, p) || !pol_pod_addr(p, true))
-			continue;
-		ret = pol_compile_ep(x, p, x->pod_id[i], &eb, &r->eps[r->neps++]);
-		if (!ret && x->pod_contested[i])
-			pol_ep_contest(&r->eps[r->neps - 1]);
-	}
-	qsort(r->eps, r->neps, sizeof(*r->eps), pol_cmp_ep);
-	cnp_memo_free(x->cnp_memo);
-	x->cnp_memo = NULL;
-	pol_epbuild_free(&eb);
-	return ret;
-}
-
 /* ---- entry point ------------------------------------------------------ */
 
 void pol_ctx_free(struct pol_ctx *x)
@@ -112,78 +85,6 @@ void pol_ctx_free(struct pol_ctx *x)
 	free(x->pod_contested);
 	free(x->pods);
 	memset(x, 0, sizeof(*x));
-}
-
-/* The whole compile, its working state left in x for the incremental compiler. */
-int pol_compile_full(const struct cluster *c, const struct pol_opts *o, struct pol_result *out,
-			struct k8s_error *err, struct pol_ctx *x)
-{
-	int ret = -ENOMEM;
-
-	memset(x, 0, sizeof(*x));
-	x->o = o;
-	x->hash = o->hash ? o->hash : pol_fnv1a;
-	x->r = out;
-	memset(out, 0, sizeof(*out));
-	if (err)
-		err->msg[0] = '\0';
-	x->npods = c->n[K8S_POD];
-	x->nnodes = c->n[K8S_NODE];
-	x->nnps = c->n[K8S_NETWORKPOLICY];
-	x->pods = calloc(x->npods ? x->npods : 1, sizeof(*x->pods));
-	x->pod_id = calloc(x->npods ? x->npods : 1, sizeof(*x->pod_id));
-	x->nodes = calloc(x->nnodes ? x->nnodes : 1, sizeof(*x->nodes));
-	x->nps = calloc(x->nnps ? x->nnps : 1, sizeof(*x->nps));
-	if (!x->pods || !x->pod_id || !x->nodes || !x->nps)
-		goto out;
-	for (size_t i = 0; i < x->npods; i++)
-		x->pods[i] = &c->objs[K8S_POD][i]->pod;
-	for (size_t i = 0; i < x->nnodes; i++)
-		x->nodes[i] = &c->objs[K8S_NODE][i]->node;
-	for (size_t i = 0; i < x->nnps; i++)
-		x->nps[i] = &c->objs[K8S_NETWORKPOLICY][i]->np;
-	/* The view is sorted already; checked (one pass), sorted only if not, so
-	 * the output does not depend on whoever built the view. */
-	pol_sort_unless_sorted(x->pods, x->npods, sizeof(*x->pods), pol_cmp_meta);
-	pol_sort_unless_sorted(x->nodes, x->nnodes, sizeof(*x->nodes), pol_cmp_meta);
-	pol_sort_unless_sorted(x->nps, x->nnps, sizeof(*x->nps), pol_cmp_meta);
-
-	ret = pol_resolve_contested(x);
-	if (!ret)
-		ret = pol_build_nslabels(x, c);
-	if (!ret)
-		ret = cnp_ctx_init(x, c);
-	if (!ret)
-		ret = pol_build_identities(x);
-	if (!ret)
-		ret = pol_build_id_pods(x);
-	if (!ret)
-		ret = pol_build_policies(x);
-	if (!ret)
-		ret = pol_build_ipcache(x, err);
-	if (!ret)
-		ret = pol_memo_init(x);
-	if (!ret)
-		ret = pol_labix_build(x);
-	if (!ret)
-		ret = build_eps(x);
-out:
-	if (ret) {
-		if (ret == -ENOMEM)
-			pol_set_err(err, "out of memory compiling policy");
-		pol_result_free(out);
-	}
-	return ret;
-}
-
-int pol_compile(const struct cluster *c, const struct pol_opts *o, struct pol_result *out,
-		struct k8s_error *err)
-{
-	struct pol_ctx x;
-	int ret = pol_compile_full(c, o, out, err, &x);
-
-	pol_ctx_free(&x);
-	return ret;
 }
 
 void pol_result_free(struct pol_result *r)

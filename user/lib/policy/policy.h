@@ -150,7 +150,7 @@ struct pol_result {
 	size_t npodnames; /* sorted by ip */
 	struct pol_podname *podnames;
 	/* sorted by key (memcmp); only ClusterNetworkPolicies have any, and
-	 * with any of those every update is whole (pol_delta.full). */
+	 * an update that changes them is full (pol_delta.full). */
 	size_t nrulenames;
 	struct pol_rulename *rulenames;
 	size_t ncontested; /* by ip, the owner first */
@@ -198,9 +198,11 @@ struct pol_opts {
 };
 
 /*
- * Compiles the cluster view. The result refers into c (pods), so c must stay
- * valid while the result is used. 0 or -errno (-ENOMEM; -EINVAL with err set
- * for what validation cannot see alone, e.g. two pods with one IP).
+ * Compiles the cluster view: the incremental compiler from nothing
+ * (pol_incr_update with everything changed), its result taken. The result
+ * refers into c (pods, namespace names), so c must stay valid while it is
+ * used. 0 or -errno (-ENOMEM, err set); two pods with one IP are contested
+ * (struct pol_contest), not an error.
  */
 int pol_compile(const struct cluster *c, const struct pol_opts *o, struct pol_result *out,
 		struct k8s_error *err);
@@ -238,10 +240,10 @@ const struct pol_entry *pol_entry_lookup(const struct pol_ep *ep, int dir, uint3
  * labels are followed through its pods' identities (they die and are born
  * again), so only its pods and the peers selecting it before or after are
  * worked out again. Anything it cannot
- * follow exactly (a ClusterNetworkPolicy, this node, two pods on one
- * address, the journal overflowing) makes it run the whole compile again, from the
- * last result's identities (struct identity), so the result is always
- * pol_compile's given that allocation.
+ * follow exactly (this node's Node, a pod of a contested address, the journal
+ * overflowing) makes it compile everything again, from nothing with the last
+ * result's identities (struct identity): the same code with every object a
+ * change, which is what pol_compile is.
  */
 struct pol_idput {
 	uint32_t id;

@@ -969,6 +969,17 @@ bool cnp_audited(const struct pol_ctx *x, const struct k8s_pod *pod)
 	return false;
 }
 
+uint64_t pol_cnp_mask(const struct pol_ctx *x, const struct k8s_pod *pod,
+		      const struct k8s_labels *nsl)
+{
+	uint64_t m = 0;
+
+	for (size_t i = 0; i < x->ncnps; i++)
+		if (pol_cnp_selects(x->cnps[i], pod, nsl))
+			m |= POL_CNP_BIT(x->cnps[i]->meta.name);
+	return m;
+}
+
 int cnp_apply(const struct pol_ctx *x, const struct k8s_pod *pod, struct pol_ep *ep)
 {
 	int ret = 0;

@@ -1,12 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * What every endpoint's compile reads, built first for the whole cluster:
- * label sets and their canonical strings, the namespaces' labels, identities
- * (one per distinct set of pod and namespace labels, numbered by probing a
- * hash), the pods of each identity, the policies' ids and names, and the
- * ipcache (every pod's and node's address with its identity) with the pods'
- * names. pol_compile (policy.c) and the incremental compiler (policy_incr.c)
- * both start from these.
+ * What every endpoint's compile reads: label sets and their canonical
+ * strings, the namespaces' labels, identity numbers (a keyed hash, probed),
+ * the pods of each identity, the policies' ids and names, node addresses as
+ * ipcache entries, and which pod owns an address several claim. The compiler
+ * (policy_incr.c) keeps them up to date.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -98,7 +96,7 @@ char *pol_canon_string(const struct k8s_labels *pod, const struct k8s_labels *ns
 }
 
 /* First free number from h on, wrapping in [min, min + span). */
-static uint32_t probe(struct pol_u32set *used, uint32_t h, uint32_t min, uint32_t span)
+uint32_t pol_probe(struct pol_u32set *used, uint32_t h, uint32_t min, uint32_t span)
 {
 	uint32_t id = h;
 
@@ -189,8 +187,7 @@ void pol_ident_label(const char *canon, char *out)
 		 (unsigned long long)pol_siphash(key, canon, n));
 }
 
-/* The number the previous allocation gave canon; 0: none. */
-static uint32_t idprev_find(const struct pol_opts *o, const char *canon)
+uint32_t pol_idprev_find(const struct pol_opts *o, const char *canon)
 {
 	char lab[sizeof(((struct xcni_idlabels *)0)->labels)];
 	struct pol_idprev k = { .labels = lab };
@@ -224,18 +221,6 @@ const struct nslabels *pol_nsl_find(const struct pol_ctx *x, const char *name)
 	if (!x->nnsl) /* bsearch's base must not be NULL, even for 0 items */
 		return NULL;
 	return bsearch(&k, x->nsl, x->nnsl, sizeof(k), cmp_nslabels);
-}
-
-static const struct k8s_node *node_find(const struct pol_ctx *x, const char *name)
-{
-	struct k8s_meta m = { .name = (char *)name };
-	const struct k8s_meta *mp = &m;
-	const struct k8s_node *const *n;
-
-	if (!name)
-		return NULL;
-	n = bsearch(&mp, x->nodes, x->nnodes, sizeof(*x->nodes), pol_cmp_meta);
-	return n ? *n : NULL;
 }
 
 bool pol_pod_local(const struct pol_opts *o, const struct k8s_pod *p)
@@ -513,155 +498,6 @@ int pol_build_nslabels(struct pol_ctx *x, const struct cluster *c)
 	return 0;
 }
 
-struct podcanon {
-	char *canon;
-	size_t pod;
-};
-
-static int cmp_podcanon(const void *a, const void *b)
-{
-	const struct podcanon *x = a, *y = b;
-	int d = strcmp(x->canon, y->canon);
-
-	return d ? d : (x->pod > y->pod) - (x->pod < y->pod);
-}
-
-/*
- * One identity per distinct canonical label string (policy.h: struct
- * identity): the sets the previous allocation names keep their numbers, the
- * others hash and probe past every number it held, in their strings' sorted
- * order (the same on every node that starts from the same allocation).
- */
-/*
- * The distinct label strings of the managed pods into pc[*npc] (each with its
- * first pod), and first[i]: pod i's string's first pod (SIZE_MAX: none).
- * Through a hash table: sorting one string per pod (100k pods, a few hundred
- * label sets) was most of a compile. 0 or -ENOMEM.
- */
-static int distinct_label_sets(struct pol_ctx *x, struct podcanon *pc, size_t *npc,
-			       size_t *first)
-{
-	size_t cap, *tab;
-
-	for (cap = 16; cap < 2 * x->npods; cap *= 2)
-		;
-	tab = malloc(cap * sizeof(*tab));
-	if (!tab)
-		return -ENOMEM;
-	memset(tab, 0xff, cap * sizeof(*tab));
-	for (size_t i = 0; i < x->npods; i++) {
-		const struct k8s_pod *p = x->pods[i];
-		char *canon;
-		size_t h;
-
-		first[i] = SIZE_MAX;
-		if (!pol_pod_managed(p) || !p->meta.ns)
-			continue;
-		canon = pol_canon_string(&p->meta.labels, &pol_nsl_find(x, p->meta.ns)->labels);
-		if (!canon) {
-			free(tab);
-			return -ENOMEM;
-		}
-		for (h = pol_fnv1a(canon) & (cap - 1); tab[h] != SIZE_MAX; h = (h + 1) & (cap - 1))
-			if (!strcmp(pc[tab[h]].canon, canon))
-				break;
-		if (tab[h] != SIZE_MAX) {
-			free(canon);
-		} else {
-			tab[h] = *npc;
-			pc[*npc].canon = canon;
-			pc[(*npc)++].pod = i; /* the first pod with it: labels are the same for all */
-		}
-		first[i] = pc[tab[h]].pod;
-	}
-	free(tab);
-	return 0;
-}
-
-/*
- * Which numbers are taken before any new set is numbered: *kept, each set's
- * previous number (0: none; a set holding a number is never moved by a
- * newcomer; two sets on one stored label: the first keeps it), and in *used
- * those plus the rest of the previous numbers: their sets are gone, the
- * writer takes their addresses out in this generation; reused in a later one.
- */
-static int numbers_taken(struct pol_ctx *x, const struct podcanon *pc, size_t npc,
-			 uint32_t *kept, struct pol_u32set *used)
-{
-	if (pol_u32set_init(used, npc + x->o->nprev))
-		return -ENOMEM;
-	for (size_t i = 0; i < npc; i++) {
-		kept[i] = idprev_find(x->o, pc[i].canon);
-		if (kept[i] && !pol_u32set_add(used, kept[i]))
-			kept[i] = 0;
-	}
-	for (size_t i = 0; i < x->o->nprev; i++)
-		if (x->o->prev[i].id >= XCNI_ID_MIN_LABELS && x->o->prev[i].id < XCNI_ID_CIDR_BASE)
-			pol_u32set_add(used, x->o->prev[i].id);
-	return 0;
-}
-
-int pol_build_identities(struct pol_ctx *x)
-{
-	struct podcanon *pc = calloc(x->npods ? x->npods : 1, sizeof(*pc));
-	/* pod -> the first pod with the same string */
-	size_t *first = calloc(x->npods ? x->npods : 1, sizeof(*first));
-	struct pol_result *r = x->r;
-	struct pol_u32set used = { 0 };
-	size_t npc = 0;
-	uint32_t *kept = NULL; /* per distinct string: its previous number, 0 */
-	int ret = -ENOMEM;
-
-	if (!pc || !first || distinct_label_sets(x, pc, &npc, first))
-		goto out;
-	/* New sets numbered in sorted order of the distinct strings. */
-	qsort(pc, npc, sizeof(*pc), cmp_podcanon);
-	r->identities = calloc(npc ? npc : 1, sizeof(*r->identities));
-	kept = calloc(npc ? npc : 1, sizeof(*kept));
-	if (!r->identities || !kept || numbers_taken(x, pc, npc, kept, &used))
-		goto out;
-	for (size_t i = 0; i < npc; i++) {
-		const struct k8s_pod *p = x->pods[pc[i].pod];
-		struct identity *id = &r->identities[r->nidentities];
-		uint32_t h;
-
-		if (kept[i]) {
-			id->id = kept[i];
-		} else {
-			h = pol_ident_number(x->o, pc[i].canon);
-			id->id = probe(&used, h, XCNI_ID_MIN_LABELS, ID_SPAN);
-			if (id->id != h)
-				pr_info("identity %s: hash %u taken, using %u\n", pc[i].canon, h,
-					id->id);
-		}
-		id->canon = pc[i].canon;
-		pc[i].canon = NULL;
-		id->ns = p->meta.ns;
-		r->nidentities++;
-		ret = pol_labels_copy(&id->pod_labels, &p->meta.labels, NULL, NULL);
-		if (!ret)
-			ret = pol_labels_copy(&id->ns_labels, &pol_nsl_find(x, p->meta.ns)->labels,
-					      NULL, NULL);
-		if (ret)
-			goto out;
-		x->pod_id[pc[i].pod] = id->id;
-	}
-	/* Every pod: the identity of its string's first pod. */
-	for (size_t i = 0; i < x->npods; i++)
-		if (first[i] != SIZE_MAX)
-			x->pod_id[i] = x->pod_id[first[i]];
-	qsort(r->identities, r->nidentities, sizeof(*r->identities), pol_cmp_id);
-	ret = 0;
-out:
-	free(used.v);
-	free(kept);
-	for (size_t i = 0; i < npc; i++)
-		free(pc[i].canon);
-	free(pc);
-	free(first);
-	return ret;
-}
-
 /* For egress named ports: which pods (with an address) carry each identity. */
 int pol_build_id_pods(struct pol_ctx *x)
 {
@@ -769,7 +605,7 @@ int pol_build_policies(struct pol_ctx *x)
 		uint32_t h = pol_policy_hash_raw(x->hash, m->ns, m->name);
 		struct pol_name *pn = &r->policies[i];
 
-		x->np_id[i] = probe(&used, h, 1, POLICY_ID_SPAN);
+		x->np_id[i] = pol_probe(&used, h, 1, POLICY_ID_SPAN);
 		if (x->np_id[i] != h)
 			pr_info("NetworkPolicy %s/%s: id %u taken, using %u\n", m->ns, m->name, h,
 				x->np_id[i]);
@@ -783,7 +619,7 @@ int pol_build_policies(struct pol_ctx *x)
 		uint32_t h = pol_policy_hash_raw(x->hash, "", m->name);
 		struct pol_name *pn = &r->policies[x->nnps + i];
 
-		x->cnp_id[i] = probe(&used, h, 1, POLICY_ID_SPAN);
+		x->cnp_id[i] = pol_probe(&used, h, 1, POLICY_ID_SPAN);
 		pn->id = x->cnp_id[i];
 		snprintf(pn->name.ns, sizeof(pn->name.ns), XCNI_POLNAME_CNP "%s %u",
 			 x->cnps[i]->tier == K8S_CNP_ADMIN ? "Admin" : "Baseline", x->cnps[i]->priority);
@@ -819,7 +655,7 @@ int pol_cmp_ipcache_rank(const void *a, const void *b)
 	return d ? d : (x->identity > y->identity) - (x->identity < y->identity);
 }
 
-static int pol_ipcache_add(struct pol_result *r, size_t *cap, uint32_t addr, uint32_t plen,
+int pol_ipcache_add(struct pol_result *r, size_t *cap, uint32_t addr, uint32_t plen,
 			   uint32_t identity, uint32_t tunnel)
 {
 	struct pol_ipcache *e;
@@ -868,68 +704,3 @@ int pol_ipcache_node(struct pol_result *r, size_t *cap, const struct pol_opts *o
 	return 0;
 }
 
-int pol_build_ipcache(struct pol_ctx *x, struct k8s_error *err)
-{
-	const struct pol_opts *o = x->o;
-	struct pol_result *r = x->r;
-	size_t cap = 0, n = 0;
-
-	r->podnames = calloc(x->npods ? x->npods : 1, sizeof(*r->podnames));
-	if (!r->podnames)
-		return -ENOMEM;
-	for (size_t i = 0; i <= x->nnodes; i++)
-		if (pol_ipcache_node(r, &cap, o, i ? x->nodes[i - 1] : NULL))
-			return -ENOMEM;
-	for (size_t i = 0; i < x->npods; i++) {
-		const struct k8s_pod *p = x->pods[i];
-		const struct k8s_node *nd = node_find(x, p->node_name);
-		struct pol_podname *pn;
-		uint32_t a = pol_pod_addr(p, pol_pod_local(x->o, p));
-
-		if (!pol_pod_managed(p) || !a)
-			continue;
-		/* A contested address: no label set's policy may be judged on it. */
-		if (pol_ipcache_add(r, &cap, a, 32,
-				    x->pod_contested[i] ? XCNI_ID_UNMANAGED : x->pod_id[i], 0))
-			return -ENOMEM;
-		r->ipcache[r->nipcache - 1].val.flags = XCNI_IPC_POD;
-		if (!pol_pod_local(x->o, p) && nd)
-			tunnel_set(&r->ipcache[r->nipcache - 1].val, nd->internal_ip,
-				       nd->internal_ip6, o->underlay6);
-		pn = &r->podnames[r->npodnames++];
-		pn->ip = a;
-		pol_podname_set(&pn->name, p);
-	}
-	qsort(r->podnames, r->npodnames, sizeof(*r->podnames), pol_cmp_podname);
-	for (size_t i = 1; i < r->npodnames; i++) {
-		const struct xcni_podname *a = &r->podnames[i - 1].name, *b = &r->podnames[i].name;
-		char ip[INET_ADDRSTRLEN];
-
-		if (r->podnames[i].ip != r->podnames[i - 1].ip)
-			continue;
-		inet_ntop(AF_INET, &r->podnames[i].ip, ip, sizeof(ip));
-		pol_set_err(err, "Pod %s/%s: status.podIP: %s is also the address of Pod %s/%s",
-			    b->ns, b->name, ip, a->ns, a->name);
-		return -EINVAL;
-	}
-	if (pol_ipcache_add(r, &cap, 0, 0, XCNI_ID_WORLD, 0))
-		return -ENOMEM;
-	/* A node's or the gateway's entry first (pol_cmp_ipcache_rank): it wins. */
-	qsort(r->ipcache, r->nipcache, sizeof(*r->ipcache), pol_cmp_ipcache_rank);
-	for (size_t i = 0; i < r->nipcache; i++) {
-		if (n && !pol_cmp_ipcache(&r->ipcache[n - 1], &r->ipcache[i])) {
-			char ip[INET_ADDRSTRLEN];
-
-			if (!memcmp(&r->ipcache[n - 1].val, &r->ipcache[i].val,
-				    sizeof(r->ipcache[i].val)))
-				continue; /* the node's own address, told twice */
-			inet_ntop(AF_INET, &r->ipcache[i].key.addr, ip, sizeof(ip));
-			pr_warn("%s: a node or gateway address and a pod's: kept as identity %u\n",
-				ip, r->ipcache[n - 1].val.identity);
-			continue;
-		}
-		r->ipcache[n++] = r->ipcache[i];
-	}
-	r->nipcache = n;
-	return 0;
-}

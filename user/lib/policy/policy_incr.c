@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * The incremental compiler (policy.h, pol_incr_*): the whole compiler's result
- * (policy.c) brought up to date from the objects that changed, so a change
- * costs what it touches, not the cluster.
+ * The policy compiler (policy.h, pol_incr_*, pol_compile): the last result
+ * brought up to date from the objects that changed, so a change costs what it
+ * touches, not the cluster; the whole compile is the same from nothing
+ * (incr_reset).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -14,6 +15,7 @@
 #include "lib/policy/policy.h"
 #include "lib/policy/policy_int.h"
 #include "lib/system/hmap.h"
+#include "lib/system/log.h"
 #include "lib/system/tunnel.h"
 #include "lib/policy/policy_incr_int.h"
 
@@ -439,30 +441,6 @@ static bool any_named_egress(const struct k8s_netpol *const *nps, size_t n)
 	return false;
 }
 
-/* The namespaces' labels, taken over from the compile's working state, and
- * their audit mode (ns_changed sees a change of only that). */
-static int index_nslabels(struct pol_incr *pi, const struct cluster *c, struct pol_ctx *x)
-{
-	for (size_t i = 0; i < x->nnsl; i++) {
-		struct nslabels *l = calloc(1, sizeof(*l));
-		const struct k8s_object *o = pol_incr_view_find(c, K8S_NAMESPACE, NULL, x->nsl[i].name);
-
-		if (!l)
-			return -ENOMEM;
-		l->audit = o && o->meta.audit;
-		l->labels = x->nsl[i].labels;
-		x->nsl[i].labels = (struct k8s_labels){ 0 };
-		l->name = strdup(x->nsl[i].name);
-		if (!l->name || hmap_put(&pi->nsl, hstr(l->name), (uintptr_t)l->name, l)) {
-			k8s_labels_free(&l->labels);
-			free((char *)l->name);
-			free(l);
-			return -ENOMEM;
-		}
-	}
-	return 0;
-}
-
 /* p indexed by name (its other fields the caller's); NULL: out of memory. */
 static struct ipod *ipod_new(struct pol_incr *pi, const struct k8s_pod *p)
 {
@@ -490,136 +468,73 @@ static int ipod_on_node(struct pol_incr *pi, struct ipod *ip)
 	return 0;
 }
 
-/* Every pod by name and address, on its node; its identity counts it. */
-static int index_pods(struct pol_incr *pi, struct pol_ctx *x)
-{
-	struct pol_result *r = &pi->r;
+static int incr_apply(struct pol_incr *pi, const struct cluster *c, const struct store_change *ch,
+		      size_t nch);
+static int incr_whole(struct pol_incr *pi);
+static int nsl_set(struct pol_incr *pi, const struct cluster *c, const char *name);
 
-	for (size_t i = 0; i < x->npods; i++) {
-		const struct k8s_pod *p = x->pods[i];
-		struct ipod *ip = ipod_new(pi, p);
-
-		if (!ip)
-			return -ENOMEM;
-		ip->id = x->pod_id[i];
-		ip->ip = pol_pod_managed(p) ? pol_pod_addr(p, ip->local) : 0;
-		ip->audited = ip->local && ip->ip && pol_pod_managed(p) && cnp_audited(x, p);
-		ip->contested = x->pod_contested[i];
-		if (ip->id)
-			pol_identity_find(r, ip->id)->npods++;
-		if (ip->ip && hmap_put(&pi->ipx, hu32(ip->ip), UKEY(ip->ip), ip))
-			return -ENOMEM;
-		if (v6_add(pi, ip) || ipod_on_node(pi, ip))
-			return -ENOMEM;
-	}
-	return 0;
-}
-
-/* The ipcache's /32 entries and the pods' names, by address. */
-static int index_ents(struct pol_incr *pi)
-{
-	struct pol_result *r = &pi->r;
-
-	for (size_t i = 0; i < r->nipcache; i++) {
-		struct ipent *e;
-
-		if (r->ipcache[i].key.prefixlen != 32)
-			continue;
-		e = calloc(1, sizeof(*e));
-		if (!e || hmap_put(&pi->ents, hu32(r->ipcache[i].key.addr),
-				   UKEY(r->ipcache[i].key.addr), e)) {
-			free(e);
-			return -ENOMEM;
-		}
-		e->ipc = true;
-		e->val = r->ipcache[i].val;
-		pi->nipc++;
-	}
-	for (size_t i = 0; i < r->npodnames; i++) {
-		uint32_t a = r->podnames[i].ip;
-		struct ipent *e = hmap_get(&pi->ents, hu32(a), UKEY(a));
-
-		if (!e) {
-			e = calloc(1, sizeof(*e));
-			if (!e || hmap_put(&pi->ents, hu32(a), UKEY(a), e)) {
-				free(e);
-				return -ENOMEM;
-			}
-		}
-		e->pn = true;
-		e->pnd = podname_digest(&r->podnames[i].name);
-		pi->npn++;
-	}
-	return 0;
-}
-
-/* Indexes the result of a whole compile (x: its working state, taken over). */
-static int incr_index(struct pol_incr *pi, const struct cluster *c, struct pol_ctx *x)
-{
-	struct pol_result *r = &pi->r;
-
-	if (hmap_init(&pi->pods, true, x->npods) || hmap_init(&pi->nodes, true, x->nnodes) ||
-	    hmap_init(&pi->ipx, false, x->npods) || hmap_init(&pi->v6, true, 16) ||
-	    hmap_init(&pi->ents, false, r->nipcache) ||
-	    hmap_init(&pi->canon, true, r->nidentities) || hmap_init(&pi->nsl, true, x->nnsl) ||
-	    hmap_init(&pi->touched, false, 16) || hmap_init(&pi->dirty, false, 16) ||
-	    hmap_init(&pi->epsel, false, 16))
-		return -ENOMEM;
-	if (index_nslabels(pi, c, x))
-		return -ENOMEM;
-	for (size_t k = 0; k < r->nidentities; k++) {
-		struct identity *id = &r->identities[k];
-		const struct nslabels *l = hmap_get(&pi->nsl, hstr(id->ns), (uintptr_t)id->ns);
-
-		id->ns = l->name; /* the pod's string goes with the pod */
-		id->npods = 0;
-		if (hmap_put(&pi->canon, hstr(id->canon), (uintptr_t)id->canon,
-			     (void *)(uintptr_t)id->id))
-			return -ENOMEM;
-	}
-	for (size_t i = 0; i < c->n[K8S_NODE]; i++) {
-		const struct k8s_node *nd = &c->objs[K8S_NODE][i]->node;
-		struct inode *n = inode_get(pi, nd->meta.name);
-
-		if (!n)
-			return -ENOMEM;
-		n->ip = nd->internal_ip;
-		memcpy(n->ip6, nd->internal_ip6, 16);
-		n->exists = true;
-	}
-	if (index_pods(pi, x))
-		return -ENOMEM;
-	if (nodeaddr_build(pi, c, &pi->nodeaddr, &pi->nnodeaddr))
-		return -ENOMEM;
-	if (index_ents(pi))
-		return -ENOMEM;
-	pi->nps = x->nps;
-	pi->np_id = x->np_id;
-	pi->nnps = x->nnps;
-	pi->labix = x->labix;
-	pi->nlabix = x->nlabix;
-	x->nps = NULL;
-	x->np_id = NULL;
-	x->labix = NULL;
-	pi->named_egress = any_named_egress(pi->nps, pi->nnps);
-	pi->audit_any = x->nnsaudit || x->np_audit_any;
-	return 0;
-}
-
+/*
+ * Everything from nothing: the first compile, --resync, a fallback. Every
+ * object is a change of the empty state (incr_apply, as svc_build is
+ * svc_incr from nothing), once two things are settled that changes one at a
+ * time cannot settle alone: who owns an address two live pods claim
+ * (pol_resolve_contested: the others hold nothing, so they are no change)
+ * and the Namespaces' labels (before any label set is numbered). Numbers
+ * start from the allocation pi->prev (pol_incr_idents_born).
+ */
 static int incr_reset(struct pol_incr *pi, const struct cluster *c, struct k8s_error *err)
 {
-	struct pol_opts o = pi->o;
-	struct pol_ctx x;
-	int ret;
+	static const enum k8s_kind kinds[] = { K8S_NODE, K8S_NETWORKPOLICY, K8S_CLUSTERNETPOL };
+	struct pol_ctx x = { .o = &pi->o, .r = &pi->r, .npods = c->n[K8S_POD] };
+	size_t n = 0, nch = x.npods + 1;
+	struct store_change *ch;
+	int ret = -ENOMEM;
 
 	incr_clear(pi);
 	pi->resets++;
-	o.prev = pi->prev;
-	o.nprev = pi->nprev;
-	ret = pol_compile_full(c, &o, &pi->r, err, &x);
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(*kinds); k++)
+		nch += c->n[kinds[k]];
+	x.pods = calloc(x.npods ? x.npods : 1, sizeof(*x.pods));
+	ch = calloc(nch, sizeof(*ch));
+	if (!x.pods || !ch || hmap_init(&pi->pods, true, x.npods) ||
+	    hmap_init(&pi->nodes, true, c->n[K8S_NODE]) || hmap_init(&pi->ipx, false, x.npods) ||
+	    hmap_init(&pi->v6, true, 16) || hmap_init(&pi->ents, false, x.npods) ||
+	    hmap_init(&pi->canon, true, 16) || hmap_init(&pi->nsl, true, c->n[K8S_NAMESPACE]) ||
+	    hmap_init(&pi->touched, false, 16) || hmap_init(&pi->dirty, false, 16) ||
+	    hmap_init(&pi->epsel, false, 16))
+		goto out;
+	for (size_t i = 0; i < x.npods; i++)
+		x.pods[i] = &c->objs[K8S_POD][i]->pod;
+	pol_sort_unless_sorted(x.pods, x.npods, sizeof(*x.pods), pol_cmp_meta);
+	if (pol_resolve_contested(&x))
+		goto out;
+	for (size_t i = 0; i < x.npods; i++)
+		ch[n++] = (struct store_change){ K8S_POD, x.pods[i]->meta.ns, x.pods[i]->meta.name };
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(*kinds); k++)
+		for (size_t i = 0; i < c->n[kinds[k]]; i++)
+			ch[n++] = (struct store_change){ kinds[k], c->objs[kinds[k]][i]->meta.ns,
+							 c->objs[kinds[k]][i]->meta.name };
+	for (size_t i = 0; i < c->n[K8S_NAMESPACE]; i++)
+		if (nsl_set(pi, c, c->objs[K8S_NAMESPACE][i]->meta.name) < 0)
+			goto out;
+	pi->audit_any = cnp_any_audit(c);
+	pi->valid = pi->replay = true;
+	ret = incr_apply(pi, c, ch, n);
+	pi->replay = false;
+	/* Every address was touched: each update would clear a table that size. */
+	hmap_free(&pi->touched);
+	if (!ret && hmap_init(&pi->touched, false, 16))
+		ret = -ENOMEM;
+	if (ret == 1) { /* nothing from nothing returns 1: not reached */
+		pol_set_err(err, "compiling policy: %s", pi->d.why);
+		ret = -EINVAL;
+	}
 	if (!ret)
-		ret = incr_index(pi, c, &x);
+		ret = incr_whole(pi);
+out:
+	x.r = NULL;
 	pol_ctx_free(&x);
+	free(ch);
 	if (ret) {
 		if (ret == -ENOMEM)
 			pol_set_err(err, "out of memory compiling policy");
@@ -628,8 +543,13 @@ static int incr_reset(struct pol_incr *pi, const struct cluster *c, struct k8s_e
 	}
 	/* The allocation is the result's now; kept (above) if it failed. */
 	pol_incr_prev_free(pi);
+	/* A full result: no delta. */
+	pi->d.nipc_put = pi->d.nipc_del = pi->d.nid_put = pi->d.nid_del = 0;
+	pi->d.npol_put = pi->d.npol_del = pi->d.npn_put = pi->d.npn_del = 0;
+	pi->d.neps_compiled = pi->d.neps_born = pi->d.neps_born_hit = pi->d.nns_pods = 0;
+	for (size_t i = 0; i < pi->r.neps; i++)
+		pi->r.eps[i].changed = false;
 	pi->d.full = true;
-	pi->valid = true;
 	return 0;
 }
 
@@ -697,6 +617,18 @@ static int clashes_settle(struct pol_incr *pi)
 	return ret;
 }
 
+static bool podname_is(const struct xcni_podname *n, const char *ns, const char *name);
+
+/* p owns an address other live pods claim (pol_resolve_contested, the reset's). */
+static bool contest_owner(const struct pol_incr *pi, const struct k8s_pod *p)
+{
+	for (size_t i = 0; i < pi->r.ncontested; i++)
+		if (pi->r.contested[i].owner &&
+		    podname_is(&pi->r.contested[i].name, p->meta.ns, p->meta.name))
+			return true;
+	return false;
+}
+
 /* canon: p's canonical string (idents_born's, taken over) or NULL. */
 static int pod_link(struct pol_incr *pi, const struct k8s_pod *p, char *canon)
 {
@@ -708,6 +640,7 @@ static int pod_link(struct pol_incr *pi, const struct k8s_pod *p, char *canon)
 		return -ENOMEM;
 	}
 	pi->pods_changed = true;
+	ip->contested = contest_owner(pi, p);
 	if (pol_pod_managed(p) && p->meta.ns) {
 		const struct nslabels *l = canon ? NULL : pol_incr_nsl(pi, p->meta.ns);
 		void *id;
@@ -800,8 +733,8 @@ static size_t view_ns_first(const struct cluster *c, const char *ns)
  * (a whole compile here was a tenant's CPU denial of every agent).
  * A Namespace whose labels and audit mode stay costs a comparison.
  */
-static int ns_changed(struct pol_incr *pi, const struct cluster *c, const char *name,
-		      struct store_change **more, size_t *nmore, size_t *cap)
+/* Namespace name's labels and audit mode as the view has them: 1 if they changed, 0, -ENOMEM. */
+static int nsl_set(struct pol_incr *pi, const struct cluster *c, const char *name)
 {
 	const struct k8s_object *o = pol_incr_view_find(c, K8S_NAMESPACE, NULL, name);
 	const struct k8s_labels none = { 0 };
@@ -825,6 +758,16 @@ static int ns_changed(struct pol_incr *pi, const struct cluster *c, const char *
 	k8s_labels_free(&l->labels);
 	l->labels = now;
 	l->audit = audit;
+	return 1;
+}
+
+static int ns_changed(struct pol_incr *pi, const struct cluster *c, const char *name,
+		      struct store_change **more, size_t *nmore, size_t *cap)
+{
+	int ret = nsl_set(pi, c, name);
+
+	if (ret <= 0)
+		return ret;
 	for (size_t i = view_ns_first(c, name);
 	     i < c->n[K8S_POD] && !pol_cmp_str(c->objs[K8S_POD][i]->meta.ns, name); i++) {
 		const struct k8s_meta *m = &c->objs[K8S_POD][i]->meta;
@@ -846,7 +789,7 @@ static int pod_changed(struct pol_incr *pi, const struct cluster *c, const struc
 
 	/* Who owns a contested address, and whether it still is: the whole
 	 * compile decides, for every pod of it at once. */
-	if (incr_contested(pi, ch->ns, ch->name)) {
+	if (!pi->replay && incr_contested(pi, ch->ns, ch->name)) {
 		free(canon);
 		pi->d.why = "a pod of a contested or yielded address changed";
 		return 1;
@@ -928,10 +871,14 @@ static int ent_update(struct pol_incr *pi, uint32_t a)
 	struct ipent *e = hmap_get(&pi->ents, hu32(a), UKEY(a));
 	struct ipent want = { 0 };
 	struct pol_podname pn;
+	char ip[INET_ADDRSTRLEN];
 
 	if (na) {
 		want.ipc = true;
 		want.val = na->val;
+		if (p && (!e || !e->pn))
+			pr_warn("%s: a node or gateway address and a pod's: kept as identity %u\n",
+				inet_ntop(AF_INET, &a, ip, sizeof(ip)), na->val.identity);
 	} else if (p) {
 		want.ipc = true;
 		want.val.identity = p->contested ? XCNI_ID_UNMANAGED : p->id;
@@ -981,19 +928,60 @@ static int ent_update(struct pol_incr *pi, uint32_t a)
 	return 0;
 }
 
-static int policies_resync(struct pol_incr *pi, const struct cluster *c)
+/* Every local pod ClusterNetworkPolicies lay their decisions over (all), or those
+ * the ones whose name bits are in bits selected before (ipod.cnps) or select now. */
+static int cnps_dirty(struct pol_incr *pi, const struct cluster *c, uint64_t bits, bool all)
+{
+	for (size_t i = 0; i < pi->r.neps; i++) {
+		uint32_t a = pi->r.eps[i].ip;
+		const struct ipod *p = hmap_get(&pi->ipx, hu32(a), UKEY(a));
+		bool hit = p && (all ? p->audited : (p->cnps & bits) != 0);
+
+		for (size_t k = 0; p && !hit && k < c->n[K8S_CLUSTERNETPOL]; k++) {
+			const struct k8s_cnp *cp = &c->objs[K8S_CLUSTERNETPOL][k]->cnp;
+			const struct nslabels *l;
+
+			if (!(POL_CNP_BIT(cp->meta.name) & bits))
+				continue;
+			if (!(l = pol_incr_nsl(pi, p->pod->meta.ns)))
+				return -ENOMEM;
+			hit = pol_cnp_selects(cp, p->pod, &l->labels);
+		}
+		if (hit && pol_incr_dirty_ep(pi, a))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static bool is_cnp_name(const struct pol_name *n)
+{
+	return n && !strncmp(n->name.ns, XCNI_POLNAME_CNP, strlen(XCNI_POLNAME_CNP));
+}
+
+/*
+ * The policies' numbers and names again, NetworkPolicies' and
+ * ClusterNetworkPolicies' (cnps: the name bits of those changed). A changed
+ * ClusterNetworkPolicy reaches the local pods it selected or selects; one
+ * whose number moved (a collision) or a Pass rule renumbered (the rule names
+ * changed) reaches every pod the tiers are laid over, as does audit mode
+ * coming to or leaving the tiers.
+ */
+static int policies_resync(struct pol_incr *pi, const struct cluster *c, uint64_t cnps)
 {
 	struct pol_result tmp = { 0 };
 	struct pol_ctx x = { .o = &pi->o,
 			     .hash = pi->o.hash ? pi->o.hash : pol_fnv1a,
 			     .r = &tmp };
 	size_t i = 0, j = 0;
+	bool moved = false;
 	int ret;
 
 	x.nnps = c->n[K8S_NETWORKPOLICY];
 	x.nps = calloc(x.nnps ? x.nnps : 1, sizeof(*x.nps));
-	if (!x.nps)
+	if (!x.nps || cnp_ctx_init(&x, c)) {
+		pol_ctx_free(&x);
 		return -ENOMEM;
+	}
 	for (size_t k = 0; k < x.nnps; k++)
 		x.nps[k] = &c->objs[K8S_NETWORKPOLICY][k]->np;
 	pol_sort_unless_sorted(x.nps, x.nnps, sizeof(*x.nps), pol_cmp_meta);
@@ -1002,31 +990,49 @@ static int policies_resync(struct pol_incr *pi, const struct cluster *c)
 		const struct pol_name *a = i < tmp.npolicies ? &tmp.policies[i] : NULL;
 		const struct pol_name *b = j < pi->r.npolicies ? &pi->r.policies[j] : NULL;
 		int d = !a ? 1 : !b ? -1 : (a->id > b->id) - (a->id < b->id);
+		bool put = d < 0 || (!d && memcmp(&a->name, &b->name, sizeof(a->name)));
 
-		if (d < 0 || (!d && memcmp(&a->name, &b->name, sizeof(a->name))))
+		if (put)
 			ret = DPUSH(pi, pol_put, *a);
 		else if (d > 0)
 			ret = DPUSH(pi, pol_del, b->id);
+		if ((put || d > 0) &&
+		    ((is_cnp_name(a) && d <= 0 && !(POL_CNP_BIT(a->name.name) & cnps)) ||
+		     (is_cnp_name(b) && d >= 0 && !(POL_CNP_BIT(b->name.name) & cnps))))
+			moved = true;
 		i += d <= 0;
 		j += d >= 0;
 	}
-	/* No ClusterNetworkPolicy here (they compile whole): no rule names kept. */
-	free(x.pass_ref);
-	free(tmp.rulenames);
+	if (!ret && (tmp.nrulenames != pi->r.nrulenames ||
+		     (tmp.nrulenames && memcmp(tmp.rulenames, pi->r.rulenames,
+					       tmp.nrulenames * sizeof(*tmp.rulenames))))) {
+		pi->names_whole = moved = true;
+	}
+	if (!ret && (moved || x.cnp_audit_any != pi->cnp_audit_any))
+		ret = cnps_dirty(pi, c, 0, true);
+	if (!ret && cnps)
+		ret = cnps_dirty(pi, c, cnps, false);
 	if (ret) {
-		free(x.nps);
-		free(x.np_id);
 		free(tmp.policies);
+		free(tmp.rulenames);
+		pol_ctx_free(&x);
 		return ret;
 	}
 	free(pi->nps);
 	free(pi->np_id);
 	free(pi->r.policies);
+	free(pi->r.rulenames);
 	pi->nps = x.nps;
 	pi->np_id = x.np_id;
 	pi->nnps = x.nnps;
+	x.nps = NULL;
+	x.np_id = NULL;
+	pi->cnp_audit_any = x.cnp_audit_any;
+	pol_ctx_free(&x);
 	pi->r.policies = tmp.policies;
 	pi->r.npolicies = tmp.npolicies;
+	pi->r.rulenames = tmp.rulenames;
+	pi->r.nrulenames = tmp.nrulenames;
 	pi->named_egress = any_named_egress(pi->nps, pi->nnps);
 	return 0;
 }
@@ -1037,6 +1043,7 @@ static int incr_apply(struct pol_incr *pi, const struct cluster *c, const struct
 {
 	struct store_change *more = NULL; /* Namespaces' pods, then ch */
 	size_t nmore = 0, capmore = 0;
+	uint64_t cnps = 0; /* the name bits of the ClusterNetworkPolicies changed */
 	char **canons;
 	int ret = 0;
 
@@ -1045,18 +1052,17 @@ static int incr_apply(struct pol_incr *pi, const struct cluster *c, const struct
 	clash_drop(pi); /* of an update that started over half way */
 	for (size_t i = 0; i < pi->r.neps; i++)
 		pi->r.eps[i].changed = false;
-	pi->ids_changed = pi->pols_changed = pi->nodes_changed = pi->pods_changed = false;
-	/* A tiered pod's entries depend on every pod's and node's address
-	 * (policy_cnp.c): with ClusterNetworkPolicies, followed whole. Audit
-	 * mode alone is not: only the local pods it is laid over are compiled
-	 * again on every change (ipod.audited, pol_incr_eps_resync), so one audited
-	 * object does not make the whole cluster's changes whole compiles
-	 * (test_polincr test_audit_stays_incremental; the audit runs check
-	 * both paths agree). */
-	if (c->n[K8S_CLUSTERNETPOL]) {
-		pi->d.why = "ClusterNetworkPolicies: compiled whole";
-		return 1;
-	}
+	pi->ids_changed = pi->pods_changed = false;
+	/* From nothing (incr_reset): the policies and node addresses are new too. */
+	pi->pols_changed = pi->nodes_changed = pi->replay;
+	pi->names_whole = false;
+	/* A tiered or audited pod's entries depend on every pod's and node's
+	 * address (policy_cnp.c): only the local pods they are laid over are
+	 * compiled again on every change (ipod.audited, pol_incr_eps_resync), so
+	 * a ClusterNetworkPolicy or one audited object does not make the whole
+	 * cluster's changes whole compiles; a ClusterNetworkPolicy's own change
+	 * compiles again the local pods it selected or selects (policies_resync). */
+	pi->tiers = c->n[K8S_CLUSTERNETPOL] > 0;
 	/* Audit is in a NetworkPolicy's or a Namespace's annotation: looked
 	 * for again only when one of those changed; scanning every object on
 	 * every pod event showed in the churn profile. */
@@ -1068,11 +1074,7 @@ static int incr_apply(struct pol_incr *pi, const struct cluster *c, const struct
 	/* What it cannot follow, before anything is changed: the whole compile
 	 * then starts from the last result's identities as they are. */
 	for (size_t i = 0; !ret && i < nch; i++) {
-		if (ch[i].kind == K8S_CLUSTERNETPOL) {
-			pi->d.why = "a ClusterNetworkPolicy changed";
-			return 1;
-		}
-		if (ch[i].kind == K8S_NODE && pi->o.node_name &&
+		if (ch[i].kind == K8S_NODE && pi->o.node_name && !pi->replay &&
 		    !strcmp(ch[i].name, pi->o.node_name)) {
 			pi->d.why = "this node's Node changed";
 			return 1; /* this node: which pods are local */
@@ -1108,6 +1110,9 @@ static int incr_apply(struct pol_incr *pi, const struct cluster *c, const struct
 		case K8S_NETWORKPOLICY:
 			pi->pols_changed = true;
 			break;
+		case K8S_CLUSTERNETPOL:
+			cnps |= POL_CNP_BIT(ch[i].name);
+			break;
 		case K8S_POD:
 			ret = pod_changed(pi, c, &ch[i], canons[i]);
 			canons[i] = NULL;
@@ -1132,8 +1137,8 @@ static int incr_apply(struct pol_incr *pi, const struct cluster *c, const struct
 			break;
 		ret = ent_update(pi, (uint32_t)s->k);
 	}
-	if (!ret && pi->pols_changed)
-		ret = policies_resync(pi, c);
+	if (!ret && (pi->pols_changed || cnps))
+		ret = policies_resync(pi, c, cnps);
 	if (!ret)
 		ret = pol_incr_eps_resync(pi, c);
 	return ret;
@@ -1224,10 +1229,11 @@ int pol_incr_update(struct pol_incr *pi, const struct cluster *c, const struct p
 		dl->npol_put = dl->npol_del = dl->npn_put = dl->npn_del = 0;
 		pi->reset_why = dl->why;
 		ret = incr_reset(pi, c, err);
-	} else if (!ret && whole) {
+	} else if (!ret && (whole || pi->names_whole)) {
 		ret = incr_whole(pi);
 		dl->full = true;
-		dl->why = "the writer asked for every map whole";
+		dl->why = whole ? "the writer asked for every map whole" :
+				  "ClusterNetworkPolicy rule names changed: the maps diffed whole";
 	}
 	if (ret && ret != -EINVAL && err && !err->msg[0])
 		pol_set_err(err, "compiling policy: %s", strerror(-ret));
@@ -1241,5 +1247,40 @@ int pol_incr_update(struct pol_incr *pi, const struct cluster *c, const struct p
 		dl->v6_changed = true;
 	*r = &pi->r;
 	*d = dl;
+	return ret;
+}
+
+/* The Namespace or a pod of namespace ns in the view: its name, which outlives pi. */
+static const char *view_ns_name(const struct cluster *c, const char *ns)
+{
+	const struct k8s_object *o = pol_incr_view_find(c, K8S_NAMESPACE, NULL, ns);
+	size_t i = view_ns_first(c, ns);
+
+	if (o)
+		return o->meta.name;
+	return i < c->n[K8S_POD] ? c->objs[K8S_POD][i]->meta.ns : ns;
+}
+
+/* The whole compile: the incremental compiler from nothing (incr_reset), its result taken. */
+int pol_compile(const struct cluster *c, const struct pol_opts *o, struct pol_result *out,
+		struct k8s_error *err)
+{
+	struct pol_incr *pi = pol_incr_new();
+	const struct pol_result *r;
+	const struct pol_delta *d;
+	int ret = pi ? pol_incr_seed(pi, o->prev, o->nprev) : -ENOMEM;
+
+	memset(out, 0, sizeof(*out));
+	if (!ret)
+		ret = pol_incr_update(pi, c, o, NULL, 0, true, true, &r, &d, err);
+	else
+		pol_set_err(err, "out of memory compiling policy");
+	if (!ret) {
+		*out = pi->r;
+		memset(&pi->r, 0, sizeof(pi->r));
+		for (size_t k = 0; k < out->nidentities; k++)
+			out->identities[k].ns = view_ns_name(c, out->identities[k].ns);
+	}
+	pol_incr_free(pi);
 	return ret;
 }

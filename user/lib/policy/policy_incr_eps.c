@@ -166,15 +166,15 @@ out:
 }
 
 /*
- * The local pods audit mode is laid over (ipod.audited): their entries name
- * every pod and node (cnp_apply), so any change of those, or of the
- * policies, compiles them again. The others stay on the incremental path.
+ * The local pods tiers or audit mode are laid over (ipod.audited): their
+ * entries name every pod and node (cnp_apply), so any change of those, or of
+ * the policies, compiles them again. The others stay on the incremental path.
  */
 static int eps_dirty_audited(struct pol_incr *pi)
 {
 	const struct pol_result *r = &pi->r;
 
-	if (!pi->audit_any || !(pi->pods_changed || pi->nodes_changed || pi->pols_changed ||
+	if ((!pi->audit_any && !pi->tiers) || !(pi->pods_changed || pi->nodes_changed || pi->pols_changed ||
 				pi->ids_changed || pi->touched.n))
 		return 0;
 	for (size_t i = 0; i < r->neps; i++) {
@@ -252,19 +252,19 @@ static int eps_follow_ids(struct pol_incr *pi, bool all)
 	return 0;
 }
 
-/* What the dirty pods' compile reads: the policies, audit mode's state, the pod index when
- * named egress ports or an audited pod need it, the peer memo, the label index. */
+/* What the dirty pods' compile reads: the policies, the tiers' and audit mode's state (with the
+ * tiers' numbers and namespaces' labels), the pod index when named egress ports or a pod tiers
+ * or audit are laid over need it, the peer memo, the label index. */
 static int ctx_for_dirty(struct pol_incr *pi, const struct cluster *c, struct pol_ctx *x)
 {
-	bool every_pod = pi->named_egress;
+	bool every_pod = pi->named_egress || pi->tiers;
+	struct pol_result tmp = { 0 };
 
 	x->nps = pi->nps;
-	x->np_id = pi->np_id;
 	x->nnps = pi->nnps;
-	/* Audit mode's state (no ClusterNetworkPolicy here: they compile whole);
-	 * a pod it is laid over names every pod and node. */
-	if (pi->audit_any) {
-		if (cnp_ctx_init(x, c))
+	if (pi->audit_any || pi->tiers) {
+		/* Pods alike (a Deployment's replicas) laid over once. */
+		if (cnp_ctx_init(x, c) || !(x->cnp_memo = cnp_memo_new()))
 			return -ENOMEM;
 		hmap_each(&pi->dirty, s)
 		{
@@ -277,10 +277,24 @@ static int ctx_for_dirty(struct pol_incr *pi, const struct cluster *c, struct po
 			}
 		}
 	}
+	/* The tiers' numbers and Pass rules' (x->cnp_id, pass_ref): pi's policies again. */
+	if (pi->tiers) {
+		x->r = &tmp;
+		int ret = pol_build_policies(x);
+
+		x->r = &pi->r;
+		free(tmp.policies);
+		free(tmp.rulenames);
+		free(x->np_id);
+		x->np_id = NULL;
+		if (ret)
+			return ret;
+	}
+	x->np_id = pi->np_id;
 	/* Egress named ports resolve against every pod of an identity (and
 	 * ipBlock ones against every pod): the whole pod index, once. */
-	if ((every_pod && ctx_all_pods(pi, c, x)) || (pi->named_egress && pol_build_id_pods(x)) ||
-	    pol_memo_init(x))
+	if ((every_pod && ctx_all_pods(pi, c, x)) || (pi->tiers && pol_build_nslabels(x, c)) ||
+	    (pi->named_egress && pol_build_id_pods(x)) || pol_memo_init(x))
 		return -ENOMEM;
 	if (!pi->labix) {
 		if (pol_labix_build(x))
@@ -315,7 +329,9 @@ static int compile_dirty(struct pol_incr *pi, const struct pol_ctx *x, struct ep
 		if (!p || !p->local)
 			continue;
 		ret = pol_compile_ep(x, p->pod, p->id, eb, &v[n]);
-		((struct ipod *)p)->audited = pi->audit_any && cnp_audited(x, p->pod);
+		((struct ipod *)p)->cnps = x->ncnps ? pol_cnp_mask(x, p->pod,
+			&pol_nsl_find(x, p->pod->meta.ns)->labels) : 0;
+		((struct ipod *)p)->audited = p->cnps || (pi->audit_any && cnp_audited(x, p->pod));
 		if (!ret && p->contested)
 			pol_ep_contest(&v[n]);
 		v[n].changed = true;
@@ -368,6 +384,7 @@ int pol_incr_eps_resync(struct pol_incr *pi, const struct cluster *c)
 				return -ENOMEM;
 	ret = ctx_for_dirty(pi, c, &x) ?: compile_dirty(pi, &x, &eb);
 	pol_epbuild_free(&eb);
+	cnp_memo_free(x.cnp_memo);
 	x.nps = NULL; /* pi's */
 	x.np_id = NULL;
 	x.labix = NULL;

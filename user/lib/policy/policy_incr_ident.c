@@ -88,43 +88,28 @@ int pol_incr_prev_keep(struct pol_incr *pi)
 	return 0;
 }
 
-/* A label set no pod had, numbered id: a new identity (no pod counted yet). */
-static int ident_add(struct pol_incr *pi, char *canon, const struct k8s_pod *p,
+/* A label set no pod had, numbered h: a new identity (no pod counted yet), at
+ * the end of r's (room made by the caller; sorted when the births are done). */
+static int ident_add(struct pol_incr *pi, const char *canon, const struct k8s_pod *p,
 		     const struct nslabels *l, uint32_t h)
 {
-	struct pol_result *r = &pi->r;
-	struct identity *v, *id;
-	size_t lo = 0, hi = r->nidentities;
+	struct identity *id = &pi->r.identities[pi->r.nidentities];
 	int ret;
 
-	v = realloc(r->identities, (r->nidentities + 1) * sizeof(*v));
-	if (!v) {
-		free(canon);
-		return -ENOMEM;
-	}
-	r->identities = v;
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-
-		if (v[mid].id < h)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	memmove(&v[lo + 1], &v[lo], (r->nidentities - lo) * sizeof(*v));
-	r->nidentities++;
-	id = &v[lo];
 	memset(id, 0, sizeof(*id));
+	if (!(id->canon = strdup(canon)))
+		return -ENOMEM;
+	pi->r.nidentities++;
 	id->id = h;
-	id->canon = canon;
 	id->ns = l->name;
 	ret = pol_labels_copy(&id->pod_labels, &p->meta.labels, NULL, NULL);
 	if (!ret)
 		ret = pol_labels_copy(&id->ns_labels, &l->labels, NULL, NULL);
 	if (!ret)
-		ret = hmap_put(&pi->canon, hstr(canon), (uintptr_t)canon, (void *)(uintptr_t)h);
+		ret = hmap_put(&pi->canon, hstr(id->canon), (uintptr_t)id->canon,
+			       (void *)(uintptr_t)h);
 	if (!ret)
-		ret = DPUSH(pi, id_put, ((struct pol_idput){ h, canon }));
+		ret = DPUSH(pi, id_put, ((struct pol_idput){ h, id->canon }));
 	pi->ids_changed = true;
 	return ret;
 }
@@ -141,6 +126,56 @@ static int cmp_born(const void *a, const void *b)
 }
 
 /*
+ * The new sets b[0..nb) (distinct) numbered (policy.h: struct identity), as the whole
+ * compile did: every number of the last result is taken (quarantine: gone
+ * in this update or not); from nothing (incr_reset) the sets the allocation
+ * pi->prev names keep their numbers first (of two on one stored label, the
+ * first), then every number it held is taken too; the others, in sorted
+ * order, each at its hash or the next number up that is free.
+ */
+static int idents_number(struct pol_incr *pi, struct born *b, size_t nb)
+{
+	struct pol_result *r = &pi->r;
+	struct pol_opts o = pi->o;
+	struct pol_u32set taken = { 0 };
+	struct identity *v = realloc(r->identities, (r->nidentities + nb) * sizeof(*v));
+	bool *kept = calloc(nb, sizeof(*kept));
+	int ret = 0;
+
+	if (v)
+		r->identities = v;
+	if (!v || !kept || pol_u32set_init(&taken, r->nidentities + nb + pi->nprev)) {
+		free(kept);
+		return -ENOMEM;
+	}
+	qsort(b, nb, sizeof(*b), cmp_born);
+	for (size_t k = 0; k < r->nidentities; k++)
+		pol_u32set_add(&taken, r->identities[k].id);
+	o.prev = pi->replay ? pi->prev : NULL;
+	o.nprev = pi->replay ? pi->nprev : 0;
+	for (size_t i = 0; !ret && i < nb; i++) {
+		uint32_t id = pol_idprev_find(&o, b[i].canon);
+
+		if ((kept[i] = id && pol_u32set_add(&taken, id)))
+			ret = ident_add(pi, b[i].canon, b[i].pod, b[i].l, id);
+	}
+	for (size_t i = 0; i < o.nprev; i++)
+		if (o.prev[i].id >= XCNI_ID_MIN_LABELS && o.prev[i].id < XCNI_ID_CIDR_BASE)
+			pol_u32set_add(&taken, o.prev[i].id);
+	for (size_t i = 0; !ret && i < nb; i++) {
+		if (kept[i])
+			continue;
+		ret = ident_add(pi, b[i].canon, b[i].pod, b[i].l,
+				pol_probe(&taken, pol_ident_number(&pi->o, b[i].canon),
+					  XCNI_ID_MIN_LABELS, ID_SPAN));
+	}
+	qsort(r->identities, r->nidentities, sizeof(*r->identities), pol_cmp_id);
+	free(taken.v);
+	free(kept);
+	return ret;
+}
+
+/*
  * The label sets this update's pods bring that no identity has, numbered
  * before any pod is unlinked, so as the whole compile numbers them from the
  * last result (policy.h: struct identity): in sorted order, each at its hash
@@ -153,9 +188,10 @@ int pol_incr_idents_born(struct pol_incr *pi, const struct cluster *c,
 {
 	struct born *b = NULL;
 	size_t nb = 0, cap = 0;
-	int ret = 0;
+	struct hmap seen; /* the new sets of b: each once, however many pods have it */
+	int ret = hmap_init(&seen, true, 16);
 
-	for (size_t i = 0; i < nch; i++) {
+	for (size_t i = 0; !ret && i < nch; i++) {
 		const struct k8s_object *o;
 		const struct nslabels *l;
 		const struct k8s_pod *p;
@@ -170,30 +206,19 @@ int pol_incr_idents_born(struct pol_incr *pi, const struct cluster *c,
 			ret = -ENOMEM;
 			break;
 		}
-		if (hmap_has(&pi->canon, hstr(canons[i]), (uintptr_t)canons[i]))
+		if (hmap_has(&pi->canon, hstr(canons[i]), (uintptr_t)canons[i]) ||
+		    hmap_has(&seen, hstr(canons[i]), (uintptr_t)canons[i]))
 			continue;
-		if (xcni_grow(&b, &cap, nb, sizeof(*b))) {
+		if (xcni_grow(&b, &cap, nb, sizeof(*b)) ||
+		    hmap_put(&seen, hstr(canons[i]), (uintptr_t)canons[i], NULL)) {
 			ret = -ENOMEM;
 			break;
 		}
 		b[nb++] = (struct born){ canons[i], p, l };
 	}
-	if (nb > 1)
-		qsort(b, nb, sizeof(*b), cmp_born);
-	for (size_t i = 0; !ret && i < nb; i++) {
-		uint32_t h, id;
-		char *canon;
-
-		if (i && !strcmp(b[i].canon, b[i - 1].canon))
-			continue; /* two pods of one new set */
-		h = pol_ident_number(&pi->o, b[i].canon);
-		for (id = h; pol_identity_find(&pi->r, id);)
-			id = XCNI_ID_MIN_LABELS + (id - XCNI_ID_MIN_LABELS + 1) % ID_SPAN;
-		if (!(canon = strdup(b[i].canon)))
-			ret = -ENOMEM;
-		else
-			ret = ident_add(pi, canon, b[i].pod, b[i].l, id);
-	}
+	if (!ret && nb)
+		ret = idents_number(pi, b, nb);
+	hmap_free(&seen);
 	free(b);
 	return ret;
 }

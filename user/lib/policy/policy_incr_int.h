@@ -37,10 +37,12 @@ struct ipod {
 	uint32_t ip; /* a managed pod's address, 0 if none */
 	uint32_t id; /* 0: none (hostNetwork) */
 	bool local;
-	/* A local pod whose entries cnp_apply lays audit mode over (cnp_audited):
-	 * they name every pod and node, so it is compiled again whenever a pod,
-	 * a node or a policy changes. Set when its entries are compiled. */
+	/* A local pod whose entries cnp_apply lays tiers or audit mode over
+	 * (cnps, cnp_audited): they name every pod and node, so it is compiled
+	 * again whenever a pod, a node or a policy changes. Set when its entries
+	 * are compiled. */
 	bool audited;
+	uint64_t cnps; /* pol_cnp_mask: the ClusterNetworkPolicies selecting it */
 	bool contested; /* owns an address another live pod claims (pol_contest) */
 	struct inode *node;
 	size_t nslot; /* index in node->pods */
@@ -60,6 +62,8 @@ struct nodeaddr {
 
 struct pol_incr {
 	bool valid;
+	/* incr_reset's update: every object a change of the empty state */
+	bool replay;
 	size_t resets;
 	const char *reset_why; /* the last whole compile's pol_delta.why */
 	struct pol_opts o;
@@ -87,6 +91,11 @@ struct pol_incr {
 	uint32_t *np_id;
 	bool named_egress; /* some egress rule names a port: eps depend on every pod */
 	bool audit_any; /* a Namespace or NetworkPolicy in audit mode (cnp_any_audit) */
+	bool tiers; /* some ClusterNetworkPolicy: the pods it selects are ipod.audited */
+	bool cnp_audit_any; /* some ClusterNetworkPolicy in audit mode (pol_ctx's) */
+	/* The rule names changed (a ClusterNetworkPolicy's): the writer diffs
+	 * every map whole, as only a whole result carries them. */
+	bool names_whole;
 	/* The label index of r->identities (pol_labix_build), kept while they stay:
 	 * built again for each local pod's compile it was most of that compile
 	 * at 100k pods (500-700 identities). */

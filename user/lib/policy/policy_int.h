@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * What the whole-cluster compiler (policy.c) and the incremental one
- * (policy_incr.c) share: the compile's working state and the helpers the
- * incremental compiler calls. Internal to libxcni; the interface is policy.h.
+ * What one endpoint's compile (policy.c and below) and the compiler around
+ * it (policy_incr*.c) share: the compile's working state and the helpers the
+ * compiler calls. Internal to libxcni; the interface is policy.h.
  */
 #ifndef XCNI_POLICY_INT_H
 #define XCNI_POLICY_INT_H
@@ -114,12 +114,13 @@ struct pol_ctx {
 	bool np_audit_any;
 	bool cnp_audit_any;
 	/* Local pods' tiered results by identity and ports (cnp_memo_*), during
-	 * a whole compile's build_eps; NULL elsewhere. */
+	 * the compile of an update's dirty pods (pol_incr_eps_resync); NULL elsewhere. */
 	struct cnp_memo *cnp_memo;
 };
 
 struct labix;
 struct peer_memo;
+struct pol_u32set;
 
 /* ---- policy_cnp.c ---- */
 /* x's ClusterNetworkPolicies and audit state from the view. 0 or -ENOMEM. */
@@ -131,7 +132,7 @@ int cnp_apply(const struct pol_ctx *x, const struct k8s_pod *pod, struct pol_ep 
  * which policies select it), its container ports (ingress named ports) and
  * its address only as the key's ep: pods alike share one compile. get fills
  * ep from an earlier pod alike (its keys moved to ep's address): true; put
- * remembers ep. 0 or -ENOMEM. new/free: build_eps's.
+ * remembers ep. 0 or -ENOMEM. new/free: pol_incr_eps_resync's.
  */
 struct cnp_memo *cnp_memo_new(void);
 void cnp_memo_free(struct cnp_memo *m);
@@ -145,10 +146,22 @@ bool cnp_any_audit(const struct cluster *c);
  * annotation or its Namespace's)? Such entries name every pod and node.
  */
 bool cnp_audited(const struct pol_ctx *x, const struct k8s_pod *pod);
+/* A ClusterNetworkPolicy name's bit in pol_cnp_mask's set (a name hash, mod 64). */
+#define POL_CNP_BIT(name) (1ull << (pol_fnv1a(name) & 63))
+/* The bits of the ClusterNetworkPolicies selecting pod (x->cnps; nsl: its namespace's
+ * labels): the incremental compiler's record of which a change of one may reach. */
+uint64_t pol_cnp_mask(const struct pol_ctx *x, const struct k8s_pod *pod,
+		      const struct k8s_labels *nsl);
 
 int pol_build_id_pods(struct pol_ctx *x);
-int pol_build_ipcache(struct pol_ctx *x, struct k8s_error *err);
 int pol_build_policies(struct pol_ctx *x);
+/* First free number from h on (added to used), wrapping in [min, min + span). */
+uint32_t pol_probe(struct pol_u32set *used, uint32_t h, uint32_t min, uint32_t span);
+/* The number o's previous allocation gave canon; 0: none. */
+uint32_t pol_idprev_find(const struct pol_opts *o, const char *canon);
+/* One more ipcache entry (its flags 0) in r: 0 or -ENOMEM. */
+int pol_ipcache_add(struct pol_result *r, size_t *cap, uint32_t addr, uint32_t plen,
+		    uint32_t identity, uint32_t tunnel);
 char *pol_canon_string(const struct k8s_labels *pod, const struct k8s_labels *ns);
 int pol_cmp_ep(const void *a, const void *b);
 int pol_cmp_id(const void *a, const void *b);
@@ -169,8 +182,6 @@ int pol_compile_np_enforced(const struct pol_ctx *x, const struct k8s_pod *pod, 
 /* policy_np.c: pod's NetworkPolicy entries into ep (enforced_only: without audited policies). */
 int pol_compile_np(const struct pol_ctx *x, const struct k8s_pod *pod, uint32_t identity,
 		   struct epbuild *eb, struct pol_ep *ep, bool enforced_only);
-int pol_compile_full(const struct cluster *c, const struct pol_opts *o, struct pol_result *out,
-		     struct k8s_error *err, struct pol_ctx *x);
 void pol_copy_str(char *dst, size_t size, const char *src);
 void pol_ctx_free(struct pol_ctx *x);
 uint32_t pol_fnv1a(const char *s);
@@ -209,7 +220,6 @@ bool pol_pod_local(const struct pol_opts *o, const struct k8s_pod *p);
 /* Namespace name's labels (x->nsl, sorted by name), or NULL. */
 const struct nslabels *pol_nsl_find(const struct pol_ctx *x, const char *name);
 int pol_build_nslabels(struct pol_ctx *x, const struct cluster *c);
-int pol_build_identities(struct pol_ctx *x);
 /* Addresses two live pods claim: the owners marked, the others taken out of
  * x->pods, each reported in x->r->contested; a pod being deleted that
  * yields (pol_pod_yields) taken out too, reported in x->r->yielded. 0 or

@@ -1,0 +1,151 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * cnp_change: what one ClusterNetworkPolicy change costs the agent's compile
+ * (docs/decisions/policy-one-compiler.md). ns_label's cluster (NODES Nodes,
+ * NS Namespaces, PODS pods, one NetworkPolicy a namespace), each Namespace
+ * also labelled grp=g<i % 100> (ten namespaces a group), and NCNP
+ * ClusterNetworkPolicies of both tiers, each selecting one group's
+ * namespaces and denying or accepting another's; then N updates of each
+ * kind, alternating:
+ *   few: c0 (subject grp=g1: 10 namespaces) flips its ingress Deny <-> Accept,
+ *   all: call (subject every namespace) flips the same way,
+ * and, for scale, the whole compile of the same view. Prints the mean and the
+ * slowest update (thread CPU time) and what the last one worked out again.
+ *
+ *   make -j2 all
+ *   cc -O2 -I user -o /tmp/cnp_change bench/cnp_change.c build/libxcni.a \
+ *      $(pkg-config --libs jansson libbpf libmnl) -lyaml -lcurl -lz -lelf
+ *   /tmp/cnp_change [PODS [NS [NODES [NCNP [N]]]]]      (100000 1000 1000 20 10)
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <jansson.h>
+#include "lib/cluster/store.h"
+#include "lib/policy/policy.h"
+#include "cluster_fx.h"
+
+static double now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+	return t.tv_sec * 1e6 + t.tv_nsec / 1e3;
+}
+
+static void cnp(struct store *st, const char *name, const char *subj, int prio, const char *act,
+		int peer)
+{
+	char b[1024];
+
+	snprintf(b, sizeof(b),
+		 "{\"apiVersion\":\"policy.networking.k8s.io/v1alpha2\",\"kind\":"
+		 "\"ClusterNetworkPolicy\",\"metadata\":{\"name\":\"%s\"},\"spec\":{\"tier\":"
+		 "\"%s\",\"priority\":%d,\"subject\":{\"namespaces\":%s},\"ingress\":[{"
+		 "\"action\":\"%s\",\"from\":[{\"namespaces\":{\"matchLabels\":{\"grp\":\"g%d\"}}}],"
+		 "\"protocols\":[{\"tcp\":{\"destinationPort\":{\"number\":%d}}}]}]}}",
+		 name, prio % 2 ? "Baseline" : "Admin", prio % 50, subj, act, peer, 80 + prio % 60);
+	put(st, b);
+}
+
+static void say(const char *what, double sum, double max, int n, const struct pol_delta *d)
+{
+	printf("%-5s %10.1f us mean %10.1f us max  [%s; %zu local pods compiled]\n", what,
+	       sum / n, max, d->full ? d->why : "delta", d->neps_compiled);
+}
+
+int main(int argc, char **argv)
+{
+	int npods = argc > 1 ? atoi(argv[1]) : 100000, nns = argc > 2 ? atoi(argv[2]) : 1000;
+	int nnodes = argc > 3 ? atoi(argv[3]) : 1000, ncnp = argc > 4 ? atoi(argv[4]) : 20;
+	int n = argc > 5 ? atoi(argv[5]) : 10;
+	struct store *st = store_new();
+	struct pol_incr *pi = pol_incr_new();
+	struct pol_opts o = { .node_name = "n1" };
+	const struct pol_delta *d;
+	struct pol_delta dfew = { 0 }, dall = { 0 };
+	double few = 0, all = 0, fewmax = 0, allmax = 0, t0, t1;
+	char b[1024], subj[128];
+
+	for (int i = 0; i < nnodes; i++) {
+		snprintf(b, sizeof(b),
+			 "{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":\"n%d\"},"
+			 "\"status\":{\"addresses\":[{\"type\":\"InternalIP\",\"address\":"
+			 "\"192.168.%d.%d\"}]}}", i, i / 250, 1 + i % 250);
+		put(st, b);
+	}
+	for (int i = 0; i < nns; i++) {
+		snprintf(b, sizeof(b),
+			 "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"ns%d\","
+			 "\"labels\":{\"team\":\"t%d\",\"grp\":\"g%d\"}}}", i, i % 4, i % 100);
+		put(st, b);
+		snprintf(b, sizeof(b),
+			 "{\"apiVersion\":\"networking.k8s.io/v1\",\"kind\":\"NetworkPolicy\","
+			 "\"metadata\":{\"name\":\"np\",\"namespace\":\"ns%d\"},\"spec\":{"
+			 "\"podSelector\":{\"matchLabels\":{\"app\":\"a%d\"}},\"ingress\":[{"
+			 "\"from\":[{\"podSelector\":{}}],\"ports\":[{\"port\":%d}]}]}}",
+			 i, i % 10, 80 + i % 50);
+		put(st, b);
+	}
+	for (int i = 0; i < npods; i++) {
+		unsigned ip = (unsigned)i + 1;
+
+		snprintf(b, sizeof(b),
+			 "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"p%d\","
+			 "\"namespace\":\"ns%d\",\"labels\":{\"app\":\"a%d\"}},\"spec\":{\"nodeName\":"
+			 "\"n%d\",\"containers\":[{\"name\":\"c\"}]},\"status\":{\"podIP\":"
+			 "\"10.%u.%u.%u\"}}", i, i % nns, (i / nns) % 10, (i + i / nns) % nnodes,
+			 16 + (ip >> 16), (ip >> 8) & 255, ip & 255);
+		put(st, b);
+	}
+	for (int i = 0; i < ncnp; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "c%d", i);
+		snprintf(subj, sizeof(subj), "{\"matchLabels\":{\"grp\":\"g%d\"}}", 1 + i * 5);
+		cnp(st, name, subj, i, "Deny", 2 + i * 5);
+	}
+	cnp(st, "call", "{}", 49, "Deny", 3);
+	t0 = now();
+	step(st, pi, &o, &d, now);
+	t1 = now();
+	printf("%d pods, %d Namespaces, %d Nodes, %d NetworkPolicies, %d "
+	       "ClusterNetworkPolicies: first compile %.1f ms\n",
+	       npods, nns, nnodes, nns, ncnp + 1, (t1 - t0) / 1e3);
+	snprintf(subj, sizeof(subj), "{\"matchLabels\":{\"grp\":\"g1\"}}");
+	for (int i = 0; i < n; i++) {
+		const char *act = i % 2 ? "Deny" : "Accept";
+		double t;
+
+		cnp(st, "c0", subj, 0, act, 2);
+		t = step(st, pi, &o, &d, now);
+		few += t;
+		fewmax = t > fewmax ? t : fewmax;
+		dfew = *d;
+		cnp(st, "call", "{}", 49, act, 3);
+		t = step(st, pi, &o, &d, now);
+		all += t;
+		allmax = t > allmax ? t : allmax;
+		dall = *d;
+	}
+	say("few", few, fewmax, n, &dfew);
+	say("all", all, allmax, n, &dall);
+	printf("whole compiles in the %d updates: %zu\n", 2 * n, pol_incr_resets(pi) - 1);
+	{
+		struct cluster c;
+		struct pol_result r;
+		struct k8s_error e;
+
+		store_view(st, &c);
+		t0 = now();
+		pol_compile(&c, &o, &r, &e);
+		t1 = now();
+		printf("whole compile of the view: %.1f ms, %zu local pods\n", (t1 - t0) / 1e3,
+		       r.neps);
+		pol_result_free(&r);
+	}
+	pol_incr_free(pi);
+	store_free(st);
+	return 0;
+}
