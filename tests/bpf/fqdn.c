@@ -13,14 +13,10 @@
  * (TC_ACT_OK): the parser never decides a packet's fate.
  */
 #include <arpa/inet.h>
-#include <arpa/nameser.h>
-#include <dirent.h>
 #include <errno.h>
-#include <resolv.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 #include <linux/ip.h>
 #include <linux/ipv6.h>
