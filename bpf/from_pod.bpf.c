@@ -160,9 +160,9 @@ static __always_inline int from_pod_where(struct pkt *p4, struct pkt6 *p6, int f
  * lb (IPv4: on from_pod_frame4's stack, zeroed without Services; IPv6:
  * NULL for none).
  */
-static __always_inline __u8 lb_hairpin(const void *lb, int fam)
+static __always_inline __u8 lb_hairpin(union lb_state lb, int fam)
 {
-	if (fam == XCNI_AF_INET6 && (!lb_enabled || !lb))
+	if (fam == XCNI_AF_INET6 && (!lb_enabled || !lb.v6))
 		return 0;
 	return LB_ST(lb, fam, ct_flags);
 }
@@ -172,8 +172,7 @@ static __always_inline __u8 lb_hairpin(const void *lb, int fam)
  * ep_addr: IPv4 a __u32, IPv6 16 bytes) and its family's header parsed and
  * its source checked, one body and one order of steps for both families (p4
  * or p6: the family's view, the other NULL; c: IPv4's cursor, for a parse
- * again after a rewrite; lb: the family's translation state, struct lb4_state
- * or struct lb6_state, NULL for none):
+ * again after a rewrite; lb: the family's translation state, NULL for none):
  *   1. Services in BPF: a frontend's packet gets its backend, so everything
  *      after sees the backend; none: refused at once, the packet turned into
  *      the answer and sent back into the pod;
@@ -193,7 +192,7 @@ static __always_inline __u8 lb_hairpin(const void *lb, int fam)
  */
 static __always_inline int from_pod_flow(struct __sk_buff *skb, struct pkt *p4, struct pkt6 *p6,
 					 int fam, struct cursor *c, const struct xcni_endpoint *src,
-					 const void *ep_addr, __u32 ep_id, void *lb,
+					 const void *ep_addr, __u32 ep_id, union lb_state lb,
 					 struct verdict *v, int *verdict)
 {
 	struct flow *f = pkt_pair_flow(p4, p6, fam);
@@ -203,7 +202,7 @@ static __always_inline int from_pod_flow(struct __sk_buff *skb, struct pkt *p4, 
 	__u8 ctf;
 	int reason = 0, ct;
 
-	if (lb_enabled && lb) {
+	if (lb_enabled && lb.v4) {
 		reason = lb_translate(skb, c, p4, p6, fam, ep_id, lb_loopback_ip, lb);
 		if (reason == XCNI_DROP_NO_BACKEND)
 			reason = lb_pod_no_backend(LB_ST(lb, fam, svc_flags));
@@ -225,7 +224,7 @@ static __always_inline int from_pod_flow(struct __sk_buff *skb, struct pkt *p4, 
 	ct = ct_track(skb, f, fam, f->len, &ctf);
 	if (ct == CT_INVALID)
 		return ct_invalid_reason(f);
-	if (lb_enabled && lb)
+	if (lb_enabled && lb.v4)
 		lb_flow_follow(lb, fam, f);
 	/* A reply of a translated flow whose client is local: the frontend
 	 * back as its source (hairpin: the client, the pod itself, back as its
@@ -346,18 +345,19 @@ static __always_inline int from_pod_flow(struct __sk_buff *skb, struct pkt *p4, 
  *   7. from_pod_flow: Services, where it goes, conntrack, policy, out.
  * The family's state: IPv4's struct pkt (packet pointers) and its
  * translation state on the stack; IPv6's struct pkt6 on the stack, its
- * translation state in xcni_lb6_tmp (lb6_state_get).
+ * translation state in xcni_lb6_tmp (lb6_tmp_get).
  */
 static __always_inline int from_pod_fam(struct __sk_buff *skb, const int fam)
 {
 	struct xcni_endpoint *src;
 	struct lb4_state lb4 = {};
 	/* IPv4's always there (zeroed: nothing to forget), IPv6's once taken. */
-	void *lb = fam == XCNI_AF_INET ? &lb4 : NULL;
+	union lb_state lb = { .v4 = fam == XCNI_AF_INET ? &lb4 : NULL };
 	struct verdict v = {};
 	struct pkt p4 = {};
-	/* IPv6's in a map value (pod6_pkt), off the stack. */
-	struct pkt6 *p6 = fam == XCNI_AF_INET6 ? pod6_pkt() : NULL;
+	/* IPv6's in a map value (lb6_tmp's p6, zeroed below), off the stack. */
+	struct lb6_tmp *t6 = fam == XCNI_AF_INET6 ? lb6_tmp_get() : NULL;
+	struct pkt6 *p6 = t6 ? &t6->p6 : NULL;
 	struct flow *f;
 	const struct ethhdr *eth;
 	struct cursor c;
@@ -365,8 +365,11 @@ static __always_inline int from_pod_fam(struct __sk_buff *skb, const int fam)
 	__u32 ep_ip = 0, ep_id = 0;
 	int reason, verdict = TC_ACT_OK, nd;
 
-	if (fam == XCNI_AF_INET6 && !p6)
-		return TC_ACT_SHOT;
+	if (fam == XCNI_AF_INET6) {
+		if (!p6)
+			return TC_ACT_SHOT;
+		__builtin_memset(p6, 0, sizeof(*p6));
+	}
 	f = fam == XCNI_AF_INET ? pkt_flow(&p4) : pkt_flow(p6);
 	f->len = skb->len;
 	if (fam == XCNI_AF_INET) {
@@ -437,8 +440,10 @@ static __always_inline int from_pod_fam(struct __sk_buff *skb, const int fam)
 				reason = nd_from_pod(skb, p6, src, ep_addr, &verdict);
 			goto out;
 		}
-		if (lb_enabled)
-			lb = lb6_state_get();
+		if (lb_enabled) {
+			__builtin_memset(&t6->st, 0, sizeof(t6->st));
+			lb.v6 = &t6->st;
+		}
 	}
 	reason = from_pod_flow(skb, &p4, p6, fam, &c, src, ep_addr, ep_id, lb, &v, &verdict);
 out:

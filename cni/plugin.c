@@ -31,11 +31,6 @@
 #include "lib/system/version.h"
 #include "plugin.h"
 
-static const char *ip4(uint32_t a, char *buf)
-{
-	return inet_ntop(AF_INET, &a, buf, INET_ADDRSTRLEN);
-}
-
 /* ---- ADD -------------------------------------------------------------- */
 
 /*
@@ -367,7 +362,7 @@ static void add_undo(struct cni_ctx *c, struct add *s)
 	}
 	fprintf(stderr, "xcni: ADD %s/%s failed, undone: %s (pod address %s%s%s)\n",
 		c->env.container_id, c->env.ifname, c->err.msg,
-		s->ipam.has4 ? ip4(s->ipam.ip, buf) : s->ipam.has6 ? "" : "none",
+		s->ipam.has4 ? xcni_ip4_str(s->ipam.ip, buf) : s->ipam.has6 ? "" : "none",
 		s->ipam.has4 && s->ipam.has6 ? ", " : "",
 		s->ipam.has6 ? inet_ntop(AF_INET6, &s->ipam.ip6, buf6, sizeof(buf6)) : "");
 }

@@ -48,6 +48,7 @@ suites=(
 	"unit-extfe:$BUILD/tests/test_extfe"
 	"unit-tunfam:$BUILD/tests/test_tunfam"
 	"unit-flows:$BUILD/tests/test_flows"
+	"unit-flowscope:$BUILD/tests/test_flowscope"
 	"unit-flowsnet:$BUILD/tests/test_flowsnet"
 	"unit-flowgraph:$BUILD/tests/test_flowgraph"
 	"unit-ipfix:$BUILD/tests/test_ipfix"

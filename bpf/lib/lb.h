@@ -298,6 +298,27 @@ struct lb4_state {
 };
 
 /*
+ * The family's translation state: struct lb4_state (IPv4, on the stack,
+ * with a pointer to its service entry) or struct lb6_state (IPv6, in
+ * xcni_lb6_tmp, which no pointer may be kept in). A transparent union: a
+ * caller passes either pointer as it is, the callee names the family's
+ * member (fam a constant); NULL (no state) tests alike through either.
+ */
+union lb_state {
+	struct lb4_state *v4;
+	struct lb6_state *v6;
+} __attribute__((transparent_union));
+
+/* This CPU's scratch (maps.h's struct lb6_tmp), NULL only if the map failed:
+ * each caller zeroes the field it takes. */
+static __always_inline struct lb6_tmp *lb6_tmp_get(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&xcni_lb6_tmp, &zero);
+}
+
+/*
  * lb_rewrite's IPv4 leaf: rewrites one address (at addr_off: IP_SADDR_OFF or
  * IP_DADDR_OFF) and the port beside it (port_off: 0 source, 2 destination, in the L4 header) with
  * incremental L3 and L4 checksum updates. A UDP checksum of 0 (none) stays 0.
@@ -626,19 +647,14 @@ static __always_inline int kp_src_frontend(struct xcni_svc_key *k,
 	       (!sipc || sipc->identity != XCNI_ID_REMOTE_NODE);
 }
 
-/*
- * The family's translation state st (struct lb4_state: IPv4, on the stack,
- * with a pointer to its service entry; struct lb6_state: IPv6, in
- * xcni_lb6_tmp, which no pointer may be kept in): what both have (LB_ST)
- * and the tuple as the client sent it (lb_st_orig).
- */
-#define LB_ST(st, fam, m)                                                                     \
-	(*((fam) == XCNI_AF_INET ? &((struct lb4_state *)(st))->m : &((struct lb6_state *)(st))->m))
+/* The family's translation state st (union lb_state): what both have
+ * (LB_ST) and the tuple as the client sent it (lb_st_orig). */
+#define LB_ST(st, fam, m) (*((fam) == XCNI_AF_INET ? &(st).v4->m : &(st).v6->m))
 
-static __always_inline union xcni_tuple *lb_st_orig(const void *st, int fam)
+static __always_inline union xcni_tuple *lb_st_orig(union lb_state st, int fam)
 {
-	return fam == XCNI_AF_INET ? (union xcni_tuple *)&((struct lb4_state *)st)->orig :
-				     (union xcni_tuple *)&((struct lb6_state *)st)->orig;
+	return fam == XCNI_AF_INET ? (union xcni_tuple *)&st.v4->orig :
+				     (union xcni_tuple *)&st.v6->orig;
 }
 
 /*
@@ -646,13 +662,13 @@ static __always_inline union xcni_tuple *lb_st_orig(const void *st, int fam)
  * set it), IPv6's is looked up again by the client's tuple (a map value
  * holds no pointer). NULL: none.
  */
-static __always_inline struct xcni_ct_entry *lb_svc_entry(const void *st, int fam)
+static __always_inline struct xcni_ct_entry *lb_svc_entry(union lb_state st, int fam)
 {
 	struct xcni_ct_entry *e;
 
 	if (fam == XCNI_AF_INET)
-		return ((struct lb4_state *)st)->svc_ct;
-	e = bpf_map_lookup_elem(&xcni_ct6, &((struct lb6_state *)st)->orig);
+		return st.v4->svc_ct;
+	e = bpf_map_lookup_elem(&xcni_ct6, &st.v6->orig);
 	return e && (e->flags & XCNI_CT_F_SVC) ? e : NULL;
 }
 
@@ -674,8 +690,7 @@ static __always_inline void lb_svc_entry_fill(struct xcni_ct_entry *ne, __u64 no
 
 /*
  * The part of lb_translate that reads no packet, for any hook and either
- * family (f the packet's flow, st its struct lb4_state
- * or struct lb6_state, fam a constant; tc's lb_translate, and both hooks'
+ * family (f the packet's flow, st its translation state, fam a constant; tc's lb_translate, and both hooks'
  * np_plan_choose): the frontend of f's destination, the outside rules, the
  * flow's backend (the one its service entry names, or a new pick). 0: no
  * frontend (nothing written); 1: *bep and *svcp set, st filled but for the
@@ -693,7 +708,7 @@ static __always_inline void lb_svc_entry_fill(struct xcni_ct_entry *ne, __u64 no
  * scratch (the affinity key and the new entry, off its 512-byte stack);
  * IPv4 keeps them on its stack (NULL).
  */
-static __always_inline int lb_flow_choose(struct flow *f, int fam, __u32 ep_id, void *st,
+static __always_inline int lb_flow_choose(struct flow *f, int fam, __u32 ep_id, union lb_state st,
 					  __u32 outside, int defer, struct lb6_tmp *tmp,
 					  const struct xcni_svc **svcp,
 					  const struct xcni_backend **bep,
@@ -715,7 +730,7 @@ static __always_inline int lb_flow_choose(struct flow *f, int fam, __u32 ep_id, 
 	/* IPv6's state names the frontend for lb_flow_open (nodeport_xdp.h);
 	 * IPv4's caller of lb_flow_open passes it. */
 	if (fam == XCNI_AF_INET6)
-		((struct lb6_state *)st)->rev_nat = svc->rev_nat;
+		st.v6->rev_nat = svc->rev_nat;
 	/* From outside: judged before anything is written for it (the
 	 * source's ipcache entry the caller's when it has judged it). */
 	if (outside) {
@@ -779,7 +794,7 @@ static __always_inline int lb_flow_choose(struct flow *f, int fam, __u32 ep_id, 
 	if (!be || be->family != fam)
 		return XCNI_DROP_NO_BACKEND;
 	if (fam == XCNI_AF_INET)
-		((struct lb4_state *)st)->svc_ct = e;
+		st.v4->svc_ct = e;
 	if (sep)
 		*sep = e;
 	LB_ST(st, fam, backend_id) = id;
@@ -799,7 +814,7 @@ static __always_inline int lb_flow_choose(struct flow *f, int fam, __u32 ep_id, 
  * entry: the XDP fast path's hand-over of a random pick, nodeport_xdp.h).
  * tmp: IPv6's scratch (lb_flow_choose's). The entry (NULL: none).
  */
-static __always_inline struct xcni_ct_entry *lb_flow_open(void *st, int fam,
+static __always_inline struct xcni_ct_entry *lb_flow_open(union lb_state st, int fam,
 							  struct xcni_ct_entry *e,
 							  __u16 rev_nat, __u32 len,
 							  __u64 pkts, struct lb6_tmp *tmp)
@@ -817,7 +832,7 @@ static __always_inline struct xcni_ct_entry *lb_flow_open(void *st, int fam,
 	ct_entry_add(fam, lb_st_orig(st, fam), ne, 0);
 	e = bpf_map_lookup_elem(ct_map(fam), lb_st_orig(st, fam));
 	if (fam == XCNI_AF_INET)
-		((struct lb4_state *)st)->svc_ct = e;
+		st.v4->svc_ct = e;
 	LB_ST(st, fam, created) = 1;
 	return e;
 }
@@ -895,12 +910,11 @@ __attribute__((noinline)) int lb6_translate_call(struct __sk_buff *skb, struct p
 	const struct xcni_backend *be = NULL;
 	const struct xcni_svc *svc = NULL;
 	struct lb6_tmp *tmp;
-	__u32 id = 0;
 	int ret;
 
 	if (!skb || !p || !st)
 		return 0;
-	tmp = bpf_map_lookup_elem(&xcni_lb6_tmp, &id);
+	tmp = lb6_tmp_get();
 	if (!tmp)
 		return 0;
 	tmp->f = *pkt_flow(p);
@@ -914,7 +928,7 @@ __attribute__((noinline)) int lb6_translate_call(struct __sk_buff *skb, struct p
 
 /*
  * A pod's packet to a frontend, either family (p4 or p6 the family's view,
- * the other NULL, st its struct lb4_state or struct lb6_state; from outside:
+ * the other NULL, st its translation state; from outside:
  * np_plan_choose): the flow's backend (lb_flow_choose), DNAT to it, hairpin
  * SNAT to the loopback (IPv4 loopback_ip): lb_dnat. 0: no frontend; 1:
  * translated (the tuple the translated one, rev_nat and backend_id set;
@@ -926,20 +940,19 @@ __attribute__((noinline)) int lb6_translate_call(struct __sk_buff *skb, struct p
  */
 static __always_inline int lb_translate(struct __sk_buff *skb, struct cursor *c, struct pkt *p4,
 					struct pkt6 *p6, int fam, __u32 ep_id, __u32 loopback_ip,
-					void *st)
+					union lb_state st)
 {
 	const struct xcni_svc *svc = NULL;
 	const struct xcni_backend *be = NULL;
-	struct lb4_state *st4 = st;
 	int ret;
 
 	if (fam == XCNI_AF_INET6)
-		return lb6_translate_call(skb, p6, ep_id, st);
+		return lb6_translate_call(skb, p6, ep_id, st.v6);
 	ret = lb_flow_choose(pkt_flow(p4), fam, ep_id, st, 0, 0, NULL, &svc, &be, NULL);
 	if (ret != 1 || !svc || !be)
 		return ret;
-	ret = lb_dnat(skb, pkt_flow(p4), fam, svc, be, &st4->backend_id, loopback_ip,
-		      &st4->ct_flags);
+	ret = lb_dnat(skb, pkt_flow(p4), fam, svc, be, &st.v4->backend_id, loopback_ip,
+		      &st.v4->ct_flags);
 	return ret == 1 ? reparse4(skb, c, p4) ?: 1 : ret;
 }
 
@@ -947,9 +960,9 @@ static __always_inline int lb_translate(struct __sk_buff *skb, struct cursor *c,
  * The translated packet was refused (policy, ...): a new flow leaves no
  * service entry behind. st: the family's translation state (NULL: none).
  */
-static __always_inline void lb_flow_forget(const void *st, int fam)
+static __always_inline void lb_flow_forget(union lb_state st, int fam)
 {
-	if (st && LB_ST(st, fam, created))
+	if (st.v4 && LB_ST(st, fam, created))
 		ct_entry_remove(fam, lb_st_orig(st, fam));
 }
 
@@ -957,11 +970,11 @@ static __always_inline void lb_flow_forget(const void *st, int fam)
  * After ct_track on the translated flow f: the service entry lives as long
  * as the flow (its state the flow's).
  */
-static __always_inline void lb_flow_follow(const void *st, int fam, const struct flow *f)
+static __always_inline void lb_flow_follow(union lb_state st, int fam, const struct flow *f)
 {
 	struct xcni_ct_entry *e;
 
-	if (!st || !LB_ST(st, fam, translated) || !f->ct_state)
+	if (!st.v4 || !LB_ST(st, fam, translated) || !f->ct_state)
 		return;
 	e = lb_svc_entry(st, fam);
 	if (e)
@@ -1026,10 +1039,8 @@ static __always_inline int lb_rev_nat(struct __sk_buff *skb, struct flow *f, int
  */
 static __always_inline struct icmp_err *icmp_err_pair(struct icmp_err **n)
 {
-	struct lb6_tmp *t;
-	__u32 zero = 0;
+	struct lb6_tmp *t = lb6_tmp_get();
 
-	t = bpf_map_lookup_elem(&xcni_lb6_tmp, &zero);
 	if (!t)
 		return NULL;
 	*n = &t->ie[1];
@@ -1399,30 +1410,6 @@ static __always_inline int lb_reject(struct __sk_buff *skb, const struct pkt *p4
 				     const struct pkt6 *p6, int fam)
 {
 	return fam == XCNI_AF_INET ? lb4_reject(skb, p4) : lb6_reject(skb, p6);
-}
-
-/* This packet's translation state, zeroed; NULL only if the map failed (no translation). */
-static __always_inline struct lb6_state *lb6_state_get(void)
-{
-	__u32 zero = 0;
-	struct lb6_tmp *t = bpf_map_lookup_elem(&xcni_lb6_tmp, &zero);
-
-	if (!t)
-		return NULL;
-	__builtin_memset(&t->st, 0, sizeof(t->st));
-	return &t->st;
-}
-
-/* from_pod's IPv6 packet, zeroed: lb6_tmp's p6. NULL only if the map failed. */
-static __always_inline struct pkt6 *pod6_pkt(void)
-{
-	__u32 zero = 0;
-	struct lb6_tmp *t = bpf_map_lookup_elem(&xcni_lb6_tmp, &zero);
-
-	if (!t)
-		return NULL;
-	__builtin_memset(&t->p6, 0, sizeof(t->p6));
-	return &t->p6;
 }
 
 #endif

@@ -419,7 +419,7 @@ struct lb6_tmp {
 	 * argument is memory (PTR_TO_MEM), which 6.1's verifier refuses as a map
 	 * key. */
 	struct flow f;
-	/* from_pod's IPv6 packet (pod6_pkt): off from_pod_frame6's stack, and
+	/* from_pod's IPv6 packet (from_pod_fam zeroes it): off from_pod_frame6's stack, and
 	 * untracked by the verifier, whose 6.1 keeps a path's state apart for
 	 * every field one path zeroed and another wrote. */
 	struct pkt6 p6;

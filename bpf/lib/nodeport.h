@@ -39,9 +39,9 @@
 
 /*
  * From outside to an external frontend (lb_enabled), either family (fam a
- * constant; p4 or p6 the family's view, zeroed, the other NULL; st its struct
- * lb4_state, on from_outside4's stack, or struct lb6_state, the per-CPU
- * scratch lb6_state_get zeroed; src: what from_plain found of the source,
+ * constant; p4 or p6 the family's view, zeroed, the other NULL; st its
+ * translation state, zeroed: IPv4's on from_outside4's stack, IPv6's in the
+ * per-CPU scratch; src: what from_plain found of the source,
  * LB_OUTSIDE_SRC and LB_OUTSIDE_SRC_REFUSED, else 0): translated and sent
  * to its backend, the reason counted and the TC verdict returned. Anything
  * else is not ours: untouched, uncounted (OUTSIDE_NOT_OURS). One order of
@@ -71,7 +71,7 @@
  * its own (np6_*_call, nodeport6_*_call: from_outside6's chain at 512 bytes).
  */
 static __always_inline int from_outside(struct __sk_buff *skb, int fam, struct pkt *p4,
-					struct pkt6 *p6, void *st, __u32 src)
+					struct pkt6 *p6, union lb_state st, __u32 src)
 {
 	struct flow *f = pkt_pair_flow(p4, p6, fam);
 	struct np_plan pl = { .f = f, .st = st,
@@ -125,9 +125,9 @@ static __always_inline int from_outside(struct __sk_buff *skb, int fam, struct p
 	 * np_maybe_over says so without reading them again. */
 	if (np_maybe_over(skb, pl.dst6 ? XCNI_ENCAP6_LEN : XCNI_ENCAP_LEN)) {
 		verdict = fam == XCNI_AF_INET ?
-				  np4_too_big(skb, &((struct lb4_state *)st)->orig,
+				  np4_too_big(skb, &st.v4->orig,
 					      pl.dst6 ? XCNI_ENCAP6_LEN : XCNI_ENCAP_LEN) :
-				  np6_too_big(skb, p6, st, pl.dst6 ? XCNI_ENCAP6_LEN : XCNI_ENCAP_LEN);
+				  np6_too_big(skb, p6, st.v6, pl.dst6 ? XCNI_ENCAP6_LEN : XCNI_ENCAP_LEN);
 		if (verdict != NP_FITS) {
 			reason = XCNI_DROP_TOO_BIG;
 			goto out;
@@ -143,7 +143,7 @@ static __always_inline int from_outside(struct __sk_buff *skb, int fam, struct p
 	 * client), written (np_tc_snat: IPv6's in a frame of its own);
 	 * conntrack and the entries (np_plan_track). */
 	reason = fam == XCNI_AF_INET ? np_tc_snat(skb, fam, f, st, &c, p4) :
-				       np6_snat_call(skb, p6, st);
+				       np6_snat_call(skb, p6, st.v6);
 	if (!reason)
 		reason = np_plan_track(skb, 0, fam, f, lb_st_orig(st, fam), lb_svc_entry(st, fam),
 				       skb->len, NULL);
@@ -165,7 +165,7 @@ out:
  * from_outside for each family in a global of its own, one line each, called
  * from from_overlay's entry as from_overlay4 is (their frames never add up):
  * IPv4's translation state on its stack, IPv6's in the per-CPU scratch
- * (xcni_lb6_tmp, lb6_state_get), where it has always been (a struct
+ * (xcni_lb6_tmp's st), where it has always been (a struct
  * lb6_state holds two 40-byte keys; from_outside6's chain under
  * np6_snat_call is at the verifier's 512 bytes).
  */
@@ -179,13 +179,16 @@ __attribute__((noinline)) int from_outside4(struct __sk_buff *skb, __u32 src)
 
 __attribute__((noinline)) int from_outside6(struct __sk_buff *skb, __u32 src)
 {
-	struct lb6_state *st;
+	struct lb6_tmp *t;
 	struct pkt6 p = {};
 
 	if (!skb)
 		return TC_ACT_SHOT;
-	st = lb6_state_get();
-	return st ? from_outside(skb, XCNI_AF_INET6, NULL, &p, st, src) : UL_NEXT;
+	t = lb6_tmp_get();
+	if (!t)
+		return UL_NEXT;
+	__builtin_memset(&t->st, 0, sizeof(t->st));
+	return from_outside(skb, XCNI_AF_INET6, NULL, &p, &t->st, src);
 }
 
 /*

@@ -709,13 +709,13 @@ static __always_inline __u32 np_tunnel(int fam, const void *daddr, const __u8 **
 /*
  * One packet's plan. The caller sets f (its parsed flow), len, src, IPv4's
  * st (its struct lb4_state) and XDP's IPv4 fib, in and h on its stack
- * (IPv6's are lb6_state_get's and xcni_np6_tmp's: xdp_nodeport6's chain at
+ * (IPv6's are xcni_lb6_tmp's and xcni_np6_tmp's: xdp_nodeport6's chain at
  * the verifier's 512 bytes). The plan fills the rest: f becomes the
  * translated tuple (backend, SNAT source and port), orig the client's.
  */
 struct np_plan {
 	struct flow *f;
-	void *st;
+	union lb_state st;
 	struct lb6_tmp *tmp;
 	struct np6_tmp *t;
 	const void *orig;
@@ -792,9 +792,9 @@ static __always_inline int np_plan_handed(int fam, struct np_plan *pl)
 	lb_flow_count(e, now, f->len);
 	LB_ST(pl->st, fam, svc_flags) = (__u8)(pl->meta >> 16);
 	if (fam == XCNI_AF_INET)
-		((struct lb4_state *)pl->st)->svc_ct = e;
+		pl->st.v4->svc_ct = e;
 	else
-		((struct lb6_state *)pl->st)->rev_nat = e->rev_nat;
+		pl->st.v6->rev_nat = e->rev_nat;
 	LB_ST(pl->st, fam, backend_id) = e->backend_id;
 	LB_ST(pl->st, fam, translated) = 1;
 	lb_tuple_copy(lb_st_orig(pl->st, fam), &f->tuple, fam);
@@ -839,11 +839,12 @@ static __always_inline int np_plan_choose(int xdp, int fam, struct np_plan *pl)
 			return NP_PLAN_TC;
 	}
 	if (fam == XCNI_AF_INET6) {
-		pl->st = lb6_state_get();
-		pl->tmp = bpf_map_lookup_elem(&xcni_lb6_tmp, &zero);
+		pl->tmp = lb6_tmp_get();
 		pl->t = bpf_map_lookup_elem(&xcni_np6_tmp, &zero);
-		if (!pl->st || !pl->tmp || !pl->t)
+		if (!pl->tmp || !pl->t)
 			return NP_NO(xdp, NP_PLAN_NOT_OURS);
+		__builtin_memset(&pl->tmp->st, 0, sizeof(pl->tmp->st));
+		pl->st.v6 = &pl->tmp->st;
 		pl->fib = &pl->t->fib;
 		pl->h = (struct outer_hdrs *)pl->t->outer;
 		pl->in = &pl->t->in;

@@ -141,7 +141,7 @@ static __always_inline int nodeport_encap(struct __sk_buff *skb, struct pkt *p4,
  * its tunnel_ip6, from node_ip6). tunnel: the caller's answer (np_tunnel),
  * which spares an IPv4 underlay's node the lookup; 0: none asked yet. dsr:
  * DSR's option (lb_dsr) for the flow from_outside6 translated (its client's
- * tuple in the scratch xcni_lb6_tmp, lb6_state_get's, read as it is). The
+ * tuple in the scratch xcni_lb6_tmp's st, read as it is). The
  * reason (XCNI_FWD_ENCAP: redirected).
  */
 __attribute__((noinline)) int nodeport6_encap_call(struct __sk_buff *skb, struct pkt6 *p,
@@ -304,8 +304,8 @@ __attribute__((noinline)) int np6_choose_call(struct __sk_buff *skb, struct pkt6
  * for IPv4, in np6_snat_call's frame for IPv6 (from_outside6's chain at the
  * verifier's 512 bytes).
  */
-static __always_inline int np_tc_snat(struct __sk_buff *skb, int fam, struct flow *f, void *st,
-				      struct cursor *c, struct pkt *p4)
+static __always_inline int np_tc_snat(struct __sk_buff *skb, int fam, struct flow *f,
+				      union lb_state st, struct cursor *c, struct pkt *p4)
 {
 	const union xcni_tuple *o = lb_st_orig(st, fam);
 	struct np6_tmp *t = NULL;
@@ -326,7 +326,7 @@ static __always_inline int np_tc_snat(struct __sk_buff *skb, int fam, struct flo
 	return p4 ? reparse4(skb, c, p4) : 0;
 }
 
-/* st is from_outside6's lb6_state_get(), lb6_tmp's st: read here as that map
+/* st is from_outside6's, lb6_tmp's st: read here as that map
  * value, and the flow copied into lb6_tmp's f and back (p and st are
  * PTR_TO_MEM here, which 6.1's verifier refuses as map keys). */
 __attribute__((noinline)) int np6_snat_call(struct __sk_buff *skb, struct pkt6 *p,

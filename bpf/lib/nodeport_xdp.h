@@ -479,7 +479,7 @@ static __always_inline int xdp_nodeport(struct xdp_md *ctx, int fam)
 	pl.f = fam == XCNI_AF_INET ? pkt_flow(&p4) : pkt_flow(&p6);
 	pl.len = pl.f->len;
 	if (fam == XCNI_AF_INET) {
-		pl.st = &lb;
+		pl.st.v4 = &lb;
 		pl.fib = &fib4;
 		pl.in = &in4;
 		pl.h = &h4;

@@ -607,6 +607,14 @@ int prefix_cmp(const void *a, const void *b)
 	return (x->prefixlen > y->prefixlen) - (x->prefixlen < y->prefixlen);
 }
 
+int prefix6_cmp(const void *a, const void *b)
+{
+	const struct xcni_ipcache6_key *x = a, *y = b;
+	int d = memcmp(x->addr, y->addr, 16);
+
+	return d ? d : (x->prefixlen > y->prefixlen) - (x->prefixlen < y->prefixlen);
+}
+
 bool pod_of_ip(int fd, __u32 ip, char *buf, size_t len)
 {
 	struct xcni_podname pn;

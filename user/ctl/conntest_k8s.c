@@ -584,7 +584,7 @@ static void ck_flows_judge(struct ck *k, const struct ck_attempt *a, bool want_d
 							*iso ? " (isolated by " : "", iso, *iso ? ")" : "");
 		}
 		json_decref(all);
-		if (!want_drop || fs->policy || xcni_mono_ms() > deadline || lab_ct_stop)
+		if (!want_drop || fs->policy || xcni_mono_ms() > deadline || xcni_stop)
 			return;
 		usleep(200 * 1000);
 	}
@@ -598,10 +598,10 @@ static void ck_tests(struct ck *k, size_t *passed, size_t *failed, size_t *skipp
 
 	if (!flows)
 		ck_drops_snap(k, &before);
-	for (size_t i = 0; i < lab_ct_ncases && !lab_ct_stop; i++) {
+	for (size_t i = 0; i < lab_ct_ncases && !xcni_stop; i++) {
 		const struct lab_ct_case *t = &lab_ct_cases[i];
 
-		for (int f = 0; f < 2 && !lab_ct_stop; f++) {
+		for (int f = 0; f < 2 && !xcni_stop; f++) {
 			char full[96], to[64] = "", what[640], drops[1024], want[48] = "";
 			struct lab_port port = {};
 			struct ck_flowsum fs = {};
@@ -656,7 +656,7 @@ static void ck_tests(struct ck *k, size_t *passed, size_t *failed, size_t *skipp
 				ck_drops_free(&before);
 				before = after;
 				after = (struct ck_drops){};
-			} while (t->allow && r.res != 1 && r.res != 2 && xcni_mono_ms() < settle && !lab_ct_stop);
+			} while (t->allow && r.res != 1 && r.res != 2 && xcni_mono_ms() < settle && !xcni_stop);
 			if (flows) {
 				/* A blocked probe's drop is waited for: the one that must be
 				 * blocked, and the one that must connect (it explains why). */
@@ -777,7 +777,7 @@ int ctl_conntest_k8s(const struct lab_ct_opts *o, const char *kubeconfig)
 		       "records: %s\n", k.judge_why);
 	}
 
-	lab_ct_signals(old, true);
+	xcni_stop_signals(old, true);
 	/* A namespace being deleted (an earlier run's) goes first; one kept is reused. */
 	st = ck_ns_get(&k, &term);
 	if (st < 0)
@@ -807,13 +807,13 @@ int ctl_conntest_k8s(const struct lab_ct_opts *o, const char *kubeconfig)
 	ck_tests(&k, &passed, &failed, &skipped);
 	ret = failed ? 1 : 0;
 out_clean:
-	if (lab_ct_stop) {
+	if (xcni_stop) {
 		fprintf(stderr, "connectivity test: interrupted: the tests stop here, the namespace "
 				"goes\n");
 		ret = 2;
 	}
 	/* Deleting is not interrupted: a second Ctrl-C is ignored until it is done. */
-	lab_ct_stop = 0;
+	xcni_stop = 0;
 	if (created && !o->keep) {
 		if (ck_cleanup(&k)) {
 			fprintf(stderr, "connectivity test: removing namespace " CK_NS " failed\n");
@@ -827,7 +827,7 @@ out_clean:
 	       !created ? "not created" : o->keep ? "kept (--keep)" : removed ? "removed" :
 	       "NOT removed");
 out_sig:
-	lab_ct_signals(old, false);
+	xcni_stop_signals(old, false);
 out_conf:
 	k8s_api_conf_free(&k.conf);
 	curl_global_cleanup();

@@ -354,7 +354,7 @@ static int ck_post(struct ck *k, const char *path, json_t *doc, const char *what
 			return (int)r->status;
 		m = json_string_value(json_object_get(r->body, "message"));
 		if ((r->status != 403 && r->status != 500) || !m || !strstr(m, "service account") ||
-		    xcni_mono_ms() > deadline || lab_ct_stop) {
+		    xcni_mono_ms() > deadline || xcni_stop) {
 			fprintf(stderr, "connectivity test: %s: POST %s: %s\n", what, path, r->err);
 			k8s_resp_free(r);
 			return -EIO;
@@ -374,7 +374,7 @@ int ck_deploy(struct ck *k, bool *created)
 	ret = ck_docs(k, &docs, &ndocs);
 	if (ret)
 		return ret;
-	for (size_t i = 0; i < ndocs && !lab_ct_stop; i++) {
+	for (size_t i = 0; i < ndocs && !xcni_stop; i++) {
 		char path[512], err[256], what[300];
 		struct k8s_resp r;
 		int st;
@@ -398,10 +398,10 @@ int ck_deploy(struct ck *k, bool *created)
 		k8s_resp_free(&r);
 	}
 	k8s_docs_free(docs, ndocs);
-	if (!ret && !lab_ct_stop)
+	if (!ret && !xcni_stop)
 		printf("connectivity test: %zu objects created, %zu kept from an earlier run\n", made,
 		       kept);
-	return lab_ct_stop ? -EINTR : ret;
+	return xcni_stop ? -EINTR : ret;
 }
 
 /* Why pod p is not Ready: its phase and its containers' waiting reasons. */
@@ -455,11 +455,11 @@ int ck_wait_ready(struct ck *k, long long deadline)
 			n += ready[w];
 		if (n == P_N)
 			break;
-		if (lab_ct_stop || xcni_mono_ms() > deadline) {
-			if (!lab_ct_stop)
+		if (xcni_stop || xcni_mono_ms() > deadline) {
+			if (!xcni_stop)
 				fprintf(stderr, "connectivity test: the probe pods not Ready within %d s "
 						"(--ready-timeout):\n", k->o->ready_timeout_s);
-			for (int w = 0; w < P_N && !lab_ct_stop; w++) {
+			for (int w = 0; w < P_N && !xcni_stop; w++) {
 				char why[512] = "not created";
 
 				json_array_foreach(json_object_get(last, "items"), i, p)
@@ -470,7 +470,7 @@ int ck_wait_ready(struct ck *k, long long deadline)
 					fprintf(stderr, "  pod %s/%s: %s\n", CK_NS, ck_pod_names[w], why);
 			}
 			json_decref(last);
-			return lab_ct_stop ? -EINTR : -ETIMEDOUT;
+			return xcni_stop ? -EINTR : -ETIMEDOUT;
 		}
 		usleep(CK_POLL_MS * 1000);
 	}
@@ -504,7 +504,7 @@ int ck_wait_ready(struct ck *k, long long deadline)
 		k8s_resp_free(&r);
 		if (n)
 			return 0;
-		if (lab_ct_stop)
+		if (xcni_stop)
 			return -EINTR;
 		if (xcni_mono_ms() > deadline) {
 			fprintf(stderr, "connectivity test: Service " CK_NS "/echo has no ready endpoint "

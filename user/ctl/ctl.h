@@ -288,8 +288,10 @@ int ct_cmp(const void *a, const void *b);
 int ct6_cmp(const void *a, const void *b);
 /* "ns/name" of the pod with address ip, from the podname map. */
 bool pod_of_ip(int fd, __u32 ip, char *buf, size_t len);
-/* By address, then prefix length: {prefixlen, addr} keys (ipcache, prefilter). */
+/* By address, then prefix length: {prefixlen, addr} keys (ipcache, prefilter); IPv4's
+ * address a __u32, IPv6's 16 bytes. */
 int prefix_cmp(const void *a, const void *b);
+int prefix6_cmp(const void *a, const void *b);
 bool in_prefix6(const __u8 ip[16], const __u8 net[16], unsigned int len);
 __u64 secs_since(__u64 now, __u64 ns);
 /* Prints the table (or the error that building it met) and frees it. */

@@ -80,13 +80,6 @@ struct fopts {
 /* --follow begins with the last this many records when neither --last nor --first is given. */
 #define FLOWS_FOLLOW_LAST 20
 
-static volatile sig_atomic_t stop;
-static void on_sig(int s)
-{
-	(void)s;
-	stop = 1;
-}
-
 static const char flows_help[] =
 	"Usage: xcnictl [--pin-dir DIR | --node NAME|all] flows [FILTERS] [--follow] [--json]\n"
 	"       xcnictl flows --agent ADDR[:PORT]... --tls DIR [FILTERS] [--follow] [--json]\n"
@@ -1145,7 +1138,7 @@ static int flows_round(struct flows_run *r, bool first)
 	if (((r->ntg > 1 && fo->per_node) || (!fo->cache && !fo->json)) &&
 	    !(fo->rows = json_array()))
 		return -ENOMEM;
-	for (size_t i = 0; i < r->ntg && !stop; i++) {
+	for (size_t i = 0; i < r->ntg && !xcni_stop; i++) {
 		struct target *t = &r->tg[i];
 		int e;
 
@@ -1208,13 +1201,9 @@ int ctl_flows_main(int argc, char **argv)
 	}
 	if (r.ntg > 1 && !fo->per_node && flows_merge_setup(fo))
 		return 1;
-	if (fo->follow) {
-		struct sigaction sa = { .sa_handler = on_sig };
-
-		sigaction(SIGINT, &sa, NULL);
-		sigaction(SIGTERM, &sa, NULL);
-	}
-	for (bool first = true; !stop; first = false) {
+	if (fo->follow)
+		xcni_stop_signals(NULL, true);
+	for (bool first = true; !xcni_stop; first = false) {
 		if (r.cluster && fo->follow && !first && ++rounds % FLOWS_RELIST_ROUNDS == 0) {
 			relist(r.kubeconfig, tg, &r.ntg, &r.nunasked);
 			r.nagents = r.ntg;
@@ -1223,7 +1212,7 @@ int ctl_flows_main(int argc, char **argv)
 		if (err < 0 || !fo->follow || (first && err == 1))
 			break;
 		err = 0;
-		for (int ms = 0; ms < 1000 && !stop; ms += 100)
+		for (int ms = 0; ms < 1000 && !xcni_stop; ms += 100)
 			poll(NULL, 0, 100);
 	}
 	json_decref(fo->cache);

@@ -19,15 +19,6 @@ struct ipc6_rec {
 	struct xcni_ipcache_val v;
 };
 
-/* By address, then prefix length. */
-static int prefix6_cmp(const void *a, const void *b)
-{
-	const struct xcni_ipcache6_key *x = a, *y = b;
-	int d = memcmp(x->addr, y->addr, 16);
-
-	return d ? d : (x->prefixlen > y->prefixlen) - (x->prefixlen < y->prefixlen);
-}
-
 /* "ns/name" of the local pod with IPv6 ip (polkey6, then podname). */
 static bool pod_of_ip6(int kfd, int pfd, const __u8 ip[16], char *buf, size_t len)
 {

@@ -12,14 +12,6 @@
 #include "ctl/ctl.h"
 #include "lab/lab.h"
 
-/* Where lab_open() looks: $XCNI_LAB_DIR, else the default. */
-static const char *lab_dir(void)
-{
-	const char *d = getenv("XCNI_LAB_DIR");
-
-	return d && *d ? d : LAB_DEFAULT_DIR;
-}
-
 /* lab_open() without its message when no lab is up: 0, -ENOENT (nothing said), -errno. */
 static int lab_open_quiet(struct lab *lab)
 {

@@ -204,20 +204,6 @@ struct prefilter6_rec {
 	struct xcni_prefilter_val v;
 };
 
-static int prefilter_cmp(const void *a, const void *b)
-{
-	return prefix_cmp(a, b); /* the same {prefixlen, addr} layout */
-}
-
-/* By address, then prefix length, as the IPv4 rows. */
-static int prefilter6_cmp(const void *a, const void *b)
-{
-	const struct xcni_prefilter6_key *x = a, *y = b;
-	int d = memcmp(x->addr, y->addr, sizeof(x->addr));
-
-	return d ? d : (int)x->prefixlen - (int)y->prefixlen;
-}
-
 static void prefilter_row(struct ptable *t, const struct xcni_pf_prefix *p,
 			  const struct xcni_prefilter_val *v)
 {
@@ -240,13 +226,16 @@ static int cmd_prefilter_list(const struct ctl_ctx *c, char **argv)
 	(void)argv;
 	_Static_assert(sizeof(struct xcni_prefilter_key) == sizeof(struct xcni_ipcache_key) &&
 		       offsetof(struct xcni_prefilter_key, addr) ==
-			       offsetof(struct xcni_ipcache_key, addr),
+			       offsetof(struct xcni_ipcache_key, addr) &&
+		       sizeof(struct xcni_prefilter6_key) == sizeof(struct xcni_ipcache6_key) &&
+		       offsetof(struct xcni_prefilter6_key, addr) ==
+			       offsetof(struct xcni_ipcache6_key, addr),
 		       "prefilter keys sort like ipcache keys");
 	fd = map_open(c, &m_prefilter);
 	if (fd < 0)
 		return fd;
 	err = map_collect(fd, &m_prefilter, sizeof(*recs), offsetof(struct prefilter_rec, k),
-			  offsetof(struct prefilter_rec, v), (void **)&recs, &n, prefilter_cmp);
+			  offsetof(struct prefilter_rec, v), (void **)&recs, &n, prefix_cmp);
 	close(fd);
 	if (err)
 		return err;
@@ -255,7 +244,7 @@ static int cmd_prefilter_list(const struct ctl_ctx *c, char **argv)
 	if (fd >= 0) {
 		err = map_collect(fd, &m_prefilter6, sizeof(*recs6),
 				  offsetof(struct prefilter6_rec, k), offsetof(struct prefilter6_rec, v),
-				  (void **)&recs6, &n6, prefilter6_cmp);
+				  (void **)&recs6, &n6, prefix6_cmp);
 		close(fd);
 	} else if (fd != -ENOENT) {
 		err = fd;

@@ -424,9 +424,7 @@ int ctl_policy_suggest_main(int argc, char **argv)
 	if ((rc = sug_parse(argc, argv, &o)) >= 0)
 		return rc;
 	if (!o.manifests) {
-		const char *d = getenv("XCNI_LAB_DIR");
-
-		snprintf(dir, sizeof(dir), "%s/manifests", d && *d ? d : LAB_DEFAULT_DIR);
+		snprintf(dir, sizeof(dir), "%s/manifests", lab_dir());
 		o.manifests = dir;
 	}
 	if (access(o.manifests, R_OK)) {

@@ -230,9 +230,7 @@ static void add_node(struct tgz *t, struct runlog *rl, const char *node, const c
 	}
 	/* The agent's log: a lab node's (the lab writes it), else the one given. */
 	if (node) {
-		const char *ld = getenv("XCNI_LAB_DIR");
-
-		if (asprintf(&logp, "%s/%s/xcnid.log", ld && *ld ? ld : LAB_DEFAULT_DIR, node) < 0)
+		if (asprintf(&logp, "%s/%s/xcnid.log", lab_dir(), node) < 0)
 			logp = NULL;
 	} else if (agent_log) {
 		logp = strdup(agent_log);
@@ -339,12 +337,11 @@ static int sd_parse(int argc, char **argv, struct sd_opts *o)
  */
 static void add_lab_policies(struct tgz *t)
 {
-	const char *ld = getenv("XCNI_LAB_DIR");
 	char dir[PATH_MAX], path[PATH_MAX + 300], name[300];
 	struct dirent *e;
 	DIR *d;
 
-	snprintf(dir, sizeof(dir), "%s/manifests", ld && *ld ? ld : LAB_DEFAULT_DIR);
+	snprintf(dir, sizeof(dir), "%s/manifests", lab_dir());
 	d = opendir(dir);
 	while (d && (e = readdir(d))) {
 		char *b;

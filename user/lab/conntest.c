@@ -302,23 +302,6 @@ static int ct_probe(struct lab *lab, const struct lab_pod *src, const char *to, 
 
 /* ---- the run ---------------------------------------------------------------------- */
 
-volatile sig_atomic_t lab_ct_stop;
-
-static void ct_on_signal(int sig)
-{
-	(void)sig;
-	lab_ct_stop = 1;
-}
-
-void lab_ct_signals(struct sigaction old[2], bool catch)
-{
-	struct sigaction sa = { .sa_handler = ct_on_signal };
-
-	sigemptyset(&sa.sa_mask);
-	for (int i = 0; i < 2; i++)
-		sigaction(i ? SIGTERM : SIGINT, catch ? &sa : &old[i], catch ? &old[i] : NULL);
-}
-
 size_t lab_conntest_count(const struct lab_ct_opts *o, unsigned int fams)
 {
 	size_t n = 0;
@@ -446,10 +429,9 @@ static char *ct_manifest_text(const struct lab *lab, const char *a, const char *
 /* Whether no lab is up in $XCNI_LAB_DIR (or the default): its lab.json is missing. */
 bool lab_conntest_no_lab(void)
 {
-	const char *d = getenv("XCNI_LAB_DIR");
 	char path[PATH_MAX];
 
-	snprintf(path, sizeof(path), "%s/lab.json", d && *d ? d : LAB_DEFAULT_DIR);
+	snprintf(path, sizeof(path), "%s/lab.json", lab_dir());
 	return access(path, F_OK) != 0;
 }
 
@@ -796,7 +778,7 @@ static void ct_one(const struct lab_ct_opts *o, struct lab *lab, struct lab_drop
 	int err, fate;
 
 	snprintf(full, sizeof(full), "%s/%s", t->name, fw);
-	if (!(lab->family & fam) || !lab_conntest_selected(o, full) || lab_ct_stop)
+	if (!(lab->family & fam) || !lab_conntest_selected(o, full) || xcni_stop)
 		return;
 	skip = ct_skip(lab, t, cr->two);
 	if (skip) {
@@ -924,14 +906,14 @@ int lab_conntest_run(const struct lab_ct_opts *op)
 		ret = 2;
 		goto close;
 	}
-	lab_ct_signals(old, true);
+	xcni_stop_signals(old, true);
 	handlers = true;
 	lab_drops_settle(&d, before);
-	for (size_t i = 0; i < lab_ct_ncases && !lab_ct_stop; i++)
+	for (size_t i = 0; i < lab_ct_ncases && !xcni_stop; i++)
 		for (unsigned int fam = LAB_FAM_V4; fam <= LAB_FAM_V6; fam <<= 1)
 			ct_one(&o, &lab, &d, before, &lab_ct_cases[i], fam, &cr);
 	ret = cr.failed ? 1 : 0;
-	if (lab_ct_stop) {
+	if (xcni_stop) {
 		fprintf(stderr, "connectivity test: interrupted: the tests stop here, the namespace "
 				"goes\n");
 		ret = 2;
@@ -942,7 +924,7 @@ close:
 	lab_close(&lab);
 cleanup:
 	if (handlers)
-		lab_ct_signals(old, false);
+		xcni_stop_signals(old, false);
 	if (!o.keep) {
 		if (ct_cleanup(o.verbose)) {
 			fprintf(stderr, "connectivity test: removing namespace %s failed\n",

@@ -102,10 +102,6 @@ void lab_ct_say_failed(const struct lab_ct_case *t, const char *full, const char
 void lab_ct_result(const char *full, const char *what, const char *status, const char *detail);
 /* The results so far (a JSON array of {name, path, status, detail, seconds}); borrowed. */
 json_t *lab_ct_results(void);
-/* Set by SIGINT or SIGTERM while caught: every wait stops, the namespace is still removed. */
-extern volatile sig_atomic_t lab_ct_stop;
-/* SIGINT and SIGTERM caught (catch; the old actions into old), or put back from old. */
-void lab_ct_signals(struct sigaction old[2], bool catch);
 /* Runs the table in the lab: 0 every test passed, 1 one failed, 2 usage or error. */
 int lab_conntest_run(const struct lab_ct_opts *o);
 /*

@@ -20,7 +20,7 @@
 #include "lib/services/svc.h"
 #include "lib/system/util.h"
 
-static const char *lab_dir(void)
+const char *lab_dir(void)
 {
 	const char *d = getenv("XCNI_LAB_DIR");
 

@@ -157,8 +157,10 @@ struct lab {
 	void (*svc_index_free)(struct lab_svc_index *idx);
 };
 
+/* Where a lab's state lives: $XCNI_LAB_DIR, else LAB_DEFAULT_DIR. */
+const char *lab_dir(void);
 /*
- * A new lab in $XCNI_LAB_DIR (default LAB_DEFAULT_DIR): the directory (made if
+ * A new lab in lab_dir(): the directory (made if
  * missing: lab->created_dir), its lock held. -EEXIST if a lab is up there
  * already; every failure said, and the lab closed.
  */

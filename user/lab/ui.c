@@ -34,6 +34,7 @@
 #include "lib/observe/flows.h"
 #include "lib/observe/flowsnet.h"
 #include "lib/system/bpfpin.h"
+#include "lib/system/clock.h"
 #include "lib/system/log.h"
 #include "lib/system/http.h"
 #include "lab/state.h"
@@ -42,13 +43,6 @@
 #define UI_LISTEN_DEFAULT "127.0.0.1:9963"
 #define UI_ASK_TIMEOUT_S 3
 #define UI_REQ_MAX 4096
-
-static volatile sig_atomic_t stop;
-static void on_sig(int s)
-{
-	(void)s;
-	stop = 1;
-}
 
 static const char ui_help[] =
 	"Usage: xcnictl lab ui [--listen HOST:PORT] [--http-allow-remote]\n\n"
@@ -452,7 +446,6 @@ static int render_graph(void *ctx, const struct http_args *a, char **body, size_
 /* Serves the page and /api/graph from src at addr until interrupted. 0, or 1 (said). */
 static int serve(struct ui_src *src, const char *who, const char *addr, bool remote)
 {
-	struct sigaction sa = { .sa_handler = on_sig };
 	struct http *h = NULL;
 
 	if (http_open(addr, remote, &h))
@@ -462,12 +455,11 @@ static int serve(struct ui_src *src, const char *who, const char *addr, bool rem
 		http_free(h);
 		return 1;
 	}
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	xcni_stop_signals(NULL, true);
 	signal(SIGPIPE, SIG_IGN);
 	printf("%s: serving http://%s/ (interrupt to stop)\n", who, addr);
 	fflush(stdout);
-	while (!stop) {
+	while (!xcni_stop) {
 		struct pollfd p = { .fd = http_fd(h), .events = POLLIN };
 
 		if (poll(&p, 1, -1) > 0 && p.revents)

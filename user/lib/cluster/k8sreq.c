@@ -88,22 +88,16 @@ err_nomem:
 	return -ENOMEM;
 }
 
-struct acc {
-	char *buf;
-	size_t len, cap;
-	bool over;
-};
-
-static size_t on_body(char *p, size_t size, size_t nmemb, void *ud)
+size_t k8s_body_write(char *p, size_t size, size_t nmemb, void *body)
 {
-	struct acc *a = ud;
+	struct k8s_body *b = body;
 	size_t n = size * nmemb;
 
-	if (a->len + n > K8S_REQ_MAX) {
-		a->over = true;
+	if (b->len + n > b->max) {
+		b->over = true;
 		return 0;
 	}
-	return k8s_body_add(&a->buf, &a->len, &a->cap, p, n) ? 0 : n;
+	return k8s_body_add(&b->buf, &b->len, &b->cap, p, n) ? 0 : n;
 }
 
 int k8s_body_add(char **buf, size_t *len, size_t *cap, const char *p, size_t n)
@@ -131,7 +125,7 @@ int k8s_request(const struct k8s_api_conf *c, const char *method, const char *pa
 {
 	char errbuf[CURL_ERROR_SIZE] = "", *url = NULL, *payload = NULL;
 	struct curl_slist *hdrs = NULL, *n;
-	struct acc a = { 0 };
+	struct k8s_body a = { .max = K8S_REQ_MAX };
 	CURLcode res;
 	CURL *e;
 	int ret;
@@ -167,7 +161,7 @@ int k8s_request(const struct k8s_api_conf *c, const char *method, const char *pa
 	if (!strcmp(method, "GET"))
 		curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
 	curl_easy_setopt(e, CURLOPT_URL, url);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, k8s_body_write);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, &a);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);

@@ -43,6 +43,14 @@ int k8s_request(const struct k8s_api_conf *c, const char *method, const char *pa
 void k8s_resp_free(struct k8s_resp *r);
 /* n bytes at p onto the NUL-ended *buf (*len used, *cap held, from 16 KiB): 0 or -ENOMEM. */
 int k8s_body_add(char **buf, size_t *len, size_t *cap, const char *p, size_t n);
+/* An answer's body read whole up to max bytes (over: a write would have passed it). */
+struct k8s_body {
+	char *buf;
+	size_t len, cap, max;
+	bool over;
+};
+/* curl's CURLOPT_WRITEFUNCTION onto the struct k8s_body given as CURLOPT_WRITEDATA. */
+size_t k8s_body_write(char *p, size_t size, size_t nmemb, void *body);
 
 /* A path segment or query value escaped for a URL (the caller's to free). */
 char *k8s_escape(const char *s);

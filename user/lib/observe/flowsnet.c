@@ -133,24 +133,6 @@ int flows_tls_check(const char *tls_dir, char *err, size_t errlen)
 	return 0;
 }
 
-struct body {
-	char *p;
-	size_t len, cap;
-	bool over;
-};
-
-static size_t on_body(char *p, size_t size, size_t nmemb, void *ud)
-{
-	struct body *b = ud;
-	size_t n = size * nmemb;
-
-	if (b->len + n + 1 > FLOWS_ANSWER_MAX) {
-		b->over = true;
-		return 0;
-	}
-	return k8s_body_add(&b->p, &b->len, &b->cap, p, n) ? 0 : n;
-}
-
 int flows_http_get(const char *tls_dir, const struct flows_agent *a, const char *path,
 		   const char *req, long timeout_s, char **out, size_t *outlen, char *err,
 		   size_t errlen)
@@ -158,7 +140,8 @@ int flows_http_get(const char *tls_dir, const struct flows_agent *a, const char 
 	char tls[3][600], errbuf[CURL_ERROR_SIZE] = "", connect_to[160];
 	bool local = a->sock[0];
 	struct curl_slist *ct = NULL;
-	struct body b = {};
+	/* The NUL k8s_body_add ends it with inside the bound too. */
+	struct k8s_body b = { .max = FLOWS_ANSWER_MAX - 1 };
 	char *url = NULL;
 	size_t ul = 0, ucap;
 	long status = 0;
@@ -222,7 +205,7 @@ int flows_http_get(const char *tls_dir, const struct flows_agent *a, const char 
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, timeout_s < 5 ? timeout_s : 5L);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, k8s_body_write);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, &b);
 	res = curl_easy_perform(e);
 	if (res != CURLE_OK) {
@@ -238,27 +221,27 @@ int flows_http_get(const char *tls_dir, const struct flows_agent *a, const char 
 		goto out;
 	}
 	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
-	if (status == 400 && b.p && !strncmp(b.p, "{\"error\":", 9)) {
+	if (status == 400 && b.buf && !strncmp(b.buf, "{\"error\":", 9)) {
 		/* A filter the agent refused: said as the socket says it. */
 	} else if (status != 200) {
-		char *nl = b.p ? strchr(b.p, '\n') : NULL;
+		char *nl = b.buf ? strchr(b.buf, '\n') : NULL;
 
 		if (nl)
 			*nl = '\0';
-		snprintf(err, errlen, "HTTP %ld: %s", status, b.p ? b.p : "");
+		snprintf(err, errlen, "HTTP %ld: %s", status, b.buf ? b.buf : "");
 		ret = status == 403 ? -EACCES : -EIO;
 		goto out;
 	}
-	if (!b.p || b.p[b.len - 1] != '\n') {
+	if (!b.buf || b.buf[b.len - 1] != '\n') {
 		snprintf(err, errlen, "an empty or cut answer");
 		ret = -EIO;
 		goto out;
 	}
-	*out = b.p;
+	*out = b.buf;
 	*outlen = b.len;
-	b.p = NULL;
+	b.buf = NULL;
 out:
-	free(b.p);
+	free(b.buf);
 	free(url);
 	curl_slist_free_all(ct);
 	curl_easy_cleanup(e);

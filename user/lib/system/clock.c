@@ -2,9 +2,27 @@
 /* Wall-clock times as text (clock.h). */
 #include <ctype.h>
 #include <errno.h>
+#include <signal.h>
 #include <time.h>
 
 #include "lib/system/clock.h"
+
+volatile sig_atomic_t xcni_stop;
+
+static void on_stop_signal(int sig)
+{
+	(void)sig;
+	xcni_stop = 1;
+}
+
+void xcni_stop_signals(struct sigaction *old, bool catch)
+{
+	struct sigaction sa = { .sa_handler = on_stop_signal };
+
+	sigemptyset(&sa.sa_mask);
+	for (int i = 0; i < 2; i++)
+		sigaction(i ? SIGTERM : SIGINT, catch ? &sa : &old[i], catch && old ? &old[i] : NULL);
+}
 
 int xcni_rfc3339_parse(const char *s, int64_t *wall_ns)
 {

@@ -4,6 +4,7 @@
 #ifndef XCNI_CLOCK_H
 #define XCNI_CLOCK_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -55,5 +56,14 @@ static inline double xcni_mono_msf(void)
  * The one reader of times as text: the API server's, flow records', --since.
  */
 int xcni_rfc3339_parse(const char *s, int64_t *wall_ns);
+
+/* A wait's other end: set by SIGINT or SIGTERM while xcni_stop_signals caught them.
+ * An int, the sig_atomic_t clock.c defines (signal.h is left out here: its SIGSTKSZ
+ * brings unistd.h into every includer). */
+extern volatile int xcni_stop;
+struct sigaction;
+/* SIGINT and SIGTERM caught (catch; the old actions into old[2], when not NULL), or put
+ * back from old. */
+void xcni_stop_signals(struct sigaction *old, bool catch);
 
 #endif
