@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "ctl/ctl.h"
+#include "ctl/polsel.h"
 #include "lib/observe/vocab.h"
 #include "lib/observe/flows.h"
 
@@ -56,6 +57,8 @@ static const struct pt_col event_cols[] = {
 	{ NULL, "tier", PT_STR },
 	/* A policy drop: the policies that isolate the pod ("x/a,x/b"). */
 	{ NULL, "isolated_by", PT_STR | PT_SHOW_JSON },
+	/* Its near misses (flows' near_misses): the default text's lines of their own. */
+	{ NULL, "near_misses", PT_STR | PT_SHOW_JSON },
 	/*
 	 * A flow a Service translated: "svc y/web:http 10.96.0.10:80/tcp ->
 	 * backend y/b 10.244.1.5:8080", or "...: no backend" for a refusal.
@@ -172,6 +175,12 @@ struct msrc {
 	int polsel_fd, podname_fd, rulename_fd; /* -1 when the agent predates them */
 	int ep_fd, ep6_fd, polkey6_fd, identity_fd; /* -1: none */
 	struct svcnames sn; /* Services' names, frontends, backends */
+	/* Near misses: the objects its agent reads, kept up to date from their
+	 * source (NULL: not read yet, or unreadable since cc_ms), and the answer
+	 * for the last pair and port (a burst of one pair's drops walks once). */
+	struct ctl_cluster *cc;
+	__u64 cc_ms;
+	char nm_key[720], nm_text[1024];
 };
 
 struct monitor {
@@ -370,16 +379,58 @@ static const char *quoted_rule(const struct msrc *s, const struct xcni_event *ev
 	return buf;
 }
 
+/* An unreadable cluster source is asked again no sooner than this. */
+#define MONITOR_CLUSTER_RETRY_MS 5000
+
+/*
+ * An isolation drop's near misses, as flows and explain name them (one
+ * walk, pol_nm_near_misses, which leaves out a denial a rule intends), into
+ * buf ("" none): the pod whose side isolated it, the other end by name.
+ */
+static void event_near_misses(struct msrc *s, const struct xcni_event *ev,
+			      const struct evnames *n, char *buf, size_t len)
+{
+	bool in = ev->pol_dir != XCNI_DIR_FROM_POD;
+	const char *self = in ? n->dpod : n->spod, *other = in ? n->spod : n->dpod;
+	char key[sizeof(s->nm_key)];
+	__u64 now = xcni_mono_ms();
+
+	buf[0] = '\0';
+	if (!self[0])
+		return;
+	if (!s->cc && (!s->cc_ms || now - s->cc_ms >= MONITOR_CLUSTER_RETRY_MS)) {
+		s->cc_ms = now;
+		ctl_cluster_open(&s->c, true, &s->cc);
+	}
+	if (!s->cc || ctl_cluster_update(s->cc) < 0)
+		return;
+	snprintf(key, sizeof(key), "%d|%s|%s|%u|%u|%llu", in, self, other, ev->proto,
+		 ntohs(ev->dport), (unsigned long long)store_version(s->cc->st));
+	if (strcmp(key, s->nm_key)) {
+		const struct k8s_pod *sp = ctl_cluster_pod(s->cc, self, 0);
+		const struct k8s_pod *op = other[0] ? ctl_cluster_pod(s->cc, other, 0) : NULL;
+
+		s->nm_key[0] = '\0';
+		if (!sp || ctl_near_misses(s->cc, sp, op, in ? NM_INGRESS : NM_EGRESS, ev->proto,
+					   ntohs(ev->dport), s->nm_text, sizeof(s->nm_text), NULL) < 0)
+			return;
+		snprintf(s->nm_key, sizeof(s->nm_key), "%s", key);
+	}
+	snprintf(buf, len, "%s", s->nm_text);
+}
+
 /* The policy side of an event, said two ways: the -o wide text and the summary's. */
 struct evpolicy {
 	char text[1200]; /* "deny ingress: x/deny isolates x/b, nothing allows"; "" none */
 	char summary[1200]; /* "drop-policy-ingress: isolated by x/deny" */
 	char by_json[800]; /* the isolating policies, "x/a,x/b"; "" none */
+	char near[1024]; /* an isolation drop's near misses; "" none */
 	char reason[48]; /* the reason's name, "reasonN" for one this binary does not know */
 };
 
 /* Which rule allowed an event, or that nothing did. */
-static void event_policy(const struct msrc *s, const struct xcni_event *ev, struct evpolicy *p)
+static void event_policy(struct msrc *s, const struct xcni_event *ev, const struct evnames *n,
+			 struct evpolicy *p)
 {
 	const char *side = ev->pol_dir == XCNI_DIR_FROM_POD ? "egress" : "ingress";
 	const struct xcni_reason_info *ri = xcni_reason_info(ev->reason);
@@ -419,6 +470,9 @@ static void event_policy(const struct msrc *s, const struct xcni_event *ev, stru
 			snprintf(p->text, sizeof(p->text), "deny %s: %s%s, nothing allows", side, by, pod);
 			snprintf(p->summary, sizeof(p->summary), "%s: isolated by %s", rsn,
 				 p->by_json);
+			event_near_misses(s, ev, n, p->near, sizeof(p->near));
+			if (p->near[0])
+				ctl_catf(p->text, sizeof(p->text), "; near miss: %s", p->near);
 		} else {
 			snprintf(p->text, sizeof(p->text), "deny %s: isolated, nothing allows", side);
 		}
@@ -451,6 +505,7 @@ static void monitor_policy_cells(const struct msrc *s, const struct xcni_event *
 			pt_null(m->t);
 	}
 	pt_str(m->t, p->by_json[0] ? p->by_json : NULL);
+	pt_str(m->t, p->near[0] ? p->near : NULL);
 }
 
 /* The Service side of an event: which Service and backend a translated flow got. */
@@ -604,7 +659,7 @@ static int on_event(void *arg, void *data, size_t len)
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
-	event_policy(s, ev, p);
+	event_policy(s, ev, &n, p);
 	if (n.svc[0] || ev->rev_nat)
 		ctl_catf(p->summary, sizeof(p->summary), " svc %s%s", n.svc[0] ? n.svc : "?",
 			 ev->backend_id ? "" : ": no backend");
@@ -654,9 +709,12 @@ static int on_event(void *arg, void *data, size_t len)
 	else
 		pt_strf(m->t, "%u", ev->type);
 	monitor_policy_cells(s, ev, p);
-	free(p);
 	monitor_service(s, ev);
 	m->err = pt_flush_fmt(m->t, stdout, m->c->out);
+	/* Under the row, wrapped, whole (-o wide has them in its POLICY text). */
+	if (!m->err && m->c->out == PT_TEXT)
+		flow_near_miss_lines(stdout, p->near, 5, FLOWS_TEXT_COLS);
+	free(p);
 	fflush(stdout);
 	m->seen++;
 	/* Non-zero ends ring_buffer__poll(): the count is reached or output failed. */
@@ -763,6 +821,7 @@ static void msrc_close(struct msrc *s)
 		if (*p >= 0)
 			close(*p);
 	svcnames_close(&s->sn);
+	ctl_cluster_close(s->cc);
 }
 
 /* The nodes to read: this one (c's pin dir), or with --node all every lab node. 0 or -errno. */
@@ -937,7 +996,9 @@ const struct cmd monitor_cmds[] = {
 	  "hubble observe reads: TIME (of day, UTC), SOURCE and DESTINATION (NS/POD:PORT\n"
 	  "for a pod, else ADDRESS:PORT), VERDICT (allowed, denied, audit, forwarded: the\n"
 	  "words of flows) and SUMMARY (the reason, the policy and rule, the Service;\n"
-	  "whole: the last column, a long one runs past 120 columns). -o wide has every\n"
+	  "whole: the last column, a long one runs past 120 columns); under an isolation\n"
+	  "drop, its near misses (as flows names them) on lines of their own, wrapped.\n"
+	  "-o wide has every\n"
 	  "field: the full time, REASON, DIRECTION, EP-ID (the local pod's endpoint, also for a packet from the\n"
 	  "overlay), IFINDEX, the addresses, the pods, LEN, TYPE, the policy's verdict in\n"
 	  "words, the identities and SERVICE; -o json all of them by name.\n"
