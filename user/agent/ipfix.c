@@ -512,10 +512,8 @@ bool ipfix_ours(const struct flow_rec *r, bool all)
 {
 	if (all || r->client_family)
 		return true;
-	if (r->src.identity == XCNI_ID_REMOTE_NODE)
-		return false;
-	return flow_verdict_dropped(r->verdict) || r->src.identity == XCNI_ID_HOST ||
-	       !r->dst.remote;
+	return r->src.identity != XCNI_ID_REMOTE_NODE &&
+	       (flow_verdict_dropped(r->verdict) || r->src.identity == XCNI_ID_HOST || !r->dst.remote);
 }
 
 /* RFC 7270's forwardingStatus (IANA's registry): the two high bits say

@@ -136,26 +136,6 @@ int ctl_cluster_open(const struct ctl_ctx *c, bool quiet, struct ctl_cluster **o
 	return 0;
 }
 
-int ctl_cluster_update(struct ctl_cluster *cc)
-{
-	struct pollfd p = { .fd = cc->b->ops->fd(cc->b), .events = POLLIN };
-	int n, changed = 0;
-
-	while (poll(&p, 1, 0) > 0) {
-		if ((n = cc->b->ops->dispatch(cc->b)) < 0)
-			return n;
-		changed += n;
-	}
-	if (!changed)
-		return 0;
-	store_view(cc->st, &cc->view);
-	/* The identities were the objects' before: none now rather than old ones. */
-	if (cc->compiled)
-		pol_result_free(&cc->r);
-	cc->compiled = false;
-	return changed;
-}
-
 void ctl_cluster_close(struct ctl_cluster *cc)
 {
 	if (!cc)

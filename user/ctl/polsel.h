@@ -24,9 +24,6 @@ struct ctl_cluster {
 
 /* The objects of the agent of pin dir c->pin_dir: 0 or -errno (said unless quiet). */
 int ctl_cluster_open(const struct ctl_ctx *c, bool quiet, struct ctl_cluster **out);
-/* The changes the source has sent since (a long reader's, monitor's), into
- * the view; the identities dropped if any. Objects changed, or -errno. */
-int ctl_cluster_update(struct ctl_cluster *cc);
 void ctl_cluster_close(struct ctl_cluster *cc);
 /* The pod "ns/name" (or, name NULL or unknown, of IPv4 ip, network order), NULL if none. */
 const struct k8s_pod *ctl_cluster_pod(const struct ctl_cluster *cc, const char *name, __u32 ip);
