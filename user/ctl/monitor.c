@@ -58,7 +58,7 @@ static const struct pt_col event_cols[] = {
 	/* A policy drop: the policies that isolate the pod ("x/a,x/b"). */
 	{ NULL, "isolated_by", PT_STR | PT_SHOW_JSON },
 	/* Its near misses (flows' near_misses): the default text's lines of their own. */
-	{ NULL, "near_misses", PT_STR | PT_SHOW_JSON },
+	{ NULL, "near_misses", PT_STR },
 	/*
 	 * A flow a Service translated: "svc y/web:http 10.96.0.10:80/tcp ->
 	 * backend y/b 10.244.1.5:8080", or "...: no backend" for a refusal.
