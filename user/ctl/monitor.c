@@ -80,7 +80,7 @@ static const struct pt_col event_cols[] = {
 #define MONITOR_TIME_W (sizeof("16:54:18.123") - 1)
 #define MONITOR_VERDICT_W 10 /* no-backend, the widest of flow_verdict_name's */
 
-/* The widest a name the data plane can report is: the reasons' (reasons), else the directions'. */
+/* The widest name the data plane reports: the reasons' (reasons), else the directions'. */
 static size_t widest_name(bool reasons)
 {
 	int hi = reasons ? XCNI_REASON_MAX : XCNI_NR_DIRS - 1;
