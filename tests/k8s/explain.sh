@@ -143,6 +143,7 @@ PY
 }
 check "status --kubeconfig: n1 and n2 a line each, OK with xcnid's version, uptime and syncs; Overall OK: 2 of 2 nodes OK; --json the same; exit 0" \
 	eventually 10 kstatus
+sed 's/^/# /' "$TMP/st.txt"
 
 # ---- 3. the policy version's Event ----
 events() { # NAME: the Enforced Events on NetworkPolicy ex/NAME, as JSON lines
