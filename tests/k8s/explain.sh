@@ -119,6 +119,32 @@ check "policy status --kubeconfig: ex/a-from-friends enforced on 2/2 nodes, exit
 check "policy status --kubeconfig ex/a-from-friends: a row per node, both enforced" \
 	bash -c "xk policy status ex/a-from-friends >$TMP/ps1.txt && grep -q 'enforced on 2/2 nodes' $TMP/ps1.txt && grep -Eq '^n1 +enforced ' $TMP/ps1.txt && grep -Eq '^n2 +enforced ' $TMP/ps1.txt || { cat $TMP/ps1.txt; exit 1; }"
 
+# ---- 2b. status of every node ----
+# status --kubeconfig asks each Node's agent through its relay (request=status),
+# as lab-flows-relay-3nodes checks on the lab's; here the Nodes are a real
+# cluster's and each agent a DaemonSet pod (issue 70).
+kstatus() {
+	xk status >"$TMP/st.txt" 2>"$TMP/st.err"
+	local rc=$?
+	xk status --json >"$TMP/st.json" 2>/dev/null
+	[ $rc = 0 ] || { echo "exit $rc"; cat "$TMP/st.txt" "$TMP/st.err"; return 1; }
+	python3 - "$TMP/st.txt" "$TMP/st.json" <<'PY'
+import json, re, sys
+text, j = open(sys.argv[1]).read(), json.load(open(sys.argv[2]))
+lines = {l.split()[0]: l for l in text.splitlines() if re.match(r"n\d ", l)}
+ok = (sorted(lines) == ["n1", "n2"]
+      and all(re.match(r"n\d +OK +xcnid \S+, up \S+, \d+ of \d+ syncs failed$", l) for l in lines.values())
+      and "Overall:     OK: 2 of 2 nodes OK" in text
+      and j["verdict"] == "OK" and sorted(n["node"] for n in j["nodes"]) == ["n1", "n2"]
+      and all(n["agent"]["running"] and n["agent"]["version"] for n in j["nodes"]))
+ok or print(text + json.dumps(j)[:2000])
+sys.exit(0 if ok else 1)
+PY
+}
+check "status --kubeconfig: n1 and n2 a line each, OK with xcnid's version, uptime and syncs; Overall OK: 2 of 2 nodes OK; --json the same; exit 0" \
+	eventually 10 kstatus
+sed 's/^/# /' "$TMP/st.txt"
+
 # ---- 3. the policy version's Event ----
 events() { # NAME: the Enforced Events on NetworkPolicy ex/NAME, as JSON lines
 	kc -n ex get events --field-selector "involvedObject.name=$1,reason=Enforced" -o json |

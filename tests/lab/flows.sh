@@ -589,11 +589,11 @@ nsenter --net=/run/netns/xcl-out tshark -q -i any -f "udp port $IPFIX_PORT" -w "
 NP_CAP=$!
 MINE+=("$NP_CAP")
 for _ in $(seq 100); do grep -q "Capturing on" "$T/np-tshark.log" 2>/dev/null && break; sleep 0.1; done
-np_send() { # FIRST-PORT NODE-ADDRESS [N]: N (6) datagrams from the outside, each answered
+np_send() { # FIRST-PORT NODE-ADDRESS [N [ANSWERED]]: N (6) datagrams from the outside, each answered (ANSWERED 0: none)
 	local got p
 	for p in $(seq "$1" $(($1 + ${3:-6} - 1))); do
 		got=$(ip netns exec xcl-out /usr/bin/python3 "$LAB_TESTS/udp_echo.py" "$p" "$2" 30181 1 64) || return 1
-		[ "$got" = 1 ] || { echo "from port $p: answered $got of 1"; return 1; }
+		[ "$got" = "${4:-1}" ] || { echo "from port $p: answered $got of 1, wanted ${4:-1}"; return 1; }
 	done
 }
 check "outside -> n1 192.168.77.1:30181/udp, six flows (ports 42001-42006), each answered" np_send 42001 192.168.77.1
@@ -692,17 +692,19 @@ check "tshark: the six v6 ones, SrcAddr $OUT6, Post NAT Source IPv6 Address fd00
 # nfcapd, started now, gets four more flows from the outside, served by x/c on
 # n2: four records, each from the client's own address, none from n1's
 # address (n2's view of the same connections, which n1 exports).
-NF_DIR=$T/nf
-mkdir -p "$NF_DIR"
-ip netns exec xcl-out nfcapd -b $COLLECTOR -p $NF_PORT -w "$NF_DIR" -B 8388608 >"$T/nfcapd.log" 2>&1 &
-NF_PID=$!
-MINE+=("$NF_PID")
-sleep 1
+nf_start() { # DIR: nfcapd on NF_PORT, writing into DIR
+	mkdir -p "$1"
+	ip netns exec xcl-out nfcapd -b $COLLECTOR -p $NF_PORT -w "$1" -B 8388608 >"$T/nfcapd.log" 2>&1 &
+	NF_PID=$!
+	MINE+=("$NF_PID")
+	sleep 1
+}
+nf_start "$T/nf"
 check "outside -> n1 192.168.77.1:30181/udp, four more flows (ports 42021-42024), each answered" \
 	np_send 42021 192.168.77.1 4
-np4n1() { # n1's four records reached the collector; then a moment for any other
+np4n1() { # [FIRST-PORT]: n1's four records reached the collector; then a moment for any other
 	local p
-	for p in 42021 42022 42023 42024; do
+	for p in $(seq "${1:-42021}" $((${1:-42021} + 3))); do
 		ipfix_has n1 "$p" "r['sourceIPv4Address'] == '$OUT4'" || return 1
 	done
 	sleep 3
@@ -710,15 +712,44 @@ np4n1() { # n1's four records reached the collector; then a moment for any other
 check "IPFIX: n1's records of the four reached the collectors" np4n1
 kill "$NF_PID" 2>/dev/null
 wait "$NF_PID" 2>/dev/null
-nfcount() {
-	nfdump -R "$NF_DIR" -q -o "fmt:%sa %sp %da %dp" "proto udp and dst ip $C4 and dst port 81 and (src ip $OUT4 or src ip 192.168.77.1)" >"$T/nf.txt" 2>&1
+nfcount() { # DIR FIRST-PORT: nfcapd's records to x/c:81 in DIR, the four from FIRST-PORT on
+	nfdump -R "$1" -q -o "fmt:%sa %sp %da %dp" "proto udp and dst ip $C4 and dst port 81 and (src ip $OUT4 or src ip 192.168.77.1)" >"$T/nf.txt" 2>&1
 	local n4 nnode
-	n4=$(awk -v c=$OUT4 '$1 == c && $2 >= 42021 && $2 <= 42024' "$T/nf.txt" | sort -u | wc -l)
+	n4=$(awk -v c=$OUT4 -v p="$2" '$1 == c && $2 >= p && $2 <= p + 3' "$T/nf.txt" | sort -u | wc -l)
 	nnode=$(grep -c "192.168.77.1" "$T/nf.txt")
 	[ "$(grep -c . "$T/nf.txt")" = 4 ] && [ "$n4" = 4 ] && [ "$nnode" = 0 ] ||
-		{ echo "nfdump: $(grep -c . "$T/nf.txt") records from $OUT4 or 192.168.77.1 to $C4:81 ($n4 from $OUT4:42021-42024, $nnode from 192.168.77.1):"; cat "$T/nf.txt"; return 1; }
+		{ echo "nfdump: $(grep -c . "$T/nf.txt") records from $OUT4 or 192.168.77.1 to $C4:81 ($n4 from $OUT4:$2-$(($2 + 3)), $nnode from 192.168.77.1):"; cat "$T/nf.txt"; return 1; }
 }
-check "nfcapd: 4 records for the 4 NodePort connections, each from the client $OUT4 and its port, none from 192.168.77.1" nfcount
+check "nfcapd: 4 records for the 4 NodePort connections, each from the client $OUT4 and its port, none from 192.168.77.1" \
+	nfcount "$T/nf" 42021
+# And when x/c's policy denies them (issue 70): n2 drops each, but what came
+# from n1's address is n1's to export (it alone knows the client), so 4
+# records again, none from 192.168.77.1 (n2's drop records named n1 as the
+# client: 8 records for 4 connections).
+{
+	y_np c-ingress x "role: stranger" Ingress
+	printf '%s\n' '  ingress:' '  - from: [{podSelector: {matchLabels: {role: friend}}}]'
+} >"$T/cpol.yaml"
+check "apply NetworkPolicy x/c-ingress (x/c admits role=friend only: not the outside)" lab apply -f "$T/cpol.yaml"
+nf_start "$T/nf2"
+check "outside -> n1 192.168.77.1:30181/udp, four flows (ports 42031-42034), none answered" \
+	np_send 42031 192.168.77.1 4 0
+n2denied() { # n2 dropped the four (its records, from n1's address)
+	local n _
+	for _ in $(seq 20); do
+		n=$(flows --node n2 --json --verdict denied --from-ip 192.168.77.1 --to-port 81 | grep -c '"drop-policy-ingress"')
+		[ "$n" -ge 4 ] && return 0
+		sleep 0.5
+	done
+	echo "$n denied records on n2"
+	return 1
+}
+check "  ... n2 denied them (drop-policy-ingress, from 192.168.77.1)" n2denied
+check "IPFIX: n1's records of the four reached the collectors" np4n1 42031
+kill "$NF_PID" 2>/dev/null
+wait "$NF_PID" 2>/dev/null
+check "nfcapd: 4 records for the 4 denied NodePort connections, each from the client $OUT4, none from 192.168.77.1" \
+	nfcount "$T/nf2" 42031
 
 # --follow: a flow that starts while it follows shows up, once per change.
 follow() {

@@ -23,6 +23,7 @@
 
 #include <cmocka.h>
 
+#include "xcni_shared.h"
 #include "agent/ipfix.h"
 
 static uint64_t now_ms(void)
@@ -493,6 +494,44 @@ static uint16_t closed_port(void)
 	return ntohs(sa.sin_port);
 }
 
+/*
+ * Which node exports a connection (ipfix_ours): one record per connection,
+ * from the node that knows its real client. A NodePort connection n1 SNATed
+ * to a backend on n2 is n1's, whether n2's pod takes it or its policy
+ * denies it (issue 70: the denied case was exported by both, n2's with n1's
+ * address as the client).
+ */
+static void test_ours(void **state)
+{
+	struct flow_rec r = {};
+	static const struct {
+		const char *what;
+		uint32_t src_id;
+		uint8_t dst_remote, client, verdict;
+		bool all, want;
+	} t[] = {
+		{ "n1: NodePort, SNATed into the overlay", XCNI_ID_WORLD, 1, 4, FLOW_FORWARDED, false, true },
+		{ "n2: that connection, allowed", XCNI_ID_REMOTE_NODE, 0, 0, FLOW_ALLOWED, false, false },
+		{ "n2: that connection, denied by its pod's policy", XCNI_ID_REMOTE_NODE, 0, 0,
+		  FLOW_DENIED, false, false },
+		{ "n2: denied, --ipfix-all-nodes", XCNI_ID_REMOTE_NODE, 0, 0, FLOW_DENIED, true, true },
+		{ "a pod's flow forwarded to another node's pod", 1234, 1, 0, FLOW_FORWARDED, false, false },
+		{ "that flow denied here (egress)", 1234, 1, 0, FLOW_DENIED, false, true },
+		{ "from another node's pod to a pod here", 1234, 0, 0, FLOW_ALLOWED, false, true },
+		{ "this host to another node's pod", XCNI_ID_HOST, 1, 0, FLOW_FORWARDED, false, true },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		r.src.identity = t[i].src_id;
+		r.dst.remote = t[i].dst_remote;
+		r.client_family = t[i].client;
+		r.verdict = t[i].verdict;
+		if (ipfix_ours(&r, t[i].all) != t[i].want)
+			fail_msg("%s: exported %s", t[i].what, t[i].want ? "no" : "yes");
+	}
+}
+
 static void test_tcp_refused(void **state)
 {
 	struct flow_render_ctx rc = { .node = "n1" };
@@ -590,6 +629,7 @@ int main(void)
 		cmocka_unit_test(test_udp),
 		cmocka_unit_test(test_udp_late),
 		cmocka_unit_test(test_deltas),
+		cmocka_unit_test(test_ours),
 		cmocka_unit_test(test_tcp_refused),
 		cmocka_unit_test(test_tcp_slow),
 	};

@@ -993,27 +993,6 @@ static void log_rec(struct flowd *d, const struct flow_rec *r)
 }
 
 /*
- * IPFIX: one exporting point per connection, the one that knows its real
- * client. A node that only forwarded a connection into the overlay, to a pod
- * on another node (the ipcache names the pod's node), does not export it:
- * that node judges it (ingress policy) and sees what arrived, and exports
- * it. But what arrives from another node's own address (remote-node) is
- * that node's to export: its host's connection, or a NodePort flow it
- * SNATed, whose outside client it alone knows (sourceIPv4Address; here it
- * would be the node's address, a second record of the same connection).
- * What this node denied, and what goes anywhere else (a pod here, outside),
- * it exports. --ipfix-all-nodes: every node exports what it saw.
- */
-static bool ipfix_ours(const struct flowd *d, const struct flow_rec *r)
-{
-	if (d->ipfix_all || flow_verdict_dropped(r->verdict) || r->client_family)
-		return true;
-	if (r->src.identity == XCNI_ID_REMOTE_NODE)
-		return false;
-	return r->src.identity == XCNI_ID_HOST || !r->dst.remote;
-}
-
-/*
  * Whether r goes now, and why (flowEndReason); 0: not yet. A record goes
  * when it changed since its last export and: its conntrack entry ended (end
  * of flow after a FIN or RST, idle otherwise: the entry's lifetime ran out);
@@ -1042,7 +1021,7 @@ static bool ipfix_rec(struct flowd *d, struct flow_rec *r, uint8_t why, uint64_t
 {
 	struct flow_render_ctx rc;
 
-	if (!ipfix_ours(d, r)) {
+	if (!ipfix_ours(r, d->ipfix_all)) {
 		r->exported_seq = r->seq; /* the other node's to export */
 		d->ipfix_skipped++;
 		return true;

@@ -495,6 +495,27 @@ static uint64_t wall_ms(uint64_t mono_ns, const struct flow_render_ctx *rc)
 	return (uint64_t)((int64_t)mono_ns + rc->wall_off_ns) / 1000000ULL;
 }
 
+/*
+ * IPFIX: one exporting point per connection, the one that knows its real
+ * client. A node that only forwarded a connection into the overlay, to a pod
+ * on another node (the ipcache names the pod's node), does not export it:
+ * that node judges it (ingress policy) and sees what arrived, and exports
+ * it. But what arrives from another node's own address (remote-node) is
+ * that node's to export, denied here or not: its host's connection, or a
+ * NodePort flow it SNATed, whose outside client it alone knows
+ * (sourceIPv4Address; here it would be the node's address, a second record
+ * of the same connection). What this node denied otherwise, and what goes
+ * anywhere else (a pod here, outside), it exports. all (--ipfix-all-nodes):
+ * every node exports what it saw.
+ */
+bool ipfix_ours(const struct flow_rec *r, bool all)
+{
+	if (all || r->client_family)
+		return true;
+	return r->src.identity != XCNI_ID_REMOTE_NODE &&
+	       (flow_verdict_dropped(r->verdict) || r->src.identity == XCNI_ID_HOST || !r->dst.remote);
+}
+
 /* RFC 7270's forwardingStatus (IANA's registry): the two high bits say
  * forwarded (01), dropped (10), consumed (11); the rest the reason. */
 uint8_t ipfix_fwd_status(const struct flow_rec *r)

@@ -59,6 +59,8 @@ enum ipfix_end_reason {
 #define IPFIX_FWD_DROP_BAD_HDR_LEN 136 /* a header cut short or too long */
 #define IPFIX_FWD_DROP_RPF 140 /* a spoofed source */
 uint8_t ipfix_fwd_status(const struct flow_rec *r);
+/* Is r this node's to export (one exporting point per connection, ipfix.c)? */
+bool ipfix_ours(const struct flow_rec *r, bool all);
 /*
  * One record into the message being built; true: taken (it will be sent).
  * Its delta counts are from r's ipfix_pkts/ipfix_bytes (the totals of its

@@ -74,9 +74,6 @@ struct fopts {
 	bool has_merged;
 };
 
-/* The default text's width: a row of the lab's names fits it (-o wide: every field). */
-#define FLOWS_TEXT_COLS 120
-
 /* --follow begins with the last this many records when neither --last nor --first is given. */
 #define FLOWS_FOLLOW_LAST 20
 

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "ctl/ctl.h"
+#include "ctl/polsel.h"
 #include "lib/observe/vocab.h"
 #include "lib/observe/flows.h"
 
@@ -56,6 +57,8 @@ static const struct pt_col event_cols[] = {
 	{ NULL, "tier", PT_STR },
 	/* A policy drop: the policies that isolate the pod ("x/a,x/b"). */
 	{ NULL, "isolated_by", PT_STR | PT_SHOW_JSON },
+	/* Its near misses (flows' near_misses): the default text's lines of their own. */
+	{ NULL, "near_misses", PT_STR },
 	/*
 	 * A flow a Service translated: "svc y/web:http 10.96.0.10:80/tcp ->
 	 * backend y/b 10.244.1.5:8080", or "...: no backend" for a refusal.
@@ -77,27 +80,20 @@ static const struct pt_col event_cols[] = {
 #define MONITOR_TIME_W (sizeof("16:54:18.123") - 1)
 #define MONITOR_VERDICT_W 10 /* no-backend, the widest of flow_verdict_name's */
 
-/* The widest a name the data plane can report is: the reasons', the directions'. */
-static size_t widest_name(int lo, int hi, const char *(*name)(int))
+/* The widest name the data plane reports: the reasons' (reasons), else the directions'. */
+static size_t widest_name(bool reasons)
 {
+	int hi = reasons ? XCNI_REASON_MAX : XCNI_NR_DIRS - 1;
 	size_t w = 0;
 
-	for (int i = lo; i <= hi; i++)
-		if (name(i) && strlen(name(i)) > w)
-			w = strlen(name(i));
+	for (int i = reasons ? XCNI_REASON_MIN : 0; i <= hi; i++) {
+		const struct xcni_reason_info *ri = xcni_reason_info(i);
+		const char *nm = !reasons ? xcni_dir_name((unsigned int)i) : ri ? ri->name : NULL;
+
+		if (nm && strlen(nm) > w)
+			w = strlen(nm);
+	}
 	return w;
-}
-
-static const char *reason_name(int r)
-{
-	const struct xcni_reason_info *ri = xcni_reason_info(r);
-
-	return ri ? ri->name : NULL;
-}
-
-static const char *dir_name(int d)
-{
-	return xcni_dir_name((unsigned int)d);
 }
 
 /* A column's index by its JSON key or, for a text-only one, its title and show. */
@@ -130,8 +126,8 @@ static void event_widths(struct ptable *t, unsigned int skip, size_t node_w)
 		{ NULL, "SOURCE", PT_SHOW_NARROW, MONITOR_END_W },
 		{ NULL, "DESTINATION", PT_SHOW_NARROW, MONITOR_END_W },
 		{ NULL, "VERDICT", PT_SHOW_NARROW, MONITOR_VERDICT_W },
-		{ "reason", NULL, 0, widest_name(XCNI_REASON_MIN, XCNI_REASON_MAX, reason_name) },
-		{ "direction", NULL, 0, widest_name(0, XCNI_NR_DIRS - 1, dir_name) },
+		{ "reason", NULL, 0, widest_name(true) },
+		{ "direction", NULL, 0, widest_name(false) },
 		{ "ep_id", NULL, 0, sizeof("4294967295") - 1 }, /* a hash of the container id */
 		{ "ifindex", NULL, 0, 7 },
 		{ "proto", NULL, 0, 4 }, /* "sctp", or a number */
@@ -172,6 +168,12 @@ struct msrc {
 	int polsel_fd, podname_fd, rulename_fd; /* -1 when the agent predates them */
 	int ep_fd, ep6_fd, polkey6_fd, identity_fd; /* -1: none */
 	struct svcnames sn; /* Services' names, frontends, backends */
+	/* Near misses: the objects its agent reads (NULL: unreadable), read at
+	 * cc_ms, and the answer for the last pair and port (a burst of one
+	 * pair's drops walks once). */
+	struct ctl_cluster *cc;
+	__u64 cc_ms;
+	char nm_key[720], nm_text[1024];
 };
 
 struct monitor {
@@ -190,11 +192,6 @@ struct monitor {
 	size_t nsrc;
 	struct ring_buffer *rb; /* the rings of the nodes read here */
 };
-
-static bool is_policy_drop(int reason)
-{
-	return flow_drop_verdict(reason) == FLOW_DENIED;
-}
 
 /* The verdict of an event, as flows says it (flow_verdict_name's table). */
 static int event_verdict(const struct xcni_event *ev)
@@ -370,30 +367,63 @@ static const char *quoted_rule(const struct msrc *s, const struct xcni_event *ev
 	return buf;
 }
 
+/* Near misses read the cluster's objects again after this long (a policy fixed
+ * meanwhile shows): a list from the API server, or the lab's manifests. */
+#define MONITOR_CLUSTER_MS 10000
+
+/*
+ * An isolation drop's near misses, as flows and explain name them (one
+ * walk, pol_nm_near_misses, which leaves out a denial a rule intends), into
+ * buf ("" none): the pod whose side isolated it, the other end by name.
+ */
+static void event_near_misses(struct msrc *s, const struct xcni_event *ev,
+			      const struct evnames *n, char *buf, size_t len)
+{
+	bool in = ev->pol_dir != XCNI_DIR_FROM_POD;
+	const char *self = in ? n->dpod : n->spod, *other = in ? n->spod : n->dpod;
+	const struct k8s_pod *sp;
+	char key[sizeof(s->nm_key)];
+
+	if (xcni_mono_ms() - s->cc_ms >= MONITOR_CLUSTER_MS) {
+		ctl_cluster_close(s->cc);
+		s->cc = NULL;
+		s->cc_ms = xcni_mono_ms();
+		s->nm_key[0] = '\0';
+		ctl_cluster_open(&s->c, true, &s->cc);
+	}
+	snprintf(key, sizeof(key), "%d|%s|%s|%u|%u", in, self, other, ev->proto, ntohs(ev->dport));
+	if (s->cc && self[0] && strcmp(key, s->nm_key) && (sp = ctl_cluster_pod(s->cc, self, 0)) &&
+	    ctl_near_misses(s->cc, sp, other[0] ? ctl_cluster_pod(s->cc, other, 0) : NULL,
+			    in ? NM_INGRESS : NM_EGRESS, ev->proto, ntohs(ev->dport), s->nm_text,
+			    sizeof(s->nm_text), NULL) >= 0)
+		snprintf(s->nm_key, sizeof(s->nm_key), "%s", key);
+	snprintf(buf, len, "%s", strcmp(key, s->nm_key) ? "" : s->nm_text);
+}
+
 /* The policy side of an event, said two ways: the -o wide text and the summary's. */
 struct evpolicy {
 	char text[1200]; /* "deny ingress: x/deny isolates x/b, nothing allows"; "" none */
 	char summary[1200]; /* "drop-policy-ingress: isolated by x/deny" */
 	char by_json[800]; /* the isolating policies, "x/a,x/b"; "" none */
+	char near[1024]; /* an isolation drop's near misses; "" none */
 	char reason[48]; /* the reason's name, "reasonN" for one this binary does not know */
 };
 
 /* Which rule allowed an event, or that nothing did. */
-static void event_policy(const struct msrc *s, const struct xcni_event *ev, struct evpolicy *p)
+static void event_policy(struct msrc *s, const struct xcni_event *ev, const struct evnames *n,
+			 struct evpolicy *p)
 {
 	const char *side = ev->pol_dir == XCNI_DIR_FROM_POD ? "egress" : "ingress";
 	const struct xcni_reason_info *ri = xcni_reason_info(ev->reason);
 	bool tier_drop = (ev->reason == XCNI_DROP_POLICY_ADMIN ||
 			  ev->reason == XCNI_DROP_POLICY_BASELINE) && ev->type == XCNI_EV_DROP;
 	char name[340], by[800] = "", pod[340], qr[XCNI_RULENAME_LEN + 4], rule[800];
-	const char *rsn = p->reason;
 
 	p->text[0] = p->by_json[0] = '\0';
+	snprintf(p->reason, sizeof(p->reason), "reason%d", ev->reason);
 	if (ri)
 		snprintf(p->reason, sizeof(p->reason), "%s", ri->name);
-	else
-		snprintf(p->reason, sizeof(p->reason), "reason%d", ev->reason);
-	snprintf(p->summary, sizeof(p->summary), "%s", rsn);
+	snprintf(p->summary, sizeof(p->summary), "%s", p->reason);
 	/* The rule that decided: "x/allow rule 0", a named one's name quoted after. */
 	if (ev->type == XCNI_EV_VERDICT || tier_drop)
 		snprintf(rule, sizeof(rule), "%s rule %u%s",
@@ -411,14 +441,15 @@ static void event_policy(const struct msrc *s, const struct xcni_event *ev, stru
 		snprintf(p->summary, sizeof(p->summary), "%s by %s", side, rule);
 	} else if (tier_drop) {
 		snprintf(p->text, sizeof(p->text), "deny %s by %s", side, rule);
-		snprintf(p->summary, sizeof(p->summary), "%s: %s", rsn, rule);
-	} else if (is_policy_drop(ev->reason)) {
+		snprintf(p->summary, sizeof(p->summary), "%s: %s", p->reason, rule);
+	} else if (flow_drop_verdict(ev->reason) == FLOW_DENIED) {
 		/* "deny ingress: x/deny isolates x/b, nothing allows" */
 		drop_isolators(s, ev, by, p->by_json, sizeof(by) - 16, pod);
 		if (by[0]) {
 			snprintf(p->text, sizeof(p->text), "deny %s: %s%s, nothing allows", side, by, pod);
-			snprintf(p->summary, sizeof(p->summary), "%s: isolated by %s", rsn,
+			snprintf(p->summary, sizeof(p->summary), "%s: isolated by %s", p->reason,
 				 p->by_json);
+			event_near_misses(s, ev, n, p->near, sizeof(p->near));
 		} else {
 			snprintf(p->text, sizeof(p->text), "deny %s: isolated, nothing allows", side);
 		}
@@ -451,6 +482,7 @@ static void monitor_policy_cells(const struct msrc *s, const struct xcni_event *
 			pt_null(m->t);
 	}
 	pt_str(m->t, p->by_json[0] ? p->by_json : NULL);
+	pt_str(m->t, p->near[0] ? p->near : NULL);
 }
 
 /* The Service side of an event: which Service and backend a translated flow got. */
@@ -604,7 +636,7 @@ static int on_event(void *arg, void *data, size_t len)
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
-	event_policy(s, ev, p);
+	event_policy(s, ev, &n, p);
 	if (n.svc[0] || ev->rev_nat)
 		ctl_catf(p->summary, sizeof(p->summary), " svc %s%s", n.svc[0] ? n.svc : "?",
 			 ev->backend_id ? "" : ": no backend");
@@ -654,9 +686,12 @@ static int on_event(void *arg, void *data, size_t len)
 	else
 		pt_strf(m->t, "%u", ev->type);
 	monitor_policy_cells(s, ev, p);
-	free(p);
 	monitor_service(s, ev);
 	m->err = pt_flush_fmt(m->t, stdout, m->c->out);
+	/* Under the row, wrapped, whole (-o wide: the NEAR_MISSES column). */
+	if (!m->err && m->c->out == PT_TEXT)
+		flow_near_miss_lines(stdout, p->near, 5, FLOWS_TEXT_COLS);
+	free(p);
 	fflush(stdout);
 	m->seen++;
 	/* Non-zero ends ring_buffer__poll(): the count is reached or output failed. */
@@ -763,6 +798,7 @@ static void msrc_close(struct msrc *s)
 		if (*p >= 0)
 			close(*p);
 	svcnames_close(&s->sn);
+	ctl_cluster_close(s->cc);
 }
 
 /* The nodes to read: this one (c's pin dir), or with --node all every lab node. 0 or -errno. */
@@ -937,8 +973,9 @@ const struct cmd monitor_cmds[] = {
 	  "hubble observe reads: TIME (of day, UTC), SOURCE and DESTINATION (NS/POD:PORT\n"
 	  "for a pod, else ADDRESS:PORT), VERDICT (allowed, denied, audit, forwarded: the\n"
 	  "words of flows) and SUMMARY (the reason, the policy and rule, the Service;\n"
-	  "whole: the last column, a long one runs past 120 columns). -o wide has every\n"
-	  "field: the full time, REASON, DIRECTION, EP-ID (the local pod's endpoint, also for a packet from the\n"
+	  "whole: the last column, a long one runs past 120 columns); under an isolation\n"
+	  "drop, its near misses (flows') on lines of their own, wrapped. -o wide has\n"
+	  "every field: the full time, REASON, DIRECTION, EP-ID (the local pod's endpoint, also for a packet from the\n"
 	  "overlay), IFINDEX, the addresses, the pods, LEN, TYPE, the policy's verdict in\n"
 	  "words, the identities and SERVICE; -o json all of them by name.\n"
 	  "--node all: every lab node's events, NODE first (one reader of each node's).\n"
@@ -976,16 +1013,8 @@ const struct cmd monitor_cmds[] = {
 	  "                         forwarded), AUDIT; the old allow, deny\n"
 	  "  -t, --type drop|verdict|trace\n"
 	  "                         drop events, policy verdict events, or traces\n"
-	  "flows' words, meaning what they mean there (Hubble's spellings):\n"
-	  "  --from-pod, --to-pod [NS/]NAME  the source's / destination's pod name\n"
-	  "                         begins so (NS: default)\n"
-	  "  --from X, --to X       pod:NS/NAME, ns:NS, label:SEL, ip:IP[/LEN], identity:ID\n"
-	  "  --from-ip, --to-ip, --from-namespace, --to-namespace, --from-label,\n"
-	  "  --to-label, --from-identity, --to-identity X  --from/--to KIND:X\n"
-	  "  --port N, --from-port N, --to-port N  either end's, the source's, the\n"
-	  "                         destination's port\n"
-	  "  --protocol P           tcp, udp, icmp, icmpv6, sctp or a number\n"
-	  "  --service NS/NAME[:PORT]  events of flows translated for that Service\n\n"
+	  "and flows' words, meaning what they mean there (--from-pod, --to-port,\n"
+	  "--from X, --service, ...: xcnictl filters).\n\n"
 	  "Filters combine: an event is shown when it passes every one given.", NULL },
 	{}
 };

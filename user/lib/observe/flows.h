@@ -529,9 +529,12 @@ struct flow_render_ctx {
 
 /* What an end is: "pod", "world", "host", "remote-node" or "unmanaged". */
 const char *flow_peer_kind(const struct flow_peer *p);
+/* The default text's width (flows, monitor): a row of the lab's names fits it
+ * (-o wide: every field). */
+#define FLOWS_TEXT_COLS 120
 /*
  * A flow's near misses (its record's near_misses) under its row in a
- * default view (flows, lab probe): "near miss: " and the text, wrapped at
+ * default view (flows, monitor, lab probe): "near miss: " and the text, wrapped at
  * spaces to cols (UTF-8 characters counted), never cut; indent spaces
  * before each line, two more on the lines it wraps to.
  */
