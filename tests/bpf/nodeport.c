@@ -1368,6 +1368,53 @@ static void np6_snat_unanswered(const struct np6_ul *u)
 		    CLIENT6, cp);
 }
 
+/*
+ * lb_nodeport_snat_blind_ack for IPv6 (u: either underlay): after the
+ * backend's SYN-ACK (sequence SEQ), an ACK of another number is forwarded
+ * but neither confirms the tuple (its record still waits for SEQ + 1) nor
+ * makes the client's /56 known; the ACK of SEQ + 1 does both.
+ */
+static void np6_snat_blind_ack(const struct np6_ul *u)
+{
+	static const char *const cl = "2001:db8:2::9"; /* a /56 of its own */
+	uint16_t cp = u->tcp_cport + 70;
+	struct g6 f = outside6_to(cl, cp, NODE6, u->tcp_fe, IPPROTO_TCP, T_SYN), r;
+	uint8_t in[FRAME_MAX], want[FRAME_MAX], b[16];
+	struct xcni_snat_cl_key ck = { .family = XCNI_AF_INET6 };
+	struct xcni_ct6_key k = { .sport = htons(cp), .dport = htons(80), .proto = IPPROTO_TCP };
+	int cfd = bpf_map__fd((*u->prog)->maps.xcni_snat_cl);
+	int sfd = bpf_map__fd((*u->prog)->maps.xcni_snat);
+	struct xcni_snat_cl c;
+	struct xcni_snat sn;
+	size_t len, wlen;
+
+	in6(cl, b);
+	memcpy(ck.a, b, 8);
+	in6(NODE6, k.saddr);
+	in6(u->backend, k.daddr);
+	len = frame6(&f, in);
+	wlen = ul_remote_want(u, &f, cp, 80, want);
+	ul_expect(u, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
+	len = ul_reply_in(u, &r, 80, cp, IPPROTO_TCP, T_SYN | T_ACK, in);
+	wlen = frame6_as(&r, NODE6, u->tcp_fe, cl, cp, want);
+	ul_expect(u, in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen);
+
+	for (int right = 0; right < 2; right++) {
+		f = outside6_to(cl, cp, NODE6, u->tcp_fe, IPPROTO_TCP, T_ACK);
+		f.ack = right ? 0 : 0x0a0b0c0d;
+		len = frame6(&f, in);
+		wlen = ul_remote_want(u, &f, cp, 80, want);
+		ul_expect(u, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
+		assert_int_equal(bpf_map_lookup_elem(cfd, &ck, &c), 0);
+		print_message("# IPv6 (%s underlay), an ACK of %s: known %u\n",
+			      u->ul6 ? "IPv6" : "IPv4", right ? "SEQ + 1" : "0x0a0b0c0d", c.known);
+		assert_int_equal(c.known, right);
+		assert_int_equal(bpf_map_lookup_elem(sfd, &k, &sn), 0);
+		assert_int_equal(sn.ack, right ? 0 : htonl(SEQ + 1));
+	}
+	bpf_map_delete_elem(cfd, &ck);
+}
+
 /* lb_nodeport_snat_bare_ack for IPv6 (u: either underlay). */
 static void np6_snat_bare_ack(const struct np6_ul *u)
 {
@@ -1455,6 +1502,7 @@ static void lb6_nodeport_snat_rules(void **state)
 	np6_snat_held(&ul4);
 	np6_snat_unanswered(&ul4);
 	np6_snat_bare_ack(&ul4);
+	np6_snat_blind_ack(&ul4);
 }
 
 /* np6_snat_site over the IPv4 underlay: after the group's other IPv4-underlay
@@ -1537,6 +1585,7 @@ static void lb6u_nodeport_snat_rules(void **state)
 	np6_snat_held(&ul6);
 	np6_snat_unanswered(&ul6);
 	np6_snat_bare_ack(&ul6);
+	np6_snat_blind_ack(&ul6);
 	np6_snat_site(&ul6);
 }
 
