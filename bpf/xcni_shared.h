@@ -1353,9 +1353,29 @@ struct xcni_snat {
 	__u8 client[16]; /* IPv4: the first 4 */
 	__u16 cport; /* network order */
 	__u16 rev_nat; /* the frontend, put back as a reply's source */
-	__u32 pad;
+	/* Not 0: no packet of the client has confirmed the tuple yet. Opened
+	 * XCNI_SNAT_WAIT; a TCP flow's SYN-ACK writes its sequence + 1 (network
+	 * order), which only the client that received it acknowledges; 0 once
+	 * the client's packet after the reply proved that (TCP: that number).
+	 * Answered and still waiting XCNI_CT_SNAT_NEW_NS after it opened, the
+	 * tuple is free for another client (xcni_snat_waited). */
+	__u32 ack;
 	__u64 last_ns; /* opened, or answered last (the record's life) */
 };
+
+#define XCNI_SNAT_WAIT 1
+
+/* The tuple of entry e and record sn answered, never confirmed, opened
+ * XCNI_CT_SNAT_NEW_NS ago: free (nodeport_plan.h) and held no longer (xcnid's
+ * count), as an unanswered one, so a spoofer's answered tuples (a UDP echo, a
+ * SYN-ACK to an address that never sent the SYN) hold no port for the
+ * protocol's established life. */
+static inline int xcni_snat_waited(const struct xcni_ct_entry *e, const struct xcni_snat *sn,
+				   __u64 now)
+{
+	return sn && sn->ack && e->state == XCNI_CT_ESTABLISHED && now > e->created_ns &&
+	       now - e->created_ns > XCNI_CT_SNAT_NEW_NS;
+}
 
 /*
  * xcni_snat_cl (LRU, bpf/lib/nodeport_plan.h): an outside client's budget of

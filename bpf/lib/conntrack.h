@@ -450,8 +450,7 @@ static __always_inline int ct_related(struct __sk_buff *skb, const struct flow *
 	return -1;
 #else
 	int rel = ct_icmp_related(skb, fam, fam == XCNI_AF_INET ? ETH_HLEN + f->encap_len : ETH_HLEN,
-				  fam == XCNI_AF_INET ? ETH_HLEN + f->encap_len + f->l3_len :
-							f->l4_off);
+				  flow_l4_off(f, fam));
 
 	return rel ? rel - 1 : -1;
 #endif

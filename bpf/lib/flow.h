@@ -84,6 +84,11 @@ struct flow {
  * constant, so the compiler keeps one view), its flow. */
 #define pkt_pair_flow(p4, p6, fam) ((fam) == XCNI_AF_INET ? pkt_flow(p4) : pkt_flow(p6))
 
+/* The L4 header's offset in the frame as it is now (fam a constant): IPv4's
+ * behind its outer headers still there (encap_len) and options. */
+#define flow_l4_off(f, fam)                                                                   \
+	((fam) == XCNI_AF_INET ? ETH_HLEN + (f)->encap_len + (f)->l3_len : (f)->l4_off)
+
 /* A tuple's source and destination address, the family's bytes (fam a
  * constant: XCNI_AF_INET's __u32 or XCNI_AF_INET6's 16 bytes), and its ports
  * (lvalues); the flow's, of its tuple. */

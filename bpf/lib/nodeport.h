@@ -235,6 +235,7 @@ static __always_inline int nodeport4_reply(struct __sk_buff *skb, struct pkt *p,
 	if ((ct == CT_REPLY && !(ctf & XCNI_CT_F_SNAT)) ||
 	    np_snat_reopen(pkt_flow(p), XCNI_AF_INET, sn, ct))
 		return 0;
+	np_snat_answered(skb, pkt_flow(p), XCNI_AF_INET, sn);
 	if (o && bpf_skb_adjust_room(skb, -(__s32)o->hdr_len, BPF_ADJ_ROOM_MAC,
 				     XCNI_DECAP4_FLAGS))
 		return XCNI_DROP_BAD_GENEVE;

@@ -194,13 +194,15 @@ static __always_inline int np_snat_mine(const struct xcni_ct_entry *e, const str
 }
 
 /* May a new flow (its client t->sn's) take the tuple t->k? By its entry's
- * rules (snat_port_free); with no entry, unless its record is another
+ * rules (snat_port_free), or answered and never confirmed 5 s on
+ * (xcni_snat_waited); with no entry, unless its record is another
  * client's and alive (a flood pushed that flow's entry out, not the flow). */
 static __always_inline int np_snat_free(const struct xcni_ct_entry *e, const struct xcni_snat *sn,
 					const struct np6_tmp *t)
 {
 	if (e)
-		return snat_port_free(e, t->now, t->fk.proto, XCNI_TCP_SYN);
+		return snat_port_free(e, t->now, t->fk.proto, XCNI_TCP_SYN) ||
+		       xcni_snat_waited(e, sn, t->now);
 	return !sn || !np_snat_rec_live(sn, t->now, t->fk.proto) ||
 	       (in6_eq(sn->client, t->sn.client) && sn->cport == t->sn.cport);
 }
@@ -453,22 +455,80 @@ static __always_inline void np_snat_charge(int fam, const void *addr)
 }
 
 /*
- * The client's packet of a SNATed flow after the backend's reply (the
- * service entry still NEW, the flow's ESTABLISHED): the client at addr
- * received at its address, so it is known (np_snat_budget_ok). Written once
- * a bucket.
+ * The TCP header's word at byte off (4: the sequence, 8: the acknowledgement;
+ * network order) of f's packet, either hook (xdp a constant): ctx the skb at
+ * tc, the XDP frame (no IP options nor extension headers: the fast path's)
+ * at XDP. 0 when it is not there.
  */
-static __always_inline void np_snat_confirm(int fam, const void *addr)
+static __always_inline __u32 np_tcp_word(void *ctx, int xdp, const struct flow *f, int fam,
+					 __u32 off)
+{
+	__u32 w = 0;
+
+	if (xdp) {
+		void *d = (void *)(long)((struct xdp_md *)ctx)->data;
+		void *end = (void *)(long)((struct xdp_md *)ctx)->data_end;
+
+		d += ETH_HLEN + off +
+		     (fam == XCNI_AF_INET ? sizeof(struct iphdr) : sizeof(struct xcni_ip6hdr));
+		if (d + 4 <= end)
+			__builtin_memcpy(&w, d, 4);
+	} else if (bpf_skb_load_bytes(ctx, flow_l4_off(f, fam) + off, &w, 4)) {
+		return 0;
+	}
+	return w;
+}
+
+/*
+ * A reply (f, at tc) of the SNATed flow whose record is sn: a SYN-ACK still
+ * awaited by the record gives it its sequence + 1, the acknowledgement only
+ * the client that received it sends (np_snat_confirm). A SYN-ACK again (the
+ * client's ACK lost) writes the same.
+ */
+static __always_inline void np_snat_answered(struct __sk_buff *skb, const struct flow *f, int fam,
+					     struct xcni_snat *sn)
+{
+	if (sn->ack && flow_proto(f, fam) == IPPROTO_TCP && (f->tcp_flags & XCNI_TCP_SYN))
+		sn->ack = bpf_htonl(bpf_ntohl(np_tcp_word(skb, 0, f, fam, 4)) + 1);
+}
+
+/*
+ * The client's packet of the SNATed flow f (this node -> backend; ctx its
+ * hook's, xdp a constant) after the backend's reply (the service entry
+ * still NEW, the flow's ESTABLISHED): does it confirm the tuple? TCP's when
+ * it acknowledges the SYN-ACK's sequence + 1 (the record's ack), which a
+ * blind spoofer does not know; UDP's by coming after the reply, which
+ * proves nothing (no secret in the protocol). Confirmed, the record waits
+ * no more (its port held the established life, not xcni_snat_waited's 5 s)
+ * and, TCP only, its client at addr is known (np_snat_budget_ok): a UDP
+ * datagram never makes a client known (snat-per-client.md, "Known by the
+ * SYN-ACK's number"). 1: confirmed, 0: not (the service entry stays NEW).
+ */
+static __always_inline int np_snat_confirm(void *ctx, int xdp, int fam, const struct flow *f,
+					   const void *addr)
 {
 	struct np6_tmp *t = bpf_map_lookup_elem(&xcni_np6_tmp, &np_zero);
+	int tcp = flow_proto(f, fam) == IPPROTO_TCP;
 	struct xcni_snat_cl *cl, *ncl;
+	struct xcni_snat *sn;
 	__u32 node;
 
 	if (!t)
-		return;
+		return 1;
+	__builtin_memset(&t->k, 0, sizeof(t->k));
+	lb_tuple_copy((union xcni_tuple *)&t->k, &f->tuple, fam);
+	sn = bpf_map_lookup_elem(&xcni_snat, &t->k);
+	if (!sn)
+		return 1;
+	if (tcp && sn->ack && sn->ack != np_tcp_word(ctx, xdp, f, fam, 8))
+		return 0;
+	sn->ack = 0;
+	if (!tcp)
+		return 1;
 	np_snat_tokens(fam, addr, bpf_ktime_get_ns(), t, &cl, &node, &ncl);
 	if (cl && !cl->known)
 		cl->known = 1;
+	return 1;
 }
 
 /*
@@ -574,6 +634,7 @@ static __always_inline int np_snat_choose(const struct flow *f, int fam, const v
 static __always_inline int np_snat_open(const struct flow *f, int fam, const void *orig, int ct,
 					__u32 len, __u8 hook)
 {
+	const struct xcni_snat *old;
 	struct xcni_ct_entry *e;
 	struct np6_tmp *t;
 
@@ -587,16 +648,19 @@ static __always_inline int np_snat_open(const struct flow *f, int fam, const voi
 	if (!t)
 		return -1;
 	__builtin_memset(&t->sn, 0, sizeof(t->sn));
+	/* A new tuple waits for its client; a stale one keeps what it had. */
+	__builtin_memset(&t->k, 0, sizeof(t->k));
+	lb_tuple_copy((union xcni_tuple *)&t->k, &f->tuple, fam);
+	old = ct == CT_NEW ? NULL : bpf_map_lookup_elem(&xcni_snat, &t->k);
+	t->sn.ack = ct == CT_NEW ? XCNI_SNAT_WAIT : old ? old->ack : 0;
 	lb_addr_set(t->sn.client, tuple_saddr((const union xcni_tuple *)orig, fam), fam);
 	t->sn.cport = tuple_sport((const union xcni_tuple *)orig, fam);
 	t->sn.rev_nat = f->rev_nat;
 	t->sn.last_ns = bpf_ktime_get_ns();
-	if (fam == XCNI_AF_INET6)
-		return bpf_map_update_elem(&xcni_snat, &f->tuple.v6, &t->sn, BPF_ANY) ? -1 : 0;
-	__builtin_memset(&t->k, 0, sizeof(t->k));
-	__builtin_memcpy(&t->k, &f->tuple.v4, sizeof(f->tuple.v4));
 	if (bpf_map_update_elem(&xcni_snat, &t->k, &t->sn, BPF_ANY))
 		return -1;
+	if (fam == XCNI_AF_INET6)
+		return 0;
 	e = bpf_map_lookup_elem(&xcni_ct, &f->tuple.v4);
 	if (e) {
 		e->nat_addr = ((const struct xcni_ct_key *)orig)->saddr;
@@ -955,7 +1019,7 @@ static __always_inline int np_plan_snat(int xdp, int fam, struct flow *f, const 
  * at tc) and the flow is marked the fast path's. NP_PLAN_GO, NP_PLAN_ABORT
  * (XDP: a failure after the entries), or NP_NO's.
  */
-static __always_inline int np_plan_track(struct __sk_buff *skb, int xdp, int fam, struct flow *f,
+static __always_inline int np_plan_track(void *ctx, int xdp, int fam, struct flow *f,
 					 const void *orig, struct xcni_ct_entry *se, __u32 len,
 					 struct np_plan *pl)
 {
@@ -963,7 +1027,7 @@ static __always_inline int np_plan_track(struct __sk_buff *skb, int xdp, int fam
 	struct xcni_ct_entry *e;
 	int ct;
 
-	ct = ct_track(skb, f, fam, len, &ctf);
+	ct = ct_track(xdp ? NULL : ctx, f, fam, len, &ctf);
 	if (ct == CT_INVALID)
 		return NP_NO(xdp, ct_invalid_reason(f));
 	if (xdp)
@@ -984,9 +1048,11 @@ static __always_inline int np_plan_track(struct __sk_buff *skb, int xdp, int fam
 		if (e)
 			e->flags |= XCNI_CT_F_XDP;
 	}
+	/* The service entry follows the flow once the client confirmed it. */
 	if (se && !lb_dsr && se->state == XCNI_CT_NEW && f->ct_state == XCNI_CT_ESTABLISHED &&
-	    (ct == CT_ORIG || ct == CT_STALE))
-		np_snat_confirm(fam, tuple_saddr((const union xcni_tuple *)orig, fam));
+	    (ct == CT_ORIG || ct == CT_STALE) &&
+	    !np_snat_confirm(ctx, xdp, fam, f, tuple_saddr((const union xcni_tuple *)orig, fam)))
+		return NP_PLAN_GO;
 	if (se && f->ct_state)
 		se->state = f->ct_state;
 	return NP_PLAN_GO;
@@ -1011,7 +1077,7 @@ static __always_inline int np_plan(struct xdp_md *ctx, int fam, struct np_plan *
 	if (r == NP_PLAN_GO)
 		r = np_plan_snat(1, fam, pl->f, pl->orig, pl->se, pl->t);
 	if (r == NP_PLAN_GO)
-		r = np_plan_track(NULL, 1, fam, pl->f, pl->orig, pl->se, pl->len, pl);
+		r = np_plan_track(ctx, 1, fam, pl->f, pl->orig, pl->se, pl->len, pl);
 	if (r == NP_PLAN_TC && np_random_pick(pl->svc) && !pl->se)
 		lb_flow_open(pl->st, fam, NULL, pl->svc->rev_nat, pl->len, 0, pl->tmp);
 	return r;

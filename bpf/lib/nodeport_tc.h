@@ -192,8 +192,11 @@ static __always_inline int nodeport6_reply_of(struct __sk_buff *skb, struct pkt6
 	ct = ct_track(skb, pkt_flow(p), XCNI_AF_INET6, p->len, &ctf);
 	/* Its conntrack entry pushed out by a flood: opened again from the
 	 * record (np_snat_reopen, as IPv4's nodeport4_reply). */
-	return !(ct == CT_REPLY && !(ctf & XCNI_CT_F_SNAT)) &&
-	       !np_snat_reopen(pkt_flow(p), XCNI_AF_INET6, sn, ct) && p->rev_nat;
+	if ((ct == CT_REPLY && !(ctf & XCNI_CT_F_SNAT)) ||
+	    np_snat_reopen(pkt_flow(p), XCNI_AF_INET6, sn, ct))
+		return 0;
+	np_snat_answered(skb, pkt_flow(p), XCNI_AF_INET6, sn);
+	return p->rev_nat != 0;
 }
 
 /*

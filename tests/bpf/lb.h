@@ -37,6 +37,7 @@ struct fr {
 	uint16_t payload; /* bytes after the L4 header (SCTP: the chunk's value) */
 	bool no_csum; /* UDP without checksum; SCTP with 0 (RFC 9653) */
 	uint32_t crc_err; /* SCTP: XORed into the right CRC (a corrupted packet) */
+	uint32_t ack; /* TCP with ACK: its number; 0: TCP_SEQ + 1 (a SYN-ACK's, acknowledged) */
 };
 
 /* Into buf, FRAME_MAX bytes or the frame's length if more. */

@@ -34,6 +34,7 @@ struct g6 {
 	uint8_t proto, flags, hop, type;
 	uint16_t payload;
 	const uint8_t *body;
+	uint32_t ack; /* TCP with ACK: its number; 0: SEQ + 1 (a SYN-ACK's, acknowledged) */
 };
 
 void in6(const char *s, uint8_t out[16]);

@@ -723,6 +723,113 @@ static void lb_nodeport_snat_unanswered(void **state)
 	assert_int_equal(e.nat_addr, ip4(CLIENT2));
 }
 
+/* CLIENT's SNAT record for NODE_IP:sp -> R:80/TCP (found: 0 if none). */
+static struct xcni_snat snat4_rec(uint16_t sp, int *found)
+{
+	union xcni_tuple k = { .v4 = { .saddr = ip4(NODE_IP), .daddr = ip4(IP_R),
+				       .sport = htons(sp), .dport = htons(80),
+				       .proto = IPPROTO_TCP } };
+	struct xcni_snat sn = { 0 };
+
+	*found = !bpf_map_lookup_elem(map_fd("xcni_snat"), &k, &sn);
+	return sn;
+}
+
+/*
+ * "Known" needs what only the real client has (issue 65 item 2b): CLIENT3
+ * opens a flow, the backend answers SYN-ACK (sequence TCP_SEQ); an ACK of
+ * another number (a blind spoofer's: it never saw the SYN-ACK) still goes
+ * to the backend, but leaves the tuple waiting (the record's ack TCP_SEQ + 1)
+ * and the address unknown; the ACK of TCP_SEQ + 1 confirms both. Both hooks
+ * (the XDP differential runs each packet through the fast path too). Before,
+ * any packet after the reply made the address known: "known 1, want 0".
+ */
+static void lb_nodeport_snat_blind_ack(void **state)
+{
+	uint8_t in[FRAME_MAX], want[FRAME_MAX];
+	int fd = map_fd("xcni_snat_cl"), found;
+	uint32_t c3 = ip4(CLIENT3);
+	struct fr f = from_outside(CLIENT3, 50066, 30081, TH_SYN);
+	struct xcni_snat sn;
+	size_t len, wlen;
+
+	(void)state;
+	len = frame(&f, in);
+	wlen = nodeport_remote_want(&f, in, 50066, want);
+	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
+	remote4_reply(&f, 80, TH_SYN | TH_ACK, 0);
+
+	f = from_outside(CLIENT3, 50066, 30081, TH_ACK);
+	f.ack = 0x0a0b0c0d;
+	len = frame(&f, in);
+	wlen = nodeport_remote_want(&f, in, 50066, want);
+	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
+	print_message("# a blind ACK (0x0a0b0c0d, the SYN-ACK's 0x%x + 1 unseen): known %u\n",
+		      TCP_SEQ, cl_get(fd, XCNI_AF_INET, &c3).known);
+	assert_int_equal(cl_get(fd, XCNI_AF_INET, &c3).known, 0);
+	sn = snat4_rec(50066, &found);
+	assert_true(found);
+	assert_int_equal(sn.ack, htonl(TCP_SEQ + 1));
+	assert_int_equal(flow_entry4(c3, ip4(NODE_IP), 50066, 30081, XCNI_CT_F_SVC).state,
+			 XCNI_CT_NEW);
+
+	f.ack = 0;
+	len = frame(&f, in);
+	wlen = nodeport_remote_want(&f, in, 50066, want);
+	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
+	assert_int_equal(cl_get(fd, XCNI_AF_INET, &c3).known, 1);
+	assert_int_equal(snat4_rec(50066, &found).ack, 0);
+	assert_int_equal(flow_entry4(c3, ip4(NODE_IP), 50066, 30081, XCNI_CT_F_SVC).state,
+			 XCNI_CT_ESTABLISHED);
+	bpf_map_delete_elem(fd, &(struct xcni_snat_cl_key){ .a = { c3 }, .family = XCNI_AF_INET });
+}
+
+/*
+ * A tuple answered and never confirmed (a SYN-ACK to a spoofed address:
+ * ESTABLISHED, its record still waiting) is free for another client 5 s
+ * after it opened, as an unanswered one: CLIENT's SYN takes that port (its
+ * own) from CLIENT2's 6 s old tuple; one 1 s old, or one confirmed 6 s ago,
+ * is held (CLIENT gets the hash's port). Before, the answered tuple held its
+ * port TCP's established life (6 h).
+ */
+static void lb_nodeport_snat_unconfirmed(void **state)
+{
+	static const uint32_t waits[3] = { XCNI_SNAT_WAIT, XCNI_SNAT_WAIT, 0 };
+	static const uint64_t ages[3] = { 6000000000ull, 1000000000ull, 6000000000ull };
+	uint8_t in[FRAME_MAX], want[FRAME_MAX];
+
+	(void)state;
+	for (int i = 0; i < 3; i++) {
+		uint16_t cp = (uint16_t)(50085 + i), sp = cp;
+		union xcni_tuple k = { .v4 = { .saddr = ip4(NODE_IP), .daddr = ip4(IP_R),
+					       .sport = htons(cp), .dport = htons(80),
+					       .proto = IPPROTO_TCP } };
+		struct xcni_snat sn = { .cport = htons(cp), .rev_nat = 15, .ack = waits[i],
+					.last_ns = mono_ns() - ages[i] };
+		struct fr f = from_outside(CLIENT, cp, 30081, TH_SYN);
+		struct xcni_ct_entry e;
+		size_t len, wlen;
+
+		snat_hold_aged(cp, XCNI_CT_ESTABLISHED, ages[i]);
+		*(uint32_t *)sn.client = ip4(CLIENT2);
+		assert_int_equal(bpf_map_update_elem(map_fd("xcni_snat"), &k, &sn, BPF_ANY), 0);
+		if (i)
+			sp = (uint16_t)(32768 + (xcni_lb_hash(XCNI_AF_INET, &(__u32){ ip4(CLIENT) },
+							      &(__u32){ ip4(IP_R) }, htons(cp),
+							      htons(80), IPPROTO_TCP) +
+						 7919) % 28232);
+		len = frame(&f, in);
+		wlen = nodeport_remote_want(&f, in, sp, want);
+		expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
+		e = flow_entry4(ip4(NODE_IP), ip4(IP_R), cp, 80, XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT);
+		print_message("# answered, %s, %llu s old: port %u %s\n",
+			      waits[i] ? "unconfirmed" : "confirmed",
+			      (unsigned long long)(ages[i] / 1000000000ull), cp,
+			      e.nat_addr == ip4(CLIENT) ? "taken by another client" : "held");
+		assert_int_equal(e.nat_addr, i ? ip4(CLIENT2) : ip4(CLIENT));
+	}
+}
+
 /*
  * A bare ACK from outside opens no SNAT tuple: dropped (drop-ct-invalid),
  * nothing left in conntrack. Before, it opened one ESTABLISHED (hours).
@@ -1261,6 +1368,53 @@ static void np6_snat_unanswered(const struct np6_ul *u)
 		    CLIENT6, cp);
 }
 
+/*
+ * lb_nodeport_snat_blind_ack for IPv6 (u: either underlay): after the
+ * backend's SYN-ACK (sequence SEQ), an ACK of another number is forwarded
+ * but neither confirms the tuple (its record still waits for SEQ + 1) nor
+ * makes the client's /56 known; the ACK of SEQ + 1 does both.
+ */
+static void np6_snat_blind_ack(const struct np6_ul *u)
+{
+	static const char *const cl = "2001:db8:2::9"; /* a /56 of its own */
+	uint16_t cp = u->tcp_cport + 70;
+	struct g6 f = outside6_to(cl, cp, NODE6, u->tcp_fe, IPPROTO_TCP, T_SYN), r;
+	uint8_t in[FRAME_MAX], want[FRAME_MAX], b[16];
+	struct xcni_snat_cl_key ck = { .family = XCNI_AF_INET6 };
+	struct xcni_ct6_key k = { .sport = htons(cp), .dport = htons(80), .proto = IPPROTO_TCP };
+	int cfd = bpf_map__fd((*u->prog)->maps.xcni_snat_cl);
+	int sfd = bpf_map__fd((*u->prog)->maps.xcni_snat);
+	struct xcni_snat_cl c;
+	struct xcni_snat sn;
+	size_t len, wlen;
+
+	in6(cl, b);
+	memcpy(ck.a, b, 8);
+	in6(NODE6, k.saddr);
+	in6(u->backend, k.daddr);
+	len = frame6(&f, in);
+	wlen = ul_remote_want(u, &f, cp, 80, want);
+	ul_expect(u, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
+	len = ul_reply_in(u, &r, 80, cp, IPPROTO_TCP, T_SYN | T_ACK, in);
+	wlen = frame6_as(&r, NODE6, u->tcp_fe, cl, cp, want);
+	ul_expect(u, in, len, TC_ACT_REDIRECT, XCNI_FWD_REPLY, want, wlen);
+
+	for (int right = 0; right < 2; right++) {
+		f = outside6_to(cl, cp, NODE6, u->tcp_fe, IPPROTO_TCP, T_ACK);
+		f.ack = right ? 0 : 0x0a0b0c0d;
+		len = frame6(&f, in);
+		wlen = ul_remote_want(u, &f, cp, 80, want);
+		ul_expect(u, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
+		assert_int_equal(bpf_map_lookup_elem(cfd, &ck, &c), 0);
+		print_message("# IPv6 (%s underlay), an ACK of %s: known %u\n",
+			      u->ul6 ? "IPv6" : "IPv4", right ? "SEQ + 1" : "0x0a0b0c0d", c.known);
+		assert_int_equal(c.known, right);
+		assert_int_equal(bpf_map_lookup_elem(sfd, &k, &sn), 0);
+		assert_int_equal(sn.ack, right ? 0 : htonl(SEQ + 1));
+	}
+	bpf_map_delete_elem(cfd, &ck);
+}
+
 /* lb_nodeport_snat_bare_ack for IPv6 (u: either underlay). */
 static void np6_snat_bare_ack(const struct np6_ul *u)
 {
@@ -1348,6 +1502,7 @@ static void lb6_nodeport_snat_rules(void **state)
 	np6_snat_held(&ul4);
 	np6_snat_unanswered(&ul4);
 	np6_snat_bare_ack(&ul4);
+	np6_snat_blind_ack(&ul4);
 }
 
 /* np6_snat_site over the IPv4 underlay: after the group's other IPv4-underlay
@@ -1430,6 +1585,7 @@ static void lb6u_nodeport_snat_rules(void **state)
 	np6_snat_held(&ul6);
 	np6_snat_unanswered(&ul6);
 	np6_snat_bare_ack(&ul6);
+	np6_snat_blind_ack(&ul6);
 	np6_snat_site(&ul6);
 }
 
@@ -1998,6 +2154,8 @@ static const struct CMUnitTest nodeport_tests[] = {
 	cmocka_unit_test(lb_nodeport_snat_held),
 	cmocka_unit_test(lb_nodeport_snat_spoofed),
 	cmocka_unit_test(lb_nodeport_snat_unanswered),
+	cmocka_unit_test(lb_nodeport_snat_blind_ack),
+	cmocka_unit_test(lb_nodeport_snat_unconfirmed),
 	cmocka_unit_test(lb_nodeport_snat_bare_ack),
 	cmocka_unit_test(lb_nodeport_snat_flood),
 	cmocka_unit_test(lb_nodeport_snat_not_frontend),

@@ -148,7 +148,7 @@ size_t frame(const struct fr *f, uint8_t *buf)
 	} else if (f->proto == IPPROTO_TCP) {
 		*(uint32_t *)(l4 + 4) = htonl(TCP_SEQ);
 		if (f->flags & TH_ACK)
-			*(uint32_t *)(l4 + 8) = htonl(0x0a0b0c0d);
+			*(uint32_t *)(l4 + 8) = htonl(f->ack ? f->ack : TCP_SEQ + 1);
 		l4[12] = 5 << 4;
 		l4[13] = f->flags;
 		*(uint16_t *)(l4 + 14) = htons(64240);
@@ -555,7 +555,7 @@ size_t frame6(const struct g6 *f, uint8_t *buf)
 	if (f->proto == IPPROTO_TCP) {
 		*(uint32_t *)(l4 + 4) = htonl(SEQ);
 		if (f->flags & T_ACK)
-			*(uint32_t *)(l4 + 8) = htonl(0x0a0b0c0d);
+			*(uint32_t *)(l4 + 8) = htonl(f->ack ? f->ack : SEQ + 1);
 		l4[12] = 5 << 4;
 		l4[13] = f->flags;
 		*(uint16_t *)(l4 + 14) = htons(64240);

@@ -6,7 +6,9 @@
 # new tuples past its budget (xcni_snat_cl) are refused as drop-nat-client,
 # named in xcnictl status and on the metrics page. A third address whose
 # datagrams are all answered keeps its tuples: past --snat-client-max (100
-# here) what it holds is refused, as xcnid's count of xcni_snat says.
+# here) what it holds is refused, as xcnid's count of xcni_snat says (each
+# flow confirmed by a second datagram after its answer: a tuple answered and
+# never confirmed holds its port 5 s only, snat-per-client.md).
 #
 #   netns xcl-out: 198.51.100.1, 2001:db8:100::1 the attacker (the lab's outside)
 #                  198.51.100.4, 2001:db8:101::4 the other client (added here;
@@ -165,6 +167,9 @@ got, end = set(), time.time() + 3
 while len(got) < n and time.time() < end:
     for s in select.select([s for s in socks if s not in got], [], [], 0.2)[0]:
         s.recv(256)
+        # A second datagram after the answer confirms the tuple: answered and
+        # never confirmed, it would be free again after 5 s (xcni_snat_waited).
+        s.send(b"held")
         got.add(s)
 print(len(got))
 PY

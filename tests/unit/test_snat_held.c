@@ -80,16 +80,18 @@ static __u32 held(const struct xcni_snat_cl_key *k)
 
 /*
  * One SNAT record: this node's port sport towards the backend, for client
- * addr; its record last answered age_ns ago; with a conntrack entry in state
- * (0: none, pushed out) last seen ct_age_ns ago.
+ * addr; its record last answered age_ns ago, still waiting for its client
+ * (ack, xcni_snat's) or not (0); with a conntrack entry in state (0: none,
+ * pushed out) opened and last seen ct_age_ns ago.
  */
 static void rec(const char *addr, __u16 sport, __u8 proto, uint64_t age_ns, __u8 state,
-		uint64_t ct_age_ns)
+		uint64_t ct_age_ns, __u32 ack)
 {
 	uint64_t now = xcni_mono_ns();
 	union xcni_tuple t = {};
-	struct xcni_snat sn = { .cport = htons(40000), .last_ns = now - age_ns };
-	struct xcni_ct_entry e = { .state = state, .last_ns = now - ct_age_ns };
+	struct xcni_snat sn = { .cport = htons(40000), .ack = ack, .last_ns = now - age_ns };
+	struct xcni_ct_entry e = { .state = state, .created_ns = now - ct_age_ns,
+				   .last_ns = now - ct_age_ns };
 	int v6 = strchr(addr, ':') != NULL;
 
 	assert_int_equal(inet_pton(v6 ? AF_INET6 : AF_INET, addr, sn.client), 1);
@@ -126,22 +128,26 @@ static void counts_live_tuples_only(void **state)
 	 * UDP's life (counts), a young SYN (counts), a SYN no reply answered for
 	 * 6 s (a spoofer's: does not), a UDP record 70 s past its answer and no
 	 * entry (over: does not). */
-	rec("198.51.100.7", 1001, 6, 0, XCNI_CT_ESTABLISHED, 0);
-	rec("198.51.100.7", 1002, 17, 10 * S, 0, 0);
-	rec("198.51.100.7", 1003, 6, 1 * S, XCNI_CT_NEW, 1 * S);
-	rec("198.51.100.7", 1004, 6, 6 * S, XCNI_CT_NEW, 6 * S);
-	rec("198.51.100.7", 1005, 17, 70 * S, 0, 0);
+	rec("198.51.100.7", 1001, 6, 0, XCNI_CT_ESTABLISHED, 0, 0);
+	rec("198.51.100.7", 1002, 17, 10 * S, 0, 0, 0);
+	rec("198.51.100.7", 1003, 6, 1 * S, XCNI_CT_NEW, 1 * S, 0);
+	rec("198.51.100.7", 1004, 6, 6 * S, XCNI_CT_NEW, 6 * S, 0);
+	rec("198.51.100.7", 1005, 17, 70 * S, 0, 0, 0);
+	/* ... answered and still waiting for its client 1 s after it opened
+	 * (counts), and 6 s after (a SYN-ACK to a spoofed address: does not). */
+	rec("198.51.100.7", 1006, 6, 0, XCNI_CT_ESTABLISHED, 1 * S, XCNI_SNAT_WAIT);
+	rec("198.51.100.7", 1007, 6, 0, XCNI_CT_ESTABLISHED, 6 * S, 0x01020305);
 	/* b: two hosts of one /56 are one client; an unanswered SYN of it
 	 * 6 s old does not count. */
-	rec("2001:db8:1:200::5", 2001, 6, 0, XCNI_CT_ESTABLISHED, 0);
-	rec("2001:db8:1:2ff::9", 2002, 17, 1 * S, 0, 0);
-	rec("2001:db8:1:2ff::9", 2003, 6, 6 * S, XCNI_CT_NEW, 6 * S);
+	rec("2001:db8:1:200::5", 2001, 6, 0, XCNI_CT_ESTABLISHED, 0, 0);
+	rec("2001:db8:1:2ff::9", 2002, 17, 1 * S, 0, 0, 0);
+	rec("2001:db8:1:2ff::9", 2003, 6, 6 * S, XCNI_CT_NEW, 6 * S, 0);
 	/* a client with records and no budget (evicted): nothing written */
-	rec("203.0.113.9", 3001, 6, 0, XCNI_CT_ESTABLISHED, 0);
+	rec("203.0.113.9", 3001, 6, 0, XCNI_CT_ESTABLISHED, 0, 0);
 
 	assert_int_equal(snat_held_open(snat_fd, cl_fd, ct_fd, ct6_fd, &h), 0);
 	assert_int_equal(snat_held_count(h), 2);
-	assert_int_equal(held(&a), 3);
+	assert_int_equal(held(&a), 4);
 	assert_int_equal(held(&b), 2);
 	/* Unchanged counts are not written again. */
 	assert_int_equal(snat_held_count(h), 0);

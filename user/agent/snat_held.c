@@ -62,8 +62,9 @@ static void cl_add(void *ctx, const void *key, const void *val)
  * pushed out, for its protocol's established life after its last reply: the
  * SNAT's own rule (np_snat_free), the tuple the client's until then. A tuple
  * no reply answered is free after XCNI_CT_SNAT_NEW_NS (snat_port_free) and
- * counts no longer: a spoofer's unanswered SYNs from a client's address
- * would otherwise fill that client's held for their record's life.
+ * counts no longer, nor one answered and never confirmed 5 s on
+ * (xcni_snat_waited): a spoofer's SYNs from a client's address would
+ * otherwise fill that client's held for their record's life.
  */
 static bool rec_live(const struct snat_held *h, const union xcni_tuple *k,
 		     const struct xcni_snat *sn)
@@ -72,8 +73,9 @@ static bool rec_live(const struct snat_held *h, const union xcni_tuple *k,
 	struct xcni_ct_entry e;
 	bool ct = !bpf_map_lookup_elem(k->v6.proto ? h->ct6_fd : h->ct_fd, k, &e);
 
-	if (ct && e.state == XCNI_CT_NEW && h->now > e.last_ns &&
-	    h->now - e.last_ns > XCNI_CT_SNAT_NEW_NS)
+	if (ct && ((e.state == XCNI_CT_NEW && h->now > e.last_ns &&
+		    h->now - e.last_ns > XCNI_CT_SNAT_NEW_NS) ||
+		   xcni_snat_waited(&e, sn, h->now)))
 		return false;
 	if (h->now <= sn->last_ns ||
 	    h->now - sn->last_ns <= xcni_ct_lifetime(XCNI_CT_ESTABLISHED, proto))
