@@ -10,7 +10,10 @@ from_pod4's chain to 560). This reads one function's frame as the deepest
 r10 offset its code touches (directly, or through a register copied from
 r10), the calls from the relocations (global functions) or the pc-relative
 targets (static ones), and prints per program the deepest chain, frame by
-frame; -a also every function's frame and deepest chain.
+frame; -a also every function's frame and deepest chain. --61: the sum as
+6.1's verifier makes it (each frame rounded up to 32, an empty one 32: the
+interpreter's granularity; docs/decisions/kernel-matrix.md), where from_pod's
+chain was refused at 544.
 
 make deletes the .bpf.o once the skeleton is made; compile the one you want:
 
@@ -86,6 +89,9 @@ def main():
     if len(args) != 1:
         sys.exit(__doc__)
     frame, order, calls = parse(args[0])
+    # 6.18 with the JIT: round_up(depth, 16); 6.1: round_up(max(depth, 1), 32).
+    rnd = (lambda d: (max(d, 1) + 31) // 32 * 32) if "--61" in sys.argv else \
+        (lambda d: (d + 15) // 16 * 16)
 
     def chain(f, seen=()):
         best = (0, [])
@@ -94,7 +100,7 @@ def main():
                 d = chain(c, seen + (f,))
                 if d[0] > best[0]:
                     best = d
-        return (frame[f] + 15) // 16 * 16 + best[0], [f"{f}:{frame[f]}"] + best[1]
+        return rnd(frame[f]) + best[0], [f"{f}:{frame[f]}"] + best[1]
 
     for f, s in order:
         if s and not s.startswith(".text"):

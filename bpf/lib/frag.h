@@ -72,10 +72,14 @@ static __always_inline __u32 frag_owner(int fam, const void *saddr, const void *
 		if (!frag_inside(bpf_map_lookup_elem(&xcni_ipcache, &k)))
 			return xcni_frag_outside_share(XCNI_AF_INET, saddr, frag_key[0], frag_key[1]);
 	} else if (!(s[0] == 0xfe && (s[1] & 0xc0) == 0x80)) {
-		struct xcni_ipcache6_key k = { .prefixlen = 128 };
+		struct xcni_ipcache6_key k = { .prefixlen = 128 }, *kp = &k;
 
-		__builtin_memcpy(k.addr, saddr, 16);
-		if (!frag_inside(bpf_map_lookup_elem(&xcni_ipcache6, &k)))
+		/* Its address made here, not hoisted out of frag_commit's loop
+		 * and spilled: 8 bytes of frame (72, where the chain from
+		 * from_pod on 6.1 has 64). */
+		barrier_var(kp);
+		__builtin_memcpy(kp->addr, saddr, 16);
+		if (!frag_inside(bpf_map_lookup_elem(&xcni_ipcache6, kp)))
 			return xcni_frag_outside_share(XCNI_AF_INET6, saddr, frag_key[0],
 						       frag_key[1]);
 	}
