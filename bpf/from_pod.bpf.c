@@ -48,7 +48,7 @@ static __always_inline int to_remote_node(struct __sk_buff *skb, int fam, struct
 	int reason;
 
 	/* The IPv6 underlay's endpoint is in the entry: looked up again here
-	 * rather than kept in from_pod_frame4's or from_pod_frame6's frame,
+	 * rather than kept in from_pod's (IPv4) or from_pod6's frame,
 	 * which have no 8 bytes to spare. */
 	if (tunnel == XCNI_TUN6) {
 		dipc = ipcache_find(fam, flow_daddr(pkt_pair_flow(p4, p6, fam), fam));
@@ -80,8 +80,8 @@ static __always_inline int to_remote_node(struct __sk_buff *skb, int fam, struct
 /*
  * to_remote_node for IPv6 in a frame of its own: its frame (the outer
  * headers) and ct_icmp_related's are never on the stack together, so
- * from_pod_frame6 fits the verifier's 512 bytes. IPv4's is inlined
- * (from_pod_frame4's chain has no room for another frame).
+ * from_pod6 fits the verifier's 512 bytes. IPv4's is inlined
+ * (from_pod's (IPv4) chain has no room for another frame).
  */
 static __attribute__((noinline)) int to_remote_node_frame6(struct __sk_buff *skb,
 							   struct pkt6 *p, __u32 tunnel)
@@ -157,7 +157,7 @@ static __always_inline int from_pod_where(struct pkt *p4, struct pkt6 *p6, int f
 /*
  * The flags the translation gave the flow's entry (XCNI_CT_F_HAIRPIN: a pod
  * reaching itself through a Service), from the family's translation state
- * lb (IPv4: on from_pod_frame4's stack, zeroed without Services; IPv6:
+ * lb (IPv4: on from_pod's (IPv4) stack, zeroed without Services; IPv6:
  * NULL for none).
  */
 static __always_inline __u8 lb_hairpin(const void *lb, int fam)
@@ -281,7 +281,7 @@ static __always_inline int from_pod_flow(struct __sk_buff *skb, struct pkt *p4, 
 		 * masquerade hands the flow to the node, so the pod's egress is
 		 * not asked either (lab netpol via Service: the same truth
 		 * tables). Read where used, not held: a value held across
-		 * the lookups costs from_pod_frame4 a slot of its frame. */
+		 * the lookups costs from_pod (IPv4) a slot of its frame. */
 		if (lb_hairpin(lb, fam))
 			v->src_id = XCNI_ID_HOST;
 		reason = flow_judge(f, fam, ct, lb_hairpin(lb, fam) ? 0 : judge_key(src, ep_addr, fam),

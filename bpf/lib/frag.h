@@ -388,7 +388,7 @@ static __always_inline void frag_first(int fam, struct flow *f, __u32 id)
  * exit), whose offsets the scans read directly, and the stage's addresses
  * made after barrier_var, not hoisted out of frag_commit's loop: otherwise
  * the word pointers into k[j] and the fields' addresses were spilled, and
- * frag_commit's frame took 128 bytes (from_pod_frame4's chain 544 of the
+ * frag_commit's frame took 128 bytes (from_pod's (IPv4) chain 544 of the
  * verifier's 512), where it takes 64.
  */
 static __always_inline int frag_put(int fam, struct xcni_fragstage *st, __u32 j)
@@ -450,7 +450,7 @@ static __always_inline int frag_commit_fam(int fam, __u32 first, __u32 last)
 
 /*
  * frag_commit_fam in one global for both families: verified once, its frame
- * beside the exit's (64 bytes: from_pod_frame4's chain, 416 of its own, has 96).
+ * beside the exit's (64 bytes: from_pod's (IPv4) chain, 416 of its own, has 96).
  * The family is taken once, each branch the family's copy: a fam tested at
  * every step lets the verifier walk IPv6's steps after IPv4's (+13,000
  * verified insns per program).
