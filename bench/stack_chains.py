@@ -31,7 +31,7 @@ import sys
 def parse(obj):
     out = subprocess.run(["llvm-objdump", "-d", "--no-show-raw-insn", "-r", obj],
                          capture_output=True, text=True, check=True).stdout
-    frame, order, calls, start, pcrel = {}, [], {}, {}, []
+    frame, order, calls, start, pcrel, textrefs = {}, [], {}, {}, [], []
     fp = {}
     cur = sec = last = None
     for line in out.split("\n"):
@@ -50,11 +50,19 @@ def parse(obj):
             continue
         if cur is None:
             continue
-        m = re.search(r"R_BPF_64_32\s+(\S+)", line)
+        m = re.search(r"R_BPF_64_(32|64)\s+(\S+)", line)
         if m:
+            # A call to a global (its name), or to a static function through
+            # its section (.text + the call's immediate); a callback's address
+            # (bpf_loop's: ld_imm64 of .text + its byte offset), which 6.1
+            # counts as a call too.
             if last and last[3] is not None:
-                calls[last[0]].add(m.group(1))
+                calls[last[0]].add(m.group(2))
                 pcrel.remove(last)
+                if m.group(2) == ".text":
+                    textrefs.append((last[0], (last[3] + 1) * 8))
+            elif m.group(1) == "64" and m.group(2) == ".text" and last and last[4] is not None:
+                textrefs.append((last[0], last[4]))
             continue
         m = re.match(r"^\s*(\d+):\s+(.*)$", line)
         if not m:
@@ -73,10 +81,16 @@ def parse(obj):
             if md:
                 fp.pop(md.group(1), None)
         mc = re.match(r"call (-?\d+)$", ins)
-        last = (cur, sec, idx, int(mc.group(1)) if mc else None)
+        ml = re.match(r"r\d = (\d+) ll$", ins)
+        last = (cur, sec, idx, int(mc.group(1)) if mc else None,
+                int(ml.group(1)) if ml else None)
         if mc:
             pcrel.append(last)
-    for f, s, idx, n in pcrel:
+    for f, off in textrefs:
+        tgt = start.get((".text", off))
+        if tgt:
+            calls[f].add(tgt)
+    for f, s, idx, n, _ in pcrel:
         if n != -1:
             tgt = start.get((s, (idx + n + 1) * 8))
             if tgt:
