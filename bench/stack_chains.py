@@ -10,7 +10,10 @@ from_pod4's chain to 560). This reads one function's frame as the deepest
 r10 offset its code touches (directly, or through a register copied from
 r10), the calls from the relocations (global functions) or the pc-relative
 targets (static ones), and prints per program the deepest chain, frame by
-frame; -a also every function's frame and deepest chain.
+frame; -a also every function's frame and deepest chain. --61: the sum as
+6.1's verifier makes it (each frame rounded up to 32, an empty one 32: the
+interpreter's granularity; docs/decisions/kernel-matrix.md), where from_pod's
+chain was refused at 544.
 
 make deletes the .bpf.o once the skeleton is made; compile the one you want:
 
@@ -28,7 +31,7 @@ import sys
 def parse(obj):
     out = subprocess.run(["llvm-objdump", "-d", "--no-show-raw-insn", "-r", obj],
                          capture_output=True, text=True, check=True).stdout
-    frame, order, calls, start, pcrel = {}, [], {}, {}, []
+    frame, order, calls, start, pcrel, textrefs = {}, [], {}, {}, [], []
     fp = {}
     cur = sec = last = None
     for line in out.split("\n"):
@@ -47,11 +50,19 @@ def parse(obj):
             continue
         if cur is None:
             continue
-        m = re.search(r"R_BPF_64_32\s+(\S+)", line)
+        m = re.search(r"R_BPF_64_(32|64)\s+(\S+)", line)
         if m:
+            # A call to a global (its name), or to a static function through
+            # its section (.text + the call's immediate); a callback's address
+            # (bpf_loop's: ld_imm64 of .text + its byte offset), which 6.1
+            # counts as a call too.
             if last and last[3] is not None:
-                calls[last[0]].add(m.group(1))
+                calls[last[0]].add(m.group(2))
                 pcrel.remove(last)
+                if m.group(2) == ".text":
+                    textrefs.append((last[0], (last[3] + 1) * 8))
+            elif m.group(1) == "64" and m.group(2) == ".text" and last and last[4] is not None:
+                textrefs.append((last[0], last[4]))
             continue
         m = re.match(r"^\s*(\d+):\s+(.*)$", line)
         if not m:
@@ -70,10 +81,16 @@ def parse(obj):
             if md:
                 fp.pop(md.group(1), None)
         mc = re.match(r"call (-?\d+)$", ins)
-        last = (cur, sec, idx, int(mc.group(1)) if mc else None)
+        ml = re.match(r"r\d = (\d+) ll$", ins)
+        last = (cur, sec, idx, int(mc.group(1)) if mc else None,
+                int(ml.group(1)) if ml else None)
         if mc:
             pcrel.append(last)
-    for f, s, idx, n in pcrel:
+    for f, off in textrefs:
+        tgt = start.get((".text", off))
+        if tgt:
+            calls[f].add(tgt)
+    for f, s, idx, n, _ in pcrel:
         if n != -1:
             tgt = start.get((s, (idx + n + 1) * 8))
             if tgt:
@@ -86,6 +103,9 @@ def main():
     if len(args) != 1:
         sys.exit(__doc__)
     frame, order, calls = parse(args[0])
+    # 6.18 with the JIT: round_up(depth, 16); 6.1: round_up(max(depth, 1), 32).
+    rnd = (lambda d: (max(d, 1) + 31) // 32 * 32) if "--61" in sys.argv else \
+        (lambda d: (d + 15) // 16 * 16)
 
     def chain(f, seen=()):
         best = (0, [])
@@ -94,7 +114,7 @@ def main():
                 d = chain(c, seen + (f,))
                 if d[0] > best[0]:
                     best = d
-        return (frame[f] + 15) // 16 * 16 + best[0], [f"{f}:{frame[f]}"] + best[1]
+        return rnd(frame[f]) + best[0], [f"{f}:{frame[f]}"] + best[1]
 
     for f, s in order:
         if s and not s.startswith(".text"):

@@ -48,7 +48,7 @@ static __always_inline int to_remote_node(struct __sk_buff *skb, int fam, struct
 	int reason;
 
 	/* The IPv6 underlay's endpoint is in the entry: looked up again here
-	 * rather than kept in from_pod_frame4's or from_pod_frame6's frame,
+	 * rather than kept in from_pod's (IPv4) or from_pod6's frame,
 	 * which have no 8 bytes to spare. */
 	if (tunnel == XCNI_TUN6) {
 		dipc = ipcache_find(fam, flow_daddr(pkt_pair_flow(p4, p6, fam), fam));
@@ -80,8 +80,8 @@ static __always_inline int to_remote_node(struct __sk_buff *skb, int fam, struct
 /*
  * to_remote_node for IPv6 in a frame of its own: its frame (the outer
  * headers) and ct_icmp_related's are never on the stack together, so
- * from_pod_frame6 fits the verifier's 512 bytes. IPv4's is inlined
- * (from_pod_frame4's chain has no room for another frame).
+ * from_pod6 fits the verifier's 512 bytes. IPv4's is inlined
+ * (from_pod's (IPv4) chain has no room for another frame).
  */
 static __attribute__((noinline)) int to_remote_node_frame6(struct __sk_buff *skb,
 							   struct pkt6 *p, __u32 tunnel)
@@ -157,7 +157,7 @@ static __always_inline int from_pod_where(struct pkt *p4, struct pkt6 *p6, int f
 /*
  * The flags the translation gave the flow's entry (XCNI_CT_F_HAIRPIN: a pod
  * reaching itself through a Service), from the family's translation state
- * lb (IPv4: on from_pod_frame4's stack, zeroed without Services; IPv6:
+ * lb (IPv4: on from_pod's (IPv4) stack, zeroed without Services; IPv6:
  * NULL for none).
  */
 static __always_inline __u8 lb_hairpin(union lb_state lb, int fam)
@@ -280,7 +280,7 @@ static __always_inline int from_pod_flow(struct __sk_buff *skb, struct pkt *p4, 
 		 * masquerade hands the flow to the node, so the pod's egress is
 		 * not asked either (lab netpol via Service: the same truth
 		 * tables). Read where used, not held: a value held across
-		 * the lookups costs from_pod_frame4 a slot of its frame. */
+		 * the lookups costs from_pod (IPv4) a slot of its frame. */
 		if (lb_hairpin(lb, fam))
 			v->src_id = XCNI_ID_HOST;
 		reason = flow_judge(f, fam, ct, lb_hairpin(lb, fam) ? 0 : judge_key(src, ep_addr, fam),
@@ -453,35 +453,45 @@ out:
 }
 
 /*
- * from_pod_fam's two frames, one per family, verified apart: one frame
- * holding both families' copies is 424 bytes (the two copies' locals share
- * it, the compiler's spill slots do not shrink), and with IPv6's deepest
- * callee (to_remote_node_frame6, lb6_translate_call: 144) the chain is 576
- * of the verifier's 512 (docs/decisions/from-pod-frames.md).
- * IPv6's first, as from_pod6 was: the object's order, the JIT's placement.
+ * from_pod_fam's two programs, one per family: IPv4's (and ARP's, and
+ * whatever else is refused) is from_pod itself, IPv6's from_pod6, reached by
+ * a tail call through xcni_podcalls. Each is verified as a program of its
+ * own: its own 1,000,000 instructions, and its family's frame the program's
+ * first, where 6.1 counts 32 bytes for an entry's empty frame
+ * (docs/decisions/kernel-matrix.md: from_pod refused there at 32 + 416 + 128).
+ * The array is filled at load (.values); xcnid pins it beside prog_from_pod
+ * (an array no pin or descriptor holds is emptied), not pinned by name: each
+ * loaded object calls its own from_pod6, whatever else shares the pin dir.
  */
-__attribute__((noinline)) int from_pod_frame6(struct __sk_buff *skb)
+SEC("tc")
+int from_pod6(struct __sk_buff *skb)
 {
-	if (!skb)
-		return TC_ACT_SHOT;
 	return from_pod_fam(skb, XCNI_AF_INET6);
 }
 
-__attribute__((noinline)) int from_pod_frame4(struct __sk_buff *skb)
-{
-	return from_pod_fam(skb, XCNI_AF_INET);
-}
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+	__array(values, int(struct __sk_buff *));
+} xcni_podcalls SEC(".maps") = {
+	.values = { [0] = (void *)&from_pod6 },
+};
 
 /*
- * Every packet a pod sends. IPv6 by the skb's protocol; the rest (IPv4,
- * ARP, whatever else is refused) as IPv4.
+ * Every packet a pod sends. IPv6 by the skb's protocol, in from_pod6; the
+ * rest (IPv4, ARP, whatever else is refused) as IPv4. A missed tail call
+ * (the array emptied) drops.
  */
 SEC("tc")
 int from_pod(struct __sk_buff *skb)
 {
-	if (skb->protocol == bpf_htons(ETH_P_IPV6))
-		return from_pod_frame6(skb);
-	return from_pod_frame4(skb);
+	if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
+		bpf_tail_call_static(skb, &xcni_podcalls, 0);
+		return TC_ACT_SHOT;
+	}
+	return from_pod_fam(skb, XCNI_AF_INET);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -389,7 +389,7 @@ static __always_inline int ct_icmp_related_fam(struct __sk_buff *skb, int fam, _
 
 /*
  * ct_icmp_related_fam in one global for both families, verified once (88
- * bytes of frame: from_pod_frame4's chain, 416 of its own, has 96). The family
+ * bytes of frame: from_pod's (IPv4) chain, 416 of its own, has 96). The family
  * taken once, each branch the family's copy: a fam tested at every step let
  * the verifier walk one family's steps after the other's.
  */
@@ -615,8 +615,8 @@ static __attribute__((noinline)) void ct_commit_call(const struct flow *f, int f
 
 /*
  * ct_commit_entry, where the verifier's 512 bytes of stack have room for it:
- * in the caller's frame for IPv4 (a call's frame on top of from_pod_frame4's would
- * pass them), in a frame of its own for IPv6 (in from_pod_frame6's, with the
+ * in the caller's frame for IPv4 (a call's frame on top of from_pod's (IPv4) would
+ * pass them), in a frame of its own for IPv6 (in from_pod6's, with the
  * Service hand-off and SCTP's port call, it would pass them). The IPv6
  * callers count the flow's length on arrival (nbytes is f->len); the IPv4
  * ones the packet's now.

@@ -45,7 +45,7 @@ struct outer_hdrs {
  * header, but for the two addresses: the IPv6 header's first 8 bytes, then
  * UDP, Geneve and the inner Ethernet header. The addresses are stored from
  * where they are (this node's in .rodata, the peer's in its ipcache entry):
- * 32 bytes less in the frame of from_pod_frame6's callee, which the verifier's
+ * 32 bytes less in the frame of from_pod6's callee, which the verifier's
  * 512 bytes for the call chain would not give.
  */
 struct outer6_hdrs {

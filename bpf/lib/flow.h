@@ -36,7 +36,7 @@
  * these and its 16-byte key (struct pkt), an IPv6 packet's these and its
  * 40-byte key (struct pkt6); struct flow is the two's common type, and what
  * is written once reads tuple.v4 only under XCNI_AF_INET. So an IPv4 frame does
- * not carry the room of an IPv6 key: from_pod_frame4's frame and its callees' sit
+ * not carry the room of an IPv6 key: from_pod's (IPv4) frame and its callees' sit
  * at the verifier's 512 bytes (docs/decisions/flow-on-stack.md).
  */
 #define FLOW_FIELDS                                                                           \

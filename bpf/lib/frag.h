@@ -72,10 +72,14 @@ static __always_inline __u32 frag_owner(int fam, const void *saddr, const void *
 		if (!frag_inside(bpf_map_lookup_elem(&xcni_ipcache, &k)))
 			return xcni_frag_outside_share(XCNI_AF_INET, saddr, frag_key[0], frag_key[1]);
 	} else if (!(s[0] == 0xfe && (s[1] & 0xc0) == 0x80)) {
-		struct xcni_ipcache6_key k = { .prefixlen = 128 };
+		struct xcni_ipcache6_key k = { .prefixlen = 128 }, *kp = &k;
 
-		__builtin_memcpy(k.addr, saddr, 16);
-		if (!frag_inside(bpf_map_lookup_elem(&xcni_ipcache6, &k)))
+		/* Its address made here, not hoisted out of frag_commit's loop
+		 * and spilled: 8 bytes of frame (72, where the chain from
+		 * from_pod on 6.1 has 64). */
+		barrier_var(kp);
+		__builtin_memcpy(kp->addr, saddr, 16);
+		if (!frag_inside(bpf_map_lookup_elem(&xcni_ipcache6, kp)))
 			return xcni_frag_outside_share(XCNI_AF_INET6, saddr, frag_key[0],
 						       frag_key[1]);
 	}
@@ -384,7 +388,7 @@ static __always_inline void frag_first(int fam, struct flow *f, __u32 id)
  * exit), whose offsets the scans read directly, and the stage's addresses
  * made after barrier_var, not hoisted out of frag_commit's loop: otherwise
  * the word pointers into k[j] and the fields' addresses were spilled, and
- * frag_commit's frame took 128 bytes (from_pod_frame4's chain 544 of the
+ * frag_commit's frame took 128 bytes (from_pod's (IPv4) chain 544 of the
  * verifier's 512), where it takes 64.
  */
 static __always_inline int frag_put(int fam, struct xcni_fragstage *st, __u32 j)
@@ -446,7 +450,7 @@ static __always_inline int frag_commit_fam(int fam, __u32 first, __u32 last)
 
 /*
  * frag_commit_fam in one global for both families: verified once, its frame
- * beside the exit's (64 bytes: from_pod_frame4's chain, 416 of its own, has 96).
+ * beside the exit's (64 bytes: from_pod's (IPv4) chain, 416 of its own, has 96).
  * The family is taken once, each branch the family's copy: a fam tested at
  * every step lets the verifier walk IPv6's steps after IPv4's (+13,000
  * verified insns per program).

@@ -4,7 +4,7 @@
  * every header it hands out (parse_ipv4, reparse4). IPv6: the fixed header and
  * the extension headers, walked with a bound (parse_ipv6), read with
  * bpf_skb_load_bytes (offsets that depend on the extension headers need no
- * pointer proofs); from_pod and to_pod hand IPv6 frames to from_pod_frame6 /
+ * pointer proofs); from_pod and to_pod hand IPv6 frames to from_pod6 /
  * to_pod6, global functions the verifier checks on their own. Fragments:
  * frag.h, which the parsers stage (it knows the packets' views, struct pkt
  * and struct pkt6, from flow.h, not this file: no include cycle).

@@ -80,7 +80,7 @@ static const __u32 crc32c_x8pow[16] = {
  * IP header. 0, or -1 (a length that cannot hold an SCTP packet, or a helper
  * failed: nothing or only the port was written). The caller drops it.
  *
- * Inline: lb6_nat (inside lb6_translate_call, a global function below from_pod_frame6)
+ * Inline: lb6_nat (inside lb6_translate_call, a global function below from_pod6)
  * has no room for one more frame in the verifier's 512 bytes; IPv4 calls it
  * from lb4_nat through the
  * global sctp4_nat_port, verified once on its own (as lb4_icmp_rev_nat), its

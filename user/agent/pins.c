@@ -276,8 +276,8 @@ static int check_abi(const char *pin_dir)
 	return err;
 }
 
-/* Pins prog at dir/name without a moment where the path is missing. */
-int pin_atomic(struct bpf_program *prog, const char *dir, const char *name)
+/* Pins fd (a program, a map) at dir/name without a moment where the path is missing. */
+int pin_atomic(int fd, const char *dir, const char *name)
 {
 	char path[512], tmp[520];
 	int err;
@@ -285,9 +285,8 @@ int pin_atomic(struct bpf_program *prog, const char *dir, const char *name)
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	snprintf(tmp, sizeof(tmp), "%s_new", path); /* bpffs names take no dots */
 	unlink(tmp);
-	err = bpf_program__pin(prog, tmp);
-	if (err)
-		return err;
+	if (bpf_obj_pin(fd, tmp))
+		return -errno;
 	if (rename(tmp, path) < 0) {
 		err = -errno;
 		unlink(tmp);

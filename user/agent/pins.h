@@ -26,7 +26,7 @@ int check_pinned_layout(const char *pin_dir, struct bpf_object *obj, struct map_
 /* The per-node maps sized from this node's memory and pods, put first in mm (before --map-max's). */
 int map_sizes_node(struct map_max *mm, int *n);
 /* Pins prog at dir/name without a moment where the path is missing. */
-int pin_atomic(struct bpf_program *prog, const char *dir, const char *name);
+int pin_atomic(int fd, const char *dir, const char *name);
 /* The new programs swapped into every attachment the plugin made (TCX links, tc filters). */
 int take_over_attachments(const char *pin_dir, int from_fd, int to_fd);
 /* --uninstall: links, pins and (unless told otherwise) the masquerade tables removed. */
