@@ -53,7 +53,7 @@
  * the SCTP packet's length from the IPv6 payload length), as inside lb4_nat
  * for IPv4. Global functions taking
  * the packet's struct pkt6 by pointer: each verified once, on its own, so
- * from_pod_frame6's frame and path count hardly grow.
+ * from_pod6's frame and path count hardly grow.
  */
 #ifndef XCNI_LB_H
 #define XCNI_LB_H
@@ -369,8 +369,8 @@ static __always_inline int lb4_nat(struct __sk_buff *skb, const struct flow *f, 
  * fragment (no common header) or the same port. 0; -2 for a first fragment
  * (the reassembled length unknown, nothing written: drop-fragment, as
  * IPv4's); -1 (drop it). Inline, not global as IPv4's: a frame of its own
- * below lb6_translate_call's would take from_pod_frame6's chain past the
- * verifier's 512 bytes (from_pod6 368, now from_pod_frame6 + lb6_translate_call 144 was 512).
+ * below lb6_translate_call's would take from_pod6's chain past the
+ * verifier's 512 bytes (from_pod6 368, now from_pod6 + lb6_translate_call 144 was 512).
  */
 static __always_inline int lb6_sctp_port(struct __sk_buff *skb, const struct flow *f,
 					 __u32 port_off, __u32 ports)
@@ -901,7 +901,7 @@ static __always_inline int lb_dnat(struct __sk_buff *skb, struct flow *f, int fa
 
 /*
  * lb_translate for IPv6 in a frame of its own (global: verified once, its
- * state and scratch in xcni_lb6_tmp, off the 512 bytes from_pod_frame6 shares):
+ * state and scratch in xcni_lb6_tmp, off the 512 bytes from_pod6 shares):
  * lb_flow_choose, then lb_dnat.
  */
 __attribute__((noinline)) int lb6_translate_call(struct __sk_buff *skb, struct pkt6 *p,
@@ -1014,7 +1014,7 @@ static __always_inline int lb_rev_nat_flow(struct __sk_buff *skb, struct flow *f
 }
 
 /* IPv6's in a frame of its own (global: verified once), off the 512 bytes
- * of stack from_pod_frame6 and from_overlay_decap6 share with their callees. */
+ * of stack from_pod6 and from_overlay_decap6 share with their callees. */
 __attribute__((noinline)) int lb6_rev_nat_call(struct __sk_buff *skb, struct flow *f,
 					       __u32 ct_flags)
 {
@@ -1339,7 +1339,7 @@ __attribute__((noinline)) int lb6_reject(struct __sk_buff *skb, const struct pkt
 {
 	struct lb6_refusal h = {};
 	/* The client's TCP header is read into h's union past the 20 bytes the
-	 * RST uses (never sent): off the 512-byte stack from_pod_frame6 shares. */
+	 * RST uses (never sent): off the 512-byte stack from_pod6 shares. */
 	__u8 *t = h.quote + sizeof(struct tcphdr) - sizeof(struct xcni_icmphdr);
 	__u8 macs[2 * ETH_ALEN];
 	__be32 tail[2];

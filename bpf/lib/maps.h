@@ -391,7 +391,7 @@ struct encap_in {
 	__u32 label; /* the outer IPv6 flow label (IPv6 underlay): flow_label_of */
 };
 
-/* What a translation did, for the rest of from_pod_frame6. */
+/* What a translation did, for the rest of from_pod6. */
 struct lb6_state {
 	struct xcni_ct6_key orig; /* the tuple as the client sent it (the service entry's key) */
 	__u32 backend_id;
@@ -404,7 +404,7 @@ struct lb6_state {
 };
 
 /*
- * Room off the stack (per CPU, not pinned): from_pod_frame6 and the global
+ * Room off the stack (per CPU, not pinned): from_pod6 and the global
  * functions it calls share the verifier's 512 bytes, and a translation's
  * state and the conntrack entry it builds would take it past them. A tc
  * program is not re-entered on its CPU, so one slot serves a packet at a time.
@@ -419,7 +419,7 @@ struct lb6_tmp {
 	 * argument is memory (PTR_TO_MEM), which 6.1's verifier refuses as a map
 	 * key. */
 	struct flow f;
-	/* from_pod's IPv6 packet (from_pod_fam zeroes it): off from_pod_frame6's stack, and
+	/* from_pod's IPv6 packet (from_pod_fam zeroes it): off from_pod6's stack, and
 	 * untracked by the verifier, whose 6.1 keeps a path's state apart for
 	 * every field one path zeroed and another wrote. */
 	struct pkt6 p6;
