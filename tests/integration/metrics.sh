@@ -357,7 +357,7 @@ mon_one() {
 }
 mon_one "$T/trace.txt" -o wide
 check "monitor -o wide shows the trace type and the FWD reason" bash -c \
-	"grep -Eq '^20[0-9]{2}-[01][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-6][0-9]\.[0-9]{6}Z +fwd-(local|reply) +(from-pod|to-pod) .* trace +- +[0-9]+ +[0-9]+ +- +- *$' '$T/trace.txt' || { cat '$T/trace.txt'; exit 1; }"
+	"grep -Eq '^20[0-9]{2}-[01][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-6][0-9]\.[0-9]{6}Z +fwd-(local|reply) +(from-pod|to-pod) .* trace +- +[0-9]+ +[0-9]+ +- +- +- *$' '$T/trace.txt' || { cat '$T/trace.txt'; exit 1; }"
 mon_one "$T/trace-mono.txt" --time mono -o wide
 check "monitor --time mono: TIME as seconds since boot" bash -c \
 	"grep -Eq '^[0-9]+\.[0-9]{6} +fwd-(local|reply) ' '$T/trace-mono.txt' || { cat '$T/trace-mono.txt'; exit 1; }"
