@@ -26,14 +26,6 @@
 #include "lib/policy/policy.h"
 #include "cluster_fx.h"
 
-static double now(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-	return t.tv_sec * 1e6 + t.tv_nsec / 1e3;
-}
-
 static void cnp(struct store *st, const char *name, const char *subj, int prio, const char *act,
 		int peer)
 {
@@ -68,13 +60,7 @@ int main(int argc, char **argv)
 	double few = 0, all = 0, fewmax = 0, allmax = 0, t0, t1;
 	char b[1024], subj[128];
 
-	for (int i = 0; i < nnodes; i++) {
-		snprintf(b, sizeof(b),
-			 "{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":\"n%d\"},"
-			 "\"status\":{\"addresses\":[{\"type\":\"InternalIP\",\"address\":"
-			 "\"192.168.%d.%d\"}]}}", i, i / 250, 1 + i % 250);
-		put(st, b);
-	}
+	fx_nodes(st, nnodes);
 	for (int i = 0; i < nns; i++) {
 		snprintf(b, sizeof(b),
 			 "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"ns%d\","
@@ -88,17 +74,7 @@ int main(int argc, char **argv)
 			 i, i % 10, 80 + i % 50);
 		put(st, b);
 	}
-	for (int i = 0; i < npods; i++) {
-		unsigned ip = (unsigned)i + 1;
-
-		snprintf(b, sizeof(b),
-			 "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"p%d\","
-			 "\"namespace\":\"ns%d\",\"labels\":{\"app\":\"a%d\"}},\"spec\":{\"nodeName\":"
-			 "\"n%d\",\"containers\":[{\"name\":\"c\"}]},\"status\":{\"podIP\":"
-			 "\"10.%u.%u.%u\"}}", i, i % nns, (i / nns) % 10, (i + i / nns) % nnodes,
-			 16 + (ip >> 16), (ip >> 8) & 255, ip & 255);
-		put(st, b);
-	}
+	fx_pods(st, npods, nns, nnodes, "");
 	for (int i = 0; i < ncnp; i++) {
 		char name[16];
 
@@ -107,9 +83,9 @@ int main(int argc, char **argv)
 		cnp(st, name, subj, i, "Deny", 2 + i * 5);
 	}
 	cnp(st, "call", "{}", 49, "Deny", 3);
-	t0 = now();
-	step(st, pi, &o, &d, now);
-	t1 = now();
+	t0 = fx_cpu_us();
+	step(st, pi, &o, &d, fx_cpu_us);
+	t1 = fx_cpu_us();
 	printf("%d pods, %d Namespaces, %d Nodes, %d NetworkPolicies, %d "
 	       "ClusterNetworkPolicies: first compile %.1f ms\n",
 	       npods, nns, nnodes, nns, ncnp + 1, (t1 - t0) / 1e3);
@@ -119,12 +95,12 @@ int main(int argc, char **argv)
 		double t;
 
 		cnp(st, "c0", subj, 0, act, 2);
-		t = step(st, pi, &o, &d, now);
+		t = step(st, pi, &o, &d, fx_cpu_us);
 		few += t;
 		fewmax = t > fewmax ? t : fewmax;
 		dfew = *d;
 		cnp(st, "call", "{}", 49, act, 3);
-		t = step(st, pi, &o, &d, now);
+		t = step(st, pi, &o, &d, fx_cpu_us);
 		all += t;
 		allmax = t > allmax ? t : allmax;
 		dall = *d;
@@ -132,19 +108,7 @@ int main(int argc, char **argv)
 	say("few", few, fewmax, n, &dfew);
 	say("all", all, allmax, n, &dall);
 	printf("whole compiles in the %d updates: %zu\n", 2 * n, pol_incr_resets(pi) - 1);
-	{
-		struct cluster c;
-		struct pol_result r;
-		struct k8s_error e;
-
-		store_view(st, &c);
-		t0 = now();
-		pol_compile(&c, &o, &r, &e);
-		t1 = now();
-		printf("whole compile of the view: %.1f ms, %zu local pods\n", (t1 - t0) / 1e3,
-		       r.neps);
-		pol_result_free(&r);
-	}
+	fx_whole(st, &o);
 	pol_incr_free(pi);
 	store_free(st);
 	return 0;

@@ -30,15 +30,6 @@
 #include "lib/policy/policy.h"
 #include "cluster_fx.h"
 
-static double now(void)
-{
-	struct timespec t;
-
-	/* The thread's CPU time: other work on the machine does not count. */
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-	return t.tv_sec * 1e6 + t.tv_nsec / 1e3;
-}
-
 static void ns(struct store *st, int i, const char *team, const char *env)
 {
 	char b[512];
@@ -69,13 +60,7 @@ int main(int argc, char **argv)
 	double sel = 0, un = 0, selmax = 0, unmax = 0, t0, t1;
 	char b[1024];
 
-	for (int i = 0; i < nnodes; i++) {
-		snprintf(b, sizeof(b),
-			 "{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":\"n%d\"},"
-			 "\"status\":{\"addresses\":[{\"type\":\"InternalIP\",\"address\":"
-			 "\"192.168.%d.%d\"}]}}", i, i / 250, 1 + i % 250);
-		put(st, b);
-	}
+	fx_nodes(st, nnodes);
 	for (int i = 0; i < nns; i++) {
 		char team[8];
 
@@ -100,22 +85,10 @@ int main(int argc, char **argv)
 				 i, i % 10, 80 + i % 50);
 		put(st, b);
 	}
-	for (int i = 0; i < npods; i++) {
-		unsigned ip = (unsigned)i + 1;
-
-		snprintf(b, sizeof(b),
-			 "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"p%d\","
-			 "\"namespace\":\"ns%d\",\"labels\":{\"app\":\"a%d\",\"pod-template-hash\":"
-			 "\"7c9d8f\"}},\"spec\":{\"nodeName\":\"n%d\",\"containers\":[{\"name\":"
-			 "\"c\"}]},\"status\":{\"podIP\":\"10.%u.%u.%u\"}}",
-			 i, i % nns, (i / nns) % 10, (i + i / nns) % nnodes, 16 + (ip >> 16),
-			 (ip >> 8) & 255,
-			 ip & 255);
-		put(st, b);
-	}
-	t0 = now();
-	step(st, pi, &o, &d, now);
-	t1 = now();
+	fx_pods(st, npods, nns, nnodes, ",\"pod-template-hash\":\"7c9d8f\"");
+	t0 = fx_cpu_us();
+	step(st, pi, &o, &d, fx_cpu_us);
+	t1 = fx_cpu_us();
 	printf("%d pods, %d Namespaces, %d Nodes, %d NetworkPolicies: first compile %.1f ms\n",
 	       npods, nns, nnodes, nns, (t1 - t0) / 1e3);
 	/* Alternating, so the machine's load falls on both alike. */
@@ -125,12 +98,12 @@ int main(int argc, char **argv)
 		const char *team = i % 2 ? "t0" : "t9";
 
 		ns(st, 0, team, i % 2 ? "b" : "a");
-		t = step(st, pi, &o, &d, now);
+		t = step(st, pi, &o, &d, fx_cpu_us);
 		sel += t;
 		selmax = t > selmax ? t : selmax;
 		dsel = *d;
 		ns(st, 0, team, i % 2 ? "a" : "b");
-		t = step(st, pi, &o, &d, now);
+		t = step(st, pi, &o, &d, fx_cpu_us);
 		un += t;
 		unmax = t > unmax ? t : unmax;
 		dun = *d;
@@ -138,19 +111,7 @@ int main(int argc, char **argv)
 	say("selected", sel, selmax, n, &dsel);
 	say("unselected", un, unmax, n, &dun);
 	printf("whole compiles in the %d updates: %zu\n", 2 * n, pol_incr_resets(pi) - 1);
-	{
-		struct cluster c;
-		struct pol_result r;
-		struct k8s_error e;
-
-		store_view(st, &c);
-		t0 = now();
-		pol_compile(&c, &o, &r, &e);
-		t1 = now();
-		printf("whole compile of the view: %.1f ms, %zu identities, %zu local pods\n",
-		       (t1 - t0) / 1e3, r.nidentities, r.neps);
-		pol_result_free(&r);
-	}
+	fx_whole(st, &o);
 	pol_incr_free(pi);
 	store_free(st);
 	return 0;

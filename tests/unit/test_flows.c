@@ -21,6 +21,7 @@
 #include "xcni_shared.h"
 #include "lib/observe/flows.h"
 #include "lib/observe/vocab.h"
+#include "lib/system/clock.h"
 
 #include "flows_fx.h"
 
@@ -715,7 +716,7 @@ static void test_hubble_filters(void **state)
 	renders(f, "first=1\n", 40 * s, &b, 1, "api-1");
 	renders(f, "until=15s\n", 40 * s, &b, 2, NULL); /* last seen 25 s+ ago */
 	/* Absolute times: the records' wall clock is mono + wall_off (0 here: the epoch). */
-	flow_time_fmt(25 * s, t, sizeof(t));
+	xcni_rfc3339_fmt(25 * s, 6, t, sizeof(t));
 	assert_string_equal(t, "1970-01-01T00:00:25.000000Z");
 	{
 		char req[96];
@@ -727,6 +728,13 @@ static void test_hubble_filters(void **state)
 	}
 	assert_int_equal(xcni_rfc3339_parse("2026-11-26T03:04:05.5+01:00", &w), 0);
 	assert_true(w == 1795658645LL * (int64_t)s + (int64_t)s / 2);
+	/* The one writer's other widths (logs: 3, Events: 0), read back by the one reader. */
+	xcni_rfc3339_fmt(w + 123456789, 3, t, sizeof(t));
+	assert_string_equal(t, "2026-11-26T02:04:05.623Z");
+	xcni_rfc3339_fmt(w, 0, t, sizeof(t));
+	assert_string_equal(t, "2026-11-26T02:04:05Z");
+	assert_int_equal(xcni_rfc3339_parse(t, &w), 0);
+	assert_true(w == 1795658645LL * (int64_t)s);
 	assert_int_equal(xcni_rfc3339_parse("2026-11-26 03:04:05", &w), -EINVAL);
 	assert_int_equal(xcni_rfc3339_parse("1012-11-20T09:30:02Z", &w), -ERANGE);
 	assert_int_equal(xcni_rfc3339_parse("2263-01-01T00:00:00Z", &w), -ERANGE);

@@ -317,17 +317,6 @@ static void ev_vkey(const char *key, uint64_t digest, char out[17])
 	snprintf(out, 17, "%016llx", (unsigned long long)xcni_fnv64_str(hstr(key), v));
 }
 
-static void rfc3339(int64_t ms, char *buf, size_t len, bool micro)
-{
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
-	size_t n;
-
-	gmtime_r(&t, &tm);
-	n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf + n, len - n, micro ? ".%03u000Z" : "Z", (unsigned int)(ms % 1000));
-}
-
 /* Node names onto *s (',' apart): EV_NAMES of them, then "and K more". */
 static void ev_names(const char *csv, unsigned int total, char *s, size_t len)
 {
@@ -373,7 +362,7 @@ static int ev_write(struct ev_agent *a, struct ev_job *j, const char *on, const 
 		json_t *ev = json_object(), *md;
 		bool made = j->rv[0];
 
-		rfc3339(applied, ts, sizeof(ts), false);
+		xcni_rfc3339_fmt(applied * 1000000, 0, ts, sizeof(ts));
 		md = json_pack("{s:s,s:s,s:{s:s,s:s,s:s,s:s}}", "name", ename, "namespace", ns,
 			       "annotations", "xcni.io/nodes", on, "xcni.io/missing", off,
 			       "xcni.io/change-ms", (snprintf(num, sizeof(num), "%lld",
@@ -479,7 +468,7 @@ static void ev_elect(struct ev_agent *a, int64_t now)
 	const char *holder, *rv;
 	json_t *l = NULL;
 
-	rfc3339(now, ts, sizeof(ts), true);
+	xcni_rfc3339_fmt(now * 1000000, 6, ts, sizeof(ts));
 	if (ev_request(a, EVR_ELECT, "GET", path, NULL, &r) || (r.status != 200 && r.status != 404)) {
 		a->leader = false;
 		k8s_resp_free(&r);

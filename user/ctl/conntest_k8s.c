@@ -58,6 +58,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/system/clock.h"
 #include "ctl/ctl.h"
 #include "ctl/conntest_k8s.h"
 #include "lab/conntest.h"
@@ -404,7 +405,7 @@ static json_t *ck_flows_fetch(struct ck *k, long long since_ms, char *unanswered
 		json_decref(out);
 		return NULL;
 	}
-	flow_time_fmt((int64_t)since_ms * 1000000, ts, sizeof(ts));
+	xcni_rfc3339_fmt((int64_t)since_ms * 1000000, 6, ts, sizeof(ts));
 	snprintf(req, sizeof(req), "namespace=" CK_NS "\nsince=%s\n", ts);
 	for (size_t i = 0; i < k->nflows; i++) {
 		char *buf = NULL, *line, *nl, err[600];

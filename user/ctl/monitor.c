@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/system/clock.h"
 #include "ctl/ctl.h"
 #include "ctl/polsel.h"
 #include "lib/observe/vocab.h"
@@ -649,7 +650,7 @@ static int on_event(void *arg, void *data, size_t len)
 		/* The default text to the millisecond. */
 		pt_strf(m->t, "%.*s", (int)(strlen(when) - 3), when);
 	} else {
-		flow_time_fmt((int64_t)ev->ts_ns + m->wall_off_ns, when, sizeof(when));
+		xcni_rfc3339_fmt((int64_t)ev->ts_ns + m->wall_off_ns, 6, when, sizeof(when));
 		/* "2026-11-26T03:04:05.123456Z": the time of day, to the millisecond. */
 		t = strchr(when, 'T');
 		pt_strf(m->t, "%.12s", t ? t + 1 : when);

@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <time.h>
 
+#include "lib/system/clock.h"
 #include "ctl/ctl.h"
 #include "lib/observe/agentstatus.h"
 #include "lib/observe/flowsnet.h"
@@ -225,13 +226,9 @@ static void pol_label(const struct pol_view *v, char *buf, size_t len)
 
 static const char *when(int64_t ms, char *buf, size_t len)
 {
-	time_t s = (time_t)(ms / 1000);
-	struct tm tm;
-
-	if (!ms || !gmtime_r(&s, &tm))
+	if (!ms)
 		return NULL;
-	strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf + strlen(buf), len - strlen(buf), ".%03dZ", (int)(ms % 1000));
+	xcni_rfc3339_fmt(ms * 1000000, 3, buf, len);
 	return buf;
 }
 

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "lib/system/clock.h"
 #include "xcni_shared.h"
 #include "lib/observe/flows.h"
 #include "lib/system/log.h"
@@ -203,19 +204,6 @@ static void json_peer(struct fbuf *b, const char *name, const struct flow_peer *
 	flows_fbuf_printf(b, "}");
 }
 
-void flow_time_fmt(int64_t wall_ns, char *buf, size_t len)
-{
-	time_t t = (time_t)(wall_ns / 1000000000LL);
-	struct tm tm;
-	size_t n;
-
-	if (wall_ns < 0)
-		t = 0, wall_ns = 0;
-	gmtime_r(&t, &tm);
-	n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf + n, len - n, ".%06lldZ", (long long)(wall_ns % 1000000000LL / 1000));
-}
-
 /* RFC 3339 UTC, or CLOCK_MONOTONIC seconds with rc->mono. */
 static void json_time(struct fbuf *b, uint64_t mono_ns, const struct flow_render_ctx *rc)
 {
@@ -226,7 +214,7 @@ static void json_time(struct fbuf *b, uint64_t mono_ns, const struct flow_render
 		                  (unsigned long long)(mono_ns % 1000000000ULL / 1000));
 		return;
 	}
-	flow_time_fmt((int64_t)mono_ns + rc->wall_off_ns, t, sizeof(t));
+	xcni_rfc3339_fmt((int64_t)mono_ns + rc->wall_off_ns, 6, t, sizeof(t));
 	flows_fbuf_printf(b, "\"%s\"", t);
 }
 

@@ -484,8 +484,6 @@ int flow_filter_parse(struct flow_filter *ff, const char *req, char *err, size_t
 /* wall_off_ns: CLOCK_REALTIME - CLOCK_MONOTONIC, for since/until given as times. */
 bool flow_filter_match(const struct flow_filter *ff, const struct flow_rec *r, uint64_t now_ns,
 		       int64_t wall_off_ns);
-/* ns since the epoch as RFC 3339 UTC with microseconds, into buf (at least 32 bytes). */
-void flow_time_fmt(int64_t wall_ns, char *buf, size_t len);
 
 /* ---- rendering ---------------------------------------------------------- */
 

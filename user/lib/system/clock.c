@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <time.h>
 
 #include "lib/system/clock.h"
@@ -65,4 +66,26 @@ int xcni_rfc3339_parse(const char *s, int64_t *wall_ns)
 		return -ERANGE;
 	*wall_ns = ((int64_t)t + off) * 1000000000LL + frac;
 	return 0;
+}
+
+void xcni_rfc3339_fmt(int64_t wall_ns, int digits, char *buf, size_t len)
+{
+	static const int64_t div[] = { 1000000000LL, 100000000LL, 10000000LL, 1000000LL,
+				       100000LL, 10000LL, 1000LL };
+	time_t t;
+	struct tm tm;
+	size_t n;
+
+	if (wall_ns < 0)
+		wall_ns = 0;
+	if (digits < 0 || digits > 6)
+		digits = 0;
+	t = (time_t)(wall_ns / 1000000000LL);
+	gmtime_r(&t, &tm);
+	n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (digits)
+		snprintf(buf + n, len - n, ".%0*lldZ", digits,
+			 (long long)(wall_ns % 1000000000LL / div[digits]));
+	else
+		snprintf(buf + n, len - n, "Z");
 }

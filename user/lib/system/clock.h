@@ -56,6 +56,10 @@ static inline double xcni_mono_msf(void)
  * The one reader of times as text: the API server's, flow records', --since.
  */
 int xcni_rfc3339_parse(const char *s, int64_t *wall_ns);
+/* Its writer: wall_ns (before 1970: 1970) in UTC with digits (0, 3 or 6) of
+ * a second's fraction, "2026-11-26T03:04:05.123Z". The one writer of times
+ * as text: logs, flow records, Events, views. */
+void xcni_rfc3339_fmt(int64_t wall_ns, int digits, char *buf, size_t len);
 
 /* A wait's other end: set by SIGINT or SIGTERM while xcni_stop_signals caught them.
  * An int, the sig_atomic_t clock.c defines (signal.h is left out here: its SIGSTKSZ

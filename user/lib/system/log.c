@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/system/clock.h"
 #include "lib/system/log.h"
 
 enum xlog_level xlog_max = XLOG_WARN;
@@ -141,15 +142,11 @@ void xlog(enum xlog_level lvl, const char *fmt, ...)
 
 	if (xlog_format == XLOG_JSON) {
 		struct timespec ts;
-		struct tm tm;
 		char when[48];
-		size_t w;
 
 		/* RFC 3339 in UTC with milliseconds: what log collectors parse without help. */
 		clock_gettime(CLOCK_REALTIME, &ts);
-		gmtime_r(&ts.tv_sec, &tm);
-		w = strftime(when, sizeof(when) - 6, "%Y-%m-%dT%H:%M:%S", &tm);
-		snprintf(when + w, sizeof(when) - w, ".%03dZ", (int)(ts.tv_nsec / 1000000) % 1000);
+		xcni_rfc3339_fmt((int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec, 3, when, sizeof(when));
 		line_puts(&l, "{\"ts\":\"");
 		line_puts(&l, when);
 		line_puts(&l, "\",\"level\":\"");
