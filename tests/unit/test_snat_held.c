@@ -154,10 +154,55 @@ static void counts_live_tuples_only(void **state)
 	snat_held_free(h);
 }
 
+/*
+ * A tuple the SNAT opens while xcnid counts: its + 1 in held must survive the
+ * write. Written as the count alone, it was lost and the client opened one
+ * past its bound (lab-tenant-nat's "got 101" of 100).
+ */
+static void opened_during_count_kept(void **state)
+{
+	struct snat_held *h;
+	struct xcni_snat_cl_key a;
+	struct xcni_snat_cl v;
+
+	(void)state;
+	if (xcni_mono_ns() < 120 * S)
+		skip();
+	a = client("198.51.100.7");
+	rec("198.51.100.7", 1001, 6, 0, XCNI_CT_ESTABLISHED, 0, 0);
+	rec("198.51.100.7", 1002, 6, 0, XCNI_CT_ESTABLISHED, 0, 0);
+	assert_int_equal(snat_held_open(snat_fd, cl_fd, ct_fd, ct6_fd, &h), 0);
+	assert_int_equal(snat_held_count(h), 1);
+	assert_int_equal(held(&a), 2);
+	/* The SNAT opens a tuple after the clients were read and its record
+	 * lands after the walk passed its place: its + 1 is kept (3, not 2). */
+	assert_int_equal(snat_held_clients(h), 0);
+	assert_int_equal(bpf_map_lookup_elem(cl_fd, &a, &v), 0);
+	v.held++;
+	assert_int_equal(bpf_map_update_elem(cl_fd, &a, &v, BPF_EXIST), 0);
+	assert_true(snat_held_write(h) >= 0);
+	assert_int_equal(held(&a), 3);
+	rec("198.51.100.7", 1003, 6, 0, XCNI_CT_NEW, 0, XCNI_SNAT_WAIT);
+	/* One opened after the clients were read whose record the walk finds
+	 * counts once, by its + 1 (4, not 5). */
+	assert_int_equal(snat_held_clients(h), 0);
+	assert_int_equal(bpf_map_lookup_elem(cl_fd, &a, &v), 0);
+	v.held++;
+	assert_int_equal(bpf_map_update_elem(cl_fd, &a, &v, BPF_EXIST), 0);
+	rec("198.51.100.7", 1004, 17, 0, XCNI_CT_NEW, 0, XCNI_SNAT_WAIT);
+	assert_true(snat_held_write(h) >= 0);
+	assert_int_equal(held(&a), 4);
+	/* The next count finds the same four. */
+	assert_int_equal(snat_held_count(h), 0);
+	assert_int_equal(held(&a), 4);
+	snat_held_free(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(counts_live_tuples_only, setup, teardown),
+		cmocka_unit_test_setup_teardown(opened_during_count_kept, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -14,6 +14,10 @@ struct snat_held;
 int snat_held_open(int snat_fd, int cl_fd, int ct_fd, int ct6_fd, struct snat_held **out);
 /* One count now: each client's held written where it changed. How many, or -errno. */
 long snat_held_count(struct snat_held *h);
+/* Its two halves (a test opens tuples between them): the clients and their
+ * held read (0 or -errno), then the records counted and held written. */
+int snat_held_clients(struct snat_held *h);
+long snat_held_write(struct snat_held *h);
 /* A count every XCNI_SNAT_HELD_S on a thread of its own, until snat_held_free. 0 or -errno. */
 int snat_held_start(struct snat_held *h);
 void snat_held_free(struct snat_held *h);
