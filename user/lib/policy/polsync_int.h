@@ -88,7 +88,6 @@ struct ep_memo {
 	bool share; /* ... for its namespace's share */
 	bool ipcache; /* ... for its namespace's addresses (ipc_fit) */
 	size_t need[POLSYNC_NR_MAPS]; /* entries its policy takes, per map */
-	size_t ns_need; /* its namespace's, as parts of the maps (the order of closing) */
 };
 
 /* Ranges live in the polrange trie; everything else in the policy hash. */

@@ -46,33 +46,30 @@ static int share_cmp(const void *a, const void *b)
 	return i < j ? -1 : i > j;
 }
 
-/* The biggest namespace first, in it the biggest pod, the last address first. */
-static int close_cmp(const void *a, const void *b)
+/* The room writer's records (mapw_room_fit): a pod's index, its namespace, what it adds. */
+static const char *room_ns(const void *rec)
 {
-	size_t i = *(const size_t *)a, j = *(const size_t *)b;
-	size_t ni = 0, nj = 0;
+	return pol_ep_ns(&room_r->eps[*(const size_t *)rec]);
+}
 
-	if (room_m[i].ns_need != room_m[j].ns_need)
-		return room_m[i].ns_need > room_m[j].ns_need ? -1 : 1;
-	for (int k = 0; k < POLSYNC_NR_MAPS; k++) {
-		ni += room_m[i].need[k];
-		nj += room_m[j].need[k];
-	}
-	if (ni != nj)
-		return ni > nj ? -1 : 1;
-	return i > j ? -1 : i < j;
+static bool room_adds; /* judging what adds beside what the maps hold */
+
+static void room_need(const void *rec, size_t *need)
+{
+	const struct ep_memo *e = &room_m[*(const size_t *)rec];
+
+	/* closed, or (room_adds) in the maps already and unchanged: nothing */
+	for (int k = 0; k < POLSYNC_NR_MAPS && !e->over && !(room_adds && e->same); k++)
+		need[k] = e->need[k];
 }
 
 /*
  * Which pods' policy goes in, which are closed (fail closed
  * per pod, never per node). First each namespace's share: its pods, those in
  * the maps now first, go in while the namespace stays within share percent of
- * every map; a pod that would take it past is closed. Then the room left: the
- * pods to be (re)written need their new version beside what the maps hold;
- * while that does not fit, the pods of the namespace that takes most of the
- * map in shortest supply are closed, biggest first. A pod whose entries are
- * in the maps already and unchanged costs nothing and is never closed for
- * room. *global: some pod was closed for want of room (not its share).
+ * every map; a pod that would take it past is closed. Then the room writer
+ * (mapw_room_fit, polsync_room_judge). *global: some pod was closed for the
+ * room old versions take until cleanup (the retry).
  */
 /* Each pod's entries by map, its judgement cleared. */
 static void room_needs(const struct pol_result *r, struct ep_memo *m)
@@ -146,86 +143,64 @@ static void room_shares(const struct polsync *ps, const struct pol_result *r, st
 	}
 }
 
-/*
- * The maps full with every namespace within its share: each namespace's
- * demand as parts of the maps (2^20ths of each, summed) says who gives way
- * first; pods are closed in close_cmp's order, only those whose entries would
- * help a map that is over, until everything fits. Sorts ix.
- */
-static void room_close(const struct pol_result *r, struct ep_memo *m, size_t *ix,
-		       const size_t *used, size_t *add, const size_t *max, bool *global)
-{
-	bool fits = false;
-
-	for (size_t a = 0, b; a < r->neps; a = b) {
-		size_t tot = 0;
-
-		b = room_ns_end(r, ix, a);
-		for (size_t i = a; i < b; i++)
-			for (int k = 0; k < POLSYNC_NR_MAPS; k++)
-				tot += max[k] ? m[ix[i]].need[k] * ((size_t)1 << 20) / max[k] : 0;
-		for (size_t i = a; i < b; i++)
-			m[ix[i]].ns_need = tot;
-	}
-	qsort(ix, r->neps, sizeof(*ix), close_cmp);
-	for (size_t a = 0; a < r->neps && !fits; a++) {
-		struct ep_memo *e = &m[ix[a]];
-		bool helps = false;
-
-		for (int k = 0; k < POLSYNC_NR_MAPS; k++)
-			helps = helps || (e->need[k] && used[k] + add[k] > max[k]);
-		if (e->over || e->same || !helps)
-			continue;
-		e->over = true;
-		*global = true;
-		fits = true;
-		for (int k = 0; k < POLSYNC_NR_MAPS; k++) {
-			add[k] -= e->need[k];
-			fits = fits && used[k] + add[k] <= max[k];
-		}
-	}
-}
-
 int polsync_room_judge(struct polsync *ps, const struct pol_result *r, struct ep_memo *m,
 			bool *global)
 {
 	const size_t max[POLSYNC_NR_MAPS] = { ps->max_policy, ps->max_polrange, ps->max_polcidr };
 	const size_t used[POLSYNC_NR_MAPS] = { ps->n_policy, ps->n_polrange, ps->n_polcidr };
-	size_t add[POLSYNC_NR_MAPS] = { 0 }, *ix = NULL;
-	bool fits = true, sorted = false;
+	struct mapw_room j = { .nmaps = POLSYNC_NR_MAPS, .maxv = max, .owner_of = room_ns,
+			       .need_of = room_need, .by_record = true };
+	size_t *ix = NULL, k = 0;
+	bool *keep = NULL;
+	int err = -ENOMEM;
 
 	*global = false;
 	room_needs(r, m);
 	if (!r->neps)
 		return 0;
 	ix = malloc(r->neps * sizeof(*ix));
-	if (!ix)
-		return -ENOMEM;
-	for (size_t i = 0; i < r->neps; i++)
-		ix[i] = i;
+	keep = malloc(r->neps * sizeof(*keep));
+	if (!ix || !keep)
+		goto out;
+	/* A namespace's pods in the maps now first (share_cmp's order in O(n)): closed from
+	 * its last, a pod never loses its place to one that comes after it. */
+	for (int held = 1; held >= 0; held--)
+		for (size_t i = 0; i < r->neps; i++)
+			if ((m[i].cur && !m[i].cur->over) == held)
+				ix[k++] = i;
 	room_r = r;
 	room_m = m;
 	if (!room_all_within(ps, r, m, max)) {
 		qsort(ix, r->neps, sizeof(*ix), share_cmp);
-		sorted = true;
 		room_shares(ps, r, m, ix, max);
 	}
-	for (size_t i = 0; i < r->neps; i++) {
-		if (m[i].over)
-			m[i].same = false;
-		else if (!m[i].same)
-			for (int k = 0; k < POLSYNC_NR_MAPS; k++)
-				add[k] += m[i].need[k];
+	/*
+	 * The room writer's judgement, pod by pod of the namespace taking most
+	 * of the maps over (a pod whole or closed), twice. The maps' content
+	 * first, on what is wanted alone (deletes counted first): a namespace
+	 * holding the maps gives way, its running pods too. Then the new
+	 * versions beside what the maps hold until cleanup: a pod that does not
+	 * fit yet waits closed for the retry after it (*global).
+	 */
+	for (room_adds = false;; room_adds = true) {
+		j.used = room_adds ? used : NULL;
+		/* -ENOSPC: the old versions alone are over; what adds is closed */
+		if ((err = mapw_room_fit(&j, ix, r->neps, sizeof(*ix), keep)) == -ENOMEM)
+			goto out;
+		for (size_t i = 0; i < r->neps; i++) {
+			m[ix[i]].over = m[ix[i]].over || !keep[i];
+			*global = *global || (!keep[i] && room_adds);
+		}
+		if (room_adds)
+			break;
 	}
-	for (int k = 0; k < POLSYNC_NR_MAPS; k++)
-		fits = fits && used[k] + add[k] <= max[k];
-	if (!fits) {
-		if (!sorted)
-			qsort(ix, r->neps, sizeof(*ix), share_cmp);
-		room_close(r, m, ix, used, add, max, global);
-	}
+	for (size_t i = 0; i < r->neps; i++)
+		m[i].same = m[i].same && !m[i].over;
+	err = 0;
+out:
 	free(ix);
-	return 0;
+	free(keep);
+	return err;
 }
 
 /* closure_choose's records: a pod address's entry (its index) and its namespace. */

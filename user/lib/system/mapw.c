@@ -223,69 +223,131 @@ int mapw_sync(int fd, struct kvset *cur, const void *want, size_t n, size_t stri
 /* mapw_room_fit's qsort context (qsort has none). */
 static const void *fit_recs;
 static size_t fit_stride;
-static const char *(*fit_owner)(const void *rec);
+static const struct mapw_room *fit_m;
 
+#define FIT_REC(i) ((const char *)fit_recs + (i) * fit_stride)
+
+/* A record's entries in each room: need_of's, or one in the one. */
+static void fit_need(const struct mapw_room *m, const void *rec, size_t *need)
+{
+	memset(need, 0, MAPW_ROOMS * sizeof(*need));
+	if (m->need_of)
+		m->need_of(rec, need);
+	else
+		need[0] = 1;
+}
+
+/* By owner, then record order. */
 static int fit_cmp(const void *a, const void *b)
 {
 	size_t i = *(const size_t *)a, j = *(const size_t *)b;
-	int c = strcmp(fit_owner((const char *)fit_recs + i * fit_stride),
-		       fit_owner((const char *)fit_recs + j * fit_stride));
+	int c = strcmp(fit_m->owner_of(FIT_REC(i)), fit_m->owner_of(FIT_REC(j)));
 
 	return c ? c : (i > j) - (i < j);
 }
 
+/* Rooms over: used and added past max (bit k). */
+static unsigned fit_over(const size_t *used, const size_t *add, const size_t *max, size_t nm)
+{
+	unsigned over = 0;
+
+	for (size_t k = 0; k < nm; k++)
+		over |= (unsigned)(used[k] + add[k] > max[k]) << k;
+	return over;
+}
+
 /*
- * The room writer's judgement alone (mapw.h): which of the n records go in
- * (keep[i]), m->dropped how many do not. Judged on want and max alone,
- * never on what the map holds. Closing: the owner bringing the most (ties:
- * the first by name) is closed whole, then the next, until the rest fits.
- * Sharing: each owner an equal part (water-filling: an owner under the part
- * keeps all, the rest split what is left, one more each, in order, for what
- * the parts leave over).
+ * The room writer's judgement alone (mapw.h), every room writer's: which of
+ * the n records go in (keep[i]), m->dropped how many do not. Judged on
+ * want, what stays used and the rooms alone, never on what the maps hold
+ * of want. Closing: the owner taking the largest part of the rooms that
+ * are over (its entries over each room's size, summed; one room: the most
+ * records; ties: the first by name) is closed, whole or by_record from its
+ * last record as far as needed, then the next, until the rest fits. Sharing (one room): each
+ * owner an equal part (water-filling: an owner under the part keeps all,
+ * the rest split what is left, one more each, in order, for what the parts
+ * leave over).
  */
 int mapw_room_fit(struct mapw_room *m, const void *recs, size_t n, size_t stride, bool *keep)
 {
-	size_t *ix, ngroups = 0, *start, lo = 0, hi = m->max, cap, left = n, dropped = 0;
+	size_t nm = m->nmaps ? m->nmaps : 1, max[MAPW_ROOMS], used[MAPW_ROOMS] = { 0 };
+	size_t add[MAPW_ROOMS] = { 0 }, need[MAPW_ROOMS], *ix, *start, *gneed;
+	size_t ngroups = 0, lo = 0, hi = m->max, cap, left, dropped = 0;
+	unsigned over;
+	int err = 0;
 
 	m->dropped = 0;
-	for (size_t i = 0; i < n; i++)
+	fit_recs = recs;
+	fit_stride = stride;
+	fit_m = m;
+	for (size_t k = 0; k < nm; k++) {
+		max[k] = m->maxv ? m->maxv[k] : m->max;
+		used[k] = m->used ? m->used[k] : 0;
+	}
+	for (size_t i = 0; i < n; i++) {
 		keep[i] = true;
-	if (n <= m->max)
+		fit_need(m, FIT_REC(i), need);
+		for (size_t k = 0; k < nm; k++)
+			add[k] += need[k];
+	}
+	if (!fit_over(used, add, max, nm))
 		return 0;
-	ix = malloc(n * sizeof(*ix));
+	ix = malloc((n + 1) * sizeof(*ix));
 	start = malloc((n + 1) * sizeof(*start));
-	if (!ix || !start) {
-		free(ix);
-		free(start);
-		return -ENOMEM;
+	gneed = calloc((n + 1) * nm, sizeof(*gneed));
+	if (!ix || !start || !gneed) {
+		err = -ENOMEM;
+		goto out;
 	}
 	for (size_t i = 0; i < n; i++)
 		ix[i] = i;
-	/* By owner, then record order (insertion sort would be quadratic). */
-	fit_recs = recs;
-	fit_stride = stride;
-	fit_owner = m->owner_of;
-	qsort(ix, n, sizeof(*ix), fit_cmp);
-	for (size_t i = 0; i < n; i++)
-		if (!i || strcmp(m->owner_of((const char *)recs + ix[i] * stride),
-				 m->owner_of((const char *)recs + ix[i - 1] * stride)))
+	qsort(ix, n, sizeof(*ix), fit_cmp); /* insertion sort would be quadratic */
+	for (size_t i = 0; i < n; i++) {
+		if (!i || strcmp(m->owner_of(FIT_REC(ix[i])), m->owner_of(FIT_REC(ix[i - 1]))))
 			start[ngroups++] = i;
+		fit_need(m, FIT_REC(ix[i]), need);
+		for (size_t k = 0; k < nm; k++)
+			gneed[(ngroups - 1) * nm + k] += need[k];
+	}
 	start[ngroups] = n;
 #define GSZ(g) (start[(g) + 1] - start[(g)])
-	if (!m->share) {
-		/* a group is closed when its first record is not kept */
-		while (left > m->max) {
-			size_t big = ngroups;
+	while (!m->share && (over = fit_over(used, add, max, nm))) {
+		size_t big = ngroups;
+		double best = 0;
 
-			for (size_t g = 0; g < ngroups; g++)
-				if (keep[ix[start[g]]] && (big == ngroups || GSZ(g) > GSZ(big)))
-					big = g;
-			left -= GSZ(big);
-			for (size_t k = start[big]; k < start[big + 1]; k++, dropped++)
-				keep[ix[k]] = false;
+		for (size_t g = 0; g < ngroups; g++) {
+			double part = 0;
+
+			for (size_t k = 0; k < nm; k++)
+				if (over >> k & 1)
+					part += (double)gneed[g * nm + k] / (double)(max[k] ? max[k] : 1);
+			if (part > best) {
+				best = part;
+				big = g;
+			}
 		}
-		goto out;
+		if (big == ngroups) {
+			err = -ENOSPC; /* what stays used is over alone */
+			break;
+		}
+		for (size_t r = start[big + 1]; r-- > start[big];) {
+			bool helps = !m->by_record;
+
+			fit_need(m, FIT_REC(ix[r]), need);
+			over = fit_over(used, add, max, nm);
+			for (size_t k = 0; k < nm; k++)
+				helps = helps || (need[k] && (over >> k & 1));
+			if (!helps)
+				continue;
+			keep[ix[r]] = false;
+			dropped++;
+			for (size_t k = 0; k < nm; k++)
+				add[k] -= need[k];
+		}
+		memset(gneed + big * nm, 0, nm * sizeof(*gneed)); /* judged: never again */
 	}
+	if (!m->share)
+		goto out;
 	/* The largest part per owner that fits: sum(min(size, cap)) <= max. */
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo + 1) / 2, sum = 0;
@@ -315,8 +377,9 @@ int mapw_room_fit(struct mapw_room *m, const void *recs, size_t n, size_t stride
 out:
 	free(ix);
 	free(start);
+	free(gneed);
 	m->dropped = dropped;
-	return 0;
+	return err;
 }
 
 /*

@@ -2,7 +2,7 @@
 /*
  * The mirrored-map writer: a map's contents as sorted (key, value) records,
  * the writes that make a map hold others, and the room writer that judges
- * what fits per owner (policy, DNS patterns).
+ * what fits per owner (policy, Services, DNS patterns).
  */
 #ifndef XCNI_MAPW_H
 #define XCNI_MAPW_H
@@ -63,11 +63,31 @@ struct mapw_room {
 	struct kvset *cur;
 	bool *kept;
 	size_t written, deleted, dropped;
+	/*
+	 * The judgement over several rooms (mapw_room_fit, closing): nmaps of
+	 * them, maxv[k] each, used[k] taken whatever is judged (a versioned
+	 * writer's old versions until its cleanup; NULL: none); need_of(rec,
+	 * need) the entries rec takes in each. Unset: one room of max, a
+	 * record one entry. The owner closed is the one taking the largest part
+	 * of the rooms that are over. by_record: its records go from the last
+	 * (the caller's order), only those taking room that is over, as far as
+	 * needed (a record whole or not at all: a pod's policy), not all.
+	 */
+	size_t nmaps;
+	const size_t *maxv, *used;
+	void (*need_of)(const void *rec, size_t *need);
+	bool by_record;
 };
+
+#define MAPW_ROOMS 8 /* nmaps at most */
 
 int mapw_room_sync(struct mapw_room *m, const void *want, size_t n, size_t stride, size_t voff);
 
-/* Its judgement alone (fd, ksz, vsz, step, cur unused): keep[i], m->dropped. 0 or -ENOMEM. */
+/*
+ * Its judgement alone, every room writer's (fd, ksz, vsz, step, cur unused):
+ * keep[i], m->dropped. 0, -ENOMEM, or -ENOSPC: what is used alone is over
+ * (every owner closed).
+ */
 int mapw_room_fit(struct mapw_room *m, const void *recs, size_t n, size_t stride, bool *keep);
 
 /* Every key (ksz bytes) of map fd, collected before anything is deleted: *out (free it), *n. */
