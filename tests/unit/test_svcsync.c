@@ -686,8 +686,9 @@ static void test_room_ns(void **state)
 			 -ENOSPC);
 	assert_non_null(strstr(msg, "xcni_svc"));
 	assert_int_equal(count_keys("xcni_svc", sizeof(struct xcni_svc_key)), 15);
-	/* The whole list: the tenant's 60 new and one changed frontend are closed out, its
-	 * 9 unchanged ones stay (they cost no room and are right as they are). */
+	/* The whole list: the tenant wants 70 of the 64 (its 10 held, one of them
+	 * changed, and 60 new): judged on what is wanted (the room writer), it brings
+	 * the most and is closed whole, its held frontends too; a's and b's stay. */
 	sp[5].flags = XCNI_SVC_F_AFFINITY;
 	sp[5].affinity_s = 10;
 	n = 75;
@@ -695,11 +696,12 @@ static void test_room_ns(void **state)
 	cl = svcsync_closed(ss, &ncl);
 	assert_int_equal(ncl, 1);
 	assert_string_equal(cl[0].ns, "tenant");
-	assert_int_equal(cl[0].frontends, 61);
+	assert_int_equal(cl[0].frontends, 70);
 	held = count_keys("xcni_svc", sizeof(struct xcni_svc_key));
-	assert_int_equal(held, 14);
+	assert_int_equal(held, 5);
 	assert_false(svc_has(&sp[5].key));
-	assert_true(svc_has(&sp[6].key));
+	assert_false(svc_has(&sp[6].key));
+	assert_true(svc_has(&sp[4].key));
 	assert_int_equal(svcsync_cleanup(ss, &st), 0);
 	/* Two namespaces over together: the one bringing the most goes, the other applies. */
 	ns_fes(sp + 14, 40, "t1", 6, 80);
@@ -745,9 +747,10 @@ static void ns_many(struct svc_spec *out, size_t n, const char *ns, uint32_t x)
 /*
  * Issue 52: the service id space (a u16, 65,535 ids) is a room resource of
  * its own, judged as the maps are, whatever size xcni_revnat and xcni_svc are
- * given (--map-max xcni_revnat=70000): a namespace bringing more frontends
- * than ids are left is closed and named ("service ids"), the others apply in
- * that generation; never "no service id left" stopping every Service change.
+ * given (--map-max xcni_revnat=70000): past it the namespace wanting the
+ * most ids is closed and named ("service ids"), held ones too (the room
+ * writer's judgement), the others apply in that generation; never "no
+ * service id left" stopping every Service change.
  */
 /* Built for the sanitizers (unit-asan): gcc says so in a macro, clang in __has_feature. */
 #if defined(__SANITIZE_ADDRESS__)
@@ -784,11 +787,13 @@ static void test_room_ids(void **state)
 	remake("xcni_revnat", 2, sizeof(struct xcni_revnat), BIG);
 	remake("xcni_svcname", 4, sizeof(struct xcni_svcname), BIG);
 	assert_int_equal(svcsync_open(pin_dir, &ss), 0);
-	ns_many(sp, HELD, "a", 1);
+	/* a holds 30,000 frontends, the tenant 35,530. */
+	ns_many(sp, 30000, "a", 1);
+	ns_many(sp + 30000, HELD - 30000, "tenant", 2);
 	assert_int_equal(svcsync_apply(ss, sp, HELD, &st, msg, sizeof(msg)), 0);
 	assert_int_equal(svcsync_cleanup(ss, &st), 0);
 	/* tenant: 10 new, b: 1 new; 65,530 + 11 > 65,535 ids (the maps have room). */
-	ns_many(sp + HELD, 10, "tenant", 2);
+	ns_many(sp + HELD, 10, "tenant", 4);
 	ns_many(sp + HELD + 10, 1, "b", 3);
 	/* A delta past the ids: nothing written, the ids named (the caller applies the list). */
 	assert_int_equal(svcsync_apply_delta(ss, sp + HELD, 11, NULL, 0, &st, msg, sizeof(msg)),
@@ -801,11 +806,12 @@ static void test_room_ids(void **state)
 	assert_string_equal(cl[0].ns, "tenant");
 	/* The ids, not xcni_revnat (70,000 entries: room), are what is full. */
 	assert_string_equal(cl[0].map, "service ids");
-	assert_int_equal(cl[0].need, 10);
-	assert_int_equal(cl[0].frontends, 10);
+	assert_int_equal(cl[0].need, HELD - 30000 + 10);
+	assert_int_equal(cl[0].frontends, HELD - 30000 + 10);
 	assert_true(svc_has(&sp[HELD + 10].key));
 	assert_false(svc_has(&sp[HELD].key));
-	assert_int_equal(count_keys("xcni_svc", sizeof(struct xcni_svc_key)), HELD + 1);
+	assert_false(svc_has(&sp[30000].key));
+	assert_int_equal(count_keys("xcni_svc", sizeof(struct xcni_svc_key)), 30001);
 	assert_int_equal(svcsync_cleanup(ss, &st), 0);
 	assert_int_equal(svcsync_apply(ss, NULL, 0, &st, msg, sizeof(msg)), 0);
 	assert_int_equal(svcsync_cleanup(ss, &st), 0);

@@ -38,6 +38,7 @@
 #include "lib/system/log.h"
 #include "lib/services/maglev.h"
 #include "lib/services/svcsync_int.h"
+#include "lib/system/mapw.h"
 
 static struct fe_ent *fe_find(struct svcsync *ss, const struct xcni_svc_key *k)
 {
@@ -657,67 +658,6 @@ const struct svcsync_closed *svcsync_closed(const struct svcsync *ss, size_t *n)
 	return ss->closed;
 }
 
-/* One namespace's demand in a plan that does not fit: what its changed frontends add. */
-struct ns_room {
-	const char *ns; /* its specs' who.ns */
-	size_t nfe; /* its changed frontends */
-	size_t need[RM_N];
-	bool closed;
-};
-
-static int ns_room_cmp(const void *a, const void *b)
-{
-	return strncmp(((const struct ns_room *)a)->ns, ((const struct ns_room *)b)->ns,
-		       sizeof(((struct xcni_svcname *)0)->ns));
-}
-
-static struct ns_room *ns_room_find(struct ns_room *g, size_t ng, const char *ns)
-{
-	struct ns_room probe = { .ns = ns };
-
-	return bsearch(&probe, g, ng, sizeof(*g), ns_room_cmp);
-}
-
-/*
- * Each namespace's demand (its changed frontends' entries by map; a new
- * backend counted for every namespace naming it, the replan tells the truth)
- * in g, sorted by name; *ng of them. 0 or -ENOMEM.
- */
-static int ns_demand(const struct plan *p, struct ns_room **out, size_t *ng)
-{
-	struct ns_room *g = calloc(p->n ? p->n : 1, sizeof(*g));
-	size_t n = 0, off, i, k;
-
-	if (!g)
-		return -ENOMEM;
-	for (i = 0; i < p->n; i++)
-		if (p->w[i].changed)
-			g[n++].ns = p->specs[i].who.ns;
-	qsort(g, n, sizeof(*g), ns_room_cmp);
-	for (i = 0, k = 0; i < n; i++)
-		if (!k || ns_room_cmp(&g[k - 1], &g[i]))
-			g[k++] = g[i];
-	*ng = k;
-	for (i = 0, off = 0; i < p->n; off += p->specs[i].nbe, i++) {
-		const struct want *w = &p->w[i];
-		struct ns_room *r;
-
-		if (!w->changed)
-			continue;
-		r = ns_room_find(g, k, p->specs[i].who.ns);
-		r->nfe++;
-		r->need[RM_SVC] += w->cur < 0;
-		r->need[RM_REVNAT] += w->new_id;
-		r->need[RM_IDS] += w->new_id;
-		r->need[RM_SLOT] += w->spec->nbe;
-		r->need[RM_MAGLEV] += !!(w->spec->flags & XCNI_SVC_F_MAGLEV);
-		for (size_t b = 0; b < w->spec->nbe; b++)
-			r->need[RM_BE] += !p->bid[off + b];
-	}
-	*out = g;
-	return 0;
-}
-
 /*
  * The plan for specs (n of them), from nothing: the books forget what an
  * earlier plan marked seen.
@@ -738,100 +678,149 @@ static int plan_make(struct svcsync *ss, struct plan *p, const struct svc_spec *
 	return plan_room(ss, p, msg, msglen);
 }
 
+/* The room writer's records (mapw_room_fit): a frontend's namespace and entries by room. */
+struct fe_room {
+	const char *ns;
+	size_t need[RM_N];
+};
+
+static const char *fe_room_ns(const void *rec)
+{
+	return ((const struct fe_room *)rec)->ns;
+}
+
+static void fe_room_need(const void *rec, size_t *need)
+{
+	memcpy(need, ((const struct fe_room *)rec)->need, sizeof(((struct fe_room *)0)->need));
+}
+
+/* A backend named by frontend fe (first-named claims it: shared ones counted once). */
+struct be_claim {
+	const struct svc_be_spec *b;
+	size_t fe;
+};
+
+static int be_claim_cmp(const void *a, const void *b)
+{
+	const struct be_claim *x = a, *y = b;
+	int c = memcmp(x->b, y->b, BE_KEY_LEN);
+
+	return c ? c : (x->fe > y->fe) - (x->fe < y->fe);
+}
+
 /*
- * A full apply that does not fit (never a cluster-wide stop): the
- * Service maps judged as the policy maps are. Each namespace's demand is its
- * changed frontends' entries; while a map is over, the namespace taking the
- * largest part of the maps that are over (parts of each map, summed, as
- * polsync_room does) is closed: its changed frontends are not written (a
- * held one that changed is removed, its old backends may be gone pods) and
- * its unchanged ones stay (right as they are, they cost no room). Then the
- * rest is planned again; *kept holds the specs that stay (the caller frees
- * it). ss->closed names the closed namespaces. 0, -ENOSPC (nothing left to
- * close: what is held alone is over) or -ENOMEM.
+ * Each frontend's entries by room into r[]: adds, what its change adds
+ * beside what the maps hold (an unchanged one nothing); else all it takes
+ * (the content wanted). A backend counted once, at the first frontend
+ * naming it (adds: a new one). 0 or -ENOMEM.
+ */
+static int fe_rooms(const struct plan *p, struct fe_room *r, bool adds)
+{
+	size_t nb = 0, off = 0;
+	struct be_claim *c;
+
+	for (size_t i = 0; i < p->n; i++)
+		nb += p->specs[i].nbe;
+	if (!(c = malloc((nb ? nb : 1) * sizeof(*c))))
+		return -ENOMEM;
+	nb = 0;
+	for (size_t i = 0; i < p->n; off += p->specs[i].nbe, i++) {
+		const struct want *w = &p->w[i];
+		bool in = !adds || w->changed;
+
+		r[i] = (struct fe_room){ .ns = p->specs[i].who.ns };
+		if (!in)
+			continue;
+		r[i].need[RM_SVC] = !adds || w->cur < 0;
+		r[i].need[RM_REVNAT] = r[i].need[RM_IDS] = !adds || w->new_id;
+		r[i].need[RM_SLOT] = w->spec->nbe;
+		r[i].need[RM_MAGLEV] = !!(w->spec->flags & XCNI_SVC_F_MAGLEV);
+		for (size_t b = 0; b < w->spec->nbe; b++)
+			if (!adds || !p->bid[off + b])
+				c[nb++] = (struct be_claim){ &w->spec->be[b], i };
+	}
+	qsort(c, nb, sizeof(*c), be_claim_cmp);
+	for (size_t k = 0; k < nb; k++)
+		r[c[k].fe].need[RM_BE] += !k || memcmp(c[k - 1].b, c[k].b, BE_KEY_LEN);
+	free(c);
+	return 0;
+}
+
+/*
+ * A full apply that does not fit (never a cluster-wide stop): the room
+ * writer's judgement (mapw_room_fit, closing per namespace), as the policy
+ * maps': first on the content wanted alone (a namespace holding the maps
+ * gives way, its unchanged frontends too), then what the changes add beside
+ * what stays until cleanup (a closed namespace's unchanged frontends stay:
+ * right as they are, they cost no room; its changed ones are not written,
+ * a held one removed: its old backends may be gone pods). Planned again
+ * after each; *kept holds the specs that stay (the caller frees it),
+ * ss->closed names the closed namespaces with the room they most take that
+ * is over. 0, -ENOSPC (what is held alone is over) or -ENOMEM.
  */
 static int room_close(struct svcsync *ss, struct plan *p, struct svc_spec **kept, char *msg,
 		      size_t msglen)
 {
 	const struct svc_spec *specs = p->specs;
-	size_t n = p->n, ng = 0, nk, nclosed = 0;
-	size_t used[RM_N], add[RM_N], max[RM_N];
-	struct svcsync_closed *cl = NULL;
-	struct ns_room *g = NULL;
-	bool *out = NULL, *chg = NULL;
-	int err;
+	size_t n = p->n, nclosed = 0, used[RM_N], add[RM_N], max[RM_N];
+	struct svcsync_closed *cl = calloc(n ? n : 1, sizeof(*cl));
+	size_t (*cn)[RM_N] = calloc(n ? n : 1, sizeof(*cn)), *orig = calloc(n ? n : 1, sizeof(*orig));
+	struct fe_room *r = calloc(n ? n : 1, sizeof(*r));
+	bool *out = calloc(n ? n : 1, sizeof(*out)), *keep = calloc(n ? n : 1, sizeof(*keep));
+	struct mapw_room j = { .nmaps = RM_N, .maxv = max, .owner_of = fe_room_ns,
+			       .need_of = fe_room_need };
+	int err = -ENOMEM;
 
-	if ((err = ns_demand(p, &g, &ng)))
-		return err;
-	out = calloc(n ? n : 1, sizeof(*out));
-	chg = calloc(n ? n : 1, sizeof(*chg));
-	cl = calloc(ng ? ng : 1, sizeof(*cl));
 	*kept = calloc(n ? n : 1, sizeof(**kept));
-	if (!out || !chg || !cl || !*kept) {
-		err = -ENOMEM;
+	if (!cl || !cn || !orig || !r || !out || !keep || !*kept)
 		goto done;
-	}
 	for (size_t i = 0; i < n; i++)
-		chg[i] = p->w[i].changed;
-	room_of(ss, p, used, add, max);
-	for (;;) {
-		struct ns_room *pick = NULL;
-		uint64_t best = 0;
-		bool fits = true;
-		int map = RM_SVC;
+		orig[i] = i;
+	for (bool adds = false;; adds = true) {
+		size_t nk = 0, was = nclosed, c;
 
-		/* The namespace with the largest part of the maps over (2^20ths of each). */
-		for (size_t i = 0; i < ng; i++) {
-			uint64_t part = 0;
-
-			for (int k = 0; k < RM_N && !g[i].closed; k++)
-				if (used[k] + add[k] > max[k] && max[k])
-					part += (uint64_t)g[i].need[k] * (1u << 20) / max[k] +
-						!!g[i].need[k];
-			if (part > best) {
-				best = part;
-				pick = &g[i];
-			}
-		}
-		if (!pick) {
-			/* Nothing a namespace brings helps: what is held is over by itself. */
-			err = -ENOSPC;
-			goto done;
-		}
-		pick->closed = true;
-		for (int k = 0, most = -1; k < RM_N; k++)
-			if (used[k] + add[k] > max[k] && max[k] && pick->need[k] &&
-			    (most < 0 || (uint64_t)pick->need[k] * max[most] >
-						 (uint64_t)pick->need[most] * max[k]))
-				most = map = k;
-		cl[nclosed] = (struct svcsync_closed){ .frontends = pick->nfe,
-						       .need = pick->need[map], .map = rm_name[map],
-						       .fix = rm_fix[map] };
-		snprintf(cl[nclosed++].ns, sizeof(cl->ns), "%s", pick->ns);
-		/* Closed until the estimate fits; then planned again for the truth. */
-		for (int k = 0; k < RM_N; k++) {
-			add[k] -= pick->need[k] < add[k] ? pick->need[k] : add[k];
-			fits = fits && used[k] + add[k] <= max[k];
-		}
-		if (!fits)
-			continue;
-		nk = 0;
-		for (size_t i = 0; i < n; i++) {
-			/* A held frontend that is unchanged stays (the first plan said which). */
-			struct ns_room *r = ns_room_find(g, ng, specs[i].who.ns);
-
-			if (out[i])
-				continue;
-			if (r && r->closed && chg[i]) {
-				out[i] = true;
-				continue;
-			}
-			(*kept)[nk++] = specs[i];
-		}
-		err = plan_make(ss, p, *kept, nk, msg, msglen);
-		if (err != -ENOSPC)
-			break;
 		room_of(ss, p, used, add, max);
+		j.used = adds ? used : NULL;
+		if ((err = fe_rooms(p, r, adds)) || (err = mapw_room_fit(&j, r, p->n, sizeof(*r), keep)))
+			goto done;
+		memset(add, 0, sizeof(add));
+		for (size_t i = 0; i < p->n; i++)
+			for (int k = 0; k < RM_N; k++)
+				add[k] += r[i].need[k];
+		for (size_t i = 0; i < p->n; i++) {
+			if (keep[i] || (adds && !p->w[i].changed))
+				continue;
+			out[orig[i]] = true;
+			for (c = 0; c < nclosed && strcmp(cl[c].ns, r[i].ns); c++)
+				;
+			if (c == nclosed)
+				snprintf(cl[nclosed++].ns, sizeof(cl->ns), "%s", r[i].ns);
+			cl[c].frontends++;
+			for (int k = 0; k < RM_N; k++)
+				cn[c][k] += r[i].need[k];
+		}
+		/* Each named by the room over it takes the largest part of. */
+		for (c = was; c < nclosed; c++) {
+			int map = -1;
+
+			for (int k = 0; k < RM_N; k++)
+				if ((adds ? used[k] : 0) + add[k] > max[k] && cn[c][k] &&
+				    (map < 0 || (uint64_t)cn[c][k] * max[map] >
+							(uint64_t)cn[c][map] * max[k]))
+					map = k;
+			map = map < 0 ? RM_SVC : map;
+			cl[c].map = rm_name[map];
+			cl[c].fix = rm_fix[map];
+			cl[c].need = cn[c][map];
+		}
+		for (size_t i = 0; i < n; i++)
+			if (!out[i]) {
+				orig[nk] = i;
+				(*kept)[nk++] = specs[i];
+			}
+		err = plan_make(ss, p, *kept, nk, msg, msglen);
+		if (err != -ENOSPC || (adds && was == nclosed))
+			break;
 	}
 done:
 	if (!err) {
@@ -842,9 +831,11 @@ done:
 		msg[0] = '\0';
 	}
 	free(cl);
+	free(cn);
+	free(orig);
+	free(r);
 	free(out);
-	free(chg);
-	free(g);
+	free(keep);
 	return err;
 }
 
