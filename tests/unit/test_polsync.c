@@ -557,6 +557,98 @@ static void test_overflow_closes_only_its_pods(void **state)
 	free(t);
 }
 
+/*
+ * Issue 65 item 3: tenant tn's 7 pods hold 14 of xcni_policy's 16 entries and
+ * stay, unchanged; a victim's new pod (3 entries) comes. Judged on what is
+ * wanted (the room writer), tn brings the most and gives way from its last
+ * pod, as far as needed (one); the victim's pod waits closed for the retry
+ * after cleanup (tn's old entries take the room until then), then gets its
+ * entries; once tn's pods go but 2, nothing is closed. Before (only what
+ * changes judged, a held pod never closed for room): the victim's pod closed
+ * as long as tn stayed.
+ */
+#define TN 7
+
+struct room_fx {
+	struct k8s_pod pods[TN + 1];
+	struct pol_ep eps[TN + 1];
+	struct pol_entry e[TN + 1][3];
+	struct pol_ipcache ipc[TN + 2];
+	struct identity ids[TN + 1];
+	char ip[TN + 1][16];
+	struct pol_result r;
+};
+
+/* tn's first ntn pods (10.0.5.1, ...: 2 entries each), the victim's (10.0.6.1: 3) if victim. */
+static void room_fx(struct room_fx *f, int ntn, bool victim)
+{
+	size_t n = 0;
+
+	memset(f, 0, sizeof(*f));
+	f->ipc[f->r.nipcache++] = (struct pol_ipcache){ { 0, 0 }, { XCNI_ID_WORLD, 0, 0, { 0 } } };
+	for (int i = 0; i < TN + 1; i++) {
+		if (i < TN ? i >= ntn : !victim)
+			continue;
+		snprintf(f->ip[n], sizeof(f->ip[n]), i < TN ? "10.0.5.%d" : "10.0.6.1", i + 1);
+		f->pods[n].meta.ns = i < TN ? "tn" : "victim";
+		f->pods[n].ip = ip4(f->ip[n]);
+		f->ids[n] = (struct identity){ .id = 500 + (uint32_t)n,
+					       .canon = i < TN ? "k8s:app=t" : "k8s:app=v" };
+		for (int k = 0; k < (i < TN ? 2 : 3); k++)
+			f->e[n][k] = entry(f->ip[n], 500, (__u16)(80 + k), 20);
+		f->eps[n] = (struct pol_ep){ .ip = ip4(f->ip[n]), .pod = &f->pods[n],
+					     .state = { .identity = 500 + (uint32_t)n,
+							.isolated = XCNI_ISOLATED(XCNI_DIR_TO_POD) },
+					     .entries = f->e[n], .nentries = i < TN ? 2 : 3 };
+		f->ipc[f->r.nipcache++] = (struct pol_ipcache){ { 32, ip4(f->ip[n]) },
+								{ 500 + (uint32_t)n, 0, 0, { 0 } } };
+		n++;
+	}
+	f->r.neps = f->r.nidentities = n;
+	f->r.eps = f->eps;
+	f->r.identities = f->ids;
+	f->r.ipcache = f->ipc;
+}
+
+static void test_room_tenant(void **state)
+{
+	struct room_fx *f = calloc(1, sizeof(*f));
+	struct polsync *ps;
+	struct polsync_stats st;
+	char msg[256];
+
+	(void)state;
+	assert_non_null(f);
+	assert_int_equal(polsync_open(pin_dir, &ps), 0);
+	room_fx(f, TN, false);
+	applied(ps, &f->r, NULL, &st);
+	assert_int_equal(count("xcni_policy", sizeof(struct xcni_polhash_key)), 2 * TN);
+	room_fx(f, TN, true);
+	assert_int_equal(polsync_apply(ps, &f->r, NULL, &st, msg, sizeof(msg)), 0);
+	assert_true(polep("10.0.5.7").isolated & XCNI_POLEP_OVERFLOW);
+	assert_false(polep("10.0.5.6").isolated & XCNI_POLEP_OVERFLOW);
+	assert_true(st.retry);
+	assert_int_equal(polsync_cleanup(ps, &st), 0);
+	/* The retry after cleanup: the victim's pod gets its entries, tn's last stays closed. */
+	assert_int_equal(polsync_apply(ps, &f->r, NULL, &st, msg, sizeof(msg)), 0);
+	if (polep("10.0.6.1").isolated & XCNI_POLEP_OVERFLOW)
+		fail_msg("the victim's new pod closed while tn holds the map (%zu of its %d pods "
+			 "closed)", st.eps_overflow, TN);
+	assert_true(allowed("10.0.6.1", 500, 82));
+	assert_true(polep("10.0.5.7").isolated & XCNI_POLEP_OVERFLOW);
+	assert_int_equal(st.eps_overflow, 1);
+	assert_int_equal(polsync_cleanup(ps, &st), 0);
+	/* tn's pods go but 2: every pod open, the victim's entries stay. */
+	room_fx(f, 2, true);
+	applied(ps, &f->r, NULL, &st);
+	assert_int_equal(st.eps_overflow, 0);
+	assert_true(allowed("10.0.6.1", 500, 82));
+	assert_true(allowed("10.0.5.2", 500, 81));
+	assert_int_equal(count("xcni_policy", sizeof(struct xcni_polhash_key)), 2 * 2 + 3);
+	polsync_free(ps);
+	free(f);
+}
+
 /* ---- a number's meaning across the writes of one apply ---- */
 
 /* The identity the ipcache gives ip (longest match: world without a /32). */
@@ -1229,6 +1321,7 @@ int main(void)
 		cmocka_unit_test(test_in_place_only_for_new_peers),
 		cmocka_unit_test_teardown(test_incremental_matches_whole, two_dirs_teardown),
 		cmocka_unit_test(test_overflow_closes_only_its_pods),
+		cmocka_unit_test(test_room_tenant),
 		cmocka_unit_test(test_name_maps_never_refuse),
 		cmocka_unit_test(test_ipcache_full_closes_namespace),
 		cmocka_unit_test(test_born_named_after_policy),

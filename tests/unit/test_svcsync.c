@@ -721,6 +721,63 @@ static void test_room_ns(void **state)
 	svcsync_free(ss);
 }
 
+/*
+ * Issue 65 item 3: a tenant's Services fill xcni_svc (62 of 64) and stay,
+ * unchanged; a victim's new Service (3 frontends) comes. Judged on what is
+ * wanted, the tenant brings the most and is closed, its held frontends too;
+ * the victim's wait the retry after cleanup (the tenant's old entries take
+ * the room until then: closed meanwhile, never open), then are written; once
+ * the tenant's Services go but 10, every namespace is open again. Before
+ * (only changes judged): the victim closed as long as the tenant stayed.
+ */
+static void test_room_tenant(void **state)
+{
+	struct svc_spec sp[65];
+	struct svc_be_spec be = be4("10.6.0.1", 8080, XCNI_BE_ACTIVE);
+	const struct svcsync_closed *cl;
+	struct svcsync_stats st = {};
+	struct svcsync *ss;
+	char msg[256] = "";
+	size_t ncl;
+
+	(void)state;
+	assert_int_equal(svcsync_open(pin_dir, &ss), 0);
+	ns_fes(sp, 3, "victim", 1, 80);
+	for (int i = 0; i < 3; i++) {
+		sp[i].be = &be;
+		sp[i].nbe = 1;
+	}
+	ns_fes(sp + 3, 62, "tenant", 2, 80);
+	assert_int_equal(svcsync_apply(ss, sp + 3, 62, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(svcsync_cleanup(ss, &st), 0);
+	assert_int_equal(svcsync_apply(ss, sp, 65, &st, msg, sizeof(msg)), 0);
+	cl = svcsync_closed(ss, &ncl);
+	assert_true(ncl >= 1);
+	assert_string_equal(cl[0].ns, "tenant");
+	assert_string_equal(cl[0].map, "xcni_svc");
+	assert_int_equal(cl[0].frontends, 62);
+	assert_false(svc_has(&sp[3].key));
+	assert_int_equal(svcsync_cleanup(ss, &st), 0);
+	/* The retry after cleanup (the agent's, while one is closed): the victim's in. */
+	assert_int_equal(svcsync_apply(ss, sp, 65, &st, msg, sizeof(msg)), 0);
+	cl = svcsync_closed(ss, &ncl);
+	assert_int_equal(ncl, 1);
+	assert_string_equal(cl[0].ns, "tenant");
+	for (int i = 0; i < 3; i++)
+		if (!svc_has(&sp[i].key) || svc_get(&sp[i].key).count != 1)
+			fail_msg("the victim's frontend %d: not written beside the tenant's", i);
+	assert_int_equal(count_keys("xcni_svc", sizeof(struct xcni_svc_key)), 3);
+	assert_int_equal(svcsync_cleanup(ss, &st), 0);
+	/* The tenant's Services go but 10: nothing closed, all held. */
+	assert_int_equal(svcsync_apply(ss, sp, 13, &st, msg, sizeof(msg)), 0);
+	svcsync_closed(ss, &ncl);
+	assert_int_equal(ncl, 0);
+	assert_int_equal(count_keys("xcni_svc", sizeof(struct xcni_svc_key)), 13);
+	assert_int_equal(svcsync_apply(ss, NULL, 0, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(svcsync_cleanup(ss, &st), 0);
+	svcsync_free(ss);
+}
+
 /* Remakes map name (pinned under pin_dir) with max entries: a test's own sizes. */
 static void remake(const char *name, __u32 ksz, __u32 vsz, __u32 max)
 {
@@ -1293,6 +1350,7 @@ int main(void)
 		cmocka_unit_test(test_svcbe),
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_room_ns),
+		cmocka_unit_test(test_room_tenant),
 		cmocka_unit_test_teardown(test_room_ids, room_ids_teardown),
 		cmocka_unit_test(test_many),
 		cmocka_unit_test(test_restart),
