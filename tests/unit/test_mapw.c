@@ -216,12 +216,159 @@ static void test_one_too_big(void **state)
 	close(fd);
 }
 
+/*
+ * The judge alone over several rooms, as the versioned writers call it
+ * (policy: 3 maps, Services: 6): owners' records each taking entries in 3
+ * rooms, some of each room used whatever is judged (old versions until
+ * cleanup), random lives of 400 steps, the rooms and what is used changing.
+ * After each: what is kept fits beside what is used (or -ENOSPC, only when
+ * what is used alone is over); whole: an owner kept whole or not at all;
+ * the owner taking the largest part of the rooms over (ties: the first by
+ * name) is closed; closed only while over: some closed record (owner) would
+ * not fit reopened. Closures happened beside kept records.
+ */
+#define ROOMS 3
+#define RECS 8 /* an owner's records */
+
+struct rrec {
+	const char *owner;
+	size_t need[ROOMS];
+};
+
+static const char *rrec_owner(const void *rec)
+{
+	return ((const struct rrec *)rec)->owner;
+}
+
+static void rrec_need(const void *rec, size_t *need)
+{
+	memcpy(need, ((const struct rrec *)rec)->need, sizeof(((struct rrec *)0)->need));
+}
+
+/* Does what is kept, with records (or owner) o reopened, fit? o: SIZE_MAX, none. */
+static bool rooms_fit(const struct rrec *w, size_t n, const bool *keep, const size_t *used,
+		      const size_t *max, size_t o, bool whole)
+{
+	for (int k = 0; k < ROOMS; k++) {
+		size_t t = used[k];
+
+		for (size_t i = 0; i < n; i++)
+			if (keep[i] || (whole ? o != SIZE_MAX && w[i].owner == w[o].owner : i == o))
+				t += w[i].need[k];
+		if (t > max[k])
+			return false;
+	}
+	return true;
+}
+
+static void rooms_lives(bool by_record)
+{
+	static size_t want[OWNERS][RECS][ROOMS];
+	struct rrec w[OWNERS * RECS];
+	size_t max[ROOMS], used[ROOMS], partial = 0;
+	bool keep[OWNERS * RECS];
+	struct mapw_room m = { .nmaps = ROOMS, .maxv = max, .used = used, .owner_of = rrec_owner,
+			       .need_of = rrec_need, .by_record = by_record };
+
+	memset(want, 0, sizeof(want));
+	srandom(6510);
+	for (int step = 0; step <= STEPS; step++) {
+		size_t n = 0, big = OWNERS, open = 0;
+		double part[OWNERS] = { 0 };
+		bool over[ROOMS], needed = false;
+		int err;
+
+		for (int r = 0; r < 1 + (int)(random() % 4); r++) /* an owner's records change */
+			for (int k = 0; k < ROOMS; k++)
+				want[random() % OWNERS][random() % RECS][k] = (size_t)random() % 5;
+		if (step % 50 == 49) /* an owner leaves */
+			memset(want[random() % OWNERS], 0, sizeof(want[0]));
+		for (int k = 0; k < ROOMS; k++) {
+			max[k] = 16 + (size_t)random() % 17;
+			used[k] = (size_t)random() % 9;
+		}
+		if (step == STEPS) /* recovery: the owners shrink to one entry a room each */
+			for (int o = 0; o < OWNERS; o++)
+				for (int r = 0; r < RECS; r++)
+					for (int k = 0; k < ROOMS; k++)
+						want[o][r][k] = !r;
+		for (int o = 0; o < OWNERS; o++)
+			for (int r = 0; r < RECS; r++)
+				if (want[o][r][0] + want[o][r][1] + want[o][r][2])
+					w[n++] = (struct rrec){ names[o], { want[o][r][0], want[o][r][1],
+									    want[o][r][2] } };
+		err = mapw_room_fit(&m, w, n, sizeof(*w), keep);
+		if (err) /* what is used alone (at most 8) is never over */
+			fail_msg("mapw_room_fit: %s at step %d", strerror(-err), step);
+		for (int k = 0; k < ROOMS; k++) {
+			size_t t = used[k];
+
+			for (size_t i = 0; i < n; i++)
+				t += w[i].need[k];
+			over[k] = t > max[k];
+		}
+		if (!rooms_fit(w, n, keep, used, max, SIZE_MAX, false))
+			fail_msg("step %d: what is kept does not fit", step);
+		/* The owner taking the largest part of the rooms over, first by name: closed. */
+		for (int o = 0; o < OWNERS; o++) {
+			size_t tot[ROOMS] = { 0 };
+
+			for (size_t i = 0; i < n; i++)
+				for (int k = 0; k < ROOMS && w[i].owner == names[o]; k++)
+					tot[k] += w[i].need[k];
+			for (int k = 0; k < ROOMS; k++)
+				if (over[k])
+					part[o] += (double)tot[k] / (double)max[k];
+			if (part[o] > 0 && (big == OWNERS || part[o] > part[big]))
+				big = (size_t)o;
+		}
+		for (size_t i = 0; i < n; i++) {
+			size_t o = (size_t)(w[i].owner[0] - 'a');
+
+			open += keep[i];
+			if (!keep[i] && !rooms_fit(w, n, keep, used, max, i, !by_record))
+				needed = true;
+			if (!by_record)
+				for (size_t j = 0; j < n; j++)
+					if (w[j].owner == w[i].owner && keep[j] != keep[i])
+						fail_msg("step %d: owner %s kept in part", step,
+							 w[i].owner);
+			if (o == big && !keep[i])
+				big = OWNERS; /* closed, as it should */
+		}
+		if (big != OWNERS)
+			fail_msg("step %d: owner %s takes the largest part of the rooms over, open",
+				 step, names[big]);
+		if (m.dropped && !needed)
+			fail_msg("step %d: %zu closed, every one would fit reopened", step,
+				 m.dropped);
+		if (step == STEPS)
+			assert_int_equal(m.dropped, 0);
+		partial += m.dropped && open;
+	}
+	assert_true(partial > 0);
+}
+
+static void test_rooms_whole(void **state)
+{
+	(void)state;
+	rooms_lives(false);
+}
+
+static void test_rooms_by_record(void **state)
+{
+	(void)state;
+	rooms_lives(true);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_random_lives_closing),
 		cmocka_unit_test(test_random_lives_sharing),
 		cmocka_unit_test(test_one_too_big),
+		cmocka_unit_test(test_rooms_whole),
+		cmocka_unit_test(test_rooms_by_record),
 	};
 
 	return cmocka_run_group_tests_name("mapw", tests, NULL, NULL);
