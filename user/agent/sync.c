@@ -452,8 +452,8 @@ static void report_svc_closed(struct svcsync *ss, __u64 gen)
 			(unsigned long long)gen);
 	for (size_t i = 0; i < n; i++)
 		pr_err("generation %llu: namespace %s closed for Service room: %s is full and it "
-		       "brings the most (%zu entries); its %zu new or changed frontends are not "
-		       "programmed (traffic to them finds no Service); every other namespace's "
+		       "brings the most (%zu entries); %zu of its frontends are not programmed "
+		       "(traffic to them finds no Service); every other namespace's "
 		       "Services applied; %s\n",
 		       (unsigned long long)gen, cl[i].ns, cl[i].map, cl[i].need, cl[i].frontends,
 		       cl[i].fix);
