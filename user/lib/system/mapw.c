@@ -263,16 +263,16 @@ static unsigned fit_over(const size_t *used, const size_t *add, const size_t *ma
  * of want. Closing: the owner taking the largest part of the rooms that
  * are over (its entries over each room's size, summed; one room: the most
  * records; ties: the first by name) is closed, whole or by_record from its
- * last record as far as needed, then the next, until the rest fits. Sharing (one room): each
- * owner an equal part (water-filling: an owner under the part keeps all,
- * the rest split what is left, one more each, in order, for what the parts
- * leave over).
+ * last record as far as needed, then the next, until the rest fits. Sharing
+ * (one room): the biggest owner's last record is cut, then the biggest
+ * again (ties: the last by name), until the rest fits: each owner an equal
+ * part, an owner under it keeps all, the first by name one more.
  */
 int mapw_room_fit(struct mapw_room *m, const void *recs, size_t n, size_t stride, bool *keep)
 {
 	size_t nm = m->nmaps ? m->nmaps : 1, max[MAPW_ROOMS], used[MAPW_ROOMS] = { 0 };
 	size_t add[MAPW_ROOMS] = { 0 }, need[MAPW_ROOMS], *ix, *start, *gneed;
-	size_t ngroups = 0, lo = 0, hi = m->max, cap, left, dropped = 0;
+	size_t ngroups = 0, dropped = 0;
 	unsigned over;
 	int err = 0;
 
@@ -310,8 +310,7 @@ int mapw_room_fit(struct mapw_room *m, const void *recs, size_t n, size_t stride
 			gneed[(ngroups - 1) * nm + k] += need[k];
 	}
 	start[ngroups] = n;
-#define GSZ(g) (start[(g) + 1] - start[(g)])
-	while (!m->share && (over = fit_over(used, add, max, nm))) {
+	while ((over = fit_over(used, add, max, nm))) {
 		size_t big = ngroups;
 		double best = 0;
 
@@ -321,7 +320,7 @@ int mapw_room_fit(struct mapw_room *m, const void *recs, size_t n, size_t stride
 			for (size_t k = 0; k < nm; k++)
 				if (over >> k & 1)
 					part += (double)gneed[g * nm + k] / (double)(max[k] ? max[k] : 1);
-			if (part > best) {
+			if (part > best || (m->share && part > 0 && part == best)) {
 				best = part;
 				big = g;
 			}
@@ -329,6 +328,14 @@ int mapw_room_fit(struct mapw_room *m, const void *recs, size_t n, size_t stride
 		if (big == ngroups) {
 			err = -ENOSPC; /* what stays used is over alone */
 			break;
+		}
+		if (m->share) {
+			/* one room, a record one entry: the biggest owner's last kept record
+			 * (ties: the last by name), then the biggest again */
+			keep[ix[start[big] + --gneed[big]]] = false;
+			dropped++;
+			add[0]--;
+			continue;
 		}
 		for (size_t r = start[big + 1]; r-- > start[big];) {
 			bool helps = !m->by_record;
@@ -346,34 +353,6 @@ int mapw_room_fit(struct mapw_room *m, const void *recs, size_t n, size_t stride
 		}
 		memset(gneed + big * nm, 0, nm * sizeof(*gneed)); /* judged: never again */
 	}
-	if (!m->share)
-		goto out;
-	/* The largest part per owner that fits: sum(min(size, cap)) <= max. */
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo + 1) / 2, sum = 0;
-
-		for (size_t g = 0; g < ngroups && sum <= m->max; g++)
-			sum += GSZ(g) < mid ? GSZ(g) : mid;
-		if (sum <= m->max)
-			lo = mid;
-		else
-			hi = mid - 1;
-	}
-	cap = lo;
-	left = m->max;
-	for (size_t g = 0; g < ngroups; g++)
-		left -= GSZ(g) < cap ? GSZ(g) : cap;
-	for (size_t g = 0; g < ngroups; g++) {
-		size_t take = GSZ(g) < cap ? GSZ(g) : cap;
-
-		if (take < GSZ(g) && left) {
-			take++;
-			left--;
-		}
-		for (size_t k = start[g] + take; k < start[g + 1]; k++, dropped++)
-			keep[ix[k]] = false;
-	}
-#undef GSZ
 out:
 	free(ix);
 	free(start);
