@@ -105,16 +105,6 @@ static bool room_all_within(const struct polsync *ps, const struct pol_result *r
 	return within;
 }
 
-/* [a, end): the pods of ix[a]'s namespace, ix sorted by namespace. */
-static size_t room_ns_end(const struct pol_result *r, const size_t *ix, size_t a)
-{
-	size_t b = a;
-
-	while (b < r->neps && !strcmp(pol_ep_ns(&r->eps[ix[a]]), pol_ep_ns(&r->eps[ix[b]])))
-		b++;
-	return b;
-}
-
 /*
  * One namespace's pods (ix sorted by namespace, then by share_cmp's order)
  * take its share of each map in turn; a pod that would take it past is over
@@ -126,7 +116,10 @@ static void room_shares(const struct polsync *ps, const struct pol_result *r, st
 	for (size_t a = 0, b; a < r->neps; a = b) {
 		size_t tot[POLSYNC_NR_MAPS] = { 0 };
 
-		b = room_ns_end(r, ix, a);
+		/* [a, b): the pods of ix[a]'s namespace, ix sorted by namespace */
+		for (b = a; b < r->neps &&
+			    !strcmp(pol_ep_ns(&r->eps[ix[a]]), pol_ep_ns(&r->eps[ix[b]]));)
+			b++;
 		for (size_t i = a; i < b; i++) {
 			struct ep_memo *e = &m[ix[i]];
 			bool fits = true;

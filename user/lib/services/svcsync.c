@@ -726,10 +726,9 @@ static int fe_rooms(const struct plan *p, struct fe_room *r, bool adds)
 	nb = 0;
 	for (size_t i = 0; i < p->n; off += p->specs[i].nbe, i++) {
 		const struct want *w = &p->w[i];
-		bool in = !adds || w->changed;
 
 		r[i] = (struct fe_room){ .ns = p->specs[i].who.ns };
-		if (!in)
+		if (adds && !w->changed)
 			continue;
 		r[i].need[RM_SVC] = !adds || w->cur < 0;
 		r[i].need[RM_REVNAT] = r[i].need[RM_IDS] = !adds || w->new_id;
@@ -784,9 +783,8 @@ static int room_close(struct svcsync *ss, struct plan *p, struct svc_spec **kept
 		if ((err = fe_rooms(p, r, adds)) || (err = mapw_room_fit(&j, r, p->n, sizeof(*r), keep)))
 			goto done;
 		memset(add, 0, sizeof(add));
-		for (size_t i = 0; i < p->n; i++)
-			for (int k = 0; k < RM_N; k++)
-				add[k] += r[i].need[k];
+		for (size_t i = 0; i < p->n * RM_N; i++)
+			add[i % RM_N] += r[i / RM_N].need[i % RM_N];
 		for (size_t i = 0; i < p->n; i++) {
 			if (keep[i] || (adds && !p->w[i].changed))
 				continue;

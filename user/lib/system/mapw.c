@@ -231,10 +231,9 @@ static const struct mapw_room *fit_m;
 static void fit_need(const struct mapw_room *m, const void *rec, size_t *need)
 {
 	memset(need, 0, MAPW_ROOMS * sizeof(*need));
+	need[0] = !m->need_of;
 	if (m->need_of)
 		m->need_of(rec, need);
-	else
-		need[0] = 1;
 }
 
 /* By owner, then record order. */
@@ -295,12 +294,12 @@ int mapw_room_fit(struct mapw_room *m, const void *recs, size_t n, size_t stride
 	ix = malloc((n + 1) * sizeof(*ix));
 	start = malloc((n + 1) * sizeof(*start));
 	gneed = calloc((n + 1) * nm, sizeof(*gneed));
+	for (size_t i = 0; ix && i < n; i++)
+		ix[i] = i;
 	if (!ix || !start || !gneed) {
 		err = -ENOMEM;
 		goto out;
 	}
-	for (size_t i = 0; i < n; i++)
-		ix[i] = i;
 	qsort(ix, n, sizeof(*ix), fit_cmp); /* insertion sort would be quadratic */
 	for (size_t i = 0; i < n; i++) {
 		if (!i || strcmp(m->owner_of(FIT_REC(ix[i])), m->owner_of(FIT_REC(ix[i - 1]))))
