@@ -287,16 +287,6 @@ lb_flow_keeps(struct xcni_ct_entry *e, __u64 now, __u8 proto, __u8 tcp_flags, __
 }
 
 /* What a translation did, for the rest of the program. */
-struct lb4_state {
-	struct xcni_ct_entry *svc_ct; /* the service entry: its state follows the flow's */
-	__u32 backend_id;
-	__u8 ct_flags; /* XCNI_CT_F_HAIRPIN for the flow's entry, or 0 */
-	__u8 translated;
-	__u8 created; /* this packet made the service entry */
-	__u8 svc_flags; /* the frontend's XCNI_SVC_F_* */
-	struct xcni_ct_key orig; /* the tuple as the client sent it */
-};
-
 /*
  * The family's translation state: struct lb4_state (IPv4, on the stack,
  * with a pointer to its service entry) or struct lb6_state (IPv6, in
@@ -659,17 +649,19 @@ static __always_inline union xcni_tuple *lb_st_orig(union lb_state st, int fam)
 
 /*
  * The flow's service entry: IPv4's st holds it (lb_flow_choose, lb_flow_open
- * set it), IPv6's is looked up again by the client's tuple (a map value
- * holds no pointer). NULL: none.
+ * set it, but for from_pod's, in a map value: lb_svc_find), IPv6's is looked
+ * up again by the client's tuple (a map value holds no pointer). NULL: none.
  */
+static __always_inline struct xcni_ct_entry *lb_svc_find(union lb_state st, int fam)
+{
+	struct xcni_ct_entry *e = bpf_map_lookup_elem(ct_map(fam), lb_st_orig(st, fam));
+
+	return e && (e->flags & XCNI_CT_F_SVC) ? e : NULL;
+}
+
 static __always_inline struct xcni_ct_entry *lb_svc_entry(union lb_state st, int fam)
 {
-	struct xcni_ct_entry *e;
-
-	if (fam == XCNI_AF_INET)
-		return st.v4->svc_ct;
-	e = bpf_map_lookup_elem(&xcni_ct6, &st.v6->orig);
-	return e && (e->flags & XCNI_CT_F_SVC) ? e : NULL;
+	return fam == XCNI_AF_INET ? st.v4->svc_ct : lb_svc_find(st, fam);
 }
 
 /* A new service entry into ne: the flow to backend id of frontend rev_nat. */
@@ -704,9 +696,11 @@ static __always_inline void lb_svc_entry_fill(struct xcni_ct_entry *ne, __u64 no
  * entry, kept or (IPv4, not deferred) written, else NULL: the one lookup
  * of it the XDP fast path makes. *svcp on entry: the frontend when the
  * caller has looked it up already (the XDP fast path, from outside: the EXT
- * entry, what lb_frontend_of finds), else NULL. tmp: IPv6's per-CPU
- * scratch (the affinity key and the new entry, off its 512-byte stack);
- * IPv4 keeps them on its stack (NULL).
+ * entry, what lb_frontend_of finds), else NULL. tmp: the per-CPU scratch
+ * (the affinity key and the new entry, off a 512-byte stack) of IPv6 and of
+ * IPv4's lb_translate, whose state st is in it (IPv4's svc_ct then left
+ * unset: a map value holds no pointer; lb_flow_follow finds the entry);
+ * IPv4's other callers keep them, and st, on their stack (NULL).
  */
 static __always_inline int lb_flow_choose(struct flow *f, int fam, __u32 ep_id, union lb_state st,
 					  __u32 outside, int defer, struct lb6_tmp *tmp,
@@ -763,7 +757,7 @@ static __always_inline int lb_flow_choose(struct flow *f, int fam, __u32 ep_id, 
 		return 0;
 	} else {
 		/* ClientIP affinity: the client is the packet's source. */
-		ak = fam == XCNI_AF_INET ? &ak4 : &tmp->ak;
+		ak = tmp ? &tmp->ak : &ak4;
 		__builtin_memset(ak, 0, sizeof(*ak));
 		ak->family = fam;
 		lb_addr_set(ak->client, lb_saddr(f, fam), fam);
@@ -777,11 +771,11 @@ static __always_inline int lb_flow_choose(struct flow *f, int fam, __u32 ep_id, 
 		}
 		e = NULL;
 		if (!defer) {
-			struct xcni_ct_entry *ne = fam == XCNI_AF_INET ? &ne4 : &tmp->ne;
+			struct xcni_ct_entry *ne = tmp ? &tmp->ne : &ne4;
 
 			lb_svc_entry_fill(ne, now, 1, f->len, ep_id, id, svc->rev_nat);
 			ct_entry_add(fam, t, ne, 0);
-			if (fam == XCNI_AF_INET)
+			if (fam == XCNI_AF_INET && !tmp)
 				e = bpf_map_lookup_elem(&xcni_ct, t);
 			LB_ST(st, fam, created) = 1;
 		}
@@ -793,7 +787,7 @@ static __always_inline int lb_flow_choose(struct flow *f, int fam, __u32 ep_id, 
 		be = bpf_map_lookup_elem(&xcni_backend, &id);
 	if (!be || be->family != fam)
 		return XCNI_DROP_NO_BACKEND;
-	if (fam == XCNI_AF_INET)
+	if (fam == XCNI_AF_INET && !tmp)
 		st.v4->svc_ct = e;
 	if (sep)
 		*sep = e;
@@ -936,7 +930,9 @@ __attribute__((noinline)) int lb6_translate_call(struct __sk_buff *skb, struct p
  * reason: the return value, which the verifier follows, says so);
  * XCNI_DROP_NO_BACKEND (nothing written; the flow's rev_nat names the
  * Service, st's svc_flags its flags), or another drop reason (packet
- * pointers stale). IPv4 inline, IPv6 in lb6_translate_call's frame.
+ * pointers stale). IPv4 inline, its state in the per-CPU scratch (from_pod's
+ * lb4 in lb6_tmp's st4) and so its scratch too; IPv6 in lb6_translate_call's
+ * frame.
  */
 static __always_inline int lb_translate(struct __sk_buff *skb, struct cursor *c, struct pkt *p4,
 					struct pkt6 *p6, int fam, __u32 ep_id, __u32 loopback_ip,
@@ -944,11 +940,15 @@ static __always_inline int lb_translate(struct __sk_buff *skb, struct cursor *c,
 {
 	const struct xcni_svc *svc = NULL;
 	const struct xcni_backend *be = NULL;
+	struct lb6_tmp *tmp;
 	int ret;
 
 	if (fam == XCNI_AF_INET6)
 		return lb6_translate_call(skb, p6, ep_id, st.v6);
-	ret = lb_flow_choose(pkt_flow(p4), fam, ep_id, st, 0, 0, NULL, &svc, &be, NULL);
+	tmp = lb6_tmp_get();
+	if (!tmp)
+		return 0;
+	ret = lb_flow_choose(pkt_flow(p4), fam, ep_id, st, 0, 0, tmp, &svc, &be, NULL);
 	if (ret != 1 || !svc || !be)
 		return ret;
 	ret = lb_dnat(skb, pkt_flow(p4), fam, svc, be, &st.v4->backend_id, loopback_ip,
@@ -968,15 +968,17 @@ static __always_inline void lb_flow_forget(union lb_state st, int fam)
 
 /*
  * After ct_track on the translated flow f: the service entry lives as long
- * as the flow (its state the flow's).
+ * as the flow (its state the flow's). find (a constant): the entry looked
+ * up again, IPv4's st in a map value too (from_pod's), else st's.
  */
-static __always_inline void lb_flow_follow(union lb_state st, int fam, const struct flow *f)
+static __always_inline void lb_flow_follow(union lb_state st, int fam, const struct flow *f,
+					   int find)
 {
 	struct xcni_ct_entry *e;
 
 	if (!st.v4 || !LB_ST(st, fam, translated) || !f->ct_state)
 		return;
-	e = lb_svc_entry(st, fam);
+	e = find ? lb_svc_find(st, fam) : lb_svc_entry(st, fam);
 	if (e)
 		e->state = f->ct_state;
 }
