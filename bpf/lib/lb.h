@@ -313,28 +313,40 @@ static __always_inline struct lb6_tmp *lb6_tmp_get(void)
  * IP_DADDR_OFF) and the port beside it (port_off: 0 source, 2 destination, in the L4 header) with
  * incremental L3 and L4 checksum updates. A UDP checksum of 0 (none) stays 0.
  * SCTP: the CRC is updated for a new port only (sctp4_nat_port; -2: a first
- * fragment, whose port cannot be rewritten).
+ * fragment, whose port cannot be rewritten). In a frame of its own (global:
+ * verified once, its branches out of its callers' paths; from_pod's IPv4
+ * rewrites it four times): the flow's IPv4 header length, protocol and
+ * whether it is a later fragment, and the two offsets, packed in where
+ * (lb4_nat), the two ports in ports (SCTP_PORTS).
  * Packet pointers are stale afterwards. 0 or -1.
  */
-static __always_inline int lb4_nat(struct __sk_buff *skb, const struct flow *f, __u32 addr_off,
-				   __u32 old_addr, __u32 new_addr, __u32 port_off, __u16 old_port,
-				   __u16 new_port)
-{
-	__u32 l4 = ETH_HLEN + f->l3_len;
-	__u32 csum_off = l4 + (f->tuple.v4.proto == IPPROTO_TCP ? offsetof(struct tcphdr, check)
-								 : offsetof(struct udphdr, check));
-	__u64 mangled = f->tuple.v4.proto == IPPROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0;
+#define LB4_NAT_LATER (1u << 16)
+#define LB4_NAT_DPORT (1u << 17)
+#define LB4_NAT_DADDR (1u << 18)
 
+__attribute__((noinline)) int lb4_nat_call(struct __sk_buff *skb, __u32 where, __u32 old_addr,
+					   __u32 new_addr, __u32 ports)
+{
+	__u32 l4 = ETH_HLEN + (where & 0xff), port_off = where & LB4_NAT_DPORT ? 2 : 0;
+	__u32 addr_off = where & LB4_NAT_DADDR ? IP_DADDR_OFF : IP_SADDR_OFF;
+	__u8 proto = where >> 8;
+	__u32 csum_off = l4 + (proto == IPPROTO_TCP ? offsetof(struct tcphdr, check)
+						     : offsetof(struct udphdr, check));
+	__u64 mangled = proto == IPPROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0;
+	__u16 old_port = ports, new_port = ports >> 16;
+
+	if (!skb)
+		return -1;
 	/* A fragment after the first has no L4 header: its ports and checksum are
 	 * in the first fragment, which was rewritten whole. SCTP's checksum
 	 * covers no pseudo header: an address is the IP header's business alone,
 	 * a port the CRC's (sctp.h). */
-	if (f->frag_later || f->tuple.v4.proto == IPPROTO_SCTP) {
+	if ((where & LB4_NAT_LATER) || proto == IPPROTO_SCTP) {
 		if (old_addr != new_addr &&
 		    (bpf_l3_csum_replace(skb, IPCSUM_OFF, old_addr, new_addr, sizeof(new_addr)) ||
 		     bpf_skb_store_bytes(skb, addr_off, &new_addr, sizeof(new_addr), 0)))
 			return -1;
-		if (f->frag_later || old_port == new_port)
+		if ((where & LB4_NAT_LATER) || old_port == new_port)
 			return 0;
 		return sctp4_nat_port(skb, l4, port_off, old_port, new_port);
 	}
@@ -349,6 +361,18 @@ static __always_inline int lb4_nat(struct __sk_buff *skb, const struct flow *f, 
 	     bpf_skb_store_bytes(skb, l4 + port_off, &new_port, sizeof(new_port), 0)))
 		return -1;
 	return 0;
+}
+
+static __always_inline int lb4_nat(struct __sk_buff *skb, const struct flow *f, __u32 addr_off,
+				   __u32 old_addr, __u32 new_addr, __u32 port_off, __u16 old_port,
+				   __u16 new_port)
+{
+	return lb4_nat_call(skb,
+			    f->l3_len | (__u32)f->tuple.v4.proto << 8 |
+				    (f->frag_later ? LB4_NAT_LATER : 0) |
+				    (port_off ? LB4_NAT_DPORT : 0) |
+				    (addr_off == IP_DADDR_OFF ? LB4_NAT_DADDR : 0),
+			    old_addr, new_addr, SCTP_PORTS(old_port, new_port));
 }
 
 /*
