@@ -157,12 +157,11 @@ static __always_inline int from_pod_where(struct pkt *p4, struct pkt6 *p6, int f
 /*
  * The flags the translation gave the flow's entry (XCNI_CT_F_HAIRPIN: a pod
  * reaching itself through a Service), from the family's translation state
- * lb (IPv4: on from_pod's (IPv4) stack, zeroed without Services; IPv6:
- * NULL for none).
+ * lb (NULL for none).
  */
 static __always_inline __u8 lb_hairpin(union lb_state lb, int fam)
 {
-	if (fam == XCNI_AF_INET6 && (!lb_enabled || !lb.v6))
+	if (!lb_enabled || !lb.v4)
 		return 0;
 	return LB_ST(lb, fam, ct_flags);
 }
@@ -225,7 +224,7 @@ static __always_inline int from_pod_flow(struct __sk_buff *skb, struct pkt *p4, 
 	if (ct == CT_INVALID)
 		return ct_invalid_reason(f);
 	if (lb_enabled && lb.v4)
-		lb_flow_follow(lb, fam, f);
+		lb_flow_follow(lb, fam, f, 1);
 	/* A reply of a translated flow whose client is local: the frontend
 	 * back as its source (hairpin: the client, the pod itself, back as its
 	 * destination). */
@@ -343,21 +342,21 @@ static __always_inline int from_pod_flow(struct __sk_buff *skb, struct pkt *p4, 
  *      source (or :: for DAD) for neighbour discovery and its gateway;
  *   6. IPv6 only: neighbour discovery on the link, answered (the gateway);
  *   7. from_pod_flow: Services, where it goes, conntrack, policy, out.
- * The family's state: IPv4's struct pkt (packet pointers) and its
- * translation state on the stack; IPv6's struct pkt6 on the stack, its
- * translation state in xcni_lb6_tmp (lb6_tmp_get).
+ * The family's state: IPv4's struct pkt (packet pointers) on the stack;
+ * IPv6's struct pkt6 and either family's translation state in xcni_lb6_tmp
+ * (lb6_tmp_get).
  */
 static __always_inline int from_pod_fam(struct __sk_buff *skb, const int fam)
 {
 	struct xcni_endpoint *src;
-	struct lb4_state lb4 = {};
-	/* IPv4's always there (zeroed: nothing to forget), IPv6's once taken. */
-	union lb_state lb = { .v4 = fam == XCNI_AF_INET ? &lb4 : NULL };
+	/* Each family's translation state in lb6_tmp (IPv4's st4: taken and
+	 * zeroed here, nothing to forget; IPv6's st once its header passed),
+	 * and IPv6's packet (p6, zeroed below): off the stack, and untracked. */
+	struct lb6_tmp *t = lb6_tmp_get();
+	union lb_state lb = { .v4 = NULL };
 	struct verdict v = {};
 	struct pkt p4 = {};
-	/* IPv6's in a map value (lb6_tmp's p6, zeroed below), off the stack. */
-	struct lb6_tmp *t6 = fam == XCNI_AF_INET6 ? lb6_tmp_get() : NULL;
-	struct pkt6 *p6 = t6 ? &t6->p6 : NULL;
+	struct pkt6 *p6 = NULL;
 	struct flow *f;
 	const struct ethhdr *eth;
 	struct cursor c;
@@ -365,10 +364,14 @@ static __always_inline int from_pod_fam(struct __sk_buff *skb, const int fam)
 	__u32 ep_ip = 0, ep_id = 0;
 	int reason, verdict = TC_ACT_OK, nd;
 
+	if (!t)
+		return TC_ACT_SHOT;
 	if (fam == XCNI_AF_INET6) {
-		if (!p6)
-			return TC_ACT_SHOT;
+		p6 = &t->p6;
 		__builtin_memset(p6, 0, sizeof(*p6));
+	} else if (lb_enabled) {
+		__builtin_memset(&t->st4, 0, sizeof(t->st4));
+		lb.v4 = &t->st4;
 	}
 	f = fam == XCNI_AF_INET ? pkt_flow(&p4) : pkt_flow(p6);
 	f->len = skb->len;
@@ -441,8 +444,8 @@ static __always_inline int from_pod_fam(struct __sk_buff *skb, const int fam)
 			goto out;
 		}
 		if (lb_enabled) {
-			__builtin_memset(&t6->st, 0, sizeof(t6->st));
-			lb.v6 = &t6->st;
+			__builtin_memset(&t->st, 0, sizeof(t->st));
+			lb.v6 = &t->st;
 		}
 	}
 	reason = from_pod_flow(skb, &p4, p6, fam, &c, src, ep_addr, ep_id, lb, &v, &verdict);

@@ -287,16 +287,6 @@ lb_flow_keeps(struct xcni_ct_entry *e, __u64 now, __u8 proto, __u8 tcp_flags, __
 }
 
 /* What a translation did, for the rest of the program. */
-struct lb4_state {
-	struct xcni_ct_entry *svc_ct; /* the service entry: its state follows the flow's */
-	__u32 backend_id;
-	__u8 ct_flags; /* XCNI_CT_F_HAIRPIN for the flow's entry, or 0 */
-	__u8 translated;
-	__u8 created; /* this packet made the service entry */
-	__u8 svc_flags; /* the frontend's XCNI_SVC_F_* */
-	struct xcni_ct_key orig; /* the tuple as the client sent it */
-};
-
 /*
  * The family's translation state: struct lb4_state (IPv4, on the stack,
  * with a pointer to its service entry) or struct lb6_state (IPv6, in
@@ -323,28 +313,40 @@ static __always_inline struct lb6_tmp *lb6_tmp_get(void)
  * IP_DADDR_OFF) and the port beside it (port_off: 0 source, 2 destination, in the L4 header) with
  * incremental L3 and L4 checksum updates. A UDP checksum of 0 (none) stays 0.
  * SCTP: the CRC is updated for a new port only (sctp4_nat_port; -2: a first
- * fragment, whose port cannot be rewritten).
+ * fragment, whose port cannot be rewritten). In a frame of its own (global:
+ * verified once, its branches out of its callers' paths; from_pod's IPv4
+ * rewrites it four times): the flow's IPv4 header length, protocol and
+ * whether it is a later fragment, and the two offsets, packed in where
+ * (lb4_nat), the two ports in ports (SCTP_PORTS).
  * Packet pointers are stale afterwards. 0 or -1.
  */
-static __always_inline int lb4_nat(struct __sk_buff *skb, const struct flow *f, __u32 addr_off,
-				   __u32 old_addr, __u32 new_addr, __u32 port_off, __u16 old_port,
-				   __u16 new_port)
-{
-	__u32 l4 = ETH_HLEN + f->l3_len;
-	__u32 csum_off = l4 + (f->tuple.v4.proto == IPPROTO_TCP ? offsetof(struct tcphdr, check)
-								 : offsetof(struct udphdr, check));
-	__u64 mangled = f->tuple.v4.proto == IPPROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0;
+#define LB4_NAT_LATER (1u << 16)
+#define LB4_NAT_DPORT (1u << 17)
+#define LB4_NAT_DADDR (1u << 18)
 
+__attribute__((noinline)) int lb4_nat_call(struct __sk_buff *skb, __u32 where, __u32 old_addr,
+					   __u32 new_addr, __u32 ports)
+{
+	__u32 l4 = ETH_HLEN + (where & 0xff), port_off = where & LB4_NAT_DPORT ? 2 : 0;
+	__u32 addr_off = where & LB4_NAT_DADDR ? IP_DADDR_OFF : IP_SADDR_OFF;
+	__u8 proto = where >> 8;
+	__u32 csum_off = l4 + (proto == IPPROTO_TCP ? offsetof(struct tcphdr, check)
+						     : offsetof(struct udphdr, check));
+	__u64 mangled = proto == IPPROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0;
+	__u16 old_port = ports, new_port = ports >> 16;
+
+	if (!skb)
+		return -1;
 	/* A fragment after the first has no L4 header: its ports and checksum are
 	 * in the first fragment, which was rewritten whole. SCTP's checksum
 	 * covers no pseudo header: an address is the IP header's business alone,
 	 * a port the CRC's (sctp.h). */
-	if (f->frag_later || f->tuple.v4.proto == IPPROTO_SCTP) {
+	if ((where & LB4_NAT_LATER) || proto == IPPROTO_SCTP) {
 		if (old_addr != new_addr &&
 		    (bpf_l3_csum_replace(skb, IPCSUM_OFF, old_addr, new_addr, sizeof(new_addr)) ||
 		     bpf_skb_store_bytes(skb, addr_off, &new_addr, sizeof(new_addr), 0)))
 			return -1;
-		if (f->frag_later || old_port == new_port)
+		if ((where & LB4_NAT_LATER) || old_port == new_port)
 			return 0;
 		return sctp4_nat_port(skb, l4, port_off, old_port, new_port);
 	}
@@ -359,6 +361,18 @@ static __always_inline int lb4_nat(struct __sk_buff *skb, const struct flow *f, 
 	     bpf_skb_store_bytes(skb, l4 + port_off, &new_port, sizeof(new_port), 0)))
 		return -1;
 	return 0;
+}
+
+static __always_inline int lb4_nat(struct __sk_buff *skb, const struct flow *f, __u32 addr_off,
+				   __u32 old_addr, __u32 new_addr, __u32 port_off, __u16 old_port,
+				   __u16 new_port)
+{
+	return lb4_nat_call(skb,
+			    f->l3_len | (__u32)f->tuple.v4.proto << 8 |
+				    (f->frag_later ? LB4_NAT_LATER : 0) |
+				    (port_off ? LB4_NAT_DPORT : 0) |
+				    (addr_off == IP_DADDR_OFF ? LB4_NAT_DADDR : 0),
+			    old_addr, new_addr, SCTP_PORTS(old_port, new_port));
 }
 
 /*
@@ -659,17 +673,19 @@ static __always_inline union xcni_tuple *lb_st_orig(union lb_state st, int fam)
 
 /*
  * The flow's service entry: IPv4's st holds it (lb_flow_choose, lb_flow_open
- * set it), IPv6's is looked up again by the client's tuple (a map value
- * holds no pointer). NULL: none.
+ * set it, but for from_pod's, in a map value: lb_svc_find), IPv6's is looked
+ * up again by the client's tuple (a map value holds no pointer). NULL: none.
  */
+static __always_inline struct xcni_ct_entry *lb_svc_find(union lb_state st, int fam)
+{
+	struct xcni_ct_entry *e = bpf_map_lookup_elem(ct_map(fam), lb_st_orig(st, fam));
+
+	return e && (e->flags & XCNI_CT_F_SVC) ? e : NULL;
+}
+
 static __always_inline struct xcni_ct_entry *lb_svc_entry(union lb_state st, int fam)
 {
-	struct xcni_ct_entry *e;
-
-	if (fam == XCNI_AF_INET)
-		return st.v4->svc_ct;
-	e = bpf_map_lookup_elem(&xcni_ct6, &st.v6->orig);
-	return e && (e->flags & XCNI_CT_F_SVC) ? e : NULL;
+	return fam == XCNI_AF_INET ? st.v4->svc_ct : lb_svc_find(st, fam);
 }
 
 /* A new service entry into ne: the flow to backend id of frontend rev_nat. */
@@ -704,9 +720,11 @@ static __always_inline void lb_svc_entry_fill(struct xcni_ct_entry *ne, __u64 no
  * entry, kept or (IPv4, not deferred) written, else NULL: the one lookup
  * of it the XDP fast path makes. *svcp on entry: the frontend when the
  * caller has looked it up already (the XDP fast path, from outside: the EXT
- * entry, what lb_frontend_of finds), else NULL. tmp: IPv6's per-CPU
- * scratch (the affinity key and the new entry, off its 512-byte stack);
- * IPv4 keeps them on its stack (NULL).
+ * entry, what lb_frontend_of finds), else NULL. tmp: the per-CPU scratch
+ * (the affinity key and the new entry, off a 512-byte stack) of IPv6 and of
+ * IPv4's lb_translate, whose state st is in it (IPv4's svc_ct then left
+ * unset: a map value holds no pointer; lb_flow_follow finds the entry);
+ * IPv4's other callers keep them, and st, on their stack (NULL).
  */
 static __always_inline int lb_flow_choose(struct flow *f, int fam, __u32 ep_id, union lb_state st,
 					  __u32 outside, int defer, struct lb6_tmp *tmp,
@@ -763,7 +781,7 @@ static __always_inline int lb_flow_choose(struct flow *f, int fam, __u32 ep_id, 
 		return 0;
 	} else {
 		/* ClientIP affinity: the client is the packet's source. */
-		ak = fam == XCNI_AF_INET ? &ak4 : &tmp->ak;
+		ak = tmp ? &tmp->ak : &ak4;
 		__builtin_memset(ak, 0, sizeof(*ak));
 		ak->family = fam;
 		lb_addr_set(ak->client, lb_saddr(f, fam), fam);
@@ -777,11 +795,11 @@ static __always_inline int lb_flow_choose(struct flow *f, int fam, __u32 ep_id, 
 		}
 		e = NULL;
 		if (!defer) {
-			struct xcni_ct_entry *ne = fam == XCNI_AF_INET ? &ne4 : &tmp->ne;
+			struct xcni_ct_entry *ne = tmp ? &tmp->ne : &ne4;
 
 			lb_svc_entry_fill(ne, now, 1, f->len, ep_id, id, svc->rev_nat);
 			ct_entry_add(fam, t, ne, 0);
-			if (fam == XCNI_AF_INET)
+			if (fam == XCNI_AF_INET && !tmp)
 				e = bpf_map_lookup_elem(&xcni_ct, t);
 			LB_ST(st, fam, created) = 1;
 		}
@@ -793,7 +811,7 @@ static __always_inline int lb_flow_choose(struct flow *f, int fam, __u32 ep_id, 
 		be = bpf_map_lookup_elem(&xcni_backend, &id);
 	if (!be || be->family != fam)
 		return XCNI_DROP_NO_BACKEND;
-	if (fam == XCNI_AF_INET)
+	if (fam == XCNI_AF_INET && !tmp)
 		st.v4->svc_ct = e;
 	if (sep)
 		*sep = e;
@@ -936,7 +954,9 @@ __attribute__((noinline)) int lb6_translate_call(struct __sk_buff *skb, struct p
  * reason: the return value, which the verifier follows, says so);
  * XCNI_DROP_NO_BACKEND (nothing written; the flow's rev_nat names the
  * Service, st's svc_flags its flags), or another drop reason (packet
- * pointers stale). IPv4 inline, IPv6 in lb6_translate_call's frame.
+ * pointers stale). IPv4 inline, its state in the per-CPU scratch (from_pod's
+ * lb4 in lb6_tmp's st4) and so its scratch too; IPv6 in lb6_translate_call's
+ * frame.
  */
 static __always_inline int lb_translate(struct __sk_buff *skb, struct cursor *c, struct pkt *p4,
 					struct pkt6 *p6, int fam, __u32 ep_id, __u32 loopback_ip,
@@ -944,11 +964,15 @@ static __always_inline int lb_translate(struct __sk_buff *skb, struct cursor *c,
 {
 	const struct xcni_svc *svc = NULL;
 	const struct xcni_backend *be = NULL;
+	struct lb6_tmp *tmp;
 	int ret;
 
 	if (fam == XCNI_AF_INET6)
 		return lb6_translate_call(skb, p6, ep_id, st.v6);
-	ret = lb_flow_choose(pkt_flow(p4), fam, ep_id, st, 0, 0, NULL, &svc, &be, NULL);
+	tmp = lb6_tmp_get();
+	if (!tmp)
+		return 0;
+	ret = lb_flow_choose(pkt_flow(p4), fam, ep_id, st, 0, 0, tmp, &svc, &be, NULL);
 	if (ret != 1 || !svc || !be)
 		return ret;
 	ret = lb_dnat(skb, pkt_flow(p4), fam, svc, be, &st.v4->backend_id, loopback_ip,
@@ -968,15 +992,17 @@ static __always_inline void lb_flow_forget(union lb_state st, int fam)
 
 /*
  * After ct_track on the translated flow f: the service entry lives as long
- * as the flow (its state the flow's).
+ * as the flow (its state the flow's). find (a constant): the entry looked
+ * up again, IPv4's st in a map value too (from_pod's), else st's.
  */
-static __always_inline void lb_flow_follow(union lb_state st, int fam, const struct flow *f)
+static __always_inline void lb_flow_follow(union lb_state st, int fam, const struct flow *f,
+					   int find)
 {
 	struct xcni_ct_entry *e;
 
 	if (!st.v4 || !LB_ST(st, fam, translated) || !f->ct_state)
 		return;
-	e = lb_svc_entry(st, fam);
+	e = find ? lb_svc_find(st, fam) : lb_svc_entry(st, fam);
 	if (e)
 		e->state = f->ct_state;
 }

@@ -403,6 +403,19 @@ struct lb6_state {
 	__u8 pad[2];
 };
 
+/* IPv4's translation state: on its caller's stack (svc_ct the flow's service
+ * entry, whose state follows the flow's), or in lb6_tmp's st4 (from_pod's:
+ * svc_ct unset there, a map value holds no pointer). */
+struct lb4_state {
+	struct xcni_ct_entry *svc_ct;
+	__u32 backend_id;
+	__u8 ct_flags; /* XCNI_CT_F_HAIRPIN for the flow's entry, or 0 */
+	__u8 translated;
+	__u8 created; /* this packet made the service entry */
+	__u8 svc_flags; /* the frontend's XCNI_SVC_F_* */
+	struct xcni_ct_key orig; /* the tuple as the client sent it */
+};
+
 /*
  * Room off the stack (per CPU, not pinned): from_pod6 and the global
  * functions it calls share the verifier's 512 bytes, and a translation's
@@ -423,6 +436,9 @@ struct lb6_tmp {
 	 * untracked by the verifier, whose 6.1 keeps a path's state apart for
 	 * every field one path zeroed and another wrote. */
 	struct pkt6 p6;
+	/* from_pod's IPv4 translation state (from_pod_fam zeroes it): untracked,
+	 * as p6 is, so 6.1 merges the paths after the translation. */
+	struct lb4_state st4;
 };
 
 struct {

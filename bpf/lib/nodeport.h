@@ -114,7 +114,7 @@ static __always_inline int from_outside(struct __sk_buff *skb, int fam, struct p
 		reason = track_and_judge(skb, f, fam, skb->len, &ct, &ctf, &j, &v);
 		if (reason)
 			goto out;
-		lb_flow_follow(st, fam, f);
+		lb_flow_follow(st, fam, f, 0);
 		reason = np_into_pod(skb, p4, p6, fam, pl.ep, &verdict);
 		goto out;
 	}
