@@ -478,9 +478,9 @@ struct np6_tmp {
 	struct xcni_ct_entry ce; /* np_snat_reopen's entry */
 	/* np_snat_port_call's, off its frame (under from_outside6's chain):
 	 * the clock, the flow's hash, the random start, the family, opens, how many
-	 * tries */
+	 * tries, the first answered-never-confirmed tuple's port (0: none) */
 	__u64 now;
-	__u32 h, start, fam, opens, tries;
+	__u32 h, start, fam, opens, tries, spare;
 	struct xcni_snat_cl_key ck, nk; /* np_snat_tokens': the client's, the node's */
 	struct xcni_snat_cl ncl; /* np_snat_charge's new bucket */
 	struct encap_in in;

@@ -194,15 +194,16 @@ static __always_inline int np_snat_mine(const struct xcni_ct_entry *e, const str
 }
 
 /* May a new flow (its client t->sn's) take the tuple t->k? By its entry's
- * rules (snat_port_free), or answered and never confirmed 5 s on
- * (xcni_snat_waited); with no entry, unless its record is another
- * client's and alive (a flood pushed that flow's entry out, not the flow). */
+ * rules (snat_port_free); with no entry, unless its record is another
+ * client's and alive (a flood pushed that flow's entry out, not the flow).
+ * A tuple answered and never confirmed 5 s on (xcni_snat_waited) is no
+ * more than a spare: np_snat_port_call takes it only when none of its
+ * tries found a free port. */
 static __always_inline int np_snat_free(const struct xcni_ct_entry *e, const struct xcni_snat *sn,
 					const struct np6_tmp *t)
 {
 	if (e)
-		return snat_port_free(e, t->now, t->fk.proto, XCNI_TCP_SYN) ||
-		       xcni_snat_waited(e, sn, t->now);
+		return snat_port_free(e, t->now, t->fk.proto, XCNI_TCP_SYN);
 	return !sn || !np_snat_rec_live(sn, t->now, t->fk.proto) ||
 	       (in6_eq(sn->client, t->sn.client) && sn->cport == t->sn.cport);
 }
@@ -218,6 +219,7 @@ __attribute__((noinline)) int np_snat_port_call(__u32 keep)
 		return NP_SNAT_NONE;
 	t->now = bpf_ktime_get_ns();
 	t->start = bpf_get_prandom_u32();
+	t->spare = 0;
 	if (keep) {
 		/* The service entry's port, while the tuple is still this client's. */
 		if (t->fam == XCNI_AF_INET) {
@@ -264,8 +266,23 @@ __attribute__((noinline)) int np_snat_port_call(__u32 keep)
 			return t->fk.port | NP_SNAT_NEW | (e ? NP_SNAT_STALE : 0);
 		if (np_snat_mine(e, sn, t))
 			return t->fk.port | NP_SNAT_NEW;
+		if (t->opens && !t->spare && e && xcni_snat_waited(e, sn, t->now))
+			t->spare = t->fk.port;
 	}
-	return t->opens ? NP_SNAT_NONE : NP_SNAT_NOPEN;
+	if (!t->opens)
+		return NP_SNAT_NOPEN;
+	if (!t->spare)
+		return NP_SNAT_NONE;
+	/* No free port: the first waited tuple tried, its entry removed by
+	 * the caller (t->k names it again). A flow its backend answers and
+	 * its client never confirms (a UDP stream after one datagram) keeps
+	 * its port until the ports run short, when spoofers' tuples go first. */
+	t->fk.port = (__u16)t->spare;
+	if (t->fam == XCNI_AF_INET)
+		((struct xcni_ct_key *)&t->k)->sport = t->fk.port;
+	else
+		t->k.sport = t->fk.port;
+	return t->fk.port | NP_SNAT_NEW | NP_SNAT_STALE;
 }
 
 /*
