@@ -1406,7 +1406,7 @@ struct xcni_snat_cl {
 	__u32 tokens;
 	__u32 refused; /* new flows refused for want of a token or past held */
 	__u32 held; /* its records in xcni_snat: xcnid's count, + 1 a tuple since */
-	__u32 known; /* 1: a tuple of its own confirmed (a packet after the reply) */
+	__u32 pad; /* was known: that is xcni_snat_known now, out of spoofers' reach */
 };
 
 #define XCNI_SNAT_CL_BURST 256

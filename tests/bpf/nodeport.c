@@ -449,9 +449,9 @@ static void svc4_forget(const char *src, uint16_t sp, uint16_t dp)
 }
 
 /* The SNAT budget of the client at a (fam's bytes; IPv6 by its /64) in map fd:
- * tokens left, last right age_ns ago. FRESH: stamped ahead of the clock (as a
- * stamp another CPU made after this one read it), so no token comes back
- * while the row runs (one every 15.6 ms). */
+ * tokens left, last right age_ns ago, the client not known. FRESH: stamped
+ * ahead of the clock (as a stamp another CPU made after this one read it),
+ * so no token comes back while the row runs (one every 15.6 ms). */
 #define FRESH ((uint64_t)-10000000000ll)
 static void cl_set(int fd, int fam, const void *a, uint32_t tokens, uint64_t age_ns)
 {
@@ -460,6 +460,7 @@ static void cl_set(int fd, int fam, const void *a, uint32_t tokens, uint64_t age
 
 	memcpy(k.a, a, fam == XCNI_AF_INET ? 4 : 8);
 	assert_int_equal(bpf_map_update_elem(fd, &k, &v, BPF_ANY), 0);
+	bpf_map_delete_elem(map_fd("xcni_snat_known"), &k);
 }
 
 static struct xcni_snat_cl cl_get(int fd, int fam, const void *a)
@@ -470,6 +471,18 @@ static struct xcni_snat_cl cl_get(int fd, int fam, const void *a)
 	memcpy(k.a, a, fam == XCNI_AF_INET ? 4 : 8);
 	assert_int_equal(bpf_map_lookup_elem(fd, &k, &v), 0);
 	return v;
+}
+
+/* Is the client at a (fam's bytes; IPv6 by its /56) known (in xcni_snat_known, fd)? */
+static int cl_known(int fd, int fam, const void *a)
+{
+	struct xcni_snat_cl_key k = { .family = fam };
+	__u64 v;
+
+	memcpy(k.a, a, fam == XCNI_AF_INET ? 4 : 8);
+	if (fam != XCNI_AF_INET)
+		k.a[1] = XCNI_V6_SITE_W1(k.a[1]);
+	return !bpf_map_lookup_elem(fd, &k, &v);
 }
 
 /*
@@ -670,6 +683,26 @@ static void lb_nodeport_snat_spoofed(void **state)
 	wlen = nodeport_remote_want(&f, in, 50062, want);
 	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
 	assert_int_equal(bpf_map_delete_elem(fd, &nk), 0);
+
+	/* CLIENT's bucket pushed out of the LRU (65,536 spoofed sources'
+	 * buckets would): it comes back full, a spoofed flood spends it, and
+	 * CLIENT is still known (xcni_snat_known, which no spoofer writes). Before,
+	 * known lived in the bucket: "drop-nat-client". */
+	assert_int_equal(bpf_map_delete_elem(fd, &(struct xcni_snat_cl_key){
+							 .a = { c }, .family = XCNI_AF_INET }),
+			 0);
+	opened = spoof_flood(CLIENT, 40200, XCNI_SNAT_CL_BURST + 20);
+	print_message("# the victim's bucket evicted, then %d SYNs spoofed from its address: "
+		      "%d opened, known %d\n",
+		      XCNI_SNAT_CL_BURST + 20, opened,
+		      cl_known(map_fd("xcni_snat_known"), XCNI_AF_INET, &c));
+	cl_refill(fd, &c, 0);
+	f = from_outside(CLIENT, 50063, 30081, TH_SYN);
+	len = frame(&f, in);
+	wlen = nodeport_remote_want(&f, in, 50063, want);
+	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
+	bpf_map_delete_elem(map_fd("xcni_snat_known"),
+			    &(struct xcni_snat_cl_key){ .a = { c }, .family = XCNI_AF_INET });
 	bpf_map_delete_elem(fd, &(struct xcni_snat_cl_key){ .a = { c }, .family = XCNI_AF_INET });
 	bpf_map_delete_elem(fd, &(struct xcni_snat_cl_key){ .a = { c3 }, .family = XCNI_AF_INET });
 	bpf_map_delete_elem(fd, &(struct xcni_snat_cl_key){ .a = { ip4(CLIENT2) },
@@ -765,8 +798,8 @@ static void lb_nodeport_snat_blind_ack(void **state)
 	wlen = nodeport_remote_want(&f, in, 50066, want);
 	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
 	print_message("# a blind ACK (0x0a0b0c0d, the SYN-ACK's 0x%x + 1 unseen): known %u\n",
-		      TCP_SEQ, cl_get(fd, XCNI_AF_INET, &c3).known);
-	assert_int_equal(cl_get(fd, XCNI_AF_INET, &c3).known, 0);
+		      TCP_SEQ, cl_known(map_fd("xcni_snat_known"), XCNI_AF_INET, &c3));
+	assert_int_equal(cl_known(map_fd("xcni_snat_known"), XCNI_AF_INET, &c3), 0);
 	sn = snat4_rec(50066, &found);
 	assert_true(found);
 	assert_int_equal(sn.ack, htonl(TCP_SEQ + 1));
@@ -777,11 +810,13 @@ static void lb_nodeport_snat_blind_ack(void **state)
 	len = frame(&f, in);
 	wlen = nodeport_remote_want(&f, in, 50066, want);
 	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
-	assert_int_equal(cl_get(fd, XCNI_AF_INET, &c3).known, 1);
+	assert_int_equal(cl_known(map_fd("xcni_snat_known"), XCNI_AF_INET, &c3), 1);
 	assert_int_equal(snat4_rec(50066, &found).ack, 0);
 	assert_int_equal(flow_entry4(c3, ip4(NODE_IP), 50066, 30081, XCNI_CT_F_SVC).state,
 			 XCNI_CT_ESTABLISHED);
 	bpf_map_delete_elem(fd, &(struct xcni_snat_cl_key){ .a = { c3 }, .family = XCNI_AF_INET });
+	bpf_map_delete_elem(map_fd("xcni_snat_known"),
+			    &(struct xcni_snat_cl_key){ .a = { c3 }, .family = XCNI_AF_INET });
 }
 
 /* CLIENT2's tuple NODE_IP:sp -> R:80/TCP, its entry ESTABLISHED age_ns ago,
@@ -1368,6 +1403,8 @@ static void cl6_set(const struct np6_ul *u, const char *a, uint32_t tokens)
 	assert_int_equal(bpf_map_update_elem(bpf_map__fd((*u->prog)->maps.xcni_snat_cl), &k, &v,
 					     BPF_ANY),
 			 0);
+	k.a[1] = XCNI_V6_SITE_W1(k.a[1]);
+	bpf_map_delete_elem(bpf_map__fd((*u->prog)->maps.xcni_snat_known), &k);
 }
 
 /*
@@ -1473,6 +1510,7 @@ static void np6_snat_blind_ack(const struct np6_ul *u)
 	struct xcni_ct6_key k = { .sport = htons(cp), .dport = htons(80), .proto = IPPROTO_TCP };
 	int cfd = bpf_map__fd((*u->prog)->maps.xcni_snat_cl);
 	int sfd = bpf_map__fd((*u->prog)->maps.xcni_snat);
+	int kfd = bpf_map__fd((*u->prog)->maps.xcni_snat_known);
 	struct xcni_snat_cl c;
 	struct xcni_snat sn;
 	size_t len, wlen;
@@ -1496,12 +1534,15 @@ static void np6_snat_blind_ack(const struct np6_ul *u)
 		ul_expect(u, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
 		assert_int_equal(bpf_map_lookup_elem(cfd, &ck, &c), 0);
 		print_message("# IPv6 (%s underlay), an ACK of %s: known %u\n",
-			      u->ul6 ? "IPv6" : "IPv4", right ? "SEQ + 1" : "0x0a0b0c0d", c.known);
-		assert_int_equal(c.known, right);
+			      u->ul6 ? "IPv6" : "IPv4", right ? "SEQ + 1" : "0x0a0b0c0d",
+			      cl_known(kfd, XCNI_AF_INET6, b));
+		assert_int_equal(cl_known(kfd, XCNI_AF_INET6, b), right);
 		assert_int_equal(bpf_map_lookup_elem(sfd, &k, &sn), 0);
 		assert_int_equal(sn.ack, right ? 0 : htonl(SEQ + 1));
 	}
 	bpf_map_delete_elem(cfd, &ck);
+	ck.a[1] = XCNI_V6_SITE_W1(ck.a[1]);
+	bpf_map_delete_elem(kfd, &ck);
 }
 
 /* lb_nodeport_snat_bare_ack for IPv6 (u: either underlay). */
