@@ -1358,7 +1358,8 @@ struct xcni_snat {
 	 * order), which only the client that received it acknowledges; 0 once
 	 * the client's packet after the reply proved that (TCP: that number).
 	 * Answered and still waiting XCNI_CT_SNAT_NEW_NS after it opened, the
-	 * tuple is free for another client (xcni_snat_waited). */
+	 * tuple is a spare: another client's flow takes it when it finds no
+	 * free port (xcni_snat_waited). */
 	__u32 ack;
 	__u64 last_ns; /* opened, or answered last (the record's life) */
 };
@@ -1366,10 +1367,12 @@ struct xcni_snat {
 #define XCNI_SNAT_WAIT 1
 
 /* The tuple of entry e and record sn answered, never confirmed, opened
- * XCNI_CT_SNAT_NEW_NS ago: free (nodeport_plan.h) and held no longer (xcnid's
- * count), as an unanswered one, so a spoofer's answered tuples (a UDP echo, a
- * SYN-ACK to an address that never sent the SYN) hold no port for the
- * protocol's established life. */
+ * XCNI_CT_SNAT_NEW_NS ago: a spare (nodeport_plan.h: taken by a new flow
+ * that finds no free port) and held no longer (xcnid's count), so a
+ * spoofer's answered tuples (a UDP echo, a SYN-ACK to an address that never
+ * sent the SYN) cannot keep the ports from new flows, while a real flow of
+ * that shape (one datagram, then a stream) keeps its port until they run
+ * short. */
 static inline int xcni_snat_waited(const struct xcni_ct_entry *e, const struct xcni_snat *sn,
 				   __u64 now)
 {
@@ -1403,7 +1406,7 @@ struct xcni_snat_cl {
 	__u32 tokens;
 	__u32 refused; /* new flows refused for want of a token or past held */
 	__u32 held; /* its records in xcni_snat: xcnid's count, + 1 a tuple since */
-	__u32 known; /* 1: a tuple of its own confirmed (a packet after the reply) */
+	__u32 pad; /* was known: that is xcni_snat_known now, out of spoofers' reach */
 };
 
 #define XCNI_SNAT_CL_BURST 256

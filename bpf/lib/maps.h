@@ -469,6 +469,18 @@ struct {
 		struct xcni_snat_cl_key, struct xcni_snat_cl);
 } xcni_snat_cl SEC(".maps");
 
+/* The outside clients known (their xcni_snat_cl key -> when a TCP tuple of
+ * theirs was last confirmed): written only by np_snat_confirm, at the ACK of
+ * the backend's SYN-ACK's sequence + 1, which a blind spoofer never sees. A
+ * map of its own: spoofed sources, which make xcni_snat_cl buckets at will,
+ * can neither write an entry here nor push one out. Pinned, as the budgets. */
+#ifndef XCNI_MAX_SNAT_KNOWN
+#define XCNI_MAX_SNAT_KNOWN 8192
+#endif
+struct {
+	XCNI_PINNED(BPF_MAP_TYPE_LRU_HASH, XCNI_MAX_SNAT_KNOWN, struct xcni_snat_cl_key, __u64);
+} xcni_snat_known SEC(".maps");
+
 /*
  * This node's IPv6 InternalIP (all 0: none), the SNAT source of an external
  * frontend that is not the node's own address; slot 0, written by xcnid at
@@ -494,9 +506,9 @@ struct np6_tmp {
 	struct xcni_ct_entry ce; /* np_snat_reopen's entry */
 	/* np_snat_port_call's, off its frame (under from_outside6's chain):
 	 * the clock, the flow's hash, the random start, the family, opens, how many
-	 * tries */
+	 * tries, the first answered-never-confirmed tuple's port (0: none) */
 	__u64 now;
-	__u32 h, start, fam, opens, tries;
+	__u32 h, start, fam, opens, tries, spare;
 	struct xcni_snat_cl_key ck, nk; /* np_snat_tokens': the client's, the node's */
 	struct xcni_snat_cl ncl; /* np_snat_charge's new bucket */
 	struct encap_in in;

@@ -194,15 +194,16 @@ static __always_inline int np_snat_mine(const struct xcni_ct_entry *e, const str
 }
 
 /* May a new flow (its client t->sn's) take the tuple t->k? By its entry's
- * rules (snat_port_free), or answered and never confirmed 5 s on
- * (xcni_snat_waited); with no entry, unless its record is another
- * client's and alive (a flood pushed that flow's entry out, not the flow). */
+ * rules (snat_port_free); with no entry, unless its record is another
+ * client's and alive (a flood pushed that flow's entry out, not the flow).
+ * A tuple answered and never confirmed 5 s on (xcni_snat_waited) is no
+ * more than a spare: np_snat_port_call takes it only when none of its
+ * tries found a free port. */
 static __always_inline int np_snat_free(const struct xcni_ct_entry *e, const struct xcni_snat *sn,
 					const struct np6_tmp *t)
 {
 	if (e)
-		return snat_port_free(e, t->now, t->fk.proto, XCNI_TCP_SYN) ||
-		       xcni_snat_waited(e, sn, t->now);
+		return snat_port_free(e, t->now, t->fk.proto, XCNI_TCP_SYN);
 	return !sn || !np_snat_rec_live(sn, t->now, t->fk.proto) ||
 	       (in6_eq(sn->client, t->sn.client) && sn->cport == t->sn.cport);
 }
@@ -218,6 +219,7 @@ __attribute__((noinline)) int np_snat_port_call(__u32 keep)
 		return NP_SNAT_NONE;
 	t->now = bpf_ktime_get_ns();
 	t->start = bpf_get_prandom_u32();
+	t->spare = 0;
 	if (keep) {
 		/* The service entry's port, while the tuple is still this client's. */
 		if (t->fam == XCNI_AF_INET) {
@@ -264,8 +266,23 @@ __attribute__((noinline)) int np_snat_port_call(__u32 keep)
 			return t->fk.port | NP_SNAT_NEW | (e ? NP_SNAT_STALE : 0);
 		if (np_snat_mine(e, sn, t))
 			return t->fk.port | NP_SNAT_NEW;
+		if (t->opens && !t->spare && e && xcni_snat_waited(e, sn, t->now))
+			t->spare = t->fk.port;
 	}
-	return t->opens ? NP_SNAT_NONE : NP_SNAT_NOPEN;
+	if (!t->opens)
+		return NP_SNAT_NOPEN;
+	if (!t->spare)
+		return NP_SNAT_NONE;
+	/* No free port: the first waited tuple tried, its entry removed by
+	 * the caller (t->k names it again). A flow its backend answers and
+	 * its client never confirms (a UDP stream after one datagram) keeps
+	 * its port until the ports run short, when spoofers' tuples go first. */
+	t->fk.port = (__u16)t->spare;
+	if (t->fam == XCNI_AF_INET)
+		((struct xcni_ct_key *)&t->k)->sport = t->fk.port;
+	else
+		t->k.sport = t->fk.port;
+	return t->fk.port | NP_SNAT_NEW | NP_SNAT_STALE;
 }
 
 /*
@@ -354,6 +371,16 @@ static __always_inline __u32 np_bucket(const struct xcni_snat_cl_key *ck, __u32 
 	return more >= burst - (*cl)->tokens ? burst : (*cl)->tokens + (__u32)more;
 }
 
+/* The client at a (the family's bytes) as a key, into t->ck: an IPv4
+ * address, an IPv6 address's /56 (XCNI_V6_SITE_W1). */
+static __always_inline void np_snat_ck(int fam, const __u32 *a, struct np6_tmp *t)
+{
+	t->ck.a[0] = a[0];
+	t->ck.a[1] = fam == XCNI_AF_INET ? 0 : XCNI_V6_SITE_W1(a[1]);
+	t->ck.family = fam;
+	t->ck.pad[0] = t->ck.pad[1] = t->ck.pad[2] = 0;
+}
+
 /*
  * The budget of new SNAT tuples of the client at addr (the family's bytes:
  * an IPv4 address, an IPv6 address charged as its /56: XCNI_V6_SITE_W1) into
@@ -369,18 +396,15 @@ static __always_inline __u32 np_snat_tokens(int fam, const void *addr, __u64 now
 	__builtin_memset(&t->nk, 0, sizeof(t->nk));
 	*node = np_bucket(&t->nk, XCNI_SNAT_NEW_BURST, 1000000000ULL / XCNI_SNAT_NEW_RATE, now,
 			  ncl);
-	t->ck.a[0] = a[0];
-	t->ck.a[1] = fam == XCNI_AF_INET ? 0 : XCNI_V6_SITE_W1(a[1]);
-	t->ck.family = fam;
-	t->ck.pad[0] = t->ck.pad[1] = t->ck.pad[2] = 0;
+	np_snat_ck(fam, a, t);
 	return np_bucket(&t->ck, np_cl_burst(), np_cl_tok_ns(), now, cl);
 }
 
 /*
  * May the client at addr open one more SNAT tuple here? Fewer than
  * np_cl_max held, and a token of its own and one of the node's; or, a client
- * known (cl->known: one of its tuples was confirmed, a packet of its own
- * after the backend's reply, np_snat_confirm), either. Its own bucket is
+ * known (in xcni_snat_known: a TCP tuple of its own was confirmed,
+ * np_snat_confirm), either. Its own bucket is
  * keyed by an address any spoofer writes: spent by spoofed datagrams, it
  * stops only unknown senders; the client known keeps opening from the node's
  * budget, which only a flood of the whole node spends (snat-per-client.md,
@@ -397,7 +421,8 @@ static __always_inline int np_snat_budget_ok(int fam, const void *addr, int xdp)
 		return 1;
 	own = np_snat_tokens(fam, addr, bpf_ktime_get_ns(), t, &cl, &node, &ncl);
 	if ((!cl || cl->held < np_cl_max()) &&
-	    ((own && node) || (cl && cl->known && (own || node))))
+	    ((own && node) ||
+	     ((own || node) && bpf_map_lookup_elem(&xcni_snat_known, &t->ck))))
 		return 1;
 	/* Counted where it is dropped (the fast path hands it on to tc). */
 	if (cl && !xdp)
@@ -509,9 +534,8 @@ static __always_inline int np_snat_confirm(void *ctx, int xdp, int fam, const st
 {
 	struct np6_tmp *t = bpf_map_lookup_elem(&xcni_np6_tmp, &np_zero);
 	int tcp = flow_proto(f, fam) == IPPROTO_TCP;
-	struct xcni_snat_cl *cl, *ncl;
 	struct xcni_snat *sn;
-	__u32 node;
+	__u64 now;
 
 	if (!t)
 		return 1;
@@ -525,9 +549,9 @@ static __always_inline int np_snat_confirm(void *ctx, int xdp, int fam, const st
 	sn->ack = 0;
 	if (!tcp)
 		return 1;
-	np_snat_tokens(fam, addr, bpf_ktime_get_ns(), t, &cl, &node, &ncl);
-	if (cl && !cl->known)
-		cl->known = 1;
+	now = bpf_ktime_get_ns();
+	np_snat_ck(fam, addr, t);
+	bpf_map_update_elem(&xcni_snat_known, &t->ck, &now, BPF_ANY);
 	return 1;
 }
 

@@ -449,9 +449,9 @@ static void svc4_forget(const char *src, uint16_t sp, uint16_t dp)
 }
 
 /* The SNAT budget of the client at a (fam's bytes; IPv6 by its /64) in map fd:
- * tokens left, last right age_ns ago. FRESH: stamped ahead of the clock (as a
- * stamp another CPU made after this one read it), so no token comes back
- * while the row runs (one every 15.6 ms). */
+ * tokens left, last right age_ns ago, the client not known. FRESH: stamped
+ * ahead of the clock (as a stamp another CPU made after this one read it),
+ * so no token comes back while the row runs (one every 15.6 ms). */
 #define FRESH ((uint64_t)-10000000000ll)
 static void cl_set(int fd, int fam, const void *a, uint32_t tokens, uint64_t age_ns)
 {
@@ -460,6 +460,7 @@ static void cl_set(int fd, int fam, const void *a, uint32_t tokens, uint64_t age
 
 	memcpy(k.a, a, fam == XCNI_AF_INET ? 4 : 8);
 	assert_int_equal(bpf_map_update_elem(fd, &k, &v, BPF_ANY), 0);
+	bpf_map_delete_elem(map_fd("xcni_snat_known"), &k);
 }
 
 static struct xcni_snat_cl cl_get(int fd, int fam, const void *a)
@@ -470,6 +471,18 @@ static struct xcni_snat_cl cl_get(int fd, int fam, const void *a)
 	memcpy(k.a, a, fam == XCNI_AF_INET ? 4 : 8);
 	assert_int_equal(bpf_map_lookup_elem(fd, &k, &v), 0);
 	return v;
+}
+
+/* Is the client at a (fam's bytes; IPv6 by its /56) known (in xcni_snat_known, fd)? */
+static int cl_known(int fd, int fam, const void *a)
+{
+	struct xcni_snat_cl_key k = { .family = fam };
+	__u64 v;
+
+	memcpy(k.a, a, fam == XCNI_AF_INET ? 4 : 8);
+	if (fam != XCNI_AF_INET)
+		k.a[1] = XCNI_V6_SITE_W1(k.a[1]);
+	return !bpf_map_lookup_elem(fd, &k, &v);
 }
 
 /*
@@ -670,6 +683,26 @@ static void lb_nodeport_snat_spoofed(void **state)
 	wlen = nodeport_remote_want(&f, in, 50062, want);
 	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
 	assert_int_equal(bpf_map_delete_elem(fd, &nk), 0);
+
+	/* CLIENT's bucket pushed out of the LRU (65,536 spoofed sources'
+	 * buckets would): it comes back full, a spoofed flood spends it, and
+	 * CLIENT is still known (xcni_snat_known, which no spoofer writes). Before,
+	 * known lived in the bucket: "drop-nat-client". */
+	assert_int_equal(bpf_map_delete_elem(fd, &(struct xcni_snat_cl_key){
+							 .a = { c }, .family = XCNI_AF_INET }),
+			 0);
+	opened = spoof_flood(CLIENT, 40200, XCNI_SNAT_CL_BURST + 20);
+	print_message("# the victim's bucket evicted, then %d SYNs spoofed from its address: "
+		      "%d opened, known %d\n",
+		      XCNI_SNAT_CL_BURST + 20, opened,
+		      cl_known(map_fd("xcni_snat_known"), XCNI_AF_INET, &c));
+	cl_refill(fd, &c, 0);
+	f = from_outside(CLIENT, 50063, 30081, TH_SYN);
+	len = frame(&f, in);
+	wlen = nodeport_remote_want(&f, in, 50063, want);
+	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
+	bpf_map_delete_elem(map_fd("xcni_snat_known"),
+			    &(struct xcni_snat_cl_key){ .a = { c }, .family = XCNI_AF_INET });
 	bpf_map_delete_elem(fd, &(struct xcni_snat_cl_key){ .a = { c }, .family = XCNI_AF_INET });
 	bpf_map_delete_elem(fd, &(struct xcni_snat_cl_key){ .a = { c3 }, .family = XCNI_AF_INET });
 	bpf_map_delete_elem(fd, &(struct xcni_snat_cl_key){ .a = { ip4(CLIENT2) },
@@ -765,8 +798,8 @@ static void lb_nodeport_snat_blind_ack(void **state)
 	wlen = nodeport_remote_want(&f, in, 50066, want);
 	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
 	print_message("# a blind ACK (0x0a0b0c0d, the SYN-ACK's 0x%x + 1 unseen): known %u\n",
-		      TCP_SEQ, cl_get(fd, XCNI_AF_INET, &c3).known);
-	assert_int_equal(cl_get(fd, XCNI_AF_INET, &c3).known, 0);
+		      TCP_SEQ, cl_known(map_fd("xcni_snat_known"), XCNI_AF_INET, &c3));
+	assert_int_equal(cl_known(map_fd("xcni_snat_known"), XCNI_AF_INET, &c3), 0);
 	sn = snat4_rec(50066, &found);
 	assert_true(found);
 	assert_int_equal(sn.ack, htonl(TCP_SEQ + 1));
@@ -777,20 +810,38 @@ static void lb_nodeport_snat_blind_ack(void **state)
 	len = frame(&f, in);
 	wlen = nodeport_remote_want(&f, in, 50066, want);
 	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
-	assert_int_equal(cl_get(fd, XCNI_AF_INET, &c3).known, 1);
+	assert_int_equal(cl_known(map_fd("xcni_snat_known"), XCNI_AF_INET, &c3), 1);
 	assert_int_equal(snat4_rec(50066, &found).ack, 0);
 	assert_int_equal(flow_entry4(c3, ip4(NODE_IP), 50066, 30081, XCNI_CT_F_SVC).state,
 			 XCNI_CT_ESTABLISHED);
 	bpf_map_delete_elem(fd, &(struct xcni_snat_cl_key){ .a = { c3 }, .family = XCNI_AF_INET });
+	bpf_map_delete_elem(map_fd("xcni_snat_known"),
+			    &(struct xcni_snat_cl_key){ .a = { c3 }, .family = XCNI_AF_INET });
+}
+
+/* CLIENT2's tuple NODE_IP:sp -> R:80/TCP, its entry ESTABLISHED age_ns ago,
+ * its record's ack (0: confirmed). */
+static void snat_hold_rec(uint16_t sp, uint32_t ack, uint64_t age_ns)
+{
+	union xcni_tuple k = { .v4 = { .saddr = ip4(NODE_IP), .daddr = ip4(IP_R),
+				       .sport = htons(sp), .dport = htons(80),
+				       .proto = IPPROTO_TCP } };
+	struct xcni_snat sn = { .cport = htons(sp), .rev_nat = 15, .ack = ack,
+				.last_ns = mono_ns() - age_ns };
+
+	snat_hold_aged(sp, XCNI_CT_ESTABLISHED, age_ns);
+	*(uint32_t *)sn.client = ip4(CLIENT2);
+	assert_int_equal(bpf_map_update_elem(map_fd("xcni_snat"), &k, &sn, BPF_ANY), 0);
 }
 
 /*
- * A tuple answered and never confirmed (a SYN-ACK to a spoofed address:
- * ESTABLISHED, its record still waiting) is free for another client 5 s
- * after it opened, as an unanswered one: CLIENT's SYN takes that port (its
- * own) from CLIENT2's 6 s old tuple; one 1 s old, or one confirmed 6 s ago,
- * is held (CLIENT gets the hash's port). Before, the answered tuple held its
- * port TCP's established life (6 h).
+ * A tuple answered and never confirmed (a SYN-ACK to a spoofed address, or
+ * a UDP stream after one datagram: ESTABLISHED, its record still waiting)
+ * is a spare, not a free port: CLIENT's SYN, its own port held by CLIENT2's
+ * 6 s old waiting tuple (or 1 s old, or confirmed), gets the hash's port and
+ * the tuple stays. Before (the last session's rule), the 6 s old one was
+ * taken: a stream's client lost it to the next client ("taken by another
+ * client").
  */
 static void lb_nodeport_snat_unconfirmed(void **state)
 {
@@ -800,24 +851,16 @@ static void lb_nodeport_snat_unconfirmed(void **state)
 
 	(void)state;
 	for (int i = 0; i < 3; i++) {
-		uint16_t cp = (uint16_t)(50085 + i), sp = cp;
-		union xcni_tuple k = { .v4 = { .saddr = ip4(NODE_IP), .daddr = ip4(IP_R),
-					       .sport = htons(cp), .dport = htons(80),
-					       .proto = IPPROTO_TCP } };
-		struct xcni_snat sn = { .cport = htons(cp), .rev_nat = 15, .ack = waits[i],
-					.last_ns = mono_ns() - ages[i] };
+		uint16_t cp = (uint16_t)(50085 + i), sp;
 		struct fr f = from_outside(CLIENT, cp, 30081, TH_SYN);
 		struct xcni_ct_entry e;
 		size_t len, wlen;
 
-		snat_hold_aged(cp, XCNI_CT_ESTABLISHED, ages[i]);
-		*(uint32_t *)sn.client = ip4(CLIENT2);
-		assert_int_equal(bpf_map_update_elem(map_fd("xcni_snat"), &k, &sn, BPF_ANY), 0);
-		if (i)
-			sp = (uint16_t)(32768 + (xcni_lb_hash(XCNI_AF_INET, &(__u32){ ip4(CLIENT) },
-							      &(__u32){ ip4(IP_R) }, htons(cp),
-							      htons(80), IPPROTO_TCP) +
-						 7919) % 28232);
+		snat_hold_rec(cp, waits[i], ages[i]);
+		sp = (uint16_t)(32768 + (xcni_lb_hash(XCNI_AF_INET, &(__u32){ ip4(CLIENT) },
+						      &(__u32){ ip4(IP_R) }, htons(cp), htons(80),
+						      IPPROTO_TCP) +
+					 7919) % 28232);
 		len = frame(&f, in);
 		wlen = nodeport_remote_want(&f, in, sp, want);
 		expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
@@ -826,8 +869,89 @@ static void lb_nodeport_snat_unconfirmed(void **state)
 			      waits[i] ? "unconfirmed" : "confirmed",
 			      (unsigned long long)(ages[i] / 1000000000ull), cp,
 			      e.nat_addr == ip4(CLIENT) ? "taken by another client" : "held");
-		assert_int_equal(e.nat_addr, i ? ip4(CLIENT2) : ip4(CLIENT));
+		assert_int_equal(e.nat_addr, ip4(CLIENT2));
 	}
+}
+
+/* The other rows' SNAT tuples to R:80/TCP (their entries and records):
+ * kept (save 1) before a row fills every port, put back (0) after. */
+static void snat_range_save(int save)
+{
+	static struct {
+		union xcni_tuple k;
+		struct xcni_ct_entry e;
+		struct xcni_snat sn;
+		int has_e, has_sn;
+	} kept[4096];
+	static unsigned n;
+
+	if (!save) {
+		for (unsigned i = 0; i < n; i++) {
+			if (kept[i].has_e)
+				assert_int_equal(bpf_map_update_elem(map_fd("xcni_ct"), &kept[i].k,
+								     &kept[i].e, BPF_ANY), 0);
+			if (kept[i].has_sn)
+				assert_int_equal(bpf_map_update_elem(map_fd("xcni_snat"), &kept[i].k,
+								     &kept[i].sn, BPF_ANY), 0);
+		}
+		return;
+	}
+	n = 0;
+	for (uint32_t p = 32768; p < 32768 + 28232; p++) {
+		union xcni_tuple k = { .v4 = { .saddr = ip4(NODE_IP), .daddr = ip4(IP_R),
+					       .sport = htons((uint16_t)p), .dport = htons(80),
+					       .proto = IPPROTO_TCP } };
+
+		kept[n].k = k;
+		kept[n].has_e = !bpf_map_lookup_elem(map_fd("xcni_ct"), &k, &kept[n].e);
+		kept[n].has_sn = !bpf_map_lookup_elem(map_fd("xcni_snat"), &k, &kept[n].sn);
+		if (kept[n].has_e || kept[n].has_sn) {
+			assert_true(n < 4095);
+			n++;
+		}
+	}
+}
+
+/*
+ * ... but when the ports run short, the spares go first. Every SNAT port to
+ * R:80 held by CLIENT2's live confirmed tuples: CLIENT's SYN is dropped
+ * (drop-nat-no-port). Every one answered 6 s ago and never confirmed but
+ * CLIENT's own port (live, confirmed): the SYN takes the first spare it
+ * tries, the hash's port (its stale entry replaced by CLIENT's flow).
+ */
+static void lb_nodeport_snat_spare(void **state)
+{
+	uint8_t in[FRAME_MAX], want[FRAME_MAX];
+	struct fr f = from_outside(CLIENT, 50089, 30081, TH_SYN);
+	uint16_t sp = (uint16_t)(32768 + (xcni_lb_hash(XCNI_AF_INET, &(__u32){ ip4(CLIENT) },
+						       &(__u32){ ip4(IP_R) }, htons(50089),
+						       htons(80), IPPROTO_TCP) +
+					  7919) % 28232);
+	size_t len = frame(&f, in), wlen;
+
+	(void)state;
+	snat_range_save(1);
+	for (uint32_t p = 32768; p < 32768 + 28232; p++)
+		snat_hold_rec((uint16_t)p, 0, 1000000000ull);
+	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_SHOT, XCNI_DROP_NAT_NO_PORT, NULL, 0);
+	for (uint32_t p = 32768; p < 32768 + 28232; p++)
+		snat_hold_rec((uint16_t)p, p == 50089 ? 0 : XCNI_SNAT_WAIT,
+			      p == 50089 ? 1000000000ull : 6000000000ull);
+	wlen = nodeport_remote_want(&f, in, sp, want);
+	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
+	assert_int_equal(flow_entry4(ip4(NODE_IP), ip4(IP_R), sp, 80,
+				     XCNI_CT_F_NODEPORT | XCNI_CT_F_SNAT).nat_addr,
+			 ip4(CLIENT));
+	svc4_forget(CLIENT, 50089, 30081);
+	for (uint32_t p = 32768; p < 32768 + 28232; p++) {
+		union xcni_tuple k = { .v4 = { .saddr = ip4(NODE_IP), .daddr = ip4(IP_R),
+					       .sport = htons((uint16_t)p), .dport = htons(80),
+					       .proto = IPPROTO_TCP } };
+
+		ct_del(ip4(NODE_IP), ip4(IP_R), (uint16_t)p, 80);
+		assert_int_equal(bpf_map_delete_elem(map_fd("xcni_snat"), &k), 0);
+	}
+	snat_range_save(0);
 }
 
 /*
@@ -1279,6 +1403,8 @@ static void cl6_set(const struct np6_ul *u, const char *a, uint32_t tokens)
 	assert_int_equal(bpf_map_update_elem(bpf_map__fd((*u->prog)->maps.xcni_snat_cl), &k, &v,
 					     BPF_ANY),
 			 0);
+	k.a[1] = XCNI_V6_SITE_W1(k.a[1]);
+	bpf_map_delete_elem(bpf_map__fd((*u->prog)->maps.xcni_snat_known), &k);
 }
 
 /*
@@ -1384,6 +1510,7 @@ static void np6_snat_blind_ack(const struct np6_ul *u)
 	struct xcni_ct6_key k = { .sport = htons(cp), .dport = htons(80), .proto = IPPROTO_TCP };
 	int cfd = bpf_map__fd((*u->prog)->maps.xcni_snat_cl);
 	int sfd = bpf_map__fd((*u->prog)->maps.xcni_snat);
+	int kfd = bpf_map__fd((*u->prog)->maps.xcni_snat_known);
 	struct xcni_snat_cl c;
 	struct xcni_snat sn;
 	size_t len, wlen;
@@ -1407,12 +1534,15 @@ static void np6_snat_blind_ack(const struct np6_ul *u)
 		ul_expect(u, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
 		assert_int_equal(bpf_map_lookup_elem(cfd, &ck, &c), 0);
 		print_message("# IPv6 (%s underlay), an ACK of %s: known %u\n",
-			      u->ul6 ? "IPv6" : "IPv4", right ? "SEQ + 1" : "0x0a0b0c0d", c.known);
-		assert_int_equal(c.known, right);
+			      u->ul6 ? "IPv6" : "IPv4", right ? "SEQ + 1" : "0x0a0b0c0d",
+			      cl_known(kfd, XCNI_AF_INET6, b));
+		assert_int_equal(cl_known(kfd, XCNI_AF_INET6, b), right);
 		assert_int_equal(bpf_map_lookup_elem(sfd, &k, &sn), 0);
 		assert_int_equal(sn.ack, right ? 0 : htonl(SEQ + 1));
 	}
 	bpf_map_delete_elem(cfd, &ck);
+	ck.a[1] = XCNI_V6_SITE_W1(ck.a[1]);
+	bpf_map_delete_elem(kfd, &ck);
 }
 
 /* lb_nodeport_snat_bare_ack for IPv6 (u: either underlay). */
@@ -2156,6 +2286,7 @@ static const struct CMUnitTest nodeport_tests[] = {
 	cmocka_unit_test(lb_nodeport_snat_unanswered),
 	cmocka_unit_test(lb_nodeport_snat_blind_ack),
 	cmocka_unit_test(lb_nodeport_snat_unconfirmed),
+	cmocka_unit_test(lb_nodeport_snat_spare),
 	cmocka_unit_test(lb_nodeport_snat_bare_ack),
 	cmocka_unit_test(lb_nodeport_snat_flood),
 	cmocka_unit_test(lb_nodeport_snat_not_frontend),

@@ -520,16 +520,17 @@ int snap_same(const struct msnap *a, const struct msnap *b, const char *name, in
 static const char *const npx_maps[] = { "xcni_ct",	  "xcni_ct6",	     "xcni_snat",
 					"xcni_metrics",	  "xcni_tunstat",    "xcni_tunstat6",
 					"xcni_ctstat",	  "xcni_affinity",   "xcni_npaccel",
-					"xcni_snat_cl",	  "xcni_npc",
+					"xcni_snat_cl",	  "xcni_snat_known", "xcni_npc",
 					"xcni_prefilter", "xcni_prefilter6", "xcni_pf16",
 					"xcni_pf24" };
 #define NPX_NMAPS (sizeof(npx_maps) / sizeof(npx_maps[0]))
 /* the first seven: conntrack, the SNAT's clients, metrics, tunnels of both
  * underlays, conntrack's counters */
 #define NPX_NCMP 7
-/* then kept as they were for tc's run (the SNAT's budgets: one packet charged once) */
-#define NPX_NPC 10 /* the flow cache: the warm pass keeps it */
-#define NPX_PF_FIRST 11 /* the prefilter's: set aside for the XDP run */
+/* then kept as they were for tc's run (the SNAT's budgets and known clients:
+ * one packet charged once) */
+#define NPX_NPC 11 /* the flow cache: the warm pass keeps it */
+#define NPX_PF_FIRST 12 /* the prefilter's: set aside for the XDP run */
 
 static struct {
 	int active, ret, hit;

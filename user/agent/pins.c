@@ -116,6 +116,7 @@ int map_sizes_node(struct map_max *mm, int *n)
 		{ "xcni_snat", ct / 2 }, /* >= 8,192: one client at --snat-client-max (4,096) never fills it */
 		{ "xcni_affinity", ct / 4 },
 		{ "xcni_snat_cl", ct / 8 },
+		{ "xcni_snat_known", ct / 8 },
 		{ "xcni_sock_flow", ct / 8 },
 		{ "xcni_sock_flow6", ct / 8 },
 		{ "xcni_npc", npc },
