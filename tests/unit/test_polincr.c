@@ -414,6 +414,11 @@ static size_t ns_steps, ns_tiered_steps, ns_deltas;
 /* Steps where a ClusterNetworkPolicy changed, those followed as a delta, and
  * their local pods: all, and compiled again. */
 static size_t cnp_steps, cnp_deltas, cnp_eps, cnp_eps_compiled;
+/* Steps where a Node changed (this node's among them) and those followed as a
+ * delta; whole compiles neither a first list, a failure's nor the journal's
+ * "all" asked for (issue 69: none is left), the last one's reason. */
+static size_t node_steps, self_node_steps, node_deltas, fallbacks;
+static const char *fallback_why;
 
 static void run(unsigned seed, uint32_t (*hash)(const char *), size_t *resets, size_t *steps)
 {
@@ -439,13 +444,15 @@ static void run(unsigned seed, uint32_t (*hash)(const char *), size_t *resets, s
 		size_t resets0 = pol_incr_resets(pi);
 		int ret, want;
 
-		bool node_changed = false, ns_changed = false, cnp_changed = false;
+		bool node_changed = false, ns_changed = false, cnp_changed = false, self = false;
+		bool was_valid = step > 0 && maps_known;
 
 		run_step = step;
 		store_view(st, &c);
 		store_journal_take(st, &ch, &nch, &all);
 		for (size_t i = 0; i < nch; i++) {
 			node_changed |= ch[i].kind == K8S_NODE;
+			self |= ch[i].kind == K8S_NODE && !strcmp(ch[i].name, o.node_name);
 			ns_changed |= ch[i].kind == K8S_NAMESPACE;
 			cnp_changed |= ch[i].kind == K8S_CLUSTERNETPOL;
 		}
@@ -492,6 +499,15 @@ static void run(unsigned seed, uint32_t (*hash)(const char *), size_t *resets, s
 				ns_steps++;
 				ns_tiered_steps += c.n[K8S_CLUSTERNETPOL] > 0;
 				ns_deltas += !d->full;
+			}
+			if (pol_incr_resets(pi) != resets0 && !all && was_valid) {
+				fallbacks++;
+				fallback_why = d->why;
+			}
+			if (node_changed && !all) {
+				node_steps++;
+				self_node_steps += self;
+				node_deltas += pol_incr_resets(pi) == resets0;
 			}
 			if (cnp_changed && !all) {
 				cnp_steps++;
@@ -666,6 +682,8 @@ static void test_random_cnp(void **state)
 	(void)state;
 	gen_cnp = gen_ns_labels = true;
 	cnp_steps = cnp_deltas = cnp_eps = cnp_eps_compiled = 0;
+	node_steps = self_node_steps = node_deltas = fallbacks = 0;
+	fallback_why = NULL;
 	for (unsigned seed = 700; seed <= 740; seed++)
 		run(seed, NULL, &resets, &steps);
 	for (unsigned seed = 750; seed <= 760; seed++)
@@ -674,9 +692,15 @@ static void test_random_cnp(void **state)
 	print_message("%zu steps, %zu whole compiles, %zu with a ClusterNetworkPolicy changed, "
 		      "%zu of them without a whole compile: %zu of %zu local pods compiled again\n",
 		      steps, resets, cnp_steps, cnp_deltas, cnp_eps_compiled, cnp_eps);
+	print_message("%zu with a Node changed (%zu this node's), %zu of them deltas; %zu whole "
+		      "compiles no first list or journal asked for (%s)\n", node_steps,
+		      self_node_steps, node_deltas, fallbacks, fallback_why ? fallback_why : "-");
 	assert_true(cnp_steps * 4 > steps);
 	assert_true(cnp_deltas * 10 > cnp_steps * 9);
 	assert_true(resets * 10 < steps);
+	/* Node changes, this node's included, are deltas (issue 69, step 2). */
+	assert_true(self_node_steps * 50 > steps);
+	assert_true(node_deltas * 10 > node_steps * 9);
 }
 
 /*
@@ -1671,8 +1695,11 @@ static void test_whole_says_why(void **state)
 	assert_null(d->why);
 	put(st, json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v1", "kind", "Node", "metadata",
 			  "name", "n0"));
+	/* This node's Node: its address and labels, followed (issue 69, step 2). */
 	assert_int_equal(update(st, pi, &d), 0);
-	assert_string_equal(d->why, "this node's Node changed");
+	assert_false(d->full);
+	assert_null(d->why);
+	assert_int_equal(pol_incr_resets(pi), 1);
 	pol_incr_free(pi);
 	store_free(st);
 }

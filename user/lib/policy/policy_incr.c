@@ -1071,15 +1071,6 @@ static int incr_apply(struct pol_incr *pi, const struct cluster *c, const struct
 			pi->audit_any = cnp_any_audit(c);
 			break;
 		}
-	/* What it cannot follow, before anything is changed: the whole compile
-	 * then starts from the last result's identities as they are. */
-	for (size_t i = 0; !ret && i < nch; i++) {
-		if (ch[i].kind == K8S_NODE && pi->o.node_name && !pi->replay &&
-		    !strcmp(ch[i].name, pi->o.node_name)) {
-			pi->d.why = "this node's Node changed";
-			return 1; /* this node: which pods are local */
-		}
-	}
 	/* A Namespace's pods follow it, before any label set is numbered. */
 	for (size_t i = 0; !ret && i < nch; i++)
 		if (ch[i].kind == K8S_NAMESPACE)
