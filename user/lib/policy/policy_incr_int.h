@@ -131,7 +131,10 @@ int pol_incr_eps_resync(struct pol_incr *pi, const struct cluster *c);
 		_r;                                                                             \
 	})
 
-/* policy_incr.c: the labels selectors see for namespace ns; the view's object. */
+/* policy_incr.c: the labels selectors see for namespace ns; the view's object; does
+ * ns/name hold nothing of the address it claims (another pod's: pol_contest, pol_yield)? */
+bool pol_incr_holds_none(const struct pol_incr *pi, const char *ns, const char *name);
+/* The labels selectors see for namespace ns; the view's object. */
 const struct nslabels *pol_incr_nsl(struct pol_incr *pi, const char *ns);
 const struct k8s_object *pol_incr_view_find(const struct cluster *c, enum k8s_kind k,
 					    const char *ns, const char *name);
