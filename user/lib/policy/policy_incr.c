@@ -599,29 +599,21 @@ static int clashes_settle(struct pol_incr *pi)
 }
 
 static bool podname_is(const struct xcni_podname *n, const char *ns, const char *name);
-
-/* p owns an address other live pods claim (pol_resolve_contested, the reset's). */
-static bool contest_owner(const struct pol_incr *pi, const struct k8s_pod *p)
-{
-	for (size_t i = 0; i < pi->r.ncontested; i++)
-		if (pi->r.contested[i].owner &&
-		    podname_is(&pi->r.contested[i].name, p->meta.ns, p->meta.name))
-			return true;
-	return false;
-}
+static uint32_t claim_of(const struct pol_incr *pi, const char *ns, const char *name, int *role);
 
 /* canon: p's canonical string (idents_born's, taken over) or NULL. */
 static int pod_link(struct pol_incr *pi, const struct k8s_pod *p, char *canon)
 {
 	struct ipod *ip = ipod_new(pi, p);
-	int ret = -ENOMEM;
+	int ret = -ENOMEM, role;
 
 	if (!ip) {
 		free(canon);
 		return -ENOMEM;
 	}
 	pi->pods_changed = true;
-	ip->contested = contest_owner(pi, p);
+	/* It owns an address other live pods claim (claims_settle): closed. */
+	ip->contested = claim_of(pi, p->meta.ns, p->meta.name, &role) && role == 1;
 	if (pol_pod_managed(p) && p->meta.ns) {
 		const struct nslabels *l = canon ? NULL : pol_incr_nsl(pi, p->meta.ns);
 		void *id;
@@ -666,17 +658,30 @@ static bool podname_is(const struct xcni_podname *n, const char *ns, const char 
 	return !pol_cmp_str(n->ns, ns) && !pol_cmp_str(n->name, name);
 }
 
-/* ns/name claims an address and holds nothing (r's records): a contested
- * address's other claimant, or a pod being deleted that yielded it. */
-bool pol_incr_holds_none(const struct pol_incr *pi, const char *ns, const char *name)
+/* The address r's records give ns/name (0: none), and its part there in
+ * *role: 1 owner of a contested one, 2 holding nothing (the owner's rival,
+ * or a pod being deleted that yielded it). */
+static uint32_t claim_of(const struct pol_incr *pi, const char *ns, const char *name, int *role)
 {
 	for (size_t i = 0; i < pi->r.ncontested; i++)
-		if (!pi->r.contested[i].owner && podname_is(&pi->r.contested[i].name, ns, name))
-			return true;
+		if (podname_is(&pi->r.contested[i].name, ns, name)) {
+			*role = pi->r.contested[i].owner ? 1 : 2;
+			return pi->r.contested[i].ip;
+		}
 	for (size_t i = 0; i < pi->r.nyielded; i++)
-		if (podname_is(&pi->r.yielded[i].from, ns, name))
-			return true;
-	return false;
+		if (podname_is(&pi->r.yielded[i].from, ns, name)) {
+			*role = 2;
+			return pi->r.yielded[i].ip;
+		}
+	*role = 0;
+	return 0;
+}
+
+bool pol_incr_holds_none(const struct pol_incr *pi, const char *ns, const char *name)
+{
+	int role;
+
+	return claim_of(pi, ns, name, &role) && role == 2;
 }
 
 /* Is address a (network order) recorded as contested or yielded? */
@@ -689,18 +694,6 @@ static bool claim_recorded(const struct pol_incr *pi, uint32_t a)
 		if (pi->r.yielded[i].ip == a)
 			return true;
 	return false;
-}
-
-/* The address r's records give ns/name; 0: none. */
-static uint32_t claim_of(const struct pol_incr *pi, const char *ns, const char *name)
-{
-	for (size_t i = 0; i < pi->r.ncontested; i++)
-		if (podname_is(&pi->r.contested[i].name, ns, name))
-			return pi->r.contested[i].ip;
-	for (size_t i = 0; i < pi->r.nyielded; i++)
-		if (podname_is(&pi->r.yielded[i].from, ns, name))
-			return pi->r.yielded[i].ip;
-	return 0;
 }
 
 /* The address a managed pod of the view claims (pol_pod_addr); 0: none. */
@@ -788,6 +781,7 @@ static int claims_settle(struct pol_incr *pi, const struct cluster *c,
 		const struct k8s_object *o, *prev;
 		const struct ipod *old, *holder;
 		uint32_t oa, na;
+		int role;
 		char *key;
 
 		if (ch[i].kind != K8S_POD)
@@ -799,7 +793,7 @@ static int claims_settle(struct pol_incr *pi, const struct cluster *c,
 		old = hmap_get(&pi->pods, hstr(key), (uintptr_t)key);
 		free(key);
 		o = pol_incr_view_find(c, K8S_POD, ch[i].ns, ch[i].name);
-		oa = old ? old->ip : claim_of(pi, ch[i].ns, ch[i].name);
+		oa = old ? old->ip : claim_of(pi, ch[i].ns, ch[i].name, &role);
 		na = claim_now(pi, o);
 		holder = na ? hmap_get(&pi->ipx, hu32(na), UKEY(na)) : NULL;
 		prev = na ? hmap_get(&fresh, hu32(na), UKEY(na)) : NULL;
