@@ -180,6 +180,10 @@ static void node_put(struct store *st, unsigned *seed, unsigned i)
 	 * node's too (its own Node changes as a delta: issue 69). */
 	if (gen_cnp && rnd(seed, 3))
 		json_object_set_new(meta, "labels", json_pack("{s:s}", "zone", pick(seed, zones, 2)));
+	/* ... and a heartbeat: a Node written again with nothing policy reads changed. */
+	if (gen_cnp)
+		json_object_set_new(meta, "annotations",
+				    json_pack("{s:s%}", "beat", "0123456789", (size_t)1 + rnd(seed, 10)));
 	if (host % 3)
 		put(st, json_pack("{s:s, s:s, s:o, s:{s:[{s:s, s:s}, {s:s, s:s}]}}",
 				  "apiVersion", "v1", "kind", "Node", "metadata", meta,

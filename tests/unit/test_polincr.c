@@ -420,6 +420,8 @@ static size_t cnp_steps, cnp_deltas, cnp_eps, cnp_eps_compiled;
  * delta; whole compiles neither a first list, a failure's nor the journal's
  * "all" asked for (issue 69: none is left), the last one's reason. */
 static size_t node_steps, self_node_steps, node_deltas, fallbacks;
+/* Steps with tiers whose only change was a Node's, and those that compiled no pod. */
+static size_t node_only_tiered, node_only_quiet;
 static const char *fallback_why;
 
 static void run(unsigned seed, uint32_t (*hash)(const char *), size_t *resets, size_t *steps)
@@ -447,6 +449,7 @@ static void run(unsigned seed, uint32_t (*hash)(const char *), size_t *resets, s
 		int ret, want;
 
 		bool node_changed = false, ns_changed = false, cnp_changed = false, self = false;
+		bool pods_etc = false;
 		bool was_valid = step > 0 && maps_known;
 
 		run_step = step;
@@ -455,6 +458,7 @@ static void run(unsigned seed, uint32_t (*hash)(const char *), size_t *resets, s
 		for (size_t i = 0; i < nch; i++) {
 			node_changed |= ch[i].kind == K8S_NODE;
 			self |= ch[i].kind == K8S_NODE && !strcmp(ch[i].name, o.node_name);
+			pods_etc |= ch[i].kind != K8S_NODE;
 			ns_changed |= ch[i].kind == K8S_NAMESPACE;
 			cnp_changed |= ch[i].kind == K8S_CLUSTERNETPOL;
 		}
@@ -511,6 +515,10 @@ static void run(unsigned seed, uint32_t (*hash)(const char *), size_t *resets, s
 					 d->why);
 			}
 			contest_deltas += (r->ncontested || r->nyielded) && pol_incr_resets(pi) == resets0;
+			if (node_changed && !all && !pods_etc && c.n[K8S_CLUSTERNETPOL]) {
+				node_only_tiered++;
+				node_only_quiet += !d->neps_compiled;
+			}
 			if (node_changed && !all) {
 				node_steps++;
 				self_node_steps += self;
@@ -690,6 +698,7 @@ static void test_random_cnp(void **state)
 	gen_cnp = gen_ns_labels = true;
 	cnp_steps = cnp_deltas = cnp_eps = cnp_eps_compiled = 0;
 	node_steps = self_node_steps = node_deltas = fallbacks = 0;
+	node_only_tiered = node_only_quiet = 0;
 	fallback_why = NULL;
 	for (unsigned seed = 700; seed <= 740; seed++)
 		run(seed, NULL, &resets, &steps);
@@ -716,6 +725,11 @@ static void test_random_cnp(void **state)
 	assert_true(cnp_deltas * 10 > cnp_steps * 9);
 	assert_true(resets * 10 < steps);
 	assert_int_equal(fallbacks, 0);
+	print_message("%zu steps with tiers and only a Node changed, %zu of them compiled no pod\n",
+		      node_only_tiered, node_only_quiet);
+	/* A Node's heartbeat reaches no tiered pod; its address or labels do. */
+	assert_true(node_only_quiet * 5 > node_only_tiered);
+	assert_true(node_only_quiet < node_only_tiered);
 	/* Node changes, this node's included, are deltas (issue 69, step 2). */
 	assert_true(self_node_steps * 50 > steps);
 	assert_true(node_deltas * 10 > node_steps * 9);

@@ -966,22 +966,42 @@ static int pod_changed(struct pol_incr *pi, const struct cluster *c, const struc
 	return pod_link(pi, &o->pod, canon);
 }
 
+/* A Node's labels as the tiers' node peers read them, in any order. */
+static uint64_t labels_digest(const struct k8s_labels *l)
+{
+	uint64_t d = 0;
+
+	for (size_t i = 0; i < l->n; i++)
+		d += xcni_fnv64_str(xcni_fnv64(xcni_fnv64_str(XCNI_FNV64_BASIS, l->v[i].key), "=", 1),
+				    l->v[i].value);
+	return d;
+}
+
+/*
+ * A Node reaches what policy reads of it: its InternalIPs (the ipcache, its
+ * pods' tunnel endpoint, the IPv6 maps, the tiers' node and network peers)
+ * and its labels (the tiers' node peers). A change of neither (its status's
+ * heartbeat, conditions, annotations) reaches nothing.
+ */
 static int node_changed(struct pol_incr *pi, const struct cluster *c, const char *name)
 {
+	static const uint8_t none[16];
 	const struct k8s_object *o = pol_incr_view_find(c, K8S_NODE, NULL, name);
 	struct inode *n = inode_get(pi, name);
+	const uint8_t *ip6 = o ? o->node.internal_ip6 : none;
+	uint32_t ip = o ? o->node.internal_ip : 0;
+	uint64_t lab = o ? labels_digest(&o->meta.labels) : 0;
 
 	if (!n)
 		return -ENOMEM;
+	if (n->exists == (o != NULL) && n->ip == ip && !memcmp(ip6, n->ip6, 16) && n->lab == lab)
+		return 0;
 	pi->nodes_changed = true;
-	/* Its IPv6 InternalIP, or its IPv4 one, its pods' tunnel endpoint. */
 	pi->d.v6_changed = true;
 	n->exists = o != NULL;
-	static const uint8_t none[16];
-	const uint8_t *ip6 = o ? o->node.internal_ip6 : none;
-
-	if ((o ? o->node.internal_ip : 0) != n->ip || memcmp(ip6, n->ip6, 16)) {
-		n->ip = o ? o->node.internal_ip : 0;
+	n->lab = lab;
+	if (ip != n->ip || memcmp(ip6, n->ip6, 16)) {
+		n->ip = ip;
 		memcpy(n->ip6, ip6, 16);
 		/* Its pods' tunnel endpoint. */
 		for (size_t i = 0; i < n->n; i++)

@@ -27,6 +27,7 @@ struct inode {
 	uint32_t ip; /* the Node's InternalIP; 0 without one */
 	uint8_t ip6[16]; /* its IPv6 InternalIP (the IPv6 underlay's endpoint); zero: none */
 	bool exists; /* a Node object */
+	uint64_t lab; /* its labels' digest (labels_digest) */
 	size_t n, cap;
 	struct ipod **pods;
 };
