@@ -598,9 +598,6 @@ static int clashes_settle(struct pol_incr *pi)
 	return ret;
 }
 
-static bool podname_is(const struct xcni_podname *n, const char *ns, const char *name);
-static uint32_t claim_of(const struct pol_incr *pi, const char *ns, const char *name, int *role);
-
 /* canon: p's canonical string (idents_born's, taken over) or NULL. */
 static int pod_link(struct pol_incr *pi, const struct k8s_pod *p, char *canon)
 {
@@ -613,7 +610,7 @@ static int pod_link(struct pol_incr *pi, const struct k8s_pod *p, char *canon)
 	}
 	pi->pods_changed = true;
 	/* It owns an address other live pods claim (claims_settle): closed. */
-	ip->contested = claim_of(pi, p->meta.ns, p->meta.name, &role) && role == 1;
+	ip->contested = pol_incr_claim_of(pi, p->meta.ns, p->meta.name, &role) && role == 1;
 	if (pol_pod_managed(p) && p->meta.ns) {
 		const struct nslabels *l = canon ? NULL : pol_incr_nsl(pi, p->meta.ns);
 		void *id;
@@ -651,37 +648,6 @@ static int pod_link(struct pol_incr *pi, const struct k8s_pod *p, char *canon)
 		}
 	}
 	return ipod_on_node(pi, ip);
-}
-
-static bool podname_is(const struct xcni_podname *n, const char *ns, const char *name)
-{
-	return !pol_cmp_str(n->ns, ns) && !pol_cmp_str(n->name, name);
-}
-
-/* The address r's records give ns/name (0: none), and its part there in
- * *role: 1 owner of a contested one, 2 holding nothing (the owner's rival,
- * or a pod being deleted that yielded it). */
-static uint32_t claim_of(const struct pol_incr *pi, const char *ns, const char *name, int *role)
-{
-	for (size_t i = 0; i < pi->r.ncontested; i++)
-		if (podname_is(&pi->r.contested[i].name, ns, name)) {
-			*role = pi->r.contested[i].owner ? 1 : 2;
-			return pi->r.contested[i].ip;
-		}
-	for (size_t i = 0; i < pi->r.nyielded; i++)
-		if (podname_is(&pi->r.yielded[i].from, ns, name)) {
-			*role = 2;
-			return pi->r.yielded[i].ip;
-		}
-	*role = 0;
-	return 0;
-}
-
-bool pol_incr_holds_none(const struct pol_incr *pi, const char *ns, const char *name)
-{
-	int role;
-
-	return claim_of(pi, ns, name, &role) && role == 2;
 }
 
 /* Is address a (network order) recorded as contested or yielded? */
@@ -793,7 +759,7 @@ static int claims_settle(struct pol_incr *pi, const struct cluster *c,
 		old = hmap_get(&pi->pods, hstr(key), (uintptr_t)key);
 		free(key);
 		o = pol_incr_view_find(c, K8S_POD, ch[i].ns, ch[i].name);
-		oa = old ? old->ip : claim_of(pi, ch[i].ns, ch[i].name, &role);
+		oa = old ? old->ip : pol_incr_claim_of(pi, ch[i].ns, ch[i].name, &role);
 		na = claim_now(pi, o);
 		holder = na ? hmap_get(&pi->ipx, hu32(na), UKEY(na)) : NULL;
 		prev = na ? hmap_get(&fresh, hu32(na), UKEY(na)) : NULL;

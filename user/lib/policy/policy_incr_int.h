@@ -132,8 +132,10 @@ int pol_incr_eps_resync(struct pol_incr *pi, const struct cluster *c);
 		_r;                                                                             \
 	})
 
-/* policy_incr.c: the labels selectors see for namespace ns; the view's object; does
- * ns/name hold nothing of the address it claims (another pod's: pol_contest, pol_yield)? */
+/* policy_incr_state.c: the address r's records give ns/name (0: none), its part in *role:
+ * 1 owner of a contested one, 2 holding nothing (the owner's rival, or a pod
+ * being deleted that yielded it); pol_incr_holds_none: role 2. */
+uint32_t pol_incr_claim_of(const struct pol_incr *pi, const char *ns, const char *name, int *role);
 bool pol_incr_holds_none(const struct pol_incr *pi, const char *ns, const char *name);
 /* The labels selectors see for namespace ns; the view's object. */
 const struct nslabels *pol_incr_nsl(struct pol_incr *pi, const char *ns);
