@@ -9,6 +9,8 @@
  * kind, alternating:
  *   few: c0 (subject grp=g1: 10 namespaces) flips its ingress Deny <-> Accept,
  *   all: call (subject every namespace) flips the same way,
+ *   self, beat: this node's Node (n1) and another's (n5) written again with
+ *   a new annotation (a status heartbeat), addresses and labels the same,
  * and, for scale, the whole compile of the same view. Prints the mean and the
  * slowest update (thread CPU time) and what the last one worked out again.
  *
@@ -107,7 +109,28 @@ int main(int argc, char **argv)
 	}
 	say("few", few, fewmax, n, &dfew);
 	say("all", all, allmax, n, &dall);
-	printf("whole compiles in the %d updates: %zu\n", 2 * n, pol_incr_resets(pi) - 1);
+	/* A Node's status heartbeat: written again, its addresses and labels
+	 * the same (this node's, n1, and another's, n5). */
+	for (int k = 0; k < 2; k++) {
+		int nd = k ? 5 : 1;
+		double sum = 0, max = 0;
+
+		for (int i = 0; i < n; i++) {
+			double t;
+
+			snprintf(b, sizeof(b),
+				 "{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":"
+				 "\"n%d\",\"annotations\":{\"beat\":\"%d\"}},\"status\":{\"addresses\":"
+				 "[{\"type\":\"InternalIP\",\"address\":\"192.168.%d.%d\"}]}}",
+				 nd, i, nd / 250, 1 + nd % 250);
+			put(st, b);
+			t = step(st, pi, &o, &d, fx_cpu_us);
+			sum += t;
+			max = t > max ? t : max;
+		}
+		say(k ? "beat" : "self", sum, max, n, d);
+	}
+	printf("whole compiles in the %d updates: %zu\n", 4 * n, pol_incr_resets(pi) - 1);
 	fx_whole(st, &o);
 	pol_incr_free(pi);
 	store_free(st);

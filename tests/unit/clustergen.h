@@ -60,6 +60,7 @@ static const char *const apps[] = { "a", "b", "c", "d" };
  * the sequences are the ones the other runs were tuned with.
  */
 static bool gen_audit;
+static bool gen_cnp; /* below: ClusterNetworkPolicies in churn */
 #define NCNPS 3
 
 static json_t *audit_meta(json_t *meta, unsigned *seed)
@@ -80,6 +81,7 @@ static bool gen_life;
 
 static const char *const tiers[] = { "x", "y" };
 static const char *const teams[] = { "red", "blue" };
+static const char *const zones[] = { "a", "b" };
 
 static void pod_put(struct store *st, unsigned *seed, unsigned i)
 {
@@ -163,19 +165,33 @@ static void node_put(struct store *st, unsigned *seed, unsigned i)
 	snprintf(name, sizeof(name), "n%u", i);
 	/* Some node addresses fall among the pods' (the node keeps them). */
 	host = 1 + rnd(seed, 30);
+	/* gen_cnp's: now and then its own address again, so that only its
+	 * labels change (what the tiers' node peers see). */
+	if (gen_cnp && !rnd(seed, 2))
+		host = 20 + i;
 	snprintf(ip, sizeof(ip), rnd(seed, 4) ? "192.168.0.%u" : "10.1.0.%u", host);
 	/* Two nodes in three also have an IPv6 InternalIP (ipcache6), which moves
 	 * with the IPv4 one; derived from it, so the random sequence stays the
 	 * one the tests were tuned with. */
 	snprintf(ip6, sizeof(ip6), "fd00:2::%x", host);
+	json_t *meta = json_pack("{s:s}", "name", name);
+
+	/* gen_cnp's: a zone label the tiers' node peers select on, this
+	 * node's too (its own Node changes as a delta: issue 69). */
+	if (gen_cnp && rnd(seed, 3))
+		json_object_set_new(meta, "labels", json_pack("{s:s}", "zone", pick(seed, zones, 2)));
+	/* ... and a heartbeat: a Node written again with nothing policy reads changed. */
+	if (gen_cnp)
+		json_object_set_new(meta, "annotations",
+				    json_pack("{s:s%}", "beat", "0123456789", (size_t)1 + rnd(seed, 10)));
 	if (host % 3)
-		put(st, json_pack("{s:s, s:s, s:{s:s}, s:{s:[{s:s, s:s}, {s:s, s:s}]}}",
-				  "apiVersion", "v1", "kind", "Node", "metadata", "name", name,
+		put(st, json_pack("{s:s, s:s, s:o, s:{s:[{s:s, s:s}, {s:s, s:s}]}}",
+				  "apiVersion", "v1", "kind", "Node", "metadata", meta,
 				  "status", "addresses", "type", "InternalIP", "address", ip, "type",
 				  "InternalIP", "address", ip6));
 	else
-		put(st, json_pack("{s:s, s:s, s:{s:s}, s:{s:[{s:s, s:s}]}}", "apiVersion", "v1",
-				  "kind", "Node", "metadata", "name", name, "status", "addresses",
+		put(st, json_pack("{s:s, s:s, s:o, s:{s:[{s:s, s:s}]}}", "apiVersion", "v1",
+				  "kind", "Node", "metadata", meta, "status", "addresses",
 				  "type", "InternalIP", "address", ip));
 }
 
@@ -315,13 +331,15 @@ static void np_put(struct store *st, unsigned *seed, unsigned i)
  * peers of every kind a node's pods see (nodes, networks), and named rules
  * now and then (the rule names a delta must keep). Off: the shapes of before.
  */
-static bool gen_cnp;
 
 static json_t *cnp_egress_peer(unsigned *seed)
 {
 	switch (rnd(seed, 3)) {
 	case 0:
-		return json_pack("[{s:{}}]", "nodes");
+		if (rnd(seed, 2))
+			return json_pack("[{s:{}}]", "nodes");
+		return json_pack("[{s:{s:{s:s}}}]", "nodes", "matchLabels", "zone",
+				 pick(seed, zones, 2));
 	case 1:
 		return json_pack("[{s:[s]}]", "networks", rnd(seed, 2) ? "10.1.0.0/24" : "10.1.2.0/23");
 	default:

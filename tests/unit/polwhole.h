@@ -25,6 +25,45 @@
 #include "lib/system/log.h"
 #include "lib/system/tunnel.h"
 
+/* pw_owner[i]: x->pods[i] owns an address other live pods claim (closed). */
+static bool *pw_owner;
+
+/*
+ * The view this compile sees: the claimants of an address two pods claim
+ * that hold nothing (pol_resolve_contested's records: the owner's rivals, a
+ * pod being deleted that yielded) out of x->pods, the owners marked.
+ */
+static int polwhole_contested(struct pol_ctx *x)
+{
+	const struct pol_result *r = x->r;
+	size_t kept = 0;
+	int ret = pol_resolve_contested(x);
+
+	free(pw_owner);
+	pw_owner = calloc(x->npods + 1, sizeof(*pw_owner));
+	if (ret || !pw_owner)
+		return ret ? ret : -ENOMEM;
+	for (size_t i = 0; i < x->npods; i++) {
+		const struct k8s_pod *p = x->pods[i];
+		int role = 0; /* 1: owner, 2: holds nothing */
+
+		for (size_t k = 0; k < r->ncontested; k++)
+			if (!pol_cmp_str(r->contested[k].name.ns, p->meta.ns) &&
+			    !pol_cmp_str(r->contested[k].name.name, p->meta.name))
+				role = r->contested[k].owner ? 1 : 2;
+		for (size_t k = 0; k < r->nyielded; k++)
+			if (!pol_cmp_str(r->yielded[k].from.ns, p->meta.ns) &&
+			    !pol_cmp_str(r->yielded[k].from.name, p->meta.name))
+				role = 2;
+		if (role == 2)
+			continue;
+		pw_owner[kept] = role == 1;
+		x->pods[kept++] = p;
+	}
+	x->npods = kept;
+	return 0;
+}
+
 static inline const struct k8s_node *node_find(const struct pol_ctx *x, const char *name)
 {
 	struct k8s_meta m = { .name = (char *)name };
@@ -208,7 +247,7 @@ static int polwhole_ipcache(struct pol_ctx *x, struct k8s_error *err)
 			continue;
 		/* A contested address: no label set's policy may be judged on it. */
 		if (pol_ipcache_add(r, &cap, a, 32,
-				    x->pod_contested[i] ? XCNI_ID_UNMANAGED : x->pod_id[i], 0))
+				    pw_owner[i] ? XCNI_ID_UNMANAGED : x->pod_id[i], 0))
 			return -ENOMEM;
 		r->ipcache[r->nipcache - 1].val.flags = XCNI_IPC_POD;
 		if (!pol_pod_local(x->o, p) && nd)
@@ -270,7 +309,7 @@ static int polwhole_eps(struct pol_ctx *x)
 		if (!pol_pod_managed(p) || !pol_pod_local(x->o, p) || !pol_pod_addr(p, true))
 			continue;
 		ret = pol_compile_ep(x, p, x->pod_id[i], &eb, &r->eps[r->neps++]);
-		if (!ret && x->pod_contested[i])
+		if (!ret && pw_owner[i])
 			pol_ep_contest(&r->eps[r->neps - 1]);
 	}
 	qsort(r->eps, r->neps, sizeof(*r->eps), pol_cmp_ep);
@@ -314,7 +353,7 @@ static int polwhole_compile_ctx(const struct cluster *c, const struct pol_opts *
 	pol_sort_unless_sorted(x->nodes, x->nnodes, sizeof(*x->nodes), pol_cmp_meta);
 	pol_sort_unless_sorted(x->nps, x->nnps, sizeof(*x->nps), pol_cmp_meta);
 
-	ret = pol_resolve_contested(x);
+	ret = polwhole_contested(x);
 	if (!ret)
 		ret = pol_build_nslabels(x, c);
 	if (!ret)
@@ -349,6 +388,8 @@ static int polwhole_compile(const struct cluster *c, const struct pol_opts *o, s
 	int ret = polwhole_compile_ctx(c, o, out, err, &x);
 
 	pol_ctx_free(&x);
+	free(pw_owner);
+	pw_owner = NULL;
 	return ret;
 }
 

@@ -403,6 +403,8 @@ static void idprev_of(struct idprev *p, const struct pol_result *r)
 
 /* Steps with an address a pod being deleted yielded, and with one contested. */
 static size_t yield_steps, contest_steps;
+/* Steps with an address contested or yielded, followed as a delta. */
+static size_t contest_deltas;
 /* Steps whose identities born were added to local pods' policy as a delta. */
 static size_t born_steps;
 /* test_random_audit's: steps with audit or tiers, deltas right after one, and
@@ -414,6 +416,13 @@ static size_t ns_steps, ns_tiered_steps, ns_deltas;
 /* Steps where a ClusterNetworkPolicy changed, those followed as a delta, and
  * their local pods: all, and compiled again. */
 static size_t cnp_steps, cnp_deltas, cnp_eps, cnp_eps_compiled;
+/* Steps where a Node changed (this node's among them) and those followed as a
+ * delta; whole compiles neither a first list, a failure's nor the journal's
+ * "all" asked for (issue 69: none is left), the last one's reason. */
+static size_t node_steps, self_node_steps, node_deltas, fallbacks;
+/* Steps with tiers whose only change was a Node's, and those that compiled no pod. */
+static size_t node_only_tiered, node_only_quiet;
+static const char *fallback_why;
 
 static void run(unsigned seed, uint32_t (*hash)(const char *), size_t *resets, size_t *steps)
 {
@@ -439,13 +448,17 @@ static void run(unsigned seed, uint32_t (*hash)(const char *), size_t *resets, s
 		size_t resets0 = pol_incr_resets(pi);
 		int ret, want;
 
-		bool node_changed = false, ns_changed = false, cnp_changed = false;
+		bool node_changed = false, ns_changed = false, cnp_changed = false, self = false;
+		bool pods_etc = false;
+		bool was_valid = step > 0 && maps_known;
 
 		run_step = step;
 		store_view(st, &c);
 		store_journal_take(st, &ch, &nch, &all);
 		for (size_t i = 0; i < nch; i++) {
 			node_changed |= ch[i].kind == K8S_NODE;
+			self |= ch[i].kind == K8S_NODE && !strcmp(ch[i].name, o.node_name);
+			pods_etc |= ch[i].kind != K8S_NODE;
 			ns_changed |= ch[i].kind == K8S_NAMESPACE;
 			cnp_changed |= ch[i].kind == K8S_CLUSTERNETPOL;
 		}
@@ -492,6 +505,24 @@ static void run(unsigned seed, uint32_t (*hash)(const char *), size_t *resets, s
 				ns_steps++;
 				ns_tiered_steps += c.n[K8S_CLUSTERNETPOL] > 0;
 				ns_deltas += !d->full;
+			}
+			/* Every change kind is followed (issue 69): a whole compile
+			 * only for a first list, after a failure, or the journal's "all". */
+			if (pol_incr_resets(pi) != resets0 && !all && was_valid) {
+				fallbacks++;
+				fallback_why = d->why;
+				fail_msg("seed %u step %u: compiled whole: %s", run_seed, run_step,
+					 d->why);
+			}
+			contest_deltas += (r->ncontested || r->nyielded) && pol_incr_resets(pi) == resets0;
+			if (node_changed && !all && !pods_etc && c.n[K8S_CLUSTERNETPOL]) {
+				node_only_tiered++;
+				node_only_quiet += !d->neps_compiled;
+			}
+			if (node_changed && !all) {
+				node_steps++;
+				self_node_steps += self;
+				node_deltas += pol_incr_resets(pi) == resets0;
 			}
 			if (cnp_changed && !all) {
 				cnp_steps++;
@@ -666,17 +697,42 @@ static void test_random_cnp(void **state)
 	(void)state;
 	gen_cnp = gen_ns_labels = true;
 	cnp_steps = cnp_deltas = cnp_eps = cnp_eps_compiled = 0;
+	node_steps = self_node_steps = node_deltas = fallbacks = 0;
+	node_only_tiered = node_only_quiet = 0;
+	fallback_why = NULL;
 	for (unsigned seed = 700; seed <= 740; seed++)
 		run(seed, NULL, &resets, &steps);
 	for (unsigned seed = 750; seed <= 760; seed++)
 		run(seed, tiny_hash, &resets, &steps);
+	/* With the cluster's life: contested and yielded addresses of both
+	 * families among the tiers' changes (issue 69, step 3). */
+	gen_life = true;
+	yield_steps = contest_steps = contest_deltas = 0;
+	for (unsigned seed = 770; seed <= 790; seed++)
+		run(seed, NULL, &resets, &steps);
+	gen_life = false;
 	gen_cnp = gen_ns_labels = false;
+	print_message("with the cluster's life: %zu steps with a contested address, %zu with a "
+		      "yielded one, %zu deltas\n", contest_steps, yield_steps, contest_deltas);
+	assert_true(contest_deltas * 10 > (yield_steps + contest_steps) * 5);
 	print_message("%zu steps, %zu whole compiles, %zu with a ClusterNetworkPolicy changed, "
 		      "%zu of them without a whole compile: %zu of %zu local pods compiled again\n",
 		      steps, resets, cnp_steps, cnp_deltas, cnp_eps_compiled, cnp_eps);
+	print_message("%zu with a Node changed (%zu this node's), %zu of them deltas; %zu whole "
+		      "compiles no first list or journal asked for (%s)\n", node_steps,
+		      self_node_steps, node_deltas, fallbacks, fallback_why ? fallback_why : "-");
 	assert_true(cnp_steps * 4 > steps);
 	assert_true(cnp_deltas * 10 > cnp_steps * 9);
 	assert_true(resets * 10 < steps);
+	assert_int_equal(fallbacks, 0);
+	print_message("%zu steps with tiers and only a Node changed, %zu of them compiled no pod\n",
+		      node_only_tiered, node_only_quiet);
+	/* A Node's heartbeat reaches no tiered pod; its address or labels do. */
+	assert_true(node_only_quiet * 5 > node_only_tiered);
+	assert_true(node_only_quiet < node_only_tiered);
+	/* Node changes, this node's included, are deltas (issue 69, step 2). */
+	assert_true(self_node_steps * 50 > steps);
+	assert_true(node_deltas * 10 > node_steps * 9);
 }
 
 /*
@@ -699,13 +755,15 @@ static void test_random_life(void **state)
 
 	(void)state;
 	gen_life = true;
-	yield_steps = contest_steps = v6_yield_steps = 0;
+	yield_steps = contest_steps = v6_yield_steps = contest_deltas = 0;
 	for (unsigned seed = 400; seed <= 430; seed++)
 		run(seed, NULL, &resets, &steps);
 	gen_life = false;
 	print_message("%zu steps, %zu whole compiles, %zu with a yielded address (%zu IPv6), "
-		      "%zu with a contested one\n", steps, resets, yield_steps, v6_yield_steps,
-		      contest_steps);
+		      "%zu with a contested one; %zu with either followed as deltas\n", steps,
+		      resets, yield_steps, v6_yield_steps, contest_steps, contest_deltas);
+	/* Contested and yielded addresses are deltas (issue 69, step 3). */
+	assert_true(contest_deltas * 10 > (yield_steps + contest_steps) * 5);
 	assert_true(yield_steps * 6 > steps);
 	assert_true(v6_yield_steps * 10 > steps);
 	assert_true(contest_steps * 4 > steps);
@@ -852,12 +910,17 @@ static void test_address_reused_in_one_batch(void **state)
 	assert_null(d->why);
 	assert_int_equal(d->nipc_put, 1); /* b's identity at the address */
 	assert_int_equal(d->npn_put, 1);
+	/* Two pods, one address, and one of them gone: settled from the
+	 * address's claimants alone, as deltas (issue 69, step 3). */
 	put(st, simple_pod("c", "10.1.0.5"));
 	assert_int_equal(update(st, pi, &d), 0);
-	assert_true(d->full);
+	assert_false(d->full);
+	assert_int_equal(d->nipc_put, 1); /* closed: unmanaged */
 	store_del(st, K8S_POD, "ns0", "c");
 	assert_int_equal(update(st, pi, &d), 0);
-	assert_true(d->full); /* a pod of the contested address: decided whole */
+	assert_false(d->full);
+	assert_int_equal(d->nipc_put, 1); /* b's identity again */
+	assert_int_equal(pol_incr_resets(pi), 1);
 	pol_incr_free(pi);
 	store_free(st);
 }
@@ -1219,7 +1282,7 @@ static void test_deleting_pod_yields(void **state)
 	/* Its address given again on its node: the new one has it, f1 yields. */
 	put(st, life_pod("echo", "n0", "10.1.0.12", "Pending", "2026-11-26T00:10:00Z"));
 	assert_int_equal(update(st, pi, &d), 0);
-	assert_true(d->full); /* two pods, one address: the whole compile decides */
+	assert_false(d->full); /* two pods, one address: settled as a delta */
 	whole(st, &c, &full);
 	assert_int_equal(full.ncontested, 0);
 	assert_int_equal(full.nyielded, 1);
@@ -1237,22 +1300,23 @@ static void test_deleting_pod_yields(void **state)
 		if (full.podnames[i].ip == inet_addr("10.1.0.12"))
 			assert_string_equal(full.podnames[i].name.name, "echo");
 	pol_result_free(&full);
-	/* The live one changes: decided whole, still its. */
+	/* The live one changes: settled again as a delta, still its. */
 	put(st, life_pod("echo", "n0", "10.1.0.12", "Running", "2026-11-26T00:10:00Z"));
 	assert_int_equal(update(st, pi, &d), 0);
-	assert_true(d->full);
+	assert_false(d->full);
 	/* The live one goes first (deleted before f1's finalizer is done): f1,
-	 * alone again, has its address back, decided whole. */
+	 * alone again, has its address back, as a delta. */
 	store_del(st, K8S_POD, "ns0", "echo");
 	assert_int_equal(update(st, pi, &d), 0);
-	assert_true(d->full);
+	assert_false(d->full);
 	assert_int_not_equal(pol_incr_pod_id(pi, "ns0", "f1"), 0);
 	put(st, life_pod("echo", "n0", "10.1.0.12", "Running", "2026-11-26T00:10:00Z"));
 	assert_int_equal(update(st, pi, &d), 0);
 	/* f1 gone at last: nothing yielded any more. */
 	store_del(st, K8S_POD, "ns0", "f1");
 	assert_int_equal(update(st, pi, &d), 0);
-	assert_true(d->full);
+	assert_false(d->full);
+	assert_int_equal(pol_incr_resets(pi), 1);
 	whole(st, &c, &full);
 	assert_int_equal(full.nyielded, 0);
 	assert_int_equal(full.ncontested, 0);
@@ -1671,8 +1735,11 @@ static void test_whole_says_why(void **state)
 	assert_null(d->why);
 	put(st, json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v1", "kind", "Node", "metadata",
 			  "name", "n0"));
+	/* This node's Node: its address and labels, followed (issue 69, step 2). */
 	assert_int_equal(update(st, pi, &d), 0);
-	assert_string_equal(d->why, "this node's Node changed");
+	assert_false(d->full);
+	assert_null(d->why);
+	assert_int_equal(pol_incr_resets(pi), 1);
 	pol_incr_free(pi);
 	store_free(st);
 }
@@ -1776,7 +1843,7 @@ int main(void)
 		cmocka_unit_test(test_ns_label_counts),
 		cmocka_unit_test(test_random_namespaces),
 		cmocka_unit_test(test_random_namespaces_tiered),
-		cmocka_unit_test(test_random_cnp),
+		cmocka_unit_test_teardown(test_random_cnp, life_off),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -82,7 +82,6 @@ void pol_ctx_free(struct pol_ctx *x)
 	free(x->nsaudit);
 	free(x->nodes);
 	free(x->pod_id);
-	free(x->pod_contested);
 	free(x->pods);
 	memset(x, 0, sizeof(*x));
 }

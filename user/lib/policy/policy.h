@@ -240,7 +240,7 @@ const struct pol_entry *pol_entry_lookup(const struct pol_ep *ep, int dir, uint3
  * labels are followed through its pods' identities (they die and are born
  * again), so only its pods and the peers selecting it before or after are
  * worked out again. Anything it cannot
- * follow exactly (this node's Node, a pod of a contested address, the journal
+ * follow exactly (a pod of a contested address, the journal
  * overflowing) makes it compile everything again, from nothing with the last
  * result's identities (struct identity): the same code with every object a
  * change, which is what pol_compile is.

@@ -347,7 +347,7 @@ void pol_podname_set(struct xcni_podname *n, const struct k8s_pod *p)
 
 /* The pods of one contested address into r->contested, the owner first. */
 static int contest_report(struct pol_ctx *x, const struct addr_ix *v, size_t n, size_t own,
-			  size_t *cap, bool *drop)
+			  size_t *cap)
 {
 	struct pol_result *r = x->r;
 
@@ -364,10 +364,6 @@ static int contest_report(struct pol_ctx *x, const struct addr_ix *v, size_t n, 
 		c->owner = k == own;
 		c->phase = q->phase;
 		pol_podname_set(&c->name, q);
-		if (k == own)
-			x->pod_contested[v[k].i] = true;
-		else
-			drop[v[k].i] = true;
 	}
 	return 0;
 }
@@ -409,14 +405,13 @@ static int yield_sort(struct pol_ctx *x, struct addr_ix *v, size_t n, size_t *ca
 int pol_resolve_contested(struct pol_ctx *x)
 {
 	struct addr_ix *v;
-	size_t n = 0, cap = 0, ycap = 0, kept = 0;
+	size_t n = 0, cap = 0, ycap = 0;
 	bool *drop;
 	int ret = -ENOMEM;
 
-	x->pod_contested = calloc(x->npods ? x->npods : 1, sizeof(*x->pod_contested));
 	v = calloc(x->npods ? x->npods : 1, sizeof(*v));
 	drop = calloc(x->npods ? x->npods : 1, sizeof(*drop));
-	if (!x->pod_contested || !v || !drop)
+	if (!v || !drop)
 		goto out;
 	for (size_t i = 0; i < x->npods; i++) {
 		const struct k8s_pod *p = x->pods[i];
@@ -439,17 +434,9 @@ int pol_resolve_contested(struct pol_ctx *x)
 		for (size_t k = 1; k < left; k++)
 			if (contest_beats(x->pods[v[a + k].i], x->pods[v[a + own].i]))
 				own = k;
-		if (left > 1 && (ret = contest_report(x, v + a, left, own, &cap, drop)))
+		if (left > 1 && (ret = contest_report(x, v + a, left, own, &cap)))
 			goto out;
 	}
-	/* The others hold nothing: out of the view this compile sees. */
-	for (size_t i = 0; i < x->npods; i++) {
-		if (drop[i])
-			continue;
-		x->pod_contested[kept] = x->pod_contested[i];
-		x->pods[kept++] = x->pods[i];
-	}
-	x->npods = kept;
 	ret = 0;
 out:
 	free(v);

@@ -476,17 +476,16 @@ static int nsl_set(struct pol_incr *pi, const struct cluster *c, const char *nam
 /*
  * Everything from nothing: the first compile, --resync, a fallback. Every
  * object is a change of the empty state (incr_apply, as svc_build is
- * svc_incr from nothing), once two things are settled that changes one at a
- * time cannot settle alone: who owns an address two live pods claim
- * (pol_resolve_contested: the others hold nothing, so they are no change)
- * and the Namespaces' labels (before any label set is numbered). Numbers
- * start from the allocation pi->prev (pol_incr_idents_born).
+ * svc_incr from nothing; who owns an address two pods claim is settled as in
+ * any update, claims_settle), once the Namespaces' labels are read (before
+ * any label set is numbered). Numbers start from the allocation pi->prev
+ * (pol_incr_idents_born).
  */
 static int incr_reset(struct pol_incr *pi, const struct cluster *c, struct k8s_error *err)
 {
-	static const enum k8s_kind kinds[] = { K8S_NODE, K8S_NETWORKPOLICY, K8S_CLUSTERNETPOL };
-	struct pol_ctx x = { .o = &pi->o, .r = &pi->r, .npods = c->n[K8S_POD] };
-	size_t n = 0, nch = x.npods + 1;
+	static const enum k8s_kind kinds[] = { K8S_POD, K8S_NODE, K8S_NETWORKPOLICY,
+					       K8S_CLUSTERNETPOL };
+	size_t n = 0, nch = 1, npods = c->n[K8S_POD];
 	struct store_change *ch;
 	int ret = -ENOMEM;
 
@@ -494,22 +493,14 @@ static int incr_reset(struct pol_incr *pi, const struct cluster *c, struct k8s_e
 	pi->resets++;
 	for (size_t k = 0; k < sizeof(kinds) / sizeof(*kinds); k++)
 		nch += c->n[kinds[k]];
-	x.pods = calloc(x.npods ? x.npods : 1, sizeof(*x.pods));
 	ch = calloc(nch, sizeof(*ch));
-	if (!x.pods || !ch || hmap_init(&pi->pods, true, x.npods) ||
-	    hmap_init(&pi->nodes, true, c->n[K8S_NODE]) || hmap_init(&pi->ipx, false, x.npods) ||
-	    hmap_init(&pi->v6, true, 16) || hmap_init(&pi->ents, false, x.npods) ||
+	if (!ch || hmap_init(&pi->pods, true, npods) ||
+	    hmap_init(&pi->nodes, true, c->n[K8S_NODE]) || hmap_init(&pi->ipx, false, npods) ||
+	    hmap_init(&pi->v6, true, 16) || hmap_init(&pi->ents, false, npods) ||
 	    hmap_init(&pi->canon, true, 16) || hmap_init(&pi->nsl, true, c->n[K8S_NAMESPACE]) ||
 	    hmap_init(&pi->touched, false, 16) || hmap_init(&pi->dirty, false, 16) ||
 	    hmap_init(&pi->epsel, false, 16))
 		goto out;
-	for (size_t i = 0; i < x.npods; i++)
-		x.pods[i] = &c->objs[K8S_POD][i]->pod;
-	pol_sort_unless_sorted(x.pods, x.npods, sizeof(*x.pods), pol_cmp_meta);
-	if (pol_resolve_contested(&x))
-		goto out;
-	for (size_t i = 0; i < x.npods; i++)
-		ch[n++] = (struct store_change){ K8S_POD, x.pods[i]->meta.ns, x.pods[i]->meta.name };
 	for (size_t k = 0; k < sizeof(kinds) / sizeof(*kinds); k++)
 		for (size_t i = 0; i < c->n[kinds[k]]; i++)
 			ch[n++] = (struct store_change){ kinds[k], c->objs[kinds[k]][i]->meta.ns,
@@ -525,15 +516,9 @@ static int incr_reset(struct pol_incr *pi, const struct cluster *c, struct k8s_e
 	hmap_free(&pi->touched);
 	if (!ret && hmap_init(&pi->touched, false, 16))
 		ret = -ENOMEM;
-	if (ret == 1) { /* nothing from nothing returns 1: not reached */
-		pol_set_err(err, "compiling policy: %s", pi->d.why);
-		ret = -EINVAL;
-	}
 	if (!ret)
 		ret = incr_whole(pi);
 out:
-	x.r = NULL;
-	pol_ctx_free(&x);
 	free(ch);
 	if (ret) {
 		if (ret == -ENOMEM)
@@ -606,41 +591,26 @@ static int clashes_settle(struct pol_incr *pi)
 
 		if (ret || !ip || ip->ip || !pol_pod_managed(ip->pod) || !a)
 			continue; /* gone, or changed again and placed */
-		if (hmap_has(&pi->ipx, hu32(a), UKEY(a))) {
-			pi->d.why = "two pods on one address";
-			ret = 1; /* two pods, one address: the whole compile says which */
-		} else {
-			ret = ipx_add(pi, ip, a);
-		}
+		/* claims_settle left one claimant placed per address: not reached. */
+		ret = hmap_has(&pi->ipx, hu32(a), UKEY(a)) ? -EEXIST : ipx_add(pi, ip, a);
 	}
 	clash_drop(pi);
 	return ret;
-}
-
-static bool podname_is(const struct xcni_podname *n, const char *ns, const char *name);
-
-/* p owns an address other live pods claim (pol_resolve_contested, the reset's). */
-static bool contest_owner(const struct pol_incr *pi, const struct k8s_pod *p)
-{
-	for (size_t i = 0; i < pi->r.ncontested; i++)
-		if (pi->r.contested[i].owner &&
-		    podname_is(&pi->r.contested[i].name, p->meta.ns, p->meta.name))
-			return true;
-	return false;
 }
 
 /* canon: p's canonical string (idents_born's, taken over) or NULL. */
 static int pod_link(struct pol_incr *pi, const struct k8s_pod *p, char *canon)
 {
 	struct ipod *ip = ipod_new(pi, p);
-	int ret = -ENOMEM;
+	int ret = -ENOMEM, role;
 
 	if (!ip) {
 		free(canon);
 		return -ENOMEM;
 	}
 	pi->pods_changed = true;
-	ip->contested = contest_owner(pi, p);
+	/* It owns an address other live pods claim (claims_settle): closed. */
+	ip->contested = pol_incr_claim_of(pi, p->meta.ns, p->meta.name, &role) && role == 1;
 	if (pol_pod_managed(p) && p->meta.ns) {
 		const struct nslabels *l = canon ? NULL : pol_incr_nsl(pi, p->meta.ns);
 		void *id;
@@ -650,10 +620,8 @@ static int pod_link(struct pol_incr *pi, const struct k8s_pod *p, char *canon)
 		/* Every new set was numbered first (idents_born). */
 		id = hmap_get(&pi->canon, hstr(canon), (uintptr_t)canon);
 		free(canon);
-		if (!id) {
-			pi->d.why = "a pod's label set was not numbered";
-			return 1; /* idents_born numbers every one: not reached */
-		}
+		if (!id)
+			return -EINVAL; /* idents_born numbers every one: not reached */
 		ip->id = (uint32_t)(uintptr_t)id;
 		pol_identity_find(&pi->r, ip->id)->npods++;
 	} else {
@@ -682,26 +650,186 @@ static int pod_link(struct pol_incr *pi, const struct k8s_pod *p, char *canon)
 	return ipod_on_node(pi, ip);
 }
 
-static bool podname_is(const struct xcni_podname *n, const char *ns, const char *name)
+/* Is address a (network order) recorded as contested or yielded? */
+static bool claim_recorded(const struct pol_incr *pi, uint32_t a)
 {
-	return !pol_cmp_str(n->ns, ns) && !pol_cmp_str(n->name, name);
+	for (size_t i = 0; i < pi->r.ncontested; i++)
+		if (pi->r.contested[i].ip == a)
+			return true;
+	for (size_t i = 0; i < pi->r.nyielded; i++)
+		if (pi->r.yielded[i].ip == a)
+			return true;
+	return false;
+}
+
+/* The address a managed pod of the view claims (pol_pod_addr); 0: none. */
+static uint32_t claim_now(const struct pol_incr *pi, const struct k8s_object *o)
+{
+	return o && pol_pod_managed(&o->pod) ? pol_pod_addr(&o->pod, pol_pod_local(&pi->o, &o->pod)) :
+					       0;
+}
+
+/* The view's pod a record names. */
+static const struct k8s_object *view_pod(const struct cluster *c, const struct xcni_podname *n)
+{
+	return pol_incr_view_find(c, K8S_POD, n->ns, n->name);
+}
+
+/* o (NULL: none) one of x's pods if it claims an address of hit. */
+static int claimant_add(const struct pol_incr *pi, struct pol_ctx *x, size_t *cap,
+			const struct hmap *hit, const struct k8s_object *o)
+{
+	uint32_t a = claim_now(pi, o);
+
+	if (!a || !hmap_has(hit, hu32(a), UKEY(a)))
+		return 0;
+	if (xcni_grow(&x->pods, cap, x->npods, sizeof(*x->pods)))
+		return -ENOMEM;
+	x->pods[x->npods++] = &o->pod;
+	return 0;
+}
+
+/* Records v[0..*n) of size sz (an address, network order, first) without
+ * those whose address is in m, then add[0..na) (sorted the same) merged in
+ * by address. 0 or -ENOMEM. */
+static int claims_merge(void **v, size_t *n, size_t sz, const struct hmap *m, const void *add,
+			size_t na)
+{
+	unsigned char *w = malloc((*n + na + 1) * sz), *o = *v;
+	size_t k = 0, i = 0, j = 0;
+
+	if (!w)
+		return -ENOMEM;
+	while (i < *n || j < na) {
+		uint32_t x = 0, y = 0;
+
+		if (i < *n) {
+			memcpy(&x, o + i * sz, 4);
+			if (hmap_has(m, hu32(x), UKEY(x))) {
+				i++;
+				continue;
+			}
+		}
+		if (j < na)
+			memcpy(&y, (const unsigned char *)add + j * sz, 4);
+		if (i < *n && (j == na || ntohl(x) <= ntohl(y)))
+			memcpy(w + k++ * sz, o + i++ * sz, sz);
+		else
+			memcpy(w + k++ * sz, (const unsigned char *)add + j++ * sz, sz);
+	}
+	free(*v);
+	*v = w;
+	*n = k;
+	return 0;
 }
 
 /*
- * ns/name is one of the pods of a contested address (pol_contest), or of
- * one a pod being deleted yielded (pol_yield: if the live one goes or
- * changes, the deleting one, out of the index, may claim it again).
+ * Who holds an address two or more live pods claim, settled again where this
+ * update can change it: an address a changed pod claims or claimed that is
+ * recorded (contested, yielded), held by another pod, or claimed by two
+ * changed pods. pol_resolve_contested's one rule runs on those addresses'
+ * claimants alone, its records replace theirs, and every claimant is
+ * appended to *more as a change: placed again (the owner closed), or
+ * unlinked and holding nothing (pol_incr_holds_none); from nothing
+ * (incr_reset) that is every address two pods claim.
  */
-static bool incr_contested(const struct pol_incr *pi, const char *ns, const char *name)
+static int claims_settle(struct pol_incr *pi, const struct cluster *c,
+			 const struct store_change *ch, size_t nch, struct store_change **more,
+			 size_t *nmore, size_t *cap)
 {
-	for (size_t i = 0; i < pi->r.ncontested; i++)
-		if (podname_is(&pi->r.contested[i].name, ns, name))
-			return true;
-	for (size_t i = 0; i < pi->r.nyielded; i++)
-		if (podname_is(&pi->r.yielded[i].from, ns, name) ||
-		    podname_is(&pi->r.yielded[i].to, ns, name))
-			return true;
-	return false;
+	struct hmap fresh = { 0 }, hit = { 0 }; /* address -> its changed claimant; to settle */
+	struct pol_ctx x = { .o = &pi->o };
+	struct pol_result tmp = { 0 };
+	size_t capx = 0;
+	int ret = hmap_init(&fresh, false, 16) || hmap_init(&hit, false, 16) ? -ENOMEM : 0;
+
+	for (size_t i = 0; !ret && i < nch; i++) {
+		const struct k8s_object *o, *prev;
+		const struct ipod *old, *holder;
+		uint32_t oa, na;
+		int role;
+		char *key;
+
+		if (ch[i].kind != K8S_POD)
+			continue;
+		if (!(key = pol_incr_pod_key(ch[i].ns, ch[i].name))) {
+			ret = -ENOMEM;
+			break;
+		}
+		old = hmap_get(&pi->pods, hstr(key), (uintptr_t)key);
+		free(key);
+		o = pol_incr_view_find(c, K8S_POD, ch[i].ns, ch[i].name);
+		oa = old ? old->ip : pol_incr_claim_of(pi, ch[i].ns, ch[i].name, &role);
+		na = claim_now(pi, o);
+		holder = na ? hmap_get(&pi->ipx, hu32(na), UKEY(na)) : NULL;
+		prev = na ? hmap_get(&fresh, hu32(na), UKEY(na)) : NULL;
+		if (oa && claim_recorded(pi, oa))
+			ret = hmap_put(&hit, hu32(oa), UKEY(oa), NULL);
+		if (!na || ret)
+			continue;
+		if (claim_recorded(pi, na) || (holder && holder != old) || (prev && prev != o))
+			ret = hmap_put(&hit, hu32(na), UKEY(na), NULL);
+		else
+			ret = hmap_put(&fresh, hu32(na), UKEY(na), (void *)o);
+	}
+	hmap_free(&fresh);
+	if (ret || !hit.n)
+		goto out;
+	/* Their claimants now: the changed pods', the holders', the recorded ones'. */
+	for (size_t i = 0; !ret && i < nch; i++)
+		if (ch[i].kind == K8S_POD)
+			ret = claimant_add(pi, &x, &capx, &hit,
+					   pol_incr_view_find(c, K8S_POD, ch[i].ns, ch[i].name));
+	for (size_t i = 0; !ret && i < pi->r.ncontested; i++)
+		ret = claimant_add(pi, &x, &capx, &hit, view_pod(c, &pi->r.contested[i].name));
+	for (size_t i = 0; !ret && i < pi->r.nyielded; i++)
+		ret = claimant_add(pi, &x, &capx, &hit, view_pod(c, &pi->r.yielded[i].from));
+	hmap_each(&hit, s)
+	{
+		const struct ipod *h = hmap_get(&pi->ipx, hu32((uint32_t)s->k), s->k);
+		struct xcni_podname nm;
+		const char *sl = h ? strchr(h->key, '/') : NULL;
+
+		if (ret || !sl || (size_t)(sl - h->key) >= sizeof(nm.ns))
+			continue;
+		memset(&nm, 0, sizeof(nm));
+		memcpy(nm.ns, h->key, (size_t)(sl - h->key));
+		pol_copy_str(nm.name, sizeof(nm.name), sl + 1);
+		ret = claimant_add(pi, &x, &capx, &hit, view_pod(c, &nm));
+	}
+	if (ret)
+		goto out;
+	pol_sort_unless_sorted(x.pods, x.npods, sizeof(*x.pods), pol_cmp_meta);
+	{
+		size_t u = 0;
+
+		for (size_t i = 0; i < x.npods; i++)
+			if (!u || x.pods[u - 1] != x.pods[i])
+				x.pods[u++] = x.pods[i];
+		x.npods = u;
+	}
+	for (size_t i = 0; !ret && i < x.npods; i++) {
+		if (xcni_grow(more, cap, *nmore, sizeof(**more)))
+			ret = -ENOMEM;
+		else
+			(*more)[(*nmore)++] = (struct store_change){ K8S_POD, x.pods[i]->meta.ns,
+								     x.pods[i]->meta.name };
+	}
+	x.r = &tmp;
+	if (!ret)
+		ret = pol_resolve_contested(&x);
+	if (!ret)
+		ret = claims_merge((void **)&pi->r.contested, &pi->r.ncontested,
+				   sizeof(*tmp.contested), &hit, tmp.contested, tmp.ncontested) ?:
+		      claims_merge((void **)&pi->r.yielded, &pi->r.nyielded, sizeof(*tmp.yielded),
+				   &hit, tmp.yielded, tmp.nyielded);
+out:
+	free(tmp.contested);
+	free(tmp.yielded);
+	x.r = NULL;
+	pol_ctx_free(&x);
+	hmap_free(&hit);
+	return ret;
 }
 
 /* The first pod of namespace ns in the view (sorted by namespace, then name). */
@@ -787,13 +915,6 @@ static int pod_changed(struct pol_incr *pi, const struct cluster *c, const struc
 	char *key;
 	struct ipod *old;
 
-	/* Who owns a contested address, and whether it still is: the whole
-	 * compile decides, for every pod of it at once. */
-	if (!pi->replay && incr_contested(pi, ch->ns, ch->name)) {
-		free(canon);
-		pi->d.why = "a pod of a contested or yielded address changed";
-		return 1;
-	}
 	key = pol_incr_pod_key(ch->ns, ch->name);
 	if (!key) {
 		free(canon);
@@ -803,29 +924,50 @@ static int pod_changed(struct pol_incr *pi, const struct cluster *c, const struc
 	free(key);
 	if (old)
 		pod_unlink(pi, old);
-	if (!o) {
+	/* Gone, or another pod holds what it claims (claims_settle). */
+	if (!o || pol_incr_holds_none(pi, ch->ns, ch->name)) {
 		free(canon);
 		return 0;
 	}
 	return pod_link(pi, &o->pod, canon);
 }
 
+/* A Node's labels as the tiers' node peers read them, in any order. */
+static uint64_t labels_digest(const struct k8s_labels *l)
+{
+	uint64_t d = 0;
+
+	for (size_t i = 0; i < l->n; i++)
+		d += xcni_fnv64_str(xcni_fnv64(xcni_fnv64_str(XCNI_FNV64_BASIS, l->v[i].key), "=", 1),
+				    l->v[i].value);
+	return d;
+}
+
+/*
+ * A Node reaches what policy reads of it: its InternalIPs (the ipcache, its
+ * pods' tunnel endpoint, the IPv6 maps, the tiers' node and network peers)
+ * and its labels (the tiers' node peers). A change of neither (its status's
+ * heartbeat, conditions, annotations) reaches nothing.
+ */
 static int node_changed(struct pol_incr *pi, const struct cluster *c, const char *name)
 {
+	static const uint8_t none[16];
 	const struct k8s_object *o = pol_incr_view_find(c, K8S_NODE, NULL, name);
 	struct inode *n = inode_get(pi, name);
+	const uint8_t *ip6 = o ? o->node.internal_ip6 : none;
+	uint32_t ip = o ? o->node.internal_ip : 0;
+	uint64_t lab = o ? labels_digest(&o->meta.labels) : 0;
 
 	if (!n)
 		return -ENOMEM;
+	if (n->exists == (o != NULL) && n->ip == ip && !memcmp(ip6, n->ip6, 16) && n->lab == lab)
+		return 0;
 	pi->nodes_changed = true;
-	/* Its IPv6 InternalIP, or its IPv4 one, its pods' tunnel endpoint. */
 	pi->d.v6_changed = true;
 	n->exists = o != NULL;
-	static const uint8_t none[16];
-	const uint8_t *ip6 = o ? o->node.internal_ip6 : none;
-
-	if ((o ? o->node.internal_ip : 0) != n->ip || memcmp(ip6, n->ip6, 16)) {
-		n->ip = o ? o->node.internal_ip : 0;
+	n->lab = lab;
+	if (ip != n->ip || memcmp(ip6, n->ip6, 16)) {
+		n->ip = ip;
 		memcpy(n->ip6, ip6, 16);
 		/* Its pods' tunnel endpoint. */
 		for (size_t i = 0; i < n->n; i++)
@@ -1037,7 +1179,7 @@ static int policies_resync(struct pol_incr *pi, const struct cluster *c, uint64_
 	return 0;
 }
 
-/* 0, 1: follow no further, compile everything; -errno. */
+/* 0 or -errno. */
 static int incr_apply(struct pol_incr *pi, const struct cluster *c, const struct store_change *ch,
 		      size_t nch)
 {
@@ -1071,15 +1213,6 @@ static int incr_apply(struct pol_incr *pi, const struct cluster *c, const struct
 			pi->audit_any = cnp_any_audit(c);
 			break;
 		}
-	/* What it cannot follow, before anything is changed: the whole compile
-	 * then starts from the last result's identities as they are. */
-	for (size_t i = 0; !ret && i < nch; i++) {
-		if (ch[i].kind == K8S_NODE && pi->o.node_name && !pi->replay &&
-		    !strcmp(ch[i].name, pi->o.node_name)) {
-			pi->d.why = "this node's Node changed";
-			return 1; /* this node: which pods are local */
-		}
-	}
 	/* A Namespace's pods follow it, before any label set is numbered. */
 	for (size_t i = 0; !ret && i < nch; i++)
 		if (ch[i].kind == K8S_NAMESPACE)
@@ -1095,6 +1228,25 @@ static int incr_apply(struct pol_incr *pi, const struct cluster *c, const struct
 			ch = more;
 			nch += nmore;
 		}
+	}
+	/* Who holds an address two pods claim: settled before any is numbered. */
+	if (!ret) {
+		struct store_change *extra = NULL, *v;
+		size_t nextra = 0, capextra = 0;
+
+		ret = claims_settle(pi, c, ch, nch, &extra, &nextra, &capextra);
+		if (!ret && nextra) {
+			if (!(v = malloc((nch + nextra) * sizeof(*v)))) {
+				ret = -ENOMEM;
+			} else {
+				memcpy(v, ch, nch * sizeof(*ch));
+				memcpy(&v[nch], extra, nextra * sizeof(*extra));
+				free(more);
+				ch = more = v;
+				nch += nextra;
+			}
+		}
+		free(extra);
 	}
 	canons = ret ? NULL : calloc(nch ? nch : 1, sizeof(*canons));
 	if (!canons) {

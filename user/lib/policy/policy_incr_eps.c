@@ -189,7 +189,7 @@ static int eps_dirty_audited(struct pol_incr *pi)
 /*
  * Every pod and node of the view, in its order, for cnp_apply or egress named
  * ports: the pods the index holds, as the whole compile's view (a contested
- * address's other pods hold nothing: pol_resolve_contested left them out).
+ * address's other pods hold nothing: claims_settle left them out).
  */
 static int ctx_all_pods(struct pol_incr *pi, const struct cluster *c, struct pol_ctx *x)
 {

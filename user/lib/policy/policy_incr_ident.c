@@ -199,7 +199,7 @@ int pol_incr_idents_born(struct pol_incr *pi, const struct cluster *c,
 		if (ch[i].kind != K8S_POD || !(o = pol_incr_view_find(c, K8S_POD, ch[i].ns, ch[i].name)))
 			continue;
 		p = &o->pod;
-		if (!pol_pod_managed(p) || !p->meta.ns)
+		if (!pol_pod_managed(p) || !p->meta.ns || pol_incr_holds_none(pi, p->meta.ns, p->meta.name))
 			continue;
 		if (!(l = pol_incr_nsl(pi, p->meta.ns)) ||
 		    !(canons[i] = pol_canon_string(&p->meta.labels, &l->labels))) {

@@ -27,6 +27,7 @@ struct inode {
 	uint32_t ip; /* the Node's InternalIP; 0 without one */
 	uint8_t ip6[16]; /* its IPv6 InternalIP (the IPv6 underlay's endpoint); zero: none */
 	bool exists; /* a Node object */
+	uint64_t lab; /* its labels' digest (labels_digest) */
 	size_t n, cap;
 	struct ipod **pods;
 };
@@ -131,7 +132,12 @@ int pol_incr_eps_resync(struct pol_incr *pi, const struct cluster *c);
 		_r;                                                                             \
 	})
 
-/* policy_incr.c: the labels selectors see for namespace ns; the view's object. */
+/* policy_incr_state.c: the address r's records give ns/name (0: none), its part in *role:
+ * 1 owner of a contested one, 2 holding nothing (the owner's rival, or a pod
+ * being deleted that yielded it); pol_incr_holds_none: role 2. */
+uint32_t pol_incr_claim_of(const struct pol_incr *pi, const char *ns, const char *name, int *role);
+bool pol_incr_holds_none(const struct pol_incr *pi, const char *ns, const char *name);
+/* The labels selectors see for namespace ns; the view's object. */
 const struct nslabels *pol_incr_nsl(struct pol_incr *pi, const char *ns);
 const struct k8s_object *pol_incr_view_find(const struct cluster *c, enum k8s_kind k,
 					    const char *ns, const char *name);

@@ -3,7 +3,8 @@
  * The incremental compiler's books that policy_incr.c and policy_incr_eps.c
  * both keep: the pods' selecting policies (epsel), the endpoints to compile
  * again (dirty), an identity by its number, a pod's "ns/name" key, a
- * namespace's labels and an object of the view.
+ * namespace's labels, an object of the view and a pod's part in an address
+ * two pods claim.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -96,4 +97,32 @@ const struct k8s_object *pol_incr_view_find(const struct cluster *c, enum k8s_ki
 		c->n[k] ? bsearch(&key, c->objs[k], c->n[k], sizeof(*c->objs[k]), cmp_view_key) : NULL;
 
 	return o ? *o : NULL;
+}
+
+static bool podname_is(const struct xcni_podname *n, const char *ns, const char *name)
+{
+	return !pol_cmp_str(n->ns, ns) && !pol_cmp_str(n->name, name);
+}
+
+uint32_t pol_incr_claim_of(const struct pol_incr *pi, const char *ns, const char *name, int *role)
+{
+	for (size_t i = 0; i < pi->r.ncontested; i++)
+		if (podname_is(&pi->r.contested[i].name, ns, name)) {
+			*role = pi->r.contested[i].owner ? 1 : 2;
+			return pi->r.contested[i].ip;
+		}
+	for (size_t i = 0; i < pi->r.nyielded; i++)
+		if (podname_is(&pi->r.yielded[i].from, ns, name)) {
+			*role = 2;
+			return pi->r.yielded[i].ip;
+		}
+	*role = 0;
+	return 0;
+}
+
+bool pol_incr_holds_none(const struct pol_incr *pi, const char *ns, const char *name)
+{
+	int role;
+
+	return pol_incr_claim_of(pi, ns, name, &role) && role == 2;
 }

@@ -73,9 +73,6 @@ struct pol_ctx {
 	size_t npods;
 	const struct k8s_pod **pods;
 	uint32_t *pod_id; /* identity of pods[i], 0 for hostNetwork pods */
-	/* pods[i] owns an address other live pods claim too (pol_contest): its
-	 * address is closed; those others are not in pods[] at all */
-	bool *pod_contested;
 	size_t nnodes;
 	const struct k8s_node **nodes; /* sorted by name */
 	size_t nnps;
@@ -220,10 +217,9 @@ bool pol_pod_local(const struct pol_opts *o, const struct k8s_pod *p);
 /* Namespace name's labels (x->nsl, sorted by name), or NULL. */
 const struct nslabels *pol_nsl_find(const struct pol_ctx *x, const char *name);
 int pol_build_nslabels(struct pol_ctx *x, const struct cluster *c);
-/* Addresses two live pods claim: the owners marked, the others taken out of
- * x->pods, each reported in x->r->contested; a pod being deleted that
- * yields (pol_pod_yields) taken out too, reported in x->r->yielded. 0 or
- * -ENOMEM. */
+/* Addresses two of x->pods claim: each claimant reported in x->r->contested
+ * (the owner first), a pod being deleted that yields (pol_pod_yields) in
+ * x->r->yielded. 0 or -ENOMEM. */
 int pol_resolve_contested(struct pol_ctx *x);
 /* A pod's name as xcni_podname holds it. */
 void pol_podname_set(struct xcni_podname *n, const struct k8s_pod *p);
