@@ -23,12 +23,14 @@
  * lab nothing else runs meanwhile but the DNS pod).
  */
 #include <arpa/inet.h>
+#include <arpa/nameser.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <getopt.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <resolv.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -124,106 +126,49 @@ struct ct_result {
 	char answer[128];
 };
 
-/* The name at r[off] (labels or a compression pointer) skipped: the offset after it, or 0. */
-static size_t dns_skip_name(const unsigned char *r, size_t n, size_t off)
-{
-	while (off < n) {
-		if ((r[off] & 0xc0) == 0xc0)
-			return off + 2 <= n ? off + 2 : 0;
-		if (!r[off])
-			return off + 1;
-		off += 1 + r[off];
-	}
-	return 0;
-}
-
-/*
- * The addresses of the answer's A (qtype 1) or AAAA (28) records, appended
- * to buf as " ADDR ADDR ..." (what a caller compares with the address it
- * expects). Records of another type (a CNAME) are skipped.
- */
-static void dns_answers(const unsigned char *r, size_t n, unsigned int qtype, char *buf,
-			size_t len)
-{
-	size_t off = dns_skip_name(r, n, 12), l = strlen(buf);
-	unsigned int an = (unsigned int)(r[6] << 8 | r[7]);
-
-	if (!off || off + 4 > n)
-		return;
-	off += 4;
-	for (unsigned int i = 0; i < an && off; i++) {
-		unsigned int type, rdlen;
-		char ip[INET6_ADDRSTRLEN];
-
-		off = dns_skip_name(r, n, off);
-		if (!off || off + 10 > n)
-			return;
-		type = (unsigned int)(r[off] << 8 | r[off + 1]);
-		rdlen = (unsigned int)(r[off + 8] << 8 | r[off + 9]);
-		off += 10;
-		if (off + rdlen > n)
-			return;
-		if (type == qtype && rdlen == (qtype == 28 ? 16u : 4u) &&
-		    inet_ntop(qtype == 28 ? AF_INET6 : AF_INET, r + off, ip, sizeof(ip)) && l < len)
-			l += (size_t)snprintf(buf + l, len - l, " %s", ip);
-		off += rdlen;
-	}
-}
-
 /*
  * A DNS query for qname to server, from this netns: 1 an answer with
- * records (answer: "N A record(s): ADDR ..."), 0 none within the timeout or
- * an answer without (answer: its rcode), -errno. qtype: 1 (A) or 28 (AAAA);
- * 0: by the server's family.
+ * records (answer: "N A record(s): ADDR ...", the A or AAAA records'
+ * addresses; a CNAME skipped), 0 none within the timeout or an answer
+ * without (answer: its rcode), -errno. qtype: 1 (A) or 28 (AAAA); 0: by the
+ * server's family. libresolv writes the question and reads the answer.
  */
 static int dns_query(const char *server, const char *qname, unsigned int qtype, int timeout_ms,
 		     char *answer, size_t alen)
 {
 	unsigned char q[512], r[512];
 	struct lab_dest sa;
-	size_t off = 12;
-	int fd, ret = 0;
+	int fd, qlen, ret = 0;
 	long long deadline = xcni_mono_ms() + timeout_ms;
 
-	memset(q, 0, sizeof(q));
-	q[0] = 0x39, q[1] = 0x39; /* id */
-	q[2] = 0x01; /* RD */
-	q[5] = 1; /* one question */
-	for (const char *l = qname; *l;) {
-		size_t n = strcspn(l, ".");
-
-		if (!n || n > 63 || off + n + 6 > sizeof(q))
-			return -EINVAL;
-		q[off++] = (unsigned char)n;
-		memcpy(q + off, l, n);
-		off += n;
-		l += n + (l[n] == '.');
-	}
-	q[off++] = 0;
 	if (lab_dest_parse(server, &sa))
 		return -EINVAL;
 	/* The port sits at the same offset in both families' sockaddr. */
 	((struct sockaddr_in *)&sa.sa)->sin_port = htons(53);
 	if (!qtype)
-		qtype = sa.sa.ss_family == AF_INET6 ? 28 : 1;
-	q[off++] = 0, q[off++] = (unsigned char)qtype; /* AAAA or A */
-	q[off++] = 0, q[off++] = 1; /* IN */
+		qtype = sa.sa.ss_family == AF_INET6 ? ns_t_aaaa : ns_t_a;
+	qlen = res_mkquery(ns_o_query, qname, ns_c_in, (int)qtype, NULL, 0, NULL, q, sizeof(q));
+	if (qlen < 0)
+		return -EINVAL;
 	fd = socket(sa.sa.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa.sa, sa.len) || send(fd, q, off, 0) < 0)
+	if (connect(fd, (struct sockaddr *)&sa.sa, sa.len) || send(fd, q, (size_t)qlen, 0) < 0)
 		goto out; /* unreachable: blocked */
 	for (;;) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 		long long left = deadline - xcni_mono_ms();
+		ns_msg m;
+		ns_rr rr;
 		ssize_t n;
+		bool parsed;
 
 		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
 			break;
 		n = recv(fd, r, sizeof(r), 0);
 		if (n < 0)
 			break;
-		if (n < 12 || r[0] != 0x39 || r[1] != 0x39 || !(r[2] & 0x80))
+		if (n < 12 || memcmp(r, q, 2) || !(r[2] & 0x80))
 			continue;
 		if ((r[3] & 0x0f) || !(r[6] | r[7])) {
 			snprintf(answer, alen, "answered rcode %d with %d records", r[3] & 0x0f,
@@ -231,7 +176,15 @@ static int dns_query(const char *server, const char *qname, unsigned int qtype, 
 			break;
 		}
 		snprintf(answer, alen, "%d %s record(s):", r[6] << 8 | r[7], qtype == 28 ? "AAAA" : "A");
-		dns_answers(r, (size_t)n, qtype, answer, alen);
+		parsed = !ns_initparse(r, (int)n, &m);
+		for (int i = 0; parsed && !ns_parserr(&m, ns_s_an, i, &rr); i++) {
+			char ip[INET6_ADDRSTRLEN];
+			size_t l = strlen(answer);
+
+			if (ns_rr_type(rr) == qtype && ns_rr_rdlen(rr) == (qtype == 28 ? 16u : 4u) &&
+			    inet_ntop(qtype == 28 ? AF_INET6 : AF_INET, ns_rr_rdata(rr), ip, sizeof(ip)))
+				snprintf(answer + l, alen - l, " %s", ip);
+		}
 		ret = 1;
 		break;
 	}
