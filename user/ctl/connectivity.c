@@ -7,6 +7,7 @@
  */
 #include "ctl/ctl.h"
 #include "lab/conntest.h"
+#include "lab/svg.h"
 
 /*
  * The kubeconfig kubectl would read: the first file of $KUBECONFIG's list
@@ -35,23 +36,6 @@ static const char *default_kubeconfig(char *buf, size_t len)
 	return NULL;
 }
 
-/* XML's five specials escaped, control characters dropped (XML 1.0 forbids them). */
-static void xml_text(FILE *f, const char *s)
-{
-	for (; *s; s++) {
-		switch (*s) {
-		case '<': fputs("&lt;", f); break;
-		case '>': fputs("&gt;", f); break;
-		case '&': fputs("&amp;", f); break;
-		case '"': fputs("&quot;", f); break;
-		case '\'': fputs("&apos;", f); break;
-		default:
-			if ((unsigned char)*s >= 0x20 || *s == '\n' || *s == '\t')
-				fputc(*s, f);
-		}
-	}
-}
-
 /*
  * The run's result for CI: JUnit XML (the testsuite/testcase/failure/skipped
  * elements and counts Jenkins, GitLab and GitHub's reporters read). 0 or 2 (said).
@@ -76,13 +60,13 @@ static int conntest_junit(const char *file, json_t *res, size_t n[3], double sec
 		const char *detail = json_string_value(json_object_get(r, "detail"));
 
 		fputs("    <testcase classname=\"connectivity\" name=\"", f);
-		xml_text(f, json_string_value(json_object_get(r, "name")));
+		lab_xml_put(f, json_string_value(json_object_get(r, "name")));
 		fprintf(f, "\" time=\"%.3f\">", json_real_value(json_object_get(r, "seconds")));
 		if (strcmp(st, "pass")) {
 			fprintf(f, "\n      <%s message=\"", !strcmp(st, "fail") ? "failure" : "skipped");
-			xml_text(f, detail);
+			lab_xml_put(f, detail);
 			fputs("\">", f);
-			xml_text(f, json_string_value(json_object_get(r, "path")));
+			lab_xml_put(f, json_string_value(json_object_get(r, "path")));
 			fprintf(f, "</%s>\n    ", !strcmp(st, "fail") ? "failure" : "skipped");
 		}
 		fputs("</testcase>\n", f);
