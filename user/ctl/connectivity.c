@@ -46,10 +46,8 @@ static int conntest_junit(const char *file, json_t *res, size_t n[3], double sec
 	size_t i;
 	json_t *r;
 
-	if (!f) {
-		fprintf(stderr, "connectivity test: --junit %s: %s\n", file, strerror(errno));
-		return 2;
-	}
+	if (!f)
+		return said(2, "connectivity test: --junit %s: %s\n", file, strerror(errno));
 	fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites tests=\"%zu\" "
 		   "failures=\"%zu\" skipped=\"%zu\" errors=\"0\" time=\"%.3f\">\n"
 		   "  <testsuite name=\"xcni connectivity test\" tests=\"%zu\" failures=\"%zu\" "
@@ -72,10 +70,8 @@ static int conntest_junit(const char *file, json_t *res, size_t n[3], double sec
 		fputs("</testcase>\n", f);
 	}
 	fputs("  </testsuite>\n</testsuites>\n", f);
-	if (fclose(f)) {
-		fprintf(stderr, "connectivity test: --junit %s: %s\n", file, strerror(errno));
-		return 2;
-	}
+	if (fclose(f))
+		return said(2, "connectivity test: --junit %s: %s\n", file, strerror(errno));
 	return 0;
 }
 
@@ -96,10 +92,8 @@ static int conntest_report(const struct lab_ct_opts *o)
 	double secs;
 
 	fflush(stdout);
-	if (o->json && ((out = dup(STDOUT_FILENO)) < 0 || dup2(STDERR_FILENO, STDOUT_FILENO) < 0)) {
-		fprintf(stderr, "connectivity test: -o json: %s\n", strerror(errno));
-		return 2;
-	}
+	if (o->json && ((out = dup(STDOUT_FILENO)) < 0 || dup2(STDERR_FILENO, STDOUT_FILENO) < 0))
+		return said(2, "connectivity test: -o json: %s\n", strerror(errno));
 	ret = conntest_run(o);
 	secs = (double)(xcni_mono_ms() - t0) / 1000;
 	json_array_foreach(res, i, r) {

@@ -730,10 +730,8 @@ int ctl_conntest_k8s(const struct lab_ct_opts *o, const char *kubeconfig)
 		return 2;
 	/* The report and the errors in the order they happened, also into a pipe. */
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (curl_global_init(CURL_GLOBAL_DEFAULT)) {
-		fprintf(stderr, "connectivity test: cannot start libcurl\n");
-		return 2;
-	}
+	if (curl_global_init(CURL_GLOBAL_DEFAULT))
+		return said(2, "connectivity test: cannot start libcurl\n");
 	if (kubeconfig ? k8s_api_conf_kubeconfig(kubeconfig, &k.conf) :
 			 k8s_api_conf_in_cluster(&k.conf)) {
 		curl_global_cleanup();

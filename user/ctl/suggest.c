@@ -103,10 +103,8 @@ static int sug_parse(int argc, char **argv, struct sug_opts *o)
 			return 2;
 		}
 	}
-	if (optind < argc) {
-		pr_err("policy suggest: unexpected argument %s\n", argv[optind]);
-		return 2;
-	}
+	if (optind < argc)
+		return pr_err_ret(2, "policy suggest: unexpected argument %s\n", argv[optind]);
 	if (!o->ns || !*o->ns) {
 		pr_err("policy suggest: --namespace NS: the namespace whose pods the policies select\n");
 		return 2;
@@ -231,10 +229,8 @@ static int load_flows(const struct sug_opts *o, struct sug_flows *fl, size_t *nr
 	if (!o->from)
 		return ask_agents(o, fl, nread);
 	f = strcmp(o->from, "-") ? fopen(o->from, "r") : stdin;
-	if (!f) {
-		pr_err("--from-flows %s: %s\n", o->from, strerror(errno));
-		return -errno;
-	}
+	if (!f)
+		return pr_err_ret(-errno, "--from-flows %s: %s\n", o->from, strerror(errno));
 	err = read_flows(f, o->from, fl, nread);
 	if (f != stdin)
 		fclose(f);

@@ -443,10 +443,8 @@ int ctl_sysdump_main(int argc, char **argv)
 	if (strcmp(file, "-")) {
 		int fd;
 
-		if ((size_t)snprintf(tmp, sizeof(tmp), "%s.XXXXXX", file) >= sizeof(tmp)) {
-			pr_err("sysdump: -f %s: name too long\n", file);
-			return 2;
-		}
+		if ((size_t)snprintf(tmp, sizeof(tmp), "%s.XXXXXX", file) >= sizeof(tmp))
+			return pr_err_ret(2, "sysdump: -f %s: name too long\n", file);
 		fd = mkostemp(tmp, O_CLOEXEC);
 		t.gz = fd < 0 ? NULL : gzdopen(fd, "wb");
 		if (fd >= 0 && !t.gz) {

@@ -522,10 +522,8 @@ static int global_opt(int opt, const char *arg, struct global *g)
 		g->pin_dir_opt = true;
 		return 0;
 	case 'N':
-		if (g->nnodes == ARRAY_SIZE(g->nodes)) {
-			pr_err("--node: at most %zu\n", ARRAY_SIZE(g->nodes));
-			return 2;
-		}
+		if (g->nnodes == ARRAY_SIZE(g->nodes))
+			return pr_err_ret(2, "--node: at most %zu\n", ARRAY_SIZE(g->nodes));
 		g->node = g->nodes[g->nnodes++] = arg;
 		return 0;
 	case 'j':
@@ -571,16 +569,12 @@ static int global_word(int argc, char **argv, int *i, struct global *g)
 		if (!o || o->bit)
 			return 1;
 		if (o->arg && !eq) {
-			if (*i + 1 >= argc) {
-				pr_err("%s: needs a value (%s)\n", w, o->metavar);
-				return 2;
-			}
+			if (*i + 1 >= argc)
+				return pr_err_ret(2, "%s: needs a value (%s)\n", w, o->metavar);
 			return global_opt(o->val, argv[++*i], g);
 		}
-		if (!o->arg && eq) {
-			pr_err("%.*s takes no value\n", (int)(eq - w), w);
-			return 2;
-		}
+		if (!o->arg && eq)
+			return pr_err_ret(2, "%.*s takes no value\n", (int)(eq - w), w);
 		return global_opt(o->val, eq ? eq + 1 : NULL, g);
 	}
 	/* "-vj", "-o json", "-ojson": only when every letter is a global one (-n,
@@ -600,10 +594,8 @@ static int global_word(int argc, char **argv, int *i, struct global *g)
 		}
 		if (p[1])
 			return global_opt(o->val, p + 1, g);
-		if (*i + 1 >= argc) {
-			pr_err("-%c: needs a value (%s)\n", *p, o->metavar);
-			return 2;
-		}
+		if (*i + 1 >= argc)
+			return pr_err_ret(2, "-%c: needs a value (%s)\n", *p, o->metavar);
 		return global_opt(o->val, argv[++*i], g);
 	}
 	return 0;
@@ -703,10 +695,8 @@ static int own_split(int argc, char **argv, int cw, const char *sub, const char 
 			return bad_flag(s, flags, where);
 		/* Its value: the next word, unless given in this one ("--x=v", "-fFILE"). */
 		if (arg && !(s[1] == '-' ? s[len] == '=' : s[2] != 0)) {
-			if (i + 1 >= argc || (i + 1 == w->dashes)) {
-				pr_err("%.*s: needs a value\n", (int)len, s);
-				return 2;
-			}
+			if (i + 1 >= argc || (i + 1 == w->dashes))
+				return pr_err_ret(2, "%.*s: needs a value\n", (int)len, s);
 			w->pass[w->npass++] = argv[++i];
 		}
 	}
@@ -721,10 +711,8 @@ static int own_globals_check(bool lab, const char *sub, const char *where,
 	/* Whether it writes JSON (then -o has a meaning): flows, and the lab's that say so. */
 	bool takes_json = !lab || (sub && flag_in(lab_cmd_flags(sub), "--json", 6, &arg));
 
-	if (g->version) {
-		pr_err("--version: give it alone (xcnictl --version)\n");
-		return 2;
-	}
+	if (g->version)
+		return pr_err_ret(2, "--version: give it alone (xcnictl --version)\n");
 	if (lab && (g->node || g->pin_dir_opt)) {
 		pr_err("%s: the lab's commands act on the whole lab (no --node or --pin-dir)\n",
 		       g->node ? "--node" : "--pin-dir");
@@ -864,10 +852,8 @@ static int parse_filter_opt(int opt, const char *arg, struct ctl_ctx *c)
 
 	switch (opt) {
 	case 'I':
-		if (parse_ip_any(arg, &c->ip_any)) {
-			pr_err("--ip %s: not an IPv4 or IPv6 address\n", arg);
-			return -EINVAL;
-		}
+		if (parse_ip_any(arg, &c->ip_any))
+			return pr_err_ret(-EINVAL, "--ip %s: not an IPv4 or IPv6 address\n", arg);
 		if (c->ip_any.family == XCNI_AF_INET)
 			memcpy(&c->ip_addr, c->ip_any.addr, 4);
 		c->ip = arg;
@@ -905,10 +891,8 @@ static int parse_filter_opt(int opt, const char *arg, struct ctl_ctx *c)
 	case CTL_FLOWF_VAL ... CTL_FLOWF_VAL + 0xff:
 		return parse_flowf_opt(opt, arg, c);
 	case 't':
-		if (strcmp(arg, "drop") && strcmp(arg, "verdict") && strcmp(arg, "trace")) {
-			pr_err("--type %s: drop, verdict or trace\n", arg);
-			return -EINVAL;
-		}
+		if (strcmp(arg, "drop") && strcmp(arg, "verdict") && strcmp(arg, "trace"))
+			return pr_err_ret(-EINVAL, "--type %s: drop, verdict or trace\n", arg);
 		c->ev_type = !strcmp(arg, "drop")    ? XCNI_EV_DROP :
 			     !strcmp(arg, "verdict") ? XCNI_EV_VERDICT : XCNI_EV_TRACE;
 		return 0;
@@ -946,18 +930,14 @@ static int parse_opt(int opt, const char *arg, struct ctl_ctx *c, struct global 
 	case 'S': {
 		unsigned long v;
 
-		if (parse_uint(arg, 65535, &v) || !v) {
-			pr_err("--sport %s: a port, 1 to 65535\n", arg);
-			return -EINVAL;
-		}
+		if (parse_uint(arg, 65535, &v) || !v)
+			return pr_err_ret(-EINVAL, "--sport %s: a port, 1 to 65535\n", arg);
 		c->sport = (__u16)v;
 		return 0;
 	}
 	case 'F':
-		if (strcmp(arg, "4") && strcmp(arg, "6")) {
-			pr_err("--family %s: 4 or 6\n", arg);
-			return -EINVAL;
-		}
+		if (strcmp(arg, "4") && strcmp(arg, "6"))
+			return pr_err_ret(-EINVAL, "--family %s: 4 or 6\n", arg);
 		c->family = (__u8)(arg[0] - '0');
 		return 0;
 	case 'K':
@@ -1019,10 +999,8 @@ static const struct cmd *cmd_check(const struct ctl_ctx *c, const struct global 
 		fprintf(stderr, "Usage: xcnictl [OPTIONS] %s\n", synopsis(cmd, buf, sizeof(buf)));
 		return NULL;
 	}
-	if ((c->opts & OPT_IP) && (c->opts & OPT_POD)) {
-		pr_err("--ip and --pod both name an address: give one\n");
-		return NULL;
-	}
+	if ((c->opts & OPT_IP) && (c->opts & OPT_POD))
+		return pr_err_ret(NULL, "--ip and --pod both name an address: give one\n");
 	if (g->node && g->pin_dir_opt) {
 		pr_err("--node and --pin-dir both say where the maps are: give one\n");
 		return NULL;
@@ -1071,10 +1049,8 @@ static int getopt_error(int argc, char **argv, int opt)
 				snprintf(flags + strlen(flags), sizeof(flags) - strlen(flags),
 					 " --%s", o->name);
 	}
-	if (opt == ':') {
-		pr_err("%s: needs a value\n", word);
-		return 2;
-	}
+	if (opt == ':')
+		return pr_err_ret(2, "%s: needs a value\n", word);
 	if (optopt && word[0] == '-' && word[1] != '-') {
 		snprintf(w, sizeof(w), "-%c", optopt);
 		word = w;
@@ -1171,28 +1147,22 @@ int main(int argc, char **argv)
 		pr_err("%s: give it before any --\n", cmd->name);
 		return 2;
 	}
-	if (g.version && strcmp(cmd->name, "version")) {
-		pr_err("--version: give it alone (xcnictl --version)\n");
-		return 2;
-	}
+	if (g.version && strcmp(cmd->name, "version"))
+		return pr_err_ret(2, "--version: give it alone (xcnictl --version)\n");
 	words += cmd->sub ? 2 : 1;
 	/* yaml and jsonl: the views write JSON, converted on its way out. */
 	c.out = g.out == PT_YAML || g.out == PT_JSONL ? PT_JSON : g.out;
 	c.json = c.out == PT_JSON;
 	err = pt_stdout_filter(g.out);
-	if (err) {
-		pr_err("-o %s: %s\n", pt_format_name(g.out), strerror(-err));
-		return 1;
-	}
+	if (err)
+		return pr_err_ret(1, "-o %s: %s\n", pt_format_name(g.out), strerror(-err));
 	/* Commands of no maps (version, completion) need no pin dir. */
 	if (!strcmp(cmd->name, "version") || !strcmp(cmd->name, "completion") ||
 	    !strcmp(cmd->name, "filters"))
 		return cmd->fn(&c, words) ? 1 : 0;
 	/* --kubeconfig: every agent over HTTPS, as flows asks them; no maps here. */
-	if (c.tls_dir && !(c.opts & OPT_KUBECONFIG)) {
-		pr_err("--tls %s is --kubeconfig's: give it too\n", c.tls_dir);
-		return 2;
-	}
+	if (c.tls_dir && !(c.opts & OPT_KUBECONFIG))
+		return pr_err_ret(2, "--tls %s is --kubeconfig's: give it too\n", c.tls_dir);
 	if (c.opts & OPT_KUBECONFIG) {
 		if (!c.tls_dir)
 			c.tls_dir = getenv("XCNI_FLOWS_TLS");

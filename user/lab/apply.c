@@ -115,10 +115,8 @@ static int load_stdin(struct batch *b)
 	buf[len] = '\0';
 	err = k8s_load_stream(buf, len, &docs, &n, &kerr);
 	free(buf);
-	if (err) {
-		fprintf(stderr, "lab: <stdin>: %s\n", kerr.msg);
-		return err;
-	}
+	if (err)
+		return said(err, "lab: <stdin>: %s\n", kerr.msg);
 	return batch_add_docs(b, "<stdin>", docs, n);
 }
 
@@ -130,10 +128,8 @@ static int load_file(struct batch *b, const char *path)
 	int err;
 
 	err = k8s_load_file(path, &docs, &n, &kerr);
-	if (err) {
-		fprintf(stderr, "lab: %s: %s\n", path, kerr.msg);
-		return err;
-	}
+	if (err)
+		return said(err, "lab: %s: %s\n", path, kerr.msg);
 	return batch_add_docs(b, path, docs, n);
 }
 

@@ -329,10 +329,8 @@ static int ct_cleanup(bool verbose)
 		return -ENOENT;
 	lab_path(&lab, path, sizeof(path), "conntest-ns.json");
 	lab_close(&lab);
-	if (lab_write_atomic(path, doc, sizeof(doc) - 1)) {
-		fprintf(stderr, "connectivity test: writing %s failed\n", path);
-		return -EIO;
-	}
+	if (lab_write_atomic(path, doc, sizeof(doc) - 1))
+		return said(-EIO, "connectivity test: writing %s failed\n", path);
 	saved = quiet_begin(verbose);
 	ret = lab_cmd_delete(4, argv);
 	quiet_end(saved);
@@ -469,25 +467,19 @@ int lab_conntest_parse(int argc, char **argv, struct lab_ct_opts *o)
 	while ((c = getopt_long(argc, argv, lab_conntest_short, lab_conntest_opts, NULL)) != -1) {
 		switch (c) {
 		case 't':
-			if (o->nglobs == LAB_CT_MAX_GLOBS) {
-				fprintf(stderr, "connectivity test: --test: at most %d\n", LAB_CT_MAX_GLOBS);
-				return 2;
-			}
+			if (o->nglobs == LAB_CT_MAX_GLOBS)
+				return said(2, "connectivity test: --test: at most %d\n", LAB_CT_MAX_GLOBS);
 			o->globs[o->nglobs++] = optarg;
 			break;
 		case 'n':
-			if (o->nnodes == 2) {
-				fprintf(stderr, "connectivity test: --node: at most two (A, B)\n");
-				return 2;
-			}
+			if (o->nnodes == 2)
+				return said(2, "connectivity test: --node: at most two (A, B)\n");
 			o->nodes[o->nnodes++] = optarg;
 			break;
 		case 'T':
-			if (lab_num(optarg, 50, 60000, &v)) {
-				fprintf(stderr, "connectivity test: --timeout-ms %s: want 50 to 60000\n",
-					optarg);
-				return 2;
-			}
+			if (lab_num(optarg, 50, 60000, &v))
+				return said(2, "connectivity test: --timeout-ms %s: want 50 to 60000\n",
+					    optarg);
 			o->timeout_ms = (int)v;
 			break;
 		case 'k': o->keep = true; break;
@@ -498,18 +490,14 @@ int lab_conntest_parse(int argc, char **argv, struct lab_ct_opts *o)
 		case 'C': o->in_cluster = true; break;
 		case 'L': o->tls_dir = optarg; break;
 		case 'R':
-			if (lab_num(optarg, 1, 3600, &v)) {
-				fprintf(stderr, "connectivity test: --ready-timeout %s: seconds, 1 to 3600\n",
-					optarg);
-				return 2;
-			}
+			if (lab_num(optarg, 1, 3600, &v))
+				return said(2, "connectivity test: --ready-timeout %s: seconds, 1 to 3600\n",
+					    optarg);
 			o->ready_timeout_s = (int)v;
 			break;
 		case 'o':
-			if (strcmp(optarg, "json") && strcmp(optarg, "text")) {
-				fprintf(stderr, "connectivity test: -o %s: want text or json\n", optarg);
-				return 2;
-			}
+			if (strcmp(optarg, "json") && strcmp(optarg, "text"))
+				return said(2, "connectivity test: -o %s: want text or json\n", optarg);
 			o->json = !strcmp(optarg, "json");
 			break;
 		case 'J': o->json = true; break;
@@ -524,15 +512,11 @@ int lab_conntest_parse(int argc, char **argv, struct lab_ct_opts *o)
 		usage(stderr);
 		return 2;
 	}
-	if (o->kubeconfig && o->in_cluster) {
-		fprintf(stderr, "connectivity test: --kubeconfig and --in-cluster: one or the other\n");
-		return 2;
-	}
-	if ((o->json || o->junit) && (o->list || o->manifest)) {
-		fprintf(stderr, "connectivity test: %s: a run's result; --%s runs no test\n",
-			o->json ? "-o json" : "--junit", o->list ? "list" : "manifest");
-		return 2;
-	}
+	if (o->kubeconfig && o->in_cluster)
+		return said(2, "connectivity test: --kubeconfig and --in-cluster: one or the other\n");
+	if ((o->json || o->junit) && (o->list || o->manifest))
+		return said(2, "connectivity test: %s: a run's result; --%s runs no test\n",
+			    o->json ? "-o json" : "--junit", o->list ? "list" : "manifest");
 	if (!o->tls_dir && getenv("XCNI_FLOWS_TLS") && *getenv("XCNI_FLOWS_TLS"))
 		o->tls_dir = getenv("XCNI_FLOWS_TLS");
 	return -1;
@@ -543,11 +527,9 @@ int lab_conntest_globs_check(const struct lab_ct_opts *o)
 	for (size_t g = 0; g < o->nglobs; g++) {
 		struct lab_ct_opts one = { .globs = { o->globs[g] }, .nglobs = 1 };
 
-		if (!lab_conntest_count(&one, LAB_FAM_DUAL)) {
-			fprintf(stderr, "connectivity test: --test %s: no test matches (--list names "
-					"them)\n", o->globs[g]);
-			return 2;
-		}
+		if (!lab_conntest_count(&one, LAB_FAM_DUAL))
+			return said(2, "connectivity test: --test %s: no test matches (--list names "
+				       "them)\n", o->globs[g]);
 	}
 	return 0;
 }
@@ -614,16 +596,12 @@ struct ct_run {
  */
 static int ct_prepare(const struct lab_ct_opts *o, struct lab *lab, struct ct_run *cr)
 {
-	if (!lab->nnodes) {
-		fprintf(stderr, "connectivity test: the lab has no nodes\n");
-		return 2;
-	}
+	if (!lab->nnodes)
+		return said(2, "connectivity test: the lab has no nodes\n");
 	for (size_t i = 0; i < o->nnodes; i++)
-		if (!lab_node_find(lab, o->nodes[i])) {
-			fprintf(stderr, "connectivity test: --node %s: the lab has no node %s (n1..n%zu)\n",
-				o->nodes[i], o->nodes[i], lab->nnodes);
-			return 2;
-		}
+		if (!lab_node_find(lab, o->nodes[i]))
+			return said(2, "connectivity test: --node %s: the lab has no node %s (n1..n%zu)\n",
+				    o->nodes[i], o->nodes[i], lab->nnodes);
 	/* Copies: the lab is closed and opened again around the apply. */
 	snprintf(cr->a, sizeof(cr->a), "%s", o->nnodes ? o->nodes[0] : lab->nodes[0].name);
 	snprintf(cr->b, sizeof(cr->b), "%s", o->nnodes > 1 ? o->nodes[1] : lab->nnodes < 2 ? cr->a :
@@ -631,11 +609,9 @@ static int ct_prepare(const struct lab_ct_opts *o, struct lab *lab, struct ct_ru
 	cr->two = strcmp(cr->a, cr->b) != 0;
 	if (lab_conntest_globs_check(o))
 		return 2;
-	if (!lab_conntest_count(o, lab->family)) {
-		fprintf(stderr, "connectivity test: --test: no test of this lab's families (%s) "
-				"matches\n", lab_family_word(lab->family));
-		return 2;
-	}
+	if (!lab_conntest_count(o, lab->family))
+		return said(2, "connectivity test: --test: no test of this lab's families (%s) "
+			       "matches\n", lab_family_word(lab->family));
 	return 0;
 }
 
@@ -649,20 +625,16 @@ static int ct_deploy(const struct lab_ct_opts *o, const char *doc, const char *p
 	char *apply_argv[] = { "apply", "-f", (char *)path, NULL };
 	int saved, ret;
 
-	if (lab_write_atomic(path, doc, strlen(doc))) {
-		fprintf(stderr, "connectivity test: writing %s failed\n", path);
-		return 3;
-	}
+	if (lab_write_atomic(path, doc, strlen(doc)))
+		return said(3, "connectivity test: writing %s failed\n", path);
 	printf("connectivity test: namespace %s on %s%s%s\n", LAB_CONNTEST_NS, cr->a,
 	       cr->two ? " and " : "", cr->two ? cr->b : " (one node)");
 	saved = quiet_begin(o->verbose);
 	ret = lab_cmd_apply(3, apply_argv);
 	quiet_end(saved);
 	unlink(path);
-	if (ret) {
-		fprintf(stderr, "connectivity test: deploying %s failed\n", LAB_CONNTEST_NS);
-		return 2;
-	}
+	if (ret)
+		return said(2, "connectivity test: deploying %s failed\n", LAB_CONNTEST_NS);
 	return 0;
 }
 
@@ -808,11 +780,9 @@ static int ct_without_lab(const struct lab_ct_opts *o)
 		free(doc);
 		return 0;
 	}
-	if (o->manifest && lab_conntest_no_lab()) {
-		fprintf(stderr, "connectivity test --manifest: no lab is up; for a cluster, name its "
-				"two nodes: --node A --node B\n");
-		return 2;
-	}
+	if (o->manifest && lab_conntest_no_lab())
+		return said(2, "connectivity test --manifest: no lab is up; for a cluster, name its "
+			       "two nodes: --node A --node B\n");
 	return -1;
 }
 
@@ -940,26 +910,20 @@ int lab_cmd_conntest_probe(int argc, char **argv)
 		case 't': to = optarg; break;
 		case 'd': dns = optarg; break;
 		case 'q':
-			if (strcasecmp(optarg, "a") && strcasecmp(optarg, "aaaa")) {
-				fprintf(stderr, "connectivity probe: --qtype %s: want A or AAAA\n", optarg);
-				return 2;
-			}
+			if (strcasecmp(optarg, "a") && strcasecmp(optarg, "aaaa"))
+				return said(2, "connectivity probe: --qtype %s: want A or AAAA\n", optarg);
 			qtype = strcasecmp(optarg, "a") ? 28 : 1;
 			break;
 		case 'p':
-			if (lab_port_spec(optarg, &port) || port.proto == IPPROTO_SCTP) {
-				fprintf(stderr, "connectivity probe: --port %s: want PORT/tcp or PORT/udp\n",
-					optarg);
-				return 2;
-			}
+			if (lab_port_spec(optarg, &port) || port.proto == IPPROTO_SCTP)
+				return said(2, "connectivity probe: --port %s: want PORT/tcp or PORT/udp\n",
+					    optarg);
 			have_port = true;
 			break;
 		case 'T':
-			if (lab_num(optarg, 50, 60000, &v)) {
-				fprintf(stderr, "connectivity probe: --timeout-ms %s: want 50 to 60000\n",
-					optarg);
-				return 2;
-			}
+			if (lab_num(optarg, 50, 60000, &v))
+				return said(2, "connectivity probe: --timeout-ms %s: want 50 to 60000\n",
+					    optarg);
 			timeout_ms = (int)v;
 			break;
 		case 'h': probe_usage(stdout); return 0;
@@ -976,11 +940,9 @@ int lab_cmd_conntest_probe(int argc, char **argv)
 		res = dns_query(to, dns, qtype, timeout_ms, answer, sizeof(answer));
 	else
 		res = lab_probe_addr(to, &port, timeout_ms, answer, sizeof(answer), &refused);
-	if (res == -EINVAL) {
-		fprintf(stderr, "connectivity probe: --to %s: not an IPv4 or IPv6 address%s\n", to,
-			dns ? " (or --dns: not a DNS name)" : "");
-		return 2;
-	}
+	if (res == -EINVAL)
+		return said(2, "connectivity probe: --to %s: not an IPv4 or IPv6 address%s\n", to,
+			    dns ? " (or --dns: not a DNS name)" : "");
 	/* What the pod can tell alone: a policy's drop is a timeout to it (the
 	 * run tells denied by the drops); a RST or an ICMP unreachable, refused. */
 	out = json_pack("{s:s, s:s, s:I}", "result",

@@ -303,10 +303,8 @@ int lab_open(struct lab *lab, bool lock)
 	}
 	if (lock) {
 		err = lab_lock(lab);
-		if (err) {
-			fprintf(stderr, "lab: locking %s/.lock: %s\n", lab->dir, strerror(-err));
-			return err;
-		}
+		if (err)
+			return said(err, "lab: locking %s/.lock: %s\n", lab->dir, strerror(-err));
 	}
 	lab_path(lab, path, sizeof(path), "lab.json");
 	root = json_load_file(path, 0, &jerr);

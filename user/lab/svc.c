@@ -654,11 +654,9 @@ static int svc_validate_ip(const struct lab_svc_index *l, const struct k8s_objec
 			fam == LAB_FAM_V4 ? LAB_SVC_PLEN : LAB_SVC_PLEN6);
 		return -EINVAL;
 	}
-	if (ip_taken(l, &one, old)) {
-		fprintf(stderr, "lab apply: %s: Service %s/%s: %s: %s is already "
-				"allocated\n", src, o->meta.ns, o->meta.name, field, a);
-		return -EINVAL;
-	}
+	if (ip_taken(l, &one, old))
+		return said(-EINVAL, "lab apply: %s: Service %s/%s: %s: %s is already "
+				     "allocated\n", src, o->meta.ns, o->meta.name, field, a);
 	return 0;
 }
 
@@ -713,10 +711,8 @@ static int svc_write(struct lab *lab, struct lab_svc_index *ix, const struct k8s
 		return 0;
 	/* Parsed before it is written: the index never lacks a Service that is stored. */
 	err = k8s_parse_lb(doc, &o, &kerr);
-	if (err) {
-		fprintf(stderr, "lab: %s\n", kerr.msg);
-		return err;
-	}
+	if (err)
+		return said(err, "lab: %s\n", kerr.msg);
 	lab_path(lab, dir, sizeof(dir), "services");
 	if (mkdir(dir, 0755) && errno != EEXIST) {
 		err = -errno;

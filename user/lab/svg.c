@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "lab/svg.h"
+#include "lib/system/log.h"
 
 #define CELL 24
 #define CHAR_W 7.5 /* 12px monospace: ~0.6 em a character */
@@ -105,14 +106,10 @@ int lab_svg_check_path(const char *path)
 	char *t;
 	int fd, err;
 
-	if (!*path) {
-		fprintf(stderr, "lab matrix: --svg: a file name, not an empty one\n");
-		return -EINVAL;
-	}
-	if (!stat(path, &st) && S_ISDIR(st.st_mode)) {
-		fprintf(stderr, "lab matrix: --svg %s: %s\n", path, strerror(EISDIR));
-		return -EISDIR;
-	}
+	if (!*path)
+		return said(-EINVAL, "lab matrix: --svg: a file name, not an empty one\n");
+	if (!stat(path, &st) && S_ISDIR(st.st_mode))
+		return said(-EISDIR, "lab matrix: --svg %s: %s\n", path, strerror(EISDIR));
 	/* What the write will do, tried: a file made beside it (then removed). */
 	t = tmp_name(path);
 	if (!t)

@@ -96,10 +96,8 @@ int lab_netns_create(const char *name)
 
 	lab_netns_path(name, path, sizeof(path));
 	err = netns_dir_ready();
-	if (err) {
-		fprintf(stderr, "lab: %s: %s\n", NETNS_RUN_DIR, strerror(-err));
-		return err;
-	}
+	if (err)
+		return said(err, "lab: %s: %s\n", NETNS_RUN_DIR, strerror(-err));
 	fd = open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
 	if (fd < 0) {
 		err = -errno;
@@ -144,10 +142,8 @@ int lab_netns_delete(const char *name)
 	/* The namespace dies with its last user; its links with it. */
 	if (umount2(path, MNT_DETACH) && errno != EINVAL && errno != ENOENT)
 		fprintf(stderr, "lab: umount %s: %s\n", path, strerror(errno));
-	if (unlink(path) && errno != ENOENT) {
-		fprintf(stderr, "lab: rm %s: %s\n", path, strerror(errno));
-		return -errno;
-	}
+	if (unlink(path) && errno != ENOENT)
+		return said(-errno, "lab: rm %s: %s\n", path, strerror(errno));
 	return 0;
 }
 
@@ -486,10 +482,8 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
 	(void)st;
 	(void)flag;
 	(void)ftw;
-	if (remove(path) && errno != ENOENT) {
-		fprintf(stderr, "lab: rm %s: %s\n", path, strerror(errno));
-		return -errno;
-	}
+	if (remove(path) && errno != ENOENT)
+		return said(-errno, "lab: rm %s: %s\n", path, strerror(errno));
 	return 0;
 }
 
