@@ -730,10 +730,9 @@ int ctl_where_check(int argc, char **argv, const char *name, const char *help, c
 		}
 	if (why)
 		return pr_err_ret(2, "%s\n", why);
-	if (w->nnodes && w->pin_given) {
-		pr_err("--node and --pin-dir both say where the maps are: give one\n");
-		return 2;
-	}
+	if (w->nnodes && w->pin_given)
+		return pr_err_ret(2,
+				  "--node and --pin-dir both say where the maps are: give one\n");
 	if (!w->pin_given && !((w->pin_dir = getenv("XCNI_PIN_DIR")) && *w->pin_dir))
 		w->pin_dir = XCNI_PIN_ROOT;
 	return -1;

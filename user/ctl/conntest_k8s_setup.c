@@ -277,11 +277,10 @@ int ck_ns_wait_gone(struct ck *k, long long deadline)
 	int st;
 
 	while ((st = ck_ns_get(k, &term)) == 200) {
-		if (xcni_mono_ms() > deadline) {
-			fprintf(stderr, "connectivity test: namespace " CK_NS " still there "
-					"(kubectl get ns " CK_NS ")\n");
-			return -ETIMEDOUT;
-		}
+		if (xcni_mono_ms() > deadline)
+			return said(-ETIMEDOUT,
+				    "connectivity test: namespace " CK_NS " still there "
+					    "(kubectl get ns " CK_NS ")\n");
 		usleep(200 * 1000);
 	}
 	return st == 404 ? 0 : -EIO;

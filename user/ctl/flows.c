@@ -904,10 +904,9 @@ static int flows_parse(int argc, char **argv, struct flows_run *r)
 			break;
 		case 'p': break; /* the node is always said */
 		case 'T':
-			if (fo->negate) {
-				pr_err("--not --time: only a filter can be negated\n");
-				return 2;
-			}
+			if (fo->negate)
+				return pr_err_ret(2,
+						  "--not --time: only a filter can be negated\n");
 			if (add_filter(fo, "time", optarg))
 				return 2;
 			break;

@@ -164,10 +164,9 @@ static int ask_agents(const struct sug_opts *o, struct sug_flows *fl, size_t *nr
 	int ac = 0, saved, rc, err;
 	FILE *tmp = tmpfile();
 
-	if (!tmp) {
-		pr_err("policy suggest: a temporary file: %s\n", strerror(errno));
-		return -errno;
-	}
+	if (!tmp)
+		return pr_err_ret(-errno,
+				  "policy suggest: a temporary file: %s\n", strerror(errno));
 	av[ac++] = "flows";
 	av[ac++] = "--json";
 	av[ac++] = "--namespace";

@@ -954,10 +954,9 @@ static int parse_opt(int opt, const char *arg, struct ctl_ctx *c, struct global 
 	case 'T':
 		return parse_count(opt, arg, &c->timeout_ms);
 	case 'M':
-		if (strcmp(arg, "mono") && strcmp(arg, "rfc3339")) {
-			pr_err("--time %s: rfc3339 (wall clock, UTC) or mono\n", arg);
-			return -EINVAL;
-		}
+		if (strcmp(arg, "mono") && strcmp(arg, "rfc3339"))
+			return pr_err_ret(-EINVAL,
+					  "--time %s: rfc3339 (wall clock, UTC) or mono\n", arg);
 		c->time_mono = !strcmp(arg, "mono");
 		return 0;
 	}
@@ -1001,10 +1000,9 @@ static const struct cmd *cmd_check(const struct ctl_ctx *c, const struct global 
 	}
 	if ((c->opts & OPT_IP) && (c->opts & OPT_POD))
 		return pr_err_ret(NULL, "--ip and --pod both name an address: give one\n");
-	if (g->node && g->pin_dir_opt) {
-		pr_err("--node and --pin-dir both say where the maps are: give one\n");
-		return NULL;
-	}
+	if (g->node && g->pin_dir_opt)
+		return pr_err_ret(NULL,
+				  "--node and --pin-dir both say where the maps are: give one\n");
 	if (g->nnodes > 1) {
 		pr_err("--node given %zu times: give one (flows takes several)\n", g->nnodes);
 		return NULL;

@@ -604,22 +604,20 @@ static int node_validate(struct lab *lab, const struct k8s_object *o, const char
 	struct in6_addr ip6;
 	struct in_addr ip;
 
-	if (!n) {
-		fprintf(stderr, "lab %s: %s: Node %s: not a lab node (n1..n%zu); the lab's nodes are "
-				"its own (lab up --nodes N)\n",
-			verb, src, o->meta.name, lab->nnodes);
-		return -EINVAL;
-	}
+	if (!n)
+		return said(-EINVAL,
+			    "lab %s: %s: Node %s: not a lab node (n1..n%zu); the lab's nodes are "
+				    "its own (lab up --nodes N)\n",
+			    verb, src, o->meta.name, lab->nnodes);
 	if (strcmp(verb, "apply"))
 		return 0;
 	if (o->node.pod_cidr_len) {
 		xcni_cidr_str(AF_INET, &o->node.pod_cidr, o->node.pod_cidr_len, cidr, sizeof(cidr));
-		if (strcmp(cidr, n->cidr)) {
-			fprintf(stderr, "lab apply: %s: Node %s: spec.podCIDR: %s, but the node's pods "
-					"are in %s (it cannot change)\n",
-				src, n->name, cidr, n->cidr);
-			return -EINVAL;
-		}
+		if (strcmp(cidr, n->cidr))
+			return said(-EINVAL,
+				    "lab apply: %s: Node %s: spec.podCIDR: %s, but the node's pods "
+					    "are in %s (it cannot change)\n",
+				    src, n->name, cidr, n->cidr);
 	}
 	/* An ipv6 lab's node (or an --ipv6-only-nodes one) has no IPv4 underlay
 	 * address (n->ip only numbers it). */
@@ -704,12 +702,11 @@ static int pod_finished_validate(const struct lab *lab, const struct k8s_object 
 				src, o->meta.ns, o->meta.name, k8s_pod_phase_name(o->pod.phase));
 		return -EINVAL;
 	}
-	if (!k8s_pod_finished(&o->pod) && was) {
-		fprintf(stderr, "lab apply: %s: Pod %s/%s: it finished (%s) and does not run again: "
-				"lab delete it first\n",
-			src, o->meta.ns, o->meta.name, k8s_pod_phase_name(was));
-		return -EINVAL;
-	}
+	if (!k8s_pod_finished(&o->pod) && was)
+		return said(-EINVAL,
+			    "lab apply: %s: Pod %s/%s: it finished (%s) and does not run again: "
+				    "lab delete it first\n",
+			    src, o->meta.ns, o->meta.name, k8s_pod_phase_name(was));
 	return 0;
 }
 

@@ -185,11 +185,10 @@ int lab_dns_start(struct lab *lab, struct lab_pod *pod)
 		lab_proc_stop(&pod->server);
 		return err;
 	}
-	if (err) {
-		fprintf(stderr, "lab: pod %s/%s: starting %s: %s (install dnsmasq-base)\n", pod->ns,
-			pod->name, bin, strerror(-err));
-		return err;
-	}
+	if (err)
+		return said(err,
+			    "lab: pod %s/%s: starting %s: %s (install dnsmasq-base)\n", pod->ns,
+			    pod->name, bin, strerror(-err));
 	deadline = xcni_mono_ms() + DNS_READY_MS;
 	while (!dns_listening(netns)) {
 		if (!lab_proc_alive(&pod->server) || xcni_mono_ms() > deadline) {

@@ -367,11 +367,10 @@ static int matrix_init(struct matrix *m, const struct lab_pod **pods, size_t n, 
 	for (size_t i = 0; i < n; i++) {
 		lab_netns_path(pods[i]->netns, path, sizeof(path));
 		m->nsfd[i] = open(path, O_RDONLY | O_CLOEXEC);
-		if (m->nsfd[i] < 0) {
-			fprintf(stderr, "lab: pod %s/%s: %s: %s\n", pods[i]->ns, pods[i]->name, path,
-				strerror(errno));
-			return -errno;
-		}
+		if (m->nsfd[i] < 0)
+			return said(-errno,
+				    "lab: pod %s/%s: %s: %s\n", pods[i]->ns, pods[i]->name, path,
+				    strerror(errno));
 		if (svc ? svc_dest(&svc[i], fam, &m->dst[i]) : pod_dest(pods[i], fam, &m->dst[i])) {
 			fprintf(stderr, "lab: pod %s/%s has no %s %s\n", pods[i]->ns, pods[i]->name,
 				fam_name(fam), svc ? "ClusterIP (its Service svc-POD)" : "address");
@@ -431,10 +430,9 @@ static int probe_spec(const char *s, struct lab_port *p)
 {
 	if (lab_port_spec(s, p))
 		return said(-EINVAL, "lab: %s: not PORT/PROTO (e.g. 80/tcp, 53/udp)\n", s);
-	if (p->proto == IPPROTO_SCTP) {
-		fprintf(stderr, "lab: %s: cannot probe SCTP: this kernel has no SCTP sockets\n", s);
-		return -EPROTONOSUPPORT;
-	}
+	if (p->proto == IPPROTO_SCTP)
+		return said(-EPROTONOSUPPORT,
+			    "lab: %s: cannot probe SCTP: this kernel has no SCTP sockets\n", s);
 	return 0;
 }
 

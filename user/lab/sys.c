@@ -162,11 +162,10 @@ int lab_find_bin(const char *name, const char *env, char *out, size_t len)
 		self[n] = '\0';
 		snprintf(out, len, "%s/%s", dirname(self), name);
 	}
-	if (access(out, X_OK)) {
-		fprintf(stderr, "lab: %s: %s (set $%s to the %s binary)\n", out, strerror(errno),
-			env, name);
-		return -ENOENT;
-	}
+	if (access(out, X_OK))
+		return said(-ENOENT,
+			    "lab: %s: %s (set $%s to the %s binary)\n", out, strerror(errno),
+			    env, name);
 	return 0;
 }
 

@@ -269,14 +269,12 @@ int lab_underlay_join(const struct lab *lab, const struct lab_node *n, bool xdp_
 	struct nl ul, nn;
 	int nsfd, err;
 
-	if (inet_pton(AF_INET, n->ip, &ip) != 1) {
-		fprintf(stderr, "lab: node %s: underlay address '%s' is not IPv4\n", n->name, n->ip);
-		return -EINVAL;
-	}
-	if (lab_node_ip6(lab, n, a6, sizeof(a6))) {
-		fprintf(stderr, "lab: node %s: no IPv6 underlay address from '%s'\n", n->name, n->ip);
-		return -EINVAL;
-	}
+	if (inet_pton(AF_INET, n->ip, &ip) != 1)
+		return said(-EINVAL,
+			    "lab: node %s: underlay address '%s' is not IPv4\n", n->name, n->ip);
+	if (lab_node_ip6(lab, n, a6, sizeof(a6)))
+		return said(-EINVAL,
+			    "lab: node %s: no IPv6 underlay address from '%s'\n", n->name, n->ip);
 	snprintf(pname, sizeof(pname), "ul-%s", n->name);
 	lab_netns_path(n->netns, path, sizeof(path));
 	nsfd = open(path, O_RDONLY | O_CLOEXEC);
