@@ -1049,10 +1049,9 @@ static int flows_local_targets(struct flows_run *r)
 	if (r->nnodes || r->nagents)
 		return -1;
 	if (r->sock) {
-		if (strlen(r->sock) >= sizeof(tg[0].sock)) {
-			pr_err("--flows-socket %s: too long for a Unix socket\n", r->sock);
-			return 2;
-		}
+		if (strlen(r->sock) >= sizeof(tg[0].sock))
+			return pr_err_ret(2, "--flows-socket %s: too long for a Unix socket\n",
+					  r->sock);
 		snprintf(tg[0].sock, sizeof(tg[0].sock), "%s", r->sock);
 	} else if (flows_sock_path(r->pin_dir, tg[0].sock, sizeof(tg[0].sock))) {
 		pr_err("--pin-dir %s: too long to make a socket path of\n", r->pin_dir);

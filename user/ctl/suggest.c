@@ -87,10 +87,9 @@ static int sug_parse(int argc, char **argv, struct sug_opts *o)
 		case 'K': o->kubeconfig = optarg; break;
 		case 'T': o->tls = optarg; break;
 		case 'N':
-			if (o->nnodes == ARRAY_SIZE(o->nodes)) {
-				pr_err("policy suggest: --node: at most %zu\n", ARRAY_SIZE(o->nodes));
-				return 2;
-			}
+			if (o->nnodes == ARRAY_SIZE(o->nodes))
+				return pr_err_ret(2, "policy suggest: --node: at most %zu\n",
+						  ARRAY_SIZE(o->nodes));
 			o->nodes[o->nnodes++] = optarg;
 			break;
 		case 'h': fputs(suggest_help, stdout); return 0;

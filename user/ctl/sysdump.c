@@ -454,11 +454,10 @@ int ctl_sysdump_main(int argc, char **argv)
 	} else {
 		t.gz = gzdopen(dup(1), "wb");
 	}
-	if (!t.gz) {
-		pr_err("sysdump: cannot write %s: %s\n", strcmp(file, "-") ? file : "stdout",
-		       strerror(errno ? errno : ENOMEM));
-		return 1;
-	}
+	if (!t.gz)
+		return pr_err_ret(1, "sysdump: cannot write %s: %s\n",
+				  strcmp(file, "-") ? file : "stdout",
+				  strerror(errno ? errno : ENOMEM));
 	rl.f = open_memstream(&rl.p, &rl.n);
 	if (!rl.f) {
 		gzclose(t.gz);

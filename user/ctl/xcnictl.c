@@ -718,10 +718,9 @@ static int own_globals_check(bool lab, const char *sub, const char *where,
 		       g->node ? "--node" : "--pin-dir");
 		return 2;
 	}
-	if (g->out_given && !takes_json && !g->help) {
-		pr_err("-o %s: xcnictl %s writes no table\n", pt_format_name(g->out), where);
-		return 2;
-	}
+	if (g->out_given && !takes_json && !g->help)
+		return pr_err_ret(2, "-o %s: xcnictl %s writes no table\n", pt_format_name(g->out),
+				  where);
 	return 0;
 }
 
@@ -798,10 +797,9 @@ static int parse_count(int opt, const char *arg, unsigned long *v)
 	char *end;
 
 	*v = strtoul(arg, &end, 10);
-	if (!*arg || *end || *arg == '-') {
-		pr_err("--%s %s: not a number\n", opt == 'C' ? "count" : "timeout-ms", arg);
-		return -EINVAL;
-	}
+	if (!*arg || *end || *arg == '-')
+		return pr_err_ret(-EINVAL, "--%s %s: not a number\n",
+				  opt == 'C' ? "count" : "timeout-ms", arg);
 	return 0;
 }
 
@@ -1003,10 +1001,9 @@ static const struct cmd *cmd_check(const struct ctl_ctx *c, const struct global 
 	if (g->node && g->pin_dir_opt)
 		return pr_err_ret(NULL,
 				  "--node and --pin-dir both say where the maps are: give one\n");
-	if (g->nnodes > 1) {
-		pr_err("--node given %zu times: give one (flows takes several)\n", g->nnodes);
-		return NULL;
-	}
+	if (g->nnodes > 1)
+		return pr_err_ret(NULL, "--node given %zu times: give one (flows takes several)\n",
+				  g->nnodes);
 	if (cmd->check && cmd->check(words))
 		return NULL;
 	return cmd;

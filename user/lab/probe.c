@@ -371,11 +371,10 @@ static int matrix_init(struct matrix *m, const struct lab_pod **pods, size_t n, 
 			return said(-errno,
 				    "lab: pod %s/%s: %s: %s\n", pods[i]->ns, pods[i]->name, path,
 				    strerror(errno));
-		if (svc ? svc_dest(&svc[i], fam, &m->dst[i]) : pod_dest(pods[i], fam, &m->dst[i])) {
-			fprintf(stderr, "lab: pod %s/%s has no %s %s\n", pods[i]->ns, pods[i]->name,
-				fam_name(fam), svc ? "ClusterIP (its Service svc-POD)" : "address");
-			return -EINVAL;
-		}
+		if (svc ? svc_dest(&svc[i], fam, &m->dst[i]) : pod_dest(pods[i], fam, &m->dst[i]))
+			return said(-EINVAL, "lab: pod %s/%s has no %s %s\n", pods[i]->ns,
+				    pods[i]->name, fam_name(fam),
+				    svc ? "ClusterIP (its Service svc-POD)" : "address");
 	}
 	return 0;
 }
