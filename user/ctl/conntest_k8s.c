@@ -735,9 +735,8 @@ int ctl_conntest_k8s(const struct lab_ct_opts *o, const char *kubeconfig)
 	if (kubeconfig ? k8s_api_conf_kubeconfig(kubeconfig, &k.conf) :
 			 k8s_api_conf_in_cluster(&k.conf)) {
 		curl_global_cleanup();
-		fprintf(stderr, "connectivity test: %s: no API server to talk to\n",
-			kubeconfig ? kubeconfig : "in-cluster");
-		return 2;
+		return said(2, "connectivity test: %s: no API server to talk to\n",
+			    kubeconfig ? kubeconfig : "in-cluster");
 	}
 	if (ck_nodes(&k) || ck_agents(&k))
 		goto out_conf;

@@ -181,8 +181,7 @@ static int add_filter(struct fopts *fo, const char *opt, const char *val)
 	e = flow_filter_parse(&ff, req, err, sizeof(err));
 	if (e) {
 		flow_filter_free(&ff);
-		pr_err("%s\n", err);
-		return -EINVAL;
+		return pr_err_ret(-EINVAL, "%s\n", err);
 	}
 	if (ff.last || ff.first)
 		fo->cut = (size_t)(ff.last ? ff.last : ff.first);

@@ -413,9 +413,8 @@ static int sd_finish(struct tgz *t, int err, const char *file, const char *tmp)
 		unlink(tmp);
 		return 1;
 	}
-	fprintf(stderr, "xcnictl: sysdump: %s: %u files, %llu bytes before compression\n",
-		strcmp(file, "-") ? file : "stdout", t->files, t->bytes);
-	return 0;
+	return said(0, "xcnictl: sysdump: %s: %u files, %llu bytes before compression\n",
+		    strcmp(file, "-") ? file : "stdout", t->files, t->bytes);
 }
 
 int ctl_sysdump_main(int argc, char **argv)

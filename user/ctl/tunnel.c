@@ -38,8 +38,7 @@ static int tunstat_sum(int sfd, const void *key, struct xcni_tunstat *vals, int 
 		if (errno == ENOENT)
 			return 0;
 		err = -errno;
-		pr_err("tunnel counters: lookup: %s\n", strerror(-err));
-		return err;
+		return pr_err_ret(err, "tunnel counters: lookup: %s\n", strerror(-err));
 	}
 	for (int cpu = 0; cpu < ncpus; cpu++) {
 		sum->tx_packets += vals[cpu].tx_packets;

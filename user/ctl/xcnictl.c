@@ -480,8 +480,7 @@ static int bad_cmd(char **words, int nwords)
 			if (!cl.best || cl.dist)
 				closest_try(&cl, cmd->name);
 		pr_err("unknown command %s%s\n", words[0], did_you_mean(&cl, "", buf, sizeof(buf)));
-		fprintf(stderr, "  (xcnictl --help lists the commands)\n");
-		return 2;
+		return said(2, "  (xcnictl --help lists the commands)\n");
 	}
 	cl.word = nwords > 1 ? words[1] : "";
 	for_each_cmd(i, cmd)
@@ -647,8 +646,7 @@ static int own_lab_sub(int argc, char **argv, int cw, const char **sub)
 	for (size_t k = 0; (name = lab_cmd_name(k)); k++)
 		closest_try(&cl, name);
 	pr_err("lab: unknown command %s%s\n", *sub, did_you_mean(&cl, "", buf, sizeof(buf)));
-	fprintf(stderr, "  (xcnictl lab --help lists them)\n");
-	return 2;
+	return said(2, "  (xcnictl lab --help lists them)\n");
 }
 
 /* The words of an own command's line. */
@@ -831,8 +829,7 @@ static int parse_flowf_opt(int opt, const char *arg, struct ctl_ctx *c)
 	flow_filter_free(&ff);
 	if (err) {
 		c->flow_req[c->flow_reqlen] = '\0';
-		pr_err("%s\n", e);
-		return -EINVAL;
+		return pr_err_ret(-EINVAL, "%s\n", e);
 	}
 	c->flow_reqlen += (size_t)n;
 	if (!c->flow_first)
@@ -993,8 +990,7 @@ static const struct cmd *cmd_check(const struct ctl_ctx *c, const struct global 
 	if (cmd->nargs & 0x100u ? (unsigned int)nwords > CMD_NARGS(cmd) :
 				  (unsigned int)nwords != cmd->nargs) {
 		pr_err("wrong number of arguments\n");
-		fprintf(stderr, "Usage: xcnictl [OPTIONS] %s\n", synopsis(cmd, buf, sizeof(buf)));
-		return NULL;
+		return said(NULL, "Usage: xcnictl [OPTIONS] %s\n", synopsis(cmd, buf, sizeof(buf)));
 	}
 	if ((c->opts & OPT_IP) && (c->opts & OPT_POD))
 		return pr_err_ret(NULL, "--ip and --pod both name an address: give one\n");

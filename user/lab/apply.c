@@ -105,8 +105,7 @@ static int load_stdin(struct batch *b)
 		if (r < 0) {
 			err = -errno;
 			free(buf);
-			fprintf(stderr, "lab: reading stdin: %s\n", strerror(-err));
-			return err;
+			return said(err, "lab: reading stdin: %s\n", strerror(-err));
 		}
 		if (r == 0)
 			break;
@@ -153,16 +152,14 @@ static int load_arg(struct batch *b, const char *arg)
 		return load_stdin(b);
 	if (stat(arg, &st)) {
 		err = -errno;
-		fprintf(stderr, "lab: %s: %s\n", arg, strerror(-err));
-		return err;
+		return said(err, "lab: %s: %s\n", arg, strerror(-err));
 	}
 	if (!S_ISDIR(st.st_mode))
 		return load_file(b, arg);
 	n = scandir(arg, &ents, manifest_name, alphasort);
 	if (n < 0) {
 		err = -errno;
-		fprintf(stderr, "lab: %s: %s\n", arg, strerror(-err));
-		return err;
+		return said(err, "lab: %s: %s\n", arg, strerror(-err));
 	}
 	for (int i = 0; i < n; i++) {
 		snprintf(path, sizeof(path), "%s/%s", arg, ents[i]->d_name);
@@ -580,9 +577,8 @@ static int lab_delete_one(struct lab *lab, const struct k8s_object *o, long long
 		return r;
 	if (r == 0) {
 		/* Deleting what is not there reaches the wanted state: say so, do not fail. */
-		fprintf(stderr, "lab delete: %s %s%s%s not found\n", kind_word(o->kind),
-			o->meta.ns ? o->meta.ns : "", o->meta.ns ? "/" : "", o->meta.name);
-		return err;
+		return said(err, "lab delete: %s %s%s%s not found\n", kind_word(o->kind),
+			    o->meta.ns ? o->meta.ns : "", o->meta.ns ? "/" : "", o->meta.name);
 	}
 	*changed = true;
 	printf("%s %s%s%s deleted\n", kind_word(o->kind), o->meta.ns ? o->meta.ns : "",

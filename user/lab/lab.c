@@ -276,10 +276,9 @@ static int up_args(int argc, char **argv, unsigned long *nodes, bool *dns, bool 
 		case 'a':
 			if (strncmp(optarg, "--", 2) || strlen(optarg) >= LAB_AGENT_ARG_LEN ||
 			    lab->nagent_args == LAB_MAX_AGENT_ARGS) {
-				fprintf(stderr, "lab up: --agent-arg %s: one xcnid option as --NAME=VALUE "
-						"or --NAME, under %d characters, at most %d of them\n",
-					optarg, LAB_AGENT_ARG_LEN, LAB_MAX_AGENT_ARGS);
-				return 2;
+				return said(2, "lab up: --agent-arg %s: one xcnid option as --NAME=VALUE "
+					       "or --NAME, under %d characters, at most %d of them\n",
+					    optarg, LAB_AGENT_ARG_LEN, LAB_MAX_AGENT_ARGS);
 			}
 			snprintf(lab->agent_args[lab->nagent_args++], LAB_AGENT_ARG_LEN, "%s", optarg);
 			break;
@@ -404,8 +403,7 @@ static int cmd_up(int argc, char **argv)
 		xdp = LAB_XDP_DEFAULT;
 	if (strcmp(xdp, "auto") && strcmp(xdp, "native") && strcmp(xdp, "generic") &&
 	    strcmp(xdp, "tc") && strcmp(xdp, "off")) {
-		fprintf(stderr, "lab up: XCNI_LAB_XDP=%s: auto, native, generic, tc or off\n", xdp);
-		return 2;
+		return said(2, "lab up: XCNI_LAB_XDP=%s: auto, native, generic, tc or off\n", xdp);
 	}
 	if (lab_find_bin("xcnid", "XCNID_BIN", xcnid, sizeof(xcnid)) ||
 	    lab_find_bin("xcni", "XCNI_BIN", xcni, sizeof(xcni)))

@@ -59,8 +59,7 @@ static unsigned int family_opt(const char *s)
 		return LAB_FAM_V4;
 	if (!strcmp(s, "6"))
 		return LAB_FAM_V6;
-	fprintf(stderr, "lab: --family %s: 4 or 6\n", s);
-	return 0;
+	return said(0, "lab: --family %s: 4 or 6\n", s);
 }
 
 static const char *fam_name(unsigned int fam)
@@ -1280,6 +1279,5 @@ int lab_cmd_exec(int argc, char **argv)
 		return said(2, "lab exec: %s: %s\n", path, strerror(errno));
 	close(fd);
 	execvp(argv[i], argv + i);
-	fprintf(stderr, "lab exec: %s: %s\n", argv[i], strerror(errno));
-	return 127;
+	return said(127, "lab exec: %s: %s\n", argv[i], strerror(errno));
 }

@@ -342,8 +342,7 @@ int lab_create(struct lab *lab)
 		lab->created_dir = true;
 	else if (errno != EEXIST) {
 		err = -errno;
-		fprintf(stderr, "lab up: mkdir %s: %s\n", lab->dir, strerror(-err));
-		return err;
+		return said(err, "lab up: mkdir %s: %s\n", lab->dir, strerror(-err));
 	}
 	err = lab_lock(lab);
 	if (err) {

@@ -299,8 +299,7 @@ int lab_spawn_daemon(const char *netns, char *const argv[], const char *log, int
 	logfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	if (logfd < 0) {
 		err = -errno;
-		fprintf(stderr, "lab: %s: %s\n", log, strerror(-err));
-		return err;
+		return said(err, "lab: %s: %s\n", log, strerror(-err));
 	}
 	if (netns) {
 		nsfd = open(netns, O_RDONLY | O_CLOEXEC);
