@@ -130,7 +130,7 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(LIBXCNI) $(wildcard user/lib/*/*.h 
 
 $(BUILD)/xcnictl: $(XCNICTL_OBJS) $(LIBXCNI)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(XCFLAGS) -o $@ $^ $(PKG_LIBS) $(MHD_LIBS) -lz
+	$(Q)$(CC) $(XCFLAGS) -o $@ $^ $(PKG_LIBS) $(MHD_LIBS) -lz -lresolv
 
 # Packet tests: the programs through BPF_PROG_TEST_RUN (also --bench); libxcni
 # comes along: Maglev's table builder (its choice is checked against the

@@ -212,10 +212,8 @@ int fam_rows(const struct ctl_ctx *c, struct ptable *t, const struct fam_map m[2
 		err = map_collect(fd, m[i].map, m[i].elem, m[i].koff, m[i].voff, (void **)&recs, &n,
 				  m[i].cmp);
 		close(fd);
-		if (err) {
-			pr_err("%s: %s\n", m[i].map->name, strerror(-err));
-			return err;
-		}
+		if (err)
+			return pr_err_ret(err, "%s: %s\n", m[i].map->name, strerror(-err));
 		for (size_t j = 0; j < n; j++)
 			row(t, m[i].fam, recs + j * m[i].elem, arg);
 		free(recs);
@@ -703,10 +701,8 @@ int ctl_where_opt(int opt, const char *arg, const char *help, struct ctl_where *
 		w->pin_given = true;
 		return -1;
 	case 'N':
-		if (w->nnodes == CTL_WHERE_MAX_NODES) {
-			pr_err("--node: at most %d\n", CTL_WHERE_MAX_NODES);
-			return 2;
-		}
+		if (w->nnodes == CTL_WHERE_MAX_NODES)
+			return pr_err_ret(2, "--node: at most %d\n", CTL_WHERE_MAX_NODES);
 		w->nodes[w->nnodes++] = arg;
 		return -1;
 	case 'v':
@@ -732,14 +728,11 @@ int ctl_where_check(int argc, char **argv, const char *name, const char *help, c
 			fputs(help, stderr);
 			return 2;
 		}
-	if (why) {
-		pr_err("%s\n", why);
-		return 2;
-	}
-	if (w->nnodes && w->pin_given) {
-		pr_err("--node and --pin-dir both say where the maps are: give one\n");
-		return 2;
-	}
+	if (why)
+		return pr_err_ret(2, "%s\n", why);
+	if (w->nnodes && w->pin_given)
+		return pr_err_ret(2,
+				  "--node and --pin-dir both say where the maps are: give one\n");
 	if (!w->pin_given && !((w->pin_dir = getenv("XCNI_PIN_DIR")) && *w->pin_dir))
 		w->pin_dir = XCNI_PIN_ROOT;
 	return -1;

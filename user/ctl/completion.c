@@ -252,8 +252,7 @@ static int check_shell(char **argv)
 		return 0;
 	if (!argv[0])
 		return -EINVAL;
-	pr_err("completion %s: no such shell (bash, zsh or fish)\n", argv[0]);
-	return -EINVAL;
+	return pr_err_ret(-EINVAL, "completion %s: no such shell (bash, zsh or fish)\n", argv[0]);
 }
 
 const struct cmd completion_cmds[] = {

@@ -428,10 +428,9 @@ static int check_config_set(char **argv)
 		pr_err("config set %s: no such setting (trace-sample, events-rate)\n", argv[0]);
 		return -EINVAL;
 	}
-	if (parse_uint(argv[1], UINT32_MAX, &v)) {
-		pr_err("config set %s %s: not a number (0 to %u)\n", argv[0], argv[1], UINT32_MAX);
-		return -EINVAL;
-	}
+	if (parse_uint(argv[1], UINT32_MAX, &v))
+		return pr_err_ret(-EINVAL, "config set %s %s: not a number (0 to %u)\n", argv[0],
+				  argv[1], UINT32_MAX);
 	return 0;
 }
 

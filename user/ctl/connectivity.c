@@ -7,6 +7,7 @@
  */
 #include "ctl/ctl.h"
 #include "lab/conntest.h"
+#include "lab/svg.h"
 
 /*
  * The kubeconfig kubectl would read: the first file of $KUBECONFIG's list
@@ -35,23 +36,6 @@ static const char *default_kubeconfig(char *buf, size_t len)
 	return NULL;
 }
 
-/* XML's five specials escaped, control characters dropped (XML 1.0 forbids them). */
-static void xml_text(FILE *f, const char *s)
-{
-	for (; *s; s++) {
-		switch (*s) {
-		case '<': fputs("&lt;", f); break;
-		case '>': fputs("&gt;", f); break;
-		case '&': fputs("&amp;", f); break;
-		case '"': fputs("&quot;", f); break;
-		case '\'': fputs("&apos;", f); break;
-		default:
-			if ((unsigned char)*s >= 0x20 || *s == '\n' || *s == '\t')
-				fputc(*s, f);
-		}
-	}
-}
-
 /*
  * The run's result for CI: JUnit XML (the testsuite/testcase/failure/skipped
  * elements and counts Jenkins, GitLab and GitHub's reporters read). 0 or 2 (said).
@@ -62,10 +46,8 @@ static int conntest_junit(const char *file, json_t *res, size_t n[3], double sec
 	size_t i;
 	json_t *r;
 
-	if (!f) {
-		fprintf(stderr, "connectivity test: --junit %s: %s\n", file, strerror(errno));
-		return 2;
-	}
+	if (!f)
+		return said(2, "connectivity test: --junit %s: %s\n", file, strerror(errno));
 	fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites tests=\"%zu\" "
 		   "failures=\"%zu\" skipped=\"%zu\" errors=\"0\" time=\"%.3f\">\n"
 		   "  <testsuite name=\"xcni connectivity test\" tests=\"%zu\" failures=\"%zu\" "
@@ -76,22 +58,20 @@ static int conntest_junit(const char *file, json_t *res, size_t n[3], double sec
 		const char *detail = json_string_value(json_object_get(r, "detail"));
 
 		fputs("    <testcase classname=\"connectivity\" name=\"", f);
-		xml_text(f, json_string_value(json_object_get(r, "name")));
+		lab_xml_put(f, json_string_value(json_object_get(r, "name")));
 		fprintf(f, "\" time=\"%.3f\">", json_real_value(json_object_get(r, "seconds")));
 		if (strcmp(st, "pass")) {
 			fprintf(f, "\n      <%s message=\"", !strcmp(st, "fail") ? "failure" : "skipped");
-			xml_text(f, detail);
+			lab_xml_put(f, detail);
 			fputs("\">", f);
-			xml_text(f, json_string_value(json_object_get(r, "path")));
+			lab_xml_put(f, json_string_value(json_object_get(r, "path")));
 			fprintf(f, "</%s>\n    ", !strcmp(st, "fail") ? "failure" : "skipped");
 		}
 		fputs("</testcase>\n", f);
 	}
 	fputs("  </testsuite>\n</testsuites>\n", f);
-	if (fclose(f)) {
-		fprintf(stderr, "connectivity test: --junit %s: %s\n", file, strerror(errno));
-		return 2;
-	}
+	if (fclose(f))
+		return said(2, "connectivity test: --junit %s: %s\n", file, strerror(errno));
 	return 0;
 }
 
@@ -112,10 +92,8 @@ static int conntest_report(const struct lab_ct_opts *o)
 	double secs;
 
 	fflush(stdout);
-	if (o->json && ((out = dup(STDOUT_FILENO)) < 0 || dup2(STDERR_FILENO, STDOUT_FILENO) < 0)) {
-		fprintf(stderr, "connectivity test: -o json: %s\n", strerror(errno));
-		return 2;
-	}
+	if (o->json && ((out = dup(STDOUT_FILENO)) < 0 || dup2(STDERR_FILENO, STDOUT_FILENO) < 0))
+		return said(2, "connectivity test: -o json: %s\n", strerror(errno));
 	ret = conntest_run(o);
 	secs = (double)(xcni_mono_ms() - t0) / 1000;
 	json_array_foreach(res, i, r) {
@@ -181,8 +159,7 @@ int ctl_connectivity_main(int argc, char **argv)
 		printf("Usage: xcnictl connectivity test [OPTIONS]  (connectivity test --help)\n");
 		return 0;
 	}
-	fprintf(stderr, "xcnictl connectivity: %s%s (want: connectivity test; "
-			"connectivity test --help)\n", argc > 1 ? "unknown subcommand " : "missing subcommand",
-		argc > 1 ? argv[1] : "");
-	return 2;
+	return said(2, "xcnictl connectivity: %s%s (want: connectivity test; "
+		       "connectivity test --help)\n", argc > 1 ? "unknown subcommand " : "missing subcommand",
+		    argc > 1 ? argv[1] : "");
 }

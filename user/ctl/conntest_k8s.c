@@ -513,36 +513,35 @@ static void ck_peer(json_t *p, char *buf, size_t len)
 		snprintf(buf, len, "%s%s%s:%lld", v6 ? "[" : "", ip, v6 ? "]" : "", port);
 }
 
-/* A merged record as one line: what happened to the connection, where, by what. */
-static void ck_rec_line(json_t *m, char *buf, size_t len)
+/* The merged records, a line each: what happened to the connection, where, by what. */
+static void ck_recs_print(json_t *recs)
 {
 	char src[200], dst[200];
-	const char *pol = jstr(m, "policy"), *reason = jstr(m, "drop_reason"),
-		   *iso = jstr(m, "isolated_by"), *svc = jstr(m, "service"), *dec = jstr(m, "decided_by");
-	size_t off, i;
-	json_t *n;
+	size_t r, i;
+	json_t *m, *n;
 
-	ck_peer(json_object_get(m, "source"), src, sizeof(src));
-	ck_peer(json_object_get(m, "destination"), dst, sizeof(dst));
-	off = (size_t)snprintf(buf, len, "%s %s -> %s %s%s%s at %s%s%s%s%s%s", jstr(m, "protocol"),
-			       src, dst, jstr(m, "verdict"), *dec ? " by " : "", dec,
-			       jstr(m, "observation_point"), *reason ? " (" : "", reason,
-			       *reason ? ")" : "", *pol ? ", policy " : "", pol);
-	if (*iso && off < len)
-		off += (size_t)snprintf(buf + off, len - off, ", isolated by %s", iso);
-	if (*svc && off < len)
-		off += (size_t)snprintf(buf + off, len - off, ", svc %s -> %s", svc, jstr(m, "backend"));
-	if (json_array_size(json_object_get(m, "nodes")) > 1 && off < len) {
-		off += (size_t)snprintf(buf + off, len - off, " {");
+	json_array_foreach(recs, r, m) {
+		const char *pol = jstr(m, "policy"), *reason = jstr(m, "drop_reason"),
+			   *iso = jstr(m, "isolated_by"), *svc = jstr(m, "service"),
+			   *dec = jstr(m, "decided_by");
+
+		ck_peer(json_object_get(m, "source"), src, sizeof(src));
+		ck_peer(json_object_get(m, "destination"), dst, sizeof(dst));
+		printf("        flow:     %s %s -> %s %s%s%s at %s%s%s%s%s%s", jstr(m, "protocol"),
+		       src, dst, jstr(m, "verdict"), *dec ? " by " : "", dec,
+		       jstr(m, "observation_point"), *reason ? " (" : "", reason, *reason ? ")" : "",
+		       *pol ? ", policy " : "", pol);
+		if (*iso)
+			printf(", isolated by %s", iso);
+		if (*svc)
+			printf(", svc %s -> %s", svc, jstr(m, "backend"));
 		json_array_foreach(json_object_get(m, "nodes"), i, n)
-			if (off < len)
-				off += (size_t)snprintf(buf + off, len - off, "%s%s %s %s %lld/%lld",
-							i ? ", " : "", jstr(n, "node"),
-							jstr(n, "observation_point"), jstr(n, "verdict"),
-							(long long)json_integer_value(json_object_get(n, "packets")),
-							(long long)json_integer_value(json_object_get(n, "reply_packets")));
-		if (off < len)
-			snprintf(buf + off, len - off, "}");
+			if (json_array_size(json_object_get(m, "nodes")) > 1)
+				printf("%s%s %s %s %lld/%lld", i ? ", " : " {", jstr(n, "node"),
+				       jstr(n, "observation_point"), jstr(n, "verdict"),
+				       (long long)json_integer_value(json_object_get(n, "packets")),
+				       (long long)json_integer_value(json_object_get(n, "reply_packets")));
+		printf("%s\n", json_array_size(json_object_get(m, "nodes")) > 1 ? "}" : "");
 	}
 }
 
@@ -679,12 +678,7 @@ static void ck_tests(struct ck *k, size_t *passed, size_t *failed, size_t *skipp
 				if (!t->allow)
 					printf("        by %s\n", drops);
 				if (k->o->verbose && flows)
-					for (size_t j = 0; j < json_array_size(fs.recs); j++) {
-						char line[1200];
-
-						ck_rec_line(json_array_get(fs.recs, j), line, sizeof(line));
-						printf("        flow:     %s\n", line);
-					}
+					ck_recs_print(fs.recs);
 				json_decref(fs.recs);
 				lab_ct_result(full, what, "pass", lab_fate_word(ck_fate(&r, policy)));
 				(*passed)++;
@@ -701,12 +695,7 @@ static void ck_tests(struct ck *k, size_t *passed, size_t *failed, size_t *skipp
 				printf("        drops:    %s\n", nd ? drops :
 				       "no flow record of the test denied (lost outside xcni's programs: "
 				       "routing, the listener, the API server's path to the pod)");
-				for (size_t j = 0; j < json_array_size(fs.recs); j++) {
-					char line[1200];
-
-					ck_rec_line(json_array_get(fs.recs, j), line, sizeof(line));
-					printf("        flow:     %s\n", line);
-				}
+				ck_recs_print(fs.recs);
 				if (!json_array_size(fs.recs))
 					printf("        flow:     no record of the test's connection%s\n",
 					       fs.unanswered[0] ? "" : " on any agent");
@@ -741,16 +730,13 @@ int ctl_conntest_k8s(const struct lab_ct_opts *o, const char *kubeconfig)
 		return 2;
 	/* The report and the errors in the order they happened, also into a pipe. */
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (curl_global_init(CURL_GLOBAL_DEFAULT)) {
-		fprintf(stderr, "connectivity test: cannot start libcurl\n");
-		return 2;
-	}
+	if (curl_global_init(CURL_GLOBAL_DEFAULT))
+		return said(2, "connectivity test: cannot start libcurl\n");
 	if (kubeconfig ? k8s_api_conf_kubeconfig(kubeconfig, &k.conf) :
 			 k8s_api_conf_in_cluster(&k.conf)) {
 		curl_global_cleanup();
-		fprintf(stderr, "connectivity test: %s: no API server to talk to\n",
-			kubeconfig ? kubeconfig : "in-cluster");
-		return 2;
+		return said(2, "connectivity test: %s: no API server to talk to\n",
+			    kubeconfig ? kubeconfig : "in-cluster");
 	}
 	if (ck_nodes(&k) || ck_agents(&k))
 		goto out_conf;

@@ -186,10 +186,8 @@ int ck_agents(struct ck *k)
 	if (k->o->image_set)
 		snprintf(k->image, sizeof(k->image), "%s", k->o->image);
 	/* The agents as xcnictl flows --kubeconfig finds them (one way to find them). */
-	if (k8s_agents_list(&k->conf, NULL, NULL, CK_REQ_MS, &ka, &nka, err, sizeof(err))) {
-		fprintf(stderr, "connectivity test: listing the xcni agents: %s\n", err);
-		return -EIO;
-	}
+	if (k8s_agents_list(&k->conf, NULL, NULL, CK_REQ_MS, &ka, &nka, err, sizeof(err)))
+		return said(-EIO, "connectivity test: listing the xcni agents: %s\n", err);
 	for (i = 0; i < nka; i++) {
 		const struct k8s_agent *a = &ka[i];
 		bool ours = false;
@@ -279,11 +277,10 @@ int ck_ns_wait_gone(struct ck *k, long long deadline)
 	int st;
 
 	while ((st = ck_ns_get(k, &term)) == 200) {
-		if (xcni_mono_ms() > deadline) {
-			fprintf(stderr, "connectivity test: namespace " CK_NS " still there "
-					"(kubectl get ns " CK_NS ")\n");
-			return -ETIMEDOUT;
-		}
+		if (xcni_mono_ms() > deadline)
+			return said(-ETIMEDOUT,
+				    "connectivity test: namespace " CK_NS " still there "
+					    "(kubectl get ns " CK_NS ")\n");
 		usleep(200 * 1000);
 	}
 	return st == 404 ? 0 : -EIO;
@@ -306,10 +303,8 @@ static int ck_docs(struct ck *k, json_t ***docs, size_t *ndocs)
 		return -ENOMEM;
 	ret = k8s_load_stream(text, strlen(text), docs, ndocs, &err);
 	free(text);
-	if (ret) {
-		fprintf(stderr, "connectivity test: the probe manifest: %s\n", err.msg);
-		return ret;
-	}
+	if (ret)
+		return said(ret, "connectivity test: the probe manifest: %s\n", err.msg);
 	for (i = 0; i < *ndocs; i++) {
 		const char *kind = jstr((d = (*docs)[i]), "kind");
 		json_t *spec = json_object_get(d, "spec");

@@ -381,10 +381,8 @@ static int cmd_endpoint_get(const struct ctl_ctx *c, char **argv)
 	__u32 ip = 0;
 	int fd, err;
 
-	if (parse_ip_any(argv[0], &a)) {
-		pr_err("\"%s\": not an IPv4 or IPv6 address\n", argv[0]);
-		return -EINVAL;
-	}
+	if (parse_ip_any(argv[0], &a))
+		return pr_err_ret(-EINVAL, "\"%s\": not an IPv4 or IPv6 address\n", argv[0]);
 	fd = map_open(c, &m_endpoints);
 	if (fd < 0)
 		return fd;

@@ -157,10 +157,8 @@ static int explain_cluster(const struct ctl_ctx *c, char **argv)
 	}
 	err = flows_explain_req(argv[0], argv[1], argv[2], c->opts & OPT_FAMILY ? c->family : 0,
 				c->opts & OPT_SPORT ? c->sport : 0, req, sizeof(req), msg, sizeof(msg));
-	if (err) {
-		pr_err("%s\n", err == -E2BIG ? "SRC or DST too long" : msg);
-		return err;
-	}
+	if (err)
+		return pr_err_ret(err, "%s\n", err == -E2BIG ? "SRC or DST too long" : msg);
 	if ((err = flows_ask_all(c->kubeconfig, c->tls_dir, req, 10, &fa, &ans, &n)))
 		return err;
 	recs = calloc(n ? n : 1, sizeof(*recs));

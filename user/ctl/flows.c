@@ -181,8 +181,7 @@ static int add_filter(struct fopts *fo, const char *opt, const char *val)
 	e = flow_filter_parse(&ff, req, err, sizeof(err));
 	if (e) {
 		flow_filter_free(&ff);
-		pr_err("%s\n", err);
-		return -EINVAL;
+		return pr_err_ret(-EINVAL, "%s\n", err);
 	}
 	if (ff.last || ff.first)
 		fo->cut = (size_t)(ff.last ? ff.last : ff.first);
@@ -191,15 +190,11 @@ static int add_filter(struct fopts *fo, const char *opt, const char *val)
 		fo->has_last = true;
 	if (!strcmp(name, "first"))
 		fo->has_first = true;
-	if (strchr(val, '\n')) {
-		pr_err("--%s: a newline in the value\n", name);
-		return -EINVAL;
-	}
+	if (strchr(val, '\n'))
+		return pr_err_ret(-EINVAL, "--%s: a newline in the value\n", name);
 	n = snprintf(fo->req + fo->reqlen, sizeof(fo->req) - fo->reqlen, "%s=%s\n", name, val);
-	if (n < 0 || (size_t)n >= sizeof(fo->req) - fo->reqlen - 32) {
-		pr_err("--%s: the filters are too long together\n", name);
-		return -EINVAL;
-	}
+	if (n < 0 || (size_t)n >= sizeof(fo->req) - fo->reqlen - 32)
+		return pr_err_ret(-EINVAL, "--%s: the filters are too long together\n", name);
 	fo->reqlen += (size_t)n;
 	return 0;
 }
@@ -857,14 +852,10 @@ static int add_agent(struct flows_run *r, const char *arg)
 	char msg[600];
 	struct target *t = &r->tg[r->ntg];
 
-	if (r->ntg == FLOWS_MAX_NODES) {
-		pr_err("--agent: at most %d\n", FLOWS_MAX_NODES);
-		return 2;
-	}
-	if (flows_agent_parse(arg, &t->agent, msg, sizeof(msg))) {
-		pr_err("%s\n", msg);
-		return 2;
-	}
+	if (r->ntg == FLOWS_MAX_NODES)
+		return pr_err_ret(2, "--agent: at most %d\n", FLOWS_MAX_NODES);
+	if (flows_agent_parse(arg, &t->agent, msg, sizeof(msg)))
+		return pr_err_ret(2, "%s\n", msg);
 	t->remote = true;
 	memcpy(t->node, t->agent.node, sizeof(t->node));
 	r->ntg++;
@@ -883,10 +874,8 @@ static int flows_parse(int argc, char **argv, struct flows_run *r)
 		switch (opt) {
 		case 'P': r->pin_dir = optarg; break;
 		case 'N':
-			if (r->nnodes == FLOWS_MAX_NODES) {
-				pr_err("--node: at most %d\n", FLOWS_MAX_NODES);
-				return 2;
-			}
+			if (r->nnodes == FLOWS_MAX_NODES)
+				return pr_err_ret(2, "--node: at most %d\n", FLOWS_MAX_NODES);
 			r->nodes[r->nnodes++] = optarg;
 			break;
 		case 'j': fo->json = true; break;
@@ -914,10 +903,9 @@ static int flows_parse(int argc, char **argv, struct flows_run *r)
 			break;
 		case 'p': break; /* the node is always said */
 		case 'T':
-			if (fo->negate) {
-				pr_err("--not --time: only a filter can be negated\n");
-				return 2;
-			}
+			if (fo->negate)
+				return pr_err_ret(2,
+						  "--not --time: only a filter can be negated\n");
 			if (add_filter(fo, "time", optarg))
 				return 2;
 			break;
@@ -949,14 +937,10 @@ static int flows_check(struct flows_run *r)
 	bool net = r->nagents || r->cluster;
 	char msg[600];
 
-	if (fo->negate) {
-		pr_err("--not: a filter after it (--not --from-pod x/a)\n");
-		return 2;
-	}
-	if (fo->has_first && fo->has_last) {
-		pr_err("--first and --last: give one\n");
-		return 2;
-	}
+	if (fo->negate)
+		return pr_err_ret(2, "--not: a filter after it (--not --from-pod x/a)\n");
+	if (fo->has_first && fo->has_last)
+		return pr_err_ret(2, "--first and --last: give one\n");
 	if (fo->has_first && fo->follow) {
 		pr_err("--first and --follow: --follow begins with the last records (--last N)\n");
 		return 2;
@@ -969,21 +953,15 @@ static int flows_check(struct flows_run *r)
 		if (add_filter(fo, "last", n))
 			return 2;
 	}
-	if (r->nnodes && r->sock) {
-		pr_err("--node and --flows-socket both say which xcnid: give one\n");
-		return 2;
-	}
-	if (r->nagents && (r->nnodes || r->sock)) {
-		pr_err("--agent and --%s both say which xcnid: give one\n",
-		       r->nnodes ? "node" : "flows-socket");
-		return 2;
-	}
-	if (r->cluster && (r->nagents || r->nnodes || r->sock)) {
-		pr_err("--%s and --%s both say which xcnid: give one\n",
-		       r->kubeconfig ? "kubeconfig" : "cluster",
-		       r->nagents ? "agent" : r->nnodes ? "node" : "flows-socket");
-		return 2;
-	}
+	if (r->nnodes && r->sock)
+		return pr_err_ret(2, "--node and --flows-socket both say which xcnid: give one\n");
+	if (r->nagents && (r->nnodes || r->sock))
+		return pr_err_ret(2, "--agent and --%s both say which xcnid: give one\n",
+				  r->nnodes ? "node" : "flows-socket");
+	if (r->cluster && (r->nagents || r->nnodes || r->sock))
+		return pr_err_ret(2, "--%s and --%s both say which xcnid: give one\n",
+				  r->kubeconfig ? "kubeconfig" : "cluster",
+				  r->nagents ? "agent" : r->nnodes ? "node" : "flows-socket");
 	if (net && !fo->tls_dir)
 		fo->tls_dir = getenv("XCNI_FLOWS_TLS");
 	if (net && (!fo->tls_dir || !*fo->tls_dir)) {
@@ -996,10 +974,8 @@ static int flows_check(struct flows_run *r)
 		pr_err("--tls %s is --agent's and --kubeconfig's: give one of them too\n", fo->tls_dir);
 		return 2;
 	}
-	if (net && flows_tls_check(fo->tls_dir, msg, sizeof(msg))) {
-		pr_err("%s\n", msg);
-		return 2;
-	}
+	if (net && flows_tls_check(fo->tls_dir, msg, sizeof(msg)))
+		return pr_err_ret(2, "%s\n", msg);
 	return -1;
 }
 
@@ -1011,10 +987,8 @@ static int flows_cluster_targets(struct flows_run *r)
 	size_t n;
 	int err;
 
-	if (curl_global_init(CURL_GLOBAL_DEFAULT)) {
-		pr_err("flows: cannot start libcurl\n");
-		return 1;
-	}
+	if (curl_global_init(CURL_GLOBAL_DEFAULT))
+		return pr_err_ret(1, "flows: cannot start libcurl\n");
 	err = flows_agents_cluster(r->kubeconfig, &fa, &n, msg, sizeof(msg));
 	curl_global_cleanup();
 	if (err) {
@@ -1074,10 +1048,9 @@ static int flows_local_targets(struct flows_run *r)
 	if (r->nnodes || r->nagents)
 		return -1;
 	if (r->sock) {
-		if (strlen(r->sock) >= sizeof(tg[0].sock)) {
-			pr_err("--flows-socket %s: too long for a Unix socket\n", r->sock);
-			return 2;
-		}
+		if (strlen(r->sock) >= sizeof(tg[0].sock))
+			return pr_err_ret(2, "--flows-socket %s: too long for a Unix socket\n",
+					  r->sock);
 		snprintf(tg[0].sock, sizeof(tg[0].sock), "%s", r->sock);
 	} else if (flows_sock_path(r->pin_dir, tg[0].sock, sizeof(tg[0].sock))) {
 		pr_err("--pin-dir %s: too long to make a socket path of\n", r->pin_dir);
@@ -1192,10 +1165,8 @@ int ctl_flows_main(int argc, char **argv)
 	    (err = flows_local_targets(&r)) >= 0)
 		return err;
 	signal(SIGPIPE, SIG_IGN);
-	if (r.nagents && curl_global_init(CURL_GLOBAL_DEFAULT)) {
-		pr_err("flows: cannot start libcurl\n");
-		return 1;
-	}
+	if (r.nagents && curl_global_init(CURL_GLOBAL_DEFAULT))
+		return pr_err_ret(1, "flows: cannot start libcurl\n");
 	if (r.ntg > 1 && !fo->per_node && flows_merge_setup(fo))
 		return 1;
 	if (fo->follow)

@@ -62,8 +62,7 @@ static int cmd_hook_list(const struct ctl_ctx *c, char **argv)
 	err = xcni_hooks_walk(c->pin_dir, underlay_ifindex(c), hook_row, &w);
 	if (err) {
 		pt_free(w.t);
-		pr_err("%s: %s\n", c->pin_dir, strerror(-err));
-		return err;
+		return pr_err_ret(err, "%s: %s\n", c->pin_dir, strerror(-err));
 	}
 	err = show(c, w.t);
 	if (!err && w.foreign && !c->json)

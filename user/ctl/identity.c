@@ -32,10 +32,9 @@ static int cmd_identity_show(const struct ctl_ctx *c, char **argv)
 	size_t n, i;
 	int err;
 
-	if (get && parse_identity(get, &want)) {
-		pr_err("%s: not an identity (a number or reserved:NAME)\n", get);
-		return -EINVAL;
-	}
+	if (get && parse_identity(get, &want))
+		return pr_err_ret(-EINVAL,
+				  "%s: not an identity (a number or reserved:NAME)\n", get);
 	err = filter_open(c, &f, FILTER_BY_IDENTITY);
 	if (err)
 		return err;

@@ -113,10 +113,8 @@ static int cmd_ipcache_show(const struct ctl_ctx *c, char **argv)
 	struct filter f;
 	int err;
 
-	if (get && parse_ip_any(get, &want)) {
-		pr_err("\"%s\": not an IPv4 or IPv6 address\n", get);
-		return -EINVAL;
-	}
+	if (get && parse_ip_any(get, &want))
+		return pr_err_ret(-EINVAL, "\"%s\": not an IPv4 or IPv6 address\n", get);
 	err = filter_open(c, &f, 0);
 	if (err)
 		return err;

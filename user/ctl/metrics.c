@@ -94,10 +94,8 @@ static int metrics_ct(const struct ctl_ctx *c, struct ptable *t)
 		return fd == -ENOENT ? 0 : fd;
 	err = ctstat_read(fd, &st);
 	close(fd);
-	if (err) {
-		pr_err("%s: lookup: %s\n", m_ctstat.name, strerror(-err));
-		return err;
-	}
+	if (err)
+		return pr_err_ret(err, "%s: lookup: %s\n", m_ctstat.name, strerror(-err));
 	ct_fd = map_open_quiet(c, &m_ct);
 	if (ct_fd >= 0) {
 		if (!bpf_map_get_info_by_fd(ct_fd, &info, &len))
@@ -143,10 +141,8 @@ static int metrics_show(const struct ctl_ctx *c, const int *only)
 	/* A per-CPU lookup fills one value per possible CPU, each 8-byte aligned. */
 	_Static_assert(sizeof(struct xcni_metric) % 8 == 0, "per-CPU values are 8-byte aligned");
 	ncpus = libbpf_num_possible_cpus();
-	if (ncpus < 0) {
-		pr_err("possible CPUs: %s\n", strerror(-ncpus));
-		return ncpus;
-	}
+	if (ncpus < 0)
+		return pr_err_ret(ncpus, "possible CPUs: %s\n", strerror(-ncpus));
 	vals = calloc(ncpus, sizeof(*vals));
 	if (!vals)
 		return -ENOMEM;

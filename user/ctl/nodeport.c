@@ -171,10 +171,8 @@ static int cmd_service_self(const struct ctl_ctx *c, char **argv)
 	if (fd >= 0) {
 		err = bpf_map_lookup_elem(fd, &zero, self6) ? -errno : 0;
 		close(fd);
-		if (err) {
-			pr_err("%s: lookup: %s\n", m_self6.name, strerror(-err));
-			return err;
-		}
+		if (err)
+			return pr_err_ret(err, "%s: lookup: %s\n", m_self6.name, strerror(-err));
 	}
 	t = pt_new(self_cols, ARRAY_SIZE(self_cols), 0);
 	self_row(c, t, XCNI_AF_INET, cfg.node_ip ? (const __u8 *)&cfg.node_ip : NULL,

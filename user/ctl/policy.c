@@ -318,10 +318,8 @@ static int cmd_policy_get(const struct ctl_ctx *c, char **argv)
 		return fd;
 	if (bpf_map_lookup_elem(fd, &ip, &pe) || !pe.isolated) {
 		close(fd);
-		if (errno != ENOENT && pe.isolated) {
-			pr_err("%s: %s\n", m_polep.name, strerror(errno));
-			return -errno;
-		}
+		if (errno != ENOENT && pe.isolated)
+			return pr_err_ret(-errno, "%s: %s\n", m_polep.name, strerror(errno));
 		/* Not an error: the answer is that nothing isolates the pod. */
 		printf(c->json ? "{\"pod\":\"%s\",\"ingress\":\"allow-all\",\"egress\":\"allow-all\",\"rules\":[]}\n"
 			       : "%s: no policy selects this pod: all traffic allowed by default\n",

@@ -8,10 +8,8 @@ static int pf_arg_parse(const char *s, struct xcni_pf_prefix *p)
 {
 	char why[192];
 
-	if (xcni_prefilter_parse(s, p, why, sizeof(why))) {
-		pr_err("%s: %s\n", s, why);
-		return -EINVAL;
-	}
+	if (xcni_prefilter_parse(s, p, why, sizeof(why)))
+		return pr_err_ret(-EINVAL, "%s: %s\n", s, why);
 	return 0;
 }
 

@@ -87,10 +87,9 @@ static int sug_parse(int argc, char **argv, struct sug_opts *o)
 		case 'K': o->kubeconfig = optarg; break;
 		case 'T': o->tls = optarg; break;
 		case 'N':
-			if (o->nnodes == ARRAY_SIZE(o->nodes)) {
-				pr_err("policy suggest: --node: at most %zu\n", ARRAY_SIZE(o->nodes));
-				return 2;
-			}
+			if (o->nnodes == ARRAY_SIZE(o->nodes))
+				return pr_err_ret(2, "policy suggest: --node: at most %zu\n",
+						  ARRAY_SIZE(o->nodes));
 			o->nodes[o->nnodes++] = optarg;
 			break;
 		case 'h': fputs(suggest_help, stdout); return 0;
@@ -103,10 +102,8 @@ static int sug_parse(int argc, char **argv, struct sug_opts *o)
 			return 2;
 		}
 	}
-	if (optind < argc) {
-		pr_err("policy suggest: unexpected argument %s\n", argv[optind]);
-		return 2;
-	}
+	if (optind < argc)
+		return pr_err_ret(2, "policy suggest: unexpected argument %s\n", argv[optind]);
 	if (!o->ns || !*o->ns) {
 		pr_err("policy suggest: --namespace NS: the namespace whose pods the policies select\n");
 		return 2;
@@ -166,10 +163,9 @@ static int ask_agents(const struct sug_opts *o, struct sug_flows *fl, size_t *nr
 	int ac = 0, saved, rc, err;
 	FILE *tmp = tmpfile();
 
-	if (!tmp) {
-		pr_err("policy suggest: a temporary file: %s\n", strerror(errno));
-		return -errno;
-	}
+	if (!tmp)
+		return pr_err_ret(-errno,
+				  "policy suggest: a temporary file: %s\n", strerror(errno));
 	av[ac++] = "flows";
 	av[ac++] = "--json";
 	av[ac++] = "--namespace";
@@ -231,10 +227,8 @@ static int load_flows(const struct sug_opts *o, struct sug_flows *fl, size_t *nr
 	if (!o->from)
 		return ask_agents(o, fl, nread);
 	f = strcmp(o->from, "-") ? fopen(o->from, "r") : stdin;
-	if (!f) {
-		pr_err("--from-flows %s: %s\n", o->from, strerror(errno));
-		return -errno;
-	}
+	if (!f)
+		return pr_err_ret(-errno, "--from-flows %s: %s\n", o->from, strerror(errno));
 	err = read_flows(f, o->from, fl, nread);
 	if (f != stdin)
 		fclose(f);

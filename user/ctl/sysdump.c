@@ -413,9 +413,8 @@ static int sd_finish(struct tgz *t, int err, const char *file, const char *tmp)
 		unlink(tmp);
 		return 1;
 	}
-	fprintf(stderr, "xcnictl: sysdump: %s: %u files, %llu bytes before compression\n",
-		strcmp(file, "-") ? file : "stdout", t->files, t->bytes);
-	return 0;
+	return said(0, "xcnictl: sysdump: %s: %u files, %llu bytes before compression\n",
+		    strcmp(file, "-") ? file : "stdout", t->files, t->bytes);
 }
 
 int ctl_sysdump_main(int argc, char **argv)
@@ -443,10 +442,8 @@ int ctl_sysdump_main(int argc, char **argv)
 	if (strcmp(file, "-")) {
 		int fd;
 
-		if ((size_t)snprintf(tmp, sizeof(tmp), "%s.XXXXXX", file) >= sizeof(tmp)) {
-			pr_err("sysdump: -f %s: name too long\n", file);
-			return 2;
-		}
+		if ((size_t)snprintf(tmp, sizeof(tmp), "%s.XXXXXX", file) >= sizeof(tmp))
+			return pr_err_ret(2, "sysdump: -f %s: name too long\n", file);
 		fd = mkostemp(tmp, O_CLOEXEC);
 		t.gz = fd < 0 ? NULL : gzdopen(fd, "wb");
 		if (fd >= 0 && !t.gz) {
@@ -456,11 +453,10 @@ int ctl_sysdump_main(int argc, char **argv)
 	} else {
 		t.gz = gzdopen(dup(1), "wb");
 	}
-	if (!t.gz) {
-		pr_err("sysdump: cannot write %s: %s\n", strcmp(file, "-") ? file : "stdout",
-		       strerror(errno ? errno : ENOMEM));
-		return 1;
-	}
+	if (!t.gz)
+		return pr_err_ret(1, "sysdump: cannot write %s: %s\n",
+				  strcmp(file, "-") ? file : "stdout",
+				  strerror(errno ? errno : ENOMEM));
 	rl.f = open_memstream(&rl.p, &rl.n);
 	if (!rl.f) {
 		gzclose(t.gz);

@@ -38,8 +38,7 @@ static int tunstat_sum(int sfd, const void *key, struct xcni_tunstat *vals, int 
 		if (errno == ENOENT)
 			return 0;
 		err = -errno;
-		pr_err("tunnel counters: lookup: %s\n", strerror(-err));
-		return err;
+		return pr_err_ret(err, "tunnel counters: lookup: %s\n", strerror(-err));
 	}
 	for (int cpu = 0; cpu < ncpus; cpu++) {
 		sum->tx_packets += vals[cpu].tx_packets;
@@ -143,10 +142,8 @@ static int cmd_tunnel_show(const struct ctl_ctx *c, char **argv)
 	/* A per-CPU lookup fills one value per possible CPU, each 8-byte aligned. */
 	_Static_assert(sizeof(struct xcni_tunstat) % 8 == 0, "per-CPU values are 8-byte aligned");
 	l.ncpus = libbpf_num_possible_cpus();
-	if (l.ncpus < 0) {
-		pr_err("possible CPUs: %s\n", strerror(-l.ncpus));
-		return l.ncpus;
-	}
+	if (l.ncpus < 0)
+		return pr_err_ret(l.ncpus, "possible CPUs: %s\n", strerror(-l.ncpus));
 	if (get && parse_ip_any(get, &l.want))
 		l.want.family = 0;
 	err = filter_open(c, &f, 0);

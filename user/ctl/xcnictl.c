@@ -480,8 +480,7 @@ static int bad_cmd(char **words, int nwords)
 			if (!cl.best || cl.dist)
 				closest_try(&cl, cmd->name);
 		pr_err("unknown command %s%s\n", words[0], did_you_mean(&cl, "", buf, sizeof(buf)));
-		fprintf(stderr, "  (xcnictl --help lists the commands)\n");
-		return 2;
+		return said(2, "  (xcnictl --help lists the commands)\n");
 	}
 	cl.word = nwords > 1 ? words[1] : "";
 	for_each_cmd(i, cmd)
@@ -522,10 +521,8 @@ static int global_opt(int opt, const char *arg, struct global *g)
 		g->pin_dir_opt = true;
 		return 0;
 	case 'N':
-		if (g->nnodes == ARRAY_SIZE(g->nodes)) {
-			pr_err("--node: at most %zu\n", ARRAY_SIZE(g->nodes));
-			return 2;
-		}
+		if (g->nnodes == ARRAY_SIZE(g->nodes))
+			return pr_err_ret(2, "--node: at most %zu\n", ARRAY_SIZE(g->nodes));
 		g->node = g->nodes[g->nnodes++] = arg;
 		return 0;
 	case 'j':
@@ -571,16 +568,12 @@ static int global_word(int argc, char **argv, int *i, struct global *g)
 		if (!o || o->bit)
 			return 1;
 		if (o->arg && !eq) {
-			if (*i + 1 >= argc) {
-				pr_err("%s: needs a value (%s)\n", w, o->metavar);
-				return 2;
-			}
+			if (*i + 1 >= argc)
+				return pr_err_ret(2, "%s: needs a value (%s)\n", w, o->metavar);
 			return global_opt(o->val, argv[++*i], g);
 		}
-		if (!o->arg && eq) {
-			pr_err("%.*s takes no value\n", (int)(eq - w), w);
-			return 2;
-		}
+		if (!o->arg && eq)
+			return pr_err_ret(2, "%.*s takes no value\n", (int)(eq - w), w);
 		return global_opt(o->val, eq ? eq + 1 : NULL, g);
 	}
 	/* "-vj", "-o json", "-ojson": only when every letter is a global one (-n,
@@ -600,10 +593,8 @@ static int global_word(int argc, char **argv, int *i, struct global *g)
 		}
 		if (p[1])
 			return global_opt(o->val, p + 1, g);
-		if (*i + 1 >= argc) {
-			pr_err("-%c: needs a value (%s)\n", *p, o->metavar);
-			return 2;
-		}
+		if (*i + 1 >= argc)
+			return pr_err_ret(2, "-%c: needs a value (%s)\n", *p, o->metavar);
 		return global_opt(o->val, argv[++*i], g);
 	}
 	return 0;
@@ -655,8 +646,7 @@ static int own_lab_sub(int argc, char **argv, int cw, const char **sub)
 	for (size_t k = 0; (name = lab_cmd_name(k)); k++)
 		closest_try(&cl, name);
 	pr_err("lab: unknown command %s%s\n", *sub, did_you_mean(&cl, "", buf, sizeof(buf)));
-	fprintf(stderr, "  (xcnictl lab --help lists them)\n");
-	return 2;
+	return said(2, "  (xcnictl lab --help lists them)\n");
 }
 
 /* The words of an own command's line. */
@@ -703,10 +693,8 @@ static int own_split(int argc, char **argv, int cw, const char *sub, const char 
 			return bad_flag(s, flags, where);
 		/* Its value: the next word, unless given in this one ("--x=v", "-fFILE"). */
 		if (arg && !(s[1] == '-' ? s[len] == '=' : s[2] != 0)) {
-			if (i + 1 >= argc || (i + 1 == w->dashes)) {
-				pr_err("%.*s: needs a value\n", (int)len, s);
-				return 2;
-			}
+			if (i + 1 >= argc || (i + 1 == w->dashes))
+				return pr_err_ret(2, "%.*s: needs a value\n", (int)len, s);
 			w->pass[w->npass++] = argv[++i];
 		}
 	}
@@ -721,19 +709,16 @@ static int own_globals_check(bool lab, const char *sub, const char *where,
 	/* Whether it writes JSON (then -o has a meaning): flows, and the lab's that say so. */
 	bool takes_json = !lab || (sub && flag_in(lab_cmd_flags(sub), "--json", 6, &arg));
 
-	if (g->version) {
-		pr_err("--version: give it alone (xcnictl --version)\n");
-		return 2;
-	}
+	if (g->version)
+		return pr_err_ret(2, "--version: give it alone (xcnictl --version)\n");
 	if (lab && (g->node || g->pin_dir_opt)) {
 		pr_err("%s: the lab's commands act on the whole lab (no --node or --pin-dir)\n",
 		       g->node ? "--node" : "--pin-dir");
 		return 2;
 	}
-	if (g->out_given && !takes_json && !g->help) {
-		pr_err("-o %s: xcnictl %s writes no table\n", pt_format_name(g->out), where);
-		return 2;
-	}
+	if (g->out_given && !takes_json && !g->help)
+		return pr_err_ret(2, "-o %s: xcnictl %s writes no table\n", pt_format_name(g->out),
+				  where);
 	return 0;
 }
 
@@ -810,10 +795,9 @@ static int parse_count(int opt, const char *arg, unsigned long *v)
 	char *end;
 
 	*v = strtoul(arg, &end, 10);
-	if (!*arg || *end || *arg == '-') {
-		pr_err("--%s %s: not a number\n", opt == 'C' ? "count" : "timeout-ms", arg);
-		return -EINVAL;
-	}
+	if (!*arg || *end || *arg == '-')
+		return pr_err_ret(-EINVAL, "--%s %s: not a number\n",
+				  opt == 'C' ? "count" : "timeout-ms", arg);
 	return 0;
 }
 
@@ -845,8 +829,7 @@ static int parse_flowf_opt(int opt, const char *arg, struct ctl_ctx *c)
 	flow_filter_free(&ff);
 	if (err) {
 		c->flow_req[c->flow_reqlen] = '\0';
-		pr_err("%s\n", e);
-		return -EINVAL;
+		return pr_err_ret(-EINVAL, "%s\n", e);
 	}
 	c->flow_reqlen += (size_t)n;
 	if (!c->flow_first)
@@ -864,10 +847,8 @@ static int parse_filter_opt(int opt, const char *arg, struct ctl_ctx *c)
 
 	switch (opt) {
 	case 'I':
-		if (parse_ip_any(arg, &c->ip_any)) {
-			pr_err("--ip %s: not an IPv4 or IPv6 address\n", arg);
-			return -EINVAL;
-		}
+		if (parse_ip_any(arg, &c->ip_any))
+			return pr_err_ret(-EINVAL, "--ip %s: not an IPv4 or IPv6 address\n", arg);
 		if (c->ip_any.family == XCNI_AF_INET)
 			memcpy(&c->ip_addr, c->ip_any.addr, 4);
 		c->ip = arg;
@@ -905,10 +886,8 @@ static int parse_filter_opt(int opt, const char *arg, struct ctl_ctx *c)
 	case CTL_FLOWF_VAL ... CTL_FLOWF_VAL + 0xff:
 		return parse_flowf_opt(opt, arg, c);
 	case 't':
-		if (strcmp(arg, "drop") && strcmp(arg, "verdict") && strcmp(arg, "trace")) {
-			pr_err("--type %s: drop, verdict or trace\n", arg);
-			return -EINVAL;
-		}
+		if (strcmp(arg, "drop") && strcmp(arg, "verdict") && strcmp(arg, "trace"))
+			return pr_err_ret(-EINVAL, "--type %s: drop, verdict or trace\n", arg);
 		c->ev_type = !strcmp(arg, "drop")    ? XCNI_EV_DROP :
 			     !strcmp(arg, "verdict") ? XCNI_EV_VERDICT : XCNI_EV_TRACE;
 		return 0;
@@ -946,18 +925,14 @@ static int parse_opt(int opt, const char *arg, struct ctl_ctx *c, struct global 
 	case 'S': {
 		unsigned long v;
 
-		if (parse_uint(arg, 65535, &v) || !v) {
-			pr_err("--sport %s: a port, 1 to 65535\n", arg);
-			return -EINVAL;
-		}
+		if (parse_uint(arg, 65535, &v) || !v)
+			return pr_err_ret(-EINVAL, "--sport %s: a port, 1 to 65535\n", arg);
 		c->sport = (__u16)v;
 		return 0;
 	}
 	case 'F':
-		if (strcmp(arg, "4") && strcmp(arg, "6")) {
-			pr_err("--family %s: 4 or 6\n", arg);
-			return -EINVAL;
-		}
+		if (strcmp(arg, "4") && strcmp(arg, "6"))
+			return pr_err_ret(-EINVAL, "--family %s: 4 or 6\n", arg);
 		c->family = (__u8)(arg[0] - '0');
 		return 0;
 	case 'K':
@@ -974,10 +949,9 @@ static int parse_opt(int opt, const char *arg, struct ctl_ctx *c, struct global 
 	case 'T':
 		return parse_count(opt, arg, &c->timeout_ms);
 	case 'M':
-		if (strcmp(arg, "mono") && strcmp(arg, "rfc3339")) {
-			pr_err("--time %s: rfc3339 (wall clock, UTC) or mono\n", arg);
-			return -EINVAL;
-		}
+		if (strcmp(arg, "mono") && strcmp(arg, "rfc3339"))
+			return pr_err_ret(-EINVAL,
+					  "--time %s: rfc3339 (wall clock, UTC) or mono\n", arg);
 		c->time_mono = !strcmp(arg, "mono");
 		return 0;
 	}
@@ -1016,21 +990,16 @@ static const struct cmd *cmd_check(const struct ctl_ctx *c, const struct global 
 	if (cmd->nargs & 0x100u ? (unsigned int)nwords > CMD_NARGS(cmd) :
 				  (unsigned int)nwords != cmd->nargs) {
 		pr_err("wrong number of arguments\n");
-		fprintf(stderr, "Usage: xcnictl [OPTIONS] %s\n", synopsis(cmd, buf, sizeof(buf)));
-		return NULL;
+		return said(NULL, "Usage: xcnictl [OPTIONS] %s\n", synopsis(cmd, buf, sizeof(buf)));
 	}
-	if ((c->opts & OPT_IP) && (c->opts & OPT_POD)) {
-		pr_err("--ip and --pod both name an address: give one\n");
-		return NULL;
-	}
-	if (g->node && g->pin_dir_opt) {
-		pr_err("--node and --pin-dir both say where the maps are: give one\n");
-		return NULL;
-	}
-	if (g->nnodes > 1) {
-		pr_err("--node given %zu times: give one (flows takes several)\n", g->nnodes);
-		return NULL;
-	}
+	if ((c->opts & OPT_IP) && (c->opts & OPT_POD))
+		return pr_err_ret(NULL, "--ip and --pod both name an address: give one\n");
+	if (g->node && g->pin_dir_opt)
+		return pr_err_ret(NULL,
+				  "--node and --pin-dir both say where the maps are: give one\n");
+	if (g->nnodes > 1)
+		return pr_err_ret(NULL, "--node given %zu times: give one (flows takes several)\n",
+				  g->nnodes);
 	if (cmd->check && cmd->check(words))
 		return NULL;
 	return cmd;
@@ -1071,10 +1040,8 @@ static int getopt_error(int argc, char **argv, int opt)
 				snprintf(flags + strlen(flags), sizeof(flags) - strlen(flags),
 					 " --%s", o->name);
 	}
-	if (opt == ':') {
-		pr_err("%s: needs a value\n", word);
-		return 2;
-	}
+	if (opt == ':')
+		return pr_err_ret(2, "%s: needs a value\n", word);
 	if (optopt && word[0] == '-' && word[1] != '-') {
 		snprintf(w, sizeof(w), "-%c", optopt);
 		word = w;
@@ -1171,28 +1138,22 @@ int main(int argc, char **argv)
 		pr_err("%s: give it before any --\n", cmd->name);
 		return 2;
 	}
-	if (g.version && strcmp(cmd->name, "version")) {
-		pr_err("--version: give it alone (xcnictl --version)\n");
-		return 2;
-	}
+	if (g.version && strcmp(cmd->name, "version"))
+		return pr_err_ret(2, "--version: give it alone (xcnictl --version)\n");
 	words += cmd->sub ? 2 : 1;
 	/* yaml and jsonl: the views write JSON, converted on its way out. */
 	c.out = g.out == PT_YAML || g.out == PT_JSONL ? PT_JSON : g.out;
 	c.json = c.out == PT_JSON;
 	err = pt_stdout_filter(g.out);
-	if (err) {
-		pr_err("-o %s: %s\n", pt_format_name(g.out), strerror(-err));
-		return 1;
-	}
+	if (err)
+		return pr_err_ret(1, "-o %s: %s\n", pt_format_name(g.out), strerror(-err));
 	/* Commands of no maps (version, completion) need no pin dir. */
 	if (!strcmp(cmd->name, "version") || !strcmp(cmd->name, "completion") ||
 	    !strcmp(cmd->name, "filters"))
 		return cmd->fn(&c, words) ? 1 : 0;
 	/* --kubeconfig: every agent over HTTPS, as flows asks them; no maps here. */
-	if (c.tls_dir && !(c.opts & OPT_KUBECONFIG)) {
-		pr_err("--tls %s is --kubeconfig's: give it too\n", c.tls_dir);
-		return 2;
-	}
+	if (c.tls_dir && !(c.opts & OPT_KUBECONFIG))
+		return pr_err_ret(2, "--tls %s is --kubeconfig's: give it too\n", c.tls_dir);
 	if (c.opts & OPT_KUBECONFIG) {
 		if (!c.tls_dir)
 			c.tls_dir = getenv("XCNI_FLOWS_TLS");

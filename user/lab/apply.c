@@ -105,8 +105,7 @@ static int load_stdin(struct batch *b)
 		if (r < 0) {
 			err = -errno;
 			free(buf);
-			fprintf(stderr, "lab: reading stdin: %s\n", strerror(-err));
-			return err;
+			return said(err, "lab: reading stdin: %s\n", strerror(-err));
 		}
 		if (r == 0)
 			break;
@@ -115,10 +114,8 @@ static int load_stdin(struct batch *b)
 	buf[len] = '\0';
 	err = k8s_load_stream(buf, len, &docs, &n, &kerr);
 	free(buf);
-	if (err) {
-		fprintf(stderr, "lab: <stdin>: %s\n", kerr.msg);
-		return err;
-	}
+	if (err)
+		return said(err, "lab: <stdin>: %s\n", kerr.msg);
 	return batch_add_docs(b, "<stdin>", docs, n);
 }
 
@@ -130,10 +127,8 @@ static int load_file(struct batch *b, const char *path)
 	int err;
 
 	err = k8s_load_file(path, &docs, &n, &kerr);
-	if (err) {
-		fprintf(stderr, "lab: %s: %s\n", path, kerr.msg);
-		return err;
-	}
+	if (err)
+		return said(err, "lab: %s: %s\n", path, kerr.msg);
 	return batch_add_docs(b, path, docs, n);
 }
 
@@ -157,16 +152,14 @@ static int load_arg(struct batch *b, const char *arg)
 		return load_stdin(b);
 	if (stat(arg, &st)) {
 		err = -errno;
-		fprintf(stderr, "lab: %s: %s\n", arg, strerror(-err));
-		return err;
+		return said(err, "lab: %s: %s\n", arg, strerror(-err));
 	}
 	if (!S_ISDIR(st.st_mode))
 		return load_file(b, arg);
 	n = scandir(arg, &ents, manifest_name, alphasort);
 	if (n < 0) {
 		err = -errno;
-		fprintf(stderr, "lab: %s: %s\n", arg, strerror(-err));
-		return err;
+		return said(err, "lab: %s: %s\n", arg, strerror(-err));
 	}
 	for (int i = 0; i < n; i++) {
 		snprintf(path, sizeof(path), "%s/%s", arg, ents[i]->d_name);
@@ -584,9 +577,8 @@ static int lab_delete_one(struct lab *lab, const struct k8s_object *o, long long
 		return r;
 	if (r == 0) {
 		/* Deleting what is not there reaches the wanted state: say so, do not fail. */
-		fprintf(stderr, "lab delete: %s %s%s%s not found\n", kind_word(o->kind),
-			o->meta.ns ? o->meta.ns : "", o->meta.ns ? "/" : "", o->meta.name);
-		return err;
+		return said(err, "lab delete: %s %s%s%s not found\n", kind_word(o->kind),
+			    o->meta.ns ? o->meta.ns : "", o->meta.ns ? "/" : "", o->meta.name);
 	}
 	*changed = true;
 	printf("%s %s%s%s deleted\n", kind_word(o->kind), o->meta.ns ? o->meta.ns : "",
@@ -608,22 +600,20 @@ static int node_validate(struct lab *lab, const struct k8s_object *o, const char
 	struct in6_addr ip6;
 	struct in_addr ip;
 
-	if (!n) {
-		fprintf(stderr, "lab %s: %s: Node %s: not a lab node (n1..n%zu); the lab's nodes are "
-				"its own (lab up --nodes N)\n",
-			verb, src, o->meta.name, lab->nnodes);
-		return -EINVAL;
-	}
+	if (!n)
+		return said(-EINVAL,
+			    "lab %s: %s: Node %s: not a lab node (n1..n%zu); the lab's nodes are "
+				    "its own (lab up --nodes N)\n",
+			    verb, src, o->meta.name, lab->nnodes);
 	if (strcmp(verb, "apply"))
 		return 0;
 	if (o->node.pod_cidr_len) {
 		xcni_cidr_str(AF_INET, &o->node.pod_cidr, o->node.pod_cidr_len, cidr, sizeof(cidr));
-		if (strcmp(cidr, n->cidr)) {
-			fprintf(stderr, "lab apply: %s: Node %s: spec.podCIDR: %s, but the node's pods "
-					"are in %s (it cannot change)\n",
-				src, n->name, cidr, n->cidr);
-			return -EINVAL;
-		}
+		if (strcmp(cidr, n->cidr))
+			return said(-EINVAL,
+				    "lab apply: %s: Node %s: spec.podCIDR: %s, but the node's pods "
+					    "are in %s (it cannot change)\n",
+				    src, n->name, cidr, n->cidr);
 	}
 	/* An ipv6 lab's node (or an --ipv6-only-nodes one) has no IPv4 underlay
 	 * address (n->ip only numbers it). */
@@ -708,12 +698,11 @@ static int pod_finished_validate(const struct lab *lab, const struct k8s_object 
 				src, o->meta.ns, o->meta.name, k8s_pod_phase_name(o->pod.phase));
 		return -EINVAL;
 	}
-	if (!k8s_pod_finished(&o->pod) && was) {
-		fprintf(stderr, "lab apply: %s: Pod %s/%s: it finished (%s) and does not run again: "
-				"lab delete it first\n",
-			src, o->meta.ns, o->meta.name, k8s_pod_phase_name(was));
-		return -EINVAL;
-	}
+	if (!k8s_pod_finished(&o->pod) && was)
+		return said(-EINVAL,
+			    "lab apply: %s: Pod %s/%s: it finished (%s) and does not run again: "
+				    "lab delete it first\n",
+			    src, o->meta.ns, o->meta.name, k8s_pod_phase_name(was));
 	return 0;
 }
 

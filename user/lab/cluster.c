@@ -64,8 +64,7 @@ int lab_object_unlink(const char *path)
 		return 1;
 	if (errno == ENOENT)
 		return 0;
-	fprintf(stderr, "lab: rm %s: %s\n", path, strerror(errno));
-	return -errno;
+	return said(-errno, "lab: rm %s: %s\n", path, strerror(errno));
 }
 
 static unsigned long long gen_read(const struct lab *lab)

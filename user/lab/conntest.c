@@ -23,12 +23,14 @@
  * lab nothing else runs meanwhile but the DNS pod).
  */
 #include <arpa/inet.h>
+#include <arpa/nameser.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <getopt.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <resolv.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -124,106 +126,49 @@ struct ct_result {
 	char answer[128];
 };
 
-/* The name at r[off] (labels or a compression pointer) skipped: the offset after it, or 0. */
-static size_t dns_skip_name(const unsigned char *r, size_t n, size_t off)
-{
-	while (off < n) {
-		if ((r[off] & 0xc0) == 0xc0)
-			return off + 2 <= n ? off + 2 : 0;
-		if (!r[off])
-			return off + 1;
-		off += 1 + r[off];
-	}
-	return 0;
-}
-
-/*
- * The addresses of the answer's A (qtype 1) or AAAA (28) records, appended
- * to buf as " ADDR ADDR ..." (what a caller compares with the address it
- * expects). Records of another type (a CNAME) are skipped.
- */
-static void dns_answers(const unsigned char *r, size_t n, unsigned int qtype, char *buf,
-			size_t len)
-{
-	size_t off = dns_skip_name(r, n, 12), l = strlen(buf);
-	unsigned int an = (unsigned int)(r[6] << 8 | r[7]);
-
-	if (!off || off + 4 > n)
-		return;
-	off += 4;
-	for (unsigned int i = 0; i < an && off; i++) {
-		unsigned int type, rdlen;
-		char ip[INET6_ADDRSTRLEN];
-
-		off = dns_skip_name(r, n, off);
-		if (!off || off + 10 > n)
-			return;
-		type = (unsigned int)(r[off] << 8 | r[off + 1]);
-		rdlen = (unsigned int)(r[off + 8] << 8 | r[off + 9]);
-		off += 10;
-		if (off + rdlen > n)
-			return;
-		if (type == qtype && rdlen == (qtype == 28 ? 16u : 4u) &&
-		    inet_ntop(qtype == 28 ? AF_INET6 : AF_INET, r + off, ip, sizeof(ip)) && l < len)
-			l += (size_t)snprintf(buf + l, len - l, " %s", ip);
-		off += rdlen;
-	}
-}
-
 /*
  * A DNS query for qname to server, from this netns: 1 an answer with
- * records (answer: "N A record(s): ADDR ..."), 0 none within the timeout or
- * an answer without (answer: its rcode), -errno. qtype: 1 (A) or 28 (AAAA);
- * 0: by the server's family.
+ * records (answer: "N A record(s): ADDR ...", the A or AAAA records'
+ * addresses; a CNAME skipped), 0 none within the timeout or an answer
+ * without (answer: its rcode), -errno. qtype: 1 (A) or 28 (AAAA); 0: by the
+ * server's family. libresolv writes the question and reads the answer.
  */
 static int dns_query(const char *server, const char *qname, unsigned int qtype, int timeout_ms,
 		     char *answer, size_t alen)
 {
 	unsigned char q[512], r[512];
 	struct lab_dest sa;
-	size_t off = 12;
-	int fd, ret = 0;
+	int fd, qlen, ret = 0;
 	long long deadline = xcni_mono_ms() + timeout_ms;
 
-	memset(q, 0, sizeof(q));
-	q[0] = 0x39, q[1] = 0x39; /* id */
-	q[2] = 0x01; /* RD */
-	q[5] = 1; /* one question */
-	for (const char *l = qname; *l;) {
-		size_t n = strcspn(l, ".");
-
-		if (!n || n > 63 || off + n + 6 > sizeof(q))
-			return -EINVAL;
-		q[off++] = (unsigned char)n;
-		memcpy(q + off, l, n);
-		off += n;
-		l += n + (l[n] == '.');
-	}
-	q[off++] = 0;
 	if (lab_dest_parse(server, &sa))
 		return -EINVAL;
 	/* The port sits at the same offset in both families' sockaddr. */
 	((struct sockaddr_in *)&sa.sa)->sin_port = htons(53);
 	if (!qtype)
-		qtype = sa.sa.ss_family == AF_INET6 ? 28 : 1;
-	q[off++] = 0, q[off++] = (unsigned char)qtype; /* AAAA or A */
-	q[off++] = 0, q[off++] = 1; /* IN */
+		qtype = sa.sa.ss_family == AF_INET6 ? ns_t_aaaa : ns_t_a;
+	qlen = res_mkquery(ns_o_query, qname, ns_c_in, (int)qtype, NULL, 0, NULL, q, sizeof(q));
+	if (qlen < 0)
+		return -EINVAL;
 	fd = socket(sa.sa.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa.sa, sa.len) || send(fd, q, off, 0) < 0)
+	if (connect(fd, (struct sockaddr *)&sa.sa, sa.len) || send(fd, q, (size_t)qlen, 0) < 0)
 		goto out; /* unreachable: blocked */
 	for (;;) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 		long long left = deadline - xcni_mono_ms();
+		ns_msg m;
+		ns_rr rr;
 		ssize_t n;
+		bool parsed;
 
 		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
 			break;
 		n = recv(fd, r, sizeof(r), 0);
 		if (n < 0)
 			break;
-		if (n < 12 || r[0] != 0x39 || r[1] != 0x39 || !(r[2] & 0x80))
+		if (n < 12 || memcmp(r, q, 2) || !(r[2] & 0x80))
 			continue;
 		if ((r[3] & 0x0f) || !(r[6] | r[7])) {
 			snprintf(answer, alen, "answered rcode %d with %d records", r[3] & 0x0f,
@@ -231,7 +176,15 @@ static int dns_query(const char *server, const char *qname, unsigned int qtype, 
 			break;
 		}
 		snprintf(answer, alen, "%d %s record(s):", r[6] << 8 | r[7], qtype == 28 ? "AAAA" : "A");
-		dns_answers(r, (size_t)n, qtype, answer, alen);
+		parsed = !ns_initparse(r, (int)n, &m);
+		for (int i = 0; parsed && !ns_parserr(&m, ns_s_an, i, &rr); i++) {
+			char ip[INET6_ADDRSTRLEN];
+			size_t l = strlen(answer);
+
+			if (ns_rr_type(rr) == qtype && ns_rr_rdlen(rr) == (qtype == 28 ? 16u : 4u) &&
+			    inet_ntop(qtype == 28 ? AF_INET6 : AF_INET, ns_rr_rdata(rr), ip, sizeof(ip)))
+				snprintf(answer + l, alen - l, " %s", ip);
+		}
 		ret = 1;
 		break;
 	}
@@ -376,10 +329,8 @@ static int ct_cleanup(bool verbose)
 		return -ENOENT;
 	lab_path(&lab, path, sizeof(path), "conntest-ns.json");
 	lab_close(&lab);
-	if (lab_write_atomic(path, doc, sizeof(doc) - 1)) {
-		fprintf(stderr, "connectivity test: writing %s failed\n", path);
-		return -EIO;
-	}
+	if (lab_write_atomic(path, doc, sizeof(doc) - 1))
+		return said(-EIO, "connectivity test: writing %s failed\n", path);
 	saved = quiet_begin(verbose);
 	ret = lab_cmd_delete(4, argv);
 	quiet_end(saved);
@@ -516,25 +467,19 @@ int lab_conntest_parse(int argc, char **argv, struct lab_ct_opts *o)
 	while ((c = getopt_long(argc, argv, lab_conntest_short, lab_conntest_opts, NULL)) != -1) {
 		switch (c) {
 		case 't':
-			if (o->nglobs == LAB_CT_MAX_GLOBS) {
-				fprintf(stderr, "connectivity test: --test: at most %d\n", LAB_CT_MAX_GLOBS);
-				return 2;
-			}
+			if (o->nglobs == LAB_CT_MAX_GLOBS)
+				return said(2, "connectivity test: --test: at most %d\n", LAB_CT_MAX_GLOBS);
 			o->globs[o->nglobs++] = optarg;
 			break;
 		case 'n':
-			if (o->nnodes == 2) {
-				fprintf(stderr, "connectivity test: --node: at most two (A, B)\n");
-				return 2;
-			}
+			if (o->nnodes == 2)
+				return said(2, "connectivity test: --node: at most two (A, B)\n");
 			o->nodes[o->nnodes++] = optarg;
 			break;
 		case 'T':
-			if (lab_num(optarg, 50, 60000, &v)) {
-				fprintf(stderr, "connectivity test: --timeout-ms %s: want 50 to 60000\n",
-					optarg);
-				return 2;
-			}
+			if (lab_num(optarg, 50, 60000, &v))
+				return said(2, "connectivity test: --timeout-ms %s: want 50 to 60000\n",
+					    optarg);
 			o->timeout_ms = (int)v;
 			break;
 		case 'k': o->keep = true; break;
@@ -545,18 +490,14 @@ int lab_conntest_parse(int argc, char **argv, struct lab_ct_opts *o)
 		case 'C': o->in_cluster = true; break;
 		case 'L': o->tls_dir = optarg; break;
 		case 'R':
-			if (lab_num(optarg, 1, 3600, &v)) {
-				fprintf(stderr, "connectivity test: --ready-timeout %s: seconds, 1 to 3600\n",
-					optarg);
-				return 2;
-			}
+			if (lab_num(optarg, 1, 3600, &v))
+				return said(2, "connectivity test: --ready-timeout %s: seconds, 1 to 3600\n",
+					    optarg);
 			o->ready_timeout_s = (int)v;
 			break;
 		case 'o':
-			if (strcmp(optarg, "json") && strcmp(optarg, "text")) {
-				fprintf(stderr, "connectivity test: -o %s: want text or json\n", optarg);
-				return 2;
-			}
+			if (strcmp(optarg, "json") && strcmp(optarg, "text"))
+				return said(2, "connectivity test: -o %s: want text or json\n", optarg);
 			o->json = !strcmp(optarg, "json");
 			break;
 		case 'J': o->json = true; break;
@@ -571,15 +512,11 @@ int lab_conntest_parse(int argc, char **argv, struct lab_ct_opts *o)
 		usage(stderr);
 		return 2;
 	}
-	if (o->kubeconfig && o->in_cluster) {
-		fprintf(stderr, "connectivity test: --kubeconfig and --in-cluster: one or the other\n");
-		return 2;
-	}
-	if ((o->json || o->junit) && (o->list || o->manifest)) {
-		fprintf(stderr, "connectivity test: %s: a run's result; --%s runs no test\n",
-			o->json ? "-o json" : "--junit", o->list ? "list" : "manifest");
-		return 2;
-	}
+	if (o->kubeconfig && o->in_cluster)
+		return said(2, "connectivity test: --kubeconfig and --in-cluster: one or the other\n");
+	if ((o->json || o->junit) && (o->list || o->manifest))
+		return said(2, "connectivity test: %s: a run's result; --%s runs no test\n",
+			    o->json ? "-o json" : "--junit", o->list ? "list" : "manifest");
 	if (!o->tls_dir && getenv("XCNI_FLOWS_TLS") && *getenv("XCNI_FLOWS_TLS"))
 		o->tls_dir = getenv("XCNI_FLOWS_TLS");
 	return -1;
@@ -590,11 +527,9 @@ int lab_conntest_globs_check(const struct lab_ct_opts *o)
 	for (size_t g = 0; g < o->nglobs; g++) {
 		struct lab_ct_opts one = { .globs = { o->globs[g] }, .nglobs = 1 };
 
-		if (!lab_conntest_count(&one, LAB_FAM_DUAL)) {
-			fprintf(stderr, "connectivity test: --test %s: no test matches (--list names "
-					"them)\n", o->globs[g]);
-			return 2;
-		}
+		if (!lab_conntest_count(&one, LAB_FAM_DUAL))
+			return said(2, "connectivity test: --test %s: no test matches (--list names "
+				       "them)\n", o->globs[g]);
 	}
 	return 0;
 }
@@ -661,16 +596,12 @@ struct ct_run {
  */
 static int ct_prepare(const struct lab_ct_opts *o, struct lab *lab, struct ct_run *cr)
 {
-	if (!lab->nnodes) {
-		fprintf(stderr, "connectivity test: the lab has no nodes\n");
-		return 2;
-	}
+	if (!lab->nnodes)
+		return said(2, "connectivity test: the lab has no nodes\n");
 	for (size_t i = 0; i < o->nnodes; i++)
-		if (!lab_node_find(lab, o->nodes[i])) {
-			fprintf(stderr, "connectivity test: --node %s: the lab has no node %s (n1..n%zu)\n",
-				o->nodes[i], o->nodes[i], lab->nnodes);
-			return 2;
-		}
+		if (!lab_node_find(lab, o->nodes[i]))
+			return said(2, "connectivity test: --node %s: the lab has no node %s (n1..n%zu)\n",
+				    o->nodes[i], o->nodes[i], lab->nnodes);
 	/* Copies: the lab is closed and opened again around the apply. */
 	snprintf(cr->a, sizeof(cr->a), "%s", o->nnodes ? o->nodes[0] : lab->nodes[0].name);
 	snprintf(cr->b, sizeof(cr->b), "%s", o->nnodes > 1 ? o->nodes[1] : lab->nnodes < 2 ? cr->a :
@@ -678,11 +609,9 @@ static int ct_prepare(const struct lab_ct_opts *o, struct lab *lab, struct ct_ru
 	cr->two = strcmp(cr->a, cr->b) != 0;
 	if (lab_conntest_globs_check(o))
 		return 2;
-	if (!lab_conntest_count(o, lab->family)) {
-		fprintf(stderr, "connectivity test: --test: no test of this lab's families (%s) "
-				"matches\n", lab_family_word(lab->family));
-		return 2;
-	}
+	if (!lab_conntest_count(o, lab->family))
+		return said(2, "connectivity test: --test: no test of this lab's families (%s) "
+			       "matches\n", lab_family_word(lab->family));
 	return 0;
 }
 
@@ -696,20 +625,16 @@ static int ct_deploy(const struct lab_ct_opts *o, const char *doc, const char *p
 	char *apply_argv[] = { "apply", "-f", (char *)path, NULL };
 	int saved, ret;
 
-	if (lab_write_atomic(path, doc, strlen(doc))) {
-		fprintf(stderr, "connectivity test: writing %s failed\n", path);
-		return 3;
-	}
+	if (lab_write_atomic(path, doc, strlen(doc)))
+		return said(3, "connectivity test: writing %s failed\n", path);
 	printf("connectivity test: namespace %s on %s%s%s\n", LAB_CONNTEST_NS, cr->a,
 	       cr->two ? " and " : "", cr->two ? cr->b : " (one node)");
 	saved = quiet_begin(o->verbose);
 	ret = lab_cmd_apply(3, apply_argv);
 	quiet_end(saved);
 	unlink(path);
-	if (ret) {
-		fprintf(stderr, "connectivity test: deploying %s failed\n", LAB_CONNTEST_NS);
-		return 2;
-	}
+	if (ret)
+		return said(2, "connectivity test: deploying %s failed\n", LAB_CONNTEST_NS);
 	return 0;
 }
 
@@ -855,11 +780,9 @@ static int ct_without_lab(const struct lab_ct_opts *o)
 		free(doc);
 		return 0;
 	}
-	if (o->manifest && lab_conntest_no_lab()) {
-		fprintf(stderr, "connectivity test --manifest: no lab is up; for a cluster, name its "
-				"two nodes: --node A --node B\n");
-		return 2;
-	}
+	if (o->manifest && lab_conntest_no_lab())
+		return said(2, "connectivity test --manifest: no lab is up; for a cluster, name its "
+			       "two nodes: --node A --node B\n");
 	return -1;
 }
 
@@ -987,26 +910,20 @@ int lab_cmd_conntest_probe(int argc, char **argv)
 		case 't': to = optarg; break;
 		case 'd': dns = optarg; break;
 		case 'q':
-			if (strcasecmp(optarg, "a") && strcasecmp(optarg, "aaaa")) {
-				fprintf(stderr, "connectivity probe: --qtype %s: want A or AAAA\n", optarg);
-				return 2;
-			}
+			if (strcasecmp(optarg, "a") && strcasecmp(optarg, "aaaa"))
+				return said(2, "connectivity probe: --qtype %s: want A or AAAA\n", optarg);
 			qtype = strcasecmp(optarg, "a") ? 28 : 1;
 			break;
 		case 'p':
-			if (lab_port_spec(optarg, &port) || port.proto == IPPROTO_SCTP) {
-				fprintf(stderr, "connectivity probe: --port %s: want PORT/tcp or PORT/udp\n",
-					optarg);
-				return 2;
-			}
+			if (lab_port_spec(optarg, &port) || port.proto == IPPROTO_SCTP)
+				return said(2, "connectivity probe: --port %s: want PORT/tcp or PORT/udp\n",
+					    optarg);
 			have_port = true;
 			break;
 		case 'T':
-			if (lab_num(optarg, 50, 60000, &v)) {
-				fprintf(stderr, "connectivity probe: --timeout-ms %s: want 50 to 60000\n",
-					optarg);
-				return 2;
-			}
+			if (lab_num(optarg, 50, 60000, &v))
+				return said(2, "connectivity probe: --timeout-ms %s: want 50 to 60000\n",
+					    optarg);
 			timeout_ms = (int)v;
 			break;
 		case 'h': probe_usage(stdout); return 0;
@@ -1023,11 +940,9 @@ int lab_cmd_conntest_probe(int argc, char **argv)
 		res = dns_query(to, dns, qtype, timeout_ms, answer, sizeof(answer));
 	else
 		res = lab_probe_addr(to, &port, timeout_ms, answer, sizeof(answer), &refused);
-	if (res == -EINVAL) {
-		fprintf(stderr, "connectivity probe: --to %s: not an IPv4 or IPv6 address%s\n", to,
-			dns ? " (or --dns: not a DNS name)" : "");
-		return 2;
-	}
+	if (res == -EINVAL)
+		return said(2, "connectivity probe: --to %s: not an IPv4 or IPv6 address%s\n", to,
+			    dns ? " (or --dns: not a DNS name)" : "");
 	/* What the pod can tell alone: a policy's drop is a timeout to it (the
 	 * run tells denied by the drops); a RST or an ICMP unreachable, refused. */
 	out = json_pack("{s:s, s:s, s:I}", "result",

@@ -114,10 +114,8 @@ int lab_dns_sync(struct lab *lab)
 	if (!lab_has_dns(lab))
 		return 0;
 	err = hosts_write(lab);
-	if (err) {
-		fprintf(stderr, "lab: writing the DNS hosts file: %s\n", strerror(-err));
-		return err;
-	}
+	if (err)
+		return said(err, "lab: writing the DNS hosts file: %s\n", strerror(-err));
 	for (size_t i = 0; i < lab->npods; i++)
 		if (lab->pods[i].dns && lab_proc_alive(&lab->pods[i].server))
 			kill(lab->pods[i].server.pid, SIGHUP);
@@ -163,11 +161,9 @@ int lab_dns_start(struct lab *lab, struct lab_pod *pod)
 		pod->dns = true;
 		err = hosts_write(lab);
 	}
-	if (err) {
-		fprintf(stderr, "lab: pod %s/%s: DNS hosts file: %s\n", pod->ns, pod->name,
-			strerror(-err));
-		return err;
-	}
+	if (err)
+		return said(err, "lab: pod %s/%s: DNS hosts file: %s\n", pod->ns, pod->name,
+			    strerror(-err));
 	snprintf(hosts, sizeof(hosts), "%s/hosts", dir);
 	snprintf(pid, sizeof(pid), "%s/dnsmasq.pid", dir);
 	snprintf(addn, sizeof(addn), "--addn-hosts=%s", hosts);
@@ -189,11 +185,10 @@ int lab_dns_start(struct lab *lab, struct lab_pod *pod)
 		lab_proc_stop(&pod->server);
 		return err;
 	}
-	if (err) {
-		fprintf(stderr, "lab: pod %s/%s: starting %s: %s (install dnsmasq-base)\n", pod->ns,
-			pod->name, bin, strerror(-err));
-		return err;
-	}
+	if (err)
+		return said(err,
+			    "lab: pod %s/%s: starting %s: %s (install dnsmasq-base)\n", pod->ns,
+			    pod->name, bin, strerror(-err));
 	deadline = xcni_mono_ms() + DNS_READY_MS;
 	while (!dns_listening(netns)) {
 		if (!lab_proc_alive(&pod->server) || xcni_mono_ms() > deadline) {

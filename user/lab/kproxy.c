@@ -31,7 +31,7 @@
 #include <unistd.h>
 
 #include "lab/ctflush.h"
-#include "lib/system/hash.h"
+#include "lib/system/hmap.h"
 #include "lab/kproxy.h"
 #include "lab/slice.h"
 #include "lab/underlay.h"
@@ -477,47 +477,29 @@ static const char *const hooks[][2] = {
 	{ "filter", "-A FORWARD -m conntrack --ctstate NEW -m comment --comment \"kubernetes externally-visible service portals\" -j KUBE-EXTERNAL-SERVICES" },
 };
 
-/* The chains a sync made, sorted: looked up once per chain the node has (not a scan each). */
+/* The chains a sync made, keys into buf: looked up once per chain the node has (not a scan each). */
 struct chain_set {
-	size_t n;
-	char **v;
+	struct hmap m;
 	char *buf;
 };
-
-static int chain_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
 
 /* From r->chains, ":NAME\n" a line. */
 static int chains_load(struct chain_set *set, const struct rules *r)
 {
-	size_t cap = 0;
 	char *line, *sp;
 
-	memset(set, 0, sizeof(*set));
-	set->buf = strdup(r->chains ? r->chains : "");
-	if (!set->buf)
-		return -ENOMEM;
-	for (const char *p = set->buf; *p; p++)
-		cap += *p == '\n';
-	set->v = malloc((cap + 1) * sizeof(*set->v));
-	if (!set->v)
+	*set = (struct chain_set){ .buf = strdup(r->chains ? r->chains : "") };
+	if (!set->buf || hmap_init(&set->m, true, 0))
 		return -ENOMEM;
 	for (line = strtok_r(set->buf, "\n", &sp); line; line = strtok_r(NULL, "\n", &sp))
-		set->v[set->n++] = line;
-	qsort(set->v, set->n, sizeof(*set->v), chain_cmp);
+		if (hmap_put(&set->m, hstr(line), (uintptr_t)line, line))
+			return -ENOMEM;
 	return 0;
-}
-
-static bool chains_has(const struct chain_set *set, const char *name)
-{
-	return set->n && bsearch(&name, set->v, set->n, sizeof(*set->v), chain_cmp);
 }
 
 static void chains_free(struct chain_set *set)
 {
-	free(set->v);
+	hmap_free(&set->m);
 	free(set->buf);
 }
 
@@ -565,7 +547,7 @@ static int node_sync(const struct lab_node *n, const struct rules *r)
 				    strncmp(line, ":KUBE-EXT-", 10) && strncmp(line, ":KUBE-SVL-", 10))
 					continue;
 				*strchrnul(line, ' ') = '\0';
-				if (chains_has(&made, line))
+				if (hmap_has(&made.m, hstr(line), (uintptr_t)line))
 					continue;
 				fprintf(f, "%s - [0:0]\n", line);
 				fprintf(fs, "-X %s\n", line + 1);

@@ -234,10 +234,8 @@ static int ul6_nodes_parse(const char *arg, bool *ul6)
 static int up_word(const char *name, const char *arg, const char *off_word, const char *on_word,
 		   bool *on)
 {
-	if (strcmp(arg, off_word) && strcmp(arg, on_word)) {
-		fprintf(stderr, "lab up: --%s %s: %s or %s\n", name, arg, off_word, on_word);
-		return -EINVAL;
-	}
+	if (strcmp(arg, off_word) && strcmp(arg, on_word))
+		return said(-EINVAL, "lab up: --%s %s: %s or %s\n", name, arg, off_word, on_word);
 	*on = !strcmp(arg, on_word);
 	return 0;
 }
@@ -269,30 +267,25 @@ static int up_args(int argc, char **argv, unsigned long *nodes, bool *dns, bool 
 	while ((c = getopt_long(argc, argv, "n:h", lo, NULL)) != -1) {
 		switch (c) {
 		case 'n':
-			if (lab_num(optarg, 1, LAB_MAX_NODES, &v)) {
-				fprintf(stderr, "lab up: --nodes %s: a number from 1 to %d\n", optarg,
-					LAB_MAX_NODES);
-				return 2;
-			}
+			if (lab_num(optarg, 1, LAB_MAX_NODES, &v))
+				return said(2, "lab up: --nodes %s: a number from 1 to %d\n", optarg,
+					    LAB_MAX_NODES);
 			*nodes = (unsigned long)v;
 			break;
 		case 'd': *dns = true; break;
 		case 'a':
 			if (strncmp(optarg, "--", 2) || strlen(optarg) >= LAB_AGENT_ARG_LEN ||
 			    lab->nagent_args == LAB_MAX_AGENT_ARGS) {
-				fprintf(stderr, "lab up: --agent-arg %s: one xcnid option as --NAME=VALUE "
-						"or --NAME, under %d characters, at most %d of them\n",
-					optarg, LAB_AGENT_ARG_LEN, LAB_MAX_AGENT_ARGS);
-				return 2;
+				return said(2, "lab up: --agent-arg %s: one xcnid option as --NAME=VALUE "
+					       "or --NAME, under %d characters, at most %d of them\n",
+					    optarg, LAB_AGENT_ARG_LEN, LAB_MAX_AGENT_ARGS);
 			}
 			snprintf(lab->agent_args[lab->nagent_args++], LAB_AGENT_ARG_LEN, "%s", optarg);
 			break;
 		case 'f':
 			lab->family = lab_family_parse(optarg);
-			if (!lab->family) {
-				fprintf(stderr, "lab up: --ip-family %s: ipv4, ipv6 or dual\n", optarg);
-				return 2;
-			}
+			if (!lab->family)
+				return said(2, "lab up: --ip-family %s: ipv4, ipv6 or dual\n", optarg);
 			break;
 		case 'k':
 			if (up_word("kube-proxy", optarg, "iptables", "none", kp_none))
@@ -303,18 +296,14 @@ static int up_args(int argc, char **argv, unsigned long *nodes, bool *dns, bool 
 				return 2;
 			break;
 		case 'r':
-			if (svc_nodeport_range_parse(optarg, &lab->np_min, &lab->np_max)) {
-				fprintf(stderr, "lab up: --node-port-range %s: MIN-MAX, 1 <= MIN <= MAX "
-						"<= 65535 (e.g. 30000-32767)\n", optarg);
-				return 2;
-			}
+			if (svc_nodeport_range_parse(optarg, &lab->np_min, &lab->np_max))
+				return said(2, "lab up: --node-port-range %s: MIN-MAX, 1 <= MIN <= MAX "
+					       "<= 65535 (e.g. 30000-32767)\n", optarg);
 			break;
 		case 'u':
-			if (ul6_nodes_parse(optarg, ul6)) {
-				fprintf(stderr, "lab up: --ipv6-only-nodes %s: node numbers, comma-"
-						"separated (e.g. 2,3)\n", optarg);
-				return 2;
-			}
+			if (ul6_nodes_parse(optarg, ul6))
+				return said(2, "lab up: --ipv6-only-nodes %s: node numbers, comma-"
+					       "separated (e.g. 2,3)\n", optarg);
 			lab->ul_mixed = true;
 			break;
 		case 't':
@@ -329,35 +318,27 @@ static int up_args(int argc, char **argv, unsigned long *nodes, bool *dns, bool 
 		usage_up(stderr);
 		return 2;
 	}
-	if (lab->np_dsr && !*kp_none) {
-		fprintf(stderr, "lab up: --node-port-mode dsr is xcnid's, with --kube-proxy none\n");
-		return 2;
-	}
+	if (lab->np_dsr && !*kp_none)
+		return said(2, "lab up: --node-port-mode dsr is xcnid's, with --kube-proxy none\n");
 	/* Only a dual stack lab's nodes have an address of each family to choose from. */
-	if (lab->tun6 && lab->family != LAB_FAM_DUAL) {
-		fprintf(stderr, "lab up: --tunnel-family ipv6 chooses between the underlay "
-				"families of a dual stack lab's nodes (--ip-family dual)\n");
-		return 2;
-	}
+	if (lab->tun6 && lab->family != LAB_FAM_DUAL)
+		return said(2, "lab up: --tunnel-family ipv6 chooses between the underlay "
+			       "families of a dual stack lab's nodes (--ip-family dual)\n");
 	if (lab->ul_mixed) {
 		unsigned long n6 = 0;
 
 		for (unsigned long i = 1; i <= LAB_MAX_NODES; i++) {
-			if (ul6[i] && i > *nodes) {
-				fprintf(stderr, "lab up: --ipv6-only-nodes: node %lu, but the lab has "
-						"%lu node(s)\n", i, *nodes);
-				return 2;
-			}
+			if (ul6[i] && i > *nodes)
+				return said(2, "lab up: --ipv6-only-nodes: node %lu, but the lab has "
+					       "%lu node(s)\n", i, *nodes);
 			n6 += ul6[i];
 		}
 		/* The lab plays kube-proxy over the nodes' IPv4 addresses; a node with
 		 * none would have rules for an address it lacks. */
-		if (lab->family != LAB_FAM_DUAL || !*kp_none || n6 == *nodes) {
-			fprintf(stderr, "lab up: --ipv6-only-nodes mixes nodes in a dual stack lab "
-					"(--ip-family dual) with --kube-proxy none, and keeps at least "
-					"one node of both families (all IPv6 alone: --ip-family ipv6)\n");
-			return 2;
-		}
+		if (lab->family != LAB_FAM_DUAL || !*kp_none || n6 == *nodes)
+			return said(2, "lab up: --ipv6-only-nodes mixes nodes in a dual stack lab "
+				       "(--ip-family dual) with --kube-proxy none, and keeps at least "
+				       "one node of both families (all IPv6 alone: --ip-family ipv6)\n");
 	}
 	return -1;
 }
@@ -378,23 +359,17 @@ static int up_build(struct lab *lab, unsigned long nodes, const char *xcnid, con
 	if (!lab->nodes)
 		return -1;
 	lab_path(lab, path, sizeof(path), "manifests");
-	if (mkdir(path, 0755) && errno != EEXIST) {
-		fprintf(stderr, "lab up: mkdir %s: %s\n", path, strerror(errno));
-		return -1;
-	}
+	if (mkdir(path, 0755) && errno != EEXIST)
+		return said(-1, "lab up: mkdir %s: %s\n", path, strerror(errno));
 	lab_path(lab, path, sizeof(path), "pods");
-	if (mkdir(path, 0755) && errno != EEXIST) {
-		fprintf(stderr, "lab up: mkdir %s: %s\n", path, strerror(errno));
-		return -1;
-	}
+	if (mkdir(path, 0755) && errno != EEXIST)
+		return said(-1, "lab up: mkdir %s: %s\n", path, strerror(errno));
 	/* From here on lab.json exists, so `lab down` can clean up whatever happens. */
 	if (lab_state_save(lab))
 		return -1;
 	err = xcni_bpffs_ensure(LAB_PIN_ROOT);
-	if (err || (mkdir(LAB_PIN_ROOT, 0700) && errno != EEXIST)) {
-		fprintf(stderr, "lab up: %s: %s\n", LAB_PIN_ROOT, strerror(err ? -err : errno));
-		return -1;
-	}
+	if (err || (mkdir(LAB_PIN_ROOT, 0700) && errno != EEXIST))
+		return said(-1, "lab up: %s: %s\n", LAB_PIN_ROOT, strerror(err ? -err : errno));
 	if (lab_underlay_create(lab) || lab_outside_create(lab) || lab_outside_serve(lab))
 		return -1;
 	for (unsigned int i = 1; i <= nodes; i++)
@@ -428,8 +403,7 @@ static int cmd_up(int argc, char **argv)
 		xdp = LAB_XDP_DEFAULT;
 	if (strcmp(xdp, "auto") && strcmp(xdp, "native") && strcmp(xdp, "generic") &&
 	    strcmp(xdp, "tc") && strcmp(xdp, "off")) {
-		fprintf(stderr, "lab up: XCNI_LAB_XDP=%s: auto, native, generic, tc or off\n", xdp);
-		return 2;
+		return said(2, "lab up: XCNI_LAB_XDP=%s: auto, native, generic, tc or off\n", xdp);
 	}
 	if (lab_find_bin("xcnid", "XCNID_BIN", xcnid, sizeof(xcnid)) ||
 	    lab_find_bin("xcni", "XCNI_BIN", xcni, sizeof(xcni)))
@@ -736,10 +710,8 @@ static int cmd_get(int argc, char **argv)
 		default: return 2;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "lab get: unexpected argument %s\n", argv[optind]);
-		return 2;
-	}
+	if (optind < argc)
+		return said(2, "lab get: unexpected argument %s\n", argv[optind]);
 	if (lab_open(&lab, false))
 		return 1;
 	err = json ? get_json(&lab) : get_text(&lab);

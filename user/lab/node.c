@@ -194,8 +194,7 @@ int lab_node_start(struct lab *lab, unsigned int i, const char *xcnid, const cha
 	lab_path(lab, dir, sizeof(dir), "%s", n->name);
 	if (mkdir(dir, 0755) && errno != EEXIST) {
 		err = -errno;
-		fprintf(stderr, "lab: mkdir %s: %s\n", dir, strerror(-err));
-		return err;
+		return said(err, "lab: mkdir %s: %s\n", dir, strerror(-err));
 	}
 	err = node_net_conf(lab, n);
 	if (err)
@@ -481,9 +480,8 @@ int lab_sync(struct lab *lab)
 				break;
 			if (r == -EIO) {
 				/* The objects are in the cluster state; the maps keep the old policy. */
-				fprintf(stderr, "lab: node %s: xcnid could not apply generation %llu: %s\n",
-					n->name, gen, why);
-				return r;
+				return said(r, "lab: node %s: xcnid could not apply generation %llu: %s\n",
+					    n->name, gen, why);
 			}
 			clock_gettime(CLOCK_MONOTONIC, &t);
 			if (!lab_proc_alive(&n->xcnid) ||

@@ -101,10 +101,8 @@ static int lab_cni(struct lab *lab, struct lab_pod *pod, const char *cmd)
 	snprintf(e_args, sizeof(e_args), "CNI_ARGS=IgnoreUnknown=1;K8S_POD_NAMESPACE=%s;K8S_POD_NAME=%s",
 		 pod->ns, pod->name);
 	err = lab_read_file(conf_path, &conf);
-	if (err) {
-		fprintf(stderr, "lab: %s: %s\n", conf_path, strerror(-err));
-		return err;
-	}
+	if (err)
+		return said(err, "lab: %s: %s\n", conf_path, strerror(-err));
 	err = lab_run(node_ns, argv, envp, conf, &out, &eout, &status);
 	if (err) {
 		fprintf(stderr, "lab: CNI %s %s/%s: %s\n", cmd, pod->ns, pod->name, strerror(-err));

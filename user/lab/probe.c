@@ -46,10 +46,8 @@ static int timeout_parse(const char *s, int *out)
 {
 	long v;
 
-	if (lab_num(s, 1, 600000, &v)) {
-		fprintf(stderr, "lab: --timeout-ms %s: milliseconds, 1 to 600000\n", s);
-		return -EINVAL;
-	}
+	if (lab_num(s, 1, 600000, &v))
+		return said(-EINVAL, "lab: --timeout-ms %s: milliseconds, 1 to 600000\n", s);
 	*out = (int)v;
 	return 0;
 }
@@ -61,8 +59,7 @@ static unsigned int family_opt(const char *s)
 		return LAB_FAM_V4;
 	if (!strcmp(s, "6"))
 		return LAB_FAM_V6;
-	fprintf(stderr, "lab: --family %s: 4 or 6\n", s);
-	return 0;
+	return said(0, "lab: --family %s: 4 or 6\n", s);
 }
 
 static const char *fam_name(unsigned int fam)
@@ -369,16 +366,14 @@ static int matrix_init(struct matrix *m, const struct lab_pod **pods, size_t n, 
 	for (size_t i = 0; i < n; i++) {
 		lab_netns_path(pods[i]->netns, path, sizeof(path));
 		m->nsfd[i] = open(path, O_RDONLY | O_CLOEXEC);
-		if (m->nsfd[i] < 0) {
-			fprintf(stderr, "lab: pod %s/%s: %s: %s\n", pods[i]->ns, pods[i]->name, path,
-				strerror(errno));
-			return -errno;
-		}
-		if (svc ? svc_dest(&svc[i], fam, &m->dst[i]) : pod_dest(pods[i], fam, &m->dst[i])) {
-			fprintf(stderr, "lab: pod %s/%s has no %s %s\n", pods[i]->ns, pods[i]->name,
-				fam_name(fam), svc ? "ClusterIP (its Service svc-POD)" : "address");
-			return -EINVAL;
-		}
+		if (m->nsfd[i] < 0)
+			return said(-errno,
+				    "lab: pod %s/%s: %s: %s\n", pods[i]->ns, pods[i]->name, path,
+				    strerror(errno));
+		if (svc ? svc_dest(&svc[i], fam, &m->dst[i]) : pod_dest(pods[i], fam, &m->dst[i]))
+			return said(-EINVAL, "lab: pod %s/%s has no %s %s\n", pods[i]->ns,
+				    pods[i]->name, fam_name(fam),
+				    svc ? "ClusterIP (its Service svc-POD)" : "address");
 	}
 	return 0;
 }
@@ -431,14 +426,11 @@ static void usage_probe(FILE *f)
 /* PORT/PROTO for a probe: 0, or says why not (exit 2). */
 static int probe_spec(const char *s, struct lab_port *p)
 {
-	if (lab_port_spec(s, p)) {
-		fprintf(stderr, "lab: %s: not PORT/PROTO (e.g. 80/tcp, 53/udp)\n", s);
-		return -EINVAL;
-	}
-	if (p->proto == IPPROTO_SCTP) {
-		fprintf(stderr, "lab: %s: cannot probe SCTP: this kernel has no SCTP sockets\n", s);
-		return -EPROTONOSUPPORT;
-	}
+	if (lab_port_spec(s, p))
+		return said(-EINVAL, "lab: %s: not PORT/PROTO (e.g. 80/tcp, 53/udp)\n", s);
+	if (p->proto == IPPROTO_SCTP)
+		return said(-EPROTONOSUPPORT,
+			    "lab: %s: cannot probe SCTP: this kernel has no SCTP sockets\n", s);
 	return 0;
 }
 
@@ -486,10 +478,8 @@ static int probe_dest(struct lab *lab, const char *to, unsigned int *fams, bool 
 		char ns[256];
 		int r;
 
-		if (!slash || slash == to + 4 || !slash[1] || (size_t)(slash - to - 4) >= sizeof(ns)) {
-			fprintf(stderr, "lab probe: %s: not svc/NAMESPACE/SERVICE\n", to);
-			return -1;
-		}
+		if (!slash || slash == to + 4 || !slash[1] || (size_t)(slash - to - 4) >= sizeof(ns))
+			return said(-1, "lab probe: %s: not svc/NAMESPACE/SERVICE\n", to);
 		snprintf(ns, sizeof(ns), "%.*s", (int)(slash - to - 4), to + 4);
 		r = lab_svc_lookup(lab, ns, slash + 1, &ips);
 		if (r) {
@@ -513,11 +503,9 @@ static int probe_dest(struct lab *lab, const char *to, unsigned int *fams, bool 
 			if ((want & f) && !pod_dest(dst, f, &d[f == LAB_FAM_V6]))
 				*fams |= f;
 	}
-	if (!*fams) {
-		fprintf(stderr, "lab probe: %s has no %s address\n", to,
-			want == LAB_FAM_DUAL ? "IPv4 or IPv6" : fam_name(want));
-		return -1;
-	}
+	if (!*fams)
+		return said(-1, "lab probe: %s has no %s address\n", to,
+			    want == LAB_FAM_DUAL ? "IPv4 or IPv6" : fam_name(want));
 	/* Asked for one family explicitly and it has none: said above; both asked, one missing: fine. */
 	return 0;
 }
@@ -1035,19 +1023,15 @@ static int matrix_parse(int argc, char **argv, struct matrix_opts *o)
 		usage_matrix(stderr);
 		return 2;
 	}
-	if (o->np > MATRIX_MAX_PORTS) {
-		fprintf(stderr, "lab matrix: %zu PORT/PROTO given: at most %d at once\n", o->np,
-			MATRIX_MAX_PORTS);
-		return 2;
-	}
+	if (o->np > MATRIX_MAX_PORTS)
+		return said(2, "lab matrix: %zu PORT/PROTO given: at most %d at once\n", o->np,
+			    MATRIX_MAX_PORTS);
 	for (size_t i = 0; i < o->np; i++)
 		if (probe_spec(argv[optind + (int)i], &o->ports[i]))
 			return 2;
-	if (o->svg && o->np > 1) {
-		fprintf(stderr, "lab matrix: --svg %s: draws one PORT/PROTO's table (%zu given)\n",
-			o->svg, o->np);
-		return 2;
-	}
+	if (o->svg && o->np > 1)
+		return said(2, "lab matrix: --svg %s: draws one PORT/PROTO's table (%zu given)\n",
+			    o->svg, o->np);
 	if (o->svg && lab_svg_check_path(o->svg))
 		return 2;
 	return -1;
@@ -1263,10 +1247,8 @@ int lab_cmd_exec(int argc, char **argv)
 	}
 	if (argc > 2 && !strcmp(argv[2], "--"))
 		i = 3;
-	if (argc < 2 || i >= argc) {
-		fprintf(stderr, "Usage: xcnictl lab exec NS/POD -- CMD [ARGS...]\n");
-		return 2;
-	}
+	if (argc < 2 || i >= argc)
+		return said(2, "Usage: xcnictl lab exec NS/POD -- CMD [ARGS...]\n");
 	if (lab_open(&lab, false))
 		return 2;
 	p = lab_pod_lookup(&lab, argv[1]);
@@ -1293,12 +1275,9 @@ int lab_cmd_exec(int argc, char **argv)
 	}
 	lab_close(&lab);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || setns(fd, CLONE_NEWNET)) {
-		fprintf(stderr, "lab exec: %s: %s\n", path, strerror(errno));
-		return 2;
-	}
+	if (fd < 0 || setns(fd, CLONE_NEWNET))
+		return said(2, "lab exec: %s: %s\n", path, strerror(errno));
 	close(fd);
 	execvp(argv[i], argv + i);
-	fprintf(stderr, "lab exec: %s: %s\n", argv[i], strerror(errno));
-	return 127;
+	return said(127, "lab exec: %s: %s\n", argv[i], strerror(errno));
 }

@@ -342,13 +342,10 @@ int lab_cmd_serve(int argc, char **argv)
 			dprintf(ready, "ok\n");
 		close(ready);
 	}
-	if (err) {
-		fprintf(stderr, "lab serve %s: %s\n", name, why);
-		return 1;
-	}
+	if (err)
+		return said(1, "lab serve %s: %s\n", name, why);
 	err = serve_loop(lfds, protos, nl, answer, tell ? name : NULL);
-	fprintf(stderr, "lab serve %s: %s\n", name, strerror(-err));
-	return 1;
+	return said(1, "lab serve %s: %s\n", name, strerror(-err));
 }
 
 /*

@@ -48,53 +48,34 @@
 #include <unistd.h>
 
 #include "lab/slice.h"
-#include "lib/system/hash.h"
+#include "lib/system/hmap.h"
 #include "lib/system/proto.h"
 #include "lib/system/util.h"
 
 /* Files the Services of the agents are spread over (by a hash of namespace/name). */
 #define LAB_SVC_SHARDS 64
 
-/* What the sync wrote this time: every other services-*, service.* and endpointslice.* file goes. */
-struct wanted {
-	size_t n, cap;
-	char **v;
-};
-
-static int wanted_add(struct wanted *w, const char *path)
+/*
+ * What the sync wrote this time, w (its paths, the keys, strdup'd): every
+ * other services-*, service.* and endpointslice.* file goes. A search, not a
+ * scan per file (10k Services are 20k files).
+ */
+static int wanted_add(struct hmap *w, const char *path)
 {
-	if (XCNI_GROW(w->v, w->n, w->cap))
+	char *k;
+
+	if (hmap_has(w, hstr(path), (uintptr_t)path))
+		return 0;
+	k = strdup(path);
+	if (!k || hmap_put(w, hstr(k), (uintptr_t)k, k)) {
+		free(k);
 		return -ENOMEM;
-	w->v[w->n] = strdup(path);
-	return w->v[w->n++] ? 0 : -ENOMEM;
-}
-
-static int str_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* After wanted_sort: a search, not a scan per file (10k Services are 20k files). */
-static bool wanted_has(const struct wanted *w, const char *path)
-{
-	return w->n && bsearch(&path, w->v, w->n, sizeof(*w->v), str_cmp);
-}
-
-static void wanted_sort(struct wanted *w)
-{
-	if (w->n)
-		qsort(w->v, w->n, sizeof(*w->v), str_cmp);
-}
-
-static void wanted_free(struct wanted *w)
-{
-	for (size_t i = 0; i < w->n; i++)
-		free(w->v[i]);
-	free(w->v);
+	}
+	return 0;
 }
 
 /* Writes doc at path (unless it holds it already) and remembers the path. */
-static int put(const char *path, json_t *doc, struct wanted *w, bool *changed)
+static int put(const char *path, json_t *doc, struct hmap *w, bool *changed)
 {
 	enum lab_wr res;
 	int err;
@@ -231,7 +212,7 @@ static int lb_file(const struct dirent *d)
 }
 
 /* The objects of Services and slices that are no more. */
-static int sweep(struct lab *lab, const struct wanted *w, bool *changed)
+static int sweep(struct lab *lab, const struct hmap *w, bool *changed)
 {
 	char dir[PATH_MAX], path[PATH_MAX + 256];
 	struct dirent **ents;
@@ -243,7 +224,7 @@ static int sweep(struct lab *lab, const struct wanted *w, bool *changed)
 		return -errno;
 	for (int i = 0; i < n; i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, ents[i]->d_name);
-		if (!wanted_has(w, path)) {
+		if (!hmap_has(w, hstr(path), (uintptr_t)path)) {
 			r = lab_object_unlink(path);
 			if (r < 0)
 				err = r;
@@ -268,7 +249,7 @@ int lab_slices_sync(struct lab *lab, bool *changed)
 	json_t *shard[LAB_SVC_SHARDS] = { NULL };
 	struct lab_slice_list hand = {};
 	struct lab_ep_pod *pods = NULL;
-	struct wanted w = {};
+	struct hmap w = {};
 	struct lab_svc_list l;
 	char path[PATH_MAX];
 	size_t npods = 0;
@@ -276,9 +257,11 @@ int lab_slices_sync(struct lab *lab, bool *changed)
 
 	const bool slices = lab->kube_proxy_none;
 
-	err = lab_svc_list_load(lab, &l);
-	if (err)
+	err = hmap_init(&w, true, 0) ?: lab_svc_list_load(lab, &l);
+	if (err) {
+		hmap_free(&w);
 		return err;
+	}
 	if (slices)
 		err = lab_ep_pods_load(lab, &pods, &npods);
 	for (size_t i = 0; !err && i < l.n; i++) {
@@ -315,13 +298,14 @@ int lab_slices_sync(struct lab *lab, bool *changed)
 	}
 	lab_slice_list_free(&hand);
 	/* Nothing is removed after a failure: a half-written set is better than a lost one. */
-	wanted_sort(&w);
 	if (!err)
 		err = sweep(lab, &w, changed);
 	if (err)
 		fprintf(stderr, "lab: writing Services and EndpointSlices for the agents: %s\n",
 			strerror(-err));
-	wanted_free(&w);
+	hmap_each(&w, sl)
+		free(sl->v);
+	hmap_free(&w);
 	lab_ep_pods_free(pods, npods);
 	lab_svc_list_free(&l);
 	return err;

@@ -303,10 +303,8 @@ int lab_open(struct lab *lab, bool lock)
 	}
 	if (lock) {
 		err = lab_lock(lab);
-		if (err) {
-			fprintf(stderr, "lab: locking %s/.lock: %s\n", lab->dir, strerror(-err));
-			return err;
-		}
+		if (err)
+			return said(err, "lab: locking %s/.lock: %s\n", lab->dir, strerror(-err));
 	}
 	lab_path(lab, path, sizeof(path), "lab.json");
 	root = json_load_file(path, 0, &jerr);
@@ -344,8 +342,7 @@ int lab_create(struct lab *lab)
 		lab->created_dir = true;
 	else if (errno != EEXIST) {
 		err = -errno;
-		fprintf(stderr, "lab up: mkdir %s: %s\n", lab->dir, strerror(-err));
-		return err;
+		return said(err, "lab up: mkdir %s: %s\n", lab->dir, strerror(-err));
 	}
 	err = lab_lock(lab);
 	if (err) {

@@ -455,12 +455,11 @@ static int svc_families(const struct lab *lab, const struct k8s_object *o, const
 		const char *f = json_string_value(v) ?: "";
 		unsigned int fam = !strcmp(f, "IPv4") ? LAB_FAM_V4 : !strcmp(f, "IPv6") ? LAB_FAM_V6 : 0;
 
-		if (!fam || i > 1 || (i == 1 && fams[0] == fam)) {
-			fprintf(stderr, "lab apply: %s: Service %s/%s: spec.ipFamilies[%zu]: \"%s\": "
-					"IPv4 or IPv6, each at most once\n", src, o->meta.ns,
-				o->meta.name, i, f);
-			return -EINVAL;
-		}
+		if (!fam || i > 1 || (i == 1 && fams[0] == fam))
+			return said(-EINVAL,
+				    "lab apply: %s: Service %s/%s: spec.ipFamilies[%zu]: \"%s\": "
+					    "IPv4 or IPv6, each at most once\n", src, o->meta.ns,
+				    o->meta.name, i, f);
 		fams[(*n)++] = fam;
 	}
 	if (!*n && (given.has4 || given.has6)) {
@@ -480,11 +479,10 @@ static int svc_families(const struct lab *lab, const struct k8s_object *o, const
 			"spec.ipFamilies names one family");
 		return -EINVAL;
 	}
-	if ((!pol || !strcmp(pol, "SingleStack")) && *n > 1) {
-		fprintf(stderr, "lab apply: %s: Service %s/%s: spec.ipFamilyPolicy: SingleStack, but "
-				"two families are asked for\n", src, o->meta.ns, o->meta.name);
-		return -EINVAL;
-	}
+	if ((!pol || !strcmp(pol, "SingleStack")) && *n > 1)
+		return said(-EINVAL,
+			    "lab apply: %s: Service %s/%s: spec.ipFamilyPolicy: SingleStack, but "
+				    "two families are asked for\n", src, o->meta.ns, o->meta.name);
 	for (i = 0; i < *n; i++)
 		if (!(lab->family & fams[i])) {
 			fprintf(stderr, "lab apply: %s: Service %s/%s: spec.ipFamilies: %s is not "
@@ -535,11 +533,10 @@ static int svc_validate_type(const struct lab *lab, const struct lab_svc_index *
 			o->meta.name, type);
 		return -EINVAL;
 	}
-	if (s->node_ports && s->headless) {
-		fprintf(stderr, "lab apply: %s: Service %s/%s: spec.clusterIP: None may not be set "
-				"for a NodePort Service\n", src, o->meta.ns, o->meta.name);
-		return -EINVAL;
-	}
+	if (s->node_ports && s->headless)
+		return said(-EINVAL,
+			    "lab apply: %s: Service %s/%s: spec.clusterIP: None may not be set "
+				    "for a NodePort Service\n", src, o->meta.ns, o->meta.name);
 	for (size_t i = 0; i < s->nports; i++) {
 		const struct k8s_svc_port *p = &s->ports[i];
 		const struct k8s_object *owner;
@@ -654,11 +651,9 @@ static int svc_validate_ip(const struct lab_svc_index *l, const struct k8s_objec
 			fam == LAB_FAM_V4 ? LAB_SVC_PLEN : LAB_SVC_PLEN6);
 		return -EINVAL;
 	}
-	if (ip_taken(l, &one, old)) {
-		fprintf(stderr, "lab apply: %s: Service %s/%s: %s: %s is already "
-				"allocated\n", src, o->meta.ns, o->meta.name, field, a);
-		return -EINVAL;
-	}
+	if (ip_taken(l, &one, old))
+		return said(-EINVAL, "lab apply: %s: Service %s/%s: %s: %s is already "
+				     "allocated\n", src, o->meta.ns, o->meta.name, field, a);
 	return 0;
 }
 
@@ -713,10 +708,8 @@ static int svc_write(struct lab *lab, struct lab_svc_index *ix, const struct k8s
 		return 0;
 	/* Parsed before it is written: the index never lacks a Service that is stored. */
 	err = k8s_parse_lb(doc, &o, &kerr);
-	if (err) {
-		fprintf(stderr, "lab: %s\n", kerr.msg);
-		return err;
-	}
+	if (err)
+		return said(err, "lab: %s\n", kerr.msg);
 	lab_path(lab, dir, sizeof(dir), "services");
 	if (mkdir(dir, 0755) && errno != EEXIST) {
 		err = -errno;

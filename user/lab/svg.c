@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "lab/svg.h"
+#include "lib/system/log.h"
 
 #define CELL 24
 #define CHAR_W 7.5 /* 12px monospace: ~0.6 em a character */
@@ -64,8 +65,7 @@ static size_t utf8_len(const unsigned char *s)
 	return n;
 }
 
-/* s as XML character data or an attribute value (either quote). */
-static void xml_put(FILE *f, const char *str)
+void lab_xml_put(FILE *f, const char *str)
 {
 	const unsigned char *s = (const unsigned char *)(str ? str : "");
 
@@ -106,14 +106,10 @@ int lab_svg_check_path(const char *path)
 	char *t;
 	int fd, err;
 
-	if (!*path) {
-		fprintf(stderr, "lab matrix: --svg: a file name, not an empty one\n");
-		return -EINVAL;
-	}
-	if (!stat(path, &st) && S_ISDIR(st.st_mode)) {
-		fprintf(stderr, "lab matrix: --svg %s: %s\n", path, strerror(EISDIR));
-		return -EISDIR;
-	}
+	if (!*path)
+		return said(-EINVAL, "lab matrix: --svg: a file name, not an empty one\n");
+	if (!stat(path, &st) && S_ISDIR(st.st_mode))
+		return said(-EISDIR, "lab matrix: --svg %s: %s\n", path, strerror(EISDIR));
 	/* What the write will do, tried: a file made beside it (then removed). */
 	t = tmp_name(path);
 	if (!t)
@@ -152,18 +148,18 @@ static void write_doc(FILE *f, const struct lab_svg_matrix *m)
 		   "viewBox=\"0 0 %d %d\" font-family=\"monospace\" font-size=\"12\">\n",
 		width, height, width, height);
 	fputs("<title>xcnictl lab matrix ", f);
-	xml_put(f, m->caption);
+	lab_xml_put(f, m->caption);
 	fputs("</title>\n", f);
 	fprintf(f, "<rect width=\"%d\" height=\"%d\" fill=\"#ffffff\"/>\n", width, height);
 	fprintf(f, "<text x=\"%d\" y=\"18\" font-weight=\"bold\">lab matrix ", PAD);
-	xml_put(f, m->caption);
+	lab_xml_put(f, m->caption);
 	fputs("</text>\n", f);
 	fprintf(f, "<text x=\"%d\" y=\"34\" fill=\"#555555\">rows: from, columns: to</text>\n", PAD);
 
 	fputs("<g class=\"rows\" text-anchor=\"end\">\n", f);
 	for (size_t i = 0; i < m->n; i++) {
 		fprintf(f, "<text x=\"%d\" y=\"%d\">", left - 6, top + (int)i * CELL + CELL / 2 + 4);
-		xml_put(f, m->names[i]);
+		lab_xml_put(f, m->names[i]);
 		fputs("</text>\n", f);
 	}
 	fputs("</g>\n<g class=\"columns\" text-anchor=\"start\">\n", f);
@@ -171,7 +167,7 @@ static void write_doc(FILE *f, const struct lab_svg_matrix *m)
 		int x = left + (int)j * CELL + CELL / 2 + 4, y = top - 6;
 
 		fprintf(f, "<text x=\"%d\" y=\"%d\" transform=\"rotate(-90 %d %d)\">", x, y, x, y);
-		xml_put(f, m->names[j]);
+		lab_xml_put(f, m->names[j]);
 		fputs("</text>\n", f);
 	}
 	fputs("</g>\n<g class=\"cells\" stroke=\"#ffffff\">\n", f);
@@ -183,17 +179,17 @@ static void write_doc(FILE *f, const struct lab_svg_matrix *m)
 			fprintf(f, "<rect class=\"cell\" x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" "
 				   "fill=\"%s\" data-from=\"",
 				left + (int)j * CELL, top + (int)i * CELL, CELL, CELL, lab_svg_colour(r));
-			xml_put(f, m->names[i]);
+			lab_xml_put(f, m->names[i]);
 			fputs("\" data-to=\"", f);
-			xml_put(f, m->names[j]);
+			lab_xml_put(f, m->names[j]);
 			fprintf(f, "\" data-result=\"%s\"><title>", lab_svg_result_name(r));
-			xml_put(f, m->names[i]);
+			lab_xml_put(f, m->names[i]);
 			fputs(" -&gt; ", f);
-			xml_put(f, m->names[j]);
+			lab_xml_put(f, m->names[j]);
 			fprintf(f, ": %s", lab_svg_result_name(r));
 			if (m->note && m->note[k] && *m->note[k]) {
 				fputs(" (", f);
-				xml_put(f, m->note[k]);
+				lab_xml_put(f, m->note[k]);
 				fputc(')', f);
 			}
 			fputs("</title></rect>\n", f);

@@ -10,6 +10,7 @@
 #define XCNI_LAB_SVG_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 enum lab_svg_result {
 	LAB_SVG_DENIED,  /* blocked over every family probed */
@@ -24,6 +25,13 @@ struct lab_svg_matrix {
 	const char *const *note;  /* [src * n + dst] or NULL: said in the cell's title */
 	const char *caption;      /* the heading, e.g. "80/tcp, IPv4 and IPv6" */
 };
+
+/*
+ * str (NULL: "") as XML character data or an attribute value (either quote):
+ * the five specials escaped; a control character or a byte that is not UTF-8
+ * written '?', as XML 1.0 cannot carry them (the SVG, connectivity --junit).
+ */
+void lab_xml_put(FILE *f, const char *str);
 
 /* The colour a result is drawn in ("#rrggbb"), and its name. */
 

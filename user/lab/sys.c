@@ -96,10 +96,8 @@ int lab_netns_create(const char *name)
 
 	lab_netns_path(name, path, sizeof(path));
 	err = netns_dir_ready();
-	if (err) {
-		fprintf(stderr, "lab: %s: %s\n", NETNS_RUN_DIR, strerror(-err));
-		return err;
-	}
+	if (err)
+		return said(err, "lab: %s: %s\n", NETNS_RUN_DIR, strerror(-err));
 	fd = open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
 	if (fd < 0) {
 		err = -errno;
@@ -144,10 +142,8 @@ int lab_netns_delete(const char *name)
 	/* The namespace dies with its last user; its links with it. */
 	if (umount2(path, MNT_DETACH) && errno != EINVAL && errno != ENOENT)
 		fprintf(stderr, "lab: umount %s: %s\n", path, strerror(errno));
-	if (unlink(path) && errno != ENOENT) {
-		fprintf(stderr, "lab: rm %s: %s\n", path, strerror(errno));
-		return -errno;
-	}
+	if (unlink(path) && errno != ENOENT)
+		return said(-errno, "lab: rm %s: %s\n", path, strerror(errno));
 	return 0;
 }
 
@@ -166,11 +162,10 @@ int lab_find_bin(const char *name, const char *env, char *out, size_t len)
 		self[n] = '\0';
 		snprintf(out, len, "%s/%s", dirname(self), name);
 	}
-	if (access(out, X_OK)) {
-		fprintf(stderr, "lab: %s: %s (set $%s to the %s binary)\n", out, strerror(errno),
-			env, name);
-		return -ENOENT;
-	}
+	if (access(out, X_OK))
+		return said(-ENOENT,
+			    "lab: %s: %s (set $%s to the %s binary)\n", out, strerror(errno),
+			    env, name);
 	return 0;
 }
 
@@ -304,8 +299,7 @@ int lab_spawn_daemon(const char *netns, char *const argv[], const char *log, int
 	logfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	if (logfd < 0) {
 		err = -errno;
-		fprintf(stderr, "lab: %s: %s\n", log, strerror(-err));
-		return err;
+		return said(err, "lab: %s: %s\n", log, strerror(-err));
 	}
 	if (netns) {
 		nsfd = open(netns, O_RDONLY | O_CLOEXEC);
@@ -486,10 +480,8 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
 	(void)st;
 	(void)flag;
 	(void)ftw;
-	if (remove(path) && errno != ENOENT) {
-		fprintf(stderr, "lab: rm %s: %s\n", path, strerror(errno));
-		return -errno;
-	}
+	if (remove(path) && errno != ENOENT)
+		return said(-errno, "lab: rm %s: %s\n", path, strerror(errno));
 	return 0;
 }
 

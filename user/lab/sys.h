@@ -18,6 +18,7 @@
 #include <sys/types.h>
 
 #include "lib/system/clock.h"
+#include "lib/system/log.h"
 
 #include <jansson.h>
 

@@ -573,14 +573,10 @@ static int ui_parse(int argc, char **argv, struct ui_src *src, struct flows_agen
 		case 'C': src->cluster = true; break;
 		case 'L': src->tls_dir = optarg; break;
 		case 'A':
-			if (*ngiven == LAB_MAX_NODES) {
-				fprintf(stderr, "ui: --agent: at most %d\n", LAB_MAX_NODES);
-				return 2;
-			}
-			if (flows_agent_parse(optarg, &given[*ngiven], msg, sizeof(msg))) {
-				fprintf(stderr, "ui: %s\n", msg);
-				return 2;
-			}
+			if (*ngiven == LAB_MAX_NODES)
+				return said(2, "ui: --agent: at most %d\n", LAB_MAX_NODES);
+			if (flows_agent_parse(optarg, &given[*ngiven], msg, sizeof(msg)))
+				return said(2, "ui: %s\n", msg);
 			(*ngiven)++;
 			break;
 		case 'h': fputs(cluster_ui_help, stdout); return 0;
@@ -592,22 +588,16 @@ static int ui_parse(int argc, char **argv, struct ui_src *src, struct flows_agen
 		fputs(cluster_ui_help, stderr);
 		return 2;
 	}
-	if (!!*ngiven + !!src->cluster != 1) {
-		fprintf(stderr, "ui: give the agents one way: --kubeconfig FILE, --cluster or "
-				"--agent ADDR (in a lab: xcnictl lab ui)\n");
-		return 2;
-	}
+	if (!!*ngiven + !!src->cluster != 1)
+		return said(2, "ui: give the agents one way: --kubeconfig FILE, --cluster or "
+			       "--agent ADDR (in a lab: xcnictl lab ui)\n");
 	if (!src->tls_dir)
 		src->tls_dir = getenv("XCNI_FLOWS_TLS");
-	if (!src->tls_dir || !*src->tls_dir) {
-		fprintf(stderr, "ui: give --tls DIR (or XCNI_FLOWS_TLS): a client certificate and key "
-				"the agents' CA signed (tls.crt, tls.key) and that CA (ca.crt)\n");
-		return 2;
-	}
-	if (flows_tls_check(src->tls_dir, msg, sizeof(msg))) {
-		fprintf(stderr, "ui: %s\n", msg);
-		return 2;
-	}
+	if (!src->tls_dir || !*src->tls_dir)
+		return said(2, "ui: give --tls DIR (or XCNI_FLOWS_TLS): a client certificate and key "
+			       "the agents' CA signed (tls.crt, tls.key) and that CA (ca.crt)\n");
+	if (flows_tls_check(src->tls_dir, msg, sizeof(msg)))
+		return said(2, "ui: %s\n", msg);
 	return check_listen("ui", *addr, *remote) ? 2 : -1;
 }
 
@@ -657,10 +647,8 @@ int ctl_ui_main(int argc, char **argv)
 	rc = ui_parse(argc, argv, &src, given, &ngiven, &addr, &remote);
 	if (rc >= 0)
 		return rc;
-	if (curl_global_init(CURL_GLOBAL_DEFAULT)) {
-		fprintf(stderr, "ui: cannot start libcurl\n");
-		return 1;
-	}
+	if (curl_global_init(CURL_GLOBAL_DEFAULT))
+		return said(1, "ui: cannot start libcurl\n");
 	rc = ui_agents(&src, given, ngiven);
 	if (rc >= 0) {
 		curl_global_cleanup();

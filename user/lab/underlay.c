@@ -167,9 +167,8 @@ const char *lab_node_addr(const struct lab *lab, const struct lab_node *n, char 
 
 static int nl_fail(const char *what, const char *netns, struct nl *nl, int err)
 {
-	fprintf(stderr, "lab: %s in %s: %s%s%s\n", what, netns, strerror(-err),
-		nl->errmsg[0] ? ": " : "", nl->errmsg);
-	return err;
+	return said(err, "lab: %s in %s: %s%s%s\n", what, netns, strerror(-err),
+		    nl->errmsg[0] ? ": " : "", nl->errmsg);
 }
 
 int lab_underlay_create(struct lab *lab)
@@ -269,21 +268,18 @@ int lab_underlay_join(const struct lab *lab, const struct lab_node *n, bool xdp_
 	struct nl ul, nn;
 	int nsfd, err;
 
-	if (inet_pton(AF_INET, n->ip, &ip) != 1) {
-		fprintf(stderr, "lab: node %s: underlay address '%s' is not IPv4\n", n->name, n->ip);
-		return -EINVAL;
-	}
-	if (lab_node_ip6(lab, n, a6, sizeof(a6))) {
-		fprintf(stderr, "lab: node %s: no IPv6 underlay address from '%s'\n", n->name, n->ip);
-		return -EINVAL;
-	}
+	if (inet_pton(AF_INET, n->ip, &ip) != 1)
+		return said(-EINVAL,
+			    "lab: node %s: underlay address '%s' is not IPv4\n", n->name, n->ip);
+	if (lab_node_ip6(lab, n, a6, sizeof(a6)))
+		return said(-EINVAL,
+			    "lab: node %s: no IPv6 underlay address from '%s'\n", n->name, n->ip);
 	snprintf(pname, sizeof(pname), "ul-%s", n->name);
 	lab_netns_path(n->netns, path, sizeof(path));
 	nsfd = open(path, O_RDONLY | O_CLOEXEC);
 	if (nsfd < 0) {
 		err = -errno;
-		fprintf(stderr, "lab: %s: %s\n", path, strerror(-err));
-		return err;
+		return said(err, "lab: %s: %s\n", path, strerror(-err));
 	}
 	err = nl_open_in(LAB_UL_NETNS, &ul, NULL, NULL);
 	if (err)
@@ -394,8 +390,7 @@ int lab_outside_create(struct lab *lab)
 	nsfd = open(path, O_RDONLY | O_CLOEXEC);
 	if (nsfd < 0) {
 		err = -errno;
-		fprintf(stderr, "lab: %s: %s\n", path, strerror(-err));
-		return err;
+		return said(err, "lab: %s: %s\n", path, strerror(-err));
 	}
 	/* The underlay's netns routes between the switch and the outside. */
 	err = nl_open_in(LAB_UL_NETNS, &ul, IP_FORWARD, "1\n");

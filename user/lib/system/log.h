@@ -33,5 +33,8 @@ unsigned int xlog_json_esc(unsigned char c, int html, char esc[7]);
 #define pr_warn(...) xlog(XLOG_WARN, __VA_ARGS__)
 #define pr_info(...) xlog(XLOG_INFO, __VA_ARGS__)
 #define pr_debug(...) xlog(XLOG_DEBUG, __VA_ARGS__)
+/* Said, then ret: "return said(2, "lab up: --nodes %s: ...\n", arg);" (stderr, as it is). */
+#define said(ret, ...) (fprintf(stderr, __VA_ARGS__), (ret))
+#define pr_err_ret(ret, ...) (pr_err(__VA_ARGS__), (ret))
 
 #endif
