@@ -19,6 +19,7 @@
 #include "lib/system/util.h"
 #include "lib/services/svc.h"
 #include "lib/observe/flows.h"
+#include "agent/grow.h"
 #include "agent/hooks.h"
 #include "lib/system/http.h"
 #include "agent/socklb.h"
@@ -233,7 +234,10 @@ static void usage(FILE *f)
 		"                     or the size xcnid gives it from the node's memory (e.g.\n"
 		"                     xcni_ipcache=524288; repeatable, the last for a map wins;\n"
 		"                     docs/decisions/map-sizes.md: what each holds); a pinned map\n"
-		"                     of another size is refused (one xcnid sized is kept)\n"
+		"                     of another size is refused (one xcnid sized, or a larger\n"
+		"                     one, is kept)\n"
+		"  --map-grow PCT     double xcni_ct or xcni_ct6 online once PCT percent full\n"
+		"                     (default %u; 0: never), up to 1%% of the node's memory\n"
 		"  --once             load and pin, then exit (the data plane keeps running)\n"
 		"  --uninstall        remove what xcnid made on this node (pins, tc filters and\n"
 		"                     links, xcni0, XDP, cgroup links, nftables tables ip/ip6\n"
@@ -366,7 +370,8 @@ static void usage(FILE *f)
 		"                     (also: xcnid version)\n"
 		"  -h, --help\n",
 		XCNID_SYNC_DELAY_DEFAULT, XCNID_CHURN_BURST_DEFAULT, XCNID_CHURN_RATE_DEFAULT,
-		XCNID_CHURN_INTERVAL_DEFAULT, XCNI_PIN_ROOT, HOOKS_CHECK_S_DEFAULT, XCNID_NS_SHARE_DEFAULT,
+		XCNID_CHURN_INTERVAL_DEFAULT, XCNI_PIN_ROOT, HOOKS_CHECK_S_DEFAULT, GROW_PCT_DEFAULT,
+		XCNID_NS_SHARE_DEFAULT,
 		XCNI_SNAT_CL_BURST, XCNI_SNAT_CL_RATE, XCNI_SNAT_HELD_S, XCNI_SNAT_CL_MAX,
 		XCNI_EVENTS_RATE_DEFAULT, FLOWS_WINDOW_DEFAULT, FLOWD_LOG_INTERVAL_DEFAULT,
 		(unsigned long long)FLOWD_LOG_MAX_BYTES_DEFAULT, FLOWD_LOG_FILES_DEFAULT,
@@ -423,6 +428,7 @@ static const struct numopt {
 	{ 1081, "ns-churn-rate", "changes a second", 0, 1000000, OFF(o.churn_rate) },
 	{ 1082, "ns-churn-interval", "milliseconds", 10, 60000, OFF(o.churn_interval_ms) },
 	{ 1015, "hook-check", "seconds", 0, 86400, OFF(o.hook_check_s) },
+	{ 1016, "map-grow", "a percentage", 0, 99, OFF(o.map_grow_pct) },
 	{ 1013, "policy-ns-share", "a percentage", 1, 100, OFF(o.ns_share) },
 	{ 'S', "trace-sample", "a number", 0, UINT32_MAX, OFF(o.trace_sample) },
 	{ 'R', "events-rate", "a number", 0, UINT32_MAX, OFF(o.events_rate) },
@@ -927,6 +933,7 @@ static const struct option xcnid_longopts[] = {
 	{ "policy-ns-share", required_argument, NULL, 1013 },
 	{ "identity-key-file", required_argument, NULL, 1014 },
 	{ "hook-check", required_argument, NULL, 1015 },
+	{ "map-grow", required_argument, NULL, 1016 },
 	{ "flows", optional_argument, NULL, 1040 },
 	{ "no-flows", no_argument, NULL, 1099 },
 	{ "flows-window", required_argument, NULL, 1041 },
@@ -965,6 +972,7 @@ static void defaults(struct xcnid_cmdline *cl)
 	o->churn_interval_ms = XCNID_CHURN_INTERVAL_DEFAULT;
 	o->ns_share = XCNID_NS_SHARE_DEFAULT;
 	o->hook_check_s = HOOKS_CHECK_S_DEFAULT;
+	o->map_grow_pct = GROW_PCT_DEFAULT;
 	/* kubeadm's and kind's default --service-cluster-ip-range. */
 	cidr4_net(XCNI_DEFAULT_SVC_CIDR, &o->svc_cidr, &o->svc_mask, &o->svc_len);
 	/* No IPv6 default: kube-apiserver has none either. */
