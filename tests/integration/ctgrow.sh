@@ -201,13 +201,14 @@ A4=$(addr_of a 4) A6=$(addr_of a 6)
 } | put allow.yaml
 deny_put deny "pod: b"
 check "a admits b on TCP 80, 81 and c on UDP 9; b admits nothing" sync_gen
-in_pod a python3 "$T/server.py" "$T" &
+# In the background without a function's subshell: $! is the process itself.
+ip netns exec "$XCT_TAG-a" python3 "$T/server.py" "$T" &
 BG+=($!)
 check "a listens (TCP 80, 81, both families)" wait_until 10 test -e "$T/server.up"
-in_pod b timeout 300 python3 "$T/held.py" "$A4" "$A6" "$HELD" "$T" &
+ip netns exec "$XCT_TAG-b" timeout 300 python3 "$T/held.py" "$A4" "$A6" "$HELD" "$T" &
 BG+=($!)
 check "b holds $HELD connections a family to a:80" wait_until 30 test -e "$T/held.up"
-in_pod b timeout 300 python3 "$T/churn.py" "$A4" "$A6" "$T" &
+ip netns exec "$XCT_TAG-b" timeout 300 python3 "$T/churn.py" "$A4" "$A6" "$T" &
 BG+=($!)
 check "b opens and closes connections to a:81 meanwhile" wait_until 10 test -s "$T/churn.res"
 ID0=$(id_of xcni_ct)
