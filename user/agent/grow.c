@@ -111,9 +111,9 @@ int grow_tick(const char *pin_dir, unsigned int pct, uint64_t *at, volatile sig_
 					grow_maps[i], cnt - gain, info.max_entries);
 			ceiling_said[i] = true;
 		} else if (cnt >= lim) {
-			pr_info("map %s: %ld of %u entries, %ld more by the next look (--map-grow "
-				"%u%%): doubling it, xcnid restarts onto it\n", grow_maps[i], cnt - gain,
-				info.max_entries, gain, pct);
+			printf("xcnid: map %s: %ld of %u entries, %ld more by the next look "
+			       "(--map-grow %u%%): doubling it, xcnid restarts onto it\n",
+			       grow_maps[i], cnt - gain, info.max_entries, gain, pct);
 			snprintf(pending + strlen(pending), sizeof(pending) - strlen(pending), "%s%s",
 				 *pending ? "," : "", grow_maps[i]);
 		}
@@ -165,6 +165,7 @@ static int grow_one(const char *dir, const char *name)
 	struct bpf_map_info info;
 	struct copy c = { .fd = -1, .flags = BPF_ANY };
 	int old = map_get(dir, name, &info), btf = -1, err;
+	int64_t t0;
 	__u32 to;
 
 	if (old < 0) {
@@ -190,8 +191,10 @@ static int grow_one(const char *dir, const char *name)
 	err = c.fd < 0 ? -errno : 0;
 	if (btf >= 0)
 		close(btf);
+	t0 = xcni_mono_ms();
 	if (!err && mapw_walk(old, &info, 1, copy_one, &c) < 0)
 		err = -EIO;
+	t0 = xcni_mono_ms() - t0;
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	snprintf(gpath, sizeof(gpath), "%s/%s", dir, GROW_DIR);
 	if (!err && mkdir(gpath, 0700) && errno != EEXIST)
@@ -211,8 +214,8 @@ static int grow_one(const char *dir, const char *name)
 		pr_err("growing %s from %u to %u entries: %s (it stays as it is)\n", name,
 		       info.max_entries, to, strerror(-err));
 	} else {
-		pr_info("map %s: %u -> %u entries, %ld copied (%ld failed); loading onto it\n", name,
-			info.max_entries, to, c.done, c.failed);
+		pr_info("map %s: %u -> %u entries, %ld copied (%ld failed) in %lld ms; loading onto "
+			"it\n", name, info.max_entries, to, c.done, c.failed, (long long)t0);
 	}
 	if (c.fd >= 0)
 		close(c.fd);
@@ -270,10 +273,11 @@ int grow_finish(const char *dir, const struct map_max *mm, int n)
 		err = err ?: e;
 		if (c.fd >= 0 && ni.id != oi.id) {
 			grown[i].ms = pending_t0 ? xcni_mono_ms() - pending_t0 : -1;
-			pr_info("map %s grew %u -> %u entries in %lld ms (full to taken over); %ld "
-				"entries the old map got meanwhile copied after, it is gone%s\n",
-				grow_maps[i], oi.max_entries, ni.max_entries, grown[i].ms, c.done,
-				e ? " (its pin stays: cannot remove it)" : "");
+			printf("xcnid: map %s grew %u -> %u entries in %lld ms (full to taken over); "
+			       "%ld entries the old map got meanwhile copied after, it is gone%s\n",
+			       grow_maps[i], oi.max_entries, ni.max_entries, grown[i].ms, c.done,
+			       e ? " (its pin stays: cannot remove it)" : "");
+			fflush(stdout);
 		}
 		if (c.fd >= 0)
 			close(c.fd);
