@@ -46,7 +46,7 @@ ip -n "$NS" link set ul1 up
 ip -n "$NS" addr add 192.168.79.1/24 dev ul0
 ip -n "$NS" link set ul0 up
 mkdir -p "$TMP/man"
-printf '%-8s %-8s %8s %9s %10s %9s\n' entries to copied copy_ms growth_ms caught_up
+printf '%-8s %-8s %8s %9s %10s %10s %9s\n' entries to copied copy_ms growth_ms caught_pre caught_post
 for n in $SIZES; do
 	log=$TMP/xcnid-$n.log
 	nsenter --net=/run/netns/"$NS" "$BUILD/xcnid" --pin-dir "$PIN" --pod-cidr 10.244.1.0/24 \
@@ -62,8 +62,8 @@ for n in $SIZES; do
 	import re, sys
 	n, text = sys.argv[1], open(sys.argv[2]).read()
 	c = re.search(r"map xcni_ct: \d+ -> (\d+) entries, (\d+) copied .* in (\d+) ms", text)
-	g = re.search(r"map xcni_ct grew \d+ -> \d+ entries in (\d+) ms .*?; (\d+) entries", text)
-	print(f"{n:<8} {c[1]:<8} {c[2]:>8} {c[3]:>9} {g[1]:>10} {g[2]:>9}")
+	g = re.search(r"map xcni_ct grew \d+ -> \d+ entries in (\d+) ms .*?: (\d+) before the take-over, (\d+) after", text)
+	print(f"{n:<8} {c[1]:<8} {c[2]:>8} {c[3]:>9} {g[1]:>10} {g[2]:>10} {g[3]:>9}")
 	PY
 	stop_agent
 done

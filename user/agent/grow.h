@@ -13,6 +13,7 @@
 #define XCNID_GROW_H
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -34,11 +35,13 @@ int grow_exec(char **argv);
 /* At start, before anything loads: each map the previous image asked for doubled and pinned. */
 int grow_prepare(const char *pin_dir);
 /*
- * After every attachment was taken over: what each old map got since the
- * copy written into the new one (never over an entry it has), the old one
- * unpinned; the sizes asked (mm) kept for the metric and status.
+ * What each old map got since the copy written into the new one (never over
+ * an entry it has): once loaded, before the take-over (so that only what the
+ * old programs make in the take-over's moment is left), and again once
+ * taken_over, when the old one is unpinned; the sizes asked (mm) kept for
+ * the metric and status.
  */
-int grow_finish(const char *pin_dir, const struct map_max *mm, int n);
+int grow_finish(const char *pin_dir, const struct map_max *mm, int n, bool taken_over);
 /* xcni_map_grown_total{map} (doublings past the size asked) onto f. */
 void grow_prom(FILE *f);
 /* [{map, from, to, last_ms}]: the maps grown past the size asked. */

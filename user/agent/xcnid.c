@@ -288,11 +288,13 @@ static int run(const struct opts *o)
 		err = overlay_load(o->ov, o->pin_dir, o);
 	if (!err && o->cgroup_root)
 		err = load_socklb(o, &sl);
+	/* What the old programs got meanwhile, copied before and after they go. */
+	if (!err)
+		err = grow_finish(o->pin_dir, NULL, 0, false);
 	if (!err)
 		err = attach_dataplane(o, fp, tp, sl);
-	/* Every program on the grown maps now: what the old ones got meanwhile, copied. */
 	if (!err)
-		err = grow_finish(o->pin_dir, o->ov->map_max, o->ov->nmap_max);
+		err = grow_finish(o->pin_dir, o->ov->map_max, o->ov->nmap_max, true);
 	/* Attached first; looked at now, and every --hook-check seconds after. */
 	if (!err && !(err = hooks_open(o->pin_dir, o->ov, &hk)))
 		hooks_check(hk);
