@@ -18,7 +18,7 @@
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/node.sh" # sources ../lib.sh
-node_init ctgrow 10.99.0 ctg
+node_init ctgrow 10.99.0 ctg fd00:99::/64
 PCT=${CTGROW_PCT:-90}
 HELD=100
 PORT=9975
@@ -31,11 +31,6 @@ cleanup() {
 	node_cleanup a b c
 }
 trap cleanup EXIT
-cat >"$T/net.json" <<EOT
-{"cniVersion":"1.0.0","name":"xcni-ctgrow","type":"xcni","stateDir":"$T/state","pinDir":"$PIN",
- "ipam":{"type":"host-local","ranges":[[{"subnet":"$SUBNET.0/24"}],[{"subnet":"fd00:99::/64"}]],
-         "routes":[{"dst":"0.0.0.0/0"},{"dst":"::/0"}],"dataDir":"$T/ipam"}}
-EOT
 
 # server.py TMP: a's listeners, both families. 80 holds each connection,
 # echoes what it gets and, once TMP/push appears, sends it "p" (once); 81

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/un.h>
 
 #include "xcni_shared.h"
 #include "lib/system/cidr.h"
@@ -21,6 +22,7 @@
 #include "lib/observe/flows.h"
 #include "agent/grow.h"
 #include "agent/hooks.h"
+#include "agent/ipfix.h"
 #include "lib/system/http.h"
 #include "agent/socklb.h"
 #include "agent/xcnid_opts.h"
@@ -632,8 +634,13 @@ static int opt_overlay(int c, const char *arg, struct xcnid_cmdline *cl, struct 
 
 static int opt_observe(int c, const char *arg, struct xcnid_cmdline *cl, struct given *g)
 {
+	static const char *const bool_words[] = { "true", "yes", "on", "1",
+						  "false", "no", "off", "0", NULL };
+	static const int bool_vals[] = { 0, 0, 0, 0, 1, 1, 1, 1 }; /* --flows=BOOL: off */
 	struct opts *o = &cl->o;
+	struct flowd_opts *fl = &o->flows;
 	enum xlog_format f;
+	int v;
 
 	(void)g;
 	switch (c) {
@@ -648,10 +655,51 @@ static int opt_observe(int c, const char *arg, struct xcnid_cmdline *cl, struct 
 		*(c == 'A' ? &o->metrics_addr : &o->ui_addr) = arg;
 		return 0;
 	case 1047: o->http_remote = 1; return 0;
-	case 1040 ... 1046: return flowd_parse_opt(c - 1040, arg, &o->flows) ? 2 : 0;
-	case 1099: return flowd_parse_opt(FLOWD_OPT_NO_FLOWS, NULL, &o->flows) ? 2 : 0;
-	case 1100 ... 1105:
-		return flowd_parse_opt(FLOWD_OPT_IPFIX + c - 1100, arg, &o->flows) ? 2 : 0;
+	case 1099: fl->off = true; return 0;
+	case 1040: /* --flows[=BOOL] */
+		fl->asked = true;
+		if (arg && opt_word("flows", arg, bool_words, bool_vals, &v))
+			return 2;
+		fl->off = arg && v;
+		return 0;
+	case 1042:
+	case 1105: /* --flow-log, --flows-tls */
+		if (!*arg) {
+			pr_err("--%s: an empty path\n", c == 1042 ? "flow-log" : "flows-tls");
+			return 2;
+		}
+		fl->asked = true;
+		*(c == 1042 ? &fl->log_path : &fl->tls_dir) = arg;
+		return 0;
+	case 1046:
+		if (!*arg || strlen(arg) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+			pr_err("--flows-socket %s: a path of 1 to %zu bytes\n", arg,
+			       sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+			return 2;
+		}
+		fl->asked = true;
+		fl->sock_path = arg;
+		return 0;
+	case 1100: {
+		char err[128];
+
+		if (ipfix_check_url(arg, err, sizeof(err))) {
+			pr_err("--ipfix %s: %s\n", arg, err);
+			return 2;
+		}
+		fl->asked = true;
+		fl->ipfix_url = arg;
+		return 0;
+	}
+	case 1103: fl->asked = fl->ipfix_all_nodes = true; return 0;
+	case 1104:
+		if (http_check_addr(arg, true)) {
+			pr_err("--flows-listen %s: HOST:PORT with an IPv4 or [IPv6] address\n", arg);
+			return 2;
+		}
+		fl->asked = true;
+		fl->listen = arg;
+		return 0;
 	case 'L':
 		if (xlog_parse_format(arg, &f)) {
 			pr_err("--log-format %s: text or json\n", arg);
@@ -662,6 +710,73 @@ static int opt_observe(int c, const char *arg, struct xcnid_cmdline *cl, struct 
 	case 'v': xlog_max = xlog_max < XLOG_INFO ? XLOG_INFO : XLOG_DEBUG; return 0;
 	}
 	return 1;
+}
+
+/* The flow options together: what needs what, then the defaults. */
+static int check_flows(struct flowd_opts *o)
+{
+	if (o->off) {
+		static const char *const need[] = { "--flows-window", "--flow-log",
+						    "--flows-socket", "--ipfix", "--flows-listen",
+						    "--flows-tls" };
+		const void *given[] = { o->window ? &o->window : NULL, o->log_path, o->sock_path,
+					o->ipfix_url, o->listen, o->tls_dir };
+
+		for (size_t i = 0; i < ARRAY_SIZE(need); i++)
+			if (given[i]) {
+				pr_err("%s is the flow records': it does nothing with --flows=false "
+				       "(--no-flows)\n", need[i]);
+				return 2;
+			}
+		if (o->log_max_bytes || o->log_files || o->log_interval_s) {
+			pr_err("--flow-log-* are the flow log's: they do nothing with "
+			       "--flows=false (--no-flows)\n");
+			return 2;
+		}
+		o->window = 0;
+		return 0;
+	}
+	if (!o->log_path && (o->log_max_bytes || o->log_files)) {
+		pr_err("--flow-log-max-bytes and --flow-log-files are the flow log's: give "
+		       "--flow-log PATH too\n");
+		return 2;
+	}
+	if (!o->log_path && o->log_interval_s) {
+		pr_err("--flow-log-interval is the flow log's: give --flow-log PATH too (IPFIX's "
+		       "records go by --ipfix-active-timeout and when flows end)\n");
+		return 2;
+	}
+	if (!o->ipfix_url && (o->ipfix_active_s || o->ipfix_idle_s || o->ipfix_all_nodes)) {
+		pr_err("--ipfix-active-timeout, --ipfix-idle-timeout and --ipfix-all-nodes are "
+		       "IPFIX's: give --ipfix URL too\n");
+		return 2;
+	}
+	/* No plaintext flows leave a node: the network listener is TLS or nothing. */
+	if (o->listen && !o->tls_dir) {
+		pr_err("--flows-listen %s: give --flows-tls DIR too (tls.crt, tls.key, ca.crt): flows "
+		       "are served over the network only with TLS and client certificates\n",
+		       o->listen);
+		return 2;
+	}
+	if (o->tls_dir && !o->listen) {
+		pr_err("--flows-tls %s is the network listener's: give --flows-listen ADDR:PORT too\n",
+		       o->tls_dir);
+		return 2;
+	}
+	if (!o->ipfix_active_s)
+		o->ipfix_active_s = FLOWD_IPFIX_ACTIVE_DEFAULT;
+	if (!o->ipfix_idle_s)
+		o->ipfix_idle_s = FLOWD_IPFIX_IDLE_DEFAULT;
+	/* On by default: a bounded window (FLOWS_WINDOW_DEFAULT records). */
+	if (!o->window)
+		o->window = FLOWS_WINDOW_DEFAULT;
+	if (!o->log_max_bytes)
+		o->log_max_bytes = FLOWD_LOG_MAX_BYTES_DEFAULT;
+	if (!o->log_files)
+		o->log_files = FLOWD_LOG_FILES_DEFAULT;
+	if (!o->log_interval_s)
+		o->log_interval_s = FLOWD_LOG_INTERVAL_DEFAULT;
+	return 0;
 }
 
 /* The HTTP server's options together: one address, loopback unless allowed. */
@@ -867,7 +982,7 @@ int xcnid_cmdline(int argc, char **argv, struct xcnid_cmdline *cl)
 		if (r)
 			return 2;
 	}
-	if (flowd_check_opts(&cl->o.flows) || check_http(&cl->o) ||
+	if (check_flows(&cl->o.flows) || check_http(&cl->o) ||
 	    check_services(&cl->o, &cl->ov, &g) || check_overlay(&cl->ov, &g) ||
 	    check_node(cl, &g))
 		return 2;
