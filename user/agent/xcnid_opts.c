@@ -809,6 +809,30 @@ static int check_http(const struct opts *o)
 /* The Service options together: each one's prerequisites given. */
 static int check_services(const struct opts *o, struct overlay *ov, const struct given *g)
 {
+	/* Each needs --kube-proxy-replacement; those with .ov the overlay too. */
+	const struct { bool given, ov; const char *say; } needs[] = {
+		{ o->np_max, false, "--node-port-range is the NodePorts --kube-proxy-replacement "
+				    "serves: give both" },
+		{ g->lb_alg, false, "--lb-algorithm chooses backends for --kube-proxy-replacement: "
+				    "give both" },
+		{ g->np_mode, true, "--node-port-mode is how --kube-proxy-replacement sends NodePort "
+				    "requests to other nodes' backends, through the overlay "
+				    "(--underlay-dev): give all three" },
+		{ o->ext_cip, true, "--external-clusterip is for ClusterIPs --kube-proxy-replacement "
+				    "serves on the underlay (--underlay-dev): give all three" },
+		{ ov->np_accel != XCNI_NPA_OFF, true,
+		  "--nodeport-acceleration translates --kube-proxy-replacement's NodePorts at XDP on "
+		  "the underlay (--underlay-dev): give all three" },
+		{ g->snat_cl, true, "--snat-client-burst, --snat-client-rate and --snat-client-max bound "
+				    "outside clients' NodePort SNAT tuples of --kube-proxy-replacement "
+				    "on the overlay (--underlay-dev): give all three" },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(needs); i++)
+		if (needs[i].given && (!o->kpr || (needs[i].ov && !ov->underlay))) {
+			pr_err("%s\n", needs[i].say);
+			return 2;
+		}
 	if (o->cgroup_root && !o->kpr) {
 		pr_err("--cgroup-root %s: socket-level load balancing needs --kube-proxy-replacement "
 		       "(the Service maps it reads): give both\n", o->cgroup_root);
@@ -816,25 +840,6 @@ static int check_services(const struct opts *o, struct overlay *ov, const struct
 	}
 	if (o->cgroup_root && socklb_check_cgroup(o->cgroup_root))
 		return 2;
-	if (o->np_max && !o->kpr) {
-		pr_err("--node-port-range is the NodePorts --kube-proxy-replacement serves: give both\n");
-		return 2;
-	}
-	if (g->np_mode && (!o->kpr || !ov->underlay)) {
-		pr_err("--node-port-mode is how --kube-proxy-replacement sends NodePort requests "
-		       "to other nodes' backends, through the overlay (--underlay-dev): give all three\n");
-		return 2;
-	}
-	if (o->ext_cip && (!o->kpr || !ov->underlay)) {
-		pr_err("--external-clusterip is for ClusterIPs --kube-proxy-replacement serves on the "
-		       "underlay (--underlay-dev): give all three\n");
-		return 2;
-	}
-	if (ov->np_accel != XCNI_NPA_OFF && (!o->kpr || !ov->underlay)) {
-		pr_err("--nodeport-acceleration translates --kube-proxy-replacement's NodePorts "
-		       "at XDP on the underlay (--underlay-dev): give all three\n");
-		return 2;
-	}
 	if (ov->np_accel != XCNI_NPA_OFF && g->xdp &&
 	    (ov->xdp_want == XDP_WANT_OFF || ov->xdp_want == XDP_WANT_TC ||
 	     (ov->xdp_want == XDP_WANT_NATIVE) != (ov->np_accel == XCNI_NPA_NATIVE))) {
@@ -854,16 +859,6 @@ static int check_services(const struct opts *o, struct overlay *ov, const struct
 		ov->xdp_want = XDP_WANT_AUTO;
 	else if (ov->np_accel == XCNI_NPA_GENERIC)
 		ov->xdp_want = XDP_WANT_GENERIC;
-	if (g->lb_alg && !o->kpr) {
-		pr_err("--lb-algorithm chooses backends for --kube-proxy-replacement: give both\n");
-		return 2;
-	}
-	if (g->snat_cl && (!o->kpr || !ov->underlay)) {
-		pr_err("--snat-client-burst, --snat-client-rate and --snat-client-max bound outside clients' NodePort "
-		       "SNAT tuples of --kube-proxy-replacement on the overlay (--underlay-dev): give "
-		       "all three\n");
-		return 2;
-	}
 	return 0;
 }
 
