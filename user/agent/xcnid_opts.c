@@ -251,7 +251,8 @@ static const struct xopt {
 	  "NodePort SNAT tuples a client opens at once (default " S(XCNI_SNAT_CL_BURST) ") ..." },
 	{ "snat-client-rate", 1018, "N[/s]", "... a second (default " S(XCNI_SNAT_CL_RATE) ")" },
 	{ "snat-client-max", 1019, "N",
-	  "... and holds (default " S(XCNI_SNAT_CL_MAX) ", counted each " S(XCNI_SNAT_HELD_S) " s)" },
+	  "... and holds (default " S(XCNI_SNAT_CL_MAX) ", counted each " S(XCNI_SNAT_HELD_S)
+	  " s)" },
 	{ "external-clusterip", 1012, NULL, "serve ClusterIPs to clients outside" },
 	{ "fqdn-policy", 1070, NULL, "ClusterNetworkPolicy domainNames (Linux 5.17)" },
 	{ .help = "overlay" },
@@ -302,7 +303,8 @@ static void usage(FILE *f)
 		if (x->name)
 			fprintf(f, "%s%*s%s\n", n > 26 ? "\n" : "", n > 26 ? 27 : 27 - n, "", x->help);
 	}
-	fprintf(f, "\n  --version [-o json|yaml]  version, git commit, build date, libbpf, BPF ABI\n");
+	fprintf(f, "\n  --version [-o json|yaml]  version, git commit, build date, libbpf, "
+		   "BPF ABI\n");
 }
 
 /* What the options said that the checks of them together need. */
@@ -930,16 +932,12 @@ static void defaults(struct xcnid_cmdline *cl)
 	cl->ov = (struct overlay){ .vni = 1, .map_max = cl->map_max };
 	cl->mq = (struct masq){ .table = MASQ_TABLE };
 	*o = (struct opts){ .pin_dir = XCNI_PIN_ROOT, .ov = &cl->ov, .mq = &cl->mq,
-			    .events_rate = XCNI_EVENTS_RATE_DEFAULT };
+		.events_rate = XCNI_EVENTS_RATE_DEFAULT, .sync_delay_ms = XCNID_SYNC_DELAY_DEFAULT,
+		.churn_burst = XCNID_CHURN_BURST_DEFAULT, .churn_rate = XCNID_CHURN_RATE_DEFAULT,
+		.churn_interval_ms = XCNID_CHURN_INTERVAL_DEFAULT, .ns_share = XCNID_NS_SHARE_DEFAULT,
+		.hook_check_s = HOOKS_CHECK_S_DEFAULT, .map_grow_pct = GROW_PCT_DEFAULT };
 	cl->masquerade = -1;
 	snprintf(cl->host, sizeof(cl->host), "node");
-	o->sync_delay_ms = XCNID_SYNC_DELAY_DEFAULT;
-	o->churn_burst = XCNID_CHURN_BURST_DEFAULT;
-	o->churn_rate = XCNID_CHURN_RATE_DEFAULT;
-	o->churn_interval_ms = XCNID_CHURN_INTERVAL_DEFAULT;
-	o->ns_share = XCNID_NS_SHARE_DEFAULT;
-	o->hook_check_s = HOOKS_CHECK_S_DEFAULT;
-	o->map_grow_pct = GROW_PCT_DEFAULT;
 	/* kubeadm's and kind's default --service-cluster-ip-range. */
 	cidr4_net(XCNI_DEFAULT_SVC_CIDR, &o->svc_cidr, &o->svc_mask, &o->svc_len);
 	/* No IPv6 default: kube-apiserver has none either. */
