@@ -765,19 +765,14 @@ static int check_flows(struct flowd_opts *o)
 		       o->tls_dir);
 		return 2;
 	}
-	if (!o->ipfix_active_s)
-		o->ipfix_active_s = FLOWD_IPFIX_ACTIVE_DEFAULT;
-	if (!o->ipfix_idle_s)
-		o->ipfix_idle_s = FLOWD_IPFIX_IDLE_DEFAULT;
-	/* On by default: a bounded window (FLOWS_WINDOW_DEFAULT records). */
-	if (!o->window)
-		o->window = FLOWS_WINDOW_DEFAULT;
-	if (!o->log_max_bytes)
-		o->log_max_bytes = FLOWD_LOG_MAX_BYTES_DEFAULT;
-	if (!o->log_files)
-		o->log_files = FLOWD_LOG_FILES_DEFAULT;
-	if (!o->log_interval_s)
-		o->log_interval_s = FLOWD_LOG_INTERVAL_DEFAULT;
+	/* The defaults after the checks (0 there: not given). On by default: a
+	 * bounded window (FLOWS_WINDOW_DEFAULT records). */
+	o->ipfix_active_s = o->ipfix_active_s ?: FLOWD_IPFIX_ACTIVE_DEFAULT;
+	o->ipfix_idle_s = o->ipfix_idle_s ?: FLOWD_IPFIX_IDLE_DEFAULT;
+	o->window = o->window ?: FLOWS_WINDOW_DEFAULT;
+	o->log_max_bytes = o->log_max_bytes ?: FLOWD_LOG_MAX_BYTES_DEFAULT;
+	o->log_files = o->log_files ?: FLOWD_LOG_FILES_DEFAULT;
+	o->log_interval_s = o->log_interval_s ?: FLOWD_LOG_INTERVAL_DEFAULT;
 	return 0;
 }
 
