@@ -109,6 +109,8 @@ suites=(
 	"svc-netns:bash tests/integration/svc.sh"
 	"svc-sctp-netns:bash tests/integration/svc_sctp.sh"
 	"ct-pressure:bash tests/integration/ctpressure.sh"
+	# Conntrack doubled online under held and churning connections (issue 67 item 2).
+	"ct-grow:bash tests/integration/ctgrow.sh"
 	"socklb-netns:bash tests/integration/socklb.sh"
 	"attach-netns:bash tests/integration/attach.sh"
 	"hooks-netns:bash tests/integration/hooks.sh"

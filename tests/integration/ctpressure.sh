@@ -16,7 +16,8 @@
 # anything of that flow: after a policy change a picked-up flow's replies are
 # judged again too. Positive controls: each datagram before the revocation.
 #
-#   netns <tag>-node: xcnid --manifests M --map-max xcni_ct=256 --metrics-addr
+#   netns <tag>-node: xcnid --manifests M --map-max xcni_ct=256 --map-grow 0 (a full
+#     table, not grown: tests/integration/ctgrow.sh grows it) --metrics-addr
 #     xc<hash> ──veth── eth0  <tag>-a  x/a  (TCP 80 echo; admits b on TCP 80 only;
 #                                            then UDP 5353 <-> b:40500)
 #     xc<hash> ──veth── eth0  <tag>-b  x/b  (three long-lived TCP clients of a;
@@ -127,7 +128,7 @@ ip netns add "$NODE" && ip -n "$NODE" link set lo up
 XCNID_NETNS=$NODE
 check "xcnid started with a conntrack table of 256 entries" start_xcnid "$PIN" \
 	--pod-cidr "$SUBNET.0/24" --node-name n1 --manifests "$M" --map-max xcni_ct=256 \
-	--metrics-addr "127.0.0.1:$PORT" -v || { finish; exit 1; }
+	--map-grow 0 --metrics-addr "127.0.0.1:$PORT" -v || { finish; exit 1; }
 IP_A=$(pod_add a) && IP_B=$(pod_add b) && IP_C=$(pod_add c) || { not_ok "pods"; finish; exit 1; }
 # -T: a connection whose FIN policy drops (the refused one) ends by itself.
 ip netns exec "$XCT_TAG-a" socat -T 20 TCP-LISTEN:80,fork,reuseaddr SYSTEM:cat &
@@ -276,7 +277,7 @@ old_hash() {
 check "xcni_dns_srv pinned again as an older build made it (preallocated)" old_hash
 check "xcnid restarted without --map-max over the 256-entry table: ready" eval \
 	'start_xcnid "$PIN" --pod-cidr "$SUBNET.0/24" --node-name n1 --manifests "$M" \
-	 --metrics-addr "127.0.0.1:$PORT" -v && wait_xcnid_ready'
+	 --map-grow 0 --metrics-addr "127.0.0.1:$PORT" -v && wait_xcnid_ready'
 check "... it kept the pinned table and said so" \
 	grep -q "pinned map $PIN/xcni_ct: kept at 256 entries" "/tmp/xcnid-$XCT_TAG.log"
 check "... and the preallocated xcni_dns_srv, with its flags" eval \

@@ -1,9 +1,11 @@
 # Sourced by the one-node integration suites (it sources tests/lib.sh): a node netns
 # running xcnid, pods attached through the real plugin as a runtime does.
 #
-#   node_init NAME SUBNET CID   NODE (<tag>-node), PIN (/sys/fs/bpf/<tag>), T (scratch
+#   node_init NAME SUBNET CID [SUBNET6]
+#                               NODE (<tag>-node), PIN (/sys/fs/bpf/<tag>), T (scratch
 #                               /tmp/xcni-NAME.*), M (manifests), $T/net.json: network
-#                               xcni-NAME, host-local on SUBNET.0/24; container IDs CID-<pod>
+#                               xcni-NAME, host-local on SUBNET.0/24 (and the IPv6 /64
+#                               SUBNET6); container IDs CID-<pod>
 #   cni COMMAND POD             the plugin in the node, for pod netns <tag>-POD
 #   ctl ARGS...                 xcnictl in the node, on its pins
 #   node_cleanup POD...         DEL and remove each pod, the agent, the node, the scratch
@@ -24,9 +26,14 @@ node_init() {
 	SUBNET=$2
 	CID_PREFIX=$3
 	mkdir -p "$M"
+	# With SUBNET6: dual stack (host-local range sets, IPv4 first as kubelet
+	# writes them), a default route of each family.
+	local r='[[{"subnet":"'$SUBNET'.0/24"}]]'
+	[ -n "${4:-}" ] && r='[[{"subnet":"'$SUBNET'.0/24"}],[{"subnet":"'$4'"}]],
+         "routes":[{"dst":"0.0.0.0/0"},{"dst":"::/0"}]'
 	cat >"$T/net.json" <<EOT
 {"cniVersion":"1.0.0","name":"xcni-$1","type":"xcni","stateDir":"$T/state","pinDir":"$PIN",
- "ipam":{"type":"host-local","ranges":[[{"subnet":"$SUBNET.0/24"}]],"dataDir":"$T/ipam"}}
+ "ipam":{"type":"host-local","ranges":$r,"dataDir":"$T/ipam"}}
 EOT
 }
 cni() { # cni COMMAND POD

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <nftables/libnftables.h>
 
 #include "../../user/agent/masq.h"
 
@@ -228,6 +229,25 @@ static void render6_is_one_replace(void **state)
 	assert_null(strstr(cmds, "table ip xcni {"));
 	assert_non_null(strstr(cmds, "table ip6 xcni {"));
 	free(cmds);
+}
+
+/* m's table of FAMILY ("ip", "ip6") as the kernel lists it, nft JSON (caller frees); NULL: none. */
+static char *masq_list_json(struct masq *m, const char *family, char *err, size_t errlen)
+{
+	struct nft_ctx *nft = nft_ctx_new(NFT_CTX_DEFAULT);
+	char cmd[96], *out = NULL;
+
+	assert_non_null(nft);
+	nft_ctx_output_set_flags(nft, NFT_CTX_OUTPUT_JSON);
+	nft_ctx_buffer_output(nft);
+	nft_ctx_buffer_error(nft);
+	snprintf(cmd, sizeof(cmd), "list table %s %s", family, m->table ?: MASQ_TABLE);
+	if (nft_run_cmd_from_buffer(nft, cmd))
+		snprintf(err, errlen, "%s", nft_ctx_get_error_buffer(nft) ?: "");
+	else
+		out = strdup(nft_ctx_get_output_buffer(nft) ?: "");
+	nft_ctx_free(nft);
+	return out;
 }
 
 /* The set's elements as listed by the kernel, "a,b,c" (prefixes as A/LEN). */

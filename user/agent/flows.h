@@ -19,7 +19,7 @@
 #include <stdint.h>
 
 struct flowd_opts {
-	size_t window; /* 0: flows off (after flowd_check_opts) */
+	size_t window; /* 0: flows off (after xcnid_opts.c's check_flows) */
 	bool off; /* --flows=false, --no-flows: flows are on unless told */
 	bool asked; /* an option asked for them: failing to open them fails the agent */
 	const char *sock_path; /* NULL: flows_sock_path(pin dir) */
@@ -46,28 +46,6 @@ struct flowd;
 struct pol_nm_budget;
 struct http;
 
-/* xcnid's options, in the order of their codes (1040 + which; --no-flows: 1099,
- * --ipfix...: 1100 + which - FLOWD_OPT_IPFIX). */
-enum {
-	FLOWD_OPT_FLOWS, /* --flows[=BOOL] */
-	FLOWD_OPT_WINDOW, /* --flows-window N */
-	FLOWD_OPT_LOG, /* --flow-log PATH */
-	FLOWD_OPT_LOG_MAX_BYTES, /* --flow-log-max-bytes N */
-	FLOWD_OPT_LOG_FILES, /* --flow-log-files K */
-	FLOWD_OPT_LOG_INTERVAL, /* --flow-log-interval S */
-	FLOWD_OPT_SOCKET, /* --flows-socket PATH */
-	FLOWD_OPT_NO_FLOWS, /* --no-flows */
-	FLOWD_OPT_IPFIX, /* --ipfix URL */
-	FLOWD_OPT_IPFIX_ACTIVE, /* --ipfix-active-timeout S */
-	FLOWD_OPT_IPFIX_IDLE, /* --ipfix-idle-timeout S */
-	FLOWD_OPT_IPFIX_ALL, /* --ipfix-all-nodes */
-	FLOWD_OPT_LISTEN, /* --flows-listen ADDR:PORT */
-	FLOWD_OPT_TLS, /* --flows-tls DIR */
-};
-/* One option into o: 0 or -EINVAL (said). */
-int flowd_parse_opt(int which, const char *arg, struct flowd_opts *o);
-/* After all options: what needs what, the defaults. 0 or -EINVAL (said). */
-int flowd_check_opts(struct flowd_opts *o);
 
 /* Opens the pinned maps, the ring, the socket and the log. 0 or -errno (logged). */
 int flowd_open(const struct flowd_opts *o, const char *pin_dir, const char *node,

@@ -732,27 +732,6 @@ int masq_remove(struct masq *m)
 	return rc;
 }
 
-char *masq_list_json(struct masq *m, const char *family, char *err, size_t errlen)
-{
-	const char *t = m->table ?: MASQ_TABLE;
-	unsigned int flags;
-	char cmd[96], *out = NULL;
-
-	if (ctx_get(m)) {
-		snprintf(err, errlen, "cannot make an nftables context");
-		return NULL;
-	}
-	flags = nft_ctx_output_get_flags(m->nft);
-	nft_ctx_output_set_flags(m->nft, flags | NFT_CTX_OUTPUT_JSON);
-	snprintf(cmd, sizeof(cmd), "list table %s %s", family, t);
-	if (nft_run_cmd_from_buffer(m->nft, cmd))
-		nft_error(m, err, errlen);
-	else
-		out = strdup(nft_ctx_get_output_buffer(m->nft) ?: "");
-	nft_ctx_output_set_flags(m->nft, flags);
-	return out;
-}
-
 void masq_free(struct masq *m)
 {
 	free(m->aset);

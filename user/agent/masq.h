@@ -133,8 +133,6 @@ bool masq_ct_unmasqueraded(const struct masq *m, const struct masq_prefix *set, 
 			   const struct masq_prefix6 *set6, size_t n6, const struct ctnl_flow *f);
 /* Deletes both tables if there are (masquerade turned off). */
 int masq_remove(struct masq *m);
-/* The table of family ("ip", "ip6") as nft JSON (caller frees), or NULL with err set. */
-char *masq_list_json(struct masq *m, const char *family, char *err, size_t errlen);
 void masq_free(struct masq *m);
 
 #endif

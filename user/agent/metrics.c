@@ -33,6 +33,7 @@
 #include "lib/observe/reasons.h"
 #include "lib/system/hmap.h"
 #include "lib/system/http.h"
+#include "agent/grow.h"
 #include "agent/flows.h"
 #include "lib/policy/nearmiss.h"
 #include "agent/hooks.h"
@@ -832,6 +833,7 @@ static int render(struct metrics *m, FILE *b)
 	render_config(m, b);
 	hooks_render(m->hooks, b);
 	status_metrics_render(b);
+	grow_prom(b);
 	if (m->nlisteners)
 		metrics_family(b, "xcni_http_refused_total", "counter",
 		               "Connections an HTTP listener closed at accept, before any TLS handshake: "

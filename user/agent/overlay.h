@@ -43,6 +43,7 @@ enum xdp_want {
 struct map_max {
 	char name[16];
 	__u32 n;
+	__u32 asked; /* n before a pinned map's size was kept (pinned_keep); 0: n */
 	__u32 flags; /* with has_flags: a pinned map's, kept */
 	bool user, has_flags;
 };

@@ -88,8 +88,7 @@ static __u64 clamp_u64(__u64 v, __u64 lo, __u64 hi)
 	return v < lo ? lo : v > hi ? hi : v;
 }
 
-/* MemTotal in bytes, or 0. */
-static __u64 mem_total(void)
+__u64 node_mem_total(void)
 {
 	unsigned long long kb = 0;
 	char line[128];
@@ -104,7 +103,7 @@ static __u64 mem_total(void)
 
 int map_sizes_node(struct map_max *mm, int *n)
 {
-	__u64 mem = mem_total() ?: 4ull << 30, by_mem = mem / 2000 / XCNI_CT_ENTRY_BYTES;
+	__u64 mem = node_mem_total() ?: 4ull << 30, by_mem = mem / 2000 / XCNI_CT_ENTRY_BYTES;
 	__u64 cpus = (__u64)(libbpf_num_possible_cpus() > 0 ? libbpf_num_possible_cpus() : 1);
 	__u32 ct = (__u32)clamp_u64(pow2_up(by_mem < NODE_PODS * NODE_FLOWS_PER_POD ?
 					    by_mem : NODE_PODS * NODE_FLOWS_PER_POD), 16384, 1 << 20);
@@ -175,6 +174,8 @@ static int pinned_keep(struct bpf_map *m, const struct bpf_map_info *info,
 	if (info->map_flags != bpf_map__map_flags(m))
 		pr_info("pinned map %s: kept with its flags %#x (this build makes %#x)\n", path,
 			info->map_flags, bpf_map__map_flags(m));
+	if (!e->asked)
+		e->asked = bpf_map__max_entries(m); /* before the pinned size: what grew past it */
 	e->n = info->max_entries;
 	e->flags = info->map_flags;
 	e->has_flags = true;
@@ -189,7 +190,8 @@ static int pinned_keep(struct bpf_map *m, const struct bpf_map_info *info,
  * conntrack entry and endpoint. A map of names whose flags or size differ is
  * made again instead (names_map), and so is a fragment map of any other
  * layout (frag_map); one whose size the agent chose, or whose flags alone
- * differ, is kept as it is (pinned_keep).
+ * differ, is kept as it is (pinned_keep), and so is one larger than
+ * --map-max asks (grown online, agent/grow.c: a size is never shrunk).
  */
 int check_pinned_layout(const char *pin_dir, struct bpf_object *obj, struct map_max *mm, int *n)
 {
@@ -242,7 +244,8 @@ int check_pinned_layout(const char *pin_dir, struct bpf_object *obj, struct map_
 		e = map_max_find(mm, *n, bpf_map__name(m));
 		if (info.type == bpf_map__type(m) && info.key_size == bpf_map__key_size(m) &&
 		    info.value_size == bpf_map__value_size(m) &&
-		    (info.max_entries == bpf_map__max_entries(m) || !e || !e->user)) {
+		    (info.max_entries == bpf_map__max_entries(m) || !e || !e->user ||
+		     info.max_entries > bpf_map__max_entries(m))) {
 			if ((err = pinned_keep(m, &info, mm, n, path)))
 				return err;
 			continue;

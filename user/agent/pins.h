@@ -12,6 +12,8 @@ struct map_max;
 struct bpf_program;
 struct opts;
 
+#include <linux/types.h>
+
 #include "lib/system/bpfpin.h" /* xcni_pin_get */
 
 /* The pin directory and its links/ on a bpffs, and the ABI of what is pinned there ours. */
@@ -25,6 +27,8 @@ int pin_dirs_ready(const char *pin_dir);
 int check_pinned_layout(const char *pin_dir, struct bpf_object *obj, struct map_max *mm, int *n);
 /* The per-node maps sized from this node's memory and pods, put first in mm (before --map-max's). */
 int map_sizes_node(struct map_max *mm, int *n);
+/* The node's memory (/proc/meminfo MemTotal) in bytes, or 0. */
+__u64 node_mem_total(void);
 /* Pins prog at dir/name without a moment where the path is missing. */
 int pin_atomic(int fd, const char *dir, const char *name);
 /* The new programs swapped into every attachment the plugin made (TCX links, tc filters). */

@@ -30,6 +30,7 @@
 #include "lib/system/log.h"
 #include "lib/system/util.h"
 #include "lib/system/http.h"
+#include "agent/grow.h"
 #include "agent/metrics_text.h"
 #include "agent/pins.h"
 #include "agent/probe.h"
@@ -414,6 +415,7 @@ static json_t *answer(struct agent_status *s)
 	json_object_set_new(o, "services", services_json());
 	json_object_set_new(o, "services_closed", svc_closed_json());
 	json_object_set_new(o, "fqdn_closed", fqdn_closed_json());
+	json_object_set_new(o, "maps_grown", grow_json());
 	if (!socklb_use(s->pin_dir, &su))
 		json_object_set_new(o, "sock_lb", json_pack("{s:I,s:I,s:I,s:I}", "pods",
 							     (json_int_t)su.owners, "records",

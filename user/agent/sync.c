@@ -43,6 +43,7 @@
 #include "to_pod.skel.h"
 #include "agent/flows.h"
 #include "agent/masq.h"
+#include "agent/grow.h"
 #include "agent/hooks.h"
 #include "lib/system/http.h"
 #include "agent/metrics.h"
@@ -1376,7 +1377,7 @@ int watch_cluster(const struct opts *o, struct from_pod *fp, struct http *hs, st
 		  struct hooks *hk, struct agent_status *sts, volatile sig_atomic_t *stop)
 {
 	struct watch w = { .o = o, .fp = fp, .sts = sts };
-	uint64_t hook_at = 0;
+	uint64_t hook_at = 0, grow_at = 0;
 	int err = watch_open(&w);
 
 	/* Drops by isolation name their near misses from this store (flowd_set_store). */
@@ -1386,7 +1387,8 @@ int watch_cluster(const struct opts *o, struct from_pod *fp, struct http *hs, st
 					 { .fd = http_fd(hs), .events = POLLIN },
 					 { .fd = flowd_fd(fd), .events = POLLIN },
 					 { .fd = status_fd(sts), .events = POLLIN } };
-		int timeout = hooks_tick(hk, o->hook_check_s, &hook_at), n;
+		int timeout = grow_tick(o->pin_dir, o->map_grow_pct, &grow_at, stop,
+					hooks_tick(hk, o->hook_check_s, &hook_at)), n;
 		int flush_in = o->mq->on ? masq_flush_tick(o->mq, xcni_mono_ms()) : -1, next;
 		bool released;
 

@@ -42,6 +42,7 @@
 #include "agent/flows.h"
 #include "agent/flowd.h"
 #include "agent/masq.h"
+#include "agent/grow.h"
 #include "agent/hooks.h"
 #include "lib/system/http.h"
 #include "agent/metrics.h"
@@ -92,7 +93,7 @@ static int set_rodata(const struct opts *o, struct from_pod *fp, struct to_pod *
 static void serve_local(const struct opts *o, struct http *hs, struct flowd *fd, struct hooks *hk,
 			struct agent_status *sts)
 {
-	uint64_t hook_at = 0;
+	uint64_t hook_at = 0, grow_at = 0;
 
 	/* poll(2) skips fd -1: without metrics this waits for a signal, as pause(2) would. */
 	while (!o->once && !stop) {
@@ -100,7 +101,10 @@ static void serve_local(const struct opts *o, struct http *hs, struct flowd *fd,
 					 { .fd = flowd_fd(fd), .events = POLLIN },
 					 { .fd = status_fd(sts), .events = POLLIN } };
 
-		if (poll(pfd, 3, hooks_tick(hk, o->hook_check_s, &hook_at)) > 0) {
+		int timeout = grow_tick(o->pin_dir, o->map_grow_pct, &grow_at, &stop,
+					hooks_tick(hk, o->hook_check_s, &hook_at));
+
+		if (!stop && poll(pfd, 3, timeout) > 0) {
 			if (pfd[0].revents)
 				http_dispatch(hs);
 			if (pfd[1].revents)
@@ -275,6 +279,8 @@ static int run(const struct opts *o)
 	err = pin_dirs_ready(o->pin_dir);
 	if (!err)
 		err = map_sizes_node(o->ov->map_max, &o->ov->nmap_max);
+	if (!err && !o->once)
+		err = grow_prepare(o->pin_dir);
 	if (err)
 		return err;
 	err = load_pod_progs(o, &fp, &tp);
@@ -282,8 +288,13 @@ static int run(const struct opts *o)
 		err = overlay_load(o->ov, o->pin_dir, o);
 	if (!err && o->cgroup_root)
 		err = load_socklb(o, &sl);
+	/* What the old programs got meanwhile, copied before and after they go. */
+	if (!err)
+		err = grow_finish(o->pin_dir, NULL, 0, false);
 	if (!err)
 		err = attach_dataplane(o, fp, tp, sl);
+	if (!err)
+		err = grow_finish(o->pin_dir, o->ov->map_max, o->ov->nmap_max, true);
 	/* Attached first; looked at now, and every --hook-check seconds after. */
 	if (!err && !(err = hooks_open(o->pin_dir, o->ov, &hk)))
 		hooks_check(hk);
@@ -369,5 +380,8 @@ int main(int argc, char **argv)
 	/* A client gone before its answer (the flows socket, HTTP) is an EPIPE to close, not our end. */
 	signal(SIGPIPE, SIG_IGN);
 	err = run(o);
+	/* A map past --map-grow: this image replaced by one that doubles it. */
+	if (!err)
+		err = grow_exec(argv);
 	return err ? 1 : 0;
 }

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/un.h>
 
 #include "xcni_shared.h"
 #include "lib/system/cidr.h"
@@ -19,7 +20,9 @@
 #include "lib/system/util.h"
 #include "lib/services/svc.h"
 #include "lib/observe/flows.h"
+#include "agent/grow.h"
 #include "agent/hooks.h"
+#include "agent/ipfix.h"
 #include "lib/system/http.h"
 #include "agent/socklb.h"
 #include "agent/xcnid_opts.h"
@@ -189,188 +192,119 @@ static int parse_ext_cidrs(const char *arg, struct opts *o)
 	return 0;
 }
 
+#define S_(x) #x
+#define S(x) S_(x) /* a default's literal into a help string */
+_Static_assert(FLOWD_LOG_MAX_BYTES_DEFAULT == 16777216, "--flow-log-max-bytes' help");
+
+/*
+ * Every option once: getopt_long's row and its line of help; a row without a
+ * name is a heading. xcnid(8) says more of each.
+ */
+static const struct xopt {
+	const char *name;
+	int val;
+	const char *arg, *help; /* arg: NULL none, "[=...]" optional, else required */
+} xopts[] = {
+	{ .help = "cluster source" },
+	{ "manifests", 'm', "DIR", "cluster state from DIR's YAML/JSON manifests (inotify)" },
+	{ "kubeconfig", 'K', "PATH", "cluster state from the API server of PATH's context" },
+	{ "k8s-api", 'k', "in-cluster", "the same through the pod's service account" },
+	{ "sync-delay", 1009, "MS",
+	  "one compile for what comes within MS ms (default " S(XCNID_SYNC_DELAY_DEFAULT) ")" },
+	{ "ns-churn-burst", 1080, "N",
+	  "a namespace's changes at once (default " S(XCNID_CHURN_BURST_DEFAULT) ") ..." },
+	{ "ns-churn-rate", 1081, "N",
+	  "... and a second (default " S(XCNID_CHURN_RATE_DEFAULT) "; 0: no bound); the rest ..." },
+	{ "ns-churn-interval", 1082, "MS",
+	  "... go in together every MS ms (default " S(XCNID_CHURN_INTERVAL_DEFAULT) ")" },
+	{ .help = "this node and its pods" },
+	{ "node-name", 'n', "NAME", "this node's name (default: the host name)" },
+	{ "pod-cidr", 'c', "CIDR", "this node's IPv4 pod CIDR" },
+	{ "gateway", 'g', "IP", "the pods' gateway (default: the CIDR's first address)" },
+	{ "pod-cidr6", 1006, "CIDR", "this node's IPv6 pod CIDR" },
+	{ .help = "data plane" },
+	{ "pin-dir", 'p', "DIR", "where programs and maps are pinned (default " XCNI_PIN_ROOT ")" },
+	{ "attach", 1010, "MODE", "auto (default), tcx or tc; also XCNI_ATTACH=MODE" },
+	{ "xdp-mode", 'X', "MODE", "auto (default), native, generic, off or tc" },
+	{ "overlay-decap", 1061, "WHERE", "tc (default) or xdp: where Geneve is taken off" },
+	{ "hook-check", 1015, "S",
+	  "programs before xcni's looked for every S s (default " S(HOOKS_CHECK_S_DEFAULT) ")" },
+	{ "map-max", 1002, "MAP=N[,MAP=N]...", "size map MAP for N entries" },
+	{ "map-grow", 1020, "PCT",
+	  "double xcni_ct, xcni_ct6 online PCT% full (default " S(GROW_PCT_DEFAULT) "; 0: never)" },
+	{ "once", 'o', NULL, "load and pin, then exit" },
+	{ "uninstall", 1011, NULL, "remove what xcnid made on this node, then exit" },
+	{ .help = "policy" },
+	{ "policy-ns-share", 1013, "PCT",
+	  "a namespace's most of each policy map (default " S(XCNID_NS_SHARE_DEFAULT) ")" },
+	{ "identity-key-file", 1014, "FILE", "key the identity hash with FILE" },
+	{ .help = "Services" },
+	{ "service-cidr", 's', "CIDR[,CIDR6]", "the Service ranges (default 10.96.0.0/12; none)" },
+	{ "external-ip-cidrs", 1016, "CIDR[,CIDR...]", "where externalIPs may point" },
+	{ "kube-proxy-replacement", 1003, NULL, "translate Services in BPF" },
+	{ "lb-algorithm", 1004, "ALG", "random (default) or maglev" },
+	{ "cgroup-root", 1005, "DIR", "socket-level load balancing below DIR" },
+	{ "node-port-range", 1007, "MIN-MAX", "the NodePorts served (default 30000-32767)" },
+	{ "node-port-mode", 1008, "MODE", "snat (default) or dsr" },
+	{ "nodeport-acceleration", 1060, "MODE", "native, generic or off (default)" },
+	{ "snat-client-burst", 1017, "N",
+	  "NodePort SNAT tuples a client opens at once (default " S(XCNI_SNAT_CL_BURST) ") ..." },
+	{ "snat-client-rate", 1018, "N[/s]", "... a second (default " S(XCNI_SNAT_CL_RATE) ")" },
+	{ "snat-client-max", 1019, "N",
+	  "... and holds (default " S(XCNI_SNAT_CL_MAX) ", counted each " S(XCNI_SNAT_HELD_S)
+	  " s)" },
+	{ "external-clusterip", 1012, NULL, "serve ClusterIPs to clients outside" },
+	{ "fqdn-policy", 1070, NULL, "ClusterNetworkPolicy domainNames (Linux 5.17)" },
+	{ .help = "overlay" },
+	{ "underlay-dev", 'u', "DEV", "the device to the other nodes (Geneve in BPF)" },
+	{ "node-ip", 'N', "IP[,IP]", "this node's underlay address, one per family" },
+	{ "tunnel-family", 1062, "FAM", "auto (default) or ipv6" },
+	{ "vni", 'V', "N", "Geneve VNI (default 1)" },
+	{ .help = "leaving the cluster" },
+	{ "masquerade", 'M', NULL, "masquerade pods' traffic leaving the cluster (default)" },
+	{ "no-masquerade", 1001, NULL, "do not; removes the tables" },
+	{ "cluster-cidr", 'C', "CIDR[,CIDR...]", "more destinations never masqueraded" },
+	{ .help = "observability" },
+	{ "metrics-addr", 'A', "HOST:PORT", "Prometheus metrics (loopback)" },
+	{ "http-allow-remote", 1047, NULL, "let --metrics-addr or --ui be another address" },
+	{ "ui", 1048, "HOST:PORT", "the service map (a web page; implies --flows)" },
+	{ "trace-sample", 'S', "N", "trace one forwarded packet in N (default 0: off)" },
+	{ "events-rate", 'R', "N",
+	  "events a CPU a second a pod (default " S(XCNI_EVENTS_RATE_DEFAULT) "; 0: no limit)" },
+	{ "flows", 1040, "[=BOOL]", "keep flow records (default true)" },
+	{ "no-flows", 1099, NULL, "no flow records (--flows=false)" },
+	{ "flows-window", 1041, "N", "at most N records (default " S(FLOWS_WINDOW_DEFAULT) ")" },
+	{ "flows-socket", 1046, "PATH", "where xcnictl flows asks" },
+	{ "flows-listen", 1104, "ADDR:PORT", "answer xcnictl flows --agent (mTLS)" },
+	{ "flows-tls", 1105, "DIR", "its tls.crt, tls.key and ca.crt" },
+	{ "flow-log", 1042, "PATH", "changed records as JSON lines (\"{node}\": its name)" },
+	{ "flow-log-interval", 1045, "S", "every S s (default " S(FLOWD_LOG_INTERVAL_DEFAULT) ")" },
+	{ "flow-log-max-bytes", 1043, "N", "rotate past N bytes (default 16777216)" },
+	{ "flow-log-files", 1044, "K", "keep K files (default " S(FLOWD_LOG_FILES_DEFAULT) ")" },
+	{ "ipfix", 1100, "URL", "export flow records: udp://HOST:PORT or tcp://HOST:PORT" },
+	{ "ipfix-active-timeout", 1101, "S",
+	  "and every S s while a flow lasts (default " S(FLOWD_IPFIX_ACTIVE_DEFAULT) ")" },
+	{ "ipfix-idle-timeout", 1102, "S",
+	  "a denied flow ends after S s idle (default " S(FLOWD_IPFIX_IDLE_DEFAULT) ")" },
+	{ "ipfix-all-nodes", 1103, NULL, "export a connection from both its nodes" },
+	{ "log-format", 'L', "FMT", "text (default) or json" },
+	{ "verbose", 'v', NULL, "more logging (twice: libbpf debug, verifier logs)" },
+	{ "help", 'h', NULL, "this text" },
+};
+
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: xcnid [options]\n"
-		"\ncluster source:\n"
-		"  --manifests DIR    cluster state (Namespaces, Pods, Nodes, NetworkPolicies) from\n"
-		"                     the YAML/JSON manifests in DIR, followed with inotify\n"
-		"  --kubeconfig PATH  cluster state from the API server in PATH's current context\n"
-		"                     (list and watch over HTTPS)\n"
-		"  --k8s-api in-cluster  the same through the pod's service account\n"
-		"  --sync-delay MS    gather the cluster changes that arrive within MS ms of a\n"
-		"                     first one into one compile and map write (default %u;\n"
-		"                     0: every change at once)\n"
-		"  --ns-churn-burst N  a namespace's changes (of its objects) that go in at once\n"
-		"                     (1-1000000, default %u) ...\n"
-		"  --ns-churn-rate N  ... and how many more a second (0-1000000, default %u;\n"
-		"                     0: no bound); past them its changes wait, the last of each\n"
-		"                     object, and go in together every\n"
-		"  --ns-churn-interval MS  MS ms (10-60000, default %u)\n"
-		"\nthis node and its pods:\n"
-		"  --node-name NAME   this node's name (default: the host name)\n"
-		"  --pod-cidr CIDR    this node's pod CIDR (drops traffic to unknown pods in it)\n"
-		"  --gateway IP       the pods' gateway address (default: first address of the CIDR)\n"
-		"  --pod-cidr6 CIDR   this node's IPv6 pod CIDR (dual stack, IPv6-only): its pods'\n"
-		"                     IPv6 traffic leaving the cluster is masqueraded (table ip6 xcni)\n"
-		"\ndata plane:\n"
-		"  --pin-dir DIR      where programs and maps are pinned (default %s)\n"
-		"  --attach MODE      how programs go onto the node's devices: auto (default:\n"
-		"                     TCX links, tc clsact filters where the kernel has no TCX),\n"
-		"                     tcx (or fail), or tc (the older path forced: tc clsact\n"
-		"                     filters, XDP through netlink); also XCNI_ATTACH=MODE\n"
-		"  --xdp-mode MODE    auto (native, else generic), native, generic, off, or tc\n"
-		"                     (no XDP: the prefilter in tc, from_overlay; for a veth underlay)\n"
-		"  --overlay-decap WHERE  tc (default) or xdp: Geneve from the other nodes taken\n"
-		"                     off in the underlay's XDP program, where it runs native, so\n"
-		"                     that GRO merges the inner flow (else tc, said in one line)\n"
-		"  --hook-check S     every S seconds (default %u; 0: at start only) look whether\n"
-		"                     another program runs before xcni's on the pods' veths, the\n"
-		"                     underlay or xcni0: logged and counted\n"
-		"                     (xcni_hook_foreign_first), never fought over\n"
-		"  --map-max MAP=N[,MAP=N]...  size map MAP for N entries instead of its default\n"
-		"                     or the size xcnid gives it from the node's memory (e.g.\n"
-		"                     xcni_ipcache=524288; repeatable, the last for a map wins;\n"
-		"                     docs/decisions/map-sizes.md: what each holds); a pinned map\n"
-		"                     of another size is refused (one xcnid sized is kept)\n"
-		"  --once             load and pin, then exit (the data plane keeps running)\n"
-		"  --uninstall        remove what xcnid made on this node (pins, tc filters and\n"
-		"                     links, xcni0, XDP, cgroup links, nftables tables ip/ip6\n"
-		"                     xcni), then exit; give --pin-dir and --underlay-dev as the\n"
-		"                     agent had them\n"
-		"\npolicy:\n"
-		"  --policy-ns-share PCT  one namespace's pods may take at most PCT percent of\n"
-		"                     each policy map (xcni_policy, xcni_polrange, xcni_polcidr;\n"
-		"                     1-100, default %u); a pod whose policy would take its\n"
-		"                     namespace past that is closed (drop-policy-overflow)\n"
-		"  --identity-key-file FILE  key the identity hash with FILE's contents (a\n"
-		"                     Secret every node mounts, tenants cannot read): new label\n"
-		"                     sets' numbers cannot be aimed at; default: a built-in key\n"
-		"\nServices:\n"
-		"  --service-cidr CIDR[,CIDR6]  the cluster's Service (ClusterIP) ranges, one of each\n"
-		"                     family at most, kube-apiserver's --service-cluster-ip-range\n"
-		"                     (default 10.96.0.0/12 alone, \"none\" for none): pods' flows to\n"
-		"                     them are handed to kube-proxy in the host stack, and egress\n"
-		"                     policy is judged on the pod it picks; from the underlay no\n"
-		"                     packet may come from them (drop-src-frontend)\n"
-		"  --external-ip-cidrs CIDR[,CIDR...]  where a Service's spec.externalIPs may point\n"
-		"                     (IPv4 or IPv6; repeatable); any other is refused for its\n"
-		"                     Service and said. Without it: anywhere but the Service and\n"
-		"                     pod ranges and the nodes' addresses (refused always); beside\n"
-		"                     kube-proxy only these go to xcni_extfe (docs/kind.md)\n"
-		"  --kube-proxy-replacement  translate Services in BPF (ClusterIP frontends from the\n"
-		"                     Services and EndpointSlices of the cluster state, which it\n"
-		"                     then reads too); kube-proxy's rules are then not needed\n"
-		"  --lb-algorithm ALG random (default) or maglev: how a new flow picks a backend\n"
-		"                     (maglev: consistent hashing, the same backend on every node)\n"
-		"  --cgroup-root DIR  with --kube-proxy-replacement: socket-level load balancing for\n"
-		"                     the processes of cgroup v2 directory DIR and below (their\n"
-		"                     sockets connect to a Service's backend directly)\n"
-		"  --node-port-range MIN-MAX  with --kube-proxy-replacement: the nodePorts served (the\n"
-		"                     API server's --service-node-port-range; default 30000-32767);\n"
-		"                     a Service's nodePort outside it is logged and not served\n"
-		"  --node-port-mode MODE  with --kube-proxy-replacement and --underlay-dev: snat\n"
-		"                     (default: a request for a NodePort or external IP sent to\n"
-		"                     another node's backend is SNATed to this node, its replies\n"
-		"                     come back through here) or dsr (the client's address kept,\n"
-		"                     the frontend in a Geneve option: the backend's node answers\n"
-		"                     the client directly, with the frontend as source)\n"
-		"  --nodeport-acceleration MODE  with --kube-proxy-replacement and --underlay-dev:\n"
-		"                     native, generic or off (default): NodePort, externalIP and\n"
-		"                     load-balancer requests from outside for a backend on another\n"
-		"                     node translated (SNAT or DSR, as --node-port-mode says) and\n"
-		"                     sent on at XDP (native: the driver's XDP,\n"
-		"                     else generic, said in one line); the rest goes on to tc\n"
-		"  --snat-client-burst N  with --kube-proxy-replacement and --underlay-dev: new\n"
-		"                     NodePort SNAT tuples one outside client (an IPv4 address,\n"
-		"                     an IPv6 /64) may open at once on this node (1-1048576,\n"
-		"                     default %u); past its budget its own new flows are dropped\n"
-		"                     (drop-nat-client), nobody else's\n"
-		"  --snat-client-rate N[/s]  ... and how many of them come back a second\n"
-		"                     (1-1000000000, default %u)\n"
-		"  --snat-client-max N  ... and how many it may hold (its records xcnid counts\n"
-		"                     every %u s, 1-1048576, default %u)\n"
-		"  --external-clusterip  with --kube-proxy-replacement and --underlay-dev: serve\n"
-		"                     ClusterIPs to clients outside the cluster (routed to a node);\n"
-		"                     by default they are dropped (drop-clusterip-outside)\n"
-		"  --fqdn-policy      read the cluster DNS's answers into pods (to_pod, from_pod,\n"
-		"                     from_overlay: every delivery path) and judge\n"
-		"                     egress to the addresses learned by ClusterNetworkPolicy\n"
-		"                     domainNames (from_pod); needs bpf_loop (Linux 5.17)\n"
-		"\noverlay:\n"
-		"  --underlay-dev DEV the device to the other nodes: Geneve overlay (in BPF) over it,\n"
-		"                     XDP prefilter on it, remote pod CIDRs routed to xcni0\n"
-		"  --node-ip IP[,IP]  this node's underlay address, IPv4 or IPv6; once per family\n"
-		"                     (given twice or comma-separated): both, IPv4 to nodes with an\n"
-		"                     IPv4 InternalIP, IPv6 to IPv6-only nodes (default: DEV's first\n"
-		"                     IPv4 and its first global IPv6, whichever it has)\n"
-		"  --tunnel-family FAM  auto (default) or ipv6: on a node with both underlay\n"
-		"                     families, which one reaches a node that has both InternalIPs:\n"
-		"                     auto IPv4 (20 bytes less a packet), ipv6 its IPv6 one (IPv4\n"
-		"                     still to nodes without IPv6); ipv6 needs an IPv6 underlay\n"
-		"                     address. Give every node the same\n"
-		"  --vni N            Geneve VNI (default 1)\n"
-		"\nleaving the cluster:\n"
-		"  --masquerade       masquerade pods' traffic to outside the cluster to the node's\n"
-		"                     address (default with --pod-cidr or --pod-cidr6): nftables\n"
-		"                     tables ip xcni and ip6 xcni\n"
-		"  --no-masquerade    do not; removes the tables an earlier xcnid left\n"
-		"  --cluster-cidr CIDR[,CIDR...]  more destinations never masqueraded (besides every\n"
-		"                     Node's pod CIDRs and InternalIPs), IPv4 or IPv6; repeatable\n"
-		"\nobservability:\n"
-		"  --metrics-addr HOST:PORT  serve Prometheus metrics at http://HOST:PORT/metrics\n"
-		"                     (a loopback address, e.g. 127.0.0.1:9962 or [::1]:9962)\n"
-		"  --http-allow-remote  let --metrics-addr or --ui be another address (e.g.\n"
-		"                     0.0.0.0:9962): whoever reaches it reads the pages\n"
-		"  --ui HOST:PORT     serve the service map (a web page: namespaces, pods and\n"
-		"                     Services, flows as edges by verdict, live) at\n"
-		"                     http://HOST:PORT/, its graph at /api/graph; implies --flows;\n"
-		"                     with --metrics-addr, the same address (one server)\n"
-		"  --trace-sample N   trace one forwarded packet in N on the event ring (0: off, the\n"
-		"                     default); `xcnictl config set trace-sample` changes it live\n"
-		"  --events-rate N    at most N events (drops, verdicts, traces) per CPU per second\n"
-		"                     for each pod, and for the node (default %u; 0: no limit);\n"
-		"                     the rest are counted as lost\n"
-		"  --flows[=BOOL]     keep flow records (xcnictl flows), on unless --flows=false\n"
-		"                     or --no-flows: conntrack and verdict events per connection,\n"
-		"                     in a window of the last records; xcnid then reads the\n"
-		"                     events ring (xcnictl monitor asks xcnid for the events)\n"
-		"  --no-flows         no flow records (the same as --flows=false)\n"
-		"  --flows-window N   at most N records (default %u, ~6 MB); the least\n"
-		"                     recently changed make room and are counted (evicted)\n"
-		"  --flows-socket PATH  where xcnictl flows asks (default /run/xcni/flows<pin dir\n"
-		"                     with / as ->.sock)\n"
-		"  --flows-listen ADDR:PORT  also answer xcnictl flows --agent over the network:\n"
-		"                     HTTPS, clients with a certificate the CA signed (mTLS;\n"
-		"                     port 4244 by convention, docs/agent.md)\n"
-		"  --flows-tls DIR    its tls.crt, tls.key (name xcni-flows) and ca.crt\n"
-		"  --flow-log PATH    write changed records as JSON lines to PATH every\n"
-		"                     --flow-log-interval seconds (default %u)\n"
-		"                     (\"{node}\" in PATH: the node's name)\n"
-		"  --flow-log-max-bytes N  rotate PATH before it grows past N bytes (default %llu)\n"
-		"  --flow-log-files K keep K files, PATH and PATH.1..PATH.K-1 (default %u)\n"
-		"  --ipfix URL        export flow records over IPFIX to a collector,\n"
-		"                     udp://HOST:PORT or tcp://HOST:PORT, when a flow ends and\n"
-		"                     every --ipfix-active-timeout S (default %u) while it lasts\n"
-		"                     (docs/ipfix.md)\n"
-		"  --ipfix-idle-timeout S  a flow with no conntrack entry (denied) ends after S\n"
-		"                     seconds without packets (default %u)\n"
-		"  --ipfix-all-nodes  export a connection from both its nodes (default: the one\n"
-		"                     that judged it, the destination pod's unless the source's\n"
-		"                     denied it)\n"
-		"  --log-format FMT   text (default) or json (one object per line)\n"
-		"  -v, --verbose      more logging (twice: libbpf debug, verifier logs)\n"
-		"\n"
-		"  --version [-o json|yaml]  version, git commit, build date, libbpf, BPF ABI\n"
-		"                     (also: xcnid version)\n"
-		"  -h, --help\n",
-		XCNID_SYNC_DELAY_DEFAULT, XCNID_CHURN_BURST_DEFAULT, XCNID_CHURN_RATE_DEFAULT,
-		XCNID_CHURN_INTERVAL_DEFAULT, XCNI_PIN_ROOT, HOOKS_CHECK_S_DEFAULT, XCNID_NS_SHARE_DEFAULT,
-		XCNI_SNAT_CL_BURST, XCNI_SNAT_CL_RATE, XCNI_SNAT_HELD_S, XCNI_SNAT_CL_MAX,
-		XCNI_EVENTS_RATE_DEFAULT, FLOWS_WINDOW_DEFAULT, FLOWD_LOG_INTERVAL_DEFAULT,
-		(unsigned long long)FLOWD_LOG_MAX_BYTES_DEFAULT, FLOWD_LOG_FILES_DEFAULT,
-		FLOWD_IPFIX_ACTIVE_DEFAULT, FLOWD_IPFIX_IDLE_DEFAULT);
+	fprintf(f, "usage: xcnid [options] (xcnid(8) says more of each)\n");
+	for (const struct xopt *x = xopts; x < xopts + ARRAY_SIZE(xopts); x++) {
+		int n = x->val && strchr("vh", x->val) ? fprintf(f, "  -%c, --%s", x->val, x->name) :
+			x->name ? fprintf(f, "  --%s%s%s", x->name, x->arg && *x->arg != '[' ? " " : "",
+					  x->arg ?: "") : fprintf(f, "\n%s:\n", x->help);
+
+		if (x->name)
+			fprintf(f, "%s%*s%s\n", n > 26 ? "\n" : "", n > 26 ? 27 : 27 - n, "", x->help);
+	}
+	fprintf(f, "\n  --version [-o json|yaml]  version, git commit, build date, libbpf, "
+		   "BPF ABI\n");
 }
 
 /* What the options said that the checks of them together need. */
@@ -423,6 +357,7 @@ static const struct numopt {
 	{ 1081, "ns-churn-rate", "changes a second", 0, 1000000, OFF(o.churn_rate) },
 	{ 1082, "ns-churn-interval", "milliseconds", 10, 60000, OFF(o.churn_interval_ms) },
 	{ 1015, "hook-check", "seconds", 0, 86400, OFF(o.hook_check_s) },
+	{ 1020, "map-grow", "a percentage", 0, 99, OFF(o.map_grow_pct) },
 	{ 1013, "policy-ns-share", "a percentage", 1, 100, OFF(o.ns_share) },
 	{ 'S', "trace-sample", "a number", 0, UINT32_MAX, OFF(o.trace_sample) },
 	{ 'R', "events-rate", "a number", 0, UINT32_MAX, OFF(o.events_rate) },
@@ -701,8 +636,13 @@ static int opt_overlay(int c, const char *arg, struct xcnid_cmdline *cl, struct 
 
 static int opt_observe(int c, const char *arg, struct xcnid_cmdline *cl, struct given *g)
 {
+	static const char *const bool_words[] = { "true", "yes", "on", "1",
+						  "false", "no", "off", "0", NULL };
+	static const int bool_vals[] = { 0, 0, 0, 0, 1, 1, 1, 1 }; /* --flows=BOOL: off */
 	struct opts *o = &cl->o;
+	struct flowd_opts *fl = &o->flows;
 	enum xlog_format f;
+	int v;
 
 	(void)g;
 	switch (c) {
@@ -717,10 +657,51 @@ static int opt_observe(int c, const char *arg, struct xcnid_cmdline *cl, struct 
 		*(c == 'A' ? &o->metrics_addr : &o->ui_addr) = arg;
 		return 0;
 	case 1047: o->http_remote = 1; return 0;
-	case 1040 ... 1046: return flowd_parse_opt(c - 1040, arg, &o->flows) ? 2 : 0;
-	case 1099: return flowd_parse_opt(FLOWD_OPT_NO_FLOWS, NULL, &o->flows) ? 2 : 0;
-	case 1100 ... 1105:
-		return flowd_parse_opt(FLOWD_OPT_IPFIX + c - 1100, arg, &o->flows) ? 2 : 0;
+	case 1099: fl->off = true; return 0;
+	case 1040: /* --flows[=BOOL] */
+		fl->asked = true;
+		if (arg && opt_word("flows", arg, bool_words, bool_vals, &v))
+			return 2;
+		fl->off = arg && v;
+		return 0;
+	case 1042:
+	case 1105: /* --flow-log, --flows-tls */
+		if (!*arg) {
+			pr_err("--%s: an empty path\n", c == 1042 ? "flow-log" : "flows-tls");
+			return 2;
+		}
+		fl->asked = true;
+		*(c == 1042 ? &fl->log_path : &fl->tls_dir) = arg;
+		return 0;
+	case 1046:
+		if (!*arg || strlen(arg) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+			pr_err("--flows-socket %s: a path of 1 to %zu bytes\n", arg,
+			       sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+			return 2;
+		}
+		fl->asked = true;
+		fl->sock_path = arg;
+		return 0;
+	case 1100: {
+		char err[128];
+
+		if (ipfix_check_url(arg, err, sizeof(err))) {
+			pr_err("--ipfix %s: %s\n", arg, err);
+			return 2;
+		}
+		fl->asked = true;
+		fl->ipfix_url = arg;
+		return 0;
+	}
+	case 1103: fl->asked = fl->ipfix_all_nodes = true; return 0;
+	case 1104:
+		if (http_check_addr(arg, true)) {
+			pr_err("--flows-listen %s: HOST:PORT with an IPv4 or [IPv6] address\n", arg);
+			return 2;
+		}
+		fl->asked = true;
+		fl->listen = arg;
+		return 0;
 	case 'L':
 		if (xlog_parse_format(arg, &f)) {
 			pr_err("--log-format %s: text or json\n", arg);
@@ -731,6 +712,68 @@ static int opt_observe(int c, const char *arg, struct xcnid_cmdline *cl, struct 
 	case 'v': xlog_max = xlog_max < XLOG_INFO ? XLOG_INFO : XLOG_DEBUG; return 0;
 	}
 	return 1;
+}
+
+/* The flow options together: what needs what, then the defaults. */
+static int check_flows(struct flowd_opts *o)
+{
+	if (o->off) {
+		static const char *const need[] = { "--flows-window", "--flow-log",
+						    "--flows-socket", "--ipfix", "--flows-listen",
+						    "--flows-tls" };
+		const void *given[] = { o->window ? &o->window : NULL, o->log_path, o->sock_path,
+					o->ipfix_url, o->listen, o->tls_dir };
+
+		for (size_t i = 0; i < ARRAY_SIZE(need); i++)
+			if (given[i]) {
+				pr_err("%s is the flow records': it does nothing with --flows=false "
+				       "(--no-flows)\n", need[i]);
+				return 2;
+			}
+		if (o->log_max_bytes || o->log_files || o->log_interval_s) {
+			pr_err("--flow-log-* are the flow log's: they do nothing with "
+			       "--flows=false (--no-flows)\n");
+			return 2;
+		}
+		o->window = 0;
+		return 0;
+	}
+	if (!o->log_path && (o->log_max_bytes || o->log_files)) {
+		pr_err("--flow-log-max-bytes and --flow-log-files are the flow log's: give "
+		       "--flow-log PATH too\n");
+		return 2;
+	}
+	if (!o->log_path && o->log_interval_s) {
+		pr_err("--flow-log-interval is the flow log's: give --flow-log PATH too (IPFIX's "
+		       "records go by --ipfix-active-timeout and when flows end)\n");
+		return 2;
+	}
+	if (!o->ipfix_url && (o->ipfix_active_s || o->ipfix_idle_s || o->ipfix_all_nodes)) {
+		pr_err("--ipfix-active-timeout, --ipfix-idle-timeout and --ipfix-all-nodes are "
+		       "IPFIX's: give --ipfix URL too\n");
+		return 2;
+	}
+	/* No plaintext flows leave a node: the network listener is TLS or nothing. */
+	if (o->listen && !o->tls_dir) {
+		pr_err("--flows-listen %s: give --flows-tls DIR too (tls.crt, tls.key, ca.crt): flows "
+		       "are served over the network only with TLS and client certificates\n",
+		       o->listen);
+		return 2;
+	}
+	if (o->tls_dir && !o->listen) {
+		pr_err("--flows-tls %s is the network listener's: give --flows-listen ADDR:PORT too\n",
+		       o->tls_dir);
+		return 2;
+	}
+	/* The defaults after the checks (0 there: not given). On by default: a
+	 * bounded window (FLOWS_WINDOW_DEFAULT records). */
+	o->ipfix_active_s = o->ipfix_active_s ?: FLOWD_IPFIX_ACTIVE_DEFAULT;
+	o->ipfix_idle_s = o->ipfix_idle_s ?: FLOWD_IPFIX_IDLE_DEFAULT;
+	o->window = o->window ?: FLOWS_WINDOW_DEFAULT;
+	o->log_max_bytes = o->log_max_bytes ?: FLOWD_LOG_MAX_BYTES_DEFAULT;
+	o->log_files = o->log_files ?: FLOWD_LOG_FILES_DEFAULT;
+	o->log_interval_s = o->log_interval_s ?: FLOWD_LOG_INTERVAL_DEFAULT;
+	return 0;
 }
 
 /* The HTTP server's options together: one address, loopback unless allowed. */
@@ -763,6 +806,30 @@ static int check_http(const struct opts *o)
 /* The Service options together: each one's prerequisites given. */
 static int check_services(const struct opts *o, struct overlay *ov, const struct given *g)
 {
+	/* Each needs --kube-proxy-replacement; those with .ov the overlay too. */
+	const struct { bool given, ov; const char *say; } needs[] = {
+		{ o->np_max, false, "--node-port-range is the NodePorts --kube-proxy-replacement "
+				    "serves: give both" },
+		{ g->lb_alg, false, "--lb-algorithm chooses backends for --kube-proxy-replacement: "
+				    "give both" },
+		{ g->np_mode, true, "--node-port-mode is how --kube-proxy-replacement sends NodePort "
+				    "requests to other nodes' backends, through the overlay "
+				    "(--underlay-dev): give all three" },
+		{ o->ext_cip, true, "--external-clusterip is for ClusterIPs --kube-proxy-replacement "
+				    "serves on the underlay (--underlay-dev): give all three" },
+		{ ov->np_accel != XCNI_NPA_OFF, true,
+		  "--nodeport-acceleration translates --kube-proxy-replacement's NodePorts at XDP on "
+		  "the underlay (--underlay-dev): give all three" },
+		{ g->snat_cl, true, "--snat-client-burst, --snat-client-rate and --snat-client-max bound "
+				    "outside clients' NodePort SNAT tuples of --kube-proxy-replacement "
+				    "on the overlay (--underlay-dev): give all three" },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(needs); i++)
+		if (needs[i].given && (!o->kpr || (needs[i].ov && !ov->underlay))) {
+			pr_err("%s\n", needs[i].say);
+			return 2;
+		}
 	if (o->cgroup_root && !o->kpr) {
 		pr_err("--cgroup-root %s: socket-level load balancing needs --kube-proxy-replacement "
 		       "(the Service maps it reads): give both\n", o->cgroup_root);
@@ -770,25 +837,6 @@ static int check_services(const struct opts *o, struct overlay *ov, const struct
 	}
 	if (o->cgroup_root && socklb_check_cgroup(o->cgroup_root))
 		return 2;
-	if (o->np_max && !o->kpr) {
-		pr_err("--node-port-range is the NodePorts --kube-proxy-replacement serves: give both\n");
-		return 2;
-	}
-	if (g->np_mode && (!o->kpr || !ov->underlay)) {
-		pr_err("--node-port-mode is how --kube-proxy-replacement sends NodePort requests "
-		       "to other nodes' backends, through the overlay (--underlay-dev): give all three\n");
-		return 2;
-	}
-	if (o->ext_cip && (!o->kpr || !ov->underlay)) {
-		pr_err("--external-clusterip is for ClusterIPs --kube-proxy-replacement serves on the "
-		       "underlay (--underlay-dev): give all three\n");
-		return 2;
-	}
-	if (ov->np_accel != XCNI_NPA_OFF && (!o->kpr || !ov->underlay)) {
-		pr_err("--nodeport-acceleration translates --kube-proxy-replacement's NodePorts "
-		       "at XDP on the underlay (--underlay-dev): give all three\n");
-		return 2;
-	}
 	if (ov->np_accel != XCNI_NPA_OFF && g->xdp &&
 	    (ov->xdp_want == XDP_WANT_OFF || ov->xdp_want == XDP_WANT_TC ||
 	     (ov->xdp_want == XDP_WANT_NATIVE) != (ov->np_accel == XCNI_NPA_NATIVE))) {
@@ -808,16 +856,6 @@ static int check_services(const struct opts *o, struct overlay *ov, const struct
 		ov->xdp_want = XDP_WANT_AUTO;
 	else if (ov->np_accel == XCNI_NPA_GENERIC)
 		ov->xdp_want = XDP_WANT_GENERIC;
-	if (g->lb_alg && !o->kpr) {
-		pr_err("--lb-algorithm chooses backends for --kube-proxy-replacement: give both\n");
-		return 2;
-	}
-	if (g->snat_cl && (!o->kpr || !ov->underlay)) {
-		pr_err("--snat-client-burst, --snat-client-rate and --snat-client-max bound outside clients' NodePort "
-		       "SNAT tuples of --kube-proxy-replacement on the overlay (--underlay-dev): give "
-		       "all three\n");
-		return 2;
-	}
 	return 0;
 }
 
@@ -881,73 +919,6 @@ static int check_node(struct xcnid_cmdline *cl, const struct given *g)
 	return 0;
 }
 
-static const struct option xcnid_longopts[] = {
-	{ "pin-dir", required_argument, NULL, 'p' },
-	{ "pod-cidr", required_argument, NULL, 'c' },
-	{ "pod-cidr6", required_argument, NULL, 1006 },
-	{ "gateway", required_argument, NULL, 'g' },
-	{ "service-cidr", required_argument, NULL, 's' },
-	{ "node-name", required_argument, NULL, 'n' },
-	{ "once", no_argument, NULL, 'o' },
-	{ "manifests", required_argument, NULL, 'm' },
-	{ "kubeconfig", required_argument, NULL, 'K' },
-	{ "k8s-api", required_argument, NULL, 'k' },
-	{ "underlay-dev", required_argument, NULL, 'u' },
-	{ "node-ip", required_argument, NULL, 'N' },
-	{ "vni", required_argument, NULL, 'V' },
-	{ "tunnel-family", required_argument, NULL, 1062 },
-	{ "xdp-mode", required_argument, NULL, 'X' },
-	{ "metrics-addr", required_argument, NULL, 'A' },
-	{ "http-allow-remote", no_argument, NULL, 1047 },
-	{ "ui", required_argument, NULL, 1048 },
-	{ "masquerade", no_argument, NULL, 'M' },
-	{ "no-masquerade", no_argument, NULL, 1001 },
-	{ "cluster-cidr", required_argument, NULL, 'C' },
-	{ "log-format", required_argument, NULL, 'L' },
-	{ "map-max", required_argument, NULL, 1002 },
-	{ "kube-proxy-replacement", no_argument, NULL, 1003 },
-	{ "lb-algorithm", required_argument, NULL, 1004 },
-	{ "cgroup-root", required_argument, NULL, 1005 },
-	{ "node-port-range", required_argument, NULL, 1007 },
-	{ "node-port-mode", required_argument, NULL, 1008 },
-	{ "external-clusterip", no_argument, NULL, 1012 },
-	{ "fqdn-policy", no_argument, NULL, 1070 },
-	{ "external-ip-cidrs", required_argument, NULL, 1016 },
-	{ "snat-client-burst", required_argument, NULL, 1017 },
-	{ "snat-client-rate", required_argument, NULL, 1018 },
-	{ "snat-client-max", required_argument, NULL, 1019 },
-	{ "nodeport-acceleration", required_argument, NULL, 1060 },
-	{ "overlay-decap", required_argument, NULL, 1061 },
-	{ "sync-delay", required_argument, NULL, 1009 },
-	{ "ns-churn-burst", required_argument, NULL, 1080 },
-	{ "ns-churn-rate", required_argument, NULL, 1081 },
-	{ "ns-churn-interval", required_argument, NULL, 1082 },
-	{ "attach", required_argument, NULL, 1010 },
-	{ "uninstall", no_argument, NULL, 1011 },
-	{ "policy-ns-share", required_argument, NULL, 1013 },
-	{ "identity-key-file", required_argument, NULL, 1014 },
-	{ "hook-check", required_argument, NULL, 1015 },
-	{ "flows", optional_argument, NULL, 1040 },
-	{ "no-flows", no_argument, NULL, 1099 },
-	{ "flows-window", required_argument, NULL, 1041 },
-	{ "flow-log", required_argument, NULL, 1042 },
-	{ "flow-log-max-bytes", required_argument, NULL, 1043 },
-	{ "flow-log-files", required_argument, NULL, 1044 },
-	{ "flow-log-interval", required_argument, NULL, 1045 },
-	{ "flows-socket", required_argument, NULL, 1046 },
-	{ "ipfix", required_argument, NULL, 1100 },
-	{ "ipfix-active-timeout", required_argument, NULL, 1101 },
-	{ "ipfix-idle-timeout", required_argument, NULL, 1102 },
-	{ "ipfix-all-nodes", no_argument, NULL, 1103 },
-	{ "flows-listen", required_argument, NULL, 1104 },
-	{ "flows-tls", required_argument, NULL, 1105 },
-	{ "trace-sample", required_argument, NULL, 'S' },
-	{ "events-rate", required_argument, NULL, 'R' },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "help", no_argument, NULL, 'h' },
-	{}
-};
-
 /* The defaults, before the options: kubeadm's Service range, VNI 1, masquerading by the pod CIDR. */
 static void defaults(struct xcnid_cmdline *cl)
 {
@@ -956,15 +927,12 @@ static void defaults(struct xcnid_cmdline *cl)
 	cl->ov = (struct overlay){ .vni = 1, .map_max = cl->map_max };
 	cl->mq = (struct masq){ .table = MASQ_TABLE };
 	*o = (struct opts){ .pin_dir = XCNI_PIN_ROOT, .ov = &cl->ov, .mq = &cl->mq,
-			    .events_rate = XCNI_EVENTS_RATE_DEFAULT };
+		.events_rate = XCNI_EVENTS_RATE_DEFAULT, .sync_delay_ms = XCNID_SYNC_DELAY_DEFAULT,
+		.churn_burst = XCNID_CHURN_BURST_DEFAULT, .churn_rate = XCNID_CHURN_RATE_DEFAULT,
+		.churn_interval_ms = XCNID_CHURN_INTERVAL_DEFAULT, .ns_share = XCNID_NS_SHARE_DEFAULT,
+		.hook_check_s = HOOKS_CHECK_S_DEFAULT, .map_grow_pct = GROW_PCT_DEFAULT };
 	cl->masquerade = -1;
 	snprintf(cl->host, sizeof(cl->host), "node");
-	o->sync_delay_ms = XCNID_SYNC_DELAY_DEFAULT;
-	o->churn_burst = XCNID_CHURN_BURST_DEFAULT;
-	o->churn_rate = XCNID_CHURN_RATE_DEFAULT;
-	o->churn_interval_ms = XCNID_CHURN_INTERVAL_DEFAULT;
-	o->ns_share = XCNID_NS_SHARE_DEFAULT;
-	o->hook_check_s = HOOKS_CHECK_S_DEFAULT;
 	/* kubeadm's and kind's default --service-cluster-ip-range. */
 	cidr4_net(XCNI_DEFAULT_SVC_CIDR, &o->svc_cidr, &o->svc_mask, &o->svc_len);
 	/* No IPv6 default: kube-apiserver has none either. */
@@ -975,15 +943,21 @@ int xcnid_cmdline(int argc, char **argv, struct xcnid_cmdline *cl)
 	static int (*const groups[])(int, const char *, struct xcnid_cmdline *, struct given *) = {
 		opt_num, opt_cluster, opt_dataplane, opt_services, opt_overlay, opt_observe,
 	};
+	static struct option lo[ARRAY_SIZE(xopts)]; /* the rows with a name, then zeros */
 	struct given g = {};
+	size_t n = 0;
 	int c, r;
 
+	for (const struct xopt *x = xopts; x < xopts + ARRAY_SIZE(xopts); x++)
+		if (x->name)
+			lo[n++] = (struct option){ x->name, !x->arg ? no_argument : *x->arg == '[' ?
+							     optional_argument : required_argument, NULL, x->val };
 	defaults(cl);
 	xlog_set_prefix("xcnid");
 	xlog_max = XLOG_WARN;
 	if (xcni_attach_from_env(&cl->ov.attach))
 		return 2;
-	while ((c = getopt_long(argc, argv, "vh", xcnid_longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "vh", lo, NULL)) != -1) {
 		if (c == 'h') {
 			usage(stdout);
 			return 0;
@@ -996,7 +970,7 @@ int xcnid_cmdline(int argc, char **argv, struct xcnid_cmdline *cl)
 		if (r)
 			return 2;
 	}
-	if (flowd_check_opts(&cl->o.flows) || check_http(&cl->o) ||
+	if (check_flows(&cl->o.flows) || check_http(&cl->o) ||
 	    check_services(&cl->o, &cl->ov, &g) || check_overlay(&cl->ov, &g) ||
 	    check_node(cl, &g))
 		return 2;

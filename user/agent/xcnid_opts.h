@@ -54,6 +54,7 @@ struct opts {
 	unsigned int churn_burst, churn_rate, churn_interval_ms;
 	int uninstall; /* --uninstall: remove what agents made on this node, then exit */
 	unsigned int hook_check_s; /* --hook-check: seconds between looks at the hooks' order; 0 at start only */
+	unsigned int map_grow_pct; /* --map-grow: conntrack this full (percent) is doubled; 0: never */
 	unsigned int ns_share; /* --policy-ns-share: percent of each policy map one namespace may take */
 	uint8_t id_key[16]; /* --identity-key-file: the identity hash's key; zero: the default */
 	struct flowd_opts flows; /* --flows...: window 0, off */

@@ -751,6 +751,10 @@ static void print_maps_counts(json_t *n, json_t *cfg)
 	if (full)
 		printf(", the fullest %s %lld/%lld (%lld%%)", jstr(full, "map"), jint(full, "entries"),
 		       jint(full, "max_entries"), jint(full, "fill_pct"));
+	/* Grown online past the size asked (--map-max, the node's): the agent's. */
+	json_array_foreach(json_object_get(a, "maps_grown"), i, v)
+		printf("%s%s grew %lld -> %lld", i ? ", " : "; ", jstr(v, "map"), jint(v, "from"),
+		       jint(v, "to"));
 	printf("\n");
 	printf("Maps:        ");
 	json_array_foreach(json_object_get(n, "maps"), i, v) {
