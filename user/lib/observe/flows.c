@@ -77,25 +77,6 @@ struct flows {
 	size_t nheap, heap_cap, nkept, nowners;
 };
 
-/*
- * A record's hash: the key's 38 bytes taken 8 at a time (a multiply and a
- * shift each), not byte by byte: a new connection's record hashes its key
- * once (kept in the record for its removal), and a walk hashes the key of
- * every entry stamped since the last one.
- */
-static uint32_t key_hash(const struct flow_key *k)
-{
-	uint64_t w[5] = { 0 }, h = 0x9e3779b97f4a7c15ULL;
-
-	_Static_assert(sizeof(*k) <= sizeof(w), "a flow key is at most 5 words");
-	memcpy(w, k, sizeof(*k));
-	for (size_t i = 0; i < 5; i++) {
-		h = (h ^ w[i]) * 0xff51afd7ed558ccdULL;
-		h ^= h >> 32;
-	}
-	return (uint32_t)(h ^ h >> 29);
-}
-
 int flows_new(size_t window, struct flows **out)
 {
 	struct flows *f;
@@ -379,7 +360,7 @@ void flows_on_evict(struct flows *f, void (*fn)(void *arg, const struct flow_rec
 
 struct flow_rec *flows_find(struct flows *f, const struct flow_key *key)
 {
-	return hmap_get(&f->recs, key_hash(key), (uintptr_t)key);
+	return hmap_get(&f->recs, (uint32_t)hmem(key, sizeof(*key)), (uintptr_t)key);
 }
 
 static void list_unlink(struct flows *f, struct flow_rec *r)
@@ -684,7 +665,8 @@ void flows_release(struct flows *f, struct flow_rec *r)
 struct flow_rec *flows_get_owned(struct flows *f, const struct flow_key *key, const char *owner,
 				 bool *created)
 {
-	uint32_t h = key_hash(key);
+	/* Kept in the record (32 bits) for its removal. */
+	uint32_t h = (uint32_t)hmem(key, sizeof(*key));
 	struct flow_rec *r = hmap_get(&f->recs, h, (uintptr_t)key);
 	/* flows_get's: "" until flows_set_ends names the ends. */
 	struct flow_owner *o;

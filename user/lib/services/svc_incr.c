@@ -306,15 +306,10 @@ static size_t slref_name_pos(const struct svc_incr *si, const char *ns, const ch
 	return i;
 }
 
-static uint64_t key_hash(const struct xcni_svc_key *k)
-{
-	return xcni_fnv64(XCNI_FNV64_BASIS, k, sizeof(*k));
-}
-
 /* The entry of key k (one with claims, or NULL). */
 static struct kent *kent_find(const struct svc_incr *si, const struct xcni_svc_key *k)
 {
-	return hmap_get(&si->keys, key_hash(k), (uintptr_t)k);
+	return hmap_get(&si->keys, hmem(k, sizeof(*k)), (uintptr_t)k);
 }
 
 /* The candidate that keeps key k's frontend. */
@@ -338,7 +333,7 @@ static struct kent *kent_get(struct svc_incr *si, const struct xcni_svc_key *k)
 	if (!(n = calloc(1, sizeof(*n))))
 		return NULL;
 	n->key = *k;
-	if (hmap_put(&si->keys, key_hash(k), (uintptr_t)&n->key, n)) {
+	if (hmap_put(&si->keys, hmem(k, sizeof(*k)), (uintptr_t)&n->key, n)) {
 		free(n);
 		return NULL;
 	}
@@ -868,7 +863,7 @@ static int delta(struct svc_incr *si, const struct dirty *d, struct touched *t)
 			err = del_key(si, &k->key, XCNI_SCOPE_INT);
 		if (k->n || err)
 			continue;
-		hmap_del(&si->keys, key_hash(&k->key), (uintptr_t)&k->key);
+		hmap_del(&si->keys, hmem(&k->key, sizeof(k->key)), (uintptr_t)&k->key);
 		free(k->c);
 		free(k);
 		t->v[j] = NULL;
