@@ -295,10 +295,10 @@ static void sink_close(struct sink *k)
 	free(k->buf);
 }
 
-/* pt_flush() wrote, all told, want into k. */
+/* pt_flush_fmt() wrote, all told, want into k. */
 static void flushes(struct ptable *t, struct sink *k, bool json, const char *want)
 {
-	assert_int_equal(pt_flush(t, k->f, json), 0);
+	assert_int_equal(pt_flush_fmt(t, k->f, json ? PT_JSONL : PT_TEXT), 0);
 	fflush(k->f);
 	assert_string_equal(k->buf, want);
 }

@@ -158,8 +158,6 @@ static int parse_peer(struct kj_ctx *c, json_t *j, void *elem, const void *egres
 	static const char *const kinds[] = { "namespaces", "pods", "nodes", "networks",
 					     "domainNames" };
 	const char *which = NULL;
-	size_t old;
-	int err;
 
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
 		if (!kj_get(j, kinds[i]))
@@ -188,9 +186,7 @@ static int parse_peer(struct kj_ctx *c, json_t *j, void *elem, const void *egres
 		return parse_networks(c, kj_get(j, "networks"), p);
 	if (!strcmp(which, "domainNames"))
 		return parse_domains(c, kj_get(j, "domainNames"), p);
-	err = parse_pods(c, kj_get(j, "pods"), &p->ns_sel, &p->pod_sel);
-	(void)old;
-	return err;
+	return parse_pods(c, kj_get(j, "pods"), &p->ns_sel, &p->pod_sel);
 }
 
 /* destinationPort: {number: N} or {range: {start, end}}. */

@@ -11,20 +11,16 @@
 #include <string.h>
 
 #include "lib/observe/flowgraph.h"
-#include "lib/system/hash.h"
+#include "lib/system/hmap.h"
 #include "lib/system/util.h"
-
-#define FG_BUCKETS 16384
-#define FG_NODE_BUCKETS 1024
 
 struct fgf {
 	char *key;
 	struct fg_flow f; /* its strings owned */
-	struct fgf *hnext;
 };
 
 struct fgraph {
-	struct fgf *b[FG_BUCKETS];
+	struct hmap idx; /* the flows by key */
 	struct fgf **all;
 	size_t n, cap;
 	uint64_t dropped; /* flows past FG_MAX_FLOWS */
@@ -33,6 +29,10 @@ struct fgraph {
 int fg_new(struct fgraph **out)
 {
 	*out = calloc(1, sizeof(**out));
+	if (*out && hmap_init(&(*out)->idx, true, 1024)) {
+		free(*out);
+		*out = NULL;
+	}
 	return *out ? 0 : -ENOMEM;
 }
 
@@ -74,6 +74,7 @@ void fg_free(struct fgraph *g)
 		free(g->all[i]);
 	}
 	free(g->all);
+	hmap_free(&g->idx);
 	free(g);
 }
 
@@ -176,18 +177,17 @@ static int merge(struct fg_flow *d, const struct fg_flow *s)
 int fg_add(struct fgraph *g, const struct fg_flow *f)
 {
 	struct fgf *e;
-	uint32_t h;
+	uint64_t h;
 	char *key;
 
 	if (asprintf(&key, "%s|%s|%s|%u|%s|%u", f->family ?: "", f->proto ?: "", f->src.ip ?: "",
 		     f->src.port, f->dst.ip ?: "", f->dst.port) < 0)
 		return -ENOMEM;
-	h = xcni_fnv64_str(XCNI_FNV64_BASIS, key) % FG_BUCKETS;
-	for (e = g->b[h]; e; e = e->hnext)
-		if (!strcmp(e->key, key)) {
-			free(key);
-			return merge(&e->f, f);
-		}
+	h = hstr(key);
+	if ((e = hmap_get(&g->idx, h, (uintptr_t)key))) {
+		free(key);
+		return merge(&e->f, f);
+	}
 	if (g->n >= FG_MAX_FLOWS) {
 		free(key);
 		g->dropped++;
@@ -211,13 +211,12 @@ int fg_add(struct fgraph *g, const struct fg_flow *f)
 	    !dup(&e->f.node, f->node) || !dup(&e->f.family, f->family) ||
 	    !dup(&e->f.proto, f->proto) || !dup(&e->f.service, f->service) ||
 	    !dup(&e->f.client, f->client) ||
-	    !decision_copy(&e->f, f) || !counts_add(&e->f.counts, f)) {
+	    !decision_copy(&e->f, f) || !counts_add(&e->f.counts, f) ||
+	    hmap_put(&g->idx, h, (uintptr_t)key, e)) {
 		flow_free(&e->f);
 		free(e);
 		goto nomem;
 	}
-	e->hnext = g->b[h];
-	g->b[h] = e;
 	g->all[g->n++] = e;
 	return 0;
 nomem:
@@ -230,7 +229,6 @@ nomem:
 struct node {
 	char *id, *kind, *label, *ns;
 	char *labels; /* a pod's identity labels, NULL: none known */
-	struct node *hnext;
 };
 
 struct why {
@@ -248,14 +246,12 @@ struct edge {
 	uint64_t why_more;
 	const struct fg_flow *recent[FG_EDGE_RECENT]; /* most recent first */
 	unsigned int nrecent;
-	struct edge *hnext;
 };
 
 struct fold {
-	struct node *nb[FG_NODE_BUCKETS];
+	struct hmap nb, eb; /* the nodes and edges by id */
 	struct node **nodes;
 	size_t nn, ncap;
-	struct edge *eb[FG_NODE_BUCKETS];
 	struct edge **edges;
 	size_t ne, ecap;
 	/* The graph's most recent flows (newest first) and the edges each made. */
@@ -270,19 +266,19 @@ struct fold {
 static struct node *node_get(struct fold *fo, const char *id, const char *kind, const char *label,
 			     const char *ns)
 {
-	uint32_t h = xcni_fnv64_str(XCNI_FNV64_BASIS, id) % FG_NODE_BUCKETS;
-	struct node *n;
+	uint64_t h = hstr(id);
+	struct node *n = hmap_get(&fo->nb, h, (uintptr_t)id);
 
-	for (n = fo->nb[h]; n; n = n->hnext)
-		if (!strcmp(n->id, id))
-			return n;
+	if (n)
+		return n;
 	if (XCNI_GROW(fo->nodes, fo->nn, fo->ncap) || !(n = calloc(1, sizeof(*n))))
 		return NULL;
 	n->id = strdup(id);
 	n->kind = strdup(kind);
 	n->label = strdup(label);
 	n->ns = ns ? strdup(ns) : NULL;
-	if (!n->id || !n->kind || !n->label || (ns && !n->ns)) {
+	if (!n->id || !n->kind || !n->label || (ns && !n->ns) ||
+	    hmap_put(&fo->nb, h, (uintptr_t)n->id, n)) {
 		free(n->id);
 		free(n->kind);
 		free(n->label);
@@ -290,8 +286,6 @@ static struct node *node_get(struct fold *fo, const char *id, const char *kind, 
 		free(n);
 		return NULL;
 	}
-	n->hnext = fo->nb[h];
-	fo->nb[h] = n;
 	fo->nodes[fo->nn++] = n;
 	return n;
 }
@@ -468,7 +462,7 @@ static const struct edge *edge_add(struct fold *fo, const struct node *from,
 				   const struct node *to, const struct fg_flow *f)
 {
 	char *id;
-	uint32_t h;
+	uint64_t h;
 	struct edge *e;
 
 	if (!from || !to) {
@@ -479,11 +473,8 @@ static const struct edge *edge_add(struct fold *fo, const struct node *from,
 		fo->err = -ENOMEM;
 		return NULL;
 	}
-	h = xcni_fnv64_str(XCNI_FNV64_BASIS, id) % FG_NODE_BUCKETS;
-	for (e = fo->eb[h]; e; e = e->hnext)
-		if (!strcmp(e->id, id))
-			break;
-	if (e) {
+	h = hstr(id);
+	if ((e = hmap_get(&fo->eb, h, (uintptr_t)id))) {
 		free(id);
 	} else {
 		if (fo->ne >= FG_MAX_EDGES) {
@@ -491,7 +482,9 @@ static const struct edge *edge_add(struct fold *fo, const struct node *from,
 			fo->edges_dropped++;
 			return NULL;
 		}
-		if (XCNI_GROW(fo->edges, fo->ne, fo->ecap) || !(e = calloc(1, sizeof(*e)))) {
+		if (XCNI_GROW(fo->edges, fo->ne, fo->ecap) || !(e = calloc(1, sizeof(*e))) ||
+		    hmap_put(&fo->eb, h, (uintptr_t)id, e)) {
+			free(e);
 			free(id);
 			fo->err = -ENOMEM;
 			return NULL;
@@ -499,8 +492,6 @@ static const struct edge *edge_add(struct fold *fo, const struct node *from,
 		e->id = id;
 		e->from = from;
 		e->to = to;
-		e->hnext = fo->eb[h];
-		fo->eb[h] = e;
 		fo->edges[fo->ne++] = e;
 	}
 	e->counts[f->verdict >= 0 && f->verdict < FLOW_NR_VERDICTS ? f->verdict : FLOW_ALLOWED]++;
@@ -611,6 +602,8 @@ static void fold_free(struct fold *fo)
 	}
 	free(fo->nodes);
 	free(fo->edges);
+	hmap_free(&fo->nb);
+	hmap_free(&fo->eb);
 	free(fo);
 }
 
@@ -619,8 +612,11 @@ int fg_render(struct fgraph *g, const char *extra, struct fbuf *b)
 	struct fold *fo = calloc(1, sizeof(*fo));
 	int err;
 
-	if (!fo)
+	if (!fo || hmap_init(&fo->nb, true, 64) || hmap_init(&fo->eb, true, 64)) {
+		if (fo)
+			fold_free(fo);
 		return -ENOMEM;
+	}
 	for (size_t i = 0; i < g->n && !fo->err; i++) {
 		const struct fg_flow *f = &g->all[i]->f;
 		/* A NodePort flow a node SNATed: drawn from its outside client (the

@@ -51,8 +51,7 @@ struct flow_owner {
 
 struct flows {
 	size_t window, n;
-	struct flow_rec **tab; /* hash chains by key */
-	size_t nbuckets;
+	struct hmap recs; /* the records by key */
 	struct flow_rec *head, *tail; /* least recently changed first */
 	struct hmap strs; /* the names by text */
 	uint64_t seq;
@@ -78,32 +77,6 @@ struct flows {
 	size_t nheap, heap_cap, nkept, nowners;
 };
 
-/*
- * A record's bucket: the key's 38 bytes taken 8 at a time (a multiply and a
- * shift each), not byte by byte: a new connection's record hashes its key
- * once (kept in the record for its removal), and a walk hashes the key of
- * every entry stamped since the last one.
- */
-static uint32_t key_hash(const struct flow_key *k)
-{
-	uint64_t w[5] = { 0 }, h = 0x9e3779b97f4a7c15ULL;
-
-	_Static_assert(sizeof(*k) <= sizeof(w), "a flow key is at most 5 words");
-	memcpy(w, k, sizeof(*k));
-	for (size_t i = 0; i < 5; i++) {
-		h = (h ^ w[i]) * 0xff51afd7ed558ccdULL;
-		h ^= h >> 32;
-	}
-	return (uint32_t)(h ^ h >> 29);
-}
-
-static bool key_eq(const struct flow_key *a, const struct flow_key *b)
-{
-	return a->family == b->family && a->proto == b->proto && a->sport == b->sport &&
-	       a->dport == b->dport && !memcmp(a->saddr, b->saddr, 16) &&
-	       !memcmp(a->daddr, b->daddr, 16);
-}
-
 int flows_new(size_t window, struct flows **out)
 {
 	struct flows *f;
@@ -115,15 +88,13 @@ int flows_new(size_t window, struct flows **out)
 		return -ENOMEM;
 	f->window = window;
 	memset(f->iso_idx, 0xff, sizeof(f->iso_idx)); /* -1: empty */
-	/* A power of two at least the window: chains of one on average. */
-	for (f->nbuckets = 64; f->nbuckets < window; f->nbuckets <<= 1)
-		;
-	f->tab = calloc(f->nbuckets, sizeof(*f->tab));
 	/* Owners are namespaces: a few per window's thousand records. */
-	if (!f->tab || hmap_init(&f->otab, true, 64) || hmap_init(&f->strs, true, f->nbuckets / 4)) {
+	if (hmap_init(&f->recs, false, window) || hmap_init(&f->otab, true, 64) ||
+	    hmap_init(&f->strs, true, window / 4)) {
 		flows_free(f);
 		return -ENOMEM;
 	}
+	f->recs.klen = sizeof(struct flow_key);
 	*out = f;
 	return 0;
 }
@@ -235,7 +206,7 @@ void flows_free(struct flows *f)
 	}
 	hmap_free(&f->otab);
 	free(f->heap);
-	free(f->tab);
+	hmap_free(&f->recs);
 	hmap_free(&f->strs);
 	free(f->ct);
 	for (size_t i = 0; i < f->niso; i++) {
@@ -387,19 +358,9 @@ void flows_on_evict(struct flows *f, void (*fn)(void *arg, const struct flow_rec
 	f->evict_arg = arg;
 }
 
-static struct flow_rec *find_h(struct flows *f, const struct flow_key *key, uint32_t h)
-{
-	struct flow_rec *r;
-
-	for (r = f->tab[h & (f->nbuckets - 1)]; r; r = r->hnext)
-		if (r->hash == h && key_eq(&r->key, key))
-			return r;
-	return NULL;
-}
-
 struct flow_rec *flows_find(struct flows *f, const struct flow_key *key)
 {
-	return find_h(f, key, key_hash(key));
+	return hmap_get(&f->recs, (uint32_t)hmem(key, sizeof(*key)), (uintptr_t)key);
 }
 
 static void list_unlink(struct flows *f, struct flow_rec *r)
@@ -680,13 +641,7 @@ static void rec_remove(struct flows *f, struct flow_rec *r)
 {
 	if (r->in_ct)
 		ct_del(f, r);
-	struct flow_rec **pp = &f->tab[r->hash & (f->nbuckets - 1)];
-
-	for (; *pp; pp = &(*pp)->hnext)
-		if (*pp == r) {
-			*pp = r->hnext;
-			break;
-		}
+	hmap_del(&f->recs, r->hash, (uintptr_t)&r->key);
 	list_unlink(f, r);
 	owner_unlink(f, r);
 	f->n--;
@@ -710,11 +665,11 @@ void flows_release(struct flows *f, struct flow_rec *r)
 struct flow_rec *flows_get_owned(struct flows *f, const struct flow_key *key, const char *owner,
 				 bool *created)
 {
-	uint32_t h = key_hash(key);
-	struct flow_rec *r = find_h(f, key, h);
+	/* Kept in the record (32 bits) for its removal. */
+	uint32_t h = (uint32_t)hmem(key, sizeof(*key));
+	struct flow_rec *r = hmap_get(&f->recs, h, (uintptr_t)key);
 	/* flows_get's: "" until flows_set_ends names the ends. */
 	struct flow_owner *o;
-	size_t b;
 
 	*created = false;
 	if (r)
@@ -745,17 +700,16 @@ struct flow_rec *flows_get_owned(struct flows *f, const struct flow_key *key, co
 	if (!o)
 		return NULL;
 	r = calloc(1, sizeof(*r));
-	if (!r) {
+	if (r)
+		r->key = *key, r->hash = h;
+	/* The table has room for the window: a put into it allocates nothing. */
+	if (!r || hmap_put(&f->recs, h, (uintptr_t)&r->key, r)) {
+		free(r);
 		if (!o->n && !o->evicted)
 			owner_free(f, o);
 		return NULL;
 	}
-	r->key = *key;
-	r->hash = h;
 	r->pol_dir = 0xff;
-	b = h & (f->nbuckets - 1);
-	r->hnext = f->tab[b];
-	f->tab[b] = r;
 	list_append(f, r);
 	owner_link(f, r, o);
 	r->owner_fixed = owner != NULL;

@@ -163,7 +163,7 @@ struct flow_rec {
 	 * and last_ns its lifetime runs from, whether this walk has seen it. */
 	uint8_t ct_state, ct_seen;
 	uint32_t ct_idx; /* its slot among the in_ct records (flows_ct_sweep's) */
-	uint32_t hash; /* its key's (its bucket's, and a cheap compare before the key's) */
+	uint32_t hash; /* its key's, kept for its removal from the table */
 	uint64_t ct_last;
 	const char *policy; /* "ns/name", interned; NULL: no policy decided (not isolated) */
 	const char *rule_name; /* a ClusterNetworkPolicy rule's name, interned; NULL: none */
@@ -194,8 +194,8 @@ struct flow_rec {
 	/* IPFIX: when it was last exported (CLOCK_MONOTONIC, 0 never) and the
 	 * totals that export carried, from which the next one's deltas count. */
 	uint64_t ipfix_ns, ipfix_pkts[2], ipfix_bytes[2];
-	/* The window's order (least recently changed first) and its hash chain. */
-	struct flow_rec *prev, *next, *hnext;
+	/* The window's order (least recently changed first). */
+	struct flow_rec *prev, *next;
 	/* The owner its room is charged to, and its place among that owner's
 	 * records (the same order); owner_fixed: given at creation
 	 * (flows_get_owned, flows_set_owner), not taken from the ends. */

@@ -61,22 +61,6 @@ const struct vocab_word vocab_words[] = {
 	{}
 };
 
-const struct vocab_word *vocab_find(const char *name)
-{
-	for (const struct vocab_word *w = vocab_words; w->name; w++)
-		if (!strcmp(w->name, name))
-			return w;
-	return NULL;
-}
-
-const struct vocab_word *vocab_find_short(char c)
-{
-	for (const struct vocab_word *w = vocab_words; w->name; w++)
-		if (c && w->short_name == c)
-			return w;
-	return NULL;
-}
-
 #define VERR(...) (snprintf(err, errlen, __VA_ARGS__), -EINVAL)
 
 int vocab_verdict(const char *s, int *v, char *err, size_t errlen)

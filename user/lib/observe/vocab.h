@@ -34,10 +34,6 @@ struct vocab_word {
 /* Every word, ended by an empty entry. */
 extern const struct vocab_word vocab_words[];
 
-/* A word by name (without "--") or its short letter; NULL: none. */
-const struct vocab_word *vocab_find(const char *name);
-const struct vocab_word *vocab_find_short(char c);
-
 /*
  * --verdict's values, one set for every command: allowed, forwarded, denied,
  * audit, refused, no-backend, timeout, dropped (flow_verdict_name's table);

@@ -13,7 +13,7 @@
 
 #include "lib/services/svc.h"
 #include "lib/services/svc_int.h"
-#include "lib/system/hash.h"
+#include "lib/system/hmap.h"
 #include "lib/system/util.h"
 
 /* A Service, as its claims are ranked, and its candidates as the last update built them. */
@@ -32,7 +32,6 @@ struct claim {
 
 /* The claims on one frontend key (EXT scope; an INT twin goes with its EXT frontend). */
 struct kent {
-	struct kent *next;
 	struct xcni_svc_key key;
 	struct claim *c; /* in claim_cmp's order: c[0] has it */
 	size_t n, cap;
@@ -55,8 +54,7 @@ struct svc_incr {
 	size_t nsvcs, capsvcs;
 	struct slref **by_svc, **by_name; /* (ns, svc, name) and (ns, name) order */
 	size_t nsl, capsl;
-	struct kent **kb; /* buckets, a power of two */
-	size_t nkb, nkeys;
+	struct hmap keys; /* the claims by frontend key (struct kent) */
 	uint64_t gen;
 	/* This update's delta, and what it allocated. */
 	struct svc_delta d;
@@ -116,15 +114,11 @@ static void incr_clear(struct svc_incr *si)
 	for (size_t i = 0; i < si->nsl; i++)
 		slref_free(si->by_svc[i]);
 	si->nsl = 0;
-	for (size_t b = 0; b < si->nkb; b++)
-		for (struct kent *k = si->kb[b], *next; k; k = next) {
-			next = k->next;
-			free(k->c);
-			free(k);
-		}
-	free(si->kb);
-	si->kb = NULL;
-	si->nkb = si->nkeys = 0;
+	hmap_each(&si->keys, sl) {
+		free(((struct kent *)sl->v)->c);
+		free(sl->v);
+	}
+	hmap_free(&si->keys);
 	si->valid = false;
 }
 
@@ -312,21 +306,10 @@ static size_t slref_name_pos(const struct svc_incr *si, const char *ns, const ch
 	return i;
 }
 
-static size_t key_hash(const struct xcni_svc_key *k)
+/* The entry of key k (one with claims, or NULL). */
+static struct kent *kent_find(const struct svc_incr *si, const struct xcni_svc_key *k)
 {
-	uint64_t h = xcni_fnv64(XCNI_FNV64_BASIS, k, sizeof(*k));
-
-	return (size_t)(h ^ (h >> 32));
-}
-
-static struct kent **kent_slot(const struct svc_incr *si, const struct xcni_svc_key *k)
-{
-	struct kent **e = &si->kb[key_hash(k) & (si->nkb - 1)];
-
-	for (; *e; e = &(*e)->next)
-		if (!memcmp(&(*e)->key, k, sizeof(*k)))
-			return e;
-	return e;
+	return hmap_get(&si->keys, hmem(k, sizeof(*k)), (uintptr_t)k);
 }
 
 /* The candidate that keeps key k's frontend. */
@@ -338,32 +321,22 @@ static const struct item *kept_by(const struct kent *k)
 /* The entry of key k, made if there is none. NULL on -ENOMEM. */
 static struct kent *kent_get(struct svc_incr *si, const struct xcni_svc_key *k)
 {
-	struct kent **e, *n;
+	struct kent *n;
 
-	if (si->nkeys + 1 > si->nkb) {
-		size_t nb = si->nkb ? 2 * si->nkb : 1024;
-		struct kent **b = calloc(nb, sizeof(*b));
-
-		if (!b)
+	if (!si->keys.s) {
+		if (hmap_init(&si->keys, false, 1024))
 			return NULL;
-		for (size_t i = 0; i < si->nkb; i++)
-			for (struct kent *x = si->kb[i], *next; x; x = next) {
-				next = x->next;
-				x->next = b[key_hash(&x->key) & (nb - 1)];
-				b[key_hash(&x->key) & (nb - 1)] = x;
-			}
-		free(si->kb);
-		si->kb = b;
-		si->nkb = nb;
+		si->keys.klen = sizeof(*k);
 	}
-	e = kent_slot(si, k);
-	if (*e)
-		return *e;
+	if ((n = kent_find(si, k)))
+		return n;
 	if (!(n = calloc(1, sizeof(*n))))
 		return NULL;
 	n->key = *k;
-	*e = n;
-	si->nkeys++;
+	if (hmap_put(&si->keys, hmem(k, sizeof(*k)), (uintptr_t)&n->key, n)) {
+		free(n);
+		return NULL;
+	}
 	return n;
 }
 
@@ -560,7 +533,7 @@ static int rebuild(struct svc_incr *si, const char *ns, const char *name,
 
 		if (s->it.v[i].err)
 			continue;
-		k = *kent_slot(si, &s->it.v[i].fe.key);
+		k = kent_find(si, &s->it.v[i].fe.key);
 		claims_drop(k, s);
 		if ((err = touch(si, t, k))) {
 			svc_items_free(&v);
@@ -644,7 +617,7 @@ static int sent_problems(const struct svc_incr *si, const struct sent *s,
 {
 	for (size_t i = 0; i < s->it.n; i++) {
 		const struct item *it = &s->it.v[i];
-		const struct item *owner = it->err ? NULL : kept_by(*kent_slot(si, &it->fe.key));
+		const struct item *owner = it->err ? NULL : kept_by(kent_find(si, &it->fe.key));
 		char *m;
 		int err;
 
@@ -677,7 +650,7 @@ static int whole(struct svc_incr *si)
 			return -ENOMEM;
 		for (size_t i = 0; i < s->it.n; i++) {
 			const struct item *it = &s->it.v[i];
-			struct kent *k = it->err ? NULL : *kent_slot(si, &it->fe.key);
+			struct kent *k = it->err ? NULL : kent_find(si, &it->fe.key);
 
 			if (!k || kept_by(k) != it)
 				continue;
@@ -867,7 +840,7 @@ static int delta(struct svc_incr *si, const struct dirty *d, struct touched *t)
 		}
 	}
 	for (size_t j = 0; j < t->n && !err; j++) {
-		struct kent *k = t->v[j], **slot;
+		struct kent *k = t->v[j];
 		const struct item *it = k->n ? kept_by(k) : NULL;
 		bool was = k->out, was_int = k->out_int;
 
@@ -890,11 +863,9 @@ static int delta(struct svc_incr *si, const struct dirty *d, struct touched *t)
 			err = del_key(si, &k->key, XCNI_SCOPE_INT);
 		if (k->n || err)
 			continue;
-		slot = kent_slot(si, &k->key);
-		*slot = k->next;
+		hmap_del(&si->keys, hmem(&k->key, sizeof(k->key)), (uintptr_t)&k->key);
 		free(k->c);
 		free(k);
-		si->nkeys--;
 		t->v[j] = NULL;
 	}
 	if (nsaid)
@@ -1023,7 +994,7 @@ int svc_build(const struct cluster *c, const struct svc_node *node, unsigned int
 			for (size_t i = 0; i < si->svcs[j]->it.n; i++) {
 				struct item *it = &si->svcs[j]->it.v[i];
 
-				if (it->err || kept_by(*kent_slot(si, &it->fe.key)) != it)
+				if (it->err || kept_by(kent_find(si, &it->fe.key)) != it)
 					continue;
 				it->fe.name = it->twin.name = NULL;
 				it->fe.be = it->twin.be = NULL;

@@ -36,6 +36,7 @@
 #include "lib/system/bpfpin.h"
 #include "lib/system/ctstat.h"
 #include "lib/system/log.h"
+#include "lib/system/mapw.h"
 #include "lib/services/maglev.h"
 #include "lib/services/svcsync_int.h"
 #include "lib/system/mapw.h"
@@ -80,58 +81,6 @@ static int svcbe_queue(struct svcsync *ss, uint32_t id, const uint32_t *ids, siz
 static int be_key_cmp(const void *a, const void *b)
 {
 	return memcmp(&((const struct be_ent *)a)->b, &((const struct be_ent *)b)->b, BE_KEY_LEN);
-}
-
-/* See svcsync_int.h. */
-int svcsync_update_many(int fd, const void *keys, size_t ksz, const void *vals, size_t vsz,
-			size_t n, size_t *done)
-{
-	const unsigned char *k = keys, *v = vals;
-	size_t i = 0;
-
-	*done = 0;
-	while (i < n) {
-		__u32 cnt = (__u32)(n - i > UINT32_MAX ? UINT32_MAX : n - i);
-
-		if (!bpf_map_update_batch(fd, k + i * ksz, v + i * vsz, &cnt, NULL)) {
-			i += cnt;
-			continue;
-		}
-		if (errno != EINVAL && errno != ENOTSUP && errno != EOPNOTSUPP)
-			return *done = i + cnt, -errno;
-		for (i += cnt; i < n; i++)
-			if (bpf_map_update_elem(fd, k + i * ksz, v + i * vsz, BPF_ANY))
-				return *done = i, -errno;
-	}
-	*done = i;
-	return 0;
-}
-
-/* Deletes n keys (batched as above); keys that are not there are skipped. The number deleted. */
-static size_t delete_many(int fd, const void *keys, size_t ksz, size_t n)
-{
-	const unsigned char *k = keys;
-	size_t i = 0, deleted = 0;
-
-	while (i < n) {
-		__u32 cnt = (__u32)(n - i > UINT32_MAX ? UINT32_MAX : n - i);
-
-		if (!bpf_map_delete_batch(fd, k + i * ksz, &cnt, NULL)) {
-			i += cnt;
-			deleted += cnt;
-			continue;
-		}
-		/* The batch stops at the first failure: cnt were deleted before it. */
-		i += cnt;
-		deleted += cnt;
-		if (errno == ENOENT) {
-			i++;
-			continue;
-		}
-		for (; i < n; i++)
-			deleted += !bpf_map_delete_elem(fd, k + i * ksz);
-	}
-	return deleted;
 }
 
 /* A frontend as it should be: backend ids, active ones first (each group by address). */
@@ -421,7 +370,7 @@ static int svcbe_write(struct svcsync *ss, const struct want *w, size_t n, size_
 			m += svcbe_keys(ss, w[i].v.id, w[i].ids, w[i].spec->nbe, k + m);
 	for (size_t i = 0; i < m; i++)
 		one[i] = 1;
-	err = svcsync_update_many(ss->fd_svcbe, k, sizeof(*k), one, sizeof(*one), m, &done);
+	err = mapw_put_many(ss->fd_svcbe, k, sizeof(*k), one, sizeof(*one), m, NULL, &done);
 out:
 	free(k);
 	free(one);
@@ -921,8 +870,8 @@ static int write_backends(struct svcsync *ss, struct plan *p, struct svcsync_sta
 		bt->be_k[p->nstate + i] = p->added[i].id;
 		bt->be_w[p->nstate + i] = p->added[i].b;
 	}
-	err = svcsync_update_many(ss->fd_be, bt->be_k, sizeof(*bt->be_k), bt->be_w,
-				  sizeof(*bt->be_w), p->nstate + p->new_be, &done);
+	err = mapw_put_many(ss->fd_be, bt->be_k, sizeof(*bt->be_k), bt->be_w,
+			    sizeof(*bt->be_w), p->nstate + p->new_be, NULL, &done);
 	st->backends_written += done;
 	if (err)
 		return err;
@@ -955,8 +904,8 @@ static int write_frontends(struct svcsync *ss, struct plan *p, struct svcsync_st
 	size_t i, n = p->n, done;
 	int err;
 
-	err = svcsync_update_many(ss->fd_slot, bt->slot_k, sizeof(*bt->slot_k), bt->slot_v,
-				  sizeof(*bt->slot_v), bt->nslot, &done);
+	err = mapw_put_many(ss->fd_slot, bt->slot_k, sizeof(*bt->slot_k), bt->slot_v,
+			    sizeof(*bt->slot_v), bt->nslot, NULL, &done);
 	ss->n_slot += done;
 	st->slots_written += done;
 	if (err)
@@ -974,17 +923,17 @@ static int write_frontends(struct svcsync *ss, struct plan *p, struct svcsync_st
 		st->maglev_written++;
 	}
 	/* The names first: whatever reads an id (events, ct) finds its Service. */
-	err = svcsync_update_many(ss->fd_name, bt->nm_k, sizeof(*bt->nm_k), bt->nm_v,
-				  sizeof(*bt->nm_v), bt->nrn, &done);
+	err = mapw_put_many(ss->fd_name, bt->nm_k, sizeof(*bt->nm_k), bt->nm_v,
+			    sizeof(*bt->nm_v), bt->nrn, NULL, &done);
 	if (err)
 		return err;
-	err = svcsync_update_many(ss->fd_revnat, bt->rn_k, sizeof(*bt->rn_k), bt->rn_v,
-				  sizeof(*bt->rn_v), bt->nrn, &done);
+	err = mapw_put_many(ss->fd_revnat, bt->rn_k, sizeof(*bt->rn_k), bt->rn_v,
+			    sizeof(*bt->rn_v), bt->nrn, NULL, &done);
 	ss->n_revnat += done;
 	if (err)
 		return err;
-	err = svcsync_update_many(ss->fd_svc, bt->svc_k, sizeof(*bt->svc_k), bt->svc_v,
-				  sizeof(*bt->svc_v), bt->nsvc, &done);
+	err = mapw_put_many(ss->fd_svc, bt->svc_k, sizeof(*bt->svc_k), bt->svc_v,
+			    sizeof(*bt->svc_v), bt->nsvc, NULL, &done);
 	st->svcs_changed += done;
 	return err;
 }
@@ -1098,7 +1047,7 @@ static int retire_gone(struct svcsync *ss, struct plan *p, const struct xcni_svc
 		st->svcs_removed++;
 	}
 	ss->nfe = kept;
-	delete_many(ss->fd_svc, bt->svc_k, sizeof(*bt->svc_k), bt->nsvc);
+	mapw_del_many(ss->fd_svc, bt->svc_k, sizeof(*bt->svc_k), bt->nsvc);
 	return err;
 }
 
@@ -1209,7 +1158,7 @@ static int svcbe_cleanup(struct svcsync *ss)
 		if (!live)
 			ss->svcbe_del[n++] = *k;
 	}
-	delete_many(ss->fd_svcbe, ss->svcbe_del, sizeof(*ss->svcbe_del), n);
+	mapw_del_many(ss->fd_svcbe, ss->svcbe_del, sizeof(*ss->svcbe_del), n);
 	ss->nsvcbe_del = 0;
 	free(by_id);
 	return 0;
@@ -1266,12 +1215,12 @@ int svcsync_cleanup(struct svcsync *ss, struct svcsync_stats *st)
 	ss->ngone = 0;
 	if (svcbe_cleanup(ss))
 		goto out;
-	d = delete_many(ss->fd_slot, sk, sizeof(*sk), nsk);
+	d = mapw_del_many(ss->fd_slot, sk, sizeof(*sk), nsk);
 	ss->n_slot -= d;
 	st->slots_deleted += d;
-	ss->n_maglev -= delete_many(ss->fd_maglev, mk, sizeof(*mk), nmk);
-	ss->n_revnat -= delete_many(ss->fd_revnat, rn, sizeof(*rn), nrn);
-	delete_many(ss->fd_name, nm, sizeof(*nm), nrn);
+	ss->n_maglev -= mapw_del_many(ss->fd_maglev, mk, sizeof(*mk), nmk);
+	ss->n_revnat -= mapw_del_many(ss->fd_revnat, rn, sizeof(*rn), nrn);
+	mapw_del_many(ss->fd_name, nm, sizeof(*nm), nrn);
 	/* Backends no frontend names; the key index kept in order, renumbered
 	 * (100k backends: only when one lost its last frontend). */
 	if (!ss->unref) {
@@ -1292,7 +1241,7 @@ int svcsync_cleanup(struct svcsync *ss, struct svcsync_stats *st)
 		remap[i] = (uint32_t)kept;
 		ss->be[kept++] = ss->be[i];
 	}
-	st->backends_deleted += delete_many(ss->fd_be, bk, sizeof(*bk), nbk);
+	st->backends_deleted += mapw_del_many(ss->fd_be, bk, sizeof(*bk), nbk);
 	for (i = 0, d = 0; i < ss->nbe; i++)
 		if (remap[ss->by_key[i]] != UINT32_MAX)
 			ss->by_key[d++] = remap[ss->by_key[i]];

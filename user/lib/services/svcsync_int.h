@@ -138,13 +138,4 @@ static inline void svc_id_set(struct svcsync *ss, uint32_t id, bool used)
 		ss->svc_used[id / 8] &= (uint8_t)~(1u << (id % 8));
 }
 
-/*
- * n entries in as few syscalls as the kernel allows: one BPF_MAP_UPDATE_BATCH
- * (a system call costs more than the update itself; 10k Services with 10
- * endpoints each are 220k entries), element by element where batches are not
- * supported. 0 or -errno; *done counts what was written either way.
- */
-int svcsync_update_many(int fd, const void *keys, size_t ksz, const void *vals, size_t vsz,
-			size_t n, size_t *done);
-
 #endif

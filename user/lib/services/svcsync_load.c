@@ -122,7 +122,7 @@ static int svcbe_load(struct svcsync *ss)
 	for (i = 0; i < nk; i++)
 		if (!bsearch(keys + i * sizeof(*want), want, n, sizeof(*want), svcbe_cmp))
 			bpf_map_delete_elem(ss->fd_svcbe, keys + i * sizeof(*want));
-	err = svcsync_update_many(ss->fd_svcbe, want, sizeof(*want), one, sizeof(*one), n, &done);
+	err = mapw_put_many(ss->fd_svcbe, want, sizeof(*want), one, sizeof(*one), n, NULL, &done);
 out:
 	free(keys);
 	free(want);

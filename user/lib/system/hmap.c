@@ -18,6 +18,7 @@ int hmap_init(struct hmap *m, bool str, size_t n)
 	m->mask = cap - 1;
 	m->n = 0;
 	m->str = str;
+	m->klen = 0;
 	return 0;
 }
 
@@ -27,6 +28,7 @@ static int hmap_grow(struct hmap *m)
 
 	if (hmap_init(&n, m->str, m->mask + 1))
 		return -ENOMEM;
+	n.klen = m->klen;
 	for (size_t i = 0; i <= m->mask; i++)
 		if (m->s[i].k)
 			*hmap_slot(&n, m->s[i].h, m->s[i].k) = m->s[i];

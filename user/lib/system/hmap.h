@@ -2,8 +2,9 @@
 /*
  * A hash map for the incremental compilers: open addressing, linear probing,
  * deletion by shifting back (no tombstones). Keys are strings (compared with
- * strcmp; one must live as long as its entry) or numbers (UKEY); the caller
- * hashes (hstr, hu32) and owns the values.
+ * strcmp; one must live as long as its entry), fixed-size bytes at a pointer
+ * (klen set after hmap_init: memcmp, the same lifetime) or numbers (UKEY);
+ * the caller hashes (hstr, hu32) and owns the values.
  */
 #ifndef XCNI_HMAP_H
 #define XCNI_HMAP_H
@@ -25,6 +26,7 @@ struct hmap {
 	size_t mask, n;
 	struct hslot *s;
 	bool str; /* keys are strings (strcmp), else numbers (UKEY) */
+	size_t klen; /* not 0: keys point at klen bytes (memcmp) */
 };
 
 /* A number as a key: never 0, so 0 can mean a free slot. */
@@ -44,6 +46,25 @@ static inline uint64_t hstr(const char *s)
 	return xcni_fnv64_str(XCNI_FNV64_BASIS, s);
 }
 
+/*
+ * A fixed-size key's hash (klen keys: a flow's 38 bytes, a frontend key): 8
+ * bytes at a time, a multiply and a shift each, not byte by byte (a flows
+ * walk hashes the key of every entry stamped since the last one).
+ */
+static inline uint64_t hmem(const void *k, size_t len)
+{
+	uint64_t h = 0x9e3779b97f4a7c15ULL;
+
+	for (size_t i = 0; i < len; i += 8) {
+		uint64_t w = 0;
+
+		memcpy(&w, (const unsigned char *)k + i, len - i < 8 ? len - i : 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdULL;
+		h ^= h >> 32;
+	}
+	return h ^ h >> 29;
+}
+
 /* Addresses are in network order: their low bits barely vary, so mix. */
 static inline uint64_t hu32(uint32_t k)
 {
@@ -60,8 +81,10 @@ static inline struct hslot *hmap_slot(const struct hmap *m, uint64_t h, uintptr_
 	for (size_t i = h & m->mask;; i = (i + 1) & m->mask) {
 		struct hslot *s = &m->s[i];
 
-		if (!s->k || (s->h == h && (m->str ? !strcmp((const char *)s->k, (const char *)k) :
-						   s->k == k)))
+		if (!s->k ||
+		    (s->h == h && (m->klen  ? !memcmp((const void *)s->k, (const void *)k, m->klen) :
+				   m->str ? !strcmp((const char *)s->k, (const char *)k) :
+					    s->k == k)))
 			return s;
 	}
 }

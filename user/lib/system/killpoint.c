@@ -85,6 +85,8 @@ int xcni_inject(const char *step)
 	static bool looked;
 	int err;
 
+	if (!step) /* a write no test names (the Service maps' batches) */
+		return 0;
 	passed++;
 	if (armed_step && armed_nth && (!strcmp(armed_step, "*") || !strcmp(armed_step, step)) &&
 	    !--armed_nth)

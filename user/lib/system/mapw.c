@@ -89,35 +89,71 @@ struct kvbatch {
 
 static bool kv_no_batch; /* the kernel refused a batch once: one by one from then on */
 
-static int kvbatch_flush(struct kvbatch *b)
+/* See mapw.h. */
+int mapw_put_many(int fd, const void *keys, size_t ksz, const void *vals, size_t vsz, size_t n,
+		  const char *step, size_t *done)
 {
-	size_t done = 0;
+	const unsigned char *k = keys, *v = vals;
+	size_t i = 0;
+	int ret = 0;
 
-	while (done < b->n && !kv_no_batch) {
-		__u32 cnt = (__u32)(b->n - done);
-		int ret = xcni_inject(b->step);
+	while (i < n && !kv_no_batch) {
+		__u32 cnt = (__u32)(n - i > UINT32_MAX ? UINT32_MAX : n - i);
 
-		if (ret)
-			return ret;
-		if (!bpf_map_update_batch(b->fd, b->k + done * b->ksz, b->v + done * b->vsz, &cnt,
-					  NULL)) {
-			done += cnt;
+		if ((ret = xcni_inject(step)))
+			goto out;
+		if (!bpf_map_update_batch(fd, k + i * ksz, v + i * vsz, &cnt, NULL)) {
+			i += cnt;
 			continue;
 		}
 		ret = -errno;
-		if (cnt || (ret != -EINVAL && ret != -EOPNOTSUPP && ret != -ENOTSUP && ret != -524))
-			return ret; /* the polsync caller diffs whole next time */
-		kv_no_batch = true; /* ENOTSUPP (524) and EINVAL: no batch ops here */
+		i += cnt;
+		if (ret != -EINVAL && ret != -EOPNOTSUPP && ret != -ENOTSUP && ret != -524)
+			goto out;
+		/* ENOTSUPP (524) and EINVAL: no batch ops here; the rest one by one. */
+		kv_no_batch = !cnt;
+		break;
 	}
-	for (; done < b->n; done++) {
-		int ret = mapw_put(b->fd, b->k + done * b->ksz, b->v + done * b->vsz,
-		                             b->step);
+	for (ret = 0; i < n; i++)
+		if ((ret = mapw_put(fd, k + i * ksz, v + i * vsz, step)))
+			break;
+out:
+	if (done)
+		*done = i;
+	return ret;
+}
 
-		if (ret)
-			return ret;
+/* See mapw.h. */
+size_t mapw_del_many(int fd, const void *keys, size_t ksz, size_t n)
+{
+	const unsigned char *k = keys;
+	size_t i = 0, deleted = 0;
+
+	while (i < n) {
+		__u32 cnt = (__u32)(n - i > UINT32_MAX ? UINT32_MAX : n - i);
+		bool ok = !bpf_map_delete_batch(fd, k + i * ksz, &cnt, NULL);
+
+		/* A batch stops at its first failure: cnt were deleted before it. */
+		i += cnt;
+		deleted += cnt;
+		if (ok)
+			continue;
+		if (errno == ENOENT) {
+			i++;
+			continue;
+		}
+		for (; i < n; i++)
+			deleted += !bpf_map_delete_elem(fd, k + i * ksz);
 	}
+	return deleted;
+}
+
+static int kvbatch_flush(struct kvbatch *b)
+{
+	int ret = mapw_put_many(b->fd, b->k, b->ksz, b->v, b->vsz, b->n, b->step, NULL);
+
 	b->n = 0;
-	return 0;
+	return ret; /* an error: the polsync caller diffs whole next time */
 }
 
 static int kvbatch_add(struct kvbatch *b, const unsigned char *k, const unsigned char *v)

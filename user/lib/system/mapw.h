@@ -24,6 +24,19 @@ enum { KV_UPSERT = 1, KV_DELETE = 2, KV_BOTH = 3, KV_DELFIRST = 4, KV_BORN = 8 }
 int mapw_put(int fd, const void *k, const void *v, const char *step);
 int mapw_del(int fd, const void *k, const char *step);
 
+/*
+ * n entries (keys and vals: arrays of ksz and vsz bytes) in as few system
+ * calls as the kernel allows: BPF_MAP_UPDATE_BATCH (a system call costs more
+ * than the update itself; 10k Services with 10 endpoints each are 220k
+ * entries), one by one where batches are not supported. 0 or -errno; *done
+ * (if not NULL) counts what was written either way.
+ */
+int mapw_put_many(int fd, const void *keys, size_t ksz, const void *vals, size_t vsz, size_t n,
+		  const char *step, size_t *done);
+
+/* Deletes n keys, batched as above; keys that are not there are skipped. The number deleted. */
+size_t mapw_del_many(int fd, const void *keys, size_t ksz, size_t n);
+
 /* memcmp of the first mapw_cmp_len bytes: qsort/bsearch over records (no context). */
 extern int mapw_cmp_len;
 int mapw_cmp(const void *a, const void *b);

@@ -25,7 +25,7 @@ struct ptable {
 	struct cell *cells;
 	size_t ncells, cap;
 	int err; /* first failure, returned by pt_print() */
-	size_t *w; /* pt_flush(): column widths so far; the header went out */
+	size_t *w; /* pt_flush_fmt(): column widths so far; the header went out */
 	size_t *minw; /* pt_min_width(); NULL: none set */
 	bool wide; /* while printing: JSON-only columns shown too (-o wide) */
 	char (*wtitle)[32]; /* their titles, made from the keys */
@@ -430,11 +430,6 @@ static void stream_row(struct ptable *t, FILE *f, ssize_t r)
 			fprintf(f, col_type(t, i) == PT_STR ? "%-*s" : "%*s", (int)t->w[i], s);
 	}
 	fputc('\n', f);
-}
-
-int pt_flush(struct ptable *t, FILE *f, bool json)
-{
-	return pt_flush_fmt(t, f, json ? PT_JSONL : PT_TEXT);
 }
 
 int pt_flush_fmt(struct ptable *t, FILE *f, enum pt_format fmt)

@@ -101,11 +101,9 @@ int pt_print(const struct ptable *t, FILE *f, bool json);
 int pt_print_fmt(struct ptable *t, FILE *f, enum pt_format fmt);
 /*
  * For streams (xcnictl monitor): writes the rows added since the last call and
- * drops them. Text: a header once, then one line per row; JSON: one object per
- * line (JSON Lines).
+ * drops them. Text: a header once, then one line per row; JSON Lines: one
+ * object per line; YAML: a document a row.
  */
-int pt_flush(struct ptable *t, FILE *f, bool json);
-/* pt_flush in any format: JSON is JSON Lines here, YAML a document a row. */
 int pt_flush_fmt(struct ptable *t, FILE *f, enum pt_format fmt);
 
 #endif
