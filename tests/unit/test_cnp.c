@@ -7,6 +7,7 @@
  * clusters.
  */
 #include "polsim.h"
+#include "polref.h"
 
 #include "../../user/lib/cluster/k8s.h"
 
@@ -87,209 +88,7 @@ static void cnamed(struct k8s_cnp_rule *r, const char *name)
 	r->protos[r->nprotos++] = (struct k8s_cnp_proto){ .port_name = tstr(name) };
 }
 
-/* ---- the reference: the API's text, evaluated directly -------------------- */
-
-struct rpeer {
-	const struct k8s_pod *pod;
-	const struct k8s_node *node;
-	struct k8s_cidr addr;
-};
-
-static const struct k8s_labels *ref_ns_labels(const char *ns)
-{
-	for (size_t i = 0; i < nobjs[K8S_NAMESPACE]; i++)
-		if (!strcmp(objs[K8S_NAMESPACE][i]->meta.name, ns))
-			return &objs[K8S_NAMESPACE][i]->meta.labels;
-	fail_msg("no namespace %s", ns);
-	return NULL;
-}
-
-static bool ref_in(const struct k8s_cidr *a, const struct k8s_cidr *c)
-{
-	if (a->v6 != c->v6)
-		return false;
-	for (unsigned b = 0; b < c->len; b++) {
-		const uint8_t *x = a->v6 ? a->addr6 : (const uint8_t *)&a->addr;
-		const uint8_t *y = c->v6 ? c->addr6 : (const uint8_t *)&c->addr;
-
-		if ((x[b / 8] ^ y[b / 8]) & (0x80 >> (b % 8)))
-			return false;
-	}
-	return true;
-}
-
-/* "namespaces", "pods", "nodes", "networks": exactly one is set. */
-static bool ref_cnp_peer(const struct k8s_cnp_peer *p, const struct rpeer *x)
-{
-	if (p->unknown) /* "fail closed": an Accept through it matches no traffic */
-		return false;
-	if (p->nnets) {
-		for (size_t i = 0; i < p->nnets; i++)
-			if (ref_in(&x->addr, &p->nets[i]))
-				return true;
-		return false;
-	}
-	if (p->node_sel)
-		return x->node && k8s_selector_matches(p->node_sel, &x->node->meta.labels);
-	if (!x->pod)
-		return false;
-	if (!k8s_selector_matches(p->ns_sel, ref_ns_labels(x->pod->meta.ns)))
-		return false;
-	return !p->pod_sel || k8s_selector_matches(p->pod_sel, &x->pod->meta.labels);
-}
-
-static bool ref_has_port(const struct k8s_pod *p, const char *name, uint8_t proto, uint16_t port)
-{
-	for (size_t i = 0; p && i < p->nports; i++)
-		if (p->ports[i].name && !strcmp(p->ports[i].name, name) &&
-		    p->ports[i].proto == proto && p->ports[i].port == port)
-			return true;
-	return false;
-}
-
-/* protocols: none means all; a named port is the destination pod's. */
-static bool ref_cnp_ports(const struct k8s_cnp_rule *r, const struct k8s_pod *dst, uint8_t proto,
-			  uint16_t port)
-{
-	if (!r->nprotos)
-		return true;
-	for (size_t i = 0; i < r->nprotos; i++) {
-		const struct k8s_cnp_proto *p = &r->protos[i];
-
-		if (p->port_name ? ref_has_port(dst, p->port_name, proto, port) :
-				   p->proto == proto &&
-					   (!p->port || (port >= p->port && port <= p->end_port)))
-			return true;
-	}
-	return false;
-}
-
-enum { R_NONE, R_ACCEPT, R_DENY, R_PASS };
-
-/* One tier: its policies selecting pod by priority (then name), rules in order, first match. */
-static int ref_tier(enum k8s_cnp_tier tier, const struct k8s_pod *pod, int dir,
-		    const struct rpeer *peer, uint8_t proto, uint16_t port)
-{
-	const struct k8s_cnp *best_p = NULL;
-	int best = R_NONE;
-
-	for (size_t i = 0; i < nobjs[K8S_CLUSTERNETPOL]; i++) {
-		const struct k8s_cnp *p = &objs[K8S_CLUSTERNETPOL][i]->cnp;
-		size_t n = dir == IN ? p->ningress : p->negress;
-		const struct k8s_cnp_rule *rules = dir == IN ? p->ingress : p->egress;
-		int got = R_NONE;
-
-		/* In audit mode a policy decides nothing (it is only reported). */
-		if (p->tier != tier || p->meta.audit ||
-		    !k8s_selector_matches(p->subj_ns, ref_ns_labels(pod->meta.ns)) ||
-		    (p->subj_pod && !k8s_selector_matches(p->subj_pod, &pod->meta.labels)))
-			continue;
-		for (size_t ri = 0; !got && ri < n; ri++) {
-			bool m = false;
-
-			/* "fail closed": a Deny or Pass with a peer of an unknown kind is "Deny all". */
-			for (size_t j = 0; rules[ri].action != ACCEPT && j < rules[ri].npeers; j++)
-				if (rules[ri].peers[j].unknown) {
-					got = R_DENY;
-					break;
-				}
-			if (got)
-				break;
-			for (size_t j = 0; !m && j < rules[ri].npeers; j++)
-				m = ref_cnp_peer(&rules[ri].peers[j], peer);
-			if (m && ref_cnp_ports(&rules[ri], dir == IN ? pod : peer->pod, proto, port))
-				got = rules[ri].action == ACCEPT ? R_ACCEPT :
-				      rules[ri].action == DENY	 ? R_DENY :
-								   R_PASS;
-		}
-		if (!got)
-			continue;
-		if (!best_p || p->priority < best_p->priority ||
-		    (p->priority == best_p->priority && strcmp(p->meta.name, best_p->meta.name) < 0))
-			best_p = p, best = got;
-	}
-	return best;
-}
-
-/*
- * A Namespace in audit mode audits its own NetworkPolicies, nothing else: the
- * tiers a cluster administrator set over it are not its to turn off.
- */
-static bool ref_ns_audit(const char *ns)
-{
-	for (size_t i = 0; i < nobjs[K8S_NAMESPACE]; i++)
-		if (!strcmp(objs[K8S_NAMESPACE][i]->meta.name, ns))
-			return objs[K8S_NAMESPACE][i]->meta.audit;
-	return false;
-}
-
-/* NetworkPolicy: -1 no policy selects pod in dir, else 0/1 as the union of its rules says. */
-static int ref_np(const struct k8s_pod *pod, int dir, const struct rpeer *peer, uint8_t proto,
-		  uint16_t port)
-{
-	int res = -1;
-
-	for (size_t i = 0; i < nobjs[K8S_NETWORKPOLICY]; i++) {
-		const struct k8s_netpol *np = &objs[K8S_NETWORKPOLICY][i]->np;
-		size_t n = dir == IN ? np->ningress : np->negress;
-		const struct k8s_np_rule *rules = dir == IN ? np->ingress : np->egress;
-
-		/* In audit mode (its own or its namespace's) a NetworkPolicy neither isolates nor allows. */
-		if (np->meta.audit || ref_ns_audit(np->meta.ns) || strcmp(np->meta.ns, pod->meta.ns) ||
-		    !(dir == IN ? np->type_ingress : np->type_egress) ||
-		    !k8s_selector_matches(&np->pod_sel, &pod->meta.labels))
-			continue;
-		if (res < 0)
-			res = 0;
-		for (size_t ri = 0; ri < n; ri++) {
-			const struct k8s_np_rule *r = &rules[ri];
-			bool pm = !r->npeers, portm = !r->nports;
-
-			for (size_t j = 0; !pm && j < r->npeers; j++) {
-				const struct k8s_np_peer *p = &r->peers[j];
-
-				if (p->ipblock) {
-					pm = ref_in(&peer->addr, &p->ipblock->cidr);
-					for (size_t e = 0; pm && e < p->ipblock->nexcept; e++)
-						pm = !ref_in(&peer->addr, &p->ipblock->except[e]);
-				} else if (peer->pod) {
-					pm = (p->ns_sel ? k8s_selector_matches(
-								  p->ns_sel, ref_ns_labels(peer->pod->meta.ns)) :
-							  !strcmp(peer->pod->meta.ns, np->meta.ns)) &&
-					     (!p->pod_sel ||
-					      k8s_selector_matches(p->pod_sel, &peer->pod->meta.labels));
-				}
-			}
-			for (size_t j = 0; !portm && j < r->nports; j++) {
-				const struct k8s_np_port *pp = &r->ports[j];
-
-				portm = pp->proto == proto &&
-					(!pp->has_port ||
-					 (pp->end_port ? port >= pp->port && port <= pp->end_port :
-							 port == pp->port));
-			}
-			if (pm && portm)
-				res = 1;
-		}
-	}
-	return res;
-}
-
-/* Admin, then NetworkPolicy, then Baseline, else allowed. */
-static bool ref_side(const struct k8s_pod *pod, int dir, const struct rpeer *peer, uint8_t proto,
-		     uint16_t port)
-{
-	int a, n;
-
-	a = ref_tier(ADMIN, pod, dir, peer, proto, port);
-
-	if (a == R_ACCEPT || a == R_DENY)
-		return a == R_ACCEPT;
-	n = ref_np(pod, dir, peer, proto, port);
-	if (n >= 0)
-		return n;
-	return ref_tier(BASELINE, pod, dir, peer, proto, port) != R_DENY;
-}
+/* The reference, the API's text evaluated directly: polref.h. */
 
 /* ---- deterministic cases -------------------------------------------------- */
 
@@ -1276,7 +1075,7 @@ static void rnd_cluster(void)
 
 static struct rpeer rp_pod(const struct k8s_pod *p, bool v6)
 {
-	struct rpeer r = { .pod = p };
+	struct rpeer r = { .kind = REF_POD, .pod = p };
 
 	if (v6) {
 		r.addr = (struct k8s_cidr){ .len = 128, .v6 = true };
@@ -1370,6 +1169,8 @@ static void test_random_agree(void **state)
 					       "192.168.0.2" };
 	size_t checks = 0;
 	char s6[64], d6[64];
+	struct cluster vc;
+	const struct refc rx = { .c = &vc };
 
 	for (uint32_t seed = 1; seed <= 300; seed++) {
 		teardown(state);
@@ -1377,6 +1178,7 @@ static void test_random_agree(void **state)
 		rng = seed;
 		rnd_cluster();
 		compile();
+		vc = view();
 		for (size_t s = 0; s < nobjs[K8S_POD]; s++) {
 			const struct k8s_pod *src = &objs[K8S_POD][s]->pod;
 
@@ -1388,8 +1190,8 @@ static void test_random_agree(void **state)
 				for (size_t d = 0; d < nobjs[K8S_POD]; d++) {
 					const struct k8s_pod *dst = &objs[K8S_POD][d]->pod;
 					struct rpeer rs = rp_pod(src, false), rd = rp_pod(dst, false);
-					bool want = ref_side(src, EG, &rd, pr, pt) &&
-						    ref_side(dst, IN, &rs, pr, pt);
+					bool want = ref_side(&rx, src, 0, &rd, pr, pt) &&
+						    ref_side(&rx, dst, 1, &rs, pr, pt);
 					bool got = side(&R, src->ip, XCNI_DIR_FROM_POD, dst->ip, pr, pt,
 							&hit) &&
 						   side(&R, dst->ip, XCNI_DIR_TO_POD, src->ip, pr, pt,
@@ -1409,8 +1211,8 @@ static void test_random_agree(void **state)
 					rd = rp_pod(dst, true);
 					inet_ntop(AF_INET6, src->ip6, s6, sizeof(s6));
 					inet_ntop(AF_INET6, dst->ip6, d6, sizeof(d6));
-					want = ref_side(src, EG, &rd, pr, pt) &&
-					       ref_side(dst, IN, &rs, pr, pt);
+					want = ref_side(&rx, src, 0, &rd, pr, pt) &&
+					       ref_side(&rx, dst, 1, &rs, pr, pt);
 					got = side6(&R, src->ip, XCNI_DIR_FROM_POD, d6,
 						    pod_identity(&R, ip_str(dst->ip)), pr, pt) &&
 					      side6(&R, dst->ip, XCNI_DIR_TO_POD, s6,
@@ -1432,9 +1234,9 @@ static void test_random_agree(void **state)
 						for (size_t k = 0; k < nobjs[K8S_NODE]; k++)
 							if (objs[K8S_NODE][k]->node.internal_ip ==
 							    x.addr.addr)
-								x.node = &objs[K8S_NODE][k]->node;
+								x.kind = REF_NODE;
 					}
-					want = ref_side(src, EG, &x, pr, pt);
+					want = ref_side(&rx, src, 0, &x, pr, pt);
 					got = side(&R, src->ip, XCNI_DIR_FROM_POD, x.addr.addr, pr, pt,
 						   &hit);
 					if (want != got) {
