@@ -107,11 +107,101 @@ static inline bool ref_managed(const struct k8s_pod *p)
 	return !p->host_network && !k8s_pod_finished(p);
 }
 
+/* ---- who holds an address --------------------------------------------- */
+
+/* policy.h, pol_yield: a pod being deleted gives its address to a live pod of its node. */
+static inline bool ref_yields(const struct k8s_pod *p, const struct k8s_pod *live)
+{
+	return p->deleting && !live->deleting && p->node_name && *p->node_name && live->node_name &&
+	       !strcmp(p->node_name, live->node_name);
+}
+
+static inline bool ref_local(const struct refc *x, const struct k8s_pod *p)
+{
+	return !x->self || (p->node_name && !strcmp(p->node_name, x->self));
+}
+
+/* The 32-bit key a pod's address is known by (policy.h: pol_pod_addr): its
+ * IPv4, or for an IPv6-only pod of this node the low 24 bits of its IPv6. */
+static inline uint32_t ref_key(const struct refc *x, const struct k8s_pod *p)
+{
+	uint32_t k;
+
+	if (p->ip)
+		return p->ip;
+	if (!p->has_ip6 || !ref_local(x, p))
+		return 0;
+	k = (uint32_t)p->ip6[13] << 16 | (uint32_t)p->ip6[14] << 8 | p->ip6[15];
+	return htonl(k ? k : 0x00ffffff);
+}
+
+static inline bool ref_same_claim(const struct k8s_pod *a, const struct k8s_pod *b)
+{
+	if (a->ip || b->ip)
+		return a->ip == b->ip;
+	return !memcmp(a->ip6, b->ip6, 16);
+}
+
+static inline int ref_phase_rank(const struct k8s_pod *p)
+{
+	return p->phase == K8S_POD_RUNNING || p->phase == K8S_POD_PHASE_UNSET ? 2 : 1;
+}
+
+/*
+ * The pods claiming key k that keep their claim (managed, not yielding) into
+ * v (up to max), their count returned; v[0] the owner when two or more stay:
+ * Running over Pending, then the newer, then the first by namespace and name.
+ */
+static inline size_t ref_claimants(const struct refc *x, uint32_t k, const struct k8s_pod **v,
+				   size_t max)
+{
+	size_t n = 0, kept = 0;
+
+	for (size_t i = 0; k && i < REF_N(x, K8S_POD) && n < max; i++) {
+		const struct k8s_pod *p = &REF_O(x, K8S_POD, i)->pod;
+
+		if (ref_managed(p) && ref_key(x, p) == k)
+			v[n++] = p;
+	}
+	for (size_t i = 0; i < n; i++) {
+		bool yields = false;
+
+		for (size_t j = 0; j < n && !yields; j++)
+			yields = j != i && ref_same_claim(v[i], v[j]) && ref_yields(v[i], v[j]);
+		if (!yields)
+			v[kept++] = v[i];
+	}
+	for (size_t i = 1; i < kept; i++) {
+		const struct k8s_pod *a = v[0], *b = v[i];
+		int d = strcmp(a->meta.ns, b->meta.ns);
+
+		d = d ? d : strcmp(a->meta.name, b->meta.name);
+		if (ref_phase_rank(b) != ref_phase_rank(a) ?
+			    ref_phase_rank(b) > ref_phase_rank(a) :
+			    b->created != a->created ? b->created > a->created : d > 0)
+			v[i] = a, v[0] = b;
+	}
+	return kept;
+}
+
+/* Does p hold an address: managed, and its own or its contest's owner (not yielded)? */
+static inline bool ref_holds(const struct refc *x, const struct k8s_pod *p)
+{
+	const struct k8s_pod *v[16];
+	uint32_t k = ref_key(x, p);
+
+	if (!ref_managed(p) || (!p->ip && !p->has_ip6))
+		return false;
+	return !k || (ref_claimants(x, k, v, 16) && v[0] == p);
+}
+
+/* ---- the semantics ---------------------------------------------------- */
+
 /*
  * A named port of the destination pod dst: its own (own), or, as a
  * NetworkPolicy's egress decides on the peer's label set and not on the
- * pod, that port of any pod of dst's set (its namespace and labels) with an
- * address.
+ * pod, that port of any pod of dst's set (its namespace and labels) that
+ * holds an address.
  */
 static inline bool ref_named(const struct refc *x, const struct k8s_pod *dst, bool own,
 			     const char *name, uint8_t proto, uint16_t port)
@@ -120,7 +210,7 @@ static inline bool ref_named(const struct refc *x, const struct k8s_pod *dst, bo
 		const struct k8s_pod *p = &REF_O(x, K8S_POD, i)->pod;
 
 		if (own ? p != dst :
-			 !ref_managed(p) || (!p->ip && !p->has_ip6) || strcmp(p->meta.ns, dst->meta.ns) ||
+			 !ref_holds(x, p) || strcmp(p->meta.ns, dst->meta.ns) ||
 				 !ref_labels_equal(&p->meta.labels, &dst->meta.labels))
 			continue;
 		for (size_t k = 0; k < p->nports; k++)
@@ -236,6 +326,54 @@ static inline bool ref_np_selects(const struct k8s_netpol *np, const struct k8s_
 	       k8s_selector_matches(&np->pod_sel, &pod->meta.labels);
 }
 
+/*
+ * Does rule r of np let pod exchange proto/port with peer through its peer
+ * p (NULL: the rule names none, so any)? A named port is the pod's own in
+ * ingress; in egress it is the destination's: through an ipBlock the pods'
+ * at the address (only a pod names ports), else of the peer's label set.
+ */
+static inline bool ref_np_peer(const struct refc *x, const struct k8s_netpol *np,
+			       const struct k8s_np_peer *p, const struct k8s_pod *pod, int in,
+			       const struct rpeer *peer, const struct k8s_np_rule *r, uint8_t proto,
+			       uint16_t port)
+{
+	bool pm = !p, portm = !r->nports;
+
+	if (p && p->ipblock) {
+		pm = ref_in(&peer->addr, &p->ipblock->cidr);
+		for (size_t e = 0; pm && e < p->ipblock->nexcept; e++)
+			pm = !ref_in(&peer->addr, &p->ipblock->except[e]);
+	} else if (p && peer->kind == REF_POD) {
+		pm = (p->ns_sel ? ref_ns_selected(x, p->ns_sel, peer->pod->meta.ns) :
+				  !strcmp(peer->pod->meta.ns, np->meta.ns)) &&
+		     (!p->pod_sel || k8s_selector_matches(p->pod_sel, &peer->pod->meta.labels));
+	}
+	for (size_t j = 0; pm && !portm && j < r->nports; j++) {
+		const struct k8s_np_port *pp = &r->ports[j];
+
+		if (!pp->port_name) {
+			portm = pp->proto == proto &&
+				(!pp->has_port || (pp->end_port ? port >= pp->port && port <= pp->end_port :
+								  port == pp->port));
+		} else if (pp->proto != proto) {
+			continue;
+		} else if (in) {
+			portm = ref_named(x, pod, true, pp->port_name, proto, port);
+		} else if (p && p->ipblock) {
+			for (size_t i = 0; !portm && i < REF_N(x, K8S_POD); i++) {
+				const struct k8s_pod *q = &REF_O(x, K8S_POD, i)->pod;
+
+				portm = q->ip == peer->addr.addr && !peer->addr.v6 && ref_holds(x, q) &&
+					ref_named(x, q, true, pp->port_name, proto, port);
+			}
+		} else {
+			portm = peer->kind == REF_POD &&
+				ref_named(x, peer->pod, false, pp->port_name, proto, port);
+		}
+	}
+	return pm && portm;
+}
+
 /* NetworkPolicy: -1 no policy selects pod in dir, else 0/1 as the union of its rules says. */
 static inline int ref_np(const struct refc *x, const struct k8s_pod *pod, int in,
 			 const struct rpeer *peer, uint8_t proto, uint16_t port)
@@ -252,44 +390,16 @@ static inline int ref_np(const struct refc *x, const struct k8s_pod *pod, int in
 			continue;
 		if (res < 0)
 			res = 0;
-		for (size_t ri = 0; ri < n; ri++) {
-			const struct k8s_np_rule *r = &rules[ri];
-			bool pm = !r->npeers, portm = !r->nports;
-
-			for (size_t j = 0; !pm && j < r->npeers; j++) {
-				const struct k8s_np_peer *p = &r->peers[j];
-
-				if (p->ipblock) {
-					pm = ref_in(&peer->addr, &p->ipblock->cidr);
-					for (size_t e = 0; pm && e < p->ipblock->nexcept; e++)
-						pm = !ref_in(&peer->addr, &p->ipblock->except[e]);
-				} else if (peer->kind == REF_POD) {
-					pm = (p->ns_sel ? ref_ns_selected(x, p->ns_sel, peer->pod->meta.ns) :
-							  !strcmp(peer->pod->meta.ns, np->meta.ns)) &&
-					     (!p->pod_sel ||
-					      k8s_selector_matches(p->pod_sel, &peer->pod->meta.labels));
-				}
-			}
-			for (size_t j = 0; !portm && j < r->nports; j++) {
-				const struct k8s_np_port *pp = &r->ports[j];
-
-				if (pp->port_name)
-					portm = ref_named(x, in ? pod : peer->kind == REF_POD ? peer->pod : NULL,
-							  in, pp->port_name, proto, port);
-				else
-					portm = pp->proto == proto &&
-						(!pp->has_port ||
-						 (pp->end_port ? port >= pp->port && port <= pp->end_port :
-								 port == pp->port));
-			}
-			if (pm && portm)
-				res = 1;
-		}
+		for (size_t ri = 0; ri < n; ri++)
+			for (size_t j = 0; res < 1 && j < (rules[ri].npeers ? rules[ri].npeers : 1); j++)
+				if (ref_np_peer(x, np, rules[ri].npeers ? &rules[ri].peers[j] : NULL, pod, in,
+						peer, &rules[ri], proto, port))
+					res = 1;
 	}
 	return res;
 }
 
-/* Admin, then NetworkPolicy, then Baseline, else allowed. */
+/* Admin, then NetworkPolicy (which never stops the pod's own node), then Baseline, else allowed. */
 static inline bool ref_side(const struct refc *x, const struct k8s_pod *pod, int in,
 			    const struct rpeer *peer, uint8_t proto, uint16_t port)
 {
@@ -297,87 +407,10 @@ static inline bool ref_side(const struct refc *x, const struct k8s_pod *pod, int
 
 	if (a == R_ACCEPT || a == R_DENY)
 		return a == R_ACCEPT;
-	n = ref_np(x, pod, in, peer, proto, port);
+	n = peer->kind == REF_HOST ? -1 : ref_np(x, pod, in, peer, proto, port);
 	if (n >= 0)
 		return n;
 	return ref_tier(x, K8S_CNP_BASELINE, pod, in, peer, proto, port) != R_DENY;
-}
-
-/* ---- who holds an address --------------------------------------------- */
-
-/* policy.h, pol_yield: a pod being deleted gives its address to a live pod of its node. */
-static inline bool ref_yields(const struct k8s_pod *p, const struct k8s_pod *live)
-{
-	return p->deleting && !live->deleting && p->node_name && *p->node_name && live->node_name &&
-	       !strcmp(p->node_name, live->node_name);
-}
-
-static inline bool ref_local(const struct refc *x, const struct k8s_pod *p)
-{
-	return !x->self || (p->node_name && !strcmp(p->node_name, x->self));
-}
-
-/* The 32-bit key a pod's address is known by (policy.h: pol_pod_addr): its
- * IPv4, or for an IPv6-only pod of this node the low 24 bits of its IPv6. */
-static inline uint32_t ref_key(const struct refc *x, const struct k8s_pod *p)
-{
-	uint32_t k;
-
-	if (p->ip)
-		return p->ip;
-	if (!p->has_ip6 || !ref_local(x, p))
-		return 0;
-	k = (uint32_t)p->ip6[13] << 16 | (uint32_t)p->ip6[14] << 8 | p->ip6[15];
-	return htonl(k ? k : 0x00ffffff);
-}
-
-static inline bool ref_same_claim(const struct k8s_pod *a, const struct k8s_pod *b)
-{
-	if (a->ip || b->ip)
-		return a->ip == b->ip;
-	return !memcmp(a->ip6, b->ip6, 16);
-}
-
-static inline int ref_phase_rank(const struct k8s_pod *p)
-{
-	return p->phase == K8S_POD_RUNNING || p->phase == K8S_POD_PHASE_UNSET ? 2 : 1;
-}
-
-/*
- * The pods claiming key k that keep their claim (managed, not yielding) into
- * v (up to max), their count returned; v[0] the owner when two or more stay:
- * Running over Pending, then the newer, then the first by namespace and name.
- */
-static inline size_t ref_claimants(const struct refc *x, uint32_t k, const struct k8s_pod **v,
-				   size_t max)
-{
-	size_t n = 0, kept = 0;
-
-	for (size_t i = 0; k && i < REF_N(x, K8S_POD) && n < max; i++) {
-		const struct k8s_pod *p = &REF_O(x, K8S_POD, i)->pod;
-
-		if (ref_managed(p) && ref_key(x, p) == k)
-			v[n++] = p;
-	}
-	for (size_t i = 0; i < n; i++) {
-		bool yields = false;
-
-		for (size_t j = 0; j < n && !yields; j++)
-			yields = j != i && ref_same_claim(v[i], v[j]) && ref_yields(v[i], v[j]);
-		if (!yields)
-			v[kept++] = v[i];
-	}
-	for (size_t i = 1; i < kept; i++) {
-		const struct k8s_pod *a = v[0], *b = v[i];
-		int d = strcmp(a->meta.ns, b->meta.ns);
-
-		d = d ? d : strcmp(a->meta.name, b->meta.name);
-		if (ref_phase_rank(b) != ref_phase_rank(a) ?
-			    ref_phase_rank(b) > ref_phase_rank(a) :
-			    b->created != a->created ? b->created > a->created : d > 0)
-			v[i] = a, v[0] = b;
-	}
-	return kept;
 }
 
 /*

@@ -26,7 +26,8 @@
 #include "lib/cluster/store.h"
 
 #include "clustergen.h"
-#include "polwhole.h"
+#include "polplane.h"
+#include "polref.h"
 #include "unit.h"
 
 #define STEPS 120
@@ -187,6 +188,128 @@ static void result_equal(const struct pol_result *a, const struct pol_result *b)
 		if (x->ncidrs)
 			assert_memory_equal(x->cidrs, y->cidrs, x->ncidrs * sizeof(*x->cidrs));
 	}
+}
+
+/* ---- the compiled maps against the reference (polref.h) ---- */
+
+/* Samples judged, and skipped (an address the node's and a gateway's at once). */
+static size_t judged, judged_skipped;
+/* Its own draws, so that the histories stay the ones the tests were tuned with. */
+static unsigned judge_seed = 1;
+
+static const struct {
+	uint8_t proto;
+	uint16_t port;
+} judge_ports[] = { { IPPROTO_TCP, 80 },   { IPPROTO_TCP, 81 },	  { IPPROTO_TCP, 1000 },
+		    { IPPROTO_TCP, 1031 }, { IPPROTO_TCP, 1032 }, { IPPROTO_TCP, 8000 },
+		    { IPPROTO_TCP, 8001 }, { IPPROTO_TCP, 8002 }, { IPPROTO_TCP, 9090 },
+		    { IPPROTO_UDP, 9090 }, { IPPROTO_UDP, 53 },	  { IPPROTO_ICMP, 0 } };
+
+static const char *judge_kind(int kind)
+{
+	static const char *const k[] = { "world", "pod", "node", "this node", "closed" };
+
+	return k[kind];
+}
+
+/* Does the reference give pod p (of this node) an entry, closed or not (*closed)? */
+static bool judge_holds(const struct refc *x, const struct k8s_pod *p, bool *closed)
+{
+	const struct k8s_pod *v[16];
+	size_t n;
+
+	if (!ref_managed(p) || !ref_local(x, p) || !ref_key(x, p))
+		return false;
+	n = ref_claimants(x, ref_key(x, p), v, 16);
+	*closed = n > 1;
+	return n && v[0] == p;
+}
+
+/*
+ * The result res with the ipcache (the maps') of the view c against the
+ * reference: the local pods it gives
+ * an entry (closed where their address is contested), and for each with an
+ * IPv4, both directions with every address of the view (pods, Nodes, the
+ * gateway, two outside) on three ports of judge_ports drawn each time.
+ */
+static void judge(const struct pol_result *res, const struct pol_ipcache *ipcache, size_t nipcache,
+		  const struct cluster *c, const struct pol_opts *o)
+{
+	const struct refc x = { .c = c, .self = o->node_name, .gateway = o->gateway_ip };
+	struct pol_result m = *res, *r = &m; /* the ipcache as the maps hold it */
+	uint32_t addrs[NPODS + NNODES + 4];
+	size_t na = 0, neps = 0;
+
+	m.ipcache = (struct pol_ipcache *)ipcache;
+	m.nipcache = nipcache;
+	addrs[na++] = o->gateway_ip;
+	addrs[na++] = htonl(0xc0000207); /* 192.0.2.7 */
+	addrs[na++] = htonl(0x0a010311); /* 10.1.3.17: in an ipBlock's except */
+	for (size_t i = 0; i < c->n[K8S_NODE]; i++)
+		if (c->objs[K8S_NODE][i]->node.internal_ip)
+			addrs[na++] = c->objs[K8S_NODE][i]->node.internal_ip;
+	for (size_t i = 0; i < c->n[K8S_POD]; i++)
+		if (c->objs[K8S_POD][i]->pod.ip)
+			addrs[na++] = c->objs[K8S_POD][i]->pod.ip;
+	for (size_t i = 0; i < c->n[K8S_POD]; i++) {
+		const struct k8s_pod *p = &c->objs[K8S_POD][i]->pod;
+		const struct pol_ep *ep;
+		bool closed;
+
+		if (!judge_holds(&x, p, &closed))
+			continue;
+		neps++;
+		ep = pol_ep_find(r, ref_key(&x, p));
+		if (!ep || !(ep->state.isolated & XCNI_POLEP_CONTESTED) != !closed)
+			fail_msg("seed %u step %u: pod %s/%s: %s", run_seed, run_step, p->meta.ns,
+				 p->meta.name, !ep ? "no entry" : closed ? "open, its address contested" :
+									   "closed, its address its own");
+		for (size_t a = 0; p->ip && a < na; a++)
+			for (int k = 0; k < 3; k++) {
+				unsigned q = rnd(&judge_seed, sizeof(judge_ports) / sizeof(judge_ports[0]));
+				uint8_t pr = judge_ports[q].proto;
+				uint16_t pt = judge_ports[q].port;
+
+				for (int in = 0; in < 2; in++) {
+					const struct pol_entry *hit;
+					bool skip, want = ref_verdict(&x, p, closed, in, addrs[a], pr, pt, &skip);
+					bool got = side(r, p->ip, in ? XCNI_DIR_TO_POD : XCNI_DIR_FROM_POD,
+							addrs[a], pr, pt, &hit);
+					bool amb;
+					char ip[INET_ADDRSTRLEN];
+
+					if (skip) {
+						judged_skipped++;
+						continue;
+					}
+					judged++;
+					if (want == got)
+						continue;
+					inet_ntop(AF_INET, &addrs[a], ip, sizeof(ip));
+					if (getenv("JUDGE_DEBUG")) {
+						const struct pol_ep *e = pol_ep_find(r, p->ip);
+						for (size_t z = 0; e && z < e->nentries; z++)
+							print_message("entry dir %u peer %u proto %u port %u plen %u flags %x\n", e->entries[z].key.dir, e->entries[z].key.peer, e->entries[z].key.proto, ntohs(e->entries[z].key.port), e->entries[z].key.prefixlen, e->entries[z].val.flags);
+						for (size_t z = 0; e && z < e->ncidrs; z++)
+							print_message("cidr dir %u plen %u group %u\n", e->cidrs[z].key.dir, e->cidrs[z].key.prefixlen, e->cidrs[z].group);
+						{ bool amb2; struct rpeer q2 = ref_who(&x, addrs[a], &amb2); bool t2; print_message("ref: admin %d np %d base %d isolated %d kind %d\n", ref_tier(&x, K8S_CNP_ADMIN, p, in, &q2, pr, pt), ref_np(&x, p, in, &q2, pr, pt), ref_tier(&x, K8S_CNP_BASELINE, p, in, &q2, pr, pt), ref_isolated(&x, p, in, &t2), q2.kind); }
+						print_message("peer id %u isolated %x\n", pol_ipcache_identity(r, addrs[a]), e ? e->state.isolated : 0);
+						for (size_t z = 0; z < c->n[K8S_POD]; z++) { const struct k8s_pod *pp = &c->objs[K8S_POD][z]->pod; if (pp->ip == addrs[a]) for (size_t y = 0; y < pp->nports; y++) print_message("peer port %s %u %u\n", pp->ports[y].name, pp->ports[y].proto, pp->ports[y].port); }
+						for (size_t z = 0; z < p->nports; z++) print_message("own port %s %u %u\n", p->ports[z].name, p->ports[z].proto, p->ports[z].port);
+						for (size_t z = 0; z < c->n[K8S_CLUSTERNETPOL]; z++) { const struct k8s_cnp *cp = &c->objs[K8S_CLUSTERNETPOL][z]->cnp; print_message("cnp %s tier %d prio %u audit %d selects %d nin %zu neg %zu\n", cp->meta.name, cp->tier, cp->priority, cp->meta.audit, ref_cnp_selects(&x, cp, p), cp->ningress, cp->negress); const struct k8s_cnp_rule *rr = in ? cp->ingress : cp->egress; for (size_t y = 0; y < (in ? cp->ningress : cp->negress); y++) { print_message(" rule %zu action %d npeers %zu nprotos %zu\n", y, rr[y].action, rr[y].npeers, rr[y].nprotos); for (size_t w = 0; w < rr[y].npeers; w++) print_message("  peer nets %zu node %p ns %p pod %p\n", rr[y].peers[w].nnets, (void *)rr[y].peers[w].node_sel, (void *)rr[y].peers[w].ns_sel, (void *)rr[y].peers[w].pod_sel); } }
+						for (size_t z = 0; z < c->n[K8S_NETWORKPOLICY]; z++) { const struct k8s_netpol *np = &c->objs[K8S_NETWORKPOLICY][z]->np; if (!ref_np_selects(np, p, in)) continue; print_message("np %s/%s audit %d\n", np->meta.ns, np->meta.name, np->meta.audit); const struct k8s_np_rule *rr = in ? np->ingress : np->egress; for (size_t y = 0; y < (in ? np->ningress : np->negress); y++) { print_message(" rule %zu npeers %zu nports %zu\n", y, rr[y].npeers, rr[y].nports); for (size_t w = 0; w < rr[y].nports; w++) print_message("  port proto %u has %d port %u end %u name %s\n", rr[y].ports[w].proto, rr[y].ports[w].has_port, rr[y].ports[w].port, rr[y].ports[w].end_port, rr[y].ports[w].port_name ? rr[y].ports[w].port_name : "-"); for (size_t w = 0; w < rr[y].npeers; w++) print_message("  peer ipblock %p pod %p ns %p\n", (void *)rr[y].peers[w].ipblock, (void *)rr[y].peers[w].pod_sel, (void *)rr[y].peers[w].ns_sel); } }
+					}
+					fail_msg("seed %u step %u: pod %s/%s %s %s (%s) proto %u port %u: "
+						 "the maps %s, the reference %s", run_seed, run_step,
+						 p->meta.ns, p->meta.name, in ? "from" : "to", ip,
+						 judge_kind(ref_who(&x, addrs[a], &amb).kind), pr, pt,
+						 got ? "allow" : "refuse", want ? "allows" : "refuses");
+				}
+			}
+	}
+	if (r->neps != neps)
+		fail_msg("seed %u step %u: %zu local pods with an entry, the reference says %zu",
+			 run_seed, run_step, r->neps, neps);
 }
 
 /* Forces identity collisions in some runs: numbers from a small range. */
@@ -469,7 +592,7 @@ static void run(unsigned seed, uint32_t (*hash)(const char *), size_t *resets, s
 
 			fo.prev = prev.v;
 			fo.nprev = prev.n;
-			want = polwhole_compile(&c, &fo, &full, &e2);
+			want = pol_compile(&c, &fo, &full, &e2);
 		}
 		assert_int_equal(ret, want);
 		if (!want)
@@ -538,6 +661,18 @@ static void run(unsigned seed, uint32_t (*hash)(const char *), size_t *resets, s
 				model_delta(d);
 			}
 			maps_known = true;
+			/* Judged before compared: the reference names a wrong verdict. */
+			{
+				struct pol_ipcache *v = calloc(ipc.n + 1, sizeof(*v));
+
+				assert_non_null(v);
+				for (size_t i = 0; i < ipc.n; i++) {
+					memcpy(&v[i].key, ipc.r[i].k, sizeof(v[i].key));
+					memcpy(&v[i].val, ipc.r[i].v, sizeof(v[i].val));
+				}
+				judge(r, v, ipc.n, &c, &o);
+				free(v);
+			}
 			model_equal(&ipc, full.ipcache, full.nipcache, sizeof(*full.ipcache),
 				    sizeof(full.ipcache[0].key), offsetof(struct pol_ipcache, val),
 				    "ipcache");
@@ -859,8 +994,10 @@ static int update_with(struct store *st, struct pol_incr *pi, const struct pol_d
 		fo.prev = prev->v;
 		fo.nprev = prev->n;
 	}
-	assert_int_equal(ret, polwhole_compile(&c, &fo, &full, &e));
+	assert_int_equal(ret, pol_compile(&c, &fo, &full, &e));
 	if (!ret) {
+		/* The maps' ipcache: the whole result's here (no model of them). */
+		judge(res, full.ipcache, full.nipcache, &c, &o);
 		result_equal(res, &full);
 		if (prev)
 			idprev_of(prev, &full);
