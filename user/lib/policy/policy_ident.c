@@ -642,8 +642,8 @@ int pol_cmp_ipcache_rank(const void *a, const void *b)
 	return d ? d : (x->identity > y->identity) - (x->identity < y->identity);
 }
 
-int pol_ipcache_add(struct pol_result *r, size_t *cap, uint32_t addr, uint32_t plen,
-			   uint32_t identity, uint32_t tunnel)
+/* One more ipcache entry (its flags and tunnel 0) in r: 0 or -ENOMEM. */
+static int ipcache_add(struct pol_result *r, size_t *cap, uint32_t addr, uint32_t identity)
 {
 	struct pol_ipcache *e;
 
@@ -651,10 +651,9 @@ int pol_ipcache_add(struct pol_result *r, size_t *cap, uint32_t addr, uint32_t p
 		return -ENOMEM;
 	e = &r->ipcache[r->nipcache++];
 	memset(e, 0, sizeof(*e));
-	e->key.prefixlen = plen;
+	e->key.prefixlen = 32;
 	e->key.addr = addr;
 	e->val.identity = identity;
-	e->val.tunnel_ip = tunnel;
 	return 0;
 }
 
@@ -674,14 +673,13 @@ int pol_ipcache_node(struct pol_result *r, size_t *cap, const struct pol_opts *o
 	bool self = nd && o->node_name && nd->meta.name && !strcmp(nd->meta.name, o->node_name);
 
 	if (!nd) {
-		if (o->gateway_ip && pol_ipcache_add(r, cap, o->gateway_ip, 32, XCNI_ID_HOST, 0))
+		if (o->gateway_ip && ipcache_add(r, cap, o->gateway_ip, XCNI_ID_HOST))
 			return -ENOMEM;
-		return o->node_ip ? pol_ipcache_add(r, cap, o->node_ip, 32, XCNI_ID_HOST, 0) : 0;
+		return o->node_ip ? ipcache_add(r, cap, o->node_ip, XCNI_ID_HOST) : 0;
 	}
 	if (!nd->internal_ip)
 		return 0;
-	if (pol_ipcache_add(r, cap, nd->internal_ip, 32, self ? XCNI_ID_HOST : XCNI_ID_REMOTE_NODE,
-			    0))
+	if (ipcache_add(r, cap, nd->internal_ip, self ? XCNI_ID_HOST : XCNI_ID_REMOTE_NODE))
 		return -ENOMEM;
 	/* Another node's own address is reached through the overlay too, so
 	 * its replies to pods come back the way the pods' traffic went. */

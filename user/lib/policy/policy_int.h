@@ -156,9 +156,6 @@ int pol_build_policies(struct pol_ctx *x);
 uint32_t pol_probe(struct pol_u32set *used, uint32_t h, uint32_t min, uint32_t span);
 /* The number o's previous allocation gave canon; 0: none. */
 uint32_t pol_idprev_find(const struct pol_opts *o, const char *canon);
-/* One more ipcache entry (its flags 0) in r: 0 or -ENOMEM. */
-int pol_ipcache_add(struct pol_result *r, size_t *cap, uint32_t addr, uint32_t plen,
-		    uint32_t identity, uint32_t tunnel);
 char *pol_canon_string(const struct k8s_labels *pod, const struct k8s_labels *ns);
 int pol_cmp_ep(const void *a, const void *b);
 int pol_cmp_id(const void *a, const void *b);
