@@ -617,7 +617,6 @@ static void run(unsigned seed, uint32_t (*hash)(const char *), size_t *resets, s
 			assert_string_equal(e1.msg, e2.msg);
 			maps_known = false; /* the writer refuses, the next sync is whole */
 		} else {
-			result_equal(r, &full);
 			v6_equal(pi, &c, &o, r);
 			v6_follow(pi, &c, d, node_changed);
 			yield_steps += r->nyielded > 0;
@@ -676,6 +675,7 @@ static void run(unsigned seed, uint32_t (*hash)(const char *), size_t *resets, s
 				judge(r, v, ipc.n, &c, &o);
 				free(v);
 			}
+			result_equal(r, &full);
 			model_equal(&ipc, full.ipcache, full.nipcache, sizeof(*full.ipcache),
 				    sizeof(full.ipcache[0].key), offsetof(struct pol_ipcache, val),
 				    "ipcache");
