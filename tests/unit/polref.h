@@ -524,8 +524,8 @@ static inline bool ref_isolated(const struct refc *x, const struct k8s_pod *pod,
  * its pods and they it, unless the tiers judge the pod's egress to it; a
  * closed pod and a closed peer are refused where any policy selects the pod.
  */
-static inline bool ref_verdict(const struct refc *x, const struct k8s_pod *self, bool closed, int in,
-			       uint32_t a, uint8_t proto, uint16_t port, bool *skip)
+static inline bool ref_verdict(const struct refc *x, const struct k8s_pod *self, bool closed,
+			       int in, uint32_t a, uint8_t proto, uint16_t port, bool *skip)
 {
 	struct rpeer q = ref_who(x, a, skip);
 	bool tiered, isolated = ref_isolated(x, self, in, &tiered);

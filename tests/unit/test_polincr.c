@@ -994,6 +994,7 @@ static int update_with(struct store *st, struct pol_incr *pi, const struct pol_d
 	bool all;
 	int ret;
 
+	run_seed = run_step = 0; /* no history: a failure names none */
 	store_view(st, &c);
 	store_journal_take(st, &ch, &nch, &all);
 	ret = pol_incr_update(pi, &c, &o, ch, nch, all, false, &res, d, &e);
