@@ -520,25 +520,24 @@ static inline bool ref_isolated(const struct refc *x, const struct k8s_pod *pod,
 
 /*
  * The verdict on a flow of the pod holding key self (closed: its address
- * contested) in direction in with the address a: the node always reaches
- * its pods and they it, unless the tiers judge the pod's egress to it; a
- * closed pod and a closed peer are refused where any policy selects the pod.
+ * contested) in direction in with q (ref_who): the node always reaches its
+ * pods and they it, unless the tiers judge the pod's egress to it; a closed
+ * pod and a closed peer are refused where any policy selects the pod.
  */
 static inline bool ref_verdict(const struct refc *x, const struct k8s_pod *self, bool closed,
-			       int in, uint32_t a, uint8_t proto, uint16_t port, bool *skip)
+			       int in, const struct rpeer *q, uint8_t proto, uint16_t port)
 {
-	struct rpeer q = ref_who(x, a, skip);
 	bool tiered, isolated = ref_isolated(x, self, in, &tiered);
 
-	if (q.kind == REF_HOST && (in || !tiered))
+	if (q->kind == REF_HOST && (in || !tiered))
 		return true;
 	if (closed)
 		return false;
 	if (!isolated)
 		return true;
-	if (q.kind == REF_CLOSED)
+	if (q->kind == REF_CLOSED)
 		return false;
-	return ref_side(x, self, in, &q, proto, port);
+	return ref_side(x, self, in, q, proto, port);
 }
 
 #endif

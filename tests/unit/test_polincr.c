@@ -272,7 +272,10 @@ static void judge(const struct pol_result *res, const struct pol_ipcache *ipcach
 			fail_msg("seed %u step %u: pod %s/%s: %s", run_seed, run_step, p->meta.ns,
 				 p->meta.name, !ep ? "no entry" : closed ? "open, its address contested" :
 									   "closed, its address its own");
-		for (size_t a = 0; p->ip && a < na; a++)
+		for (size_t a = 0; p->ip && a < na; a++) {
+			bool skip;
+			const struct rpeer who = ref_who(&x, addrs[a], &skip);
+
 			for (int k = 0; k < 3; k++) {
 				unsigned q = rnd(&judge_seed, sizeof(judge_ports) / sizeof(judge_ports[0]));
 				uint8_t pr = judge_ports[q].proto;
@@ -280,16 +283,16 @@ static void judge(const struct pol_result *res, const struct pol_ipcache *ipcach
 
 				for (int in = 0; in < 2; in++) {
 					const struct pol_entry *hit;
-					bool skip, want = ref_verdict(&x, p, closed, in, addrs[a], pr, pt, &skip);
-					bool got = side(r, p->ip, in ? XCNI_DIR_TO_POD : XCNI_DIR_FROM_POD,
-							addrs[a], pr, pt, &hit);
-					bool amb;
+					bool want, got;
 					char ip[INET_ADDRSTRLEN];
 
 					if (skip) {
 						judged_skipped++;
 						continue;
 					}
+					want = ref_verdict(&x, p, closed, in, &who, pr, pt);
+					got = side(r, p->ip, in ? XCNI_DIR_TO_POD : XCNI_DIR_FROM_POD,
+						   addrs[a], pr, pt, &hit);
 					judged++;
 					if (want == got)
 						continue;
@@ -297,10 +300,11 @@ static void judge(const struct pol_result *res, const struct pol_ipcache *ipcach
 					fail_msg("seed %u step %u: pod %s/%s %s %s (%s) proto %u port %u: "
 						 "the maps %s, the reference %s", run_seed, run_step,
 						 p->meta.ns, p->meta.name, in ? "from" : "to", ip,
-						 judge_kind(ref_who(&x, addrs[a], &amb).kind), pr, pt,
+						 judge_kind(who.kind), pr, pt,
 						 got ? "allow" : "refuse", want ? "allows" : "refuses");
 				}
 			}
+		}
 	}
 	if (r->neps != neps)
 		fail_msg("seed %u step %u: %zu local pods with an entry, the reference says %zu",
