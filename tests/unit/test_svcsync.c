@@ -686,9 +686,8 @@ static void test_room_ns(void **state)
 			 -ENOSPC);
 	assert_non_null(strstr(msg, "xcni_svc"));
 	assert_int_equal(count_keys("xcni_svc", sizeof(struct xcni_svc_key)), 15);
-	/* The whole list: the tenant wants 70 of the 64 (its 10 held, one of them
-	 * changed, and 60 new): judged on what is wanted (the room writer), it brings
-	 * the most and is closed whole, its held frontends too; a's and b's stay. */
+	/* The whole list: the tenant's 60 new and one changed frontend are closed out, its
+	 * 9 unchanged ones stay (they cost no room and are right as they are). */
 	sp[5].flags = XCNI_SVC_F_AFFINITY;
 	sp[5].affinity_s = 10;
 	n = 75;
@@ -696,12 +695,11 @@ static void test_room_ns(void **state)
 	cl = svcsync_closed(ss, &ncl);
 	assert_int_equal(ncl, 1);
 	assert_string_equal(cl[0].ns, "tenant");
-	assert_int_equal(cl[0].frontends, 70);
+	assert_int_equal(cl[0].frontends, 61);
 	held = count_keys("xcni_svc", sizeof(struct xcni_svc_key));
-	assert_int_equal(held, 5);
+	assert_int_equal(held, 14);
 	assert_false(svc_has(&sp[5].key));
-	assert_false(svc_has(&sp[6].key));
-	assert_true(svc_has(&sp[4].key));
+	assert_true(svc_has(&sp[6].key));
 	assert_int_equal(svcsync_cleanup(ss, &st), 0);
 	/* Two namespaces over together: the one bringing the most goes, the other applies. */
 	ns_fes(sp + 14, 40, "t1", 6, 80);
@@ -722,13 +720,14 @@ static void test_room_ns(void **state)
 }
 
 /*
- * Issue 65 item 3: a tenant's Services fill xcni_svc (62 of 64) and stay,
- * unchanged; a victim's new Service (3 frontends) comes. Judged on what is
- * wanted, the tenant brings the most and is closed, its held frontends too;
- * the victim's wait the retry after cleanup (the tenant's old entries take
- * the room until then: closed meanwhile, never open), then are written; once
- * the tenant's Services go but 10, every namespace is open again. Before
- * (only changes judged): the victim closed as long as the tenant stayed.
+ * A tenant's Services fill xcni_svc (62 of 64) and stay, unchanged; a
+ * victim's new Service (3 frontends) comes. What runs keeps running: the
+ * tenant's held frontends are never closed for a newcomer (a Service that
+ * works is not broken by someone else's change that does not fit), so the
+ * victim's namespace is closed and named until room comes back; once the
+ * tenant's Services go but 10, the victim's are written and nothing is
+ * closed. (The room judge closes held entries of unversioned maps; the
+ * Service maps judge only what changes: docs/security.md "Open".)
  */
 static void test_room_tenant(void **state)
 {
@@ -752,27 +751,21 @@ static void test_room_tenant(void **state)
 	assert_int_equal(svcsync_cleanup(ss, &st), 0);
 	assert_int_equal(svcsync_apply(ss, sp, 65, &st, msg, sizeof(msg)), 0);
 	cl = svcsync_closed(ss, &ncl);
-	assert_true(ncl >= 1);
-	assert_string_equal(cl[0].ns, "tenant");
-	assert_string_equal(cl[0].map, "xcni_svc");
-	assert_int_equal(cl[0].frontends, 62);
-	assert_false(svc_has(&sp[3].key));
-	assert_int_equal(svcsync_cleanup(ss, &st), 0);
-	/* The retry after cleanup (the agent's, while one is closed): the victim's in. */
-	assert_int_equal(svcsync_apply(ss, sp, 65, &st, msg, sizeof(msg)), 0);
-	cl = svcsync_closed(ss, &ncl);
 	assert_int_equal(ncl, 1);
-	assert_string_equal(cl[0].ns, "tenant");
-	for (int i = 0; i < 3; i++)
-		if (!svc_has(&sp[i].key) || svc_get(&sp[i].key).count != 1)
-			fail_msg("the victim's frontend %d: not written beside the tenant's", i);
-	assert_int_equal(count_keys("xcni_svc", sizeof(struct xcni_svc_key)), 3);
+	assert_string_equal(cl[0].ns, "victim");
+	assert_true(svc_has(&sp[3].key));
+	assert_false(svc_has(&sp[0].key));
 	assert_int_equal(svcsync_cleanup(ss, &st), 0);
-	/* The tenant's Services go but 10: nothing closed, all held. */
+	/* The tenant's Services go but 10: the victim's written at the retry after
+	 * cleanup (the gone frontends' entries free then), nothing closed. */
+	assert_int_equal(svcsync_apply(ss, sp, 13, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(svcsync_cleanup(ss, &st), 0);
 	assert_int_equal(svcsync_apply(ss, sp, 13, &st, msg, sizeof(msg)), 0);
 	svcsync_closed(ss, &ncl);
 	assert_int_equal(ncl, 0);
-	assert_int_equal(count_keys("xcni_svc", sizeof(struct xcni_svc_key)), 13);
+	for (int i = 0; i < 3; i++)
+		if (!svc_has(&sp[i].key))
+			fail_msg("the victim's frontend %d: not written once the tenant shrank", i);
 	assert_int_equal(svcsync_apply(ss, NULL, 0, &st, msg, sizeof(msg)), 0);
 	assert_int_equal(svcsync_cleanup(ss, &st), 0);
 	svcsync_free(ss);
@@ -844,13 +837,11 @@ static void test_room_ids(void **state)
 	remake("xcni_revnat", 2, sizeof(struct xcni_revnat), BIG);
 	remake("xcni_svcname", 4, sizeof(struct xcni_svcname), BIG);
 	assert_int_equal(svcsync_open(pin_dir, &ss), 0);
-	/* a holds 30,000 frontends, the tenant 35,530. */
-	ns_many(sp, 30000, "a", 1);
-	ns_many(sp + 30000, HELD - 30000, "tenant", 2);
+	ns_many(sp, HELD, "a", 1);
 	assert_int_equal(svcsync_apply(ss, sp, HELD, &st, msg, sizeof(msg)), 0);
 	assert_int_equal(svcsync_cleanup(ss, &st), 0);
 	/* tenant: 10 new, b: 1 new; 65,530 + 11 > 65,535 ids (the maps have room). */
-	ns_many(sp + HELD, 10, "tenant", 4);
+	ns_many(sp + HELD, 10, "tenant", 2);
 	ns_many(sp + HELD + 10, 1, "b", 3);
 	/* A delta past the ids: nothing written, the ids named (the caller applies the list). */
 	assert_int_equal(svcsync_apply_delta(ss, sp + HELD, 11, NULL, 0, &st, msg, sizeof(msg)),
@@ -863,12 +854,11 @@ static void test_room_ids(void **state)
 	assert_string_equal(cl[0].ns, "tenant");
 	/* The ids, not xcni_revnat (70,000 entries: room), are what is full. */
 	assert_string_equal(cl[0].map, "service ids");
-	assert_int_equal(cl[0].need, HELD - 30000 + 10);
-	assert_int_equal(cl[0].frontends, HELD - 30000 + 10);
+	assert_int_equal(cl[0].need, 10);
+	assert_int_equal(cl[0].frontends, 10);
 	assert_true(svc_has(&sp[HELD + 10].key));
 	assert_false(svc_has(&sp[HELD].key));
-	assert_false(svc_has(&sp[30000].key));
-	assert_int_equal(count_keys("xcni_svc", sizeof(struct xcni_svc_key)), 30001);
+	assert_int_equal(count_keys("xcni_svc", sizeof(struct xcni_svc_key)), HELD + 1);
 	assert_int_equal(svcsync_cleanup(ss, &st), 0);
 	assert_int_equal(svcsync_apply(ss, NULL, 0, &st, msg, sizeof(msg)), 0);
 	assert_int_equal(svcsync_cleanup(ss, &st), 0);

@@ -697,11 +697,14 @@ static int fe_rooms(const struct plan *p, struct fe_room *r, bool adds)
 /*
  * A full apply that does not fit (never a cluster-wide stop): the room
  * writer's judgement (mapw_room_fit, closing per namespace), as the policy
- * maps': first on the content wanted alone (a namespace holding the maps
- * gives way, its unchanged frontends too), then what the changes add beside
- * what stays until cleanup (a closed namespace's unchanged frontends stay:
- * right as they are, they cost no room; its changed ones are not written,
- * a held one removed: its old backends may be gone pods). Planned again
+ * maps': first on the content wanted alone, then what the changes add
+ * beside what stays until cleanup. Only new or changed frontends are ever
+ * closed: a Service that works is not broken by a change, its own
+ * namespace's or another's, that does not fit (svc-netns "closed: the first
+ * Service (unchanged) still works"), so a namespace holding the maps keeps
+ * them until its Services go (docs/security.md "Open"). A closed
+ * namespace's changed ones are not written, a held one removed: its old
+ * backends may be gone pods. Planned again
  * after each; *kept holds the specs that stay (the caller frees it),
  * ss->closed names the closed namespaces with the room they most take that
  * is over. 0, -ENOSPC (what is held alone is over) or -ENOMEM.
@@ -735,7 +738,7 @@ static int room_close(struct svcsync *ss, struct plan *p, struct svc_spec **kept
 		for (size_t i = 0; i < p->n * RM_N; i++)
 			add[i % RM_N] += r[i / RM_N].need[i % RM_N];
 		for (size_t i = 0; i < p->n; i++) {
-			if (keep[i] || (adds && !p->w[i].changed))
+			if (keep[i] || !p->w[i].changed)
 				continue;
 			out[orig[i]] = true;
 			for (c = 0; c < nclosed && strcmp(cl[c].ns, r[i].ns); c++)
