@@ -52,7 +52,7 @@ check "xcnid --ipfix ftp://h:1: exit 2 naming --ipfix" badopt "--ipfix ftp://h:1
 check "xcnid --ipfix udp://h (no port): exit 2 naming --ipfix" badopt "--ipfix udp://h" --flows --ipfix udp://h
 check "xcnid --ipfix udp://h:70000: exit 2 naming --ipfix" badopt "--ipfix udp://h:70000" --flows --ipfix udp://h:70000
 
-check "xcnid --flows=maybe: exit 2 naming --flows" badopt "--flows=maybe" --flows=maybe
+check "xcnid --flows=maybe: exit 2 naming --flows" badopt "--flows maybe:" --flows=maybe
 check "xcnid --no-flows --flow-log /x: exit 2 (nothing to log)" badopt "--flow-log is the flow records'" --no-flows --flow-log /x
 check "lab up --nodes 2 --ip-family dual --kube-proxy none, agents with a flow log and --ipfix (flows on by default)" \
 	lab up --nodes 2 --ip-family dual --kube-proxy none --agent-arg "--flow-log=$T/flows-{node}.log" \
