@@ -382,7 +382,7 @@ def check_families(docs):
               "first podSubnet family): the underlay xcnid runs Geneve over", fam == first and pod0 == first,
               (net.get("ipFamily"), pod0))
     check("xcnid --node-ip takes IPv4 and IPv6, once per family (user/agent/xcnid_opts.c parse_node_ip)",
-          "parse_node_ip" in src and "AF_INET6" in src and "once per family" in src)
+          "parse_node_ip" in src and "AF_INET6" in src and re.search(r"once per\s+(\*\s*)?family", src))
     readme = " ".join(read(os.path.join(ROOT, "docs", "kind.md")).split())
     check("docs/kind.md: says how to use both configs, and which underlay address xcnid takes",
           "kind-config-dual.yaml" in readme and "kind-config-ipv6.yaml" in readme
@@ -587,7 +587,8 @@ def main():
           and "value" not in (aenv.get("HOST_IP") or {}), aenv.get("HOST_IP"))
     # Every option the agent passes is one xcnid has (user/agent/xcnid_opts.c's option table).
     src = read(os.path.join(ROOT, "user", "agent", "xcnid_opts.c"))
-    longopts = set(re.findall(r'\{\s*"([a-z0-9-]+)"\s*,\s*(?:no|required|optional)_argument', src))
+    # xopts[]: { "name", 'c' or a number, ARG or NULL, help } (one table for getopt and --help)
+    longopts = set(re.findall(r'\{\s*"([a-z0-9-]+)"\s*,\s*(?:\'.\'|\d+)\s*,', src))
     for a in args:
         if not a.startswith("--"):
             continue
