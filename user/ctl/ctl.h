@@ -131,16 +131,8 @@ extern const struct cmd endpoint_cmds[], ct_cmds[], metrics_cmds[], config_cmds[
 /* All of them, NULL-terminated: what --help, dispatch and completion go by. */
 extern const struct cmd *const ctl_tables[];
 
-/* An option of the table commands (xcnictl.c's ctl_opts[], ended by an empty one). */
-struct ctl_opt {
-	const char *name; /* --name */
-	char short_name; /* -c; 0: none */
-	bool arg; /* takes a value */
-	int val; /* getopt's */
-	unsigned int bit; /* OPT_*; 0: a global option, taken by every command */
-	const char *metavar; /* its value in messages */
-};
-extern const struct ctl_opt ctl_opts[];
+/* The options of the table commands (xcnictl.c's, ended by an empty one). */
+extern const struct pt_opt ctl_opts[];
 /*
  * The flags of cmd (sub: the lab's command, or NULL) into buf, the global
  * ones first: space-separated, "=" after those that take a value
@@ -459,11 +451,11 @@ struct ctl_where {
 /* getopt's opt of such a command, but its own: --pin-dir (P), --node (N)
  * or -v into w (-1), -h (its help, 0), or any other (help to stderr, 2). */
 int ctl_where_opt(int opt, const char *arg, const char *help, struct ctl_where *w);
-/* Those options (and --json) as the first rows of such a command's getopt table. */
-#define CTL_WHERE_OPTS                                                                    \
-	{ "pin-dir", required_argument, NULL, 'P' }, { "node", required_argument, NULL, 'N' }, \
-		{ "json", no_argument, NULL, 'j' }, { "verbose", no_argument, NULL, 'v' },     \
-		{ "help", no_argument, NULL, 'h' }
+/* Those options (and --json) as the first rows of such a command's option table. */
+#define CTL_WHERE_OPTS                                                                 \
+	{ "pin-dir", 0, true, 'P', 0, NULL }, { "node", 0, true, 'N', 0, NULL },          \
+		{ "json", 'j', false, 'j', 0, NULL }, { "verbose", 'v', false, 'v', 0, NULL }, \
+		{ "help", 'h', false, 'h', 0, NULL }
 /* After getopt: no word but the command's name (help to stderr), why (a
  * refusal of the command's own, or NULL), then not --node with --pin-dir;
  * the default pin dir where none is given: -1 to go on, else 2 (said). */
@@ -474,12 +466,9 @@ int ctl_where_check(int argc, char **argv, const char *name, const char *help, c
 /* xcnictl flows: its own options (filters as hubble observe's), parsed there. */
 int ctl_flows_main(int argc, char **argv);
 /* The options of the commands that parse their own line (flows.c, status.c,
- * sysdump.c, suggest.c, lab/ui.c). */
-extern const struct option ctl_flows_opts[], ctl_status_opts[], ctl_sysdump_opts[],
+ * sysdump.c, suggest.c, lab/ui.c): what they parse with (pt_getopt). */
+extern const struct pt_opt ctl_flows_opts[], ctl_status_opts[], ctl_sysdump_opts[],
 	ctl_suggest_opts[], ctl_ui_opts[];
-/* ... and their short options, the strings their getopt_long calls parse with. */
-extern const char ctl_flows_short[], ctl_status_short[], ctl_sysdump_short[],
-	ctl_suggest_short[], ctl_ui_short[];
 /* xcnictl policy suggest (suggest.c): argv[0] is "suggest"; the exit code. */
 int ctl_policy_suggest_main(int argc, char **argv);
 /* xcnictl status and sysdump (status.c, sysdump.c): their own options, parsed there. */

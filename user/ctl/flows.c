@@ -788,52 +788,51 @@ static void relist(const char *kubeconfig, struct target *tg, size_t *ntg, size_
 }
 
 /* flows' options: also what xcnictl's parser checks and completes (ctl.h). */
-const char ctl_flows_short[] = "jvhfn:";
-const struct option ctl_flows_opts[] = {
-		CTL_WHERE_OPTS,
-		{ "follow", no_argument, NULL, 'f' },
-		{ "flows-socket", required_argument, NULL, 'S' },
-		{ "from", required_argument, NULL, 1 },
-		{ "to", required_argument, NULL, 1 },
-		{ "verdict", required_argument, NULL, 1 },
-		{ "port", required_argument, NULL, 1 },
-		{ "protocol", required_argument, NULL, 1 },
-		{ "service", required_argument, NULL, 1 },
-		{ "since", required_argument, NULL, 1 },
-		{ "last", required_argument, NULL, 1 },
-		/* Hubble's spellings (hubble observe), the same meaning. */
-		{ "from-pod", required_argument, NULL, 1 },
-		{ "to-pod", required_argument, NULL, 1 },
-		{ "namespace", required_argument, NULL, 'n' },
-		{ "label", required_argument, NULL, 1 },
-		{ "from-port", required_argument, NULL, 1 },
-		{ "to-port", required_argument, NULL, 1 },
-		{ "until", required_argument, NULL, 1 },
-		{ "first", required_argument, NULL, 1 },
-		{ "from-ip", required_argument, NULL, 1 },
-		{ "to-ip", required_argument, NULL, 1 },
-		{ "from-namespace", required_argument, NULL, 1 },
-		{ "to-namespace", required_argument, NULL, 1 },
-		{ "from-label", required_argument, NULL, 1 },
-		{ "to-label", required_argument, NULL, 1 },
-		{ "from-identity", required_argument, NULL, 1 },
-		{ "to-identity", required_argument, NULL, 1 },
-		/* The words of every view (lib/observe/vocab.h), either end. */
-		{ "pod", required_argument, NULL, 1 },
-		{ "ip", required_argument, NULL, 1 },
-		{ "identity", required_argument, NULL, 1 },
-		{ "reason", required_argument, NULL, 1 },
-		{ "not", no_argument, NULL, '!' },
-		{ "print-node-name", no_argument, NULL, 'p' },
-		{ "time", required_argument, NULL, 'T' },
-		{ "per-node", no_argument, NULL, 'M' },
-		{ "agent", required_argument, NULL, 'A' },
-		{ "tls", required_argument, NULL, 'L' },
-		{ "kubeconfig", required_argument, NULL, 'K' },
-		{ "cluster", no_argument, NULL, 'C' },
-		{ "wide", no_argument, NULL, 'w' },
-		{}
-	};
+const struct pt_opt ctl_flows_opts[] = {
+	CTL_WHERE_OPTS,
+	{ "follow", 'f', false, 'f', 0, NULL },
+	{ "flows-socket", 0, true, 'S', 0, NULL },
+	{ "from", 0, true, 1, 0, NULL },
+	{ "to", 0, true, 1, 0, NULL },
+	{ "verdict", 0, true, 1, 0, NULL },
+	{ "port", 0, true, 1, 0, NULL },
+	{ "protocol", 0, true, 1, 0, NULL },
+	{ "service", 0, true, 1, 0, NULL },
+	{ "since", 0, true, 1, 0, NULL },
+	{ "last", 0, true, 1, 0, NULL },
+	/* Hubble's spellings (hubble observe), the same meaning. */
+	{ "from-pod", 0, true, 1, 0, NULL },
+	{ "to-pod", 0, true, 1, 0, NULL },
+	{ "namespace", 'n', true, 'n', 0, NULL },
+	{ "label", 0, true, 1, 0, NULL },
+	{ "from-port", 0, true, 1, 0, NULL },
+	{ "to-port", 0, true, 1, 0, NULL },
+	{ "until", 0, true, 1, 0, NULL },
+	{ "first", 0, true, 1, 0, NULL },
+	{ "from-ip", 0, true, 1, 0, NULL },
+	{ "to-ip", 0, true, 1, 0, NULL },
+	{ "from-namespace", 0, true, 1, 0, NULL },
+	{ "to-namespace", 0, true, 1, 0, NULL },
+	{ "from-label", 0, true, 1, 0, NULL },
+	{ "to-label", 0, true, 1, 0, NULL },
+	{ "from-identity", 0, true, 1, 0, NULL },
+	{ "to-identity", 0, true, 1, 0, NULL },
+	/* The words of every view (lib/observe/vocab.h), either end. */
+	{ "pod", 0, true, 1, 0, NULL },
+	{ "ip", 0, true, 1, 0, NULL },
+	{ "identity", 0, true, 1, 0, NULL },
+	{ "reason", 0, true, 1, 0, NULL },
+	{ "not", 0, false, '!', 0, NULL },
+	{ "print-node-name", 0, false, 'p', 0, NULL },
+	{ "time", 0, true, 'T', 0, NULL },
+	{ "per-node", 0, false, 'M', 0, NULL },
+	{ "agent", 0, true, 'A', 0, NULL },
+	{ "tls", 0, true, 'L', 0, NULL },
+	{ "kubeconfig", 0, true, 'K', 0, NULL },
+	{ "cluster", 0, false, 'C', 0, NULL },
+	{ "wide", 0, false, 'w', 0, NULL },
+	{}
+};
 
 /* One `xcnictl flows` run: what to ask, and the answers' state. */
 struct flows_run {
@@ -866,11 +865,10 @@ static int add_agent(struct flows_run *r, const char *arg)
 /* The command line into *r. -1: go on; else the exit code (0 after --help). */
 static int flows_parse(int argc, char **argv, struct flows_run *r)
 {
-	const struct option *lo = ctl_flows_opts;
 	struct fopts *fo = &r->fo;
 	int opt, idx, words = 0;
 
-	while ((opt = getopt_long(argc, argv, ctl_flows_short, lo, &idx)) != -1) {
+	while ((opt = pt_getopt(argc, argv, ctl_flows_opts, false, &idx)) != -1) {
 		switch (opt) {
 		case 'P': r->pin_dir = optarg; break;
 		case 'N':
@@ -887,7 +885,7 @@ static int flows_parse(int argc, char **argv, struct flows_run *r)
 		case 'f': fo->follow = true; break;
 		case 'S': r->sock = optarg; break;
 		case 1:
-			if (add_filter(fo, lo[idx].name, optarg))
+			if (add_filter(fo, ctl_flows_opts[idx].name, optarg))
 				return 2;
 			break;
 		case 'n':

@@ -1058,13 +1058,12 @@ struct status_opts {
 };
 
 /* status's options (completion lists them too) */
-const char ctl_status_short[] = "jvh";
-const struct option ctl_status_opts[] = {
+const struct pt_opt ctl_status_opts[] = {
 	CTL_WHERE_OPTS,
-	{ "wait", no_argument, NULL, 'w' },
-	{ "timeout", required_argument, NULL, 't' },
-	{ "kubeconfig", required_argument, NULL, 'K' },
-	{ "tls", required_argument, NULL, 'X' },
+	{ "wait", 0, false, 'w', 0, NULL },
+	{ "timeout", 0, true, 't', 0, NULL },
+	{ "kubeconfig", 0, true, 'K', 0, NULL },
+	{ "tls", 0, true, 'X', 0, NULL },
 	{}
 };
 
@@ -1074,7 +1073,7 @@ static int status_parse(int argc, char **argv, struct status_opts *o)
 	bool timeout_given = false;
 	int opt, rc;
 
-	while ((opt = getopt_long(argc, argv, ctl_status_short, ctl_status_opts, NULL)) != -1) {
+	while ((opt = pt_getopt(argc, argv, ctl_status_opts, false, NULL)) != -1) {
 		switch (opt) {
 		case 'j': o->json = true; break;
 		case 'w': o->wait = true; break;

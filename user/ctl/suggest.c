@@ -56,17 +56,16 @@ struct sug_opts {
 	bool audit;
 };
 /* policy suggest's options (completion lists them too) */
-const char ctl_suggest_short[] = ":hn:";
-const struct option ctl_suggest_opts[] = {
-	{ "namespace", required_argument, NULL, 'n' },
-	{ "from-flows", required_argument, NULL, 'F' },
-	{ "since", required_argument, NULL, 'S' },
-	{ "audit", no_argument, NULL, 'a' }, /* not a fate: an option */
-	{ "manifests", required_argument, NULL, 'M' },
-	{ "node", required_argument, NULL, 'N' },
-	{ "kubeconfig", required_argument, NULL, 'K' },
-	{ "tls", required_argument, NULL, 'T' },
-	{ "help", no_argument, NULL, 'h' },
+const struct pt_opt ctl_suggest_opts[] = {
+	{ "namespace", 'n', true, 'n', 0, NULL },
+	{ "from-flows", 0, true, 'F', 0, NULL },
+	{ "since", 0, true, 'S', 0, NULL },
+	{ "audit", 0, false, 'a', 0, NULL }, /* not a fate: an option */
+	{ "manifests", 0, true, 'M', 0, NULL },
+	{ "node", 0, true, 'N', 0, NULL },
+	{ "kubeconfig", 0, true, 'K', 0, NULL },
+	{ "tls", 0, true, 'T', 0, NULL },
+	{ "help", 'h', false, 'h', 0, NULL },
 	{}
 };
 
@@ -77,7 +76,7 @@ static int sug_parse(int argc, char **argv, struct sug_opts *o)
 
 	optind = 0;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ctl_suggest_short, ctl_suggest_opts, NULL)) != -1) {
+	while ((opt = pt_getopt(argc, argv, ctl_suggest_opts, true, NULL)) != -1) {
 		switch (opt) {
 		case 'n': o->ns = optarg; break;
 		case 'F': o->from = optarg; break;

@@ -299,11 +299,10 @@ struct sd_opts {
 };
 
 /* sysdump's options (completion lists them too) */
-const char ctl_sysdump_short[] = "jvhf:";
-const struct option ctl_sysdump_opts[] = {
+const struct pt_opt ctl_sysdump_opts[] = {
 	CTL_WHERE_OPTS,
-	{ "file", required_argument, NULL, 'f' },
-	{ "agent-log", required_argument, NULL, 'L' },
+	{ "file", 'f', true, 'f', 0, NULL },
+	{ "agent-log", 0, true, 'L', 0, NULL },
 	{}
 };
 
@@ -312,7 +311,7 @@ static int sd_parse(int argc, char **argv, struct sd_opts *o)
 {
 	int opt, rc;
 
-	while ((opt = getopt_long(argc, argv, ctl_sysdump_short, ctl_sysdump_opts, NULL)) != -1) {
+	while ((opt = pt_getopt(argc, argv, ctl_sysdump_opts, false, NULL)) != -1) {
 		switch (opt) {
 		case 'j': break;
 		case 'f': o->file = optarg; break;

@@ -28,7 +28,7 @@
 /* ---- the options ------------------------------------------------------------ */
 
 /* Every option of the table commands, the global ones first (bit 0). */
-const struct ctl_opt ctl_opts[] = {
+const struct pt_opt ctl_opts[] = {
 	{ "pin-dir", 0, true, 'P', 0, "DIR" },
 	{ "node", 0, true, 'N', 0, "NAME" },
 	{ "output", 'o', true, 'o', 0, "FMT" },
@@ -76,17 +76,17 @@ const struct ctl_opt ctl_opts[] = {
 	{}
 };
 
-static const struct ctl_opt *opt_long(const char *name, size_t len)
+static const struct pt_opt *opt_long(const char *name, size_t len)
 {
-	for (const struct ctl_opt *o = ctl_opts; o->name; o++)
+	for (const struct pt_opt *o = ctl_opts; o->name; o++)
 		if (strlen(o->name) == len && !strncmp(o->name, name, len))
 			return o;
 	return NULL;
 }
 
-static const struct ctl_opt *opt_short(char ch)
+static const struct pt_opt *opt_short(char ch)
 {
-	for (const struct ctl_opt *o = ctl_opts; o->name; o++)
+	for (const struct pt_opt *o = ctl_opts; o->name; o++)
 		if (o->short_name && o->short_name == ch)
 			return o;
 	return NULL;
@@ -107,28 +107,24 @@ static int cmd_filters(const struct ctl_ctx *c, char **argv);
  * argv from the command's name on, the global options taken out and given
  * back in its spelling (own_main); or line, the line handed over whole from
  * the command's word (skip words after it). Their flags are those of the
- * getopt tables they parse with, opts and shortopts (the lab's: its table,
- * lab_cmd_flags), never listed here.
+ * option tables they parse with, opts (the lab's: its table, lab_cmd_flags),
+ * never listed here.
  */
 static const struct own {
 	const char *name, *sub;
 	int (*fn)(int argc, char **argv);
 	int (*line)(int argc, char **argv);
 	int skip;
-	const struct option *opts;
-	const char *shortopts;
+	const struct pt_opt *opts;
 } owns[] = {
-	{ "lab", NULL, lab_main, NULL, 0, NULL, NULL },
-	{ "flows", NULL, ctl_flows_main, NULL, 0, ctl_flows_opts, ctl_flows_short },
-	{ "status", NULL, ctl_status_main, NULL, 0, ctl_status_opts, ctl_status_short },
-	{ "sysdump", NULL, ctl_sysdump_main, NULL, 0, ctl_sysdump_opts, ctl_sysdump_short },
-	{ "connectivity", "test", NULL, ctl_connectivity_main, 0, lab_conntest_opts,
-	  lab_conntest_short },
-	{ "connectivity", "probe", NULL, ctl_connectivity_main, 0, lab_conntest_probe_opts,
-	  lab_conntest_probe_short },
-	{ "policy", "suggest", NULL, ctl_policy_suggest_main, 1, ctl_suggest_opts,
-	  ctl_suggest_short },
-	{ "ui", NULL, NULL, ctl_ui_main, 0, ctl_ui_opts, ctl_ui_short },
+	{ "lab", NULL, lab_main, NULL, 0, NULL },
+	{ "flows", NULL, ctl_flows_main, NULL, 0, ctl_flows_opts },
+	{ "status", NULL, ctl_status_main, NULL, 0, ctl_status_opts },
+	{ "sysdump", NULL, ctl_sysdump_main, NULL, 0, ctl_sysdump_opts },
+	{ "connectivity", "test", NULL, ctl_connectivity_main, 0, lab_conntest_opts },
+	{ "connectivity", "probe", NULL, ctl_connectivity_main, 0, lab_conntest_probe_opts },
+	{ "policy", "suggest", NULL, ctl_policy_suggest_main, 1, ctl_suggest_opts },
+	{ "ui", NULL, NULL, ctl_ui_main, 0, ctl_ui_opts },
 };
 
 static const struct own *own_of(const struct cmd *cmd)
@@ -208,12 +204,12 @@ static const struct pt_col filter_cols[] = {
 /* The commands that take --name, as their parsers have them: flows', then the tables'. */
 static void word_cmds(const char *name, char *buf, size_t n)
 {
-	const struct ctl_opt *o = opt_long(name, strlen(name));
+	const struct pt_opt *o = opt_long(name, strlen(name));
 	const struct cmd *cmd;
 	size_t off = 0;
 
 	buf[0] = 0;
-	for (const struct option *fo = ctl_flows_opts; fo->name; fo++)
+	for (const struct pt_opt *fo = ctl_flows_opts; fo->name; fo++)
 		if (!strcmp(fo->name, name))
 			off += (size_t)snprintf(buf + off, n - off, "flows");
 	if (!o || !o->bit)
@@ -363,7 +359,7 @@ static void global_flags(char *buf, size_t n, bool no_maps)
 	size_t off = 0;
 
 	buf[0] = 0;
-	for (const struct ctl_opt *o = ctl_opts; o->name && !o->bit && off < n; o++) {
+	for (const struct pt_opt *o = ctl_opts; o->name && !o->bit && off < n; o++) {
 		if (no_maps && (o->val == 'P' || o->val == 'N'))
 			continue;
 		off += (size_t)snprintf(buf + off, n - off, "%s--%s%s", off ? " " : "", o->name,
@@ -399,12 +395,12 @@ int ctl_cmd_flags(const struct cmd *cmd, const char *sub, char *buf, size_t n)
 		if (lf && *lf)
 			off += (size_t)snprintf(buf + off, n - off, " %s", lf);
 	} else if (own && own->opts) {
-		for (const struct option *o = own->opts; o->name && off < n; o++)
+		for (const struct pt_opt *o = own->opts; o->name && off < n; o++)
 			if (!has_flag(buf, o->name))
 				off += (size_t)snprintf(buf + off, n - off, " --%s%s", o->name,
-							o->has_arg ? "=" : "");
+							o->arg ? "=" : "");
 	} else {
-		for (const struct ctl_opt *o = ctl_opts; o->name && off < n; o++) {
+		for (const struct pt_opt *o = ctl_opts; o->name && off < n; o++) {
 			if (!(o->bit & cmd->opts))
 				continue;
 			off += (size_t)snprintf(buf + off, n - off, " --%s%s", o->name,
@@ -415,13 +411,12 @@ int ctl_cmd_flags(const struct cmd *cmd, const char *sub, char *buf, size_t n)
 		}
 	}
 	/* Its short options, but the global ones (-j, -v, -h: listed already). */
-	for (const char *p = own ? own->shortopts : NULL; p && *p && off < n; p++) {
-		const struct ctl_opt *o = opt_short(*p);
-		bool arg = p[1] == ':';
+	for (const struct pt_opt *o = own ? own->opts : NULL; o && o->name && off < n; o++) {
+		const struct pt_opt *g = o->short_name ? opt_short(o->short_name) : NULL;
 
-		if (*p != ':' && (!o || o->bit))
-			off += (size_t)snprintf(buf + off, n - off, " -%c%s", *p, arg ? "=" : "");
-		p += arg;
+		if (o->short_name && (!g || g->bit))
+			off += (size_t)snprintf(buf + off, n - off, " -%c%s", o->short_name,
+						o->arg ? "=" : "");
 	}
 	return off >= n ? -ENOSPC : 0;
 }
@@ -558,7 +553,7 @@ static int global_opt(int opt, const char *arg, struct global *g)
 static int global_word(int argc, char **argv, int *i, struct global *g)
 {
 	const char *w = argv[*i], *eq;
-	const struct ctl_opt *o;
+	const struct pt_opt *o;
 
 	if (w[0] != '-' || !w[1])
 		return 1;
@@ -603,7 +598,7 @@ static int global_word(int argc, char **argv, int *i, struct global *g)
 /* Whether word (an option) takes a value by the table options: skips it when scanning. */
 static bool table_opt_takes_value(const char *w)
 {
-	const struct ctl_opt *o;
+	const struct pt_opt *o;
 
 	if (w[1] == '-')
 		return !strchr(w, '=') && (o = opt_long(w + 2, strlen(w + 2))) && o->arg;
@@ -809,7 +804,7 @@ static int parse_count(int opt, const char *arg, unsigned long *v)
  */
 static int parse_flowf_opt(int opt, const char *arg, struct ctl_ctx *c)
 {
-	const struct ctl_opt *o = ctl_opts;
+	const struct pt_opt *o = ctl_opts;
 	struct flow_filter ff;
 	char e[300];
 	size_t room = sizeof(c->flow_req) - c->flow_reqlen;
@@ -907,7 +902,7 @@ bad: /* the vocabulary's parsers say what is wrong, naming the word (vocab.h) */
 static int parse_opt(int opt, const char *arg, struct ctl_ctx *c, struct global *g)
 {
 	int r = global_opt(opt, arg, g);
-	const struct ctl_opt *o = ctl_opts;
+	const struct pt_opt *o = ctl_opts;
 
 	if (r >= 0)
 		return r ? -EINVAL : 0;
@@ -977,7 +972,7 @@ static const struct cmd *cmd_check(const struct ctl_ctx *c, const struct global 
 	nwords -= cmd->sub ? 2 : 1;
 	extra = c->opts & ~cmd->opts;
 	if (extra) {
-		const struct ctl_opt *o = ctl_opts;
+		const struct pt_opt *o = ctl_opts;
 
 		while (o->name && !(o->bit & extra))
 			o++;
@@ -1035,7 +1030,7 @@ static int getopt_error(int argc, char **argv, int opt)
 	} else {
 		/* No command yet: any of them. */
 		global_flags(flags, sizeof(flags), false);
-		for (const struct ctl_opt *o = ctl_opts; o->name; o++)
+		for (const struct pt_opt *o = ctl_opts; o->name; o++)
 			if (o->bit)
 				snprintf(flags + strlen(flags), sizeof(flags) - strlen(flags),
 					 " --%s", o->name);
@@ -1069,7 +1064,6 @@ static int own_line(const struct own *own, int argc, char **argv, int cw)
 
 int main(int argc, char **argv)
 {
-	struct option longopts[ARRAY_SIZE(ctl_opts)];
 	struct ctl_ctx c = { .pin_dir = getenv("XCNI_PIN_DIR"), .tables = ctl_tables,
 			     .cmd_flags = ctl_cmd_flags };
 	struct global g = { .pin_dir_env = c.pin_dir && *c.pin_dir };
@@ -1078,7 +1072,6 @@ int main(int argc, char **argv)
 	char **words, *given[argc + 1], buf[128], node_pin[PATH_MAX];
 	static char *version_words[] = { "version", NULL };
 	int opt, nwords, err, cw;
-	size_t k = 0;
 
 	xlog_set_prefix("xcnictl");
 	xcni_libbpf_log_init();
@@ -1094,14 +1087,10 @@ int main(int argc, char **argv)
 	}
 	if (!g.pin_dir_env)
 		c.pin_dir = XCNI_PIN_ROOT;
-	for (const struct ctl_opt *o = ctl_opts; o->name; o++)
-		longopts[k++] = (struct option){ o->name, o->arg ? required_argument : no_argument,
-						 NULL, o->val };
-	longopts[k] = (struct option){};
 	/* The command line as typed, for the lab hint: getopt permutes argv. */
 	memcpy(given, argv, (argc + 1) * sizeof(*argv));
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":jvho:n:t:", longopts, NULL)) != -1) {
+	while ((opt = pt_getopt(argc, argv, ctl_opts, true, NULL)) != -1) {
 		if (opt == '?' || opt == ':')
 			return getopt_error(argc, given, opt);
 		if (parse_opt(opt, optarg, &c, &g))

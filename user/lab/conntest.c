@@ -434,24 +434,23 @@ static void usage(FILE *f)
 		   "Exit 0 every test passed, 1 a test failed, 2 usage, or the lab or cluster failed.\n");
 }
 /* connectivity test's options (completion lists them too) */
-const char lab_conntest_short[] = "t:n:o:vh";
-const struct option lab_conntest_opts[] = {
-	{ "test", required_argument, NULL, 't' },
-	{ "node", required_argument, NULL, 'n' },
-	{ "timeout-ms", required_argument, NULL, 'T' },
-	{ "keep", no_argument, NULL, 'k' },
-	{ "list", no_argument, NULL, 'l' },
-	{ "manifest", no_argument, NULL, 'm' },
-	{ "image", required_argument, NULL, 'i' },
-	{ "kubeconfig", required_argument, NULL, 'K' },
-	{ "in-cluster", no_argument, NULL, 'C' },
-	{ "ready-timeout", required_argument, NULL, 'R' },
-	{ "tls", required_argument, NULL, 'L' },
-	{ "output", required_argument, NULL, 'o' },
-	{ "json", no_argument, NULL, 'J' },
-	{ "junit", required_argument, NULL, 'U' },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "help", no_argument, NULL, 'h' },
+const struct pt_opt lab_conntest_opts[] = {
+	{ "test", 't', true, 't', 0, NULL },
+	{ "node", 'n', true, 'n', 0, NULL },
+	{ "timeout-ms", 0, true, 'T', 0, NULL },
+	{ "keep", 0, false, 'k', 0, NULL },
+	{ "list", 0, false, 'l', 0, NULL },
+	{ "manifest", 0, false, 'm', 0, NULL },
+	{ "image", 0, true, 'i', 0, NULL },
+	{ "kubeconfig", 0, true, 'K', 0, NULL },
+	{ "in-cluster", 0, false, 'C', 0, NULL },
+	{ "ready-timeout", 0, true, 'R', 0, NULL },
+	{ "tls", 0, true, 'L', 0, NULL },
+	{ "output", 'o', true, 'o', 0, NULL },
+	{ "json", 0, false, 'J', 0, NULL },
+	{ "junit", 0, true, 'U', 0, NULL },
+	{ "verbose", 'v', false, 'v', 0, NULL },
+	{ "help", 'h', false, 'h', 0, NULL },
 	{}
 };
 
@@ -464,7 +463,7 @@ int lab_conntest_parse(int argc, char **argv, struct lab_ct_opts *o)
 	*o = (struct lab_ct_opts){ .timeout_ms = CT_DEFAULT_MS, .image = CT_DEFAULT_IMAGE,
 				   .ready_timeout_s = 120 };
 	optind = 0;
-	while ((c = getopt_long(argc, argv, lab_conntest_short, lab_conntest_opts, NULL)) != -1) {
+	while ((c = pt_getopt(argc, argv, lab_conntest_opts, false, NULL)) != -1) {
 		switch (c) {
 		case 't':
 			if (o->nglobs == LAB_CT_MAX_GLOBS)
@@ -881,14 +880,13 @@ static void probe_usage(FILE *f)
 }
 
 /* connectivity probe's options (completion lists them too) */
-const char lab_conntest_probe_short[] = "h";
-const struct option lab_conntest_probe_opts[] = {
-	{ "to", required_argument, NULL, 't' },
-	{ "port", required_argument, NULL, 'p' },
-	{ "dns", required_argument, NULL, 'd' },
-	{ "qtype", required_argument, NULL, 'q' },
-	{ "timeout-ms", required_argument, NULL, 'T' },
-	{ "help", no_argument, NULL, 'h' },
+const struct pt_opt lab_conntest_probe_opts[] = {
+	{ "to", 0, true, 't', 0, NULL },
+	{ "port", 0, true, 'p', 0, NULL },
+	{ "dns", 0, true, 'd', 0, NULL },
+	{ "qtype", 0, true, 'q', 0, NULL },
+	{ "timeout-ms", 0, true, 'T', 0, NULL },
+	{ "help", 'h', false, 'h', 0, NULL },
 	{}
 };
 
@@ -905,7 +903,7 @@ int lab_cmd_conntest_probe(int argc, char **argv)
 	long v;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, lab_conntest_probe_short, lab_conntest_probe_opts, NULL)) != -1) {
+	while ((c = pt_getopt(argc, argv, lab_conntest_probe_opts, false, NULL)) != -1) {
 		switch (c) {
 		case 't': to = optarg; break;
 		case 'd': dns = optarg; break;

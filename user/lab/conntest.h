@@ -18,6 +18,7 @@
 #include "lab/state.h"
 #include "lab/svc.h"
 #include "lab/underlay.h"
+#include "lib/system/print.h"
 
 /* The namespace the test deploys into (and removes). */
 #define LAB_CONNTEST_NS "xcni-conntest"
@@ -70,10 +71,9 @@ struct lab_ct_opts {
 	const char *junit;
 };
 
+/* Their options: what they parse with, and xcnictl checks and completes. */
+extern const struct pt_opt lab_conntest_opts[], lab_conntest_probe_opts[];
 /* -1: go on; else the exit code (0 --help, 2 usage, said). */
-extern const struct option lab_conntest_opts[], lab_conntest_probe_opts[];
-/* Their short options, as getopt_long parses them (xcnictl lists them from these). */
-extern const char lab_conntest_short[], lab_conntest_probe_short[];
 int lab_conntest_parse(int argc, char **argv, struct lab_ct_opts *o);
 /* Whether NAME/FAMILY is selected by --test (every test without one). */
 bool lab_conntest_selected(const struct lab_ct_opts *o, const char *full);

@@ -36,6 +36,7 @@
 #include "lib/system/bpfpin.h"
 #include "lib/system/clock.h"
 #include "lib/system/log.h"
+#include "lib/system/print.h"
 #include "lib/system/http.h"
 #include "lab/state.h"
 #include "lab/ui.h"
@@ -542,15 +543,14 @@ static const char cluster_ui_help[] =
 	"  --http-allow-remote    ...this: whoever reaches it reads the cluster's flows\n";
 
 /* xcnictl ui's options (completion lists them too) */
-const char ctl_ui_short[] = "h";
-const struct option ctl_ui_opts[] = {
-	{ "listen", required_argument, NULL, 'l' },
-	{ "http-allow-remote", no_argument, NULL, 'R' },
-	{ "kubeconfig", required_argument, NULL, 'K' },
-	{ "cluster", no_argument, NULL, 'C' },
-	{ "agent", required_argument, NULL, 'A' },
-	{ "tls", required_argument, NULL, 'L' },
-	{ "help", no_argument, NULL, 'h' },
+const struct pt_opt ctl_ui_opts[] = {
+	{ "listen", 0, true, 'l', 0, NULL },
+	{ "http-allow-remote", 0, false, 'R', 0, NULL },
+	{ "kubeconfig", 0, true, 'K', 0, NULL },
+	{ "cluster", 0, false, 'C', 0, NULL },
+	{ "agent", 0, true, 'A', 0, NULL },
+	{ "tls", 0, true, 'L', 0, NULL },
+	{ "help", 'h', false, 'h', 0, NULL },
 	{}
 };
 
@@ -565,7 +565,7 @@ static int ui_parse(int argc, char **argv, struct ui_src *src, struct flows_agen
 	int opt;
 
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, ctl_ui_short, ctl_ui_opts, NULL)) != -1) {
+	while ((opt = pt_getopt(argc, argv, ctl_ui_opts, false, NULL)) != -1) {
 		switch (opt) {
 		case 'l': *addr = optarg; break;
 		case 'R': *remote = true; break;

@@ -3,9 +3,11 @@
  * The output formats beside the print layer's tables (print.c): their names
  * for -o, JSON written as YAML through libyaml's emitter, and the stdout
  * filter that gives -o yaml and -o jsonl to output already written as JSON
- * lines (the lab's, flows', explain's), so no command writes YAML itself.
+ * lines (the lab's, flows', explain's), so no command writes YAML itself;
+ * and the command line's options, getopt's tables made from the one table.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +21,29 @@ static const char *const names[] = {
 	[PT_TEXT] = "text", [PT_WIDE] = "wide", [PT_JSON] = "json",
 	[PT_JSONL] = "jsonl", [PT_YAML] = "yaml",
 };
+
+int pt_getopt(int argc, char **argv, const struct pt_opt *t, bool colon, int *idx)
+{
+	size_t n = 0, k = 0;
+
+	while (t[n].name)
+		n++;
+	struct option lo[n + 1];
+	char so[2 * n + 2];
+
+	if (colon)
+		so[k++] = ':';
+	for (size_t i = 0; i < n; i++) {
+		lo[i] = (struct option){ t[i].name, t[i].arg ? required_argument : no_argument,
+					 NULL, t[i].val };
+		if (t[i].short_name)
+			k += (size_t)sprintf(so + k, "%c%s", t[i].short_name, t[i].arg ? ":" : "");
+	}
+	lo[n] = (struct option){};
+	so[k] = 0;
+	/* getopt keeps only argv between calls: the tables may be new each time. */
+	return getopt_long(argc, argv, so, lo, idx);
+}
 
 int pt_format_parse(const char *s, enum pt_format *fmt)
 {

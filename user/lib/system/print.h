@@ -56,6 +56,22 @@ enum pt_format {
 	PT_YAML, /* the JSON value as a YAML document */
 };
 
+/*
+ * An option of a command line: a row of the one table a command parses with
+ * (pt_getopt) and xcnictl checks and completes from (ctl_cmd_flags).
+ */
+struct pt_opt {
+	const char *name; /* --name */
+	char short_name; /* -c; 0: none */
+	bool arg; /* takes a value */
+	int val; /* what pt_getopt returns for it */
+	unsigned int bit; /* xcnictl's OPT_*; 0: a global option, taken by every command */
+	const char *metavar; /* its value in messages */
+};
+/* getopt_long over t (ended by an empty row; *idx: the row), its short
+ * options those of the rows; colon: a missing value is ':', not said. */
+int pt_getopt(int argc, char **argv, const struct pt_opt *t, bool colon, int *idx);
+
 /* "json", "yaml", "wide", "jsonl", "text": 0, or -EINVAL (not said). */
 int pt_format_parse(const char *s, enum pt_format *fmt);
 const char *pt_format_name(enum pt_format fmt);
