@@ -76,9 +76,10 @@ const struct pt_opt ctl_opts[] = {
 	{}
 };
 
-static const struct pt_opt *opt_long(const char *name, size_t len)
+/* The row of t (ctl_opts, or a command's) for --name. */
+static const struct pt_opt *opt_long(const struct pt_opt *t, const char *name, size_t len)
 {
-	for (const struct pt_opt *o = ctl_opts; o->name; o++)
+	for (const struct pt_opt *o = t; o && o->name; o++)
 		if (strlen(o->name) == len && !strncmp(o->name, name, len))
 			return o;
 	return NULL;
@@ -107,8 +108,8 @@ static int cmd_filters(const struct ctl_ctx *c, char **argv);
  * argv from the command's name on, the global options taken out and given
  * back in its spelling (own_main); or line, the line handed over whole from
  * the command's word (skip words after it). Their flags are those of the
- * option tables they parse with, opts (the lab's: its table, lab_cmd_flags),
- * never listed here.
+ * option tables they parse with, opts (the lab's: its command's,
+ * lab_cmd_opts), never listed here.
  */
 static const struct own {
 	const char *name, *sub;
@@ -204,7 +205,7 @@ static const struct pt_col filter_cols[] = {
 /* The commands that take --name, as their parsers have them: flows', then the tables'. */
 static void word_cmds(const char *name, char *buf, size_t n)
 {
-	const struct pt_opt *o = opt_long(name, strlen(name));
+	const struct pt_opt *o = opt_long(ctl_opts, name, strlen(name));
 	const struct cmd *cmd;
 	size_t off = 0;
 
@@ -384,24 +385,22 @@ static bool has_flag(const char *buf, const char *name)
 int ctl_cmd_flags(const struct cmd *cmd, const char *sub, char *buf, size_t n)
 {
 	const struct own *own = own_of(cmd);
+	bool lab = own && own->fn == lab_main;
 	size_t off;
 
-	global_flags(buf, n, own && own->fn == lab_main);
+	global_flags(buf, n, lab);
 	off = strlen(buf);
 
-	if (own && own->fn == lab_main) {
-		const char *lf = sub ? lab_cmd_flags(sub) : "";
-
-		if (lf && *lf)
-			off += (size_t)snprintf(buf + off, n - off, " %s", lf);
-	} else if (own && own->opts) {
+	if (own && own->opts) {
 		for (const struct pt_opt *o = own->opts; o->name && off < n; o++)
 			if (!has_flag(buf, o->name))
 				off += (size_t)snprintf(buf + off, n - off, " --%s%s", o->name,
 							o->arg ? "=" : "");
 	} else {
-		for (const struct pt_opt *o = ctl_opts; o->name && off < n; o++) {
-			if (!(o->bit & cmd->opts))
+		/* The table commands' rows, or the lab command's but --help (a global). */
+		for (const struct pt_opt *o = lab ? (sub ? lab_cmd_opts(sub) : NULL) : ctl_opts;
+		     o && o->name && off < n; o++) {
+			if (lab ? !strcmp(o->name, "help") : !(o->bit & cmd->opts))
 				continue;
 			off += (size_t)snprintf(buf + off, n - off, " --%s%s", o->name,
 						o->arg ? "=" : "");
@@ -559,7 +558,7 @@ static int global_word(int argc, char **argv, int *i, struct global *g)
 		return 1;
 	if (w[1] == '-') {
 		eq = strchr(w, '=');
-		o = opt_long(w + 2, eq ? (size_t)(eq - w - 2) : strlen(w + 2));
+		o = opt_long(ctl_opts, w + 2, eq ? (size_t)(eq - w - 2) : strlen(w + 2));
 		if (!o || o->bit)
 			return 1;
 		if (o->arg && !eq) {
@@ -601,7 +600,7 @@ static bool table_opt_takes_value(const char *w)
 	const struct pt_opt *o;
 
 	if (w[1] == '-')
-		return !strchr(w, '=') && (o = opt_long(w + 2, strlen(w + 2))) && o->arg;
+		return !strchr(w, '=') && (o = opt_long(ctl_opts, w + 2, strlen(w + 2))) && o->arg;
 	o = opt_short(w[1]);
 	return o && o->arg && !w[2];
 }
@@ -635,7 +634,7 @@ static int own_lab_sub(int argc, char **argv, int cw, const char **sub)
 		if (table_opt_takes_value(argv[i]))
 			i++;
 	}
-	if (!*sub || lab_cmd_flags(*sub))
+	if (!*sub || lab_cmd_opts(*sub))
 		return 0;
 	cl = (struct closest){ .word = *sub };
 	for (size_t k = 0; (name = lab_cmd_name(k)); k++)
@@ -700,9 +699,8 @@ static int own_split(int argc, char **argv, int cw, const char *sub, const char 
 static int own_globals_check(bool lab, const char *sub, const char *where,
 			     const struct global *g)
 {
-	bool arg;
 	/* Whether it writes JSON (then -o has a meaning): flows, and the lab's that say so. */
-	bool takes_json = !lab || (sub && flag_in(lab_cmd_flags(sub), "--json", 6, &arg));
+	bool takes_json = !lab || (sub && opt_long(lab_cmd_opts(sub), "json", 4));
 
 	if (g->version)
 		return pr_err_ret(2, "--version: give it alone (xcnictl --version)\n");

@@ -806,32 +806,36 @@ static void usage_apply(FILE *f, const char *verb)
 			   "    xcnictl lab delete -f -\n");
 }
 
+/* lab apply's options, and lab delete's (--now, --grace-period too). */
+const struct pt_opt lab_apply_opts[] = {
+	{ "filename", 'f', true, 'f', 0, NULL },
+	{ "help", 'h', false, 'h', 0, NULL },
+	{}
+};
+const struct pt_opt lab_delete_opts[] = {
+	{ "filename", 'f', true, 'f', 0, NULL },
+	{ "now", 0, false, 'n', 0, NULL },
+	{ "grace-period", 0, true, 'g', 0, NULL },
+	{ "help", 'h', false, 'h', 0, NULL },
+	{}
+};
+
 /* -f FILE... into files, --now or --grace-period into *grace: -1 to go on, else the exit code. */
 static int apply_parse(int argc, char **argv, bool apply, const char **files, size_t *nfiles,
 		       long long *grace)
 {
-	static const struct option lo[] = {
-		{ "filename", required_argument, NULL, 'f' },
-		{ "now", no_argument, NULL, 'n' },
-		{ "grace-period", required_argument, NULL, 'g' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
 	const char *verb = apply ? "apply" : "delete";
 	long v;
 	int c;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "f:h", lo, NULL)) != -1) {
+	while ((c = pt_getopt(argc, argv, apply ? lab_apply_opts : lab_delete_opts, false,
+			      NULL)) != -1) {
 		switch (c) {
 		case 'f': files[(*nfiles)++] = optarg; break;
-		case 'n':
-			if (apply)
-				goto bad_usage;
-			*grace = 0;
-			break;
+		case 'n': *grace = 0; break;
 		case 'g':
-			if (apply || lab_num(optarg, 0, LAB_GRACE_MAX, &v)) {
+			if (lab_num(optarg, 0, LAB_GRACE_MAX, &v)) {
 				fprintf(stderr, "lab delete: --grace-period %s: want 0 to %d seconds\n",
 					optarg, LAB_GRACE_MAX);
 				goto bad_usage;

@@ -17,10 +17,13 @@
 #include "lab/state.h"
 #include "lab/svc.h"
 #include "lab/sys.h"
+#include "lib/system/print.h"
 
-/* xcnictl lab apply / delete -f ...: process exit codes (argv[0] is the command). */
+/* xcnictl lab apply / delete -f ...: process exit codes (argv[0] is the command);
+ * their options (xcnictl checks and completes them from these too). */
 int lab_cmd_apply(int argc, char **argv);
 int lab_cmd_delete(int argc, char **argv);
+extern const struct pt_opt lab_apply_opts[], lab_delete_opts[];
 /*
  * After a change (changed: something of the cluster state did): the sync token
  * and the agents' wait, kube-proxy's part (iptables: its rules on every node;

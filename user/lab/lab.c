@@ -240,6 +240,20 @@ static int up_word(const char *name, const char *arg, const char *off_word, cons
 	return 0;
 }
 
+static const struct pt_opt lab_up_opts[] = {
+	{ "nodes", 'n', true, 'n', 0, NULL },
+	{ "dns", 0, false, 'd', 0, NULL },
+	{ "kube-proxy", 0, true, 'k', 0, NULL },
+	{ "node-port-range", 0, true, 'r', 0, NULL },
+	{ "node-port-mode", 0, true, 'm', 0, NULL },
+	{ "ip-family", 0, true, 'f', 0, NULL },
+	{ "agent-arg", 0, true, 'a', 0, NULL },
+	{ "ipv6-only-nodes", 0, true, 'u', 0, NULL },
+	{ "tunnel-family", 0, true, 't', 0, NULL },
+	{ "help", 'h', false, 'h', 0, NULL },
+	{}
+};
+
 /*
  * up's options: -1 to go on, else the exit code. ul6: --ipv6-only-nodes,
  * ul6[i] for node i (LAB_MAX_NODES + 1 of them).
@@ -247,24 +261,11 @@ static int up_word(const char *name, const char *arg, const char *off_word, cons
 static int up_args(int argc, char **argv, unsigned long *nodes, bool *dns, bool *kp_none,
 		   struct lab *lab, bool *ul6)
 {
-	static const struct option lo[] = {
-		{ "ipv6-only-nodes", required_argument, NULL, 'u' },
-		{ "tunnel-family", required_argument, NULL, 't' },
-		{ "ip-family", required_argument, NULL, 'f' },
-		{ "node-port-range", required_argument, NULL, 'r' },
-		{ "node-port-mode", required_argument, NULL, 'm' },
-		{ "nodes", required_argument, NULL, 'n' },
-		{ "dns", no_argument, NULL, 'd' },
-		{ "kube-proxy", required_argument, NULL, 'k' },
-		{ "agent-arg", required_argument, NULL, 'a' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
 	long v;
 	int c;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "n:h", lo, NULL)) != -1) {
+	while ((c = pt_getopt(argc, argv, lab_up_opts, false, NULL)) != -1) {
 		switch (c) {
 		case 'n':
 			if (lab_num(optarg, 1, LAB_MAX_NODES, &v))
@@ -685,19 +686,20 @@ static int get_text(struct lab *lab)
 	return err;
 }
 
+static const struct pt_opt lab_get_opts[] = {
+	{ "json", 'j', false, 'j', 0, NULL },
+	{ "help", 'h', false, 'h', 0, NULL },
+	{}
+};
+
 static int cmd_get(int argc, char **argv)
 {
-	static const struct option lo[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
 	bool json = false;
 	struct lab lab;
 	int c, err;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "jh", lo, NULL)) != -1) {
+	while ((c = pt_getopt(argc, argv, lab_get_opts, false, NULL)) != -1) {
 		switch (c) {
 		case 'j': json = true; break;
 		case 'h':
@@ -726,44 +728,43 @@ static int cmd_get(int argc, char **argv)
 struct lab_cmd {
 	const char *name;
 	int (*fn)(int argc, char **argv);
+	const struct pt_opt *opts; /* what it parses with; xcnictl checks and completes them */
 	const char *help; /* NULL: hidden */
-	/* Its flags for xcnictl's parser (checks, suggestions, completion):
-	 * space-separated, "=" after one that takes a value. */
-	const char *flags;
 };
+
+static const struct pt_opt none[] = { {} };
 
 static const struct lab_cmd cmds[] = {
-	{ "up", cmd_up, "up [--nodes N] [--dns] [--kube-proxy iptables|none]\n"
+	{ "up", cmd_up, lab_up_opts, "up [--nodes N] [--dns] [--kube-proxy iptables|none]\n"
 			"   [--node-port-range MIN-MAX] [--ip-family ipv4|ipv6|dual]\n"
-			"                                 create the nodes and their agents",
-	  "--nodes= -n= --dns --kube-proxy= --node-port-range= --node-port-mode= --ip-family= "
-	  "--agent-arg= --ipv6-only-nodes= --tunnel-family=" },
-	{ "down", cmd_down, "down                           remove everything the lab made", "" },
-	{ "apply", lab_cmd_apply, "apply -f FILE|DIR|-            create/update Namespaces, Pods, NetworkPolicies, Nodes",
-	  "--filename= -f=" },
-	{ "delete", lab_cmd_delete, "delete -f FILE|DIR|-           delete them (a Namespace takes its pods along;\n"
-				    "                                   a Node only its object: see delete --help)",
-	  "--filename= -f= --now --grace-period=" },
-	{ "get", cmd_get, "get [--json]                   nodes and pods (alias: status)", "--json -j" },
-	{ "status", cmd_get, NULL, "--json -j" },
-	{ "probe", lab_cmd_probe, "probe NS/POD NS/POD|IP PORT/PROTO  can the pod reach the other? [--family 4|6]\n"
-				  "                                   [--json] [--timeout-ms N]",
-	  "--family= --timeout-ms= -t= --json -j" },
-	{ "matrix", lab_cmd_matrix, "matrix PORT/PROTO              every pod to every pod [--family 4|6] [--json]\n"
-				    "                                   [--timeout-ms N]",
-	  "--family= --timeout-ms= -t= --via-service --svg= --json -j" },
-	{ "exec", lab_cmd_exec, "exec NS/POD -- CMD...          run a command in a pod's network namespace", "" },
-	{ "ui", lab_cmd_ui, "ui [--listen HOST:PORT]        the service map of every node's flows in a browser\n"
-			    "                                   (flows are on in every agent by default)",
-	  "--listen= --http-allow-remote" },
-	{ "serve", lab_cmd_serve, NULL, "--ready-fd= --name= --tell-peer" },
+			"                                 create the nodes and their agents" },
+	{ "down", cmd_down, none, "down                           remove everything the lab made" },
+	{ "apply", lab_cmd_apply, lab_apply_opts,
+	  "apply -f FILE|DIR|-            create/update Namespaces, Pods, NetworkPolicies, Nodes" },
+	{ "delete", lab_cmd_delete, lab_delete_opts,
+	  "delete -f FILE|DIR|-           delete them (a Namespace takes its pods along;\n"
+	  "                                   a Node only its object: see delete --help)" },
+	{ "get", cmd_get, lab_get_opts, "get [--json]                   nodes and pods (alias: status)" },
+	{ "status", cmd_get, lab_get_opts, NULL },
+	{ "probe", lab_cmd_probe, lab_probe_opts,
+	  "probe NS/POD NS/POD|IP PORT/PROTO  can the pod reach the other? [--family 4|6]\n"
+	  "                                   [--json] [--timeout-ms N]" },
+	{ "matrix", lab_cmd_matrix, lab_matrix_opts,
+	  "matrix PORT/PROTO              every pod to every pod [--family 4|6] [--json]\n"
+	  "                                   [--timeout-ms N]" },
+	{ "exec", lab_cmd_exec, none,
+	  "exec NS/POD -- CMD...          run a command in a pod's network namespace" },
+	{ "ui", lab_cmd_ui, lab_ui_opts,
+	  "ui [--listen HOST:PORT]        the service map of every node's flows in a browser\n"
+	  "                                   (flows are on in every agent by default)" },
+	{ "serve", lab_cmd_serve, lab_serve_opts, NULL },
 };
 
-const char *lab_cmd_flags(const char *name)
+const struct pt_opt *lab_cmd_opts(const char *name)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(cmds); i++)
 		if (!strcmp(name, cmds[i].name))
-			return cmds[i].flags;
+			return cmds[i].opts;
 	return NULL;
 }
 

@@ -33,12 +33,12 @@
  * lab_open() / lab_node_find() / lab_close().
  */
 #include "lab/state.h"
+#include "lib/system/print.h"
 
 /* argv[0] is "lab"; returns the process exit code (0 ok, 1 failed/blocked, 2 usage or error). */
 int lab_main(int argc, char **argv);
-/* A lab command's flags, space-separated, "=" after those that take a value
- * ("--nodes= --dns"); NULL: no such command. */
-const char *lab_cmd_flags(const char *name);
+/* A lab command's options, the table it parses with; NULL: no such command. */
+const struct pt_opt *lab_cmd_opts(const char *name);
 /* The i-th command --help lists, or NULL past the last. */
 const char *lab_cmd_name(size_t i);
 

@@ -562,20 +562,21 @@ static bool svc_no_endpoints(struct lab *lab, const char *to)
 	return none;
 }
 
+const struct pt_opt lab_probe_opts[] = {
+	{ "family", 0, true, 'f', 0, NULL },
+	{ "timeout-ms", 't', true, 't', 0, NULL },
+	{ "json", 'j', false, 'j', 0, NULL },
+	{ "help", 'h', false, 'h', 0, NULL },
+	{}
+};
+
 /* lab probe's options; *fam 0: every family of the lab. -1 to go on, else the exit code. */
 static int probe_parse(int argc, char **argv, int *timeout, unsigned int *fam, bool *json)
 {
-	static const struct option lo[] = {
-		{ "timeout-ms", required_argument, NULL, 't' },
-		{ "family", required_argument, NULL, 'f' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
 	int c;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "t:jh", lo, NULL)) != -1) {
+	while ((c = pt_getopt(argc, argv, lab_probe_opts, false, NULL)) != -1) {
 		switch (c) {
 		case 't':
 			if (timeout_parse(optarg, timeout))
@@ -985,22 +986,23 @@ struct matrix_opts {
 	bool json, via_svc;
 };
 
+const struct pt_opt lab_matrix_opts[] = {
+	{ "family", 0, true, 'f', 0, NULL },
+	{ "timeout-ms", 't', true, 't', 0, NULL },
+	{ "via-service", 0, false, 's', 0, NULL },
+	{ "svg", 0, true, 'g', 0, NULL },
+	{ "json", 'j', false, 'j', 0, NULL },
+	{ "help", 'h', false, 'h', 0, NULL },
+	{}
+};
+
 /* lab matrix's options and PORT/PROTO words: -1 to go on, else the exit code (said). */
 static int matrix_parse(int argc, char **argv, struct matrix_opts *o)
 {
-	static const struct option lo[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "via-service", no_argument, NULL, 's' },
-		{ "family", required_argument, NULL, 'f' },
-		{ "timeout-ms", required_argument, NULL, 't' },
-		{ "svg", required_argument, NULL, 'g' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
 	int c;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "jt:h", lo, NULL)) != -1) {
+	while ((c = pt_getopt(argc, argv, lab_matrix_opts, false, NULL)) != -1) {
 		switch (c) {
 		case 'j': o->json = true; break;
 		case 's': o->via_svc = true; break;

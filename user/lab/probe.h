@@ -16,6 +16,7 @@
 #include "lab/svc.h"
 #include "lab/sys.h"
 #include "lab/underlay.h"
+#include "lib/system/print.h"
 
 /*
  * A probe's fate, one word each (lab probe, lab matrix, connectivity test):
@@ -69,9 +70,11 @@ struct lab_dest {
 /* "10.1.2.3" or "fd00::1" into d (port 0): 0, or -EINVAL if it is neither. */
 int lab_dest_parse(const char *s, struct lab_dest *d);
 
-/* Process exit codes; argv[0] is the command's name. */
+/* Process exit codes; argv[0] is the command's name. Their options (xcnictl
+ * checks and completes them from these too). */
 int lab_cmd_probe(int argc, char **argv);
 int lab_cmd_matrix(int argc, char **argv);
 int lab_cmd_exec(int argc, char **argv);
+extern const struct pt_opt lab_probe_opts[], lab_matrix_opts[];
 
 #endif

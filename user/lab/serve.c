@@ -299,6 +299,13 @@ static int serve_loop(int *lfds, uint8_t *protos, int nl, const char *answer, co
 	}
 }
 
+const struct pt_opt lab_serve_opts[] = {
+	{ "ready-fd", 0, true, 'r', 0, NULL },
+	{ "name", 0, true, 'n', 0, NULL },
+	{ "tell-peer", 0, false, 't', 0, NULL },
+	{}
+};
+
 /*
  * xcnictl lab serve --ready-fd N --name NS/POD [--tell-peer] PORT/PROTO...:
  * started by apply and up, not by people. TCP answers "NAME\n", UDP echoes;
@@ -307,12 +314,6 @@ static int serve_loop(int *lfds, uint8_t *protos, int nl, const char *answer, co
  */
 int lab_cmd_serve(int argc, char **argv)
 {
-	static const struct option lo[] = {
-		{ "ready-fd", required_argument, NULL, 'r' },
-		{ "name", required_argument, NULL, 'n' },
-		{ "tell-peer", no_argument, NULL, 't' },
-		{}
-	};
 	int c, ready = -1, nl = 0, *lfds, err;
 	const char *name = "pod";
 	bool tell = false;
@@ -320,7 +321,7 @@ int lab_cmd_serve(int argc, char **argv)
 	uint8_t *protos;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+	while ((c = pt_getopt(argc, argv, lab_serve_opts, false, NULL)) != -1) {
 		switch (c) {
 		case 'r': ready = atoi(optarg); break;
 		case 'n': name = optarg; break;

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "lab/sys.h"
+#include "lib/system/print.h"
 #include "lib/system/proto.h"
 
 /* A port a listener serves, or a probe tries. */
@@ -23,8 +24,9 @@ struct lab_port {
 /* "80/tcp", "81/UDP", "9/sctp": 0 or -EINVAL (says nothing). */
 int lab_port_spec(const char *s, struct lab_port *out);
 
-/* The hidden `xcnictl lab serve` command: the listener itself (argv[0] is "serve"). */
+/* The hidden `xcnictl lab serve` command: the listener itself (argv[0] is "serve"), and its options. */
 int lab_cmd_serve(int argc, char **argv);
+extern const struct pt_opt lab_serve_opts[];
 /*
  * Starts `lab serve` in netns (a name) for the ports in specs ("80/tcp"), named
  * name, logging to log, and waits until it listens on all of them. tell: it

@@ -482,14 +482,15 @@ static int check_listen(const char *who, const char *addr, bool remote)
 	return err;
 }
 
+const struct pt_opt lab_ui_opts[] = {
+	{ "listen", 0, true, 'l', 0, NULL },
+	{ "http-allow-remote", 0, false, 'R', 0, NULL },
+	{ "help", 'h', false, 'h', 0, NULL },
+	{}
+};
+
 int lab_cmd_ui(int argc, char **argv)
 {
-	static const struct option lo[] = {
-		{ "listen", required_argument, NULL, 'l' },
-		{ "http-allow-remote", no_argument, NULL, 'R' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
 	static struct ui_src src = { .cmd = "--node all" };
 	const char *addr = UI_LISTEN_DEFAULT;
 	bool remote = false;
@@ -497,7 +498,7 @@ int lab_cmd_ui(int argc, char **argv)
 	int opt, err;
 
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+	while ((opt = pt_getopt(argc, argv, lab_ui_opts, false, NULL)) != -1) {
 		switch (opt) {
 		case 'l': addr = optarg; break;
 		case 'R': remote = true; break;
