@@ -353,6 +353,18 @@ static void flags_try(struct closest *cl, const char *flags)
 	}
 }
 
+/* Row o into the flag list buf[*off]: "--name" (lng) and "-c" if it has one, "=" after
+ * those taking a value. */
+static void flag_put(char *buf, size_t n, size_t *off, const struct pt_opt *o, bool lng)
+{
+	if (lng && *off < n)
+		*off += (size_t)snprintf(buf + *off, n - *off, "%s--%s%s", *off ? " " : "", o->name,
+					 o->arg ? "=" : "");
+	if (o->short_name && *off < n)
+		*off += (size_t)snprintf(buf + *off, n - *off, "%s-%c%s", *off ? " " : "",
+					 o->short_name, o->arg ? "=" : "");
+}
+
 /* The global flags, "--pin-dir= ... -o= --output=" as a flag list; the
  * lab's commands act on the whole lab: no --pin-dir, no --node (no_maps). */
 static void global_flags(char *buf, size_t n, bool no_maps)
@@ -360,15 +372,9 @@ static void global_flags(char *buf, size_t n, bool no_maps)
 	size_t off = 0;
 
 	buf[0] = 0;
-	for (const struct pt_opt *o = ctl_opts; o->name && !o->bit && off < n; o++) {
-		if (no_maps && (o->val == 'P' || o->val == 'N'))
-			continue;
-		off += (size_t)snprintf(buf + off, n - off, "%s--%s%s", off ? " " : "", o->name,
-					o->arg ? "=" : "");
-		if (o->short_name && off < n)
-			off += (size_t)snprintf(buf + off, n - off, " -%c%s", o->short_name,
-						o->arg ? "=" : "");
-	}
+	for (const struct pt_opt *o = ctl_opts; o->name && !o->bit; o++)
+		if (!no_maps || (o->val != 'P' && o->val != 'N'))
+			flag_put(buf, n, &off, o, true);
 }
 
 /* Whether the flag list buf ("--a= --b ...") has --name already (a global). */
@@ -400,22 +406,16 @@ int ctl_cmd_flags(const struct cmd *cmd, const char *sub, char *buf, size_t n)
 		/* The table commands' rows, or the lab command's but --help (a global). */
 		for (const struct pt_opt *o = lab ? (sub ? lab_cmd_opts(sub) : NULL) : ctl_opts;
 		     o && o->name && off < n; o++) {
-			if (lab ? !strcmp(o->name, "help") : !(o->bit & cmd->opts))
-				continue;
-			off += (size_t)snprintf(buf + off, n - off, " --%s%s", o->name,
-						o->arg ? "=" : "");
-			if (o->short_name && off < n)
-				off += (size_t)snprintf(buf + off, n - off, " -%c%s", o->short_name,
-							o->arg ? "=" : "");
+			if (lab ? strcmp(o->name, "help") != 0 : (o->bit & cmd->opts) != 0)
+				flag_put(buf, n, &off, o, true);
 		}
 	}
 	/* Its short options, but the global ones (-j, -v, -h: listed already). */
 	for (const struct pt_opt *o = own ? own->opts : NULL; o && o->name && off < n; o++) {
 		const struct pt_opt *g = o->short_name ? opt_short(o->short_name) : NULL;
 
-		if (o->short_name && (!g || g->bit))
-			off += (size_t)snprintf(buf + off, n - off, " -%c%s", o->short_name,
-						o->arg ? "=" : "");
+		if (!g || g->bit)
+			flag_put(buf, n, &off, o, false);
 	}
 	return off >= n ? -ENOSPC : 0;
 }
@@ -605,18 +605,22 @@ static bool table_opt_takes_value(const char *w)
 	return o && o->arg && !w[2];
 }
 
-/* The first word of the command line that is not an option: its index, or 0. */
-static int command_word(int argc, char **argv)
+/*
+ * The words from argv[from] on that are no option's, up to a "--", as getopt
+ * will leave them (the command's, the lab's command): their indexes into at[]
+ * (at most max), how many.
+ */
+static int plain_words(int argc, char **argv, int from, int *at, int max)
 {
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--"))
-			return 0;
+	int n = 0;
+
+	for (int i = from; i < argc && n < max && strcmp(argv[i], "--"); i++) {
 		if (argv[i][0] != '-' || !argv[i][1])
-			return i;
-		if (table_opt_takes_value(argv[i]))
+			at[n++] = i;
+		else if (table_opt_takes_value(argv[i]))
 			i++;
 	}
-	return 0;
+	return n;
 }
 
 /* The lab's command (*sub): the first word after "lab" that is no option's. 0 or 2 (said). */
@@ -625,15 +629,10 @@ static int own_lab_sub(int argc, char **argv, int cw, const char **sub)
 	struct closest cl;
 	const char *name;
 	char buf[96];
+	int at;
 
-	for (int i = cw + 1; i < argc && strcmp(argv[i], "--"); i++) {
-		if (argv[i][0] != '-' || !argv[i][1]) {
-			*sub = argv[i];
-			break;
-		}
-		if (table_opt_takes_value(argv[i]))
-			i++;
-	}
+	if (plain_words(argc, argv, cw + 1, &at, 1))
+		*sub = argv[at];
 	if (!*sub || lab_cmd_opts(*sub))
 		return 0;
 	cl = (struct closest){ .word = *sub };
@@ -998,27 +997,12 @@ static const struct cmd *cmd_check(const struct ctl_ctx *c, const struct global 
 	return cmd;
 }
 
-/* The words of the command line that are not options, as getopt will leave them. */
-static int precmd_words(int argc, char **argv, char **words, int max)
-{
-	int n = 0;
-
-	for (int i = 1; i < argc && n < max; i++) {
-		if (!strcmp(argv[i], "--"))
-			break;
-		if (argv[i][0] != '-' || !argv[i][1])
-			words[n++] = argv[i];
-		else if (table_opt_takes_value(argv[i]))
-			i++;
-	}
-	return n;
-}
-
 /* getopt's complaint about argv, said our way: the flag, and the nearest. */
 static int getopt_error(int argc, char **argv, int opt)
 {
-	char *words[2], flags[1024], where[128] = "", w[64];
-	const struct cmd *cmd = cmd_find(words, precmd_words(argc, argv, words, 2));
+	int at[2] = { 0, 0 }, nw = plain_words(argc, argv, 1, at, 2);
+	char *words[2] = { argv[at[0]], argv[at[1]] }, flags[1024], where[128] = "", w[64];
+	const struct cmd *cmd = cmd_find(words, nw);
 	const char *word = argv[optind - 1];
 
 	if (cmd) {
@@ -1069,14 +1053,14 @@ int main(int argc, char **argv)
 	const struct own *own;
 	char **words, *given[argc + 1], buf[128], node_pin[PATH_MAX];
 	static char *version_words[] = { "version", NULL };
-	int opt, nwords, err, cw;
+	int opt, nwords, err, cw = 0;
 
 	xlog_set_prefix("xcnictl");
 	xcni_libbpf_log_init();
 	/* The commands with parsers of their own (cmd->own): lab (-f FILE, --
 	 * CMD...), flows, ...; connectivity (the lab's, lab/conntest.c), ui
 	 * (lab/ui.c) and policy suggest (suggest.c) take the line whole. */
-	cw = command_word(argc, argv);
+	plain_words(argc, argv, 1, &cw, 1);
 	if (cw && (cmd = cmd_find(argv + cw, argc - cw) ?: cmd_named(argv[cw])) &&
 	    (own = own_of(cmd))) {
 		if (own->fn)

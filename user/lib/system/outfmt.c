@@ -24,23 +24,19 @@ static const char *const names[] = {
 
 int pt_getopt(int argc, char **argv, const struct pt_opt *t, bool colon, int *idx)
 {
-	size_t n = 0, k = 0;
+	size_t n = 0;
 
 	while (t[n].name)
 		n++;
 	struct option lo[n + 1];
-	char so[2 * n + 2];
+	char so[2 * n + 2], *p = so + sprintf(so, "%s", colon ? ":" : "");
 
-	if (colon)
-		so[k++] = ':';
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i <= n; i++) { /* the empty row too: getopt's end */
 		lo[i] = (struct option){ t[i].name, t[i].arg ? required_argument : no_argument,
 					 NULL, t[i].val };
 		if (t[i].short_name)
-			k += (size_t)sprintf(so + k, "%c%s", t[i].short_name, t[i].arg ? ":" : "");
+			p += sprintf(p, "%c%s", t[i].short_name, t[i].arg ? ":" : "");
 	}
-	lo[n] = (struct option){};
-	so[k] = 0;
 	/* getopt keeps only argv between calls: the tables may be new each time. */
 	return getopt_long(argc, argv, so, lo, idx);
 }
