@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """docs/xcnictl.1 against xcnictl's own tables: every command and every long
 flag `xcnictl completion bash` knows (it is written from the command tables and
-the getopt tables of the commands that parse their own line) is in the man page,
+the option tables, struct pt_opt, every parser parses with) is in the man page,
 and every flag the man page names belongs to xcnictl or xcnid (or is one of the
 few other tools' it quotes, listed below). TAP on stdout; exit 1 on a failure.
 

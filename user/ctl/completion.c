@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * xcnictl completion bash|zsh|fish: a completion script written from the command
- * tables and the option table (xcnictl.c, lab.c's, flows'), so it knows what
- * --help and the parser know: the commands, their subcommands, each one's
+ * tables and the option tables the parsers parse with (ctl_cmd_flags), so it
+ * knows what --help and the parser know: the commands, their subcommands, each one's
  * flags, and which flags take a value (skipped when finding the command
  * words, completed where there is something to offer). zsh runs the same
  * function through bashcompinit; fish a script of its own from the same

@@ -12,8 +12,9 @@
  * for the global options (--pin-dir, --node, -o/-j, -v, -h, --version):
  * anywhere on the line, before or after the command, also for the commands
  * that parse their own arguments (lab, flows; up to a "--"). The tables and
- * the option table below are the one source of --help, of dispatch, of the
- * checks and their suggestions, and of the shell completion (completion.c).
+ * the option tables (ctl_opts below; those the own commands and the lab's
+ * parse with) are the one source of --help, of dispatch, of the checks and
+ * their suggestions, and of the shell completion (completion.c).
  */
 #include <getopt.h>
 
