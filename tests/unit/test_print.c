@@ -4,6 +4,7 @@
  * the reason table every view names reasons from.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -374,6 +375,39 @@ static void stream_min_width_aligns_from_the_first_line(void **state)
 	pt_free(t);
 }
 
+/* pt_getopt: getopt_long over one pt_opt table: long names, the rows' short
+ * letters (with their values), the row's index, and ':' for a missing value
+ * only when asked (colon). */
+static void getopt_reads_one_table(void **state)
+{
+	static const struct pt_opt t[] = {
+		{ "file", 'f', true, 'f', 0, NULL },
+		{ "now", 0, false, 'n', 0, NULL },
+		{ "from", 0, true, 1, 0, NULL },
+		{ "verbose", 'v', false, 'v', 0, NULL },
+		{}
+	};
+	char *line[] = { "x", "-fA", "--now", "--from", "x/a", "-v", "-n", "--file", NULL };
+	int idx = -1;
+
+	(void)state;
+	optind = 0;
+	opterr = 0;
+	assert_int_equal(pt_getopt(8, line, t, true, &idx), 'f');
+	assert_string_equal(optarg, "A");
+	assert_int_equal(pt_getopt(8, line, t, true, &idx), 'n');
+	assert_int_equal(pt_getopt(8, line, t, true, &idx), 1);
+	assert_string_equal(t[idx].name, "from");
+	assert_string_equal(optarg, "x/a");
+	assert_int_equal(pt_getopt(8, line, t, true, &idx), 'v');
+	/* -n: --now has no short letter. */
+	assert_int_equal(pt_getopt(8, line, t, true, &idx), '?');
+	assert_int_equal(pt_getopt(8, line, t, true, &idx), ':');
+	assert_int_equal(pt_getopt(8, line, t, true, &idx), -1);
+	optind = 0;
+	assert_int_equal(pt_getopt(2, (char *[]){ "x", "-f", NULL }, t, false, NULL), '?');
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -381,6 +415,7 @@ int main(void)
 		cmocka_unit_test(show_flags_pick_the_text_columns),
 		cmocka_unit_test(yaml_reads_back_as_the_json),
 		cmocka_unit_test(formats_by_name),
+		cmocka_unit_test(getopt_reads_one_table),
 		cmocka_unit_test(empty_table),
 		cmocka_unit_test(record_is_one_object),
 		cmocka_unit_test(big_unsigned_stays_a_number),
