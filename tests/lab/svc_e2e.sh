@@ -22,7 +22,7 @@ lab_start "$XCNICTL" "$XCNI_BIN" "$XCNID_BIN" /usr/sbin/dnsmasq
 check "lab up --nodes 2 --dns --kube-proxy $KP" lab up --nodes 2 --dns --kube-proxy "$KP" || { finish; exit 1; }
 remember_pids
 
-pod() { # NAME NODE LABELS PORTS-YAML
+pod() { # NAME NODE LABELS PORTS-YAML [GRACE-SECONDS]
 	cat <<EOF
 ---
 apiVersion: v1
@@ -30,6 +30,7 @@ kind: Pod
 metadata: {name: $1, namespace: e, labels: {$3}}
 spec:
   nodeName: $2
+  terminationGracePeriodSeconds: ${5:-0}
   containers:
   - name: c
     image: agnhost:2.47
@@ -146,8 +147,12 @@ else
 fi
 
 # ---- endpoints added and removed while a client connects ----------------------------
-pod h1 n1 "app: churn" "[{containerPort: 80}]" >"$T/h1.yaml"
-pod h2 n2 "app: churn" "[{containerPort: 80}]" >"$T/h2.yaml"
+# h1 and h2 are deleted under the loop with a grace period, as the kubelet's 30 s
+# default gives them: their endpoints leave the rules first and they keep serving
+# for 1 s. With the lab's default 0 a connection whose SYN went to h1 just before
+# its rule left met a stopped pod and timed out (CI of stop 75, 1 in 4,033).
+pod h1 n1 "app: churn" "[{containerPort: 80}]" 1 >"$T/h1.yaml"
+pod h2 n2 "app: churn" "[{containerPort: 80}]" 1 >"$T/h2.yaml"
 pod h3 n1 "app: churn" "[{containerPort: 80}]" >"$T/h3.yaml"
 svc churn "selector: {app: churn}, ports: [{port: 80}]" >"$T/churn.yaml"
 check "apply e/h1 and Service e/churn" lab apply -f "$T/h1.yaml" -f "$T/churn.yaml"
