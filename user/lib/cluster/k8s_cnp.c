@@ -59,134 +59,136 @@ static int parse_pods(struct kj_ctx *c, json_t *j, struct k8s_selector **ns,
 	return err;
 }
 
-static int parse_networks(struct kj_ctx *c, json_t *arr, struct k8s_cnp_peer *p)
+static int parse_network(struct kj_ctx *c, json_t *arr, size_t i, void *arg)
 {
-	size_t i, old = kj_field(c, "networks");
-	json_t *v;
+	json_t *v = json_array_get(arr, i);
+	struct k8s_cnp_peer *p = arg;
 	int err = 0;
 
-	if (!json_is_array(arr) || !json_array_size(arr) || json_array_size(arr) > CNP_MAX_NETS) {
-		err = kj_fail(c, "must be a list of 1 to %d CIDRs", CNP_MAX_NETS);
-		goto out;
-	}
-	p->nets = calloc(json_array_size(arr), sizeof(*p->nets));
-	if (!p->nets) {
-		err = -ENOMEM;
-		goto out;
-	}
-	p->nnets = json_array_size(arr);
-	json_array_foreach(arr, i, v) {
-		size_t o = kj_idx(c, i);
-
-		if (!json_is_string(v) || kj_has_nul(v))
-			err = kj_fail(c, "must be a string");
-		else if (strlen(json_string_value(v)) > CNP_MAX_CIDR_LEN)
-			err = kj_fail(c, "must be at most %d characters", CNP_MAX_CIDR_LEN);
-		else if (kj_parse_cidr(json_string_value(v), &p->nets[i]))
-			err = kj_fail(c, "\"%s\" is not a valid IPv4 or IPv6 CIDR",
-				      json_string_value(v));
-		for (size_t k = 0; !err && k < i; k++)
-			if (json_equal(v, json_array_get(arr, k)))
-				err = kj_fail(c, "\"%s\" is networks[%zu] again (a set)",
-					      json_string_value(v), k);
-		kj_pop(c, o);
-		if (err)
-			break;
-	}
-out:
-	kj_pop(c, old);
+	if (kj_has_nul(v))
+		err = kj_fail(c, "must be a string");
+	else if (strlen(json_string_value(v)) > CNP_MAX_CIDR_LEN)
+		err = kj_fail(c, "must be at most %d characters", CNP_MAX_CIDR_LEN);
+	else
+		err = kj_get_cidr(c, NULL, json_string_value(v), &p->nets[i]);
+	for (size_t k = 0; !err && k < i; k++)
+		if (json_equal(v, json_array_get(arr, k)))
+			err = kj_fail(c, "\"%s\" is networks[%zu] again (a set)",
+				      json_string_value(v), k);
 	return err;
 }
 
-/*
- * domainNames: 1 to CNP_MAX_PEERS names, each normalised (fqdn_normalise:
- * lower case, no trailing dot, "*." a wildcard's) and none twice. The error
- * names the entry.
- */
+static int parse_networks(struct kj_ctx *c, json_t *arr, struct k8s_cnp_peer *p)
+{
+	if (!json_is_array(arr) || !json_array_size(arr) || json_array_size(arr) > CNP_MAX_NETS)
+		return kj_fail_in(c, "networks", "must be a list of 1 to %d CIDRs", CNP_MAX_NETS);
+	p->nets = calloc(json_array_size(arr), sizeof(*p->nets));
+	if (!p->nets)
+		return -ENOMEM;
+	p->nnets = json_array_size(arr);
+	return kj_each_str(c, "networks", arr, parse_network, p);
+}
+
+/* One of domainNames, normalised into norm[i] (fqdn_normalise: lower case, no
+ * trailing dot, "*." a wildcard's), none twice. */
+static int parse_domain(struct kj_ctx *c, json_t *arr, size_t i, void *arg)
+{
+	char(*norm)[256] = arg;
+	json_t *v = json_array_get(arr, i);
+	const char *why = NULL;
+	int wild, err = 0;
+
+	if (kj_has_nul(v))
+		err = kj_fail(c, "must be a string");
+	else if (fqdn_normalise(json_string_value(v), norm[i], sizeof(norm[i]), &wild, &why))
+		err = kj_fail(c, "\"%s\" is not a domain name or \"*.\" and one: %s",
+			      json_string_value(v), why ? why : "too long");
+	for (size_t k = 0; !err && k < i; k++)
+		if (!strcmp(norm[i], norm[k]))
+			err = kj_fail(c, "\"%s\" is domainNames[%zu] again (a set; names are "
+				      "compared lower-cased, without a trailing dot)",
+				      json_string_value(v), k);
+	return err;
+}
+
+/* domainNames: 1 to CNP_MAX_PEERS names, kept normalised. The error names the entry. */
 static int parse_domains(struct kj_ctx *c, json_t *arr, struct k8s_cnp_peer *p)
 {
 	char norm[CNP_MAX_PEERS][256];
-	size_t i, old = kj_field(c, "domainNames");
-	json_t *v;
-	int err = 0;
+	int err;
 
-	if (!json_is_array(arr) || !json_array_size(arr) || json_array_size(arr) > CNP_MAX_PEERS) {
-		err = kj_fail(c, "must be a list of 1 to %d domain names", CNP_MAX_PEERS);
-		goto out;
-	}
-	json_array_foreach(arr, i, v) {
-		size_t o = kj_idx(c, i);
-		const char *why = NULL;
-		int wild;
-
-		if (!json_is_string(v) || kj_has_nul(v))
-			err = kj_fail(c, "must be a string");
-		else if (fqdn_normalise(json_string_value(v), norm[i], sizeof(norm[i]), &wild, &why))
-			err = kj_fail(c, "\"%s\" is not a domain name or \"*.\" and one: %s",
-				      json_string_value(v), why ? why : "too long");
-		for (size_t k = 0; !err && k < i; k++)
-			if (!strcmp(norm[i], norm[k]))
-				err = kj_fail(c, "\"%s\" is domainNames[%zu] again (a set; names are "
-					      "compared lower-cased, without a trailing dot)",
-					      json_string_value(v), k);
-		kj_pop(c, o);
-		if (err)
-			goto out;
-	}
+	if (!json_is_array(arr) || !json_array_size(arr) || json_array_size(arr) > CNP_MAX_PEERS)
+		return kj_fail_in(c, "domainNames", "must be a list of 1 to %d domain names",
+				  CNP_MAX_PEERS);
+	err = kj_each_str(c, "domainNames", arr, parse_domain, norm);
+	if (err)
+		return err;
 	/* Kept for the agent's compile (lib/policy/fqdn_plan.c, policy_cnp.c). */
 	p->domains = calloc(json_array_size(arr), sizeof(*p->domains));
-	if (!p->domains) {
-		err = -ENOMEM;
-		goto out;
-	}
-	for (i = 0; i < json_array_size(arr); i++) {
-		if (!(p->domains[i] = strdup(norm[i]))) {
-			err = -ENOMEM;
-			goto out;
-		}
+	if (!p->domains)
+		return -ENOMEM;
+	for (size_t i = 0; i < json_array_size(arr); i++) {
+		if (!(p->domains[i] = strdup(norm[i])))
+			return -ENOMEM;
 		p->ndomains++;
 	}
-out:
-	kj_pop(c, old);
-	return err;
+	return 0;
+}
+
+/*
+ * Which of keys (n of them, named in names) j sets, as *which (-1: none): the
+ * CRD's "exactly one of" of a peer and of a protocol. Two set: an error.
+ */
+static int one_of(struct kj_ctx *c, json_t *j, const char *const *keys, int n, const char *names,
+		  int *which)
+{
+	*which = -1;
+	for (int i = 0; i < n; i++) {
+		if (!kj_get(j, keys[i]))
+			continue;
+		if (*which >= 0)
+			return kj_fail(c, "exactly one of %s may be set (%s and %s are)", names,
+				       keys[*which], keys[i]);
+		*which = i;
+	}
+	return 0;
 }
 
 static int parse_peer(struct kj_ctx *c, json_t *j, void *elem, const void *egressp)
 {
 	bool egress = *(const bool *)egressp;
 	struct k8s_cnp_peer *p = elem;
+	/* The egress-only kinds last. */
 	static const char *const kinds[] = { "namespaces", "pods", "nodes", "networks",
 					     "domainNames" };
-	const char *which = NULL;
+	int which, err;
 
-	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
-		if (!kj_get(j, kinds[i]))
-			continue;
-		if (which)
-			return kj_fail(c, "exactly one of namespaces, pods%s may be set "
-				       "(%s and %s are)",
-				       egress ? ", nodes, networks, domainNames" : "", which,
-				       kinds[i]);
-		which = kinds[i];
-	}
-	if (!which) {
+	err = one_of(c, j, kinds, 5,
+		     egress ? "namespaces, pods, nodes, networks, domainNames" : "namespaces, pods",
+		     &which);
+	if (err)
+		return err;
+	if (which < 0) {
 		/* A kind this xcni does not know (the object comes from a newer CRD):
 		 * kept, and the rule fails closed (policy_cnp.c). */
 		p->unknown = true;
 		return 0;
 	}
-	if (!egress && (!strcmp(which, "nodes") || !strcmp(which, "networks") ||
-			!strcmp(which, "domainNames")))
-		return kj_fail_in(c, which, "only egress rules may have %s peers", which);
-	if (!strcmp(which, "namespaces"))
+	if (!egress && which >= 2)
+		return kj_fail_in(c, kinds[which], "only egress rules may have %s peers",
+				  kinds[which]);
+	switch (which) {
+	case 0:
 		return kj_parse_opt_selector(c, j, "namespaces", &p->ns_sel);
-	if (!strcmp(which, "nodes"))
+	case 1:
+		return parse_pods(c, kj_get(j, "pods"), &p->ns_sel, &p->pod_sel);
+	case 2:
 		return kj_parse_opt_selector(c, j, "nodes", &p->node_sel);
-	if (!strcmp(which, "networks"))
+	case 3:
 		return parse_networks(c, kj_get(j, "networks"), p);
-	if (!strcmp(which, "domainNames"))
+	default:
 		return parse_domains(c, kj_get(j, "domainNames"), p);
-	return parse_pods(c, kj_get(j, "pods"), &p->ns_sel, &p->pod_sel);
+	}
 }
 
 /* destinationPort: {number: N} or {range: {start, end}}. */
@@ -205,11 +207,9 @@ static int parse_dport(struct kj_ctx *c, json_t *j, struct k8s_cnp_proto *p)
 	if (!!num == !!range)
 		return kj_fail(c, "exactly one of number and range must be set");
 	if (num) {
-		err = kj_get_int(c, j, "number", 1, 65535, &a, &has_a);
-		if (err)
-			return err;
-		p->port = p->end_port = (uint16_t)a;
-		return 0;
+		err = kj_rule_port(c, j, "number", &p->port, NULL);
+		p->end_port = p->port;
+		return err;
 	}
 	old = kj_field(c, "range");
 	if (!json_is_object(range)) {
@@ -243,43 +243,23 @@ out:
 static int parse_protocol(struct kj_ctx *c, json_t *j, void *elem, const void *arg)
 {
 	struct k8s_cnp_proto *p = elem;
-	static const struct {
-		const char *key;
-		uint8_t proto;
-	} protos[] = { { "tcp", IPPROTO_TCP }, { "udp", IPPROTO_UDP }, { "sctp", IPPROTO_SCTP } };
-	const char *which = NULL;
+	static const char *const keys[] = { "tcp", "udp", "sctp", "destinationNamedPort" };
+	static const uint8_t protos[] = { IPPROTO_TCP, IPPROTO_UDP, IPPROTO_SCTP };
 	json_t *v, *dp;
 	size_t old;
-	int err = 0;
+	int which, err;
 
 	(void)arg;
-	for (size_t i = 0; i < 3; i++)
-		if (kj_get(j, protos[i].key)) {
-			if (which)
-				return kj_fail(c, "exactly one of tcp, udp, sctp, "
-					       "destinationNamedPort may be set (%s and %s are)",
-					    which, protos[i].key);
-			which = protos[i].key;
-			p->proto = protos[i].proto;
-		}
-	v = kj_get(j, "destinationNamedPort");
-	if (v && which)
-		return kj_fail(c, "exactly one of tcp, udp, sctp, destinationNamedPort may be set "
-			       "(%s and destinationNamedPort are)",
-			    which);
-	if (v) {
-		if (!json_is_string(v) || kj_has_nul(v) || !kj_is_port_name(json_string_value(v)))
-			return kj_fail_in(c, "destinationNamedPort",
-					  "\"%s\" is not a valid port name (%s)",
-					  json_is_string(v) ? json_string_value(v) : "?",
-					  PORT_NAME_RULE);
-		p->port_name = strdup(json_string_value(v));
-		return p->port_name ? 0 : -ENOMEM;
-	}
-	if (!which)
+	err = one_of(c, j, keys, 4, "tcp, udp, sctp, destinationNamedPort", &which);
+	if (err)
+		return err;
+	if (which == 3)
+		return kj_rule_port(c, j, "destinationNamedPort", NULL, &p->port_name);
+	if (which < 0)
 		return kj_fail(c, "must set one of tcp, udp, sctp, destinationNamedPort");
-	old = kj_field(c, which);
-	v = kj_get(j, which);
+	p->proto = protos[which];
+	old = kj_field(c, keys[which]);
+	v = kj_get(j, keys[which]);
 	if (!json_is_object(v)) {
 		err = kj_fail(c, "must be an object");
 	} else if (!(dp = kj_get(v, "destinationPort"))) {
@@ -287,7 +267,7 @@ static int parse_protocol(struct kj_ctx *c, json_t *j, void *elem, const void *a
 		err = kj_fail_in(c, "destinationPort",
 				 "required (the CRD refuses an empty %s; leave protocols out to "
 				 "match every port)",
-			      which);
+				 keys[which]);
 	} else {
 		size_t o = kj_field(c, "destinationPort");
 

@@ -81,6 +81,25 @@ int kj_parse_list(struct kj_ctx *c, const char *key, json_t *arr, size_t size, v
 	return err;
 }
 
+int kj_each_str(struct kj_ctx *c, const char *key, json_t *arr,
+		int (*fn)(struct kj_ctx *c, json_t *arr, size_t i, void *arg), void *arg)
+{
+	size_t i, old = kj_field(c, key);
+	json_t *v;
+	int err = 0;
+
+	json_array_foreach(arr, i, v) {
+		size_t o = kj_idx(c, i);
+
+		err = json_is_string(v) ? fn(c, arr, i, arg) : kj_fail(c, "must be a string");
+		kj_pop(c, o);
+		if (err)
+			break;
+	}
+	kj_pop(c, old);
+	return err;
+}
+
 int kj_parse_field(struct kj_ctx *c, json_t *parent, const char *key, size_t size, void **out,
 		   size_t *n, int (*fn)(struct kj_ctx *c, json_t *v, void *elem, const void *arg),
 		   const void *arg)
@@ -358,11 +377,11 @@ bool k8s_cidr_inside(const struct k8s_cidr *p, const struct k8s_cidr *q)
 
 int kj_get_cidr(struct kj_ctx *c, const char *key, const char *s, struct k8s_cidr *out)
 {
-	int err = kj_parse_cidr(s, out);
+	size_t old = key ? kj_field(c, key) : c->plen;
+	int err = kj_parse_cidr(s, out) ? kj_fail(c, "\"%s\" is not a valid IPv4 or IPv6 CIDR", s) : 0;
 
-	if (err)
-		return kj_fail_in(c, key, "\"%s\" is not a valid IPv4 or IPv6 CIDR", s);
-	return 0;
+	kj_pop(c, old);
+	return err;
 }
 
 /* ---- labels and selectors ---- */
@@ -646,6 +665,31 @@ int kj_parse_proto(struct kj_ctx *c, json_t *parent, uint8_t *out)
 	else
 		return kj_fail_in(c, "protocol", "\"%s\" is not supported (TCP, UDP, SCTP)", p);
 	return 0;
+}
+
+int kj_rule_port(struct kj_ctx *c, json_t *parent, const char *key, uint16_t *num, char **name)
+{
+	json_t *v = kj_get(parent, key);
+	const char *s = json_string_value(v);
+	long long n;
+	bool has;
+	int err;
+
+	if (num && (!name || json_is_integer(v))) {
+		err = kj_get_int(c, parent, key, 1, 65535, &n, &has);
+		if (!err && has)
+			*num = (uint16_t)n;
+		return err;
+	}
+	if (!v)
+		return 0;
+	if (num && !s)
+		return kj_fail_in(c, key, "must be an integer or a string");
+	if (!s || kj_has_nul(v) || !kj_is_port_name(s))
+		return kj_fail_in(c, key, "\"%s\" is not a valid port name (%s)", s ? s : "?",
+				  PORT_NAME_RULE);
+	*name = strdup(s);
+	return *name ? 0 : -ENOMEM;
 }
 
 /* An integer field in [lo, hi]; *present false when absent. */

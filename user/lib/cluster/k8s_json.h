@@ -52,6 +52,13 @@ void kj_pop(struct kj_ctx *c, size_t old);
 int kj_parse_list(struct kj_ctx *c, const char *key, json_t *arr, size_t size, void **out,
 		  size_t *n, int (*fn)(struct kj_ctx *c, json_t *v, void *elem, const void *arg),
 		  const void *arg);
+/*
+ * Each element of the list arr under key at its own path (key[i]), "must be a
+ * string" for one that is not, fn given the strings (arr's i-th) in order,
+ * with what the earlier ones were. 0, or the first error.
+ */
+int kj_each_str(struct kj_ctx *c, const char *key, json_t *arr,
+		int (*fn)(struct kj_ctx *c, json_t *arr, size_t i, void *arg), void *arg);
 /* The same for parent's field key (kj_get_arr: a list, or absent). */
 int kj_parse_field(struct kj_ctx *c, json_t *parent, const char *key, size_t size, void **out,
 		   size_t *n, int (*fn)(struct kj_ctx *c, json_t *v, void *elem, const void *arg),
@@ -81,11 +88,18 @@ bool kj_is_ipv6(const char *s);
 int kj_label_cmp(const void *a, const void *b);
 int kj_parse_labels(struct kj_ctx *c, json_t *parent, const char *key, struct k8s_labels *out);
 int kj_parse_proto(struct kj_ctx *c, json_t *parent, uint8_t *out);
+/*
+ * A policy rule's port, parent's field key, the one reader of both kinds of
+ * policy (each names its own fields): a number 1 to 65535 into *num, or a
+ * port name strdup'd into *name, or (both given) either. A NULL num or name
+ * is a kind the field may not hold. Absent: 0, nothing set.
+ */
+int kj_rule_port(struct kj_ctx *c, json_t *parent, const char *key, uint16_t *num, char **name);
 /* A JSON string may hold NUL; no Kubernetes name or value may. */
 bool kj_has_nul(json_t *s);
 /* 0, -EINVAL; host bits cleared (the API server parses CIDRs sloppily). */
 int kj_parse_cidr(const char *s, struct k8s_cidr *out);
-/* kj_parse_cidr, failing at field key of c->path. */
+/* kj_parse_cidr, failing at field key of c->path (NULL: at c->path, a list's element). */
 int kj_get_cidr(struct kj_ctx *c, const char *key, const char *s, struct k8s_cidr *out);
 /* metav1.LabelSelector at c->path; j must be present. */
 int kj_parse_selector(struct kj_ctx *c, json_t *j, struct k8s_selector *s);

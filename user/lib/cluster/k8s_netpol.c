@@ -3,7 +3,8 @@
  * NetworkPolicies from their JSON trees, validated as the API server validates
  * them (k8s.io/kubernetes pkg/apis/networking/validation): peers (selectors,
  * ipBlock), ports and port ranges, rules and policyTypes. The helpers every
- * parser uses (field paths, errors, selectors, CIDRs) are in k8s_json.h.
+ * parser uses (field paths, errors, selectors, CIDRs, string lists, a rule's
+ * port: ClusterNetworkPolicy's too) are in k8s_json.h.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -15,21 +16,44 @@
 
 /* ---- NetworkPolicy ---- */
 
+/* The ipBlock being read, and its cidr as the manifest says it (for the errors). */
+struct ipblock_arg {
+	struct k8s_ipblock *b;
+	const char *cidr;
+};
+
+static int parse_except(struct kj_ctx *c, json_t *arr, size_t i, void *arg)
+{
+	const struct ipblock_arg *a = arg;
+	const char *s = json_string_value(json_array_get(arr, i));
+	struct k8s_cidr *x = &a->b->except[i];
+	int err = kj_get_cidr(c, NULL, s, x);
+
+	if (err)
+		return err;
+	if (x->v6 != a->b->cidr.v6)
+		return kj_fail(c, "\"%s\" is IPv%d but cidr \"%s\" is IPv%d", s, x->v6 ? 6 : 4,
+			       a->cidr, a->b->cidr.v6 ? 6 : 4);
+	/* Strictly inside: a longer prefix whose network lies in cidr. */
+	if (x->len <= a->b->cidr.len || !k8s_cidr_inside(x, &a->b->cidr))
+		return kj_fail(c, "\"%s\" is not inside cidr \"%s\"", s, a->cidr);
+	return 0;
+}
+
 static int parse_ipblock(struct kj_ctx *c, json_t *j, struct k8s_ipblock *b)
 {
-	const char *cidr;
-	json_t *except, *e;
-	size_t i, old;
+	struct ipblock_arg a = { .b = b };
+	json_t *except;
 	int err;
 
 	if (!json_is_object(j))
 		return kj_fail(c, "must be an object");
-	err = kj_get_str(c, j, "cidr", &cidr);
+	err = kj_get_str(c, j, "cidr", &a.cidr);
 	if (err)
 		return err;
-	if (!cidr || !*cidr)
+	if (!a.cidr || !*a.cidr)
 		return kj_fail_in(c, "cidr", "required");
-	err = kj_get_cidr(c, "cidr", cidr, &b->cidr);
+	err = kj_get_cidr(c, "cidr", a.cidr, &b->cidr);
 	if (err)
 		return err;
 	err = kj_get_arr(c, j, "except", &except);
@@ -39,31 +63,7 @@ static int parse_ipblock(struct kj_ctx *c, json_t *j, struct k8s_ipblock *b)
 	if (!b->except)
 		return -ENOMEM;
 	b->nexcept = json_array_size(except);
-	old = kj_field(c, "except");
-	json_array_foreach(except, i, e) {
-		struct k8s_cidr *x = &b->except[i];
-		size_t o = kj_idx(c, i);
-		int r = json_is_string(e) ? kj_parse_cidr(json_string_value(e), x) : 0;
-
-		if (!json_is_string(e))
-			err = kj_fail(c, "must be a string");
-		else if (r)
-			err = kj_fail(c, "\"%s\" is not a valid IPv4 or IPv6 CIDR",
-				      json_string_value(e));
-		else if (x->v6 != b->cidr.v6)
-			err = kj_fail(c, "\"%s\" is IPv%d but cidr \"%s\" is IPv%d",
-				      json_string_value(e), x->v6 ? 6 : 4, cidr,
-				      b->cidr.v6 ? 6 : 4);
-		/* Strictly inside: a longer prefix whose network lies in cidr. */
-		else if (x->len <= b->cidr.len || !k8s_cidr_inside(x, &b->cidr))
-			err = kj_fail(c, "\"%s\" is not inside cidr \"%s\"", json_string_value(e),
-				      cidr);
-		kj_pop(c, o);
-		if (err)
-			break;
-	}
-	kj_pop(c, old);
-	return err;
+	return kj_each_str(c, "except", except, parse_except, &a);
 }
 
 static int parse_peer(struct kj_ctx *c, json_t *j, void *elem, const void *arg)
@@ -100,34 +100,17 @@ static int parse_np_port(struct kj_ctx *c, json_t *j, void *elem, const void *ar
 	struct k8s_np_port *p = elem;
 	long long end;
 	bool has_end;
-	json_t *port;
 	int err;
 
 	(void)arg;
-	err = kj_parse_proto(c, j, &p->proto);
+	err = kj_parse_proto(c, j, &p->proto) ?: kj_rule_port(c, j, "port", &p->port, &p->port_name);
 	if (err)
 		return err;
-	port = kj_get(j, "port");
-	if (json_is_integer(port)) {
-		if (json_integer_value(port) < 1 || json_integer_value(port) > 65535)
-			return kj_fail_in(c, "port", "%lld must be between 1 and 65535, inclusive",
-					  (long long)json_integer_value(port));
-		p->port = json_integer_value(port);
-	} else if (json_is_string(port)) {
-		if (kj_has_nul(port) || !kj_is_port_name(json_string_value(port)))
-			return kj_fail_in(c, "port", "\"%s\" is not a valid port name (%s)",
-					  json_string_value(port), PORT_NAME_RULE);
-		p->port_name = strdup(json_string_value(port));
-		if (!p->port_name)
-			return -ENOMEM;
-	} else if (port) {
-		return kj_fail_in(c, "port", "must be an integer or a string");
-	}
-	p->has_port = port;
+	p->has_port = kj_get(j, "port");
 	err = kj_get_int(c, j, "endPort", 0, INT32_MAX, &end, &has_end);
 	if (err || !has_end)
 		return err;
-	if (!port)
+	if (!p->has_port)
 		return kj_fail_in(c, "endPort", "may not be specified when port is not");
 	if (p->port_name)
 		return kj_fail_in(c, "endPort", "may not be used with a named port (\"%s\")",
@@ -151,10 +134,23 @@ static int parse_rule(struct kj_ctx *c, json_t *j, void *elem, const void *peers
 			      parse_np_port, NULL);
 }
 
+static int parse_policy_type(struct kj_ctx *c, json_t *arr, size_t i, void *arg)
+{
+	const char *s = json_string_value(json_array_get(arr, i));
+	struct k8s_netpol *np = arg;
+
+	if (!strcmp(s, "Ingress"))
+		np->type_ingress = true;
+	else if (!strcmp(s, "Egress"))
+		np->type_egress = true;
+	else
+		return kj_fail(c, "\"%s\" is not supported (Ingress, Egress)", s);
+	return 0;
+}
+
 static int parse_policy_types(struct kj_ctx *c, json_t *spec, struct k8s_netpol *np)
 {
-	json_t *types, *t;
-	size_t i, old;
+	json_t *types;
 	int err;
 
 	err = kj_get_arr(c, spec, "policyTypes", &types);
@@ -168,25 +164,7 @@ static int parse_policy_types(struct kj_ctx *c, json_t *spec, struct k8s_netpol 
 	}
 	if (json_array_size(types) > 2)
 		return kj_fail_in(c, "policyTypes", "may not specify more than two policyTypes");
-	old = kj_field(c, "policyTypes");
-	json_array_foreach(types, i, t) {
-		const char *s = json_string_value(t);
-		size_t o = kj_idx(c, i);
-
-		if (!s)
-			err = kj_fail(c, "must be a string");
-		else if (!strcmp(s, "Ingress"))
-			np->type_ingress = true;
-		else if (!strcmp(s, "Egress"))
-			np->type_egress = true;
-		else
-			err = kj_fail(c, "\"%s\" is not supported (Ingress, Egress)", s);
-		kj_pop(c, o);
-		if (err)
-			break;
-	}
-	kj_pop(c, old);
-	return err;
+	return kj_each_str(c, "policyTypes", types, parse_policy_type, np);
 }
 
 int kj_parse_netpol(struct kj_ctx *c, json_t *doc, struct k8s_netpol *np)
