@@ -154,7 +154,7 @@ static int one_of(struct kj_ctx *c, json_t *j, const char *const *keys, int n, c
 	return 0;
 }
 
-static int parse_peer(struct kj_ctx *c, json_t *j, void *elem, const void *egressp)
+static int cnp_peer(struct kj_ctx *c, json_t *j, void *elem, const void *egressp)
 {
 	bool egress = *(const bool *)egressp;
 	struct k8s_cnp_peer *p = elem;
@@ -278,7 +278,7 @@ static int parse_protocol(struct kj_ctx *c, json_t *j, void *elem, const void *a
 	return err;
 }
 
-static int parse_rule(struct kj_ctx *c, json_t *j, void *elem, const void *egressp)
+static int cnp_rule(struct kj_ctx *c, json_t *j, void *elem, const void *egressp)
 {
 	bool egress = *(const bool *)egressp;
 	struct k8s_cnp_rule *r = elem;
@@ -318,7 +318,7 @@ static int parse_rule(struct kj_ctx *c, json_t *j, void *elem, const void *egres
 					       "match every protocol and port)",
 			       CNP_MAX_PROTOS);
 	err = kj_parse_list(c, peers_key, peers, sizeof(*r->peers), (void **)&r->peers, &r->npeers,
-			    parse_peer, &egress);
+			    cnp_peer, &egress);
 	if (!err)
 		err = kj_parse_list(c, "protocols", protos, sizeof(*r->protos), (void **)&r->protos,
 				    &r->nprotos, parse_protocol, NULL);
@@ -356,7 +356,7 @@ static int parse_rules(struct kj_ctx *c, json_t *spec, bool egress, struct k8s_c
 		return err;
 	if (rules && json_array_size(rules) > CNP_MAX_RULES)
 		return kj_fail_in(c, key, "at most %d rules", CNP_MAX_RULES);
-	return kj_parse_list(c, key, rules, sizeof(**out), (void **)out, n, parse_rule, &egress);
+	return kj_parse_list(c, key, rules, sizeof(**out), (void **)out, n, cnp_rule, &egress);
 }
 
 static int parse_subject(struct kj_ctx *c, json_t *spec, struct k8s_cnp *p)
@@ -423,7 +423,7 @@ out:
 	return err;
 }
 
-static void rules_free(struct k8s_cnp_rule *rules, size_t n)
+static void cnp_rules_free(struct k8s_cnp_rule *rules, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		struct k8s_cnp_rule *r = &rules[i];
@@ -450,6 +450,6 @@ void kj_cnp_free(struct k8s_cnp *p)
 {
 	kj_selector_drop(p->subj_ns);
 	kj_selector_drop(p->subj_pod);
-	rules_free(p->ingress, p->ningress);
-	rules_free(p->egress, p->negress);
+	cnp_rules_free(p->ingress, p->ningress);
+	cnp_rules_free(p->egress, p->negress);
 }

@@ -197,7 +197,7 @@ out:
 	return err;
 }
 
-static void rules_free(struct k8s_np_rule *rules, size_t n)
+static void np_rules_free(struct k8s_np_rule *rules, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		struct k8s_np_rule *r = &rules[i];
@@ -222,6 +222,6 @@ static void rules_free(struct k8s_np_rule *rules, size_t n)
 void kj_netpol_free(struct k8s_netpol *np)
 {
 	kj_selector_free(&np->pod_sel);
-	rules_free(np->ingress, np->ningress);
-	rules_free(np->egress, np->negress);
+	np_rules_free(np->ingress, np->ningress);
+	np_rules_free(np->egress, np->negress);
 }
