@@ -163,64 +163,50 @@ static void link_pin_path(const struct xcni_dp *dp, const char *ifname, int egre
 		 egress ? "out" : "in");
 }
 
-static int attach_tcx(const struct xcni_dp *dp, int ifindex, const char *ifname)
-{
-	/* First on the hook, before whatever is there: the pod's policy is
-	 * judged before anyone else's program can redirect or drop its packets. */
-	char path[PATH_MAX];
-	int err = 0;
-
-	/* Pinned, so the attachment outlives this process and xcnid can swap it. */
-	for (int egress = 0; !err && egress < 2; egress++) {
-		link_pin_path(dp, ifname, egress, path, sizeof(path));
-		err = xcni_link_pin(path, egress ? dp->to_fd : dp->from_fd, ifindex,
-				    egress ? BPF_TCX_EGRESS : BPF_TCX_INGRESS, BPF_F_BEFORE);
-	}
-	return err;
-}
-
-static int attach_tc(const struct xcni_dp *dp, int ifindex)
-{
-	int err = 0;
-
-	for (int egress = 0; !err && egress < 2; egress++)
-		err = xcni_tc_filter_add(ifindex, egress, egress ? dp->to_fd : dp->from_fd, 0, NULL);
-	return err;
-}
-
+/*
+ * First on both hooks, before whatever is there: the pod's policy is judged
+ * before anyone else's program can redirect or drop its packets. TCX links
+ * are pinned, so the attachment outlives this process and xcnid can swap it.
+ */
 int xcni_dp_attach(const struct xcni_dp *dp, const char *mode, int ifindex, const char *ifname,
 		   const char **used, struct cni_err *e)
 {
-	int err;
+	char in[IF_NAMESIZE + 8], out[IF_NAMESIZE + 8];
+	struct xcni_tc_point p = { .prog = "from_pod", .dev = ifname, .ifindex = ifindex,
+				   .pin_dir = dp->pin_dir, .link = in, .fresh = true };
+	enum xcni_attach m = XCNI_ATTACH_AUTO;
+	const char *kind;
+	int err, tcx_err;
 
 	*used = NULL;
-	if (strcmp(mode, "tc") != 0) {
-		/* Tests stand in for an old kernel: "auto" must then take the tc path. */
-		err = xcni_failpoint("tcx") ? -EOPNOTSUPP : attach_tcx(dp, ifindex, ifname);
-		if (!err) {
-			*used = "tcx";
-			return 0;
-		}
-		xcni_dp_detach(dp, ifindex, ifname, "tcx");
-		if (strcmp(mode, "tcx") == 0 || !xcni_tcx_unsupported(err))
-			return cni_fail(e, XCNI_ERR_NETLINK, "attach TCX programs to %s: %s", ifname,
-					strerror(-err)), err;
-		/*
-		 * Said on every ADD, not once per node: a plugin keeps no memory
-		 * between calls, and an operator who expected TCX must see why
-		 * this pod got the older, slower attach point.
-		 */
+	snprintf(in, sizeof(in), "%s-in", ifname);
+	snprintf(out, sizeof(out), "%s-out", ifname);
+	xcni_attach_parse(mode, &m); /* conf.c lets these three through alone */
+	err = xcni_tc_put(&p, dp->from_fd, m, &kind, &tcx_err);
+	/*
+	 * Said on every ADD, not once per node: a plugin keeps no memory
+	 * between calls, and an operator who expected TCX must see why
+	 * this pod got the older, slower attach point.
+	 */
+	if (tcx_err)
 		fprintf(stderr,
 			"xcni: warning: TCX unavailable for %s: bpf_link_create(BPF_TCX_INGRESS): %s (errno %d; TCX needs Linux >= 6.6); attach \"auto\" falls back to tc clsact\n",
-			ifname, strerror(-err), -err);
+			ifname, strerror(-tcx_err), -tcx_err);
+	if (!err) {
+		/* to_pod the kind from_pod got: the pod's record keeps one. */
+		p.prog = "to_pod";
+		p.egress = true;
+		p.link = out;
+		m = strcmp(kind, "tcx") ? XCNI_ATTACH_TC : XCNI_ATTACH_TCX;
+		err = xcni_tc_put(&p, dp->to_fd, m, &kind, &tcx_err);
 	}
-	err = attach_tc(dp, ifindex);
 	if (err) {
-		xcni_dp_detach(dp, ifindex, ifname, "tc");
-		return cni_fail(e, XCNI_ERR_NETLINK, "attach tc clsact programs to %s: %s", ifname,
-				strerror(-err)), err;
+		xcni_dp_detach(dp, ifindex, ifname, kind);
+		return cni_fail(e, XCNI_ERR_NETLINK, "attach %s programs to %s: %s",
+				strcmp(kind, "tcx") ? "tc clsact" : "TCX", ifname, strerror(-err)),
+		       err;
 	}
-	*used = "tc";
+	*used = kind;
 	return 0;
 }
 

@@ -2,6 +2,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <limits.h>
 #include <linux/pkt_sched.h>
 #include <net/if.h>
 #include <stdio.h>
@@ -58,12 +59,6 @@ static int path_of(char *buf, size_t len, const struct xcni_tc_point *p, const c
 		       0;
 }
 
-/* Tests stand in for a kernel without TCX: XCNI_TEST_FAIL_AT=tcx (xcni_inject). */
-static int tcx_failpoint(void)
-{
-	return xcni_inject("tcx") != 0;
-}
-
 int xcni_tc_filter_del(int ifindex, bool egress)
 {
 	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
@@ -107,68 +102,70 @@ int xcni_tc_filter_add(int ifindex, bool egress, int prog_fd, unsigned int flags
 	return bpf_tc_attach(&hook, &o);
 }
 
-static int tc_filter_add(const struct xcni_tc_point *p, int prog_fd)
+int xcni_tc_put(const struct xcni_tc_point *p, int prog_fd, enum xcni_attach mode,
+		const char **kind, int *tcx_err)
 {
-	char marker[512];
+	int type = p->egress ? BPF_TCX_EGRESS : BPF_TCX_INGRESS, err;
+	char path[PATH_MAX], marker[PATH_MAX];
 	bool made = false;
-	int err = xcni_tc_filter_add(p->ifindex, p->egress, prog_fd, BPF_TC_F_REPLACE, &made);
 
+	*kind = mode == XCNI_ATTACH_TC ? "tc" : "tcx";
+	*tcx_err = 0;
+	if ((err = path_of(path, sizeof(path), p, "", p->link)))
+		return err;
+	if (mode != XCNI_ATTACH_TC) {
+		/* First on the hook (no relative program: before all of them);
+		 * a link that exists is updated in place and keeps its place.
+		 * Tests stand in for a kernel without TCX: XCNI_TEST_FAIL_AT=tcx. */
+		err = xcni_inject("tcx") ? -EOPNOTSUPP :
+		      p->fresh ? xcni_link_pin(path, prog_fd, p->ifindex, type, BPF_F_BEFORE) :
+				 xcni_link_pinned(path, prog_fd, p->ifindex, type, BPF_F_BEFORE);
+		/* An earlier agent's tc filter (older path, or forced) goes now. */
+		if (!err && !p->fresh)
+			xcni_tc_filter_del(p->ifindex, p->egress);
+		if (!err || mode == XCNI_ATTACH_TCX || !xcni_tcx_unsupported(err))
+			return err;
+		*tcx_err = err;
+		*kind = "tc";
+	}
+	err = xcni_tc_filter_add(p->ifindex, p->egress, prog_fd, p->fresh ? 0 : BPF_TC_F_REPLACE,
+				 &made);
 	/*
 	 * The qdisc is ours to remove at uninstall only if we made it: say so
 	 * where the next agent (and `xcnid --uninstall`) finds it, a directory
 	 * under links/ (bpffs holds no plain files).
 	 */
-	if (made && !path_of(marker, sizeof(marker), p, "node-clsact-", p->dev))
+	if (made && !p->fresh && !path_of(marker, sizeof(marker), p, "node-clsact-", p->dev))
 		mkdir(marker, 0700);
+	/* The filter runs: an earlier agent's TCX link (if any) goes. */
+	if (!err && !p->fresh)
+		xcni_link_unpin(path);
 	return err;
 }
 
 int xcni_tc_attach(const struct xcni_tc_point *p, int prog_fd, enum xcni_attach mode,
 		   const char **used)
 {
-	const char *dir = p->egress ? "egress" : "ingress";
-	char path[512], why[160] = "";
-	int err;
+	const char *dir = p->egress ? "egress" : "ingress", *kind;
+	char why[160] = "forced (--attach tc or XCNI_ATTACH=tc)";
+	int tcx_err, err = xcni_tc_put(p, prog_fd, mode, &kind, &tcx_err);
 
-	*used = NULL;
-	if ((err = path_of(path, sizeof(path), p, "", p->link)))
-		return err;
-	if (mode != XCNI_ATTACH_TC) {
-		/* First on the hook (no relative program: before all of them);
-		 * a link that exists is updated in place and keeps its place. */
-		err = tcx_failpoint() ? -EOPNOTSUPP :
-					xcni_link_pinned(path, prog_fd, p->ifindex,
-							 p->egress ? BPF_TCX_EGRESS : BPF_TCX_INGRESS,
-							 BPF_F_BEFORE);
-		if (!err) {
-			/* An earlier agent's tc filter (older path, or forced) goes now. */
-			xcni_tc_filter_del(p->ifindex, p->egress);
-			*used = "tcx";
-			printf("xcnid: attach: %s on %s %s: TCX link\n", p->prog, p->dev, dir);
-			fflush(stdout);
-			return 0;
-		}
-		if (mode == XCNI_ATTACH_TCX || !xcni_tcx_unsupported(err)) {
-			pr_err("attaching %s to %s (TCX %s): %s\n", p->prog, p->dev, dir,
-			       strerror(-err));
-			return err;
-		}
+	*used = err ? NULL : kind;
+	if (tcx_err)
 		snprintf(why, sizeof(why), "TCX unavailable (bpf_link_create: %s; TCX needs Linux "
-			 ">= 6.6)", strerror(-err));
-	} else {
-		snprintf(why, sizeof(why), "forced (--attach tc or XCNI_ATTACH=tc)");
-	}
-	err = tc_filter_add(p, prog_fd);
-	if (err) {
+			 ">= 6.6)", strerror(-tcx_err));
+	if (err && !strcmp(kind, "tcx")) {
+		pr_err("attaching %s to %s (TCX %s): %s\n", p->prog, p->dev, dir, strerror(-err));
+	} else if (err) {
 		pr_err("attaching %s to %s (tc clsact %s, after: %s): %s\n", p->prog, p->dev, dir,
 		       why, strerror(-err));
-		return err;
+	} else if (!strcmp(kind, "tcx")) {
+		printf("xcnid: attach: %s on %s %s: TCX link\n", p->prog, p->dev, dir);
+		fflush(stdout);
+	} else {
+		pr_warn("attach: %s on %s %s: tc clsact filter: %s\n", p->prog, p->dev, dir, why);
 	}
-	/* The filter runs: an earlier agent's TCX link (if any) goes. */
-	xcni_link_unpin(path);
-	*used = "tc";
-	pr_warn("attach: %s on %s %s: tc clsact filter: %s\n", p->prog, p->dev, dir, why);
-	return 0;
+	return err;
 }
 
 int xcni_tc_detach(const struct xcni_tc_point *p)

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * How xcnid puts a program on a device's tc hook: a TCX link (Linux >= 6.6)
- * pinned under links/, or where TCX is missing (or the older path is asked
- * for) a direct-action cls_bpf filter on a clsact qdisc, both through libbpf.
- * One helper for every tc program of the node (from_overlay, to_overlay and
- * whatever comes next), so each gets the same fallback, log line and cleanup.
+ * How xcnid and the plugin put a program on a device's tc hook: a TCX link
+ * (Linux >= 6.6) pinned under links/, or where TCX is missing (or the older
+ * path is asked for) a direct-action cls_bpf filter on a clsact qdisc, both
+ * through libbpf. One choice (xcni_tc_put) for every tc program, the node's
+ * (from_overlay, to_overlay, ...) and the pods' (from_pod, to_pod), so each
+ * gets the same fallback; xcnid's add its log line and cleanup.
  */
 #ifndef XCNI_ATTACH_H
 #define XCNI_ATTACH_H
@@ -33,15 +34,28 @@ struct xcni_tc_point {
 	bool egress;
 	const char *pin_dir; /* xcnid's pin directory */
 	const char *link; /* the TCX link's name under pin_dir/links/ */
+	/* A pod's veth, made by this ADD: nothing of an earlier xcni's on it to
+	 * update or clear, and its clsact qdisc goes with it (no marker). */
+	bool fresh;
 };
 
 /*
- * Makes prog_fd run at p: the TCX link pinned at links/<link> (updated in
- * place when it exists), or, with mode tc or where the kernel has no TCX and
- * mode is auto, a cls_bpf direct-action filter (XCNI_TC_HANDLE/XCNI_TC_PRIO,
- * replaced in place) on a clsact qdisc, made when missing. The other kind, an
- * earlier agent's, goes once the new one runs. Logs one line saying which and
- * why; *used is "tcx" or "tc". 0 or -errno (said why).
+ * The one TCX-else-tc choice, for xcnid's hooks and the plugin's pods: a TCX
+ * link for prog_fd at p, unless mode is tc; where the kernel has no TCX and
+ * mode is auto, a cls_bpf filter. Says nothing: *kind is "tcx" or "tc", the
+ * kind made (or that failed), *tcx_err the TCX error a fallback followed (0:
+ * none). The other kind, an earlier agent's, goes once the new one runs
+ * (not at a fresh point). 0 or -errno.
+ */
+int xcni_tc_put(const struct xcni_tc_point *p, int prog_fd, enum xcni_attach mode,
+		const char **kind, int *tcx_err);
+
+/*
+ * xcni_tc_put at one of xcnid's hooks: the TCX link pinned at links/<link>
+ * (updated in place when it exists), or a cls_bpf direct-action filter
+ * (XCNI_TC_HANDLE/XCNI_TC_PRIO, replaced in place) on a clsact qdisc, made
+ * when missing. Logs one line saying which and why; *used is "tcx" or "tc".
+ * 0 or -errno (said why).
  */
 int xcni_tc_attach(const struct xcni_tc_point *p, int prog_fd, enum xcni_attach mode,
 		   const char **used);
