@@ -550,6 +550,8 @@ static size_t cnp_steps, cnp_deltas, cnp_eps, cnp_eps_compiled;
  * delta; whole compiles neither a first list, a failure's nor the journal's
  * "all" asked for (issue 69: none is left), the last one's reason. */
 static size_t node_steps, self_node_steps, node_deltas, fallbacks;
+/* Delta steps' local pods compiled again, and their tiered directions patched per peer. */
+static size_t eps_compiled, dirs_patched;
 /* Steps with tiers whose only change was a Node's, and those that compiled no pod. */
 static size_t node_only_tiered, node_only_quiet;
 static const char *fallback_why;
@@ -644,6 +646,8 @@ static void run(unsigned seed, uint32_t (*hash)(const char *), size_t *resets, s
 					 d->why);
 			}
 			contest_deltas += (r->ncontested || r->nyielded) && pol_incr_resets(pi) == resets0;
+			eps_compiled += d->full ? 0 : d->neps_compiled;
+			dirs_patched += d->full ? 0 : d->neps_patched;
 			if (node_changed && !all && !pods_etc && c.n[K8S_CLUSTERNETPOL]) {
 				node_only_tiered++;
 				node_only_quiet += !d->neps_compiled;
@@ -840,6 +844,7 @@ static void test_random_cnp(void **state)
 	(void)state;
 	gen_cnp = gen_ns_labels = true;
 	cnp_steps = cnp_deltas = cnp_eps = cnp_eps_compiled = 0;
+	eps_compiled = dirs_patched = 0;
 	node_steps = self_node_steps = node_deltas = fallbacks = 0;
 	node_only_tiered = node_only_quiet = 0;
 	fallback_why = NULL;
@@ -870,6 +875,10 @@ static void test_random_cnp(void **state)
 	assert_true(cnp_deltas * 10 > cnp_steps * 9);
 	assert_true(resets * 10 < steps);
 	assert_int_equal(fallbacks, 0);
+	/* Step 5: a tiered pod reached by pods' changes only is patched. */
+	print_message("%zu local pods compiled again in the deltas, %zu tiered directions of "
+		      "them patched per peer\n", eps_compiled, dirs_patched);
+	assert_true(dirs_patched > 0);
 	print_message("%zu steps with tiers and only a Node changed, %zu of them compiled no pod\n",
 		      node_only_tiered, node_only_quiet);
 	/* A Node's heartbeat reaches no tiered pod; its address or labels do. */

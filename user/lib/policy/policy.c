@@ -30,7 +30,7 @@ _Static_assert(offsetof(struct xcni_polcidr_key, addr) - offsetof(struct xcni_po
 	       "polcidr prefix base must be the bits before addr");
 
 int pol_compile_ep(const struct pol_ctx *x, const struct k8s_pod *pod, uint32_t identity,
-		   struct epbuild *eb, struct pol_ep *ep)
+		   struct epbuild *eb, struct pol_ep *ep, const struct pol_ep *old)
 {
 	int ret = pol_compile_np(x, pod, identity, eb, ep, false);
 	bool hit = false;
@@ -39,7 +39,7 @@ int pol_compile_ep(const struct pol_ctx *x, const struct k8s_pod *pod, uint32_t 
 		return ret;
 	if (x->cnp_memo && ((ret = cnp_memo_get(x, pod, ep, &hit)) || hit))
 		return ret;
-	ret = cnp_apply(x, pod, ep);
+	ret = cnp_apply(x, pod, ep, old);
 	return !ret && x->cnp_memo ? cnp_memo_put(x, pod, ep) : ret;
 }
 
@@ -57,6 +57,7 @@ void pol_ep_contest(struct pol_ep *ep)
 	ep->entries = NULL;
 	ep->cidrs = NULL;
 	ep->nentries = ep->ncidrs = 0;
+	ep->atoms[0] = ep->atoms[1] = 0; /* nothing for a patch to keep */
 	ep->state.isolated |= XCNI_POLEP_OVERFLOW | XCNI_POLEP_CONTESTED;
 	memset(ep->state.has, 0, sizeof(ep->state.has));
 }

@@ -81,6 +81,9 @@ struct pol_ep {
 	struct pol_entry *entries;
 	size_t ncidrs;
 	struct pol_cidr *cidrs;
+	/* cnp_apply's port intervals per dir, a digest (0: no tiers or audit laid
+	 * over): a per-peer patch of the entries needs them unchanged. */
+	uint64_t atoms[2];
 	/* The incremental compiler's: entries or CIDRs may differ from its previous
 	 * update's (compiled, given or denied peers). Unset, a writer that applied
 	 * that update need not compare them; a full delta says nothing of it. */
@@ -269,6 +272,7 @@ struct pol_delta {
 	struct pol_podname *pn_put;
 	uint32_t *pn_del;
 	size_t neps_compiled; /* local pods whose policy was compiled again */
+	size_t neps_patched; /* tiered directions of those patched per peer, not compiled whole */
 	/* Local pods given the entries of identities born in this update (their
 	 * peers matched against the new identities only, not compiled again). */
 	size_t neps_born;

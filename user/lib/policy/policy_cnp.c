@@ -568,6 +568,9 @@ static int peer_out(struct out *o, const struct cnpctx *cc, const struct peer *p
 	uint32_t gid = 0;
 	int ret;
 
+	/* Sized for every pod, so made when a pod first goes by address. */
+	if (m && pr->pod && !m->v && !(m->v = calloc(m->cap, sizeof(*m->v))))
+		return -ENOMEM;
 	if (m && pr->pod) {
 		int region = region_of(m, &pr->addr);
 
@@ -600,8 +603,7 @@ static int memo_init_dir(struct memo *m, const struct cnpctx *cc)
 	m->pfx = calloc(n + 1, sizeof(*m->pfx));
 	for (m->cap = 64; m->cap < 4 * cc->x->npods; m->cap *= 2)
 		;
-	m->v = calloc(m->cap, sizeof(*m->v));
-	if (!m->pfx || !m->v)
+	if (!m->pfx)
 		return -ENOMEM;
 	m->np = calloc(cc->ep->ncidrs + 1, sizeof(*m->np));
 	if (!m->np)
@@ -649,33 +651,25 @@ static int ids_split(struct pol_u32set *split, const struct cnpctx *cc, const st
 	return 0;
 }
 
-/* The pods as peers: by identity where that says all (split: the identities that cannot),
- * else each address as itself. */
+/* The pods that cannot go by identity (dir_ids; split: the identities a rule prefix holds an
+ * address of), each address as itself. */
 static int dir_pods(struct cnpctx *cc, struct out *o, struct vd *buf, struct memo *m,
 		    const struct pol_u32set *split)
 {
 	const struct pol_ctx *x = cc->x;
-	struct pol_u32set done = { 0 };
 	struct peer pr;
-	int ret = m->by_ports ? 0 : pol_u32set_init(&done, x->npods);
+	int ret = 0;
 
 	for (size_t i = 0; !ret && i < x->npods; i++) {
 		const struct k8s_pod *p = x->pods[i];
 
-		if (!pol_pod_managed(p) || (!p->ip && !p->has_ip6))
+		if (!pol_pod_managed(p) || (!p->ip && !p->has_ip6) ||
+		    (!m->by_ports && x->pod_id[i] && !pol_u32set_has(split, x->pod_id[i])))
 			continue;
 		memset(&pr, 0, sizeof(pr));
 		pr.pod = p;
 		pr.ns_labels = ns_labels_of(x, p->meta.ns);
 		pr.id = x->pod_id[i];
-		if (!m->by_ports && pr.id && !pol_u32set_has(split, pr.id)) {
-			if (!pol_u32set_add(&done, pr.id))
-				continue;
-			pr.addr = pol_host_cidr(p->ip, p->ip ? NULL : p->ip6);
-			decide_all(cc, &pr, buf);
-			ret = emit_group(o, cc, pr.id, buf);
-			continue;
-		}
 		if (p->ip) {
 			pr.addr = pol_host_cidr(p->ip, NULL);
 			ret = peer_out(o, cc, &pr, buf, m);
@@ -685,8 +679,76 @@ static int dir_pods(struct cnpctx *cc, struct out *o, struct vd *buf, struct mem
 			ret = peer_out(o, cc, &pr, buf, m);
 		}
 	}
-	free(done.v);
 	return ret;
+}
+
+static bool by_label_set(uint32_t peer)
+{
+	return peer >= XCNI_ID_MIN_LABELS && peer < XCNI_ID_CIDR_BASE;
+}
+
+/*
+ * The pods by identity, one group keyed by it for each identity with a pod
+ * of an address (x->id_pods) that split does not hold. From nothing each is
+ * decided; a patch (old: the pod's last entries, their rules, port intervals
+ * and nodes the same, no prefix) keeps old's groups of those still there,
+ * decides the new ones, and drops the rest: a pod that came, went or was
+ * relabelled costs its identity's decision at most, not every peer's.
+ */
+static int dir_ids(struct cnpctx *cc, struct out *o, struct vd *buf,
+		   const struct pol_u32set *split, const struct pol_ep *old)
+{
+	const struct pol_ctx *x = cc->x;
+	struct pol_u32set had = { 0 };
+	int ret = pol_u32set_init(&had, old ? old->nentries : 0);
+
+	for (size_t i = 0; !ret && old && i < old->nentries; i++) {
+		const struct pol_entry *e = &old->entries[i];
+		const struct identity *id = e->key.dir == cc->dir && by_label_set(e->key.peer) ?
+						    pol_identity_find(x->r, e->key.peer) : NULL;
+		size_t k = id ? (size_t)(id - x->r->identities) : 0;
+
+		if (!id || x->id_off[k + 1] == x->id_off[k])
+			continue;
+		pol_u32set_add(&had, e->key.peer);
+		if (!(ret = xcni_grow(&o->e, &o->cap, o->n, sizeof(*o->e))))
+			o->e[o->n++] = *e;
+	}
+	for (size_t k = 0; !ret && k < x->r->nidentities; k++) {
+		uint32_t id = x->r->identities[k].id;
+		const struct k8s_pod *p;
+		struct peer pr = { .id = id };
+
+		if (x->id_off[k + 1] == x->id_off[k] || pol_u32set_has(split, id) ||
+		    pol_u32set_has(&had, id))
+			continue;
+		p = pr.pod = x->pods[x->id_pods[x->id_off[k]]];
+		pr.ns_labels = ns_labels_of(x, p->meta.ns);
+		pr.addr = pol_host_cidr(p->ip, p->ip ? NULL : p->ip6);
+		decide_all(cc, &pr, buf);
+		ret = emit_group(o, cc, id, buf);
+	}
+	free(had.v);
+	return ret;
+}
+
+/* A patch: old's entries and prefixes of dir (its fqdn ones with egress) but the identities'. */
+static int dir_keep(struct cnpctx *cc, struct out *o, const struct pol_ep *old)
+{
+	for (size_t i = 0; i < old->nentries; i++)
+		if (old->entries[i].key.dir == cc->dir && !by_label_set(old->entries[i].key.peer)) {
+			if (xcni_grow(&o->e, &o->cap, o->n, sizeof(*o->e)))
+				return -ENOMEM;
+			o->e[o->n++] = old->entries[i];
+		}
+	for (size_t i = 0; i < old->ncidrs; i++)
+		if (old->cidrs[i].key.dir == cc->dir ||
+		    (cc->dir == XCNI_DIR_FROM_POD && old->cidrs[i].key.dir >= XCNI_POLCIDR_DIR_FQDN)) {
+			if (xcni_grow(&o->c, &o->capc, o->nc, sizeof(*o->c)))
+				return -ENOMEM;
+			o->c[o->nc++] = old->cidrs[i];
+		}
+	return 0;
 }
 
 /* The nodes as peers (this one only for its pods' egress), and the pods' gateway. */
@@ -793,7 +855,7 @@ static int dir_fqdn(struct cnpctx *cc, struct out *o, struct vd *buf)
 	return ret;
 }
 
-static int compile_dir(struct cnpctx *cc, struct out *o)
+static int compile_dir(struct cnpctx *cc, struct out *o, const struct pol_ep *old)
 {
 	size_t n = atoms_total(&cc->at);
 	struct vd *buf = calloc(n, sizeof(*buf));
@@ -809,8 +871,17 @@ static int compile_dir(struct cnpctx *cc, struct out *o)
 	 * of the identity's pods, no egress named port): identity entries, which
 	 * the data plane looks up first. The rest by address, as themselves.
 	 */
-	if (!ret && !m.by_ports)
+	if (!ret && !m.by_ports && m.npfx)
 		ret = ids_split(&split, cc, &m);
+	/* Only the pods' identities can have moved (cnp_apply, eps_dirty_audited): patched. */
+	if (!ret && old && !m.npfx && !m.by_ports) {
+		ret = dir_keep(cc, o, old) ?: dir_ids(cc, o, buf, &split, old);
+		if (cc->x->npatched)
+			(*cc->x->npatched)++;
+		goto out;
+	}
+	if (!ret && !m.by_ports)
+		ret = dir_ids(cc, o, buf, &split, NULL);
 	if (!ret)
 		ret = dir_pods(cc, o, buf, &m, &split);
 	if (!ret)
@@ -827,6 +898,7 @@ static int compile_dir(struct cnpctx *cc, struct out *o)
 	}
 	if (!ret && cc->dir == XCNI_DIR_FROM_POD)
 		ret = dir_fqdn(cc, o, buf);
+out:
 	free(buf);
 	free(split.v);
 	free(m.v);
@@ -980,7 +1052,19 @@ uint64_t pol_cnp_mask(const struct pol_ctx *x, const struct k8s_pod *pod,
 	return m;
 }
 
-int cnp_apply(const struct pol_ctx *x, const struct k8s_pod *pod, struct pol_ep *ep)
+/* The port intervals, a digest: what a patch needs its old entries made with. */
+static uint64_t atoms_digest(const struct atoms *a)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (int pi = 0; pi < 3; pi++)
+		for (size_t i = 0; i <= a->n[pi]; i++)
+			h = (h ^ (i < a->n[pi] ? a->lo[pi][i] : 0x10000u)) * 1099511628211ull;
+	return h | 1;
+}
+
+int cnp_apply(const struct pol_ctx *x, const struct k8s_pod *pod, struct pol_ep *ep,
+	      const struct pol_ep *old)
 {
 	int ret = 0;
 
@@ -1021,8 +1105,10 @@ int cnp_apply(const struct pol_ctx *x, const struct k8s_pod *pod, struct pol_ep 
 		/* Nothing tiered, nothing audited here: NetworkPolicy's entries as they are. */
 		if (!ret && (cc.nrules || (nisol && (naudit || cc.ns_audit)))) {
 			ret = build_atoms(&cc);
+			ep->atoms[dir] = ret ? 0 : atoms_digest(&cc.at);
 			if (!ret)
-				ret = compile_dir(&cc, &o);
+				ret = compile_dir(&cc, &o, old && old->atoms[dir] == ep->atoms[dir] ?
+							       old : NULL);
 			if (!ret)
 				ret = splice(ep, dir, &o);
 			if (!ret)
@@ -1081,6 +1167,7 @@ struct cnp_memo_ent {
 	uint32_t identity;
 	const struct k8s_pod *pod; /* the first pod alike: its ports */
 	uint8_t isolated;
+	uint64_t atoms[2];
 	size_t n, nc;
 	struct pol_entry *e;
 	struct pol_cidr *c;
@@ -1148,6 +1235,7 @@ int cnp_memo_get(const struct pol_ctx *x, const struct k8s_pod *pod, struct pol_
 	ep->cidrs = c;
 	ep->ncidrs = m->nc;
 	ep->state.isolated = m->isolated;
+	memcpy(ep->atoms, m->atoms, sizeof(ep->atoms));
 	*hit = true;
 	return 0;
 }
@@ -1164,7 +1252,7 @@ int cnp_memo_put(const struct pol_ctx *x, const struct k8s_pod *pod, const struc
 	v = &m->v[m->n];
 	*v = (struct cnp_memo_ent){ .identity = ep->state.identity, .pod = pod,
 				    .isolated = ep->state.isolated, .n = ep->nentries,
-				    .nc = ep->ncidrs };
+				    .nc = ep->ncidrs, .atoms = { ep->atoms[0], ep->atoms[1] } };
 	v->e = malloc((ep->nentries + 1) * sizeof(*v->e));
 	v->c = malloc((ep->ncidrs + 1) * sizeof(*v->c));
 	if (!v->e || !v->c) {

@@ -148,7 +148,7 @@ static int eps_add_born(struct pol_incr *pi)
 		if (!hit)
 			continue;
 		pi->d.neps_born_hit++;
-		ret = pol_compile_ep(&x, p->pod, p->id, &eb, &add);
+		ret = pol_compile_ep(&x, p->pod, p->id, &eb, &add, NULL);
 		if (!ret && add.nentries) {
 			ret = ep_merge(ep, &add);
 			ep->changed = true;
@@ -165,22 +165,31 @@ out:
 	return ret;
 }
 
+/* A dirty pod's mark: compiled from its last entries, patched per changed peer (cnp_apply). */
+#define EP_PATCH ((void *)1)
+
 /*
  * The local pods tiers or audit mode are laid over (ipod.audited): their
  * entries name every pod and node (cnp_apply), so any change of those, or of
- * the policies, compiles them again. The others stay on the incremental path.
+ * the policies, compiles them again: from their last entries (EP_PATCH) when
+ * only pods changed, not the policies, the Nodes or the pod itself (then it
+ * is dirty already), and no egress rule names a port (a peer's ports then
+ * move its identity's decision). The others stay on the incremental path.
  */
 static int eps_dirty_audited(struct pol_incr *pi)
 {
 	const struct pol_result *r = &pi->r;
+	void *patch = pi->nodes_changed || pi->pols_changed || pi->named_egress ? NULL : EP_PATCH;
 
 	if ((!pi->audit_any && !pi->tiers) || !(pi->pods_changed || pi->nodes_changed || pi->pols_changed ||
 				pi->ids_changed || pi->touched.n))
 		return 0;
 	for (size_t i = 0; i < r->neps; i++) {
-		const struct ipod *p = hmap_get(&pi->ipx, hu32(r->eps[i].ip), UKEY(r->eps[i].ip));
+		uint32_t a = r->eps[i].ip;
+		const struct ipod *p = hmap_get(&pi->ipx, hu32(a), UKEY(a));
 
-		if (p && p->audited && pol_incr_dirty_ep(pi, r->eps[i].ip))
+		if (p && p->audited && !hmap_has(&pi->dirty, hu32(a), UKEY(a)) &&
+		    hmap_put(&pi->dirty, hu32(a), UKEY(a), patch))
 			return -ENOMEM;
 	}
 	return 0;
@@ -291,10 +300,11 @@ static int ctx_for_dirty(struct pol_incr *pi, const struct cluster *c, struct po
 			return ret;
 	}
 	x->np_id = pi->np_id;
+	x->npatched = &pi->d.neps_patched;
 	/* Egress named ports resolve against every pod of an identity (and
 	 * ipBlock ones against every pod): the whole pod index, once. */
-	if ((every_pod && ctx_all_pods(pi, c, x)) || (pi->tiers && pol_build_nslabels(x, c)) ||
-	    (pi->named_egress && pol_build_id_pods(x)) || pol_memo_init(x))
+	if ((every_pod && (ctx_all_pods(pi, c, x) || pol_build_id_pods(x))) ||
+	    (pi->tiers && pol_build_nslabels(x, c)) || pol_memo_init(x))
 		return -ENOMEM;
 	if (!pi->labix) {
 		if (pol_labix_build(x))
@@ -326,9 +336,12 @@ static int compile_dirty(struct pol_incr *pi, const struct pol_ctx *x, struct ep
 		uint32_t a = (uint32_t)s->k;
 		const struct ipod *p = hmap_get(&pi->ipx, hu32(a), UKEY(a));
 
+		const struct pol_ep *old = s->v == EP_PATCH ?
+			bsearch(&a, r->eps, r->neps, sizeof(*r->eps), pol_cmp_ep) : NULL;
+
 		if (!p || !p->local)
 			continue;
-		ret = pol_compile_ep(x, p->pod, p->id, eb, &v[n]);
+		ret = pol_compile_ep(x, p->pod, p->id, eb, &v[n], old);
 		((struct ipod *)p)->cnps = x->ncnps ? pol_cnp_mask(x, p->pod,
 			&pol_nsl_find(x, p->pod->meta.ns)->labels) : 0;
 		((struct ipod *)p)->audited = p->cnps || (pi->audit_any && cnp_audited(x, p->pod));

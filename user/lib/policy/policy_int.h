@@ -113,6 +113,7 @@ struct pol_ctx {
 	/* Local pods' tiered results by identity and ports (cnp_memo_*), during
 	 * the compile of an update's dirty pods (pol_incr_eps_resync); NULL elsewhere. */
 	struct cnp_memo *cnp_memo;
+	size_t *npatched; /* counts the directions cnp_apply patched (pol_delta's), or NULL */
 };
 
 struct labix;
@@ -122,8 +123,10 @@ struct pol_u32set;
 /* ---- policy_cnp.c ---- */
 /* x's ClusterNetworkPolicies and audit state from the view. 0 or -ENOMEM. */
 int cnp_ctx_init(struct pol_ctx *x, const struct cluster *c);
-/* The tiers and audit mode laid over ep's NetworkPolicy entries (pol_compile_ep's last step). */
-int cnp_apply(const struct pol_ctx *x, const struct k8s_pod *pod, struct pol_ep *ep);
+/* The tiers and audit mode laid over ep's NetworkPolicy entries (pol_compile_ep's last step);
+ * old: the pod's last result, patched per changed peer where that is exact, or NULL. */
+int cnp_apply(const struct pol_ctx *x, const struct k8s_pod *pod, struct pol_ep *ep,
+	      const struct pol_ep *old);
 /*
  * A tiered pod's entries depend on its identity (labels, namespace's labels:
  * which policies select it), its container ports (ingress named ports) and
@@ -165,7 +168,7 @@ int pol_cmp_meta(const void *a, const void *b);
 int pol_cmp_podname(const void *a, const void *b);
 int pol_cmp_str(const char *a, const char *b);
 int pol_compile_ep(const struct pol_ctx *x, const struct k8s_pod *pod, uint32_t identity,
-		   struct epbuild *eb, struct pol_ep *ep);
+		   struct epbuild *eb, struct pol_ep *ep, const struct pol_ep *old);
 /*
  * pod's NetworkPolicy entries without the policies in audit mode (by their
  * own annotation; the namespace's is the caller's): what an audited policy
