@@ -241,7 +241,8 @@ static inline bool ref_cnp_peer(const struct refc *x, const struct k8s_cnp_peer 
 			if (i == REF_N(x, K8S_NODE))
 				return false;
 			n = &REF_O(x, K8S_NODE, i)->node;
-			if (!q->addr.v6 && n->internal_ip == q->addr.addr &&
+			if ((q->addr.v6 ? !memcmp(n->internal_ip6, q->addr.addr6, 16) :
+					  n->internal_ip == q->addr.addr) &&
 			    k8s_selector_matches(p->node_sel, &n->meta.labels))
 				return true;
 		}
@@ -364,8 +365,9 @@ static inline bool ref_np_peer(const struct refc *x, const struct k8s_netpol *np
 			for (size_t i = 0; !portm && i < REF_N(x, K8S_POD); i++) {
 				const struct k8s_pod *q = &REF_O(x, K8S_POD, i)->pod;
 
-				portm = q->ip == peer->addr.addr && !peer->addr.v6 && ref_holds(x, q) &&
-					ref_named(x, q, true, pp->port_name, proto, port);
+				portm = (peer->addr.v6 ? q->has_ip6 && !memcmp(q->ip6, peer->addr.addr6, 16) :
+						       q->ip == peer->addr.addr) &&
+					ref_holds(x, q) && ref_named(x, q, true, pp->port_name, proto, port);
 			}
 		} else {
 			portm = peer->kind == REF_POD &&
@@ -490,6 +492,41 @@ static inline struct rpeer ref_who(const struct refc *x, uint32_t a, bool *ambig
 		q.kind = REF_POD, q.pod = v[0];
 	else if (n > 1)
 		q.kind = REF_CLOSED;
+	return q;
+}
+
+/*
+ * ref_who for an IPv6 address: a Node's (this node's the node itself), the one
+ * pod that claims it and holds its own key, or the world. *ambiguous: two
+ * claim it, or a Node and a pod (the IPv6 maps' contests: not judged here).
+ */
+static inline struct rpeer ref_who6(const struct refc *x, const uint8_t *a, bool *ambiguous)
+{
+	struct rpeer q = { .kind = REF_WORLD, .addr = { .len = 128, .v6 = true } };
+	const struct k8s_pod *v[16];
+	size_t n = 0;
+
+	memcpy(q.addr.addr6, a, 16);
+	for (size_t i = 0; i < REF_N(x, K8S_NODE); i++) {
+		const struct k8s_node *nd = &REF_O(x, K8S_NODE, i)->node;
+
+		if (memcmp(nd->internal_ip6, a, 16))
+			continue;
+		n++;
+		q.node = true;
+		q.kind = x->self && !strcmp(nd->meta.name, x->self) ? REF_HOST : REF_NODE;
+	}
+	for (size_t i = 0; i < REF_N(x, K8S_POD); i++) {
+		const struct k8s_pod *p = &REF_O(x, K8S_POD, i)->pod;
+
+		if (!ref_managed(p) || !p->has_ip6 || memcmp(p->ip6, a, 16))
+			continue;
+		/* Its key contested or yielded: which entry it has is the IPv6 maps' rule. */
+		if (n++ || ref_claimants(x, ref_key(x, p), v, 16) != 1 || v[0] != p)
+			n++;
+		q.kind = REF_POD, q.pod = p;
+	}
+	*ambiguous = n > 1;
 	return q;
 }
 

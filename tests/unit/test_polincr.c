@@ -201,9 +201,10 @@ static void result_equal(const struct pol_result *a, const struct pol_result *b)
 /* ---- the compiled maps against the reference (polref.h) ---- */
 
 /* Samples judged, and skipped (an address the node's and a gateway's at once). */
-static size_t judged, judged_skipped;
-/* Its own draws, so that the histories stay the ones the tests were tuned with. */
-static unsigned judge_seed = 1;
+static size_t judged, judged_skipped, judged6;
+/* Its own draws, so that the histories stay the ones the tests were tuned with;
+ * the IPv6 samples' apart, so that the IPv4 ones stay as they were drawn. */
+static unsigned judge_seed = 1, judge6_seed = 6;
 
 static const struct {
 	uint8_t proto;
@@ -240,8 +241,94 @@ static bool judge_holds(const struct refc *x, const struct k8s_pod *p, bool *clo
  * IPv4, both directions with every address of the view (pods, Nodes, the
  * gateway, two outside) on three ports of judge_ports drawn each time.
  */
+/* A sample's flow both ways, the maps' verdict (got) against the reference's. */
+static void judge_flow(const struct refc *x, const struct k8s_pod *p, bool closed,
+		       const struct rpeer *who, const char *peer, bool (*got)(int in, uint8_t pr,
+		       uint16_t pt, const void *arg), const void *arg, unsigned *seed)
+{
+	for (int k = 0; k < 3; k++) {
+		unsigned q = rnd(seed, sizeof(judge_ports) / sizeof(judge_ports[0]));
+		uint8_t pr = judge_ports[q].proto;
+		uint16_t pt = judge_ports[q].port;
+
+		for (int in = 0; in < 2; in++) {
+			bool want = ref_verdict(x, p, closed, in, who, pr, pt), is = got(in, pr, pt, arg);
+
+			judged++;
+			if (want == is)
+				continue;
+			fail_msg("seed %u step %u: pod %s/%s %s %s (%s) proto %u port %u: the maps %s, "
+				 "the reference %s", run_seed, run_step, p->meta.ns, p->meta.name,
+				 in ? "from" : "to", peer, judge_kind(who->kind), pr, pt,
+				 is ? "allow" : "refuse", want ? "allows" : "refuses");
+		}
+	}
+}
+
+struct flow4 {
+	const struct pol_result *r;
+	uint32_t self, peer;
+};
+
+static bool got4(int in, uint8_t pr, uint16_t pt, const void *arg)
+{
+	const struct flow4 *f = arg;
+	const struct pol_entry *hit;
+
+	return side(f->r, f->self, in ? XCNI_DIR_TO_POD : XCNI_DIR_FROM_POD, f->peer, pr, pt, &hit);
+}
+
+struct flow6 {
+	const struct pol_result *r;
+	uint32_t self, id;
+	const char *peer;
+};
+
+static bool got6(int in, uint8_t pr, uint16_t pt, const void *arg)
+{
+	const struct flow6 *f = arg;
+
+	return side6(f->r, f->self, in ? XCNI_DIR_TO_POD : XCNI_DIR_FROM_POD, f->peer, f->id, pr,
+		     pt);
+}
+
+/* p's IPv6 flows with every IPv6 of the view (and two outside): the ipcache6 v6 says who. */
+static void judge6(const struct refc *x, const struct pol_result *r, const struct pol_v6 *v6,
+		   const struct k8s_pod *p, bool closed)
+{
+	uint8_t a[NPODS + NNODES + 2][16] = { { 0x20, 0x01, 0x0d, 0xb8, [15] = 7 } };
+	size_t na = 2;
+	const struct cluster *c = x->c;
+	static const uint8_t none[16];
+
+	inet_pton(AF_INET6, "fd00:1:3::7", a[1]); /* in an ipBlock's except */
+	for (size_t i = 0; i < c->n[K8S_NODE]; i++)
+		if (memcmp(c->objs[K8S_NODE][i]->node.internal_ip6, none, 16))
+			memcpy(a[na++], c->objs[K8S_NODE][i]->node.internal_ip6, 16);
+	for (size_t i = 0; i < c->n[K8S_POD]; i++)
+		if (c->objs[K8S_POD][i]->pod.has_ip6)
+			memcpy(a[na++], c->objs[K8S_POD][i]->pod.ip6, 16);
+	for (size_t i = 0; i < na; i++) {
+		char ip[INET6_ADDRSTRLEN];
+		bool skip;
+		const struct rpeer who = ref_who6(x, a[i], &skip);
+		struct flow6 f = { r, ref_key(x, p), XCNI_ID_WORLD, ip };
+
+		if (skip) {
+			judged_skipped += 6;
+			continue;
+		}
+		inet_ntop(AF_INET6, a[i], ip, sizeof(ip));
+		for (size_t j = 0; j < v6->nipc; j++)
+			if (!memcmp(v6->ipc[j].key.addr, a[i], 16))
+				f.id = v6->ipc[j].val.identity;
+		judged6 += 6;
+		judge_flow(x, p, closed, &who, ip, got6, &f, &judge6_seed);
+	}
+}
+
 static void judge(const struct pol_result *res, const struct pol_ipcache *ipcache, size_t nipcache,
-		  const struct cluster *c, const struct pol_opts *o)
+		  const struct cluster *c, const struct pol_opts *o, const struct pol_v6 *v6)
 {
 	const struct refc x = { .c = c, .self = o->node_name, .gateway = o->gateway_ip };
 	struct pol_result m = *res, *r = &m; /* the ipcache as the maps hold it */
@@ -275,36 +362,18 @@ static void judge(const struct pol_result *res, const struct pol_ipcache *ipcach
 		for (size_t a = 0; p->ip && a < na; a++) {
 			bool skip;
 			const struct rpeer who = ref_who(&x, addrs[a], &skip);
+			const struct flow4 f = { r, p->ip, addrs[a] };
+			char ip[INET_ADDRSTRLEN];
 
-			for (int k = 0; k < 3; k++) {
-				unsigned q = rnd(&judge_seed, sizeof(judge_ports) / sizeof(judge_ports[0]));
-				uint8_t pr = judge_ports[q].proto;
-				uint16_t pt = judge_ports[q].port;
-
-				for (int in = 0; in < 2; in++) {
-					const struct pol_entry *hit;
-					bool want, got;
-					char ip[INET_ADDRSTRLEN];
-
-					if (skip) {
-						judged_skipped++;
-						continue;
-					}
-					want = ref_verdict(&x, p, closed, in, &who, pr, pt);
-					got = side(r, p->ip, in ? XCNI_DIR_TO_POD : XCNI_DIR_FROM_POD,
-						   addrs[a], pr, pt, &hit);
-					judged++;
-					if (want == got)
-						continue;
-					inet_ntop(AF_INET, &addrs[a], ip, sizeof(ip));
-					fail_msg("seed %u step %u: pod %s/%s %s %s (%s) proto %u port %u: "
-						 "the maps %s, the reference %s", run_seed, run_step,
-						 p->meta.ns, p->meta.name, in ? "from" : "to", ip,
-						 judge_kind(who.kind), pr, pt,
-						 got ? "allow" : "refuse", want ? "allows" : "refuses");
-				}
+			if (skip) {
+				judged_skipped += 6;
+				continue;
 			}
+			inet_ntop(AF_INET, &addrs[a], ip, sizeof(ip));
+			judge_flow(&x, p, closed, &who, ip, got4, &f, &judge_seed);
 		}
+		if (p->has_ip6 && v6)
+			judge6(&x, r, v6, p, closed);
 	}
 	if (r->neps != neps)
 		fail_msg("seed %u step %u: %zu local pods with an entry, the reference says %zu",
@@ -314,9 +383,10 @@ static void judge(const struct pol_result *res, const struct pol_ipcache *ipcach
 /* The reference must have judged many verdicts a step: the check is not idle. */
 static void judged_print(size_t steps)
 {
-	print_message("%zu verdicts judged against the reference, %zu skipped (an address "
-		      "both a node's and the gateway's)\n", judged, judged_skipped);
-	assert_true(judged > steps * 50);
+	print_message("%zu verdicts judged against the reference (%zu of IPv6 peers), %zu "
+		      "skipped (an address both a node's and the gateway's, an IPv6 contested)\n",
+		      judged, judged6, judged_skipped);
+	assert_true(judged > steps * 50 && judged6 > steps * 20);
 }
 
 /* Forces identity collisions in some runs: numbers from a small range. */
@@ -680,7 +750,7 @@ static void run(unsigned seed, uint32_t (*hash)(const char *), size_t *resets, s
 					memcpy(&v[i].key, ipc.r[i].k, sizeof(v[i].key));
 					memcpy(&v[i].val, ipc.r[i].v, sizeof(v[i].val));
 				}
-				judge(r, v, ipc.n, &c, &o);
+				judge(r, v, ipc.n, &c, &o, &held6);
 				free(v);
 			}
 			result_equal(r, &full);
@@ -715,7 +785,7 @@ static void test_random_sequences(void **state)
 	size_t resets = 0, steps = 0;
 
 	(void)state;
-	v6_skipped = v6_node_steps = judged = judged_skipped = 0;
+	v6_skipped = v6_node_steps = judged = judged_skipped = judged6 = 0;
 	for (unsigned seed = 1; seed <= 40; seed++)
 		run(seed, NULL, &resets, &steps);
 	judged_print(steps);
@@ -848,7 +918,7 @@ static void test_random_cnp(void **state)
 	node_steps = self_node_steps = node_deltas = fallbacks = 0;
 	node_only_tiered = node_only_quiet = 0;
 	fallback_why = NULL;
-	judged = judged_skipped = 0;
+	judged = judged_skipped = judged6 = 0;
 	for (unsigned seed = 700; seed <= 740; seed++)
 		run(seed, NULL, &resets, &steps);
 	for (unsigned seed = 750; seed <= 760; seed++)
@@ -910,7 +980,7 @@ static void test_random_life(void **state)
 	(void)state;
 	gen_life = true;
 	yield_steps = contest_steps = v6_yield_steps = contest_deltas = 0;
-	judged = judged_skipped = 0;
+	judged = judged_skipped = judged6 = 0;
 	for (unsigned seed = 400; seed <= 430; seed++)
 		run(seed, NULL, &resets, &steps);
 	gen_life = false;
@@ -1019,7 +1089,7 @@ static int update_with(struct store *st, struct pol_incr *pi, const struct pol_d
 	assert_int_equal(ret, pol_compile(&c, &fo, &full, &e));
 	if (!ret) {
 		/* The maps' ipcache: the whole result's here (no model of them). */
-		judge(res, full.ipcache, full.nipcache, &c, &o);
+		judge(res, full.ipcache, full.nipcache, &c, &o, NULL);
 		result_equal(res, &full);
 		if (prev)
 			idprev_of(prev, &full);
