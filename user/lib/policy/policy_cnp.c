@@ -682,18 +682,29 @@ static int dir_pods(struct cnpctx *cc, struct out *o, struct vd *buf, struct mem
 	return ret;
 }
 
+/* An identity's entries (not a group's, any peer's or a node's) and whether a pod with an
+ * address holds it now (x->id_pods). */
 static bool by_label_set(uint32_t peer)
 {
 	return peer >= XCNI_ID_MIN_LABELS && peer < XCNI_ID_CIDR_BASE;
 }
 
+static bool id_held(const struct pol_ctx *x, uint32_t id)
+{
+	const struct identity *p = pol_identity_find(x->r, id);
+	size_t k = p ? (size_t)(p - x->r->identities) : 0;
+
+	return p && x->id_off[k + 1] > x->id_off[k];
+}
+
 /*
- * The pods by identity, one group keyed by it for each identity with a pod
- * of an address (x->id_pods) that split does not hold. From nothing each is
- * decided; a patch (old: the pod's last entries, their rules, port intervals
- * and nodes the same, no prefix) keeps old's groups of those still there,
- * decides the new ones, and drops the rest: a pod that came, went or was
- * relabelled costs its identity's decision at most, not every peer's.
+ * The pods by identity, one group keyed by it for each identity held (split:
+ * those a rule prefix holds an address of, which go by address). From
+ * nothing each is decided. A patch (old: the pod's last result, its rules,
+ * port intervals and Nodes the same, no prefix) keeps old's entries and
+ * prefixes of dir but the groups of identities no pod holds any more, and
+ * decides the new: a pod that came, went or was relabelled costs its
+ * identity's decision at most, not every peer's.
  */
 static int dir_ids(struct cnpctx *cc, struct out *o, struct vd *buf,
 		   const struct pol_u32set *split, const struct pol_ep *old)
@@ -704,15 +715,21 @@ static int dir_ids(struct cnpctx *cc, struct out *o, struct vd *buf,
 
 	for (size_t i = 0; !ret && old && i < old->nentries; i++) {
 		const struct pol_entry *e = &old->entries[i];
-		const struct identity *id = e->key.dir == cc->dir && by_label_set(e->key.peer) ?
-						    pol_identity_find(x->r, e->key.peer) : NULL;
-		size_t k = id ? (size_t)(id - x->r->identities) : 0;
+		bool id = by_label_set(e->key.peer);
 
-		if (!id || x->id_off[k + 1] == x->id_off[k])
+		if (e->key.dir != cc->dir || (id && !id_held(x, e->key.peer)))
 			continue;
-		pol_u32set_add(&had, e->key.peer);
+		if (id)
+			pol_u32set_add(&had, e->key.peer);
 		if (!(ret = xcni_grow(&o->e, &o->cap, o->n, sizeof(*o->e))))
 			o->e[o->n++] = *e;
+	}
+	for (size_t i = 0; !ret && old && i < old->ncidrs; i++) {
+		uint8_t d = old->cidrs[i].key.dir; /* egress: the fqdn ones too */
+
+		if ((d == cc->dir || (cc->dir == XCNI_DIR_FROM_POD && d >= XCNI_POLCIDR_DIR_FQDN)) &&
+		    !(ret = xcni_grow(&o->c, &o->capc, o->nc, sizeof(*o->c))))
+			o->c[o->nc++] = old->cidrs[i];
 	}
 	for (size_t k = 0; !ret && k < x->r->nidentities; k++) {
 		uint32_t id = x->r->identities[k].id;
@@ -730,25 +747,6 @@ static int dir_ids(struct cnpctx *cc, struct out *o, struct vd *buf,
 	}
 	free(had.v);
 	return ret;
-}
-
-/* A patch: old's entries and prefixes of dir (its fqdn ones with egress) but the identities'. */
-static int dir_keep(struct cnpctx *cc, struct out *o, const struct pol_ep *old)
-{
-	for (size_t i = 0; i < old->nentries; i++)
-		if (old->entries[i].key.dir == cc->dir && !by_label_set(old->entries[i].key.peer)) {
-			if (xcni_grow(&o->e, &o->cap, o->n, sizeof(*o->e)))
-				return -ENOMEM;
-			o->e[o->n++] = old->entries[i];
-		}
-	for (size_t i = 0; i < old->ncidrs; i++)
-		if (old->cidrs[i].key.dir == cc->dir ||
-		    (cc->dir == XCNI_DIR_FROM_POD && old->cidrs[i].key.dir >= XCNI_POLCIDR_DIR_FQDN)) {
-			if (xcni_grow(&o->c, &o->capc, o->nc, sizeof(*o->c)))
-				return -ENOMEM;
-			o->c[o->nc++] = old->cidrs[i];
-		}
-	return 0;
 }
 
 /* The nodes as peers (this one only for its pods' egress), and the pods' gateway. */
@@ -875,7 +873,7 @@ static int compile_dir(struct cnpctx *cc, struct out *o, const struct pol_ep *ol
 		ret = ids_split(&split, cc, &m);
 	/* Only the pods' identities can have moved (cnp_apply, eps_dirty_audited): patched. */
 	if (!ret && old && !m.npfx && !m.by_ports) {
-		ret = dir_keep(cc, o, old) ?: dir_ids(cc, o, buf, &split, old);
+		ret = dir_ids(cc, o, buf, &split, old);
 		if (cc->x->npatched)
 			(*cc->x->npatched)++;
 		goto out;
