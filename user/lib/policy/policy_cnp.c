@@ -1162,13 +1162,8 @@ int cnp_ctx_init(struct pol_ctx *x, const struct cluster *c)
 /* ---- pods alike ---------------------------------------------------------- */
 
 struct cnp_memo_ent {
-	uint32_t identity;
 	const struct k8s_pod *pod; /* the first pod alike: its ports */
-	uint8_t isolated;
-	uint64_t atoms[2];
-	size_t n, nc;
-	struct pol_entry *e;
-	struct pol_cidr *c;
+	struct pol_ep ep; /* its identity, isolation, entries and prefixes */
 };
 
 struct cnp_memo {
@@ -1184,8 +1179,8 @@ struct cnp_memo *cnp_memo_new(void)
 void cnp_memo_free(struct cnp_memo *m)
 {
 	for (size_t i = 0; m && i < m->n; i++) {
-		free(m->v[i].e);
-		free(m->v[i].c);
+		free(m->v[i].ep.entries);
+		free(m->v[i].ep.cidrs);
 	}
 	if (m)
 		free(m->v);
@@ -1196,70 +1191,57 @@ static struct cnp_memo_ent *memo_find(const struct cnp_memo *m, const struct k8s
 				      uint32_t identity)
 {
 	for (size_t i = 0; i < m->n; i++)
-		if (m->v[i].identity == identity && same_ports(m->v[i].pod, pod))
+		if (m->v[i].ep.state.identity == identity && same_ports(m->v[i].pod, pod))
 			return &m->v[i];
 	return NULL;
 }
 
-int cnp_memo_get(const struct pol_ctx *x, const struct k8s_pod *pod, struct pol_ep *ep, bool *hit)
+/* dst's entries, prefixes and isolation src's, under dst's address (ep is one key field:
+ * the order holds). */
+static int ep_copy(struct pol_ep *dst, const struct pol_ep *src)
 {
-	const struct cnp_memo_ent *m = memo_find(x->cnp_memo, pod, ep->state.identity);
-	struct pol_entry *e;
-	struct pol_cidr *c;
+	struct pol_entry *e = calloc(src->nentries + 1, sizeof(*e));
+	struct pol_cidr *c = calloc(src->ncidrs + 1, sizeof(*c));
 
-	*hit = false;
-	if (!m || !ep->state.identity)
-		return 0;
-	e = calloc(m->n + 1, sizeof(*e));
-	c = calloc(m->nc + 1, sizeof(*c));
 	if (!e || !c) {
 		free(e);
 		free(c);
 		return -ENOMEM;
 	}
-	/* The same keys under this pod's address: ep is one field, so the order holds. */
-	for (size_t i = 0; i < m->n; i++) {
-		e[i] = m->e[i];
-		e[i].key.ep = ep->ip;
-	}
-	for (size_t i = 0; i < m->nc; i++) {
-		c[i] = m->c[i];
-		c[i].key.ep = ep->ip;
-	}
-	free(ep->entries);
-	free(ep->cidrs);
-	ep->entries = e;
-	ep->nentries = m->n;
-	ep->cidrs = c;
-	ep->ncidrs = m->nc;
-	ep->state.isolated = m->isolated;
-	memcpy(ep->atoms, m->atoms, sizeof(ep->atoms));
-	*hit = true;
+	for (size_t i = 0; i < src->nentries; i++)
+		e[i] = src->entries[i], e[i].key.ep = dst->ip;
+	for (size_t i = 0; i < src->ncidrs; i++)
+		c[i] = src->cidrs[i], c[i].key.ep = dst->ip;
+	free(dst->entries);
+	free(dst->cidrs);
+	dst->entries = e;
+	dst->nentries = src->nentries;
+	dst->cidrs = c;
+	dst->ncidrs = src->ncidrs;
+	dst->state.isolated = src->state.isolated;
+	memcpy(dst->atoms, src->atoms, sizeof(dst->atoms));
 	return 0;
+}
+
+int cnp_memo_get(const struct pol_ctx *x, const struct k8s_pod *pod, struct pol_ep *ep, bool *hit)
+{
+	const struct cnp_memo_ent *m = memo_find(x->cnp_memo, pod, ep->state.identity);
+
+	*hit = m && ep->state.identity;
+	return *hit ? ep_copy(ep, &m->ep) : 0;
 }
 
 int cnp_memo_put(const struct pol_ctx *x, const struct k8s_pod *pod, const struct pol_ep *ep)
 {
 	struct cnp_memo *m = x->cnp_memo;
-	struct cnp_memo_ent *v;
 
 	if (!ep->state.identity || memo_find(m, pod, ep->state.identity))
 		return 0;
 	if (xcni_grow(&m->v, &m->cap, m->n, sizeof(*m->v)))
 		return -ENOMEM;
-	v = &m->v[m->n];
-	*v = (struct cnp_memo_ent){ .identity = ep->state.identity, .pod = pod,
-				    .isolated = ep->state.isolated, .n = ep->nentries,
-				    .nc = ep->ncidrs, .atoms = { ep->atoms[0], ep->atoms[1] } };
-	v->e = malloc((ep->nentries + 1) * sizeof(*v->e));
-	v->c = malloc((ep->ncidrs + 1) * sizeof(*v->c));
-	if (!v->e || !v->c) {
-		free(v->e);
-		free(v->c);
+	m->v[m->n] = (struct cnp_memo_ent){ .pod = pod, .ep = { .ip = ep->ip, .state = ep->state } };
+	if (ep_copy(&m->v[m->n].ep, ep))
 		return -ENOMEM;
-	}
-	memcpy(v->e, ep->entries, ep->nentries * sizeof(*v->e));
-	memcpy(v->c, ep->cidrs, ep->ncidrs * sizeof(*v->c));
 	m->n++;
 	return 0;
 }
