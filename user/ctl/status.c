@@ -395,13 +395,12 @@ static void agent_problems(json_t *agent, json_t *problems)
 	/* Services refused whole for a size bound: each named, in the agent's words. */
 	json_array_foreach(json_object_get(json_object_get(agent, "services"), "bounded"), i, v)
 		json_array_append_new(problems, json_sprintf("%s", json_string_value(v) ?: "?"));
-	/* Namespaces closed for Service room (the Service maps full): each named. */
+	/* Namespaces closed for Service room (over their share, the maps full): each named. */
 	json_array_foreach(json_object_get(agent, "services_closed"), i, v)
 		json_array_append_new(problems, json_sprintf(
-			"namespace %s closed for Service room: %lld frontends not programmed (%s "
-			"full; %s)", json_string_value(json_object_get(v, "namespace")),
-			json_integer_value(json_object_get(v, "frontends")),
-			json_string_value(json_object_get(v, "map")),
+			"namespace %s closed for Service room: %lld frontends not programmed (%s; %s)",
+			json_string_value(json_object_get(v, "namespace")),
+			json_integer_value(json_object_get(v, "frontends")), svc_closed_why(v),
 			json_string_value(json_object_get(v, "fix")) ?: "xcnid --map-max"));
 	/* Namespaces closed for DNS-pattern room (xcni_fqdn_pat full): each named. */
 	json_array_foreach(json_object_get(agent, "fqdn_closed"), i, v)
