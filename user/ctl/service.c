@@ -372,19 +372,6 @@ static bool svc_filter(const struct filter *f, const struct svc_maps *m, const s
 	return ok;
 }
 
-const char *svc_closed_why(const json_t *v)
-{
-	static char why[96];
-	const char *map = json_string_value(json_object_get(v, "map")) ?: "?";
-
-	if (json_is_string(json_object_get(v, "reason")) &&
-	    !strcmp(json_string_value(json_object_get(v, "reason")), "share"))
-		snprintf(why, sizeof(why), "over its namespace's share of %s", map);
-	else
-		snprintf(why, sizeof(why), "%s full", map);
-	return why;
-}
-
 /*
  * The namespaces whose Services the agent closed for room (not in the maps,
  * so not in the table): said on stderr, the table stays what the maps hold.

@@ -360,6 +360,19 @@ static json_t *agent_ask(const char *pin_dir, char sock[108], int *err)
 	return a;
 }
 
+const char *svc_closed_why(const json_t *v)
+{
+	static char why[96];
+	const char *map = json_string_value(json_object_get(v, "map")) ?: "?";
+	const char *r = json_string_value(json_object_get(v, "reason"));
+
+	if (r && !strcmp(r, "share"))
+		snprintf(why, sizeof(why), "over its namespace's share of %s", map);
+	else
+		snprintf(why, sizeof(why), "%s full", map);
+	return why;
+}
+
 json_t *agent_answer(const struct ctl_ctx *c)
 {
 	char sock[108];
