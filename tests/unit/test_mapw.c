@@ -262,6 +262,24 @@ static bool rooms_fit(const struct rrec *w, size_t n, const bool *keep, const si
 	return true;
 }
 
+/* A step's rooms, what is used of them (under umax), an owner leaving one step in
+ * 50; at the last (recovery) the owners shrunk to one entry a room each. */
+static void rooms_step(size_t (*want)[RECS][ROOMS], int step, size_t *max, size_t *used,
+		       size_t umax)
+{
+	if (step % 50 == 49) /* an owner leaves */
+		memset(want[random() % OWNERS], 0, sizeof(want[0]));
+	for (int k = 0; k < ROOMS; k++) {
+		max[k] = 16 + (size_t)random() % 17;
+		used[k] = (size_t)random() % umax;
+	}
+	if (step == STEPS)
+		for (int o = 0; o < OWNERS; o++)
+			for (int r = 0; r < RECS; r++)
+				for (int k = 0; k < ROOMS; k++)
+					want[o][r][k] = !r;
+}
+
 static void rooms_lives(bool by_record)
 {
 	static size_t want[OWNERS][RECS][ROOMS];
@@ -282,17 +300,7 @@ static void rooms_lives(bool by_record)
 		for (int r = 0; r < 1 + (int)(random() % 4); r++) /* an owner's records change */
 			for (int k = 0; k < ROOMS; k++)
 				want[random() % OWNERS][random() % RECS][k] = (size_t)random() % 5;
-		if (step % 50 == 49) /* an owner leaves */
-			memset(want[random() % OWNERS], 0, sizeof(want[0]));
-		for (int k = 0; k < ROOMS; k++) {
-			max[k] = 16 + (size_t)random() % 17;
-			used[k] = (size_t)random() % 9;
-		}
-		if (step == STEPS) /* recovery: the owners shrink to one entry a room each */
-			for (int o = 0; o < OWNERS; o++)
-				for (int r = 0; r < RECS; r++)
-					for (int k = 0; k < ROOMS; k++)
-						want[o][r][k] = !r;
+		rooms_step(want, step, max, used, 9);
 		for (int o = 0; o < OWNERS; o++)
 			for (int r = 0; r < RECS; r++)
 				if (want[o][r][0] + want[o][r][1] + want[o][r][2])
@@ -406,18 +414,8 @@ static void rooms_held_lives(bool by_record)
 				want[o][q][k] = (size_t)random() % 5;
 			was[o][q] = false;
 		}
-		if (step % 50 == 49) /* an owner leaves */
-			memset(want[random() % OWNERS], 0, sizeof(want[0]));
-		for (int k = 0; k < ROOMS; k++) {
-			max[k] = 16 + (size_t)random() % 17;
-			used[k] = (size_t)random() % 5;
-		}
+		rooms_step(want, step, max, used, 5);
 		m.cap = step == STEPS ? 0 : caps[random() % 4];
-		if (step == STEPS) /* recovery: the owners shrink to one entry a room each */
-			for (int o = 0; o < OWNERS; o++)
-				for (int r = 0; r < RECS; r++)
-					for (int k = 0; k < ROOMS; k++)
-						want[o][r][k] = !r;
 		for (int o = 0; o < OWNERS; o++)
 			for (int r = 0; r < RECS; r++)
 				if (want[o][r][0] + want[o][r][1] + want[o][r][2]) {
