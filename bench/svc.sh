@@ -194,7 +194,8 @@ apply() {
 if run_section 1; then
 	NODES1=(k r p) XNODES=(k r)
 	((CHECK)) && NODES1=(k p) XNODES=(k)
-	for n in "${XNODES[@]}"; do start_node "$n" --kube-proxy-replacement; done
+	# One namespace holds every Service (up to 30,000): no share of the maps (default 50%).
+	for n in "${XNODES[@]}"; do start_node "$n" --kube-proxy-replacement --service-ns-share=100; done
 	start_node p
 	for n in "${NODES1[@]}"; do
 		for p in cli srv; do

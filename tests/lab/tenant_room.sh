@@ -8,6 +8,7 @@
 #   xcl-n1: ok/c (client), ok/b1 ok/b2 (app=web); tenant/t1 (app=t)
 #   ok/web      ClusterIP -> b1 b2, before the attack
 #   tenant/flood  10 ports x 9 externalIPs: 100 frontends, more than xcni_svc's 64
+#               and than the tenant's share of it (xcnid --service-ns-share, 50%: 32)
 #   ok/new      a new Service while the tenant is closed: must work
 #   ok/b2       deleted while the tenant is closed: must leave ok/web's backends
 #   tenant/huge 256 ports x 256 externalIPs: 65792 frontends, past the bound (65535),
@@ -80,8 +81,8 @@ ips=$(for a in $(seq 9); do printf '%s10.123.0.%d' "$([ "$a" = 1 ] || echo ', ')
 svc tenant flood "selector: {app: t}, ports: [$ports], externalIPs: [$ips]" >"$T/flood.yaml"
 check "apply tenant/flood: 10 ports x 9 externalIPs (100 frontends, xcni_svc holds $SVC_MAX)" lab apply -f "$T/flood.yaml"
 check "the generation applied (not stopped at Services)" applied
-check "the agent names the namespace closed and the map" \
-	grep -q "namespace tenant closed for Service room: xcni_svc is full and it brings the most (100 entries)" "$LOG"
+check "the agent names the namespace closed, the reason and the map" \
+	grep -q "namespace tenant closed for Service room: over its namespace's share (--service-ns-share) of xcni_svc (100 entries)" "$LOG"
 status_says() { # xcnictl status exits 1 when DEGRADED: its JSON is what is read
 	local out
 	out=$(status_json)
@@ -98,12 +99,12 @@ page_has() {
 }
 not_page_says() { ! mpage | grep -F "$1" >&2; }
 check "xcnictl status names it (DEGRADED, the namespace and map)" \
-	status_says 'namespace tenant closed for Service room: 100 frontends not programmed (xcni_svc full; raise --map-max=xcni_svc=N)'
+	status_says "namespace tenant closed for Service room: 100 frontends not programmed (over its namespace's share of xcni_svc; raise --service-ns-share=PCT)"
 list_says() { in_node 1 "$XCNICTL" --pin-dir "$LAB_PINS/n1" service list 2>&1 >/dev/null | grep -F "$1"; }
 check "xcnictl service list names it" \
-	list_says 'namespace tenant closed for Service room: 100 new or changed frontends not programmed (xcni_svc full'
-check "metric xcni_service_frontends_closed{namespace=\"tenant\",map=\"xcni_svc\"} 100" \
-	page_has 'xcni_service_frontends_closed{namespace="tenant",map="xcni_svc"} 100'
+	list_says "namespace tenant closed for Service room: 100 new or changed frontends not programmed (over its namespace's share of xcni_svc"
+check "metric xcni_service_frontends_closed{namespace=\"tenant\",map=\"xcni_svc\",reason=\"share\"} 100" \
+	page_has 'xcni_service_frontends_closed{namespace="tenant",map="xcni_svc",reason="share"} 100'
 check "metric xcni_service_namespaces_closed 1" page_has 'xcni_service_namespaces_closed 1'
 expect ok/c svc/ok/web 80/tcp 8 "ok/b1 ok/b2" "ok/web still works"
 expect ok/c svc/tenant/flood 8001/tcp 2 "-" "the closed Service's ClusterIP is no frontend (no answer, no wrong backend)"

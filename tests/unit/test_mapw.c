@@ -233,6 +233,7 @@ static void test_one_too_big(void **state)
 struct rrec {
 	const char *owner;
 	size_t need[ROOMS];
+	bool held; /* in the maps, unchanged: never closed (rooms_held_lives) */
 };
 
 static const char *rrec_owner(const void *rec)
@@ -261,6 +262,24 @@ static bool rooms_fit(const struct rrec *w, size_t n, const bool *keep, const si
 	return true;
 }
 
+/* A step's rooms, what is used of them (under umax), an owner leaving one step in
+ * 50; at the last (recovery) the owners shrunk to one entry a room each. */
+static void rooms_step(size_t (*want)[RECS][ROOMS], int step, size_t *max, size_t *used,
+		       size_t umax)
+{
+	if (step % 50 == 49) /* an owner leaves */
+		memset(want[random() % OWNERS], 0, sizeof(want[0]));
+	for (int k = 0; k < ROOMS; k++) {
+		max[k] = 16 + (size_t)random() % 17;
+		used[k] = (size_t)random() % umax;
+	}
+	if (step == STEPS)
+		for (int o = 0; o < OWNERS; o++)
+			for (int r = 0; r < RECS; r++)
+				for (int k = 0; k < ROOMS; k++)
+					want[o][r][k] = !r;
+}
+
 static void rooms_lives(bool by_record)
 {
 	static size_t want[OWNERS][RECS][ROOMS];
@@ -281,22 +300,12 @@ static void rooms_lives(bool by_record)
 		for (int r = 0; r < 1 + (int)(random() % 4); r++) /* an owner's records change */
 			for (int k = 0; k < ROOMS; k++)
 				want[random() % OWNERS][random() % RECS][k] = (size_t)random() % 5;
-		if (step % 50 == 49) /* an owner leaves */
-			memset(want[random() % OWNERS], 0, sizeof(want[0]));
-		for (int k = 0; k < ROOMS; k++) {
-			max[k] = 16 + (size_t)random() % 17;
-			used[k] = (size_t)random() % 9;
-		}
-		if (step == STEPS) /* recovery: the owners shrink to one entry a room each */
-			for (int o = 0; o < OWNERS; o++)
-				for (int r = 0; r < RECS; r++)
-					for (int k = 0; k < ROOMS; k++)
-						want[o][r][k] = !r;
+		rooms_step(want, step, max, used, 9);
 		for (int o = 0; o < OWNERS; o++)
 			for (int r = 0; r < RECS; r++)
 				if (want[o][r][0] + want[o][r][1] + want[o][r][2])
 					w[n++] = (struct rrec){ names[o], { want[o][r][0], want[o][r][1],
-									    want[o][r][2] } };
+									    want[o][r][2] }, false };
 		err = mapw_room_fit(&m, w, n, sizeof(*w), keep);
 		if (err) /* what is used alone (at most 8) is never over */
 			fail_msg("mapw_room_fit: %s at step %d", strerror(-err), step);
@@ -349,6 +358,136 @@ static void rooms_lives(bool by_record)
 	assert_true(partial > 0);
 }
 
+static bool rrec_held(const void *rec)
+{
+	return ((const struct rrec *)rec)->held;
+}
+
+/* Owner o's entries in room k: its kept records, and (extra) records extra of it. */
+static size_t owner_tot(const struct rrec *w, size_t n, const bool *keep, const char *o, int k,
+			const bool *extra)
+{
+	size_t t = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (w[i].owner == o && (keep[i] || (extra && extra[i])))
+			t += w[i].need[k];
+	return t;
+}
+
+/*
+ * The rule of issue 65 item 3 (docs/decisions/room-writer.md "One rule"):
+ * random lives as rooms_lives, each record kept last step and unchanged is
+ * held, each owner capped at 0 (none), 30, 50 or 100 percent of each room.
+ * After each: no held record closed (-ENOSPC only when what is used and held
+ * alone is over); what is kept fits; an owner with records kept beside its
+ * held ones is within its cap; capped[] only on closed records not held, and
+ * only when reopening it (whole: the owner's capped ones) takes its owner's
+ * records the cap kept past its cap; whole: an owner's records not held kept all or none; closed
+ * for the room only while over (reopening one would not fit); at the end
+ * nothing closed.
+ */
+static void rooms_held_lives(bool by_record)
+{
+	static size_t want[OWNERS][RECS][ROOMS];
+	static bool was[OWNERS][RECS];
+	static const unsigned caps[] = { 0, 30, 50, 100 };
+	struct rrec w[OWNERS * RECS];
+	size_t max[ROOMS], used[ROOMS], capped_n = 0, held_n = 0;
+	bool keep[OWNERS * RECS], capped[OWNERS * RECS];
+	struct mapw_room m = { .nmaps = ROOMS, .maxv = max, .used = used, .owner_of = rrec_owner,
+			       .need_of = rrec_need, .by_record = by_record, .held = rrec_held,
+			       .capped = capped };
+
+	memset(want, 0, sizeof(want));
+	memset(was, 0, sizeof(was));
+	srandom(6511);
+	for (int step = 0; step <= STEPS; step++) {
+		size_t n = 0, at[OWNERS * RECS];
+		bool spc = false, uncapped[OWNERS * RECS];
+		int err;
+
+		for (int r = 0; r < 1 + (int)(random() % 4); r++) { /* a record changes */
+			int o = (int)(random() % OWNERS), q = (int)(random() % RECS);
+
+			for (int k = 0; k < ROOMS; k++)
+				want[o][q][k] = (size_t)random() % 5;
+			was[o][q] = false;
+		}
+		rooms_step(want, step, max, used, 5);
+		m.cap = step == STEPS ? 0 : caps[random() % 4];
+		for (int o = 0; o < OWNERS; o++)
+			for (int r = 0; r < RECS; r++)
+				if (want[o][r][0] + want[o][r][1] + want[o][r][2]) {
+					at[n] = (size_t)(o * RECS + r);
+					w[n++] = (struct rrec){ names[o], { want[o][r][0], want[o][r][1],
+									    want[o][r][2] },
+								step < STEPS && was[o][r] };
+				}
+		err = mapw_room_fit(&m, w, n, sizeof(*w), keep);
+		for (size_t i = 0; i < n; i++) /* what the cap judged beside (before the room) */
+			uncapped[i] = !capped[i];
+		for (int k = 0; k < ROOMS; k++) {
+			size_t t = used[k];
+
+			for (size_t i = 0; i < n; i++)
+				t += w[i].held ? w[i].need[k] : 0;
+			spc = spc || t > max[k];
+		}
+		if (err && !(err == -ENOSPC && spc))
+			fail_msg("mapw_room_fit: %s at step %d", strerror(-err), step);
+		for (size_t i = 0; i < n; i++) {
+			const char *o = w[i].owner;
+			bool past = false, alone[OWNERS * RECS] = { false };
+
+			held_n += w[i].held;
+			if (w[i].held && !keep[i])
+				fail_msg("step %d: owner %s's held record closed", step, o);
+			if (capped[i] && (keep[i] || w[i].held))
+				fail_msg("step %d: owner %s: capped but kept or held", step, o);
+			if (!by_record)
+				for (size_t j = 0; j < n; j++)
+					if (w[j].owner == o && !w[j].held && !w[i].held &&
+					    keep[j] != keep[i] && !err)
+						fail_msg("step %d: owner %s kept in part", step, o);
+			if (!capped[i])
+				continue;
+			capped_n++;
+			for (size_t j = 0; j < n; j++)
+				alone[j] = by_record ? j == i : w[j].owner == o && capped[j];
+			for (int k = 0; k < ROOMS; k++)
+				past = past || owner_tot(w, n, uncapped, o, k, alone) * 100 > max[k] * m.cap;
+			if (!past)
+				fail_msg("step %d: owner %s capped, within its cap reopened", step, o);
+		}
+		for (int o = 0; o < OWNERS && !err; o++) {
+			bool beside = false, past = false;
+
+			for (size_t i = 0; i < n; i++)
+				beside = beside || (w[i].owner == names[o] && keep[i] && !w[i].held);
+			for (int k = 0; k < ROOMS && m.cap && m.cap < 100; k++)
+				past = past || owner_tot(w, n, keep, names[o], k, NULL) * 100 >
+						       max[k] * m.cap;
+			if (beside && past)
+				fail_msg("step %d: owner %s past its cap of %u%%", step, names[o], m.cap);
+		}
+		if (!err && !rooms_fit(w, n, keep, used, max, SIZE_MAX, false))
+			fail_msg("step %d: what is kept does not fit", step);
+		if (step == STEPS)
+			assert_int_equal(m.dropped, 0);
+		for (size_t i = 0; i < n; i++)
+			was[at[i] / RECS][at[i] % RECS] = keep[i];
+	}
+	assert_true(capped_n > 0 && held_n > 0);
+}
+
+static void test_rooms_held_cap(void **state)
+{
+	(void)state;
+	rooms_held_lives(false);
+	rooms_held_lives(true);
+}
+
 static void test_rooms_whole(void **state)
 {
 	(void)state;
@@ -369,6 +508,7 @@ int main(void)
 		cmocka_unit_test(test_one_too_big),
 		cmocka_unit_test(test_rooms_whole),
 		cmocka_unit_test(test_rooms_by_record),
+		cmocka_unit_test(test_rooms_held_cap),
 	};
 
 	return cmocka_run_group_tests_name("mapw", tests, NULL, NULL);

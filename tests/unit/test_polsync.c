@@ -534,14 +534,16 @@ static void test_overflow_closes_only_its_pods(void **state)
 	assert_int_equal(st.entries_written, 0);
 	assert_int_equal(over_count(), 1);
 
-	/* A namespace may use half of each map: neither greedy pod fits its share. */
+	/* A namespace may use half of each map: the closed greedy pod does not fit
+	 * its share; the running one keeps its entries (the share is judged where
+	 * a namespace's records are written, never by closing what runs). */
 	polsync_set_ns_share(ps, 50);
 	applied(ps, &t->r, NULL, &st);
-	assert_int_equal(st.eps_overflow, 2);
-	assert_int_equal(over_count(), 2);
-	assert_true(polep(tenant_ip[0]).isolated & XCNI_POLEP_OVERFLOW);
-	assert_true(polep(tenant_ip[1]).isolated & XCNI_POLEP_OVERFLOW);
-	assert_int_equal(count("xcni_polcidr", sizeof(struct xcni_polcidr_key)), 0);
+	assert_int_equal(st.eps_overflow, 1);
+	assert_int_equal(over_count(), 1);
+	ov = polsync_overflows(ps, &nov);
+	assert_true(nov == 1 && ov[0].share);
+	assert_int_equal(count("xcni_polcidr", sizeof(struct xcni_polcidr_key)), NCIDR);
 	assert_true(allowed(tenant_ip[2], 400, 80));
 
 	/* The policy shrinks: the pods are judged by it again, not left closed. */
@@ -558,14 +560,15 @@ static void test_overflow_closes_only_its_pods(void **state)
 }
 
 /*
- * Issue 65 item 3: tenant tn's 7 pods hold 14 of xcni_policy's 16 entries and
- * stay, unchanged; a victim's new pod (3 entries) comes. Judged on what is
- * wanted (the room writer), tn brings the most and gives way from its last
- * pod, as far as needed (one); the victim's pod waits closed for the retry
- * after cleanup (tn's old entries take the room until then), then gets its
- * entries; once tn's pods go but 2, nothing is closed. Before (only what
- * changes judged, a held pod never closed for room): the victim's pod closed
- * as long as tn stayed.
+ * Issue 65 item 3, one rule (docs/decisions/room-writer.md): tenant tn's 7
+ * pods hold 14 of xcni_policy's 16 entries and stay, unchanged; a victim's
+ * new pod (3 entries) comes. It does not fit beside them: it is closed and
+ * named (the maps full), and no pod of tn's is: a newcomer never closes a
+ * running pod. tn's pods go but 2: the victim's pod gets in. Then with
+ * --policy-ns-share 50 tn's 7 pods come again: 4 take its 8 of 16, its last
+ * 3 are closed, named over its share, and the victim's pod stays in: a
+ * tenant at its share cannot keep a newcomer out. Before (the judge closing
+ * held pods): tn's last running pod gave way to the victim.
  */
 #define TN 7
 
@@ -612,11 +615,12 @@ static void room_fx(struct room_fx *f, int ntn, bool victim)
 
 static void test_room_tenant(void **state)
 {
-	char saved[64], dir[64] = DIR_TEMPLATE, msg[256];
+	char saved[64], dir[64] = DIR_TEMPLATE;
 	struct room_fx *f = calloc(1, sizeof(*f));
 	struct polsync *ps;
 	struct polsync_stats st;
-	bool retry;
+	const struct polsync_over *ov;
+	size_t nov;
 
 	(void)state;
 	assert_non_null(f);
@@ -628,30 +632,41 @@ static void test_room_tenant(void **state)
 	room_fx(f, TN, false);
 	applied(ps, &f->r, NULL, &st);
 	assert_int_equal(count("xcni_policy", sizeof(struct xcni_polhash_key)), 2 * TN);
-	/* The victim's pod comes: closed until tn's old entries go (never open). */
+	/* The victim's pod comes: closed (never open), tn's running pods untouched. */
 	room_fx(f, TN, true);
-	assert_int_equal(polsync_apply(ps, &f->r, NULL, &st, msg, sizeof(msg)), 0);
+	applied(ps, &f->r, NULL, &st);
+	for (int i = 0; i < TN; i++)
+		if (polep(f->ip[i]).isolated & XCNI_POLEP_OVERFLOW)
+			fail_msg("a newcomer closed tn's running pod %s (%zu pods closed)", f->ip[i],
+				 st.eps_overflow);
 	assert_false(allowed("10.0.6.1", 500, 82));
-	retry = st.retry; /* the agent applies again after the cleanup */
-	assert_int_equal(polsync_cleanup(ps, &st), 0);
-	/* The retry after cleanup: the victim's pod gets its entries, tn's last is closed. */
-	assert_int_equal(polsync_apply(ps, &f->r, NULL, &st, msg, sizeof(msg)), 0);
-	if (polep("10.0.6.1").isolated & XCNI_POLEP_OVERFLOW)
-		fail_msg("the victim's new pod closed while tn holds the map (%zu pod closed)",
-			 st.eps_overflow);
-	assert_true(retry);
-	assert_true(allowed("10.0.6.1", 500, 82));
-	assert_true(polep("10.0.5.7").isolated & XCNI_POLEP_OVERFLOW);
-	assert_false(polep("10.0.5.6").isolated & XCNI_POLEP_OVERFLOW);
-	assert_int_equal(st.eps_overflow, 1);
-	assert_int_equal(polsync_cleanup(ps, &st), 0);
-	/* tn's pods go but 2: every pod open, the victim's entries stay. */
+	assert_true(polep("10.0.6.1").isolated & XCNI_POLEP_OVERFLOW);
+	ov = polsync_overflows(ps, &nov);
+	assert_true(nov == 1 && ov[0].ip == ip4("10.0.6.1") && !ov[0].share);
+	assert_true(allowed("10.0.5.7", 500, 81));
+	/* tn's pods go but 2: every pod open, the victim's in once their entries
+	 * are gone (it waits closed for the retry after cleanup). */
 	room_fx(f, 2, true);
+	applied(ps, &f->r, NULL, &st);
 	applied(ps, &f->r, NULL, &st);
 	assert_int_equal(st.eps_overflow, 0);
 	assert_true(allowed("10.0.6.1", 500, 82));
 	assert_true(allowed("10.0.5.2", 500, 81));
 	assert_int_equal(count("xcni_policy", sizeof(struct xcni_polhash_key)), 2 * 2 + 3);
+	/* Half of each map a namespace: tn's 7 again, its last 3 past its share. */
+	polsync_set_ns_share(ps, 50);
+	room_fx(f, TN, true);
+	applied(ps, &f->r, NULL, &st);
+	if (polep("10.0.6.1").isolated & XCNI_POLEP_OVERFLOW)
+		fail_msg("tn at its share kept the victim's pod out (%zu pods closed)",
+			 st.eps_overflow);
+	assert_true(allowed("10.0.6.1", 500, 82));
+	assert_int_equal(st.eps_overflow, 3);
+	ov = polsync_overflows(ps, &nov);
+	for (size_t i = 0; i < nov; i++)
+		assert_true(ov[i].share && ntohl(ov[i].ip) >= ntohl(ip4("10.0.5.5")) &&
+			    ntohl(ov[i].ip) <= ntohl(ip4("10.0.5.7")));
+	assert_int_equal(count("xcni_policy", sizeof(struct xcni_polhash_key)), 2 * 4 + 3);
 	polsync_free(ps);
 	maps_remove(dir);
 	strcpy(pin_dir, saved);

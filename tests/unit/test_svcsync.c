@@ -720,14 +720,16 @@ static void test_room_ns(void **state)
 }
 
 /*
- * A tenant's Services fill xcni_svc (62 of 64) and stay, unchanged; a
- * victim's new Service (3 frontends) comes. What runs keeps running: the
- * tenant's held frontends are never closed for a newcomer (a Service that
- * works is not broken by someone else's change that does not fit), so the
- * victim's namespace is closed and named until room comes back; once the
- * tenant's Services go but 10, the victim's are written and nothing is
- * closed. (The room judge closes held entries of unversioned maps; the
- * Service maps judge only what changes: docs/security.md "Open".)
+ * Issue 65 item 3, one rule (docs/decisions/room-writer.md). A tenant's
+ * Services fill xcni_svc (62 of 64) and stay, unchanged; a victim's new
+ * Service (3 frontends) comes: the tenant's running frontends are never
+ * closed for it, the victim's namespace is closed and named (the map full)
+ * until the tenant's Services go but 10. Then with a share of half each map
+ * (--service-ns-share 50): the tenant's 30 frontends fit its 32; its 32 more
+ * take it past: they are closed and named (its share), its 30 keep running;
+ * the victim's new Service comes beside them and is written: a tenant at its
+ * share cannot keep a newcomer out. Before (no share): the tenant held 62 and
+ * the victim's Service stayed closed.
  */
 static void test_room_tenant(void **state)
 {
@@ -753,7 +755,10 @@ static void test_room_tenant(void **state)
 	cl = svcsync_closed(ss, &ncl);
 	assert_int_equal(ncl, 1);
 	assert_string_equal(cl[0].ns, "victim");
-	assert_true(svc_has(&sp[3].key));
+	assert_false(cl[0].share);
+	for (int i = 3; i < 65; i++)
+		if (!svc_has(&sp[i].key))
+			fail_msg("a newcomer closed the tenant's running frontend %d", i);
 	assert_false(svc_has(&sp[0].key));
 	assert_int_equal(svcsync_cleanup(ss, &st), 0);
 	/* The tenant's Services go but 10: the victim's written at the retry after
@@ -766,6 +771,26 @@ static void test_room_tenant(void **state)
 	for (int i = 0; i < 3; i++)
 		if (!svc_has(&sp[i].key))
 			fail_msg("the victim's frontend %d: not written once the tenant shrank", i);
+	assert_int_equal(svcsync_apply(ss, NULL, 0, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(svcsync_cleanup(ss, &st), 0);
+	/* Half of each map a namespace: the tenant's 30, then 62. */
+	svcsync_set_ns_share(ss, 50);
+	assert_int_equal(svcsync_apply(ss, sp + 3, 30, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(svcsync_cleanup(ss, &st), 0);
+	assert_int_equal(svcsync_apply(ss, sp + 3, 62, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(svcsync_cleanup(ss, &st), 0);
+	assert_int_equal(svcsync_apply(ss, sp, 65, &st, msg, sizeof(msg)), 0);
+	for (int i = 0; i < 3; i++)
+		if (!svc_has(&sp[i].key))
+			fail_msg("the victim's new frontend %d closed while the tenant is at its "
+				 "share (%zu of xcni_svc's 64 held)",
+				 i, count_keys("xcni_svc", sizeof(struct xcni_svc_key)));
+	cl = svcsync_closed(ss, &ncl);
+	assert_int_equal(ncl, 1);
+	assert_string_equal(cl[0].ns, "tenant");
+	assert_true(cl[0].share);
+	assert_int_equal(cl[0].frontends, 32);
+	assert_true(svc_has(&sp[3].key) && svc_has(&sp[32].key) && !svc_has(&sp[33].key));
 	assert_int_equal(svcsync_apply(ss, NULL, 0, &st, msg, sizeof(msg)), 0);
 	assert_int_equal(svcsync_cleanup(ss, &st), 0);
 	svcsync_free(ss);

@@ -209,10 +209,11 @@ static json_t *svc_closed_json(void)
 		return a;
 	cl = svcsync_closed(svc_writer, &n);
 	for (size_t i = 0; i < n; i++)
-		json_array_append_new(a, json_pack("{s:s,s:s,s:I,s:I,s:s}", "namespace", cl[i].ns,
+		json_array_append_new(a, json_pack("{s:s,s:s,s:I,s:I,s:s,s:s}", "namespace", cl[i].ns,
 						   "map", cl[i].map, "frontends",
 						   (json_int_t)cl[i].frontends, "entries",
-						   (json_int_t)cl[i].need, "fix", cl[i].fix));
+						   (json_int_t)cl[i].need, "fix", cl[i].fix, "reason",
+						   cl[i].share ? "share" : "full"));
 	return a;
 }
 
@@ -617,14 +618,16 @@ void status_metrics_render(FILE *f)
 			cl = svcsync_closed(svc_writer, &ncl);
 		metrics_family1(f, "xcni_service_namespaces_closed", "gauge",
 				"Namespaces whose new or changed Service frontends are not "
-				"programmed: the Service maps had no room and they brought the most "
-				"(named in xcnid's log and `xcnictl status`).", ncl);
+				"programmed: over their share (--service-ns-share), or the Service "
+				"maps had no room and they brought the most (named in xcnid's log "
+				"and `xcnictl status`).", ncl);
 		metrics_family(f, "xcni_service_frontends_closed", "gauge",
-			       "Frontends not programmed, by closed namespace and the map that was "
-			       "full.");
+			       "Frontends not programmed, by closed namespace, the map and the "
+			       "reason: share (over the namespace's share of it) or full.");
 		for (size_t i = 0; i < ncl; i++)
 			metrics_series(f, "xcni_service_frontends_closed", cl[i].frontends,
-				       "namespace", cl[i].ns, "map", cl[i].map, NULL);
+				       "namespace", cl[i].ns, "map", cl[i].map, "reason",
+				       cl[i].share ? "share" : "full", NULL);
 	}
 	metrics_family(f, "xcni_fqdn_pairs_closed", "gauge",
 		       "(pod, pattern) pairs of domainNames not written, by namespace closed: "

@@ -452,12 +452,14 @@ static void report_svc_closed(struct svcsync *ss, __u64 gen)
 		pr_info("generation %llu: the Service maps hold every namespace's frontends again\n",
 			(unsigned long long)gen);
 	for (size_t i = 0; i < n; i++)
-		pr_err("generation %llu: namespace %s closed for Service room: %s is full and it "
-		       "brings the most (%zu entries); %zu of its frontends are not programmed "
-		       "(traffic to them finds no Service); every other namespace's "
-		       "Services applied; %s\n",
-		       (unsigned long long)gen, cl[i].ns, cl[i].map, cl[i].need, cl[i].frontends,
-		       cl[i].fix);
+		pr_err("generation %llu: namespace %s closed for Service room: %s%s%s (%zu entries); "
+		       "%zu of its new or changed frontends are not programmed (traffic to them "
+		       "finds no Service); its running ones and every other namespace's Services "
+		       "applied; %s\n",
+		       (unsigned long long)gen, cl[i].ns,
+		       cl[i].share ? "over its namespace's share (--service-ns-share) of " : "",
+		       cl[i].map, cl[i].share ? "" : " is full and it brings the most", cl[i].need,
+		       cl[i].frontends, cl[i].fix);
 }
 
 /* The Services' frontends of the changes ch (all: of every Service) built into *d. */
@@ -1214,6 +1216,8 @@ static int open_writers(const struct opts *o, struct pol_incr *pi, struct polsyn
 		pr_err("opening the Service maps under %s: %s\n", o->pin_dir, strerror(-err));
 		return err;
 	}
+	if (o->kpr)
+		svcsync_set_ns_share(*ss, o->svc_ns_share);
 	if (o->kpr && !(*si = svc_incr_new()))
 		return -ENOMEM;
 	/* Beside kube-proxy: the frontends refused as sources (sync_extfe). */

@@ -243,6 +243,8 @@ static const struct xopt {
 	{ "external-ip-cidrs", 1016, "CIDR[,CIDR...]", "where externalIPs may point" },
 	{ "kube-proxy-replacement", 1003, NULL, "translate Services in BPF" },
 	{ "lb-algorithm", 1004, "ALG", "random (default) or maglev" },
+	{ "service-ns-share", 1021, "PCT",
+	  "a namespace's most of each Service map (default " S(XCNID_NS_SHARE_DEFAULT) ")" },
 	{ "cgroup-root", 1005, "DIR", "socket-level load balancing below DIR" },
 	{ "node-port-range", 1007, "MIN-MAX", "the NodePorts served (default 30000-32767)" },
 	{ "node-port-mode", 1008, "MODE", "snat (default) or dsr" },
@@ -359,6 +361,7 @@ static const struct numopt {
 	{ 1015, "hook-check", "seconds", 0, 86400, OFF(o.hook_check_s) },
 	{ 1020, "map-grow", "a percentage", 0, 99, OFF(o.map_grow_pct) },
 	{ 1013, "policy-ns-share", "a percentage", 1, 100, OFF(o.ns_share) },
+	{ 1021, "service-ns-share", "a percentage", 1, 100, OFF(o.svc_ns_share) },
 	{ 'S', "trace-sample", "a number", 0, UINT32_MAX, OFF(o.trace_sample) },
 	{ 'R', "events-rate", "a number", 0, UINT32_MAX, OFF(o.events_rate) },
 	{ 1017, "snat-client-burst", "tuples a client may open at once", 1, 1u << 20,
@@ -930,6 +933,7 @@ static void defaults(struct xcnid_cmdline *cl)
 		.events_rate = XCNI_EVENTS_RATE_DEFAULT, .sync_delay_ms = XCNID_SYNC_DELAY_DEFAULT,
 		.churn_burst = XCNID_CHURN_BURST_DEFAULT, .churn_rate = XCNID_CHURN_RATE_DEFAULT,
 		.churn_interval_ms = XCNID_CHURN_INTERVAL_DEFAULT, .ns_share = XCNID_NS_SHARE_DEFAULT,
+		.svc_ns_share = XCNID_NS_SHARE_DEFAULT,
 		.hook_check_s = HOOKS_CHECK_S_DEFAULT, .map_grow_pct = GROW_PCT_DEFAULT };
 	cl->masquerade = -1;
 	snprintf(cl->host, sizeof(cl->host), "node");

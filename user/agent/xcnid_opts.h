@@ -56,6 +56,7 @@ struct opts {
 	unsigned int hook_check_s; /* --hook-check: seconds between looks at the hooks' order; 0 at start only */
 	unsigned int map_grow_pct; /* --map-grow: conntrack this full (percent) is doubled; 0: never */
 	unsigned int ns_share; /* --policy-ns-share: percent of each policy map one namespace may take */
+	unsigned int svc_ns_share; /* --service-ns-share: the same of each Service map */
 	uint8_t id_key[16]; /* --identity-key-file: the identity hash's key; zero: the default */
 	struct flowd_opts flows; /* --flows...: window 0, off */
 	/* --external-ip-cidrs: where a Service's spec.externalIPs may point (the
@@ -64,8 +65,9 @@ struct opts {
 	struct svc_prefix ext_allow[XCNID_EXT_ALLOW_MAX];
 };
 
-/* What --policy-ns-share is without the flag: one namespace may take half of
- * each policy map, so a tenant's policy never leaves the others less than half. */
+/* What --policy-ns-share and --service-ns-share are without the flags: one
+ * namespace may take half of each policy and Service map, so a tenant never
+ * leaves the others less than half. */
 #define XCNID_NS_SHARE_DEFAULT 50
 
 /* What --sync-delay is without the flag: none. At 100 events/s against 100k

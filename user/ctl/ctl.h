@@ -477,5 +477,7 @@ int ctl_sysdump_main(int argc, char **argv);
 
 /* The agent's status answer (lib/observe/agentstatus.h) for c's pin dir; NULL: no agent answers. */
 json_t *agent_answer(const struct ctl_ctx *c);
+/* Why a namespace of the agent's services_closed is: "MAP full" or "over its namespace's share of MAP". */
+const char *svc_closed_why(const json_t *v);
 
 #endif

@@ -383,10 +383,9 @@ static void svc_closed_say(const struct ctl_ctx *c)
 
 	json_array_foreach(json_object_get(a, "services_closed"), i, v)
 		fprintf(stderr, "namespace %s closed for Service room: %lld new or changed "
-			"frontends not programmed (%s full; %s)\n",
+			"frontends not programmed (%s; %s)\n",
 			json_string_value(json_object_get(v, "namespace")),
-			json_integer_value(json_object_get(v, "frontends")),
-			json_string_value(json_object_get(v, "map")),
+			json_integer_value(json_object_get(v, "frontends")), svc_closed_why(v),
 			json_string_value(json_object_get(v, "fix")) ?: "xcnid --map-max");
 	json_decref(a);
 }

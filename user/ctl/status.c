@@ -360,6 +360,19 @@ static json_t *agent_ask(const char *pin_dir, char sock[108], int *err)
 	return a;
 }
 
+const char *svc_closed_why(const json_t *v)
+{
+	static char why[96];
+	const char *map = json_string_value(json_object_get(v, "map")) ?: "?";
+	const char *r = json_string_value(json_object_get(v, "reason"));
+
+	if (r && !strcmp(r, "share"))
+		snprintf(why, sizeof(why), "over its namespace's share of %s", map);
+	else
+		snprintf(why, sizeof(why), "%s full", map);
+	return why;
+}
+
 json_t *agent_answer(const struct ctl_ctx *c)
 {
 	char sock[108];
@@ -395,13 +408,12 @@ static void agent_problems(json_t *agent, json_t *problems)
 	/* Services refused whole for a size bound: each named, in the agent's words. */
 	json_array_foreach(json_object_get(json_object_get(agent, "services"), "bounded"), i, v)
 		json_array_append_new(problems, json_sprintf("%s", json_string_value(v) ?: "?"));
-	/* Namespaces closed for Service room (the Service maps full): each named. */
+	/* Namespaces closed for Service room (over their share, the maps full): each named. */
 	json_array_foreach(json_object_get(agent, "services_closed"), i, v)
 		json_array_append_new(problems, json_sprintf(
-			"namespace %s closed for Service room: %lld frontends not programmed (%s "
-			"full; %s)", json_string_value(json_object_get(v, "namespace")),
-			json_integer_value(json_object_get(v, "frontends")),
-			json_string_value(json_object_get(v, "map")),
+			"namespace %s closed for Service room: %lld frontends not programmed (%s; %s)",
+			json_string_value(json_object_get(v, "namespace")),
+			json_integer_value(json_object_get(v, "frontends")), svc_closed_why(v),
 			json_string_value(json_object_get(v, "fix")) ?: "xcnid --map-max"));
 	/* Namespaces closed for DNS-pattern room (xcni_fqdn_pat full): each named. */
 	json_array_foreach(json_object_get(agent, "fqdn_closed"), i, v)

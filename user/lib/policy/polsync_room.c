@@ -27,26 +27,10 @@ bool polsync_ns_closure_has(const struct ns_closure *c, const char *ns)
 	return c->n && ns && bsearch(&ns, c->ns, c->n, sizeof(char *), pol_cmp_strp);
 }
 
-/* The qsort context of the room decisions (qsort has none). */
+/* The room writer's records (mapw_room_fit): a pod's index, its namespace, what it adds. */
 static const struct pol_result *room_r;
 static const struct ep_memo *room_m;
 
-/* A namespace's pods, those whose policy is in the maps now first: a pod never
- * loses its place to one that comes after it. */
-static int share_cmp(const void *a, const void *b)
-{
-	size_t i = *(const size_t *)a, j = *(const size_t *)b;
-	int c = strcmp(pol_ep_ns(&room_r->eps[i]), pol_ep_ns(&room_r->eps[j]));
-	bool pi = room_m[i].cur && !room_m[i].cur->over, pj = room_m[j].cur && !room_m[j].cur->over;
-
-	if (c)
-		return c;
-	if (pi != pj)
-		return pi ? -1 : 1;
-	return i < j ? -1 : i > j;
-}
-
-/* The room writer's records (mapw_room_fit): a pod's index, its namespace, what it adds. */
 static const char *room_ns(const void *rec)
 {
 	return pol_ep_ns(&room_r->eps[*(const size_t *)rec]);
@@ -63,14 +47,12 @@ static void room_need(const void *rec, size_t *need)
 		need[k] = e->need[k];
 }
 
-/*
- * Which pods' policy goes in, which are closed (fail closed
- * per pod, never per node). First each namespace's share: its pods, those in
- * the maps now first, go in while the namespace stays within share percent of
- * every map; a pod that would take it past is closed. Then the room writer
- * (mapw_room_fit, polsync_room_judge). *global: some pod was closed for the
- * room old versions take until cleanup (the retry).
- */
+/* A running pod whose policy is unchanged: never closed for another's change. */
+static bool room_held(const void *rec)
+{
+	return room_m[*(const size_t *)rec].same;
+}
+
 /* Each pod's entries by map, its judgement cleared. */
 static void room_needs(const struct pol_result *r, struct ep_memo *m)
 {
@@ -87,62 +69,23 @@ static void room_needs(const struct pol_result *r, struct ep_memo *m)
 }
 
 /*
- * All the node's pods together within one share: so is every namespace, and
- * no pod is over it (the common case, and the sort by namespace was ~8% of
- * the agent's CPU per event under churn at 100k pods).
+ * Which pods' policy goes in, which are closed (fail closed per pod, never
+ * per node): the room writer's judgement (mapw_room_fit), pod by pod, a pod
+ * whole or closed, never a running pod whose policy is unchanged (held). A
+ * namespace's pods, those in the maps first, take its share (--policy-ns-share)
+ * of every map; those that would take it past are closed (m->share). Then,
+ * twice, the namespace taking most of the maps over gives way from its last
+ * new or changed pod: on the content wanted (deletes counted first), then the
+ * new versions beside what the maps hold until cleanup: a pod that does not
+ * fit yet waits closed for the retry after it (*global).
  */
-static bool room_all_within(const struct polsync *ps, const struct pol_result *r,
-			    const struct ep_memo *m, const size_t *max)
-{
-	size_t all[POLSYNC_NR_MAPS] = { 0 };
-	bool within = true;
-
-	for (size_t i = 0; i < r->neps; i++)
-		for (int k = 0; k < POLSYNC_NR_MAPS; k++)
-			all[k] += m[i].need[k];
-	for (int k = 0; k < POLSYNC_NR_MAPS; k++)
-		within = within && all[k] * 100 <= max[k] * ps->share;
-	return within;
-}
-
-/*
- * One namespace's pods (ix sorted by namespace, then by share_cmp's order)
- * take its share of each map in turn; a pod that would take it past is over
- * (closed, drop-policy-overflow), and the next ones still get their turn.
- */
-static void room_shares(const struct polsync *ps, const struct pol_result *r, struct ep_memo *m,
-			const size_t *ix, const size_t *max)
-{
-	for (size_t a = 0, b; a < r->neps; a = b) {
-		size_t tot[POLSYNC_NR_MAPS] = { 0 };
-
-		/* [a, b): the pods of ix[a]'s namespace, ix sorted by namespace */
-		for (b = a; b < r->neps &&
-			    !strcmp(pol_ep_ns(&r->eps[ix[a]]), pol_ep_ns(&r->eps[ix[b]]));)
-			b++;
-		for (size_t i = a; i < b; i++) {
-			struct ep_memo *e = &m[ix[i]];
-			bool fits = true;
-
-			for (int k = 0; k < POLSYNC_NR_MAPS; k++)
-				fits = fits && (tot[k] + e->need[k]) * 100 <= max[k] * ps->share;
-			if (!fits) {
-				e->over = e->share = true;
-				continue;
-			}
-			for (int k = 0; k < POLSYNC_NR_MAPS; k++)
-				tot[k] += e->need[k];
-		}
-	}
-}
-
 int polsync_room_judge(struct polsync *ps, const struct pol_result *r, struct ep_memo *m,
 			bool *global)
 {
 	const size_t max[POLSYNC_NR_MAPS] = { ps->max_policy, ps->max_polrange, ps->max_polcidr };
 	const size_t used[POLSYNC_NR_MAPS] = { ps->n_policy, ps->n_polrange, ps->n_polcidr };
 	struct mapw_room j = { .nmaps = POLSYNC_NR_MAPS, .maxv = max, .owner_of = room_ns,
-			       .need_of = room_need, .by_record = true };
+			       .need_of = room_need, .by_record = true, .held = room_held };
 	size_t *ix = NULL, k = 0;
 	bool *keep = NULL;
 	int err = -ENOMEM;
@@ -153,35 +96,26 @@ int polsync_room_judge(struct polsync *ps, const struct pol_result *r, struct ep
 		return 0;
 	ix = malloc(r->neps * sizeof(*ix));
 	keep = malloc(r->neps * sizeof(*keep));
-	if (!ix || !keep)
+	j.capped = malloc(r->neps * sizeof(*j.capped));
+	if (!ix || !keep || !j.capped)
 		goto out;
-	/* A namespace's pods in the maps now first (share_cmp's order in O(n)): closed from
-	 * its last, a pod never loses its place to one that comes after it. */
+	/* A namespace's pods in the maps now first: closed from its last, a pod
+	 * never loses its place to one that comes after it. */
 	for (int held = 1; held >= 0; held--)
 		for (size_t i = 0; i < r->neps; i++)
 			if ((m[i].cur && !m[i].cur->over) == held)
 				ix[k++] = i;
 	room_r = r;
 	room_m = m;
-	if (!room_all_within(ps, r, m, max)) {
-		qsort(ix, r->neps, sizeof(*ix), share_cmp);
-		room_shares(ps, r, m, ix, max);
-	}
-	/*
-	 * The room writer's judgement, pod by pod of the namespace taking most
-	 * of the maps over (a pod whole or closed), twice. The maps' content
-	 * first, on what is wanted alone (deletes counted first): a namespace
-	 * holding the maps gives way, its running pods too. Then the new
-	 * versions beside what the maps hold until cleanup: a pod that does not
-	 * fit yet waits closed for the retry after it (*global).
-	 */
 	for (room_adds = false;; room_adds = true) {
 		j.used = room_adds ? used : NULL;
-		/* -ENOSPC: the old versions alone are over; what adds is closed */
+		j.cap = room_adds ? 0 : ps->share; /* the share: on the content wanted */
+		/* -ENOSPC: what is held alone is over; what adds is closed */
 		if ((err = mapw_room_fit(&j, ix, r->neps, sizeof(*ix), keep)) == -ENOMEM)
 			goto out;
 		for (size_t i = 0; i < r->neps; i++) {
 			m[ix[i]].over = m[ix[i]].over || !keep[i];
+			m[ix[i]].share = m[ix[i]].share || j.capped[i];
 			*global = *global || (!keep[i] && room_adds);
 		}
 		if (room_adds)
@@ -193,6 +127,7 @@ int polsync_room_judge(struct polsync *ps, const struct pol_result *r, struct ep
 out:
 	free(ix);
 	free(keep);
+	free(j.capped);
 	return err;
 }
 

@@ -601,6 +601,65 @@ static int plan_room(const struct svcsync *ss, const struct plan *p, char *msg, 
 	return 0;
 }
 
+/* Room t[] (entries by room) past a namespace's share of max[]. */
+static bool past_share(const struct svcsync *ss, const size_t *t, const size_t *max)
+{
+	bool past = false;
+
+	for (int k = 0; k < RM_N; k++)
+		past = past || t[k] * 100 > max[k] * ss->share;
+	return past;
+}
+
+/* One frontend of nbe backends into t[] (a backend counted per slot). */
+static void fe_count(size_t *t, size_t nbe, uint8_t flags)
+{
+	t[RM_SVC]++, t[RM_REVNAT]++, t[RM_IDS]++;
+	t[RM_SLOT] += nbe;
+	t[RM_BE] += nbe;
+	t[RM_MAGLEV] += !!(flags & XCNI_SVC_F_MAGLEV);
+}
+
+/*
+ * Whether some namespace may be past its share with plan p: every frontend
+ * held and added together past one namespace's share (a full apply then
+ * judges it exactly: room_close); a delta, the namespace of each changed
+ * frontend, its held ones and what the delta brings, a backend counted per
+ * slot (more, never less: past means the whole list is judged).
+ */
+static bool share_binds(const struct svcsync *ss, const struct plan *p, bool full)
+{
+	size_t used[RM_N], add[RM_N], max[RM_N], t[RM_N];
+	bool past = false;
+
+	room_of(ss, p, used, add, max);
+	for (int k = 0; k < RM_N; k++)
+		t[k] = used[k] + add[k];
+	if (ss->share >= 100 || !past_share(ss, t, max) || full)
+		return ss->share < 100 && past_share(ss, t, max);
+	for (size_t i = 0; i < p->n && !past; i++) {
+		const char *ns = p->specs[i].who.ns;
+
+		if (!p->w[i].changed)
+			continue;
+		memset(t, 0, sizeof(t));
+		for (size_t f = 0; f < ss->nfe; f++)
+			if (!strncmp(ss->fe[f].who.ns, ns, sizeof(ss->fe[f].who.ns)))
+				fe_count(t, ss->fe[f].v.count + ss->fe[f].v.count_term,
+					 ss->fe[f].v.flags);
+		for (size_t j = 0; j < p->n; j++)
+			if (p->w[j].changed && !strncmp(p->specs[j].who.ns, ns, sizeof(ss->fe->who.ns)))
+				fe_count(t, p->specs[j].nbe, p->specs[j].flags);
+		past = past_share(ss, t, max);
+	}
+	return past;
+}
+
+void svcsync_set_ns_share(struct svcsync *ss, unsigned int percent)
+{
+	ss->share = percent < 1 ? 1 : percent > 100 ? 100 : percent;
+}
+
 const struct svcsync_closed *svcsync_closed(const struct svcsync *ss, size_t *n)
 {
 	*n = ss->nclosed;
@@ -631,6 +690,7 @@ static int plan_make(struct svcsync *ss, struct plan *p, const struct svc_spec *
 struct fe_room {
 	const char *ns;
 	size_t need[RM_N];
+	bool held; /* in the maps, unchanged: never closed */
 };
 
 static const char *fe_room_ns(const void *rec)
@@ -641,6 +701,11 @@ static const char *fe_room_ns(const void *rec)
 static void fe_room_need(const void *rec, size_t *need)
 {
 	memcpy(need, ((const struct fe_room *)rec)->need, sizeof(((struct fe_room *)0)->need));
+}
+
+static bool fe_room_held(const void *rec)
+{
+	return ((const struct fe_room *)rec)->held;
 }
 
 /* A backend named by frontend fe (first-named claims it: shared ones counted once). */
@@ -676,7 +741,7 @@ static int fe_rooms(const struct plan *p, struct fe_room *r, bool adds)
 	for (size_t i = 0; i < p->n; off += p->specs[i].nbe, i++) {
 		const struct want *w = &p->w[i];
 
-		r[i] = (struct fe_room){ .ns = p->specs[i].who.ns };
+		r[i] = (struct fe_room){ .ns = p->specs[i].who.ns, .held = !w->changed };
 		if (adds && !w->changed)
 			continue;
 		r[i].need[RM_SVC] = !adds || w->cur < 0;
@@ -695,14 +760,16 @@ static int fe_rooms(const struct plan *p, struct fe_room *r, bool adds)
 }
 
 /*
- * A full apply that does not fit (never a cluster-wide stop): the room
- * writer's judgement (mapw_room_fit, closing per namespace), as the policy
- * maps': first on the content wanted alone, then what the changes add
- * beside what stays until cleanup. Only new or changed frontends are ever
- * closed: a Service that works is not broken by a change, its own
- * namespace's or another's, that does not fit (svc-netns "closed: the first
- * Service (unchanged) still works"), so a namespace holding the maps keeps
- * them until its Services go (docs/security.md "Open"). A closed
+ * A full apply that does not fit or takes a namespace past its share (never
+ * a cluster-wide stop): the room writer's judgement (mapw_room_fit, closing
+ * per namespace), as the policy maps': first on the content wanted alone,
+ * each namespace within its share (its held frontends counted first), then
+ * what the changes add beside what stays until cleanup. Only new or changed
+ * frontends are ever closed (held): a Service that works is not broken by a
+ * change, its own namespace's or another's, that does not fit (svc-netns
+ * "closed: the first Service (unchanged) still works"); the share bounds
+ * what a namespace holds, so its running Services cannot keep a newcomer
+ * within its own share out. A closed
  * namespace's changed ones are not written, a held one removed: its old
  * backends may be gone pods. Planned again
  * after each; *kept holds the specs that stay (the caller frees it),
@@ -719,11 +786,12 @@ static int room_close(struct svcsync *ss, struct plan *p, struct svc_spec **kept
 	struct fe_room *r = calloc(n ? n : 1, sizeof(*r));
 	bool *out = calloc(n ? n : 1, sizeof(*out)), *keep = calloc(n ? n : 1, sizeof(*keep));
 	struct mapw_room j = { .nmaps = RM_N, .maxv = max, .owner_of = fe_room_ns,
-			       .need_of = fe_room_need };
+			       .need_of = fe_room_need, .held = fe_room_held,
+			       .capped = calloc(n ? n : 1, sizeof(bool)) };
 	int err = -ENOMEM;
 
 	*kept = calloc(n ? n : 1, sizeof(**kept));
-	if (!cl || !cn || !orig || !r || !out || !keep || !*kept)
+	if (!cl || !cn || !orig || !r || !out || !keep || !*kept || !j.capped)
 		goto done;
 	for (size_t i = 0; i < n; i++)
 		orig[i] = i;
@@ -732,13 +800,14 @@ static int room_close(struct svcsync *ss, struct plan *p, struct svc_spec **kept
 
 		room_of(ss, p, used, add, max);
 		j.used = adds ? used : NULL;
+		j.cap = adds ? 0 : ss->share; /* the share: on the content wanted */
 		if ((err = fe_rooms(p, r, adds)) || (err = mapw_room_fit(&j, r, p->n, sizeof(*r), keep)))
 			goto done;
 		memset(add, 0, sizeof(add));
 		for (size_t i = 0; i < p->n * RM_N; i++)
 			add[i % RM_N] += r[i / RM_N].need[i % RM_N];
 		for (size_t i = 0; i < p->n; i++) {
-			if (keep[i] || !p->w[i].changed)
+			if (keep[i])
 				continue;
 			out[orig[i]] = true;
 			for (c = 0; c < nclosed && strcmp(cl[c].ns, r[i].ns); c++)
@@ -746,21 +815,22 @@ static int room_close(struct svcsync *ss, struct plan *p, struct svc_spec **kept
 			if (c == nclosed)
 				snprintf(cl[nclosed++].ns, sizeof(cl->ns), "%s", r[i].ns);
 			cl[c].frontends++;
+			cl[c].share = cl[c].share || j.capped[i];
 			for (int k = 0; k < RM_N; k++)
 				cn[c][k] += r[i].need[k];
 		}
-		/* Each named by the room over it takes the largest part of. */
+		/* Each named by the room over it (its share: any) it takes the largest part of. */
 		for (c = was; c < nclosed; c++) {
 			int map = -1;
 
 			for (int k = 0; k < RM_N; k++)
-				if ((adds ? used[k] : 0) + add[k] > max[k] && cn[c][k] &&
+				if ((cl[c].share || (adds ? used[k] : 0) + add[k] > max[k]) && cn[c][k] &&
 				    (map < 0 || (uint64_t)cn[c][k] * max[map] >
 							(uint64_t)cn[c][map] * max[k]))
 					map = k;
 			map = map < 0 ? RM_SVC : map;
 			cl[c].map = rm_name[map];
-			cl[c].fix = rm_fix[map];
+			cl[c].fix = cl[c].share ? "raise --service-ns-share=PCT" : rm_fix[map];
 			cl[c].need = cn[c][map];
 		}
 		for (size_t i = 0; i < n; i++)
@@ -786,6 +856,7 @@ done:
 	free(r);
 	free(out);
 	free(keep);
+	free(j.capped);
 	return err;
 }
 
@@ -1074,6 +1145,10 @@ static int apply(struct svcsync *ss, const struct svc_spec *specs, size_t n,
 		err = plan_frontends(ss, &p, msg, msglen);
 	if (!err)
 		err = plan_room(ss, &p, msg, msglen);
+	if (!err && share_binds(ss, &p, full)) {
+		snprintf(msg, msglen, "a namespace may be past its share of the Service maps");
+		err = -ENOSPC;
+	}
 	/* Judged per namespace over every frontend (a delta's caller applies them all). */
 	if (err == -ENOSPC && full)
 		err = room_close(ss, &p, &kept, msg, msglen);

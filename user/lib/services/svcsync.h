@@ -17,6 +17,7 @@
 #ifndef XCNI_SVCSYNC_H
 #define XCNI_SVCSYNC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -68,6 +69,7 @@ struct svcsync_closed {
 	 * "service ids" (not a map: the u16 id space, 65535 a node) */
 	const char *map;
 	const char *fix; /* what an operator can do: "raise --map-max=MAP=N", or why none helps */
+	bool share; /* past its namespace's share of map (svcsync_set_ns_share); else map full */
 };
 
 /*
@@ -79,13 +81,15 @@ int svcsync_open(const char *pin_dir, struct svcsync **out);
 void svcsync_free(struct svcsync *ss);
 
 /*
- * Makes the maps hold specs (frontends unique). When they do not fit, room is
- * judged per namespace (the Service maps as the policy maps are): the
- * namespace bringing the most entries of the map(s) that are over is closed
- * (none of its frontends written, its held ones removed), then the next,
- * until the rest fits; the rest is applied and svcsync_closed names the
- * closed ones (empty when everything fit). -EINVAL (msg names the frontend)
- * with nothing written.
+ * Makes the maps hold specs (frontends unique). Room is judged per namespace
+ * (the Service maps as the policy maps are), never closing a frontend that
+ * is in the maps and unchanged: a namespace whose frontends would take it
+ * past its share of a map (svcsync_set_ns_share) has its new and changed ones
+ * closed; when the rest does not fit, the namespace taking the most of the
+ * map(s) that are over has its new and changed ones closed (not written; a
+ * changed held one removed), then the next, until the rest fits; the rest is
+ * applied and svcsync_closed names the closed ones (empty when everything
+ * fit). -EINVAL (msg names the frontend) with nothing written.
  * A UDP frontend's backend that is no longer among its backends loses its
  * flows (both conntrack entries, in xcni_ct when pinned), after the flip.
  */
@@ -96,13 +100,15 @@ int svcsync_apply(struct svcsync *ss, const struct svc_spec *specs, size_t n,
  * changed, or the same: compared as apply does), del the keys of frontends
  * to go; every other frontend stays as it is. Same order of writes, same
  * errors, nothing written on error; costs what put and del name, not every
- * frontend held. A change that does not fit is -ENOSPC (msg names the map and
- * the numbers), nothing written: room is judged per namespace over every
+ * frontend held. A change that does not fit, or may take its namespace past
+ * its share, is -ENOSPC (msg names the map and the numbers), nothing written: room is judged per namespace over every
  * frontend, so the caller applies the whole list (svcsync_apply) instead.
  */
 int svcsync_apply_delta(struct svcsync *ss, const struct svc_spec *put, size_t nput,
 			const struct xcni_svc_key *del, size_t ndel, struct svcsync_stats *st,
 			char *msg, size_t msglen);
+/* Percent of each Service map one namespace may take (1..100; 100 at open). */
+void svcsync_set_ns_share(struct svcsync *ss, unsigned int percent);
 /* The namespaces the last svcsync_apply closed for room (by name), *n of them. */
 const struct svcsync_closed *svcsync_closed(const struct svcsync *ss, size_t *n);
 /* Deletes what the last apply replaced (old versions, removed frontends, unused backends). */

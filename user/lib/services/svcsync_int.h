@@ -74,6 +74,7 @@ struct svcsync {
 	size_t unref; /* backends that lost their last reference since the last cleanup (at most) */
 	uint32_t next_be_id;
 	uint32_t svc_hint; /* the service id handed out last */
+	unsigned int share; /* percent of each room a namespace may take (svcsync_set_ns_share) */
 	struct svcsync_closed *closed; /* namespaces the last full apply closed for room */
 	size_t nclosed;
 	uint8_t svc_used[SVC_IDS / 8];

@@ -281,6 +281,7 @@ int svcsync_open(const char *pin_dir, struct svcsync **out)
 		return -ENOMEM;
 	ss->fd_svc = ss->fd_slot = ss->fd_be = ss->fd_revnat = ss->fd_maglev = ss->fd_ct = ss->fd_ct6 =
 		ss->fd_name = ss->fd_ctstat = ss->fd_svcbe = -1;
+	ss->share = 100;
 	if ((err = ss->fd_svc = xcni_map_open_pinned(pin_dir, "xcni_svc", &ss->max_svc)) < 0 ||
 	    (err = ss->fd_slot = xcni_map_open_pinned(pin_dir, "xcni_svcslot", &ss->max_slot)) < 0 ||
 	    (err = ss->fd_be = xcni_map_open_pinned(pin_dir, "xcni_backend", &ss->max_be)) < 0 ||

@@ -291,23 +291,68 @@ static unsigned fit_over(const size_t *used, const size_t *add, const size_t *ma
 	return over;
 }
 
+static bool fit_held(const struct mapw_room *m, const void *rec)
+{
+	return m->held && m->held(rec);
+}
+
+/*
+ * One owner's records ix[a, b) within its cap: its held ones counted first
+ * (never closed), then the rest in order; by_record each that would take it
+ * past is closed (the next still get their turn), else all but the held once
+ * the whole is past.
+ */
+static void fit_cap(const struct mapw_room *m, const size_t *ix, size_t a, size_t b,
+		    const size_t *max, size_t nm, bool *keep, size_t *add, size_t *dropped)
+{
+	size_t tot[MAPW_ROOMS] = { 0 }, need[MAPW_ROOMS];
+	bool past = false;
+
+	/* pass 0: the held; 1: the rest in order; 2 (whole, past): the rest closed */
+	for (int pass = 0; pass < 3; pass++)
+		for (size_t r = a; r < b; r++) {
+			const void *rec = FIT_REC(ix[r]);
+			bool fits = true;
+
+			if (fit_held(m, rec) != !pass || (pass == 2 && (m->by_record || !past)))
+				continue;
+			fit_need(m, rec, need);
+			for (size_t k = 0; k < nm; k++)
+				fits = fits && (tot[k] + need[k]) * 100 <= max[k] * m->cap;
+			past = past || !fits;
+			if (pass == 0 || (pass == 1 && (fits || !m->by_record))) {
+				for (size_t k = 0; k < nm; k++)
+					tot[k] += need[k];
+				continue;
+			}
+			keep[ix[r]] = false;
+			if (m->capped)
+				m->capped[ix[r]] = true;
+			++*dropped;
+			for (size_t k = 0; k < nm; k++)
+				add[k] -= need[k];
+		}
+}
+
 /*
  * The room writer's judgement alone (mapw.h), every room writer's: which of
  * the n records go in (keep[i]), m->dropped how many do not. Judged on
  * want, what stays used and the rooms alone, never on what the maps hold
- * of want. Closing: the owner taking the largest part of the rooms that
- * are over (its entries over each room's size, summed; one room: the most
- * records; ties: the first by name) is closed, whole or by_record from its
- * last record as far as needed, then the next, until the rest fits. Sharing
- * (one room): the biggest owner's last record is cut, then the biggest
- * again (ties: the last by name), until the rest fits: each owner an equal
- * part, an owner under it keeps all, the first by name one more.
+ * of want. Closing: first each owner's cap (fit_cap); then the owner taking
+ * the largest part of the rooms that are over (its entries over each room's
+ * size, summed, its held ones too; one room: the most records; ties: the
+ * first by name) is closed, whole or by_record from its last record as far
+ * as needed, never a held record, then the next, until the rest fits.
+ * Sharing (one room): the biggest owner's last record is cut, then the
+ * biggest again (ties: the last by name), until the rest fits: each owner an
+ * equal part, an owner under it keeps all, the first by name one more.
  */
 int mapw_room_fit(struct mapw_room *m, const void *recs, size_t n, size_t stride, bool *keep)
 {
 	size_t nm = m->nmaps ? m->nmaps : 1, max[MAPW_ROOMS], used[MAPW_ROOMS] = { 0 };
 	size_t add[MAPW_ROOMS] = { 0 }, need[MAPW_ROOMS], *ix, *start, *gneed;
 	size_t ngroups = 0, dropped = 0;
+	bool capping = false;
 	unsigned over;
 	int err = 0;
 
@@ -321,11 +366,16 @@ int mapw_room_fit(struct mapw_room *m, const void *recs, size_t n, size_t stride
 	}
 	for (size_t i = 0; i < n; i++) {
 		keep[i] = true;
+		if (m->capped)
+			m->capped[i] = false;
 		fit_need(m, FIT_REC(i), need);
 		for (size_t k = 0; k < nm; k++)
 			add[k] += need[k];
 	}
-	if (!fit_over(used, add, max, nm))
+	/* every record together within one owner's cap: no owner is past it */
+	for (size_t k = 0; !m->share && m->cap && m->cap < 100 && k < nm; k++)
+		capping = capping || add[k] * 100 > max[k] * m->cap;
+	if (!capping && !fit_over(used, add, max, nm))
 		return 0;
 	ix = malloc((n + 1) * sizeof(*ix));
 	start = malloc((n + 1) * sizeof(*start));
@@ -337,14 +387,19 @@ int mapw_room_fit(struct mapw_room *m, const void *recs, size_t n, size_t stride
 		goto out;
 	}
 	qsort(ix, n, sizeof(*ix), fit_cmp); /* insertion sort would be quadratic */
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n; i++)
 		if (!i || strcmp(m->owner_of(FIT_REC(ix[i])), m->owner_of(FIT_REC(ix[i - 1]))))
 			start[ngroups++] = i;
-		fit_need(m, FIT_REC(ix[i]), need);
-		for (size_t k = 0; k < nm; k++)
-			gneed[(ngroups - 1) * nm + k] += need[k];
-	}
 	start[ngroups] = n;
+	for (size_t g = 0; g < ngroups; g++) {
+		if (capping)
+			fit_cap(m, ix, start[g], start[g + 1], max, nm, keep, add, &dropped);
+		for (size_t r = start[g]; r < start[g + 1]; r++) {
+			fit_need(m, FIT_REC(ix[r]), need);
+			for (size_t k = 0; keep[ix[r]] && k < nm; k++)
+				gneed[g * nm + k] += need[k];
+		}
+	}
 	while ((over = fit_over(used, add, max, nm))) {
 		size_t big = ngroups;
 		double best = 0;
@@ -361,7 +416,7 @@ int mapw_room_fit(struct mapw_room *m, const void *recs, size_t n, size_t stride
 			}
 		}
 		if (big == ngroups) {
-			err = -ENOSPC; /* what stays used is over alone */
+			err = -ENOSPC; /* what stays used (and held) is over alone */
 			break;
 		}
 		if (m->share) {
@@ -375,6 +430,8 @@ int mapw_room_fit(struct mapw_room *m, const void *recs, size_t n, size_t stride
 		for (size_t r = start[big + 1]; r-- > start[big];) {
 			bool helps = !m->by_record;
 
+			if (!keep[ix[r]] || fit_held(m, FIT_REC(ix[r])))
+				continue;
 			fit_need(m, FIT_REC(ix[r]), need);
 			over = fit_over(used, add, max, nm);
 			for (size_t k = 0; k < nm; k++)

@@ -90,6 +90,18 @@ struct mapw_room {
 	const size_t *maxv, *used;
 	void (*need_of)(const void *rec, size_t *need);
 	bool by_record;
+	/*
+	 * What runs and who may hold what (closing; docs/decisions/room-writer.md
+	 * "One rule"): held(rec) true is never closed (a running pod's policy, a
+	 * Service frontend unchanged); it counts where it stands. cap: percent
+	 * of each room one owner may take (0: 100); its held records counted
+	 * first, then the rest in order: those past it closed (by_record, else
+	 * all its records not held), capped[i] (the caller's n bools, or NULL)
+	 * set for them, before any owner is closed for the room.
+	 */
+	bool (*held)(const void *rec);
+	unsigned cap;
+	bool *capped;
 };
 
 #define MAPW_ROOMS 8 /* nmaps at most */
