@@ -796,8 +796,7 @@ static void msrc_close(struct msrc *s)
 			       s->ep_fd, s->ep6_fd, s->polkey6_fd, s->identity_fd, s->sub,
 			       s->ring_fd, -2 };
 	     *p != -2; p++)
-		if (*p >= 0)
-			close(*p);
+		xcni_close(&*p);
 	svcnames_close(&s->sn);
 	ctl_cluster_close(s->cc);
 }
