@@ -1200,6 +1200,18 @@ static inline __u32 xcni_lb_mix(__u32 h, __u32 v)
 	return h ^ (v + 0x7f4a7c15u + (h << 6) + (h >> 2));
 }
 
+/* murmur3's 32-bit finaliser, the last step of every flow hash here (Maglev's, the
+ * fragment shares', Geneve's source port): each input bit moves every output bit. */
+static inline __attribute__((always_inline)) __u32 xcni_fmix32(__u32 h)
+{
+	h ^= h >> 16;
+	h *= 0x85ebca6b;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35;
+	h ^= h >> 16;
+	return h;
+}
+
 /*
  * The flow hash Maglev indexes its table with, over the tuple as the client
  * sent it (to the frontend): the same flow gets the same backend on every
@@ -1225,13 +1237,7 @@ xcni_lb_hash(__u8 family, const void *saddr, const void *daddr, __u16 sport, __u
 	for (int i = 0; i < words; i++)
 		h = xcni_lb_mix(h, d[i]);
 	h = xcni_lb_mix(h, (__u32)sport << 16 | dport);
-	h ^= proto;
-	h ^= h >> 16;
-	h *= 0x85ebca6b;
-	h ^= h >> 13;
-	h *= 0xc2b2ae35;
-	h ^= h >> 16;
-	return h;
+	return xcni_fmix32(h ^ proto);
 }
 
 /*
@@ -1263,12 +1269,7 @@ static inline __attribute__((always_inline)) __u32 xcni_frag_outside_share(__u8 
 
 	if (family == XCNI_AF_INET6)
 		h = xcni_lb_mix(h, XCNI_V6_SITE_W1(s[1]));
-	h = xcni_lb_mix(h, k1);
-	h ^= h >> 16;
-	h *= 0x85ebca6b;
-	h ^= h >> 13;
-	h *= 0xc2b2ae35;
-	h ^= h >> 16;
+	h = xcni_fmix32(xcni_lb_mix(h, k1));
 	return XCNI_FRAG_OUTSIDE - (h & (XCNI_FRAG_OUTSIDE_SHARES - 1));
 }
 

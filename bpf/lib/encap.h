@@ -73,14 +73,8 @@ static __always_inline __u16 csum_fold(__u32 csum)
 static __always_inline __u32 flow_hash_of(__u32 saddr, __u32 daddr, __u16 sport, __u16 dport,
 					  __u8 proto)
 {
-	__u32 h = saddr ^ ((daddr << 7) | (daddr >> 25)) ^ ((__u32)sport << 16 | dport) ^ proto;
-
-	h ^= h >> 16;
-	h *= 0x85ebca6b;
-	h ^= h >> 13;
-	h *= 0xc2b2ae35;
-	h ^= h >> 16;
-	return h;
+	return xcni_fmix32(saddr ^ ((daddr << 7) | (daddr >> 25)) ^ ((__u32)sport << 16 | dport) ^
+			   proto);
 }
 
 /*

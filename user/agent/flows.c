@@ -847,8 +847,7 @@ static int log_carry_read(struct flowd *d, const char *path, const struct log_ow
 			strerror(errno));
 		*len = 0;
 	}
-	if (fd >= 0)
-		close(fd);
+	xcni_close(&fd);
 	return 0;
 }
 
@@ -1227,15 +1226,12 @@ void flowd_free(struct flowd *d)
 	}
 	ring_buffer__free(d->rb);
 	for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
-		if (*fds[i] >= 0)
-			close(*fds[i]);
-	if (npc.fd >= 0)
-		close(npc.fd);
+		xcni_close(&*fds[i]);
+	xcni_close(&npc.fd);
 	free(npc.vals);
 	free(npc.h);
 	npc = (typeof(npc)){ .fd = -1 };
-	if (d->log_fd >= 0)
-		close(d->log_fd);
+	xcni_close(&d->log_fd);
 	log_shares_free(d);
 	ipfix_free(d->ipx);
 	evfan_free(d->fan);
@@ -1309,8 +1305,7 @@ int flowd_open(const struct flowd_opts *o, const char *pin_dir, const char *node
 	if (d->ct_fd < 0 || evfd < 0) {
 		err = d->ct_fd < 0 ? d->ct_fd : evfd;
 		pr_err("flows: the pinned maps under %s: %s\n", pin_dir, strerror(-err));
-		if (evfd >= 0)
-			close(evfd);
+		xcni_close(&evfd);
 		goto fail;
 	}
 	d->rb = ring_buffer__new(evfd, on_event, d, NULL);

@@ -26,6 +26,7 @@
 #include "lib/observe/agentstatus.h"
 #include "lib/observe/flowsnet.h"
 #include "lib/observe/explain.h"
+#include "lib/system/util.h"
 
 /* A PEM file of --flows-tls at most this long (a chain of a few certificates). */
 #define FLOWD_PEM_MAX (256u << 10)
@@ -417,8 +418,7 @@ out:
 		explicit_bzero(buf, (size_t)st.st_size);
 		free(buf);
 	}
-	if (fd >= 0)
-		close(fd);
+	xcni_close(&fd);
 	return err;
 }
 

@@ -230,9 +230,7 @@ int ipfix_check_url(const char *url, char *err, size_t errlen)
 
 static void sock_close(struct ipfix *x)
 {
-	if (x->fd >= 0)
-		close(x->fd);
-	x->fd = -1;
+	xcni_close(&x->fd);
 	x->connecting = x->connected = x->was_connected = false;
 	if (x->qlen)
 		x->st.send_errors++; /* what was queued is lost with the connection */
@@ -771,8 +769,7 @@ void ipfix_free(struct ipfix *x)
 	}
 	if (x->model)
 		fbInfoModelFree(x->model);
-	if (x->fd >= 0)
-		close(x->fd);
+	xcni_close(&x->fd);
 	free(x->q);
 	free(x);
 }

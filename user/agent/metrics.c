@@ -490,8 +490,7 @@ static void render_reasons(struct metrics *m, FILE *b)
 		                "the same packets as xcni_packets_total{reason=\"drop-nat-client\"}.", n);
 	}
 out:
-	if (fd >= 0)
-		close(fd);
+	xcni_close(&fd);
 	free(sum);
 }
 
@@ -531,8 +530,7 @@ static void render_events(struct metrics *m, FILE *b)
 	metrics_series(b, "xcni_events_lost_total", sum.lost_rate, "cause", "rate-limit", NULL);
 	metrics_series(b, "xcni_events_lost_total", sum.lost_full, "cause", "ring-full", NULL);
 out:
-	if (fd >= 0)
-		close(fd);
+	xcni_close(&fd);
 }
 
 /*
@@ -565,8 +563,7 @@ static void render_ctstat(struct metrics *m, FILE *b, long ct_entries)
 	                "TCP flows met mid-stream with no entry (evicted or expired), judged again by "
 	                "policy and picked up.", st.pickups);
 out:
-	if (fd >= 0)
-		close(fd);
+	xcni_close(&fd);
 }
 
 /*

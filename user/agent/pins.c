@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/system/util.h"
 #include "xcni_shared.h"
 #include "lib/system/bpfpin.h"
 #include "lib/system/log.h"
@@ -370,8 +371,7 @@ int take_over_attachments(const char *pin_dir, int from_fd, int to_fd)
 			}
 		}
 	}
-	if (mfd >= 0)
-		close(mfd);
+	xcni_close(&mfd);
 	pr_info("took over %d attachments (%d failed)\n", n, fails);
 	return fails ? -EIO : 0;
 }
@@ -430,8 +430,7 @@ int uninstall(const struct opts *o)
 			n += !bpf_tc_detach(&hook, &q);
 		}
 	}
-	if (mfd >= 0)
-		close(mfd);
+	xcni_close(&mfd);
 	err = overlay_uninstall(o->pin_dir, o->ov->underlay);
 	if (!err)
 		err = socklb_detach_pinned(o->pin_dir);

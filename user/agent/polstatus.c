@@ -25,6 +25,7 @@
 #include "lib/system/clock.h"
 #include "lib/system/hmap.h"
 #include "lib/system/log.h"
+#include "lib/system/util.h"
 
 struct polrec {
 	char key[600];       /* "Kind/ns/name": the map's key */
@@ -199,8 +200,7 @@ static void write_file(const struct polsync *ps)
 	if (fd < 0 || !doc || json_dumpfd(doc, fd, JSON_COMPACT) || fsync(fd) ||
 	    rename(tmp, ps_.path))
 		pr_warn("writing %s: %s\n", ps_.path, strerror(errno));
-	if (fd >= 0)
-		close(fd);
+	xcni_close(&fd);
 	unlink(tmp);
 	json_decref(doc);
 }

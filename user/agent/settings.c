@@ -253,8 +253,7 @@ int settings_write_config(const struct opts *o, struct from_pod *fp)
 	}
 	lock = xcni_config_lock(o->pin_dir);
 	err = bpf_map__update_elem(fp->maps.xcni_config, &k, sizeof(k), &cfg, sizeof(cfg), 0);
-	if (lock >= 0)
-		close(lock);
+	xcni_close(&lock);
 	return err;
 }
 

@@ -114,8 +114,7 @@ static int cg_tiers(int dir, int depth, __u64 *ids, int n)
 	fd = dup(dir);
 	d = fd < 0 ? NULL : fdopendir(fd);
 	if (!d) {
-		if (fd >= 0)
-			close(fd);
+		xcni_close(&fd);
 		return n;
 	}
 	while ((e = readdir(d)) && n < XCNI_SOCK_TIERS) {
@@ -158,8 +157,7 @@ int socklb_open(struct sock_lb **out, const char *pin_dir, const char *cgroup,
 		s->rodata->cg_root = st.st_ino;
 		cg_tiers(cg, 3, (__u64 *)s->rodata->cg_tiers, 0);
 	}
-	if (cg >= 0)
-		close(cg);
+	xcni_close(&cg);
 	/* A pod's socket without backend is refused by from_pod, which reports it. */
 	s->rodata->host_netns = own_netns_cookie();
 	*out = s;

@@ -722,12 +722,9 @@ void status_free(struct agent_status *s)
 		unlink(s->sock);
 	}
 	polstatus_close();
-	if (s->tfd >= 0)
-		close(s->tfd);
-	if (s->epfd >= 0)
-		close(s->epfd);
-	if (s->metrics_fd >= 0)
-		close(s->metrics_fd);
+	xcni_close(&s->tfd);
+	xcni_close(&s->epfd);
+	xcni_close(&s->metrics_fd);
 	for (int i = 0; i < NSAMPLES; i++)
 		free(s->samples[i]);
 	free(s);

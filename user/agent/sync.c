@@ -119,8 +119,7 @@ static void report_gen(const struct opts *o, struct from_pod *fp, __u64 gen,
 	}
 	bpf_map__update_elem(fp->maps.xcni_config, &k, sizeof(k), &cfg, sizeof(cfg), 0);
 out:
-	if (lock >= 0)
-		close(lock);
+	xcni_close(&lock);
 }
 
 /* The cluster watch's state: the store, the compilers and writers, what is due. */
@@ -1338,9 +1337,7 @@ static void watch_close(struct watch *w)
 	status_set_services(NULL);
 	svcsync_free(w->ss);
 	svc_incr_free(w->si);
-	if (extfe_fd >= 0)
-		close(extfe_fd);
-	extfe_fd = -1;
+	xcni_close(&extfe_fd);
 	pol_incr_free(w->pi);
 	store_free(w->st);
 }

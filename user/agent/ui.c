@@ -17,6 +17,7 @@
 
 #include <bpf/bpf.h>
 
+#include "lib/system/util.h"
 #include "xcni_shared.h"
 #include "lib/observe/flowgraph.h"
 #include "lib/observe/flows.h"
@@ -161,7 +162,6 @@ void ui_free(struct ui *u)
 	if (!u)
 		return;
 	for (int *p = (int[]){ u->polsel, u->polname, u->polkey6, -2 }; *p != -2; p++)
-		if (*p >= 0)
-			close(*p);
+		xcni_close(&*p);
 	free(u);
 }

@@ -334,17 +334,11 @@ static int ipcache_identity(const struct filter *f, __u8 fam, const void *ip, __
 
 void filter_close(struct filter *f)
 {
-	if (f->podname_fd >= 0)
-		close(f->podname_fd);
-	if (f->ipcache_fd >= 0)
-		close(f->ipcache_fd);
-	if (f->ipcache6_fd >= 0)
-		close(f->ipcache6_fd);
-	if (f->polkey6_fd >= 0)
-		close(f->polkey6_fd);
-	if (f->identity_fd >= 0)
-		close(f->identity_fd);
-	f->podname_fd = f->ipcache_fd = f->ipcache6_fd = f->polkey6_fd = f->identity_fd = -1;
+	xcni_close(&f->podname_fd);
+	xcni_close(&f->ipcache_fd);
+	xcni_close(&f->ipcache6_fd);
+	xcni_close(&f->polkey6_fd);
+	xcni_close(&f->identity_fd);
 }
 
 int filter_open(const struct ctl_ctx *c, struct filter *f, unsigned int flags)

@@ -367,8 +367,7 @@ static void config_svc_cols(struct ptable *t, const struct ctl_ctx *c,
 		pt_uint(t, rev);
 	else
 		pt_null(t);
-	if (rfd >= 0)
-		close(rfd);
+	xcni_close(&rfd);
 	pt_str(t, np_accel_name(cfg->np_accel));
 }
 
@@ -473,8 +472,7 @@ static int cmd_config_set(const struct ctl_ctx *c, char **argv)
 		pr_err("%s: update: %s\n", m_config.name, strerror(-err));
 	}
 close:
-	if (lock >= 0)
-		close(lock);
+	xcni_close(&lock);
 	close(fd);
 	return err;
 }

@@ -128,8 +128,7 @@ static void ep_maps_close(struct ep_maps *m)
 		       &m->podname };
 
 	for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
-		if (*fds[i] >= 0)
-			close(*fds[i]);
+		xcni_close(&*fds[i]);
 	free(m->audit);
 }
 

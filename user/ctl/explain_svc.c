@@ -17,8 +17,7 @@ void svc_view_close(struct svc_view *v)
 			     &v->name,	   &v->affinity, &v->ct, &v->ct6 };
 
 	for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
-		if (*fds[i] >= 0)
-			close(*fds[i]);
+		xcni_close(&*fds[i]);
 }
 
 /* -ENOENT quietly when the node has no Service maps at all. */

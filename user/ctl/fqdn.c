@@ -57,14 +57,12 @@ static size_t eps_read(const struct ctl_ctx *c, struct ep_rec **out)
 	if (fd >= 0 &&
 	    map_collect(fd, &m_endpoints, sizeof(*v4), 0, sizeof(__u32), (void **)&v4, &n4, NULL))
 		n4 = 0;
-	if (fd >= 0)
-		close(fd);
+	xcni_close(&fd);
 	fd = map_open_quiet(c, &m_endpoints6);
 	if (fd >= 0 && map_collect(fd, &m_endpoints6, sizeof(*v6), 0, sizeof(struct xcni_in6),
 				   (void **)&v6, &n6, NULL))
 		n6 = 0;
-	if (fd >= 0)
-		close(fd);
+	xcni_close(&fd);
 	*out = calloc(n4 + n6 + 1, sizeof(**out));
 	for (size_t i = 0; *out && i < n4; i++)
 		(*out)[n++] = (struct ep_rec){ v4[i].ep.ep_id, v4[i].ip };
@@ -75,8 +73,7 @@ static size_t eps_read(const struct ctl_ctx *c, struct ep_rec **out)
 			bpf_map_lookup_elem(k6, &v6[i].ip, &key);
 		(*out)[n++] = (struct ep_rec){ v6[i].ep.ep_id, key };
 	}
-	if (k6 >= 0)
-		close(k6);
+	xcni_close(&k6);
 	free(v4);
 	free(v6);
 	return *out ? n : 0;
@@ -142,16 +139,14 @@ static int cmd_fqdn_list(const struct ctl_ctx *c, char **argv)
 				(int)strnlen(pn.name, sizeof(pn.name)), pn.name);
 		else
 			pt_strf(t, "endpoint %u", r->k.ep_id);
-		if (pfd >= 0)
-			close(pfd);
+		xcni_close(&pfd);
 		pt_str(t, name);
 		pt_str(t, ctl_addr_str(&a, addr, sizeof(addr)));
 		pt_uint(t, r->v.ttl);
 		pt_int(t, left > 0 ? left : 0);
 		pt_uint(t, r->v.rule_ref);
 	}
-	if (fd >= 0)
-		close(fd);
+	xcni_close(&fd);
 	free(recs);
 	free(eps);
 	return show(c, t);

@@ -130,10 +130,8 @@ static int cmd_ipcache_show(const struct ctl_ctx *c, char **argv)
 	} else if (!err && get) {
 		ipc_cells(t, &l, l.best_fam, &l.best);
 	}
-	if (l.kfd >= 0)
-		close(l.kfd);
-	if (l.pfd >= 0)
-		close(l.pfd);
+	xcni_close(&l.kfd);
+	xcni_close(&l.pfd);
 	filter_close(&f);
 	return show_read(c, t, err);
 }

@@ -99,8 +99,7 @@ int ctl_node_enter(const char *name, char *pin_dir, size_t len)
 		pr_err("--node %s: entering its network namespace %s: %s\n", name, path,
 		       strerror(-err));
 	}
-	if (fd >= 0)
-		close(fd);
+	xcni_close(&fd);
 	pr_debug("--node %s: netns %s, pin dir %s\n", name, path, pin_dir);
 	return err;
 }

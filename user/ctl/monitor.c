@@ -595,6 +595,27 @@ static void end_str(const char *pod, bool v6, const __u8 *addr, __u8 proto, __u1
 		snprintf(buf, len, "%s", a);
 }
 
+/* An event's time cells: the default text's (to the millisecond), whole, in ns. */
+static void time_cells(struct monitor *m, __u64 ts_ns)
+{
+	char when[48];
+	const char *t;
+
+	if (m->c->time_mono) {
+		snprintf(when, sizeof(when), "%llu.%06llu", (unsigned long long)(ts_ns / 1000000000ULL),
+			 (unsigned long long)(ts_ns % 1000000000ULL / 1000));
+		/* The default text to the millisecond. */
+		pt_strf(m->t, "%.*s", (int)(strlen(when) - 3), when);
+	} else {
+		xcni_rfc3339_fmt((int64_t)ts_ns + m->wall_off_ns, 6, when, sizeof(when));
+		/* "2026-11-26T03:04:05.123456Z": the time of day, to the millisecond. */
+		t = strchr(when, 'T');
+		pt_strf(m->t, "%.12s", t ? t + 1 : when);
+	}
+	pt_str(m->t, when);
+	pt_uint(m->t, ts_ns);
+}
+
 static int on_event(void *arg, void *data, size_t len)
 {
 	struct msrc *s = arg;
@@ -603,8 +624,7 @@ static int on_event(void *arg, void *data, size_t len)
 	const struct xcni_event *ev = &ev6.ev;
 	struct evnames n = {};
 	struct evpolicy *p;
-	char when[48], se[400], de[400];
-	const char *t;
+	char se[400], de[400];
 	/* An IPv6 packet's record: the IPv4 one with the IPv6 addresses after it. */
 	bool v6 = len >= sizeof(struct xcni_event6);
 	__u8 fam = v6 ? XCNI_AF_INET6 : XCNI_AF_INET;
@@ -643,20 +663,7 @@ static int on_event(void *arg, void *data, size_t len)
 			 ev->backend_id ? "" : ": no backend");
 	if (m->multi)
 		pt_str(m->t, s->node);
-	if (m->c->time_mono) {
-		snprintf(when, sizeof(when), "%llu.%06llu",
-			 (unsigned long long)(ev->ts_ns / 1000000000ULL),
-			 (unsigned long long)(ev->ts_ns % 1000000000ULL / 1000));
-		/* The default text to the millisecond. */
-		pt_strf(m->t, "%.*s", (int)(strlen(when) - 3), when);
-	} else {
-		xcni_rfc3339_fmt((int64_t)ev->ts_ns + m->wall_off_ns, 6, when, sizeof(when));
-		/* "2026-11-26T03:04:05.123456Z": the time of day, to the millisecond. */
-		t = strchr(when, 'T');
-		pt_strf(m->t, "%.12s", t ? t + 1 : when);
-	}
-	pt_str(m->t, when);
-	pt_uint(m->t, ev->ts_ns);
+	time_cells(m, ev->ts_ns);
 	end_str(n.spod, v6, n.saddr, ev->proto, ev->sport, se, sizeof(se));
 	end_str(n.dpod, v6, n.daddr, ev->proto, ev->dport, de, sizeof(de));
 	if (strlen(se) > m->src_w)
@@ -796,8 +803,7 @@ static void msrc_close(struct msrc *s)
 			       s->ep_fd, s->ep6_fd, s->polkey6_fd, s->identity_fd, s->sub,
 			       s->ring_fd, -2 };
 	     *p != -2; p++)
-		if (*p >= 0)
-			close(*p);
+		xcni_close(&*p);
 	svcnames_close(&s->sn);
 	ctl_cluster_close(s->cc);
 }

@@ -118,8 +118,7 @@ static int cmd_service_snat(const struct ctl_ctx *c, char **argv)
 
 	(void)argv;
 	err = fam_list(c, snat_cols, ARRAY_SIZE(snat_cols), m, snat_row, &ct6_fd);
-	if (ct6_fd >= 0)
-		close(ct6_fd);
+	xcni_close(&ct6_fd);
 	return err;
 }
 

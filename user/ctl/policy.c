@@ -253,8 +253,7 @@ static int pod_entries(const struct ctl_ctx *c, __u32 ip, __u8 version, struct p
 	*nc = sort_unique(*cidrs, k, sizeof(**cidrs), cidr_rec_cmp);
 out:
 	for (int *p = (int[]){ fd, rfd, cfd, -2 }; *p != -2; p++)
-		if (*p >= 0)
-			close(*p);
+		xcni_close(&*p);
 	return err;
 }
 
@@ -379,8 +378,7 @@ out:
 	free(recs);
 	free(cidrs);
 	for (int *p = (int[]){ idfd, nfd, sfd, rnfd, -2 }; *p != -2; p++)
-		if (*p >= 0)
-			close(*p);
+		xcni_close(&*p);
 	return err;
 }
 
@@ -530,8 +528,7 @@ out:
 	free(eps);
 	free(recs);
 	for (int *p = (int[]){ fd, rfd, pfd, -2 }; *p != -2; p++)
-		if (*p >= 0)
-			close(*p);
+		xcni_close(&*p);
 	filter_close(&f);
 	return err;
 }

@@ -92,8 +92,7 @@ void svcnames_open(const struct ctl_ctx *c, struct svcnames *s)
 void svcnames_close(struct svcnames *s)
 {
 	for (int *p = (int[]){ s->revnat_fd, s->name_fd, s->be_fd, -2 }; *p != -2; p++)
-		if (*p >= 0)
-			close(*p);
+		xcni_close(&*p);
 	free(s->be);
 }
 
@@ -168,8 +167,7 @@ static void svc_maps_close(struct svc_maps *m)
 	int *fds[] = { &m->svc, &m->slot, &m->be, &m->maglev, &m->name };
 
 	for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
-		if (*fds[i] >= 0)
-			close(*fds[i]);
+		xcni_close(&*fds[i]);
 }
 
 /*

@@ -228,10 +228,8 @@ static json_t *overflow_json(const struct ctl_ctx *c)
 			}
 		}
 	}
-	if (fd >= 0)
-		close(fd);
-	if (nfd >= 0)
-		close(nfd);
+	xcni_close(&fd);
+	xcni_close(&nfd);
 	json_object_set_new(o, "pods", pods);
 	json_object_set_new(o, "namespaces", nss);
 	return o;
@@ -476,8 +474,7 @@ static json_t *npaccel_json(const struct ctl_ctx *c, const struct xcni_config *c
 			for (int i = 0; i < ncpu; i++)
 				n[k] += v[i].packets;
 	}
-	if (nfd >= 0)
-		close(nfd);
+	xcni_close(&nfd);
 	return json_pack("{s:s,s:I,s:I,s:I,s:I}", "mode",
 			 cfg->np_accel == XCNI_NPA_NATIVE  ? "native" :
 			 cfg->np_accel == XCNI_NPA_GENERIC ? "generic" : "off",
@@ -600,8 +597,7 @@ static json_t *node_status(const struct ctl_ctx *c, const char *name)
 	if (fd < 0 || bpf_map_lookup_elem(fd, &k, &cfg)) {
 		snprintf(why, sizeof(why), "no xcni maps pinned under %s (no agent ever started here?)",
 			 c->pin_dir);
-		if (fd >= 0)
-			close(fd);
+		xcni_close(&fd);
 		json_object_set_new(o, "verdict", json_string("DOWN"));
 		json_object_set_new(o, "why", json_string(why));
 		json_decref(problems);

@@ -164,8 +164,7 @@ static int cmd_tunnel_show(const struct ctl_ctx *c, char **argv)
 	err = show_read(c, t, err);
 free:
 	for (int i = 0; i < 2; i++)
-		if (l.sfd[i] >= 0)
-			close(l.sfd[i]);
+		xcni_close(&l.sfd[i]);
 	free(l.vals);
 	filter_close(&f);
 	return err;

@@ -296,10 +296,8 @@ static int quiet_begin(bool verbose)
 	saved = dup(STDOUT_FILENO);
 	null = open("/dev/null", O_WRONLY | O_CLOEXEC);
 	if (saved < 0 || null < 0 || dup2(null, STDOUT_FILENO) < 0) {
-		if (null >= 0)
-			close(null);
-		if (saved >= 0)
-			close(saved);
+		xcni_close(&null);
+		xcni_close(&saved);
 		return -1;
 	}
 	close(null);

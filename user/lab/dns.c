@@ -37,6 +37,7 @@
 #include "lab/pod.h"
 #include "lab/slice.h"
 #include "lab/underlay.h"
+#include "lib/system/util.h"
 
 #define DNS_READY_MS 5000
 
@@ -138,12 +139,9 @@ static bool dns_listening(const char *netns)
 	if (setns(self, CLONE_NEWNET))
 		ok = false;
 out:
-	if (s >= 0)
-		close(s);
-	if (fd >= 0)
-		close(fd);
-	if (self >= 0)
-		close(self);
+	xcni_close(&s);
+	xcni_close(&fd);
+	xcni_close(&self);
 	return ok;
 }
 

@@ -13,6 +13,7 @@
 #include "lab/drops.h"
 #include "lab/state.h"
 #include "lib/observe/reasons.h"
+#include "lib/system/util.h"
 #include "xcni_shared.h"
 
 /* Every node's drop counters: packets [node][XCNI_METRIC_IDX(reason, dir)] (drops only). */
@@ -43,8 +44,7 @@ int lab_drops_open(struct lab *lab, struct lab_drops *d, const char *who)
 void lab_drops_close(struct lab_drops *d)
 {
 	for (size_t i = 0; d->fd && i < d->nnodes; i++)
-		if (d->fd[i] >= 0)
-			close(d->fd[i]);
+		xcni_close(&d->fd[i]);
 	free(d->fd);
 	free(d->pk);
 }

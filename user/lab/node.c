@@ -18,6 +18,7 @@
 #include <bpf/libbpf.h>
 #include <linux/if_link.h>
 
+#include "lib/system/util.h"
 #include "xcni_shared.h"
 #include "lab/node.h"
 #include "lib/system/bpfpin.h"
@@ -64,8 +65,7 @@ int lab_node_cgroup_enter(const struct lab_node *n, pid_t pid)
 	/* "0" moves the writer itself. */
 	if (fd < 0 || dprintf(fd, "%d\n", (int)pid) < 0)
 		err = -errno;
-	if (fd >= 0)
-		close(fd);
+	xcni_close(&fd);
 	if (err)
 		fprintf(stderr, "lab: node %s: joining %s: %s\n", n->name, path, strerror(-err));
 	return err;

@@ -29,6 +29,7 @@
 #include "lab/probe.h"
 #include "lab/svg.h"
 #include "lib/observe/flows.h"
+#include "lib/system/util.h"
 #include "xcni_shared.h"
 
 /*
@@ -381,8 +382,7 @@ static int matrix_init(struct matrix *m, const struct lab_pod **pods, size_t n, 
 static void matrix_fini(struct matrix *m)
 {
 	for (size_t i = 0; m->nsfd && i < m->npods; i++)
-		if (m->nsfd[i] >= 0)
-			close(m->nsfd[i]);
+		xcni_close(&m->nsfd[i]);
 	free(m->nsfd);
 	free(m->dst);
 	free(m->res);
@@ -615,8 +615,7 @@ static int probe_enter(struct lab *lab, const struct lab_pod *src, const char *n
 	nsfd = open(path, O_RDONLY | O_CLOEXEC);
 	if (nsfd < 0 || setns(nsfd, CLONE_NEWNET)) {
 		fprintf(stderr, "lab probe: %s: %s: %s\n", name, path, strerror(errno));
-		if (nsfd >= 0)
-			close(nsfd);
+		xcni_close(&nsfd);
 		return -1;
 	}
 	close(nsfd);

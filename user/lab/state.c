@@ -262,8 +262,7 @@ void lab_close(struct lab *lab)
 	free(lab->nodes);
 	if (lab->svc_index && lab->svc_index_free)
 		lab->svc_index_free(lab->svc_index);
-	if (lab->lock_fd >= 0)
-		close(lab->lock_fd);
+	xcni_close(&lab->lock_fd);
 	memset(lab, 0, sizeof(*lab));
 	lab->lock_fd = -1;
 }

@@ -30,6 +30,7 @@
 
 #include "lab/sys.h"
 #include "lib/system/nl.h"
+#include "lib/system/util.h"
 
 #define NETNS_RUN_DIR "/run/netns"
 #define STOP_GRACE_MS 3000
@@ -332,8 +333,7 @@ int lab_spawn_daemon(const char *netns, char *const argv[], const char *log, int
 	}
 	out->pid = pid;
 	out->start = lab_starttime(pid);
-	if (nsfd >= 0)
-		close(nsfd);
+	xcni_close(&nsfd);
 	close(logfd);
 	return 0;
 
@@ -341,8 +341,7 @@ err_pipe:
 	close(ep[0]);
 	close(ep[1]);
 err_ns:
-	if (nsfd >= 0)
-		close(nsfd);
+	xcni_close(&nsfd);
 err_log:
 	close(logfd);
 	return err;
@@ -610,9 +609,7 @@ int lab_run(const char *netns, char *const argv[], char *const envp[], const cha
 out_fds:
 	for (int k = 0; k < 3; k++)
 		for (int j = 0; j < 2; j++)
-			if (p[k][j] >= 0)
-				close(p[k][j]);
-	if (nsfd >= 0)
-		close(nsfd);
+			xcni_close(&p[k][j]);
+	xcni_close(&nsfd);
 	return err;
 }

@@ -40,6 +40,7 @@
 #include "lib/system/http.h"
 #include "lab/state.h"
 #include "lab/ui.h"
+#include "lib/system/util.h"
 
 #define UI_LISTEN_DEFAULT "127.0.0.1:9963"
 #define UI_ASK_TIMEOUT_S 3
@@ -374,8 +375,7 @@ static int ui_add_answers(struct fgraph *g, struct ui_ans *ans, size_t nans, jso
 			}
 		}
 		for (int *p = (int[]){ an->m.polsel, an->m.polname, an->m.polkey6, -2 }; *p != -2; p++)
-			if (*p >= 0)
-				close(*p);
+			xcni_close(&*p);
 		free(an->buf);
 		an->buf = NULL;
 	}

@@ -46,6 +46,7 @@
 #include "lib/cluster/k8sreq.h"
 #include "lib/system/clock.h"
 #include "lib/system/log.h"
+#include "lib/system/util.h"
 
 #define BACKOFF_MIN_MS 500
 #define BACKOFF_MAX_MS 30000
@@ -1267,12 +1268,9 @@ static void api_free(struct cs_backend *b)
 	}
 	if (a->multi)
 		curl_multi_cleanup(a->multi);
-	if (a->epfd >= 0)
-		close(a->epfd);
-	if (a->curl_tfd >= 0)
-		close(a->curl_tfd);
-	if (a->retry_tfd >= 0)
-		close(a->retry_tfd);
+	xcni_close(&a->epfd);
+	xcni_close(&a->curl_tfd);
+	xcni_close(&a->retry_tfd);
 	store_free(a->staging);
 	k8s_api_conf_free(&a->conf);
 	free(a);

@@ -19,6 +19,7 @@
 #include "lib/system/hmap.h"
 #include "lib/system/log.h"
 #include "lib/cluster/store.h"
+#include "lib/system/util.h"
 
 #define MDIR_NS(ns) ((ns) ? (ns) : "")
 
@@ -806,8 +807,7 @@ static void mdir_free(struct cs_backend *b)
 	kidx_free(&md->fidx);
 	kidx_free(&md->pidx);
 	pending_clear(md);
-	if (md->ifd >= 0)
-		close(md->ifd);
+	xcni_close(&md->ifd);
 	free(md->dir);
 	free(md);
 }

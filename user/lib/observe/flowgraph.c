@@ -79,7 +79,7 @@ void fg_free(struct fgraph *g)
 }
 
 /* *slot = a copy of s (NULL stays NULL); false when out of memory. */
-static bool dup(const char **slot, const char *s)
+static bool sdup(const char **slot, const char *s)
 {
 	char *c = NULL;
 
@@ -93,8 +93,8 @@ static bool dup(const char **slot, const char *s)
 static bool end_copy(struct fg_end *d, const struct fg_end *s)
 {
 	d->port = s->port;
-	return dup(&d->kind, s->kind ?: "world") && dup(&d->ns, s->ns) && dup(&d->pod, s->pod) &&
-	       dup(&d->labels, s->labels) && dup(&d->ip, s->ip ?: "?");
+	return sdup(&d->kind, s->kind ?: "world") && sdup(&d->ns, s->ns) && sdup(&d->pod, s->pod) &&
+	       sdup(&d->labels, s->labels) && sdup(&d->ip, s->ip ?: "?");
 }
 
 /*
@@ -111,10 +111,10 @@ static bool decision_copy(struct fg_flow *d, const struct fg_flow *s)
 {
 	d->verdict = s->verdict;
 	d->rule = s->rule;
-	return dup(&d->side, s->side) && dup(&d->policy, s->policy) && dup(&d->reason, s->reason) &&
-	       dup(&d->isolators, s->isolators) && dup(&d->near_misses, s->near_misses) &&
-	       dup(&d->point, s->point) &&
-	       dup(&d->decider, s->node);
+	return sdup(&d->side, s->side) && sdup(&d->policy, s->policy) && sdup(&d->reason, s->reason) &&
+	       sdup(&d->isolators, s->isolators) && sdup(&d->near_misses, s->near_misses) &&
+	       sdup(&d->point, s->point) &&
+	       sdup(&d->decider, s->node);
 }
 
 /* One node's counts, appended to *counts ("n1 3/3 packets"). */
@@ -148,8 +148,8 @@ static int merge(struct fg_flow *d, const struct fg_flow *s)
 	}
 	if (!counts_add(&d->counts, s))
 		return -ENOMEM;
-	if ((!d->service && s->service && !dup(&d->service, s->service)) ||
-	    (!d->client && s->client && !dup(&d->client, s->client)))
+	if ((!d->service && s->service && !sdup(&d->service, s->service)) ||
+	    (!d->client && s->client && !sdup(&d->client, s->client)))
 		return -ENOMEM;
 	if (s->node && (!d->node || !strstr(d->node, s->node))) {
 		if (asprintf(&nodes, "%s%s%s", d->node ?: "", d->node ? "," : "", s->node) < 0)
@@ -162,8 +162,8 @@ static int merge(struct fg_flow *d, const struct fg_flow *s)
 		return -ENOMEM;
 	if (!d->dst.pod && s->dst.pod && !end_copy(&d->dst, &s->dst))
 		return -ENOMEM;
-	if ((!d->src.labels && s->src.labels && !dup(&d->src.labels, s->src.labels)) ||
-	    (!d->dst.labels && s->dst.labels && !dup(&d->dst.labels, s->dst.labels)))
+	if ((!d->src.labels && s->src.labels && !sdup(&d->src.labels, s->src.labels)) ||
+	    (!d->dst.labels && s->dst.labels && !sdup(&d->dst.labels, s->dst.labels)))
 		return -ENOMEM;
 	d->pkts = max64(d->pkts, s->pkts);
 	d->bytes = max64(d->bytes, s->bytes);
@@ -208,9 +208,9 @@ int fg_add(struct fgraph *g, const struct fg_flow *f)
 	e->f.reply_bytes = f->reply_bytes;
 	e->f.last_seen = f->last_seen;
 	if (!end_copy(&e->f.src, &f->src) || !end_copy(&e->f.dst, &f->dst) ||
-	    !dup(&e->f.node, f->node) || !dup(&e->f.family, f->family) ||
-	    !dup(&e->f.proto, f->proto) || !dup(&e->f.service, f->service) ||
-	    !dup(&e->f.client, f->client) ||
+	    !sdup(&e->f.node, f->node) || !sdup(&e->f.family, f->family) ||
+	    !sdup(&e->f.proto, f->proto) || !sdup(&e->f.service, f->service) ||
+	    !sdup(&e->f.client, f->client) ||
 	    !decision_copy(&e->f, f) || !counts_add(&e->f.counts, f) ||
 	    hmap_put(&g->idx, h, (uintptr_t)key, e)) {
 		flow_free(&e->f);

@@ -157,10 +157,8 @@ static struct mnl_socket *ct_open_in(const char *path, int *err)
 		abort();
 	}
 out:
-	if (fd >= 0)
-		close(fd);
-	if (self >= 0)
-		close(self);
+	xcni_close(&fd);
+	xcni_close(&self);
 	return nl;
 }
 

@@ -80,6 +80,7 @@
 #include "lib/system/clock.h"
 #include "lib/system/http.h"
 #include "lib/system/srclimit.h"
+#include "lib/system/util.h"
 
 /* Room for what another local process can open between a scraper's connect
  * and its request under a loaded CPU (the newest connections stay): 16 was
@@ -1068,8 +1069,7 @@ static int start(const char *addr, int lfd, bool remote, const struct http_tls *
 		parse_addr(addr, &ss);
 	h = calloc(1, sizeof(*h));
 	if (!h) {
-		if (lfd >= 0)
-			close(lfd);
+		xcni_close(&lfd);
 		return -ENOMEM;
 	}
 	h->addr = ss;
@@ -1218,14 +1218,10 @@ void http_free(struct http *h)
 		h->nwaiting = 0;
 		MHD_stop_daemon(h->d);
 	}
-	if (h->tfd >= 0)
-		close(h->tfd);
-	if (h->epfd >= 0)
-		close(h->epfd);
-	if (h->loop_efd >= 0)
-		close(h->loop_efd);
-	if (h->thr_efd >= 0)
-		close(h->thr_efd);
+	xcni_close(&h->tfd);
+	xcni_close(&h->epfd);
+	xcni_close(&h->loop_efd);
+	xcni_close(&h->thr_efd);
 	pthread_mutex_destroy(&h->mu);
 	for (size_t i = 0; i < h->nroutes; i++) {
 		free(h->routes[i].path);

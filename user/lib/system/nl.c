@@ -331,8 +331,20 @@ int nl_link_up_ipv4(struct nl *nl, int ifindex, const char *alias)
 	return link_up(nl, ifindex, alias, 1);
 }
 
+/* The last attribute of type t nested in a that is valid as dt, or NULL. */
+static const struct nlattr *nested(const struct nlattr *a, uint16_t t, enum mnl_attr_data_type dt)
+{
+	const struct nlattr *in, *found = NULL;
+
+	mnl_attr_for_each_nested(in, a)
+		if (mnl_attr_get_type(in) == t && mnl_attr_validate(in, dt) == 0)
+			found = in;
+	return found;
+}
+
 static int link_attr_cb(const struct nlattr *a, void *data)
 {
+	const struct nlattr *in;
 	struct nl_link *l = data;
 
 	switch (mnl_attr_get_type(a)) {
@@ -361,43 +373,26 @@ static int link_attr_cb(const struct nlattr *a, void *data)
 			l->link_netnsid = (int)mnl_attr_get_u32(a);
 		break;
 	case IFLA_AF_SPEC: {
-		const struct nlattr *af, *in;
+		const struct nlattr *af;
 
-		mnl_attr_for_each_nested(af, a) {
-			if (mnl_attr_get_type(af) != AF_INET6)
-				continue;
-			mnl_attr_for_each_nested(in, af)
-				if (mnl_attr_get_type(in) == IFLA_INET6_ADDR_GEN_MODE &&
-				    mnl_attr_validate(in, MNL_TYPE_U8) == 0)
-					l->addr_gen_mode = mnl_attr_get_u8(in);
-		}
+		mnl_attr_for_each_nested(af, a)
+			if (mnl_attr_get_type(af) == AF_INET6 &&
+			    (in = nested(af, IFLA_INET6_ADDR_GEN_MODE, MNL_TYPE_U8)))
+				l->addr_gen_mode = mnl_attr_get_u8(in);
 		break;
 	}
-	case IFLA_XDP: {
-		const struct nlattr *in;
-
-		mnl_attr_for_each_nested(in, a) {
-			if (mnl_attr_get_type(in) == IFLA_XDP_ATTACHED &&
-			    mnl_attr_validate(in, MNL_TYPE_U8) == 0)
-				l->xdp_attached = mnl_attr_get_u8(in);
-			else if (mnl_attr_get_type(in) == IFLA_XDP_DRV_PROG_ID &&
-				 mnl_attr_validate(in, MNL_TYPE_U32) == 0)
-				l->xdp_drv_prog = mnl_attr_get_u32(in);
-		}
+	case IFLA_XDP:
+		if ((in = nested(a, IFLA_XDP_ATTACHED, MNL_TYPE_U8)))
+			l->xdp_attached = mnl_attr_get_u8(in);
+		if ((in = nested(a, IFLA_XDP_DRV_PROG_ID, MNL_TYPE_U32)))
+			l->xdp_drv_prog = mnl_attr_get_u32(in);
 		break;
-	}
-	case IFLA_LINKINFO: {
-		const struct nlattr *in;
-
-		mnl_attr_for_each_nested(in, a) {
-			if (mnl_attr_get_type(in) == IFLA_INFO_KIND &&
-			    mnl_attr_validate(in, MNL_TYPE_STRING) == 0)
-				snprintf(l->kind, sizeof(l->kind), "%.*s",
-					 (int)mnl_attr_get_payload_len(in),
-					 mnl_attr_get_str(in));
-		}
+	case IFLA_LINKINFO:
+		if ((in = nested(a, IFLA_INFO_KIND, MNL_TYPE_STRING)))
+			snprintf(l->kind, sizeof(l->kind), "%.*s",
+				 (int)mnl_attr_get_payload_len(in),
+				 mnl_attr_get_str(in));
 		break;
-	}
 	}
 	return MNL_CB_OK;
 }

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 /* The number of elements of an array (not a pointer). */
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -53,6 +54,14 @@ static inline void xcni_bufadd(char *buf, size_t size, size_t *o, const char *fm
 	*o += n > 0 ? (size_t)n : 0;
 	if (*o >= size)
 		*o = size - 1;
+}
+
+/* Closes *fd if it is open and marks it closed (-1), so that a second call does nothing. */
+static inline void xcni_close(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
 }
 
 /* Do the first len bits of prefix pfx and address a (network order) agree? 1 or 0. */
