@@ -1,0 +1,176 @@
+#!/bin/bash
+# Maps the agent writes grown online (issue 67 item 2, docs/decisions/map-growth.md):
+# xcni_ipcache and xcni_ipcache6 made 32 and xcni_svc 8 (--map-max). Pods of
+# another node are added past the ipcache's size, then Services past xcni_svc's:
+# each writer's room judge finds they do not fit, the namespace bringing them
+# is closed meanwhile as before, and xcnid grows the map (the exec path of
+# conntrack's growth) instead of keeping it closed; then they are in. All along
+# b connects to a Service in a loop (both families) and c, whom a does not
+# admit, probes a: 0 failed connections, 0 admitted. The agent is restarted
+# between the two growths and finds the grown ipcache. MAPGROW_PCT=0 runs the
+# same with growth off: the namespaces stay closed.
+#
+#   netns <tag>-node: xcnid --manifests M --kube-proxy-replacement
+#     xc<hash> ──veth── eth0  <tag>-a  x/a  (TCP 8080 "hello", both families;
+#                                            admits b alone)
+#     xc<hash> ──veth── eth0  <tag>-b  x/b  (the client: x/web's ClusterIPs in a loop)
+#     xc<hash> ──veth── eth0  <tag>-c  x/c  (denied: a's addresses in a loop)
+#   y: 40 pods of node n2 (the ipcache's growth), z: 8 Services to a (xcni_svc's)
+set -uo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/node.sh" # sources ../lib.sh
+node_init mapgrow 10.98.0 mgr fd00:98::/64
+PCT=${MAPGROW_PCT:-90}
+VIP=10.96.8.10
+VIP6=fd00:96::8:10
+BG=()
+
+cleanup() {
+	local p
+	for p in "${BG[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${BG[@]}"; do wait "$p" 2>/dev/null; done
+	node_cleanup a b c
+}
+trap cleanup EXIT
+
+# loop.py TMP NAME ADDR... : TCP connections to each ADDR ("host:port",
+# "[v6]:port") in turn, each must read "hello", until TMP/stop:
+# TMP/NAME.res "ok N fail M".
+cat >"$T/loop.py" <<'EOF'
+import os, socket, sys
+tmp, name, addrs = sys.argv[1], sys.argv[2], sys.argv[3:]
+ok = fail = 0
+while not os.path.exists(f"{tmp}/stop"):
+    for a in addrs:
+        host, port = a.rsplit(":", 1)
+        try:
+            with socket.create_connection((host.strip("[]"), int(port)), timeout=1) as s:
+                good = s.recv(5) == b"hello"
+        except OSError:
+            good = False
+        ok, fail = ok + good, fail + (not good)
+    open(f"{tmp}/{name}.tmp", "w").write(f"ok {ok} fail {fail}\n")
+    os.replace(f"{tmp}/{name}.tmp", f"{tmp}/{name}.res")
+EOF
+addr_of() { jq -r --arg f "$2" '.ips[].address | select(contains(":") == ($f == "6"))' "$T/$1.json" | cut -d/ -f1; }
+max_of() { bpftool -j map show pinned "$PIN/$1" | jq .max_entries; }
+entries() { bpftool -j map dump pinned "$PIN/$1" 2>/dev/null | jq length; }
+res() { # res NAME: "ok N fail M" of a loop
+	cat "$T/$1.res" 2>/dev/null
+}
+res_is() { # res_is NAME OKMIN FAILMAX...: ok >= OKMIN, fail <= FAILMAX (b: 0 failed; c: 0 ok)
+	local ok fail
+	echo "$1: $(res "$1")"
+	read -r _ ok _ fail <"$T/$1.res" && [ "$ok" -ge "$2" ] && [ "$fail" -le "$3" ]
+}
+grew() { # grew MAP FROM: the pinned MAP is larger than FROM, the growth logged
+	[ "$(max_of "$1")" -gt "$2" ] && grep -q "map $1 grew $2 -> [0-9]* entries in" "/tmp/xcnid-$XCT_TAG.log"
+}
+y_pods() { # y_pods N: namespace y, N pods of node n2, both families
+	printf -- '---\napiVersion: v1\nkind: Namespace\nmetadata: {name: y}\n'
+	for i in $(seq "$1"); do
+		printf -- '---\napiVersion: v1\nkind: Pod\nmetadata: {name: p%s, namespace: y}\n' "$i"
+		printf 'spec: {nodeName: n2}\nstatus: {podIP: 10.88.0.%s, podIPs: [{ip: 10.88.0.%s}, {ip: "fd00:88::%s"}]}\n' \
+			"$i" "$i" "$i"
+	done
+}
+z_svcs() { # z_svcs N: namespace z, N Services of one port, each to a:8080
+	printf -- '---\napiVersion: v1\nkind: Namespace\nmetadata: {name: z}\n'
+	for i in $(seq "$1"); do
+		printf -- '---\napiVersion: v1\nkind: Service\nmetadata: {name: s%s, namespace: z}\n' "$i"
+		printf 'spec: {clusterIP: 10.96.9.%s, ports: [{name: http, port: 80}]}\n' "$i"
+		printf -- '---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\n'
+		printf 'metadata: {name: s%s-1, namespace: z, labels: {kubernetes.io/service-name: s%s}}\n' "$i" "$i"
+		printf 'addressType: IPv4\nendpoints: [{addresses: [%s], nodeName: n1}]\nports: [{name: http, port: 8080}]\n' "$A4"
+	done
+}
+reaches() { # reaches POD ADDR PORT: a's hello
+	ip netns exec "$XCT_TAG-$1" timeout 3 socat -T1 - "TCP:$2:$3,connect-timeout=2" </dev/null 2>/dev/null | grep -q hello
+}
+ready_gen() { # the agent (maybe exec'd meanwhile) applied the latest generation
+	[ "$(ctl config --json 2>/dev/null | jq -r .applied_gen)" -ge "$MANIFEST_GEN" ] 2>/dev/null
+}
+bump() { # bump: a new generation, applied (across a growth's seconds)
+	MANIFEST_GEN=$((MANIFEST_GEN + 1))
+	echo "$MANIFEST_GEN" >"$M/.tmp-gen" && mv "$M/.tmp-gen" "$M/.xcni-generation"
+	wait_until 30 ready_gen
+}
+
+ip netns add "$NODE" && ip -n "$NODE" link set lo up
+XCNID_NETNS=$NODE
+ARGS=(--pod-cidr "$SUBNET.0/24" --node-name n1 --manifests "$M" --no-masquerade --kube-proxy-replacement
+	--map-max xcni_ipcache=32,xcni_ipcache6=32,xcni_svc=8 --map-grow "$PCT" -v)
+check "xcnid started: xcni_ipcache, xcni_ipcache6 32 entries, xcni_svc 8, --map-grow $PCT" \
+	start_xcnid "$PIN" "${ARGS[@]}" || { finish; exit 1; }
+for p in a b c; do
+	ip netns add "$XCT_TAG-$p" && ip -n "$XCT_TAG-$p" link set lo up &&
+		cni ADD $p >"$T/$p.json" || { not_ok "ADD $p"; cat "$T/$p.json"; finish; exit 1; }
+done
+A4=$(addr_of a 4) A6=$(addr_of a 6)
+{
+	printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n'
+	for p in a b c; do
+		printf -- '---\napiVersion: v1\nkind: Pod\nmetadata: {name: %s, namespace: x, labels: {pod: %s}}\n' $p $p
+		printf 'spec: {nodeName: n1}\nstatus: {podIP: %s, podIPs: [{ip: %s}, {ip: "%s"}]}\n' \
+			"$(addr_of $p 4)" "$(addr_of $p 4)" "$(addr_of $p 6)"
+	done
+	k_svc2 web "pod: a" "$VIP" "$VIP6" "{name: http, port: 80, targetPort: 8080}" "ipFamilyPolicy: RequireDualStack"
+	k_slice web-1 web 4 "[{addresses: [$A4], nodeName: n1}]" "{name: http, port: 8080}"
+	k_slice web-6 web 6 "[{addresses: [\"$A6\"], nodeName: n1}]" "{name: http, port: 8080}"
+	k_allow allow-b b a '{port: 8080}'
+} | put x.yaml
+check "x: pods a, b, c, Service web (both families); a admits b alone" bump
+ip netns exec "$XCT_TAG-a" socat TCP-LISTEN:8080,fork,reuseaddr SYSTEM:'echo hello' &
+BG+=($!)
+ip netns exec "$XCT_TAG-a" socat TCP6-LISTEN:8080,fork,reuseaddr,ipv6only=1 SYSTEM:'echo hello' &
+BG+=($!)
+check "b reaches a through web's ClusterIP" wait_until 10 reaches b "$VIP" 80
+check "... and its IPv6 ClusterIP" reaches b "[$VIP6]" 80
+check_fails "c does not reach a (policy)" reaches c "$A4" 8080
+ip netns exec "$XCT_TAG-b" timeout 600 python3 "$T/loop.py" "$T" b "$VIP:80" "[$VIP6]:80" &
+BG+=($!)
+ip netns exec "$XCT_TAG-c" timeout 600 python3 "$T/loop.py" "$T" c "$A4:8080" "[$A6]:8080" &
+BG+=($!)
+check "b connects to web in a loop, c probes a meanwhile" wait_until 10 test -s "$T/c.res"
+
+# The ipcache: 40 pods of n2 (80 addresses) past 32 entries a family.
+y_pods 40 | put y.yaml
+check "y: 40 pods of node n2 past xcni_ipcache's 32 entries: applied" bump
+check "the ipcache writer found y does not fit (closed meanwhile, as before)" \
+	grep -q "xcni_ipcache cannot hold every pod's address: namespace(s) y closed" "/tmp/xcnid-$XCT_TAG.log"
+check "xcni_ipcache grown online, not kept closed" wait_until 30 grew xcni_ipcache 32
+check "xcni_ipcache6 too" wait_until 30 grew xcni_ipcache6 32
+check "xcnid ready again on the grown maps" wait_xcnid_ready
+ipc_full() { # every pod's address in, both families: y's 40 and x's 3 at least
+	echo "xcni_ipcache $(entries xcni_ipcache), xcni_ipcache6 $(entries xcni_ipcache6) entries"
+	[ "$(entries xcni_ipcache)" -ge 43 ] && [ "$(entries xcni_ipcache6)" -ge 43 ]
+}
+check "... y's addresses in, both families" wait_until 30 ipc_full
+
+# A restart in the middle: the same --map-max, the grown maps found and kept.
+MAXI=$(max_of xcni_ipcache)
+kill "$XCNID_PID" && wait "$XCNID_PID" 2>/dev/null
+XCNID_PID=
+check "xcnid restarted with the same --map-max: ready" eval \
+	'start_xcnid "$PIN" "${ARGS[@]}" && wait_xcnid_ready'
+check "... on the grown xcni_ipcache ($MAXI entries): nothing closed, y's addresses in" \
+	bash -c "echo $(max_of xcni_ipcache); [ $(max_of xcni_ipcache) = $MAXI ] && ! grep -q 'cannot hold every pod' /tmp/xcnid-$XCT_TAG.log && $(declare -f entries ipc_full); PIN=$PIN ipc_full"
+
+# A Service map: 8 Services in z past xcni_svc's 8 (web holds 2).
+z_svcs 8 | put z.yaml
+check "z: 8 Services past xcni_svc's 8 entries: applied" bump
+check "the Service writer found z does not fit (closed meanwhile, as before)" \
+	grep -q "namespace z closed for Service room: xcni_svc is full" "/tmp/xcnid-$XCT_TAG.log"
+check "xcni_svc grown online, not kept closed" wait_until 30 grew xcni_svc 8
+check "xcnid ready again" wait_xcnid_ready
+check "b reaches a through z's last Service (10.96.9.8)" wait_until 30 reaches b 10.96.9.8 80
+
+touch "$T/stop"
+sleep 1.5
+check "b's connections to web across both growths and the restart: 0 failed" res_is b 20 0
+check "c's probes of a all along: 0 admitted (the verdict unchanged)" \
+	bash -c "cat $T/c.res; read -r _ ok _ fail <$T/c.res; [ \$ok = 0 ] && [ \$fail -ge 4 ]"
+check "xcnictl status: Memory says xcni_ipcache and xcni_svc grew" wait_until 20 \
+	bash -c "$(declare -f ctl); NODE=$NODE BUILD=$BUILD PIN=$PIN; ctl status 2>&1 | grep -E '^Memory:.*xcni_svc grew 8 -> '"
+
+finish
