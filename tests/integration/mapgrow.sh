@@ -90,6 +90,15 @@ reaches() { # reaches POD ADDR PORT: a's hello
 ready_gen() { # the agent (maybe exec'd meanwhile) applied the latest generation
 	[ "$(ctl config --json 2>/dev/null | jq -r .applied_gen)" -ge "$MANIFEST_GEN" ] 2>/dev/null
 }
+cpu_ms() { # the agent's CPU so far (user + system; an exec keeps the process's)
+	awk -v hz="$(getconf CLK_TCK)" '{ print int(($14 + $15) * 1000 / hz) }' "/proc/$XCNID_PID/stat"
+}
+ready_n() { grep -c 'xcnid: ready' "/tmp/xcnid-$XCT_TAG.log"; }
+ready_again() { [ "$(ready_n)" -gt "$R0" ]; } # the exec'd image ready (the log is the same file)
+said_grew() { # the growth lines, and what the agent's CPU did since $CPU0
+	grep -h "map xcni_.* grew" "/tmp/xcnid-$XCT_TAG.log" | sed 's/^/# /'
+	echo "# the agent's CPU from the change to ready on the grown map: $(($(cpu_ms) - CPU0)) ms"
+}
 bump() { # bump: a new generation, applied (across a growth's seconds)
 	MANIFEST_GEN=$((MANIFEST_GEN + 1))
 	echo "$MANIFEST_GEN" >"$M/.tmp-gen" && mv "$M/.tmp-gen" "$M/.xcni-generation"
@@ -99,7 +108,7 @@ bump() { # bump: a new generation, applied (across a growth's seconds)
 ip netns add "$NODE" && ip -n "$NODE" link set lo up
 XCNID_NETNS=$NODE
 ARGS=(--pod-cidr "$SUBNET.0/24" --node-name n1 --manifests "$M" --no-masquerade --kube-proxy-replacement
-	--map-max xcni_ipcache=32,xcni_ipcache6=32,xcni_svc=8 --map-grow "$PCT" -v)
+	--map-max xcni_ipcache=32,xcni_ipcache6=32,xcni_svc=8,xcni_affinity=1024 --map-grow "$PCT" -v)
 check "xcnid started: xcni_ipcache, xcni_ipcache6 32 entries, xcni_svc 8, --map-grow $PCT" \
 	start_xcnid "$PIN" "${ARGS[@]}" || { finish; exit 1; }
 for p in a b c; do
@@ -114,7 +123,7 @@ A4=$(addr_of a 4) A6=$(addr_of a 6)
 		printf 'spec: {nodeName: n1}\nstatus: {podIP: %s, podIPs: [{ip: %s}, {ip: "%s"}]}\n' \
 			"$(addr_of $p 4)" "$(addr_of $p 4)" "$(addr_of $p 6)"
 	done
-	k_svc2 web "pod: a" "$VIP" "$VIP6" "{name: http, port: 80, targetPort: 8080}" "ipFamilyPolicy: RequireDualStack"
+	k_svc2 web "pod: a" "$VIP" "$VIP6" "{name: http, port: 80, targetPort: 8080}" $'ipFamilyPolicy: RequireDualStack\n  sessionAffinity: ClientIP'
 	k_slice web-1 web 4 "[{addresses: [$A4], nodeName: n1}]" "{name: http, port: 8080}"
 	k_slice web-6 web 6 "[{addresses: [\"$A6\"], nodeName: n1}]" "{name: http, port: 8080}"
 	k_allow allow-b b a '{port: 8080}'
@@ -134,13 +143,15 @@ BG+=($!)
 check "b connects to web in a loop, c probes a meanwhile" wait_until 10 test -s "$T/c.res"
 
 # The ipcache: 40 pods of n2 (80 addresses) past 32 entries a family.
+CPU0=$(cpu_ms) R0=$(ready_n)
 y_pods 40 | put y.yaml
 check "y: 40 pods of node n2 past xcni_ipcache's 32 entries: applied" bump
 check "the ipcache writer found y does not fit (closed meanwhile, as before)" \
 	grep -q "xcni_ipcache cannot hold every pod's address: namespace(s) y closed" "/tmp/xcnid-$XCT_TAG.log"
 check "xcni_ipcache grown online, not kept closed" wait_until 30 grew xcni_ipcache 32
 check "xcni_ipcache6 too" wait_until 30 grew xcni_ipcache6 32
-check "xcnid ready again on the grown maps" wait_xcnid_ready
+check "xcnid ready again on the grown maps" wait_until 30 ready_again
+said_grew
 ipc_full() { # every pod's address in, both families: y's 40 and x's 3 at least
 	echo "xcni_ipcache $(entries xcni_ipcache), xcni_ipcache6 $(entries xcni_ipcache6) entries"
 	[ "$(entries xcni_ipcache)" -ge 43 ] && [ "$(entries xcni_ipcache6)" -ge 43 ]
@@ -157,17 +168,44 @@ check "... on the grown xcni_ipcache ($MAXI entries): nothing closed, y's addres
 	bash -c "echo $(max_of xcni_ipcache); [ $(max_of xcni_ipcache) = $MAXI ] && ! grep -q 'cannot hold every pod' /tmp/xcnid-$XCT_TAG.log && $(declare -f entries ipc_full); PIN=$PIN ipc_full"
 
 # A Service map: 8 Services in z past xcni_svc's 8 (web holds 2).
+CPU0=$(cpu_ms) R0=$(ready_n)
 z_svcs 8 | put z.yaml
 check "z: 8 Services past xcni_svc's 8 entries: applied" bump
 check "the Service writer found z does not fit (closed meanwhile, as before)" \
 	grep -q "namespace z closed for Service room: xcni_svc is full" "/tmp/xcnid-$XCT_TAG.log"
 check "xcni_svc grown online, not kept closed" wait_until 30 grew xcni_svc 8
-check "xcnid ready again" wait_xcnid_ready
+check "xcnid ready again" wait_until 30 ready_again
+said_grew
 check "b reaches a through z's last Service (10.96.9.8)" wait_until 30 reaches b 10.96.9.8 80
+
+# xcni_affinity, written by the programs alone (web is ClientIP: b's entries
+# are in it): filled past --map-grow by entries of Service ids no Service has
+# (bpftool), it is doubled by its fill as conntrack is, b's entries copied.
+aff_fill() { # aff_fill N: N entries of ids 60000.., IPv4 clients 10.77.x.y
+	local kb vb
+	kb=$(bpftool -j map show pinned "$PIN/xcni_affinity" | jq .bytes_key)
+	vb=$(bpftool -j map show pinned "$PIN/xcni_affinity" | jq .bytes_value)
+	python3 - "$1" "$kb" "$vb" "$PIN/xcni_affinity" >"$T/aff.batch" <<'PY'
+import struct, sys
+n, kb, vb, pin = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+hx = lambda b: " ".join("%02x" % x for x in b)
+for i in range(n):
+    k = struct.pack("<IB3x", 60000 + i % 8, 4) + bytes([10, 77, i // 256, i % 256]) + bytes(12)
+    print(f"map update pinned {pin} key hex {hx(k.ljust(kb, bytes(1)))} value hex {hx(bytes(vb))}")
+PY
+	bpftool batch file "$T/aff.batch" >/dev/null
+}
+CPU0=$(cpu_ms) R0=$(ready_n)
+check "xcni_affinity (1024) filled past --map-grow: 900 entries" aff_fill 900
+check "xcni_affinity doubled online by its fill" wait_until 30 grew xcni_affinity 1024
+check "xcnid ready again" wait_until 30 ready_again
+said_grew
+check "... b's own entries copied, the filled ones too (more than 800)" \
+	bash -c "echo $(entries xcni_affinity); [ $(entries xcni_affinity) -gt 800 ]"
 
 touch "$T/stop"
 sleep 1.5
-check "b's connections to web across both growths and the restart: 0 failed" res_is b 20 0
+check "b's connections to web across the growths and the restart: 0 failed" res_is b 20 0
 check "c's probes of a all along: 0 admitted (the verdict unchanged)" \
 	bash -c "cat $T/c.res; read -r _ ok _ fail <$T/c.res; [ \$ok = 0 ] && [ \$fail -ge 4 ]"
 check "xcnictl status: Memory says xcni_ipcache and xcni_svc grew" wait_until 20 \

@@ -33,17 +33,17 @@
 #define GROW_AHEAD_MS 8000
 
 /*
- * The maps grown. The programs write conntrack alone: its fill is looked at
- * every GROW_CHECK_MS. The agent writes the others (writer): one grows when
+ * The maps grown. The programs write conntrack and affinity alone: their fill
+ * is looked at every GROW_CHECK_MS. The agent writes the others (writer): one grows when
  * a writer of the agent's finds it cannot hold what it wants (grow_want), to
  * the doubling that holds it, at most once a GROW_GAP_MS.
  */
 static const struct {
 	const char *name;
 	bool writer;
-} rows[] = { { "xcni_ct", false },	   { "xcni_ct6", false },    { "xcni_ipcache", true },
-	     { "xcni_ipcache6", true }, { "xcni_svc", true },	     { "xcni_revnat", true },
-	     { "xcni_backend", true } };
+} rows[] = { { "xcni_ct", false },	   { "xcni_ct6", false },    { "xcni_affinity", false },
+	     { "xcni_ipcache", true },  { "xcni_ipcache6", true }, { "xcni_svc", true },
+	     { "xcni_revnat", true },   { "xcni_backend", true } };
 #define NGROW (sizeof(rows) / sizeof(rows[0]))
 /* A writer's growth at most this often a map (exec and reload: 0.7-1 s of the agent's CPU). */
 #define GROW_GAP_MS 60000
