@@ -23,15 +23,7 @@ node_init mapgrow 10.98.0 mgr fd00:98::/64
 PCT=${MAPGROW_PCT:-90}
 VIP=10.96.8.10
 VIP6=fd00:96::8:10
-BG=()
-
-cleanup() {
-	local p
-	for p in "${BG[@]}"; do kill "$p" 2>/dev/null; done
-	for p in "${BG[@]}"; do wait "$p" 2>/dev/null; done
-	node_cleanup a b c
-}
-trap cleanup EXIT
+trap 'grow_cleanup a b c' EXIT
 
 # loop.py TMP NAME ADDR... : TCP connections to each ADDR ("host:port",
 # "[v6]:port") in turn, each must read "hello", until TMP/stop:
@@ -52,9 +44,6 @@ while not os.path.exists(f"{tmp}/stop"):
     open(f"{tmp}/{name}.tmp", "w").write(f"ok {ok} fail {fail}\n")
     os.replace(f"{tmp}/{name}.tmp", f"{tmp}/{name}.res")
 EOF
-addr_of() { jq -r --arg f "$2" '.ips[].address | select(contains(":") == ($f == "6"))' "$T/$1.json" | cut -d/ -f1; }
-max_of() { bpftool -j map show pinned "$PIN/$1" | jq .max_entries; }
-entries() { bpftool -j map dump pinned "$PIN/$1" 2>/dev/null | jq length; }
 res() { # res NAME: "ok N fail M" of a loop
 	cat "$T/$1.res" 2>/dev/null
 }
@@ -111,18 +100,10 @@ ARGS=(--pod-cidr "$SUBNET.0/24" --node-name n1 --manifests "$M" --no-masquerade 
 	--map-max xcni_ipcache=32,xcni_ipcache6=32,xcni_svc=8,xcni_affinity=1024 --map-grow "$PCT" -v)
 check "xcnid started: xcni_ipcache, xcni_ipcache6 32 entries, xcni_svc 8, --map-grow $PCT" \
 	start_xcnid "$PIN" "${ARGS[@]}" || { finish; exit 1; }
-for p in a b c; do
-	ip netns add "$XCT_TAG-$p" && ip -n "$XCT_TAG-$p" link set lo up &&
-		cni ADD $p >"$T/$p.json" || { not_ok "ADD $p"; cat "$T/$p.json"; finish; exit 1; }
-done
+pods_dual a b c
 A4=$(addr_of a 4) A6=$(addr_of a 6)
 {
-	printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n'
-	for p in a b c; do
-		printf -- '---\napiVersion: v1\nkind: Pod\nmetadata: {name: %s, namespace: x, labels: {pod: %s}}\n' $p $p
-		printf 'spec: {nodeName: n1}\nstatus: {podIP: %s, podIPs: [{ip: %s}, {ip: "%s"}]}\n' \
-			"$(addr_of $p 4)" "$(addr_of $p 4)" "$(addr_of $p 6)"
-	done
+	x_pods a b c
 	k_svc2 web "pod: a" "$VIP" "$VIP6" "{name: http, port: 80, targetPort: 8080}" $'ipFamilyPolicy: RequireDualStack\n  sessionAffinity: ClientIP'
 	k_slice web-1 web 4 "[{addresses: [$A4], nodeName: n1}]" "{name: http, port: 8080}"
 	k_slice web-6 web 6 "[{addresses: [\"$A6\"], nodeName: n1}]" "{name: http, port: 8080}"
