@@ -45,7 +45,7 @@ static const struct {
 	     { "xcni_ipcache", true },  { "xcni_ipcache6", true }, { "xcni_svc", true },
 	     { "xcni_revnat", true },   { "xcni_backend", true } };
 #define NGROW (sizeof(rows) / sizeof(rows[0]))
-/* A writer's growth at most this often a map (exec and reload: 0.7-1 s of the agent's CPU). */
+/* A writer's growth at most this often a map (an exec and reload: 0.7-1 s of the agent's CPU). */
 #define GROW_GAP_MS 60000
 
 static struct {
