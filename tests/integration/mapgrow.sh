@@ -177,7 +177,7 @@ PY
 	bpftool batch file "$T/aff.batch" >/dev/null
 }
 CPU0=$(cpu_ms) R0=$(ready_n)
-check "xcni_affinity (1024) filled past --map-grow: 900 entries" aff_fill 900
+check "xcni_affinity (1024) filled past --map-grow: 960 entries" aff_fill 960
 check "xcni_affinity doubled online by its fill" wait_until 30 grew xcni_affinity 1024
 check "xcnid ready again" wait_until 30 ready_again
 said_grew
