@@ -146,7 +146,7 @@ XCNID_PID=
 check "xcnid restarted with the same --map-max: ready" eval \
 	'start_xcnid "$PIN" "${ARGS[@]}" && wait_xcnid_ready'
 check "... on the grown xcni_ipcache ($MAXI entries): nothing closed, y's addresses in" \
-	bash -c "echo $(max_of xcni_ipcache); [ $(max_of xcni_ipcache) = $MAXI ] && ! grep -q 'cannot hold every pod' /tmp/xcnid-$XCT_TAG.log && $(declare -f entries ipc_full); PIN=$PIN ipc_full"
+	bash -c "$(declare -f entries ipc_full); echo $(max_of xcni_ipcache); [ $(max_of xcni_ipcache) = $MAXI ] && ! grep -q 'cannot hold every pod' /tmp/xcnid-$XCT_TAG.log && PIN=$PIN ipc_full"
 
 # A Service map: 8 Services in z past xcni_svc's 8 (web holds 2).
 CPU0=$(cpu_ms) R0=$(ready_n)
