@@ -111,6 +111,8 @@ suites=(
 	"ct-pressure:bash tests/integration/ctpressure.sh"
 	# Conntrack doubled online under held and churning connections (issue 67 item 2).
 	"ct-grow:bash tests/integration/ctgrow.sh"
+	# The ipcache and xcni_svc grown when their writers find no room (issue 67 item 2).
+	"map-grow:bash tests/integration/mapgrow.sh"
 	"socklb-netns:bash tests/integration/socklb.sh"
 	"attach-netns:bash tests/integration/attach.sh"
 	"hooks-netns:bash tests/integration/hooks.sh"

@@ -22,15 +22,7 @@ node_init ctgrow 10.99.0 ctg fd00:99::/64
 PCT=${CTGROW_PCT:-90}
 HELD=100
 PORT=9975
-BG=()
-
-cleanup() {
-	local p
-	for p in "${BG[@]}"; do kill "$p" 2>/dev/null; done
-	for p in "${BG[@]}"; do wait "$p" 2>/dev/null; done
-	node_cleanup a b c
-}
-trap cleanup EXIT
+trap 'grow_cleanup a b c' EXIT
 
 # server.py TMP: a's listeners, both families. 80 holds each connection,
 # echoes what it gets and, once TMP/push appears, sends it "p" (once); 81
@@ -141,9 +133,6 @@ for p in range(base, base + n):
     s.close()
 EOF
 in_pod() { local p=$1; shift; ip netns exec "$XCT_TAG-$p" "$@"; }
-addr_of() { jq -r --arg f "$2" '.ips[].address | select(contains(":") == ($f == "6"))' "$T/$1.json" | cut -d/ -f1; }
-entries() { bpftool -j map dump pinned "$PIN/$1" 2>/dev/null | jq length; }
-max_of() { bpftool -j map show pinned "$PIN/$1" | jq .max_entries; }
 id_of() { bpftool -j map show pinned "$PIN/$1" | jq .id; }
 flood() { # flood BASE N: c's UDP flows to a, both families at once
 	in_pod c python3 "$T/flood.py" "$A4" "$1" "$2" & local p=$!
@@ -179,18 +168,10 @@ ARGS=(--pod-cidr "$SUBNET.0/24" --node-name n1 --manifests "$M" --map-max xcni_c
 	--map-grow "$PCT" --metrics-addr "127.0.0.1:$PORT" -v)
 check "xcnid started with xcni_ct and xcni_ct6 of 4096 entries, --map-grow $PCT" \
 	start_xcnid "$PIN" "${ARGS[@]}" || { finish; exit 1; }
-for p in a b c; do
-	ip netns add "$XCT_TAG-$p" && ip -n "$XCT_TAG-$p" link set lo up &&
-		cni ADD $p >"$T/$p.json" || { not_ok "ADD $p"; cat "$T/$p.json"; finish; exit 1; }
-done
+pods_dual a b c
 A4=$(addr_of a 4) A6=$(addr_of a 6)
 {
-	printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n'
-	for p in a b c; do
-		printf -- '---\napiVersion: v1\nkind: Pod\nmetadata: {name: %s, namespace: x, labels: {pod: %s}}\n' $p $p
-		printf 'spec: {nodeName: n1}\nstatus: {podIP: %s, podIPs: [{ip: %s}, {ip: "%s"}]}\n' \
-			"$(addr_of $p 4)" "$(addr_of $p 4)" "$(addr_of $p 6)"
-	done
+	x_pods a b c
 } | put pods.yaml
 {
 	k_allow allow-b b a '{port: 80}, {port: 81}'

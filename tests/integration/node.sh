@@ -16,6 +16,10 @@
 #                               (a suite with another probe defines its own after)
 #   deny_put NAME LABEL         $M/deny.yaml: NetworkPolicy x/NAME, the pods labelled
 #                               LABEL ("pod: a") admit nothing
+# The growth suites' (ct-grow, map-grow): BG, background PIDs; grow_cleanup POD...
+# (them, then node_cleanup); pods_dual POD... (netns and ADD each, exits on a
+# failure) then x_pods POD... (Namespace x and the pods, label pod: NAME, both
+# families' addresses); addr_of POD 4|6; entries MAP, max_of MAP (pinned maps).
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 node_init() {
@@ -74,3 +78,29 @@ node_cleanup() {
 	ip netns del "$NODE" 2>/dev/null
 	rm -rf "$T"
 }
+BG=()
+grow_cleanup() {
+	local p
+	for p in "${BG[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${BG[@]}"; do wait "$p" 2>/dev/null; done
+	node_cleanup "$@"
+}
+pods_dual() {
+	local p
+	for p in "$@"; do
+		ip netns add "$XCT_TAG-$p" && ip -n "$XCT_TAG-$p" link set lo up &&
+			cni ADD "$p" >"$T/$p.json" || { not_ok "ADD $p"; cat "$T/$p.json"; finish; exit 1; }
+	done
+}
+addr_of() { jq -r --arg f "$2" '.ips[].address | select(contains(":") == ($f == "6"))' "$T/$1.json" | cut -d/ -f1; }
+x_pods() {
+	local p
+	printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n'
+	for p in "$@"; do
+		printf -- '---\napiVersion: v1\nkind: Pod\nmetadata: {name: %s, namespace: x, labels: {pod: %s}}\n' "$p" "$p"
+		printf 'spec: {nodeName: n1}\nstatus: {podIP: %s, podIPs: [{ip: %s}, {ip: "%s"}]}\n' \
+			"$(addr_of "$p" 4)" "$(addr_of "$p" 4)" "$(addr_of "$p" 6)"
+	done
+}
+entries() { bpftool -j map dump pinned "$PIN/$1" 2>/dev/null | jq length; }
+max_of() { bpftool -j map show pinned "$PIN/$1" | jq .max_entries; }

@@ -60,7 +60,7 @@ ip netns add "$NODE" && ip -n "$NODE" link set lo up
 XCNID_NETNS=$NODE
 check "xcnid started with --manifests --kube-proxy-replacement" start_xcnid "$PIN" \
 	--pod-cidr "$SUBNET.0/24" --node-name n1 --manifests "$M" --no-masquerade \
-	--kube-proxy-replacement --map-max xcni_svc=3 --service-ns-share=100 -v || { finish; exit 1; }
+	--kube-proxy-replacement --map-max xcni_svc=3 --service-ns-share=100 --map-grow 0 -v || { finish; exit 1; }
 IP_A=$(pod_add a) && IP_B=$(pod_add b) || { not_ok "ADD a, b"; finish; exit 1; }
 IP6_A=$(jq -r '.ips[].address | select(contains(":"))' "$T/a.json" | cut -d/ -f1)
 IP6_B=$(jq -r '.ips[].address | select(contains(":"))' "$T/b.json" | cut -d/ -f1)
@@ -251,7 +251,7 @@ kill "$XCNID_PID" && wait "$XCNID_PID" 2>/dev/null
 XCNID_PID=
 check "no agent: the ClusterIP still reaches a" expect b "$VIP" 80 connected
 check "xcnid restarted" start_xcnid "$PIN" --pod-cidr "$SUBNET.0/24" --node-name n1 \
-	--manifests "$M" --no-masquerade --kube-proxy-replacement --map-max xcni_svc=3 --service-ns-share=100 -v
+	--manifests "$M" --no-masquerade --kube-proxy-replacement --map-max xcni_svc=3 --service-ns-share=100 --map-grow 0 -v
 check "restarted agent applies the state" sync_gen
 nothing_rewritten() { ! grep -E "generation [0-9]+: [0-9]+ frontends" "/tmp/xcnid-$XCT_TAG.log"; }
 check "restarted agent: the Service maps already held it, nothing rewritten" nothing_rewritten
@@ -262,7 +262,7 @@ kill "$XCNID_PID" && wait "$XCNID_PID" 2>/dev/null
 XCNID_PID=
 check "xcnid restarted with --lb-algorithm maglev" start_xcnid "$PIN" --pod-cidr "$SUBNET.0/24" \
 	--node-name n1 --manifests "$M" --no-masquerade --kube-proxy-replacement --lb-algorithm maglev \
-	--map-max xcni_svc=3 --service-ns-share=100 -v
+	--map-max xcni_svc=3 --service-ns-share=100 --map-grow 0 -v
 check "maglev: state applied" sync_gen
 maglev_built() { grep -E "generation [0-9]+: 2 frontends, 2 written.* 2 Maglev tables" "/tmp/xcnid-$XCT_TAG.log"; }
 check "maglev: the frontend rewritten with its Maglev table" maglev_built
@@ -271,7 +271,7 @@ check "maglev: hairpin" expect a "$VIP" 80 connected
 check "maglev: b -> IPv6 ClusterIP reaches a" expect b "[$VIP6]" 80 connected
 
 # More frontends than xcni_svc holds (--map-max xcni_svc=3; one namespace, so
-# no share: --service-ns-share=100): room is judged per namespace (issue 52
+# no share: --service-ns-share=100 --map-grow 0): room is judged per namespace (issue 52
 # item 3): x, which brings them, is closed and named, the
 # generation applies, and what was there keeps working.
 put two.yaml <<EOF

@@ -3,7 +3,8 @@
 # room of the Service maps close that tenant's namespace alone, never every
 # later generation on the node; an object past the size bound is refused alone.
 # One node, xcnid's Services in BPF (LAB_KUBE_PROXY=none) with a 64-entry
-# xcni_svc (--map-max), so the attack is small and quick.
+# xcni_svc (--map-max, and --map-grow=0: not grown, map-grow tests the growth), so
+# the attack is small and quick.
 #
 #   xcl-n1: ok/c (client), ok/b1 ok/b2 (app=web); tenant/t1 (app=t)
 #   ok/web      ClusterIP -> b1 b2, before the attack
@@ -26,7 +27,7 @@ SVC_MAX=64
 
 lab_start "$XCNICTL" "$XCNI_BIN" "$XCNID_BIN"
 check "lab up --nodes 1 --kube-proxy none, xcni_svc of $SVC_MAX entries" \
-	lab up --nodes 1 --kube-proxy none --agent-arg "--map-max=xcni_svc=$SVC_MAX" \
+	lab up --nodes 1 --kube-proxy none --agent-arg "--map-max=xcni_svc=$SVC_MAX" --agent-arg --map-grow=0 \
 	--agent-arg "--metrics-addr=127.0.0.1:$MPORT" || { finish; exit 1; }
 remember_pids
 LOG=$XCNI_LAB_DIR/n1/xcnid.log

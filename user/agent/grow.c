@@ -32,19 +32,34 @@
  * (bench/ct-grow.sh: 3 to 6 s from 32k to 128k entries on 2 loaded CPUs). */
 #define GROW_AHEAD_MS 8000
 
-static const char *const grow_maps[] = { "xcni_ct", "xcni_ct6" };
-#define NGROW (sizeof(grow_maps) / sizeof(grow_maps[0]))
+/*
+ * The maps grown. The programs write conntrack and affinity alone: their fill
+ * is looked at every GROW_CHECK_MS. The agent writes the others (writer): one grows when
+ * a writer of the agent's finds it cannot hold what it wants (grow_want), to
+ * the doubling that holds it, at most once a GROW_GAP_MS.
+ */
+static const struct {
+	const char *name;
+	bool writer;
+} rows[] = { { "xcni_ct", false },	   { "xcni_ct6", false },    { "xcni_affinity", false },
+	     { "xcni_ipcache", true },  { "xcni_ipcache6", true }, { "xcni_svc", true },
+	     { "xcni_revnat", true },   { "xcni_backend", true } };
+#define NGROW (sizeof(rows) / sizeof(rows[0]))
+/* A writer's growth at most this often a map (an exec and reload: 0.7-1 s of the agent's CPU). */
+#define GROW_GAP_MS 60000
 
 static struct {
 	__u32 asked, n; /* the size asked (--map-max or the node's), the map's now */
 	long long ms;   /* the last growth, ask to catch-up (-1: none in this image) */
+	long long at;   /* when it was last asked for (CLOCK_MONOTONIC ms; 0: never), across execs */
+	size_t want;    /* entries more than it has a writer wants in it (0: none) */
 } grown[NGROW];
 static struct {
 	long cnt;    /* entries at the last count (-1: none) */
 	uint64_t at; /* when (CLOCK_MONOTONIC ms) */
-} last[NGROW] = { { -1, 0 }, { -1, 0 } };
+} last[NGROW];
 static long caught[NGROW]; /* entries caught up before the take-over */
-static char pending[64]; /* the maps grow_tick found full, comma-separated */
+static char pending[256]; /* the maps to grow, "MAP[:ENTRIES]" comma-separated */
 static long long pending_t0;
 static bool ceiling_said[NGROW];
 
@@ -52,7 +67,10 @@ static bool ceiling_said[NGROW];
 static __u32 grow_ceiling(int fd, const struct bpf_map_info *info)
 {
 	unsigned long long per = info->max_entries ? xcni_fd_memlock(fd) / info->max_entries : 0;
-	__u64 lim = per ? node_mem_total() / GROW_MEM_DIV / per : 0;
+	/* A map without preallocation says what its entries use now: an entry
+	 * at least its key, value and the kernel's element around them. */
+	unsigned long long least = info->key_size + info->value_size + 64;
+	__u64 lim = node_mem_total() / GROW_MEM_DIV / (per > least ? per : least);
 	__u32 c = info->max_entries;
 
 	while ((__u64)c * 2 <= lim && c < (1u << 30))
@@ -82,7 +100,7 @@ static long count(const char *dir, size_t i, struct bpf_map_info *info, int *fd,
 {
 	long cnt;
 
-	*fd = map_get(dir, grow_maps[i], info);
+	*fd = map_get(dir, rows[i].name, info);
 	if (*fd < 0)
 		return *fd;
 	cnt = mapw_walk(*fd, info, 1, NULL, NULL);
@@ -91,11 +109,71 @@ static long count(const char *dir, size_t i, struct bpf_map_info *info, int *fd,
 	return cnt;
 }
 
+/* Row i's size to grow to now (past its entries), 0: not due. */
+static __u32 due(const char *dir, size_t i, unsigned int pct, uint64_t now)
+{
+	struct bpf_map_info info;
+	long was = last[i].cnt, since = (long)(now - last[i].at), lim, gain = 0, cnt = 0;
+	int fd = -1, ncpus = libbpf_num_possible_cpus();
+	size_t want = grown[i].want;
+	__u32 to = 0, ceil;
+
+	if (!rows[i].writer)
+		cnt = count(dir, i, &info, &fd, now);
+	else if (want && now >= (uint64_t)grown[i].at + GROW_GAP_MS)
+		fd = map_get(dir, rows[i].name, &info);
+	if (fd < 0)
+		return 0;
+	want = want ? want + info.max_entries : 0;
+	lim = (long)((__u64)info.max_entries * pct / 100);
+	/* An LRU evicts once the CPUs' own free lists are all it has left. */
+	if (info.type == BPF_MAP_TYPE_LRU_HASH && ncpus > 0 &&
+	    (long)info.max_entries - (long)ncpus * LRU_LOCAL_FREE > (long)info.max_entries / 2 &&
+	    (long)info.max_entries - (long)ncpus * LRU_LOCAL_FREE < lim)
+		lim = (long)info.max_entries - (long)ncpus * LRU_LOCAL_FREE;
+	/* Filling fast, the map would evict before the next look and the
+	 * growth's own seconds are over: what it gains by then at its
+	 * rate since the last count counts now. */
+	if (cnt > was && was >= 0 && since > 0)
+		gain = (long)((__u64)(cnt - was) * GROW_AHEAD_MS / (__u64)since);
+	grown[i].want = 0;
+	if (rows[i].writer ? !want : cnt < 0 || cnt + gain < lim)
+		goto out;
+	ceil = grow_ceiling(fd, &info);
+	if (ceil <= info.max_entries) {
+		if (!ceiling_said[i])
+			pr_warn("map %s: %u entries, at its ceiling (1%% of the node's memory): not "
+				"grown, %s\n", rows[i].name, info.max_entries, rows[i].writer ?
+				"what does not fit stays closed" : "the least recently used go");
+		ceiling_said[i] = true;
+		goto out;
+	}
+	for (to = info.max_entries * 2; to < want && to < ceil;)
+		to *= 2;
+	if (rows[i].writer)
+		printf("xcnid: map %s: %u entries, the agent wants %zu in it: growing it to %u, "
+		       "xcnid restarts onto it\n", rows[i].name, info.max_entries, want, to);
+	else
+		printf("xcnid: map %s: %ld of %u entries, %ld more in %d s at its rate "
+		       "(--map-grow %u%%): doubling it, xcnid restarts onto it\n",
+		       rows[i].name, cnt, info.max_entries, gain, GROW_AHEAD_MS / 1000, pct);
+	grown[i].at = (long long)now;
+out:
+	close(fd);
+	return to;
+}
+
+void grow_want(const char *map, size_t more)
+{
+	for (size_t i = 0; i < NGROW; i++)
+		if (rows[i].writer && !strcmp(rows[i].name, map) && more > grown[i].want)
+			grown[i].want = more;
+}
+
 int grow_tick(const char *pin_dir, unsigned int pct, uint64_t *at, volatile sig_atomic_t *stop,
 	      int timeout)
 {
 	uint64_t now = (uint64_t)xcni_mono_ms();
-	int ncpus = libbpf_num_possible_cpus();
 
 	if (!pct)
 		return timeout;
@@ -109,38 +187,11 @@ int grow_tick(const char *pin_dir, unsigned int pct, uint64_t *at, volatile sig_
 	}
 	*at = now + GROW_CHECK_MS;
 	for (size_t i = 0; i < NGROW; i++) {
-		struct bpf_map_info info;
-		long was = last[i].cnt, since = (long)(now - last[i].at), lim, gain = 0, cnt;
-		int fd;
+		__u32 to = due(pin_dir, i, pct, now);
 
-		cnt = count(pin_dir, i, &info, &fd, now);
-		if (fd < 0)
-			continue;
-		lim = (long)((__u64)info.max_entries * pct / 100);
-		/* An LRU evicts once the CPUs' own free lists are all it has left. */
-		if (info.type == BPF_MAP_TYPE_LRU_HASH && ncpus > 0 &&
-		    (long)info.max_entries - (long)ncpus * LRU_LOCAL_FREE > (long)info.max_entries / 2 &&
-		    (long)info.max_entries - (long)ncpus * LRU_LOCAL_FREE < lim)
-			lim = (long)info.max_entries - (long)ncpus * LRU_LOCAL_FREE;
-		/* Filling fast, the map would evict before the next look and the
-		 * growth's own seconds are over: what it gains by then at its
-		 * rate since the last count counts now. */
-		if (cnt > was && was >= 0 && since > 0)
-			gain = (long)((__u64)(cnt - was) * GROW_AHEAD_MS / (__u64)since);
-		if (cnt >= 0 && cnt + gain >= lim && grow_ceiling(fd, &info) <= info.max_entries) {
-			if (!ceiling_said[i])
-				pr_warn("map %s: %ld of %u entries, at its ceiling (1%% of the node's "
-					"memory): not grown, the least recently used go\n",
-					grow_maps[i], cnt, info.max_entries);
-			ceiling_said[i] = true;
-		} else if (cnt >= 0 && cnt + gain >= lim) {
-			printf("xcnid: map %s: %ld of %u entries, %ld more in %d s at its rate "
-			       "(--map-grow %u%%): doubling it, xcnid restarts onto it\n",
-			       grow_maps[i], cnt, info.max_entries, gain, GROW_AHEAD_MS / 1000, pct);
-			snprintf(pending + strlen(pending), sizeof(pending) - strlen(pending), "%s%s",
-				 *pending ? "," : "", grow_maps[i]);
-		}
-		close(fd);
+		if (to)
+			snprintf(pending + strlen(pending), sizeof(pending) - strlen(pending),
+				 "%s%s:%u", *pending ? "," : "", rows[i].name, to);
 	}
 	if (!*pending)
 		return timeout < 0 || GROW_CHECK_MS < timeout ? GROW_CHECK_MS : timeout;
@@ -151,11 +202,15 @@ int grow_tick(const char *pin_dir, unsigned int pct, uint64_t *at, volatile sig_
 
 int grow_exec(char **argv)
 {
-	char env[96];
+	char env[512];
+	int len;
 
 	if (!*pending)
 		return 0;
-	snprintf(env, sizeof(env), "%s@%lld", pending, pending_t0);
+	/* When each map was last grown goes on with the image: the gap holds across the exec. */
+	len = snprintf(env, sizeof(env), "%s@%lld", pending, pending_t0);
+	for (size_t i = 0; i < NGROW && len < (int)sizeof(env); i++)
+		len += snprintf(env + len, sizeof(env) - (size_t)len, ";%lld", grown[i].at);
 	fflush(stdout);
 	fflush(stderr);
 	if (setenv(GROW_ENV, env, 1) == 0)
@@ -181,23 +236,24 @@ static void copy_one(void *ctx, const void *key, const void *val)
 		c->done++;
 }
 
-/* Map NAME doubled: a new one made and filled, the old pinned under grow/, the new over NAME. */
-static int grow_one(const char *dir, const char *name)
+/* Map NAME grown to TO entries (at most its ceiling): a new one made and
+ * filled, the old pinned under grow/, the new over NAME. */
+static int grow_one(const char *dir, const char *name, __u32 to)
 {
 	char path[512], gpath[512], tmp[520];
 	struct bpf_map_info info;
 	struct copy c = { .fd = -1, .flags = BPF_ANY };
 	int old = map_get(dir, name, &info), btf = -1, err;
 	int64_t t0;
-	__u32 to;
+	__u32 ceil;
 
 	if (old < 0) {
 		pr_warn("growing %s: not pinned (%s)\n", name, strerror(-old));
 		return 0;
 	}
-	to = grow_ceiling(old, &info);
-	to = to > info.max_entries ? info.max_entries * 2 : info.max_entries;
-	if (to == info.max_entries) {
+	ceil = grow_ceiling(old, &info);
+	to = to < ceil ? to : ceil;
+	if (to <= info.max_entries) {
 		close(old);
 		return 0;
 	}
@@ -249,31 +305,41 @@ static int grow_one(const char *dir, const char *name)
 int grow_prepare(const char *dir)
 {
 	const char *env = getenv(GROW_ENV);
-	char list[64], *save = NULL;
+	char list[512], *save = NULL, *p;
 	int err = 0;
 
 	for (size_t i = 0; i < NGROW; i++) {
 		struct bpf_map_info info;
-		int fd;
+		int fd = -1;
 
 		grown[i].ms = -1;
+		last[i].cnt = -1;
 		/* The rate the first look sees is since now: a growth's seconds included. */
-		count(dir, i, &info, &fd, (uint64_t)xcni_mono_ms());
-		if (fd >= 0)
+		if (!rows[i].writer)
+			count(dir, i, &info, &fd, (uint64_t)xcni_mono_ms());
+		if (!rows[i].writer && fd >= 0)
 			close(fd);
 	}
 	if (!env)
 		return 0;
 	snprintf(list, sizeof(list), "%s", env);
-	if (strchr(list, '@')) {
-		pending_t0 = strtoll(strchr(list, '@') + 1, NULL, 10);
-		*strchr(list, '@') = '\0';
-	}
 	unsetenv(GROW_ENV);
-	for (char *name = strtok_r(list, ",", &save); name && !err; name = strtok_r(NULL, ",", &save))
+	/* "MAP:TO[,MAP:TO]@T0;AT..." (grow_exec) */
+	if ((p = strchr(list, '@'))) {
+		*p++ = '\0';
+		pending_t0 = strtoll(p, &p, 10);
+		for (size_t i = 0; i < NGROW && *p == ';'; i++)
+			grown[i].at = strtoll(p + 1, &p, 10);
+	}
+	for (char *name = strtok_r(list, ",", &save); name && !err; name = strtok_r(NULL, ",", &save)) {
+		char *to = strchr(name, ':');
+
+		if (to)
+			*to++ = '\0';
 		for (size_t i = 0; i < NGROW; i++)
-			if (!strcmp(name, grow_maps[i]))
-				err = grow_one(dir, name);
+			if (!strcmp(name, rows[i].name))
+				err = grow_one(dir, name, to ? (__u32)strtoul(to, NULL, 10) : 0);
+	}
 	return err;
 }
 
@@ -289,17 +355,17 @@ int grow_finish(const char *dir, const struct map_max *mm, int n, bool taken_ove
 		int old, e = 0;
 
 		for (int j = 0; j < n; j++)
-			if (!strcmp(mm[j].name, grow_maps[i]))
+			if (!strcmp(mm[j].name, rows[i].name))
 				grown[i].asked = mm[j].asked ?: mm[j].n, grown[i].n = mm[j].n;
-		snprintf(gname, sizeof(gname), "%s/%s", GROW_DIR, grow_maps[i]);
+		snprintf(gname, sizeof(gname), "%s/%s", GROW_DIR, rows[i].name);
 		old = map_get(dir, gname, &oi);
 		if (old < 0)
 			continue;
-		c.fd = map_get(dir, grow_maps[i], &ni);
+		c.fd = map_get(dir, rows[i].name, &ni);
 		/* Not the pinned one (a crash between the two pins): nothing to catch up. */
 		if (c.fd >= 0 && ni.id != oi.id)
 			mapw_walk(old, &oi, 1, copy_one, &c);
-		snprintf(gname, sizeof(gname), "%s/%s", gdir, grow_maps[i]);
+		snprintf(gname, sizeof(gname), "%s/%s", gdir, rows[i].name);
 		if (!taken_over) {
 			caught[i] = c.done;
 		} else {
@@ -310,7 +376,7 @@ int grow_finish(const char *dir, const struct map_max *mm, int n, bool taken_ove
 			grown[i].ms = pending_t0 ? xcni_mono_ms() - pending_t0 : -1;
 			printf("xcnid: map %s grew %u -> %u entries in %lld ms (full to taken over); "
 			       "entries the old map got meanwhile copied after: %ld before the "
-			       "take-over, %ld after; it is gone%s\n", grow_maps[i], oi.max_entries,
+			       "take-over, %ld after; it is gone%s\n", rows[i].name, oi.max_entries,
 			       ni.max_entries, grown[i].ms, caught[i], c.done,
 			       e ? " (its pin stays: cannot remove it)" : "");
 			fflush(stdout);
@@ -339,7 +405,7 @@ void grow_prom(FILE *f)
 		   "(--map-max or the node's), across restarts.\n"
 		   "# TYPE xcni_map_grown_total counter\n");
 	for (size_t i = 0; i < NGROW; i++)
-		fprintf(f, "xcni_map_grown_total{map=\"%s\"} %d\n", grow_maps[i] + 5, doublings(i));
+		fprintf(f, "xcni_map_grown_total{map=\"%s\"} %d\n", rows[i].name + 5, doublings(i));
 }
 
 json_t *grow_json(void)
@@ -348,7 +414,7 @@ json_t *grow_json(void)
 
 	for (size_t i = 0; a && i < NGROW; i++)
 		if (doublings(i))
-			json_array_append_new(a, json_pack("{s:s,s:I,s:I,s:I}", "map", grow_maps[i],
+			json_array_append_new(a, json_pack("{s:s,s:I,s:I,s:I}", "map", rows[i].name,
 							   "from", (json_int_t)grown[i].asked, "to",
 							   (json_int_t)grown[i].n, "last_ms",
 							   (json_int_t)grown[i].ms));

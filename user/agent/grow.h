@@ -1,19 +1,22 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Conntrack grown online (issue 67 item 2, docs/decisions/map-growth.md).
- * The running agent counts xcni_ct and xcni_ct6 every GROW_CHECK_MS; one past
- * --map-grow percent of its entries makes it stop its loop and exec itself
- * (grow_exec). The new image doubles the map before it loads (grow_prepare:
- * a map twice the size, the entries copied, the old one pinned under grow/
- * and the new one renamed over its name), loads and takes over every
- * attachment as any restart does, then copies what the old map got
- * meanwhile with BPF_NOEXIST and lets it go (grow_finish).
+ * Maps grown online (issue 67 item 2, docs/decisions/map-growth.md). The
+ * running agent counts xcni_ct and xcni_ct6 every GROW_CHECK_MS; one past
+ * --map-grow percent of its entries, or a map the agent writes that cannot
+ * hold what a writer wants (grow_want: the ipcache, the Service maps), makes
+ * it stop its loop and exec itself (grow_exec). The new image grows the map
+ * before it loads (grow_prepare: a map twice the size or more, the entries
+ * copied, the old one pinned under grow/ and the new one renamed over its
+ * name), loads and takes over every attachment as any restart does, then
+ * copies what the old map got meanwhile with BPF_NOEXIST and lets it go
+ * (grow_finish).
  */
 #ifndef XCNID_GROW_H
 #define XCNID_GROW_H
 
 #include <signal.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -30,6 +33,12 @@ struct json_t;
  */
 int grow_tick(const char *pin_dir, unsigned int pct, uint64_t *at, volatile sig_atomic_t *stop,
 	      int timeout);
+/*
+ * A writer of the agent's wants more entries in map than it has room for:
+ * it is grown at the next look, to the doubling that holds them, at most
+ * its ceiling and once a GROW_GAP_MS; what does not fit meanwhile stays out.
+ */
+void grow_want(const char *map, size_t more);
 /* A growth grow_tick asked for: this image replaced by a new one told to do it; else 0. -errno. */
 int grow_exec(char **argv);
 /* At start, before anything loads: each map the previous image asked for doubled and pinned. */

@@ -443,8 +443,10 @@ static void report_svc_closed(struct svcsync *ss, __u64 gen)
 	uint64_t fp = 0;
 
 	svc_some_closed = n;
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		fp = fp_str(fp_add(fp, cl[i].frontends), cl[i].ns);
+		grow_want(cl[i].map, cl[i].need);
+	}
 	if (!set_changed(&said, n, fp))
 		return;
 	if (!n)
@@ -792,6 +794,8 @@ static void report_ipc_closed(struct polsync *ps, __u64 gen)
 		const char *const *ns = polsync_ipcache_closed(ps, f ? 6 : 4, &n, &addrs);
 		char list[512] = "";
 
+		if (n)
+			grow_want(map, addrs);
 		if (!set_changed(&said[f], n, addrs))
 			continue;
 		if (!n) {

@@ -231,7 +231,8 @@ static const struct xopt {
 	  "programs before xcni's looked for every S s (default " S(HOOKS_CHECK_S_DEFAULT) ")" },
 	{ "map-max", 1002, "MAP=N[,MAP=N]...", "size map MAP for N entries" },
 	{ "map-grow", 1020, "PCT",
-	  "double xcni_ct, xcni_ct6 online PCT% full (default " S(GROW_PCT_DEFAULT) "; 0: never)" },
+	  "double xcni_ct, xcni_ct6 online PCT% full, the maps xcnid writes when full (default "
+	  S(GROW_PCT_DEFAULT) "; 0: never)" },
 	{ "once", 'o', NULL, "load and pin, then exit" },
 	{ "uninstall", 1011, NULL, "remove what xcnid made on this node, then exit" },
 	{ .help = "policy" },

@@ -1,0 +1,195 @@
+#!/bin/bash
+# Maps the agent writes grown online (issue 67 item 2, docs/decisions/map-growth.md):
+# xcni_ipcache and xcni_ipcache6 made 32 and xcni_svc 8 (--map-max). Pods of
+# another node are added past the ipcache's size, then Services past xcni_svc's:
+# each writer's room judge finds they do not fit, the namespace bringing them
+# is closed meanwhile as before, and xcnid grows the map (the exec path of
+# conntrack's growth) instead of keeping it closed; then they are in. All along
+# b connects to a Service in a loop (both families) and c, whom a does not
+# admit, probes a: 0 failed connections, 0 admitted. The agent is restarted
+# between the two growths and finds the grown ipcache. MAPGROW_PCT=0 runs the
+# same with growth off: the namespaces stay closed.
+#
+#   netns <tag>-node: xcnid --manifests M --kube-proxy-replacement
+#     xc<hash> ──veth── eth0  <tag>-a  x/a  (TCP 8080 "hello", both families;
+#                                            admits b alone)
+#     xc<hash> ──veth── eth0  <tag>-b  x/b  (the client: x/web's ClusterIPs in a loop)
+#     xc<hash> ──veth── eth0  <tag>-c  x/c  (denied: a's addresses in a loop)
+#   y: 40 pods of node n2 (the ipcache's growth), z: 8 Services to a (xcni_svc's)
+set -uo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/node.sh" # sources ../lib.sh
+node_init mapgrow 10.98.0 mgr fd00:98::/64
+PCT=${MAPGROW_PCT:-90}
+VIP=10.96.8.10
+VIP6=fd00:96::8:10
+trap 'grow_cleanup a b c' EXIT
+
+# loop.py TMP NAME ADDR... : TCP connections to each ADDR ("host:port",
+# "[v6]:port") in turn, each must read "hello", until TMP/stop:
+# TMP/NAME.res "ok N fail M".
+cat >"$T/loop.py" <<'EOF'
+import os, socket, sys
+tmp, name, addrs = sys.argv[1], sys.argv[2], sys.argv[3:]
+ok = fail = 0
+while not os.path.exists(f"{tmp}/stop"):
+    for a in addrs:
+        host, port = a.rsplit(":", 1)
+        try:
+            with socket.create_connection((host.strip("[]"), int(port)), timeout=1) as s:
+                good = s.recv(5) == b"hello"
+        except OSError:
+            good = False
+        ok, fail = ok + good, fail + (not good)
+    open(f"{tmp}/{name}.tmp", "w").write(f"ok {ok} fail {fail}\n")
+    os.replace(f"{tmp}/{name}.tmp", f"{tmp}/{name}.res")
+EOF
+res() { # res NAME: "ok N fail M" of a loop
+	cat "$T/$1.res" 2>/dev/null
+}
+res_is() { # res_is NAME OKMIN FAILMAX...: ok >= OKMIN, fail <= FAILMAX (b: 0 failed; c: 0 ok)
+	local ok fail
+	echo "$1: $(res "$1")"
+	read -r _ ok _ fail <"$T/$1.res" && [ "$ok" -ge "$2" ] && [ "$fail" -le "$3" ]
+}
+grew() { # grew MAP FROM: the pinned MAP is larger than FROM, the growth logged
+	[ "$(max_of "$1")" -gt "$2" ] && grep -q "map $1 grew $2 -> [0-9]* entries in" "/tmp/xcnid-$XCT_TAG.log"
+}
+y_pods() { # y_pods N: namespace y, N pods of node n2, both families
+	printf -- '---\napiVersion: v1\nkind: Namespace\nmetadata: {name: y}\n'
+	for i in $(seq "$1"); do
+		printf -- '---\napiVersion: v1\nkind: Pod\nmetadata: {name: p%s, namespace: y}\n' "$i"
+		printf 'spec: {nodeName: n2}\nstatus: {podIP: 10.88.0.%s, podIPs: [{ip: 10.88.0.%s}, {ip: "fd00:88::%s"}]}\n' \
+			"$i" "$i" "$i"
+	done
+}
+z_svcs() { # z_svcs N: namespace z, N Services of one port, each to a:8080
+	printf -- '---\napiVersion: v1\nkind: Namespace\nmetadata: {name: z}\n'
+	for i in $(seq "$1"); do
+		printf -- '---\napiVersion: v1\nkind: Service\nmetadata: {name: s%s, namespace: z}\n' "$i"
+		printf 'spec: {clusterIP: 10.96.9.%s, ports: [{name: http, port: 80}]}\n' "$i"
+		printf -- '---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\n'
+		printf 'metadata: {name: s%s-1, namespace: z, labels: {kubernetes.io/service-name: s%s}}\n' "$i" "$i"
+		printf 'addressType: IPv4\nendpoints: [{addresses: [%s], nodeName: n1}]\nports: [{name: http, port: 8080}]\n' "$A4"
+	done
+}
+reaches() { # reaches POD ADDR PORT: a's hello
+	ip netns exec "$XCT_TAG-$1" timeout 3 socat -T1 - "TCP:$2:$3,connect-timeout=2" </dev/null 2>/dev/null | grep -q hello
+}
+ready_gen() { # the agent (maybe exec'd meanwhile) applied the latest generation
+	[ "$(ctl config --json 2>/dev/null | jq -r .applied_gen)" -ge "$MANIFEST_GEN" ] 2>/dev/null
+}
+cpu_ms() { # the agent's CPU so far (user + system; an exec keeps the process's)
+	awk -v hz="$(getconf CLK_TCK)" '{ print int(($14 + $15) * 1000 / hz) }' "/proc/$XCNID_PID/stat"
+}
+ready_n() { grep -c 'xcnid: ready' "/tmp/xcnid-$XCT_TAG.log"; }
+ready_again() { [ "$(ready_n)" -gt "$R0" ]; } # the exec'd image ready (the log is the same file)
+said_grew() { # the growth lines, and what the agent's CPU did since $CPU0
+	grep -h "map xcni_.* grew" "/tmp/xcnid-$XCT_TAG.log" | sed 's/^/# /'
+	echo "# the agent's CPU from the change to ready on the grown map: $(($(cpu_ms) - CPU0)) ms"
+}
+bump() { # bump: a new generation, applied (across a growth's seconds)
+	MANIFEST_GEN=$((MANIFEST_GEN + 1))
+	echo "$MANIFEST_GEN" >"$M/.tmp-gen" && mv "$M/.tmp-gen" "$M/.xcni-generation"
+	wait_until 30 ready_gen
+}
+
+ip netns add "$NODE" && ip -n "$NODE" link set lo up
+XCNID_NETNS=$NODE
+ARGS=(--pod-cidr "$SUBNET.0/24" --node-name n1 --manifests "$M" --no-masquerade --kube-proxy-replacement
+	--map-max xcni_ipcache=32,xcni_ipcache6=32,xcni_svc=8,xcni_affinity=1024 --map-grow "$PCT" -v)
+check "xcnid started: xcni_ipcache, xcni_ipcache6 32 entries, xcni_svc 8, --map-grow $PCT" \
+	start_xcnid "$PIN" "${ARGS[@]}" || { finish; exit 1; }
+pods_dual a b c
+A4=$(addr_of a 4) A6=$(addr_of a 6)
+{
+	x_pods a b c
+	k_svc2 web "pod: a" "$VIP" "$VIP6" "{name: http, port: 80, targetPort: 8080}" $'ipFamilyPolicy: RequireDualStack\n  sessionAffinity: ClientIP'
+	k_slice web-1 web 4 "[{addresses: [$A4], nodeName: n1}]" "{name: http, port: 8080}"
+	k_slice web-6 web 6 "[{addresses: [\"$A6\"], nodeName: n1}]" "{name: http, port: 8080}"
+	k_allow allow-b b a '{port: 8080}'
+} | put x.yaml
+check "x: pods a, b, c, Service web (both families); a admits b alone" bump
+ip netns exec "$XCT_TAG-a" socat TCP-LISTEN:8080,fork,reuseaddr SYSTEM:'echo hello' &
+BG+=($!)
+ip netns exec "$XCT_TAG-a" socat TCP6-LISTEN:8080,fork,reuseaddr,ipv6only=1 SYSTEM:'echo hello' &
+BG+=($!)
+check "b reaches a through web's ClusterIP" wait_until 10 reaches b "$VIP" 80
+check "... and its IPv6 ClusterIP" reaches b "[$VIP6]" 80
+check_fails "c does not reach a (policy)" reaches c "$A4" 8080
+ip netns exec "$XCT_TAG-b" timeout 600 python3 "$T/loop.py" "$T" b "$VIP:80" "[$VIP6]:80" &
+BG+=($!)
+ip netns exec "$XCT_TAG-c" timeout 600 python3 "$T/loop.py" "$T" c "$A4:8080" "[$A6]:8080" &
+BG+=($!)
+check "b connects to web in a loop, c probes a meanwhile" wait_until 10 test -s "$T/c.res"
+
+# The ipcache: 40 pods of n2 (80 addresses) past 32 entries a family.
+CPU0=$(cpu_ms) R0=$(ready_n)
+y_pods 40 | put y.yaml
+check "y: 40 pods of node n2 past xcni_ipcache's 32 entries: applied" bump
+check "the ipcache writer found y does not fit (closed meanwhile, as before)" \
+	grep -q "xcni_ipcache cannot hold every pod's address: namespace(s) y closed" "/tmp/xcnid-$XCT_TAG.log"
+check "xcni_ipcache grown online, not kept closed" wait_until 30 grew xcni_ipcache 32
+check "xcni_ipcache6 too" wait_until 30 grew xcni_ipcache6 32
+check "xcnid ready again on the grown maps" wait_until 30 ready_again
+said_grew
+ipc_full() { # every pod's address in, both families: y's 40 and x's 3 at least
+	echo "xcni_ipcache $(entries xcni_ipcache), xcni_ipcache6 $(entries xcni_ipcache6) entries"
+	[ "$(entries xcni_ipcache)" -ge 43 ] && [ "$(entries xcni_ipcache6)" -ge 43 ]
+}
+check "... y's addresses in, both families" wait_until 30 ipc_full
+
+# A restart in the middle: the same --map-max, the grown maps found and kept.
+MAXI=$(max_of xcni_ipcache)
+kill "$XCNID_PID" && wait "$XCNID_PID" 2>/dev/null
+XCNID_PID=
+check "xcnid restarted with the same --map-max: ready" eval \
+	'start_xcnid "$PIN" "${ARGS[@]}" && wait_xcnid_ready'
+check "... on the grown xcni_ipcache ($MAXI entries): nothing closed, y's addresses in" \
+	bash -c "$(declare -f entries ipc_full); echo $(max_of xcni_ipcache); [ $(max_of xcni_ipcache) = $MAXI ] && ! grep -q 'cannot hold every pod' /tmp/xcnid-$XCT_TAG.log && PIN=$PIN ipc_full"
+
+# A Service map: 8 Services in z past xcni_svc's 8 (web holds 2).
+CPU0=$(cpu_ms) R0=$(ready_n)
+z_svcs 8 | put z.yaml
+check "z: 8 Services past xcni_svc's 8 entries: applied" bump
+check "the Service writer found z does not fit (closed meanwhile, as before)" \
+	grep -q "namespace z closed for Service room: xcni_svc is full" "/tmp/xcnid-$XCT_TAG.log"
+check "xcni_svc grown online, not kept closed" wait_until 30 grew xcni_svc 8
+check "xcnid ready again" wait_until 30 ready_again
+said_grew
+check "b reaches a through z's last Service (10.96.9.8)" wait_until 30 reaches b 10.96.9.8 80
+
+# xcni_affinity, written by the programs alone (web is ClientIP: b's entries
+# are in it): filled past --map-grow by entries of Service ids no Service has
+# (bpftool), it is doubled by its fill as conntrack is, b's entries copied.
+aff_fill() { # aff_fill N: N entries of ids 60000.., IPv4 clients 10.77.x.y
+	local kb vb
+	kb=$(bpftool -j map show pinned "$PIN/xcni_affinity" | jq .bytes_key)
+	vb=$(bpftool -j map show pinned "$PIN/xcni_affinity" | jq .bytes_value)
+	python3 - "$1" "$kb" "$vb" "$PIN/xcni_affinity" >"$T/aff.batch" <<'PY'
+import struct, sys
+n, kb, vb, pin = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+hx = lambda b: " ".join("%02x" % x for x in b)
+for i in range(n):
+    k = struct.pack("<IB3x", 60000 + i % 8, 4) + bytes([10, 77, i // 256, i % 256]) + bytes(12)
+    print(f"map update pinned {pin} key hex {hx(k.ljust(kb, bytes(1)))} value hex {hx(bytes(vb))}")
+PY
+	bpftool batch file "$T/aff.batch" >/dev/null
+}
+CPU0=$(cpu_ms) R0=$(ready_n)
+check "xcni_affinity (1024) filled past --map-grow: 960 entries" aff_fill 960
+check "xcni_affinity doubled online by its fill" wait_until 30 grew xcni_affinity 1024
+check "xcnid ready again" wait_until 30 ready_again
+said_grew
+check "... b's own entries copied, the filled ones too (more than 800)" \
+	bash -c "echo $(entries xcni_affinity); [ $(entries xcni_affinity) -gt 800 ]"
+
+touch "$T/stop"
+sleep 1.5
+check "b's connections to web across the growths and the restart: 0 failed" res_is b 20 0
+check "c's probes of a all along: 0 admitted (the verdict unchanged)" \
+	bash -c "cat $T/c.res; read -r _ ok _ fail <$T/c.res; [ \$ok = 0 ] && [ \$fail -ge 4 ]"
+check "xcnictl status: Memory says xcni_ipcache and xcni_svc grew" wait_until 20 \
+	bash -c "$(declare -f ctl); NODE=$NODE BUILD=$BUILD PIN=$PIN; ctl status 2>&1 | grep -E '^Memory:.*xcni_svc grew 8 -> '"
+
+finish
