@@ -445,7 +445,9 @@ static void report_svc_closed(struct svcsync *ss, __u64 gen)
 	svc_some_closed = n;
 	for (size_t i = 0; i < n; i++) {
 		fp = fp_str(fp_add(fp, cl[i].frontends), cl[i].ns);
-		grow_want(cl[i].map, cl[i].need);
+		/* Over its own share: growing would only raise the share it is over. */
+		if (!cl[i].share)
+			grow_want(cl[i].map, cl[i].need);
 	}
 	if (!set_changed(&said, n, fp))
 		return;
