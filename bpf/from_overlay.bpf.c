@@ -221,7 +221,7 @@ static __always_inline int overlay_into_pod(struct __sk_buff *skb, struct flow *
 	/* The flow the option opened, known to the sending node's later
 	 * packets (dsr_flow_known; decapsulated first, either inner family:
 	 * by the sending node's address as *node has it, read through a
-	 * pointer: a value held across conntrack cost from_overlay_decap6 a
+	 * pointer: a value held across conntrack cost ovl_decap6 a
 	 * slot of its frame, which nodeport6_reply_nat's chain does not have). */
 	if (ct == CT_NEW && (j.flags & XCNI_CT_F_DSR))
 		dsr_record(skb, f, fam, node);
@@ -418,53 +418,134 @@ out:
 }
 
 /*
- * overlay_decap_first for each inner family in a global of its own, one line
- * each: a frame apiece (from_overlay_decap6 312 bytes, from_overlay_decap4
- * 320), called from the entry as from_overlay4 is (their frames never add
- * up). Both copies in one global took 344 bytes (their stack slots do not
- * all overlap), and IPv6's chain under it (nodeport6_reply_nat,
- * lb6_rev_nat_call: 192) 544 of the verifier's 512.
+ * from_overlay's steps that are programs of their own, reached by a tail
+ * call through xcni_ovlcalls: each is verified with its own 1,000,000
+ * instructions and holds only the global functions it calls. 6.1 verifies
+ * every global function a program holds, reachable under the rodata or
+ * not, in one 1,000,000: from_overlay as one program passed it in every
+ * configuration, twice over with Services (docs/decisions/kernel-matrix.md).
+ * What a step needs of the entry's findings rides in skb->cb (OVL_CB_*).
  */
-__attribute__((noinline)) int from_overlay_decap6(struct __sk_buff *skb, __u32 hdr_len,
-						  __u32 outer6)
+enum ovl_call {
+	OVL_DECAP6, /* Geneve, IPv6 inside, either underlay: ovl_decap6 */
+	OVL_DECAP4, /* Geneve over the IPv6 underlay, IPv4 inside: ovl_decap4 */
+	OVL_XDP6, /* decapsulated at XDP (--overlay-decap xdp), IPv6 inside */
+	OVL_XDP4, /* the same, IPv4 inside */
+	OVL_OUTSIDE4, /* IPv4 from outside, to a frontend (Services in BPF) */
+	OVL_OUTSIDE6, /* IPv6 from outside, to a frontend (Services in BPF) */
+	OVL_NR,
+};
+
+#define OVL_CB_LEN 0 /* the outer headers' length (UL_LEN) */
+#define OVL_CB_OUTER6 1 /* ovl_decap6: the outer family IPv6 */
+#define OVL_CB_SRC 0 /* ovl_outside4/6: what from_plain found of the source (UL_SRC) */
+
+/*
+ * overlay_decap_first for each inner family, a program apiece (ovl_decap6's
+ * frame 312 bytes, ovl_decap4's 320; IPv6's chain under it,
+ * nodeport6_reply_nat and lb6_rev_nat_call, 192).
+ */
+SEC("tc")
+int ovl_decap6(struct __sk_buff *skb)
 {
 	struct pkt6 p = {};
 
-	return skb ? overlay_decap_first(skb, XCNI_AF_INET6, NULL, &p, hdr_len, outer6, 0) :
-		     TC_ACT_SHOT;
+	return overlay_decap_first(skb, XCNI_AF_INET6, NULL, &p, skb->cb[OVL_CB_LEN],
+				   skb->cb[OVL_CB_OUTER6], 0);
 }
 
-__attribute__((noinline)) int from_overlay_decap4(struct __sk_buff *skb, __u32 hdr_len)
+SEC("tc")
+int ovl_decap4(struct __sk_buff *skb)
 {
 	struct pkt p = {};
 
-	return skb ? overlay_decap_first(skb, XCNI_AF_INET, &p, NULL, hdr_len, 1, 0) : TC_ACT_SHOT;
+	return overlay_decap_first(skb, XCNI_AF_INET, &p, NULL, skb->cb[OVL_CB_LEN], 1, 0);
 }
 
 /*
  * Geneve xdp_underlay decapsulated (--overlay-decap xdp, lib/decap_xdp.h):
  * overlay_decap_first from its step 3 on, what the outer headers said read
- * from the record, one global per inner family as above.
+ * from the record, one program per inner family as above.
  */
-__attribute__((noinline)) int from_overlay_xdp6(struct __sk_buff *skb)
+SEC("tc")
+int ovl_xdp6(struct __sk_buff *skb)
 {
 	struct pkt6 p = {};
 
-	return skb ? overlay_decap_first(skb, XCNI_AF_INET6, NULL, &p, 0, 0, 1) : TC_ACT_SHOT;
+	return overlay_decap_first(skb, XCNI_AF_INET6, NULL, &p, 0, 0, 1);
 }
 
-__attribute__((noinline)) int from_overlay_xdp4(struct __sk_buff *skb)
+SEC("tc")
+int ovl_xdp4(struct __sk_buff *skb)
 {
 	struct pkt p = {};
 
-	return skb ? overlay_decap_first(skb, XCNI_AF_INET, &p, NULL, 0, 0, 1) : TC_ACT_SHOT;
+	return overlay_decap_first(skb, XCNI_AF_INET, &p, NULL, 0, 0, 1);
 }
+
+/*
+ * From outside to an external frontend (a NodePort, an externalIP), or an
+ * ICMP error about a reply to one, once from_plain let the packet by
+ * (Services in BPF only). IPv6 that is neither: nothing else of this
+ * program's (Geneve over IPv6 is UL_GENEVE6's; an IPv6 packet from_overlay4
+ * would only hand back to the plain steps), to the stack.
+ */
+SEC("tc")
+int ovl_outside4(struct __sk_buff *skb)
+{
+	int ret = from_outside_icmp(skb, XCNI_AF_INET);
+
+	return ret != UL_NEXT ? ret : from_outside4(skb, skb->cb[OVL_CB_SRC]);
+}
+
+SEC("tc")
+int ovl_outside6(struct __sk_buff *skb)
+{
+	int ret = from_outside_icmp(skb, XCNI_AF_INET6);
+
+	if (ret == UL_NEXT)
+		ret = from_outside6(skb, skb->cb[OVL_CB_SRC]);
+	return ret != UL_NEXT ? ret : TC_ACT_OK;
+}
+
+/*
+ * Filled at load (.values), pinned by xcnid beside the attached
+ * from_overlay (an array no pin or descriptor holds is emptied), not by
+ * name: each loaded object calls its own steps (as xcni_podcalls).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, OVL_NR);
+	__type(key, __u32);
+	__type(value, __u32);
+	__array(values, int(struct __sk_buff *));
+} xcni_ovlcalls SEC(".maps") = {
+	.values = {
+		[OVL_DECAP6] = (void *)&ovl_decap6,
+		[OVL_DECAP4] = (void *)&ovl_decap4,
+		[OVL_XDP6] = (void *)&ovl_xdp6,
+		[OVL_XDP4] = (void *)&ovl_xdp4,
+		[OVL_OUTSIDE4] = (void *)&ovl_outside4,
+		[OVL_OUTSIDE6] = (void *)&ovl_outside6,
+	},
+};
+
+/*
+ * A step's tail call (slot a constant: a direct jump); when it is missed,
+ * the array emptied, the packet is dropped and counted (drop-tail-call).
+ */
+#define ovl_call(skb, slot)                                                   \
+	({                                                                    \
+		bpf_tail_call_static(skb, &xcni_ovlcalls, slot);              \
+		count(XCNI_DROP_TAIL_CALL, XCNI_DIR_FROM_OVERLAY, (skb)->len); \
+		TC_ACT_SHOT;                                                  \
+	})
 
 /*
  * A packet xdp_underlay decapsulated: data_meta..data holds exactly a
  * struct xcni_decap_meta with this agent's cookie (decap_cookie, nonzero
- * only with --overlay-decap xdp). Then from_overlay_xdp4/6 by the record's
- * inner family; else UL_NEXT, the packet is what it looks like.
+ * only with --overlay-decap xdp). Then OVL_XDP4/6 by the record's inner
+ * family (the entry's tail call); else UL_NEXT, the packet is what it looks like.
  *
  * Why a packet from outside cannot pass for one: skb metadata is written
  * by XDP programs only (a tc program can read it, not make it), the wire
@@ -500,16 +581,14 @@ __attribute__((noinline)) int from_overlay_xdp(struct __sk_buff *skb)
 	barrier_var(m);
 	if ((const void *)(m + 1) < data)
 		return UL_NEXT;
-	return inner6 ? from_overlay_xdp6(skb) : from_overlay_xdp4(skb);
+	return inner6 ? OVL_XDP6 : OVL_XDP4;
 }
 
 /*
  * Geneve over the IPv4 underlay: IPv4 inside taken here; IPv6 inside, nothing
  * counted yet, handed on (UL_INNER6 and the outer headers' length) to
- * from_overlay_decap6; what is not Geneve for this node, untouched and uncounted,
- * to the plain steps (UL_PLAIN).
- * Global, as from_overlay_decap6 is: the entry calls one or the other, so their
- * frames never add up.
+ * ovl_decap6; what is not Geneve for this node, untouched and uncounted,
+ * to the plain steps (UL_PLAIN). Global: a frame of its own.
  */
 __attribute__((noinline)) int from_overlay4(struct __sk_buff *skb)
 {
@@ -718,8 +797,7 @@ static __always_inline enum ul_kind ul_kind_of(const struct __sk_buff *skb)
 
 /*
  * --xdp-mode tc: the prefilter xdp_underlay would run, in a frame of its own
- * (its lookup keys in the entry's frame put from_overlay_decap4's chain at
- * 544 of 512 bytes of stack).
+ * (its lookup keys off the entry's frame, under which from_overlay4's chain runs).
  */
 __attribute__((noinline)) int from_underlay_prefilter(struct __sk_buff *skb)
 {
@@ -728,13 +806,14 @@ __attribute__((noinline)) int from_underlay_prefilter(struct __sk_buff *skb)
 
 /*
  * Every step below is a global function with a frame of its own, called from
- * here one after the other (their frames never add up); each decides the
- * packet (its TC verdict) or hands it on by name (enum ul_step).
+ * here one after the other (their frames never add up), or a program of its
+ * own (ovl_call); each decides the packet (its TC verdict) or hands it on by
+ * name (enum ul_step). Geneve over IPv4 with IPv4 inside, the common case,
+ * takes no tail call.
  */
 SEC("tc")
 int from_overlay(struct __sk_buff *skb)
 {
-	__u32 src;
 	int ret;
 
 	/* --xdp-mode tc: the prefilter xdp_underlay would run, first. */
@@ -743,8 +822,10 @@ int from_overlay(struct __sk_buff *skb)
 	/* --overlay-decap xdp: Geneve xdp_underlay decapsulated. */
 	if (decap_cookie[0] | decap_cookie[1]) {
 		ret = from_overlay_xdp(skb);
-		if (ret != UL_NEXT)
-			return ret;
+		if (ret == OVL_XDP6)
+			return ovl_call(skb, OVL_XDP6);
+		if (ret == OVL_XDP4)
+			return ovl_call(skb, OVL_XDP4);
 	}
 	switch (ul_kind_of(skb)) {
 	case UL_GENEVE6:
@@ -752,44 +833,38 @@ int from_overlay(struct __sk_buff *skb)
 		break;
 	case UL_IPV6:
 		/* A forged source first, whatever it is for; then IPv6 from
-		 * outside to an external frontend (a NodePort, an externalIP),
-		 * or an ICMPv6 error about a reply to one. */
+		 * outside (ovl_outside6). Without Services from_plain's
+		 * UL_NEXT is plain (ul_next_src). */
 		ret = from_plain(skb);
-		/* Without Services from_plain's UL_NEXT is plain (ul_next_src). */
 		if (lb_enabled && UL_STEP(ret) == UL_NEXT) {
-			src = UL_SRC(ret);
-			ret = from_outside_icmp(skb, XCNI_AF_INET6);
-			if (ret == UL_NEXT)
-				ret = from_outside6(skb, src);
+			skb->cb[OVL_CB_SRC] = UL_SRC(ret);
+			return ovl_call(skb, OVL_OUTSIDE6);
 		}
-		if (ret != UL_NEXT)
-			return ret;
-		/* On the IPv6 underlay nothing else is this program's: Geneve
-		 * for it is UL_GENEVE6's. */
-		if (ul6_on())
-			return TC_ACT_OK;
-		ret = from_overlay4(skb);
-		break;
+		/* Nothing else is this program's: Geneve over IPv6 is
+		 * UL_GENEVE6's, and IPv6 is no Geneve over IPv4. */
+		return ret != UL_NEXT ? ret : TC_ACT_OK;
 	default:
 		ret = from_overlay4(skb);
 	}
 
+	skb->cb[OVL_CB_LEN] = UL_LEN(ret);
 	switch (UL_STEP(ret)) {
 	case UL_INNER6:
-		return from_overlay_decap6(skb, UL_LEN(ret), 0);
+		skb->cb[OVL_CB_OUTER6] = 0;
+		return ovl_call(skb, OVL_DECAP6);
 	case UL6_INNER6:
-		return from_overlay_decap6(skb, UL_LEN(ret), 1);
+		skb->cb[OVL_CB_OUTER6] = 1;
+		return ovl_call(skb, OVL_DECAP6);
 	case UL6_INNER4:
-		return from_overlay_decap4(skb, UL_LEN(ret));
+		return ovl_call(skb, OVL_DECAP4);
 	case UL_PLAIN:
 		ret = from_plain(skb);
 		if (!lb_enabled)
 			return ret != UL_NEXT ? ret : TC_ACT_OK;
 		if (UL_STEP(ret) != UL_NEXT)
 			return ret;
-		src = UL_SRC(ret);
-		ret = from_outside_icmp(skb, XCNI_AF_INET);
-		return ret != UL_NEXT ? ret : from_outside4(skb, src);
+		skb->cb[OVL_CB_SRC] = UL_SRC(ret);
+		return ovl_call(skb, OVL_OUTSIDE4);
 	default:
 		return ret;
 	}
