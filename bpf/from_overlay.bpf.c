@@ -433,12 +433,58 @@ enum ovl_call {
 	OVL_XDP4, /* the same, IPv4 inside */
 	OVL_OUTSIDE4, /* IPv4 from outside, to a frontend (Services in BPF) */
 	OVL_OUTSIDE6, /* IPv6 from outside, to a frontend (Services in BPF) */
+	OVL_ICMP4, /* ICMP from outside: an error about a NodePort flow's reply? */
+	OVL_ICMP6, /* the same, ICMPv6 */
 	OVL_NR,
 };
 
 #define OVL_CB_LEN 0 /* the outer headers' length (UL_LEN) */
 #define OVL_CB_OUTER6 1 /* ovl_decap6: the outer family IPv6 */
 #define OVL_CB_SRC 0 /* ovl_outside4/6: what from_plain found of the source (UL_SRC) */
+
+int ovl_decap6(struct __sk_buff *skb);
+int ovl_decap4(struct __sk_buff *skb);
+int ovl_xdp6(struct __sk_buff *skb);
+int ovl_xdp4(struct __sk_buff *skb);
+int ovl_outside4(struct __sk_buff *skb);
+int ovl_outside6(struct __sk_buff *skb);
+int ovl_icmp4(struct __sk_buff *skb);
+int ovl_icmp6(struct __sk_buff *skb);
+
+/*
+ * Filled at load (.values), pinned by xcnid beside the attached
+ * from_overlay (an array no pin or descriptor holds is emptied), not by
+ * name: each loaded object calls its own steps (as xcni_podcalls).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, OVL_NR);
+	__type(key, __u32);
+	__type(value, __u32);
+	__array(values, int(struct __sk_buff *));
+} xcni_ovlcalls SEC(".maps") = {
+	.values = {
+		[OVL_DECAP6] = (void *)&ovl_decap6,
+		[OVL_DECAP4] = (void *)&ovl_decap4,
+		[OVL_XDP6] = (void *)&ovl_xdp6,
+		[OVL_XDP4] = (void *)&ovl_xdp4,
+		[OVL_OUTSIDE4] = (void *)&ovl_outside4,
+		[OVL_OUTSIDE6] = (void *)&ovl_outside6,
+		[OVL_ICMP4] = (void *)&ovl_icmp4,
+		[OVL_ICMP6] = (void *)&ovl_icmp6,
+	},
+};
+
+/*
+ * A step's tail call (slot a constant: a direct jump); when it is missed,
+ * the array emptied, the packet is dropped and counted (drop-tail-call).
+ */
+#define ovl_call(skb, slot)                                                   \
+	({                                                                    \
+		bpf_tail_call_static(skb, &xcni_ovlcalls, slot);              \
+		count(XCNI_DROP_TAIL_CALL, XCNI_DIR_FROM_OVERLAY, (skb)->len); \
+		TC_ACT_SHOT;                                                  \
+	})
 
 /*
  * overlay_decap_first for each inner family, a program apiece (ovl_decap6's
@@ -465,13 +511,16 @@ int ovl_decap4(struct __sk_buff *skb)
 /*
  * Geneve xdp_underlay decapsulated (--overlay-decap xdp, lib/decap_xdp.h):
  * overlay_decap_first from its step 3 on, what the outer headers said read
- * from the record, one program per inner family as above.
+ * from the record, one program per inner family as above; without
+ * --overlay-decap xdp (no cookie) never called, and so verified (6.18) short.
  */
 SEC("tc")
 int ovl_xdp6(struct __sk_buff *skb)
 {
 	struct pkt6 p = {};
 
+	if (!(decap_cookie[0] | decap_cookie[1]))
+		return TC_ACT_SHOT;
 	return overlay_decap_first(skb, XCNI_AF_INET6, NULL, &p, 0, 0, 1);
 }
 
@@ -480,66 +529,78 @@ int ovl_xdp4(struct __sk_buff *skb)
 {
 	struct pkt p = {};
 
+	if (!(decap_cookie[0] | decap_cookie[1]))
+		return TC_ACT_SHOT;
 	return overlay_decap_first(skb, XCNI_AF_INET, &p, NULL, 0, 0, 1);
 }
 
 /*
- * From outside to an external frontend (a NodePort, an externalIP), or an
- * ICMP error about a reply to one, once from_plain let the packet by
- * (Services in BPF only). IPv6 that is neither: nothing else of this
- * program's (Geneve over IPv6 is UL_GENEVE6's; an IPv6 packet from_overlay4
- * would only hand back to the plain steps), to the stack.
+ * From outside to an external frontend (a NodePort, an externalIP), once
+ * from_plain let the packet by (Services in BPF only). IPv6 that is not:
+ * nothing else of this program's (Geneve over IPv6 is UL_GENEVE6's; an IPv6
+ * packet from_overlay4 would only hand back to the plain steps), to the
+ * stack. from_outside's frame is the program's own, not a global's under an
+ * entry (6.1 counts an empty entry frame as 32 bytes). IPv4's translation
+ * state on the stack, IPv6's in the per-CPU scratch (xcni_lb6_tmp's st: a
+ * struct lb6_state holds two 40-byte keys).
  */
 SEC("tc")
 int ovl_outside4(struct __sk_buff *skb)
 {
-	int ret = from_outside_icmp(skb, XCNI_AF_INET);
+	struct lb4_state lb = {};
+	struct pkt p = {};
 
-	return ret != UL_NEXT ? ret : from_outside4(skb, skb->cb[OVL_CB_SRC]);
+	if (!lb_enabled)
+		return TC_ACT_OK;
+	return from_outside(skb, XCNI_AF_INET, &p, NULL, &lb, skb->cb[OVL_CB_SRC]);
 }
 
 SEC("tc")
 int ovl_outside6(struct __sk_buff *skb)
 {
-	int ret = from_outside_icmp(skb, XCNI_AF_INET6);
+	struct lb6_tmp *t;
+	struct pkt6 p = {};
+	int ret;
 
-	if (ret == UL_NEXT)
-		ret = from_outside6(skb, skb->cb[OVL_CB_SRC]);
+	if (!lb_enabled || !(t = lb6_tmp_get()))
+		return TC_ACT_OK;
+	__builtin_memset(&t->st, 0, sizeof(t->st));
+	ret = from_outside(skb, XCNI_AF_INET6, NULL, &p, &t->st, skb->cb[OVL_CB_SRC]);
 	return ret != UL_NEXT ? ret : TC_ACT_OK;
 }
 
 /*
- * Filled at load (.values), pinned by xcnid beside the attached
- * from_overlay (an array no pin or descriptor holds is emptied), not by
- * name: each loaded object calls its own steps (as xcni_podcalls).
+ * The family's ICMP from outside (np_icmp_peek): an error about a reply to
+ * a NodePort flow (np_outside_icmp), else from_outside's as any packet (an
+ * echo to a NodePort: a second tail call).
  */
-struct {
-	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
-	__uint(max_entries, OVL_NR);
-	__type(key, __u32);
-	__type(value, __u32);
-	__array(values, int(struct __sk_buff *));
-} xcni_ovlcalls SEC(".maps") = {
-	.values = {
-		[OVL_DECAP6] = (void *)&ovl_decap6,
-		[OVL_DECAP4] = (void *)&ovl_decap4,
-		[OVL_XDP6] = (void *)&ovl_xdp6,
-		[OVL_XDP4] = (void *)&ovl_xdp4,
-		[OVL_OUTSIDE4] = (void *)&ovl_outside4,
-		[OVL_OUTSIDE6] = (void *)&ovl_outside6,
-	},
-};
+SEC("tc")
+int ovl_icmp4(struct __sk_buff *skb)
+{
+	struct pkt p = {};
+	int ret;
 
-/*
- * A step's tail call (slot a constant: a direct jump); when it is missed,
- * the array emptied, the packet is dropped and counted (drop-tail-call).
- */
-#define ovl_call(skb, slot)                                                   \
-	({                                                                    \
-		bpf_tail_call_static(skb, &xcni_ovlcalls, slot);              \
-		count(XCNI_DROP_TAIL_CALL, XCNI_DIR_FROM_OVERLAY, (skb)->len); \
-		TC_ACT_SHOT;                                                  \
-	})
+	if (!lb_enabled)
+		return TC_ACT_OK;
+	ret = np_outside_icmp(skb, &p, NULL, XCNI_AF_INET);
+	if (ret != UL_NEXT)
+		return ret;
+	return ovl_call(skb, OVL_OUTSIDE4);
+}
+
+SEC("tc")
+int ovl_icmp6(struct __sk_buff *skb)
+{
+	struct pkt6 p = {};
+	int ret;
+
+	if (!lb_enabled)
+		return TC_ACT_OK;
+	ret = np_outside_icmp(skb, NULL, &p, XCNI_AF_INET6);
+	if (ret != UL_NEXT)
+		return ret;
+	return ovl_call(skb, OVL_OUTSIDE6);
+}
 
 /*
  * A packet xdp_underlay decapsulated: data_meta..data holds exactly a
@@ -838,6 +899,8 @@ int from_overlay(struct __sk_buff *skb)
 		ret = from_plain(skb);
 		if (lb_enabled && UL_STEP(ret) == UL_NEXT) {
 			skb->cb[OVL_CB_SRC] = UL_SRC(ret);
+			if (np_icmp_peek(skb, XCNI_AF_INET6))
+				return ovl_call(skb, OVL_ICMP6);
 			return ovl_call(skb, OVL_OUTSIDE6);
 		}
 		/* Nothing else is this program's: Geneve over IPv6 is
@@ -864,6 +927,8 @@ int from_overlay(struct __sk_buff *skb)
 		if (UL_STEP(ret) != UL_NEXT)
 			return ret;
 		skb->cb[OVL_CB_SRC] = UL_SRC(ret);
+		if (np_icmp_peek(skb, XCNI_AF_INET))
+			return ovl_call(skb, OVL_ICMP4);
 		return ovl_call(skb, OVL_OUTSIDE4);
 	default:
 		return ret;

@@ -162,36 +162,6 @@ out:
 }
 
 /*
- * from_outside for each family in a global of its own, one line each, called
- * from from_overlay's entry as from_overlay4 is (their frames never add up):
- * IPv4's translation state on its stack, IPv6's in the per-CPU scratch
- * (xcni_lb6_tmp's st), where it has always been (a struct
- * lb6_state holds two 40-byte keys; from_outside6's chain under
- * np6_snat_call is at the verifier's 512 bytes).
- */
-__attribute__((noinline)) int from_outside4(struct __sk_buff *skb, __u32 src)
-{
-	struct lb4_state lb = {};
-	struct pkt p = {};
-
-	return skb ? from_outside(skb, XCNI_AF_INET, &p, NULL, &lb, src) : TC_ACT_SHOT;
-}
-
-__attribute__((noinline)) int from_outside6(struct __sk_buff *skb, __u32 src)
-{
-	struct lb6_tmp *t;
-	struct pkt6 p = {};
-
-	if (!skb)
-		return TC_ACT_SHOT;
-	t = lb6_tmp_get();
-	if (!t)
-		return UL_NEXT;
-	__builtin_memset(&t->st, 0, sizeof(t->st));
-	return from_outside(skb, XCNI_AF_INET6, NULL, &p, &t->st, src);
-}
-
-/*
  * Geneve for this node from a backend's node: the reply of an IPv4 NodePort
  * flow this node SNATed (from_outside)? Then 0 is not returned: the reply is
  * decapsulated, frontend -> client again and sent out the underlay (the

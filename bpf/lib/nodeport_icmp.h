@@ -389,8 +389,8 @@ __attribute__((noinline)) int lb_icmp_np_rev_call(struct __sk_buff *skb, int fam
  * nodeport6_encap_call over the underlay that reaches it, as the flow's requests
  * went). UL_NEXT for anything else, nothing touched (from_outside goes on
  * with it). IPv6: only an error right after the IPv6 header (routers add no
- * extension headers). A global function with a frame of its own (from_overlay's
- * is at the verifier's limit), verified once for both families.
+ * extension headers). The frame of a program of its own (from_overlay's
+ * ovl_icmp4/6), only for what np_icmp_peek took for the family's ICMP.
  */
 static __always_inline int np_outside_icmp(struct __sk_buff *skb, struct pkt *p4, struct pkt6 *p6,
 					   int fam)
@@ -400,16 +400,8 @@ static __always_inline int np_outside_icmp(struct __sk_buff *skb, struct pkt *p4
 	struct verdict v = {};
 	struct cursor c;
 	__u32 tunnel;
-	__u8 proto = 0;
 	int reason, verdict = TC_ACT_OK, r;
 
-	/* The common case first and cheaply: not the family's ICMP. */
-	if (bpf_skb_load_bytes(skb, fam == XCNI_AF_INET ?
-					    ETH_HLEN + offsetof(struct iphdr, protocol) :
-					    ETH_HLEN + offsetof(struct xcni_ip6hdr, nexthdr),
-			       &proto, 1) ||
-	    proto != flow_icmp_proto(fam))
-		return UL_NEXT;
 	f->len = skb->len;
 	/* IPv4: not a later fragment (IPv6 asked no such thing before: an
 	 * explicit family branch, kept as it was). */
@@ -457,20 +449,20 @@ out:
 			   verdict, &v);
 }
 
-/* np_outside_icmp in a frame of its own, the family's packet in it. */
-__attribute__((noinline)) int from_outside_icmp(struct __sk_buff *skb, int fam)
+/*
+ * The family's ICMP (fam a constant), at a look: from_overlay's entry sends
+ * only that to np_outside_icmp (ovl_icmp4/6), the rest from outside
+ * straight to from_outside.
+ */
+static __always_inline int np_icmp_peek(struct __sk_buff *skb, int fam)
 {
-	if (!skb)
-		return UL_NEXT;
-	if (fam == XCNI_AF_INET) {
-		struct pkt p = {};
+	__u8 proto = 0;
 
-		return np_outside_icmp(skb, &p, NULL, XCNI_AF_INET);
-	} else {
-		struct pkt6 p = {};
-
-		return np_outside_icmp(skb, NULL, &p, XCNI_AF_INET6);
-	}
+	return !bpf_skb_load_bytes(skb, fam == XCNI_AF_INET ?
+						ETH_HLEN + offsetof(struct iphdr, protocol) :
+						ETH_HLEN + offsetof(struct xcni_ip6hdr, nexthdr),
+				   &proto, 1) &&
+	       proto == flow_icmp_proto(fam);
 }
 
 /*

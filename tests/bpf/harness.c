@@ -659,6 +659,7 @@ static size_t expected_tunnel(const struct row *r, const uint8_t *in, size_t len
 		return n;
 	case XCNI_DROP_UNKNOWN_NODE:
 	case XCNI_DROP_BAD_GENEVE:
+	case XCNI_DROP_TAIL_CALL: /* its step's program missing: nothing taken off */
 		return len;
 	}
 	return prog_dir(r->prog) == XCNI_DIR_FROM_OVERLAY ? build_inner(r, want) : len;
