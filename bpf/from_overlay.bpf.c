@@ -240,6 +240,81 @@ static __always_inline int overlay_into_pod(struct __sk_buff *skb, struct flow *
 }
 
 /*
+ * from_overlay's steps that are programs of their own, reached by a tail
+ * call through xcni_ovlcalls: each is verified with its own 1,000,000
+ * instructions and holds only the global functions it calls. 6.1 verifies
+ * every global function a program holds, reachable under the rodata or
+ * not, in one 1,000,000: from_overlay as one program passed it in every
+ * configuration, twice over with Services (docs/decisions/kernel-matrix.md).
+ * What a step needs of the entry's findings rides in skb->cb (OVL_CB_*).
+ */
+enum ovl_call {
+	OVL_DECAP6, /* Geneve, IPv6 inside, either underlay: ovl_decap6 */
+	OVL_DECAP4, /* Geneve over the IPv6 underlay, IPv4 inside: ovl_decap4 */
+	OVL_XDP6, /* decapsulated at XDP (--overlay-decap xdp), IPv6 inside */
+	OVL_XDP4, /* the same, IPv4 inside */
+	OVL_OUTSIDE4, /* IPv4 from outside, to a frontend (Services in BPF) */
+	OVL_OUTSIDE6, /* IPv6 from outside, to a frontend (Services in BPF) */
+	OVL_ICMP4, /* ICMP from outside: an error about a NodePort flow's reply? */
+	OVL_ICMP6, /* the same, ICMPv6 */
+	OVL_INTO6, /* IPv6 decapsulated, to a pod of this node: ovl_into6 */
+	OVL_NR,
+};
+
+#define OVL_CB_LEN 0 /* the outer headers' length (UL_LEN) */
+#define OVL_CB_OUTER6 1 /* ovl_decap6: the outer family IPv6 */
+#define OVL_CB_SRC 0 /* ovl_outside4/6: what from_plain found of the source (UL_SRC) */
+#define OVL_CB_ARRIVED 0 /* ovl_into6: the frame's length as it arrived */
+#define OVL_CB_DSR 1 /* ovl_into6: overlay_decap_first's dsr */
+#define OVL_CB_NODE 2 /* ovl_into6: the sending node (its address, IPv6's folded) */
+
+int ovl_decap6(struct __sk_buff *skb);
+int ovl_decap4(struct __sk_buff *skb);
+int ovl_xdp6(struct __sk_buff *skb);
+int ovl_xdp4(struct __sk_buff *skb);
+int ovl_outside4(struct __sk_buff *skb);
+int ovl_outside6(struct __sk_buff *skb);
+int ovl_icmp4(struct __sk_buff *skb);
+int ovl_icmp6(struct __sk_buff *skb);
+int ovl_into6(struct __sk_buff *skb);
+
+/*
+ * Filled at load (.values), pinned by xcnid beside the attached
+ * from_overlay (an array no pin or descriptor holds is emptied), not by
+ * name: each loaded object calls its own steps (as xcni_podcalls).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, OVL_NR);
+	__type(key, __u32);
+	__type(value, __u32);
+	__array(values, int(struct __sk_buff *));
+} xcni_ovlcalls SEC(".maps") = {
+	.values = {
+		[OVL_DECAP6] = (void *)&ovl_decap6,
+		[OVL_DECAP4] = (void *)&ovl_decap4,
+		[OVL_XDP6] = (void *)&ovl_xdp6,
+		[OVL_XDP4] = (void *)&ovl_xdp4,
+		[OVL_OUTSIDE4] = (void *)&ovl_outside4,
+		[OVL_OUTSIDE6] = (void *)&ovl_outside6,
+		[OVL_ICMP4] = (void *)&ovl_icmp4,
+		[OVL_ICMP6] = (void *)&ovl_icmp6,
+		[OVL_INTO6] = (void *)&ovl_into6,
+	},
+};
+
+/*
+ * A step's tail call (slot a constant: a direct jump); when it is missed,
+ * the array emptied, the packet is dropped and counted (drop-tail-call).
+ */
+#define ovl_call(skb, slot)                                                   \
+	({                                                                    \
+		bpf_tail_call_static(skb, &xcni_ovlcalls, slot);              \
+		count(XCNI_DROP_TAIL_CALL, XCNI_DIR_FROM_OVERLAY, (skb)->len); \
+		TC_ACT_SHOT;                                                  \
+	})
+
+/*
  * Geneve decapsulated before its inner packet is parsed, either family (fam
  * a constant; p4 or p6 the family's view, the other NULL): IPv6 inside over
  * either underlay, IPv4 inside over the IPv6 underlay (IPv4 over IPv4 is
@@ -404,6 +479,15 @@ decapsulated:
 	 * them, the same both ways (from_pod counts the other so). The node's
 	 * counters keep the frame as it arrived (f->len again after: IPv6's
 	 * commit counts f->len, ct_commit). */
+	if (fam == XCNI_AF_INET6) {
+		/* IPv6's into the pod in a program of its own (ovl_into6): 6.1
+		 * passed 1,000,000 instructions verifying it with the rest
+		 * under Services. */
+		skb->cb[OVL_CB_ARRIVED] = arrived;
+		skb->cb[OVL_CB_DSR] = dsr;
+		skb->cb[OVL_CB_NODE] = node;
+		return ovl_call(skb, OVL_INTO6);
+	}
 	f->len = skb->len;
 	reason = overlay_into_pod(skb, f, fam, f->len, sipc, dst, dsr, &node, 0, &v, &verdict);
 	f->len = arrived;
@@ -416,75 +500,6 @@ out:
 		f->encap_len = arrived - skb->len;
 	return finish_flow(skb, fam, reason, XCNI_DIR_FROM_OVERLAY, 0, f, verdict, &v);
 }
-
-/*
- * from_overlay's steps that are programs of their own, reached by a tail
- * call through xcni_ovlcalls: each is verified with its own 1,000,000
- * instructions and holds only the global functions it calls. 6.1 verifies
- * every global function a program holds, reachable under the rodata or
- * not, in one 1,000,000: from_overlay as one program passed it in every
- * configuration, twice over with Services (docs/decisions/kernel-matrix.md).
- * What a step needs of the entry's findings rides in skb->cb (OVL_CB_*).
- */
-enum ovl_call {
-	OVL_DECAP6, /* Geneve, IPv6 inside, either underlay: ovl_decap6 */
-	OVL_DECAP4, /* Geneve over the IPv6 underlay, IPv4 inside: ovl_decap4 */
-	OVL_XDP6, /* decapsulated at XDP (--overlay-decap xdp), IPv6 inside */
-	OVL_XDP4, /* the same, IPv4 inside */
-	OVL_OUTSIDE4, /* IPv4 from outside, to a frontend (Services in BPF) */
-	OVL_OUTSIDE6, /* IPv6 from outside, to a frontend (Services in BPF) */
-	OVL_ICMP4, /* ICMP from outside: an error about a NodePort flow's reply? */
-	OVL_ICMP6, /* the same, ICMPv6 */
-	OVL_NR,
-};
-
-#define OVL_CB_LEN 0 /* the outer headers' length (UL_LEN) */
-#define OVL_CB_OUTER6 1 /* ovl_decap6: the outer family IPv6 */
-#define OVL_CB_SRC 0 /* ovl_outside4/6: what from_plain found of the source (UL_SRC) */
-
-int ovl_decap6(struct __sk_buff *skb);
-int ovl_decap4(struct __sk_buff *skb);
-int ovl_xdp6(struct __sk_buff *skb);
-int ovl_xdp4(struct __sk_buff *skb);
-int ovl_outside4(struct __sk_buff *skb);
-int ovl_outside6(struct __sk_buff *skb);
-int ovl_icmp4(struct __sk_buff *skb);
-int ovl_icmp6(struct __sk_buff *skb);
-
-/*
- * Filled at load (.values), pinned by xcnid beside the attached
- * from_overlay (an array no pin or descriptor holds is emptied), not by
- * name: each loaded object calls its own steps (as xcni_podcalls).
- */
-struct {
-	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
-	__uint(max_entries, OVL_NR);
-	__type(key, __u32);
-	__type(value, __u32);
-	__array(values, int(struct __sk_buff *));
-} xcni_ovlcalls SEC(".maps") = {
-	.values = {
-		[OVL_DECAP6] = (void *)&ovl_decap6,
-		[OVL_DECAP4] = (void *)&ovl_decap4,
-		[OVL_XDP6] = (void *)&ovl_xdp6,
-		[OVL_XDP4] = (void *)&ovl_xdp4,
-		[OVL_OUTSIDE4] = (void *)&ovl_outside4,
-		[OVL_OUTSIDE6] = (void *)&ovl_outside6,
-		[OVL_ICMP4] = (void *)&ovl_icmp4,
-		[OVL_ICMP6] = (void *)&ovl_icmp6,
-	},
-};
-
-/*
- * A step's tail call (slot a constant: a direct jump); when it is missed,
- * the array emptied, the packet is dropped and counted (drop-tail-call).
- */
-#define ovl_call(skb, slot)                                                   \
-	({                                                                    \
-		bpf_tail_call_static(skb, &xcni_ovlcalls, slot);              \
-		count(XCNI_DROP_TAIL_CALL, XCNI_DIR_FROM_OVERLAY, (skb)->len); \
-		TC_ACT_SHOT;                                                  \
-	})
 
 /*
  * overlay_decap_first for each inner family, a program apiece (ovl_decap6's
@@ -532,6 +547,37 @@ int ovl_xdp4(struct __sk_buff *skb)
 	if (!(decap_cookie[0] | decap_cookie[1]))
 		return TC_ACT_SHOT;
 	return overlay_decap_first(skb, XCNI_AF_INET, &p, NULL, 0, 0, 1);
+}
+
+/*
+ * IPv6 decapsulated (ovl_decap6, ovl_xdp6), from a sender checked, to a pod
+ * of this node: overlay_into_pod, the inner packet parsed again (as it was
+ * there: nothing changed it since), its source's entry and the pod's looked
+ * up again; what overlay_decap_first found rides in skb->cb.
+ */
+SEC("tc")
+int ovl_into6(struct __sk_buff *skb)
+{
+	struct pkt6 p = {};
+	struct flow *f = pkt_flow(&p);
+	__u32 arrived = skb->cb[OVL_CB_ARRIVED], node = skb->cb[OVL_CB_NODE];
+	struct xcni_endpoint *dst;
+	struct verdict v = {};
+	int reason, verdict = TC_ACT_OK;
+
+	f->len = skb->len;
+	reason = parse_ipv6(skb, &p);
+	if (!reason) {
+		dst = bpf_map_lookup_elem(&xcni_endpoints6, f->tuple.v6.daddr);
+		reason = dst ? overlay_into_pod(skb, f, XCNI_AF_INET6, f->len,
+						ipcache_find(XCNI_AF_INET6, f->tuple.v6.saddr), dst,
+						skb->cb[OVL_CB_DSR], &node, 0, &v, &verdict) :
+			       XCNI_DROP_UNKNOWN_DST;
+	}
+	f->len = arrived;
+	if (skb->len < arrived)
+		f->encap_len = arrived - skb->len;
+	return finish_flow(skb, XCNI_AF_INET6, reason, XCNI_DIR_FROM_OVERLAY, 0, f, verdict, &v);
 }
 
 /*
