@@ -869,7 +869,7 @@ out:
  * (node_ip6), the fixed header's next header, in the linear part: Geneve,
  * for from_underlay6, never a frontend's, as on the IPv4 underlay (where
  * parse_outer4 takes it before from_outside can). It spares every tunnelled
- * packet from_outside6's parse and Service lookup. A packet this does not
+ * packet ovl_outside6's parse and Service lookup. A packet this does not
  * see so (headers not linear, extension headers) is no Geneve from_underlay6
  * would take either (it asks the same and more).
  */

@@ -18,12 +18,12 @@
  */
 /*
  * IPv6's own (from_outside's steps are both families'): Geneve for node_ip6
- * passes from_overlay's entry before from_outside6 on an IPv6 underlay;
+ * passes from_overlay's entry before ovl_outside6 on an IPv6 underlay;
  * the client of a SNATed flow is kept in xcni_snat by the flow's tuple on
  * this node (the conntrack entry has 4 bytes for an address); the SNAT
  * source of an externalIP or load-balancer IP is this node's IPv6
  * InternalIP (nodeport6_self); the replies come back decapsulated by
- * from_overlay_decap6 whichever the outer family (the backend's node
+ * ovl_decap6 whichever the outer family (the backend's node
  * tunnels replies to another node's address: encap.h remote6_check), where
  * nodeport6_reply_of and nodeport6_reply_nat undo both and send them out
  * the underlay; lb_rev_nat puts an external frontend back as their source.
@@ -40,7 +40,7 @@
 /*
  * From outside to an external frontend (lb_enabled), either family (fam a
  * constant; p4 or p6 the family's view, zeroed, the other NULL; st its
- * translation state, zeroed: IPv4's on from_outside4's stack, IPv6's in the
+ * translation state, zeroed: IPv4's on ovl_outside4's stack, IPv6's in the
  * per-CPU scratch; src: what from_plain found of the source,
  * LB_OUTSIDE_SRC and LB_OUTSIDE_SRC_REFUSED, else 0): translated and sent
  * to its backend, the reason counted and the TC verdict returned. Anything
@@ -68,7 +68,7 @@
  *      frontend in an option.
  * Where the families differ a branch says so: IPv4's parse again after its
  * rewrites, the too-big leaves, the SNAT's client's place, IPv6's frames of
- * its own (np6_*_call, nodeport6_*_call: from_outside6's chain at 512 bytes).
+ * its own (np6_*_call, nodeport6_*_call: ovl_outside6's chain at 512 bytes).
  */
 static __always_inline int from_outside(struct __sk_buff *skb, int fam, struct pkt *p4,
 					struct pkt6 *p6, union lb_state st, __u32 src)
