@@ -193,6 +193,7 @@ static __always_inline int overlay_into_pod(struct __sk_buff *skb, struct flow *
 			   .src_id = sipc ? sipc->identity : XCNI_ID_WORLD,
 			   .lookup = JUDGE_DST_ID | JUDGE_STACK_LATER };
 	int reason, ct;
+	__u32 m, fe;
 	__u8 ctf;
 
 	if ((dsr & (DSR_FLOW | DSR_FE)) == (DSR_FLOW | DSR_FE)) {
@@ -204,11 +205,15 @@ static __always_inline int overlay_into_pod(struct __sk_buff *skb, struct flow *
 	 * flow's, its replies given the frontend; one of a
 	 * frontend this node does not know opens nothing. ct_track keeps the
 	 * index for a new flow only (an entry found brings its own). */
-	if (dsr & DSR_FLOW) {
-		j.flags = XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR;
-		j.new_refused = (dsr & DSR_FE) ? 0 : XCNI_DROP_BAD_GENEVE;
-		f->rev_nat = dsr & 0xffff;
-	}
+	/* Without a branch (m: every bit when DSR_FLOW): 6.1's verifier kept
+	 * the two ways apart through conntrack and policy (kernel-matrix.md). */
+	m = 0 - ((dsr & DSR_FLOW) >> 18);
+	fe = 0 - ((dsr & DSR_FE) >> 16);
+	barrier_var(m);
+	barrier_var(fe);
+	j.flags = m & (XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR);
+	j.new_refused = (__s16)(m & ~fe & (__u16)XCNI_DROP_BAD_GENEVE);
+	f->rev_nat = (f->rev_nat & ~m) | (dsr & m & 0xffff);
 	reason = track_and_judge(skb, f, fam, len, &ct, &ctf, &j, v);
 	if (reason)
 		return reason;
