@@ -413,7 +413,7 @@ static __always_inline int overlay_decap_first(struct __sk_buff *skb, int fam, s
 			goto out;
 		}
 	}
-	reason = geneve_decap(skb, fam, hdr_len);
+	reason = geneve_decap(skb, fam, hdr_len, outer6);
 	if (reason)
 		goto out;
 decapsulated:
