@@ -27,7 +27,6 @@
 #include "to_overlay.skel.h"
 #include "to_underlay.skel.h"
 #include "agent/overlay.h"
-#include "agent/pins.h"
 #include "agent/settings.h"
 #include "agent/snat_held.h"
 #include "xdp_underlay.skel.h"
@@ -630,7 +629,7 @@ int overlay_attach(struct overlay *ov, const char *pin_dir)
 	 * gone, once the new from_overlay is attached (the pin held the old
 	 * one's, still attached until then; this agent's descriptor holds
 	 * the new one's meanwhile). */
-	if (!err && (err = pin_atomic(bpf_map__fd(ov->in->maps.xcni_ovlcalls), pin_dir,
+	if (!err && (err = xcni_pin_atomic(bpf_map__fd(ov->in->maps.xcni_ovlcalls), pin_dir,
 				      XCNI_PIN_OVLCALLS)))
 		pr_err("pinning %s under %s: %s\n", XCNI_PIN_OVLCALLS, pin_dir, strerror(-err));
 	if (!err)

@@ -37,6 +37,8 @@
 #define XCNI_PIN_DECAP_COOKIE "xcni_dcookie"
 
 #include <stddef.h>
+/* Pins fd (a program, a map) at dir/name without a moment where the path is missing. */
+int xcni_pin_atomic(int fd, const char *dir, const char *name);
 /* The object pinned as dir/name: its fd, or -errno (-ENAMETOOLONG for a path too long). */
 int xcni_pin_get(const char *dir, const char *name);
 
