@@ -143,18 +143,6 @@ wait_xcnid_ready() {
 	cat "/tmp/xcnid-$XCT_TAG.log"
 	return 1
 }
-# ovlcalls_live PIN: from_overlay's step array pinned (xcni_ovlcalls), its
-# nine slots filled, and the array the attached from_overlay runs with (an
-# array nothing holds is emptied: every step a drop-tail-call).
-ovlcalls_live() {
-	local prog arr n
-	prog=$(bpftool -j link show pinned "$1/links/node-underlay-tc" | jq -r .prog_id) &&
-		arr=$(bpftool -j map show pinned "$1/xcni_ovlcalls" | jq -r .id) || return 1
-	bpftool -j prog show id "$prog" | jq -e --argjson a "$arr" '.map_ids | index($a)' >/dev/null ||
-		{ echo "from_overlay (program $prog) runs without the pinned xcni_ovlcalls (map $arr)"; return 1; }
-	n=$(bpftool -j map dump pinned "$1/xcni_ovlcalls" | jq length)
-	[ "$n" = 9 ] || { echo "xcni_ovlcalls (map $arr) holds $n programs, 9 wanted"; return 1; }
-}
 stop_xcnid() {
 	if [ -n "$XCNID_PID" ]; then
 		kill "$XCNID_PID" 2>/dev/null
