@@ -193,6 +193,7 @@ static __always_inline int overlay_into_pod(struct __sk_buff *skb, struct flow *
 			   .src_id = sipc ? sipc->identity : XCNI_ID_WORLD,
 			   .lookup = JUDGE_DST_ID | JUDGE_STACK_LATER };
 	int reason, ct;
+	__u32 m, fe;
 	__u8 ctf;
 
 	if ((dsr & (DSR_FLOW | DSR_FE)) == (DSR_FLOW | DSR_FE)) {
@@ -204,11 +205,15 @@ static __always_inline int overlay_into_pod(struct __sk_buff *skb, struct flow *
 	 * flow's, its replies given the frontend; one of a
 	 * frontend this node does not know opens nothing. ct_track keeps the
 	 * index for a new flow only (an entry found brings its own). */
-	if (dsr & DSR_FLOW) {
-		j.flags = XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR;
-		j.new_refused = (dsr & DSR_FE) ? 0 : XCNI_DROP_BAD_GENEVE;
-		f->rev_nat = dsr & 0xffff;
-	}
+	/* Without a branch (m: every bit when DSR_FLOW): 6.1's verifier kept
+	 * the two ways apart through conntrack and policy (kernel-matrix.md). */
+	m = 0 - ((dsr & DSR_FLOW) >> 18);
+	fe = 0 - ((dsr & DSR_FE) >> 16);
+	barrier_var(m);
+	barrier_var(fe);
+	j.flags = m & (XCNI_CT_F_NODEPORT | XCNI_CT_F_DSR);
+	j.new_refused = (__s16)(m & ~fe & (__u16)XCNI_DROP_BAD_GENEVE);
+	f->rev_nat = (f->rev_nat & ~m) | (dsr & m & 0xffff);
 	reason = track_and_judge(skb, f, fam, len, &ct, &ctf, &j, v);
 	if (reason)
 		return reason;
@@ -221,7 +226,7 @@ static __always_inline int overlay_into_pod(struct __sk_buff *skb, struct flow *
 	/* The flow the option opened, known to the sending node's later
 	 * packets (dsr_flow_known; decapsulated first, either inner family:
 	 * by the sending node's address as *node has it, read through a
-	 * pointer: a value held across conntrack cost from_overlay_decap6 a
+	 * pointer: a value held across conntrack cost ovl_decap6 a
 	 * slot of its frame, which nodeport6_reply_nat's chain does not have). */
 	if (ct == CT_NEW && (j.flags & XCNI_CT_F_DSR))
 		dsr_record(skb, f, fam, node);
@@ -238,6 +243,81 @@ static __always_inline int overlay_into_pod(struct __sk_buff *skb, struct flow *
 	*verdict = bpf_redirect_peer(dst->ifindex, 0);
 	return *verdict == TC_ACT_REDIRECT ? XCNI_FWD_DECAP : XCNI_DROP_REDIRECT;
 }
+
+/*
+ * from_overlay's steps that are programs of their own, reached by a tail
+ * call through xcni_ovlcalls: each is verified with its own 1,000,000
+ * instructions and holds only the global functions it calls. 6.1 verifies
+ * every global function a program holds, reachable under the rodata or
+ * not, in one 1,000,000: from_overlay as one program passed it in every
+ * configuration, twice over with Services (docs/decisions/kernel-matrix.md).
+ * What a step needs of the entry's findings rides in skb->cb (OVL_CB_*).
+ */
+enum ovl_call {
+	OVL_DECAP6, /* Geneve, IPv6 inside, either underlay: ovl_decap6 */
+	OVL_DECAP4, /* Geneve over the IPv6 underlay, IPv4 inside: ovl_decap4 */
+	OVL_XDP6, /* decapsulated at XDP (--overlay-decap xdp), IPv6 inside */
+	OVL_XDP4, /* the same, IPv4 inside */
+	OVL_OUTSIDE4, /* IPv4 from outside, to a frontend (Services in BPF) */
+	OVL_OUTSIDE6, /* IPv6 from outside, to a frontend (Services in BPF) */
+	OVL_ICMP4, /* ICMP from outside: an error about a NodePort flow's reply? */
+	OVL_ICMP6, /* the same, ICMPv6 */
+	OVL_INTO6, /* IPv6 decapsulated, to a pod of this node: ovl_into6 */
+	OVL_NR,
+};
+
+#define OVL_CB_LEN 0 /* the outer headers' length (UL_LEN) */
+#define OVL_CB_OUTER6 1 /* ovl_decap6: the outer family IPv6 */
+#define OVL_CB_SRC 0 /* ovl_outside4/6: what from_plain found of the source (UL_SRC) */
+#define OVL_CB_ARRIVED 0 /* ovl_into6: the frame's length as it arrived */
+#define OVL_CB_DSR 1 /* ovl_into6: overlay_decap_first's dsr */
+#define OVL_CB_NODE 2 /* ovl_into6: the sending node (its address, IPv6's folded) */
+
+int ovl_decap6(struct __sk_buff *skb);
+int ovl_decap4(struct __sk_buff *skb);
+int ovl_xdp6(struct __sk_buff *skb);
+int ovl_xdp4(struct __sk_buff *skb);
+int ovl_outside4(struct __sk_buff *skb);
+int ovl_outside6(struct __sk_buff *skb);
+int ovl_icmp4(struct __sk_buff *skb);
+int ovl_icmp6(struct __sk_buff *skb);
+int ovl_into6(struct __sk_buff *skb);
+
+/*
+ * Filled at load (.values), pinned by xcnid beside the attached
+ * from_overlay (an array no pin or descriptor holds is emptied), not by
+ * name: each loaded object calls its own steps (as xcni_podcalls).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, OVL_NR);
+	__type(key, __u32);
+	__type(value, __u32);
+	__array(values, int(struct __sk_buff *));
+} xcni_ovlcalls SEC(".maps") = {
+	.values = {
+		[OVL_DECAP6] = (void *)&ovl_decap6,
+		[OVL_DECAP4] = (void *)&ovl_decap4,
+		[OVL_XDP6] = (void *)&ovl_xdp6,
+		[OVL_XDP4] = (void *)&ovl_xdp4,
+		[OVL_OUTSIDE4] = (void *)&ovl_outside4,
+		[OVL_OUTSIDE6] = (void *)&ovl_outside6,
+		[OVL_ICMP4] = (void *)&ovl_icmp4,
+		[OVL_ICMP6] = (void *)&ovl_icmp6,
+		[OVL_INTO6] = (void *)&ovl_into6,
+	},
+};
+
+/*
+ * A step's tail call (slot a constant: a direct jump); when it is missed,
+ * the array emptied, the packet is dropped and counted (drop-tail-call).
+ */
+#define ovl_call(skb, slot)                                                   \
+	({                                                                    \
+		bpf_tail_call_static(skb, &xcni_ovlcalls, slot);              \
+		count(XCNI_DROP_TAIL_CALL, XCNI_DIR_FROM_OVERLAY, (skb)->len); \
+		TC_ACT_SHOT;                                                  \
+	})
 
 /*
  * Geneve decapsulated before its inner packet is parsed, either family (fam
@@ -333,7 +413,7 @@ static __always_inline int overlay_decap_first(struct __sk_buff *skb, int fam, s
 			goto out;
 		}
 	}
-	reason = geneve_decap(skb, fam, hdr_len);
+	reason = geneve_decap(skb, fam, hdr_len, outer6);
 	if (reason)
 		goto out;
 decapsulated:
@@ -404,6 +484,15 @@ decapsulated:
 	 * them, the same both ways (from_pod counts the other so). The node's
 	 * counters keep the frame as it arrived (f->len again after: IPv6's
 	 * commit counts f->len, ct_commit). */
+	if (fam == XCNI_AF_INET6) {
+		/* IPv6's into the pod in a program of its own (ovl_into6): 6.1
+		 * passed 1,000,000 instructions verifying it with the rest
+		 * under Services. */
+		skb->cb[OVL_CB_ARRIVED] = arrived;
+		skb->cb[OVL_CB_DSR] = dsr;
+		skb->cb[OVL_CB_NODE] = node;
+		return ovl_call(skb, OVL_INTO6);
+	}
 	f->len = skb->len;
 	reason = overlay_into_pod(skb, f, fam, f->len, sipc, dst, dsr, &node, 0, &v, &verdict);
 	f->len = arrived;
@@ -418,53 +507,157 @@ out:
 }
 
 /*
- * overlay_decap_first for each inner family in a global of its own, one line
- * each: a frame apiece (from_overlay_decap6 312 bytes, from_overlay_decap4
- * 320), called from the entry as from_overlay4 is (their frames never add
- * up). Both copies in one global took 344 bytes (their stack slots do not
- * all overlap), and IPv6's chain under it (nodeport6_reply_nat,
- * lb6_rev_nat_call: 192) 544 of the verifier's 512.
+ * overlay_decap_first for each inner family, a program apiece (ovl_decap6's
+ * frame 312 bytes, ovl_decap4's 320; IPv6's chain under it,
+ * nodeport6_reply_nat and lb6_rev_nat_call, 192).
  */
-__attribute__((noinline)) int from_overlay_decap6(struct __sk_buff *skb, __u32 hdr_len,
-						  __u32 outer6)
+SEC("tc")
+int ovl_decap6(struct __sk_buff *skb)
 {
 	struct pkt6 p = {};
 
-	return skb ? overlay_decap_first(skb, XCNI_AF_INET6, NULL, &p, hdr_len, outer6, 0) :
-		     TC_ACT_SHOT;
+	return overlay_decap_first(skb, XCNI_AF_INET6, NULL, &p, skb->cb[OVL_CB_LEN],
+				   skb->cb[OVL_CB_OUTER6], 0);
 }
 
-__attribute__((noinline)) int from_overlay_decap4(struct __sk_buff *skb, __u32 hdr_len)
+SEC("tc")
+int ovl_decap4(struct __sk_buff *skb)
 {
 	struct pkt p = {};
 
-	return skb ? overlay_decap_first(skb, XCNI_AF_INET, &p, NULL, hdr_len, 1, 0) : TC_ACT_SHOT;
+	return overlay_decap_first(skb, XCNI_AF_INET, &p, NULL, skb->cb[OVL_CB_LEN], 1, 0);
 }
 
 /*
  * Geneve xdp_underlay decapsulated (--overlay-decap xdp, lib/decap_xdp.h):
  * overlay_decap_first from its step 3 on, what the outer headers said read
- * from the record, one global per inner family as above.
+ * from the record, one program per inner family as above; without
+ * --overlay-decap xdp (no cookie) never called, and so verified (6.18) short.
  */
-__attribute__((noinline)) int from_overlay_xdp6(struct __sk_buff *skb)
+SEC("tc")
+int ovl_xdp6(struct __sk_buff *skb)
 {
 	struct pkt6 p = {};
 
-	return skb ? overlay_decap_first(skb, XCNI_AF_INET6, NULL, &p, 0, 0, 1) : TC_ACT_SHOT;
+	if (!(decap_cookie[0] | decap_cookie[1]))
+		return TC_ACT_SHOT;
+	return overlay_decap_first(skb, XCNI_AF_INET6, NULL, &p, 0, 0, 1);
 }
 
-__attribute__((noinline)) int from_overlay_xdp4(struct __sk_buff *skb)
+SEC("tc")
+int ovl_xdp4(struct __sk_buff *skb)
 {
 	struct pkt p = {};
 
-	return skb ? overlay_decap_first(skb, XCNI_AF_INET, &p, NULL, 0, 0, 1) : TC_ACT_SHOT;
+	if (!(decap_cookie[0] | decap_cookie[1]))
+		return TC_ACT_SHOT;
+	return overlay_decap_first(skb, XCNI_AF_INET, &p, NULL, 0, 0, 1);
+}
+
+/*
+ * IPv6 decapsulated (ovl_decap6, ovl_xdp6), from a sender checked, to a pod
+ * of this node: overlay_into_pod, the inner packet parsed again (as it was
+ * there: nothing changed it since), its source's entry and the pod's looked
+ * up again; what overlay_decap_first found rides in skb->cb.
+ */
+SEC("tc")
+int ovl_into6(struct __sk_buff *skb)
+{
+	struct pkt6 p = {};
+	struct flow *f = pkt_flow(&p);
+	__u32 arrived = skb->cb[OVL_CB_ARRIVED], node = skb->cb[OVL_CB_NODE];
+	struct xcni_endpoint *dst;
+	struct verdict v = {};
+	int reason, verdict = TC_ACT_OK;
+
+	f->len = skb->len;
+	reason = parse_ipv6(skb, &p);
+	if (!reason) {
+		dst = bpf_map_lookup_elem(&xcni_endpoints6, f->tuple.v6.daddr);
+		reason = dst ? overlay_into_pod(skb, f, XCNI_AF_INET6, f->len,
+						ipcache_find(XCNI_AF_INET6, f->tuple.v6.saddr), dst,
+						skb->cb[OVL_CB_DSR], &node, 0, &v, &verdict) :
+			       XCNI_DROP_UNKNOWN_DST;
+	}
+	f->len = arrived;
+	if (skb->len < arrived)
+		f->encap_len = arrived - skb->len;
+	return finish_flow(skb, XCNI_AF_INET6, reason, XCNI_DIR_FROM_OVERLAY, 0, f, verdict, &v);
+}
+
+/*
+ * From outside to an external frontend (a NodePort, an externalIP), once
+ * from_plain let the packet by (Services in BPF only). IPv6 that is not:
+ * nothing else of this program's (Geneve over IPv6 is UL_GENEVE6's; an IPv6
+ * packet from_overlay4 would only hand back to the plain steps), to the
+ * stack. from_outside's frame is the program's own, not a global's under an
+ * entry (6.1 counts an empty entry frame as 32 bytes). IPv4's translation
+ * state on the stack, IPv6's in the per-CPU scratch (xcni_lb6_tmp's st: a
+ * struct lb6_state holds two 40-byte keys).
+ */
+SEC("tc")
+int ovl_outside4(struct __sk_buff *skb)
+{
+	struct lb4_state lb = {};
+	struct pkt p = {};
+
+	if (!lb_enabled)
+		return TC_ACT_OK;
+	return from_outside(skb, XCNI_AF_INET, &p, NULL, &lb, skb->cb[OVL_CB_SRC]);
+}
+
+SEC("tc")
+int ovl_outside6(struct __sk_buff *skb)
+{
+	struct lb6_tmp *t;
+	struct pkt6 p = {};
+	int ret;
+
+	if (!lb_enabled || !(t = lb6_tmp_get()))
+		return TC_ACT_OK;
+	__builtin_memset(&t->st, 0, sizeof(t->st));
+	ret = from_outside(skb, XCNI_AF_INET6, NULL, &p, &t->st, skb->cb[OVL_CB_SRC]);
+	return ret != UL_NEXT ? ret : TC_ACT_OK;
+}
+
+/*
+ * The family's ICMP from outside (np_icmp_peek): an error about a reply to
+ * a NodePort flow (np_outside_icmp), else from_outside's as any packet (an
+ * echo to a NodePort: a second tail call).
+ */
+SEC("tc")
+int ovl_icmp4(struct __sk_buff *skb)
+{
+	struct pkt p = {};
+	int ret;
+
+	if (!lb_enabled)
+		return TC_ACT_OK;
+	ret = np_outside_icmp(skb, &p, NULL, XCNI_AF_INET);
+	if (ret != UL_NEXT)
+		return ret;
+	return ovl_call(skb, OVL_OUTSIDE4);
+}
+
+SEC("tc")
+int ovl_icmp6(struct __sk_buff *skb)
+{
+	struct pkt6 p = {};
+	int ret;
+
+	if (!lb_enabled)
+		return TC_ACT_OK;
+	ret = np_outside_icmp(skb, NULL, &p, XCNI_AF_INET6);
+	if (ret != UL_NEXT)
+		return ret;
+	return ovl_call(skb, OVL_OUTSIDE6);
 }
 
 /*
  * A packet xdp_underlay decapsulated: data_meta..data holds exactly a
  * struct xcni_decap_meta with this agent's cookie (decap_cookie, nonzero
- * only with --overlay-decap xdp). Then from_overlay_xdp4/6 by the record's
- * inner family; else UL_NEXT, the packet is what it looks like.
+ * only with --overlay-decap xdp). Then OVL_XDP4/6 by the record's inner
+ * family (the entry's tail call); else UL_NEXT, the packet is what it looks like.
  *
  * Why a packet from outside cannot pass for one: skb metadata is written
  * by XDP programs only (a tc program can read it, not make it), the wire
@@ -500,16 +693,14 @@ __attribute__((noinline)) int from_overlay_xdp(struct __sk_buff *skb)
 	barrier_var(m);
 	if ((const void *)(m + 1) < data)
 		return UL_NEXT;
-	return inner6 ? from_overlay_xdp6(skb) : from_overlay_xdp4(skb);
+	return inner6 ? OVL_XDP6 : OVL_XDP4;
 }
 
 /*
  * Geneve over the IPv4 underlay: IPv4 inside taken here; IPv6 inside, nothing
  * counted yet, handed on (UL_INNER6 and the outer headers' length) to
- * from_overlay_decap6; what is not Geneve for this node, untouched and uncounted,
- * to the plain steps (UL_PLAIN).
- * Global, as from_overlay_decap6 is: the entry calls one or the other, so their
- * frames never add up.
+ * ovl_decap6; what is not Geneve for this node, untouched and uncounted,
+ * to the plain steps (UL_PLAIN). Global: a frame of its own.
  */
 __attribute__((noinline)) int from_overlay4(struct __sk_buff *skb)
 {
@@ -683,7 +874,7 @@ out:
  * (node_ip6), the fixed header's next header, in the linear part: Geneve,
  * for from_underlay6, never a frontend's, as on the IPv4 underlay (where
  * parse_outer4 takes it before from_outside can). It spares every tunnelled
- * packet from_outside6's parse and Service lookup. A packet this does not
+ * packet ovl_outside6's parse and Service lookup. A packet this does not
  * see so (headers not linear, extension headers) is no Geneve from_underlay6
  * would take either (it asks the same and more).
  */
@@ -718,8 +909,7 @@ static __always_inline enum ul_kind ul_kind_of(const struct __sk_buff *skb)
 
 /*
  * --xdp-mode tc: the prefilter xdp_underlay would run, in a frame of its own
- * (its lookup keys in the entry's frame put from_overlay_decap4's chain at
- * 544 of 512 bytes of stack).
+ * (its lookup keys off the entry's frame, under which from_overlay4's chain runs).
  */
 __attribute__((noinline)) int from_underlay_prefilter(struct __sk_buff *skb)
 {
@@ -728,13 +918,14 @@ __attribute__((noinline)) int from_underlay_prefilter(struct __sk_buff *skb)
 
 /*
  * Every step below is a global function with a frame of its own, called from
- * here one after the other (their frames never add up); each decides the
- * packet (its TC verdict) or hands it on by name (enum ul_step).
+ * here one after the other (their frames never add up), or a program of its
+ * own (ovl_call); each decides the packet (its TC verdict) or hands it on by
+ * name (enum ul_step). Geneve over IPv4 with IPv4 inside, the common case,
+ * takes no tail call.
  */
 SEC("tc")
 int from_overlay(struct __sk_buff *skb)
 {
-	__u32 src;
 	int ret;
 
 	/* --xdp-mode tc: the prefilter xdp_underlay would run, first. */
@@ -743,8 +934,10 @@ int from_overlay(struct __sk_buff *skb)
 	/* --overlay-decap xdp: Geneve xdp_underlay decapsulated. */
 	if (decap_cookie[0] | decap_cookie[1]) {
 		ret = from_overlay_xdp(skb);
-		if (ret != UL_NEXT)
-			return ret;
+		if (ret == OVL_XDP6)
+			return ovl_call(skb, OVL_XDP6);
+		if (ret == OVL_XDP4)
+			return ovl_call(skb, OVL_XDP4);
 	}
 	switch (ul_kind_of(skb)) {
 	case UL_GENEVE6:
@@ -752,44 +945,42 @@ int from_overlay(struct __sk_buff *skb)
 		break;
 	case UL_IPV6:
 		/* A forged source first, whatever it is for; then IPv6 from
-		 * outside to an external frontend (a NodePort, an externalIP),
-		 * or an ICMPv6 error about a reply to one. */
+		 * outside (ovl_outside6). Without Services from_plain's
+		 * UL_NEXT is plain (ul_next_src). */
 		ret = from_plain(skb);
-		/* Without Services from_plain's UL_NEXT is plain (ul_next_src). */
 		if (lb_enabled && UL_STEP(ret) == UL_NEXT) {
-			src = UL_SRC(ret);
-			ret = from_outside_icmp(skb, XCNI_AF_INET6);
-			if (ret == UL_NEXT)
-				ret = from_outside6(skb, src);
+			skb->cb[OVL_CB_SRC] = UL_SRC(ret);
+			if (np_icmp_peek(skb, XCNI_AF_INET6))
+				return ovl_call(skb, OVL_ICMP6);
+			return ovl_call(skb, OVL_OUTSIDE6);
 		}
-		if (ret != UL_NEXT)
-			return ret;
-		/* On the IPv6 underlay nothing else is this program's: Geneve
-		 * for it is UL_GENEVE6's. */
-		if (ul6_on())
-			return TC_ACT_OK;
-		ret = from_overlay4(skb);
-		break;
+		/* Nothing else is this program's: Geneve over IPv6 is
+		 * UL_GENEVE6's, and IPv6 is no Geneve over IPv4. */
+		return ret != UL_NEXT ? ret : TC_ACT_OK;
 	default:
 		ret = from_overlay4(skb);
 	}
 
+	skb->cb[OVL_CB_LEN] = UL_LEN(ret);
 	switch (UL_STEP(ret)) {
 	case UL_INNER6:
-		return from_overlay_decap6(skb, UL_LEN(ret), 0);
+		skb->cb[OVL_CB_OUTER6] = 0;
+		return ovl_call(skb, OVL_DECAP6);
 	case UL6_INNER6:
-		return from_overlay_decap6(skb, UL_LEN(ret), 1);
+		skb->cb[OVL_CB_OUTER6] = 1;
+		return ovl_call(skb, OVL_DECAP6);
 	case UL6_INNER4:
-		return from_overlay_decap4(skb, UL_LEN(ret));
+		return ovl_call(skb, OVL_DECAP4);
 	case UL_PLAIN:
 		ret = from_plain(skb);
 		if (!lb_enabled)
 			return ret != UL_NEXT ? ret : TC_ACT_OK;
 		if (UL_STEP(ret) != UL_NEXT)
 			return ret;
-		src = UL_SRC(ret);
-		ret = from_outside_icmp(skb, XCNI_AF_INET);
-		return ret != UL_NEXT ? ret : from_outside4(skb, src);
+		skb->cb[OVL_CB_SRC] = UL_SRC(ret);
+		if (np_icmp_peek(skb, XCNI_AF_INET))
+			return ovl_call(skb, OVL_ICMP4);
+		return ovl_call(skb, OVL_OUTSIDE4);
 	default:
 		return ret;
 	}

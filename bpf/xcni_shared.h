@@ -422,7 +422,10 @@ enum xcni_reason {
 	 * address, an IPv6 /64) has used its budget of new SNAT tuples
 	 * (xcni_snat_cl: XCNI_SNAT_CL_BURST, then XCNI_SNAT_CL_RATE a second) */
 	XCNI_DROP_NAT_CLIENT = -146,
-	XCNI_REASON_MIN = -146,
+	/* a tail call's program missing from its program array (xcni_ovlcalls
+	 * emptied: nothing pins it): the packet cannot take its next step */
+	XCNI_DROP_TAIL_CALL = -147,
+	XCNI_REASON_MIN = -147,
 	XCNI_REASON_MAX = -100,
 };
 

@@ -143,6 +143,22 @@ wait_xcnid_ready() {
 	cat "/tmp/xcnid-$XCT_TAG.log"
 	return 1
 }
+# ovlcalls_live PIN: from_overlay's step array pinned (xcni_ovlcalls), its
+# nine slots filled, and the array the attached from_overlay runs with (an
+# array nothing holds is emptied: every step a drop-tail-call). bpftool's
+# exit status is not read: it fails naming a link's device in another netns
+# after printing the link (pipefail made that the check's answer).
+ovlcalls_live() {
+	local prog arr n
+	prog=$(bpftool -j link show pinned "$1/links/node-underlay-tc" 2>/dev/null | jq -r .prog_id || true)
+	arr=$(bpftool -j map show pinned "$1/xcni_ovlcalls" 2>/dev/null | jq -r .id || true)
+	[ -n "$prog" ] && [ -n "$arr" ] ||
+		{ echo "no from_overlay link ($prog) or xcni_ovlcalls ($arr) pinned under $1" >&2; return 1; }
+	bpftool -j prog show id "$prog" | jq -e --argjson a "$arr" '.map_ids | index($a)' >/dev/null ||
+		{ echo "from_overlay (program $prog) runs without the pinned xcni_ovlcalls (map $arr)" >&2; return 1; }
+	n=$(bpftool -j map dump pinned "$1/xcni_ovlcalls" | jq length)
+	[ "$n" = 9 ] || { echo "xcni_ovlcalls (map $arr) holds $n programs, 9 wanted" >&2; return 1; }
+}
 stop_xcnid() {
 	if [ -n "$XCNID_PID" ]; then
 		kill "$XCNID_PID" 2>/dev/null

@@ -351,20 +351,24 @@ static __always_inline int remote6_check(const struct pkt6 *p, const struct xcni
 }
 
 /*
- * Decapsulation of an inner packet of the family fam (a constant): the
- * outer IP, UDP, Geneve and inner Ethernet headers (hdr_len bytes after the
- * outer Ethernet) go, the outer Ethernet header stays and says the inner
- * family. 0 or XCNI_DROP_BAD_GENEVE. (IPv4 from IPv4: XCNI_DECAP4_FLAGS,
- * from_overlay4's, after its parse in place.)
+ * Decapsulation of an inner packet of the family fam (a constant) from the
+ * outer family outer6 says: the outer IP, UDP, Geneve and inner Ethernet
+ * headers (hdr_len bytes after the outer Ethernet) go, the outer Ethernet
+ * header stays and says the inner family. 0 or XCNI_DROP_BAD_GENEVE. The
+ * DECAP_L3 flag only across families: kernels < 6.3 answer it -EINVAL, and
+ * IPv6 over IPv6 needs it no more than IPv4 over IPv4 (from_overlay4's
+ * XCNI_DECAP4_FLAGS, after its parse in place): with it, 6.1 dropped IPv6
+ * over the IPv6 underlay as drop-bad-geneve (kernel-matrix.md).
  */
-static __always_inline int geneve_decap(struct __sk_buff *skb, int fam, __u32 hdr_len)
+static __always_inline int geneve_decap(struct __sk_buff *skb, int fam, __u32 hdr_len,
+					__u32 outer6)
 {
 	__be16 proto = bpf_htons(fam == XCNI_AF_INET ? ETH_P_IP : ETH_P_IPV6);
+	__u64 l3 = fam == XCNI_AF_INET ? BPF_F_ADJ_ROOM_DECAP_L3_IPV4 : BPF_F_ADJ_ROOM_DECAP_L3_IPV6;
 
 	if (bpf_skb_adjust_room(skb, -(__s32)hdr_len, BPF_ADJ_ROOM_MAC,
-				BPF_F_ADJ_ROOM_FIXED_GSO | (fam == XCNI_AF_INET ?
-								    BPF_F_ADJ_ROOM_DECAP_L3_IPV4 :
-								    BPF_F_ADJ_ROOM_DECAP_L3_IPV6)) ||
+				BPF_F_ADJ_ROOM_FIXED_GSO |
+					((fam == XCNI_AF_INET6) == !!outer6 ? 0 : l3)) ||
 	    bpf_skb_store_bytes(skb, offsetof(struct ethhdr, h_proto), &proto, sizeof(proto), 0))
 		return XCNI_DROP_BAD_GENEVE;
 	return 0;

@@ -146,7 +146,7 @@ static __always_inline int outside_source_ok(int fam, const struct xcni_ipcache_
 					     const void *saddr)
 {
 	/* Not outside_source_ok_ipc(fam, outside_ipc_refused(sipc), saddr):
-	 * so written, the tests' order changed and from_overlay_decap6's code
+	 * so written, the tests' order changed and ovl_decap6's code
 	 * with it (docs/decisions/service-lookups-once.md). */
 	if (martian(fam, saddr))
 		return 0;

@@ -1040,7 +1040,7 @@ static __always_inline int lb_rev_nat_flow(struct __sk_buff *skb, struct flow *f
 }
 
 /* IPv6's in a frame of its own (global: verified once), off the 512 bytes
- * of stack from_pod6 and from_overlay_decap6 share with their callees. */
+ * of stack from_pod6 and ovl_decap6 share with their callees. */
 __attribute__((noinline)) int lb6_rev_nat_call(struct __sk_buff *skb, struct flow *f,
 					       __u32 ct_flags)
 {

@@ -496,7 +496,7 @@ struct {
 
 /*
  * Room off the stack (per CPU, not pinned), as xcni_lb6_tmp: under from_overlay's
- * from_outside6 the frames of np6_snat_call and of what it calls would
+ * ovl_outside6 the frames of np6_snat_call and of what it calls would
  * pass the verifier's 512 bytes with these in them.
  */
 struct np6_tmp {
@@ -504,7 +504,7 @@ struct np6_tmp {
 	struct xcni_svc_key fk; /* ... and the frontend it must not be (snat_port_ok) */
 	struct xcni_snat sn; /* np_snat_open's record; np_snat_port_call's client */
 	struct xcni_ct_entry ce; /* np_snat_reopen's entry */
-	/* np_snat_port_call's, off its frame (under from_outside6's chain):
+	/* np_snat_port_call's, off its frame (under ovl_outside6's chain):
 	 * the clock, the flow's hash, the random start, the family, opens, how many
 	 * tries, the first answered-never-confirmed tuple's port (0: none) */
 	__u64 now;

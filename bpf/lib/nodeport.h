@@ -18,12 +18,12 @@
  */
 /*
  * IPv6's own (from_outside's steps are both families'): Geneve for node_ip6
- * passes from_overlay's entry before from_outside6 on an IPv6 underlay;
+ * passes from_overlay's entry before ovl_outside6 on an IPv6 underlay;
  * the client of a SNATed flow is kept in xcni_snat by the flow's tuple on
  * this node (the conntrack entry has 4 bytes for an address); the SNAT
  * source of an externalIP or load-balancer IP is this node's IPv6
  * InternalIP (nodeport6_self); the replies come back decapsulated by
- * from_overlay_decap6 whichever the outer family (the backend's node
+ * ovl_decap6 whichever the outer family (the backend's node
  * tunnels replies to another node's address: encap.h remote6_check), where
  * nodeport6_reply_of and nodeport6_reply_nat undo both and send them out
  * the underlay; lb_rev_nat puts an external frontend back as their source.
@@ -40,7 +40,7 @@
 /*
  * From outside to an external frontend (lb_enabled), either family (fam a
  * constant; p4 or p6 the family's view, zeroed, the other NULL; st its
- * translation state, zeroed: IPv4's on from_outside4's stack, IPv6's in the
+ * translation state, zeroed: IPv4's on ovl_outside4's stack, IPv6's in the
  * per-CPU scratch; src: what from_plain found of the source,
  * LB_OUTSIDE_SRC and LB_OUTSIDE_SRC_REFUSED, else 0): translated and sent
  * to its backend, the reason counted and the TC verdict returned. Anything
@@ -68,7 +68,7 @@
  *      frontend in an option.
  * Where the families differ a branch says so: IPv4's parse again after its
  * rewrites, the too-big leaves, the SNAT's client's place, IPv6's frames of
- * its own (np6_*_call, nodeport6_*_call: from_outside6's chain at 512 bytes).
+ * its own (np6_*_call, nodeport6_*_call: ovl_outside6's chain at 512 bytes).
  */
 static __always_inline int from_outside(struct __sk_buff *skb, int fam, struct pkt *p4,
 					struct pkt6 *p6, union lb_state st, __u32 src)
@@ -159,36 +159,6 @@ out:
 	if (reason_is_drop(reason))
 		lb_flow_forget(st, fam);
 	return finish_flow(skb, fam, reason, XCNI_DIR_FROM_OVERLAY, 0, f, verdict, &v);
-}
-
-/*
- * from_outside for each family in a global of its own, one line each, called
- * from from_overlay's entry as from_overlay4 is (their frames never add up):
- * IPv4's translation state on its stack, IPv6's in the per-CPU scratch
- * (xcni_lb6_tmp's st), where it has always been (a struct
- * lb6_state holds two 40-byte keys; from_outside6's chain under
- * np6_snat_call is at the verifier's 512 bytes).
- */
-__attribute__((noinline)) int from_outside4(struct __sk_buff *skb, __u32 src)
-{
-	struct lb4_state lb = {};
-	struct pkt p = {};
-
-	return skb ? from_outside(skb, XCNI_AF_INET, &p, NULL, &lb, src) : TC_ACT_SHOT;
-}
-
-__attribute__((noinline)) int from_outside6(struct __sk_buff *skb, __u32 src)
-{
-	struct lb6_tmp *t;
-	struct pkt6 p = {};
-
-	if (!skb)
-		return TC_ACT_SHOT;
-	t = lb6_tmp_get();
-	if (!t)
-		return UL_NEXT;
-	__builtin_memset(&t->st, 0, sizeof(t->st));
-	return from_outside(skb, XCNI_AF_INET6, NULL, &p, &t->st, src);
 }
 
 /*

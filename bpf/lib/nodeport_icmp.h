@@ -8,7 +8,7 @@
  *    np6_too_big; drop-too-big);
  *  - ICMP errors about a translated flow, carried across the translation:
  *    from outside about a reply this node sent, made the backend's
- *    (lb_icmp_np_rev; delivered by from_outside_icmp); from the backend's
+ *    (lb_icmp_np_rev; delivered by ovl_icmp4/6); from the backend's
  *    side about a flow this node SNATed, reversed to the client
  *    (nodeport_icmp: lb_icmp_snat_rev). Each one body for both families
  *    over flow.h's struct icmp_err, the quote read and written by the
@@ -39,7 +39,7 @@
 /*
  * Path MTU for traffic from outside to an external frontend (NodePort,
  * externalIP, load-balancer IP) whose backend is on another node: from_outside
- * (IPv4) and from_outside6 send it in Geneve, 50 bytes more over
+ * (IPv4) and ovl_outside6 send it in Geneve, 50 bytes more over
  * the IPv4 underlay, 70 over the IPv6 one. An outside client's packet may be
  * as big as the underlay's MTU; encapsulated it would be dropped, silently, by
  * the device (a veth drops frames over its MTU). So before the SNAT and the
@@ -228,12 +228,12 @@ static __always_inline int np6_ptb(struct __sk_buff *skb, const struct pkt6 *p, 
 }
 
 /*
- * IPv6 from outside (from_outside6), translated to a backend on another node
+ * IPv6 from outside (ovl_outside6), translated to a backend on another node
  * (DNAT only; st->orig: the tuple as the client sent it), before the SNAT or
  * DSR: NP_FITS, or the TC verdict for a packet too big (drop-too-big):
  * TC_ACT_REDIRECT with the Packet Too Big sent back out the underlay,
  * TC_ACT_SHOT without. encap: as np4_too_big's, by the underlay that reaches
- * the backend's node. Global: its frame is not from_outside6's.
+ * the backend's node. Global: its frame is not ovl_outside6's.
  */
 __attribute__((noinline)) int np6_too_big(struct __sk_buff *skb, struct pkt6 *p,
 					  const struct lb6_state *st, __u32 encap)
@@ -368,7 +368,7 @@ static __always_inline int lb_icmp_np_rev(struct __sk_buff *skb, int fam, __u32 
 	return icmp_err_write(skb, fam, icmp, o, n) ? -1 : 1;
 }
 
-/* lb_icmp_np_rev in a frame of its own (from_overlay's and from_outside_icmp's are under it). */
+/* lb_icmp_np_rev in a frame of its own (from_overlay's and ovl_icmp4/6's are under it). */
 __attribute__((noinline)) int lb_icmp_np_rev_call(struct __sk_buff *skb, int fam, __u32 icmp)
 {
 	if (!skb)
@@ -389,8 +389,8 @@ __attribute__((noinline)) int lb_icmp_np_rev_call(struct __sk_buff *skb, int fam
  * nodeport6_encap_call over the underlay that reaches it, as the flow's requests
  * went). UL_NEXT for anything else, nothing touched (from_outside goes on
  * with it). IPv6: only an error right after the IPv6 header (routers add no
- * extension headers). A global function with a frame of its own (from_overlay's
- * is at the verifier's limit), verified once for both families.
+ * extension headers). The frame of a program of its own (from_overlay's
+ * ovl_icmp4/6), only for what np_icmp_peek took for the family's ICMP.
  */
 static __always_inline int np_outside_icmp(struct __sk_buff *skb, struct pkt *p4, struct pkt6 *p6,
 					   int fam)
@@ -400,16 +400,8 @@ static __always_inline int np_outside_icmp(struct __sk_buff *skb, struct pkt *p4
 	struct verdict v = {};
 	struct cursor c;
 	__u32 tunnel;
-	__u8 proto = 0;
 	int reason, verdict = TC_ACT_OK, r;
 
-	/* The common case first and cheaply: not the family's ICMP. */
-	if (bpf_skb_load_bytes(skb, fam == XCNI_AF_INET ?
-					    ETH_HLEN + offsetof(struct iphdr, protocol) :
-					    ETH_HLEN + offsetof(struct xcni_ip6hdr, nexthdr),
-			       &proto, 1) ||
-	    proto != flow_icmp_proto(fam))
-		return UL_NEXT;
 	f->len = skb->len;
 	/* IPv4: not a later fragment (IPv6 asked no such thing before: an
 	 * explicit family branch, kept as it was). */
@@ -457,20 +449,20 @@ out:
 			   verdict, &v);
 }
 
-/* np_outside_icmp in a frame of its own, the family's packet in it. */
-__attribute__((noinline)) int from_outside_icmp(struct __sk_buff *skb, int fam)
+/*
+ * The family's ICMP (fam a constant), at a look: from_overlay's entry sends
+ * only that to np_outside_icmp (ovl_icmp4/6), the rest from outside
+ * straight to from_outside.
+ */
+static __always_inline int np_icmp_peek(struct __sk_buff *skb, int fam)
 {
-	if (!skb)
-		return UL_NEXT;
-	if (fam == XCNI_AF_INET) {
-		struct pkt p = {};
+	__u8 proto = 0;
 
-		return np_outside_icmp(skb, &p, NULL, XCNI_AF_INET);
-	} else {
-		struct pkt6 p = {};
-
-		return np_outside_icmp(skb, NULL, &p, XCNI_AF_INET6);
-	}
+	return !bpf_skb_load_bytes(skb, fam == XCNI_AF_INET ?
+						ETH_HLEN + offsetof(struct iphdr, protocol) :
+						ETH_HLEN + offsetof(struct xcni_ip6hdr, nexthdr),
+				   &proto, 1) &&
+	       proto == flow_icmp_proto(fam);
 }
 
 /*

@@ -40,10 +40,10 @@
 #include "sctp.h"
 
 /* A key in .rodata: the SNAT's steps below keep no key of np6_tmp's on their
- * frames (from_outside6's chain is at the verifier's 512 bytes). */
+ * frames (ovl_outside6's chain is at the verifier's 512 bytes). */
 static const __u32 np_zero = 0;
 
-/* The outside of a packet from the underlay (from_outside, from_outside6). */
+/* The outside of a packet from the underlay (from_outside, ovl_outside6). */
 #define OUTSIDE (external_clusterip ? LB_OUTSIDE | LB_OUTSIDE_CIP : LB_OUTSIDE)
 
 /* The generation and policy revision now: what a flow cache entry is made
@@ -326,7 +326,7 @@ static __always_inline int np_snat_port(const struct flow *f, int fam, const voi
 	 * same at either hook; the random ones are tc's (handed on). */
 	t->tries = xdp ? 4 : NP_SNAT_TRIES;
 	r = np_snat_port_call(keep);
-	/* Off np_snat_port_call's frame (from_outside6's chain): the stale
+	/* Off np_snat_port_call's frame (ovl_outside6's chain): the stale
 	 * entry out, at tc (the fast path writes nothing before it may hand a
 	 * packet on: it hands this one on). */
 	if (r > 0 && (r & NP_SNAT_STALE)) {
@@ -562,7 +562,7 @@ static __always_inline int np_snat_confirm(void *ctx, int xdp, int fam, const st
  * (node_ip6, there from the load; the other nodes tunnel to it when it is
  * their view of this node's InternalIP, pol_tunnel_set), copied into t.
  * Either must be the host's in the ipcache6, for the replies come back there
- * (from_overlay_decap6 takes decapsulated packets for the host only). NULL: none.
+ * (ovl_decap6 takes decapsulated packets for the host only). NULL: none.
  */
 static __always_inline const __u8 *nodeport6_self(const __u8 *fe, struct np6_tmp *t)
 {
@@ -897,7 +897,7 @@ static __always_inline int np_plan_handed(int fam, struct np_plan *pl)
  * whose backends are all here (XCNI_SVC_F_LOCAL_BE) and a forged reply
  * (from_plain's at tc) it hands on; its service entry is deferred
  * (lb_flow_open). tc's frontend is lb_flow_choose's (lb_frontend_of: the
- * lookup here put from_outside4's chain 32 bytes past the verifier's 512).
+ * lookup here put ovl_outside4's chain 32 bytes past the verifier's 512).
  */
 static __always_inline int np_plan_choose(int xdp, int fam, struct np_plan *pl)
 {

@@ -53,7 +53,7 @@ static __always_inline int np_hop_down(struct __sk_buff *skb, struct pkt *p4, st
  * Into a pod of this node, either family, routed as the host would: TTL or
  * hop limit down by one, the pod link's MACs, then into its netns. The
  * reason (XCNI_FWD_LOCAL), the verdict in *verdict. from_outside,
- * from_outside6 and from_outside_icmp end so.
+ * ovl_outside6 and ovl_icmp4/6 end so.
  */
 static __always_inline int np_into_pod(struct __sk_buff *skb, struct pkt *p4, struct pkt6 *p6,
 				       int fam, const struct xcni_endpoint *dst, int *verdict)
@@ -135,12 +135,12 @@ static __always_inline int nodeport_encap(struct __sk_buff *skb, struct pkt *p4,
 }
 
 /*
- * nodeport_encap for IPv6 in a frame of its own (global: from_outside6's and
- * from_outside_icmp's are at the verifier's limit), the backend's node from
+ * nodeport_encap for IPv6 in a frame of its own (global: ovl_outside6's and
+ * ovl_icmp4/6's are at the verifier's limit), the backend's node from
  * the ipcache (tunnel_of: the IPv4 underlay to its tunnel_ip, the IPv6 one to
  * its tunnel_ip6, from node_ip6). tunnel: the caller's answer (np_tunnel),
  * which spares an IPv4 underlay's node the lookup; 0: none asked yet. dsr:
- * DSR's option (lb_dsr) for the flow from_outside6 translated (its client's
+ * DSR's option (lb_dsr) for the flow ovl_outside6 translated (its client's
  * tuple in the scratch xcni_lb6_tmp's st, read as it is). The
  * reason (XCNI_FWD_ENCAP: redirected).
  */
@@ -171,9 +171,9 @@ __attribute__((noinline)) int nodeport6_encap_call(struct __sk_buff *skb, struct
  * Decapsulated IPv6 from a backend's node for this node's own address: the
  * reply of a NodePort flow this node SNATed? 1 (tracked as its reply,
  * p->rev_nat set), else 0 (nothing touched). Apart from nodeport6_reply_nat:
- * conntrack's frame and the rewrites' never sit under from_overlay_decap6 together.
- * Inline: with the IPv6 underlay's outer source in from_overlay_decap6's frame, a
- * call of its own put from_overlay -> from_overlay_decap6 -> this ->
+ * conntrack's frame and the rewrites' never sit under ovl_decap6 together.
+ * Inline: with the IPv6 underlay's outer source in ovl_decap6's frame, a
+ * call of its own put from_overlay -> ovl_decap6 -> this ->
  * ct_icmp_related at 528 bytes of stack, past the verifier's 512.
  */
 static __always_inline int nodeport6_reply_of(struct __sk_buff *skb, struct pkt6 *p)
@@ -256,7 +256,7 @@ static __always_inline int np_tc_dnat(struct __sk_buff *skb, int fam, struct np_
  * that is xdp_underlay; another one would have to guess the key, which no
  * packet carries off the node. What it lets tc skip is the choice alone:
  * conntrack, the pod's policy and the delivery are tc's as ever. A global
- * function: its frame beside from_outside4's, not in it.
+ * function: its frame beside ovl_outside4's, not in it.
  */
 #define NP_META_OK (1U << 24)
 
@@ -278,7 +278,7 @@ __attribute__((noinline)) int np_meta_read(struct __sk_buff *skb)
 	return (int)(NP_META_OK | (__u32)m->svc_flags << 16 | m->rev_nat);
 }
 
-/* IPv6's choice and DNAT in a frame of their own (global: from_outside6's
+/* IPv6's choice and DNAT in a frame of their own (global: ovl_outside6's
  * chain at the verifier's 512 bytes), as a pod's are lb6_translate_call's. */
 __attribute__((noinline)) int np6_choose_call(struct __sk_buff *skb, struct pkt6 *p, __u32 src)
 {
@@ -304,7 +304,7 @@ __attribute__((noinline)) int np6_choose_call(struct __sk_buff *skb, struct pkt6
  * written (lb_rewrite, from the client's source, orig's, to the flow's),
  * then IPv4's headers parsed again into p4 through c (not NULL: IPv4), the
  * rewrite having left their pointers stale. 0 or the drop reason. Inline
- * for IPv4, in np6_snat_call's frame for IPv6 (from_outside6's chain at the
+ * for IPv4, in np6_snat_call's frame for IPv6 (ovl_outside6's chain at the
  * verifier's 512 bytes).
  */
 static __always_inline int np_tc_snat(struct __sk_buff *skb, int fam, struct flow *f,
@@ -329,7 +329,7 @@ static __always_inline int np_tc_snat(struct __sk_buff *skb, int fam, struct flo
 	return p4 ? reparse4(skb, c, p4) : 0;
 }
 
-/* st is from_outside6's, lb6_tmp's st: read here as that map
+/* st is ovl_outside6's, lb6_tmp's st: read here as that map
  * value, and the flow copied into lb6_tmp's f and back (p and st are
  * PTR_TO_MEM here, which 6.1's verifier refuses as map keys). */
 __attribute__((noinline)) int np6_snat_call(struct __sk_buff *skb, struct pkt6 *p,

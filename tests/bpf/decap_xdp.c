@@ -395,7 +395,8 @@ static void dx_rows_each(void **state)
 	(void)state;
 	for (size_t i = 0; i < ARRAY_SIZE(dx_rows); i++) {
 		print_message("  %s\n", dx_rows[i].r.name);
-		check_dx_row(&dx_rows[i]);
+		if (!row_across_skipped(&dx_rows[i].r))
+			check_dx_row(&dx_rows[i]);
 	}
 }
 
@@ -499,7 +500,8 @@ static void dx6_rows_each(void **state)
 	(void)state;
 	for (size_t i = 0; i < ARRAY_SIZE(rows); i++) {
 		print_message("  %s\n", rows[i].r.name);
-		check_dx_row(&rows[i]);
+		if (!row_across_skipped(&rows[i].r))
+			check_dx_row(&rows[i]);
 	}
 }
 

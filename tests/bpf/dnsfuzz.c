@@ -317,6 +317,9 @@ static int df_run(const struct dcase *c)
 	unsigned int nok = whole ? df_oracle(&c->m, ok, ARRAY_SIZE(ok)) : 0, held = 0;
 	int fd = fmap("xcni_fqdn"), ep = EP_A, bad = 0;
 
+	/* IPv6 over the IPv4 underlay: not on a kernel < 6.3 (test_run). */
+	if (v6 && !tcp && (c->flags & DF_PATH) % 3 == 2 && !kernel_decap_l3())
+		return 0;
 	if (tcp)
 		ask_answer_via(DEV_A, VIA_TCP, DNS4, DNS4, &c->m, 0, false);
 	else if ((c->flags & DF_FRAG) && c->m.n > FRAG1_L4) {

@@ -203,6 +203,30 @@ static int a_admits_r_gone(void)
 }
 
 /*
+ * from_overlay's IPv6 decapsulation is a program of its own (ovl_decap6,
+ * slot 0 of xcni_ovlcalls): gone from the array (nothing pinned it), the
+ * packet is dropped and counted (drop-tail-call), never passed on whole.
+ */
+static int ovl_decap6_slot(bool set)
+{
+	int fd = bpf_map__fd(env.ovin->maps.xcni_ovlcalls);
+	int prog = bpf_program__fd(env.ovin->progs.ovl_decap6);
+	uint32_t k = 0;
+
+	return set ? bpf_map_update_elem(fd, &k, &prog, BPF_ANY) : bpf_map_delete_elem(fd, &k);
+}
+
+static int ovl_decap6_gone(void)
+{
+	return ovl_decap6_slot(false);
+}
+
+static int ovl_decap6_back(void)
+{
+	return ovl_decap6_slot(true);
+}
+
+/*
  * The rows both inner families share, written once: fam names the family,
  * the flow (or the addresses) is the family's. From a pod of this node
  * (FROM_POD_OV), from n2 in Geneve (FROM_OVERLAY), from the host through the
@@ -327,6 +351,13 @@ static const struct row encap_rows[] = {
 	  .dev = DEV_U, .node = N2, TCP(R6B, 45001, A6, 80, TH_SYN),
 	  POLICY_DROP(DROP_POLICY_INGRESS) },
 	{ "IPv6: policy: A not isolated again", .step = a_admits_r_gone },
+	{ "IPv6: ovl_decap6 gone from xcni_ovlcalls", .step = ovl_decap6_gone },
+	{ "IPv6: R->A from n2, its step's program gone: dropped (drop-tail-call)",
+	  .prog = FROM_OVERLAY, .dev = DEV_U, .node = N2, UDP(R6, 45002, A6, 53),
+	  SHOT(DROP_TAIL_CALL, EV_ZERO), .no_ev = true },
+	{ "IPv6: ovl_decap6 back in xcni_ovlcalls", .step = ovl_decap6_back },
+	{ "IPv6: R->A from n2 again: decapsulated into A", .prog = FROM_OVERLAY, .dev = DEV_U,
+	  .node = N2, UDP(R6, 45003, A6, 53), REDIR(FWD_DECAP) },
 	/* The host's IPv6 to a remote pod, routed to xcni0: encapsulated as it is. */
 	/* (the device: X has an IPv6 endpoint, U none) */
 	HOST_TO_R_ROWS("IPv6: ", DEV_U, SELF6, R6, GONE6),

@@ -31,6 +31,7 @@
 #include <bpf/libbpf.h>
 #include <cmocka.h>
 
+#include "agent/probe.h"
 #include "harness.h"
 
 
@@ -477,7 +478,7 @@ const char *reason_name(int idx)
 		"DROP_OUTSIDE_SPOOF", "DROP_CLUSTERIP_OUTSIDE", "DROP_GENEVE_SOCKET",
 		"DROP_DSR_NOT_BACKEND", "DROP_POLICY_PENDING", "DROP_POLICY_OVERFLOW",
 		"DROP_POLICY_ADMIN", "DROP_POLICY_BASELINE", "DROP_ADDR_CONTESTED",
-		"DROP_SRC_FRONTEND", "DROP_FRAG_SHARE", "DROP_NAT_CLIENT",
+		"DROP_SRC_FRONTEND", "DROP_FRAG_SHARE", "DROP_NAT_CLIENT", "DROP_TAIL_CALL",
 	};
 	return idx >= 0 && idx < XCNI_NR_REASONS ? names[idx] : "?";
 }
@@ -544,6 +545,62 @@ int prog_fd(int prog)
 	case TO_OVERLAY_UL6: return ul6_prog_fd(prog);
 	}
 	return -1;
+}
+
+/* The frame is Geneve (to 6081) whose inner Ethernet type is the other family's. */
+static bool geneve_across(const uint8_t *f, size_t len)
+{
+	bool outer6;
+	size_t udp, in;
+
+	if (!f || len < ETH_HLEN + 40)
+		return false;
+	outer6 = f[12] == 0x86 && f[13] == 0xdd;
+	udp = ETH_HLEN + (outer6 ? 40 : 4u * (f[ETH_HLEN] & 0xf));
+	if ((!outer6 && (f[12] != 0x08 || f[13])) ||
+	    f[ETH_HLEN + (outer6 ? 6 : 9)] != IPPROTO_UDP || len < udp + 16 ||
+	    (f[udp + 2] << 8 | f[udp + 3]) != XCNI_GENEVE_PORT)
+		return false;
+	in = udp + 16 + 4u * (f[udp + 8] & 0x3f);
+	return len >= in + ETH_HLEN &&
+	       (outer6 ? f[in + 12] == 0x08 && !f[in + 13] : f[in + 12] == 0x86 && f[in + 13] == 0xdd);
+}
+
+unsigned int test_run_skips;
+
+bool kernel_decap_l3(void)
+{
+	static int has = -1;
+
+	return has < 0 ? (has = xcnid_probe_decap_l3()) : has;
+}
+
+static bool across_skipped(const uint8_t *f, size_t len)
+{
+	if (!geneve_across(f, len) || kernel_decap_l3())
+		return false;
+	print_message("# skipped: Geneve between families needs adjust-room-decap-l3 "
+		      "(Linux >= 6.3), which this kernel lacks (xcnid's probe)\n");
+	test_run_skips++;
+	return true;
+}
+
+bool row_across_skipped(const struct row *r)
+{
+	uint8_t in[FRAME_MAX];
+
+	return across_skipped(in, build(r, in));
+}
+
+int test_run(int fd, struct bpf_test_run_opts *o)
+{
+	struct bpf_prog_info info = {};
+	__u32 ilen = sizeof(info);
+
+	if (!bpf_prog_get_info_by_fd(fd, &info, &ilen) && info.type == BPF_PROG_TYPE_SCHED_CLS &&
+	    across_skipped(o->data_in, o->data_size_in))
+		skip();
+	return (bpf_prog_test_run_opts)(fd, o); /* the library's: the name in brackets */
 }
 
 int run(int prog, int dev, uint8_t *in, size_t len, uint8_t *out, size_t out_len,
@@ -659,6 +716,7 @@ static size_t expected_tunnel(const struct row *r, const uint8_t *in, size_t len
 		return n;
 	case XCNI_DROP_UNKNOWN_NODE:
 	case XCNI_DROP_BAD_GENEVE:
+	case XCNI_DROP_TAIL_CALL: /* its step's program missing: nothing taken off */
 		return len;
 	}
 	return prog_dir(r->prog) == XCNI_DIR_FROM_OVERLAY ? build_inner(r, want) : len;
@@ -862,7 +920,15 @@ void check_row(void **state)
 	size_t len = build(r, in);
 	struct bpf_test_run_opts o = {};
 	__u32 idx = XCNI_METRIC_IDX(r->reason, prog_dir(r->prog));
+	static unsigned int prev_skips; /* test_run_skips as the row before began */
+	bool after_skip = test_run_skips != prev_skips;
 
+	prev_skips = test_run_skips;
+	if (r->ct_rev && after_skip) {
+		print_message("# skipped: the row before, which opened its flow, was skipped\n");
+		test_run_skips++;
+		skip();
+	}
 	if (r->step) {
 		assert_int_equal(r->step(), 0);
 		return;

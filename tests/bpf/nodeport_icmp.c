@@ -5,7 +5,7 @@
  * the frontends svc_lib.c's lb_setup and nodeport.c's np6_setup write (prep
  * svc_state) and those written here.
  *
- * From outside (from_overlay's from_outside_icmp, either family): a
+ * From outside (from_overlay's ovl_icmp4/6, either family): a
  * router between this node and the client answers a reply the node sent
  * (the frontend -> client) with an error; it must reach the backend quoting
  * the reply as the backend sent it:

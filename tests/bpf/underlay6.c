@@ -492,7 +492,8 @@ static int n6_rx4_tx1(void)
 	uint64_t tx, rx;
 
 	tunstat6(N6, &tx, &rx);
-	return rx == n6_rx + 4 && tx == n6_tx + 1 ? 0 : -EPROTO;
+	/* Two of the four are IPv4 inside, skipped on a kernel < 6.3 (test_run). */
+	return rx == n6_rx + (kernel_decap_l3() ? 4 : 2) && tx == n6_tx + 1 ? 0 : -EPROTO;
 }
 
 #define FROM_N6(node_) .prog = FROM_OVERLAY_UL6, .dev = DEV_U, .node = node_

@@ -85,6 +85,7 @@ clean_node() {
 		! ip -n "$NODE" link show xcni0 >/dev/null 2>&1 &&
 		! ip -n "$NODE" link show ul0 | grep -q 'prog/xdp' && [ ! -e "$PIN" ]
 }
+check "from_overlay's steps pinned (xcni_ovlcalls), for --uninstall to take" test -e "$PIN/xcni_ovlcalls"
 check "xcnid --uninstall (after the tc path) exits 0" \
 	nsenter --net="/run/netns/$NODE" "$BUILD/xcnid" --pin-dir "$PIN" --underlay-dev ul0 --no-masquerade --uninstall
 check "  ... no clsact qdisc on ul0, no xcni0, no XDP, no pins" clean_node

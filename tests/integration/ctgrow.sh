@@ -10,6 +10,7 @@
 # (CTGROW_PCT=0 runs the same with growth off: the held connections fail).
 #
 #   netns <tag>-node: xcnid --manifests M --map-max xcni_ct=4096,xcni_ct6=4096
+#     ul0 192.168.99.1/24 ──veth── ulp  (the underlay: from_overlay's steps kept across the exec)
 #     xc<hash> ──veth── eth0  <tag>-a  x/a  10.99.0.x fd00:99::x  (TCP 80: held,
 #                                                 pushed to; TCP 81: echo; UDP 9)
 #     xc<hash> ──veth── eth0  <tag>-b  x/b  (admits nothing; 100+100 held
@@ -163,9 +164,12 @@ res_fail0() { # res_fail0 FILE MIN: "ok N fail 0" with N >= MIN
 }
 
 ip netns add "$NODE" && ip -n "$NODE" link set lo up
+ip -n "$NODE" link add ul0 type veth peer name ulp
+ip -n "$NODE" addr add 192.168.99.1/24 dev ul0
+for d in ul0 ulp; do ip -n "$NODE" link set "$d" up; done
 XCNID_NETNS=$NODE
 ARGS=(--pod-cidr "$SUBNET.0/24" --node-name n1 --manifests "$M" --map-max xcni_ct=4096,xcni_ct6=4096
-	--map-grow "$PCT" --metrics-addr "127.0.0.1:$PORT" -v)
+	--map-grow "$PCT" --metrics-addr "127.0.0.1:$PORT" -v --underlay-dev ul0 --xdp-mode off)
 check "xcnid started with xcni_ct and xcni_ct6 of 4096 entries, --map-grow $PCT" \
 	start_xcnid "$PIN" "${ARGS[@]}" || { finish; exit 1; }
 pods_dual a b c
@@ -197,6 +201,8 @@ check "xcni_ct6 doubled online too" wait_until 30 grown xcni_ct6
 check "the old xcni_ct is gone (map id $ID0)" wait_until 10 bash -c "! bpftool map show id $ID0"
 check "... and no pin of it stays (grow/)" wait_until 20 test ! -e "$PIN/grow"
 check "xcnid ready again on the grown maps" wait_xcnid_ready
+check "... its from_overlay with the pinned xcni_ovlcalls, refilled after the exec" \
+	wait_until 20 ovlcalls_live "$PIN"
 check "c's flows go on past what the old tables held (1,500 more a family)" flood 40000 1500
 check "... xcni_ct holds more than 4096 now" test "$(entries xcni_ct)" -gt 4096
 

@@ -1,9 +1,11 @@
 #!/bin/bash
 # xcnid restarts under load: the pinned maps and programs outlive the agent, a new
 # agent takes over (maps reused, programs swapped in every attachment), and a TCP
-# transfer between two pods running across the restarts never notices.
+# transfer between two pods running across the restarts never notices. The
+# overlay's from_overlay keeps its steps (xcni_ovlcalls pinned and refilled).
 #
 #   netns $TAG-node: xcnid (killed and restarted twice during the transfer)
+#     ul0 192.168.99.1/24 ──veth── ulp  (the underlay: from_overlay on ul0)
 #     xc.. ──veth── eth0  $TAG-pa  iperf3 client (6 s)
 #     xc.. ──veth── eth0  $TAG-pb  iperf3 server
 set -uo pipefail
@@ -31,8 +33,14 @@ cni() {
 ctl() { "$BUILD/xcnictl" --pin-dir "$PIN" "$@"; }
 
 ip netns add "$NODE"
+ip -n "$NODE" link add ul0 type veth peer name ulp
+ip -n "$NODE" addr add 192.168.99.1/24 dev ul0
+for d in lo ul0 ulp; do ip -n "$NODE" link set "$d" up; done
 export XCNID_NETNS=$NODE
-check "xcnid started" start_xcnid "$PIN" --pod-cidr "$SUBNET.0/24" || { finish; exit 1; }
+UL=(--underlay-dev ul0 --xdp-mode off)
+check "xcnid started" start_xcnid "$PIN" --pod-cidr "$SUBNET.0/24" "${UL[@]}" || { finish; exit 1; }
+check "from_overlay's steps: xcni_ovlcalls pinned, filled, the attached one's" \
+	wait_until 30 ovlcalls_live "$PIN"
 for p in pa pb; do
 	ip netns add "$XCT_TAG-$p"
 	ip -n "$XCT_TAG-$p" link set lo up
@@ -55,7 +63,7 @@ wait_until 30 ct_seen
 ct_before=$(ct_flows)
 # start_xcnid returns at once here (the pins are the last agent's): the new
 # agent took over once it says it is ready (links swapped, then programs pinned).
-took_over() { start_xcnid "$PIN" --pod-cidr "$SUBNET.0/24" && wait_xcnid_ready; }
+took_over() { start_xcnid "$PIN" --pod-cidr "$SUBNET.0/24" "${UL[@]}" && wait_xcnid_ready; }
 for round in 1 2; do
 	old=$XCNID_PID
 	kill "$old"
@@ -63,8 +71,11 @@ for round in 1 2; do
 	XCNID_PID=
 	check "round $round: programs and maps stay pinned while no xcnid runs" \
 		test -e "$PIN/prog_from_pod" -a -e "$PIN/xcni_ct"
+	check "round $round: ... and from_overlay's steps with them (xcni_ovlcalls)" ovlcalls_live "$PIN"
 	sleep 0.5
 	check "round $round: a new xcnid took over (ready)" took_over
+	check "round $round: the new from_overlay runs with the pinned xcni_ovlcalls, refilled" \
+		ovlcalls_live "$PIN"
 	sleep 1
 done
 wait "$CLI"
@@ -85,6 +96,7 @@ links_run_pinned() {
 	to=$(bpftool -j prog show pinned "$PIN/prog_to_pod" | jq -r .id) || return 1
 	for l in "$PIN"/links/*; do
 		case ${l##*/} in
+		node-*) continue ;; # the node's own links (underlay, overlay)
 		*-in) want=$from ;;
 		*-out) want=$to ;;
 		*) continue ;;
@@ -110,7 +122,7 @@ rm -f "$PIN/xcni_podname"
 check "an older build's xcni_podname pinned in its place (preallocated)" \
 	bash -c "bpftool map create $PIN/xcni_podname type hash key 4 value $vsz entries $n name xcni_podname &&
 		[ \"\$(bpftool -j map show pinned $PIN/xcni_podname | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)[\"flags\"])')\" = 0 ]"
-restart_ready() { start_xcnid "$PIN" --pod-cidr "$SUBNET.0/24" && wait_xcnid_ready; }
+restart_ready() { start_xcnid "$PIN" --pod-cidr "$SUBNET.0/24" "${UL[@]}" && wait_xcnid_ready; }
 check "xcnid starts over it and is ready" restart_ready
 check "... made xcni_podname again, not preallocated (flags 1), and said so" \
 	bash -c "[ \"\$(bpftool -j map show pinned $PIN/xcni_podname | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)[\"flags\"])')\" = 1 ] &&

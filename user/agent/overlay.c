@@ -624,6 +624,14 @@ int overlay_attach(struct overlay *ov, const char *pin_dir)
 		return err;
 	err = overlay_tc(ov, pin_dir, ov->in->progs.from_overlay, ov->underlay_ifindex,
 			 ov->underlay, false, XCNI_LINK_UNDERLAY_IN);
+	/* The array from_overlay's tail calls go through is emptied once
+	 * nothing holds it (then drop-tail-call): pinned for when xcnid is
+	 * gone, once the new from_overlay is attached (the pin held the old
+	 * one's, still attached until then; this agent's descriptor holds
+	 * the new one's meanwhile). */
+	if (!err && (err = xcni_pin_atomic(bpf_map__fd(ov->in->maps.xcni_ovlcalls), pin_dir,
+				      XCNI_PIN_OVLCALLS)))
+		pr_err("pinning %s under %s: %s\n", XCNI_PIN_OVLCALLS, pin_dir, strerror(-err));
 	if (!err)
 		err = overlay_tc(ov, pin_dir, ov->out->progs.to_overlay, ov->dev_ifindex,
 				 XCNI_OVERLAY_DEV, true, XCNI_LINK_OVERLAY_OUT);

@@ -281,24 +281,6 @@ static int check_abi(const char *pin_dir)
 	return err;
 }
 
-/* Pins fd (a program, a map) at dir/name without a moment where the path is missing. */
-int pin_atomic(int fd, const char *dir, const char *name)
-{
-	char path[512], tmp[520];
-	int err;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	snprintf(tmp, sizeof(tmp), "%s_new", path); /* bpffs names take no dots */
-	unlink(tmp);
-	if (bpf_obj_pin(fd, tmp))
-		return -errno;
-	if (rename(tmp, path) < 0) {
-		err = -errno;
-		unlink(tmp);
-		return err;
-	}
-	return 0;
-}
 
 /*
  * Swaps the new programs into every attachment the plugin made: TCX links

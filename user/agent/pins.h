@@ -29,8 +29,6 @@ int check_pinned_layout(const char *pin_dir, struct bpf_object *obj, struct map_
 int map_sizes_node(struct map_max *mm, int *n);
 /* The node's memory (/proc/meminfo MemTotal) in bytes, or 0. */
 __u64 node_mem_total(void);
-/* Pins prog at dir/name without a moment where the path is missing. */
-int pin_atomic(int fd, const char *dir, const char *name);
 /* The new programs swapped into every attachment the plugin made (TCX links, tc filters). */
 int take_over_attachments(const char *pin_dir, int from_fd, int to_fd);
 /* --uninstall: links, pins and (unless told otherwise) the masquerade tables removed. */

@@ -140,6 +140,11 @@ static int has(const struct feature *f)
 	return 0;
 }
 
+int xcnid_probe_decap_l3(void)
+{
+	return has(&decap_l3);
+}
+
 int xcnid_probe(struct probe_result *r)
 {
 	struct utsname u = {};
@@ -165,7 +170,7 @@ int xcnid_probe(struct probe_result *r)
 		r->sock_lb_since = sock_lb[i].since;
 	}
 	r->loop = has(&loop);
-	r->decap_l3 = has(&decap_l3);
+	r->decap_l3 = xcnid_probe_decap_l3();
 	if (!r->decap_l3)
 		pr_warn("kernel %s lacks %s (Linux >= %s): %s is dropped (drop-bad-geneve); "
 			"IPv4 over IPv4 and IPv6 over IPv6 are not affected\n", u.release,

@@ -27,5 +27,7 @@ struct probe_result {
  * stand in for an older kernel with XCNI_PROBE_FAIL=<feature name>.
  */
 int xcnid_probe(struct probe_result *r);
+/* adjust-room-decap-l3 alone (1 or 0): the packet tests skip what it decides. */
+int xcnid_probe_decap_l3(void);
 
 #endif

@@ -251,12 +251,12 @@ static int attach_dataplane(const struct opts *o, struct from_pod *fp, struct to
 		settings_config_attached(o->ov, fp);
 	/* from_pod's IPv6 half first: the array its tail call goes through
 	 * is emptied once nothing holds it. */
-	err = pin_atomic(bpf_map__fd(fp->maps.xcni_podcalls), o->pin_dir, XCNI_PIN_PODCALLS);
+	err = xcni_pin_atomic(bpf_map__fd(fp->maps.xcni_podcalls), o->pin_dir, XCNI_PIN_PODCALLS);
 	if (!err)
-		err = pin_atomic(bpf_program__fd(fp->progs.from_pod), o->pin_dir,
+		err = xcni_pin_atomic(bpf_program__fd(fp->progs.from_pod), o->pin_dir,
 				 XCNI_PIN_PROG_FROM_POD);
 	if (!err)
-		err = pin_atomic(bpf_program__fd(tp->progs.to_pod), o->pin_dir, XCNI_PIN_PROG_TO_POD);
+		err = xcni_pin_atomic(bpf_program__fd(tp->progs.to_pod), o->pin_dir, XCNI_PIN_PROG_TO_POD);
 	if (err)
 		pr_err("pinning programs under %s: %s\n", o->pin_dir, strerror(-err));
 	return err;

@@ -91,6 +91,9 @@ static const struct xcni_reason_info reasons[] = {
 	R(XCNI_DROP_NAT_CLIENT, "drop-nat-client",
 	  "from outside, NodePort to a remote backend: the client (an IPv4 address, an IPv6 "
 	  "/64) has used its budget of new SNAT source ports on this node"),
+	R(XCNI_DROP_TAIL_CALL, "drop-tail-call",
+	  "a step that is a program of its own (a tail call) missing from its program array: "
+	  "the array emptied, nothing pinned it"),
 };
 
 /* A reason added at the bottom of the enum without a name here fails the build. */

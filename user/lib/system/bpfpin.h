@@ -18,6 +18,7 @@
 #define XCNI_PIN_PROG_FROM_POD "prog_from_pod"
 #define XCNI_PIN_PROG_TO_POD "prog_to_pod"
 #define XCNI_PIN_PODCALLS "xcni_podcalls" /* from_pod's tail call to from_pod6 */
+#define XCNI_PIN_OVLCALLS "xcni_ovlcalls" /* from_overlay's tail calls to its steps */
 #define XCNI_PIN_LINKS "links" /* links/<host-if>-in, links/<host-if>-out */
 /* The node's own attachments under links/, next to the pods' ones. */
 #define XCNI_LINK_UNDERLAY_IN "node-underlay-tc"
@@ -36,6 +37,8 @@
 #define XCNI_PIN_DECAP_COOKIE "xcni_dcookie"
 
 #include <stddef.h>
+/* Pins fd (a program, a map) at dir/name without a moment where the path is missing. */
+int xcni_pin_atomic(int fd, const char *dir, const char *name);
 /* The object pinned as dir/name: its fd, or -errno (-ENAMETOOLONG for a path too long). */
 int xcni_pin_get(const char *dir, const char *name);
 
