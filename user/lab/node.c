@@ -187,6 +187,19 @@ int lab_node_start(struct lab *lab, unsigned int i, const char *xcnid, const cha
 	snprintf(n->ip, sizeof(n->ip), LAB_UL_PREFIX "%u", i);
 	snprintf(n->pin, sizeof(n->pin), LAB_PIN_ROOT "/n%u", i);
 	n->manifests = manifests;
+	/* A real NIC for n1's underlay: the names checked before anything is made. */
+	if (i == 1 && getenv("XCNI_LAB_UL_NIC") && *getenv("XCNI_LAB_UL_NIC")) {
+		char dev[2][IF_NAMESIZE];
+
+		err = lab_ul_nic_split(getenv("XCNI_LAB_UL_NIC"), dev);
+		for (int k = 0; !err && k < 2; k++)
+			if (!if_nametoindex(dev[k]))
+				err = said(-ENODEV, "lab: XCNI_LAB_UL_NIC: no network device %s here\n",
+					   dev[k]);
+		if (err)
+			return err;
+		snprintf(n->nic, sizeof(n->nic), "%s", getenv("XCNI_LAB_UL_NIC"));
+	}
 	if (!access(n->pin, F_OK)) {
 		fprintf(stderr, "lab: %s exists already (another lab, or one not taken down)\n", n->pin);
 		return -EEXIST;
@@ -325,7 +338,7 @@ int lab_node_remove(struct lab *lab, struct lab_node *n)
 	/* Only pins under the lab's own root: never anything a real xcnid owns. */
 	if (!strncmp(n->pin, LAB_PIN_ROOT "/", strlen(LAB_PIN_ROOT "/")) && lab_rm_tree(n->pin))
 		err = -EIO;
-	if (lab_netns_delete(n->netns))
+	if (lab_underlay_nic_return(n) || lab_netns_delete(n->netns))
 		err = -EIO;
 	if (node_cgroup_remove(n))
 		err = -EIO;

@@ -258,6 +258,91 @@ static int ul_port_xdp_pass(struct nl *ul, const char *port, int ifindex)
 	return err;
 }
 
+int lab_ul_nic_split(const char *spec, char dev[2][IF_NAMESIZE])
+{
+	const char *colon = spec ? strchr(spec, ':') : NULL;
+	size_t l0 = colon ? (size_t)(colon - spec) : 0;
+
+	if (!colon || !l0 || l0 >= IF_NAMESIZE || !colon[1] || strlen(colon + 1) >= IF_NAMESIZE)
+		return said(-EINVAL, "lab: XCNI_LAB_UL_NIC=%s: want NODE_DEV:SWITCH_DEV\n",
+			    spec ? spec : "");
+	snprintf(dev[0], IF_NAMESIZE, "%.*s", (int)l0, spec);
+	snprintf(dev[1], IF_NAMESIZE, "%s", colon + 1);
+	return 0;
+}
+
+/*
+ * Moves the NICs n->nic names between the lab's netns (root: its fd) and
+ * their places: NODE_DEV into the node as ul0, SWITCH_DEV into xcl-ul as
+ * its port (back: each under its own name again). A NIC is not deleted
+ * with its netns as a veth is: the kernel hands it back to the initial
+ * netns under the name it had there, where a second lab up would not find
+ * it; so lab down returns them by name.
+ */
+static int ul_nic_move(struct nl *ul, struct nl *nn, const struct lab_node *n, bool back)
+{
+	char dev[2][IF_NAMESIZE], pname[IF_NAMESIZE + 8], path[PATH_MAX];
+	struct nl *from[2] = { nn, ul };
+	const char *name[2] = { LAB_UL_DEV, pname }, *where[2] = { n->netns, LAB_UL_NETNS };
+	struct nl_link l;
+	struct nl root = {};
+	int fd[2] = { -1, -1 }, self, err;
+
+	err = lab_ul_nic_split(n->nic, dev);
+	if (err)
+		return err;
+	snprintf(pname, sizeof(pname), "ul-%s", n->name);
+	self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	err = self < 0 ? -errno : back ? 0 : nl_open(&root);
+	for (int k = 0; !err && k < 2 && !back; k++) {
+		lab_netns_path(where[k], path, sizeof(path));
+		fd[k] = open(path, O_RDONLY | O_CLOEXEC);
+		err = fd[k] < 0 ? -errno : nl_link_get(&root, dev[k], &l);
+		if (!err)
+			err = nl_link_move(&root, l.ifindex, fd[k], name[k]);
+		if (err)
+			err = said(err, "lab: node %s: NIC %s into %s as %s: %s%s\n", n->name, dev[k],
+			     where[k], name[k], strerror(-err), root.errmsg);
+	}
+	for (int k = 0; !err && k < 2 && back; k++) {
+		err = nl_link_get(from[k], name[k], &l);
+		/* The agent's program, if it left one, stays in the netns it was for. */
+		if (!err && l.xdp_attached)
+			nl_link_set_xdp(from[k], l.ifindex, -1, 0);
+		if (!err)
+			err = nl_link_move(from[k], l.ifindex, self, dev[k]);
+		if (err)
+			err = said(err, "lab: node %s: NIC %s back from %s as %s: %s%s\n", n->name,
+			     name[k], where[k], dev[k], strerror(-err), from[k]->errmsg);
+	}
+	nl_close(&root);
+	for (int k = 0; k < 2; k++)
+		if (fd[k] >= 0)
+			close(fd[k]);
+	if (self >= 0)
+		close(self);
+	return err;
+}
+
+int lab_underlay_nic_return(const struct lab_node *n)
+{
+	struct nl ul, nn;
+	int err;
+
+	if (!*n->nic)
+		return 0;
+	err = nl_open_in(LAB_UL_NETNS, &ul, NULL, NULL);
+	if (err)
+		return err;
+	err = nl_open_in(n->netns, &nn, NULL, NULL);
+	if (!err) {
+		err = ul_nic_move(&ul, &nn, n, true);
+		nl_close(&nn);
+	}
+	nl_close(&ul);
+	return err;
+}
+
 int lab_underlay_join(const struct lab *lab, const struct lab_node *n, bool xdp_peer)
 {
 	struct nl_link br, port, dev;
@@ -297,14 +382,17 @@ int lab_underlay_join(const struct lab *lab, const struct lab_node *n, bool xdp_
 	 * Nothing below is undone on failure: both ends live in namespaces that
 	 * lab down deletes, and a veth goes with either of its namespaces.
 	 */
-	err = nl_veth_add(&ul, pname, LAB_UL_DEV, nsfd, LAB_UL_MTU);
+	err = *n->nic ? ul_nic_move(&ul, &nn, n, false) : nl_veth_add(&ul, pname, LAB_UL_DEV, nsfd, LAB_UL_MTU);
 	if (err) {
-		nl_fail("creating veth " LAB_UL_DEV, LAB_UL_NETNS, &ul, err);
+		if (!*n->nic) /* ul_nic_move said */
+			nl_fail("creating veth " LAB_UL_DEV, LAB_UL_NETNS, &ul, err);
 		goto out_nn;
 	}
 	err = nl_link_get(&ul, LAB_UL_BRIDGE, &br);
 	if (!err)
 		err = nl_link_get(&ul, pname, &port);
+	if (!err && *n->nic)
+		err = nl_link_set_mtu(&ul, port.ifindex, LAB_UL_MTU);
 	if (!err)
 		err = nl_link_set_master(&ul, port.ifindex, br.ifindex);
 	if (!err)
@@ -313,9 +401,12 @@ int lab_underlay_join(const struct lab *lab, const struct lab_node *n, bool xdp_
 		nl_fail("plugging the node's port into " LAB_UL_BRIDGE, LAB_UL_NETNS, &ul, err);
 		goto out_nn;
 	}
-	if (xdp_peer && (err = ul_port_xdp_pass(&ul, pname, port.ifindex)))
+	/* A NIC's XDP_TX goes out on the wire: only a veth's peer needs the pass program. */
+	if (xdp_peer && !*n->nic && (err = ul_port_xdp_pass(&ul, pname, port.ifindex)))
 		goto out_nn;
 	err = nl_link_get(&nn, LAB_UL_DEV, &dev);
+	if (!err && *n->nic)
+		err = nl_link_set_mtu(&nn, dev.ifindex, LAB_UL_MTU);
 	/* A node of an ipv6 lab (or an --ipv6-only-nodes one) has no IPv4 address
 	 * on the underlay (n->ip only numbers it). */
 	if (!err && !lab_node_ul6only(lab, n))
