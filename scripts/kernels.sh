@@ -211,7 +211,7 @@ step bpf-packets "$BUILD/tests/test_bpf"
 # Lab suites with traffic (XCNI_KERNEL_LABS): 2 and 3 nodes, policy, Services,
 # the Geneve overlay, NodePort from the outside host; each its own step.
 for l in $LABS; do step "$l" env XCNI_SUITES="$l" bash tests/run.sh; done
-# Native XDP on a real driver: n1's underlay is the NICs (XCNI_VM_NICS=2).
+# Native XDP on a real driver: node n1 with the NICs as its underlay (XCNI_VM_NICS=2).
 [ -e /sys/class/net/eth1 ] && for l in $NIC_LABS; do
 	step "$l-virtio" env XCNI_LAB_UL_NIC=eth0:eth1 XCNI_SUITES="$l" bash tests/run.sh
 done
