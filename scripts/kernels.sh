@@ -23,7 +23,7 @@
 # XCNI_VM_TIMEOUT seconds (5400). Nothing is left on the host but the cache.
 # The matrix runs the verifier budget, the packet tests and the lab suites
 # XCNI_KERNEL_LABS (default: lab-demo lab-overlay lab-nodeport-kpr-3nodes), and
-# XCNI_KERNEL_NIC_LABS (lab-decap lab-npaccel-native-dual: Geneve decapsulated
+# XCNI_KERNEL_NIC_LABS (lab-decap-xdp lab-npaccel-native-dual: Geneve decapsulated
 # at XDP, the NodePort fast path and its flow cache, native XDP) with node n1's
 # underlay on the guest's virtio-net NICs (XCNI_LAB_UL_NIC=eth0:eth1).
 set -euo pipefail
@@ -34,7 +34,7 @@ CPUS=${XCNI_VM_CPUS:-2}
 MEM=${XCNI_VM_MEM:-6144}
 TIMEOUT=${XCNI_VM_TIMEOUT:-5400}
 LABS=${XCNI_KERNEL_LABS-lab-demo lab-overlay lab-nodeport-kpr-3nodes}
-NIC_LABS=${XCNI_KERNEL_NIC_LABS-lab-decap lab-npaccel-native-dual}
+NIC_LABS=${XCNI_KERNEL_NIC_LABS-lab-decap-xdp lab-npaccel-native-dual}
 NICS=${XCNI_VM_NICS:-0}
 # The modules the initramfs loads to reach the 9p shares (their dependencies too).
 BOOT_MODS="virtio_pci 9pnet_virtio 9p overlay"

@@ -258,17 +258,35 @@ static int ul_port_xdp_pass(struct nl *ul, const char *port, int ifindex)
 	return err;
 }
 
-int lab_ul_nic_split(const char *spec, char dev[2][IF_NAMESIZE])
+/* XCNI_LAB_UL_NIC's two names; -EINVAL (said) if it is not NODE_DEV:SWITCH_DEV. */
+static int nic_split(const char *spec, char dev[2][IF_NAMESIZE])
 {
-	const char *colon = spec ? strchr(spec, ':') : NULL;
+	const char *colon = strchr(spec, ':');
 	size_t l0 = colon ? (size_t)(colon - spec) : 0;
 
-	if (!colon || !l0 || l0 >= IF_NAMESIZE || !colon[1] || strlen(colon + 1) >= IF_NAMESIZE)
-		return said(-EINVAL, "lab: XCNI_LAB_UL_NIC=%s: want NODE_DEV:SWITCH_DEV\n",
-			    spec ? spec : "");
+	if (!l0 || l0 >= IF_NAMESIZE || !colon[1] || strlen(colon + 1) >= IF_NAMESIZE)
+		return said(-EINVAL, "lab: XCNI_LAB_UL_NIC=%s: want NODE_DEV:SWITCH_DEV\n", spec);
 	snprintf(dev[0], IF_NAMESIZE, "%.*s", (int)l0, spec);
 	snprintf(dev[1], IF_NAMESIZE, "%s", colon + 1);
 	return 0;
+}
+
+int lab_underlay_nic_take(struct lab_node *n)
+{
+	const char *spec = getenv("XCNI_LAB_UL_NIC");
+	char dev[2][IF_NAMESIZE];
+	int err;
+
+	if (!spec || !*spec)
+		return 0;
+	err = nic_split(spec, dev);
+	for (int k = 0; !err && k < 2; k++)
+		if (!if_nametoindex(dev[k]))
+			err = said(-ENODEV, "lab: XCNI_LAB_UL_NIC=%s: no network device %s here\n",
+				   spec, dev[k]);
+	if (!err)
+		snprintf(n->nic, sizeof(n->nic), "%s", spec);
+	return err;
 }
 
 /*
@@ -282,43 +300,34 @@ int lab_ul_nic_split(const char *spec, char dev[2][IF_NAMESIZE])
 static int ul_nic_move(struct nl *ul, struct nl *nn, const struct lab_node *n, bool back)
 {
 	char dev[2][IF_NAMESIZE], pname[IF_NAMESIZE + 8], path[PATH_MAX];
-	struct nl *from[2] = { nn, ul };
 	const char *name[2] = { LAB_UL_DEV, pname }, *where[2] = { n->netns, LAB_UL_NETNS };
+	struct nl *in[2] = { nn, ul }, root = {}, *src;
 	struct nl_link l;
-	struct nl root = {};
-	int fd[2] = { -1, -1 }, self, err;
+	int fd, self, err;
 
-	err = lab_ul_nic_split(n->nic, dev);
-	if (err)
-		return err;
+	err = nic_split(n->nic, dev);
 	snprintf(pname, sizeof(pname), "ul-%s", n->name);
 	self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-	err = self < 0 ? -errno : back ? 0 : nl_open(&root);
-	for (int k = 0; !err && k < 2 && !back; k++) {
+	if (!err)
+		err = self < 0 ? -errno : nl_open(&root);
+	for (int k = 0; !err && k < 2; k++) {
+		src = back ? in[k] : &root;
 		lab_netns_path(where[k], path, sizeof(path));
-		fd[k] = open(path, O_RDONLY | O_CLOEXEC);
-		err = fd[k] < 0 ? -errno : nl_link_get(&root, dev[k], &l);
+		fd = back ? -1 : open(path, O_RDONLY | O_CLOEXEC);
+		err = !back && fd < 0 ? -errno : nl_link_get(src, back ? name[k] : dev[k], &l);
+		/* A program the agent left (not its bpf_link: gone with its pins) stays behind. */
+		if (!err && back && l.xdp_attached)
+			nl_link_set_xdp(src, l.ifindex, -1, 0);
 		if (!err)
-			err = nl_link_move(&root, l.ifindex, fd[k], name[k]);
+			err = nl_link_move(src, l.ifindex, back ? self : fd, back ? dev[k] : name[k]);
 		if (err)
-			err = said(err, "lab: node %s: NIC %s into %s as %s: %s%s\n", n->name, dev[k],
-			     where[k], name[k], strerror(-err), root.errmsg);
-	}
-	for (int k = 0; !err && k < 2 && back; k++) {
-		err = nl_link_get(from[k], name[k], &l);
-		/* The agent's program, if it left one, stays in the netns it was for. */
-		if (!err && l.xdp_attached)
-			nl_link_set_xdp(from[k], l.ifindex, -1, 0);
-		if (!err)
-			err = nl_link_move(from[k], l.ifindex, self, dev[k]);
-		if (err)
-			err = said(err, "lab: node %s: NIC %s back from %s as %s: %s%s\n", n->name,
-			     name[k], where[k], dev[k], strerror(-err), from[k]->errmsg);
+			err = said(err, "lab: node %s: NIC %s %s %s: %s %s\n", n->name,
+				   back ? name[k] : dev[k], back ? "back from" : "into", where[k],
+				   strerror(-err), src->errmsg);
+		if (fd >= 0)
+			close(fd);
 	}
 	nl_close(&root);
-	for (int k = 0; k < 2; k++)
-		if (fd[k] >= 0)
-			close(fd[k]);
 	if (self >= 0)
 		close(self);
 	return err;

@@ -135,8 +135,8 @@ int lab_underlay_join(const struct lab *lab, const struct lab_node *n, bool xdp_
  * back under their names (lab down; a no-op without n->nic). 0 or -errno (said).
  */
 int lab_underlay_nic_return(const struct lab_node *n);
-/* Splits XCNI_LAB_UL_NIC's NODE_DEV:SWITCH_DEV into dev; -EINVAL (said) if it is not that. */
-int lab_ul_nic_split(const char *spec, char dev[2][IF_NAMESIZE]);
+/* n->nic from $XCNI_LAB_UL_NIC, both devices there; 0 if unset, else 0 or -errno (said). */
+int lab_underlay_nic_take(struct lab_node *n);
 /*
  * Node n's IPv6 underlay address (LAB_UL_PREFIX6 and n->ip's last byte) in
  * buf (LAB_ADDR6_LEN), in an ipv6 or dual stack lab; "" otherwise. 0 or -EINVAL.
