@@ -15,13 +15,17 @@
 # The packages are fetched with apt-get download into /var/cache/xcni/kernels
 # (XCNI_KERNEL_CACHE) and unpacked there; nothing is installed on the host.
 # The guest: qemu with KVM where /dev/kvm opens, TCG (software) otherwise;
-# XCNI_VM_CPUS (2) vCPUs, XCNI_VM_MEM (6144) MiB, no network device; the host's /
+# XCNI_VM_CPUS (2) vCPUs, XCNI_VM_MEM (6144) MiB, no network device (but with
+# XCNI_VM_NICS=2: eth0 and eth1, two multi-queue virtio-net NICs on one wire, below); the host's /
 # shared read-only over virtio-9p and a per-run directory read-write (the
 # command's output and exit status come back there); the kernel's own modules
 # are shared over /lib/modules. The VM is killed by its PID after
 # XCNI_VM_TIMEOUT seconds (5400). Nothing is left on the host but the cache.
 # The matrix runs the verifier budget, the packet tests and the lab suites
-# XCNI_KERNEL_LABS (default: lab-demo lab-overlay lab-nodeport-kpr-3nodes).
+# XCNI_KERNEL_LABS (default: lab-demo lab-overlay lab-nodeport-kpr-3nodes), and
+# XCNI_KERNEL_NIC_LABS (lab-decap-xdp lab-npaccel-native-dual: Geneve decapsulated
+# at XDP, the NodePort fast path and its flow cache, native XDP) with node n1's
+# underlay on the guest's virtio-net NICs (XCNI_LAB_UL_NIC=eth0:eth1).
 set -euo pipefail
 
 CACHE=${XCNI_KERNEL_CACHE:-/var/cache/xcni/kernels}
@@ -30,6 +34,8 @@ CPUS=${XCNI_VM_CPUS:-2}
 MEM=${XCNI_VM_MEM:-6144}
 TIMEOUT=${XCNI_VM_TIMEOUT:-5400}
 LABS=${XCNI_KERNEL_LABS-lab-demo lab-overlay lab-nodeport-kpr-3nodes}
+NIC_LABS=${XCNI_KERNEL_NIC_LABS-lab-decap-xdp lab-npaccel-native-dual}
+NICS=${XCNI_VM_NICS:-0}
 # The modules the initramfs loads to reach the 9p shares (their dependencies too).
 BOOT_MODS="virtio_pci 9pnet_virtio 9p overlay"
 
@@ -115,8 +121,31 @@ initramfs() {
 # Boots KERNEL's directory, runs $2 (a bash -c string) in the repository; its
 # output on stdout, its exit status as ours (124 on timeout, 125 if it never ran).
 run() {
-	local dir=$1 cmd=$2 out accel pid rc=125 t0
+	local dir=$1 cmd=$2 out accel pid rc=125 t0 nics=(-nic none) inns=() ns=""
 	out=$(mktemp -d "${TMPDIR:-/tmp}/xcni-vm.XXXXXX")
+	if [ "$NICS" = 2 ]; then
+		# Two NICs, two ends of one wire: their taps bridged in a netns of
+		# this run's own (qemu started in it), deleted by name with all in it.
+		# 4 queue pairs a NIC: 2 for the 2 vCPUs' traffic, and virtio-net's
+		# native XDP wants one more per CPU for XDP_TX, else it falls back to
+		# a locked shared queue ("XDP_TX and XDP_REDIRECT will operate in a
+		# slower locked tx mode"); vectors = 2 x queues + 2.
+		ns=xcni-vm$$
+		trap 'ip netns del '"$ns"' 2>/dev/null' EXIT
+		ip netns add "$ns" || die "ip netns add $ns failed"
+		ip -n "$ns" link add vbr0 type bridge
+		for i in 0 1; do
+			ip -n "$ns" tuntap add dev "vt$i" mode tap multi_queue &&
+				ip -n "$ns" link set "vt$i" master vbr0 up || die "$ns: tap vt$i failed"
+			nics+=(-netdev "tap,id=n$i,ifname=vt$i,script=no,downscript=no,queues=4"
+				-device "virtio-net-pci,netdev=n$i,mq=on,vectors=10,mac=52:54:00:77:00:0$i")
+		done
+		ip -n "$ns" link set vbr0 up
+		nics=("${nics[@]:2}") # not -nic none
+		inns=(ip netns exec "$ns")
+		# No udev in the guest to load the driver; without it eth0 and eth1 do not appear.
+		cmd="modprobe virtio_net && sleep 1; $cmd"
+	fi
 	printf 'cd %q\n%s\n' "$ROOT" "$cmd" >"$out/cmd.sh"
 	accel="-accel tcg,thread=multi -cpu max"
 	if [ -w /dev/kvm ]; then accel="-enable-kvm -cpu host"; fi
@@ -124,8 +153,8 @@ run() {
 	# no_timer_check: under TCG on a busy host 6.1 panicked at boot ("IO-APIC +
 	# timer doesn't work"), its timer check too slow for the emulated clock.
 	# shellcheck disable=SC2086
-	qemu-system-x86_64 $accel -smp "$CPUS" -m "$MEM" -nographic -no-reboot \
-		-nic none -serial "file:$out/console" -monitor none \
+	"${inns[@]}" qemu-system-x86_64 $accel -smp "$CPUS" -m "$MEM" -nographic -no-reboot \
+		"${nics[@]}" -serial "file:$out/console" -monitor none \
 		-kernel "$(ls "$dir"/boot/vmlinuz-* | head -n1)" -initrd "$dir/initrd.gz" \
 		-append "console=ttyS0 panic=-1 quiet no_timer_check" \
 		-virtfs local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap \
@@ -157,6 +186,10 @@ run() {
 	fi
 	echo "kernels: $(basename "$dir"): exit $rc in $(($(date +%s) - t0))s ($([ -w /dev/kvm ] && echo KVM || echo TCG))" >&2
 	rm -rf "$out"
+	if [ -n "$ns" ]; then
+		ip netns del "$ns"
+		trap - EXIT
+	fi
 	return "$rc"
 }
 
@@ -178,18 +211,23 @@ step bpf-packets "$BUILD/tests/test_bpf"
 # Lab suites with traffic (XCNI_KERNEL_LABS): 2 and 3 nodes, policy, Services,
 # the Geneve overlay, NodePort from the outside host; each its own step.
 for l in $LABS; do step "$l" env XCNI_SUITES="$l" bash tests/run.sh; done
+# Native XDP on a real driver: node n1 with the NICs as its underlay (XCNI_VM_NICS=2).
+[ -e /sys/class/net/eth1 ] && for l in $NIC_LABS; do
+	step "$l-virtio" env XCNI_LAB_UL_NIC=eth0:eth1 XCNI_SUITES="$l" bash tests/run.sh
+done
 '
 
 # Each kernel's VM runs INNER with BUILD's binaries; results in the repository's
 # build/kernels/KERNEL (XCNI_KERNEL_RESULTS); a table at the end.
 matrix() {
 	local k dir res build=${BUILD:-$ROOT/build} fail=0 rows=""
+	NICS=${XCNI_VM_NICS:-2} # the virtio-net step (NIC_LABS) wants them
 	for k; do
 		dir=$(fetch "$k")
 		res=${XCNI_KERNEL_RESULTS:-$ROOT/build/kernels}/$k
 		rm -rf "$res"
 		mkdir -p "$res"
-		XCNI_VM_RESULTS=$res run "$dir" "export BUILD=$build LABS='$LABS'; $INNER" >"$res/vm.log" 2>&1 || true
+		XCNI_VM_RESULTS=$res run "$dir" "export BUILD=$build LABS='$LABS' NIC_LABS='$NIC_LABS'; $INNER" >"$res/vm.log" 2>&1 || true
 		tail -n 1 "$res/vm.log"
 		if [ ! -s "$res/summary" ]; then
 			rows+="$k $(basename "$dir") vm-failed - -"$'\n'

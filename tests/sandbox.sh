@@ -79,6 +79,13 @@ trap stopped TERM INT HUP
 		mkdir -p /run/netns /run/xcni /run/lock
 		[ -d /var/lib/cni ] && mount -t tmpfs -o mode=755 tmpfs /var/lib/cni
 		ip link set lo up
+		# The real NICs a lab suite is given (XCNI_LAB_UL_NIC, scripts/kernels.sh'"'"'s
+		# VM) come in from the initial netns, to which they return when this
+		# one ends (after the last suite'"'"'s netns is gone: waited for).
+		for d in ${XCNI_LAB_UL_NIC/:/ }; do
+			for i in $(seq 50); do nsenter -t 1 -n ip link show "$d" >/dev/null 2>&1 && break; sleep 0.2; done
+			nsenter -t 1 -n ip link set "$d" netns $$
+		done
 		set +e
 		exec "$@"' sandbox "$cg2" "$name" "$@"
 ) &

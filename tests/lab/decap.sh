@@ -142,6 +142,7 @@ check "xcnid --overlay-decap xdp --xdp-mode generic: exit 2 (native XDP only)" \
 check "lab up --nodes 2 --ip-family dual --agent-arg --overlay-decap=xdp (XDP native)" \
 	lab up --nodes 2 --ip-family dual --agent-arg --overlay-decap=xdp || { finish; exit 1; }
 remember_pids
+[ -n "${XCNI_LAB_UL_NIC:-}" ] && lab_nic_check
 for i in 1 2; do
 	check "xcnid on n$i: 'overlay decapsulation on ul0: xdp (native ...)'" \
 		grep -q 'overlay decapsulation on ul0: xdp (native' "$XCNI_LAB_DIR/n$i/xcnid.log"

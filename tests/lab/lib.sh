@@ -9,6 +9,7 @@
 #   MINE+=(PID)        processes the suite started itself, stopped by PID first
 #   leftovers          netns, pins, live processes and state a lab left (empty: none)
 #   lab_down_checked   lab down as a check, then that nothing was left behind
+#   lab_nic_check      n1's underlay is a real NIC with native XDP (XCNI_LAB_UL_NIC)
 #   y_ns / y_pod / y_svc / y_webpol   manifests for lab apply, one document each
 #   policy NAME        lab apply of stdin, kept as $T/NAME.yaml (an apply that
 #                      fails is a not ok with its output)
@@ -168,6 +169,19 @@ lab_down_checked() {
 	left=$(leftovers)
 	check "nothing left behind (netns, pins, processes: xcnid, listeners, dnsmasq; state)" test -z "$left"
 	[ -n "$left" ] && echo "$left" | sed 's/^/#   /'
+	[ -n "${XCNI_LAB_UL_NIC:-}" ] &&
+		check "the NICs $XCNI_LAB_UL_NIC are back in this netns under their names, no XDP on them" \
+			bash -c "for d in ${XCNI_LAB_UL_NIC/:/ }; do ip link show \$d | grep -q . && ! ip link show \$d | grep -q prog/xdp || exit 1; done"
+}
+# lab_nic_check: with XCNI_LAB_UL_NIC (NODE_DEV:SWITCH_DEV, a VM's virtio-net
+# NICs: scripts/kernels.sh) n1's ul0 is NODE_DEV, a real driver, its XDP native.
+lab_nic_check() {
+	diag "n1 ul0: $(ip netns exec xcl-n1 ethtool -i ul0 | head -n1); $(ip netns exec xcl-n1 ethtool -l ul0 2>&1 | grep -m1 -A4 Current | tr -s ' \n\t' ' ')"
+	check "n1's ul0 is the NIC (${XCNI_LAB_UL_NIC%%:*}, driver virtio_net), its XDP native (xdp, not xdpgeneric)" \
+		bash -c "ip netns exec xcl-n1 ethtool -i ul0 | grep -qx 'driver: virtio_net' &&
+			ip -n xcl-n1 -d link show ul0 | grep -q 'prog/xdp id' && ! ip -n xcl-n1 -d link show ul0 | grep -q xdpgeneric"
+	check "xcl-ul's port ul-n1 is the NIC ${XCNI_LAB_UL_NIC#*:} (virtio_net), on the bridge" \
+		bash -c "ip netns exec xcl-ul ethtool -i ul-n1 | grep -qx 'driver: virtio_net' && ip -n xcl-ul link show ul-n1 | grep -q 'master br0'"
 }
 lab_cleanup() {
 	local left

@@ -56,6 +56,10 @@ if [ "$MODE" = native ]; then
 	# does not: the frames sat there, 0 delivered); the lab gives the switch's
 	# ends one that passes when the nodes' XDP is native (user/lab/underlay.c).
 	for i in 1 2 3; do
+		if [ "$i" = 1 ] && [ -n "${XCNI_LAB_UL_NIC:-}" ]; then
+			lab_nic_check
+			continue
+		fi
 		check "xcl-ul ul-n$i (n$i's ul0 peer) runs a native XDP program (xcni_lab_pass)" \
 			bash -c "ip -n xcl-ul -d link show ul-n$i | grep -q 'prog/xdp id'"
 	done

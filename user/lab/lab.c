@@ -785,6 +785,7 @@ static void usage(FILE *f)
 			fprintf(f, "  %s\n", cmds[i].help);
 	fprintf(f, "\nEnvironment: XCNI_LAB_DIR (state, default " LAB_DEFAULT_DIR "), XCNI_BIN, XCNID_BIN,\n"
 		   "XCNI_LAB_XDP (xcnid's --xdp-mode, default " LAB_XDP_DEFAULT "),\n"
+		   "XCNI_LAB_UL_NIC=NODE_DEV:SWITCH_DEV (node n1's underlay on two NICs here, one wire),\n"
 		   "XCNI_LAB_NO_WAIT=1 (do not wait for the agents to apply a change).\n");
 }
 

@@ -25,9 +25,11 @@
 #include "lib/system/clock.h"
 
 /* Wall time an agent may take to load and pin its programs. Verifying them
- * takes ~1 s on an idle machine and has taken past 15 s at load 20; an agent
- * that exits is seen at once, so a long wait costs only a truly stuck agent. */
-#define PIN_WAIT_MS 60000
+ * takes ~1 s on an idle machine and has taken past 15 s at load 20, and past
+ * 60 s in a VM under software emulation (scripts/kernels.sh, TCG: two dual
+ * stack agents); an agent that exits is seen at once, so a long wait costs
+ * only a truly stuck agent. */
+#define PIN_WAIT_MS 300000
 
 /* ---- the node's cgroup: socket-level load balancing for its pods ------------ */
 
@@ -187,6 +189,9 @@ int lab_node_start(struct lab *lab, unsigned int i, const char *xcnid, const cha
 	snprintf(n->ip, sizeof(n->ip), LAB_UL_PREFIX "%u", i);
 	snprintf(n->pin, sizeof(n->pin), LAB_PIN_ROOT "/n%u", i);
 	n->manifests = manifests;
+	/* Real NICs for n1's underlay: their names checked before anything is made. */
+	if (i == 1 && (err = lab_underlay_nic_take(n)))
+		return err;
 	if (!access(n->pin, F_OK)) {
 		fprintf(stderr, "lab: %s exists already (another lab, or one not taken down)\n", n->pin);
 		return -EEXIST;
@@ -325,7 +330,7 @@ int lab_node_remove(struct lab *lab, struct lab_node *n)
 	/* Only pins under the lab's own root: never anything a real xcnid owns. */
 	if (!strncmp(n->pin, LAB_PIN_ROOT "/", strlen(LAB_PIN_ROOT "/")) && lab_rm_tree(n->pin))
 		err = -EIO;
-	if (lab_netns_delete(n->netns))
+	if (lab_underlay_nic_return(n) || lab_netns_delete(n->netns))
 		err = -EIO;
 	if (node_cgroup_remove(n))
 		err = -EIO;

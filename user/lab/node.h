@@ -16,7 +16,9 @@
 #include "lab/sys.h"
 #include "lab/underlay.h"
 
-#define LAB_SYNC_TIMEOUT_MS 20000
+/* An agent's wait for a generation: a dual stack agent in a VM under TCG on a
+ * loaded host (scripts/kernels.sh) took past 20 s; a dead agent is seen at once. */
+#define LAB_SYNC_TIMEOUT_MS 60000
 /* Node i's pod CIDRs: LAB_POD_NET4 "<i>.0/24" and LAB_POD_NET6 "<i in hex>::/64". */
 #define LAB_POD_NET4 "10.244."
 #define LAB_POD_NET6 "fd00:10:244:"

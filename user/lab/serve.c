@@ -26,7 +26,9 @@
 
 #define SERVE_MAX_CONNS 4096
 #define SERVE_IDLE_MS 5000
-#define SERVE_READY_MS 5000
+/* A listener that exits closes the pipe, seen at once; one that is slow to
+ * start (a VM under software emulation on a loaded host: past 5 s) is waited for. */
+#define SERVE_READY_MS 60000
 
 /* "80/tcp", "81/UDP"; 0 or -EINVAL. */
 int lab_port_spec(const char *s, struct lab_port *out)

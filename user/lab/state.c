@@ -137,12 +137,13 @@ int lab_state_save(const struct lab *lab)
 	for (size_t i = 0; i < lab->nnodes; i++) {
 		const struct lab_node *n = &lab->nodes[i];
 
-		if (json_array_append_new(nodes, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:b,s:b}", "name",
+		if (json_array_append_new(nodes, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:b,s:b,s:s}", "name",
 							   n->name, "netns", n->netns, "podCIDR",
 							   n->cidr, "podCIDR6", n->cidr6, "internalIP",
 							   n->ip, "pinDir", n->pin, "xcnid",
 							   proc_json(&n->xcnid), "manifests",
-							   n->manifests, "ipv6Only", n->ul6only)))
+							   n->manifests, "ipv6Only", n->ul6only,
+							   "underlayNIC", n->nic)))
 			goto out;
 	}
 	for (size_t i = 0; i < lab->npods; i++) {
@@ -221,6 +222,7 @@ static int state_load(struct lab *lab, json_t *root)
 		proc_from_json(json_object_get(v, "xcnid"), &n->xcnid);
 		n->manifests = json_is_true(json_object_get(v, "manifests"));
 		n->ul6only = json_is_true(json_object_get(v, "ipv6Only"));
+		snprintf(n->nic, sizeof(n->nic), "%s", jstr(v, "underlayNIC"));
 	}
 	json_array_foreach(pods, i, v) {
 		struct lab_pod *p = &lab->pods[lab->npods];

@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 #include <limits.h>
+#include <net/if.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -70,6 +71,9 @@ struct lab_node {
 	 * numbers it; lab_node_ul6only).
 	 */
 	bool ul6only;
+	/* XCNI_LAB_UL_NIC's "NODE_DEV:SWITCH_DEV": this node's underlay is two
+	 * real NICs of the lab's netns, not a veth (lab_underlay_join), or "". */
+	char nic[2 * IF_NAMESIZE];
 };
 
 struct lab_pod {

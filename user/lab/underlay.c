@@ -258,6 +258,100 @@ static int ul_port_xdp_pass(struct nl *ul, const char *port, int ifindex)
 	return err;
 }
 
+/* XCNI_LAB_UL_NIC's two names; -EINVAL (said) if it is not NODE_DEV:SWITCH_DEV. */
+static int nic_split(const char *spec, char dev[2][IF_NAMESIZE])
+{
+	const char *colon = strchr(spec, ':');
+	size_t l0 = colon ? (size_t)(colon - spec) : 0;
+
+	if (!l0 || l0 >= IF_NAMESIZE || !colon[1] || strlen(colon + 1) >= IF_NAMESIZE)
+		return said(-EINVAL, "lab: XCNI_LAB_UL_NIC=%s: want NODE_DEV:SWITCH_DEV\n", spec);
+	snprintf(dev[0], IF_NAMESIZE, "%.*s", (int)l0, spec);
+	snprintf(dev[1], IF_NAMESIZE, "%s", colon + 1);
+	return 0;
+}
+
+int lab_underlay_nic_take(struct lab_node *n)
+{
+	const char *spec = getenv("XCNI_LAB_UL_NIC");
+	char dev[2][IF_NAMESIZE];
+	int err;
+
+	if (!spec || !*spec)
+		return 0;
+	err = nic_split(spec, dev);
+	for (int k = 0; !err && k < 2; k++)
+		if (!if_nametoindex(dev[k]))
+			err = said(-ENODEV, "lab: XCNI_LAB_UL_NIC=%s: no network device %s here\n",
+				   spec, dev[k]);
+	if (!err)
+		snprintf(n->nic, sizeof(n->nic), "%s", spec);
+	return err;
+}
+
+/*
+ * Moves the NICs n->nic names between the lab's netns (root: its fd) and
+ * their places: NODE_DEV into the node as ul0, SWITCH_DEV into xcl-ul as
+ * its port (back: each under its own name again). A NIC is not deleted
+ * with its netns as a veth is: the kernel hands it back to the initial
+ * netns under the name it had there, where a second lab up would not find
+ * it; so lab down returns them by name.
+ */
+static int ul_nic_move(struct nl *ul, struct nl *nn, const struct lab_node *n, bool back)
+{
+	char dev[2][IF_NAMESIZE], pname[IF_NAMESIZE + 8], path[PATH_MAX];
+	const char *name[2] = { LAB_UL_DEV, pname }, *where[2] = { n->netns, LAB_UL_NETNS };
+	struct nl *in[2] = { nn, ul }, root = {}, *src;
+	struct nl_link l;
+	int fd, self, err;
+
+	err = nic_split(n->nic, dev);
+	snprintf(pname, sizeof(pname), "ul-%s", n->name);
+	self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (!err)
+		err = self < 0 ? -errno : nl_open(&root);
+	for (int k = 0; !err && k < 2; k++) {
+		src = back ? in[k] : &root;
+		lab_netns_path(where[k], path, sizeof(path));
+		fd = back ? -1 : open(path, O_RDONLY | O_CLOEXEC);
+		err = !back && fd < 0 ? -errno : nl_link_get(src, back ? name[k] : dev[k], &l);
+		/* A program the agent left (not its bpf_link: gone with its pins) stays behind. */
+		if (!err && back && l.xdp_attached)
+			nl_link_set_xdp(src, l.ifindex, -1, 0);
+		if (!err)
+			err = nl_link_move(src, l.ifindex, back ? self : fd, back ? dev[k] : name[k]);
+		if (err)
+			err = said(err, "lab: node %s: NIC %s %s %s: %s %s\n", n->name,
+				   back ? name[k] : dev[k], back ? "back from" : "into", where[k],
+				   strerror(-err), src->errmsg);
+		if (fd >= 0)
+			close(fd);
+	}
+	nl_close(&root);
+	if (self >= 0)
+		close(self);
+	return err;
+}
+
+int lab_underlay_nic_return(const struct lab_node *n)
+{
+	struct nl ul, nn;
+	int err;
+
+	if (!*n->nic)
+		return 0;
+	err = nl_open_in(LAB_UL_NETNS, &ul, NULL, NULL);
+	if (err)
+		return err;
+	err = nl_open_in(n->netns, &nn, NULL, NULL);
+	if (!err) {
+		err = ul_nic_move(&ul, &nn, n, true);
+		nl_close(&nn);
+	}
+	nl_close(&ul);
+	return err;
+}
+
 int lab_underlay_join(const struct lab *lab, const struct lab_node *n, bool xdp_peer)
 {
 	struct nl_link br, port, dev;
@@ -297,14 +391,17 @@ int lab_underlay_join(const struct lab *lab, const struct lab_node *n, bool xdp_
 	 * Nothing below is undone on failure: both ends live in namespaces that
 	 * lab down deletes, and a veth goes with either of its namespaces.
 	 */
-	err = nl_veth_add(&ul, pname, LAB_UL_DEV, nsfd, LAB_UL_MTU);
+	err = *n->nic ? ul_nic_move(&ul, &nn, n, false) : nl_veth_add(&ul, pname, LAB_UL_DEV, nsfd, LAB_UL_MTU);
 	if (err) {
-		nl_fail("creating veth " LAB_UL_DEV, LAB_UL_NETNS, &ul, err);
+		if (!*n->nic) /* ul_nic_move said */
+			nl_fail("creating veth " LAB_UL_DEV, LAB_UL_NETNS, &ul, err);
 		goto out_nn;
 	}
 	err = nl_link_get(&ul, LAB_UL_BRIDGE, &br);
 	if (!err)
 		err = nl_link_get(&ul, pname, &port);
+	if (!err && *n->nic)
+		err = nl_link_set_mtu(&ul, port.ifindex, LAB_UL_MTU);
 	if (!err)
 		err = nl_link_set_master(&ul, port.ifindex, br.ifindex);
 	if (!err)
@@ -313,9 +410,12 @@ int lab_underlay_join(const struct lab *lab, const struct lab_node *n, bool xdp_
 		nl_fail("plugging the node's port into " LAB_UL_BRIDGE, LAB_UL_NETNS, &ul, err);
 		goto out_nn;
 	}
-	if (xdp_peer && (err = ul_port_xdp_pass(&ul, pname, port.ifindex)))
+	/* A NIC's XDP_TX goes out on the wire: only a veth's peer needs the pass program. */
+	if (xdp_peer && !*n->nic && (err = ul_port_xdp_pass(&ul, pname, port.ifindex)))
 		goto out_nn;
 	err = nl_link_get(&nn, LAB_UL_DEV, &dev);
+	if (!err && *n->nic)
+		err = nl_link_set_mtu(&nn, dev.ifindex, LAB_UL_MTU);
 	/* A node of an ipv6 lab (or an --ipv6-only-nodes one) has no IPv4 address
 	 * on the underlay (n->ip only numbers it). */
 	if (!err && !lab_node_ul6only(lab, n))

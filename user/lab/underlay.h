@@ -128,6 +128,16 @@ int lab_underlay_create(struct lab *lab);
  */
 int lab_underlay_join(const struct lab *lab, const struct lab_node *n, bool xdp_peer);
 /*
+ * With n->nic set ($XCNI_LAB_UL_NIC, node n1: NODE_DEV:SWITCH_DEV, two NICs of
+ * the lab's netns on one wire, as a VM's virtio-net ones) lab_underlay_join
+ * moves NODE_DEV into the node as ul0 and SWITCH_DEV into xcl-ul as ul-n1:
+ * the node's XDP runs on a real driver. lab_underlay_nic_return moves them
+ * back under their names (lab down; a no-op without n->nic). 0 or -errno (said).
+ */
+int lab_underlay_nic_return(const struct lab_node *n);
+/* n->nic from $XCNI_LAB_UL_NIC, both devices there; 0 if unset, else 0 or -errno (said). */
+int lab_underlay_nic_take(struct lab_node *n);
+/*
  * Node n's IPv6 underlay address (LAB_UL_PREFIX6 and n->ip's last byte) in
  * buf (LAB_ADDR6_LEN), in an ipv6 or dual stack lab; "" otherwise. 0 or -EINVAL.
  */

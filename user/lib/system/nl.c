@@ -280,6 +280,18 @@ int nl_link_set_mtu(struct nl *nl, int ifindex, unsigned int mtu)
 	return nl_talk(nl, nlh, NULL, NULL);
 }
 
+int nl_link_move(struct nl *nl, int ifindex, int ns_fd, const char *name)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = link_req(buf, RTM_NEWLINK, ifindex, 0, 0);
+
+	/* The move first, then the name, in the new netns (do_setlink's order):
+	 * the link arrives down there, and a link is renamed only down. */
+	mnl_attr_put_u32(nlh, IFLA_NET_NS_FD, (uint32_t)ns_fd);
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+	return nl_talk(nl, nlh, NULL, NULL);
+}
+
 int nl_link_del(struct nl *nl, int ifindex)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];

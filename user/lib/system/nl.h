@@ -60,6 +60,8 @@ void nl_close(struct nl *nl);
 int nl_veth_add(struct nl *nl, const char *name, const char *peer, int peer_ns_fd,
 		unsigned int mtu);
 int nl_link_del(struct nl *nl, int ifindex);
+/* Moves the link ifindex into the netns ns_fd, named name there. */
+int nl_link_move(struct nl *nl, int ifindex, int ns_fd, const char *name);
 /* Sets (or clears) the link flags in change to their values in flags (IFF_*). */
 int nl_link_set_flags(struct nl *nl, int ifindex, unsigned int flags, unsigned int change);
 /* Sets the link's GSO and GRO maximum sizes, IPv4 BIG TCP's included. */
