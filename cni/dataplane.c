@@ -18,6 +18,7 @@
 #include "xcni_shared.h"
 #include "lib/system/attach.h"
 #include "lib/system/bpfpin.h"
+#include "lib/system/util.h"
 #include "cni.h"
 
 static int pin_get(const struct xcni_dp *dp, const char *name)
@@ -149,11 +150,8 @@ void xcni_dp_close(struct xcni_dp *dp)
 		       &dp->ep6_fd,  &dp->if6_fd, &dp->frag_fd, &dp->frag6_fd,
 		       &dp->fqdn_fd, &dp->ring_fd };
 
-	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
-		if (*fds[i] >= 0)
-			close(*fds[i]);
-		*fds[i] = -1;
-	}
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		xcni_close(fds[i]);
 }
 
 static void link_pin_path(const struct xcni_dp *dp, const char *ifname, int egress, char *out,

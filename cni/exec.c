@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cni.h"
+#include "lib/system/util.h"
 
 extern char **environ;
 
@@ -139,14 +140,10 @@ int cni_exec_start(const struct cni_env *env, const char *type, json_t *conf,
 	outp[0] = -1;
 	err = 0;
 out:
-	if (inp[1] >= 0)
-		close(inp[1]);
-	if (outp[0] >= 0)
-		close(outp[0]);
-	if (inp[0] >= 0)
-		close(inp[0]);
-	if (outp[1] >= 0)
-		close(outp[1]);
+	xcni_close(&inp[1]);
+	xcni_close(&outp[0]);
+	xcni_close(&inp[0]);
+	xcni_close(&outp[1]);
 	free(in);
 	child_env_free(cenv);
 	return err;
@@ -180,8 +177,7 @@ int cni_exec_finish(struct cni_proc *p, json_t **out, struct cni_err *e)
 			break;
 		olen += (size_t)r;
 	}
-	close(p->out_fd);
-	p->out_fd = -1;
+	xcni_close(&p->out_fd);
 	while (waitpid(p->pid, &status, 0) < 0 && errno == EINTR)
 		;
 	p->pid = -1;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "plugin.h"
+#include "lib/system/util.h"
 
 int cni_nl_fail(struct cni_ctx *c, struct nl *nl, int err, const char *what)
 {
@@ -22,10 +23,8 @@ void netns_close(struct netns *ns)
 {
 	nl_close(&ns->pod);
 	nl_close(&ns->host);
-	if (ns->pod_fd >= 0)
-		close(ns->pod_fd);
-	if (ns->host_fd >= 0)
-		close(ns->host_fd);
+	xcni_close(&ns->pod_fd);
+	xcni_close(&ns->host_fd);
 }
 
 /* Opens netlink sockets in the host netns and, if path is set, in the pod's. */

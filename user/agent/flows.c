@@ -872,8 +872,7 @@ static int log_rotate(struct flowd *d, const struct log_owner *w, size_t need)
 	err = log_carry_read(d, from, w, need, &carry, &clen);
 	if (err)
 		return err;
-	close(d->log_fd);
-	d->log_fd = -1;
+	xcni_close(&d->log_fd);
 	/* The oldest file's lines leave their namespaces' parts; the carried
 	 * come back with the new file. */
 	for (size_t i = 0; i < old.n; i++) {

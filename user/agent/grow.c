@@ -18,6 +18,7 @@
 #include "lib/system/clock.h"
 #include "lib/system/log.h"
 #include "lib/system/mapwalk.h"
+#include "lib/system/util.h"
 #include "agent/grow.h"
 #include "agent/overlay.h"
 #include "agent/pins.h"
@@ -268,8 +269,7 @@ static int grow_one(const char *dir, const char *name, __u32 to)
 		c.fd = bpf_map_create(info.type, name, info.key_size, info.value_size, to, &co);
 	}
 	err = c.fd < 0 ? -errno : 0;
-	if (btf >= 0)
-		close(btf);
+	xcni_close(&btf);
 	t0 = xcni_mono_ms();
 	if (!err && mapw_walk(old, &info, 1, copy_one, &c) < 0)
 		err = -EIO;
@@ -296,8 +296,7 @@ static int grow_one(const char *dir, const char *name, __u32 to)
 		pr_info("map %s: %u -> %u entries, %ld copied (%ld failed) in %lld ms; loading onto "
 			"it\n", name, info.max_entries, to, c.done, c.failed, (long long)t0);
 	}
-	if (c.fd >= 0)
-		close(c.fd);
+	xcni_close(&c.fd);
 	close(old);
 	return err;
 }
@@ -381,8 +380,7 @@ int grow_finish(const char *dir, const struct map_max *mm, int n, bool taken_ove
 			       e ? " (its pin stays: cannot remove it)" : "");
 			fflush(stdout);
 		}
-		if (c.fd >= 0)
-			close(c.fd);
+		xcni_close(&c.fd);
 		close(old);
 	}
 	if (taken_over)

@@ -281,8 +281,7 @@ static int lab_lock(struct lab *lab)
 		return -errno;
 	if (flock(lab->lock_fd, LOCK_EX)) {
 		err = -errno;
-		close(lab->lock_fd);
-		lab->lock_fd = -1;
+		xcni_close(&lab->lock_fd);
 		return err;
 	}
 	return 0;

@@ -582,16 +582,12 @@ int lab_run(const char *netns, char *const argv[], char *const envp[], const cha
 		fprintf(stderr, "lab: %s: %s\n", argv[0], strerror(errno));
 		_exit(127);
 	}
-	for (int k = 0; k < 3; k++) {
-		if (p[k][k != 0] >= 0)
-			close(p[k][k != 0]);
-		p[k][k != 0] = -1;
-	}
+	for (int k = 0; k < 3; k++)
+		xcni_close(&p[k][k != 0]);
 	/* Far smaller than a pipe's buffer (a CNI config, a ruleset): this cannot block. */
 	if (in && write(p[0][1], in, strlen(in)) < 0)
 		err = -errno;
-	close(p[0][1]);
-	p[0][1] = -1;
+	xcni_close(&p[0][1]);
 	drain_both(p[1][0], &buf, p[2][0], errout);
 	if (waitpid(pid, &st, 0) < 0 && !err)
 		err = -errno;

@@ -324,12 +324,10 @@ static int ul_nic_move(struct nl *ul, struct nl *nn, const struct lab_node *n, b
 			err = said(err, "lab: node %s: NIC %s %s %s: %s %s\n", n->name,
 				   back ? name[k] : dev[k], back ? "back from" : "into", where[k],
 				   strerror(-err), src->errmsg);
-		if (fd >= 0)
-			close(fd);
+		xcni_close(&fd);
 	}
 	nl_close(&root);
-	if (self >= 0)
-		close(self);
+	xcni_close(&self);
 	return err;
 }
 

@@ -130,11 +130,8 @@ static const struct {
 
 void explain_maps_close(struct node_maps *m)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(node_map_pins); i++) {
-		if (NODE_MAP_FD(m, i) >= 0)
-			close(NODE_MAP_FD(m, i));
-		NODE_MAP_FD(m, i) = -1;
-	}
+	for (size_t i = 0; i < ARRAY_SIZE(node_map_pins); i++)
+		xcni_close(&NODE_MAP_FD(m, i));
 }
 
 int explain_maps_open(const char *dir, struct node_maps *m, node_map_open_fn *opener, char *why,

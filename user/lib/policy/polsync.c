@@ -309,8 +309,7 @@ void polsync_free(struct polsync *ps)
 	free(ps->delc);
 	free(ps->over);
 	for (size_t i = 0; i < ARRAY_SIZE(ps_maps); i++)
-		if (*PS_AT(ps, ps_maps[i].fd, int) >= 0)
-			close(*PS_AT(ps, ps_maps[i].fd, int));
+		xcni_close(&*PS_AT(ps, ps_maps[i].fd, int));
 	free(ps);
 }
 

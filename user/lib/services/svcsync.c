@@ -40,6 +40,7 @@
 #include "lib/services/maglev.h"
 #include "lib/services/svcsync_int.h"
 #include "lib/system/mapw.h"
+#include "lib/system/util.h"
 
 static struct fe_ent *fe_find(struct svcsync *ss, const struct xcni_svc_key *k)
 {
@@ -162,8 +163,7 @@ static int maglev_install(struct svcsync *ss, const struct xcni_svc *v, const ui
 		}
 	err = bpf_map_update_elem(ss->fd_maglev, &key, &fd, BPF_ANY) ? -errno : 0;
 out:
-	if (fd >= 0)
-		close(fd);
+	xcni_close(&fd);
 	free(table);
 	free(mb);
 	return err;

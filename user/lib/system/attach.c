@@ -16,6 +16,7 @@
 #include "lib/system/bpfpin.h"
 #include "lib/system/log.h"
 #include "lib/system/nl.h"
+#include "lib/system/util.h"
 
 int xcni_attach_parse(const char *s, enum xcni_attach *out)
 {
@@ -226,8 +227,7 @@ static void tcx_who(__u32 id, __u32 link_id, char *who, size_t len)
 			 link_id ? "" : ", no link");
 	else
 		snprintf(who, len, "TCX program id %u", id);
-	if (fd >= 0)
-		close(fd);
+	xcni_close(&fd);
 }
 
 /* The id of the TCX link xcni pinned for p, if it is attached at p; else 0. */
@@ -364,8 +364,7 @@ int xcni_hooks_walk(const char *pin_dir, int underlay_ifindex, xcni_hook_fn fn, 
 		hook_one(pin_dir, ifname, (int)key, false, "from_pod", in, fn, arg);
 		hook_one(pin_dir, ifname, (int)key, true, "to_pod", out, fn, arg);
 	}
-	if (fd >= 0)
-		close(fd);
+	xcni_close(&fd);
 	if (underlay_ifindex > 0 && if_indextoname((unsigned int)underlay_ifindex, dev)) {
 		unsigned int ovl = if_nametoindex(XCNI_OVERLAY_DEV);
 
