@@ -426,12 +426,23 @@ k8s_down() {
 	for n in "${NODES[@]}"; do
 		PIDS+=($(find "/sys/fs/cgroup/pids/xcni-k8s-$n" -name cgroup.procs -exec cat {} + 2>/dev/null))
 	done
+	# Each PID with its start time (/proc/PID/stat field 22), read now: a
+	# short-lived process of a node may be gone and its PID reused by another
+	# (an rm of the other suite running beside) by the time of the check.
+	local -a live=()
+	local p st
+	for p in "${PIDS[@]}"; do
+		st=$(awk '{print $22}' "/proc/$p/stat" 2>/dev/null) && live+=("$p:$st")
+	done
 	trap - EXIT
 	for n in "${NODES[@]}"; do check "node $n down" bash "$NODE" down "$n"; done
 	check "control plane down" bash "$CP" down
 	rm -rf "$TMP"
-	check "every process gone (${#PIDS[@]})" \
-		bash -c "for p in ${PIDS[*]}; do [ ! -d /proc/\$p ] || [ \"\$(awk '{print \$3}' /proc/\$p/stat 2>/dev/null)\" = Z ] || { echo \"\$p \$(cat /proc/\$p/comm)\"; exit 1; }; done"
+	check "every process gone (${#live[@]})" bash -c 'for ps in "$@"; do
+		f=$(awk "{print \$3, \$22}" "/proc/${ps%:*}/stat" 2>/dev/null) && [ -n "$f" ] || continue
+		[ "${f% *}" != Z ] && [ "${f#* }" = "${ps#*:}" ] || continue
+		echo "${ps%:*} $(cat "/proc/${ps%:*}/comm")"; exit 1
+	done' _ "${live[@]}"
 	check "no xcni-k8s-* netns left" bash -c "! ip netns list | grep -q '^xcni-k8s-'"
 	check "no xk8s-* link left on the host" test "$(ip -o link show | grep -c xk8s || true)" = "$LINKS0"
 	check "no xcni-k8s-* cgroup left" bash -c "! ls -d /sys/fs/cgroup/*/xcni-k8s-* /sys/fs/cgroup/xcni-k8s-* 2>/dev/null | grep -q ."
