@@ -177,7 +177,8 @@ wait "$LOOP"
 n=$(wc -l <"$T/loop.out")
 fails=$(grep -c FAIL "$T/loop.out")
 seen=$(grep -v FAIL "$T/loop.out" | sort -u | tr '\n' ' ')
-diag "churn loop: $n connections, $fails failed, answered by: $seen"
+slow=$(cat "$T/stop.slow" 2>/dev/null | wc -l)
+diag "churn loop: $n connections, $fails failed, $slow over 1 s ($(head -n3 "$T/stop.slow" 2>/dev/null | paste -sd'|')), answered by: $seen"
 check "no failed connection in $n" test "$fails" = 0 -a "$n" -gt 20
 grep -m3 FAIL "$T/loop.out" | sed 's/^/#   /'
 check "answers came from e/h1, e/h2 and e/h3 (got: $seen)" test "$seen" = "e/h1 e/h2 e/h3 "
