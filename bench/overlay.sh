@@ -68,7 +68,8 @@
 # Environment: XCNI_BIN (default <repo>/build/xcni; xcnid and xcnictl next to
 # it), CNI_DIR (default /usr/lib/cni), BUILD, CC; PP_PERF, a directory: after
 # each measured ping-pong one more (not counted) under `perf record -g`, into
-# PP_PERF/r<round>-<leg>.data; CR_PERF, the same for conn_rate. Run it under
+# PP_PERF/r<round>-<leg>.data; CR_PERF, one more conn_rate as pod-throughput.sh's
+# CR_PERF (system-wide, for bench/conn_profile.py DIR xcni-gen vxlan). Run it under
 # `flock /tmp/xcni-test.lock` beside the test suites.
 # XCNI_BASE_BIN: another build's plugin (xcnid and xcnictl next to it): adds
 # the setup xcni-gen-base (and u6-xcni-gen-base with -u ipv6|both), xcni-gen
@@ -473,9 +474,9 @@ for ((r = 0; r < ROUNDS; r++)); do
 			[[ $crate =~ ^[0-9.]+$ && $cp50 =~ ^[0-9.]+$ ]] || die "$s: cannot parse conn_rate output: $cr"
 			if [[ -n ${CR_PERF:-} ]]; then
 				mkdir -p "$CR_PERF"
-				timeout $((CR_SECS + 40)) ip netns exec "$a" "${ON_CLIENT[@]}" perf record -q -g -o "$CR_PERF/r$((r + 1))-$s.data" -- \
-					"$CONN_RATE" client -c "${IP[$s-2]}" -p $((CR_PORT + port)) -d "$CR_SECS" -w 1 \
-					>"$CR_PERF/r$((r + 1))-$s.cr" 2>&1 || say "$s: the profiled conn_rate failed (round $((r + 1)))"
+				timeout $((CR_SECS + 60)) perf record -q -e cpu-clock -F 20000 -a -o "$CR_PERF/r$((r + 1))-$s.data" -- \
+					ip netns exec "$a" "${ON_CLIENT[@]}" "$CONN_RATE" client -c "${IP[$s-2]}" -p $((CR_PORT + port)) \
+					-d "$CR_SECS" -w 0 >"$CR_PERF/r$((r + 1))-$s.cr" 2>&1 || say "$s: the profiled conn_rate failed (round $((r + 1)))"
 			fi
 		fi
 		printf '%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' $((r + 1)) "$s" "$gbps" "$retr" "$p50" "$p99" "$crate" "$cp50" >>"$TMP/results.tsv"

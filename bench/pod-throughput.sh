@@ -45,6 +45,11 @@
 #             in its softirq, the server side's receive path), into
 #             PP_PERF/r<round>-<leg>.data, to compare where xcni and xcni6
 #             spend a round trip (bench/README.md)
+#   CR_PERF   a directory: after each measured conn_rate, one more (not counted,
+#             no warm-up) under system-wide `perf record -e cpu-clock` into
+#             CR_PERF/r<round>-<leg>.data (its output line in .cr), so that
+#             bench/conn_profile.py gives CPU per connection by program and
+#             kernel function, setup against setup (bench/README.md)
 set -euo pipefail
 
 BENCH=pod-throughput
@@ -328,6 +333,12 @@ for ((r = 0; r < ROUNDS; r++)); do
 			crate=$(sed -E 's/.*rate=([0-9.]+).*/\1/' <<<"$cr")
 			cp50=$(sed -E 's/.*p50_us=([0-9.]+).*/\1/' <<<"$cr")
 			[[ $crate =~ ^[0-9.]+$ && $cp50 =~ ^[0-9.]+$ ]] || die "$s: cannot parse conn_rate output: $cr"
+			if [[ -n ${CR_PERF:-} ]]; then
+				mkdir -p "$CR_PERF"
+				timeout $((CR_SECS + 60)) perf record -q -e cpu-clock -F 20000 -a -o "$CR_PERF/r$((r + 1))-$s.data" -- \
+					ip netns exec "$a" "${ON_CLIENT[@]}" "$CONN_RATE" client -c "${IP[$s-b]}" -p $((CR_PORT + port)) \
+					-d "$CR_SECS" -w 0 >"$CR_PERF/r$((r + 1))-$s.cr" 2>&1 || say "$s: the profiled conn_rate failed (round $((r + 1)))"
+			fi
 		fi
 		printf '%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' $((r + 1)) "$s" "$gbps" "$retr" "$p50" "$p99" "$crate" "$cp50" >>"$TMP/results.tsv"
 		say "round $((r + 1))/$ROUNDS $s: $gbps Gbit/s (retr $retr), RTT p50 $p50 us, p99 $p99 us, $crate conn/s"
@@ -347,6 +358,9 @@ for s in "${SETUPS[@]}"; do
 	((FWD_BY[$s] >= XBYTES[$s])) ||
 		die "$s: fwd-local counted ${FWD_BY[$s]} bytes, iperf3 moved ${XBYTES[$s]}: traffic did not take the eBPF redirect"
 	fwd_args+=("$s:${FWD[$s]}:${FWD_BY[$s]}:${XBYTES[$s]}")
+	# A conntrack grown during the rounds (conn_rate's flows past 90% of
+	# the node's xcni_ct) cost the round it fell in an exec and a reload.
+	{ grep -h "doubling it\|grew" "$TMP/$s-xcnid.log" || true; } | while read -r l; do say "$s: $l"; done
 done
 
 python3 - "$TMP/results.tsv" "$BUILD/bench-pod-throughput.json" "$ROUNDS" "$SECS" "$PP_N" "$PP_WARMUP" "$PIN_CPUS" "$CR_SECS" "$FAMILY" \
