@@ -45,6 +45,9 @@
 #             in its softirq, the server side's receive path), into
 #             PP_PERF/r<round>-<leg>.data, to compare where xcni and xcni6
 #             spend a round trip (bench/README.md)
+#   XCNID_ARGS  more arguments for every xcni setup's xcnid (word-split), e.g.
+#             "--map-max xcni_ct=262144": a conntrack sized by the user never
+#             grows, so no round pays a growth's exec and reload
 #   CR_PERF   a directory: after each measured conn_rate, one more (not counted,
 #             no warm-up) under system-wide `perf record -e cpu-clock` into
 #             CR_PERF/r<round>-<leg>.data (its output line in .cr), so that
@@ -206,8 +209,9 @@ build_setup() {
 		[[ -z ${SUBNET6[$s]:-} ]] || v6=(--pod-cidr6 "${SUBNET6[$s]}")
 		xa=()
 		[[ $s != xcni-tc ]] || xa=(--attach tc)
+		# shellcheck disable=SC2086 # XCNID_ARGS: words
 		nsenter --net="/var/run/netns/$node" "${XCNID[$s]}" --pin-dir "$pin" "${xa[@]}" \
-			--pod-cidr "${SUBNET[$s]}" "${v6[@]}" >"$TMP/$s-xcnid.log" 2>&1 &
+			--pod-cidr "${SUBNET[$s]}" "${v6[@]}" ${XCNID_ARGS:-} >"$TMP/$s-xcnid.log" 2>&1 &
 		pid=$!
 		XCNID_PIDS+=("$pid")
 		for _ in $(seq 100); do
