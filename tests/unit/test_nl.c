@@ -82,9 +82,14 @@ static void veth_link_addr_route(void **state)
 	assert_string_equal(a.alias, "xcni net c eth0");
 	assert_true(a.flags & IFF_UP);
 
+	uint32_t first;
+
 	assert_int_equal(nl_addr_has(nl, a.ifindex, a4("10.9.9.1"), 32), 0);
+	assert_int_equal(nl_addr_first(nl, a.ifindex, &first), -ENOENT);
 	assert_int_equal(nl_addr_add(nl, a.ifindex, a4("10.9.9.1"), 32, RT_SCOPE_UNIVERSE), 0);
 	assert_int_equal(nl_addr_has(nl, a.ifindex, a4("10.9.9.1"), 32), 1);
+	assert_int_equal(nl_addr_first(nl, a.ifindex, &first), 0);
+	assert_int_equal(first, a4("10.9.9.1"));
 	r.oif = a.ifindex;
 	assert_int_equal(nl_route_has(nl, &r), 0);
 	assert_int_equal(nl_route_add(nl, &r), 0);
@@ -127,6 +132,12 @@ static void ipv6_addr_route_neigh(void **state)
 	assert_int_equal(nl_addr6_add(nl, b.ifindex, &pod, 128), -EEXIST);
 	assert_int_equal(nl_addr6_add(nl, a.ifindex, &gw, 64), 0);
 	assert_int_equal(nl_addr6_has(nl, a.ifindex, &gw, 64), 1);
+	/* The first address is a global one: b's link-local ones are passed over. */
+	struct in6_addr first;
+
+	assert_int_equal(nl_addr6_first(nl, a.ifindex, &first), -ENOENT);
+	assert_int_equal(nl_addr6_first(nl, b.ifindex, &first), 0);
+	assert_memory_equal(&first, &pod, 16);
 
 	host.oif = a.ifindex;
 	assert_int_equal(nl_route6_has(nl, &host), 0);

@@ -551,11 +551,12 @@ int nl_addr6_add_spare(struct nl *nl, int ifindex, const struct in6_addr *addr, 
 	return addr_msg(nl, AF_INET6, ifindex, addr, plen, 0, IFA_F_NODAD, true);
 }
 
+/* An address of family af on ifindex: addr/plen there (addr_has), or the first (plen -1). */
 struct addr_find {
 	int af;
 	int ifindex;
 	uint8_t addr[16];
-	uint8_t plen;
+	int plen;
 	int found;
 };
 
@@ -567,16 +568,21 @@ static int addr_cb(const struct nlmsghdr *nlh, void *data)
 	/* IPv4 names the interface's own address IFA_LOCAL; IPv6 IFA_ADDRESS. */
 	uint16_t type = f->af == AF_INET ? IFA_LOCAL : IFA_ADDRESS;
 	size_t alen = f->af == AF_INET ? 4 : 16;
+	bool first = f->plen < 0;
 	const struct nlattr *a;
 
+	/* The first: IPv6 global scope only, a link-local address is no underlay endpoint. */
 	if (nlh->nlmsg_type != RTM_NEWADDR || too_short(nlh, sizeof(*ifa)) ||
 	    ifa->ifa_family != f->af || (int)ifa->ifa_index != f->ifindex ||
-	    ifa->ifa_prefixlen != f->plen)
+	    (first ? (f->af == AF_INET6 && ifa->ifa_scope != RT_SCOPE_UNIVERSE) || f->found
+		   : ifa->ifa_prefixlen != f->plen))
 		return MNL_CB_OK;
 	mnl_attr_for_each(a, nlh, sizeof(*ifa)) {
-		if (mnl_attr_get_type(a) == type && mnl_attr_get_payload_len(a) == alen &&
-		    memcmp(mnl_attr_get_payload(a), f->addr, alen) == 0)
-			f->found = 1;
+		if (mnl_attr_get_type(a) != type || mnl_attr_get_payload_len(a) != alen)
+			continue;
+		if (first)
+			memcpy(f->addr, mnl_attr_get_payload(a), alen);
+		f->found |= first || !memcmp(mnl_attr_get_payload(a), f->addr, alen);
 	}
 	return MNL_CB_OK;
 }
@@ -636,39 +642,11 @@ static int route_msg(struct nl *nl, const struct nl_route *r, uint16_t type, uin
 			    r->scope, r->prefsrc ? &r->prefsrc : NULL, type, flags);
 }
 
-struct addr_first {
-	int af, ifindex;
-	uint8_t addr[16];
-	int found;
-};
-
-static int addr_first_cb(const struct nlmsghdr *nlh, void *data)
-{
-	struct addr_first *f = ((struct nl_cbarg *)data)->user;
-	const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
-	uint16_t type = f->af == AF_INET ? IFA_LOCAL : IFA_ADDRESS;
-	size_t alen = f->af == AF_INET ? 4 : 16;
-	const struct nlattr *a;
-
-	/* IPv6: global scope only, a link-local address is no underlay endpoint. */
-	if (nlh->nlmsg_type != RTM_NEWADDR || too_short(nlh, sizeof(*ifa)) ||
-	    ifa->ifa_family != f->af || (int)ifa->ifa_index != f->ifindex ||
-	    (f->af == AF_INET6 && ifa->ifa_scope != RT_SCOPE_UNIVERSE) || f->found)
-		return MNL_CB_OK;
-	mnl_attr_for_each(a, nlh, sizeof(*ifa)) {
-		if (mnl_attr_get_type(a) == type && mnl_attr_get_payload_len(a) == alen) {
-			memcpy(f->addr, mnl_attr_get_payload(a), alen);
-			f->found = 1;
-		}
-	}
-	return MNL_CB_OK;
-}
-
 /* The first address of family af on ifindex into addr (4 or 16 bytes). */
 static int addr_first(struct nl *nl, int af, int ifindex, void *addr)
 {
-	struct addr_first f = { .af = af, .ifindex = ifindex };
-	int err = nl_dump(nl, RTM_GETADDR, sizeof(struct ifaddrmsg), (uint8_t)af, addr_first_cb, &f);
+	struct addr_find f = { .af = af, .ifindex = ifindex, .plen = -1 };
+	int err = nl_dump(nl, RTM_GETADDR, sizeof(struct ifaddrmsg), (uint8_t)af, addr_cb, &f);
 
 	if (err)
 		return err;
