@@ -35,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#define BENCH "conn_rate"
 #include "addr.h"
 
 #define MAX_BYTES 4096
@@ -47,20 +48,6 @@ static void usage(void)
 		"       conn_rate client -c ADDR -p PORT [-d SECONDS] [-w WARMUP_S] [-s BYTES] "
 		"[-t TIMEOUT_S]\n");
 	exit(2);
-}
-
-static long parse_long(const char *s, long lo, long hi, const char *what)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || *s == '\0' || *end != '\0' || v < lo || v > hi) {
-		fprintf(stderr, "conn_rate: bad %s '%s' (%ld..%ld)\n", what, s, lo, hi);
-		exit(2);
-	}
-	return v;
 }
 
 static unsigned long long now_ns(void)
@@ -137,26 +124,6 @@ static int run_server(const struct sockaddr_storage *sa, socklen_t salen, size_t
 			fprintf(stderr, "conn_rate: serving a connection: %s\n", strerror(-r));
 		close(fd);
 	}
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	unsigned long long x = *(const unsigned long long *)a;
-	unsigned long long y = *(const unsigned long long *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* Nearest-rank percentile of sorted v[0..n-1]. */
-static unsigned long long pct(const unsigned long long *v, long n, double p)
-{
-	long rank = (long)(p / 100.0 * (double)n + 0.999999999);
-
-	if (rank < 1)
-		rank = 1;
-	if (rank > n)
-		rank = n;
-	return v[rank - 1];
 }
 
 /* One connection: connect, request, response, close. 0 or -errno (what failed in *what). */
@@ -254,15 +221,7 @@ int main(int argc, char **argv)
 	long port = 0, secs = 5, warmup = 1, bytes = 16, timeout = 5;
 	int server, opt;
 
-	if (argc < 2)
-		usage();
-	if (!strcmp(argv[1], "server"))
-		server = 1;
-	else if (!strcmp(argv[1], "client"))
-		server = 0;
-	else
-		usage();
-	optind = 2;
+	server = bench_role(argc, argv);
 	while ((opt = getopt(argc, argv, "b:c:p:d:w:s:t:")) != -1) {
 		switch (opt) {
 		case 'b':
@@ -288,13 +247,7 @@ int main(int argc, char **argv)
 			usage();
 		}
 	}
-	if (optind != argc || !addr || !port)
-		usage();
-	salen = parse_addr(addr, port, &sa);
-	if (!salen) {
-		fprintf(stderr, "conn_rate: bad address '%s' (an IPv4 or IPv6 address)\n", addr);
-		return 2;
-	}
+	salen = bench_addr(argc, addr, port, &sa);
 	signal(SIGPIPE, SIG_IGN);
 	return server ? run_server(&sa, salen, (size_t)bytes) : run_client(&sa, salen, secs, warmup,
 								     (size_t)bytes, (int)timeout);

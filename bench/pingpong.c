@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#define BENCH "pingpong"
 #include "addr.h"
 
 static void usage(void)
@@ -36,20 +37,6 @@ static void usage(void)
 		"usage: pingpong server -b ADDR -p PORT\n"
 		"       pingpong client -c ADDR -p PORT [-n N] [-w WARMUP] [-t TIMEOUT_S]\n");
 	exit(2);
-}
-
-static long parse_long(const char *s, long lo, long hi, const char *what)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || *s == '\0' || *end != '\0' || v < lo || v > hi) {
-		fprintf(stderr, "pingpong: bad %s '%s' (%ld..%ld)\n", what, s, lo, hi);
-		exit(2);
-	}
-	return v;
 }
 
 static void set_nodelay(int fd)
@@ -126,26 +113,6 @@ static int run_server(const struct sockaddr_storage *sa, socklen_t salen)
 	}
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-	unsigned long long x = *(const unsigned long long *)a;
-	unsigned long long y = *(const unsigned long long *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* Nearest-rank percentile of sorted v[0..n-1]. */
-static unsigned long long pct(const unsigned long long *v, long n, double p)
-{
-	long rank = (long)(p / 100.0 * (double)n + 0.999999999);
-
-	if (rank < 1)
-		rank = 1;
-	if (rank > n)
-		rank = n;
-	return v[rank - 1];
-}
-
 static int run_client(const struct sockaddr_storage *sa, socklen_t salen, long n, long warmup,
 		      int timeout)
 {
@@ -202,15 +169,7 @@ int main(int argc, char **argv)
 	long port = 0, n = 20000, warmup = 1000, timeout = 60;
 	int server, opt;
 
-	if (argc < 2)
-		usage();
-	if (!strcmp(argv[1], "server"))
-		server = 1;
-	else if (!strcmp(argv[1], "client"))
-		server = 0;
-	else
-		usage();
-	optind = 2;
+	server = bench_role(argc, argv);
 	while ((opt = getopt(argc, argv, "b:c:p:n:w:t:")) != -1) {
 		switch (opt) {
 		case 'b':
@@ -233,13 +192,7 @@ int main(int argc, char **argv)
 			usage();
 		}
 	}
-	if (optind != argc || !addr || !port)
-		usage();
-	salen = parse_addr(addr, port, &sa);
-	if (!salen) {
-		fprintf(stderr, "pingpong: bad address '%s' (an IPv4 or IPv6 address)\n", addr);
-		return 2;
-	}
+	salen = bench_addr(argc, addr, port, &sa);
 	signal(SIGPIPE, SIG_IGN);
 	return server ? run_server(&sa, salen) : run_client(&sa, salen, n, warmup, (int)timeout);
 }
