@@ -97,6 +97,20 @@ static inline void fx_pods(struct store *st, int npods, int nns, int nnodes, con
 	}
 }
 
+/* NetworkPolicy np in ns<i>: pods app=a<i % 10> take TCP 80 + i % 50 from their namespace. */
+static inline void fx_np_app(struct store *st, int i)
+{
+	char b[1024];
+
+	snprintf(b, sizeof(b),
+		 "{\"apiVersion\":\"networking.k8s.io/v1\",\"kind\":\"NetworkPolicy\","
+		 "\"metadata\":{\"name\":\"np\",\"namespace\":\"ns%d\"},\"spec\":{"
+		 "\"podSelector\":{\"matchLabels\":{\"app\":\"a%d\"}},\"ingress\":[{"
+		 "\"from\":[{\"podSelector\":{}}],\"ports\":[{\"port\":%d}]}]}}",
+		 i, i % 10, 80 + i % 50);
+	put(st, b);
+}
+
 /* The whole compile of the store's view, its CPU time printed. */
 static inline void fx_whole(struct store *st, const struct pol_opts *o)
 {

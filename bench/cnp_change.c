@@ -70,13 +70,7 @@ int main(int argc, char **argv)
 			 "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"ns%d\","
 			 "\"labels\":{\"team\":\"t%d\",\"grp\":\"g%d\"}}}", i, i % 4, i % 100);
 		put(st, b);
-		snprintf(b, sizeof(b),
-			 "{\"apiVersion\":\"networking.k8s.io/v1\",\"kind\":\"NetworkPolicy\","
-			 "\"metadata\":{\"name\":\"np\",\"namespace\":\"ns%d\"},\"spec\":{"
-			 "\"podSelector\":{\"matchLabels\":{\"app\":\"a%d\"}},\"ingress\":[{"
-			 "\"from\":[{\"podSelector\":{}}],\"ports\":[{\"port\":%d}]}]}}",
-			 i, i % 10, 80 + i % 50);
-		put(st, b);
+		fx_np_app(st, i);
 	}
 	fx_pods(st, npods, nns, nnodes, "");
 	for (int i = 0; i < ncnp; i++) {

@@ -69,20 +69,16 @@ int main(int argc, char **argv)
 	}
 	for (int i = 0; i < nns; i++) {
 		/* One in four from a team's namespaces, the others from their own. */
-		if (i % 4 == 0)
-			snprintf(b, sizeof(b),
-				 "{\"apiVersion\":\"networking.k8s.io/v1\",\"kind\":\"NetworkPolicy\","
-				 "\"metadata\":{\"name\":\"np\",\"namespace\":\"ns%d\"},\"spec\":{"
-				 "\"podSelector\":{},\"ingress\":[{"
-				 "\"from\":[{\"namespaceSelector\":{\"matchLabels\":{\"team\":\"t%d\"}}}],"
-				 "\"ports\":[{\"port\":%d}]}]}}", i, (i / 4) % 4, 80 + i % 50);
-		else
-			snprintf(b, sizeof(b),
-				 "{\"apiVersion\":\"networking.k8s.io/v1\",\"kind\":\"NetworkPolicy\","
-				 "\"metadata\":{\"name\":\"np\",\"namespace\":\"ns%d\"},\"spec\":{"
-				 "\"podSelector\":{\"matchLabels\":{\"app\":\"a%d\"}},\"ingress\":[{"
-				 "\"from\":[{\"podSelector\":{}}],\"ports\":[{\"port\":%d}]}]}}",
-				 i, i % 10, 80 + i % 50);
+		if (i % 4) {
+			fx_np_app(st, i);
+			continue;
+		}
+		snprintf(b, sizeof(b),
+			 "{\"apiVersion\":\"networking.k8s.io/v1\",\"kind\":\"NetworkPolicy\","
+			 "\"metadata\":{\"name\":\"np\",\"namespace\":\"ns%d\"},\"spec\":{"
+			 "\"podSelector\":{},\"ingress\":[{"
+			 "\"from\":[{\"namespaceSelector\":{\"matchLabels\":{\"team\":\"t%d\"}}}],"
+			 "\"ports\":[{\"port\":%d}]}]}}", i, (i / 4) % 4, 80 + i % 50);
 		put(st, b);
 	}
 	fx_pods(st, npods, nns, nnodes, ",\"pod-template-hash\":\"7c9d8f\"");
