@@ -47,14 +47,7 @@ static void in6(const char *s, uint8_t out[16])
 /* bpf/lib/encap.h's flow_hash_of, from its definition (addresses and ports in network order). */
 static uint32_t hash_of(uint32_t s, uint32_t d, uint16_t sp, uint16_t dp, uint8_t proto)
 {
-	uint32_t h = s ^ ((d << 7) | (d >> 25)) ^ ((uint32_t)sp << 16 | dp) ^ proto;
-
-	h ^= h >> 16;
-	h *= 0x85ebca6b;
-	h ^= h >> 13;
-	h *= 0xc2b2ae35;
-	h ^= h >> 16;
-	return h;
+	return xcni_fmix32(s ^ ((d << 7) | (d >> 25)) ^ ((uint32_t)sp << 16 | dp) ^ proto);
 }
 
 /* Declared in harness.h. */

@@ -26,7 +26,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tree_shape import sccs  # noqa: E402
+from tree_shape import finish, sccs  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.chdir(ROOT)
@@ -145,10 +145,7 @@ def main():
         % (len(arrows), len(circ), len(new), KNOWN), new)
     say(not gone, "%d listed in %s no longer exist (remove them: the list only shrinks)"
         % (len(gone), KNOWN), gone)
-    failed = results.count(False)
-    if tap:
-        print("%d passed, %d failed" % (len(results) - failed, failed))
-    sys.exit(1 if failed else 0)
+    finish(results, tap)
 
 
 if __name__ == "__main__":

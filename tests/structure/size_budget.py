@@ -34,7 +34,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tree_shape import strip_c  # noqa: E402
+from tree_shape import finish, strip_c  # noqa: E402
 
 SLACK = 1.02
 BUDGET = "tests/structure/size_budget.tsv"
@@ -148,10 +148,7 @@ def main():
     say(not missed, "planted", "each concern planted 3%% past its row fails (%d rows)" % len(limits),
         missed)
 
-    failed = results.count(False)
-    if tap:
-        print("%d passed, %d failed" % (len(results) - failed, failed))
-    sys.exit(1 if failed else 0)
+    finish(results, tap)
 
 
 if __name__ == "__main__":

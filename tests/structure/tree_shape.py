@@ -110,6 +110,14 @@ def say(ok, name, figure, bound, places=()):
     sys.stdout.flush()
 
 
+def finish(results, tap):
+    """The end of a check made of say() results: "N passed, N failed" under TAP; exit 1 on a failure."""
+    failed = results.count(False)
+    if tap:
+        print("%d passed, %d failed" % (len(results) - failed, failed))
+    sys.exit(1 if failed else 0)
+
+
 def run(cmd, **kw):
     try:
         return subprocess.run(cmd, capture_output=True, text=True, **kw)
