@@ -508,6 +508,28 @@ int read_metrics(struct xcni_metric m[XCNI_NR_METRICS])
 	return 0;
 }
 
+void npx_run_counted(int fd, struct bpf_test_run_opts *o, __u32 idx, bool xdp_diff)
+{
+	struct xcni_metric before[XCNI_NR_METRICS], after[XCNI_NR_METRICS];
+	int diff = 0, err;
+
+	assert_int_equal(read_metrics(before), 0);
+	if (xdp_diff)
+		diff = npx_before_fd(fd, o->data_in, o->data_size_in);
+	err = bpf_prog_test_run_opts(fd, o);
+	if (diff)
+		npx_after(0, err, o);
+	assert_int_equal(err, 0);
+	assert_true(ring_buffer__consume(env.rb) >= 0);
+	assert_int_equal(read_metrics(after), 0);
+	for (__u32 i = 0; i < XCNI_NR_METRICS; i++)
+		if (after[i].packets - before[i].packets != (i == idx))
+			fail_msg("%s/%s counted %llu, want %s/%s (verdict %d)",
+				 reason_name(i / XCNI_NR_DIRS), dir_name(i % XCNI_NR_DIRS),
+				 (unsigned long long)(after[i].packets - before[i].packets),
+				 reason_name(idx / XCNI_NR_DIRS), dir_name(idx % XCNI_NR_DIRS), o->retval);
+}
+
 static int on_event(void *ctx, void *data, size_t size)
 {
 	(void)ctx;

@@ -413,6 +413,9 @@ void npx_after(int prog, int err, const struct bpf_test_run_opts *o);
  * before its fd is closed).
  */
 int npx_before_fd(int fd, const uint8_t *in, size_t len);
+/* fd run on o (after npx_before_fd's run of its input, xdp_diff): no error, and one
+ * packet counted under idx (XCNI_METRIC_IDX), no other counter moving. */
+void npx_run_counted(int fd, struct bpf_test_run_opts *o, __u32 idx, bool xdp_diff);
 int npx_attach(int tc_fd, const char *node6, int dsr);
 /* npx_attach for a node with both node_ip (NODE_IP) and node_ip6 node6. */
 int npx_attach_dual(int tc_fd, const char *node6, int dsr);

@@ -135,32 +135,15 @@ static void np_mtu_ipv4(void **state)
 size_t np_run_big(int fd, const uint8_t *in, size_t len, int ret, int reason, uint8_t *out,
 		  bool xdp_diff)
 {
-	struct xcni_metric before[XCNI_NR_METRICS], after[XCNI_NR_METRICS];
 	struct __sk_buff ctx = { .ifindex = env.ifindex[DEV_U] };
-	__u32 idx = XCNI_METRIC_IDX(reason, XCNI_DIR_FROM_OVERLAY);
 	uint8_t buf[BIG];
 	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = buf, .data_size_in = (__u32)len,
 		    .data_out = out, .data_size_out = BIG, .ctx_in = &ctx,
 		    .ctx_size_in = sizeof(ctx));
-	int diff = 0, err;
 
 	assert_true(len <= BIG);
 	memcpy(buf, in, len);
-	assert_int_equal(read_metrics(before), 0);
-	if (xdp_diff)
-		diff = npx_before_fd(fd, in, len);
-	err = bpf_prog_test_run_opts(fd, &o);
-	if (diff)
-		npx_after(0, err, &o);
-	assert_int_equal(err, 0);
-	assert_true(ring_buffer__consume(env.rb) >= 0);
-	assert_int_equal(read_metrics(after), 0);
-	for (__u32 i = 0; i < XCNI_NR_METRICS; i++)
-		if (after[i].packets - before[i].packets != (i == idx))
-			fail_msg("%s/%s counted %llu, want %s (verdict %d)",
-				 reason_name(i / XCNI_NR_DIRS), dir_name(i % XCNI_NR_DIRS),
-				 (unsigned long long)(after[i].packets - before[i].packets),
-				 reason_name(XCNI_REASON_IDX(reason)), o.retval);
+	npx_run_counted(fd, &o, XCNI_METRIC_IDX(reason, XCNI_DIR_FROM_OVERLAY), xdp_diff);
 	assert_int_equal((int)o.retval, ret);
 	return o.data_size_out;
 }

@@ -599,33 +599,16 @@ uint32_t expect6_mark;
 void expect6_fd(int fd, unsigned int dir, int dev, const uint8_t *in, size_t len, int ret,
 		int reason, const uint8_t *want, size_t want_len)
 {
-	struct xcni_metric before[XCNI_NR_METRICS], after[XCNI_NR_METRICS];
 	struct __sk_buff ctx = { .ifindex = env.ifindex[dev], .mark = expect6_mark };
-	__u32 idx = XCNI_METRIC_IDX(reason, dir);
 	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_size_in = (__u32)len,
 		    .data_out = last, .data_size_out = sizeof(last), .ctx_in = &ctx,
 		    .ctx_size_in = sizeof(ctx));
 
-	int diff, err;
-
 	expect6_mark = 0;
 	assert_true(len <= FRAME_MAX);
-	assert_int_equal(read_metrics(before), 0);
 	/* The XDP fast path's run of the frame first, compared with this one (xdp_np.c). */
-	diff = npx_before_fd(fd, in, len);
-	err = bpf_prog_test_run_opts(fd, &o);
-	if (diff)
-		npx_after(0, err, &o);
-	assert_int_equal(err, 0);
-	assert_true(ring_buffer__consume(env.rb) >= 0);
-	assert_int_equal(read_metrics(after), 0);
+	npx_run_counted(fd, &o, XCNI_METRIC_IDX(reason, dir), true);
 	last6_len = o.data_size_out;
-	for (__u32 i = 0; i < XCNI_NR_METRICS; i++)
-		if (after[i].packets - before[i].packets != (i == idx))
-			fail_msg("%s/%s counted %llu, want %s/%s (verdict %d)",
-				 reason_name(i / XCNI_NR_DIRS), dir_name(i % XCNI_NR_DIRS),
-				 (unsigned long long)(after[i].packets - before[i].packets),
-				 reason_name(XCNI_REASON_IDX(reason)), dir_name(dir), o.retval);
 	assert_int_equal((int)o.retval, ret);
 	if (!want)
 		return;
