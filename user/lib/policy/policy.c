@@ -82,6 +82,7 @@ void pol_ctx_free(struct pol_ctx *x)
 	free(x->cnp_id);
 	free(x->nsaudit);
 	free(x->nodes);
+	free(x->moved);
 	free(x->pod_id);
 	free(x->pods);
 	memset(x, 0, sizeof(*x));

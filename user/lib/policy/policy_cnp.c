@@ -71,6 +71,11 @@ struct cnpctx {
 		size_t rule;
 	} *rules;
 	struct atoms at;
+	/* A patch's last result, and per group of it the group its peers are in now (+1; 0: none
+	 * yet): a peer at an address no change reached keeps its group's decision (peer_out). */
+	const struct pol_ep *old;
+	size_t nkept;
+	uint32_t *kept;
 };
 
 /* NetworkPolicy, read back from the compiled entries as the data plane reads them. */
@@ -492,14 +497,33 @@ static int group_of(struct out *o, const struct cnpctx *cc, const struct vd *v, 
 	return ret;
 }
 
+static struct pol_cidr cidr_of(const struct cnpctx *cc, const struct k8s_cidr *a, uint32_t gid)
+{
+	return (struct pol_cidr){ pol_cidr_key(cc->ep->ip, cc->cidr_dir ? cc->cidr_dir : cc->dir, a),
+				  gid };
+}
+
 static int out_cidr(struct out *o, const struct cnpctx *cc, const struct k8s_cidr *a, uint32_t gid)
 {
 	/* Duplicates (a prefix equal to a pod's address) go in splice: the first stays. */
 	if (xcni_grow(&o->c, &o->capc, o->nc, sizeof(*o->c)))
 		return -ENOMEM;
-	o->c[o->nc++] = (struct pol_cidr){
-		pol_cidr_key(cc->ep->ip, cc->cidr_dir ? cc->cidr_dir : cc->dir, a), gid };
+	o->c[o->nc++] = cidr_of(cc, a, gid);
 	return 0;
+}
+
+/* A patch's slot in cc->kept for a peer at a (not a pod: dir_ids's), or NULL: to be decided. */
+static uint32_t *kept_slot(const struct cnpctx *cc, const struct k8s_cidr *a)
+{
+	struct pol_cidr k = { pol_cidr_key(0, 0, a), 0 };
+	const struct pol_cidr *c;
+
+	if (!cc->x->moved || bsearch(&k, cc->x->moved, cc->x->nmoved, sizeof(k), pol_cmp_cidr_key))
+		return NULL;
+	k = cidr_of(cc, a, 0);
+	c = bsearch(&k, cc->old->cidrs, cc->old->ncidrs, sizeof(k), pol_cmp_cidr_key);
+	return c && c->group - XCNI_ID_CIDR_BASE < cc->nkept ?
+		       &cc->kept[c->group - XCNI_ID_CIDR_BASE] : NULL;
 }
 
 /*
@@ -565,7 +589,7 @@ static int peer_out(struct out *o, const struct cnpctx *cc, const struct peer *p
 		    struct memo *m)
 {
 	struct memo_ent *e = NULL;
-	uint32_t gid = 0;
+	uint32_t gid = 0, *k = cc->old && !pr->pod ? kept_slot(cc, &pr->addr) : NULL;
 	int ret;
 
 	/* Sized for every pod, so made when a pod first goes by address. */
@@ -579,10 +603,14 @@ static int peer_out(struct out *o, const struct cnpctx *cc, const struct peer *p
 			return out_cidr(o, cc, &pr->addr, e->gid);
 		*e = (struct memo_ent){ true, pr->addr.v6, pr->id, region, pr->pod, 0 };
 	}
+	if (k && *k)
+		return out_cidr(o, cc, &pr->addr, *k);
 	decide_all(cc, pr, buf);
 	ret = group_of(o, cc, buf, &gid);
 	if (e)
 		e->gid = gid;
+	if (k)
+		*k = gid;
 	return ret ? ret : out_cidr(o, cc, &pr->addr, gid);
 }
 
@@ -700,11 +728,12 @@ static bool id_held(const struct pol_ctx *x, uint32_t id)
 /*
  * The pods by identity, one group keyed by it for each identity held (split:
  * those a rule prefix holds an address of, which go by address). From
- * nothing each is decided. A patch (old: the pod's last result, its rules,
- * port intervals and Nodes the same, no prefix) keeps old's entries and
- * prefixes of dir but the groups of identities no pod holds any more, and
- * decides the new: a pod that came, went or was relabelled costs its
- * identity's decision at most, not every peer's.
+ * nothing each is decided. A patch (old: the pod's last result, its rules
+ * and port intervals the same, no prefix) keeps old's identities' entries of
+ * dir but those no pod holds any more, and decides the new: a pod that came,
+ * went or was relabelled costs its identity's decision at most, not every
+ * peer's. The groups (nodes, gateway, domainNames) are made again, most
+ * from old's (peer_out).
  */
 static int dir_ids(struct cnpctx *cc, struct out *o, struct vd *buf,
 		   const struct pol_u32set *split, const struct pol_ep *old)
@@ -717,19 +746,13 @@ static int dir_ids(struct cnpctx *cc, struct out *o, struct vd *buf,
 		const struct pol_entry *e = &old->entries[i];
 		bool id = by_label_set(e->key.peer);
 
-		if (e->key.dir != cc->dir || (id && !id_held(x, e->key.peer)))
+		if (e->key.dir != cc->dir || e->key.peer >= XCNI_ID_CIDR_BASE ||
+		    (id && !id_held(x, e->key.peer)))
 			continue;
 		if (id)
 			pol_u32set_add(&had, e->key.peer);
 		if (!(ret = xcni_grow(&o->e, &o->cap, o->n, sizeof(*o->e))))
 			o->e[o->n++] = *e;
-	}
-	for (size_t i = 0; !ret && old && i < old->ncidrs; i++) {
-		uint8_t d = old->cidrs[i].key.dir; /* egress: the fqdn ones too */
-
-		if ((d == cc->dir || (cc->dir == XCNI_DIR_FROM_POD && d >= XCNI_POLCIDR_DIR_FQDN)) &&
-		    !(ret = xcni_grow(&o->c, &o->capc, o->nc, sizeof(*o->c))))
-			o->c[o->nc++] = old->cidrs[i];
 	}
 	for (size_t k = 0; !ret && k < x->r->nidentities; k++) {
 		uint32_t id = x->r->identities[k].id;
@@ -871,23 +894,33 @@ static int compile_dir(struct cnpctx *cc, struct out *o, const struct pol_ep *ol
 	 */
 	if (!ret && !m.by_ports && m.npfx)
 		ret = ids_split(&split, cc, &m);
-	/* Only the pods' identities can have moved (cnp_apply, eps_dirty_audited): patched. */
+	/* Only the pods' identities and the Nodes can have moved (cnp_apply,
+	 * eps_dirty_audited): patched, old's groups numbered again in the order
+	 * from nothing numbers them (the nodes', in order, first). */
 	if (!ret && old && !m.npfx && !m.by_ports) {
-		ret = dir_ids(cc, o, buf, &split, old);
+		cc->old = old;
+		for (size_t i = 0; i < old->nentries; i++) {
+			size_t g = old->entries[i].key.peer - (size_t)XCNI_ID_CIDR_BASE + 1;
+
+			if (old->entries[i].key.dir == cc->dir && old->entries[i].key.peer >=
+			    XCNI_ID_CIDR_BASE && g > cc->nkept)
+				cc->nkept = g;
+		}
+		if (!(cc->kept = calloc(cc->nkept + 1, sizeof(*cc->kept))))
+			ret = -ENOMEM;
 		if (cc->x->npatched)
 			(*cc->x->npatched)++;
-		goto out;
 	}
 	if (!ret && !m.by_ports)
-		ret = dir_ids(cc, o, buf, &split, NULL);
-	if (!ret)
+		ret = dir_ids(cc, o, buf, &split, cc->old);
+	if (!ret && !cc->old)
 		ret = dir_pods(cc, o, buf, &m, &split);
 	if (!ret)
 		ret = dir_nodes(cc, o, buf);
 	if (!ret)
 		ret = dir_prefixes(cc, o, buf, 0);
-	/* Whatever else: an address no prefix covers. */
-	if (!ret) {
+	/* Whatever else: an address no prefix covers (a patch's: old's). */
+	if (!ret && !cc->old) {
 		memset(&pr, 0, sizeof(pr));
 		pr.none = true;
 		pr.id = XCNI_ID_WORLD;
@@ -896,7 +929,7 @@ static int compile_dir(struct cnpctx *cc, struct out *o, const struct pol_ep *ol
 	}
 	if (!ret && cc->dir == XCNI_DIR_FROM_POD)
 		ret = dir_fqdn(cc, o, buf);
-out:
+	free(cc->kept);
 	free(buf);
 	free(split.v);
 	free(m.v);
@@ -1059,6 +1092,37 @@ static uint64_t atoms_digest(const struct atoms *a)
 		for (size_t i = 0; i <= a->n[pi]; i++)
 			h = (h ^ (i < a->n[pi] ? a->lo[pi][i] : 0x10000u)) * 1099511628211ull;
 	return h | 1;
+}
+
+/* The addresses a patch decides again: the changed Nodes' (moved) and any two of the nodes and
+ * the gateway share (old keeps the first's group only). */
+int cnp_patch_init(struct pol_ctx *x, const struct k8s_cidr *moved, size_t n)
+{
+	struct pol_cidr *v = calloc(n + 2 * x->nnodes + 2, sizeof(*v));
+	size_t m = 0, k = 0;
+	struct k8s_cidr gw = pol_host_cidr(x->o->gateway_ip, NULL);
+
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < x->nnodes; i++) {
+		struct k8s_cidr a4 = pol_host_cidr(x->nodes[i]->internal_ip, NULL),
+				a6 = pol_host_cidr(0, x->nodes[i]->internal_ip6);
+
+		v[m++].key = pol_cidr_key(0, 0, &a4);
+		v[m++].key = pol_cidr_key(0, 0, &a6);
+	}
+	v[m++].key = pol_cidr_key(0, 0, &gw);
+	qsort(v, m, sizeof(*v), pol_cmp_cidr_key);
+	for (size_t i = 0; i + 1 < m; i++)
+		if (!pol_cmp_cidr_key(&v[i], &v[i + 1]))
+			v[k++] = v[i];
+	for (size_t i = 0; i < n; i++)
+		v[k++].key = pol_cidr_key(0, 0, &moved[i]);
+	qsort(v, k, sizeof(*v), pol_cmp_cidr_key);
+	free(x->moved);
+	x->moved = v;
+	x->nmoved = k;
+	return 0;
 }
 
 int cnp_apply(const struct pol_ctx *x, const struct k8s_pod *pod, struct pol_ep *ep,

@@ -114,6 +114,7 @@ void pol_incr_free(struct pol_incr *pi)
 	clash_drop(pi);
 	pol_incr_prev_free(pi);
 	free(pi->clash);
+	free(pi->moved);
 	free(pi->node_name);
 	free(pi);
 }
@@ -965,6 +966,13 @@ static int node_changed(struct pol_incr *pi, const struct cluster *c, const char
 		return 0;
 	pi->nodes_changed = true;
 	pi->d.v6_changed = true;
+	/* The tiered pods' patch decides its addresses, old and new, again. */
+	if (xcni_grow(&pi->moved, &pi->capmoved, pi->nmoved + 3, sizeof(*pi->moved)))
+		return -ENOMEM;
+	pi->moved[pi->nmoved++] = pol_host_cidr(n->ip, NULL);
+	pi->moved[pi->nmoved++] = pol_host_cidr(0, n->ip6);
+	pi->moved[pi->nmoved++] = pol_host_cidr(ip, NULL);
+	pi->moved[pi->nmoved++] = pol_host_cidr(0, ip6);
 	n->exists = o != NULL;
 	n->lab = lab;
 	if (ip != n->ip || memcmp(ip6, n->ip6, 16)) {
@@ -1196,6 +1204,7 @@ static int incr_apply(struct pol_incr *pi, const struct cluster *c, const struct
 	for (size_t i = 0; i < pi->r.neps; i++)
 		pi->r.eps[i].changed = false;
 	pi->ids_changed = pi->pods_changed = false;
+	pi->nmoved = 0;
 	/* From nothing (incr_reset): the policies and node addresses are new too. */
 	pi->pols_changed = pi->nodes_changed = pi->replay;
 	pi->names_whole = false;

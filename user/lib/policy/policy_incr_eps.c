@@ -172,14 +172,14 @@ out:
  * The local pods tiers or audit mode are laid over (ipod.audited): their
  * entries name every pod and node (cnp_apply), so any change of those, or of
  * the policies, compiles them again: from their last entries (EP_PATCH) when
- * only pods changed, not the policies, the Nodes or the pod itself (then it
- * is dirty already), and no egress rule names a port (a peer's ports then
- * move its identity's decision). The others stay on the incremental path.
+ * only pods or Nodes changed, not the policies or the pod itself (then it is
+ * dirty already), and no egress rule names a port (a peer's ports then move
+ * its identity's decision). The others stay on the incremental path.
  */
 static int eps_dirty_audited(struct pol_incr *pi)
 {
 	const struct pol_result *r = &pi->r;
-	void *patch = pi->nodes_changed || pi->pols_changed || pi->named_egress ? NULL : EP_PATCH;
+	void *patch = pi->pols_changed || pi->named_egress ? NULL : EP_PATCH;
 
 	if ((!pi->audit_any && !pi->tiers) || !(pi->pods_changed || pi->nodes_changed || pi->pols_changed ||
 				pi->ids_changed || pi->touched.n))
@@ -303,7 +303,8 @@ static int ctx_for_dirty(struct pol_incr *pi, const struct cluster *c, struct po
 	x->npatched = &pi->d.neps_patched;
 	/* Egress named ports resolve against every pod of an identity (and
 	 * ipBlock ones against every pod): the whole pod index, once. */
-	if ((every_pod && (ctx_all_pods(pi, c, x) || pol_build_id_pods(x))) ||
+	if ((every_pod && (ctx_all_pods(pi, c, x) || pol_build_id_pods(x) ||
+			   cnp_patch_init(x, pi->moved, pi->nmoved))) ||
 	    (pi->tiers && pol_build_nslabels(x, c)) || pol_memo_init(x))
 		return -ENOMEM;
 	if (!pi->labix) {

@@ -114,6 +114,9 @@ struct pol_ctx {
 	 * the compile of an update's dirty pods (pol_incr_eps_resync); NULL elsewhere. */
 	struct cnp_memo *cnp_memo;
 	size_t *npatched; /* counts the directions cnp_apply patched (pol_delta's), or NULL */
+	/* The addresses a patch decides again (cnp_patch_init), as pol_cidr_key(0, 0, a), sorted. */
+	size_t nmoved;
+	struct pol_cidr *moved;
 };
 
 struct labix;
@@ -123,6 +126,7 @@ struct pol_u32set;
 /* ---- policy_cnp.c ---- */
 /* x's ClusterNetworkPolicies and audit state from the view. 0 or -ENOMEM. */
 int cnp_ctx_init(struct pol_ctx *x, const struct cluster *c);
+int cnp_patch_init(struct pol_ctx *x, const struct k8s_cidr *moved, size_t n);
 /* The tiers and audit mode laid over ep's NetworkPolicy entries (pol_compile_ep's last step);
  * old: the pod's last result, patched per changed peer where that is exact, or NULL. */
 int cnp_apply(const struct pol_ctx *x, const struct k8s_pod *pod, struct pol_ep *ep,
