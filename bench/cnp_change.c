@@ -11,6 +11,7 @@
  *   all: call (subject every namespace) flips the same way,
  *   self, beat: this node's Node (n1) and another's (n5) written again with
  *   a new annotation (a status heartbeat), addresses and labels the same,
+ *   node: n5 relabelled zone=z0 <-> z1 (a node peer every tiered pod decides),
  *   pod: p7 (not this node's) relabelled app=a0 <-> app=a1, both label sets
  *   its namespace's already (every local pod is tiered: call selects all),
  * and, for scale, the whole compile of the same view. Prints the mean and the
@@ -106,8 +107,8 @@ int main(int argc, char **argv)
 	say("few", few, fewmax, n, &dfew);
 	say("all", all, allmax, n, &dall);
 	/* A Node's status heartbeat: written again, its addresses and labels
-	 * the same (this node's, n1, and another's, n5). */
-	for (int k = 0; k < 2; k++) {
+	 * the same (this node's, n1, and another's, n5); then n5 relabelled. */
+	for (int k = 0; k < 3; k++) {
 		int nd = k ? 5 : 1;
 		double sum = 0, max = 0;
 
@@ -116,15 +117,16 @@ int main(int argc, char **argv)
 
 			snprintf(b, sizeof(b),
 				 "{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":"
-				 "\"n%d\",\"annotations\":{\"beat\":\"%d\"}},\"status\":{\"addresses\":"
-				 "[{\"type\":\"InternalIP\",\"address\":\"192.168.%d.%d\"}]}}",
-				 nd, i, nd / 250, 1 + nd % 250);
+				 "\"n%d\",\"annotations\":{\"beat\":\"%d\"}%s},\"status\":{\"addresses\":"
+				 "[{\"type\":\"InternalIP\",\"address\":\"192.168.%d.%d\"}]}}", nd, i,
+				 k < 2 ? "" : i % 2 ? ",\"labels\":{\"zone\":\"z1\"}" : ",\"labels\":{\"zone\":\"z0\"}",
+				 nd / 250, 1 + nd % 250);
 			put(st, b);
 			t = step(st, pi, &o, &d, fx_cpu_us);
 			sum += t;
 			max = t > max ? t : max;
 		}
-		say(k ? "beat" : "self", sum, max, n, d);
+		say(k == 2 ? "node" : k ? "beat" : "self", sum, max, n, d);
 	}
 	few = fewmax = 0;
 	for (int i = 0; i < n; i++) {
@@ -142,7 +144,7 @@ int main(int argc, char **argv)
 		fewmax = t > fewmax ? t : fewmax;
 	}
 	say("pod", few, fewmax, n, d);
-	printf("whole compiles in the %d updates: %zu\n", 5 * n, pol_incr_resets(pi) - 1);
+	printf("whole compiles in the %d updates: %zu\n", 6 * n, pol_incr_resets(pi) - 1);
 	fx_whole(st, &o);
 	pol_incr_free(pi);
 	store_free(st);
