@@ -497,18 +497,13 @@ static int group_of(struct out *o, const struct cnpctx *cc, const struct vd *v, 
 	return ret;
 }
 
-static struct pol_cidr cidr_of(const struct cnpctx *cc, const struct k8s_cidr *a, uint32_t gid)
-{
-	return (struct pol_cidr){ pol_cidr_key(cc->ep->ip, cc->cidr_dir ? cc->cidr_dir : cc->dir, a),
-				  gid };
-}
-
 static int out_cidr(struct out *o, const struct cnpctx *cc, const struct k8s_cidr *a, uint32_t gid)
 {
 	/* Duplicates (a prefix equal to a pod's address) go in splice: the first stays. */
 	if (xcni_grow(&o->c, &o->capc, o->nc, sizeof(*o->c)))
 		return -ENOMEM;
-	o->c[o->nc++] = cidr_of(cc, a, gid);
+	o->c[o->nc++] = (struct pol_cidr){
+		pol_cidr_key(cc->ep->ip, cc->cidr_dir ? cc->cidr_dir : cc->dir, a), gid };
 	return 0;
 }
 
@@ -520,7 +515,7 @@ static uint32_t *kept_slot(const struct cnpctx *cc, const struct k8s_cidr *a)
 
 	if (!cc->x->moved || bsearch(&k, cc->x->moved, cc->x->nmoved, sizeof(k), pol_cmp_cidr_key))
 		return NULL;
-	k = cidr_of(cc, a, 0);
+	k.key = pol_cidr_key(cc->ep->ip, cc->cidr_dir ? cc->cidr_dir : cc->dir, a);
 	c = bsearch(&k, cc->old->cidrs, cc->old->ncidrs, sizeof(k), pol_cmp_cidr_key);
 	return c && c->group - XCNI_ID_CIDR_BASE < cc->nkept ?
 		       &cc->kept[c->group - XCNI_ID_CIDR_BASE] : NULL;
@@ -899,13 +894,7 @@ static int compile_dir(struct cnpctx *cc, struct out *o, const struct pol_ep *ol
 	 * from nothing numbers them (the nodes', in order, first). */
 	if (!ret && old && !m.npfx && !m.by_ports) {
 		cc->old = old;
-		for (size_t i = 0; i < old->nentries; i++) {
-			size_t g = old->entries[i].key.peer - (size_t)XCNI_ID_CIDR_BASE + 1;
-
-			if (old->entries[i].key.dir == cc->dir && old->entries[i].key.peer >=
-			    XCNI_ID_CIDR_BASE && g > cc->nkept)
-				cc->nkept = g;
-		}
+		cc->nkept = old->nentries; /* a group has one at least */
 		if (!(cc->kept = calloc(cc->nkept + 1, sizeof(*cc->kept))))
 			ret = -ENOMEM;
 		if (cc->x->npatched)
@@ -1094,31 +1083,29 @@ static uint64_t atoms_digest(const struct atoms *a)
 	return h | 1;
 }
 
-/* The addresses a patch decides again: the changed Nodes' (moved) and any two of the nodes and
- * the gateway share (old keeps the first's group only). */
+/* The addresses a patch decides again: any two of the nodes, the gateway and the changed Nodes'
+ * (moved, before and after: counted twice) share (old keeps the first's group only). */
 int cnp_patch_init(struct pol_ctx *x, const struct k8s_cidr *moved, size_t n)
 {
-	struct pol_cidr *v = calloc(n + 2 * x->nnodes + 2, sizeof(*v));
+	struct pol_cidr *v = calloc(2 * n + 2 * x->nnodes + 2, sizeof(*v));
 	size_t m = 0, k = 0;
-	struct k8s_cidr gw = pol_host_cidr(x->o->gateway_ip, NULL);
+	struct k8s_cidr a = pol_host_cidr(x->o->gateway_ip, NULL);
 
 	if (!v)
 		return -ENOMEM;
-	for (size_t i = 0; i < x->nnodes; i++) {
-		struct k8s_cidr a4 = pol_host_cidr(x->nodes[i]->internal_ip, NULL),
-				a6 = pol_host_cidr(0, x->nodes[i]->internal_ip6);
+	v[m++].key = pol_cidr_key(0, 0, &a);
+	for (size_t i = 0; i < 2 * x->nnodes; i++) {
+		const struct k8s_node *nd = x->nodes[i / 2];
 
-		v[m++].key = pol_cidr_key(0, 0, &a4);
-		v[m++].key = pol_cidr_key(0, 0, &a6);
+		a = pol_host_cidr(i % 2 ? 0 : nd->internal_ip, i % 2 ? nd->internal_ip6 : NULL);
+		v[m++].key = pol_cidr_key(0, 0, &a);
 	}
-	v[m++].key = pol_cidr_key(0, 0, &gw);
+	for (size_t i = 0; i < 2 * n; i++)
+		v[m++].key = pol_cidr_key(0, 0, &moved[i / 2]);
 	qsort(v, m, sizeof(*v), pol_cmp_cidr_key);
 	for (size_t i = 0; i + 1 < m; i++)
 		if (!pol_cmp_cidr_key(&v[i], &v[i + 1]))
 			v[k++] = v[i];
-	for (size_t i = 0; i < n; i++)
-		v[k++].key = pol_cidr_key(0, 0, &moved[i]);
-	qsort(v, k, sizeof(*v), pol_cmp_cidr_key);
 	free(x->moved);
 	x->moved = v;
 	x->nmoved = k;
