@@ -609,31 +609,39 @@ static int peer_out(struct out *o, const struct cnpctx *cc, const struct peer *p
 	return ret ? ret : out_cidr(o, cc, &pr->addr, gid);
 }
 
+/* A pod or node at its IPv4 (ip, 0: none) and at its IPv6 (ip6, NULL: none). */
+static int peer_out46(struct out *o, const struct cnpctx *cc, struct peer *pr, struct vd *buf,
+		      struct memo *m, uint32_t ip, const uint8_t *ip6)
+{
+	int ret = 0;
+
+	for (int v6 = 0; !ret && v6 < 2; v6++) {
+		pr->addr = pol_host_cidr(ip, v6 ? ip6 : NULL);
+		if (v6 ? !!ip6 : !!ip)
+			ret = peer_out(o, cc, pr, buf, m);
+	}
+	return ret;
+}
+
 /* The prefixes rules name (tiers' networks, NetworkPolicy's of dir) and whether pods' ports count. */
 static int memo_init_dir(struct memo *m, const struct cnpctx *cc)
 {
-	size_t n = 0;
+	size_t n = cc->ep->ncidrs;
 
-	for (size_t i = 0; i < cc->nrules; i++) {
-		const struct k8s_cnp_rule *r = rule_of(cc, i);
-
-		for (size_t j = 0; j < r->npeers; j++)
-			n += r->peers[j].nnets;
-		for (size_t j = 0; j < r->nprotos; j++)
-			m->by_ports |= r->protos[j].port_name && cc->dir == XCNI_DIR_FROM_POD;
-	}
-	n += cc->ep->ncidrs;
-	m->pfx = calloc(n + 1, sizeof(*m->pfx));
+	for (size_t i = 0; i < cc->nrules; i++)
+		for (size_t j = 0; j < rule_of(cc, i)->npeers; j++)
+			n += rule_of(cc, i)->peers[j].nnets;
 	for (m->cap = 64; m->cap < 4 * cc->x->npods; m->cap *= 2)
 		;
-	if (!m->pfx)
-		return -ENOMEM;
+	m->pfx = calloc(n + 1, sizeof(*m->pfx));
 	m->np = calloc(cc->ep->ncidrs + 1, sizeof(*m->np));
-	if (!m->np)
+	if (!m->pfx || !m->np)
 		return -ENOMEM;
 	for (size_t i = 0; i < cc->nrules; i++) {
 		const struct k8s_cnp_rule *r = rule_of(cc, i);
 
+		for (size_t j = 0; j < r->nprotos; j++)
+			m->by_ports |= r->protos[j].port_name && cc->dir == XCNI_DIR_FROM_POD;
 		for (size_t j = 0; j < r->npeers; j++)
 			for (size_t k = 0; k < r->peers[j].nnets; k++)
 				m->pfx[m->npfx++] = &r->peers[j].nets[k];
@@ -693,14 +701,7 @@ static int dir_pods(struct cnpctx *cc, struct out *o, struct vd *buf, struct mem
 		pr.pod = p;
 		pr.ns_labels = ns_labels_of(x, p->meta.ns);
 		pr.id = x->pod_id[i];
-		if (p->ip) {
-			pr.addr = pol_host_cidr(p->ip, NULL);
-			ret = peer_out(o, cc, &pr, buf, m);
-		}
-		if (!ret && p->has_ip6) {
-			pr.addr = pol_host_cidr(0, p->ip6);
-			ret = peer_out(o, cc, &pr, buf, m);
-		}
+		ret = peer_out46(o, cc, &pr, buf, m, p->ip, p->has_ip6 ? p->ip6 : NULL);
 	}
 	return ret;
 }
@@ -787,14 +788,8 @@ static int dir_nodes(struct cnpctx *cc, struct out *o, struct vd *buf)
 		memset(&pr, 0, sizeof(pr));
 		pr.node = nd;
 		pr.id = self ? XCNI_ID_HOST : XCNI_ID_REMOTE_NODE;
-		if (nd->internal_ip) {
-			pr.addr = pol_host_cidr(nd->internal_ip, NULL);
-			ret = peer_out(o, cc, &pr, buf, NULL);
-		}
-		if (!ret && memcmp(nd->internal_ip6, zero, 16)) {
-			pr.addr = pol_host_cidr(0, nd->internal_ip6);
-			ret = peer_out(o, cc, &pr, buf, NULL);
-		}
+		ret = peer_out46(o, cc, &pr, buf, NULL, nd->internal_ip,
+				 memcmp(nd->internal_ip6, zero, 16) ? nd->internal_ip6 : NULL);
 	}
 	/* The pods' gateway: an address of this node's too, not one of its InternalIPs. */
 	if (!ret && cc->dir == XCNI_DIR_FROM_POD && x->o->gateway_ip) {

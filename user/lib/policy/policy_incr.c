@@ -324,17 +324,12 @@ int pol_v6_build(const struct pol_incr *pi, const struct cluster *c, struct pol_
 	out->keys = calloc(n ? n : 1, sizeof(*out->keys));
 	v = calloc(n ? n : 1, sizeof(*v));
 	yield = calloc(n ? n : 1, sizeof(*yield));
-	if (!out->ipc || !out->keys || !v || !yield) {
-		free(v);
-		free(yield);
-		pol_v6_free(out);
-		return -ENOMEM;
-	}
 	hmap_each(&pi->v6, s)
-		if (m < n)
+		if (v && m < n)
 			v[m++] = s->v;
-	qsort(v, m, sizeof(*v), cmp_ipod_name);
-	if (v6_yields(v, m, yield, &out->nyielded)) {
+	if (v)
+		qsort(v, m, sizeof(*v), cmp_ipod_name);
+	if (!out->ipc || !out->keys || !v || !yield || v6_yields(v, m, yield, &out->nyielded)) {
 		free(v);
 		free(yield);
 		pol_v6_free(out);
