@@ -108,9 +108,7 @@ static int add_srv(struct fqdn_plan *p, size_t *cap, int v6, const void *addr, u
 	if (XCNI_GROW(p->srv, p->nsrv, *cap))
 		return -ENOMEM;
 	k = &p->srv[p->nsrv++];
-	memset(k, 0, sizeof(*k));
-	k->family = v6 ? XCNI_AF_INET6 : XCNI_AF_INET;
-	k->port = htons(port);
+	*k = (struct xcni_dns_srv_key){ .family = v6 ? XCNI_AF_INET6 : XCNI_AF_INET, .port = htons(port) };
 	memcpy(k->addr, addr, v6 ? 16 : 4);
 	return 0;
 }

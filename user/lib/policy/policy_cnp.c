@@ -688,19 +688,16 @@ static int dir_pods(struct cnpctx *cc, struct out *o, struct vd *buf, struct mem
 		    const struct pol_u32set *split)
 {
 	const struct pol_ctx *x = cc->x;
-	struct peer pr;
 	int ret = 0;
 
 	for (size_t i = 0; !ret && i < x->npods; i++) {
 		const struct k8s_pod *p = x->pods[i];
+		struct peer pr = { .pod = p, .id = x->pod_id[i] };
 
 		if (!pol_pod_managed(p) || (!p->ip && !p->has_ip6) ||
 		    (!m->by_ports && x->pod_id[i] && !pol_u32set_has(split, x->pod_id[i])))
 			continue;
-		memset(&pr, 0, sizeof(pr));
-		pr.pod = p;
 		pr.ns_labels = ns_labels_of(x, p->meta.ns);
-		pr.id = x->pod_id[i];
 		ret = peer_out46(o, cc, &pr, buf, m, p->ip, p->has_ip6 ? p->ip6 : NULL);
 	}
 	return ret;
@@ -772,61 +769,38 @@ static int dir_ids(struct cnpctx *cc, struct out *o, struct vd *buf,
 static int dir_nodes(struct cnpctx *cc, struct out *o, struct vd *buf)
 {
 	const struct pol_ctx *x = cc->x;
-	struct peer pr;
+	struct peer pr = { .id = XCNI_ID_HOST, .addr = pol_host_cidr(x->o->gateway_ip, NULL) };
 	int ret = 0;
 
 	for (size_t i = 0; !ret && i < x->nnodes; i++) {
 		const struct k8s_node *nd = x->nodes[i];
 		static const uint8_t zero[16];
-
 		bool self = x->o->node_name && !strcmp(nd->meta.name, x->o->node_name);
+		struct peer np = { .node = nd, .id = self ? XCNI_ID_HOST : XCNI_ID_REMOTE_NODE };
 
 		/* This node always reaches its pods (the data plane asks no policy);
 		 * their egress to it is the tiers' (XCNI_POLEP_HOST_EGRESS). */
 		if (self && cc->dir != XCNI_DIR_FROM_POD)
 			continue;
-		memset(&pr, 0, sizeof(pr));
-		pr.node = nd;
-		pr.id = self ? XCNI_ID_HOST : XCNI_ID_REMOTE_NODE;
-		ret = peer_out46(o, cc, &pr, buf, NULL, nd->internal_ip,
+		ret = peer_out46(o, cc, &np, buf, NULL, nd->internal_ip,
 				 memcmp(nd->internal_ip6, zero, 16) ? nd->internal_ip6 : NULL);
 	}
 	/* The pods' gateway: an address of this node's too, not one of its InternalIPs. */
-	if (!ret && cc->dir == XCNI_DIR_FROM_POD && x->o->gateway_ip) {
-		memset(&pr, 0, sizeof(pr));
-		pr.id = XCNI_ID_HOST;
-		pr.addr = pol_host_cidr(x->o->gateway_ip, NULL);
+	if (!ret && cc->dir == XCNI_DIR_FROM_POD && x->o->gateway_ip)
 		ret = peer_out(o, cc, &pr, buf, NULL);
-	}
 	return ret;
 }
 
 /* Every prefix a rule or the NetworkPolicy tier names, standing for the addresses it is the
  * longest of; fqdn: as learned through the rule numbered (dir_fqdn), 0: not. */
-static int dir_prefixes(struct cnpctx *cc, struct out *o, struct vd *buf, size_t fqdn)
+static int dir_prefixes(struct cnpctx *cc, struct out *o, struct vd *buf, const struct memo *m,
+			size_t fqdn)
 {
-	struct peer pr;
 	int ret = 0;
 
-	for (size_t i = 0; !ret && i < cc->nrules; i++) {
-		const struct k8s_cnp_rule *r = rule_of(cc, i);
+	for (size_t i = 0; !ret && i < m->npfx; i++) {
+		struct peer pr = { .addr = *m->pfx[i], .id = XCNI_ID_WORLD, .fqdn = fqdn };
 
-		for (size_t j = 0; !ret && j < r->npeers; j++)
-			for (size_t k = 0; !ret && k < r->peers[j].nnets; k++) {
-				memset(&pr, 0, sizeof(pr));
-				pr.addr = r->peers[j].nets[k];
-				pr.id = XCNI_ID_WORLD;
-				pr.fqdn = fqdn;
-				ret = peer_out(o, cc, &pr, buf, NULL);
-			}
-	}
-	for (size_t i = 0; !ret && i < cc->ep->ncidrs; i++) {
-		if (cc->ep->cidrs[i].key.dir != cc->dir)
-			continue;
-		memset(&pr, 0, sizeof(pr));
-		pr.addr = pol_key_cidr(&cc->ep->cidrs[i].key);
-		pr.id = XCNI_ID_WORLD;
-		pr.fqdn = fqdn;
 		ret = peer_out(o, cc, &pr, buf, NULL);
 	}
 	return ret;
@@ -840,25 +814,21 @@ static int dir_prefixes(struct cnpctx *cc, struct out *o, struct vd *buf, size_t
  * for an address in none, a /0 of each family; under polcidr dir
  * XCNI_POLCIDR_DIR_FQDN + j, each to its decision's group.
  */
-static int dir_fqdn(struct cnpctx *cc, struct out *o, struct vd *buf)
+static int dir_fqdn(struct cnpctx *cc, struct out *o, struct vd *buf, const struct memo *m)
 {
 	size_t j = 0;
 	int ret = 0;
 
 	for (size_t i = 0; !ret && i < cc->nrules && j < XCNI_FQDN_RULES_MAX; i++) {
 		const struct k8s_cnp *p = cc->x->cnps[cc->rules[i].cnp];
-		struct peer pr;
 
 		if (p->tier != K8S_CNP_ADMIN || !pol_cnp_names_domain(rule_of(cc, i)))
 			continue;
 		cc->cidr_dir = (uint8_t)(XCNI_POLCIDR_DIR_FQDN + j++);
-		ret = dir_prefixes(cc, o, buf, i + 1);
+		ret = dir_prefixes(cc, o, buf, m, i + 1);
 		for (int v6 = 0; !ret && v6 < 2; v6++) {
-			memset(&pr, 0, sizeof(pr));
-			pr.none = true;
-			pr.addr.v6 = v6;
-			pr.id = XCNI_ID_WORLD;
-			pr.fqdn = i + 1;
+			struct peer pr = { .none = true, .addr.v6 = v6, .id = XCNI_ID_WORLD, .fqdn = i + 1 };
+
 			ret = peer_out(o, cc, &pr, buf, NULL);
 		}
 	}
@@ -872,7 +842,6 @@ static int compile_dir(struct cnpctx *cc, struct out *o, const struct pol_ep *ol
 	struct vd *buf = calloc(n, sizeof(*buf));
 	struct memo m = { 0 };
 	struct pol_u32set split = { 0 };
-	struct peer pr;
 	int ret = memo_init_dir(&m, cc);
 
 	if (!buf)
@@ -902,17 +871,14 @@ static int compile_dir(struct cnpctx *cc, struct out *o, const struct pol_ep *ol
 	if (!ret)
 		ret = dir_nodes(cc, o, buf);
 	if (!ret)
-		ret = dir_prefixes(cc, o, buf, 0);
+		ret = dir_prefixes(cc, o, buf, &m, 0);
 	/* Whatever else: an address no prefix covers (a patch's: old's). */
 	if (!ret && !cc->old) {
-		memset(&pr, 0, sizeof(pr));
-		pr.none = true;
-		pr.id = XCNI_ID_WORLD;
-		decide_all(cc, &pr, buf);
+		decide_all(cc, &(struct peer){ .none = true, .id = XCNI_ID_WORLD }, buf);
 		ret = emit_group(o, cc, XCNI_ID_ANY, buf);
 	}
 	if (!ret && cc->dir == XCNI_DIR_FROM_POD)
-		ret = dir_fqdn(cc, o, buf);
+		ret = dir_fqdn(cc, o, buf, &m);
 	free(cc->kept);
 	free(buf);
 	free(split.v);

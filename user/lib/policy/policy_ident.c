@@ -389,8 +389,7 @@ static int yield_sort(struct pol_ctx *x, struct addr_ix *v, size_t n, size_t *ca
 		if (xcni_grow(&r->yielded, cap, r->nyielded, sizeof(*r->yielded)))
 			return -ENOMEM;
 		y = &r->yielded[r->nyielded++];
-		memset(y, 0, sizeof(*y));
-		y->ip = htonl(v[k].addr);
+		*y = (struct pol_yield){ .ip = htonl(v[k].addr) };
 		pol_podname_set(&y->from, p);
 		pol_podname_set(&y->to, to);
 		drop[v[k].i] = true;
@@ -645,15 +644,10 @@ int pol_cmp_ipcache_rank(const void *a, const void *b)
 /* One more ipcache entry (its flags and tunnel 0) in r: 0 or -ENOMEM. */
 static int ipcache_add(struct pol_result *r, size_t *cap, uint32_t addr, uint32_t identity)
 {
-	struct pol_ipcache *e;
-
 	if (xcni_grow(&r->ipcache, cap, r->nipcache, sizeof(*r->ipcache)))
 		return -ENOMEM;
-	e = &r->ipcache[r->nipcache++];
-	memset(e, 0, sizeof(*e));
-	e->key.prefixlen = 32;
-	e->key.addr = addr;
-	e->val.identity = identity;
+	r->ipcache[r->nipcache++] =
+		(struct pol_ipcache){ .key = { .prefixlen = 32, .addr = addr }, .val.identity = identity };
 	return 0;
 }
 

@@ -784,12 +784,11 @@ static int claims_settle(struct pol_incr *pi, const struct cluster *c,
 	hmap_each(&hit, s)
 	{
 		const struct ipod *h = hmap_get(&pi->ipx, hu32((uint32_t)s->k), s->k);
-		struct xcni_podname nm;
+		struct xcni_podname nm = { 0 };
 		const char *sl = h ? strchr(h->key, '/') : NULL;
 
 		if (ret || !sl || (size_t)(sl - h->key) >= sizeof(nm.ns))
 			continue;
-		memset(&nm, 0, sizeof(nm));
 		memcpy(nm.ns, h->key, (size_t)(sl - h->key));
 		pol_copy_str(nm.name, sizeof(nm.name), sl + 1);
 		ret = claimant_add(pi, &x, &capx, &hit, view_pod(c, &nm));
