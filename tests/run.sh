@@ -324,13 +324,14 @@ declare -A running=() # pid -> suite index
 declare -A started=()
 
 # run_suite I: suite I's command (in its sandbox unless solo), its output in
-# $OUT/I.log, its exit status in $OUT/I.rc.
+# $OUT/I.log, its exit status in $OUT/I.rc; stopped after XCNI_SUITE_TIMEOUT
+# seconds (1200; scripts/kernels.sh's TCG VMs give 3600).
 run_suite() {
 	local i=$1 name=${suites[$1]%%:*} cmd=${suites[$1]#*:} box=()
 	[[ $solo$host == *" $name "* ]] || box=(bash tests/sandbox.sh "$name")
 	# cmocka writes TAP when asked; the shell suites always do. 9 (the lock)
 	# stays with the runner: a process a suite leaves behind cannot hold it.
-	CMOCKA_MESSAGE_OUTPUT=TAP timeout --kill-after=30 1200 "${box[@]}" $cmd >"$OUT/$i.log" 2>&1 9>&- &
+	CMOCKA_MESSAGE_OUTPUT=TAP timeout --kill-after=30 "${XCNI_SUITE_TIMEOUT:-1200}" "${box[@]}" $cmd >"$OUT/$i.log" 2>&1 9>&- &
 	echo $! >"$OUT/$i.pid"
 	wait $!
 	echo $? >"$OUT/$i.rc"
