@@ -182,9 +182,11 @@ run() {
 	wait "$pid" 2>/dev/null || true
 	pid="" # reaped: its number may be another process's now
 	[ -s "$out/log" ] && cat "$out/log"
-	if [ -n "${XCNI_VM_RESULTS:-}" ] && [ -d "$out/results" ]; then
+	if [ -n "${XCNI_VM_RESULTS:-}" ]; then
+		# The console too: a guest kernel's oops is there and nowhere else.
 		mkdir -p "$XCNI_VM_RESULTS"
-		cp -r "$out/results/." "$XCNI_VM_RESULTS/"
+		cp "$out/console" "$XCNI_VM_RESULTS/console"
+		[ ! -d "$out/results" ] || cp -r "$out/results/." "$XCNI_VM_RESULTS/"
 	fi
 	if [ -s "$out/rc" ]; then
 		rc=$(cat "$out/rc")
