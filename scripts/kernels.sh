@@ -8,10 +8,14 @@
 #     bash scripts/kernels.sh run KERNEL CMD...        boot KERNEL, run CMD (bash -c)
 #                                                      in the repository; its exit status
 #     bash scripts/kernels.sh matrix [KERNEL...]       the suites below on each kernel
+#                                                      (default 6.1 6.12 5.10)
 #     bash scripts/kernels.sh self-test                the runner's own checks (no VM)
 #
 # KERNEL is 6.1 (Debian 12's, via linux-image-amd64) or 6.12 (bookworm-backports,
-# via linux-image-6.12-amd64), or a full package name linux-image-<version>.
+# via linux-image-6.12-amd64), 5.10 (Debian 11's, bullseye's linux-image-amd64,
+# through a private apt list under the cache: the host's /etc/apt untouched;
+# below xcni's minimum: the matrix checks that xcnid refuses it, naming the
+# probe, exit 3), or a full package name linux-image-<version>.
 # The packages are fetched with apt-get download into /var/cache/xcni/kernels
 # (XCNI_KERNEL_CACHE) and unpacked there; nothing is installed on the host.
 # The guest: qemu with KVM where /dev/kvm opens, TCG (software) otherwise;
@@ -45,21 +49,39 @@ BOOT_MODS="virtio_pci 9pnet_virtio 9p overlay"
 
 die() { echo "kernels: $*" >&2; exit 1; }
 
+# apt's options for bullseye (5.10): its lists under the cache, from the host's
+# own Debian mirror (its first URIs line); only download and depends use them.
+APT=()
+bullseye_apt() {
+	local d=$CACHE/apt-bullseye uri
+	APT=(-o Dir::Etc::SourceList=/dev/null -o "Dir::Etc::SourceParts=$d" -o "Dir::State::Lists=$d/lists"
+		-o "Dir::Cache=$d/cache" -o APT::Architectures=amd64)
+	[ -e "$d/lists/.done" ] && return
+	uri=$(awk '$1 == "URIs:" && $2 ~ /\/debian$/ {print $2; exit}' /etc/apt/sources.list.d/*.sources 2>/dev/null)
+	[ -n "$uri" ] || die "5.10: no Debian mirror in /etc/apt/sources.list.d/*.sources"
+	mkdir -p "$d/lists/partial" "$d/cache/archives/partial"
+	printf 'Types: deb\nURIs: %s\nSuites: bullseye\nComponents: main\nSigned-By: %s\n' "$uri" \
+		/usr/share/keyrings/debian-archive-keyring.gpg >"$d/bullseye.sources"
+	apt-get -q "${APT[@]}" update >&2 || die "5.10: apt-get update of bullseye failed (does the archive serve it?)"
+	touch "$d/lists/.done"
+}
+
 # The linux-image package a KERNEL name stands for.
 package() {
 	local meta
 	case $1 in
 	6.1) meta=linux-image-amd64 ;;
 	6.12) meta=linux-image-6.12-amd64 ;;
+	5.10) meta=linux-image-amd64; bullseye_apt ;;
 	linux-image-*) echo "$1"; return ;;
-	*) die "$1: unknown kernel (6.1, 6.12 or linux-image-<version>)" ;;
+	*) die "$1: unknown kernel (6.1, 6.12, 5.10 or linux-image-<version>)" ;;
 	esac
 	# The meta package's bookworm version (not backports') for 6.1.
 	local ver=""
 	[ "$1" = 6.1 ] && ver="=$(apt-cache madison "$meta" |
 		awk -F'|' '$2 !~ /bpo/ {gsub(/ /, "", $2); print $2; exit}')"
 	[ "$ver" = "=" ] && ver=""
-	apt-cache depends "$meta$ver" 2>/dev/null | awk '/Depends: linux-image-/ {print $2; exit}' |
+	apt-cache "${APT[@]}" depends "$meta$ver" 2>/dev/null | awk '/Depends: linux-image-/ {print $2; exit}' |
 		grep . || die "$1: no package behind $meta (apt-get update?)"
 }
 
@@ -67,10 +89,11 @@ package() {
 fetch() {
 	local pkg dir
 	pkg=$(package "$1")
+	[ "$1" = 5.10 ] && bullseye_apt
 	dir=$CACHE/${pkg#linux-image-}
 	if [ ! -e "$dir/.done" ]; then
 		mkdir -p "$CACHE/debs"
-		(cd "$CACHE/debs" && ls "$pkg"_*.deb >/dev/null 2>&1 || apt-get download -q "$pkg" >&2) ||
+		(cd "$CACHE/debs" && ls "$pkg"_*.deb >/dev/null 2>&1 || apt-get download -q "${APT[@]}" "$pkg" >&2) ||
 			die "$pkg: apt-get download failed"
 		rm -rf "$dir.tmp"
 		mkdir -p "$dir.tmp"
@@ -242,10 +265,21 @@ has nic && for l in $NIC_LABS; do
 done
 '
 
-# Each kernel's VM runs INNER with BUILD's binaries; results in the repository's
+# A kernel below the minimum (5.10) runs this instead: xcnid refuses it before
+# anything changes, naming the probe it lacks, exit 3, nothing pinned.
+REFUSE='
+r=/tmp/out/results; mkdir -p $r; s=$(date +%s); mkdir -p /tmp/m
+$BUILD/xcnid --manifests /tmp/m --pod-cidr 10.244.9.0/24 --once >$r/xcnid-refuses.log 2>&1
+rc=$?; echo "exit $rc" >>$r/xcnid-refuses.log
+[ $rc = 3 ] && grep -q "lacks bpf_check_mtu (Linux >= 5.12; .*refusing to start" $r/xcnid-refuses.log &&
+	[ -z "$(ls -A /sys/fs/bpf)" ] && echo "1 passed, 0 failed" >>$r/xcnid-refuses.log
+echo "xcnid-refuses $? $(($(date +%s) - s))" >>$r/summary
+'
+
+# Each kernel's VM runs INNER (REFUSE for 5.10) with BUILD's binaries; results in the repository's
 # build/kernels/KERNEL (XCNI_KERNEL_RESULTS); a table at the end.
 matrix() {
-	local k dir res build=${BUILD:-$ROOT/build} fail=0 rows=""
+	local k dir res build=${BUILD:-$ROOT/build} fail=0 rows="" inner
 	NICS=${XCNI_VM_NICS:-2} # the virtio-net step (NIC_LABS) wants them
 	for k in $STEPS; do
 		case $k in budget|packets|labs|nic) ;; *) die "XCNI_KERNEL_STEPS: $k: want budget, packets, labs or nic" ;; esac
@@ -255,7 +289,9 @@ matrix() {
 		res=${XCNI_KERNEL_RESULTS:-$ROOT/build/kernels}/$k
 		rm -rf "$res"
 		mkdir -p "$res"
-		XCNI_VM_RESULTS=$res run "$dir" "export BUILD=$build LABS='$LABS' NIC_LABS='$NIC_LABS' STEPS='$STEPS'; $INNER" >"$res/vm.log" 2>&1 || true
+		inner=$INNER
+		[ "$k" = 5.10 ] && inner=$REFUSE
+		XCNI_VM_RESULTS=$res run "$dir" "export BUILD=$build LABS='$LABS' NIC_LABS='$NIC_LABS' STEPS='$STEPS'; $inner" >"$res/vm.log" 2>&1 || true
 		tail -n 1 "$res/vm.log"
 		if [ ! -s "$res/summary" ]; then
 			rows+="$k $(basename "$dir") vm-failed - -"$'\n'
@@ -276,10 +312,11 @@ matrix() {
 self_test() {
 	local n=0 bad=0
 	check() { n=$((n + 1)); if "$@" >/dev/null 2>&1; then echo "ok $n - $*"; else echo "not ok $n - $*"; bad=$((bad + 1)); fi; }
-	echo "1..6"
+	echo "1..7"
 	check bash -n "$ROOT/scripts/kernels.sh"
 	check sh -n "$ROOT/scripts/kernels-init.sh"
 	check bash -n -c "$INNER"
+	check bash -n -c "$REFUSE"
 	check bash -c "! bash '$ROOT/scripts/kernels.sh' run 5.99 true"
 	check bash -c "! bash '$ROOT/scripts/kernels.sh' nosuchverb"
 	check bash -c "XCNI_KERNEL_STEPS='nic bogus' bash '$ROOT/scripts/kernels.sh' matrix 6.12 2>&1 | grep -q 'bogus: want'"
@@ -295,11 +332,11 @@ fetch)
 run)
 	[ $# -ge 2 ] || die "run KERNEL CMD"
 	k=$1; shift
-	case $k in 6.1|6.12|linux-image-*) ;; *) die "$k: unknown kernel (6.1, 6.12 or linux-image-<version>)" ;; esac
+	case $k in 6.1|6.12|5.10|linux-image-*) ;; *) die "$k: unknown kernel (6.1, 6.12, 5.10 or linux-image-<version>)" ;; esac
 	dir=$(fetch "$k")
 	run "$dir" "$*" ;;
 matrix)
-	[ $# -gt 0 ] || set -- 6.1 6.12
+	[ $# -gt 0 ] || set -- 6.1 6.12 5.10
 	matrix "$@" ;;
 self-test) self_test ;;
 *) die "$verb: want fetch, run, matrix or self-test" ;;

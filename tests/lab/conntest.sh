@@ -69,6 +69,7 @@ lab_start "$XCNICTL" "$XCNI_BIN" "$XCNID_BIN"
 check "lab up: 2 nodes, dual stack, DNS, --kube-proxy none" \
 	lab up --nodes 2 --dns --ip-family dual --kube-proxy none || { finish; exit 1; }
 remember_pids
+lab_fallbacks_check
 
 # ---- the lab as the API server would -------------------------------------------------------------------
 printf 'apiVersion: v1\nkind: Pod\nmetadata: {name: b, namespace: q}\nspec: {containers: [{name: c}]}\n' >"$T/pod-q.yaml"

@@ -183,6 +183,29 @@ lab_nic_check() {
 	check "xcl-ul's port ul-n1 is the NIC ${XCNI_LAB_UL_NIC#*:} (virtio_net), on the bridge" \
 		bash -c "ip netns exec xcl-ul ethtool -i ul-n1 | grep -qx 'driver: virtio_net' && ip -n xcl-ul link show ul-n1 | grep -q 'master br0'"
 }
+# lab_fallbacks_check: what this kernel lacks (by its version, xcnid(8) KERNEL)
+# each agent logged, its fallback taken: tc clsact for from_overlay where TCX is
+# missing (< 6.6), Geneve between families off (< 6.3); on newer kernels neither.
+lab_fallbacks_check() {
+	local v log i=0 tcx=0 l3=0
+	v=$(uname -r | awk -F. '{print $1 * 1000 + $2}')
+	[ "$v" -lt 6006 ] && tcx=1
+	[ "$v" -lt 6003 ] && l3=1
+	[ -n "${XCNI_ATTACH:-}" ] && tcx=-1 # forced either way: not the kernel's choice
+	lab_fb() {
+		for log in "$XCNI_LAB_DIR"/n*/xcnid.log; do
+			i=$((i + 1))
+			case $tcx in
+			1) grep -q 'attach: from_overlay on ul0 ingress: tc clsact filter: TCX unavailable (bpf_link_create: .*TCX needs Linux >= 6.6)' "$log" ;;
+			0) grep -q 'attach: from_overlay on ul0 ingress: TCX link' "$log" ;;
+			esac || { echo "$log: from_overlay's attach not as kernel $(uname -r) wants (TCX fallback $tcx)"; return 1; }
+			[ "$(grep -c 'lacks adjust-room-decap-l3 (Linux >= 6.3): Geneve between families .* is dropped' "$log")" = "$l3" ] ||
+				{ echo "$log: adjust-room-decap-l3's warning not $l3 time(s)"; return 1; }
+		done
+		[ "$i" -gt 0 ]
+	}
+	check "kernel $(uname -r): its fallbacks logged by each of the agents (tc clsact for TCX: $tcx, Geneve between families off: $l3)" lab_fb
+}
 lab_cleanup() {
 	local left
 	stop_mine
