@@ -589,6 +589,25 @@ void pt_ip(struct ptable *t, __u8 fam, const void *a)
 	pt_str(t, inet_ntop(fam == XCNI_AF_INET6 ? AF_INET6 : AF_INET, a, buf, sizeof(buf)));
 }
 
+int u32_cmp(const void *a, const void *b)
+{
+	__u32 x = *(const __u32 *)a, y = *(const __u32 *)b;
+
+	return (x > y) - (x < y);
+}
+
+int ip4_cmp(const void *a, const void *b)
+{
+	__u32 x = ntohl(*(const __u32 *)a), y = ntohl(*(const __u32 *)b);
+
+	return (x > y) - (x < y);
+}
+
+int in6_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(struct xcni_in6));
+}
+
 int prefix_cmp(const void *a, const void *b)
 {
 	const struct xcni_ipcache_key *x = a, *y = b;

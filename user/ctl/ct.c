@@ -214,10 +214,8 @@ static void ct_list_row(struct ptable *t, __u8 fam, const void *rec, void *arg)
 static int cmd_ct_list(const struct ctl_ctx *c, char **argv)
 {
 	static const struct fam_map m[2] = {
-		{ &m_ct, sizeof(struct ct_rec), offsetof(struct ct_rec, k),
-		  offsetof(struct ct_rec, e), ct_cmp, XCNI_AF_INET },
-		{ &m_ct6, sizeof(struct ct6_rec), offsetof(struct ct6_rec, k),
-		  offsetof(struct ct6_rec, e), ct6_cmp, XCNI_AF_INET6 },
+		FAM_MAP(m_ct, ct_rec, k, e, ct_cmp, XCNI_AF_INET),
+		FAM_MAP(m_ct6, ct6_rec, k, e, ct6_cmp, XCNI_AF_INET6),
 	};
 
 	(void)argv;

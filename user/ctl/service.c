@@ -63,13 +63,6 @@ struct be_rec {
 	struct xcni_backend b;
 };
 
-static int be_cmp(const void *a, const void *b)
-{
-	__u32 x = ((const struct be_rec *)a)->id, y = ((const struct be_rec *)b)->id;
-
-	return x < y ? -1 : x > y;
-}
-
 /* By address, port and family (the first bytes of struct xcni_backend), then id. */
 #define BE_ADDR_LEN offsetof(struct xcni_backend, state)
 static int be_addr_cmp(const void *a, const void *b)
@@ -77,7 +70,7 @@ static int be_addr_cmp(const void *a, const void *b)
 	const struct be_rec *x = a, *y = b;
 	int d = memcmp(&x->b, &y->b, BE_ADDR_LEN);
 
-	return d ?: be_cmp(a, b);
+	return d ?: u32_cmp(a, b);
 }
 
 void svcnames_open(const struct ctl_ctx *c, struct svcnames *s)
@@ -131,7 +124,7 @@ __u32 svcnames_backend(struct svcnames *s, __u32 ip, __u16 port)
 		if (fd >= 0) {
 			if (!map_collect(fd, &m_backend, sizeof(struct be_rec),
 					 offsetof(struct be_rec, id), offsetof(struct be_rec, b),
-					 (void **)&s->be, &s->nbe, be_cmp)) {
+					 (void **)&s->be, &s->nbe, u32_cmp)) {
 				qsort(s->be, s->nbe, sizeof(struct be_rec), be_addr_cmp);
 			} else {
 				s->nbe = 0;
@@ -836,10 +829,8 @@ _Static_assert(offsetof(struct xcni_sock_rn_key, port) == 12 &&
 static int cmd_service_sockets(const struct ctl_ctx *c, char **argv)
 {
 	static const struct fam_map m[2] = {
-		{ &m_sock_rn, sizeof(struct sock_rec), offsetof(struct sock_rec, k),
-		  offsetof(struct sock_rec, v), sock_cmp, XCNI_AF_INET },
-		{ &m_sock_rn6, sizeof(struct sock6_rec), offsetof(struct sock6_rec, k),
-		  offsetof(struct sock6_rec, v), sock6_cmp, XCNI_AF_INET6 },
+		FAM_MAP(m_sock_rn, sock_rec, k, v, sock_cmp, XCNI_AF_INET),
+		FAM_MAP(m_sock_rn6, sock6_rec, k, v, sock6_cmp, XCNI_AF_INET6),
 	};
 
 	(void)argv;
