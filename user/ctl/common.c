@@ -660,10 +660,9 @@ int resolve_pod(const struct ctl_ctx *c, const char *arg, __u32 *ip, const char 
 			       flag, sp, arg);
 		return err;
 	}
-	if (!sl || sl == arg || !sl[1]) {
-		pr_err("%s%s%s: not a pod (NAMESPACE/NAME) or an IPv4 address\n", flag, sp, arg);
-		return -EINVAL;
-	}
+	if (!sl || sl == arg || !sl[1])
+		return pr_err_ret(-EINVAL, "%s%s%s: not a pod (NAMESPACE/NAME) or an IPv4 address\n",
+		                           flag, sp, arg);
 	fd = map_open(c, &m_podname);
 	if (fd < 0)
 		return fd;

@@ -423,10 +423,8 @@ static int check_config_set(char **argv)
 {
 	unsigned long v;
 
-	if (!config_key(argv[0])) {
-		pr_err("config set %s: no such setting (trace-sample, events-rate)\n", argv[0]);
-		return -EINVAL;
-	}
+	if (!config_key(argv[0]))
+		return pr_err_ret(-EINVAL, "config set %s: no such setting (trace-sample, events-rate)\n", argv[0]);
 	if (parse_uint(argv[1], UINT32_MAX, &v))
 		return pr_err_ret(-EINVAL, "config set %s %s: not a number (0 to %u)\n", argv[0],
 				  argv[1], UINT32_MAX);

@@ -233,10 +233,8 @@ static int parse_ct_proto(const char *s, __u8 *proto)
 			*proto = named[i];
 			return 0;
 		}
-	if (parse_uint(s, 255, &v)) {
-		pr_err("PROTO \"%s\": expected tcp, udp, sctp, icmp or a protocol number (0 to 255)\n", s);
-		return -EINVAL;
-	}
+	if (parse_uint(s, 255, &v))
+		return pr_err_ret(-EINVAL, "PROTO \"%s\": expected tcp, udp, sctp, icmp or a protocol number (0 to 255)\n", s);
 	*proto = (__u8)v;
 	return 0;
 }
@@ -300,15 +298,11 @@ static int parse_ct_tuple(char **argv, struct xcni_ct_key *k)
 	if (k->proto != IPPROTO_ICMP)
 		return 0;
 	/* An echo and its reply carry one id: the data plane keys it in both ports. */
-	if (!sp && !dp) {
-		pr_err("icmp: the echo id is missing: give SRC or DST as ADDRESS:id=ID\n");
-		return -EINVAL;
-	}
-	if (sp && dp && k->sport != k->dport) {
-		pr_err("icmp: SRC and DST carry different echo ids (%u, %u): an echo has one\n",
-		       ntohs(k->sport), ntohs(k->dport));
-		return -EINVAL;
-	}
+	if (!sp && !dp)
+		return pr_err_ret(-EINVAL, "icmp: the echo id is missing: give SRC or DST as ADDRESS:id=ID\n");
+	if (sp && dp && k->sport != k->dport)
+		return pr_err_ret(-EINVAL, "icmp: SRC and DST carry different echo ids (%u, %u): an echo has one\n",
+		                           ntohs(k->sport), ntohs(k->dport));
 	if (!sp)
 		k->sport = k->dport;
 	else

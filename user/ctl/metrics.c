@@ -209,10 +209,8 @@ static int check_metrics_get(char **argv)
 {
 	int reason;
 
-	if (reason_by_name(argv[0], &reason)) {
-		pr_err("REASON %s: no such reason (xcnictl metrics --all lists them)\n", argv[0]);
-		return -EINVAL;
-	}
+	if (reason_by_name(argv[0], &reason))
+		return pr_err_ret(-EINVAL, "REASON %s: no such reason (xcnictl metrics --all lists them)\n", argv[0]);
 	return 0;
 }
 
