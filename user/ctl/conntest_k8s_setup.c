@@ -155,12 +155,10 @@ int ck_agents(struct ck *k)
 		return -EIO;
 	if (st == 404) {
 		k8s_resp_free(&r);
-		if (!k->o->image_set) {
-			fprintf(stderr, "connectivity test: no DaemonSet " CK_DS_NS "/" CK_DS
-					" (is xcni installed? --image IMAGE names the probe pods' image "
-					"without it)\n");
-			return -ENOENT;
-		}
+		if (!k->o->image_set)
+			return said(-ENOENT, "connectivity test: no DaemonSet " CK_DS_NS "/" CK_DS
+					     " (is xcni installed? --image IMAGE names the probe pods' image "
+					     "without it)\n");
 		fprintf(stderr, "connectivity test: no DaemonSet " CK_DS_NS "/" CK_DS
 				": no node's drops are watched\n");
 	} else {
@@ -501,11 +499,9 @@ int ck_wait_ready(struct ck *k, long long deadline)
 			return 0;
 		if (xcni_stop)
 			return -EINTR;
-		if (xcni_mono_ms() > deadline) {
-			fprintf(stderr, "connectivity test: Service " CK_NS "/echo has no ready endpoint "
-					"within %d s\n", k->o->ready_timeout_s);
-			return -ETIMEDOUT;
-		}
+		if (xcni_mono_ms() > deadline)
+			return said(-ETIMEDOUT, "connectivity test: Service " CK_NS "/echo has no ready endpoint "
+					        "within %d s\n", k->o->ready_timeout_s);
 		usleep(CK_POLL_MS * 1000);
 	}
 }

@@ -985,8 +985,7 @@ static int flows_cluster_targets(struct flows_run *r)
 	if (err) {
 		if (!msg[0]) /* the kubeconfig: said */
 			return 2;
-		pr_err("flows --%s: %s\n", r->kubeconfig ? "kubeconfig" : "cluster", msg);
-		return 1;
+		return pr_err_ret(1, "flows --%s: %s\n", r->kubeconfig ? "kubeconfig" : "cluster", msg);
 	}
 	if (!n) {
 		pr_err("flows: no xcni agent pod in %s (label %s), and no node\n",
@@ -1042,8 +1041,7 @@ static int flows_local_targets(struct flows_run *r)
 					  r->sock);
 		snprintf(tg[0].sock, sizeof(tg[0].sock), "%s", r->sock);
 	} else if (flows_sock_path(r->pin_dir, tg[0].sock, sizeof(tg[0].sock))) {
-		pr_err("--pin-dir %s: too long to make a socket path of\n", r->pin_dir);
-		return 2;
+		return pr_err_ret(2, "--pin-dir %s: too long to make a socket path of\n", r->pin_dir);
 	}
 	r->ntg = 1;
 	return -1;

@@ -178,10 +178,9 @@ static int svc_maps_open(const struct ctl_ctx *c, struct svc_maps *m)
 		snprintf(path, sizeof(path), "%s/%s", c->pin_dir, m_ct.name);
 		if (access(path, F_OK))
 			return map_open(c, &m_svc); /* no agent at all: map_open says so */
-		pr_err("%s/%s: no such pinned map: this agent's data plane has no Services in BPF "
-		       "(built before them, or its maps are from an older xcnid)\n",
-		       c->pin_dir, m_svc.name);
-		return -ENOENT;
+		return pr_err_ret(-ENOENT, "%s/%s: no such pinned map: this agent's data plane has no Services in BPF "
+		                           "(built before them, or its maps are from an older xcnid)\n",
+		                           c->pin_dir, m_svc.name);
 	}
 	if (m->svc < 0)
 		return m->svc;

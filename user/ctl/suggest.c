@@ -93,12 +93,10 @@ static int sug_parse(int argc, char **argv, struct sug_opts *o)
 			break;
 		case 'h': fputs(suggest_help, stdout); return 0;
 		case ':':
-			pr_err("policy suggest: %s needs a value\n", argv[optind - 1]);
-			return 2;
+			return pr_err_ret(2, "policy suggest: %s needs a value\n", argv[optind - 1]);
 		default:
-			pr_err("policy suggest: unknown flag %.*s (policy suggest --help lists its "
-			       "options)\n", (int)strcspn(argv[optind - 1], "="), argv[optind - 1]);
-			return 2;
+			return pr_err_ret(2, "policy suggest: unknown flag %.*s (policy suggest --help lists its "
+			                     "options)\n", (int)strcspn(argv[optind - 1], "="), argv[optind - 1]);
 		}
 	}
 	if (optind < argc)

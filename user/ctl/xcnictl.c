@@ -809,9 +809,8 @@ static int parse_flowf_opt(int opt, const char *arg, struct ctl_ctx *c)
 	n = snprintf(c->flow_req + c->flow_reqlen, room, "%s=%s\n", o->name, arg);
 	if (strchr(arg, '\n') || n < 0 || (size_t)n >= room) {
 		c->flow_req[c->flow_reqlen] = '\0';
-		pr_err("--%s %s: %s\n", o->name, arg, strchr(arg, '\n') ? "a newline in the value" :
-		       "the filters are too long together");
-		return -EINVAL;
+		return pr_err_ret(-EINVAL, "--%s %s: %s\n", o->name, arg, strchr(arg, '\n') ? "a newline in the value" :
+		                           "the filters are too long together");
 	}
 	flow_filter_init(&ff);
 	err = flow_filter_parse(&ff, c->flow_req, e, sizeof(e));
@@ -883,8 +882,7 @@ static int parse_filter_opt(int opt, const char *arg, struct ctl_ctx *c)
 	}
 	return 1;
 bad: /* the vocabulary's parsers say what is wrong, naming the word (vocab.h) */
-	pr_err("%s\n", e);
-	return -EINVAL;
+	return pr_err_ret(-EINVAL, "%s\n", e);
 }
 
 /*
@@ -972,9 +970,8 @@ static const struct cmd *cmd_check(const struct ctl_ctx *c, const struct global 
 			o++;
 		snprintf(buf, sizeof(buf), "%s%s%s", cmd->name, cmd->sub ? " " : "", cmd->sub ?: "");
 		/* flows' words share one bit: the one given is named. */
-		pr_err("%s takes no --%s (xcnictl %s --help lists its flags)\n", buf,
-		       o->bit == OPT_FLOWF && c->flow_first ? c->flow_first : o->name, buf);
-		return NULL;
+		return pr_err_ret(NULL, "%s takes no --%s (xcnictl %s --help lists its flags)\n", buf,
+		                        o->bit == OPT_FLOWF && c->flow_first ? c->flow_first : o->name, buf);
 	}
 	if (cmd->nargs & 0x100u ? (unsigned int)nwords > CMD_NARGS(cmd) :
 				  (unsigned int)nwords != cmd->nargs) {
