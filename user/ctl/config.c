@@ -459,9 +459,8 @@ static int cmd_config_set(const struct ctl_ctx *c, char **argv)
 		goto close;
 	}
 	if (cfg.abi_version != XCNI_ABI_VERSION) {
-		pr_err("%s: written by ABI version %u, xcnictl speaks %u: not changing it\n",
-		       m_config.name, cfg.abi_version, XCNI_ABI_VERSION);
-		err = -EPROTO;
+		err = pr_err_ret(-EPROTO, "%s: written by ABI version %u, xcnictl speaks %u: not changing it\n",
+		                          m_config.name, cfg.abi_version, XCNI_ABI_VERSION);
 		goto close;
 	}
 	memcpy((char *)&cfg + k->off, &v, sizeof(v));

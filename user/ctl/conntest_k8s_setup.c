@@ -109,16 +109,14 @@ int ck_nodes(struct ck *k)
 					continue;
 				got = true;
 				if (!cond_true(n, "Ready")) {
-					fprintf(stderr, "connectivity test: --node %s: the node is not Ready\n",
-						o->nodes[w]);
-					ret = -EINVAL;
+					ret = said(-EINVAL, "connectivity test: --node %s: the node is not Ready\n",
+						    o->nodes[w]);
 				}
 				node_fill(&k->node[w], n);
 			}
 			if (!got) {
-				fprintf(stderr, "connectivity test: --node %s: the cluster has no such node "
-						"(kubectl get nodes)\n", o->nodes[w]);
-				ret = -EINVAL;
+				ret = said(-EINVAL, "connectivity test: --node %s: the cluster has no such node "
+						    "(kubectl get nodes)\n", o->nodes[w]);
 			}
 		}
 		found = o->nnodes;
@@ -127,9 +125,8 @@ int ck_nodes(struct ck *k)
 			if (found < 2 && node_usable(n))
 				node_fill(&k->node[found++], n);
 		if (!found) {
-			fprintf(stderr, "connectivity test: the cluster has no Ready node without a "
-					"NoSchedule taint (--node NAME chooses one)\n");
-			ret = -EINVAL;
+			ret = said(-EINVAL, "connectivity test: the cluster has no Ready node without a "
+					    "NoSchedule taint (--node NAME chooses one)\n");
 		}
 	}
 	if (!ret && found == 1)

@@ -347,9 +347,8 @@ static int cmd_ct_get(const struct ctl_ctx *c, char **argv)
 		if (bpf_map_lookup_elem(fd, &k, &e)) {
 			if (errno != ENOENT)
 				goto lookup;
-			pr_err("no such flow: %s %s -> %s, in either direction\n", argv[0], argv[1],
-			       argv[2]);
-			err = -ENOENT;
+			err = pr_err_ret(-ENOENT, "no such flow: %s %s -> %s, in either direction\n", argv[0], argv[1],
+			                          argv[2]);
 			goto close;
 		}
 	}

@@ -284,8 +284,7 @@ static int cmd_explain(const struct ctl_ctx *c0, char **argv)
 		}
 		err = explain_service(c, sp, dp, &sv, &f, &fk);
 		if (err > 0) { /* gone between the two lookups */
-			pr_err("%s: the Service has no frontend for %s\n", argv[1], argv[2]);
-			err = -ENOENT;
+			err = pr_err_ret(-ENOENT, "%s: the Service has no frontend for %s\n", argv[1], argv[2]);
 		}
 		goto close;
 	}

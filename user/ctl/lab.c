@@ -64,9 +64,8 @@ static int lab_nodes(const char *name, bool all, struct ctl_lab_node *out, size_
 		(*n)++;
 	}
 	if (!*n) {
-		pr_err("--node %s: the lab in %s has no node %s (its nodes: %s)\n", name, lab.dir,
-		       name, lab.nnodes ? node_names(&lab, names, sizeof(names)) : "none");
-		err = -EINVAL;
+		err = pr_err_ret(-EINVAL, "--node %s: the lab in %s has no node %s (its nodes: %s)\n", name, lab.dir,
+		                          name, lab.nnodes ? node_names(&lab, names, sizeof(names)) : "none");
 	}
 	lab_close(&lab);
 	return err;

@@ -922,8 +922,7 @@ static int cmd_monitor(const struct ctl_ctx *c, char **argv)
 	if (c->flow_reqlen) {
 		/* Checked when parsed: the same text parses again. */
 		if (flow_filter_parse(&m.ff, c->flow_req, e, sizeof(e))) {
-			pr_err("%s\n", e);
-			err = -EINVAL;
+			err = pr_err_ret(-EINVAL, "%s\n", e);
 			goto out;
 		}
 		m.has_ff = true;

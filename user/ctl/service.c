@@ -691,8 +691,7 @@ static int cmd_service_get(const struct ctl_ctx *c, char **argv)
 		}
 	}
 	if (!n) {
-		pr_err("no such frontend: %s (xcnictl service list shows them)\n", argv[0]);
-		err = -ENOENT;
+		err = pr_err_ret(-ENOENT, "no such frontend: %s (xcnictl service list shows them)\n", argv[0]);
 		goto close;
 	}
 show:

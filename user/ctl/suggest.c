@@ -130,8 +130,7 @@ static int read_flows(FILE *f, const char *name, struct sug_flows *fl, size_t *n
 			continue;
 		rec = json_loads(line, 0, &je);
 		if (!rec) {
-			pr_err("%s:%zu: not JSON: %s\n", name, lineno, je.text);
-			err = -EINVAL;
+			err = pr_err_ret(-EINVAL, "%s:%zu: not JSON: %s\n", name, lineno, je.text);
 			break;
 		}
 		err = suggest_flow_add(fl, rec, msg, sizeof(msg));

@@ -746,8 +746,7 @@ static int own_main(const struct cmd *cmd, int argc, char **argv, int cw, struct
 		out[n++] = "--json";
 		rc = pt_stdout_filter(g->out);
 		if (rc) {
-			pr_err("-o %s: %s\n", pt_format_name(g->out), strerror(-rc));
-			rc = 1;
+			rc = pr_err_ret(1, "-o %s: %s\n", pt_format_name(g->out), strerror(-rc));
 			goto out;
 		}
 	}
