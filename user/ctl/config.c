@@ -295,8 +295,7 @@ static void config_node_cols(struct ptable *t, const struct xcni_config *cfg)
 		pt_uint(t, cfg->started_ns);
 		pt_uint(t, secs_since(xcni_mono_ns(), cfg->started_ns));
 	} else {
-		pt_null(t);
-		pt_null(t);
+		pt_nulls(t, 2);
 	}
 	pt_uint(t, cfg->applied_gen);
 	pt_uint(t, cfg->failed_gen);
@@ -334,8 +333,7 @@ static void config_underlay_cols(struct ptable *t, const struct xcni_config *cfg
 		/* Only resolvable from xcnid's network namespace. */
 		pt_str(t, if_indextoname(cfg->underlay_ifindex, ifname));
 	} else {
-		pt_null(t);
-		pt_null(t);
+		pt_nulls(t, 2);
 	}
 	pt_uint(t, cfg->vni);
 	pt_uint(t, cfg->underlay_mtu);

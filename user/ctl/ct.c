@@ -122,8 +122,7 @@ static void backend_cells(struct ptable *t, struct svcnames *sn, __u32 id)
 	char be[80];
 
 	if (!id) {
-		pt_null(t);
-		pt_null(t);
+		pt_nulls(t, 2);
 		return;
 	}
 	if (svcnames_backend_of(sn, id, &b))
@@ -164,10 +163,7 @@ static void ct_entry_cells(struct ptable *t, __u64 now, const struct xcni_ct_ent
 		backend_cells(t, sn, be);
 		pt_uint(t, e->rev_nat);
 	} else {
-		pt_null(t);
-		pt_null(t);
-		pt_null(t);
-		pt_null(t);
+		pt_nulls(t, 4);
 		backend_cells(t, sn, e->backend_id);
 		pt_null(t);
 	}

@@ -261,6 +261,12 @@ const char *polcidr_str(const struct xcni_polcidr_key *k, char *buf, size_t len)
 void pt_end(struct ptable *t, __u8 fam, __u8 proto, const void *a, __u16 port);
 /* An address of family fam as inet_ntop writes it. */
 void pt_ip(struct ptable *t, __u8 fam, const void *a);
+/* n missing values in a row: pt_null n times. */
+static inline void pt_nulls(struct ptable *t, int n)
+{
+	while (n-- > 0)
+		pt_null(t);
+}
 /* A protocol's cell: its name (proto_name), else its number. */
 void pt_proto(struct ptable *t, __u8 proto);
 /* A conntrack entry's state: new, established, closing, closed, else its number. */

@@ -17,8 +17,7 @@ static const struct pt_col metric_cols[] = {
 static void count_row(struct ptable *t, const char *name, __u64 n)
 {
 	pt_str(t, name);
-	pt_null(t);
-	pt_null(t);
+	pt_nulls(t, 2);
 	pt_uint(t, n);
 	pt_null(t);
 }

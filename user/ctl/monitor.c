@@ -537,8 +537,7 @@ static void monitor_service(struct msrc *s, const struct xcni_event *ev)
 		pt_uint(m->t, ev->backend_id);
 		pt_str(m->t, have_be ? be : NULL);
 	} else {
-		pt_null(m->t);
-		pt_null(m->t);
+		pt_nulls(m->t, 2);
 	}
 	pt_str(m->t, have_pod ? pod : NULL);
 }

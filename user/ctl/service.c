@@ -29,9 +29,7 @@ void svcname_cols(struct ptable *t, const struct xcni_svcname *n)
 	char buf[160];
 
 	if (!n) {
-		pt_null(t);
-		pt_null(t);
-		pt_null(t);
+		pt_nulls(t, 3);
 		return;
 	}
 	pt_str(t, svcname_str(n, true, buf, sizeof(buf)));
@@ -528,9 +526,7 @@ static void maglev_cols(struct ptable *rt, const __u32 *ids, size_t nslots,
 	size_t s;
 
 	if (!have_mg) {
-		pt_null(rt);
-		pt_null(rt);
-		pt_null(rt);
+		pt_nulls(rt, 3);
 		return;
 	}
 	for (size_t j = 0; j < nmg; j++) {
@@ -571,9 +567,7 @@ static void backend_rows(struct ptable *bt, const struct svc_maps *m, const __u3
 			pt_str(bt, b.state == XCNI_BE_ACTIVE ? "active" :
 				   b.state == XCNI_BE_TERMINATING ? "terminating" : "unknown");
 		} else {
-			pt_null(bt);
-			pt_null(bt);
-			pt_null(bt);
+			pt_nulls(bt, 3);
 			pt_str(bt, "missing");
 		}
 		for (j = 0; j < nmg && mg[j].id != ids[s]; j++)
