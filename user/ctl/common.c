@@ -86,12 +86,11 @@ int map_open(const struct ctl_ctx *c, const struct map_spec *m)
 	if (info.type != m->type || info.key_size != m->key_size ||
 	    info.value_size != m->value_size ||
 	    (m->max_entries && info.max_entries != m->max_entries)) {
-		pr_err("%s: %s map, key %u B, value %u B, %u entries; expected %s, key %u B, value %u B%s: "
-		       "xcnictl and the data plane were built from different xcni_shared.h\n",
-		       path, libbpf_bpf_map_type_str(info.type) ?: "?", info.key_size,
-		       info.value_size, info.max_entries, libbpf_bpf_map_type_str(m->type),
-		       m->key_size, m->value_size, m->max_entries ? ", fixed entries" : "");
-		err = -EPROTO;
+		err = pr_err_ret(-EPROTO, "%s: %s map, key %u B, value %u B, %u entries; expected %s, key %u B, value %u B%s: "
+		                          "xcnictl and the data plane were built from different xcni_shared.h\n",
+		                          path, libbpf_bpf_map_type_str(info.type) ?: "?", info.key_size,
+		                          info.value_size, info.max_entries, libbpf_bpf_map_type_str(m->type),
+		                          m->key_size, m->value_size, m->max_entries ? ", fixed entries" : "");
 		goto close;
 	}
 	pr_debug("%s: fd %d, id %u\n", path, fd, info.id);
@@ -163,8 +162,7 @@ int map_collect(int fd, const struct map_spec *m, size_t elem, size_t koff,
 			break;
 		}
 		if (++steps > limit) {
-			pr_err("%s: keeps changing under the walk, giving up\n", m->name);
-			err = -EAGAIN;
+			err = pr_err_ret(-EAGAIN, "%s: keeps changing under the walk, giving up\n", m->name);
 			goto free;
 		}
 		prev = key;
@@ -388,16 +386,14 @@ int filter_open(const struct ctl_ctx *c, struct filter *f, unsigned int flags)
 	if ((flags & FILTER_BY_IDENTITY) && (f->opts & OPT_IP) && f->ip_family == XCNI_AF_INET6) {
 		if (!ipcache_identity(f, XCNI_AF_INET6, f->ip6, &f->ip_id))
 			return 0;
-		pr_err("--ip %s: not in the ipcache6: it has no identity\n", c->ip);
-		err = -ENOENT;
+		err = pr_err_ret(-ENOENT, "--ip %s: not in the ipcache6: it has no identity\n", c->ip);
 		goto close;
 	}
 	if ((flags & FILTER_BY_IDENTITY) && (f->opts & (OPT_IP | OPT_POD)) &&
 	    ipcache_identity(f, XCNI_AF_INET, &f->ip, &f->ip_id)) {
-		pr_err("%s %s: %s is not in the ipcache: it has no identity\n",
-		       f->opts & OPT_POD ? "--pod" : "--ip", f->opts & OPT_POD ? c->pod : c->ip,
-		       xcni_ip4_str(f->ip, buf));
-		err = -ENOENT;
+		err = pr_err_ret(-ENOENT, "%s %s: %s is not in the ipcache: it has no identity\n",
+		                          f->opts & OPT_POD ? "--pod" : "--ip", f->opts & OPT_POD ? c->pod : c->ip,
+		                          xcni_ip4_str(f->ip, buf));
 		goto close;
 	}
 	return 0;
@@ -589,6 +585,25 @@ void pt_ip(struct ptable *t, __u8 fam, const void *a)
 	pt_str(t, inet_ntop(fam == XCNI_AF_INET6 ? AF_INET6 : AF_INET, a, buf, sizeof(buf)));
 }
 
+int u32_cmp(const void *a, const void *b)
+{
+	__u32 x = *(const __u32 *)a, y = *(const __u32 *)b;
+
+	return (x > y) - (x < y);
+}
+
+int ip4_cmp(const void *a, const void *b)
+{
+	__u32 x = ntohl(*(const __u32 *)a), y = ntohl(*(const __u32 *)b);
+
+	return (x > y) - (x < y);
+}
+
+int in6_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(struct xcni_in6));
+}
+
 int prefix_cmp(const void *a, const void *b)
 {
 	const struct xcni_ipcache_key *x = a, *y = b;
@@ -641,10 +656,9 @@ int resolve_pod(const struct ctl_ctx *c, const char *arg, __u32 *ip, const char 
 			       flag, sp, arg);
 		return err;
 	}
-	if (!sl || sl == arg || !sl[1]) {
-		pr_err("%s%s%s: not a pod (NAMESPACE/NAME) or an IPv4 address\n", flag, sp, arg);
-		return -EINVAL;
-	}
+	if (!sl || sl == arg || !sl[1])
+		return pr_err_ret(-EINVAL, "%s%s%s: not a pod (NAMESPACE/NAME) or an IPv4 address\n",
+		                           flag, sp, arg);
 	fd = map_open(c, &m_podname);
 	if (fd < 0)
 		return fd;

@@ -295,8 +295,7 @@ static void config_node_cols(struct ptable *t, const struct xcni_config *cfg)
 		pt_uint(t, cfg->started_ns);
 		pt_uint(t, secs_since(xcni_mono_ns(), cfg->started_ns));
 	} else {
-		pt_null(t);
-		pt_null(t);
+		pt_nulls(t, 2);
 	}
 	pt_uint(t, cfg->applied_gen);
 	pt_uint(t, cfg->failed_gen);
@@ -334,8 +333,7 @@ static void config_underlay_cols(struct ptable *t, const struct xcni_config *cfg
 		/* Only resolvable from xcnid's network namespace. */
 		pt_str(t, if_indextoname(cfg->underlay_ifindex, ifname));
 	} else {
-		pt_null(t);
-		pt_null(t);
+		pt_nulls(t, 2);
 	}
 	pt_uint(t, cfg->vni);
 	pt_uint(t, cfg->underlay_mtu);
@@ -423,10 +421,8 @@ static int check_config_set(char **argv)
 {
 	unsigned long v;
 
-	if (!config_key(argv[0])) {
-		pr_err("config set %s: no such setting (trace-sample, events-rate)\n", argv[0]);
-		return -EINVAL;
-	}
+	if (!config_key(argv[0]))
+		return pr_err_ret(-EINVAL, "config set %s: no such setting (trace-sample, events-rate)\n", argv[0]);
 	if (parse_uint(argv[1], UINT32_MAX, &v))
 		return pr_err_ret(-EINVAL, "config set %s %s: not a number (0 to %u)\n", argv[0],
 				  argv[1], UINT32_MAX);
@@ -461,9 +457,8 @@ static int cmd_config_set(const struct ctl_ctx *c, char **argv)
 		goto close;
 	}
 	if (cfg.abi_version != XCNI_ABI_VERSION) {
-		pr_err("%s: written by ABI version %u, xcnictl speaks %u: not changing it\n",
-		       m_config.name, cfg.abi_version, XCNI_ABI_VERSION);
-		err = -EPROTO;
+		err = pr_err_ret(-EPROTO, "%s: written by ABI version %u, xcnictl speaks %u: not changing it\n",
+		                          m_config.name, cfg.abi_version, XCNI_ABI_VERSION);
 		goto close;
 	}
 	memcpy((char *)&cfg + k->off, &v, sizeof(v));

@@ -795,16 +795,14 @@ int ctl_conntest_k8s(const struct lab_ct_opts *o, const char *kubeconfig)
 	ret = failed ? 1 : 0;
 out_clean:
 	if (xcni_stop) {
-		fprintf(stderr, "connectivity test: interrupted: the tests stop here, the namespace "
+		ret = said(2, "connectivity test: interrupted: the tests stop here, the namespace "
 				"goes\n");
-		ret = 2;
 	}
 	/* Deleting is not interrupted: a second Ctrl-C is ignored until it is done. */
 	xcni_stop = 0;
 	if (created && !o->keep) {
 		if (ck_cleanup(&k)) {
-			fprintf(stderr, "connectivity test: removing namespace " CK_NS " failed\n");
-			ret = 2;
+			ret = said(2, "connectivity test: removing namespace " CK_NS " failed\n");
 		} else {
 			removed = true;
 		}

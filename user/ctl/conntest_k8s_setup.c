@@ -109,16 +109,14 @@ int ck_nodes(struct ck *k)
 					continue;
 				got = true;
 				if (!cond_true(n, "Ready")) {
-					fprintf(stderr, "connectivity test: --node %s: the node is not Ready\n",
-						o->nodes[w]);
-					ret = -EINVAL;
+					ret = said(-EINVAL, "connectivity test: --node %s: the node is not Ready\n",
+						    o->nodes[w]);
 				}
 				node_fill(&k->node[w], n);
 			}
 			if (!got) {
-				fprintf(stderr, "connectivity test: --node %s: the cluster has no such node "
-						"(kubectl get nodes)\n", o->nodes[w]);
-				ret = -EINVAL;
+				ret = said(-EINVAL, "connectivity test: --node %s: the cluster has no such node "
+						    "(kubectl get nodes)\n", o->nodes[w]);
 			}
 		}
 		found = o->nnodes;
@@ -127,9 +125,8 @@ int ck_nodes(struct ck *k)
 			if (found < 2 && node_usable(n))
 				node_fill(&k->node[found++], n);
 		if (!found) {
-			fprintf(stderr, "connectivity test: the cluster has no Ready node without a "
-					"NoSchedule taint (--node NAME chooses one)\n");
-			ret = -EINVAL;
+			ret = said(-EINVAL, "connectivity test: the cluster has no Ready node without a "
+					    "NoSchedule taint (--node NAME chooses one)\n");
 		}
 	}
 	if (!ret && found == 1)
@@ -155,12 +152,10 @@ int ck_agents(struct ck *k)
 		return -EIO;
 	if (st == 404) {
 		k8s_resp_free(&r);
-		if (!k->o->image_set) {
-			fprintf(stderr, "connectivity test: no DaemonSet " CK_DS_NS "/" CK_DS
-					" (is xcni installed? --image IMAGE names the probe pods' image "
-					"without it)\n");
-			return -ENOENT;
-		}
+		if (!k->o->image_set)
+			return said(-ENOENT, "connectivity test: no DaemonSet " CK_DS_NS "/" CK_DS
+					     " (is xcni installed? --image IMAGE names the probe pods' image "
+					     "without it)\n");
 		fprintf(stderr, "connectivity test: no DaemonSet " CK_DS_NS "/" CK_DS
 				": no node's drops are watched\n");
 	} else {
@@ -501,11 +496,9 @@ int ck_wait_ready(struct ck *k, long long deadline)
 			return 0;
 		if (xcni_stop)
 			return -EINTR;
-		if (xcni_mono_ms() > deadline) {
-			fprintf(stderr, "connectivity test: Service " CK_NS "/echo has no ready endpoint "
-					"within %d s\n", k->o->ready_timeout_s);
-			return -ETIMEDOUT;
-		}
+		if (xcni_mono_ms() > deadline)
+			return said(-ETIMEDOUT, "connectivity test: Service " CK_NS "/echo has no ready endpoint "
+					        "within %d s\n", k->o->ready_timeout_s);
 		usleep(CK_POLL_MS * 1000);
 	}
 }

@@ -122,8 +122,7 @@ static void backend_cells(struct ptable *t, struct svcnames *sn, __u32 id)
 	char be[80];
 
 	if (!id) {
-		pt_null(t);
-		pt_null(t);
+		pt_nulls(t, 2);
 		return;
 	}
 	if (svcnames_backend_of(sn, id, &b))
@@ -164,10 +163,7 @@ static void ct_entry_cells(struct ptable *t, __u64 now, const struct xcni_ct_ent
 		backend_cells(t, sn, be);
 		pt_uint(t, e->rev_nat);
 	} else {
-		pt_null(t);
-		pt_null(t);
-		pt_null(t);
-		pt_null(t);
+		pt_nulls(t, 4);
 		backend_cells(t, sn, e->backend_id);
 		pt_null(t);
 	}
@@ -214,10 +210,8 @@ static void ct_list_row(struct ptable *t, __u8 fam, const void *rec, void *arg)
 static int cmd_ct_list(const struct ctl_ctx *c, char **argv)
 {
 	static const struct fam_map m[2] = {
-		{ &m_ct, sizeof(struct ct_rec), offsetof(struct ct_rec, k),
-		  offsetof(struct ct_rec, e), ct_cmp, XCNI_AF_INET },
-		{ &m_ct6, sizeof(struct ct6_rec), offsetof(struct ct6_rec, k),
-		  offsetof(struct ct6_rec, e), ct6_cmp, XCNI_AF_INET6 },
+		FAM_MAP(m_ct, ct_rec, k, e, ct_cmp, XCNI_AF_INET),
+		FAM_MAP(m_ct6, ct6_rec, k, e, ct6_cmp, XCNI_AF_INET6),
 	};
 
 	(void)argv;
@@ -235,10 +229,8 @@ static int parse_ct_proto(const char *s, __u8 *proto)
 			*proto = named[i];
 			return 0;
 		}
-	if (parse_uint(s, 255, &v)) {
-		pr_err("PROTO \"%s\": expected tcp, udp, sctp, icmp or a protocol number (0 to 255)\n", s);
-		return -EINVAL;
-	}
+	if (parse_uint(s, 255, &v))
+		return pr_err_ret(-EINVAL, "PROTO \"%s\": expected tcp, udp, sctp, icmp or a protocol number (0 to 255)\n", s);
 	*proto = (__u8)v;
 	return 0;
 }
@@ -302,15 +294,11 @@ static int parse_ct_tuple(char **argv, struct xcni_ct_key *k)
 	if (k->proto != IPPROTO_ICMP)
 		return 0;
 	/* An echo and its reply carry one id: the data plane keys it in both ports. */
-	if (!sp && !dp) {
-		pr_err("icmp: the echo id is missing: give SRC or DST as ADDRESS:id=ID\n");
-		return -EINVAL;
-	}
-	if (sp && dp && k->sport != k->dport) {
-		pr_err("icmp: SRC and DST carry different echo ids (%u, %u): an echo has one\n",
-		       ntohs(k->sport), ntohs(k->dport));
-		return -EINVAL;
-	}
+	if (!sp && !dp)
+		return pr_err_ret(-EINVAL, "icmp: the echo id is missing: give SRC or DST as ADDRESS:id=ID\n");
+	if (sp && dp && k->sport != k->dport)
+		return pr_err_ret(-EINVAL, "icmp: SRC and DST carry different echo ids (%u, %u): an echo has one\n",
+		                           ntohs(k->sport), ntohs(k->dport));
 	if (!sp)
 		k->sport = k->dport;
 	else
@@ -355,9 +343,8 @@ static int cmd_ct_get(const struct ctl_ctx *c, char **argv)
 		if (bpf_map_lookup_elem(fd, &k, &e)) {
 			if (errno != ENOENT)
 				goto lookup;
-			pr_err("no such flow: %s %s -> %s, in either direction\n", argv[0], argv[1],
-			       argv[2]);
-			err = -ENOENT;
+			err = pr_err_ret(-ENOENT, "no such flow: %s %s -> %s, in either direction\n", argv[0], argv[1],
+			                          argv[2]);
 			goto close;
 		}
 	}

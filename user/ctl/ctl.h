@@ -215,6 +215,9 @@ struct fam_map {
 	int (*cmp)(const void *, const void *);
 	__u8 fam; /* XCNI_AF_INET or XCNI_AF_INET6 */
 };
+/* A fam_map of struct REC records, the key in field K, the value in field V. */
+#define FAM_MAP(map, rec, k, v, cmp, fam) \
+	{ &(map), sizeof(struct rec), offsetof(struct rec, k), offsetof(struct rec, v), cmp, fam }
 typedef void fam_row_fn(struct ptable *t, __u8 fam, const void *rec, void *arg);
 /*
  * Every record of m[0] (missing: -errno, said), then of m[1] (missing: an
@@ -258,6 +261,12 @@ const char *polcidr_str(const struct xcni_polcidr_key *k, char *buf, size_t len)
 void pt_end(struct ptable *t, __u8 fam, __u8 proto, const void *a, __u16 port);
 /* An address of family fam as inet_ntop writes it. */
 void pt_ip(struct ptable *t, __u8 fam, const void *a);
+/* n missing values in a row: pt_null n times. */
+static inline void pt_nulls(struct ptable *t, int n)
+{
+	while (n-- > 0)
+		pt_null(t);
+}
 /* A protocol's cell: its name (proto_name), else its number. */
 void pt_proto(struct ptable *t, __u8 proto);
 /* A conntrack entry's state: new, established, closing, closed, else its number. */
@@ -283,6 +292,11 @@ bool pod_of_ip(int fd, __u32 ip, char *buf, size_t len);
 /* By address, then prefix length: {prefixlen, addr} keys (ipcache, prefilter); IPv4's
  * address a __u32, IPv6's 16 bytes. */
 int prefix_cmp(const void *a, const void *b);
+/* Records that begin with a __u32 (an id), an IPv4 address (network order, by
+ * its value) or an IPv6 address (struct xcni_in6). */
+int u32_cmp(const void *a, const void *b);
+int ip4_cmp(const void *a, const void *b);
+int in6_cmp(const void *a, const void *b);
 int prefix6_cmp(const void *a, const void *b);
 bool in_prefix6(const __u8 ip[16], const __u8 net[16], unsigned int len);
 __u64 secs_since(__u64 now, __u64 ns);

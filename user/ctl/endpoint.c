@@ -241,18 +241,6 @@ static void ep_row(struct ptable *t, __u32 ip, const __u8 *ip6, const struct xcn
 	pt_uint(t, ep->identity);
 }
 
-static int ep_cmp(const void *a, const void *b)
-{
-	__u32 x = ntohl(((const struct ep_rec *)a)->ip), y = ntohl(((const struct ep_rec *)b)->ip);
-
-	return (x > y) - (x < y);
-}
-
-static int ep6_cmp(const void *a, const void *b)
-{
-	return memcmp(a, b, sizeof(struct xcni_in6));
-}
-
 /* The IPv6 entries (none on an agent without the map), sorted by address. */
 static int read_ep6(const struct ctl_ctx *c, struct ep6_rec **recs, size_t *n)
 {
@@ -263,7 +251,7 @@ static int read_ep6(const struct ctl_ctx *c, struct ep6_rec **recs, size_t *n)
 	if (fd < 0)
 		return 0;
 	err = map_collect(fd, &m_endpoints6, sizeof(**recs), offsetof(struct ep6_rec, ip),
-			  offsetof(struct ep6_rec, ep), (void **)recs, n, ep6_cmp);
+			  offsetof(struct ep6_rec, ep), (void **)recs, n, in6_cmp);
 	close(fd);
 	if (err)
 		return err;
@@ -333,7 +321,7 @@ static int cmd_endpoint_list(const struct ctl_ctx *c, char **argv)
 	if (err)
 		return err;
 	err = map_read(c, &m_endpoints, sizeof(*recs), offsetof(struct ep_rec, ip),
-		       offsetof(struct ep_rec, ep), ep_cmp, (void **)&recs, &n);
+		       offsetof(struct ep_rec, ep), ip4_cmp, (void **)&recs, &n);
 	if (err)
 		goto out;
 	err = read_ep6(c, &recs6, &n6);

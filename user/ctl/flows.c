@@ -893,10 +893,8 @@ static int flows_parse(int argc, char **argv, struct flows_run *r)
 				return 2;
 			break;
 		case '!':
-			if (fo->negate) {
-				pr_err("--not --not: one --not before the filter it negates\n");
-				return 2;
-			}
+			if (fo->negate)
+				return pr_err_ret(2, "--not --not: one --not before the filter it negates\n");
 			fo->negate = true;
 			break;
 		case 'p': break; /* the node is always said */
@@ -939,10 +937,8 @@ static int flows_check(struct flows_run *r)
 		return pr_err_ret(2, "--not: a filter after it (--not --from-pod x/a)\n");
 	if (fo->has_first && fo->has_last)
 		return pr_err_ret(2, "--first and --last: give one\n");
-	if (fo->has_first && fo->follow) {
-		pr_err("--first and --follow: --follow begins with the last records (--last N)\n");
-		return 2;
-	}
+	if (fo->has_first && fo->follow)
+		return pr_err_ret(2, "--first and --follow: --follow begins with the last records (--last N)\n");
 	/* --follow begins with the last few, not the whole window. */
 	if (fo->follow && !fo->has_last) {
 		char n[16];
@@ -962,16 +958,13 @@ static int flows_check(struct flows_run *r)
 				  r->nagents ? "agent" : r->nnodes ? "node" : "flows-socket");
 	if (net && !fo->tls_dir)
 		fo->tls_dir = getenv("XCNI_FLOWS_TLS");
-	if (net && (!fo->tls_dir || !*fo->tls_dir)) {
-		pr_err("--%s: give --tls DIR (or XCNI_FLOWS_TLS): a client certificate and key the "
-		       "agents' CA signed (tls.crt, tls.key) and that CA (ca.crt)\n",
-		       r->nagents ? "agent" : r->kubeconfig ? "kubeconfig" : "cluster");
-		return 2;
-	}
-	if (fo->tls_dir && !net) {
-		pr_err("--tls %s is --agent's and --kubeconfig's: give one of them too\n", fo->tls_dir);
-		return 2;
-	}
+	if (net && (!fo->tls_dir || !*fo->tls_dir))
+		return pr_err_ret(2, "--%s: give --tls DIR (or XCNI_FLOWS_TLS): a client certificate and key the "
+		                     "agents' CA signed (tls.crt, tls.key) and that CA (ca.crt)\n",
+		                     r->nagents ? "agent" : r->kubeconfig ? "kubeconfig" : "cluster");
+	if (fo->tls_dir && !net)
+		return pr_err_ret(2, "--tls %s is --agent's and --kubeconfig's: give one of them too\n",
+		                     fo->tls_dir);
 	if (net && flows_tls_check(fo->tls_dir, msg, sizeof(msg)))
 		return pr_err_ret(2, "%s\n", msg);
 	return -1;
@@ -992,8 +985,7 @@ static int flows_cluster_targets(struct flows_run *r)
 	if (err) {
 		if (!msg[0]) /* the kubeconfig: said */
 			return 2;
-		pr_err("flows --%s: %s\n", r->kubeconfig ? "kubeconfig" : "cluster", msg);
-		return 1;
+		return pr_err_ret(1, "flows --%s: %s\n", r->kubeconfig ? "kubeconfig" : "cluster", msg);
 	}
 	if (!n) {
 		pr_err("flows: no xcni agent pod in %s (label %s), and no node\n",
@@ -1035,11 +1027,9 @@ static int flows_local_targets(struct flows_run *r)
 			return err == -EINVAL ? 2 : 1;
 		for (size_t j = 0; j < n && r->ntg < FLOWS_MAX_NODES; j++) {
 			snprintf(tg[r->ntg].node, sizeof(tg[r->ntg].node), "%.63s", ln[j].name);
-			if (flows_sock_path(ln[j].pin, tg[r->ntg].sock, sizeof(tg[r->ntg].sock))) {
-				pr_err("--node %s: pin dir %s makes a socket path too long\n",
-				       ln[j].name, ln[j].pin);
-				return 2;
-			}
+			if (flows_sock_path(ln[j].pin, tg[r->ntg].sock, sizeof(tg[r->ntg].sock)))
+				return pr_err_ret(2, "--node %s: pin dir %s makes a socket path too long\n",
+				                     ln[j].name, ln[j].pin);
 			r->ntg++;
 		}
 	}
@@ -1051,8 +1041,7 @@ static int flows_local_targets(struct flows_run *r)
 					  r->sock);
 		snprintf(tg[0].sock, sizeof(tg[0].sock), "%s", r->sock);
 	} else if (flows_sock_path(r->pin_dir, tg[0].sock, sizeof(tg[0].sock))) {
-		pr_err("--pin-dir %s: too long to make a socket path of\n", r->pin_dir);
-		return 2;
+		return pr_err_ret(2, "--pin-dir %s: too long to make a socket path of\n", r->pin_dir);
 	}
 	r->ntg = 1;
 	return -1;

@@ -108,7 +108,7 @@ static int cmd_fqdn_list(const struct ctl_ctx *c, char **argv)
 	__u32 want = 0;
 	__u64 now = xcni_mono_ns();
 	struct ptable *t;
-	int err, fd;
+	int err, fd, pfd;
 
 	(void)argv;
 	if ((c->opts & OPT_POD) && (err = resolve_pod(c, c->pod, &want, "--pod")))
@@ -118,28 +118,24 @@ static int cmd_fqdn_list(const struct ctl_ctx *c, char **argv)
 	if (err)
 		return err;
 	fd = map_open_quiet(c, &m_fqdn_pat);
+	pfd = map_open_quiet(c, &m_podname);
 	neps = eps_read(c, &eps);
 	t = pt_new(fqdn_cols, ARRAY_SIZE(fqdn_cols), 0);
 	for (size_t i = 0; i < n; i++) {
 		const struct fqdn_rec *r = &recs[i];
 		__u32 key = key_of(eps, neps, r->k.ep_id);
 		struct ctl_addr a = { .family = r->k.family };
-		char addr[INET6_ADDRSTRLEN], name[300];
+		char addr[INET6_ADDRSTRLEN], name[300], pod[340];
 		__s64 left = ((__s64)r->v.expires_ns - (__s64)now) / 1000000000 + XCNI_FQDN_GRACE_S;
-		struct xcni_podname pn;
-		int pfd;
 
 		if ((c->opts & OPT_POD) && key != want)
 			continue;
 		memcpy(a.addr, r->k.addr, sizeof(a.addr));
 		pat_name(fd, r, name, sizeof(name));
-		pfd = key ? map_open_quiet(c, &m_podname) : -1;
-		if (pfd >= 0 && !bpf_map_lookup_elem(pfd, &key, &pn))
-			pt_strf(t, "%.*s/%.*s", (int)strnlen(pn.ns, sizeof(pn.ns)), pn.ns,
-				(int)strnlen(pn.name, sizeof(pn.name)), pn.name);
+		if (key && pod_of_ip(pfd, key, pod, sizeof(pod)))
+			pt_str(t, pod);
 		else
 			pt_strf(t, "endpoint %u", r->k.ep_id);
-		xcni_close(&pfd);
 		pt_str(t, name);
 		pt_str(t, ctl_addr_str(&a, addr, sizeof(addr)));
 		pt_uint(t, r->v.ttl);
@@ -147,6 +143,7 @@ static int cmd_fqdn_list(const struct ctl_ctx *c, char **argv)
 		pt_uint(t, r->v.rule_ref);
 	}
 	xcni_close(&fd);
+	xcni_close(&pfd);
 	free(recs);
 	free(eps);
 	return show(c, t);

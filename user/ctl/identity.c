@@ -12,13 +12,6 @@ struct id_rec {
 	struct xcni_idlabels l;
 };
 
-static int u32_cmp(const void *a, const void *b)
-{
-	__u32 x = *(const __u32 *)a, y = *(const __u32 *)b;
-
-	return (x > y) - (x < y);
-}
-
 /* identity list (get NULL) and identity get ID. */
 static int cmd_identity_show(const struct ctl_ctx *c, char **argv)
 {

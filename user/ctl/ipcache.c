@@ -102,10 +102,8 @@ static int cmd_ipcache_show(const struct ctl_ctx *c, char **argv)
 {
 	const char *get = argv[0]; /* list and get: argv ends in NULL, list's at [0] */
 	static const struct fam_map m[2] = {
-		{ &m_ipcache, sizeof(struct ipc_rec), offsetof(struct ipc_rec, k),
-		  offsetof(struct ipc_rec, v), prefix_cmp, XCNI_AF_INET },
-		{ &m_ipcache6, sizeof(struct ipc6_rec), offsetof(struct ipc6_rec, k),
-		  offsetof(struct ipc6_rec, v), prefix6_cmp, XCNI_AF_INET6 },
+		FAM_MAP(m_ipcache, ipc_rec, k, v, prefix_cmp, XCNI_AF_INET),
+		FAM_MAP(m_ipcache6, ipc6_rec, k, v, prefix6_cmp, XCNI_AF_INET6),
 	};
 	struct ctl_addr want;
 	struct ipc_list l = { .want = get ? &want : NULL };
@@ -124,9 +122,8 @@ static int cmd_ipcache_show(const struct ctl_ctx *c, char **argv)
 	t = pt_new(ipcache_cols, ARRAY_SIZE(ipcache_cols), get ? PT_RECORD : 0);
 	err = fam_rows(c, t, m, ipc_row, &l);
 	if (!err && get && !l.best_fam) {
-		pr_err("%s: no %s entry holds it (the data plane sees reserved:world)\n", get,
-		       want.family == XCNI_AF_INET6 ? "ipcache6" : "ipcache");
-		err = -ENOENT;
+		err = pr_err_ret(-ENOENT, "%s: no %s entry holds it (the data plane sees reserved:world)\n", get,
+		                          want.family == XCNI_AF_INET6 ? "ipcache6" : "ipcache");
 	} else if (!err && get) {
 		ipc_cells(t, &l, l.best_fam, &l.best);
 	}

@@ -17,8 +17,7 @@ static const struct pt_col metric_cols[] = {
 static void count_row(struct ptable *t, const char *name, __u64 n)
 {
 	pt_str(t, name);
-	pt_null(t);
-	pt_null(t);
+	pt_nulls(t, 2);
 	pt_uint(t, n);
 	pt_null(t);
 }
@@ -209,10 +208,8 @@ static int check_metrics_get(char **argv)
 {
 	int reason;
 
-	if (reason_by_name(argv[0], &reason)) {
-		pr_err("REASON %s: no such reason (xcnictl metrics --all lists them)\n", argv[0]);
-		return -EINVAL;
-	}
+	if (reason_by_name(argv[0], &reason))
+		return pr_err_ret(-EINVAL, "REASON %s: no such reason (xcnictl metrics --all lists them)\n", argv[0]);
 	return 0;
 }
 

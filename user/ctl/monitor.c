@@ -537,8 +537,7 @@ static void monitor_service(struct msrc *s, const struct xcni_event *ev)
 		pt_uint(m->t, ev->backend_id);
 		pt_str(m->t, have_be ? be : NULL);
 	} else {
-		pt_null(m->t);
-		pt_null(m->t);
+		pt_nulls(m->t, 2);
 	}
 	pt_str(m->t, have_pod ? pod : NULL);
 }
@@ -819,11 +818,9 @@ static int monitor_nodes(struct monitor *m)
 		err = ctl_lab_nodes("all", ln, ARRAY_SIZE(ln), &n);
 		if (err)
 			return err;
-		if (n > CTL_EXPLAIN_MAX_NODES) {
-			pr_err("--node all: the lab has more than %d nodes, more than monitor reads "
-			       "at once\n", CTL_EXPLAIN_MAX_NODES);
-			return -EINVAL;
-		}
+		if (n > CTL_EXPLAIN_MAX_NODES)
+			return pr_err_ret(-EINVAL, "--node all: the lab has more than %d nodes, more than monitor reads "
+			                           "at once\n", CTL_EXPLAIN_MAX_NODES);
 	}
 	m->src = calloc(n, sizeof(*m->src));
 	if (!m->src)
@@ -924,8 +921,7 @@ static int cmd_monitor(const struct ctl_ctx *c, char **argv)
 	if (c->flow_reqlen) {
 		/* Checked when parsed: the same text parses again. */
 		if (flow_filter_parse(&m.ff, c->flow_req, e, sizeof(e))) {
-			pr_err("%s\n", e);
-			err = -EINVAL;
+			err = pr_err_ret(-EINVAL, "%s\n", e);
 			goto out;
 		}
 		m.has_ff = true;

@@ -109,10 +109,8 @@ static void snat_row(struct ptable *t, __u8 fam, const void *rec, void *arg)
 static int cmd_service_snat(const struct ctl_ctx *c, char **argv)
 {
 	static const struct fam_map m[2] = {
-		{ &m_ct, sizeof(struct ct_rec), offsetof(struct ct_rec, k),
-		  offsetof(struct ct_rec, e), ct_cmp, XCNI_AF_INET },
-		{ &m_snat6, sizeof(struct snat6_rec), offsetof(struct snat6_rec, k),
-		  offsetof(struct snat6_rec, v), ct6_cmp, XCNI_AF_INET6 },
+		FAM_MAP(m_ct, ct_rec, k, e, ct_cmp, XCNI_AF_INET),
+		FAM_MAP(m_snat6, snat6_rec, k, v, ct6_cmp, XCNI_AF_INET6),
 	};
 	int ct6_fd = map_open_quiet(c, &m_ct6), err;
 

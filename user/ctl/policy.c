@@ -404,13 +404,6 @@ struct polep_rec {
 	char pod[340]; /* "ns/name"; "" when the podname map does not know the address */
 };
 
-static int polep_ip_cmp(const void *a, const void *b)
-{
-	__u32 x = ntohl(((const struct polep_rec *)a)->ip), y = ntohl(((const struct polep_rec *)b)->ip);
-
-	return (x > y) - (x < y);
-}
-
 /* By pod name; addresses without one last, by address. */
 static int polep_pod_cmp(const void *a, const void *b)
 {
@@ -420,7 +413,7 @@ static int polep_pod_cmp(const void *a, const void *b)
 	if (!x->pod[0] != !y->pod[0])
 		return x->pod[0] ? -1 : 1;
 	d = strcmp(x->pod, y->pod);
-	return d ? d : polep_ip_cmp(a, b);
+	return d ? d : ip4_cmp(a, b);
 }
 
 /* "cidr,range": the XCNI_HAS_* bits of has, or NULL for none. */
@@ -476,7 +469,7 @@ static int cmd_policy_list(const struct ctl_ctx *c, char **argv)
 		goto out;
 	}
 	err = map_collect(fd, &m_polep, sizeof(*eps), offsetof(struct polep_rec, ip),
-			  offsetof(struct polep_rec, pe), (void **)&eps, &n, polep_ip_cmp);
+			  offsetof(struct polep_rec, pe), (void **)&eps, &n, ip4_cmp);
 	close(fd);
 	fd = -1;
 	if (err)

@@ -26,13 +26,6 @@ struct id_rec {
 	struct xcni_idlabels l;
 };
 
-static int id_rec_cmp(const void *a, const void *b)
-{
-	const struct id_rec *x = a, *y = b;
-
-	return (x->id > y->id) - (x->id < y->id);
-}
-
 static int idprev_cmp(const void *a, const void *b)
 {
 	return strcmp(((const struct pol_idprev *)a)->labels, ((const struct pol_idprev *)b)->labels);
@@ -55,7 +48,7 @@ static void cluster_compile(const struct ctl_ctx *c, struct ctl_cluster *cc)
 	if (fd >= 0) {
 		/* n stays 0 on failure */
 		map_collect(fd, &m_identity, sizeof(*ids), offsetof(struct id_rec, id),
-			    offsetof(struct id_rec, l), (void **)&ids, &n, id_rec_cmp);
+			    offsetof(struct id_rec, l), (void **)&ids, &n, u32_cmp);
 		close(fd);
 	}
 	if (n && (prev = calloc(n, sizeof(*prev)))) {

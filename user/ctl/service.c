@@ -29,9 +29,7 @@ void svcname_cols(struct ptable *t, const struct xcni_svcname *n)
 	char buf[160];
 
 	if (!n) {
-		pt_null(t);
-		pt_null(t);
-		pt_null(t);
+		pt_nulls(t, 3);
 		return;
 	}
 	pt_str(t, svcname_str(n, true, buf, sizeof(buf)));
@@ -63,13 +61,6 @@ struct be_rec {
 	struct xcni_backend b;
 };
 
-static int be_cmp(const void *a, const void *b)
-{
-	__u32 x = ((const struct be_rec *)a)->id, y = ((const struct be_rec *)b)->id;
-
-	return x < y ? -1 : x > y;
-}
-
 /* By address, port and family (the first bytes of struct xcni_backend), then id. */
 #define BE_ADDR_LEN offsetof(struct xcni_backend, state)
 static int be_addr_cmp(const void *a, const void *b)
@@ -77,7 +68,7 @@ static int be_addr_cmp(const void *a, const void *b)
 	const struct be_rec *x = a, *y = b;
 	int d = memcmp(&x->b, &y->b, BE_ADDR_LEN);
 
-	return d ?: be_cmp(a, b);
+	return d ?: u32_cmp(a, b);
 }
 
 void svcnames_open(const struct ctl_ctx *c, struct svcnames *s)
@@ -131,7 +122,7 @@ __u32 svcnames_backend(struct svcnames *s, __u32 ip, __u16 port)
 		if (fd >= 0) {
 			if (!map_collect(fd, &m_backend, sizeof(struct be_rec),
 					 offsetof(struct be_rec, id), offsetof(struct be_rec, b),
-					 (void **)&s->be, &s->nbe, be_cmp)) {
+					 (void **)&s->be, &s->nbe, u32_cmp)) {
 				qsort(s->be, s->nbe, sizeof(struct be_rec), be_addr_cmp);
 			} else {
 				s->nbe = 0;
@@ -185,10 +176,9 @@ static int svc_maps_open(const struct ctl_ctx *c, struct svc_maps *m)
 		snprintf(path, sizeof(path), "%s/%s", c->pin_dir, m_ct.name);
 		if (access(path, F_OK))
 			return map_open(c, &m_svc); /* no agent at all: map_open says so */
-		pr_err("%s/%s: no such pinned map: this agent's data plane has no Services in BPF "
-		       "(built before them, or its maps are from an older xcnid)\n",
-		       c->pin_dir, m_svc.name);
-		return -ENOENT;
+		return pr_err_ret(-ENOENT, "%s/%s: no such pinned map: this agent's data plane has no Services in BPF "
+		                           "(built before them, or its maps are from an older xcnid)\n",
+		                           c->pin_dir, m_svc.name);
 	}
 	if (m->svc < 0)
 		return m->svc;
@@ -536,9 +526,7 @@ static void maglev_cols(struct ptable *rt, const __u32 *ids, size_t nslots,
 	size_t s;
 
 	if (!have_mg) {
-		pt_null(rt);
-		pt_null(rt);
-		pt_null(rt);
+		pt_nulls(rt, 3);
 		return;
 	}
 	for (size_t j = 0; j < nmg; j++) {
@@ -579,9 +567,7 @@ static void backend_rows(struct ptable *bt, const struct svc_maps *m, const __u3
 			pt_str(bt, b.state == XCNI_BE_ACTIVE ? "active" :
 				   b.state == XCNI_BE_TERMINATING ? "terminating" : "unknown");
 		} else {
-			pt_null(bt);
-			pt_null(bt);
-			pt_null(bt);
+			pt_nulls(bt, 3);
 			pt_str(bt, "missing");
 		}
 		for (j = 0; j < nmg && mg[j].id != ids[s]; j++)
@@ -699,8 +685,7 @@ static int cmd_service_get(const struct ctl_ctx *c, char **argv)
 		}
 	}
 	if (!n) {
-		pr_err("no such frontend: %s (xcnictl service list shows them)\n", argv[0]);
-		err = -ENOENT;
+		err = pr_err_ret(-ENOENT, "no such frontend: %s (xcnictl service list shows them)\n", argv[0]);
 		goto close;
 	}
 show:
@@ -836,10 +821,8 @@ _Static_assert(offsetof(struct xcni_sock_rn_key, port) == 12 &&
 static int cmd_service_sockets(const struct ctl_ctx *c, char **argv)
 {
 	static const struct fam_map m[2] = {
-		{ &m_sock_rn, sizeof(struct sock_rec), offsetof(struct sock_rec, k),
-		  offsetof(struct sock_rec, v), sock_cmp, XCNI_AF_INET },
-		{ &m_sock_rn6, sizeof(struct sock6_rec), offsetof(struct sock6_rec, k),
-		  offsetof(struct sock6_rec, v), sock6_cmp, XCNI_AF_INET6 },
+		FAM_MAP(m_sock_rn, sock_rec, k, v, sock_cmp, XCNI_AF_INET),
+		FAM_MAP(m_sock_rn6, sock6_rec, k, v, sock6_cmp, XCNI_AF_INET6),
 	};
 
 	(void)argv;

@@ -204,6 +204,7 @@ static json_t *overflow_json(const struct ctl_ctx *c)
 	int fd = map_open_quiet(c, &m_polep), nfd = map_open_quiet(c, &m_podname);
 	__u32 key, next, *prev = NULL;
 	struct xcni_polep pe;
+	char name[400], ipb[INET_ADDRSTRLEN], *slash;
 
 	while (fd >= 0 && !bpf_map_get_next_key(fd, prev, &next)) {
 		key = next;
@@ -211,21 +212,14 @@ static json_t *overflow_json(const struct ctl_ctx *c)
 		if (bpf_map_lookup_elem(fd, &key, &pe) || !(pe.isolated & XCNI_POLEP_OVERFLOW) ||
 		    (pe.isolated & XCNI_POLEP_CONTESTED))
 			continue;
-		{
-			char name[400], ipb[INET_ADDRSTRLEN], *slash;
-
-			if (nfd < 0 || !pod_of_ip(nfd, key, name, sizeof(name)))
-				snprintf(name, sizeof(name), "%s", xcni_ip4_str(key, ipb));
-			json_array_append_new(pods, json_string(name));
-			slash = strchr(name, '/');
-			if (slash) {
-				json_t *cnt;
-
-				*slash = '\0';
-				cnt = json_object_get(nss, name);
-				json_object_set_new(nss, name,
-						    json_integer(cnt ? json_integer_value(cnt) + 1 : 1));
-			}
+		if (!pod_of_ip(nfd, key, name, sizeof(name)))
+			snprintf(name, sizeof(name), "%s", xcni_ip4_str(key, ipb));
+		json_array_append_new(pods, json_string(name));
+		slash = strchr(name, '/');
+		if (slash) {
+			*slash = '\0';
+			json_object_set_new(nss, name, json_integer(
+				json_integer_value(json_object_get(nss, name)) + 1));
 		}
 	}
 	xcni_close(&fd);
@@ -1088,10 +1082,8 @@ static int status_parse(int argc, char **argv, struct status_opts *o)
 		case 'K': o->kubeconfig = optarg; break;
 		case 'X': o->tls_dir = optarg; break;
 		case 't':
-			if (parse_duration_ms(optarg, &o->timeout_ms)) {
-				pr_err("status --timeout %s: not a duration (30s, 2m, 1h, 500ms)\n", optarg);
-				return 2;
-			}
+			if (parse_duration_ms(optarg, &o->timeout_ms))
+				return pr_err_ret(2, "status --timeout %s: not a duration (30s, 2m, 1h, 500ms)\n", optarg);
 			timeout_given = true;
 			break;
 		default:

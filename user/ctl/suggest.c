@@ -93,34 +93,24 @@ static int sug_parse(int argc, char **argv, struct sug_opts *o)
 			break;
 		case 'h': fputs(suggest_help, stdout); return 0;
 		case ':':
-			pr_err("policy suggest: %s needs a value\n", argv[optind - 1]);
-			return 2;
+			return pr_err_ret(2, "policy suggest: %s needs a value\n", argv[optind - 1]);
 		default:
-			pr_err("policy suggest: unknown flag %.*s (policy suggest --help lists its "
-			       "options)\n", (int)strcspn(argv[optind - 1], "="), argv[optind - 1]);
-			return 2;
+			return pr_err_ret(2, "policy suggest: unknown flag %.*s (policy suggest --help lists its "
+			                     "options)\n", (int)strcspn(argv[optind - 1], "="), argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
 		return pr_err_ret(2, "policy suggest: unexpected argument %s\n", argv[optind]);
-	if (!o->ns || !*o->ns) {
-		pr_err("policy suggest: --namespace NS: the namespace whose pods the policies select\n");
-		return 2;
-	}
+	if (!o->ns || !*o->ns)
+		return pr_err_ret(2, "policy suggest: --namespace NS: the namespace whose pods the policies select\n");
 	/* A Namespace's name is a DNS label: lower case letters, digits and '-'. */
-	if (strlen(o->ns) > 63 || o->ns[strspn(o->ns, "abcdefghijklmnopqrstuvwxyz0123456789-")]) {
-		pr_err("policy suggest: --namespace %s: not a namespace name (a DNS label)\n", o->ns);
-		return 2;
-	}
-	if (o->from && (o->since || o->nnodes || o->kubeconfig)) {
-		pr_err("policy suggest: --from-flows and --%s: the records come from one place\n",
-		       o->since ? "since" : o->nnodes ? "node" : "kubeconfig");
-		return 2;
-	}
-	if (o->kubeconfig && o->nnodes) {
-		pr_err("policy suggest: --kubeconfig and --node both say which agents: give one\n");
-		return 2;
-	}
+	if (strlen(o->ns) > 63 || o->ns[strspn(o->ns, "abcdefghijklmnopqrstuvwxyz0123456789-")])
+		return pr_err_ret(2, "policy suggest: --namespace %s: not a namespace name (a DNS label)\n", o->ns);
+	if (o->from && (o->since || o->nnodes || o->kubeconfig))
+		return pr_err_ret(2, "policy suggest: --from-flows and --%s: the records come from one place\n",
+		                     o->since ? "since" : o->nnodes ? "node" : "kubeconfig");
+	if (o->kubeconfig && o->nnodes)
+		return pr_err_ret(2, "policy suggest: --kubeconfig and --node both say which agents: give one\n");
 	return -1;
 }
 
@@ -140,8 +130,7 @@ static int read_flows(FILE *f, const char *name, struct sug_flows *fl, size_t *n
 			continue;
 		rec = json_loads(line, 0, &je);
 		if (!rec) {
-			pr_err("%s:%zu: not JSON: %s\n", name, lineno, je.text);
-			err = -EINVAL;
+			err = pr_err_ret(-EINVAL, "%s:%zu: not JSON: %s\n", name, lineno, je.text);
 			break;
 		}
 		err = suggest_flow_add(fl, rec, msg, sizeof(msg));
@@ -420,12 +409,10 @@ int ctl_policy_suggest_main(int argc, char **argv)
 		snprintf(dir, sizeof(dir), "%s/manifests", lab_dir());
 		o.manifests = dir;
 	}
-	if (access(o.manifests, R_OK)) {
-		pr_err("policy suggest: --manifests %s: %s (the cluster state: a lab's, or a "
-		       "directory of kubectl get ns,pods,networkpolicies -A -o yaml)\n",
-		       o.manifests, strerror(errno));
-		return 2;
-	}
+	if (access(o.manifests, R_OK))
+		return pr_err_ret(2, "policy suggest: --manifests %s: %s (the cluster state: a lab's, or a "
+		                     "directory of kubectl get ns,pods,networkpolicies -A -o yaml)\n",
+		                     o.manifests, strerror(errno));
 	if (load_flows(&o, &fl, &nread))
 		goto fail;
 	st = store_new();

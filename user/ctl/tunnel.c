@@ -17,14 +17,6 @@ struct tunnel_rec {
 	struct xcni_tunnel t;
 };
 
-static int tunnel_cmp(const void *a, const void *b)
-{
-	__u32 x = ntohl(((const struct tunnel_rec *)a)->ip);
-	__u32 y = ntohl(((const struct tunnel_rec *)b)->ip);
-
-	return (x > y) - (x < y);
-}
-
 /*
  * A node's counters summed over CPUs into *sum. xcnid creates them with the
  * tunnel; a node removed between the two reads just shows zeros.
@@ -53,11 +45,6 @@ struct tunnel6_rec {
 	struct xcni_in6 ip; /* underlay IPv6 */
 	struct xcni_tunnel t;
 };
-
-static int tunnel6_cmp(const void *a, const void *b)
-{
-	return memcmp(a, b, sizeof(struct xcni_in6));
-}
 
 struct tunnel_list {
 	const struct filter *f;
@@ -129,10 +116,8 @@ static int cmd_tunnel_show(const struct ctl_ctx *c, char **argv)
 {
 	const char *get = argv[0]; /* list and get: argv ends in NULL, list's at [0] */
 	static const struct fam_map m[2] = {
-		{ &m_tunnel, sizeof(struct tunnel_rec), offsetof(struct tunnel_rec, ip),
-		  offsetof(struct tunnel_rec, t), tunnel_cmp, XCNI_AF_INET },
-		{ &m_tunnel6, sizeof(struct tunnel6_rec), offsetof(struct tunnel6_rec, ip),
-		  offsetof(struct tunnel6_rec, t), tunnel6_cmp, XCNI_AF_INET6 },
+		FAM_MAP(m_tunnel, tunnel_rec, ip, t, ip4_cmp, XCNI_AF_INET),
+		FAM_MAP(m_tunnel6, tunnel6_rec, ip, t, in6_cmp, XCNI_AF_INET6),
 	};
 	struct tunnel_list l = { .get = get, .c = c, .sfd = { -1, -1 } };
 	struct ptable *t = NULL;
@@ -158,8 +143,7 @@ static int cmd_tunnel_show(const struct ctl_ctx *c, char **argv)
 	t = pt_new(tunnel_cols, ARRAY_SIZE(tunnel_cols), get ? PT_RECORD : 0);
 	err = fam_rows(c, t, m, tunnel_row, &l) ?: l.err;
 	if (!err && get && !pt_rows(t)) {
-		pr_err("%s: no such node among those this node tunnels to\n", get);
-		err = -ENOENT;
+		err = pr_err_ret(-ENOENT, "%s: no such node among those this node tunnels to\n", get);
 	}
 	err = show_read(c, t, err);
 free:

@@ -525,10 +525,8 @@ static int global_opt(int opt, const char *arg, struct global *g)
 		g->out_given = true;
 		return 0;
 	case 'o':
-		if (pt_format_parse(arg, &g->out)) {
-			pr_err("-o %s: not an output format (text, wide, json, jsonl or yaml)\n", arg);
-			return 2;
-		}
+		if (pt_format_parse(arg, &g->out))
+			return pr_err_ret(2, "-o %s: not an output format (text, wide, json, jsonl or yaml)\n", arg);
 		g->out_given = true;
 		return 0;
 	case 'v':
@@ -704,11 +702,9 @@ static int own_globals_check(bool lab, const char *sub, const char *where,
 
 	if (g->version)
 		return pr_err_ret(2, "--version: give it alone (xcnictl --version)\n");
-	if (lab && (g->node || g->pin_dir_opt)) {
-		pr_err("%s: the lab's commands act on the whole lab (no --node or --pin-dir)\n",
-		       g->node ? "--node" : "--pin-dir");
-		return 2;
-	}
+	if (lab && (g->node || g->pin_dir_opt))
+		return pr_err_ret(2, "%s: the lab's commands act on the whole lab (no --node or --pin-dir)\n",
+		                     g->node ? "--node" : "--pin-dir");
 	if (g->out_given && !takes_json && !g->help)
 		return pr_err_ret(2, "-o %s: xcnictl %s writes no table\n", pt_format_name(g->out),
 				  where);
@@ -750,8 +746,7 @@ static int own_main(const struct cmd *cmd, int argc, char **argv, int cw, struct
 		out[n++] = "--json";
 		rc = pt_stdout_filter(g->out);
 		if (rc) {
-			pr_err("-o %s: %s\n", pt_format_name(g->out), strerror(-rc));
-			rc = 1;
+			rc = pr_err_ret(1, "-o %s: %s\n", pt_format_name(g->out), strerror(-rc));
 			goto out;
 		}
 	}
@@ -813,9 +808,8 @@ static int parse_flowf_opt(int opt, const char *arg, struct ctl_ctx *c)
 	n = snprintf(c->flow_req + c->flow_reqlen, room, "%s=%s\n", o->name, arg);
 	if (strchr(arg, '\n') || n < 0 || (size_t)n >= room) {
 		c->flow_req[c->flow_reqlen] = '\0';
-		pr_err("--%s %s: %s\n", o->name, arg, strchr(arg, '\n') ? "a newline in the value" :
-		       "the filters are too long together");
-		return -EINVAL;
+		return pr_err_ret(-EINVAL, "--%s %s: %s\n", o->name, arg, strchr(arg, '\n') ? "a newline in the value" :
+		                           "the filters are too long together");
 	}
 	flow_filter_init(&ff);
 	err = flow_filter_parse(&ff, c->flow_req, e, sizeof(e));
@@ -887,8 +881,7 @@ static int parse_filter_opt(int opt, const char *arg, struct ctl_ctx *c)
 	}
 	return 1;
 bad: /* the vocabulary's parsers say what is wrong, naming the word (vocab.h) */
-	pr_err("%s\n", e);
-	return -EINVAL;
+	return pr_err_ret(-EINVAL, "%s\n", e);
 }
 
 /*
@@ -976,9 +969,8 @@ static const struct cmd *cmd_check(const struct ctl_ctx *c, const struct global 
 			o++;
 		snprintf(buf, sizeof(buf), "%s%s%s", cmd->name, cmd->sub ? " " : "", cmd->sub ?: "");
 		/* flows' words share one bit: the one given is named. */
-		pr_err("%s takes no --%s (xcnictl %s --help lists its flags)\n", buf,
-		       o->bit == OPT_FLOWF && c->flow_first ? c->flow_first : o->name, buf);
-		return NULL;
+		return pr_err_ret(NULL, "%s takes no --%s (xcnictl %s --help lists its flags)\n", buf,
+		                        o->bit == OPT_FLOWF && c->flow_first ? c->flow_first : o->name, buf);
 	}
 	if (cmd->nargs & 0x100u ? (unsigned int)nwords > CMD_NARGS(cmd) :
 				  (unsigned int)nwords != cmd->nargs) {
@@ -1129,12 +1121,11 @@ int main(int argc, char **argv)
 	if (c.opts & OPT_KUBECONFIG) {
 		if (!c.tls_dir)
 			c.tls_dir = getenv("XCNI_FLOWS_TLS");
-		if (g.node || (c.opts & OPT_PIN_DIR_DST) || !c.tls_dir || !*c.tls_dir) {
-			pr_err("--kubeconfig %s: %s\n", c.kubeconfig, !c.tls_dir || !*c.tls_dir ?
-			       "give the client certificate's folder, --tls DIR (or XCNI_FLOWS_TLS)" :
-			       "the agents say where each pod lives: no --node or --pin-dir-dst");
-			return 2;
-		}
+		if (g.node || (c.opts & OPT_PIN_DIR_DST) || !c.tls_dir || !*c.tls_dir)
+			return pr_err_ret(2, "--kubeconfig %s: %s\n",
+			                     c.kubeconfig, !c.tls_dir || !*c.tls_dir ?
+			                     "give the client certificate's folder, --tls DIR (or XCNI_FLOWS_TLS)" :
+			                     "the agents say where each pod lives: no --node or --pin-dir-dst");
 		return cmd->fn(&c, words) ? 1 : 0;
 	}
 	if (g.node && !strcmp(g.node, "all") &&
@@ -1145,11 +1136,9 @@ int main(int argc, char **argv)
 	} else if (g.node && !strcmp(g.node, "all") && !strcmp(cmd->name, "explain")) {
 		/* Each side on its own node: explain opens every node's maps by
 		 * path (pins do not depend on the network namespace). */
-		if (c.opts & OPT_PIN_DIR_DST) {
-			pr_err("--node all and --pin-dir-dst both say where the destination's maps "
-			       "are: give one\n");
-			return 2;
-		}
+		if (c.opts & OPT_PIN_DIR_DST)
+			return pr_err_ret(2, "--node all and --pin-dir-dst both say where the destination's maps "
+			                     "are: give one\n");
 		c.node_all = true;
 	} else if (g.node) {
 		err = ctl_node_enter(g.node, node_pin, sizeof(node_pin));
