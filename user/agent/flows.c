@@ -1192,17 +1192,25 @@ void flowd_dispatch(struct flowd *d)
 	}
 }
 
+/* The pinned maps flowd reads, each into its fd in struct flowd (-1: absent). */
+#define PIN(f, name) { offsetof(struct flowd, f), name }
+static const struct { size_t off; const char *name; } pinned[] = {
+	PIN(ct_fd, "xcni_ct"), PIN(ct6_fd, "xcni_ct6"), PIN(podname_fd, "xcni_podname"),
+	PIN(identity_fd, "xcni_identity"), PIN(ipcache_fd, "xcni_ipcache"),
+	PIN(ipcache6_fd, "xcni_ipcache6"), PIN(polname_fd, "xcni_polname"),
+	PIN(polsel_fd, "xcni_polsel"), PIN(rulename_fd, "xcni_rulename"),
+	PIN(svcname_fd, "xcni_svcname"), PIN(polkey6_fd, "xcni_polkey6"),
+	PIN(sockflow_fd, "xcni_sock_flow"), PIN(sockflow6_fd, "xcni_sock_flow6"),
+	PIN(snat6_fd, "xcni_snat"), PIN(fqdn_fd, "xcni_fqdn"), PIN(fqdn_pat_fd, "xcni_fqdn_pat"),
+	/* Whether anything ran since the last walk. Without them every walk reads all. */
+	PIN(metrics_fd, "xcni_metrics"), PIN(ctstat_fd, "xcni_ctstat"),
+};
+#define PINNED_FD(d, i) ((int *)((char *)(d) + pinned[i].off))
+
 void flowd_free(struct flowd *d)
 {
 	if (!d)
 		return;
-
-	int *fds[] = { &d->ct_fd,      &d->ct6_fd,	&d->podname_fd, &d->identity_fd,
-		       &d->ipcache_fd, &d->ipcache6_fd, &d->polname_fd, &d->svcname_fd,
-		       &d->polkey6_fd, &d->tfd,		&d->epfd,
-		       &d->rulename_fd, &d->sockflow_fd, &d->sockflow6_fd, &d->metrics_fd,
-		       &d->ctstat_fd, &d->polsel_fd, &d->snat6_fd, &d->fqdn_fd, &d->fqdn_pat_fd };
-
 	if (d->fl && (d->log_path[0] || d->ipx)) {
 		/* What the window holds and the log (the collector) has not had. */
 		if (d->rb)
@@ -1224,8 +1232,10 @@ void flowd_free(struct flowd *d)
 		unlink(d->sock);
 	}
 	ring_buffer__free(d->rb);
-	for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
-		xcni_close(&*fds[i]);
+	for (size_t i = 0; i < ARRAY_SIZE(pinned); i++)
+		xcni_close(PINNED_FD(d, i));
+	xcni_close(&d->tfd);
+	xcni_close(&d->epfd);
 	xcni_close(&npc.fd);
 	free(npc.vals);
 	free(npc.h);
@@ -1259,11 +1269,9 @@ int flowd_open(const struct flowd_opts *o, const char *pin_dir, const char *node
 	d = calloc(1, sizeof(*d));
 	if (!d)
 		return -ENOMEM;
-	d->ct_fd = d->ct6_fd = d->podname_fd = d->identity_fd = d->ipcache_fd = d->ipcache6_fd =
-		d->polname_fd = d->svcname_fd = d->polkey6_fd = d->tfd = d->epfd =
-			d->log_fd = d->rulename_fd = d->sockflow_fd = d->sockflow6_fd =
-				d->metrics_fd = d->ctstat_fd = d->polsel_fd = d->snat6_fd =
-					d->fqdn_fd = d->fqdn_pat_fd = -1;
+	d->tfd = d->epfd = d->log_fd = -1;
+	for (size_t i = 0; i < ARRAY_SIZE(pinned); i++)
+		*PINNED_FD(d, i) = -1;
 	d->peer_gen = 1;
 	d->nm.limit_ns = FLOWD_NM_BUDGET_NS;
 	snprintf(d->pin_dir, sizeof(d->pin_dir), "%s", pin_dir);
@@ -1276,25 +1284,8 @@ int flowd_open(const struct flowd_opts *o, const char *pin_dir, const char *node
 		snprintf(d->sock, sizeof(d->sock), "%s", o->sock_path);
 	else if ((err = flows_sock_path(pin_dir, d->sock, sizeof(d->sock))))
 		goto fail;
-	d->ct_fd = xcni_pin_get(d->pin_dir, "xcni_ct");
-	d->ct6_fd = xcni_pin_get(d->pin_dir, "xcni_ct6");
-	d->podname_fd = xcni_pin_get(d->pin_dir, "xcni_podname");
-	d->identity_fd = xcni_pin_get(d->pin_dir, "xcni_identity");
-	d->ipcache_fd = xcni_pin_get(d->pin_dir, "xcni_ipcache");
-	d->ipcache6_fd = xcni_pin_get(d->pin_dir, "xcni_ipcache6");
-	d->polname_fd = xcni_pin_get(d->pin_dir, "xcni_polname");
-	d->polsel_fd = xcni_pin_get(d->pin_dir, "xcni_polsel");
-	d->rulename_fd = xcni_pin_get(d->pin_dir, "xcni_rulename");
-	d->svcname_fd = xcni_pin_get(d->pin_dir, "xcni_svcname");
-	d->polkey6_fd = xcni_pin_get(d->pin_dir, "xcni_polkey6");
-	d->sockflow_fd = xcni_pin_get(d->pin_dir, "xcni_sock_flow");
-	d->sockflow6_fd = xcni_pin_get(d->pin_dir, "xcni_sock_flow6");
-	d->snat6_fd = xcni_pin_get(d->pin_dir, "xcni_snat");
-	d->fqdn_fd = xcni_pin_get(d->pin_dir, "xcni_fqdn");
-	d->fqdn_pat_fd = xcni_pin_get(d->pin_dir, "xcni_fqdn_pat");
-	/* Whether anything ran since the last walk. Without them every walk reads all. */
-	d->metrics_fd = xcni_pin_get(d->pin_dir, "xcni_metrics");
-	d->ctstat_fd = xcni_pin_get(d->pin_dir, "xcni_ctstat");
+	for (size_t i = 0; i < ARRAY_SIZE(pinned); i++)
+		*PINNED_FD(d, i) = xcni_pin_get(d->pin_dir, pinned[i].name);
 	d->ncpus = libbpf_num_possible_cpus();
 	if (d->ncpus > 0) {
 		d->mvals = calloc((size_t)XCNI_NR_METRICS * (size_t)d->ncpus, sizeof(*d->mvals));

@@ -84,65 +84,74 @@ int masq_add_cluster_cidrs(struct masq *m, const char *list)
 	return err;
 }
 
-static int prefix_cmp(const void *a, const void *b)
-{
-	const struct masq_prefix *x = a, *y = b;
-	__u32 xa = ntohl(x->net), ya = ntohl(y->net);
+/*
+ * A prefix of either family as bytes: the network (network order, ALEN bytes,
+ * 4 or 16) and its length right after it, as struct masq_prefix and
+ * masq_prefix6 both lay them out: the helpers below serve both families.
+ */
+#define PFX_LEN(p, alen) (((const __u8 *)(p))[alen])
+_Static_assert(offsetof(struct masq_prefix, len) == 4 && offsetof(struct masq_prefix6, len) == 16,
+	       "a prefix's length right after its address");
 
-	if (xa != ya)
-		return xa < ya ? -1 : 1;
-	return (int)x->len - (int)y->len; /* the wider first: it covers the narrower */
+static void pfx_mask(uint8_t *a, size_t alen, unsigned int len)
+{
+	for (size_t i = 0; i < alen; i++)
+		a[i] &= (uint8_t)(0xff00u >> (len >= (i + 1) * 8 ? 8 : len > i * 8 ? len - i * 8 : 0));
 }
 
-size_t masq_normalize(struct masq_prefix *p, size_t n)
+/* Whether prefix P holds address A. */
+static bool pfx_holds(const void *p, const uint8_t *a, size_t alen)
 {
-	size_t out = 0;
+	uint8_t m[16];
 
-	for (size_t i = 0; i < n; i++)
-		p[i].net &= htonl(xcni_prefix_mask(p[i].len));
-	qsort(p, n, sizeof(*p), prefix_cmp);
-	/* Sorted by start, wider first: a prefix is covered iff the last kept one covers it. */
-	for (size_t i = 0; i < n; i++) {
-		if (out) {
-			const struct masq_prefix *k = &p[out - 1];
-			__u32 mask = xcni_prefix_mask(k->len);
+	memcpy(m, a, alen);
+	pfx_mask(m, alen, PFX_LEN(p, alen));
+	return !memcmp(m, p, alen);
+}
 
-			if ((ntohl(p[i].net) & mask) == ntohl(k->net))
-				continue;
-		}
-		p[out++] = p[i];
-	}
-	return out;
+/* By start, the wider first: it covers the narrower. */
+static int pfx_cmp(const void *x, const void *y, size_t alen)
+{
+	int d = memcmp(x, y, alen);
+
+	return d ? d : (int)PFX_LEN(x, alen) - (int)PFX_LEN(y, alen);
+}
+
+static int prefix_cmp(const void *a, const void *b)
+{
+	return pfx_cmp(a, b, 4);
 }
 
 static int prefix6_cmp(const void *a, const void *b)
 {
-	const struct masq_prefix6 *x = a, *y = b;
-	int d = memcmp(&x->net, &y->net, sizeof(x->net));
+	return pfx_cmp(a, b, 16);
+}
 
-	return d ? d : (int)x->len - (int)y->len;
+static size_t pfx_normalize(void *v, size_t n, size_t sz, size_t alen,
+			    int (*cmp)(const void *, const void *))
+{
+	uint8_t *p = v;
+	size_t out = 0;
+
+	for (size_t i = 0; i < n; i++)
+		pfx_mask(p + i * sz, alen, PFX_LEN(p + i * sz, alen));
+	if (n)
+		qsort(p, n, sz, cmp);
+	/* Sorted by start, wider first: a prefix is covered iff the last kept one covers it. */
+	for (size_t i = 0; i < n; i++)
+		if (!out || !pfx_holds(p + (out - 1) * sz, p + i * sz, alen))
+			memmove(p + out++ * sz, p + i * sz, sz);
+	return out;
+}
+
+size_t masq_normalize(struct masq_prefix *p, size_t n)
+{
+	return pfx_normalize(p, n, sizeof(*p), 4, prefix_cmp);
 }
 
 size_t masq_normalize6(struct masq_prefix6 *p, size_t n)
 {
-	size_t out = 0;
-
-	for (size_t i = 0; i < n; i++)
-		cidr6_mask(p[i].net.s6_addr, p[i].len);
-	if (n)
-		qsort(p, n, sizeof(*p), prefix6_cmp);
-	/* As for IPv4: sorted by start, wider first, the last kept one covers or not. */
-	for (size_t i = 0; i < n; i++) {
-		if (out) {
-			struct in6_addr a = p[i].net;
-
-			cidr6_mask(a.s6_addr, p[out - 1].len);
-			if (!memcmp(&a, &p[out - 1].net, sizeof(a)))
-				continue;
-		}
-		p[out++] = p[i];
-	}
-	return out;
+	return pfx_normalize(p, n, sizeof(*p), 16, prefix6_cmp);
 }
 
 int masq_exempt(const struct masq *m, const struct cluster *c, struct masq_prefix **out,
@@ -470,49 +479,24 @@ static int masq_render_delta(const struct masq *m, const struct masq_prefix *set
 	return 0;
 }
 
-/* The prefix of the sorted, merged set that covers address a4 (the last one
- * starting at or below it), or NULL. */
-static const struct masq_prefix *set_cover(const struct masq_prefix *set, size_t n,
-					   const uint8_t *a4)
+/* The prefix of the sorted, merged set (SZ bytes each) that covers address a
+ * (the last one starting at or below it), or NULL. */
+static const void *pfx_cover(const void *set, size_t n, size_t sz, size_t alen, const uint8_t *a)
 {
-	__u32 a;
-	size_t lo = 0, hi = n;
-
-	memcpy(&a, a4, 4);
-	a = ntohl(a);
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (ntohl(set[mid].net) <= a)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo && (a & xcni_prefix_mask(set[lo - 1].len)) == ntohl(set[lo - 1].net) ?
-		       &set[lo - 1] :
-		       NULL;
-}
-
-static const struct masq_prefix6 *set6_cover(const struct masq_prefix6 *set, size_t n,
-					     const uint8_t *a6)
-{
-	struct in6_addr a;
+	const uint8_t *s = set;
 	size_t lo = 0, hi = n;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
-		if (memcmp(&set[mid].net, a6, 16) <= 0)
+		if (memcmp(s + mid * sz, a, alen) <= 0)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	if (!lo)
-		return NULL;
-	memcpy(&a, a6, 16);
-	cidr6_mask(a.s6_addr, set[lo - 1].len);
-	return !memcmp(&a, &set[lo - 1].net, 16) ? &set[lo - 1] : NULL;
+	return lo && pfx_holds(s + (lo - 1) * sz, a, alen) ? s + (lo - 1) * sz : NULL;
 }
+#define SET_COVER(set, n, a) pfx_cover(set, n, sizeof(*(set)), sizeof((set)->net), a)
 
 bool masq_ct_unmasqueraded(const struct masq *m, const struct masq_prefix *set, size_t n,
 			   const struct masq_prefix6 *set6, size_t n6, const struct ctnl_flow *f)
@@ -522,9 +506,9 @@ bool masq_ct_unmasqueraded(const struct masq *m, const struct masq_prefix *set, 
 	if (f->status & IPS_SRC_NAT)
 		return false;
 	if (f->family == AF_INET && m->pod.len)
-		return set_cover(&m->pod, 1, f->osrc) && !set_cover(set, n, f->rsrc);
+		return SET_COVER(&m->pod, 1, f->osrc) && !SET_COVER(set, n, f->rsrc);
 	if (f->family == AF_INET6 && m->pod6.len)
-		return set6_cover(&m->pod6, 1, f->osrc) && !set6_cover(set6, n6, f->rsrc);
+		return SET_COVER(&m->pod6, 1, f->osrc) && !SET_COVER(set6, n6, f->rsrc);
 	return false;
 }
 
@@ -551,29 +535,19 @@ static bool ct_pick(const struct ctnl_flow *f, void *arg)
  * last flush. A flush then finds nothing to delete, and a conntrack dump
  * walks the whole table (~10 ms at each Node change under churn).
  */
-static bool set_kept(const struct masq_prefix *old, size_t nold, const struct masq_prefix *set,
-		     size_t n)
+static bool pfx_kept(const void *old, size_t nold, const void *set, size_t n, size_t sz,
+		     size_t alen)
 {
 	for (size_t i = 0; i < nold; i++) {
-		const struct masq_prefix *c = set_cover(set, n, (const uint8_t *)&old[i].net);
+		const uint8_t *o = (const uint8_t *)old + i * sz;
+		const uint8_t *c = pfx_cover(set, n, sz, alen, o);
 
-		if (!c || c->len > old[i].len)
+		if (!c || PFX_LEN(c, alen) > PFX_LEN(o, alen))
 			return false;
 	}
 	return true;
 }
-
-static bool set6_kept(const struct masq_prefix6 *old, size_t nold, const struct masq_prefix6 *set,
-		      size_t n)
-{
-	for (size_t i = 0; i < nold; i++) {
-		const struct masq_prefix6 *c = set6_cover(set, n, old[i].net.s6_addr);
-
-		if (!c || c->len > old[i].len)
-			return false;
-	}
-	return true;
-}
+#define SET_KEPT(old, nold, set, n) pfx_kept(old, nold, set, n, sizeof(*(set)), sizeof((set)->net))
 
 /*
  * The conntrack entries of flows from this node's pods that left unmasqueraded
@@ -666,10 +640,10 @@ int masq_sync(struct masq *m, const struct cluster *c)
 		m->flush_due[0] = m->flush_due[1] = false;
 		m->flush_at = 0;
 	} else {
-		/* A delta: the families whose exempt set lost a prefix (set_kept),
+		/* A delta: the families whose exempt set lost a prefix (pfx_kept),
 		 * flushed within MASQ_FLUSH_DELAY_MS (masq_flush_tick). */
-		bool lost4 = !set_kept(m->aset, m->naset, set, n);
-		bool lost6 = !set6_kept(m->aset6, m->naset6, set6, n6);
+		bool lost4 = !SET_KEPT(m->aset, m->naset, set, n);
+		bool lost6 = !SET_KEPT(m->aset6, m->naset6, set6, n6);
 
 		m->flush_due[0] |= lost4;
 		m->flush_due[1] |= lost6;

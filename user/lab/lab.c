@@ -575,8 +575,7 @@ static int svc_text(struct lab *lab)
 			json_string_value(json_object_get(s, "name")));
 		/* Dual stack: every ClusterIP, the first family's first (kubectl shows them so with -o wide). */
 		json_array_foreach(json_object_get(s, "clusterIPs"), j, v)
-			off += (size_t)snprintf(buf + off, off < sizeof(buf) ? sizeof(buf) - off : 0,
-						"%s%s", j ? "," : "", json_string_value(v));
+			xcni_bufadd(buf, sizeof(buf), &off, "%s%s", j ? "," : "", json_string_value(v));
 		pt_str(t, off ? buf : json_string_value(json_object_get(s, "clusterIP")));
 		buf[0] = '\0';
 		off = 0;
@@ -584,22 +583,18 @@ static int svc_text(struct lab *lab)
 		json_array_foreach(json_object_get(s, "ports"), j, v) {
 			json_int_t np = json_integer_value(json_object_get(v, "nodePort"));
 
-			off += (size_t)snprintf(buf + off, off < sizeof(buf) ? sizeof(buf) - off : 0,
-						"%s%lld", j ? "," : "",
-						json_integer_value(json_object_get(v, "port")));
+			xcni_bufadd(buf, sizeof(buf), &off, "%s%lld", j ? "," : "",
+				    json_integer_value(json_object_get(v, "port")));
 			if (np)
-				off += (size_t)snprintf(buf + off, off < sizeof(buf) ? sizeof(buf) - off : 0,
-							":%lld", np);
-			off += (size_t)snprintf(buf + off, off < sizeof(buf) ? sizeof(buf) - off : 0,
-						"/%s->%s", json_string_value(json_object_get(v, "protocol")),
-						json_string_value(json_object_get(v, "targetPort")));
+				xcni_bufadd(buf, sizeof(buf), &off, ":%lld", np);
+			xcni_bufadd(buf, sizeof(buf), &off, "/%s->%s", jstr(v, "protocol"),
+				    jstr(v, "targetPort"));
 		}
 		pt_str(t, buf);
 		buf[0] = '\0';
 		off = 0;
 		json_array_foreach(json_object_get(s, "endpoints"), j, v)
-			off += (size_t)snprintf(buf + off, off < sizeof(buf) ? sizeof(buf) - off : 0,
-						"%s%s", j ? "," : "", json_string_value(v));
+			xcni_bufadd(buf, sizeof(buf), &off, "%s%s", j ? "," : "", json_string_value(v));
 		pt_str(t, *buf ? buf : "<none>");
 	}
 	putchar('\n');

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "lab/svg.h"
+#include "lab/sys.h"
 #include "lib/system/log.h"
 
 #define CELL 24
@@ -209,47 +210,19 @@ static void write_doc(FILE *f, const struct lab_svg_matrix *m)
 	fputs("</g>\n</svg>\n", f);
 }
 
+/* Rendered whole, then swapped in (lab_write_atomic): a reader never sees half a map. */
 int lab_svg_write(const char *path, const struct lab_svg_matrix *m)
 {
-	char *t = tmp_name(path);
-	FILE *f = NULL;
-	int fd, err = 0;
+	char *doc = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&doc, &len);
+	int err = -ENOMEM;
 
-	if (!t)
-		return -ENOMEM;
-	fd = mkstemp(t);
-	if (fd < 0) {
-		err = -errno;
-		fprintf(stderr, "lab matrix: --svg %s: cannot write there: %s\n", path, strerror(-err));
-		goto out;
+	if (f) {
+		write_doc(f, m);
+		if (!fclose(f))
+			err = lab_write_atomic(path, doc, len);
 	}
-	f = fdopen(fd, "w");
-	if (!f) {
-		err = -errno;
-		close(fd);
-		goto fail;
-	}
-	if (fchmod(fd, 0644)) {
-		err = -errno;
-		goto fail;
-	}
-	write_doc(f, m);
-	errno = 0;
-	if (fflush(f) || ferror(f) || fsync(fd))
-		err = errno ? -errno : -EIO;
-	if (fclose(f) && !err)
-		err = -errno;
-	f = NULL;
-	if (!err && rename(t, path))
-		err = -errno;
-	if (!err)
-		goto out;
-fail:
-	if (f)
-		fclose(f);
-	unlink(t);
-	fprintf(stderr, "lab matrix: --svg %s: %s\n", path, strerror(-err));
-out:
-	free(t);
+	free(doc);
 	return err;
 }
