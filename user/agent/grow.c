@@ -51,7 +51,7 @@ static const struct {
 	     { "xcni_revnat", WRITER },   { "xcni_backend", WRITER },  { "xcni_svcslot", PAIR },
 	     { "xcni_svcbe", WRITER },    { "xcni_policy", WRITER },   { "xcni_polrange", WRITER },
 	     { "xcni_polcidr", WRITER },  { "xcni_identity", WRITER }, { "xcni_polname", WRITER },
-	     { "xcni_podname", WRITER },  { "xcni_polsel", WRITER },   { "xcni_rulename", WRITER } };
+	     { "xcni_podname", WRITER },  { "xcni_rulename", WRITER } };
 #define NGROW (sizeof(rows) / sizeof(rows[0]))
 /* A writer's growth at most this often a map (an exec and reload: 0.7-1 s of the agent's CPU). */
 #define GROW_GAP_MS 60000
@@ -154,6 +154,11 @@ static __u32 due(const char *dir, size_t i, unsigned int pct, uint64_t now)
 out:
 	close(fd);
 	return to;
+}
+
+bool grow_on(void)
+{
+	return grow_dir;
 }
 
 const char *grow_ask(const char *map, size_t more, char *buf, size_t len)

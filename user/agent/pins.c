@@ -21,6 +21,7 @@
 #include "xcni_shared.h"
 #include "lib/system/bpfpin.h"
 #include "lib/system/log.h"
+#include "agent/grow.h"
 #include "agent/masq.h"
 #include "agent/overlay.h"
 #include "agent/socklb.h"
@@ -221,9 +222,10 @@ int check_pinned_layout(const char *pin_dir, struct bpf_object *obj, struct map_
 			continue;
 		}
 		/* Names only (flags of an older build, another --map-max): made
-		 * again, losing nothing; one grown online (larger) is kept. */
+		 * again, losing nothing; one larger while maps grow (grown online:
+		 * made smaller, it would grow again) is kept. */
 		if (names_map(bpf_map__name(m)) && !(same && info.map_flags == bpf_map__map_flags(m) &&
-						     info.max_entries > bpf_map__max_entries(m))) {
+						     info.max_entries > bpf_map__max_entries(m) && grow_on())) {
 			pr_warn("pinned map %s has flags %#x and %u entries, this xcnid makes it with "
 				"%#x and %u: making it again (its names are written again from the "
 				"cluster's state)\n",
