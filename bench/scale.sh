@@ -170,13 +170,13 @@ conv_cpu_agent=$(cpu_ticks "$XPID") conv_cpu_srv=$(($(cpu_ticks "$SRV") - srv_t0
 asked() { grep -c 'growing it to' "$T/xcnid.log"; }
 grown_n() { grep -c 'grew [0-9]* -> [0-9]* entries in' "$T/xcnid.log"; }
 applied() { [ "$(ctl config --json 2>/dev/null | jq -r '.applied_gen // 0')" -gt 0 ] 2>/dev/null; }
-quiet=0
-for _ in $(seq 1200); do
-	if [ "$(asked)" -gt "$(grown_n)" ] || ! applied; then quiet=0; else quiet=$((quiet + 1)); fi
-	[ "$quiet" -ge 30 ] && break # 3 s: past the next look
-	sleep 0.1
+quiet=0 settled=
+for _ in $(seq 600); do
+	if [ "$(asked)" -gt "$(grown_n)" ] || ! applied; then quiet=0 settled=; else quiet=$((quiet + 1)); fi
+	[ -z "$settled" ] && [ "$quiet" = 1 ] && settled=$(($(ms_now) - t0))
+	[ "$quiet" -ge 8 ] && break # 4 s: past the next look (every 2 s)
+	sleep 0.5
 done
-settled=$(($(ms_now) - t0))
 growth=$(sed -n 's/.*xcnid: map \(xcni_[a-z0-9_]*\) grew \([0-9]*\) -> \([0-9]*\) entries in \(-*[0-9]*\) ms.*/{"map":"\1","from":\2,"to":\3,"ms":\4}/p' "$T/xcnid.log" | jq -s .)
 jq -r '.[] | "grown online: \(.map) \(.from) -> \(.to) entries in \(.ms) ms"' <<<"$growth" >&2
 sleep 2
