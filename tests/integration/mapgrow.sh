@@ -100,12 +100,13 @@ bump() { # bump: a new generation, applied (across a growth's seconds)
 
 ip netns add "$NODE" && ip -n "$NODE" link set lo up
 XCNID_NETNS=$NODE
-# --service-ns-share=100: z's Services close because xcni_svc is full, not because z
-# is over its share (a namespace over its share asks no growth: it would only raise it).
+# --service-ns-share=100, --policy-ns-share=100: z's Services and c's policy close
+# because the map is full, not because their namespace is over its share (a namespace
+# over its share asks no growth: it would only raise it).
 ARGS=(--pod-cidr "$SUBNET.0/24" --node-name n1 --manifests "$M" --no-masquerade --kube-proxy-replacement
 	--map-max xcni_ipcache=32,xcni_ipcache6=32,xcni_svc=8,xcni_affinity=1024,xcni_podname=16,xcni_policy=8,xcni_polrange=2,xcni_polcidr=2
 	--map-grow "$PCT"
-	--service-ns-share=100 -v)
+	--service-ns-share=100 --policy-ns-share=100 -v)
 check "xcnid started: xcni_ipcache, xcni_ipcache6 32 entries, xcni_svc 8, the policy maps 8 and 2, --map-grow $PCT" \
 	start_xcnid "$PIN" "${ARGS[@]}" || { finish; exit 1; }
 pods_dual a b c
