@@ -13,7 +13,10 @@
 #                    (bpf syscall) for each change's latency
 #
 # Measures: time from xcnid's start to applied_gen > 0 (every map holds the
-# listed cluster), VmRSS/VmHWM after convergence and after churn, entries per
+# listed cluster), the maps grown online meanwhile (a map the cluster does not
+# fit is grown by xcnid: each growth's line, its time, and the run's peak
+# locked map memory, every map pinned under the pin dir and grow/ summed
+# each second), VmRSS/VmHWM after convergence and after churn, entries per
 # map, CPU (utime+stime) per second of churn, change -> map entry latency
 # p50/p99, map writes per change (xcnid's "generation applied" log lines).
 #
@@ -67,8 +70,9 @@ TAG=xcsc$$
 NS=$TAG
 PIN=/sys/fs/bpf/$TAG
 T=$(mktemp -d /tmp/xcni-scale.XXXXXX)
-SRV= XPID=
+SRV= XPID= MEMW=
 cleanup() {
+	[ -n "$MEMW" ] && kill "$MEMW" 2>/dev/null && wait "$MEMW" 2>/dev/null
 	[ -n "$XPID" ] && kill "$XPID" 2>/dev/null && wait "$XPID" 2>/dev/null
 	# XCNID_LOG=FILE: keep the agent's log (-v: one line per generation, and why
 	# a generation was compiled or written whole).
@@ -137,6 +141,14 @@ srv_t0=$(cpu_ticks "$SRV")
 nsenter --net="/var/run/netns/$NS" $RT ${XCNID_WRAP:-} "$BUILD/xcnid" --pin-dir "$PIN" --pod-cidr 10.64.0.0/24 \
 	--node-name node-0000 --kubeconfig "$T/kubeconfig" -v $KPR ${XCNID_ARGS:-} >"$T/xcnid.log" 2>&1 &
 XPID=$!
+# The locked map memory each second (bytes_memlock of every map pinned under
+# PIN, grow/ too: a growth holds the old map and the new one at once).
+while kill -0 "$XPID" 2>/dev/null; do
+	bpftool -j -f map show 2>/dev/null | jq --arg p "$PIN/" \
+		'[.[] | select(any(.pinned[]?; startswith($p))) | .bytes_memlock] | add // 0'
+	sleep 1
+done >"$T/memlock" &
+MEMW=$!
 conv=
 for _ in $(seq 6000); do
 	kill -0 "$XPID" 2>/dev/null || { tail -20 "$T/xcnid.log"; die "xcnid exited"; }
@@ -153,6 +165,20 @@ done
 # CPU seconds the agent and the API server spent to get there (which one the
 # wall-clock time waits for).
 conv_cpu_agent=$(cpu_ticks "$XPID") conv_cpu_srv=$(($(cpu_ticks "$SRV") - srv_t0))
+# Maps the cluster does not fit are grown (a look every 2 s, an exec each):
+# settled once every growth asked is taken over and the new image applied.
+asked() { grep -c 'growing it to' "$T/xcnid.log"; }
+grown_n() { grep -c 'grew [0-9]* -> [0-9]* entries in' "$T/xcnid.log"; }
+applied() { [ "$(ctl config --json 2>/dev/null | jq -r '.applied_gen // 0')" -gt 0 ] 2>/dev/null; }
+quiet=0 settled=
+for _ in $(seq 600); do
+	if [ "$(asked)" -gt "$(grown_n)" ] || ! applied; then quiet=0 settled=; else quiet=$((quiet + 1)); fi
+	[ -z "$settled" ] && [ "$quiet" = 1 ] && settled=$(($(ms_now) - t0))
+	[ "$quiet" -ge 8 ] && break # 4 s: past the next look (every 2 s)
+	sleep 0.5
+done
+growth=$(sed -n 's/.*xcnid: map \(xcni_[a-z0-9_]*\) grew \([0-9]*\) -> \([0-9]*\) entries in \(-*[0-9]*\) ms.*/{"map":"\1","from":\2,"to":\3,"ms":\4}/p' "$T/xcnid.log" | jq -s .)
+jq -r '.[] | "grown online: \(.map) \(.from) -> \(.to) entries in \(.ms) ms"' <<<"$growth" >&2
 sleep 2
 rss_conv=$(status_kb "$XPID" VmRSS) hwm_conv=$(status_kb "$XPID" VmHWM)
 
@@ -199,7 +225,7 @@ if [ "$CHECK" = 1 ]; then
 fi
 
 # ---- churn ----
-say "converged in $conv ms; churn: $RATE events/s for $SECS s"
+say "converged in $conv ms (growths settled at $settled ms); churn: $RATE events/s for $SECS s"
 wl0=$(grep -c 'applied in' "$T/xcnid.log")
 c0=$(cpu_ticks "$XPID")
 # XCNID_PERF=FILE: perf record xcnid during the churn (where its CPU goes);
@@ -218,6 +244,8 @@ c1=$(cpu_ticks "$XPID")
 [ -n "$PERF" ] && kill -INT "$PERF" && wait "$PERF"
 sleep 1
 rss_churn=$(status_kb "$XPID" VmRSS) hwm=$(status_kb "$XPID" VmHWM)
+refused=$(grep -c 'generation [0-9]* not applied' "$T/xcnid.log")
+memlock_peak=$(sort -n "$T/memlock" | tail -1) memlock_now=$(tail -1 "$T/memlock")
 hz=$(getconf CLK_TCK)
 churn=$(cat "$T/churn.json")
 secs=$(jq .seconds <<<"$churn")
@@ -256,7 +284,13 @@ jq -n --argjson gen "$(cat "$T/gen.json")" --argjson counts "$(cat "$T/counts.js
 	--arg conv "$conv" --arg rc "$rss_conv" --arg hc "$hwm_conv" --arg rch "$rss_churn" --arg hwm "$hwm" \
 	--arg cpu "$(awk -v a="$c0" -v b="$c1" -v hz="$hz" -v s="$secs" 'BEGIN { printf "%.1f", 100 * (b - a) / hz / s }')" \
 	--arg ca "$conv_cpu_agent" --arg cs "$conv_cpu_srv" --arg hz "$hz" \
+	--argjson growth "$growth" --arg settled "$settled" --arg refused "$refused" \
+	--arg mlp "${memlock_peak:-0}" --arg mln "${memlock_now:-0}" \
 	--arg rate "$RATE" '{cluster: $gen, converge_ms: ($conv | tonumber),
+		grown: $growth, growths_settled_ms: ($settled | tonumber),
+		generations_not_applied: ($refused | tonumber),
+		locked_map_mib: {peak: (($mlp | tonumber) / 1048576 | . * 10 | round / 10),
+				 after_churn: (($mln | tonumber) / 1048576 | . * 10 | round / 10)},
 		converge_cpu_s: {agent: (($ca | tonumber) / ($hz | tonumber)),
 				 api_server: (($cs | tonumber) / ($hz | tonumber))},
 		rss_mib: {converged: (($rc | tonumber) / 1024 | . * 10 | round / 10),

@@ -6,15 +6,19 @@
 # is closed meanwhile as before, and xcnid grows the map (the exec path of
 # conntrack's growth) instead of keeping it closed; then they are in. All along
 # b connects to a Service in a loop (both families) and c, whom a does not
-# admit, probes a: 0 failed connections, 0 admitted. The agent is restarted
-# between the two growths and finds the grown ipcache. MAPGROW_PCT=0 runs the
-# same with growth off: the namespaces stay closed.
+# admit, probes a: 0 failed connections, 0 admitted. y's pods' names pass
+# xcni_podname's 16: it grows too. Then a policy on c (admitting b) passes
+# xcni_policy's 8, xcni_polrange's 2 and xcni_polcidr's 2: c is closed meanwhile,
+# the three maps grow, c's policy goes in (b reaches c, a still does not).
+# The agent is restarted after the policy growth and finds every grown map.
+# MAPGROW_PCT=0 runs the same with growth off: the namespaces and c stay closed.
 #
 #   netns <tag>-node: xcnid --manifests M --kube-proxy-replacement
 #     xc<hash> ──veth── eth0  <tag>-a  x/a  (TCP 8080 "hello", both families;
 #                                            admits b alone)
 #     xc<hash> ──veth── eth0  <tag>-b  x/b  (the client: x/web's ClusterIPs in a loop)
-#     xc<hash> ──veth── eth0  <tag>-c  x/c  (denied: a's addresses in a loop)
+#     xc<hash> ──veth── eth0  <tag>-c  x/c  (denied: a's addresses in a loop;
+#                                            TCP 8080 "hello", then admits b alone)
 #   y: 40 pods of node n2 (the ipcache's growth), z: 8 Services to a (xcni_svc's)
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -96,12 +100,14 @@ bump() { # bump: a new generation, applied (across a growth's seconds)
 
 ip netns add "$NODE" && ip -n "$NODE" link set lo up
 XCNID_NETNS=$NODE
-# --service-ns-share=100: z's Services close because xcni_svc is full, not because z
-# is over its share (a namespace over its share asks no growth: it would only raise it).
+# --service-ns-share=100, --policy-ns-share=100: z's Services and c's policy close
+# because the map is full, not because their namespace is over its share (a namespace
+# over its share asks no growth: it would only raise it).
 ARGS=(--pod-cidr "$SUBNET.0/24" --node-name n1 --manifests "$M" --no-masquerade --kube-proxy-replacement
-	--map-max xcni_ipcache=32,xcni_ipcache6=32,xcni_svc=8,xcni_affinity=1024 --map-grow "$PCT"
-	--service-ns-share=100 -v)
-check "xcnid started: xcni_ipcache, xcni_ipcache6 32 entries, xcni_svc 8, --map-grow $PCT" \
+	--map-max xcni_ipcache=32,xcni_ipcache6=32,xcni_svc=8,xcni_affinity=1024,xcni_podname=16,xcni_policy=8,xcni_polrange=2,xcni_polcidr=2
+	--map-grow "$PCT"
+	--service-ns-share=100 --policy-ns-share=100 -v)
+check "xcnid started: xcni_ipcache, xcni_ipcache6 32 entries, xcni_svc 8, the policy maps 8 and 2, --map-grow $PCT" \
 	start_xcnid "$PIN" "${ARGS[@]}" || { finish; exit 1; }
 pods_dual a b c
 A4=$(addr_of a 4) A6=$(addr_of a 6)
@@ -135,6 +141,7 @@ check "the ipcache writer found y does not fit (closed meanwhile, as before)" \
 check "xcni_ipcache grown online, not kept closed" wait_until 30 grew xcni_ipcache 32
 check "xcni_ipcache6 too" wait_until 30 grew xcni_ipcache6 32
 check "xcnid ready again on the grown maps" wait_until 30 ready_again
+check "xcni_podname too (43 names past 16)" wait_until 30 grew xcni_podname 16
 said_grew
 ipc_full() { # every pod's address in, both families: y's 40 and x's 3 at least
 	echo "xcni_ipcache $(entries xcni_ipcache), xcni_ipcache6 $(entries xcni_ipcache6) entries"
@@ -142,14 +149,42 @@ ipc_full() { # every pod's address in, both families: y's 40 and x's 3 at least
 }
 check "... y's addresses in, both families" wait_until 30 ipc_full
 
+# The policy maps: c's policy (b on 12 ports, a port range, 3 ipBlocks) past
+# xcni_policy's 8, xcni_polrange's 2, xcni_polcidr's 2 (a's takes 1 of them).
+c_pol() {
+	printf -- '---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: wide, namespace: x}\n'
+	printf 'spec:\n  podSelector: {matchLabels: {pod: c}}\n  ingress:\n'
+	printf '  - from: [{podSelector: {matchLabels: {pod: b}}}]\n    ports: [{port: 8080}, {port: 9000, endPort: 9100}'
+	printf ', {port: %s}' $(seq 8001 8011)
+	printf ']\n  - from: [{ipBlock: {cidr: 10.201.0.0/16}}, {ipBlock: {cidr: 10.202.0.0/16}}, {ipBlock: {cidr: 10.203.0.0/16}}]\n'
+}
+ip netns exec "$XCT_TAG-c" socat TCP-LISTEN:8080,fork,reuseaddr SYSTEM:'echo hello' &
+BG+=($!)
+C4=$(addr_of c 4)
+CPU0=$(cpu_ms) R0=$(ready_n)
+c_pol | put w.yaml
+check "w: c's policy past xcni_policy's 8 entries (and polrange's, polcidr's 2): applied" bump
+check "the policy writer found c's does not fit (closed meanwhile, as before)" \
+	grep -q "pod x/c ($C4) closed (drop-policy-overflow).*more than the maps have left; growing xcni_policy to" "/tmp/xcnid-$XCT_TAG.log"
+check "xcni_policy grown online, not kept closed" wait_until 30 grew xcni_policy 8
+check "xcni_polrange too" wait_until 30 grew xcni_polrange 2
+check "xcni_polcidr too" wait_until 30 grew xcni_polcidr 2
+check "xcnid ready again" wait_until 30 ready_again
+said_grew
+check "b reaches c (c's policy in, c open)" wait_until 30 reaches b "$C4" 8080
+check_fails "a does not reach c (c's policy admits b alone)" reaches a "$C4" 8080
+
 # A restart in the middle: the same --map-max, the grown maps found and kept.
-MAXI=$(max_of xcni_ipcache)
+MAXI=$(max_of xcni_ipcache) MAXN=$(max_of xcni_podname) MAXP=$(max_of xcni_policy)
 kill "$XCNID_PID" && wait "$XCNID_PID" 2>/dev/null
 XCNID_PID=
 check "xcnid restarted with the same --map-max: ready" eval \
 	'start_xcnid "$PIN" "${ARGS[@]}" && wait_xcnid_ready'
 check "... on the grown xcni_ipcache ($MAXI entries): nothing closed, y's addresses in" \
 	bash -c "$(declare -f entries ipc_full); echo $(max_of xcni_ipcache); [ $(max_of xcni_ipcache) = $MAXI ] && ! grep -q 'cannot hold every pod' /tmp/xcnid-$XCT_TAG.log && PIN=$PIN ipc_full"
+check "... and on the grown xcni_podname ($MAXN) and xcni_policy ($MAXP): c's policy in" \
+	bash -c "echo $(max_of xcni_podname) $(max_of xcni_policy); [ $(max_of xcni_podname) = $MAXN ] && [ $(max_of xcni_policy) = $MAXP ]"
+check "b reaches c after the restart" wait_until 10 reaches b "$C4" 8080
 
 # A Service map: 8 Services in z past xcni_svc's 8 (web holds 2).
 CPU0=$(cpu_ms) R0=$(ready_n)

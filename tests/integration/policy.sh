@@ -474,14 +474,14 @@ check "the Terminating pod gone: applied" sync_gen_slow
 check "o3 reopened: b reaches it" expect_to b "$IP_O3" connected
 
 # A tenant with more NetworkPolicies, label sets and pods than the maps of
-# names hold (--map-max shrinks them here; a restart makes them again at that
-# size): names are for people, so policy goes on for everyone (issue 41 item
+# names hold (--map-max shrinks them here, --map-grow 0 keeps them so; a
+# restart makes them again at that size): names are for people, so policy goes on for everyone (issue 41 item
 # 2). Before, every generation was refused ("the maps cannot hold this state").
 kill "$XCNID_PID" && wait "$XCNID_PID" 2>/dev/null
 XCNID_PID=
 check "xcnid restarted with 16-entry maps of names" start_xcnid "$PIN" --pod-cidr "$SUBNET.0/24" \
 	--node-name n1 --manifests "$M" --metrics-addr "127.0.0.1:$MPORT" \
-	--map-max xcni_polname=16,xcni_identity=16,xcni_podname=16 -v
+	--map-max xcni_polname=16,xcni_identity=16,xcni_podname=16 --map-grow 0 -v
 check "restarted agent applies the state" sync_gen_slow
 names_remade() { grep -q 'xcni_polname has flags 0x1 and 16384 entries' "/tmp/xcnid-$XCT_TAG.log"; }
 check "... having made xcni_polname again at its new size, and said so" names_remade

@@ -157,8 +157,8 @@ check "foreign program removed: status --node n1 OK again, exit 0" st_text 0 --n
 agent_restart() { lab_agent_restart MONITORS "$@"; }
 XPID2=$(lab get --json | jq_ "[n['xcnidPid'] for n in d['nodes'] if n['name'] == 'n2'][0]")
 mapfile -d '' ARGS2 <"/proc/$XPID2/cmdline"
-check "n2's xcnid restarted with --map-max xcni_podname=2 (3 pods in the cluster)" \
-	agent_restart n2 "$T/n2-small.log" "${ARGS2[@]}" --map-max xcni_podname=2
+check "n2's xcnid restarted with --map-max xcni_podname=2 --map-grow=0 (3 pods in the cluster)" \
+	agent_restart n2 "$T/n2-small.log" "${ARGS2[@]}" --map-max xcni_podname=2 --map-grow=0
 degraded_podname() {
 	local rc
 	for _ in $(seq 50); do

@@ -90,7 +90,7 @@ static void test_map_full_closes_the_pod(void **state)
 	struct polsync_stats st;
 	struct fixture f;
 	const struct polsync_over *ov;
-	size_t nov;
+	size_t nov, more;
 	char msg[256];
 
 	(void)state;
@@ -106,6 +106,9 @@ static void test_map_full_closes_the_pod(void **state)
 	assert_int_equal(ov[0].ip, ip4("10.0.0.1"));
 	assert_int_equal(ov[0].need[POLSYNC_MAP_POLICY], 15);
 	assert_false(ov[0].share);
+	/* Closed for the room the old version takes (15 of 16 fit alone): no growth asked. */
+	assert_string_equal(polsync_short(ps, POLSYNC_MAP_POLICY, &more), "xcni_policy");
+	assert_int_equal(more, 0);
 	/* Closed at once; the old entries go at cleanup. */
 	assert_true(polep("10.0.0.1").isolated & XCNI_POLEP_OVERFLOW);
 	assert_int_equal(polep("10.0.0.1").isolated & ~XCNI_POLEP_OVERFLOW,
@@ -953,6 +956,17 @@ static void test_name_maps_never_refuse(void **state)
 	assert_int_equal(polsync_apply(ps, &f.r, NULL, &st, msg, sizeof(msg)), 0);
 	assert_int_equal(st.other_changed, 0);
 	assert_int_equal(st.names_missing, 3 * (GREEDY + 2) - 1 - 3 * 64);
+	/* Each map of names says what it left out, for its growth (agent/grow.c). */
+	{
+		const char *map;
+		size_t more, names = 0;
+
+		for (size_t i = 0; (map = polsync_short(ps, i, &more)); i++)
+			if (!strcmp(map, "xcni_polname") || !strcmp(map, "xcni_podname") ||
+			    !strcmp(map, "xcni_identity"))
+				names += more;
+		assert_int_equal(names, st.names_missing);
+	}
 	/* A write of the names failing (ENOMEM, a map not preallocated): policy still applied. */
 	f.eb[0] = entry("10.0.0.2", 301, 54, 8);
 	xcni_inject_arm("names-sync", 1, ENOMEM);

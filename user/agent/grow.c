@@ -36,15 +36,22 @@
 /*
  * The maps grown. The programs write conntrack and affinity alone: their fill
  * is looked at every GROW_CHECK_MS. The agent writes the others (writer): one grows when
- * a writer of the agent's finds it cannot hold what it wants (grow_want), to
- * the doubling that holds it, at most once a GROW_GAP_MS.
+ * a writer of the agent's finds it cannot hold what it wants (grow_ask), to
+ * the doubling that holds it, at most once a GROW_GAP_MS. A writer PAIR's next
+ * row grows with it to the same size: xcni_svcbe holds at most xcni_svcslot's
+ * entries and the Service judge counts the slots alone. xcni_maglev (a map of
+ * maps: made with an inner map, its values map ids) is not grown.
  */
+enum { FILL, WRITER, PAIR };
 static const struct {
 	const char *name;
-	bool writer;
-} rows[] = { { "xcni_ct", false },	   { "xcni_ct6", false },    { "xcni_affinity", false },
-	     { "xcni_ipcache", true },  { "xcni_ipcache6", true }, { "xcni_svc", true },
-	     { "xcni_revnat", true },   { "xcni_backend", true } };
+	int writer;
+} rows[] = { { "xcni_ct", FILL },	     { "xcni_ct6", FILL },	 { "xcni_affinity", FILL },
+	     { "xcni_ipcache", WRITER },  { "xcni_ipcache6", WRITER }, { "xcni_svc", WRITER },
+	     { "xcni_revnat", WRITER },   { "xcni_backend", WRITER },  { "xcni_svcslot", PAIR },
+	     { "xcni_svcbe", WRITER },    { "xcni_policy", WRITER },   { "xcni_polrange", WRITER },
+	     { "xcni_polcidr", WRITER },  { "xcni_identity", WRITER }, { "xcni_polname", WRITER },
+	     { "xcni_podname", WRITER },  { "xcni_rulename", WRITER } };
 #define NGROW (sizeof(rows) / sizeof(rows[0]))
 /* A writer's growth at most this often a map (an exec and reload: 0.7-1 s of the agent's CPU). */
 #define GROW_GAP_MS 60000
@@ -60,40 +67,28 @@ static struct {
 	uint64_t at; /* when (CLOCK_MONOTONIC ms) */
 } last[NGROW];
 static long caught[NGROW]; /* entries caught up before the take-over */
-static char pending[256]; /* the maps to grow, "MAP[:ENTRIES]" comma-separated */
+static char pending[512]; /* the maps to grow, "MAP[:ENTRIES]" comma-separated */
 static long long pending_t0;
 static bool ceiling_said[NGROW];
+static const char *grow_dir; /* the pin dir (grow_prepare; NULL: no growth in this image) */
 
-/* The entries map NAME may grow to: 1% of the node's memory at what an entry costs now. */
-static __u32 grow_ceiling(int fd, const struct bpf_map_info *info)
+/*
+ * The size map (fd, info) grows to so as to hold want entries: a doubling of
+ * it, at most its ceiling, 1% of the node's memory at what an entry costs
+ * now; 0 at the ceiling.
+ */
+static __u32 grow_to(int fd, const struct bpf_map_info *info, size_t want)
 {
 	unsigned long long per = info->max_entries ? xcni_fd_memlock(fd) / info->max_entries : 0;
 	/* A map without preallocation says what its entries use now: an entry
 	 * at least its key, value and the kernel's element around them. */
 	unsigned long long least = info->key_size + info->value_size + 64;
 	__u64 lim = node_mem_total() / GROW_MEM_DIV / (per > least ? per : least);
-	__u32 c = info->max_entries;
+	__u32 to = info->max_entries * 2;
 
-	while ((__u64)c * 2 <= lim && c < (1u << 30))
-		c *= 2;
-	return c;
-}
-
-/* The pinned map NAME's fd and info, or -errno. */
-static int map_get(const char *dir, const char *name, struct bpf_map_info *info)
-{
-	__u32 len = sizeof(*info);
-	int fd = xcni_pin_get(dir, name), err;
-
-	if (fd < 0)
-		return fd;
-	memset(info, 0, sizeof(*info));
-	if (bpf_map_get_info_by_fd(fd, info, &len)) {
-		err = -errno;
-		close(fd);
-		return err;
-	}
-	return fd;
+	while (to < want && (__u64)to * 2 <= lim && to < (1u << 30))
+		to *= 2;
+	return (__u64)to <= lim && info->max_entries < (1u << 30) ? to : 0;
 }
 
 /* Map i's entries now, the last count kept (and when): -errno if it cannot be read. */
@@ -101,7 +96,7 @@ static long count(const char *dir, size_t i, struct bpf_map_info *info, int *fd,
 {
 	long cnt;
 
-	*fd = map_get(dir, rows[i].name, info);
+	*fd = xcni_pin_info(dir, rows[i].name, info);
 	if (*fd < 0)
 		return *fd;
 	cnt = mapw_walk(*fd, info, 1, NULL, NULL);
@@ -117,12 +112,12 @@ static __u32 due(const char *dir, size_t i, unsigned int pct, uint64_t now)
 	long was = last[i].cnt, since = (long)(now - last[i].at), lim, gain = 0, cnt = 0;
 	int fd = -1, ncpus = libbpf_num_possible_cpus();
 	size_t want = grown[i].want;
-	__u32 to = 0, ceil;
+	__u32 to = 0;
 
 	if (!rows[i].writer)
 		cnt = count(dir, i, &info, &fd, now);
 	else if (want && now >= (uint64_t)grown[i].at + GROW_GAP_MS)
-		fd = map_get(dir, rows[i].name, &info);
+		fd = xcni_pin_info(dir, rows[i].name, &info);
 	if (fd < 0)
 		return 0;
 	want = want ? want + info.max_entries : 0;
@@ -140,8 +135,7 @@ static __u32 due(const char *dir, size_t i, unsigned int pct, uint64_t now)
 	grown[i].want = 0;
 	if (rows[i].writer ? !want : cnt < 0 || cnt + gain < lim)
 		goto out;
-	ceil = grow_ceiling(fd, &info);
-	if (ceil <= info.max_entries) {
+	if (!(to = grow_to(fd, &info, want))) {
 		if (!ceiling_said[i])
 			pr_warn("map %s: %u entries, at its ceiling (1%% of the node's memory): not "
 				"grown, %s\n", rows[i].name, info.max_entries, rows[i].writer ?
@@ -149,8 +143,6 @@ static __u32 due(const char *dir, size_t i, unsigned int pct, uint64_t now)
 		ceiling_said[i] = true;
 		goto out;
 	}
-	for (to = info.max_entries * 2; to < want && to < ceil;)
-		to *= 2;
 	if (rows[i].writer)
 		printf("xcnid: map %s: %u entries, the agent wants %zu in it: growing it to %u, "
 		       "xcnid restarts onto it\n", rows[i].name, info.max_entries, want, to);
@@ -164,11 +156,30 @@ out:
 	return to;
 }
 
-void grow_want(const char *map, size_t more)
+bool grow_on(void)
 {
-	for (size_t i = 0; i < NGROW; i++)
-		if (rows[i].writer && !strcmp(rows[i].name, map) && more > grown[i].want)
-			grown[i].want = more;
+	return grow_dir;
+}
+
+const char *grow_ask(const char *map, size_t more, char *buf, size_t len)
+{
+	struct bpf_map_info info;
+	size_t i = 0, to;
+	int fd;
+
+	while (i < NGROW && (!rows[i].writer || strcmp(rows[i].name, map)))
+		i++;
+	if (i == NGROW)
+		return NULL;
+	grown[i].want = more > grown[i].want ? more : grown[i].want;
+	fd = grow_dir ? xcni_pin_info(grow_dir, map, &info) : -1;
+	if (fd >= 0 && (to = grow_to(fd, &info, grown[i].want + info.max_entries)))
+		snprintf(buf, len, "growing %s to %zu entries (xcnid restarts onto it)", map, to);
+	else /* growth off, or at the ceiling: only an operator can */
+		snprintf(buf, len, "%s: raise --map-max=%s=N", grow_dir ? "at its ceiling "
+			 "(1%% of the node's memory)" : "--map-grow 0", map);
+	xcni_close(&fd);
+	return buf;
 }
 
 int grow_tick(const char *pin_dir, unsigned int pct, uint64_t *at, volatile sig_atomic_t *stop,
@@ -190,9 +201,9 @@ int grow_tick(const char *pin_dir, unsigned int pct, uint64_t *at, volatile sig_
 	for (size_t i = 0; i < NGROW; i++) {
 		__u32 to = due(pin_dir, i, pct, now);
 
-		if (to)
+		for (size_t k = i; to && k <= i + (rows[i].writer == PAIR); k++)
 			snprintf(pending + strlen(pending), sizeof(pending) - strlen(pending),
-				 "%s%s:%u", *pending ? "," : "", rows[i].name, to);
+				 "%s%s:%u", *pending ? "," : "", rows[k].name, to);
 	}
 	if (!*pending)
 		return timeout < 0 || GROW_CHECK_MS < timeout ? GROW_CHECK_MS : timeout;
@@ -203,7 +214,7 @@ int grow_tick(const char *pin_dir, unsigned int pct, uint64_t *at, volatile sig_
 
 int grow_exec(char **argv)
 {
-	char env[512];
+	char env[1024];
 	int len;
 
 	if (!*pending)
@@ -244,17 +255,14 @@ static int grow_one(const char *dir, const char *name, __u32 to)
 	char path[512], gpath[512], tmp[520];
 	struct bpf_map_info info;
 	struct copy c = { .fd = -1, .flags = BPF_ANY };
-	int old = map_get(dir, name, &info), btf = -1, err;
+	int old = xcni_pin_info(dir, name, &info), btf = -1, err;
 	int64_t t0;
-	__u32 ceil;
 
 	if (old < 0) {
 		pr_warn("growing %s: not pinned (%s)\n", name, strerror(-old));
 		return 0;
 	}
-	ceil = grow_ceiling(old, &info);
-	to = to < ceil ? to : ceil;
-	if (to <= info.max_entries) {
+	if (!(to = grow_to(old, &info, to))) {
 		close(old);
 		return 0;
 	}
@@ -301,12 +309,13 @@ static int grow_one(const char *dir, const char *name, __u32 to)
 	return err;
 }
 
-int grow_prepare(const char *dir)
+int grow_prepare(const char *dir, unsigned int pct)
 {
 	const char *env = getenv(GROW_ENV);
-	char list[512], *save = NULL, *p;
+	char list[1024], *save = NULL, *p;
 	int err = 0;
 
+	grow_dir = pct ? dir : NULL;
 	for (size_t i = 0; i < NGROW; i++) {
 		struct bpf_map_info info;
 		int fd = -1;
@@ -316,8 +325,7 @@ int grow_prepare(const char *dir)
 		/* The rate the first look sees is since now: a growth's seconds included. */
 		if (!rows[i].writer)
 			count(dir, i, &info, &fd, (uint64_t)xcni_mono_ms());
-		if (!rows[i].writer && fd >= 0)
-			close(fd);
+		xcni_close(&fd);
 	}
 	if (!env)
 		return 0;
@@ -357,10 +365,10 @@ int grow_finish(const char *dir, const struct map_max *mm, int n, bool taken_ove
 			if (!strcmp(mm[j].name, rows[i].name))
 				grown[i].asked = mm[j].asked ?: mm[j].n, grown[i].n = mm[j].n;
 		snprintf(gname, sizeof(gname), "%s/%s", GROW_DIR, rows[i].name);
-		old = map_get(dir, gname, &oi);
+		old = xcni_pin_info(dir, gname, &oi);
 		if (old < 0)
 			continue;
-		c.fd = map_get(dir, rows[i].name, &ni);
+		c.fd = xcni_pin_info(dir, rows[i].name, &ni);
 		/* Not the pinned one (a crash between the two pins): nothing to catch up. */
 		if (c.fd >= 0 && ni.id != oi.id)
 			mapw_walk(old, &oi, 1, copy_one, &c);

@@ -3,7 +3,7 @@
  * Maps grown online (issue 67 item 2, docs/decisions/map-growth.md). The
  * running agent counts xcni_ct and xcni_ct6 every GROW_CHECK_MS; one past
  * --map-grow percent of its entries, or a map the agent writes that cannot
- * hold what a writer wants (grow_want: the ipcache, the Service maps), makes
+ * hold what a writer wants (grow_ask: the ipcache, the Service and policy maps), makes
  * it stop its loop and exec itself (grow_exec). The new image grows the map
  * before it loads (grow_prepare: a map twice the size or more, the entries
  * copied, the old one pinned under grow/ and the new one renamed over its
@@ -37,12 +37,17 @@ int grow_tick(const char *pin_dir, unsigned int pct, uint64_t *at, volatile sig_
  * A writer of the agent's wants more entries in map than it has room for:
  * it is grown at the next look, to the doubling that holds them, at most
  * its ceiling and once a GROW_GAP_MS; what does not fit meanwhile stays out.
+ * buf: what its closure's log line says, "growing MAP to N entries" or,
+ * growth off or at the ceiling, "raise --map-max"; NULL: a map not grown.
  */
-void grow_want(const char *map, size_t more);
+const char *grow_ask(const char *map, size_t more, char *buf, size_t len);
+/* Whether maps grow in this image (grow_prepare with --map-grow not 0). */
+bool grow_on(void);
 /* A growth grow_tick asked for: this image replaced by a new one told to do it; else 0. -errno. */
 int grow_exec(char **argv);
-/* At start, before anything loads: each map the previous image asked for doubled and pinned. */
-int grow_prepare(const char *pin_dir);
+/* At start, before anything loads: each map the previous image asked for doubled and
+ * pinned; pct: --map-grow (0: grow_ask asks nothing). */
+int grow_prepare(const char *pin_dir, unsigned int pct);
 /*
  * What each old map got since the copy written into the new one (never over
  * an entry it has): once loaded, before the take-over (so that only what the

@@ -21,6 +21,7 @@
 #include "xcni_shared.h"
 #include "lib/system/bpfpin.h"
 #include "lib/system/log.h"
+#include "agent/grow.h"
 #include "agent/masq.h"
 #include "agent/overlay.h"
 #include "agent/socklb.h"
@@ -110,16 +111,11 @@ int map_sizes_node(struct map_max *mm, int *n)
 					    by_mem : NODE_PODS * NODE_FLOWS_PER_POD), 16384, 1 << 20);
 	__u32 npc = (__u32)clamp_u64(pow2_up((1 << 20) / ((sizeof(struct xcni_npc) + 7) / 8 * 8 *
 							   cpus) + 1) / 2, 256, XCNI_MAX_NPC);
+	/* xcni_snat >= 8,192: one client at --snat-client-max (4,096) never fills it */
 	const struct { const char *name; __u32 n; } s[] = {
-		{ "xcni_ct", ct },
-		{ "xcni_ct6", ct / 2 },
-		{ "xcni_snat", ct / 2 }, /* >= 8,192: one client at --snat-client-max (4,096) never fills it */
-		{ "xcni_affinity", ct / 4 },
-		{ "xcni_snat_cl", ct / 8 },
-		{ "xcni_snat_known", ct / 8 },
-		{ "xcni_sock_flow", ct / 8 },
-		{ "xcni_sock_flow6", ct / 8 },
-		{ "xcni_npc", npc },
+		{ "xcni_ct", ct }, { "xcni_ct6", ct / 2 }, { "xcni_snat", ct / 2 },
+		{ "xcni_affinity", ct / 4 }, { "xcni_snat_cl", ct / 8 }, { "xcni_snat_known", ct / 8 },
+		{ "xcni_sock_flow", ct / 8 }, { "xcni_sock_flow6", ct / 8 }, { "xcni_npc", npc },
 		{ "xcni_evshare", pow2_up(NODE_PODS * 4) },
 		{ "xcni_fqdn", pow2_up(NODE_PODS * XCNI_FQDN_PER_POD) },
 	};
@@ -199,26 +195,21 @@ int check_pinned_layout(const char *pin_dir, struct bpf_object *obj, struct map_
 	struct bpf_map *m;
 
 	bpf_object__for_each_map(m, obj) {
-		struct bpf_map_info info = {};
-		__u32 len = sizeof(info);
+		struct bpf_map_info info;
 		char path[512];
 		const struct map_max *e;
+		bool same; /* type, key and value */
 		int fd, err;
 
 		if (!bpf_map__is_pinned(m) && bpf_map__pin_path(m) == NULL)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", pin_dir, bpf_map__name(m));
-		fd = bpf_obj_get(path);
-		if (fd < 0)
+		if ((fd = xcni_pin_info(pin_dir, bpf_map__name(m), &info)) < 0)
 			continue; /* not pinned yet: created on load */
-		if (bpf_map_get_info_by_fd(fd, &info, &len)) {
-			close(fd);
-			continue;
-		}
 		close(fd);
-		if (info.type == bpf_map__type(m) && info.key_size == bpf_map__key_size(m) &&
-		    info.value_size == bpf_map__value_size(m) &&
-		    info.max_entries == bpf_map__max_entries(m) &&
+		same = info.type == bpf_map__type(m) && info.key_size == bpf_map__key_size(m) &&
+		       info.value_size == bpf_map__value_size(m);
+		if (same && info.max_entries == bpf_map__max_entries(m) &&
 		    info.map_flags == bpf_map__map_flags(m))
 			continue;
 		if (frag_map(bpf_map__name(m))) {
@@ -231,8 +222,10 @@ int check_pinned_layout(const char *pin_dir, struct bpf_object *obj, struct map_
 			continue;
 		}
 		/* Names only (flags of an older build, another --map-max): made
-		 * again, losing nothing. */
-		if (names_map(bpf_map__name(m))) {
+		 * again, losing nothing; one larger while maps grow (grown online:
+		 * made smaller, it would grow again) is kept. */
+		if (names_map(bpf_map__name(m)) && !(same && info.map_flags == bpf_map__map_flags(m) &&
+						     info.max_entries > bpf_map__max_entries(m) && grow_on())) {
 			pr_warn("pinned map %s has flags %#x and %u entries, this xcnid makes it with "
 				"%#x and %u: making it again (its names are written again from the "
 				"cluster's state)\n",
@@ -243,10 +236,8 @@ int check_pinned_layout(const char *pin_dir, struct bpf_object *obj, struct map_
 			continue;
 		}
 		e = map_max_find(mm, *n, bpf_map__name(m));
-		if (info.type == bpf_map__type(m) && info.key_size == bpf_map__key_size(m) &&
-		    info.value_size == bpf_map__value_size(m) &&
-		    (info.max_entries == bpf_map__max_entries(m) || !e || !e->user ||
-		     info.max_entries > bpf_map__max_entries(m))) {
+		if (same && (info.max_entries == bpf_map__max_entries(m) || !e || !e->user ||
+			     info.max_entries > bpf_map__max_entries(m))) {
 			if ((err = pinned_keep(m, &info, mm, n, path)))
 				return err;
 			continue;

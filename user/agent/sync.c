@@ -441,28 +441,30 @@ static void report_svc_closed(struct svcsync *ss, __u64 gen)
 	size_t n;
 	const struct svcsync_closed *cl = svcsync_closed(ss, &n);
 	uint64_t fp = 0;
+	char buf[160];
+	bool say;
 
 	svc_some_closed = n;
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n; i++)
 		fp = fp_str(fp_add(fp, cl[i].frontends), cl[i].ns);
-		/* Over its own share: growing would only raise the share it is over. */
-		if (!cl[i].share)
-			grow_want(cl[i].map, cl[i].need);
-	}
-	if (!set_changed(&said, n, fp))
-		return;
-	if (!n)
+	if ((say = set_changed(&said, n, fp)) && !n)
 		pr_info("generation %llu: the Service maps hold every namespace's frontends again\n",
 			(unsigned long long)gen);
-	for (size_t i = 0; i < n; i++)
-		pr_err("generation %llu: namespace %s closed for Service room: %s%s%s (%zu entries); "
-		       "%zu of its new or changed frontends are not programmed (traffic to them "
-		       "finds no Service); its running ones and every other namespace's Services "
-		       "applied; %s\n",
-		       (unsigned long long)gen, cl[i].ns,
-		       cl[i].share ? "over its namespace's share (--service-ns-share) of " : "",
-		       cl[i].map, cl[i].share ? "" : " is full and it brings the most", cl[i].need,
-		       cl[i].frontends, cl[i].fix);
+	for (size_t i = 0; i < n; i++) {
+		/* Asked at every generation, said once. Over its own share: growing
+		 * would only raise the share it is over. */
+		const char *fix = cl[i].share ? NULL : grow_ask(cl[i].map, cl[i].need, buf, sizeof(buf));
+
+		if (say)
+			pr_err("generation %llu: namespace %s closed for Service room: %s%s%s (%zu entries); "
+			       "%zu of its new or changed frontends are not programmed (traffic to them "
+			       "finds no Service); its running ones and every other namespace's Services "
+			       "applied; %s\n",
+			       (unsigned long long)gen, cl[i].ns,
+			       cl[i].share ? "over its namespace's share (--service-ns-share) of " : "",
+			       cl[i].map, cl[i].share ? "" : " is full and it brings the most", cl[i].need,
+			       cl[i].frontends, fix ?: cl[i].fix);
+	}
 }
 
 /* The Services' frontends of the changes ch (all: of every Service) built into *d. */
@@ -743,19 +745,28 @@ static int step_fqdn(struct generation *g)
 	return 0;
 }
 
+/* What the policy maps' growth asked at the last apply ("; growing MAP to N ..." each). */
+static char pol_grow[512];
+
 /*
  * The pods whose policy did not fit (closed: XCNI_POLEP_OVERFLOW), named in
  * the log; `xcnictl policy` and the metrics read them from the maps. Said
- * when the set changes, not at every generation.
+ * when the set changes, not at every generation. Every map of the writer
+ * that wants more (pods closed for room, names left out) is asked to grow.
  */
 static void report_overflows(struct polsync *ps, __u64 gen)
 {
 	static struct said_set said;
-	size_t n;
+	size_t n, more, at = 0;
 	const struct polsync_over *ov = polsync_overflows(ps, &n);
 	uint64_t fp = 0;
-	char ip[INET_ADDRSTRLEN];
+	char ip[INET_ADDRSTRLEN], one[160];
+	const char *map;
 
+	pol_grow[0] = '\0';
+	for (size_t i = 0; (map = polsync_short(ps, i, &more)) && at < sizeof(pol_grow); i++)
+		if (more && grow_ask(map, more, one, sizeof(one)))
+			at += (size_t)snprintf(pol_grow + at, sizeof(pol_grow) - at, "; %s", one);
 	for (size_t i = 0; i < n; i++)
 		fp = fp_add(fp, ov[i].ip);
 	if (!set_changed(&said, n, fp))
@@ -770,7 +781,7 @@ static void report_overflows(struct polsync *ps, __u64 gen)
 
 		inet_ntop(AF_INET, &ov[i].ip, ip, sizeof(ip));
 		pr_err("generation %llu: pod %s/%s (%s) closed (drop-policy-overflow): its policy "
-		       "takes %zu xcni_policy, %zu xcni_polrange and %zu xcni_polcidr entries, %s\n",
+		       "takes %zu xcni_policy, %zu xcni_polrange and %zu xcni_polcidr entries, %s%s\n",
 		       (unsigned long long)gen, p && p->meta.ns ? p->meta.ns : "?",
 		       p && p->meta.name ? p->meta.name : "?", ip,
 		       ov[i].need[POLSYNC_MAP_POLICY], ov[i].need[POLSYNC_MAP_POLRANGE],
@@ -778,7 +789,7 @@ static void report_overflows(struct polsync *ps, __u64 gen)
 		       ov[i].ipcache ? "and its namespace has more pod addresses than xcni_ipcache "
 				       "has room for" :
 		       ov[i].share   ? "more than its namespace's share (--policy-ns-share)" :
-				       "more than the maps have left");
+				       "more than the maps have left", ov[i].share ? "" : pol_grow);
 	}
 }
 
@@ -794,10 +805,10 @@ static void report_ipc_closed(struct polsync *ps, __u64 gen)
 		const char *map = f ? "xcni_ipcache6" : "xcni_ipcache";
 		size_t n, addrs, len = 0;
 		const char *const *ns = polsync_ipcache_closed(ps, f ? 6 : 4, &n, &addrs);
-		char list[512] = "";
+		char list[512] = "", fix[160];
 
 		if (n)
-			grow_want(map, addrs);
+			grow_ask(map, addrs, fix, sizeof(fix));
 		if (!set_changed(&said[f], n, addrs))
 			continue;
 		if (!n) {
@@ -811,8 +822,8 @@ static void report_ipc_closed(struct polsync *ps, __u64 gen)
 		pr_err("generation %llu: %s cannot hold every pod's address: namespace(s) %s "
 		       "closed (the most addresses first; %zu addresses left out: other nodes "
 		       "refuse their packets, their pods here are closed); every other "
-		       "namespace's policy applied; raise --map-max=%s=N\n",
-		       (unsigned long long)gen, map, list, addrs, map);
+		       "namespace's policy applied; %s\n",
+		       (unsigned long long)gen, map, list, addrs, fix);
 	}
 }
 
@@ -1104,8 +1115,8 @@ static int step_report(struct generation *g)
 	report_gen(g->o, g->w->fp, g->gen, r, ss->eps_overflow, ss->names_missing, NULL);
 	if (ss->names_missing != last_names_missing)
 		pr_warn("generation %llu: %zu names for people (identities, policies, pods) do not fit "
-			"the maps of names: shown as numbers; policy is applied all the same\n",
-			(unsigned long long)g->gen, ss->names_missing);
+			"the maps of names: shown as numbers; policy is applied all the same%s\n",
+			(unsigned long long)g->gen, ss->names_missing, pol_grow);
 	last_names_missing = ss->names_missing;
 	pr_info("generation %llu applied in %.2f ms (compile %.2f ms, %s%s%s%s, %zu pods compiled, %zu given new identities): "
 		"%zu pods rewritten (%zu in place), %zu entries written, %zu deleted, %zu other map changes; "

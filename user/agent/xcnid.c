@@ -280,7 +280,7 @@ static int run(const struct opts *o)
 	if (!err)
 		err = map_sizes_node(o->ov->map_max, &o->ov->nmap_max);
 	if (!err && !o->once)
-		err = grow_prepare(o->pin_dir);
+		err = grow_prepare(o->pin_dir, o->map_grow_pct);
 	if (err)
 		return err;
 	err = load_pod_progs(o, &fp, &tp);

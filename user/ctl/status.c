@@ -132,22 +132,13 @@ static json_t *maps_json(const struct ctl_ctx *c, json_t *problems, json_t *mem)
 	DIR *d = opendir(c->pin_dir);
 
 	while (d && (de = readdir(d))) {
-		struct bpf_map_info info = {};
-		__u32 len = sizeof(info);
-		char path[PATH_MAX];
+		struct bpf_map_info info;
 		long cnt;
 		int fd;
 
-		if (strncmp(de->d_name, "xcni_", 5))
+		if (strncmp(de->d_name, "xcni_", 5) ||
+		    (fd = xcni_pin_info(c->pin_dir, de->d_name, &info)) < 0)
 			continue;
-		snprintf(path, sizeof(path), "%s/%s", c->pin_dir, de->d_name);
-		fd = bpf_obj_get(path);
-		if (fd < 0)
-			continue;
-		if (bpf_map_get_info_by_fd(fd, &info, &len)) {
-			close(fd);
-			continue;
-		}
 		b = xcni_fd_memlock(fd);
 		total += b;
 		nmem++;

@@ -573,6 +573,15 @@ void polsync_set_ns_share(struct polsync *ps, unsigned int percent)
 	ps->share = percent < 1 ? 1 : percent > 100 ? 100 : percent;
 }
 
+const char *polsync_short(const struct polsync *ps, size_t i, size_t *more)
+{
+	if (i >= ARRAY_SIZE(ps_maps))
+		return NULL;
+	*more = i < POLSYNC_NR_MAPS ? ps->more[i] : !ps_maps[i].set ? 0 :
+		((const struct kvset *)((const char *)ps + ps_maps[i].set))->dropped;
+	return ps_maps[i].pin;
+}
+
 const struct polsync_over *polsync_overflows(const struct polsync *ps, size_t *n)
 {
 	*n = ps->nover;

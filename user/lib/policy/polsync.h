@@ -85,6 +85,12 @@ int polsync_cleanup(struct polsync *ps, struct polsync_stats *st);
  * would take its namespace past its share is closed, whatever room is left.
  */
 void polsync_set_ns_share(struct polsync *ps, unsigned int percent);
+/*
+ * The map writer's map i by name (NULL past the last) and *more, the entries
+ * the last whole apply wanted in it past its size (policy: pods closed for
+ * room; names: names left out), for a growth to add.
+ */
+const char *polsync_short(const struct polsync *ps, size_t i, size_t *more);
 /* The pods the last apply closed, by policy key; valid until the next apply. */
 const struct polsync_over *polsync_overflows(const struct polsync *ps, size_t *n);
 

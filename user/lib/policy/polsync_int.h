@@ -40,6 +40,9 @@ struct polsync {
 	size_t max_policy, max_polrange, max_polcidr, max_ipcache, max_identity, max_polname,
 		max_podname, max_polsel, max_rulename;
 	size_t n_policy, n_polrange, n_polcidr; /* entries in the maps */
+	/* Entries the pods' policy wants past each map's size, its namespace's
+	 * share aside (polsync_room_judge): what a growth must add. */
+	size_t more[POLSYNC_NR_MAPS];
 	size_t neps;
 	struct ep_state *eps; /* sorted by ip */
 	struct kvset ipcache, identity, polname, podname, polsel;

@@ -48,7 +48,7 @@ static void names_sync(struct polsync *ps, int fd, struct kvset *cur, const void
 		ps->names_short = true;
 		return;
 	}
-	*missing += m.dropped;
+	*missing += cur->dropped = m.dropped;
 	*changed += m.written + m.deleted;
 }
 
@@ -256,21 +256,17 @@ int polsync_delta_write(struct polsync *ps, const struct pol_delta *d, int phase
 	}
 	if ((err = names_del(ps->fd_identity, d->id_del, d->nid_del, changed)))
 		return err;
-	for (size_t i = 0; i < d->npol_put; i++) {
+	for (size_t i = 0; i < d->npol_put; i++)
 		if ((err = name_put(ps, ps->fd_polname, &d->pol_put[i].id, &d->pol_put[i].name,
 				    changed, missing)))
 			return err;
-	}
 	if ((err = names_del(ps->fd_polname, d->pol_del, d->npol_del, changed)))
 		return err;
-	for (size_t i = 0; i < d->npn_put; i++) {
+	for (size_t i = 0; i < d->npn_put; i++)
 		if ((err = name_put(ps, ps->fd_podname, &d->pn_put[i].ip, &d->pn_put[i].name,
 				    changed, missing)))
 			return err;
-	}
-	if ((err = names_del(ps->fd_podname, d->pn_del, d->npn_del, changed)))
-		return err;
-	return 0;
+	return names_del(ps->fd_podname, d->pn_del, d->npn_del, changed);
 }
 
 /*

@@ -91,6 +91,7 @@ int polsync_room_judge(struct polsync *ps, const struct pol_result *r, struct ep
 	int err = -ENOMEM;
 
 	*global = false;
+	memset(ps->more, 0, sizeof(ps->more));
 	room_needs(r, m);
 	if (!r->neps)
 		return 0;
@@ -121,8 +122,13 @@ int polsync_room_judge(struct polsync *ps, const struct pol_result *r, struct ep
 		if (room_adds)
 			break;
 	}
-	for (size_t i = 0; i < r->neps; i++)
+	for (size_t i = 0; i < r->neps; i++) {
 		m[i].same = m[i].same && !m[i].over;
+		for (int k = 0; k < POLSYNC_NR_MAPS && !m[i].share; k++)
+			ps->more[k] += m[i].need[k];
+	}
+	for (int k = 0; k < POLSYNC_NR_MAPS; k++)
+		ps->more[k] = ps->more[k] > max[k] ? ps->more[k] - max[k] : 0;
 	err = 0;
 out:
 	free(ix);
@@ -152,17 +158,21 @@ static const char *ipc_ns_of(const void *rec)
 
 /*
  * Which namespaces to close so that the nv pod entries v (namespace, index)
- * fit room: the room writer's judgement (mapw_room_fit, closing: the
- * namespace with the most first). *c: those namespaces (sorted), drop[index]
- * set for their entries. -ENOSPC when the entries of no pod alone are over.
+ * of map's n fit its max: the room writer's judgement (mapw_room_fit,
+ * closing: the namespace with the most first). *c: those namespaces
+ * (sorted), drop[index] set for their entries. -ENOSPC (msg) when the
+ * entries of no pod alone are over.
  */
-static int closure_choose(struct ipc_ns *v, size_t nv, size_t n, size_t max,
-			  struct ns_closure *c, bool *drop)
+static int closure_choose(struct ipc_ns *v, size_t nv, size_t n, size_t max, const char *map,
+			  struct ns_closure *c, bool *drop, char *msg, size_t msglen)
 {
 	struct mapw_room m = { .max = max - (n - nv), .owner_of = ipc_ns_of };
 	bool *keep = malloc((nv + 1) * sizeof(*keep));
 	int err = !keep ? -ENOMEM : n - nv > max ? -ENOSPC : 0;
 
+	if (err == -ENOSPC) /* nodes and the node's own addresses alone: nothing a namespace brings */
+		snprintf(msg, msglen, "the maps cannot hold this state: %zu %s entries (max %zu), "
+			 "%zu of them no pod's; nothing was applied", n, map, max, n - nv);
 	polsync_ns_closure_clear(c);
 	qsort(v, nv, sizeof(*v), cmp_ipc_ns); /* a namespace's entries together */
 	if (!err && !(err = mapw_room_fit(&m, v, nv, sizeof(*v), keep)) && m.dropped &&
@@ -232,13 +242,8 @@ int polsync_ipc_fit(struct polsync *ps, const struct pol_result *r, bool delta,
 		if (pn)
 			v[nv++] = (struct ipc_ns){ pn->name.ns, i };
 	}
-	err = closure_choose(v, nv, r->nipcache, ps->max_ipcache, &ps->c4, drop);
-	if (err == -ENOSPC)
-		/* Nodes and the node's own addresses alone: nothing a namespace brings. */
-		snprintf(msg, msglen,
-			 "the maps cannot hold this state: %zu ipcache entries (xcni_ipcache max "
-			 "%zu), %zu of them no pod's; nothing was applied",
-			 r->nipcache, ps->max_ipcache, r->nipcache - nv);
+	err = closure_choose(v, nv, r->nipcache, ps->max_ipcache, "xcni_ipcache", &ps->c4, drop,
+			     msg, msglen);
 	if (err)
 		goto out;
 	err = -ENOMEM;
@@ -280,12 +285,8 @@ int polsync_plan6(struct polsync *ps, const struct pol_v6 *v, char *msg, size_t 
 	for (size_t i = 0; i < v->nipc; i++)
 		if (v->ipc[i].ns && (v->ipc[i].val.flags & XCNI_IPC_POD))
 			rec[nv++] = (struct ipc_ns){ v->ipc[i].ns, i };
-	err = closure_choose(rec, nv, v->nipc, ps->max_ipcache6, &ps->c6, drop);
-	if (err == -ENOSPC)
-		snprintf(msg, msglen,
-			 "the maps cannot hold this state: %zu ipcache6 entries (xcni_ipcache6 max "
-			 "%zu), %zu of them no pod's; nothing was applied",
-			 v->nipc, ps->max_ipcache6, v->nipc - nv);
+	err = closure_choose(rec, nv, v->nipc, ps->max_ipcache6, "xcni_ipcache6", &ps->c6, drop,
+			     msg, msglen);
 out:
 	free(rec);
 	free(drop);

@@ -130,28 +130,28 @@ int xcni_pin_get(const char *dir, const char *name)
 	return fd < 0 ? -errno : fd;
 }
 
+int xcni_pin_info(const char *dir, const char *name, struct bpf_map_info *info)
+{
+	__u32 len = sizeof(*info);
+	int fd = xcni_pin_get(dir, name), err;
+
+	memset(info, 0, sizeof(*info));
+	if (fd < 0 || !bpf_map_get_info_by_fd(fd, info, &len))
+		return fd;
+	err = -errno;
+	close(fd);
+	return err;
+}
+
 int xcni_map_open_pinned(const char *dir, const char *name, size_t *max)
 {
-	char path[512];
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info);
-	int fd;
+	struct bpf_map_info info;
+	int fd = xcni_pin_info(dir, name, &info);
 
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	fd = bpf_obj_get(path);
-	if (fd < 0) {
-		pr_err("cannot open pinned map %s: %s\n", path, strerror(errno));
-		return -errno;
-	}
-	if (max) {
-		if (bpf_map_get_info_by_fd(fd, &info, &len)) {
-			int err = -errno;
-
-			close(fd);
-			return err;
-		}
+	if (fd < 0)
+		pr_err("cannot open pinned map %s/%s: %s\n", dir, name, strerror(-fd));
+	else if (max)
 		*max = info.max_entries;
-	}
 	return fd;
 }
 

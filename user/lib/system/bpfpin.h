@@ -41,6 +41,9 @@
 int xcni_pin_atomic(int fd, const char *dir, const char *name);
 /* The object pinned as dir/name: its fd, or -errno (-ENAMETOOLONG for a path too long). */
 int xcni_pin_get(const char *dir, const char *name);
+struct bpf_map_info;
+/* The map pinned as dir/name: its fd and *info, or -errno (not said). */
+int xcni_pin_info(const char *dir, const char *name, struct bpf_map_info *info);
 
 /*
  * Opens the map pinned as dir/name (logging why not); with max, also reads its

@@ -11,8 +11,9 @@
 #include <stddef.h>
 
 /* A map's contents as sorted (key, value) records. */
+/* A map's records as a writer knows them; dropped: those its last room sync left out. */
 struct kvset {
-	size_t n, ksz, vsz;
+	size_t n, ksz, vsz, dropped;
 	unsigned char *d;
 };
 
