@@ -37,7 +37,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct addr_find af = { .af = AF_INET, .ifindex = 2, .addr = { 10, 0, 0, 1 }, .plen = 32 };
 	struct addr_find af6 = { .af = AF_INET6, .ifindex = 2, .addr = { 0xfd, [15] = 2 },
 				 .plen = 128 };
-	struct addr_first a1 = { .af = AF_INET, .ifindex = 2 };
+	struct addr_find a1 = { .af = AF_INET, .ifindex = 2, .plen = -1 };
 	struct route_find rf = { .af = AF_INET, .dst = &want.dst, .dst_len = 32, .oif = 2 };
 	struct route_find rf6 = { .af = AF_INET6, .dst = &pod6, .gw = &pod6, .dst_len = 128 };
 	struct neigh_find nf = { 2, &pod6, (const uint8_t *)"\2\0\0\0\0\1", 0 };
@@ -60,7 +60,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 0: ret = nl_replies(&nl, buf, size - 1, 0, link_get_cb, &link); break;
 	case 1: ret = nl_replies(&nl, buf, size - 1, 0, link_dump_cb, &ld); break;
 	case 2: ret = nl_replies(&nl, buf, size - 1, 0, addr_cb, &af); break;
-	case 3: ret = nl_replies(&nl, buf, size - 1, 0, addr_first_cb, &a1); break;
+	case 3: ret = nl_replies(&nl, buf, size - 1, 0, addr_cb, &a1); break;
 	case 4: ret = nl_replies(&nl, buf, size - 1, 0, route_cb, &rf); break;
 	case 5: ret = nl_replies(&nl, buf, size - 1, 0, route_walk_cb, &rw); break;
 	case 7: ret = nl_replies(&nl, buf, size - 1, 0, addr_cb, &af6); break;
