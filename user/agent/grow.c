@@ -156,11 +156,6 @@ out:
 	return to;
 }
 
-bool grow_on(void)
-{
-	return grow_dir;
-}
-
 const char *grow_ask(const char *map, size_t more, char *buf, size_t len)
 {
 	struct bpf_map_info info;
@@ -316,6 +311,7 @@ int grow_prepare(const char *dir, unsigned int pct)
 	int err = 0;
 
 	grow_dir = pct ? dir : NULL;
+	pins_keep_grown(grow_dir);
 	for (size_t i = 0; i < NGROW; i++) {
 		struct bpf_map_info info;
 		int fd = -1;

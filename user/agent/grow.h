@@ -41,8 +41,6 @@ int grow_tick(const char *pin_dir, unsigned int pct, uint64_t *at, volatile sig_
  * growth off or at the ceiling, "raise --map-max"; NULL: a map not grown.
  */
 const char *grow_ask(const char *map, size_t more, char *buf, size_t len);
-/* Whether maps grow in this image (grow_prepare with --map-grow not 0). */
-bool grow_on(void);
 /* A growth grow_tick asked for: this image replaced by a new one told to do it; else 0. -errno. */
 int grow_exec(char **argv);
 /* At start, before anything loads: each map the previous image asked for doubled and

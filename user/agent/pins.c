@@ -21,7 +21,6 @@
 #include "xcni_shared.h"
 #include "lib/system/bpfpin.h"
 #include "lib/system/log.h"
-#include "agent/grow.h"
 #include "agent/masq.h"
 #include "agent/overlay.h"
 #include "agent/socklb.h"
@@ -88,6 +87,14 @@ static __u32 pow2_up(__u64 v)
 static __u64 clamp_u64(__u64 v, __u64 lo, __u64 hi)
 {
 	return v < lo ? lo : v > hi ? hi : v;
+}
+
+/* Whether maps grow in this image: grow_prepare says (growth calls pins, not back). */
+static bool keep_grown;
+
+void pins_keep_grown(bool on)
+{
+	keep_grown = on;
 }
 
 __u64 node_mem_total(void)
@@ -225,7 +232,7 @@ int check_pinned_layout(const char *pin_dir, struct bpf_object *obj, struct map_
 		 * again, losing nothing; one larger while maps grow (grown online:
 		 * made smaller, it would grow again) is kept. */
 		if (names_map(bpf_map__name(m)) && !(same && info.map_flags == bpf_map__map_flags(m) &&
-						     info.max_entries > bpf_map__max_entries(m) && grow_on())) {
+						     info.max_entries > bpf_map__max_entries(m) && keep_grown)) {
 			pr_warn("pinned map %s has flags %#x and %u entries, this xcnid makes it with "
 				"%#x and %u: making it again (its names are written again from the "
 				"cluster's state)\n",

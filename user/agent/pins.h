@@ -29,6 +29,8 @@ int check_pinned_layout(const char *pin_dir, struct bpf_object *obj, struct map_
 int map_sizes_node(struct map_max *mm, int *n);
 /* The node's memory (/proc/meminfo MemTotal) in bytes, or 0. */
 __u64 node_mem_total(void);
+/* Names maps larger than this build makes are kept at start (maps grow in this image). */
+void pins_keep_grown(bool on);
 /* The new programs swapped into every attachment the plugin made (TCX links, tc filters). */
 int take_over_attachments(const char *pin_dir, int from_fd, int to_fd);
 /* --uninstall: links, pins and (unless told otherwise) the masquerade tables removed. */
