@@ -420,16 +420,19 @@ check "completion fish: commands, flags, the fate words, the live pod names" com
 # sysdump (issue 70 item 8): in a lab without --node it warns (not a silent, empty
 # archive), and it carries the lab's policy objects.
 sd_lab() {
-	local d out
+	local d out list
 	d=$(mktemp -d) || return 1
 	mkdir -p "$d/lab/manifests" && echo '{}' >"$d/lab/lab.json"
 	echo '{"kind":"NetworkPolicy","metadata":{"name":"deny","namespace":"web"}}' \
 		>"$d/lab/manifests/networkpolicy.web.deny.json"
 	out=$(XCNI_LAB_DIR="$d/lab" "$XCNICTL" --pin-dir "$d/nopins" sysdump -f "$d/out.tgz" 2>&1)
 	echo "$out"
+	# The listing read whole first: grep -q leaving early would end tar by
+	# SIGPIPE, a failure under pipefail (once in a clean run).
+	list=$(tar tzf "$d/out.tgz")
 	grep -q 'a lab is up: its nodes are left out (--node all' <<<"$out" &&
-		tar tzf "$d/out.tgz" | grep -q '/policies/networkpolicy.web.deny.json$' &&
-		tar tzf "$d/out.tgz" | grep -q '/local/policy-selectors.json$'
+		grep -q '/policies/networkpolicy.web.deny.json$' <<<"$list" &&
+		grep -q '/local/policy-selectors.json$' <<<"$list"
 	local rc=$?
 	rm -rf "$d"
 	return $rc
