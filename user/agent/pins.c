@@ -118,11 +118,16 @@ int map_sizes_node(struct map_max *mm, int *n)
 					    by_mem : NODE_PODS * NODE_FLOWS_PER_POD), 16384, 1 << 20);
 	__u32 npc = (__u32)clamp_u64(pow2_up((1 << 20) / ((sizeof(struct xcni_npc) + 7) / 8 * 8 *
 							   cpus) + 1) / 2, 256, XCNI_MAX_NPC);
-	/* xcni_snat >= 8,192: one client at --snat-client-max (4,096) never fills it */
 	const struct { const char *name; __u32 n; } s[] = {
-		{ "xcni_ct", ct }, { "xcni_ct6", ct / 2 }, { "xcni_snat", ct / 2 },
-		{ "xcni_affinity", ct / 4 }, { "xcni_snat_cl", ct / 8 }, { "xcni_snat_known", ct / 8 },
-		{ "xcni_sock_flow", ct / 8 }, { "xcni_sock_flow6", ct / 8 }, { "xcni_npc", npc },
+		{ "xcni_ct", ct },
+		{ "xcni_ct6", ct / 2 },
+		{ "xcni_snat", ct / 2 }, /* >= 8,192: one client at --snat-client-max (4,096) never fills it */
+		{ "xcni_affinity", ct / 4 },
+		{ "xcni_snat_cl", ct / 8 },
+		{ "xcni_snat_known", ct / 8 },
+		{ "xcni_sock_flow", ct / 8 },
+		{ "xcni_sock_flow6", ct / 8 },
+		{ "xcni_npc", npc },
 		{ "xcni_evshare", pow2_up(NODE_PODS * 4) },
 		{ "xcni_fqdn", pow2_up(NODE_PODS * XCNI_FQDN_PER_POD) },
 	};
