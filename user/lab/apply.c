@@ -24,6 +24,7 @@
 #include "lab/apply.h"
 #include "lib/system/util.h"
 #include "lib/system/cidr.h"
+#include "lib/system/readall.h"
 
 /* Everything one apply/delete was given, in input order. */
 struct batch {
@@ -81,37 +82,14 @@ static int batch_add_docs(struct batch *b, const char *src, json_t **docs, size_
 
 static int load_stdin(struct batch *b)
 {
-	size_t len = 0, cap = 0;
 	struct k8s_error kerr;
-	char *buf = NULL, *nb;
+	char *buf;
 	json_t **docs;
-	size_t n;
-	ssize_t r;
-	int err;
+	size_t n, len;
+	int err = xcni_read_all(0, 0, &buf, &len);
 
-	for (;;) {
-		if (cap - len < 65536) {
-			nb = realloc(buf, cap + 65536 + 1);
-			if (!nb) {
-				free(buf);
-				return -ENOMEM;
-			}
-			buf = nb;
-			cap += 65536;
-		}
-		r = read(0, buf + len, cap - len);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			err = -errno;
-			free(buf);
-			return said(err, "lab: reading stdin: %s\n", strerror(-err));
-		}
-		if (r == 0)
-			break;
-		len += (size_t)r;
-	}
-	buf[len] = '\0';
+	if (err)
+		return said(err, "lab: reading stdin: %s\n", strerror(-err));
 	err = k8s_load_stream(buf, len, &docs, &n, &kerr);
 	free(buf);
 	if (err)

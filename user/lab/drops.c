@@ -29,10 +29,7 @@ int lab_drops_open(struct lab *lab, struct lab_drops *d, const char *who)
 	for (size_t i = 0; i < lab->nnodes; i++) {
 		const struct lab_node *n = &lab->nodes[i];
 
-		if (n->pin[0])
-			snprintf(path, sizeof(path), "%s/xcni_metrics", n->pin);
-		else
-			snprintf(path, sizeof(path), "%s/%s/xcni_metrics", LAB_PIN_ROOT, n->name);
+		snprintf(path, sizeof(path), "%s/xcni_metrics", n->pin);
 		d->fd[i] = bpf_obj_get(path);
 		if (d->fd[i] < 0 && who)
 			fprintf(stderr, "%s: node %s: %s: %s (its drops are not "

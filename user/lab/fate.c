@@ -50,22 +50,14 @@ static int rec_why(json_t *o, char *buf, size_t len, char *nm, size_t nmlen)
 static size_t fate_records(struct lab *lab, const char *req,
 			   int (*fn)(json_t *o, void *arg), void *arg)
 {
-	char pin[PATH_MAX + 64], sock[PATH_MAX + 128], why[600];
 	size_t answered = 0;
 	int stop = 0;
 
 	for (size_t n = 0; n < lab->nnodes && !stop; n++) {
-		const struct lab_node *ln = &lab->nodes[n];
 		char *ans = NULL, *line, *save = NULL;
 		size_t alen = 0;
 
-		if (ln->pin[0])
-			snprintf(pin, sizeof(pin), "%s", ln->pin);
-		else
-			snprintf(pin, sizeof(pin), "%s/%s", LAB_PIN_ROOT, ln->name);
-		if (flows_sock_path(pin, sock, sizeof(sock)) ||
-		    flows_local_get(sock, NULL, req, FATE_ASK_TIMEOUT_S, &ans, &alen, why,
-				    sizeof(why)))
+		if (lab_node_flows(&lab->nodes[n], req, FATE_ASK_TIMEOUT_S, &ans, &alen))
 			continue; /* flows off there, or the agent busy: not named */
 		answered++;
 		for (line = strtok_r(ans, "\n", &save); line && !stop;
@@ -79,6 +71,15 @@ static size_t fate_records(struct lab *lab, const char *req,
 		free(ans);
 	}
 	return answered;
+}
+
+int lab_node_flows(const struct lab_node *n, const char *req, long timeout_s, char **ans,
+		   size_t *alen)
+{
+	char sock[PATH_MAX + 128], why[600];
+
+	return flows_sock_path(n->pin, sock, sizeof(sock)) ?:
+	       flows_local_get(sock, NULL, req, timeout_s, ans, alen, why, sizeof(why));
 }
 
 struct why_arg {

@@ -10,6 +10,12 @@
 #include "lab/state.h"
 
 /*
+ * A lab node's agent asked req on its flows socket: its answer (*ans, *alen
+ * bytes, to free), 0, or -errno (flows off there, or the agent busy).
+ */
+int lab_node_flows(const struct lab_node *n, const char *req, long timeout_s, char **ans,
+		   size_t *alen);
+/*
  * What denied the probe that left from source port sport to port dport, in
  * words: "by POLICY rule N SIDE" (a tier's Deny) or "isolated by A, B (SIDE:
  * nothing allows)", as the first lab node's flow record that says denied

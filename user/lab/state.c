@@ -217,7 +217,9 @@ static int state_load(struct lab *lab, json_t *root)
 		snprintf(n->netns, sizeof(n->netns), "%s", jstr(v, "netns"));
 		snprintf(n->cidr, sizeof(n->cidr), "%s", jstr(v, "podCIDR"));
 		snprintf(n->cidr6, sizeof(n->cidr6), "%s", jstr(v, "podCIDR6"));
-		snprintf(n->pin, sizeof(n->pin), "%s", jstr(v, "pinDir"));
+		/* A lab.json from before the field: the pins where lab up puts them. */
+		if (!snprintf(n->pin, sizeof(n->pin), "%s", jstr(v, "pinDir")))
+			snprintf(n->pin, sizeof(n->pin), LAB_PIN_ROOT "/%s", n->name);
 		snprintf(n->ip, sizeof(n->ip), "%s", jstr(v, "internalIP"));
 		proc_from_json(json_object_get(v, "xcnid"), &n->xcnid);
 		n->manifests = json_is_true(json_object_get(v, "manifests"));

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "lab/sys.h"
+#include "lib/system/readall.h"
 #include "lib/system/nl.h"
 #include "lib/system/util.h"
 
@@ -350,25 +351,14 @@ err_log:
 /* Reads a whole file into a NUL-terminated buffer. */
 int lab_read_file(const char *path, char **out)
 {
-	FILE *f = fopen(path, "re");
-	size_t len = 0;
-	char *buf = NULL;
-	int err = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), err;
+	size_t len;
 
-	if (!f)
+	if (fd < 0)
 		return -errno;
-	if (getdelim(&buf, &len, '\0', f) < 0) {
-		err = ferror(f) ? -EIO : 0;
-		if (!buf)
-			buf = strdup("");
-	}
-	fclose(f);
-	if (err || !buf) {
-		free(buf);
-		return err ? err : -ENOMEM;
-	}
-	*out = buf;
-	return 0;
+	err = xcni_read_all(fd, 0, out, &len);
+	close(fd);
+	return err;
 }
 
 /* Appends what fd has to *buf; 0 on EOF, 1 if more may come, -errno. */

@@ -38,6 +38,7 @@
 #include "lib/system/log.h"
 #include "lib/system/print.h"
 #include "lib/system/http.h"
+#include "lab/fate.h"
 #include "lab/state.h"
 #include "lab/ui.h"
 #include "lib/system/util.h"
@@ -227,25 +228,18 @@ static int gather(struct ui_src *src, const char *req, struct ui_ans *ans, size_
 		return ret;
 	for (size_t i = 0; i < lab.nnodes && *nans < max; i++) {
 		const struct lab_node *ln = &lab.nodes[i];
-		char pin[PATH_MAX], sock[108], err[600];
 		struct ui_ans *an = &ans[*nans];
 		size_t alen;
 
-		if (ln->pin[0])
-			snprintf(pin, sizeof(pin), "%s", ln->pin);
-		else
-			snprintf(pin, sizeof(pin), "%s/%s", LAB_PIN_ROOT, ln->name);
-		if (flows_sock_path(pin, sock, sizeof(sock)) ||
-		    flows_local_get(sock, NULL, req, UI_ASK_TIMEOUT_S, &an->buf, &alen, err,
-				    sizeof(err))) {
+		if (lab_node_flows(ln, req, UI_ASK_TIMEOUT_S, &an->buf, &alen)) {
 			pr_debug("lab ui: node %s: no answer on its flows socket\n", ln->name);
 			snprintf(unreachable[(*nu)++], 64, "%.63s", ln->name);
 			continue;
 		}
 		snprintf(an->name, sizeof(an->name), "%.63s", ln->name);
-		an->m.polsel = xcni_pin_get(pin, "xcni_polsel");
-		an->m.polname = xcni_pin_get(pin, "xcni_polname");
-		an->m.polkey6 = xcni_pin_get(pin, "xcni_polkey6");
+		an->m.polsel = xcni_pin_get(ln->pin, "xcni_polsel");
+		an->m.polname = xcni_pin_get(ln->pin, "xcni_polname");
+		an->m.polkey6 = xcni_pin_get(ln->pin, "xcni_polkey6");
 		(*nans)++;
 	}
 	lab_close(&lab);
