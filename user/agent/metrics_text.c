@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-/* The exposition format's writers and a per-CPU sum (metrics_text.h). */
+/* The exposition format's writers (metrics_text.h). */
 #include <bpf/bpf.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -45,23 +45,4 @@ void metrics_family1(FILE *b, const char *name, const char *type, const char *he
 {
 	metrics_family(b, name, type, help);
 	metrics_series(b, name, v, NULL);
-}
-
-int metrics_percpu_sum(int fd, __u32 key, int ncpus, size_t size, void *sum)
-{
-	size_t words = size / 8;
-	__u64 *vals = calloc((size_t)ncpus, size), *s = sum;
-	int err = 0;
-
-	if (!vals)
-		return -ENOMEM;
-	memset(sum, 0, size);
-	/* One value per possible CPU, each rounded up to 8 bytes: these are of __u64s. */
-	if (bpf_map_lookup_elem(fd, &key, vals))
-		err = -errno;
-	for (int c = 0; !err && c < ncpus; c++)
-		for (size_t w = 0; w < words; w++)
-			s[w] += vals[(size_t)c * words + w];
-	free(vals);
-	return err;
 }

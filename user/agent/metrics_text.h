@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The Prometheus text exposition format's writers, and a per-CPU map entry
- * summed: what every page of xcnid's /metrics (metrics.c, and the parts
+ * The Prometheus text exposition format's writers: what every page of xcnid's /metrics (metrics.c, and the parts
  * hooks.c and status.c render into it) writes with. Below the page: the page
  * calls its parts, the parts call these.
  */
@@ -22,11 +21,5 @@ void metrics_series(FILE *f, const char *name, unsigned long long v, ...);
 /* A family of one unlabelled series. */
 void metrics_family1(FILE *f, const char *name, const char *type, const char *help,
 		     unsigned long long v);
-
-/*
- * Entry key of the per-CPU map fd summed over its ncpus values, word by
- * word (a value of size bytes, all __u64): into sum. 0 or -errno.
- */
-int metrics_percpu_sum(int fd, __u32 key, int ncpus, size_t size, void *sum);
 
 #endif

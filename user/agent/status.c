@@ -32,6 +32,7 @@
 #include "lib/system/http.h"
 #include "agent/grow.h"
 #include "agent/metrics_text.h"
+#include "lib/system/mapwalk.h"
 #include "agent/pins.h"
 #include "agent/probe.h"
 #include "agent/polstatus.h"
@@ -237,7 +238,7 @@ static int read_drops(struct agent_status *s, uint64_t *out)
 		for (unsigned int d = 0; d < XCNI_NR_DIRS; d++) {
 			__u32 i = XCNI_METRIC_IDX(r, d);
 			struct xcni_metric sum;
-			int err = metrics_percpu_sum(s->metrics_fd, i, s->ncpus, sizeof(sum), &sum);
+			int err = mapw_percpu_sum(s->metrics_fd, i, s->ncpus, sizeof(sum), &sum);
 
 			if (err)
 				return err;

@@ -13,6 +13,7 @@
 #include "lab/drops.h"
 #include "lab/state.h"
 #include "lib/observe/reasons.h"
+#include "lib/system/mapwalk.h"
 #include "lib/system/util.h"
 #include "xcni_shared.h"
 
@@ -50,28 +51,19 @@ void lab_drops_close(struct lab_drops *d)
 int lab_drops_read(const struct lab_drops *d, __u64 *out)
 {
 	int ncpus = libbpf_num_possible_cpus();
-	struct xcni_metric *vals;
 
 	if (ncpus < 0)
 		return ncpus;
-	vals = calloc((size_t)ncpus, sizeof(*vals));
-	if (!vals)
-		return -ENOMEM;
 	memset(out, 0, d->nnodes * XCNI_NR_METRICS * sizeof(*out));
-	for (size_t n = 0; n < d->nnodes; n++) {
-		if (d->fd[n] < 0)
-			continue;
-		for (int r = XCNI_DROP_NON_IP; r >= XCNI_REASON_MIN; r--)
+	for (size_t n = 0; n < d->nnodes; n++)
+		for (int r = XCNI_DROP_NON_IP; d->fd[n] >= 0 && r >= XCNI_REASON_MIN; r--)
 			for (unsigned int dir = 0; dir < XCNI_NR_DIRS; dir++) {
 				__u32 idx = XCNI_METRIC_IDX(r, dir);
+				struct xcni_metric sum;
 
-				if (bpf_map_lookup_elem(d->fd[n], &idx, vals))
-					continue;
-				for (int c = 0; c < ncpus; c++)
-					out[n * XCNI_NR_METRICS + idx] += vals[c].packets;
+				if (!mapw_percpu_sum(d->fd[n], idx, ncpus, sizeof(sum), &sum))
+					out[n * XCNI_NR_METRICS + idx] = sum.packets;
 			}
-	}
-	free(vals);
 	return 0;
 }
 
