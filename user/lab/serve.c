@@ -154,29 +154,21 @@ static size_t reply_from(const struct msghdr *in, char *cin, char *cout, size_t 
 
 	memset(cout, 0, len);
 	for (c = CMSG_FIRSTHDR(&src); c; c = CMSG_NXTHDR(&src, c)) {
-		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
-			struct in_pktinfo pi;
+		bool v4 = c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO;
 
-			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
-			pi.ipi_spec_dst = pi.ipi_addr;
-			pi.ipi_ifindex = 0;
-			o->cmsg_level = IPPROTO_IP;
-			o->cmsg_type = IP_PKTINFO;
-			o->cmsg_len = CMSG_LEN(sizeof(pi));
-			memcpy(CMSG_DATA(o), &pi, sizeof(pi));
-			return CMSG_SPACE(sizeof(pi));
-		}
-		if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
-			struct in6_pktinfo pi;
+		if (!v4 && (c->cmsg_level != IPPROTO_IPV6 || c->cmsg_type != IPV6_PKTINFO))
+			continue;
+		/* The same header and info back, sent from the address it came to, by no device. */
+		memcpy(o, c, c->cmsg_len);
+		if (v4) {
+			struct in_pktinfo *pi = (struct in_pktinfo *)CMSG_DATA(o);
 
-			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
-			pi.ipi6_ifindex = 0;
-			o->cmsg_level = IPPROTO_IPV6;
-			o->cmsg_type = IPV6_PKTINFO;
-			o->cmsg_len = CMSG_LEN(sizeof(pi));
-			memcpy(CMSG_DATA(o), &pi, sizeof(pi));
-			return CMSG_SPACE(sizeof(pi));
+			pi->ipi_spec_dst = pi->ipi_addr;
+			pi->ipi_ifindex = 0;
+		} else {
+			((struct in6_pktinfo *)CMSG_DATA(o))->ipi6_ifindex = 0;
 		}
+		return CMSG_SPACE(c->cmsg_len - CMSG_LEN(0));
 	}
 	return 0;
 }

@@ -454,17 +454,19 @@ out_ns:
 	return err;
 }
 
+/* The netns name, if the lab made it (*made: cleared once it is gone). */
+static int netns_unmake(bool *made, const char *name)
+{
+	int err = *made ? lab_netns_delete(name) : 0;
+
+	*made &= err != 0;
+	return err;
+}
+
 int lab_underlay_delete(struct lab *lab)
 {
-	int err;
-
-	if (!lab->underlay)
-		return 0;
 	/* The bridge and every port go with the namespace; the nodes' ul0 with their peers. */
-	err = lab_netns_delete(LAB_UL_NETNS);
-	if (!err)
-		lab->underlay = false;
-	return err;
+	return netns_unmake(&lab->underlay, LAB_UL_NETNS);
 }
 
 int lab_outside_create(struct lab *lab)
@@ -563,16 +565,10 @@ out_ns:
 
 int lab_outside_delete(struct lab *lab)
 {
-	int err;
-
-	if (!lab->outside)
-		return 0;
-	lab_proc_stop(&lab->outside_server);
+	if (lab->outside)
+		lab_proc_stop(&lab->outside_server);
 	/* Its link to xcl-ul goes with it. */
-	err = lab_netns_delete(LAB_OUT_NETNS);
-	if (!err)
-		lab->outside = false;
-	return err;
+	return netns_unmake(&lab->outside, LAB_OUT_NETNS);
 }
 
 int lab_outside_serve(struct lab *lab)
