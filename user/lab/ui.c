@@ -483,39 +483,6 @@ const struct pt_opt lab_ui_opts[] = {
 	{}
 };
 
-int lab_cmd_ui(int argc, char **argv)
-{
-	static struct ui_src src = { .cmd = "--node all" };
-	const char *addr = UI_LISTEN_DEFAULT;
-	bool remote = false;
-	struct lab lab;
-	int opt, err;
-
-	optind = 1;
-	while ((opt = pt_getopt(argc, argv, lab_ui_opts, false, NULL)) != -1) {
-		switch (opt) {
-		case 'l': addr = optarg; break;
-		case 'R': remote = true; break;
-		case 'h': fputs(ui_help, stdout); return 0;
-		default: fputs(ui_help, stderr); return 2;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "lab ui: unexpected argument %s\n", argv[optind]);
-		fputs(ui_help, stderr);
-		return 2;
-	}
-	if (check_listen("lab ui", addr, remote))
-		return 2;
-	err = lab_open(&lab, false);
-	if (err) {
-		if (err == -ENOENT)
-			fprintf(stderr, "lab ui: no lab is up (xcnictl lab up starts one)\n");
-		return 1;
-	}
-	lab_close(&lab);
-	return serve(&src, "lab ui", addr, remote);
-}
 
 static const char cluster_ui_help[] =
 	"Usage: xcnictl ui --kubeconfig FILE | --cluster | --agent ADDR[:PORT]... --tls DIR\n"
@@ -552,15 +519,17 @@ const struct pt_opt ctl_ui_opts[] = {
 /*
  * xcnictl ui's options into src (the agents given into given, *ngiven), checked
  * with the TLS directory and the address: -1 to go on, else the exit code (said).
+ * given NULL: lab ui's, its address alone.
  */
 static int ui_parse(int argc, char **argv, struct ui_src *src, struct flows_agent *given,
 		    size_t *ngiven, const char **addr, bool *remote)
 {
+	const char *help = given ? cluster_ui_help : ui_help, *who = given ? "ui" : "lab ui";
 	char msg[600];
 	int opt;
 
 	optind = 1;
-	while ((opt = pt_getopt(argc, argv, ctl_ui_opts, false, NULL)) != -1) {
+	while ((opt = pt_getopt(argc, argv, given ? ctl_ui_opts : lab_ui_opts, false, NULL)) != -1) {
 		switch (opt) {
 		case 'l': *addr = optarg; break;
 		case 'R': *remote = true; break;
@@ -574,15 +543,17 @@ static int ui_parse(int argc, char **argv, struct ui_src *src, struct flows_agen
 				return said(2, "ui: %s\n", msg);
 			(*ngiven)++;
 			break;
-		case 'h': fputs(cluster_ui_help, stdout); return 0;
-		default: fputs(cluster_ui_help, stderr); return 2;
+		case 'h': fputs(help, stdout); return 0;
+		default: fputs(help, stderr); return 2;
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "ui: unexpected argument %s\n", argv[optind]);
-		fputs(cluster_ui_help, stderr);
+		fprintf(stderr, "%s: unexpected argument %s\n", who, argv[optind]);
+		fputs(help, stderr);
 		return 2;
 	}
+	if (!given)
+		return check_listen(who, *addr, *remote) ? 2 : -1;
 	if (!!*ngiven + !!src->cluster != 1)
 		return said(2, "ui: give the agents one way: --kubeconfig FILE, --cluster or "
 			       "--agent ADDR (in a lab: xcnictl lab ui)\n");
@@ -594,6 +565,26 @@ static int ui_parse(int argc, char **argv, struct ui_src *src, struct flows_agen
 	if (flows_tls_check(src->tls_dir, msg, sizeof(msg)))
 		return said(2, "ui: %s\n", msg);
 	return check_listen("ui", *addr, *remote) ? 2 : -1;
+}
+
+int lab_cmd_ui(int argc, char **argv)
+{
+	static struct ui_src src = { .cmd = "--node all" };
+	const char *addr = UI_LISTEN_DEFAULT;
+	bool remote = false;
+	struct lab lab;
+	int err = ui_parse(argc, argv, &src, NULL, NULL, &addr, &remote);
+
+	if (err >= 0)
+		return err;
+	err = lab_open(&lab, false);
+	if (err) {
+		if (err == -ENOENT)
+			fprintf(stderr, "lab ui: no lab is up (xcnictl lab up starts one)\n");
+		return 1;
+	}
+	lab_close(&lab);
+	return serve(&src, "lab ui", addr, remote);
 }
 
 /*
@@ -608,11 +599,9 @@ static int ui_agents(struct ui_src *src, struct flows_agent *given, size_t ngive
 	if (!src->cluster) {
 		src->agents = given;
 		src->nagents = ngiven;
-		for (size_t i = 0; i < ngiven && cl < sizeof(src->cmd); i++)
-			cl += (size_t)snprintf(src->cmd + cl, sizeof(src->cmd) - cl, "--agent %s ",
-					       given[i].node);
-		if (cl < sizeof(src->cmd))
-			snprintf(src->cmd + cl, sizeof(src->cmd) - cl, "--tls %s", src->tls_dir);
+		for (size_t i = 0; i < ngiven; i++)
+			xcni_bufadd(src->cmd, sizeof(src->cmd), &cl, "--agent %s ", given[i].node);
+		xcni_bufadd(src->cmd, sizeof(src->cmd), &cl, "--tls %s", src->tls_dir);
 		return -1;
 	}
 	relist(src);
