@@ -40,46 +40,42 @@ void flowd_render_ctx(const struct flowd *d, struct flow_render_ctx *rc, char *e
 	rc->trailer_extra = NULL;
 	rc->reader_ns = NULL;
 	if (extra) {
-		snprintf(extra, len,
-			 ",\"log_lines\":%llu,\"log_rotated_out\":%llu,\"log_errors\":%llu,"
-			 "\"log_rotations\":%llu",
-			 (unsigned long long)d->log_written, (unsigned long long)d->log_rotated_out,
-			 (unsigned long long)d->log_errors, (unsigned long long)d->log_rotations);
+		size_t n = 0;
+
+		xcni_bufadd(extra, len, &n,
+			    ",\"log_lines\":%llu,\"log_rotated_out\":%llu,\"log_errors\":%llu,"
+			    "\"log_rotations\":%llu",
+			    (unsigned long long)d->log_written, (unsigned long long)d->log_rotated_out,
+			    (unsigned long long)d->log_errors, (unsigned long long)d->log_rotations);
 		/* The log's shares: lines carried at a rotation (and whose most),
 		 * lines the carried left no room for. */
 		if (d->log_carried || d->log_refused) {
 			const struct log_owner *most = NULL;
-			size_t n = strlen(extra);
 
 			hmap_each(&d->log_owners, sl)
 				if (!most || ((const struct log_owner *)sl->v)->carried >
 						     most->carried)
 					most = sl->v;
-			snprintf(extra + n, len - n,
-				 ",\"log_carried\":%llu,\"log_carried_most\":{\"namespace\":\"%s\","
-				 "\"carried\":%llu},\"log_refused\":%llu",
-				 (unsigned long long)d->log_carried, most->ns,
-				 (unsigned long long)most->carried, (unsigned long long)d->log_refused);
+			xcni_bufadd(extra, len, &n,
+				    ",\"log_carried\":%llu,\"log_carried_most\":{\"namespace\":\"%s\","
+				    "\"carried\":%llu},\"log_refused\":%llu",
+				    (unsigned long long)d->log_carried, most->ns,
+				    (unsigned long long)most->carried, (unsigned long long)d->log_refused);
 		}
-		{
-			size_t n = strlen(extra);
-
-			snprintf(extra + n, len - n, ",\"monitor_subscribers\":%u,\"monitor_lost\":%llu",
-				 evfan_subscribers(d->fan), (unsigned long long)evfan_lost(d->fan));
-		}
+		xcni_bufadd(extra, len, &n, ",\"monitor_subscribers\":%u,\"monitor_lost\":%llu",
+			    evfan_subscribers(d->fan), (unsigned long long)evfan_lost(d->fan));
 		if (d->ipx) {
 			const struct ipfix_stats *st = ipfix_stats(d->ipx);
-			size_t n = strlen(extra);
 
-			snprintf(extra + n, len - n,
-				 ",\"ipfix_records\":%llu,\"ipfix_messages\":%llu,"
-				 "\"ipfix_errors\":%llu,\"ipfix_connects\":%llu,"
-				 "\"ipfix_skipped\":%llu,\"ipfix_evicted_waiting\":%u,"
-				 "\"ipfix_evicted_lost\":%llu",
-				 (unsigned long long)st->records, (unsigned long long)st->messages,
-				 (unsigned long long)st->send_errors, (unsigned long long)st->connects,
-				 (unsigned long long)d->ipfix_skipped, d->nends,
-				 (unsigned long long)d->ipfix_evicted_lost);
+			xcni_bufadd(extra, len, &n,
+				    ",\"ipfix_records\":%llu,\"ipfix_messages\":%llu,"
+				    "\"ipfix_errors\":%llu,\"ipfix_connects\":%llu,"
+				    "\"ipfix_skipped\":%llu,\"ipfix_evicted_waiting\":%u,"
+				    "\"ipfix_evicted_lost\":%llu",
+				    (unsigned long long)st->records, (unsigned long long)st->messages,
+				    (unsigned long long)st->send_errors, (unsigned long long)st->connects,
+				    (unsigned long long)d->ipfix_skipped, d->nends,
+				    (unsigned long long)d->ipfix_evicted_lost);
 		}
 		rc->trailer_extra = extra;
 	}
