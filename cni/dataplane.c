@@ -39,16 +39,9 @@ static const char *map_strerror(int e)
 static void read_pod_mtu(struct xcni_dp *dp)
 {
 	struct xcni_config cfg;
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info), k = 0;
-	int fd = pin_get(dp, "xcni_config");
 
-	if (fd < 0)
-		return;
-	if (bpf_map_get_info_by_fd(fd, &info, &len) == 0 && info.value_size == sizeof(cfg) &&
-	    bpf_map_lookup_elem(fd, &k, &cfg) == 0)
+	if (!xcni_pin_read0(dp->pin_dir, "xcni_config", &cfg, sizeof(cfg)))
 		dp->pod_mtu = cfg.pod_mtu;
-	close(fd);
 }
 
 /*

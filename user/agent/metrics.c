@@ -606,16 +606,10 @@ static void render_config(struct metrics *m, FILE *b)
 {
 	struct xcni_config cfg;
 	char addr[INET_ADDRSTRLEN] = "", cidr[INET_ADDRSTRLEN + 8], abi[12];
-	__u32 k = 0;
-	int fd = xcni_pin_get(m->pin_dir, "xcni_config");
+	__u32 rev;
 
-	if (fd < 0)
+	if (xcni_pin_read0(m->pin_dir, "xcni_config", &cfg, sizeof(cfg)))
 		return;
-	if (bpf_map_lookup_elem(fd, &k, &cfg)) {
-		close(fd);
-		return;
-	}
-	close(fd);
 	cfg.node_name[sizeof(cfg.node_name) - 1] = '\0';
 	inet_ntop(AF_INET, &cfg.pod_cidr, addr, sizeof(addr));
 	snprintf(cidr, sizeof(cidr), "%s/%u", addr, cfg.pod_cidr_len);
@@ -628,17 +622,9 @@ static void render_config(struct metrics *m, FILE *b)
 	                cfg.applied_gen);
 	metrics_family1(b, "xcni_failed_generation", "gauge",
 	                "The last generation that could not be applied (0: none).", cfg.failed_gen);
-	fd = xcni_pin_get(m->pin_dir, "xcni_polrev");
-	if (fd >= 0) {
-		__u32 rev;
-
-		if (!bpf_map_lookup_elem(fd, &k, &rev)) {
-			metrics_family1(b, "xcni_policy_revision", "gauge",
-			                "Policy changes applied (open flows are judged again after each).",
-			                rev);
-		}
-		close(fd);
-	}
+	if (!xcni_pin_read0(m->pin_dir, "xcni_polrev", &rev, sizeof(rev)))
+		metrics_family1(b, "xcni_policy_revision", "gauge",
+		                "Policy changes applied (open flows are judged again after each).", rev);
 	metrics_family1(b, "xcni_identities", "gauge", "Security identities in the applied state.",
 	                cfg.nr_identities);
 	metrics_family1(b, "xcni_policies", "gauge", "NetworkPolicies in the applied state.",

@@ -411,35 +411,12 @@ bool lab_node_registered(const struct lab *lab, const struct lab_node *n)
 
 /* ---- the sync token --------------------------------------------------------- */
 
-/* The node's pinned config map; -errno if it cannot be read. */
-static int node_config(const struct lab_node *n, struct xcni_config *cfg)
-{
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info), key = 0;
-	char path[PATH_MAX + 16];
-	int fd, err = 0;
-
-	snprintf(path, sizeof(path), "%s/xcni_config", n->pin);
-	fd = bpf_obj_get(path);
-	if (fd < 0)
-		return -errno;
-	/* A map of another layout would be read past its end: refuse it. */
-	if (bpf_map_get_info_by_fd(fd, &info, &len))
-		err = -errno;
-	else if (info.value_size != sizeof(*cfg) || info.key_size != sizeof(key))
-		err = -EPROTO;
-	else if (bpf_map_lookup_elem(fd, &key, cfg))
-		err = -errno;
-	close(fd);
-	return err;
-}
-
 /* The generation the node's maps hold; -EIO with *why set when it failed one >= want. */
 static int node_applied_gen(const struct lab_node *n, unsigned long long want,
 			    unsigned long long *gen, char *why, size_t whylen)
 {
 	struct xcni_config cfg;
-	int err = node_config(n, &cfg);
+	int err = xcni_pin_read0(n->pin, "xcni_config", &cfg, sizeof(cfg));
 
 	if (err)
 		return err;
@@ -455,7 +432,7 @@ const char *lab_node_xdp(const struct lab_node *n)
 {
 	struct xcni_config cfg;
 
-	if (node_config(n, &cfg))
+	if (xcni_pin_read0(n->pin, "xcni_config", &cfg, sizeof(cfg)))
 		return "unknown";
 	return cfg.xdp_mode == XDP_FLAGS_DRV_MODE ? "native" :
 	       cfg.xdp_mode == XDP_FLAGS_SKB_MODE ? "generic" :

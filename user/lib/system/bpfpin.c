@@ -143,6 +143,21 @@ int xcni_pin_info(const char *dir, const char *name, struct bpf_map_info *info)
 	return err;
 }
 
+int xcni_pin_read0(const char *dir, const char *name, void *val, size_t size)
+{
+	struct bpf_map_info info;
+	__u32 key = 0;
+	int fd = xcni_pin_info(dir, name, &info), err;
+
+	if (fd < 0)
+		return fd;
+	/* A map of another layout would be read past its end: refuse it. */
+	err = info.key_size != sizeof(key) || info.value_size != size ? -EPROTO :
+	      bpf_map_lookup_elem(fd, &key, val) ? -errno : 0;
+	close(fd);
+	return err;
+}
+
 int xcni_map_open_pinned(const char *dir, const char *name, size_t *max)
 {
 	struct bpf_map_info info;

@@ -44,6 +44,9 @@ int xcni_pin_get(const char *dir, const char *name);
 struct bpf_map_info;
 /* The map pinned as dir/name: its fd and *info, or -errno (not said). */
 int xcni_pin_info(const char *dir, const char *name, struct bpf_map_info *info);
+/* Entry 0 of the array pinned as dir/name into val (size bytes, its value's size):
+ * 0, -EPROTO for a map of another layout, or -errno. */
+int xcni_pin_read0(const char *dir, const char *name, void *val, size_t size);
 
 /*
  * Opens the map pinned as dir/name (logging why not); with max, also reads its
