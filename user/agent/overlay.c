@@ -144,7 +144,7 @@ int map_max_apply(struct bpf_object *obj, const struct map_max *mm, int n)
  */
 static int decap_cookie_pinned(struct overlay *ov, const char *pin_dir)
 {
-	char path[512], tmp[520];
+	char path[512];
 	struct bpf_map_info info = {};
 	__u32 k = 0, len = sizeof(info);
 	struct stat st;
@@ -153,7 +153,6 @@ static int decap_cookie_pinned(struct overlay *ov, const char *pin_dir)
 	if (snprintf(path, sizeof(path), "%s/%s", pin_dir, XCNI_PIN_DECAP_COOKIE) >=
 	    (int)sizeof(path))
 		return -ENAMETOOLONG;
-	snprintf(tmp, sizeof(tmp), "%s_new", path); /* bpffs names take no dots */
 	if (!ov->decap_xdp) {
 		unlink(path);
 		return 0;
@@ -187,14 +186,11 @@ static int decap_cookie_pinned(struct overlay *ov, const char *pin_dir)
 		err = -errno;
 		goto out;
 	}
-	unlink(tmp);
-	if (bpf_map_update_elem(fd, &k, ov->decap_cookie, BPF_ANY) || bpf_obj_pin(fd, tmp) ||
-	    chmod(tmp, 0600) || rename(tmp, path)) {
+	/* A pin is made 0600 less the umask: never more open than root's alone, then just that. */
+	err = bpf_map_update_elem(fd, &k, ov->decap_cookie, BPF_ANY) ? -errno :
+	      xcni_pin_atomic(fd, pin_dir, XCNI_PIN_DECAP_COOKIE);
+	if (!err && chmod(path, 0600))
 		err = -errno;
-		unlink(tmp);
-	} else {
-		err = 0;
-	}
 	close(fd);
 out:
 	if (err)
