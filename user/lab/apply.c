@@ -26,58 +26,61 @@
 #include "lib/system/cidr.h"
 #include "lib/system/readall.h"
 
-/* Everything one apply/delete was given, in input order. */
+/* Everything one apply/delete was given, in input order: the objects, each with its file. */
 struct batch {
-	json_t **docs;
-	const char **doc_src; /* the file each doc came from */
-	size_t ndocs;
-	char **srcs; /* owned file names */
-	size_t nsrcs;
+	const char *verb;
 	struct k8s_object **objs;
 	const char **obj_src;
 	size_t nobjs;
+	char **srcs; /* owned file names */
+	size_t nsrcs;
+	int err; /* the first document that did not parse (every one said) */
 };
 
 static void batch_free(struct batch *b)
 {
 	for (size_t i = 0; i < b->nobjs; i++)
 		k8s_free(b->objs[i]);
-	for (size_t i = 0; i < b->ndocs; i++)
-		json_decref(b->docs[i]);
 	for (size_t i = 0; i < b->nsrcs; i++)
 		free(b->srcs[i]);
 	free(b->objs);
 	free(b->obj_src);
-	free(b->docs);
-	free(b->doc_src);
 	free(b->srcs);
 }
 
+/* The documents of src parsed into b's objects (a bad one said, the rest read on), then freed. */
 static int batch_add_docs(struct batch *b, const char *src, json_t **docs, size_t n)
 {
-	json_t **nd = realloc(b->docs, (b->ndocs + n + 1) * sizeof(*nd));
+	struct k8s_object **no = realloc(b->objs, (b->nobjs + n + 1) * sizeof(*no));
+	struct k8s_error kerr;
 	const char **ns;
 	char **nsrc;
+	int err = 0, r;
 
-	if (nd)
-		b->docs = nd;
-	ns = realloc(b->doc_src, (b->ndocs + n + 1) * sizeof(*ns));
+	if (no)
+		b->objs = no;
+	ns = realloc(b->obj_src, (b->nobjs + n + 1) * sizeof(*ns));
 	if (ns)
-		b->doc_src = ns;
+		b->obj_src = ns;
 	nsrc = realloc(b->srcs, (b->nsrcs + 1) * sizeof(*nsrc));
 	if (nsrc)
 		b->srcs = nsrc;
-	if (!nd || !ns || !nsrc || !(b->srcs[b->nsrcs] = strdup(src))) {
-		k8s_docs_free(docs, n);
-		return -ENOMEM;
+	if (!no || !ns || !nsrc || !(b->srcs[b->nsrcs] = strdup(src)))
+		err = -ENOMEM;
+	else
+		src = b->srcs[b->nsrcs++];
+	for (size_t i = 0; !err && i < n; i++) {
+		/* Every kind the lab serves, hand-written EndpointSlices too; a delete
+		 * reads what kubectl delete -f does: kind, name, namespace. */
+		r = strcmp(b->verb, "delete") ? k8s_parse_lb(docs[i], &b->objs[b->nobjs], &kerr) :
+						k8s_parse_ident(docs[i], &b->objs[b->nobjs], &kerr);
+		if (!r)
+			b->obj_src[b->nobjs++] = src;
+		else if (said(r, "lab %s: %s: %s\n", b->verb, src, kerr.msg) && !b->err)
+			b->err = r;
 	}
-	src = b->srcs[b->nsrcs++];
-	for (size_t i = 0; i < n; i++) {
-		b->docs[b->ndocs] = docs[i];
-		b->doc_src[b->ndocs++] = src;
-	}
-	free(docs);
-	return 0;
+	k8s_docs_free(docs, n);
+	return err;
 }
 
 static int load_stdin(struct batch *b)
@@ -146,31 +149,6 @@ static int load_arg(struct batch *b, const char *arg)
 		free(ents[i]);
 	}
 	free(ents);
-	return err;
-}
-
-/* Parses every doc; reports every error, not just the first. */
-static int batch_parse(struct batch *b, const char *verb)
-{
-	struct k8s_error kerr;
-	int err = 0, r;
-
-	b->objs = calloc(b->ndocs + 1, sizeof(*b->objs));
-	b->obj_src = calloc(b->ndocs + 1, sizeof(*b->obj_src));
-	if (!b->objs || !b->obj_src)
-		return -ENOMEM;
-	for (size_t i = 0; i < b->ndocs; i++) {
-		/* Every kind the lab serves, hand-written EndpointSlices too; a delete
-		 * reads what kubectl delete -f does: kind, name, namespace. */
-		r = strcmp(verb, "delete") ? k8s_parse_lb(b->docs[i], &b->objs[b->nobjs], &kerr) :
-					     k8s_parse_ident(b->docs[i], &b->objs[b->nobjs], &kerr);
-		if (r) {
-			fprintf(stderr, "lab %s: %s: %s\n", verb, b->doc_src[i], kerr.msg);
-			err = err ? err : r;
-			continue;
-		}
-		b->obj_src[b->nobjs++] = b->doc_src[i];
-	}
 	return err;
 }
 
@@ -871,7 +849,7 @@ static int apply_or_delete(int argc, char **argv, bool apply)
 {
 	long long grace = -1; /* the pod's */
 	const char *verb = apply ? "apply" : "delete";
-	struct batch b = {};
+	struct batch b = { .verb = verb };
 	const char **files;
 	size_t nfiles = 0;
 	struct lab lab;
@@ -888,7 +866,7 @@ static int apply_or_delete(int argc, char **argv, bool apply)
 	for (size_t i = 0; i < nfiles; i++)
 		if (load_arg(&b, files[i]))
 			err = -EINVAL;
-	if (err || batch_parse(&b, verb)) {
+	if (err || b.err) {
 		fprintf(stderr, "lab %s: nothing changed\n", verb);
 		goto out_batch;
 	}
