@@ -5,6 +5,7 @@
  * (manifests/.xcni-generation) written after every change, so an agent
  * applies a change as one batch and reports the generation it applied.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "lab/cluster.h"
+#include "lib/system/log.h"
 
 #define GEN_FILE ".xcni-generation"
 
@@ -92,4 +94,48 @@ int lab_gen_bump(const struct lab *lab, unsigned long long *gen)
 	snprintf(buf, sizeof(buf), "%llu\n", *gen);
 	/* Written after every object of this change, so the agent applies them as one batch. */
 	return lab_write_atomic(path, buf, strlen(buf));
+}
+
+int lab_object_load(const char *path, struct k8s_object **out)
+{
+	struct k8s_error kerr;
+	json_error_t jerr;
+	json_t *doc = json_load_file(path, 0, &jerr);
+	int err;
+
+	if (!doc)
+		return access(path, F_OK) ? -ENOENT : said(-EINVAL, "lab: %s: %s\n", path, jerr.text);
+	err = k8s_parse_lb(doc, out, &kerr);
+	json_decref(doc);
+	return err ? said(-EINVAL, "lab: %s: %s\n", path, kerr.msg) : 0;
+}
+
+static int json_file(const struct dirent *d)
+{
+	size_t n = strlen(d->d_name);
+
+	return d->d_name[0] != '.' && n > 5 && !strcmp(d->d_name + n - 5, ".json");
+}
+
+int lab_objects_each(const struct lab *lab, const char *sub,
+		     int (*fn)(struct k8s_object *o, void *arg), void *arg)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 256];
+	struct k8s_object *o;
+	struct dirent **ents;
+	int n, err = 0;
+
+	lab_path(lab, dir, sizeof(dir), "%s", sub);
+	n = scandir(dir, &ents, json_file, alphasort);
+	if (n < 0)
+		return errno == ENOENT ? 0 : -errno;
+	for (int i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, ents[i]->d_name);
+		free(ents[i]);
+		/* One that cannot be read is said and left out. */
+		if (!err && !lab_object_load(path, &o))
+			err = fn(o, arg);
+	}
+	free(ents);
+	return err;
 }

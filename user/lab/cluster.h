@@ -26,5 +26,14 @@ json_t *lab_object_doc(const struct k8s_object *obj);
 int lab_object_unlink(const char *path);
 /* Writes the next sync token (*gen) after a change's objects: 0 or -errno. */
 int lab_gen_bump(const struct lab *lab, unsigned long long *gen);
+/* The object kept at path (any kind the lab serves): 0, -ENOENT (no file;
+ * not said), or -EINVAL (said: not JSON, or not such an object). */
+int lab_object_load(const char *path, struct k8s_object **out);
+/*
+ * Every object kept as <labdir>/SUB/NAME.json, in name order, to fn (which
+ * owns it; a non-zero return stops and is returned). 0 without SUB, or -errno.
+ */
+int lab_objects_each(const struct lab *lab, const char *sub,
+		     int (*fn)(struct k8s_object *o, void *arg), void *arg);
 
 #endif

@@ -327,47 +327,28 @@ void lab_slice_list_free(struct lab_slice_list *l)
 	l->n = 0;
 }
 
-static int json_file(const struct dirent *d)
+/* A hand-written slice into the list (an object of another kind left out). */
+static int slice_take(struct k8s_object *o, void *arg)
 {
-	size_t n = strlen(d->d_name);
+	struct lab_slice_list *l = arg;
+	struct k8s_object **v = NULL;
+	bool slice = o->kind == K8S_ENDPOINTSLICE;
 
-	return d->d_name[0] != '.' && n > 5 && !strcmp(d->d_name + n - 5, ".json");
+	if (slice && (v = realloc(l->v, (l->n + 2) * sizeof(*v)))) {
+		l->v = v;
+		l->v[l->n++] = o;
+		return 0;
+	}
+	k8s_free(o);
+	return slice ? -ENOMEM : 0;
 }
 
 int lab_slice_list_load(struct lab *lab, struct lab_slice_list *l)
 {
-	char dir[PATH_MAX], path[PATH_MAX + 256];
-	struct dirent **ents;
-	int n, err = 0;
+	int err;
 
-	l->n = 0;
-	l->v = NULL;
-	lab_path(lab, dir, sizeof(dir), "slices");
-	n = scandir(dir, &ents, json_file, alphasort);
-	if (n < 0)
-		return errno == ENOENT ? 0 : -errno;
-	l->v = calloc((size_t)n + 1, sizeof(*l->v));
-	if (!l->v)
-		err = -ENOMEM;
-	for (int i = 0; i < n; i++) {
-		struct k8s_error kerr;
-		json_t *doc;
-
-		snprintf(path, sizeof(path), "%s/%s", dir, ents[i]->d_name);
-		free(ents[i]);
-		if (err)
-			continue;
-		doc = json_load_file(path, 0, NULL);
-		/* One that cannot be read is said and left out, as a Service's file is. */
-		if (!doc || k8s_parse_lb(doc, &l->v[l->n], &kerr))
-			fprintf(stderr, "lab: %s: %s\n", path, doc ? kerr.msg : "not JSON");
-		else if (l->v[l->n]->kind != K8S_ENDPOINTSLICE)
-			k8s_free(l->v[l->n]);
-		else
-			l->n++;
-		json_decref(doc);
-	}
-	free(ents);
+	*l = (struct lab_slice_list){};
+	err = lab_objects_each(lab, "slices", slice_take, l);
 	if (err)
 		lab_slice_list_free(l);
 	return err;

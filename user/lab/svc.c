@@ -93,21 +93,6 @@ const char *lab_svc_ip_str(const struct lab_svc_ips *ips, unsigned int fam, char
 	return buf;
 }
 
-static int svc_load_file(const char *path, struct k8s_object **out)
-{
-	struct k8s_error kerr;
-	json_t *doc = json_load_file(path, 0, NULL);
-	int err;
-
-	if (!doc)
-		return -ENOENT;
-	err = k8s_parse_lb(doc, out, &kerr);
-	json_decref(doc);
-	if (err)
-		fprintf(stderr, "lab: %s: %s\n", path, kerr.msg);
-	return err;
-}
-
 /* ---- ClusterIPs ------------------------------------------------------------------- */
 
 /*
@@ -294,57 +279,31 @@ static void idx_free(struct lab_svc_index *ix)
 	free(ix);
 }
 
-static int svc_name_filter(const struct dirent *d)
+static int idx_take(struct k8s_object *o, void *ix)
 {
-	size_t n = strlen(d->d_name);
+	int err = idx_put(ix, o);
 
-	return d->d_name[0] != '.' && n > 5 && !strcmp(d->d_name + n - 5, ".json");
+	if (err)
+		k8s_free(o);
+	return err;
 }
 
 /* The lab's index, read from services/ the first time a command needs it. */
 static int idx_get(struct lab *lab, struct lab_svc_index **out)
 {
-	char dir[PATH_MAX], path[PATH_MAX + 256];
-	struct lab_svc_index *ix;
-	struct dirent *d;
-	int err = 0;
-	DIR *dh;
+	struct lab_svc_index *ix = lab->svc_index;
+	int err;
 
-	if (lab->svc_index) {
-		*out = lab->svc_index;
-		return 0;
+	if (!ix) {
+		if (!(ix = calloc(1, sizeof(*ix))))
+			return -ENOMEM;
+		if ((err = lab_objects_each(lab, "services", idx_take, ix))) {
+			idx_free(ix);
+			return err;
+		}
+		lab->svc_index = ix;
+		lab->svc_index_free = idx_free;
 	}
-	ix = calloc(1, sizeof(*ix));
-	if (!ix)
-		return -ENOMEM;
-	lab_path(lab, dir, sizeof(dir), "services");
-	dh = opendir(dir);
-	if (!dh && errno != ENOENT) {
-		err = -errno;
-		free(ix);
-		return err;
-	}
-	while (dh && !err && (d = readdir(dh))) {
-		struct k8s_object *o;
-
-		if (!svc_name_filter(d))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, d->d_name);
-		/* One that cannot be read is said and left out, as before. */
-		if (svc_load_file(path, &o))
-			continue;
-		err = idx_put(ix, o);
-		if (err)
-			k8s_free(o);
-	}
-	if (dh)
-		closedir(dh);
-	if (err) {
-		idx_free(ix);
-		return err;
-	}
-	lab->svc_index = ix;
-	lab->svc_index_free = idx_free;
 	*out = ix;
 	return 0;
 }
@@ -866,10 +825,8 @@ int lab_svc_lookup(struct lab *lab, const char *ns, const char *name, struct lab
 	int err;
 
 	lab_svc_file(lab, ns, name, path, sizeof(path));
-	if (access(path, F_OK))
-		return -ENOENT;
-	if (svc_load_file(path, &o))
-		return -EIO;
+	if ((err = lab_object_load(path, &o)))
+		return err == -ENOENT ? err : -EIO;
 	err = lab_svc_ips_get(o->raw, ips);
 	if (!err && ips->headless)
 		err = -ENXIO;
@@ -894,13 +851,10 @@ int lab_svc_for_pod(struct lab *lab, const struct lab_pod *p, const struct lab_p
 
 	snprintf(name, sizeof(name), "svc-%.59s", p->name);
 	lab_object_file(lab, K8S_POD, p->ns, p->name, path, sizeof(path));
-	doc = json_load_file(path, 0, NULL);
-	if (!doc || k8s_parse(doc, &pod, &kerr)) {
+	if (lab_object_load(path, &pod)) {
 		fprintf(stderr, "lab: pod %s/%s: its object (%s) cannot be read\n", p->ns, p->name, path);
-		json_decref(doc);
 		return -EIO;
 	}
-	json_decref(doc);
 	if (!pod->meta.labels.n) {
 		fprintf(stderr, "lab: pod %s/%s has no labels: a Service cannot select it\n", p->ns,
 			p->name);
@@ -918,7 +872,7 @@ int lab_svc_for_pod(struct lab *lab, const struct lab_pod *p, const struct lab_p
 				    json_string(pod->meta.labels.v[i].value));
 	/* Keep the ports it has (other matrix runs), refresh the selector. */
 	lab_svc_file(lab, p->ns, name, path, sizeof(path));
-	if (access(path, F_OK) == 0 && svc_load_file(path, &old) == 0)
+	if (!lab_object_load(path, &old))
 		ports = json_deep_copy(json_object_get(json_object_get(old->raw, "spec"), "ports"));
 	else
 		ports = json_array();
@@ -981,24 +935,17 @@ void lab_ep_pods_free(struct lab_ep_pod *v, size_t n)
 int lab_ep_pods_load(struct lab *lab, struct lab_ep_pod **out, size_t *n)
 {
 	struct lab_ep_pod *v = calloc(lab->npods + 1, sizeof(*v));
-	struct k8s_error kerr;
 	char path[PATH_MAX];
 
 	*n = 0;
 	if (!v)
 		return -ENOMEM;
 	for (size_t i = 0; i < lab->npods; i++) {
-		json_t *doc;
-
 		if (!lab->pods[i].ip[0] && !lab->pods[i].ip6[0])
 			continue;
 		lab_object_file(lab, K8S_POD, lab->pods[i].ns, lab->pods[i].name, path, sizeof(path));
-		doc = json_load_file(path, 0, NULL);
-		if (!doc)
-			continue;
-		if (k8s_parse(doc, &v[*n].obj, &kerr) == 0)
+		if (!lab_object_load(path, &v[*n].obj))
 			v[(*n)++].pod = &lab->pods[i];
-		json_decref(doc);
 	}
 	*out = v;
 	return 0;
