@@ -524,9 +524,8 @@ unsigned long long status_self_rss(void)
 
 void status_metrics_render(FILE *f)
 {
-	long tck = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
+	long tck = sysconf(_SC_CLK_TCK);
 	unsigned long long ut = 0, st = 0, start = 0, vsize = 0;
-	long long rss = 0;
 	unsigned int fds = 0;
 	struct rlimit rl = {};
 	char buf[1024], lib[24], abi[12];
@@ -544,9 +543,9 @@ void status_metrics_render(FILE *f)
 		q = strrchr(buf, ')');
 		if (q && sscanf(q + 2,
 				"%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d "
-				"%*d %*d %llu %llu %lld",
-				&ut, &st, &start, &vsize, &rss) != 5)
-			ut = st = start = vsize = 0, rss = 0;
+				"%*d %*d %llu %llu",
+				&ut, &st, &start, &vsize) != 4)
+			ut = st = start = vsize = 0;
 	}
 	d = opendir("/proc/self/fd");
 	if (d) {
@@ -572,7 +571,7 @@ void status_metrics_render(FILE *f)
 	fprintf(f, "process_cpu_seconds_total %.2f\n",
 		tck > 0 ? (double)(ut + st) / (double)tck : 0.0);
 	metrics_family1(f, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
-			(unsigned long long)(rss * (page > 0 ? page : 4096)));
+			status_self_rss());
 	metrics_family1(f, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.",
 			vsize);
 	metrics_family1(f, "process_open_fds", "gauge", "Number of open file descriptors.", fds);
