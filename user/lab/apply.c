@@ -83,21 +83,28 @@ static int batch_add_docs(struct batch *b, const char *src, json_t **docs, size_
 	return err;
 }
 
-static int load_stdin(struct batch *b)
+/* The manifests in buf (len bytes; src: their name in messages) into b. */
+static int batch_add_text(struct batch *b, const char *src, const char *buf, size_t len)
 {
 	struct k8s_error kerr;
-	char *buf;
 	json_t **docs;
-	size_t n, len;
+	size_t n;
+	int err = k8s_load_stream(buf, len, &docs, &n, &kerr);
+
+	return err ? said(err, "lab: %s: %s\n", src, kerr.msg) : batch_add_docs(b, src, docs, n);
+}
+
+static int load_stdin(struct batch *b)
+{
+	char *buf;
+	size_t len;
 	int err = xcni_read_all(0, 0, &buf, &len);
 
 	if (err)
 		return said(err, "lab: reading stdin: %s\n", strerror(-err));
-	err = k8s_load_stream(buf, len, &docs, &n, &kerr);
+	err = batch_add_text(b, "<stdin>", buf, len);
 	free(buf);
-	if (err)
-		return said(err, "lab: <stdin>: %s\n", kerr.msg);
-	return batch_add_docs(b, "<stdin>", docs, n);
+	return err;
 }
 
 static int load_file(struct batch *b, const char *path)
@@ -845,43 +852,54 @@ static int apply_batch(struct lab *lab, const struct batch *b, bool apply, long 
 	return ret;
 }
 
+/*
+ * b, loaded (err: a file could not be), validated and applied (or deleted) on
+ * the locked lab, then freed: 0, or 1 (said; nothing changed on an error).
+ */
+static int batch_run(struct batch *b, int err, bool apply, long long grace)
+{
+	struct lab lab;
+	int ret = 1;
+
+	if (err || b->err)
+		fprintf(stderr, "lab %s: nothing changed\n", b->verb);
+	else if (!lab_open(&lab, true)) {
+		if (lab_validate(&lab, b, b->verb))
+			fprintf(stderr, "lab %s: nothing changed\n", b->verb);
+		else
+			ret = apply_batch(&lab, b, apply, grace);
+		lab_close(&lab);
+	}
+	batch_free(b);
+	return ret;
+}
+
 static int apply_or_delete(int argc, char **argv, bool apply)
 {
 	long long grace = -1; /* the pod's */
-	const char *verb = apply ? "apply" : "delete";
-	struct batch b = { .verb = verb };
-	const char **files;
+	struct batch b = { .verb = apply ? "apply" : "delete" };
+	const char **files = calloc((size_t)argc + 1, sizeof(*files));
 	size_t nfiles = 0;
-	struct lab lab;
-	int ret = 1, err = 0;
+	int ret, err = 0;
 
-	files = calloc((size_t)argc + 1, sizeof(*files));
 	if (!files)
 		return 1;
 	ret = apply_parse(argc, argv, apply, files, &nfiles, &grace);
-	if (ret >= 0)
-		goto out_files;
-	ret = 1;
 	/* Load and validate everything before taking the lock: nothing changes on an error. */
-	for (size_t i = 0; i < nfiles; i++)
+	for (size_t i = 0; ret < 0 && i < nfiles; i++)
 		if (load_arg(&b, files[i]))
 			err = -EINVAL;
-	if (err || b.err) {
-		fprintf(stderr, "lab %s: nothing changed\n", verb);
-		goto out_batch;
-	}
-	if (lab_open(&lab, true))
-		goto out_batch;
-	if (lab_validate(&lab, &b, verb))
-		fprintf(stderr, "lab %s: nothing changed\n", verb);
-	else
-		ret = apply_batch(&lab, &b, apply, grace);
-	lab_close(&lab);
-out_batch:
-	batch_free(&b);
-out_files:
+	if (ret < 0)
+		ret = batch_run(&b, err, apply, grace);
 	free(files);
 	return ret;
+}
+
+int lab_apply_doc(const char *name, const char *doc, bool apply)
+{
+	struct batch b = { .verb = apply ? "apply" : "delete" };
+
+	return batch_run(&b, batch_add_text(&b, name, doc, strlen(doc)), apply, 0);
 }
 
 int lab_cmd_apply(int argc, char **argv)

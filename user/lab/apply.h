@@ -23,6 +23,12 @@
  * their options (xcnictl checks and completes them from these too). */
 int lab_cmd_apply(int argc, char **argv);
 int lab_cmd_delete(int argc, char **argv);
+/*
+ * The manifests of doc applied (or, apply false, deleted at once) as lab
+ * apply -f of a file holding them would; name: theirs in messages. 0, or 1
+ * (said; nothing changed on an error).
+ */
+int lab_apply_doc(const char *name, const char *doc, bool apply);
 extern const struct pt_opt lab_apply_opts[], lab_delete_opts[];
 /*
  * After a change (changed: something of the cluster state did): the sync token

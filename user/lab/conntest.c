@@ -318,21 +318,12 @@ static int ct_cleanup(bool verbose)
 {
 	static const char doc[] = "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\","
 				  "\"metadata\":{\"name\":\"" LAB_CONNTEST_NS "\"}}\n";
-	char path[PATH_MAX], *argv[] = { "delete", "--now", "-f", path, NULL };
+	int saved = quiet_begin(verbose), ret = lab_apply_doc("the probe namespace", doc, false);
+	char path[PATH_MAX];
 	struct lab lab;
 	size_t left = 0;
-	int ret, saved;
 
-	if (lab_open(&lab, false))
-		return -ENOENT;
-	lab_path(&lab, path, sizeof(path), "conntest-ns.json");
-	lab_close(&lab);
-	if (lab_write_atomic(path, doc, sizeof(doc) - 1))
-		return said(-EIO, "connectivity test: writing %s failed\n", path);
-	saved = quiet_begin(verbose);
-	ret = lab_cmd_delete(4, argv);
 	quiet_end(saved);
-	unlink(path);
 	if (lab_open(&lab, false))
 		return -ENOENT;
 	for (size_t i = 0; i < lab.npods; i++)
@@ -616,20 +607,15 @@ static int ct_prepare(const struct lab_ct_opts *o, struct lab *lab, struct ct_ru
  * The probe namespace's manifest written into the lab and applied. 0; 3: not
  * written (nothing deployed); 2: the apply failed (said).
  */
-static int ct_deploy(const struct lab_ct_opts *o, const char *doc, const char *path,
-		     const struct ct_run *cr)
+static int ct_deploy(const struct lab_ct_opts *o, const char *doc, const struct ct_run *cr)
 {
-	char *apply_argv[] = { "apply", "-f", (char *)path, NULL };
 	int saved, ret;
 
-	if (lab_write_atomic(path, doc, strlen(doc)))
-		return said(3, "connectivity test: writing %s failed\n", path);
 	printf("connectivity test: namespace %s on %s%s%s\n", LAB_CONNTEST_NS, cr->a,
 	       cr->two ? " and " : "", cr->two ? cr->b : " (one node)");
 	saved = quiet_begin(o->verbose);
-	ret = lab_cmd_apply(3, apply_argv);
+	ret = lab_apply_doc("the probe namespace", doc, true);
 	quiet_end(saved);
-	unlink(path);
 	if (ret)
 		return said(2, "connectivity test: deploying %s failed\n", LAB_CONNTEST_NS);
 	return 0;
@@ -785,7 +771,7 @@ static int ct_without_lab(const struct lab_ct_opts *o)
 
 int lab_conntest_run(const struct lab_ct_opts *op)
 {
-	char *doc = NULL, path[PATH_MAX];
+	char *doc = NULL;
 	struct ct_run cr = {};
 	struct lab_drops d = {};
 	struct lab_ct_opts o = *op;
@@ -810,12 +796,9 @@ int lab_conntest_run(const struct lab_ct_opts *op)
 		lab_close(&lab);
 		return 0;
 	}
-	lab_path(&lab, path, sizeof(path), "conntest.yaml");
 	lab_close(&lab);
-	ret = ct_deploy(&o, doc, path, &cr);
+	ret = ct_deploy(&o, doc, &cr);
 	free(doc);
-	if (ret == 3)
-		return 2; /* not written: nothing deployed */
 	if (ret)
 		goto cleanup;
 	if (lab_open(&lab, false)) {

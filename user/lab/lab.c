@@ -55,7 +55,7 @@
 
 /* What the lab keeps in its directory, lab.json and its lock last. */
 static const char *const lab_files[] = {
-	"outside.log", "manifests", "pods", "services", "slices", "dns", "dns.yaml",
+	"outside.log", "manifests", "pods", "services", "slices", "dns",
 	"kproxy-udp", "kproxy-udp6", "lab.json", ".lock",
 };
 
@@ -111,27 +111,18 @@ static const char dns_manifest[] =
 
 static int dns_up(unsigned int family)
 {
-	char path[PATH_MAX], *doc = NULL;
-	char *argv[] = { "apply", "-f", path, NULL };
-	struct lab lab;
-	int n;
+	char *doc = NULL;
+	int ret;
 
-	if (lab_open(&lab, false))
-		return 1;
-	lab_path(&lab, path, sizeof(path), "dns.yaml");
-	lab_close(&lab);
 	/* Its ClusterIPs: the .10 of each family the lab has. */
-	n = asprintf(&doc, dns_manifest,
+	if (asprintf(&doc, dns_manifest,
 		     family == LAB_FAM_DUAL ? LAB_DNS_IP ", \"" LAB_DNS_IP6 "\"" :
 		     family == LAB_FAM_V6 ? "\"" LAB_DNS_IP6 "\"" : LAB_DNS_IP,
-		     family == LAB_FAM_DUAL ? "  ipFamilyPolicy: RequireDualStack\n" : "");
-	if (n < 0 || lab_write_atomic(path, doc, (size_t)n)) {
-		fprintf(stderr, "lab up: writing %s failed\n", path);
-		free(doc);
+		     family == LAB_FAM_DUAL ? "  ipFamilyPolicy: RequireDualStack\n" : "") < 0)
 		return 1;
-	}
+	ret = lab_apply_doc("the cluster's DNS", doc, true);
 	free(doc);
-	return lab_cmd_apply(3, argv) ? 1 : 0;
+	return ret;
 }
 
 static void usage_up(FILE *f)
