@@ -446,19 +446,12 @@ out:
 
 int lab_write_json(const char *path, json_t *doc)
 {
-	char *s = json_dumps(doc, JSON_INDENT(2));
-	char *nl;
-	int err;
+	char *s = json_dumps(doc, JSON_INDENT(2)), *nl = NULL;
+	int n = s ? asprintf(&nl, "%s\n", s) : -1;
+	int err = n < 0 ? -ENOMEM : lab_write_atomic(path, nl, (size_t)n);
 
-	if (!s)
-		return -ENOMEM;
-	nl = malloc(strlen(s) + 2);
-	if (!nl) {
-		free(s);
-		return -ENOMEM;
-	}
-	sprintf(nl, "%s\n", s);
-	err = lab_write_atomic(path, nl, strlen(nl));
+	if (n < 0)
+		nl = NULL;
 	free(nl);
 	free(s);
 	return err;
