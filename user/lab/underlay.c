@@ -171,18 +171,34 @@ static int nl_fail(const char *what, const char *netns, struct nl *nl, int err)
 		    nl->errmsg[0] ? ": " : "", nl->errmsg);
 }
 
+/* The netns name made and recorded (*made) for down: 0 or -errno (said). */
+static int netns_make(struct lab *lab, bool *made, const char *name)
+{
+	int err = lab_netns_create(name);
+
+	if (err)
+		return err;
+	/* Recorded only now: down must never delete a netns of this name it did not make. */
+	*made = true;
+	return lab_state_save(lab);
+}
+
+/* The netns name, if the lab made it (*made: cleared once it is gone). */
+static int netns_unmake(bool *made, const char *name)
+{
+	int err = *made ? lab_netns_delete(name) : 0;
+
+	*made &= err != 0;
+	return err;
+}
+
 int lab_underlay_create(struct lab *lab)
 {
 	struct nl_link br;
 	struct nl nl;
 	int err;
 
-	err = lab_netns_create(LAB_UL_NETNS);
-	if (err)
-		return err;
-	/* Recorded only now: down must never delete a netns of this name it did not make. */
-	lab->underlay = true;
-	err = lab_state_save(lab);
+	err = netns_make(lab, &lab->underlay, LAB_UL_NETNS);
 	if (err)
 		return err;
 	err = nl_open_in(LAB_UL_NETNS, &nl, BR_NF_CALL, "0\n");
@@ -454,15 +470,6 @@ out_ns:
 	return err;
 }
 
-/* The netns name, if the lab made it (*made: cleared once it is gone). */
-static int netns_unmake(bool *made, const char *name)
-{
-	int err = *made ? lab_netns_delete(name) : 0;
-
-	*made &= err != 0;
-	return err;
-}
-
 int lab_underlay_delete(struct lab *lab)
 {
 	/* The bridge and every port go with the namespace; the nodes' ul0 with their peers. */
@@ -478,12 +485,7 @@ int lab_outside_create(struct lab *lab)
 	struct nl ul, on;
 	int nsfd, err;
 
-	err = lab_netns_create(LAB_OUT_NETNS);
-	if (err)
-		return err;
-	/* Recorded only now: down must never delete a netns of this name it did not make. */
-	lab->outside = true;
-	err = lab_state_save(lab);
+	err = netns_make(lab, &lab->outside, LAB_OUT_NETNS);
 	if (err)
 		return err;
 	lab_netns_path(LAB_OUT_NETNS, path, sizeof(path));
