@@ -14,9 +14,9 @@ static void pt_mac(struct ptable *t, const __u8 m[6])
  * One row per pod: its IPv4 (xcni_endpoints) and IPv6 (xcni_endpoints6), "-"
  * for none; who it is (the cluster state's podname map), the identity the
  * ipcache gives it (what peers' policy sees), its policy state. --wide (text)
- * adds the device's details and the identity's labels; JSON has every column.
+ * adds the device's details and the identity's labels (as -o wide does); JSON
+ * has every column.
  */
-enum { EP_WIDE = 1 }; /* in ep_cols[].title's place: text only with --wide */
 static const struct pt_col ep_cols[] = {
 	{ "IP", "ip", PT_STR },
 	{ "IP6", "ip6", PT_STR },
@@ -24,36 +24,26 @@ static const struct pt_col ep_cols[] = {
 	{ "POD", "pod", PT_STR },
 	{ "NODE", "node", PT_STR },
 	{ "IDENTITY", "identity", PT_UINT },
-	{ "IFINDEX", "ifindex", PT_UINT },
+	{ "IFINDEX", "ifindex", PT_UINT | PT_SHOW_WIDE },
 	{ "IFNAME", "ifname", PT_STR },
 	{ "EP-ID", "ep_id", PT_UINT },
-	{ "POD-MAC", "pod_mac", PT_STR },
-	{ "HOST-MAC", "host_mac", PT_STR },
-	{ "FLAGS", "flags", PT_HEX },
+	{ "POD-MAC", "pod_mac", PT_STR | PT_SHOW_WIDE },
+	{ "HOST-MAC", "host_mac", PT_STR | PT_SHOW_WIDE },
+	{ "FLAGS", "flags", PT_HEX | PT_SHOW_WIDE },
 	{ "POLICY", "policy", PT_STR },
-	{ "LABELS", "labels", PT_STR },
+	{ "LABELS", "labels", PT_STR | PT_SHOW_WIDE },
 	{ NULL, "ep_identity", PT_UINT },
 };
-/* Text columns only --wide shows (by title). */
-static bool ep_col_wide(const char *title)
-{
-	static const char *const wide[] = { "IFINDEX", "POD-MAC", "HOST-MAC", "FLAGS", "LABELS" };
 
-	for (size_t i = 0; title && i < ARRAY_SIZE(wide); i++)
-		if (!strcmp(title, wide[i]))
-			return true;
-	return false;
-}
-
+/* --wide: the -o wide columns in the text, not the JSON-only ones. */
 static struct ptable *ep_table(const struct ctl_ctx *c, unsigned int flags)
 {
 	static struct pt_col cols[ARRAY_SIZE(ep_cols)];
 
 	for (size_t i = 0; i < ARRAY_SIZE(ep_cols); i++) {
 		cols[i] = ep_cols[i];
-		if (!(c->opts & OPT_WIDE) && c->out != PT_WIDE && !(flags & PT_RECORD) &&
-		    ep_col_wide(cols[i].title))
-			cols[i].title = NULL; /* JSON only */
+		if (c->opts & OPT_WIDE)
+			cols[i].type &= PT_TYPE_MASK;
 	}
 	return pt_new(cols, ARRAY_SIZE(cols), flags);
 }
