@@ -450,14 +450,13 @@ void agent_print_svc_refused(const struct ctl_ctx *c, FILE *f)
 static json_t *npaccel_json(const struct ctl_ctx *c, const struct xcni_config *cfg)
 {
 	__u64 n[XCNI_NPA_NR] = {};
-	int nfd = map_open_quiet(c, &m_npaccel), ncpu = libbpf_num_possible_cpus();
+	int nfd = map_open_quiet(c, &m_npaccel);
 
-	for (__u32 k = 0; nfd >= 0 && ncpu > 0 && k < XCNI_NPA_NR; k++) {
-		struct xcni_metric v[ncpu];
+	for (__u32 k = 0; nfd >= 0 && k < XCNI_NPA_NR; k++) {
+		struct xcni_metric v;
 
-		if (!bpf_map_lookup_elem(nfd, &k, v))
-			for (int i = 0; i < ncpu; i++)
-				n[k] += v[i].packets;
+		if (!map_percpu_sum(nfd, &m_npaccel, &k, &v))
+			n[k] = v.packets;
 	}
 	xcni_close(&nfd);
 	return json_pack("{s:s,s:I,s:I,s:I,s:I}", "mode",
