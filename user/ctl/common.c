@@ -195,27 +195,6 @@ int map_read(const struct ctl_ctx *c, const struct map_spec *m, size_t elem, siz
 	return err;
 }
 
-int map_percpu_sum(int fd, const struct map_spec *m, const void *key, void *sum)
-{
-	int ncpus = libbpf_num_possible_cpus(), err = 0;
-	size_t nf = m->value_size / sizeof(__u64);
-	__u64 *vals, *out = sum;
-
-	if (ncpus < 0)
-		return pr_err_ret(ncpus, "possible CPUs: %s\n", strerror(-ncpus));
-	/* A per-CPU lookup fills one value per possible CPU, each 8-byte aligned. */
-	vals = calloc((size_t)ncpus, nf * sizeof(__u64));
-	if (!vals)
-		return -ENOMEM;
-	memset(out, 0, nf * sizeof(__u64));
-	if (bpf_map_lookup_elem(fd, key, vals))
-		err = -errno;
-	for (size_t i = 0; !err && i < (size_t)ncpus * nf; i++)
-		out[i % nf] += vals[i];
-	free(vals);
-	return err;
-}
-
 int fam_rows(const struct ctl_ctx *c, struct ptable *t, const struct fam_map m[2],
 	     fam_row_fn *row, void *arg)
 {

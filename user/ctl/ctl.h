@@ -204,11 +204,6 @@ size_t sort_unique(void *arr, size_t n, size_t elem, int (*cmp)(const void *, co
 int map_read(const struct ctl_ctx *c, const struct map_spec *m, size_t elem, size_t koff,
 	     size_t voff, int (*cmp)(const void *, const void *), void **out, size_t *np);
 
-/* Entry key of per-CPU map m (fd), a struct of __u64 counters, summed over the
- * possible CPUs into sum: 0, or -errno (-ENOENT: no such entry), said only when
- * the CPUs cannot be counted. */
-int map_percpu_sum(int fd, const struct map_spec *m, const void *key, void *sum);
-
 /*
  * One family's map of a view that lists an IPv4 map, then its IPv6 twin: the
  * records map_collect makes of it (elem bytes, the key at koff, the value at

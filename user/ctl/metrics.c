@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* xcnictl metrics [list|get]: packets by verdict reason and direction, and lost events. */
 #include "ctl/ctl.h"
+#include "lib/system/bpfpin.h"
 #include "lib/system/ctstat.h"
 
 static const struct pt_col metric_cols[] = {
@@ -47,7 +48,7 @@ static int metrics_events(const struct ctl_ctx *c, struct ptable *t)
 
 	if (fd < 0)
 		return fd == -ENOENT ? 0 : fd;
-	err = map_percpu_sum(fd, &m_evrate, &zero, &sum);
+	err = xcni_percpu_sum(fd, &zero, &sum, sizeof(sum));
 	close(fd);
 	if (err)
 		return pr_err_ret(err, "%s: lookup: %s\n", m_evrate.name, strerror(-err));
@@ -86,7 +87,7 @@ static int metrics_ct(const struct ctl_ctx *c, struct ptable *t)
 	ct_fd = map_open_quiet(c, &m_ct);
 	if (ct_fd >= 0) {
 		if (!bpf_map_get_info_by_fd(ct_fd, &info, &len))
-			entries = ctstat_entries(ct_fd, 2 * (long)info.max_entries);
+			entries = xcni_map_entries(ct_fd, info.key_size, 2 * (long)info.max_entries);
 		close(ct_fd);
 	}
 	/* By default only what signals pressure, and only when it happened. */
@@ -136,7 +137,7 @@ static int metrics_show(const struct ctl_ctx *c, const int *only)
 			__u32 idx = XCNI_METRIC_IDX(reason, dir);
 			struct xcni_metric sum;
 
-			if ((err = map_percpu_sum(fd, &m_metrics, &idx, &sum))) {
+			if ((err = xcni_percpu_sum(fd, &idx, &sum, sizeof(sum)))) {
 				pr_err("%s[%u]: %s\n", m_metrics.name, idx, strerror(-err));
 				break;
 			}

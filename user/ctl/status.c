@@ -96,26 +96,6 @@ static bool lru(__u32 type)
 	return type == BPF_MAP_TYPE_LRU_HASH || type == BPF_MAP_TYPE_LRU_PERCPU_HASH;
 }
 
-/* Entries of a hash or LPM map, walked key by key. */
-static long count_entries(int fd, const struct bpf_map_info *info)
-{
-	void *k = calloc(2, info->key_size ? info->key_size : 1), *next;
-	long n = 0;
-	int err;
-
-	if (!k)
-		return -ENOMEM;
-	next = (char *)k + info->key_size;
-	err = bpf_map_get_next_key(fd, NULL, next);
-	while (!err) {
-		n++;
-		memcpy(k, next, info->key_size);
-		err = bpf_map_get_next_key(fd, k, next);
-	}
-	free(k);
-	return errno == ENOENT ? n : -errno;
-}
-
 /*
  * Every pinned hash or LPM map of xcni's under the pin dir, fullest first;
  * the kernel memory of every pinned map of xcni's (any type) into *mem:
@@ -152,7 +132,7 @@ static json_t *maps_json(const struct ctl_ctx *c, json_t *problems, json_t *mem)
 			close(fd);
 			continue;
 		}
-		cnt = count_entries(fd, &info);
+		cnt = xcni_map_entries(fd, info.key_size, LONG_MAX);
 		close(fd);
 		if (cnt < 0)
 			continue;
@@ -230,7 +210,8 @@ static long map_count(const struct ctl_ctx *c, const struct map_spec *m)
 
 	if (fd < 0)
 		return -1;
-	n = bpf_map_get_info_by_fd(fd, &info, &len) ? -1 : count_entries(fd, &info);
+	n = bpf_map_get_info_by_fd(fd, &info, &len) ? -1 :
+							xcni_map_entries(fd, info.key_size, LONG_MAX);
 	close(fd);
 	return n;
 }
@@ -455,7 +436,7 @@ static json_t *npaccel_json(const struct ctl_ctx *c, const struct xcni_config *c
 	for (__u32 k = 0; nfd >= 0 && k < XCNI_NPA_NR; k++) {
 		struct xcni_metric v;
 
-		if (!map_percpu_sum(nfd, &m_npaccel, &k, &v))
+		if (!xcni_percpu_sum(nfd, &k, &v, sizeof(v)))
 			n[k] = v.packets;
 	}
 	xcni_close(&nfd);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* xcnictl tunnel list/get: the other nodes this node tunnels to, with their traffic. */
 #include "ctl/ctl.h"
+#include "lib/system/bpfpin.h"
 
 static const struct pt_col tunnel_cols[] = {
 	{ "NODE", "node", PT_STR },
@@ -66,7 +67,7 @@ static void tunnel_row(struct ptable *t, __u8 fam, const void *rec, void *arg)
 		return;
 	if (*sfd < 0)
 		*sfd = map_open(l->c, stat);
-	l->err = *sfd < 0 ? *sfd : map_percpu_sum(*sfd, stat, ip, &sum);
+	l->err = *sfd < 0 ? *sfd : xcni_percpu_sum(*sfd, ip, &sum, sizeof(sum));
 	/* xcnid creates a node's counters with its tunnel; one removed between the
 	 * two reads just shows zeros. */
 	if (*sfd >= 0 && l->err == -ENOENT)
