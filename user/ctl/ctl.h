@@ -289,6 +289,11 @@ int ct_cmp(const void *a, const void *b);
 int ct6_cmp(const void *a, const void *b);
 /* "ns/name" of the pod with address ip, from the podname map. */
 bool pod_of_ip(int fd, __u32 ip, char *buf, size_t len);
+/* The policy key of a local pod's IPv6 (its IPv4, or its 0.0.0.0/8 key) in
+ * polkey6 (kfd), or 0. */
+__u32 polkey6_of(int kfd, const __u8 ip[16]);
+/* pod_of_ip for an address of family fam, an IPv6 one by its policy key. */
+bool pod_of_addr(int pfd, int kfd, __u8 fam, const void *addr, char *buf, size_t len);
 /* By address, then prefix length: {prefixlen, addr} keys (ipcache, prefilter); IPv4's
  * address a __u32, IPv6's 16 bytes. */
 int prefix_cmp(const void *a, const void *b);

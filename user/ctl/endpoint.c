@@ -151,8 +151,8 @@ static void ep_info_get(const struct ep_maps *m, __u32 ip, const __u8 *ip6,
 	bool have_pe;
 
 	memset(out, 0, sizeof(*out));
-	if (!key && ip6 && m->polkey6 >= 0)
-		bpf_map_lookup_elem(m->polkey6, ip6, &key);
+	if (!key && ip6)
+		key = polkey6_of(m->polkey6, ip6);
 	have_pe = key && m->polep >= 0 && !bpf_map_lookup_elem(m->polep, &key, &pe);
 	if (ip6)
 		memcpy(k6.addr, ip6, 16);
