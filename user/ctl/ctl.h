@@ -484,6 +484,12 @@ int ctl_where_check(int argc, char **argv, const char *name, const char *help, c
 #define CTL_EXPLAIN_MAX_NODES 32
 /* xcnictl flows: its own options (filters as hubble observe's), parsed there. */
 int ctl_flows_main(int argc, char **argv);
+/* A flow record's end: NS/POD:PORT for a pod, else ADDRESS:PORT; wide (-o wide)
+ * adds a pod's address, or what kind of peer a non-pod is. */
+void flows_peer_str(json_t *p, bool wide, char *buf, size_t len);
+/* A merged record's nodes, each one's part appended to buf: " {n1 forwarded 4/3,
+ * n2 allowed 3/3}"; nothing for one node. */
+void flows_nodes_cat(json_t *nodes, char *buf, size_t len);
 /* The options of the commands that parse their own line (flows.c, status.c,
  * sysdump.c, suggest.c, lab/ui.c): what they parse with (pt_getopt). */
 extern const struct pt_opt ctl_flows_opts[], ctl_status_opts[], ctl_sysdump_opts[],
