@@ -453,7 +453,7 @@ static void render_reasons(struct metrics *m, FILE *b)
 		goto out;
 	}
 	for (__u32 i = 0; i < XCNI_NR_METRICS; i++)
-		if ((err = mapw_percpu_sum(fd, i, m->ncpus, sizeof(*sum), &sum[i]))) {
+		if ((err = xcni_percpu_sum(fd, &i, &sum[i], sizeof(*sum)))) {
 			pr_debug("metrics: xcni_metrics[%u]: %s\n", i, strerror(-err));
 			goto out;
 		}
@@ -514,8 +514,9 @@ static void render_sock_lb(struct metrics *m, FILE *b)
 static void render_events(struct metrics *m, FILE *b)
 {
 	struct xcni_evrate sum;
+	__u32 zero = 0;
 	int fd = xcni_pin_get(m->pin_dir, "xcni_evrate");
-	int err = fd < 0 ? -errno : mapw_percpu_sum(fd, 0, m->ncpus, sizeof(sum), &sum);
+	int err = fd < 0 ? -errno : xcni_percpu_sum(fd, &zero, &sum, sizeof(sum));
 
 	if (err) {
 		pr_debug("metrics: cannot read xcni_evrate: %s\n", strerror(-err));
@@ -596,7 +597,7 @@ static void render_fqdn(struct metrics *m, FILE *b)
 	for (__u32 k = 0; k < XCNI_FQDN_NR_STATS; k++) {
 		__u64 sum;
 
-		if (!mapw_percpu_sum(fd, k, m->ncpus, sizeof(sum), &sum))
+		if (!xcni_percpu_sum(fd, &k, &sum, sizeof(sum)))
 			metrics_series(b, "xcni_fqdn_total", sum, "event", what[k], NULL);
 	}
 	close(fd);

@@ -32,7 +32,7 @@
 #include "lib/system/http.h"
 #include "agent/grow.h"
 #include "agent/metrics_text.h"
-#include "lib/system/mapwalk.h"
+#include "lib/system/bpfpin.h"
 #include "agent/pins.h"
 #include "agent/probe.h"
 #include "agent/polstatus.h"
@@ -54,7 +54,7 @@ struct agent_status {
 	const struct http *http, *flows_http; /* refusals at accept, for "listeners" */
 	char pin_dir[256], node[64], sock[108];
 	struct http *local; /* the status socket */
-	int epfd, tfd, metrics_fd, ncpus;
+	int epfd, tfd, metrics_fd;
 	time_t started; /* wall clock */
 	uint64_t started_mono_ms;
 	/* readiness */
@@ -238,7 +238,7 @@ static int read_drops(struct agent_status *s, uint64_t *out)
 		for (unsigned int d = 0; d < XCNI_NR_DIRS; d++) {
 			__u32 i = XCNI_METRIC_IDX(r, d);
 			struct xcni_metric sum;
-			int err = mapw_percpu_sum(s->metrics_fd, i, s->ncpus, sizeof(sum), &sum);
+			int err = xcni_percpu_sum(s->metrics_fd, &i, &sum, sizeof(sum));
 
 			if (err)
 				return err;
@@ -657,9 +657,6 @@ int status_open(const char *pin_dir, const char *node, struct agent_status **out
 	s->started_mono_ms = xcni_mono_ms();
 	snprintf(s->pin_dir, sizeof(s->pin_dir), "%s", pin_dir);
 	snprintf(s->node, sizeof(s->node), "%s", node ? node : "");
-	s->ncpus = libbpf_num_possible_cpus();
-	if (s->ncpus <= 0)
-		goto fail;
 	for (int i = 0; i < NSAMPLES; i++)
 		if (!(s->samples[i] = calloc(XCNI_NR_METRICS, sizeof(uint64_t))))
 			goto fail;

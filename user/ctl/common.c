@@ -427,14 +427,13 @@ static bool labels_in_namespace(const char *labels, const char *ns)
 	return false;
 }
 
-/* The policy key of a local pod's IPv6 (its IPv4, or its 0.0.0.0/8 key), or 0. */
-static __u32 polkey6_of(const struct filter *f, const __u8 ip[16])
+__u32 polkey6_of(int kfd, const __u8 ip[16])
 {
 	struct xcni_in6 k;
 	__u32 key;
 
 	memcpy(k.addr, ip, 16);
-	if (f->polkey6_fd < 0 || bpf_map_lookup_elem(f->polkey6_fd, &k, &key))
+	if (kfd < 0 || bpf_map_lookup_elem(kfd, &k, &key))
 		return 0;
 	return key;
 }
@@ -442,7 +441,7 @@ static __u32 polkey6_of(const struct filter *f, const __u8 ip[16])
 /* Whether IPv6 address ip is a pod of namespace ns: its policy key names it in podname. */
 static bool ip6_in_namespace(const struct filter *f, const __u8 ip[16])
 {
-	__u32 key = polkey6_of(f, ip);
+	__u32 key = polkey6_of(f->polkey6_fd, ip);
 
 	return key && ip_in_namespace(f->podname_fd, key, f->ns);
 }
@@ -473,7 +472,7 @@ bool filter_match(const struct filter *f, const struct frow *r)
 			hit = in_prefix6(f->ip6, r->addr6[i], r->plen6[i]);
 		/* --pod: the pod's IPv6 rows too (a local pod's IPv6 maps to its key). */
 		for (i = 0; (f->opts & OPT_POD) && i < r->naddr6 && !hit; i++)
-			hit = r->plen6[i] == 128 && polkey6_of(f, r->addr6[i]) == f->ip;
+			hit = r->plen6[i] == 128 && polkey6_of(f->polkey6_fd, r->addr6[i]) == f->ip;
 		for (i = 0; !r->naddr && !r->naddr6 && i < r->nid && !hit; i++)
 			hit = r->id[i] == f->ip_id;
 		if (!hit)
@@ -633,6 +632,14 @@ bool pod_of_ip(int fd, __u32 ip, char *buf, size_t len)
 	return true;
 }
 
+bool pod_of_addr(int pfd, int kfd, __u8 fam, const void *addr, char *buf, size_t len)
+{
+	__u32 key = fam == XCNI_AF_INET6 ? polkey6_of(kfd, addr) : 0;
+
+	if (fam != XCNI_AF_INET6)
+		memcpy(&key, addr, 4);
+	return (fam != XCNI_AF_INET6 || key) && pod_of_ip(pfd, key, buf, len);
+}
 
 int resolve_pod(const struct ctl_ctx *c, const char *arg, __u32 *ip, const char *flag)
 {

@@ -500,33 +500,23 @@ static bool ck_rec_ours(const struct ck *k, const struct ck_attempt *a, json_t *
 	return backend && !strcmp(dip, k->pod_ip[P_ECHO_OTHER][a->f]) && dport == 8080;
 }
 
-static void ck_peer(json_t *p, char *buf, size_t len)
-{
-	const char *ip = jstr(p, "ip"), *pod = jstr(p, "pod");
-	long long port = (long long)json_integer_value(json_object_get(p, "port"));
-	bool v6 = strchr(ip, ':');
-
-	if (*pod)
-		snprintf(buf, len, "%s/%s %s%s%s:%lld", jstr(p, "namespace"), pod, v6 ? "[" : "", ip,
-			 v6 ? "]" : "", port);
-	else
-		snprintf(buf, len, "%s%s%s:%lld", v6 ? "[" : "", ip, v6 ? "]" : "", port);
-}
-
 /* The merged records, a line each: what happened to the connection, where, by what. */
 static void ck_recs_print(json_t *recs)
 {
 	char src[200], dst[200];
-	size_t r, i;
-	json_t *m, *n;
+	size_t r;
+	json_t *m;
 
 	json_array_foreach(recs, r, m) {
 		const char *pol = jstr(m, "policy"), *reason = jstr(m, "drop_reason"),
 			   *iso = jstr(m, "isolated_by"), *svc = jstr(m, "service"),
 			   *dec = jstr(m, "decided_by");
+		json_t *s = json_object_get(m, "source"), *d = json_object_get(m, "destination");
+		char nodes[800] = "";
 
-		ck_peer(json_object_get(m, "source"), src, sizeof(src));
-		ck_peer(json_object_get(m, "destination"), dst, sizeof(dst));
+		/* A pod with its address, else the address. */
+		flows_peer_str(s, *jstr(s, "pod"), src, sizeof(src));
+		flows_peer_str(d, *jstr(d, "pod"), dst, sizeof(dst));
 		printf("        flow:     %s %s -> %s %s%s%s at %s%s%s%s%s%s", jstr(m, "protocol"),
 		       src, dst, jstr(m, "verdict"), *dec ? " by " : "", dec,
 		       jstr(m, "observation_point"), *reason ? " (" : "", reason, *reason ? ")" : "",
@@ -535,13 +525,8 @@ static void ck_recs_print(json_t *recs)
 			printf(", isolated by %s", iso);
 		if (*svc)
 			printf(", svc %s -> %s", svc, jstr(m, "backend"));
-		json_array_foreach(json_object_get(m, "nodes"), i, n)
-			if (json_array_size(json_object_get(m, "nodes")) > 1)
-				printf("%s%s %s %s %lld/%lld", i ? ", " : " {", jstr(n, "node"),
-				       jstr(n, "observation_point"), jstr(n, "verdict"),
-				       (long long)json_integer_value(json_object_get(n, "packets")),
-				       (long long)json_integer_value(json_object_get(n, "reply_packets")));
-		printf("%s\n", json_array_size(json_object_get(m, "nodes")) > 1 ? "}" : "");
+		flows_nodes_cat(json_object_get(m, "nodes"), nodes, sizeof(nodes));
+		printf("%s\n", nodes);
 	}
 }
 

@@ -289,6 +289,11 @@ int ct_cmp(const void *a, const void *b);
 int ct6_cmp(const void *a, const void *b);
 /* "ns/name" of the pod with address ip, from the podname map. */
 bool pod_of_ip(int fd, __u32 ip, char *buf, size_t len);
+/* The policy key of a local pod's IPv6 (its IPv4, or its 0.0.0.0/8 key) in
+ * polkey6 (kfd), or 0. */
+__u32 polkey6_of(int kfd, const __u8 ip[16]);
+/* pod_of_ip for an address of family fam, an IPv6 one by its policy key. */
+bool pod_of_addr(int pfd, int kfd, __u8 fam, const void *addr, char *buf, size_t len);
 /* By address, then prefix length: {prefixlen, addr} keys (ipcache, prefilter); IPv4's
  * address a __u32, IPv6's 16 bytes. */
 int prefix_cmp(const void *a, const void *b);
@@ -479,6 +484,12 @@ int ctl_where_check(int argc, char **argv, const char *name, const char *help, c
 #define CTL_EXPLAIN_MAX_NODES 32
 /* xcnictl flows: its own options (filters as hubble observe's), parsed there. */
 int ctl_flows_main(int argc, char **argv);
+/* A flow record's end: NS/POD:PORT for a pod, else ADDRESS:PORT; wide (-o wide)
+ * adds a pod's address, or what kind of peer a non-pod is. */
+void flows_peer_str(json_t *p, bool wide, char *buf, size_t len);
+/* A merged record's nodes, each one's part appended to buf: " {n1 forwarded 4/3,
+ * n2 allowed 3/3}"; nothing for one node. */
+void flows_nodes_cat(json_t *nodes, char *buf, size_t len);
 /* The options of the commands that parse their own line (flows.c, status.c,
  * sysdump.c, suggest.c, lab/ui.c): what they parse with (pt_getopt). */
 extern const struct pt_opt ctl_flows_opts[], ctl_status_opts[], ctl_sysdump_opts[],

@@ -14,9 +14,9 @@ static void pt_mac(struct ptable *t, const __u8 m[6])
  * One row per pod: its IPv4 (xcni_endpoints) and IPv6 (xcni_endpoints6), "-"
  * for none; who it is (the cluster state's podname map), the identity the
  * ipcache gives it (what peers' policy sees), its policy state. --wide (text)
- * adds the device's details and the identity's labels; JSON has every column.
+ * adds the device's details and the identity's labels (as -o wide does); JSON
+ * has every column.
  */
-enum { EP_WIDE = 1 }; /* in ep_cols[].title's place: text only with --wide */
 static const struct pt_col ep_cols[] = {
 	{ "IP", "ip", PT_STR },
 	{ "IP6", "ip6", PT_STR },
@@ -24,36 +24,26 @@ static const struct pt_col ep_cols[] = {
 	{ "POD", "pod", PT_STR },
 	{ "NODE", "node", PT_STR },
 	{ "IDENTITY", "identity", PT_UINT },
-	{ "IFINDEX", "ifindex", PT_UINT },
+	{ "IFINDEX", "ifindex", PT_UINT | PT_SHOW_WIDE },
 	{ "IFNAME", "ifname", PT_STR },
 	{ "EP-ID", "ep_id", PT_UINT },
-	{ "POD-MAC", "pod_mac", PT_STR },
-	{ "HOST-MAC", "host_mac", PT_STR },
-	{ "FLAGS", "flags", PT_HEX },
+	{ "POD-MAC", "pod_mac", PT_STR | PT_SHOW_WIDE },
+	{ "HOST-MAC", "host_mac", PT_STR | PT_SHOW_WIDE },
+	{ "FLAGS", "flags", PT_HEX | PT_SHOW_WIDE },
 	{ "POLICY", "policy", PT_STR },
-	{ "LABELS", "labels", PT_STR },
+	{ "LABELS", "labels", PT_STR | PT_SHOW_WIDE },
 	{ NULL, "ep_identity", PT_UINT },
 };
-/* Text columns only --wide shows (by title). */
-static bool ep_col_wide(const char *title)
-{
-	static const char *const wide[] = { "IFINDEX", "POD-MAC", "HOST-MAC", "FLAGS", "LABELS" };
 
-	for (size_t i = 0; title && i < ARRAY_SIZE(wide); i++)
-		if (!strcmp(title, wide[i]))
-			return true;
-	return false;
-}
-
+/* --wide: the -o wide columns in the text, not the JSON-only ones. */
 static struct ptable *ep_table(const struct ctl_ctx *c, unsigned int flags)
 {
 	static struct pt_col cols[ARRAY_SIZE(ep_cols)];
 
 	for (size_t i = 0; i < ARRAY_SIZE(ep_cols); i++) {
 		cols[i] = ep_cols[i];
-		if (!(c->opts & OPT_WIDE) && c->out != PT_WIDE && !(flags & PT_RECORD) &&
-		    ep_col_wide(cols[i].title))
-			cols[i].title = NULL; /* JSON only */
+		if (c->opts & OPT_WIDE)
+			cols[i].type &= PT_TYPE_MASK;
 	}
 	return pt_new(cols, ARRAY_SIZE(cols), flags);
 }
@@ -161,8 +151,8 @@ static void ep_info_get(const struct ep_maps *m, __u32 ip, const __u8 *ip6,
 	bool have_pe;
 
 	memset(out, 0, sizeof(*out));
-	if (!key && ip6 && m->polkey6 >= 0)
-		bpf_map_lookup_elem(m->polkey6, ip6, &key);
+	if (!key && ip6)
+		key = polkey6_of(m->polkey6, ip6);
 	have_pe = key && m->polep >= 0 && !bpf_map_lookup_elem(m->polep, &key, &pe);
 	if (ip6)
 		memcpy(k6.addr, ip6, 16);
@@ -272,18 +262,62 @@ static struct ep6_rec *ep6_pair(struct ep6_rec *recs, size_t n, const struct xcn
 	return NULL;
 }
 
-static void ep_show(struct ptable *t, const struct filter *f, __u32 ip, const __u8 *ip6,
-		    const struct xcni_endpoint *ep, const struct ep_maps *m)
+/* A pod's row: want's (endpoint get), else if it passes f. */
+static void ep_show(struct ptable *t, const struct filter *f, const struct ctl_addr *want,
+		    __u32 ip, const __u8 *ip6, const struct xcni_endpoint *ep,
+		    const struct ep_maps *m)
 {
 	struct ep_info in;
 	struct frow r = { .addr = { ip }, .plen = { 32 }, .naddr = !!ip,
 			  .addr6 = { ip6 }, .plen6 = { 128 }, .naddr6 = !!ip6 };
 
+	if (want && !(want->family == XCNI_AF_INET6 ? ip6 && !memcmp(ip6, want->addr, 16) :
+						      ip && !memcmp(&ip, want->addr, 4)))
+		return;
 	ep_info_get(m, ip, ip6, ep, &in);
 	r.id[0] = in.identity;
 	r.nid = !!in.identity;
-	if (filter_match(f, &r))
+	if (want || filter_match(f, &r))
 		ep_row(t, ip, ip6, ep, &in);
+}
+
+/*
+ * The pods, dual-stack and IPv4 ones by their IPv4, then IPv6-only ones by
+ * their IPv6, each a row with its other family's address (the entry on the
+ * same veth): those passing f, or the one with address want.
+ */
+static int ep_rows(const struct ctl_ctx *c, struct ptable *t, const struct filter *f,
+		   const struct ctl_addr *want)
+{
+	struct ep_rec *recs = NULL;
+	struct ep6_rec *recs6 = NULL, *p;
+	struct ep_maps m;
+	size_t n, n6, i;
+	int err;
+
+	err = map_read(c, &m_endpoints, sizeof(*recs), offsetof(struct ep_rec, ip),
+		       offsetof(struct ep_rec, ep), ip4_cmp, (void **)&recs, &n);
+	if (err)
+		return err;
+	err = read_ep6(c, &recs6, &n6);
+	if (err) {
+		free(recs);
+		return pr_err_ret(err, "%s: %s\n", m_endpoints6.name, strerror(-err));
+	}
+	ep_maps_open(c, &m);
+	for (i = 0; i < n; i++) {
+		p = ep6_pair(recs6, n6, &recs[i].ep);
+		if (p)
+			p->paired = true;
+		ep_show(t, f, want, recs[i].ip, p ? p->ip.addr : NULL, &recs[i].ep, &m);
+	}
+	for (i = 0; i < n6; i++)
+		if (!recs6[i].paired)
+			ep_show(t, f, want, 0, recs6[i].ip.addr, &recs6[i].ep, &m);
+	ep_maps_close(&m);
+	free(recs);
+	free(recs6);
+	return 0;
 }
 
 /*
@@ -307,127 +341,36 @@ static void ep_pod_hint(const struct ctl_ctx *c, __u32 key)
 
 static int cmd_endpoint_list(const struct ctl_ctx *c, char **argv)
 {
-	struct ep_rec *recs = NULL;
-	struct ep6_rec *recs6 = NULL, *p;
-	struct ptable *t = NULL;
-	struct ep_maps m = { .polep = -1, .polkey6 = -1, .ipcache = -1, .ipcache6 = -1,
-			     .identity = -1, .podname = -1 };
+	struct ptable *t;
 	struct filter f;
-	size_t n, n6, i;
 	int err;
 
 	(void)argv;
 	err = filter_open(c, &f, 0);
 	if (err)
 		return err;
-	err = map_read(c, &m_endpoints, sizeof(*recs), offsetof(struct ep_rec, ip),
-		       offsetof(struct ep_rec, ep), ip4_cmp, (void **)&recs, &n);
-	if (err)
-		goto out;
-	err = read_ep6(c, &recs6, &n6);
-	if (err) {
-		pr_err("%s: %s\n", m_endpoints6.name, strerror(-err));
-		goto out;
-	}
-	ep_maps_open(c, &m);
 	t = ep_table(c, 0);
-	/* Dual-stack pods by their IPv4, then IPv6-only ones by their IPv6. */
-	for (i = 0; i < n; i++) {
-		p = ep6_pair(recs6, n6, &recs[i].ep);
-		if (p)
-			p->paired = true;
-		ep_show(t, &f, recs[i].ip, p ? p->ip.addr : NULL, &recs[i].ep, &m);
-	}
-	for (i = 0; i < n6; i++)
-		if (!recs6[i].paired)
-			ep_show(t, &f, 0, recs6[i].ip.addr, &recs6[i].ep, &m);
-	if ((c->opts & OPT_POD) && !pt_rows(t) && !c->json)
+	err = ep_rows(c, t, &f, NULL);
+	if (!err && (c->opts & OPT_POD) && !pt_rows(t) && !c->json)
 		ep_pod_hint(c, f.ip);
-	err = show(c, t);
-out:
-	ep_maps_close(&m);
-	free(recs);
-	free(recs6);
 	filter_close(&f);
-	return err;
+	return show_read(c, t, err);
 }
 
-/*
- * endpoint get IP: the pod with that IPv4 or IPv6 address, shown with its
- * other family's address too (the entry on the same veth).
- */
+/* endpoint get IP: the pod with that IPv4 or IPv6 address, with its other family's. */
 static int cmd_endpoint_get(const struct ctl_ctx *c, char **argv)
 {
-	struct xcni_endpoint ep;
-	struct ep_rec *recs = NULL;
-	struct ep6_rec *recs6 = NULL, *p = NULL;
-	struct ctl_addr a;
 	struct ptable *t;
-	const __u8 *ip6 = NULL;
-	size_t n = 0, n6 = 0;
-	__u32 ip = 0;
-	int fd, err;
+	struct ctl_addr a;
+	int err;
 
 	if (parse_ip_any(argv[0], &a))
 		return pr_err_ret(-EINVAL, "\"%s\": not an IPv4 or IPv6 address\n", argv[0]);
-	fd = map_open(c, &m_endpoints);
-	if (fd < 0)
-		return fd;
-	err = read_ep6(c, &recs6, &n6);
-	if (err) {
-		pr_err("%s: %s\n", m_endpoints6.name, strerror(-err));
-		goto close;
-	}
-	if (a.family == XCNI_AF_INET) {
-		memcpy(&ip, a.addr, 4);
-		if (bpf_map_lookup_elem(fd, &ip, &ep))
-			goto lookup;
-		p = ep6_pair(recs6, n6, &ep);
-	} else {
-		for (size_t i = 0; i < n6 && !p; i++)
-			if (!memcmp(recs6[i].ip.addr, a.addr, 16))
-				p = &recs6[i];
-		if (!p) {
-			errno = ENOENT;
-			goto lookup;
-		}
-		ep = p->ep;
-		/* Its IPv4 entry, if the pod has one: the same veth. */
-		err = map_collect(fd, &m_endpoints, sizeof(*recs), offsetof(struct ep_rec, ip),
-				  offsetof(struct ep_rec, ep), (void **)&recs, &n, NULL);
-		if (err)
-			goto close;
-		for (size_t i = 0; i < n; i++)
-			if (recs[i].ep.ifindex == ep.ifindex && recs[i].ep.ep_id == ep.ep_id) {
-				ip = recs[i].ip;
-				ep = recs[i].ep;
-				break;
-			}
-	}
-	ip6 = p ? p->ip.addr : NULL;
 	t = ep_table(c, PT_RECORD);
-	{
-		struct ep_maps m;
-		struct ep_info in;
-
-		ep_maps_open(c, &m);
-		ep_info_get(&m, ip, ip6, &ep, &in);
-		ep_row(t, ip, ip6, &ep, &in);
-		ep_maps_close(&m);
-	}
-	err = show(c, t);
-	goto close;
-lookup:
-	err = -errno;
-	if (err == -ENOENT)
-		pr_err("%s: no such endpoint\n", argv[0]);
-	else
-		pr_err("%s: lookup: %s\n", argv[0], strerror(-err));
-close:
-	free(recs);
-	free(recs6);
-	close(fd);
-	return err;
+	err = ep_rows(c, t, NULL, &a);
+	if (!err && !pt_rows(t))
+		err = pr_err_ret(-ENOENT, "%s: no such endpoint\n", argv[0]);
+	return show_read(c, t, err);
 }
 
 const struct cmd endpoint_cmds[] = {

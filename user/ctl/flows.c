@@ -199,9 +199,7 @@ static int add_filter(struct fopts *fo, const char *opt, const char *val)
 	return 0;
 }
 
-/* An end: NS/POD:PORT for a pod, else ADDRESS:PORT; wide (-o wide) adds a
- * pod's address, or what kind of peer a non-pod is. */
-static void peer_str(json_t *p, bool wide, char *buf, size_t len)
+void flows_peer_str(json_t *p, bool wide, char *buf, size_t len)
 {
 	const char *ns = json_string_value(json_object_get(p, "namespace"));
 	const char *pod = json_string_value(json_object_get(p, "pod"));
@@ -253,8 +251,8 @@ static void narrow_ends(json_t *o, char *src, char *dst, size_t len)
 	json_t *d = json_object_get(o, "destination");
 	const char *svc = json_string_value(json_object_get(o, "service"));
 
-	peer_str(json_object_get(o, "source"), false, src, len);
-	peer_str(d, false, dst, len);
+	flows_peer_str(json_object_get(o, "source"), false, src, len);
+	flows_peer_str(d, false, dst, len);
 	if (json_is_string(json_object_get(o, "client")))
 		snprintf(src, len, "%s", json_string_value(json_object_get(o, "client")));
 	if (svc && !json_object_get(o, "backend") &&
@@ -327,7 +325,7 @@ static void print_narrow(struct fopts *fo, json_t *o, const char *when, char *by
 /* One record as a line of columns. */
 static void print_text(struct fopts *fo, json_t *o)
 {
-	json_t *flags, *nodes;
+	json_t *flags;
 	char src[400], dst[400], by[1200], when[48], fl[40] = "", verdict[48];
 	const char *policy, *reason, *svc, *be, *iso, *prev, *point, *vword, *nm;
 	int fate;
@@ -340,8 +338,8 @@ static void print_text(struct fopts *fo, json_t *o)
 		       "POINT VERDICT", "PKTS", "BYTES", "BY");
 		fo->header_done = true;
 	}
-	peer_str(json_object_get(o, "source"), true, src, sizeof(src));
-	peer_str(json_object_get(o, "destination"), true, dst, sizeof(dst));
+	flows_peer_str(json_object_get(o, "source"), true, src, sizeof(src));
+	flows_peer_str(json_object_get(o, "destination"), true, dst, sizeof(dst));
 	policy = json_string_value(json_object_get(o, "policy"));
 	reason = json_string_value(json_object_get(o, "drop_reason"));
 	svc = json_string_value(json_object_get(o, "service"));
@@ -407,18 +405,8 @@ static void print_text(struct fopts *fo, json_t *o)
 	flags = json_object_get(o, "tcp_flags");
 	json_array_foreach(flags, i, v)
 		ctl_catf(fl, sizeof(fl), "%s%s", fl[0] ? "," : "", json_string_value(v));
-	/* Merged: every node's part, "n1 forwarded 4/3, n2 allowed 3/3". */
-	nodes = json_object_get(o, "nodes");
-	if (json_array_size(nodes) > 1 && fo->wide) {
-		json_array_foreach(nodes, i, v)
-			ctl_catf(by, sizeof(by), "%s%s %s %s %lld/%lld", i ? ", " : " {",
-				 json_string_value(json_object_get(v, "node")) ?: "?",
-				 json_string_value(json_object_get(v, "observation_point")) ?: "?",
-				 json_string_value(json_object_get(v, "verdict")) ?: "?",
-				 (long long)json_integer_value(json_object_get(v, "packets")),
-				 (long long)json_integer_value(json_object_get(v, "reply_packets")));
-		ctl_catf(by, sizeof(by), "}");
-	}
+	if (fo->wide)
+		flows_nodes_cat(json_object_get(o, "nodes"), by, sizeof(by));
 	time_str(json_object_get(o, fo->follow ? "updated" : "last_seen"), when, sizeof(when));
 	if (!fo->wide) {
 		print_narrow(fo, o, when, by);
@@ -434,6 +422,23 @@ static void print_text(struct fopts *fo, json_t *o)
 	       (long long)json_integer_value(json_object_get(o, "bytes")),
 	       (long long)json_integer_value(json_object_get(o, "reply_bytes")), by,
 	       fl[0] ? " [" : "", fl, fl[0] ? "]" : "");
+}
+
+void flows_nodes_cat(json_t *nodes, char *buf, size_t len)
+{
+	size_t i;
+	json_t *v;
+
+	if (json_array_size(nodes) < 2)
+		return;
+	json_array_foreach(nodes, i, v)
+		ctl_catf(buf, len, "%s%s %s %s %lld/%lld", i ? ", " : " {",
+			 json_string_value(json_object_get(v, "node")) ?: "?",
+			 json_string_value(json_object_get(v, "observation_point")) ?: "?",
+			 json_string_value(json_object_get(v, "verdict")) ?: "?",
+			 (long long)json_integer_value(json_object_get(v, "packets")),
+			 (long long)json_integer_value(json_object_get(v, "reply_packets")));
+	ctl_catf(buf, len, "}");
 }
 
 static void emit(struct fopts *fo, json_t *o)

@@ -66,13 +66,8 @@ static size_t eps_read(const struct ctl_ctx *c, struct ep_rec **out)
 	*out = calloc(n4 + n6 + 1, sizeof(**out));
 	for (size_t i = 0; *out && i < n4; i++)
 		(*out)[n++] = (struct ep_rec){ v4[i].ep.ep_id, v4[i].ip };
-	for (size_t i = 0; *out && i < n6; i++) {
-		__u32 key = 0;
-
-		if (k6 >= 0)
-			bpf_map_lookup_elem(k6, &v6[i].ip, &key);
-		(*out)[n++] = (struct ep_rec){ v6[i].ep.ep_id, key };
-	}
+	for (size_t i = 0; *out && i < n6; i++)
+		(*out)[n++] = (struct ep_rec){ v6[i].ep.ep_id, polkey6_of(k6, v6[i].ip.addr) };
 	xcni_close(&k6);
 	free(v4);
 	free(v6);

@@ -19,17 +19,6 @@ struct ipc6_rec {
 	struct xcni_ipcache_val v;
 };
 
-/* "ns/name" of the local pod with IPv6 ip (polkey6, then podname). */
-static bool pod_of_ip6(int kfd, int pfd, const __u8 ip[16], char *buf, size_t len)
-{
-	struct xcni_in6 k;
-	__u32 key;
-
-	memcpy(k.addr, ip, 16);
-	return kfd >= 0 && bpf_map_lookup_elem(kfd, &k, &key) == 0 &&
-	       pod_of_ip(pfd, key, buf, len);
-}
-
 struct ipc_list {
 	const struct filter *f;
 	const struct ctl_addr *want; /* ipcache get's IP; NULL: list */
@@ -49,16 +38,13 @@ static void ipc_cells(struct ptable *t, const struct ipc_list *l, __u8 fam, cons
 								   &((const struct ipc_rec *)rec)->v;
 	const __u8 *addr = (const __u8 *)rec + 4;
 	char buf[INET6_ADDRSTRLEN + 4], pod[340];
-	__u32 plen, ip;
+	__u32 plen;
 
 	memcpy(&plen, rec, 4);
-	memcpy(&ip, addr, 4);
 	pt_str(t, xcni_cidr_str(fam == XCNI_AF_INET6 ? AF_INET6 : AF_INET, addr, plen, buf,
 				sizeof(buf)));
 	pt_uint(t, v->identity);
-	if (plen == fam_len(fam) * 8 &&
-	    (fam == XCNI_AF_INET6 ? pod_of_ip6(l->kfd, l->pfd, addr, pod, sizeof(pod)) :
-				    pod_of_ip(l->pfd, ip, pod, sizeof(pod))))
+	if (plen == fam_len(fam) * 8 && pod_of_addr(l->pfd, l->kfd, fam, addr, pod, sizeof(pod)))
 		pt_str(t, pod);
 	else
 		pt_str(t, xcni_reserved_identity(v->identity));

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* xcnictl metrics [list|get]: packets by verdict reason and direction, and lost events. */
 #include "ctl/ctl.h"
+#include "lib/system/bpfpin.h"
 #include "lib/system/ctstat.h"
 
 static const struct pt_col metric_cols[] = {
@@ -27,7 +28,7 @@ static void count_row(struct ptable *t, const char *name, __u64 n)
  * after the reasons, with no code or direction, so a reader of monitor knows
  * it saw less than happened. Absent before xcnid had the map: no rows.
  */
-static int metrics_events(const struct ctl_ctx *c, struct ptable *t, int ncpus)
+static int metrics_events(const struct ctl_ctx *c, struct ptable *t)
 {
 	static const struct {
 		const char *name, *desc;
@@ -41,37 +42,25 @@ static int metrics_events(const struct ctl_ctx *c, struct ptable *t, int ncpus)
 		  "events the ring had no room for (its reader lags): monitor output is incomplete",
 		  offsetof(struct xcni_evrate, lost_full) },
 	};
-	struct xcni_evrate *vals;
+	struct xcni_evrate sum;
 	__u32 zero = 0;
-	int fd = map_open_quiet(c, &m_evrate), err = 0;
+	int fd = map_open_quiet(c, &m_evrate), err;
 
 	if (fd < 0)
 		return fd == -ENOENT ? 0 : fd;
-	vals = calloc(ncpus, sizeof(*vals));
-	if (!vals) {
-		err = -ENOMEM;
-		goto close;
-	}
-	if (bpf_map_lookup_elem(fd, &zero, vals)) {
-		err = -errno;
-		pr_err("%s: lookup: %s\n", m_evrate.name, strerror(-err));
-		goto free;
-	}
+	err = xcni_percpu_sum(fd, &zero, &sum, sizeof(sum));
+	close(fd);
+	if (err)
+		return pr_err_ret(err, "%s: lookup: %s\n", m_evrate.name, strerror(-err));
 	for (size_t r = 0; r < ARRAY_SIZE(rows); r++) {
-		__u64 sum = 0;
+		__u64 n = *(const __u64 *)((const char *)&sum + rows[r].off);
 
-		for (int cpu = 0; cpu < ncpus; cpu++)
-			sum += *(const __u64 *)((const char *)&vals[cpu] + rows[r].off);
-		if (!sum && !(c->opts & OPT_ALL))
+		if (!n && !(c->opts & OPT_ALL))
 			continue;
-		count_row(t, rows[r].name, sum);
+		count_row(t, rows[r].name, n);
 		pt_str(t, rows[r].desc);
 	}
-free:
-	free(vals);
-close:
-	close(fd);
-	return err;
+	return 0;
 }
 
 /*
@@ -98,7 +87,7 @@ static int metrics_ct(const struct ctl_ctx *c, struct ptable *t)
 	ct_fd = map_open_quiet(c, &m_ct);
 	if (ct_fd >= 0) {
 		if (!bpf_map_get_info_by_fd(ct_fd, &info, &len))
-			entries = ctstat_entries(ct_fd, 2 * (long)info.max_entries);
+			entries = xcni_map_entries(ct_fd, info.key_size, 2 * (long)info.max_entries);
 		close(ct_fd);
 	}
 	/* By default only what signals pressure, and only when it happened. */
@@ -132,43 +121,25 @@ static int metrics_ct(const struct ctl_ctx *c, struct ptable *t)
 /* only: NULL, every reason (non-zero rows unless --all); else that reason's rows, zeros too. */
 static int metrics_show(const struct ctl_ctx *c, const int *only)
 {
-	struct xcni_metric *vals;
-	struct ptable *t = NULL;
-	int fd, err, ncpus, reason, cpu;
+	struct ptable *t;
+	int fd, err = 0, reason;
 	unsigned int dir;
 
-	/* A per-CPU lookup fills one value per possible CPU, each 8-byte aligned. */
-	_Static_assert(sizeof(struct xcni_metric) % 8 == 0, "per-CPU values are 8-byte aligned");
-	ncpus = libbpf_num_possible_cpus();
-	if (ncpus < 0)
-		return pr_err_ret(ncpus, "possible CPUs: %s\n", strerror(-ncpus));
-	vals = calloc(ncpus, sizeof(*vals));
-	if (!vals)
-		return -ENOMEM;
 	fd = map_open(c, &m_metrics);
-	if (fd < 0) {
-		err = fd;
-		goto free;
-	}
+	if (fd < 0)
+		return fd;
 	t = pt_new(metric_cols, ARRAY_SIZE(metric_cols), 0);
 	/* Reasons in enum order, fwd-local first. */
-	for (reason = XCNI_REASON_MAX; reason >= XCNI_REASON_MIN; reason--) {
+	for (reason = XCNI_REASON_MAX; reason >= XCNI_REASON_MIN && !err; reason--) {
 		const struct xcni_reason_info *ri = xcni_reason_info(reason);
 
-		if (only && reason != *only)
-			continue;
-		for (dir = 0; dir < XCNI_NR_DIRS; dir++) {
+		for (dir = 0; dir < XCNI_NR_DIRS && (!only || reason == *only) && !err; dir++) {
 			__u32 idx = XCNI_METRIC_IDX(reason, dir);
-			struct xcni_metric sum = {};
+			struct xcni_metric sum;
 
-			if (bpf_map_lookup_elem(fd, &idx, vals)) {
-				err = -errno;
+			if ((err = xcni_percpu_sum(fd, &idx, &sum, sizeof(sum)))) {
 				pr_err("%s[%u]: %s\n", m_metrics.name, idx, strerror(-err));
-				goto free_t;
-			}
-			for (cpu = 0; cpu < ncpus; cpu++) {
-				sum.packets += vals[cpu].packets;
-				sum.bytes += vals[cpu].bytes;
+				break;
 			}
 			if (!sum.packets && !sum.bytes && !(c->opts & OPT_ALL) && !only)
 				continue;
@@ -183,19 +154,10 @@ static int metrics_show(const struct ctl_ctx *c, const int *only)
 			pt_str(t, ri ? ri->desc : NULL);
 		}
 	}
-	err = only ? 0 : metrics_events(c, t, ncpus);
-	if (!err && !only)
-		err = metrics_ct(c, t);
-	if (err)
-		goto free_t;
-	err = show(c, t);
-	t = NULL;
-free_t:
-	pt_free(t);
 	close(fd);
-free:
-	free(vals);
-	return err;
+	if (!err && !only)
+		err = metrics_events(c, t) ?: metrics_ct(c, t);
+	return show_read(c, t, err);
 }
 
 static int cmd_metrics(const struct ctl_ctx *c, char **argv)

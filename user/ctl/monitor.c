@@ -236,19 +236,8 @@ struct evnames {
 /* The pod of an address: IPv4 in podname, IPv6 by the key polkey6 has it under. */
 static void pod_name(const struct msrc *s, bool v6, const __u8 *addr, char *buf, size_t len)
 {
-	__u32 key;
-
-	buf[0] = '\0';
-	if (v6) {
-		struct xcni_in6 k;
-
-		memcpy(k.addr, addr, 16);
-		if (s->polkey6_fd < 0 || bpf_map_lookup_elem(s->polkey6_fd, &k, &key))
-			return;
-	} else {
-		memcpy(&key, addr, 4);
-	}
-	if (!pod_of_ip(s->podname_fd, key, buf, len))
+	if (!pod_of_addr(s->podname_fd, s->polkey6_fd, v6 ? XCNI_AF_INET6 : XCNI_AF_INET, addr,
+			 buf, len))
 		buf[0] = '\0';
 }
 

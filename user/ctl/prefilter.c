@@ -202,24 +202,30 @@ struct prefilter6_rec {
 	struct xcni_prefilter_val v;
 };
 
-static void prefilter_row(struct ptable *t, const struct xcni_pf_prefix *p,
-			  const struct xcni_prefilter_val *v)
+/* One entry (rec: a prefilter_rec or prefilter6_rec) of family fam. */
+static void prefilter_row(struct ptable *t, __u8 fam, const void *rec, void *arg)
 {
+	const struct prefilter6_rec *r6 = rec;
+	const struct prefilter_rec *r4 = rec;
+	struct xcni_pf_prefix p = { .family = AF_INET, .k4 = r4->k };
 	char buf[INET6_ADDRSTRLEN + 8];
 
-	pt_str(t, xcni_prefilter_str(p, buf, sizeof(buf)));
-	pt_uint(t, v->packets);
-	pt_uint(t, v->bytes);
+	(void)arg;
+	if (fam == XCNI_AF_INET6)
+		p = (struct xcni_pf_prefix){ .family = AF_INET6, .k6 = r6->k };
+	pt_str(t, xcni_prefilter_str(&p, buf, sizeof(buf)));
+	pt_uint(t, fam == XCNI_AF_INET6 ? r6->v.packets : r4->v.packets);
+	pt_uint(t, fam == XCNI_AF_INET6 ? r6->v.bytes : r4->v.bytes);
 }
 
+/* IPv4 prefixes, then IPv6 (maps of an agent from before IPv6 have no xcni_prefilter6). */
 static int cmd_prefilter_list(const struct ctl_ctx *c, char **argv)
 {
-	struct prefilter_rec *recs = NULL;
-	struct prefilter6_rec *recs6 = NULL;
-	struct xcni_pf_prefix p = { .family = AF_INET };
-	struct ptable *t;
-	size_t n, n6 = 0, i;
-	int fd, err;
+	static const struct fam_map m[2] = {
+		FAM_MAP(m_prefilter, prefilter_rec, k, v, prefix_cmp, XCNI_AF_INET),
+		FAM_MAP(m_prefilter6, prefilter6_rec, k, v, prefix6_cmp, XCNI_AF_INET6),
+	};
+	struct ptable *t = pt_new(prefilter_cols, ARRAY_SIZE(prefilter_cols), 0);
 
 	(void)argv;
 	_Static_assert(sizeof(struct xcni_prefilter_key) == sizeof(struct xcni_ipcache_key) &&
@@ -229,41 +235,7 @@ static int cmd_prefilter_list(const struct ctl_ctx *c, char **argv)
 		       offsetof(struct xcni_prefilter6_key, addr) ==
 			       offsetof(struct xcni_ipcache6_key, addr),
 		       "prefilter keys sort like ipcache keys");
-	fd = map_open(c, &m_prefilter);
-	if (fd < 0)
-		return fd;
-	err = map_collect(fd, &m_prefilter, sizeof(*recs), offsetof(struct prefilter_rec, k),
-			  offsetof(struct prefilter_rec, v), (void **)&recs, &n, prefix_cmp);
-	close(fd);
-	if (err)
-		return err;
-	/* Maps of an agent from before IPv6 have no xcni_prefilter6: IPv4 rows only. */
-	fd = map_open_quiet(c, &m_prefilter6);
-	if (fd >= 0) {
-		err = map_collect(fd, &m_prefilter6, sizeof(*recs6),
-				  offsetof(struct prefilter6_rec, k), offsetof(struct prefilter6_rec, v),
-				  (void **)&recs6, &n6, prefix6_cmp);
-		close(fd);
-	} else if (fd != -ENOENT) {
-		err = fd;
-	}
-	if (err) {
-		free(recs);
-		return err;
-	}
-	t = pt_new(prefilter_cols, ARRAY_SIZE(prefilter_cols), 0);
-	for (i = 0; i < n; i++) {
-		p.k4 = recs[i].k;
-		prefilter_row(t, &p, &recs[i].v);
-	}
-	p.family = AF_INET6;
-	for (i = 0; i < n6; i++) {
-		p.k6 = recs6[i].k;
-		prefilter_row(t, &p, &recs6[i].v);
-	}
-	free(recs);
-	free(recs6);
-	return show(c, t);
+	return show_read(c, t, fam_rows(c, t, m, prefilter_row, NULL));
 }
 
 const struct cmd prefilter_cmds[] = {

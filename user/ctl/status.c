@@ -96,26 +96,6 @@ static bool lru(__u32 type)
 	return type == BPF_MAP_TYPE_LRU_HASH || type == BPF_MAP_TYPE_LRU_PERCPU_HASH;
 }
 
-/* Entries of a hash or LPM map, walked key by key. */
-static long count_entries(int fd, const struct bpf_map_info *info)
-{
-	void *k = calloc(2, info->key_size ? info->key_size : 1), *next;
-	long n = 0;
-	int err;
-
-	if (!k)
-		return -ENOMEM;
-	next = (char *)k + info->key_size;
-	err = bpf_map_get_next_key(fd, NULL, next);
-	while (!err) {
-		n++;
-		memcpy(k, next, info->key_size);
-		err = bpf_map_get_next_key(fd, k, next);
-	}
-	free(k);
-	return errno == ENOENT ? n : -errno;
-}
-
 /*
  * Every pinned hash or LPM map of xcni's under the pin dir, fullest first;
  * the kernel memory of every pinned map of xcni's (any type) into *mem:
@@ -152,7 +132,7 @@ static json_t *maps_json(const struct ctl_ctx *c, json_t *problems, json_t *mem)
 			close(fd);
 			continue;
 		}
-		cnt = count_entries(fd, &info);
+		cnt = xcni_map_entries(fd, info.key_size, LONG_MAX);
 		close(fd);
 		if (cnt < 0)
 			continue;
@@ -230,7 +210,8 @@ static long map_count(const struct ctl_ctx *c, const struct map_spec *m)
 
 	if (fd < 0)
 		return -1;
-	n = bpf_map_get_info_by_fd(fd, &info, &len) ? -1 : count_entries(fd, &info);
+	n = bpf_map_get_info_by_fd(fd, &info, &len) ? -1 :
+							xcni_map_entries(fd, info.key_size, LONG_MAX);
 	close(fd);
 	return n;
 }
@@ -450,14 +431,13 @@ void agent_print_svc_refused(const struct ctl_ctx *c, FILE *f)
 static json_t *npaccel_json(const struct ctl_ctx *c, const struct xcni_config *cfg)
 {
 	__u64 n[XCNI_NPA_NR] = {};
-	int nfd = map_open_quiet(c, &m_npaccel), ncpu = libbpf_num_possible_cpus();
+	int nfd = map_open_quiet(c, &m_npaccel);
 
-	for (__u32 k = 0; nfd >= 0 && ncpu > 0 && k < XCNI_NPA_NR; k++) {
-		struct xcni_metric v[ncpu];
+	for (__u32 k = 0; nfd >= 0 && k < XCNI_NPA_NR; k++) {
+		struct xcni_metric v;
 
-		if (!bpf_map_lookup_elem(nfd, &k, v))
-			for (int i = 0; i < ncpu; i++)
-				n[k] += v[i].packets;
+		if (!xcni_percpu_sum(nfd, &k, &v, sizeof(v)))
+			n[k] = v.packets;
 	}
 	xcni_close(&nfd);
 	return json_pack("{s:s,s:I,s:I,s:I,s:I}", "mode",
@@ -622,259 +602,269 @@ static const char *dur(long long s, char *buf, size_t len)
 	return buf;
 }
 
-#define jint(o, k) ((long long)json_integer_value(json_object_get((o), (k))))
+/* The member of o at path, up to a '}' ("flows.window": a dot between keys), or NULL. */
+static json_t *jat(json_t *o, const char *path)
+{
+	char key[128], *k, *save;
+
+	snprintf(key, sizeof(key), "%.*s", (int)strcspn(path, "}"), path);
+	for (k = strtok_r(key, ".", &save); o && k; k = strtok_r(NULL, ".", &save))
+		o = json_object_get(o, k);
+	return o;
+}
+
+#define jint(o, path) ((long long)json_integer_value(jat((o), (path))))
+
+/*
+ * printf, o's members put into fmt first: "{a.b}" the string at that path (""
+ * if none), "{#a.b}" its integer (0 if none), "{~a.b}" its seconds as dur()
+ * writes them, "{^a.b}" its bytes in MiB to a tenth. The text lines are the
+ * JSON's members in words: one template a line says which.
+ */
+__attribute__((format(printf, 2, 3))) static void jprintf(json_t *o, const char *fmt, ...)
+{
+	char f[8192], v[4096];
+	size_t n = 0;
+	va_list ap;
+
+	for (const char *p = fmt; *p && n < sizeof(f) - 1; p++) {
+		char kind = *p == '{' && strchr("#~^", p[1]) ? p[1] : 0;
+		json_t *j = *p == '{' && strchr(p, '}') ? jat(o, p + 1 + !!kind) : NULL;
+
+		if (*p != '{' || !strchr(p, '}')) {
+			f[n++] = *p;
+			continue;
+		}
+		if (kind == '#')
+			snprintf(v, sizeof(v), "%lld", (long long)json_integer_value(j));
+		else if (kind == '~')
+			dur((long long)json_number_value(j), v, sizeof(v));
+		else if (kind == '^')
+			snprintf(v, sizeof(v), "%.1f", (double)json_integer_value(j) / (1 << 20));
+		else
+			snprintf(v, sizeof(v), "%s", json_string_value(j) ?: "");
+		for (const char *s = v; *s && n < sizeof(f) - 2; s++)
+			n += (size_t)((f[n] = *s) == '%' ? (f[n + 1] = '%', 2) : 1);
+		p = strchr(p, '}');
+	}
+	f[n] = '\0';
+	va_start(ap, fmt);
+	vprintf(f, ap);
+	va_end(ap);
+}
 
 /* Agent: and Cluster: lines. */
-static void print_agent(json_t *a, json_t *cfg)
+static void print_agent(json_t *n)
 {
-	json_t *cl = json_object_get(a, "cluster");
-	char b1[32];
+	json_t *a = json_object_get(n, "agent"), *cl = json_object_get(a, "cluster");
+	bool last = json_is_string(json_object_get(a, "policy_last_whole"));
 
 	if (json_is_true(json_object_get(a, "running")))
-		printf("Agent:       running, pid %lld, xcnid %s (commit %s, ABI %lld, libbpf %s), up %s, %s\n",
-		       jint(a, "pid"), jstr(a, "version"), jstr(a, "commit"), jint(a, "abi"),
-		       jstr(a, "libbpf"), dur(jint(a, "uptime_s"), b1, sizeof(b1)),
-		       json_is_true(json_object_get(a, "ready")) ? "ready" : "NOT READY");
+		jprintf(a, "Agent:       running, pid {#pid}, xcnid {version} (commit {commit}, ABI {#abi}, "
+			"libbpf {libbpf}), up {~uptime_s}, %s\n",
+			json_is_true(json_object_get(a, "ready")) ? "ready" : "NOT READY");
 	else
-		printf("Agent:       DOWN: %s\n", jstr(a, "error"));
+		jprintf(a, "Agent:       DOWN: {error}\n");
 	if (!cl) {
-		printf("Cluster:     generation %lld applied\n", jint(cfg, "applied_generation"));
+		jprintf(n, "Cluster:     generation {#config.applied_generation} applied\n");
 		return;
 	}
 	if (!json_is_string(json_object_get(cl, "source"))) {
 		printf("Cluster:     none (xcnid without --manifests or --kubeconfig): nothing to apply\n");
 		return;
 	}
-	printf("Cluster:     %s %s", jstr(cl, "backend"), jstr(cl, "source"));
+	jprintf(cl, "Cluster:     {backend} {source}");
 	if (json_object_get(cl, "kinds")) {
-		json_t *age = json_object_get(cl, "last_event_age_s");
-
-		printf(", %s", json_is_true(json_object_get(cl, "synced")) ?
-				       "every kind listed" : "listing");
-		if (json_is_number(age))
-			printf(", last event %s ago", dur((long long)json_number_value(age), b1,
-							   sizeof(b1)));
+		printf(", %s", json_is_true(json_object_get(cl, "synced")) ? "every kind listed" : "listing");
+		if (json_is_number(json_object_get(cl, "last_event_age_s")))
+			jprintf(cl, ", last event {~last_event_age_s} ago");
 		if (jint(cl, "kinds_unavailable"))
-			printf(", %lld kinds unavailable", jint(cl, "kinds_unavailable"));
+			jprintf(cl, ", {#kinds_unavailable} kinds unavailable");
 		if (json_is_string(json_object_get(cl, "last_error")))
-			printf(", last error %s ago: %s",
-			       dur((long long)json_number_value(json_object_get(cl, "last_error_age_s")),
-				   b1, sizeof(b1)), jstr(cl, "last_error"));
+			jprintf(cl, ", last error {~last_error_age_s} ago: {last_error}");
 	}
-	printf("; generation %lld applied, %lld of %lld syncs failed", jint(cfg, "applied_generation"),
-	       jint(a, "syncs_failed"), jint(a, "syncs"));
+	jprintf(n, "; generation {#config.applied_generation} applied, {#agent.syncs_failed} of "
+		"{#agent.syncs} syncs failed");
 	/* A namespace over its churn bound: its changes wait, the others' do not. */
 	if (json_object_get(cl, "churn_busiest"))
-		printf("; %lld changes deferred by the namespace churn bound, most from %s "
-		       "(%lld, %lld waiting)", jint(cl, "churn_deferred"),
-		       jstr(json_object_get(cl, "churn_busiest"), "namespace"),
-		       jint(json_object_get(cl, "churn_busiest"), "deferred"),
-		       jint(json_object_get(cl, "churn_busiest"), "pending"));
+		jprintf(cl, "; {#churn_deferred} changes deferred by the namespace churn bound, most from "
+			"{churn_busiest.namespace} ({#churn_busiest.deferred}, {#churn_busiest.pending} waiting)");
 	/* A whole compile costs the cluster, not the change: what keeps causing them. */
 	if (json_object_get(a, "policy_whole_compiles"))
-		printf("; policy compiled whole %lld times%s%s%s", jint(a, "policy_whole_compiles"),
-		       json_is_string(json_object_get(a, "policy_last_whole")) ? " (last: " : "",
-		       json_is_string(json_object_get(a, "policy_last_whole")) ?
-			       jstr(a, "policy_last_whole") : "",
-		       json_is_string(json_object_get(a, "policy_last_whole")) ? ")" : "");
+		jprintf(a, "; policy compiled whole {#policy_whole_compiles} times%s{policy_last_whole}%s",
+			last ? " (last: " : "", last ? ")" : "");
 	printf("\n");
 }
 
 /* Kernel: and Hooks: lines. */
-static void print_kernel_hooks(json_t *n, json_t *a, json_t *cfg)
+static void print_kernel_hooks(json_t *n)
 {
-	json_t *k = json_object_get(a, "kernel"), *hs = json_object_get(n, "hooks_summary"), *v;
-	json_t *na = json_object_get(cfg, "nodeport_acceleration");
+	json_t *k = jat(n, "agent.kernel"), *hs = json_object_get(n, "hooks_summary"), *v;
+	json_t *cfg = json_object_get(n, "config"), *na = json_object_get(cfg, "nodeport_acceleration");
 	size_t i;
 
 	if (k) {
 		json_t *off = json_object_get(k, "switched_off");
 
-		printf("Kernel:      %s; socket LB %s, cross-family Geneve %s; switched off: %s",
-		       jstr(k, "release"), json_is_true(json_object_get(k, "sock_lb")) ? "yes" : "no",
-		       json_is_true(json_object_get(k, "decap_l3")) ? "yes" : "no",
-		       json_array_size(off) ? "" : "nothing");
+		jprintf(k, "Kernel:      {release}; socket LB %s, cross-family Geneve %s; switched off: %s",
+			json_is_true(json_object_get(k, "sock_lb")) ? "yes" : "no",
+			json_is_true(json_object_get(k, "decap_l3")) ? "yes" : "no",
+			json_array_size(off) ? "" : "nothing");
 		json_array_foreach(off, i, v)
 			printf("%s%s", i ? "; " : "", json_string_value(v));
 		printf("\n");
 	}
-	printf("Hooks:       %lld TCX, %lld tc", jint(hs, "tcx"), jint(hs, "tc"));
+	jprintf(hs, "Hooks:       {#tcx} TCX, {#tc} tc");
 	if (!jint(hs, "tcx") && !jint(hs, "tc")) {
 		printf(" (no pods, no underlay yet)");
 	} else if (jint(hs, "foreign_first")) {
-		printf("; a foreign program first on %lld:", jint(hs, "foreign_first"));
+		jprintf(hs, "; a foreign program first on {#foreign_first}:");
 		json_array_foreach(json_object_get(n, "hooks"), i, v)
 			if (json_is_false(json_object_get(v, "xcni_first")))
-				printf(" %s %s (%s)", jstr(v, "device"), jstr(v, "hook"), jstr(v, "before"));
+				jprintf(v, " {device} {hook} ({before})");
 	} else {
 		printf("; xcni first on every one");
 	}
-	printf("; XDP %s", jstr(cfg, "xdp"));
+	jprintf(cfg, "; XDP {xdp}");
 	if (json_is_string(json_object_get(cfg, "overlay_decap")))
-		printf("; Geneve decapsulated at %s", jstr(cfg, "overlay_decap"));
+		jprintf(cfg, "; Geneve decapsulated at {overlay_decap}");
 	/* Only when asked for: auto is what every node did before the option. */
 	if (!strcmp(jstr(cfg, "tunnel_family"), "ipv6"))
 		printf("; tunnels over IPv6 to every node with an IPv6 InternalIP "
 		       "(--tunnel-family ipv6)");
 	if (na && strcmp(jstr(na, "mode"), "off"))
-		printf("; NodePort acceleration %s (%lld packets at XDP, %lld of them from the "
-		       "flow cache, %lld to tc)",
-		       jstr(na, "mode"), jint(na, "xdp4_packets") + jint(na, "xdp6_packets"),
-		       jint(na, "cache_packets"), jint(na, "tc_packets"));
+		jprintf(na, "; NodePort acceleration {mode} (%lld packets at XDP, {#cache_packets} of "
+			"them from the flow cache, {#tc_packets} to tc)",
+			jint(na, "xdp4_packets") + jint(na, "xdp6_packets"));
 	printf("\n");
 }
 
-/* Maps:, Counts: and Policy: lines. */
-static void print_maps_counts(json_t *n, json_t *cfg)
+/* Memory:, Maps:, Counts: and Policy: lines. */
+static void print_maps_counts(json_t *n)
 {
-	json_t *cnt = json_object_get(n, "counts"), *a = json_object_get(n, "agent"), *v;
-	size_t i;
-
-	json_t *mem = json_object_get(n, "memory"), *big = json_object_get(mem, "largest");
+	json_t *cnt = json_object_get(n, "counts"), *mem = json_object_get(n, "memory"), *v;
 	json_t *full = json_array_get(json_object_get(n, "maps"), 0);
+	size_t i;
 
 	printf("Memory:      ");
 	if (json_is_integer(json_object_get(mem, "rss_bytes")))
-		printf("agent RSS %.1f MiB, ", (double)jint(mem, "rss_bytes") / (1 << 20));
+		jprintf(mem, "agent RSS {^rss_bytes} MiB, ");
 	else
 		printf("agent not running, ");
-	printf("maps %.1f MiB of kernel memory (%lld pinned; the largest %s, %.1f MiB)",
-	       (double)jint(mem, "maps_bytes") / (1 << 20), jint(mem, "maps"), jstr(big, "map"),
-	       (double)jint(big, "bytes") / (1 << 20));
+	jprintf(mem, "maps {^maps_bytes} MiB of kernel memory ({#maps} pinned; the largest "
+		"{largest.map}, {^largest.bytes} MiB)");
 	if (full)
-		printf(", the fullest %s %lld/%lld (%lld%%)", jstr(full, "map"), jint(full, "entries"),
-		       jint(full, "max_entries"), jint(full, "fill_pct"));
+		jprintf(full, ", the fullest {map} {#entries}/{#max_entries} ({#fill_pct}%%)");
 	/* Grown online past the size asked (--map-max, the node's): the agent's. */
-	json_array_foreach(json_object_get(a, "maps_grown"), i, v)
-		printf("%s%s grew %lld -> %lld", i ? ", " : "; ", jstr(v, "map"), jint(v, "from"),
-		       jint(v, "to"));
+	json_array_foreach(jat(n, "agent.maps_grown"), i, v)
+		jprintf(v, "%s{map} grew {#from} -> {#to}", i ? ", " : "; ");
 	printf("\n");
 	printf("Maps:        ");
 	json_array_foreach(json_object_get(n, "maps"), i, v) {
 		if (i == 5)
 			break;
-		printf("%s%s %lld/%lld (%lld%%)", i ? ", " : "", jstr(v, "map"), jint(v, "entries"),
-		       jint(v, "max_entries"), jint(v, "fill_pct"));
+		jprintf(v, "%s{map} {#entries}/{#max_entries} ({#fill_pct}%%)", i ? ", " : "");
 	}
 	printf("\n");
-	printf("Counts:      %lld endpoints, ", jint(cnt, "endpoints"));
+	jprintf(cnt, "Counts:      {#endpoints} endpoints, ");
 	if (json_is_integer(json_object_get(cnt, "services")))
-		printf("%lld Services, ", jint(cnt, "services"));
+		jprintf(cnt, "{#services} Services, ");
 	else
 		printf("Services kube-proxy's, ");
-	printf("%lld policies, %lld identities\n", jint(cnt, "policies"), jint(cnt, "identities"));
+	jprintf(cnt, "{#policies} policies, {#identities} identities\n");
 	/* Only when there are: namespaces whose new Services the maps had no room for. */
-	if (json_array_size(json_object_get(a, "services_closed"))) {
+	if (json_array_size(jat(n, "agent.services_closed"))) {
 		printf("Services:    closed for room:");
-		json_array_foreach(json_object_get(a, "services_closed"), i, v)
-			printf("%s namespace %s (%lld frontends, %s full)", i ? "," : "",
-			       jstr(v, "namespace"), jint(v, "frontends"), jstr(v, "map"));
+		json_array_foreach(jat(n, "agent.services_closed"), i, v)
+			jprintf(v, "%s namespace {namespace} ({#frontends} frontends, {map} full)",
+				i ? "," : "");
 		printf("\n");
 	}
-	printf("Policy:      %lld pods overflowing, %lld names missing, %lld address conflicts",
-	       jint(cfg, "policy_endpoints_overflow"), jint(cfg, "names_missing"),
-	       jint(cfg, "address_conflicts"));
+	jprintf(n, "Policy:      {#config.policy_endpoints_overflow} pods overflowing, "
+		"{#config.names_missing} names missing, {#config.address_conflicts} address conflicts");
 	/* Only when there are: a Terminating pod's address given again on its node. */
-	if (jint(cfg, "addresses_yielded"))
-		printf(", %lld yielded by a deleting pod", jint(cfg, "addresses_yielded"));
+	if (jint(n, "config.addresses_yielded"))
+		jprintf(n, ", {#config.addresses_yielded} yielded by a deleting pod");
 	printf("\n");
 }
 
 /* Flows: and Drops: lines (a running agent's). */
 static void print_flows_drops(json_t *n, json_t *a)
 {
-	json_t *fl = json_object_get(a, "flows"), *ft = json_object_get(n, "flows");
-	json_t *dr = json_object_get(a, "drops_last_minute"), *v;
+	json_t *ft = json_object_get(n, "flows"), *dr = json_object_get(a, "drops_last_minute"), *v;
 	size_t i;
 
-	if (!json_is_true(json_object_get(fl, "on")))
+	if (!json_is_true(jat(a, "flows.on")))
 		printf("Flows:       off (xcnid --flows)\n");
 	else if (!ft)
-		printf("Flows:       on (window %lld), but the flows socket does not answer\n",
-		       jint(fl, "window"));
-	else if (json_is_string(json_object_get(fl, "ipfix")))
-		printf("Flows:       on (window %lld), flow log %lld lines (%lld errors), IPFIX to "
-		       "%s: %lld records, %lld send errors\n", jint(fl, "window"),
-		       jint(ft, "log_lines"), jint(ft, "log_errors"), jstr(fl, "ipfix"),
-		       jint(ft, "ipfix_records"), jint(ft, "ipfix_errors"));
+		jprintf(a, "Flows:       on (window {#flows.window}), but the flows socket does not answer\n");
 	else
-		printf("Flows:       on (window %lld), flow log %lld lines (%lld errors), IPFIX off\n",
-		       jint(fl, "window"), jint(ft, "log_lines"), jint(ft, "log_errors"));
+		jprintf(n, json_is_string(jat(a, "flows.ipfix")) ?
+			"Flows:       on (window {#agent.flows.window}), flow log {#flows.log_lines} lines "
+			"({#flows.log_errors} errors), IPFIX to {agent.flows.ipfix}: "
+			"{#flows.ipfix_records} records, {#flows.ipfix_errors} send errors\n" :
+			"Flows:       on (window {#agent.flows.window}), flow log {#flows.log_lines} lines "
+			"({#flows.log_errors} errors), IPFIX off\n");
 	/* The log's shares: lines of namespaces within their share carried at a
 	 * rotation (whose most), lines they left no room for. */
-	if (ft && (jint(ft, "log_carried") || jint(ft, "log_refused"))) {
-		json_t *most = json_object_get(ft, "log_carried_most");
-
-		printf("Flow log:    %lld lines carried into a new file at rotation, most of namespace "
-		       "\"%s\" (%lld); %lld not written for want of room\n", jint(ft, "log_carried"),
-		       jstr(most, "namespace"), jint(most, "carried"), jint(ft, "log_refused"));
-	}
+	if (ft && (jint(ft, "log_carried") || jint(ft, "log_refused")))
+		jprintf(ft, "Flow log:    {#log_carried} lines carried into a new file at rotation, most "
+			"of namespace \"{log_carried_most.namespace}\" ({#log_carried_most.carried}); "
+			"{#log_refused} not written for want of room\n");
 	/* The window's shares: whose records it pushed out (the namespace holding the most). */
 	if (ft) {
-		json_t *most = json_object_get(ft, "evicted_most");
-
-		printf("Flows window: %lld of %lld records, %lld namespaces; %lld evicted", jint(ft, "flows"),
-		       jint(ft, "window"), jint(ft, "owners"), jint(ft, "evicted"));
-		if (most)
-			printf(", most from namespace \"%s\" (%lld)", jstr(most, "namespace"),
-			       jint(most, "evicted"));
+		jprintf(ft, "Flows window: {#flows} of {#window} records, {#owners} namespaces; "
+			"{#evicted} evicted");
+		if (json_object_get(ft, "evicted_most"))
+			jprintf(ft, ", most from namespace \"{evicted_most.namespace}\" "
+				"({#evicted_most.evicted})");
 		if (jint(ft, "ipfix_evicted_lost"))
-			printf(", %lld never reached the IPFIX collector", jint(ft, "ipfix_evicted_lost"));
+			jprintf(ft, ", {#ipfix_evicted_lost} never reached the IPFIX collector");
 		printf("\n");
 	}
 	/* Only when some were: a source past its rate at the HTTP/HTTPS listeners. */
-	if (jint(json_object_get(json_object_get(a, "listeners"), "http"), "refused") ||
-	    jint(json_object_get(json_object_get(a, "listeners"), "flows"), "refused"))
-		printf("Listeners:   refused at accept (a source past 16 connections/s): %lld "
-		       "flows (--flows-listen), %lld metrics/UI\n",
-		       jint(json_object_get(json_object_get(a, "listeners"), "flows"), "refused"),
-		       jint(json_object_get(json_object_get(a, "listeners"), "http"), "refused"));
+	if (jint(a, "listeners.http.refused") || jint(a, "listeners.flows.refused"))
+		jprintf(a, "Listeners:   refused at accept (a source past 16 connections/s): "
+			"{#listeners.flows.refused} flows (--flows-listen), {#listeners.http.refused} "
+			"metrics/UI\n");
 	/* Only when some were: outside clients' new NodePort SNAT tuples past their
 	 * budget (xcni_snat_cl), each client's own flows refused. */
-	if (jint(json_object_get(a, "nodeport_snat"), "refused"))
-		printf("NodePort SNAT: %lld new tuples refused to outside clients over budget "
-		       "(drop-nat-client), %lld in the last %llds\n",
-		       jint(json_object_get(a, "nodeport_snat"), "refused"),
-		       jint(json_object_get(a, "nodeport_snat"), "refused_window"),
-		       jint(dr, "window_s"));
+	if (jint(a, "nodeport_snat.refused"))
+		jprintf(a, "NodePort SNAT: {#nodeport_snat.refused} new tuples refused to outside clients "
+			"over budget (drop-nat-client), {#nodeport_snat.refused_window} in the last "
+			"{#drops_last_minute.window_s}s\n");
 	/* Only when some were: pods' socket-LB translations past their bound (left to packets). */
-	if (jint(json_object_get(a, "sock_lb"), "over_bound"))
-		printf("Socket LB: %lld records held by %lld pods; %lld translations past a pod's "
-		       "bound left to the per-packet path (%lld by the pod past it most)\n",
-		       jint(json_object_get(a, "sock_lb"), "records"),
-		       jint(json_object_get(a, "sock_lb"), "pods"),
-		       jint(json_object_get(a, "sock_lb"), "over_bound"),
-		       jint(json_object_get(a, "sock_lb"), "over_bound_most"));
-	printf("Drops (%llds): %lld", jint(dr, "window_s"), jint(dr, "packets"));
+	if (jint(a, "sock_lb.over_bound"))
+		jprintf(json_object_get(a, "sock_lb"), "Socket LB: {#records} records held by {#pods} "
+			"pods; {#over_bound} translations past a pod's bound left to the per-packet path "
+			"({#over_bound_most} by the pod past it most)\n");
+	jprintf(dr, "Drops ({#window_s}s): {#packets}");
 	json_array_foreach(json_object_get(dr, "by_reason"), i, v)
-		printf("%s%lld %s %s", i ? ", " : ": ", jint(v, "packets"), jstr(v, "reason"),
-		       jstr(v, "direction"));
+		jprintf(v, "%s{#packets} {reason} {direction}", i ? ", " : ": ");
 	printf("\n");
 }
 
 static void print_node(json_t *n, bool header)
 {
-	json_t *a = json_object_get(n, "agent"), *cfg = json_object_get(n, "config"), *v;
+	json_t *a = json_object_get(n, "agent"), *v;
 	const char *verdict = verdict_of(n);
 	size_t i;
 
 	if (header)
-		printf("Node:        %s\n", json_is_string(json_object_get(n, "node")) ?
-					   jstr(n, "node") : jstr(n, "pin_dir"));
-	if (!cfg) {
-		printf("Verdict:     DOWN: %s\n", jstr(n, "why"));
+		jprintf(n, json_is_string(json_object_get(n, "node")) ? "Node:        {node}\n" :
+									"Node:        {pin_dir}\n");
+	if (!json_object_get(n, "config")) {
+		jprintf(n, "Verdict:     DOWN: {why}\n");
 		return;
 	}
-	print_agent(a, cfg);
-	print_kernel_hooks(n, a, cfg);
-	print_maps_counts(n, cfg);
+	print_agent(n);
+	print_kernel_hooks(n);
+	print_maps_counts(n);
 	/* Refused for the Service that asked, the rest applied: not a node's problem. */
-	if (jint(json_object_get(a, "services"), "external_ips_refused")) {
-		json_t *sv = json_object_get(a, "services");
-
-		printf("Services:    %lld externalIP or load-balancer IP frontend(s) refused",
-		       jint(sv, "external_ips_refused"));
-		json_array_foreach(json_object_get(sv, "refused"), i, v)
+	if (jint(a, "services.external_ips_refused")) {
+		jprintf(a, "Services:    {#services.external_ips_refused} externalIP or load-balancer IP "
+			"frontend(s) refused");
+		json_array_foreach(jat(a, "services.refused"), i, v)
 			printf("%s%s", i ? "; " : ": ", json_string_value(v));
 		printf("\n");
 	}
@@ -882,7 +872,7 @@ static void print_node(json_t *n, bool header)
 		print_flows_drops(n, a);
 	printf("Verdict:     %s", verdict);
 	if (!strcmp(verdict, "DOWN"))
-		printf(": %s", jstr(n, "why"));
+		jprintf(n, ": {why}");
 	json_array_foreach(json_object_get(n, "problems"), i, v)
 		printf("%s%s", i ? "; " : ": ", json_string_value(v));
 	printf("\n");
@@ -980,19 +970,13 @@ static void cluster_print(json_t *nodes, const char *v)
 {
 	size_t i, ok = 0, bad = 0;
 	json_t *n, *p;
-	char b[32];
 
 	json_array_foreach(nodes, i, n) {
-		json_t *a = json_object_get(n, "agent");
 		const char *nv = verdict_of(n);
 
 		printf("%-16s %-9s", jstr(n, "node"), nv);
-		if (!strcmp(nv, "DOWN"))
-			printf(" %s", jstr(n, "why"));
-		else
-			printf(" xcnid %s, up %s, %lld of %lld syncs failed", jstr(a, "version"),
-			       dur(jint(a, "uptime_s"), b, sizeof(b)), jint(a, "syncs_failed"),
-			       jint(a, "syncs"));
+		jprintf(n, !strcmp(nv, "DOWN") ? " {why}" : " xcnid {agent.version}, up {~agent.uptime_s}, "
+			"{#agent.syncs_failed} of {#agent.syncs} syncs failed");
 		json_array_foreach(json_object_get(n, "problems"), ok, p)
 			printf("%s%s", ok ? "; " : ": ", json_string_value(p));
 		printf("\n");

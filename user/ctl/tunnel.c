@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* xcnictl tunnel list/get: the other nodes this node tunnels to, with their traffic. */
 #include "ctl/ctl.h"
+#include "lib/system/bpfpin.h"
 
 static const struct pt_col tunnel_cols[] = {
 	{ "NODE", "node", PT_STR },
@@ -17,30 +18,6 @@ struct tunnel_rec {
 	struct xcni_tunnel t;
 };
 
-/*
- * A node's counters summed over CPUs into *sum. xcnid creates them with the
- * tunnel; a node removed between the two reads just shows zeros.
- */
-static int tunstat_sum(int sfd, const void *key, struct xcni_tunstat *vals, int ncpus,
-		       struct xcni_tunstat *sum)
-{
-	int err;
-
-	if (bpf_map_lookup_elem(sfd, key, vals)) {
-		if (errno == ENOENT)
-			return 0;
-		err = -errno;
-		return pr_err_ret(err, "tunnel counters: lookup: %s\n", strerror(-err));
-	}
-	for (int cpu = 0; cpu < ncpus; cpu++) {
-		sum->tx_packets += vals[cpu].tx_packets;
-		sum->tx_bytes += vals[cpu].tx_bytes;
-		sum->rx_packets += vals[cpu].rx_packets;
-		sum->rx_bytes += vals[cpu].rx_bytes;
-	}
-	return 0;
-}
-
 struct tunnel6_rec {
 	struct xcni_in6 ip; /* underlay IPv6 */
 	struct xcni_tunnel t;
@@ -52,8 +29,7 @@ struct tunnel_list {
 	struct ctl_addr want; /* NODE as an address; family 0: a name */
 	const struct ctl_ctx *c;
 	int sfd[2]; /* xcni_tunstat, xcni_tunstat6: opened at the family's first row */
-	struct xcni_tunstat *vals;
-	int ncpus, err;
+	int err;
 };
 
 /*
@@ -69,6 +45,7 @@ static void tunnel_row(struct ptable *t, __u8 fam, const void *rec, void *arg)
 							      &((const struct tunnel_rec *)rec)->t;
 	const struct ctl_addr *w = &l->want;
 	int *sfd = &l->sfd[fam == XCNI_AF_INET6];
+	const struct map_spec *stat = fam == XCNI_AF_INET6 ? &m_tunstat6 : &m_tunstat;
 	struct xcni_tunstat sum = {};
 	__u32 want;
 	struct frow r = {};
@@ -89,8 +66,14 @@ static void tunnel_row(struct ptable *t, __u8 fam, const void *rec, void *arg)
 	if (!filter_match(l->f, &r))
 		return;
 	if (*sfd < 0)
-		*sfd = map_open(l->c, fam == XCNI_AF_INET6 ? &m_tunstat6 : &m_tunstat);
-	l->err = *sfd < 0 ? *sfd : tunstat_sum(*sfd, ip, l->vals, l->ncpus, &sum);
+		*sfd = map_open(l->c, stat);
+	l->err = *sfd < 0 ? *sfd : xcni_percpu_sum(*sfd, ip, &sum, sizeof(sum));
+	/* xcnid creates a node's counters with its tunnel; one removed between the
+	 * two reads just shows zeros. */
+	if (*sfd >= 0 && l->err == -ENOENT)
+		l->err = 0;
+	else if (*sfd >= 0 && l->err)
+		pr_err("tunnel counters: lookup: %s\n", strerror(-l->err));
 	if (l->err)
 		return;
 	if (tn->node[0])
@@ -124,34 +107,21 @@ static int cmd_tunnel_show(const struct ctl_ctx *c, char **argv)
 	struct filter f;
 	int err;
 
-	/* A per-CPU lookup fills one value per possible CPU, each 8-byte aligned. */
-	_Static_assert(sizeof(struct xcni_tunstat) % 8 == 0, "per-CPU values are 8-byte aligned");
-	l.ncpus = libbpf_num_possible_cpus();
-	if (l.ncpus < 0)
-		return pr_err_ret(l.ncpus, "possible CPUs: %s\n", strerror(-l.ncpus));
 	if (get && parse_ip_any(get, &l.want))
 		l.want.family = 0;
 	err = filter_open(c, &f, 0);
 	if (err)
 		return err;
 	l.f = &f;
-	l.vals = calloc(l.ncpus, sizeof(*l.vals));
-	if (!l.vals) {
-		err = -ENOMEM;
-		goto free;
-	}
 	t = pt_new(tunnel_cols, ARRAY_SIZE(tunnel_cols), get ? PT_RECORD : 0);
 	err = fam_rows(c, t, m, tunnel_row, &l) ?: l.err;
 	if (!err && get && !pt_rows(t)) {
 		err = pr_err_ret(-ENOENT, "%s: no such node among those this node tunnels to\n", get);
 	}
-	err = show_read(c, t, err);
-free:
 	for (int i = 0; i < 2; i++)
 		xcni_close(&l.sfd[i]);
-	free(l.vals);
 	filter_close(&f);
-	return err;
+	return show_read(c, t, err);
 }
 
 const struct cmd tunnel_cmds[] = {

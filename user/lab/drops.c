@@ -13,7 +13,7 @@
 #include "lab/drops.h"
 #include "lab/state.h"
 #include "lib/observe/reasons.h"
-#include "lib/system/mapwalk.h"
+#include "lib/system/bpfpin.h"
 #include "lib/system/util.h"
 #include "xcni_shared.h"
 
@@ -50,10 +50,6 @@ void lab_drops_close(struct lab_drops *d)
 /* The counters now, into out[node * XCNI_NR_METRICS + idx]. */
 int lab_drops_read(const struct lab_drops *d, __u64 *out)
 {
-	int ncpus = libbpf_num_possible_cpus();
-
-	if (ncpus < 0)
-		return ncpus;
 	memset(out, 0, d->nnodes * XCNI_NR_METRICS * sizeof(*out));
 	for (size_t n = 0; n < d->nnodes; n++)
 		for (int r = XCNI_DROP_NON_IP; d->fd[n] >= 0 && r >= XCNI_REASON_MIN; r--)
@@ -61,7 +57,7 @@ int lab_drops_read(const struct lab_drops *d, __u64 *out)
 				__u32 idx = XCNI_METRIC_IDX(r, dir);
 				struct xcni_metric sum;
 
-				if (!mapw_percpu_sum(d->fd[n], idx, ncpus, sizeof(sum), &sum))
+				if (!xcni_percpu_sum(d->fd[n], &idx, &sum, sizeof(sum)))
 					out[n * XCNI_NR_METRICS + idx] = sum.packets;
 			}
 	return 0;

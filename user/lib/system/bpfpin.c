@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
 #include <sys/file.h>
@@ -117,6 +118,45 @@ unsigned long long xcni_fd_memlock(int fd)
 	if (f)
 		fclose(f);
 	return v;
+}
+
+long xcni_map_entries(int fd, unsigned int key_size, long cap)
+{
+	unsigned char *k = calloc(2, key_size ? key_size : 1), *next;
+	long n = 0;
+	int err;
+
+	if (!k)
+		return -ENOMEM;
+	next = k + key_size;
+	while (n < cap && !bpf_map_get_next_key(fd, n ? k : NULL, next)) {
+		memcpy(k, next, key_size);
+		n++;
+	}
+	err = n == cap || errno == ENOENT ? 0 : -errno;
+	free(k);
+	return err ?: n;
+}
+
+int xcni_percpu_sum(int fd, const void *key, void *sum, size_t size)
+{
+	int ncpus = libbpf_num_possible_cpus(), err = 0;
+	size_t nf = size / sizeof(__u64);
+	__u64 *vals, *out = sum;
+
+	if (ncpus < 1)
+		return ncpus < 0 ? ncpus : -EINVAL;
+	/* A per-CPU lookup fills one value per possible CPU, each 8-byte aligned. */
+	vals = calloc((size_t)ncpus, nf * sizeof(__u64));
+	if (!vals)
+		return -ENOMEM;
+	memset(out, 0, size);
+	if (bpf_map_lookup_elem(fd, key, vals))
+		err = -errno;
+	for (size_t i = 0; !err && i < (size_t)ncpus * nf; i++)
+		out[i % nf] += vals[i];
+	free(vals);
+	return err;
 }
 
 int xcni_pin_get(const char *dir, const char *name)

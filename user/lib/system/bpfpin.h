@@ -60,6 +60,15 @@ int xcni_map_open_pinned(const char *dir, const char *name, size_t *max);
  * use), or 0.
  */
 unsigned long long xcni_fd_memlock(int fd);
+/*
+ * The entries of a hash or LPM map (the conntrack map's expired ones too,
+ * until reused), key by key, walking at most cap keys (a walk racing deletes
+ * may revisit some); -errno on error.
+ */
+long xcni_map_entries(int fd, unsigned int key_size, long cap);
+/* Entry key of per-CPU map fd, a struct of __u64 counters size bytes long,
+ * summed over the possible CPUs into sum: 0, or -errno (-ENOENT: no such entry). */
+int xcni_percpu_sum(int fd, const void *key, void *sum, size_t size);
 
 /* Routes libbpf's messages into the leveled logger. */
 void xcni_libbpf_log_init(void);

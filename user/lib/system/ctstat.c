@@ -5,33 +5,21 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "lib/system/bpfpin.h"
 #include "lib/system/ctstat.h"
-
-static int slot_read(int fd, __u32 slot, struct xcni_ctstat *v)
-{
-	return bpf_map_lookup_elem(fd, &slot, v) ? -errno : 0;
-}
 
 int ctstat_read(int fd, struct xcni_ctstat *out)
 {
-	int ncpu = libbpf_num_possible_cpus(), err = 0;
-	struct xcni_ctstat *v;
+	struct xcni_ctstat v;
+	int err = 0;
 
-	if (ncpu < 1)
-		return ncpu < 0 ? ncpu : -EINVAL;
-	v = calloc((size_t)ncpu, sizeof(*v));
-	if (!v)
-		return -ENOMEM;
 	memset(out, 0, sizeof(*out));
 	for (__u32 slot = XCNI_CTSTAT_BPF; slot <= XCNI_CTSTAT_USER && !err; slot++) {
-		err = slot_read(fd, slot, v);
-		for (int i = 0; i < ncpu && !err; i++) {
-			out->created += v[i].created;
-			out->deleted += v[i].deleted;
-			out->pickups += v[i].pickups;
-		}
+		err = xcni_percpu_sum(fd, &slot, &v, sizeof(v));
+		out->created += v.created;
+		out->deleted += v.deleted;
+		out->pickups += v.pickups;
 	}
-	free(v);
 	return err;
 }
 
@@ -48,26 +36,13 @@ int ctstat_add_deleted(int fd, uint64_t n)
 	v = calloc((size_t)ncpu, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
-	err = slot_read(fd, slot, v);
+	err = bpf_map_lookup_elem(fd, &slot, v) ? -errno : 0;
 	if (!err) {
 		v[0].deleted += n;
 		err = bpf_map_update_elem(fd, &slot, v, BPF_EXIST) ? -errno : 0;
 	}
 	free(v);
 	return err;
-}
-
-long ctstat_entries(int ct_fd, long cap)
-{
-	struct xcni_ct_key k, cur, *prev = NULL;
-	long n = 0;
-
-	while (n < cap && !bpf_map_get_next_key(ct_fd, prev, &k)) {
-		cur = k;
-		prev = &cur;
-		n++;
-	}
-	return n == cap || errno == ENOENT ? n : -errno;
 }
 
 uint64_t ctstat_evicted(const struct xcni_ctstat *st, long entries)

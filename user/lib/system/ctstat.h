@@ -19,11 +19,6 @@ int ctstat_read(int fd, struct xcni_ctstat *out);
  * never write that slot, and one xcnid at a time does). 0 or -errno.
  */
 int ctstat_add_deleted(int fd, uint64_t n);
-/*
- * Entries in the conntrack map (expired ones too, until reused), walking at
- * most cap keys (a walk racing deletes may revisit some); -errno on error.
- */
-long ctstat_entries(int ct_fd, long cap);
 /* Evicted = created - deleted - present, never below 0. */
 uint64_t ctstat_evicted(const struct xcni_ctstat *st, long entries);
 

@@ -92,22 +92,3 @@ out:
 	free(keys);
 	return n;
 }
-
-int mapw_percpu_sum(int fd, __u32 key, int ncpus, size_t size, void *sum)
-{
-	size_t words = size / 8;
-	__u64 *vals = calloc((size_t)ncpus, size), *s = sum;
-	int err = 0;
-
-	if (!vals)
-		return -ENOMEM;
-	memset(sum, 0, size);
-	/* One value per possible CPU, each rounded up to 8 bytes: these are of __u64s. */
-	if (bpf_map_lookup_elem(fd, &key, vals))
-		err = -errno;
-	for (int c = 0; !err && c < ncpus; c++)
-		for (size_t w = 0; w < words; w++)
-			s[w] += vals[(size_t)c * words + w];
-	free(vals);
-	return err;
-}
