@@ -4,7 +4,7 @@
 #include "lib/policy/prefilter.h"
 
 /* CIDR into p, or -EINVAL with the reason said (xcni_prefilter_parse). */
-static int pf_arg_parse(const char *s, struct xcni_pf_prefix *p)
+static int pf_arg_parse(const char *s, struct xcni_prefix *p)
 {
 	char why[192];
 
@@ -15,11 +15,10 @@ static int pf_arg_parse(const char *s, struct xcni_pf_prefix *p)
 
 /* A prefix that covers another node's underlay address (tunnel or tunnel6, by
  * p's family) drops its tunnel too: allowed (an operator may mean it), but said. */
-static void prefilter_warn_nodes(const struct ctl_ctx *c, const struct xcni_pf_prefix *p,
+static void prefilter_warn_nodes(const struct ctl_ctx *c, const struct xcni_prefix *p,
 				 const char *arg)
 {
-	bool v6 = p->family == AF_INET6;
-	const __u8 *net = v6 ? p->k6.addr : (const __u8 *)&p->k4.addr;
+	bool v6 = p->family == 6;
 	struct xcni_in6 key, next, *prev = NULL; /* an IPv4 key in its first 4 bytes */
 	struct xcni_tunnel tn;
 	char buf[INET6_ADDRSTRLEN];
@@ -30,7 +29,7 @@ static void prefilter_warn_nodes(const struct ctl_ctx *c, const struct xcni_pf_p
 	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
 		key = next;
 		prev = &key;
-		if (!in_prefix6(key.addr, net, v6 ? p->k6.prefixlen : p->k4.prefixlen) ||
+		if (!xcni_prefix_has(p->addr, p->len, key.addr) ||
 		    bpf_map_lookup_elem(fd, &key, &tn))
 			continue;
 		pr_warn("%s covers node %.*s (%s): the Geneve traffic it sends this node is "
@@ -80,15 +79,14 @@ static int trie_del(int fd, const struct map_spec *m, const void *key, const cha
 }
 
 /* IPv6 has its trie alone (no hashes in front): one map update either way. */
-static int prefilter6_edit(const struct ctl_ctx *c, const struct xcni_pf_prefix *p, const char *arg,
-			   bool add)
+static int prefilter6_edit(const struct ctl_ctx *c, const struct xcni_prefix *p,
+			   const struct xcni_prefilter6_key *k, const char *arg, bool add)
 {
 	int fd = map_open(c, &m_prefilter6), err;
 
 	if (fd < 0)
 		return fd;
-	err = add ? trie_add(fd, &m_prefilter6, &p->k6, arg) :
-		    trie_del(fd, &m_prefilter6, &p->k6, arg);
+	err = add ? trie_add(fd, &m_prefilter6, k, arg) : trie_del(fd, &m_prefilter6, k, arg);
 	close(fd);
 	if (!err && add)
 		prefilter_warn_nodes(c, p, arg);
@@ -128,26 +126,35 @@ static void pf4_close(const int fd[PF_NR_MAPS])
  */
 static int prefilter_edit(const struct ctl_ctx *c, const char *arg, bool add)
 {
-	struct xcni_pf_prefix p;
+	/* The map keys: both a length, then the address (an IPv4 one in its first 4 bytes). */
+	union {
+		struct xcni_prefilter_key k4;
+		struct xcni_prefilter6_key k6;
+	} k;
+	_Static_assert(offsetof(struct xcni_prefilter_key, addr) ==
+		       offsetof(struct xcni_prefilter6_key, addr), "one key for both tries");
+	struct xcni_prefix p;
 	int fd[PF_NR_MAPS], err;
 
 	err = pf_arg_parse(arg, &p);
 	if (err)
 		return err;
-	if (p.family == AF_INET6)
-		return prefilter6_edit(c, &p, arg, add);
+	k.k6.prefixlen = p.len;
+	memcpy(k.k6.addr, p.addr, sizeof(k.k6.addr));
+	if (p.family == 6)
+		return prefilter6_edit(c, &p, &k.k6, arg, add);
 	err = pf4_open(c, fd);
 	if (err)
 		return err;
-	if (add && (err = xcni_prefilter_mark(fd[PF_16], fd[PF_24], &p.k4, 1)))
+	if (add && (err = xcni_prefilter_mark(fd[PF_16], fd[PF_24], &k.k4, 1)))
 		pr_err("%s: marking its networks in %s/%s: %s\n", arg, m_pf16.name,
 		       m_pf24.name, strerror(-err));
-	else if (add && (err = trie_add(fd[PF_TRIE], &m_prefilter, &p.k4, arg)))
-		xcni_prefilter_mark(fd[PF_16], fd[PF_24], &p.k4, -1);
+	else if (add && (err = trie_add(fd[PF_TRIE], &m_prefilter, &k.k4, arg)))
+		xcni_prefilter_mark(fd[PF_16], fd[PF_24], &k.k4, -1);
 	else if (add)
 		prefilter_warn_nodes(c, &p, arg);
-	else if (!(err = trie_del(fd[PF_TRIE], &m_prefilter, &p.k4, arg)) &&
-		 (err = xcni_prefilter_mark(fd[PF_16], fd[PF_24], &p.k4, -1)))
+	else if (!(err = trie_del(fd[PF_TRIE], &m_prefilter, &k.k4, arg)) &&
+		 (err = xcni_prefilter_mark(fd[PF_16], fd[PF_24], &k.k4, -1)))
 		pr_err("%s: unmarking its networks: %s\n", arg, strerror(-err));
 	pf4_close(fd);
 	return err;
@@ -202,12 +209,15 @@ struct prefilter6_rec {
 	struct xcni_prefilter_val v;
 };
 
-static void prefilter_row(struct ptable *t, const struct xcni_pf_prefix *p,
+/* A row of either trie: the key's length, its address (4 or 16 bytes by family). */
+static void prefilter_row(struct ptable *t, int family, __u32 len, const void *addr,
 			  const struct xcni_prefilter_val *v)
 {
+	struct xcni_prefix p = { .family = (uint8_t)family, .len = (uint8_t)len };
 	char buf[INET6_ADDRSTRLEN + 8];
 
-	pt_str(t, xcni_prefilter_str(p, buf, sizeof(buf)));
+	memcpy(p.addr, addr, family == 6 ? 16 : 4);
+	pt_str(t, xcni_prefix_str(&p, buf, sizeof(buf)));
 	pt_uint(t, v->packets);
 	pt_uint(t, v->bytes);
 }
@@ -216,7 +226,6 @@ static int cmd_prefilter_list(const struct ctl_ctx *c, char **argv)
 {
 	struct prefilter_rec *recs = NULL;
 	struct prefilter6_rec *recs6 = NULL;
-	struct xcni_pf_prefix p = { .family = AF_INET };
 	struct ptable *t;
 	size_t n, n6 = 0, i;
 	int fd, err;
@@ -252,15 +261,10 @@ static int cmd_prefilter_list(const struct ctl_ctx *c, char **argv)
 		return err;
 	}
 	t = pt_new(prefilter_cols, ARRAY_SIZE(prefilter_cols), 0);
-	for (i = 0; i < n; i++) {
-		p.k4 = recs[i].k;
-		prefilter_row(t, &p, &recs[i].v);
-	}
-	p.family = AF_INET6;
-	for (i = 0; i < n6; i++) {
-		p.k6 = recs6[i].k;
-		prefilter_row(t, &p, &recs6[i].v);
-	}
+	for (i = 0; i < n; i++)
+		prefilter_row(t, 4, recs[i].k.prefixlen, &recs[i].k.addr, &recs[i].v);
+	for (i = 0; i < n6; i++)
+		prefilter_row(t, 6, recs6[i].k.prefixlen, recs6[i].k.addr, &recs6[i].v);
 	free(recs);
 	free(recs6);
 	return show(c, t);
