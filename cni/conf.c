@@ -84,16 +84,14 @@ static int get_dir(json_t *obj, const char *key, char *out, size_t len, const ch
 /* XCNI_FAM_4 or XCNI_FAM_6 for an address or CIDR string, 0 for neither. */
 static unsigned int family_of(const char *s, int cidr)
 {
+	struct xcni_prefix p;
 	struct in6_addr a6;
 	struct in_addr a4;
-	uint32_t p4;
-	uint8_t len;
 
 	if (!s)
 		return 0;
 	if (cidr)
-		return xcni_cidr4_parse(s, &p4, &len) == 0 ? XCNI_FAM_4 :
-		       xcni_cidr6_parse(s, &a6, &len) == 0 ? XCNI_FAM_6 : 0;
+		return xcni_prefix_parse(s, 0, &p) ? 0 : p.family == 6 ? XCNI_FAM_6 : XCNI_FAM_4;
 	return inet_pton(AF_INET, s, &a4) == 1 ? XCNI_FAM_4 :
 	       inet_pton(AF_INET6, s, &a6) == 1 ? XCNI_FAM_6 : 0;
 }

@@ -78,12 +78,10 @@ int xcni_ipam_parse(json_t *res, struct xcni_ipam *out, struct cni_err *e)
 
 		json_array_foreach(routes, i, r) {
 			const char *dst = json_string_value(json_object_get(r, "dst"));
-			struct in6_addr a6;
-			uint32_t a;
-			uint8_t p;
+			struct xcni_prefix p;
 			int v6 = dst && strchr(dst, ':');
 
-			if (!dst || (v6 ? xcni_cidr6_parse(dst, &a6, &p) : xcni_cidr4_parse(dst, &a, &p))) {
+			if (!dst || xcni_prefix_parse(dst, 0, &p)) {
 				xcni_ipam_free(out);
 				return cni_fail(e, XCNI_ERR_IPAM,
 						"ipam result: routes[%zu].dst \"%s\" is not a CIDR", i,

@@ -32,7 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct xcni_svc_key k, k2;
 	struct xcni_svcname n, n2;
 	struct ctl_addr a, a2;
-	struct xcni_pf_prefix pf, pf2;
+	struct xcni_prefix pf, pf2;
 	char why[192];
 	unsigned long v;
 	__u32 ip, id;
@@ -52,12 +52,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_ASSERT(!parse_ip_any(buf, &a2) && !memcmp(&a, &a2, sizeof(a)));
 	}
 	if (!xcni_prefilter_parse(s, &pf, why, sizeof(why))) {
-		unsigned int len = pf.family == AF_INET6 ? pf.k6.prefixlen : pf.k4.prefixlen;
-
-		FUZZ_ASSERT(pf.family == AF_INET || pf.family == AF_INET6);
-		FUZZ_ASSERT(len >= 1 && len <= (pf.family == AF_INET6 ? 128u : 32u));
+		FUZZ_ASSERT(pf.family == 4 || pf.family == 6);
+		FUZZ_ASSERT(pf.len >= 1 && pf.len <= (pf.family == 6 ? 128u : 32u));
 		/* What list prints is what add and del take back, host bits and all. */
-		xcni_prefilter_str(&pf, buf, sizeof(buf));
+		xcni_prefix_str(&pf, buf, sizeof(buf));
 		FUZZ_ASSERT(!xcni_prefilter_parse(buf, &pf2, why, sizeof(why)) &&
 			    !memcmp(&pf, &pf2, sizeof(pf)));
 	}

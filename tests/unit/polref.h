@@ -28,7 +28,7 @@ struct rpeer {
 	int kind;
 	bool node; /* a Node's InternalIP */
 	const struct k8s_pod *pod;
-	struct k8s_cidr addr;
+	struct xcni_prefix addr;
 };
 
 /* Every object of a view, and the node the compile is for (NULL: all local). */
@@ -78,17 +78,13 @@ static inline bool ref_ns_audit(const struct refc *x, const char *ns)
 	return o && o->meta.audit;
 }
 
-static inline bool ref_in(const struct k8s_cidr *a, const struct k8s_cidr *c)
+static inline bool ref_in(const struct xcni_prefix *a, const struct xcni_prefix *c)
 {
-	if (a->v6 != c->v6)
+	if (a->family != c->family)
 		return false;
-	for (unsigned b = 0; b < c->len; b++) {
-		const uint8_t *p = a->v6 ? a->addr6 : (const uint8_t *)&a->addr;
-		const uint8_t *q = c->v6 ? c->addr6 : (const uint8_t *)&c->addr;
-
-		if ((p[b / 8] ^ q[b / 8]) & (0x80 >> (b % 8)))
+	for (unsigned b = 0; b < c->len; b++)
+		if ((a->addr[b / 8] ^ c->addr[b / 8]) & (0x80 >> (b % 8)))
 			return false;
-	}
 	return true;
 }
 
@@ -241,8 +237,8 @@ static inline bool ref_cnp_peer(const struct refc *x, const struct k8s_cnp_peer 
 			if (i == REF_N(x, K8S_NODE))
 				return false;
 			n = &REF_O(x, K8S_NODE, i)->node;
-			if ((q->addr.v6 ? !memcmp(n->internal_ip6, q->addr.addr6, 16) :
-					  n->internal_ip == q->addr.addr) &&
+			if ((q->addr.family == 6 ? !memcmp(n->internal_ip6, q->addr.addr, 16) :
+						   !memcmp(&n->internal_ip, q->addr.addr, 4)) &&
 			    k8s_selector_matches(p->node_sel, &n->meta.labels))
 				return true;
 		}
@@ -365,8 +361,8 @@ static inline bool ref_np_peer(const struct refc *x, const struct k8s_netpol *np
 			for (size_t i = 0; !portm && i < REF_N(x, K8S_POD); i++) {
 				const struct k8s_pod *q = &REF_O(x, K8S_POD, i)->pod;
 
-				portm = (peer->addr.v6 ? q->has_ip6 && !memcmp(q->ip6, peer->addr.addr6, 16) :
-						       q->ip == peer->addr.addr) &&
+				portm = (peer->addr.family == 6 ? q->has_ip6 && !memcmp(q->ip6, peer->addr.addr, 16) :
+						       !memcmp(&q->ip, peer->addr.addr, 4)) &&
 					ref_holds(x, q) && ref_named(x, q, true, pp->port_name, proto, port);
 			}
 		} else {
@@ -465,7 +461,7 @@ static inline bool ref_side(const struct refc *x, const struct k8s_pod *pod, int
  */
 static inline struct rpeer ref_who(const struct refc *x, uint32_t a, bool *ambiguous)
 {
-	struct rpeer q = { .kind = REF_WORLD, .addr = { .addr = a, .len = 32 } };
+	struct rpeer q = { .kind = REF_WORLD, .addr = xcni_prefix_host(a, NULL) };
 	const struct k8s_pod *v[16];
 	int node = 0; /* 1: the node itself, 2: another */
 	size_t n;
@@ -502,11 +498,11 @@ static inline struct rpeer ref_who(const struct refc *x, uint32_t a, bool *ambig
  */
 static inline struct rpeer ref_who6(const struct refc *x, const uint8_t *a, bool *ambiguous)
 {
-	struct rpeer q = { .kind = REF_WORLD, .addr = { .len = 128, .v6 = true } };
+	struct rpeer q = { .kind = REF_WORLD, .addr = { .family = 6, .len = 128 } };
 	const struct k8s_pod *v[16];
 	size_t n = 0;
 
-	memcpy(q.addr.addr6, a, 16);
+	memcpy(q.addr.addr, a, 16);
 	for (size_t i = 0; i < REF_N(x, K8S_NODE); i++) {
 		const struct k8s_node *nd = &REF_O(x, K8S_NODE, i)->node;
 

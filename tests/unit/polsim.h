@@ -227,20 +227,16 @@ static inline void peer(struct k8s_np_rule *r, struct k8s_selector *podsel,
 }
 
 /* "A.B.C.D/L" or an IPv6 "ADDR/L", host bits already zero. */
-static inline struct k8s_cidr cidr(const char *s)
+static inline struct xcni_prefix cidr(const char *s)
 {
 	char *c = tstr(s), *slash = strchr(c, '/');
-	struct k8s_cidr k = { 0 };
+	struct xcni_prefix k = { 0 };
 
 	assert_non_null(slash);
 	*slash = '\0';
 	k.len = atoi(slash + 1);
-	if (strchr(c, ':')) {
-		k.v6 = true;
-		assert_int_equal(inet_pton(AF_INET6, c, k.addr6), 1);
-	} else {
-		k.addr = ip4(c);
-	}
+	k.family = strchr(c, ':') ? 6 : 4;
+	assert_int_equal(inet_pton(k.family == 6 ? AF_INET6 : AF_INET, c, k.addr), 1);
 	return k;
 }
 

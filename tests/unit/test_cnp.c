@@ -1077,12 +1077,7 @@ static struct rpeer rp_pod(const struct k8s_pod *p, bool v6)
 {
 	struct rpeer r = { .kind = REF_POD, .pod = p };
 
-	if (v6) {
-		r.addr = (struct k8s_cidr){ .len = 128, .v6 = true };
-		memcpy(r.addr.addr6, p->ip6, 16);
-	} else {
-		r.addr = (struct k8s_cidr){ .addr = p->ip, .len = 32 };
-	}
+	r.addr = xcni_prefix_host(p->ip, v6 ? p->ip6 : NULL);
 	return r;
 }
 
@@ -1129,7 +1124,7 @@ static void dump(void)
 					dump_sel("pod", pp->pod_sel);
 					dump_sel("nodes", pp->node_sel);
 					if (pp->nnets)
-						printf(" net%s/%u", pp->nets[0].v6 ? "6" : ip_str(pp->nets[0].addr), pp->nets[0].len);
+						printf(" net%s/%u", pp->nets[0].family == 6 ? "6" : ip_str(*(uint32_t *)pp->nets[0].addr), pp->nets[0].len);
 				}
 				for (size_t j = 0; j < ru->nprotos; j++)
 					printf(" proto %u %u-%u %s", ru->protos[j].proto, ru->protos[j].port,
@@ -1226,19 +1221,17 @@ static void test_random_agree(void **state)
 					checks++;
 				}
 				for (size_t o = 0; o < sizeof(outside) / sizeof(outside[0]); o++) {
-					struct rpeer x = { .addr = cidr("0.0.0.0/32") };
+					uint32_t out = ip4(outside[o]);
+					struct rpeer x = { .addr = xcni_prefix_host(out, NULL) };
 					bool want, got;
 
-					x.addr.addr = ip4(outside[o]);
 					if (o >= 2) {
 						for (size_t k = 0; k < nobjs[K8S_NODE]; k++)
-							if (objs[K8S_NODE][k]->node.internal_ip ==
-							    x.addr.addr)
+							if (objs[K8S_NODE][k]->node.internal_ip == out)
 								x.kind = REF_NODE;
 					}
 					want = ref_side(&rx, src, 0, &x, pr, pt);
-					got = side(&R, src->ip, XCNI_DIR_FROM_POD, x.addr.addr, pr, pt,
-						   &hit);
+					got = side(&R, src->ip, XCNI_DIR_FROM_POD, out, pr, pt, &hit);
 					if (want != got) {
 						dump();
 						fail_msg("seed %u: %s/%s -> %s proto %u port %u: want %d "

@@ -47,8 +47,7 @@ static const char YAML[] =
 static struct store *st;
 
 /* An allow-list of everything: every externalIP goes to the map. */
-static const struct svc_prefix ANY[] = { { XCNI_AF_INET, 0, SVC_PFX_ALLOW, {} },
-					 { XCNI_AF_INET6, 0, SVC_PFX_ALLOW, {} } };
+static const struct xcni_prefix ANY[] = { { 4, 0, {} }, { 6, 0, {} } };
 static const struct svc_ext_rules ALL = { 0, NULL, 2, ANY };
 
 static void fill(const char *yaml)
@@ -263,9 +262,9 @@ static void sync_map(void **state)
  */
 static void allowed_only(void **state)
 {
-	static const struct svc_prefix res[] = { { XCNI_AF_INET, 12, SVC_PFX_SERVICE, { 10, 96 } } };
-	static const struct svc_prefix allow[] = { { XCNI_AF_INET, 8, SVC_PFX_ALLOW, { 10 } },
-						   { XCNI_AF_INET, 24, SVC_PFX_ALLOW, { 203, 0, 113 } } };
+	static const struct svc_prefix res[] = { { { 4, 12, { 10, 96 } }, SVC_PFX_SERVICE } };
+	static const struct xcni_prefix allow[] = { { 4, 8, { 10 } },
+						   { 4, 24, { 203, 0, 113 } } };
 	static const uint32_t naddr[] = { 0x0500000a }; /* 10.0.0.5, network order */
 	const struct svc_ext_rules rules = { 1, res, 2, allow };
 	const struct svc_node node = { .naddrs = 1, .addrs = naddr };

@@ -500,10 +500,10 @@ static void test_filter_parse(void **state)
 	ff.to.kind = FM_NONE;
 	assert_int_equal(set(&ff, "to", "10.1.0.0/16", err), 0);
 	assert_int_equal(ff.to.kind, FM_CIDR);
-	assert_int_equal(ff.to.plen, 16);
+	assert_int_equal(ff.to.cidr.len, 16);
 	ff.to.kind = FM_NONE;
 	assert_int_equal(set(&ff, "to", "fd00::/8", err), 0);
-	assert_int_equal(ff.to.family, 6);
+	assert_int_equal(ff.to.cidr.family, 6);
 	ff.from.kind = FM_NONE;
 	assert_int_equal(set(&ff, "from", "ns:kube-system", err), 0);
 	assert_int_equal(ff.from.kind, FM_NS);

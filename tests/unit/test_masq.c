@@ -32,22 +32,34 @@ static __u32 a4(const char *s)
 	return a.s_addr;
 }
 
-static struct masq_prefix P(const char *s, __u8 len)
+static struct xcni_prefix P(const char *s, __u8 len)
 {
-	return (struct masq_prefix){ a4(s), len };
+	struct xcni_prefix p = xcni_prefix_host(a4(s), NULL);
+
+	p.len = len;
+	return p;
 }
 
-static struct masq_prefix6 P6(const char *s, __u8 len)
+static struct xcni_prefix P6(const char *s, __u8 len)
 {
-	struct masq_prefix6 p = { .len = len };
+	struct xcni_prefix p = { .family = 6, .len = len };
 
-	inet_pton(AF_INET6, s, &p.net);
+	inet_pton(AF_INET6, s, p.addr);
 	return p;
+}
+
+/* An IPv4 prefix's network, network order. */
+static __u32 N(const struct xcni_prefix *p)
+{
+	__u32 a;
+
+	memcpy(&a, p->addr, 4);
+	return a;
 }
 
 static void normalize_drops_covered_and_duplicates(void **state)
 {
-	struct masq_prefix p[] = {
+	struct xcni_prefix p[] = {
 		P("192.168.77.2", 32), P("10.244.2.0", 24), P("10.244.1.7", 24) /* host bits */,
 		P("192.168.77.2", 32), P("10.0.0.0", 8),    P("192.168.77.1", 32),
 		P("10.244.0.0", 16),
@@ -55,12 +67,12 @@ static void normalize_drops_covered_and_duplicates(void **state)
 	size_t n;
 
 	(void)state;
-	n = masq_normalize(p, sizeof(p) / sizeof(p[0]));
+	n = xcni_prefix_normalize(p, sizeof(p) / sizeof(p[0]));
 	assert_int_equal(n, 3);
-	assert_int_equal(p[0].net, a4("10.0.0.0"));
+	assert_int_equal(N(&p[0]), a4("10.0.0.0"));
 	assert_int_equal(p[0].len, 8);
-	assert_int_equal(p[1].net, a4("192.168.77.1"));
-	assert_int_equal(p[2].net, a4("192.168.77.2"));
+	assert_int_equal(N(&p[1]), a4("192.168.77.1"));
+	assert_int_equal(N(&p[2]), a4("192.168.77.2"));
 }
 
 static void cluster_cidrs_parse(void **state)
@@ -70,7 +82,7 @@ static void cluster_cidrs_parse(void **state)
 	(void)state;
 	assert_int_equal(masq_add_cluster_cidrs(&m, "10.244.0.0/16,100.64.0.9/10"), 0);
 	assert_int_equal(m.ncluster, 2);
-	assert_int_equal(m.cluster[1].net, a4("100.64.0.0"));
+	assert_int_equal(N(&m.cluster[1]), a4("100.64.0.0"));
 	assert_int_equal(masq_add_cluster_cidrs(&m, "10.1.0.0"), -EINVAL);
 	assert_int_equal(masq_add_cluster_cidrs(&m, "10.1.0.0/33"), -EINVAL);
 	/* Both families in one list, as kube-controller-manager's --cluster-cidr takes them. */
@@ -88,7 +100,7 @@ static void cluster_cidrs_parse(void **state)
 
 static void normalize6_drops_covered_and_duplicates(void **state)
 {
-	struct masq_prefix6 p[] = {
+	struct xcni_prefix p[] = {
 		P6("2001:db8:77::2", 128), P6("fd00:10:244:2::", 64),
 		P6("fd00:10:244:1::7", 64) /* host bits */, P6("2001:db8:77::2", 128),
 		P6("fd00:10:244::", 56), P6("2001:db8:77::1", 128), P6("fd00:10:245::", 64),
@@ -97,13 +109,13 @@ static void normalize6_drops_covered_and_duplicates(void **state)
 	size_t n;
 
 	(void)state;
-	n = masq_normalize6(p, sizeof(p) / sizeof(p[0]));
+	n = xcni_prefix_normalize(p, sizeof(p) / sizeof(p[0]));
 	assert_int_equal(n, 4);
-	assert_string_equal(inet_ntop(AF_INET6, &p[0].net, a, sizeof(a)), "2001:db8:77::1");
-	assert_string_equal(inet_ntop(AF_INET6, &p[1].net, a, sizeof(a)), "2001:db8:77::2");
-	assert_string_equal(inet_ntop(AF_INET6, &p[2].net, a, sizeof(a)), "fd00:10:244::");
+	assert_string_equal(inet_ntop(AF_INET6, p[0].addr, a, sizeof(a)), "2001:db8:77::1");
+	assert_string_equal(inet_ntop(AF_INET6, p[1].addr, a, sizeof(a)), "2001:db8:77::2");
+	assert_string_equal(inet_ntop(AF_INET6, p[2].addr, a, sizeof(a)), "fd00:10:244::");
 	assert_int_equal(p[2].len, 56);
-	assert_string_equal(inet_ntop(AF_INET6, &p[3].net, a, sizeof(a)), "fd00:10:245::");
+	assert_string_equal(inet_ntop(AF_INET6, p[3].addr, a, sizeof(a)), "fd00:10:245::");
 }
 
 /* The Nodes' IPv6 pod CIDRs and InternalIPs, this node's, IPv6 --cluster-cidr. */
@@ -114,7 +126,7 @@ static void exempt6_set_from_nodes(void **state)
 	const struct k8s_object *nodes[] = { &n1, &n2, &n3 };
 	struct masq m = { .pod = P("10.244.1.0", 24), .pod6 = P6("fd00:10:244:1::", 64) };
 	struct cluster c = {};
-	struct masq_prefix6 *set;
+	struct xcni_prefix *set;
 	char a[INET6_ADDRSTRLEN];
 	size_t n;
 
@@ -128,21 +140,21 @@ static void exempt6_set_from_nodes(void **state)
 	n3.node = (struct k8s_node){ .internal_ip = a4("192.168.77.3") }; /* IPv4 only */
 	c.n[K8S_NODE] = 3;
 	c.objs[K8S_NODE] = nodes;
-	assert_int_equal(masq_exempt6(&m, &c, &set, &n), 0);
+	assert_int_equal(masq_exempt(&m, &c, true, &set, &n), 0);
 	assert_int_equal(n, 4);
-	assert_string_equal(inet_ntop(AF_INET6, &set[0].net, a, sizeof(a)), "2001:db8:77::1");
+	assert_string_equal(inet_ntop(AF_INET6, set[0].addr, a, sizeof(a)), "2001:db8:77::1");
 	assert_int_equal(set[0].len, 128);
-	assert_string_equal(inet_ntop(AF_INET6, &set[2].net, a, sizeof(a)), "fd00:10:244:1::");
-	assert_string_equal(inet_ntop(AF_INET6, &set[3].net, a, sizeof(a)), "fd00:10:244:2::");
+	assert_string_equal(inet_ntop(AF_INET6, set[2].addr, a, sizeof(a)), "fd00:10:244:1::");
+	assert_string_equal(inet_ntop(AF_INET6, set[3].addr, a, sizeof(a)), "fd00:10:244:2::");
 	free(set);
 	assert_int_equal(masq_add_cluster_cidrs(&m, "fd00:10:244::/48"), 0);
-	assert_int_equal(masq_exempt6(&m, &c, &set, &n), 0);
+	assert_int_equal(masq_exempt(&m, &c, true, &set, &n), 0);
 	assert_int_equal(n, 3);
 	assert_int_equal(set[2].len, 48);
 	free(set);
 	/* No cluster state, no cluster CIDR: this node's pod CIDR alone. */
 	m.ncluster6 = 0;
-	assert_int_equal(masq_exempt6(&m, NULL, &set, &n), 0);
+	assert_int_equal(masq_exempt(&m, NULL, true, &set, &n), 0);
 	assert_int_equal(n, 1);
 	free(set);
 }
@@ -154,7 +166,7 @@ static void exempt_set_from_nodes(void **state)
 	const struct k8s_object *nodes[] = { &n1, &n2 };
 	struct masq m = { .pod = P("10.244.1.0", 24), .node_ip = a4("192.168.77.1") };
 	struct cluster c = {};
-	struct masq_prefix *set;
+	struct xcni_prefix *set;
 	size_t n;
 
 	(void)state;
@@ -164,21 +176,21 @@ static void exempt_set_from_nodes(void **state)
 				     .pod_cidr = a4("10.244.2.0"), .pod_cidr_len = 24 };
 	c.n[K8S_NODE] = 2;
 	c.objs[K8S_NODE] = nodes;
-	assert_int_equal(masq_exempt(&m, &c, &set, &n), 0);
+	assert_int_equal(masq_exempt(&m, &c, false, &set, &n), 0);
 	assert_int_equal(n, 4);
-	assert_int_equal(set[0].net, a4("10.244.1.0"));
-	assert_int_equal(set[1].net, a4("10.244.2.0"));
-	assert_int_equal(set[2].net, a4("192.168.77.1"));
-	assert_int_equal(set[3].net, a4("192.168.77.2"));
+	assert_int_equal(N(&set[0]), a4("10.244.1.0"));
+	assert_int_equal(N(&set[1]), a4("10.244.2.0"));
+	assert_int_equal(N(&set[2]), a4("192.168.77.1"));
+	assert_int_equal(N(&set[3]), a4("192.168.77.2"));
 	free(set);
 	assert_int_equal(masq_add_cluster_cidrs(&m, "10.244.0.0/16"), 0);
-	assert_int_equal(masq_exempt(&m, &c, &set, &n), 0);
+	assert_int_equal(masq_exempt(&m, &c, false, &set, &n), 0);
 	assert_int_equal(n, 3);
 	assert_int_equal(set[0].len, 16);
 	free(set);
 	/* No cluster state: this node alone. */
 	m.ncluster = 0;
-	assert_int_equal(masq_exempt(&m, NULL, &set, &n), 0);
+	assert_int_equal(masq_exempt(&m, NULL, false, &set, &n), 0);
 	assert_int_equal(n, 2);
 	free(set);
 }
@@ -186,7 +198,7 @@ static void exempt_set_from_nodes(void **state)
 static void render_is_one_replace(void **state)
 {
 	struct masq m = { .pod = P("10.244.1.0", 24) };
-	struct masq_prefix set[] = { P("10.244.1.0", 24), P("192.168.77.1", 32) };
+	struct xcni_prefix set[] = { P("10.244.1.0", 24), P("192.168.77.1", 32) };
 	char *cmds;
 
 	(void)state;
@@ -208,8 +220,8 @@ static void render_is_one_replace(void **state)
 static void render6_is_one_replace(void **state)
 {
 	struct masq m = { .pod = P("10.244.1.0", 24), .pod6 = P6("fd00:10:244:1::", 64) };
-	struct masq_prefix set[] = { P("10.244.1.0", 24) };
-	struct masq_prefix6 set6[] = { P6("2001:db8:77::1", 128), P6("fd00:10:244::", 56) };
+	struct xcni_prefix set[] = { P("10.244.1.0", 24) };
+	struct xcni_prefix set6[] = { P6("2001:db8:77::1", 128), P6("fd00:10:244::", 56) };
 	char *cmds, *ip6;
 
 	(void)state;
@@ -223,7 +235,7 @@ static void render6_is_one_replace(void **state)
 				    "oifname != \"xc*\" counter masquerade"));
 	free(cmds);
 	/* IPv6-only: no ip table (an old one goes), the ip6 one alone. */
-	m.pod = (struct masq_prefix){ 0, 0 };
+	m.pod = (struct xcni_prefix){ 0 };
 	assert_int_equal(masq_render(&m, NULL, 0, set6, 2, &cmds), 0);
 	assert_non_null(strstr(cmds, "add table ip xcni\ndelete table ip xcni\nadd table ip6"));
 	assert_null(strstr(cmds, "table ip xcni {"));
@@ -294,7 +306,7 @@ static void kernel_replace_and_failed_transaction(void **state)
 	struct masq m = { .on = true, .table = "xcnitest", .pod = P("10.244.1.0", 24),
 			  .node_ip = a4("192.168.77.1") };
 	char err[512], *got, *bad, *p;
-	struct masq_prefix set[] = { P("10.244.1.0", 24), P("192.168.77.1", 32),
+	struct xcni_prefix set[] = { P("10.244.1.0", 24), P("192.168.77.1", 32),
 				     P("192.168.77.2", 32) };
 
 	(void)state;
@@ -534,8 +546,8 @@ static struct ctnl_flow flow(int fam, const char *src, const char *dst, const ch
 static void ct_unmasqueraded_rows(void **state)
 {
 	struct masq m = { .pod = P("10.244.1.0", 24), .pod6 = P6("fd00:10:244:1::", 64) };
-	struct masq_prefix set[] = { P("10.96.0.0", 12), P("10.244.0.0", 16), P("172.18.0.2", 32) };
-	struct masq_prefix6 set6[] = { P6("fd00:10:244::", 48), P6("fd00:10:245::", 64) };
+	struct xcni_prefix set[] = { P("10.96.0.0", 12), P("10.244.0.0", 16), P("172.18.0.2", 32) };
+	struct xcni_prefix set6[] = { P6("fd00:10:244::", 48), P6("fd00:10:245::", 64) };
 	const uint32_t null_binding = IPS_SRC_NAT_DONE | IPS_DST_NAT_DONE | IPS_CONFIRMED;
 	const struct {
 		const char *name;

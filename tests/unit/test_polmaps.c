@@ -211,10 +211,10 @@ static void identity_hash_keyed(void **state)
 
 static const struct pol_ipcache *ipc(const struct pol_result *r, const char *c)
 {
-	struct k8s_cidr k = cidr(c);
+	struct xcni_prefix k = cidr(c);
 
 	for (size_t i = 0; i < r->nipcache; i++)
-		if (r->ipcache[i].key.addr == k.addr && r->ipcache[i].key.prefixlen == k.len)
+		if (!memcmp(&r->ipcache[i].key.addr, k.addr, 4) && r->ipcache[i].key.prefixlen == k.len)
 			return &r->ipcache[i];
 	fail_msg("no ipcache entry %s", c);
 	return NULL;

@@ -404,7 +404,8 @@ static void ipblock_random_vs_model(void **state)
 
 					b->mask = xcni_prefix_mask(len);
 					b->net = (0x64400000u | rnd(1u << 16)) & b->mask;
-					kb->cidr = (struct k8s_cidr){ .addr = htonl(b->net), .len = len };
+					kb->cidr = xcni_prefix_host(htonl(b->net), NULL);
+					kb->cidr.len = len;
 					kb->except = tmem(3 * sizeof(*kb->except));
 					edges[nedges++] = b->net;
 					edges[nedges++] = b->net | ~b->mask;
@@ -417,9 +418,8 @@ static void ipblock_random_vs_model(void **state)
 						if ((b->ex_net[k] & b->mask) != b->net)
 							b->ex_net[k] = (b->net | (b->ex_net[k] & ~b->mask)) &
 								       b->ex_mask[k];
-						kb->except[kb->nexcept++] = (struct k8s_cidr){
-							.addr = htonl(b->ex_net[k]), .len = el
-						};
+						kb->except[kb->nexcept] = xcni_prefix_host(htonl(b->ex_net[k]), NULL);
+						kb->except[kb->nexcept++].len = el;
 						if (k < 1) {
 							edges[nedges++] = b->ex_net[k];
 							edges[nedges++] = b->ex_net[k] | ~b->ex_mask[k];

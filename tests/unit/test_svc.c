@@ -571,13 +571,13 @@ static void ext_ip_same_age_by_uid(void **state)
 static void ext_ip_refusals(void **state)
 {
 	static const struct svc_prefix res[] = {
-		{ XCNI_AF_INET, 12, SVC_PFX_SERVICE, { 10, 96 } },
-		{ XCNI_AF_INET, 16, SVC_PFX_POD, { 10, 244 } },
-		{ XCNI_AF_INET6, 64, SVC_PFX_POD, { 0xfd, 0, 0, 0, 0, 0, 0, 0x44 } },
+		{ { 4, 12, { 10, 96 } }, SVC_PFX_SERVICE },
+		{ { 4, 16, { 10, 244 } }, SVC_PFX_POD },
+		{ { 6, 64, { 0xfd, 0, 0, 0, 0, 0, 0, 0x44 } }, SVC_PFX_POD },
 	};
-	static const struct svc_prefix allow[] = {
-		{ XCNI_AF_INET, 24, SVC_PFX_ALLOW, { 203, 0, 113 } },
-		{ XCNI_AF_INET, 24, SVC_PFX_ALLOW, { 192, 168, 1 } },
+	static const struct xcni_prefix allow[] = {
+		{ 4, 24, { 203, 0, 113 } },
+		{ 4, 24, { 192, 168, 1 } },
 	};
 	static const uint32_t peers[] = { 0x030201c0 }; /* 192.1.2.3, network order */
 	const struct svc_ext_rules rules = { 3, res, 2, allow };
@@ -629,9 +629,8 @@ static void ext_ip_refusals(void **state)
  */
 static void lb_ip_refusals(void **state)
 {
-	static const struct svc_prefix res[] = { { XCNI_AF_INET, 12, SVC_PFX_SERVICE, { 10, 96 } } };
-	static const struct svc_prefix allow[] = { { XCNI_AF_INET, 24, SVC_PFX_ALLOW,
-						     { 203, 0, 113 } } };
+	static const struct svc_prefix res[] = { { { 4, 12, { 10, 96 } }, SVC_PFX_SERVICE } };
+	static const struct xcni_prefix allow[] = { { 4, 24, { 203, 0, 113 } } };
 	static const uint32_t peers[] = { 0x030201c0 }; /* 192.1.2.3, network order */
 	static const uint8_t a6[1][16] = { { 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9 } };
 	const struct svc_ext_rules rules = { 1, res, 1, allow };
@@ -1124,10 +1123,8 @@ static void incr_equals_build(void **state)
 	struct svc_node node = { .name = "n1", .naddrs = 1, .addrs = addrs, .peers = peers,
 				 .addrs6 = (const uint8_t(*)[16])a6,
 				 .peers6 = (const uint8_t(*)[16])(a6 + 1) };
-	static const struct svc_prefix res[] = { { XCNI_AF_INET, 31, SVC_PFX_SERVICE,
-						   { 10, 96, 0, 2 } } };
-	static const struct svc_prefix allow[] = { { XCNI_AF_INET, 24, SVC_PFX_ALLOW,
-						     { 10, 96, 0 } } };
+	static const struct svc_prefix res[] = { { { 4, 31, { 10, 96, 0, 2 } }, SVC_PFX_SERVICE } };
+	static const struct xcni_prefix allow[] = { { 4, 24, { 10, 96, 0 } } };
 	const struct svc_ext_rules rules = { 1, res, 0, NULL }, rules_allow = { 1, res, 1, allow };
 	struct svc_incr *si = svc_incr_new();
 	size_t rebuilt = 0, steps = 3000, fulls = 0, puts = 0, dels = 0, refused = 0;

@@ -44,6 +44,7 @@
 #include "lib/system/clock.h"
 #include "lib/system/hash.h"
 #include "lib/system/log.h"
+#include "lib/system/util.h"
 #include "agent/masq.h"
 
 int masq_add_cluster_cidrs(struct masq *m, const char *list)
@@ -56,25 +57,17 @@ int masq_add_cluster_cidrs(struct masq *m, const char *list)
 		return -ENOMEM;
 	/* Into the arrays past the counts; the counts move only if all of it parsed. */
 	for (tok = strtok_r(dup, ",", &save); tok && !err; tok = strtok_r(NULL, ",", &save)) {
-		struct in6_addr a6;
-		__u32 addr;
-		__u8 len;
+		struct xcni_prefix p;
+		bool v6 = strchr(tok, ':');
 
-		if (strchr(tok, ':')) {
-			if (n6 >= MASQ_MAX_CLUSTER)
-				err = -E2BIG;
-			else if (xcni_cidr6_parse(tok, &a6, &len))
-				err = -EINVAL;
-			else
-				m->cluster6[n6++] = (struct masq_prefix6){ a6, len };
-		} else if (n >= MASQ_MAX_CLUSTER) {
+		if ((v6 ? n6 : n) >= MASQ_MAX_CLUSTER)
 			err = -E2BIG;
-		} else if (xcni_cidr4_parse(tok, &addr, &len)) {
+		else if (xcni_prefix_parse(tok, XCNI_CIDR_NET, &p))
 			err = -EINVAL;
-		} else {
-			m->cluster[n++] =
-				(struct masq_prefix){ addr & htonl(xcni_prefix_mask(len)), len };
-		}
+		else if (v6)
+			m->cluster6[n6++] = p;
+		else
+			m->cluster[n++] = p;
 	}
 	free(dup);
 	if (!err) {
@@ -84,162 +77,46 @@ int masq_add_cluster_cidrs(struct masq *m, const char *list)
 	return err;
 }
 
-/*
- * A prefix of either family as bytes: the network (network order, ALEN bytes,
- * 4 or 16) and its length right after it, as struct masq_prefix and
- * masq_prefix6 both lay them out: the helpers below serve both families.
- */
-#define PFX_LEN(p, alen) (((const __u8 *)(p))[alen])
-_Static_assert(offsetof(struct masq_prefix, len) == 4 && offsetof(struct masq_prefix6, len) == 16,
-	       "a prefix's length right after its address");
-
-static void pfx_mask(uint8_t *a, size_t alen, unsigned int len)
-{
-	for (size_t i = 0; i < alen; i++)
-		a[i] &= (uint8_t)(0xff00u >> (len >= (i + 1) * 8 ? 8 : len > i * 8 ? len - i * 8 : 0));
-}
-
-/* Whether prefix P holds address A. */
-static bool pfx_holds(const void *p, const uint8_t *a, size_t alen)
-{
-	uint8_t m[16];
-
-	memcpy(m, a, alen);
-	pfx_mask(m, alen, PFX_LEN(p, alen));
-	return !memcmp(m, p, alen);
-}
-
-/* By start, the wider first: it covers the narrower. */
-static int pfx_cmp(const void *x, const void *y, size_t alen)
-{
-	int d = memcmp(x, y, alen);
-
-	return d ? d : (int)PFX_LEN(x, alen) - (int)PFX_LEN(y, alen);
-}
-
-static int prefix_cmp(const void *a, const void *b)
-{
-	return pfx_cmp(a, b, 4);
-}
-
-static int prefix6_cmp(const void *a, const void *b)
-{
-	return pfx_cmp(a, b, 16);
-}
-
-static size_t pfx_normalize(void *v, size_t n, size_t sz, size_t alen,
-			    int (*cmp)(const void *, const void *))
-{
-	uint8_t *p = v;
-	size_t out = 0;
-
-	for (size_t i = 0; i < n; i++)
-		pfx_mask(p + i * sz, alen, PFX_LEN(p + i * sz, alen));
-	if (n)
-		qsort(p, n, sz, cmp);
-	/* Sorted by start, wider first: a prefix is covered iff the last kept one covers it. */
-	for (size_t i = 0; i < n; i++)
-		if (!out || !pfx_holds(p + (out - 1) * sz, p + i * sz, alen))
-			memmove(p + out++ * sz, p + i * sz, sz);
-	return out;
-}
-
-size_t masq_normalize(struct masq_prefix *p, size_t n)
-{
-	return pfx_normalize(p, n, sizeof(*p), 4, prefix_cmp);
-}
-
-size_t masq_normalize6(struct masq_prefix6 *p, size_t n)
-{
-	return pfx_normalize(p, n, sizeof(*p), 16, prefix6_cmp);
-}
-
-int masq_exempt(const struct masq *m, const struct cluster *c, struct masq_prefix **out,
+int masq_exempt(const struct masq *m, const struct cluster *c, bool v6, struct xcni_prefix **out,
 		size_t *n)
 {
-	size_t nn = c ? c->n[K8S_NODE] : 0, k = 0;
-	struct masq_prefix *p = calloc(2 * nn + m->ncluster + 2, sizeof(*p));
+	static const uint8_t any[16];
+	size_t nn = c ? c->n[K8S_NODE] : 0, nc = v6 ? m->ncluster6 : m->ncluster, k = 0;
+	const struct xcni_prefix *pod = v6 ? &m->pod6 : &m->pod;
+	struct xcni_prefix *p = calloc(2 * nn + nc + 2, sizeof(*p)), ip;
 
 	if (!p)
 		return -ENOMEM;
-	p[k++] = m->pod;
-	if (m->node_ip)
-		p[k++] = (struct masq_prefix){ m->node_ip, 32 };
-	for (size_t i = 0; i < m->ncluster; i++)
-		p[k++] = m->cluster[i];
+	if (pod->len)
+		p[k++] = *pod;
+	ip = xcni_prefix_host(m->node_ip, v6 ? m->node_ip6.s6_addr : NULL);
+	if (memcmp(ip.addr, any, 16))
+		p[k++] = ip;
+	for (size_t i = 0; i < nc; i++)
+		p[k++] = (v6 ? m->cluster6 : m->cluster)[i];
 	for (size_t i = 0; i < nn; i++) {
 		const struct k8s_node *nd = &c->objs[K8S_NODE][i]->node;
+		struct xcni_prefix pc = xcni_prefix_host(nd->pod_cidr, v6 ? nd->pod_cidr6 : NULL);
 
-		if (nd->pod_cidr_len)
-			p[k++] = (struct masq_prefix){ nd->pod_cidr, nd->pod_cidr_len };
-		if (nd->internal_ip)
-			p[k++] = (struct masq_prefix){ nd->internal_ip, 32 };
+		ip = xcni_prefix_host(nd->internal_ip, v6 ? nd->internal_ip6 : NULL);
+		pc.len = v6 ? nd->pod_cidr6_len : nd->pod_cidr_len;
+		if (pc.len)
+			p[k++] = pc;
+		if (memcmp(ip.addr, any, 16))
+			p[k++] = ip;
 	}
-	*n = masq_normalize(p, k);
-	*out = p;
-	return 0;
-}
-
-int masq_exempt6(const struct masq *m, const struct cluster *c, struct masq_prefix6 **out,
-		 size_t *n)
-{
-	static const struct in6_addr any;
-	size_t nn = c ? c->n[K8S_NODE] : 0, k = 0;
-	struct masq_prefix6 *p = calloc(2 * nn + m->ncluster6 + 2, sizeof(*p));
-
-	if (!p)
-		return -ENOMEM;
-	if (m->pod6.len)
-		p[k++] = m->pod6;
-	if (memcmp(&m->node_ip6, &any, sizeof(any)))
-		p[k++] = (struct masq_prefix6){ m->node_ip6, 128 };
-	for (size_t i = 0; i < m->ncluster6; i++)
-		p[k++] = m->cluster6[i];
-	for (size_t i = 0; i < nn; i++) {
-		const struct k8s_node *nd = &c->objs[K8S_NODE][i]->node;
-		struct masq_prefix6 e = { .len = nd->pod_cidr6_len };
-
-		if (nd->pod_cidr6_len) {
-			memcpy(&e.net, nd->pod_cidr6, 16);
-			p[k++] = e;
-		}
-		if (memcmp(nd->internal_ip6, &any, 16)) {
-			memcpy(&e.net, nd->internal_ip6, 16);
-			e.len = 128;
-			p[k++] = e;
-		}
-	}
-	*n = masq_normalize6(p, k);
+	*n = xcni_prefix_normalize(p, k);
 	*out = p;
 	return 0;
 }
 
 /* A set element as nft writes it: the address alone for a host, else ADDR/LEN. */
-static const char *elem_str(int af, const void *net, unsigned int plen, char *buf, size_t len)
+static const char *elem_str(const struct xcni_prefix *p, char *buf, size_t len)
 {
-	char a[INET6_ADDRSTRLEN];
-
-	inet_ntop(af, net, a, sizeof(a));
-	if (plen == (af == AF_INET6 ? 128u : 32u))
-		snprintf(buf, len, "%s", a);
-	else
-		snprintf(buf, len, "%s/%u", a, plen);
+	xcni_prefix_str(p, buf, len);
+	if (p->len == (p->family == 6 ? 128 : 32))
+		*strchr(buf, '/') = '\0';
 	return buf;
-}
-
-/* A struct masq_prefix (elem4) or masq_prefix6 (elem6) as a set element. */
-static const char *elem4_str(const void *p, char *buf, size_t len)
-{
-	const struct masq_prefix *m = p;
-
-	return elem_str(AF_INET, &m->net, m->len, buf, len);
-}
-
-static const char *elem6_str(const void *p, char *buf, size_t len)
-{
-	const struct masq_prefix6 *m = p;
-
-	return elem_str(AF_INET6, &m->net, m->len, buf, len);
 }
 
 /*
@@ -276,8 +153,8 @@ static void render_table(FILE *f, const char *fam, const char *t, const char *po
 /* Prefixes as nft writes them, in one block: elems[i] points into it. */
 #define MASQ_ELEM_LEN (INET6_ADDRSTRLEN + 5)
 
-int masq_render(const struct masq *m, const struct masq_prefix *set, size_t n,
-		const struct masq_prefix6 *set6, size_t n6, char **out)
+int masq_render(const struct masq *m, const struct xcni_prefix *set, size_t n,
+		const struct xcni_prefix *set6, size_t n6, char **out)
 {
 	const char *t = m->table ?: MASQ_TABLE;
 	size_t max = n > n6 ? n : n6, len = 0;
@@ -293,12 +170,12 @@ int masq_render(const struct masq *m, const struct masq_prefix *set, size_t n,
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++)
-		elems[i] = elem4_str(&set[i], buf[i], sizeof(buf[i]));
-	render_table(f, "ip", t, m->pod.len ? elem4_str(&m->pod, pod, sizeof(pod)) : NULL,
+		elems[i] = elem_str(&set[i], buf[i], sizeof(buf[i]));
+	render_table(f, "ip", t, m->pod.len ? elem_str(&m->pod, pod, sizeof(pod)) : NULL,
 		     elems, n);
 	for (size_t i = 0; i < n6; i++)
-		elems[i] = elem6_str(&set6[i], buf[i], sizeof(buf[i]));
-	render_table(f, "ip6", t, m->pod6.len ? elem6_str(&m->pod6, pod, sizeof(pod)) : NULL,
+		elems[i] = elem_str(&set6[i], buf[i], sizeof(buf[i]));
+	render_table(f, "ip6", t, m->pod6.len ? elem_str(&m->pod6, pod, sizeof(pod)) : NULL,
 		     elems, n6);
 	if (fclose(f)) {
 		free(*out);
@@ -355,29 +232,23 @@ int masq_run(struct masq *m, const char *cmds, char *err, size_t errlen)
 	return 0;
 }
 
-/* FNV-1a over what masq_exempt and masq_exempt6 read. */
+/* FNV-1a over what masq_exempt reads. */
 static uint64_t masq_inputs(const struct masq *m, const struct cluster *c)
 {
 	size_t nn = c ? c->n[K8S_NODE] : 0;
 	uint64_t h = XCNI_FNV64_BASIS;
 
 #define MIX(v) (h = xcni_fnv64(h, &(v), sizeof(v)))
-	MIX(m->pod.net);
-	MIX(m->pod.len);
+	MIX(m->pod);
 	MIX(m->node_ip);
 	MIX(m->ncluster);
-	for (size_t i = 0; i < m->ncluster; i++) {
-		MIX(m->cluster[i].net);
-		MIX(m->cluster[i].len);
-	}
-	MIX(m->pod6.net);
-	MIX(m->pod6.len);
+	for (size_t i = 0; i < m->ncluster; i++)
+		MIX(m->cluster[i]);
+	MIX(m->pod6);
 	MIX(m->node_ip6);
 	MIX(m->ncluster6);
-	for (size_t i = 0; i < m->ncluster6; i++) {
-		MIX(m->cluster6[i].net);
-		MIX(m->cluster6[i].len);
-	}
+	for (size_t i = 0; i < m->ncluster6; i++)
+		MIX(m->cluster6[i]);
 	MIX(nn);
 	for (size_t i = 0; i < nn; i++) {
 		const struct k8s_node *nd = &c->objs[K8S_NODE][i]->node;
@@ -402,10 +273,8 @@ static uint64_t masq_frame(const struct masq *m)
 #define MIX(v) (h = xcni_fnv64(h, &(v), sizeof(v)))
 	for (const char *p = t; *p; p++)
 		MIX(*p);
-	MIX(m->pod.net);
-	MIX(m->pod.len);
-	MIX(m->pod6.net);
-	MIX(m->pod6.len);
+	MIX(m->pod);
+	MIX(m->pod6);
 #undef MIX
 	return h;
 }
@@ -415,14 +284,13 @@ static uint64_t masq_frame(const struct masq *m)
  * kernel holds (old, sorted) and the new ones, for one family: a sorted merge.
  * *nch counts the elements.
  */
-static void render_delta(FILE *f, const char *fam, const char *t, const void *old, size_t nold,
-			 const void *new, size_t nnew, size_t sz, int (*cmp)(const void *, const void *),
-			 const char *(*str)(const void *, char *, size_t), size_t *nch)
+static void render_delta(FILE *f, const char *fam, const char *t, const struct xcni_prefix *old,
+			 size_t nold, const struct xcni_prefix *new, size_t nnew, size_t *nch)
 {
 	char buf[MASQ_ELEM_LEN];
 
 	for (int add = 0; add < 2; add++) {
-		const unsigned char *a = add ? new : old, *b = add ? old : new;
+		const struct xcni_prefix *a = add ? new : old, *b = add ? old : new;
 		size_t na = add ? nnew : nold, nb = add ? nold : nnew, j = 0, k = 0;
 
 		/* Deletes first: an added prefix may overlap one that goes. */
@@ -430,11 +298,11 @@ static void render_delta(FILE *f, const char *fam, const char *t, const void *ol
 			const char *e;
 			int d = 1;
 
-			while (j < nb && (d = cmp(b + j * sz, a + i * sz)) < 0)
+			while (j < nb && (d = xcni_prefix_cmp(&b[j], &a[i])) < 0)
 				j++;
 			if (j < nb && !d)
 				continue; /* in both */
-			e = str(a + i * sz, buf, sizeof(buf));
+			e = elem_str(&a[i], buf, sizeof(buf));
 			if (!k++)
 				fprintf(f, "%s element %s %s " MASQ_SET " { %s", add ? "add" : "delete",
 					fam, t, e);
@@ -451,8 +319,8 @@ static void render_delta(FILE *f, const char *fam, const char *t, const void *ol
  * The element commands from the applied sets to set and set6; *out NULL with
  * 0 when nothing differs.
  */
-static int masq_render_delta(const struct masq *m, const struct masq_prefix *set, size_t n,
-			     const struct masq_prefix6 *set6, size_t n6, char **out, size_t *nch)
+static int masq_render_delta(const struct masq *m, const struct xcni_prefix *set, size_t n,
+			     const struct xcni_prefix *set6, size_t n6, char **out, size_t *nch)
 {
 	const char *t = m->table ?: MASQ_TABLE;
 	size_t len = 0;
@@ -462,11 +330,9 @@ static int masq_render_delta(const struct masq *m, const struct masq_prefix *set
 	if (!f)
 		return -ENOMEM;
 	if (m->pod.len)
-		render_delta(f, "ip", t, m->aset, m->naset, set, n, sizeof(*set), prefix_cmp,
-			     elem4_str, nch);
+		render_delta(f, "ip", t, m->aset, m->naset, set, n, nch);
 	if (m->pod6.len)
-		render_delta(f, "ip6", t, m->aset6, m->naset6, set6, n6, sizeof(*set6),
-			     prefix6_cmp, elem6_str, nch);
+		render_delta(f, "ip6", t, m->aset6, m->naset6, set6, n6, nch);
 	if (fclose(f)) {
 		free(*out);
 		*out = NULL;
@@ -479,44 +345,43 @@ static int masq_render_delta(const struct masq *m, const struct masq_prefix *set
 	return 0;
 }
 
-/* The prefix of the sorted, merged set (SZ bytes each) that covers address a
+/* The prefix of the sorted, merged set (one family) that covers address a
  * (the last one starting at or below it), or NULL. */
-static const void *pfx_cover(const void *set, size_t n, size_t sz, size_t alen, const uint8_t *a)
+static const struct xcni_prefix *set_cover(const struct xcni_prefix *set, size_t n,
+					   const uint8_t *a)
 {
-	const uint8_t *s = set;
 	size_t lo = 0, hi = n;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
-		if (memcmp(s + mid * sz, a, alen) <= 0)
+		if (memcmp(set[mid].addr, a, set[mid].family == 6 ? 16 : 4) <= 0)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return lo && pfx_holds(s + (lo - 1) * sz, a, alen) ? s + (lo - 1) * sz : NULL;
+	return lo && xcni_prefix_has(set[lo - 1].addr, set[lo - 1].len, a) ? &set[lo - 1] : NULL;
 }
-#define SET_COVER(set, n, a) pfx_cover(set, n, sizeof(*(set)), sizeof((set)->net), a)
 
-bool masq_ct_unmasqueraded(const struct masq *m, const struct masq_prefix *set, size_t n,
-			   const struct masq_prefix6 *set6, size_t n6, const struct ctnl_flow *f)
+bool masq_ct_unmasqueraded(const struct masq *m, const struct xcni_prefix *set, size_t n,
+			   const struct xcni_prefix *set6, size_t n6, const struct ctnl_flow *f)
 {
 	/* Masqueraded, or a null binding the rule would now give a source NAT: only the
 	 * latter. The destination is where the flow went after any DNAT: the reply's source. */
 	if (f->status & IPS_SRC_NAT)
 		return false;
 	if (f->family == AF_INET && m->pod.len)
-		return SET_COVER(&m->pod, 1, f->osrc) && !SET_COVER(set, n, f->rsrc);
+		return set_cover(&m->pod, 1, f->osrc) && !set_cover(set, n, f->rsrc);
 	if (f->family == AF_INET6 && m->pod6.len)
-		return SET_COVER(&m->pod6, 1, f->osrc) && !SET_COVER(set6, n6, f->rsrc);
+		return set_cover(&m->pod6, 1, f->osrc) && !set_cover(set6, n6, f->rsrc);
 	return false;
 }
 
 struct ct_pick {
 	const struct masq *m;
-	const struct masq_prefix *set;
+	const struct xcni_prefix *set;
 	size_t n;
-	const struct masq_prefix6 *set6;
+	const struct xcni_prefix *set6;
 	size_t n6;
 };
 
@@ -535,19 +400,17 @@ static bool ct_pick(const struct ctnl_flow *f, void *arg)
  * last flush. A flush then finds nothing to delete, and a conntrack dump
  * walks the whole table (~10 ms at each Node change under churn).
  */
-static bool pfx_kept(const void *old, size_t nold, const void *set, size_t n, size_t sz,
-		     size_t alen)
+static bool set_kept(const struct xcni_prefix *old, size_t nold, const struct xcni_prefix *set,
+		     size_t n)
 {
 	for (size_t i = 0; i < nold; i++) {
-		const uint8_t *o = (const uint8_t *)old + i * sz;
-		const uint8_t *c = pfx_cover(set, n, sz, alen, o);
+		const struct xcni_prefix *c = set_cover(set, n, old[i].addr);
 
-		if (!c || PFX_LEN(c, alen) > PFX_LEN(o, alen))
+		if (!c || c->len > old[i].len)
 			return false;
 	}
 	return true;
 }
-#define SET_KEPT(old, nold, set, n) pfx_kept(old, nold, set, n, sizeof(*(set)), sizeof((set)->net))
 
 /*
  * The conntrack entries of flows from this node's pods that left unmasqueraded
@@ -555,8 +418,8 @@ static bool pfx_kept(const void *old, size_t nold, const void *set, size_t n, si
  * A failure is logged, not returned: the tables are in, and only flows older
  * than them are affected.
  */
-static void masq_ct_flush(const struct masq *m, const struct masq_prefix *set, size_t n,
-			  const struct masq_prefix6 *set6, size_t n6, const bool fam_due[2])
+static void masq_ct_flush(const struct masq *m, const struct xcni_prefix *set, size_t n,
+			  const struct xcni_prefix *set6, size_t n6, const bool fam_due[2])
 {
 	struct ct_pick p = { m, set, n, set6, n6 };
 	char err[256];
@@ -583,8 +446,8 @@ static void masq_ct_flush(const struct masq *m, const struct masq_prefix *set, s
 int masq_sync(struct masq *m, const struct cluster *c)
 {
 	const char *t = m->table ?: MASQ_TABLE;
-	struct masq_prefix *set = NULL;
-	struct masq_prefix6 *set6 = NULL;
+	struct xcni_prefix *set = NULL;
+	struct xcni_prefix *set6 = NULL;
 	char *cmds = NULL, err[512];
 	size_t n = 0, n6 = 0, nch = 0;
 	uint64_t in, frame;
@@ -597,9 +460,9 @@ int masq_sync(struct masq *m, const struct cluster *c)
 	if (m->applied && in == m->applied_in)
 		return 0;
 	frame = masq_frame(m);
-	rc = masq_exempt(m, c, &set, &n);
+	rc = masq_exempt(m, c, false, &set, &n);
 	if (!rc)
-		rc = masq_exempt6(m, c, &set6, &n6);
+		rc = masq_exempt(m, c, true, &set6, &n6);
 	if (!rc && m->applied && frame == m->aframe) {
 		rc = masq_render_delta(m, set, n, set6, n6, &cmds, &nch);
 		if (!rc && !cmds) {
@@ -640,10 +503,10 @@ int masq_sync(struct masq *m, const struct cluster *c)
 		m->flush_due[0] = m->flush_due[1] = false;
 		m->flush_at = 0;
 	} else {
-		/* A delta: the families whose exempt set lost a prefix (pfx_kept),
+		/* A delta: the families whose exempt set lost a prefix (set_kept),
 		 * flushed within MASQ_FLUSH_DELAY_MS (masq_flush_tick). */
-		bool lost4 = !SET_KEPT(m->aset, m->naset, set, n);
-		bool lost6 = !SET_KEPT(m->aset6, m->naset6, set6, n6);
+		bool lost4 = !set_kept(m->aset, m->naset, set, n);
+		bool lost6 = !set_kept(m->aset6, m->naset6, set6, n6);
 
 		m->flush_due[0] |= lost4;
 		m->flush_due[1] |= lost6;

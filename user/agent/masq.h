@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/system/cidr.h"
 #include "lib/system/ctnl.h"
 #include "lib/cluster/store.h"
 
@@ -25,30 +26,18 @@
 
 struct nft_ctx;
 
-/* An IPv4 prefix, the network in network byte order. */
-struct masq_prefix {
-	__u32 net;
-	__u8 len;
-};
-
-/* An IPv6 prefix. */
-struct masq_prefix6 {
-	struct in6_addr net;
-	__u8 len;
-};
-
 struct masq {
 	bool on;
 	const char *table; /* MASQ_TABLE unless a test says otherwise */
-	struct masq_prefix pod; /* this node's pod CIDR: the traffic masqueraded; len 0: none */
+	struct xcni_prefix pod; /* this node's pod CIDR: the traffic masqueraded; len 0: none */
 	__u32 node_ip; /* network order, 0 if none: exempt too */
-	struct masq_prefix cluster[MASQ_MAX_CLUSTER]; /* --cluster-cidr, IPv4 */
+	struct xcni_prefix cluster[MASQ_MAX_CLUSTER]; /* --cluster-cidr, IPv4 */
 	size_t ncluster;
 	/* IPv6: the table ip6 exists only with a pod CIDR (len 0: none, and a table an
 	 * earlier agent left is deleted in the same transaction). */
-	struct masq_prefix6 pod6;
+	struct xcni_prefix pod6;
 	struct in6_addr node_ip6; /* :: if none */
-	struct masq_prefix6 cluster6[MASQ_MAX_CLUSTER]; /* --cluster-cidr, IPv6 */
+	struct xcni_prefix cluster6[MASQ_MAX_CLUSTER]; /* --cluster-cidr, IPv6 */
 	size_t ncluster6;
 	bool applied; /* the tables are as the fields below say */
 	/* What applied was built from (the Nodes' prefixes and addresses, the options):
@@ -59,9 +48,9 @@ struct masq {
 	 * pod CIDRs): while the frame stays, a change writes only the elements that
 	 * differ. Replacing both tables whole for one Node joining cost ~4 ms at
 	 * 1000 Nodes (2000 elements parsed by nft and inserted by the kernel). */
-	struct masq_prefix *aset;
+	struct xcni_prefix *aset;
 	size_t naset;
-	struct masq_prefix6 *aset6;
+	struct xcni_prefix *aset6;
 	size_t naset6;
 	unsigned long nflush; /* conntrack flushes run (a family each), for tests */
 	/* A delta that took a prefix out of a family's exempt set: that family's
@@ -94,24 +83,19 @@ int masq_add_cluster_cidrs(struct masq *m, const char *list);
  */
 int masq_flush_tick(struct masq *m, uint64_t now);
 /*
- * Sorts p, drops prefixes another one covers (nft refuses overlapping
- * intervals) and duplicates; masks host bits off. Returns the new count.
+ * The exempt set of a family (v6) for m and the cluster's Nodes (c may be
+ * NULL): their pod CIDRs and InternalIPs, m's own, normalized (nft refuses
+ * overlapping intervals: xcni_prefix_normalize).
  */
-size_t masq_normalize(struct masq_prefix *p, size_t n);
-size_t masq_normalize6(struct masq_prefix6 *p, size_t n);
-/* The exempt set for m and the cluster's Nodes (c may be NULL), normalized. */
-int masq_exempt(const struct masq *m, const struct cluster *c, struct masq_prefix **out,
+int masq_exempt(const struct masq *m, const struct cluster *c, bool v6, struct xcni_prefix **out,
 		size_t *n);
-/* The same for IPv6: the IPv6 pod CIDRs and InternalIPs of the Nodes, m's own. */
-int masq_exempt6(const struct masq *m, const struct cluster *c, struct masq_prefix6 **out,
-		 size_t *n);
 /*
  * The nft commands that replace both tables: table ip exempting set[0..n)
  * (none when m->pod.len is 0), table ip6 exempting set6[0..n6) (none when
  * m->pod6.len is 0). A family without a table has its old one deleted.
  */
-int masq_render(const struct masq *m, const struct masq_prefix *set, size_t n,
-		const struct masq_prefix6 *set6, size_t n6, char **out);
+int masq_render(const struct masq *m, const struct xcni_prefix *set, size_t n,
+		const struct xcni_prefix *set6, size_t n6, char **out);
 /*
  * Runs cmds as one nft transaction: 0, or -errno with the nft's own message
  * in err (the kernel then kept what it had).
@@ -129,8 +113,8 @@ int masq_sync(struct masq *m, const struct cluster *c);
  * without source NAT, to a destination (after any DNAT) outside the exempt
  * set (set/set6, normalized). masq_sync deletes those once the tables are in.
  */
-bool masq_ct_unmasqueraded(const struct masq *m, const struct masq_prefix *set, size_t n,
-			   const struct masq_prefix6 *set6, size_t n6, const struct ctnl_flow *f);
+bool masq_ct_unmasqueraded(const struct masq *m, const struct xcni_prefix *set, size_t n,
+			   const struct xcni_prefix *set6, size_t n6, const struct ctnl_flow *f);
 /* Deletes both tables if there are (masquerade turned off). */
 int masq_remove(struct masq *m);
 void masq_free(struct masq *m);

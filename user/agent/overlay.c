@@ -705,23 +705,20 @@ int overlay_uninstall(const char *pin_dir, const char *underlay)
 	return 0;
 }
 
-/* The pod CIDRs of both families routed through xcni0 (dst: 4 or 16 bytes). */
-struct want_route {
-	uint8_t dst[16];
-	uint8_t len, fam;
-};
-
+/* The pod CIDRs of both families routed through xcni0. */
 struct route_prune {
 	struct nl *nl;
-	struct want_route *want;
+	struct xcni_prefix *want;
 	size_t n;
 };
 
 static bool route_wanted(const struct route_prune *p, int fam, const void *dst, uint8_t len)
 {
+	struct xcni_prefix r = { .family = (uint8_t)fam, .len = len };
+
+	memcpy(r.addr, dst, fam == 6 ? 16 : 4);
 	for (size_t i = 0; i < p->n; i++)
-		if (p->want[i].fam == fam && p->want[i].len == len &&
-		    !memcmp(p->want[i].dst, dst, fam == 6 ? 16 : 4))
+		if (!xcni_prefix_cmp(&p->want[i], &r))
 			return true;
 	return false;
 }
@@ -871,7 +868,7 @@ int overlay_sync_nodes(struct overlay *ov, const struct cluster *c, const char *
 	int tfd6 = bpf_map__fd(ov->in->maps.xcni_tunnel6);
 	int sfd6 = bpf_map__fd(ov->in->maps.xcni_tunstat6);
 	size_t n = c->n[K8S_NODE], nw = 0;
-	struct want_route *want = calloc(n ? 2 * n : 1, sizeof(*want));
+	struct xcni_prefix *want = calloc(n ? 2 * n : 1, sizeof(*want));
 	int ncpu = libbpf_num_possible_cpus();
 	struct xcni_tunstat *zero = calloc(ncpu > 0 ? ncpu : 1, sizeof(*zero));
 	struct route_prune rp;
@@ -929,16 +926,16 @@ int overlay_sync_nodes(struct overlay *ov, const struct cluster *c, const char *
 						.oif = ov->dev_ifindex };
 
 			memcpy(&r6.dst, nd->pod_cidr6, 16);
-			want[nw] = (struct want_route){ .len = r6.dst_len, .fam = 6 };
-			memcpy(want[nw++].dst, nd->pod_cidr6, 16);
+			want[nw] = xcni_prefix_host(0, nd->pod_cidr6);
+			want[nw++].len = r6.dst_len;
 			if (nl_route6_replace(&nl, &r6))
 				pr_err("route to node %s's IPv6 pod CIDR via %s: %s\n", nd->meta.name,
 				       XCNI_OVERLAY_DEV, nl.errmsg[0] ? nl.errmsg : "failed");
 		}
 		if (!nd->pod_cidr_len)
 			continue;
-		want[nw] = (struct want_route){ .len = nd->pod_cidr_len, .fam = 4 };
-		memcpy(want[nw++].dst, &nd->pod_cidr, 4);
+		want[nw] = xcni_prefix_host(nd->pod_cidr, NULL);
+		want[nw++].len = nd->pod_cidr_len;
 		if (nl_route_replace(&nl, &r))
 			pr_err("route to node %s's pod CIDR via %s: %s\n", nd->meta.name,
 			       XCNI_OVERLAY_DEV, nl.errmsg[0] ? nl.errmsg : "failed");

@@ -230,7 +230,7 @@ int settings_write_config(const struct opts *o, struct from_pod *fp)
 	cfg.svc_cidr_len = o->svc_len;
 	memcpy(cfg.svc_cidr6, &o->svc6, 16);
 	cfg.svc_cidr6_len = o->svc6_len;
-	memcpy(cfg.pod_cidr6, &o->mq->pod6.net, 16);
+	memcpy(cfg.pod_cidr6, o->mq->pod6.addr, 16);
 	cfg.pod_cidr6_len = o->mq->pod6.len;
 	snprintf(cfg.node_name, sizeof(cfg.node_name), "%s", o->node_name);
 	/* The options win over what `xcnictl config set` left: a restart starts afresh. */

@@ -227,8 +227,8 @@ static void reserve(struct svc_node_bufs *b, uint8_t what, uint8_t family, const
 {
 	struct svc_prefix *p = &b->reserved[b->ext.nreserved++];
 
-	*p = (struct svc_prefix){ .family = family, .len = len, .what = what };
-	memcpy(p->addr, addr, family == XCNI_AF_INET6 ? 16 : 4);
+	*p = (struct svc_prefix){ { family == XCNI_AF_INET6 ? 6 : 4, len, {} }, what };
+	memcpy(p->p.addr, addr, family == XCNI_AF_INET6 ? 16 : 4);
 }
 
 /*
@@ -252,7 +252,7 @@ static int ext_rules_build(const struct opts *o, const struct cluster *c,
 	if (o->pod_len)
 		reserve(b, SVC_PFX_POD, XCNI_AF_INET, &o->pod_cidr, o->pod_len);
 	if (o->mq->pod6.len)
-		reserve(b, SVC_PFX_POD, XCNI_AF_INET6, o->mq->pod6.net.s6_addr, o->mq->pod6.len);
+		reserve(b, SVC_PFX_POD, XCNI_AF_INET6, o->mq->pod6.addr, o->mq->pod6.len);
 	for (size_t i = 0; i < n; i++) {
 		const struct k8s_node *nd = &c->objs[K8S_NODE][i]->node;
 

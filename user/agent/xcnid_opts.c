@@ -135,33 +135,26 @@ static int list_copy(const char *arg, char *buf, size_t size)
 static int parse_svc_cidrs(const char *arg, struct opts *o)
 {
 	char buf[128], *tok, *save = NULL;
-	struct in6_addr a6 = {};
-	__u32 net = 0, mask = 0;
-	__u8 len = 0, len6 = 0;
-	int has4 = 0, has6 = 0;
+	struct xcni_prefix p, got[2] = {}; /* IPv4, IPv6; len 0: none */
 
 	if (!strcmp(arg, "none"))
 		goto set;
 	if (list_copy(arg, buf, sizeof(buf)))
 		return -EINVAL;
 	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		if (strchr(tok, ':')) {
-			/* A /0 would take every destination for a Service. */
-			if (has6++ || xcni_cidr6_parse(tok, &a6, &len6) || !len6)
-				return -EINVAL;
-			cidr6_mask(a6.s6_addr, len6);
-		} else if (has4++ || cidr4_net(tok, &net, &mask, &len) || !len) {
+		/* A /0 would take every destination for a Service. */
+		if (xcni_prefix_parse(tok, XCNI_CIDR_NET, &p) || !p.len || got[p.family == 6].len)
 			return -EINVAL;
-		}
+		got[p.family == 6] = p;
 	}
-	if (!has4 && !has6)
+	if (!got[0].len && !got[1].len)
 		return -EINVAL;
 set:
-	o->svc_cidr = net;
-	o->svc_mask = mask;
-	o->svc_len = len;
-	o->svc6 = a6;
-	o->svc6_len = len6;
+	memcpy(&o->svc_cidr, got[0].addr, 4);
+	o->svc_mask = htonl(xcni_prefix_mask(got[0].len));
+	o->svc_len = got[0].len;
+	memcpy(o->svc6.s6_addr, got[1].addr, 16);
+	o->svc6_len = got[1].len;
 	return 0;
 }
 
@@ -178,15 +171,10 @@ static int parse_ext_cidrs(const char *arg, struct opts *o)
 	if (list_copy(arg, buf, sizeof(buf)))
 		return -EINVAL;
 	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		struct svc_prefix p = { .what = SVC_PFX_ALLOW };
-		int fam;
-
 		if (n == XCNID_EXT_ALLOW_MAX)
 			return -E2BIG;
-		if (xcni_cidr_parse(tok, XCNI_CIDR_NET, &fam, p.addr, &p.len))
+		if (xcni_prefix_parse(tok, XCNI_CIDR_NET, &o->ext_allow[n++]))
 			return -EINVAL;
-		p.family = fam == 6 ? XCNI_AF_INET6 : XCNI_AF_INET;
-		o->ext_allow[n++] = p;
 	}
 	o->next_allow = n;
 	return 0;
@@ -474,16 +462,12 @@ static int opt_cluster(int c, const char *arg, struct xcnid_cmdline *cl, struct 
 		return 0;
 	case 'g': g->gw = arg; return 0;
 	case 1006: {
-		struct in6_addr a;
-		__u8 len;
-
-		if (xcni_cidr6_parse(arg, &a, &len) || !len) {
+		/* Host bits off, as --pod-cidr's: the CIDR is the network. */
+		if (xcni_prefix_parse(arg, XCNI_CIDR_NET, &cl->mq.pod6) || cl->mq.pod6.family != 6 ||
+		    !cl->mq.pod6.len) {
 			pr_err("--pod-cidr6 %s: not an IPv6 CIDR (e.g. fd00:10:244:1::/64)\n", arg);
 			return 2;
 		}
-		cl->mq.pod6 = (struct masq_prefix6){ a, len };
-		/* Host bits off, as --pod-cidr's: the CIDR is the network. */
-		masq_normalize6(&cl->mq.pod6, 1);
 		return 0;
 	}
 	}
@@ -914,7 +898,8 @@ static int check_node(struct xcnid_cmdline *cl, const struct given *g)
 	mq->on = cl->masquerade != 0 && (o->pod_mask || mq->pod6.len);
 	if (cl->masquerade != 0 && !mq->on)
 		mq->table = NULL;
-	mq->pod = (struct masq_prefix){ o->pod_cidr, o->pod_len };
+	mq->pod = xcni_prefix_host(o->pod_cidr, NULL);
+	mq->pod.len = o->pod_len;
 	mq->node_ip = cl->ov.node_ip;
 	if (!o->node_name) {
 		gethostname(cl->host, sizeof(cl->host) - 1);

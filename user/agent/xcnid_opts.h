@@ -62,7 +62,7 @@ struct opts {
 	/* --external-ip-cidrs: where a Service's spec.externalIPs may point (the
 	 * allow-list of svc_ext_rules); next_allow 0: anywhere not refused. */
 	size_t next_allow;
-	struct svc_prefix ext_allow[XCNID_EXT_ALLOW_MAX];
+	struct xcni_prefix ext_allow[XCNID_EXT_ALLOW_MAX];
 };
 
 /* What --policy-ns-share and --service-ns-share are without the flags: one

@@ -301,18 +301,6 @@ int show_read(const struct ctl_ctx *c, struct ptable *t, int err)
  *                  identity the ipcache gives their addresses
  *   --label        the label set of such an identity (or the row's own) matches
  */
-bool in_prefix6(const __u8 ip[16], const __u8 net[16], unsigned int len)
-{
-	for (unsigned int i = 0; i < 16 && len; i++) {
-		unsigned int bits = len >= 8 ? 8 : len;
-		__u8 mask = (__u8)(0xff00u >> bits);
-
-		if ((ip[i] ^ net[i]) & mask)
-			return false;
-		len -= bits;
-	}
-	return len == 0;
-}
 
 /* The identity the ipcache (IPv4) or ipcache6 gives ip (longest prefix), as the programs see it. */
 static int ipcache_identity(const struct filter *f, __u8 fam, const void *ip, __u32 *id)
@@ -469,7 +457,7 @@ bool filter_match(const struct filter *f, const struct frow *r)
 		for (i = 0, hit = false; i < r->naddr && !hit && f->ip_family == XCNI_AF_INET; i++)
 			hit = xcni_in_prefix4(f->ip, r->addr[i], r->plen[i]);
 		for (i = 0; i < r->naddr6 && !hit && f->ip_family == XCNI_AF_INET6; i++)
-			hit = in_prefix6(f->ip6, r->addr6[i], r->plen6[i]);
+			hit = xcni_prefix_has(r->addr6[i], r->plen6[i], f->ip6);
 		/* --pod: the pod's IPv6 rows too (a local pod's IPv6 maps to its key). */
 		for (i = 0; (f->opts & OPT_POD) && i < r->naddr6 && !hit; i++)
 			hit = r->plen6[i] == 128 && polkey6_of(f->polkey6_fd, r->addr6[i]) == f->ip;

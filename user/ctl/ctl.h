@@ -303,7 +303,6 @@ int u32_cmp(const void *a, const void *b);
 int ip4_cmp(const void *a, const void *b);
 int in6_cmp(const void *a, const void *b);
 int prefix6_cmp(const void *a, const void *b);
-bool in_prefix6(const __u8 ip[16], const __u8 net[16], unsigned int len);
 __u64 secs_since(__u64 now, __u64 ns);
 /* Prints the table (or the error that building it met) and frees it. */
 int show(const struct ctl_ctx *c, struct ptable *t);

@@ -59,15 +59,12 @@ static void ipc_row(struct ptable *t, __u8 fam, const void *rec, void *arg)
 								   &((const struct ipc_rec *)rec)->v;
 	const __u8 *addr = (const __u8 *)rec + 4;
 	struct frow r = { .id = { v->identity }, .nid = 1 };
-	__u32 plen, ip, want;
+	__u32 plen;
 
 	memcpy(&plen, rec, 4);
 	if (l->want) {
-		memcpy(&ip, addr, 4);
-		memcpy(&want, l->want->addr, 4);
-		if (l->want->family == fam &&
-		    (fam == XCNI_AF_INET6 ? in_prefix6(l->want->addr, addr, plen) :
-					    xcni_in_prefix4(want, ip, plen)) &&
+		/* An IPv4 address in the first 4 bytes of want's. */
+		if (l->want->family == fam && xcni_prefix_has(addr, plen, l->want->addr) &&
 		    (!l->best_fam || plen > l->best.k.prefixlen)) {
 			memcpy(&l->best, rec, fam == XCNI_AF_INET6 ? sizeof(struct ipc6_rec) :
 								    sizeof(struct ipc_rec));

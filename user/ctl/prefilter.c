@@ -4,7 +4,7 @@
 #include "lib/policy/prefilter.h"
 
 /* CIDR into p, or -EINVAL with the reason said (xcni_prefilter_parse). */
-static int pf_arg_parse(const char *s, struct xcni_pf_prefix *p)
+static int pf_arg_parse(const char *s, struct xcni_prefix *p)
 {
 	char why[192];
 
@@ -15,11 +15,10 @@ static int pf_arg_parse(const char *s, struct xcni_pf_prefix *p)
 
 /* A prefix that covers another node's underlay address (tunnel or tunnel6, by
  * p's family) drops its tunnel too: allowed (an operator may mean it), but said. */
-static void prefilter_warn_nodes(const struct ctl_ctx *c, const struct xcni_pf_prefix *p,
+static void prefilter_warn_nodes(const struct ctl_ctx *c, const struct xcni_prefix *p,
 				 const char *arg)
 {
-	bool v6 = p->family == AF_INET6;
-	const __u8 *net = v6 ? p->k6.addr : (const __u8 *)&p->k4.addr;
+	bool v6 = p->family == 6;
 	struct xcni_in6 key, next, *prev = NULL; /* an IPv4 key in its first 4 bytes */
 	struct xcni_tunnel tn;
 	char buf[INET6_ADDRSTRLEN];
@@ -30,7 +29,7 @@ static void prefilter_warn_nodes(const struct ctl_ctx *c, const struct xcni_pf_p
 	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
 		key = next;
 		prev = &key;
-		if (!in_prefix6(key.addr, net, v6 ? p->k6.prefixlen : p->k4.prefixlen) ||
+		if (!xcni_prefix_has(p->addr, p->len, key.addr) ||
 		    bpf_map_lookup_elem(fd, &key, &tn))
 			continue;
 		pr_warn("%s covers node %.*s (%s): the Geneve traffic it sends this node is "
@@ -80,15 +79,14 @@ static int trie_del(int fd, const struct map_spec *m, const void *key, const cha
 }
 
 /* IPv6 has its trie alone (no hashes in front): one map update either way. */
-static int prefilter6_edit(const struct ctl_ctx *c, const struct xcni_pf_prefix *p, const char *arg,
-			   bool add)
+static int prefilter6_edit(const struct ctl_ctx *c, const struct xcni_prefix *p,
+			   const struct xcni_prefilter6_key *k, const char *arg, bool add)
 {
 	int fd = map_open(c, &m_prefilter6), err;
 
 	if (fd < 0)
 		return fd;
-	err = add ? trie_add(fd, &m_prefilter6, &p->k6, arg) :
-		    trie_del(fd, &m_prefilter6, &p->k6, arg);
+	err = add ? trie_add(fd, &m_prefilter6, k, arg) : trie_del(fd, &m_prefilter6, k, arg);
 	close(fd);
 	if (!err && add)
 		prefilter_warn_nodes(c, p, arg);
@@ -128,26 +126,35 @@ static void pf4_close(const int fd[PF_NR_MAPS])
  */
 static int prefilter_edit(const struct ctl_ctx *c, const char *arg, bool add)
 {
-	struct xcni_pf_prefix p;
+	/* The map keys: both a length, then the address (an IPv4 one in its first 4 bytes). */
+	union {
+		struct xcni_prefilter_key k4;
+		struct xcni_prefilter6_key k6;
+	} k;
+	_Static_assert(offsetof(struct xcni_prefilter_key, addr) ==
+		       offsetof(struct xcni_prefilter6_key, addr), "one key for both tries");
+	struct xcni_prefix p;
 	int fd[PF_NR_MAPS], err;
 
 	err = pf_arg_parse(arg, &p);
 	if (err)
 		return err;
-	if (p.family == AF_INET6)
-		return prefilter6_edit(c, &p, arg, add);
+	k.k6.prefixlen = p.len;
+	memcpy(k.k6.addr, p.addr, sizeof(k.k6.addr));
+	if (p.family == 6)
+		return prefilter6_edit(c, &p, &k.k6, arg, add);
 	err = pf4_open(c, fd);
 	if (err)
 		return err;
-	if (add && (err = xcni_prefilter_mark(fd[PF_16], fd[PF_24], &p.k4, 1)))
+	if (add && (err = xcni_prefilter_mark(fd[PF_16], fd[PF_24], &k.k4, 1)))
 		pr_err("%s: marking its networks in %s/%s: %s\n", arg, m_pf16.name,
 		       m_pf24.name, strerror(-err));
-	else if (add && (err = trie_add(fd[PF_TRIE], &m_prefilter, &p.k4, arg)))
-		xcni_prefilter_mark(fd[PF_16], fd[PF_24], &p.k4, -1);
+	else if (add && (err = trie_add(fd[PF_TRIE], &m_prefilter, &k.k4, arg)))
+		xcni_prefilter_mark(fd[PF_16], fd[PF_24], &k.k4, -1);
 	else if (add)
 		prefilter_warn_nodes(c, &p, arg);
-	else if (!(err = trie_del(fd[PF_TRIE], &m_prefilter, &p.k4, arg)) &&
-		 (err = xcni_prefilter_mark(fd[PF_16], fd[PF_24], &p.k4, -1)))
+	else if (!(err = trie_del(fd[PF_TRIE], &m_prefilter, &k.k4, arg)) &&
+		 (err = xcni_prefilter_mark(fd[PF_16], fd[PF_24], &k.k4, -1)))
 		pr_err("%s: unmarking its networks: %s\n", arg, strerror(-err));
 	pf4_close(fd);
 	return err;
@@ -207,15 +214,17 @@ static void prefilter_row(struct ptable *t, __u8 fam, const void *rec, void *arg
 {
 	const struct prefilter6_rec *r6 = rec;
 	const struct prefilter_rec *r4 = rec;
-	struct xcni_pf_prefix p = { .family = AF_INET, .k4 = r4->k };
+	bool v6 = fam == XCNI_AF_INET6;
+	struct xcni_prefix p = { .family = v6 ? 6 : 4,
+				 .len = (uint8_t)(v6 ? r6->k.prefixlen : r4->k.prefixlen) };
+	const struct xcni_prefilter_val *v = v6 ? &r6->v : &r4->v;
 	char buf[INET6_ADDRSTRLEN + 8];
 
 	(void)arg;
-	if (fam == XCNI_AF_INET6)
-		p = (struct xcni_pf_prefix){ .family = AF_INET6, .k6 = r6->k };
-	pt_str(t, xcni_prefilter_str(&p, buf, sizeof(buf)));
-	pt_uint(t, fam == XCNI_AF_INET6 ? r6->v.packets : r4->v.packets);
-	pt_uint(t, fam == XCNI_AF_INET6 ? r6->v.bytes : r4->v.bytes);
+	memcpy(p.addr, v6 ? (const void *)r6->k.addr : (const void *)&r4->k.addr, v6 ? 16 : 4);
+	pt_str(t, xcni_prefix_str(&p, buf, sizeof(buf)));
+	pt_uint(t, v->packets);
+	pt_uint(t, v->bytes);
 }
 
 /* IPv4 prefixes, then IPv6 (maps of an agent from before IPv6 have no xcni_prefilter6). */

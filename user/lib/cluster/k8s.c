@@ -435,27 +435,24 @@ static void pod_free(struct k8s_pod *pod)
 
 /* ---- Node ---- */
 
-/* The first IPv6 pod CIDR a Node lists (dual stack, IPv6-only), host bits cleared. */
-static void node_cidr6(struct k8s_node *node, const char *s)
+/* p, parsed from spec.podCIDR or podCIDRs, as the node's if it is the first of its family
+ * (dual-stack nodes list both; have4: an IPv4 one was taken, if only 0.0.0.0/0). */
+static void node_cidr(struct k8s_node *node, const struct xcni_prefix *p, bool *have4)
 {
-	struct in6_addr a;
-	uint8_t len;
-
-	if (node->pod_cidr6_len || xcni_cidr6_parse(s, &a, &len) || !len)
-		return;
-	for (unsigned int i = 0; i < 16; i++) {
-		unsigned int keep = len >= (i + 1) * 8 ? 8 : len > i * 8 ? len - i * 8 : 0;
-
-		node->pod_cidr6[i] = a.s6_addr[i] & (uint8_t)(0xff00u >> keep);
+	if (p->family == 4 && !*have4) {
+		memcpy(&node->pod_cidr, p->addr, 4);
+		node->pod_cidr_len = p->len;
+		*have4 = true;
+	} else if (p->family == 6 && !node->pod_cidr6_len && p->len) {
+		memcpy(node->pod_cidr6, p->addr, 16);
+		node->pod_cidr6_len = p->len;
 	}
-	node->pod_cidr6_len = len;
 }
 
-/* spec.podCIDR and spec.podCIDRs: the first IPv4 one the node's, the IPv6 one node_cidr6's. */
 static int parse_node_cidrs(struct kj_ctx *c, json_t *spec, struct k8s_node *node)
 {
-	struct k8s_cidr cidr;
-	bool have_cidr = false;
+	struct xcni_prefix p;
+	bool have4 = false;
 	json_t *cidrs, *v;
 	const char *s;
 	size_t i, o2;
@@ -464,51 +461,29 @@ static int parse_node_cidrs(struct kj_ctx *c, json_t *spec, struct k8s_node *nod
 	err = kj_get_str(c, spec, "podCIDR", &s);
 	if (err)
 		return err;
-	/* The first IPv4 one of podCIDR and podCIDRs: dual-stack nodes list IPv6 too. */
 	if (s && *s) {
-		err = kj_parse_cidr(s, &cidr);
-		if (!err && cidr.v6)
-			err = -EAFNOSUPPORT; /* the IPv6 pod CIDR is node_cidr6's */
-		if (err == -EINVAL) {
-			err = kj_fail_in(c, "podCIDR", "\"%s\" is not a valid CIDR", s);
-			return err;
-		}
-		have_cidr = !err;
-		if (err == -EAFNOSUPPORT)
-			node_cidr6(node, s);
-		err = 0;
+		if (kj_parse_cidr(s, &p))
+			return kj_fail_in(c, "podCIDR", "\"%s\" is not a valid CIDR", s);
+		node_cidr(node, &p, &have4);
 	}
 	err = kj_get_arr(c, spec, "podCIDRs", &cidrs);
 	if (err)
 		return err;
 	o2 = kj_field(c, "podCIDRs");
 	json_array_foreach(cidrs, i, v) {
-		struct k8s_cidr tmp;
 		size_t o = kj_idx(c, i);
-		int r = json_is_string(v) ? kj_parse_cidr(json_string_value(v), &tmp) : -EINVAL;
 
-		if (!r && tmp.v6)
-			r = -EAFNOSUPPORT; /* the IPv6 pod CIDR is node_cidr6's */
-		if (r == -EINVAL)
-			err = kj_fail(c, "%s%s%s is not a valid CIDR",
-				      json_is_string(v) ? "\"" : "",
+		if (!json_is_string(v) || kj_parse_cidr(json_string_value(v), &p))
+			err = kj_fail(c, "%s%s%s is not a valid CIDR", json_is_string(v) ? "\"" : "",
 				      json_is_string(v) ? json_string_value(v) : "value",
 				      json_is_string(v) ? "\"" : "");
+		else
+			node_cidr(node, &p, &have4);
 		kj_pop(c, o);
 		if (err)
 			return err;
-		if (!r && !have_cidr) {
-			cidr = tmp;
-			have_cidr = true;
-		}
-		if (r == -EAFNOSUPPORT)
-			node_cidr6(node, json_string_value(v));
 	}
 	kj_pop(c, o2);
-	if (have_cidr) {
-		node->pod_cidr = cidr.addr;
-		node->pod_cidr_len = cidr.len;
-	}
 	return 0;
 }
 

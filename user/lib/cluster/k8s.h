@@ -17,6 +17,8 @@
 
 #include <jansson.h>
 
+#include "lib/system/cidr.h"
+
 enum k8s_kind {
 	K8S_NAMESPACE,
 	K8S_POD,
@@ -139,20 +141,10 @@ struct k8s_node {
 };
 
 /* An IPv4 or (v6) IPv6 prefix; the other family's address is all zeros. */
-struct k8s_cidr {
-	uint32_t addr; /* IPv4, network order, host bits zero */
-	uint8_t len;
-	bool v6;
-	uint8_t addr6[16]; /* IPv6, host bits zero */
-};
-/* Is p inside q: the same family, at least as long, q's network bits equal (never across
- * families; 0.0.0.0/0 holds no IPv6 address). */
-bool k8s_cidr_inside(const struct k8s_cidr *p, const struct k8s_cidr *q);
-
 struct k8s_ipblock {
-	struct k8s_cidr cidr;
+	struct xcni_prefix cidr;
 	size_t nexcept; /* each strictly inside cidr */
-	struct k8s_cidr *except;
+	struct xcni_prefix *except;
 };
 
 /* NetworkPolicyPeer: exactly ipBlock, or podSelector and/or namespaceSelector. */
@@ -195,7 +187,7 @@ struct k8s_cnp_peer {
 	struct k8s_selector *pod_sel; /* pods */
 	struct k8s_selector *node_sel; /* nodes (egress) */
 	size_t nnets; /* networks (egress): CIDRs of both families */
-	struct k8s_cidr *nets;
+	struct xcni_prefix *nets;
 	/* domainNames (egress): normalised (fqdn_normalise: lower case, no
 	 * trailing dot, a wildcard's "*." kept), each once */
 	size_t ndomains;

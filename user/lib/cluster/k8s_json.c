@@ -346,36 +346,12 @@ bool kj_is_ipv6(const char *s)
  * in step with the cluster. LEN as the API server writes it (1-3 digits, no
  * leading zero).
  */
-int kj_parse_cidr(const char *s, struct k8s_cidr *out)
+int kj_parse_cidr(const char *s, struct xcni_prefix *out)
 {
-	uint8_t a[16];
-	int family;
-
-	memset(out, 0, sizeof(*out));
-	if (xcni_cidr_parse(s, XCNI_CIDR_STRICT | XCNI_CIDR_NET, &family, a, &out->len))
-		return -EINVAL;
-	out->v6 = family == 6;
-	if (out->v6)
-		memcpy(out->addr6, a, 16);
-	else
-		memcpy(&out->addr, a, 4);
-	return 0;
+	return xcni_prefix_parse(s, XCNI_CIDR_STRICT | XCNI_CIDR_NET, out);
 }
 
-bool k8s_cidr_inside(const struct k8s_cidr *p, const struct k8s_cidr *q)
-{
-	uint8_t a[16];
-
-	if (p->v6 != q->v6 || p->len < q->len)
-		return false;
-	if (!p->v6)
-		return !((ntohl(p->addr) ^ ntohl(q->addr)) & xcni_prefix_mask(q->len));
-	memcpy(a, p->addr6, sizeof(a));
-	cidr6_mask(a, q->len);
-	return !memcmp(a, q->addr6, sizeof(a));
-}
-
-int kj_get_cidr(struct kj_ctx *c, const char *key, const char *s, struct k8s_cidr *out)
+int kj_get_cidr(struct kj_ctx *c, const char *key, const char *s, struct xcni_prefix *out)
 {
 	size_t old = key ? kj_field(c, key) : c->plen;
 	int err = kj_parse_cidr(s, out) ? kj_fail(c, "\"%s\" is not a valid IPv4 or IPv6 CIDR", s) : 0;

@@ -98,9 +98,9 @@ int kj_rule_port(struct kj_ctx *c, json_t *parent, const char *key, uint16_t *nu
 /* A JSON string may hold NUL; no Kubernetes name or value may. */
 bool kj_has_nul(json_t *s);
 /* 0, -EINVAL; host bits cleared (the API server parses CIDRs sloppily). */
-int kj_parse_cidr(const char *s, struct k8s_cidr *out);
+int kj_parse_cidr(const char *s, struct xcni_prefix *out);
 /* kj_parse_cidr, failing at field key of c->path (NULL: at c->path, a list's element). */
-int kj_get_cidr(struct kj_ctx *c, const char *key, const char *s, struct k8s_cidr *out);
+int kj_get_cidr(struct kj_ctx *c, const char *key, const char *s, struct xcni_prefix *out);
 /* metav1.LabelSelector at c->path; j must be present. */
 int kj_parse_selector(struct kj_ctx *c, json_t *j, struct k8s_selector *s);
 /* An optional selector field of parent: *out stays NULL when absent. */

@@ -26,16 +26,16 @@ static int parse_except(struct kj_ctx *c, json_t *arr, size_t i, void *arg)
 {
 	const struct ipblock_arg *a = arg;
 	const char *s = json_string_value(json_array_get(arr, i));
-	struct k8s_cidr *x = &a->b->except[i];
+	struct xcni_prefix *x = &a->b->except[i];
 	int err = kj_get_cidr(c, NULL, s, x);
 
 	if (err)
 		return err;
-	if (x->v6 != a->b->cidr.v6)
-		return kj_fail(c, "\"%s\" is IPv%d but cidr \"%s\" is IPv%d", s, x->v6 ? 6 : 4,
-			       a->cidr, a->b->cidr.v6 ? 6 : 4);
+	if (x->family != a->b->cidr.family)
+		return kj_fail(c, "\"%s\" is IPv%d but cidr \"%s\" is IPv%d", s, x->family,
+			       a->cidr, a->b->cidr.family);
 	/* Strictly inside: a longer prefix whose network lies in cidr. */
-	if (x->len <= a->b->cidr.len || !k8s_cidr_inside(x, &a->b->cidr))
+	if (x->len <= a->b->cidr.len || !xcni_prefix_inside(x, &a->b->cidr))
 		return kj_fail(c, "\"%s\" is not inside cidr \"%s\"", s, a->cidr);
 	return 0;
 }

@@ -602,18 +602,6 @@ static int explain_peer(const struct node_maps *m, struct side *s, struct xcni_p
 	return hit;
 }
 
-/* Whether net/len holds a (IPv6). */
-static bool prefix6_holds(const __u8 net[16], int len, const __u8 a[16])
-{
-	__u8 x[16], y[16];
-
-	memcpy(x, net, 16);
-	memcpy(y, a, 16);
-	cidr6_mask(x, (unsigned int)len);
-	cidr6_mask(y, (unsigned int)len);
-	return !memcmp(x, y, 16);
-}
-
 /* The longest ipBlock prefix of the pod's live version holding ip, for people. */
 static bool polcidr_prefix(int fd, const struct xcni_polcidr_key *want, char *buf, size_t len)
 {
@@ -628,8 +616,8 @@ static bool polcidr_prefix(int fd, const struct xcni_polcidr_key *want, char *bu
 		/* Prefixes of the flow's family only (the key's v6 byte says). */
 		if (k.ep != want->ep || k.version != want->version || k.dir != want->dir ||
 		    k.v6 != want->v6 || plen < 0 || plen > (k.v6 ? 128 : 32) || plen <= best ||
-		    (k.v6 ? !prefix6_holds(k.addr6, plen, want->addr6) :
-			    !!((ntohl(k.addr) ^ ntohl(want->addr)) & xcni_prefix_mask(plen))))
+		    !xcni_prefix_has(k.v6 ? k.addr6 : (const __u8 *)&k.addr, (unsigned int)plen,
+				     k.v6 ? want->addr6 : (const __u8 *)&want->addr))
 			continue;
 		best = plen;
 		xcni_cidr_str(k.v6 ? AF_INET6 : AF_INET, k.v6 ? (const void *)k.addr6 : &k.addr,

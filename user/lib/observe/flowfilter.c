@@ -102,11 +102,8 @@ static int parse_selector(struct flow_match *m, const char *name, const char *s,
 /* An address or prefix of either family (an address alone: its host prefix). */
 static int match_cidr(struct flow_match *m, const char *s)
 {
-	int family;
-
-	if (strlen(s) >= 64 || xcni_cidr_parse(s, XCNI_CIDR_BARE, &family, m->addr, &m->plen))
+	if (strlen(s) >= 64 || xcni_prefix_parse(s, XCNI_CIDR_BARE, &m->cidr))
 		return -EINVAL;
-	m->family = (uint8_t)family;
 	m->kind = FM_CIDR;
 	return 0;
 }
@@ -517,7 +514,7 @@ int flow_filter_parse(struct flow_filter *ff, const char *req, char *err, size_t
 /* Does m (FM_CIDR) hold addr of family? */
 static bool match_holds(const struct flow_match *m, uint8_t family, const uint8_t *addr)
 {
-	return m->family == family && xcni_prefix_has(m->addr, m->plen, addr);
+	return m->cidr.family == family && xcni_prefix_has(m->cidr.addr, m->cidr.len, addr);
 }
 
 /*

@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "lib/system/cidr.h"
 #include "lib/system/clock.h"
 
 /* The window xcnid keeps without --flows-window (flows are on by default): ~6 MB. */
@@ -409,8 +410,7 @@ struct flow_match {
 	uint8_t kind; /* enum flow_match_kind */
 	uint32_t id; /* FM_IDENTITY */
 	uint8_t prefix; /* FM_POD: the name begins so (Hubble's --from-pod/--to-pod) */
-	uint8_t family, plen; /* FM_CIDR */
-	uint8_t addr[16];
+	struct xcni_prefix cidr; /* FM_CIDR */
 	char ns[64], name[256]; /* FM_POD (ns, name), FM_NS (ns) */
 	struct {
 		char key[64], val[64];

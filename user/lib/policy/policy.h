@@ -229,7 +229,7 @@ bool pol_lpm_match(const void *stored, const void *lookup, unsigned int plen);
 const struct pol_ep *pol_ep_find(const struct pol_result *r, uint32_t ip);
 uint32_t pol_ipcache_identity(const struct pol_result *r, uint32_t ip);
 uint32_t pol_cidr_group(const struct pol_ep *ep, int dir, uint32_t ip);
-const struct pol_cidr *pol_cidr_lookup(const struct pol_ep *ep, int dir, const struct k8s_cidr *a);
+const struct pol_cidr *pol_cidr_lookup(const struct pol_ep *ep, int dir, const struct xcni_prefix *a);
 const struct pol_entry *pol_entry_lookup(const struct pol_ep *ep, int dir, uint32_t peer,
 					 uint8_t proto, uint16_t port);
 

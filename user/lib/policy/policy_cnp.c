@@ -44,7 +44,7 @@ struct peer {
 	const struct k8s_pod *pod;
 	const struct k8s_labels *ns_labels;
 	const struct k8s_node *node;
-	struct k8s_cidr addr;
+	struct xcni_prefix addr;
 	bool none; /* an address no prefix of the pod's covers: addr means nothing */
 	uint32_t id; /* what the ipcache says: the NetworkPolicy compile's peer */
 	/* 1 + the index (into cnpctx.rules) of the rule naming a domain that the
@@ -115,7 +115,7 @@ static bool peer_matches(const struct k8s_cnp_peer *p, const struct peer *pr, si
 		if (pr->none)
 			return false;
 		for (size_t i = 0; i < p->nnets; i++)
-			if (k8s_cidr_inside(&pr->addr, &p->nets[i]))
+			if (xcni_prefix_inside(&pr->addr, &p->nets[i]))
 				return true;
 		return false;
 	}
@@ -497,7 +497,7 @@ static int group_of(struct out *o, const struct cnpctx *cc, const struct vd *v, 
 	return ret;
 }
 
-static int out_cidr(struct out *o, const struct cnpctx *cc, const struct k8s_cidr *a, uint32_t gid)
+static int out_cidr(struct out *o, const struct cnpctx *cc, const struct xcni_prefix *a, uint32_t gid)
 {
 	/* Duplicates (a prefix equal to a pod's address) go in splice: the first stays. */
 	if (xcni_grow(&o->c, &o->capc, o->nc, sizeof(*o->c)))
@@ -508,7 +508,7 @@ static int out_cidr(struct out *o, const struct cnpctx *cc, const struct k8s_cid
 }
 
 /* A patch's slot in cc->kept for a peer at a (not a pod: dir_ids's), or NULL: to be decided. */
-static uint32_t *kept_slot(const struct cnpctx *cc, const struct k8s_cidr *a)
+static uint32_t *kept_slot(const struct cnpctx *cc, const struct xcni_prefix *a)
 {
 	struct pol_cidr k = { pol_cidr_key(0, 0, a), 0 };
 	const struct pol_cidr *c;
@@ -529,7 +529,7 @@ static uint32_t *kept_slot(const struct cnpctx *cc, const struct k8s_cidr *a)
  */
 struct memo_ent {
 	bool used;
-	bool v6;
+	uint8_t family;
 	uint32_t id;
 	int region;
 	const struct k8s_pod *pod;
@@ -537,12 +537,12 @@ struct memo_ent {
 };
 
 struct memo {
-	struct k8s_cidr *np; /* NetworkPolicy's prefixes of dir, copied out of their keys */
+	struct xcni_prefix *np; /* NetworkPolicy's prefixes of dir, copied out of their keys */
 	size_t cap;
 	struct memo_ent *v;
 	bool by_ports; /* egress named ports: pods' ports are part of the key */
 	size_t npfx;
-	const struct k8s_cidr **pfx;
+	const struct xcni_prefix **pfx;
 };
 
 static bool same_ports(const struct k8s_pod *a, const struct k8s_pod *b)
@@ -556,25 +556,25 @@ static bool same_ports(const struct k8s_pod *a, const struct k8s_pod *b)
 	return true;
 }
 
-static int region_of(const struct memo *m, const struct k8s_cidr *a)
+static int region_of(const struct memo *m, const struct xcni_prefix *a)
 {
 	int best = -1;
 
 	for (size_t i = 0; i < m->npfx; i++)
-		if (k8s_cidr_inside(a, m->pfx[i]) && (best < 0 || m->pfx[i]->len > m->pfx[best]->len))
+		if (xcni_prefix_inside(a, m->pfx[i]) && (best < 0 || m->pfx[i]->len > m->pfx[best]->len))
 			best = (int)i;
 	return best;
 }
 
 static struct memo_ent *memo_slot(struct memo *m, const struct peer *pr, int region)
 {
-	size_t h = ((size_t)pr->id * 2654435761u ^ (size_t)(region + 1) * 40503u ^ pr->addr.v6) &
+	size_t h = ((size_t)pr->id * 2654435761u ^ (size_t)(region + 1) * 40503u ^ pr->addr.family) &
 		   (m->cap - 1);
 
 	for (;; h = (h + 1) & (m->cap - 1)) {
 		struct memo_ent *e = &m->v[h];
 
-		if (!e->used || (e->id == pr->id && e->region == region && e->v6 == pr->addr.v6 &&
+		if (!e->used || (e->id == pr->id && e->region == region && e->family == pr->addr.family &&
 				 (!m->by_ports || same_ports(e->pod, pr->pod))))
 			return e;
 	}
@@ -596,7 +596,7 @@ static int peer_out(struct out *o, const struct cnpctx *cc, const struct peer *p
 		e = memo_slot(m, pr, region);
 		if (e->used)
 			return out_cidr(o, cc, &pr->addr, e->gid);
-		*e = (struct memo_ent){ true, pr->addr.v6, pr->id, region, pr->pod, 0 };
+		*e = (struct memo_ent){ true, pr->addr.family, pr->id, region, pr->pod, 0 };
 	}
 	if (k && *k)
 		return out_cidr(o, cc, &pr->addr, *k);
@@ -616,7 +616,7 @@ static int peer_out46(struct out *o, const struct cnpctx *cc, struct peer *pr, s
 	int ret = 0;
 
 	for (int v6 = 0; !ret && v6 < 2; v6++) {
-		pr->addr = pol_host_cidr(ip, v6 ? ip6 : NULL);
+		pr->addr = xcni_prefix_host(ip, v6 ? ip6 : NULL);
 		if (v6 ? !!ip6 : !!ip)
 			ret = peer_out(o, cc, pr, buf, m);
 	}
@@ -670,7 +670,7 @@ static int ids_split(struct pol_u32set *split, const struct cnpctx *cc, const st
 
 	for (size_t i = 0; i < x->npods; i++) {
 		const struct k8s_pod *p = x->pods[i];
-		struct k8s_cidr a4 = pol_host_cidr(p->ip, NULL), a6 = pol_host_cidr(0, p->ip6);
+		struct xcni_prefix a4 = xcni_prefix_host(p->ip, NULL), a6 = xcni_prefix_host(0, p->ip6);
 
 		if (!pol_pod_managed(p) ||
 		    !((p->ip && region_of(m, &a4) >= 0) || (p->has_ip6 && region_of(m, &a6) >= 0)))
@@ -757,7 +757,7 @@ static int dir_ids(struct cnpctx *cc, struct out *o, struct vd *buf,
 			continue;
 		p = pr.pod = x->pods[x->id_pods[x->id_off[k]]];
 		pr.ns_labels = ns_labels_of(x, p->meta.ns);
-		pr.addr = pol_host_cidr(p->ip, p->ip ? NULL : p->ip6);
+		pr.addr = xcni_prefix_host(p->ip, p->ip ? NULL : p->ip6);
 		decide_all(cc, &pr, buf);
 		ret = emit_group(o, cc, id, buf);
 	}
@@ -769,7 +769,7 @@ static int dir_ids(struct cnpctx *cc, struct out *o, struct vd *buf,
 static int dir_nodes(struct cnpctx *cc, struct out *o, struct vd *buf)
 {
 	const struct pol_ctx *x = cc->x;
-	struct peer pr = { .id = XCNI_ID_HOST, .addr = pol_host_cidr(x->o->gateway_ip, NULL) };
+	struct peer pr = { .id = XCNI_ID_HOST, .addr = xcni_prefix_host(x->o->gateway_ip, NULL) };
 	int ret = 0;
 
 	for (size_t i = 0; !ret && i < x->nnodes; i++) {
@@ -827,7 +827,8 @@ static int dir_fqdn(struct cnpctx *cc, struct out *o, struct vd *buf, const stru
 		cc->cidr_dir = (uint8_t)(XCNI_POLCIDR_DIR_FQDN + j++);
 		ret = dir_prefixes(cc, o, buf, m, i + 1);
 		for (int v6 = 0; !ret && v6 < 2; v6++) {
-			struct peer pr = { .none = true, .addr.v6 = v6, .id = XCNI_ID_WORLD, .fqdn = i + 1 };
+			struct peer pr = { .none = true, .addr.family = v6 ? 6 : 4, .id = XCNI_ID_WORLD,
+					   .fqdn = i + 1 };
 
 			ret = peer_out(o, cc, &pr, buf, NULL);
 		}
@@ -1046,11 +1047,11 @@ static uint64_t atoms_digest(const struct atoms *a)
 
 /* The addresses a patch decides again: any two of the nodes, the gateway and the changed Nodes'
  * (moved, before and after: counted twice) share (old keeps the first's group only). */
-int cnp_patch_init(struct pol_ctx *x, const struct k8s_cidr *moved, size_t n)
+int cnp_patch_init(struct pol_ctx *x, const struct xcni_prefix *moved, size_t n)
 {
 	struct pol_cidr *v = calloc(2 * n + 2 * x->nnodes + 2, sizeof(*v));
 	size_t m = 0, k = 0;
-	struct k8s_cidr a = pol_host_cidr(x->o->gateway_ip, NULL);
+	struct xcni_prefix a = xcni_prefix_host(x->o->gateway_ip, NULL);
 
 	if (!v)
 		return -ENOMEM;
@@ -1058,7 +1059,7 @@ int cnp_patch_init(struct pol_ctx *x, const struct k8s_cidr *moved, size_t n)
 	for (size_t i = 0; i < 2 * x->nnodes; i++) {
 		const struct k8s_node *nd = x->nodes[i / 2];
 
-		a = pol_host_cidr(i % 2 ? 0 : nd->internal_ip, i % 2 ? nd->internal_ip6 : NULL);
+		a = xcni_prefix_host(i % 2 ? 0 : nd->internal_ip, i % 2 ? nd->internal_ip6 : NULL);
 		v[m++].key = pol_cidr_key(0, 0, &a);
 	}
 	for (size_t i = 0; i < 2 * n; i++)

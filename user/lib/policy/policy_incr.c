@@ -963,10 +963,10 @@ static int node_changed(struct pol_incr *pi, const struct cluster *c, const char
 	/* The tiered pods' patch decides its addresses, old and new, again. */
 	if (xcni_grow(&pi->moved, &pi->capmoved, pi->nmoved + 3, sizeof(*pi->moved)))
 		return -ENOMEM;
-	pi->moved[pi->nmoved++] = pol_host_cidr(n->ip, NULL);
-	pi->moved[pi->nmoved++] = pol_host_cidr(0, n->ip6);
-	pi->moved[pi->nmoved++] = pol_host_cidr(ip, NULL);
-	pi->moved[pi->nmoved++] = pol_host_cidr(0, ip6);
+	pi->moved[pi->nmoved++] = xcni_prefix_host(n->ip, NULL);
+	pi->moved[pi->nmoved++] = xcni_prefix_host(0, n->ip6);
+	pi->moved[pi->nmoved++] = xcni_prefix_host(ip, NULL);
+	pi->moved[pi->nmoved++] = xcni_prefix_host(0, ip6);
 	n->exists = o != NULL;
 	n->lab = lab;
 	if (ip != n->ip || memcmp(ip6, n->ip6, 16)) {

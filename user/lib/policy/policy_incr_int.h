@@ -113,7 +113,7 @@ struct pol_incr {
 	struct hmap dirty; /* local pods' addresses to compile again */
 	bool ids_changed, pols_changed, nodes_changed, pods_changed;
 	size_t nmoved, capmoved;
-	struct k8s_cidr *moved; /* changed Nodes' addresses, before and after (cnp_patch_init) */
+	struct xcni_prefix *moved; /* changed Nodes' addresses, before and after (cnp_patch_init) */
 	size_t nclash, capclash;
 	char **clash; /* keys of pods whose address was taken when they came */
 };

@@ -41,9 +41,9 @@ struct specs {
 
 /* One ipBlock (or a pod's /32 for an egress named port) with what it allows. */
 struct cidr_rule {
-	struct k8s_cidr cidr;
+	struct xcni_prefix cidr;
 	size_t nexcept;
-	const struct k8s_cidr *except;
+	const struct xcni_prefix *except;
 	struct specs specs;
 	uint32_t policy_id;
 	uint16_t rule;
@@ -126,7 +126,7 @@ struct pol_u32set;
 /* ---- policy_cnp.c ---- */
 /* x's ClusterNetworkPolicies and audit state from the view. 0 or -ENOMEM. */
 int cnp_ctx_init(struct pol_ctx *x, const struct cluster *c);
-int cnp_patch_init(struct pol_ctx *x, const struct k8s_cidr *moved, size_t n);
+int cnp_patch_init(struct pol_ctx *x, const struct xcni_prefix *moved, size_t n);
 /* The tiers and audit mode laid over ep's NetworkPolicy entries (pol_compile_ep's last step);
  * old: the pod's last result, patched per changed peer where that is exact, or NULL. */
 int cnp_apply(const struct pol_ctx *x, const struct k8s_pod *pod, struct pol_ep *ep,
@@ -249,11 +249,9 @@ struct pol_u32set {
 int pol_u32set_init(struct pol_u32set *s, size_t n);
 bool pol_u32set_has(const struct pol_u32set *s, uint32_t k);
 bool pol_u32set_add(struct pol_u32set *s, uint32_t k);
-/* A host's prefix: ip's /32, or ip6's /128 when ip6 is given. */
-struct k8s_cidr pol_host_cidr(uint32_t ip, const uint8_t *ip6);
 /* A polcidr key's prefix, and the key of ep's prefix a in dir. */
-struct k8s_cidr pol_key_cidr(const struct xcni_polcidr_key *k);
-struct xcni_polcidr_key pol_cidr_key(uint32_t ep, uint8_t dir, const struct k8s_cidr *a);
+struct xcni_prefix pol_key_cidr(const struct xcni_polcidr_key *k);
+struct xcni_polcidr_key pol_cidr_key(uint32_t ep, uint8_t dir, const struct xcni_prefix *a);
 /* Port s (proto, port, plen: POL_PREFIX_*) appended; [lo, hi] as the fewest
  * aligned power-of-two blocks, each one LPM entry whose prefix covers the
  * port's leading bits. 0 or -ENOMEM. */

@@ -354,19 +354,19 @@ void pol_memo_free(struct pol_ctx *x)
 	x->memo = NULL;
 }
 
-static bool cidr_rule_covers(const struct cidr_rule *cr, const struct k8s_cidr *p)
+static bool cidr_rule_covers(const struct cidr_rule *cr, const struct xcni_prefix *p)
 {
-	if (!k8s_cidr_inside(p, &cr->cidr))
+	if (!xcni_prefix_inside(p, &cr->cidr))
 		return false;
 	for (size_t i = 0; i < cr->nexcept; i++)
-		if (k8s_cidr_inside(p, &cr->except[i]))
+		if (xcni_prefix_inside(p, &cr->except[i]))
 			return false;
 	return true;
 }
 
 /* Takes s (moved into the rule, freed on failure). */
-static int cidr_rule_add(struct epbuild *eb, struct k8s_cidr cidr, size_t nexcept,
-			 const struct k8s_cidr *except, struct specs *s, const struct rule_ref *rr)
+static int cidr_rule_add(struct epbuild *eb, struct xcni_prefix cidr, size_t nexcept,
+			 const struct xcni_prefix *except, struct specs *s, const struct rule_ref *rr)
 {
 	struct cidr_rule *cr;
 
@@ -410,12 +410,12 @@ static int ipblock_add(const struct pol_ctx *x, struct epbuild *eb, const struct
 	 */
 	for (size_t i = 0; i < x->npods; i++) {
 		const struct k8s_pod *p = x->pods[i];
-		struct k8s_cidr host = pol_host_cidr(p->ip, b->cidr.v6 ? p->ip6 : NULL);
+		struct xcni_prefix host = xcni_prefix_host(p->ip, b->cidr.family == 6 ? p->ip6 : NULL);
 		struct cidr_rule block = {
 			.cidr = b->cidr, .nexcept = b->nexcept, .except = b->except
 		};
 
-		if (!pol_pod_managed(p) || !(host.v6 ? p->has_ip6 : !!p->ip) ||
+		if (!pol_pod_managed(p) || !(host.family == 6 ? p->has_ip6 : !!p->ip) ||
 		    !cidr_rule_covers(&block, &host))
 			continue;
 		s = (struct specs){ 0 };
@@ -492,23 +492,6 @@ out:
 	return ret;
 }
 
-/* IPv4 first, then by address, then length. */
-static int cmp_cidr(const void *a, const void *b)
-{
-	const struct k8s_cidr *x = a, *y = b;
-	uint32_t ax = ntohl(x->addr), ay = ntohl(y->addr);
-	int d;
-
-	if (x->v6 != y->v6)
-		return x->v6 ? 1 : -1;
-	if (ax != ay)
-		return ax < ay ? -1 : 1;
-	d = memcmp(x->addr6, y->addr6, sizeof(x->addr6));
-	if (d)
-		return d;
-	return (x->len > y->len) - (x->len < y->len);
-}
-
 /*
  * Rules' cidrs (or excepts) sorted, with the lengths present: the ones that
  * hold a prefix P are found by cutting P to each length present and looking
@@ -516,7 +499,7 @@ static int cmp_cidr(const void *a, const void *b)
  * tests and ~7-28 s of the agent's one thread).
  */
 struct cidr_ref {
-	struct k8s_cidr cidr;
+	struct xcni_prefix cidr;
 	uint32_t rule; /* index in eb->cr */
 };
 
@@ -529,43 +512,28 @@ struct cidr_index {
 static int cmp_cidr_ref(const void *a, const void *b)
 {
 	const struct cidr_ref *x = a, *y = b;
-	int d = cmp_cidr(&x->cidr, &y->cidr);
+	int d = xcni_prefix_cmp(&x->cidr, &y->cidr);
 
 	return d ? d : (x->rule > y->rule) - (x->rule < y->rule);
 }
 
-/* p cut to its first len bits (len <= p->len). */
-static struct k8s_cidr cidr_cut(const struct k8s_cidr *p, uint8_t len)
-{
-	struct k8s_cidr q = *p;
-
-	q.len = len;
-	if (q.v6)
-		cidr6_mask(q.addr6, len);
-	else
-		q.addr = htonl(ntohl(q.addr) & xcni_prefix_mask(len));
-	return q;
-}
-
-static int cidr_index_add(struct cidr_index *ix, const struct k8s_cidr *c, size_t rule)
+static int cidr_index_add(struct cidr_index *ix, const struct xcni_prefix *c, size_t rule)
 {
 	if (xcni_grow(&ix->v, &ix->cap, ix->n, sizeof(*ix->v)))
 		return -ENOMEM;
 	/* Parsed cidrs have their host bits cleared; cut again all the same. */
-	ix->v[ix->n].cidr = cidr_cut(c, c->len);
+	ix->v[ix->n].cidr = *c;
+	xcni_prefix_cut(&ix->v[ix->n].cidr, c->len);
 	ix->v[ix->n++].rule = (uint32_t)rule;
-	if (c->v6)
-		ix->len6[c->len] = true;
-	else
-		ix->len4[c->len] = true;
+	(c->family == 6 ? ix->len6 : ix->len4)[c->len] = true;
 	return 0;
 }
 
 /* Calls fn(arg, rule) for each ref whose cidr holds p; stops at fn's error. */
-static int cidr_index_holding(const struct cidr_index *ix, const struct k8s_cidr *p,
+static int cidr_index_holding(const struct cidr_index *ix, const struct xcni_prefix *p,
 			      int (*fn)(void *arg, uint32_t rule), void *arg)
 {
-	const bool *lens = p->v6 ? ix->len6 : ix->len4;
+	const bool *lens = p->family == 6 ? ix->len6 : ix->len4;
 	int ret = 0;
 
 	for (unsigned int l = 0; !ret && l <= p->len; l++) {
@@ -574,7 +542,8 @@ static int cidr_index_holding(const struct cidr_index *ix, const struct k8s_cidr
 
 		if (!lens[l])
 			continue;
-		key.cidr = cidr_cut(p, (uint8_t)l);
+		key.cidr = *p;
+		xcni_prefix_cut(&key.cidr, l);
 		key.rule = 0;
 		while (lo < hi) {
 			size_t mid = lo + (hi - lo) / 2;
@@ -584,7 +553,7 @@ static int cidr_index_holding(const struct cidr_index *ix, const struct k8s_cidr
 			else
 				hi = mid;
 		}
-		for (; !ret && lo < ix->n && !cmp_cidr(&ix->v[lo].cidr, &key.cidr); lo++)
+		for (; !ret && lo < ix->n && !xcni_prefix_cmp(&ix->v[lo].cidr, &key.cidr); lo++)
 			ret = fn(arg, ix->v[lo].rule);
 	}
 	return ret;
@@ -626,7 +595,7 @@ static int build_groups(struct epbuild *eb)
 {
 	struct cidr_index cidrs = { 0 }, excepts = { 0 };
 	struct holders h = { 0 };
-	struct k8s_cidr *pfx = NULL;
+	struct xcni_prefix *pfx = NULL;
 	size_t n = 0, cap = 0, u = 0;
 	int ret = -ENOMEM;
 
@@ -647,7 +616,7 @@ static int build_groups(struct epbuild *eb)
 	/* Sorted, one ref for a rule's repeated cidr; each prefix once. */
 	cidrs.n = pol_sort_dedup(cidrs.v, cidrs.n, sizeof(*cidrs.v), cmp_cidr_ref, 0);
 	excepts.n = pol_sort_dedup(excepts.v, excepts.n, sizeof(*excepts.v), cmp_cidr_ref, 0);
-	u = pol_sort_dedup(pfx, n, sizeof(*pfx), cmp_cidr, 0);
+	u = pol_sort_dedup(pfx, n, sizeof(*pfx), xcni_prefix_cmp, 0);
 	ret = 0;
 	for (size_t i = 0; !ret && i < u; i++) {
 		uint32_t group = XCNI_ID_CIDR_BASE + i;

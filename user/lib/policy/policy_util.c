@@ -171,38 +171,20 @@ bool pol_u32set_add(struct pol_u32set *s, uint32_t k)
 	return true;
 }
 
-struct k8s_cidr pol_host_cidr(uint32_t ip, const uint8_t *ip6)
+struct xcni_prefix pol_key_cidr(const struct xcni_polcidr_key *k)
 {
-	struct k8s_cidr c = { .addr = ip, .len = 32 };
+	struct xcni_prefix c = xcni_prefix_host(k->addr, k->v6 ? k->addr6 : NULL);
 
-	if (ip6) {
-		c = (struct k8s_cidr){ .len = 128, .v6 = true };
-		memcpy(c.addr6, ip6, sizeof(c.addr6));
-	}
+	c.len = (uint8_t)(k->prefixlen - XCNI_POLCIDR_PREFIX_BASE);
 	return c;
 }
 
-struct k8s_cidr pol_key_cidr(const struct xcni_polcidr_key *k)
-{
-	struct k8s_cidr c = { .len = (uint8_t)(k->prefixlen - XCNI_POLCIDR_PREFIX_BASE),
-			      .v6 = k->v6 };
-
-	if (k->v6)
-		memcpy(c.addr6, k->addr6, sizeof(c.addr6));
-	else
-		c.addr = k->addr;
-	return c;
-}
-
-struct xcni_polcidr_key pol_cidr_key(uint32_t ep, uint8_t dir, const struct k8s_cidr *a)
+struct xcni_polcidr_key pol_cidr_key(uint32_t ep, uint8_t dir, const struct xcni_prefix *a)
 {
 	struct xcni_polcidr_key k = { .prefixlen = XCNI_POLCIDR_PREFIX_BASE + a->len,
-				      .ep = ep, .dir = dir, .v6 = a->v6 };
+				      .ep = ep, .dir = dir, .v6 = a->family == 6 };
 
-	if (a->v6)
-		memcpy(k.addr6, a->addr6, sizeof(k.addr6));
-	else
-		k.addr = a->addr;
+	memcpy(k.v6 ? k.addr6 : (uint8_t *)&k.addr, a->addr, k.v6 ? 16 : 4);
 	return k;
 }
 
@@ -250,23 +232,18 @@ struct pol_entry pol_entry_make(uint32_t ep, uint8_t dir, uint32_t peer, const s
 
 bool pol_lpm_match(const void *stored, const void *lookup, unsigned int plen)
 {
-	const uint8_t *a = (const uint8_t *)stored + 4, *b = (const uint8_t *)lookup + 4;
-	unsigned int bytes = plen / 8, bits = plen % 8;
-
-	if (memcmp(a, b, bytes))
-		return false;
-	return !bits || !((a[bytes] ^ b[bytes]) & (0xff00 >> bits));
+	return xcni_prefix_has((const uint8_t *)stored + 4, plen, (const uint8_t *)lookup + 4);
 }
 
-const struct pol_cidr *pol_cidr_lookup(const struct pol_ep *ep, int dir, const struct k8s_cidr *a)
+const struct pol_cidr *pol_cidr_lookup(const struct pol_ep *ep, int dir, const struct xcni_prefix *a)
 {
 	const struct pol_cidr *best = NULL;
 
 	for (size_t i = 0; i < ep->ncidrs; i++) {
 		const struct pol_cidr *c = &ep->cidrs[i];
-		struct k8s_cidr p = pol_key_cidr(&c->key);
+		struct xcni_prefix p = pol_key_cidr(&c->key);
 
-		if (c->key.dir == dir && k8s_cidr_inside(a, &p) &&
+		if (c->key.dir == dir && xcni_prefix_inside(a, &p) &&
 		    (!best || c->key.prefixlen > best->key.prefixlen))
 			best = c;
 	}
@@ -309,7 +286,7 @@ uint32_t pol_ipcache_identity(const struct pol_result *r, uint32_t ip)
 
 uint32_t pol_cidr_group(const struct pol_ep *ep, int dir, uint32_t ip)
 {
-	struct k8s_cidr a = pol_host_cidr(ip, NULL);
+	struct xcni_prefix a = xcni_prefix_host(ip, NULL);
 	const struct pol_cidr *c = pol_cidr_lookup(ep, dir, &a);
 
 	return c ? c->group : 0;

@@ -8,73 +8,43 @@
 #include "lib/system/cidr.h"
 #include "lib/policy/prefilter.h"
 
-/* Clears the host bits of a /len in the n bytes at a; true if any was set. */
-static int clear_host(__u8 *a, unsigned int n, unsigned int len)
-{
-	int set = 0;
-
-	for (unsigned int i = 0; i < n; i++) {
-		unsigned int keep = len >= (i + 1) * 8 ? 8 : len > i * 8 ? len - i * 8 : 0;
-		__u8 mask = (__u8)(0xff00u >> keep);
-
-		set |= a[i] & ~mask;
-		a[i] &= mask;
-	}
-	return set != 0;
-}
-
 /*
- * xcni_cidr_parse reads the prefix (an address alone is its host's; the
+ * xcni_prefix_parse reads the prefix (an address alone is its host's; the
  * length as the API server writes it: 1-3 digits); the address alone is
  * read first to say which half is wrong.
  */
-int xcni_prefilter_parse(const char *s, struct xcni_pf_prefix *p, char *why, size_t wlen)
+int xcni_prefilter_parse(const char *s, struct xcni_prefix *p, char *why, size_t wlen)
 {
 	const char *sl = strchr(s, '/');
 	size_t alen = sl ? (size_t)(sl - s) : strlen(s);
-	int v6 = memchr(s, ':', alen) != NULL, family;
+	int v6 = memchr(s, ':', alen) != NULL;
 	unsigned int max = v6 ? 128 : 32;
-	char addr[INET6_ADDRSTRLEN], net[INET6_ADDRSTRLEN];
-	uint8_t a[16], len;
+	char addr[INET6_ADDRSTRLEN], net[INET6_ADDRSTRLEN + 4];
+	struct xcni_prefix n;
 
-	memset(p, 0, sizeof(*p));
 	if (alen >= sizeof(addr) || (snprintf(addr, sizeof(addr), "%.*s", (int)alen, s),
-				     xcni_cidr_parse(addr, XCNI_CIDR_BARE, &family, a, &len))) {
+				     xcni_prefix_parse(addr, XCNI_CIDR_BARE, p))) {
 		snprintf(why, wlen, v6 ? "not an IPv6 prefix (ADDRESS/LEN)" :
 					 "not an IPv4 prefix (A.B.C.D/LEN) nor an IPv6 one (ADDRESS/LEN)");
 		return -EINVAL;
 	}
-	if (xcni_cidr_parse(s, XCNI_CIDR_BARE | XCNI_CIDR_STRICT, &family, a, &len)) {
+	if (xcni_prefix_parse(s, XCNI_CIDR_BARE | XCNI_CIDR_STRICT, p)) {
 		snprintf(why, wlen, "bad prefix length \"%s\" (1 to %u)", sl ? sl + 1 : "", max);
 		return -EINVAL;
 	}
-	if (!len) {
+	if (!p->len) {
 		snprintf(why, wlen, "a /0 would drop every packet the underlay receives, the "
 			 "other nodes' Geneve included; refused");
 		return -EINVAL;
 	}
-	if (clear_host(a, max / 8, len)) {
-		inet_ntop(v6 ? AF_INET6 : AF_INET, a, net, sizeof(net));
-		snprintf(why, wlen, "host bits set: the /%u network is %s/%u (or give %s/%u for "
-			 "the one address)", len, net, len, addr, max);
+	n = *p;
+	xcni_prefix_cut(&n, n.len);
+	if (memcmp(n.addr, p->addr, sizeof(n.addr))) {
+		snprintf(why, wlen, "host bits set: the /%u network is %s (or give %s/%u for "
+			 "the one address)", p->len, xcni_prefix_str(&n, net, sizeof(net)), addr, max);
 		return -EINVAL;
 	}
-	p->family = v6 ? AF_INET6 : AF_INET;
-	if (v6) {
-		p->k6.prefixlen = len;
-		memcpy(p->k6.addr, a, 16);
-	} else {
-		p->k4.prefixlen = len;
-		memcpy(&p->k4.addr, a, 4);
-	}
 	return 0;
-}
-
-const char *xcni_prefilter_str(const struct xcni_pf_prefix *p, char *buf, size_t len)
-{
-	if (p->family == AF_INET6)
-		return xcni_cidr_str(AF_INET6, p->k6.addr, p->k6.prefixlen, buf, len);
-	return xcni_cidr_str(AF_INET, &p->k4.addr, p->k4.prefixlen, buf, len);
 }
 
 static int mark_one(int fd, __u32 net, int delta)

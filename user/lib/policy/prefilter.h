@@ -9,13 +9,7 @@
 #include <stddef.h>
 
 #include "xcni_shared.h"
-
-/* A deny-list prefix of either family: the key of xcni_prefilter or of xcni_prefilter6. */
-struct xcni_pf_prefix {
-	int family; /* AF_INET or AF_INET6 */
-	struct xcni_prefilter_key k4; /* AF_INET */
-	struct xcni_prefilter6_key k6; /* AF_INET6 */
-};
+#include "lib/system/cidr.h"
 
 /*
  * "A.B.C.D/LEN" (LEN 1..32), "ADDR6/LEN" (LEN 1..128), or a bare address (its
@@ -23,9 +17,7 @@ struct xcni_pf_prefix {
  * /0 (it would drop the other nodes' Geneve too). 0, or -EINVAL with why
  * filled (what is wrong, without the argument itself).
  */
-int xcni_prefilter_parse(const char *s, struct xcni_pf_prefix *p, char *why, size_t len);
-/* "ADDR/LEN" of p. */
-const char *xcni_prefilter_str(const struct xcni_pf_prefix *p, char *buf, size_t len);
+int xcni_prefilter_parse(const char *s, struct xcni_prefix *p, char *why, size_t len);
 
 /*
  * Adds (delta 1) or takes back (delta -1) the marks prefix k puts in pf16 and

@@ -126,21 +126,19 @@ char *svc_clash_msg(const struct item *it, const char *ns, const char *name,
 const char *svc_ext_refused(const struct svc_ext_rules *r, const struct svc_node *node,
 			    uint8_t family, const void *addr, char *buf, size_t len)
 {
-	static const char *const what[] = { "the Service range", "a pod range",
-					    "--external-ip-cidrs" };
-	int af = family == XCNI_AF_INET6 ? AF_INET6 : AF_INET;
-	char ip[INET6_ADDRSTRLEN], pfx[INET6_ADDRSTRLEN];
+	static const char *const what[] = { "the Service range", "a pod range" };
+	uint8_t fam = family == XCNI_AF_INET6 ? 6 : 4;
+	char ip[INET6_ADDRSTRLEN], pfx[INET6_ADDRSTRLEN + 4];
 	bool allowed = false;
 
-	inet_ntop(af, addr, ip, sizeof(ip));
+	inet_ntop(fam == 6 ? AF_INET6 : AF_INET, addr, ip, sizeof(ip));
 	for (size_t i = 0; r && i < r->nreserved; i++) {
 		const struct svc_prefix *p = &r->reserved[i];
 
-		if (p->family != family || !xcni_prefix_has(p->addr, p->len, addr))
+		if (p->p.family != fam || !xcni_prefix_has(p->p.addr, p->p.len, addr))
 			continue;
-		inet_ntop(af, p->addr, pfx, sizeof(pfx));
-		snprintf(buf, len, "%s is in %s %s/%u", ip,
-			 what[p->what < SVC_PFX_ALLOW ? p->what : SVC_PFX_SERVICE], pfx, p->len);
+		snprintf(buf, len, "%s is in %s %s", ip, what[p->what == SVC_PFX_POD],
+			 xcni_prefix_str(&p->p, pfx, sizeof(pfx)));
 		return buf;
 	}
 	/* Every node's address: at a nodePort that is another Service's frontend,
@@ -154,7 +152,7 @@ const char *svc_ext_refused(const struct svc_ext_rules *r, const struct svc_node
 			    addr, 16))
 			goto node_addr;
 	for (size_t i = 0; r && i < r->nallow && !allowed; i++)
-		allowed = r->allow[i].family == family &&
+		allowed = r->allow[i].family == fam &&
 			  xcni_prefix_has(r->allow[i].addr, r->allow[i].len, addr);
 	if (r && r->nallow && !allowed) {
 		snprintf(buf, len, "%s is outside --external-ip-cidrs", ip);

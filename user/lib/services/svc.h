@@ -67,14 +67,13 @@
 
 struct svc_node;
 
-/* An address range: family XCNI_AF_INET or XCNI_AF_INET6, addr network order. */
+/* A reserved address range and what a refusal names it as. */
 struct svc_prefix {
-	uint8_t family, len;
-	uint8_t what; /* SVC_PFX_*: what a refusal names it as */
-	uint8_t addr[16];
+	struct xcni_prefix p;
+	uint8_t what; /* SVC_PFX_* */
 };
 
-enum { SVC_PFX_SERVICE, SVC_PFX_POD, SVC_PFX_ALLOW };
+enum { SVC_PFX_SERVICE, SVC_PFX_POD };
 
 /*
  * What a Service's spec.externalIPs may name (any tenant with the edit role
@@ -90,7 +89,7 @@ struct svc_ext_rules {
 	size_t nreserved;
 	const struct svc_prefix *reserved;
 	size_t nallow; /* 0: no allow-list */
-	const struct svc_prefix *allow;
+	const struct xcni_prefix *allow;
 };
 
 /*
