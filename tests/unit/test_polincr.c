@@ -620,8 +620,9 @@ static size_t cnp_steps, cnp_deltas, cnp_eps, cnp_eps_compiled;
  * delta; whole compiles neither a first list, a failure's nor the journal's
  * "all" asked for (issue 69: none is left), the last one's reason. */
 static size_t node_steps, self_node_steps, node_deltas, fallbacks;
-/* Delta steps' local pods compiled again, and their tiered directions patched per peer. */
-static size_t eps_compiled, dirs_patched;
+/* Delta steps' local pods compiled again, and their tiered directions with the last result
+ * at hand: patched per peer, and compiled whole (egress named ports). */
+static size_t eps_compiled, dirs_patched, dirs_whole;
 /* Steps with tiers whose only change was a Node's, and those that compiled no pod. */
 static size_t node_only_tiered, node_only_quiet, node_only_patched;
 static const char *fallback_why;
@@ -717,11 +718,12 @@ static void run(unsigned seed, uint32_t (*hash)(const char *), size_t *resets, s
 			}
 			contest_deltas += (r->ncontested || r->nyielded) && pol_incr_resets(pi) == resets0;
 			eps_compiled += d->full ? 0 : d->neps_compiled;
-			dirs_patched += d->full ? 0 : d->neps_patched;
+			dirs_patched += d->full ? 0 : d->neps_patched[1];
+			dirs_whole += d->full ? 0 : d->neps_patched[0];
 			if (node_changed && !all && !pods_etc && c.n[K8S_CLUSTERNETPOL]) {
 				node_only_tiered++;
 				node_only_quiet += !d->neps_compiled;
-				node_only_patched += d->full ? 0 : d->neps_patched;
+				node_only_patched += d->full ? 0 : d->neps_patched[1];
 			}
 			if (node_changed && !all) {
 				node_steps++;
@@ -915,7 +917,7 @@ static void test_random_cnp(void **state)
 	(void)state;
 	gen_cnp = gen_ns_labels = true;
 	cnp_steps = cnp_deltas = cnp_eps = cnp_eps_compiled = 0;
-	eps_compiled = dirs_patched = 0;
+	eps_compiled = dirs_patched = dirs_whole = 0;
 	node_steps = self_node_steps = node_deltas = fallbacks = 0;
 	node_only_tiered = node_only_quiet = node_only_patched = 0;
 	fallback_why = NULL;
@@ -948,8 +950,11 @@ static void test_random_cnp(void **state)
 	assert_int_equal(fallbacks, 0);
 	/* Step 5: a tiered pod reached by pods' changes only is patched. */
 	print_message("%zu local pods compiled again in the deltas, %zu tiered directions of "
-		      "them patched per peer\n", eps_compiled, dirs_patched);
+		      "them patched per peer, %zu compiled whole\n", eps_compiled, dirs_patched,
+		      dirs_whole);
 	assert_true(dirs_patched > 0);
+	/* Prefixes (ipBlock, networks) patch too: only egress named ports compile whole. */
+	assert_true(dirs_whole * 10 < dirs_patched);
 	print_message("%zu steps with tiers and only a Node changed, %zu of them compiled no pod; "
 		      "%zu tiered directions patched in them\n", node_only_tiered, node_only_quiet,
 		      node_only_patched);

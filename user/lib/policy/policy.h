@@ -272,7 +272,7 @@ struct pol_delta {
 	struct pol_podname *pn_put;
 	uint32_t *pn_del;
 	size_t neps_compiled; /* local pods whose policy was compiled again */
-	size_t neps_patched; /* tiered directions of those patched per peer, not compiled whole */
+	size_t neps_patched[2]; /* tiered directions of those, last result at hand: whole, patched */
 	/* Local pods given the entries of identities born in this update (their
 	 * peers matched against the new identities only, not compiled again). */
 	size_t neps_born;

@@ -507,13 +507,17 @@ static int out_cidr(struct out *o, const struct cnpctx *cc, const struct k8s_cid
 	return 0;
 }
 
-/* A patch's slot in cc->kept for a peer at a (not a pod: dir_ids's), or NULL: to be decided. */
-static uint32_t *kept_slot(const struct cnpctx *cc, const struct k8s_cidr *a)
+/* A patch's slot in cc->kept for a peer not a pod, or NULL: to be decided. A host prefix
+ * a rule names shares its key with a pod's or a node's address, which went first (old's
+ * group is theirs); a node's, with a pod's now or before (cnp_patch_init). */
+static uint32_t *kept_slot(const struct cnpctx *cc, const struct peer *pr)
 {
+	const struct k8s_cidr *a = &pr->addr;
 	struct pol_cidr k = { pol_cidr_key(0, 0, a), 0 };
 	const struct pol_cidr *c;
 
-	if (!cc->x->moved || bsearch(&k, cc->x->moved, cc->x->nmoved, sizeof(k), pol_cmp_cidr_key))
+	if (!cc->x->moved || (pr->id == XCNI_ID_WORLD && a->len == (a->v6 ? 128 : 32)) ||
+	    bsearch(&k, cc->x->moved, cc->x->nmoved, sizeof(k), pol_cmp_cidr_key))
 		return NULL;
 	k.key = pol_cidr_key(cc->ep->ip, cc->cidr_dir ? cc->cidr_dir : cc->dir, a);
 	c = bsearch(&k, cc->old->cidrs, cc->old->ncidrs, sizeof(k), pol_cmp_cidr_key);
@@ -584,7 +588,7 @@ static int peer_out(struct out *o, const struct cnpctx *cc, const struct peer *p
 		    struct memo *m)
 {
 	struct memo_ent *e = NULL;
-	uint32_t gid = 0, *k = cc->old && !pr->pod ? kept_slot(cc, &pr->addr) : NULL;
+	uint32_t gid = 0, *k = cc->old && !pr->pod ? kept_slot(cc, pr) : NULL;
 	int ret;
 
 	/* Sized for every pod, so made when a pod first goes by address. */
@@ -722,8 +726,8 @@ static bool id_held(const struct pol_ctx *x, uint32_t id)
  * The pods by identity, one group keyed by it for each identity held (split:
  * those a rule prefix holds an address of, which go by address). From
  * nothing each is decided. A patch (old: the pod's last result, its rules
- * and port intervals the same, no prefix) keeps old's identities' entries of
- * dir but those no pod holds any more, and decides the new: a pod that came,
+ * and port intervals the same) keeps old's identities' entries of dir but
+ * those no pod holds any more or split holds, and decides the new: a pod that came,
  * went or was relabelled costs its identity's decision at most, not every
  * peer's. The groups (nodes, gateway, domainNames) are made again, most
  * from old's (peer_out).
@@ -740,7 +744,7 @@ static int dir_ids(struct cnpctx *cc, struct out *o, struct vd *buf,
 		bool id = by_label_set(e->key.peer);
 
 		if (e->key.dir != cc->dir || e->key.peer >= XCNI_ID_CIDR_BASE ||
-		    (id && !id_held(x, e->key.peer)))
+		    (id && (!id_held(x, e->key.peer) || pol_u32set_has(split, e->key.peer))))
 			continue;
 		if (id)
 			pol_u32set_add(&had, e->key.peer);
@@ -853,20 +857,22 @@ static int compile_dir(struct cnpctx *cc, struct out *o, const struct pol_ep *ol
 	 */
 	if (!ret && !m.by_ports && m.npfx)
 		ret = ids_split(&split, cc, &m);
-	/* Only the pods' identities and the Nodes can have moved (cnp_apply,
+	/* Only the pods (identities, addresses) and the Nodes can have moved (cnp_apply,
 	 * eps_dirty_audited): patched, old's groups numbered again in the order
-	 * from nothing numbers them (the nodes', in order, first). */
-	if (!ret && old && !m.npfx && !m.by_ports) {
+	 * from nothing numbers them (the pods' by address, the nodes', in order, first). */
+	if (!ret && old && !m.by_ports) {
 		cc->old = old;
 		cc->nkept = old->nentries; /* a group has one at least */
 		if (!(cc->kept = calloc(cc->nkept + 1, sizeof(*cc->kept))))
 			ret = -ENOMEM;
-		if (cc->x->npatched)
-			(*cc->x->npatched)++;
 	}
+	if (old && cc->x->npatched)
+		cc->x->npatched[!!cc->old]++;
 	if (!ret && !m.by_ports)
 		ret = dir_ids(cc, o, buf, &split, cc->old);
-	if (!ret && !cc->old)
+	/* A patch's pods by address (a rule prefix holds theirs) are decided by identity and
+	 * region again (memo): old's groups by address are not theirs to keep. */
+	if (!ret && (!cc->old || m.npfx))
 		ret = dir_pods(cc, o, buf, &m, &split);
 	if (!ret)
 		ret = dir_nodes(cc, o, buf);
@@ -1045,7 +1051,8 @@ static uint64_t atoms_digest(const struct atoms *a)
 }
 
 /* The addresses a patch decides again: any two of the nodes, the gateway and the changed Nodes'
- * (moved, before and after: counted twice) share (old keeps the first's group only). */
+ * and pods' (moved, before and after: counted twice) share (old keeps the first's group only),
+ * and the nodes' and gateway's a pod holds now (its group went first). */
 int cnp_patch_init(struct pol_ctx *x, const struct k8s_cidr *moved, size_t n)
 {
 	struct pol_cidr *v = calloc(2 * n + 2 * x->nnodes + 2, sizeof(*v));
@@ -1064,8 +1071,17 @@ int cnp_patch_init(struct pol_ctx *x, const struct k8s_cidr *moved, size_t n)
 	for (size_t i = 0; i < 2 * n; i++)
 		v[m++].key = pol_cidr_key(0, 0, &moved[i / 2]);
 	qsort(v, m, sizeof(*v), pol_cmp_cidr_key);
-	for (size_t i = 0; i + 1 < m; i++)
-		if (!pol_cmp_cidr_key(&v[i], &v[i + 1]))
+	for (size_t i = 0; i < 2 * x->npods; i++) {
+		const struct k8s_pod *p = x->pods[i / 2];
+		struct pol_cidr *f;
+
+		a = pol_host_cidr(i % 2 ? 0 : p->ip, i % 2 && p->has_ip6 ? p->ip6 : NULL);
+		if ((f = bsearch(&(struct pol_cidr){ pol_cidr_key(0, 0, &a), 0 }, v, m, sizeof(*v),
+				 pol_cmp_cidr_key)))
+			f->group = 1;
+	}
+	for (size_t i = 0; i < m; i++)
+		if (v[i].group || (i + 1 < m && !pol_cmp_cidr_key(&v[i], &v[i + 1])))
 			v[k++] = v[i];
 	free(x->moved);
 	x->moved = v;

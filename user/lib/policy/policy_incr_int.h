@@ -36,6 +36,7 @@ struct ipod {
 	char *key; /* "ns/name" */
 	const struct k8s_pod *pod; /* the store's; replaced whenever the pod changes */
 	uint32_t ip; /* a managed pod's address, 0 if none */
+	uint8_t ip6[16]; /* its IPv6 while in pol_incr.v6: once gone, pol_incr.moved's */
 	uint32_t id; /* 0: none (hostNetwork) */
 	bool local;
 	/* A local pod whose entries cnp_apply lays tiers or audit mode over
@@ -113,7 +114,8 @@ struct pol_incr {
 	struct hmap dirty; /* local pods' addresses to compile again */
 	bool ids_changed, pols_changed, nodes_changed, pods_changed;
 	size_t nmoved, capmoved;
-	struct k8s_cidr *moved; /* changed Nodes' addresses, before and after (cnp_patch_init) */
+	struct k8s_cidr *moved; /* changed Nodes' addresses, before and after, pods' before
+				   (cnp_patch_init) */
 	size_t nclash, capclash;
 	char **clash; /* keys of pods whose address was taken when they came */
 };

@@ -113,7 +113,7 @@ struct pol_ctx {
 	/* Local pods' tiered results by identity and ports (cnp_memo_*), during
 	 * the compile of an update's dirty pods (pol_incr_eps_resync); NULL elsewhere. */
 	struct cnp_memo *cnp_memo;
-	size_t *npatched; /* counts the directions cnp_apply patched (pol_delta's), or NULL */
+	size_t *npatched; /* pol_delta.neps_patched (counts cnp_apply's directions), or NULL */
 	/* The addresses a patch decides again (cnp_patch_init), as pol_cidr_key(0, 0, a), sorted. */
 	size_t nmoved;
 	struct pol_cidr *moved;
