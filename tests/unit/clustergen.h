@@ -129,7 +129,13 @@ static void pod_put(struct store *st, unsigned *seed, unsigned i)
 		if (!ip6only && !rnd(seed, 3)) {
 			char ip6[40];
 
-			snprintf(ip6, sizeof(ip6), "fd00:1::%x", rnd(seed, 6) ? 1 + i : 0x100 + rnd(seed, 4));
+			unsigned h = rnd(seed, 6) ? 1 + i : 0x100 + rnd(seed, 4);
+
+			/* gen_cnp's: now and then a node's (n1's, its own again: node_put). */
+			if (gen_cnp && h == 0x103)
+				snprintf(ip6, sizeof(ip6), "fd00:2::15");
+			else
+				snprintf(ip6, sizeof(ip6), "fd00:1::%x", h);
 			json_object_set_new(status, "podIPs",
 					    json_pack("[{s:s}, {s:s}]", "ip", ip, "ip", ip6));
 		}
@@ -334,6 +340,9 @@ static void np_put(struct store *st, unsigned *seed, unsigned i)
 
 static json_t *cnp_egress_peer(unsigned *seed)
 {
+	static const char *const nets[] = { "10.1.0.0/24", "10.1.2.0/23", "10.1.0.21/32",
+					    "fd00:2::15/128" };
+
 	switch (rnd(seed, 3)) {
 	case 0:
 		if (rnd(seed, 2))
@@ -341,7 +350,9 @@ static json_t *cnp_egress_peer(unsigned *seed)
 		return json_pack("[{s:{s:{s:s}}}]", "nodes", "matchLabels", "zone",
 				 pick(seed, zones, 2));
 	case 1:
-		return json_pack("[{s:[s]}]", "networks", rnd(seed, 2) ? "10.1.0.0/24" : "10.1.2.0/23");
+		/* Host prefixes too: at an address pods and nodes take and leave (a node's
+		 * own 10.1.0.21, fd00:2::15; pod_put's), whose group a patch must not keep. */
+		return json_pack("[{s:[s]}]", "networks", pick(seed, nets, 4));
 	default:
 		return json_pack("[{s:{s:{s:s}}}]", "namespaces", "matchLabels", "team",
 				 pick(seed, teams, 2));
