@@ -340,8 +340,8 @@ static void np_put(struct store *st, unsigned *seed, unsigned i)
 
 static json_t *cnp_egress_peer(unsigned *seed)
 {
-	static const char *const nets[] = { "10.1.0.0/24", "10.1.2.0/23", "10.1.0.21/32",
-					    "fd00:2::15/128" };
+	json_t *nets;
+	unsigned v;
 
 	switch (rnd(seed, 3)) {
 	case 0:
@@ -350,9 +350,15 @@ static json_t *cnp_egress_peer(unsigned *seed)
 		return json_pack("[{s:{s:{s:s}}}]", "nodes", "matchLabels", "zone",
 				 pick(seed, zones, 2));
 	case 1:
-		/* Host prefixes too: at an address pods and nodes take and leave (a node's
-		 * own 10.1.0.21, fd00:2::15; pod_put's), whose group a patch must not keep. */
-		return json_pack("[{s:[s]}]", "networks", pick(seed, nets, 4));
+		/* Half the time with a host prefix beside (the same rule's decision for
+		 * the IPv4 one): at an address pods and nodes take and leave (n1's own
+		 * 10.1.0.21 and fd00:2::15, pod_put's), whose group a patch keeps not. */
+		v = rnd(seed, 4);
+		nets = json_pack("[s]", v % 2 ? "10.1.0.0/24" : "10.1.2.0/23");
+		if (v >= 2)
+			json_array_append_new(nets, json_string(v % 2 ? "10.1.0.21/32" :
+									"fd00:2::15/128"));
+		return json_pack("[{s:o}]", "networks", nets);
 	default:
 		return json_pack("[{s:{s:{s:s}}}]", "namespaces", "matchLabels", "team",
 				 pick(seed, teams, 2));
