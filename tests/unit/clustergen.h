@@ -129,13 +129,7 @@ static void pod_put(struct store *st, unsigned *seed, unsigned i)
 		if (!ip6only && !rnd(seed, 3)) {
 			char ip6[40];
 
-			unsigned h = rnd(seed, 6) ? 1 + i : 0x100 + rnd(seed, 4);
-
-			/* gen_cnp's: now and then a node's (n1's, its own again: node_put). */
-			if (gen_cnp && h == 0x103)
-				snprintf(ip6, sizeof(ip6), "fd00:2::15");
-			else
-				snprintf(ip6, sizeof(ip6), "fd00:1::%x", h);
+			snprintf(ip6, sizeof(ip6), "fd00:1::%x", rnd(seed, 6) ? 1 + i : 0x100 + rnd(seed, 4));
 			json_object_set_new(status, "podIPs",
 					    json_pack("[{s:s}, {s:s}]", "ip", ip, "ip", ip6));
 		}
@@ -350,14 +344,12 @@ static json_t *cnp_egress_peer(unsigned *seed)
 		return json_pack("[{s:{s:{s:s}}}]", "nodes", "matchLabels", "zone",
 				 pick(seed, zones, 2));
 	case 1:
-		/* Half the time with a host prefix beside (the same rule's decision for
-		 * the IPv4 one): at an address pods and nodes take and leave (n1's own
-		 * 10.1.0.21 and fd00:2::15, pod_put's), whose group a patch keeps not. */
+		/* Now and then a host prefix: at an address pods and nodes take and leave
+		 * (n2's own 10.1.0.22, pod_put's fd00:1::103), whose group a patch keeps not. */
 		v = rnd(seed, 4);
-		nets = json_pack("[s]", v % 2 ? "10.1.0.0/24" : "10.1.2.0/23");
-		if (v >= 2)
-			json_array_append_new(nets, json_string(v % 2 ? "10.1.0.21/32" :
-									"fd00:2::15/128"));
+		nets = json_pack("[s]", v == 3 ? "10.1.0.22/32" : v % 2 ? "10.1.0.0/24" : "10.1.2.0/23");
+		if (v == 2)
+			json_array_append_new(nets, json_string("fd00:1::103/128"));
 		return json_pack("[{s:o}]", "networks", nets);
 	default:
 		return json_pack("[{s:{s:{s:s}}}]", "namespaces", "matchLabels", "team",
