@@ -49,14 +49,20 @@ int pol_cmp_ep(const void *a, const void *b)
 		      sizeof(uint32_t));
 }
 
-/* A contested address's owner: closed, no entries (pol_contest). */
-void pol_ep_contest(struct pol_ep *ep)
+void pol_ep_set(struct pol_ep *ep, struct pol_entry *e, size_t n, struct pol_cidr *c, size_t nc)
 {
 	free(ep->entries);
 	free(ep->cidrs);
-	ep->entries = NULL;
-	ep->cidrs = NULL;
-	ep->nentries = ep->ncidrs = 0;
+	ep->entries = e;
+	ep->nentries = n;
+	ep->cidrs = c;
+	ep->ncidrs = nc;
+}
+
+/* A contested address's owner: closed, no entries (pol_contest). */
+void pol_ep_contest(struct pol_ep *ep)
+{
+	pol_ep_set(ep, NULL, 0, NULL, 0);
 	ep->atoms[0] = ep->atoms[1] = 0; /* nothing for a patch to keep */
 	ep->state.isolated |= XCNI_POLEP_OVERFLOW | XCNI_POLEP_CONTESTED;
 	memset(ep->state.has, 0, sizeof(ep->state.has));
@@ -96,10 +102,8 @@ void pol_result_free(struct pol_result *r)
 		k8s_labels_free(&r->identities[i].ns_labels);
 	}
 	free(r->identities);
-	for (size_t i = 0; i < r->neps; i++) {
-		free(r->eps[i].entries);
-		free(r->eps[i].cidrs);
-	}
+	for (size_t i = 0; i < r->neps; i++)
+		pol_ep_set(&r->eps[i], NULL, 0, NULL, 0);
 	free(r->eps);
 	free(r->ipcache);
 	free(r->policies);

@@ -958,12 +958,7 @@ static int splice(struct pol_ep *ep, uint8_t dir, struct out *o)
 	nc += o->nc;
 	qsort(e, n, sizeof(*e), pol_cmp_entry_key);
 	qsort(c, nc, sizeof(*c), pol_cmp_cidr_key);
-	free(ep->entries);
-	free(ep->cidrs);
-	ep->entries = e;
-	ep->nentries = n;
-	ep->cidrs = c;
-	ep->ncidrs = nc;
+	pol_ep_set(ep, e, n, c, nc);
 	return 0;
 }
 
@@ -1144,8 +1139,7 @@ int cnp_apply(const struct pol_ctx *x, const struct k8s_pod *pod, struct pol_ep 
 		for (int pi = 0; pi < 3; pi++)
 			free(cc.at.lo[pi]);
 		free(cc.rules);
-		free(enf.entries);
-		free(enf.cidrs);
+		pol_ep_set(&enf, NULL, 0, NULL, 0);
 		free(o.groups);
 		free(o.e);
 		free(o.c);
@@ -1206,10 +1200,8 @@ struct cnp_memo *cnp_memo_new(void)
 
 void cnp_memo_free(struct cnp_memo *m)
 {
-	for (size_t i = 0; m && i < m->n; i++) {
-		free(m->v[i].ep.entries);
-		free(m->v[i].ep.cidrs);
-	}
+	for (size_t i = 0; m && i < m->n; i++)
+		pol_ep_set(&m->v[i].ep, NULL, 0, NULL, 0);
 	if (m)
 		free(m->v);
 	free(m);
@@ -1240,12 +1232,7 @@ static int ep_copy(struct pol_ep *dst, const struct pol_ep *src)
 		e[i] = src->entries[i], e[i].key.ep = dst->ip;
 	for (size_t i = 0; i < src->ncidrs; i++)
 		c[i] = src->cidrs[i], c[i].key.ep = dst->ip;
-	free(dst->entries);
-	free(dst->cidrs);
-	dst->entries = e;
-	dst->nentries = src->nentries;
-	dst->cidrs = c;
-	dst->ncidrs = src->ncidrs;
+	pol_ep_set(dst, e, src->nentries, c, src->ncidrs);
 	dst->state.isolated = src->state.isolated;
 	memcpy(dst->atoms, src->atoms, sizeof(dst->atoms));
 	return 0;

@@ -846,17 +846,8 @@ out:
 /* The first pod of namespace ns in the view (sorted by namespace, then name). */
 static size_t view_ns_first(const struct cluster *c, const char *ns)
 {
-	size_t lo = 0, hi = c->n[K8S_POD];
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-
-		if (pol_cmp_str(c->objs[K8S_POD][mid]->meta.ns, ns) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
+	return pol_ns_first((const void *const *)c->objs[K8S_POD], c->n[K8S_POD],
+			    offsetof(struct k8s_object, meta), ns);
 }
 
 /*

@@ -15,12 +15,6 @@
 
 #include "lib/policy/policy_incr_int.h"
 
-static void ep_free(struct pol_ep *ep)
-{
-	free(ep->entries);
-	free(ep->cidrs);
-}
-
 static bool id_dead(const struct pol_delta *d, uint32_t id)
 {
 	for (size_t i = 0; i < d->nid_del; i++)
@@ -153,7 +147,7 @@ static int eps_add_born(struct pol_incr *pi)
 			ret = ep_merge(ep, &add);
 			ep->changed = true;
 		}
-		ep_free(&add);
+		pol_ep_set(&add, NULL, 0, NULL, 0);
 	}
 out:
 	pol_epbuild_free(&eb);
@@ -357,13 +351,13 @@ static int compile_dirty(struct pol_incr *pi, const struct pol_ctx *x, struct ep
 	if (ret) {
 		for (size_t i = 0; i < n; i++)
 			if (hmap_has(&pi->dirty, hu32(v[i].ip), UKEY(v[i].ip)))
-				ep_free(&v[i]);
+				pol_ep_set(&v[i], NULL, 0, NULL, 0);
 		free(v);
 		return ret;
 	}
 	for (size_t i = 0; i < r->neps; i++)
 		if (hmap_has(&pi->dirty, hu32(r->eps[i].ip), UKEY(r->eps[i].ip)))
-			ep_free(&r->eps[i]);
+			pol_ep_set(&r->eps[i], NULL, 0, NULL, 0);
 	free(r->eps);
 	if (n)
 		qsort(v, n, sizeof(*v), pol_cmp_ep);

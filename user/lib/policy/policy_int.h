@@ -171,6 +171,8 @@ int pol_cmp_ipcache_rank(const void *a, const void *b);
 int pol_cmp_meta(const void *a, const void *b);
 int pol_cmp_podname(const void *a, const void *b);
 int pol_cmp_str(const char *a, const char *b);
+/* The first of v[n] (sorted by namespace; each a struct k8s_meta at offset meta) in ns. */
+size_t pol_ns_first(const void *const *v, size_t n, size_t meta, const char *ns);
 int pol_compile_ep(const struct pol_ctx *x, const struct k8s_pod *pod, uint32_t identity,
 		   struct epbuild *eb, struct pol_ep *ep, const struct pol_ep *old);
 /*
@@ -230,6 +232,8 @@ void pol_podname_set(struct xcni_podname *n, const struct k8s_pod *p);
 /* p (being deleted) yields the address it shares with live (pol_yield). */
 bool pol_pod_yields(const struct k8s_pod *p, const struct k8s_pod *live);
 void pol_ep_contest(struct pol_ep *ep);
+/* ep's entries and prefixes: e[n] and c[nc] (taken; NULL, 0: none), the old ones freed. */
+void pol_ep_set(struct pol_ep *ep, struct pol_entry *e, size_t n, struct pol_cidr *c, size_t nc);
 /* policy_util.c: comparators for qsort and bsearch (pol_entry, pol_cidr by key). */
 int pol_cmp_entry_key(const void *a, const void *b);
 int pol_cmp_cidr_key(const void *a, const void *b);
