@@ -225,6 +225,8 @@ void pol_result_free(struct pol_result *r);
 bool pol_cnp_selects(const struct k8s_cnp *p, const struct k8s_pod *pod,
 		     const struct k8s_labels *nsl);
 bool pol_cnp_names_domain(const struct k8s_cnp_rule *r);
+/* The view's ClusterNetworkPolicies in evaluation order: Admin, Baseline, each by priority, name. */
+int pol_cnps_sorted(const struct cluster *c, const struct k8s_cnp ***out);
 bool pol_lpm_match(const void *stored, const void *lookup, unsigned int plen);
 const struct pol_ep *pol_ep_find(const struct pol_result *r, uint32_t ip);
 uint32_t pol_ipcache_identity(const struct pol_result *r, uint32_t ip);

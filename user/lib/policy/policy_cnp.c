@@ -1159,20 +1159,30 @@ static int cmp_cnp(const void *a, const void *b)
 	return strcmp(x->meta.name, y->meta.name);
 }
 
+int pol_cnps_sorted(const struct cluster *c, const struct k8s_cnp ***out)
+{
+	size_t n = c->n[K8S_CLUSTERNETPOL];
+	const struct k8s_cnp **v = calloc(n + 1, sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		v[i] = &c->objs[K8S_CLUSTERNETPOL][i]->cnp;
+	/* Equal priorities in a tier: by name, so every node orders them alike. */
+	qsort(v, n, sizeof(*v), cmp_cnp);
+	*out = v;
+	return 0;
+}
+
 int cnp_ctx_init(struct pol_ctx *x, const struct cluster *c)
 {
 	x->ncnps = c->n[K8S_CLUSTERNETPOL];
-	x->cnps = calloc(x->ncnps + 1, sizeof(*x->cnps));
 	x->cnp_id = calloc(x->ncnps + 1, sizeof(*x->cnp_id));
 	x->nsaudit = calloc(c->n[K8S_NAMESPACE] + 1, sizeof(*x->nsaudit));
-	if (!x->cnps || !x->cnp_id || !x->nsaudit)
+	if (pol_cnps_sorted(c, &x->cnps) || !x->cnp_id || !x->nsaudit)
 		return -ENOMEM;
-	for (size_t i = 0; i < x->ncnps; i++) {
-		x->cnps[i] = &c->objs[K8S_CLUSTERNETPOL][i]->cnp;
+	for (size_t i = 0; i < x->ncnps; i++)
 		x->cnp_audit_any |= x->cnps[i]->meta.audit;
-	}
-	/* Equal priorities in a tier: by name, so every node orders them alike. */
-	qsort(x->cnps, x->ncnps, sizeof(*x->cnps), cmp_cnp);
 	for (size_t i = 0; i < c->n[K8S_NAMESPACE]; i++)
 		if (c->objs[K8S_NAMESPACE][i]->meta.audit)
 			x->nsaudit[x->nnsaudit++] = c->objs[K8S_NAMESPACE][i]->meta.name;

@@ -240,11 +240,9 @@ static int moved_add(struct pol_incr *pi, uint32_t ip, const uint8_t *ip6)
 
 uint32_t pol_incr_pod_id(const struct pol_incr *pi, const char *ns, const char *name)
 {
-	char *key = pol_incr_pod_key(ns, name);
-	const struct ipod *ip = key ? hmap_get(&pi->pods, hstr(key), (uintptr_t)key) : NULL;
+	struct ipod *ip;
 
-	free(key);
-	return ip ? ip->id : 0;
+	return pol_incr_ipod(pi, ns, name, &ip) || !ip ? 0 : ip->id;
 }
 
 static int cmp16(const void *a, const void *b)
@@ -757,19 +755,15 @@ static int claims_settle(struct pol_incr *pi, const struct cluster *c,
 
 	for (size_t i = 0; !ret && i < nch; i++) {
 		const struct k8s_object *o, *prev;
-		const struct ipod *old, *holder;
+		const struct ipod *holder;
+		struct ipod *old;
 		uint32_t oa, na;
 		int role;
-		char *key;
 
 		if (ch[i].kind != K8S_POD)
 			continue;
-		if (!(key = pol_incr_pod_key(ch[i].ns, ch[i].name))) {
-			ret = -ENOMEM;
+		if ((ret = pol_incr_ipod(pi, ch[i].ns, ch[i].name, &old)))
 			break;
-		}
-		old = hmap_get(&pi->pods, hstr(key), (uintptr_t)key);
-		free(key);
 		o = pol_incr_view_find(c, K8S_POD, ch[i].ns, ch[i].name);
 		oa = old ? old->ip : pol_incr_claim_of(pi, ch[i].ns, ch[i].name, &role);
 		na = claim_now(pi, o);
@@ -843,13 +837,6 @@ out:
 	return ret;
 }
 
-/* The first pod of namespace ns in the view (sorted by namespace, then name). */
-static size_t view_ns_first(const struct cluster *c, const char *ns)
-{
-	return pol_ns_first((const void *const *)c->objs[K8S_POD], c->n[K8S_POD],
-			    offsetof(struct k8s_object, meta), ns);
-}
-
 /*
  * A Namespace came, changed or went. Of the NetworkPolicy compile only
  * identities read its labels (each of its pods' label sets holds them, and
@@ -898,7 +885,8 @@ static int ns_changed(struct pol_incr *pi, const struct cluster *c, const char *
 
 	if (ret <= 0)
 		return ret;
-	for (size_t i = view_ns_first(c, name);
+	for (size_t i = pol_ns_first((const void *const *)c->objs[K8S_POD], c->n[K8S_POD],
+				     offsetof(struct k8s_object, meta), name);
 	     i < c->n[K8S_POD] && !pol_cmp_str(c->objs[K8S_POD][i]->meta.ns, name); i++) {
 		const struct k8s_meta *m = &c->objs[K8S_POD][i]->meta;
 
@@ -914,17 +902,9 @@ static int pod_changed(struct pol_incr *pi, const struct cluster *c, const struc
 		       char *canon)
 {
 	const struct k8s_object *o = pol_incr_view_find(c, K8S_POD, ch->ns, ch->name);
-	char *key;
 	struct ipod *old;
 
-	key = pol_incr_pod_key(ch->ns, ch->name);
-	if (!key) {
-		free(canon);
-		return -ENOMEM;
-	}
-	old = hmap_get(&pi->pods, hstr(key), (uintptr_t)key);
-	free(key);
-	if (old && pod_unlink(pi, old)) {
+	if (pol_incr_ipod(pi, ch->ns, ch->name, &old) || (old && pod_unlink(pi, old))) {
 		free(canon);
 		return -ENOMEM;
 	}
@@ -1415,7 +1395,8 @@ int pol_incr_update(struct pol_incr *pi, const struct cluster *c, const struct p
 static const char *view_ns_name(const struct cluster *c, const char *ns)
 {
 	const struct k8s_object *o = pol_incr_view_find(c, K8S_NAMESPACE, NULL, ns);
-	size_t i = view_ns_first(c, ns);
+	size_t i = pol_ns_first((const void *const *)c->objs[K8S_POD], c->n[K8S_POD],
+				offsetof(struct k8s_object, meta), ns);
 
 	if (o)
 		return o->meta.name;

@@ -206,13 +206,10 @@ static int ctx_all_pods(struct pol_incr *pi, const struct cluster *c, struct pol
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		const struct k8s_pod *p = &c->objs[K8S_POD][i]->pod;
-		char *key = pol_incr_pod_key(p->meta.ns, p->meta.name);
-		const struct ipod *ip;
+		struct ipod *ip;
 
-		if (!key)
+		if (pol_incr_ipod(pi, p->meta.ns, p->meta.name, &ip))
 			return -ENOMEM;
-		ip = hmap_get(&pi->pods, hstr(key), (uintptr_t)key);
-		free(key);
 		if (!ip)
 			continue;
 		x->pods[x->npods] = p;

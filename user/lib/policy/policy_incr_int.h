@@ -124,6 +124,8 @@ void pol_incr_epsel_drop(struct hmap *m, uint32_t ip);
 void pol_incr_epsel_clear(struct hmap *m);
 int pol_incr_dirty_ep(struct pol_incr *pi, uint32_t ip);
 char *pol_incr_pod_key(const char *ns, const char *name);
+/* *out: the pod ns/name as pi knows it, or NULL. 0 or -ENOMEM. */
+int pol_incr_ipod(const struct pol_incr *pi, const char *ns, const char *name, struct ipod **out);
 int pol_incr_eps_resync(struct pol_incr *pi, const struct cluster *c);
 
 /* One more element val of the update's delta array arr: 0 or -ENOMEM. */
