@@ -1948,6 +1948,53 @@ static void test_audit_stays_incremental(void **state)
 	store_free(st);
 }
 
+/*
+ * A tiered pod's egress accepts the nodes by its first rule and 10.1.0.0/24
+ * by its second, so its pods go by address; pod q holds node n1's address
+ * and went first under that key (the second rule's group). A patch taking
+ * old's group there for n1 would map that group to the first rule's, and
+ * the /24 (after n1, from the same old group) would name the wrong rule: so
+ * n1's address is decided again while a pod holds it and after one held it
+ * (cnp_patch_init, pod_unlink). Verdicts alike: a pod at a node's address
+ * is judged as the node, its polcidr key as the pod (found here, not this
+ * test's concern).
+ */
+static void test_prefix_patch_shared_address(void **state)
+{
+	const struct pol_delta *d;
+	struct pol_incr *pi = pol_incr_new();
+	struct store *st = store_new();
+
+	(void)state;
+	put(st, json_loads("{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":\"n1\"},"
+			   "\"status\":{\"addresses\":[{\"type\":\"InternalIP\",\"address\":"
+			   "\"10.1.0.50\"}]}}", 0, NULL));
+	put(st, json_loads("{\"apiVersion\":\"policy.networking.k8s.io/v1alpha2\",\"kind\":"
+			   "\"ClusterNetworkPolicy\",\"metadata\":{\"name\":\"c\"},\"spec\":{\"tier\":"
+			   "\"Admin\",\"priority\":1,\"subject\":{\"namespaces\":{}},\"egress\":["
+			   "{\"action\":\"Accept\",\"to\":[{\"nodes\":{}}]},{\"action\":\"Accept\","
+			   "\"to\":[{\"networks\":[\"10.1.0.0/24\"]}]}]}}", 0, NULL));
+	put(st, lpod("l", "n0", "a", NULL, "10.1.0.10"));
+	put(st, lpod("q", "n1", "b", NULL, "10.1.0.50"));
+	assert_int_equal(update(st, pi, &d), 0);
+	assert_true(d->full);
+	/* Another pod: l patched, q still at n1's address (now). */
+	put(st, lpod("r", "n1", "c", NULL, "10.1.0.30"));
+	assert_int_equal(update(st, pi, &d), 0);
+	assert_false(d->full);
+	assert_int_equal(d->neps_patched[1], 1); /* egress */
+	/* q gone: n1 gives the key now (before). */
+	store_del(st, K8S_POD, "ns0", "q");
+	assert_int_equal(update(st, pi, &d), 0);
+	assert_false(d->full);
+	assert_int_equal(d->neps_patched[1], 1); /* egress */
+	put(st, lpod("q", "n1", "b", NULL, "10.1.0.50"));
+	assert_int_equal(update(st, pi, &d), 0);
+	assert_int_equal(d->neps_patched[1], 1); /* egress */
+	pol_incr_free(pi);
+	store_free(st);
+}
+
 /* What made a generation whole is said (xcnid's log), and a delta says nothing. */
 static void test_whole_says_why(void **state)
 {
@@ -2071,6 +2118,7 @@ int main(void)
 		cmocka_unit_test(test_deleting_pod_yields),
 		cmocka_unit_test_teardown(test_random_life, life_off),
 		cmocka_unit_test(test_whole_says_why),
+		cmocka_unit_test(test_prefix_patch_shared_address),
 		cmocka_unit_test(test_birth_after_relabel),
 		cmocka_unit_test(test_audit_stays_incremental),
 		cmocka_unit_test(test_collision_keeps_the_holder),
