@@ -1950,12 +1950,14 @@ static void test_audit_stays_incremental(void **state)
 
 /*
  * A tiered pod's egress accepts the nodes by its first rule and 10.1.0.0/24
- * by its second, so its pods go by address; pod q holds node n1's address
- * and went first under that key (the second rule's group). A patch taking
+ * by its third, so its pods go by address; pod q holds node n1's address
+ * and went first under that key (the third rule's group). A patch taking
  * old's group there for n1 would map that group to the first rule's, and
  * the /24 (after n1, from the same old group) would name the wrong rule: so
  * n1's address is decided again while a pod holds it and after one held it
- * (cnp_patch_init, pod_unlink). Verdicts alike: a pod at a node's address
+ * (cnp_patch_init, pod_unlink). A host prefix a rule names (10.1.0.60/32,
+ * node n2's: n2 went first under it) is decided again always: its rule's
+ * group is its own (kept_slot). Verdicts alike: a pod at a node's address
  * is judged as the node, its polcidr key as the pod (found here, not this
  * test's concern).
  */
@@ -1973,7 +1975,11 @@ static void test_prefix_patch_shared_address(void **state)
 			   "\"ClusterNetworkPolicy\",\"metadata\":{\"name\":\"c\"},\"spec\":{\"tier\":"
 			   "\"Admin\",\"priority\":1,\"subject\":{\"namespaces\":{}},\"egress\":["
 			   "{\"action\":\"Accept\",\"to\":[{\"nodes\":{}}]},{\"action\":\"Accept\","
+			   "\"to\":[{\"networks\":[\"10.1.0.60/32\"]}]},{\"action\":\"Accept\","
 			   "\"to\":[{\"networks\":[\"10.1.0.0/24\"]}]}]}}", 0, NULL));
+	put(st, json_loads("{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":\"n2\"},"
+			   "\"status\":{\"addresses\":[{\"type\":\"InternalIP\",\"address\":"
+			   "\"10.1.0.60\"}]}}", 0, NULL));
 	put(st, lpod("l", "n0", "a", NULL, "10.1.0.10"));
 	put(st, lpod("q", "n1", "b", NULL, "10.1.0.50"));
 	assert_int_equal(update(st, pi, &d), 0);
@@ -1991,6 +1997,9 @@ static void test_prefix_patch_shared_address(void **state)
 	put(st, lpod("q", "n1", "b", NULL, "10.1.0.50"));
 	assert_int_equal(update(st, pi, &d), 0);
 	assert_int_equal(d->neps_patched[1], 1); /* egress */
+	put(st, lpod("r", "n1", "d", NULL, "10.1.0.31"));
+	assert_int_equal(update(st, pi, &d), 0);
+	assert_int_equal(d->neps_patched[1], 1);
 	pol_incr_free(pi);
 	store_free(st);
 }
