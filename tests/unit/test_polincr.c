@@ -1948,6 +1948,16 @@ static void test_audit_stays_incremental(void **state)
 	store_free(st);
 }
 
+/* One update followed as a delta, n tiered directions of it patched. */
+static void update_patched(struct store *st, struct pol_incr *pi, size_t n)
+{
+	const struct pol_delta *d;
+
+	assert_int_equal(update(st, pi, &d), 0);
+	assert_false(d->full);
+	assert_int_equal(d->neps_patched[1], n);
+}
+
 /*
  * A tiered pod's egress accepts the nodes by its first rule and 10.1.0.0/24
  * by its third, so its pods go by address; pod q holds node n1's address
@@ -1984,22 +1994,16 @@ static void test_prefix_patch_shared_address(void **state)
 	put(st, lpod("q", "n1", "b", NULL, "10.1.0.50"));
 	assert_int_equal(update(st, pi, &d), 0);
 	assert_true(d->full);
-	/* Another pod: l patched, q still at n1's address (now). */
+	/* Another pod: l's egress patched, q still at n1's address (now). */
 	put(st, lpod("r", "n1", "c", NULL, "10.1.0.30"));
-	assert_int_equal(update(st, pi, &d), 0);
-	assert_false(d->full);
-	assert_int_equal(d->neps_patched[1], 1); /* egress */
-	/* q gone: n1 gives the key now (before). */
+	update_patched(st, pi, 1);
+	/* q gone: n1 gives the key now (before); then back, then another pod. */
 	store_del(st, K8S_POD, "ns0", "q");
-	assert_int_equal(update(st, pi, &d), 0);
-	assert_false(d->full);
-	assert_int_equal(d->neps_patched[1], 1); /* egress */
+	update_patched(st, pi, 1);
 	put(st, lpod("q", "n1", "b", NULL, "10.1.0.50"));
-	assert_int_equal(update(st, pi, &d), 0);
-	assert_int_equal(d->neps_patched[1], 1); /* egress */
+	update_patched(st, pi, 1);
 	put(st, lpod("r", "n1", "d", NULL, "10.1.0.31"));
-	assert_int_equal(update(st, pi, &d), 0);
-	assert_int_equal(d->neps_patched[1], 1);
+	update_patched(st, pi, 1);
 	pol_incr_free(pi);
 	store_free(st);
 }

@@ -49,16 +49,6 @@ int pol_cmp_ep(const void *a, const void *b)
 		      sizeof(uint32_t));
 }
 
-void pol_ep_set(struct pol_ep *ep, struct pol_entry *e, size_t n, struct pol_cidr *c, size_t nc)
-{
-	free(ep->entries);
-	free(ep->cidrs);
-	ep->entries = e;
-	ep->nentries = n;
-	ep->cidrs = c;
-	ep->ncidrs = nc;
-}
-
 /* A contested address's owner: closed, no entries (pol_contest). */
 void pol_ep_contest(struct pol_ep *ep)
 {

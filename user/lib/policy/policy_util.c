@@ -65,6 +65,16 @@ int pol_cmp_str(const char *a, const char *b)
 	return strcmp(a ? a : "", b ? b : "");
 }
 
+void pol_ep_set(struct pol_ep *ep, struct pol_entry *e, size_t n, struct pol_cidr *c, size_t nc)
+{
+	free(ep->entries);
+	free(ep->cidrs);
+	ep->entries = e;
+	ep->nentries = n;
+	ep->cidrs = c;
+	ep->ncidrs = nc;
+}
+
 size_t pol_ns_first(const void *const *v, size_t n, size_t meta, const char *ns)
 {
 	size_t lo = 0, hi = n;
