@@ -49,7 +49,7 @@ static void cnp(struct store *st, const char *name, const char *subj, int prio, 
 static void say(const char *what, double sum, double max, int n, const struct pol_delta *d)
 {
 	printf("%-5s %10.1f us mean %10.1f us max  [%s; %zu local pods compiled, %zu patched]\n", what,
-	       sum / n, max, d->full ? d->why : "delta", d->neps_compiled, d->neps_patched);
+	       sum / n, max, d->full ? d->why : "delta", d->neps_compiled, d->neps_patched[1]);
 }
 
 int main(int argc, char **argv)

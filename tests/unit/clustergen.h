@@ -334,6 +334,9 @@ static void np_put(struct store *st, unsigned *seed, unsigned i)
 
 static json_t *cnp_egress_peer(unsigned *seed)
 {
+	json_t *nets;
+	unsigned v;
+
 	switch (rnd(seed, 3)) {
 	case 0:
 		if (rnd(seed, 2))
@@ -341,7 +344,13 @@ static json_t *cnp_egress_peer(unsigned *seed)
 		return json_pack("[{s:{s:{s:s}}}]", "nodes", "matchLabels", "zone",
 				 pick(seed, zones, 2));
 	case 1:
-		return json_pack("[{s:[s]}]", "networks", rnd(seed, 2) ? "10.1.0.0/24" : "10.1.2.0/23");
+		/* Now and then a host prefix: at an address pods and nodes take and leave
+		 * (n2's own 10.1.0.22, pod_put's fd00:1::103), whose group a patch keeps not. */
+		v = rnd(seed, 4);
+		nets = json_pack("[s]", v == 3 ? "10.1.0.22/32" : v % 2 ? "10.1.0.0/24" : "10.1.2.0/23");
+		if (v == 2)
+			json_array_append_new(nets, json_string("fd00:1::103/128"));
+		return json_pack("[{s:o}]", "networks", nets);
 	default:
 		return json_pack("[{s:{s:{s:s}}}]", "namespaces", "matchLabels", "team",
 				 pick(seed, teams, 2));

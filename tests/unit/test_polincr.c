@@ -620,8 +620,9 @@ static size_t cnp_steps, cnp_deltas, cnp_eps, cnp_eps_compiled;
  * delta; whole compiles neither a first list, a failure's nor the journal's
  * "all" asked for (issue 69: none is left), the last one's reason. */
 static size_t node_steps, self_node_steps, node_deltas, fallbacks;
-/* Delta steps' local pods compiled again, and their tiered directions patched per peer. */
-static size_t eps_compiled, dirs_patched;
+/* Delta steps' local pods compiled again, and their tiered directions with the last result
+ * at hand: patched per peer, and compiled whole (egress named ports). */
+static size_t eps_compiled, dirs_patched, dirs_whole;
 /* Steps with tiers whose only change was a Node's, and those that compiled no pod. */
 static size_t node_only_tiered, node_only_quiet, node_only_patched;
 static const char *fallback_why;
@@ -717,11 +718,12 @@ static void run(unsigned seed, uint32_t (*hash)(const char *), size_t *resets, s
 			}
 			contest_deltas += (r->ncontested || r->nyielded) && pol_incr_resets(pi) == resets0;
 			eps_compiled += d->full ? 0 : d->neps_compiled;
-			dirs_patched += d->full ? 0 : d->neps_patched;
+			dirs_patched += d->full ? 0 : d->neps_patched[1];
+			dirs_whole += d->full ? 0 : d->neps_patched[0];
 			if (node_changed && !all && !pods_etc && c.n[K8S_CLUSTERNETPOL]) {
 				node_only_tiered++;
 				node_only_quiet += !d->neps_compiled;
-				node_only_patched += d->full ? 0 : d->neps_patched;
+				node_only_patched += d->full ? 0 : d->neps_patched[1];
 			}
 			if (node_changed && !all) {
 				node_steps++;
@@ -915,7 +917,7 @@ static void test_random_cnp(void **state)
 	(void)state;
 	gen_cnp = gen_ns_labels = true;
 	cnp_steps = cnp_deltas = cnp_eps = cnp_eps_compiled = 0;
-	eps_compiled = dirs_patched = 0;
+	eps_compiled = dirs_patched = dirs_whole = 0;
 	node_steps = self_node_steps = node_deltas = fallbacks = 0;
 	node_only_tiered = node_only_quiet = node_only_patched = 0;
 	fallback_why = NULL;
@@ -948,8 +950,11 @@ static void test_random_cnp(void **state)
 	assert_int_equal(fallbacks, 0);
 	/* Step 5: a tiered pod reached by pods' changes only is patched. */
 	print_message("%zu local pods compiled again in the deltas, %zu tiered directions of "
-		      "them patched per peer\n", eps_compiled, dirs_patched);
+		      "them patched per peer, %zu compiled whole\n", eps_compiled, dirs_patched,
+		      dirs_whole);
 	assert_true(dirs_patched > 0);
+	/* Prefixes (ipBlock, networks) patch too: only egress named ports compile whole. */
+	assert_true(dirs_whole * 10 < dirs_patched);
 	print_message("%zu steps with tiers and only a Node changed, %zu of them compiled no pod; "
 		      "%zu tiered directions patched in them\n", node_only_tiered, node_only_quiet,
 		      node_only_patched);
@@ -1943,6 +1948,66 @@ static void test_audit_stays_incremental(void **state)
 	store_free(st);
 }
 
+/* One update followed as a delta, n tiered directions of it patched. */
+static void update_patched(struct store *st, struct pol_incr *pi, size_t n)
+{
+	const struct pol_delta *d;
+
+	assert_int_equal(update(st, pi, &d), 0);
+	assert_false(d->full);
+	assert_int_equal(d->neps_patched[1], n);
+}
+
+/*
+ * A tiered pod's egress accepts the nodes by its first rule and 10.1.0.0/24
+ * by its third, so its pods go by address; pod q holds node n1's address
+ * and went first under that key (the third rule's group). A patch taking
+ * old's group there for n1 would map that group to the first rule's, and
+ * the /24 (after n1, from the same old group) would name the wrong rule: so
+ * n1's address is decided again while a pod holds it and after one held it
+ * (cnp_patch_init, pod_unlink). A host prefix a rule names (10.1.0.60/32,
+ * node n2's: n2 went first under it) is decided again always: its rule's
+ * group is its own (kept_slot). Verdicts alike: a pod at a node's address
+ * is judged as the node, its polcidr key as the pod (found here, not this
+ * test's concern).
+ */
+static void test_prefix_patch_shared_address(void **state)
+{
+	const struct pol_delta *d;
+	struct pol_incr *pi = pol_incr_new();
+	struct store *st = store_new();
+
+	(void)state;
+	put(st, json_loads("{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":\"n1\"},"
+			   "\"status\":{\"addresses\":[{\"type\":\"InternalIP\",\"address\":"
+			   "\"10.1.0.50\"}]}}", 0, NULL));
+	put(st, json_loads("{\"apiVersion\":\"policy.networking.k8s.io/v1alpha2\",\"kind\":"
+			   "\"ClusterNetworkPolicy\",\"metadata\":{\"name\":\"c\"},\"spec\":{\"tier\":"
+			   "\"Admin\",\"priority\":1,\"subject\":{\"namespaces\":{}},\"egress\":["
+			   "{\"action\":\"Accept\",\"to\":[{\"nodes\":{}}]},{\"action\":\"Accept\","
+			   "\"to\":[{\"networks\":[\"10.1.0.60/32\"]}]},{\"action\":\"Accept\","
+			   "\"to\":[{\"networks\":[\"10.1.0.0/24\"]}]}]}}", 0, NULL));
+	put(st, json_loads("{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":\"n2\"},"
+			   "\"status\":{\"addresses\":[{\"type\":\"InternalIP\",\"address\":"
+			   "\"10.1.0.60\"}]}}", 0, NULL));
+	put(st, lpod("l", "n0", "a", NULL, "10.1.0.10"));
+	put(st, lpod("q", "n1", "b", NULL, "10.1.0.50"));
+	assert_int_equal(update(st, pi, &d), 0);
+	assert_true(d->full);
+	/* Another pod: l's egress patched, q still at n1's address (now). */
+	put(st, lpod("r", "n1", "c", NULL, "10.1.0.30"));
+	update_patched(st, pi, 1);
+	/* q gone: n1 gives the key now (before); then back, then another pod. */
+	store_del(st, K8S_POD, "ns0", "q");
+	update_patched(st, pi, 1);
+	put(st, lpod("q", "n1", "b", NULL, "10.1.0.50"));
+	update_patched(st, pi, 1);
+	put(st, lpod("r", "n1", "d", NULL, "10.1.0.31"));
+	update_patched(st, pi, 1);
+	pol_incr_free(pi);
+	store_free(st);
+}
+
 /* What made a generation whole is said (xcnid's log), and a delta says nothing. */
 static void test_whole_says_why(void **state)
 {
@@ -2066,6 +2131,7 @@ int main(void)
 		cmocka_unit_test(test_deleting_pod_yields),
 		cmocka_unit_test_teardown(test_random_life, life_off),
 		cmocka_unit_test(test_whole_says_why),
+		cmocka_unit_test(test_prefix_patch_shared_address),
 		cmocka_unit_test(test_birth_after_relabel),
 		cmocka_unit_test(test_audit_stays_incremental),
 		cmocka_unit_test(test_collision_keeps_the_holder),

@@ -610,32 +610,6 @@ static int cnp_selectors(const struct cluster *c, const struct pol_result *r,
 	return 0;
 }
 
-/* CNPs Admin first, then Baseline, each by priority, then name. */
-static int cnp_order(const void *a, const void *b)
-{
-	const struct k8s_cnp *x = *(const struct k8s_cnp *const *)a, *y = *(const struct k8s_cnp *const *)b;
-
-	if (x->tier != y->tier)
-		return x->tier == K8S_CNP_ADMIN ? -1 : 1;
-	if (x->priority != y->priority)
-		return x->priority < y->priority ? -1 : 1;
-	return strcmp(x->meta.name, y->meta.name);
-}
-
-static int cnps_sorted(const struct cluster *c, const struct k8s_cnp ***out)
-{
-	size_t n = c->n[K8S_CLUSTERNETPOL];
-	const struct k8s_cnp **v = calloc(n + 1, sizeof(*v));
-
-	if (!v)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++)
-		v[i] = &c->objs[K8S_CLUSTERNETPOL][i]->cnp;
-	qsort(v, n, sizeof(*v), cnp_order);
-	*out = v;
-	return 0;
-}
-
 int pol_nm_selectors(const struct cluster *c, const struct pol_result *r, struct pol_nm_list *out)
 {
 	const struct k8s_cnp **cnps = NULL;
@@ -645,7 +619,7 @@ int pol_nm_selectors(const struct cluster *c, const struct pol_result *r, struct
 	for (size_t i = 0; !err && i < c->n[K8S_NETWORKPOLICY]; i++)
 		err = np_selectors(c, r, &c->objs[K8S_NETWORKPOLICY][i]->np, out);
 	if (!err)
-		err = cnps_sorted(c, &cnps);
+		err = pol_cnps_sorted(c, &cnps);
 	for (size_t i = 0; !err && i < c->n[K8S_CLUSTERNETPOL]; i++)
 		err = cnp_selectors(c, r, cnps[i], out);
 	free(cnps);
@@ -747,7 +721,7 @@ int pol_nm_near_misses(const struct cluster *c, const struct pol_result *r, cons
 		}
 	}
 	if (!err)
-		err = cnps_sorted(c, &cnps);
+		err = pol_cnps_sorted(c, &cnps);
 	for (size_t i = 0; !err && i < c->n[K8S_CLUSTERNETPOL]; i++) {
 		const struct k8s_cnp *cp = cnps[i];
 		const struct k8s_cnp_rule *rules = dir == NM_INGRESS ? cp->ingress : cp->egress;

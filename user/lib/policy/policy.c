@@ -52,11 +52,7 @@ int pol_cmp_ep(const void *a, const void *b)
 /* A contested address's owner: closed, no entries (pol_contest). */
 void pol_ep_contest(struct pol_ep *ep)
 {
-	free(ep->entries);
-	free(ep->cidrs);
-	ep->entries = NULL;
-	ep->cidrs = NULL;
-	ep->nentries = ep->ncidrs = 0;
+	pol_ep_set(ep, NULL, 0, NULL, 0);
 	ep->atoms[0] = ep->atoms[1] = 0; /* nothing for a patch to keep */
 	ep->state.isolated |= XCNI_POLEP_OVERFLOW | XCNI_POLEP_CONTESTED;
 	memset(ep->state.has, 0, sizeof(ep->state.has));
@@ -96,10 +92,8 @@ void pol_result_free(struct pol_result *r)
 		k8s_labels_free(&r->identities[i].ns_labels);
 	}
 	free(r->identities);
-	for (size_t i = 0; i < r->neps; i++) {
-		free(r->eps[i].entries);
-		free(r->eps[i].cidrs);
-	}
+	for (size_t i = 0; i < r->neps; i++)
+		pol_ep_set(&r->eps[i], NULL, 0, NULL, 0);
 	free(r->eps);
 	free(r->ipcache);
 	free(r->policies);

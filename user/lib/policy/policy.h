@@ -225,6 +225,8 @@ void pol_result_free(struct pol_result *r);
 bool pol_cnp_selects(const struct k8s_cnp *p, const struct k8s_pod *pod,
 		     const struct k8s_labels *nsl);
 bool pol_cnp_names_domain(const struct k8s_cnp_rule *r);
+/* The view's ClusterNetworkPolicies in evaluation order: Admin, Baseline, each by priority, name. */
+int pol_cnps_sorted(const struct cluster *c, const struct k8s_cnp ***out);
 bool pol_lpm_match(const void *stored, const void *lookup, unsigned int plen);
 const struct pol_ep *pol_ep_find(const struct pol_result *r, uint32_t ip);
 uint32_t pol_ipcache_identity(const struct pol_result *r, uint32_t ip);
@@ -272,7 +274,7 @@ struct pol_delta {
 	struct pol_podname *pn_put;
 	uint32_t *pn_del;
 	size_t neps_compiled; /* local pods whose policy was compiled again */
-	size_t neps_patched; /* tiered directions of those patched per peer, not compiled whole */
+	size_t neps_patched[2]; /* tiered directions of those, last result at hand: whole, patched */
 	/* Local pods given the entries of identities born in this update (their
 	 * peers matched against the new identities only, not compiled again). */
 	size_t neps_born;

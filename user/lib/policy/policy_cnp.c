@@ -507,13 +507,17 @@ static int out_cidr(struct out *o, const struct cnpctx *cc, const struct xcni_pr
 	return 0;
 }
 
-/* A patch's slot in cc->kept for a peer at a (not a pod: dir_ids's), or NULL: to be decided. */
-static uint32_t *kept_slot(const struct cnpctx *cc, const struct xcni_prefix *a)
+/* A patch's slot in cc->kept for a peer not a pod, or NULL: to be decided. A host prefix
+ * a rule names shares its key with a pod's or a node's address, which went first (old's
+ * group is theirs); a node's, with a pod's now or before (cnp_patch_init). */
+static uint32_t *kept_slot(const struct cnpctx *cc, const struct peer *pr)
 {
+	const struct xcni_prefix *a = &pr->addr;
 	struct pol_cidr k = { pol_cidr_key(0, 0, a), 0 };
 	const struct pol_cidr *c;
 
-	if (!cc->x->moved || bsearch(&k, cc->x->moved, cc->x->nmoved, sizeof(k), pol_cmp_cidr_key))
+	if (!cc->x->moved || (pr->id == XCNI_ID_WORLD && a->len == (a->family == 6 ? 128 : 32)) ||
+	    bsearch(&k, cc->x->moved, cc->x->nmoved, sizeof(k), pol_cmp_cidr_key))
 		return NULL;
 	k.key = pol_cidr_key(cc->ep->ip, cc->cidr_dir ? cc->cidr_dir : cc->dir, a);
 	c = bsearch(&k, cc->old->cidrs, cc->old->ncidrs, sizeof(k), pol_cmp_cidr_key);
@@ -584,7 +588,7 @@ static int peer_out(struct out *o, const struct cnpctx *cc, const struct peer *p
 		    struct memo *m)
 {
 	struct memo_ent *e = NULL;
-	uint32_t gid = 0, *k = cc->old && !pr->pod ? kept_slot(cc, &pr->addr) : NULL;
+	uint32_t gid = 0, *k = cc->old && !pr->pod ? kept_slot(cc, pr) : NULL;
 	int ret;
 
 	/* Sized for every pod, so made when a pod first goes by address. */
@@ -722,8 +726,8 @@ static bool id_held(const struct pol_ctx *x, uint32_t id)
  * The pods by identity, one group keyed by it for each identity held (split:
  * those a rule prefix holds an address of, which go by address). From
  * nothing each is decided. A patch (old: the pod's last result, its rules
- * and port intervals the same, no prefix) keeps old's identities' entries of
- * dir but those no pod holds any more, and decides the new: a pod that came,
+ * and port intervals the same) keeps old's identities' entries of dir but
+ * those no pod holds any more or split holds, and decides the new: a pod that came,
  * went or was relabelled costs its identity's decision at most, not every
  * peer's. The groups (nodes, gateway, domainNames) are made again, most
  * from old's (peer_out).
@@ -740,7 +744,7 @@ static int dir_ids(struct cnpctx *cc, struct out *o, struct vd *buf,
 		bool id = by_label_set(e->key.peer);
 
 		if (e->key.dir != cc->dir || e->key.peer >= XCNI_ID_CIDR_BASE ||
-		    (id && !id_held(x, e->key.peer)))
+		    (id && (!id_held(x, e->key.peer) || pol_u32set_has(split, e->key.peer))))
 			continue;
 		if (id)
 			pol_u32set_add(&had, e->key.peer);
@@ -854,20 +858,22 @@ static int compile_dir(struct cnpctx *cc, struct out *o, const struct pol_ep *ol
 	 */
 	if (!ret && !m.by_ports && m.npfx)
 		ret = ids_split(&split, cc, &m);
-	/* Only the pods' identities and the Nodes can have moved (cnp_apply,
+	/* Only the pods (identities, addresses) and the Nodes can have moved (cnp_apply,
 	 * eps_dirty_audited): patched, old's groups numbered again in the order
-	 * from nothing numbers them (the nodes', in order, first). */
-	if (!ret && old && !m.npfx && !m.by_ports) {
+	 * from nothing numbers them (the pods' by address, the nodes', in order, first). */
+	if (!ret && old && !m.by_ports) {
 		cc->old = old;
 		cc->nkept = old->nentries; /* a group has one at least */
 		if (!(cc->kept = calloc(cc->nkept + 1, sizeof(*cc->kept))))
 			ret = -ENOMEM;
-		if (cc->x->npatched)
-			(*cc->x->npatched)++;
 	}
+	if (old && cc->x->npatched)
+		cc->x->npatched[!!cc->old]++;
 	if (!ret && !m.by_ports)
 		ret = dir_ids(cc, o, buf, &split, cc->old);
-	if (!ret && !cc->old)
+	/* A patch's pods by address (a rule prefix holds theirs) are decided by identity and
+	 * region again (memo): old's groups by address are not theirs to keep. */
+	if (!ret && (!cc->old || m.npfx))
 		ret = dir_pods(cc, o, buf, &m, &split);
 	if (!ret)
 		ret = dir_nodes(cc, o, buf);
@@ -953,12 +959,7 @@ static int splice(struct pol_ep *ep, uint8_t dir, struct out *o)
 	nc += o->nc;
 	qsort(e, n, sizeof(*e), pol_cmp_entry_key);
 	qsort(c, nc, sizeof(*c), pol_cmp_cidr_key);
-	free(ep->entries);
-	free(ep->cidrs);
-	ep->entries = e;
-	ep->nentries = n;
-	ep->cidrs = c;
-	ep->ncidrs = nc;
+	pol_ep_set(ep, e, n, c, nc);
 	return 0;
 }
 
@@ -1046,7 +1047,8 @@ static uint64_t atoms_digest(const struct atoms *a)
 }
 
 /* The addresses a patch decides again: any two of the nodes, the gateway and the changed Nodes'
- * (moved, before and after: counted twice) share (old keeps the first's group only). */
+ * and pods' (moved, before and after: counted twice) share (old keeps the first's group only),
+ * and the nodes' and gateway's a pod holds now (its group went first). */
 int cnp_patch_init(struct pol_ctx *x, const struct xcni_prefix *moved, size_t n)
 {
 	struct pol_cidr *v = calloc(2 * n + 2 * x->nnodes + 2, sizeof(*v));
@@ -1065,8 +1067,17 @@ int cnp_patch_init(struct pol_ctx *x, const struct xcni_prefix *moved, size_t n)
 	for (size_t i = 0; i < 2 * n; i++)
 		v[m++].key = pol_cidr_key(0, 0, &moved[i / 2]);
 	qsort(v, m, sizeof(*v), pol_cmp_cidr_key);
-	for (size_t i = 0; i + 1 < m; i++)
-		if (!pol_cmp_cidr_key(&v[i], &v[i + 1]))
+	for (size_t i = 0; i < 2 * x->npods; i++) {
+		const struct k8s_pod *p = x->pods[i / 2];
+		struct pol_cidr *f;
+
+		a = xcni_prefix_host(i % 2 ? 0 : p->ip, i % 2 && p->has_ip6 ? p->ip6 : NULL);
+		if ((f = bsearch(&(struct pol_cidr){ pol_cidr_key(0, 0, &a), 0 }, v, m, sizeof(*v),
+				 pol_cmp_cidr_key)))
+			f->group = 1;
+	}
+	for (size_t i = 0; i < m; i++)
+		if (v[i].group || (i + 1 < m && !pol_cmp_cidr_key(&v[i], &v[i + 1])))
 			v[k++] = v[i];
 	free(x->moved);
 	x->moved = v;
@@ -1129,8 +1140,7 @@ int cnp_apply(const struct pol_ctx *x, const struct k8s_pod *pod, struct pol_ep 
 		for (int pi = 0; pi < 3; pi++)
 			free(cc.at.lo[pi]);
 		free(cc.rules);
-		free(enf.entries);
-		free(enf.cidrs);
+		pol_ep_set(&enf, NULL, 0, NULL, 0);
 		free(o.groups);
 		free(o.e);
 		free(o.c);
@@ -1150,20 +1160,30 @@ static int cmp_cnp(const void *a, const void *b)
 	return strcmp(x->meta.name, y->meta.name);
 }
 
+int pol_cnps_sorted(const struct cluster *c, const struct k8s_cnp ***out)
+{
+	size_t n = c->n[K8S_CLUSTERNETPOL];
+	const struct k8s_cnp **v = calloc(n + 1, sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		v[i] = &c->objs[K8S_CLUSTERNETPOL][i]->cnp;
+	/* Equal priorities in a tier: by name, so every node orders them alike. */
+	qsort(v, n, sizeof(*v), cmp_cnp);
+	*out = v;
+	return 0;
+}
+
 int cnp_ctx_init(struct pol_ctx *x, const struct cluster *c)
 {
 	x->ncnps = c->n[K8S_CLUSTERNETPOL];
-	x->cnps = calloc(x->ncnps + 1, sizeof(*x->cnps));
 	x->cnp_id = calloc(x->ncnps + 1, sizeof(*x->cnp_id));
 	x->nsaudit = calloc(c->n[K8S_NAMESPACE] + 1, sizeof(*x->nsaudit));
-	if (!x->cnps || !x->cnp_id || !x->nsaudit)
+	if (pol_cnps_sorted(c, &x->cnps) || !x->cnp_id || !x->nsaudit)
 		return -ENOMEM;
-	for (size_t i = 0; i < x->ncnps; i++) {
-		x->cnps[i] = &c->objs[K8S_CLUSTERNETPOL][i]->cnp;
+	for (size_t i = 0; i < x->ncnps; i++)
 		x->cnp_audit_any |= x->cnps[i]->meta.audit;
-	}
-	/* Equal priorities in a tier: by name, so every node orders them alike. */
-	qsort(x->cnps, x->ncnps, sizeof(*x->cnps), cmp_cnp);
 	for (size_t i = 0; i < c->n[K8S_NAMESPACE]; i++)
 		if (c->objs[K8S_NAMESPACE][i]->meta.audit)
 			x->nsaudit[x->nnsaudit++] = c->objs[K8S_NAMESPACE][i]->meta.name;
@@ -1191,10 +1211,8 @@ struct cnp_memo *cnp_memo_new(void)
 
 void cnp_memo_free(struct cnp_memo *m)
 {
-	for (size_t i = 0; m && i < m->n; i++) {
-		free(m->v[i].ep.entries);
-		free(m->v[i].ep.cidrs);
-	}
+	for (size_t i = 0; m && i < m->n; i++)
+		pol_ep_set(&m->v[i].ep, NULL, 0, NULL, 0);
 	if (m)
 		free(m->v);
 	free(m);
@@ -1225,12 +1243,7 @@ static int ep_copy(struct pol_ep *dst, const struct pol_ep *src)
 		e[i] = src->entries[i], e[i].key.ep = dst->ip;
 	for (size_t i = 0; i < src->ncidrs; i++)
 		c[i] = src->cidrs[i], c[i].key.ep = dst->ip;
-	free(dst->entries);
-	free(dst->cidrs);
-	dst->entries = e;
-	dst->nentries = src->nentries;
-	dst->cidrs = c;
-	dst->ncidrs = src->ncidrs;
+	pol_ep_set(dst, e, src->nentries, c, src->ncidrs);
 	dst->state.isolated = src->state.isolated;
 	memcpy(dst->atoms, src->atoms, sizeof(dst->atoms));
 	return 0;

@@ -454,32 +454,23 @@ int pol_build_nslabels(struct pol_ctx *x, const struct cluster *c)
 	x->nsl = calloc(cap ? cap : 1, sizeof(*x->nsl));
 	if (!x->nsl)
 		return -ENOMEM;
-	for (size_t i = 0; i < c->n[K8S_NAMESPACE]; i++) {
-		const struct k8s_namespace *ns = &c->objs[K8S_NAMESPACE][i]->ns;
+	/* The Namespaces, then the namespaces only pods name (no labels), sorted from the last
+	 * Namespace on: pods look theirs up. */
+	for (size_t i = 0, nns = c->n[K8S_NAMESPACE]; i < nns + x->npods; i++) {
+		static const struct k8s_labels none;
+		const struct k8s_meta *m = i < nns ? &c->objs[K8S_NAMESPACE][i]->meta : NULL;
+		const char *name = m ? m->name : x->pods[i - nns]->meta.ns;
 		struct nslabels *l = &x->nsl[x->nnsl];
 
-		l->name = ns->meta.name;
-		/* The API server always sets it; a hand-made object may not. */
-		ret = pol_labels_copy(&l->labels, &ns->meta.labels, NS_NAME_LABEL, ns->meta.name);
-		if (ret)
-			return ret;
-		x->nnsl++;
-	}
-	qsort(x->nsl, x->nnsl, sizeof(*x->nsl), cmp_nslabels);
-	for (size_t i = 0; i < x->npods; i++) {
-		const struct k8s_labels none = { 0 };
-		const char *name = x->pods[i]->meta.ns;
-		struct nslabels *l;
-
-		if (!name || pol_nsl_find(x, name))
+		if (!name || (!m && pol_nsl_find(x, name)))
 			continue;
-		l = &x->nsl[x->nnsl];
 		l->name = name;
-		ret = pol_labels_copy(&l->labels, &none, NS_NAME_LABEL, name);
-		if (ret)
+		/* The API server always sets it; a hand-made object may not. */
+		if ((ret = pol_labels_copy(&l->labels, m ? &m->labels : &none, NS_NAME_LABEL, name)))
 			return ret;
 		x->nnsl++;
-		qsort(x->nsl, x->nnsl, sizeof(*x->nsl), cmp_nslabels);
+		if (i + 1 >= nns)
+			qsort(x->nsl, x->nnsl, sizeof(*x->nsl), cmp_nslabels);
 	}
 	return 0;
 }

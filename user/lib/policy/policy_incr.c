@@ -224,16 +224,25 @@ static int v6_add(struct pol_incr *pi, struct ipod *ip)
 	if (!pol_pod_managed(ip->pod) || !ip->pod->has_ip6)
 		return 0;
 	pi->d.v6_changed = true;
+	memcpy(ip->ip6, ip->pod->ip6, 16);
 	return hmap_put(&pi->v6, hstr(ip->key), (uintptr_t)ip->key, ip);
+}
+
+/* The tiered pods' patch decides these addresses again (cnp_patch_init). */
+static int moved_add(struct pol_incr *pi, uint32_t ip, const uint8_t *ip6)
+{
+	if (xcni_grow(&pi->moved, &pi->capmoved, pi->nmoved + 1, sizeof(*pi->moved)))
+		return -ENOMEM;
+	pi->moved[pi->nmoved++] = xcni_prefix_host(ip, NULL);
+	pi->moved[pi->nmoved++] = xcni_prefix_host(0, ip6);
+	return 0;
 }
 
 uint32_t pol_incr_pod_id(const struct pol_incr *pi, const char *ns, const char *name)
 {
-	char *key = pol_incr_pod_key(ns, name);
-	const struct ipod *ip = key ? hmap_get(&pi->pods, hstr(key), (uintptr_t)key) : NULL;
+	struct ipod *ip;
 
-	free(key);
-	return ip ? ip->id : 0;
+	return pol_incr_ipod(pi, ns, name, &ip) || !ip ? 0 : ip->id;
 }
 
 static int cmp16(const void *a, const void *b)
@@ -527,7 +536,8 @@ out:
 	/* A full result: no delta. */
 	pi->d.nipc_put = pi->d.nipc_del = pi->d.nid_put = pi->d.nid_del = 0;
 	pi->d.npol_put = pi->d.npol_del = pi->d.npn_put = pi->d.npn_del = 0;
-	pi->d.neps_compiled = pi->d.neps_patched = pi->d.neps_born = pi->d.neps_born_hit = 0;
+	pi->d.neps_compiled = pi->d.neps_patched[0] = pi->d.neps_patched[1] = 0;
+	pi->d.neps_born = pi->d.neps_born_hit = 0;
 	pi->d.nns_pods = 0;
 	for (size_t i = 0; i < pi->r.neps; i++)
 		pi->r.eps[i].changed = false;
@@ -537,8 +547,11 @@ out:
 
 /* ---- one update ---- */
 
-static void pod_unlink(struct pol_incr *pi, struct ipod *p)
+static int pod_unlink(struct pol_incr *pi, struct ipod *p)
 {
+	bool v6 = hmap_del(&pi->v6, hstr(p->key), (uintptr_t)p->key);
+	int ret = moved_add(pi, p->ip, v6 ? p->ip6 : NULL);
+
 	if (p->id) {
 		struct identity *id = pol_identity_find(&pi->r, p->id);
 
@@ -552,12 +565,12 @@ static void pod_unlink(struct pol_incr *pi, struct ipod *p)
 			pol_incr_dirty_ep(pi, p->ip);
 	}
 	inode_remove(pi, p);
-	if (hmap_del(&pi->v6, hstr(p->key), (uintptr_t)p->key))
-		pi->d.v6_changed = true;
+	pi->d.v6_changed |= v6;
 	hmap_del(&pi->pods, hstr(p->key), (uintptr_t)p->key);
 	free(p->key);
 	free(p);
 	pi->pods_changed = true;
+	return ret;
 }
 
 static int ipx_add(struct pol_incr *pi, struct ipod *ip, uint32_t a)
@@ -742,19 +755,15 @@ static int claims_settle(struct pol_incr *pi, const struct cluster *c,
 
 	for (size_t i = 0; !ret && i < nch; i++) {
 		const struct k8s_object *o, *prev;
-		const struct ipod *old, *holder;
+		const struct ipod *holder;
+		struct ipod *old;
 		uint32_t oa, na;
 		int role;
-		char *key;
 
 		if (ch[i].kind != K8S_POD)
 			continue;
-		if (!(key = pol_incr_pod_key(ch[i].ns, ch[i].name))) {
-			ret = -ENOMEM;
+		if ((ret = pol_incr_ipod(pi, ch[i].ns, ch[i].name, &old)))
 			break;
-		}
-		old = hmap_get(&pi->pods, hstr(key), (uintptr_t)key);
-		free(key);
 		o = pol_incr_view_find(c, K8S_POD, ch[i].ns, ch[i].name);
 		oa = old ? old->ip : pol_incr_claim_of(pi, ch[i].ns, ch[i].name, &role);
 		na = claim_now(pi, o);
@@ -828,22 +837,6 @@ out:
 	return ret;
 }
 
-/* The first pod of namespace ns in the view (sorted by namespace, then name). */
-static size_t view_ns_first(const struct cluster *c, const char *ns)
-{
-	size_t lo = 0, hi = c->n[K8S_POD];
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-
-		if (pol_cmp_str(c->objs[K8S_POD][mid]->meta.ns, ns) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
 /*
  * A Namespace came, changed or went. Of the NetworkPolicy compile only
  * identities read its labels (each of its pods' label sets holds them, and
@@ -892,7 +885,8 @@ static int ns_changed(struct pol_incr *pi, const struct cluster *c, const char *
 
 	if (ret <= 0)
 		return ret;
-	for (size_t i = view_ns_first(c, name);
+	for (size_t i = pol_ns_first((const void *const *)c->objs[K8S_POD], c->n[K8S_POD],
+				     offsetof(struct k8s_object, meta), name);
 	     i < c->n[K8S_POD] && !pol_cmp_str(c->objs[K8S_POD][i]->meta.ns, name); i++) {
 		const struct k8s_meta *m = &c->objs[K8S_POD][i]->meta;
 
@@ -908,18 +902,12 @@ static int pod_changed(struct pol_incr *pi, const struct cluster *c, const struc
 		       char *canon)
 {
 	const struct k8s_object *o = pol_incr_view_find(c, K8S_POD, ch->ns, ch->name);
-	char *key;
 	struct ipod *old;
 
-	key = pol_incr_pod_key(ch->ns, ch->name);
-	if (!key) {
+	if (pol_incr_ipod(pi, ch->ns, ch->name, &old) || (old && pod_unlink(pi, old))) {
 		free(canon);
 		return -ENOMEM;
 	}
-	old = hmap_get(&pi->pods, hstr(key), (uintptr_t)key);
-	free(key);
-	if (old)
-		pod_unlink(pi, old);
 	/* Gone, or another pod holds what it claims (claims_settle). */
 	if (!o || pol_incr_holds_none(pi, ch->ns, ch->name)) {
 		free(canon);
@@ -961,12 +949,8 @@ static int node_changed(struct pol_incr *pi, const struct cluster *c, const char
 	pi->nodes_changed = true;
 	pi->d.v6_changed = true;
 	/* The tiered pods' patch decides its addresses, old and new, again. */
-	if (xcni_grow(&pi->moved, &pi->capmoved, pi->nmoved + 3, sizeof(*pi->moved)))
+	if (moved_add(pi, n->ip, n->ip6) || moved_add(pi, ip, ip6))
 		return -ENOMEM;
-	pi->moved[pi->nmoved++] = xcni_prefix_host(n->ip, NULL);
-	pi->moved[pi->nmoved++] = xcni_prefix_host(0, n->ip6);
-	pi->moved[pi->nmoved++] = xcni_prefix_host(ip, NULL);
-	pi->moved[pi->nmoved++] = xcni_prefix_host(0, ip6);
 	n->exists = o != NULL;
 	n->lab = lab;
 	if (ip != n->ip || memcmp(ip6, n->ip6, 16)) {
@@ -1367,7 +1351,7 @@ int pol_incr_update(struct pol_incr *pi, const struct cluster *c, const struct p
 	dl->full = false;
 	dl->nipc_put = dl->nipc_del = dl->nid_put = dl->nid_del = 0;
 	dl->npol_put = dl->npol_del = dl->npn_put = dl->npn_del = dl->neps_compiled = 0;
-	dl->neps_patched = 0;
+	dl->neps_patched[0] = dl->neps_patched[1] = 0;
 	dl->neps_born = dl->neps_born_hit = dl->nns_pods = 0;
 	dl->v6_changed = false;
 	ret = pi->valid && !all ? incr_apply(pi, c, ch, nch) : 1;
@@ -1411,7 +1395,8 @@ int pol_incr_update(struct pol_incr *pi, const struct cluster *c, const struct p
 static const char *view_ns_name(const struct cluster *c, const char *ns)
 {
 	const struct k8s_object *o = pol_incr_view_find(c, K8S_NAMESPACE, NULL, ns);
-	size_t i = view_ns_first(c, ns);
+	size_t i = pol_ns_first((const void *const *)c->objs[K8S_POD], c->n[K8S_POD],
+				offsetof(struct k8s_object, meta), ns);
 
 	if (o)
 		return o->meta.name;

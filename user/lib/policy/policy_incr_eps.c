@@ -15,12 +15,6 @@
 
 #include "lib/policy/policy_incr_int.h"
 
-static void ep_free(struct pol_ep *ep)
-{
-	free(ep->entries);
-	free(ep->cidrs);
-}
-
 static bool id_dead(const struct pol_delta *d, uint32_t id)
 {
 	for (size_t i = 0; i < d->nid_del; i++)
@@ -153,7 +147,7 @@ static int eps_add_born(struct pol_incr *pi)
 			ret = ep_merge(ep, &add);
 			ep->changed = true;
 		}
-		ep_free(&add);
+		pol_ep_set(&add, NULL, 0, NULL, 0);
 	}
 out:
 	pol_epbuild_free(&eb);
@@ -212,13 +206,10 @@ static int ctx_all_pods(struct pol_incr *pi, const struct cluster *c, struct pol
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		const struct k8s_pod *p = &c->objs[K8S_POD][i]->pod;
-		char *key = pol_incr_pod_key(p->meta.ns, p->meta.name);
-		const struct ipod *ip;
+		struct ipod *ip;
 
-		if (!key)
+		if (pol_incr_ipod(pi, p->meta.ns, p->meta.name, &ip))
 			return -ENOMEM;
-		ip = hmap_get(&pi->pods, hstr(key), (uintptr_t)key);
-		free(key);
 		if (!ip)
 			continue;
 		x->pods[x->npods] = p;
@@ -300,7 +291,7 @@ static int ctx_for_dirty(struct pol_incr *pi, const struct cluster *c, struct po
 			return ret;
 	}
 	x->np_id = pi->np_id;
-	x->npatched = &pi->d.neps_patched;
+	x->npatched = pi->d.neps_patched;
 	/* Egress named ports resolve against every pod of an identity (and
 	 * ipBlock ones against every pod): the whole pod index, once. */
 	if ((every_pod && (ctx_all_pods(pi, c, x) || pol_build_id_pods(x) ||
@@ -357,13 +348,13 @@ static int compile_dirty(struct pol_incr *pi, const struct pol_ctx *x, struct ep
 	if (ret) {
 		for (size_t i = 0; i < n; i++)
 			if (hmap_has(&pi->dirty, hu32(v[i].ip), UKEY(v[i].ip)))
-				ep_free(&v[i]);
+				pol_ep_set(&v[i], NULL, 0, NULL, 0);
 		free(v);
 		return ret;
 	}
 	for (size_t i = 0; i < r->neps; i++)
 		if (hmap_has(&pi->dirty, hu32(r->eps[i].ip), UKEY(r->eps[i].ip)))
-			ep_free(&r->eps[i]);
+			pol_ep_set(&r->eps[i], NULL, 0, NULL, 0);
 	free(r->eps);
 	if (n)
 		qsort(v, n, sizeof(*v), pol_cmp_ep);

@@ -36,6 +36,7 @@ struct ipod {
 	char *key; /* "ns/name" */
 	const struct k8s_pod *pod; /* the store's; replaced whenever the pod changes */
 	uint32_t ip; /* a managed pod's address, 0 if none */
+	uint8_t ip6[16]; /* its IPv6 while in pol_incr.v6: once gone, pol_incr.moved's */
 	uint32_t id; /* 0: none (hostNetwork) */
 	bool local;
 	/* A local pod whose entries cnp_apply lays tiers or audit mode over
@@ -113,7 +114,8 @@ struct pol_incr {
 	struct hmap dirty; /* local pods' addresses to compile again */
 	bool ids_changed, pols_changed, nodes_changed, pods_changed;
 	size_t nmoved, capmoved;
-	struct xcni_prefix *moved; /* changed Nodes' addresses, before and after (cnp_patch_init) */
+	struct xcni_prefix *moved; /* changed Nodes' addresses, before and after, pods' before
+				   (cnp_patch_init) */
 	size_t nclash, capclash;
 	char **clash; /* keys of pods whose address was taken when they came */
 };
@@ -122,6 +124,8 @@ void pol_incr_epsel_drop(struct hmap *m, uint32_t ip);
 void pol_incr_epsel_clear(struct hmap *m);
 int pol_incr_dirty_ep(struct pol_incr *pi, uint32_t ip);
 char *pol_incr_pod_key(const char *ns, const char *name);
+/* *out: the pod ns/name as pi knows it, or NULL. 0 or -ENOMEM. */
+int pol_incr_ipod(const struct pol_incr *pi, const char *ns, const char *name, struct ipod **out);
 int pol_incr_eps_resync(struct pol_incr *pi, const struct cluster *c);
 
 /* One more element val of the update's delta array arr: 0 or -ENOMEM. */

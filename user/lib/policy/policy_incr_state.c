@@ -44,6 +44,16 @@ int pol_incr_dirty_ep(struct pol_incr *pi, uint32_t ip)
 	return hmap_put(&pi->dirty, hu32(ip), UKEY(ip), NULL);
 }
 
+int pol_incr_ipod(const struct pol_incr *pi, const char *ns, const char *name, struct ipod **out)
+{
+	char *key = pol_incr_pod_key(ns, name);
+	int ret = key ? 0 : -ENOMEM;
+
+	*out = key ? hmap_get(&pi->pods, hstr(key), (uintptr_t)key) : NULL;
+	free(key);
+	return ret;
+}
+
 char *pol_incr_pod_key(const char *ns, const char *name)
 {
 	size_t ln = strlen(ns ? ns : ""), lm = strlen(name);

@@ -113,7 +113,7 @@ struct pol_ctx {
 	/* Local pods' tiered results by identity and ports (cnp_memo_*), during
 	 * the compile of an update's dirty pods (pol_incr_eps_resync); NULL elsewhere. */
 	struct cnp_memo *cnp_memo;
-	size_t *npatched; /* counts the directions cnp_apply patched (pol_delta's), or NULL */
+	size_t *npatched; /* pol_delta.neps_patched (counts cnp_apply's directions), or NULL */
 	/* The addresses a patch decides again (cnp_patch_init), as pol_cidr_key(0, 0, a), sorted. */
 	size_t nmoved;
 	struct pol_cidr *moved;
@@ -171,6 +171,8 @@ int pol_cmp_ipcache_rank(const void *a, const void *b);
 int pol_cmp_meta(const void *a, const void *b);
 int pol_cmp_podname(const void *a, const void *b);
 int pol_cmp_str(const char *a, const char *b);
+/* The first of v[n] (sorted by namespace; each a struct k8s_meta at offset meta) in ns. */
+size_t pol_ns_first(const void *const *v, size_t n, size_t meta, const char *ns);
 int pol_compile_ep(const struct pol_ctx *x, const struct k8s_pod *pod, uint32_t identity,
 		   struct epbuild *eb, struct pol_ep *ep, const struct pol_ep *old);
 /*
@@ -230,6 +232,8 @@ void pol_podname_set(struct xcni_podname *n, const struct k8s_pod *p);
 /* p (being deleted) yields the address it shares with live (pol_yield). */
 bool pol_pod_yields(const struct k8s_pod *p, const struct k8s_pod *live);
 void pol_ep_contest(struct pol_ep *ep);
+/* ep's entries and prefixes: e[n] and c[nc] (taken; NULL, 0: none), the old ones freed. */
+void pol_ep_set(struct pol_ep *ep, struct pol_entry *e, size_t n, struct pol_cidr *c, size_t nc);
 /* policy_util.c: comparators for qsort and bsearch (pol_entry, pol_cidr by key). */
 int pol_cmp_entry_key(const void *a, const void *b);
 int pol_cmp_cidr_key(const void *a, const void *b);

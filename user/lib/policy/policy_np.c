@@ -673,25 +673,9 @@ void pol_epbuild_free(struct epbuild *eb)
 	free(eb->pc);
 }
 
-/* The first policy of namespace ns (policies are sorted by namespace, name). */
-static size_t nps_of_ns(const struct pol_ctx *x, const char *ns)
-{
-	size_t lo = 0, hi = x->nnps;
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-
-		if (pol_cmp_str(x->nps[mid]->meta.ns, ns) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
 size_t pol_np_next(const struct pol_ctx *x, const struct k8s_pod *pod, bool in, size_t i)
 {
-	for (i = i ? i : nps_of_ns(x, pod->meta.ns);
+	for (i = i ? i : pol_ns_first((const void *const *)x->nps, x->nnps, 0, pod->meta.ns);
 	     i < x->nnps && !pol_cmp_str(x->nps[i]->meta.ns, pod->meta.ns); i++)
 		if ((in ? x->nps[i]->type_ingress : x->nps[i]->type_egress) &&
 		    k8s_selector_matches(&x->nps[i]->pod_sel, &pod->meta.labels))
@@ -705,7 +689,8 @@ int pol_pod_policies(const struct pol_ctx *x, const struct k8s_pod *pod, uint32_
 
 	*out = NULL;
 	*n = 0;
-	for (size_t i = nps_of_ns(x, pod->meta.ns); i < x->nnps; i++) {
+	for (size_t i = pol_ns_first((const void *const *)x->nps, x->nnps, 0, pod->meta.ns);
+	     i < x->nnps; i++) {
 		if (pol_cmp_str(x->nps[i]->meta.ns, pod->meta.ns))
 			break;
 		if (!k8s_selector_matches(&x->nps[i]->pod_sel, &pod->meta.labels))

@@ -65,6 +65,31 @@ int pol_cmp_str(const char *a, const char *b)
 	return strcmp(a ? a : "", b ? b : "");
 }
 
+void pol_ep_set(struct pol_ep *ep, struct pol_entry *e, size_t n, struct pol_cidr *c, size_t nc)
+{
+	free(ep->entries);
+	free(ep->cidrs);
+	ep->entries = e;
+	ep->nentries = n;
+	ep->cidrs = c;
+	ep->ncidrs = nc;
+}
+
+size_t pol_ns_first(const void *const *v, size_t n, size_t meta, const char *ns)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (pol_cmp_str(((const struct k8s_meta *)((const char *)v[mid] + meta))->ns, ns) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 void pol_copy_str(char *dst, size_t size, const char *src)
 {
 	size_t n = src ? strnlen(src, size - 1) : 0;
