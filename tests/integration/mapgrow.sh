@@ -11,6 +11,8 @@
 # xcni_policy's 8, xcni_polrange's 2 and xcni_polcidr's 2: c is closed meanwhile,
 # the three maps grow, c's policy goes in (b reaches c, a still does not).
 # The agent is restarted after the policy growth and finds every grown map.
+# Last, xcni_affinity and xcni_snat (1024) are filled past --map-grow (bpftool): each
+# doubles by its fill, what it held copied, b's connections still going.
 # MAPGROW_PCT=0 runs the same with growth off: the namespaces and c stay closed.
 #
 #   netns <tag>-node: xcnid --manifests M --kube-proxy-replacement
@@ -104,7 +106,7 @@ XCNID_NETNS=$NODE
 # because the map is full, not because their namespace is over its share (a namespace
 # over its share asks no growth: it would only raise it).
 ARGS=(--pod-cidr "$SUBNET.0/24" --node-name n1 --manifests "$M" --no-masquerade --kube-proxy-replacement
-	--map-max xcni_ipcache=32,xcni_ipcache6=32,xcni_svc=8,xcni_affinity=1024,xcni_podname=16,xcni_policy=8,xcni_polrange=2,xcni_polcidr=2
+	--map-max xcni_ipcache=32,xcni_ipcache6=32,xcni_svc=8,xcni_affinity=1024,xcni_snat=1024,xcni_podname=16,xcni_policy=8,xcni_polrange=2,xcni_polcidr=2
 	--map-grow "$PCT"
 	--service-ns-share=100 --policy-ns-share=100 -v)
 check "xcnid started: xcni_ipcache, xcni_ipcache6 32 entries, xcni_svc 8, the policy maps 8 and 2, --map-grow $PCT" \
@@ -197,30 +199,36 @@ check "xcnid ready again" wait_until 30 ready_again
 said_grew
 check "b reaches a through z's last Service (10.96.9.8)" wait_until 30 reaches b 10.96.9.8 80
 
-# xcni_affinity, written by the programs alone (web is ClientIP: b's entries
-# are in it): filled past --map-grow by entries of Service ids no Service has
-# (bpftool), it is doubled by its fill as conntrack is, b's entries copied.
-aff_fill() { # aff_fill N: N entries of ids 60000.., IPv4 clients 10.77.x.y
+# xcni_affinity and xcni_snat, written by the programs alone (web is ClientIP:
+# b's entries are in xcni_affinity): filled past --map-grow by made-up entries
+# (bpftool), each is doubled by its fill as conntrack is, what it held copied.
+map_fill() { # map_fill MAP N: N entries, zero values; affinity: ids 60000.., IPv4 clients
+	#        10.77.x.y; snat: IPv4 tuples from 10.78.x.y (no flow has them)
 	local kb vb
-	kb=$(bpftool -j map show pinned "$PIN/xcni_affinity" | jq .bytes_key)
-	vb=$(bpftool -j map show pinned "$PIN/xcni_affinity" | jq .bytes_value)
-	python3 - "$1" "$kb" "$vb" "$PIN/xcni_affinity" >"$T/aff.batch" <<'PY'
+	kb=$(bpftool -j map show pinned "$PIN/$1" | jq .bytes_key)
+	vb=$(bpftool -j map show pinned "$PIN/$1" | jq .bytes_value)
+	python3 - "$2" "$kb" "$vb" "$PIN/$1" >"$T/$1.batch" <<'PY'
 import struct, sys
 n, kb, vb, pin = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 hx = lambda b: " ".join("%02x" % x for x in b)
 for i in range(n):
-    k = struct.pack("<IB3x", 60000 + i % 8, 4) + bytes([10, 77, i // 256, i % 256]) + bytes(12)
+    a = bytes([10, 77 + pin.endswith("snat"), i // 256, i % 256])
+    k = a if pin.endswith("snat") else struct.pack("<IB3x", 60000 + i % 8, 4) + a
     print(f"map update pinned {pin} key hex {hx(k.ljust(kb, bytes(1)))} value hex {hx(bytes(vb))}")
 PY
-	bpftool batch file "$T/aff.batch" >/dev/null
+	bpftool batch file "$T/$1.batch" >/dev/null
 }
 CPU0=$(cpu_ms) R0=$(ready_n)
-check "xcni_affinity (1024) filled past --map-grow: 960 entries" aff_fill 960
+check "xcni_affinity and xcni_snat (1024 each) filled past --map-grow: 960 entries each" \
+	eval 'map_fill xcni_affinity 960 && map_fill xcni_snat 960'
 check "xcni_affinity doubled online by its fill" wait_until 30 grew xcni_affinity 1024
+check "xcni_snat doubled online by its fill" wait_until 30 grew xcni_snat 1024
 check "xcnid ready again" wait_until 30 ready_again
 said_grew
-check "... b's own entries copied, the filled ones too (more than 800)" \
+check "... b's own affinity entries copied, the filled ones too (more than 800)" \
 	bash -c "echo $(entries xcni_affinity); [ $(entries xcni_affinity) -gt 800 ]"
+check "... the SNAT's filled records copied (more than 800)" \
+	bash -c "echo $(entries xcni_snat); [ $(entries xcni_snat) -gt 800 ]"
 
 touch "$T/stop"
 sleep 1.5

@@ -34,24 +34,25 @@
 #define GROW_AHEAD_MS 8000
 
 /*
- * The maps grown. The programs write conntrack and affinity alone: their fill
- * is looked at every GROW_CHECK_MS. The agent writes the others (writer): one grows when
- * a writer of the agent's finds it cannot hold what it wants (grow_ask), to
- * the doubling that holds it, at most once a GROW_GAP_MS. A writer PAIR's next
- * row grows with it to the same size: xcni_svcbe holds at most xcni_svcslot's
- * entries and the Service judge counts the slots alone. xcni_maglev (a map of
- * maps: made with an inner map, its values map ids) is not grown.
+ * The maps grown. The programs write conntrack, affinity and the NodePort
+ * SNAT's records alone: their fill is looked at every GROW_CHECK_MS. The
+ * agent writes the others (writer): one grows when a writer of the agent's
+ * finds it cannot hold what it wants (grow_ask), to the doubling that holds
+ * it, at most once a GROW_GAP_MS. A writer PAIR's next row grows with it to
+ * the same size: xcni_svcbe holds at most xcni_svcslot's entries and the
+ * Service judge counts the slots alone. xcni_maglev (a map of maps: made
+ * with an inner map, its values map ids) is not grown.
  */
 enum { FILL, WRITER, PAIR };
 static const struct {
 	const char *name;
 	int writer;
 } rows[] = { { "xcni_ct", FILL },	     { "xcni_ct6", FILL },	 { "xcni_affinity", FILL },
-	     { "xcni_ipcache", WRITER },  { "xcni_ipcache6", WRITER }, { "xcni_svc", WRITER },
-	     { "xcni_revnat", WRITER },   { "xcni_backend", WRITER },  { "xcni_svcslot", PAIR },
-	     { "xcni_svcbe", WRITER },    { "xcni_policy", WRITER },   { "xcni_polrange", WRITER },
-	     { "xcni_polcidr", WRITER },  { "xcni_identity", WRITER }, { "xcni_polname", WRITER },
-	     { "xcni_podname", WRITER },  { "xcni_rulename", WRITER } };
+	     { "xcni_snat", FILL },	     { "xcni_ipcache", WRITER },  { "xcni_ipcache6", WRITER },
+	     { "xcni_svc", WRITER },	     { "xcni_revnat", WRITER },   { "xcni_backend", WRITER },
+	     { "xcni_svcslot", PAIR },    { "xcni_svcbe", WRITER },    { "xcni_policy", WRITER },
+	     { "xcni_polrange", WRITER }, { "xcni_polcidr", WRITER },  { "xcni_identity", WRITER },
+	     { "xcni_polname", WRITER },  { "xcni_podname", WRITER },  { "xcni_rulename", WRITER } };
 #define NGROW (sizeof(rows) / sizeof(rows[0]))
 /* A writer's growth at most this often a map (an exec and reload: 0.7-1 s of the agent's CPU). */
 #define GROW_GAP_MS 60000
