@@ -804,7 +804,15 @@ static void endpoints(void)
 		memcpy(ep.host_mac, host_mac[i], 6);
 		snprintf(ep.host_if, sizeof(ep.host_if), "%s", devs[i]);
 		put("xcni_endpoints", &k.addr, &ep);
-		put("xcni_ifindex", &ifi, &k.addr);
+#if XCNI_ABI_VERSION >= 23 /* the device's entry holds the pod's endpoint */
+		struct xcni_pod_dev d = { .addr = k.addr, .ep = ep };
+		struct xcni_pod_dev6 d6 = { .ep = ep };
+#else
+		__u32 d = k.addr;
+		struct xcni_in6 d6;
+#endif
+
+		put("xcni_ifindex", &ifi, &d);
 		put("xcni_ipcache", &k, &v);
 		if (i == DEV_A) {
 			struct xcni_in6 a6;
@@ -812,8 +820,9 @@ static void endpoints(void)
 
 			ip6(A6, a6.addr);
 			memcpy(k6.addr, a6.addr, 16);
+			memcpy(&d6, &a6, 16); /* the address first in either layout */
 			put("xcni_endpoints6", &a6, &ep);
-			put("xcni_ifindex6", &ifi, &a6);
+			put("xcni_ifindex6", &ifi, &d6);
 			put("xcni_ipcache6", &k6, &v);
 		}
 	}

@@ -331,8 +331,7 @@ static __always_inline int from_pod_flow(struct __sk_buff *skb, struct pkt *p4, 
 /*
  * from_pod, either family (fam a constant: the compiler keeps one family's
  * branch in each copy and the verifier sees no other), one order of steps:
- *   1. the Ethernet header, the endpoint behind the device (pod_dev_start4's
- *      order), the pod's MAC;
+ *   1. the Ethernet header, the endpoint behind the device, the pod's MAC;
  *   2. no VLAN tag (skb->vlan_tci, which the stack took off before tc):
  *      xcni has no VLANs to give it to, and answers nothing behind one;
  *   3. IPv4 only: ARP for the pod's own address (the sender rule is
@@ -376,24 +375,23 @@ static __always_inline int from_pod_fam(struct __sk_buff *skb, const int fam)
 	f = fam == XCNI_AF_INET ? pkt_flow(&p4) : pkt_flow(p6);
 	f->len = skb->len;
 	if (fam == XCNI_AF_INET) {
-		reason = pod_dev_start4(skb, &c, &p4, &src, &ep_ip);
-		if (reason)
-			goto out;
-		ep_addr = &ep_ip;
+		reason = eth_start(skb, &c, &p4) ? XCNI_DROP_SHORT : 0;
 		eth = p4.eth;
 	} else {
 		/* Read in place: no cursor (IPv6 is read by offsets). */
 		eth = (const struct ethhdr *)(long)skb->data;
-		if ((const void *)(eth + 1) > (const void *)(long)skb->data_end) {
-			reason = XCNI_DROP_SHORT;
-			goto out;
-		}
-		src = endpoint_of_dev(fam, skb->ifindex, &ep_addr);
-		if (!src) {
-			reason = XCNI_DROP_NO_ENDPOINT;
-			goto out;
-		}
+		reason = (const void *)(eth + 1) > (const void *)(long)skb->data_end ? XCNI_DROP_SHORT : 0;
 	}
+	if (reason)
+		goto out;
+	/* The pod and its address (IPv4's also kept by value) in one lookup. */
+	src = endpoint_of_dev(fam, skb->ifindex, &ep_addr);
+	if (!src) {
+		reason = XCNI_DROP_NO_ENDPOINT;
+		goto out;
+	}
+	if (fam == XCNI_AF_INET)
+		ep_ip = *(const __u32 *)ep_addr;
 	ep_id = src->ep_id;
 	if (!mac_eq(eth->h_source, src->pod_mac)) {
 		reason = XCNI_DROP_SPOOF_MAC;

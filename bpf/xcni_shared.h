@@ -142,7 +142,7 @@
 #endif
 
 /* Bump when a key or value below changes layout; xcnid refuses a mismatch. */
-#define XCNI_ABI_VERSION 22 /* 5: ct entry grew backend_id and rev_nat; 6: two reasons more
+#define XCNI_ABI_VERSION 23 /* 5: ct entry grew backend_id and rev_nat; 6: two reasons more
 			     * (the metrics array grew), ct pad fields became nat_port/nat_addr;
 			     * 7: the IPv6 maps (endpoints6, ifindex6, polkey6, ct6, frag6,
 			     * ipcache6, prefilter6) and XCNI_DROP_EXTHDR (the metrics array grew);
@@ -167,7 +167,8 @@
 			     * 21: xcni_fqdn's value names the pattern that matched
 			     * (pat_kind, pat_hash) in learned_ns's place, xcni_fqdn_pat's
 			     * the rule (policy_id, rule); 22: XCNI_FQDN_ST_FRAG (xcni_fqdn_stats
-			     * grew) */
+			     * grew); 23: ifindex, ifindex6 values hold the endpoint too
+			     * (struct xcni_pod_dev, xcni_pod_dev6) */
 
 /*
  * frag: an IPv4 datagram in fragments -> the ports its first fragment carried.
@@ -216,8 +217,9 @@ struct xcni_frag_share {
 };
 
 /* endpoints: local pod IPv4 (network byte order) -> endpoint.
- * ifindex:   host-side veth ifindex -> the pod's IPv4, to find the endpoint
- *            of the device a packet came in on. */
+ * ifindex:   host-side veth ifindex -> struct xcni_pod_dev: the pod's IPv4
+ *            and a copy of its endpoint (written once, with it, by the
+ *            plugin), so a packet's pod is one lookup from its device. */
 struct xcni_endpoint {
 	__u32 ifindex; /* host-side veth */
 	__u32 ep_id; /* stable per attachment, from the plugin */
@@ -226,6 +228,10 @@ struct xcni_endpoint {
 	__u8 pod_mac[6]; /* the pod's eth0 */
 	__u8 host_mac[6]; /* the host-side veth (the pod's gateway MAC) */
 	char host_if[16]; /* its name: an ifindex means nothing outside the node's netns */
+};
+struct xcni_pod_dev {
+	__u32 addr; /* first: polkey_of's IPv4 policy key */
+	struct xcni_endpoint ep;
 };
 
 /* ct: the 5-tuple in the direction of the flow's first packet. */
@@ -1280,7 +1286,7 @@ static inline __attribute__((always_inline)) __u32 xcni_frag_outside_share(__u8 
  * IPv6 (one node: no Geneve yet). Maps beside the IPv4 ones, which are left
  * as they were:
  *   endpoints6: local pod IPv6 -> struct xcni_endpoint (written by the plugin)
- *   ifindex6:   host-side veth ifindex -> the pod's IPv6 (the plugin)
+ *   ifindex6:   host-side veth ifindex -> its IPv6 and endpoint (xcni_pod_dev6)
  *   polkey6:    local pod IPv6 -> the 32-bit key its policy entries are under
  *               (ep of xcni_policy_key, xcni_polep...): its IPv4 for a dual
  *               stack pod (the programs take that one from xcni_ifindex when
@@ -1303,6 +1309,10 @@ static inline __attribute__((always_inline)) __u32 xcni_frag_outside_share(__u8 
 
 struct xcni_in6 {
 	__u8 addr[16];
+};
+struct xcni_pod_dev6 {
+	struct xcni_in6 addr;
+	struct xcni_endpoint ep;
 };
 
 struct xcni_ct6_key {

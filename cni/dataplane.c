@@ -251,12 +251,13 @@ int xcni_dp_endpoint_add(const struct xcni_dp *dp, __u32 ip, const struct xcni_e
 			 struct cni_err *e)
 {
 	__u32 ifindex = ep->ifindex;
+	struct xcni_pod_dev d = { .addr = ip, .ep = *ep };
 
 	if (bpf_map_update_elem(dp->ep_fd, &ip, ep, BPF_NOEXIST))
 		return cni_fail(e, CNI_ERR_IO, "endpoint map: add %u.%u.%u.%u: %s",
 				((__u8 *)&ip)[0], ((__u8 *)&ip)[1], ((__u8 *)&ip)[2],
 				((__u8 *)&ip)[3], map_strerror(errno)), -errno;
-	if (bpf_map_update_elem(dp->if_fd, &ifindex, &ip, BPF_ANY)) {
+	if (bpf_map_update_elem(dp->if_fd, &ifindex, &d, BPF_ANY)) {
 		int err = -errno;
 
 		bpf_map_delete_elem(dp->ep_fd, &ip);
@@ -269,11 +270,11 @@ int xcni_dp_endpoint_add(const struct xcni_dp *dp, __u32 ip, const struct xcni_e
 void xcni_dp_endpoint_del(const struct xcni_dp *dp, __u32 ip, __u32 ep_id)
 {
 	struct xcni_endpoint ep;
-	__u32 cur;
+	struct xcni_pod_dev cur;
 
 	if (bpf_map_lookup_elem(dp->ep_fd, &ip, &ep) || ep.ep_id != ep_id)
 		return;
-	if (bpf_map_lookup_elem(dp->if_fd, &ep.ifindex, &cur) == 0 && cur == ip)
+	if (bpf_map_lookup_elem(dp->if_fd, &ep.ifindex, &cur) == 0 && cur.addr == ip)
 		bpf_map_delete_elem(dp->if_fd, &ep.ifindex);
 	bpf_map_delete_elem(dp->ep_fd, &ip);
 	share_del(dp, ep_id);
@@ -288,14 +289,16 @@ int xcni_dp_endpoint6_add(const struct xcni_dp *dp, const struct in6_addr *ip6,
 			  const struct xcni_endpoint *ep, struct cni_err *e)
 {
 	__u32 ifindex = ep->ifindex;
+	struct xcni_pod_dev6 d = { .ep = *ep };
 	char buf[INET6_ADDRSTRLEN];
 
 	if (dp->ep6_fd < 0 || dp->if6_fd < 0)
 		return 0;
+	memcpy(d.addr.addr, ip6, 16);
 	if (bpf_map_update_elem(dp->ep6_fd, ip6, ep, BPF_NOEXIST))
 		return cni_fail(e, CNI_ERR_IO, "endpoints6 map: add %s: %s",
 				inet_ntop(AF_INET6, ip6, buf, sizeof(buf)), map_strerror(errno)), -errno;
-	if (xcni_failpoint("endpoint6") || bpf_map_update_elem(dp->if6_fd, &ifindex, ip6, BPF_ANY)) {
+	if (xcni_failpoint("endpoint6") || bpf_map_update_elem(dp->if6_fd, &ifindex, &d, BPF_ANY)) {
 		int err = errno ? -errno : -EIO;
 
 		bpf_map_delete_elem(dp->ep6_fd, ip6);
@@ -308,11 +311,11 @@ int xcni_dp_endpoint6_add(const struct xcni_dp *dp, const struct in6_addr *ip6,
 void xcni_dp_endpoint6_del(const struct xcni_dp *dp, const struct in6_addr *ip6, __u32 ep_id)
 {
 	struct xcni_endpoint ep;
-	struct in6_addr cur;
+	struct xcni_pod_dev6 cur;
 
 	if (dp->ep6_fd < 0 || bpf_map_lookup_elem(dp->ep6_fd, ip6, &ep) || ep.ep_id != ep_id)
 		return;
-	if (bpf_map_lookup_elem(dp->if6_fd, &ep.ifindex, &cur) == 0 && !memcmp(&cur, ip6, 16))
+	if (bpf_map_lookup_elem(dp->if6_fd, &ep.ifindex, &cur) == 0 && !memcmp(&cur.addr, ip6, 16))
 		bpf_map_delete_elem(dp->if6_fd, &ep.ifindex);
 	bpf_map_delete_elem(dp->ep6_fd, ip6);
 	share_del(dp, ep_id);

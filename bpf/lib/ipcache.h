@@ -177,20 +177,22 @@ static __always_inline int pod_source_forged(const struct __sk_buff *skb, int fa
 }
 
 /*
- * The endpoint behind the device the packet is on; *addr: its address, in
- * the map value (xcni_ifindex, xcni_ifindex6), not copied.
+ * The endpoint behind the device the packet is on, in one lookup: the
+ * device's entry (xcni_ifindex, xcni_ifindex6) holds the pod's address and a
+ * copy of its endpoint; *addr: that address, in the map value, not copied.
  */
 static __always_inline struct xcni_endpoint *endpoint_of_dev(int fam, __u32 ifindex,
 							     const void **addr)
 {
-	void *a = bpf_map_lookup_elem(fam == XCNI_AF_INET ? (void *)&xcni_ifindex
+	char *d = bpf_map_lookup_elem(fam == XCNI_AF_INET ? (void *)&xcni_ifindex
 							  : (void *)&xcni_ifindex6,
 				      &ifindex);
 
-	if (!a)
+	if (!d)
 		return NULL;
-	*addr = a;
-	return bpf_map_lookup_elem(endpoints_map(fam), a);
+	*addr = d;
+	return (void *)(d + (fam == XCNI_AF_INET ? __builtin_offsetof(struct xcni_pod_dev, ep)
+						 : __builtin_offsetof(struct xcni_pod_dev6, ep)));
 }
 
 /*

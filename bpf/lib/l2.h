@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
-/* Local delivery: the pod device's endpoint, the L2/L3 rewrite into a pod, TTL. */
+/* Local delivery: the L2/L3 rewrite into a pod, TTL. */
 #ifndef XCNI_L2_H
 #define XCNI_L2_H
 
@@ -15,24 +15,6 @@ static __always_inline int mac_eq(const __u8 *a, const __u8 *b)
 	return ((const __u16 *)a)[0] == ((const __u16 *)b)[0] &&
 	       ((const __u16 *)a)[1] == ((const __u16 *)b)[1] &&
 	       ((const __u16 *)a)[2] == ((const __u16 *)b)[2];
-}
-
-/*
- * The start every program on a pod's device shares: the Ethernet header and
- * the endpoint behind the device. 0, or the drop reason.
- */
-static __always_inline int pod_dev_start4(struct __sk_buff *skb, struct cursor *c, struct pkt *p,
-					 struct xcni_endpoint **ep, __u32 *ep_ip)
-{
-	const void *a = NULL;
-
-	if (eth_start(skb, c, p))
-		return XCNI_DROP_SHORT;
-	*ep = endpoint_of_dev(XCNI_AF_INET, skb->ifindex, &a);
-	if (!*ep)
-		return XCNI_DROP_NO_ENDPOINT;
-	*ep_ip = *(const __u32 *)a;
-	return 0;
 }
 
 /* TTL down by one, header checksum fixed: what a router does. */

@@ -44,11 +44,11 @@ struct {
 } xcni_endpoints6 SEC(".maps");
 
 struct {
-	XCNI_PINNED_NP(BPF_MAP_TYPE_HASH, XCNI_MAX_ENDPOINTS, __u32, __u32);
+	XCNI_PINNED_NP(BPF_MAP_TYPE_HASH, XCNI_MAX_ENDPOINTS, __u32, struct xcni_pod_dev);
 } xcni_ifindex SEC(".maps");
 
 struct {
-	XCNI_PINNED_NP(BPF_MAP_TYPE_HASH, XCNI_MAX_ENDPOINTS, __u32, struct xcni_in6);
+	XCNI_PINNED_NP(BPF_MAP_TYPE_HASH, XCNI_MAX_ENDPOINTS, __u32, struct xcni_pod_dev6);
 } xcni_ifindex6 SEC(".maps");
 
 struct {

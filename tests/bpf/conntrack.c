@@ -158,7 +158,8 @@ int bench6(void)
 		in6(pods[i].ip6, key.addr);
 		/* from_pod6 checks the source against the veth's own address. */
 		if (bpf_map_update_elem(efd, &key, &ep, BPF_ANY) ||
-		    bpf_map_update_elem(ifd, &ep.ifindex, &key, BPF_ANY))
+		    bpf_map_update_elem(ifd, &ep.ifindex,
+					&(struct xcni_pod_dev6){ .addr = key, .ep = ep }, BPF_ANY))
 			return -errno;
 	}
 	len = build(&r, in);

@@ -1216,7 +1216,8 @@ static int add_endpoints(void)
 		memcpy(ep.pod_mac, pods[i].mac, ETH_ALEN);
 		memcpy(ep.host_mac, pods[i].host_mac, ETH_ALEN);
 		if (bpf_map_update_elem(efd, &ip, &ep, BPF_NOEXIST) ||
-		    bpf_map_update_elem(ifd, &ifindex, &ip, BPF_NOEXIST))
+		    bpf_map_update_elem(ifd, &ifindex, &(struct xcni_pod_dev){ .addr = ip, .ep = ep },
+					BPF_NOEXIST))
 			return -errno;
 	}
 	return 0;

@@ -68,7 +68,10 @@ void v6_setup(void **state)
 		memcpy(ep.host_mac, pods[i].host_mac, ETH_ALEN);
 		in6(pods[i].ip6, key.addr);
 		assert_int_equal(bpf_map_update_elem(efd, &key, &ep, BPF_NOEXIST), 0);
-		assert_int_equal(bpf_map_update_elem(ifd, &ifindex, &key, BPF_NOEXIST), 0);
+		assert_int_equal(bpf_map_update_elem(ifd, &ifindex,
+						     &(struct xcni_pod_dev6){ .addr = key, .ep = ep },
+						     BPF_NOEXIST),
+				 0);
 		memcpy(k.addr, key.addr, 16);
 		assert_int_equal(bpf_map_update_elem(map_fd("xcni_ipcache6"), &k, &v, BPF_ANY), 0);
 	}

@@ -10,7 +10,7 @@
 #include "lib/observe/flowsnet.h"
 
 static const struct map_spec m_ifindex = {
-	"xcni_ifindex", BPF_MAP_TYPE_HASH, sizeof(__u32), sizeof(__u32), 0
+	"xcni_ifindex", BPF_MAP_TYPE_HASH, sizeof(__u32), sizeof(struct xcni_pod_dev), 0
 };
 
 /* explain_maps_open's opener: map_open, its layout check said, on xcnictl's spec of the map. */

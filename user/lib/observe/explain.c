@@ -256,13 +256,14 @@ static int ipcache6_get(const struct node_maps *m, const __u8 a[16], struct xcni
 static __u32 polkey6_of(const struct node_maps *m, const __u8 a[16])
 {
 	struct xcni_endpoint ep;
+	struct xcni_pod_dev d;
 	struct xcni_in6 k;
 	__u32 v;
 
 	memcpy(k.addr, a, 16);
 	if (m->endpoints6 >= 0 && m->ifindex >= 0 && !bpf_map_lookup_elem(m->endpoints6, &k, &ep) &&
-	    !bpf_map_lookup_elem(m->ifindex, &ep.ifindex, &v) && v)
-		return v;
+	    !bpf_map_lookup_elem(m->ifindex, &ep.ifindex, &d) && d.addr)
+		return d.addr;
 	if (m->polkey6 >= 0 && !bpf_map_lookup_elem(m->polkey6, &k, &v))
 		return v;
 	return 0;
