@@ -88,6 +88,11 @@ package() {
 # Downloads and unpacks one kernel: prints its directory.
 fetch() {
 	local pkg dir
+	# One fetch at a time on the machine: two runs filling the cache at once
+	# would unpack (and update bullseye's lists) over each other.
+	mkdir -p "$CACHE"
+	exec 9>"$CACHE/../kernels.init.lock"
+	flock 9
 	pkg=$(package "$1")
 	[ "$1" = 5.10 ] && bullseye_apt
 	dir=$CACHE/${pkg#linux-image-}
@@ -107,6 +112,7 @@ fetch() {
 		[ "$ROOT/scripts/kernels.sh" -nt "$dir/initrd.gz" ]; then
 		initramfs "$dir"
 	fi
+	exec 9>&-
 	echo "$dir"
 }
 
