@@ -473,6 +473,18 @@ lab_lock
 sysctl -qw kernel.bpf_stats_enabled=1
 say "$(date -u +%FT%TZ), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg) (a shared machine: ratios from one interleaved run)"
 if ((PIN)); then where="pinned: generator CPU 0, the path CPU 1 (RPS)"; else where="unpinned: the whole path on the generator's CPU"; fi
+# With XCNI_LAB_UL_NIC (a VM's virtio-net NICs as n1's underlay) the node's
+# receive path runs where the NICs' interrupts go: pinned, every queue's on CPU 1.
+NIC_IRQS=()
+if ((PIN)) && [[ -n ${XCNI_LAB_UL_NIC:-} ]]; then
+	for d in ${XCNI_LAB_UL_NIC/:/ }; do
+		v=$(basename "$(readlink "/sys/class/net/$d/device")")
+		mapfile -t -O "${#NIC_IRQS[@]}" NIC_IRQS < <(awk -F: -v v="$v-" 'index($0, v) {gsub(/ /, "", $1); print $1}' /proc/interrupts)
+	done
+	((${#NIC_IRQS[@]})) || die "XCNI_LAB_UL_NIC=$XCNI_LAB_UL_NIC: no interrupts of theirs in /proc/interrupts"
+	for q in "${NIC_IRQS[@]}"; do echo 1 >"/proc/irq/$q/smp_affinity_list"; done
+	where+=", the NICs' ${#NIC_IRQS[@]} interrupts CPU 1"
+fi
 say "setups: ${SETUPS[*]}; $ROUNDS rounds, ${SECS} s a rate, generator $GEN, $where"
 : >"$W/res"
 declare -A BROKEN=()
@@ -522,6 +534,7 @@ for b in ("local", "remote"):
 EOF
 fi
 say "done $(date -u +%FT%TZ), load $(cut -d' ' -f1-3 /proc/loadavg)"
+((!${#NIC_IRQS[@]})) || say "the NICs' interrupts per CPU: $(for q in "${NIC_IRQS[@]}"; do awk -v q="$q:" '$1 == q {printf "%s %s/%s ", $NF, $2, $3}' /proc/interrupts; done)"
 cp "$W/res" "${OUT:-/tmp/nodeport-xdp.last}"
 say "raw rows in ${OUT:-/tmp/nodeport-xdp.last}"
 

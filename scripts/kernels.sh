@@ -88,6 +88,11 @@ package() {
 # Downloads and unpacks one kernel: prints its directory.
 fetch() {
 	local pkg dir
+	# One fetch at a time on the machine: two runs filling the cache at once
+	# would unpack (and update bullseye's lists) over each other.
+	mkdir -p "$CACHE"
+	exec 9>"$CACHE/../kernels.init.lock"
+	flock 9
 	pkg=$(package "$1")
 	[ "$1" = 5.10 ] && bullseye_apt
 	dir=$CACHE/${pkg#linux-image-}
@@ -107,6 +112,7 @@ fetch() {
 		[ "$ROOT/scripts/kernels.sh" -nt "$dir/initrd.gz" ]; then
 		initramfs "$dir"
 	fi
+	exec 9>&-
 	echo "$dir"
 }
 
@@ -148,7 +154,7 @@ initramfs() {
 # Boots KERNEL's directory, runs $2 (a bash -c string) in the repository; its
 # output on stdout, its exit status as ours (124 on timeout, 125 if it never ran).
 run() {
-	local dir=$1 cmd=$2 accel rc=125 t0 nics=(-nic none) inns=()
+	local dir=$1 cmd=$2 accel vmaccel rc=125 t0 nics=(-nic none) inns=()
 	out=$(mktemp -d "${TMPDIR:-/tmp}/xcni-vm.XXXXXX")
 	# However the run ends (done, timed out, interrupted): the VM killed by its
 	# PID, the run's netns deleted by its name, the run directory removed.
@@ -177,9 +183,16 @@ run() {
 		# No udev in the guest to load the driver; without it eth0 and eth1 do not appear.
 		cmd="modprobe virtio_net && sleep 1; $cmd"
 	fi
-	printf 'cd %q\n%s\n' "$ROOT" "$cmd" >"$out/cmd.sh"
-	accel="-accel tcg,thread=multi -cpu max"
-	if [ -w /dev/kvm ]; then accel="-enable-kvm -cpu host"; fi
+	accel="-accel tcg,thread=multi -cpu max" vmaccel=tcg
+	# Not on a PVM host (kvm_pvm, a KVM without VMX, as in a microVM): its
+	# /dev/kvm opens, but it runs only PVM-enabled guest kernels; Debian's
+	# stop in their decompressor ("KVM internal error ... emulation failure").
+	# XCNI_VM_ACCEL (kvm or tcg) overrides.
+	if [ "${XCNI_VM_ACCEL:-$([ -w /dev/kvm ] && [ ! -e /sys/module/kvm_pvm ] && echo kvm)}" = kvm ]; then
+		accel="-enable-kvm -cpu host" vmaccel=kvm
+	fi
+	# The suites' time-bound checks that a TCG guest cannot keep read it (tests/lab/).
+	printf 'cd %q\nexport XCNI_VM_ACCEL=%s\n%s\n' "$ROOT" "$vmaccel" "$cmd" >"$out/cmd.sh"
 	t0=$(date +%s)
 	# no_timer_check: under TCG on a busy host 6.1 panicked at boot ("IO-APIC +
 	# timer doesn't work"), its timer check too slow for the emulated clock.
@@ -218,7 +231,7 @@ run() {
 		tail -n 30 "$out/console" >&2 || true
 		cat "$out/qemu.log" >&2 || true
 	fi
-	echo "kernels: $(basename "$dir"): exit $rc in $(($(date +%s) - t0))s ($([ -w /dev/kvm ] && echo KVM || echo TCG))" >&2
+	echo "kernels: $(basename "$dir"): exit $rc in $(($(date +%s) - t0))s (${vmaccel^^})" >&2
 	run_cleanup
 	trap - EXIT TERM INT HUP
 	return "$rc"
@@ -300,7 +313,8 @@ matrix() {
 		fi
 		while read -r n rc secs; do
 			local counts
-			counts=$(grep -E '^[0-9]+ passed, [0-9]+ failed|rows; largest' "$res/$n.log" | tail -n 1 | cut -c1-60)
+			# (test_bpf's counts are cmocka's; a log with none must not end the table under set -e)
+			counts=$(grep -E '^[0-9]+ passed, [0-9]+ failed|rows; largest|^\[  (PASSED|FAILED)  \]' "$res/$n.log" | tail -n 1 | cut -c1-60 || true)
 			rows+="$k $(basename "$dir") $n $([ "$rc" = 0 ] && echo pass || echo "FAIL($rc)") ${secs}s ${counts// /_}"$'\n'
 			[ "$rc" = 0 ] || fail=1
 		done <"$res/summary"
