@@ -9,6 +9,7 @@
 #                                                      in the repository; its exit status
 #     bash scripts/kernels.sh matrix [KERNEL...]       the suites below on each kernel
 #                                                      (default 6.1 6.12 5.10)
+#     bash scripts/kernels.sh accel                    KVM or TCG: what the VMs get
 #     bash scripts/kernels.sh self-test                the runner's own checks (no VM)
 #
 # KERNEL is 6.1 (Debian 12's, via linux-image-amd64) or 6.12 (bookworm-backports,
@@ -18,7 +19,8 @@
 # probe, exit 3), or a full package name linux-image-<version>.
 # The packages are fetched with apt-get download into /var/cache/xcni/kernels
 # (XCNI_KERNEL_CACHE) and unpacked there; nothing is installed on the host.
-# The guest: qemu with KVM where /dev/kvm opens, TCG (software) otherwise;
+# The guest: qemu with KVM where /dev/kvm opens, TCG (software) otherwise
+# (each run and the matrix's table say which);
 # XCNI_VM_CPUS (2) vCPUs, XCNI_VM_MEM (6144) MiB, no network device (but with
 # XCNI_VM_NICS=2: eth0 and eth1, two multi-queue virtio-net NICs on one wire, below); the host's /
 # shared read-only over virtio-9p and a per-run directory read-write (the
@@ -26,7 +28,8 @@
 # are shared over /lib/modules. The VM is killed by its PID after
 # XCNI_VM_TIMEOUT seconds (5400). Nothing is left on the host but the cache.
 # The matrix runs the verifier budget, the packet tests and the lab suites
-# XCNI_KERNEL_LABS (default: lab-demo lab-overlay lab-nodeport-kpr-3nodes), and
+# XCNI_KERNEL_LABS (default: lab-demo lab-overlay lab-nodeport-kpr-3nodes
+# lab-conntest, the last checking the kernel's fallbacks in the agents' logs), and
 # XCNI_KERNEL_NIC_LABS (lab-decap-xdp lab-npaccel-native-dual: Geneve decapsulated
 # at XDP, the NodePort fast path and its flow cache, native XDP) with node n1's
 # underlay on the guest's virtio-net NICs (XCNI_LAB_UL_NIC=eth0:eth1).
@@ -39,7 +42,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CPUS=${XCNI_VM_CPUS:-2}
 MEM=${XCNI_VM_MEM:-6144}
 TIMEOUT=${XCNI_VM_TIMEOUT:-5400}
-LABS=${XCNI_KERNEL_LABS-lab-demo lab-overlay lab-nodeport-kpr-3nodes}
+LABS=${XCNI_KERNEL_LABS-lab-demo lab-overlay lab-nodeport-kpr-3nodes lab-conntest}
 NIC_LABS=${XCNI_KERNEL_NIC_LABS-lab-decap-xdp lab-npaccel-native-dual}
 NICS=${XCNI_VM_NICS:-0}
 # The matrix's steps in each VM, any of: budget packets labs nic.
@@ -149,6 +152,8 @@ initramfs() {
 # output on stdout, its exit status as ours (124 on timeout, 125 if it never ran).
 run() {
 	local dir=$1 cmd=$2 accel rc=125 t0 nics=(-nic none) inns=()
+	command -v qemu-system-x86_64 >/dev/null ||
+		die "qemu-system-x86_64 not found (scripts/install-deps.sh installs qemu-system-x86)"
 	out=$(mktemp -d "${TMPDIR:-/tmp}/xcni-vm.XXXXXX")
 	# However the run ends (done, timed out, interrupted): the VM killed by its
 	# PID, the run's netns deleted by its name, the run directory removed.
@@ -179,7 +184,8 @@ run() {
 	fi
 	printf 'cd %q\n%s\n' "$ROOT" "$cmd" >"$out/cmd.sh"
 	accel="-accel tcg,thread=multi -cpu max"
-	if [ -w /dev/kvm ]; then accel="-enable-kvm -cpu host"; fi
+	[ "$(accel)" = TCG ] || accel="-accel kvm -cpu host"
+	echo "kernels: $(basename "$dir"): booting under $(accel)" >&2
 	t0=$(date +%s)
 	# no_timer_check: under TCG on a busy host 6.1 panicked at boot ("IO-APIC +
 	# timer doesn't work"), its timer check too slow for the emulated clock.
@@ -218,11 +224,14 @@ run() {
 		tail -n 30 "$out/console" >&2 || true
 		cat "$out/qemu.log" >&2 || true
 	fi
-	echo "kernels: $(basename "$dir"): exit $rc in $(($(date +%s) - t0))s ($([ -w /dev/kvm ] && echo KVM || echo TCG))" >&2
+	echo "kernels: $(basename "$dir"): exit $rc in $(($(date +%s) - t0))s ($(accel))" >&2
 	run_cleanup
 	trap - EXIT TERM INT HUP
 	return "$rc"
 }
+# The accelerator a VM gets: KVM where /dev/kvm opens for reading and writing
+# (qemu's -accel kvm), else TCG, software emulation (30-50x slower).
+accel() { if (exec 3<>/dev/kvm) 2>/dev/null; then echo KVM; else echo TCG; fi; }
 # The run's VM (pid), netns (ns) and directory (out): what run leaves nowhere.
 pid="" ns="" out=""
 run_cleanup() {
@@ -305,6 +314,7 @@ matrix() {
 			[ "$rc" = 0 ] || fail=1
 		done <"$res/summary"
 	done
+	echo "kernels: accelerator $(accel)"
 	printf 'kernel package suite result time counts\n%s' "$rows" | column -t
 	return $fail
 }
@@ -312,13 +322,14 @@ matrix() {
 self_test() {
 	local n=0 bad=0
 	check() { n=$((n + 1)); if "$@" >/dev/null 2>&1; then echo "ok $n - $*"; else echo "not ok $n - $*"; bad=$((bad + 1)); fi; }
-	echo "1..7"
+	echo "1..8"
 	check bash -n "$ROOT/scripts/kernels.sh"
 	check sh -n "$ROOT/scripts/kernels-init.sh"
 	check bash -n -c "$INNER"
 	check bash -n -c "$REFUSE"
 	check bash -c "! bash '$ROOT/scripts/kernels.sh' run 5.99 true"
 	check bash -c "! bash '$ROOT/scripts/kernels.sh' nosuchverb"
+	check bash -c "[ \"\$(bash '$ROOT/scripts/kernels.sh' accel)\" = \"\$( (exec 3<>/dev/kvm) 2>/dev/null && echo KVM || echo TCG)\" ]"
 	check bash -c "XCNI_KERNEL_STEPS='nic bogus' bash '$ROOT/scripts/kernels.sh' matrix 6.12 2>&1 | grep -q 'bogus: want'"
 	echo "$((n - bad)) passed, $bad failed"
 	[ "$bad" -eq 0 ]
@@ -339,5 +350,6 @@ matrix)
 	[ $# -gt 0 ] || set -- 6.1 6.12 5.10
 	matrix "$@" ;;
 self-test) self_test ;;
-*) die "$verb: want fetch, run, matrix or self-test" ;;
+accel) accel ;;
+*) die "$verb: want fetch, run, matrix, accel or self-test" ;;
 esac
