@@ -504,9 +504,7 @@ static int cmp_cidr(const void *a, const void *b)
 	if (ax != ay)
 		return ax < ay ? -1 : 1;
 	d = memcmp(x->addr6, y->addr6, sizeof(x->addr6));
-	if (d)
-		return d;
-	return (x->len > y->len) - (x->len < y->len);
+	return d ? d : (x->len > y->len) - (x->len < y->len);
 }
 
 /*
