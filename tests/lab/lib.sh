@@ -202,9 +202,10 @@ lab_fallbacks_check() {
 			esac || { echo "$log: from_overlay's attach not as kernel $(uname -r) wants (TCX fallback $tcx)"; return 1; }
 			[ "$(grep -c 'lacks adjust-room-decap-l3 (Linux >= 6.3): Geneve between families .* is dropped' "$log")" = "$l3" ] ||
 				{ echo "$log: adjust-room-decap-l3's warning not $l3 time(s)"; return 1; }
-			# Without it a node of both underlay families sends each over its own.
-			[ "$(grep -c 'tunnel family auto, each family over its own (the kernel lacks Geneve between families)' "$log")" = "$l3" ] ||
-				{ echo "$log: the same-family overlay line not $l3 time(s)"; return 1; }
+			# Without it a node of both underlay families sends each over its own
+			# (said wherever the agent resolves its underlay: once or more).
+			[ "$(grep -c 'tunnel family auto, each family over its own (the kernel lacks Geneve between families)' "$log" | sed 's/^[1-9][0-9]*$/1/')" = "$l3" ] ||
+				{ echo "$log: the same-family overlay line: want it $([ "$l3" = 1 ] || echo "not ")logged"; return 1; }
 		done
 		[ "$i" -gt 0 ]
 	}
