@@ -32,6 +32,8 @@ PKGS=(
 	chromium python3-websocket
 	# tests/structure/tree_shape.py and tests/docs/check.py: the C definitions scanner (function lengths, call graph)
 	universal-ctags
+	# make kernels (scripts/kernels.sh): the kernel matrix's virtual machines
+	qemu-system-x86
 )
 BACKPORTS=(libbpf-dev libbpf1 bpftool linux-libc-dev)
 

@@ -293,20 +293,25 @@ check "  ... policy/denied still passes (blocked by policy, as it must be)" grep
 check "  ... the namespace removed, the deny-all with it" nothing_of_ns
 
 # ---- connectivity test: a drop during a test that connects ----------------------------------------------
-# stranger floods guarded with UDP its policy refuses (drop-policy-ingress on n2, 4 s at
-# most) while pod-to-pod/same-node/ipv4 runs: it connects, and still fails on the drop.
+# stranger floods guarded with UDP its policy refuses (drop-policy-ingress on n2) from
+# its first datagram until pod-to-pod/same-node/ipv4 has run (60 s at most: a slow
+# machine, a VM under TCG, starts python in seconds): it connects, and still fails on the drop.
 check "connectivity test --keep (the probe namespace back)" CT --keep --test 'policy/allowed/ipv4'
 GIP=$(lab get --json | jq_ "[p['ip'] for p in d['pods'] if p['name'] == 'guarded'][0]")
 ip netns exec "xcl-$NS.stranger" /usr/bin/python3 -c '
 import socket, sys, time
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-end = time.time() + 4
+end = time.time() + 60
+s.sendto(b"x", (sys.argv[1], 9999))
+open(sys.argv[2], "w").close()
 while time.time() < end:
     s.sendto(b"x", (sys.argv[1], 9999))
-    time.sleep(0.001)' "$GIP" &
+    time.sleep(0.001)' "$GIP" "$T/flooding" &
 FLOOD=$!; MINE+=("$FLOOD")
+for _ in $(seq 600); do [ -e "$T/flooding" ] && break; sleep 0.1; done
 sleep 0.5
 CT --test 'pod-to-pod/same-node/ipv4' >"$T/flood.out" 2>&1; RC=$?
+kill "$FLOOD" 2>/dev/null
 wait "$FLOOD"
 sed 's/^/#   /' "$T/flood.out"
 check "connectivity test during the flood: exit 1" test "$RC" = 1

@@ -185,7 +185,8 @@ lab_nic_check() {
 }
 # lab_fallbacks_check: what this kernel lacks (by its version, xcnid(8) KERNEL)
 # each agent logged, its fallback taken: tc clsact for from_overlay where TCX is
-# missing (< 6.6), Geneve between families off (< 6.3); on newer kernels neither.
+# missing (< 6.6), Geneve between families off (< 6.3) and, in a dual-stack lab
+# (conntest's), each family over its own underlay; on newer kernels none.
 lab_fallbacks_check() {
 	local v log i=0 tcx=0 l3=0
 	v=$(uname -r | awk -F. '{print $1 * 1000 + $2}')
@@ -201,6 +202,10 @@ lab_fallbacks_check() {
 			esac || { echo "$log: from_overlay's attach not as kernel $(uname -r) wants (TCX fallback $tcx)"; return 1; }
 			[ "$(grep -c 'lacks adjust-room-decap-l3 (Linux >= 6.3): Geneve between families .* is dropped' "$log")" = "$l3" ] ||
 				{ echo "$log: adjust-room-decap-l3's warning not $l3 time(s)"; return 1; }
+			# Without it a node of both underlay families sends each over its own
+			# (said wherever the agent resolves its underlay: once or more).
+			[ "$(grep -c 'tunnel family auto, each family over its own (the kernel lacks Geneve between families)' "$log" | sed 's/^[1-9][0-9]*$/1/')" = "$l3" ] ||
+				{ echo "$log: the same-family overlay line: want it $([ "$l3" = 1 ] || echo "not ")logged"; return 1; }
 		done
 		[ "$i" -gt 0 ]
 	}

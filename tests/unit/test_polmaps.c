@@ -452,8 +452,10 @@ static void tun_is(const struct xcni_ipcache_val *e, bool send6, const char *nod
  * The IPv6 underlay (ABI 9): a Node with only an IPv6 InternalIP is reached
  * at it (XCNI_IPC_TUN6, for its pods' IPv4 and IPv6 and its own address); a
  * dual-stack Node at its IPv4 one, unless this node's underlay is IPv6
- * (o.underlay6), then at its IPv6 one. The full and the incremental
- * compiles agree; a Node that loses its IPv4 InternalIP moves its pods over.
+ * (o.underlay6), then at its IPv6 one; with o.same_fam (a kernel without
+ * Geneve between families) IPv4 at the IPv4 one and IPv6 at the IPv6 one.
+ * The full and the incremental compiles agree; a Node that loses its IPv4
+ * InternalIP moves its pods over.
  */
 static void ipv6_underlay_ipcache(void **state)
 {
@@ -475,13 +477,15 @@ static void ipv6_underlay_ipcache(void **state)
 	r3 = pod_add("x", "r3", "n3", "10.0.3.2", "app=r");
 	pod_ip6(r3, "fd00:10:3::2");
 
-	for (int u6 = 0; u6 < 2; u6++) {
-		o.underlay6 = u6;
+	/* u6: 0 auto, 1 --tunnel-family ipv6, 2 auto with each family over its own. */
+	for (int u6 = 0; u6 < 3; u6++) {
+		o.underlay6 = u6 == 1;
+		o.same_fam = u6 == 2;
 		/* The whole compile. */
 		assert_int_equal(compile_opts(&R, &o), 0);
 		tun_is(&ipc(&R, "10.0.2.2/32")->val, true, NULL, "fc00:78::2");
 		assert_true(ipc(&R, "10.0.2.2/32")->val.flags & XCNI_IPC_POD);
-		if (u6) {
+		if (u6 == 1) {
 			tun_is(&ipc(&R, "10.0.3.2/32")->val, true, "172.18.0.3", "fc00:78::3");
 			tun_is(&ipc(&R, "172.18.0.3/32")->val, true, "172.18.0.3", "fc00:78::3");
 		} else {
@@ -511,7 +515,7 @@ static void ipv6_underlay_ipcache(void **state)
 	}
 	/* n3 left with its IPv6 InternalIP only: its pods follow, in the whole
 	 * compile and in the incremental one told of the Node's change. */
-	o.underlay6 = false;
+	o.underlay6 = o.same_fam = false;
 	pi = incr_new();
 	incr_update(pi, &c, &o, NULL, 0, &res);
 	tun_is(&ipc(res, "10.0.3.2/32")->val, false, "172.18.0.3", "fc00:78::3");

@@ -61,9 +61,8 @@ static uint64_t cpu_ns(void)
 {
 	struct timespec ts;
 
-	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts))
-		return 0;
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	return clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) ? 0 :
+	       (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
 /* ---- names ------------------------------------------------------------------ */
@@ -1008,9 +1007,7 @@ static uint8_t ipfix_due(const struct flowd *d, const struct flow_rec *r, uint64
 								      IPFIX_END_IDLE;
 	if (!r->in_ct && now > r->last_ns && now - r->last_ns >= d->ipfix_idle_ns)
 		return IPFIX_END_IDLE;
-	if (now > since && now - since >= d->ipfix_active_ns)
-		return IPFIX_END_ACTIVE;
-	return 0;
+	return now > since && now - since >= d->ipfix_active_ns ? IPFIX_END_ACTIVE : 0;
 }
 
 /* A record goes when the collector can take it; until then it stays pending

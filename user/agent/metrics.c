@@ -765,9 +765,8 @@ static void render_scan(struct metrics *m, FILE *b, const struct mapscan *sc)
 			metrics_series(b, "xcni_ct_entries", sc->cc.live[0], "state", "other", NULL);
 		render_ctstat(m, b, sc->ct_entries);
 	}
-	if (sc->endpoints >= 0) {
+	if (sc->endpoints >= 0)
 		metrics_family1(b, "xcni_endpoints", "gauge", "Pods attached on this node.", sc->endpoints);
-	}
 	metrics_family(b, "xcni_map_entries", "gauge",
 	               "Entries in a pinned hash or LPM map (conntrack: expired ones too, until reused).");
 	for (int i = 0; i < sc->nmaps; i++)

@@ -34,6 +34,7 @@
 int overlay_resolve(struct overlay *ov)
 {
 	struct nl_link l;
+	struct in6_addr a6;
 	struct nl nl;
 	char a[INET6_ADDRSTRLEN];
 	int err;
@@ -53,8 +54,6 @@ int overlay_resolve(struct overlay *ov)
 	 * both reaches IPv4-only and IPv6-only nodes), the IPv6 underlay when it
 	 * has no IPv4. */
 	if (!ov->node_ip && !overlay_has6(ov)) {
-		struct in6_addr a6;
-
 		err = nl_addr_first(&nl, l.ifindex, &ov->node_ip);
 		if (err && err != -ENOENT)
 			goto out;
@@ -71,6 +70,12 @@ int overlay_resolve(struct overlay *ov)
 		}
 		err = 0;
 	}
+	/* Without Geneve between families (same_fam: xcnid's probe) IPv6 pods
+	 * reach other nodes over an IPv6 underlay or not at all: a node told
+	 * only its IPv4 (--node-ip) takes its underlay's first global IPv6 too. */
+	if (ov->same_fam && ov->node_ip && !overlay_has6(ov) &&
+	    !nl_addr6_first(&nl, l.ifindex, &a6))
+		memcpy(ov->node_ip6, &a6, 16);
 	if (ov->prefer6 && !overlay_has6(ov)) {
 		pr_err("--tunnel-family ipv6: this node has no IPv6 underlay address (%s has no "
 		       "global IPv6; give one with --node-ip IPv4,IPv6, or --tunnel-family auto)\n",
@@ -79,6 +84,8 @@ int overlay_resolve(struct overlay *ov)
 		goto out;
 	}
 	ov->underlay6 = tunnel_underlay6(ov->node_ip != 0, overlay_has6(ov), ov->prefer6);
+	/* Both families, auto, and no Geneve between them: each over its own. */
+	ov->same_fam = ov->same_fam && !ov->underlay6 && ov->node_ip && overlay_has6(ov);
 	/* The MTU check takes the worst family this node may use. */
 	if (l.mtu <= (overlay_has6(ov) ? XCNI_ENCAP6_LEN : XCNI_ENCAP_LEN) + 576u) {
 		pr_err("underlay device %s: MTU %u leaves pods less than 576 bytes after the %u of "
@@ -97,6 +104,8 @@ int overlay_resolve(struct overlay *ov)
 			inet_ntop(AF_INET6, ov->node_ip6, a, sizeof(a)),
 			ov->underlay6 ? "tunnel family ipv6: IPv6 to nodes with an IPv6 InternalIP, "
 					"IPv4 to the others" :
+			ov->same_fam ? "tunnel family auto, each family over its own (the kernel lacks "
+				       "Geneve between families): IPv4 to IPv4 InternalIPs, IPv6 to IPv6" :
 					"tunnel family auto: IPv4 to nodes with an IPv4 InternalIP, "
 					"IPv6 to IPv6-only ones", ov->vni);
 		goto out;

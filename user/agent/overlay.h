@@ -71,6 +71,12 @@ struct overlay {
 	 * on a node with both by default: IPv4 to the nodes that have an IPv4
 	 * InternalIP, IPv6 to the IPv6-only ones (tunnel_fam). */
 	bool underlay6;
+	/* Each family over its own underlay (pol_opts' same_fam): set by xcnid
+	 * where the kernel lacks Geneve between families (probe
+	 * adjust-room-decap-l3), kept by overlay_resolve only on a node of
+	 * both families with underlay6 false. IPv6 then goes to the other
+	 * nodes' IPv6 InternalIP, and the pods' MTU is the IPv6 underlay's. */
+	bool same_fam;
 	__u32 vni;
 	enum xdp_want xdp_want;
 	bool lb; /* --kube-proxy-replacement: the NodePort fast path may be attached */
@@ -127,13 +133,14 @@ static inline bool overlay_has6(const struct overlay *ov)
  * The MTU of xcni0 and of new pods (one place for xcni0, xcni_config and the
  * log): the underlay's less what Geneve adds there, the worst of the
  * families in use: XCNI_ENCAP6_LEN on the IPv6 underlay, or on a node with
- * both addresses once some node is reached over IPv6; else XCNI_ENCAP_LEN.
+ * both addresses once some node is reached over IPv6 (or IPv6 always is:
+ * same_fam); else XCNI_ENCAP_LEN.
  */
 static inline unsigned int overlay_pod_mtu(const struct overlay *ov)
 {
-	return ov->underlay_mtu - (ov->underlay6 || (ov->tun6_used && overlay_has6(ov)) ?
-					   XCNI_ENCAP6_LEN :
-					   XCNI_ENCAP_LEN);
+	bool v6 = ov->underlay6 || ov->same_fam || (ov->tun6_used && overlay_has6(ov));
+
+	return ov->underlay_mtu - (v6 ? XCNI_ENCAP6_LEN : XCNI_ENCAP_LEN);
 }
 
 /* Finds the underlay device and its address. 0 or -errno (said why). */

@@ -188,9 +188,8 @@ static int pinned_keep(struct bpf_map *m, const struct bpf_map_info *info,
 	e->n = info->max_entries;
 	e->flags = info->map_flags;
 	e->has_flags = true;
-	if (bpf_map__set_max_entries(m, e->n) || bpf_map__set_map_flags(m, e->flags))
-		return -EINVAL;
-	return 0;
+	return bpf_map__set_max_entries(m, e->n) ||
+	       bpf_map__set_map_flags(m, e->flags) ? -EINVAL : 0;
 }
 
 /*

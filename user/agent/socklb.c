@@ -185,9 +185,8 @@ static __u64 link_cgroup(int lfd)
 	struct bpf_link_info info = {};
 	__u32 len = sizeof(info);
 
-	if (bpf_link_get_info_by_fd(lfd, &info, &len) || info.type != BPF_LINK_TYPE_CGROUP)
-		return 0;
-	return info.cgroup.cgroup_id;
+	return bpf_link_get_info_by_fd(lfd, &info, &len) ||
+	       info.type != BPF_LINK_TYPE_CGROUP ? 0 : info.cgroup.cgroup_id;
 }
 
 /*

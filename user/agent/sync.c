@@ -72,9 +72,8 @@ static int bump_policy_rev(struct from_pod *fp)
 	if (bpf_map__lookup_elem(fp->maps.xcni_polrev, &k, sizeof(k), &rev, sizeof(rev), 0))
 		return -errno;
 	rev++;
-	if (bpf_map__update_elem(fp->maps.xcni_polrev, &k, sizeof(k), &rev, sizeof(rev), 0))
-		return -errno;
-	return 0;
+	return bpf_map__update_elem(fp->maps.xcni_polrev, &k, sizeof(k), &rev, sizeof(rev), 0) ?
+	       -errno : 0;
 }
 
 /* IPv6 addresses a pod being deleted yielded (pol_v6.nyielded), as of the
@@ -934,6 +933,7 @@ static void node_pol_opts(const struct opts *o, struct store *st, struct pol_opt
 		if (o->ov->node_ip)
 			po->node_ip = o->ov->node_ip;
 		po->underlay6 = o->ov->underlay6;
+		po->same_fam = o->ov->same_fam;
 	}
 }
 

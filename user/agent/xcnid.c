@@ -360,6 +360,7 @@ int main(int argc, char **argv)
 		if (xcnid_probe(pr))
 			return 3;
 		sock_lb_wanted = o->cgroup_root != NULL;
+		o->ov->same_fam = !pr->decap_l3;
 		if (o->cgroup_root && !pr->sock_lb) {
 			pr_warn("--cgroup-root %s: socket load balancing is off: kernel lacks %s "
 				"(Linux >= %s); host-network clients reach Services through the "

@@ -184,6 +184,11 @@ struct pol_opts {
 	 * a node with both by default: IPv4 where the other node has it, IPv6 to
 	 * IPv6-only nodes. */
 	bool underlay6;
+	/* IPv6 (pods' and Nodes' IPv6 addresses) to the IPv6 InternalIP
+	 * wherever the other node has one, IPv4 as underlay6 says: a node of
+	 * both families on a kernel without Geneve between families (xcnid's
+	 * probe adjust-room-decap-l3), each family over its own underlay. */
+	bool same_fam;
 	/*
 	 * The 32-bit hash behind identity numbers (of the canonical label
 	 * string) and policy ids (of "ns/name"); NULL = FNV-1a. Tests set it to

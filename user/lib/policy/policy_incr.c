@@ -363,7 +363,8 @@ int pol_v6_build(const struct pol_incr *pi, const struct cluster *c, struct pol_
 		/* Another node's pod: reached through Geneve to that node's
 		 * underlay IPv4, and only it may send from this address. */
 		if (!ip->local && ip->node)
-			tunnel_set(&e->val, ip->node->ip, ip->node->ip6, pi->o.underlay6);
+			tunnel_set(&e->val, ip->node->ip, ip->node->ip6,
+				   pi->o.underlay6 || pi->o.same_fam);
 		if (ip->local) {
 			struct pol_key6 *k = &out->keys[out->nkeys++];
 
@@ -405,7 +406,8 @@ int pol_v6_build(const struct pol_incr *pi, const struct cluster *c, struct pol_
 		memcpy(e->key.addr, nd->internal_ip6, 16);
 		e->val.identity = self ? XCNI_ID_HOST : XCNI_ID_REMOTE_NODE;
 		if (!self)
-			tunnel_set(&e->val, nd->internal_ip, nd->internal_ip6, pi->o.underlay6);
+			tunnel_set(&e->val, nd->internal_ip, nd->internal_ip6,
+				   pi->o.underlay6 || pi->o.same_fam);
 	}
 	/* One entry per address: a Node's over a pod's. */
 	out->nipc = pol_sort_dedup(out->ipc, out->nipc, sizeof(*out->ipc), cmp_ipc6_rank,
@@ -468,9 +470,7 @@ static int ipod_on_node(struct pol_incr *pi, struct ipod *ip)
 {
 	struct inode *n = ip->pod->node_name ? inode_get(pi, ip->pod->node_name) : NULL;
 
-	if (ip->pod->node_name && (!n || inode_add(n, ip)))
-		return -ENOMEM;
-	return 0;
+	return ip->pod->node_name && (!n || inode_add(n, ip)) ? -ENOMEM : 0;
 }
 
 static int incr_apply(struct pol_incr *pi, const struct cluster *c, const struct store_change *ch,
