@@ -3,10 +3,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -86,8 +86,8 @@ int cni_exec_start(const struct cni_env *env, const char *type, json_t *conf,
 {
 	char bin[PATH_MAX], *in = NULL;
 	int inp[2] = { -1, -1 }, outp[2] = { -1, -1 };
-	posix_spawn_file_actions_t fa;
 	char *argv[] = { bin, NULL };
+	pid_t parent = getpid();
 	char **cenv = NULL;
 	size_t inlen, off = 0;
 	int err;
@@ -107,11 +107,18 @@ int cni_exec_start(const struct cni_env *env, const char *type, json_t *conf,
 		err = cni_fail(e, CNI_ERR_IO, "ipam %s: cannot set up exec: %s", type, strerror(errno));
 		goto out;
 	}
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, inp[0], 0);
-	posix_spawn_file_actions_adddup2(&fa, outp[1], 1);
-	err = posix_spawn(&p->pid, bin, &fa, NULL, argv, cenv);
-	posix_spawn_file_actions_destroy(&fa);
+	/*
+	 * The IPAM plugin dies with us: a runtime that kills an ADD (its timeout)
+	 * must not leave it to allocate after the DEL and GC that follow.
+	 */
+	p->pid = fork();
+	if (p->pid == 0) {
+		if (!prctl(PR_SET_PDEATHSIG, SIGKILL) && getppid() == parent &&
+		    dup2(inp[0], 0) == 0 && dup2(outp[1], 1) == 1)
+			execve(bin, argv, cenv);
+		_exit(127);
+	}
+	err = p->pid < 0 ? errno : 0;
 	close(inp[0]);
 	close(outp[1]);
 	inp[0] = outp[1] = -1;

@@ -92,6 +92,22 @@ for step in $add_steps; do
 	ip netns del "$XCT_TAG-k"
 done
 
+# The IPAM plugin dies with a killed ADD: one that allocates only after 1.5 s would
+# otherwise take its lease after the runtime's DEL and GC, and keep it (this
+# host-local takes spec 1.0.0 at most: the plugin's first ask is 1.1.0).
+mkdir -p "$T/bin"
+printf '#!/bin/sh\nsleep 1.5\nsed s/1.1.0/1.0.0/ | /usr/lib/cni/host-local\ntouch %s/slow.done\n' "$T" >"$T/bin/slowipam"
+chmod +x "$T/bin/slowipam"
+ip netns add "$XCT_TAG-k"
+(plugin ADD cid-k "/var/run/netns/$XCT_TAG-k" XCNI_TEST_KILL_AT=ipam-started \
+	CNI_PATH="$T/bin:/usr/lib/cni" <<<"$(conf | sed 's/"host-local"/"slowipam"/')") 2>/dev/null
+plugin DEL cid-k "/var/run/netns/$XCT_TAG-k" <<<"$(conf)"
+plugin GC "" "" <<<"$(gcconf)"
+for _ in $(seq 30); do [ -e "$T/slow.done" ] && break; sleep 0.1; done
+check "ADD killed while its IPAM plugin starts: the plugin dies with it (no lease after DEL and GC)" \
+	same_as_baseline
+ip netns del "$XCT_TAG-k"
+
 # DEL killed at each of its steps: a second DEL (runtimes retry) and GC finish the job.
 for step in del-ipam del-detach del-endpoint del-link del-lease; do
 	ip netns add "$XCT_TAG-k"
