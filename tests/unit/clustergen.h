@@ -129,7 +129,13 @@ static void pod_put(struct store *st, unsigned *seed, unsigned i)
 		if (!ip6only && !rnd(seed, 3)) {
 			char ip6[40];
 
-			snprintf(ip6, sizeof(ip6), "fd00:1::%x", rnd(seed, 6) ? 1 + i : 0x100 + rnd(seed, 4));
+			unsigned h = rnd(seed, 6) ? 1 + i : 0x100 + rnd(seed, 4);
+
+			/* gen_cnp's: now and then a node's (n2's, its own again: node_put). */
+			if (gen_cnp && h == 0x103)
+				snprintf(ip6, sizeof(ip6), "fd00:2::16");
+			else
+				snprintf(ip6, sizeof(ip6), "fd00:1::%x", h);
 			json_object_set_new(status, "podIPs",
 					    json_pack("[{s:s}, {s:s}]", "ip", ip, "ip", ip6));
 		}

@@ -459,9 +459,10 @@ static inline struct rpeer ref_who(const struct refc *x, uint32_t a, bool *ambig
 }
 
 /*
- * ref_who for an IPv6 address: a Node's (this node's the node itself), the one
- * pod that claims it and holds its own key, or the world. *ambiguous: two
- * claim it, or a Node and a pod (the IPv6 maps' contests: not judged here).
+ * ref_who for an IPv6 address: a Node's (this node's the node itself; whatever
+ * pod claims it, as for IPv4), the one pod that claims it and holds its own
+ * key, or the world. *ambiguous: two claim it (the IPv6 maps' contests: not
+ * judged here).
  */
 static inline struct rpeer ref_who6(const struct refc *x, const uint8_t *a, bool *ambiguous)
 {
@@ -482,7 +483,7 @@ static inline struct rpeer ref_who6(const struct refc *x, const uint8_t *a, bool
 	for (size_t i = 0; i < REF_N(x, K8S_POD); i++) {
 		const struct k8s_pod *p = &REF_O(x, K8S_POD, i)->pod;
 
-		if (!ref_managed(p) || !p->has_ip6 || memcmp(p->ip6, a, 16))
+		if (q.node || !ref_managed(p) || !p->has_ip6 || memcmp(p->ip6, a, 16))
 			continue;
 		/* Its key contested or yielded: which entry it has is the IPv6 maps' rule. */
 		if (n++ || ref_claimants(x, ref_key(x, p), v, 16) != 1 || v[0] != p)
