@@ -931,6 +931,10 @@ static void test_random_cnp(void **state)
 		run(seed, NULL, &resets, &steps);
 	for (unsigned seed = 750; seed <= 760; seed++)
 		run(seed, tiny_hash, &resets, &steps);
+	gen_cnp_wide = true;
+	for (unsigned seed = 741; seed <= 760; seed++)
+		run(seed, seed > 749 ? tiny_hash : NULL, &resets, &steps);
+	gen_cnp_wide = false;
 	/* With the cluster's life: contested and yielded addresses of both
 	 * families among the tiers' changes (issue 69, step 3). */
 	gen_life = true;
