@@ -1972,16 +1972,12 @@ static void update_patched(struct store *st, struct pol_incr *pi, size_t n)
 
 /*
  * A tiered pod's egress accepts the nodes by its first rule and 10.1.0.0/24
- * by its third, so its pods go by address; pod q holds node n1's address
- * and went first under that key (the third rule's group). A patch taking
- * old's group there for n1 would map that group to the first rule's, and
- * the /24 (after n1, from the same old group) would name the wrong rule: so
- * n1's address is decided again while a pod holds it and after one held it
- * (cnp_patch_init, pod_unlink). A host prefix a rule names (10.1.0.60/32,
- * node n2's: n2 went first under it) is decided again always: its rule's
- * group is its own (kept_slot). Verdicts alike: a pod at a node's address
- * is judged as the node, its polcidr key as the pod (found here, not this
- * test's concern).
+ * by its third, so its pods go by address; pod q holds node n1's address,
+ * whose key is n1's (the nodes go first: a Node's address is the node's in
+ * every map). n1's address is decided again while a pod holds it and after
+ * one held it (cnp_patch_init, pod_unlink). A host prefix a rule names
+ * (10.1.0.60/32, node n2's: n2 went first under it) is decided again always:
+ * its rule's group is its own (kept_slot).
  */
 static void test_prefix_patch_shared_address(void **state)
 {
