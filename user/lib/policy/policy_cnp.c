@@ -1048,7 +1048,7 @@ static uint64_t atoms_digest(const struct atoms *a)
 
 /* The addresses a patch decides again: any two of the nodes, the gateway and the changed Nodes'
  * and pods' (moved, before and after: counted twice) share (old keeps the first's group only),
- * and the nodes' and gateway's a pod holds now (its group went first before). */
+ * and the nodes' and gateway's a pod holds now (the node's group, but decided again). */
 int cnp_patch_init(struct pol_ctx *x, const struct xcni_prefix *moved, size_t n)
 {
 	struct pol_cidr *v = calloc(2 * n + 2 * x->nnodes + 2, sizeof(*v));
