@@ -61,6 +61,9 @@ static const char *const apps[] = { "a", "b", "c", "d" };
  */
 static bool gen_audit;
 static bool gen_cnp; /* below: ClusterNetworkPolicies in churn */
+/* gen_cnp's networks the /24 and /23 only (no host prefix): the shape that found a
+ * pod at this node's InternalIP given the pod's decision (seed 751 step 28). */
+static bool gen_cnp_wide;
 #define NCNPS 3
 
 static json_t *audit_meta(json_t *meta, unsigned *seed)
@@ -129,7 +132,13 @@ static void pod_put(struct store *st, unsigned *seed, unsigned i)
 		if (!ip6only && !rnd(seed, 3)) {
 			char ip6[40];
 
-			snprintf(ip6, sizeof(ip6), "fd00:1::%x", rnd(seed, 6) ? 1 + i : 0x100 + rnd(seed, 4));
+			unsigned h = rnd(seed, 6) ? 1 + i : 0x100 + rnd(seed, 4);
+
+			/* gen_cnp's: now and then a node's (n2's, its own again: node_put). */
+			if (gen_cnp && h == 0x103)
+				snprintf(ip6, sizeof(ip6), "fd00:2::16");
+			else
+				snprintf(ip6, sizeof(ip6), "fd00:1::%x", h);
 			json_object_set_new(status, "podIPs",
 					    json_pack("[{s:s}, {s:s}]", "ip", ip, "ip", ip6));
 		}
@@ -347,7 +356,8 @@ static json_t *cnp_egress_peer(unsigned *seed)
 		/* Now and then a host prefix: at an address pods and nodes take and leave
 		 * (n2's own 10.1.0.22, pod_put's fd00:1::103), whose group a patch keeps not. */
 		v = rnd(seed, 4);
-		nets = json_pack("[s]", v == 3 ? "10.1.0.22/32" : v % 2 ? "10.1.0.0/24" : "10.1.2.0/23");
+		nets = json_pack("[s]", v == 3 && !gen_cnp_wide ? "10.1.0.22/32" :
+				 v % 2 ? "10.1.0.0/24" : "10.1.2.0/23");
 		if (v == 2)
 			json_array_append_new(nets, json_string("fd00:1::103/128"));
 		return json_pack("[{s:o}]", "networks", nets);

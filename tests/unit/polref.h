@@ -398,44 +398,13 @@ static inline int ref_np(const struct refc *x, const struct k8s_pod *pod, int in
 	return res;
 }
 
-/* Does an ipBlock of an enforced NetworkPolicy selecting pod hold the
- * address, in a rule with a port other than a named one? */
-static inline bool ref_np_names(const struct refc *x, const struct k8s_pod *pod, int in,
-				const struct rpeer *peer)
-{
-	for (size_t i = 0; i < REF_N(x, K8S_NETWORKPOLICY); i++) {
-		const struct k8s_netpol *np = &REF_O(x, K8S_NETWORKPOLICY, i)->np;
-		const struct k8s_np_rule *rules = in ? np->ingress : np->egress;
-
-		if (np->meta.audit || ref_ns_audit(x, np->meta.ns) || !ref_np_selects(np, pod, in))
-			continue;
-		for (size_t ri = 0; ri < (in ? np->ningress : np->negress); ri++)
-			for (size_t j = 0; j < rules[ri].npeers; j++) {
-				const struct k8s_ipblock *b = rules[ri].peers[j].ipblock;
-				bool m = b && ref_in(&peer->addr, &b->cidr);
-
-				bool numbered = !rules[ri].nports; /* a named port is a pod's only */
-
-				for (size_t e = 0; m && e < b->nexcept; e++)
-					m = !ref_in(&peer->addr, &b->except[e]);
-				for (size_t k = 0; k < rules[ri].nports; k++)
-					numbered |= !rules[ri].ports[k].port_name;
-				if (m && numbered)
-					return true;
-			}
-	}
-	return false;
-}
-
 /*
  * Admin, then NetworkPolicy, then Baseline, else allowed. The pod's own
- * node (judged at all only where the tiers compiled the pod's egress): a
- * NetworkPolicy isolating the pod does not stop it, except at the node's
- * InternalIP where one of its ipBlocks names it (then as any address it
- * names); the gateway only the tiers judge. The product's rule
- * (xcni_shared.h: XCNI_POLEP_HOST_EGRESS, test_cnp's test_own_node) as the
- * maps were found to keep it: the ipBlock case is a question for the
- * semantics ("NetworkPolicy cannot stop it"), not settled here.
+ * node (judged at all only where the tiers compiled the pod's egress, its
+ * InternalIP and the gateway alike, a pod at its address or not): a
+ * NetworkPolicy isolating the pod allows it whatever its rules and ipBlocks
+ * say ("NetworkPolicy cannot stop it", xcni_shared.h: XCNI_POLEP_HOST_EGRESS):
+ * Admin decides before, Baseline only where no NetworkPolicy selects the pod.
  */
 static inline bool ref_side(const struct refc *x, const struct k8s_pod *pod, int in,
 			    const struct rpeer *peer, uint8_t proto, uint16_t port)
@@ -445,10 +414,8 @@ static inline bool ref_side(const struct refc *x, const struct k8s_pod *pod, int
 	if (a == R_ACCEPT || a == R_DENY)
 		return a == R_ACCEPT;
 	n = ref_np(x, pod, in, peer, proto, port);
-	if (n == 0 && peer->kind == REF_HOST)
-		return !peer->node || !ref_np_names(x, pod, in, peer);
 	if (n >= 0)
-		return n;
+		return n || peer->kind == REF_HOST;
 	return ref_tier(x, K8S_CNP_BASELINE, pod, in, peer, proto, port) != R_DENY;
 }
 
@@ -492,9 +459,10 @@ static inline struct rpeer ref_who(const struct refc *x, uint32_t a, bool *ambig
 }
 
 /*
- * ref_who for an IPv6 address: a Node's (this node's the node itself), the one
- * pod that claims it and holds its own key, or the world. *ambiguous: two
- * claim it, or a Node and a pod (the IPv6 maps' contests: not judged here).
+ * ref_who for an IPv6 address: a Node's (this node's the node itself; whatever
+ * pod claims it, as for IPv4), the one pod that claims it and holds its own
+ * key, or the world. *ambiguous: two claim it (the IPv6 maps' contests: not
+ * judged here).
  */
 static inline struct rpeer ref_who6(const struct refc *x, const uint8_t *a, bool *ambiguous)
 {
@@ -515,7 +483,7 @@ static inline struct rpeer ref_who6(const struct refc *x, const uint8_t *a, bool
 	for (size_t i = 0; i < REF_N(x, K8S_POD); i++) {
 		const struct k8s_pod *p = &REF_O(x, K8S_POD, i)->pod;
 
-		if (!ref_managed(p) || !p->has_ip6 || memcmp(p->ip6, a, 16))
+		if (q.node || !ref_managed(p) || !p->has_ip6 || memcmp(p->ip6, a, 16))
 			continue;
 		/* Its key contested or yielded: which entry it has is the IPv6 maps' rule. */
 		if (n++ || ref_claimants(x, ref_key(x, p), v, 16) != 1 || v[0] != p)

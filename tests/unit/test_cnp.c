@@ -369,6 +369,12 @@ static void test_own_node(void **state)
 	assert_int_equal(compile_opts(&R, &o), 0);
 	assert_true(allowed(DEVCLIENT, "192.168.0.1", TCP, 22));
 	assert_false(allowed(DEVCLIENT, "192.168.0.2", TCP, 22));
+	/* A pod at the node's address (a misconfiguration), refused where the node is
+	 * not: the address stays the node's in the tiered groups as in the ipcache. */
+	pod_add("dev", "squat", "n2", "192.168.0.1", "app=web");
+	assert_int_equal(compile_opts(&R, &o), 0);
+	assert_true(allowed(DEVCLIENT, "192.168.0.1", TCP, 22));
+	assert_false(allowed(DEVCLIENT, "192.168.0.2", TCP, 22));
 }
 
 /* Audit: the would-be denial passes, marked; the namespace annotation does it for all. */

@@ -448,7 +448,7 @@ static bool v6_holder(const struct pol_result *r, const struct cluster *c, size_
 	return true;
 }
 
-static size_t v6_yield_steps;
+static size_t v6_yield_steps, v6_at_node;
 
 static void v6_equal(struct pol_incr *pi, const struct cluster *c, const struct pol_opts *o,
 		     const struct pol_result *r)
@@ -462,6 +462,11 @@ static void v6_equal(struct pol_incr *pi, const struct cluster *c, const struct 
 		bool seen = false, seen_local = false, found = false, twice = false;
 		bool local = p->node_name && !strcmp(p->node_name, o->node_name);
 		uint32_t id = pol_incr_pod_id(pi, p->meta.ns, p->meta.name);
+
+		/* At a Node's IPv6 InternalIP: its ipcache6 entry is the node's (below). */
+		for (size_t j = 0; j < c->n[K8S_NODE]; j++)
+			seen |= !memcmp(c->objs[K8S_NODE][j]->node.internal_ip6, p->ip6, 16);
+		v6_at_node += seen;
 
 		/* A contested IPv4's other claimants, and pods that yielded an
 		 * address, hold no address at all. */
@@ -921,11 +926,15 @@ static void test_random_cnp(void **state)
 	node_steps = self_node_steps = node_deltas = fallbacks = 0;
 	node_only_tiered = node_only_quiet = node_only_patched = 0;
 	fallback_why = NULL;
-	judged = judged_skipped = judged6 = 0;
+	judged = judged_skipped = judged6 = v6_at_node = 0;
 	for (unsigned seed = 700; seed <= 740; seed++)
 		run(seed, NULL, &resets, &steps);
 	for (unsigned seed = 750; seed <= 760; seed++)
 		run(seed, tiny_hash, &resets, &steps);
+	gen_cnp_wide = true;
+	for (unsigned seed = 741; seed <= 760; seed++)
+		run(seed, seed > 749 ? tiny_hash : NULL, &resets, &steps);
+	gen_cnp_wide = false;
 	/* With the cluster's life: contested and yielded addresses of both
 	 * families among the tiers' changes (issue 69, step 3). */
 	gen_life = true;
@@ -935,6 +944,9 @@ static void test_random_cnp(void **state)
 	gen_life = false;
 	gen_cnp = gen_ns_labels = false;
 	judged_print(steps);
+	/* Pods at node n2's IPv6 (clustergen's pod_put): the node's in both maps. */
+	print_message("%zu times a pod's IPv6 a Node's\n", v6_at_node);
+	assert_true(v6_at_node > 0);
 	print_message("with the cluster's life: %zu steps with a contested address, %zu with a "
 		      "yielded one, %zu deltas\n", contest_steps, yield_steps, contest_deltas);
 	assert_true(contest_deltas * 10 > (yield_steps + contest_steps) * 5);
@@ -1960,16 +1972,12 @@ static void update_patched(struct store *st, struct pol_incr *pi, size_t n)
 
 /*
  * A tiered pod's egress accepts the nodes by its first rule and 10.1.0.0/24
- * by its third, so its pods go by address; pod q holds node n1's address
- * and went first under that key (the third rule's group). A patch taking
- * old's group there for n1 would map that group to the first rule's, and
- * the /24 (after n1, from the same old group) would name the wrong rule: so
- * n1's address is decided again while a pod holds it and after one held it
- * (cnp_patch_init, pod_unlink). A host prefix a rule names (10.1.0.60/32,
- * node n2's: n2 went first under it) is decided again always: its rule's
- * group is its own (kept_slot). Verdicts alike: a pod at a node's address
- * is judged as the node, its polcidr key as the pod (found here, not this
- * test's concern).
+ * by its third, so its pods go by address; pod q holds node n1's address,
+ * whose key is n1's (the nodes go first: a Node's address is the node's in
+ * every map). n1's address is decided again while a pod holds it and after
+ * one held it (cnp_patch_init, pod_unlink). A host prefix a rule names
+ * (10.1.0.60/32, node n2's: n2 went first under it) is decided again always:
+ * its rule's group is its own (kept_slot).
  */
 static void test_prefix_patch_shared_address(void **state)
 {

@@ -499,7 +499,7 @@ static int group_of(struct out *o, const struct cnpctx *cc, const struct vd *v, 
 
 static int out_cidr(struct out *o, const struct cnpctx *cc, const struct xcni_prefix *a, uint32_t gid)
 {
-	/* Duplicates (a prefix equal to a pod's address) go in splice: the first stays. */
+	/* Duplicates (a prefix equal to a node's or pod's address) go in splice: the first stays. */
 	if (xcni_grow(&o->c, &o->capc, o->nc, sizeof(*o->c)))
 		return -ENOMEM;
 	o->c[o->nc++] = (struct pol_cidr){
@@ -508,8 +508,8 @@ static int out_cidr(struct out *o, const struct cnpctx *cc, const struct xcni_pr
 }
 
 /* A patch's slot in cc->kept for a peer not a pod, or NULL: to be decided. A host prefix
- * a rule names shares its key with a pod's or a node's address, which went first (old's
- * group is theirs); a node's, with a pod's now or before (cnp_patch_init). */
+ * a rule names shares its key with a node's or a pod's address, which went first (old's
+ * group is theirs); a node's, with a pod's now or before: decided again (cnp_patch_init). */
 static uint32_t *kept_slot(const struct cnpctx *cc, const struct peer *pr)
 {
 	const struct xcni_prefix *a = &pr->addr;
@@ -859,8 +859,8 @@ static int compile_dir(struct cnpctx *cc, struct out *o, const struct pol_ep *ol
 	if (!ret && !m.by_ports && m.npfx)
 		ret = ids_split(&split, cc, &m);
 	/* Only the pods (identities, addresses) and the Nodes can have moved (cnp_apply,
-	 * eps_dirty_audited): patched, old's groups numbered again in the order
-	 * from nothing numbers them (the pods' by address, the nodes', in order, first). */
+	 * eps_dirty_audited): patched, old's groups numbered again in the order from nothing
+	 * numbers them (the nodes' first: a Node's address is the node's, as in the ipcache). */
 	if (!ret && old && !m.by_ports) {
 		cc->old = old;
 		cc->nkept = old->nentries; /* a group has one at least */
@@ -873,10 +873,10 @@ static int compile_dir(struct cnpctx *cc, struct out *o, const struct pol_ep *ol
 		ret = dir_ids(cc, o, buf, &split, cc->old);
 	/* A patch's pods by address (a rule prefix holds theirs) are decided by identity and
 	 * region again (memo): old's groups by address are not theirs to keep. */
-	if (!ret && (!cc->old || m.npfx))
-		ret = dir_pods(cc, o, buf, &m, &split);
 	if (!ret)
 		ret = dir_nodes(cc, o, buf);
+	if (!ret && (!cc->old || m.npfx))
+		ret = dir_pods(cc, o, buf, &m, &split);
 	if (!ret)
 		ret = dir_prefixes(cc, o, buf, &m, 0);
 	/* Whatever else: an address no prefix covers (a patch's: old's). */
@@ -917,7 +917,7 @@ static int cmp_seqcidr(const void *a, const void *b)
 	return d ? d : (x->seq > y->seq) - (x->seq < y->seq);
 }
 
-/* o's prefixes without a key twice: the first given (a pod's address before a rule's prefix). */
+/* o's prefixes without a key twice: the first given (a node's, a pod's, a rule's prefix). */
 static int cidrs_unique(struct out *o)
 {
 	struct seqcidr *s = calloc(o->nc + 1, sizeof(*s));
@@ -1048,7 +1048,7 @@ static uint64_t atoms_digest(const struct atoms *a)
 
 /* The addresses a patch decides again: any two of the nodes, the gateway and the changed Nodes'
  * and pods' (moved, before and after: counted twice) share (old keeps the first's group only),
- * and the nodes' and gateway's a pod holds now (its group went first). */
+ * and the nodes' and gateway's a pod holds now (the node's group, but decided again). */
 int cnp_patch_init(struct pol_ctx *x, const struct xcni_prefix *moved, size_t n)
 {
 	struct pol_cidr *v = calloc(2 * n + 2 * x->nnodes + 2, sizeof(*v));
