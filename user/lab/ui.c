@@ -477,9 +477,9 @@ static int check_listen(const char *who, const char *addr, bool remote)
 }
 
 const struct pt_opt lab_ui_opts[] = {
-	{ "listen", 0, true, 'l', 0, NULL },
-	{ "http-allow-remote", 0, false, 'R', 0, NULL },
-	{ "help", 'h', false, 'h', 0, NULL },
+	{ "listen", 0, true, 'l', 0, NULL, NULL },
+	{ "http-allow-remote", 0, false, 'R', 0, NULL, NULL },
+	{ "help", 'h', false, 'h', 0, NULL, NULL },
 	{}
 };
 
@@ -506,13 +506,13 @@ static const char cluster_ui_help[] =
 
 /* xcnictl ui's options (completion lists them too) */
 const struct pt_opt ctl_ui_opts[] = {
-	{ "listen", 0, true, 'l', 0, NULL },
-	{ "http-allow-remote", 0, false, 'R', 0, NULL },
-	{ "kubeconfig", 0, true, 'K', 0, NULL },
-	{ "cluster", 0, false, 'C', 0, NULL },
-	{ "agent", 0, true, 'A', 0, NULL },
-	{ "tls", 0, true, 'L', 0, NULL },
-	{ "help", 'h', false, 'h', 0, NULL },
+	{ "listen", 0, true, 'l', 0, NULL, NULL },
+	{ "http-allow-remote", 0, false, 'R', 0, NULL, NULL },
+	{ "kubeconfig", 0, true, 'K', 0, NULL, NULL },
+	{ "cluster", 0, false, 'C', 0, NULL, NULL },
+	{ "agent", 0, true, 'A', 0, NULL, NULL },
+	{ "tls", 0, true, 'L', 0, NULL, NULL },
+	{ "help", 'h', false, 'h', 0, NULL, NULL },
 	{}
 };
 

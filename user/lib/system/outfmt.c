@@ -41,6 +41,19 @@ int pt_getopt(int argc, char **argv, const struct pt_opt *t, bool colon, int *id
 	return getopt_long(argc, argv, so, lo, idx);
 }
 
+int pt_usage(FILE *f, const char *synopsis, const struct pt_opt *t)
+{
+	fprintf(f, "Usage: xcnictl %s   (xcnictl(1) says more)\n", synopsis);
+	for (; t->name; t++) {
+		char s = t->short_name;
+		int n = fprintf(f, "  %c%c%c --%s %s", s ? '-' : ' ', s ?: ' ', s ? ',' : ' ',
+				t->name, t->arg ? t->metavar ?: "ARG" : "");
+
+		fprintf(f, "%s%*s%s\n", n > 29 ? "\n" : "", n > 29 ? 30 : 30 - n, "", t->help ?: "");
+	}
+	return f == stdout ? 0 : 2;
+}
+
 int pt_format_parse(const char *s, enum pt_format *fmt)
 {
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
