@@ -31,7 +31,7 @@ def main():
         seen += 1
         for f in sorted(flags - glob):
             i = next((i for i, l in enumerate(lines)
-                      if re.match(r"^  (-., |    )" + re.escape(f) + r"( |$)", l)), None)
+                      if re.match(r"^  (-., )?" + re.escape(f) + r"( |$)", l)), None)
             # The help at column 30, or on the next line when the option is wider.
             nxt = lines[i + 1] if i is not None and i + 1 < len(lines) else ""
             text = None if i is None else (lines[i][30:].strip() or

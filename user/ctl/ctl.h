@@ -140,15 +140,6 @@ extern const struct pt_opt ctl_opts[];
  */
 int ctl_cmd_flags(const struct cmd *cmd, const char *sub, char *buf, size_t n);
 
-/* The help lines of the filters, for the command tables. */
-#define HELP_IP "  --ip IP              rows about IP (an address or a prefix holding it; IPv4 or IPv6)\n"
-#define HELP_POD "  --pod POD            rows about POD (NAMESPACE/NAME or its IP)\n"
-#define HELP_NS "  -n, --namespace NS   rows about a pod of namespace NS\n"
-#define HELP_ID "  --identity ID        rows about identity ID (a number or reserved:NAME)\n"
-#define HELP_LABEL "  --label SELECTOR     rows about labels matching SELECTOR (k=v,k!=v,k,!k)\n"
-#define HELP_FILTERS HELP_IP HELP_POD HELP_NS HELP_ID HELP_LABEL \
-	"Filters combine: a row is shown when it passes every one given."
-
 /* ---- maps (common.c) ---------------------------------------------------- */
 
 struct map_spec {

@@ -41,16 +41,20 @@ int pt_getopt(int argc, char **argv, const struct pt_opt *t, bool colon, int *id
 	return getopt_long(argc, argv, so, lo, idx);
 }
 
+void pt_opt_line(FILE *f, const struct pt_opt *o)
+{
+	char s[] = { '-', o->short_name, ',', ' ', 0 };
+	int n = fprintf(f, "  %s--%s %s", o->short_name ? s : "", o->name,
+			o->arg ? o->metavar ?: "ARG" : "");
+
+	fprintf(f, "%s%*s%s\n", n > 29 ? "\n" : "", n > 29 ? 30 : 30 - n, "", o->help ?: "");
+}
+
 int pt_usage(FILE *f, const char *synopsis, const struct pt_opt *t)
 {
 	fprintf(f, "Usage: xcnictl %s   (xcnictl(1) says more)\n", synopsis);
-	for (; t->name; t++) {
-		char s = t->short_name;
-		int n = fprintf(f, "  %c%c%c --%s %s", s ? '-' : ' ', s ?: ' ', s ? ',' : ' ',
-				t->name, t->arg ? t->metavar ?: "ARG" : "");
-
-		fprintf(f, "%s%*s%s\n", n > 29 ? "\n" : "", n > 29 ? 30 : 30 - n, "", t->help ?: "");
-	}
+	for (; t->name; t++)
+		pt_opt_line(f, t);
 	return f == stdout ? 0 : 2;
 }
 

@@ -72,6 +72,8 @@ struct pt_opt {
 /* getopt_long over t (ended by an empty row; *idx: the row), its short
  * options those of the rows; colon: a missing value is ':', not said. */
 int pt_getopt(int argc, char **argv, const struct pt_opt *t, bool colon, int *idx);
+/* An option's line of --help: "  -c, --name METAVAR", its help at column 30. */
+void pt_opt_line(FILE *f, const struct pt_opt *o);
 /* "Usage: xcnictl SYNOPSIS", then t's rows a line each, on f: 0 for stdout
  * (--help), else 2 (a usage error), the exit code. xcnictl(1) says the rest. */
 int pt_usage(FILE *f, const char *synopsis, const struct pt_opt *t);
