@@ -63,7 +63,7 @@ const struct pt_opt ctl_opts[] = {
 	{ "wide", 0, false, 'w', OPT_WIDE, NULL, "-o wide: every text column" },
 	{ "time", 0, true, 'M', OPT_TIME, "rfc3339|mono",
 	  "times as the wall clock (default) or seconds since boot" },
-	{ "label", 0, true, 'L', OPT_LABEL, "SELECTOR", "rows about labels matching k=v,k!=v,k,!k" },
+	{ "label", 0, true, 'L', OPT_LABEL, "SELECTOR", "rows about labels matching SELECTOR" },
 	/* flows' words of one end, ports and protocol (monitor): checked and
 	 * matched by the flow filter (lib/observe/flows.h), as flows does. */
 	{ "from", 0, true, CTL_FLOWF_VAL + 0, OPT_FLOWF, "X",

@@ -366,20 +366,16 @@ static int cmd_up(int argc, char **argv)
 	return dns ? dns_up(opt.family) : 0;
 }
 
+static const struct pt_opt none[] = { {} };
+
 static int cmd_down(int argc, char **argv)
 {
 	struct lab lab;
 	int err;
 
-	if (argc > 1) {
-		fprintf(!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ? stdout : stderr,
-			"Usage: xcnictl lab down\n"
-			"Removes everything lab up and apply made: pods (CNI DEL through xcni), their\n"
-			"listeners, the xcnid processes, network namespaces (the underlay " LAB_UL_NETNS "\n"
-			"and the outside " LAB_OUT_NETNS " too), pins and state. The masquerade tables\n"
-			"go with the node namespaces.\n");
-		return strcmp(argv[1], "--help") && strcmp(argv[1], "-h") ? 2 : 0;
-	}
+	if (argc > 1)
+		return pt_usage(strcmp(argv[1], "--help") && strcmp(argv[1], "-h") ? stderr :
+				stdout, "lab down", none);
 	err = lab_open(&lab, true);
 	if (err)
 		return err == -ENOENT ? 0 : 1;
@@ -602,8 +598,8 @@ static int get_text(struct lab *lab)
 }
 
 static const struct pt_opt lab_get_opts[] = {
-	{ "json", 'j', false, 'j', 0, NULL, NULL },
-	{ "help", 'h', false, 'h', 0, NULL, NULL },
+	{ "json", 'j', false, 'j', 0, NULL, "one JSON object" },
+	{ "help", 'h', false, 'h', 0, NULL, "this text" },
 	{}
 };
 
@@ -618,12 +614,7 @@ static int cmd_get(int argc, char **argv)
 		switch (c) {
 		case 'j': json = true; break;
 		case 'h':
-			printf("Usage: xcnictl lab get [--json]   (also: lab status)\n"
-			       "Lists the lab's nodes (OBJECT: whether its Node object is in the cluster\n"
-			       "state; INSPECT, JSON \"inspect\": the command that shows its maps, e.g.\n"
-			       "xcnictl --node n1 ct list) and pods (NS/POD, node, IP, netns, listener),\n"
-			       "the kube-proxy mode (JSON \"kubeProxy\": iptables or none) and the Services.\n");
-			return 0;
+			return pt_usage(stdout, "lab get [--json]   (also: lab status)", lab_get_opts);
 		default: return 2;
 		}
 	}
@@ -647,31 +638,25 @@ struct lab_cmd {
 	const char *help; /* NULL: hidden */
 };
 
-static const struct pt_opt none[] = { {} };
 
 static const struct lab_cmd cmds[] = {
-	{ "up", cmd_up, lab_up_opts, "up [--nodes N] [--dns] [--kube-proxy iptables|none]\n"
-			"   [--node-port-range MIN-MAX] [--ip-family ipv4|ipv6|dual]\n"
-			"                                 create the nodes and their agents" },
+	{ "up", cmd_up, lab_up_opts,
+	  "up [OPTIONS]                   create the nodes and their agents" },
 	{ "down", cmd_down, none, "down                           remove everything the lab made" },
 	{ "apply", lab_cmd_apply, lab_apply_opts,
 	  "apply -f FILE|DIR|-            create/update Namespaces, Pods, NetworkPolicies, Nodes" },
 	{ "delete", lab_cmd_delete, lab_delete_opts,
-	  "delete -f FILE|DIR|-           delete them (a Namespace takes its pods along;\n"
-	  "                                   a Node only its object: see delete --help)" },
+	  "delete -f FILE|DIR|-           delete them (a Namespace takes its pods along)" },
 	{ "get", cmd_get, lab_get_opts, "get [--json]                   nodes and pods (alias: status)" },
 	{ "status", cmd_get, lab_get_opts, NULL },
 	{ "probe", lab_cmd_probe, lab_probe_opts,
-	  "probe NS/POD NS/POD|IP PORT/PROTO  can the pod reach the other? [--family 4|6]\n"
-	  "                                   [--json] [--timeout-ms N]" },
+	  "probe NS/POD TO PORT/PROTO     can the pod reach TO (a pod, node, address, Service)?" },
 	{ "matrix", lab_cmd_matrix, lab_matrix_opts,
-	  "matrix PORT/PROTO              every pod to every pod [--family 4|6] [--json]\n"
-	  "                                   [--timeout-ms N]" },
+	  "matrix PORT/PROTO...           every pod to every pod" },
 	{ "exec", lab_cmd_exec, none,
 	  "exec NS/POD -- CMD...          run a command in a pod's network namespace" },
 	{ "ui", lab_cmd_ui, lab_ui_opts,
-	  "ui [--listen HOST:PORT]        the service map of every node's flows in a browser\n"
-	  "                                   (flows are on in every agent by default)" },
+	  "ui [--listen HOST:PORT]        the service map of every node's flows" },
 	{ "serve", lab_cmd_serve, lab_serve_opts, NULL },
 };
 
