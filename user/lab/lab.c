@@ -614,7 +614,7 @@ static int cmd_get(int argc, char **argv)
 		switch (c) {
 		case 'j': json = true; break;
 		case 'h':
-			return pt_usage(stdout, "lab get [--json]   (also: lab status)", lab_get_opts);
+			return pt_usage(stdout, "lab get [--json]", lab_get_opts);
 		default: return 2;
 		}
 	}
