@@ -463,11 +463,11 @@ struct ctl_where {
  * or -v into w (-1), -h (its help, 0), or any other (help to stderr, 2). */
 int ctl_where_opt(int opt, const char *arg, struct ctl_where *w);
 /* Those options (and --json) as the first rows of such a command's option table. */
-#define CTL_WHERE_OPTS                                                                 \
-	{ "pin-dir", 0, true, 'P', 0, "DIR", "the agent's pins" },                           \
-		{ "node", 0, true, 'N', 0, "NAME", "a lab node's, or all" },                \
-		{ "json", 'j', false, 'j', 0, NULL, "-o json" },                            \
-		{ "verbose", 'v', false, 'v', 0, NULL, "say more" },                        \
+#define CTL_WHERE_OPTS                                                       \
+	{ "pin-dir", 0, true, 'P', 0, "DIR", "the agent's pins" },           \
+		{ "node", 0, true, 'N', 0, "NAME", "a lab node's, or all" }, \
+		{ "json", 'j', false, 'j', 0, NULL, "-o json" },             \
+		{ "verbose", 'v', false, 'v', 0, NULL, "say more" },         \
 		{ "help", 'h', false, 'h', 0, NULL, "this text" }
 /* After getopt: no word but the command's name (help to stderr), why (a
  * refusal of the command's own, or NULL), then not --node with --pin-dir;

@@ -463,9 +463,9 @@ static int check_listen(const char *who, const char *addr, bool remote)
 	return err;
 }
 
-#define UI_LISTEN_OPTS                                                                   \
+#define UI_LISTEN_OPTS                                                                       \
 	{ "listen", 0, true, 'l', 0, "HOST:PORT", "where (default " UI_LISTEN_DEFAULT ")" }, \
-		{ "http-allow-remote", 0, false, 'R', 0, NULL, "an address not loopback" }, \
+		{ "http-allow-remote", 0, false, 'R', 0, NULL, "an address not loopback" },  \
 		{ "help", 'h', false, 'h', 0, NULL, "this text" }
 const struct pt_opt lab_ui_opts[] = { UI_LISTEN_OPTS, {} };
 

@@ -4,7 +4,8 @@
  * for -o, JSON written as YAML through libyaml's emitter, and the stdout
  * filter that gives -o yaml and -o jsonl to output already written as JSON
  * lines (the lab's, flows', explain's), so no command writes YAML itself;
- * and the command line's options, getopt's tables made from the one table.
+ * and the command line's options, getopt's tables and --help made from the one
+ * table.
  */
 #include <errno.h>
 #include <getopt.h>
