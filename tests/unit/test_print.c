@@ -381,10 +381,10 @@ static void stream_min_width_aligns_from_the_first_line(void **state)
 static void getopt_reads_one_table(void **state)
 {
 	static const struct pt_opt t[] = {
-		{ "file", 'f', true, 'f', 0, NULL },
-		{ "now", 0, false, 'n', 0, NULL },
-		{ "from", 0, true, 1, 0, NULL },
-		{ "verbose", 'v', false, 'v', 0, NULL },
+		{ "file", 'f', true, 'f', 0, "FILE", "a file" },
+		{ "now", 0, false, 'n', 0, NULL, "at once" },
+		{ "from", 0, true, 1, 0, NULL, NULL },
+		{ "verbose", 'v', false, 'v', 0, NULL, "more" },
 		{}
 	};
 	char *line[] = { "x", "-fA", "--now", "--from", "x/a", "-v", "-n", "--file", NULL };
@@ -408,6 +408,32 @@ static void getopt_reads_one_table(void **state)
 	assert_int_equal(pt_getopt(2, (char *[]){ "x", "-f", NULL }, t, false, NULL), '?');
 }
 
+/* pt_usage: the synopsis, a line per row (the help at column 30, on a line of
+ * its own after a wider option), and the exit code: 0 on stdout, else 2. */
+static void usage_is_the_table(void **state)
+{
+	static const struct pt_opt t[] = {
+		{ "file", 'f', true, 'f', 0, "FILE", "a file" },
+		{ "now", 0, false, 'n', 0, NULL, "at once" },
+		{ "a-much-longer-option-name", 0, true, 1, 0, "VALUE", "wide" },
+		{}
+	};
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	(void)state;
+	assert_non_null(f);
+	assert_int_equal(pt_usage(f, "cmd [OPTIONS]", t), 2);
+	fclose(f);
+	assert_string_equal(buf, "Usage: xcnictl cmd [OPTIONS]   (xcnictl(1) says more)\n"
+				 "  -f, --file FILE             a file\n"
+				 "  --now                       at once\n"
+				 "  --a-much-longer-option-name VALUE\n"
+				 "                              wide\n");
+	free(buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -416,6 +442,7 @@ int main(void)
 		cmocka_unit_test(yaml_reads_back_as_the_json),
 		cmocka_unit_test(formats_by_name),
 		cmocka_unit_test(getopt_reads_one_table),
+		cmocka_unit_test(usage_is_the_table),
 		cmocka_unit_test(empty_table),
 		cmocka_unit_test(record_is_one_object),
 		cmocka_unit_test(big_unsigned_stays_a_number),

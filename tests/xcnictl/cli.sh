@@ -204,6 +204,8 @@ check "xcnid --version -o xml: exit 2" exits 2 "$XCNID" --version -o xml
 check "xcni's CNI VERSION still answers CNI" json_is '"1.1.0" in j["supportedVersions"]' \
 	env CNI_COMMAND=VERSION "$BUILD/xcni" </dev/null
 check "xcnictl --help: --version" has '^  --version ' "$XCNICTL" --help
+check "every command's --help from its option table: an option a line, with its help" \
+	python3 "$XCNI_ROOT/tests/xcnictl/help_rows.py" "$XCNICTL"
 check "xcnid --help: --version" has '^  --version ' "$XCNID" --help
 
 # -- completion

@@ -696,7 +696,7 @@ char *pt_json_string(struct ptable *t, int *err)
 	return buf;
 }
 
-int ctl_where_opt(int opt, const char *arg, const char *help, struct ctl_where *w)
+int ctl_where_opt(int opt, const char *arg, struct ctl_where *w)
 {
 	switch (opt) {
 	case 'P':
@@ -713,14 +713,12 @@ int ctl_where_opt(int opt, const char *arg, const char *help, struct ctl_where *
 			xlog_max++;
 		return -1;
 	case 'h':
-		fputs(help, stdout);
-		return 0;
+		return pt_usage(stdout, w->syn, w->opts);
 	}
-	fputs(help, stderr);
-	return 2;
+	return pt_usage(stderr, w->syn, w->opts);
 }
 
-int ctl_where_check(int argc, char **argv, const char *name, const char *help, const char *why,
+int ctl_where_check(int argc, char **argv, const char *name, const char *why,
 		    struct ctl_where *w)
 {
 	int words = 0;
@@ -728,8 +726,7 @@ int ctl_where_check(int argc, char **argv, const char *name, const char *help, c
 	for (int i = optind; i < argc; i++)
 		if (strcmp(argv[i], name) || words++) {
 			pr_err("%s: unexpected argument %s\n", name, argv[i]);
-			fputs(help, stderr);
-			return 2;
+			return pt_usage(stderr, w->syn, w->opts);
 		}
 	if (why)
 		return pr_err_ret(2, "%s\n", why);

@@ -257,14 +257,7 @@ static int check_shell(char **argv)
 
 const struct cmd completion_cmds[] = {
 	{ "completion", NULL, cmd_completion, CMD_ARGS_UPTO(2), 0, "bash|zsh|fish",
-	  "Write a shell completion script for bash, zsh or fish, from the command tables.\n\n"
-	  "It completes the lab's live node, pod and namespace names (xcnictl completion\n"
-	  "names node|pod|namespace prints them) and every verdict word; bash registers\n"
-	  "it for xcnictl and every alias of it defined before it is loaded.\n\n"
-	  "  source <(xcnictl completion bash)    this shell\n"
-	  "  xcnictl completion bash > /etc/bash_completion.d/xcnictl\n"
-	  "  source <(xcnictl completion zsh)     zsh (through bashcompinit)\n"
-	  "  xcnictl completion fish > ~/.config/fish/completions/xcnictl.fish",
+	  "Write a shell completion script for bash, zsh or fish, from the command tables.",
 	  check_shell },
 	{}
 };

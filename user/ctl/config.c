@@ -475,23 +475,10 @@ close:
 const struct cmd config_cmds[] = {
 	{ "config", "set", cmd_config_set, 2, 0, "KEY VALUE",
 	  "Change a data-plane setting of this node, live.\n\n"
-	  "  trace-sample N   trace one forwarded packet in N on the event ring (see\n"
-	  "                   monitor --type trace); 0 turns traces off (the default).\n"
-	  "                   1 traces every packet: a cost on every forwarded packet\n"
-	  "  events-rate N    at most N events (drops, verdicts, traces) per CPU per\n"
-	  "                   second; the rest are counted lost (see metrics). 0: no\n"
-	  "                   limit\n\n"
-	  "The programs read the setting with the next packet. It holds until xcnid\n"
-	  "restarts, which sets both from its options (--trace-sample, --events-rate).",
+	  "  trace-sample N   trace one forwarded packet in N (0: off, the default)\n"
+	  "  events-rate N    at most N events per CPU per second (0: no limit)",
 	  check_config_set },
 	{ "config", NULL, cmd_config, 0, 0, "",
-	  "Show the node configuration xcnid wrote.\n\n"
-	  "The overlay fields (NODE-IP .. XDP-MODE) are empty or 0 when xcnid runs\n"
-	  "without --underlay-dev. UNDERLAY-DEV is \"-\" outside xcnid's network\n"
-	  "namespace. XDP-MODE is how the prefilter is attached: native (driver),\n"
-	  "generic (skb) or none. TRACE-SAMPLE and EVENTS-RATE are the event settings\n"
-	  "(see config set). OVERLAY-DECAP is where Geneve from the other nodes is\n"
-	  "taken apart, as the programs run: tc, xdp (--overlay-decap xdp, XDP\n"
-	  "native) or \"tc (xdp asked, XDP not native)\".", NULL },
+	  "Show the node configuration xcnid wrote.", NULL },
 	{}
 };

@@ -365,32 +365,11 @@ close:
 
 const struct cmd ct_cmds[] = {
 	{ "ct", "list", cmd_ct_list, 0, OPT_FILTERS, "[filters]",
-	  "List tracked connections: IPv4 (xcni_ct), then IPv6 (xcni_ct6).\n\n"
-	  "SRC and DST are those of the flow's first packet; for ICMP echo the port\n"
-	  "is the echo id. AGE and IDLE are in seconds. A flow is about its two\n"
-	  "addresses (--identity: their identities in the ipcache).\n"
-	  "The table fits 120 columns: -o wide adds the packets and bytes each way\n"
-	  "(PKTS-ORIG, BYTES-ORIG, PKTS-REPLY, BYTES-REPLY), EP-ID, VIA, FLAGS, POLICY-REV,\n"
-	  "SERVICE, the addresses and ports apart, the backend's and rev-NAT's ids.\n\n"
-	  "A flow translated by a Service (in BPF) shows the Service and port it is\n"
-	  "under as SVC-NAME (NAMESPACE/NAME:PORT-NAME), its backend as BACKEND\n"
-	  "(ADDRESS:PORT; BACKEND-ID with -o wide, xcnictl service get lists them) and\n"
-	  "its frontend under SERVICE (-o wide; from the rev-NAT index the entry\n"
-	  "keeps). Such a flow has two entries: the\n"
-	  "service entry, to the frontend as the client sent it, and the flow's own,\n"
-	  "to the backend. Other flows show - in both.\n\n"
-	  HELP_FILTERS, NULL },
+	  "List tracked connections: IPv4 (xcni_ct), then IPv6 (xcni_ct6).", NULL },
 	{ "ct", "get", cmd_ct_get, 3, 0, "PROTO SRC DST",
 	  "Show the tracked connection of one flow, looked up in either direction.\n\n"
-	  "PROTO is tcp, udp, sctp, icmp or a protocol number. SRC and DST are written\n"
-	  "as ct list shows them: ADDRESS:PORT for tcp, udp and sctp; ADDRESS:id=ID for\n"
-	  "ICMP echo (the id may be given on one end only); a bare ADDRESS for other\n"
-	  "protocols. The flow whose first packet went from SRC to DST is shown, or\n"
-	  "else the one it is the reply of (the tuple of a reply finds its flow, as\n"
-	  "the data plane finds it). The columns are those of ct list; SRC and DST\n"
-	  "are the flow's, and MATCHED says which direction the tuple was: original or\n"
-	  "reply. An entry past its lifetime is still shown, as in ct list.\n\n"
-	  "Exit 1 when no such flow is tracked, 2 for a malformed PROTO, SRC or DST.",
+	  "PROTO: tcp, udp, sctp, icmp or a number. SRC, DST: ADDRESS:PORT, ADDRESS:id=ID for\n"
+	  "ICMP echo (on one end only too), a bare ADDRESS for other protocols.",
 	  check_ct_get },
 	{}
 };

@@ -140,15 +140,6 @@ extern const struct pt_opt ctl_opts[];
  */
 int ctl_cmd_flags(const struct cmd *cmd, const char *sub, char *buf, size_t n);
 
-/* The help lines of the filters, for the command tables. */
-#define HELP_IP "  --ip IP              rows about IP (an address or a prefix holding it; IPv4 or IPv6)\n"
-#define HELP_POD "  --pod POD            rows about POD (NAMESPACE/NAME or its IP)\n"
-#define HELP_NS "  -n, --namespace NS   rows about a pod of namespace NS\n"
-#define HELP_ID "  --identity ID        rows about identity ID (a number or reserved:NAME)\n"
-#define HELP_LABEL "  --label SELECTOR     rows about labels matching SELECTOR (k=v,k!=v,k,!k)\n"
-#define HELP_FILTERS HELP_IP HELP_POD HELP_NS HELP_ID HELP_LABEL \
-	"Filters combine: a row is shown when it passes every one given."
-
 /* ---- maps (common.c) ---------------------------------------------------- */
 
 struct map_spec {
@@ -465,19 +456,23 @@ struct ctl_where {
 	const char *pin_dir, *nodes[CTL_WHERE_MAX_NODES];
 	size_t nnodes;
 	bool pin_given;
+	const char *syn; /* the command's synopsis and options: its help (pt_usage) */
+	const struct pt_opt *opts;
 };
 /* getopt's opt of such a command, but its own: --pin-dir (P), --node (N)
  * or -v into w (-1), -h (its help, 0), or any other (help to stderr, 2). */
-int ctl_where_opt(int opt, const char *arg, const char *help, struct ctl_where *w);
+int ctl_where_opt(int opt, const char *arg, struct ctl_where *w);
 /* Those options (and --json) as the first rows of such a command's option table. */
-#define CTL_WHERE_OPTS                                                                 \
-	{ "pin-dir", 0, true, 'P', 0, NULL }, { "node", 0, true, 'N', 0, NULL },          \
-		{ "json", 'j', false, 'j', 0, NULL }, { "verbose", 'v', false, 'v', 0, NULL }, \
-		{ "help", 'h', false, 'h', 0, NULL }
+#define CTL_WHERE_OPTS                                                       \
+	{ "pin-dir", 0, true, 'P', 0, "DIR", "the agent's pins" },           \
+		{ "node", 0, true, 'N', 0, "NAME", "a lab node's, or all" }, \
+		{ "json", 'j', false, 'j', 0, NULL, "-o json" },             \
+		{ "verbose", 'v', false, 'v', 0, NULL, "say more" },         \
+		{ "help", 'h', false, 'h', 0, NULL, "this text" }
 /* After getopt: no word but the command's name (help to stderr), why (a
  * refusal of the command's own, or NULL), then not --node with --pin-dir;
  * the default pin dir where none is given: -1 to go on, else 2 (said). */
-int ctl_where_check(int argc, char **argv, const char *name, const char *help, const char *why,
+int ctl_where_check(int argc, char **argv, const char *name, const char *why,
 		    struct ctl_where *w);
 /* explain --node all: the nodes whose maps it opens at once (16 descriptors each). */
 #define CTL_EXPLAIN_MAX_NODES 32

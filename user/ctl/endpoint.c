@@ -375,21 +375,7 @@ static int cmd_endpoint_get(const struct ctl_ctx *c, char **argv)
 
 const struct cmd endpoint_cmds[] = {
 	{ "endpoint", "list", cmd_endpoint_list, 0, OPT_FILTERS | OPT_WIDE, "[filters] [--wide]",
-	  "List the endpoints (pods) of this node.\n\n"
-	  "One row per pod: IP its IPv4, IP6 its IPv6 (\"-\" for a family it lacks;\n"
-	  "in JSON, ip and ip6, null when absent). Dual-stack and IPv4 pods sorted by\n"
-	  "IP, then IPv6-only pods by IP6. NAMESPACE, POD, NODE: the pod as the\n"
-	  "cluster state names it (xcni_podname). IDENTITY: the one the ipcache gives\n"
-	  "its address (what peers' policy sees; identity list has its labels), else\n"
-	  "the policy's. IFNAME is \"-\" when the host-side veth no longer exists.\n"
-	  "POLICY: ingress, egress or ingress,egress (the directions policy isolates\n"
-	  "and enforces), open (none), \",audit\" added when some of its policy is in\n"
-	  "audit mode (reported, not enforced); overflow (its policy did not fit the\n"
-	  "maps: closed), contested (another pod claims its address: closed), pending\n"
-	  "(not judged yet). --wide adds IFINDEX, POD-MAC, HOST-MAC, FLAGS and LABELS\n"
-	  "(the identity's); JSON always has them (ep_identity: the endpoint entry's).\n"
-	  "--pod NS/NAME of a pod on another node: says which node.\n\n"
-	  HELP_FILTERS, NULL },
+	  "List the endpoints (pods) of this node.", NULL },
 	{ "endpoint", "get", cmd_endpoint_get, 1, 0, "IP",
 	  "Show the endpoint with address IP (IPv4 or IPv6), with both its addresses.", NULL },
 	{}

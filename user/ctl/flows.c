@@ -77,92 +77,6 @@ struct fopts {
 /* --follow begins with the last this many records when neither --last nor --first is given. */
 #define FLOWS_FOLLOW_LAST 20
 
-static const char flows_help[] =
-	"Usage: xcnictl [--pin-dir DIR | --node NAME|all] flows [FILTERS] [--follow] [--json]\n"
-	"       xcnictl flows --agent ADDR[:PORT]... --tls DIR [FILTERS] [--follow] [--json]\n"
-	"       xcnictl flows --kubeconfig FILE | --cluster --tls DIR [FILTERS] [--follow] [--json]\n"
-	"               [--time rfc3339|mono] [--per-node]\n\n"
-	"The flow records xcnid keeps (on unless --flows=false): one per connection, in the\n"
-	"direction of its first packet, as this node saw it: both ends (pod, namespace,\n"
-	"identity and labels, or world/host/remote-node), the Service and backend when\n"
-	"translated, the verdict with the policy and rule that allowed it or the reason\n"
-	"it was dropped, packets and bytes each way (from conntrack; a denied flow's\n"
-	"from the drop events, which have a budget: --events-rate), first and last\n"
-	"seen, TCP flags its conntrack states imply. Least recently changed first.\n"
-	"Each record says where this node saw it (entry_point: from-pod, from-overlay,\n"
-	"from-host, from-outside) and the point of its verdict (observation_point:\n"
-	"to-pod, to-overlay, to-stack, or where a policy dropped it): a node that sent\n"
-	"the connection into the overlay says forwarded, the destination's node judges.\n"
-	"With several nodes a connection's records are merged into one: the deciding\n"
-	"node's verdict (decided_by), every node's in \"nodes\" (--per-node: unmerged).\n"
-	"Merged, the filters on the ends (pods, namespaces, labels, identities), the\n"
-	"verdict, --reason and --service apply to the merged record: a node that does\n"
-	"not know a remote end still gives its part. Exit status: 0, 1 (an error, or\n"
-	"no node answered), 2 (usage), 3 (some nodes did not answer: partial).\n"
-	"Times are RFC 3339, UTC (--time mono: seconds of CLOCK_MONOTONIC).\n\n"
-	"Filters (all must hold; the words of every view, xcnictl filters; Hubble's\n"
-	"spellings mean what they mean in hubble observe):\n"
-	"  --pod POD              either end is POD (NAMESPACE/NAME, or its IP)\n"
-	"  --ip IP[/LEN]          either end is IP, or in the prefix\n"
-	"  -n, --namespace NS     either end is a pod of namespace NS\n"
-	"  --identity ID          either end has identity ID (a number or reserved:NAME)\n"
-	"  --label SELECTOR       either end's labels match\n"
-	"  --from X, --to X       the source / destination: pod:NS/NAME, ns:NS,\n"
-	"                         label:SELECTOR (k=v,k!=v,k,!k), ip:IP[/LEN],\n"
-	"                         identity:ID; or the same without the prefix (NS/NAME,\n"
-	"                         k=v, 10.0.0.0/8, NS)\n"
-	"  --from-pod, --to-pod [NS/]NAME  the pod whose name begins so (NS: default)\n"
-	"  --from-ip, --to-ip, --from-namespace, --to-namespace, --from-label,\n"
-	"  --to-label, --from-identity, --to-identity X  --from/--to KIND:X\n"
-	"  --verdict V            allowed, forwarded, denied (by a policy), audit,\n"
-	"                         refused (the destination answered the SYN with\n"
-	"                         RST: nothing listens), no-backend (a Service\n"
-	"                         without endpoints refused it), timeout (nothing\n"
-	"                         answered the SYN, no drop seen) or dropped (a\n"
-	"                         named reason no policy gave: --reason); Hubble's\n"
-	"                         FORWARDED (allowed or forwarded), DROPPED (any\n"
-	"                         drop), AUDIT; the old\n"
-	"                         allow, deny\n"
-	"  --reason REASON        dropped for REASON (drop-policy-ingress, ...)\n"
-	"  --port N               either end's port\n"
-	"  --from-port N, --to-port N  the source's / the destination's port\n"
-	"  --protocol P           tcp, udp, icmp, icmpv6, sctp or a number\n"
-	"  --service NS/NAME[:PORT]  flows translated for that Service\n"
-	"  --since T, --until T   seen since / until T: an RFC 3339 time, or a duration\n"
-	"                         before now (30s, 5m, 2h, 1d)\n"
-	"  --last N, --first N    only the last / the first N that match\n"
-	"  --not                  the filter after it negated (repeatable; a record\n"
-	"                         matching any negated filter is left out)\n\n"
-	"  --follow, -f           the last 20 (--last N) then each new or changed record\n"
-	"                         once, with the time it changed, until interrupted; on\n"
-	"                         a cluster the agents listed again every 5 s (a node\n"
-	"                         that joins, an agent pod replaced: asked; one lost:\n"
-	"                         named once)\n"
-	"  --node NAME|all        a lab node's records, or every node's (repeatable)\n"
-	"  --agent ADDR[:PORT]    an xcnid elsewhere, over HTTPS with a client certificate\n"
-	"                         (its --flows-listen; port 4244 unless given; repeatable:\n"
-	"                         merged as --node all merges)\n"
-	"  --kubeconfig FILE      every node's agent, found through the API server: the\n"
-	"                         xcni DaemonSet's pods (kube-system,\n"
-	"                         app.kubernetes.io/name=xcni) at their node's address,\n"
-	"                         port 4244, merged; a node whose agent is not running\n"
-	"                         or does not answer is named (stderr; with --json a\n"
-	"                         line {\"unanswered\":{...}}) and the exit status is 3\n"
-	"  --cluster              the same with the kubeconfig kubectl reads (KUBECONFIG,\n"
-	"                         ~/.kube/config), or in a pod its service account\n"
-	"  --tls DIR              the client certificate of --agent, --kubeconfig: DIR/tls.crt,\n"
-	"                         DIR/tls.key, the agents' CA DIR/ca.crt (XCNI_FLOWS_TLS)\n"
-	"  --per-node             with several nodes: each node's records, not merged\n"
-	"  --print-node-name      (Hubble's) the node is always printed: NODE, \"node\"\n"
-	"  --time rfc3339|mono    how times are given (default rfc3339)\n"
-	"  --flows-socket PATH    ask xcnid there (its --flows-socket)\n"
-	"  --json, -j             one JSON object per line\n"
-	"  -o wide, --wide        every field in text: the point of the verdict, the\n"
-	"                         addresses, protocol, counts, TCP flags, every node's\n"
-	"                         part; without it NODE, TIME (of day), SOURCE and\n"
-	"                         DESTINATION (NS/POD:PORT, else ADDRESS:PORT),\n"
-	"                         VERDICT and BY (wrapped at 120 columns), in time order\n";
-
 /*
  * One filter: checked here with those before it, as xcnid will read the
  * request (a source given twice is refused here, not there), then sent.
@@ -795,49 +709,51 @@ static void relist(const char *kubeconfig, struct target *tg, size_t *ntg, size_
 /* flows' options: also what xcnictl's parser checks and completes (ctl.h). */
 const struct pt_opt ctl_flows_opts[] = {
 	CTL_WHERE_OPTS,
-	{ "follow", 'f', false, 'f', 0, NULL },
-	{ "flows-socket", 0, true, 'S', 0, NULL },
-	{ "from", 0, true, 1, 0, NULL },
-	{ "to", 0, true, 1, 0, NULL },
-	{ "verdict", 0, true, 1, 0, NULL },
-	{ "port", 0, true, 1, 0, NULL },
-	{ "protocol", 0, true, 1, 0, NULL },
-	{ "service", 0, true, 1, 0, NULL },
-	{ "since", 0, true, 1, 0, NULL },
-	{ "last", 0, true, 1, 0, NULL },
+	{ "follow", 'f', false, 'f', 0, NULL, "the last 20, then each record as it changes" },
+	{ "flows-socket", 0, true, 'S', 0, "PATH", "ask xcnid there (its --flows-socket)" },
+	{ "from", 0, true, 1, 0, "X", "the source: pod:NS/NAME, ns:NS, label:SEL, ip:IP, ..." },
+	{ "to", 0, true, 1, 0, "X", "the destination, as --from" },
+	{ "verdict", 0, true, 1, 0, "V", "allowed, denied, refused, timeout, ... (the fates)" },
+	{ "port", 0, true, 1, 0, "N", "either end's port" },
+	{ "protocol", 0, true, 1, 0, "P", "tcp, udp, icmp, icmpv6, sctp or a number" },
+	{ "service", 0, true, 1, 0, "NS/NAME[:PORT]", "flows translated for that Service" },
+	{ "since", 0, true, 1, 0, "T", "seen since T: RFC 3339, or a duration before now (5m)" },
+	{ "last", 0, true, 1, 0, "N", "only the last N that match" },
 	/* Hubble's spellings (hubble observe), the same meaning. */
-	{ "from-pod", 0, true, 1, 0, NULL },
-	{ "to-pod", 0, true, 1, 0, NULL },
-	{ "namespace", 'n', true, 'n', 0, NULL },
-	{ "label", 0, true, 1, 0, NULL },
-	{ "from-port", 0, true, 1, 0, NULL },
-	{ "to-port", 0, true, 1, 0, NULL },
-	{ "until", 0, true, 1, 0, NULL },
-	{ "first", 0, true, 1, 0, NULL },
-	{ "from-ip", 0, true, 1, 0, NULL },
-	{ "to-ip", 0, true, 1, 0, NULL },
-	{ "from-namespace", 0, true, 1, 0, NULL },
-	{ "to-namespace", 0, true, 1, 0, NULL },
-	{ "from-label", 0, true, 1, 0, NULL },
-	{ "to-label", 0, true, 1, 0, NULL },
-	{ "from-identity", 0, true, 1, 0, NULL },
-	{ "to-identity", 0, true, 1, 0, NULL },
+	{ "from-pod", 0, true, 1, 0, "[NS/]NAME", "the source pod (its name begins so)" },
+	{ "to-pod", 0, true, 1, 0, "[NS/]NAME", "the destination pod" },
+	{ "namespace", 'n', true, 'n', 0, "NS", "either end is a pod of NS" },
+	{ "label", 0, true, 1, 0, "SELECTOR", "either end's labels match" },
+	{ "from-port", 0, true, 1, 0, "N", "the source's port" },
+	{ "to-port", 0, true, 1, 0, "N", "the destination's port" },
+	{ "until", 0, true, 1, 0, "T", "seen until T" },
+	{ "first", 0, true, 1, 0, "N", "only the first N that match" },
+	{ "from-ip", 0, true, 1, 0, "IP", "--from ip:IP" },
+	{ "to-ip", 0, true, 1, 0, "IP", "--to ip:IP" },
+	{ "from-namespace", 0, true, 1, 0, "NS", "--from ns:NS" },
+	{ "to-namespace", 0, true, 1, 0, "NS", "--to ns:NS" },
+	{ "from-label", 0, true, 1, 0, "SELECTOR", "--from label:SELECTOR" },
+	{ "to-label", 0, true, 1, 0, "SELECTOR", "--to label:SELECTOR" },
+	{ "from-identity", 0, true, 1, 0, "ID", "--from identity:ID" },
+	{ "to-identity", 0, true, 1, 0, "ID", "--to identity:ID" },
 	/* The words of every view (lib/observe/vocab.h), either end. */
-	{ "pod", 0, true, 1, 0, NULL },
-	{ "ip", 0, true, 1, 0, NULL },
-	{ "identity", 0, true, 1, 0, NULL },
-	{ "reason", 0, true, 1, 0, NULL },
-	{ "not", 0, false, '!', 0, NULL },
-	{ "print-node-name", 0, false, 'p', 0, NULL },
-	{ "time", 0, true, 'T', 0, NULL },
-	{ "per-node", 0, false, 'M', 0, NULL },
-	{ "agent", 0, true, 'A', 0, NULL },
-	{ "tls", 0, true, 'L', 0, NULL },
-	{ "kubeconfig", 0, true, 'K', 0, NULL },
-	{ "cluster", 0, false, 'C', 0, NULL },
-	{ "wide", 0, false, 'w', 0, NULL },
+	{ "pod", 0, true, 1, 0, "POD", "either end is POD (NS/NAME, or its IP)" },
+	{ "ip", 0, true, 1, 0, "IP[/LEN]", "either end is IP, or in the prefix" },
+	{ "identity", 0, true, 1, 0, "ID", "either end has identity ID (or reserved:NAME)" },
+	{ "reason", 0, true, 1, 0, "REASON", "dropped for REASON (drop-policy-ingress, ...)" },
+	{ "not", 0, false, '!', 0, NULL, "the filter after it negated (repeatable)" },
+	{ "print-node-name", 0, false, 'p', 0, NULL, "(Hubble's) the node is always printed" },
+	{ "time", 0, true, 'T', 0, "rfc3339|mono", "how times are given (default rfc3339)" },
+	{ "per-node", 0, false, 'M', 0, NULL, "each node's records, not merged" },
+	{ "agent", 0, true, 'A', 0, "ADDR[:PORT]", "an xcnid elsewhere, over HTTPS (repeatable)" },
+	{ "tls", 0, true, 'L', 0, "DIR", "the client certificate (XCNI_FLOWS_TLS)" },
+	{ "kubeconfig", 0, true, 'K', 0, "FILE", "every agent of a cluster, merged" },
+	{ "cluster", 0, false, 'C', 0, NULL, "the same with kubectl's kubeconfig" },
+	{ "wide", 0, false, 'w', 0, NULL, "-o wide: every field in text" },
 	{}
 };
+
+#define FLOWS_SYN "[--node NAME|all | --agent ADDR... | --kubeconfig FILE] flows [OPTIONS]"
 
 /* One `xcnictl flows` run: what to ask, and the answers' state. */
 struct flows_run {
@@ -886,7 +802,7 @@ static int flows_parse(int argc, char **argv, struct flows_run *r)
 			if (xlog_max < XLOG_DEBUG)
 				xlog_max++;
 			break;
-		case 'h': fputs(flows_help, stdout); return 0;
+		case 'h': return pt_usage(stdout, FLOWS_SYN, ctl_flows_opts);
 		case 'f': fo->follow = true; break;
 		case 'S': r->sock = optarg; break;
 		case 1:
@@ -919,14 +835,13 @@ static int flows_parse(int argc, char **argv, struct flows_run *r)
 		case 'K': r->kubeconfig = optarg; r->cluster = true; break;
 		case 'C': r->cluster = true; break;
 		case 'w': fo->wide = true; break;
-		default: fputs(flows_help, stderr); return 2;
+		default: return pt_usage(stderr, FLOWS_SYN, ctl_flows_opts);
 		}
 	}
 	for (int i = optind; i < argc; i++)
 		if (strcmp(argv[i], "flows") || words++) {
 			pr_err("flows: unexpected argument %s\n", argv[i]);
-			fputs(flows_help, stderr);
-			return 2;
+			return pt_usage(stderr, FLOWS_SYN, ctl_flows_opts);
 		}
 	return -1;
 }

@@ -151,7 +151,6 @@ const struct cmd fqdn_cmds[] = {
 	  "name the answer's question matched (the policy's domainNames entry),\n"
 	  "the address, the TTL answered, the seconds left before new connections to it\n"
 	  "are judged by the other rules again (expiry plus a grace of 5 s; 0: past it,\n"
-	  "not yet replaced) and the rule's number among the pod's rules naming domains.\n\n"
-	  HELP_POD, NULL },
+	  "not yet replaced) and the rule's number among the pod's rules naming domains.", NULL },
 	{}
 };

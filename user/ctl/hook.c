@@ -74,13 +74,6 @@ static int cmd_hook_list(const struct ctl_ctx *c, char **argv)
 
 const struct cmd hook_cmds[] = {
 	{ "hook", "list", cmd_hook_list, 0, 0, "",
-	  "List the tc hooks xcni's programs are on, and whether xcni's runs first.\n\n"
-	  "The pods' host veths (from_pod in, to_pod out), the underlay (from_overlay\n"
-	  "in, to_underlay out) and xcni0 (to_overlay out), as the kernel has them now:\n"
-	  "under TCX the hook's first link must be xcni's; under tc no TCX program may\n"
-	  "be on the hook (those run before every clsact filter) and xcni's filter must\n"
-	  "be the first of chain 0. BEFORE-XCNI names what runs first otherwise. xcnid\n"
-	  "looks at the same every --hook-check seconds (the metric\n"
-	  "xcni_hook_foreign_first); neither moves xcni back ahead.", NULL },
+	  "List the tc hooks xcni's programs are on, and whether xcni's runs first.", NULL },
 	{}
 };

@@ -70,11 +70,7 @@ out:
 
 const struct cmd identity_cmds[] = {
 	{ "identity", "list", cmd_identity_show, 0, OPT_FILTERS, "[filters]",
-	  "List the security identities: reserved ones, then one per label set.\n\n"
-	  "Labels: k8s:KEY=VALUE for the pod's, ns:KEY=VALUE for its namespace's.\n"
-	  "--ip and --pod show the identity the ipcache gives the address;\n"
-	  "--namespace the label sets of that namespace's pods.\n\n"
-	  HELP_FILTERS, NULL },
+	  "List the security identities: reserved ones, then one per label set.", NULL },
 	{ "identity", "get", cmd_identity_show, 1, 0, "ID",
 	  "Show identity ID (a number or reserved:NAME) and its labels.", NULL },
 	{}

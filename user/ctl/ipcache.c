@@ -118,12 +118,8 @@ static int cmd_ipcache_show(const struct ctl_ctx *c, char **argv)
 
 const struct cmd ipcache_cmds[] = {
 	{ "ipcache", "list", cmd_ipcache_show, 0, OPT_FILTERS, "[filters]",
-	  "List the ipcache: address prefix -> identity (and the pod it is).\n\n"
-	  "IPv4 prefixes first, then the IPv6 ones (xcni_ipcache6).\n"
-	  "--ip shows every prefix holding the address (0.0.0.0/0 included).\n\n"
-	  HELP_FILTERS, NULL },
+	  "List the ipcache: address prefix -> identity (and the pod it is).", NULL },
 	{ "ipcache", "get", cmd_ipcache_show, 1, 0, "IP",
-	  "Show the ipcache entry the data plane finds for IP (IPv4 or IPv6).\n\n"
-	  "That is the longest prefix holding it.", NULL },
+	  "Show the ipcache entry the data plane finds for IP (IPv4 or IPv6).", NULL },
 	{}
 };

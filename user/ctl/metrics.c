@@ -188,19 +188,9 @@ const struct cmd metrics_cmds[] = {
 	{ "metrics", "list", cmd_metrics, 0, OPT_ALL, "[--all]",
 	  "Count packets by verdict reason and direction (the same as metrics).", NULL },
 	{ "metrics", "get", cmd_metrics_get, 1, 0, "REASON",
-	  "Show one reason's packets and bytes, in every direction (zeros too).\n\n"
-	  "REASON is a name metrics --all lists (fwd-local, drop-policy-ingress, ...).\n"
-	  "Exit 2 for a name that is no reason.",
+	  "Show one reason's packets and bytes, in every direction (zeros too).",
 	  check_metrics_get },
 	{ "metrics", NULL, cmd_metrics, 0, OPT_ALL, "[--all]",
-	  "Count packets by verdict reason and direction.\n\n"
-	  "Packets and bytes summed over all CPUs; only non-zero rows by default.\n"
-	  "After the reasons, events-lost-rate-limit and events-lost-ring-full count\n"
-	  "the events (drops, verdicts, traces) the data plane could not report:\n"
-	  "over their pod's share of the budget (events-rate, per CPU), or with the\n"
-	  "ring full because its reader lags. Non-zero means monitor showed less\n"
-	  "than happened.\n"
-	  "Rows are reasons, not pods: no filters.\n\n"
-	  "  --all     also the rows nothing has been counted for", NULL },
+	  "Count packets by verdict reason and direction.", NULL },
 	{}
 };

@@ -180,27 +180,8 @@ static int cmd_service_self(const struct ctl_ctx *c, char **argv)
 
 const struct cmd nodeport_cmds[] = {
 	{ "service", "snat", cmd_service_snat, 0, OPT_FILTERS, "[filters]",
-	  "List the NodePort flows this node SNATed to reach a backend on another node.\n\n"
-	  "A NodePort, externalIP or load-balancer IP whose backend is on another\n"
-	  "node (externalTrafficPolicy Cluster, Services in BPF) gets this node's\n"
-	  "address as its source (service self) so the replies come back here, where\n"
-	  "they get their client back. NODE is this node's address and the port it\n"
-	  "gave the flow, BACKEND where it went, CLIENT who sent it; SERVICE the\n"
-	  "frontend it asked for. IPv4 rows are the flows' own entries of xcni_ct\n"
-	  "(those flagged SNAT), then IPv6 rows from xcni_snat, as [ADDR]:PORT (JSON\n"
-	  "rows say \"family\": \"ipv4\" or \"ipv6\", and each end again as _addr and\n"
-	  "_port). STATE and IDLE (seconds) are the flow's conntrack entry's; an\n"
-	  "IPv6 row whose entry is gone (xcni_snat is an LRU of its own) says\n"
-	  "missing. The filters match the client and the backend.\n\n"
-	  HELP_FILTERS, NULL },
+	  "List the NodePort flows this node SNATed to reach a backend on another node.", NULL },
 	{ "service", "self", cmd_service_self, 0, OPT_IP, "[--ip IP]",
-	  "Show this node's own addresses as the data plane's NodePort SNAT sources.\n\n"
-	  "ipv4: the underlay address (xcni_config), the source of every IPv4 flow\n"
-	  "SNATed to a remote backend. ipv6: the IPv6 address xcnid writes at every\n"
-	  "Service sync (xcni_self6), the source of an IPv6 externalIP or\n"
-	  "load-balancer IP's flow to a remote backend (a NodePort's is the node\n"
-	  "address it came to); - (null) when none: such flows are dropped\n"
-	  "(drop-no-tunnel).\n\n"
-	  "  --ip IP              the row of that address only (none: no rows)", NULL },
+	  "Show this node's own addresses as the data plane's NodePort SNAT sources.", NULL },
 	{}
 };

@@ -528,39 +528,11 @@ out:
 
 const struct cmd policy_cmds[] = {
 	{ "policy", "list", cmd_policy_list, 0, OPT_FILTERS, "[filters]",
-	  "List the pods of this node that NetworkPolicy selects, with their policy state.\n\n"
-	  "One row per pod isolated in at least one direction (a pod no policy selects\n"
-	  "is not listed), sorted by pod (NAMESPACE/NAME; \"-\" when the cluster state\n"
-	  "has no name for the address). INGRESS and EGRESS: isolated (only what the\n"
-	  "pod's entries allow) or allow-all. VERSION is the live one of the pod's two\n"
-	  "entry sets; ENTRIES how many allow entries it holds (the rows policy get\n"
-	  "shows). JSON adds ingress_has and egress_has, the kinds of entries the data\n"
-	  "plane looks up for the pod (cidr, range, any-port, any-proto).\n"
-	  "--identity is the pod's own identity.\n\n"
-	  HELP_FILTERS, NULL },
+	  "List the pods of this node that NetworkPolicy selects, with their policy state.", NULL },
 	{ "policy", "get", cmd_policy_get, 1, OPT_IDENTITY, "POD [--identity ID]",
-	  "Show what NetworkPolicy lets into and out of POD (NAMESPACE/NAME or IP).\n\n"
-	  "One row per allow entry of the pod's live version, with the policy and\n"
-	  "rule it came from and how many flows it let through (FLOWS). With\n"
-	  "ClusterNetworkPolicies: RULE-NAME is the rule's name when it has one, TIER\n"
-	  "who decided (Admin, NetworkPolicy, Baseline, default), ACTION allow, deny or\n"
-	  "audit; JSON's passed_by names the Pass rule the walk went through first.\n\n"
-	  "  --identity ID        only entries for peer identity ID (0: any peer)\n\n"
-	  "An isolated pod's allow rules whose selector selects nothing are named\n"
-	  "below the table, with the nearest label that exists (\"near misses\").", NULL },
+	  "Show what NetworkPolicy lets into and out of POD (NAMESPACE/NAME or IP).", NULL },
 	{ "policy", "selectors", cmd_policy_selectors, 0, OPT_NAMESPACE, "[-n NS]",
 	  "List every selector of every NetworkPolicy and ClusterNetworkPolicy rule,\n"
-	  "with what it selects now.\n\n"
-	  "One row per selector: the policy's own (\"applies to\": spec.podSelector, a\n"
-	  "ClusterNetworkPolicy's subject) and each rule's peers (\"from 0\": ingress\n"
-	  "rule 0; ipBlocks and networks are no selectors). PODS: the pods it selects\n"
-	  "now (nodes for a nodes peer); IDENTITIES: their identities, as this node's\n"
-	  "maps number them. NOTE says what is wrong with a selector that selects\n"
-	  "nothing: \"selects no pod (app=backend has 2)\" names the nearest label that\n"
-	  "exists (a key or value a typo away), \"namespaceSelector matches no\n"
-	  "namespace\" one that no namespace carries. The objects are the ones the\n"
-	  "node's agent reads (the lab's manifests, or the API server). JSON lists\n"
-	  "the first pods and every identity.\n\n"
-	  "  -n, --namespace NS   the NetworkPolicies of NS (and every ClusterNetworkPolicy)", NULL },
+	  "with what it selects now.", NULL },
 	{}
 };

@@ -385,20 +385,6 @@ const struct cmd polstatus_cmds[] = {
 	{ "policy", "status", cmd_policy_status, CMD_ARGS_UPTO(1), OPT_KUBECONFIG,
 	  "[NAME] [--kubeconfig FILE --tls DIR]",
 	  "Show on which nodes each NetworkPolicy and ClusterNetworkPolicy is in force,\n"
-	  "since when, or why not.\n\n"
-	  "Without NAME: one row per policy. ENFORCED: the nodes whose maps hold its\n"
-	  "current version (the one a node saw last) over the nodes read; AFTER: the time\n"
-	  "from the change to the last of them (from the object's managedFields time\n"
-	  "where it has one, else from the first node's compile); STATE names the first\n"
-	  "node that does not enforce it and why: not seen, an older version, its\n"
-	  "generation failed, the agent not running. NAME (NAMESPACE/NAME for a\n"
-	  "NetworkPolicy, NAME for a ClusterNetworkPolicy): one row per node, with when\n"
-	  "it reached that node's maps and the pods closed for room there.\n\n"
-	  "--node all reads every lab node; --kubeconfig FILE --tls DIR every node of a\n"
-	  "cluster, through each agent's flows relay as xcnictl flows --kubeconfig asks\n"
-	  "them (a node whose agent does not answer is unknown, said). Exit status 1 when some policy (or NAME) is\n"
-	  "not in force on every node read.\n\n"
-	  "  --kubeconfig FILE   every agent of the cluster (flows' --kubeconfig)\n"
-	  "  --tls DIR           the client certificate: DIR/tls.crt, tls.key, ca.crt", NULL },
+	  "since when, or why not.", NULL },
 	{}
 };

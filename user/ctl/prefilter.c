@@ -249,21 +249,12 @@ static int cmd_prefilter_list(const struct ctl_ctx *c, char **argv)
 
 const struct cmd prefilter_cmds[] = {
 	{ "prefilter", "list", cmd_prefilter_list, 0, 0, "",
-	  "List the underlay's prefilter deny list, with what each entry dropped.\n\n"
-	  "IPv4 prefixes first, then IPv6, each by address.\n"
-	  "Packets from a listed source are dropped in XDP on the underlay device,\n"
-	  "before the stack sees them. PACKETS and BYTES count per entry (the longest\n"
-	  "matching prefix).", NULL },
+	  "List the underlay's prefilter deny list, with what each entry dropped.", NULL },
 	{ "prefilter", "add", cmd_prefilter_add, 1, 0, "CIDR",
 	  "Add a source prefix to the underlay's deny list.\n\n"
-	  "CIDR is A.B.C.D/LEN (LEN 1 to 32), A.B.C.D (a /32), ADDRESS/LEN for IPv6\n"
-	  "(LEN 1 to 128) or an IPv6 address (a /128). Host bits must be zero:\n"
-	  "10.1.2.3/24 is refused, not widened to 10.1.2.0/24. Fails if the prefix is\n"
-	  "listed already (its counters stay) or the list is full. Warns when an IPv4\n"
-	  "prefix covers another node's underlay address.", NULL },
+	  "CIDR: A.B.C.D[/LEN] or ADDRESS/LEN for IPv6 (no LEN: one address). Host bits\n"
+	  "must be zero: 10.1.2.3/24 is refused, not widened.", NULL },
 	{ "prefilter", "del", cmd_prefilter_del, 1, 0, "CIDR",
-	  "Remove a source prefix from the underlay's deny list.\n\n"
-	  "Exactly that prefix: deleting a /24 leaves /25s inside it listed. Fails\n"
-	  "if the prefix is not listed.", NULL },
+	  "Remove a source prefix from the underlay's deny list.", NULL },
 	{}
 };

@@ -831,43 +831,11 @@ static int cmd_service_sockets(const struct ctl_ctx *c, char **argv)
 
 const struct cmd service_cmds[] = {
 	{ "service", "list", cmd_service_list, 0, OPT_FILTERS, "[filters]",
-	  "List the Service frontends the data plane translates.\n\n"
-	  "One row per frontend and scope (ext: every frontend; int: traffic from\n"
-	  "pods, when the traffic policies make it differ). SERVICE is the Service\n"
-	  "and port it is (NAMESPACE/NAME:PORT-NAME; - when the maps do not say).\n"
-	  "FLAGS: affinity=Ns\n"
-	  "(ClientIP, its timeout), maglev, etp-local, itp-local, two-scopes. VERSION\n"
-	  "is the live one (0 or 1); ACTIVE and TERMINATING count its backends. A\n"
-	  "frontend is about its address and its backends' addresses.\n\n"
-	  "Exit 1 when the maps have no Services (an agent without them).\n\n"
-	  HELP_FILTERS, NULL },
+	  "List the Service frontends the data plane translates.", NULL },
 	{ "service", "get", cmd_service_get, 1, 0, "ADDR:PORT/PROTO|svc/NS/NAME",
-	  "Show one frontend, each scope it has, with its backends.\n\n"
-	  "ADDR:PORT/PROTO as service list shows it (10.96.0.10:53/udp), or\n"
-	  "svc/NAMESPACE/NAME: every frontend of that Service (each port and scope),\n"
-	  "by the names the agent writes beside them (xcni_svcname). The backends\n"
-	  "are those of the live version's slots: active ones first, then the\n"
-	  "terminating ones used only when no active one is left; STATE is active,\n"
-	  "terminating, or missing (a slot naming no backend). For a Maglev frontend,\n"
-	  "MAGLEV-TABLE is the live table's filled entries out of its size and MAGLEV\n"
-	  "each backend's entries; \"missing\" when the table is not there.\n"
-	  "MAGLEV-STRAY counts entries naming a backend outside the live slots (0\n"
-	  "unless the maps are inconsistent).\n\n"
-	  "Exit 1 when no such frontend (or Service) exists, 2 for a malformed\n"
-	  "ADDR:PORT/PROTO or svc/NS/NAME.",
+	  "Show one frontend, each scope it has, with its backends.",
 	  check_service_get },
 	{ "service", "sockets", cmd_service_sockets, 0, OPT_FILTERS, "[filters]",
-	  "List the sockets socket-level load balancing gave a backend.\n\n"
-	  "One row per socket and backend (xcni_sock_rn, written by the cgroup\n"
-	  "connect4/sendmsg4 hooks of xcnid --cgroup-root; then the IPv6 sockets'\n"
-	  "xcni_sock_rn6, of connect6/sendmsg6, as [ADDR]:PORT; JSON rows say\n"
-	  "\"family\": \"ipv4\" or \"ipv6\"): COOKIE is the socket's\n"
-	  "cookie, BACKEND where its packets go, FRONTEND the Service address the\n"
-	  "application asked for and sees again in getpeername/recvfrom. REV-NAT-STATE\n"
-	  "is gone when the frontend's reverse-NAT entry is (the Service lost it): the\n"
-	  "application then sees the backend. The map is an LRU: a closed socket's\n"
-	  "row stays until the map needs its room. --ip matches the backend or the\n"
-	  "frontend.\n\n"
-	  HELP_FILTERS, NULL },
+	  "List the sockets socket-level load balancing gave a backend.", NULL },
 	{}
 };

@@ -40,28 +40,6 @@
 #define STATUS_SOCK_TIMEOUT_S 5
 #define STATUS_WAIT_DEFAULT_S 120
 
-static const char status_help[] =
-	"Usage: xcnictl [--pin-dir DIR | --node NAME|all] status [--wait [--timeout D]] [--json]\n"
-	"       xcnictl status --kubeconfig FILE --tls DIR [--wait [--timeout D]] [--json]\n\n"
-	"The node's health and a one-line verdict: the agent (version, up since,\n"
-	"readiness, the cluster state's source and the generation applied, API kinds\n"
-	"the server does not serve or forbids), the kernel features probed and what\n"
-	"was switched off, each hook's attach mode (TCX or tc) and whether xcni runs\n"
-	"first, map fill (fullest first; pods closed for room by namespace),\n"
-	"Services, endpoints, policies and identities, flow log and IPFIX export, and\n"
-	"drops by reason in the last minute.\n\n"
-	"  --wait               ask again every second until every node is OK\n"
-	"  --timeout D          give up waiting after D (30s, 2m; default 120s)\n"
-	"  --node NAME|all      a lab node, or every node (repeatable)\n"
-	"  --kubeconfig FILE    every node of the cluster: each agent asked through its\n"
-	"                       flows relay (as flows --kubeconfig), one line a node and\n"
-	"                       the overall verdict (the agent's view: the maps and\n"
-	"                       hooks are read by xcnictl status on the node)\n"
-	"  --tls DIR            --kubeconfig's client certificate (default XCNI_FLOWS_TLS)\n"
-	"  --json, -j           one JSON object: {\"verdict\", \"nodes\": [...]}\n\n"
-	"Verdict: OK; DEGRADED: what is wrong; DOWN: no maps, or no agent answers.\n"
-	"Exit status: 0 OK, 1 DEGRADED or DOWN (--wait: not OK in time), 2 usage.\n";
-
 /* ---- one node ----------------------------------------------------------------- */
 
 /* GET path (with req's name=value lines) from the agent on its Unix socket. */
@@ -1037,10 +1015,10 @@ struct status_opts {
 /* status's options (completion lists them too) */
 const struct pt_opt ctl_status_opts[] = {
 	CTL_WHERE_OPTS,
-	{ "wait", 0, false, 'w', 0, NULL },
-	{ "timeout", 0, true, 't', 0, NULL },
-	{ "kubeconfig", 0, true, 'K', 0, NULL },
-	{ "tls", 0, true, 'X', 0, NULL },
+	{ "wait", 0, false, 'w', 0, NULL, "ask again every second until every node is OK" },
+	{ "timeout", 0, true, 't', 0, "D", "give up waiting after D (default 120s)" },
+	{ "kubeconfig", 0, true, 'K', 0, "FILE", "every node of the cluster (with --tls)" },
+	{ "tls", 0, true, 'X', 0, "DIR", "the client certificate (XCNI_FLOWS_TLS)" },
 	{}
 };
 
@@ -1050,6 +1028,8 @@ static int status_parse(int argc, char **argv, struct status_opts *o)
 	bool timeout_given = false;
 	int opt, rc;
 
+	o->w.syn = "[--node NAME|all | --kubeconfig FILE] status [OPTIONS]";
+	o->w.opts = ctl_status_opts;
 	while ((opt = pt_getopt(argc, argv, ctl_status_opts, false, NULL)) != -1) {
 		switch (opt) {
 		case 'j': o->json = true; break;
@@ -1062,13 +1042,13 @@ static int status_parse(int argc, char **argv, struct status_opts *o)
 			timeout_given = true;
 			break;
 		default:
-			if ((rc = ctl_where_opt(opt, optarg, status_help, &o->w)) >= 0)
+			if ((rc = ctl_where_opt(opt, optarg, &o->w)) >= 0)
 				return rc;
 		}
 	}
 	if (!o->tls_dir && o->kubeconfig)
 		o->tls_dir = getenv("XCNI_FLOWS_TLS");
-	return ctl_where_check(argc, argv, "status", status_help,
+	return ctl_where_check(argc, argv, "status",
 			       timeout_given && !o->wait ? "status --timeout: only with --wait" :
 			       o->tls_dir && !o->kubeconfig ? "status --tls: only with --kubeconfig" :
 			       o->kubeconfig && (!o->tls_dir || !*o->tls_dir) ?

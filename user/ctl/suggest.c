@@ -14,41 +14,6 @@
 #include "lib/observe/flows.h"
 #include "lib/observe/suggest.h"
 
-static const char suggest_help[] =
-	"Usage: xcnictl policy suggest --namespace NS [--from-flows FILE | --since DURATION]\n"
-	"                              [--audit] [--manifests DIR] [--node NODE|all]...\n"
-	"                              [--kubeconfig FILE --tls DIR]\n\n"
-	"Write the NetworkPolicies (YAML, what kubectl apply -f - takes) that allow exactly\n"
-	"the recorded allowed flows of namespace NS's pods, in and out, and nothing else:\n"
-	"suggest-default-deny (both directions), then one policy per label set of NS's pods\n"
-	"with allowed flows, a rule per peer: a pod peer by the fewest of its labels that\n"
-	"no other pod of its namespace has (a namespaceSelector on kubernetes.io/metadata.name\n"
-	"for another namespace), anything else by its address (ipBlock /32 or /128); ports\n"
-	"by the name the serving pod declares, else by number; DNS (port 53) on UDP and TCP\n"
-	"both. A flow recorded denied on any node is never allowed; ICMP cannot be allowed\n"
-	"alone by NetworkPolicy and is left out. Records no rule decided (forwarded, refused,\n"
-	"no-backend, timeout) are set aside and counted.\n\n"
-	"Then the proof, on stderr: every recorded flow with an end in NS replayed through\n"
-	"the policy compiler (the cluster state with NS's NetworkPolicies replaced by the\n"
-	"suggestion; every pod's side judged as the data plane looks it up), a row per flow:\n"
-	"RECORDED, SUGGESTED and OK (no: the suggestion would change that flow's fate).\n"
-	"The NetworkPolicies of NS the replay set aside are named there and in a comment\n"
-	"atop the YAML: delete them when applying, so what runs is what was replayed.\n"
-	"The replay judges the policies as enforced, with --audit too. IPv6 flows are\n"
-	"written into the policies but not replayed.\n\n"
-	"  -n, --namespace NS    the namespace whose pods the policies select\n"
-	"  --from-flows FILE     flow records, one JSON object a line (flows -o json; - for\n"
-	"                        stdin); default: asked of the agents, as flows does\n"
-	"  --since DURATION      only records seen since then (flows --since)\n"
-	"  --audit               the policies in audit mode (annotation xcni.io/policy-mode:\n"
-	"                        audit): their denials counted and reported, not enforced\n"
-	"  --manifests DIR       the cluster state (Namespaces, Pods, policies; kubectl get\n"
-	"                        -A -o yaml's files); default: the lab's\n"
-	"  --node NODE|all       the lab nodes asked (default all); --kubeconfig and --tls:\n"
-	"                        every agent of a cluster (flows --help)\n\n"
-	"Exit 0 when the replay agrees with every record, 1 when a recorded allowed flow\n"
-	"would be denied or a recorded denied one allowed (or on an error), 2 on a usage error.\n";
-
 struct sug_opts {
 	const char *ns, *from, *since, *manifests, *kubeconfig, *tls;
 	const char *nodes[16];
@@ -57,15 +22,15 @@ struct sug_opts {
 };
 /* policy suggest's options (completion lists them too) */
 const struct pt_opt ctl_suggest_opts[] = {
-	{ "namespace", 'n', true, 'n', 0, NULL },
-	{ "from-flows", 0, true, 'F', 0, NULL },
-	{ "since", 0, true, 'S', 0, NULL },
-	{ "audit", 0, false, 'a', 0, NULL }, /* not a fate: an option */
-	{ "manifests", 0, true, 'M', 0, NULL },
-	{ "node", 0, true, 'N', 0, NULL },
-	{ "kubeconfig", 0, true, 'K', 0, NULL },
-	{ "tls", 0, true, 'T', 0, NULL },
-	{ "help", 'h', false, 'h', 0, NULL },
+	{ "namespace", 'n', true, 'n', 0, "NS", "the namespace whose pods the policies select" },
+	{ "from-flows", 0, true, 'F', 0, "FILE", "flow records (flows -o json; -: stdin)" },
+	{ "since", 0, true, 'S', 0, "DURATION", "only records seen since (flows --since)" },
+	{ "audit", 0, false, 'a', 0, NULL, "the policies in audit mode" }, /* not a fate */
+	{ "manifests", 0, true, 'M', 0, "DIR", "the cluster state (default: the lab's)" },
+	{ "node", 0, true, 'N', 0, "NODE|all", "the lab nodes asked (default all)" },
+	{ "kubeconfig", 0, true, 'K', 0, "FILE", "a cluster's agents (with --tls)" },
+	{ "tls", 0, true, 'T', 0, "DIR", "the flows client certificate" },
+	{ "help", 'h', false, 'h', 0, NULL, "this text" },
 	{}
 };
 
@@ -91,7 +56,9 @@ static int sug_parse(int argc, char **argv, struct sug_opts *o)
 						  ARRAY_SIZE(o->nodes));
 			o->nodes[o->nnodes++] = optarg;
 			break;
-		case 'h': fputs(suggest_help, stdout); return 0;
+		case 'h':
+			return pt_usage(stdout, "policy suggest --namespace NS [OPTIONS]",
+					ctl_suggest_opts);
 		case ':':
 			return pr_err_ret(2, "policy suggest: %s needs a value\n", argv[optind - 1]);
 		default:

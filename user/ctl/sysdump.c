@@ -31,19 +31,6 @@
 
 #define SD_MAX_OUT (64u << 20) /* one command's output at most (a full ct table's JSON fits) */
 
-static const char sysdump_help[] =
-	"Usage: xcnictl [--pin-dir DIR | --node NAME|all] sysdump [-f FILE] [--agent-log FILE]\n\n"
-	"Writes one tar.gz with what a bug report needs: per node the status (text\n"
-	"and JSON), every map view as JSON, the hooks' attach state, the flows window,\n"
-	"the agent's log (a lab node's; else --agent-log) and command line; the\n"
-	"kernel (uname, BPF sysctls) and versions. Secrets are left out: no\n"
-	"kubeconfig, token or key file is read, and tokens, passwords and private\n"
-	"keys in what is written are replaced by <redacted>.\n\n"
-	"  -f, --file FILE      the archive (default ./xcni-sysdump-TIME.tar.gz; - for stdout)\n"
-	"  --agent-log FILE     the agent's log outside a lab (its journal or container\n"
-	"                       log saved to a file: journalctl -u xcnid, kubectl logs)\n"
-	"  --node NAME|all      a lab node, or every node (repeatable)\n";
-
 /*
  * What each node gives: `xcnictl [--node N|--pin-dir D] ARGS` into N/FILE
  * (local/FILE), the status first (its JSON names the agent's pid), then
@@ -301,8 +288,8 @@ struct sd_opts {
 /* sysdump's options (completion lists them too) */
 const struct pt_opt ctl_sysdump_opts[] = {
 	CTL_WHERE_OPTS,
-	{ "file", 'f', true, 'f', 0, NULL },
-	{ "agent-log", 0, true, 'L', 0, NULL },
+	{ "file", 'f', true, 'f', 0, "FILE", "the archive (default ./xcni-sysdump-TIME.tar.gz)" },
+	{ "agent-log", 0, true, 'L', 0, "FILE", "the agent's log outside a lab" },
 	{}
 };
 
@@ -311,17 +298,19 @@ static int sd_parse(int argc, char **argv, struct sd_opts *o)
 {
 	int opt, rc;
 
+	o->w.syn = "[--node NAME|all] sysdump [OPTIONS]";
+	o->w.opts = ctl_sysdump_opts;
 	while ((opt = pt_getopt(argc, argv, ctl_sysdump_opts, false, NULL)) != -1) {
 		switch (opt) {
 		case 'j': break;
 		case 'f': o->file = optarg; break;
 		case 'L': o->agent_log = optarg; break;
 		default:
-			if ((rc = ctl_where_opt(opt, optarg, sysdump_help, &o->w)) >= 0)
+			if ((rc = ctl_where_opt(opt, optarg, &o->w)) >= 0)
 				return rc;
 		}
 	}
-	rc = ctl_where_check(argc, argv, "sysdump", sysdump_help, NULL, &o->w);
+	rc = ctl_where_check(argc, argv, "sysdump", NULL, &o->w);
 	if (rc < 0 && o->w.nnodes && o->agent_log)
 		return pr_err_ret(2, "sysdump --agent-log: a lab node's log is the lab's; give it without --node\n");
 	return rc;

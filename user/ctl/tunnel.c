@@ -126,15 +126,8 @@ static int cmd_tunnel_show(const struct ctl_ctx *c, char **argv)
 
 const struct cmd tunnel_cmds[] = {
 	{ "tunnel", "list", cmd_tunnel_show, 0, OPT_IP | OPT_POD, "[--ip IP] [--pod POD]",
-	  "List the other nodes this node tunnels to (Geneve), with their traffic.\n\n"
-	  "Sorted by underlay IP. TX counts what this node encapsulated to the node,\n"
-	  "RX what it decapsulated from it, summed over CPUs. Bytes include the outer\n"
-	  "headers; a GSO/GRO batch counts as one packet. A node is about its\n"
-	  "underlay address and its pod CIDR: --pod finds the node a pod lives on.\n"
-	  "Nodes behind an IPv6 underlay (xcni_tunnel6) follow the IPv4 ones.\n\n"
-	  HELP_IP HELP_POD, NULL },
+	  "List the other nodes this node tunnels to (Geneve), with their traffic.", NULL },
 	{ "tunnel", "get", cmd_tunnel_show, 1, 0, "NODE",
-	  "Show one node this node tunnels to.\n\n"
-	  "NODE is its name, its underlay IP, or an address of its pod CIDR.", NULL },
+	  "Show one node this node tunnels to.", NULL },
 	{}
 };

@@ -30,50 +30,63 @@
 
 /* Every option of the table commands, the global ones first (bit 0). */
 const struct pt_opt ctl_opts[] = {
-	{ "pin-dir", 0, true, 'P', 0, "DIR" },
-	{ "node", 0, true, 'N', 0, "NAME" },
-	{ "output", 'o', true, 'o', 0, "FMT" },
-	{ "json", 'j', false, 'j', 0, NULL },
-	{ "verbose", 'v', false, 'v', 0, NULL },
-	{ "help", 'h', false, 'h', 0, NULL },
-	{ "version", 0, false, 'W', 0, NULL },
-	{ "ip", 0, true, 'I', OPT_IP, "IP" },
-	{ "all", 0, false, 'A', OPT_ALL, NULL },
-	{ "count", 0, true, 'C', OPT_COUNT, "N" },
-	{ "timeout-ms", 0, true, 'T', OPT_TIMEOUT, "MS" },
-	{ "pod", 0, true, 'p', OPT_POD, "POD" },
-	{ "namespace", 'n', true, 'n', OPT_NAMESPACE, "NS" },
-	{ "reason", 0, true, 'r', OPT_REASON, "REASON" },
-	{ "verdict", 0, true, 'V', OPT_VERDICT, "V" },
-	{ "type", 't', true, 't', OPT_TYPE, "TYPE" },
-	{ "pin-dir-dst", 0, true, 'D', OPT_PIN_DIR_DST, "DIR" },
-	{ "kubeconfig", 0, true, 'K', OPT_KUBECONFIG, "FILE" },
-	{ "tls", 0, true, 'X', OPT_KUBECONFIG, "DIR" },
-	{ "identity", 0, true, 'i', OPT_IDENTITY, "ID" },
-	{ "sport", 0, true, 'S', OPT_SPORT, "PORT" },
-	{ "family", 0, true, 'F', OPT_FAMILY, "4|6" },
-	{ "wide", 0, false, 'w', OPT_WIDE, NULL },
-	{ "time", 0, true, 'M', OPT_TIME, "rfc3339|mono" },
-	{ "label", 0, true, 'L', OPT_LABEL, "SELECTOR" },
+	{ "pin-dir", 0, true, 'P', 0, "DIR",
+	  "where the maps are pinned (default $XCNI_PIN_DIR, else " XCNI_PIN_ROOT ")" },
+	{ "node", 0, true, 'N', 0, "NAME",
+	  "a lab node's maps, seen from its netns (all: every node, for flows, "
+	  "monitor, status, sysdump, explain, policy status and policy suggest)" },
+	{ "output", 'o', true, 'o', 0, "FMT",
+	  "text (default), wide (more columns), json, jsonl or yaml" },
+	{ "json", 'j', false, 'j', 0, NULL, "-o json" },
+	{ "verbose", 'v', false, 'v', 0, NULL, "more messages; twice for debug" },
+	{ "help", 'h', false, 'h', 0, NULL, "this help; after a command, that command's help" },
+	{ "version", 0, false, 'W', 0, NULL, "xcnictl's version" },
+	{ "ip", 0, true, 'I', OPT_IP, "IP", "rows about IP (an address or a prefix holding it)" },
+	{ "all", 0, false, 'A', OPT_ALL, NULL, "every row, empty ones too" },
+	{ "count", 0, true, 'C', OPT_COUNT, "N", "stop after N events" },
+	{ "timeout-ms", 0, true, 'T', OPT_TIMEOUT, "MS", "stop after MS milliseconds" },
+	{ "pod", 0, true, 'p', OPT_POD, "POD", "rows about POD (NAMESPACE/NAME or its IP)" },
+	{ "namespace", 'n', true, 'n', OPT_NAMESPACE, "NS", "rows about a pod of namespace NS" },
+	{ "reason", 0, true, 'r', OPT_REASON, "REASON", "of this reason (xcnictl metrics --all)" },
+	{ "verdict", 0, true, 'V', OPT_VERDICT, "V",
+	  "denied (drops, any reason), allowed, audit, forwarded" },
+	{ "type", 't', true, 't', OPT_TYPE, "TYPE", "drop, verdict or trace" },
+	{ "pin-dir-dst", 0, true, 'D', OPT_PIN_DIR_DST, "DIR", "the destination node's pin dir" },
+	{ "kubeconfig", 0, true, 'K', OPT_KUBECONFIG, "FILE",
+	  "every agent of the cluster (as flows asks them)" },
+	{ "tls", 0, true, 'X', OPT_KUBECONFIG, "DIR",
+	  "the client certificate: DIR/tls.crt, tls.key, ca.crt" },
+	{ "identity", 0, true, 'i', OPT_IDENTITY, "ID",
+	  "rows about identity ID (or reserved:NAME)" },
+	{ "sport", 0, true, 'S', OPT_SPORT, "PORT", "the flow's source port" },
+	{ "family", 0, true, 'F', OPT_FAMILY, "4|6", "the flow's (or the rows') address family" },
+	{ "wide", 0, false, 'w', OPT_WIDE, NULL, "-o wide: every text column" },
+	{ "time", 0, true, 'M', OPT_TIME, "rfc3339|mono",
+	  "times as the wall clock (default) or seconds since boot" },
+	{ "label", 0, true, 'L', OPT_LABEL, "SELECTOR", "rows about labels matching SELECTOR" },
 	/* flows' words of one end, ports and protocol (monitor): checked and
 	 * matched by the flow filter (lib/observe/flows.h), as flows does. */
-	{ "from", 0, true, CTL_FLOWF_VAL + 0, OPT_FLOWF, "X" },
-	{ "to", 0, true, CTL_FLOWF_VAL + 1, OPT_FLOWF, "X" },
-	{ "from-pod", 0, true, CTL_FLOWF_VAL + 2, OPT_FLOWF, "POD" },
-	{ "to-pod", 0, true, CTL_FLOWF_VAL + 3, OPT_FLOWF, "POD" },
-	{ "from-ip", 0, true, CTL_FLOWF_VAL + 4, OPT_FLOWF, "IP" },
-	{ "to-ip", 0, true, CTL_FLOWF_VAL + 5, OPT_FLOWF, "IP" },
-	{ "from-namespace", 0, true, CTL_FLOWF_VAL + 6, OPT_FLOWF, "NS" },
-	{ "to-namespace", 0, true, CTL_FLOWF_VAL + 7, OPT_FLOWF, "NS" },
-	{ "from-label", 0, true, CTL_FLOWF_VAL + 8, OPT_FLOWF, "SELECTOR" },
-	{ "to-label", 0, true, CTL_FLOWF_VAL + 9, OPT_FLOWF, "SELECTOR" },
-	{ "from-identity", 0, true, CTL_FLOWF_VAL + 10, OPT_FLOWF, "ID" },
-	{ "to-identity", 0, true, CTL_FLOWF_VAL + 11, OPT_FLOWF, "ID" },
-	{ "port", 0, true, CTL_FLOWF_VAL + 12, OPT_FLOWF, "N" },
-	{ "from-port", 0, true, CTL_FLOWF_VAL + 13, OPT_FLOWF, "N" },
-	{ "to-port", 0, true, CTL_FLOWF_VAL + 14, OPT_FLOWF, "N" },
-	{ "protocol", 0, true, CTL_FLOWF_VAL + 15, OPT_FLOWF, "P" },
-	{ "service", 0, true, CTL_FLOWF_VAL + 16, OPT_FLOWF, "NS/NAME[:PORT]" },
+	{ "from", 0, true, CTL_FLOWF_VAL + 0, OPT_FLOWF, "X",
+	  "the source: pod:NS/NAME, ns:NS, label:SEL, ip:IP, ..." },
+	{ "to", 0, true, CTL_FLOWF_VAL + 1, OPT_FLOWF, "X", "the destination, as --from" },
+	{ "from-pod", 0, true, CTL_FLOWF_VAL + 2, OPT_FLOWF, "POD", "--from pod:POD" },
+	{ "to-pod", 0, true, CTL_FLOWF_VAL + 3, OPT_FLOWF, "POD", "--to pod:POD" },
+	{ "from-ip", 0, true, CTL_FLOWF_VAL + 4, OPT_FLOWF, "IP", "--from ip:IP" },
+	{ "to-ip", 0, true, CTL_FLOWF_VAL + 5, OPT_FLOWF, "IP", "--to ip:IP" },
+	{ "from-namespace", 0, true, CTL_FLOWF_VAL + 6, OPT_FLOWF, "NS", "--from ns:NS" },
+	{ "to-namespace", 0, true, CTL_FLOWF_VAL + 7, OPT_FLOWF, "NS", "--to ns:NS" },
+	{ "from-label", 0, true, CTL_FLOWF_VAL + 8, OPT_FLOWF, "SELECTOR",
+	  "--from label:SELECTOR" },
+	{ "to-label", 0, true, CTL_FLOWF_VAL + 9, OPT_FLOWF, "SELECTOR", "--to label:SELECTOR" },
+	{ "from-identity", 0, true, CTL_FLOWF_VAL + 10, OPT_FLOWF, "ID", "--from identity:ID" },
+	{ "to-identity", 0, true, CTL_FLOWF_VAL + 11, OPT_FLOWF, "ID", "--to identity:ID" },
+	{ "port", 0, true, CTL_FLOWF_VAL + 12, OPT_FLOWF, "N", "either end's port" },
+	{ "from-port", 0, true, CTL_FLOWF_VAL + 13, OPT_FLOWF, "N", "the source's port" },
+	{ "to-port", 0, true, CTL_FLOWF_VAL + 14, OPT_FLOWF, "N", "the destination's port" },
+	{ "protocol", 0, true, CTL_FLOWF_VAL + 15, OPT_FLOWF, "P",
+	  "tcp, udp, icmp, icmpv6, sctp or a number" },
+	{ "service", 0, true, CTL_FLOWF_VAL + 16, OPT_FLOWF, "NS/NAME[:PORT]",
+	  "translated for that Service" },
 	{}
 };
 
@@ -162,16 +175,9 @@ static const struct cmd main_cmds[] = {
 	{ "ui", NULL, NULL, 0, 0, "--kubeconfig FILE|--agent ADDR... --tls DIR",
 	  "Serve the service map of every node's flows, from the agents (ui --help)", NULL },
 	{ "filters", NULL, cmd_filters, 0, 0, "",
-	  "List the filter words: one meaning each, and the commands that take them.\n\n"
-	  "WORD means the same in every command of COMMANDS: \"either end\" is a row's,\n"
-	  "an event's or a flow record's source or destination (a map row about one\n"
-	  "address: that address). flows takes Hubble's spellings too (hubble observe's\n"
-	  "meaning); the old spellings stay (monitor's --verdict allow and deny).\n"
-	  "docs/xcnictl.1 (FILTERS) says the same.", NULL },
+	  "List the filter words: one meaning each, and the commands that take them.", NULL },
 	{ "version", NULL, cmd_version, 0, 0, "",
-	  "Show xcnictl's version, git commit, build date, libbpf and BPF ABI versions.\n\n"
-	  "The build date is the commit's, so two builds of one commit say the same.\n"
-	  "-o json (or yaml) writes them as one object; --version is the same.", NULL },
+	  "Show xcnictl's version, git commit, build date, libbpf and BPF ABI versions.", NULL },
 	{}
 };
 
@@ -281,17 +287,9 @@ static void usage(FILE *f, const char *name)
 				strlen(buf) > 22 ? "\n                         " : " ",
 				(int)strcspn(cmd->help, ".\n"), cmd->help);
 		}
-	fprintf(f, "\nOptions (anywhere on the line, before or after the command):\n"
-		   "  --pin-dir DIR   where the maps are pinned (default $XCNI_PIN_DIR, else "
-		   XCNI_PIN_ROOT ")\n"
-		   "  --node NAME     a lab node's maps, seen from its network namespace (all:\n"
-		   "                  every node, for flows, monitor, status, sysdump, explain,\n"
-		   "                  policy status and policy suggest)\n"
-		   "  -o, --output FMT  text (default), wide (more columns), json, jsonl or yaml\n"
-		   "  -j, --json      -o json\n"
-		   "  -v, --verbose   more messages; twice for debug\n"
-		   "  -h, --help      this help; after a command, that command's help\n"
-		   "  --version       xcnictl version\n");
+	fprintf(f, "\nOptions (anywhere on the line, before or after the command):\n");
+	for (const struct pt_opt *o = ctl_opts; o->name && !o->bit; o++)
+		pt_opt_line(f, o);
 }
 
 /* ---- suggestions ------------------------------------------------------------- */
@@ -1088,10 +1086,13 @@ int main(int argc, char **argv)
 	cmd = cmd_find(words, nwords);
 	if (g.help) {
 		/* "xcnictl endpoint --help" lists the endpoint commands. */
-		if (cmd)
-			printf("Usage: xcnictl [OPTIONS] %s\n\n%s\n", synopsis(cmd, buf, sizeof(buf)),
-			       cmd->help);
-		else
+		if (cmd) {
+			printf("Usage: xcnictl [OPTIONS] %s   (xcnictl(1) says more)\n\n%s\n%s",
+			       synopsis(cmd, buf, sizeof(buf)), cmd->help, cmd->opts ? "\n" : "");
+			for (const struct pt_opt *o = ctl_opts; o->name; o++)
+				if (o->bit & cmd->opts)
+					pt_opt_line(stdout, o);
+		} else
 			usage(stdout, nwords ? words[0] : NULL);
 		return 0;
 	}

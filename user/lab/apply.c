@@ -731,55 +731,17 @@ static int lab_validate(struct lab *lab, const struct batch *b, const char *verb
 	return err;
 }
 
-static void usage_apply(FILE *f, const char *verb)
-{
-	fprintf(f, "Usage: xcnictl lab %s -f FILE|DIR|- [-f ...]%s\n", verb,
-		strcmp(verb, "apply") ? " [--now | --grace-period SECONDS]" : "");
-	if (!strcmp(verb, "apply"))
-		fprintf(f, "Creates or updates Namespaces, Pods and NetworkPolicies from YAML or JSON\n"
-			   "manifests (multi-document; DIR: every *.yaml, *.yml, *.json in it, sorted).\n"
-			   "Everything is validated first: any error changes nothing (exit 1). A pod gets\n"
-			   "its netns and IP through xcni on spec.nodeName or the least loaded node, and a\n"
-			   "listener on each containerPort (TCP answers \"<ns>/<pod>\", UDP echoes).\n"
-			   "A Node (one of the lab's, n1..nN) puts a deleted node's object back: the\n"
-			   "lab fills in spec.podCIDR and its InternalIP; the manifest's labels are kept.\n"
-			   "Services get a ClusterIP; an EndpointSlice (discovery.k8s.io/v1, written by\n"
-			   "hand: a Service without a selector has no others) is kept whether its\n"
-			   "Service (label kubernetes.io/service-name) exists or not, and used when it does.\n"
-			   "A pod's spec.terminationGracePeriodSeconds (the lab's default 0) is how long\n"
-			   "lab delete leaves it terminating. A pod with spec.hostNetwork: true runs in\n"
-			   "its node's netns: its IPs are the node's, its listener the node's ports (two\n"
-			   "such pods on one node cannot serve the same port), no veth, no IPAM.\n"
-			   "A running pod applied with status.phase Succeeded or Failed finishes, as a\n"
-			   "Job's pod does: stopped, CNI DEL (IPAM may give its address to a new pod);\n"
-			   "its object stays in that phase with the podIP it had until lab delete.\n");
-	else
-		fprintf(f, "Deletes the objects the manifests name (a Namespace takes its pods and\n"
-			   "policies along): pods through CNI DEL, their netns and listeners.\n"
-			   "A pod with spec.terminationGracePeriodSeconds goes terminating first: its\n"
-			   "listener keeps serving, its endpoints are ready false, serving and\n"
-			   "terminating (Services fall back to them when no ready one is left), until\n"
-			   "the period ends: the first apply or delete after that removes it.\n"
-			   "--now: at once (--grace-period 0); --grace-period N: N s instead of the pod's.\n"
-			   "A Node (one of the lab's) loses only its object in the cluster state: its\n"
-			   "netns, agent and pods stay, the other nodes drop traffic to its pods\n"
-			   "(drop-no-tunnel) and new pods are not scheduled on it, until lab apply -f\n"
-			   "puts the Node back. For example:\n"
-			   "  echo '{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":\"n2\"}}' |\n"
-			   "    xcnictl lab delete -f -\n");
-}
-
 /* lab apply's options, and lab delete's (--now, --grace-period too). */
 const struct pt_opt lab_apply_opts[] = {
-	{ "filename", 'f', true, 'f', 0, NULL },
-	{ "help", 'h', false, 'h', 0, NULL },
+	{ "filename", 'f', true, 'f', 0, "FILE|DIR|-", "manifests (repeatable)" },
+	{ "help", 'h', false, 'h', 0, NULL, "this text" },
 	{}
 };
 const struct pt_opt lab_delete_opts[] = {
-	{ "filename", 'f', true, 'f', 0, NULL },
-	{ "now", 0, false, 'n', 0, NULL },
-	{ "grace-period", 0, true, 'g', 0, NULL },
-	{ "help", 'h', false, 'h', 0, NULL },
+	{ "filename", 'f', true, 'f', 0, "FILE|DIR|-", "manifests (repeatable)" },
+	{ "now", 0, false, 'n', 0, NULL, "no grace period (--grace-period 0)" },
+	{ "grace-period", 0, true, 'g', 0, "SECONDS", "instead of the pod's" },
+	{ "help", 'h', false, 'h', 0, NULL, "this text" },
 	{}
 };
 
@@ -787,13 +749,14 @@ const struct pt_opt lab_delete_opts[] = {
 static int apply_parse(int argc, char **argv, bool apply, const char **files, size_t *nfiles,
 		       long long *grace)
 {
-	const char *verb = apply ? "apply" : "delete";
+	const struct pt_opt *opts = apply ? lab_apply_opts : lab_delete_opts;
+	const char *syn = apply ? "lab apply -f FILE|DIR|- [-f ...]" :
+				  "lab delete -f FILE|DIR|- [-f ...] [--now | --grace-period S]";
 	long v;
 	int c;
 
 	optind = 0;
-	while ((c = pt_getopt(argc, argv, apply ? lab_apply_opts : lab_delete_opts, false,
-			      NULL)) != -1) {
+	while ((c = pt_getopt(argc, argv, opts, false, NULL)) != -1) {
 		switch (c) {
 		case 'f': files[(*nfiles)++] = optarg; break;
 		case 'n': *grace = 0; break;
@@ -805,18 +768,14 @@ static int apply_parse(int argc, char **argv, bool apply, const char **files, si
 			}
 			*grace = v;
 			break;
-		case 'h':
-			usage_apply(stdout, verb);
-			return 0;
-		default:
-			goto bad_usage;
+		case 'h': return pt_usage(stdout, syn, opts);
+		default: goto bad_usage;
 		}
 	}
 	if (*nfiles && optind >= argc)
 		return -1;
 bad_usage:
-	usage_apply(stderr, verb);
-	return 2;
+	return pt_usage(stderr, syn, opts);
 }
 
 /* The batch applied (or deleted) on the locked lab, kind by kind: 0, or 1 (said). */

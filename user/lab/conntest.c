@@ -375,74 +375,39 @@ bool lab_conntest_no_lab(void)
 	return access(path, F_OK) != 0;
 }
 
-static void usage(FILE *f)
-{
-	fprintf(f, "Usage: xcnictl connectivity test [--test GLOB]... [--node A [--node B]]\n"
-		   "                                 [--timeout-ms N] [--keep] [--list] [-v]\n"
-		   "                                 [-o json] [--junit FILE]\n"
-		   "       xcnictl connectivity test --kubeconfig FILE | --in-cluster\n"
-		   "                                 [--image IMAGE] [--ready-timeout S] [--tls DIR]\n"
-		   "                                 [same options]\n"
-		   "       xcnictl connectivity test --manifest [--node A --node B] [--image IMAGE]\n"
-		   "Deploys namespace " LAB_CONNTEST_NS " (pods client, stranger, echo-same on node A;\n"
-		   "echo-other, guarded on node B; Services echo (ClusterIP) and echo-np\n"
-		   "(NodePort); NetworkPolicy guard letting only access=yes pods reach guarded),\n"
-		   "runs each test of the table once per IP family, watching every node's drop\n"
-		   "counters, and deletes the namespace (checking nothing is left).\n"
-		   "A test that must connect fails on any drop during it; one that must be\n"
-		   "denied fails unless not connected and a policy drop (drop-policy-*) was counted.\n"
-		   "The tests (NAME/ipv4, NAME/ipv6; --list prints them):\n");
-	for (size_t i = 0; i < lab_ct_ncases; i++)
-		fprintf(f, "  %-34s %s -> %s\n", lab_ct_cases[i].name, lab_ct_from_word(lab_ct_cases[i].from),
-			lab_ct_cases[i].allow ? "connected" : "denied (by policy)");
-	fprintf(f, "--test GLOB: only the tests whose NAME/FAMILY matches (repeatable, fnmatch:\n"
-		   "'policy/*', '*/ipv6'). --node: where the pods go (default the first two\n"
-		   "nodes: the lab's, or the cluster's Ready nodes without a NoSchedule taint;\n"
-		   "other-node tests are skipped with one node, outside tests without the\n"
-		   "lab's outside, DNS without a DNS Service). --keep: leave the namespace (a\n"
-		   "later run reuses it, and removes it).\n"
-		   "A cluster (--kubeconfig FILE, --in-cluster, or with no lab up $KUBECONFIG or\n"
-		   "~/.kube/config as kubectl reads them): the objects are created through the\n"
-		   "API server; each probe runs in its pod through the kubelet's run endpoint\n"
-		   "(POST /api/v1/nodes/NODE/proxy/run/...: RBAC nodes/proxy), the NodePort is\n"
-		   "probed from where xcnictl runs. The drops are judged from the flow records\n"
-		   "of the run, every agent's merged (as xcnictl flows --kubeconfig merges them:\n"
-		   "--tls DIR or XCNI_FLOWS_TLS, the flows client certificate; a failure prints\n"
-		   "the record that explains it); without a client certificate, or when an\n"
-		   "agent does not serve flows (--flows-listen), from each node's drop counters\n"
-		   "(xcnictl metrics in its agent pod), said. pod-to-dns asks the cluster's DNS\n"
-		   "Service for kubernetes.default.svc.cluster.local and wants the kubernetes\n"
-		   "Service's ClusterIP. --image: the probe pods' image\n"
-		   "(default the xcni DaemonSet's; it must hold xcnictl); --ready-timeout: how\n"
-		   "long the pods may take to be Ready and the namespace to go (default 120).\n"
-		   "--manifest: print the probe namespace's manifest and exit: the lab's, or\n"
-		   "with no lab up and two --node, a cluster's (the pods run IMAGE, default\n"
-		   CT_DEFAULT_IMAGE ", examples/kind's: sleep, and xcnictl lab serve as the listener).\n"
-		   "-o json: the result as one JSON object on stdout (the progress on stderr);\n"
-		   "--junit FILE: as JUnit XML, for CI.\n"
-		   "Exit 0 every test passed, 1 a test failed, 2 usage, or the lab or cluster failed.\n");
-}
 /* connectivity test's options (completion lists them too) */
 const struct pt_opt lab_conntest_opts[] = {
-	{ "test", 't', true, 't', 0, NULL },
-	{ "node", 'n', true, 'n', 0, NULL },
-	{ "timeout-ms", 0, true, 'T', 0, NULL },
-	{ "keep", 0, false, 'k', 0, NULL },
-	{ "list", 0, false, 'l', 0, NULL },
-	{ "manifest", 0, false, 'm', 0, NULL },
-	{ "image", 0, true, 'i', 0, NULL },
-	{ "kubeconfig", 0, true, 'K', 0, NULL },
-	{ "in-cluster", 0, false, 'C', 0, NULL },
-	{ "ready-timeout", 0, true, 'R', 0, NULL },
-	{ "tls", 0, true, 'L', 0, NULL },
-	{ "output", 'o', true, 'o', 0, NULL },
-	{ "json", 0, false, 'J', 0, NULL },
-	{ "junit", 0, true, 'U', 0, NULL },
-	{ "verbose", 'v', false, 'v', 0, NULL },
-	{ "help", 'h', false, 'h', 0, NULL },
+	{ "test", 't', true, 't', 0, "GLOB", "only the tests matching (repeatable)" },
+	{ "node", 'n', true, 'n', 0, "NODE", "where the pods go: A, then B" },
+	{ "timeout-ms", 0, true, 'T', 0, "MS", "each probe's (default 1000)" },
+	{ "keep", 0, false, 'k', 0, NULL, "leave the namespace" },
+	{ "list", 0, false, 'l', 0, NULL, "the tests' names" },
+	{ "manifest", 0, false, 'm', 0, NULL, "print the namespace's manifest" },
+	{ "image", 0, true, 'i', 0, "IMAGE", "the probe pods' (a cluster's)" },
+	{ "kubeconfig", 0, true, 'K', 0, "FILE", "a cluster, not the lab" },
+	{ "in-cluster", 0, false, 'C', 0, NULL, "the cluster this pod runs in" },
+	{ "ready-timeout", 0, true, 'R', 0, "S", "the pods' wait to be Ready (default 120)" },
+	{ "tls", 0, true, 'L', 0, "DIR", "the flows client certificate" },
+	{ "output", 'o', true, 'o', 0, "text|json", "the result's format" },
+	{ "json", 0, false, 'J', 0, NULL, "-o json" },
+	{ "junit", 0, true, 'U', 0, "FILE", "the result as JUnit XML too" },
+	{ "verbose", 'v', false, 'v', 0, NULL, "what lab apply and delete say" },
+	{ "help", 'h', false, 'h', 0, NULL, "this text" },
 	{}
 };
 
+/* The options, then the tests: the exit code. */
+static int usage(FILE *f)
+{
+	int ret = pt_usage(f, "connectivity test [OPTIONS]", lab_conntest_opts);
+
+	fprintf(f, "The tests (NAME/ipv4, NAME/ipv6):\n");
+	for (size_t i = 0; i < lab_ct_ncases; i++)
+		fprintf(f, "  %-34s %s -> %s\n", lab_ct_cases[i].name,
+			lab_ct_from_word(lab_ct_cases[i].from),
+			lab_ct_cases[i].allow ? "connected" : "denied (by policy)");
+	return ret;
+}
 
 int lab_conntest_parse(int argc, char **argv, struct lab_ct_opts *o)
 {
@@ -491,14 +456,13 @@ int lab_conntest_parse(int argc, char **argv, struct lab_ct_opts *o)
 		case 'J': o->json = true; break;
 		case 'U': o->junit = optarg; break;
 		case 'v': o->verbose = true; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 'h': return usage(stdout);
+		default: return usage(stderr);
 		}
 	}
 	if (optind < argc) {
 		fprintf(stderr, "connectivity test: %s: unexpected argument\n", argv[optind]);
-		usage(stderr);
-		return 2;
+		return usage(stderr);
 	}
 	if (o->kubeconfig && o->in_cluster)
 		return said(2, "connectivity test: --kubeconfig and --in-cluster: one or the other\n");
@@ -845,31 +809,17 @@ cleanup:
 
 /* ---- the probe inside a cluster's pod --------------------------------------------- */
 
-static void probe_usage(FILE *f)
-{
-	fprintf(f, "Usage: xcnictl connectivity probe --to ADDR --port PORT/tcp|udp [--timeout-ms MS]\n"
-		   "       xcnictl connectivity probe --to ADDR --dns NAME [--qtype A|AAAA]\n"
-		   "                                  [--timeout-ms MS]\n"
-		   "One probe from this network namespace (connectivity test --kubeconfig runs it\n"
-		   "in its probe pods), printed as one JSON line: {\"result\": \"connected\" |\n"
-		   "\"refused\" (a RST or an ICMP unreachable came back: nothing listens) |\n"
-		   "\"timeout\" (nothing came back: the run tells a policy's drop by the\n"
-		   "drops counted) | \"error\", \"answer\": what the listener said, \"ms\": ...}. --dns: a\n"
-		   "DNS query for NAME (--qtype, else A or AAAA by ADDR's family) to ADDR:53\n"
-		   "instead; the answer lists the records' addresses. Exit 0\n"
-		   "whatever the probe found, 2 for a usage error.\n");
-}
-
 /* connectivity probe's options (completion lists them too) */
 const struct pt_opt lab_conntest_probe_opts[] = {
-	{ "to", 0, true, 't', 0, NULL },
-	{ "port", 0, true, 'p', 0, NULL },
-	{ "dns", 0, true, 'd', 0, NULL },
-	{ "qtype", 0, true, 'q', 0, NULL },
-	{ "timeout-ms", 0, true, 'T', 0, NULL },
-	{ "help", 'h', false, 'h', 0, NULL },
+	{ "to", 0, true, 't', 0, "ADDR", "the address probed" },
+	{ "port", 0, true, 'p', 0, "PORT/tcp|udp", "a connection to it" },
+	{ "dns", 0, true, 'd', 0, "NAME", "or a DNS question for NAME to ADDR:53" },
+	{ "qtype", 0, true, 'q', 0, "A|AAAA", "the question's (default: ADDR's family)" },
+	{ "timeout-ms", 0, true, 'T', 0, "MS", "how long to wait (default 1000)" },
+	{ "help", 'h', false, 'h', 0, NULL, "this text" },
 	{}
 };
+#define PROBE_SYN "connectivity probe --to ADDR --port PORT/PROTO | --dns NAME [OPTIONS]"
 
 int lab_cmd_conntest_probe(int argc, char **argv)
 {
@@ -905,14 +855,13 @@ int lab_cmd_conntest_probe(int argc, char **argv)
 					    optarg);
 			timeout_ms = (int)v;
 			break;
-		case 'h': probe_usage(stdout); return 0;
-		default: probe_usage(stderr); return 2;
+		case 'h': return pt_usage(stdout, PROBE_SYN, lab_conntest_probe_opts);
+		default: return pt_usage(stderr, PROBE_SYN, lab_conntest_probe_opts);
 		}
 	}
 	if (!to || optind < argc || (!have_port == !dns)) {
 		fprintf(stderr, "connectivity probe: want --to ADDR and one of --port or --dns\n");
-		probe_usage(stderr);
-		return 2;
+		return pt_usage(stderr, PROBE_SYN, lab_conntest_probe_opts);
 	}
 	t0 = xcni_mono_ms();
 	if (dns)

@@ -125,76 +125,6 @@ static int dns_up(unsigned int family)
 	return ret;
 }
 
-static void usage_up(FILE *f)
-{
-	fprintf(f, "Usage: xcnictl lab up [--nodes N] [--dns] [--kube-proxy iptables|none]\n"
-		   "                    [--node-port-range MIN-MAX] [--ip-family ipv4|ipv6|dual]\n"
-		   "                    [--node-port-mode snat|dsr] [--agent-arg --OPTION[=VALUE]]...\n"
-		   "                    [--ipv6-only-nodes N[,N...]] [--tunnel-family auto|ipv6]\n"
-		   "Creates a lab of N nodes (default 1): node i is netns " LAB_NETNS_PREFIX "n<i> with\n"
-		   "pod CIDR 10.244.<i>.0/24 and its own xcnid (pins under " LAB_PIN_ROOT "/n<i>).\n"
-		   "The nodes share an underlay: bridge " LAB_UL_BRIDGE " in netns " LAB_UL_NETNS ", node i plugged\n"
-		   "in as " LAB_UL_DEV " with " LAB_UL_PREFIX "<i>/%d (its InternalIP); xcnid runs the Geneve\n"
-		   "overlay over it (--underlay-dev " LAB_UL_DEV "), its XDP prefilter in the mode\n"
-		   "$XCNI_LAB_XDP names (auto, native, generic, tc, off; default " LAB_XDP_DEFAULT ": native XDP\n"
-		   "on a veth segments every TSO packet). Pods get MTU %d.\n"
-		   "--agent-arg --OPTION[=VALUE]: one more option for every node's xcnid, after\n"
-		   "the lab's own (repeatable, up to %d), e.g. --agent-arg --map-max=xcni_ct=16384\n"
-		   "(a small conntrack table) or --agent-arg --policy-ns-share=10.\n"
-		   "--dns: the cluster's DNS too, as kind runs CoreDNS: pod kube-system/dns (dnsmasq)\n"
-		   "behind Service kube-system/kube-dns at " LAB_DNS_IP ", answering\n"
-		   "SERVICE.NAMESPACE.svc." LAB_DNS_DOMAIN "; `lab exec` gives pods the kubelet's resolv.conf.\n"
-		   "--kube-proxy MODE: who translates Services. none (default): no kube-proxy;\n"
-		   "every xcnid runs --kube-proxy-replacement (Services in BPF) and the lab writes\n"
-		   "the Services and their EndpointSlices (as the EndpointSlice controller would)\n"
-		   "into the manifest directory the agents read; no iptables rule anywhere.\n"
-		   "iptables: the lab plays kube-proxy's iptables mode, its NAT rules in every\n"
-		   "node's netns (a kind cluster with kube-proxy). Kept in lab.json for later\n"
-		   "commands; lab get shows it.\n"
-		   "--node-port-range MIN-MAX: the API server's --service-node-port-range (default\n"
-		   "30000-32767): apply gives a NodePort Service's ports a free nodePort from it and\n"
-		   "refuses one outside it; NodePorts are served on every node's " LAB_UL_DEV " address\n"
-		   "(xcnictl lab probe outside NODE PORT/PROTO tries one from the outside).\n"
-		   "--node-port-mode snat|dsr (with --kube-proxy none): how a node sends an outside\n"
-		   "request to another node's backend, xcnid's --node-port-mode: snat (default) or\n"
-		   "dsr (the backend's node answers the client itself, in every --ip-family).\n"
-		   "Kept in lab.json.\n"
-		   "Behind the switch, " LAB_UL_NETNS " routes (" LAB_UL_GW ", every node's default\n"
-		   "gateway) to the outside: netns " LAB_OUT_NETNS ", " LAB_OUT_IP ", whose listener\n"
-		   "(80/tcp, 53/udp) answers \"outside ADDR\" with the source address it saw. It routes\n"
-		   "back to the nodes' addresses only, so pods reach it only masqueraded (xcnid's\n"
-		   "default): xcnictl lab probe NS/POD " LAB_OUT_IP " 80/tcp --json.\n"
-		   "--ip-family FAMILY: the pods' (and Services', DNS answers', probes') families:\n"
-		   "ipv4 (default), ipv6 (node i's pod CIDR " LAB_POD_NET6 "<i>::/64, Services from\n"
-		   LAB_SVC_NET6 "/%d, kube-proxy's ip6tables) or dual (both: podCIDRs and\n"
-		   "podIPs IPv4 first, Services get a ClusterIP of each family unless ipFamilies\n"
-		   "says otherwise, probes try both). In dual stack the Geneve underlay stays IPv4;\n"
-		   "its links get IPv6 too (node i " LAB_UL_PREFIX6 "<i>, its second InternalIP; the\n"
-		   "outside " LAB_OUT_IP6 "), where NodePorts are served over IPv6 as well, by\n"
-		   "kube-proxy's ip6tables or, with --kube-proxy none, by xcnid (ClusterIPs of both\n"
-		   "families too). In an ipv6 lab the underlay is IPv6 alone, as an IPv6-only\n"
-		   "cluster's: node i " LAB_UL_PREFIX6 "<i>/%d its only InternalIP and xcnid's --node-ip,\n"
-		   "Geneve over IPv6 (pods get MTU %d), the router " LAB_UL_GW6 ", the outside\n"
-		   LAB_OUT_IP6 "; NodePorts, the outside's probes and DNS over IPv6; no IPv4\n"
-		   "address on any lab link but the loopbacks.\n"
-		   "--ipv6-only-nodes N[,N...] (with --ip-family dual and --kube-proxy none): a\n"
-		   "cluster that mixes nodes: these nodes' underlay is IPv6 alone (ul0\n"
-		   LAB_UL_PREFIX6 "<i> only, their only InternalIP and xcnid's --node-ip; no IPv4\n"
-		   "default route), the others keep both families, are told both (--node-ip\n"
-		   "IPv4,IPv6) and reach them in Geneve over IPv6. So an IPv4 NodePort on a node\n"
-		   "of both families whose backend is on an IPv6-only node is SNATed to the\n"
-		   "node's IPv4 address and sent over the IPv6 underlay. Every pod gets MTU %d.\n"
-		   "At least one node keeps both. Kept in lab.json (lab get: ipv6Only).\n"
-		   "--tunnel-family auto|ipv6 (with --ip-family dual): xcnid's --tunnel-family on\n"
-		   "every node of both families, which is then told both addresses (--node-ip\n"
-		   "IPv4,IPv6): ipv6 puts Geneve between them over IPv6 too (IPv4 NodePorts and\n"
-		   "pods inside), every pod MTU %d; auto (default) keeps IPv4 between them.\n"
-		   "Kept in lab.json (lab get: tunnelFamily).\n"
-		   "State lives in $XCNI_LAB_DIR (default " LAB_DEFAULT_DIR ").\n",
-		LAB_UL_PLEN, LAB_POD_MTU, LAB_MAX_AGENT_ARGS, LAB_SVC_PLEN6, LAB_UL_PLEN6, LAB_POD_MTU6,
-		LAB_POD_MTU6, LAB_POD_MTU6);
-}
-
 /*
  * --ipv6-only-nodes LIST: "N[,N...]", each 1..LAB_MAX_NODES, into ul6[N]
  * (LAB_MAX_NODES + 1 of them). 0 or -EINVAL.
@@ -232,18 +162,19 @@ static int up_word(const char *name, const char *arg, const char *off_word, cons
 }
 
 static const struct pt_opt lab_up_opts[] = {
-	{ "nodes", 'n', true, 'n', 0, NULL },
-	{ "dns", 0, false, 'd', 0, NULL },
-	{ "kube-proxy", 0, true, 'k', 0, NULL },
-	{ "node-port-range", 0, true, 'r', 0, NULL },
-	{ "node-port-mode", 0, true, 'm', 0, NULL },
-	{ "ip-family", 0, true, 'f', 0, NULL },
-	{ "agent-arg", 0, true, 'a', 0, NULL },
-	{ "ipv6-only-nodes", 0, true, 'u', 0, NULL },
-	{ "tunnel-family", 0, true, 't', 0, NULL },
-	{ "help", 'h', false, 'h', 0, NULL },
+	{ "nodes", 'n', true, 'n', 0, "N", "nodes n1..nN (default 1)" },
+	{ "dns", 0, false, 'd', 0, NULL, "the cluster's DNS, Service kube-system/kube-dns" },
+	{ "kube-proxy", 0, true, 'k', 0, "none|iptables", "who translates Services (none: xcnid)" },
+	{ "node-port-range", 0, true, 'r', 0, "MIN-MAX", "NodePorts' range (30000-32767)" },
+	{ "node-port-mode", 0, true, 'm', 0, "snat|dsr", "xcnid's --node-port-mode" },
+	{ "ip-family", 0, true, 'f', 0, "ipv4|ipv6|dual", "the pods' and Services' families" },
+	{ "agent-arg", 0, true, 'a', 0, "--OPT[=VAL]", "one more xcnid option (repeatable)" },
+	{ "ipv6-only-nodes", 0, true, 'u', 0, "N[,N...]", "these nodes' underlay IPv6 alone" },
+	{ "tunnel-family", 0, true, 't', 0, "auto|ipv6", "Geneve's family between dual nodes" },
+	{ "help", 'h', false, 'h', 0, NULL, "this text" },
 	{}
 };
+#define UP_SYN "lab up [OPTIONS]"
 
 /*
  * up's options: -1 to go on, else the exit code. ul6: --ipv6-only-nodes,
@@ -302,14 +233,12 @@ static int up_args(int argc, char **argv, unsigned long *nodes, bool *dns, bool 
 			if (up_word("tunnel-family", optarg, "auto", "ipv6", &lab->tun6))
 				return 2;
 			break;
-		case 'h': usage_up(stdout); return 0;
-		default: usage_up(stderr); return 2;
+		case 'h': return pt_usage(stdout, UP_SYN, lab_up_opts);
+		default: return pt_usage(stderr, UP_SYN, lab_up_opts);
 		}
 	}
-	if (optind < argc) {
-		usage_up(stderr);
-		return 2;
-	}
+	if (optind < argc)
+		return pt_usage(stderr, UP_SYN, lab_up_opts);
 	if (lab->np_dsr && !*kp_none)
 		return said(2, "lab up: --node-port-mode dsr is xcnid's, with --kube-proxy none\n");
 	/* Only a dual stack lab's nodes have an address of each family to choose from. */
@@ -437,20 +366,16 @@ static int cmd_up(int argc, char **argv)
 	return dns ? dns_up(opt.family) : 0;
 }
 
+static const struct pt_opt none[] = { {} };
+
 static int cmd_down(int argc, char **argv)
 {
 	struct lab lab;
 	int err;
 
-	if (argc > 1) {
-		fprintf(!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ? stdout : stderr,
-			"Usage: xcnictl lab down\n"
-			"Removes everything lab up and apply made: pods (CNI DEL through xcni), their\n"
-			"listeners, the xcnid processes, network namespaces (the underlay " LAB_UL_NETNS "\n"
-			"and the outside " LAB_OUT_NETNS " too), pins and state. The masquerade tables\n"
-			"go with the node namespaces.\n");
-		return strcmp(argv[1], "--help") && strcmp(argv[1], "-h") ? 2 : 0;
-	}
+	if (argc > 1)
+		return pt_usage(strcmp(argv[1], "--help") && strcmp(argv[1], "-h") ? stderr :
+				stdout, "lab down", none);
 	err = lab_open(&lab, true);
 	if (err)
 		return err == -ENOENT ? 0 : 1;
@@ -673,8 +598,8 @@ static int get_text(struct lab *lab)
 }
 
 static const struct pt_opt lab_get_opts[] = {
-	{ "json", 'j', false, 'j', 0, NULL },
-	{ "help", 'h', false, 'h', 0, NULL },
+	{ "json", 'j', false, 'j', 0, NULL, "one JSON object" },
+	{ "help", 'h', false, 'h', 0, NULL, "this text" },
 	{}
 };
 
@@ -689,12 +614,7 @@ static int cmd_get(int argc, char **argv)
 		switch (c) {
 		case 'j': json = true; break;
 		case 'h':
-			printf("Usage: xcnictl lab get [--json]   (also: lab status)\n"
-			       "Lists the lab's nodes (OBJECT: whether its Node object is in the cluster\n"
-			       "state; INSPECT, JSON \"inspect\": the command that shows its maps, e.g.\n"
-			       "xcnictl --node n1 ct list) and pods (NS/POD, node, IP, netns, listener),\n"
-			       "the kube-proxy mode (JSON \"kubeProxy\": iptables or none) and the Services.\n");
-			return 0;
+			return pt_usage(stdout, "lab get [--json]", lab_get_opts);
 		default: return 2;
 		}
 	}
@@ -718,31 +638,25 @@ struct lab_cmd {
 	const char *help; /* NULL: hidden */
 };
 
-static const struct pt_opt none[] = { {} };
 
 static const struct lab_cmd cmds[] = {
-	{ "up", cmd_up, lab_up_opts, "up [--nodes N] [--dns] [--kube-proxy iptables|none]\n"
-			"   [--node-port-range MIN-MAX] [--ip-family ipv4|ipv6|dual]\n"
-			"                                 create the nodes and their agents" },
+	{ "up", cmd_up, lab_up_opts,
+	  "up [OPTIONS]                   create the nodes and their agents" },
 	{ "down", cmd_down, none, "down                           remove everything the lab made" },
 	{ "apply", lab_cmd_apply, lab_apply_opts,
 	  "apply -f FILE|DIR|-            create/update Namespaces, Pods, NetworkPolicies, Nodes" },
 	{ "delete", lab_cmd_delete, lab_delete_opts,
-	  "delete -f FILE|DIR|-           delete them (a Namespace takes its pods along;\n"
-	  "                                   a Node only its object: see delete --help)" },
+	  "delete -f FILE|DIR|-           delete them (a Namespace takes its pods along)" },
 	{ "get", cmd_get, lab_get_opts, "get [--json]                   nodes and pods (alias: status)" },
 	{ "status", cmd_get, lab_get_opts, NULL },
 	{ "probe", lab_cmd_probe, lab_probe_opts,
-	  "probe NS/POD NS/POD|IP PORT/PROTO  can the pod reach the other? [--family 4|6]\n"
-	  "                                   [--json] [--timeout-ms N]" },
+	  "probe NS/POD TO PORT/PROTO     can the pod reach TO (a pod, node, address, Service)?" },
 	{ "matrix", lab_cmd_matrix, lab_matrix_opts,
-	  "matrix PORT/PROTO              every pod to every pod [--family 4|6] [--json]\n"
-	  "                                   [--timeout-ms N]" },
+	  "matrix PORT/PROTO...           every pod to every pod" },
 	{ "exec", lab_cmd_exec, none,
 	  "exec NS/POD -- CMD...          run a command in a pod's network namespace" },
 	{ "ui", lab_cmd_ui, lab_ui_opts,
-	  "ui [--listen HOST:PORT]        the service map of every node's flows in a browser\n"
-	  "                                   (flows are on in every agent by default)" },
+	  "ui [--listen HOST:PORT]        the service map of every node's flows" },
 	{ "serve", lab_cmd_serve, lab_serve_opts, NULL },
 };
 

@@ -392,37 +392,6 @@ static void matrix_fini(struct matrix *m)
 	free(m->fate);
 }
 
-static void usage_probe(FILE *f)
-{
-	fprintf(f, "Usage: xcnictl lab probe NS/POD|outside NS/POD|NODE|IP|svc/NS/SERVICE PORT/PROTO\n"
-		   "                       [--family 4|6] [--json] [--timeout-ms N]\n"
-		   "From the pod's netns (outside: from the lab's outside, " LAB_OUT_NETNS "), connects to\n"
-		   "the second pod's IP, to node NODE's address (n1: " LAB_UL_PREFIX "1; with a\n"
-		   "NodePort Service's nodePort, e.g. lab probe outside n2 30080/tcp), to IP (e.g.\n"
-		   "the lab's outside, " LAB_OUT_IP ": 80/tcp, 53/udp) or to the Service's ClusterIP\n"
-		   "(kube-proxy's rules on the node pick a pod) (TCP: connect, send, read the answer;\n"
-		   "UDP: send, wait for the answer). Prints its fate: connected (exit 0), or (exit 1)\n"
-		   "denied (a policy dropped it: every node's drop-policy-* counters moved during\n"
-		   "the probe), refused (a RST or an ICMP unreachable came back: nothing listens),\n"
-		   "no-backend (a Service without endpoints: drop-no-backend counted, or\n"
-		   "svc/NS/NAME selects no pod), timeout (nothing came back, no drop counted);\n"
-		   "a denial's near misses (an allow rule that nearly named the source) follow\n"
-		   "on lines of their own, wrapped at 100 columns;\n"
-		   "exit 2 for an unknown pod, node or Service or a bad PORT/PROTO. --json: {\"from\", \"to\",\n"
-		   "\"port\", \"connected\", \"verdict\": the word, \"denied_by\", \"near_misses\", \"answer\"}, the\n"
-		   "answer's first line (a pod's is\n"
-		   "\"NS/POD\", the outside's \"outside ADDR\", the source address it saw). Default\n"
-		   "timeout %d ms. SCTP cannot be probed: this kernel has no SCTP sockets.\n"
-		   "--family 4|6: the pod's or the Service's address of that family (lab up\n"
-		   "--ip-family). Without it: the lab's family; in a dual stack lab both, one\n"
-		   "after the other: connected only if both are (text: which one is not), JSON\n"
-		   "\"families\": {\"4\": {\"connected\", \"answer\"}, \"6\": {...}}. A node's\n"
-		   "address and the outside's are IPv4, in a dual stack lab IPv6 with --family 6,\n"
-		   "in an ipv6 lab IPv6 alone (n1: " LAB_UL_PREFIX6 "1, the outside " LAB_OUT_IP6 "),\n"
-		   "as an --ipv6-only-nodes node's is.\n",
-		PROBE_DEFAULT_MS);
-}
-
 /* PORT/PROTO for a probe: 0, or says why not (exit 2). */
 static int probe_spec(const char *s, struct lab_port *p)
 {
@@ -563,12 +532,13 @@ static bool svc_no_endpoints(struct lab *lab, const char *to)
 }
 
 const struct pt_opt lab_probe_opts[] = {
-	{ "family", 0, true, 'f', 0, NULL },
-	{ "timeout-ms", 't', true, 't', 0, NULL },
-	{ "json", 'j', false, 'j', 0, NULL },
-	{ "help", 'h', false, 'h', 0, NULL },
+	{ "family", 0, true, 'f', 0, "4|6", "that family alone (default: the lab's, each)" },
+	{ "timeout-ms", 't', true, 't', 0, "N", "how long to wait (default 1000)" },
+	{ "json", 'j', false, 'j', 0, NULL, "one JSON object" },
+	{ "help", 'h', false, 'h', 0, NULL, "this text" },
 	{}
 };
+#define PROBE_SYN "lab probe NS/POD|outside NS/POD|NODE|IP|svc/NS/SERVICE PORT/PROTO [OPTIONS]"
 
 /* lab probe's options; *fam 0: every family of the lab. -1 to go on, else the exit code. */
 static int probe_parse(int argc, char **argv, int *timeout, unsigned int *fam, bool *json)
@@ -588,14 +558,12 @@ static int probe_parse(int argc, char **argv, int *timeout, unsigned int *fam, b
 				return 2;
 			break;
 		case 'j': *json = true; break;
-		case 'h': usage_probe(stdout); return 0;
-		default: usage_probe(stderr); return 2;
+		case 'h': return pt_usage(stdout, PROBE_SYN, lab_probe_opts);
+		default: return pt_usage(stderr, PROBE_SYN, lab_probe_opts);
 		}
 	}
-	if (argc - optind != 3) {
-		usage_probe(stderr);
-		return 2;
-	}
+	if (argc - optind != 3)
+		return pt_usage(stderr, PROBE_SYN, lab_probe_opts);
 	return -1;
 }
 
@@ -781,40 +749,6 @@ out:
 	return ret;
 }
 
-static void usage_matrix(FILE *f)
-{
-	fprintf(f, "Usage: xcnictl lab matrix PORT/PROTO... [--via-service] [--family 4|6] [--json]\n"
-		   "                          [--timeout-ms N] [--svg FILE]\n"
-		   "Probes every ordered pair of pods (a pod to itself too) in parallel and prints the\n"
-		   "truth table: a row per source pod, a column per destination, a symbol per fate\n"
-		   "(lab probe's words): '.' connected, 'D' denied, 'R' refused, 'N' no-backend,\n"
-		   "'T' timeout, and that legend under each table. A cell that heard nothing is\n"
-		   "denied when a node's flow record of its connection (its source pod and port)\n"
-		   "says a policy dropped it; with flows off on a node, when its source's or\n"
-		   "destination's node counted a policy drop during the run (the probes run at\n"
-		   "once). kube-system's pods (the DNS) are left out. Several\n"
-		   "PORT/PROTO (up to %d) are probed at once, every family too: a silent probe\n"
-		   "costs the run one timeout, not one per port; a table per port (text: under its name; JSON: one\n"
-		   "object per line, in the order given). --json:\n"
-		   "{\"pods\": [...], \"rows\": {\"NS/POD\": {\"NS/POD\": bool}}, \"port\": N,\n"
-		   "\"verdicts\": {SRC: {DST: the fate's word}},\n"
-		   "\"protocol\": \"tcp\"|\"udp\", \"answers\": {SRC: {DST: what the listener said}},\n"
-		   "\"sports\": {SRC: {DST: the probe's source port}}} (the lab's TCP listeners\n"
-		   "answer with their NS/POD: who really answered; the port finds the flow in ct list).\n"
-		   "--via-service: each destination is probed through a Service of its own\n"
-		   "(svc-POD in its namespace, selecting its labels, the port named and targeted as\n"
-		   "the pod names it; made or completed first), i.e. through kube-proxy's DNAT.\n"
-		   "--family 4|6: the pods' (Services') addresses of that family; without it the\n"
-		   "lab's, in a dual stack lab both: a table per family, and in JSON \"rows\" true\n"
-		   "only where both connected, \"families\": {\"4\": {\"rows\", \"answers\",\n"
-		   "\"sports\"}, \"6\": {...}}, each family's own.\n"
-		   "--svg FILE: the table as an SVG heat map too (rows from, columns to; a cell\n"
-		   "allowed, denied, or mixed where one family connected and the other did not),\n"
-		   "written whole or not at all; FILE's directory is checked before any probe (one\n"
-		   "PORT/PROTO only).\n",
-		MATRIX_MAX_PORTS);
-}
-
 /* The tables as a heat map in path: a cell allowed, denied or mixed (two families). */
 static int matrix_svg(const struct matrix *ms, size_t nm, const char *path)
 {
@@ -986,14 +920,15 @@ struct matrix_opts {
 };
 
 const struct pt_opt lab_matrix_opts[] = {
-	{ "family", 0, true, 'f', 0, NULL },
-	{ "timeout-ms", 't', true, 't', 0, NULL },
-	{ "via-service", 0, false, 's', 0, NULL },
-	{ "svg", 0, true, 'g', 0, NULL },
-	{ "json", 'j', false, 'j', 0, NULL },
-	{ "help", 'h', false, 'h', 0, NULL },
+	{ "family", 0, true, 'f', 0, "4|6", "that family alone (default: the lab's, each)" },
+	{ "timeout-ms", 't', true, 't', 0, "N", "how long a probe waits (default 1000)" },
+	{ "via-service", 0, false, 's', 0, NULL, "through a Service svc-POD of each pod" },
+	{ "svg", 0, true, 'g', 0, "FILE", "the table as an SVG heat map too" },
+	{ "json", 'j', false, 'j', 0, NULL, "a JSON object per PORT/PROTO" },
+	{ "help", 'h', false, 'h', 0, NULL, "this text" },
 	{}
 };
+#define MATRIX_SYN "lab matrix PORT/PROTO... [OPTIONS]"
 
 /* lab matrix's options and PORT/PROTO words: -1 to go on, else the exit code (said). */
 static int matrix_parse(int argc, char **argv, struct matrix_opts *o)
@@ -1015,15 +950,13 @@ static int matrix_parse(int argc, char **argv, struct matrix_opts *o)
 				return 2;
 			break;
 		case 'g': o->svg = optarg; break;
-		case 'h': usage_matrix(stdout); return 0;
-		default: usage_matrix(stderr); return 2;
+		case 'h': return pt_usage(stdout, MATRIX_SYN, lab_matrix_opts);
+		default: return pt_usage(stderr, MATRIX_SYN, lab_matrix_opts);
 		}
 	}
 	o->np = (size_t)(argc - optind);
-	if (o->np < 1) {
-		usage_matrix(stderr);
-		return 2;
-	}
+	if (o->np < 1)
+		return pt_usage(stderr, MATRIX_SYN, lab_matrix_opts);
 	if (o->np > MATRIX_MAX_PORTS)
 		return said(2, "lab matrix: %zu PORT/PROTO given: at most %d at once\n", o->np,
 			    MATRIX_MAX_PORTS);

@@ -294,9 +294,9 @@ static int serve_loop(int *lfds, uint8_t *protos, int nl, const char *answer, co
 }
 
 const struct pt_opt lab_serve_opts[] = {
-	{ "ready-fd", 0, true, 'r', 0, NULL },
-	{ "name", 0, true, 'n', 0, NULL },
-	{ "tell-peer", 0, false, 't', 0, NULL },
+	{ "ready-fd", 0, true, 'r', 0, NULL, NULL },
+	{ "name", 0, true, 'n', 0, NULL, NULL },
+	{ "tell-peer", 0, false, 't', 0, NULL, NULL },
 	{}
 };
 

@@ -47,19 +47,6 @@
 #define UI_ASK_TIMEOUT_S 3
 #define UI_REQ_MAX 4096
 
-static const char ui_help[] =
-	"Usage: xcnictl lab ui [--listen HOST:PORT] [--http-allow-remote]\n\n"
-	"Serves the service map of every lab node's flows at http://HOST:PORT/\n"
-	"(default " UI_LISTEN_DEFAULT "): namespaces, pods and Services as nodes, flows as\n"
-	"edges coloured by verdict with their counts, updated every 2 s; click an edge\n"
-	"for its flows and the policies that decided them. The graph is at /api/graph\n"
-	"(query arguments: xcnictl flows' filters, e.g. ?verdict=denied&since=5m); the\n"
-	"page takes them too: /?verdict=denied opens the map filtered.\n"
-	"Flows are on in every agent unless lab up --agent-arg --flows=false. Runs until\n"
-	"interrupted.\n\n"
-	"  --listen HOST:PORT     where to serve (a loopback address unless...)\n"
-	"  --http-allow-remote    ...this: whoever reaches it reads the cluster's flows\n";
-
 /* A member absent is NULL here, not util.h's jstr "": the graph tells "no service",
  * "no policy" from an empty one. */
 static const char *jopt(json_t *o, const char *k)
@@ -476,43 +463,19 @@ static int check_listen(const char *who, const char *addr, bool remote)
 	return err;
 }
 
-const struct pt_opt lab_ui_opts[] = {
-	{ "listen", 0, true, 'l', 0, NULL },
-	{ "http-allow-remote", 0, false, 'R', 0, NULL },
-	{ "help", 'h', false, 'h', 0, NULL },
-	{}
-};
-
-
-static const char cluster_ui_help[] =
-	"Usage: xcnictl ui --kubeconfig FILE | --cluster | --agent ADDR[:PORT]... --tls DIR\n"
-	"                  [--listen HOST:PORT] [--http-allow-remote]\n\n"
-	"Serves the service map of every node's flows at http://HOST:PORT/ (default\n"
-	UI_LISTEN_DEFAULT "), as xcnid --ui serves one node's: the records of each\n"
-	"node's agent (xcnid --flows-listen, over HTTPS with the client certificate of\n"
-	"--tls DIR, as xcnictl flows --agent asks them), a connection recorded by two\n"
-	"nodes one flow with the deciding node's verdict. The agents are the xcni\n"
-	"DaemonSet's pods the API server lists (--kubeconfig FILE; --cluster: the\n"
-	"kubeconfig kubectl reads, or in a pod its service account), listed again\n"
-	"every 30 s, or those given (--agent). A node whose agent does not answer is\n"
-	"named on the page. Runs until interrupted.\n\n"
-	"  --kubeconfig FILE      find the agents through this cluster's API server\n"
-	"  --cluster              ... through the one kubectl would ask\n"
-	"  --agent ADDR[:PORT]    an agent (port 4244 unless given; repeatable)\n"
-	"  --tls DIR              DIR/tls.crt, DIR/tls.key: a client certificate the\n"
-	"                         agents' CA signed; DIR/ca.crt: that CA (XCNI_FLOWS_TLS)\n"
-	"  --listen HOST:PORT     where to serve (a loopback address unless...)\n"
-	"  --http-allow-remote    ...this: whoever reaches it reads the cluster's flows\n";
+#define UI_LISTEN_OPTS                                                                       \
+	{ "listen", 0, true, 'l', 0, "HOST:PORT", "where (default " UI_LISTEN_DEFAULT ")" }, \
+		{ "http-allow-remote", 0, false, 'R', 0, NULL, "an address not loopback" },  \
+		{ "help", 'h', false, 'h', 0, NULL, "this text" }
+const struct pt_opt lab_ui_opts[] = { UI_LISTEN_OPTS, {} };
 
 /* xcnictl ui's options (completion lists them too) */
 const struct pt_opt ctl_ui_opts[] = {
-	{ "listen", 0, true, 'l', 0, NULL },
-	{ "http-allow-remote", 0, false, 'R', 0, NULL },
-	{ "kubeconfig", 0, true, 'K', 0, NULL },
-	{ "cluster", 0, false, 'C', 0, NULL },
-	{ "agent", 0, true, 'A', 0, NULL },
-	{ "tls", 0, true, 'L', 0, NULL },
-	{ "help", 'h', false, 'h', 0, NULL },
+	UI_LISTEN_OPTS,
+	{ "kubeconfig", 0, true, 'K', 0, "FILE", "find the agents through this API server" },
+	{ "cluster", 0, false, 'C', 0, NULL, "... through the one kubectl would ask" },
+	{ "agent", 0, true, 'A', 0, "ADDR[:PORT]", "an agent (port 4244 unless given)" },
+	{ "tls", 0, true, 'L', 0, "DIR", "the flows client certificate (XCNI_FLOWS_TLS)" },
 	{}
 };
 
@@ -524,12 +487,15 @@ const struct pt_opt ctl_ui_opts[] = {
 static int ui_parse(int argc, char **argv, struct ui_src *src, struct flows_agent *given,
 		    size_t *ngiven, const char **addr, bool *remote)
 {
-	const char *help = given ? cluster_ui_help : ui_help, *who = given ? "ui" : "lab ui";
+	const char *who = given ? "ui" : "lab ui", *syn = given ?
+		"ui --kubeconfig FILE | --cluster | --agent ADDR... --tls DIR [OPTIONS]" :
+		"lab ui [OPTIONS]";
+	const struct pt_opt *opts = given ? ctl_ui_opts : lab_ui_opts;
 	char msg[600];
 	int opt;
 
 	optind = 1;
-	while ((opt = pt_getopt(argc, argv, given ? ctl_ui_opts : lab_ui_opts, false, NULL)) != -1) {
+	while ((opt = pt_getopt(argc, argv, opts, false, NULL)) != -1) {
 		switch (opt) {
 		case 'l': *addr = optarg; break;
 		case 'R': *remote = true; break;
@@ -543,14 +509,13 @@ static int ui_parse(int argc, char **argv, struct ui_src *src, struct flows_agen
 				return said(2, "ui: %s\n", msg);
 			(*ngiven)++;
 			break;
-		case 'h': fputs(help, stdout); return 0;
-		default: fputs(help, stderr); return 2;
+		case 'h': return pt_usage(stdout, syn, opts);
+		default: return pt_usage(stderr, syn, opts);
 		}
 	}
 	if (optind < argc) {
 		fprintf(stderr, "%s: unexpected argument %s\n", who, argv[optind]);
-		fputs(help, stderr);
-		return 2;
+		return pt_usage(stderr, syn, opts);
 	}
 	if (!given)
 		return check_listen(who, *addr, *remote) ? 2 : -1;

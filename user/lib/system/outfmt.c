@@ -4,7 +4,8 @@
  * for -o, JSON written as YAML through libyaml's emitter, and the stdout
  * filter that gives -o yaml and -o jsonl to output already written as JSON
  * lines (the lab's, flows', explain's), so no command writes YAML itself;
- * and the command line's options, getopt's tables made from the one table.
+ * and the command line's options, getopt's tables and --help made from the one
+ * table.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -39,6 +40,23 @@ int pt_getopt(int argc, char **argv, const struct pt_opt *t, bool colon, int *id
 	}
 	/* getopt keeps only argv between calls: the tables may be new each time. */
 	return getopt_long(argc, argv, so, lo, idx);
+}
+
+void pt_opt_line(FILE *f, const struct pt_opt *o)
+{
+	char s[] = { '-', o->short_name, ',', ' ', 0 };
+	int n = fprintf(f, "  %s--%s %s", o->short_name ? s : "", o->name,
+			o->arg ? o->metavar ?: "ARG" : "");
+
+	fprintf(f, "%s%*s%s\n", n > 29 ? "\n" : "", n > 29 ? 30 : 30 - n, "", o->help ?: "");
+}
+
+int pt_usage(FILE *f, const char *synopsis, const struct pt_opt *t)
+{
+	fprintf(f, "Usage: xcnictl %s   (xcnictl(1) says more)\n", synopsis);
+	for (; t->name; t++)
+		pt_opt_line(f, t);
+	return f == stdout ? 0 : 2;
 }
 
 int pt_format_parse(const char *s, enum pt_format *fmt)

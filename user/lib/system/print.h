@@ -67,10 +67,16 @@ struct pt_opt {
 	int val; /* what pt_getopt returns for it */
 	unsigned int bit; /* xcnictl's OPT_*; 0: a global option, taken by every command */
 	const char *metavar; /* its value in messages */
+	const char *help; /* its line of --help */
 };
 /* getopt_long over t (ended by an empty row; *idx: the row), its short
  * options those of the rows; colon: a missing value is ':', not said. */
 int pt_getopt(int argc, char **argv, const struct pt_opt *t, bool colon, int *idx);
+/* An option's line of --help: "  -c, --name METAVAR", its help at column 30. */
+void pt_opt_line(FILE *f, const struct pt_opt *o);
+/* "Usage: xcnictl SYNOPSIS", then t's rows a line each, on f: 0 for stdout
+ * (--help), else 2 (a usage error), the exit code. xcnictl(1) says the rest. */
+int pt_usage(FILE *f, const char *synopsis, const struct pt_opt *t);
 
 /* "json", "yaml", "wide", "jsonl", "text": 0, or -EINVAL (not said). */
 int pt_format_parse(const char *s, enum pt_format *fmt);
