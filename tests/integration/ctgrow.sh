@@ -140,13 +140,17 @@ flood() { # flood BASE N: c's UDP flows to a, both families at once
 	in_pod c python3 "$T/flood.py" "$A6" "$1" "$2"
 	wait $p
 }
-# fill: c's flows until both tables are past --map-grow's 90% (3,700 of 4,096).
+# fill: c's flows until both tables are past --map-grow's 90% (3,700 of 4,096),
+# the last steps small: an LRU of 4,096 evicts before it is full (each CPU keeps
+# free entries of its own), and what it evicts first is the held connections'.
 fill() {
-	local base=20000
+	local base=20000 n
 	while [ "$(entries xcni_ct)" -lt 3700 ] || [ "$(entries xcni_ct6)" -lt 3700 ]; do
 		[ $base -lt 30000 ] || return 1
-		flood $base 200
-		base=$((base + 200))
+		n=200
+		[ "$(entries xcni_ct)" -lt 3400 ] && [ "$(entries xcni_ct6)" -lt 3400 ] || n=40
+		flood $base $n
+		base=$((base + n))
 	done
 	echo "xcni_ct $(entries xcni_ct), xcni_ct6 $(entries xcni_ct6) entries"
 }
