@@ -22,13 +22,17 @@
 #
 #   bash bench/scale.sh [--nodes N] [--pods P] [--policies Q] [--rate R]
 #                       [--seconds T] [--json FILE] [--check]
-#                       [--services S [--endpoints E]]
+#                       [--services S [--endpoints E]] [--cnp C] [--ns-churn]
 # --services: S Services with E endpoints each too (scale_sim.py gen), and
 # xcnid with --kube-proxy-replacement: convergence is then the Services'
 # programming time from empty through the API backend.
 # --check: 10 nodes / 1000 pods, short churn, and the agent's identity,
 # ipcache and polep counts must equal the simulator's own count, and the
 # churn must be followed as deltas (a test suite: exits 1 on a mismatch).
+# --cnp C: C ClusterNetworkPolicies in the cluster (served by the API server
+# only then), 4% of the churn edits one ("cnp-edit": change -> applied
+# generation); --ns-churn: 2% toggles a Namespace label ("ns-label": change ->
+# a pod's new identity in ipcache). Latency per kind in churn.latency_ms.
 # Above 1k pods run it under the machine's lock:
 # flock /tmp/xcni-test.lock bash bench/scale.sh ...
 set -uo pipefail
@@ -40,7 +44,7 @@ BUILD=${BUILD:-$ROOT/build}
 PY=/usr/bin/python3
 SIM=$HERE/scale_sim.py
 
-NODES=10 PODS=1000 POLICIES= RATE=100 SECS=20 JSON= CHECK=0 SERVICES=0 ENDPOINTS=10
+NODES=10 PODS=1000 POLICIES= RATE=100 SECS=20 JSON= CHECK=0 SERVICES=0 ENDPOINTS=10 CNP= NSCHURN=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--nodes) NODES=$2; shift ;;
@@ -52,10 +56,13 @@ while [ $# -gt 0 ]; do
 	--check) CHECK=1 RATE=20 SECS=5 ;;
 	--services) SERVICES=$2; shift ;;
 	--endpoints) ENDPOINTS=$2; shift ;;
+	--cnp) CNP=$2; shift ;;
+	--ns-churn) NSCHURN=1 ;;
 	*) die "unknown option $1 (see the comment at the top)" ;;
 	esac
 	shift
 done
+[ -z "$CNP" ] || num_in "$CNP" 1 1000 || die "--cnp 1..1000"
 num_in "$NODES" 1 4000 && num_in "$PODS" 1 250000 && num_in "$RATE" 1 10000 &&
 	num_in "$SECS" 1 3600 || die "--nodes 1..4000, --pods 1..250000, --rate, --seconds: numbers"
 need jq openssl nsenter ip "$PY"
@@ -89,7 +96,8 @@ api() { in_ns "$PY" "$ROOT/tests/apiwatch/apiserver.py" ctl 6444 "$@"; }
 ms_now() { echo $(($(date +%s%N) / 1000000)); }
 status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
-simargs=(--nodes "$NODES" --pods "$PODS" ${POLICIES:+--policies "$POLICIES"})
+simargs=(--nodes "$NODES" --pods "$PODS" ${POLICIES:+--policies "$POLICIES"} ${CNP:+--cnp "$CNP"}
+	${NSCHURN:+--ns-churn 1})
 
 # ---- the cluster, the server, credentials ----
 say "generating $NODES nodes, $PODS pods"

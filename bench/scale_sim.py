@@ -13,6 +13,12 @@
 #   count --nodes N --pods P [--policies Q] --node NAME       expected map contents
 #   churn --nodes N --pods P [--policies Q] --ctl PORT --pin DIR --rate R --seconds T
 #         --out FILE                                          the churn phase
+#   Opt-in (gen and churn alike; the default cluster and churn are unchanged):
+#   --cnp C        C ClusterNetworkPolicies (policy.networking.k8s.io/v1alpha2),
+#                  and 4% of the churn edits one (its port: a delta or a whole
+#                  compile of every rule it reaches)
+#   --ns-churn 1   2% of the churn toggles a label of a Namespace (every pod's
+#                  identity there changes)
 #
 # The cluster is a pure function of (N, P, Q, seed), so every subcommand
 # rebuilds the same one.
@@ -29,6 +35,10 @@
 #               cross-namespace (namespaceSelector team + podSelector tier,
 #               8080), ipBlock egress (0.0.0.0/0 except 10.0.0.0/8, 443, plus
 #               DNS to kube-system), monitoring (from ns monitoring, port metrics)
+#   cluster policies (--cnp C): Admin (even) and Baseline (odd), priority k;
+#               subject: the namespaces of team-(k % 8) (a few: 1/8 of them);
+#               ingress from env=dev namespaces to 8080 (Deny in Admin, Accept
+#               in Baseline), egress to 192.0.2.0/24 denied
 import ctypes
 import hashlib
 import json
@@ -54,7 +64,7 @@ def ip_str(a):
 
 
 class Model:
-    def __init__(self, nodes, pods, policies=None, seed=1):
+    def __init__(self, nodes, pods, policies=None, seed=1, cnp=0):
         self.N, self.P = nodes, pods
         self.Q = policies if policies is not None else max(10, pods // 100)
         self.rng = random.Random(seed)
@@ -89,7 +99,20 @@ class Model:
         for p in self.gen_policies():
             m = p["metadata"]
             self.policies[m["namespace"] + "/" + m["name"]] = p
+        self.cnps = {"bench-cnp-%03d" % k: self.cnp(k) for k in range(cnp)}
 
+    @staticmethod
+    def cnp(k, port=8080):
+        adm = k % 2 == 0
+        return {"metadata": {"name": "bench-cnp-%03d" % k, "uid": "cnp-%d" % k,
+                             "resourceVersion": "1", "generation": 1, "creationTimestamp": TS},
+                "spec": {"tier": "Admin" if adm else "Baseline", "priority": k % 1000,
+                         "subject": {"namespaces": {"matchLabels": {"team": "team-%d" % (k % 8)}}},
+                         "ingress": [{"name": "from-dev", "action": "Deny" if adm else "Accept",
+                                      "from": [{"namespaces": {"matchLabels": {"env": "dev"}}}],
+                                      "protocols": [{"tcp": {"destinationPort": {"number": port}}}]}],
+                         "egress": [{"name": "no-doc-net", "action": "Deny",
+                                     "to": [{"networks": ["192.0.2.0/24"]}]}]}}
     @staticmethod
     def node_name(i):
         return "node-%04d" % i
@@ -233,6 +256,8 @@ def cmd_gen(m, a):
     rv = 1000
     objs = {"namespaces": m.namespace_objs(), "pods": m.pods, "nodes": m.nodes,
             "networkpolicies": m.policies}
+    if m.cnps:  # the API server serves the kind only then
+        objs["clusternetworkpolicies"] = m.cnps
     if int(a.get("services", 0)):
         objs["services"], objs["endpointslices"] = services(int(a["services"]),
                                                             int(a.get("endpoints", 10)))
@@ -245,8 +270,9 @@ def cmd_gen(m, a):
         json.dump({"rv": rv, "objs": objs, "history": {r: [] for r in objs},
                    "compacted": {r: rv for r in objs}}, f, separators=(",", ":"))
     os.rename(a["state"] + ".tmp", a["state"])
-    print(json.dumps({"nodes": len(m.nodes), "pods": len(m.pods), "policies": len(m.policies),
-                      "namespaces": len(m.namespaces), "deployments": m.D}))
+    print(json.dumps(dict({"nodes": len(m.nodes), "pods": len(m.pods), "policies": len(m.policies),
+                           "namespaces": len(m.namespaces), "deployments": m.D},
+                          **({"cluster_policies": len(m.cnps)} if m.cnps else {}))))
 
 
 def canon(pod_labels, ns_labels):
@@ -301,8 +327,9 @@ class MapReader:
     def __init__(self, pin):
         self.ipc = obj_get(pin + "/xcni_ipcache")
         self.fd_polep = obj_get(pin + "/xcni_polep")
+        self.fd_config = obj_get(pin + "/xcni_config")
         self.key = ctypes.create_string_buffer(8)
-        self.val = ctypes.create_string_buffer(64)
+        self.val = ctypes.create_string_buffer(4096)
 
     def lookup(self, fd, key):
         ctypes.memmove(self.key, key, len(key))
@@ -319,6 +346,11 @@ class MapReader:
 
     def polep(self, ip):
         return self.lookup(self.fd_polep, struct.pack("!I", ip))
+
+    def applied_gen(self):
+        # struct xcni_config: applied_gen after the node name (offset 88).
+        v = self.lookup(self.fd_config, struct.pack("=I", 0))
+        return 0 if v is None else struct.unpack_from("=Q", v, 88)[0]
 
 
 def ip_int(s):
@@ -342,6 +374,10 @@ def cmd_churn(m, a):
     ctl, maps = Ctl(a["ctl"]), MapReader(a["pin"])
     rate, secs = float(a["rate"]), float(a["seconds"])
     rng = random.Random(7)
+    # The opt-in kinds draw from their own generator: without them the
+    # default churn is the same sequence as ever.
+    rng_opt = random.Random(11)
+    ns_churn = a.get("ns-churn", "0") not in ("0", "")
     pending = []  # [t0, kind, check]
     lat = {}
     lock = threading.Lock()
@@ -377,9 +413,11 @@ def cmd_churn(m, a):
         if t_next > now:
             time.sleep(t_next - now)
         i += 1
-        r = rng.random()
+        ro = rng_opt.random() if m.cnps or ns_churn else 1.0
+        opt = "cnp" if ro < 0.04 and m.cnps else "ns" if 0.04 <= ro < 0.06 and ns_churn else None
+        r = 1.0 if opt else rng.random()
         # Mostly pods: 40% create, 40% delete, 14% label change; 4% policy, 2% node.
-        if r < 0.40 or not keys:
+        if (r < 0.40 or not keys) and not opt:
             node = rng.randrange(m.N) if rng.random() > 0.1 else 0
             pod = m.new_pod(rng.randrange(m.D), node)
             if pod is None:
@@ -416,6 +454,37 @@ def cmd_churn(m, a):
             t0 = time.monotonic()
             ctl.post("apply", dict(pod, kind="Pod", apiVersion="v1"))
             chk = lambda ip=ip, old=old: maps.ipcache_id(ip) not in (old, None)
+        elif opt == "cnp":
+            name = rng_opt.choice(sorted(m.cnps))
+            k = int(name.rsplit("-", 1)[1])
+            port = m.cnps[name]["spec"]["ingress"][0]["protocols"][0]["tcp"]
+            port = 8081 if port["destinationPort"]["number"] != 8081 else 8080
+            m.cnps[name] = m.cnp(k, port)
+            kind = "cnp-edit"
+            # Seen in the maps: the agent's applied generation passes the one
+            # it had before the post (the earliest any delta could show).
+            g0 = maps.applied_gen()
+            t0 = time.monotonic()
+            ctl.post("apply", dict(m.cnps[name], kind="ClusterNetworkPolicy",
+                                   apiVersion="policy.networking.k8s.io/v1alpha2"))
+            chk = lambda g0=g0: maps.applied_gen() > g0
+        elif opt == "ns":
+            ns = m.namespaces[1 + rng_opt.randrange(len(m.namespaces) - 1)]
+            lab = dict(m.ns_labels[ns])
+            if lab.pop("xcni-bench", None) is None:
+                lab["xcni-bench"] = "on"
+            m.ns_labels[ns] = lab
+            # One pod of it: its identity changes with the namespace's labels.
+            key = next((k for k in keys if k.startswith(ns + "/")), None)
+            ip = ip_int(m.pods[key]["status"]["podIP"]) if key else None
+            old = maps.ipcache_id(ip) if key else None
+            kind = "ns-label"
+            obj = {"kind": "Namespace", "apiVersion": "v1", "metadata": {
+                "name": ns, "uid": "ns-" + ns, "creationTimestamp": TS, "labels": lab},
+                "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}}
+            t0 = time.monotonic()
+            ctl.post("apply", obj)
+            chk = (lambda ip=ip, old=old: maps.ipcache_id(ip) not in (old, None)) if key else None
         elif r < 0.98:
             key = rng.choice(sorted(m.policies))
             p = json.loads(json.dumps(m.policies[key]))
@@ -461,7 +530,8 @@ def cmd_churn(m, a):
     alls = []
     for kind, v in sorted(lat.items()):
         v.sort()
-        alls += v
+        if kind not in ("cnp-edit", "ns-label"):  # the opt-in kinds stand apart
+            alls += v
         res["latency_ms"][kind] = {"n": len(v), "p50": round(v[len(v) // 2] * 1e3, 2),
                                    "p99": round(v[min(len(v) - 1, int(len(v) * 0.99))] * 1e3, 2),
                                    "max": round(v[-1] * 1e3, 2)}
@@ -483,7 +553,8 @@ def main():
     for k in it:
         a[k.lstrip("-")] = next(it)
     m = Model(int(a["nodes"]), int(a["pods"]),
-              int(a["policies"]) if "policies" in a else None, int(a.get("seed", 1)))
+              int(a["policies"]) if "policies" in a else None, int(a.get("seed", 1)),
+              int(a.get("cnp", 0)))
     {"gen": cmd_gen, "count": cmd_count, "churn": cmd_churn}[sys.argv[1]](m, a)
 
 
