@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Maps grown online (issue 67 item 2, docs/decisions/map-growth.md). The
+ * Maps grown online (docs/decisions/map-growth.md). The
  * running agent counts xcni_ct and xcni_ct6 every GROW_CHECK_MS; one past
  * --map-grow percent of its entries, or a map the agent writes that cannot
  * hold what a writer wants (grow_ask: the ipcache, the Service and policy maps), makes
