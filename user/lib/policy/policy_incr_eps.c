@@ -108,7 +108,6 @@ static int eps_add_born(struct pol_incr *pi)
 	for (size_t i = 0; !ret && i < r->neps; i++) {
 		struct pol_ep *ep = &r->eps[i], add = { 0 };
 		const struct ipod *p;
-
 		struct epsel *sel;
 		bool hit = false;
 
@@ -167,13 +166,12 @@ out:
  * entries name every pod and node (cnp_apply), so any change of those, or of
  * the policies, compiles them again: from their last entries (EP_PATCH) when
  * only pods or Nodes changed, not the policies or the pod itself (then it is
- * dirty already), and no egress rule names a port (a peer's ports then move
- * its identity's decision). The others stay on the incremental path.
+ * dirty already). The others stay on the incremental path.
  */
 static int eps_dirty_audited(struct pol_incr *pi)
 {
 	const struct pol_result *r = &pi->r;
-	void *patch = pi->pols_changed || pi->named_egress ? NULL : EP_PATCH;
+	void *patch = pi->pols_changed ? NULL : EP_PATCH;
 
 	if ((!pi->audit_any && !pi->tiers) || !(pi->pods_changed || pi->nodes_changed || pi->pols_changed ||
 				pi->ids_changed || pi->touched.n))
@@ -295,7 +293,8 @@ static int ctx_for_dirty(struct pol_incr *pi, const struct cluster *c, struct po
 	/* Egress named ports resolve against every pod of an identity (and
 	 * ipBlock ones against every pod): the whole pod index, once. */
 	if ((every_pod && (ctx_all_pods(pi, c, x) || pol_build_id_pods(x) ||
-			   cnp_patch_init(x, pi->moved, pi->nmoved))) ||
+			   cnp_patch_init(x, pi->moved, pi->nmoved, pi->moved_id,
+					  pi->nmoved_id))) ||
 	    (pi->tiers && pol_build_nslabels(x, c)) || pol_memo_init(x))
 		return -ENOMEM;
 	if (!pi->labix) {
@@ -327,7 +326,6 @@ static int compile_dirty(struct pol_incr *pi, const struct pol_ctx *x, struct ep
 	{
 		uint32_t a = (uint32_t)s->k;
 		const struct ipod *p = hmap_get(&pi->ipx, hu32(a), UKEY(a));
-
 		const struct pol_ep *old = s->v == EP_PATCH ?
 			bsearch(&a, r->eps, r->neps, sizeof(*r->eps), pol_cmp_ep) : NULL;
 
@@ -383,10 +381,10 @@ int pol_incr_eps_resync(struct pol_incr *pi, const struct cluster *c)
 		return ret;
 	if (!all && !pi->dirty.n)
 		return 0;
-	if (all)
-		for (size_t i = 0; i < r->neps; i++)
-			if (pol_incr_dirty_ep(pi, r->eps[i].ip))
-				return -ENOMEM;
+	for (size_t i = 0; all && i < r->neps; i++) /* a tiered pod's EP_PATCH kept */
+		if (!hmap_has(&pi->dirty, hu32(r->eps[i].ip), UKEY(r->eps[i].ip)) &&
+		    pol_incr_dirty_ep(pi, r->eps[i].ip))
+			return -ENOMEM;
 	ret = ctx_for_dirty(pi, c, &x) ?: compile_dirty(pi, &x, &eb);
 	pol_epbuild_free(&eb);
 	cnp_memo_free(x.cnp_memo);
