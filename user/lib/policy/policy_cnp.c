@@ -848,11 +848,9 @@ static int compile_dir(struct cnpctx *cc, struct out *o, const struct pol_ep *ol
 
 	if (!buf)
 		ret = -ENOMEM;
-	/*
-	 * Pods by identity where that says all (no rule prefix holds an address
-	 * of the identity's pods, no egress named port): identity entries, which
-	 * the data plane looks up first. The rest by address, as themselves.
-	 */
+	/* Pods by identity where that says all (no rule prefix holds an address of the identity's
+	 * pods, no egress named port): identity entries, which the data plane looks up first. The
+	 * rest by address, as themselves. */
 	if (!ret && !m.by_ports && m.npfx)
 		ret = ids_split(&split, cc, &m);
 	/* Only the pods (identities, addresses, ports) and the Nodes can have moved (cnp_apply,

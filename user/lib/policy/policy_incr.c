@@ -443,8 +443,8 @@ static uint64_t podname_digest(const struct xcni_podname *n)
 	return xcni_fnv64(XCNI_FNV64_BASIS, n, sizeof(*n));
 }
 
-/* Does some egress rule name a port? Then local pods' policy depends on every pod. */
-static bool any_named_egress(const struct k8s_netpol *const *nps, size_t n)
+/* Does an egress rule of nps[0..n) name a port? Then its pods' policy follows every pod. */
+bool pol_incr_named_egress(const struct k8s_netpol *const *nps, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		for (size_t j = 0; j < nps[i]->negress; j++)
@@ -1159,7 +1159,7 @@ static int policies_resync(struct pol_incr *pi, const struct cluster *c, uint64_
 	pi->r.npolicies = tmp.npolicies;
 	pi->r.rulenames = tmp.rulenames;
 	pi->r.nrulenames = tmp.nrulenames;
-	pi->named_egress = any_named_egress(pi->nps, pi->nnps);
+	pi->named_egress = pol_incr_named_egress(pi->nps, pi->nnps);
 	return 0;
 }
 

@@ -127,6 +127,7 @@ char *pol_incr_pod_key(const char *ns, const char *name);
 /* *out: the pod ns/name as pi knows it, or NULL. 0 or -ENOMEM. */
 int pol_incr_ipod(const struct pol_incr *pi, const char *ns, const char *name, struct ipod **out);
 int pol_incr_eps_resync(struct pol_incr *pi, const struct cluster *c);
+bool pol_incr_named_egress(const struct k8s_netpol *const *nps, size_t n);
 
 /* One more element val of the update's delta array arr: 0 or -ENOMEM. */
 #define DPUSH(pi, arr, val)                                                                     \
