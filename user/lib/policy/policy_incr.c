@@ -443,17 +443,6 @@ static uint64_t podname_digest(const struct xcni_podname *n)
 	return xcni_fnv64(XCNI_FNV64_BASIS, n, sizeof(*n));
 }
 
-/* Does an egress rule of nps[0..n) name a port? Then its pods' policy follows every pod. */
-bool pol_incr_named_egress(const struct k8s_netpol *const *nps, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		for (size_t j = 0; j < nps[i]->negress; j++)
-			for (size_t k = 0; k < nps[i]->egress[j].nports; k++)
-				if (nps[i]->egress[j].ports[k].port_name)
-					return true;
-	return false;
-}
-
 /* p indexed by name (its other fields the caller's); NULL: out of memory. */
 static struct ipod *ipod_new(struct pol_incr *pi, const struct k8s_pod *p)
 {

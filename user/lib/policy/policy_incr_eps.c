@@ -161,6 +161,17 @@ out:
 /* A dirty pod's mark: compiled from its last entries, patched per changed peer (cnp_apply). */
 #define EP_PATCH ((void *)1)
 
+/* Does an egress rule of nps[0..n) name a port? Then its pods' policy follows every pod. */
+bool pol_incr_named_egress(const struct k8s_netpol *const *nps, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < nps[i]->negress; j++)
+			for (size_t k = 0; k < nps[i]->egress[j].nports; k++)
+				if (nps[i]->egress[j].ports[k].port_name)
+					return true;
+	return false;
+}
+
 static bool pod_named_egress(const struct pol_ctx *x, const struct k8s_pod *pod)
 {
 	size_t i = pol_np_next(x, pod, false, 0);
