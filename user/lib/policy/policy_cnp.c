@@ -594,21 +594,20 @@ static int peer_out(struct out *o, const struct cnpctx *cc, const struct peer *p
 		    struct memo *m)
 {
 	struct memo_ent *e = NULL;
-	uint32_t gid = 0, *k = cc->old ? kept_slot(cc, pr) : NULL;
-	int ret, region = 0;
+	uint32_t gid = 0, *k;
+	int ret = 0, region = 0;
 
 	/* Sized for every pod, so made when a pod first goes by address. */
 	if (m && pr->pod && !m->v && !(m->v = calloc(m->cap, sizeof(*m->v))))
 		return -ENOMEM;
 	if (m && pr->pod && (e = memo_slot(m, pr, region = region_of(m, &pr->addr)))->used)
 		return out_cidr(o, cc, &pr->addr, e->gid);
-	/* No change reached it: its old group's decision (the memo holds decisions made). */
-	if (k && *k)
-		return out_cidr(o, cc, &pr->addr, *k);
 	if (e)
 		*e = (struct memo_ent){ true, pr->addr.family, pr->id, region, pr->pod, 0 };
-	decide_all(cc, pr, buf);
-	ret = group_of(o, cc, buf, &gid);
+	if ((k = cc->old ? kept_slot(cc, pr) : NULL) && *k)
+		gid = *k; /* no change reached it: its old group's decision */
+	else
+		decide_all(cc, pr, buf), ret = group_of(o, cc, buf, &gid);
 	if (e)
 		e->gid = gid;
 	if (k)
