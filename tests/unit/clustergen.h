@@ -64,6 +64,9 @@ static bool gen_cnp; /* below: ClusterNetworkPolicies in churn */
 /* gen_cnp's networks the /24 and /23 only (no host prefix): the shape that found a
  * pod at this node's InternalIP given the pod's decision (seed 751 step 28). */
 static bool gen_cnp_wide;
+/* gen_cnp's rules naming a destination port now and then (destinationNamedPort): egress ones
+ * resolved per destination pod and its ports. Off, no draw is added. */
+static bool gen_cnp_named;
 #define NCNPS 3
 
 static json_t *audit_meta(json_t *meta, unsigned *seed)
@@ -390,17 +393,30 @@ static void cnp_put(struct store *st, unsigned *seed, unsigned i)
 						       "namespaceSelector", "podSelector",
 						       "matchLabels", "app", pick(seed, apps, 4));
 			json_t *rule;
+			bool pods; /* named ports: pods' peers only (nodes, networks have none) */
 
 			if (gen_cnp && dir && !rnd(seed, 3)) {
 				json_decref(to);
 				to = cnp_egress_peer(seed);
 			}
+			pods = json_object_get(json_array_get(to, 0), "namespaces") ||
+			       json_object_get(json_array_get(to, 0), "pods");
 			rule = json_pack("{s:s, s:o}", "action", actions[rnd(seed, 3)],
 					 dir ? "to" : "from", to);
 			if (gen_cnp && !rnd(seed, 4))
 				json_object_set_new(rule, "name", json_string(r == 1 ? "r1" : "r2"));
 
-			if (rnd(seed, 2))
+			if (gen_cnp_named && pods && rnd(seed, 3)) {
+				unsigned v = rnd(seed, 3);
+				json_t *protos = json_pack("[{s:s}]", "destinationNamedPort",
+							   v == 1 ? "metrics" : "http");
+
+				if (v == 2)
+					json_array_append_new(protos,
+						json_pack("{s:{s:{s:i}}}", "tcp", "destinationPort",
+							  "number", 80));
+				json_object_set_new(rule, "protocols", protos);
+			} else if (rnd(seed, 2))
 				json_object_set_new(rule, "protocols",
 						    json_pack("[{s:{s:{s:i}}}]", "tcp",
 							      "destinationPort", "number", 80));

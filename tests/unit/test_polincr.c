@@ -626,8 +626,30 @@ static size_t cnp_steps, cnp_deltas, cnp_eps, cnp_eps_compiled;
  * "all" asked for (issue 69: none is left), the last one's reason. */
 static size_t node_steps, self_node_steps, node_deltas, fallbacks;
 /* Delta steps' local pods compiled again, and their tiered directions with the last result
- * at hand: patched per peer, and compiled whole (egress named ports). */
-static size_t eps_compiled, dirs_patched, dirs_whole;
+ * at hand: patched per peer, and compiled whole (the port intervals moved); patched in steps
+ * with a ClusterNetworkPolicy's egress rule naming a port, and with a NetworkPolicy's. */
+static size_t eps_compiled, dirs_patched, dirs_whole, named_cnp_patched, named_np_patched;
+
+/* Does an egress rule of a ClusterNetworkPolicy (cnp) or of a NetworkPolicy name a port? */
+static bool egress_named(const struct cluster *c, bool cnp)
+{
+	enum k8s_kind k = cnp ? K8S_CLUSTERNETPOL : K8S_NETWORKPOLICY;
+
+	for (size_t i = 0; i < c->n[k]; i++) {
+		const struct k8s_object *o = c->objs[k][i];
+		size_t nr = cnp ? o->cnp.negress : o->np.negress;
+
+		for (size_t j = 0; j < nr; j++) {
+			size_t np = cnp ? o->cnp.egress[j].nprotos : o->np.egress[j].nports;
+
+			for (size_t q = 0; q < np; q++)
+				if (cnp ? !!o->cnp.egress[j].protos[q].port_name :
+					  !!o->np.egress[j].ports[q].port_name)
+					return true;
+		}
+	}
+	return false;
+}
 /* Steps with tiers whose only change was a Node's, and those that compiled no pod. */
 static size_t node_only_tiered, node_only_quiet, node_only_patched;
 static const char *fallback_why;
@@ -725,6 +747,10 @@ static void run(unsigned seed, uint32_t (*hash)(const char *), size_t *resets, s
 			eps_compiled += d->full ? 0 : d->neps_compiled;
 			dirs_patched += d->full ? 0 : d->neps_patched[1];
 			dirs_whole += d->full ? 0 : d->neps_patched[0];
+			if (!d->full && egress_named(&c, true))
+				named_cnp_patched += d->neps_patched[1];
+			if (!d->full && c.n[K8S_CLUSTERNETPOL] && egress_named(&c, false))
+				named_np_patched += d->neps_patched[1];
 			if (node_changed && !all && !pods_etc && c.n[K8S_CLUSTERNETPOL]) {
 				node_only_tiered++;
 				node_only_quiet += !d->neps_compiled;
@@ -922,7 +948,7 @@ static void test_random_cnp(void **state)
 	(void)state;
 	gen_cnp = gen_ns_labels = true;
 	cnp_steps = cnp_deltas = cnp_eps = cnp_eps_compiled = 0;
-	eps_compiled = dirs_patched = dirs_whole = 0;
+	eps_compiled = dirs_patched = dirs_whole = named_cnp_patched = named_np_patched = 0;
 	node_steps = self_node_steps = node_deltas = fallbacks = 0;
 	node_only_tiered = node_only_quiet = node_only_patched = 0;
 	fallback_why = NULL;
@@ -935,13 +961,21 @@ static void test_random_cnp(void **state)
 	for (unsigned seed = 741; seed <= 760; seed++)
 		run(seed, seed > 749 ? tiny_hash : NULL, &resets, &steps);
 	gen_cnp_wide = false;
+	/* The tiers' rules naming ports (egress: per destination pod and its ports). */
+	gen_cnp_named = true;
+	for (unsigned seed = 800; seed <= 830; seed++)
+		run(seed, seed > 825 ? tiny_hash : NULL, &resets, &steps);
+	gen_cnp_named = false;
 	/* With the cluster's life: contested and yielded addresses of both
-	 * families among the tiers' changes (issue 69, step 3). */
+	 * families among the tiers' changes (issue 69, step 3), named ports too. */
 	gen_life = true;
 	yield_steps = contest_steps = contest_deltas = 0;
 	for (unsigned seed = 770; seed <= 790; seed++)
 		run(seed, NULL, &resets, &steps);
-	gen_life = false;
+	gen_cnp_named = true;
+	for (unsigned seed = 831; seed <= 840; seed++)
+		run(seed, NULL, &resets, &steps);
+	gen_cnp_named = gen_life = false;
 	gen_cnp = gen_ns_labels = false;
 	judged_print(steps);
 	/* Pods at node n2's IPv6 (clustergen's pod_put): the node's in both maps. */
@@ -962,11 +996,15 @@ static void test_random_cnp(void **state)
 	assert_int_equal(fallbacks, 0);
 	/* Step 5: a tiered pod reached by pods' changes only is patched. */
 	print_message("%zu local pods compiled again in the deltas, %zu tiered directions of "
-		      "them patched per peer, %zu compiled whole\n", eps_compiled, dirs_patched,
-		      dirs_whole);
+		      "them patched per peer, %zu compiled whole (port intervals moved)\n",
+		      eps_compiled, dirs_patched, dirs_whole);
+	print_message("patched with an egress named port: %zu of ClusterNetworkPolicies, %zu of "
+		      "NetworkPolicies\n", named_cnp_patched, named_np_patched);
 	assert_true(dirs_patched > 0);
-	/* Prefixes (ipBlock, networks) patch too: only egress named ports compile whole. */
+	/* Prefixes and egress named ports patch too: only moved port intervals compile whole. */
 	assert_true(dirs_whole * 10 < dirs_patched);
+	assert_true(named_cnp_patched > 0);
+	assert_true(named_np_patched > 0);
 	print_message("%zu steps with tiers and only a Node changed, %zu of them compiled no pod; "
 		      "%zu tiered directions patched in them\n", node_only_tiered, node_only_quiet,
 		      node_only_patched);
@@ -1974,8 +2012,9 @@ static void update_patched(struct store *st, struct pol_incr *pi, size_t n)
  * A tiered pod's egress accepts the nodes by its first rule and 10.1.0.0/24
  * by its third, so its pods go by address; pod q holds node n1's address,
  * whose key is n1's (the nodes go first: a Node's address is the node's in
- * every map). n1's address is decided again while a pod holds it and after
- * one held it (cnp_patch_init, pod_unlink). A host prefix a rule names
+ * every map). While q holds it n1 keeps its group and q's is made as from
+ * nothing; when a pod comes or goes there both are decided again
+ * (cnp_patch_init, pod_link, pod_unlink). A host prefix a rule names
  * (10.1.0.60/32, node n2's: n2 went first under it) is decided again always:
  * its rule's group is its own (kept_slot).
  */

@@ -253,12 +253,10 @@ static struct vd evaluate(const struct cnpctx *cc, const struct peer *pr, uint8_
 					(uint16_t)(tier_flags(XCNI_TIER_NP) |
 						   pass << XCNI_POLV_PASS_SHIFT) };
 
-			if (pr->id == XCNI_ID_HOST) {
-				/* allowed: no policy decided (the node always reaches its pods) */
-			} else if (e) {
+			if (e) {
 				v.policy_id = e->val.policy_id;
 				v.rule = e->val.rule;
-			} else {
+			} else if (pr->id != XCNI_ID_HOST) { /* the node: allowed, none decided */
 				v.flags |= XCNI_POLV_DENY | (np_audit ? XCNI_POLV_AUDIT : 0);
 			}
 			return v;
@@ -507,9 +505,15 @@ static int out_cidr(struct out *o, const struct cnpctx *cc, const struct xcni_pr
 	return 0;
 }
 
-/* A patch's slot in cc->kept for a peer not a pod, or NULL: to be decided. A host prefix
- * a rule names shares its key with a node's or a pod's address, which went first (old's
- * group is theirs); a node's, with a pod's now or before: decided again (cnp_patch_init). */
+/* Did a pod of identity id change (cnp_patch_init)? Its ports may move its decision. */
+static bool id_moved(const struct pol_ctx *x, uint32_t id)
+{
+	return x->nmoved_id && bsearch(&id, x->moved_id, x->nmoved_id, sizeof(id), pol_cmp_u32);
+}
+
+/* A patch's slot in cc->kept for a peer, or NULL: to be decided. A host prefix a rule
+ * names shares its key with a node's or a pod's address, which went first (old's group is
+ * theirs); an address or a pod's identity a change reached: decided again (cnp_patch_init). */
 static uint32_t *kept_slot(const struct cnpctx *cc, const struct peer *pr)
 {
 	const struct xcni_prefix *a = &pr->addr;
@@ -517,7 +521,9 @@ static uint32_t *kept_slot(const struct cnpctx *cc, const struct peer *pr)
 	const struct pol_cidr *c;
 
 	if (!cc->x->moved || (pr->id == XCNI_ID_WORLD && a->len == (a->family == 6 ? 128 : 32)) ||
-	    bsearch(&k, cc->x->moved, cc->x->nmoved, sizeof(k), pol_cmp_cidr_key))
+	    (pr->pod && id_moved(cc->x, pr->id)) ||
+	    ((c = bsearch(&k, cc->x->moved, cc->x->nmoved, sizeof(k), pol_cmp_cidr_key)) &&
+	     (c->group == 1 || pr->pod)))
 		return NULL;
 	k.key = pol_cidr_key(cc->ep->ip, cc->cidr_dir ? cc->cidr_dir : cc->dir, a);
 	c = bsearch(&k, cc->old->cidrs, cc->old->ncidrs, sizeof(k), pol_cmp_cidr_key);
@@ -588,24 +594,20 @@ static int peer_out(struct out *o, const struct cnpctx *cc, const struct peer *p
 		    struct memo *m)
 {
 	struct memo_ent *e = NULL;
-	uint32_t gid = 0, *k = cc->old && !pr->pod ? kept_slot(cc, pr) : NULL;
-	int ret;
+	uint32_t gid = 0, *k;
+	int ret = 0, region = 0;
 
 	/* Sized for every pod, so made when a pod first goes by address. */
 	if (m && pr->pod && !m->v && !(m->v = calloc(m->cap, sizeof(*m->v))))
 		return -ENOMEM;
-	if (m && pr->pod) {
-		int region = region_of(m, &pr->addr);
-
-		e = memo_slot(m, pr, region);
-		if (e->used)
-			return out_cidr(o, cc, &pr->addr, e->gid);
+	if (m && pr->pod && (e = memo_slot(m, pr, region = region_of(m, &pr->addr)))->used)
+		return out_cidr(o, cc, &pr->addr, e->gid);
+	if (e)
 		*e = (struct memo_ent){ true, pr->addr.family, pr->id, region, pr->pod, 0 };
-	}
-	if (k && *k)
-		return out_cidr(o, cc, &pr->addr, *k);
-	decide_all(cc, pr, buf);
-	ret = group_of(o, cc, buf, &gid);
+	if ((k = cc->old ? kept_slot(cc, pr) : NULL) && *k)
+		gid = *k; /* no change reached it: its old group's decision */
+	else
+		decide_all(cc, pr, buf), ret = group_of(o, cc, buf, &gid);
 	if (e)
 		e->gid = gid;
 	if (k)
@@ -707,13 +709,7 @@ static int dir_pods(struct cnpctx *cc, struct out *o, struct vd *buf, struct mem
 	return ret;
 }
 
-/* An identity's entries (not a group's, any peer's or a node's) and whether a pod with an
- * address holds it now (x->id_pods). */
-static bool by_label_set(uint32_t peer)
-{
-	return peer >= XCNI_ID_MIN_LABELS && peer < XCNI_ID_CIDR_BASE;
-}
-
+/* Does a pod with an address hold identity id now (x->id_pods)? */
 static bool id_held(const struct pol_ctx *x, uint32_t id)
 {
 	const struct identity *p = pol_identity_find(x->r, id);
@@ -727,9 +723,9 @@ static bool id_held(const struct pol_ctx *x, uint32_t id)
  * those a rule prefix holds an address of, which go by address). From
  * nothing each is decided. A patch (old: the pod's last result, its rules
  * and port intervals the same) keeps old's identities' entries of dir but
- * those no pod holds any more or split holds, and decides the new: a pod that came,
- * went or was relabelled costs its identity's decision at most, not every
- * peer's. The groups (nodes, gateway, domainNames) are made again, most
+ * those no pod holds any more, split holds or a changed pod had or has, and decides
+ * the rest: a pod that came, went or was relabelled costs its identities' decisions
+ * at most, not every peer's. The groups (nodes, gateway, domainNames) are made again, most
  * from old's (peer_out).
  */
 static int dir_ids(struct cnpctx *cc, struct out *o, struct vd *buf,
@@ -741,10 +737,11 @@ static int dir_ids(struct cnpctx *cc, struct out *o, struct vd *buf,
 
 	for (size_t i = 0; !ret && old && i < old->nentries; i++) {
 		const struct pol_entry *e = &old->entries[i];
-		bool id = by_label_set(e->key.peer);
+		bool id = e->key.peer >= XCNI_ID_MIN_LABELS; /* an identity's, not a group's */
 
 		if (e->key.dir != cc->dir || e->key.peer >= XCNI_ID_CIDR_BASE ||
-		    (id && (!id_held(x, e->key.peer) || pol_u32set_has(split, e->key.peer))))
+		    (id && (!id_held(x, e->key.peer) || pol_u32set_has(split, e->key.peer) ||
+			    id_moved(x, e->key.peer))))
 			continue;
 		if (id)
 			pol_u32set_add(&had, e->key.peer);
@@ -753,15 +750,14 @@ static int dir_ids(struct cnpctx *cc, struct out *o, struct vd *buf,
 	}
 	for (size_t k = 0; !ret && k < x->r->nidentities; k++) {
 		uint32_t id = x->r->identities[k].id;
-		const struct k8s_pod *p;
 		struct peer pr = { .id = id };
 
 		if (x->id_off[k + 1] == x->id_off[k] || pol_u32set_has(split, id) ||
 		    pol_u32set_has(&had, id))
 			continue;
-		p = pr.pod = x->pods[x->id_pods[x->id_off[k]]];
-		pr.ns_labels = ns_labels_of(x, p->meta.ns);
-		pr.addr = xcni_prefix_host(p->ip, p->ip ? NULL : p->ip6);
+		pr.pod = x->pods[x->id_pods[x->id_off[k]]];
+		pr.ns_labels = ns_labels_of(x, pr.pod->meta.ns);
+		pr.addr = xcni_prefix_host(pr.pod->ip, pr.pod->ip ? NULL : pr.pod->ip6);
 		decide_all(cc, &pr, buf);
 		ret = emit_group(o, cc, id, buf);
 	}
@@ -851,36 +847,30 @@ static int compile_dir(struct cnpctx *cc, struct out *o, const struct pol_ep *ol
 
 	if (!buf)
 		ret = -ENOMEM;
-	/*
-	 * Pods by identity where that says all (no rule prefix holds an address
-	 * of the identity's pods, no egress named port): identity entries, which
-	 * the data plane looks up first. The rest by address, as themselves.
-	 */
+	/* Pods by identity where that says all (no rule prefix holds an address of the identity's
+	 * pods, no egress named port): identity entries, which the data plane looks up first. The
+	 * rest by address, as themselves. */
 	if (!ret && !m.by_ports && m.npfx)
 		ret = ids_split(&split, cc, &m);
-	/* Only the pods (identities, addresses) and the Nodes can have moved (cnp_apply,
+	/* Only the pods (identities, addresses, ports) and the Nodes can have moved (cnp_apply,
 	 * eps_dirty_audited): patched, old's groups numbered again in the order from nothing
 	 * numbers them (the nodes' first: a Node's address is the node's, as in the ipcache). */
-	if (!ret && old && !m.by_ports) {
+	if (!ret && old) {
 		cc->old = old;
 		cc->nkept = old->nentries; /* a group has one at least */
 		if (!(cc->kept = calloc(cc->nkept + 1, sizeof(*cc->kept))))
 			ret = -ENOMEM;
 	}
-	if (old && cc->x->npatched)
-		cc->x->npatched[!!cc->old]++;
 	if (!ret && !m.by_ports)
 		ret = dir_ids(cc, o, buf, &split, cc->old);
-	/* A patch's pods by address (a rule prefix holds theirs) are decided by identity and
-	 * region again (memo): old's groups by address are not theirs to keep. */
 	if (!ret)
 		ret = dir_nodes(cc, o, buf);
-	if (!ret && (!cc->old || m.npfx))
+	if (!ret && (!cc->old || m.npfx || m.by_ports))
 		ret = dir_pods(cc, o, buf, &m, &split);
 	if (!ret)
 		ret = dir_prefixes(cc, o, buf, &m, 0);
-	/* Whatever else: an address no prefix covers (a patch's: old's). */
-	if (!ret && !cc->old) {
+	/* Whatever else: an address no prefix covers (a patch's: old's, but with pods by ports). */
+	if (!ret && (!cc->old || m.by_ports)) {
 		decide_all(cc, &(struct peer){ .none = true, .id = XCNI_ID_WORLD }, buf);
 		ret = emit_group(o, cc, XCNI_ID_ANY, buf);
 	}
@@ -893,15 +883,6 @@ static int compile_dir(struct cnpctx *cc, struct out *o, const struct pol_ep *ol
 	free(m.pfx);
 	free(m.np);
 	return ret;
-}
-
-static int cmp_rref(const void *a, const void *b)
-{
-	const struct rref *x = a, *y = b;
-
-	if (x->cnp != y->cnp)
-		return x->cnp < y->cnp ? -1 : 1;
-	return (x->rule > y->rule) - (x->rule < y->rule);
 }
 
 struct seqcidr {
@@ -1046,12 +1027,14 @@ static uint64_t atoms_digest(const struct atoms *a)
 	return h | 1;
 }
 
-/* The addresses a patch decides again: any two of the nodes, the gateway and the changed Nodes'
- * and pods' (moved, before and after: counted twice) share (old keeps the first's group only),
- * and the nodes' and gateway's a pod holds now (the node's group, but decided again). */
-int cnp_patch_init(struct pol_ctx *x, const struct xcni_prefix *moved, size_t n)
+/* The addresses a patch decides again (group 1): the changed Nodes' and pods' (moved, before
+ * and after) and any two of the nodes and the gateway share (old keeps the first's group only);
+ * for its pods only (2), one a node and a pod or two pods share (the node's group is kept, a
+ * pod's made as from nothing). The identities of the changed pods (ids, before and after). */
+int cnp_patch_init(struct pol_ctx *x, const struct xcni_prefix *moved, size_t n, uint32_t *ids,
+		   size_t nids)
 {
-	struct pol_cidr *v = calloc(2 * n + 2 * x->nnodes + 2, sizeof(*v));
+	struct pol_cidr *v = calloc(2 * n + 2 * x->nnodes + 2 * x->npods + 2, sizeof(*v));
 	size_t m = 0, k = 0;
 	struct xcni_prefix a = xcni_prefix_host(x->o->gateway_ip, NULL);
 
@@ -1064,21 +1047,28 @@ int cnp_patch_init(struct pol_ctx *x, const struct xcni_prefix *moved, size_t n)
 		a = xcni_prefix_host(i % 2 ? 0 : nd->internal_ip, i % 2 ? nd->internal_ip6 : NULL);
 		v[m++].key = pol_cidr_key(0, 0, &a);
 	}
-	for (size_t i = 0; i < 2 * n; i++)
-		v[m++].key = pol_cidr_key(0, 0, &moved[i / 2]);
-	qsort(v, m, sizeof(*v), pol_cmp_cidr_key);
+	for (size_t i = 0; i < n; i++)
+		v[m++] = (struct pol_cidr){ pol_cidr_key(0, 0, &moved[i]), 1 };
 	for (size_t i = 0; i < 2 * x->npods; i++) {
 		const struct k8s_pod *p = x->pods[i / 2];
-		struct pol_cidr *f;
 
-		a = xcni_prefix_host(i % 2 ? 0 : p->ip, i % 2 && p->has_ip6 ? p->ip6 : NULL);
-		if ((f = bsearch(&(struct pol_cidr){ pol_cidr_key(0, 0, &a), 0 }, v, m, sizeof(*v),
-				 pol_cmp_cidr_key)))
-			f->group = 1;
+		a = xcni_prefix_host(i % 2 ? 0 : p->ip, i % 2 ? p->ip6 : NULL);
+		if (pol_pod_managed(p) && (i % 2 ? p->has_ip6 : !!p->ip))
+			v[m++] = (struct pol_cidr){ pol_cidr_key(0, 0, &a), 2 };
 	}
-	for (size_t i = 0; i < m; i++)
-		if (v[i].group || (i + 1 < m && !pol_cmp_cidr_key(&v[i], &v[i + 1])))
-			v[k++] = v[i];
+	qsort(v, m, sizeof(*v), pol_cmp_cidr_key);
+	for (size_t i = 0, j, nodes; i < m; i = j) {
+		bool mv = false;
+
+		for (j = i, nodes = 0; j < m && !pol_cmp_cidr_key(&v[i], &v[j]); j++)
+			nodes += !v[j].group, mv |= v[j].group == 1;
+		if (j - i > 1 || mv)
+			v[k++] = (struct pol_cidr){ v[i].key, mv || nodes > 1 ? 1 : 2 };
+	}
+	if (nids)
+		qsort(ids, nids, sizeof(*ids), pol_cmp_u32);
+	x->moved_id = ids;
+	x->nmoved_id = nids;
 	free(x->moved);
 	x->moved = v;
 	x->nmoved = k;
@@ -1113,11 +1103,9 @@ int cnp_apply(const struct pol_ctx *x, const struct k8s_pod *pod, struct pol_ep 
 				if (xcni_grow(&cc.rules, &cap, cc.nrules, sizeof(*cc.rules)))
 					ret = -ENOMEM;
 				else
-					cc.rules[cc.nrules++] = (struct rref){ i, r };
+					cc.rules[cc.nrules++] = (struct rref){ i, r }; /* sorted */
 			}
 		}
-		if (!ret && cc.nrules)
-			qsort(cc.rules, cc.nrules, sizeof(*cc.rules), cmp_rref);
 		/* An audited NetworkPolicy beside an enforced one: the decision is
 		 * the enforced ones' alone (pol_compile_ep merged both's allows). */
 		if (!ret && naudit && !cc.np_audit && !cc.ns_audit) {
@@ -1128,6 +1116,9 @@ int cnp_apply(const struct pol_ctx *x, const struct k8s_pod *pod, struct pol_ep 
 		if (!ret && (cc.nrules || (nisol && (naudit || cc.ns_audit)))) {
 			ret = build_atoms(&cc);
 			ep->atoms[dir] = ret ? 0 : atoms_digest(&cc.at);
+			/* Patched, or whole where the port intervals moved (a new port number). */
+			if (!ret && old && x->npatched)
+				x->npatched[old->atoms[dir] == ep->atoms[dir]]++;
 			if (!ret)
 				ret = compile_dir(&cc, &o, old && old->atoms[dir] == ep->atoms[dir] ?
 							       old : NULL);

@@ -115,6 +115,7 @@ void pol_incr_free(struct pol_incr *pi)
 	pol_incr_prev_free(pi);
 	free(pi->clash);
 	free(pi->moved);
+	free(pi->moved_id);
 	free(pi->node_name);
 	free(pi);
 }
@@ -228,13 +229,18 @@ static int v6_add(struct pol_incr *pi, struct ipod *ip)
 	return hmap_put(&pi->v6, hstr(ip->key), (uintptr_t)ip->key, ip);
 }
 
-/* The tiered pods' patch decides these addresses again (cnp_patch_init). */
-static int moved_add(struct pol_incr *pi, uint32_t ip, const uint8_t *ip6)
+/* The tiered pods' patch decides these addresses and identity id's pods again (cnp_patch_init). */
+static int moved_add(struct pol_incr *pi, uint32_t ip, const uint8_t *ip6, uint32_t id)
 {
-	if (xcni_grow(&pi->moved, &pi->capmoved, pi->nmoved + 1, sizeof(*pi->moved)))
+	if (pi->replay) /* from nothing: nothing to patch */
+		return 0;
+	if (xcni_grow(&pi->moved, &pi->capmoved, pi->nmoved + 1, sizeof(*pi->moved)) ||
+	    xcni_grow(&pi->moved_id, &pi->capmoved_id, pi->nmoved_id, sizeof(*pi->moved_id)))
 		return -ENOMEM;
 	pi->moved[pi->nmoved++] = xcni_prefix_host(ip, NULL);
 	pi->moved[pi->nmoved++] = xcni_prefix_host(0, ip6);
+	pi->moved_id[pi->nmoved_id] = id;
+	pi->nmoved_id += id != 0;
 	return 0;
 }
 
@@ -437,17 +443,6 @@ static uint64_t podname_digest(const struct xcni_podname *n)
 	return xcni_fnv64(XCNI_FNV64_BASIS, n, sizeof(*n));
 }
 
-/* Does some egress rule name a port? Then local pods' policy depends on every pod. */
-static bool any_named_egress(const struct k8s_netpol *const *nps, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		for (size_t j = 0; j < nps[i]->negress; j++)
-			for (size_t k = 0; k < nps[i]->egress[j].nports; k++)
-				if (nps[i]->egress[j].ports[k].port_name)
-					return true;
-	return false;
-}
-
 /* p indexed by name (its other fields the caller's); NULL: out of memory. */
 static struct ipod *ipod_new(struct pol_incr *pi, const struct k8s_pod *p)
 {
@@ -537,8 +532,7 @@ out:
 	pi->d.nipc_put = pi->d.nipc_del = pi->d.nid_put = pi->d.nid_del = 0;
 	pi->d.npol_put = pi->d.npol_del = pi->d.npn_put = pi->d.npn_del = 0;
 	pi->d.neps_compiled = pi->d.neps_patched[0] = pi->d.neps_patched[1] = 0;
-	pi->d.neps_born = pi->d.neps_born_hit = 0;
-	pi->d.nns_pods = 0;
+	pi->d.neps_born = pi->d.neps_born_hit = pi->d.nns_pods = 0;
 	for (size_t i = 0; i < pi->r.neps; i++)
 		pi->r.eps[i].changed = false;
 	pi->d.full = true;
@@ -550,7 +544,7 @@ out:
 static int pod_unlink(struct pol_incr *pi, struct ipod *p)
 {
 	bool v6 = hmap_del(&pi->v6, hstr(p->key), (uintptr_t)p->key);
-	int ret = moved_add(pi, p->ip, v6 ? p->ip6 : NULL);
+	int ret = moved_add(pi, p->ip, v6 ? p->ip6 : NULL, p->id);
 
 	if (p->id) {
 		struct identity *id = pol_identity_find(&pi->r, p->id);
@@ -639,7 +633,8 @@ static int pod_link(struct pol_incr *pi, const struct k8s_pod *p, char *canon)
 	}
 	uint32_t a = pol_pod_addr(p, ip->local);
 
-	if (v6_add(pi, ip))
+	if (v6_add(pi, ip) ||
+	    (pol_pod_managed(p) && moved_add(pi, p->ip, p->has_ip6 ? p->ip6 : NULL, ip->id)))
 		return -ENOMEM;
 	if (pol_pod_managed(p) && a) {
 		/* Another pod has the address: maybe one deleted further on in this
@@ -804,15 +799,7 @@ static int claims_settle(struct pol_incr *pi, const struct cluster *c,
 	}
 	if (ret)
 		goto out;
-	pol_sort_unless_sorted(x.pods, x.npods, sizeof(*x.pods), pol_cmp_meta);
-	{
-		size_t u = 0;
-
-		for (size_t i = 0; i < x.npods; i++)
-			if (!u || x.pods[u - 1] != x.pods[i])
-				x.pods[u++] = x.pods[i];
-		x.npods = u;
-	}
+	x.npods = pol_sort_dedup(x.pods, x.npods, sizeof(*x.pods), pol_cmp_meta, 0); /* each once */
 	for (size_t i = 0; !ret && i < x.npods; i++) {
 		if (xcni_grow(more, cap, *nmore, sizeof(**more)))
 			ret = -ENOMEM;
@@ -949,7 +936,7 @@ static int node_changed(struct pol_incr *pi, const struct cluster *c, const char
 	pi->nodes_changed = true;
 	pi->d.v6_changed = true;
 	/* The tiered pods' patch decides its addresses, old and new, again. */
-	if (moved_add(pi, n->ip, n->ip6) || moved_add(pi, ip, ip6))
+	if (moved_add(pi, n->ip, n->ip6, 0) || moved_add(pi, ip, ip6, 0))
 		return -ENOMEM;
 	n->exists = o != NULL;
 	n->lab = lab;
@@ -1134,9 +1121,8 @@ static int policies_resync(struct pol_incr *pi, const struct cluster *c, uint64_
 	}
 	if (!ret && (tmp.nrulenames != pi->r.nrulenames ||
 		     (tmp.nrulenames && memcmp(tmp.rulenames, pi->r.rulenames,
-					       tmp.nrulenames * sizeof(*tmp.rulenames))))) {
+					       tmp.nrulenames * sizeof(*tmp.rulenames)))))
 		pi->names_whole = moved = true;
-	}
 	if (!ret && (moved || x.cnp_audit_any != pi->cnp_audit_any))
 		ret = cnps_dirty(pi, c, 0, true);
 	if (!ret && cnps)
@@ -1162,7 +1148,7 @@ static int policies_resync(struct pol_incr *pi, const struct cluster *c, uint64_
 	pi->r.npolicies = tmp.npolicies;
 	pi->r.rulenames = tmp.rulenames;
 	pi->r.nrulenames = tmp.nrulenames;
-	pi->named_egress = any_named_egress(pi->nps, pi->nnps);
+	pi->named_egress = pol_incr_named_egress(pi->nps, pi->nnps);
 	return 0;
 }
 
@@ -1182,7 +1168,7 @@ static int incr_apply(struct pol_incr *pi, const struct cluster *c, const struct
 	for (size_t i = 0; i < pi->r.neps; i++)
 		pi->r.eps[i].changed = false;
 	pi->ids_changed = pi->pods_changed = false;
-	pi->nmoved = 0;
+	pi->nmoved = pi->nmoved_id = 0;
 	/* From nothing (incr_reset): the policies and node addresses are new too. */
 	pi->pols_changed = pi->nodes_changed = pi->replay;
 	pi->names_whole = false;
@@ -1365,9 +1351,7 @@ int pol_incr_update(struct pol_incr *pi, const struct cluster *c, const struct p
 		dl->why = !pi->valid ? "first compile, or after a failure" :
 			  all	     ? "the store lost track of its changes: a new list, or the journal overflowed" :
 				       "unknown";
-	if (ret == 1) {
-		dl->nipc_put = dl->nipc_del = dl->nid_put = dl->nid_del = 0;
-		dl->npol_put = dl->npol_del = dl->npn_put = dl->npn_del = 0;
+	if (ret == 1) { /* incr_apply did not run: the counts are still 0 */
 		pi->reset_why = dl->why;
 		ret = incr_reset(pi, c, err);
 	} else if (!ret && (whole || pi->names_whole)) {

@@ -71,8 +71,8 @@ static int ep_merge(struct pol_ep *ep, const struct pol_ep *add)
  * gains the entries naming them and nothing else, for the reason deaths only
  * take theirs away. Those entries come from the policy peers selecting a new
  * identity, so only the new ones are matched against the pod's policies:
- * pol_compile_ep over a result holding just them, with peers_only. Not when an
- * egress rule names a port (every pod's ports count; eps_resync compiles all).
+ * pol_compile_ep over a result holding just them, with peers_only. Not for a pod
+ * whose egress rules name a port (every pod's ports count): dirty already.
  * The pods to be compiled again anyway (dirty) are left to that.
  * At 100k pods most label events are a birth or a death, and compiling every
  * local pod against every identity for one cost 6-7 ms.
@@ -108,7 +108,6 @@ static int eps_add_born(struct pol_incr *pi)
 	for (size_t i = 0; !ret && i < r->neps; i++) {
 		struct pol_ep *ep = &r->eps[i], add = { 0 };
 		const struct ipod *p;
-
 		struct epsel *sel;
 		bool hit = false;
 
@@ -162,28 +161,50 @@ out:
 /* A dirty pod's mark: compiled from its last entries, patched per changed peer (cnp_apply). */
 #define EP_PATCH ((void *)1)
 
+/* Does an egress rule of nps[0..n) name a port? Then its pods' policy follows every pod. */
+bool pol_incr_named_egress(const struct k8s_netpol *const *nps, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < nps[i]->negress; j++)
+			for (size_t k = 0; k < nps[i]->egress[j].nports; k++)
+				if (nps[i]->egress[j].ports[k].port_name)
+					return true;
+	return false;
+}
+
+static bool pod_named_egress(const struct pol_ctx *x, const struct k8s_pod *pod)
+{
+	size_t i = pol_np_next(x, pod, false, 0);
+
+	while (i < x->nnps && !pol_incr_named_egress(&x->nps[i], 1))
+		i = pol_np_next(x, pod, false, i + 1);
+	return i < x->nnps;
+}
+
 /*
- * The local pods tiers or audit mode are laid over (ipod.audited): their
- * entries name every pod and node (cnp_apply), so any change of those, or of
- * the policies, compiles them again: from their last entries (EP_PATCH) when
- * only pods or Nodes changed, not the policies or the pod itself (then it is
- * dirty already), and no egress rule names a port (a peer's ports then move
- * its identity's decision). The others stay on the incremental path.
+ * The local pods tiers or audit mode are laid over (ipod.audited): their entries name every
+ * pod and node (cnp_apply), so any change of those, or of the policies, compiles them again:
+ * from their last entries (EP_PATCH) when only pods or Nodes changed, not the policies or the
+ * pod itself (then it is dirty already). On a pod's change, also those a NetworkPolicy's
+ * egress rule naming a port isolates (an identity's entries: its pods' ports).
  */
 static int eps_dirty_audited(struct pol_incr *pi)
 {
 	const struct pol_result *r = &pi->r;
-	void *patch = pi->pols_changed || pi->named_egress ? NULL : EP_PATCH;
+	const struct pol_ctx x = { .nps = pi->nps, .nnps = pi->nnps };
+	void *patch = pi->pols_changed ? NULL : EP_PATCH;
+	bool named = pi->named_egress && pi->pods_changed;
 
-	if ((!pi->audit_any && !pi->tiers) || !(pi->pods_changed || pi->nodes_changed || pi->pols_changed ||
-				pi->ids_changed || pi->touched.n))
+	if ((!pi->audit_any && !pi->tiers && !named) || !(pi->pods_changed || pi->nodes_changed ||
+				pi->pols_changed || pi->ids_changed || pi->touched.n))
 		return 0;
 	for (size_t i = 0; i < r->neps; i++) {
 		uint32_t a = r->eps[i].ip;
 		const struct ipod *p = hmap_get(&pi->ipx, hu32(a), UKEY(a));
 
-		if (p && p->audited && !hmap_has(&pi->dirty, hu32(a), UKEY(a)) &&
-		    hmap_put(&pi->dirty, hu32(a), UKEY(a), patch))
+		if (p && (p->audited || (named && pod_named_egress(&x, p->pod))) &&
+		    !hmap_has(&pi->dirty, hu32(a), UKEY(a)) &&
+		    hmap_put(&pi->dirty, hu32(a), UKEY(a), p->audited ? patch : NULL))
 			return -ENOMEM;
 	}
 	return 0;
@@ -295,7 +316,8 @@ static int ctx_for_dirty(struct pol_incr *pi, const struct cluster *c, struct po
 	/* Egress named ports resolve against every pod of an identity (and
 	 * ipBlock ones against every pod): the whole pod index, once. */
 	if ((every_pod && (ctx_all_pods(pi, c, x) || pol_build_id_pods(x) ||
-			   cnp_patch_init(x, pi->moved, pi->nmoved))) ||
+			   cnp_patch_init(x, pi->moved, pi->nmoved, pi->moved_id,
+					  pi->nmoved_id))) ||
 	    (pi->tiers && pol_build_nslabels(x, c)) || pol_memo_init(x))
 		return -ENOMEM;
 	if (!pi->labix) {
@@ -327,7 +349,6 @@ static int compile_dirty(struct pol_incr *pi, const struct pol_ctx *x, struct ep
 	{
 		uint32_t a = (uint32_t)s->k;
 		const struct ipod *p = hmap_get(&pi->ipx, hu32(a), UKEY(a));
-
 		const struct pol_ep *old = s->v == EP_PATCH ?
 			bsearch(&a, r->eps, r->neps, sizeof(*r->eps), pol_cmp_ep) : NULL;
 
@@ -371,7 +392,7 @@ int pol_incr_eps_resync(struct pol_incr *pi, const struct cluster *c)
 			     .r = &pi->r };
 	/* Identities born or gone change local pods' policy by their own entries
 	 * only, unless everything is compiled again anyway. */
-	bool all = pi->pols_changed || (pi->named_egress && pi->pods_changed);
+	bool all = pi->pols_changed;
 	struct pol_result *r = &pi->r;
 	struct epbuild eb = { 0 };
 	int ret;
@@ -383,10 +404,9 @@ int pol_incr_eps_resync(struct pol_incr *pi, const struct cluster *c)
 		return ret;
 	if (!all && !pi->dirty.n)
 		return 0;
-	if (all)
-		for (size_t i = 0; i < r->neps; i++)
-			if (pol_incr_dirty_ep(pi, r->eps[i].ip))
-				return -ENOMEM;
+	for (size_t i = 0; all && i < r->neps; i++)
+		if (pol_incr_dirty_ep(pi, r->eps[i].ip))
+			return -ENOMEM;
 	ret = ctx_for_dirty(pi, c, &x) ?: compile_dirty(pi, &x, &eb);
 	pol_epbuild_free(&eb);
 	cnp_memo_free(x.cnp_memo);

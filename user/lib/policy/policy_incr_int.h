@@ -113,9 +113,9 @@ struct pol_incr {
 	struct hmap touched; /* addresses whose entries may change */
 	struct hmap dirty; /* local pods' addresses to compile again */
 	bool ids_changed, pols_changed, nodes_changed, pods_changed;
-	size_t nmoved, capmoved;
-	struct xcni_prefix *moved; /* changed Nodes' addresses, before and after, pods' before
-				   (cnp_patch_init) */
+	size_t nmoved, capmoved, nmoved_id, capmoved_id;
+	struct xcni_prefix *moved; /* changed Nodes' and pods' addresses, before and after */
+	uint32_t *moved_id; /* changed pods' identities, before and after (cnp_patch_init) */
 	size_t nclash, capclash;
 	char **clash; /* keys of pods whose address was taken when they came */
 };
@@ -127,6 +127,7 @@ char *pol_incr_pod_key(const char *ns, const char *name);
 /* *out: the pod ns/name as pi knows it, or NULL. 0 or -ENOMEM. */
 int pol_incr_ipod(const struct pol_incr *pi, const char *ns, const char *name, struct ipod **out);
 int pol_incr_eps_resync(struct pol_incr *pi, const struct cluster *c);
+bool pol_incr_named_egress(const struct k8s_netpol *const *nps, size_t n);
 
 /* One more element val of the update's delta array arr: 0 or -ENOMEM. */
 #define DPUSH(pi, arr, val)                                                                     \
