@@ -136,6 +136,7 @@ EOF
 in_pod() { local p=$1; shift; ip netns exec "$XCT_TAG-$p" "$@"; }
 id_of() { bpftool -j map show pinned "$PIN/$1" | jq .id; }
 flood() { # flood BASE N: c's UDP flows to a, both families at once
+	[ -z "${CTGROW_TRACE:-}" ] || echo "$(date +%s.%N | cut -c1-14) flood $1 $2" >>"$CTGROW_TRACE"
 	in_pod c python3 "$T/flood.py" "$A4" "$1" "$2" & local p=$!
 	in_pod c python3 "$T/flood.py" "$A6" "$1" "$2"
 	wait $p
@@ -161,6 +162,18 @@ grown_total() { # grown_total MAP: xcni_map_grown_total{map="MAP"} on the Promet
 }
 grown() { # grown MAP: the pinned MAP doubled (at least once), logged
 	[ "$(max_of "$1")" -ge 8192 ] && grep -q "map $1 grew 4096 -> 8192 entries in" "/tmp/xcnid-$XCT_TAG.log"
+}
+# trace FILE: every 0.5 s, each table's (and an old one's under grow/) id,
+# size, entries and held entries (TCP to a:80), for a run to be read after.
+trace() {
+	local m t0=$SECONDS
+	while :; do
+		for m in xcni_ct xcni_ct6 grow/xcni_ct grow/xcni_ct6; do
+			[ -e "$PIN/$m" ] || continue
+			echo "$(date +%s.%N | cut -c1-14) $m $(bpftool -j map show pinned "$PIN/$m" | jq -r '"\(.id) \(.max_entries)"') $(bpftool -j map dump pinned "$PIN/$m" 2>/dev/null | jq -r '[length, ([.[] | (.formatted // .).key | select(.proto == 6 and (.dport == 80 or .dport == 20480))] | length)] | @tsv')"
+		done >>"$1"
+		sleep 0.5
+	done
 }
 res_fail0() { # res_fail0 FILE MIN: "ok N fail 0" with N >= MIN
 	echo "$(cat "$T/$1" 2>/dev/null)"
@@ -198,6 +211,7 @@ ip netns exec "$XCT_TAG-b" timeout 300 python3 "$T/churn.py" "$A4" "$A6" "$T" &
 BG+=($!)
 check "b opens and closes connections to a:81 meanwhile" wait_until 10 test -s "$T/churn.res"
 ID0=$(id_of xcni_ct)
+[ -z "${CTGROW_TRACE:-}" ] || { trace "$CTGROW_TRACE" & BG+=($!); }
 
 check "c's UDP flows fill xcni_ct and xcni_ct6 past 90%" fill
 check "xcni_ct doubled online: 4096 -> 8192, the growth logged" wait_until 30 grown xcni_ct
@@ -211,6 +225,7 @@ check "c's flows go on past what the old tables held (1,500 more a family)" floo
 check "... xcni_ct holds more than 4096 now" test "$(entries xcni_ct)" -gt 4096
 
 touch "$T/push"
+[ -z "${CTGROW_TRACE:-}" ] || echo "$(date +%s.%N | cut -c1-14) push" >>"$CTGROW_TRACE"
 check "every held connection heard a and was answered (0 failed of $((2 * HELD)))" \
 	wait_until 30 res_fail0 held.res $((2 * HELD))
 touch "$T/stop"
