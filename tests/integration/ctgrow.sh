@@ -185,18 +185,6 @@ grown_total() { # grown_total MAP: xcni_map_grown_total{map="MAP"} on the Promet
 grown() { # grown MAP: the pinned MAP doubled (at least once), logged
 	[ "$(max_of "$1")" -ge 8192 ] && grep -q "map $1 grew 4096 -> 8192 entries in" "/tmp/xcnid-$XCT_TAG.log"
 }
-# trace FILE: every 0.5 s, each table's (and an old one's under grow/) id,
-# size, entries and held entries (TCP to a:80), for a run to be read after.
-trace() {
-	local m t0=$SECONDS
-	while :; do
-		for m in xcni_ct xcni_ct6 grow/xcni_ct grow/xcni_ct6; do
-			[ -e "$PIN/$m" ] || continue
-			echo "$(date +%s.%N | cut -c1-14) $m $(bpftool -j map show pinned "$PIN/$m" | jq -r '"\(.id) \(.max_entries)"') $(bpftool -j map dump pinned "$PIN/$m" 2>/dev/null | jq -r '[length, ([.[] | (.formatted // .) | select(.key.proto == 6 and (.key.dport == 80 or .key.dport == 20480)) | "\(.value.state)/\(.value.flags)"] | group_by(.) | map("\(.[0])x\(length)") | join(","))] | @tsv')"
-		done >>"$1"
-		sleep 0.5
-	done
-}
 # held_in MAP: the held connections' entries in MAP (TCP to a:80, network order)
 held_in() {
 	bpftool -j map dump pinned "$PIN/$1" | jq '[.[] | (.formatted // .).key |
@@ -207,6 +195,19 @@ held_all() { # every held connection's entry in both tables
 	h4=$(held_in xcni_ct) h6=$(held_in xcni_ct6)
 	echo "held connections' entries: xcni_ct $h4, xcni_ct6 $h6 (max $(max_of xcni_ct), $(max_of xcni_ct6))"
 	[ "$h4" = "$HELD" ] && [ "$h6" = "$HELD" ]
+}
+# trace FILE: every 0.5 s, each table's (and an old one's under grow/) id,
+# size, entries and held connections' entries, for a run to be read after.
+trace() {
+	local m
+	while :; do
+		for m in xcni_ct xcni_ct6 grow/xcni_ct grow/xcni_ct6; do
+			[ -e "$PIN/$m" ] || continue
+			echo "$(date +%s.%N | cut -c1-14) $m $(bpftool -j map show pinned "$PIN/$m" |
+				jq -r '"\(.id) \(.max_entries)"') $(entries "$m") $(held_in "$m")"
+		done >>"$1"
+		sleep 0.5
+	done
 }
 res_fail0() { # res_fail0 FILE MIN: "ok N fail 0" with N >= MIN
 	echo "$(cat "$T/$1" 2>/dev/null)"
