@@ -104,12 +104,18 @@ XCT_TAG=${XCT_TAG:-xct$$}
 # share state. start_xcnid PIN_DIR [xcnid args...]; stop_xcnid removes the pins.
 XCNID_PID=
 XCNID_PIN=
+# XCNI_KEEP_LOGS=DIR: each agent's log added to DIR/xcnid-<tag>.log before it
+# is emptied (a restart) or removed (stop_xcnid), for a run to be read after.
+keep_log() {
+	[ -z "${XCNI_KEEP_LOGS:-}" ] || cat "/tmp/xcnid-$XCT_TAG.log" >>"$XCNI_KEEP_LOGS/xcnid-$XCT_TAG.log" 2>/dev/null
+}
 start_xcnid() {
 	XCNID_PIN=$1
 	shift
 	# Emptied here, not only by the job's redirection: the job's child opens
 	# the file when it first runs, and on a loaded machine wait_xcnid_ready
 	# could read an earlier agent's "ready" before that (masq6-netns saw it).
+	keep_log
 	: >"/tmp/xcnid-$XCT_TAG.log"
 	# XCNID_NETNS: run the agent in that node's netns, as the plugin is.
 	${XCNID_NETNS:+nsenter --net=/var/run/netns/$XCNID_NETNS} \
@@ -165,6 +171,7 @@ stop_xcnid() {
 		wait "$XCNID_PID" 2>/dev/null
 	fi
 	XCNID_PID=
+	keep_log
 	rm -f "/tmp/xcnid-$XCT_TAG.log"
 	case "$XCNID_PIN" in /sys/fs/bpf/?*) rm -rf "$XCNID_PIN" ;; esac
 }

@@ -2,12 +2,16 @@
 # Conntrack grown online (issue 67 item 2, docs/decisions/map-growth.md): xcni_ct
 # and xcni_ct6 made 4096 (--map-max), 100 TCP connections a family held from b
 # to a and short connections opened and closed all along; c's UDP flows fill
-# both tables past --map-grow (90%): xcnid doubles them (a map twice the size,
-# the entries copied, the agent exec'd onto it, every attachment taken over,
-# what the old map got meanwhile copied after), then c's flows go on to more
-# than the old tables held. b admits nothing, so a's data to b passes only on
-# b's conntrack entry: a held connection whose entry was lost cannot hear a
-# (CTGROW_PCT=0 runs the same with growth off: the held connections fail).
+# both tables to --map-grow (80% here) and stop when xcnid says it doubles them,
+# so the kernel's LRU never evicts (fill, below): xcnid doubles them (a map
+# twice the size, the entries copied, the agent exec'd onto it, every
+# attachment taken over, what the old map got meanwhile copied after), then c's
+# flows go on to more than the old tables held. Every held connection's entry
+# is looked for in the tables before and after. b admits nothing, so a's data
+# to b passes only on b's conntrack entry: a held connection whose entry was
+# lost cannot hear a (CTGROW_PCT=0 runs the same with growth off, the tables
+# filled past full: the held connections' entries go first, and they fail).
+# CTGROW_TRACE=FILE: the tables sampled into FILE.<tag> as the suite runs.
 #
 #   netns <tag>-node: xcnid --manifests M --map-max xcni_ct=4096,xcni_ct6=4096
 #     ul0 192.168.99.1/24 ──veth── ulp  (the underlay: from_overlay's steps kept across the exec)
@@ -20,7 +24,8 @@ set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/node.sh" # sources ../lib.sh
 node_init ctgrow 10.99.0 ctg fd00:99::/64
-PCT=${CTGROW_PCT:-90}
+PCT=${CTGROW_PCT:-80}
+[ -z "${CTGROW_TRACE:-}" ] || CTGROW_TRACE=$CTGROW_TRACE.$XCT_TAG
 HELD=100
 PORT=9975
 trap 'grow_cleanup a b c' EXIT
@@ -104,7 +109,10 @@ while time.time() < end and ok < 2 * n:
 open(f"{tmp}/held.res", "w").write(f"ok {ok} fail {2 * n - ok}\n")
 EOF
 # churn.py A4 A6 TMP: connections to a:81 opened, echoed and closed, the
-# families in turn, until TMP/stop: TMP/churn.res "ok N fail M".
+# families in turn, until TMP/stop: TMP/churn.res "ok N fail M". Paced (20
+# pairs a second at most): a closed connection's entry stays until evicted, so
+# an unpaced churn filled the tables at the machine's speed (~170 entries a
+# second a family on a loaded machine: three doublings in a slow run).
 cat >"$T/churn.py" <<'EOF'
 import os, socket, sys, time
 a4, a6, tmp = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -119,6 +127,7 @@ while not os.path.exists(f"{tmp}/stop"):
             good = False
         ok, fail = ok + good, fail + (not good)
     open(f"{tmp}/churn.res", "w").write(f"ok {ok} fail {fail}\n")
+    time.sleep(0.05)
 EOF
 # flood.py DST BASE N: N UDP datagrams to DST:9, each from a port of its own.
 cat >"$T/flood.py" <<'EOF'
@@ -135,22 +144,36 @@ for p in range(base, base + n):
 EOF
 in_pod() { local p=$1; shift; ip netns exec "$XCT_TAG-$p" "$@"; }
 id_of() { bpftool -j map show pinned "$PIN/$1" | jq .id; }
-flood() { # flood BASE N: c's UDP flows to a, both families at once
-	in_pod c python3 "$T/flood.py" "$A4" "$1" "$2" & local p=$!
-	in_pod c python3 "$T/flood.py" "$A6" "$1" "$2"
-	wait $p
+flood() { # flood BASE N DST...: N of c's UDP flows to each DST (a's addresses), at once
+	local d p=()
+	[ -z "${CTGROW_TRACE:-}" ] || echo "$(date +%s.%N | cut -c1-14) flood $*" >>"$CTGROW_TRACE"
+	for d in "${@:3}"; do
+		in_pod c python3 "$T/flood.py" "$d" "$1" "$2" &
+		p+=($!)
+	done
+	wait "${p[@]}"
 }
-# fill: c's flows until both tables are past --map-grow's 90% (3,700 of 4,096),
-# the last steps small: an LRU of 4,096 evicts before it is full (each CPU keeps
-# free entries of its own), and what it evicts first is the held connections'.
+decided() { grep -q "map $1: [0-9]* of 4096 entries.*doubling it" "/tmp/xcnid-$XCT_TAG.log"; }
+# fill: c's flows into each table up to xcnid's threshold (--map-grow's share
+# of 4,096, counted every 2 s), then none until the agent says it doubles the
+# table. A table thus holds at most the threshold and the churn's entries
+# until the copy: short of where the kernel's LRU evicts (before it is full:
+# each CPU keeps free entries of its own), whose first victims would be the
+# held connections' (the least recently used). Growth off: filled past it.
 fill() {
-	local base=20000 n
-	while [ "$(entries xcni_ct)" -lt 3700 ] || [ "$(entries xcni_ct6)" -lt 3700 ]; do
-		[ $base -lt 30000 ] || return 1
-		n=200
-		[ "$(entries xcni_ct)" -lt 3400 ] && [ "$(entries xcni_ct6)" -lt 3400 ] || n=40
-		flood $base $n
-		base=$((base + n))
+	local lim=$((4096 * PCT / 100)) end=$((SECONDS + 60)) b4=20000 b6=20000 n4 n6 p
+	[ "$PCT" -gt 0 ] || { flood 20000 4000 "$A4" "$A6"; return; }
+	while ! decided xcni_ct || ! decided xcni_ct6; do
+		[ $SECONDS -lt $end ] || return 1
+		n4=0 n6=0
+		decided xcni_ct || n4=$((lim - $(entries xcni_ct)))
+		decided xcni_ct6 || n6=$((lim - $(entries xcni_ct6)))
+		p= # waited for by its PID: a plain wait would wait for the suite's servers too
+		[ $n4 -le 0 ] || { flood $b4 $n4 "$A4" & p=$!; }
+		[ $n6 -le 0 ] || flood $b6 $n6 "$A6"
+		[ -z "$p" ] || wait "$p"
+		[ $n4 -gt 0 ] || [ $n6 -gt 0 ] || sleep 0.2
+		b4=$((b4 + (n4 > 0 ? n4 : 0))) b6=$((b6 + (n6 > 0 ? n6 : 0)))
 	done
 	echo "xcni_ct $(entries xcni_ct), xcni_ct6 $(entries xcni_ct6) entries"
 }
@@ -161,6 +184,30 @@ grown_total() { # grown_total MAP: xcni_map_grown_total{map="MAP"} on the Promet
 }
 grown() { # grown MAP: the pinned MAP doubled (at least once), logged
 	[ "$(max_of "$1")" -ge 8192 ] && grep -q "map $1 grew 4096 -> 8192 entries in" "/tmp/xcnid-$XCT_TAG.log"
+}
+# held_in MAP: the held connections' entries in MAP (TCP to a:80, network order)
+held_in() {
+	bpftool -j map dump pinned "$PIN/$1" | jq '[.[] | (.formatted // .).key |
+		select(.proto == 6 and (.dport == 80 or .dport == 20480))] | length'
+}
+held_all() { # every held connection's entry in both tables
+	local h4 h6
+	h4=$(held_in xcni_ct) h6=$(held_in xcni_ct6)
+	echo "held connections' entries: xcni_ct $h4, xcni_ct6 $h6 (max $(max_of xcni_ct), $(max_of xcni_ct6))"
+	[ "$h4" = "$HELD" ] && [ "$h6" = "$HELD" ]
+}
+# trace FILE: every 0.5 s, each table's (and an old one's under grow/) id,
+# size, entries and held connections' entries, for a run to be read after.
+trace() {
+	local m
+	while :; do
+		for m in xcni_ct xcni_ct6 grow/xcni_ct grow/xcni_ct6; do
+			[ -e "$PIN/$m" ] || continue
+			echo "$(date +%s.%N | cut -c1-14) $m $(bpftool -j map show pinned "$PIN/$m" |
+				jq -r '"\(.id) \(.max_entries)"') $(entries "$m") $(held_in "$m")"
+		done >>"$1"
+		sleep 0.5
+	done
 }
 res_fail0() { # res_fail0 FILE MIN: "ok N fail 0" with N >= MIN
 	echo "$(cat "$T/$1" 2>/dev/null)"
@@ -198,8 +245,12 @@ ip netns exec "$XCT_TAG-b" timeout 300 python3 "$T/churn.py" "$A4" "$A6" "$T" &
 BG+=($!)
 check "b opens and closes connections to a:81 meanwhile" wait_until 10 test -s "$T/churn.res"
 ID0=$(id_of xcni_ct)
+[ -z "${CTGROW_TRACE:-}" ] || { trace "$CTGROW_TRACE" & BG+=($!); }
 
-check "c's UDP flows fill xcni_ct and xcni_ct6 past 90%" fill
+check "c's UDP flows fill xcni_ct and xcni_ct6 to --map-grow's $PCT%, no further" fill
+# Read from the old tables or, once copied, the grown ones: short of 100 in a
+# table of 4096 is an eviction (the fill), in a grown one a copy's loss too.
+check "... every held connection's entry in both tables at the decision (none evicted)" held_all
 check "xcni_ct doubled online: 4096 -> 8192, the growth logged" wait_until 30 grown xcni_ct
 check "xcni_ct6 doubled online too" wait_until 30 grown xcni_ct6
 check "the old xcni_ct is gone (map id $ID0)" wait_until 10 bash -c "! bpftool map show id $ID0"
@@ -207,10 +258,12 @@ check "... and no pin of it stays (grow/)" wait_until 20 test ! -e "$PIN/grow"
 check "xcnid ready again on the grown maps" wait_xcnid_ready
 check "... its from_overlay with the pinned xcni_ovlcalls, refilled after the exec" \
 	wait_until 20 ovlcalls_live "$PIN"
-check "c's flows go on past what the old tables held (1,500 more a family)" flood 40000 1500
+check "c's flows go on past what the old tables held (1,500 more a family)" flood 40000 1500 "$A4" "$A6"
 check "... xcni_ct holds more than 4096 now" test "$(entries xcni_ct)" -gt 4096
+check "... every held connection's entry in the grown tables (none lost)" held_all
 
 touch "$T/push"
+[ -z "${CTGROW_TRACE:-}" ] || echo "$(date +%s.%N | cut -c1-14) push" >>"$CTGROW_TRACE"
 check "every held connection heard a and was answered (0 failed of $((2 * HELD)))" \
 	wait_until 30 res_fail0 held.res $((2 * HELD))
 touch "$T/stop"

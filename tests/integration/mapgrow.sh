@@ -186,6 +186,8 @@ check "... on the grown xcni_ipcache ($MAXI entries): nothing closed, y's addres
 	bash -c "$(declare -f entries ipc_full); echo $(max_of xcni_ipcache); [ $(max_of xcni_ipcache) = $MAXI ] && ! grep -q 'cannot hold every pod' /tmp/xcnid-$XCT_TAG.log && PIN=$PIN ipc_full"
 check "... and on the grown xcni_podname ($MAXN) and xcni_policy ($MAXP): c's policy in" \
 	bash -c "echo $(max_of xcni_podname) $(max_of xcni_policy); [ $(max_of xcni_podname) = $MAXN ] && [ $(max_of xcni_policy) = $MAXP ]"
+check "... said once, not once per object that holds it (xcni_podname kept at $MAXN entries)" \
+	bash -c "grep 'pinned map $PIN/xcni_podname: kept at' /tmp/xcnid-$XCT_TAG.log; [ \$(grep -c 'pinned map $PIN/xcni_podname: kept at $MAXN entries' /tmp/xcnid-$XCT_TAG.log) = 1 ]"
 check "b reaches c after the restart" wait_until 10 reaches b "$C4" 8080
 
 # A Service map: 8 Services in z past xcni_svc's 8 (web holds 2).

@@ -176,7 +176,7 @@ static int pinned_keep(struct bpf_map *m, const struct bpf_map_info *info,
 		*e = (struct map_max){ .n = info->max_entries };
 		snprintf(e->name, sizeof(e->name), "%s", bpf_map__name(m));
 	}
-	if (info->max_entries != bpf_map__max_entries(m))
+	if (info->max_entries != bpf_map__max_entries(m) && !e->has_flags) /* once: not per object */
 		pr_warn("pinned map %s: kept at %u entries (this node's size: %u), its entries "
 			"with it; removing the pin makes it at the new size\n", path,
 			info->max_entries, bpf_map__max_entries(m));
