@@ -318,9 +318,8 @@ int resolve_pod(const struct ctl_ctx *c, const char *arg, __u32 *ip, const char 
 
 struct filter {
 	unsigned int opts; /* OPT_FILTERS given */
-	__u8 ip_family; /* of --ip (--pod: XCNI_AF_INET) */
 	__u32 ip; /* --ip, or --pod's address (network order), when IPv4 */
-	__u8 ip6[16]; /* --ip when IPv6 */
+	struct xcni_prefix at; /* --ip or --pod's address, as a host prefix */
 	__u32 ip_id; /* the identity of ip (views of identities) */
 	__u32 identity; /* --identity */
 	const char *ns;
@@ -333,12 +332,8 @@ struct filter {
 
 /* What a row is about. */
 struct frow {
-	__u32 addr[2]; /* network order */
-	__u8 plen[2];
+	struct xcni_prefix addr[2]; /* its addresses (prefixes), either family */
 	unsigned int naddr;
-	const __u8 *addr6[2]; /* IPv6 addresses (prefixes) of the row */
-	__u8 plen6[2];
-	unsigned int naddr6;
 	__u32 id[2];
 	unsigned int nid;
 	const char *labels; /* an identity's label set */

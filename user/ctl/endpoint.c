@@ -268,12 +268,15 @@ static void ep_show(struct ptable *t, const struct filter *f, const struct ctl_a
 		    const struct ep_maps *m)
 {
 	struct ep_info in;
-	struct frow r = { .addr = { ip }, .plen = { 32 }, .naddr = !!ip,
-			  .addr6 = { ip6 }, .plen6 = { 128 }, .naddr6 = !!ip6 };
+	struct frow r = {};
 
 	if (want && !(want->family == XCNI_AF_INET6 ? ip6 && !memcmp(ip6, want->addr, 16) :
 						      ip && !memcmp(&ip, want->addr, 4)))
 		return;
+	if (ip)
+		frow_addr(&r, XCNI_AF_INET, &ip, 32);
+	if (ip6)
+		frow_addr(&r, XCNI_AF_INET6, ip6, 128);
 	ep_info_get(m, ip, ip6, ep, &in);
 	r.id[0] = in.identity;
 	r.nid = !!in.identity;

@@ -350,7 +350,7 @@ static bool svc_filter(const struct filter *f, const struct svc_maps *m, const s
 			continue;
 		one.opts = f->opts & groups[g];
 		for (i = 0; i < naddr && !hit; i++) {
-			struct frow row = { .addr = { addrs[i] }, .plen = { 32 }, .naddr = 1 };
+			struct frow row = { .addr = { xcni_prefix_host(addrs[i], NULL) }, .naddr = 1 };
 
 			hit = filter_match(&one, &row);
 		}
