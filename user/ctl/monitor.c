@@ -293,8 +293,8 @@ static bool monitor_match(const struct msrc *s, const struct xcni_event *ev,
 {
 	const struct monitor *m = s->m;
 	const struct ctl_ctx *c = m->c;
-	struct frow r = { .addr = { xcni_prefix_host(ev->saddr, NULL), xcni_prefix_host(ev->daddr, NULL) },
-			  .naddr = 2 };
+	struct frow r = { .addr = { xcni_prefix_host(ev->saddr, NULL),
+				    xcni_prefix_host(ev->daddr, NULL) }, .naddr = 2 };
 
 	if ((c->opts & OPT_TYPE) && ev->type != c->ev_type)
 		return false;

@@ -855,8 +855,7 @@ int lab_cmd_conntest_probe(int argc, char **argv)
 					    optarg);
 			timeout_ms = (int)v;
 			break;
-		case 'h': return pt_usage(stdout, PROBE_SYN, lab_conntest_probe_opts);
-		default: return pt_usage(stderr, PROBE_SYN, lab_conntest_probe_opts);
+		default: return pt_usage(c == 'h' ? stdout : stderr, PROBE_SYN, lab_conntest_probe_opts);
 		}
 	}
 	if (!to || optind < argc || (!have_port == !dns)) {

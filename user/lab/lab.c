@@ -233,8 +233,7 @@ static int up_args(int argc, char **argv, unsigned long *nodes, bool *dns, bool 
 			if (up_word("tunnel-family", optarg, "auto", "ipv6", &lab->tun6))
 				return 2;
 			break;
-		case 'h': return pt_usage(stdout, UP_SYN, lab_up_opts);
-		default: return pt_usage(stderr, UP_SYN, lab_up_opts);
+		default: return pt_usage(c == 'h' ? stdout : stderr, UP_SYN, lab_up_opts);
 		}
 	}
 	if (optind < argc)

@@ -558,8 +558,7 @@ static int probe_parse(int argc, char **argv, int *timeout, unsigned int *fam, b
 				return 2;
 			break;
 		case 'j': *json = true; break;
-		case 'h': return pt_usage(stdout, PROBE_SYN, lab_probe_opts);
-		default: return pt_usage(stderr, PROBE_SYN, lab_probe_opts);
+		default: return pt_usage(c == 'h' ? stdout : stderr, PROBE_SYN, lab_probe_opts);
 		}
 	}
 	if (argc - optind != 3)
@@ -950,8 +949,7 @@ static int matrix_parse(int argc, char **argv, struct matrix_opts *o)
 				return 2;
 			break;
 		case 'g': o->svg = optarg; break;
-		case 'h': return pt_usage(stdout, MATRIX_SYN, lab_matrix_opts);
-		default: return pt_usage(stderr, MATRIX_SYN, lab_matrix_opts);
+		default: return pt_usage(c == 'h' ? stdout : stderr, MATRIX_SYN, lab_matrix_opts);
 		}
 	}
 	o->np = (size_t)(argc - optind);

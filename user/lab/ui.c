@@ -509,8 +509,7 @@ static int ui_parse(int argc, char **argv, struct ui_src *src, struct flows_agen
 				return said(2, "ui: %s\n", msg);
 			(*ngiven)++;
 			break;
-		case 'h': return pt_usage(stdout, syn, opts);
-		default: return pt_usage(stderr, syn, opts);
+		default: return pt_usage(opt == 'h' ? stdout : stderr, syn, opts);
 		}
 	}
 	if (optind < argc) {
