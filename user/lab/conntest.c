@@ -645,7 +645,7 @@ static void ct_one(const struct lab_ct_opts *o, struct lab *lab, struct lab_drop
 	struct lab_port port;
 	char full[96], what[256], to[128];
 	struct lab_drops_seen seen;
-	bool policy, ok, svc;
+	bool ok, svc;
 	size_t nd;
 	int err, fate;
 
@@ -681,14 +681,13 @@ static void ct_one(const struct lab_ct_opts *o, struct lab *lab, struct lab_drop
 		cr->failed++;
 		return;
 	}
-	nd = lab_drops_diff(lab, d, before, cr->drops, sizeof(cr->drops), &policy);
+	nd = lab_drops_seen(lab, d, before, -1, &seen, cr->drops, sizeof(cr->drops));
 	/* A listener that answered is the right one, or the path is wrong. */
 	if (r.res > 0 && t->answer && strncmp(r.answer, t->answer, strlen(t->answer)))
 		r.res = 2;
-	ok = t->allow ? r.res == 1 && !nd : r.res == 0 && policy;
+	ok = t->allow ? r.res == 1 && !nd : r.res == 0 && seen.policy;
 	/* The probe's fate in lab probe's words: the tests run one at a time. */
 	svc = t->to == CT_TO_SVC || t->to == CT_TO_NODEPORT_A || t->to == CT_TO_NODEPORT_B;
-	lab_drops_seen(d, before, -1, &seen);
 	fate = lab_fate_of(r.res > 0, r.refused, &seen, svc);
 	if (!ok) {
 		cr->failed++;

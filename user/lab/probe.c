@@ -728,7 +728,7 @@ int lab_cmd_probe(int argc, char **argv)
 		}
 		if (lab_drops_read(&drops, drops.pk))
 			goto out;
-		lab_drops_seen(&drops, before, -1, &seen);
+		lab_drops_seen(&lab, &drops, before, -1, &seen, NULL, 0);
 		fate[k] = lab_fate_of(res[k], refused, &seen, svc);
 	}
 	for (int k = 0; k < 2; k++)
@@ -1049,12 +1049,13 @@ static void matrix_fates(struct lab *lab, struct matrix *m, const struct lab_dro
 		struct lab_drops_seen si, sj;
 		long ni = node_index(lab, m->pods[i]->node);
 
-		lab_drops_seen(d, before, ni, &si);
+		lab_drops_seen(lab, d, before, ni, &si, NULL, 0);
 		for (size_t j = 0; j < n; j++) {
 			size_t k = i * n + j;
 			struct lab_drops_seen s = si;
 
-			lab_drops_seen(d, before, node_index(lab, m->pods[j]->node), &sj);
+			lab_drops_seen(lab, d, before, node_index(lab, m->pods[j]->node), &sj, NULL,
+				       0);
 			s.policy |= sj.policy;
 			/* The records name policy drops; a Service's refusal at the socket
 			 * (UDP's sendto) has none, its counter stays the word. */
