@@ -285,6 +285,11 @@ struct ct_rec {
 	struct xcni_ct_entry e;
 };
 int ct_cmp(const void *a, const void *b);
+/* An entry of xcni_policy, the hash in front of polrange (policy, endpoint). */
+struct polhash_rec {
+	struct xcni_polhash_key k;
+	struct xcni_policy_val v;
+};
 int ct6_cmp(const void *a, const void *b);
 /* "ns/name" of the pod with address ip, from the podname map. */
 bool pod_of_ip(int fd, __u32 ip, char *buf, size_t len);

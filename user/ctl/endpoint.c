@@ -61,18 +61,10 @@ struct ep_audit {
 	__u8 pad[3];
 };
 
-struct pol_rec {
-	struct xcni_polhash_key k;
-	struct xcni_policy_val v;
-};
-
+/* By key and version, as their bytes: the order of a lookup, nothing shown. */
 static int audit_cmp(const void *a, const void *b)
 {
-	const struct ep_audit *x = a, *y = b;
-
-	if (x->ep != y->ep)
-		return (x->ep > y->ep) - (x->ep < y->ep);
-	return (x->version > y->version) - (x->version < y->version);
+	return memcmp(a, b, offsetof(struct ep_audit, pad));
 }
 
 /*
@@ -81,14 +73,14 @@ static int audit_cmp(const void *a, const void *b)
  */
 static void ep_audit_read(const struct ctl_ctx *c, struct ep_maps *m)
 {
-	struct pol_rec *recs = NULL;
+	struct polhash_rec *recs = NULL;
 	size_t n = 0, k = 0;
 	int fd = map_open_quiet(c, &m_policy);
 
 	if (fd < 0)
 		return;
-	if (map_collect(fd, &m_policy, sizeof(*recs), offsetof(struct pol_rec, k),
-			offsetof(struct pol_rec, v), (void **)&recs, &n, NULL))
+	if (map_collect(fd, &m_policy, sizeof(*recs), offsetof(struct polhash_rec, k),
+			offsetof(struct polhash_rec, v), (void **)&recs, &n, NULL))
 		n = 0;
 	close(fd);
 	m->audit = calloc(n + 1, sizeof(*m->audit));

@@ -26,11 +26,6 @@ static const struct pt_col pol_cols[] = {
 	{ NULL, "passed_by", PT_STR },
 };
 
-struct polhash_rec {
-	struct xcni_polhash_key k;
-	struct xcni_policy_val v;
-};
-
 /* By pod and version first, so one pod's live entries sit together (pol_entries). */
 static int pol_entry_cmp(const void *a, const void *b)
 {
@@ -494,13 +489,12 @@ static int cmd_policy_list(const struct ctl_ctx *c, char **argv)
 		pt_str(t, xcni_ip4_str(eps[i].ip, buf));
 		pt_uint(t, pe->identity);
 		pt_uint(t, pe->version);
-		/* A closed pod's policy did not fit: nothing in or out (drop-policy-overflow). */
-		pt_str(t, pe->isolated & XCNI_POLEP_CONTESTED ? "contested" :
-			  pe->isolated & XCNI_POLEP_OVERFLOW ? "overflow" :
-			  pe->isolated & XCNI_ISOLATED(XCNI_DIR_TO_POD) ? "isolated" : "allow-all");
-		pt_str(t, pe->isolated & XCNI_POLEP_CONTESTED ? "contested" :
-			  pe->isolated & XCNI_POLEP_OVERFLOW ? "overflow" :
-			  pe->isolated & XCNI_ISOLATED(XCNI_DIR_FROM_POD) ? "isolated" : "allow-all");
+		/* A closed pod's policy did not fit: nothing in or out (drop-policy-overflow).
+		 * Ingress (to the pod), then egress. */
+		for (int dir = XCNI_DIR_TO_POD; dir >= XCNI_DIR_FROM_POD; dir--)
+			pt_str(t, pe->isolated & XCNI_POLEP_CONTESTED ? "contested" :
+				  pe->isolated & XCNI_POLEP_OVERFLOW ? "overflow" :
+				  pe->isolated & XCNI_ISOLATED(dir) ? "isolated" : "allow-all");
 		pt_uint(t, pol_entries(recs, nr, eps[i].ip, pe->version, &first));
 		pt_str(t, tiers_of(recs, nr, eps[i].ip, pe->version, tiers, sizeof(tiers)));
 		pt_str(t, polep_has(pe->has[XCNI_DIR_TO_POD], has, sizeof(has)));
