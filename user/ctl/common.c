@@ -698,10 +698,8 @@ int ctl_where_opt(int opt, const char *arg, struct ctl_where *w)
 		if (xlog_max < XLOG_DEBUG)
 			xlog_max++;
 		return -1;
-	case 'h':
-		return pt_usage(stdout, w->syn, w->opts);
 	}
-	return pt_usage(stderr, w->syn, w->opts);
+	return pt_usage(opt == 'h' ? stdout : stderr, w->syn, w->opts);
 }
 
 int ctl_where_check(int argc, char **argv, const char *name, const char *why,
