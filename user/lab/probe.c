@@ -257,11 +257,14 @@ struct matrix {
 	unsigned int fam;
 	struct lab_port port;
 	int timeout_ms;
-	int *res; /* [src * npods + dst]: 1 connected, 0 not, -errno */
-	bool *refused; /* [src * npods + dst]: RST or ICMP unreachable came back */
-	unsigned char *fate; /* [src * npods + dst]: enum lab_fate, once the run's drops are read */
-	char (*answer)[64]; /* [src * npods + dst]: what the listener answered */
-	uint16_t *sport; /* [src * npods + dst]: the probe's source port */
+	/* [src * npods + dst]: one probe's outcome. */
+	struct cell {
+		int res; /* 1 connected, 0 not, -errno */
+		bool refused; /* RST or ICMP unreachable came back */
+		unsigned char fate; /* enum lab_fate, once the run's drops are read */
+		char answer[64]; /* what the listener answered */
+		uint16_t sport; /* the probe's source port */
+	} *cell;
 };
 
 /* The probes of several matrices (same pods) run as one pool: job j is
@@ -282,18 +285,19 @@ static void *matrix_worker(void *arg)
 	while ((j = atomic_fetch_add(&set->next, 1)) < set->end) {
 		struct matrix *m = &set->ms[j / set->per];
 		size_t job = j % set->per, src = job / m->npods, dst = job % m->npods;
+		struct cell *c = &m->cell[job];
 
 		/* setns moves only this thread: each worker hops into the pod it probes from. */
 		if (cur != m->nsfd[src]) {
 			if (setns(m->nsfd[src], CLONE_NEWNET)) {
-				m->res[job] = -errno;
+				c->res = -errno;
 				cur = -1;
 				continue;
 			}
 			cur = m->nsfd[src];
 		}
-		m->res[job] = probe_once(&m->dst[dst], &m->port, m->timeout_ms, m->answer[job],
-					 sizeof(m->answer[job]), &m->sport[job], &m->refused[job]);
+		c->res = probe_once(&m->dst[dst], &m->port, m->timeout_ms, c->answer,
+				    sizeof(c->answer), &c->sport, &c->refused);
 	}
 	return NULL;
 }
@@ -310,7 +314,7 @@ static int pod_cmp(const void *a, const void *b)
 /*
  * Runs the probes of the nm matrices ms (same pods) together, over as many
  * threads as there are probes up to MATRIX_THREADS; 0 or -errno (results in
- * each ms[i].res).
+ * each ms[i].cell).
  */
 static int matrix_run(struct matrix *ms, size_t nm)
 {
@@ -355,12 +359,8 @@ static int matrix_init(struct matrix *m, const struct lab_pod **pods, size_t n, 
 	m->fam = fam;
 	m->nsfd = calloc(n + 1, sizeof(*m->nsfd));
 	m->dst = calloc(n + 1, sizeof(*m->dst));
-	m->res = calloc(n * n + 1, sizeof(*m->res));
-	m->answer = calloc(n * n + 1, sizeof(*m->answer));
-	m->sport = calloc(n * n + 1, sizeof(*m->sport));
-	m->refused = calloc(n * n + 1, sizeof(*m->refused));
-	m->fate = calloc(n * n + 1, sizeof(*m->fate));
-	if (!m->nsfd || !m->dst || !m->res || !m->answer || !m->sport || !m->refused || !m->fate)
+	m->cell = calloc(n * n + 1, sizeof(*m->cell));
+	if (!m->nsfd || !m->dst || !m->cell)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++)
 		m->nsfd[i] = -1;
@@ -385,11 +385,7 @@ static void matrix_fini(struct matrix *m)
 		xcni_close(&m->nsfd[i]);
 	free(m->nsfd);
 	free(m->dst);
-	free(m->res);
-	free(m->answer);
-	free(m->sport);
-	free(m->refused);
-	free(m->fate);
+	free(m->cell);
 }
 
 /* PORT/PROTO for a probe: 0, or says why not (exit 2). */
@@ -414,6 +410,9 @@ static int probe_dest(struct lab *lab, const char *to, unsigned int *fams, bool 
 		      struct lab_dest d[2])
 {
 	const struct lab_node *node = strchr(to, '/') ? NULL : lab_node_find(lab, to);
+	bool svc = !strncmp(to, "svc/", 4);
+	const struct lab_pod *dst = NULL;
+	struct lab_svc_ips ips = {};
 	struct lab_dest lit;
 	unsigned int want = *fams;
 
@@ -441,9 +440,8 @@ static int probe_dest(struct lab *lab, const char *to, unsigned int *fams, bool 
 		d[*fams == LAB_FAM_V6] = lit;
 		return 0;
 	}
-	if (!strncmp(to, "svc/", 4)) {
+	if (svc) {
 		const char *slash = strchr(to + 4, '/');
-		struct lab_svc_ips ips;
 		char ns[256];
 		int r;
 
@@ -458,20 +456,14 @@ static int probe_dest(struct lab *lab, const char *to, unsigned int *fams, bool 
 				strerror(-r));
 			return -1;
 		}
-		*fams = 0;
-		for (unsigned int f = LAB_FAM_V4; f <= LAB_FAM_V6; f <<= 1)
-			if ((want & f) && !svc_dest(&ips, f, &d[f == LAB_FAM_V6]))
-				*fams |= f;
-	} else {
-		const struct lab_pod *dst = lab_pod_lookup(lab, to);
-
-		if (!dst)
-			return -1;
-		*fams = 0;
-		for (unsigned int f = LAB_FAM_V4; f <= LAB_FAM_V6; f <<= 1)
-			if ((want & f) && !pod_dest(dst, f, &d[f == LAB_FAM_V6]))
-				*fams |= f;
+	} else if (!(dst = lab_pod_lookup(lab, to))) {
+		return -1;
 	}
+	*fams = 0;
+	for (unsigned int f = LAB_FAM_V4; f <= LAB_FAM_V6; f <<= 1)
+		if ((want & f) && !(svc ? svc_dest(&ips, f, &d[f == LAB_FAM_V6]) :
+					  pod_dest(dst, f, &d[f == LAB_FAM_V6])))
+			*fams |= f;
 	if (!*fams)
 		return said(-1, "lab probe: %s has no %s address\n", to,
 			    want == LAB_FAM_DUAL ? "IPv4 or IPv6" : fam_name(want));
@@ -769,11 +761,11 @@ static int matrix_svg(const struct matrix *ms, size_t nm, const char *path)
 		size_t yes = 0;
 
 		for (size_t f = 0; f < nm; f++)
-			yes += ms[f].res[k] > 0;
+			yes += ms[f].cell[k].res > 0;
 		res[k] = yes == nm ? LAB_SVG_ALLOWED : yes ? LAB_SVG_MIXED : LAB_SVG_DENIED;
 		if (nm > 1 && asprintf(&note[k], "%s %s, %s %s", fam_name(ms[0].fam),
-				       lab_fate_word(ms[0].fate[k]), fam_name(ms[1].fam),
-				       lab_fate_word(ms[1].fate[k])) < 0) {
+				       lab_fate_word(ms[0].cell[k].fate), fam_name(ms[1].fam),
+				       lab_fate_word(ms[1].cell[k].fate)) < 0) {
 			note[k] = NULL;
 			goto out;
 		}
@@ -809,13 +801,13 @@ static int matrix_json_tables(const struct matrix *m, char **names, json_t *obj)
 		for (size_t j = 0; j < m->npods; j++) {
 			size_t k = i * m->npods + j;
 
-			json_object_set_new(row, names[j], json_boolean(m->res[k] > 0));
-			json_object_set_new(vrow, names[j], json_string(lab_fate_word(m->fate[k])));
+			json_object_set_new(row, names[j], json_boolean(m->cell[k].res > 0));
+			json_object_set_new(vrow, names[j], json_string(lab_fate_word(m->cell[k].fate)));
 			/* Who answered (the lab's listeners answer TCP with their
 			 * NS/POD), and from which port the probe left. */
-			if (m->res[k] > 0)
-				json_object_set_new(arow, names[j], json_string(m->answer[k]));
-			json_object_set_new(prow, names[j], json_integer(m->sport[k]));
+			if (m->cell[k].res > 0)
+				json_object_set_new(arow, names[j], json_string(m->cell[k].answer));
+			json_object_set_new(prow, names[j], json_integer(m->cell[k].sport));
 		}
 		json_object_set_new(rows, names[i], row);
 		json_object_set_new(answers, names[i], arow);
@@ -869,7 +861,7 @@ static int matrix_print(const struct matrix *ms, size_t nm, bool json)
 			json_object_set_new(fams, ms[f].fam == LAB_FAM_V6 ? "6" : "4", one);
 		}
 		for (size_t i = 0; !err && nm > 1 && i < m->npods * m->npods; i++)
-			if (ms[1].res[i] <= 0)
+			if (ms[1].cell[i].res <= 0)
 				json_object_set_new(json_object_get(json_object_get(root, "rows"),
 								    names[i / m->npods]),
 						    names[i % m->npods], json_false());
@@ -896,7 +888,7 @@ static int matrix_print(const struct matrix *ms, size_t nm, bool json)
 			printf("%-*s", w, names[i]);
 			for (size_t j = 0; j < m->npods; j++)
 				printf("  %-*c", j + 1 < m->npods ? w : 0,
-				       lab_fate_symbol(m->fate[i * m->npods + j]));
+				       lab_fate_symbol(m->cell[i * m->npods + j].fate));
 			putchar('\n');
 		}
 	}
@@ -1021,7 +1013,7 @@ static void cell_drop(void *arg, const char *saddr, uint16_t sport, bool policy)
 		    memcmp(&pod.sa, &rec.sa, rec.len))
 			continue;
 		for (size_t j = 0; j < n; j++)
-			if (m->sport[i * n + j] == sport) {
+			if (m->cell[i * n + j].sport == sport) {
 				cd->seen[i * n + j].policy |= policy;
 				cd->seen[i * n + j].no_backend |= !policy;
 			}
@@ -1063,8 +1055,8 @@ static void matrix_fates(struct lab *lab, struct matrix *m, const struct lab_dro
 				s.policy = cd.seen[k].policy;
 				s.no_backend |= cd.seen[k].no_backend;
 			}
-			m->fate[k] = (unsigned char)lab_fate_of(m->res[k] > 0, m->refused[k], &s,
-								 via_svc);
+			m->cell[k].fate = (unsigned char)lab_fate_of(m->cell[k].res > 0,
+								 m->cell[k].refused, &s, via_svc);
 		}
 	}
 	free(cd.seen);
@@ -1078,10 +1070,10 @@ static int matrix_report(const struct matrix *m, size_t nf, const struct matrix_
 
 	for (size_t k = 0; k < o->np * nf; k++)
 		for (size_t i = 0; i < n * n; i++)
-			if (m[k].res[i] < 0)
+			if (m[k].cell[i].res < 0)
 				fprintf(stderr, "lab matrix: %u/%s %s %s -> %s: %s (counted as not connected)\n",
 					m[k].port.port, proto_name(m[k].port.proto), fam_name(m[k].fam),
-					pods[i / n]->name, pods[i % n]->name, strerror(-m[k].res[i]));
+					pods[i / n]->name, pods[i % n]->name, strerror(-m[k].cell[i].res));
 	/* Each port's tables: JSON a line each, text under the port's name. */
 	for (size_t p = 0; !ret && p < o->np; p++) {
 		if (!o->json && o->np > 1)
