@@ -157,7 +157,7 @@ static json_t *maps_json(const struct ctl_ctx *c, json_t *problems, json_t *mem)
 /* Pods closed because their policy did not fit (xcni_polep, XCNI_POLEP_OVERFLOW), by namespace. */
 static json_t *overflow_json(const struct ctl_ctx *c)
 {
-	json_t *o = json_object(), *pods = json_array(), *nss = json_object();
+	json_t *pods = json_array(), *nss = json_object();
 	int fd = map_open_quiet(c, &m_polep), nfd = map_open_quiet(c, &m_podname);
 	__u32 key, next, *prev = NULL;
 	struct xcni_polep pe;
@@ -181,9 +181,7 @@ static json_t *overflow_json(const struct ctl_ctx *c)
 	}
 	xcni_close(&fd);
 	xcni_close(&nfd);
-	json_object_set_new(o, "pods", pods);
-	json_object_set_new(o, "namespaces", nss);
-	return o;
+	return json_pack("{s:o,s:o}", "pods", pods, "namespaces", nss);
 }
 
 /* A map's entries (hash), or -1 when it is not there. */
@@ -431,7 +429,6 @@ static json_t *npaccel_json(const struct ctl_ctx *c, const struct xcni_config *c
 /* The node config map's record, and the problems it names. */
 static json_t *config_json(const struct ctl_ctx *c, struct xcni_config *cfg, json_t *problems)
 {
-	const char *decap;
 	json_t *cfgj;
 	bool torn;
 
@@ -461,11 +458,10 @@ static json_t *config_json(const struct ctl_ctx *c, struct xcni_config *cfg, jso
 	if (cfg->nr_addr_contested)
 		problem(problems, "%u pods claim an address another claims (drop-addr-contested)",
 			cfg->nr_addr_contested);
-	json_object_set_new(cfgj, "nodeport_acceleration", npaccel_json(c, cfg));
-	decap = ctl_overlay_decap(c->pin_dir, &torn);
-	json_object_set_new(cfgj, "overlay_decap", decap ? json_string(decap) : json_null());
-	json_object_set_new(cfgj, "tunnel_family", ctl_tunnel_family(cfg) ?
-						   json_string(ctl_tunnel_family(cfg)) : json_null());
+	json_object_update_new(cfgj, json_pack("{s:o,s:s?,s:s?}", "nodeport_acceleration",
+					       npaccel_json(c, cfg), "overlay_decap",
+					       ctl_overlay_decap(c->pin_dir, &torn), "tunnel_family",
+					       ctl_tunnel_family(cfg)));
 	if (torn)
 		problem(problems, "overlay decapsulation: xdp_underlay's record cookie is not "
 			"from_overlay's, which drops what XDP decapsulated (drop-outside-spoof): "
@@ -509,14 +505,13 @@ static void node_facts(const struct ctl_ctx *c, const struct xcni_config *cfg, j
 	/* The agent's RSS beside its maps: one figure of what xcni costs the node. */
 	if (!down && json_is_integer(json_object_get(agent, "rss_bytes")))
 		json_object_set(mem, "rss_bytes", json_object_get(agent, "rss_bytes"));
-	json_object_set_new(o, "memory", mem);
-	json_object_set_new(o, "overflow", overflow_checked(c, problems));
+	json_object_update_new(o, json_pack("{s:o,s:o}", "memory", mem, "overflow",
+					    overflow_checked(c, problems)));
 	err = xcni_hooks_walk(c->pin_dir, (int)cfg->underlay_ifindex, hook_fn, &hw);
 	if (err)
 		problem(problems, "hooks: cannot look: %s", strerror(-err));
-	json_object_set_new(o, "hooks", hw.arr);
-	json_object_set_new(o, "hooks_summary", json_pack("{s:i,s:i,s:i}", "tcx", hw.tcx, "tc",
-							  hw.tc, "foreign_first", hw.foreign));
+	json_object_update_new(o, json_pack("{s:o,s:{s:i,s:i,s:i}}", "hooks", hw.arr, "hooks_summary",
+					    "tcx", hw.tcx, "tc", hw.tc, "foreign_first", hw.foreign));
 	if (!down && json_is_true(json_object_get(json_object_get(agent, "flows"), "on"))) {
 		json_t *f = flows_json(c->pin_dir, problems);
 
@@ -528,30 +523,28 @@ static void node_facts(const struct ctl_ctx *c, const struct xcni_config *cfg, j
 /* Everything about the node whose maps are under c->pin_dir (this netns). */
 static json_t *node_status(const struct ctl_ctx *c, const char *name)
 {
-	json_t *o = json_object(), *problems = json_array(), *agent;
+	json_t *o = json_pack("{s:s?,s:s}", "node", name, "pin_dir", c->pin_dir);
+	json_t *problems = json_array(), *agent;
 	char why[300] = "";
 	struct xcni_config cfg;
 	__u32 k = 0;
 	bool down = false;
 	int fd;
 
-	json_object_set_new(o, "node", name ? json_string(name) : json_null());
-	json_object_set_new(o, "pin_dir", json_string(c->pin_dir));
 	fd = map_open_quiet(c, &m_config);
 	if (fd < 0 || bpf_map_lookup_elem(fd, &k, &cfg)) {
 		snprintf(why, sizeof(why), "no xcni maps pinned under %s (no agent ever started here?)",
 			 c->pin_dir);
 		xcni_close(&fd);
-		json_object_set_new(o, "verdict", json_string("DOWN"));
-		json_object_set_new(o, "why", json_string(why));
+		json_object_update_new(o, json_pack("{s:s,s:s}", "verdict", "DOWN", "why", why));
 		json_decref(problems);
 		return o;
 	}
 	close(fd);
 
 	agent = agent_json(c, problems, &down, why, sizeof(why));
-	json_object_set_new(o, "agent", agent);
-	json_object_set_new(o, "config", config_json(c, &cfg, problems));
+	json_object_update_new(o, json_pack("{s:o,s:o}", "agent", agent, "config",
+					    config_json(c, &cfg, problems)));
 	node_facts(c, &cfg, agent, down, o, problems);
 
 	json_object_set_new(o, "problems", problems);
