@@ -440,15 +440,14 @@ static int get_json(struct lab *lab)
 						      "terminationGracePeriodSeconds", (int)p->grace_s,
 						      "hostNetwork", p->host_network));
 	}
-	json_object_set(root, "nodes", nodes);
-	json_object_set(root, "pods", pods);
-	json_object_set_new(root, "services", lab_svc_json(lab));
-	json_object_set_new(root, "kubeProxy", json_string(lab->kube_proxy_none ? "none" : "iptables"));
-	json_object_set_new(root, "nodePortRange", json_sprintf("%u-%u", lab->np_min, lab->np_max));
-	json_object_set_new(root, "ipFamily", json_string(lab_family_word(lab->family)));
-	json_object_set_new(root, "nodePortMode", json_string(lab->np_dsr ? "dsr" : "snat"));
-	json_object_set_new(root, "tunnelFamily", json_string(lab->tun6 ? "ipv6" : "auto"));
-	json_object_set_new(root, "agentArgs", lab_agent_args_json(lab));
+	json_object_update_new(root, json_pack("{s:O,s:O,s:o,s:s,s:o,s:s,s:s,s:s,s:o}", "nodes", nodes,
+					       "pods", pods, "services", lab_svc_json(lab), "kubeProxy",
+					       lab->kube_proxy_none ? "none" : "iptables", "nodePortRange",
+					       json_sprintf("%u-%u", lab->np_min, lab->np_max), "ipFamily",
+					       lab_family_word(lab->family), "nodePortMode",
+					       lab->np_dsr ? "dsr" : "snat", "tunnelFamily",
+					       lab->tun6 ? "ipv6" : "auto", "agentArgs",
+					       lab_agent_args_json(lab)));
 	if (lab->outside)
 		json_object_set_new(root, "outside",
 				    json_pack("{s:s,s:s,s:i,s:b}", "netns", LAB_OUT_NETNS, "ip",

@@ -788,44 +788,37 @@ out:
 	return err;
 }
 
-/* m's rows, answers and source ports as JSON objects (set into obj). */
+/* m's verdicts, rows, answers and source ports as JSON objects (set into obj). */
 static int matrix_json_tables(const struct matrix *m, char **names, json_t *obj)
 {
-	json_t *rows = json_object(), *answers = json_object(), *sports = json_object();
-	json_t *verdicts = json_object();
+	enum { VERDICTS, ROWS, ANSWERS, SPORTS, NT };
+	static const char *const key[NT] = { "verdicts", "rows", "answers", "sports" };
+	json_t *t[NT], *row[NT];
+	bool oom = false;
 
-	for (size_t i = 0; i < m->npods; i++) {
-		json_t *row = json_object(), *arow = json_object(), *prow = json_object();
-		json_t *vrow = json_object();
-
+	for (int x = 0; x < NT; x++)
+		oom |= !(t[x] = json_object());
+	for (size_t i = 0; !oom && i < m->npods; i++) {
+		for (int x = 0; x < NT; x++)
+			json_object_set_new(t[x], names[i], row[x] = json_object());
 		for (size_t j = 0; j < m->npods; j++) {
-			size_t k = i * m->npods + j;
+			const struct cell *c = &m->cell[i * m->npods + j];
 
-			json_object_set_new(row, names[j], json_boolean(m->cell[k].res > 0));
-			json_object_set_new(vrow, names[j], json_string(lab_fate_word(m->cell[k].fate)));
+			json_object_set_new(row[ROWS], names[j], json_boolean(c->res > 0));
+			json_object_set_new(row[VERDICTS], names[j], json_string(lab_fate_word(c->fate)));
 			/* Who answered (the lab's listeners answer TCP with their
 			 * NS/POD), and from which port the probe left. */
-			if (m->cell[k].res > 0)
-				json_object_set_new(arow, names[j], json_string(m->cell[k].answer));
-			json_object_set_new(prow, names[j], json_integer(m->cell[k].sport));
+			if (c->res > 0)
+				json_object_set_new(row[ANSWERS], names[j], json_string(c->answer));
+			json_object_set_new(row[SPORTS], names[j], json_integer(c->sport));
 		}
-		json_object_set_new(rows, names[i], row);
-		json_object_set_new(answers, names[i], arow);
-		json_object_set_new(sports, names[i], prow);
-		json_object_set_new(verdicts, names[i], vrow);
 	}
-	if (!rows || !answers || !sports || !verdicts) {
-		json_decref(rows);
-		json_decref(answers);
-		json_decref(sports);
-		json_decref(verdicts);
-		return -ENOMEM;
-	}
-	json_object_set_new(obj, "verdicts", verdicts);
-	json_object_set_new(obj, "rows", rows);
-	json_object_set_new(obj, "answers", answers);
-	json_object_set_new(obj, "sports", sports);
-	return 0;
+	for (int x = 0; x < NT; x++)
+		if (oom)
+			json_decref(t[x]);
+		else
+			json_object_set_new(obj, key[x], t[x]);
+	return oom ? -ENOMEM : 0;
 }
 
 /* The tables of one or two matrices (one per family, same pods, same port). */
