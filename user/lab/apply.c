@@ -468,6 +468,34 @@ static int ns_objects_delete(struct lab *lab, const char *kind, const char *ns, 
 }
 
 /*
+ * The objects of namespace ns among v (Services or hand-written slices,
+ * called kind), each through del: the namespace is being deleted.
+ */
+static int ns_list_delete(struct lab *lab, const char *ns, const char *kind,
+			  struct k8s_object *const *v, size_t n,
+			  int (*del)(struct lab *lab, const char *ns, const char *name), bool *changed)
+{
+	int err = 0, r;
+
+	for (size_t i = 0; !err && i < n; i++) {
+		char name[256];
+
+		if (strcmp(v[i]->meta.ns, ns))
+			continue;
+		/* A Service's delete frees the index's object: its name kept for the message. */
+		snprintf(name, sizeof(name), "%s", v[i]->meta.name);
+		r = del(lab, ns, name);
+		if (r < 0)
+			err = r;
+		else if (r > 0) {
+			*changed = true;
+			printf("%s %s/%s deleted\n", kind, ns, name);
+		}
+	}
+	return err;
+}
+
+/*
  * Pods a delete stops that a Service selects go terminating first, as the API
  * server marks them: their endpoints ready false (kube-proxy none: in the
  * EndpointSlices; iptables: out of the rules unless none is ready), and every
@@ -495,6 +523,8 @@ static int pods_terminate(struct lab *lab, const struct batch *b)
 static int lab_delete_one(struct lab *lab, const struct k8s_object *o, long long grace,
 			   bool *changed)
 {
+	struct lab_slice_list sl = {};
+	struct lab_svc_list vl = {};
 	struct lab_pod *p;
 	char path[PATH_MAX];
 	bool did = false;
@@ -523,9 +553,14 @@ static int lab_delete_one(struct lab *lab, const struct k8s_object *o, long long
 				err = -EIO;
 		if (ns_objects_delete(lab, "pod", o->meta.name, &did) ||
 		    ns_objects_delete(lab, "networkpolicy", o->meta.name, &did) ||
-		    lab_svc_delete_ns(lab, o->meta.name, &did) ||
-		    lab_slice_delete_ns(lab, o->meta.name, &did))
+		    lab_svc_list_load(lab, &vl) ||
+		    ns_list_delete(lab, o->meta.name, "service", vl.v, vl.n, lab_svc_delete, &did) ||
+		    lab_slice_list_load(lab, &sl) ||
+		    ns_list_delete(lab, o->meta.name, "endpointslice", sl.v, sl.n, lab_slice_delete,
+				   &did))
 			err = -EIO;
+		lab_svc_list_free(&vl);
+		lab_slice_list_free(&sl);
 		*changed |= did;
 		r = lab_object_unlink(path);
 		/* A namespace never applied, but its pods were: that is a delete too. */

@@ -67,7 +67,7 @@ enum { R_DECL, R_NAT, R_FILTER, R_CHAINS, R_UDP, R_NR };
 struct rules {
 	unsigned int fam; /* LAB_FAM_V4: iptables; LAB_FAM_V6: ip6tables */
 	char node_ip6[LAB_ADDR6_LEN]; /* the node's IPv6 address (ip6tables: its NodePorts') */
-	/* Memory streams of the texts above; R_CHAINS: ":NAME\n" of every KUBE-SVC/SEP chain made. */
+	/* Those texts as memory streams (R_*); R_CHAINS: ":NAME\n" of every KUBE-SVC/SEP chain made. */
 	char *buf[R_NR];
 	size_t len[R_NR];
 	FILE *f[R_NR];

@@ -411,26 +411,6 @@ int lab_slice_delete(struct lab *lab, const char *ns, const char *name)
 	return lab_object_unlink(path);
 }
 
-int lab_slice_delete_ns(struct lab *lab, const char *ns, bool *changed)
-{
-	struct lab_slice_list l;
-	int err = lab_slice_list_load(lab, &l), r;
-
-	for (size_t i = 0; !err && i < l.n; i++) {
-		if (strcmp(l.v[i]->meta.ns, ns))
-			continue;
-		r = lab_slice_delete(lab, ns, l.v[i]->meta.name);
-		if (r < 0)
-			err = r;
-		else if (r > 0) {
-			*changed = true;
-			printf("endpointslice %s/%s deleted\n", ns, l.v[i]->meta.name);
-		}
-	}
-	lab_slice_list_free(&l);
-	return err;
-}
-
 /* ---- a Service port's endpoints ------------------------------------------------- */
 
 /* Appends (or merges: ready if either is) one endpoint into v. */

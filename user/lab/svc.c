@@ -793,31 +793,6 @@ int lab_svc_delete(struct lab *lab, const char *ns, const char *name)
 	return 1;
 }
 
-/* Every Service of namespace ns (the namespace is being deleted). */
-int lab_svc_delete_ns(struct lab *lab, const char *ns, bool *changed)
-{
-	struct lab_svc_list l;
-	int err = lab_svc_list_load(lab, &l), r;
-
-	for (size_t i = 0; !err && i < l.n; i++) {
-		char name[256];
-
-		if (strcmp(l.v[i]->meta.ns, ns))
-			continue;
-		/* The delete frees the index's object: its name kept for the message. */
-		snprintf(name, sizeof(name), "%s", l.v[i]->meta.name);
-		r = lab_svc_delete(lab, ns, name);
-		if (r < 0)
-			err = r;
-		else if (r > 0) {
-			*changed = true;
-			printf("service %s/%s deleted\n", ns, name);
-		}
-	}
-	lab_svc_list_free(&l);
-	return err;
-}
-
 int lab_svc_lookup(struct lab *lab, const char *ns, const char *name, struct lab_svc_ips *ips)
 {
 	struct k8s_object *o;
