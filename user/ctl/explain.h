@@ -2,14 +2,15 @@
 /*
  * What explain_cmd.c (the command) and explain_svc.c (a flow to a Service:
  * the translation, then the policy per backend) share; the policy walk of a
- * flow between two ends is lib/observe/explain.h's. Internal to xcnictl explain.
+ * flow between two ends is lib/observe/explain.h's. Internal to xcnictl explain
+ * (and service list/get, which read the Service maps through svc_view).
  */
 #ifndef XCNI_CTL_EXPLAIN_H
 #define XCNI_CTL_EXPLAIN_H
 
 #include "ctl/ctl.h"
 
-/* The Service maps of the source node, where the translation happens. */
+/* The Service maps of a node (explain: the source's, where the translation happens). */
 struct svc_view {
 	int svc, slot, be, maglev, name, affinity, ct, ct6; /* the last five: -1 when absent */
 };

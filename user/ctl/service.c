@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "ctl/ctl.h"
+#include "ctl/explain.h"
 
 const char *svcname_str(const struct xcni_svcname *n, bool port, char *buf, size_t len)
 {
@@ -149,52 +150,27 @@ __u32 svcnames_backend(struct svcnames *s, __u32 ip, __u16 port)
 
 /* ---- the views --------------------------------------------------------------- */
 
-struct svc_maps {
-	int svc, slot, be, maglev, name; /* maglev, name: -1 when absent */
-};
-
-static void svc_maps_close(struct svc_maps *m)
-{
-	int *fds[] = { &m->svc, &m->slot, &m->be, &m->maglev, &m->name };
-
-	for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
-		xcni_close(&*fds[i]);
-}
-
 /*
- * The Service maps, or -errno (said). An agent whose data plane predates
- * Services pins the rest but not these: said as such.
+ * The Service maps (svc_view_open), or -errno (said). An agent whose data
+ * plane predates Services pins the rest but not these: said as such.
  */
-static int svc_maps_open(const struct ctl_ctx *c, struct svc_maps *m)
+static int svc_maps_open(const struct ctl_ctx *c, struct svc_view *m)
 {
 	char path[PATH_MAX];
-	int err;
+	int err = svc_view_open(c, c->pin_dir, m);
 
-	m->svc = m->slot = m->be = m->maglev = m->name = -1;
-	m->svc = map_open_quiet(c, &m_svc);
-	if (m->svc == -ENOENT) {
-		snprintf(path, sizeof(path), "%s/%s", c->pin_dir, m_ct.name);
-		if (access(path, F_OK))
-			return map_open(c, &m_svc); /* no agent at all: map_open says so */
-		return pr_err_ret(-ENOENT, "%s/%s: no such pinned map: this agent's data plane has no Services in BPF "
-		                           "(built before them, or its maps are from an older xcnid)\n",
-		                           c->pin_dir, m_svc.name);
-	}
-	if (m->svc < 0)
-		return m->svc;
-	if ((err = m->slot = map_open(c, &m_svcslot)) < 0 || (err = m->be = map_open(c, &m_backend)) < 0)
-		goto fail;
-	m->maglev = map_open_quiet(c, &m_maglev);
-	if (m->maglev < 0 && m->maglev != -ENOENT) {
+	if (!err && m->maglev < 0 && m->maglev != -ENOENT) {
 		err = m->maglev;
-		goto fail;
+		svc_view_close(m);
 	}
-	/* Names only: maps of an agent before them show none. */
-	m->name = map_open_quiet(c, &m_svcname);
-	return 0;
-fail:
-	svc_maps_close(m);
-	return err;
+	if (err != -ENOENT || m->svc != -ENOENT)
+		return err;
+	snprintf(path, sizeof(path), "%s/%s", c->pin_dir, m_ct.name);
+	if (access(path, F_OK))
+		return map_open(c, &m_svc); /* no agent at all: map_open says so */
+	return pr_err_ret(-ENOENT, "%s/%s: no such pinned map: this agent's data plane has no Services in BPF "
+	                           "(built before them, or its maps are from an older xcnid)\n",
+	                           c->pin_dir, m_svc.name);
 }
 
 static int svc_cmp(const void *a, const void *b)
@@ -270,7 +246,7 @@ static const struct pt_col be_cols[] = {
 	{ "MAGLEV", "maglev_entries", PT_UINT }, /* its entries in the live table */
 };
 
-static void svc_row(struct ptable *t, const struct svc_maps *m, const struct svc_rec *r)
+static void svc_row(struct ptable *t, const struct svc_view *m, const struct svc_rec *r)
 {
 	char buf[160];
 	struct xcni_svcname n;
@@ -317,7 +293,7 @@ __u32 *svc_slot_ids(int slot_fd, const struct xcni_svc *v, size_t *n)
 }
 
 /* Every address a service is about: its frontend's and its backends'. */
-static bool svc_filter(const struct filter *f, const struct svc_maps *m, const struct svc_rec *r)
+static bool svc_filter(const struct filter *f, const struct svc_view *m, const struct svc_rec *r)
 {
 	static const unsigned int groups[] = { OPT_IP | OPT_POD, OPT_NAMESPACE, OPT_IDENTITY, OPT_LABEL };
 	size_t naddr = 0, nslots, i, g;
@@ -381,7 +357,7 @@ static void svc_closed_say(const struct ctl_ctx *c)
 static int cmd_service_list(const struct ctl_ctx *c, char **argv)
 {
 	struct svc_rec *recs = NULL;
-	struct svc_maps m;
+	struct svc_view m;
 	struct ptable *t;
 	struct filter f;
 	size_t n, i;
@@ -407,7 +383,7 @@ static int cmd_service_list(const struct ctl_ctx *c, char **argv)
 	free(recs);
 	svc_closed_say(c);
 close:
-	svc_maps_close(&m);
+	svc_view_close(&m);
 close_f:
 	filter_close(&f);
 	return err;
@@ -462,7 +438,7 @@ struct mg_count {
 	__u32 id, n;
 };
 
-static int maglev_read(const struct svc_maps *m, const struct xcni_svc *v, struct mg_count **out,
+static int maglev_read(const struct svc_view *m, const struct xcni_svc *v, struct mg_count **out,
 		       size_t *nout, __u32 *filled, __u32 *size)
 {
 	__u32 key = xcni_maglev_key(v->id, v->version), inner_id, i, id;
@@ -541,7 +517,7 @@ static void maglev_cols(struct ptable *rt, const __u32 *ids, size_t nslots,
 }
 
 /* One row per slot: the backend it holds, and its Maglev entries when there is a table. */
-static void backend_rows(struct ptable *bt, const struct svc_maps *m, const __u32 *ids,
+static void backend_rows(struct ptable *bt, const struct svc_view *m, const __u32 *ids,
 			 size_t nslots, const struct mg_count *mg, size_t nmg, bool have_mg)
 {
 	char buf[128];
@@ -609,7 +585,7 @@ static int service_print(const struct ctl_ctx *c, struct ptable *rt, struct ptab
 }
 
 /* One scope of a frontend: its record, then its backends. */
-static int service_show(const struct ctl_ctx *c, const struct svc_maps *m, const struct svc_rec *r,
+static int service_show(const struct ctl_ctx *c, const struct svc_view *m, const struct svc_rec *r,
 			bool first)
 {
 	struct ptable *rt = pt_new(svc_get_cols, ARRAY_SIZE(svc_get_cols), PT_RECORD);
@@ -651,7 +627,7 @@ static int cmd_service_get(const struct ctl_ctx *c, char **argv)
 {
 	struct svc_rec r[2], *rp = r;
 	struct xcni_svcname sn;
-	struct svc_maps m;
+	struct svc_view m;
 	size_t n = 0;
 	int err;
 
@@ -698,7 +674,7 @@ show:
 close:
 	if (rp != r)
 		free(rp);
-	svc_maps_close(&m);
+	svc_view_close(&m);
 	return err;
 }
 
