@@ -469,8 +469,7 @@ static void monitor_policy_cells(const struct msrc *s, const struct xcni_event *
 		                               rn, sizeof(rn)));
 		pt_str(m->t, tw[XCNI_POLV_TIER(ev->pol_flags)]);
 	} else {
-		for (int i = 0; i < 4; i++)
-			pt_null(m->t);
+		pt_nulls(m->t, 4);
 	}
 	pt_str(m->t, p->by_json[0] ? p->by_json : NULL);
 	pt_str(m->t, p->near[0] ? p->near : NULL);
@@ -487,8 +486,7 @@ static void monitor_service(struct msrc *s, const struct xcni_event *ev)
 	size_t tl;
 
 	if (!ev->rev_nat) {
-		for (int i = 0; i < 8; i++) /* the columns below */
-			pt_null(m->t);
+		pt_nulls(m->t, 8); /* the columns below */
 		return;
 	}
 	svcnames_frontend(&s->sn, ev->rev_nat, fe, sizeof(fe));

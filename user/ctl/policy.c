@@ -350,8 +350,7 @@ static int cmd_policy_get(const struct ctl_ctx *c, char **argv)
 			continue;
 		pt_str(t, dir == XCNI_DIR_TO_POD ? "ingress" : "egress");
 		/* All but the direction, isolated_by, near_misses and passed_by (the last three). */
-		for (size_t k = 4; k < ARRAY_SIZE(pol_cols); k++)
-			pt_null(t);
+		pt_nulls(t, (int)ARRAY_SIZE(pol_cols) - 4);
 		pt_str(t, iso.json[dir][0] ? iso.json[dir] : NULL);
 		pt_str(t, iso.near[dir][0] ? iso.near[dir] : NULL);
 		pt_null(t);
