@@ -494,6 +494,14 @@ bool filter_match(const struct filter *f, const struct frow *r)
 
 /* ---- names ------------------------------------------------------------------ */
 
+void pt_field(struct ptable *t, const char *s, size_t len)
+{
+	if (s[0])
+		pt_strf(t, "%.*s", (int)strnlen(s, len), s);
+	else
+		pt_null(t);
+}
+
 void pt_proto(struct ptable *t, __u8 proto)
 {
 	const char *s = proto_name(proto);

@@ -280,10 +280,7 @@ static void config_node_cols(struct ptable *t, const struct xcni_config *cfg)
 	}
 	pt_uint(t, cfg->applied_gen);
 	pt_uint(t, cfg->failed_gen);
-	if (cfg->error[0])
-		pt_strf(t, "%.*s", (int)strnlen(cfg->error, sizeof(cfg->error)), cfg->error);
-	else
-		pt_null(t);
+	pt_field(t, cfg->error, sizeof(cfg->error));
 	pt_uint(t, cfg->nr_identities);
 	pt_uint(t, cfg->nr_policies);
 	pt_uint(t, cfg->nr_endpoints_policy);

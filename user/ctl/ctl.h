@@ -266,6 +266,8 @@ static inline void pt_nulls(struct ptable *t, int n)
 	while (n-- > 0)
 		pt_null(t);
 }
+/* A fixed-size text field of a map's value (at most len bytes, NUL-padded): null when empty. */
+void pt_field(struct ptable *t, const char *s, size_t len);
 /* A protocol's cell: its name (proto_name), else its number. */
 void pt_proto(struct ptable *t, __u8 proto);
 /* A conntrack entry's state: new, established, closing, closed, else its number. */

@@ -391,10 +391,7 @@ static struct ptable *svc_table(const struct svc_view *v, const struct flow *f0,
 	named = v->name >= 0 && !bpf_map_lookup_elem(v->name, &s->id, &n) && n.name[0];
 	pt_str(t, named ? svcname_str(&n, true, buf, sizeof(buf)) : NULL);
 	pt_str(t, named ? svcname_str(&n, false, buf, sizeof(buf)) : NULL);
-	if (named && n.port[0])
-		pt_strf(t, "%.*s", (int)strnlen(n.port, sizeof(n.port)), n.port);
-	else
-		pt_null(t);
+	pt_field(t, named ? n.port : "", sizeof(n.port));
 	svc_addr_str(k->family, k->addr, k->port, buf, sizeof(buf));
 	pt_strf(t, "%s/%s", buf, proto_name(k->proto) ?: "?");
 	pt_str(t, k->scope == XCNI_SCOPE_INT ? "int" : "ext");

@@ -515,10 +515,7 @@ static void monitor_service(struct msrc *s, const struct xcni_event *ev)
 	}
 	pt_str(m->t, text);
 	pt_str(m->t, named ? svcname_str(&n, false, name, sizeof(name)) : NULL);
-	if (named && n.port[0])
-		pt_strf(m->t, "%.*s", (int)strnlen(n.port, sizeof(n.port)), n.port);
-	else
-		pt_null(m->t);
+	pt_field(m->t, named ? n.port : "", sizeof(n.port));
 	pt_strf(m->t, "%s/%s", fe, proto_name(ev->proto) ?: "?");
 	pt_uint(m->t, ev->rev_nat);
 	if (ev->backend_id) {

@@ -35,10 +35,7 @@ void svcname_cols(struct ptable *t, const struct xcni_svcname *n)
 	}
 	pt_str(t, svcname_str(n, true, buf, sizeof(buf)));
 	pt_str(t, svcname_str(n, false, buf, sizeof(buf)));
-	if (n->port[0])
-		pt_strf(t, "%.*s", (int)strnlen(n->port, sizeof(n->port)), n->port);
-	else
-		pt_null(t);
+	pt_field(t, n->port, sizeof(n->port));
 }
 
 /* "10.96.0.10:53", "[fd00::a]:53": an address of the Service maps and a port. */
