@@ -427,15 +427,13 @@ static int probe_dest(struct lab *lab, const char *to, unsigned int *fams, bool 
 			return -1;
 		if (node && lab_dest_parse(*a6 ? a6 : node->ip, &lit))
 			return -1;
-		if (asked && want != dest_family(&lit)) {
-			fprintf(stderr, "lab probe: %s is an %s address%s; --family %s cannot reach it\n",
+		if (asked && want != dest_family(&lit))
+			return said(-1, "lab probe: %s is an %s address%s; --family %s cannot reach it\n",
 				node ? (*a6 ? a6 : node->ip) : to, fam_name(dest_family(&lit)),
 				!node ? "" : lab_ul_v6only(lab) ? " (this lab's underlay is IPv6)" :
 				lab_node_ul6only(lab, node) ? " (this node's underlay is IPv6 alone)" :
 				" (this lab's underlay is IPv4)",
 				want == LAB_FAM_V6 ? "6" : "4");
-			return -1;
-		}
 		*fams = dest_family(&lit);
 		d[*fams == LAB_FAM_V6] = lit;
 		return 0;
@@ -449,13 +447,11 @@ static int probe_dest(struct lab *lab, const char *to, unsigned int *fams, bool 
 			return said(-1, "lab probe: %s: not svc/NAMESPACE/SERVICE\n", to);
 		snprintf(ns, sizeof(ns), "%.*s", (int)(slash - to - 4), to + 4);
 		r = lab_svc_lookup(lab, ns, slash + 1, &ips);
-		if (r) {
-			fprintf(stderr, "lab probe: Service %s/%s: %s\n", ns, slash + 1,
+		if (r)
+			return said(-1, "lab probe: Service %s/%s: %s\n", ns, slash + 1,
 				r == -ENOENT ? "not found (lab get shows the Services)" :
 				r == -ENXIO ? "headless: no ClusterIP to probe (DNS names its pods)" :
 				strerror(-r));
-			return -1;
-		}
 	} else if (!(dst = lab_pod_lookup(lab, to))) {
 		return -1;
 	}

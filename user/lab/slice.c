@@ -364,12 +364,10 @@ int lab_slice_validate(struct lab *lab, const struct k8s_object *o, const char *
 	/* The controller's slices share the cluster state's names (NAME-HASH). */
 	hand_file(lab, o->meta.ns, o->meta.name, mine, sizeof(mine));
 	lab_object_file(lab, K8S_ENDPOINTSLICE, o->meta.ns, o->meta.name, theirs, sizeof(theirs));
-	if (access(mine, F_OK) && !access(theirs, F_OK)) {
-		fprintf(stderr, "lab apply: %s: EndpointSlice %s/%s: metadata.name: taken by a slice "
+	if (access(mine, F_OK) && !access(theirs, F_OK))
+		return said(-EINVAL, "lab apply: %s: EndpointSlice %s/%s: metadata.name: taken by a slice "
 				"the EndpointSlice controller manages (of Service %s/%s)\n", src,
 			o->meta.ns, o->meta.name, o->meta.ns, o->eps.service ? o->eps.service : "?");
-		return -EINVAL;
-	}
 	return 0;
 }
 
