@@ -1077,8 +1077,7 @@ int main(int argc, char **argv)
 	if (!cmd)
 		return 2;
 	if (!cmd->fn) { /* lab or flows after a "--": its options would be lost */
-		pr_err("%s: give it before any --\n", cmd->name);
-		return 2;
+		return pr_err_ret(2, "%s: give it before any --\n", cmd->name);
 	}
 	if (g.version && strcmp(cmd->name, "version"))
 		return pr_err_ret(2, "--version: give it alone (xcnictl --version)\n");

@@ -617,28 +617,25 @@ static int node_validate(struct lab *lab, const struct k8s_object *o, const char
 	 * address (n->ip only numbers it). */
 	if (o->node.internal_ip && lab_node_ul6only(lab, n)) {
 		inet_ntop(AF_INET, &o->node.internal_ip, a, sizeof(a));
-		fprintf(stderr, "lab apply: %s: Node %s: status.addresses: InternalIP %s, but the "
+		return said(-EINVAL, "lab apply: %s: Node %s: status.addresses: InternalIP %s, but the "
 				"%s underlay is IPv6 alone (node address %s; it cannot change)\n",
 			src, n->name, a, lab_ul_v6only(lab) ? "lab's" : "node's",
 			lab_node_addr(lab, n, a6, sizeof(a6)));
-		return -EINVAL;
 	}
 	if (!IN6_IS_ADDR_UNSPECIFIED((const struct in6_addr *)o->node.internal_ip6) &&
 	    (lab_node_ip6(lab, n, a6, sizeof(a6)) || inet_pton(AF_INET6, a6, &ip6) != 1 ||
 	     memcmp(&ip6, o->node.internal_ip6, sizeof(ip6)))) {
 		inet_ntop(AF_INET6, o->node.internal_ip6, a6x, sizeof(a6x));
-		fprintf(stderr, "lab apply: %s: Node %s: status.addresses: InternalIP %s, but the "
+		return said(-EINVAL, "lab apply: %s: Node %s: status.addresses: InternalIP %s, but the "
 				"node's IPv6 underlay address is %s (it cannot change)\n",
 			src, n->name, a6x, *a6 ? a6 : "none");
-		return -EINVAL;
 	}
 	if (o->node.internal_ip && (inet_pton(AF_INET, n->ip, &ip) != 1 ||
 				    ip.s_addr != o->node.internal_ip)) {
 		inet_ntop(AF_INET, &o->node.internal_ip, a, sizeof(a));
-		fprintf(stderr, "lab apply: %s: Node %s: status.addresses: InternalIP %s, but the "
+		return said(-EINVAL, "lab apply: %s: Node %s: status.addresses: InternalIP %s, but the "
 				"node's underlay address is %s (it cannot change)\n",
 			src, n->name, a, n->ip);
-		return -EINVAL;
 	}
 	return 0;
 }

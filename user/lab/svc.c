@@ -400,10 +400,9 @@ static int svc_families(const struct lab *lab, const struct k8s_object *o, const
 	*n = 0;
 	if (pol && strcmp(pol, "SingleStack") && strcmp(pol, "PreferDualStack") &&
 	    strcmp(pol, "RequireDualStack")) {
-		fprintf(stderr, "lab apply: %s: Service %s/%s: spec.ipFamilyPolicy: \"%s\" is not "
+		return said(-EINVAL, "lab apply: %s: Service %s/%s: spec.ipFamilyPolicy: \"%s\" is not "
 				"SingleStack, PreferDualStack or RequireDualStack\n", src, o->meta.ns,
 			o->meta.name, pol);
-		return -EINVAL;
 	}
 	if (lab_svc_ips_get(o->raw, &given))
 		return said(-EINVAL, "lab apply: %s: Service %s/%s: spec.clusterIPs: not IP addresses "
@@ -448,10 +447,9 @@ static int svc_families(const struct lab *lab, const struct k8s_object *o, const
 	if ((given.has4 && fams[0] != LAB_FAM_V4 && (*n < 2 || fams[1] != LAB_FAM_V4)) ||
 	    (given.has6 && fams[0] != LAB_FAM_V6 && (*n < 2 || fams[1] != LAB_FAM_V6)) ||
 	    (given.order && given.order != fams[0])) {
-		fprintf(stderr, "lab apply: %s: Service %s/%s: spec.clusterIPs: do not match "
+		return said(-EINVAL, "lab apply: %s: Service %s/%s: spec.clusterIPs: do not match "
 				"spec.ipFamilies (the first address is the first family's)\n", src,
 			o->meta.ns, o->meta.name);
-		return -EINVAL;
 	}
 	return 0;
 }
@@ -481,10 +479,9 @@ static int svc_validate_type(const struct lab *lab, const struct lab_svc_index *
 
 	if (type && strcmp(type, "ClusterIP") && strcmp(type, "NodePort") &&
 	    strcmp(type, "LoadBalancer")) {
-		fprintf(stderr, "lab apply: %s: Service %s/%s: spec.type: \"%s\" is not served by the "
+		return said(-EINVAL, "lab apply: %s: Service %s/%s: spec.type: \"%s\" is not served by the "
 				"lab (only ClusterIP, NodePort and LoadBalancer)\n", src, o->meta.ns,
 			o->meta.name, type);
-		return -EINVAL;
 	}
 	if (s->node_ports && s->headless)
 		return said(-EINVAL,
