@@ -711,10 +711,9 @@ static int lab_validate(struct lab *lab, const struct batch *b, const char *verb
 		const struct lab_pod *p;
 
 		if (o->meta.ns && !strcmp(verb, "apply") && !ns_exists(lab, b, o->meta.ns)) {
-			fprintf(stderr, "lab apply: %s: %s %s/%s: metadata.namespace: namespace \"%s\" "
+			err = said(-EINVAL, "lab apply: %s: %s %s/%s: metadata.namespace: namespace \"%s\" "
 					"not found\n", b->obj_src[i], k8s_kind_name(o->kind), o->meta.ns,
 				o->meta.name, o->meta.ns);
-			err = -EINVAL;
 		}
 		if (o->kind == K8S_NODE && node_validate(lab, o, b->obj_src[i], verb))
 			err = -EINVAL;
@@ -726,38 +725,33 @@ static int lab_validate(struct lab *lab, const struct batch *b, const char *verb
 		if (o->kind != K8S_POD || strcmp(verb, "apply"))
 			continue;
 		if (pod_grace_raw(o) < 0 || pod_grace_raw(o) > LAB_GRACE_MAX) {
-			fprintf(stderr, "lab apply: %s: Pod %s/%s: spec.terminationGracePeriodSeconds: "
+			err = said(-EINVAL, "lab apply: %s: Pod %s/%s: spec.terminationGracePeriodSeconds: "
 					"must be an integer from 0 to %d (the lab's bound)\n",
 				b->obj_src[i], o->meta.ns, o->meta.name, LAB_GRACE_MAX);
-			err = -EINVAL;
 		}
 		if (o->pod.node_name && !lab_node_find(lab, o->pod.node_name)) {
-			fprintf(stderr, "lab apply: %s: Pod %s/%s: spec.nodeName: %s is not a lab node (n1..n%zu)\n",
+			err = said(-EINVAL, "lab apply: %s: Pod %s/%s: spec.nodeName: %s is not a lab node (n1..n%zu)\n",
 				b->obj_src[i], o->meta.ns, o->meta.name, o->pod.node_name, lab->nnodes);
-			err = -EINVAL;
 		}
 		p = lab_pod_find(lab, o->meta.ns, o->meta.name);
 		if (pod_finished_validate(lab, o, p, b->obj_src[i]))
 			err = -EINVAL;
 		/* Unless its grace period ended: the reap before the apply removes it. */
 		if (p && p->term_until && p->term_until > (long long)time(NULL)) {
-			fprintf(stderr, "lab apply: %s: Pod %s/%s: is terminating (%llds left of its "
+			err = said(-EINVAL, "lab apply: %s: Pod %s/%s: is terminating (%llds left of its "
 					"grace period): lab delete --now, or wait\n", b->obj_src[i],
 				o->meta.ns, o->meta.name, p->term_until - (long long)time(NULL));
-			err = -EINVAL;
 		}
 		if (p && p->host_network != o->pod.host_network) {
-			fprintf(stderr, "lab apply: %s: Pod %s/%s: spec.hostNetwork: the pod runs %s; "
+			err = said(-EINVAL, "lab apply: %s: Pod %s/%s: spec.hostNetwork: the pod runs %s; "
 					"the field is immutable (delete the pod first)\n",
 				b->obj_src[i], o->meta.ns, o->meta.name,
 				p->host_network ? "in its node's netns" : "in a netns of its own");
-			err = -EINVAL;
 		}
 		if (p && o->pod.node_name && strcmp(p->node, o->pod.node_name)) {
-			fprintf(stderr, "lab apply: %s: Pod %s/%s: spec.nodeName: the pod runs on %s; "
+			err = said(-EINVAL, "lab apply: %s: Pod %s/%s: spec.nodeName: the pod runs on %s; "
 					"the field is immutable (delete the pod first)\n",
 				b->obj_src[i], o->meta.ns, o->meta.name, p->node);
-			err = -EINVAL;
 		}
 	}
 	return err;

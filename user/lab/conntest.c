@@ -780,9 +780,8 @@ int lab_conntest_run(const struct lab_ct_opts *op)
 			ct_one(&o, &lab, &d, before, &lab_ct_cases[i], fam, &cr);
 	ret = cr.failed ? 1 : 0;
 	if (xcni_stop) {
-		fprintf(stderr, "connectivity test: interrupted: the tests stop here, the namespace "
+		ret = said(2, "connectivity test: interrupted: the tests stop here, the namespace "
 				"goes\n");
-		ret = 2;
 	}
 close:
 	lab_drops_close(&d);
@@ -793,9 +792,8 @@ cleanup:
 		xcni_stop_signals(old, false);
 	if (!o.keep) {
 		if (ct_cleanup(o.verbose)) {
-			fprintf(stderr, "connectivity test: removing namespace %s failed\n",
+			ret = said(2, "connectivity test: removing namespace %s failed\n",
 				LAB_CONNTEST_NS);
-			ret = 2;
 		} else {
 			removed = true;
 		}

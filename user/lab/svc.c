@@ -559,10 +559,9 @@ static int np_assign(const struct lab *lab, const struct lab_svc_index *l, const
 	for (size_t i = 0; !err && i < o->svc.nports; i++) {
 		given[i] = np_pick(lab, l, o, old, i, given);
 		if (!given[i]) {
-			fprintf(stderr, "lab apply: Service %s/%s: spec.ports[%zu].nodePort: the range "
+			err = said(-ENOSPC, "lab apply: Service %s/%s: spec.ports[%zu].nodePort: the range "
 					"%u-%u is full\n", o->meta.ns, o->meta.name, i, lab->np_min,
 				lab->np_max);
-			err = -ENOSPC;
 		} else if (json_object_set_new(json_array_get(ports, i), "nodePort",
 					       json_integer(given[i]))) {
 			err = -ENOMEM;
@@ -615,15 +614,13 @@ int lab_svc_validate(struct lab *lab, const struct k8s_object *o, const char *sr
 	if (old && lab_svc_ips_get(old->raw, &oips))
 		old = NULL;
 	if (lab_svc_ips_get(o->raw, &ips)) {
-		fprintf(stderr, "lab apply: %s: Service %s/%s: spec.clusterIPs: not IP addresses "
+		err = said(-EINVAL, "lab apply: %s: Service %s/%s: spec.clusterIPs: not IP addresses "
 				"(at most one of each family, or None)\n", src, o->meta.ns, o->meta.name);
-		err = -EINVAL;
 	} else if (old && oips.headless != ips.headless) {
 		/* None is a ClusterIP value like any other: immutable both ways. */
-		fprintf(stderr, "lab apply: %s: Service %s/%s: spec.clusterIP: %s, but it is %s "
+		err = said(-EINVAL, "lab apply: %s: Service %s/%s: spec.clusterIP: %s, but it is %s "
 				"and the field is immutable\n", src, o->meta.ns, o->meta.name,
 			ips.headless ? "None" : "an address", oips.headless ? "None" : "an address");
-		err = -EINVAL;
 	} else if (!ips.headless) {
 		err = svc_families(lab, o, src, fams, &nfam);
 		if (!err && ips.has4)
@@ -713,10 +710,9 @@ int lab_svc_apply(struct lab *lab, const struct k8s_object *o, bool *changed, FI
 			ips.has6 = true;
 			ips.ip6 = oips.ip6;
 		} else if (!given && svc_allocate(l, fams[i], &ips)) {
-			fprintf(stderr, "lab apply: Service %s/%s: spec.clusterIP: the range %s/%d is full\n",
+			err = said(-ENOSPC, "lab apply: Service %s/%s: spec.clusterIP: the range %s/%d is full\n",
 				o->meta.ns, o->meta.name, fams[i] == LAB_FAM_V4 ? LAB_SVC_NET : LAB_SVC_NET6,
 				fams[i] == LAB_FAM_V4 ? LAB_SVC_PLEN : LAB_SVC_PLEN6);
-			err = -ENOSPC;
 		}
 		lab_svc_ip_str(&ips, fams[i], a[i], sizeof(a[i]));
 	}
@@ -812,9 +808,8 @@ int lab_svc_for_pod(struct lab *lab, const struct lab_pod *p, const struct lab_p
 	if (lab_object_load(path, &pod))
 		return said(-EIO, "lab: pod %s/%s: its object (%s) cannot be read\n", p->ns, p->name, path);
 	if (!pod->meta.labels.n) {
-		fprintf(stderr, "lab: pod %s/%s has no labels: a Service cannot select it\n", p->ns,
+		err = said(-EINVAL, "lab: pod %s/%s has no labels: a Service cannot select it\n", p->ns,
 			p->name);
-		err = -EINVAL;
 		goto out;
 	}
 	for (size_t i = 0; i < pod->pod.nports; i++)
