@@ -258,7 +258,7 @@ struct matrix {
 	struct lab_port port;
 	int timeout_ms;
 	/* [src * npods + dst]: one probe's outcome. */
-	struct cell {
+	struct mcell {
 		int res; /* 1 connected, 0 not, -errno */
 		bool refused; /* RST or ICMP unreachable came back */
 		unsigned char fate; /* enum lab_fate, once the run's drops are read */
@@ -285,7 +285,7 @@ static void *matrix_worker(void *arg)
 	while ((j = atomic_fetch_add(&set->next, 1)) < set->end) {
 		struct matrix *m = &set->ms[j / set->per];
 		size_t job = j % set->per, src = job / m->npods, dst = job % m->npods;
-		struct cell *c = &m->cell[job];
+		struct mcell *c = &m->cell[job];
 
 		/* setns moves only this thread: each worker hops into the pod it probes from. */
 		if (cur != m->nsfd[src]) {
@@ -798,7 +798,7 @@ static int matrix_json_tables(const struct matrix *m, char **names, json_t *obj)
 		for (int x = 0; x < NT; x++)
 			json_object_set_new(t[x], names[i], row[x] = json_object());
 		for (size_t j = 0; j < m->npods; j++) {
-			const struct cell *c = &m->cell[i * m->npods + j];
+			const struct mcell *c = &m->cell[i * m->npods + j];
 
 			json_object_set_new(row[ROWS], names[j], json_boolean(c->res > 0));
 			json_object_set_new(row[VERDICTS], names[j], json_string(lab_fate_word(c->fate)));
