@@ -238,12 +238,6 @@ const char *ctl_overlay_decap(const char *pin_dir, bool *torn)
 	return "xdp";
 }
 
-/* xcni_config.np_accel: how the NodePort fast path is attached. */
-static const char *np_accel_name(__u8 m)
-{
-	return m == XCNI_NPA_NATIVE ? "native" : m == XCNI_NPA_GENERIC ? "generic" : "off";
-}
-
 /* How this node answers NodePort clients through another node's backend:
  * "snat", "dsr", or NULL (no overlay, or Services not in BPF). */
 static const char *node_port_mode(const char *pin_dir)
@@ -344,7 +338,9 @@ static void config_svc_cols(struct ptable *t, const struct ctl_ctx *c,
 	else
 		pt_null(t);
 	xcni_close(&rfd);
-	pt_str(t, np_accel_name(cfg->np_accel));
+	/* How the NodePort fast path is attached. */
+	pt_str(t, cfg->np_accel == XCNI_NPA_NATIVE ? "native" :
+		  cfg->np_accel == XCNI_NPA_GENERIC ? "generic" : "off");
 }
 
 static int cmd_config(const struct ctl_ctx *c, char **argv)

@@ -488,12 +488,6 @@ static int chains_load(struct chain_set *set, const struct rules *r)
 	return 0;
 }
 
-static void chains_free(struct chain_set *set)
-{
-	hmap_free(&set->m);
-	free(set->buf);
-}
-
 static int node_sync(const struct lab_node *n, const struct rules *r)
 {
 	struct chain_set made;
@@ -560,7 +554,8 @@ static int node_sync(const struct lab_node *n, const struct rules *r)
 		fprintf(stderr, "lab: node %s: %s refused kube-proxy's rules\n", n->name,
 			restore_argv[0]);
 out:
-	chains_free(&made);
+	hmap_free(&made.m);
+	free(made.buf);
 	free(saved);
 	free(in);
 	return err;
