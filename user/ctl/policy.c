@@ -144,13 +144,6 @@ static const char *tier_word(__u16 flags)
 	return w[XCNI_POLV_TIER(flags)];
 }
 
-static const char *action_word(__u16 flags)
-{
-	if (!(flags & XCNI_POLV_DENY))
-		return "allow";
-	return flags & XCNI_POLV_AUDIT ? "audit" : "deny";
-}
-
 /* The cells of one allow entry under pol_cols (isolated_by, near: its direction's). */
 static void pol_row(struct ptable *t, const struct pol_entry *r, int idfd, int nfd, int rnfd,
 		    const struct pol_cidr *cidrs, size_t nc, const char *isolated_by, const char *near)
@@ -181,7 +174,8 @@ static void pol_row(struct ptable *t, const struct pol_entry *r, int idfd, int n
 	pt_uint(t, r->val.rule);
 	pt_str(t, polsync_rule_name(rnfd, r->val.policy_id, pk->dir, r->val.rule, rn, sizeof(rn)));
 	pt_str(t, tier_word(r->val.flags));
-	pt_str(t, action_word(r->val.flags));
+	pt_str(t, !(r->val.flags & XCNI_POLV_DENY) ? "allow" :
+		  r->val.flags & XCNI_POLV_AUDIT ? "audit" : "deny");
 	pt_uint(t, r->val.packets);
 	pt_str(t, isolated_by[0] ? isolated_by : NULL);
 	pt_str(t, near[0] ? near : NULL);
