@@ -112,12 +112,9 @@ static int load_file(struct batch *b, const char *path)
 	struct k8s_error kerr;
 	json_t **docs;
 	size_t n;
-	int err;
+	int err = k8s_load_file(path, &docs, &n, &kerr);
 
-	err = k8s_load_file(path, &docs, &n, &kerr);
-	if (err)
-		return said(err, "lab: %s: %s\n", path, kerr.msg);
-	return batch_add_docs(b, path, docs, n);
+	return err ? said(err, "lab: %s: %s\n", path, kerr.msg) : batch_add_docs(b, path, docs, n);
 }
 
 /* What kubectl apply -f DIR takes: *.yaml, *.yml, *.json, not hidden. */
