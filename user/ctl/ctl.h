@@ -241,8 +241,6 @@ int parse_ip_any(const char *s, struct ctl_addr *a);
 const char *ctl_addr_str(const struct ctl_addr *a, char *buf, size_t len);
 /* A decimal 0..max that is all of s (no sign, no blanks): 0 or -EINVAL. */
 int parse_uint(const char *s, unsigned long max, unsigned long *v);
-/* An identity: a number, or a reserved one by name ("reserved:world"). */
-int parse_identity(const char *s, __u32 *id);
 /* "80/TCP", "53/udp", "9/sctp", "icmp": 0 or -EINVAL (said). */
 int parse_port_proto(const char *s, __u8 *proto, __u16 *port);
 /* ADDR:PORT/PROTO (IPv4 or [IPv6]): a frontend's key, scope EXT. 0 or -EINVAL (said). */
@@ -250,8 +248,6 @@ int parse_frontend(const char *s, struct xcni_svc_key *k);
 /* Service v's backend ids by slot (its count + count_term slots, 0 where a
  * slot reads nothing), calloc'd, their number in *n; NULL without memory. */
 __u32 *svc_slot_ids(int slot_fd, const struct xcni_svc *v, size_t *n);
-/* The reason called name ("drop-policy-ingress"): 0, or -ENOENT. */
-int reason_by_name(const char *name, int *reason);
 const char *tunnel_str(const struct xcni_ipcache_val *v, char buf[INET6_ADDRSTRLEN]);
 /* An ipBlock prefix of polcidr as "ADDR/LEN", either family. */
 const char *polcidr_str(const struct xcni_polcidr_key *k, char *buf, size_t len);

@@ -3,6 +3,7 @@
 #include "ctl/ctl.h"
 #include "lib/system/bpfpin.h"
 #include "lib/system/ctstat.h"
+#include "lib/observe/vocab.h"
 
 static const struct pt_col metric_cols[] = {
 	{ "REASON", "reason", PT_STR },
@@ -168,18 +169,20 @@ static int cmd_metrics(const struct ctl_ctx *c, char **argv)
 
 static int check_metrics_get(char **argv)
 {
+	char e[200];
 	int reason;
 
-	if (reason_by_name(argv[0], &reason))
+	if (vocab_reason(argv[0], &reason, e, sizeof(e)))
 		return pr_err_ret(-EINVAL, "REASON %s: no such reason (xcnictl metrics --all lists them)\n", argv[0]);
 	return 0;
 }
 
 static int cmd_metrics_get(const struct ctl_ctx *c, char **argv)
 {
+	char e[200];
 	int reason;
 
-	if (reason_by_name(argv[0], &reason))
+	if (vocab_reason(argv[0], &reason, e, sizeof(e)))
 		return -EINVAL;
 	return metrics_show(c, &reason);
 }
