@@ -23,13 +23,6 @@ int parse_ip_any(const char *s, struct ctl_addr *a)
 	return -EINVAL;
 }
 
-const char *ctl_addr_str(const struct ctl_addr *a, char *buf, size_t len)
-{
-	if (!inet_ntop(a->family == XCNI_AF_INET6 ? AF_INET6 : AF_INET, a->addr, buf, (socklen_t)len))
-		snprintf(buf, len, "?");
-	return buf;
-}
-
 int parse_uint(const char *s, unsigned long max, unsigned long *v)
 {
 	unsigned long n;

@@ -237,8 +237,6 @@ static inline size_t fam_len(__u8 fam)
 
 /* An IPv4 or IPv6 address (IPv6 without brackets): 0 or -EINVAL (not said). */
 int parse_ip_any(const char *s, struct ctl_addr *a);
-/* a as inet_ntop writes it (IPv6 in its short form), into buf (INET6_ADDRSTRLEN). */
-const char *ctl_addr_str(const struct ctl_addr *a, char *buf, size_t len);
 /* A decimal 0..max that is all of s (no sign, no blanks): 0 or -EINVAL. */
 int parse_uint(const char *s, unsigned long max, unsigned long *v);
 /* "80/TCP", "53/udp", "9/sctp", "icmp": 0 or -EINVAL (said). */
