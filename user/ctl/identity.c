@@ -60,9 +60,8 @@ static int cmd_identity_show(const struct ctl_ctx *c, char **argv)
 	}
 	free(recs);
 	if (get && !pt_rows(t)) {
-		pr_err("%s: no such identity\n", get);
 		pt_free(t);
-		err = -ENOENT;
+		err = pr_err_ret(-ENOENT, "%s: no such identity\n", get);
 		goto out;
 	}
 	err = show(c, t);
