@@ -455,10 +455,7 @@ static void monitor_policy_cells(const struct msrc *s, const struct xcni_event *
 	struct monitor *m = s->m;
 	char name[340], rn[XCNI_RULENAME_LEN];
 
-	if (p->text[0])
-		pt_str(m->t, p->text);
-	else
-		pt_null(m->t);
+	pt_str(m->t, p->text[0] ? p->text : NULL);
 	pt_uint(m->t, ev->src_identity);
 	pt_uint(m->t, ev->dst_identity);
 	if (ev->type == XCNI_EV_VERDICT || ev->reason == XCNI_DROP_POLICY_ADMIN ||

@@ -522,7 +522,6 @@ static void backend_rows(struct ptable *bt, const struct svc_view *m, const __u3
 
 	for (size_t s = 0; ids && s < nslots; s++) {
 		struct xcni_backend b;
-		char a[INET6_ADDRSTRLEN];
 		bool found = ids[s] && !bpf_map_lookup_elem(m->be, &ids[s], &b);
 
 		pt_uint(bt, s);
@@ -532,10 +531,7 @@ static void backend_rows(struct ptable *bt, const struct svc_view *m, const __u3
 			pt_null(bt);
 		if (found) {
 			pt_str(bt, svc_addr_str(b.family, b.addr, b.port, buf, sizeof(buf)));
-			if (inet_ntop(b.family == XCNI_AF_INET6 ? AF_INET6 : AF_INET, b.addr, a, sizeof(a)))
-				pt_str(bt, a);
-			else
-				pt_null(bt);
+			pt_ip(bt, b.family, b.addr);
 			pt_uint(bt, ntohs(b.port));
 			pt_str(bt, b.state == XCNI_BE_ACTIVE ? "active" :
 				   b.state == XCNI_BE_TERMINATING ? "terminating" : "unknown");
