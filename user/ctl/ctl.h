@@ -254,6 +254,14 @@ const char *polcidr_str(const struct xcni_polcidr_key *k, char *buf, size_t len)
 void pt_end(struct ptable *t, __u8 fam, __u8 proto, const void *a, __u16 port);
 /* An address of family fam as inet_ntop writes it. */
 void pt_ip(struct ptable *t, __u8 fam, const void *a);
+/* v, or a missing value when there is none (have false). */
+static inline void pt_uint_if(struct ptable *t, bool have, uint64_t v)
+{
+	if (have)
+		pt_uint(t, v);
+	else
+		pt_null(t);
+}
 /* n missing values in a row: pt_null n times. */
 static inline void pt_nulls(struct ptable *t, int n)
 {

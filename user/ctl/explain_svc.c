@@ -406,10 +406,7 @@ static struct ptable *svc_table(const struct svc_view *v, const struct flow *f0,
 	pt_uint(t, s->count);
 	pt_uint(t, s->count_term);
 	pt_str(t, ch->how);
-	if (ch->chosen)
-		pt_uint(t, ch->chosen);
-	else
-		pt_null(t);
+	pt_uint_if(t, ch->chosen, ch->chosen);
 	pt_str(t, reply_path(f0, mode_err, dsr, j->nlocal, j->nremote, j->rnode, reply,
 			     sizeof(reply)));
 	pt_str(t, mode_err ? NULL : dsr ? "dsr" : "snat");

@@ -263,10 +263,7 @@ static void svc_row(struct ptable *t, const struct svc_view *m, const struct svc
 	pt_uint(t, r->v.id);
 	pt_str(t, *svc_flags(&r->v, true, buf, sizeof(buf)) ? buf : NULL);
 	pt_str(t, *svc_flags(&r->v, false, buf, sizeof(buf)) ? buf : NULL);
-	if (r->v.flags & XCNI_SVC_F_AFFINITY)
-		pt_uint(t, r->v.affinity_s);
-	else
-		pt_null(t);
+	pt_uint_if(t, r->v.flags & XCNI_SVC_F_AFFINITY, r->v.affinity_s);
 	pt_uint(t, r->v.version);
 	pt_uint(t, r->v.count);
 	pt_uint(t, r->v.count_term);
@@ -525,10 +522,7 @@ static void backend_rows(struct ptable *bt, const struct svc_view *m, const __u3
 		bool found = ids[s] && !bpf_map_lookup_elem(m->be, &ids[s], &b);
 
 		pt_uint(bt, s);
-		if (ids[s])
-			pt_uint(bt, ids[s]);
-		else
-			pt_null(bt);
+		pt_uint_if(bt, ids[s], ids[s]);
 		if (found) {
 			pt_str(bt, svc_addr_str(b.family, b.addr, b.port, buf, sizeof(buf)));
 			pt_ip(bt, b.family, b.addr);
@@ -541,10 +535,7 @@ static void backend_rows(struct ptable *bt, const struct svc_view *m, const __u3
 		}
 		for (j = 0; j < nmg && mg[j].id != ids[s]; j++)
 			;
-		if (have_mg)
-			pt_uint(bt, j < nmg ? mg[j].n : 0);
-		else
-			pt_null(bt);
+		pt_uint_if(bt, have_mg, j < nmg ? mg[j].n : 0);
 	}
 }
 
