@@ -502,14 +502,20 @@ void pt_field(struct ptable *t, const char *s, size_t len)
 		pt_null(t);
 }
 
+void pt_name(struct ptable *t, const char *name, const char *fmt, ...)
+{
+	char buf[64];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	pt_str(t, name ?: buf);
+}
+
 void pt_proto(struct ptable *t, __u8 proto)
 {
-	const char *s = proto_name(proto);
-
-	if (s)
-		pt_str(t, s);
-	else
-		pt_strf(t, "%u", proto);
+	pt_name(t, proto_name(proto), "%u", proto);
 }
 
 const char *flag_names(__u8 flags, const struct flag_name *names, size_t n, char *buf, size_t len)
@@ -538,10 +544,7 @@ void pt_ct_state(struct ptable *t, __u8 state)
 		[XCNI_CT_CLOSED] = "closed",
 	};
 
-	if (state < ARRAY_SIZE(names) && names[state])
-		pt_str(t, names[state]);
-	else
-		pt_strf(t, "%u", state);
+	pt_name(t, state < ARRAY_SIZE(names) ? names[state] : NULL, "%u", state);
 }
 
 void pt_end(struct ptable *t, __u8 fam, __u8 proto, const void *a, __u16 port)

@@ -310,10 +310,7 @@ static void config_underlay_cols(struct ptable *t, const struct xcni_config *cfg
 	pt_uint(t, cfg->vni);
 	pt_uint(t, cfg->underlay_mtu);
 	pt_uint(t, cfg->pod_mtu);
-	if (xdp_mode_name(cfg->xdp_mode))
-		pt_str(t, xdp_mode_name(cfg->xdp_mode));
-	else
-		pt_strf(t, "0x%x", cfg->xdp_mode);
+	pt_name(t, xdp_mode_name(cfg->xdp_mode), "0x%x", cfg->xdp_mode);
 }
 
 /* Events, the Service CIDRs and NodePort mode, the policy revision, the fast path. */

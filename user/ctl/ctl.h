@@ -270,6 +270,9 @@ static inline void pt_nulls(struct ptable *t, int n)
 }
 /* A fixed-size text field of a map's value (at most len bytes, NUL-padded): null when empty. */
 void pt_field(struct ptable *t, const char *s, size_t len);
+/* A name's cell, or without one (NULL) fmt's text: the number it stands for. */
+__attribute__((format(printf, 3, 4))) void pt_name(struct ptable *t, const char *name,
+						   const char *fmt, ...);
 /* A protocol's cell: its name (proto_name), else its number. */
 void pt_proto(struct ptable *t, __u8 proto);
 /* A conntrack entry's state: new, established, closing, closed, else its number. */

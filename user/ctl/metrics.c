@@ -144,10 +144,7 @@ static int metrics_show(const struct ctl_ctx *c, const int *only)
 			}
 			if (!sum.packets && !sum.bytes && !(c->opts & OPT_ALL) && !only)
 				continue;
-			if (ri)
-				pt_str(t, ri->name);
-			else
-				pt_strf(t, "reason%d", reason);
+			pt_name(t, ri ? ri->name : NULL, "reason%d", reason);
 			pt_int(t, reason);
 			pt_str(t, xcni_dir_name(dir));
 			pt_uint(t, sum.packets);

@@ -670,10 +670,7 @@ static int on_event(void *arg, void *data, size_t len)
 	pt_str(m->t, n.spod[0] ? n.spod : NULL);
 	pt_str(m->t, n.dpod[0] ? n.dpod : NULL);
 	pt_uint(m->t, ev->len);
-	if (event_type_name(ev->type))
-		pt_str(m->t, event_type_name(ev->type));
-	else
-		pt_strf(m->t, "%u", ev->type);
+	pt_name(m->t, event_type_name(ev->type), "%u", ev->type);
 	monitor_policy_cells(s, ev, p);
 	monitor_service(s, ev);
 	m->err = pt_flush_fmt(m->t, stdout, m->c->out);

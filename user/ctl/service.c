@@ -247,7 +247,6 @@ static void svc_row(struct ptable *t, const struct svc_view *m, const struct svc
 {
 	char buf[160];
 	struct xcni_svcname n;
-	const char *s;
 
 	svc_addr_str(r->k.family, r->k.addr, r->k.port, buf, sizeof(buf));
 	pt_strf(t, "%s/%s", buf, proto_name(r->k.proto) ?: "?");
@@ -256,10 +255,7 @@ static void svc_row(struct ptable *t, const struct svc_view *m, const struct svc
 	pt_ip(t, r->k.family, r->k.addr);
 	pt_uint(t, ntohs(r->k.port));
 	pt_proto(t, r->k.proto);
-	if ((s = scope_name(r->k.scope)))
-		pt_str(t, s);
-	else
-		pt_strf(t, "%u", r->k.scope);
+	pt_name(t, scope_name(r->k.scope), "%u", r->k.scope);
 	pt_uint(t, r->v.id);
 	pt_str(t, *svc_flags(&r->v, true, buf, sizeof(buf)) ? buf : NULL);
 	pt_str(t, *svc_flags(&r->v, false, buf, sizeof(buf)) ? buf : NULL);
