@@ -125,10 +125,8 @@ static int cmd_fqdn_list(const struct ctl_ctx *c, char **argv)
 		if ((c->opts & OPT_POD) && key != want)
 			continue;
 		pat_name(fd, r, name, sizeof(name));
-		if (key && pod_of_ip(pfd, key, pod, sizeof(pod)))
-			pt_str(t, pod);
-		else
-			pt_strf(t, "endpoint %u", r->k.ep_id);
+		pt_name(t, key && pod_of_ip(pfd, key, pod, sizeof(pod)) ? pod : NULL, "endpoint %u",
+			r->k.ep_id);
 		pt_str(t, name);
 		pt_ip(t, r->k.family, r->k.addr);
 		pt_uint(t, r->v.ttl);
