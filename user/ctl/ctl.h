@@ -117,14 +117,6 @@ struct cmd {
 	/* Optional: a syntax check of the arguments, run first; failing is a
 	 * usage error (exit 2), not a failed lookup (exit 1). */
 	int (*check)(char **argv);
-	/* A command with a parser of its own (fn NULL): own, argv from the command's
-	 * name on, the global options taken out and given back in its spelling; or
-	 * line, the line handed over whole from the command's word (skip words after
-	 * it). own_opts: the option table it parses with (its flags). */
-	int (*own)(int argc, char **argv);
-	int (*line)(int argc, char **argv);
-	int skip;
-	const struct pt_opt *own_opts;
 };
 
 /* nargs: up to n positional arguments (argv NULL-terminated after those given). */

@@ -118,35 +118,62 @@ static int cmd_version(const struct ctl_ctx *c, char **argv)
 static int cmd_filters(const struct ctl_ctx *c, char **argv);
 
 /*
- * The commands that are their own noun: flows, lab, ... with parsers of
- * their own (struct cmd's own and line: their flags are those of the option
- * tables they parse with, the lab's its command's, lab_cmd_opts), version.
+ * The commands with a parser of their own, by name (main_cmds' rows): fn,
+ * argv from the command's name on, the global options taken out and given
+ * back in its spelling (own_main); or line, the line handed over whole from
+ * the command's word (skip words after it). Their flags are those of the
+ * option tables they parse with, opts (the lab's: its command's,
+ * lab_cmd_opts), never listed here.
  */
+static const struct own {
+	const char *name, *sub;
+	int (*fn)(int argc, char **argv);
+	int (*line)(int argc, char **argv);
+	int skip;
+	const struct pt_opt *opts;
+} owns[] = {
+	{ "lab", NULL, lab_main, NULL, 0, NULL },
+	{ "flows", NULL, ctl_flows_main, NULL, 0, ctl_flows_opts },
+	{ "status", NULL, ctl_status_main, NULL, 0, ctl_status_opts },
+	{ "sysdump", NULL, ctl_sysdump_main, NULL, 0, ctl_sysdump_opts },
+	{ "connectivity", "test", NULL, ctl_connectivity_main, 0, lab_conntest_opts },
+	{ "connectivity", "probe", NULL, ctl_connectivity_main, 0, lab_conntest_probe_opts },
+	{ "policy", "suggest", NULL, ctl_policy_suggest_main, 1, ctl_suggest_opts },
+	{ "ui", NULL, NULL, ctl_ui_main, 0, ctl_ui_opts },
+};
+
+static const struct own *own_of(const struct cmd *cmd)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(owns); i++)
+		if (!strcmp(cmd->name, owns[i].name) &&
+		    (!owns[i].sub || (cmd->sub && !strcmp(cmd->sub, owns[i].sub))))
+			return &owns[i];
+	return NULL;
+}
+
+/* The commands that are their own noun: flows, lab (with parsers of their own), version. */
 static const struct cmd main_cmds[] = {
 	{ "flows", NULL, NULL, 0, 0, "[FILTERS]",
 	  "Flow records of xcnid --flows, filtered as hubble observe's (flows --help: the filters)",
-	  NULL, ctl_flows_main, NULL, 0, ctl_flows_opts },
+	  NULL },
 	{ "lab", NULL, NULL, 0, 0, "COMMAND [ARGS]",
 	  "A Kubernetes cluster of network namespaces on this machine (lab --help: its commands)",
-	  NULL, lab_main },
+	  NULL },
 	{ "status", NULL, NULL, 0, 0, "[--wait [--timeout D]]",
-	  "The node's health and a verdict: OK, DEGRADED (why) or DOWN (status --help)", NULL,
-	  ctl_status_main, NULL, 0, ctl_status_opts },
+	  "The node's health and a verdict: OK, DEGRADED (why) or DOWN (status --help)", NULL },
 	{ "sysdump", NULL, NULL, 0, 0, "[-f FILE|-] [--agent-log FILE]",
-	  "One tar.gz with what a bug report needs, secrets left out (sysdump --help)", NULL,
-	  ctl_sysdump_main, NULL, 0, ctl_sysdump_opts },
+	  "One tar.gz with what a bug report needs, secrets left out (sysdump --help)", NULL },
 	{ "connectivity", "test", NULL, 0, 0, "[--kubeconfig FILE] [--test GLOB]... [--node A [--node B]]",
 	  "Deploy probe pods in the lab or a cluster, test every path, clean up (connectivity test --help)",
-	  NULL, NULL, ctl_connectivity_main, 0, lab_conntest_opts },
+	  NULL },
 	{ "connectivity", "probe", NULL, 0, 0, "--to ADDR --port PORT/PROTO | --dns NAME [--qtype A|AAAA]",
 	  "One probe from this network namespace, as one JSON line (connectivity probe --help)",
-	  NULL, NULL, ctl_connectivity_main, 0, lab_conntest_probe_opts },
+	  NULL },
 	{ "policy", "suggest", NULL, 0, 0, "--namespace NS [--from-flows FILE|--since D] [--audit]",
 	  "NetworkPolicies that allow exactly the recorded flows, replayed (policy suggest --help)",
-	  NULL, NULL, ctl_policy_suggest_main, 1, ctl_suggest_opts },
+	  NULL },
 	{ "ui", NULL, NULL, 0, 0, "--kubeconfig FILE|--agent ADDR... --tls DIR",
-	  "Serve the service map of every node's flows, from the agents (ui --help)", NULL, NULL,
-	  ctl_ui_main, 0, ctl_ui_opts },
+	  "Serve the service map of every node's flows, from the agents (ui --help)", NULL },
 	{ "filters", NULL, cmd_filters, 0, 0, "",
 	  "List the filter words: one meaning each, and the commands that take them.", NULL },
 	{ "version", NULL, cmd_version, 0, 0, "",
@@ -362,14 +389,15 @@ static bool has_flag(const char *buf, const char *name)
 
 int ctl_cmd_flags(const struct cmd *cmd, const char *sub, char *buf, size_t n)
 {
-	bool lab = cmd->own == lab_main;
+	const struct own *own = own_of(cmd);
+	bool lab = own && own->fn == lab_main;
 	size_t off;
 
 	global_flags(buf, n, lab);
 	off = strlen(buf);
 
-	if (cmd->own_opts) {
-		for (const struct pt_opt *o = cmd->own_opts; o->name && off < n; o++)
+	if (own && own->opts) {
+		for (const struct pt_opt *o = own->opts; o->name && off < n; o++)
 			if (!has_flag(buf, o->name))
 				off += (size_t)snprintf(buf + off, n - off, " --%s%s", o->name,
 							o->arg ? "=" : "");
@@ -382,7 +410,7 @@ int ctl_cmd_flags(const struct cmd *cmd, const char *sub, char *buf, size_t n)
 		}
 	}
 	/* Its short options, but the global ones (-j, -v, -h: listed already). */
-	for (const struct pt_opt *o = cmd->own_opts; o && o->name && off < n; o++) {
+	for (const struct pt_opt *o = own ? own->opts : NULL; o && o->name && off < n; o++) {
 		const struct pt_opt *g = o->short_name ? opt_short(o->short_name) : NULL;
 
 		if (!g || g->bit)
@@ -688,7 +716,8 @@ static int own_globals_check(bool lab, const char *sub, const char *where,
  */
 static int own_main(const struct cmd *cmd, int argc, char **argv, int cw, struct global *g)
 {
-	bool lab = cmd->own == lab_main;
+	const struct own *own = own_of(cmd);
+	bool lab = own->fn == lab_main;
 	char **out = calloc((size_t)argc + 2 * ARRAY_SIZE(g->nodes) + 8, sizeof(*out));
 	struct own_words w = { .pass = calloc((size_t)argc + 1, sizeof(*w.pass)) };
 	char flags[2048], where[96];
@@ -709,7 +738,7 @@ static int own_main(const struct cmd *cmd, int argc, char **argv, int cw, struct
 		goto out;
 	if ((rc = own_globals_check(lab, sub, where, g)))
 		goto out;
-	if (g->out == PT_WIDE && cmd->own == ctl_flows_main)
+	if (g->out == PT_WIDE && own->fn == ctl_flows_main)
 		out[n++] = "--wide";
 	if (pt_format_structured(g->out)) {
 		out[n++] = "--json";
@@ -737,7 +766,7 @@ static int own_main(const struct cmd *cmd, int argc, char **argv, int cw, struct
 		out[n++] = argv[i];
 	out[n] = NULL;
 	optind = 0;
-	rc = cmd->own(n, out);
+	rc = own->fn(n, out);
 out:
 	free(w.pass);
 	free(out);
@@ -993,17 +1022,17 @@ static int getopt_error(int argc, char **argv, int opt)
  * ("xcnictl -o json connectivity test") follow its own, so they mean what
  * they mean after it, or its parser refuses them: never silently dropped.
  */
-static int own_line(const struct cmd *cmd, int argc, char **argv, int cw)
+static int own_line(const struct own *own, int argc, char **argv, int cw)
 {
 	char *line[argc + 1];
 	int n = 0;
 
-	for (int i = cw + cmd->skip; i < argc; i++)
+	for (int i = cw + own->skip; i < argc; i++)
 		line[n++] = argv[i];
 	for (int i = 1; i < cw; i++)
 		line[n++] = argv[i];
 	line[n] = NULL;
-	return cmd->line(n, line);
+	return own->line(n, line);
 }
 
 int main(int argc, char **argv)
@@ -1012,6 +1041,7 @@ int main(int argc, char **argv)
 			     .cmd_flags = ctl_cmd_flags };
 	struct global g = { .pin_dir_env = c.pin_dir && *c.pin_dir };
 	const struct cmd *cmd;
+	const struct own *own;
 	char **words, *given[argc + 1], buf[128], node_pin[PATH_MAX];
 	static char *version_words[] = { "version", NULL };
 	int opt, nwords, err, cw = 0;
@@ -1023,8 +1053,11 @@ int main(int argc, char **argv)
 	 * (lab/ui.c) and policy suggest (suggest.c) take the line whole. */
 	plain_words(argc, argv, 1, &cw, 1);
 	if (cw && (cmd = cmd_find(argv + cw, argc - cw) ?: cmd_named(argv[cw])) &&
-	    (cmd->own || cmd->line))
-		return cmd->own ? own_main(cmd, argc, argv, cw, &g) : own_line(cmd, argc, argv, cw);
+	    (own = own_of(cmd))) {
+		if (own->fn)
+			return own_main(cmd, argc, argv, cw, &g);
+		return own_line(own, argc, argv, cw);
+	}
 	if (!g.pin_dir_env)
 		c.pin_dir = XCNI_PIN_ROOT;
 	/* The command line as typed, for the lab hint: getopt permutes argv. */
@@ -1051,7 +1084,7 @@ int main(int argc, char **argv)
 		nwords = 1;
 	}
 	cmd = cmd_find(words, nwords);
-	if (g.help && cmd && (cmd->own || cmd->line)) {
+	if (g.help && cmd && (own = own_of(cmd))) {
 		/* "xcnictl help flows": "xcnictl flows --help", from its option table. */
 		char *line[nwords + 3];
 
@@ -1059,7 +1092,7 @@ int main(int argc, char **argv)
 		memcpy(line + 1, words, (size_t)nwords * sizeof(*line));
 		line[nwords + 1] = "--help";
 		line[nwords + 2] = NULL;
-		return cmd->own ? own_main(cmd, nwords + 2, line, 1, &g) : own_line(cmd, nwords + 2, line, 1);
+		return own->fn ? own_main(cmd, nwords + 2, line, 1, &g) : own_line(own, nwords + 2, line, 1);
 	}
 	if (g.help) {
 		/* "xcnictl endpoint --help" lists the endpoint commands. */
@@ -1076,9 +1109,8 @@ int main(int argc, char **argv)
 	cmd = cmd_check(&c, &g, words, nwords);
 	if (!cmd)
 		return 2;
-	if (!cmd->fn) { /* lab or flows after a "--": its options would be lost */
+	if (!cmd->fn) /* lab or flows after a "--": its options would be lost */
 		return pr_err_ret(2, "%s: give it before any --\n", cmd->name);
-	}
 	if (g.version && strcmp(cmd->name, "version"))
 		return pr_err_ret(2, "--version: give it alone (xcnictl --version)\n");
 	words += cmd->sub ? 2 : 1;
