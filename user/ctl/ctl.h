@@ -360,6 +360,13 @@ bool filter_match(const struct filter *f, const struct frow *r);
 
 /* ---- Services (service.c) --------------------------------------------------- */
 
+/* The Service maps of a node (explain: the source's, where the translation happens). */
+struct svc_view {
+	int svc, slot, be, maglev, name, affinity, ct, ct6; /* the last five: -1 when absent */
+};
+/* dir's (-ENOENT quietly when the node has no Service maps at all). */
+int svc_view_open(const struct ctl_ctx *c, const char *dir, struct svc_view *v);
+void svc_view_close(struct svc_view *v);
 /* "10.96.0.10:53", "[fd00::a]:53": an address of the Service maps and a port. */
 const char *svc_addr_str(__u8 family, const __u8 addr[16], __u16 port, char *buf, size_t len);
 
