@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * xcnictl's argument parsers (user/ctl/args.c, built in here on its own):
- * addresses of either family (--ip), numbers, identities, reason names,
- * PORT/PROTO, svc/NS/NAME and ADDR:PORT/PROTO frontends; and the prefilter's
- * prefixes of either family (lib/prefilter.c). Whatever one accepts must
+ * addresses of either family (--ip), numbers, PORT/PROTO, svc/NS/NAME and
+ * ADDR:PORT/PROTO frontends; the identities and reason names it takes through
+ * the vocabulary (lib/observe/vocab.c); and the prefilter's prefixes of
+ * either family (lib/prefilter.c). Whatever one accepts must
  * print back to what it read: an accepted argument the CLI would show
  * differently is a finding.
  */
@@ -11,6 +12,7 @@
 
 #include "fuzz.h"
 #include "ctl/args.c"
+#include "lib/observe/vocab.h"
 #include "lib/policy/prefilter.h"
 
 FUZZ_LOG_ALL()
@@ -48,7 +50,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* IPv4 exactly where inet_pton takes it; its unused bytes zero; printed, the same. */
 		FUZZ_ASSERT((a.family == XCNI_AF_INET) == (inet_pton(AF_INET, s, &ip) == 1));
 		FUZZ_ASSERT(a.family == XCNI_AF_INET6 || !memcmp(a.addr + 4, zero, sizeof(zero)));
-		ctl_addr_str(&a, buf, sizeof(buf));
+		inet_ntop(a.family == XCNI_AF_INET6 ? AF_INET6 : AF_INET, a.addr, buf, sizeof(buf));
 		FUZZ_ASSERT(!parse_ip_any(buf, &a2) && !memcmp(&a, &a2, sizeof(a)));
 	}
 	if (!xcni_prefilter_parse(s, &pf, why, sizeof(why))) {
@@ -64,9 +66,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		snprintf(buf, sizeof(buf), "%lu", v);
 		FUZZ_ASSERT(!parse_uint(buf, 65535, &v) && (unsigned long)atol(buf) == v);
 	}
-	if (!parse_identity(s, &id) && s[0] == 'r')
+	if (!vocab_identity(s, &id, why, sizeof(why)) && s[0] == 'r')
 		FUZZ_ASSERT(xcni_reserved_identity(id) && !strcmp(xcni_reserved_identity(id), s));
-	if (!reason_by_name(s, &r))
+	if (!vocab_reason(s, &r, why, sizeof(why)))
 		FUZZ_ASSERT(xcni_reason_info(r) && !strcmp(xcni_reason_info(r)->name, s));
 	if (!parse_port_proto(s, &proto, &port)) {
 		FUZZ_ASSERT(proto_name(proto));

@@ -177,7 +177,17 @@ check "hubble observe: did you mean flows" wrong '^xcnictl: error: unknown comma
 check "cilium ... ls: did you mean endpoint list" wrong '^xcnictl: error: unknown command ls; did you mean endpoint list\?$' x ls
 # xcnictl help [COMMAND] is --help's (was: unknown command help).
 check "xcnictl help: the global help" has '^Usage: xcnictl \[OPTIONS\] COMMAND' x help
-check "xcnictl help policy suggest: that command's help" has '^Usage: xcnictl \[OPTIONS\] policy suggest' x help policy suggest
+check "xcnictl help policy suggest: that command's help" has '^Usage: xcnictl policy suggest' x help policy suggest
+# ... for every command with a parser of its own: the same text as CMD --help, its options'.
+same_help() {
+	local a b
+	a=$("$XCNICTL" help "$@" 2>&1) b=$("$XCNICTL" "$@" --help 2>&1)
+	[ "$a" = "$b" ] && grep -q '^  -' <<<"$a" || { printf 'help:\n%s\n--help:\n%s\n' "$a" "$b"; return 1; }
+}
+for c in flows status sysdump "policy suggest" "connectivity test" "connectivity probe" ui "lab up"; do
+	# shellcheck disable=SC2086 # the command's words
+	check "xcnictl help $c: $c --help's text" same_help $c
+done
 check "the global help's --node all names policy status and policy suggest" \
 	bash -c "'$XCNICTL' --help | tr -s ' \n' ' ' | grep -q 'all: every node, for flows, monitor, status, sysdump, explain, policy status and policy suggest'"
 

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * The parsers of xcnictl's arguments: addresses, numbers, identities, reasons,
- * PORT/PROTO, Services and frontends, and the names they print. Nothing here
- * touches a map: tests/fuzz/fuzz_ctl_args.c builds this file on its own.
+ * The parsers of xcnictl's arguments: addresses, numbers, PORT/PROTO,
+ * Services and frontends, and the names they print (identities and reasons:
+ * the vocabulary's, lib/observe/vocab.h). Nothing here touches a map:
+ * tests/fuzz/fuzz_ctl_args.c builds this file on its own.
  */
 #include <strings.h>
 
@@ -22,13 +23,6 @@ int parse_ip_any(const char *s, struct ctl_addr *a)
 	return -EINVAL;
 }
 
-const char *ctl_addr_str(const struct ctl_addr *a, char *buf, size_t len)
-{
-	if (!inet_ntop(a->family == XCNI_AF_INET6 ? AF_INET6 : AF_INET, a->addr, buf, (socklen_t)len))
-		snprintf(buf, len, "?");
-	return buf;
-}
-
 int parse_uint(const char *s, unsigned long max, unsigned long *v)
 {
 	unsigned long n;
@@ -40,36 +34,6 @@ int parse_uint(const char *s, unsigned long max, unsigned long *v)
 		return -EINVAL;
 	*v = n;
 	return 0;
-}
-
-int parse_identity(const char *s, __u32 *id)
-{
-	static const __u32 reserved[] = { XCNI_ID_HOST, XCNI_ID_WORLD, XCNI_ID_UNMANAGED,
-					  XCNI_ID_REMOTE_NODE };
-	unsigned long v;
-
-	for (size_t i = 0; i < ARRAY_SIZE(reserved); i++)
-		if (!strcmp(s, xcni_reserved_identity(reserved[i]))) {
-			*id = reserved[i];
-			return 0;
-		}
-	if (parse_uint(s, UINT32_MAX, &v))
-		return -EINVAL;
-	*id = (__u32)v;
-	return 0;
-}
-
-int reason_by_name(const char *name, int *reason)
-{
-	for (int r = XCNI_REASON_MAX; r >= XCNI_REASON_MIN; r--) {
-		const struct xcni_reason_info *ri = xcni_reason_info(r);
-
-		if (ri && !strcmp(ri->name, name)) {
-			*reason = r;
-			return 0;
-		}
-	}
-	return -ENOENT;
 }
 
 /* "80/TCP", "53/udp", "9/sctp", "icmp": what the first packet carries. */

@@ -221,13 +221,10 @@ int fam_rows(const struct ctl_ctx *c, struct ptable *t, const struct fam_map m[2
 
 void frow_addr(struct frow *r, __u8 fam, const void *a, unsigned int plen)
 {
-	if (fam == XCNI_AF_INET6) {
-		r->addr6[r->naddr6] = a;
-		r->plen6[r->naddr6++] = (__u8)plen;
-	} else {
-		memcpy(&r->addr[r->naddr], a, 4);
-		r->plen[r->naddr++] = (__u8)plen;
-	}
+	struct xcni_prefix *p = &r->addr[r->naddr++];
+
+	*p = (struct xcni_prefix){ .family = fam == XCNI_AF_INET6 ? 6 : 4, .len = (__u8)plen };
+	memcpy(p->addr, a, fam_len(fam));
 }
 
 /* Sorts records by key (cmp) and drops duplicates the walk may have seen twice. */
@@ -302,16 +299,17 @@ int show_read(const struct ctl_ctx *c, struct ptable *t, int err)
  *   --label        the label set of such an identity (or the row's own) matches
  */
 
-/* The identity the ipcache (IPv4) or ipcache6 gives ip (longest prefix), as the programs see it. */
-static int ipcache_identity(const struct filter *f, __u8 fam, const void *ip, __u32 *id)
+/* The identity the ipcache (IPv4) or ipcache6 gives host address a (longest prefix), as
+ * the programs see it. */
+static int ipcache_identity(const struct filter *f, const struct xcni_prefix *a, __u32 *id)
 {
 	struct xcni_ipcache6_key k6 = { .prefixlen = 128 };
 	struct xcni_ipcache_key k = { .prefixlen = 32 };
-	bool v6 = fam == XCNI_AF_INET6;
+	bool v6 = a->family == 6;
 	int fd = v6 ? f->ipcache6_fd : f->ipcache_fd;
 	struct xcni_ipcache_val v;
 
-	memcpy(v6 ? (void *)k6.addr : (void *)&k.addr, ip, fam_len(fam));
+	memcpy(v6 ? (void *)k6.addr : (void *)&k.addr, a->addr, v6 ? 16 : 4);
 	if (fd < 0 || bpf_map_lookup_elem(fd, v6 ? (void *)&k6 : (void *)&k, &v))
 		return -ENOENT;
 	*id = v.identity;
@@ -338,11 +336,10 @@ int filter_open(const struct ctl_ctx *c, struct filter *f, unsigned int flags)
 	f->ns = c->ns;
 	f->identity = c->identity;
 	f->ip = c->ip_addr;
-	f->ip_family = (f->opts & OPT_IP) ? c->ip_any.family : XCNI_AF_INET;
-	if (f->ip_family == XCNI_AF_INET6)
-		memcpy(f->ip6, c->ip_any.addr, 16);
 	if ((f->opts & OPT_POD) && (err = resolve_pod(c, c->pod, &f->ip, "--pod")))
 		return err;
+	f->at = xcni_prefix_host(f->ip, (f->opts & OPT_IP) && c->ip_any.family == XCNI_AF_INET6 ?
+					       c->ip_any.addr : NULL);
 	if (f->opts & OPT_NAMESPACE) {
 		f->podname_fd = map_open(c, &m_podname);
 		if (f->podname_fd < 0)
@@ -371,17 +368,14 @@ int filter_open(const struct ctl_ctx *c, struct filter *f, unsigned int flags)
 		}
 		f->ipcache6_fd = map_open_quiet(c, &m_ipcache6);
 	}
-	if ((flags & FILTER_BY_IDENTITY) && (f->opts & OPT_IP) && f->ip_family == XCNI_AF_INET6) {
-		if (!ipcache_identity(f, XCNI_AF_INET6, f->ip6, &f->ip_id))
-			return 0;
-		err = pr_err_ret(-ENOENT, "--ip %s: not in the ipcache6: it has no identity\n", c->ip);
-		goto close;
-	}
 	if ((flags & FILTER_BY_IDENTITY) && (f->opts & (OPT_IP | OPT_POD)) &&
-	    ipcache_identity(f, XCNI_AF_INET, &f->ip, &f->ip_id)) {
-		err = pr_err_ret(-ENOENT, "%s %s: %s is not in the ipcache: it has no identity\n",
-		                          f->opts & OPT_POD ? "--pod" : "--ip", f->opts & OPT_POD ? c->pod : c->ip,
-		                          xcni_ip4_str(f->ip, buf));
+	    ipcache_identity(f, &f->at, &f->ip_id)) {
+		if (f->at.family == 6)
+			err = pr_err_ret(-ENOENT, "--ip %s: not in the ipcache6: it has no identity\n", c->ip);
+		else
+			err = pr_err_ret(-ENOENT, "%s %s: %s is not in the ipcache: it has no identity\n",
+					 f->opts & OPT_POD ? "--pod" : "--ip", f->opts & OPT_POD ? c->pod : c->ip,
+					 xcni_ip4_str(f->ip, buf));
 		goto close;
 	}
 	return 0;
@@ -390,13 +384,25 @@ close:
 	return err;
 }
 
-/* Whether ip is a pod of namespace ns, by the cluster state's podname map. */
-static bool ip_in_namespace(int fd, __u32 ip, const char *ns)
+/* Whether a is a host address (/32, /128): what the podname and ipcache lookups take. */
+static bool host(const struct xcni_prefix *a)
+{
+	return a->len == (a->family == 6 ? 128 : 32);
+}
+
+/* Whether host address a is a pod of --namespace, by the cluster state's podname map:
+ * an IPv4 address under itself, an IPv6 one under its policy key (polkey6). */
+static bool pod_in_namespace(const struct filter *f, const struct xcni_prefix *a)
 {
 	struct xcni_podname pn;
+	__u32 key;
 
-	return bpf_map_lookup_elem(fd, &ip, &pn) == 0 &&
-	       !strncmp(pn.ns, ns, sizeof(pn.ns)) && strlen(ns) < sizeof(pn.ns);
+	if (a->family == 4)
+		memcpy(&key, a->addr, 4);
+	else if (!(key = polkey6_of(f->polkey6_fd, a->addr)))
+		return false;
+	return bpf_map_lookup_elem(f->podname_fd, &key, &pn) == 0 &&
+	       !strncmp(pn.ns, f->ns, sizeof(pn.ns)) && strlen(f->ns) < sizeof(pn.ns);
 }
 
 /* Whether a label set is that of a pod of namespace ns. */
@@ -426,14 +432,6 @@ __u32 polkey6_of(int kfd, const __u8 ip[16])
 	return key;
 }
 
-/* Whether IPv6 address ip is a pod of namespace ns: its policy key names it in podname. */
-static bool ip6_in_namespace(const struct filter *f, const __u8 ip[16])
-{
-	__u32 key = polkey6_of(f->polkey6_fd, ip);
-
-	return key && ip_in_namespace(f->podname_fd, key, f->ns);
-}
-
 /* Whether identity id's label set (the identity map's) matches --label. */
 static bool id_labels_match(const struct filter *f, __u32 id)
 {
@@ -448,29 +446,26 @@ static bool id_labels_match(const struct filter *f, __u32 id)
 
 bool filter_match(const struct filter *f, const struct frow *r)
 {
+	const struct xcni_prefix *a = r->addr;
 	unsigned int i;
 	bool hit;
 	__u32 id;
 
 	if (f->opts & (OPT_IP | OPT_POD)) {
-		/* An address matches rows of its own family (--pod: the pod's IPv4 or key). */
-		for (i = 0, hit = false; i < r->naddr && !hit && f->ip_family == XCNI_AF_INET; i++)
-			hit = xcni_in_prefix4(f->ip, r->addr[i], r->plen[i]);
-		for (i = 0; i < r->naddr6 && !hit && f->ip_family == XCNI_AF_INET6; i++)
-			hit = xcni_prefix_has(r->addr6[i], r->plen6[i], f->ip6);
-		/* --pod: the pod's IPv6 rows too (a local pod's IPv6 maps to its key). */
-		for (i = 0; (f->opts & OPT_POD) && i < r->naddr6 && !hit; i++)
-			hit = r->plen6[i] == 128 && polkey6_of(f->polkey6_fd, r->addr6[i]) == f->ip;
-		for (i = 0; !r->naddr && !r->naddr6 && i < r->nid && !hit; i++)
+		/* An address matches rows of its own family; --pod the pod's IPv6 rows
+		 * too (a local pod's IPv6 maps to its key). */
+		for (i = 0, hit = false; i < r->naddr && !hit; i++)
+			hit = xcni_prefix_inside(&f->at, &a[i]) ||
+			      ((f->opts & OPT_POD) && a[i].family == 6 && host(&a[i]) &&
+			       polkey6_of(f->polkey6_fd, a[i].addr) == f->ip);
+		for (i = 0; !r->naddr && i < r->nid && !hit; i++)
 			hit = r->id[i] == f->ip_id;
 		if (!hit)
 			return false;
 	}
 	if (f->opts & OPT_NAMESPACE) {
-		for (i = 0, hit = false; i < r->naddr6 && !hit; i++)
-			hit = r->plen6[i] == 128 && ip6_in_namespace(f, r->addr6[i]);
-		for (i = 0; i < r->naddr && !hit; i++)
-			hit = r->plen[i] == 32 && ip_in_namespace(f->podname_fd, r->addr[i], f->ns);
+		for (i = 0, hit = false; i < r->naddr && !hit; i++)
+			hit = host(&a[i]) && pod_in_namespace(f, &a[i]);
 		if (!hit && r->labels)
 			hit = labels_in_namespace(r->labels, f->ns);
 		if (!hit)
@@ -480,11 +475,7 @@ bool filter_match(const struct filter *f, const struct frow *r)
 		for (i = 0, hit = false; i < r->nid && !hit; i++)
 			hit = r->id[i] == f->identity;
 		for (i = 0; !r->nid && i < r->naddr && !hit; i++)
-			hit = r->plen[i] == 32 && !ipcache_identity(f, XCNI_AF_INET, &r->addr[i], &id) &&
-			      id == f->identity;
-		for (i = 0; !r->nid && i < r->naddr6 && !hit; i++)
-			hit = r->plen6[i] == 128 &&
-			      !ipcache_identity(f, XCNI_AF_INET6, r->addr6[i], &id) && id == f->identity;
+			hit = host(&a[i]) && !ipcache_identity(f, &a[i], &id) && id == f->identity;
 		if (!hit)
 			return false;
 	}
@@ -494,12 +485,7 @@ bool filter_match(const struct filter *f, const struct frow *r)
 		for (i = 0; !r->labels && i < r->nid && !hit; i++)
 			hit = id_labels_match(f, r->id[i]);
 		for (i = 0; !r->labels && !r->nid && i < r->naddr && !hit; i++)
-			hit = r->plen[i] == 32 && !ipcache_identity(f, XCNI_AF_INET, &r->addr[i], &id) &&
-			      id_labels_match(f, id);
-		for (i = 0; !r->labels && !r->nid && i < r->naddr6 && !hit; i++)
-			hit = r->plen6[i] == 128 &&
-			      !ipcache_identity(f, XCNI_AF_INET6, r->addr6[i], &id) &&
-			      id_labels_match(f, id);
+			hit = host(&a[i]) && !ipcache_identity(f, &a[i], &id) && id_labels_match(f, id);
 		if (!hit)
 			return false;
 	}
@@ -508,14 +494,28 @@ bool filter_match(const struct filter *f, const struct frow *r)
 
 /* ---- names ------------------------------------------------------------------ */
 
+void pt_field(struct ptable *t, const char *s, size_t len)
+{
+	if (s[0])
+		pt_strf(t, "%.*s", (int)strnlen(s, len), s);
+	else
+		pt_null(t);
+}
+
+void pt_name(struct ptable *t, const char *name, const char *fmt, ...)
+{
+	char buf[64];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	pt_str(t, name ?: buf);
+}
+
 void pt_proto(struct ptable *t, __u8 proto)
 {
-	const char *s = proto_name(proto);
-
-	if (s)
-		pt_str(t, s);
-	else
-		pt_strf(t, "%u", proto);
+	pt_name(t, proto_name(proto), "%u", proto);
 }
 
 const char *flag_names(__u8 flags, const struct flag_name *names, size_t n, char *buf, size_t len)
@@ -544,10 +544,7 @@ void pt_ct_state(struct ptable *t, __u8 state)
 		[XCNI_CT_CLOSED] = "closed",
 	};
 
-	if (state < ARRAY_SIZE(names) && names[state])
-		pt_str(t, names[state]);
-	else
-		pt_strf(t, "%u", state);
+	pt_name(t, state < ARRAY_SIZE(names) ? names[state] : NULL, "%u", state);
 }
 
 void pt_end(struct ptable *t, __u8 fam, __u8 proto, const void *a, __u16 port)
@@ -712,10 +709,8 @@ int ctl_where_opt(int opt, const char *arg, struct ctl_where *w)
 		if (xlog_max < XLOG_DEBUG)
 			xlog_max++;
 		return -1;
-	case 'h':
-		return pt_usage(stdout, w->syn, w->opts);
 	}
-	return pt_usage(stderr, w->syn, w->opts);
+	return pt_usage(opt == 'h' ? stdout : stderr, w->syn, w->opts);
 }
 
 int ctl_where_check(int argc, char **argv, const char *name, const char *why,

@@ -111,12 +111,12 @@ static int underlay_prog(const char *pin_dir, bool xdp)
 
 /*
  * The variables vars[] of a loaded program's data section sec (".rodata",
- * ".bss"), of the program pinned as obj under pin_dir, or with link the
- * program of the link pinned there, into out[] (sizes len[]), found by name
- * in the map's BTF. 0, or -ENOENT when the program, its section or a
- * variable is not there.
+ * ".bss"), of the program of the link pinned as links/LINK under pin_dir (or,
+ * without it, the underlay's program found by its hook), into out[] (sizes
+ * len[]), found by name in the map's BTF. 0, or -ENOENT when the program,
+ * its section or a variable is not there.
  */
-static int prog_vars(const char *pin_dir, const char *obj, bool link, const char *sec,
+static int prog_vars(const char *pin_dir, const char *link, const char *sec,
 		     const char *const *vars, void **out, const size_t *len, size_t nvars)
 {
 	struct bpf_prog_info pi = {};
@@ -125,31 +125,23 @@ static int prog_vars(const char *pin_dir, const char *obj, bool link, const char
 	__u32 ids[64], plen = sizeof(pi), zero = 0;
 	char path[PATH_MAX];
 	size_t found = 0;
-	int pfd, err = -ENOENT;
+	int lfd, pfd, err = -ENOENT;
 
-	snprintf(path, sizeof(path), "%s/%s", pin_dir, obj);
-	pfd = bpf_obj_get(path);
-	if (pfd < 0 && link) {
-		/* No link: the agent took the older path (tc clsact, netlink XDP). */
-		pfd = underlay_prog(pin_dir, strstr(obj, XCNI_LINK_UNDERLAY_XDP) != NULL);
-		if (pfd < 0)
-			return -ENOENT;
-		link = false;
-	}
-	if (pfd < 0)
-		return -ENOENT;
-	if (link) {
+	snprintf(path, sizeof(path), "%s/" XCNI_PIN_LINKS "/%s", pin_dir, link);
+	lfd = bpf_obj_get(path);
+	/* No link: the agent took the older path (tc clsact, netlink XDP). */
+	pfd = lfd < 0 ? underlay_prog(pin_dir, !strcmp(link, XCNI_LINK_UNDERLAY_XDP)) : -1;
+	if (lfd >= 0) {
 		/* A link's info names its program; the program's names its maps. */
 		struct bpf_link_info li = {};
 		__u32 llen = sizeof(li);
-		int lfd = pfd;
 
 		pfd = bpf_link_get_info_by_fd(lfd, &li, &llen) ? -1 :
 								  bpf_prog_get_fd_by_id(li.prog_id);
 		close(lfd);
-		if (pfd < 0)
-			return -ENOENT;
 	}
+	if (pfd < 0)
+		return -ENOENT;
 	pi.nr_map_ids = ARRAY_SIZE(ids);
 	pi.map_ids = (__u64)(unsigned long)ids;
 	if (bpf_obj_get_info_by_fd(pfd, &pi, &plen))
@@ -195,14 +187,6 @@ close:
 	return err;
 }
 
-/* Variables of a pinned program's (link: the pinned link's program's) .rodata
- * by name through its BTF; 0 or -ENOENT. */
-static int ctl_prog_rodata(const char *pin_dir, const char *obj, bool link,
-			   const char *const *vars, void **out, const size_t *len, size_t nvars)
-{
-	return prog_vars(pin_dir, obj, link, ".rodata", vars, out, len, nvars);
-}
-
 /* An IPv6 range of the config record (ABI 17) as ADDR/LEN, or NULL for none. */
 static const char *cidr6_str(const __u8 net[16], __u8 len, char *buf, size_t buflen)
 {
@@ -217,8 +201,7 @@ int ctl_node_port_dsr(const char *pin_dir, bool *dsr)
 	void *out[] = { &v };
 	int err;
 
-	err = ctl_prog_rodata(pin_dir, XCNI_PIN_LINKS "/" XCNI_LINK_UNDERLAY_IN, true, vars, out,
-			      lens, 1);
+	err = prog_vars(pin_dir, XCNI_LINK_UNDERLAY_IN, ".rodata", vars, out, lens, 1);
 	if (!err)
 		*dsr = v != 0;
 	return err;
@@ -241,25 +224,18 @@ const char *ctl_overlay_decap(const char *pin_dir, bool *torn)
 	int err;
 
 	*torn = false;
-	err = ctl_prog_rodata(pin_dir, XCNI_PIN_LINKS "/" XCNI_LINK_UNDERLAY_IN, true, in_vars,
-			      in_out, in_lens, 2);
+	err = prog_vars(pin_dir, XCNI_LINK_UNDERLAY_IN, ".rodata", in_vars, in_out, in_lens, 2);
 	if (err) /* a from_overlay older than the switch decapsulates in tc */
-		return ctl_prog_rodata(pin_dir, XCNI_PIN_LINKS "/" XCNI_LINK_UNDERLAY_IN, true,
-				       in_vars, in_out, in_lens, 1) ? NULL : "tc";
+		return prog_vars(pin_dir, XCNI_LINK_UNDERLAY_IN, ".rodata", in_vars, in_out, in_lens,
+				 1) ? NULL : "tc";
 	if (!(want[0] | want[1]))
 		return "tc";
 	/* xcnid writes xdp_underlay's cookie only once it runs native. */
-	if (prog_vars(pin_dir, XCNI_PIN_LINKS "/" XCNI_LINK_UNDERLAY_XDP, true, ".bss", xdp_vars,
-		      xdp_out, xdp_lens, 1) || !(run[0] | run[1]))
+	if (prog_vars(pin_dir, XCNI_LINK_UNDERLAY_XDP, ".bss", xdp_vars, xdp_out, xdp_lens, 1) ||
+	    !(run[0] | run[1]))
 		return "tc (xdp asked, XDP not native)";
 	*torn = run[0] != want[0] || run[1] != want[1];
 	return "xdp";
-}
-
-/* xcni_config.np_accel: how the NodePort fast path is attached. */
-static const char *np_accel_name(__u8 m)
-{
-	return m == XCNI_NPA_NATIVE ? "native" : m == XCNI_NPA_GENERIC ? "generic" : "off";
 }
 
 /* How this node answers NodePort clients through another node's backend:
@@ -271,8 +247,7 @@ static const char *node_port_mode(const char *pin_dir)
 	__u32 lb = 0, dsr = 0;
 	void *out[] = { &lb, &dsr };
 
-	if (ctl_prog_rodata(pin_dir, XCNI_PIN_LINKS "/" XCNI_LINK_UNDERLAY_IN, true, vars, out,
-			    lens, 2) || !lb)
+	if (prog_vars(pin_dir, XCNI_LINK_UNDERLAY_IN, ".rodata", vars, out, lens, 2) || !lb)
 		return NULL;
 	return dsr ? "dsr" : "snat";
 }
@@ -299,10 +274,7 @@ static void config_node_cols(struct ptable *t, const struct xcni_config *cfg)
 	}
 	pt_uint(t, cfg->applied_gen);
 	pt_uint(t, cfg->failed_gen);
-	if (cfg->error[0])
-		pt_strf(t, "%.*s", (int)strnlen(cfg->error, sizeof(cfg->error)), cfg->error);
-	else
-		pt_null(t);
+	pt_field(t, cfg->error, sizeof(cfg->error));
 	pt_uint(t, cfg->nr_identities);
 	pt_uint(t, cfg->nr_policies);
 	pt_uint(t, cfg->nr_endpoints_policy);
@@ -338,10 +310,7 @@ static void config_underlay_cols(struct ptable *t, const struct xcni_config *cfg
 	pt_uint(t, cfg->vni);
 	pt_uint(t, cfg->underlay_mtu);
 	pt_uint(t, cfg->pod_mtu);
-	if (xdp_mode_name(cfg->xdp_mode))
-		pt_str(t, xdp_mode_name(cfg->xdp_mode));
-	else
-		pt_strf(t, "0x%x", cfg->xdp_mode);
+	pt_name(t, xdp_mode_name(cfg->xdp_mode), "0x%x", cfg->xdp_mode);
 }
 
 /* Events, the Service CIDRs and NodePort mode, the policy revision, the fast path. */
@@ -366,21 +335,16 @@ static void config_svc_cols(struct ptable *t, const struct ctl_ctx *c,
 	else
 		pt_null(t);
 	xcni_close(&rfd);
-	pt_str(t, np_accel_name(cfg->np_accel));
-}
-
-/* Where Geneve is decapsulated; none without an overlay. */
-static void config_decap_col(struct ptable *t, const struct ctl_ctx *c)
-{
-	bool torn;
-
-	pt_str(t, ctl_overlay_decap(c->pin_dir, &torn));
+	/* How the NodePort fast path is attached. */
+	pt_str(t, cfg->np_accel == XCNI_NPA_NATIVE ? "native" :
+		  cfg->np_accel == XCNI_NPA_GENERIC ? "generic" : "off");
 }
 
 static int cmd_config(const struct ctl_ctx *c, char **argv)
 {
 	struct xcni_config cfg;
 	struct ptable *t;
+	bool torn;
 	int err;
 
 	(void)argv;
@@ -395,7 +359,7 @@ static int cmd_config(const struct ctl_ctx *c, char **argv)
 	config_node_cols(t, &cfg);
 	config_underlay_cols(t, &cfg);
 	config_svc_cols(t, c, &cfg);
-	config_decap_col(t, c);
+	pt_str(t, ctl_overlay_decap(c->pin_dir, &torn)); /* none without an overlay */
 	return show(c, t);
 }
 

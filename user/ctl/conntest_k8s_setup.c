@@ -34,16 +34,11 @@ static int ck_req(struct ck *k, const char *method, const char *path, json_t *bo
 {
 	int ret = k8s_request(&k->conf, method, path, body, ms, r);
 
-	if (ret) {
-		fprintf(stderr, "connectivity test: %s: %s %s: %s\n", what, method, path,
-			r->err[0] ? r->err : strerror(-ret));
-		k8s_resp_free(r);
-		return -EIO;
-	}
-	if (r->status == 200 || r->status == 201 || r->status == 202 || r->status == ok2 ||
-	    r->status == ok3)
+	if (!ret && (r->status == 200 || r->status == 201 || r->status == 202 ||
+		     r->status == ok2 || r->status == ok3))
 		return (int)r->status;
-	fprintf(stderr, "connectivity test: %s: %s %s: %s\n", what, method, path, r->err);
+	fprintf(stderr, "connectivity test: %s: %s %s: %s\n", what, method, path,
+		ret && !r->err[0] ? strerror(-ret) : r->err);
 	k8s_resp_free(r);
 	return -EIO;
 }
@@ -256,12 +251,10 @@ int ck_ns_get(struct ck *k, bool *terminating)
 	int st = ck_req(k, "GET", "/api/v1/namespaces/" CK_NS, NULL, CK_REQ_MS,
 			"reading namespace " CK_NS, &r, 404, 0);
 
-	if (st == 200) {
+	if (st == 200)
 		*terminating = !strcmp(jstr(json_object_get(r.body, "status"), "phase"), "Terminating");
+	if (st == 200 || st == 404)
 		k8s_resp_free(&r);
-	} else if (st == 404) {
-		k8s_resp_free(&r);
-	}
 	return st;
 }
 

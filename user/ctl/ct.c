@@ -125,10 +125,8 @@ static void backend_cells(struct ptable *t, struct svcnames *sn, __u32 id)
 		pt_nulls(t, 2);
 		return;
 	}
-	if (svcnames_backend_of(sn, id, &b))
-		pt_str(t, svc_addr_str(b.family, b.addr, b.port, be, sizeof(be)));
-	else
-		pt_strf(t, "backend#%u", id);
+	pt_name(t, svcnames_backend_of(sn, id, &b) ?
+		   svc_addr_str(b.family, b.addr, b.port, be, sizeof(be)) : NULL, "backend#%u", id);
 	pt_uint(t, id);
 }
 

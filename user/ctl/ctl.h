@@ -229,12 +229,8 @@ static inline size_t fam_len(__u8 fam)
 
 /* An IPv4 or IPv6 address (IPv6 without brackets): 0 or -EINVAL (not said). */
 int parse_ip_any(const char *s, struct ctl_addr *a);
-/* a as inet_ntop writes it (IPv6 in its short form), into buf (INET6_ADDRSTRLEN). */
-const char *ctl_addr_str(const struct ctl_addr *a, char *buf, size_t len);
 /* A decimal 0..max that is all of s (no sign, no blanks): 0 or -EINVAL. */
 int parse_uint(const char *s, unsigned long max, unsigned long *v);
-/* An identity: a number, or a reserved one by name ("reserved:world"). */
-int parse_identity(const char *s, __u32 *id);
 /* "80/TCP", "53/udp", "9/sctp", "icmp": 0 or -EINVAL (said). */
 int parse_port_proto(const char *s, __u8 *proto, __u16 *port);
 /* ADDR:PORT/PROTO (IPv4 or [IPv6]): a frontend's key, scope EXT. 0 or -EINVAL (said). */
@@ -242,8 +238,6 @@ int parse_frontend(const char *s, struct xcni_svc_key *k);
 /* Service v's backend ids by slot (its count + count_term slots, 0 where a
  * slot reads nothing), calloc'd, their number in *n; NULL without memory. */
 __u32 *svc_slot_ids(int slot_fd, const struct xcni_svc *v, size_t *n);
-/* The reason called name ("drop-policy-ingress"): 0, or -ENOENT. */
-int reason_by_name(const char *name, int *reason);
 const char *tunnel_str(const struct xcni_ipcache_val *v, char buf[INET6_ADDRSTRLEN]);
 /* An ipBlock prefix of polcidr as "ADDR/LEN", either family. */
 const char *polcidr_str(const struct xcni_polcidr_key *k, char *buf, size_t len);
@@ -252,12 +246,25 @@ const char *polcidr_str(const struct xcni_polcidr_key *k, char *buf, size_t len)
 void pt_end(struct ptable *t, __u8 fam, __u8 proto, const void *a, __u16 port);
 /* An address of family fam as inet_ntop writes it. */
 void pt_ip(struct ptable *t, __u8 fam, const void *a);
+/* v, or a missing value when there is none (have false). */
+static inline void pt_uint_if(struct ptable *t, bool have, uint64_t v)
+{
+	if (have)
+		pt_uint(t, v);
+	else
+		pt_null(t);
+}
 /* n missing values in a row: pt_null n times. */
 static inline void pt_nulls(struct ptable *t, int n)
 {
 	while (n-- > 0)
 		pt_null(t);
 }
+/* A fixed-size text field of a map's value (at most len bytes, NUL-padded): null when empty. */
+void pt_field(struct ptable *t, const char *s, size_t len);
+/* A name's cell, or without one (NULL) fmt's text: the number it stands for. */
+__attribute__((format(printf, 3, 4))) void pt_name(struct ptable *t, const char *name,
+						   const char *fmt, ...);
 /* A protocol's cell: its name (proto_name), else its number. */
 void pt_proto(struct ptable *t, __u8 proto);
 /* A conntrack entry's state: new, established, closing, closed, else its number. */
@@ -277,6 +284,11 @@ struct ct_rec {
 	struct xcni_ct_entry e;
 };
 int ct_cmp(const void *a, const void *b);
+/* An entry of xcni_policy, the hash in front of polrange (policy, endpoint). */
+struct polhash_rec {
+	struct xcni_polhash_key k;
+	struct xcni_policy_val v;
+};
 int ct6_cmp(const void *a, const void *b);
 /* "ns/name" of the pod with address ip, from the podname map. */
 bool pod_of_ip(int fd, __u32 ip, char *buf, size_t len);
@@ -318,9 +330,8 @@ int resolve_pod(const struct ctl_ctx *c, const char *arg, __u32 *ip, const char 
 
 struct filter {
 	unsigned int opts; /* OPT_FILTERS given */
-	__u8 ip_family; /* of --ip (--pod: XCNI_AF_INET) */
 	__u32 ip; /* --ip, or --pod's address (network order), when IPv4 */
-	__u8 ip6[16]; /* --ip when IPv6 */
+	struct xcni_prefix at; /* --ip or --pod's address, as a host prefix */
 	__u32 ip_id; /* the identity of ip (views of identities) */
 	__u32 identity; /* --identity */
 	const char *ns;
@@ -333,12 +344,8 @@ struct filter {
 
 /* What a row is about. */
 struct frow {
-	__u32 addr[2]; /* network order */
-	__u8 plen[2];
+	struct xcni_prefix addr[2]; /* its addresses (prefixes), either family */
 	unsigned int naddr;
-	const __u8 *addr6[2]; /* IPv6 addresses (prefixes) of the row */
-	__u8 plen6[2];
-	unsigned int naddr6;
 	__u32 id[2];
 	unsigned int nid;
 	const char *labels; /* an identity's label set */
@@ -353,6 +360,13 @@ bool filter_match(const struct filter *f, const struct frow *r);
 
 /* ---- Services (service.c) --------------------------------------------------- */
 
+/* The Service maps of a node (explain: the source's, where the translation happens). */
+struct svc_view {
+	int svc, slot, be, maglev, name, affinity, ct, ct6; /* the last five: -1 when absent */
+};
+/* dir's (-ENOENT quietly when the node has no Service maps at all). */
+int svc_view_open(const struct ctl_ctx *c, const char *dir, struct svc_view *v);
+void svc_view_close(struct svc_view *v);
 /* "10.96.0.10:53", "[fd00::a]:53": an address of the Service maps and a port. */
 const char *svc_addr_str(__u8 family, const __u8 addr[16], __u16 port, char *buf, size_t len);
 

@@ -61,18 +61,10 @@ struct ep_audit {
 	__u8 pad[3];
 };
 
-struct pol_rec {
-	struct xcni_polhash_key k;
-	struct xcni_policy_val v;
-};
-
+/* By key and version, as their bytes: the order of a lookup, nothing shown. */
 static int audit_cmp(const void *a, const void *b)
 {
-	const struct ep_audit *x = a, *y = b;
-
-	if (x->ep != y->ep)
-		return (x->ep > y->ep) - (x->ep < y->ep);
-	return (x->version > y->version) - (x->version < y->version);
+	return memcmp(a, b, offsetof(struct ep_audit, pad));
 }
 
 /*
@@ -81,14 +73,14 @@ static int audit_cmp(const void *a, const void *b)
  */
 static void ep_audit_read(const struct ctl_ctx *c, struct ep_maps *m)
 {
-	struct pol_rec *recs = NULL;
+	struct polhash_rec *recs = NULL;
 	size_t n = 0, k = 0;
 	int fd = map_open_quiet(c, &m_policy);
 
 	if (fd < 0)
 		return;
-	if (map_collect(fd, &m_policy, sizeof(*recs), offsetof(struct pol_rec, k),
-			offsetof(struct pol_rec, v), (void **)&recs, &n, NULL))
+	if (map_collect(fd, &m_policy, sizeof(*recs), offsetof(struct polhash_rec, k),
+			offsetof(struct polhash_rec, v), (void **)&recs, &n, NULL))
 		n = 0;
 	close(fd);
 	m->audit = calloc(n + 1, sizeof(*m->audit));
@@ -268,12 +260,15 @@ static void ep_show(struct ptable *t, const struct filter *f, const struct ctl_a
 		    const struct ep_maps *m)
 {
 	struct ep_info in;
-	struct frow r = { .addr = { ip }, .plen = { 32 }, .naddr = !!ip,
-			  .addr6 = { ip6 }, .plen6 = { 128 }, .naddr6 = !!ip6 };
+	struct frow r = {};
 
 	if (want && !(want->family == XCNI_AF_INET6 ? ip6 && !memcmp(ip6, want->addr, 16) :
 						      ip && !memcmp(&ip, want->addr, 4)))
 		return;
+	if (ip)
+		frow_addr(&r, XCNI_AF_INET, &ip, 32);
+	if (ip6)
+		frow_addr(&r, XCNI_AF_INET6, ip6, 128);
 	ep_info_get(m, ip, ip6, ep, &in);
 	r.id[0] = in.identity;
 	r.nid = !!in.identity;

@@ -9,15 +9,7 @@
 
 #include "ctl/ctl.h"
 
-/* The Service maps of the source node, where the translation happens. */
-struct svc_view {
-	int svc, slot, be, maglev, name, affinity, ct, ct6; /* the last five: -1 when absent */
-};
-
 /* explain_svc.c */
-/* -ENOENT quietly when the node has no Service maps at all. */
-int svc_view_open(const struct ctl_ctx *c, const char *dir, struct svc_view *v);
-void svc_view_close(struct svc_view *v);
 /* The translation and the verdict per backend; 1 when key0 is not a frontend. */
 int explain_service(const struct ctl_ctx *c, const struct node_maps *sm, const struct node_maps *dm,
 		    const struct svc_view *v, const struct flow *f0,

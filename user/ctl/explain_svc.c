@@ -6,45 +6,6 @@
  */
 #include "ctl/explain.h"
 
-static const struct map_spec m_affinity = {
-	"xcni_affinity", BPF_MAP_TYPE_LRU_HASH, sizeof(struct xcni_affinity_key),
-	sizeof(struct xcni_affinity), 0
-};
-
-void svc_view_close(struct svc_view *v)
-{
-	int *const fds[] = { &v->svc,	   &v->slot,	 &v->be, &v->maglev,
-			     &v->name,	   &v->affinity, &v->ct, &v->ct6 };
-
-	for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
-		xcni_close(&*fds[i]);
-}
-
-/* -ENOENT quietly when the node has no Service maps at all. */
-int svc_view_open(const struct ctl_ctx *c, const char *dir, struct svc_view *v)
-{
-	struct ctl_ctx at = *c;
-
-	at.pin_dir = dir;
-	v->slot = v->be = v->maglev = v->name = v->affinity = v->ct = v->ct6 = -1;
-	v->svc = map_open_quiet(&at, &m_svc);
-	if (v->svc < 0)
-		return v->svc;
-	if ((v->slot = map_open(&at, &m_svcslot)) < 0 || (v->be = map_open(&at, &m_backend)) < 0) {
-		int err = v->slot < 0 ? v->slot : v->be;
-
-		svc_view_close(v);
-		v->svc = -1;
-		return err;
-	}
-	v->maglev = map_open_quiet(&at, &m_maglev);
-	v->name = map_open_quiet(&at, &m_svcname);
-	v->affinity = map_open_quiet(&at, &m_affinity);
-	v->ct = map_open_quiet(&at, &m_ct);
-	v->ct6 = map_open_quiet(&at, &m_ct6);
-	return 0;
-}
-
 /* The entry lb_frontend() finds for traffic from a pod: INT when the scopes differ. */
 static bool svc_frontend(const struct svc_view *v, struct xcni_svc_key *k, struct xcni_svc *out)
 {
@@ -391,10 +352,7 @@ static struct ptable *svc_table(const struct svc_view *v, const struct flow *f0,
 	named = v->name >= 0 && !bpf_map_lookup_elem(v->name, &s->id, &n) && n.name[0];
 	pt_str(t, named ? svcname_str(&n, true, buf, sizeof(buf)) : NULL);
 	pt_str(t, named ? svcname_str(&n, false, buf, sizeof(buf)) : NULL);
-	if (named && n.port[0])
-		pt_strf(t, "%.*s", (int)strnlen(n.port, sizeof(n.port)), n.port);
-	else
-		pt_null(t);
+	pt_field(t, named ? n.port : "", sizeof(n.port));
 	svc_addr_str(k->family, k->addr, k->port, buf, sizeof(buf));
 	pt_strf(t, "%s/%s", buf, proto_name(k->proto) ?: "?");
 	pt_str(t, k->scope == XCNI_SCOPE_INT ? "int" : "ext");
@@ -409,10 +367,7 @@ static struct ptable *svc_table(const struct svc_view *v, const struct flow *f0,
 	pt_uint(t, s->count);
 	pt_uint(t, s->count_term);
 	pt_str(t, ch->how);
-	if (ch->chosen)
-		pt_uint(t, ch->chosen);
-	else
-		pt_null(t);
+	pt_uint_if(t, ch->chosen, ch->chosen);
 	pt_str(t, reply_path(f0, mode_err, dsr, j->nlocal, j->nremote, j->rnode, reply,
 			     sizeof(reply)));
 	pt_str(t, mode_err ? NULL : dsr ? "dsr" : "snat");

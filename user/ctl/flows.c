@@ -388,20 +388,15 @@ static int cache_add(struct fopts *fo, const char *node, json_t *o)
 	return 0;
 }
 
-/* Least recently changed first, as one node answers (qsort over json_t *). */
-static int by_updated(const void *a, const void *b)
+/*
+ * By the time called key, the earliest first (qsort_r over json_t *):
+ * "updated", least recently changed first, as one node answers (--follow);
+ * "last_seen", the oldest last packet first, the order of the TIME column.
+ */
+static int by_time(const void *a, const void *b, void *key)
 {
-	json_t *x = json_object_get(*(json_t *const *)a, "updated");
-	json_t *y = json_object_get(*(json_t *const *)b, "updated");
-
-	return flows_json_later(x, y) ? 1 : flows_json_later(y, x) ? -1 : 0;
-}
-
-/* Oldest last packet first: the order of the TIME column (outside --follow). */
-static int by_last_seen(const void *a, const void *b)
-{
-	json_t *x = json_object_get(*(json_t *const *)a, "last_seen");
-	json_t *y = json_object_get(*(json_t *const *)b, "last_seen");
+	json_t *x = json_object_get(*(json_t *const *)a, key);
+	json_t *y = json_object_get(*(json_t *const *)b, key);
 
 	return flows_json_later(x, y) ? 1 : flows_json_later(y, x) ? -1 : 0;
 }
@@ -424,7 +419,7 @@ static void emit_rows(struct fopts *fo, json_t *rows, bool first)
 	for (size_t i = 0; i < n; i++)
 		v[i] = json_array_get(rows, i);
 	/* Stable enough: ties keep no order any node promised. */
-	qsort(v, n, sizeof(*v), fo->follow ? by_updated : by_last_seen);
+	qsort_r(v, n, sizeof(*v), by_time, fo->follow ? "updated" : "last_seen");
 	if (first && fo->cut && fo->cut < n) {
 		if (fo->has_first)
 			to = fo->cut;

@@ -119,20 +119,16 @@ static int cmd_fqdn_list(const struct ctl_ctx *c, char **argv)
 	for (size_t i = 0; i < n; i++) {
 		const struct fqdn_rec *r = &recs[i];
 		__u32 key = key_of(eps, neps, r->k.ep_id);
-		struct ctl_addr a = { .family = r->k.family };
-		char addr[INET6_ADDRSTRLEN], name[300], pod[340];
+		char name[300], pod[340];
 		__s64 left = ((__s64)r->v.expires_ns - (__s64)now) / 1000000000 + XCNI_FQDN_GRACE_S;
 
 		if ((c->opts & OPT_POD) && key != want)
 			continue;
-		memcpy(a.addr, r->k.addr, sizeof(a.addr));
 		pat_name(fd, r, name, sizeof(name));
-		if (key && pod_of_ip(pfd, key, pod, sizeof(pod)))
-			pt_str(t, pod);
-		else
-			pt_strf(t, "endpoint %u", r->k.ep_id);
+		pt_name(t, key && pod_of_ip(pfd, key, pod, sizeof(pod)) ? pod : NULL, "endpoint %u",
+			r->k.ep_id);
 		pt_str(t, name);
-		pt_str(t, ctl_addr_str(&a, addr, sizeof(addr)));
+		pt_ip(t, r->k.family, r->k.addr);
 		pt_uint(t, r->v.ttl);
 		pt_int(t, left > 0 ? left : 0);
 		pt_uint(t, r->v.rule_ref);

@@ -31,10 +31,7 @@ static void hook_row(const struct xcni_hook *h, void *arg)
 		return;
 	}
 	pt_str(w->t, h->first ? "yes" : "no");
-	if (h->first)
-		pt_null(w->t);
-	else
-		pt_str(w->t, h->who);
+	pt_str(w->t, h->first ? NULL : h->who);
 	w->foreign += !h->first;
 }
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* xcnictl identity list/get: security identities and their label sets. */
 #include "ctl/ctl.h"
+#include "lib/observe/vocab.h"
 
 static const struct pt_col id_cols[] = {
 	{ "IDENTITY", "identity", PT_UINT },
@@ -22,10 +23,12 @@ static int cmd_identity_show(const struct ctl_ctx *c, char **argv)
 	struct ptable *t;
 	struct filter f;
 	__u32 want = 0;
+	char e[200];
 	size_t n, i;
 	int err;
 
-	if (get && parse_identity(get, &want))
+	/* An identity: a number, or a reserved one by name ("reserved:world"). */
+	if (get && vocab_identity(get, &want, e, sizeof(e)))
 		return pr_err_ret(-EINVAL,
 				  "%s: not an identity (a number or reserved:NAME)\n", get);
 	err = filter_open(c, &f, FILTER_BY_IDENTITY);
@@ -57,9 +60,8 @@ static int cmd_identity_show(const struct ctl_ctx *c, char **argv)
 	}
 	free(recs);
 	if (get && !pt_rows(t)) {
-		pr_err("%s: no such identity\n", get);
 		pt_free(t);
-		err = -ENOENT;
+		err = pr_err_ret(-ENOENT, "%s: no such identity\n", get);
 		goto out;
 	}
 	err = show(c, t);

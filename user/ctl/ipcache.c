@@ -44,10 +44,8 @@ static void ipc_cells(struct ptable *t, const struct ipc_list *l, __u8 fam, cons
 	pt_str(t, xcni_cidr_str(fam == XCNI_AF_INET6 ? AF_INET6 : AF_INET, addr, plen, buf,
 				sizeof(buf)));
 	pt_uint(t, v->identity);
-	if (plen == fam_len(fam) * 8 && pod_of_addr(l->pfd, l->kfd, fam, addr, pod, sizeof(pod)))
-		pt_str(t, pod);
-	else
-		pt_str(t, xcni_reserved_identity(v->identity));
+	pt_str(t, plen == fam_len(fam) * 8 && pod_of_addr(l->pfd, l->kfd, fam, addr, pod, sizeof(pod)) ?
+		  pod : xcni_reserved_identity(v->identity));
 	pt_str(t, tunnel_str(v, buf) ? buf : NULL);
 }
 

@@ -3,6 +3,7 @@
 #include "ctl/ctl.h"
 #include "lib/system/bpfpin.h"
 #include "lib/system/ctstat.h"
+#include "lib/observe/vocab.h"
 
 static const struct pt_col metric_cols[] = {
 	{ "REASON", "reason", PT_STR },
@@ -143,10 +144,7 @@ static int metrics_show(const struct ctl_ctx *c, const int *only)
 			}
 			if (!sum.packets && !sum.bytes && !(c->opts & OPT_ALL) && !only)
 				continue;
-			if (ri)
-				pt_str(t, ri->name);
-			else
-				pt_strf(t, "reason%d", reason);
+			pt_name(t, ri ? ri->name : NULL, "reason%d", reason);
 			pt_int(t, reason);
 			pt_str(t, xcni_dir_name(dir));
 			pt_uint(t, sum.packets);
@@ -168,18 +166,20 @@ static int cmd_metrics(const struct ctl_ctx *c, char **argv)
 
 static int check_metrics_get(char **argv)
 {
+	char e[200];
 	int reason;
 
-	if (reason_by_name(argv[0], &reason))
+	if (vocab_reason(argv[0], &reason, e, sizeof(e)))
 		return pr_err_ret(-EINVAL, "REASON %s: no such reason (xcnictl metrics --all lists them)\n", argv[0]);
 	return 0;
 }
 
 static int cmd_metrics_get(const struct ctl_ctx *c, char **argv)
 {
+	char e[200];
 	int reason;
 
-	if (reason_by_name(argv[0], &reason))
+	if (vocab_reason(argv[0], &reason, e, sizeof(e)))
 		return -EINVAL;
 	return metrics_show(c, &reason);
 }

@@ -293,7 +293,8 @@ static bool monitor_match(const struct msrc *s, const struct xcni_event *ev,
 {
 	const struct monitor *m = s->m;
 	const struct ctl_ctx *c = m->c;
-	struct frow r = { .addr = { ev->saddr, ev->daddr }, .plen = { 32, 32 }, .naddr = 2 };
+	struct frow r = { .addr = { xcni_prefix_host(ev->saddr, NULL),
+				    xcni_prefix_host(ev->daddr, NULL) }, .naddr = 2 };
 
 	if ((c->opts & OPT_TYPE) && ev->type != c->ev_type)
 		return false;
@@ -454,10 +455,7 @@ static void monitor_policy_cells(const struct msrc *s, const struct xcni_event *
 	struct monitor *m = s->m;
 	char name[340], rn[XCNI_RULENAME_LEN];
 
-	if (p->text[0])
-		pt_str(m->t, p->text);
-	else
-		pt_null(m->t);
+	pt_str(m->t, p->text[0] ? p->text : NULL);
 	pt_uint(m->t, ev->src_identity);
 	pt_uint(m->t, ev->dst_identity);
 	if (ev->type == XCNI_EV_VERDICT || ev->reason == XCNI_DROP_POLICY_ADMIN ||
@@ -468,8 +466,7 @@ static void monitor_policy_cells(const struct msrc *s, const struct xcni_event *
 		                               rn, sizeof(rn)));
 		pt_str(m->t, tw[XCNI_POLV_TIER(ev->pol_flags)]);
 	} else {
-		for (int i = 0; i < 4; i++)
-			pt_null(m->t);
+		pt_nulls(m->t, 4);
 	}
 	pt_str(m->t, p->by_json[0] ? p->by_json : NULL);
 	pt_str(m->t, p->near[0] ? p->near : NULL);
@@ -486,8 +483,7 @@ static void monitor_service(struct msrc *s, const struct xcni_event *ev)
 	size_t tl;
 
 	if (!ev->rev_nat) {
-		for (int i = 0; i < 8; i++) /* the columns below */
-			pt_null(m->t);
+		pt_nulls(m->t, 8); /* the columns below */
 		return;
 	}
 	svcnames_frontend(&s->sn, ev->rev_nat, fe, sizeof(fe));
@@ -516,10 +512,7 @@ static void monitor_service(struct msrc *s, const struct xcni_event *ev)
 	}
 	pt_str(m->t, text);
 	pt_str(m->t, named ? svcname_str(&n, false, name, sizeof(name)) : NULL);
-	if (named && n.port[0])
-		pt_strf(m->t, "%.*s", (int)strnlen(n.port, sizeof(n.port)), n.port);
-	else
-		pt_null(m->t);
+	pt_field(m->t, named ? n.port : "", sizeof(n.port));
 	pt_strf(m->t, "%s/%s", fe, proto_name(ev->proto) ?: "?");
 	pt_uint(m->t, ev->rev_nat);
 	if (ev->backend_id) {
@@ -677,10 +670,7 @@ static int on_event(void *arg, void *data, size_t len)
 	pt_str(m->t, n.spod[0] ? n.spod : NULL);
 	pt_str(m->t, n.dpod[0] ? n.dpod : NULL);
 	pt_uint(m->t, ev->len);
-	if (event_type_name(ev->type))
-		pt_str(m->t, event_type_name(ev->type));
-	else
-		pt_strf(m->t, "%u", ev->type);
+	pt_name(m->t, event_type_name(ev->type), "%u", ev->type);
 	monitor_policy_cells(s, ev, p);
 	monitor_service(s, ev);
 	m->err = pt_flush_fmt(m->t, stdout, m->c->out);

@@ -26,18 +26,8 @@ static const struct pt_col pol_cols[] = {
 	{ NULL, "passed_by", PT_STR },
 };
 
-struct pol_rec {
-	struct xcni_policy_key k;
-	struct xcni_policy_val v;
-};
-
-struct polhash_rec {
-	struct xcni_polhash_key k;
-	struct xcni_policy_val v;
-};
-
 /* By pod and version first, so one pod's live entries sit together (pol_entries). */
-static int pol_rec_cmp(const void *a, const void *b)
+static int pol_entry_cmp(const void *a, const void *b)
 {
 	const struct xcni_policy_key *x = a, *y = b;
 
@@ -51,17 +41,17 @@ static int pol_rec_cmp(const void *a, const void *b)
 /*
  * Every allow entry of every pod, polrange's and policy's alike, in the trie's
  * terms (a hash entry's port 0 = any port, proto 0 = anything), sorted by
- * pol_rec_cmp with the walk's duplicates dropped.
+ * pol_entry_cmp with the walk's duplicates dropped.
  */
-static int policy_collect(int fd, int rfd, struct pol_rec **out, size_t *np)
+static int policy_collect(int fd, int rfd, struct pol_entry **out, size_t *np)
 {
-	struct pol_rec *recs = NULL, *more;
+	struct pol_entry *recs = NULL, *more;
 	struct polhash_rec *hrecs = NULL;
 	size_t n = 0, nh = 0;
 	int err;
 
-	if ((err = map_collect(rfd, &m_polrange, sizeof(*recs), offsetof(struct pol_rec, k),
-			       offsetof(struct pol_rec, v), (void **)&recs, &n, NULL)) ||
+	if ((err = map_collect(rfd, &m_polrange, sizeof(*recs), offsetof(struct pol_entry, key),
+			       offsetof(struct pol_entry, val), (void **)&recs, &n, NULL)) ||
 	    (err = map_collect(fd, &m_policy, sizeof(*hrecs), offsetof(struct polhash_rec, k),
 			       offsetof(struct polhash_rec, v), (void **)&hrecs, &nh, NULL)))
 		goto out;
@@ -74,16 +64,16 @@ static int policy_collect(int fd, int rfd, struct pol_rec **out, size_t *np)
 	for (size_t i = 0; i < nh; i++) {
 		const struct xcni_polhash_key *h = &hrecs[i].k;
 
-		recs[n++] = (struct pol_rec){
-			.k = { .prefixlen = !h->proto ? XCNI_POLICY_PREFIX_ANY_PROTO :
+		recs[n++] = (struct pol_entry){
+			.key = { .prefixlen = !h->proto ? XCNI_POLICY_PREFIX_ANY_PROTO :
 					    !h->port  ? XCNI_POLICY_PREFIX_ANY_PORT :
 							XCNI_POLICY_PREFIX_FULL,
 			       .ep = h->ep, .peer = h->peer, .version = h->version, .dir = h->dir,
 			       .proto = h->proto, .port = h->port },
-			.v = hrecs[i].v,
+			.val = hrecs[i].v,
 		};
 	}
-	*np = sort_unique(recs, n, sizeof(*recs), pol_rec_cmp);
+	*np = sort_unique(recs, n, sizeof(*recs), pol_entry_cmp);
 	*out = recs;
 	recs = NULL;
 out:
@@ -93,37 +83,32 @@ out:
 }
 
 /* The entries of pod ep's version ver in policy_collect's recs: how many, from *first. */
-static size_t pol_entries(const struct pol_rec *recs, size_t n, __u32 ep, __u8 ver, size_t *first)
+static size_t pol_entries(const struct pol_entry *recs, size_t n, __u32 ep, __u8 ver, size_t *first)
 {
 	size_t lo = 0, hi = n, i;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		const struct xcni_policy_key *k = &recs[mid].k;
+		const struct xcni_policy_key *k = &recs[mid].key;
 
 		if (k->ep < ep || (k->ep == ep && k->version < ver))
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	for (i = lo; i < n && recs[i].k.ep == ep && recs[i].k.version == ver; i++)
+	for (i = lo; i < n && recs[i].key.ep == ep && recs[i].key.version == ver; i++)
 		;
 	*first = lo;
 	return i - lo;
 }
 
-struct cidr_rec {
-	struct xcni_polcidr_key k;
-	__u32 group;
-};
-
-static int cidr_rec_cmp(const void *a, const void *b)
+static int cidr_cmp(const void *a, const void *b)
 {
 	return memcmp(a, b, sizeof(struct xcni_polcidr_key));
 }
 
 /* The peer of a policy entry in words: any, a reserved name, labels, or CIDRs. */
-static void pt_peer(struct ptable *t, __u32 peer, int idfd, const struct cidr_rec *cidrs,
+static void pt_peer(struct ptable *t, __u32 peer, int idfd, const struct pol_cidr *cidrs,
 		    size_t ncidrs, __u8 dir)
 {
 	struct xcni_idlabels l;
@@ -140,9 +125,9 @@ static void pt_peer(struct ptable *t, __u32 peer, int idfd, const struct cidr_re
 	}
 	if (peer >= XCNI_ID_CIDR_BASE) {
 		for (size_t i = 0; i < ncidrs; i++)
-			if (cidrs[i].group == peer && cidrs[i].k.dir == dir && off < sizeof(buf))
+			if (cidrs[i].group == peer && cidrs[i].key.dir == dir && off < sizeof(buf))
 				off += snprintf(buf + off, sizeof(buf) - off, "%scidr:%s",
-						off ? "," : "", polcidr_str(&cidrs[i].k, a, sizeof(a)));
+						off ? "," : "", polcidr_str(&cidrs[i].key, a, sizeof(a)));
 		pt_str(t, off ? buf : "cidr-group");
 		return;
 	}
@@ -159,20 +144,13 @@ static const char *tier_word(__u16 flags)
 	return w[XCNI_POLV_TIER(flags)];
 }
 
-static const char *action_word(__u16 flags)
-{
-	if (!(flags & XCNI_POLV_DENY))
-		return "allow";
-	return flags & XCNI_POLV_AUDIT ? "audit" : "deny";
-}
-
 /* The cells of one allow entry under pol_cols (isolated_by, near: its direction's). */
-static void pol_row(struct ptable *t, const struct pol_rec *r, int idfd, int nfd, int rnfd,
-		    const struct cidr_rec *cidrs, size_t nc, const char *isolated_by, const char *near)
+static void pol_row(struct ptable *t, const struct pol_entry *r, int idfd, int nfd, int rnfd,
+		    const struct pol_cidr *cidrs, size_t nc, const char *isolated_by, const char *near)
 {
 	struct xcni_rulename pass;
 	char rn[XCNI_RULENAME_LEN];
-	const struct xcni_policy_key *pk = &r->k;
+	const struct xcni_policy_key *pk = &r->key;
 	int bits = (int)pk->prefixlen - XCNI_POLICY_PREFIX_ANY_PORT;
 	char name[340];
 
@@ -192,15 +170,16 @@ static void pol_row(struct ptable *t, const struct pol_rec *r, int idfd, int nfd
 
 		pt_strf(t, "%u-%u", lo, lo + span - 1);
 	}
-	pt_str(t, policy_name(nfd, r->v.policy_id, name, sizeof(name)));
-	pt_uint(t, r->v.rule);
-	pt_str(t, polsync_rule_name(rnfd, r->v.policy_id, pk->dir, r->v.rule, rn, sizeof(rn)));
-	pt_str(t, tier_word(r->v.flags));
-	pt_str(t, action_word(r->v.flags));
-	pt_uint(t, r->v.packets);
+	pt_str(t, policy_name(nfd, r->val.policy_id, name, sizeof(name)));
+	pt_uint(t, r->val.rule);
+	pt_str(t, polsync_rule_name(rnfd, r->val.policy_id, pk->dir, r->val.rule, rn, sizeof(rn)));
+	pt_str(t, tier_word(r->val.flags));
+	pt_str(t, !(r->val.flags & XCNI_POLV_DENY) ? "allow" :
+		  r->val.flags & XCNI_POLV_AUDIT ? "audit" : "deny");
+	pt_uint(t, r->val.packets);
 	pt_str(t, isolated_by[0] ? isolated_by : NULL);
 	pt_str(t, near[0] ? near : NULL);
-	if (!polsync_rule_pass(rnfd, XCNI_POLV_PASS(r->v.flags), &pass))
+	if (!polsync_rule_pass(rnfd, XCNI_POLV_PASS(r->val.flags), &pass))
 		pt_strf(t, "%s rule %u%s%s%s", policy_name(nfd, pass.policy_id, name, sizeof(name)),
 			pass.rule, pass.name[0] ? " (" : "", pass.name, pass.name[0] ? ")" : "");
 	else
@@ -229,8 +208,8 @@ static const char *isolation_words(const struct xcni_polep *pe, __u8 dir, const 
 }
 
 /* The pod's live allow entries (and its ipBlocks'), read from the maps: 0 or -errno. */
-static int pod_entries(const struct ctl_ctx *c, __u32 ip, __u8 version, struct pol_rec **recs,
-		       size_t *n, struct cidr_rec **cidrs, size_t *nc)
+static int pod_entries(const struct ctl_ctx *c, __u32 ip, __u8 version, struct pol_entry **recs,
+		       size_t *n, struct pol_cidr **cidrs, size_t *nc)
 {
 	int fd, rfd = -1, cfd = -1, err;
 	size_t first, k;
@@ -241,16 +220,16 @@ static int pod_entries(const struct ctl_ctx *c, __u32 ip, __u8 version, struct p
 		goto out;
 	}
 	if ((err = policy_collect(fd, rfd, recs, n)) ||
-	    (err = map_collect(cfd, &m_polcidr, sizeof(**cidrs), offsetof(struct cidr_rec, k),
-			       offsetof(struct cidr_rec, group), (void **)cidrs, nc, NULL)))
+	    (err = map_collect(cfd, &m_polcidr, sizeof(**cidrs), offsetof(struct pol_cidr, key),
+			       offsetof(struct pol_cidr, group), (void **)cidrs, nc, NULL)))
 		goto out;
 	/* Only the pod's live version. */
 	*n = pol_entries(*recs, *n, ip, version, &first);
 	memmove(*recs, *recs + first, *n * sizeof(**recs));
 	for (size_t i = k = 0; i < *nc; i++)
-		if ((*cidrs)[i].k.ep == ip && (*cidrs)[i].k.version == version)
+		if ((*cidrs)[i].key.ep == ip && (*cidrs)[i].key.version == version)
 			(*cidrs)[k++] = (*cidrs)[i];
-	*nc = sort_unique(*cidrs, k, sizeof(**cidrs), cidr_rec_cmp);
+	*nc = sort_unique(*cidrs, k, sizeof(**cidrs), cidr_cmp);
 out:
 	for (int *p = (int[]){ fd, rfd, cfd, -2 }; *p != -2; p++)
 		xcni_close(&*p);
@@ -296,8 +275,8 @@ static void near_misses_of(const struct ctl_ctx *c, const char *arg, __u32 ip,
 
 static int cmd_policy_get(const struct ctl_ctx *c, char **argv)
 {
-	struct pol_rec *recs = NULL;
-	struct cidr_rec *cidrs = NULL;
+	struct pol_entry *recs = NULL;
+	struct pol_cidr *cidrs = NULL;
 	struct xcni_polep pe = { .isolated = 1 };
 	struct pol_isolation iso;
 	struct ptable *t = NULL;
@@ -348,25 +327,24 @@ static int cmd_policy_get(const struct ctl_ctx *c, char **argv)
 				       sizeof(eg)));
 	t = pt_new(pol_cols, ARRAY_SIZE(pol_cols), 0);
 	for (size_t i = 0; i < n; i++) {
-		struct frow r = { .id = { recs[i].k.peer }, .nid = 1 };
+		struct frow r = { .id = { recs[i].key.peer }, .nid = 1 };
 
 		if (filter_match(&f, &r))
 			pol_row(t, &recs[i], idfd, nfd, rnfd, cidrs, nc,
-				iso.json[recs[i].k.dir & 1], iso.near[recs[i].k.dir & 1]);
+				iso.json[recs[i].key.dir & 1], iso.near[recs[i].key.dir & 1]);
 	}
 	/* JSON: a direction isolated with no allow entry still says what isolates
 	 * it, in a row of its own (the text says so above the table). */
 	for (__u8 dir = 0; c->json && !(c->opts & OPT_IDENTITY) && dir < XCNI_NR_POLICY_DIRS; dir++) {
 		size_t i;
 
-		for (i = 0; i < n && recs[i].k.dir != dir; i++)
+		for (i = 0; i < n && recs[i].key.dir != dir; i++)
 			;
 		if (i < n || !(pe.isolated & XCNI_ISOLATED(dir)))
 			continue;
 		pt_str(t, dir == XCNI_DIR_TO_POD ? "ingress" : "egress");
 		/* All but the direction, isolated_by, near_misses and passed_by (the last three). */
-		for (size_t k = 4; k < ARRAY_SIZE(pol_cols); k++)
-			pt_null(t);
+		pt_nulls(t, (int)ARRAY_SIZE(pol_cols) - 4);
 		pt_str(t, iso.json[dir][0] ? iso.json[dir] : NULL);
 		pt_str(t, iso.near[dir][0] ? iso.near[dir] : NULL);
 		pt_null(t);
@@ -432,14 +410,14 @@ static const char *polep_has(__u8 has, char *buf, size_t len)
 }
 
 /* "Admin,Baseline": the tiers that decide some of the pod's live entries; NULL: NetworkPolicy only. */
-static const char *tiers_of(const struct pol_rec *recs, size_t nr, __u32 ip, __u8 ver, char *buf,
+static const char *tiers_of(const struct pol_entry *recs, size_t nr, __u32 ip, __u8 ver, char *buf,
 			    size_t len)
 {
 	size_t first, n = pol_entries(recs, nr, ip, ver, &first);
 	unsigned int seen = 0;
 
 	for (size_t i = first; i < first + n; i++)
-		seen |= 1u << XCNI_POLV_TIER(recs[i].v.flags);
+		seen |= 1u << XCNI_POLV_TIER(recs[i].val.flags);
 	if (!(seen & ~1u))
 		return NULL;
 	snprintf(buf, len, "%s%s%s%s", seen & 2 ? "Admin," : "", seen & 1 ? "NetworkPolicy," : "",
@@ -452,7 +430,7 @@ static const char *tiers_of(const struct pol_rec *recs, size_t nr, __u32 ip, __u
 static int cmd_policy_list(const struct ctl_ctx *c, char **argv)
 {
 	struct polep_rec *eps = NULL;
-	struct pol_rec *recs = NULL;
+	struct pol_entry *recs = NULL;
 	struct ptable *t;
 	struct filter f;
 	size_t n = 0, nr = 0, i, k, first;
@@ -485,7 +463,7 @@ static int cmd_policy_list(const struct ctl_ctx *c, char **argv)
 	for (i = k = 0; i < n; i++) {
 		const struct xcni_polep *pe = &eps[i].pe;
 		/* Identity 0: none assigned; the ipcache may know the address's. */
-		struct frow r = { .addr = { eps[i].ip }, .plen = { 32 }, .naddr = 1,
+		struct frow r = { .addr = { xcni_prefix_host(eps[i].ip, NULL) }, .naddr = 1,
 				  .id = { pe->identity }, .nid = !!pe->identity };
 
 		/* Isolated in neither direction: no policy selects the pod (any more). */
@@ -504,13 +482,12 @@ static int cmd_policy_list(const struct ctl_ctx *c, char **argv)
 		pt_str(t, xcni_ip4_str(eps[i].ip, buf));
 		pt_uint(t, pe->identity);
 		pt_uint(t, pe->version);
-		/* A closed pod's policy did not fit: nothing in or out (drop-policy-overflow). */
-		pt_str(t, pe->isolated & XCNI_POLEP_CONTESTED ? "contested" :
-			  pe->isolated & XCNI_POLEP_OVERFLOW ? "overflow" :
-			  pe->isolated & XCNI_ISOLATED(XCNI_DIR_TO_POD) ? "isolated" : "allow-all");
-		pt_str(t, pe->isolated & XCNI_POLEP_CONTESTED ? "contested" :
-			  pe->isolated & XCNI_POLEP_OVERFLOW ? "overflow" :
-			  pe->isolated & XCNI_ISOLATED(XCNI_DIR_FROM_POD) ? "isolated" : "allow-all");
+		/* A closed pod's policy did not fit: nothing in or out (drop-policy-overflow).
+		 * Ingress (to the pod), then egress. */
+		for (int dir = XCNI_DIR_TO_POD; dir >= XCNI_DIR_FROM_POD; dir--)
+			pt_str(t, pe->isolated & XCNI_POLEP_CONTESTED ? "contested" :
+				  pe->isolated & XCNI_POLEP_OVERFLOW ? "overflow" :
+				  pe->isolated & XCNI_ISOLATED(dir) ? "isolated" : "allow-all");
 		pt_uint(t, pol_entries(recs, nr, eps[i].ip, pe->version, &first));
 		pt_str(t, tiers_of(recs, nr, eps[i].ip, pe->version, tiers, sizeof(tiers)));
 		pt_str(t, polep_has(pe->has[XCNI_DIR_TO_POD], has, sizeof(has)));

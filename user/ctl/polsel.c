@@ -169,7 +169,7 @@ static const char *const part_names[] = { [NM_SUBJECT] = "subject", [NM_INGRESS]
 /* One selector as a JSON object: the policy, the rule, what it selects. */
 static json_t *sel_json(const struct pol_nm_sel *s)
 {
-	json_t *o = json_object(), *ids = json_array(), *pods = json_array();
+	json_t *o, *ids = json_array(), *pods = json_array();
 	char pn[400], line[1200];
 
 	for (size_t i = 0; i < s->nids; i++)
@@ -177,17 +177,13 @@ static json_t *sel_json(const struct pol_nm_sel *s)
 	for (size_t i = 0; i < s->nsel; i++)
 		json_array_append_new(pods, json_sprintf("%s/%s", s->sel[i]->meta.ns,
 							 s->sel[i]->meta.name));
-	json_object_set_new(o, "policy", json_string(pol_nm_policy_name(s, pn, sizeof(pn))));
-	json_object_set_new(o, "tier", json_string(tier_names[s->tier]));
-	json_object_set_new(o, "namespace", s->ns ? json_string(s->ns) : json_null());
-	json_object_set_new(o, "name", json_string(s->name));
-	json_object_set_new(o, "direction", json_string(part_names[s->part]));
-	json_object_set_new(o, "rule", s->rule >= 0 ? json_integer(s->rule) : json_null());
-	json_object_set_new(o, "peer", s->peer >= 0 ? json_integer(s->peer) : json_null());
-	json_object_set_new(o, "rule_name", s->rule_name ? json_string(s->rule_name) : json_null());
-	json_object_set_new(o, "action", s->action ? json_string(s->action) : json_null());
-	json_object_set_new(o, "selector", json_string(s->text));
-	json_object_set_new(o, s->nodes ? "nodes" : "pods", json_integer((json_int_t)s->npods));
+	o = json_pack("{s:s,s:s,s:s?,s:s,s:s,s:o,s:o,s:s?,s:s?,s:s,s:I}", "policy",
+		      pol_nm_policy_name(s, pn, sizeof(pn)), "tier", tier_names[s->tier], "namespace",
+		      s->ns, "name", s->name, "direction", part_names[s->part], "rule",
+		      s->rule >= 0 ? json_integer(s->rule) : json_null(), "peer",
+		      s->peer >= 0 ? json_integer(s->peer) : json_null(), "rule_name", s->rule_name,
+		      "action", s->action, "selector", s->text, s->nodes ? "nodes" : "pods",
+		      (json_int_t)s->npods);
 	if (!s->nodes) {
 		json_object_set_new(o, "pod_names", pods); /* the first NM_PODS_MAX */
 		json_object_set_new(o, "identities", ids);

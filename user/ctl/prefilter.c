@@ -113,12 +113,6 @@ static int pf4_open(const struct ctl_ctx *c, int fd[PF_NR_MAPS])
 	return 0;
 }
 
-static void pf4_close(const int fd[PF_NR_MAPS])
-{
-	for (int i = 0; i < PF_NR_MAPS; i++)
-		close(fd[i]);
-}
-
 /*
  * prefilter add or del CIDR. IPv4: the marks are set before the trie entry
  * (the XDP program never finds the trie ahead of them) and cleared after it
@@ -156,7 +150,8 @@ static int prefilter_edit(const struct ctl_ctx *c, const char *arg, bool add)
 	else if (!(err = trie_del(fd[PF_TRIE], &m_prefilter, &k.k4, arg)) &&
 		 (err = xcni_prefilter_mark(fd[PF_16], fd[PF_24], &k.k4, -1)))
 		pr_err("%s: unmarking its networks: %s\n", arg, strerror(-err));
-	pf4_close(fd);
+	for (int i = 0; i < PF_NR_MAPS; i++)
+		close(fd[i]);
 	return err;
 }
 

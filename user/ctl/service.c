@@ -34,10 +34,7 @@ void svcname_cols(struct ptable *t, const struct xcni_svcname *n)
 	}
 	pt_str(t, svcname_str(n, true, buf, sizeof(buf)));
 	pt_str(t, svcname_str(n, false, buf, sizeof(buf)));
-	if (n->port[0])
-		pt_strf(t, "%.*s", (int)strnlen(n->port, sizeof(n->port)), n->port);
-	else
-		pt_null(t);
+	pt_field(t, n->port, sizeof(n->port));
 }
 
 /* "10.96.0.10:53", "[fd00::a]:53": an address of the Service maps and a port. */
@@ -149,52 +146,66 @@ __u32 svcnames_backend(struct svcnames *s, __u32 ip, __u16 port)
 
 /* ---- the views --------------------------------------------------------------- */
 
-struct svc_maps {
-	int svc, slot, be, maglev, name; /* maglev, name: -1 when absent */
+static const struct map_spec m_affinity = {
+	"xcni_affinity", BPF_MAP_TYPE_LRU_HASH, sizeof(struct xcni_affinity_key),
+	sizeof(struct xcni_affinity), 0
 };
 
-static void svc_maps_close(struct svc_maps *m)
+void svc_view_close(struct svc_view *v)
 {
-	int *fds[] = { &m->svc, &m->slot, &m->be, &m->maglev, &m->name };
+	int *const fds[] = { &v->svc,	   &v->slot,	 &v->be, &v->maglev,
+			     &v->name,	   &v->affinity, &v->ct, &v->ct6 };
 
 	for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
 		xcni_close(&*fds[i]);
 }
 
+/* -ENOENT quietly when the node has no Service maps at all. */
+int svc_view_open(const struct ctl_ctx *c, const char *dir, struct svc_view *v)
+{
+	struct ctl_ctx at = *c;
+
+	at.pin_dir = dir;
+	v->slot = v->be = v->maglev = v->name = v->affinity = v->ct = v->ct6 = -1;
+	v->svc = map_open_quiet(&at, &m_svc);
+	if (v->svc < 0)
+		return v->svc;
+	if ((v->slot = map_open(&at, &m_svcslot)) < 0 || (v->be = map_open(&at, &m_backend)) < 0) {
+		int err = v->slot < 0 ? v->slot : v->be;
+
+		svc_view_close(v);
+		v->svc = -1;
+		return err;
+	}
+	v->maglev = map_open_quiet(&at, &m_maglev);
+	v->name = map_open_quiet(&at, &m_svcname);
+	v->affinity = map_open_quiet(&at, &m_affinity);
+	v->ct = map_open_quiet(&at, &m_ct);
+	v->ct6 = map_open_quiet(&at, &m_ct6);
+	return 0;
+}
+
 /*
- * The Service maps, or -errno (said). An agent whose data plane predates
- * Services pins the rest but not these: said as such.
+ * The Service maps (svc_view_open), or -errno (said). An agent whose data
+ * plane predates Services pins the rest but not these: said as such.
  */
-static int svc_maps_open(const struct ctl_ctx *c, struct svc_maps *m)
+static int svc_maps_open(const struct ctl_ctx *c, struct svc_view *m)
 {
 	char path[PATH_MAX];
-	int err;
+	int err = svc_view_open(c, c->pin_dir, m);
 
-	m->svc = m->slot = m->be = m->maglev = m->name = -1;
-	m->svc = map_open_quiet(c, &m_svc);
-	if (m->svc == -ENOENT) {
-		snprintf(path, sizeof(path), "%s/%s", c->pin_dir, m_ct.name);
-		if (access(path, F_OK))
-			return map_open(c, &m_svc); /* no agent at all: map_open says so */
-		return pr_err_ret(-ENOENT, "%s/%s: no such pinned map: this agent's data plane has no Services in BPF "
-		                           "(built before them, or its maps are from an older xcnid)\n",
-		                           c->pin_dir, m_svc.name);
-	}
-	if (m->svc < 0)
-		return m->svc;
-	if ((err = m->slot = map_open(c, &m_svcslot)) < 0 || (err = m->be = map_open(c, &m_backend)) < 0)
-		goto fail;
-	m->maglev = map_open_quiet(c, &m_maglev);
-	if (m->maglev < 0 && m->maglev != -ENOENT) {
+	if (!err && m->maglev < 0 && m->maglev != -ENOENT) {
 		err = m->maglev;
-		goto fail;
+		svc_view_close(m);
 	}
-	/* Names only: maps of an agent before them show none. */
-	m->name = map_open_quiet(c, &m_svcname);
-	return 0;
-fail:
-	svc_maps_close(m);
-	return err;
+	if (err != -ENOENT || m->svc != -ENOENT)
+		return err;
+	snprintf(path, sizeof(path), "%s/%s", c->pin_dir, m_ct.name);
+	if (access(path, F_OK))
+		return map_open(c, &m_svc); /* no agent at all: map_open says so */
+	return pr_err_ret(-ENOENT, "%s/%s: no such pinned map: this agent's data plane has no Services in BPF "
+	                           "(built before them, or its maps are from an older xcnid)\n",
+	                           c->pin_dir, m_svc.name);
 }
 
 static int svc_cmp(const void *a, const void *b)
@@ -270,11 +281,10 @@ static const struct pt_col be_cols[] = {
 	{ "MAGLEV", "maglev_entries", PT_UINT }, /* its entries in the live table */
 };
 
-static void svc_row(struct ptable *t, const struct svc_maps *m, const struct svc_rec *r)
+static void svc_row(struct ptable *t, const struct svc_view *m, const struct svc_rec *r)
 {
 	char buf[160];
 	struct xcni_svcname n;
-	const char *s;
 
 	svc_addr_str(r->k.family, r->k.addr, r->k.port, buf, sizeof(buf));
 	pt_strf(t, "%s/%s", buf, proto_name(r->k.proto) ?: "?");
@@ -283,17 +293,11 @@ static void svc_row(struct ptable *t, const struct svc_maps *m, const struct svc
 	pt_ip(t, r->k.family, r->k.addr);
 	pt_uint(t, ntohs(r->k.port));
 	pt_proto(t, r->k.proto);
-	if ((s = scope_name(r->k.scope)))
-		pt_str(t, s);
-	else
-		pt_strf(t, "%u", r->k.scope);
+	pt_name(t, scope_name(r->k.scope), "%u", r->k.scope);
 	pt_uint(t, r->v.id);
 	pt_str(t, *svc_flags(&r->v, true, buf, sizeof(buf)) ? buf : NULL);
 	pt_str(t, *svc_flags(&r->v, false, buf, sizeof(buf)) ? buf : NULL);
-	if (r->v.flags & XCNI_SVC_F_AFFINITY)
-		pt_uint(t, r->v.affinity_s);
-	else
-		pt_null(t);
+	pt_uint_if(t, r->v.flags & XCNI_SVC_F_AFFINITY, r->v.affinity_s);
 	pt_uint(t, r->v.version);
 	pt_uint(t, r->v.count);
 	pt_uint(t, r->v.count_term);
@@ -317,7 +321,7 @@ __u32 *svc_slot_ids(int slot_fd, const struct xcni_svc *v, size_t *n)
 }
 
 /* Every address a service is about: its frontend's and its backends'. */
-static bool svc_filter(const struct filter *f, const struct svc_maps *m, const struct svc_rec *r)
+static bool svc_filter(const struct filter *f, const struct svc_view *m, const struct svc_rec *r)
 {
 	static const unsigned int groups[] = { OPT_IP | OPT_POD, OPT_NAMESPACE, OPT_IDENTITY, OPT_LABEL };
 	size_t naddr = 0, nslots, i, g;
@@ -350,7 +354,7 @@ static bool svc_filter(const struct filter *f, const struct svc_maps *m, const s
 			continue;
 		one.opts = f->opts & groups[g];
 		for (i = 0; i < naddr && !hit; i++) {
-			struct frow row = { .addr = { addrs[i] }, .plen = { 32 }, .naddr = 1 };
+			struct frow row = { .addr = { xcni_prefix_host(addrs[i], NULL) }, .naddr = 1 };
 
 			hit = filter_match(&one, &row);
 		}
@@ -381,7 +385,7 @@ static void svc_closed_say(const struct ctl_ctx *c)
 static int cmd_service_list(const struct ctl_ctx *c, char **argv)
 {
 	struct svc_rec *recs = NULL;
-	struct svc_maps m;
+	struct svc_view m;
 	struct ptable *t;
 	struct filter f;
 	size_t n, i;
@@ -407,7 +411,7 @@ static int cmd_service_list(const struct ctl_ctx *c, char **argv)
 	free(recs);
 	svc_closed_say(c);
 close:
-	svc_maps_close(&m);
+	svc_view_close(&m);
 close_f:
 	filter_close(&f);
 	return err;
@@ -462,7 +466,7 @@ struct mg_count {
 	__u32 id, n;
 };
 
-static int maglev_read(const struct svc_maps *m, const struct xcni_svc *v, struct mg_count **out,
+static int maglev_read(const struct svc_view *m, const struct xcni_svc *v, struct mg_count **out,
 		       size_t *nout, __u32 *filled, __u32 *size)
 {
 	__u32 key = xcni_maglev_key(v->id, v->version), inner_id, i, id;
@@ -541,7 +545,7 @@ static void maglev_cols(struct ptable *rt, const __u32 *ids, size_t nslots,
 }
 
 /* One row per slot: the backend it holds, and its Maglev entries when there is a table. */
-static void backend_rows(struct ptable *bt, const struct svc_maps *m, const __u32 *ids,
+static void backend_rows(struct ptable *bt, const struct svc_view *m, const __u32 *ids,
 			 size_t nslots, const struct mg_count *mg, size_t nmg, bool have_mg)
 {
 	char buf[128];
@@ -549,20 +553,13 @@ static void backend_rows(struct ptable *bt, const struct svc_maps *m, const __u3
 
 	for (size_t s = 0; ids && s < nslots; s++) {
 		struct xcni_backend b;
-		char a[INET6_ADDRSTRLEN];
 		bool found = ids[s] && !bpf_map_lookup_elem(m->be, &ids[s], &b);
 
 		pt_uint(bt, s);
-		if (ids[s])
-			pt_uint(bt, ids[s]);
-		else
-			pt_null(bt);
+		pt_uint_if(bt, ids[s], ids[s]);
 		if (found) {
 			pt_str(bt, svc_addr_str(b.family, b.addr, b.port, buf, sizeof(buf)));
-			if (inet_ntop(b.family == XCNI_AF_INET6 ? AF_INET6 : AF_INET, b.addr, a, sizeof(a)))
-				pt_str(bt, a);
-			else
-				pt_null(bt);
+			pt_ip(bt, b.family, b.addr);
 			pt_uint(bt, ntohs(b.port));
 			pt_str(bt, b.state == XCNI_BE_ACTIVE ? "active" :
 				   b.state == XCNI_BE_TERMINATING ? "terminating" : "unknown");
@@ -572,10 +569,7 @@ static void backend_rows(struct ptable *bt, const struct svc_maps *m, const __u3
 		}
 		for (j = 0; j < nmg && mg[j].id != ids[s]; j++)
 			;
-		if (have_mg)
-			pt_uint(bt, j < nmg ? mg[j].n : 0);
-		else
-			pt_null(bt);
+		pt_uint_if(bt, have_mg, j < nmg ? mg[j].n : 0);
 	}
 }
 
@@ -609,7 +603,7 @@ static int service_print(const struct ctl_ctx *c, struct ptable *rt, struct ptab
 }
 
 /* One scope of a frontend: its record, then its backends. */
-static int service_show(const struct ctl_ctx *c, const struct svc_maps *m, const struct svc_rec *r,
+static int service_show(const struct ctl_ctx *c, const struct svc_view *m, const struct svc_rec *r,
 			bool first)
 {
 	struct ptable *rt = pt_new(svc_get_cols, ARRAY_SIZE(svc_get_cols), PT_RECORD);
@@ -651,7 +645,7 @@ static int cmd_service_get(const struct ctl_ctx *c, char **argv)
 {
 	struct svc_rec r[2], *rp = r;
 	struct xcni_svcname sn;
-	struct svc_maps m;
+	struct svc_view m;
 	size_t n = 0;
 	int err;
 
@@ -698,7 +692,7 @@ show:
 close:
 	if (rp != r)
 		free(rp);
-	svc_maps_close(&m);
+	svc_view_close(&m);
 	return err;
 }
 

@@ -42,6 +42,16 @@
 
 /* ---- one node ----------------------------------------------------------------- */
 
+/* A problem, in printf's words, appended to problems. */
+__attribute__((format(printf, 2, 3))) static void problem(json_t *problems, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	json_array_append_new(problems, json_vsprintf(fmt, ap));
+	va_end(ap);
+}
+
 /* GET path (with req's name=value lines) from the agent on its Unix socket. */
 static int ask_local(const char *sock, const char *path, const char *req, char **out)
 {
@@ -137,10 +147,8 @@ static json_t *maps_json(const struct ctl_ctx *c, json_t *problems, json_t *mem)
 						    (json_int_t)v[i].max, "fill_pct", pct, "lru",
 						    lru(v[i].type)));
 		if (pct >= STATUS_FULL_PCT && !lru(v[i].type))
-			json_array_append_new(problems,
-					      json_sprintf("map %s %ld/%u full (%u%%): xcnid --map-max "
-							   "%s=N sizes it", v[i].name, v[i].entries,
-							   v[i].max, pct, v[i].name));
+			problem(problems, "map %s %ld/%u full (%u%%): xcnid --map-max %s=N sizes it",
+				v[i].name, v[i].entries, v[i].max, pct, v[i].name);
 	}
 	free(v);
 	return arr;
@@ -149,7 +157,7 @@ static json_t *maps_json(const struct ctl_ctx *c, json_t *problems, json_t *mem)
 /* Pods closed because their policy did not fit (xcni_polep, XCNI_POLEP_OVERFLOW), by namespace. */
 static json_t *overflow_json(const struct ctl_ctx *c)
 {
-	json_t *o = json_object(), *pods = json_array(), *nss = json_object();
+	json_t *pods = json_array(), *nss = json_object();
 	int fd = map_open_quiet(c, &m_polep), nfd = map_open_quiet(c, &m_podname);
 	__u32 key, next, *prev = NULL;
 	struct xcni_polep pe;
@@ -173,9 +181,7 @@ static json_t *overflow_json(const struct ctl_ctx *c)
 	}
 	xcni_close(&fd);
 	xcni_close(&nfd);
-	json_object_set_new(o, "pods", pods);
-	json_object_set_new(o, "namespaces", nss);
-	return o;
+	return json_pack("{s:o,s:o}", "pods", pods, "namespaces", nss);
 }
 
 /* A map's entries (hash), or -1 when it is not there. */
@@ -241,10 +247,8 @@ static void hook_fn(const struct xcni_hook *h, void *arg)
 		json_object_set_new(o, "xcni_first", json_boolean(h->first));
 		if (!h->first) {
 			json_object_set_new(o, "before", json_string(h->who));
-			json_array_append_new(w->problems,
-					      json_sprintf("%s %s: %s runs before xcni's %s",
-							   h->dev, h->egress ? "egress" : "ingress",
-							   h->who, h->prog));
+			problem(w->problems, "%s %s: %s runs before xcni's %s", h->dev,
+				h->egress ? "egress" : "ingress", h->who, h->prog);
 			w->foreign++;
 		}
 	}
@@ -266,8 +270,7 @@ static json_t *flows_json(const char *pin_dir, json_t *problems)
 		return NULL;
 	err = ask_local(sock, NULL, "last=1\n", &ans);
 	if (err) {
-		json_array_append_new(problems, json_sprintf("flows: no answer on %s: %s", sock,
-							     strerror(-err)));
+		problem(problems, "flows: no answer on %s: %s", sock, strerror(-err));
 		return NULL;
 	}
 	ans[strlen(ans) - (ans[strlen(ans) - 1] == '\n')] = '\0';
@@ -275,11 +278,11 @@ static json_t *flows_json(const char *pin_dir, json_t *problems)
 	o = json_loads(last ? last + 1 : ans, 0, NULL);
 	free(ans);
 	if (o && json_integer_value(json_object_get(o, "ipfix_errors")) > 0)
-		json_array_append_new(problems, json_sprintf("IPFIX: %lld messages could not be sent",
-							     (long long)json_integer_value(json_object_get(o, "ipfix_errors"))));
+		problem(problems, "IPFIX: %lld messages could not be sent",
+			(long long)json_integer_value(json_object_get(o, "ipfix_errors")));
 	if (o && json_integer_value(json_object_get(o, "log_errors")) > 0)
-		json_array_append_new(problems, json_sprintf("flow log: %lld write errors",
-							     (long long)json_integer_value(json_object_get(o, "log_errors"))));
+		problem(problems, "flow log: %lld write errors",
+			(long long)json_integer_value(json_object_get(o, "log_errors")));
 	return o;
 }
 
@@ -331,44 +334,41 @@ static void agent_problems(json_t *agent, json_t *problems)
 
 	json_object_set_new(agent, "running", json_true());
 	if (!json_is_true(json_object_get(agent, "ready")))
-		json_array_append_new(problems, json_sprintf("agent not ready: %s",
-			json_string_value(json_object_get(agent, "not_ready")) ?: "?"));
+		problem(problems, "agent not ready: %s",
+			json_string_value(json_object_get(agent, "not_ready")) ?: "?");
 	json_array_foreach(json_object_get(cl, "kinds"), i, v) {
 		long long st = json_integer_value(json_object_get(v, "last_status"));
 
 		if (!json_is_true(json_object_get(v, "unavailable")))
 			continue;
 		if (st)
-			json_array_append_new(problems, json_sprintf(
-				"API server: %s unavailable (HTTP %lld): not programmed",
-				json_string_value(json_object_get(v, "kind")), st));
+			problem(problems, "API server: %s unavailable (HTTP %lld): not programmed",
+				json_string_value(json_object_get(v, "kind")), st);
 		else
-			json_array_append_new(problems, json_sprintf(
-				"API server: %s unavailable (no HTTP answer): not programmed",
-				json_string_value(json_object_get(v, "kind"))));
+			problem(problems, "API server: %s unavailable (no HTTP answer): not programmed",
+				json_string_value(json_object_get(v, "kind")));
 	}
 	/* Services refused whole for a size bound: each named, in the agent's words. */
 	json_array_foreach(json_object_get(json_object_get(agent, "services"), "bounded"), i, v)
-		json_array_append_new(problems, json_sprintf("%s", json_string_value(v) ?: "?"));
+		problem(problems, "%s", json_string_value(v) ?: "?");
 	/* Namespaces closed for Service room (over their share, the maps full): each named. */
 	json_array_foreach(json_object_get(agent, "services_closed"), i, v)
-		json_array_append_new(problems, json_sprintf(
+		problem(problems,
 			"namespace %s closed for Service room: %lld frontends not programmed (%s; %s)",
 			json_string_value(json_object_get(v, "namespace")),
 			json_integer_value(json_object_get(v, "frontends")), svc_closed_why(v),
-			json_string_value(json_object_get(v, "fix")) ?: "xcnid --map-max"));
+			json_string_value(json_object_get(v, "fix")) ?: "xcnid --map-max");
 	/* Namespaces closed for DNS-pattern room (xcni_fqdn_pat full): each named. */
 	json_array_foreach(json_object_get(agent, "fqdn_closed"), i, v)
-		json_array_append_new(problems, json_sprintf(
+		problem(problems,
 			"namespace %s closed for DNS-pattern room: %lld (pod, pattern) pairs not "
 			"written, its pods' domainNames refused (xcni_fqdn_pat full; xcnid "
 			"--map-max)", json_string_value(json_object_get(v, "namespace")),
-			json_integer_value(json_object_get(v, "pairs"))));
+			json_integer_value(json_object_get(v, "pairs")));
 	off = json_object_get(json_object_get(agent, "kernel"), "switched_off");
 	json_array_foreach(off, i, v)
 		if (strstr(json_string_value(v) ?: "", "--cgroup-root"))
-			json_array_append_new(problems, json_sprintf("switched off: %s",
-								     json_string_value(v)));
+			problem(problems, "switched off: %s", json_string_value(v));
 }
 
 /* The agent's own answer; no answer: *down, and why says so. */
@@ -429,7 +429,6 @@ static json_t *npaccel_json(const struct ctl_ctx *c, const struct xcni_config *c
 /* The node config map's record, and the problems it names. */
 static json_t *config_json(const struct ctl_ctx *c, struct xcni_config *cfg, json_t *problems)
 {
-	const char *decap;
 	json_t *cfgj;
 	bool torn;
 
@@ -447,27 +446,26 @@ static json_t *config_json(const struct ctl_ctx *c, struct xcni_config *cfg, jso
 			 cfg->xdp_mode == XCNI_XDP_MODE_TC ? "tc" : cfg->xdp_mode ? "other" : "none");
 	if (cfg->failed_gen && cfg->failed_gen >= cfg->applied_gen) {
 		json_object_set_new(cfgj, "error", json_string(cfg->error));
-		json_array_append_new(problems, json_sprintf("generation %llu could not be applied: %s",
-			(unsigned long long)cfg->failed_gen, cfg->error));
+		problem(problems, "generation %llu could not be applied: %s",
+			(unsigned long long)cfg->failed_gen, cfg->error);
 	}
 	if (cfg->nr_endpoints_overflow)
-		json_array_append_new(problems, json_sprintf("%u pods closed: their policy did not "
-			"fit the maps (drop-policy-overflow)", cfg->nr_endpoints_overflow));
+		problem(problems, "%u pods closed: their policy did not fit the maps "
+			"(drop-policy-overflow)", cfg->nr_endpoints_overflow);
 	if (cfg->nr_names_missing)
-		json_array_append_new(problems, json_sprintf("%u names missing: the maps of names "
-			"are full (shown as numbers)", cfg->nr_names_missing));
+		problem(problems, "%u names missing: the maps of names are full (shown as numbers)",
+			cfg->nr_names_missing);
 	if (cfg->nr_addr_contested)
-		json_array_append_new(problems, json_sprintf("%u pods claim an address another "
-			"claims (drop-addr-contested)", cfg->nr_addr_contested));
-	json_object_set_new(cfgj, "nodeport_acceleration", npaccel_json(c, cfg));
-	decap = ctl_overlay_decap(c->pin_dir, &torn);
-	json_object_set_new(cfgj, "overlay_decap", decap ? json_string(decap) : json_null());
-	json_object_set_new(cfgj, "tunnel_family", ctl_tunnel_family(cfg) ?
-						   json_string(ctl_tunnel_family(cfg)) : json_null());
+		problem(problems, "%u pods claim an address another claims (drop-addr-contested)",
+			cfg->nr_addr_contested);
+	json_object_update_new(cfgj, json_pack("{s:o,s:s?,s:s?}", "nodeport_acceleration",
+					       npaccel_json(c, cfg), "overlay_decap",
+					       ctl_overlay_decap(c->pin_dir, &torn), "tunnel_family",
+					       ctl_tunnel_family(cfg)));
 	if (torn)
-		json_array_append_new(problems, json_string("overlay decapsulation: xdp_underlay's "
-			"record cookie is not from_overlay's, which drops what XDP decapsulated "
-			"(drop-outside-spoof): restart xcnid"));
+		problem(problems, "overlay decapsulation: xdp_underlay's record cookie is not "
+			"from_overlay's, which drops what XDP decapsulated (drop-outside-spoof): "
+			"restart xcnid");
 	return cfgj;
 }
 
@@ -485,8 +483,7 @@ static json_t *overflow_checked(const struct ctl_ctx *c, json_t *problems)
 					"%s%s (%lld)", off ? ", " : "", ns,
 					(long long)json_integer_value(v));
 	if (off)
-		json_array_append_new(problems, json_sprintf("namespaces over their share of "
-			"the policy maps: %s", nsl));
+		problem(problems, "namespaces over their share of the policy maps: %s", nsl);
 	return ov;
 }
 
@@ -508,14 +505,13 @@ static void node_facts(const struct ctl_ctx *c, const struct xcni_config *cfg, j
 	/* The agent's RSS beside its maps: one figure of what xcni costs the node. */
 	if (!down && json_is_integer(json_object_get(agent, "rss_bytes")))
 		json_object_set(mem, "rss_bytes", json_object_get(agent, "rss_bytes"));
-	json_object_set_new(o, "memory", mem);
-	json_object_set_new(o, "overflow", overflow_checked(c, problems));
+	json_object_update_new(o, json_pack("{s:o,s:o}", "memory", mem, "overflow",
+					    overflow_checked(c, problems)));
 	err = xcni_hooks_walk(c->pin_dir, (int)cfg->underlay_ifindex, hook_fn, &hw);
 	if (err)
-		json_array_append_new(problems, json_sprintf("hooks: cannot look: %s", strerror(-err)));
-	json_object_set_new(o, "hooks", hw.arr);
-	json_object_set_new(o, "hooks_summary", json_pack("{s:i,s:i,s:i}", "tcx", hw.tcx, "tc",
-							  hw.tc, "foreign_first", hw.foreign));
+		problem(problems, "hooks: cannot look: %s", strerror(-err));
+	json_object_update_new(o, json_pack("{s:o,s:{s:i,s:i,s:i}}", "hooks", hw.arr, "hooks_summary",
+					    "tcx", hw.tcx, "tc", hw.tc, "foreign_first", hw.foreign));
 	if (!down && json_is_true(json_object_get(json_object_get(agent, "flows"), "on"))) {
 		json_t *f = flows_json(c->pin_dir, problems);
 
@@ -527,41 +523,35 @@ static void node_facts(const struct ctl_ctx *c, const struct xcni_config *cfg, j
 /* Everything about the node whose maps are under c->pin_dir (this netns). */
 static json_t *node_status(const struct ctl_ctx *c, const char *name)
 {
-	json_t *o = json_object(), *problems = json_array(), *agent;
+	json_t *o = json_pack("{s:s?,s:s}", "node", name, "pin_dir", c->pin_dir);
+	json_t *problems = json_array(), *agent;
 	char why[300] = "";
 	struct xcni_config cfg;
 	__u32 k = 0;
 	bool down = false;
 	int fd;
 
-	json_object_set_new(o, "node", name ? json_string(name) : json_null());
-	json_object_set_new(o, "pin_dir", json_string(c->pin_dir));
 	fd = map_open_quiet(c, &m_config);
 	if (fd < 0 || bpf_map_lookup_elem(fd, &k, &cfg)) {
 		snprintf(why, sizeof(why), "no xcni maps pinned under %s (no agent ever started here?)",
 			 c->pin_dir);
 		xcni_close(&fd);
-		json_object_set_new(o, "verdict", json_string("DOWN"));
-		json_object_set_new(o, "why", json_string(why));
+		json_object_update_new(o, json_pack("{s:s,s:s}", "verdict", "DOWN", "why", why));
 		json_decref(problems);
 		return o;
 	}
 	close(fd);
 
 	agent = agent_json(c, problems, &down, why, sizeof(why));
-	json_object_set_new(o, "agent", agent);
-	json_object_set_new(o, "config", config_json(c, &cfg, problems));
+	json_object_update_new(o, json_pack("{s:o,s:o}", "agent", agent, "config",
+					    config_json(c, &cfg, problems)));
 	node_facts(c, &cfg, agent, down, o, problems);
 
 	json_object_set_new(o, "problems", problems);
-	if (down) {
-		json_object_set_new(o, "verdict", json_string("DOWN"));
+	json_object_set_new(o, "verdict", json_string(down ? "DOWN" :
+						      json_array_size(problems) ? "DEGRADED" : "OK"));
+	if (down)
 		json_object_set_new(o, "why", json_string(why));
-	} else if (json_array_size(problems)) {
-		json_object_set_new(o, "verdict", json_string("DEGRADED"));
-	} else {
-		json_object_set_new(o, "verdict", json_string("OK"));
-	}
 	return o;
 }
 

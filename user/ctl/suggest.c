@@ -193,14 +193,10 @@ static int load_flows(const struct sug_opts *o, struct sug_flows *fl, size_t *nr
 /* "ns/pod" or the address of an end. */
 static const char *end_str(const struct sug_end *e, uint8_t family, char *buf, size_t len)
 {
-	char ip[INET6_ADDRSTRLEN];
-
-	if (e->ns) {
+	if (e->ns)
 		snprintf(buf, len, "%s/%s", e->ns, e->pod);
-		return buf;
-	}
-	inet_ntop(family == 4 ? AF_INET : AF_INET6, e->addr, ip, sizeof(ip));
-	snprintf(buf, len, "%s", ip);
+	else
+		inet_ntop(family == 4 ? AF_INET : AF_INET6, e->addr, buf, (socklen_t)len);
 	return buf;
 }
 
@@ -380,24 +376,21 @@ int ctl_policy_suggest_main(int argc, char **argv)
 		return pr_err_ret(2, "policy suggest: --manifests %s: %s (the cluster state: a lab's, or a "
 		                     "directory of kubectl get ns,pods,networkpolicies -A -o yaml)\n",
 		                     o.manifests, strerror(errno));
+	rc = 1;
 	if (load_flows(&o, &fl, &nread))
-		goto fail;
+		goto out;
 	st = store_new();
 	if (!st || manifest_dir_open(o.manifests, st, &be)) {
 		pr_err("policy suggest: --manifests %s: cannot read the cluster state\n",
 		       o.manifests);
-		goto fail;
+		goto out;
 	}
 	store_view(st, &c);
 	rc = suggest_run(&o, &c, &fl);
-	be->ops->free(be);
-	store_free(st);
-	suggest_flows_free(&fl);
-	return rc;
-fail:
+out:
 	if (be)
 		be->ops->free(be);
 	store_free(st);
 	suggest_flows_free(&fl);
-	return 1;
+	return rc;
 }

@@ -247,7 +247,7 @@ static void add_host(struct tgz *t)
 					       "/proc/sys/kernel/unprivileged_bpf_disabled",
 					       "/proc/sys/net/core/bpf_jit_harden" };
 	struct utsname u;
-	char *p = NULL;
+	char *p = NULL, ver[256];
 	size_t n = 0;
 	FILE *f = open_memstream(&p, &n);
 
@@ -268,16 +268,10 @@ static void add_host(struct tgz *t)
 	fclose(f);
 	tgz_add(t, "kernel.txt", p, n);
 	free(p);
-	p = NULL;
-	f = open_memstream(&p, &n);
-	if (!f)
-		return;
-	fprintf(f, "xcnictl: map ABI %u, libbpf %u.%u\n(the agent's version and commit: */status.json, "
-		   "agent.version and agent.commit)\n", XCNI_ABI_VERSION, libbpf_major_version(),
-		libbpf_minor_version());
-	fclose(f);
-	tgz_add(t, "versions.txt", p, n);
-	free(p);
+	n = (size_t)snprintf(ver, sizeof(ver), "xcnictl: map ABI %u, libbpf %u.%u\n(the agent's version "
+			     "and commit: */status.json, agent.version and agent.commit)\n",
+			     XCNI_ABI_VERSION, libbpf_major_version(), libbpf_minor_version());
+	tgz_add(t, "versions.txt", ver, n);
 }
 
 struct sd_opts {

@@ -76,10 +76,7 @@ static void tunnel_row(struct ptable *t, __u8 fam, const void *rec, void *arg)
 		pr_err("tunnel counters: lookup: %s\n", strerror(-l->err));
 	if (l->err)
 		return;
-	if (tn->node[0])
-		pt_strf(t, "%.*s", (int)strnlen(tn->node, sizeof(tn->node)), tn->node);
-	else
-		pt_null(t);
+	pt_field(t, tn->node, sizeof(tn->node));
 	pt_ip(t, fam, ip);
 	if (tn->pod_cidr_len)
 		pt_strf(t, "%s/%u", xcni_ip4_str(tn->pod_cidr, buf), tn->pod_cidr_len);

@@ -1084,6 +1084,16 @@ int main(int argc, char **argv)
 		nwords = 1;
 	}
 	cmd = cmd_find(words, nwords);
+	if (g.help && cmd && (own = own_of(cmd))) {
+		/* "xcnictl help flows": "xcnictl flows --help", from its option table. */
+		char *line[nwords + 3];
+
+		line[0] = argv[0];
+		memcpy(line + 1, words, (size_t)nwords * sizeof(*line));
+		line[nwords + 1] = "--help";
+		line[nwords + 2] = NULL;
+		return own->fn ? own_main(cmd, nwords + 2, line, 1, &g) : own_line(own, nwords + 2, line, 1);
+	}
 	if (g.help) {
 		/* "xcnictl endpoint --help" lists the endpoint commands. */
 		if (cmd) {
@@ -1099,10 +1109,8 @@ int main(int argc, char **argv)
 	cmd = cmd_check(&c, &g, words, nwords);
 	if (!cmd)
 		return 2;
-	if (!cmd->fn) { /* lab or flows after a "--": its options would be lost */
-		pr_err("%s: give it before any --\n", cmd->name);
-		return 2;
-	}
+	if (!cmd->fn) /* lab or flows after a "--": its options would be lost */
+		return pr_err_ret(2, "%s: give it before any --\n", cmd->name);
 	if (g.version && strcmp(cmd->name, "version"))
 		return pr_err_ret(2, "--version: give it alone (xcnictl --version)\n");
 	words += cmd->sub ? 2 : 1;

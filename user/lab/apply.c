@@ -112,12 +112,9 @@ static int load_file(struct batch *b, const char *path)
 	struct k8s_error kerr;
 	json_t **docs;
 	size_t n;
-	int err;
+	int err = k8s_load_file(path, &docs, &n, &kerr);
 
-	err = k8s_load_file(path, &docs, &n, &kerr);
-	if (err)
-		return said(err, "lab: %s: %s\n", path, kerr.msg);
-	return batch_add_docs(b, path, docs, n);
+	return err ? said(err, "lab: %s: %s\n", path, kerr.msg) : batch_add_docs(b, path, docs, n);
 }
 
 /* What kubectl apply -f DIR takes: *.yaml, *.yml, *.json, not hidden. */
@@ -468,6 +465,34 @@ static int ns_objects_delete(struct lab *lab, const char *kind, const char *ns, 
 }
 
 /*
+ * The objects of namespace ns among v (Services or hand-written slices,
+ * called kind), each through del: the namespace is being deleted.
+ */
+static int ns_list_delete(struct lab *lab, const char *ns, const char *kind,
+			  struct k8s_object *const *v, size_t n,
+			  int (*del)(struct lab *lab, const char *ns, const char *name), bool *changed)
+{
+	int err = 0, r;
+
+	for (size_t i = 0; !err && i < n; i++) {
+		char name[256];
+
+		if (strcmp(v[i]->meta.ns, ns))
+			continue;
+		/* A Service's delete frees the index's object: its name kept for the message. */
+		snprintf(name, sizeof(name), "%s", v[i]->meta.name);
+		r = del(lab, ns, name);
+		if (r < 0)
+			err = r;
+		else if (r > 0) {
+			*changed = true;
+			printf("%s %s/%s deleted\n", kind, ns, name);
+		}
+	}
+	return err;
+}
+
+/*
  * Pods a delete stops that a Service selects go terminating first, as the API
  * server marks them: their endpoints ready false (kube-proxy none: in the
  * EndpointSlices; iptables: out of the rules unless none is ready), and every
@@ -495,6 +520,8 @@ static int pods_terminate(struct lab *lab, const struct batch *b)
 static int lab_delete_one(struct lab *lab, const struct k8s_object *o, long long grace,
 			   bool *changed)
 {
+	struct lab_slice_list sl = {};
+	struct lab_svc_list vl = {};
 	struct lab_pod *p;
 	char path[PATH_MAX];
 	bool did = false;
@@ -523,9 +550,14 @@ static int lab_delete_one(struct lab *lab, const struct k8s_object *o, long long
 				err = -EIO;
 		if (ns_objects_delete(lab, "pod", o->meta.name, &did) ||
 		    ns_objects_delete(lab, "networkpolicy", o->meta.name, &did) ||
-		    lab_svc_delete_ns(lab, o->meta.name, &did) ||
-		    lab_slice_delete_ns(lab, o->meta.name, &did))
+		    lab_svc_list_load(lab, &vl) ||
+		    ns_list_delete(lab, o->meta.name, "service", vl.v, vl.n, lab_svc_delete, &did) ||
+		    lab_slice_list_load(lab, &sl) ||
+		    ns_list_delete(lab, o->meta.name, "endpointslice", sl.v, sl.n, lab_slice_delete,
+				   &did))
 			err = -EIO;
+		lab_svc_list_free(&vl);
+		lab_slice_list_free(&sl);
 		*changed |= did;
 		r = lab_object_unlink(path);
 		/* A namespace never applied, but its pods were: that is a delete too. */
@@ -582,28 +614,25 @@ static int node_validate(struct lab *lab, const struct k8s_object *o, const char
 	 * address (n->ip only numbers it). */
 	if (o->node.internal_ip && lab_node_ul6only(lab, n)) {
 		inet_ntop(AF_INET, &o->node.internal_ip, a, sizeof(a));
-		fprintf(stderr, "lab apply: %s: Node %s: status.addresses: InternalIP %s, but the "
+		return said(-EINVAL, "lab apply: %s: Node %s: status.addresses: InternalIP %s, but the "
 				"%s underlay is IPv6 alone (node address %s; it cannot change)\n",
 			src, n->name, a, lab_ul_v6only(lab) ? "lab's" : "node's",
 			lab_node_addr(lab, n, a6, sizeof(a6)));
-		return -EINVAL;
 	}
 	if (!IN6_IS_ADDR_UNSPECIFIED((const struct in6_addr *)o->node.internal_ip6) &&
 	    (lab_node_ip6(lab, n, a6, sizeof(a6)) || inet_pton(AF_INET6, a6, &ip6) != 1 ||
 	     memcmp(&ip6, o->node.internal_ip6, sizeof(ip6)))) {
 		inet_ntop(AF_INET6, o->node.internal_ip6, a6x, sizeof(a6x));
-		fprintf(stderr, "lab apply: %s: Node %s: status.addresses: InternalIP %s, but the "
+		return said(-EINVAL, "lab apply: %s: Node %s: status.addresses: InternalIP %s, but the "
 				"node's IPv6 underlay address is %s (it cannot change)\n",
 			src, n->name, a6x, *a6 ? a6 : "none");
-		return -EINVAL;
 	}
 	if (o->node.internal_ip && (inet_pton(AF_INET, n->ip, &ip) != 1 ||
 				    ip.s_addr != o->node.internal_ip)) {
 		inet_ntop(AF_INET, &o->node.internal_ip, a, sizeof(a));
-		fprintf(stderr, "lab apply: %s: Node %s: status.addresses: InternalIP %s, but the "
+		return said(-EINVAL, "lab apply: %s: Node %s: status.addresses: InternalIP %s, but the "
 				"node's underlay address is %s (it cannot change)\n",
 			src, n->name, a, n->ip);
-		return -EINVAL;
 	}
 	return 0;
 }
@@ -679,10 +708,9 @@ static int lab_validate(struct lab *lab, const struct batch *b, const char *verb
 		const struct lab_pod *p;
 
 		if (o->meta.ns && !strcmp(verb, "apply") && !ns_exists(lab, b, o->meta.ns)) {
-			fprintf(stderr, "lab apply: %s: %s %s/%s: metadata.namespace: namespace \"%s\" "
+			err = said(-EINVAL, "lab apply: %s: %s %s/%s: metadata.namespace: namespace \"%s\" "
 					"not found\n", b->obj_src[i], k8s_kind_name(o->kind), o->meta.ns,
 				o->meta.name, o->meta.ns);
-			err = -EINVAL;
 		}
 		if (o->kind == K8S_NODE && node_validate(lab, o, b->obj_src[i], verb))
 			err = -EINVAL;
@@ -694,38 +722,33 @@ static int lab_validate(struct lab *lab, const struct batch *b, const char *verb
 		if (o->kind != K8S_POD || strcmp(verb, "apply"))
 			continue;
 		if (pod_grace_raw(o) < 0 || pod_grace_raw(o) > LAB_GRACE_MAX) {
-			fprintf(stderr, "lab apply: %s: Pod %s/%s: spec.terminationGracePeriodSeconds: "
+			err = said(-EINVAL, "lab apply: %s: Pod %s/%s: spec.terminationGracePeriodSeconds: "
 					"must be an integer from 0 to %d (the lab's bound)\n",
 				b->obj_src[i], o->meta.ns, o->meta.name, LAB_GRACE_MAX);
-			err = -EINVAL;
 		}
 		if (o->pod.node_name && !lab_node_find(lab, o->pod.node_name)) {
-			fprintf(stderr, "lab apply: %s: Pod %s/%s: spec.nodeName: %s is not a lab node (n1..n%zu)\n",
+			err = said(-EINVAL, "lab apply: %s: Pod %s/%s: spec.nodeName: %s is not a lab node (n1..n%zu)\n",
 				b->obj_src[i], o->meta.ns, o->meta.name, o->pod.node_name, lab->nnodes);
-			err = -EINVAL;
 		}
 		p = lab_pod_find(lab, o->meta.ns, o->meta.name);
 		if (pod_finished_validate(lab, o, p, b->obj_src[i]))
 			err = -EINVAL;
 		/* Unless its grace period ended: the reap before the apply removes it. */
 		if (p && p->term_until && p->term_until > (long long)time(NULL)) {
-			fprintf(stderr, "lab apply: %s: Pod %s/%s: is terminating (%llds left of its "
+			err = said(-EINVAL, "lab apply: %s: Pod %s/%s: is terminating (%llds left of its "
 					"grace period): lab delete --now, or wait\n", b->obj_src[i],
 				o->meta.ns, o->meta.name, p->term_until - (long long)time(NULL));
-			err = -EINVAL;
 		}
 		if (p && p->host_network != o->pod.host_network) {
-			fprintf(stderr, "lab apply: %s: Pod %s/%s: spec.hostNetwork: the pod runs %s; "
+			err = said(-EINVAL, "lab apply: %s: Pod %s/%s: spec.hostNetwork: the pod runs %s; "
 					"the field is immutable (delete the pod first)\n",
 				b->obj_src[i], o->meta.ns, o->meta.name,
 				p->host_network ? "in its node's netns" : "in a netns of its own");
-			err = -EINVAL;
 		}
 		if (p && o->pod.node_name && strcmp(p->node, o->pod.node_name)) {
-			fprintf(stderr, "lab apply: %s: Pod %s/%s: spec.nodeName: the pod runs on %s; "
+			err = said(-EINVAL, "lab apply: %s: Pod %s/%s: spec.nodeName: the pod runs on %s; "
 					"the field is immutable (delete the pod first)\n",
 				b->obj_src[i], o->meta.ns, o->meta.name, p->node);
-			err = -EINVAL;
 		}
 	}
 	return err;

@@ -645,7 +645,7 @@ static void ct_one(const struct lab_ct_opts *o, struct lab *lab, struct lab_drop
 	struct lab_port port;
 	char full[96], what[256], to[128];
 	struct lab_drops_seen seen;
-	bool policy, ok, svc;
+	bool ok, svc;
 	size_t nd;
 	int err, fate;
 
@@ -681,14 +681,13 @@ static void ct_one(const struct lab_ct_opts *o, struct lab *lab, struct lab_drop
 		cr->failed++;
 		return;
 	}
-	nd = lab_drops_diff(lab, d, before, cr->drops, sizeof(cr->drops), &policy);
+	nd = lab_drops_seen(lab, d, before, -1, &seen, cr->drops, sizeof(cr->drops));
 	/* A listener that answered is the right one, or the path is wrong. */
 	if (r.res > 0 && t->answer && strncmp(r.answer, t->answer, strlen(t->answer)))
 		r.res = 2;
-	ok = t->allow ? r.res == 1 && !nd : r.res == 0 && policy;
+	ok = t->allow ? r.res == 1 && !nd : r.res == 0 && seen.policy;
 	/* The probe's fate in lab probe's words: the tests run one at a time. */
 	svc = t->to == CT_TO_SVC || t->to == CT_TO_NODEPORT_A || t->to == CT_TO_NODEPORT_B;
-	lab_drops_seen(d, before, -1, &seen);
 	fate = lab_fate_of(r.res > 0, r.refused, &seen, svc);
 	if (!ok) {
 		cr->failed++;
@@ -781,9 +780,8 @@ int lab_conntest_run(const struct lab_ct_opts *op)
 			ct_one(&o, &lab, &d, before, &lab_ct_cases[i], fam, &cr);
 	ret = cr.failed ? 1 : 0;
 	if (xcni_stop) {
-		fprintf(stderr, "connectivity test: interrupted: the tests stop here, the namespace "
+		ret = said(2, "connectivity test: interrupted: the tests stop here, the namespace "
 				"goes\n");
-		ret = 2;
 	}
 close:
 	lab_drops_close(&d);
@@ -794,9 +792,8 @@ cleanup:
 		xcni_stop_signals(old, false);
 	if (!o.keep) {
 		if (ct_cleanup(o.verbose)) {
-			fprintf(stderr, "connectivity test: removing namespace %s failed\n",
+			ret = said(2, "connectivity test: removing namespace %s failed\n",
 				LAB_CONNTEST_NS);
-			ret = 2;
 		} else {
 			removed = true;
 		}
@@ -855,8 +852,7 @@ int lab_cmd_conntest_probe(int argc, char **argv)
 					    optarg);
 			timeout_ms = (int)v;
 			break;
-		case 'h': return pt_usage(stdout, PROBE_SYN, lab_conntest_probe_opts);
-		default: return pt_usage(stderr, PROBE_SYN, lab_conntest_probe_opts);
+		default: return pt_usage(c == 'h' ? stdout : stderr, PROBE_SYN, lab_conntest_probe_opts);
 		}
 	}
 	if (!to || optind < argc || (!have_port == !dns)) {

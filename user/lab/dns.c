@@ -86,17 +86,13 @@ static int hosts_write(struct lab *lab)
 	}
 	json_array_foreach(svcs, i, s) {
 		const char *cip = json_string_value(json_object_get(s, "clusterIP"));
-		json_t *addrs = json_object_get(s, "addresses"), *a;
+		json_t *a;
 		size_t j;
 
 		/* A headless Service's name answers its pods' addresses, one record each;
 		 * an IPv6 address is an AAAA record (dnsmasq reads both from hosts files). */
-		if (strcmp(cip, "None")) {
-			json_array_foreach(json_object_get(s, "clusterIPs"), j, a)
-				hosts_line(f, json_string_value(a), s);
-			continue;
-		}
-		json_array_foreach(addrs, j, a)
+		json_array_foreach(json_object_get(s, strcmp(cip, "None") ? "clusterIPs" : "addresses"),
+				   j, a)
 			hosts_line(f, json_string_value(a), s);
 	}
 	fclose(f);

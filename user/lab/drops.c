@@ -85,54 +85,30 @@ void lab_drops_settle(const struct lab_drops *d, __u64 *prev)
 	}
 }
 
-/*
- * What dropped since before[] (now in d->pk): "n2 drop-policy-ingress to-pod
- * x2, ..." into buf. *policy: one of them was a policy's. Returns how many kinds.
- */
-size_t lab_drops_diff(struct lab *lab, const struct lab_drops *d, const __u64 *before,
-			 char *buf, size_t len, bool *policy)
+size_t lab_drops_seen(const struct lab *lab, const struct lab_drops *d, const __u64 *before,
+		      long node, struct lab_drops_seen *s, char *buf, size_t len)
 {
 	size_t off = 0, kinds = 0;
 
-	buf[0] = '\0';
-	*policy = false;
+	*s = (struct lab_drops_seen){};
+	if (len)
+		buf[0] = '\0';
 	for (size_t n = 0; n < d->nnodes; n++)
 		for (int r = XCNI_DROP_NON_IP; r >= XCNI_REASON_MIN; r--)
 			for (unsigned int dir = 0; dir < XCNI_NR_DIRS; dir++) {
 				size_t i = n * XCNI_NR_METRICS + XCNI_METRIC_IDX(r, dir);
 				const struct xcni_reason_info *ri = xcni_reason_info(r);
-				__u64 delta = d->pk[i] - before[i];
 
-				if (!delta || d->pk[i] < before[i])
+				if (d->pk[i] <= before[i] || (node != -1 && node != (long)n))
 					continue;
 				kinds++;
-				*policy |= ri && !strncmp(ri->name, "drop-policy", 11);
+				s->policy |= ri && !strncmp(ri->name, "drop-policy", 11);
+				s->no_backend |= r == XCNI_DROP_NO_BACKEND;
 				if (off < len)
 					off += snprintf(buf + off, len - off, "%s%s %s %s x%llu",
 							off ? ", " : "", lab->nodes[n].name,
 							ri ? ri->name : "?", xcni_dir_name(dir) ?: "?",
-							(unsigned long long)delta);
+							(unsigned long long)(d->pk[i] - before[i]));
 			}
 	return kinds;
-}
-
-void lab_drops_seen(const struct lab_drops *d, const __u64 *before, long node,
-		    struct lab_drops_seen *s)
-{
-	*s = (struct lab_drops_seen){};
-	for (size_t n = 0; n < d->nnodes; n++) {
-		if (node != -1 && node != (long)n)
-			continue;
-		for (int r = XCNI_DROP_NON_IP; r >= XCNI_REASON_MIN; r--)
-			for (unsigned int dir = 0; dir < XCNI_NR_DIRS; dir++) {
-				size_t i = n * XCNI_NR_METRICS + XCNI_METRIC_IDX(r, dir);
-				const struct xcni_reason_info *ri;
-
-				if (d->pk[i] <= before[i])
-					continue;
-				ri = xcni_reason_info(r);
-				s->policy |= ri && !strncmp(ri->name, "drop-policy", 11);
-				s->no_backend |= r == XCNI_DROP_NO_BACKEND;
-			}
-	}
 }

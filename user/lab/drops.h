@@ -31,19 +31,16 @@ int lab_drops_read(const struct lab_drops *d, __u64 *out);
 /* Waits (at most 1 s) until no node's counters move for 200 ms; prev: the last read. */
 void lab_drops_settle(const struct lab_drops *d, __u64 *prev);
 
-/* What one node (node: its index, -1 any; another number none) dropped since before[] (now in d->pk). */
+/*
+ * What one node (node: its index, -1 any; another number none) dropped since
+ * before[] (now in d->pk), and in words ("n2 drop-policy-ingress to-pod x2,
+ * ...") into buf (len 0: none). Returns how many kinds.
+ */
 struct lab_drops_seen {
 	bool policy; /* drop-policy-* */
 	bool no_backend; /* drop-no-backend: a Service without endpoints */
 };
-void lab_drops_seen(const struct lab_drops *d, const __u64 *before, long node,
-		    struct lab_drops_seen *s);
-
-/*
- * What dropped since before[] (now in d->pk): "n2 drop-policy-ingress to-pod
- * x2, ..." into buf. *policy: one of them was a policy's. Returns how many kinds.
- */
-size_t lab_drops_diff(struct lab *lab, const struct lab_drops *d, const __u64 *before, char *buf,
-		      size_t len, bool *policy);
+size_t lab_drops_seen(const struct lab *lab, const struct lab_drops *d, const __u64 *before,
+		      long node, struct lab_drops_seen *s, char *buf, size_t len);
 
 #endif

@@ -63,12 +63,14 @@ static void chain_name(char *out, size_t len, const char *prefix, const char *wh
  * iptables-restore input: the nat table's chain declarations, then its rules;
  * the filter table's rules. udp: "CLUSTERIP ENDPOINTIP" of every UDP endpoint.
  */
+enum { R_DECL, R_NAT, R_FILTER, R_CHAINS, R_UDP, R_NR };
 struct rules {
 	unsigned int fam; /* LAB_FAM_V4: iptables; LAB_FAM_V6: ip6tables */
 	char node_ip6[LAB_ADDR6_LEN]; /* the node's IPv6 address (ip6tables: its NodePorts') */
-	char *decl, *nat, *filter, *chains, *udp; /* chains: ":NAME\n" of every KUBE-SVC/SEP chain made */
-	size_t decl_len, nat_len, filter_len, chains_len, udp_len;
-	FILE *fdecl, *fnat, *ffilter, *fchains, *fudp;
+	/* Those texts as memory streams (R_*); R_CHAINS: ":NAME\n" of every KUBE-SVC/SEP chain made. */
+	char *buf[R_NR];
+	size_t len[R_NR];
+	FILE *f[R_NR];
 };
 
 struct sep {
@@ -131,17 +133,17 @@ static void pick_rules(struct rules *r, const char *chain, const char *spn, cons
 		n += local_only ? seps[i].local : seps[i].cluster;
 	for (size_t i = 0; aff && i < nsep; i++)
 		if (local_only ? seps[i].local : seps[i].cluster)
-			fprintf(r->fnat, "-A %s -m comment --comment \"%s -> %s\" -m recent --name %s "
+			fprintf(r->f[R_NAT], "-A %s -m comment --comment \"%s -> %s\" -m recent --name %s "
 					 "--mask %s --rsource --rcheck --seconds %u --reap -j %s\n",
 				chain, spn, seps[i].dest, seps[i].chain, host_mask(r), aff, seps[i].chain);
 	for (size_t i = 0; i < nsep; i++) {
 		if (local_only ? !seps[i].local : !seps[i].cluster)
 			continue;
-		fprintf(r->fnat, "-A %s -m comment --comment \"%s -> %s\"", chain, spn, seps[i].dest);
+		fprintf(r->f[R_NAT], "-A %s -m comment --comment \"%s -> %s\"", chain, spn, seps[i].dest);
 		if (k + 1 < n)
-			fprintf(r->fnat, " -m statistic --mode random --probability %.11f",
+			fprintf(r->f[R_NAT], " -m statistic --mode random --probability %.11f",
 				1.0 / (double)(n - k));
-		fprintf(r->fnat, " -j %s\n", seps[i].chain);
+		fprintf(r->f[R_NAT], " -j %s\n", seps[i].chain);
 		k++;
 	}
 }
@@ -150,8 +152,8 @@ static void pick_rules(struct rules *r, const char *chain, const char *spn, cons
 static void nat_chain(struct rules *r, char *out, size_t len, const char *prefix, const char *what)
 {
 	chain_name(out, len, prefix, what);
-	fprintf(r->fchains, ":%s\n", out);
-	fprintf(r->fdecl, ":%s - [0:0]\n", out);
+	fprintf(r->f[R_CHAINS], ":%s\n", out);
+	fprintf(r->f[R_DECL], ":%s - [0:0]\n", out);
 }
 
 /*
@@ -165,54 +167,52 @@ static void nat_chain(struct rules *r, char *out, size_t len, const char *prefix
  * masqueraded); traffic from outside to KUBE-SVL, this node's endpoints
  * alone, keeping the client's address; none here: dropped in the filter
  * table (a load balancer's health check steers around the node). svl: the
- * port's KUBE-SVL chain, made by the caller when the node has local endpoints.
+ * port's KUBE-SVL chain, made by the caller when the node has local endpoints
+ * (nlocal of them).
  */
 static void ext_rules(struct rules *r, const struct k8s_object *svc, const struct k8s_svc_port *sp,
 		      const char *spn, const char *what, const char *svcchain, const char *svl,
-		      const struct sep *seps, size_t nsep, bool np)
+		      size_t nlocal, bool np)
 {
 	const char *proto = proto_name(sp->proto);
 	size_t neip = ext_ips(r, svc);
 	char ext[32], eip[INET6_ADDRSTRLEN];
-	size_t nlocal = 0;
 
 	if (!np && !neip)
 		return;
-	for (size_t i = 0; i < nsep; i++)
-		nlocal += seps[i].local;
 	nat_chain(r, ext, sizeof(ext), "KUBE-EXT-", what);
 	if (np)
-		fprintf(r->fnat, "-A KUBE-NODEPORTS -p %s -m comment --comment \"%s\" -m %s --dport %u "
+		fprintf(r->f[R_NAT], "-A KUBE-NODEPORTS -p %s -m comment --comment \"%s\" -m %s --dport %u "
 				 "-j %s\n", proto, spn, proto, sp->node_port, ext);
 	for (size_t i = 0; i < neip; i++)
-		fprintf(r->fnat, "-A KUBE-SERVICES -d %s/%s -p %s -m comment --comment \"%s external "
+		fprintf(r->f[R_NAT], "-A KUBE-SERVICES -d %s/%s -p %s -m comment --comment \"%s external "
 				 "IP\" -m %s --dport %u -j %s\n", ext_ip(r, svc, i, eip, sizeof(eip)),
 			host_len(r), proto, spn, proto, sp->port, ext);
 	if (!svc->svc.etp_local) {
-		fprintf(r->fnat, "-A %s -m comment --comment \"masquerade traffic for %s external "
+		fprintf(r->f[R_NAT], "-A %s -m comment --comment \"masquerade traffic for %s external "
 				 "destinations\" -j KUBE-MARK-MASQ\n", ext, spn);
-		fprintf(r->fnat, "-A %s -j %s\n", ext, svcchain);
+		fprintf(r->f[R_NAT], "-A %s -j %s\n", ext, svcchain);
 		return;
 	}
-	fprintf(r->fnat, "-A %s -s %s -m comment --comment \"pod traffic for %s external "
+	fprintf(r->f[R_NAT], "-A %s -s %s -m comment --comment \"pod traffic for %s external "
 			 "destinations\" -j %s\n", ext, cluster_cidr(r), spn, svcchain);
-	fprintf(r->fnat, "-A %s -m comment --comment \"masquerade LOCAL traffic for %s external "
+	fprintf(r->f[R_NAT], "-A %s -m comment --comment \"masquerade LOCAL traffic for %s external "
 			 "destinations\" -m addrtype --src-type LOCAL -j KUBE-MARK-MASQ\n", ext, spn);
-	fprintf(r->fnat, "-A %s -m comment --comment \"route LOCAL traffic for %s external "
+	fprintf(r->f[R_NAT], "-A %s -m comment --comment \"route LOCAL traffic for %s external "
 			 "destinations\" -m addrtype --src-type LOCAL -j %s\n", ext, spn, svcchain);
 	if (!nlocal) {
 		if (np)
-			fprintf(r->ffilter, "-A KUBE-EXTERNAL-SERVICES -m addrtype --dst-type LOCAL "
+			fprintf(r->f[R_FILTER], "-A KUBE-EXTERNAL-SERVICES -m addrtype --dst-type LOCAL "
 					    "-p %s -m comment --comment \"%s has no local endpoints\" "
 					    "-m %s --dport %u -j DROP\n", proto, spn, proto, sp->node_port);
 		for (size_t i = 0; i < neip; i++)
-			fprintf(r->ffilter, "-A KUBE-EXTERNAL-SERVICES -d %s/%s -p %s -m comment "
+			fprintf(r->f[R_FILTER], "-A KUBE-EXTERNAL-SERVICES -d %s/%s -p %s -m comment "
 					    "--comment \"%s has no local endpoints\" -m %s --dport %u "
 					    "-j DROP\n", ext_ip(r, svc, i, eip, sizeof(eip)), host_len(r),
 				proto, spn, proto, sp->port);
 		return;
 	}
-	fprintf(r->fnat, "-A %s -j %s\n", ext, svl);
+	fprintf(r->f[R_NAT], "-A %s -j %s\n", ext, svl);
 }
 
 /*
@@ -261,12 +261,12 @@ static void no_endpoint_rules(struct rules *r, const struct k8s_object *svc, con
 {
 	const char *proto = proto_name(sp->proto), *hl = host_len(r);
 
-	fprintf(r->ffilter,
+	fprintf(r->f[R_FILTER],
 		"-A KUBE-SERVICES -d %s/%s -p %s -m comment --comment \"%s has no endpoints\" "
 		"-m %s --dport %u -j REJECT --reject-with %s\n",
 		ip, hl, proto, spn, proto, sp->port, reject_with(r));
 	if (np)
-		fprintf(r->ffilter,
+		fprintf(r->f[R_FILTER],
 			"-A KUBE-EXTERNAL-SERVICES -m addrtype --dst-type LOCAL -p %s -m comment "
 			"--comment \"%s has no endpoints\" -m %s --dport %u -j REJECT "
 			"--reject-with %s\n",
@@ -274,7 +274,7 @@ static void no_endpoint_rules(struct rules *r, const struct k8s_object *svc, con
 	for (size_t i = 0; i < ext_ips(r, svc); i++) {
 		char eip[INET6_ADDRSTRLEN];
 
-		fprintf(r->ffilter, "-A KUBE-EXTERNAL-SERVICES -d %s/%s -p %s -m comment "
+		fprintf(r->f[R_FILTER], "-A KUBE-EXTERNAL-SERVICES -d %s/%s -p %s -m comment "
 				    "--comment \"%s has no endpoints\" -m %s --dport %u -j REJECT "
 				    "--reject-with %s\n",
 			ext_ip(r, svc, i, eip, sizeof(eip)), hl, proto, spn, proto, sp->port,
@@ -292,15 +292,15 @@ static void cluster_ip_rules(struct rules *r, const char *ip, const struct k8s_s
 	snprintf(cmt, sizeof(cmt), "%s cluster IP", spn);
 	if (!*internal) {
 		/* Local, and no endpoint on this node: dropped, as kube-proxy does (not rejected). */
-		fprintf(r->ffilter,
+		fprintf(r->f[R_FILTER],
 			"-A KUBE-SERVICES -d %s/%s -p %s -m comment --comment \"%s has no local endpoints\" "
 			"-m %s --dport %u -j DROP\n", ip, hl, proto, spn, proto, sp->port);
 		return;
 	}
-	fprintf(r->fnat, "-A KUBE-SERVICES -d %s/%s -p %s -m comment --comment \"%s\" -m %s "
+	fprintf(r->f[R_NAT], "-A KUBE-SERVICES -d %s/%s -p %s -m comment --comment \"%s\" -m %s "
 			 "--dport %u -j %s\n", ip, hl, proto, cmt, proto, sp->port, internal);
 	/* Off-cluster sources are masqueraded, so replies come back this way. */
-	fprintf(r->fnat, "-A %s ! -s %s -d %s/%s -p %s -m comment --comment \"%s\" -m %s "
+	fprintf(r->f[R_NAT], "-A %s ! -s %s -d %s/%s -p %s -m comment --comment \"%s\" -m %s "
 			 "--dport %u -j KUBE-MARK-MASQ\n",
 		internal, cluster_cidr(r), ip, hl, proto, cmt, proto, sp->port);
 }
@@ -313,26 +313,26 @@ static void sep_rules(struct rules *r, const struct k8s_object *svc, const char 
 	const char *proto = proto_name(sp->proto), *hl = host_len(r);
 
 	for (size_t i = 0; i < nsep; i++) {
-		fprintf(r->fchains, ":%s\n", seps[i].chain);
-		fprintf(r->fdecl, ":%s - [0:0]\n", seps[i].chain);
+		fprintf(r->f[R_CHAINS], ":%s\n", seps[i].chain);
+		fprintf(r->f[R_DECL], ":%s - [0:0]\n", seps[i].chain);
 		/* Hairpin: a pod reaching itself through its Service. */
-		fprintf(r->fnat, "-A %s -s %s/%s -m comment --comment \"%s\" -j KUBE-MARK-MASQ\n",
+		fprintf(r->f[R_NAT], "-A %s -s %s/%s -m comment --comment \"%s\" -j KUBE-MARK-MASQ\n",
 			seps[i].chain, seps[i].addr, hl, spn);
-		fprintf(r->fnat, "-A %s -p %s -m comment --comment \"%s\"", seps[i].chain, proto, spn);
+		fprintf(r->f[R_NAT], "-A %s -p %s -m comment --comment \"%s\"", seps[i].chain, proto, spn);
 		if (aff)
-			fprintf(r->fnat, " -m recent --set --name %s --mask %s --rsource",
+			fprintf(r->f[R_NAT], " -m recent --set --name %s --mask %s --rsource",
 				seps[i].chain, host_mask(r));
-		fprintf(r->fnat, " -m %s -j DNAT --to-destination %s\n", proto, seps[i].dest);
+		fprintf(r->f[R_NAT], " -m %s -j DNAT --to-destination %s\n", proto, seps[i].dest);
 		if (sp->proto != IPPROTO_UDP)
 			continue;
-		fprintf(r->fudp, "%s %s\n", ip, seps[i].addr);
+		fprintf(r->f[R_UDP], "%s %s\n", ip, seps[i].addr);
 		/* A NodePort's flows: to any of the node's addresses, on that port. */
 		if (np)
-			fprintf(r->fudp, "port/%u %s\n", sp->node_port, seps[i].addr);
+			fprintf(r->f[R_UDP], "port/%u %s\n", sp->node_port, seps[i].addr);
 		for (size_t j = 0; j < ext_ips(r, svc); j++) {
 			char eip[INET6_ADDRSTRLEN];
 
-			fprintf(r->fudp, "%s %s\n", ext_ip(r, svc, j, eip, sizeof(eip)), seps[i].addr);
+			fprintf(r->f[R_UDP], "%s %s\n", ext_ip(r, svc, j, eip, sizeof(eip)), seps[i].addr);
 		}
 	}
 }
@@ -385,23 +385,18 @@ static void svc_port_rules(struct rules *r, const struct lab_node *n, const stru
 	cluster_ip_rules(r, ip, sp, spn, svc->svc.itp_local ? svl : svcchain);
 	pick_rules(r, svcchain, spn, seps, nsep, false, aff);
 	sep_rules(r, svc, ip, sp, spn, seps, nsep, aff, np);
-	ext_rules(r, svc, sp, spn, what, svcchain, svl, seps, nsep, np);
+	ext_rules(r, svc, sp, spn, what, svcchain, svl, nlocal, np);
 	free(seps);
 }
 
 static void rules_free(struct rules *r)
 {
-	FILE *f[] = { r->fdecl, r->fnat, r->ffilter, r->fchains, r->fudp };
-
 	/* Closed first: a memstream's buffer is final only then. */
-	for (size_t i = 0; i < ARRAY_SIZE(f); i++)
-		if (f[i])
-			fclose(f[i]);
-	free(r->decl);
-	free(r->nat);
-	free(r->filter);
-	free(r->chains);
-	free(r->udp);
+	for (size_t i = 0; i < R_NR; i++) {
+		if (r->f[i])
+			fclose(r->f[i]);
+		free(r->buf[i]);
+	}
 }
 
 /* kube-proxy's rules for node n. */
@@ -413,13 +408,9 @@ static int rules_build(struct lab *lab, const struct lab_node *n, struct rules *
 	size_t npods = 0;
 	int err;
 
-	r->fdecl = open_memstream(&r->decl, &r->decl_len);
-	r->fnat = open_memstream(&r->nat, &r->nat_len);
-	r->ffilter = open_memstream(&r->filter, &r->filter_len);
-	r->fchains = open_memstream(&r->chains, &r->chains_len);
-	r->fudp = open_memstream(&r->udp, &r->udp_len);
-	if (!r->fdecl || !r->fnat || !r->ffilter || !r->fchains || !r->fudp)
-		return -ENOMEM;
+	for (size_t i = 0; i < R_NR; i++)
+		if (!(r->f[i] = open_memstream(&r->buf[i], &r->len[i])))
+			return -ENOMEM;
 	if (r->fam == LAB_FAM_V6 && lab_node_ip6(lab, n, r->node_ip6, sizeof(r->node_ip6)))
 		return -EINVAL;
 	err = lab_svc_list_load(lab, &l);
@@ -431,14 +422,14 @@ static int rules_build(struct lab *lab, const struct lab_node *n, struct rules *
 	if (err)
 		goto out;
 	fputs(":KUBE-SERVICES - [0:0]\n:KUBE-POSTROUTING - [0:0]\n:KUBE-MARK-MASQ - [0:0]\n"
-	      ":KUBE-NODEPORTS - [0:0]\n", r->fdecl);
+	      ":KUBE-NODEPORTS - [0:0]\n", r->f[R_DECL]);
 	fputs("-A KUBE-MARK-MASQ -j MARK --or-mark " MASQ_MARK "\n"
 	      "-A KUBE-POSTROUTING -m mark ! --mark " MASQ_MARK "/" MASQ_MARK " -j RETURN\n"
 	      "-A KUBE-POSTROUTING -j MARK --xor-mark " MASQ_MARK "\n"
 	      "-A KUBE-POSTROUTING -m comment --comment \"kubernetes service traffic requiring "
 	      "SNAT\" -j MASQUERADE --random-fully\n",
-	      r->fnat);
-	fputs(":KUBE-SERVICES - [0:0]\n:KUBE-EXTERNAL-SERVICES - [0:0]\n", r->ffilter);
+	      r->f[R_NAT]);
+	fputs(":KUBE-SERVICES - [0:0]\n:KUBE-EXTERNAL-SERVICES - [0:0]\n", r->f[R_FILTER]);
 	for (size_t i = 0; i < l.n; i++) {
 		struct lab_svc_ips ips;
 		char ip[INET6_ADDRSTRLEN];
@@ -452,13 +443,13 @@ static int rules_build(struct lab *lab, const struct lab_node *n, struct rules *
 	}
 	/* After every ClusterIP: the node's own address (--nodeport-addresses primary). */
 	if (r->fam == LAB_FAM_V4 || *r->node_ip6)
-		fprintf(r->fnat, "-A KUBE-SERVICES -d %s/%s -m comment --comment \"kubernetes service "
+		fprintf(r->f[R_NAT], "-A KUBE-SERVICES -d %s/%s -m comment --comment \"kubernetes service "
 				 "nodeports; NOTE: this must be the last rule in this chain\" -j "
 				 "KUBE-NODEPORTS\n", r->fam == LAB_FAM_V4 ? n->ip : r->node_ip6,
 			host_len(r));
-	if (fflush(r->fdecl) || fflush(r->fnat) || fflush(r->ffilter) || fflush(r->fchains) ||
-	    fflush(r->fudp))
-		err = -ENOMEM;
+	for (size_t i = 0; !err && i < R_NR; i++)
+		if (fflush(r->f[i]))
+			err = -ENOMEM;
 out:
 	lab_slice_list_free(&sl);
 	lab_ep_pods_free(pods, npods);
@@ -483,24 +474,18 @@ struct chain_set {
 	char *buf;
 };
 
-/* From r->chains, ":NAME\n" a line. */
+/* From r->buf[R_CHAINS], ":NAME\n" a line. */
 static int chains_load(struct chain_set *set, const struct rules *r)
 {
 	char *line, *sp;
 
-	*set = (struct chain_set){ .buf = strdup(r->chains ? r->chains : "") };
+	*set = (struct chain_set){ .buf = strdup(r->buf[R_CHAINS] ? r->buf[R_CHAINS] : "") };
 	if (!set->buf || hmap_init(&set->m, true, 0))
 		return -ENOMEM;
 	for (line = strtok_r(set->buf, "\n", &sp); line; line = strtok_r(NULL, "\n", &sp))
 		if (hmap_put(&set->m, hstr(line), (uintptr_t)line, line))
 			return -ENOMEM;
 	return 0;
-}
-
-static void chains_free(struct chain_set *set)
-{
-	hmap_free(&set->m);
-	free(set->buf);
 }
 
 static int node_sync(const struct lab_node *n, const struct rules *r)
@@ -536,7 +521,7 @@ static int node_sync(const struct lab_node *n, const struct rules *r)
 
 		fprintf(f, "*%s\n", table);
 		if (!t)
-			fputs(r->decl, f);
+			fputs(r->buf[R_DECL], f);
 		/* Chains of Services or endpoints that are gone: emptied, then removed. */
 		if (!t && fs) {
 			char *copy = strdup(saved);
@@ -554,7 +539,7 @@ static int node_sync(const struct lab_node *n, const struct rules *r)
 			}
 			free(copy);
 		}
-		fputs(t ? r->filter : r->nat, f);
+		fputs(t ? r->buf[R_FILTER] : r->buf[R_NAT], f);
 		for (size_t i = 0; i < sizeof(hooks) / sizeof(hooks[0]); i++)
 			if (!strcmp(hooks[i][0], table) && !strstr(saved, hooks[i][1]))
 				fprintf(f, "%s\n", hooks[i][1]);
@@ -569,7 +554,8 @@ static int node_sync(const struct lab_node *n, const struct rules *r)
 		fprintf(stderr, "lab: node %s: %s refused kube-proxy's rules\n", n->name,
 			restore_argv[0]);
 out:
-	chains_free(&made);
+	hmap_free(&made.m);
+	free(made.buf);
 	free(saved);
 	free(in);
 	return err;
@@ -630,14 +616,15 @@ static void udp_flush(struct lab *lab, const struct rules *r)
 	}
 	/* Pass 0: the pairs that went away; 1: keys served now and not at the last sync. */
 	for (int pass = 0; pass < 2 && old; pass++) {
-		copy = strdup(pass ? r->udp : old);
+		copy = strdup(pass ? r->buf[R_UDP] : old);
 		for (line = copy ? strtok_r(copy, "\n", &sp) : NULL; line;
 		     line = strtok_r(NULL, "\n", &sp)) {
 			char want[160];
 
 			snprintf(want, sizeof(want), "\n%s\n", line);
-			if (pass ? udp_key_in(old, line)
-				 : (!strncmp(r->udp, want + 1, strlen(want + 1)) || strstr(r->udp, want)))
+			if (pass ? udp_key_in(old, line) :
+				   (!strncmp(r->buf[R_UDP], want + 1, strlen(want + 1)) ||
+				    strstr(r->buf[R_UDP], want)))
 				continue;
 			if (XCNI_GROW(m, n, cap))
 				break;
@@ -653,7 +640,7 @@ static void udp_flush(struct lab *lab, const struct rules *r)
 	}
 	free(m);
 	free(old);
-	lab_write_atomic(path, r->udp, r->udp_len);
+	lab_write_atomic(path, r->buf[R_UDP], r->len[R_UDP]);
 }
 
 /* One node's rules built and loaded: 0 or -errno (said). */

@@ -233,8 +233,7 @@ static int up_args(int argc, char **argv, unsigned long *nodes, bool *dns, bool 
 			if (up_word("tunnel-family", optarg, "auto", "ipv6", &lab->tun6))
 				return 2;
 			break;
-		case 'h': return pt_usage(stdout, UP_SYN, lab_up_opts);
-		default: return pt_usage(stderr, UP_SYN, lab_up_opts);
+		default: return pt_usage(c == 'h' ? stdout : stderr, UP_SYN, lab_up_opts);
 		}
 	}
 	if (optind < argc)
@@ -313,8 +312,9 @@ static int cmd_up(int argc, char **argv)
 	unsigned long nodes = 1;
 	struct lab lab = { .lock_fd = -1, .np_min = SVC_NODEPORT_MIN, .np_max = SVC_NODEPORT_MAX,
 			   .family = LAB_FAM_V4 };
-	static struct lab opt; /* the options up_args put in lab */
+	static struct lab made; /* lab_create's: the directory and its lock */
 	bool ul6[LAB_MAX_NODES + 1] = { false };
+	unsigned int family;
 	int ret;
 
 	ret = up_args(argc, argv, &nodes, &dns, &kp_none, &lab, ul6);
@@ -329,20 +329,15 @@ static int cmd_up(int argc, char **argv)
 	if (lab_find_bin("xcnid", "XCNID_BIN", xcnid, sizeof(xcnid)) ||
 	    lab_find_bin("xcni", "XCNI_BIN", xcni, sizeof(xcni)))
 		return 1;
-	/* lab_create starts the struct afresh: the options are put back after it
-	 * (the NodePort mode once was not: --node-port-mode dsr ran SNAT). */
-	opt = lab;
-	if (lab_create(&lab))
+	/* lab_create starts a struct afresh: what it made and took goes into lab, where
+	 * every option up_args put stays (copied the other way, one once was not:
+	 * --node-port-mode dsr ran SNAT). */
+	if (lab_create(&made))
 		return 1;
-	memcpy(lab.agent_args, opt.agent_args, sizeof(opt.agent_args));
-	lab.nagent_args = opt.nagent_args;
+	memcpy(lab.dir, made.dir, sizeof(lab.dir));
+	lab.created_dir = made.created_dir;
+	lab.lock_fd = made.lock_fd;
 	lab.kube_proxy_none = kp_none;
-	lab.family = opt.family;
-	lab.np_min = opt.np_min;
-	lab.np_max = opt.np_max;
-	lab.np_dsr = opt.np_dsr;
-	lab.ul_mixed = opt.ul_mixed;
-	lab.tun6 = opt.tun6;
 	/* lab_teardown copes with a half-made lab, so every failure from here goes through it. */
 	if (up_build(&lab, nodes, xcnid, xdp, ul6)) {
 		fprintf(stderr, "lab up: failed; removing what was made\n");
@@ -362,8 +357,9 @@ static int cmd_up(int argc, char **argv)
 	printf("kube-proxy: %s; NodePorts %u-%u on every node's " LAB_UL_DEV " address; IP family %s\n",
 	       lab.kube_proxy_none ? "none (xcnid --kube-proxy-replacement translates Services)" :
 	       "iptables", lab.np_min, lab.np_max, lab_family_word(lab.family));
+	family = lab.family;
 	lab_close(&lab);
-	return dns ? dns_up(opt.family) : 0;
+	return dns ? dns_up(family) : 0;
 }
 
 static const struct pt_opt none[] = { {} };
@@ -441,15 +437,14 @@ static int get_json(struct lab *lab)
 						      "terminationGracePeriodSeconds", (int)p->grace_s,
 						      "hostNetwork", p->host_network));
 	}
-	json_object_set(root, "nodes", nodes);
-	json_object_set(root, "pods", pods);
-	json_object_set_new(root, "services", lab_svc_json(lab));
-	json_object_set_new(root, "kubeProxy", json_string(lab->kube_proxy_none ? "none" : "iptables"));
-	json_object_set_new(root, "nodePortRange", json_sprintf("%u-%u", lab->np_min, lab->np_max));
-	json_object_set_new(root, "ipFamily", json_string(lab_family_word(lab->family)));
-	json_object_set_new(root, "nodePortMode", json_string(lab->np_dsr ? "dsr" : "snat"));
-	json_object_set_new(root, "tunnelFamily", json_string(lab->tun6 ? "ipv6" : "auto"));
-	json_object_set_new(root, "agentArgs", lab_agent_args_json(lab));
+	json_object_update_new(root, json_pack("{s:O,s:O,s:o,s:s,s:o,s:s,s:s,s:s,s:o}", "nodes", nodes,
+					       "pods", pods, "services", lab_svc_json(lab), "kubeProxy",
+					       lab->kube_proxy_none ? "none" : "iptables", "nodePortRange",
+					       json_sprintf("%u-%u", lab->np_min, lab->np_max), "ipFamily",
+					       lab_family_word(lab->family), "nodePortMode",
+					       lab->np_dsr ? "dsr" : "snat", "tunnelFamily",
+					       lab->tun6 ? "ipv6" : "auto", "agentArgs",
+					       lab_agent_args_json(lab)));
 	if (lab->outside)
 		json_object_set_new(root, "outside",
 				    json_pack("{s:s,s:s,s:i,s:b}", "netns", LAB_OUT_NETNS, "ip",

@@ -193,10 +193,8 @@ int lab_node_start(struct lab *lab, unsigned int i, const char *xcnid, const cha
 	/* Real NICs for n1's underlay: their names checked before anything is made. */
 	if (i == 1 && (err = lab_underlay_nic_take(n)))
 		return err;
-	if (!access(n->pin, F_OK)) {
-		fprintf(stderr, "lab: %s exists already (another lab, or one not taken down)\n", n->pin);
-		return -EEXIST;
-	}
+	if (!access(n->pin, F_OK))
+		return said(-EEXIST, "lab: %s exists already (another lab, or one not taken down)\n", n->pin);
 	lab_path(lab, dir, sizeof(dir), "%s", n->name);
 	if (mkdir(dir, 0755) && errno != EEXIST) {
 		err = -errno;

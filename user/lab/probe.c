@@ -257,11 +257,14 @@ struct matrix {
 	unsigned int fam;
 	struct lab_port port;
 	int timeout_ms;
-	int *res; /* [src * npods + dst]: 1 connected, 0 not, -errno */
-	bool *refused; /* [src * npods + dst]: RST or ICMP unreachable came back */
-	unsigned char *fate; /* [src * npods + dst]: enum lab_fate, once the run's drops are read */
-	char (*answer)[64]; /* [src * npods + dst]: what the listener answered */
-	uint16_t *sport; /* [src * npods + dst]: the probe's source port */
+	/* [src * npods + dst]: one probe's outcome. */
+	struct mcell {
+		int res; /* 1 connected, 0 not, -errno */
+		bool refused; /* RST or ICMP unreachable came back */
+		unsigned char fate; /* enum lab_fate, once the run's drops are read */
+		char answer[64]; /* what the listener answered */
+		uint16_t sport; /* the probe's source port */
+	} *cell;
 };
 
 /* The probes of several matrices (same pods) run as one pool: job j is
@@ -282,18 +285,19 @@ static void *matrix_worker(void *arg)
 	while ((j = atomic_fetch_add(&set->next, 1)) < set->end) {
 		struct matrix *m = &set->ms[j / set->per];
 		size_t job = j % set->per, src = job / m->npods, dst = job % m->npods;
+		struct mcell *c = &m->cell[job];
 
 		/* setns moves only this thread: each worker hops into the pod it probes from. */
 		if (cur != m->nsfd[src]) {
 			if (setns(m->nsfd[src], CLONE_NEWNET)) {
-				m->res[job] = -errno;
+				c->res = -errno;
 				cur = -1;
 				continue;
 			}
 			cur = m->nsfd[src];
 		}
-		m->res[job] = probe_once(&m->dst[dst], &m->port, m->timeout_ms, m->answer[job],
-					 sizeof(m->answer[job]), &m->sport[job], &m->refused[job]);
+		c->res = probe_once(&m->dst[dst], &m->port, m->timeout_ms, c->answer,
+				    sizeof(c->answer), &c->sport, &c->refused);
 	}
 	return NULL;
 }
@@ -310,7 +314,7 @@ static int pod_cmp(const void *a, const void *b)
 /*
  * Runs the probes of the nm matrices ms (same pods) together, over as many
  * threads as there are probes up to MATRIX_THREADS; 0 or -errno (results in
- * each ms[i].res).
+ * each ms[i].cell).
  */
 static int matrix_run(struct matrix *ms, size_t nm)
 {
@@ -355,12 +359,8 @@ static int matrix_init(struct matrix *m, const struct lab_pod **pods, size_t n, 
 	m->fam = fam;
 	m->nsfd = calloc(n + 1, sizeof(*m->nsfd));
 	m->dst = calloc(n + 1, sizeof(*m->dst));
-	m->res = calloc(n * n + 1, sizeof(*m->res));
-	m->answer = calloc(n * n + 1, sizeof(*m->answer));
-	m->sport = calloc(n * n + 1, sizeof(*m->sport));
-	m->refused = calloc(n * n + 1, sizeof(*m->refused));
-	m->fate = calloc(n * n + 1, sizeof(*m->fate));
-	if (!m->nsfd || !m->dst || !m->res || !m->answer || !m->sport || !m->refused || !m->fate)
+	m->cell = calloc(n * n + 1, sizeof(*m->cell));
+	if (!m->nsfd || !m->dst || !m->cell)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++)
 		m->nsfd[i] = -1;
@@ -385,11 +385,7 @@ static void matrix_fini(struct matrix *m)
 		xcni_close(&m->nsfd[i]);
 	free(m->nsfd);
 	free(m->dst);
-	free(m->res);
-	free(m->answer);
-	free(m->sport);
-	free(m->refused);
-	free(m->fate);
+	free(m->cell);
 }
 
 /* PORT/PROTO for a probe: 0, or says why not (exit 2). */
@@ -414,6 +410,9 @@ static int probe_dest(struct lab *lab, const char *to, unsigned int *fams, bool 
 		      struct lab_dest d[2])
 {
 	const struct lab_node *node = strchr(to, '/') ? NULL : lab_node_find(lab, to);
+	bool svc = !strncmp(to, "svc/", 4);
+	const struct lab_pod *dst = NULL;
+	struct lab_svc_ips ips = {};
 	struct lab_dest lit;
 	unsigned int want = *fams;
 
@@ -428,22 +427,19 @@ static int probe_dest(struct lab *lab, const char *to, unsigned int *fams, bool 
 			return -1;
 		if (node && lab_dest_parse(*a6 ? a6 : node->ip, &lit))
 			return -1;
-		if (asked && want != dest_family(&lit)) {
-			fprintf(stderr, "lab probe: %s is an %s address%s; --family %s cannot reach it\n",
+		if (asked && want != dest_family(&lit))
+			return said(-1, "lab probe: %s is an %s address%s; --family %s cannot reach it\n",
 				node ? (*a6 ? a6 : node->ip) : to, fam_name(dest_family(&lit)),
 				!node ? "" : lab_ul_v6only(lab) ? " (this lab's underlay is IPv6)" :
 				lab_node_ul6only(lab, node) ? " (this node's underlay is IPv6 alone)" :
 				" (this lab's underlay is IPv4)",
 				want == LAB_FAM_V6 ? "6" : "4");
-			return -1;
-		}
 		*fams = dest_family(&lit);
 		d[*fams == LAB_FAM_V6] = lit;
 		return 0;
 	}
-	if (!strncmp(to, "svc/", 4)) {
+	if (svc) {
 		const char *slash = strchr(to + 4, '/');
-		struct lab_svc_ips ips;
 		char ns[256];
 		int r;
 
@@ -451,27 +447,19 @@ static int probe_dest(struct lab *lab, const char *to, unsigned int *fams, bool 
 			return said(-1, "lab probe: %s: not svc/NAMESPACE/SERVICE\n", to);
 		snprintf(ns, sizeof(ns), "%.*s", (int)(slash - to - 4), to + 4);
 		r = lab_svc_lookup(lab, ns, slash + 1, &ips);
-		if (r) {
-			fprintf(stderr, "lab probe: Service %s/%s: %s\n", ns, slash + 1,
+		if (r)
+			return said(-1, "lab probe: Service %s/%s: %s\n", ns, slash + 1,
 				r == -ENOENT ? "not found (lab get shows the Services)" :
 				r == -ENXIO ? "headless: no ClusterIP to probe (DNS names its pods)" :
 				strerror(-r));
-			return -1;
-		}
-		*fams = 0;
-		for (unsigned int f = LAB_FAM_V4; f <= LAB_FAM_V6; f <<= 1)
-			if ((want & f) && !svc_dest(&ips, f, &d[f == LAB_FAM_V6]))
-				*fams |= f;
-	} else {
-		const struct lab_pod *dst = lab_pod_lookup(lab, to);
-
-		if (!dst)
-			return -1;
-		*fams = 0;
-		for (unsigned int f = LAB_FAM_V4; f <= LAB_FAM_V6; f <<= 1)
-			if ((want & f) && !pod_dest(dst, f, &d[f == LAB_FAM_V6]))
-				*fams |= f;
+	} else if (!(dst = lab_pod_lookup(lab, to))) {
+		return -1;
 	}
+	*fams = 0;
+	for (unsigned int f = LAB_FAM_V4; f <= LAB_FAM_V6; f <<= 1)
+		if ((want & f) && !(svc ? svc_dest(&ips, f, &d[f == LAB_FAM_V6]) :
+					  pod_dest(dst, f, &d[f == LAB_FAM_V6])))
+			*fams |= f;
 	if (!*fams)
 		return said(-1, "lab probe: %s has no %s address\n", to,
 			    want == LAB_FAM_DUAL ? "IPv4 or IPv6" : fam_name(want));
@@ -558,8 +546,7 @@ static int probe_parse(int argc, char **argv, int *timeout, unsigned int *fam, b
 				return 2;
 			break;
 		case 'j': *json = true; break;
-		case 'h': return pt_usage(stdout, PROBE_SYN, lab_probe_opts);
-		default: return pt_usage(stderr, PROBE_SYN, lab_probe_opts);
+		default: return pt_usage(c == 'h' ? stdout : stderr, PROBE_SYN, lab_probe_opts);
 		}
 	}
 	if (argc - optind != 3)
@@ -729,7 +716,7 @@ int lab_cmd_probe(int argc, char **argv)
 		}
 		if (lab_drops_read(&drops, drops.pk))
 			goto out;
-		lab_drops_seen(&drops, before, -1, &seen);
+		lab_drops_seen(&lab, &drops, before, -1, &seen, NULL, 0);
 		fate[k] = lab_fate_of(res[k], refused, &seen, svc);
 	}
 	for (int k = 0; k < 2; k++)
@@ -770,11 +757,11 @@ static int matrix_svg(const struct matrix *ms, size_t nm, const char *path)
 		size_t yes = 0;
 
 		for (size_t f = 0; f < nm; f++)
-			yes += ms[f].res[k] > 0;
+			yes += ms[f].cell[k].res > 0;
 		res[k] = yes == nm ? LAB_SVG_ALLOWED : yes ? LAB_SVG_MIXED : LAB_SVG_DENIED;
 		if (nm > 1 && asprintf(&note[k], "%s %s, %s %s", fam_name(ms[0].fam),
-				       lab_fate_word(ms[0].fate[k]), fam_name(ms[1].fam),
-				       lab_fate_word(ms[1].fate[k])) < 0) {
+				       lab_fate_word(ms[0].cell[k].fate), fam_name(ms[1].fam),
+				       lab_fate_word(ms[1].cell[k].fate)) < 0) {
 			note[k] = NULL;
 			goto out;
 		}
@@ -797,44 +784,37 @@ out:
 	return err;
 }
 
-/* m's rows, answers and source ports as JSON objects (set into obj). */
+/* m's verdicts, rows, answers and source ports as JSON objects (set into obj). */
 static int matrix_json_tables(const struct matrix *m, char **names, json_t *obj)
 {
-	json_t *rows = json_object(), *answers = json_object(), *sports = json_object();
-	json_t *verdicts = json_object();
+	enum { VERDICTS, ROWS, ANSWERS, SPORTS, NT };
+	static const char *const key[NT] = { "verdicts", "rows", "answers", "sports" };
+	json_t *t[NT], *row[NT];
+	bool oom = false;
 
-	for (size_t i = 0; i < m->npods; i++) {
-		json_t *row = json_object(), *arow = json_object(), *prow = json_object();
-		json_t *vrow = json_object();
-
+	for (int x = 0; x < NT; x++)
+		oom |= !(t[x] = json_object());
+	for (size_t i = 0; !oom && i < m->npods; i++) {
+		for (int x = 0; x < NT; x++)
+			json_object_set_new(t[x], names[i], row[x] = json_object());
 		for (size_t j = 0; j < m->npods; j++) {
-			size_t k = i * m->npods + j;
+			const struct mcell *c = &m->cell[i * m->npods + j];
 
-			json_object_set_new(row, names[j], json_boolean(m->res[k] > 0));
-			json_object_set_new(vrow, names[j], json_string(lab_fate_word(m->fate[k])));
+			json_object_set_new(row[ROWS], names[j], json_boolean(c->res > 0));
+			json_object_set_new(row[VERDICTS], names[j], json_string(lab_fate_word(c->fate)));
 			/* Who answered (the lab's listeners answer TCP with their
 			 * NS/POD), and from which port the probe left. */
-			if (m->res[k] > 0)
-				json_object_set_new(arow, names[j], json_string(m->answer[k]));
-			json_object_set_new(prow, names[j], json_integer(m->sport[k]));
+			if (c->res > 0)
+				json_object_set_new(row[ANSWERS], names[j], json_string(c->answer));
+			json_object_set_new(row[SPORTS], names[j], json_integer(c->sport));
 		}
-		json_object_set_new(rows, names[i], row);
-		json_object_set_new(answers, names[i], arow);
-		json_object_set_new(sports, names[i], prow);
-		json_object_set_new(verdicts, names[i], vrow);
 	}
-	if (!rows || !answers || !sports || !verdicts) {
-		json_decref(rows);
-		json_decref(answers);
-		json_decref(sports);
-		json_decref(verdicts);
-		return -ENOMEM;
-	}
-	json_object_set_new(obj, "verdicts", verdicts);
-	json_object_set_new(obj, "rows", rows);
-	json_object_set_new(obj, "answers", answers);
-	json_object_set_new(obj, "sports", sports);
-	return 0;
+	for (int x = 0; x < NT; x++)
+		if (oom)
+			json_decref(t[x]);
+		else
+			json_object_set_new(obj, key[x], t[x]);
+	return oom ? -ENOMEM : 0;
 }
 
 /* The tables of one or two matrices (one per family, same pods, same port). */
@@ -870,7 +850,7 @@ static int matrix_print(const struct matrix *ms, size_t nm, bool json)
 			json_object_set_new(fams, ms[f].fam == LAB_FAM_V6 ? "6" : "4", one);
 		}
 		for (size_t i = 0; !err && nm > 1 && i < m->npods * m->npods; i++)
-			if (ms[1].res[i] <= 0)
+			if (ms[1].cell[i].res <= 0)
 				json_object_set_new(json_object_get(json_object_get(root, "rows"),
 								    names[i / m->npods]),
 						    names[i % m->npods], json_false());
@@ -897,7 +877,7 @@ static int matrix_print(const struct matrix *ms, size_t nm, bool json)
 			printf("%-*s", w, names[i]);
 			for (size_t j = 0; j < m->npods; j++)
 				printf("  %-*c", j + 1 < m->npods ? w : 0,
-				       lab_fate_symbol(m->fate[i * m->npods + j]));
+				       lab_fate_symbol(m->cell[i * m->npods + j].fate));
 			putchar('\n');
 		}
 	}
@@ -950,8 +930,7 @@ static int matrix_parse(int argc, char **argv, struct matrix_opts *o)
 				return 2;
 			break;
 		case 'g': o->svg = optarg; break;
-		case 'h': return pt_usage(stdout, MATRIX_SYN, lab_matrix_opts);
-		default: return pt_usage(stderr, MATRIX_SYN, lab_matrix_opts);
+		default: return pt_usage(c == 'h' ? stdout : stderr, MATRIX_SYN, lab_matrix_opts);
 		}
 	}
 	o->np = (size_t)(argc - optind);
@@ -1023,7 +1002,7 @@ static void cell_drop(void *arg, const char *saddr, uint16_t sport, bool policy)
 		    memcmp(&pod.sa, &rec.sa, rec.len))
 			continue;
 		for (size_t j = 0; j < n; j++)
-			if (m->sport[i * n + j] == sport) {
+			if (m->cell[i * n + j].sport == sport) {
 				cd->seen[i * n + j].policy |= policy;
 				cd->seen[i * n + j].no_backend |= !policy;
 			}
@@ -1051,12 +1030,13 @@ static void matrix_fates(struct lab *lab, struct matrix *m, const struct lab_dro
 		struct lab_drops_seen si, sj;
 		long ni = node_index(lab, m->pods[i]->node);
 
-		lab_drops_seen(d, before, ni, &si);
+		lab_drops_seen(lab, d, before, ni, &si, NULL, 0);
 		for (size_t j = 0; j < n; j++) {
 			size_t k = i * n + j;
 			struct lab_drops_seen s = si;
 
-			lab_drops_seen(d, before, node_index(lab, m->pods[j]->node), &sj);
+			lab_drops_seen(lab, d, before, node_index(lab, m->pods[j]->node), &sj, NULL,
+				       0);
 			s.policy |= sj.policy;
 			/* The records name policy drops; a Service's refusal at the socket
 			 * (UDP's sendto) has none, its counter stays the word. */
@@ -1064,8 +1044,8 @@ static void matrix_fates(struct lab *lab, struct matrix *m, const struct lab_dro
 				s.policy = cd.seen[k].policy;
 				s.no_backend |= cd.seen[k].no_backend;
 			}
-			m->fate[k] = (unsigned char)lab_fate_of(m->res[k] > 0, m->refused[k], &s,
-								 via_svc);
+			m->cell[k].fate = (unsigned char)lab_fate_of(m->cell[k].res > 0,
+								 m->cell[k].refused, &s, via_svc);
 		}
 	}
 	free(cd.seen);
@@ -1079,10 +1059,10 @@ static int matrix_report(const struct matrix *m, size_t nf, const struct matrix_
 
 	for (size_t k = 0; k < o->np * nf; k++)
 		for (size_t i = 0; i < n * n; i++)
-			if (m[k].res[i] < 0)
+			if (m[k].cell[i].res < 0)
 				fprintf(stderr, "lab matrix: %u/%s %s %s -> %s: %s (counted as not connected)\n",
 					m[k].port.port, proto_name(m[k].port.proto), fam_name(m[k].fam),
-					pods[i / n]->name, pods[i % n]->name, strerror(-m[k].res[i]));
+					pods[i / n]->name, pods[i % n]->name, strerror(-m[k].cell[i].res));
 	/* Each port's tables: JSON a line each, text under the port's name. */
 	for (size_t p = 0; !ret && p < o->np; p++) {
 		if (!o->json && o->np > 1)

@@ -364,12 +364,10 @@ int lab_slice_validate(struct lab *lab, const struct k8s_object *o, const char *
 	/* The controller's slices share the cluster state's names (NAME-HASH). */
 	hand_file(lab, o->meta.ns, o->meta.name, mine, sizeof(mine));
 	lab_object_file(lab, K8S_ENDPOINTSLICE, o->meta.ns, o->meta.name, theirs, sizeof(theirs));
-	if (access(mine, F_OK) && !access(theirs, F_OK)) {
-		fprintf(stderr, "lab apply: %s: EndpointSlice %s/%s: metadata.name: taken by a slice "
+	if (access(mine, F_OK) && !access(theirs, F_OK))
+		return said(-EINVAL, "lab apply: %s: EndpointSlice %s/%s: metadata.name: taken by a slice "
 				"the EndpointSlice controller manages (of Service %s/%s)\n", src,
 			o->meta.ns, o->meta.name, o->meta.ns, o->eps.service ? o->eps.service : "?");
-		return -EINVAL;
-	}
 	return 0;
 }
 
@@ -409,26 +407,6 @@ int lab_slice_delete(struct lab *lab, const char *ns, const char *name)
 
 	hand_file(lab, ns, name, path, sizeof(path));
 	return lab_object_unlink(path);
-}
-
-int lab_slice_delete_ns(struct lab *lab, const char *ns, bool *changed)
-{
-	struct lab_slice_list l;
-	int err = lab_slice_list_load(lab, &l), r;
-
-	for (size_t i = 0; !err && i < l.n; i++) {
-		if (strcmp(l.v[i]->meta.ns, ns))
-			continue;
-		r = lab_slice_delete(lab, ns, l.v[i]->meta.name);
-		if (r < 0)
-			err = r;
-		else if (r > 0) {
-			*changed = true;
-			printf("endpointslice %s/%s deleted\n", ns, l.v[i]->meta.name);
-		}
-	}
-	lab_slice_list_free(&l);
-	return err;
 }
 
 /* ---- a Service port's endpoints ------------------------------------------------- */

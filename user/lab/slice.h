@@ -39,7 +39,6 @@ int lab_slice_validate(struct lab *lab, const struct k8s_object *o, const char *
 int lab_slice_apply(struct lab *lab, const struct k8s_object *o, bool *changed);
 /* 1 deleted, 0 none, -errno. */
 int lab_slice_delete(struct lab *lab, const char *ns, const char *name);
-int lab_slice_delete_ns(struct lab *lab, const char *ns, bool *changed);
 
 /* One endpoint of a Service port, as kube-proxy reads it. */
 struct lab_ep {

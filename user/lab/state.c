@@ -118,22 +118,18 @@ int lab_state_save(const struct lab *lab)
 	char path[PATH_MAX];
 	int err = -ENOMEM;
 
-	root = json_object();
+	root = json_pack("{s:b,s:b,s:b,s:s,s:o,s:s,s:s,s:b,s:s,s:o,s:o}", "createdDir",
+			 lab->created_dir, "underlay", lab->underlay, "outside", lab->outside,
+			 "kubeProxy", lab->kube_proxy_none ? "none" : "iptables", "nodePortRange",
+			 json_sprintf("%u-%u", lab->np_min, lab->np_max), "ipFamily",
+			 lab_family_word(lab->family), "nodePortMode", lab->np_dsr ? "dsr" : "snat",
+			 "underlayMixed", lab->ul_mixed, "tunnelFamily", lab->tun6 ? "ipv6" : "auto",
+			 "agentArgs", lab_agent_args_json(lab), "outsideServer",
+			 proc_json(&lab->outside_server));
 	nodes = json_array();
 	pods = json_array();
 	if (!root || !nodes || !pods)
 		goto out;
-	json_object_set_new(root, "createdDir", json_boolean(lab->created_dir));
-	json_object_set_new(root, "underlay", json_boolean(lab->underlay));
-	json_object_set_new(root, "outside", json_boolean(lab->outside));
-	json_object_set_new(root, "kubeProxy", json_string(lab->kube_proxy_none ? "none" : "iptables"));
-	json_object_set_new(root, "nodePortRange", json_sprintf("%u-%u", lab->np_min, lab->np_max));
-	json_object_set_new(root, "ipFamily", json_string(lab_family_word(lab->family)));
-	json_object_set_new(root, "nodePortMode", json_string(lab->np_dsr ? "dsr" : "snat"));
-	json_object_set_new(root, "underlayMixed", json_boolean(lab->ul_mixed));
-	json_object_set_new(root, "tunnelFamily", json_string(lab->tun6 ? "ipv6" : "auto"));
-	json_object_set_new(root, "agentArgs", lab_agent_args_json(lab));
-	json_object_set_new(root, "outsideServer", proc_json(&lab->outside_server));
 	for (size_t i = 0; i < lab->nnodes; i++) {
 		const struct lab_node *n = &lab->nodes[i];
 

@@ -400,16 +400,13 @@ static int svc_families(const struct lab *lab, const struct k8s_object *o, const
 	*n = 0;
 	if (pol && strcmp(pol, "SingleStack") && strcmp(pol, "PreferDualStack") &&
 	    strcmp(pol, "RequireDualStack")) {
-		fprintf(stderr, "lab apply: %s: Service %s/%s: spec.ipFamilyPolicy: \"%s\" is not "
+		return said(-EINVAL, "lab apply: %s: Service %s/%s: spec.ipFamilyPolicy: \"%s\" is not "
 				"SingleStack, PreferDualStack or RequireDualStack\n", src, o->meta.ns,
 			o->meta.name, pol);
-		return -EINVAL;
 	}
-	if (lab_svc_ips_get(o->raw, &given)) {
-		fprintf(stderr, "lab apply: %s: Service %s/%s: spec.clusterIPs: not IP addresses "
+	if (lab_svc_ips_get(o->raw, &given))
+		return said(-EINVAL, "lab apply: %s: Service %s/%s: spec.clusterIPs: not IP addresses "
 				"(at most one of each family)\n", src, o->meta.ns, o->meta.name);
-		return -EINVAL;
-	}
 	json_array_foreach(json_object_get(spec, "ipFamilies"), i, v) {
 		const char *f = json_string_value(v) ?: "";
 		unsigned int fam = !strcmp(f, "IPv4") ? LAB_FAM_V4 : !strcmp(f, "IPv6") ? LAB_FAM_V6 : 0;
@@ -431,33 +428,28 @@ static int svc_families(const struct lab *lab, const struct k8s_object *o, const
 		if (pol && strcmp(pol, "SingleStack") && lab->family == LAB_FAM_DUAL)
 			fams[(*n)++] = LAB_FAM_V6;
 	}
-	if (pol && !strcmp(pol, "RequireDualStack") && (lab->family != LAB_FAM_DUAL || *n < 2)) {
-		fprintf(stderr, "lab apply: %s: Service %s/%s: spec.ipFamilyPolicy: RequireDualStack, "
+	if (pol && !strcmp(pol, "RequireDualStack") && (lab->family != LAB_FAM_DUAL || *n < 2))
+		return said(-EINVAL, "lab apply: %s: Service %s/%s: spec.ipFamilyPolicy: RequireDualStack, "
 				"but %s\n", src, o->meta.ns, o->meta.name,
 			lab->family != LAB_FAM_DUAL ? "the lab is not dual stack (lab up --ip-family dual)" :
 			"spec.ipFamilies names one family");
-		return -EINVAL;
-	}
 	if ((!pol || !strcmp(pol, "SingleStack")) && *n > 1)
 		return said(-EINVAL,
 			    "lab apply: %s: Service %s/%s: spec.ipFamilyPolicy: SingleStack, but "
 				    "two families are asked for\n", src, o->meta.ns, o->meta.name);
 	for (i = 0; i < *n; i++)
-		if (!(lab->family & fams[i])) {
-			fprintf(stderr, "lab apply: %s: Service %s/%s: spec.ipFamilies: %s is not "
+		if (!(lab->family & fams[i]))
+			return said(-EINVAL, "lab apply: %s: Service %s/%s: spec.ipFamilies: %s is not "
 					"configured in this lab (lab up --ip-family: it is %s)\n", src,
 				o->meta.ns, o->meta.name, fams[i] == LAB_FAM_V4 ? "IPv4" : "IPv6",
 				lab_family_word(lab->family));
-			return -EINVAL;
-		}
 	/* A given address must be of a family asked for. */
 	if ((given.has4 && fams[0] != LAB_FAM_V4 && (*n < 2 || fams[1] != LAB_FAM_V4)) ||
 	    (given.has6 && fams[0] != LAB_FAM_V6 && (*n < 2 || fams[1] != LAB_FAM_V6)) ||
 	    (given.order && given.order != fams[0])) {
-		fprintf(stderr, "lab apply: %s: Service %s/%s: spec.clusterIPs: do not match "
+		return said(-EINVAL, "lab apply: %s: Service %s/%s: spec.clusterIPs: do not match "
 				"spec.ipFamilies (the first address is the first family's)\n", src,
 			o->meta.ns, o->meta.name);
-		return -EINVAL;
 	}
 	return 0;
 }
@@ -487,10 +479,9 @@ static int svc_validate_type(const struct lab *lab, const struct lab_svc_index *
 
 	if (type && strcmp(type, "ClusterIP") && strcmp(type, "NodePort") &&
 	    strcmp(type, "LoadBalancer")) {
-		fprintf(stderr, "lab apply: %s: Service %s/%s: spec.type: \"%s\" is not served by the "
+		return said(-EINVAL, "lab apply: %s: Service %s/%s: spec.type: \"%s\" is not served by the "
 				"lab (only ClusterIP, NodePort and LoadBalancer)\n", src, o->meta.ns,
 			o->meta.name, type);
-		return -EINVAL;
 	}
 	if (s->node_ports && s->headless)
 		return said(-EINVAL,
@@ -502,24 +493,20 @@ static int svc_validate_type(const struct lab *lab, const struct lab_svc_index *
 
 		if (!p->node_port)
 			continue;
-		if (p->node_port < lab->np_min || p->node_port > lab->np_max) {
-			fprintf(stderr, "lab apply: %s: Service %s/%s: spec.ports[%zu].nodePort: %u is "
+		if (p->node_port < lab->np_min || p->node_port > lab->np_max)
+			return said(-EINVAL, "lab apply: %s: Service %s/%s: spec.ports[%zu].nodePort: %u is "
 					"outside the NodePort range %u-%u (lab up --node-port-range)\n",
 				src, o->meta.ns, o->meta.name, i, p->node_port, lab->np_min,
 				lab->np_max);
-			return -EINVAL;
-		}
 		owner = np_owner(l, p->node_port, p->proto, o->meta.ns, o->meta.name);
 		for (size_t k = 0; !owner && k < i; k++)
 			if (s->ports[k].node_port == p->node_port && s->ports[k].proto == p->proto)
 				owner = o;
-		if (owner) {
-			fprintf(stderr, "lab apply: %s: Service %s/%s: spec.ports[%zu].nodePort: %u/%s is "
+		if (owner)
+			return said(-EINVAL, "lab apply: %s: Service %s/%s: spec.ports[%zu].nodePort: %u/%s is "
 					"already allocated (to %s/%s)\n", src, o->meta.ns, o->meta.name, i,
 				p->node_port, proto_name(p->proto), owner->meta.ns,
 				owner->meta.name);
-			return -EINVAL;
-		}
 	}
 	return 0;
 }
@@ -572,10 +559,9 @@ static int np_assign(const struct lab *lab, const struct lab_svc_index *l, const
 	for (size_t i = 0; !err && i < o->svc.nports; i++) {
 		given[i] = np_pick(lab, l, o, old, i, given);
 		if (!given[i]) {
-			fprintf(stderr, "lab apply: Service %s/%s: spec.ports[%zu].nodePort: the range "
+			err = said(-ENOSPC, "lab apply: Service %s/%s: spec.ports[%zu].nodePort: the range "
 					"%u-%u is full\n", o->meta.ns, o->meta.name, i, lab->np_min,
 				lab->np_max);
-			err = -ENOSPC;
 		} else if (json_object_set_new(json_array_get(ports, i), "nodePort",
 					       json_integer(given[i]))) {
 			err = -ENOMEM;
@@ -598,18 +584,14 @@ static int svc_validate_ip(const struct lab_svc_index *l, const struct k8s_objec
 	const char *field = ips->order == fam ? "spec.clusterIP" : "spec.clusterIPs[1]";
 
 	lab_svc_ip_str(ips, fam, a, sizeof(a));
-	if (had && strcmp(a, lab_svc_ip_str(old, fam, b, sizeof(b)))) {
-		fprintf(stderr, "lab apply: %s: Service %s/%s: %s: %s, but it is %s "
+	if (had && strcmp(a, lab_svc_ip_str(old, fam, b, sizeof(b))))
+		return said(-EINVAL, "lab apply: %s: Service %s/%s: %s: %s, but it is %s "
 				"and the field is immutable\n", src, o->meta.ns, o->meta.name, field, a, b);
-		return -EINVAL;
-	}
-	if (svc_off(ips, fam) < 0) {
-		fprintf(stderr, "lab apply: %s: Service %s/%s: %s: %s is not in the "
+	if (svc_off(ips, fam) < 0)
+		return said(-EINVAL, "lab apply: %s: Service %s/%s: %s: %s is not in the "
 				"service range %s/%d\n", src, o->meta.ns, o->meta.name, field, a,
 			fam == LAB_FAM_V4 ? LAB_SVC_NET : LAB_SVC_NET6,
 			fam == LAB_FAM_V4 ? LAB_SVC_PLEN : LAB_SVC_PLEN6);
-		return -EINVAL;
-	}
 	if (ip_taken(l, &one, old))
 		return said(-EINVAL, "lab apply: %s: Service %s/%s: %s: %s is already "
 				     "allocated\n", src, o->meta.ns, o->meta.name, field, a);
@@ -632,15 +614,13 @@ int lab_svc_validate(struct lab *lab, const struct k8s_object *o, const char *sr
 	if (old && lab_svc_ips_get(old->raw, &oips))
 		old = NULL;
 	if (lab_svc_ips_get(o->raw, &ips)) {
-		fprintf(stderr, "lab apply: %s: Service %s/%s: spec.clusterIPs: not IP addresses "
+		err = said(-EINVAL, "lab apply: %s: Service %s/%s: spec.clusterIPs: not IP addresses "
 				"(at most one of each family, or None)\n", src, o->meta.ns, o->meta.name);
-		err = -EINVAL;
 	} else if (old && oips.headless != ips.headless) {
 		/* None is a ClusterIP value like any other: immutable both ways. */
-		fprintf(stderr, "lab apply: %s: Service %s/%s: spec.clusterIP: %s, but it is %s "
+		err = said(-EINVAL, "lab apply: %s: Service %s/%s: spec.clusterIP: %s, but it is %s "
 				"and the field is immutable\n", src, o->meta.ns, o->meta.name,
 			ips.headless ? "None" : "an address", oips.headless ? "None" : "an address");
-		err = -EINVAL;
 	} else if (!ips.headless) {
 		err = svc_families(lab, o, src, fams, &nfam);
 		if (!err && ips.has4)
@@ -730,10 +710,9 @@ int lab_svc_apply(struct lab *lab, const struct k8s_object *o, bool *changed, FI
 			ips.has6 = true;
 			ips.ip6 = oips.ip6;
 		} else if (!given && svc_allocate(l, fams[i], &ips)) {
-			fprintf(stderr, "lab apply: Service %s/%s: spec.clusterIP: the range %s/%d is full\n",
+			err = said(-ENOSPC, "lab apply: Service %s/%s: spec.clusterIP: the range %s/%d is full\n",
 				o->meta.ns, o->meta.name, fams[i] == LAB_FAM_V4 ? LAB_SVC_NET : LAB_SVC_NET6,
 				fams[i] == LAB_FAM_V4 ? LAB_SVC_PLEN : LAB_SVC_PLEN6);
-			err = -ENOSPC;
 		}
 		lab_svc_ip_str(&ips, fams[i], a[i], sizeof(a[i]));
 	}
@@ -793,31 +772,6 @@ int lab_svc_delete(struct lab *lab, const char *ns, const char *name)
 	return 1;
 }
 
-/* Every Service of namespace ns (the namespace is being deleted). */
-int lab_svc_delete_ns(struct lab *lab, const char *ns, bool *changed)
-{
-	struct lab_svc_list l;
-	int err = lab_svc_list_load(lab, &l), r;
-
-	for (size_t i = 0; !err && i < l.n; i++) {
-		char name[256];
-
-		if (strcmp(l.v[i]->meta.ns, ns))
-			continue;
-		/* The delete frees the index's object: its name kept for the message. */
-		snprintf(name, sizeof(name), "%s", l.v[i]->meta.name);
-		r = lab_svc_delete(lab, ns, name);
-		if (r < 0)
-			err = r;
-		else if (r > 0) {
-			*changed = true;
-			printf("service %s/%s deleted\n", ns, name);
-		}
-	}
-	lab_svc_list_free(&l);
-	return err;
-}
-
 int lab_svc_lookup(struct lab *lab, const char *ns, const char *name, struct lab_svc_ips *ips)
 {
 	struct k8s_object *o;
@@ -851,14 +805,11 @@ int lab_svc_for_pod(struct lab *lab, const struct lab_pod *p, const struct lab_p
 
 	snprintf(name, sizeof(name), "svc-%.59s", p->name);
 	lab_object_file(lab, K8S_POD, p->ns, p->name, path, sizeof(path));
-	if (lab_object_load(path, &pod)) {
-		fprintf(stderr, "lab: pod %s/%s: its object (%s) cannot be read\n", p->ns, p->name, path);
-		return -EIO;
-	}
+	if (lab_object_load(path, &pod))
+		return said(-EIO, "lab: pod %s/%s: its object (%s) cannot be read\n", p->ns, p->name, path);
 	if (!pod->meta.labels.n) {
-		fprintf(stderr, "lab: pod %s/%s has no labels: a Service cannot select it\n", p->ns,
+		err = said(-EINVAL, "lab: pod %s/%s has no labels: a Service cannot select it\n", p->ns,
 			p->name);
-		err = -EINVAL;
 		goto out;
 	}
 	for (size_t i = 0; i < pod->pod.nports; i++)

@@ -51,7 +51,6 @@ int lab_svc_for_pod(struct lab *lab, const struct lab_pod *p, const struct lab_p
 		    struct lab_svc_ips *ips, bool *changed);
 /* 1 deleted, 0 none, -errno. */
 int lab_svc_delete(struct lab *lab, const char *ns, const char *name);
-int lab_svc_delete_ns(struct lab *lab, const char *ns, bool *changed);
 /* The Service's ClusterIPs: 0, -ENOENT (no such Service), -ENXIO (headless: none), -errno. */
 int lab_svc_lookup(struct lab *lab, const char *ns, const char *name, struct lab_svc_ips *ips);
 

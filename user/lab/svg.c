@@ -22,7 +22,7 @@
 #define CHAR_W 7.5 /* 12px monospace: ~0.6 em a character */
 #define PAD 10
 
-static const struct {
+static const struct svg_result {
 	const char *name, *colour, *meaning;
 } results[] = {
 	[LAB_SVG_DENIED] = { "denied", "#d73027", "denied: blocked over every family probed" },
@@ -30,14 +30,10 @@ static const struct {
 	[LAB_SVG_MIXED] = { "mixed", "#fdae61", "mixed: connected over one family only" },
 };
 
-static const char *lab_svg_colour(enum lab_svg_result r)
+/* r's row of results; an unknown one is denied's. */
+static const struct svg_result *result_of(enum lab_svg_result r)
 {
-	return results[r <= LAB_SVG_MIXED ? r : LAB_SVG_DENIED].colour;
-}
-
-static const char *lab_svg_result_name(enum lab_svg_result r)
-{
-	return results[r <= LAB_SVG_MIXED ? r : LAB_SVG_DENIED].name;
+	return &results[r <= LAB_SVG_MIXED ? r : LAB_SVG_DENIED];
 }
 
 /* The length of the UTF-8 sequence at s (1 to 4), or 0 if it is not one. */
@@ -175,19 +171,19 @@ static void write_doc(FILE *f, const struct lab_svg_matrix *m)
 	for (size_t i = 0; i < m->n; i++) {
 		for (size_t j = 0; j < m->n; j++) {
 			size_t k = i * m->n + j;
-			enum lab_svg_result r = m->res[k];
+			const struct svg_result *r = result_of(m->res[k]);
 
 			fprintf(f, "<rect class=\"cell\" x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" "
 				   "fill=\"%s\" data-from=\"",
-				left + (int)j * CELL, top + (int)i * CELL, CELL, CELL, lab_svg_colour(r));
+				left + (int)j * CELL, top + (int)i * CELL, CELL, CELL, r->colour);
 			lab_xml_put(f, m->names[i]);
 			fputs("\" data-to=\"", f);
 			lab_xml_put(f, m->names[j]);
-			fprintf(f, "\" data-result=\"%s\"><title>", lab_svg_result_name(r));
+			fprintf(f, "\" data-result=\"%s\"><title>", r->name);
 			lab_xml_put(f, m->names[i]);
 			fputs(" -&gt; ", f);
 			lab_xml_put(f, m->names[j]);
-			fprintf(f, ": %s", lab_svg_result_name(r));
+			fprintf(f, ": %s", r->name);
 			if (m->note && m->note[k] && *m->note[k]) {
 				fputs(" (", f);
 				lab_xml_put(f, m->note[k]);

@@ -205,11 +205,6 @@ static unsigned long long proc_stat(pid_t pid, char *state)
 	return start;
 }
 
-static unsigned long long lab_starttime(pid_t pid)
-{
-	return proc_stat(pid, NULL);
-}
-
 bool lab_proc_alive(const struct lab_proc *p)
 {
 	char state = 0;
@@ -333,7 +328,7 @@ int lab_spawn_daemon(const char *netns, char *const argv[], const char *log, int
 		goto err_ns;
 	}
 	out->pid = pid;
-	out->start = lab_starttime(pid);
+	out->start = proc_stat(pid, NULL); /* its start time */
 	xcni_close(&nsfd);
 	close(logfd);
 	return 0;

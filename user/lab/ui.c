@@ -69,7 +69,7 @@ struct node_maps {
 /* One record line of a node's answer into g. */
 static int add_line(struct fgraph *g, const char *line, const struct node_maps *m)
 {
-	const char *v, *reason, *side;
+	const char *reason, *side;
 	struct fg_flow f = { .rule = -1 };
 	char iso[800];
 	json_t *o;
@@ -89,11 +89,9 @@ static int add_line(struct fgraph *g, const char *line, const struct node_maps *
 	end_from_json(json_object_get(o, "destination"), &f.dst);
 	f.service = jopt(o, "service");
 	f.client = jopt(o, "client");
-	v = jopt(o, "verdict");
-	f.verdict = FLOW_ALLOWED;
-	for (int i = 0; v && i < FLOW_NR_VERDICTS; i++)
-		if (!strcmp(v, flow_verdict_name(i)))
-			f.verdict = i;
+	f.verdict = flow_verdict_parse(jopt(o, "verdict"));
+	if (f.verdict < 0)
+		f.verdict = FLOW_ALLOWED;
 	f.point = jopt(o, "observation_point");
 	f.side = side = jopt(o, "policy_side");
 	f.policy = jopt(o, "policy");
@@ -509,8 +507,7 @@ static int ui_parse(int argc, char **argv, struct ui_src *src, struct flows_agen
 				return said(2, "ui: %s\n", msg);
 			(*ngiven)++;
 			break;
-		case 'h': return pt_usage(stdout, syn, opts);
-		default: return pt_usage(stderr, syn, opts);
+		default: return pt_usage(opt == 'h' ? stdout : stderr, syn, opts);
 		}
 	}
 	if (optind < argc) {
