@@ -21,14 +21,6 @@
 #include "lib/system/util.h"
 #include "cni.h"
 
-static int pin_get(const struct xcni_dp *dp, const char *name)
-{
-	char path[PATH_MAX];
-
-	snprintf(path, sizeof(path), "%s/%s", dp->pin_dir, name);
-	return bpf_obj_get(path);
-}
-
 /* A full hash map says E2BIG, whose text ("Argument list too long") names nothing. */
 static const char *map_strerror(int e)
 {
@@ -53,7 +45,7 @@ static int share_map_get(const struct xcni_dp *dp, const char *name)
 {
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info);
-	int fd = pin_get(dp, name);
+	int fd = xcni_pin_get(dp->pin_dir, name);
 
 	if (fd < 0)
 		return -1;
@@ -105,11 +97,11 @@ int xcni_dp_open(struct xcni_dp *dp, const char *pin_dir, struct cni_err *e)
 	dp->frag_fd = dp->frag6_fd = dp->fqdn_fd = dp->ring_fd = -1;
 	snprintf(dp->pin_dir, sizeof(dp->pin_dir), "%s", pin_dir);
 	libbpf_set_print(NULL);
-	dp->from_fd = pin_get(dp, XCNI_PIN_PROG_FROM_POD);
-	dp->to_fd = pin_get(dp, XCNI_PIN_PROG_TO_POD);
+	dp->from_fd = xcni_pin_get(dp->pin_dir, XCNI_PIN_PROG_FROM_POD);
+	dp->to_fd = xcni_pin_get(dp->pin_dir, XCNI_PIN_PROG_TO_POD);
 	if (dp->from_fd >= 0 && dp->to_fd >= 0) {
-		dp->ep_fd = pin_get(dp, "xcni_endpoints");
-		dp->if_fd = pin_get(dp, "xcni_ifindex");
+		dp->ep_fd = xcni_pin_get(dp->pin_dir, "xcni_endpoints");
+		dp->if_fd = xcni_pin_get(dp->pin_dir, "xcni_ifindex");
 	}
 	if (dp->ep_fd < 0 || dp->if_fd < 0) {
 		int err = -errno;
@@ -122,12 +114,12 @@ int xcni_dp_open(struct xcni_dp *dp, const char *pin_dir, struct cni_err *e)
 	}
 	/* Absent under an xcnid from before IPv6 (map ABI < 7): IPv6 pods then
 	 * get no IPv6 entry, and its programs drop their IPv6 as they always did. */
-	dp->ep6_fd = pin_get(dp, "xcni_endpoints6");
-	dp->if6_fd = pin_get(dp, "xcni_ifindex6");
+	dp->ep6_fd = xcni_pin_get(dp->pin_dir, "xcni_endpoints6");
+	dp->if6_fd = xcni_pin_get(dp->pin_dir, "xcni_ifindex6");
 	dp->frag_fd = share_map_get(dp, "xcni_frag");
 	dp->frag6_fd = share_map_get(dp, "xcni_frag6");
-	dp->fqdn_fd = pin_get(dp, "xcni_fqdn");
-	dp->ring_fd = pin_get(dp, "xcni_fqdn_ring");
+	dp->fqdn_fd = xcni_pin_get(dp->pin_dir, "xcni_fqdn");
+	dp->ring_fd = xcni_pin_get(dp->pin_dir, "xcni_fqdn_ring");
 	read_pod_mtu(dp);
 	return 0;
 }
@@ -337,15 +329,13 @@ int xcni_dp_endpoint6_get(const struct xcni_dp *dp, const struct in6_addr *ip6,
 static size_t gc_collect(int fd, size_t ksz, const __u32 *stale, size_t n, unsigned char *dead,
 			 size_t max)
 {
-	unsigned char key[16], next[16];
+	unsigned char key[16];
 	struct xcni_endpoint ep;
 	char name[IF_NAMESIZE];
 	size_t nd = 0;
-	bool first = true;
 
-	while (nd < max && bpf_map_get_next_key(fd, first ? NULL : key, next) == 0) {
-		first = false;
-		memcpy(key, next, ksz);
+	/* The kernel reads a key before it writes the next: one buffer for both. */
+	for (void *prev = NULL; nd < max && !bpf_map_get_next_key(fd, prev, key); prev = key) {
 		if (bpf_map_lookup_elem(fd, key, &ep))
 			continue;
 		int gone = !if_indextoname(ep.ifindex, name);
@@ -358,19 +348,15 @@ static size_t gc_collect(int fd, size_t ksz, const __u32 *stale, size_t n, unsig
 	return nd;
 }
 
-/* Adds the ep_ids of endpoint map fd (keys of ksz bytes) to ids (n of cap). */
-static size_t live_ids(int fd, size_t ksz, __u32 *ids, size_t n, size_t cap)
+/* Adds the ep_ids of endpoint map fd to ids (n of cap). */
+static size_t live_ids(int fd, __u32 *ids, size_t n, size_t cap)
 {
-	unsigned char key[16], next[16];
+	unsigned char key[16];
 	struct xcni_endpoint ep;
-	bool first = true;
 
-	while (fd >= 0 && n < cap && bpf_map_get_next_key(fd, first ? NULL : key, next) == 0) {
-		first = false;
-		memcpy(key, next, ksz);
+	for (void *prev = NULL; fd >= 0 && n < cap && !bpf_map_get_next_key(fd, prev, key); prev = key)
 		if (bpf_map_lookup_elem(fd, key, &ep) == 0)
 			ids[n++] = ep.ep_id;
-	}
 	return n;
 }
 
@@ -389,29 +375,21 @@ static bool id_live(const __u32 *ids, size_t n, __u32 id)
  */
 static void fqdn_gc(const struct xcni_dp *dp, const __u32 *ids, size_t n)
 {
-	struct xcni_fqdn_key k, next, dead_k[256];
-	__u32 key, nkey, dead[256];
+	struct xcni_fqdn_key k, dead_k[256];
+	__u32 key, dead[256];
 	size_t nd = 0;
-	bool first = true;
 
-	while (dp->ring_fd >= 0 && nd < 256 &&
-	       bpf_map_get_next_key(dp->ring_fd, first ? NULL : &key, &nkey) == 0) {
-		first = false;
-		key = nkey;
+	for (void *prev = NULL; dp->ring_fd >= 0 && nd < 256 &&
+	     !bpf_map_get_next_key(dp->ring_fd, prev, &key); prev = &key)
 		if (!id_live(ids, n, key))
 			dead[nd++] = key;
-	}
 	for (size_t i = 0; i < nd; i++)
 		fqdn_del(dp, dead[i]);
 	nd = 0;
-	first = true;
-	while (dp->fqdn_fd >= 0 && nd < 256 &&
-	       bpf_map_get_next_key(dp->fqdn_fd, first ? NULL : &k, &next) == 0) {
-		first = false;
-		k = next;
+	for (void *prev = NULL; dp->fqdn_fd >= 0 && nd < 256 &&
+	     !bpf_map_get_next_key(dp->fqdn_fd, prev, &k); prev = &k)
 		if (!id_live(ids, n, k.ep_id))
 			dead_k[nd++] = k;
-	}
 	for (size_t i = 0; i < nd; i++)
 		bpf_map_delete_elem(dp->fqdn_fd, &dead_k[i]);
 }
@@ -427,21 +405,17 @@ void xcni_dp_share_gc(const struct xcni_dp *dp)
 {
 	static __u32 ids[2 * XCNI_MAX_ENDPOINTS];
 	int fds[] = { dp->frag_fd, dp->frag6_fd };
-	size_t n = live_ids(dp->ep_fd, sizeof(__u32), ids, 0, sizeof(ids) / sizeof(ids[0]));
+	size_t n = live_ids(dp->ep_fd, ids, 0, sizeof(ids) / sizeof(ids[0]));
 
-	n = live_ids(dp->ep6_fd, sizeof(struct in6_addr), ids, n, sizeof(ids) / sizeof(ids[0]));
+	n = live_ids(dp->ep6_fd, ids, n, sizeof(ids) / sizeof(ids[0]));
 	for (size_t f = 0; f < sizeof(fds) / sizeof(fds[0]); f++) {
-		__u32 key, next, dead[256];
+		__u32 key, dead[256];
 		size_t nd = 0;
-		bool first = true;
 
-		while (fds[f] >= 0 && nd < 256 &&
-		       bpf_map_get_next_key(fds[f], first ? NULL : &key, &next) == 0) {
-			first = false;
-			key = next;
-			if (next != 0 && next < XCNI_FRAG_OUTSIDE_MIN && !id_live(ids, n, key))
+		for (void *prev = NULL; fds[f] >= 0 && nd < 256 &&
+		     !bpf_map_get_next_key(fds[f], prev, &key); prev = &key)
+			if (key != 0 && key < XCNI_FRAG_OUTSIDE_MIN && !id_live(ids, n, key))
 				dead[nd++] = key;
-		}
 		for (size_t i = 0; i < nd; i++)
 			bpf_map_delete_elem(fds[f], &dead[i]);
 	}

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cni.h"
+#include "lib/system/readall.h"
 #include "lib/system/util.h"
 
 extern char **environ;
@@ -159,7 +160,7 @@ out:
 int cni_exec_finish(struct cni_proc *p, json_t **out, struct cni_err *e)
 {
 	char *obuf = NULL;
-	size_t olen = 0, ocap = 0;
+	size_t olen = 0;
 	json_error_t jerr;
 	json_t *res = NULL;
 	int status = 0, err;
@@ -167,29 +168,13 @@ int cni_exec_finish(struct cni_proc *p, json_t **out, struct cni_err *e)
 	*out = NULL;
 	if (p->pid < 0)
 		return -ECHILD;
-	for (;;) {
-		ssize_t r;
-
-		if (olen + 4096 > ocap) {
-			char *nb = realloc(obuf, ocap = ocap * 2 + 8192);
-
-			if (!nb)
-				break;
-			obuf = nb;
-		}
-		r = read(p->out_fd, obuf + olen, ocap - olen - 1);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		olen += (size_t)r;
-	}
+	/* Unread (out of memory, a read error): no output. */
+	if (xcni_read_all(p->out_fd, 0, &obuf, &olen))
+		olen = 0;
 	xcni_close(&p->out_fd);
 	while (waitpid(p->pid, &status, 0) < 0 && errno == EINTR)
 		;
 	p->pid = -1;
-	if (obuf)
-		obuf[olen] = '\0';
 
 	if (olen)
 		res = json_loadb(obuf, olen, 0, &jerr);

@@ -61,34 +61,9 @@ int netns_open(struct cni_ctx *c, struct netns *ns, const char *path)
 	return 0;
 }
 
-/*
- * Sets the sysctl at path (under /proc/sys, in the netns the caller is in)
- * to val unless it already is (val NULL: only reads it); *was (if set) gets
- * the old first character. 0 or -errno; -ENOENT when the kernel has no such
- * setting.
- */
-static int sysctl_set(const char *path, const char *val, char *was)
-{
-	int fd = open(path, (val ? O_RDWR : O_RDONLY) | O_CLOEXEC), err = 0;
-	char v = '\0';
-
-	if (fd < 0)
-		return -errno;
-	errno = 0;
-	if (read(fd, &v, 1) != 1)
-		err = -EIO;
-	else if (val && v != val[0] && (lseek(fd, 0, SEEK_SET) != 0 ||
-				 write(fd, val, strlen(val)) != (ssize_t)strlen(val)))
-		err = errno ? -errno : -EIO;
-	close(fd);
-	if (was)
-		*was = v;
-	return err;
-}
-
 void enable_forwarding(void)
 {
-	if (sysctl_set("/proc/sys/net/ipv4/ip_forward", "1", NULL))
+	if (xcni_sysctl("/proc/sys/net/ipv4/ip_forward", "1", NULL))
 		fprintf(stderr, "xcni: warning: cannot enable IPv4 forwarding\n");
 }
 
@@ -97,5 +72,5 @@ int ipv6_conf(const char *ifname, const char *key, const char *val, char *was)
 	char path[128];
 
 	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/%s", ifname, key);
-	return sysctl_set(path, val, was);
+	return xcni_sysctl(path, val, was);
 }

@@ -28,6 +28,7 @@
 #include "lib/system/cidr.h"
 #include "lib/system/nl.h"
 #include "lib/system/readall.h"
+#include "lib/system/util.h"
 #include "lib/system/version.h"
 #include "plugin.h"
 
@@ -174,7 +175,8 @@ static int host_ipv6_conf(struct cni_ctx *c, const char *host_if)
 static int add_ipv6(struct cni_ctx *c, struct netns *ns, const struct nl_link *hl,
 		    const struct nl_link *pl, const struct xcni_ipam *ipam, char *lo_was)
 {
-	struct nl_route6 to_pod = { .dst = ipam->ip6, .dst_len = 128, .oif = hl->ifindex };
+	struct nl_route to_pod = { .af = AF_INET6, .dst6 = ipam->ip6, .dst_len = 128,
+				   .oif = hl->ifindex };
 	struct in6_addr gw6;
 	json_t *r;
 	size_t i;
@@ -187,7 +189,7 @@ static int add_ipv6(struct cni_ctx *c, struct netns *ns, const struct nl_link *h
 	if ((err = xcni_failpoint("host-addr6") ?:
 		   nl_addr6_add(&ns->host, hl->ifindex, &gw6, 64)))
 		return cni_nl_fail(c, &ns->host, err, "add gateway address " XCNI_GW6 " to host veth");
-	if ((err = xcni_failpoint("host-route6") ?: nl_route6_add(&ns->host, &to_pod) ?:
+	if ((err = xcni_failpoint("host-route6") ?: nl_route_add(&ns->host, &to_pod) ?:
 		   nl_neigh6_add(&ns->host, hl->ifindex, &ipam->ip6, pl->mac)))
 		return cni_nl_fail(c, &ns->host, err, "add host IPv6 route and neighbour entry for the pod");
 	if ((err = xcni_failpoint("pod-addr6") ?:
@@ -198,14 +200,14 @@ static int add_ipv6(struct cni_ctx *c, struct netns *ns, const struct nl_link *h
 		return cni_nl_fail(c, &ns->pod, err, "add the neighbour entry for the gateway in the pod");
 	err = xcni_failpoint("pod-route6");
 	json_array_foreach(ipam->routes, i, r) {
-		struct nl_route6 rt = { .gw = gw6, .oif = pl->ifindex };
+		struct nl_route rt = { .af = AF_INET6, .gw6 = gw6, .oif = pl->ifindex };
 
 		if (err)
 			break;
-		if (xcni_cidr6_parse(json_string_value(json_object_get(r, "dst")), &rt.dst,
+		if (xcni_cidr6_parse(json_string_value(json_object_get(r, "dst")), &rt.dst6,
 				     &rt.dst_len))
 			continue; /* IPv4: add_ipv4's */
-		err = nl_route6_add(&ns->pod, &rt);
+		err = nl_route_add(&ns->pod, &rt);
 	}
 	if (err)
 		return cni_nl_fail(c, &ns->pod, err, "add pod IPv6 routes");
@@ -513,7 +515,7 @@ static int drift(struct cni_ctx *c, const char *fmt, const char *a, const char *
 static int check_ipv6(struct cni_ctx *c, struct netns *ns, const struct nl_link *hl,
 		      const struct nl_link *pl, const char *addr)
 {
-	struct nl_route6 hr = { .dst_len = 128, .oif = hl->ifindex };
+	struct nl_route hr = { .af = AF_INET6, .dst_len = 128, .oif = hl->ifindex };
 	struct in6_addr ip6, gw6;
 	uint8_t plen;
 	char v = 0;
@@ -523,8 +525,8 @@ static int check_ipv6(struct cni_ctx *c, struct netns *ns, const struct nl_link 
 	inet_pton(AF_INET6, XCNI_GW6, &gw6);
 	if (nl_addr6_has(&ns->pod, pl->ifindex, &ip6, plen) != 1)
 		return drift(c, "address %s missing on %s", addr, c->env.ifname);
-	hr.dst = ip6;
-	if (nl_route6_has(&ns->host, &hr) != 1)
+	hr.dst6 = ip6;
+	if (nl_route_has(&ns->host, &hr) != 1)
 		return drift(c, "host route to %s via %s missing", addr, hl->name);
 	if (nl_neigh6_has(&ns->host, hl->ifindex, &ip6, pl->mac) != 1)
 		return drift(c, "host neighbour entry for %s on %s missing", addr, hl->name);
@@ -662,24 +664,18 @@ static int check_routes(struct cni_ctx *c, json_t *prev, struct netns *ns, const
 	json_array_foreach(json_object_get(prev, "routes"), i, it) {
 		const char *dst = json_string_value(json_object_get(it, "dst"));
 		const char *gw = json_string_value(json_object_get(it, "gw"));
-		struct nl_route rt = { 0 };
-		struct nl_route6 rt6 = { 0 };
-		int has;
+		struct xcni_prefix p;
+		struct nl_route rt;
 
-		if (dst && strchr(dst, ':')) {
-			if (xcni_cidr6_parse(dst, &rt6.dst, &rt6.dst_len) ||
-			    (gw && inet_pton(AF_INET6, gw, &rt6.gw) != 1))
-				continue;
-			rt6.oif = pl->ifindex;
-			has = nl_route6_has(&ns->pod, &rt6);
-		} else {
-			if (!dst || xcni_cidr4_parse(dst, &rt.dst, &rt.dst_len))
-				continue;
-			if (gw && inet_pton(AF_INET, gw, &rt.gw) != 1)
-				continue;
-			has = nl_route_has(&ns->pod, &rt);
-		}
-		if (has != 1)
+		if (!dst || xcni_prefix_parse(dst, 0, &p))
+			continue;
+		/* The IPv4 routes go by their gateway alone, the IPv6 ones by the pod's link too. */
+		rt = (struct nl_route){ .af = p.family == 6 ? AF_INET6 : AF_INET, .dst_len = p.len,
+					.oif = p.family == 6 ? pl->ifindex : 0 };
+		memcpy(&rt.dst6, p.addr, 16);
+		if (gw && inet_pton(rt.af, gw, &rt.gw6) != 1)
+			continue;
+		if (nl_route_has(&ns->pod, &rt) != 1)
 			return drift(c, "route %s via %s missing in the pod", dst, gw ? gw : "-");
 	}
 	return 0;
@@ -994,9 +990,13 @@ static int need_env(struct cni_ctx *c)
 
 int main(int argc, char **argv)
 {
+	static const struct { const char *verb; int (*run)(struct cni_ctx *); } verbs[] = {
+		{ "ADD", cmd_add }, { "CHECK", cmd_check }, { "DEL", cmd_del }, { "GC", cmd_gc },
+		{ "STATUS", cmd_status },
+	};
 	struct cni_ctx c = { 0 };
 	const char *ver = "1.1.0";
-	size_t len = 0;
+	size_t len = 0, v = 0;
 	char *in;
 	int err;
 
@@ -1030,9 +1030,9 @@ int main(int argc, char **argv)
 		free(in);
 		return 0;
 	}
-	if (strcmp(c.env.command, "ADD") && strcmp(c.env.command, "DEL") &&
-	    strcmp(c.env.command, "CHECK") && strcmp(c.env.command, "GC") &&
-	    strcmp(c.env.command, "STATUS")) {
+	while (v < ARRAY_SIZE(verbs) && strcmp(c.env.command, verbs[v].verb))
+		v++;
+	if (v == ARRAY_SIZE(verbs)) {
 		err = cni_fail(&c.err, CNI_ERR_INVALID_ENV, "CNI_COMMAND \"%s\" is not a CNI verb",
 			       c.env.command);
 		goto fail;
@@ -1059,17 +1059,7 @@ int main(int argc, char **argv)
 		goto fail;
 	trace_mark("conf");
 
-	if (!strcmp(c.env.command, "ADD"))
-		err = cmd_add(&c);
-	else if (!strcmp(c.env.command, "CHECK"))
-		err = cmd_check(&c);
-	else if (!strcmp(c.env.command, "DEL"))
-		err = cmd_del(&c);
-	else if (!strcmp(c.env.command, "GC"))
-		err = cmd_gc(&c);
-	else
-		err = cmd_status(&c);
-	if (err)
+	if ((err = verbs[v].run(&c)))
 		goto fail;
 	fflush(stdout);
 	trace_write(&c, 0);

@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include "plugin.h"
+#include "lib/system/clock.h"
+#include "lib/system/util.h"
 
 /*
  * XCNI_TRACE=FILE: each ADD appends one line to FILE, its steps' times in
@@ -17,16 +19,12 @@
 #define TRACE_MAX 16
 static struct {
 	const char *file;
-	struct timespec wall0, t0, last;
+	struct timespec wall0;
+	double t0, last; /* xcni_mono_msf */
 	int n;
 	const char *name[TRACE_MAX];
 	double ms[TRACE_MAX];
 } trace;
-
-static double ts_ms(const struct timespec *a, const struct timespec *b)
-{
-	return (double)(b->tv_sec - a->tv_sec) * 1e3 + (double)(b->tv_nsec - a->tv_nsec) / 1e6;
-}
 
 void trace_start(void)
 {
@@ -36,47 +34,41 @@ void trace_start(void)
 		return;
 	}
 	clock_gettime(CLOCK_REALTIME, &trace.wall0);
-	clock_gettime(CLOCK_MONOTONIC, &trace.t0);
-	trace.last = trace.t0;
+	trace.last = trace.t0 = xcni_mono_msf();
 }
 
 /* The time since the previous mark (or the start), under name. */
 void trace_mark(const char *name)
 {
-	struct timespec now;
+	double now = xcni_mono_msf();
 
 	if (!trace.file || trace.n >= TRACE_MAX)
 		return;
-	clock_gettime(CLOCK_MONOTONIC, &now);
 	trace.name[trace.n] = name;
-	trace.ms[trace.n++] = ts_ms(&trace.last, &now);
+	trace.ms[trace.n++] = now - trace.last;
 	trace.last = now;
 }
 
 void trace_write(const struct cni_ctx *c, int err)
 {
 	char line[1024];
-	struct timespec now;
-	int n, i, fd;
+	size_t n = 0;
+	int fd;
 
 	if (!trace.file)
 		return;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	n = snprintf(line, sizeof(line), "xcni %s %s pid=%d start=%jd.%09ld err=%d", c->env.command,
-		     c->env.container_id ? c->env.container_id : "-", (int)getpid(),
-		     (intmax_t)trace.wall0.tv_sec, trace.wall0.tv_nsec, err);
-	for (i = 0; i < trace.n && n > 0 && (size_t)n < sizeof(line); i++)
-		n += snprintf(line + n, sizeof(line) - (size_t)n, " %s=%.3f", trace.name[i],
-			      trace.ms[i]);
-	if (n > 0 && (size_t)n < sizeof(line) - 32)
-		n += snprintf(line + n, sizeof(line) - (size_t)n, " total=%.3f\n",
-			      ts_ms(&trace.t0, &now));
-	if (n <= 0 || (size_t)n >= sizeof(line))
+	xcni_bufadd(line, sizeof(line), &n, "xcni %s %s pid=%d start=%jd.%09ld err=%d",
+		    c->env.command, c->env.container_id ? c->env.container_id : "-", (int)getpid(),
+		    (intmax_t)trace.wall0.tv_sec, trace.wall0.tv_nsec, err);
+	for (int i = 0; i < trace.n; i++)
+		xcni_bufadd(line, sizeof(line), &n, " %s=%.3f", trace.name[i], trace.ms[i]);
+	xcni_bufadd(line, sizeof(line), &n, " total=%.3f\n", xcni_mono_msf() - trace.t0);
+	if (n >= sizeof(line) - 1) /* cut: a line is whole or not written */
 		return;
 	fd = open(trace.file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return;
-	if (write(fd, line, (size_t)n) < 0) {
+	if (write(fd, line, n) < 0) {
 		/* a trace is best effort */
 	}
 	close(fd);

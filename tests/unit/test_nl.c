@@ -115,8 +115,8 @@ static void ipv6_addr_route_neigh(void **state)
 	struct nl *nl = *state;
 	struct nl_link a, b;
 	struct in6_addr pod = a6("fd00:1::5"), gw = a6("fe80::1");
-	struct nl_route6 host = { .dst = pod, .dst_len = 128 };
-	struct nl_route6 def = { .gw = gw };
+	struct nl_route host = { .af = AF_INET6, .dst6 = pod, .dst_len = 128 };
+	struct nl_route def = { .af = AF_INET6, .gw6 = gw };
 	static const uint8_t other[6] = { 2, 0, 0, 0, 0, 9 };
 
 	assert_int_equal(nl_veth_add(nl, "xt6-a", "xt6-b", -1, 1500), 0);
@@ -140,15 +140,15 @@ static void ipv6_addr_route_neigh(void **state)
 	assert_memory_equal(&first, &pod, 16);
 
 	host.oif = a.ifindex;
-	assert_int_equal(nl_route6_has(nl, &host), 0);
-	assert_int_equal(nl_route6_add(nl, &host), 0);
-	assert_int_equal(nl_route6_has(nl, &host), 1);
+	assert_int_equal(nl_route_has(nl, &host), 0);
+	assert_int_equal(nl_route_add(nl, &host), 0);
+	assert_int_equal(nl_route_has(nl, &host), 1);
 	/* The default route via a link-local gateway needs the device. */
 	def.oif = b.ifindex;
-	assert_int_equal(nl_route6_add(nl, &def), 0);
-	assert_int_equal(nl_route6_has(nl, &def), 1);
-	def.gw = a6("fe80::2");
-	assert_int_equal(nl_route6_has(nl, &def), 0);
+	assert_int_equal(nl_route_add(nl, &def), 0);
+	assert_int_equal(nl_route_has(nl, &def), 1);
+	def.gw6 = a6("fe80::2");
+	assert_int_equal(nl_route_has(nl, &def), 0);
 
 	assert_int_equal(nl_neigh6_has(nl, b.ifindex, &gw, a.mac), 0);
 	assert_int_equal(nl_neigh6_add(nl, b.ifindex, &gw, a.mac), 0);

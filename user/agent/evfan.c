@@ -12,6 +12,7 @@
 
 #include "lib/observe/flows.h"
 #include "agent/evfan.h"
+#include "lib/system/http.h"
 
 struct evfan {
 	int lfd;
@@ -25,11 +26,10 @@ struct evfan {
 
 int evfan_open(const char *path, struct evfan **out)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct evfan *f;
 	int err;
 
-	if (strlen(path) >= sizeof(sa.sun_path) || strlen(path) >= sizeof(f->path))
+	if (strlen(path) >= sizeof(f->path))
 		return -ENAMETOOLONG;
 	f = calloc(1, sizeof(*f));
 	if (!f)
@@ -37,18 +37,9 @@ int evfan_open(const char *path, struct evfan **out)
 	for (int i = 0; i < EVFAN_SUBS; i++)
 		f->sub[i].fd = -1;
 	memcpy(f->path, path, strlen(path) + 1);
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	f->lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	f->lfd = xcni_unix_listen(path, SOCK_SEQPACKET, EVFAN_SUBS);
 	if (f->lfd < 0) {
-		err = -errno;
-		free(f);
-		return err;
-	}
-	unlink(path);
-	if (bind(f->lfd, (struct sockaddr *)&sa, sizeof(sa)) || chmod(path, 0600) ||
-	    listen(f->lfd, EVFAN_SUBS)) {
-		err = -errno;
-		close(f->lfd);
+		err = f->lfd;
 		unlink(path);
 		free(f);
 		return err;

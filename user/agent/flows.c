@@ -82,24 +82,20 @@ static void fill_peer(struct flowd *d, struct flow_peer *p, uint8_t family, cons
 		struct xcni_ipcache_key k = { .prefixlen = 32 };
 
 		memcpy(&k.addr, addr, 4);
-		if (d->ipcache_fd >= 0 && !bpf_map_lookup_elem(d->ipcache_fd, &k, &iv)) {
-			p->identity = iv.identity;
-			found = true;
-			p->remote = (iv.flags & XCNI_IPC_POD) && (iv.tunnel_ip || (iv.flags & XCNI_IPC_TUN6));
-		}
+		found = d->ipcache_fd >= 0 && !bpf_map_lookup_elem(d->ipcache_fd, &k, &iv);
 		memcpy(&key4, addr, 4);
 	} else {
 		struct xcni_ipcache6_key k = { .prefixlen = 128 };
 
 		memcpy(k.addr, addr, 16);
-		if (d->ipcache6_fd >= 0 && !bpf_map_lookup_elem(d->ipcache6_fd, &k, &iv)) {
-			p->identity = iv.identity;
-			found = true;
-			p->remote = (iv.flags & XCNI_IPC_POD) && (iv.tunnel_ip || (iv.flags & XCNI_IPC_TUN6));
-		}
+		found = d->ipcache6_fd >= 0 && !bpf_map_lookup_elem(d->ipcache6_fd, &k, &iv);
 		/* A local pod's IPv6: its name is under its policy key. */
 		if (d->polkey6_fd < 0 || bpf_map_lookup_elem(d->polkey6_fd, addr, &key4))
 			key4 = 0;
+	}
+	if (found) {
+		p->identity = iv.identity;
+		p->remote = (iv.flags & XCNI_IPC_POD) && (iv.tunnel_ip || (iv.flags & XCNI_IPC_TUN6));
 	}
 	/* Where it is: a pod behind a tunnel is another node's (the overlay). */
 	if (!found || (p->identity >= XCNI_ID_CIDR_BASE) || p->identity == XCNI_ID_WORLD ||
@@ -243,9 +239,8 @@ static int npc_cmp(const void *a, const void *b)
 /* Every cached flow's hits not yet in conntrack, by its translated tuple. */
 static void npc_read(struct flowd *d)
 {
-	union xcni_tuple k, next;
+	union xcni_tuple k;
 	uint64_t c0 = cpu_ns();
-	bool first = true;
 	size_t j = 0;
 
 	npc.n = 0;
@@ -256,8 +251,8 @@ static void npc_read(struct flowd *d)
 	if (npc.fd < 0 || !npc.vals)
 		return;
 	npc.read_ns = xcni_mono_ns();
-	for (; !bpf_map_get_next_key(npc.fd, first ? NULL : &k, &next); first = false) {
-		k = next;
+	/* The kernel reads a key before it writes the next: one buffer for both. */
+	for (void *prev = NULL; !bpf_map_get_next_key(npc.fd, prev, &k); prev = &k) {
 		if (bpf_map_lookup_elem(npc.fd, &k, npc.vals))
 			continue;
 		for (int c = 0; c < d->ncpus; c++) {
@@ -431,39 +426,23 @@ static uint64_t ct_walk(struct flowd *d, int fd, bool v6, uint64_t since_ns)
 		present += n;
 		now = xcni_mono_ns();
 		for (__u32 i = 0; i < n; i++) {
-			struct flow_key k = {};
+			const struct xcni_ct6_key *c6 = &keys.k6[i];
+			const struct xcni_ct_key *c4 = &keys.k4[i];
+			const void *ck = v6 ? (const void *)c6 : c4;
+			struct flow_key k = { .family = v6 ? 6 : 4, .proto = v6 ? c6->proto : c4->proto,
+					      .sport = ntohs(v6 ? c6->sport : c4->sport),
+					      .dport = ntohs(v6 ? c6->dport : c4->dport) };
 
 			/* An entry past its lifetime is absent to the programs too;
 			 * one not stamped since the last walk has nothing new. The
 			 * sweep ends the records of both by their own lifetime. */
-			if ((vals[i].last_ns < since_ns &&
-			     !npc_of(v6 ? (const void *)&keys.k6[i] : (const void *)&keys.k4[i], ksz)) ||
+			if ((vals[i].last_ns < since_ns && !npc_of(ck, ksz)) ||
 			    (now > vals[i].last_ns &&
-			     now - vals[i].last_ns > xcni_ct_lifetime(vals[i].state,
-								      v6 ? keys.k6[i].proto :
-									   keys.k4[i].proto)))
+			     now - vals[i].last_ns > xcni_ct_lifetime(vals[i].state, k.proto)))
 				continue;
-			if (v6) {
-				const struct xcni_ct6_key *ck = &keys.k6[i];
-
-				k.family = 6;
-				memcpy(k.saddr, ck->saddr, 16);
-				memcpy(k.daddr, ck->daddr, 16);
-				k.sport = ntohs(ck->sport);
-				k.dport = ntohs(ck->dport);
-				k.proto = ck->proto;
-			} else {
-				const struct xcni_ct_key *ck = &keys.k4[i];
-
-				k.family = 4;
-				memcpy(k.saddr, &ck->saddr, 4);
-				memcpy(k.daddr, &ck->daddr, 4);
-				k.sport = ntohs(ck->sport);
-				k.dport = ntohs(ck->dport);
-				k.proto = ck->proto;
-			}
-			ct_entry(d, &k, v6 ? (const void *)&keys.k6[i] : (const void *)&keys.k4[i],
-				 &vals[i]);
+			memcpy(k.saddr, v6 ? c6->saddr : (const __u8 *)&c4->saddr, v6 ? 16 : 4);
+			memcpy(k.daddr, v6 ? c6->daddr : (const __u8 *)&c4->daddr, v6 ? 16 : 4);
+			ct_entry(d, &k, ck, &vals[i]);
 		}
 		if (batch && err)
 			break; /* ENOENT: that was the last batch */
@@ -767,15 +746,8 @@ static int log_index_add(struct flowd *d, uint64_t off, size_t len, struct log_o
 {
 	struct log_index *x = &d->log_idx[0];
 
-	if (x->n == x->cap) {
-		size_t cap = x->cap ? 2 * x->cap : 256;
-		struct log_line *l = realloc(x->l, cap * sizeof(*l));
-
-		if (!l)
-			return -ENOMEM;
-		x->l = l;
-		x->cap = cap;
-	}
+	if (XCNI_GROW(x->l, x->n, x->cap))
+		return -ENOMEM;
 	x->l[x->n++] = (struct log_line){ .off = off, .len = (uint32_t)len, .o = o };
 	if (!o->total)
 		d->log_holding++;
@@ -1258,8 +1230,6 @@ void flowd_free(struct flowd *d)
 int flowd_open(const struct flowd_opts *o, const char *pin_dir, const char *node,
 	       struct flowd **out)
 {
-	struct itimerspec its = { .it_interval = { 1, 0 }, .it_value = { 1, 0 } };
-	struct epoll_event ev = { .events = EPOLLIN };
 	struct flowd *d;
 	int err, evfd;
 
@@ -1303,22 +1273,13 @@ int flowd_open(const struct flowd_opts *o, const char *pin_dir, const char *node
 		goto fail;
 	}
 	d->epfd = epoll_create1(EPOLL_CLOEXEC);
-	d->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (d->epfd < 0 || d->tfd < 0 || timerfd_settime(d->tfd, 0, &its, NULL)) {
-		err = -errno;
-		goto fail;
-	}
-	ev.data.u64 = TAG_TIMER;
-	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->tfd, &ev)) {
-		err = -errno;
+	if (d->epfd < 0 || (d->tfd = xcni_epoll_ticker(d->epfd, 1, TAG_TIMER)) < 0) {
+		err = d->epfd < 0 ? -errno : d->tfd;
 		goto fail;
 	}
 	/* The ring's own epoll fd, nested: readable when a record is waiting. */
-	ev.data.u64 = TAG_RING;
-	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, ring_buffer__epoll_fd(d->rb), &ev)) {
-		err = -errno;
+	if ((err = xcni_epoll_add(d->epfd, ring_buffer__epoll_fd(d->rb), TAG_RING)))
 		goto fail;
-	}
 	err = flowd_listen_unix(d);
 	if (err) {
 		pr_err("flows: socket %s: %s\n", d->sock, strerror(-err));
@@ -1334,11 +1295,8 @@ int flowd_open(const struct flowd_opts *o, const char *pin_dir, const char *node
 			pr_err("flows: events socket beside %s: %s\n", d->sock, strerror(-err));
 			goto fail;
 		}
-		ev.data.u64 = TAG_EVFAN;
-		if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, evfan_fd(d->fan), &ev)) {
-			err = -errno;
+		if ((err = xcni_epoll_add(d->epfd, evfan_fd(d->fan), TAG_EVFAN)))
 			goto fail;
-		}
 	}
 	if (o->listen && (err = flowd_listen_tls(d, o)))
 		goto fail;

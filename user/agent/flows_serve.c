@@ -422,7 +422,6 @@ out:
 int flowd_listen_tls(struct flowd *d, const struct flowd_opts *o)
 {
 	static const char *const files[] = { "tls.crt", "tls.key", "ca.crt" };
-	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = TAG_TLS };
 	struct http_tls t = { .name = FLOWS_TLS_NAME };
 	int err;
 
@@ -439,19 +438,12 @@ int flowd_listen_tls(struct flowd *d, const struct flowd_opts *o)
 		return err;
 	}
 	err = http_route(d->tls, FLOWS_HTTP_PATH, "application/x-ndjson", render_http, d);
-	if (!err && epoll_ctl(d->epfd, EPOLL_CTL_ADD, http_fd(d->tls), &ev))
-		err = -errno;
-	return err;
+	return err ?: xcni_epoll_add(d->epfd, http_fd(d->tls), TAG_TLS);
 }
 
 int flowd_listen_unix(struct flowd *d)
 {
-	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = TAG_LOCAL };
-	int err = http_open_unix(d->sock, &d->local);
-
-	if (!err)
-		err = http_route(d->local, FLOWS_HTTP_PATH, "application/x-ndjson", render_http, d);
-	if (!err && epoll_ctl(d->epfd, EPOLL_CTL_ADD, http_fd(d->local), &ev))
-		err = -errno;
-	return err;
+	return http_open_unix(d->sock, &d->local) ?:
+	       http_route(d->local, FLOWS_HTTP_PATH, "application/x-ndjson", render_http, d) ?:
+	       xcni_epoll_add(d->epfd, http_fd(d->local), TAG_LOCAL);
 }

@@ -328,19 +328,9 @@ static void send_msg(struct ipfix *x, const uint8_t *m, size_t len)
 			x->st.send_errors++;
 			return;
 		}
-		if (x->qlen + len > x->qcap) {
-			size_t cap = x->qcap ? x->qcap : 65536;
-			uint8_t *q;
-
-			while (cap < x->qlen + len)
-				cap *= 2;
-			q = realloc(x->q, cap);
-			if (!q) {
-				x->st.send_errors++;
-				return;
-			}
-			x->q = q;
-			x->qcap = cap;
+		if (xcni_grow(&x->q, &x->qcap, x->qlen + len, 1)) {
+			x->st.send_errors++;
+			return;
 		}
 		memcpy(x->q + x->qlen, m, len);
 		x->qlen += len;

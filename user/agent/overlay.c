@@ -22,8 +22,10 @@
 #include "from_overlay.skel.h"
 #include "lib/system/bpfpin.h"
 #include "lib/system/log.h"
+#include "lib/system/mapw.h"
 #include "lib/system/nl.h"
 #include "lib/system/tunnel.h"
+#include "lib/system/util.h"
 #include "to_overlay.skel.h"
 #include "to_underlay.skel.h"
 #include "agent/overlay.h"
@@ -218,23 +220,19 @@ int overlay_load(struct overlay *ov, const char *pin_dir, const struct opts *o)
 	ov->xdp = xdp_underlay__open_opts(&oo);
 	if (!ov->in || !ov->out || !ov->ul_out || !ov->xdp)
 		return -errno ?: -ENOMEM;
+	const struct { struct bpf_object *obj; unsigned int set; } objs[] = {
+		{ ov->in->obj, SET_FROM_OVERLAY }, { ov->out->obj, SET_TO_OVERLAY },
+		{ ov->ul_out->obj, SET_TO_UNDERLAY }, { ov->xdp->obj, SET_XDP_UNDERLAY } };
+
 	/* The same sizes as xcnid's objects, or the shared pinned maps would not match. */
-	map_max_apply(ov->in->obj, ov->map_max, ov->nmap_max);
-	map_max_apply(ov->out->obj, ov->map_max, ov->nmap_max);
-	map_max_apply(ov->ul_out->obj, ov->map_max, ov->nmap_max);
-	map_max_apply(ov->xdp->obj, ov->map_max, ov->nmap_max);
+	for (size_t i = 0; i < ARRAY_SIZE(objs); i++)
+		map_max_apply(objs[i].obj, ov->map_max, ov->nmap_max);
 	/* --overlay-decap xdp: the pinned cookie, or a new one (from_overlay
 	 * takes no record but one with the cookie xdp_underlay writes;
 	 * lib/decap_xdp.h). */
 	err = decap_cookie_pinned(ov, pin_dir);
-	if (!err)
-		err = settings_write(o, ov->in->obj, SET_FROM_OVERLAY);
-	if (!err)
-		err = settings_write(o, ov->out->obj, SET_TO_OVERLAY);
-	if (!err)
-		err = settings_write(o, ov->ul_out->obj, SET_TO_UNDERLAY);
-	if (!err)
-		err = settings_write(o, ov->xdp->obj, SET_XDP_UNDERLAY);
+	for (size_t i = 0; !err && i < ARRAY_SIZE(objs); i++)
+		err = settings_write(o, objs[i].obj, objs[i].set);
 	if (err)
 		return err;
 	err = from_overlay__load(ov->in);
@@ -537,19 +535,6 @@ static int attach_xdp(struct overlay *ov, const char *pin_dir)
 	return 0;
 }
 
-static int sysctl_read(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	int v = -1;
-
-	if (!f)
-		return -1;
-	if (fscanf(f, "%d", &v) != 1)
-		v = -1;
-	fclose(f);
-	return v;
-}
-
 /*
  * Replies of Service flows to remote pods come back decapsulated through the
  * underlay device into the stack (for kube-proxy's un-DNAT) with a remote pod
@@ -559,23 +544,18 @@ static int sysctl_read(const char *path)
  */
 static void underlay_rp_filter(const struct overlay *ov)
 {
-	char path[128];
-	int all = sysctl_read("/proc/sys/net/ipv4/conf/all/rp_filter"), dev;
-	FILE *f;
+	char path[128], all = '0', dev = '0'; /* unread: as 0 */
+	int err;
 
 	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/rp_filter", ov->underlay);
-	dev = sysctl_read(path);
-	if ((all > dev ? all : dev) != 1)
+	xcni_sysctl("/proc/sys/net/ipv4/conf/all/rp_filter", NULL, &all);
+	xcni_sysctl(path, NULL, &dev);
+	if ((all > dev ? all : dev) != '1')
 		return;
-	f = fopen(path, "w");
-	if (f && fputs("2\n", f) == EOF) {
-		fclose(f);
-		f = NULL;
-	}
-	if (!f || fclose(f)) {
+	if ((err = xcni_sysctl(path, "2", NULL))) {
 		pr_warn("%s: strict rp_filter, and setting it loose failed: %s; replies of "
 			"Service flows from other nodes' pods may be dropped\n", ov->underlay,
-			strerror(errno));
+			strerror(-err));
 		return;
 	}
 	pr_info("%s: rp_filter set to loose (2): Service replies from other nodes' pods pass "
@@ -733,32 +713,21 @@ static bool route_wanted(const struct route_prune *p, int fam, const void *dst, 
 }
 
 /*
- * IPv6 routes through xcni0 that no Node asks for any more go; the kernel's
- * own (link-local fe80::/64, multicast ff00::/8) stay.
+ * Routes through xcni0 that no Node asks for any more go; the kernel's own
+ * IPv6 ones (link-local fe80::/64, multicast ff00::/8) stay.
  */
-static int prune_route6(const struct nl_route6 *r, void *arg)
-{
-	struct route_prune *p = arg;
-	const uint8_t *d = r->dst.s6_addr;
-
-	if (d[0] == 0xff || (d[0] == 0xfe && (d[1] & 0xc0) == 0x80) ||
-	    route_wanted(p, 6, d, r->dst_len))
-		return 0;
-	if (nl_route6_del(p->nl, r))
-		pr_warn("removing the route to a gone node's IPv6 pod CIDR: %s\n", p->nl->errmsg);
-	return 0;
-}
-
-/* Routes through xcni0 that no Node asks for any more go. */
 static int prune_route(const struct nl_route *r, void *arg)
 {
 	struct route_prune *p = arg;
-	struct nl_route del = *r;
+	const uint8_t *d = r->dst6.s6_addr;
+	bool v6 = r->af == AF_INET6;
 
-	if (route_wanted(p, 4, &r->dst, r->dst_len))
+	if ((v6 && (d[0] == 0xff || (d[0] == 0xfe && (d[1] & 0xc0) == 0x80))) ||
+	    route_wanted(p, v6 ? 6 : 4, d, r->dst_len))
 		return 0;
-	if (nl_route_del(p->nl, &del))
-		pr_warn("removing the route to a gone node's pod CIDR: %s\n", p->nl->errmsg);
+	if (nl_route_del(p->nl, r))
+		pr_warn("removing the route to a gone node's %spod CIDR: %s\n", v6 ? "IPv6 " : "",
+			p->nl->errmsg);
 	return 0;
 }
 
@@ -792,14 +761,15 @@ static bool tunnel_listed(const struct overlay *ov, const struct k8s_node *nd, i
 static void tunnel_prune(const struct overlay *ov, const struct cluster *c, int tfd, int sfd,
 			 int fam)
 {
-	size_t ks = fam == 6 ? 16 : 4, ngone = 0;
-	__u8 key[16], next[16], *prev = NULL, *gone = NULL;
+	size_t ks = fam == 6 ? 16 : 4, n;
+	unsigned char *keys;
 
-	while (bpf_map_get_next_key(tfd, prev, next) == 0) {
+	if (mapw_keys(tfd, ks, &keys, &n))
+		return;
+	for (size_t k = 0; k < n; k++) {
+		const unsigned char *key = keys + k * ks;
 		bool keep = false;
 
-		memcpy(key, next, ks);
-		prev = key;
 		for (size_t i = 0; i < c->n[K8S_NODE] && !keep; i++) {
 			const struct k8s_node *nd = &c->objs[K8S_NODE][i]->node;
 			const void *a = fam == 6 ? (const void *)nd->internal_ip6 : &nd->internal_ip;
@@ -807,19 +777,11 @@ static void tunnel_prune(const struct overlay *ov, const struct cluster *c, int 
 			keep = !memcmp(a, key, ks) && tunnel_listed(ov, nd, fam);
 		}
 		if (!keep) {
-			__u8 *g = realloc(gone, (ngone + 1) * ks);
-
-			if (!g)
-				break;
-			gone = g;
-			memcpy(gone + ngone++ * ks, key, ks);
+			bpf_map_delete_elem(tfd, key);
+			bpf_map_delete_elem(sfd, key);
 		}
 	}
-	for (size_t i = 0; i < ngone; i++) {
-		bpf_map_delete_elem(tfd, gone + i * ks);
-		bpf_map_delete_elem(sfd, gone + i * ks);
-	}
-	free(gone);
+	free(keys);
 }
 
 static bool name_in(char *const *names, size_t n, const char *name)
@@ -931,13 +893,13 @@ int overlay_sync_nodes(struct overlay *ov, const struct cluster *c, const char *
 		/* The node's IPv6 pod CIDR: the host's IPv6 to its pods leaves
 		 * through xcni0 too (to_overlay, Geneve over the IPv4 underlay). */
 		if (nd->pod_cidr6_len) {
-			struct nl_route6 r6 = { .dst_len = nd->pod_cidr6_len,
-						.oif = ov->dev_ifindex };
+			struct nl_route r6 = { .af = AF_INET6, .dst_len = nd->pod_cidr6_len,
+					       .oif = ov->dev_ifindex };
 
-			memcpy(&r6.dst, nd->pod_cidr6, 16);
+			memcpy(&r6.dst6, nd->pod_cidr6, 16);
 			want[nw] = xcni_prefix_host(0, nd->pod_cidr6);
 			want[nw++].len = r6.dst_len;
-			if (nl_route6_replace(&nl, &r6))
+			if (nl_route_replace(&nl, &r6))
 				pr_err("route to node %s's IPv6 pod CIDR via %s: %s\n", nd->meta.name,
 				       XCNI_OVERLAY_DEV, nl.errmsg[0] ? nl.errmsg : "failed");
 		}
@@ -967,8 +929,8 @@ int overlay_sync_nodes(struct overlay *ov, const struct cluster *c, const char *
 				ov->underlay_mtu, ov->underlay_mtu - overlay_pod_mtu(ov));
 	}
 	rp = (struct route_prune){ &nl, want, nw };
-	nl_route_dump_oif(&nl, ov->dev_ifindex, prune_route, &rp);
-	nl_route6_dump_oif(&nl, ov->dev_ifindex, prune_route6, &rp);
+	nl_route_dump_oif(&nl, AF_INET, ov->dev_ifindex, prune_route, &rp);
+	nl_route_dump_oif(&nl, AF_INET6, ov->dev_ifindex, prune_route, &rp);
 	nl_close(&nl);
 	unreach_free(ov->unreach, ov->nunreach);
 	ov->unreach = unreach;

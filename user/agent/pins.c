@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysinfo.h>
 #include <unistd.h>
 
 #include "lib/system/util.h"
@@ -99,15 +100,9 @@ void pins_keep_grown(bool on)
 
 __u64 node_mem_total(void)
 {
-	unsigned long long kb = 0;
-	char line[128];
-	FILE *f = fopen("/proc/meminfo", "r");
+	struct sysinfo si;
 
-	while (f && fgets(line, sizeof(line), f) && sscanf(line, "MemTotal: %llu kB", &kb) != 1)
-		;
-	if (f)
-		fclose(f);
-	return kb * 1024;
+	return sysinfo(&si) ? 0 : (__u64)si.totalram * si.mem_unit;
 }
 
 int map_sizes_node(struct map_max *mm, int *n)
@@ -294,7 +289,7 @@ int take_over_attachments(const char *pin_dir, int from_fd, int to_fd)
 	char dir[512], path[1024];
 	struct dirent *de;
 	int n = 0, fails = 0, mfd;
-	__u32 key, next, *prev = NULL;
+	__u32 key;
 	DIR *d;
 
 	snprintf(dir, sizeof(dir), "%s/%s", pin_dir, XCNI_PIN_LINKS);
@@ -323,12 +318,11 @@ int take_over_attachments(const char *pin_dir, int from_fd, int to_fd)
 		closedir(d);
 
 	mfd = xcni_pin_get(pin_dir, "xcni_ifindex");
-	while (mfd >= 0 && bpf_map_get_next_key(mfd, prev, &next) == 0) {
+	/* The kernel reads a key before it writes the next: one buffer for both. */
+	for (void *prev = NULL; mfd >= 0 && !bpf_map_get_next_key(mfd, prev, &key); prev = &key) {
 		char ifname[IF_NAMESIZE], lpath[1200];
 		struct stat st;
 
-		key = next;
-		prev = &key;
 		/* ifindexes are per netns: only touch a device that is visibly ours. */
 		if (!if_indextoname(key, ifname) || strncmp(ifname, "xc", 2) != 0 ||
 		    strlen(ifname) != 14)
@@ -393,15 +387,13 @@ static int rm_pins(const char *dir)
  */
 int uninstall(const struct opts *o)
 {
-	__u32 key, next, *prev = NULL;
+	__u32 key;
 	int mfd, n = 0, err;
 
 	mfd = xcni_pin_get(o->pin_dir, "xcni_ifindex");
-	while (mfd >= 0 && bpf_map_get_next_key(mfd, prev, &next) == 0) {
+	for (void *prev = NULL; mfd >= 0 && !bpf_map_get_next_key(mfd, prev, &key); prev = &key) {
 		char ifname[IF_NAMESIZE];
 
-		key = next;
-		prev = &key;
 		/* As take_over_attachments: only a device that is visibly a pod's. */
 		if (!if_indextoname(key, ifname) || strncmp(ifname, "xc", 2) || strlen(ifname) != 14)
 			continue;

@@ -27,7 +27,7 @@ int pin_dirs_ready(const char *pin_dir);
 int check_pinned_layout(const char *pin_dir, struct bpf_object *obj, struct map_max *mm, int *n);
 /* The per-node maps sized from this node's memory and pods, put first in mm (before --map-max's). */
 int map_sizes_node(struct map_max *mm, int *n);
-/* The node's memory (/proc/meminfo MemTotal) in bytes, or 0. */
+/* The node's memory (sysinfo's totalram, /proc/meminfo's MemTotal) in bytes, or 0. */
 __u64 node_mem_total(void);
 /* Names maps larger than this build makes are kept at start (maps grow in this image). */
 void pins_keep_grown(bool on);

@@ -359,7 +359,7 @@ static int ev_write(struct ev_agent *a, struct ev_job *j, const char *on, const 
 	}
 	for (int tries = 0; ens && een && tries < 3; tries++) {
 		struct k8s_resp r = {};
-		json_t *ev = json_object(), *md;
+		json_t *ev, *md;
 		bool made = j->rv[0];
 
 		xcni_rfc3339_fmt(applied * 1000000, 0, ts, sizeof(ts));
@@ -370,22 +370,14 @@ static int ev_write(struct ev_agent *a, struct ev_job *j, const char *on, const 
 			       "xcni.io/writer", a->node);
 		if (made)
 			json_object_set_new(md, "resourceVersion", json_string(j->rv));
-		json_object_set_new(ev, "metadata", md);
-		json_object_set_new(ev, "apiVersion", json_string("v1"));
-		json_object_set_new(ev, "kind", json_string("Event"));
-		json_object_set_new(ev, "involvedObject",
-				    json_pack("{s:s,s:s,s:s?,s:s,s:s?}", "apiVersion", j->api, "kind",
-					      j->kind, "namespace", j->ns[0] ? j->ns : NULL, "name",
-					      j->name, "uid", j->uid[0] ? j->uid : NULL));
-		json_object_set_new(ev, "reason", json_string("Enforced"));
-		json_object_set_new(ev, "type", json_string("Normal"));
-		json_object_set_new(ev, "source", json_pack("{s:s}", "component", "xcni"));
-		json_object_set_new(ev, "reportingComponent", json_string("xcni"));
-		json_object_set_new(ev, "reportingInstance", json_string(a->node));
-		json_object_set_new(ev, "firstTimestamp", json_string(ts));
-		json_object_set_new(ev, "lastTimestamp", json_string(ts));
-		json_object_set_new(ev, "message", json_string(msg));
-		json_object_set_new(ev, "count", json_integer(have));
+		ev = json_pack("{s:o,s:s,s:s,s:{s:s,s:s,s:s?,s:s,s:s?},s:s,s:s,s:{s:s},s:s,s:s,s:s,s:s,"
+			       "s:s,s:I}", "metadata", md, "apiVersion", "v1", "kind", "Event",
+			       "involvedObject", "apiVersion", j->api, "kind", j->kind, "namespace",
+			       j->ns[0] ? j->ns : NULL, "name", j->name, "uid", j->uid[0] ? j->uid : NULL,
+			       "reason", "Enforced", "type", "Normal", "source", "component", "xcni",
+			       "reportingComponent", "xcni", "reportingInstance", a->node,
+			       "firstTimestamp", ts, "lastTimestamp", ts, "message", msg, "count",
+			       (json_int_t)have);
 		if (made)
 			snprintf(path, sizeof(path), "/api/v1/namespaces/%s/events/%s", ens, een);
 		else

@@ -120,28 +120,27 @@ static void frag_key(__u32 k[2])
 	memcpy(k, key, sizeof(key));
 }
 
+/* p's network and netmask, size (4 or 16) bytes each (len 0: none, both 0). */
+static void net_mask(const struct xcni_prefix *p, void *net, void *mask, size_t size)
+{
+	__u8 m[16];
+
+	memset(m, 0xff, sizeof(m));
+	cidr6_mask(m, p->len);
+	memcpy(net, p->addr, size);
+	memcpy(mask, m, size);
+}
+
 /* Where each value comes from: the options, and the underlay overlay_resolve found. */
 static void settings_fill(const struct opts *o, struct settings *s)
 {
 	const struct overlay *ov = o->ov;
 
-	*s = (struct settings){
-		.pod_cidr = o->pod_cidr,
-		.pod_cidr_mask = o->pod_mask,
-		.gateway_ip = o->gateway,
-		.svc_cidr = o->svc_cidr,
-		.svc_cidr_mask = o->svc_mask,
-		.fqdn_enabled = o->fqdn ? 1 : 0,
-	};
+	*s = (struct settings){ .gateway_ip = o->gateway, .fqdn_enabled = o->fqdn ? 1 : 0 };
+	net_mask(&o->mq->pod, &s->pod_cidr, &s->pod_cidr_mask, 4);
+	net_mask(&o->svc[0], &s->svc_cidr, &s->svc_cidr_mask, 4);
+	net_mask(&o->svc[1], s->svc_cidr6, s->svc_mask6, 16);
 	frag_key(s->frag_key);
-	if (o->svc6_len) {
-		__u8 m[16];
-
-		memset(m, 0xff, sizeof(m));
-		cidr6_mask(m, o->svc6_len);
-		memcpy(s->svc_cidr6, o->svc6.s6_addr, 16);
-		memcpy(s->svc_mask6, m, 16);
-	}
 	if (o->kpr) {
 		s->lb_enabled = 1;
 		s->lb_loopback_ip = inet_addr(XCNI_LB_LOOPBACK);
@@ -224,12 +223,12 @@ int settings_write_config(const struct opts *o, struct from_pod *fp)
 	int lock, err;
 
 	cfg.started_ns = xcni_mono_ns();
-	cfg.pod_cidr = o->pod_cidr;
-	cfg.pod_cidr_len = o->pod_len;
-	cfg.svc_cidr = o->svc_cidr;
-	cfg.svc_cidr_len = o->svc_len;
-	memcpy(cfg.svc_cidr6, &o->svc6, 16);
-	cfg.svc_cidr6_len = o->svc6_len;
+	memcpy(&cfg.pod_cidr, o->mq->pod.addr, 4);
+	cfg.pod_cidr_len = o->mq->pod.len;
+	memcpy(&cfg.svc_cidr, o->svc[0].addr, 4);
+	cfg.svc_cidr_len = o->svc[0].len;
+	memcpy(cfg.svc_cidr6, o->svc[1].addr, 16);
+	cfg.svc_cidr6_len = o->svc[1].len;
 	memcpy(cfg.pod_cidr6, o->mq->pod6.addr, 16);
 	cfg.pod_cidr6_len = o->mq->pod6.len;
 	snprintf(cfg.node_name, sizeof(cfg.node_name), "%s", o->node_name);

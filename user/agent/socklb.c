@@ -296,16 +296,13 @@ _Static_assert(sizeof(struct xcni_sock_rn6_key) <= 32, "clear_pinned's key fits 
 
 static void clear_pinned(const char *pin_dir, const char *name)
 {
-	__u8 key[32], next[32];
+	__u8 key[32];
 	int fd = xcni_pin_get(pin_dir, name);
 
 	if (fd < 0)
 		return;
-	while (!bpf_map_get_next_key(fd, NULL, next)) {
-		memcpy(key, next, sizeof(key));
-		if (bpf_map_delete_elem(fd, key))
-			break;
-	}
+	while (!bpf_map_get_next_key(fd, NULL, key) && !bpf_map_delete_elem(fd, key))
+		;
 	close(fd);
 }
 
@@ -342,17 +339,16 @@ void socklb_free(struct sock_lb *s)
 int socklb_use(const char *pin_dir, struct socklb_use *u)
 {
 	struct xcni_sock_own v;
-	__u64 key, next, *prev = NULL;
+	__u64 key;
 	int fd;
 
 	memset(u, 0, sizeof(*u));
 	fd = xcni_pin_get(pin_dir, "xcni_sock_own");
 	if (fd < 0)
 		return fd;
-	/* At most XCNI_MAX_SOCK_OWN (4,096) entries: read in one go. */
-	while (!bpf_map_get_next_key(fd, prev, &next)) {
-		key = next;
-		prev = &key;
+	/* At most XCNI_MAX_SOCK_OWN (4,096) entries: read in one go (the kernel
+	 * reads a key before it writes the next: one buffer for both). */
+	for (void *prev = NULL; !bpf_map_get_next_key(fd, prev, &key); prev = &key) {
 		/* The pods' total is no owner. */
 		if (key == XCNI_SOCK_OWN_PODS || bpf_map_lookup_elem(fd, &key, &v))
 			continue;

@@ -141,17 +141,14 @@ void status_svc_bounded_add(const char *ns, const char *reason, const char *msg)
 
 static json_t *services_json(void)
 {
-	json_t *o = json_object(), *a = json_array(), *b = json_array();
+	json_t *a = json_array(), *b = json_array();
 
 	for (size_t i = 0; b && i < bnd_nmsg; i++)
 		json_array_append_new(b, json_string(bnd_msg[i]));
-	json_object_set_new(o, "bounded", b);
-
 	for (size_t i = 0; a && i < svc_refused_nmsg; i++)
 		json_array_append_new(a, json_string(svc_refused_msg[i]));
-	json_object_set_new(o, "external_ips_refused", json_integer((json_int_t)svc_refused));
-	json_object_set_new(o, "refused", a);
-	return o;
+	return json_pack("{s:o*,s:I,s:o*}", "bounded", b, "external_ips_refused",
+			 (json_int_t)svc_refused, "refused", a);
 }
 
 /* The Service map writer, for the namespaces it closed (NULL: none, no kube-proxy replacement). */
@@ -276,8 +273,8 @@ static void snat_refused(json_t *snat, const uint64_t *now, const uint64_t *base
 		total += now[i];
 		window += base && now[i] >= base[i] ? now[i] - base[i] : now[i];
 	}
-	json_object_set_new(snat, "refused", json_integer((json_int_t)total));
-	json_object_set_new(snat, "refused_window", json_integer((json_int_t)window));
+	json_object_update_new(snat, json_pack("{s:I,s:I}", "refused", (json_int_t)total,
+					       "refused_window", (json_int_t)window));
 }
 
 /* {"window_s": W, "drops": [{reason, direction, packets}...]} largest first;
@@ -314,12 +311,9 @@ static json_t *drops_json(struct agent_status *s, json_t *snat)
 							    (json_int_t)n));
 		}
 	}
-	json_object_set_new(o, "window_s",
-			    json_integer(s->nsamples ?
-						 (json_int_t)((t - s->sample_ms[oldest]) / 1000) :
-						 0));
-	json_object_set_new(o, "packets", json_integer((json_int_t)total));
-	json_object_set_new(o, "by_reason", arr);
+	json_object_update_new(o, json_pack("{s:I,s:I,s:o}", "window_s",
+					    s->nsamples ? (json_int_t)((t - s->sample_ms[oldest]) / 1000) : 0,
+					    "packets", (json_int_t)total, "by_reason", arr));
 	free(now);
 	return o;
 }
@@ -643,11 +637,7 @@ void status_metrics_render(FILE *f)
 
 int status_open(const char *pin_dir, const char *node, struct agent_status **out)
 {
-	struct itimerspec its = { .it_interval = { AGENT_DROP_STEP_S, 0 },
-				  .it_value = { AGENT_DROP_STEP_S, 0 } };
 	struct agent_status *s = calloc(1, sizeof(*s));
-	struct epoll_event lev = { .events = EPOLLIN, .data.u32 = TAG_LISTEN };
-	struct epoll_event tev = { .events = EPOLLIN, .data.u32 = TAG_TIMER };
 	int err = -ENOMEM;
 
 	if (!s)
@@ -668,11 +658,9 @@ int status_open(const char *pin_dir, const char *node, struct agent_status **out
 	    (err = http_route(s->local, AGENT_STATUS_PATH, "application/json", render_status, s)))
 		goto fail;
 	s->epfd = epoll_create1(EPOLL_CLOEXEC);
-	s->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (s->epfd < 0 || s->tfd < 0 || timerfd_settime(s->tfd, 0, &its, NULL) ||
-	    epoll_ctl(s->epfd, EPOLL_CTL_ADD, http_fd(s->local), &lev) ||
-	    epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->tfd, &tev)) {
-		err = -errno;
+	if (s->epfd < 0 || (s->tfd = xcni_epoll_ticker(s->epfd, AGENT_DROP_STEP_S, TAG_TIMER)) < 0 ||
+	    (err = xcni_epoll_add(s->epfd, http_fd(s->local), TAG_LISTEN))) {
+		err = s->epfd < 0 ? -errno : s->tfd < 0 ? s->tfd : err;
 		goto fail;
 	}
 	sample(s); /* the window starts with the agent */
@@ -699,7 +687,7 @@ void status_dispatch(struct agent_status *s)
 		return;
 	n = epoll_wait(s->epfd, evs, 4, 0);
 	for (int i = 0; i < n; i++) {
-		if (evs[i].data.u32 == TAG_TIMER) {
+		if (evs[i].data.u64 == TAG_TIMER) {
 			uint64_t ticks;
 
 			if (read(s->tfd, &ticks, sizeof(ticks)) == sizeof(ticks))

@@ -244,14 +244,13 @@ static int ext_rules_build(const struct opts *o, const struct cluster *c,
 	if (!(b->reserved = calloc(4 + 2 * n, sizeof(*b->reserved))))
 		return -ENOMEM;
 	b->ext.reserved = b->reserved;
-	if (o->svc_len)
-		reserve(b, SVC_PFX_SERVICE, XCNI_AF_INET, &o->svc_cidr, o->svc_len);
-	if (o->svc6_len)
-		reserve(b, SVC_PFX_SERVICE, XCNI_AF_INET6, o->svc6.s6_addr, o->svc6_len);
-	if (o->pod_len)
-		reserve(b, SVC_PFX_POD, XCNI_AF_INET, &o->pod_cidr, o->pod_len);
-	if (o->mq->pod6.len)
-		reserve(b, SVC_PFX_POD, XCNI_AF_INET6, o->mq->pod6.addr, o->mq->pod6.len);
+	for (size_t i = 0; i < 4; i++) {
+		const struct xcni_prefix *p = i < 2 ? &o->svc[i] : i == 2 ? &o->mq->pod : &o->mq->pod6;
+
+		if (p->len)
+			b->reserved[b->ext.nreserved++] =
+				(struct svc_prefix){ *p, i < 2 ? SVC_PFX_SERVICE : SVC_PFX_POD };
+	}
 	for (size_t i = 0; i < n; i++) {
 		const struct k8s_node *nd = &c->objs[K8S_NODE][i]->node;
 

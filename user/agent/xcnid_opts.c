@@ -58,17 +58,6 @@ static int identity_key_read(const char *path, uint8_t key[16])
 	return 0;
 }
 
-static int cidr4_net(const char *s, __u32 *net, __u32 *mask, __u8 *len)
-{
-	int err = xcni_cidr4_parse(s, net, len);
-
-	if (err)
-		return err;
-	*mask = htonl(xcni_prefix_mask(*len));
-	*net &= *mask;
-	return 0;
-}
-
 /*
  * --node-ip A[,B]: this node's underlay address of each family, once per
  * family (given twice, or comma-separated as the downward API's
@@ -150,11 +139,7 @@ static int parse_svc_cidrs(const char *arg, struct opts *o)
 	if (!got[0].len && !got[1].len)
 		return -EINVAL;
 set:
-	memcpy(&o->svc_cidr, got[0].addr, 4);
-	o->svc_mask = htonl(xcni_prefix_mask(got[0].len));
-	o->svc_len = got[0].len;
-	memcpy(o->svc6.s6_addr, got[1].addr, 16);
-	o->svc6_len = got[1].len;
+	memcpy(o->svc, got, sizeof(got));
 	return 0;
 }
 
@@ -455,21 +440,20 @@ static int opt_cluster(int c, const char *arg, struct xcnid_cmdline *cl, struct 
 		return 0;
 	case 'n': o->node_name = arg; return 0;
 	case 'c':
-		if (cidr4_net(arg, &o->pod_cidr, &o->pod_mask, &o->pod_len)) {
+		/* Host bits off: the CIDR is the network (an IPv4 /0 is one, an IPv6 /0 not). */
+		if (xcni_prefix_parse(arg, XCNI_CIDR_NET, &cl->mq.pod) || cl->mq.pod.family != 4) {
 			pr_err("--pod-cidr %s: not an IPv4 CIDR\n", arg);
 			return 2;
 		}
 		return 0;
 	case 'g': g->gw = arg; return 0;
-	case 1006: {
-		/* Host bits off, as --pod-cidr's: the CIDR is the network. */
+	case 1006:
 		if (xcni_prefix_parse(arg, XCNI_CIDR_NET, &cl->mq.pod6) || cl->mq.pod6.family != 6 ||
 		    !cl->mq.pod6.len) {
 			pr_err("--pod-cidr6 %s: not an IPv6 CIDR (e.g. fd00:10:244:1::/64)\n", arg);
 			return 2;
 		}
 		return 0;
-	}
 	}
 	return 1;
 }
@@ -886,20 +870,19 @@ static int check_node(struct xcnid_cmdline *cl, const struct given *g)
 			return 2;
 		}
 		o->gateway = a.s_addr;
-	} else if (o->pod_mask) {
-		o->gateway = htonl(ntohl(o->pod_cidr) + 1);
+	} else if (mq->pod.len) {
+		memcpy(&o->gateway, mq->pod.addr, 4);
+		o->gateway = htonl(ntohl(o->gateway) + 1);
 	}
-	if (cl->masquerade == 1 && !o->pod_mask && !mq->pod6.len) {
+	if (cl->masquerade == 1 && !mq->pod.len && !mq->pod6.len) {
 		pr_err("--masquerade needs --pod-cidr or --pod-cidr6: it masquerades traffic from "
 		       "the pod CIDR\n");
 		return 2;
 	}
 	/* Without a pod CIDR there is nothing to masquerade, and nothing to remove either. */
-	mq->on = cl->masquerade != 0 && (o->pod_mask || mq->pod6.len);
+	mq->on = cl->masquerade != 0 && (mq->pod.len || mq->pod6.len);
 	if (cl->masquerade != 0 && !mq->on)
 		mq->table = NULL;
-	mq->pod = xcni_prefix_host(o->pod_cidr, NULL);
-	mq->pod.len = o->pod_len;
 	mq->node_ip = cl->ov.node_ip;
 	if (!o->node_name) {
 		gethostname(cl->host, sizeof(cl->host) - 1);
@@ -914,7 +897,7 @@ static void defaults(struct xcnid_cmdline *cl)
 	struct opts *o = &cl->o;
 
 	cl->ov = (struct overlay){ .vni = 1, .map_max = cl->map_max };
-	cl->mq = (struct masq){ .table = MASQ_TABLE };
+	cl->mq = (struct masq){ .table = MASQ_TABLE, .pod.family = 4 };
 	*o = (struct opts){ .pin_dir = XCNI_PIN_ROOT, .ov = &cl->ov, .mq = &cl->mq,
 		.events_rate = XCNI_EVENTS_RATE_DEFAULT, .sync_delay_ms = XCNID_SYNC_DELAY_DEFAULT,
 		.churn_burst = XCNID_CHURN_BURST_DEFAULT, .churn_rate = XCNID_CHURN_RATE_DEFAULT,
@@ -924,7 +907,7 @@ static void defaults(struct xcnid_cmdline *cl)
 	cl->masquerade = -1;
 	snprintf(cl->host, sizeof(cl->host), "node");
 	/* kubeadm's and kind's default --service-cluster-ip-range. */
-	cidr4_net(XCNI_DEFAULT_SVC_CIDR, &o->svc_cidr, &o->svc_mask, &o->svc_len);
+	xcni_prefix_parse(XCNI_DEFAULT_SVC_CIDR, XCNI_CIDR_NET, &o->svc[0]);
 	/* No IPv6 default: kube-apiserver has none either. */
 }
 

@@ -25,12 +25,8 @@
 struct opts {
 	const char *pin_dir;
 	const char *node_name;
-	__u32 pod_cidr, pod_mask, gateway;
-	__u8 pod_len;
-	__u32 svc_cidr, svc_mask; /* the ClusterIP range; 0/0: none */
-	__u8 svc_len;
-	struct in6_addr svc6; /* the IPv6 ClusterIP range (host bits off); svc6_len 0: none */
-	__u8 svc6_len;
+	__u32 gateway; /* the pods' (--pod-cidr is mq->pod, --pod-cidr6 mq->pod6) */
+	struct xcni_prefix svc[2]; /* the ClusterIP ranges, IPv4 and IPv6 (host bits off); len 0: none */
 	int once;
 	const char *manifests; /* cluster state from a manifest directory */
 	const char *kubeconfig; /* ... or from the API server, found through this file */

@@ -368,8 +368,7 @@ int lab_underlay_nic_return(const struct lab_node *n)
 int lab_underlay_join(const struct lab *lab, const struct lab_node *n, bool xdp_peer)
 {
 	struct nl_link br, port, dev;
-	struct nl_route gw;
-	struct nl_route6 gw6;
+	struct nl_route gw, gw6;
 	char path[PATH_MAX], pname[IF_NAMESIZE + 8], a6[LAB_ADDR6_LEN], ll[LAB_ADDR6_LEN];
 	struct in_addr ip;
 	struct nl ul, nn;
@@ -453,9 +452,9 @@ int lab_underlay_join(const struct lab *lab, const struct lab_node *n, bool xdp_
 	snprintf(ll, sizeof(ll), LAB_UL_LL6_PREFIX "%s", a6 + strlen(LAB_UL_PREFIX6));
 	if (!err)
 		err = addr6_add(&nn, dev.ifindex, ll, 64);
-	gw6 = (struct nl_route6){ .gw = ip6(LAB_UL_GW6), .oif = dev.ifindex };
+	gw6 = (struct nl_route){ .af = AF_INET6, .gw6 = ip6(LAB_UL_GW6), .oif = dev.ifindex };
 	if (!err)
-		err = nl_route6_add(&nn, &gw6);
+		err = nl_route_add(&nn, &gw6);
 	if (!err)
 		err = sysctl_in(n->netns, IP6_FORWARD, "1\n");
 	if (err)
@@ -532,8 +531,9 @@ int lab_outside_create(struct lab *lab)
 		goto out_on;
 	}
 	if (lab->family & LAB_FAM_V6) {
-		struct nl_route6 back6 = { .dst = ip6(LAB_UL_PREFIX6), .dst_len = LAB_UL_PLEN6,
-					   .gw = ip6(LAB_OUT_GW6), .oif = eth.ifindex };
+		struct nl_route back6 = { .af = AF_INET6, .dst6 = ip6(LAB_UL_PREFIX6),
+					  .dst_len = LAB_UL_PLEN6, .gw6 = ip6(LAB_OUT_GW6),
+					  .oif = eth.ifindex };
 
 		err = addr6_add(&ul, out.ifindex, LAB_OUT_GW6, LAB_OUT_PLEN6);
 		if (!err)
@@ -551,7 +551,7 @@ int lab_outside_create(struct lab *lab)
 		if (!err)
 			err = addr6_put(&on, eth.ifindex, LAB_OUT_IP6_C, LAB_OUT_PLEN6, true);
 		if (!err)
-			err = nl_route6_add(&on, &back6);
+			err = nl_route_add(&on, &back6);
 		if (err)
 			nl_fail("addressing " LAB_OUT_DEV " with " LAB_OUT_IP6, LAB_OUT_NETNS, &on, err);
 	}

@@ -105,6 +105,7 @@ struct watcher {
 };
 
 enum { TAG_SOCK, TAG_CURL_TIMER, TAG_RETRY_TIMER };
+#define TAG_FD(tag, fd) ((uint64_t)(tag) << 32 | (uint32_t)(fd)) /* an epoll event's data */
 
 struct api {
 	struct cs_backend b;
@@ -159,7 +160,7 @@ static void arm(int tfd, int64_t ms)
 static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
 {
 	struct api *a = userp;
-	struct epoll_event ev = { .data.u64 = ((uint64_t)TAG_SOCK << 32) | (uint32_t)s };
+	struct epoll_event ev = { .data.u64 = TAG_FD(TAG_SOCK, s) };
 
 	(void)easy;
 	(void)socketp;
@@ -1288,15 +1289,12 @@ static json_t *api_status(struct cs_backend *b)
 	static const char *const states[] = { [W_IDLE] = "idle", [W_LIST] = "listing",
 					      [W_WATCH] = "watching" };
 	struct api *a = (struct api *)b;
-	json_t *o = json_object(), *kv = json_array();
+	json_t *o, *kv = json_array();
 	int64_t now = xcni_mono_ms();
 	int unavailable = 0, unlisted = 0;
 
-	if (!o || !kv) {
-		json_decref(o);
-		json_decref(kv);
+	if (!kv)
 		return NULL;
-	}
 	for (int k = 0; k < a->nkinds; k++) {
 		const struct watcher *w = &a->w[k];
 		bool gone = !w->listed && (w->last_status == 403 || w->last_status == 404 ||
@@ -1311,19 +1309,15 @@ static json_t *api_status(struct cs_backend *b)
 						    (json_int_t)w->last_status, "fails",
 						    (json_int_t)w->fails, "unavailable", gone));
 	}
-	json_object_set_new(o, "server", json_string(a->conf.server ? a->conf.server : ""));
-	json_object_set_new(o, "synced", json_boolean(!a->staging));
-	json_object_set_new(o, "kinds", kv);
-	json_object_set_new(o, "kinds_unlisted", json_integer(unlisted));
-	json_object_set_new(o, "kinds_unavailable", json_integer(unavailable));
-	json_object_set_new(o, "last_event_age_s",
-			    a->last_event_ms ? json_real((double)(now - a->last_event_ms) / 1000) :
-					       json_null());
-	if (a->last_msg[0]) {
-		json_object_set_new(o, "last_error", json_string(a->last_msg));
-		json_object_set_new(o, "last_error_age_s",
-				    json_real((double)(now - a->last_msg_ms) / 1000));
-	}
+	o = json_pack("{s:s,s:b,s:o,s:i,s:i,s:o}", "server", a->conf.server ? a->conf.server : "",
+		      "synced", !a->staging, "kinds", kv, "kinds_unlisted", unlisted,
+		      "kinds_unavailable", unavailable, "last_event_age_s",
+		      a->last_event_ms ? json_real((double)(now - a->last_event_ms) / 1000) :
+					 json_null());
+	if (o && a->last_msg[0])
+		json_object_update_new(o, json_pack("{s:s,s:f}", "last_error", a->last_msg,
+						    "last_error_age_s",
+						    (double)(now - a->last_msg_ms) / 1000));
 	return o;
 }
 
@@ -1334,13 +1328,6 @@ static const struct cs_backend_ops api_ops = {
 	.free = api_free,
 	.status = api_status,
 };
-
-static int epoll_add(int epfd, int fd, int tag)
-{
-	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = ((uint64_t)tag << 32) | (uint32_t)fd };
-
-	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
-}
 
 int k8s_api_open_flags(const char *kubeconfig, struct store *st, unsigned int flags,
 		       struct cs_backend **out)
@@ -1385,9 +1372,8 @@ int k8s_api_open_flags(const char *kubeconfig, struct store *st, unsigned int fl
 		pr_err("k8s api: epoll/timerfd: %s\n", strerror(-ret));
 		goto err_api;
 	}
-	ret = epoll_add(a->epfd, a->curl_tfd, TAG_CURL_TIMER);
-	if (!ret)
-		ret = epoll_add(a->epfd, a->retry_tfd, TAG_RETRY_TIMER);
+	ret = xcni_epoll_add(a->epfd, a->curl_tfd, TAG_FD(TAG_CURL_TIMER, a->curl_tfd)) ?:
+	      xcni_epoll_add(a->epfd, a->retry_tfd, TAG_FD(TAG_RETRY_TIMER, a->retry_tfd));
 	if (ret) {
 		pr_err("k8s api: epoll_ctl: %s\n", strerror(-ret));
 		goto err_api;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "lib/cluster/k8sreq.h"
+#include "lib/system/util.h"
 
 #define K8S_REQ_MAX (64u << 20)
 
@@ -102,18 +103,8 @@ size_t k8s_body_write(char *p, size_t size, size_t nmemb, void *body)
 
 int k8s_body_add(char **buf, size_t *len, size_t *cap, const char *p, size_t n)
 {
-	if (*len + n + 1 > *cap) {
-		size_t nc = *cap ? *cap : 16384;
-		char *b;
-
-		while (nc < *len + n + 1)
-			nc *= 2;
-		b = realloc(*buf, nc);
-		if (!b)
-			return -ENOMEM;
-		*buf = b;
-		*cap = nc;
-	}
+	if (xcni_grow(buf, cap, *len + n, 1)) /* and its NUL */
+		return -ENOMEM;
 	memcpy(*buf + *len, p, n);
 	*len += n;
 	(*buf)[*len] = '\0';

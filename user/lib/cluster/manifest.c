@@ -18,6 +18,7 @@
 #include <yaml.h>
 
 #include "lib/cluster/k8s.h"
+#include "lib/system/util.h"
 
 /* Deep enough for any real manifest; bounds the recursion on hostile input. */
 #define MAX_DEPTH 128
@@ -40,7 +41,7 @@ struct loader {
 	yaml_parser_t p;
 	yaml_event_t ev; /* the current event */
 	struct anchor *anchors;
-	size_t nanchors;
+	size_t nanchors, cap_anchors;
 	size_t nvalues; /* created so far, to size anchored subtrees */
 	size_t ncopied; /* added by alias copies */
 	struct k8s_error *err;
@@ -102,17 +103,16 @@ static void anchors_clear(struct loader *l)
 	}
 	free(l->anchors);
 	l->anchors = NULL;
-	l->nanchors = 0;
+	l->nanchors = l->cap_anchors = 0;
 }
 
 static int anchor_add(struct loader *l, const char *name, json_t *val, size_t size)
 {
-	struct anchor *a = realloc(l->anchors, (l->nanchors + 1) * sizeof(*a));
+	struct anchor *a;
 
-	if (!a)
+	if (XCNI_GROW(l->anchors, l->nanchors, l->cap_anchors))
 		return -ENOMEM;
-	l->anchors = a;
-	a = &a[l->nanchors];
+	a = &l->anchors[l->nanchors];
 	a->name = strdup(name);
 	if (!a->name)
 		return -ENOMEM;
@@ -421,15 +421,8 @@ static int node(struct loader *l, int depth, json_t **out)
 
 static int docs_add(struct docs *d, json_t *doc)
 {
-	if (d->n == d->cap) {
-		size_t cap = d->cap ? 2 * d->cap : 8;
-		json_t **v = realloc(d->v, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		d->v = v;
-		d->cap = cap;
-	}
+	if (XCNI_GROW(d->v, d->n, d->cap))
+		return -ENOMEM;
 	d->v[d->n++] = json_incref(doc);
 	return 0;
 }

@@ -57,10 +57,10 @@ struct mdir {
 	char *dir;
 	int ifd;
 	int wd;
-	size_t nfiles;
+	size_t nfiles, cap_files;
 	struct mfile *files;
 	/* This batch: names touched, generation file touched, events lost. */
-	size_t npending;
+	size_t npending, cap_pending;
 	char **pending;
 	bool gen_dirty;
 	bool rescan;
@@ -451,17 +451,9 @@ static int file_load(struct mdir *md, const char *name)
 	}
 
 	f = file_find(md, name);
-	if (!f) {
-		struct mfile *files = realloc(md->files, (md->nfiles + 1) * sizeof(*files));
-
-		fname = strdup(name);
-		if (!files || !fname) {
-			if (files)
-				md->files = files;
-			ret = -ENOMEM;
-			goto err_objs;
-		}
-		md->files = files;
+	if (!f && (XCNI_GROW(md->files, md->nfiles, md->cap_files) || !(fname = strdup(name)))) {
+		ret = -ENOMEM;
+		goto err_objs;
 	}
 	v = calloc(n ?: 1, sizeof(*v));
 	if (!v) {
@@ -577,14 +569,9 @@ static int scan(struct mdir *md)
 		/* Symlinks are followed (a ConfigMap mount is made of them); directories skipped. */
 		if (fstatat(dirfd(d), de->d_name, &st, 0) || !S_ISREG(st.st_mode))
 			continue;
-		if (n == cap) {
-			char **v = realloc(names, (cap = cap ? 2 * cap : 16) * sizeof(*v));
-
-			if (!v) {
-				ret = -ENOMEM;
-				goto out;
-			}
-			names = v;
+		if (XCNI_GROW(names, n, cap)) {
+			ret = -ENOMEM;
+			goto out;
 		}
 		names[n] = strdup(de->d_name);
 		if (!names[n]) {
@@ -634,12 +621,8 @@ static int pending_add(struct mdir *md, const char *name)
 	if (kidx_get(&md->pidx, K8S_NAMESPACE, NULL, name))
 		return 0;
 	/* Grown by doubling: a batch can name tens of thousands of files. */
-	if (!(md->npending & (md->npending - 1))) {
-		v = realloc(md->pending, (md->npending ? 2 * md->npending : 1) * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		md->pending = v;
-	}
+	if (XCNI_GROW(md->pending, md->npending, md->cap_pending))
+		return -ENOMEM;
 	v = md->pending;
 	v[md->npending] = strdup(name);
 	if (!v[md->npending])
@@ -658,7 +641,7 @@ static void pending_clear(struct mdir *md)
 		free(md->pending[i]);
 	free(md->pending);
 	md->pending = NULL;
-	md->npending = 0;
+	md->npending = md->cap_pending = 0;
 	kidx_free(&md->pidx);
 }
 

@@ -191,16 +191,16 @@ static bool pod_cidr_node(const struct node_maps *m, __u32 ip, char *node, size_
 	/* tunnel6: the nodes behind the IPv6 underlay (an agent before ABI 9 has none). */
 	const int fds[] = { m->tunnel, m->tunnel6 };
 	struct xcni_tunnel tn;
-	__u8 key[16], next[16];
+	__u8 key[16];
 
 	if (m->pod_cidr_len && xcni_in_prefix4(ip, m->pod_cidr, m->pod_cidr_len)) {
 		snprintf(node, len, "%s", m->node);
 		return true;
 	}
+	/* Each walk: the kernel reads a key before it writes the next, one buffer for both. */
 	for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
-		for (void *prev = NULL; fds[i] >= 0 && !bpf_map_get_next_key(fds[i], prev, next);
+		for (void *prev = NULL; fds[i] >= 0 && !bpf_map_get_next_key(fds[i], prev, key);
 		     prev = key) {
-			memcpy(key, next, sizeof(key));
 			if (!bpf_map_lookup_elem(fds[i], key, &tn) && tn.pod_cidr_len &&
 			    xcni_in_prefix4(ip, tn.pod_cidr, tn.pod_cidr_len)) {
 				snprintf(node, len, "%.*s", (int)strnlen(tn.node, sizeof(tn.node)),
@@ -273,19 +273,15 @@ static __u32 polkey6_of(const struct node_maps *m, const __u8 a[16])
 static bool ip6_of_key(const struct node_maps *m, __u32 key, __u8 a[16])
 {
 	const int fds[] = { m->polkey6, m->endpoints6 };
-	struct xcni_in6 k, next, *prev;
+	struct xcni_in6 k;
 
-	for (size_t i = 0; key && i < ARRAY_SIZE(fds); i++) {
-		prev = NULL;
-		while (fds[i] >= 0 && bpf_map_get_next_key(fds[i], prev, &next) == 0) {
-			k = next;
-			prev = &k;
+	for (size_t i = 0; key && i < ARRAY_SIZE(fds); i++)
+		for (void *prev = NULL; fds[i] >= 0 && !bpf_map_get_next_key(fds[i], prev, &k);
+		     prev = &k)
 			if (polkey6_of(m, k.addr) == key) {
 				memcpy(a, k.addr, 16);
 				return true;
 			}
-		}
-	}
 	return false;
 }
 
@@ -295,11 +291,9 @@ static bool podname_key(const struct node_maps *m, const char *arg, bool v6only,
 {
 	const char *sl = strchr(arg, '/');
 	struct xcni_podname pn;
-	__u32 key, next, *prev = NULL;
+	__u32 key;
 
-	while (sl && bpf_map_get_next_key(m->podname, prev, &next) == 0) {
-		key = next;
-		prev = &key;
+	for (void *prev = NULL; sl && !bpf_map_get_next_key(m->podname, prev, &key); prev = &key)
 		if (!(v6only && (ntohl(key) & XCNI_POLKEY6_MASK)) &&
 		    !bpf_map_lookup_elem(m->podname, &key, &pn) &&
 		    strlen(pn.ns) == (size_t)(sl - arg) && !strncmp(pn.ns, arg, sl - arg) &&
@@ -307,7 +301,6 @@ static bool podname_key(const struct node_maps *m, const char *arg, bool v6only,
 			*out = key;
 			return true;
 		}
-	}
 	return false;
 }
 
@@ -606,14 +599,12 @@ static int explain_peer(const struct node_maps *m, struct side *s, struct xcni_p
 /* The longest ipBlock prefix of the pod's live version holding ip, for people. */
 static bool polcidr_prefix(int fd, const struct xcni_polcidr_key *want, char *buf, size_t len)
 {
-	struct xcni_polcidr_key k, next, *prev = NULL;
+	struct xcni_polcidr_key k;
 	int best = -1;
 
-	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-		int plen = (int)next.prefixlen - XCNI_POLCIDR_PREFIX_BASE;
+	for (void *prev = NULL; !bpf_map_get_next_key(fd, prev, &k); prev = &k) {
+		int plen = (int)k.prefixlen - XCNI_POLCIDR_PREFIX_BASE;
 
-		k = next;
-		prev = &k;
 		/* Prefixes of the flow's family only (the key's v6 byte says). */
 		if (k.ep != want->ep || k.version != want->version || k.dir != want->dir ||
 		    k.v6 != want->v6 || plen < 0 || plen > (k.v6 ? 128 : 32) || plen <= best ||

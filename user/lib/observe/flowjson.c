@@ -100,27 +100,13 @@ int flow_rec_point(const struct flow_rec *r)
 	return FLOW_PT_TO_STACK;
 }
 
+/* Room for need more bytes and the NUL (a power of two: never past a max that is one). */
 static void fbuf_grow(struct fbuf *b, size_t need)
 {
-	size_t cap = b->cap ? b->cap : 4096;
-	char *p;
-
-	while (cap < b->len + need + 1)
-		cap *= 2;
-	if (b->max && cap > b->max) {
-		if (b->len + need + 1 > b->max) {
-			b->err = -E2BIG;
-			return;
-		}
-		cap = b->max;
-	}
-	p = realloc(b->p, cap);
-	if (!p) {
+	if (b->max && b->len + need + 1 > b->max)
+		b->err = -E2BIG;
+	else if (xcni_grow(&b->p, &b->cap, b->len + need, 1))
 		b->err = -ENOMEM;
-		return;
-	}
-	b->p = p;
-	b->cap = cap;
 }
 
 void flows_fbuf_printf(struct fbuf *b, const char *fmt, ...)

@@ -461,15 +461,8 @@ static struct flow_owner *owner_get(struct flows *f, const char *ns)
 	if (o)
 		return o;
 	/* Room in the heap for every owner there is: linking never allocates. */
-	if (f->nowners + 1 > f->heap_cap) {
-		size_t cap = f->heap_cap ? 2 * f->heap_cap : 64;
-		struct flow_owner **h = realloc(f->heap, cap * sizeof(*h));
-
-		if (!h)
-			return NULL;
-		f->heap = h;
-		f->heap_cap = cap;
-	}
+	if (XCNI_GROW(f->heap, f->nowners, f->heap_cap))
+		return NULL;
 	o = calloc(1, sizeof(*o));
 	if (!o || flows_set_str(f, &o->ns, ns)) {
 		free(o);
@@ -613,15 +606,8 @@ size_t flows_owners(const struct flows *f)
 /* r is in_ct from now on: among the records a sweep looks at. false: no memory. */
 static bool ct_add(struct flows *f, struct flow_rec *r)
 {
-	if (f->nct == f->ct_cap) {
-		size_t cap = f->ct_cap ? 2 * f->ct_cap : 1024;
-		struct flow_rec **p = realloc(f->ct, cap * sizeof(*p));
-
-		if (!p)
-			return false;
-		f->ct = p;
-		f->ct_cap = cap;
-	}
+	if (XCNI_GROW(f->ct, f->nct, f->ct_cap))
+		return false;
 	r->ct_idx = (uint32_t)f->nct;
 	f->ct[f->nct++] = r;
 	r->in_ct = 1;

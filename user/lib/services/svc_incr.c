@@ -345,15 +345,8 @@ static int claim_add(struct kent *k, struct sent *s, size_t i)
 	struct claim c = { s, i };
 	size_t pos = k->n;
 
-	if (k->n == k->cap) {
-		size_t cap = k->cap ? 2 * k->cap : 1;
-		struct claim *n = realloc(k->c, cap * sizeof(*n));
-
-		if (!n)
-			return -ENOMEM;
-		k->c = n;
-		k->cap = cap;
-	}
+	if (XCNI_GROW(k->c, k->n, k->cap))
+		return -ENOMEM;
 	while (pos && claim_cmp(&k->c[pos - 1], &c) > 0)
 		pos--;
 	memmove(&k->c[pos + 1], &k->c[pos], (k->n - pos) * sizeof(c));

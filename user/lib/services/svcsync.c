@@ -288,30 +288,24 @@ static int ct_flush_one(int fd, bool v6, const struct flush *fl, size_t n, size_
 	union {
 		struct xcni_ct_key k4;
 		struct xcni_ct6_key k6;
-	} k, cur, *prev = NULL, *del = NULL;
+	} k, *del = NULL;
 	size_t ndel = 0, cap = 0;
 	struct xcni_ct_entry e;
 	int err = 0;
 
 	memset(&k, 0, sizeof(k));
-	while (bpf_map_get_next_key(fd, prev, &k) == 0) {
+	/* The kernel reads a key before it writes the next: one buffer for both. */
+	for (void *prev = NULL; !bpf_map_get_next_key(fd, prev, &k); prev = &k) {
 		struct ct_any a = v6 ? (struct ct_any){ k.k6.daddr, k.k6.dport, XCNI_AF_INET6 }
 				     : (struct ct_any){ (const uint8_t *)&k.k4.daddr, k.k4.dport,
 							XCNI_AF_INET };
 
-		cur = k;
-		prev = &cur;
 		if ((v6 ? k.k6.proto : k.k4.proto) != IPPROTO_UDP ||
 		    bpf_map_lookup_elem(fd, &k, &e) || !e.rev_nat || !flush_match(fl, n, &a, &e))
 			continue;
-		if (ndel == cap) {
-			void *nd = realloc(del, (cap = cap ? 2 * cap : 16) * sizeof(*del));
-
-			if (!nd) {
-				err = -ENOMEM;
-				break;
-			}
-			del = nd;
+		if (XCNI_GROW(del, ndel, cap)) {
+			err = -ENOMEM;
+			break;
 		}
 		del[ndel++] = k;
 	}

@@ -343,19 +343,16 @@ static void hook_one(const char *pin_dir, const char *dev, int ifindex, bool egr
 
 int xcni_hooks_walk(const char *pin_dir, int underlay_ifindex, xcni_hook_fn fn, void *arg)
 {
-	__u32 key, next, *prev = NULL;
-	char path[512], dev[IF_NAMESIZE];
-	int fd;
+	__u32 key;
+	char dev[IF_NAMESIZE];
+	int fd = xcni_pin_get(pin_dir, "xcni_ifindex");
 
-	snprintf(path, sizeof(path), "%s/xcni_ifindex", pin_dir);
-	fd = bpf_obj_get(path);
-	if (fd < 0 && errno != ENOENT)
-		return -errno;
-	while (fd >= 0 && bpf_map_get_next_key(fd, prev, &next) == 0) {
+	if (fd < 0 && fd != -ENOENT)
+		return fd;
+	/* The kernel reads a key before it writes the next: one buffer for both. */
+	for (void *prev = NULL; fd >= 0 && !bpf_map_get_next_key(fd, prev, &key); prev = &key) {
 		char ifname[IF_NAMESIZE], in[IF_NAMESIZE + 8], out[IF_NAMESIZE + 8];
 
-		key = next;
-		prev = &key;
 		/* As xcnid's takeover: ifindexes are per netns, the plugin's names say whose. */
 		if (!if_indextoname(key, ifname) || strncmp(ifname, "xc", 2) || strlen(ifname) != 14)
 			continue;

@@ -4,7 +4,10 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/epoll.h>
+#include <sys/timerfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "lib/system/clock.h"
 
@@ -23,6 +26,24 @@ void xcni_stop_signals(struct sigaction *old, bool catch)
 	sigemptyset(&sa.sa_mask);
 	for (int i = 0; i < 2; i++)
 		sigaction(i ? SIGTERM : SIGINT, catch ? &sa : &old[i], catch && old ? &old[i] : NULL);
+}
+
+int xcni_epoll_add(int epfd, int fd, uint64_t data)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = data };
+
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
+}
+
+int xcni_epoll_ticker(int epfd, unsigned int period_s, uint64_t data)
+{
+	struct itimerspec its = { { period_s, 0 }, { period_s, 0 } };
+	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC), err;
+
+	err = fd < 0 || timerfd_settime(fd, 0, &its, NULL) ? -errno : xcni_epoll_add(epfd, fd, data);
+	if (err && fd >= 0)
+		close(fd);
+	return err ?: fd;
 }
 
 int xcni_rfc3339_parse(const char *s, int64_t *wall_ns)

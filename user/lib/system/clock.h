@@ -70,4 +70,10 @@ struct sigaction;
  * back from old. */
 void xcni_stop_signals(struct sigaction *old, bool catch);
 
+/* A loop's waits: fd added to epoll set epfd, read when readable, its events
+ * carrying data (epoll_event.data.u64). 0 or -errno. */
+int xcni_epoll_add(int epfd, int fd, uint64_t data);
+/* A timerfd firing every period_s seconds, added so: the fd, or -errno. */
+int xcni_epoll_ticker(int epfd, unsigned int period_s, uint64_t data);
+
 #endif

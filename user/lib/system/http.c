@@ -1008,11 +1008,11 @@ static enum MHD_Result on_accept(void *cls, const struct sockaddr *sa, socklen_t
 }
 
 /*
- * A listening Unix stream socket at path (non-blocking, mode 0600), its
- * directory made (0700) when missing, a socket left there by an agent that
- * did not stop cleanly replaced. The fd or -errno.
+ * A listening Unix socket at path (non-blocking, mode 0600), its directory
+ * made (0700) when missing, a socket left there by an agent that did not
+ * stop cleanly replaced. The fd or -errno.
  */
-static int unix_listen(const char *path)
+int xcni_unix_listen(const char *path, int type, int backlog)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char dir[sizeof(sa.sun_path)], *slash;
@@ -1028,12 +1028,12 @@ static int unix_listen(const char *path)
 		if (mkdir(dir, 0700) && errno != EEXIST)
 			return -errno;
 	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd = socket(AF_UNIX, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	unlink(path);
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || chmod(path, 0600) ||
-	    listen(fd, HTTP_BACKLOG)) {
+	    listen(fd, backlog)) {
 		int err = -errno;
 
 		close(fd);
@@ -1053,7 +1053,6 @@ static int start(const char *addr, int lfd, bool remote, const struct http_tls *
 			   (struct MHD_OptionItem){ MHD_OPTION_SOCK_ADDR, 0, &ss },
 		{ MHD_OPTION_END, 0, NULL },
 	};
-	struct epoll_event ev = { .events = EPOLLIN };
 	const union MHD_DaemonInfo *di;
 	struct http *h;
 	int err;
@@ -1129,21 +1128,9 @@ static int start(const char *addr, int lfd, bool remote, const struct http_tls *
 		err = -EIO;
 		goto fail;
 	}
-	ev.data.fd = di->epoll_fd;
-	if (epoll_ctl(h->epfd, EPOLL_CTL_ADD, di->epoll_fd, &ev)) {
-		err = -errno;
+	if ((err = xcni_epoll_add(h->epfd, di->epoll_fd, 0) ?: xcni_epoll_add(h->epfd, h->tfd, 0) ?:
+		   xcni_epoll_add(h->epfd, h->thr_efd, 0)))
 		goto fail;
-	}
-	ev.data.fd = h->tfd;
-	if (epoll_ctl(h->epfd, EPOLL_CTL_ADD, h->tfd, &ev)) {
-		err = -errno;
-		goto fail;
-	}
-	ev.data.fd = h->thr_efd;
-	if (epoll_ctl(h->epfd, EPOLL_CTL_ADD, h->thr_efd, &ev)) {
-		err = -errno;
-		goto fail;
-	}
 	err = -pthread_create(&h->thr, NULL, serve, h);
 	if (err) {
 		pr_err("http: cannot start the server's thread: %s\n", strerror(-err));
@@ -1170,7 +1157,7 @@ int http_open(const char *addr, bool remote, struct http **out)
 
 int http_open_unix(const char *path, struct http **out)
 {
-	int fd = unix_listen(path), err;
+	int fd = xcni_unix_listen(path, SOCK_STREAM, HTTP_BACKLOG), err;
 
 	if (fd < 0) {
 		pr_err("http: cannot listen on %s: %s\n", path, strerror(-fd));

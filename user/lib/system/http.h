@@ -75,6 +75,9 @@ int http_open(const char *addr, bool remote, struct http **out);
  * The caller unlinks path after http_free. 0 or -errno (logged).
  */
 int http_open_unix(const char *path, struct http **out);
+/* The socket under it: a listening Unix socket of type (SOCK_STREAM, SOCK_SEQPACKET) at
+ * path, non-blocking, made as above. The fd or -errno. */
+int xcni_unix_listen(const char *path, int type, int backlog);
 
 /*
  * The same over TLS, on any address, with clients authenticated: each

@@ -141,12 +141,10 @@ void xlog(enum xlog_level lvl, const char *fmt, ...)
 		n--;
 
 	if (xlog_format == XLOG_JSON) {
-		struct timespec ts;
 		char when[48];
 
 		/* RFC 3339 in UTC with milliseconds: what log collectors parse without help. */
-		clock_gettime(CLOCK_REALTIME, &ts);
-		xcni_rfc3339_fmt((int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec, 3, when, sizeof(when));
+		xcni_rfc3339_fmt(xcni_wall_ns(), 3, when, sizeof(when));
 		line_puts(&l, "{\"ts\":\"");
 		line_puts(&l, when);
 		line_puts(&l, "\",\"level\":\"");

@@ -16,6 +16,7 @@
 
 #include "lib/system/killpoint.h"
 #include "lib/system/mapw.h"
+#include "lib/system/util.h"
 
 /*
  * Every write and delete the apply and the cleanup make goes through these,
@@ -43,24 +44,17 @@ int mapw_cmp(const void *a, const void *b)
 /* Reads every (key, value) of a map. */
 int mapw_load(int fd, size_t ksz, size_t vsz, struct kvset *s)
 {
-	unsigned char key[512], next[512];
+	unsigned char key[512];
 	size_t cap = 0;
-	bool first = true;
 
 	s->n = 0;
 	s->ksz = ksz;
 	s->vsz = vsz;
 	s->d = NULL;
-	while (bpf_map_get_next_key(fd, first ? NULL : key, next) == 0) {
-		first = false;
-		memcpy(key, next, ksz);
-		if (s->n == cap) {
-			unsigned char *d = realloc(s->d, (cap = cap ? cap * 2 : 64) * (ksz + vsz));
-
-			if (!d)
-				return -ENOMEM;
-			s->d = d;
-		}
+	/* The kernel reads a key before it writes the next: one buffer for both. */
+	for (void *prev = NULL; !bpf_map_get_next_key(fd, prev, key); prev = key) {
+		if (xcni_grow(&s->d, &cap, s->n, ksz + vsz))
+			return -ENOMEM;
 		if (bpf_map_lookup_elem(fd, key, KV_REC(s, s->n) + ksz))
 			continue; /* deleted under us */
 		memcpy(KV_REC(s, s->n), key, ksz);
@@ -499,24 +493,16 @@ out:
 
 int mapw_keys(int fd, size_t ksz, unsigned char **out, size_t *n)
 {
-	size_t cap = 256;
-	unsigned char *keys = malloc(cap * ksz), *prev = NULL;
+	unsigned char *keys = NULL;
+	size_t cap = 0;
 
-	*n = 0;
-	if (!keys)
-		return -ENOMEM;
-	while (bpf_map_get_next_key(fd, prev, keys + *n * ksz) == 0) {
-		prev = keys + *n * ksz;
-		if (++*n == cap) {
-			unsigned char *nk = realloc(keys, (cap *= 2) * ksz);
-
-			if (!nk) {
-				free(keys);
-				return -ENOMEM;
-			}
-			keys = nk;
-			prev = keys + (*n - 1) * ksz;
+	for (*n = 0;; ++*n) {
+		if (xcni_grow(&keys, &cap, *n, ksz)) {
+			free(keys);
+			return -ENOMEM;
 		}
+		if (bpf_map_get_next_key(fd, *n ? keys + (*n - 1) * ksz : NULL, keys + *n * ksz))
+			break;
 	}
 	*out = keys;
 	return 0;

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <errno.h>
+#include <fcntl.h>
 #include <libmnl/libmnl.h>
 #include <linux/if_link.h>
 #include <linux/neighbour.h>
@@ -15,6 +16,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "lib/system/nl.h"
 
@@ -607,12 +609,26 @@ int nl_addr6_has(struct nl *nl, int ifindex, const struct in6_addr *addr, uint8_
 	return addr_has(nl, AF_INET6, ifindex, addr, plen);
 }
 
-/* A route of family af; dst, gw, prefsrc: 4 or 16 bytes each, NULL if none. */
-static int route_msg_af(struct nl *nl, int af, const void *dst, uint8_t dst_len, const void *gw,
-			int oif, uint8_t scope, const void *prefsrc, uint16_t type, uint16_t flags)
+/* r's family (AF_INET for 0) and the length of its addresses (*alen). */
+static int route_af(const struct nl_route *r, size_t *alen)
+{
+	*alen = r->af == AF_INET6 ? 16 : 4;
+	return r->af == AF_INET6 ? AF_INET6 : AF_INET;
+}
+
+/* a (alen bytes), or NULL when it is all zeros: none. */
+static const void *set_or_null(const void *a, size_t alen)
+{
+	static const uint8_t zero[16];
+
+	return memcmp(a, zero, alen) ? a : NULL;
+}
+
+static int route_msg(struct nl *nl, const struct nl_route *r, uint16_t type, uint16_t flags)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	size_t alen = af == AF_INET ? 4 : 16;
+	size_t alen;
+	int af = route_af(r, &alen);
 	struct nlmsghdr *nlh;
 	struct rtmsg *rtm;
 
@@ -620,26 +636,20 @@ static int route_msg_af(struct nl *nl, int af, const void *dst, uint8_t dst_len,
 	nlh = nl_req(buf, type, flags, sizeof(*rtm));
 	rtm = mnl_nlmsg_get_payload(nlh);
 	rtm->rtm_family = (uint8_t)af;
-	rtm->rtm_dst_len = dst_len;
+	rtm->rtm_dst_len = r->dst_len;
 	rtm->rtm_table = RT_TABLE_MAIN;
 	rtm->rtm_protocol = RTPROT_BOOT;
-	rtm->rtm_scope = type == RTM_DELROUTE ? RT_SCOPE_NOWHERE : scope;
+	rtm->rtm_scope = type == RTM_DELROUTE ? RT_SCOPE_NOWHERE : r->scope;
 	rtm->rtm_type = RTN_UNICAST;
-	if (dst_len)
-		mnl_attr_put(nlh, RTA_DST, alen, dst);
-	if (gw)
-		mnl_attr_put(nlh, RTA_GATEWAY, alen, gw);
-	if (oif)
-		mnl_attr_put_u32(nlh, RTA_OIF, (uint32_t)oif);
-	if (prefsrc)
-		mnl_attr_put(nlh, RTA_PREFSRC, alen, prefsrc);
+	if (r->dst_len)
+		mnl_attr_put(nlh, RTA_DST, alen, &r->dst6);
+	if (set_or_null(&r->gw6, alen))
+		mnl_attr_put(nlh, RTA_GATEWAY, alen, &r->gw6);
+	if (r->oif)
+		mnl_attr_put_u32(nlh, RTA_OIF, (uint32_t)r->oif);
+	if (set_or_null(&r->prefsrc6, alen))
+		mnl_attr_put(nlh, RTA_PREFSRC, alen, &r->prefsrc6);
 	return nl_talk(nl, nlh, NULL, NULL);
-}
-
-static int route_msg(struct nl *nl, const struct nl_route *r, uint16_t type, uint16_t flags)
-{
-	return route_msg_af(nl, AF_INET, &r->dst, r->dst_len, r->gw ? &r->gw : NULL, r->oif,
-			    r->scope, r->prefsrc ? &r->prefsrc : NULL, type, flags);
 }
 
 /* The first address of family af on ifindex into addr (4 or 16 bytes). */
@@ -756,41 +766,8 @@ static int route_has(struct nl *nl, struct route_find *f)
 
 int nl_route_has(struct nl *nl, const struct nl_route *r)
 {
-	struct route_find f = { AF_INET, &r->dst, r->gw ? &r->gw : NULL, r->dst_len, r->oif, 0 };
-
-	return route_has(nl, &f);
-}
-
-static int in6_is_any(const struct in6_addr *a)
-{
-	static const struct in6_addr any;
-
-	return memcmp(a, &any, sizeof(any)) == 0;
-}
-
-int nl_route6_add(struct nl *nl, const struct nl_route6 *r)
-{
-	return route_msg_af(nl, AF_INET6, &r->dst, r->dst_len, in6_is_any(&r->gw) ? NULL : &r->gw,
-			    r->oif, RT_SCOPE_UNIVERSE, NULL, RTM_NEWROUTE,
-			    NLM_F_CREATE | NLM_F_EXCL);
-}
-
-int nl_route6_replace(struct nl *nl, const struct nl_route6 *r)
-{
-	return route_msg_af(nl, AF_INET6, &r->dst, r->dst_len, in6_is_any(&r->gw) ? NULL : &r->gw,
-			    r->oif, RT_SCOPE_UNIVERSE, NULL, RTM_NEWROUTE,
-			    NLM_F_CREATE | NLM_F_REPLACE);
-}
-
-int nl_route6_del(struct nl *nl, const struct nl_route6 *r)
-{
-	return route_msg_af(nl, AF_INET6, &r->dst, r->dst_len, in6_is_any(&r->gw) ? NULL : &r->gw,
-			    r->oif, RT_SCOPE_UNIVERSE, NULL, RTM_DELROUTE, 0);
-}
-
-int nl_route6_has(struct nl *nl, const struct nl_route6 *r)
-{
-	struct route_find f = { AF_INET6, &r->dst, in6_is_any(&r->gw) ? NULL : &r->gw,
+	size_t alen;
+	struct route_find f = { route_af(r, &alen), &r->dst6, set_or_null(&r->gw6, alen),
 				r->dst_len, r->oif, 0 };
 
 	return route_has(nl, &f);
@@ -798,8 +775,7 @@ int nl_route6_has(struct nl *nl, const struct nl_route6 *r)
 
 struct route_walk {
 	int af, oif;
-	nl_route_cb cb; /* AF_INET */
-	nl_route6_cb cb6; /* AF_INET6 */
+	nl_route_cb cb;
 	void *arg;
 	int err;
 };
@@ -808,45 +784,24 @@ static int route_walk_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct route_walk *w = ((struct nl_cbarg *)data)->user;
 	struct rt_any r;
+	struct nl_route got;
 
 	if (w->err || route_parse(nlh, w->af, &r) || r.table != RT_TABLE_MAIN || r.oif != w->oif)
 		return MNL_CB_OK;
-	if (w->af == AF_INET) {
-		struct nl_route got = { .dst_len = r.dst_len, .scope = r.scope, .oif = r.oif };
-
-		memcpy(&got.dst, r.dst, 4);
-		memcpy(&got.gw, r.gw, 4);
-		memcpy(&got.prefsrc, r.prefsrc, 4);
-		w->err = w->cb(&got, w->arg);
-	} else {
-		struct nl_route6 got = { .dst_len = r.dst_len, .oif = r.oif };
-
-		memcpy(&got.dst, r.dst, 16);
-		memcpy(&got.gw, r.gw, 16);
-		w->err = w->cb6(&got, w->arg);
-	}
+	got = (struct nl_route){ .af = w->af, .dst_len = r.dst_len, .scope = r.scope, .oif = r.oif };
+	memcpy(&got.dst6, r.dst, 16);
+	memcpy(&got.gw6, r.gw, 16);
+	memcpy(&got.prefsrc6, r.prefsrc, 16);
+	w->err = w->cb(&got, w->arg);
 	return MNL_CB_OK;
 }
 
-static int route_walk(struct nl *nl, struct route_walk *w)
+int nl_route_dump_oif(struct nl *nl, int af, int oif, nl_route_cb cb, void *arg)
 {
-	int err = nl_dump(nl, RTM_GETROUTE, sizeof(struct rtmsg), (uint8_t)w->af, route_walk_cb, w);
+	struct route_walk w = { af, oif, cb, arg, 0 };
+	int err = nl_dump(nl, RTM_GETROUTE, sizeof(struct rtmsg), (uint8_t)af, route_walk_cb, &w);
 
-	return err ? err : w->err;
-}
-
-int nl_route6_dump_oif(struct nl *nl, int oif, nl_route6_cb cb, void *arg)
-{
-	struct route_walk w = { AF_INET6, oif, NULL, cb, arg, 0 };
-
-	return route_walk(nl, &w);
-}
-
-int nl_route_dump_oif(struct nl *nl, int oif, nl_route_cb cb, void *arg)
-{
-	struct route_walk w = { AF_INET, oif, cb, NULL, arg, 0 };
-
-	return route_walk(nl, &w);
+	return err ? err : w.err;
 }
 
 static int tc_count_cb(const struct nlmsghdr *nlh, void *data)
@@ -1001,6 +956,25 @@ int nl_neigh6_has(struct nl *nl, int ifindex, const struct in6_addr *ip, const u
 	int err = nl_dump(nl, RTM_GETNEIGH, sizeof(struct ndmsg), AF_INET6, neigh_cb, &f);
 
 	return err ? err : f.found;
+}
+
+int xcni_sysctl(const char *path, const char *val, char *was)
+{
+	int fd = open(path, (val ? O_RDWR : O_RDONLY) | O_CLOEXEC), err = 0;
+	char v = '\0';
+
+	if (fd < 0)
+		return -errno;
+	errno = 0;
+	if (read(fd, &v, 1) != 1)
+		err = -EIO;
+	else if (val && v != val[0] && (lseek(fd, 0, SEEK_SET) != 0 ||
+				 write(fd, val, strlen(val)) != (ssize_t)strlen(val)))
+		err = errno ? -errno : -EIO;
+	close(fd);
+	if (was)
+		*was = v;
+	return err;
 }
 
 int nl_netns_enter(int fd)

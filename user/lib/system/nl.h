@@ -36,20 +36,17 @@ struct nl_link {
 	int addr_gen_mode; /* IFLA_INET6_ADDR_GEN_MODE (IN6_ADDR_GEN_MODE_*), -1: no IPv6 */
 };
 
+/* A route of either family: af AF_INET (0 is taken as it) or AF_INET6, its
+ * addresses in network byte order (dst, gw, prefsrc; dst6, gw6, prefsrc6); a
+ * gateway or preferred source of all zeros is none. */
 struct nl_route {
-	uint32_t dst; /* network byte order */
+	int af;
+	union { uint32_t dst; struct in6_addr dst6; };
 	uint8_t dst_len;
-	uint32_t gw; /* 0 if none */
+	union { uint32_t gw; struct in6_addr gw6; };
 	int oif;
 	uint8_t scope;
-	uint32_t prefsrc; /* 0 if none */
-};
-
-struct nl_route6 {
-	struct in6_addr dst;
-	uint8_t dst_len;
-	struct in6_addr gw; /* :: if none */
-	int oif;
+	union { uint32_t prefsrc; struct in6_addr prefsrc6; };
 };
 
 /* Opens a route netlink socket in the calling thread's current netns. */
@@ -104,29 +101,20 @@ int nl_addr6_add(struct nl *nl, int ifindex, const struct in6_addr *addr, uint8_
 int nl_addr6_add_spare(struct nl *nl, int ifindex, const struct in6_addr *addr, uint8_t plen);
 int nl_addr6_has(struct nl *nl, int ifindex, const struct in6_addr *addr, uint8_t plen);
 
+/* Routes of the main table: add (exclusive); add, or replace what it holds for r's
+ * destination; delete. */
 int nl_route_add(struct nl *nl, const struct nl_route *r);
-/* Adds, or replaces what the main table holds for r's destination. */
 int nl_route_replace(struct nl *nl, const struct nl_route *r);
 int nl_route_del(struct nl *nl, const struct nl_route *r);
-/* The IPv4 routes of the main table through oif. */
+/* The routes of family af of the main table through oif. */
 typedef int (*nl_route_cb)(const struct nl_route *r, void *arg);
-int nl_route_dump_oif(struct nl *nl, int oif, nl_route_cb cb, void *arg);
+int nl_route_dump_oif(struct nl *nl, int af, int oif, nl_route_cb cb, void *arg);
 /* The first IPv4 address on ifindex (network order), or -ENOENT. */
 int nl_addr_first(struct nl *nl, int ifindex, uint32_t *addr);
 /* The first global IPv6 address of ifindex (the IPv6 underlay's): 0, -ENOENT or -errno. */
 int nl_addr6_first(struct nl *nl, int ifindex, struct in6_addr *addr);
 /* 1 if the main table holds a route matching dst/len (and gw, oif if set). */
 int nl_route_has(struct nl *nl, const struct nl_route *r);
-
-/* IPv6 routes of the main table: add (exclusive), and 1 if one matches (gw, oif if set). */
-int nl_route6_add(struct nl *nl, const struct nl_route6 *r);
-int nl_route6_has(struct nl *nl, const struct nl_route6 *r);
-/* Adds, or replaces what the main table holds for r's destination; deletes. */
-int nl_route6_replace(struct nl *nl, const struct nl_route6 *r);
-int nl_route6_del(struct nl *nl, const struct nl_route6 *r);
-/* The IPv6 routes of the main table through oif. */
-typedef int (*nl_route6_cb)(const struct nl_route6 *r, void *arg);
-int nl_route6_dump_oif(struct nl *nl, int oif, nl_route6_cb cb, void *arg);
 
 /* A permanent IPv6 neighbour entry ip -> mac on ifindex (replacing one there). */
 int nl_neigh6_add(struct nl *nl, int ifindex, const struct in6_addr *ip, const uint8_t mac[6]);
@@ -159,6 +147,13 @@ int nl_tc_filter_first(struct nl *nl, int ifindex, uint32_t parent, struct nl_tc
 
 /* Enters the network namespace behind fd (setns). */
 int nl_netns_enter(int fd);
+/*
+ * Sets the sysctl at path (under /proc/sys, in the netns the caller is in)
+ * to val unless it already is (val NULL: only reads it); *was (if set) gets
+ * the old first character. 0 or -errno; -ENOENT when the kernel has no such
+ * setting.
+ */
+int xcni_sysctl(const char *path, const char *val, char *was);
 
 /* Creates a Linux bridge (the kernel's defaults: no STP, so ports forward at once). */
 int nl_bridge_add(struct nl *nl, const char *name);

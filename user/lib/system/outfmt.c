@@ -17,6 +17,7 @@
 #include <yaml.h>
 
 #include "lib/system/print.h"
+#include "lib/system/util.h"
 
 static const char *const names[] = {
 	[PT_TEXT] = "text", [PT_WIDE] = "wide", [PT_JSON] = "json",
@@ -232,16 +233,9 @@ static ssize_t filter_write(void *cookie, const char *buf, size_t n)
 			flt.len = 0;
 			continue;
 		}
-		if (flt.len == flt.cap) {
-			size_t cap = flt.cap ? 2 * flt.cap : 4096;
-			char *l = realloc(flt.line, cap);
-
-			if (!l) {
-				errno = ENOMEM;
-				return i ? (ssize_t)i : -1;
-			}
-			flt.line = l;
-			flt.cap = cap;
+		if (XCNI_GROW(flt.line, flt.len, flt.cap)) {
+			errno = ENOMEM;
+			return i ? (ssize_t)i : -1;
 		}
 		flt.line[flt.len++] = buf[i];
 	}

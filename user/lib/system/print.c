@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "lib/system/print.h"
+#include "lib/system/util.h"
 
 struct cell {
 	bool null;
@@ -144,16 +145,9 @@ static struct cell *push(struct ptable *t, unsigned int types)
 		t->err = -EINVAL; /* a view bug: the cell does not fit its column */
 		return NULL;
 	}
-	if (t->ncells == t->cap) {
-		size_t cap = t->cap ? 2 * t->cap : 8 * (size_t)t->ncols;
-
-		c = reallocarray(t->cells, cap, sizeof(*c));
-		if (!c) {
-			t->err = -ENOMEM;
-			return NULL;
-		}
-		t->cells = c;
-		t->cap = cap;
+	if (XCNI_GROW(t->cells, t->ncells, t->cap)) {
+		t->err = -ENOMEM;
+		return NULL;
 	}
 	c = &t->cells[t->ncells++];
 	*c = (struct cell){ .null = true };

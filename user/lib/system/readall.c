@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "lib/system/readall.h"
+#include "lib/system/util.h"
 
 /* Room read at once; the buffer doubles when less is left. */
 #define READ_CHUNK 65536
@@ -12,18 +13,14 @@
 int xcni_read_all(int fd, size_t max, char **out, size_t *len)
 {
 	size_t n = 0, cap = 0;
-	char *buf = NULL, *p;
+	char *buf = NULL;
 	ssize_t r;
 	int err;
 
 	for (;;) {
-		if (cap - n < READ_CHUNK) {
-			if (!(p = realloc(buf, cap ? cap * 2 : READ_CHUNK))) {
-				err = -ENOMEM;
-				goto fail;
-			}
-			buf = p;
-			cap = cap ? cap * 2 : READ_CHUNK;
+		if (xcni_grow(&buf, &cap, n + READ_CHUNK - 1, 1)) {
+			err = -ENOMEM;
+			goto fail;
 		}
 		r = read(fd, buf + n, cap - n - 1);
 		if (r < 0 && errno == EINTR)

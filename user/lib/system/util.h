@@ -14,7 +14,7 @@
 
 /*
  * Room for element n of the array *arr (*cap elements of esz bytes), which
- * doubles from 16 when full: 0, or -ENOMEM with *arr and *cap unchanged.
+ * doubles from 16 until it holds it: 0, or -ENOMEM with *arr and *cap unchanged.
  * XCNI_GROW(v, n, cap) passes a typed array's address and element size.
  */
 static inline int xcni_grow(void *arr, size_t *cap, size_t n, size_t esz)
@@ -24,7 +24,8 @@ static inline int xcni_grow(void *arr, size_t *cap, size_t n, size_t esz)
 
 	if (n < *cap)
 		return 0;
-	nc = *cap ? *cap * 2 : 16;
+	for (nc = *cap ? *cap * 2 : 16; nc <= n; nc *= 2)
+		;
 	q = realloc(*p, nc * esz);
 	if (!q)
 		return -ENOMEM;
