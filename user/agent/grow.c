@@ -41,7 +41,7 @@
  * it, at most once a GROW_GAP_MS. A writer PAIR's next row grows with it to
  * the same size: xcni_svcbe holds at most xcni_svcslot's entries and the
  * Service judge counts the slots alone. xcni_maglev is a map of maps: made
- * again with an inner map's template, its tables put in by fd (inner, copy).
+ * again from an inner map, its tables put in by fd (grow_one, copy_one).
  */
 enum { FILL, WRITER, PAIR };
 static const struct {
@@ -75,33 +75,21 @@ static bool ceiling_said[NGROW];
 static const char *grow_dir; /* the pin dir (grow_prepare; NULL: no growth in this image) */
 
 /*
- * A map of maps' entry is a map: xcni_maglev's a Maglev table (svcsync.c
- * maglev_install). A new one is the template the kernel checks each against,
- * and what an entry costs beside itself; -1 for any other map.
- */
-static int inner(const struct bpf_map_info *info)
-{
-	return info->type != BPF_MAP_TYPE_HASH_OF_MAPS ? -1 :
-	       bpf_map_create(BPF_MAP_TYPE_ARRAY, NULL, 4, 4, XCNI_MAGLEV_M, NULL);
-}
-
-/*
  * The size map (fd, info) grows to so as to hold want entries: a doubling of
  * it, at most its ceiling, 1% of the node's memory at what an entry costs
- * now (its inner map's included); 0 at the ceiling.
+ * now; 0 at the ceiling. A map of maps' entry holds its map: xcni_maglev's a
+ * Maglev table, XCNI_MAGLEV_M ids in an array's 8-byte slots (128 KiB).
  */
 static __u32 grow_to(int fd, const struct bpf_map_info *info, size_t want)
 {
-	int in = inner(info);
 	unsigned long long per = (info->max_entries ? xcni_fd_memlock(fd) / info->max_entries : 0) +
-				 (in >= 0 ? xcni_fd_memlock(in) : 0);
+				 (info->type == BPF_MAP_TYPE_HASH_OF_MAPS ? XCNI_MAGLEV_M * 8ull : 0);
 	/* A map without preallocation says what its entries use now: an entry
 	 * at least its key, value and the kernel's element around them. */
 	unsigned long long least = info->key_size + info->value_size + 64;
 	__u64 lim = node_mem_total() / GROW_MEM_DIV / (per > least ? per : least);
 	__u32 to = info->max_entries * 2;
 
-	xcni_close(&in);
 	while (to < want && (__u64)to * 2 <= lim && to < (1u << 30))
 		to *= 2;
 	return (__u64)to <= lim && info->max_entries < (1u << 30) ? to : 0;
@@ -282,13 +270,16 @@ static int grow_one(const char *dir, const char *name, __u32 to)
 	}
 	if (info.btf_id)
 		btf = bpf_btf_get_fd_by_id(info.btf_id);
-	c.ids = (in = inner(&info)) >= 0;
+	/* A map of maps is made from an inner map, the template each map put in
+	 * must match: xcni_maglev's a Maglev table, as svcsync.c maglev_install's. */
+	c.ids = info.type == BPF_MAP_TYPE_HASH_OF_MAPS;
+	in = c.ids ? bpf_map_create(BPF_MAP_TYPE_ARRAY, NULL, 4, 4, XCNI_MAGLEV_M, NULL) : -1;
 	{
 		LIBBPF_OPTS(bpf_map_create_opts, co, .map_flags = info.map_flags,
 			    .btf_fd = btf >= 0 ? (__u32)btf : 0,
 			    .btf_key_type_id = btf >= 0 ? info.btf_key_type_id : 0,
 			    .btf_value_type_id = btf >= 0 ? info.btf_value_type_id : 0,
-			    .inner_map_fd = c.ids ? (__u32)in : 0);
+			    .inner_map_fd = in >= 0 ? (__u32)in : 0);
 
 		c.fd = bpf_map_create(info.type, name, info.key_size, info.value_size, to, &co);
 	}
