@@ -21,7 +21,7 @@
 #                  charges a /64 as one client: another /64, routed by xcl-ul)
 #                  198.51.100.5, 2001:db8:102::5 the client that holds (answered)
 #                  198.51.100.6, 2001:db8:103::6 the client whose TCP connections
-#                  are held across xcni_snat's growth; .20-.49 its fillers
+#                  are held across xcni_snat's growth; .20-.79 its fillers
 #   xcl-n1 192.168.77.1, fd00:77::1 (the NodePort)   xcl-n2 (np/b, tell-peer)
 #   np/cl  NodePort 30080/tcp -> np/b:8080, 30081/udp -> np/b:8081, 30082/tcp ->
 #          np/b:9090 (this suite's echo, holding its connections), both families:
@@ -251,7 +251,7 @@ check "n1's metrics page: xcni_nodeport_snat_refused_total $r2" \
 # 40 TCP connections a family from H to n1's NodePort 30082, SNATed to np/b's echo on
 # n2 and held; then outside addresses .20 on open 250 UDP flows each to 30081 (the
 # budget's burst is 256) until n1's xcnid decides to double xcni_snat by its fill
-# (at most 30 addresses; each record a flow). After the growth each held
+# (at most 60 addresses; each record a flow). After the growth each held
 # connection sends again and must hear its echo.
 H4=198.51.100.6 H6=2001:db8:103::6
 cat >"$T/echo.py" <<'PY'
@@ -311,11 +311,11 @@ PY
 lab exec np/b -- /usr/bin/python3 "$T/echo.py" &
 ECHO=$!
 MINE+=("$ECHO")
-check "outside addresses $H4, $H6 and 30 fillers (198.51.100.20-49) on xcl-out; np/b echoes on 9090" \
+check "outside addresses $H4, $H6 and 60 fillers (198.51.100.20-79) on xcl-out; np/b echoes on 9090" \
 	bash -c "ip -n xcl-out addr add $H4/24 dev eth0 && ip -n xcl-out addr add $H6/64 dev eth0 nodad &&
 		ip -n xcl-ul route add ${H6%::*}::/64 via $A6 &&
-		for i in \$(seq 20 49); do ip -n xcl-out addr add 198.51.100.\$i/24 dev eth0 || exit 1; done &&
-		ip netns exec xcl-out iptables -A INPUT -m iprange --dst-range 198.51.100.20-198.51.100.49 -p udp --sport 30081 -j DROP"
+		for i in \$(seq 20 79); do ip -n xcl-out addr add 198.51.100.\$i/24 dev eth0 || exit 1; done &&
+		ip netns exec xcl-out iptables -A INPUT -m iprange --dst-range 198.51.100.20-198.51.100.79 -p udp --sport 30081 -j DROP"
 ip netns exec xcl-out /usr/bin/python3 "$T/held.py" "$H4" "$H6" "$N1" "$N16" 30082 40 "$T" &
 HOLD=$!
 MINE+=("$HOLD")
@@ -326,7 +326,7 @@ decided() { grep -c "map xcni_snat: .* doubling it" "$n1log"; }
 d0=$(decided) g0=$(grep -c "map xcni_snat grew" "$n1log") r0=$(grep -c "xcnid: ready" "$n1log")
 snat_max=$(in_node 1 bpftool -j map show pinned "$LAB_PINS/n1/xcni_snat" | jq .max_entries)
 fillers=0
-for i in $(seq 20 49); do
+for i in $(seq 20 79); do
 	[ "$(decided)" -gt "$d0" ] && break
 	flood udp "198.51.100.$i" "$N1" 30081 20000 250 >/dev/null
 	fillers=$((fillers + 1))
