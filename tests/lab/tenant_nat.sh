@@ -256,28 +256,17 @@ check "n1's metrics page: xcni_nodeport_snat_refused_total $r2" \
 H4=198.51.100.6 H6=2001:db8:103::6
 t0=$(date +%s%N)
 cat >"$T/echo.py" <<'PY'
-import selectors, socket
-sel = selectors.DefaultSelector()
-ls = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
-ls.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-ls.bind(("::", 9090))
-ls.listen(512)
-sel.register(ls, selectors.EVENT_READ)
-while True:
-    for key, _ in sel.select():
-        if key.fileobj is ls:
-            sel.register(ls.accept()[0], selectors.EVENT_READ)
-            continue
-        try:
-            d = key.fileobj.recv(64)
-        except OSError:
-            d = b""
-        if d:
-            key.fileobj.sendall(d)
-        else:
-            sel.unregister(key.fileobj)
-            key.fileobj.close()
+import socket, socketserver
+class Echo(socketserver.BaseRequestHandler):
+    def handle(self):
+        while d := self.request.recv(64):
+            self.request.sendall(d)
+class Server(socketserver.ThreadingTCPServer):  # both families: one IPv6 socket
+    address_family, allow_reuse_address, daemon_threads = socket.AF_INET6, True, True
+    def server_bind(self):
+        self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        super().server_bind()
+Server(("::", 9090), Echo).serve_forever()
 PY
 # held.py SRC4 SRC6 DST4 DST6 PORT N TMP: N connections a family, each echoed once,
 # held until TMP/go, then each must echo again: TMP/held.res "ok N fail M".
@@ -340,6 +329,16 @@ check "... grown online and taken over" wait_until 30 grew_again
 grep -h "map xcni_snat" "$n1log" | tail -n 3 | sed 's/^/# /'
 check "... xcni_snat is larger than $snat_max now" \
 	test "$(in_node 1 bpftool -j map show pinned "$LAB_PINS/n1/xcni_snat" | jq .max_entries)" -gt "$snat_max"
+# The held connections' SNAT records in the grown map (their flows go on by their
+# conntrack entries alone: only the records show a record lost).
+recs() { # recs ADDR: n1's xcni_snat records whose client is ADDR
+	in_node 1 bpftool -j map dump pinned "$LAB_PINS/n1/xcni_snat" | python3 -c '
+import ipaddress, json, sys
+a = ipaddress.ip_address(sys.argv[1]).packed
+print(sum(bytes(int(b, 16) for b in e["value"][:len(a)]) == a for e in json.load(sys.stdin)))' "$1"
+}
+check "... the 80 held connections' records copied into it ($H4: $(recs "$H4"), $H6: $(recs "$H6"); want 40 each)" \
+	test "$(recs "$H4") $(recs "$H6")" = "40 40"
 touch "$T/go"
 wait "$HOLD"
 check "each of the 80 held connections answered after the growth (its SNAT record kept: $(cat "$T/held.res"))" \
