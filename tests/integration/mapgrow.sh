@@ -11,8 +11,12 @@
 # xcni_policy's 8, xcni_polrange's 2 and xcni_polcidr's 2: c is closed meanwhile,
 # the three maps grow, c's policy goes in (b reaches c, a still does not).
 # The agent is restarted after the policy growth and finds every grown map.
-# Last, xcni_affinity and xcni_snat (1024) are filled past --map-grow (bpftool): each
-# doubles by its fill, what it held copied, b's connections still going.
+# Then xcni_affinity and xcni_snat (1024) are filled past --map-grow (bpftool): each
+# doubles by its fill, what it held copied, b's connections still going. Last,
+# the agent restarts with --lb-algorithm maglev: web's 2 frontends and z's 8 want
+# a Maglev table each past xcni_maglev's 4 (a map of maps): z is closed meanwhile,
+# xcni_maglev grows (made again, the tables put in by fd), every frontend picks
+# its backend from its table (xcnictl explain --sport) and reaches a.
 # MAPGROW_PCT=0 runs the same with growth off: the namespaces and c stay closed.
 #
 #   netns <tag>-node: xcnid --manifests M --kube-proxy-replacement
@@ -21,7 +25,8 @@
 #     xc<hash> ──veth── eth0  <tag>-b  x/b  (the client: x/web's ClusterIPs in a loop)
 #     xc<hash> ──veth── eth0  <tag>-c  x/c  (denied: a's addresses in a loop;
 #                                            TCP 8080 "hello", then admits b alone)
-#   y: 40 pods of node n2 (the ipcache's growth), z: 8 Services to a (xcni_svc's)
+#   y: 40 pods of node n2 (the ipcache's growth), z: 8 Services to a (xcni_svc's,
+#   then xcni_maglev's)
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/node.sh" # sources ../lib.sh
@@ -106,7 +111,7 @@ XCNID_NETNS=$NODE
 # because the map is full, not because their namespace is over its share (a namespace
 # over its share asks no growth: it would only raise it).
 ARGS=(--pod-cidr "$SUBNET.0/24" --node-name n1 --manifests "$M" --no-masquerade --kube-proxy-replacement
-	--map-max xcni_ipcache=32,xcni_ipcache6=32,xcni_svc=8,xcni_affinity=1024,xcni_snat=1024,xcni_podname=16,xcni_policy=8,xcni_polrange=2,xcni_polcidr=2
+	--map-max xcni_ipcache=32,xcni_ipcache6=32,xcni_svc=8,xcni_affinity=1024,xcni_snat=1024,xcni_podname=16,xcni_policy=8,xcni_polrange=2,xcni_polcidr=2,xcni_maglev=4
 	--map-grow "$PCT"
 	--service-ns-share=100 --policy-ns-share=100 -v)
 check "xcnid started: xcni_ipcache, xcni_ipcache6 32 entries, xcni_svc 8, the policy maps 8 and 2, --map-grow $PCT" \
@@ -232,9 +237,33 @@ check "... b's own affinity entries copied, the filled ones too (more than 800)"
 check "... the SNAT's filled records copied (more than 800)" \
 	bash -c "echo $(entries xcni_snat); [ $(entries xcni_snat) -gt 800 ]"
 
+# xcni_maglev: 4 tables, 10 wanted once every frontend picks by Maglev.
+kill "$XCNID_PID" && wait "$XCNID_PID" 2>/dev/null
+XCNID_PID=
+check "xcnid restarted with --lb-algorithm maglev: ready" eval \
+	'start_xcnid "$PIN" "${ARGS[@]}" --lb-algorithm maglev && wait_xcnid_ready'
+CPU0=$(cpu_ms) R0=$(ready_n)
+check "the Service writer found z's 8 tables do not fit xcni_maglev's 4 (closed meanwhile)" wait_until 20 \
+	grep -q "namespace z closed for Service room: xcni_maglev is full.*growing xcni_maglev to 16" "/tmp/xcnid-$XCT_TAG.log"
+check "xcni_maglev grown online, not kept closed" wait_until 30 grew xcni_maglev 4
+check "xcnid ready again" wait_until 30 ready_again
+said_grew
+maglev_pick() { # maglev_pick SVC ARGS...: c's new flow to SVC takes the backend its table names
+	ctl explain x/c "svc/$1" 80/tcp --sport 40000 "${@:2}" --json | jq -e '.choice | startswith("Maglev:")' >/dev/null
+}
+maglev_all() { # web's two frontends and z's eight, each by its own table
+	maglev_pick x/web --family 4 && maglev_pick x/web --family 6 &&
+		for i in $(seq 8); do maglev_pick "z/s$i" || return 1; done
+}
+check "every frontend's table in the grown map: web's (both families, copied) and z's 8 pick by it" \
+	wait_until 30 maglev_all
+check "... 10 tables, the copied two included" bash -c "echo $(entries xcni_maglev); [ $(entries xcni_maglev) -ge 10 ]"
+z_all() { for i in $(seq 8); do reaches b "10.96.9.$i" 80 || return 1; done; }
+check "b reaches a through each of z's 8 Services" wait_until 20 z_all
+
 touch "$T/stop"
 sleep 1.5
-check "b's connections to web across the growths and the restart: 0 failed" res_is b 20 0
+check "b's connections to web across the growths and the restarts: 0 failed" res_is b 20 0
 check "c's probes of a all along: 0 admitted (the verdict unchanged)" \
 	bash -c "cat $T/c.res; read -r _ ok _ fail <$T/c.res; [ \$ok = 0 ] && [ \$fail -ge 4 ]"
 check "xcnictl status: Memory says xcni_ipcache and xcni_svc grew" wait_until 20 \

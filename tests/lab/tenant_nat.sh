@@ -8,15 +8,23 @@
 # datagrams are all answered keeps its tuples: past --snat-client-max (100
 # here) what it holds is refused, as xcnid's count of xcni_snat says (each
 # flow confirmed by a second datagram after its answer: a tuple answered and
-# never confirmed holds its port 5 s only, snat-per-client.md).
+# never confirmed holds its port 5 s only, snat-per-client.md). Last, xcni_snat
+# grows under this traffic (map-growth.md): a fourth address holds TCP
+# connections through the NodePort, more outside addresses open UDP flows until
+# n1's xcnid doubles xcni_snat by its fill, and every held connection must
+# answer after the growth (a record lost is its connection lost: the next
+# segment, no SYN, finds no tuple of its own).
 #
 #   netns xcl-out: 198.51.100.1, 2001:db8:100::1 the attacker (the lab's outside)
 #                  198.51.100.4, 2001:db8:101::4 the other client (added here;
 #                  .2 and .3 are the lab DNS names' outside addresses; IPv6
 #                  charges a /64 as one client: another /64, routed by xcl-ul)
 #                  198.51.100.5, 2001:db8:102::5 the client that holds (answered)
+#                  198.51.100.6, 2001:db8:103::6 the client whose TCP connections
+#                  are held across xcni_snat's growth; .20-.79 its fillers
 #   xcl-n1 192.168.77.1, fd00:77::1 (the NodePort)   xcl-n2 (np/b, tell-peer)
-#   np/cl  NodePort 30080/tcp -> np/b:8080, 30081/udp -> np/b:8081, both families:
+#   np/cl  NodePort 30080/tcp -> np/b:8080, 30081/udp -> np/b:8081, 30082/tcp ->
+#          np/b:9090 (this suite's echo, holding its connections), both families:
 #          n1 SNATs to its own address and sends the flows to n2 in Geneve.
 #
 # The attacker's answers are dropped in xcl-out (iptables), as a host that
@@ -49,7 +57,7 @@ remember_pids
 	printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: np}\n'
 	tell_peer_pod np b n2
 	printf -- '---\napiVersion: v1\nkind: Service\nmetadata: {name: cl, namespace: np}\n'
-	printf 'spec: {type: NodePort, ipFamilyPolicy: PreferDualStack, selector: {app: b}, ports: [{name: http, port: 80, targetPort: http, nodePort: 30080}, {name: echo, port: 81, protocol: UDP, targetPort: echo, nodePort: 30081}]}\n'
+	printf 'spec: {type: NodePort, ipFamilyPolicy: PreferDualStack, selector: {app: b}, ports: [{name: http, port: 80, targetPort: http, nodePort: 30080}, {name: echo, port: 81, protocol: UDP, targetPort: echo, nodePort: 30081}, {name: hold, port: 82, targetPort: 9090, nodePort: 30082}]}\n'
 } >"$T/np.yaml"
 check "apply np/b (n2, tell-peer) and NodePort np/cl 30080/tcp, 30081/udp" lab apply -f "$T/np.yaml" ||
 	{ finish; exit 1; }
@@ -238,6 +246,105 @@ check "xcnictl status on n1: 'NodePort SNAT: N new tuples refused to outside cli
 page=$(in_node 1 curl -s --max-time 10 "http://127.0.0.1:$MPORT/metrics")
 check "n1's metrics page: xcni_nodeport_snat_refused_total $r2" \
 	grep -qx "xcni_nodeport_snat_refused_total $r2" <<<"$page"
+
+# ---- xcni_snat doubled online under NodePort SNAT traffic ------------------------------
+# 40 TCP connections a family from H to n1's NodePort 30082, SNATed to np/b's echo on
+# n2 and held; then outside addresses .20 on open 250 UDP flows each to 30081 (the
+# budget's burst is 256) until n1's xcnid decides to double xcni_snat by its fill
+# (at most 60 addresses; each record a flow). After the growth each held
+# connection sends again and must hear its echo.
+H4=198.51.100.6 H6=2001:db8:103::6
+t0=$(date +%s%N)
+cat >"$T/echo.py" <<'PY'
+import socket, socketserver
+class Echo(socketserver.BaseRequestHandler):
+    def handle(self):
+        while d := self.request.recv(64):
+            self.request.sendall(d)
+class Server(socketserver.ThreadingTCPServer):  # both families: one IPv6 socket
+    address_family, allow_reuse_address, daemon_threads = socket.AF_INET6, True, True
+    def server_bind(self):
+        self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        super().server_bind()
+Server(("::", 9090), Echo).serve_forever()
+PY
+# held.py SRC4 SRC6 DST4 DST6 PORT N TMP: N connections a family, each echoed once,
+# held until TMP/go, then each must echo again: TMP/held.res "ok N fail M".
+cat >"$T/held.py" <<'PY'
+import os, socket, sys, time
+s4, s6, d4, d6, port, n, tmp = sys.argv[1:5] + [int(sys.argv[5]), int(sys.argv[6]), sys.argv[7]]
+def echoes(s, b):
+    try:
+        s.sendall(b)
+        return s.recv(1) == b
+    except OSError:
+        return False
+socks, fail = [], 0
+for i in range(n):
+    for src, dst in ((s4, d4), (s6, d6)):
+        s = socket.socket(socket.AF_INET6 if ":" in dst else socket.AF_INET, socket.SOCK_STREAM)
+        s.settimeout(3)
+        try:
+            s.bind((src, 0))
+            s.connect((dst, port))
+        except OSError:
+            pass
+        socks.append(s)
+up = sum(echoes(s, b"a") for s in socks)
+open(f"{tmp}/held.up", "w").write(f"{up}\n")
+end = time.time() + 120
+while not os.path.exists(f"{tmp}/go") and time.time() < end:
+    time.sleep(0.05)
+ok = sum(echoes(s, b"b") for s in socks)
+open(f"{tmp}/held.res", "w").write(f"ok {ok} fail {len(socks) - ok}\n")
+PY
+"$XCNICTL" lab exec np/b -- /usr/bin/python3 "$T/echo.py" & # not lab(): $! is the echo itself
+ECHO=$!
+MINE+=("$ECHO")
+check "outside addresses $H4, $H6 and 60 fillers (198.51.100.20-79) on xcl-out; np/b echoes on 9090" \
+	bash -c "ip -n xcl-out addr add $H4/24 dev eth0 && ip -n xcl-out addr add $H6/64 dev eth0 nodad &&
+		ip -n xcl-ul route add ${H6%::*}::/64 via $A6 &&
+		for i in \$(seq 20 79); do ip -n xcl-out addr add 198.51.100.\$i/24 dev eth0 || exit 1; done &&
+		ip netns exec xcl-out iptables -A INPUT -m iprange --dst-range 198.51.100.20-198.51.100.79 -p udp --sport 30081 -j DROP"
+ip netns exec xcl-out /usr/bin/python3 "$T/held.py" "$H4" "$H6" "$N1" "$N16" 30082 40 "$T" &
+HOLD=$!
+MINE+=("$HOLD")
+check "$H4 and $H6 hold 40 TCP connections each through $N1:30082 and [$N16]:30082 to np/b, each echoed" \
+	wait_until 20 grep -qx 80 "$T/held.up"
+n1log=$XCNI_LAB_DIR/n1/xcnid.log
+decided() { grep -c "map xcni_snat: .* doubling it" "$n1log"; }
+d0=$(decided) g0=$(grep -c "map xcni_snat grew" "$n1log") r0=$(grep -c "xcnid: ready" "$n1log")
+snat_max=$(in_node 1 bpftool -j map show pinned "$LAB_PINS/n1/xcni_snat" | jq .max_entries)
+fillers=0
+for i in $(seq 20 79); do
+	[ "$(decided)" -gt "$d0" ] && break
+	flood udp "198.51.100.$i" "$N1" 30081 20000 250 >/dev/null
+	fillers=$((fillers + 1))
+	sleep 0.5
+done
+check "n1's xcnid decides to double xcni_snat ($snat_max entries) by its fill: $fillers fillers, 250 UDP flows each" \
+	wait_until 10 bash -c "[ \$(grep -c 'map xcni_snat: .* doubling it' $n1log) -gt $d0 ]"
+grew_again() { [ "$(grep -c "map xcni_snat grew" "$n1log")" -gt "$g0" ] && [ "$(grep -c "xcnid: ready" "$n1log")" -gt "$r0" ]; }
+check "... grown online and taken over" wait_until 30 grew_again
+grep -h "map xcni_snat" "$n1log" | tail -n 3 | sed 's/^/# /'
+check "... xcni_snat is larger than $snat_max now" \
+	test "$(in_node 1 bpftool -j map show pinned "$LAB_PINS/n1/xcni_snat" | jq .max_entries)" -gt "$snat_max"
+# The held connections' SNAT records in the grown map (their flows go on by their
+# conntrack entries alone: only the records show a record lost).
+recs() { # recs ADDR: n1's xcni_snat records whose client is ADDR
+	in_node 1 bpftool -j map dump pinned "$LAB_PINS/n1/xcni_snat" | python3 -c '
+import ipaddress, json, sys
+a = ipaddress.ip_address(sys.argv[1]).packed
+print(sum(bytes(int(b, 16) for b in e["value"][:len(a)]) == a for e in json.load(sys.stdin)))' "$1"
+}
+check "... the 80 held connections' records copied into it ($H4: $(recs "$H4"), $H6: $(recs "$H6"); want 40 each)" \
+	test "$(recs "$H4") $(recs "$H6")" = "40 40"
+touch "$T/go"
+wait "$HOLD"
+check "each of the 80 held connections answered after the growth ($(cat "$T/held.res"))" \
+	grep -qx "ok 80 fail 0" "$T/held.res"
+kill "$ECHO" && wait "$ECHO" 2>/dev/null
+diag "the growth's part of this suite took $((($(date +%s%N) - t0) / 1000000)) ms"
 
 lab_down_checked
 finish

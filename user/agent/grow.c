@@ -40,8 +40,8 @@
  * finds it cannot hold what it wants (grow_ask), to the doubling that holds
  * it, at most once a GROW_GAP_MS. A writer PAIR's next row grows with it to
  * the same size: xcni_svcbe holds at most xcni_svcslot's entries and the
- * Service judge counts the slots alone. xcni_maglev (a map of maps: made
- * with an inner map, its values map ids) is not grown.
+ * Service judge counts the slots alone. xcni_maglev is a map of maps: made
+ * again from an inner map, its tables put in by fd (grow_one, copy_one).
  */
 enum { FILL, WRITER, PAIR };
 static const struct {
@@ -52,7 +52,8 @@ static const struct {
 	     { "xcni_svc", WRITER },	     { "xcni_revnat", WRITER },   { "xcni_backend", WRITER },
 	     { "xcni_svcslot", PAIR },    { "xcni_svcbe", WRITER },    { "xcni_policy", WRITER },
 	     { "xcni_polrange", WRITER }, { "xcni_polcidr", WRITER },  { "xcni_identity", WRITER },
-	     { "xcni_polname", WRITER },  { "xcni_podname", WRITER },  { "xcni_rulename", WRITER } };
+	     { "xcni_polname", WRITER },  { "xcni_podname", WRITER },  { "xcni_rulename", WRITER },
+	     { "xcni_maglev", WRITER } };
 #define NGROW (sizeof(rows) / sizeof(rows[0]))
 /* A writer's growth at most this often a map (an exec and reload: 0.7-1 s of the agent's CPU). */
 #define GROW_GAP_MS 60000
@@ -76,11 +77,13 @@ static const char *grow_dir; /* the pin dir (grow_prepare; NULL: no growth in th
 /*
  * The size map (fd, info) grows to so as to hold want entries: a doubling of
  * it, at most its ceiling, 1% of the node's memory at what an entry costs
- * now; 0 at the ceiling.
+ * now; 0 at the ceiling. A map of maps' entry holds its map: xcni_maglev's a
+ * Maglev table, XCNI_MAGLEV_M ids in an array's 8-byte slots (128 KiB).
  */
 static __u32 grow_to(int fd, const struct bpf_map_info *info, size_t want)
 {
-	unsigned long long per = info->max_entries ? xcni_fd_memlock(fd) / info->max_entries : 0;
+	unsigned long long per = (info->max_entries ? xcni_fd_memlock(fd) / info->max_entries : 0) +
+				 (info->type == BPF_MAP_TYPE_HASH_OF_MAPS ? XCNI_MAGLEV_M * 8ull : 0);
 	/* A map without preallocation says what its entries use now: an entry
 	 * at least its key, value and the kernel's element around them. */
 	unsigned long long least = info->key_size + info->value_size + 64;
@@ -232,16 +235,19 @@ struct copy {
 	int fd;
 	__u64 flags;
 	long done, failed;
+	bool ids; /* a map of maps: a value read is a map's id, one written its fd */
 };
 
 static void copy_one(void *ctx, const void *key, const void *val)
 {
 	struct copy *c = ctx;
+	int in = c->ids ? bpf_map_get_fd_by_id(*(const __u32 *)val) : -1;
 
-	if (bpf_map_update_elem(c->fd, key, val, c->flags))
+	if ((c->ids && in < 0) || bpf_map_update_elem(c->fd, key, c->ids ? &in : val, c->flags))
 		c->failed++; /* NOEXIST: the new map's own is newer */
 	else
 		c->done++;
+	xcni_close(&in);
 }
 
 /* Map NAME grown to TO entries (at most its ceiling): a new one made and
@@ -251,7 +257,7 @@ static int grow_one(const char *dir, const char *name, __u32 to)
 	char path[512], gpath[512], tmp[520];
 	struct bpf_map_info info;
 	struct copy c = { .fd = -1, .flags = BPF_ANY };
-	int old = xcni_pin_info(dir, name, &info), btf = -1, err;
+	int old = xcni_pin_info(dir, name, &info), btf = -1, in = -1, err;
 	int64_t t0;
 
 	if (old < 0) {
@@ -264,16 +270,22 @@ static int grow_one(const char *dir, const char *name, __u32 to)
 	}
 	if (info.btf_id)
 		btf = bpf_btf_get_fd_by_id(info.btf_id);
+	/* A map of maps is made from an inner map, the template each map put in
+	 * must match: xcni_maglev's a Maglev table, as svcsync.c maglev_install's. */
+	c.ids = info.type == BPF_MAP_TYPE_HASH_OF_MAPS;
+	in = c.ids ? bpf_map_create(BPF_MAP_TYPE_ARRAY, NULL, 4, 4, XCNI_MAGLEV_M, NULL) : -1;
 	{
 		LIBBPF_OPTS(bpf_map_create_opts, co, .map_flags = info.map_flags,
 			    .btf_fd = btf >= 0 ? (__u32)btf : 0,
 			    .btf_key_type_id = btf >= 0 ? info.btf_key_type_id : 0,
-			    .btf_value_type_id = btf >= 0 ? info.btf_value_type_id : 0);
+			    .btf_value_type_id = btf >= 0 ? info.btf_value_type_id : 0,
+			    .inner_map_fd = in >= 0 ? (__u32)in : 0);
 
 		c.fd = bpf_map_create(info.type, name, info.key_size, info.value_size, to, &co);
 	}
 	err = c.fd < 0 ? -errno : 0;
 	xcni_close(&btf);
+	xcni_close(&in);
 	t0 = xcni_mono_ms();
 	if (!err && mapw_walk(old, &info, 1, copy_one, &c) < 0)
 		err = -EIO;
@@ -365,6 +377,7 @@ int grow_finish(const char *dir, const struct map_max *mm, int n, bool taken_ove
 		old = xcni_pin_info(dir, gname, &oi);
 		if (old < 0)
 			continue;
+		c.ids = oi.type == BPF_MAP_TYPE_HASH_OF_MAPS;
 		c.fd = xcni_pin_info(dir, rows[i].name, &ni);
 		/* Not the pinned one (a crash between the two pins): nothing to catch up. */
 		if (c.fd >= 0 && ni.id != oi.id)

@@ -670,21 +670,17 @@ struct mapscan {
 static mapw_walk_fn scan_walker(const char *name, const struct bpf_map_info *info, struct mapscan *sc,
 			   void **ctx)
 {
-	if (!strcmp(name, "xcni_ct") && info->key_size == sizeof(struct xcni_ct_key) &&
-	    info->value_size == sizeof(struct xcni_ct_entry)) {
-		*ctx = &sc->cc;
-		return ct_fn;
-	}
-	if (!strcmp(name, "xcni_policy") && info->key_size == sizeof(struct xcni_polhash_key) &&
-	    info->value_size == sizeof(struct xcni_policy_val)) {
-		*ctx = &sc->pol;
-		return polhash_fn;
-	}
-	if (!strcmp(name, "xcni_polrange") && info->key_size == sizeof(struct xcni_policy_key) &&
-	    info->value_size == sizeof(struct xcni_policy_val)) {
-		*ctx = &sc->pol;
-		return polrange_fn;
-	}
+	const struct { const char *name; size_t k, v; mapw_walk_fn fn; void *ctx; } w[] = {
+		{ "xcni_ct", sizeof(struct xcni_ct_key), sizeof(struct xcni_ct_entry), ct_fn, &sc->cc },
+		{ "xcni_policy", sizeof(struct xcni_polhash_key), sizeof(struct xcni_policy_val),
+		  polhash_fn, &sc->pol },
+		{ "xcni_polrange", sizeof(struct xcni_policy_key), sizeof(struct xcni_policy_val),
+		  polrange_fn, &sc->pol },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(w); i++)
+		if (!strcmp(name, w[i].name) && info->key_size == w[i].k && info->value_size == w[i].v)
+			return *ctx = w[i].ctx, w[i].fn;
 	*ctx = NULL;
 	return NULL;
 }
@@ -865,24 +861,17 @@ int metrics_open(const char *pin_dir, struct http *h, struct metrics **out)
 	if (!m)
 		return -ENOMEM;
 	m->ncpus = libbpf_num_possible_cpus();
-	if (m->ncpus < 0) {
-		err = m->ncpus;
-		pr_err("metrics: possible CPUs: %s\n", strerror(-err));
-		goto fail;
-	}
 	m->pin_dir = strdup(pin_dir);
-	if (!m->pin_dir) {
-		err = -ENOMEM;
-		goto fail;
+	if (m->ncpus < 0)
+		pr_err("metrics: possible CPUs: %s\n", strerror(-m->ncpus));
+	err = m->ncpus < 0 ? m->ncpus : !m->pin_dir ? -ENOMEM :
+	      http_route(h, "/metrics", METRICS_CONTENT_TYPE, metrics_render, m);
+	if (err) {
+		metrics_free(m);
+		return err;
 	}
-	err = http_route(h, "/metrics", METRICS_CONTENT_TYPE, metrics_render, m);
-	if (err)
-		goto fail;
 	*out = m;
 	return 0;
-fail:
-	metrics_free(m);
-	return err;
 }
 
 void metrics_set_sources(struct metrics *m, const struct hooks *hk, struct flowd *fd)
