@@ -333,9 +333,15 @@ check "  ... the rest passed: 7 of 10" grep -q '^7 passed, 3 failed, 0 skipped' 
 if ! check "with the route back: green again" out_has '^20 passed, 0 failed' CT; then
 	# What the underlay's IPv6 neighbours were (6.1 under TCG lost an IPv6 NodePort
 	# from outside here), and the outside's tests once more with 5 s each.
-	for n in out ul n1 n2; do diag "xcl-$n: $(ip -n "xcl-$n" -6 neigh | tr '\n' ';')"; done
+	nd() {
+		for n in out ul n1 n2; do
+			diag "xcl-$n: $(ip -n "xcl-$n" -6 neigh | tr '\n' ';') $(ip netns exec "xcl-$n" nstat -asz |
+				awk '/Icmp6(In|Out)Neighbor|Icmp6OutDestUnreachs|Ip6(In|Out)NoRoutes/ {printf "%s=%s ", $1, $2}')"
+		done
+	}
+	nd
 	CT --timeout-ms 5000 --test 'outside-to-nodeport/*' 2>&1 | sed 's/^/# again: /'
-	for n in out ul n1 n2; do diag "xcl-$n: $(ip -n "xcl-$n" -6 neigh | tr '\n' ';')"; done
+	nd
 fi
 
 lab_down_checked
