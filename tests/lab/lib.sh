@@ -192,6 +192,8 @@ lab_fallbacks_check() {
 	v=$(uname -r | awk -F. '{print $1 * 1000 + $2}')
 	[ "$v" -lt 6006 ] && tcx=1
 	[ "$v" -lt 6003 ] && l3=1
+	# xcnid's probe failed on purpose (XCNI_PROBE_FAIL): the same fallback on any kernel.
+	[ "${XCNI_PROBE_FAIL:-}" = adjust-room-decap-l3 ] && l3=1
 	[ -n "${XCNI_ATTACH:-}" ] && tcx=-1 # forced either way: not the kernel's choice
 	lab_fb() {
 		for log in "$XCNI_LAB_DIR"/n*/xcnid.log; do

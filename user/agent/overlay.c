@@ -100,8 +100,9 @@ int overlay_resolve(struct overlay *ov)
 	if (ov->node_ip && overlay_has6(ov)) {
 		char a4[INET_ADDRSTRLEN];
 
-		pr_info("overlay: underlay %s (ifindex %d, MTU %u), node addresses %s and %s (%s), "
-			"VNI %u\n", ov->underlay, l.ifindex, l.mtu,
+		/* A fallback is a warning, as the probe's (xcnid logs no info without -v). */
+		xlog(ov->same_fam ? XLOG_WARN : XLOG_INFO, "overlay: underlay %s (ifindex %d, MTU %u), "
+		     "node addresses %s and %s (%s), VNI %u\n", ov->underlay, l.ifindex, l.mtu,
 			inet_ntop(AF_INET, &ov->node_ip, a4, sizeof(a4)),
 			inet_ntop(AF_INET6, ov->node_ip6, a, sizeof(a)),
 			ov->underlay6 ? "tunnel family ipv6: IPv6 to nodes with an IPv6 InternalIP, "
