@@ -143,8 +143,8 @@ static int open_lab_nodes(struct ctl_lab_node *ln, struct node_maps *all, size_t
 static int explain_cluster(const struct ctl_ctx *c, char **argv)
 {
 	struct flows_agent *fa = NULL;
-	char req[1200], msg[400], **ans = NULL;
-	json_t **recs;
+	char req[1200], msg[400];
+	json_t **recs = NULL;
 	size_t n = 0, got = 0;
 	int err;
 
@@ -155,27 +155,17 @@ static int explain_cluster(const struct ctl_ctx *c, char **argv)
 				c->opts & OPT_SPORT ? c->sport : 0, req, sizeof(req), msg, sizeof(msg));
 	if (err)
 		return pr_err_ret(err, "%s\n", err == -E2BIG ? "SRC or DST too long" : msg);
-	if ((err = flows_ask_all(c->kubeconfig, c->tls_dir, req, 10, &fa, &ans, &n)))
+	if ((err = flows_ask_all(c->kubeconfig, c->tls_dir, req, 10, &fa, &recs, &n)))
 		return err;
-	recs = calloc(n ? n : 1, sizeof(*recs));
-	for (size_t i = 0; recs && i < n; i++) {
-		json_t *r = ans[i] ? json_loads(ans[i], 0, NULL) : NULL;
-		const char *e = json_string_value(json_object_get(r, "error"));
-
-		if (!r || e)
-			pr_err("node %s: %s\n", fa[i].node, e ? e : fa[i].why[0] ? fa[i].why :
-			       "an answer that is not JSON");
-		if (r && !e)
-			recs[got++] = r;
+	for (size_t i = 0; i < n; i++)
+		if (!(recs[got] = recs[i]))
+			pr_err("node %s: %s\n", fa[i].node, fa[i].why);
 		else
-			json_decref(r);
-		free(ans[i]);
-	}
-	err = !recs ? -ENOMEM : got ? explain_merge_show(c, recs, got) : -ENOENT;
-	for (size_t i = 0; recs && i < got; i++)
+			got++;
+	err = got ? explain_merge_show(c, recs, got) : -ENOENT;
+	for (size_t i = 0; i < got; i++)
 		json_decref(recs[i]);
 	free(recs);
-	free(ans);
 	free(fa);
 	return err;
 }

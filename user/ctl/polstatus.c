@@ -78,33 +78,23 @@ static void node_read(struct ps_node *n, const char *name, const char *pin)
 static int nodes_ask(const struct ctl_ctx *c, struct ps_node *nodes, size_t *nn)
 {
 	struct flows_agent *fa = NULL;
-	char **ans = NULL;
+	json_t **docs = NULL;
 	size_t n = 0;
 	int err = flows_ask_all(c->kubeconfig, c->tls_dir, FLOWS_REQ_KIND "=" FLOWS_REQ_POLSTATUS "\n",
-				10, &fa, &ans, &n);
+				10, &fa, &docs, &n);
 
 	if (err)
 		return err;
 	*nn = 0;
 	for (size_t i = 0; i < n; i++) {
-		json_t *doc = ans[i] ? json_loads(ans[i], 0, NULL) : NULL;
-
-		if (doc && json_object_get(doc, "error")) {
-			snprintf(fa[i].why, sizeof(fa[i].why), "%.150s",
-				 json_string_value(json_object_get(doc, "error")) ?: "");
-			json_decref(doc);
-			doc = NULL;
-		}
-		if (!doc)
-			pr_err("node %s: no policy status: %s\n", fa[i].node,
-			       fa[i].why[0] ? fa[i].why : "an answer that is not JSON");
+		if (!docs[i])
+			pr_err("node %s: no policy status: %s\n", fa[i].node, fa[i].why);
 		if (*nn < PS_MAX_NODES)
-			node_index(&nodes[(*nn)++], fa[i].node, doc);
+			node_index(&nodes[(*nn)++], fa[i].node, docs[i]);
 		else
-			json_decref(doc);
-		free(ans[i]);
+			json_decref(docs[i]);
 	}
-	free(ans);
+	free(docs);
 	free(fa);
 	for (size_t i = 0; i < *nn; i++)
 		if (nodes[i].doc)

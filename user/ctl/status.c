@@ -902,23 +902,19 @@ static json_t *collect(const struct ctl_ctx *c, const struct ctl_lab_node *tg, s
 static json_t *cluster_collect(const char *kubeconfig, const char *tls_dir)
 {
 	struct flows_agent *fa = NULL;
-	char **ans = NULL;
+	json_t **docs = NULL, *nodes;
 	size_t n = 0;
-	json_t *nodes;
 
 	if (flows_ask_all(kubeconfig, tls_dir, FLOWS_REQ_KIND "=" FLOWS_REQ_STATUS "\n", 10, &fa,
-			  &ans, &n))
+			  &docs, &n))
 		return NULL;
 	nodes = json_array();
 	for (size_t i = 0; i < n; i++) {
-		json_t *a = ans[i] ? json_loads(ans[i], 0, NULL) : NULL, *pr = json_array();
-		const char *err = json_string_value(json_object_get(a, "error"));
+		json_t *a = docs[i], *pr = json_array();
 
-		if (!a || err) {
+		if (!a) {
 			json_array_append_new(nodes, json_pack("{s:s,s:s,s:s+}", "node", fa[i].node,
-				"verdict", "DOWN", "why", "no status from its agent: ",
-				err ?: fa[i].why[0] ? fa[i].why : "an answer that is not JSON"));
-			json_decref(a);
+				"verdict", "DOWN", "why", "no status from its agent: ", fa[i].why));
 			json_decref(pr);
 		} else {
 			agent_problems(a, pr);
@@ -926,9 +922,8 @@ static json_t *cluster_collect(const char *kubeconfig, const char *tls_dir)
 				"verdict", json_array_size(pr) ? "DEGRADED" : "OK", "problems", pr,
 				"agent", a));
 		}
-		free(ans[i]);
 	}
-	free(ans);
+	free(docs);
 	free(fa);
 	return nodes;
 }

@@ -294,12 +294,12 @@ int flows_explain_req(const char *src, const char *dst, const char *pp, unsigned
 }
 
 int flows_ask_all(const char *kubeconfig, const char *tls_dir, const char *req, long timeout_s,
-		  struct flows_agent **agents, char ***answers, size_t *n)
+		  struct flows_agent **agents, json_t ***docs, size_t *n)
 {
-	char err[512];
+	char err[512], **raw;
 	int ret;
 
-	*answers = NULL;
+	*docs = NULL;
 	if ((ret = flows_tls_check(tls_dir, err, sizeof(err)))) {
 		fprintf(stderr, "%s\n", err);
 		return ret;
@@ -309,8 +309,12 @@ int flows_ask_all(const char *kubeconfig, const char *tls_dir, const char *req, 
 			fprintf(stderr, "--kubeconfig %s: %s\n", kubeconfig ? kubeconfig : "", err);
 		return ret;
 	}
-	*answers = calloc(*n ? *n : 1, sizeof(**answers));
-	if (!*answers) {
+	raw = calloc(*n ? *n : 1, sizeof(*raw));
+	*docs = calloc(*n ? *n : 1, sizeof(**docs));
+	if (!raw || !*docs) {
+		free(raw);
+		free(*docs);
+		*docs = NULL;
 		free(*agents);
 		*agents = NULL;
 		return -ENOMEM;
@@ -326,8 +330,8 @@ int flows_ask_all(const char *kubeconfig, const char *tls_dir, const char *req, 
 			struct flows_agent *a = &(*agents)[i];
 			size_t len;
 
-			if (a->why[0] || (*answers)[i] ||
-			    !flows_http_get(tls_dir, a, NULL, req, timeout_s, &(*answers)[i], &len, err,
+			if (a->why[0] || raw[i] ||
+			    !flows_http_get(tls_dir, a, NULL, req, timeout_s, &raw[i], &len, err,
 					     sizeof(err)))
 				continue;
 			if (!strncmp(err, "HTTP 503", 8) && waited_ms < timeout_s * 1000)
@@ -339,6 +343,19 @@ int flows_ask_all(const char *kubeconfig, const char *tls_dir, const char *req, 
 			break;
 		usleep(100 * 1000);
 	}
+	for (size_t i = 0; i < *n; i++) {
+		struct flows_agent *a = &(*agents)[i];
+		json_t *d = raw[i] ? json_loads(raw[i], 0, NULL) : NULL;
+		const char *e = json_string_value(json_object_get(d, "error"));
+
+		if (e || (!d && !a->why[0]))
+			snprintf(a->why, sizeof(a->why), "%.150s", e ?: "an answer that is not JSON");
+		(*docs)[i] = e ? NULL : d;
+		if (e)
+			json_decref(d);
+		free(raw[i]);
+	}
+	free(raw);
 	return 0;
 }
 

@@ -105,12 +105,12 @@ void *flows_explain_merge(void *const *records, size_t n);
 
 /*
  * req (request lines) asked of every agent of the cluster (flows_agents_cluster),
- * in turn: *agents (the caller's to free) and answers[i] (each the caller's
- * to free; NULL where agents[i].why says why it was not asked or did not
- * answer). 0 or -errno (said).
+ * in turn: *agents (the caller's to free) and docs[i], each answer as JSON (the
+ * caller's to free; NULL where agents[i].why says why it was not asked, did
+ * not answer, answered an error or not JSON). 0 or -errno (said).
  */
 int flows_ask_all(const char *kubeconfig, const char *tls_dir, const char *req, long timeout_s,
-		  struct flows_agent **agents, char ***answers, size_t *n);
+		  struct flows_agent **agents, struct json_t ***docs, size_t *n);
 
 /* ---- several nodes' records of a connection ------------------------------- */
 
