@@ -16,11 +16,13 @@
  *   its namespace's already (every local pod is tiered: call selects all),
  * and, for scale, the whole compile of the same view. Prints the mean and the
  * slowest update (thread CPU time) and what the last one worked out again.
+ * IPB 1: every Namespace also has scale_sim.py's egress NetworkPolicy (all its pods
+ * to 0.0.0.0/0 except 10.0.0.0/8 on TCP 443), a prefix holding every pod's address.
  *
  *   make -j2 all
  *   cc -O2 -I user -o /tmp/cnp_change bench/cnp_change.c build/libxcni.a \
  *      $(pkg-config --libs jansson libbpf libmnl) -lyaml -lcurl -lz -lelf
- *   /tmp/cnp_change [PODS [NS [NODES [NCNP [N]]]]]      (100000 1000 1000 20 10)
+ *   /tmp/cnp_change [PODS [NS [NODES [NCNP [N [IPB]]]]]]  (100000 1000 1000 20 10 0)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,7 +58,7 @@ int main(int argc, char **argv)
 {
 	int npods = argc > 1 ? atoi(argv[1]) : 100000, nns = argc > 2 ? atoi(argv[2]) : 1000;
 	int nnodes = argc > 3 ? atoi(argv[3]) : 1000, ncnp = argc > 4 ? atoi(argv[4]) : 20;
-	int n = argc > 5 ? atoi(argv[5]) : 10;
+	int n = argc > 5 ? atoi(argv[5]) : 10, ipb = argc > 6 ? atoi(argv[6]) : 0;
 	struct store *st = store_new();
 	struct pol_incr *pi = pol_incr_new();
 	struct pol_opts o = { .node_name = "n1" };
@@ -72,6 +74,14 @@ int main(int argc, char **argv)
 			 "\"labels\":{\"team\":\"t%d\",\"grp\":\"g%d\"}}}", i, i % 4, i % 100);
 		put(st, b);
 		fx_np_app(st, i);
+		snprintf(b, sizeof(b),
+			 "{\"apiVersion\":\"networking.k8s.io/v1\",\"kind\":\"NetworkPolicy\","
+			 "\"metadata\":{\"name\":\"egress\",\"namespace\":\"ns%d\"},\"spec\":{"
+			 "\"podSelector\":{},\"policyTypes\":[\"Egress\"],\"egress\":[{\"to\":[{"
+			 "\"ipBlock\":{\"cidr\":\"0.0.0.0/0\",\"except\":[\"10.0.0.0/8\"]}}],"
+			 "\"ports\":[{\"port\":443}]}]}}", i);
+		if (ipb)
+			put(st, b);
 	}
 	fx_pods(st, npods, nns, nnodes, "");
 	for (int i = 0; i < ncnp; i++) {
@@ -87,7 +97,7 @@ int main(int argc, char **argv)
 	t1 = fx_cpu_us();
 	printf("%d pods, %d Namespaces, %d Nodes, %d NetworkPolicies, %d "
 	       "ClusterNetworkPolicies: first compile %.1f ms\n",
-	       npods, nns, nnodes, nns, ncnp + 1, (t1 - t0) / 1e3);
+	       npods, nns, nnodes, nns * (1 + !!ipb), ncnp + 1, (t1 - t0) / 1e3);
 	snprintf(subj, sizeof(subj), "{\"matchLabels\":{\"grp\":\"g1\"}}");
 	for (int i = 0; i < n; i++) {
 		const char *act = i % 2 ? "Deny" : "Accept";

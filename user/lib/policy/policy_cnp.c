@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "lib/system/cidr.h"
+#include "lib/system/hmap.h"
 #include "lib/policy/policy_int.h"
 
 struct vd {
@@ -667,27 +668,64 @@ static const struct k8s_labels *ns_labels_of(const struct pol_ctx *x, const char
 	return l ? &l->labels : &none;
 }
 
-/* The identities some pod of which has an address a rule prefix holds. */
+/* An identity's entries (not a group's, any peer's or a node's). */
+static bool by_label_set(uint32_t peer)
+{
+	return peer >= XCNI_ID_MIN_LABELS && peer < XCNI_ID_CIDR_BASE;
+}
+
+/* Did a pod join or leave identity id in this update (x->idmoved)? */
+static bool id_moved(const struct pol_ctx *x, uint32_t id)
+{
+	return !x->idmoved || hmap_has(x->idmoved, hu32(id), UKEY(id));
+}
+
+/*
+ * The identities whose pods' addresses lie in two regions (region_of: the longest rule prefix
+ * holding one, or none): they go by address. A pod's decision reads only its identity and its
+ * region, so an identity in one region goes by identity, decided there by any pod of it
+ * (dir_ids): a prefix holding every pod (a NetworkPolicy's 0.0.0.0/0) costs a decision per
+ * identity, not a polcidr key per pod of the cluster in every tiered pod. A patch looks only
+ * at the identities a pod joined or left: another is split if held without an entry in old.
+ */
 static int ids_split(struct pol_u32set *split, const struct cnpctx *cc, const struct memo *m)
 {
 	const struct pol_ctx *x = cc->x;
+	struct pol_u32set had = { 0 };
+	int ret = pol_u32set_init(&had, cc->old ? cc->old->nentries : 0);
 
-	for (size_t i = 0; i < x->npods; i++) {
-		const struct k8s_pod *p = x->pods[i];
-		struct xcni_prefix a4 = xcni_prefix_host(p->ip, NULL), a6 = xcni_prefix_host(0, p->ip6);
+	for (size_t i = 0; !ret && cc->old && i < cc->old->nentries; i++)
+		if (cc->old->entries[i].key.dir == cc->dir && by_label_set(cc->old->entries[i].key.peer))
+			pol_u32set_add(&had, cc->old->entries[i].key.peer);
+	for (size_t k = 0; !ret && k < x->r->nidentities; k++) {
+		uint32_t id = x->r->identities[k].id;
+		bool look = !cc->old || id_moved(x, id);
+		bool two = !look && x->id_off[k + 1] > x->id_off[k] && !pol_u32set_has(&had, id);
+		int first = -2;
 
-		if (!pol_pod_managed(p) ||
-		    !((p->ip && region_of(m, &a4) >= 0) || (p->has_ip6 && region_of(m, &a6) >= 0)))
-			continue;
-		if (!split->v && pol_u32set_init(split, x->npods))
-			return -ENOMEM;
-		pol_u32set_add(split, x->pod_id[i]);
+		for (size_t j = x->id_off[k]; look && !two && j < x->id_off[k + 1]; j++) {
+			const struct k8s_pod *p = x->pods[x->id_pods[j]];
+			const struct xcni_prefix a[2] = { xcni_prefix_host(p->ip, NULL),
+							  xcni_prefix_host(0, p->ip6) };
+
+			for (int f = 0; f < 2; f++) {
+				int r = (f ? p->has_ip6 : !!p->ip) ? region_of(m, &a[f]) : first;
+
+				two |= first > -2 && r != first;
+				first = r;
+			}
+		}
+		if (two && !split->v)
+			ret = pol_u32set_init(split, x->r->nidentities);
+		if (!ret && two)
+			pol_u32set_add(split, id);
 	}
-	return 0;
+	free(had.v);
+	return ret;
 }
 
-/* The pods that cannot go by identity (dir_ids; split: the identities a rule prefix holds an
- * address of), each address as itself. */
+/* The pods that cannot go by identity (dir_ids; split: identities in two regions), each
+ * address as itself. */
 static int dir_pods(struct cnpctx *cc, struct out *o, struct vd *buf, struct memo *m,
 		    const struct pol_u32set *split)
 {
@@ -707,47 +745,29 @@ static int dir_pods(struct cnpctx *cc, struct out *o, struct vd *buf, struct mem
 	return ret;
 }
 
-/* An identity's entries (not a group's, any peer's or a node's) and whether a pod with an
- * address holds it now (x->id_pods). */
-static bool by_label_set(uint32_t peer)
-{
-	return peer >= XCNI_ID_MIN_LABELS && peer < XCNI_ID_CIDR_BASE;
-}
-
-static bool id_held(const struct pol_ctx *x, uint32_t id)
-{
-	const struct identity *p = pol_identity_find(x->r, id);
-	size_t k = p ? (size_t)(p - x->r->identities) : 0;
-
-	return p && x->id_off[k + 1] > x->id_off[k];
-}
-
 /*
  * The pods by identity, one group keyed by it for each identity held (split:
- * those a rule prefix holds an address of, which go by address). From
+ * those whose pods' addresses lie in two regions, which go by address). From
  * nothing each is decided. A patch (old: the pod's last result, its rules
- * and port intervals the same) keeps old's identities' entries of dir but
- * those no pod holds any more or split holds, and decides the new: a pod that came,
- * went or was relabelled costs its identity's decision at most, not every
- * peer's. The groups (nodes, gateway, domainNames) are made again, most
- * from old's (peer_out).
+ * and port intervals the same) keeps old's entries of the identities no pod
+ * joined or left (their pods, so their regions, held or split, are as they
+ * were: old has the entries of those held and not split) and decides the
+ * rest: a pod that came, went or was relabelled costs its identities'
+ * decisions at most, not every peer's. The groups (nodes, gateway,
+ * domainNames) are made again, most from old's (peer_out).
  */
 static int dir_ids(struct cnpctx *cc, struct out *o, struct vd *buf,
 		   const struct pol_u32set *split, const struct pol_ep *old)
 {
 	const struct pol_ctx *x = cc->x;
-	struct pol_u32set had = { 0 };
-	int ret = pol_u32set_init(&had, old ? old->nentries : 0);
+	int ret = 0;
 
 	for (size_t i = 0; !ret && old && i < old->nentries; i++) {
 		const struct pol_entry *e = &old->entries[i];
-		bool id = by_label_set(e->key.peer);
 
 		if (e->key.dir != cc->dir || e->key.peer >= XCNI_ID_CIDR_BASE ||
-		    (id && (!id_held(x, e->key.peer) || pol_u32set_has(split, e->key.peer))))
+		    (by_label_set(e->key.peer) && id_moved(x, e->key.peer)))
 			continue;
-		if (id)
-			pol_u32set_add(&had, e->key.peer);
 		if (!(ret = xcni_grow(&o->e, &o->cap, o->n, sizeof(*o->e))))
 			o->e[o->n++] = *e;
 	}
@@ -757,7 +777,7 @@ static int dir_ids(struct cnpctx *cc, struct out *o, struct vd *buf,
 		struct peer pr = { .id = id };
 
 		if (x->id_off[k + 1] == x->id_off[k] || pol_u32set_has(split, id) ||
-		    pol_u32set_has(&had, id))
+		    (old && !id_moved(x, id)))
 			continue;
 		p = pr.pod = x->pods[x->id_pods[x->id_off[k]]];
 		pr.ns_labels = ns_labels_of(x, p->meta.ns);
@@ -765,7 +785,6 @@ static int dir_ids(struct cnpctx *cc, struct out *o, struct vd *buf,
 		decide_all(cc, &pr, buf);
 		ret = emit_group(o, cc, id, buf);
 	}
-	free(had.v);
 	return ret;
 }
 
@@ -851,13 +870,6 @@ static int compile_dir(struct cnpctx *cc, struct out *o, const struct pol_ep *ol
 
 	if (!buf)
 		ret = -ENOMEM;
-	/*
-	 * Pods by identity where that says all (no rule prefix holds an address
-	 * of the identity's pods, no egress named port): identity entries, which
-	 * the data plane looks up first. The rest by address, as themselves.
-	 */
-	if (!ret && !m.by_ports && m.npfx)
-		ret = ids_split(&split, cc, &m);
 	/* Only the pods (identities, addresses) and the Nodes can have moved (cnp_apply,
 	 * eps_dirty_audited): patched, old's groups numbered again in the order from nothing
 	 * numbers them (the nodes' first: a Node's address is the node's, as in the ipcache). */
@@ -867,15 +879,22 @@ static int compile_dir(struct cnpctx *cc, struct out *o, const struct pol_ep *ol
 		if (!(cc->kept = calloc(cc->nkept + 1, sizeof(*cc->kept))))
 			ret = -ENOMEM;
 	}
+	/*
+	 * Pods by identity where that says all (the identity's pods in one region,
+	 * no egress named port): identity entries, which the data plane looks up
+	 * first. The rest by address, as themselves.
+	 */
+	if (!ret && !m.by_ports && m.npfx)
+		ret = ids_split(&split, cc, &m);
 	if (old && cc->x->npatched)
 		cc->x->npatched[!!cc->old]++;
 	if (!ret && !m.by_ports)
 		ret = dir_ids(cc, o, buf, &split, cc->old);
-	/* A patch's pods by address (a rule prefix holds theirs) are decided by identity and
-	 * region again (memo): old's groups by address are not theirs to keep. */
+	/* Pods by address (an identity split, or egress named ports), a patch's too, are decided
+	 * by identity and region again (memo): old's groups by address are not theirs to keep. */
 	if (!ret)
 		ret = dir_nodes(cc, o, buf);
-	if (!ret && (!cc->old || m.npfx))
+	if (!ret && (!cc->old || split.v || m.by_ports))
 		ret = dir_pods(cc, o, buf, &m, &split);
 	if (!ret)
 		ret = dir_prefixes(cc, o, buf, &m, 0);

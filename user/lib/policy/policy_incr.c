@@ -87,6 +87,7 @@ static void incr_clear(struct pol_incr *pi)
 	hmap_free(&pi->nsl);
 	hmap_free(&pi->touched);
 	hmap_free(&pi->dirty);
+	hmap_free(&pi->idmoved);
 	free(pi->nodeaddr);
 	pi->nodeaddr = NULL;
 	pi->nnodeaddr = 0;
@@ -504,7 +505,7 @@ static int incr_reset(struct pol_incr *pi, const struct cluster *c, struct k8s_e
 	    hmap_init(&pi->v6, true, 16) || hmap_init(&pi->ents, false, npods) ||
 	    hmap_init(&pi->canon, true, 16) || hmap_init(&pi->nsl, true, c->n[K8S_NAMESPACE]) ||
 	    hmap_init(&pi->touched, false, 16) || hmap_init(&pi->dirty, false, 16) ||
-	    hmap_init(&pi->epsel, false, 16))
+	    hmap_init(&pi->epsel, false, 16) || hmap_init(&pi->idmoved, false, 16))
 		goto out;
 	for (size_t k = 0; k < sizeof(kinds) / sizeof(*kinds); k++)
 		for (size_t i = 0; i < c->n[kinds[k]]; i++)
@@ -550,7 +551,8 @@ out:
 static int pod_unlink(struct pol_incr *pi, struct ipod *p)
 {
 	bool v6 = hmap_del(&pi->v6, hstr(p->key), (uintptr_t)p->key);
-	int ret = moved_add(pi, p->ip, v6 ? p->ip6 : NULL);
+	int ret = moved_add(pi, p->ip, v6 ? p->ip6 : NULL) ?:
+		  hmap_put(&pi->idmoved, hu32(p->id), UKEY(p->id), pi);
 
 	if (p->id) {
 		struct identity *id = pol_identity_find(&pi->r, p->id);
@@ -634,6 +636,9 @@ static int pod_link(struct pol_incr *pi, const struct k8s_pod *p, char *canon)
 			return -EINVAL; /* idents_born numbers every one: not reached */
 		ip->id = (uint32_t)(uintptr_t)id;
 		pol_identity_find(&pi->r, ip->id)->npods++;
+		/* From nothing no pod has a last result to patch. */
+		if (!pi->replay && hmap_put(&pi->idmoved, hu32(ip->id), UKEY(ip->id), pi))
+			return -ENOMEM;
 	} else {
 		free(canon);
 	}
@@ -1178,6 +1183,7 @@ static int incr_apply(struct pol_incr *pi, const struct cluster *c, const struct
 
 	hmap_clear(&pi->touched);
 	hmap_clear(&pi->dirty);
+	hmap_clear(&pi->idmoved);
 	clash_drop(pi); /* of an update that started over half way */
 	for (size_t i = 0; i < pi->r.neps; i++)
 		pi->r.eps[i].changed = false;

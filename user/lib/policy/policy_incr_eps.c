@@ -292,6 +292,7 @@ static int ctx_for_dirty(struct pol_incr *pi, const struct cluster *c, struct po
 	}
 	x->np_id = pi->np_id;
 	x->npatched = pi->d.neps_patched;
+	x->idmoved = &pi->idmoved;
 	/* Egress named ports resolve against every pod of an identity (and
 	 * ipBlock ones against every pod): the whole pod index, once. */
 	if ((every_pod && (ctx_all_pods(pi, c, x) || pol_build_id_pods(x) ||

@@ -112,6 +112,7 @@ struct pol_incr {
 	/* one update's work */
 	struct hmap touched; /* addresses whose entries may change */
 	struct hmap dirty; /* local pods' addresses to compile again */
+	struct hmap idmoved; /* identities a pod joined or left: a patch decides them again */
 	bool ids_changed, pols_changed, nodes_changed, pods_changed;
 	size_t nmoved, capmoved;
 	struct xcni_prefix *moved; /* changed Nodes' addresses, before and after, pods' before

@@ -117,8 +117,10 @@ struct pol_ctx {
 	/* The addresses a patch decides again (cnp_patch_init), as pol_cidr_key(0, 0, a), sorted. */
 	size_t nmoved;
 	struct pol_cidr *moved;
+	const struct hmap *idmoved; /* the identities too (pol_incr's; NULL: every one) */
 };
 
+struct hmap;
 struct labix;
 struct peer_memo;
 struct pol_u32set;
