@@ -16,8 +16,10 @@
  *   its namespace's already (every local pod is tiered: call selects all),
  * and, for scale, the whole compile of the same view. Prints the mean and the
  * slowest update (thread CPU time) and what the last one worked out again.
- * IPB 1: every Namespace also has scale_sim.py's egress NetworkPolicy (all its pods
- * to 0.0.0.0/0 except 10.0.0.0/8 on TCP 443), a prefix holding every pod's address.
+ * IPB 1: as scale_sim.py's cluster, every Namespace also has a NetworkPolicy isolating
+ * all its pods for ingress (no rule: default deny) and egress (to 0.0.0.0/0 except
+ * 10.0.0.0/8 on TCP 443: a prefix holding every pod's address), and every
+ * ClusterNetworkPolicy an egress Deny to 192.0.2.0/24.
  *
  *   make -j2 all
  *   cc -O2 -I user -o /tmp/cnp_change bench/cnp_change.c build/libxcni.a \
@@ -33,6 +35,8 @@
 #include "lib/policy/policy.h"
 #include "cluster_fx.h"
 
+static int ipb;
+
 static void cnp(struct store *st, const char *name, const char *subj, int prio, const char *act,
 		int peer)
 {
@@ -43,8 +47,9 @@ static void cnp(struct store *st, const char *name, const char *subj, int prio, 
 		 "\"ClusterNetworkPolicy\",\"metadata\":{\"name\":\"%s\"},\"spec\":{\"tier\":"
 		 "\"%s\",\"priority\":%d,\"subject\":{\"namespaces\":%s},\"ingress\":[{"
 		 "\"action\":\"%s\",\"from\":[{\"namespaces\":{\"matchLabels\":{\"grp\":\"g%d\"}}}],"
-		 "\"protocols\":[{\"tcp\":{\"destinationPort\":{\"number\":%d}}}]}]}}",
-		 name, prio % 2 ? "Baseline" : "Admin", prio % 50, subj, act, peer, 80 + prio % 60);
+		 "\"protocols\":[{\"tcp\":{\"destinationPort\":{\"number\":%d}}}]}]%s}}",
+		 name, prio % 2 ? "Baseline" : "Admin", prio % 50, subj, act, peer, 80 + prio % 60,
+		 ipb ? ",\"egress\":[{\"action\":\"Deny\",\"to\":[{\"networks\":[\"192.0.2.0/24\"]}]}]" : "");
 	put(st, b);
 }
 
@@ -58,7 +63,7 @@ int main(int argc, char **argv)
 {
 	int npods = argc > 1 ? atoi(argv[1]) : 100000, nns = argc > 2 ? atoi(argv[2]) : 1000;
 	int nnodes = argc > 3 ? atoi(argv[3]) : 1000, ncnp = argc > 4 ? atoi(argv[4]) : 20;
-	int n = argc > 5 ? atoi(argv[5]) : 10, ipb = argc > 6 ? atoi(argv[6]) : 0;
+	int n = argc > 5 ? atoi(argv[5]) : 10;
 	struct store *st = store_new();
 	struct pol_incr *pi = pol_incr_new();
 	struct pol_opts o = { .node_name = "n1" };
@@ -67,6 +72,7 @@ int main(int argc, char **argv)
 	double few = 0, all = 0, fewmax = 0, allmax = 0, t0, t1;
 	char b[1024], subj[128];
 
+	ipb = argc > 6 ? atoi(argv[6]) : 0;
 	fx_nodes(st, nnodes);
 	for (int i = 0; i < nns; i++) {
 		snprintf(b, sizeof(b),
@@ -77,7 +83,7 @@ int main(int argc, char **argv)
 		snprintf(b, sizeof(b),
 			 "{\"apiVersion\":\"networking.k8s.io/v1\",\"kind\":\"NetworkPolicy\","
 			 "\"metadata\":{\"name\":\"egress\",\"namespace\":\"ns%d\"},\"spec\":{"
-			 "\"podSelector\":{},\"policyTypes\":[\"Egress\"],\"egress\":[{\"to\":[{"
+			 "\"podSelector\":{},\"policyTypes\":[\"Ingress\",\"Egress\"],\"egress\":[{\"to\":[{"
 			 "\"ipBlock\":{\"cidr\":\"0.0.0.0/0\",\"except\":[\"10.0.0.0/8\"]}}],"
 			 "\"ports\":[{\"port\":443}]}]}}", i);
 		if (ipb)
