@@ -1107,6 +1107,8 @@ int cnp_patch_init(struct pol_ctx *x, const struct xcni_prefix *moved, size_t n)
 int cnp_apply(const struct pol_ctx *x, const struct k8s_pod *pod, struct pol_ep *ep,
 	      const struct pol_ep *old)
 {
+	struct out o[XCNI_NR_POLICY_DIRS] = { 0 };
+	bool laid[XCNI_NR_POLICY_DIRS] = { false };
 	int ret = 0;
 
 	if (!x->ncnps && !x->nnsaudit && !x->np_audit_any)
@@ -1114,7 +1116,6 @@ int cnp_apply(const struct pol_ctx *x, const struct k8s_pod *pod, struct pol_ep 
 	for (uint8_t dir = 0; !ret && dir < XCNI_NR_POLICY_DIRS; dir++) {
 		struct cnpctx cc = { .x = x, .pod = pod, .ep = ep, .dir = dir };
 		struct pol_ep enf = { 0 };
-		struct out o = { 0 };
 		size_t cap = 0, nisol, naudit;
 		bool in = dir == XCNI_DIR_TO_POD;
 
@@ -1143,26 +1144,29 @@ int cnp_apply(const struct pol_ctx *x, const struct k8s_pod *pod, struct pol_ep 
 			ret = pol_compile_np_enforced(x, pod, ep->state.identity, &enf);
 			cc.ep_enf = &enf;
 		}
-		/* Nothing tiered, nothing audited here: NetworkPolicy's entries as they are. */
+		/* Nothing tiered, nothing audited here: NetworkPolicy's entries as they are. Both
+		 * directions are decided on those alone, then spliced: a decision scans them
+		 * (np_lookup), not a node's and identity's entries of the other direction. */
 		if (!ret && (cc.nrules || (nisol && (naudit || cc.ns_audit)))) {
 			ret = build_atoms(&cc);
 			ep->atoms[dir] = ret ? 0 : atoms_digest(&cc.at);
 			if (!ret)
-				ret = compile_dir(&cc, &o, old && old->atoms[dir] == ep->atoms[dir] ?
-							       old : NULL);
-			if (!ret)
-				ret = splice(ep, dir, &o);
-			if (!ret)
-				ep->state.isolated |= XCNI_ISOLATED(dir) |
-						      (in ? 0 : XCNI_POLEP_HOST_EGRESS);
+				ret = compile_dir(&cc, &o[dir], old && old->atoms[dir] == ep->atoms[dir] ?
+								    old : NULL);
+			laid[dir] = !ret;
 		}
 		for (int pi = 0; pi < 3; pi++)
 			free(cc.at.lo[pi]);
 		free(cc.rules);
 		pol_ep_set(&enf, NULL, 0, NULL, 0);
-		free(o.groups);
-		free(o.e);
-		free(o.c);
+	}
+	for (uint8_t dir = 0; dir < XCNI_NR_POLICY_DIRS; dir++) {
+		if (!ret && laid[dir] && !(ret = splice(ep, dir, &o[dir])))
+			ep->state.isolated |= XCNI_ISOLATED(dir) |
+					      (dir == XCNI_DIR_TO_POD ? 0 : XCNI_POLEP_HOST_EGRESS);
+		free(o[dir].groups);
+		free(o[dir].e);
+		free(o[dir].c);
 	}
 	return ret;
 }
