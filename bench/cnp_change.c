@@ -19,11 +19,15 @@
  *   numbers held by p8 and p9 (the port intervals stay),
  * and, for scale, the whole compile of the same view. Prints the mean and the
  * slowest update (thread CPU time) and what the last one worked out again.
+ * IPB 1: as scale_sim.py's cluster, every Namespace also has a NetworkPolicy isolating
+ * all its pods for ingress (no rule: default deny) and egress (to 0.0.0.0/0 except
+ * 10.0.0.0/8 on TCP 443: a prefix holding every pod's address), and every
+ * ClusterNetworkPolicy an egress Deny to 192.0.2.0/24.
  *
  *   make -j2 all
  *   cc -O2 -I user -o /tmp/cnp_change bench/cnp_change.c build/libxcni.a \
  *      $(pkg-config --libs jansson libbpf libmnl) -lyaml -lcurl -lz -lelf
- *   /tmp/cnp_change [PODS [NS [NODES [NCNP [N]]]]]      (100000 1000 1000 20 10)
+ *   /tmp/cnp_change [PODS [NS [NODES [NCNP [N [IPB]]]]]]  (100000 1000 1000 20 10 0)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +37,8 @@
 #include "lib/cluster/store.h"
 #include "lib/policy/policy.h"
 #include "cluster_fx.h"
+
+static int ipb;
 
 static void cnp(struct store *st, const char *name, const char *subj, int prio, const char *act,
 		int peer)
@@ -44,8 +50,9 @@ static void cnp(struct store *st, const char *name, const char *subj, int prio, 
 		 "\"ClusterNetworkPolicy\",\"metadata\":{\"name\":\"%s\"},\"spec\":{\"tier\":"
 		 "\"%s\",\"priority\":%d,\"subject\":{\"namespaces\":%s},\"ingress\":[{"
 		 "\"action\":\"%s\",\"from\":[{\"namespaces\":{\"matchLabels\":{\"grp\":\"g%d\"}}}],"
-		 "\"protocols\":[{\"tcp\":{\"destinationPort\":{\"number\":%d}}}]}]}}",
-		 name, prio % 2 ? "Baseline" : "Admin", prio % 50, subj, act, peer, 80 + prio % 60);
+		 "\"protocols\":[{\"tcp\":{\"destinationPort\":{\"number\":%d}}}]}]%s}}",
+		 name, prio % 2 ? "Baseline" : "Admin", prio % 50, subj, act, peer, 80 + prio % 60,
+		 ipb ? ",\"egress\":[{\"action\":\"Deny\",\"to\":[{\"networks\":[\"192.0.2.0/24\"]}]}]" : "");
 	put(st, b);
 }
 
@@ -84,6 +91,7 @@ int main(int argc, char **argv)
 	double few = 0, all = 0, fewmax = 0, allmax = 0, t0, t1;
 	char b[1024], subj[128];
 
+	ipb = argc > 6 ? atoi(argv[6]) : 0;
 	fx_nodes(st, nnodes);
 	for (int i = 0; i < nns; i++) {
 		snprintf(b, sizeof(b),
@@ -91,6 +99,14 @@ int main(int argc, char **argv)
 			 "\"labels\":{\"team\":\"t%d\",\"grp\":\"g%d\"}}}", i, i % 4, i % 100);
 		put(st, b);
 		fx_np_app(st, i);
+		snprintf(b, sizeof(b),
+			 "{\"apiVersion\":\"networking.k8s.io/v1\",\"kind\":\"NetworkPolicy\","
+			 "\"metadata\":{\"name\":\"egress\",\"namespace\":\"ns%d\"},\"spec\":{"
+			 "\"podSelector\":{},\"policyTypes\":[\"Ingress\",\"Egress\"],\"egress\":[{\"to\":[{"
+			 "\"ipBlock\":{\"cidr\":\"0.0.0.0/0\",\"except\":[\"10.0.0.0/8\"]}}],"
+			 "\"ports\":[{\"port\":443}]}]}}", i);
+		if (ipb)
+			put(st, b);
 	}
 	fx_pods(st, npods, nns, nnodes, "");
 	for (int i = 0; i < ncnp; i++) {
@@ -106,7 +122,7 @@ int main(int argc, char **argv)
 	t1 = fx_cpu_us();
 	printf("%d pods, %d Namespaces, %d Nodes, %d NetworkPolicies, %d "
 	       "ClusterNetworkPolicies: first compile %.1f ms\n",
-	       npods, nns, nnodes, nns, ncnp + 1, (t1 - t0) / 1e3);
+	       npods, nns, nnodes, nns * (1 + !!ipb), ncnp + 1, (t1 - t0) / 1e3);
 	snprintf(subj, sizeof(subj), "{\"matchLabels\":{\"grp\":\"g1\"}}");
 	for (int i = 0; i < n; i++) {
 		const char *act = i % 2 ? "Deny" : "Accept";

@@ -22,7 +22,8 @@
 #
 #   bash bench/scale.sh [--nodes N] [--pods P] [--policies Q] [--rate R]
 #                       [--seconds T] [--json FILE] [--check]
-#                       [--services S [--endpoints E]] [--cnp C] [--ns-churn]
+#                       [--services S [--endpoints E]] [--cnp C [--cnp-scope few]]
+#                       [--ns-churn]
 # --services: S Services with E endpoints each too (scale_sim.py gen), and
 # xcnid with --kube-proxy-replacement: convergence is then the Services'
 # programming time from empty through the API backend.
@@ -33,6 +34,9 @@
 # only then), 4% of the churn edits one ("cnp-edit": change -> applied
 # generation); --ns-churn: 2% toggles a Namespace label ("ns-label": change ->
 # a pod's new identity in ipcache). Latency per kind in churn.latency_ms.
+# --cnp-scope few: each ClusterNetworkPolicy's subject is one Namespace (by name), all
+# of them a tenth of the Namespaces, where the default ("all": a team's Namespaces)
+# covers every Namespace from 8 policies on: a change then reaches a few pods, not all.
 # Above 1k pods run it under the machine's lock:
 # flock /tmp/xcni-test.lock bash bench/scale.sh ...
 set -uo pipefail
@@ -45,6 +49,7 @@ PY=/usr/bin/python3
 SIM=$HERE/scale_sim.py
 
 NODES=10 PODS=1000 POLICIES= RATE=100 SECS=20 JSON= CHECK=0 SERVICES=0 ENDPOINTS=10 CNP= NSCHURN=
+CNPSCOPE=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--nodes) NODES=$2; shift ;;
@@ -57,12 +62,14 @@ while [ $# -gt 0 ]; do
 	--services) SERVICES=$2; shift ;;
 	--endpoints) ENDPOINTS=$2; shift ;;
 	--cnp) CNP=$2; shift ;;
+	--cnp-scope) CNPSCOPE=$2; shift ;;
 	--ns-churn) NSCHURN=1 ;;
 	*) die "unknown option $1 (see the comment at the top)" ;;
 	esac
 	shift
 done
 [ -z "$CNP" ] || num_in "$CNP" 1 1000 || die "--cnp 1..1000"
+case $CNPSCOPE in "" | all | few) ;; *) die "--cnp-scope few or all, not '$CNPSCOPE'" ;; esac
 num_in "$NODES" 1 4000 && num_in "$PODS" 1 250000 && num_in "$RATE" 1 10000 &&
 	num_in "$SECS" 1 3600 || die "--nodes 1..4000, --pods 1..250000, --rate, --seconds: numbers"
 need jq openssl nsenter ip "$PY"
@@ -97,7 +104,7 @@ ms_now() { echo $(($(date +%s%N) / 1000000)); }
 status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 simargs=(--nodes "$NODES" --pods "$PODS" ${POLICIES:+--policies "$POLICIES"} ${CNP:+--cnp "$CNP"}
-	${NSCHURN:+--ns-churn 1})
+	${CNPSCOPE:+--cnp-scope "$CNPSCOPE"} ${NSCHURN:+--ns-churn 1})
 
 # ---- the cluster, the server, credentials ----
 say "generating $NODES nodes, $PODS pods"

@@ -19,6 +19,9 @@
 #                  compile of every rule it reaches)
 #   --ns-churn 1   2% of the churn toggles a label of a Namespace (every pod's
 #                  identity there changes)
+#   --cnp-scope few  each ClusterNetworkPolicy's subject one Namespace by name, all of
+#                  them a tenth of the Namespaces (default "all": one team's, which
+#                  cover every Namespace between 8 of them)
 #
 # The cluster is a pure function of (N, P, Q, seed), so every subcommand
 # rebuilds the same one.
@@ -36,7 +39,8 @@
 #               8080), ipBlock egress (0.0.0.0/0 except 10.0.0.0/8, 443, plus
 #               DNS to kube-system), monitoring (from ns monitoring, port metrics)
 #   cluster policies (--cnp C): Admin (even) and Baseline (odd), priority k;
-#               subject: the namespaces of team-(k % 8) (a few: 1/8 of them);
+#               subject: the namespaces of team-(k % 8) (1/8 of them; 8 or more
+#               cover every one), with --cnp-scope few namespace ns-(k % (NS / 10));
 #               ingress from env=dev namespaces to 8080 (Deny in Admin, Accept
 #               in Baseline), egress to 192.0.2.0/24 denied
 import ctypes
@@ -64,7 +68,7 @@ def ip_str(a):
 
 
 class Model:
-    def __init__(self, nodes, pods, policies=None, seed=1, cnp=0):
+    def __init__(self, nodes, pods, policies=None, seed=1, cnp=0, cnp_scope="all"):
         self.N, self.P = nodes, pods
         self.Q = policies if policies is not None else max(10, pods // 100)
         self.rng = random.Random(seed)
@@ -99,15 +103,18 @@ class Model:
         for p in self.gen_policies():
             m = p["metadata"]
             self.policies[m["namespace"] + "/" + m["name"]] = p
+        self.cnp_scope = cnp_scope
         self.cnps = {"bench-cnp-%03d" % k: self.cnp(k) for k in range(cnp)}
 
-    @staticmethod
-    def cnp(k, port=8080):
+    def cnp(self, k, port=8080):
         adm = k % 2 == 0
+        few = self.namespaces[1 + k % max(1, (len(self.namespaces) - 1) // 10)]
+        subj = {"kubernetes.io/metadata.name": few} if self.cnp_scope == "few" else \
+            {"team": "team-%d" % (k % 8)}
         return {"metadata": {"name": "bench-cnp-%03d" % k, "uid": "cnp-%d" % k,
                              "resourceVersion": "1", "generation": 1, "creationTimestamp": TS},
                 "spec": {"tier": "Admin" if adm else "Baseline", "priority": k % 1000,
-                         "subject": {"namespaces": {"matchLabels": {"team": "team-%d" % (k % 8)}}},
+                         "subject": {"namespaces": {"matchLabels": subj}},
                          "ingress": [{"name": "from-dev", "action": "Deny" if adm else "Accept",
                                       "from": [{"namespaces": {"matchLabels": {"env": "dev"}}}],
                                       "protocols": [{"tcp": {"destinationPort": {"number": port}}}]}],
@@ -272,7 +279,8 @@ def cmd_gen(m, a):
     os.rename(a["state"] + ".tmp", a["state"])
     print(json.dumps(dict({"nodes": len(m.nodes), "pods": len(m.pods), "policies": len(m.policies),
                            "namespaces": len(m.namespaces), "deployments": m.D},
-                          **({"cluster_policies": len(m.cnps)} if m.cnps else {}))))
+                          **({"cluster_policies": len(m.cnps), "cnp_scope": m.cnp_scope}
+                             if m.cnps else {}))))
 
 
 def canon(pod_labels, ns_labels):
@@ -554,7 +562,7 @@ def main():
         a[k.lstrip("-")] = next(it)
     m = Model(int(a["nodes"]), int(a["pods"]),
               int(a["policies"]) if "policies" in a else None, int(a.get("seed", 1)),
-              int(a.get("cnp", 0)))
+              int(a.get("cnp", 0)), a.get("cnp-scope", "all"))
     {"gen": cmd_gen, "count": cmd_count, "churn": cmd_churn}[sys.argv[1]](m, a)
 
 

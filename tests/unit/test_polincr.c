@@ -2055,6 +2055,52 @@ static void test_prefix_patch_shared_address(void **state)
 	store_free(st);
 }
 
+/*
+ * A tiered pod's egress denies 10.1.1.0/24, which holds both pods of identity
+ * app=b: one region, so b goes by identity (one entry, no key of its pods:
+ * ids_split), as a NetworkPolicy's 0.0.0.0/0 holding every pod of a cluster
+ * does. Then, each a patch judged as from nothing: both moved out in one
+ * update; one back in and the other gone; a pod joining b outside (b split:
+ * its pods by address); the one inside gone (b in one region again).
+ */
+static void test_prefix_region_identity(void **state)
+{
+	const struct pol_delta *d;
+	const struct pol_result *r;
+	struct pol_incr *pi = pol_incr_new();
+	struct store *st = store_new();
+	size_t keys = 0;
+
+	(void)state;
+	put(st, json_loads("{\"apiVersion\":\"policy.networking.k8s.io/v1alpha2\",\"kind\":"
+			   "\"ClusterNetworkPolicy\",\"metadata\":{\"name\":\"c\"},\"spec\":{\"tier\":"
+			   "\"Admin\",\"priority\":1,\"subject\":{\"namespaces\":{}},\"egress\":["
+			   "{\"action\":\"Deny\",\"to\":[{\"networks\":[\"10.1.1.0/24\"]}]}]}}", 0,
+			   NULL));
+	put(st, lpod("l", "n0", "a", NULL, "10.1.0.10"));
+	put(st, lpod("p", "n1", "b", NULL, "10.1.1.5"));
+	put(st, lpod("q", "n1", "b", NULL, "10.1.1.6"));
+	assert_int_equal(update_with(st, pi, &d, &r, NULL, NULL), 0);
+	assert_true(d->full);
+	for (size_t i = 0; i < pol_ep_find(r, htonl(0x0a01000a))->ncidrs; i++)
+		keys += pol_ep_find(r, htonl(0x0a01000a))->cidrs[i].key.dir == XCNI_DIR_FROM_POD;
+	assert_int_equal(keys, 1); /* the /24's alone */
+	put(st, lpod("p", "n1", "b", NULL, "10.1.2.5"));
+	put(st, lpod("q", "n1", "b", NULL, "10.1.2.6"));
+	update_patched(st, pi, 1);
+	put(st, lpod("p", "n1", "b", NULL, "10.1.1.7"));
+	store_del(st, K8S_POD, "ns0", "q");
+	update_patched(st, pi, 1);
+	put(st, lpod("r", "n1", "b", NULL, "10.1.2.9"));
+	update_patched(st, pi, 1);
+	store_del(st, K8S_POD, "ns0", "p");
+	update_patched(st, pi, 1);
+	store_del(st, K8S_POD, "ns0", "r");
+	update_patched(st, pi, 1);
+	pol_incr_free(pi);
+	store_free(st);
+}
+
 /* What made a generation whole is said (xcnid's log), and a delta says nothing. */
 static void test_whole_says_why(void **state)
 {
@@ -2179,6 +2225,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_random_life, life_off),
 		cmocka_unit_test(test_whole_says_why),
 		cmocka_unit_test(test_prefix_patch_shared_address),
+		cmocka_unit_test(test_prefix_region_identity),
 		cmocka_unit_test(test_birth_after_relabel),
 		cmocka_unit_test(test_audit_stays_incremental),
 		cmocka_unit_test(test_collision_keeps_the_holder),

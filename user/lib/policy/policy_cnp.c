@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "lib/system/cidr.h"
+#include "lib/system/hmap.h"
 #include "lib/policy/policy_int.h"
 
 struct vd {
@@ -505,10 +506,11 @@ static int out_cidr(struct out *o, const struct cnpctx *cc, const struct xcni_pr
 	return 0;
 }
 
-/* Did a pod of identity id change (cnp_patch_init)? Its ports may move its decision. */
+/* Did a pod join or leave identity id in this update, or change (x->idmoved)? Its ports may
+ * move its decision. */
 static bool id_moved(const struct pol_ctx *x, uint32_t id)
 {
-	return x->nmoved_id && bsearch(&id, x->moved_id, x->nmoved_id, sizeof(id), pol_cmp_u32);
+	return !x->idmoved || hmap_has(x->idmoved, hu32(id), UKEY(id));
 }
 
 /* A patch's slot in cc->kept for a peer, or NULL: to be decided. A host prefix a rule
@@ -669,27 +671,58 @@ static const struct k8s_labels *ns_labels_of(const struct pol_ctx *x, const char
 	return l ? &l->labels : &none;
 }
 
-/* The identities some pod of which has an address a rule prefix holds. */
+/* An identity's entries (not a group's, any peer's or a node's). */
+static bool by_label_set(uint32_t peer)
+{
+	return peer >= XCNI_ID_MIN_LABELS && peer < XCNI_ID_CIDR_BASE;
+}
+
+/*
+ * The identities whose pods' addresses lie in two regions (region_of: the longest rule prefix
+ * holding one, or none): they go by address. A pod's decision reads only its identity and its
+ * region, so an identity in one region goes by identity, decided there by any pod of it
+ * (dir_ids): a prefix holding every pod (a NetworkPolicy's 0.0.0.0/0) costs a decision per
+ * identity, not a polcidr key per pod of the cluster in every tiered pod. A patch looks only
+ * at the identities a pod joined or left: another is split if held without an entry in old.
+ */
 static int ids_split(struct pol_u32set *split, const struct cnpctx *cc, const struct memo *m)
 {
 	const struct pol_ctx *x = cc->x;
+	struct pol_u32set had = { 0 };
+	int ret = pol_u32set_init(&had, cc->old ? cc->old->nentries : 0);
 
-	for (size_t i = 0; i < x->npods; i++) {
-		const struct k8s_pod *p = x->pods[i];
-		struct xcni_prefix a4 = xcni_prefix_host(p->ip, NULL), a6 = xcni_prefix_host(0, p->ip6);
+	for (size_t i = 0; !ret && cc->old && i < cc->old->nentries; i++)
+		if (cc->old->entries[i].key.dir == cc->dir && by_label_set(cc->old->entries[i].key.peer))
+			pol_u32set_add(&had, cc->old->entries[i].key.peer);
+	for (size_t k = 0; !ret && k < x->r->nidentities; k++) {
+		uint32_t id = x->r->identities[k].id;
+		bool look = !cc->old || id_moved(x, id);
+		bool two = !look && x->id_off[k + 1] > x->id_off[k] && !pol_u32set_has(&had, id);
+		int first = -2;
 
-		if (!pol_pod_managed(p) ||
-		    !((p->ip && region_of(m, &a4) >= 0) || (p->has_ip6 && region_of(m, &a6) >= 0)))
-			continue;
-		if (!split->v && pol_u32set_init(split, x->npods))
-			return -ENOMEM;
-		pol_u32set_add(split, x->pod_id[i]);
+		for (size_t j = x->id_off[k]; look && !two && j < x->id_off[k + 1]; j++) {
+			const struct k8s_pod *p = x->pods[x->id_pods[j]];
+			const struct xcni_prefix a[2] = { xcni_prefix_host(p->ip, NULL),
+							  xcni_prefix_host(0, p->ip6) };
+
+			for (int f = 0; f < 2; f++) {
+				int r = (f ? p->has_ip6 : !!p->ip) ? region_of(m, &a[f]) : first;
+
+				two |= first > -2 && r != first;
+				first = r;
+			}
+		}
+		if (two && !split->v)
+			ret = pol_u32set_init(split, x->r->nidentities);
+		if (!ret && two)
+			pol_u32set_add(split, id);
 	}
-	return 0;
+	free(had.v);
+	return ret;
 }
 
-/* The pods that cannot go by identity (dir_ids; split: the identities a rule prefix holds an
- * address of), each address as itself. */
+/* The pods that cannot go by identity (dir_ids; split: identities in two regions), each
+ * address as itself. */
 static int dir_pods(struct cnpctx *cc, struct out *o, struct vd *buf, struct memo *m,
 		    const struct pol_u32set *split)
 {
@@ -709,42 +742,29 @@ static int dir_pods(struct cnpctx *cc, struct out *o, struct vd *buf, struct mem
 	return ret;
 }
 
-/* Does a pod with an address hold identity id now (x->id_pods)? */
-static bool id_held(const struct pol_ctx *x, uint32_t id)
-{
-	const struct identity *p = pol_identity_find(x->r, id);
-	size_t k = p ? (size_t)(p - x->r->identities) : 0;
-
-	return p && x->id_off[k + 1] > x->id_off[k];
-}
-
 /*
  * The pods by identity, one group keyed by it for each identity held (split:
- * those a rule prefix holds an address of, which go by address). From
+ * those whose pods' addresses lie in two regions, which go by address). From
  * nothing each is decided. A patch (old: the pod's last result, its rules
- * and port intervals the same) keeps old's identities' entries of dir but
- * those no pod holds any more, split holds or a changed pod had or has, and decides
- * the rest: a pod that came, went or was relabelled costs its identities' decisions
- * at most, not every peer's. The groups (nodes, gateway, domainNames) are made again, most
- * from old's (peer_out).
+ * and port intervals the same) keeps old's entries of the identities no pod
+ * joined or left (their pods, so their regions, held or split, are as they
+ * were: old has the entries of those held and not split) and decides the
+ * rest: a pod that came, went or was relabelled costs its identities'
+ * decisions at most, not every peer's. The groups (nodes, gateway,
+ * domainNames) are made again, most from old's (peer_out).
  */
 static int dir_ids(struct cnpctx *cc, struct out *o, struct vd *buf,
 		   const struct pol_u32set *split, const struct pol_ep *old)
 {
 	const struct pol_ctx *x = cc->x;
-	struct pol_u32set had = { 0 };
-	int ret = pol_u32set_init(&had, old ? old->nentries : 0);
+	int ret = 0;
 
 	for (size_t i = 0; !ret && old && i < old->nentries; i++) {
 		const struct pol_entry *e = &old->entries[i];
-		bool id = e->key.peer >= XCNI_ID_MIN_LABELS; /* an identity's, not a group's */
 
 		if (e->key.dir != cc->dir || e->key.peer >= XCNI_ID_CIDR_BASE ||
-		    (id && (!id_held(x, e->key.peer) || pol_u32set_has(split, e->key.peer) ||
-			    id_moved(x, e->key.peer))))
+		    (by_label_set(e->key.peer) && id_moved(x, e->key.peer)))
 			continue;
-		if (id)
-			pol_u32set_add(&had, e->key.peer);
 		if (!(ret = xcni_grow(&o->e, &o->cap, o->n, sizeof(*o->e))))
 			o->e[o->n++] = *e;
 	}
@@ -753,7 +773,7 @@ static int dir_ids(struct cnpctx *cc, struct out *o, struct vd *buf,
 		struct peer pr = { .id = id };
 
 		if (x->id_off[k + 1] == x->id_off[k] || pol_u32set_has(split, id) ||
-		    pol_u32set_has(&had, id))
+		    (old && !id_moved(x, id)))
 			continue;
 		pr.pod = x->pods[x->id_pods[x->id_off[k]]];
 		pr.ns_labels = ns_labels_of(x, pr.pod->meta.ns);
@@ -761,7 +781,6 @@ static int dir_ids(struct cnpctx *cc, struct out *o, struct vd *buf,
 		decide_all(cc, &pr, buf);
 		ret = emit_group(o, cc, id, buf);
 	}
-	free(had.v);
 	return ret;
 }
 
@@ -847,11 +866,6 @@ static int compile_dir(struct cnpctx *cc, struct out *o, const struct pol_ep *ol
 
 	if (!buf)
 		ret = -ENOMEM;
-	/* Pods by identity where that says all (no rule prefix holds an address of the identity's
-	 * pods, no egress named port): identity entries, which the data plane looks up first. The
-	 * rest by address, as themselves. */
-	if (!ret && !m.by_ports && m.npfx)
-		ret = ids_split(&split, cc, &m);
 	/* Only the pods (identities, addresses, ports) and the Nodes can have moved (cnp_apply,
 	 * eps_dirty_audited): patched, old's groups numbered again in the order from nothing
 	 * numbers them (the nodes' first: a Node's address is the node's, as in the ipcache). */
@@ -861,11 +875,20 @@ static int compile_dir(struct cnpctx *cc, struct out *o, const struct pol_ep *ol
 		if (!(cc->kept = calloc(cc->nkept + 1, sizeof(*cc->kept))))
 			ret = -ENOMEM;
 	}
+	/*
+	 * Pods by identity where that says all (the identity's pods in one region,
+	 * no egress named port): identity entries, which the data plane looks up
+	 * first. The rest by address, as themselves.
+	 */
+	if (!ret && !m.by_ports && m.npfx)
+		ret = ids_split(&split, cc, &m);
 	if (!ret && !m.by_ports)
 		ret = dir_ids(cc, o, buf, &split, cc->old);
+	/* Pods by address (an identity split, or egress named ports), a patch's too: decided once
+	 * per identity and region (memo), or old's group where no change reached it (kept_slot). */
 	if (!ret)
 		ret = dir_nodes(cc, o, buf);
-	if (!ret && (!cc->old || m.npfx || m.by_ports))
+	if (!ret && (!cc->old || split.v || m.by_ports))
 		ret = dir_pods(cc, o, buf, &m, &split);
 	if (!ret)
 		ret = dir_prefixes(cc, o, buf, &m, 0);
@@ -1030,9 +1053,8 @@ static uint64_t atoms_digest(const struct atoms *a)
 /* The addresses a patch decides again (group 1): the changed Nodes' and pods' (moved, before
  * and after) and any two of the nodes and the gateway share (old keeps the first's group only);
  * for its pods only (2), one a node and a pod or two pods share (the node's group is kept, a
- * pod's made as from nothing). The identities of the changed pods (ids, before and after). */
-int cnp_patch_init(struct pol_ctx *x, const struct xcni_prefix *moved, size_t n, uint32_t *ids,
-		   size_t nids)
+ * pod's made as from nothing). */
+int cnp_patch_init(struct pol_ctx *x, const struct xcni_prefix *moved, size_t n)
 {
 	struct pol_cidr *v = calloc(2 * n + 2 * x->nnodes + 2 * x->npods + 2, sizeof(*v));
 	size_t m = 0, k = 0;
@@ -1065,10 +1087,6 @@ int cnp_patch_init(struct pol_ctx *x, const struct xcni_prefix *moved, size_t n,
 		if (j - i > 1 || mv)
 			v[k++] = (struct pol_cidr){ v[i].key, mv || nodes > 1 ? 1 : 2 };
 	}
-	if (nids)
-		qsort(ids, nids, sizeof(*ids), pol_cmp_u32);
-	x->moved_id = ids;
-	x->nmoved_id = nids;
 	free(x->moved);
 	x->moved = v;
 	x->nmoved = k;
@@ -1078,6 +1096,8 @@ int cnp_patch_init(struct pol_ctx *x, const struct xcni_prefix *moved, size_t n,
 int cnp_apply(const struct pol_ctx *x, const struct k8s_pod *pod, struct pol_ep *ep,
 	      const struct pol_ep *old)
 {
+	struct out o[XCNI_NR_POLICY_DIRS] = { 0 };
+	bool laid[XCNI_NR_POLICY_DIRS] = { false };
 	int ret = 0;
 
 	if (!x->ncnps && !x->nnsaudit && !x->np_audit_any)
@@ -1085,7 +1105,6 @@ int cnp_apply(const struct pol_ctx *x, const struct k8s_pod *pod, struct pol_ep 
 	for (uint8_t dir = 0; !ret && dir < XCNI_NR_POLICY_DIRS; dir++) {
 		struct cnpctx cc = { .x = x, .pod = pod, .ep = ep, .dir = dir };
 		struct pol_ep enf = { 0 };
-		struct out o = { 0 };
 		size_t cap = 0, nisol, naudit;
 		bool in = dir == XCNI_DIR_TO_POD;
 
@@ -1112,7 +1131,9 @@ int cnp_apply(const struct pol_ctx *x, const struct k8s_pod *pod, struct pol_ep 
 			ret = pol_compile_np_enforced(x, pod, ep->state.identity, &enf);
 			cc.ep_enf = &enf;
 		}
-		/* Nothing tiered, nothing audited here: NetworkPolicy's entries as they are. */
+		/* Nothing tiered, nothing audited here: NetworkPolicy's entries as they are. Both
+		 * directions are decided on those alone, then spliced: a decision scans them
+		 * (np_lookup), not a node's and identity's entries of the other direction. */
 		if (!ret && (cc.nrules || (nisol && (naudit || cc.ns_audit)))) {
 			ret = build_atoms(&cc);
 			ep->atoms[dir] = ret ? 0 : atoms_digest(&cc.at);
@@ -1120,21 +1141,22 @@ int cnp_apply(const struct pol_ctx *x, const struct k8s_pod *pod, struct pol_ep 
 			if (!ret && old && x->npatched)
 				x->npatched[old->atoms[dir] == ep->atoms[dir]]++;
 			if (!ret)
-				ret = compile_dir(&cc, &o, old && old->atoms[dir] == ep->atoms[dir] ?
-							       old : NULL);
-			if (!ret)
-				ret = splice(ep, dir, &o);
-			if (!ret)
-				ep->state.isolated |= XCNI_ISOLATED(dir) |
-						      (in ? 0 : XCNI_POLEP_HOST_EGRESS);
+				ret = compile_dir(&cc, &o[dir], old && old->atoms[dir] == ep->atoms[dir] ?
+								    old : NULL);
+			laid[dir] = !ret;
 		}
 		for (int pi = 0; pi < 3; pi++)
 			free(cc.at.lo[pi]);
 		free(cc.rules);
 		pol_ep_set(&enf, NULL, 0, NULL, 0);
-		free(o.groups);
-		free(o.e);
-		free(o.c);
+	}
+	for (uint8_t dir = 0; dir < XCNI_NR_POLICY_DIRS; dir++) {
+		if (!ret && laid[dir] && !(ret = splice(ep, dir, &o[dir])))
+			ep->state.isolated |= XCNI_ISOLATED(dir) |
+					      (dir == XCNI_DIR_TO_POD ? 0 : XCNI_POLEP_HOST_EGRESS);
+		free(o[dir].groups);
+		free(o[dir].e);
+		free(o[dir].c);
 	}
 	return ret;
 }

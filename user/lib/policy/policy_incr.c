@@ -87,6 +87,7 @@ static void incr_clear(struct pol_incr *pi)
 	hmap_free(&pi->nsl);
 	hmap_free(&pi->touched);
 	hmap_free(&pi->dirty);
+	hmap_free(&pi->idmoved);
 	free(pi->nodeaddr);
 	pi->nodeaddr = NULL;
 	pi->nnodeaddr = 0;
@@ -115,7 +116,6 @@ void pol_incr_free(struct pol_incr *pi)
 	pol_incr_prev_free(pi);
 	free(pi->clash);
 	free(pi->moved);
-	free(pi->moved_id);
 	free(pi->node_name);
 	free(pi);
 }
@@ -229,18 +229,15 @@ static int v6_add(struct pol_incr *pi, struct ipod *ip)
 	return hmap_put(&pi->v6, hstr(ip->key), (uintptr_t)ip->key, ip);
 }
 
-/* The tiered pods' patch decides these addresses and identity id's pods again (cnp_patch_init). */
-static int moved_add(struct pol_incr *pi, uint32_t ip, const uint8_t *ip6, uint32_t id)
+/* The tiered pods' patch decides these addresses again (cnp_patch_init). */
+static int moved_add(struct pol_incr *pi, uint32_t ip, const uint8_t *ip6)
 {
 	if (pi->replay) /* from nothing: nothing to patch */
 		return 0;
-	if (xcni_grow(&pi->moved, &pi->capmoved, pi->nmoved + 1, sizeof(*pi->moved)) ||
-	    xcni_grow(&pi->moved_id, &pi->capmoved_id, pi->nmoved_id, sizeof(*pi->moved_id)))
+	if (xcni_grow(&pi->moved, &pi->capmoved, pi->nmoved + 1, sizeof(*pi->moved)))
 		return -ENOMEM;
 	pi->moved[pi->nmoved++] = xcni_prefix_host(ip, NULL);
 	pi->moved[pi->nmoved++] = xcni_prefix_host(0, ip6);
-	pi->moved_id[pi->nmoved_id] = id;
-	pi->nmoved_id += id != 0;
 	return 0;
 }
 
@@ -499,7 +496,7 @@ static int incr_reset(struct pol_incr *pi, const struct cluster *c, struct k8s_e
 	    hmap_init(&pi->v6, true, 16) || hmap_init(&pi->ents, false, npods) ||
 	    hmap_init(&pi->canon, true, 16) || hmap_init(&pi->nsl, true, c->n[K8S_NAMESPACE]) ||
 	    hmap_init(&pi->touched, false, 16) || hmap_init(&pi->dirty, false, 16) ||
-	    hmap_init(&pi->epsel, false, 16))
+	    hmap_init(&pi->epsel, false, 16) || hmap_init(&pi->idmoved, false, 16))
 		goto out;
 	for (size_t k = 0; k < sizeof(kinds) / sizeof(*kinds); k++)
 		for (size_t i = 0; i < c->n[kinds[k]]; i++)
@@ -544,7 +541,8 @@ out:
 static int pod_unlink(struct pol_incr *pi, struct ipod *p)
 {
 	bool v6 = hmap_del(&pi->v6, hstr(p->key), (uintptr_t)p->key);
-	int ret = moved_add(pi, p->ip, v6 ? p->ip6 : NULL, p->id);
+	int ret = moved_add(pi, p->ip, v6 ? p->ip6 : NULL) ?:
+		  hmap_put(&pi->idmoved, hu32(p->id), UKEY(p->id), pi);
 
 	if (p->id) {
 		struct identity *id = pol_identity_find(&pi->r, p->id);
@@ -628,13 +626,16 @@ static int pod_link(struct pol_incr *pi, const struct k8s_pod *p, char *canon)
 			return -EINVAL; /* idents_born numbers every one: not reached */
 		ip->id = (uint32_t)(uintptr_t)id;
 		pol_identity_find(&pi->r, ip->id)->npods++;
+		/* From nothing no pod has a last result to patch. */
+		if (!pi->replay && hmap_put(&pi->idmoved, hu32(ip->id), UKEY(ip->id), pi))
+			return -ENOMEM;
 	} else {
 		free(canon);
 	}
 	uint32_t a = pol_pod_addr(p, ip->local);
 
 	if (v6_add(pi, ip) ||
-	    (pol_pod_managed(p) && moved_add(pi, p->ip, p->has_ip6 ? p->ip6 : NULL, ip->id)))
+	    (pol_pod_managed(p) && moved_add(pi, p->ip, p->has_ip6 ? p->ip6 : NULL)))
 		return -ENOMEM;
 	if (pol_pod_managed(p) && a) {
 		/* Another pod has the address: maybe one deleted further on in this
@@ -936,7 +937,7 @@ static int node_changed(struct pol_incr *pi, const struct cluster *c, const char
 	pi->nodes_changed = true;
 	pi->d.v6_changed = true;
 	/* The tiered pods' patch decides its addresses, old and new, again. */
-	if (moved_add(pi, n->ip, n->ip6, 0) || moved_add(pi, ip, ip6, 0))
+	if (moved_add(pi, n->ip, n->ip6) || moved_add(pi, ip, ip6))
 		return -ENOMEM;
 	n->exists = o != NULL;
 	n->lab = lab;
@@ -1164,11 +1165,12 @@ static int incr_apply(struct pol_incr *pi, const struct cluster *c, const struct
 
 	hmap_clear(&pi->touched);
 	hmap_clear(&pi->dirty);
+	hmap_clear(&pi->idmoved);
 	clash_drop(pi); /* of an update that started over half way */
 	for (size_t i = 0; i < pi->r.neps; i++)
 		pi->r.eps[i].changed = false;
 	pi->ids_changed = pi->pods_changed = false;
-	pi->nmoved = pi->nmoved_id = 0;
+	pi->nmoved = 0;
 	/* From nothing (incr_reset): the policies and node addresses are new too. */
 	pi->pols_changed = pi->nodes_changed = pi->replay;
 	pi->names_whole = false;

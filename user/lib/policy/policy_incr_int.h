@@ -112,10 +112,10 @@ struct pol_incr {
 	/* one update's work */
 	struct hmap touched; /* addresses whose entries may change */
 	struct hmap dirty; /* local pods' addresses to compile again */
+	struct hmap idmoved; /* identities a pod joined or left (a changed pod's): decided again */
 	bool ids_changed, pols_changed, nodes_changed, pods_changed;
-	size_t nmoved, capmoved, nmoved_id, capmoved_id;
+	size_t nmoved, capmoved;
 	struct xcni_prefix *moved; /* changed Nodes' and pods' addresses, before and after */
-	uint32_t *moved_id; /* changed pods' identities, before and after (cnp_patch_init) */
 	size_t nclash, capclash;
 	char **clash; /* keys of pods whose address was taken when they came */
 };

@@ -114,13 +114,13 @@ struct pol_ctx {
 	 * the compile of an update's dirty pods (pol_incr_eps_resync); NULL elsewhere. */
 	struct cnp_memo *cnp_memo;
 	size_t *npatched; /* pol_delta.neps_patched (counts cnp_apply's directions), or NULL */
-	/* The addresses a patch decides again (cnp_patch_init), as pol_cidr_key(0, 0, a), sorted;
-	 * the identities whose pods it decides again, sorted (the caller's). */
-	size_t nmoved, nmoved_id;
+	/* The addresses a patch decides again (cnp_patch_init), as pol_cidr_key(0, 0, a), sorted. */
+	size_t nmoved;
 	struct pol_cidr *moved;
-	const uint32_t *moved_id;
+	const struct hmap *idmoved; /* the identities too (pol_incr's; NULL: every one) */
 };
 
+struct hmap;
 struct labix;
 struct peer_memo;
 struct pol_u32set;
@@ -128,8 +128,7 @@ struct pol_u32set;
 /* ---- policy_cnp.c ---- */
 /* x's ClusterNetworkPolicies and audit state from the view. 0 or -ENOMEM. */
 int cnp_ctx_init(struct pol_ctx *x, const struct cluster *c);
-int cnp_patch_init(struct pol_ctx *x, const struct xcni_prefix *moved, size_t n, uint32_t *ids,
-		   size_t nids);
+int cnp_patch_init(struct pol_ctx *x, const struct xcni_prefix *moved, size_t n);
 /* The tiers and audit mode laid over ep's NetworkPolicy entries (pol_compile_ep's last step);
  * old: the pod's last result, patched per changed peer where that is exact, or NULL. */
 int cnp_apply(const struct pol_ctx *x, const struct k8s_pod *pod, struct pol_ep *ep,

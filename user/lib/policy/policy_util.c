@@ -264,12 +264,15 @@ const struct pol_cidr *pol_cidr_lookup(const struct pol_ep *ep, int dir, const s
 {
 	const struct pol_cidr *best = NULL;
 
+	/* The direction first: a tiered pod's other direction may hold a key per node and pod. */
 	for (size_t i = 0; i < ep->ncidrs; i++) {
 		const struct pol_cidr *c = &ep->cidrs[i];
-		struct xcni_prefix p = pol_key_cidr(&c->key);
+		struct xcni_prefix p;
 
-		if (c->key.dir == dir && xcni_prefix_inside(a, &p) &&
-		    (!best || c->key.prefixlen > best->key.prefixlen))
+		if (c->key.dir != dir)
+			continue;
+		p = pol_key_cidr(&c->key);
+		if (xcni_prefix_inside(a, &p) && (!best || c->key.prefixlen > best->key.prefixlen))
 			best = c;
 	}
 	return best;
