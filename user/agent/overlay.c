@@ -414,13 +414,12 @@ static int np_accel_native_check(const struct overlay *ov)
 	}
 	if (!r)
 		return 0;
-	if (ov->xdp_want == XDP_WANT_NATIVE) {
-		pr_err("nodeport acceleration on %s: native XDP_TX on a veth reaches its peer %s "
-		       "only if the peer runs a native XDP program, and it runs none (attach one "
-		       "that passes, or --nodeport-acceleration generic; docs/xcnid.8)\n",
-		       ov->underlay, peer);
-		return -ENOTCONN;
-	}
+	if (ov->xdp_want == XDP_WANT_NATIVE)
+		return pr_err_ret(-ENOTCONN,
+				  "nodeport acceleration on %s: native XDP_TX on a veth reaches its peer %s "
+				  "only if the peer runs a native XDP program, and it runs none (attach one "
+				  "that passes, or --nodeport-acceleration generic; docs/xcnid.8)\n",
+				  ov->underlay, peer);
 	printf("xcnid: nodeport acceleration on %s: native XDP_TX on a veth reaches its peer %s "
 	       "only if the peer runs a native XDP program, and it runs none: generic instead\n",
 	       ov->underlay, peer);
@@ -496,10 +495,8 @@ static int attach_xdp(struct overlay *ov, const char *pin_dir)
 	}
 	if (ov->xdp_want == XDP_WANT_GENERIC || err)
 		err = xdp_one(ov, path, fd, XDP_FLAGS_SKB_MODE, &how);
-	if (err) {
-		pr_err("XDP on %s: %s\n", ov->underlay, strerror(-err));
-		return err;
-	}
+	if (err)
+		return pr_err_ret(err, "XDP on %s: %s\n", ov->underlay, strerror(-err));
 	/* Whichever mode the link was made in (now or by an earlier agent) is the mode. */
 	if (bpf_xdp_query(ov->underlay_ifindex, 0, &q) == 0)
 		ov->xdp_mode = q.attach_mode == XDP_ATTACHED_DRV ? XDP_FLAGS_DRV_MODE :
@@ -515,10 +512,9 @@ static int attach_xdp(struct overlay *ov, const char *pin_dir)
 			xcni_link_unpin(path);
 			xdp_detach_ours(ov->underlay_ifindex);
 			err = xdp_one(ov, path, fd, XDP_FLAGS_SKB_MODE, &how);
-			if (err) {
-				pr_err("XDP on %s: %s\n", ov->underlay, strerror(-err));
-				return err;
-			}
+			if (err)
+				return pr_err_ret(err,
+						  "XDP on %s: %s\n", ov->underlay, strerror(-err));
 			ov->xdp_mode = XDP_FLAGS_SKB_MODE;
 		}
 	}

@@ -415,10 +415,8 @@ int uninstall(const struct opts *o)
 	if (err)
 		return err;
 	err = rm_pins(o->pin_dir);
-	if (err) {
-		pr_err("removing %s: %s\n", o->pin_dir, strerror(-err));
-		return err;
-	}
+	if (err)
+		return pr_err_ret(err, "removing %s: %s\n", o->pin_dir, strerror(-err));
 	printf("xcnid: uninstalled: %s removed%s%s, %d pod tc filters, masquerade tables%s\n",
 	       o->pin_dir, o->ov->underlay ? ", overlay on " : "",
 	       o->ov->underlay ? o->ov->underlay : "", n, o->mq->table ? " removed" : " kept");
@@ -433,11 +431,10 @@ int pin_dirs_ready(const char *pin_dir)
 	int err;
 
 	err = xcni_bpffs_ensure(pin_dir);
-	if (err) {
-		pr_err("bpffs is not mounted at /sys/fs/bpf and mounting it failed: %s\n",
-		       strerror(-err));
-		return err;
-	}
+	if (err)
+		return pr_err_ret(err,
+				  "bpffs is not mounted at /sys/fs/bpf and mounting it failed: %s\n",
+				  strerror(-err));
 	snprintf(links, sizeof(links), "%s/%s", pin_dir, XCNI_PIN_LINKS);
 	if ((mkdir(pin_dir, 0700) && errno != EEXIST) ||
 	    (mkdir(links, 0700) && errno != EEXIST)) {

@@ -60,10 +60,8 @@ int polstatus_open(const char *pin_dir, const char *node)
 {
 	int err = agent_status_policy_path(pin_dir, ps_.path, sizeof(ps_.path));
 
-	if (err) {
-		pr_err("policy status file for %s: %s\n", pin_dir, strerror(-err));
-		return err;
-	}
+	if (err)
+		return pr_err_ret(err, "policy status file for %s: %s\n", pin_dir, strerror(-err));
 	snprintf(ps_.node, sizeof(ps_.node), "%s", node ? node : "");
 	return hmap_init(&ps_.recs, true, 64);
 }

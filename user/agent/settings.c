@@ -186,10 +186,9 @@ int settings_write(const struct opts *o, struct bpf_object *obj, unsigned int pr
 	size_t size = 0;
 	char *data = rodata_of(obj, &sec, &size);
 
-	if (!data) {
-		pr_err("%s: no .rodata section to write the settings in\n", bpf_object__name(obj));
-		return -ENOENT;
-	}
+	if (!data)
+		return pr_err_ret(-ENOENT,
+				  "%s: no .rodata section to write the settings in\n", bpf_object__name(obj));
 	settings_fill(o, &s);
 	for (size_t i = 0; i < ARRAY_SIZE(rows); i++) {
 		const struct setting_row *r = &rows[i];
@@ -207,11 +206,10 @@ int settings_write(const struct opts *o, struct bpf_object *obj, unsigned int pr
 				found = true;
 			}
 		}
-		if (!found) {
-			pr_err("%s: no rodata variable %s of %zu bytes (bpf/lib/config.h)\n",
-			       bpf_object__name(obj), r->name, r->len);
-			return -ENOENT;
-		}
+		if (!found)
+			return pr_err_ret(-ENOENT,
+					  "%s: no rodata variable %s of %zu bytes (bpf/lib/config.h)\n",
+					  bpf_object__name(obj), r->name, r->len);
 	}
 	return 0;
 }

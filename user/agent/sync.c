@@ -1206,10 +1206,9 @@ static int open_writers(const struct opts *o, struct pol_incr *pi, struct polsyn
 	int err;
 
 	err = polsync_open(o->pin_dir, ps);
-	if (err) {
-		pr_err("opening the policy maps under %s: %s\n", o->pin_dir, strerror(-err));
-		return err;
-	}
+	if (err)
+		return pr_err_ret(err,
+				  "opening the policy maps under %s: %s\n", o->pin_dir, strerror(-err));
 	polsync_set_ns_share(*ps, o->ns_share);
 	/* A restarted agent gives every label set the number the maps give it. */
 	{
@@ -1227,19 +1226,17 @@ static int open_writers(const struct opts *o, struct pol_incr *pi, struct polsyn
 				nprev);
 	}
 	/* Reads what the maps hold: a restart keeps every translation until the state is read. */
-	if (o->kpr && (err = svcsync_open(o->pin_dir, ss))) {
-		pr_err("opening the Service maps under %s: %s\n", o->pin_dir, strerror(-err));
-		return err;
-	}
+	if (o->kpr && (err = svcsync_open(o->pin_dir, ss)))
+		return pr_err_ret(err,
+				  "opening the Service maps under %s: %s\n", o->pin_dir, strerror(-err));
 	if (o->kpr)
 		svcsync_set_ns_share(*ss, o->svc_ns_share);
 	if (o->kpr && !(*si = svc_incr_new()))
 		return -ENOMEM;
 	/* Beside kube-proxy: the frontends refused as sources (sync_extfe). */
-	if (!o->kpr && (err = extfe_fd = xcni_map_open_pinned(o->pin_dir, "xcni_extfe", &extfe_max)) < 0) {
-		pr_err("opening xcni_extfe under %s: %s\n", o->pin_dir, strerror(-err));
-		return err;
-	}
+	if (!o->kpr && (err = extfe_fd = xcni_map_open_pinned(o->pin_dir, "xcni_extfe", &extfe_max)) < 0)
+		return pr_err_ret(err,
+				  "opening xcni_extfe under %s: %s\n", o->pin_dir, strerror(-err));
 	return 0;
 }
 
@@ -1250,11 +1247,10 @@ static int open_backend(const struct opts *o, struct store *st, struct cs_backen
 
 	if (o->manifests) {
 		err = manifest_dir_open_flags(o->manifests, st, o->kpr ? MANIFEST_LB : MANIFEST_SVC, b);
-		if (err) {
-			pr_err("cluster state: cannot read manifest directory %s: %s\n",
-			       o->manifests, strerror(-err));
-			return err;
-		}
+		if (err)
+			return pr_err_ret(err,
+					  "cluster state: cannot read manifest directory %s: %s\n",
+					  o->manifests, strerror(-err));
 	} else {
 		/* kubeconfig NULL: in-cluster. Fails only on configuration, logged. */
 		err = k8s_api_open_flags(o->kubeconfig, st, o->kpr ? K8S_API_LB : K8S_API_SVC, b);

@@ -233,10 +233,8 @@ static int attach_dataplane(const struct opts *o, struct from_pod *fp, struct to
 {
 	int err = settings_write_config(o, fp);
 
-	if (err) {
-		pr_err("writing the node config: %s\n", strerror(-err));
-		return err;
-	}
+	if (err)
+		return pr_err_ret(err, "writing the node config: %s\n", strerror(-err));
 	err = take_over_attachments(o->pin_dir, bpf_program__fd(fp->progs.from_pod),
 				    bpf_program__fd(tp->progs.to_pod));
 	if (!err && o->ov->underlay)
@@ -343,10 +341,9 @@ int main(int argc, char **argv)
 	err = xcnid_cmdline(argc, argv, &cl);
 	if (err >= 0)
 		return err;
-	if (geteuid() != 0) {
-		pr_err("xcnid must run as root (it loads BPF programs: CAP_BPF, CAP_NET_ADMIN)\n");
-		return 1;
-	}
+	if (geteuid() != 0)
+		return pr_err_ret(1,
+				  "xcnid must run as root (it loads BPF programs: CAP_BPF, CAP_NET_ADMIN)\n");
 	xcni_libbpf_log_init();
 	if (o->uninstall) {
 		/* Whatever a masquerading agent left: the tables go unless --no-masquerade. */

@@ -41,16 +41,12 @@ static int identity_key_read(const char *path, uint8_t key[16])
 	size_t n;
 	uint64_t a, b;
 
-	if (!f) {
-		pr_err("--identity-key-file %s: %s\n", path, strerror(errno));
-		return -1;
-	}
+	if (!f)
+		return pr_err_ret(-1, "--identity-key-file %s: %s\n", path, strerror(errno));
 	n = fread(buf, 1, sizeof(buf), f);
 	fclose(f);
-	if (!n) {
-		pr_err("--identity-key-file %s: empty\n", path);
-		return -1;
-	}
+	if (!n)
+		return pr_err_ret(-1, "--identity-key-file %s: empty\n", path);
 	a = pol_siphash(k0, buf, n);
 	b = pol_siphash(k1, buf, n);
 	memcpy(key, &a, 8);
@@ -72,35 +68,31 @@ static int parse_node_ip(const char *arg, struct overlay *ov, unsigned int *fams
 	__u8 a6[16];
 	int n = 0;
 
-	if (snprintf(buf, sizeof(buf), "%s", arg) >= (int)sizeof(buf)) {
-		pr_err("--node-ip %s: an IPv4 or IPv6 address, or one of each comma-separated\n",
-		       arg);
-		return -EINVAL;
-	}
+	if (snprintf(buf, sizeof(buf), "%s", arg) >= (int)sizeof(buf))
+		return pr_err_ret(-EINVAL,
+				  "--node-ip %s: an IPv4 or IPv6 address, or one of each comma-separated\n",
+				  arg);
 	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save), n++) {
 		unsigned int f = inet_pton(AF_INET6, tok, a6) == 1 ? 6 :
 				 inet_pton(AF_INET, tok, &a) == 1 ? 4 : 0;
 
-		if (!f) {
-			pr_err("--node-ip %s: %s is not an IPv4 or IPv6 address\n", arg, tok);
-			return -EINVAL;
-		}
-		if (*fams & (1u << f)) {
-			pr_err("--node-ip %s: a second IPv%u address (one per family: IPv4, IPv6)\n",
-			       arg, f);
-			return -EINVAL;
-		}
+		if (!f)
+			return pr_err_ret(-EINVAL,
+					  "--node-ip %s: %s is not an IPv4 or IPv6 address\n", arg, tok);
+		if (*fams & (1u << f))
+			return pr_err_ret(-EINVAL,
+					  "--node-ip %s: a second IPv%u address (one per family: IPv4, IPv6)\n",
+					  arg, f);
 		*fams |= 1u << f;
 		if (f == 6)
 			memcpy(ov->node_ip6, a6, 16);
 		else
 			ov->node_ip = a.s_addr;
 	}
-	if (!n) {
-		pr_err("--node-ip %s: an IPv4 or IPv6 address, or one of each comma-separated\n",
-		       arg);
-		return -EINVAL;
-	}
+	if (!n)
+		return pr_err_ret(-EINVAL,
+				  "--node-ip %s: an IPv4 or IPv6 address, or one of each comma-separated\n",
+				  arg);
 	/* Only IPv6 given: the IPv6 underlay, as before; with IPv4 too: both
 	 * (overlay_resolve sets underlay6, --tunnel-family known by then). */
 	return 0;
@@ -361,10 +353,9 @@ static int opt_num(int c, const char *arg, struct xcnid_cmdline *cl, struct give
 			continue;
 		errno = 0;
 		v = strtoul(arg, &end, 10);
-		if (!*arg || *end || *arg == '-' || errno || v < n->min || v > n->max) {
-			pr_err("--%s %s: %s, %lu to %lu\n", n->name, arg, n->what, n->min, n->max);
-			return 2;
-		}
+		if (!*arg || *end || *arg == '-' || errno || v < n->min || v > n->max)
+			return pr_err_ret(2,
+					  "--%s %s: %s, %lu to %lu\n", n->name, arg, n->what, n->min, n->max);
 		if (c == 1041 || c == 1043)
 			*(uint64_t *)((char *)cl + n->off) = v;
 		else
@@ -431,20 +422,17 @@ static int opt_cluster(int c, const char *arg, struct xcnid_cmdline *cl, struct 
 	case 'm': o->manifests = arg; return 0;
 	case 'K': o->kubeconfig = arg; return 0;
 	case 'k':
-		if (strcmp(arg, "in-cluster")) {
-			pr_err("--k8s-api %s: only \"in-cluster\" (the pod's service account); for a "
-			       "kubeconfig use --kubeconfig PATH\n", arg);
-			return 2;
-		}
+		if (strcmp(arg, "in-cluster"))
+			return pr_err_ret(2,
+					  "--k8s-api %s: only \"in-cluster\" (the pod's service account); for a "
+					  "kubeconfig use --kubeconfig PATH\n", arg);
 		o->in_cluster = 1;
 		return 0;
 	case 'n': o->node_name = arg; return 0;
 	case 'c':
 		/* Host bits off: the CIDR is the network (an IPv4 /0 is one, an IPv6 /0 not). */
-		if (xcni_prefix_parse(arg, XCNI_CIDR_NET, &cl->mq.pod) || cl->mq.pod.family != 4) {
-			pr_err("--pod-cidr %s: not an IPv4 CIDR\n", arg);
-			return 2;
-		}
+		if (xcni_prefix_parse(arg, XCNI_CIDR_NET, &cl->mq.pod) || cl->mq.pod.family != 4)
+			return pr_err_ret(2, "--pod-cidr %s: not an IPv4 CIDR\n", arg);
 		return 0;
 	case 'g': g->gw = arg; return 0;
 	case 1006:
@@ -472,10 +460,8 @@ static int opt_dataplane(int c, const char *arg, struct xcnid_cmdline *cl, struc
 	switch (c) {
 	case 'p': o->pin_dir = arg; return 0;
 	case 1010:
-		if (xcni_attach_parse(arg, &ov->attach)) {
-			pr_err("--attach %s: auto, tcx or tc\n", arg);
-			return 2;
-		}
+		if (xcni_attach_parse(arg, &ov->attach))
+			return pr_err_ret(2, "--attach %s: auto, tcx or tc\n", arg);
 		return 0;
 	case 'X':
 		g->xdp = 1;
@@ -509,11 +495,10 @@ static int opt_services(int c, const char *arg, struct xcnid_cmdline *cl, struct
 
 	switch (c) {
 	case 's':
-		if (parse_svc_cidrs(arg, o)) {
-			pr_err("--service-cidr %s: one CIDR of each family at most, comma-separated "
-			       "(e.g. 10.96.0.0/12,fd00:10:96::/108), or none\n", arg);
-			return 2;
-		}
+		if (parse_svc_cidrs(arg, o))
+			return pr_err_ret(2,
+					  "--service-cidr %s: one CIDR of each family at most, comma-separated "
+					  "(e.g. 10.96.0.0/12,fd00:10:96::/108), or none\n", arg);
 		return 0;
 	case 1003: o->kpr = 1; return 0;
 	case 1004:
@@ -524,11 +509,10 @@ static int opt_services(int c, const char *arg, struct xcnid_cmdline *cl, struct
 		return 0;
 	case 1005: o->cgroup_root = arg; return 0;
 	case 1007:
-		if (svc_nodeport_range_parse(arg, &o->np_min, &o->np_max)) {
-			pr_err("--node-port-range %s: MIN-MAX, 1 <= MIN <= MAX <= 65535 (e.g. "
-			       "30000-32767)\n", arg);
-			return 2;
-		}
+		if (svc_nodeport_range_parse(arg, &o->np_min, &o->np_max))
+			return pr_err_ret(2,
+					  "--node-port-range %s: MIN-MAX, 1 <= MIN <= MAX <= 65535 (e.g. "
+					  "30000-32767)\n", arg);
 		return 0;
 	case 1008:
 		if (opt_word("node-port-mode", arg, np_words, np_vals, &v))
@@ -551,11 +535,10 @@ static int opt_services(int c, const char *arg, struct xcnid_cmdline *cl, struct
 		r = strtoul(arg, &end, 10);
 		if (!strcmp(end, "/s"))
 			end += 2;
-		if (!*arg || *arg == '-' || *end || errno || r < 1 || r > 1000000000) {
-			pr_err("--snat-client-rate %s: tuples a second (N or N/s), 1 to 1000000000\n",
-			       arg);
-			return 2;
-		}
+		if (!*arg || *arg == '-' || *end || errno || r < 1 || r > 1000000000)
+			return pr_err_ret(2,
+					  "--snat-client-rate %s: tuples a second (N or N/s), 1 to 1000000000\n",
+					  arg);
 		cl->ov.snat_cl_tok_ns = (__u32)(1000000000ul / r);
 		g->snat_cl = 1;
 		return 0;
@@ -590,10 +573,8 @@ static int opt_overlay(int c, const char *arg, struct xcnid_cmdline *cl, struct 
 		char *end;
 		unsigned long v = strtoul(arg, &end, 0);
 
-		if (!*arg || *end || v == 0 || v > 0xffffff) {
-			pr_err("--vni %s: a Geneve VNI is 1 to 16777215\n", arg);
-			return 2;
-		}
+		if (!*arg || *end || v == 0 || v > 0xffffff)
+			return pr_err_ret(2, "--vni %s: a Geneve VNI is 1 to 16777215\n", arg);
 		ov->vni = (__u32)v;
 		return 0;
 	}
@@ -620,12 +601,10 @@ static int opt_observe(int c, const char *arg, struct xcnid_cmdline *cl, struct 
 	switch (c) {
 	case 'A':
 	case 1048:
-		if (http_check_addr(arg, true)) {
-			pr_err("--%s %s: HOST:PORT, e.g. 127.0.0.1:%s or [::1]:%s\n",
-			       c == 'A' ? "metrics-addr" : "ui", arg, c == 'A' ? "9962" : "9963",
-			       c == 'A' ? "9962" : "9963");
-			return 2;
-		}
+		if (http_check_addr(arg, true))
+			return pr_err_ret(2, "--%s %s: HOST:PORT, e.g. 127.0.0.1:%s or [::1]:%s\n",
+					  c == 'A' ? "metrics-addr" : "ui", arg, c == 'A' ? "9962" : "9963",
+					  c == 'A' ? "9962" : "9963");
 		*(c == 'A' ? &o->metrics_addr : &o->ui_addr) = arg;
 		return 0;
 	case 1047: o->http_remote = 1; return 0;
@@ -638,47 +617,39 @@ static int opt_observe(int c, const char *arg, struct xcnid_cmdline *cl, struct 
 		return 0;
 	case 1042:
 	case 1105: /* --flow-log, --flows-tls */
-		if (!*arg) {
-			pr_err("--%s: an empty path\n", c == 1042 ? "flow-log" : "flows-tls");
-			return 2;
-		}
+		if (!*arg)
+			return pr_err_ret(2,
+					  "--%s: an empty path\n", c == 1042 ? "flow-log" : "flows-tls");
 		fl->asked = true;
 		*(c == 1042 ? &fl->log_path : &fl->tls_dir) = arg;
 		return 0;
 	case 1046:
-		if (!*arg || strlen(arg) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
-			pr_err("--flows-socket %s: a path of 1 to %zu bytes\n", arg,
-			       sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
-			return 2;
-		}
+		if (!*arg || strlen(arg) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+			return pr_err_ret(2, "--flows-socket %s: a path of 1 to %zu bytes\n", arg,
+					  sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
 		fl->asked = true;
 		fl->sock_path = arg;
 		return 0;
 	case 1100: {
 		char err[128];
 
-		if (ipfix_check_url(arg, err, sizeof(err))) {
-			pr_err("--ipfix %s: %s\n", arg, err);
-			return 2;
-		}
+		if (ipfix_check_url(arg, err, sizeof(err)))
+			return pr_err_ret(2, "--ipfix %s: %s\n", arg, err);
 		fl->asked = true;
 		fl->ipfix_url = arg;
 		return 0;
 	}
 	case 1103: fl->asked = fl->ipfix_all_nodes = true; return 0;
 	case 1104:
-		if (http_check_addr(arg, true)) {
-			pr_err("--flows-listen %s: HOST:PORT with an IPv4 or [IPv6] address\n", arg);
-			return 2;
-		}
+		if (http_check_addr(arg, true))
+			return pr_err_ret(2,
+					  "--flows-listen %s: HOST:PORT with an IPv4 or [IPv6] address\n", arg);
 		fl->asked = true;
 		fl->listen = arg;
 		return 0;
 	case 'L':
-		if (xlog_parse_format(arg, &f)) {
-			pr_err("--log-format %s: text or json\n", arg);
-			return 2;
-		}
+		if (xlog_parse_format(arg, &f))
+			return pr_err_ret(2, "--log-format %s: text or json\n", arg);
 		xlog_set_format(f);
 		return 0;
 	case 'v': xlog_max = xlog_max < XLOG_INFO ? XLOG_INFO : XLOG_DEBUG; return 0;
@@ -697,46 +668,39 @@ static int check_flows(struct flowd_opts *o)
 					o->ipfix_url, o->listen, o->tls_dir };
 
 		for (size_t i = 0; i < ARRAY_SIZE(need); i++)
-			if (given[i]) {
-				pr_err("%s is the flow records': it does nothing with --flows=false "
-				       "(--no-flows)\n", need[i]);
-				return 2;
-			}
-		if (o->log_max_bytes || o->log_files || o->log_interval_s) {
-			pr_err("--flow-log-* are the flow log's: they do nothing with "
-			       "--flows=false (--no-flows)\n");
-			return 2;
-		}
+			if (given[i])
+				return pr_err_ret(2,
+						  "%s is the flow records': it does nothing with --flows=false "
+						  "(--no-flows)\n", need[i]);
+		if (o->log_max_bytes || o->log_files || o->log_interval_s)
+			return pr_err_ret(2,
+					  "--flow-log-* are the flow log's: they do nothing with "
+					  "--flows=false (--no-flows)\n");
 		o->window = 0;
 		return 0;
 	}
-	if (!o->log_path && (o->log_max_bytes || o->log_files)) {
-		pr_err("--flow-log-max-bytes and --flow-log-files are the flow log's: give "
-		       "--flow-log PATH too\n");
-		return 2;
-	}
-	if (!o->log_path && o->log_interval_s) {
-		pr_err("--flow-log-interval is the flow log's: give --flow-log PATH too (IPFIX's "
-		       "records go by --ipfix-active-timeout and when flows end)\n");
-		return 2;
-	}
-	if (!o->ipfix_url && (o->ipfix_active_s || o->ipfix_idle_s || o->ipfix_all_nodes)) {
-		pr_err("--ipfix-active-timeout, --ipfix-idle-timeout and --ipfix-all-nodes are "
-		       "IPFIX's: give --ipfix URL too\n");
-		return 2;
-	}
+	if (!o->log_path && (o->log_max_bytes || o->log_files))
+		return pr_err_ret(2,
+				  "--flow-log-max-bytes and --flow-log-files are the flow log's: give "
+				  "--flow-log PATH too\n");
+	if (!o->log_path && o->log_interval_s)
+		return pr_err_ret(2,
+				  "--flow-log-interval is the flow log's: give --flow-log PATH too (IPFIX's "
+				  "records go by --ipfix-active-timeout and when flows end)\n");
+	if (!o->ipfix_url && (o->ipfix_active_s || o->ipfix_idle_s || o->ipfix_all_nodes))
+		return pr_err_ret(2,
+				  "--ipfix-active-timeout, --ipfix-idle-timeout and --ipfix-all-nodes are "
+				  "IPFIX's: give --ipfix URL too\n");
 	/* No plaintext flows leave a node: the network listener is TLS or nothing. */
-	if (o->listen && !o->tls_dir) {
-		pr_err("--flows-listen %s: give --flows-tls DIR too (tls.crt, tls.key, ca.crt): flows "
-		       "are served over the network only with TLS and client certificates\n",
-		       o->listen);
-		return 2;
-	}
-	if (o->tls_dir && !o->listen) {
-		pr_err("--flows-tls %s is the network listener's: give --flows-listen ADDR:PORT too\n",
-		       o->tls_dir);
-		return 2;
-	}
+	if (o->listen && !o->tls_dir)
+		return pr_err_ret(2,
+				  "--flows-listen %s: give --flows-tls DIR too (tls.crt, tls.key, ca.crt): flows "
+				  "are served over the network only with TLS and client certificates\n",
+				  o->listen);
+	if (o->tls_dir && !o->listen)
+		return pr_err_ret(2,
+				  "--flows-tls %s is the network listener's: give --flows-listen ADDR:PORT too\n",
+				  o->tls_dir);
 	/* The defaults after the checks (0 there: not given). On by default: a
 	 * bounded window (FLOWS_WINDOW_DEFAULT records). */
 	o->ipfix_active_s = o->ipfix_active_s ?: FLOWD_IPFIX_ACTIVE_DEFAULT;
@@ -751,27 +715,23 @@ static int check_flows(struct flowd_opts *o)
 /* The HTTP server's options together: one address, loopback unless allowed. */
 static int check_http(const struct opts *o)
 {
-	if (o->ui_addr && http_check_addr(o->ui_addr, o->http_remote)) {
-		pr_err("--ui %s: not a loopback address: every client that reaches it reads the "
-		       "cluster's flows; give --http-allow-remote to mean that\n", o->ui_addr);
-		return 2;
-	}
-	if (o->ui_addr && o->metrics_addr && strcmp(o->ui_addr, o->metrics_addr)) {
-		pr_err("--ui %s and --metrics-addr %s: one HTTP server serves both; give them the "
-		       "same address\n", o->ui_addr, o->metrics_addr);
-		return 2;
-	}
+	if (o->ui_addr && http_check_addr(o->ui_addr, o->http_remote))
+		return pr_err_ret(2,
+				  "--ui %s: not a loopback address: every client that reaches it reads the "
+				  "cluster's flows; give --http-allow-remote to mean that\n", o->ui_addr);
+	if (o->ui_addr && o->metrics_addr && strcmp(o->ui_addr, o->metrics_addr))
+		return pr_err_ret(2,
+				  "--ui %s and --metrics-addr %s: one HTTP server serves both; give them the "
+				  "same address\n", o->ui_addr, o->metrics_addr);
 	/* The map is drawn from the flow records. */
-	if (o->ui_addr && o->flows.off) {
-		pr_err("--ui %s: the service map is drawn from the flow records: drop "
-		       "--flows=false (--no-flows)\n", o->ui_addr);
-		return 2;
-	}
-	if (o->metrics_addr && http_check_addr(o->metrics_addr, o->http_remote)) {
-		pr_err("--metrics-addr %s: not a loopback address: every client that reaches it "
-		       "reads the page; give --http-allow-remote to mean that\n", o->metrics_addr);
-		return 2;
-	}
+	if (o->ui_addr && o->flows.off)
+		return pr_err_ret(2,
+				  "--ui %s: the service map is drawn from the flow records: drop "
+				  "--flows=false (--no-flows)\n", o->ui_addr);
+	if (o->metrics_addr && http_check_addr(o->metrics_addr, o->http_remote))
+		return pr_err_ret(2,
+				  "--metrics-addr %s: not a loopback address: every client that reaches it "
+				  "reads the page; give --http-allow-remote to mean that\n", o->metrics_addr);
 	return 0;
 }
 
@@ -798,15 +758,12 @@ static int check_services(const struct opts *o, struct overlay *ov, const struct
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(needs); i++)
-		if (needs[i].given && (!o->kpr || (needs[i].ov && !ov->underlay))) {
-			pr_err("%s\n", needs[i].say);
-			return 2;
-		}
-	if (o->cgroup_root && !o->kpr) {
-		pr_err("--cgroup-root %s: socket-level load balancing needs --kube-proxy-replacement "
-		       "(the Service maps it reads): give both\n", o->cgroup_root);
-		return 2;
-	}
+		if (needs[i].given && (!o->kpr || (needs[i].ov && !ov->underlay)))
+			return pr_err_ret(2, "%s\n", needs[i].say);
+	if (o->cgroup_root && !o->kpr)
+		return pr_err_ret(2,
+				  "--cgroup-root %s: socket-level load balancing needs --kube-proxy-replacement "
+				  "(the Service maps it reads): give both\n", o->cgroup_root);
 	if (o->cgroup_root && socklb_check_cgroup(o->cgroup_root))
 		return 2;
 	if (ov->np_accel != XCNI_NPA_OFF && g->xdp &&
@@ -838,16 +795,14 @@ static int check_services(const struct opts *o, struct overlay *ov, const struct
  */
 static int check_overlay(const struct overlay *ov, const struct given *g)
 {
-	if (g->tun_fam && !ov->underlay) {
-		pr_err("--tunnel-family chooses the family of the overlay's tunnels (--underlay-dev): "
-		       "give both\n");
-		return 2;
-	}
-	if (ov->prefer6 && g->node_ip_fams && !(g->node_ip_fams & (1u << 6))) {
-		pr_err("--tunnel-family ipv6: --node-ip gives this node no IPv6 underlay address "
-		       "(give one of each family, e.g. --node-ip 192.168.1.1,fd00::1)\n");
-		return 2;
-	}
+	if (g->tun_fam && !ov->underlay)
+		return pr_err_ret(2,
+				  "--tunnel-family chooses the family of the overlay's tunnels (--underlay-dev): "
+				  "give both\n");
+	if (ov->prefer6 && g->node_ip_fams && !(g->node_ip_fams & (1u << 6)))
+		return pr_err_ret(2,
+				  "--tunnel-family ipv6: --node-ip gives this node no IPv6 underlay address "
+				  "(give one of each family, e.g. --node-ip 192.168.1.1,fd00::1)\n");
 	return 0;
 }
 
@@ -857,28 +812,24 @@ static int check_node(struct xcnid_cmdline *cl, const struct given *g)
 	struct opts *o = &cl->o;
 	struct masq *mq = &cl->mq;
 
-	if (!!o->manifests + !!o->kubeconfig + o->in_cluster > 1) {
-		pr_err("--manifests, --kubeconfig and --k8s-api in-cluster are alternative sources "
-		       "of cluster state: give one\n");
-		return 2;
-	}
+	if (!!o->manifests + !!o->kubeconfig + o->in_cluster > 1)
+		return pr_err_ret(2,
+				  "--manifests, --kubeconfig and --k8s-api in-cluster are alternative sources "
+				  "of cluster state: give one\n");
 	if (g->gw) {
 		struct in_addr a;
 
-		if (inet_pton(AF_INET, g->gw, &a) != 1) {
-			pr_err("--gateway %s: not an IPv4 address\n", g->gw);
-			return 2;
-		}
+		if (inet_pton(AF_INET, g->gw, &a) != 1)
+			return pr_err_ret(2, "--gateway %s: not an IPv4 address\n", g->gw);
 		o->gateway = a.s_addr;
 	} else if (mq->pod.len) {
 		memcpy(&o->gateway, mq->pod.addr, 4);
 		o->gateway = htonl(ntohl(o->gateway) + 1);
 	}
-	if (cl->masquerade == 1 && !mq->pod.len && !mq->pod6.len) {
-		pr_err("--masquerade needs --pod-cidr or --pod-cidr6: it masquerades traffic from "
-		       "the pod CIDR\n");
-		return 2;
-	}
+	if (cl->masquerade == 1 && !mq->pod.len && !mq->pod6.len)
+		return pr_err_ret(2,
+				  "--masquerade needs --pod-cidr or --pod-cidr6: it masquerades traffic from "
+				  "the pod CIDR\n");
 	/* Without a pod CIDR there is nothing to masquerade, and nothing to remove either. */
 	mq->on = cl->masquerade != 0 && (mq->pod.len || mq->pod6.len);
 	if (cl->masquerade != 0 && !mq->on)

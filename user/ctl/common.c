@@ -719,10 +719,9 @@ int ctl_where_check(int argc, char **argv, const char *name, const char *why,
 	int words = 0;
 
 	for (int i = optind; i < argc; i++)
-		if (strcmp(argv[i], name) || words++) {
-			pr_err("%s: unexpected argument %s\n", name, argv[i]);
-			return pt_usage(stderr, w->syn, w->opts);
-		}
+		if (strcmp(argv[i], name) || words++)
+			return pr_err_ret(pt_usage(stderr, w->syn, w->opts),
+					  "%s: unexpected argument %s\n", name, argv[i]);
 	if (why)
 		return pr_err_ret(2, "%s\n", why);
 	if (w->nnodes && w->pin_given)

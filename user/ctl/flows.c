@@ -834,10 +834,9 @@ static int flows_parse(int argc, char **argv, struct flows_run *r)
 		}
 	}
 	for (int i = optind; i < argc; i++)
-		if (strcmp(argv[i], "flows") || words++) {
-			pr_err("flows: unexpected argument %s\n", argv[i]);
-			return pt_usage(stderr, FLOWS_SYN, ctl_flows_opts);
-		}
+		if (strcmp(argv[i], "flows") || words++)
+			return pr_err_ret(pt_usage(stderr, FLOWS_SYN, ctl_flows_opts),
+					  "flows: unexpected argument %s\n", argv[i]);
 	return -1;
 }
 

@@ -33,11 +33,10 @@ int k8s_api_conf_kubectl(const char *kubeconfig, struct k8s_api_conf *c)
 		if (!access(path, R_OK))
 			return k8s_api_conf_kubeconfig(path, c);
 	}
-	if (!getenv("KUBERNETES_SERVICE_HOST")) {
-		pr_err("no kubeconfig: give --kubeconfig FILE (or KUBECONFIG, or ~/.kube/config), "
-		       "or run in a pod with a service account\n");
-		return -ENOENT;
-	}
+	if (!getenv("KUBERNETES_SERVICE_HOST"))
+		return pr_err_ret(-ENOENT,
+				  "no kubeconfig: give --kubeconfig FILE (or KUBECONFIG, or ~/.kube/config), "
+				  "or run in a pod with a service account\n");
 	return k8s_api_conf_in_cluster(c);
 }
 

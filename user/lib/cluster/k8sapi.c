@@ -1336,10 +1336,8 @@ int k8s_api_open_flags(const char *kubeconfig, struct store *st, unsigned int fl
 	struct api *a;
 	int ret;
 
-	if (curl_global_init(CURL_GLOBAL_DEFAULT)) {
-		pr_err("k8s api: libcurl failed to initialise\n");
-		return -ENOMEM;
-	}
+	if (curl_global_init(CURL_GLOBAL_DEFAULT))
+		return pr_err_ret(-ENOMEM, "k8s api: libcurl failed to initialise\n");
 	a = calloc(1, sizeof(*a));
 	if (!a) {
 		curl_global_cleanup();

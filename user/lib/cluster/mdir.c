@@ -683,12 +683,11 @@ static int drain(struct mdir *md)
 				md->rescan = true;
 				continue;
 			}
-			if (ev->mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF)) {
-				pr_err("%s: the directory was removed or moved; keeping the last "
-				       "state\n",
-				       md->dir);
-				return -ENOENT;
-			}
+			if (ev->mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF))
+				return pr_err_ret(-ENOENT,
+						  "%s: the directory was removed or moved; keeping the last "
+						  "state\n",
+						  md->dir);
 			if (!ev->len)
 				continue;
 			/* Only once written: a created-then-written token would read as empty. */

@@ -38,10 +38,8 @@ int xcni_attach_from_env(enum xcni_attach *out)
 	*out = XCNI_ATTACH_AUTO;
 	if (!e || !*e)
 		return 0;
-	if (xcni_attach_parse(e, out)) {
-		pr_err("XCNI_ATTACH=%s: auto, tcx or tc\n", e);
-		return -EINVAL;
-	}
+	if (xcni_attach_parse(e, out))
+		return pr_err_ret(-EINVAL, "XCNI_ATTACH=%s: auto, tcx or tc\n", e);
 	return 0;
 }
 

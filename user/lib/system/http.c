@@ -1058,12 +1058,10 @@ static int start(const char *addr, int lfd, bool remote, const struct http_tls *
 	int err;
 
 	err = lfd >= 0 ? 0 : http_check_addr(addr, remote);
-	if (err) {
-		pr_err("http: %s: %s\n", addr,
-		       err == -EPERM ? "not a loopback address (allow it explicitly)" :
-				       "HOST:PORT with an IPv4 or [IPv6] address");
-		return err;
-	}
+	if (err)
+		return pr_err_ret(err, "http: %s: %s\n", addr,
+				  err == -EPERM ? "not a loopback address (allow it explicitly)" :
+				  "HOST:PORT with an IPv4 or [IPv6] address");
 	if (lfd < 0)
 		parse_addr(addr, &ss);
 	h = calloc(1, sizeof(*h));
@@ -1159,10 +1157,8 @@ int http_open_unix(const char *path, struct http **out)
 {
 	int fd = xcni_unix_listen(path, SOCK_STREAM, HTTP_BACKLOG), err;
 
-	if (fd < 0) {
-		pr_err("http: cannot listen on %s: %s\n", path, strerror(-fd));
-		return fd;
-	}
+	if (fd < 0)
+		return pr_err_ret(fd, "http: cannot listen on %s: %s\n", path, strerror(-fd));
 	err = start(path, fd, false, NULL, out);
 	if (err)
 		unlink(path);
@@ -1171,14 +1167,12 @@ int http_open_unix(const char *path, struct http **out)
 
 int http_open_tls(const char *addr, const struct http_tls *tls, struct http **out)
 {
-	if (!MHD_is_feature_supported(MHD_FEATURE_TLS)) {
-		pr_err("http: %s: this libmicrohttpd was built without TLS\n", addr);
-		return -ENOTSUP;
-	}
-	if (!tls->name[0] || strlen(tls->name) >= HTTP_TLS_NAME_MAX) {
-		pr_err("http: %s: the TLS name must be 1 to %d bytes\n", addr, HTTP_TLS_NAME_MAX - 1);
-		return -EINVAL;
-	}
+	if (!MHD_is_feature_supported(MHD_FEATURE_TLS))
+		return pr_err_ret(-ENOTSUP,
+				  "http: %s: this libmicrohttpd was built without TLS\n", addr);
+	if (!tls->name[0] || strlen(tls->name) >= HTTP_TLS_NAME_MAX)
+		return pr_err_ret(-EINVAL,
+				  "http: %s: the TLS name must be 1 to %d bytes\n", addr, HTTP_TLS_NAME_MAX - 1);
 	return start(addr, -1, true, tls, out);
 }
 

@@ -82,16 +82,14 @@ int xcni_version_main(const char *prog, int argc, char **argv)
 		o = !strcmp(argv[i], "-o") || !strcmp(argv[i], "--output") ? argv[++i] :
 		    !strncmp(argv[i], "--output=", 9)			 ? argv[i] + 9 :
 		    !strncmp(argv[i], "-o", 2)				 ? argv[i] + 2 : NULL;
-		if (!o && i < argc) {
-			pr_err("version: unexpected argument %s (it takes -o text|json|yaml)\n",
-			       argv[i]);
-			return 2;
-		}
-		if (!o || pt_format_parse(o, &fmt)) {
-			pr_err("-o %s: not an output format of version (text, json, yaml)\n",
-			       o ?: "");
-			return 2;
-		}
+		if (!o && i < argc)
+			return pr_err_ret(2,
+					  "version: unexpected argument %s (it takes -o text|json|yaml)\n",
+					  argv[i]);
+		if (!o || pt_format_parse(o, &fmt))
+			return pr_err_ret(2,
+					  "-o %s: not an output format of version (text, json, yaml)\n",
+					  o ?: "");
 	}
 	if (fmt == PT_YAML) {
 		json_t *j = version_json(prog);
