@@ -258,6 +258,17 @@ maglev_all() { # web's two frontends and z's eight, each by its own table
 check "every frontend's table in the grown map: web's (both families, copied) and z's 8 pick by it" \
 	wait_until 30 maglev_all
 check "... 10 tables, the copied two included" bash -c "echo $(entries xcni_maglev); [ $(entries xcni_maglev) -ge 10 ]"
+# The tables are pinned nowhere: status's map memory counts them through the
+# map of maps (10 of 16,381 ids, 64 KiB each), beyond every pinned map's own.
+maglev_mem() {
+	local pinned mem
+	pinned=$(for m in "$PIN"/xcni_*; do bpftool -j map show pinned "$m" 2>/dev/null; done |
+		jq -s 'map(.bytes_memlock // 0) | add')
+	mem=$(ctl status -j 2>/dev/null | jq '.. | objects | .maps_bytes? // empty' | head -1)
+	echo "status $mem bytes, the pinned maps' own $pinned"
+	[ -n "$mem" ] && [ "$mem" -ge $((pinned + 10 * 65524)) ]
+}
+check "xcnictl status: map memory counts xcni_maglev's 10 tables (pinned nowhere)" maglev_mem
 z_all() { for i in $(seq 8); do reaches b "10.96.9.$i" 80 || return 1; done; }
 check "b reaches a through each of z's 8 Services" wait_until 20 z_all
 

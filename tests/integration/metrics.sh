@@ -289,6 +289,12 @@ ct_want() {
 }
 check "ct: max_entries sized from the node ($(ct_want))" \
 	test "$(val "$T/s1" 'xcni_map_max_entries{map="ct"}')" = "$(ct_want)"
+maglev_want() { # 0.5% of the memory in Maglev tables (16,381 ids in 8-byte slots), 64 to 4,096
+	awk '/^MemTotal:/ { n = int($2 * 1024 / 200 / (16381 * 8))
+		for (p = 1; p * 2 <= n; p *= 2); print (p < 64 ? 64 : p > 4096 ? 4096 : p) }' /proc/meminfo
+}
+check "maglev: max_entries sized from the node ($(maglev_want))" \
+	test "$(bpftool -j map show pinned "$PIN/xcni_maglev" | jq .max_entries)" = "$(maglev_want)"
 # What xcni costs the node in one place (issue 67): every pinned map's kernel
 # memory (bytes_memlock, as bpftool shows it), their sum, the agent's RSS.
 mem_sums() {

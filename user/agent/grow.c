@@ -78,12 +78,13 @@ static const char *grow_dir; /* the pin dir (grow_prepare; NULL: no growth in th
  * The size map (fd, info) grows to so as to hold want entries: a doubling of
  * it, at most its ceiling, 1% of the node's memory at what an entry costs
  * now; 0 at the ceiling. A map of maps' entry holds its map: xcni_maglev's a
- * Maglev table, XCNI_MAGLEV_M ids in an array's 8-byte slots (128 KiB).
+ * Maglev table, XCNI_MAGLEV_M ids in an array's 8-byte slots (128 KiB; its
+ * memlock counts the tables present, not what an entry costs).
  */
 static __u32 grow_to(int fd, const struct bpf_map_info *info, size_t want)
 {
-	unsigned long long per = (info->max_entries ? xcni_fd_memlock(fd) / info->max_entries : 0) +
-				 (info->type == BPF_MAP_TYPE_HASH_OF_MAPS ? XCNI_MAGLEV_M * 8ull : 0);
+	unsigned long long per = info->type == BPF_MAP_TYPE_HASH_OF_MAPS ? XCNI_MAGLEV_M * 8ull :
+				 info->max_entries ? xcni_fd_memlock(fd) / info->max_entries : 0;
 	/* A map without preallocation says what its entries use now: an entry
 	 * at least its key, value and the kernel's element around them. */
 	unsigned long long least = info->key_size + info->value_size + 64;

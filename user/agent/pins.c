@@ -70,7 +70,7 @@ static int pin_remove(const char *path)
  * memory: conntrack gets 0.05% of the memory at XCNI_CT_ENTRY_BYTES an entry,
  * at most NODE_FLOWS_PER_POD flows for each of NODE_PODS pods, a power of two
  * from 16,384 to 1,048,576; the other maps of flows a part of it; the XDP
- * NodePort cache (a value per CPU) 1 MiB.
+ * NodePort cache (a value per CPU) 1 MiB; the Maglev tables below.
  */
 #define NODE_PODS 110 /* the kubelet's --max-pods by default (a kind node's) */
 #define NODE_FLOWS_PER_POD 256
@@ -113,6 +113,9 @@ int map_sizes_node(struct map_max *mm, int *n)
 					    by_mem : NODE_PODS * NODE_FLOWS_PER_POD), 16384, 1 << 20);
 	__u32 npc = (__u32)clamp_u64(pow2_up((1 << 20) / ((sizeof(struct xcni_npc) + 7) / 8 * 8 *
 							   cpus) + 1) / 2, 256, XCNI_MAX_NPC);
+	/* A Maglev table a Service (XCNI_MAGLEV_M ids in 8-byte slots): what 0.5% of the memory
+	 * holds, a power of two from 64 to 4,096; growth doubles it up to 1% (grow.c). */
+	__u32 mgl = (__u32)clamp_u64(pow2_up(mem / 200 / (XCNI_MAGLEV_M * 8ull) + 1) / 2, 64, 4096);
 	const struct { const char *name; __u32 n; } s[] = {
 		{ "xcni_ct", ct },
 		{ "xcni_ct6", ct / 2 },
@@ -125,6 +128,7 @@ int map_sizes_node(struct map_max *mm, int *n)
 		{ "xcni_npc", npc },
 		{ "xcni_evshare", pow2_up(NODE_PODS * 4) },
 		{ "xcni_fqdn", pow2_up(NODE_PODS * XCNI_FQDN_PER_POD) },
+		{ "xcni_maglev", mgl },
 	};
 	int k = (int)(sizeof(s) / sizeof(s[0]));
 

@@ -15,6 +15,8 @@
 
 #include "lib/system/bpfpin.h"
 #include "lib/system/log.h"
+#include "lib/system/mapwalk.h"
+#include "lib/system/util.h"
 
 #ifndef BPF_FS_MAGIC
 #define BPF_FS_MAGIC 0xcafe4a11
@@ -105,8 +107,21 @@ int xcni_link_unpin(const char *path)
 	return unlink(path) ? -errno : 0;
 }
 
+/* An inner map's memory (val: its id, as a map of maps reads) added to *ctx. */
+static void memlock_inner(void *ctx, const void *key, const void *val)
+{
+	int fd = bpf_map_get_fd_by_id(*(const __u32 *)val);
+
+	(void)key;
+	if (fd >= 0)
+		*(unsigned long long *)ctx += xcni_fd_memlock(fd);
+	xcni_close(&fd);
+}
+
 unsigned long long xcni_fd_memlock(int fd)
 {
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
 	unsigned long long v = 0;
 	char path[64], line[128];
 	FILE *f;
@@ -117,6 +132,10 @@ unsigned long long xcni_fd_memlock(int fd)
 		;
 	if (f)
 		fclose(f);
+	/* A map of maps holds its inner maps (xcni_maglev's tables, pinned nowhere). */
+	if (!bpf_map_get_info_by_fd(fd, &info, &len) && info.value_size == sizeof(__u32) &&
+	    (info.type == BPF_MAP_TYPE_HASH_OF_MAPS || info.type == BPF_MAP_TYPE_ARRAY_OF_MAPS))
+		mapw_walk(fd, &info, 1, memlock_inner, &v);
 	return v;
 }
 

@@ -57,7 +57,7 @@ int xcni_map_open_pinned(const char *dir, const char *name, size_t *max);
 /*
  * The kernel memory a map holds (fd's fdinfo memlock, bpftool's
  * bytes_memlock: preallocated entries, or a bucket array and the entries in
- * use), or 0.
+ * use), a map of maps' with its inner maps', or 0.
  */
 unsigned long long xcni_fd_memlock(int fd);
 /*
