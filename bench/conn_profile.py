@@ -10,7 +10,10 @@ output line, conns=N). Counted: the samples of the connection's own work, the
 processes named conn_rate (client and server: the softirq each runs on its
 way out, so the peer's receive path, is theirs too), ksoftirqd and the idle
 task outside its idle loop (timers: TIME_WAIT, retransmits), so another
-process on the machine adds nothing but wait. cpu-clock's period is
+process on the machine adds nothing but wait. The agents' own CPU (xcnid:
+its conntrack walks for flows and growth, on the CPUs the legs run on) is
+shown beside it as "agent", not counted in the total: every xcni setup's
+xcnid runs through every leg. cpu-clock's period is
 nanoseconds: a symbol's ns per connection is its periods' sum over N.
 A BPF program is "bpf:NAME" (its JIT symbol), summed over its instances.
 Per leg: the median over rounds of ns per connection, total and per symbol;
@@ -46,14 +49,17 @@ def profile(data):
     out = subprocess.run(["perf", "script", "-i", data, "-F", "comm,period,ip,sym"],
                          capture_output=True, text=True, check=True).stdout
     ns = collections.Counter()
+    agent = 0
     for line in out.splitlines():
         m = LINE.match(line)
+        if m and m.group(1) == "xcnid":
+            agent += int(m.group(2))
         if not m or not counted(m.group(1), m.group(4)):
             continue
         sym = m.group(4)
         b = BPF.match(sym)
         ns["bpf:" + b.group(1) if b else sym] += int(m.group(2))
-    return ns
+    return ns, agent
 
 
 def main(argv):
@@ -67,16 +73,20 @@ def main(argv):
     d = argv[0]
     a, b = argv[1:3] if len(argv) == 3 else ("xcni", "bridge")
     legs = collections.defaultdict(list)  # leg -> [ns per connection per symbol, one per round]
+    agents = collections.defaultdict(list)  # leg -> [xcnid's ns per connection, one per round]
     for data in sorted(glob.glob(os.path.join(d, "r*-*.data"))):
         rnd, leg = os.path.basename(data)[:-5].split("-", 1)
         m = re.search(r"conns=(\d+)", open(data[:-5] + ".cr").read())
         if not m or not int(m.group(1)):
             sys.exit(f"{data[:-5]}.cr: no conns=N")
         n = int(m.group(1))
-        per = {k: v / n for k, v in profile(data).items()}
+        ns, agent = profile(data)
+        per = {k: v / n for k, v in ns.items()}
         per["TOTAL"] = sum(per.values())
         legs[leg].append(per)
-        print(f"{rnd} {leg}: {n} connections, {per['TOTAL']:.0f} ns CPU a connection")
+        agents[leg].append(agent / n)
+        print(f"{rnd} {leg}: {n} connections, {per['TOTAL']:.0f} ns CPU a connection, "
+              f"agent {agent / n:.0f}")
     med = {}
     for leg, rs in legs.items():
         keys = set().union(*rs)
@@ -89,7 +99,8 @@ def main(argv):
             if g and k != "TOTAL":
                 grp[g] += v
         print(f"\n{leg}: {m['TOTAL']:.0f} ns a connection (median of {len(legs[leg])}); "
-              + ", ".join(f"{g} {grp[g]:.0f} ({grp[g] / m['TOTAL']:.1%})" for g, _ in GROUPS))
+              + ", ".join(f"{g} {grp[g]:.0f} ({grp[g] / m['TOTAL']:.1%})" for g, _ in GROUPS)
+              + f"; agent {statistics.median(agents[leg]):.0f} beside it")
         for k, v in sorted(m.items(), key=lambda kv: -kv[1])[1:top + 1]:
             print(f"  {v:8.0f}  {k}")
     if a in med and b in med:

@@ -5,7 +5,7 @@
 # with XCNI_BASE_BIN, vs another xcni build). See bench/README.md.  Must run
 # as root.
 #
-#   bash bench/pod-throughput.sh [-r ROUNDS] [-t SECONDS] [-n N] [-w WARMUP] [-c SECS] [-f FAMILY] [-U] [-T] [-x]
+#   bash bench/pod-throughput.sh [-r ROUNDS] [-t SECONDS] [-n N] [-w WARMUP] [-c SECS] [-f FAMILY] [-U] [-T] [-R] [-x]
 #
 #   -r  rounds; each round measures every setup once (default 3)
 #   -t  iperf3 duration per measurement, seconds (default 5)
@@ -25,8 +25,14 @@
 #       measured beside xcni (TCX) in the same rounds; checks each pod's
 #       attach point (state record and the host veth's tc filters) and adds
 #       the line "A/B xcni-tc/xcni"
+#   -R  add the setup redirect: the floor of a BPF redirect design, ptp's
+#       pods with bench/redirect_floor.bpf.c at TCX ingress of each host end
+#       (the destination looked up, its MACs written, bpf_redirect_peer: no
+#       conntrack, policy, flows or Services), subnet 10.99.37.0/24; fails
+#       the run if the node routed any packet (its Ip ForwDatagrams moved);
+#       adds the lines xcni/redirect and redirect/bridge
 #   -x  only the xcni setups (xcni, xcni-base with XCNI_BASE_BIN, xcni-tc
-#       with -T): no bridge, no ptp; a short A/B run
+#       with -T, redirect with -R): no bridge, no ptp; a short A/B run
 #
 # Environment:
 #   XCNI_BIN  plugin under test   (default <repo>/build/xcni; xcnid next to it)
@@ -68,9 +74,10 @@ CR_SECS=2
 FAMILY=ipv4
 XCNI_ONLY=0
 TC_SETUP=0
+REDIRECT=0
 XCNI_BASE_BIN=${XCNI_BASE_BIN:-}
 
-opts 0 "r:ROUNDS t:SECS n:PP_N w:PP_WARMUP c:CR_SECS f:FAMILY U=PIN_CPUS=0 T=TC_SETUP=1 x=XCNI_ONLY=1" "$@"
+opts 0 "r:ROUNDS t:SECS n:PP_N w:PP_WARMUP c:CR_SECS f:FAMILY U=PIN_CPUS=0 T=TC_SETUP=1 R=REDIRECT=1 x=XCNI_ONLY=1" "$@"
 
 
 num_in "$ROUNDS" 1 20 || die "-r must be 1..20 (got '$ROUNDS')"
@@ -81,9 +88,10 @@ num_in "$CR_SECS" 0 60 || die "-c must be 0..60 (got '$CR_SECS')"
 [[ $FAMILY == ipv4 || $FAMILY == dual ]] || die "-f must be ipv4 or dual (got '$FAMILY')"
 need ip nsenter timeout taskset iperf3 python3 "$CC"
 ((TC_SETUP == 0)) || need tc
+((REDIRECT == 0)) || need clang bpftool
 # The plugin takes XCNI_ATTACH over its config: both xcni setups would get it.
 ((TC_SETUP == 0)) || [[ -z ${XCNI_ATTACH:-} ]] || die "-T: unset XCNI_ATTACH (xcni-tc forces tc, xcni keeps the default)"
-for p in host-local $( ((XCNI_ONLY)) || echo bridge ptp); do
+for p in host-local $( ((XCNI_ONLY)) || echo bridge ptp) $( ((REDIRECT == 0)) || echo ptp); do
 	[[ -x $CNI_DIR/$p ]] || die "reference plugin not found: $CNI_DIR/$p"
 done
 [[ -x $XCNI_BIN ]] || die "xcni plugin not found: $XCNI_BIN (run make first)"
@@ -116,9 +124,10 @@ PREFIX="xpt$$"
 SETUPS=(xcni)
 [[ -z $XCNI_BASE_BIN ]] || SETUPS+=(xcni-base)
 ((TC_SETUP == 0)) || SETUPS+=(xcni-tc)
+((REDIRECT == 0)) || SETUPS+=(redirect)
 ((XCNI_ONLY)) || SETUPS+=(bridge ptp)
 declare -A SUBNET=([xcni]=10.99.32.0/24 [bridge]=10.99.33.0/24 [ptp]=10.99.34.0/24
-	[xcni-base]=10.99.35.0/24 [xcni-tc]=10.99.36.0/24)
+	[xcni-base]=10.99.35.0/24 [xcni-tc]=10.99.36.0/24 [redirect]=10.99.37.0/24)
 # IPv6 (-f dual): xcni, xcni-base, xcni-tc and bridge only (ptp stays the IPv4 reference).
 declare -A SUBNET6=()
 [[ $FAMILY == ipv4 ]] ||
@@ -133,7 +142,7 @@ done
 # The xcni setups: each its own build's plugin, xcnid (the BPF programs are
 # embedded in it: it loads and pins them, the plugin attaches the pinned ones)
 # and xcnictl, and its own pin dir: two builds may differ in map ABI.
-declare -A BIN=([xcni]=$XCNI_BIN [bridge]=$CNI_DIR/bridge [ptp]=$CNI_DIR/ptp)
+declare -A BIN=([xcni]=$XCNI_BIN [bridge]=$CNI_DIR/bridge [ptp]=$CNI_DIR/ptp [redirect]=$CNI_DIR/ptp)
 declare -A XCNID=([xcni]=$XCNID_BIN) XCNICTL=([xcni]=$XCNICTL_BIN) PIN=([xcni]=/sys/fs/bpf/$PREFIX)
 if [[ -n $XCNI_BASE_BIN ]]; then
 	BIN[xcni-base]=$XCNI_BASE_BIN
@@ -144,6 +153,7 @@ fi
 # xcni-tc: this build, every program forced onto tc clsact.
 BIN[xcni-tc]=$XCNI_BIN XCNID[xcni-tc]=$XCNID_BIN XCNICTL[xcni-tc]=$XCNICTL_BIN PIN[xcni-tc]=/sys/fs/bpf/$PREFIX-tc
 declare -A IP=()     # [leg-pod] -> pod address (leg xcni: IPv4, xcni6: IPv6)
+declare -A RES=()    # [setup-pod] -> its CNI ADD result
 declare -A CNI_PATH_DIRS=()
 for s in "${SETUPS[@]}"; do
 	CNI_PATH_DIRS[$s]=$CNI_DIR
@@ -185,9 +195,11 @@ done
 cat >"$TMP/bridge.conf" <<EOF
 {"cniVersion":"1.0.0","name":"$PREFIX-bridge","type":"bridge","bridge":"xptbr0","isGateway":true,"ipMasq":false,"mtu":1500,"ipam":$(ipam bridge)}
 EOF
-cat >"$TMP/ptp.conf" <<EOF
-{"cniVersion":"1.0.0","name":"$PREFIX-ptp","type":"ptp","ipMasq":false,"mtu":1500,"ipam":$(ipam ptp)}
+for s in ptp redirect; do
+	cat >"$TMP/$s.conf" <<EOF
+{"cniVersion":"1.0.0","name":"$PREFIX-$s","type":"ptp","ipMasq":false,"mtu":1500,"ipam":$(ipam $s)}
 EOF
+done
 
 add_ns() {
 	NETNS=("$1" "${NETNS[@]}") # deleted in reverse order of creation
@@ -227,6 +239,7 @@ build_setup() {
 		ADDED+=("$s $p")
 		res=$(cni ADD "$s" "$p" 2>"$TMP/add.err") ||
 			{ cat "$TMP/add.err" >&2; [[ -z $res ]] || echo "$res" >&2; die "$s: CNI ADD pod $p failed"; }
+		RES[$s-$p]=$res
 		IP[$s-$p]=$(python3 -c 'import json,sys; print([i["address"].split("/")[0] for i in json.load(sys.stdin)["ips"] if ":" not in i["address"]][0])' <<<"$res") ||
 			die "$s: CNI ADD pod $p: no IPv4 address in the result: $res"
 		if [[ -n ${SUBNET6[$s]:-} ]]; then
@@ -254,6 +267,7 @@ for f in os.listdir(sys.argv[1]):
 			die "$s: pod $p: attached \"$att\" with $n tc bpf filters on $hif, not \"${want% *}\" with ${want#* }$([[ $s == xcni ]] && echo ' (no TCX in this kernel? -T would compare tc with tc)')"
 		say "$s: pod $p: $hif attached through $att ($n tc bpf filters)"
 	done
+	[[ $s != redirect ]] || redirect_attach
 	# conn_rate's client closes first: TIME_WAIT piles up in pod a.
 	ip netns exec "$(pod_ns "$s" a)" sysctl -qw net.ipv4.ip_local_port_range="1024 65535" \
 		net.ipv4.tcp_tw_reuse=1 || die "$s: setting pod a's sysctls failed"
@@ -287,6 +301,47 @@ for f in os.listdir(sys.argv[1]):
 	done
 }
 
+# redirect_attach: bench/redirect_floor.bpf.c loaded and pinned (pin dir
+# /sys/fs/bpf/$PREFIX-redirect), each redirect pod's address, host end and
+# MACs in its floor_ep, and it on each host end's TCX ingress (gone with
+# the veth at CNI DEL).
+redirect_attach() {
+	local node pin p hif hmac pmac ip idx
+	node=$(node_ns redirect)
+	pin=/sys/fs/bpf/$PREFIX-redirect
+	[[ ! -e $pin ]] || die "redirect: pin dir $pin already exists"
+	PINS_OURS+=("$pin")
+	clang -O2 -g -target bpf -Wall -Wextra -Werror -I/usr/include/"$(gcc -dumpmachine)" \
+		-c "$HERE/redirect_floor.bpf.c" -o "$TMP/redirect_floor.o" || die "redirect: compiling bench/redirect_floor.bpf.c failed"
+	mkdir -p "$pin"
+	bpftool prog load "$TMP/redirect_floor.o" "$pin/prog" pinmaps "$pin" || die "redirect: loading redirect_floor.o failed"
+	for p in a b; do
+		read -r hif hmac pmac < <(python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+h = [i for i in r["interfaces"] if "sandbox" not in i][0]
+c = [i for i in r["interfaces"] if "sandbox" in i][0]
+print(h["name"], h["mac"], c["mac"])' <<<"${RES[redirect-$p]}") || die "redirect: pod $p: no host and pod interfaces in ${RES[redirect-$p]}"
+		idx=$(ip -n "$node" -o link show "$hif" | cut -d: -f1)
+		[[ $idx =~ ^[0-9]+$ ]] || die "redirect: pod $p: host end $hif not found in $node"
+		ip=${IP[redirect-$p]}
+		# key: the address in network order; value: ifindex (little-endian), pod MAC, host MAC
+		# shellcheck disable=SC2046 # bytes as words
+		bpftool map update pinned "$pin/floor_ep" key ${ip//./ } value hex \
+			$(printf '%02x %02x %02x %02x' $((idx & 255)) $((idx >> 8 & 255)) $((idx >> 16 & 255)) $((idx >> 24))) \
+			${pmac//:/ } ${hmac//:/ } || die "redirect: pod $p: writing floor_ep failed"
+		nsenter --net="/var/run/netns/$node" bpftool net attach tcx_ingress pinned "$pin/prog" dev "$hif" ||
+			die "redirect: pod $p: attaching to $hif's TCX ingress failed"
+		say "redirect: pod $p ($ip): redirect_floor on $hif (ifindex $idx)"
+	done
+}
+
+# forwarded SETUP: the IPv4 datagrams SETUP's node routed so far (Ip ForwDatagrams).
+forwarded() {
+	nsenter --net="/var/run/netns/$(node_ns "$1")" awk '$1 == "Ip:" && !n { for (i = 2; i <= NF; i++) if ($i == "ForwDatagrams") c = i; n = 1; next }
+		$1 == "Ip:" { print $c }' /proc/net/snmp
+}
+
 metric_fwd_local() { # SETUP: "packets bytes" its xcni redirected pod-to-pod so far
 	nsenter --net="/var/run/netns/$(node_ns "$1")" "${XCNICTL[$1]}" --pin-dir "${PIN[$1]}" --json metrics |
 		metric_sum fwd-local
@@ -295,6 +350,8 @@ metric_fwd_local() { # SETUP: "packets bytes" its xcni redirected pod-to-pod so 
 for s in "${SETUPS[@]}"; do build_setup "$s"; done
 
 declare -A FWD_PK0=() FWD_BY0=() XBYTES=() FWD=() FWD_BY=()
+((REDIRECT == 0)) || { ROUTED0=$(forwarded redirect) && [[ $ROUTED0 =~ ^[0-9]+$ ]]; } ||
+	die "redirect: reading Ip ForwDatagrams in $(node_ns redirect) failed"
 for s in "${SETUPS[@]}"; do
 	[[ $s == xcni* ]] || continue
 	read -r pk0 by0 < <(metric_fwd_local "$s") || true
@@ -353,6 +410,11 @@ done
 # from_pod (bpf_redirect_peer). Otherwise the xcni column measured the host
 # stack: fail rather than print a misleading table.
 fwd_args=()
+# redirect: every packet between its pods went past the node's routing.
+if ((REDIRECT)); then
+	routed=$(($(forwarded redirect) - ROUTED0))
+	((routed == 0)) || die "redirect: the node routed $routed datagrams: traffic did not take redirect_floor's bpf_redirect_peer"
+fi
 for s in "${SETUPS[@]}"; do
 	[[ $s == xcni* ]] || continue
 	read -r pk1 by1 < <(metric_fwd_local "$s") || true
@@ -395,7 +457,7 @@ keys = [("throughput_gbps", "tput"), ("latency_p50_us", "p50"), ("latency_p99_us
 if int(cr_secs):
     keys.append(("conn_rate_per_s", "conn/s"))
 pairs = [("xcni", "xcni-base"), ("xcni6", "xcni-base6"), ("xcni-tc", "xcni"), ("xcni-tc6", "xcni6"),
-         ("xcni", "bridge"), ("xcni", "ptp")]
+         ("xcni", "bridge"), ("xcni", "ptp"), ("xcni", "redirect"), ("redirect", "bridge")]
 if family != "ipv4":
     pairs += [("xcni6", "xcni"), ("xcni6", "bridge6"), ("bridge6", "bridge")]
 pairs = [(a, b) for a, b in pairs if a in res and b in res]
@@ -419,10 +481,14 @@ if family != "ipv4" and "xcni6/bridge6" in ratio:  # issue 14: IPv6 within 5% of
     if int(cr_secs):
         targets.append(target("xcni6/xcni", "conn_rate_per_s", ">=", 0.95,
                               "xcni6 conn/s >= 0.95x xcni"))
-# A/B: this build (XCNI_BIN) over the base (XCNI_BASE_BIN), in the same rounds.
+# A/B: this build (XCNI_BIN) over the base (XCNI_BASE_BIN), in the same rounds;
+# with redirect (-R), xcni against its floor and the floor against bridge too.
 ab = {}
 field = {"latency_p50_us": "p50_us", "throughput_gbps": "gbps", "conn_rate_per_s": "conn_rate"}
-for a, b in (("xcni", "xcni-base"), ("xcni6", "xcni-base6"), ("xcni-tc", "xcni"), ("xcni-tc6", "xcni6")):
+for a, b in (("xcni", "xcni-base"), ("xcni6", "xcni-base6"), ("xcni-tc", "xcni"), ("xcni-tc6", "xcni6"),
+             ("xcni", "redirect"), ("redirect", "bridge"), ("xcni", "bridge")):
+    if "redirect" not in res and "bridge" in (a, b):
+        continue
     if a not in res or b not in res:
         continue
     ra = {x["round"]: x for x in res[a]["rounds"]}
@@ -445,7 +511,8 @@ if int(cr_secs):
     names.append(("conn_rate_per_s", "conn/s"))
 for name, v in ab.items():
     m, pr = v["median"], v["rounds"]
-    print(f"A/B {name} ({'tc/TCX' if name.startswith('xcni-tc') else 'new/base'}): " + ", ".join(f"{h} {m[k]:.2f}x" for k, h in names)
+    kind = "tc/TCX" if name.startswith("xcni-tc") else "new/base" if "base" in name else "setups"
+    print(f"A/B {name} ({kind}): " + ", ".join(f"{h} {m[k]:.2f}x" for k, h in names)
           + "  (per round: " + "; ".join(f"{h} " + " ".join(f"{x:.2f}" for x in pr[k]) for k, h in names) + ")")
 if targets:
     print()
