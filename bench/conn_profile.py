@@ -13,7 +13,8 @@ task outside its idle loop (timers: TIME_WAIT, retransmits), so another
 process on the machine adds nothing but wait. The agents' own CPU (xcnid:
 its conntrack walks for flows and growth, on the CPUs the legs run on) is
 shown beside it as "agent", not counted in the total: every xcni setup's
-xcnid runs through every leg. cpu-clock's period is
+xcnid runs through every leg (DIR/agents, their PIDs, which pod-throughput.sh
+writes; without it every process named xcnid on the machine). cpu-clock's period is
 nanoseconds: a symbol's ns per connection is its periods' sum over N.
 A BPF program is "bpf:NAME" (its JIT symbol), summed over its instances.
 Per leg: the median over rounds of ns per connection, total and per symbol;
@@ -28,7 +29,7 @@ import subprocess
 import sys
 
 IDLE = re.compile(r"idle|halt|mwait|cpuidle|poll_idle|do_idle")
-LINE = re.compile(r"^\s*(\S.*?)\s+(\d+)\s+([0-9a-f]+)\s+(\S+)")
+LINE = re.compile(r"^\s*(\S.*?)\s+(\d+)\s+(\d+)\s+([0-9a-f]+)\s+(\S+)")
 BPF = re.compile(r"^bpf_prog_[0-9a-f]+_(\w+)")
 # Groups, the first that matches: BPF's programs and what they call (map
 # lookups, LRU, helpers, the redirect), netfilter (the bridge's br_nf too),
@@ -45,20 +46,21 @@ def counted(comm, sym):
     return comm == "swapper" and not IDLE.search(sym)
 
 
-def profile(data):
-    out = subprocess.run(["perf", "script", "-i", data, "-F", "comm,period,ip,sym"],
+def profile(data, agent_pids):
+    out = subprocess.run(["perf", "script", "-i", data, "-F", "comm,pid,period,ip,sym"],
                          capture_output=True, text=True, check=True).stdout
     ns = collections.Counter()
     agent = 0
     for line in out.splitlines():
         m = LINE.match(line)
-        if m and m.group(1) == "xcnid":
-            agent += int(m.group(2))
-        if not m or not counted(m.group(1), m.group(4)):
+        # By PID where known: after a growth's exec of /proc/self/exe its comm is "exe".
+        if m and (m.group(2) in agent_pids if agent_pids else m.group(1) == "xcnid"):
+            agent += int(m.group(3))
+        if not m or not counted(m.group(1), m.group(5)):
             continue
-        sym = m.group(4)
+        sym = m.group(5)
         b = BPF.match(sym)
-        ns["bpf:" + b.group(1) if b else sym] += int(m.group(2))
+        ns["bpf:" + b.group(1) if b else sym] += int(m.group(3))
     return ns, agent
 
 
@@ -72,6 +74,9 @@ def main(argv):
         sys.exit(__doc__)
     d = argv[0]
     a, b = argv[1:3] if len(argv) == 3 else ("xcni", "bridge")
+    # The benchmark's own agents (pod-throughput.sh writes their PIDs), else every xcnid.
+    agent_pids = set(open(os.path.join(d, "agents")).read().split()) \
+        if os.path.exists(os.path.join(d, "agents")) else set()
     legs = collections.defaultdict(list)  # leg -> [ns per connection per symbol, one per round]
     agents = collections.defaultdict(list)  # leg -> [xcnid's ns per connection, one per round]
     for data in sorted(glob.glob(os.path.join(d, "r*-*.data"))):
@@ -80,7 +85,7 @@ def main(argv):
         if not m or not int(m.group(1)):
             sys.exit(f"{data[:-5]}.cr: no conns=N")
         n = int(m.group(1))
-        ns, agent = profile(data)
+        ns, agent = profile(data, agent_pids)
         per = {k: v / n for k, v in ns.items()}
         per["TOTAL"] = sum(per.values())
         legs[leg].append(per)

@@ -326,7 +326,7 @@ print(h["name"], h["mac"], c["mac"])' <<<"${RES[redirect-$p]}") || die "redirect
 		[[ $idx =~ ^[0-9]+$ ]] || die "redirect: pod $p: host end $hif not found in $node"
 		ip=${IP[redirect-$p]}
 		# key: the address in network order; value: ifindex (little-endian), pod MAC, host MAC
-		# shellcheck disable=SC2046 # bytes as words
+		# shellcheck disable=SC2046,SC2086 # bytes as words
 		bpftool map update pinned "$pin/floor_ep" key ${ip//./ } value hex \
 			$(printf '%02x %02x %02x %02x' $((idx & 255)) $((idx >> 8 & 255)) $((idx >> 16 & 255)) $((idx >> 24))) \
 			${pmac//:/ } ${hmac//:/ } || die "redirect: pod $p: writing floor_ep failed"
@@ -338,6 +338,7 @@ print(h["name"], h["mac"], c["mac"])' <<<"${RES[redirect-$p]}") || die "redirect
 
 # forwarded SETUP: the IPv4 datagrams SETUP's node routed so far (Ip ForwDatagrams).
 forwarded() {
+	# shellcheck disable=SC2016 # awk's fields
 	nsenter --net="/var/run/netns/$(node_ns "$1")" awk '$1 == "Ip:" && !n { for (i = 2; i <= NF; i++) if ($i == "ForwDatagrams") c = i; n = 1; next }
 		$1 == "Ip:" { print $c }' /proc/net/snmp
 }
@@ -348,6 +349,8 @@ metric_fwd_local() { # SETUP: "packets bytes" its xcni redirected pod-to-pod so 
 }
 
 for s in "${SETUPS[@]}"; do build_setup "$s"; done
+# The agents' PIDs, for conn_profile.py's "agent" (a growth's exec keeps them).
+[[ -z ${CR_PERF:-} ]] || { mkdir -p "$CR_PERF" && echo "${XCNID_PIDS[*]}" >"$CR_PERF/agents"; }
 
 declare -A FWD_PK0=() FWD_BY0=() XBYTES=() FWD=() FWD_BY=()
 ((REDIRECT == 0)) || { ROUTED0=$(forwarded redirect) && [[ $ROUTED0 =~ ^[0-9]+$ ]]; } ||
