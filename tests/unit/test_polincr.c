@@ -652,6 +652,20 @@ static bool egress_named(const struct cluster *c, bool cnp)
 }
 /* Steps with tiers whose only change was a Node's, and those that compiled no pod. */
 static size_t node_only_tiered, node_only_quiet, node_only_patched;
+/* Delta steps where a NetworkPolicy changed: their local pods, and those a NetworkPolicy's
+ * change reached (pol_delta.neps_np: compiled again for it; every one before). */
+static size_t np_steps, np_eps, np_reached;
+
+/* The NetworkPolicy steps' counts printed and zeroed: a change reaches the pods it selects. */
+static void np_print(void)
+{
+	print_message("%zu delta steps with a NetworkPolicy changed: %zu of their %zu local pods "
+		      "reached by it\n", np_steps, np_reached, np_eps);
+	assert_true(np_steps > 0);
+	assert_true(np_reached > 0);
+	assert_true(np_reached * 2 < np_eps);
+	np_steps = np_eps = np_reached = 0;
+}
 static const char *fallback_why;
 
 static void run(unsigned seed, uint32_t (*hash)(const char *), size_t *resets, size_t *steps)
@@ -679,6 +693,7 @@ static void run(unsigned seed, uint32_t (*hash)(const char *), size_t *resets, s
 		int ret, want;
 
 		bool node_changed = false, ns_changed = false, cnp_changed = false, self = false;
+		bool np_changed = false;
 		bool pods_etc = false;
 		bool was_valid = step > 0 && maps_known;
 
@@ -691,6 +706,7 @@ static void run(unsigned seed, uint32_t (*hash)(const char *), size_t *resets, s
 			pods_etc |= ch[i].kind != K8S_NODE;
 			ns_changed |= ch[i].kind == K8S_NAMESPACE;
 			cnp_changed |= ch[i].kind == K8S_CLUSTERNETPOL;
+			np_changed |= ch[i].kind == K8S_NETWORKPOLICY;
 		}
 		ret = pol_incr_update(pi, &c, &o, ch, nch, all, whole, &r, &d, &e1);
 		store_changes_free(ch, nch);
@@ -761,6 +777,11 @@ static void run(unsigned seed, uint32_t (*hash)(const char *), size_t *resets, s
 				self_node_steps += self;
 				node_deltas += pol_incr_resets(pi) == resets0;
 			}
+			if (np_changed && !d->full) {
+				np_steps++;
+				np_eps += r->neps;
+				np_reached += d->neps_np;
+			}
 			if (cnp_changed && !all) {
 				cnp_steps++;
 				cnp_deltas += pol_incr_resets(pi) == resets0;
@@ -822,6 +843,7 @@ static void test_random_sequences(void **state)
 	v6_skipped = v6_node_steps = judged = judged_skipped = judged6 = 0;
 	for (unsigned seed = 1; seed <= 40; seed++)
 		run(seed, NULL, &resets, &steps);
+	np_print();
 	judged_print(steps);
 	/* The comparison must mostly be of the incremental path, not the fallback. */
 	print_message("%zu steps, %zu whole compiles; IPv6 maps kept in %zu, rebuilt for a "
@@ -848,6 +870,7 @@ static void test_random_births(void **state)
 	for (unsigned seed = 200; seed <= 240; seed++)
 		run(seed, NULL, &resets, &steps);
 	gen_plain_egress = false;
+	np_print();
 	print_message("%zu steps, %zu whole compiles, %zu with births as deltas\n", steps, resets,
 		      born_steps);
 	assert_true(born_steps * 10 > steps);
@@ -872,6 +895,7 @@ static void test_random_audit(void **state)
 	for (unsigned seed = 300; seed <= 330; seed++)
 		run(seed, NULL, &resets, &steps);
 	gen_audit = false;
+	np_print();
 	print_message("%zu steps, %zu whole compiles, %zu with audit or tiers, %zu deltas right "
 		      "after one, %zu deltas with audit\n", steps, resets, audit_steps,
 		      audit_delta_after, audit_deltas);
@@ -901,6 +925,7 @@ static void test_random_namespaces(void **state)
 	for (unsigned seed = 500; seed <= 530; seed++)
 		run(seed, NULL, &resets, &steps);
 	gen_ns_labels = false;
+	np_print();
 	print_message("%zu steps, %zu whole compiles, %zu with a Namespace changed, %zu of them "
 		      "deltas\n", steps, resets, ns_steps, ns_deltas);
 	assert_true(ns_steps * 3 > steps);
@@ -925,6 +950,7 @@ static void test_random_namespaces_tiered(void **state)
 	for (unsigned seed = 600; seed <= 620; seed++)
 		run(seed, NULL, &resets, &steps);
 	gen_ns_labels = gen_audit = false;
+	np_print();
 	print_message("%zu steps, %zu whole compiles, %zu with a Namespace changed (%zu with "
 		      "ClusterNetworkPolicies), %zu deltas\n", steps, resets, ns_steps,
 		      ns_tiered_steps, ns_deltas);
@@ -977,6 +1003,7 @@ static void test_random_cnp(void **state)
 		run(seed, NULL, &resets, &steps);
 	gen_cnp_named = gen_life = false;
 	gen_cnp = gen_ns_labels = false;
+	np_print();
 	judged_print(steps);
 	/* Pods at node n2's IPv6 (clustergen's pod_put): the node's in both maps. */
 	print_message("%zu times a pod's IPv6 a Node's\n", v6_at_node);
@@ -1043,6 +1070,7 @@ static void test_random_life(void **state)
 	for (unsigned seed = 400; seed <= 430; seed++)
 		run(seed, NULL, &resets, &steps);
 	gen_life = false;
+	np_print();
 	judged_print(steps);
 	print_message("%zu steps, %zu whole compiles, %zu with a yielded address (%zu IPv6), "
 		      "%zu with a contested one; %zu with either followed as deltas\n", steps,
@@ -1065,6 +1093,7 @@ static void test_random_collisions(void **state)
 	(void)state;
 	for (unsigned seed = 100; seed <= 110; seed++)
 		run(seed, tiny_hash, &resets, &steps);
+	np_print();
 	print_message("%zu steps, %zu whole compiles\n", steps, resets);
 	assert_true(resets * 3 < steps);
 }
@@ -1912,6 +1941,95 @@ static void test_ns_label_counts(void **state)
 	store_free(st);
 }
 
+/*
+ * A NetworkPolicy's change compiles again the local pods it selected or selects, no other:
+ * its rules and its isolation enter the entries of the pods it selects only. pa moves from
+ * app=a to app=b, its peers change, it goes; l3 (app=c) is never compiled. Each step is
+ * checked against the whole compile (l1 left behind keeps an isolation it lost otherwise).
+ */
+static void test_np_change_reaches_selected(void **state)
+{
+	const struct pol_delta *d;
+	const struct pol_result *r;
+	struct pol_incr *pi = pol_incr_new();
+	struct store *st = store_new();
+
+	(void)state;
+	put(st, from_app("pa", "a", "x"));
+	put(st, lpod("l1", "n0", "a", NULL, "10.1.0.10"));
+	put(st, lpod("l2", "n0", "b", NULL, "10.1.0.11"));
+	put(st, lpod("l3", "n0", "c", NULL, "10.1.0.12"));
+	put(st, lpod("x", "n1", "x", NULL, "10.1.0.20"));
+	assert_int_equal(update_r(st, pi, &d, &r), 0);
+	assert_true(d->full);
+	put(st, from_app("pa", "b", "x")); /* l1 before, l2 now */
+	assert_int_equal(update_r(st, pi, &d, &r), 0);
+	assert_false(d->full);
+	assert_int_equal(d->neps_np, 2);
+	assert_int_equal(d->neps_compiled, 2);
+	assert_false(ep_changed(r, "10.1.0.12"));
+	put(st, from_app("pa", "b", "c")); /* its peers: l2 alone */
+	assert_int_equal(update_r(st, pi, &d, &r), 0);
+	assert_int_equal(d->neps_np, 1);
+	assert_int_equal(d->neps_compiled, 1);
+	store_del(st, K8S_NETWORKPOLICY, "ns0", "pa");
+	assert_int_equal(update_r(st, pi, &d, &r), 0);
+	assert_false(d->full);
+	assert_int_equal(d->neps_np, 1);
+	assert_int_equal(d->neps_compiled, 1);
+	assert_false(ep_changed(r, "10.1.0.12"));
+	pol_incr_free(pi);
+	store_free(st);
+}
+
+/* Pod name of ns0 on node, app=app, its container port "http" at port. */
+static json_t *http_pod(const char *name, const char *node, const char *app, int port,
+			const char *ip)
+{
+	return json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s}}, s:{s:s, s:[{s:s, s:s, s:[{s:s, s:i}]}]},"
+			 " s:{s:s}}", "apiVersion", "v1", "kind", "Pod", "metadata", "name", name,
+			 "namespace", "ns0", "labels", "app", app, "spec", "nodeName", node,
+			 "containers", "name", "c", "image", "i", "ports", "name", "http",
+			 "containerPort", port, "status", "podIP", ip);
+}
+
+/*
+ * An egress rule naming a port gives a peer identity its pods' ports of that name: the local
+ * pods it isolates are compiled again when a pod among its peers changes (its port, its
+ * labels), not on another pod's change. pn: pods app=a reach app=x at "http".
+ */
+static void test_named_egress_reaches_peers(void **state)
+{
+	const struct pol_delta *d;
+	const struct pol_result *r;
+	struct pol_incr *pi = pol_incr_new();
+	struct store *st = store_new();
+
+	(void)state;
+	put(st, json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:{s:{s:s}}, s:[s], s:[{s:[{s:{s:{s:s}}}],"
+			  " s:[{s:s}]}]}}", "apiVersion", "networking.k8s.io/v1", "kind",
+			  "NetworkPolicy", "metadata", "name", "pn", "namespace", "ns0", "spec",
+			  "podSelector", "matchLabels", "app", "a", "policyTypes", "Egress", "egress",
+			  "to", "podSelector", "matchLabels", "app", "x", "ports", "port", "http"));
+	put(st, http_pod("l1", "n0", "a", 8080, "10.1.0.10"));
+	put(st, http_pod("x", "n1", "x", 8080, "10.1.0.20"));
+	put(st, http_pod("y", "n1", "y", 8080, "10.1.0.21"));
+	assert_int_equal(update_r(st, pi, &d, &r), 0);
+	assert_true(d->full);
+	put(st, http_pod("y", "n1", "y", 8081, "10.1.0.21")); /* not a peer */
+	assert_int_equal(update_r(st, pi, &d, &r), 0);
+	assert_false(d->full);
+	assert_int_equal(d->neps_compiled, 0);
+	put(st, http_pod("x", "n1", "x", 8081, "10.1.0.20")); /* a peer's port */
+	assert_int_equal(update_r(st, pi, &d, &r), 0);
+	assert_int_equal(d->neps_compiled, 1);
+	put(st, http_pod("y", "n1", "x", 8082, "10.1.0.21")); /* one more peer */
+	assert_int_equal(update_r(st, pi, &d, &r), 0);
+	assert_int_equal(d->neps_compiled, 1);
+	pol_incr_free(pi);
+	store_free(st);
+}
+
 static json_t *audited(json_t *o)
 {
 	json_object_set_new(json_object_get(o, "metadata"), "annotations",
@@ -2234,6 +2352,8 @@ int main(void)
 		cmocka_unit_test(test_random_audit),
 		cmocka_unit_test(test_random_collisions),
 		cmocka_unit_test(test_ns_label_counts),
+		cmocka_unit_test(test_np_change_reaches_selected),
+		cmocka_unit_test(test_named_egress_reaches_peers),
 		cmocka_unit_test(test_random_namespaces),
 		cmocka_unit_test(test_random_namespaces_tiered),
 		cmocka_unit_test_teardown(test_random_cnp, life_off),

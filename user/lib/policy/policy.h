@@ -77,6 +77,7 @@ struct pol_ep {
 	const struct k8s_pod *pod;
 	struct xcni_polep state; /* identity, isolated bits; version 0 */
 	struct xcni_polsel sel; /* the policies that isolate it, by name */
+	uint64_t npbits; /* their name bits (POL_NP_BIT): what a NetworkPolicy's change reaches */
 	size_t nentries;
 	struct pol_entry *entries;
 	size_t ncidrs;
@@ -245,15 +246,14 @@ const struct pol_entry *pol_entry_lookup(const struct pol_ep *ep, int dir, uint3
  * previous one and the objects that changed (store_journal_take), so a change
  * costs what it touches, not the cluster. It keeps per pod its address,
  * identity and node; per identity its pod count; per address what the last
- * result said. Local pods' policy is compiled again only when the pod, the
- * identities (their set) or the NetworkPolicies changed; a Namespace's
- * labels are followed through its pods' identities (they die and are born
- * again), so only its pods and the peers selecting it before or after are
- * worked out again. Anything it cannot
- * follow exactly (a pod of a contested address, the journal
- * overflowing) makes it compile everything again, from nothing with the last
- * result's identities (struct identity): the same code with every object a
- * change, which is what pol_compile is.
+ * result said. A local pod's policy is compiled again only when the pod, the
+ * identities (their set) or a NetworkPolicy that selected or selects it
+ * changed; a Namespace's labels are followed through its pods' identities
+ * (they die and are born again), so only its pods and the peers selecting it
+ * before or after are worked out again. Only the journal overflowing, new
+ * options or a failure make it compile everything again, from nothing with
+ * the last result's identities (struct identity): the same code with every
+ * object a change, which is what pol_compile is.
  */
 struct pol_idput {
 	uint32_t id;
@@ -279,6 +279,7 @@ struct pol_delta {
 	struct pol_podname *pn_put;
 	uint32_t *pn_del;
 	size_t neps_compiled; /* local pods whose policy was compiled again */
+	size_t neps_np; /* of those, a NetworkPolicy's change reached (it selected or selects them) */
 	size_t neps_patched[2]; /* tiered directions of those, last result at hand: whole, patched */
 	/* Local pods given the entries of identities born in this update (their
 	 * peers matched against the new identities only, not compiled again). */

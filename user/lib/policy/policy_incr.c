@@ -48,6 +48,14 @@ static void delta_free(struct pol_delta *d)
 	free(d->pn_del);
 }
 
+/* No change and no count in d, its arrays kept (and why: said first). */
+static void delta_zero(struct pol_delta *d)
+{
+	*d = (struct pol_delta){ .why = d->why, .ipc_put = d->ipc_put, .ipc_del = d->ipc_del,
+				 .id_put = d->id_put, .id_del = d->id_del, .pol_put = d->pol_put,
+				 .pol_del = d->pol_del, .pn_put = d->pn_put, .pn_del = d->pn_del };
+}
+
 /* Everything but the options and the delta's arrays. */
 static void incr_clear(struct pol_incr *pi)
 {
@@ -526,10 +534,7 @@ out:
 	/* The allocation is the result's now; kept (above) if it failed. */
 	pol_incr_prev_free(pi);
 	/* A full result: no delta. */
-	pi->d.nipc_put = pi->d.nipc_del = pi->d.nid_put = pi->d.nid_del = 0;
-	pi->d.npol_put = pi->d.npol_del = pi->d.npn_put = pi->d.npn_del = 0;
-	pi->d.neps_compiled = pi->d.neps_patched[0] = pi->d.neps_patched[1] = 0;
-	pi->d.neps_born = pi->d.neps_born_hit = pi->d.nns_pods = 0;
+	delta_zero(&pi->d);
 	for (size_t i = 0; i < pi->r.neps; i++)
 		pi->r.eps[i].changed = false;
 	pi->d.full = true;
@@ -737,7 +742,8 @@ static int claims_merge(void **v, size_t *n, size_t sz, const struct hmap *m, co
  * claimants alone, its records replace theirs, and every claimant is
  * appended to *more as a change: placed again (the owner closed), or
  * unlinked and holding nothing (pol_incr_holds_none); from nothing
- * (incr_reset) that is every address two pods claim.
+ * (incr_reset) that is every address two pods claim. ch may be *more's:
+ * it is read before anything is appended.
  */
 static int claims_settle(struct pol_incr *pi, const struct cluster *c,
 			 const struct store_change *ch, size_t nch, struct store_change **more,
@@ -1045,26 +1051,39 @@ static int ent_update(struct pol_incr *pi, uint32_t a)
 	return 0;
 }
 
-/* Every local pod ClusterNetworkPolicies lay their decisions over (all), or those
- * the ones whose name bits are in bits selected before (ipod.cnps) or select now. */
-static int cnps_dirty(struct pol_incr *pi, const struct cluster *c, uint64_t bits, bool all)
+/*
+ * The local pods a policies' change reaches: with all, every one the tiers are laid over; those
+ * the ClusterNetworkPolicies whose name bits are in cnps, or the NetworkPolicies whose bits are
+ * in nps, selected before (ipod.cnps, pol_ep.npbits) or select now. A NetworkPolicy's rules and
+ * isolation enter the entries of the pods it selects only, so it reaches no other.
+ */
+static int sel_dirty(struct pol_incr *pi, const struct cluster *c, uint64_t cnps, uint64_t nps,
+		     bool all)
 {
+	const struct pol_ctx x = { .nps = pi->nps, .nnps = pi->nnps };
+
 	for (size_t i = 0; i < pi->r.neps; i++) {
-		uint32_t a = pi->r.eps[i].ip;
-		const struct ipod *p = hmap_get(&pi->ipx, hu32(a), UKEY(a));
-		bool hit = p && (all ? p->audited : (p->cnps & bits) != 0);
+		const struct pol_ep *ep = &pi->r.eps[i];
+		const struct ipod *p = hmap_get(&pi->ipx, hu32(ep->ip), UKEY(ep->ip));
+		bool hit = p && ((all && p->audited) || (p->cnps & cnps));
+		bool np = p && (ep->npbits & nps);
 
 		for (size_t k = 0; p && !hit && k < c->n[K8S_CLUSTERNETPOL]; k++) {
 			const struct k8s_cnp *cp = &c->objs[K8S_CLUSTERNETPOL][k]->cnp;
 			const struct nslabels *l;
 
-			if (!(POL_CNP_BIT(cp->meta.name) & bits))
+			if (!(POL_CNP_BIT(cp->meta.name) & cnps))
 				continue;
 			if (!(l = pol_incr_nsl(pi, p->pod->meta.ns)))
 				return -ENOMEM;
 			hit = pol_cnp_selects(cp, p->pod, &l->labels);
 		}
-		if (hit && pol_incr_dirty_ep(pi, a))
+		for (int in = 0; p && nps && !np && in < 2; in++)
+			for (size_t k = pol_np_next(&x, p->pod, in, 0); !np && k < x.nnps;
+			     k = pol_np_next(&x, p->pod, in, k + 1))
+				np = POL_NP_BIT(x.nps[k]->meta.ns, x.nps[k]->meta.name) & nps;
+		pi->d.neps_np += np;
+		if ((hit || np) && pol_incr_dirty_ep(pi, ep->ip))
 			return -ENOMEM;
 	}
 	return 0;
@@ -1077,13 +1096,14 @@ static bool is_cnp_name(const struct pol_name *n)
 
 /*
  * The policies' numbers and names again, NetworkPolicies' and
- * ClusterNetworkPolicies' (cnps: the name bits of those changed). A changed
- * ClusterNetworkPolicy reaches the local pods it selected or selects; one
- * whose number moved (a collision) or a Pass rule renumbered (the rule names
- * changed) reaches every pod the tiers are laid over, as does audit mode
- * coming to or leaving the tiers.
+ * ClusterNetworkPolicies' (cnps, nps: the name bits of those changed). A changed
+ * policy reaches the local pods it selected or selects, as does a NetworkPolicy
+ * whose number moved (a collision); a ClusterNetworkPolicy whose number moved or
+ * a Pass rule renumbered (the rule names changed) reaches every pod the tiers are
+ * laid over, as does audit mode coming to or leaving the tiers.
  */
-static int policies_resync(struct pol_incr *pi, const struct cluster *c, uint64_t cnps)
+static int policies_resync(struct pol_incr *pi, const struct cluster *c, uint64_t cnps,
+			   uint64_t nps)
 {
 	struct pol_result tmp = { 0 };
 	struct pol_ctx x = { .o = &pi->o,
@@ -1113,10 +1133,15 @@ static int policies_resync(struct pol_incr *pi, const struct cluster *c, uint64_
 			ret = DPUSH(pi, pol_put, *a);
 		else if (d > 0)
 			ret = DPUSH(pi, pol_del, b->id);
-		if ((put || d > 0) &&
-		    ((is_cnp_name(a) && d <= 0 && !(POL_CNP_BIT(a->name.name) & cnps)) ||
-		     (is_cnp_name(b) && d >= 0 && !(POL_CNP_BIT(b->name.name) & cnps))))
-			moved = true;
+		/* The names put or deleted: the policy now (a), before (b). */
+		for (int k = 0; (put || d > 0) && k < 2; k++) {
+			const struct pol_name *n = k ? (d >= 0 ? b : NULL) : (d <= 0 ? a : NULL);
+
+			if (is_cnp_name(n))
+				moved |= !(POL_CNP_BIT(n->name.name) & cnps);
+			else if (n)
+				nps |= POL_NP_BIT(n->name.ns, n->name.name);
+		}
 		i += d <= 0;
 		j += d >= 0;
 	}
@@ -1124,16 +1149,13 @@ static int policies_resync(struct pol_incr *pi, const struct cluster *c, uint64_
 		     (tmp.nrulenames && memcmp(tmp.rulenames, pi->r.rulenames,
 					       tmp.nrulenames * sizeof(*tmp.rulenames)))))
 		pi->names_whole = moved = true;
-	if (!ret && (moved || x.cnp_audit_any != pi->cnp_audit_any))
-		ret = cnps_dirty(pi, c, 0, true);
-	if (!ret && cnps)
-		ret = cnps_dirty(pi, c, cnps, false);
 	if (ret) {
 		free(tmp.policies);
 		free(tmp.rulenames);
 		pol_ctx_free(&x);
 		return ret;
 	}
+	moved |= x.cnp_audit_any != pi->cnp_audit_any;
 	free(pi->nps);
 	free(pi->np_id);
 	free(pi->r.policies);
@@ -1149,17 +1171,19 @@ static int policies_resync(struct pol_incr *pi, const struct cluster *c, uint64_
 	pi->r.npolicies = tmp.npolicies;
 	pi->r.rulenames = tmp.rulenames;
 	pi->r.nrulenames = tmp.nrulenames;
-	pi->named_egress = pol_incr_named_egress(pi->nps, pi->nnps);
-	return 0;
+	pi->named_egress = false;
+	for (size_t k = 0; k < pi->nnps; k++)
+		pi->named_egress |= pol_incr_np_named(NULL, pi->nps[k]);
+	return sel_dirty(pi, c, cnps, nps, moved);
 }
 
 /* 0 or -errno. */
 static int incr_apply(struct pol_incr *pi, const struct cluster *c, const struct store_change *ch,
 		      size_t nch)
 {
-	struct store_change *more = NULL; /* Namespaces' pods, then ch */
+	struct store_change *more = NULL; /* ch, then Namespaces' pods and claimants */
 	size_t nmore = 0, capmore = 0;
-	uint64_t cnps = 0; /* the name bits of the ClusterNetworkPolicies changed */
+	uint64_t cnps = 0, nps = 0; /* the name bits of the policies changed (POL_*_BIT) */
 	char **canons;
 	int ret = 0;
 
@@ -1189,41 +1213,19 @@ static int incr_apply(struct pol_incr *pi, const struct cluster *c, const struct
 			pi->audit_any = cnp_any_audit(c);
 			break;
 		}
+	if (xcni_grow(&more, &capmore, nch, sizeof(*more)))
+		return -ENOMEM;
+	for (size_t i = 0; i < nch; i++)
+		more[nmore++] = ch[i];
 	/* A Namespace's pods follow it, before any label set is numbered. */
 	for (size_t i = 0; !ret && i < nch; i++)
 		if (ch[i].kind == K8S_NAMESPACE)
 			ret = ns_changed(pi, c, ch[i].name, &more, &nmore, &capmore);
-	if (!ret && nmore) {
-		struct store_change *v = realloc(more, (nmore + nch) * sizeof(*more));
-
-		if (!v) {
-			ret = -ENOMEM;
-		} else {
-			more = v;
-			memcpy(&more[nmore], ch, nch * sizeof(*ch));
-			ch = more;
-			nch += nmore;
-		}
-	}
 	/* Who holds an address two pods claim: settled before any is numbered. */
-	if (!ret) {
-		struct store_change *extra = NULL, *v;
-		size_t nextra = 0, capextra = 0;
-
-		ret = claims_settle(pi, c, ch, nch, &extra, &nextra, &capextra);
-		if (!ret && nextra) {
-			if (!(v = malloc((nch + nextra) * sizeof(*v)))) {
-				ret = -ENOMEM;
-			} else {
-				memcpy(v, ch, nch * sizeof(*ch));
-				memcpy(&v[nch], extra, nextra * sizeof(*extra));
-				free(more);
-				ch = more = v;
-				nch += nextra;
-			}
-		}
-		free(extra);
-	}
+	if (!ret)
+		ret = claims_settle(pi, c, more, nmore, &more, &nmore, &capmore);
+	ch = more;
+	nch = nmore;
 	canons = ret ? NULL : calloc(nch ? nch : 1, sizeof(*canons));
 	if (!canons) {
 		free(more);
@@ -1237,6 +1239,7 @@ static int incr_apply(struct pol_incr *pi, const struct cluster *c, const struct
 			break;
 		case K8S_NETWORKPOLICY:
 			pi->pols_changed = true;
+			nps |= POL_NP_BIT(ch[i].ns, ch[i].name);
 			break;
 		case K8S_CLUSTERNETPOL:
 			cnps |= POL_CNP_BIT(ch[i].name);
@@ -1266,7 +1269,7 @@ static int incr_apply(struct pol_incr *pi, const struct cluster *c, const struct
 		ret = ent_update(pi, (uint32_t)s->k);
 	}
 	if (!ret && (pi->pols_changed || cnps))
-		ret = policies_resync(pi, c, cnps);
+		ret = policies_resync(pi, c, cnps, nps);
 	if (!ret)
 		ret = pol_incr_eps_resync(pi, c);
 	return ret;
@@ -1336,12 +1339,7 @@ int pol_incr_update(struct pol_incr *pi, const struct cluster *c, const struct p
 	free(pi->r.podnames);
 	pi->r.ipcache = NULL;
 	pi->r.podnames = NULL;
-	dl->full = false;
-	dl->nipc_put = dl->nipc_del = dl->nid_put = dl->nid_del = 0;
-	dl->npol_put = dl->npol_del = dl->npn_put = dl->npn_del = dl->neps_compiled = 0;
-	dl->neps_patched[0] = dl->neps_patched[1] = 0;
-	dl->neps_born = dl->neps_born_hit = dl->nns_pods = 0;
-	dl->v6_changed = false;
+	delta_zero(dl);
 	ret = pi->valid && !all ? incr_apply(pi, c, ch, nch) : 1;
 	/* Not a delta: what follows starts from the last result's allocation. */
 	if (ret && pi->valid) {

@@ -72,7 +72,8 @@ static int ep_merge(struct pol_ep *ep, const struct pol_ep *add)
  * take theirs away. Those entries come from the policy peers selecting a new
  * identity, so only the new ones are matched against the pod's policies:
  * pol_compile_ep over a result holding just them, with peers_only. Not for a pod
- * whose egress rules name a port (every pod's ports count): dirty already.
+ * with an egress rule naming a port whose peers hold a new identity (its pods'
+ * ports count): dirty already (pol_incr_np_named).
  * The pods to be compiled again anyway (dirty) are left to that.
  * At 100k pods most label events are a birth or a death, and compiling every
  * local pod against every identity for one cost 6-7 ms.
@@ -161,50 +162,67 @@ out:
 /* A dirty pod's mark: compiled from its last entries, patched per changed peer (cnp_apply). */
 #define EP_PATCH ((void *)1)
 
-/* Does an egress rule of nps[0..n) name a port? Then its pods' policy follows every pod. */
-bool pol_incr_named_egress(const struct k8s_netpol *const *nps, size_t n)
+/*
+ * Can this update's changed pods move what an egress rule of np naming a port allows? Such a
+ * rule gives an identity its pods' ports of that name and a pod in an ipBlock its own: only a
+ * pod it selects (no peer: every pod), before or after, moves them; the identities such pods had
+ * or have (pi->idmoved, those still held) and their addresses (pi->moved) say which. pi NULL:
+ * does an egress rule of np name a port at all (then its pods' policy follows its peers' pods)?
+ */
+bool pol_incr_np_named(const struct pol_incr *pi, const struct k8s_netpol *np)
 {
-	for (size_t i = 0; i < n; i++)
-		for (size_t j = 0; j < nps[i]->negress; j++)
-			for (size_t k = 0; k < nps[i]->egress[j].nports; k++)
-				if (nps[i]->egress[j].ports[k].port_name)
+	for (size_t ri = 0; ri < np->negress; ri++) {
+		const struct k8s_np_rule *r = &np->egress[ri];
+		bool named = false;
+
+		for (size_t k = 0; k < r->nports; k++)
+			named |= r->ports[k].port_name != NULL;
+		if (named && (!pi || !r->npeers))
+			return true;
+		for (size_t i = 0; named && i < r->npeers; i++) {
+			const struct k8s_ipblock *b = r->peers[i].ipblock;
+
+			for (size_t k = 0; b && k < pi->nmoved; k++)
+				if (xcni_prefix_inside(&pi->moved[k], &b->cidr))
 					return true;
+			hmap_each(&pi->idmoved, s)
+			{
+				const struct identity *id = pol_identity_find(&pi->r, (uint32_t)s->k);
+
+				if (!b && id && pol_np_peer_matches(&r->peers[i], np->meta.ns, id))
+					return true;
+			}
+		}
+	}
 	return false;
-}
-
-static bool pod_named_egress(const struct pol_ctx *x, const struct k8s_pod *pod)
-{
-	size_t i = pol_np_next(x, pod, false, 0);
-
-	while (i < x->nnps && !pol_incr_named_egress(&x->nps[i], 1))
-		i = pol_np_next(x, pod, false, i + 1);
-	return i < x->nnps;
 }
 
 /*
  * The local pods tiers or audit mode are laid over (ipod.audited): their entries name every
- * pod and node (cnp_apply), so any change of those, or of the policies, compiles them again:
- * from their last entries (EP_PATCH) when only pods or Nodes changed, not the policies or the
- * pod itself (then it is dirty already). On a pod's change, also those a NetworkPolicy's
- * egress rule naming a port isolates (an identity's entries: its pods' ports).
+ * pod and node (cnp_apply), so any change of those compiles them again: from their last
+ * entries (EP_PATCH), unless they are dirty already (the pod itself, a policy selecting it
+ * changed: then whole). On a pod's change, also those a NetworkPolicy's egress rule naming a
+ * port isolates, if the pod is among its peers (pol_incr_np_named).
  */
 static int eps_dirty_audited(struct pol_incr *pi)
 {
 	const struct pol_result *r = &pi->r;
 	const struct pol_ctx x = { .nps = pi->nps, .nnps = pi->nnps };
-	void *patch = pi->pols_changed ? NULL : EP_PATCH;
 	bool named = pi->named_egress && pi->pods_changed;
 
-	if ((!pi->audit_any && !pi->tiers && !named) || !(pi->pods_changed || pi->nodes_changed ||
-				pi->pols_changed || pi->ids_changed || pi->touched.n))
+	if ((!pi->audit_any && !pi->tiers && !named) ||
+	    !(pi->pods_changed || pi->nodes_changed || pi->ids_changed || pi->touched.n))
 		return 0;
 	for (size_t i = 0; i < r->neps; i++) {
 		uint32_t a = r->eps[i].ip;
 		const struct ipod *p = hmap_get(&pi->ipx, hu32(a), UKEY(a));
+		bool hit = p && p->audited;
 
-		if (p && (p->audited || (named && pod_named_egress(&x, p->pod))) &&
-		    !hmap_has(&pi->dirty, hu32(a), UKEY(a)) &&
-		    hmap_put(&pi->dirty, hu32(a), UKEY(a), p->audited ? patch : NULL))
+		for (size_t k = p && named ? pol_np_next(&x, p->pod, false, 0) : x.nnps;
+		     !hit && k < x.nnps; k = pol_np_next(&x, p->pod, false, k + 1))
+			hit = pol_incr_np_named(pi, x.nps[k]);
+		if (hit && !hmap_has(&pi->dirty, hu32(a), UKEY(a)) &&
+		    hmap_put(&pi->dirty, hu32(a), UKEY(a), p->audited ? EP_PATCH : NULL))
 			return -ENOMEM;
 	}
 	return 0;
@@ -244,10 +262,10 @@ static int ctx_all_pods(struct pol_incr *pi, const struct cluster *c, struct pol
 /*
  * The books follow the identities born and gone before any pod is compiled:
  * which policies select a pod (moves with the policies, and with the pod: it
- * is dirty then), the entries of the dead and the born (unless everything is
- * compiled again), the label index.
+ * is dirty then), the entries of the dead and the born (the pods not compiled
+ * again; from nothing there is none), the label index.
  */
-static int eps_follow_ids(struct pol_incr *pi, bool all)
+static int eps_follow_ids(struct pol_incr *pi)
 {
 	struct pol_result *r = &pi->r;
 	int ret;
@@ -256,9 +274,9 @@ static int eps_follow_ids(struct pol_incr *pi, bool all)
 		pol_incr_epsel_clear(&pi->epsel);
 	hmap_each(&pi->dirty, s)
 		pol_incr_epsel_drop(&pi->epsel, (uint32_t)s->k);
-	if (!all && pi->d.nid_del)
+	if (pi->d.nid_del)
 		eps_drop_dead(pi);
-	if (!all && pi->d.nid_put && (ret = eps_add_born(pi)))
+	if (r->neps && pi->d.nid_put && (ret = eps_add_born(pi)))
 		return ret;
 	/* The label index follows the identities born and gone: hashing and
 	 * sorting every identity's labels again after each was ~6% of the agent's
@@ -366,17 +384,14 @@ static int compile_dirty(struct pol_incr *pi, const struct pol_ctx *x, struct ep
 		if (ret)
 			break;
 	}
-	if (ret) {
-		for (size_t i = 0; i < n; i++)
-			if (hmap_has(&pi->dirty, hu32(v[i].ip), UKEY(v[i].ip)))
-				pol_ep_set(&v[i], NULL, 0, NULL, 0);
-		free(v);
+	struct pol_ep *drop = ret ? v : r->eps; /* the compiled go: the new on an error, else the old */
+
+	for (size_t i = 0; i < (ret ? n : r->neps); i++)
+		if (hmap_has(&pi->dirty, hu32(drop[i].ip), UKEY(drop[i].ip)))
+			pol_ep_set(&drop[i], NULL, 0, NULL, 0);
+	free(drop);
+	if (ret)
 		return ret;
-	}
-	for (size_t i = 0; i < r->neps; i++)
-		if (hmap_has(&pi->dirty, hu32(r->eps[i].ip), UKEY(r->eps[i].ip)))
-			pol_ep_set(&r->eps[i], NULL, 0, NULL, 0);
-	free(r->eps);
 	if (n)
 		qsort(v, n, sizeof(*v), pol_cmp_ep);
 	r->eps = v;
@@ -390,23 +405,16 @@ int pol_incr_eps_resync(struct pol_incr *pi, const struct cluster *c)
 	struct pol_ctx x = { .o = &pi->o,
 			     .hash = pi->o.hash ? pi->o.hash : pol_fnv1a,
 			     .r = &pi->r };
-	/* Identities born or gone change local pods' policy by their own entries
-	 * only, unless everything is compiled again anyway. */
-	bool all = pi->pols_changed;
-	struct pol_result *r = &pi->r;
 	struct epbuild eb = { 0 };
 	int ret;
 
 	/* Before births and deaths: an audited pod's are its whole compile's. */
 	if (eps_dirty_audited(pi))
 		return -ENOMEM;
-	if ((ret = eps_follow_ids(pi, all)))
+	if ((ret = eps_follow_ids(pi)))
 		return ret;
-	if (!all && !pi->dirty.n)
+	if (!pi->dirty.n)
 		return 0;
-	for (size_t i = 0; all && i < r->neps; i++)
-		if (pol_incr_dirty_ep(pi, r->eps[i].ip))
-			return -ENOMEM;
 	ret = ctx_for_dirty(pi, c, &x) ?: compile_dirty(pi, &x, &eb);
 	pol_epbuild_free(&eb);
 	cnp_memo_free(x.cnp_memo);

@@ -41,8 +41,8 @@ struct ipod {
 	bool local;
 	/* A local pod whose entries cnp_apply lays tiers or audit mode over
 	 * (cnps, cnp_audited): they name every pod and node, so it is compiled
-	 * again whenever a pod, a node or a policy changes. Set when its entries
-	 * are compiled. */
+	 * again whenever a pod or a node changes, or a policy reaching it. Set
+	 * when its entries are compiled. */
 	bool audited;
 	uint64_t cnps; /* pol_cnp_mask: the ClusterNetworkPolicies selecting it */
 	bool contested; /* owns an address another live pod claims (pol_contest) */
@@ -91,7 +91,7 @@ struct pol_incr {
 	size_t nnps;
 	const struct k8s_netpol **nps; /* sorted like the view */
 	uint32_t *np_id;
-	bool named_egress; /* some egress rule names a port: eps depend on every pod */
+	bool named_egress; /* some egress rule names a port: eps depend on its peers' pods */
 	bool audit_any; /* a Namespace or NetworkPolicy in audit mode (cnp_any_audit) */
 	bool tiers; /* some ClusterNetworkPolicy: the pods it selects are ipod.audited */
 	bool cnp_audit_any; /* some ClusterNetworkPolicy in audit mode (pol_ctx's) */
@@ -127,7 +127,8 @@ char *pol_incr_pod_key(const char *ns, const char *name);
 /* *out: the pod ns/name as pi knows it, or NULL. 0 or -ENOMEM. */
 int pol_incr_ipod(const struct pol_incr *pi, const char *ns, const char *name, struct ipod **out);
 int pol_incr_eps_resync(struct pol_incr *pi, const struct cluster *c);
-bool pol_incr_named_egress(const struct k8s_netpol *const *nps, size_t n);
+/* Does an egress rule of np naming a port (any: pi NULL) follow this update's changed pods? */
+bool pol_incr_np_named(const struct pol_incr *pi, const struct k8s_netpol *np);
 
 /* One more element val of the update's delta array arr: 0 or -ENOMEM. */
 #define DPUSH(pi, arr, val)                                                                     \

@@ -154,6 +154,8 @@ bool cnp_any_audit(const struct cluster *c);
 bool cnp_audited(const struct pol_ctx *x, const struct k8s_pod *pod);
 /* A ClusterNetworkPolicy name's bit in pol_cnp_mask's set (a name hash, mod 64). */
 #define POL_CNP_BIT(name) (1ull << (pol_fnv1a(name) & 63))
+/* A NetworkPolicy's (pol_ep.npbits): of its namespace and name, as its number is hashed. */
+#define POL_NP_BIT(ns, name) (1ull << (pol_policy_hash(ns, name) & 63))
 /* The bits of the ClusterNetworkPolicies selecting pod (x->cnps; nsl: its namespace's
  * labels): the incremental compiler's record of which a change of one may reach. */
 uint64_t pol_cnp_mask(const struct pol_ctx *x, const struct k8s_pod *pod,
@@ -202,6 +204,9 @@ int pol_labix_build(struct pol_ctx *x);
  * podSelector matches), *out malloc'd (NULL, 0 if none). 0 or -ENOMEM.
  */
 int pol_pod_policies(const struct pol_ctx *x, const struct k8s_pod *pod, uint32_t **out, size_t *n);
+/* Does a selector peer of a policy of namespace policy_ns select identity id? */
+bool pol_np_peer_matches(const struct k8s_np_peer *peer, const char *policy_ns,
+			 const struct identity *id);
 /* Does a selector peer of np, in a direction np has, match an identity of x->r? */
 bool pol_np_peers_match_any(const struct pol_ctx *x, const struct k8s_netpol *np);
 /*

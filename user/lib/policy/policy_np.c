@@ -116,7 +116,7 @@ static int emit_named_identity(const struct pol_ctx *x, struct epbuild *eb, size
 	return ret;
 }
 
-static bool peer_matches(const struct k8s_np_peer *peer, const char *policy_ns,
+bool pol_np_peer_matches(const struct k8s_np_peer *peer, const char *policy_ns,
 			 const struct identity *id)
 {
 	if (!peer->pod_sel && !peer->ns_sel)
@@ -326,13 +326,13 @@ static const struct peer_memo *peer_ids(const struct pol_ctx *x, const struct k8
 		for (size_t j = 0; j < ncand; j++) {
 			const struct identity *id = pol_identity_find(x->r, cand[j].id);
 
-			if (id && peer_matches(peer, policy_ns, id))
+			if (id && pol_np_peer_matches(peer, policy_ns, id))
 				m->ids[m->n++] = (size_t)(id - x->r->identities);
 		}
 		return m;
 	}
 	for (size_t k = 0; k < x->r->nidentities; k++)
-		if (peer_matches(peer, policy_ns, &x->r->identities[k]))
+		if (pol_np_peer_matches(peer, policy_ns, &x->r->identities[k]))
 			m->ids[m->n++] = k;
 	return m;
 }
@@ -765,6 +765,7 @@ int pol_compile_np(const struct pol_ctx *x, const struct k8s_pod *pod, uint32_t 
 			if (ep->sel.n[dir] < XCNI_POLSEL_IDS)
 				ep->sel.ids[dir][ep->sel.n[dir]] = x->np_id[i];
 			ep->sel.n[dir]++;
+			ep->npbits |= POL_NP_BIT(np->meta.ns, np->meta.name);
 			for (size_t ri = 0; !ret && ri < nrules; ri++) {
 				struct rule_ref rr = { x->np_id[i], ri, seq++ };
 
