@@ -21,9 +21,9 @@
 # its fill; 5 more pass 16, every pod reaches a and is judged (l17 refused).
 # Then xcni_affinity, xcni_snat and xcni_fqdn (1024) are filled past --map-grow
 # (bpftool): each doubles by its fill, what it held copied. Last,
-# the agent restarts with --lb-algorithm maglev: web's 2 frontends and z's 8 want
-# a Maglev table each past xcni_maglev's 4 (a map of maps): z is closed meanwhile,
-# xcni_maglev grows (made again, the tables put in by fd), every frontend picks
+# the agent restarts with --lb-algorithm maglev: web's 2 frontends and z1..z5's 20
+# want a Maglev table each past xcni_maglev's 4 (a map of maps): z1..z5 are closed
+# meanwhile, xcni_maglev grows (made again, the tables put in by fd), every frontend picks
 # its backend from its table (xcnictl explain --sport) and reaches a; the
 # restart finds xcni_svc and xcni_endpoints grown.
 # MAPGROW_PCT=0 runs the same with growth off: the namespaces and c stay closed.
@@ -37,8 +37,9 @@
 #                                            TCP 8080 "hello", then admits b alone)
 #     xc<hash> ──veth── eth0  <tag>-lN x/lN (l1..l16 pod: b, l17 pod: d: the maps of
 #                                            local pods' growth)
-#   y: 40 pods of node n2 (the ipcache's growth), z: 8 Services to a (xcni_svc's,
-#   then xcni_maglev's)
+#   y: 40 pods of node n2 (the ipcache's growth), z1..z5: 4 Services each to a
+#   (xcni_svc's, then xcni_maglev's: several namespaces closed in one map, the
+#   growth asked for them all)
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/node.sh" # sources ../lib.sh
@@ -163,16 +164,20 @@ y_pods() { # y_pods N: namespace y, N pods of node n2, both families
 			"$i" "$i" "$i"
 	done
 }
-z_svcs() { # z_svcs N: namespace z, N Services of one port, each to a:8080
-	printf -- '---\napiVersion: v1\nkind: Namespace\nmetadata: {name: z}\n'
-	for i in $(seq "$1"); do
-		printf -- '---\napiVersion: v1\nkind: Service\nmetadata: {name: s%s, namespace: z}\n' "$i"
-		printf 'spec: {clusterIP: 10.96.9.%s, ports: [{name: http, port: 80}]}\n' "$i"
+ZS="11 12 13 14 21 22 23 24 31 32 33 34 41 42 43 44 51 52 53 54" # NI: Service zN/sI, 10.96.9.NI
+z_svcs() { # z_svcs: namespaces z1..z5, 4 Services of one port each, each to a:8080
+	for n in 1 2 3 4 5; do
+		printf -- '---\napiVersion: v1\nkind: Namespace\nmetadata: {name: z%s}\n' "$n"
+	done
+	for s in $ZS; do
+		printf -- '---\napiVersion: v1\nkind: Service\nmetadata: {name: s%s, namespace: z%s}\n' "${s#?}" "${s%?}"
+		printf 'spec: {clusterIP: 10.96.9.%s, ports: [{name: http, port: 80}]}\n' "$s"
 		printf -- '---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\n'
-		printf 'metadata: {name: s%s-1, namespace: z, labels: {kubernetes.io/service-name: s%s}}\n' "$i" "$i"
+		printf 'metadata: {name: s%s-1, namespace: z%s, labels: {kubernetes.io/service-name: s%s}}\n' "${s#?}" "${s%?}" "${s#?}"
 		printf 'addressType: IPv4\nendpoints: [{addresses: [%s], nodeName: n1}]\nports: [{name: http, port: 8080}]\n' "$A4"
 	done
 }
+z_all() { for s in $ZS; do reaches b "10.96.9.$s" 80 || { echo "10.96.9.$s does not"; return 1; }; done; }
 reaches() { # reaches POD ADDR PORT: a's hello
 	ip netns exec "$XCT_TAG-$1" timeout 3 socat -T1 - "TCP:$2:$3,connect-timeout=2" </dev/null 2>/dev/null | grep -q hello
 }
@@ -196,7 +201,7 @@ bump() { # bump: a new generation, applied (across a growth's seconds)
 
 ip netns add "$NODE" && ip -n "$NODE" link set lo up
 XCNID_NETNS=$NODE
-# --service-ns-share=100, --policy-ns-share=100: z's Services and c's policy close
+# --service-ns-share=100, --policy-ns-share=100: z1..z5's Services and c's policy close
 # because the map is full, not because their namespace is over its share (a namespace
 # over its share asks no growth: it would only raise it).
 ARGS=(--pod-cidr "$SUBNET.0/24" --node-name n1 --manifests "$M" --no-masquerade --kube-proxy-replacement
@@ -289,19 +294,22 @@ check "... said once, not once per object that holds it (xcni_podname kept at $M
 	bash -c "grep 'pinned map $PIN/xcni_podname: kept at' /tmp/xcnid-$XCT_TAG.log; [ \$(grep -c 'pinned map $PIN/xcni_podname: kept at $MAXN entries' /tmp/xcnid-$XCT_TAG.log) = 1 ]"
 check "b reaches c after the restart" wait_until 10 reaches b "$C4" 8080
 
-# A Service map: 8 Services in z past xcni_svc's 8 (web holds 2).
+# A Service map: 20 Services in z1..z5 (4 each) past xcni_svc's 8 (web holds
+# 2). The judge closes four of them (16 entries); the writer asks for all
+# four: 8 -> 32 in one growth (the largest alone, 4, would grow it to 16,
+# two namespaces closed until a second growth a minute later).
 CPU0=$(cpu_ms) R0=$(ready_n)
 copy_watch xcni_svc &
 BG+=($!)
-z_svcs 8 | put z.yaml
-check "z: 8 Services past xcni_svc's 8 entries: applied" bump
-check "the Service writer found z does not fit (closed meanwhile, as before)" \
-	grep -q "namespace z closed for Service room: xcni_svc is full" "/tmp/xcnid-$XCT_TAG.log"
+z_svcs | put z.yaml
+check "z1..z5: 20 Services past xcni_svc's 8 entries: applied" bump
+check "the Service writer found four namespaces do not fit (closed meanwhile, as before), asking for all four" \
+	grep -q "namespace z[1-5] closed for Service room: xcni_svc is full.*growing xcni_svc to 32 entries" "/tmp/xcnid-$XCT_TAG.log"
 check "xcni_svc grown online, not kept closed" wait_until 30 grew xcni_svc 8
 check "xcnid ready again" wait_until 30 ready_again
 said_grew
 check "xcni_svc: every entry of the old map (web's frontends) in the grown one at the copy" copied_all xcni_svc
-check "b reaches a through z's last Service (10.96.9.8)" wait_until 30 reaches b 10.96.9.8 80
+check "b reaches a through each of the 20 Services (one growth held them all)" wait_until 30 z_all
 check "b's 20 held connections through web answered across the growths so far" res_is hold 5 0
 
 # xcni_fqdn_pat (2): an Admin ClusterNetworkPolicy names 3 domains for b
@@ -399,34 +407,33 @@ check "xcnid restarted with --lb-algorithm maglev: ready" eval \
 check "... on the grown xcni_svc ($MAXS) and xcni_endpoints ($MAXE)" \
 	bash -c "echo $(max_of xcni_svc) $(max_of xcni_endpoints); [ $(max_of xcni_svc) = $MAXS ] && [ $(max_of xcni_endpoints) = $MAXE ]"
 CPU0=$(cpu_ms) R0=$(ready_n)
-check "the Service writer found z's 8 tables do not fit xcni_maglev's 4 (closed meanwhile)" wait_until 20 \
-	grep -q "namespace z closed for Service room: xcni_maglev is full.*growing xcni_maglev to 16" "/tmp/xcnid-$XCT_TAG.log"
+check "the Service writer found z1..z5's 20 tables do not fit xcni_maglev's 4 (closed meanwhile)" wait_until 20 \
+	grep -q "namespace z[1-5] closed for Service room: xcni_maglev is full.*growing xcni_maglev to 32" "/tmp/xcnid-$XCT_TAG.log"
 check "xcni_maglev grown online, not kept closed" wait_until 30 grew xcni_maglev 4
 check "xcnid ready again" wait_until 30 ready_again
 said_grew
 maglev_pick() { # maglev_pick SVC ARGS...: c's new flow to SVC takes the backend its table names
 	ctl explain x/c "svc/$1" 80/tcp --sport 40000 "${@:2}" --json | jq -e '.choice | startswith("Maglev:")' >/dev/null
 }
-maglev_all() { # web's two frontends and z's eight, each by its own table
+maglev_all() { # web's two frontends and z1..z5's twenty, each by its own table
 	maglev_pick x/web --family 4 && maglev_pick x/web --family 6 &&
-		for i in $(seq 8); do maglev_pick "z/s$i" || return 1; done
+		for s in $ZS; do maglev_pick "z${s%?}/s${s#?}" || return 1; done
 }
-check "every frontend's table in the grown map: web's (both families, copied) and z's 8 pick by it" \
+check "every frontend's table in the grown map: web's (both families, copied) and z1..z5's 20 pick by it" \
 	wait_until 30 maglev_all
-check "... 10 tables, the copied two included" bash -c "echo $(entries xcni_maglev); [ $(entries xcni_maglev) -ge 10 ]"
+check "... 22 tables, the copied two included" bash -c "echo $(entries xcni_maglev); [ $(entries xcni_maglev) -ge 22 ]"
 # The tables are pinned nowhere: status's map memory counts them through the
-# map of maps (10 of 16,381 ids, 64 KiB each), beyond every pinned map's own.
+# map of maps (22 of 16,381 ids, 64 KiB each), beyond every pinned map's own.
 maglev_mem() {
 	local pinned mem
 	pinned=$(for m in "$PIN"/xcni_*; do bpftool -j map show pinned "$m" 2>/dev/null; done |
 		jq -s 'map(.bytes_memlock // 0) | add')
 	mem=$(ctl status -j 2>/dev/null | jq '.. | objects | .maps_bytes? // empty' | head -1)
 	echo "status $mem bytes, the pinned maps' own $pinned"
-	[ -n "$mem" ] && [ "$mem" -ge $((pinned + 10 * 65524)) ]
+	[ -n "$mem" ] && [ "$mem" -ge $((pinned + 22 * 65524)) ]
 }
-check "xcnictl status: map memory counts xcni_maglev's 10 tables (pinned nowhere)" maglev_mem
-z_all() { for i in $(seq 8); do reaches b "10.96.9.$i" 80 || return 1; done; }
-check "b reaches a through each of z's 8 Services" wait_until 20 z_all
+check "xcnictl status: map memory counts xcni_maglev's 22 tables (pinned nowhere)" maglev_mem
+check "b reaches a through each of z1..z5's 20 Services" wait_until 20 z_all
 
 touch "$T/stop"
 sleep 1.5
