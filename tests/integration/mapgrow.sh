@@ -133,22 +133,19 @@ res_is() { # res_is NAME OKMIN FAILMAX...: ok >= OKMIN, fail <= FAILMAX (b: 0 fa
 	[ -s "$T/$1.fails" ] && sed 's/^/failed at /' "$T/$1.fails" | head -5
 	read -r _ ok _ fail <"$T/$1.res" && [ "$ok" -ge "$2" ] && [ "$fail" -le "$3" ]
 }
-copy_watch() { # copy_watch MAP: in the background, at MAP's growth (grow/MAP and MAP two
-	#            maps): every key of the old one in the new? $T/MAP.copy "old N missing K"
-	local old new
-	for _ in $(seq 1200); do
-		old=$(bpftool -j map show pinned "$PIN/grow/$1" 2>/dev/null | jq .id)
-		new=$(bpftool -j map show pinned "$PIN/$1" 2>/dev/null | jq .id)
-		# The old map's pin may go meanwhile (taken over): then look again.
-		if [ -n "$old" ] && [ -n "$new" ] && [ "$old" != "$new" ] &&
-			bpftool -j map dump id "$old" >"$T/$1.old" && bpftool -j map dump id "$new" >"$T/$1.new" &&
+copy_watch() { # copy_watch MAP FROM: in the background, at MAP's growth past FROM entries (the
+	#            old one pinned under grow/, for a second or less): every key of it in the
+	#            new? $T/MAP.copy "old N missing K". The old first: its pin goes at take-over.
+	for _ in $(seq 3000); do
+		if [ -e "$PIN/grow/$1" ] && bpftool -j map dump pinned "$PIN/grow/$1" >"$T/$1.old" 2>/dev/null &&
+			bpftool -j map dump pinned "$PIN/$1" >"$T/$1.new" 2>/dev/null &&
+			[ "$(bpftool -j map show pinned "$PIN/$1" | jq .max_entries)" -gt "$2" ]; then
 			jq -rn --slurpfile o "$T/$1.old" --slurpfile n "$T/$1.new" \
 				'($n[0] | map(.key | tostring)) as $k | "old \($o[0] | length) missing \([$o[0][] | .key | tostring | select(IN($k[]) | not)] | length)"' \
-				>"$T/$1.copy.tmp"; then
-			mv "$T/$1.copy.tmp" "$T/$1.copy"
+				>"$T/$1.copy.tmp" && mv "$T/$1.copy.tmp" "$T/$1.copy"
 			return
 		fi
-		sleep 0.05
+		sleep 0.02
 	done
 }
 copied_all() { # copied_all MAP: the old map's every entry was in the new at the copy
@@ -239,7 +236,7 @@ check "b holds 10 connections a family through web, each answering" wait_until 1
 
 # The ipcache: 40 pods of n2 (80 addresses) past 32 entries a family.
 CPU0=$(cpu_ms) R0=$(ready_n)
-copy_watch xcni_ipcache &
+copy_watch xcni_ipcache 32 &
 BG+=($!)
 y_pods 40 | put y.yaml
 check "y: 40 pods of node n2 past xcni_ipcache's 32 entries: applied" bump
@@ -301,7 +298,7 @@ check "b reaches c after the restart" wait_until 10 reaches b "$C4" 8080
 # four: 8 -> 32 in one growth (the largest alone, 4, would grow it to 16,
 # two namespaces closed until a second growth a minute later).
 CPU0=$(cpu_ms) R0=$(ready_n)
-copy_watch xcni_svc &
+copy_watch xcni_svc 8 &
 BG+=($!)
 z_svcs | put z.yaml
 check "z1..z5: 20 Services past xcni_svc's 8 entries: applied" bump
@@ -347,7 +344,7 @@ l_yaml() { # l_yaml N: pods l1..lN of x, label pod: b (l17: pod: d), their addre
 	done
 }
 CPU0=$(cpu_ms) R0=$(ready_n)
-copy_watch xcni_endpoints &
+copy_watch xcni_endpoints 16 &
 BG+=($!)
 pods_dual $(seq -f l%g 12)
 l_yaml 12 | put l.yaml
