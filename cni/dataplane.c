@@ -404,10 +404,13 @@ static void fqdn_gc(const struct xcni_dp *dp, const __u32 *ids, size_t n)
 void xcni_dp_share_gc(const struct xcni_dp *dp)
 {
 	static __u32 ids[2 * XCNI_MAX_ENDPOINTS];
+	const size_t cap = sizeof(ids) / sizeof(ids[0]);
 	int fds[] = { dp->frag_fd, dp->frag6_fd };
-	size_t n = live_ids(dp->ep_fd, ids, 0, sizeof(ids) / sizeof(ids[0]));
+	size_t n = live_ids(dp->ep_fd, ids, 0, cap);
 
-	n = live_ids(dp->ep6_fd, ids, n, sizeof(ids) / sizeof(ids[0]));
+	/* Full: more pods than it holds (the endpoint maps grown online), a live one's could go. */
+	if ((n = live_ids(dp->ep6_fd, ids, n, cap)) == cap)
+		return;
 	for (size_t f = 0; f < sizeof(fds) / sizeof(fds[0]); f++) {
 		__u32 key, dead[256];
 		size_t nd = 0;

@@ -93,9 +93,7 @@ static int add_ipv4(struct cni_ctx *c, struct netns *ns, const struct nl_link *h
 			continue; /* IPv6: add_ipv6's */
 		err = nl_route_add(&ns->pod, &rt);
 	}
-	if (err)
-		return cni_nl_fail(c, &ns->pod, err, "add pod routes");
-	return 0;
+	return err ? cni_nl_fail(c, &ns->pod, err, "add pod routes") : 0;
 }
 
 /*
@@ -209,9 +207,7 @@ static int add_ipv6(struct cni_ctx *c, struct netns *ns, const struct nl_link *h
 			continue; /* IPv4: add_ipv4's */
 		err = nl_route_add(&ns->pod, &rt);
 	}
-	if (err)
-		return cni_nl_fail(c, &ns->pod, err, "add pod IPv6 routes");
-	return 0;
+	return err ? cni_nl_fail(c, &ns->pod, err, "add pod IPv6 routes") : 0;
 }
 
 /* One ADD's state: what it has made so far, so that a failure undoes exactly that. */

@@ -122,9 +122,10 @@ cni STATUS "" "" <<<"$(conf 1.1.0)"
 check "STATUS before xcnid: not available (code 50)" bash -c "[ $RC -ne 0 ] && echo '$OUT' | grep -q '\"code\":50'"
 ip netns del "$XCT_TAG-early"
 export XCNID_NETNS=$NODE
-# Room for 3 pods (no more are up at once here): a 4th ADD finds the maps full.
+# Room for 3 pods (no more are up at once here): a 4th ADD finds the maps full
+# (--map-grow 0: not grown by their fill; map-grow tests the growth).
 PODMAPS=xcni_endpoints=3,xcni_ifindex=3,xcni_endpoints6=3,xcni_ifindex6=3
-check "xcnid starts and pins its programs under $PIN" start_xcnid "$PIN" --pod-cidr "$SUBNET.0/24" --map-max "$PODMAPS"
+check "xcnid starts and pins its programs under $PIN" start_xcnid "$PIN" --pod-cidr "$SUBNET.0/24" --map-max "$PODMAPS" --map-grow 0
 
 # Maps only root and xcnid write (docs/security.md): another user opens none.
 rootonly() {

@@ -5,28 +5,41 @@
 # each writer's room judge finds they do not fit, the namespace bringing them
 # is closed meanwhile as before, and xcnid grows the map (the exec path of
 # conntrack's growth) instead of keeping it closed; then they are in. All along
-# b connects to a Service in a loop (both families) and c, whom a does not
-# admit, probes a: 0 failed connections, 0 admitted. y's pods' names pass
+# b connects to a Service in a loop (both families), holds 10 connections a
+# family through it (each answers every 0.2 s), and c, whom a does not admit,
+# probes a: 0 failed connections, every held one answered, 0 admitted. At each
+# writer's growth (the ipcache, xcni_svc) and a local pods' one, while the old
+# map is still pinned under grow/, every entry of it is looked for in the new. y's pods' names pass
 # xcni_podname's 16: it grows too. Then a policy on c (admitting b) passes
 # xcni_policy's 8, xcni_polrange's 2 and xcni_polcidr's 2: c is closed meanwhile,
 # the three maps grow, c's policy goes in (b reaches c, a still does not).
 # The agent is restarted after the policy growth and finds every grown map.
-# Then xcni_affinity and xcni_snat (1024) are filled past --map-grow (bpftool): each
-# doubles by its fill, what it held copied, b's connections still going. Last,
-# the agent restarts with --lb-algorithm maglev: web's 2 frontends and z's 8 want
-# a Maglev table each past xcni_maglev's 4 (a map of maps): z is closed meanwhile,
-# xcni_maglev grows (made again, the tables put in by fd), every frontend picks
-# its backend from its table (xcnictl explain --sport) and reaches a.
+# An Admin ClusterNetworkPolicy's 3 domainNames for c pass xcni_fqdn_pat's 2:
+# x is closed for pattern room meanwhile, the map grows, the pairs are in.
+# Then 12 pods more pass 90% of the maps of local pods (16 entries: the plugin's
+# xcni_endpoints(6), xcni_ifindex(6), the agent's xcni_polep): each doubles by
+# its fill; 5 more pass 16, every pod reaches a and is judged (l17 refused).
+# Then xcni_affinity, xcni_snat and xcni_fqdn (1024) are filled past --map-grow
+# (bpftool): each doubles by its fill, what it held copied. Last,
+# the agent restarts with --lb-algorithm maglev: web's 2 frontends and z1..z5's 20
+# want a Maglev table each past xcni_maglev's 4 (a map of maps): z1..z5 are closed
+# meanwhile, xcni_maglev grows (made again, the tables put in by fd), every frontend picks
+# its backend from its table (xcnictl explain --sport) and reaches a; the
+# restart finds xcni_svc and xcni_endpoints grown.
 # MAPGROW_PCT=0 runs the same with growth off: the namespaces and c stay closed.
 #
 #   netns <tag>-node: xcnid --manifests M --kube-proxy-replacement
-#     xc<hash> ──veth── eth0  <tag>-a  x/a  (TCP 8080 "hello", both families;
-#                                            admits b alone)
-#     xc<hash> ──veth── eth0  <tag>-b  x/b  (the client: x/web's ClusterIPs in a loop)
+#     xc<hash> ──veth── eth0  <tag>-a  x/a  (TCP 8080 "hello" then echo, both
+#                                            families; admits b alone)
+#     xc<hash> ──veth── eth0  <tag>-b  x/b  (the client: x/web's ClusterIPs in a loop,
+#                                            20 connections held through them)
 #     xc<hash> ──veth── eth0  <tag>-c  x/c  (denied: a's addresses in a loop;
 #                                            TCP 8080 "hello", then admits b alone)
-#   y: 40 pods of node n2 (the ipcache's growth), z: 8 Services to a (xcni_svc's,
-#   then xcni_maglev's)
+#     xc<hash> ──veth── eth0  <tag>-lN x/lN (l1..l16 pod: b, l17 pod: d: the maps of
+#                                            local pods' growth)
+#   y: 40 pods of node n2 (the ipcache's growth), z1..z5: 4 Services each to a
+#   (xcni_svc's, then xcni_maglev's: several namespaces closed in one map, the
+#   growth asked for them all)
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/node.sh" # sources ../lib.sh
@@ -34,13 +47,14 @@ node_init mapgrow 10.98.0 mgr fd00:98::/64
 PCT=${MAPGROW_PCT:-90}
 VIP=10.96.8.10
 VIP6=fd00:96::8:10
-trap 'grow_cleanup a b c' EXIT
+LPODS=$(seq -f l%g 17)
+trap 'grow_cleanup a b c $LPODS' EXIT
 
 # loop.py TMP NAME ADDR... : TCP connections to each ADDR ("host:port",
 # "[v6]:port") in turn, each must read "hello", until TMP/stop:
-# TMP/NAME.res "ok N fail M".
+# TMP/NAME.res "ok N fail M", each failure (time, address, error) in TMP/NAME.fails.
 cat >"$T/loop.py" <<'EOF'
-import os, socket, sys
+import os, socket, sys, time
 tmp, name, addrs = sys.argv[1], sys.argv[2], sys.argv[3:]
 ok = fail = 0
 while not os.path.exists(f"{tmp}/stop"):
@@ -49,11 +63,66 @@ while not os.path.exists(f"{tmp}/stop"):
         try:
             with socket.create_connection((host.strip("[]"), int(port)), timeout=1) as s:
                 good = s.recv(5) == b"hello"
-        except OSError:
+        except OSError as e:
             good = False
+            open(f"{tmp}/{name}.fails", "a").write(f"{time.time():.3f} {a} {e}\n")
         ok, fail = ok + good, fail + (not good)
     open(f"{tmp}/{name}.tmp", "w").write(f"ok {ok} fail {fail}\n")
     os.replace(f"{tmp}/{name}.tmp", f"{tmp}/{name}.res")
+EOF
+# serve.py: a's server, both families on 8080: "hello", then what it reads echoed.
+cat >"$T/serve.py" <<'EOF'
+import socket, threading
+def echo(c):
+    with c:
+        try:
+            c.sendall(b"hello")
+            while d := c.recv(64):
+                c.sendall(d)
+        except OSError:
+            pass
+def serve(fam, host):
+    s = socket.socket(fam, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if fam == socket.AF_INET6:
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+    s.bind((host, 8080))
+    s.listen(512)
+    while True:
+        threading.Thread(target=echo, args=(s.accept()[0],), daemon=True).start()
+threading.Thread(target=serve, args=(socket.AF_INET6, "::"), daemon=True).start()
+serve(socket.AF_INET, "0.0.0.0")
+EOF
+# hold.py TMP NAME N ADDR...: N connections to each ADDR held; every 0.2 s each
+# sends a byte and must read it back (5 s), until TMP/stop and one round
+# after: TMP/NAME.res "ok ROUNDS fail M" (M: connections that ever failed).
+cat >"$T/hold.py" <<'EOF'
+import os, socket, sys, time
+tmp, name, n, addrs = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4:]
+conns, rounds = [], 0
+for a in addrs:
+    host, port = a.rsplit(":", 1)
+    for _ in range(n):
+        s = socket.create_connection((host.strip("[]"), int(port)), timeout=5)
+        conns.append(s if s.recv(5) == b"hello" else None)
+dead = {i for i, s in enumerate(conns) if s is None}
+while True:
+    last = os.path.exists(f"{tmp}/stop")
+    for i, s in enumerate(conns):
+        if i in dead:
+            continue
+        try:
+            s.sendall(b"x")
+            if s.recv(1) != b"x":
+                dead.add(i)
+        except OSError:
+            dead.add(i)
+    rounds += 1
+    open(f"{tmp}/{name}.tmp", "w").write(f"ok {rounds} fail {len(dead)}\n")
+    os.replace(f"{tmp}/{name}.tmp", f"{tmp}/{name}.res")
+    if last:
+        break
+    time.sleep(0.2)
 EOF
 res() { # res NAME: "ok N fail M" of a loop
 	cat "$T/$1.res" 2>/dev/null
@@ -61,7 +130,27 @@ res() { # res NAME: "ok N fail M" of a loop
 res_is() { # res_is NAME OKMIN FAILMAX...: ok >= OKMIN, fail <= FAILMAX (b: 0 failed; c: 0 ok)
 	local ok fail
 	echo "$1: $(res "$1")"
+	[ -s "$T/$1.fails" ] && sed 's/^/failed at /' "$T/$1.fails" | head -5
 	read -r _ ok _ fail <"$T/$1.res" && [ "$ok" -ge "$2" ] && [ "$fail" -le "$3" ]
+}
+copy_watch() { # copy_watch MAP FROM: in the background, at MAP's growth past FROM entries (the
+	#            old one pinned under grow/, for a second or less): every key of it in the
+	#            new? $T/MAP.copy "old N missing K". The old first: its pin goes at take-over.
+	for _ in $(seq 3000); do
+		if [ -e "$PIN/grow/$1" ] && bpftool -j map dump pinned "$PIN/grow/$1" >"$T/$1.old" 2>/dev/null &&
+			bpftool -j map dump pinned "$PIN/$1" >"$T/$1.new" 2>/dev/null &&
+			[ "$(bpftool -j map show pinned "$PIN/$1" | jq .max_entries)" -gt "$2" ]; then
+			jq -rn --slurpfile o "$T/$1.old" --slurpfile n "$T/$1.new" \
+				'($n[0] | map(.key | tostring)) as $k | "old \($o[0] | length) missing \([$o[0][] | .key | tostring | select(IN($k[]) | not)] | length)"' \
+				>"$T/$1.copy.tmp" && mv "$T/$1.copy.tmp" "$T/$1.copy"
+			return
+		fi
+		sleep 0.02
+	done
+}
+copied_all() { # copied_all MAP: the old map's every entry was in the new at the copy
+	echo "$1 at the copy: $(cat "$T/$1.copy" 2>/dev/null)"
+	read -r _ old _ missing <"$T/$1.copy" && [ "$old" -gt 0 ] && [ "$missing" = 0 ]
 }
 grew() { # grew MAP FROM: the pinned MAP is larger than FROM, the growth logged
 	[ "$(max_of "$1")" -gt "$2" ] && grep -q "map $1 grew $2 -> [0-9]* entries in" "/tmp/xcnid-$XCT_TAG.log"
@@ -74,16 +163,20 @@ y_pods() { # y_pods N: namespace y, N pods of node n2, both families
 			"$i" "$i" "$i"
 	done
 }
-z_svcs() { # z_svcs N: namespace z, N Services of one port, each to a:8080
-	printf -- '---\napiVersion: v1\nkind: Namespace\nmetadata: {name: z}\n'
-	for i in $(seq "$1"); do
-		printf -- '---\napiVersion: v1\nkind: Service\nmetadata: {name: s%s, namespace: z}\n' "$i"
-		printf 'spec: {clusterIP: 10.96.9.%s, ports: [{name: http, port: 80}]}\n' "$i"
+ZS="11 12 13 14 21 22 23 24 31 32 33 34 41 42 43 44 51 52 53 54" # NI: Service zN/sI, 10.96.9.NI
+z_svcs() { # z_svcs: namespaces z1..z5, 4 Services of one port each, each to a:8080
+	for n in 1 2 3 4 5; do
+		printf -- '---\napiVersion: v1\nkind: Namespace\nmetadata: {name: z%s}\n' "$n"
+	done
+	for s in $ZS; do
+		printf -- '---\napiVersion: v1\nkind: Service\nmetadata: {name: s%s, namespace: z%s}\n' "${s#?}" "${s%?}"
+		printf 'spec: {clusterIP: 10.96.9.%s, ports: [{name: http, port: 80}]}\n' "$s"
 		printf -- '---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\n'
-		printf 'metadata: {name: s%s-1, namespace: z, labels: {kubernetes.io/service-name: s%s}}\n' "$i" "$i"
+		printf 'metadata: {name: s%s-1, namespace: z%s, labels: {kubernetes.io/service-name: s%s}}\n' "${s#?}" "${s%?}" "${s#?}"
 		printf 'addressType: IPv4\nendpoints: [{addresses: [%s], nodeName: n1}]\nports: [{name: http, port: 8080}]\n' "$A4"
 	done
 }
+z_all() { for s in $ZS; do reaches b "10.96.9.$s" 80 || { echo "10.96.9.$s does not"; return 1; }; done; }
 reaches() { # reaches POD ADDR PORT: a's hello
 	ip netns exec "$XCT_TAG-$1" timeout 3 socat -T1 - "TCP:$2:$3,connect-timeout=2" </dev/null 2>/dev/null | grep -q hello
 }
@@ -107,14 +200,15 @@ bump() { # bump: a new generation, applied (across a growth's seconds)
 
 ip netns add "$NODE" && ip -n "$NODE" link set lo up
 XCNID_NETNS=$NODE
-# --service-ns-share=100, --policy-ns-share=100: z's Services and c's policy close
+# --service-ns-share=100, --policy-ns-share=100: z1..z5's Services and c's policy close
 # because the map is full, not because their namespace is over its share (a namespace
 # over its share asks no growth: it would only raise it).
 ARGS=(--pod-cidr "$SUBNET.0/24" --node-name n1 --manifests "$M" --no-masquerade --kube-proxy-replacement
 	--map-max xcni_ipcache=32,xcni_ipcache6=32,xcni_svc=8,xcni_affinity=1024,xcni_snat=1024,xcni_podname=16,xcni_policy=8,xcni_polrange=2,xcni_polcidr=2,xcni_maglev=4
+	--map-max xcni_endpoints=16,xcni_endpoints6=16,xcni_ifindex=16,xcni_ifindex6=16,xcni_polep=16,xcni_fqdn=1024,xcni_fqdn_pat=2
 	--map-grow "$PCT"
 	--service-ns-share=100 --policy-ns-share=100 -v)
-check "xcnid started: xcni_ipcache, xcni_ipcache6 32 entries, xcni_svc 8, the policy maps 8 and 2, --map-grow $PCT" \
+check "xcnid started: xcni_ipcache, xcni_ipcache6 32 entries, xcni_svc 8, the policy maps 8 and 2, local pods' 16, --map-grow $PCT" \
 	start_xcnid "$PIN" "${ARGS[@]}" || { finish; exit 1; }
 pods_dual a b c
 A4=$(addr_of a 4) A6=$(addr_of a 6)
@@ -126,9 +220,7 @@ A4=$(addr_of a 4) A6=$(addr_of a 6)
 	k_allow allow-b b a '{port: 8080}'
 } | put x.yaml
 check "x: pods a, b, c, Service web (both families); a admits b alone" bump
-ip netns exec "$XCT_TAG-a" socat TCP-LISTEN:8080,fork,reuseaddr SYSTEM:'echo hello' &
-BG+=($!)
-ip netns exec "$XCT_TAG-a" socat TCP6-LISTEN:8080,fork,reuseaddr,ipv6only=1 SYSTEM:'echo hello' &
+ip netns exec "$XCT_TAG-a" python3 "$T/serve.py" &
 BG+=($!)
 check "b reaches a through web's ClusterIP" wait_until 10 reaches b "$VIP" 80
 check "... and its IPv6 ClusterIP" reaches b "[$VIP6]" 80
@@ -138,9 +230,14 @@ BG+=($!)
 ip netns exec "$XCT_TAG-c" timeout 600 python3 "$T/loop.py" "$T" c "$A4:8080" "[$A6]:8080" &
 BG+=($!)
 check "b connects to web in a loop, c probes a meanwhile" wait_until 10 test -s "$T/c.res"
+ip netns exec "$XCT_TAG-b" timeout 600 python3 "$T/hold.py" "$T" hold 10 "$VIP:80" "[$VIP6]:80" &
+BG+=($!)
+check "b holds 10 connections a family through web, each answering" wait_until 10 res_is hold 1 0
 
 # The ipcache: 40 pods of n2 (80 addresses) past 32 entries a family.
 CPU0=$(cpu_ms) R0=$(ready_n)
+copy_watch xcni_ipcache 32 &
+BG+=($!)
 y_pods 40 | put y.yaml
 check "y: 40 pods of node n2 past xcni_ipcache's 32 entries: applied" bump
 check "the ipcache writer found y does not fit (closed meanwhile, as before)" \
@@ -150,6 +247,7 @@ check "xcni_ipcache6 too" wait_until 30 grew xcni_ipcache6 32
 check "xcnid ready again on the grown maps" wait_until 30 ready_again
 check "xcni_podname too (43 names past 16)" wait_until 30 grew xcni_podname 16
 said_grew
+check "xcni_ipcache: every entry of the old map in the grown one at the copy" copied_all xcni_ipcache
 ipc_full() { # every pod's address in, both families: y's 40 and x's 3 at least
 	echo "xcni_ipcache $(entries xcni_ipcache), xcni_ipcache6 $(entries xcni_ipcache6) entries"
 	[ "$(entries xcni_ipcache)" -ge 43 ] && [ "$(entries xcni_ipcache6)" -ge 43 ]
@@ -195,22 +293,82 @@ check "... said once, not once per object that holds it (xcni_podname kept at $M
 	bash -c "grep 'pinned map $PIN/xcni_podname: kept at' /tmp/xcnid-$XCT_TAG.log; [ \$(grep -c 'pinned map $PIN/xcni_podname: kept at $MAXN entries' /tmp/xcnid-$XCT_TAG.log) = 1 ]"
 check "b reaches c after the restart" wait_until 10 reaches b "$C4" 8080
 
-# A Service map: 8 Services in z past xcni_svc's 8 (web holds 2).
+# A Service map: 20 Services in z1..z5 (4 each) past xcni_svc's 8 (web holds
+# 2). The judge closes four of them (16 entries); the writer asks for all
+# four: 8 -> 32 in one growth (the largest alone, 4, would grow it to 16,
+# two namespaces closed until a second growth a minute later).
 CPU0=$(cpu_ms) R0=$(ready_n)
-z_svcs 8 | put z.yaml
-check "z: 8 Services past xcni_svc's 8 entries: applied" bump
-check "the Service writer found z does not fit (closed meanwhile, as before)" \
-	grep -q "namespace z closed for Service room: xcni_svc is full" "/tmp/xcnid-$XCT_TAG.log"
+copy_watch xcni_svc 8 &
+BG+=($!)
+z_svcs | put z.yaml
+check "z1..z5: 20 Services past xcni_svc's 8 entries: applied" bump
+check "the Service writer found four namespaces do not fit (closed meanwhile, as before), asking for all four" \
+	grep -q "namespace z[1-5] closed for Service room: xcni_svc is full.*growing xcni_svc to 32 entries" "/tmp/xcnid-$XCT_TAG.log"
 check "xcni_svc grown online, not kept closed" wait_until 30 grew xcni_svc 8
 check "xcnid ready again" wait_until 30 ready_again
 said_grew
-check "b reaches a through z's last Service (10.96.9.8)" wait_until 30 reaches b 10.96.9.8 80
+check "xcni_svc: every entry of the old map (web's frontends) in the grown one at the copy" copied_all xcni_svc
+check "b reaches a through each of the 20 Services (one growth held them all)" wait_until 30 z_all
+check "b's 20 held connections through web answered across the growths so far" res_is hold 5 0
+
+# xcni_fqdn_pat (2): an Admin ClusterNetworkPolicy names 3 domains for c
+# (Accept: c stays denied by a). The pattern writer closes x meanwhile and
+# asks; the map grows; c's 3 (pod, pattern) pairs are in. (Not b: the rule's
+# prefixes pass xcni_polcidr's room too, closing its pod until that grows.)
+CPU0=$(cpu_ms) R0=$(ready_n)
+{
+	printf -- '---\napiVersion: policy.networking.k8s.io/v1alpha2\nkind: ClusterNetworkPolicy\n'
+	printf 'metadata: {name: fq-b}\nspec:\n  tier: Admin\n  priority: 20\n'
+	printf '  subject: {pods: {namespaceSelector: {}, podSelector: {matchLabels: {pod: c}}}}\n'
+	printf '  egress:\n  - {action: Accept, to: [{domainNames: [n1.example.test, n2.example.test, n3.example.test]}]}\n'
+} | put fq.yaml
+check "fq: 3 domainNames patterns for c past xcni_fqdn_pat's 2: applied" bump
+check "the pattern writer found x does not fit (closed meanwhile, as before)" wait_until 10 \
+	grep -q "namespace x closed for DNS-pattern room.*growing xcni_fqdn_pat to 8" "/tmp/xcnid-$XCT_TAG.log"
+check "xcni_fqdn_pat grown online, not kept closed" wait_until 30 grew xcni_fqdn_pat 2
+check "xcnid ready again" wait_until 30 ready_gen
+said_grew
+check "... c's 3 pairs in it" wait_until 20 eval '[ "$(entries xcni_fqdn_pat)" = 3 ]'
+rm "$M/fq.yaml"
+check "fq removed: applied" bump
+
+# The maps of local pods (16 entries): 12 pods more (15 in all) pass 90% of
+# them, written by the plugin (xcni_endpoints(6), xcni_ifindex(6)) and the
+# agent (xcni_polep): each doubles by its fill; then 5 more pass 16.
+l_yaml() { # l_yaml N: pods l1..lN of x, label pod: b (l17: pod: d), their addresses
+	for i in $(seq "$1"); do
+		printf -- '---\napiVersion: v1\nkind: Pod\nmetadata: {name: l%s, namespace: x, labels: {pod: %s}}\n' \
+			"$i" "$([ "$i" = 17 ] && echo d || echo b)"
+		printf 'spec: {nodeName: n1}\nstatus: {podIP: %s, podIPs: [{ip: %s}, {ip: "%s"}]}\n' \
+			"$(addr_of "l$i" 4)" "$(addr_of "l$i" 4)" "$(addr_of "l$i" 6)"
+	done
+}
+CPU0=$(cpu_ms) R0=$(ready_n)
+copy_watch xcni_endpoints 16 &
+BG+=($!)
+pods_dual $(seq -f l%g 12)
+l_yaml 12 | put l.yaml
+check "12 pods more (15 in all, 90% of the maps of local pods): applied" bump
+check "xcni_endpoints doubled online by its fill" wait_until 30 grew xcni_endpoints 16
+check "xcni_endpoints6, xcni_ifindex, xcni_ifindex6 too" wait_until 30 \
+	eval 'grew xcni_endpoints6 16 && grew xcni_ifindex 16 && grew xcni_ifindex6 16'
+check "xcni_polep too (the agent's)" wait_until 30 grew xcni_polep 16
+check "xcnid ready again" wait_until 30 ready_gen
+said_grew
+check "xcni_endpoints: every entry of the old map in the grown one at the copy" copied_all xcni_endpoints
+pods_dual $(seq -f l%g 13 17)
+l_yaml 17 | put l.yaml
+check "5 pods more (20 in all, past 16): applied" bump
+l_all() { for i in $(seq 16); do reaches "l$i" "$VIP" 80 || { echo "l$i does not"; return 1; }; done; }
+check "each of l1..l16 (pod: b) reaches a through web (admitted)" wait_until 30 l_all
+check_fails "l17 (pod: d) does not (a admits b alone)" reaches l17 "$VIP" 80
 
 # xcni_affinity and xcni_snat, written by the programs alone (web is ClientIP:
 # b's entries are in xcni_affinity): filled past --map-grow by made-up entries
 # (bpftool), each is doubled by its fill as conntrack is, what it held copied.
 map_fill() { # map_fill MAP N: N entries, zero values; affinity: ids 60000.., IPv4 clients
-	#        10.77.x.y; snat: IPv4 tuples from 10.78.x.y (no flow has them)
+	#        10.77.x.y; snat: IPv4 tuples from 10.78.x.y (no flow has them); fqdn:
+	#        endpoint ids 70000.. (no pod's), 10.77.x.y (expired: zero)
 	local kb vb
 	kb=$(bpftool -j map show pinned "$PIN/$1" | jq .bytes_key)
 	vb=$(bpftool -j map show pinned "$PIN/$1" | jq .bytes_value)
@@ -220,61 +378,68 @@ n, kb, vb, pin = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[
 hx = lambda b: " ".join("%02x" % x for x in b)
 for i in range(n):
     a = bytes([10, 77 + pin.endswith("snat"), i // 256, i % 256])
-    k = a if pin.endswith("snat") else struct.pack("<IB3x", 60000 + i % 8, 4) + a
+    k = a if pin.endswith("snat") else struct.pack("<IB3x", 70000 + i if pin.endswith("fqdn") else 60000 + i % 8, 4) + a
     print(f"map update pinned {pin} key hex {hx(k.ljust(kb, bytes(1)))} value hex {hx(bytes(vb))}")
 PY
 	bpftool batch file "$T/$1.batch" >/dev/null
 }
 CPU0=$(cpu_ms) R0=$(ready_n)
-check "xcni_affinity and xcni_snat (1024 each) filled past --map-grow: 960 entries each" \
-	eval 'map_fill xcni_affinity 960 && map_fill xcni_snat 960'
+check "xcni_affinity, xcni_snat and xcni_fqdn (1024 each) filled past --map-grow: 960 entries each" \
+	eval 'map_fill xcni_affinity 960 && map_fill xcni_snat 960 && map_fill xcni_fqdn 960'
 check "xcni_affinity doubled online by its fill" wait_until 30 grew xcni_affinity 1024
 check "xcni_snat doubled online by its fill" wait_until 30 grew xcni_snat 1024
+check "xcni_fqdn (the DNS-learned addresses) doubled online by its fill" wait_until 30 grew xcni_fqdn 1024
 check "xcnid ready again" wait_until 30 ready_again
 said_grew
 check "... b's own affinity entries copied, the filled ones too (more than 800)" \
 	bash -c "echo $(entries xcni_affinity); [ $(entries xcni_affinity) -gt 800 ]"
 check "... the SNAT's filled records copied (more than 800)" \
 	bash -c "echo $(entries xcni_snat); [ $(entries xcni_snat) -gt 800 ]"
+check "... the DNS-learned addresses copied (more than 800)" \
+	bash -c "echo $(entries xcni_fqdn); [ $(entries xcni_fqdn) -gt 800 ]"
 
 # xcni_maglev: 4 tables, 10 wanted once every frontend picks by Maglev.
+MAXS=$(max_of xcni_svc) MAXE=$(max_of xcni_endpoints)
 kill "$XCNID_PID" && wait "$XCNID_PID" 2>/dev/null
 XCNID_PID=
 check "xcnid restarted with --lb-algorithm maglev: ready" eval \
 	'start_xcnid "$PIN" "${ARGS[@]}" --lb-algorithm maglev && wait_xcnid_ready'
+check "... on the grown xcni_svc ($MAXS) and xcni_endpoints ($MAXE)" \
+	bash -c "echo $(max_of xcni_svc) $(max_of xcni_endpoints); [ $(max_of xcni_svc) = $MAXS ] && [ $(max_of xcni_endpoints) = $MAXE ]"
 CPU0=$(cpu_ms) R0=$(ready_n)
-check "the Service writer found z's 8 tables do not fit xcni_maglev's 4 (closed meanwhile)" wait_until 20 \
-	grep -q "namespace z closed for Service room: xcni_maglev is full.*growing xcni_maglev to 16" "/tmp/xcnid-$XCT_TAG.log"
+check "the Service writer found z1..z5's 20 tables do not fit xcni_maglev's 4 (closed meanwhile)" wait_until 20 \
+	grep -q "namespace z[1-5] closed for Service room: xcni_maglev is full.*growing xcni_maglev to 32" "/tmp/xcnid-$XCT_TAG.log"
 check "xcni_maglev grown online, not kept closed" wait_until 30 grew xcni_maglev 4
 check "xcnid ready again" wait_until 30 ready_again
 said_grew
 maglev_pick() { # maglev_pick SVC ARGS...: c's new flow to SVC takes the backend its table names
 	ctl explain x/c "svc/$1" 80/tcp --sport 40000 "${@:2}" --json | jq -e '.choice | startswith("Maglev:")' >/dev/null
 }
-maglev_all() { # web's two frontends and z's eight, each by its own table
+maglev_all() { # web's two frontends and z1..z5's twenty, each by its own table
 	maglev_pick x/web --family 4 && maglev_pick x/web --family 6 &&
-		for i in $(seq 8); do maglev_pick "z/s$i" || return 1; done
+		for s in $ZS; do maglev_pick "z${s%?}/s${s#?}" || return 1; done
 }
-check "every frontend's table in the grown map: web's (both families, copied) and z's 8 pick by it" \
+check "every frontend's table in the grown map: web's (both families, copied) and z1..z5's 20 pick by it" \
 	wait_until 30 maglev_all
-check "... 10 tables, the copied two included" bash -c "echo $(entries xcni_maglev); [ $(entries xcni_maglev) -ge 10 ]"
+check "... 22 tables, the copied two included" bash -c "echo $(entries xcni_maglev); [ $(entries xcni_maglev) -ge 22 ]"
 # The tables are pinned nowhere: status's map memory counts them through the
-# map of maps (10 of 16,381 ids, 64 KiB each), beyond every pinned map's own.
+# map of maps (22 of 16,381 ids, 64 KiB each), beyond every pinned map's own.
 maglev_mem() {
 	local pinned mem
 	pinned=$(for m in "$PIN"/xcni_*; do bpftool -j map show pinned "$m" 2>/dev/null; done |
 		jq -s 'map(.bytes_memlock // 0) | add')
 	mem=$(ctl status -j 2>/dev/null | jq '.. | objects | .maps_bytes? // empty' | head -1)
 	echo "status $mem bytes, the pinned maps' own $pinned"
-	[ -n "$mem" ] && [ "$mem" -ge $((pinned + 10 * 65524)) ]
+	[ -n "$mem" ] && [ "$mem" -ge $((pinned + 22 * 65524)) ]
 }
-check "xcnictl status: map memory counts xcni_maglev's 10 tables (pinned nowhere)" maglev_mem
-z_all() { for i in $(seq 8); do reaches b "10.96.9.$i" 80 || return 1; done; }
-check "b reaches a through each of z's 8 Services" wait_until 20 z_all
+check "xcnictl status: map memory counts xcni_maglev's 22 tables (pinned nowhere)" maglev_mem
+check "b reaches a through each of z1..z5's 20 Services" wait_until 20 z_all
 
 touch "$T/stop"
 sleep 1.5
 check "b's connections to web across the growths and the restarts: 0 failed" res_is b 20 0
+check "b's 20 held connections through web: every one answered after every growth and restart" \
+	res_is hold 10 0
 check "c's probes of a all along: 0 admitted (the verdict unchanged)" \
 	bash -c "cat $T/c.res; read -r _ ok _ fail <$T/c.res; [ \$ok = 0 ] && [ \$fail -ge 4 ]"
 check "xcnictl status: Memory says xcni_ipcache and xcni_svc grew" wait_until 20 \

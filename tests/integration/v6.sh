@@ -60,9 +60,10 @@ metric() { # metric REASON-NAME DIRECTION: packets counted
 ip netns add "$NODE" && ip -n "$NODE" link set lo up
 XCNID_NETNS=$NODE
 # xcni_polsel (names for people) made 2 for 3 local pods: it fills, policy does not stop.
-# xcni_polkey6 made 3: a 4th IPv6 pod (e, below) waits for room, never the generation.
+# xcni_polkey6 made 3: a 4th IPv6 pod (e, below) waits for room, never the generation
+# (--map-grow 0: neither grows by its fill; map-grow tests the growth).
 check "xcnid started with --manifests" start_xcnid "$PIN" --pod-cidr "$SUBNET.0/24" \
-	--node-name n1 --manifests "$M" -v --map-max xcni_polsel=2,xcni_polkey6=3 || { finish; exit 1; }
+	--node-name n1 --manifests "$M" -v --map-max xcni_polsel=2,xcni_polkey6=3 --map-grow 0 || { finish; exit 1; }
 for p in a b c; do
 	ip netns add "$XCT_TAG-$p" && ip -n "$XCT_TAG-$p" link set lo up
 	if [ $p = c ]; then cni6 ADD $p >"$T/$p.json"; else cni ADD $p >"$T/$p.json"; fi ||

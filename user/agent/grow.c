@@ -34,26 +34,31 @@
 #define GROW_AHEAD_MS 8000
 
 /*
- * The maps grown. The programs write conntrack, affinity and the NodePort
- * SNAT's records alone: their fill is looked at every GROW_CHECK_MS. The
- * agent writes the others (writer): one grows when a writer of the agent's
- * finds it cannot hold what it wants (grow_ask), to the doubling that holds
- * it, at most once a GROW_GAP_MS. A writer PAIR's next row grows with it to
- * the same size: xcni_svcbe holds at most xcni_svcslot's entries and the
- * Service judge counts the slots alone. xcni_maglev is a map of maps: made
- * again from an inner map, its tables put in by fd (grow_one, copy_one).
+ * The maps grown. The programs write conntrack, affinity, the NodePort SNAT's
+ * records and the DNS-learned addresses; the plugin and the agent the maps of
+ * local pods, which nothing asks for: their fill is looked at every
+ * GROW_CHECK_MS (FILL). The agent writes the others (writer): one grows when
+ * a writer of the agent's finds it cannot hold what it wants (grow_ask), to
+ * the doubling that holds it, at most once a GROW_GAP_MS. A writer PAIR's
+ * next row grows with it to the same size: xcni_svcbe holds at most
+ * xcni_svcslot's entries and the Service judge counts the slots alone.
+ * xcni_maglev is a map of maps: made again from an inner map, its tables put
+ * in by fd (grow_one, copy_one).
  */
 enum { FILL, WRITER, PAIR };
 static const struct {
 	const char *name;
 	int writer;
 } rows[] = { { "xcni_ct", FILL },	     { "xcni_ct6", FILL },	 { "xcni_affinity", FILL },
-	     { "xcni_snat", FILL },	     { "xcni_ipcache", WRITER },  { "xcni_ipcache6", WRITER },
+	     { "xcni_snat", FILL },	     { "xcni_fqdn", FILL },	 { "xcni_fqdn_ring", FILL },
+	     { "xcni_endpoints", FILL },  { "xcni_endpoints6", FILL }, { "xcni_ifindex", FILL },
+	     { "xcni_ifindex6", FILL },   { "xcni_polep", FILL },	 { "xcni_polkey6", FILL },
+	     { "xcni_polsel", FILL },	     { "xcni_ipcache", WRITER },  { "xcni_ipcache6", WRITER },
 	     { "xcni_svc", WRITER },	     { "xcni_revnat", WRITER },   { "xcni_backend", WRITER },
 	     { "xcni_svcslot", PAIR },    { "xcni_svcbe", WRITER },    { "xcni_policy", WRITER },
 	     { "xcni_polrange", WRITER }, { "xcni_polcidr", WRITER },  { "xcni_identity", WRITER },
 	     { "xcni_polname", WRITER },  { "xcni_podname", WRITER },  { "xcni_rulename", WRITER },
-	     { "xcni_maglev", WRITER } };
+	     { "xcni_maglev", WRITER },   { "xcni_fqdn_pat", WRITER } };
 #define NGROW (sizeof(rows) / sizeof(rows[0]))
 /* A writer's growth at most this often a map (an exec and reload: 0.7-1 s of the agent's CPU). */
 #define GROW_GAP_MS 60000
@@ -63,15 +68,13 @@ static struct {
 	long long ms;   /* the last growth, ask to catch-up (-1: none in this image) */
 	long long at;   /* when it was last asked for (CLOCK_MONOTONIC ms; 0: never), across execs */
 	size_t want;    /* entries more than it has a writer wants in it (0: none) */
+	long cnt;       /* entries at the last count (-1: none) */
+	uint64_t cnt_at; /* when (CLOCK_MONOTONIC ms) */
+	long caught;    /* entries caught up before the take-over */
+	bool ceiling_said;
 } grown[NGROW];
-static struct {
-	long cnt;    /* entries at the last count (-1: none) */
-	uint64_t at; /* when (CLOCK_MONOTONIC ms) */
-} last[NGROW];
-static long caught[NGROW]; /* entries caught up before the take-over */
-static char pending[512]; /* the maps to grow, "MAP[:ENTRIES]" comma-separated */
+static char pending[1024]; /* the maps to grow, "MAP[:ENTRIES]" comma-separated */
 static long long pending_t0;
-static bool ceiling_said[NGROW];
 static const char *grow_dir; /* the pin dir (grow_prepare; NULL: no growth in this image) */
 
 /*
@@ -101,12 +104,11 @@ static long count(const char *dir, size_t i, struct bpf_map_info *info, int *fd,
 {
 	long cnt;
 
-	*fd = xcni_pin_info(dir, rows[i].name, info);
-	if (*fd < 0)
+	if ((*fd = xcni_pin_info(dir, rows[i].name, info)) < 0)
 		return *fd;
 	cnt = mapw_walk(*fd, info, 1, NULL, NULL);
 	if (cnt >= 0)
-		last[i].cnt = cnt, last[i].at = now;
+		grown[i].cnt = cnt, grown[i].cnt_at = now;
 	return cnt;
 }
 
@@ -114,7 +116,7 @@ static long count(const char *dir, size_t i, struct bpf_map_info *info, int *fd,
 static __u32 due(const char *dir, size_t i, unsigned int pct, uint64_t now)
 {
 	struct bpf_map_info info;
-	long was = last[i].cnt, since = (long)(now - last[i].at), lim, gain = 0, cnt = 0;
+	long was = grown[i].cnt, since = (long)(now - grown[i].cnt_at), lim, gain = 0, cnt = 0;
 	int fd = -1, ncpus = libbpf_num_possible_cpus();
 	size_t want = grown[i].want;
 	__u32 to = 0;
@@ -141,11 +143,12 @@ static __u32 due(const char *dir, size_t i, unsigned int pct, uint64_t now)
 	if (rows[i].writer ? !want : cnt < 0 || cnt + gain < lim)
 		goto out;
 	if (!(to = grow_to(fd, &info, want))) {
-		if (!ceiling_said[i])
+		if (!grown[i].ceiling_said)
 			pr_warn("map %s: %u entries, at its ceiling (1%% of the node's memory): not "
 				"grown, %s\n", rows[i].name, info.max_entries, rows[i].writer ?
-				"what does not fit stays closed" : "the least recently used go");
-		ceiling_said[i] = true;
+				"what does not fit stays closed" : info.type == BPF_MAP_TYPE_LRU_HASH ?
+				"the least recently used go" : "an entry past it is refused (counted)");
+		grown[i].ceiling_said = true;
 		goto out;
 	}
 	if (rows[i].writer)
@@ -214,7 +217,7 @@ int grow_tick(const char *pin_dir, unsigned int pct, uint64_t *at, volatile sig_
 
 int grow_exec(char **argv)
 {
-	char env[1024];
+	char env[2048];
 	int len;
 
 	if (!*pending)
@@ -321,7 +324,7 @@ static int grow_one(const char *dir, const char *name, __u32 to)
 int grow_prepare(const char *dir, unsigned int pct)
 {
 	const char *env = getenv(GROW_ENV);
-	char list[1024], *save = NULL, *p;
+	char list[2048], *save = NULL, *p;
 	int err = 0;
 
 	grow_dir = pct ? dir : NULL;
@@ -330,8 +333,7 @@ int grow_prepare(const char *dir, unsigned int pct)
 		struct bpf_map_info info;
 		int fd = -1;
 
-		grown[i].ms = -1;
-		last[i].cnt = -1;
+		grown[i].ms = grown[i].cnt = -1;
 		/* The rate the first look sees is since now: a growth's seconds included. */
 		if (!rows[i].writer)
 			count(dir, i, &info, &fd, (uint64_t)xcni_mono_ms());
@@ -384,18 +386,16 @@ int grow_finish(const char *dir, const struct map_max *mm, int n, bool taken_ove
 		if (c.fd >= 0 && ni.id != oi.id)
 			mapw_walk(old, &oi, 1, copy_one, &c);
 		snprintf(gname, sizeof(gname), "%s/%s", gdir, rows[i].name);
-		if (!taken_over) {
-			caught[i] = c.done;
-		} else {
-			e = unlink(gname) ? -errno : 0;
-			err = err ?: e;
-		}
+		if (!taken_over)
+			grown[i].caught = c.done;
+		else
+			e = unlink(gname) ? -errno : 0, err = err ?: e;
 		if (taken_over && c.fd >= 0 && ni.id != oi.id) {
 			grown[i].ms = pending_t0 ? xcni_mono_ms() - pending_t0 : -1;
 			printf("xcnid: map %s grew %u -> %u entries in %lld ms (full to taken over); "
 			       "entries the old map got meanwhile copied after: %ld before the "
 			       "take-over, %ld after; it is gone%s\n", rows[i].name, oi.max_entries,
-			       ni.max_entries, grown[i].ms, caught[i], c.done,
+			       ni.max_entries, grown[i].ms, grown[i].caught, c.done,
 			       e ? " (its pin stays: cannot remove it)" : "");
 			fflush(stdout);
 		}

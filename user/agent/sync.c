@@ -448,10 +448,13 @@ static void report_svc_closed(struct svcsync *ss, __u64 gen)
 	if ((say = set_changed(&said, n, fp)) && !n)
 		pr_info("generation %llu: the Service maps hold every namespace's frontends again\n",
 			(unsigned long long)gen);
-	for (size_t i = 0; i < n; i++) {
-		/* Asked at every generation, said once. Over its own share: growing
-		 * would only raise the share it is over. */
-		const char *fix = cl[i].share ? NULL : grow_ask(cl[i].map, cl[i].need, buf, sizeof(buf));
+	for (size_t i = 0, need = 0; i < n; i++, need = 0) {
+		/* Asked at every generation, said once, for every namespace closed
+		 * in the map (their sum: one growth holds them all). Over its own
+		 * share: growing would only raise the share it is over. */
+		for (size_t j = 0; j < n; j++)
+			need += !cl[j].share && !strcmp(cl[j].map, cl[i].map) ? cl[j].need : 0;
+		const char *fix = cl[i].share ? NULL : grow_ask(cl[i].map, need, buf, sizeof(buf));
 
 		if (say)
 			pr_err("generation %llu: namespace %s closed for Service room: %s%s%s (%zu entries); "
@@ -656,8 +659,9 @@ static void report_fqdn_closed(const struct fqdn_plan *p, const struct fqdn_sync
 {
 	static struct said_set said;
 	const char **ns = calloc(p->npat + 1, sizeof(*ns));
-	size_t *pairs = calloc(p->npat + 1, sizeof(*pairs)), n = 0, j;
+	size_t *pairs = calloc(p->npat + 1, sizeof(*pairs)), n = 0, j, left = 0;
 	uint64_t fp = 0;
+	char fix[160];
 
 	if (!ns || !pairs)
 		goto out;
@@ -671,7 +675,10 @@ static void report_fqdn_closed(const struct fqdn_plan *p, const struct fqdn_sync
 		pairs[j]++;
 	}
 	for (size_t i = 0; i < n; i++)
-		fp = fp_str(fp_add(fp, pairs[i]), ns[i]);
+		fp = fp_str(fp_add(fp, pairs[i]), ns[i]), left += pairs[i];
+	/* Every generation: the pairs left out, all namespaces' (grown a look later). */
+	if (left)
+		grow_ask("xcni_fqdn_pat", left, fix, sizeof(fix));
 	status_set_fqdn_closed(ns, pairs, n);
 	if (set_changed(&said, n + st->srv_closed, fp_add(fp, st->srv_closed))) {
 		if (!n && !st->srv_closed)
@@ -681,8 +688,8 @@ static void report_fqdn_closed(const struct fqdn_plan *p, const struct fqdn_sync
 			pr_err("generation %llu: namespace %s closed for DNS-pattern room: "
 			       "xcni_fqdn_pat (%zu) is full and it brings the most (%zu (pod, "
 			       "pattern) pairs); its pods get no pattern, their names are refused; "
-			       "every other namespace's written; raise --map-max=xcni_fqdn_pat=N\n",
-			       (unsigned long long)gen, ns[i], fq.max_pat, pairs[i]);
+			       "every other namespace's written; %s\n",
+			       (unsigned long long)gen, ns[i], fq.max_pat, pairs[i], fix);
 		if (st->srv_closed)
 			pr_err("generation %llu: %zu DNS servers do not fit xcni_dns_srv (%zu): "
 			       "their answers are not read; raise --map-max=xcni_dns_srv=N\n",
@@ -837,17 +844,14 @@ static void report_contested(const struct pol_result *r, __u64 gen)
 	uint64_t fp = 0;
 	char ip[INET_ADDRSTRLEN];
 
-	for (size_t i = 0; i < r->ncontested; i++) {
-		const struct pol_contest *c = &r->contested[i];
-
-		fp = fp_str(fp_add(fp, (uint64_t)c->ip + c->owner), c->name.name);
-	}
+	for (size_t i = 0; i < r->ncontested; i++)
+		fp = fp_str(fp_add(fp, (uint64_t)r->contested[i].ip + r->contested[i].owner),
+			    r->contested[i].name.name);
 	if (!set_changed(&said, r->ncontested, fp))
 		return;
-	if (!r->ncontested) {
+	if (!r->ncontested)
 		pr_info("generation %llu: no address is claimed by two pods any more\n",
 			(unsigned long long)gen);
-	}
 	for (size_t i = 0; i < r->ncontested; i++) {
 		const struct pol_contest *c = &r->contested[i];
 
@@ -873,11 +877,9 @@ static void report_yielded(const struct pol_result *r, __u64 gen)
 	uint64_t fp = 0;
 	char ip[INET_ADDRSTRLEN];
 
-	for (size_t i = 0; i < r->nyielded; i++) {
-		const struct pol_yield *y = &r->yielded[i];
-
-		fp = fp_str(fp_str(fp_add(fp, y->ip), y->from.name), y->to.name);
-	}
+	for (size_t i = 0; i < r->nyielded; i++)
+		fp = fp_str(fp_str(fp_add(fp, r->yielded[i].ip), r->yielded[i].from.name),
+			    r->yielded[i].to.name);
 	if (!set_changed(&said, r->nyielded, fp))
 		return;
 	for (size_t i = 0; i < r->nyielded; i++) {
