@@ -22,6 +22,7 @@ CTL_MAP(endpoints6, HASH, struct xcni_in6, struct xcni_endpoint, 0);
 CTL_MAP(ct6, LRU_HASH, struct xcni_ct6_key, struct xcni_ct_entry, 0);
 CTL_MAP(ipcache6, LPM_TRIE, struct xcni_ipcache6_key, struct xcni_ipcache_val, 0);
 CTL_MAP(polkey6, HASH, struct xcni_in6, __u32, 0);
+CTL_MAP(ifindex, HASH, __u32, struct xcni_pod_dev, 0);
 CTL_MAP(metrics, PERCPU_ARRAY, __u32, struct xcni_metric, XCNI_NR_METRICS);
 const struct map_spec m_events = { "xcni_events", BPF_MAP_TYPE_RINGBUF, 0, 0, 0 };
 CTL_MAP(config, ARRAY, __u32, struct xcni_config, 1);
@@ -110,6 +111,22 @@ int map_open_quiet(const struct ctl_ctx *c, const struct map_spec *m)
 	if (access(path, F_OK))
 		return -ENOENT;
 	return map_open(c, m);
+}
+
+int ctl_map_open(const char *dir, const char *name, bool quiet)
+{
+	static const struct map_spec *const specs[] = {
+		&m_config, &m_ipcache, &m_podname, &m_polep, &m_policy, &m_polrange, &m_polcidr,
+		&m_polname, &m_identity, &m_polsel, &m_rulename, &m_ipcache6, &m_polkey6,
+		&m_endpoints6, &m_ifindex, &m_tunnel, &m_tunnel6, &m_endpoints, &m_fqdn,
+		&m_fqdn_pat,
+	};
+	const struct ctl_ctx at = { .pin_dir = dir };
+
+	for (size_t i = 0; i < ARRAY_SIZE(specs); i++)
+		if (!strcmp(specs[i]->name, name))
+			return quiet ? map_open_quiet(&at, specs[i]) : map_open(&at, specs[i]);
+	return -ENOENT;
 }
 
 /* The node config, xcni_config's one entry, into *cfg: 0 or -errno (said). */
@@ -321,8 +338,8 @@ void filter_close(struct filter *f)
 	xcni_close(&f->podname_fd);
 	xcni_close(&f->ipcache_fd);
 	xcni_close(&f->ipcache6_fd);
-	xcni_close(&f->polkey6_fd);
 	xcni_close(&f->identity_fd);
+	polsync_key6_close(&f->k6);
 }
 
 int filter_open(const struct ctl_ctx *c, struct filter *f, unsigned int flags)
@@ -331,7 +348,8 @@ int filter_open(const struct ctl_ctx *c, struct filter *f, unsigned int flags)
 	int err;
 
 	memset(f, 0, sizeof(*f));
-	f->podname_fd = f->ipcache_fd = f->ipcache6_fd = f->polkey6_fd = f->identity_fd = -1;
+	f->podname_fd = f->ipcache_fd = f->ipcache6_fd = f->identity_fd = -1;
+	f->k6 = (struct polkey6_maps){ -1, -1, -1 };
 	f->opts = c->opts & OPT_FILTERS;
 	f->ns = c->ns;
 	f->identity = c->identity;
@@ -347,7 +365,7 @@ int filter_open(const struct ctl_ctx *c, struct filter *f, unsigned int flags)
 	}
 	/* IPv6 rows: their pod by the key podname (and --pod) has it under. */
 	if (f->opts & (OPT_NAMESPACE | OPT_POD))
-		f->polkey6_fd = map_open_quiet(c, &m_polkey6);
+		polsync_key6_open(&f->k6, c->pin_dir, ctl_map_open);
 	if (f->opts & OPT_LABEL) {
 		char e[300];
 
@@ -391,7 +409,7 @@ static bool host(const struct xcni_prefix *a)
 }
 
 /* Whether host address a is a pod of --namespace, by the cluster state's podname map:
- * an IPv4 address under itself, an IPv6 one under its policy key (polkey6). */
+ * an IPv4 address under itself, an IPv6 one under its policy key (polsync_key6). */
 static bool pod_in_namespace(const struct filter *f, const struct xcni_prefix *a)
 {
 	struct xcni_podname pn;
@@ -399,7 +417,7 @@ static bool pod_in_namespace(const struct filter *f, const struct xcni_prefix *a
 
 	if (a->family == 4)
 		memcpy(&key, a->addr, 4);
-	else if (!(key = polkey6_of(f->polkey6_fd, a->addr)))
+	else if (!(key = polsync_key6(&f->k6, a->addr)))
 		return false;
 	return bpf_map_lookup_elem(f->podname_fd, &key, &pn) == 0 &&
 	       !strncmp(pn.ns, f->ns, sizeof(pn.ns)) && strlen(f->ns) < sizeof(pn.ns);
@@ -419,17 +437,6 @@ static bool labels_in_namespace(const char *labels, const char *ns)
 		p++;
 	}
 	return false;
-}
-
-__u32 polkey6_of(int kfd, const __u8 ip[16])
-{
-	struct xcni_in6 k;
-	__u32 key;
-
-	memcpy(k.addr, ip, 16);
-	if (kfd < 0 || bpf_map_lookup_elem(kfd, &k, &key))
-		return 0;
-	return key;
 }
 
 /* Whether identity id's label set (the identity map's) matches --label. */
@@ -457,7 +464,7 @@ bool filter_match(const struct filter *f, const struct frow *r)
 		for (i = 0, hit = false; i < r->naddr && !hit; i++)
 			hit = xcni_prefix_inside(&f->at, &a[i]) ||
 			      ((f->opts & OPT_POD) && a[i].family == 6 && host(&a[i]) &&
-			       polkey6_of(f->polkey6_fd, a[i].addr) == f->ip);
+			       polsync_key6(&f->k6, a[i].addr) == f->ip);
 		for (i = 0; !r->naddr && i < r->nid && !hit; i++)
 			hit = r->id[i] == f->ip_id;
 		if (!hit)
@@ -617,9 +624,10 @@ bool pod_of_ip(int fd, __u32 ip, char *buf, size_t len)
 	return true;
 }
 
-bool pod_of_addr(int pfd, int kfd, __u8 fam, const void *addr, char *buf, size_t len)
+bool pod_of_addr(int pfd, const struct polkey6_maps *k6, __u8 fam, const void *addr, char *buf,
+		 size_t len)
 {
-	__u32 key = fam == XCNI_AF_INET6 ? polkey6_of(kfd, addr) : 0;
+	__u32 key = fam == XCNI_AF_INET6 ? polsync_key6(k6, addr) : 0;
 
 	if (fam != XCNI_AF_INET6)
 		memcpy(&key, addr, 4);

@@ -9,27 +9,6 @@
 #include "ctl/polsel.h"
 #include "lib/observe/flowsnet.h"
 
-static const struct map_spec m_ifindex = {
-	"xcni_ifindex", BPF_MAP_TYPE_HASH, sizeof(__u32), sizeof(struct xcni_pod_dev), 0
-};
-
-/* explain_maps_open's opener: map_open, its layout check said, on xcnictl's spec of the map. */
-static int ctl_map_open(const char *dir, const char *name, bool quiet)
-{
-	static const struct map_spec *const specs[] = {
-		&m_config, &m_ipcache, &m_podname, &m_polep, &m_policy, &m_polrange, &m_polcidr,
-		&m_polname, &m_identity, &m_polsel, &m_rulename, &m_ipcache6, &m_polkey6,
-		&m_endpoints6, &m_ifindex, &m_tunnel, &m_tunnel6, &m_endpoints, &m_fqdn,
-		&m_fqdn_pat,
-	};
-	const struct ctl_ctx at = { .pin_dir = dir };
-
-	for (size_t i = 0; i < ARRAY_SIZE(specs); i++)
-		if (!strcmp(specs[i]->name, name))
-			return quiet ? map_open_quiet(&at, specs[i]) : map_open(&at, specs[i]);
-	return -ENOENT;
-}
-
 /*
  * node_near_fn: the objects the node's agent reads (its status socket names
  * their source), matched against the two ends by name (their address where
