@@ -118,40 +118,31 @@ static int cmd_version(const struct ctl_ctx *c, char **argv)
 static int cmd_filters(const struct ctl_ctx *c, char **argv);
 
 /*
- * The commands with a parser of their own, by name (main_cmds' rows): fn,
- * argv from the command's name on, the global options taken out and given
- * back in its spelling (own_main); or line, the line handed over whole from
- * the command's word (skip words after it). Their flags are those of the
- * option tables they parse with, opts (the lab's: its command's,
- * lab_cmd_opts), never listed here.
+ * The commands with a parser of their own (pt_getopt on their option table,
+ * as the table commands on ctl_opts): row i is main_cmds' row i. fn, argv
+ * from the command's name on, the global options taken out and given back in
+ * its spelling (own_main); or line, the line handed over whole from the
+ * command's word (skip words after it). Their flags are those of the option
+ * tables they parse with, opts (the lab's: its command's, lab_cmd_opts),
+ * never listed here.
  */
 static const struct own {
-	const char *name, *sub;
 	int (*fn)(int argc, char **argv);
 	int (*line)(int argc, char **argv);
 	int skip;
 	const struct pt_opt *opts;
 } owns[] = {
-	{ "lab", NULL, lab_main, NULL, 0, NULL },
-	{ "flows", NULL, ctl_flows_main, NULL, 0, ctl_flows_opts },
-	{ "status", NULL, ctl_status_main, NULL, 0, ctl_status_opts },
-	{ "sysdump", NULL, ctl_sysdump_main, NULL, 0, ctl_sysdump_opts },
-	{ "connectivity", "test", NULL, ctl_connectivity_main, 0, lab_conntest_opts },
-	{ "connectivity", "probe", NULL, ctl_connectivity_main, 0, lab_conntest_probe_opts },
-	{ "policy", "suggest", NULL, ctl_policy_suggest_main, 1, ctl_suggest_opts },
-	{ "ui", NULL, NULL, ctl_ui_main, 0, ctl_ui_opts },
+	{ ctl_flows_main, NULL, 0, ctl_flows_opts }, /* flows */
+	{ lab_main, NULL, 0, NULL }, /* lab */
+	{ ctl_status_main, NULL, 0, ctl_status_opts }, /* status */
+	{ ctl_sysdump_main, NULL, 0, ctl_sysdump_opts }, /* sysdump */
+	{ NULL, ctl_connectivity_main, 0, lab_conntest_opts }, /* connectivity test */
+	{ NULL, ctl_connectivity_main, 0, lab_conntest_probe_opts }, /* connectivity probe */
+	{ NULL, ctl_policy_suggest_main, 1, ctl_suggest_opts }, /* policy suggest */
+	{ NULL, ctl_ui_main, 0, ctl_ui_opts }, /* ui */
 };
 
-static const struct own *own_of(const struct cmd *cmd)
-{
-	for (size_t i = 0; i < ARRAY_SIZE(owns); i++)
-		if (!strcmp(cmd->name, owns[i].name) &&
-		    (!owns[i].sub || (cmd->sub && !strcmp(cmd->sub, owns[i].sub))))
-			return &owns[i];
-	return NULL;
-}
-
-/* The commands that are their own noun: flows, lab (with parsers of their own), version. */
+/* The commands that are their own noun: those with parsers of their own first (owns[]). */
 static const struct cmd main_cmds[] = {
 	{ "flows", NULL, NULL, 0, 0, "[FILTERS]",
 	  "Flow records of xcnid --flows, filtered as hubble observe's (flows --help: the filters)",
@@ -180,6 +171,14 @@ static const struct cmd main_cmds[] = {
 	  "Show xcnictl's version, git commit, build date, libbpf and BPF ABI versions.", NULL },
 	{}
 };
+
+static const struct own *own_of(const struct cmd *cmd)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(owns); i++)
+		if (cmd == &main_cmds[i])
+			return &owns[i];
+	return NULL;
+}
 
 /* In the order --help lists them. */
 const struct cmd *const ctl_tables[] = {
