@@ -87,11 +87,13 @@ int map_open(const struct ctl_ctx *c, const struct map_spec *m)
 	if (info.type != m->type || info.key_size != m->key_size ||
 	    info.value_size != m->value_size ||
 	    (m->max_entries && info.max_entries != m->max_entries)) {
-		err = pr_err_ret(-EPROTO, "%s: %s map, key %u B, value %u B, %u entries; expected %s, key %u B, value %u B%s: "
-		                          "xcnictl and the data plane were built from different xcni_shared.h\n",
-		                          path, libbpf_bpf_map_type_str(info.type) ?: "?", info.key_size,
-		                          info.value_size, info.max_entries, libbpf_bpf_map_type_str(m->type),
-		                          m->key_size, m->value_size, m->max_entries ? ", fixed entries" : "");
+		err = pr_err_ret(-EPROTO, "%s: %s map, key %u B, value %u B, %u entries; expected "
+				 "%s, key %u B, value %u B%s: xcnictl and the data plane were "
+				 "built from different xcni_shared.h\n", path,
+				 libbpf_bpf_map_type_str(info.type) ?: "?", info.key_size,
+				 info.value_size, info.max_entries,
+				 libbpf_bpf_map_type_str(m->type), m->key_size, m->value_size,
+				 m->max_entries ? ", fixed entries" : "");
 		goto close;
 	}
 	pr_debug("%s: fd %d, id %u\n", path, fd, info.id);
@@ -179,7 +181,8 @@ int map_collect(int fd, const struct map_spec *m, size_t elem, size_t koff,
 			break;
 		}
 		if (++steps > limit) {
-			err = pr_err_ret(-EAGAIN, "%s: keeps changing under the walk, giving up\n", m->name);
+			err = pr_err_ret(-EAGAIN, "%s: keeps changing under the walk, giving up\n",
+					 m->name);
 			goto free;
 		}
 		prev = key;
@@ -389,10 +392,12 @@ int filter_open(const struct ctl_ctx *c, struct filter *f, unsigned int flags)
 	if ((flags & FILTER_BY_IDENTITY) && (f->opts & (OPT_IP | OPT_POD)) &&
 	    ipcache_identity(f, &f->at, &f->ip_id)) {
 		if (f->at.family == 6)
-			err = pr_err_ret(-ENOENT, "--ip %s: not in the ipcache6: it has no identity\n", c->ip);
+			err = pr_err_ret(-ENOENT, "--ip %s: not in the ipcache6: it has no "
+					 "identity\n", c->ip);
 		else
-			err = pr_err_ret(-ENOENT, "%s %s: %s is not in the ipcache: it has no identity\n",
-					 f->opts & OPT_POD ? "--pod" : "--ip", f->opts & OPT_POD ? c->pod : c->ip,
+			err = pr_err_ret(-ENOENT, "%s %s: %s is not in the ipcache: it has no "
+					 "identity\n", f->opts & OPT_POD ? "--pod" : "--ip",
+					 f->opts & OPT_POD ? c->pod : c->ip,
 					 xcni_ip4_str(f->ip, buf));
 		goto close;
 	}
@@ -657,8 +662,8 @@ int resolve_pod(const struct ctl_ctx *c, const char *arg, __u32 *ip, const char 
 		return err;
 	}
 	if (!sl || sl == arg || !sl[1])
-		return pr_err_ret(-EINVAL, "%s%s%s: not a pod (NAMESPACE/NAME) or an IPv4 address\n",
-		                           flag, sp, arg);
+		return pr_err_ret(-EINVAL, "%s%s%s: not a pod (NAMESPACE/NAME) or an IPv4 "
+				  "address\n", flag, sp, arg);
 	fd = map_open(c, &m_podname);
 	if (fd < 0)
 		return fd;

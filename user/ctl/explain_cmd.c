@@ -74,9 +74,9 @@ static int check_explain(char **argv)
 	__u16 port;
 
 	if (parse_svc_ref(argv[1], &n) && (!n.ns[0] || !n.name[0]))
-		return pr_err_ret(-EINVAL, "DST \"%s\": expected svc/NAMESPACE/NAME (a namespace of at most %zu "
-		                           "characters, a name of at most %zu)\n", argv[1], sizeof(n.ns) - 1,
-		                           sizeof(n.name) - 1);
+		return pr_err_ret(-EINVAL, "DST \"%s\": expected svc/NAMESPACE/NAME (a namespace "
+				  "of at most %zu characters, a name of at most %zu)\n", argv[1],
+				  sizeof(n.ns) - 1, sizeof(n.name) - 1);
 	return parse_port_proto(argv[2], &proto, &port);
 }
 
@@ -128,8 +128,9 @@ static int explain_cluster(const struct ctl_ctx *c, char **argv)
 	int err;
 
 	if (!strncmp(argv[1], "svc/", 4))
-		return pr_err_ret(-EINVAL, "%s: --kubeconfig explains a flow to a pod or an address (a Service's "
-		                           "backends: explain each backend pod)\n", argv[1]);
+		return pr_err_ret(-EINVAL, "%s: --kubeconfig explains a flow to a pod or an "
+				  "address (a Service's backends: explain each backend pod)\n",
+				  argv[1]);
 	err = flows_explain_req(argv[0], argv[1], argv[2], c->opts & OPT_FAMILY ? c->family : 0,
 				c->opts & OPT_SPORT ? c->sport : 0, req, sizeof(req), msg, sizeof(msg));
 	if (err)
@@ -253,7 +254,8 @@ static int cmd_explain(const struct ctl_ctx *c0, char **argv)
 		}
 		err = explain_service(c, sp, dp, &sv, &f, &fk);
 		if (err > 0) { /* gone between the two lookups */
-			err = pr_err_ret(-ENOENT, "%s: the Service has no frontend for %s\n", argv[1], argv[2]);
+			err = pr_err_ret(-ENOENT, "%s: the Service has no frontend for %s\n",
+					 argv[1], argv[2]);
 		}
 		goto close;
 	}

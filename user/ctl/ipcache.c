@@ -104,8 +104,9 @@ static int cmd_ipcache_show(const struct ctl_ctx *c, char **argv)
 	t = pt_new(ipcache_cols, ARRAY_SIZE(ipcache_cols), get ? PT_RECORD : 0);
 	err = fam_rows(c, t, m, ipc_row, &l);
 	if (!err && get && !l.best_fam) {
-		err = pr_err_ret(-ENOENT, "%s: no %s entry holds it (the data plane sees reserved:world)\n", get,
-		                          want.family == XCNI_AF_INET6 ? "ipcache6" : "ipcache");
+		err = pr_err_ret(-ENOENT, "%s: no %s entry holds it (the data plane sees "
+				 "reserved:world)\n", get,
+				 want.family == XCNI_AF_INET6 ? "ipcache6" : "ipcache");
 	} else if (!err && get) {
 		ipc_cells(t, &l, l.best_fam, &l.best);
 	}

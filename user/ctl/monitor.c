@@ -797,8 +797,9 @@ static int monitor_nodes(struct monitor *m)
 		if (err)
 			return err;
 		if (n > CTL_EXPLAIN_MAX_NODES)
-			return pr_err_ret(-EINVAL, "--node all: the lab has more than %d nodes, more than monitor reads "
-			                           "at once\n", CTL_EXPLAIN_MAX_NODES);
+			return pr_err_ret(-EINVAL, "--node all: the lab has more than %d nodes, "
+					  "more than monitor reads at once\n",
+					  CTL_EXPLAIN_MAX_NODES);
 	}
 	m->src = calloc(n, sizeof(*m->src));
 	if (!m->src)

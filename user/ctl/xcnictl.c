@@ -523,7 +523,8 @@ static int global_opt(int opt, const char *arg, struct global *g)
 		return 0;
 	case 'o':
 		if (pt_format_parse(arg, &g->out))
-			return pr_err_ret(2, "-o %s: not an output format (text, wide, json, jsonl or yaml)\n", arg);
+			return pr_err_ret(2, "-o %s: not an output format (text, wide, json, jsonl "
+					  "or yaml)\n", arg);
 		g->out_given = true;
 		return 0;
 	case 'v':
@@ -700,8 +701,8 @@ static int own_globals_check(bool lab, const char *sub, const char *where,
 	if (g->version)
 		return pr_err_ret(2, "--version: give it alone (xcnictl --version)\n");
 	if (lab && (g->node || g->pin_dir_opt))
-		return pr_err_ret(2, "%s: the lab's commands act on the whole lab (no --node or --pin-dir)\n",
-		                     g->node ? "--node" : "--pin-dir");
+		return pr_err_ret(2, "%s: the lab's commands act on the whole lab (no --node or "
+				  "--pin-dir)\n", g->node ? "--node" : "--pin-dir");
 	if (g->out_given && !takes_json && !g->help)
 		return pr_err_ret(2, "-o %s: xcnictl %s writes no table\n", pt_format_name(g->out),
 				  where);
@@ -805,8 +806,9 @@ static int parse_flowf_opt(int opt, const char *arg, struct ctl_ctx *c)
 	n = snprintf(c->flow_req + c->flow_reqlen, room, "%s=%s\n", o->name, arg);
 	if (strchr(arg, '\n') || n < 0 || (size_t)n >= room) {
 		c->flow_req[c->flow_reqlen] = '\0';
-		return pr_err_ret(-EINVAL, "--%s %s: %s\n", o->name, arg, strchr(arg, '\n') ? "a newline in the value" :
-		                           "the filters are too long together");
+		return pr_err_ret(-EINVAL, "--%s %s: %s\n", o->name, arg,
+				  strchr(arg, '\n') ? "a newline in the value" :
+				  "the filters are too long together");
 	}
 	flow_filter_init(&ff);
 	err = flow_filter_parse(&ff, c->flow_req, e, sizeof(e));
@@ -966,8 +968,10 @@ static const struct cmd *cmd_check(const struct ctl_ctx *c, const struct global 
 			o++;
 		snprintf(buf, sizeof(buf), "%s%s%s", cmd->name, cmd->sub ? " " : "", cmd->sub ?: "");
 		/* flows' words share one bit: the one given is named. */
-		return pr_err_ret(NULL, "%s takes no --%s (xcnictl %s --help lists its flags)\n", buf,
-		                        o->bit == OPT_FLOWF && c->flow_first ? c->flow_first : o->name, buf);
+		return pr_err_ret(NULL, "%s takes no --%s (xcnictl %s --help lists its flags)\n",
+				  buf,
+				  o->bit == OPT_FLOWF && c->flow_first ? c->flow_first : o->name,
+				  buf);
 	}
 	if (cmd->nargs & 0x100u ? (unsigned int)nwords > CMD_NARGS(cmd) :
 				  (unsigned int)nwords != cmd->nargs) {
@@ -1130,10 +1134,12 @@ int main(int argc, char **argv)
 		if (!c.tls_dir)
 			c.tls_dir = getenv("XCNI_FLOWS_TLS");
 		if (g.node || (c.opts & OPT_PIN_DIR_DST) || !c.tls_dir || !*c.tls_dir)
-			return pr_err_ret(2, "--kubeconfig %s: %s\n",
-			                     c.kubeconfig, !c.tls_dir || !*c.tls_dir ?
-			                     "give the client certificate's folder, --tls DIR (or XCNI_FLOWS_TLS)" :
-			                     "the agents say where each pod lives: no --node or --pin-dir-dst");
+			return pr_err_ret(2, "--kubeconfig %s: %s\n", c.kubeconfig,
+					  !c.tls_dir || !*c.tls_dir ?
+					  "give the client certificate's folder, --tls DIR (or "
+					  "XCNI_FLOWS_TLS)" :
+					  "the agents say where each pod lives: no --node or "
+					  "--pin-dir-dst");
 		return cmd->fn(&c, words) ? 1 : 0;
 	}
 	if (g.node && !strcmp(g.node, "all") &&
@@ -1145,8 +1151,8 @@ int main(int argc, char **argv)
 		/* Each side on its own node: explain opens every node's maps by
 		 * path (pins do not depend on the network namespace). */
 		if (c.opts & OPT_PIN_DIR_DST)
-			return pr_err_ret(2, "--node all and --pin-dir-dst both say where the destination's maps "
-			                     "are: give one\n");
+			return pr_err_ret(2, "--node all and --pin-dir-dst both say where the "
+					  "destination's maps are: give one\n");
 		c.node_all = true;
 	} else if (g.node) {
 		err = ctl_node_enter(g.node, node_pin, sizeof(node_pin));

@@ -525,8 +525,8 @@ static int ui_parse(int argc, char **argv, struct ui_src *src, struct flows_agen
 	if (!src->tls_dir)
 		src->tls_dir = getenv("XCNI_FLOWS_TLS");
 	if (!src->tls_dir || !*src->tls_dir)
-		return said(2, "ui: give --tls DIR (or XCNI_FLOWS_TLS): a client certificate and key "
-			       "the agents' CA signed (tls.crt, tls.key) and that CA (ca.crt)\n");
+		return said(2, "ui: give --tls DIR (or XCNI_FLOWS_TLS): a client certificate and "
+			    "key the agents' CA signed (tls.crt, tls.key) and that CA (ca.crt)\n");
 	if (flows_tls_check(src->tls_dir, msg, sizeof(msg)))
 		return said(2, "ui: %s\n", msg);
 	return check_listen("ui", *addr, *remote) ? 2 : -1;
