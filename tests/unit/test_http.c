@@ -10,6 +10,7 @@
  * its rate, other sources untouched, a bounded table whose places no new
  * source takes from an active one; and on the server, a non-loopback source's
  * connections past its burst closed before anything is read, and counted.
+ * The loop's registration (xcni_epoll_add) asks for reads.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,6 +28,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/epoll.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <netinet/in.h>
@@ -35,6 +37,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "../../user/lib/system/clock.h"
 #include "../../user/lib/system/http.h"
 #include "../../user/lib/system/srclimit.h"
 
@@ -741,9 +744,36 @@ static void test_unix(void **state)
 	rmdir(dir);
 }
 
+/*
+ * xcni_epoll_add (user/lib/system/clock.c), which this server's loop and the
+ * agent's register their fds with, asks for reads: a pipe's read end is ready
+ * once written, not before, and its write end never. Registered for writes,
+ * the write end is ready at once and the read end never: a loop whose fds are
+ * always writable (timerfds, eventfds) would spin instead of sleeping.
+ */
+static void test_epoll_reads(void **state)
+{
+	int ep = epoll_create1(EPOLL_CLOEXEC), p[2];
+	struct epoll_event ev[2];
+
+	(void)state;
+	assert_true(ep >= 0);
+	assert_int_equal(pipe2(p, O_CLOEXEC | O_NONBLOCK), 0);
+	assert_int_equal(xcni_epoll_add(ep, p[0], 7), 0);
+	assert_int_equal(xcni_epoll_add(ep, p[1], 8), 0);
+	assert_int_equal(epoll_wait(ep, ev, 2, 0), 0);
+	assert_int_equal(write(p[1], "x", 1), 1);
+	assert_int_equal(epoll_wait(ep, ev, 2, 0), 1);
+	assert_true(ev[0].data.u64 == 7 && (ev[0].events & EPOLLIN));
+	close(p[0]);
+	close(p[1]);
+	close(ep);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_epoll_reads),
 		cmocka_unit_test(test_check_addr),
 		cmocka_unit_test(test_arg),
 		cmocka_unit_test(test_srclim_rate),

@@ -1009,15 +1009,17 @@ check "prefilter --help documents IPv6" has 'ADDRESS/LEN for IPv6' "$XCNICTL" pr
 
 # -- IPv6 in the views: endpoints6, polkey6, ipcache6, ct6 (an agent's ABI 7+ maps)
 #   x/a  10.244.1.5  fd00:10:244:1::5   dual stack (ep 7 on ifindex 1), identity 42
-#   y/c              fd00:10:244:1::20  IPv6 only (ep 20, key 0.0.0.32), identity 44
+#   y/c              fd00:10:244:1::20  IPv6 only (ep 20 on ifindex 20, key 0.0.0.32), identity 44
 ip6() { python3 -c 'import ipaddress, sys; print(" ".join("%02x" % b for b in ipaddress.ip_address(sys.argv[1]).packed), end=" ")' "$1"; }
 A6=fd00:10:244:1::5 C6=fd00:10:244:1::20
 setup6() {
 	local now; now=$(now_ns)
 	mk xcni_endpoints6 hash 16 $EP_SZ 16 && mk xcni_polkey6 hash 16 4 16 &&
+		mk xcni_ifindex hash 4 $((4 + EP_SZ)) 16 &&
 		mk xcni_ipcache6 lpm_trie $IP6K_SZ $IPV_SZ 16 1 && mk xcni_ct6 lru_hash $CT6K_SZ $CTV_SZ 16 || return 1
 	put xcni_endpoints6 "$(ip6 $A6)" "$(ep 1 7 42 0 02:00:0a:f4:01:05 ee:ee:ee:ee:ee:01)" &&
-		put xcni_endpoints6 "$(ip6 $C6)" "$(ep 1 20 44 0 02:00:0a:f4:01:20 ee:ee:ee:ee:ee:04 xcv6only)" &&
+		put xcni_endpoints6 "$(ip6 $C6)" "$(ep 20 20 44 0 02:00:0a:f4:01:20 ee:ee:ee:ee:ee:04 xcv6only)" &&
+		put xcni_ifindex "$(le 1 4)" "$(ip4 10.244.1.5)$(ep 1 7 42 0 02:00:0a:f4:01:05 ee:ee:ee:ee:ee:01)" &&
 		put xcni_polkey6 "$(ip6 $A6)" "$(ip4 10.244.1.5)" &&
 		put xcni_polkey6 "$(ip6 $C6)" "$(ip4 0.0.0.32)" &&
 		put xcni_podname "$(ip4 0.0.0.32)" "$(str y 64)$(str c 256)$(str node-a 64)" &&
@@ -1085,6 +1087,21 @@ check "ipcache list --ip IPv6: the prefixes holding it" json_is '[(e["prefix"], 
 	x ipcache list --ip $C6 --json
 check "ipcache list --namespace x: both of a's addresses" json_is \
 	'[e["prefix"] for e in j] == ["10.244.1.5/32", "'$A6'/128"]' x ipcache list --namespace x --json
+# x/a's IPv6 before xcnid writes its key (a pod newer than the agent's last
+# sync, or one waiting for room in a full polkey6): the programs judge it under
+# its IPv4 already, the one its device has in xcni_ifindex (polkey_of), and so
+# do the views (polsync_key6).
+check "x/a's IPv6 leaves polkey6 (its device's entry in xcni_ifindex stays)" \
+	bash -c "bpftool map delete pinned $PIN/xcni_polkey6 key hex $(ip6 $A6)"
+check "ct list --pod x/a: its IPv6 flow, by its device's key" json_is \
+	'"'$A6'" in [e["saddr"] for e in j]' x ct list --pod x/a --json
+check "ct list --namespace x: a's IPv6 flow, by its device's key" json_is \
+	'"'$A6'" in [e["saddr"] for e in j]' x ct list --namespace x --json
+check "ipcache list --namespace x: both of a's addresses, by its device's key" json_is \
+	'[e["prefix"] for e in j] == ["10.244.1.5/32", "'$A6'/128"]' x ipcache list --namespace x --json
+check "ipcache list --ip of a's IPv6: x/a named" json_is \
+	'[(e["prefix"], e["pod"]) for e in j] == [("'$A6'/128", "x/a")]' x ipcache list --ip $A6 --json
+check "x/a's IPv6 back in polkey6" put xcni_polkey6 "$(ip6 $A6)" "$(ip4 10.244.1.5)"
 check "ipcache get IPv6: the longest prefix" json_is 'j == {"prefix": "fd00:99::/64", "identity": 2, "pod": "reserved:world", "tunnel": None}' \
 	x ipcache get fd00:99::7 --json
 check "ipcache get of an IPv6 no entry holds: exit 1" has '2001:db8::1: no ipcache6 entry holds it' x ipcache get 2001:db8::1

@@ -17,6 +17,7 @@
 #include "lib/observe/flows.h"
 #include "agent/flows.h"
 #include "lib/policy/nearmiss.h"
+#include "lib/policy/polsync.h"
 #include "lib/system/hmap.h"
 
 #define FLOWD_REQ_MAX 4096
@@ -62,8 +63,9 @@ struct flowd {
 	int epfd, tfd;
 	struct ring_buffer *rb;
 	int ct_fd, ct6_fd, podname_fd, identity_fd, ipcache_fd, ipcache6_fd, polname_fd,
-		svcname_fd, polkey6_fd, rulename_fd, sockflow_fd, sockflow6_fd, snat6_fd, metrics_fd,
+		svcname_fd, rulename_fd, sockflow_fd, sockflow6_fd, snat6_fd, metrics_fd,
 		ctstat_fd, polsel_fd, fqdn_fd, fqdn_pat_fd;
+	struct polkey6_maps k6;
 	/* What the previous walk saw, so that a walk costs what changed since. */
 	struct ct_seen {
 		bool valid; /* a walk read every live entry since the agent started */

@@ -90,8 +90,7 @@ static void fill_peer(struct flowd *d, struct flow_peer *p, uint8_t family, cons
 		memcpy(k.addr, addr, 16);
 		found = d->ipcache6_fd >= 0 && !bpf_map_lookup_elem(d->ipcache6_fd, &k, &iv);
 		/* A local pod's IPv6: its name is under its policy key. */
-		if (d->polkey6_fd < 0 || bpf_map_lookup_elem(d->polkey6_fd, addr, &key4))
-			key4 = 0;
+		key4 = polsync_key6(&d->k6, addr);
 	}
 	if (found) {
 		p->identity = iv.identity;
@@ -674,7 +673,7 @@ static int on_event(void *arg, void *data, size_t len)
 
 			inet_ntop(k.family == 4 ? AF_INET : AF_INET6, in ? k.daddr : k.saddr, ip,
 				  sizeof(ip));
-			if (fg_isolators(d->polsel_fd, d->polname_fd, d->polkey6_fd, ip, in, iso,
+			if (fg_isolators(d->polsel_fd, d->polname_fd, &d->k6, ip, in, iso,
 					 sizeof(iso)))
 				flows_isolators(d->fl, r, iso);
 			set_near_misses(d, r, in);
@@ -1168,7 +1167,8 @@ static const struct { size_t off; const char *name; } pinned[] = {
 	PIN(identity_fd, "xcni_identity"), PIN(ipcache_fd, "xcni_ipcache"),
 	PIN(ipcache6_fd, "xcni_ipcache6"), PIN(polname_fd, "xcni_polname"),
 	PIN(polsel_fd, "xcni_polsel"), PIN(rulename_fd, "xcni_rulename"),
-	PIN(svcname_fd, "xcni_svcname"), PIN(polkey6_fd, "xcni_polkey6"),
+	PIN(svcname_fd, "xcni_svcname"), PIN(k6.polkey6, "xcni_polkey6"),
+	PIN(k6.endpoints6, "xcni_endpoints6"), PIN(k6.ifindex, "xcni_ifindex"),
 	PIN(sockflow_fd, "xcni_sock_flow"), PIN(sockflow6_fd, "xcni_sock_flow6"),
 	PIN(snat6_fd, "xcni_snat"), PIN(fqdn_fd, "xcni_fqdn"), PIN(fqdn_pat_fd, "xcni_fqdn_pat"),
 	/* Whether anything ran since the last walk. Without them every walk reads all. */

@@ -433,9 +433,8 @@ int flowd_listen_tls(struct flowd *d, const struct flowd_opts *o)
 	t.ca = d->pem[2];
 	err = http_open_tls(o->listen, &t, &d->tls);
 	if (err)
-		return pr_err_ret(err,
-				  "flows: --flows-listen %s (certificates from %s): cannot serve it\n", o->listen,
-				  o->tls_dir);
+		return pr_err_ret(err, "flows: --flows-listen %s (certificates from %s): cannot "
+				  "serve it\n", o->listen, o->tls_dir);
 	err = http_route(d->tls, FLOWS_HTTP_PATH, "application/x-ndjson", render_http, d);
 	return err ?: xcni_epoll_add(d->epfd, http_fd(d->tls), TAG_TLS);
 }

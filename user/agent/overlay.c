@@ -415,11 +415,11 @@ static int np_accel_native_check(const struct overlay *ov)
 	if (!r)
 		return 0;
 	if (ov->xdp_want == XDP_WANT_NATIVE)
-		return pr_err_ret(-ENOTCONN,
-				  "nodeport acceleration on %s: native XDP_TX on a veth reaches its peer %s "
-				  "only if the peer runs a native XDP program, and it runs none (attach one "
-				  "that passes, or --nodeport-acceleration generic; docs/xcnid.8)\n",
-				  ov->underlay, peer);
+		return pr_err_ret(-ENOTCONN, "nodeport acceleration on %s: native XDP_TX on a veth "
+				  "reaches its peer %s only if the peer runs a native XDP program, "
+				  "and it runs none (attach one that passes, or "
+				  "--nodeport-acceleration generic; docs/xcnid.8)\n", ov->underlay,
+				  peer);
 	printf("xcnid: nodeport acceleration on %s: native XDP_TX on a veth reaches its peer %s "
 	       "only if the peer runs a native XDP program, and it runs none: generic instead\n",
 	       ov->underlay, peer);

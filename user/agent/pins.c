@@ -436,9 +436,8 @@ int pin_dirs_ready(const char *pin_dir)
 
 	err = xcni_bpffs_ensure(pin_dir);
 	if (err)
-		return pr_err_ret(err,
-				  "bpffs is not mounted at /sys/fs/bpf and mounting it failed: %s\n",
-				  strerror(-err));
+		return pr_err_ret(err, "bpffs is not mounted at /sys/fs/bpf and mounting it "
+				  "failed: %s\n", strerror(-err));
 	snprintf(links, sizeof(links), "%s/%s", pin_dir, XCNI_PIN_LINKS);
 	if ((mkdir(pin_dir, 0700) && errno != EEXIST) ||
 	    (mkdir(links, 0700) && errno != EEXIST)) {

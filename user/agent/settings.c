@@ -187,8 +187,8 @@ int settings_write(const struct opts *o, struct bpf_object *obj, unsigned int pr
 	char *data = rodata_of(obj, &sec, &size);
 
 	if (!data)
-		return pr_err_ret(-ENOENT,
-				  "%s: no .rodata section to write the settings in\n", bpf_object__name(obj));
+		return pr_err_ret(-ENOENT, "%s: no .rodata section to write the settings in\n",
+				  bpf_object__name(obj));
 	settings_fill(o, &s);
 	for (size_t i = 0; i < ARRAY_SIZE(rows); i++) {
 		const struct setting_row *r = &rows[i];
@@ -207,9 +207,9 @@ int settings_write(const struct opts *o, struct bpf_object *obj, unsigned int pr
 			}
 		}
 		if (!found)
-			return pr_err_ret(-ENOENT,
-					  "%s: no rodata variable %s of %zu bytes (bpf/lib/config.h)\n",
-					  bpf_object__name(obj), r->name, r->len);
+			return pr_err_ret(-ENOENT, "%s: no rodata variable %s of %zu bytes "
+					  "(bpf/lib/config.h)\n", bpf_object__name(obj), r->name,
+					  r->len);
 	}
 	return 0;
 }

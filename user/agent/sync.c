@@ -1209,8 +1209,8 @@ static int open_writers(const struct opts *o, struct pol_incr *pi, struct polsyn
 
 	err = polsync_open(o->pin_dir, ps);
 	if (err)
-		return pr_err_ret(err,
-				  "opening the policy maps under %s: %s\n", o->pin_dir, strerror(-err));
+		return pr_err_ret(err, "opening the policy maps under %s: %s\n", o->pin_dir,
+				  strerror(-err));
 	polsync_set_ns_share(*ps, o->ns_share);
 	/* A restarted agent gives every label set the number the maps give it. */
 	{
@@ -1229,8 +1229,8 @@ static int open_writers(const struct opts *o, struct pol_incr *pi, struct polsyn
 	}
 	/* Reads what the maps hold: a restart keeps every translation until the state is read. */
 	if (o->kpr && (err = svcsync_open(o->pin_dir, ss)))
-		return pr_err_ret(err,
-				  "opening the Service maps under %s: %s\n", o->pin_dir, strerror(-err));
+		return pr_err_ret(err, "opening the Service maps under %s: %s\n", o->pin_dir,
+				  strerror(-err));
 	if (o->kpr)
 		svcsync_set_ns_share(*ss, o->svc_ns_share);
 	if (o->kpr && !(*si = svc_incr_new()))

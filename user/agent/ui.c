@@ -25,12 +25,14 @@
 #include "lib/system/log.h"
 #include "lib/system/proto.h"
 #include "lib/observe/reasons.h"
+#include "lib/policy/polsync.h"
 #include "agent/pins.h"
 #include "agent/ui.h"
 
 struct ui {
 	struct flowd *fd;
-	int polsel, polname, polkey6; /* -1: absent (then no isolators named) */
+	int polsel, polname; /* -1: absent (then no isolators named) */
+	struct polkey6_maps k6;
 };
 
 static void end_of(const struct flow_peer *p, uint8_t family, const uint8_t *addr, uint16_t port,
@@ -76,7 +78,7 @@ static int add_rec(struct ui *u, struct fgraph *g, const struct flow_rec *r, int
 		f.isolators = r->isolators;
 	else if (r->verdict == FLOW_DENIED && !r->policy &&
 	    (r->reason == XCNI_DROP_POLICY_INGRESS || r->reason == XCNI_DROP_POLICY_EGRESS) &&
-	    fg_isolators(u->polsel, u->polname, u->polkey6,
+	    fg_isolators(u->polsel, u->polname, &u->k6,
 			 r->reason == XCNI_DROP_POLICY_INGRESS ? dip : sip,
 			 r->reason == XCNI_DROP_POLICY_INGRESS, iso, sizeof(iso)))
 		f.isolators = iso;
@@ -146,7 +148,7 @@ int ui_open(struct http *h, struct flowd *fd, const char *pin_dir, struct ui **o
 	u->fd = fd;
 	u->polsel = xcni_pin_get(pin_dir, "xcni_polsel");
 	u->polname = xcni_pin_get(pin_dir, "xcni_polname");
-	u->polkey6 = xcni_pin_get(pin_dir, "xcni_polkey6");
+	polsync_key6_open(&u->k6, pin_dir, NULL);
 	if ((err = http_route(h, "/", "text/html; charset=utf-8", fg_render_page, NULL)) ||
 	    (err = http_route(h, "/api/graph", "application/json", render_graph, u))) {
 		pr_err("ui: cannot add its pages: %s\n", strerror(-err));
@@ -161,7 +163,8 @@ void ui_free(struct ui *u)
 {
 	if (!u)
 		return;
-	for (int *p = (int[]){ u->polsel, u->polname, u->polkey6, -2 }; *p != -2; p++)
-		xcni_close(&*p);
+	xcni_close(&u->polsel);
+	xcni_close(&u->polname);
+	polsync_key6_close(&u->k6);
 	free(u);
 }

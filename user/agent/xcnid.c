@@ -342,8 +342,8 @@ int main(int argc, char **argv)
 	if (err >= 0)
 		return err;
 	if (geteuid() != 0)
-		return pr_err_ret(1,
-				  "xcnid must run as root (it loads BPF programs: CAP_BPF, CAP_NET_ADMIN)\n");
+		return pr_err_ret(1, "xcnid must run as root (it loads BPF programs: CAP_BPF, "
+				  "CAP_NET_ADMIN)\n");
 	xcni_libbpf_log_init();
 	if (o->uninstall) {
 		/* Whatever a masquerading agent left: the tables go unless --no-masquerade. */

@@ -69,20 +69,18 @@ static int parse_node_ip(const char *arg, struct overlay *ov, unsigned int *fams
 	int n = 0;
 
 	if (snprintf(buf, sizeof(buf), "%s", arg) >= (int)sizeof(buf))
-		return pr_err_ret(-EINVAL,
-				  "--node-ip %s: an IPv4 or IPv6 address, or one of each comma-separated\n",
-				  arg);
+		return pr_err_ret(-EINVAL, "--node-ip %s: an IPv4 or IPv6 address, or one of each "
+				  "comma-separated\n", arg);
 	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save), n++) {
 		unsigned int f = inet_pton(AF_INET6, tok, a6) == 1 ? 6 :
 				 inet_pton(AF_INET, tok, &a) == 1 ? 4 : 0;
 
 		if (!f)
-			return pr_err_ret(-EINVAL,
-					  "--node-ip %s: %s is not an IPv4 or IPv6 address\n", arg, tok);
+			return pr_err_ret(-EINVAL, "--node-ip %s: %s is not an IPv4 or IPv6 "
+					  "address\n", arg, tok);
 		if (*fams & (1u << f))
-			return pr_err_ret(-EINVAL,
-					  "--node-ip %s: a second IPv%u address (one per family: IPv4, IPv6)\n",
-					  arg, f);
+			return pr_err_ret(-EINVAL, "--node-ip %s: a second IPv%u address (one per "
+					  "family: IPv4, IPv6)\n", arg, f);
 		*fams |= 1u << f;
 		if (f == 6)
 			memcpy(ov->node_ip6, a6, 16);
@@ -90,9 +88,8 @@ static int parse_node_ip(const char *arg, struct overlay *ov, unsigned int *fams
 			ov->node_ip = a.s_addr;
 	}
 	if (!n)
-		return pr_err_ret(-EINVAL,
-				  "--node-ip %s: an IPv4 or IPv6 address, or one of each comma-separated\n",
-				  arg);
+		return pr_err_ret(-EINVAL, "--node-ip %s: an IPv4 or IPv6 address, or one of each "
+				  "comma-separated\n", arg);
 	/* Only IPv6 given: the IPv6 underlay, as before; with IPv4 too: both
 	 * (overlay_resolve sets underlay6, --tunnel-family known by then). */
 	return 0;
@@ -354,8 +351,8 @@ static int opt_num(int c, const char *arg, struct xcnid_cmdline *cl, struct give
 		errno = 0;
 		v = strtoul(arg, &end, 10);
 		if (!*arg || *end || *arg == '-' || errno || v < n->min || v > n->max)
-			return pr_err_ret(2,
-					  "--%s %s: %s, %lu to %lu\n", n->name, arg, n->what, n->min, n->max);
+			return pr_err_ret(2, "--%s %s: %s, %lu to %lu\n", n->name, arg, n->what,
+					  n->min, n->max);
 		if (c == 1041 || c == 1043)
 			*(uint64_t *)((char *)cl + n->off) = v;
 		else
@@ -423,9 +420,9 @@ static int opt_cluster(int c, const char *arg, struct xcnid_cmdline *cl, struct 
 	case 'K': o->kubeconfig = arg; return 0;
 	case 'k':
 		if (strcmp(arg, "in-cluster"))
-			return pr_err_ret(2,
-					  "--k8s-api %s: only \"in-cluster\" (the pod's service account); for a "
-					  "kubeconfig use --kubeconfig PATH\n", arg);
+			return pr_err_ret(2, "--k8s-api %s: only \"in-cluster\" (the pod's service "
+					  "account); for a kubeconfig use --kubeconfig PATH\n",
+					  arg);
 		o->in_cluster = 1;
 		return 0;
 	case 'n': o->node_name = arg; return 0;
@@ -496,9 +493,9 @@ static int opt_services(int c, const char *arg, struct xcnid_cmdline *cl, struct
 	switch (c) {
 	case 's':
 		if (parse_svc_cidrs(arg, o))
-			return pr_err_ret(2,
-					  "--service-cidr %s: one CIDR of each family at most, comma-separated "
-					  "(e.g. 10.96.0.0/12,fd00:10:96::/108), or none\n", arg);
+			return pr_err_ret(2, "--service-cidr %s: one CIDR of each family at most, "
+					  "comma-separated (e.g. 10.96.0.0/12,fd00:10:96::/108), "
+					  "or none\n", arg);
 		return 0;
 	case 1003: o->kpr = 1; return 0;
 	case 1004:
@@ -510,9 +507,8 @@ static int opt_services(int c, const char *arg, struct xcnid_cmdline *cl, struct
 	case 1005: o->cgroup_root = arg; return 0;
 	case 1007:
 		if (svc_nodeport_range_parse(arg, &o->np_min, &o->np_max))
-			return pr_err_ret(2,
-					  "--node-port-range %s: MIN-MAX, 1 <= MIN <= MAX <= 65535 (e.g. "
-					  "30000-32767)\n", arg);
+			return pr_err_ret(2, "--node-port-range %s: MIN-MAX, 1 <= MIN <= MAX <= "
+					  "65535 (e.g. 30000-32767)\n", arg);
 		return 0;
 	case 1008:
 		if (opt_word("node-port-mode", arg, np_words, np_vals, &v))
@@ -536,9 +532,8 @@ static int opt_services(int c, const char *arg, struct xcnid_cmdline *cl, struct
 		if (!strcmp(end, "/s"))
 			end += 2;
 		if (!*arg || *arg == '-' || *end || errno || r < 1 || r > 1000000000)
-			return pr_err_ret(2,
-					  "--snat-client-rate %s: tuples a second (N or N/s), 1 to 1000000000\n",
-					  arg);
+			return pr_err_ret(2, "--snat-client-rate %s: tuples a second (N or N/s), 1 "
+					  "to 1000000000\n", arg);
 		cl->ov.snat_cl_tok_ns = (__u32)(1000000000ul / r);
 		g->snat_cl = 1;
 		return 0;
@@ -603,8 +598,8 @@ static int opt_observe(int c, const char *arg, struct xcnid_cmdline *cl, struct 
 	case 1048:
 		if (http_check_addr(arg, true))
 			return pr_err_ret(2, "--%s %s: HOST:PORT, e.g. 127.0.0.1:%s or [::1]:%s\n",
-					  c == 'A' ? "metrics-addr" : "ui", arg, c == 'A' ? "9962" : "9963",
-					  c == 'A' ? "9962" : "9963");
+					  c == 'A' ? "metrics-addr" : "ui", arg,
+					  c == 'A' ? "9962" : "9963", c == 'A' ? "9962" : "9963");
 		*(c == 'A' ? &o->metrics_addr : &o->ui_addr) = arg;
 		return 0;
 	case 1047: o->http_remote = 1; return 0;
@@ -618,8 +613,8 @@ static int opt_observe(int c, const char *arg, struct xcnid_cmdline *cl, struct 
 	case 1042:
 	case 1105: /* --flow-log, --flows-tls */
 		if (!*arg)
-			return pr_err_ret(2,
-					  "--%s: an empty path\n", c == 1042 ? "flow-log" : "flows-tls");
+			return pr_err_ret(2, "--%s: an empty path\n",
+					  c == 1042 ? "flow-log" : "flows-tls");
 		fl->asked = true;
 		*(c == 1042 ? &fl->log_path : &fl->tls_dir) = arg;
 		return 0;
@@ -642,8 +637,8 @@ static int opt_observe(int c, const char *arg, struct xcnid_cmdline *cl, struct 
 	case 1103: fl->asked = fl->ipfix_all_nodes = true; return 0;
 	case 1104:
 		if (http_check_addr(arg, true))
-			return pr_err_ret(2,
-					  "--flows-listen %s: HOST:PORT with an IPv4 or [IPv6] address\n", arg);
+			return pr_err_ret(2, "--flows-listen %s: HOST:PORT with an IPv4 or [IPv6] "
+					  "address\n", arg);
 		fl->asked = true;
 		fl->listen = arg;
 		return 0;
@@ -669,9 +664,8 @@ static int check_flows(struct flowd_opts *o)
 
 		for (size_t i = 0; i < ARRAY_SIZE(need); i++)
 			if (given[i])
-				return pr_err_ret(2,
-						  "%s is the flow records': it does nothing with --flows=false "
-						  "(--no-flows)\n", need[i]);
+				return pr_err_ret(2, "%s is the flow records': it does nothing "
+						  "with --flows=false (--no-flows)\n", need[i]);
 		if (o->log_max_bytes || o->log_files || o->log_interval_s)
 			return pr_err_ret(2,
 					  "--flow-log-* are the flow log's: they do nothing with "
@@ -680,27 +674,23 @@ static int check_flows(struct flowd_opts *o)
 		return 0;
 	}
 	if (!o->log_path && (o->log_max_bytes || o->log_files))
-		return pr_err_ret(2,
-				  "--flow-log-max-bytes and --flow-log-files are the flow log's: give "
-				  "--flow-log PATH too\n");
+		return pr_err_ret(2, "--flow-log-max-bytes and --flow-log-files are the flow "
+				  "log's: give --flow-log PATH too\n");
 	if (!o->log_path && o->log_interval_s)
-		return pr_err_ret(2,
-				  "--flow-log-interval is the flow log's: give --flow-log PATH too (IPFIX's "
-				  "records go by --ipfix-active-timeout and when flows end)\n");
+		return pr_err_ret(2, "--flow-log-interval is the flow log's: give --flow-log PATH "
+				  "too (IPFIX's records go by --ipfix-active-timeout and when "
+				  "flows end)\n");
 	if (!o->ipfix_url && (o->ipfix_active_s || o->ipfix_idle_s || o->ipfix_all_nodes))
-		return pr_err_ret(2,
-				  "--ipfix-active-timeout, --ipfix-idle-timeout and --ipfix-all-nodes are "
-				  "IPFIX's: give --ipfix URL too\n");
+		return pr_err_ret(2, "--ipfix-active-timeout, --ipfix-idle-timeout and "
+				  "--ipfix-all-nodes are IPFIX's: give --ipfix URL too\n");
 	/* No plaintext flows leave a node: the network listener is TLS or nothing. */
 	if (o->listen && !o->tls_dir)
-		return pr_err_ret(2,
-				  "--flows-listen %s: give --flows-tls DIR too (tls.crt, tls.key, ca.crt): flows "
-				  "are served over the network only with TLS and client certificates\n",
-				  o->listen);
+		return pr_err_ret(2, "--flows-listen %s: give --flows-tls DIR too (tls.crt, "
+				  "tls.key, ca.crt): flows are served over the network only with "
+				  "TLS and client certificates\n", o->listen);
 	if (o->tls_dir && !o->listen)
-		return pr_err_ret(2,
-				  "--flows-tls %s is the network listener's: give --flows-listen ADDR:PORT too\n",
-				  o->tls_dir);
+		return pr_err_ret(2, "--flows-tls %s is the network listener's: give "
+				  "--flows-listen ADDR:PORT too\n", o->tls_dir);
 	/* The defaults after the checks (0 there: not given). On by default: a
 	 * bounded window (FLOWS_WINDOW_DEFAULT records). */
 	o->ipfix_active_s = o->ipfix_active_s ?: FLOWD_IPFIX_ACTIVE_DEFAULT;
@@ -716,22 +706,21 @@ static int check_flows(struct flowd_opts *o)
 static int check_http(const struct opts *o)
 {
 	if (o->ui_addr && http_check_addr(o->ui_addr, o->http_remote))
-		return pr_err_ret(2,
-				  "--ui %s: not a loopback address: every client that reaches it reads the "
-				  "cluster's flows; give --http-allow-remote to mean that\n", o->ui_addr);
+		return pr_err_ret(2, "--ui %s: not a loopback address: every client that reaches "
+				  "it reads the cluster's flows; give --http-allow-remote to mean "
+				  "that\n", o->ui_addr);
 	if (o->ui_addr && o->metrics_addr && strcmp(o->ui_addr, o->metrics_addr))
-		return pr_err_ret(2,
-				  "--ui %s and --metrics-addr %s: one HTTP server serves both; give them the "
-				  "same address\n", o->ui_addr, o->metrics_addr);
+		return pr_err_ret(2, "--ui %s and --metrics-addr %s: one HTTP server serves both; "
+				  "give them the same address\n", o->ui_addr, o->metrics_addr);
 	/* The map is drawn from the flow records. */
 	if (o->ui_addr && o->flows.off)
 		return pr_err_ret(2,
 				  "--ui %s: the service map is drawn from the flow records: drop "
 				  "--flows=false (--no-flows)\n", o->ui_addr);
 	if (o->metrics_addr && http_check_addr(o->metrics_addr, o->http_remote))
-		return pr_err_ret(2,
-				  "--metrics-addr %s: not a loopback address: every client that reaches it "
-				  "reads the page; give --http-allow-remote to mean that\n", o->metrics_addr);
+		return pr_err_ret(2, "--metrics-addr %s: not a loopback address: every client that "
+				  "reaches it reads the page; give --http-allow-remote to mean "
+				  "that\n", o->metrics_addr);
 	return 0;
 }
 
@@ -761,9 +750,9 @@ static int check_services(const struct opts *o, struct overlay *ov, const struct
 		if (needs[i].given && (!o->kpr || (needs[i].ov && !ov->underlay)))
 			return pr_err_ret(2, "%s\n", needs[i].say);
 	if (o->cgroup_root && !o->kpr)
-		return pr_err_ret(2,
-				  "--cgroup-root %s: socket-level load balancing needs --kube-proxy-replacement "
-				  "(the Service maps it reads): give both\n", o->cgroup_root);
+		return pr_err_ret(2, "--cgroup-root %s: socket-level load balancing needs "
+				  "--kube-proxy-replacement (the Service maps it reads): give "
+				  "both\n", o->cgroup_root);
 	if (o->cgroup_root && socklb_check_cgroup(o->cgroup_root))
 		return 2;
 	if (ov->np_accel != XCNI_NPA_OFF && g->xdp &&
@@ -796,13 +785,12 @@ static int check_services(const struct opts *o, struct overlay *ov, const struct
 static int check_overlay(const struct overlay *ov, const struct given *g)
 {
 	if (g->tun_fam && !ov->underlay)
-		return pr_err_ret(2,
-				  "--tunnel-family chooses the family of the overlay's tunnels (--underlay-dev): "
-				  "give both\n");
+		return pr_err_ret(2, "--tunnel-family chooses the family of the overlay's tunnels "
+				  "(--underlay-dev): give both\n");
 	if (ov->prefer6 && g->node_ip_fams && !(g->node_ip_fams & (1u << 6)))
-		return pr_err_ret(2,
-				  "--tunnel-family ipv6: --node-ip gives this node no IPv6 underlay address "
-				  "(give one of each family, e.g. --node-ip 192.168.1.1,fd00::1)\n");
+		return pr_err_ret(2, "--tunnel-family ipv6: --node-ip gives this node no IPv6 "
+				  "underlay address (give one of each family, e.g. --node-ip "
+				  "192.168.1.1,fd00::1)\n");
 	return 0;
 }
 
@@ -813,9 +801,8 @@ static int check_node(struct xcnid_cmdline *cl, const struct given *g)
 	struct masq *mq = &cl->mq;
 
 	if (!!o->manifests + !!o->kubeconfig + o->in_cluster > 1)
-		return pr_err_ret(2,
-				  "--manifests, --kubeconfig and --k8s-api in-cluster are alternative sources "
-				  "of cluster state: give one\n");
+		return pr_err_ret(2, "--manifests, --kubeconfig and --k8s-api in-cluster are "
+				  "alternative sources of cluster state: give one\n");
 	if (g->gw) {
 		struct in_addr a;
 
@@ -827,9 +814,8 @@ static int check_node(struct xcnid_cmdline *cl, const struct given *g)
 		o->gateway = htonl(ntohl(o->gateway) + 1);
 	}
 	if (cl->masquerade == 1 && !mq->pod.len && !mq->pod6.len)
-		return pr_err_ret(2,
-				  "--masquerade needs --pod-cidr or --pod-cidr6: it masquerades traffic from "
-				  "the pod CIDR\n");
+		return pr_err_ret(2, "--masquerade needs --pod-cidr or --pod-cidr6: it masquerades "
+				  "traffic from the pod CIDR\n");
 	/* Without a pod CIDR there is nothing to masquerade, and nothing to remove either. */
 	mq->on = cl->masquerade != 0 && (mq->pod.len || mq->pod6.len);
 	if (cl->masquerade != 0 && !mq->on)

@@ -103,8 +103,8 @@ int parse_frontend(const char *s, struct xcni_svc_key *k)
 	}
 	return 0;
 bad:
-	return pr_err_ret(-EINVAL, "FRONTEND \"%s\": expected ADDRESS:PORT/PROTO (an IPv4 address or [an IPv6 one], "
-	                           "PORT 0 to 65535, PROTO tcp, udp or sctp)\n", s);
+	return pr_err_ret(-EINVAL, "FRONTEND \"%s\": expected ADDRESS:PORT/PROTO (an IPv4 address "
+			  "or [an IPv6 one], PORT 0 to 65535, PROTO tcp, udp or sctp)\n", s);
 }
 
 /* svc/NS/NAME: 0, or -EINVAL (said). */
@@ -112,8 +112,9 @@ static int check_svc_ref(const char *s, struct xcni_svcname *n)
 {
 	if (n->ns[0] && n->name[0])
 		return 0;
-	return pr_err_ret(-EINVAL, "SERVICE \"%s\": expected svc/NAMESPACE/NAME (a namespace of at most %zu "
-	                           "characters, a name of at most %zu)\n", s, sizeof(n->ns) - 1, sizeof(n->name) - 1);
+	return pr_err_ret(-EINVAL, "SERVICE \"%s\": expected svc/NAMESPACE/NAME (a namespace of at "
+			  "most %zu characters, a name of at most %zu)\n", s, sizeof(n->ns) - 1,
+			  sizeof(n->name) - 1);
 }
 
 /* A Service by name or a frontend: svc/NS/NAME or ADDR:PORT/PROTO. */

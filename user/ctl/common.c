@@ -22,6 +22,7 @@ CTL_MAP(endpoints6, HASH, struct xcni_in6, struct xcni_endpoint, 0);
 CTL_MAP(ct6, LRU_HASH, struct xcni_ct6_key, struct xcni_ct_entry, 0);
 CTL_MAP(ipcache6, LPM_TRIE, struct xcni_ipcache6_key, struct xcni_ipcache_val, 0);
 CTL_MAP(polkey6, HASH, struct xcni_in6, __u32, 0);
+CTL_MAP(ifindex, HASH, __u32, struct xcni_pod_dev, 0);
 CTL_MAP(metrics, PERCPU_ARRAY, __u32, struct xcni_metric, XCNI_NR_METRICS);
 const struct map_spec m_events = { "xcni_events", BPF_MAP_TYPE_RINGBUF, 0, 0, 0 };
 CTL_MAP(config, ARRAY, __u32, struct xcni_config, 1);
@@ -86,11 +87,13 @@ int map_open(const struct ctl_ctx *c, const struct map_spec *m)
 	if (info.type != m->type || info.key_size != m->key_size ||
 	    info.value_size != m->value_size ||
 	    (m->max_entries && info.max_entries != m->max_entries)) {
-		err = pr_err_ret(-EPROTO, "%s: %s map, key %u B, value %u B, %u entries; expected %s, key %u B, value %u B%s: "
-		                          "xcnictl and the data plane were built from different xcni_shared.h\n",
-		                          path, libbpf_bpf_map_type_str(info.type) ?: "?", info.key_size,
-		                          info.value_size, info.max_entries, libbpf_bpf_map_type_str(m->type),
-		                          m->key_size, m->value_size, m->max_entries ? ", fixed entries" : "");
+		err = pr_err_ret(-EPROTO, "%s: %s map, key %u B, value %u B, %u entries; expected "
+				 "%s, key %u B, value %u B%s: xcnictl and the data plane were "
+				 "built from different xcni_shared.h\n", path,
+				 libbpf_bpf_map_type_str(info.type) ?: "?", info.key_size,
+				 info.value_size, info.max_entries,
+				 libbpf_bpf_map_type_str(m->type), m->key_size, m->value_size,
+				 m->max_entries ? ", fixed entries" : "");
 		goto close;
 	}
 	pr_debug("%s: fd %d, id %u\n", path, fd, info.id);
@@ -110,6 +113,22 @@ int map_open_quiet(const struct ctl_ctx *c, const struct map_spec *m)
 	if (access(path, F_OK))
 		return -ENOENT;
 	return map_open(c, m);
+}
+
+int ctl_map_open(const char *dir, const char *name, bool quiet)
+{
+	static const struct map_spec *const specs[] = {
+		&m_config, &m_ipcache, &m_podname, &m_polep, &m_policy, &m_polrange, &m_polcidr,
+		&m_polname, &m_identity, &m_polsel, &m_rulename, &m_ipcache6, &m_polkey6,
+		&m_endpoints6, &m_ifindex, &m_tunnel, &m_tunnel6, &m_endpoints, &m_fqdn,
+		&m_fqdn_pat,
+	};
+	const struct ctl_ctx at = { .pin_dir = dir };
+
+	for (size_t i = 0; i < ARRAY_SIZE(specs); i++)
+		if (!strcmp(specs[i]->name, name))
+			return quiet ? map_open_quiet(&at, specs[i]) : map_open(&at, specs[i]);
+	return -ENOENT;
 }
 
 /* The node config, xcni_config's one entry, into *cfg: 0 or -errno (said). */
@@ -162,7 +181,8 @@ int map_collect(int fd, const struct map_spec *m, size_t elem, size_t koff,
 			break;
 		}
 		if (++steps > limit) {
-			err = pr_err_ret(-EAGAIN, "%s: keeps changing under the walk, giving up\n", m->name);
+			err = pr_err_ret(-EAGAIN, "%s: keeps changing under the walk, giving up\n",
+					 m->name);
 			goto free;
 		}
 		prev = key;
@@ -321,8 +341,8 @@ void filter_close(struct filter *f)
 	xcni_close(&f->podname_fd);
 	xcni_close(&f->ipcache_fd);
 	xcni_close(&f->ipcache6_fd);
-	xcni_close(&f->polkey6_fd);
 	xcni_close(&f->identity_fd);
+	polsync_key6_close(&f->k6);
 }
 
 int filter_open(const struct ctl_ctx *c, struct filter *f, unsigned int flags)
@@ -331,7 +351,8 @@ int filter_open(const struct ctl_ctx *c, struct filter *f, unsigned int flags)
 	int err;
 
 	memset(f, 0, sizeof(*f));
-	f->podname_fd = f->ipcache_fd = f->ipcache6_fd = f->polkey6_fd = f->identity_fd = -1;
+	f->podname_fd = f->ipcache_fd = f->ipcache6_fd = f->identity_fd = -1;
+	f->k6 = (struct polkey6_maps){ -1, -1, -1 };
 	f->opts = c->opts & OPT_FILTERS;
 	f->ns = c->ns;
 	f->identity = c->identity;
@@ -347,7 +368,7 @@ int filter_open(const struct ctl_ctx *c, struct filter *f, unsigned int flags)
 	}
 	/* IPv6 rows: their pod by the key podname (and --pod) has it under. */
 	if (f->opts & (OPT_NAMESPACE | OPT_POD))
-		f->polkey6_fd = map_open_quiet(c, &m_polkey6);
+		polsync_key6_open(&f->k6, c->pin_dir, ctl_map_open);
 	if (f->opts & OPT_LABEL) {
 		char e[300];
 
@@ -371,10 +392,12 @@ int filter_open(const struct ctl_ctx *c, struct filter *f, unsigned int flags)
 	if ((flags & FILTER_BY_IDENTITY) && (f->opts & (OPT_IP | OPT_POD)) &&
 	    ipcache_identity(f, &f->at, &f->ip_id)) {
 		if (f->at.family == 6)
-			err = pr_err_ret(-ENOENT, "--ip %s: not in the ipcache6: it has no identity\n", c->ip);
+			err = pr_err_ret(-ENOENT, "--ip %s: not in the ipcache6: it has no "
+					 "identity\n", c->ip);
 		else
-			err = pr_err_ret(-ENOENT, "%s %s: %s is not in the ipcache: it has no identity\n",
-					 f->opts & OPT_POD ? "--pod" : "--ip", f->opts & OPT_POD ? c->pod : c->ip,
+			err = pr_err_ret(-ENOENT, "%s %s: %s is not in the ipcache: it has no "
+					 "identity\n", f->opts & OPT_POD ? "--pod" : "--ip",
+					 f->opts & OPT_POD ? c->pod : c->ip,
 					 xcni_ip4_str(f->ip, buf));
 		goto close;
 	}
@@ -391,7 +414,7 @@ static bool host(const struct xcni_prefix *a)
 }
 
 /* Whether host address a is a pod of --namespace, by the cluster state's podname map:
- * an IPv4 address under itself, an IPv6 one under its policy key (polkey6). */
+ * an IPv4 address under itself, an IPv6 one under its policy key (polsync_key6). */
 static bool pod_in_namespace(const struct filter *f, const struct xcni_prefix *a)
 {
 	struct xcni_podname pn;
@@ -399,7 +422,7 @@ static bool pod_in_namespace(const struct filter *f, const struct xcni_prefix *a
 
 	if (a->family == 4)
 		memcpy(&key, a->addr, 4);
-	else if (!(key = polkey6_of(f->polkey6_fd, a->addr)))
+	else if (!(key = polsync_key6(&f->k6, a->addr)))
 		return false;
 	return bpf_map_lookup_elem(f->podname_fd, &key, &pn) == 0 &&
 	       !strncmp(pn.ns, f->ns, sizeof(pn.ns)) && strlen(f->ns) < sizeof(pn.ns);
@@ -419,17 +442,6 @@ static bool labels_in_namespace(const char *labels, const char *ns)
 		p++;
 	}
 	return false;
-}
-
-__u32 polkey6_of(int kfd, const __u8 ip[16])
-{
-	struct xcni_in6 k;
-	__u32 key;
-
-	memcpy(k.addr, ip, 16);
-	if (kfd < 0 || bpf_map_lookup_elem(kfd, &k, &key))
-		return 0;
-	return key;
 }
 
 /* Whether identity id's label set (the identity map's) matches --label. */
@@ -457,7 +469,7 @@ bool filter_match(const struct filter *f, const struct frow *r)
 		for (i = 0, hit = false; i < r->naddr && !hit; i++)
 			hit = xcni_prefix_inside(&f->at, &a[i]) ||
 			      ((f->opts & OPT_POD) && a[i].family == 6 && host(&a[i]) &&
-			       polkey6_of(f->polkey6_fd, a[i].addr) == f->ip);
+			       polsync_key6(&f->k6, a[i].addr) == f->ip);
 		for (i = 0; !r->naddr && i < r->nid && !hit; i++)
 			hit = r->id[i] == f->ip_id;
 		if (!hit)
@@ -617,9 +629,10 @@ bool pod_of_ip(int fd, __u32 ip, char *buf, size_t len)
 	return true;
 }
 
-bool pod_of_addr(int pfd, int kfd, __u8 fam, const void *addr, char *buf, size_t len)
+bool pod_of_addr(int pfd, const struct polkey6_maps *k6, __u8 fam, const void *addr, char *buf,
+		 size_t len)
 {
-	__u32 key = fam == XCNI_AF_INET6 ? polkey6_of(kfd, addr) : 0;
+	__u32 key = fam == XCNI_AF_INET6 ? polsync_key6(k6, addr) : 0;
 
 	if (fam != XCNI_AF_INET6)
 		memcpy(&key, addr, 4);
@@ -649,8 +662,8 @@ int resolve_pod(const struct ctl_ctx *c, const char *arg, __u32 *ip, const char 
 		return err;
 	}
 	if (!sl || sl == arg || !sl[1])
-		return pr_err_ret(-EINVAL, "%s%s%s: not a pod (NAMESPACE/NAME) or an IPv4 address\n",
-		                           flag, sp, arg);
+		return pr_err_ret(-EINVAL, "%s%s%s: not a pod (NAMESPACE/NAME) or an IPv4 "
+				  "address\n", flag, sp, arg);
 	fd = map_open(c, &m_podname);
 	if (fd < 0)
 		return fd;

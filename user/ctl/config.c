@@ -386,7 +386,8 @@ static int check_config_set(char **argv)
 	unsigned long v;
 
 	if (!config_key(argv[0]))
-		return pr_err_ret(-EINVAL, "config set %s: no such setting (trace-sample, events-rate)\n", argv[0]);
+		return pr_err_ret(-EINVAL, "config set %s: no such setting (trace-sample, "
+				  "events-rate)\n", argv[0]);
 	if (parse_uint(argv[1], UINT32_MAX, &v))
 		return pr_err_ret(-EINVAL, "config set %s %s: not a number (0 to %u)\n", argv[0],
 				  argv[1], UINT32_MAX);
@@ -421,8 +422,8 @@ static int cmd_config_set(const struct ctl_ctx *c, char **argv)
 		goto close;
 	}
 	if (cfg.abi_version != XCNI_ABI_VERSION) {
-		err = pr_err_ret(-EPROTO, "%s: written by ABI version %u, xcnictl speaks %u: not changing it\n",
-		                          m_config.name, cfg.abi_version, XCNI_ABI_VERSION);
+		err = pr_err_ret(-EPROTO, "%s: written by ABI version %u, xcnictl speaks %u: not "
+				 "changing it\n", m_config.name, cfg.abi_version, XCNI_ABI_VERSION);
 		goto close;
 	}
 	memcpy((char *)&cfg + k->off, &v, sizeof(v));

@@ -159,7 +159,7 @@ int ctl_connectivity_main(int argc, char **argv)
 		printf("Usage: xcnictl connectivity test [OPTIONS]  (connectivity test --help)\n");
 		return 0;
 	}
-	return said(2, "xcnictl connectivity: %s%s (want: connectivity test; "
-		       "connectivity test --help)\n", argc > 1 ? "unknown subcommand " : "missing subcommand",
+	return said(2, "xcnictl connectivity: %s%s (want: connectivity test; connectivity test "
+		    "--help)\n", argc > 1 ? "unknown subcommand " : "missing subcommand",
 		    argc > 1 ? argv[1] : "");
 }

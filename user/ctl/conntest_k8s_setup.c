@@ -104,14 +104,14 @@ int ck_nodes(struct ck *k)
 					continue;
 				got = true;
 				if (!cond_true(n, "Ready")) {
-					ret = said(-EINVAL, "connectivity test: --node %s: the node is not Ready\n",
-						    o->nodes[w]);
+					ret = said(-EINVAL, "connectivity test: --node %s: the "
+						   "node is not Ready\n", o->nodes[w]);
 				}
 				node_fill(&k->node[w], n);
 			}
 			if (!got) {
-				ret = said(-EINVAL, "connectivity test: --node %s: the cluster has no such node "
-						    "(kubectl get nodes)\n", o->nodes[w]);
+				ret = said(-EINVAL, "connectivity test: --node %s: the cluster has "
+					   "no such node (kubectl get nodes)\n", o->nodes[w]);
 			}
 		}
 		found = o->nnodes;
@@ -120,8 +120,8 @@ int ck_nodes(struct ck *k)
 			if (found < 2 && node_usable(n))
 				node_fill(&k->node[found++], n);
 		if (!found) {
-			ret = said(-EINVAL, "connectivity test: the cluster has no Ready node without a "
-					    "NoSchedule taint (--node NAME chooses one)\n");
+			ret = said(-EINVAL, "connectivity test: the cluster has no Ready node "
+				   "without a NoSchedule taint (--node NAME chooses one)\n");
 		}
 	}
 	if (!ret && found == 1)
@@ -149,8 +149,8 @@ int ck_agents(struct ck *k)
 		k8s_resp_free(&r);
 		if (!k->o->image_set)
 			return said(-ENOENT, "connectivity test: no DaemonSet " CK_DS_NS "/" CK_DS
-					     " (is xcni installed? --image IMAGE names the probe pods' image "
-					     "without it)\n");
+				    " (is xcni installed? --image IMAGE names the probe pods' "
+				    "image without it)\n");
 		fprintf(stderr, "connectivity test: no DaemonSet " CK_DS_NS "/" CK_DS
 				": no node's drops are watched\n");
 	} else {
@@ -490,8 +490,8 @@ int ck_wait_ready(struct ck *k, long long deadline)
 		if (xcni_stop)
 			return -EINTR;
 		if (xcni_mono_ms() > deadline)
-			return said(-ETIMEDOUT, "connectivity test: Service " CK_NS "/echo has no ready endpoint "
-					        "within %d s\n", k->o->ready_timeout_s);
+			return said(-ETIMEDOUT, "connectivity test: Service " CK_NS "/echo has no "
+				    "ready endpoint within %d s\n", k->o->ready_timeout_s);
 		usleep(CK_POLL_MS * 1000);
 	}
 }

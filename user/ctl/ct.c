@@ -228,7 +228,8 @@ static int parse_ct_proto(const char *s, __u8 *proto)
 			return 0;
 		}
 	if (parse_uint(s, 255, &v))
-		return pr_err_ret(-EINVAL, "PROTO \"%s\": expected tcp, udp, sctp, icmp or a protocol number (0 to 255)\n", s);
+		return pr_err_ret(-EINVAL, "PROTO \"%s\": expected tcp, udp, sctp, icmp or a "
+				  "protocol number (0 to 255)\n", s);
 	*proto = (__u8)v;
 	return 0;
 }
@@ -293,10 +294,11 @@ static int parse_ct_tuple(char **argv, struct xcni_ct_key *k)
 		return 0;
 	/* An echo and its reply carry one id: the data plane keys it in both ports. */
 	if (!sp && !dp)
-		return pr_err_ret(-EINVAL, "icmp: the echo id is missing: give SRC or DST as ADDRESS:id=ID\n");
+		return pr_err_ret(-EINVAL, "icmp: the echo id is missing: give SRC or DST as "
+				  "ADDRESS:id=ID\n");
 	if (sp && dp && k->sport != k->dport)
-		return pr_err_ret(-EINVAL, "icmp: SRC and DST carry different echo ids (%u, %u): an echo has one\n",
-		                           ntohs(k->sport), ntohs(k->dport));
+		return pr_err_ret(-EINVAL, "icmp: SRC and DST carry different echo ids (%u, %u): "
+				  "an echo has one\n", ntohs(k->sport), ntohs(k->dport));
 	if (!sp)
 		k->sport = k->dport;
 	else
@@ -341,8 +343,8 @@ static int cmd_ct_get(const struct ctl_ctx *c, char **argv)
 		if (bpf_map_lookup_elem(fd, &k, &e)) {
 			if (errno != ENOENT)
 				goto lookup;
-			err = pr_err_ret(-ENOENT, "no such flow: %s %s -> %s, in either direction\n", argv[0], argv[1],
-			                          argv[2]);
+			err = pr_err_ret(-ENOENT, "no such flow: %s %s -> %s, in either "
+					 "direction\n", argv[0], argv[1], argv[2]);
 			goto close;
 		}
 	}

@@ -154,7 +154,7 @@ struct map_spec {
 					   sizeof(V), max }
 
 /* The IPv6 maps (absent on an agent older than ABI 7: views then show IPv4 alone). */
-extern const struct map_spec m_endpoints6, m_ct6, m_ipcache6, m_polkey6;
+extern const struct map_spec m_endpoints6, m_ct6, m_ipcache6, m_polkey6, m_ifindex;
 extern const struct map_spec m_tunnel6, m_tunstat6; /* the IPv6 underlay (ABI 9) */
 extern const struct map_spec m_endpoints, m_ct, m_metrics, m_events, m_config, m_identity,
 	m_ipcache, m_polep, m_policy, m_polrange, m_polcidr, m_polname, m_podname, m_tunnel,
@@ -183,6 +183,9 @@ const char *ctl_overlay_decap(const char *pin_dir, bool *torn);
 const char *ctl_tunnel_family(const struct xcni_config *cfg);
 /* map_open for a map a view can do without: -errno, and nothing said if it is missing. */
 int map_open_quiet(const struct ctl_ctx *c, const struct map_spec *m);
+/* explain_maps_open's and polsync_key6_open's opener: map_open (quiet:
+ * map_open_quiet) of the map pinned as dir/name, on xcnictl's spec of it. */
+int ctl_map_open(const char *dir, const char *name, bool quiet);
 /* The node config, xcni_config's one entry, into *cfg: 0 or -errno (said). */
 int ctl_config_read(const struct ctl_ctx *c, struct xcni_config *cfg);
 /* Every entry into *out: elem-sized records, the key at koff, the value at voff;
@@ -292,11 +295,9 @@ struct polhash_rec {
 int ct6_cmp(const void *a, const void *b);
 /* "ns/name" of the pod with address ip, from the podname map. */
 bool pod_of_ip(int fd, __u32 ip, char *buf, size_t len);
-/* The policy key of a local pod's IPv6 (its IPv4, or its 0.0.0.0/8 key) in
- * polkey6 (kfd), or 0. */
-__u32 polkey6_of(int kfd, const __u8 ip[16]);
-/* pod_of_ip for an address of family fam, an IPv6 one by its policy key. */
-bool pod_of_addr(int pfd, int kfd, __u8 fam, const void *addr, char *buf, size_t len);
+/* pod_of_ip for an address of family fam, an IPv6 one by its policy key (polsync_key6). */
+bool pod_of_addr(int pfd, const struct polkey6_maps *k6, __u8 fam, const void *addr, char *buf,
+		 size_t len);
 /* By address, then prefix length: {prefixlen, addr} keys (ipcache, prefilter); IPv4's
  * address a __u32, IPv6's 16 bytes. */
 int prefix_cmp(const void *a, const void *b);
@@ -339,7 +340,7 @@ struct filter {
 	int podname_fd, ipcache_fd; /* -1 when not needed */
 	int identity_fd; /* label sets of identities (--label); -1: not needed */
 	int ipcache6_fd; /* identities of IPv6 addresses; -1: none */
-	int polkey6_fd; /* IPv6 -> the key podname has it under; -1: none */
+	struct polkey6_maps k6; /* IPv6 -> the key podname has it under */
 };
 
 /* What a row is about. */

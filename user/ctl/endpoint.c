@@ -50,7 +50,8 @@ static struct ptable *ep_table(const struct ctl_ctx *c, unsigned int flags)
 
 /* The maps a row reads besides the endpoints (-1: absent), and the pods with audit entries. */
 struct ep_maps {
-	int polep, polkey6, ipcache, ipcache6, identity, podname;
+	int polep, ipcache, ipcache6, identity, podname;
+	struct polkey6_maps k6;
 	struct ep_audit *audit; /* sorted by key */
 	size_t naudit;
 };
@@ -96,7 +97,7 @@ static void ep_maps_open(const struct ctl_ctx *c, struct ep_maps *m)
 {
 	*m = (struct ep_maps){};
 	m->polep = map_open_quiet(c, &m_polep);
-	m->polkey6 = map_open_quiet(c, &m_polkey6);
+	polsync_key6_open(&m->k6, c->pin_dir, ctl_map_open);
 	m->ipcache = map_open_quiet(c, &m_ipcache);
 	m->ipcache6 = map_open_quiet(c, &m_ipcache6);
 	m->identity = map_open_quiet(c, &m_identity);
@@ -106,11 +107,11 @@ static void ep_maps_open(const struct ctl_ctx *c, struct ep_maps *m)
 
 static void ep_maps_close(struct ep_maps *m)
 {
-	int *fds[] = { &m->polep, &m->polkey6, &m->ipcache, &m->ipcache6, &m->identity,
-		       &m->podname };
+	int *fds[] = { &m->polep, &m->ipcache, &m->ipcache6, &m->identity, &m->podname };
 
 	for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
 		xcni_close(&*fds[i]);
+	polsync_key6_close(&m->k6);
 	free(m->audit);
 }
 
@@ -144,7 +145,7 @@ static void ep_info_get(const struct ep_maps *m, __u32 ip, const __u8 *ip6,
 
 	memset(out, 0, sizeof(*out));
 	if (!key && ip6)
-		key = polkey6_of(m->polkey6, ip6);
+		key = polsync_key6(&m->k6, ip6);
 	have_pe = key && m->polep >= 0 && !bpf_map_lookup_elem(m->polep, &key, &pe);
 	if (ip6)
 		memcpy(k6.addr, ip6, 16);
@@ -223,10 +224,10 @@ static void ep_row(struct ptable *t, __u32 ip, const __u8 *ip6, const struct xcn
 	pt_uint(t, ep->identity);
 }
 
-/* The IPv6 entries (none on an agent without the map), sorted by address. */
-static int read_ep6(const struct ctl_ctx *c, struct ep6_rec **recs, size_t *n)
+/* The IPv6 entries of endpoints6 (fd; none without the map), sorted by address. */
+static int read_ep6(int fd, struct ep6_rec **recs, size_t *n)
 {
-	int fd = map_open_quiet(c, &m_endpoints6), err;
+	int err;
 
 	*recs = NULL;
 	*n = 0;
@@ -234,7 +235,6 @@ static int read_ep6(const struct ctl_ctx *c, struct ep6_rec **recs, size_t *n)
 		return 0;
 	err = map_collect(fd, &m_endpoints6, sizeof(**recs), offsetof(struct ep6_rec, ip),
 			  offsetof(struct ep6_rec, ep), (void **)recs, n, in6_cmp);
-	close(fd);
 	if (err)
 		return err;
 	/* map_collect fills key and value only: paired starts false (it was heap garbage,
@@ -294,12 +294,13 @@ static int ep_rows(const struct ctl_ctx *c, struct ptable *t, const struct filte
 		       offsetof(struct ep_rec, ep), ip4_cmp, (void **)&recs, &n);
 	if (err)
 		return err;
-	err = read_ep6(c, &recs6, &n6);
+	ep_maps_open(c, &m);
+	err = read_ep6(m.k6.endpoints6, &recs6, &n6);
 	if (err) {
+		ep_maps_close(&m);
 		free(recs);
 		return pr_err_ret(err, "%s: %s\n", m_endpoints6.name, strerror(-err));
 	}
-	ep_maps_open(c, &m);
 	for (i = 0; i < n; i++) {
 		p = ep6_pair(recs6, n6, &recs[i].ep);
 		if (p)

@@ -9,27 +9,6 @@
 #include "ctl/polsel.h"
 #include "lib/observe/flowsnet.h"
 
-static const struct map_spec m_ifindex = {
-	"xcni_ifindex", BPF_MAP_TYPE_HASH, sizeof(__u32), sizeof(struct xcni_pod_dev), 0
-};
-
-/* explain_maps_open's opener: map_open, its layout check said, on xcnictl's spec of the map. */
-static int ctl_map_open(const char *dir, const char *name, bool quiet)
-{
-	static const struct map_spec *const specs[] = {
-		&m_config, &m_ipcache, &m_podname, &m_polep, &m_policy, &m_polrange, &m_polcidr,
-		&m_polname, &m_identity, &m_polsel, &m_rulename, &m_ipcache6, &m_polkey6,
-		&m_endpoints6, &m_ifindex, &m_tunnel, &m_tunnel6, &m_endpoints, &m_fqdn,
-		&m_fqdn_pat,
-	};
-	const struct ctl_ctx at = { .pin_dir = dir };
-
-	for (size_t i = 0; i < ARRAY_SIZE(specs); i++)
-		if (!strcmp(specs[i]->name, name))
-			return quiet ? map_open_quiet(&at, specs[i]) : map_open(&at, specs[i]);
-	return -ENOENT;
-}
-
 /*
  * node_near_fn: the objects the node's agent reads (its status socket names
  * their source), matched against the two ends by name (their address where
@@ -95,9 +74,9 @@ static int check_explain(char **argv)
 	__u16 port;
 
 	if (parse_svc_ref(argv[1], &n) && (!n.ns[0] || !n.name[0]))
-		return pr_err_ret(-EINVAL, "DST \"%s\": expected svc/NAMESPACE/NAME (a namespace of at most %zu "
-		                           "characters, a name of at most %zu)\n", argv[1], sizeof(n.ns) - 1,
-		                           sizeof(n.name) - 1);
+		return pr_err_ret(-EINVAL, "DST \"%s\": expected svc/NAMESPACE/NAME (a namespace "
+				  "of at most %zu characters, a name of at most %zu)\n", argv[1],
+				  sizeof(n.ns) - 1, sizeof(n.name) - 1);
 	return parse_port_proto(argv[2], &proto, &port);
 }
 
@@ -149,8 +128,9 @@ static int explain_cluster(const struct ctl_ctx *c, char **argv)
 	int err;
 
 	if (!strncmp(argv[1], "svc/", 4))
-		return pr_err_ret(-EINVAL, "%s: --kubeconfig explains a flow to a pod or an address (a Service's "
-		                           "backends: explain each backend pod)\n", argv[1]);
+		return pr_err_ret(-EINVAL, "%s: --kubeconfig explains a flow to a pod or an "
+				  "address (a Service's backends: explain each backend pod)\n",
+				  argv[1]);
 	err = flows_explain_req(argv[0], argv[1], argv[2], c->opts & OPT_FAMILY ? c->family : 0,
 				c->opts & OPT_SPORT ? c->sport : 0, req, sizeof(req), msg, sizeof(msg));
 	if (err)
@@ -274,7 +254,8 @@ static int cmd_explain(const struct ctl_ctx *c0, char **argv)
 		}
 		err = explain_service(c, sp, dp, &sv, &f, &fk);
 		if (err > 0) { /* gone between the two lookups */
-			err = pr_err_ret(-ENOENT, "%s: the Service has no frontend for %s\n", argv[1], argv[2]);
+			err = pr_err_ret(-ENOENT, "%s: the Service has no frontend for %s\n",
+					 argv[1], argv[2]);
 		}
 		goto close;
 	}

@@ -810,7 +810,8 @@ static int flows_parse(int argc, char **argv, struct flows_run *r)
 			break;
 		case '!':
 			if (fo->negate)
-				return pr_err_ret(2, "--not --not: one --not before the filter it negates\n");
+				return pr_err_ret(2, "--not --not: one --not before the filter it "
+						  "negates\n");
 			fo->negate = true;
 			break;
 		case 'p': break; /* the node is always said */
@@ -852,7 +853,8 @@ static int flows_check(struct flows_run *r)
 	if (fo->has_first && fo->has_last)
 		return pr_err_ret(2, "--first and --last: give one\n");
 	if (fo->has_first && fo->follow)
-		return pr_err_ret(2, "--first and --follow: --follow begins with the last records (--last N)\n");
+		return pr_err_ret(2, "--first and --follow: --follow begins with the last records "
+				  "(--last N)\n");
 	/* --follow begins with the last few, not the whole window. */
 	if (fo->follow && !fo->has_last) {
 		char n[16];
@@ -873,12 +875,13 @@ static int flows_check(struct flows_run *r)
 	if (net && !fo->tls_dir)
 		fo->tls_dir = getenv("XCNI_FLOWS_TLS");
 	if (net && (!fo->tls_dir || !*fo->tls_dir))
-		return pr_err_ret(2, "--%s: give --tls DIR (or XCNI_FLOWS_TLS): a client certificate and key the "
-		                     "agents' CA signed (tls.crt, tls.key) and that CA (ca.crt)\n",
-		                     r->nagents ? "agent" : r->kubeconfig ? "kubeconfig" : "cluster");
+		return pr_err_ret(2, "--%s: give --tls DIR (or XCNI_FLOWS_TLS): a client "
+				  "certificate and key the agents' CA signed (tls.crt, tls.key) "
+				  "and that CA (ca.crt)\n",
+				  r->nagents ? "agent" : r->kubeconfig ? "kubeconfig" : "cluster");
 	if (fo->tls_dir && !net)
-		return pr_err_ret(2, "--tls %s is --agent's and --kubeconfig's: give one of them too\n",
-		                     fo->tls_dir);
+		return pr_err_ret(2, "--tls %s is --agent's and --kubeconfig's: give one of them "
+				  "too\n", fo->tls_dir);
 	if (net && flows_tls_check(fo->tls_dir, msg, sizeof(msg)))
 		return pr_err_ret(2, "%s\n", msg);
 	return -1;
@@ -899,7 +902,8 @@ static int flows_cluster_targets(struct flows_run *r)
 	if (err) {
 		if (!msg[0]) /* the kubeconfig: said */
 			return 2;
-		return pr_err_ret(1, "flows --%s: %s\n", r->kubeconfig ? "kubeconfig" : "cluster", msg);
+		return pr_err_ret(1, "flows --%s: %s\n", r->kubeconfig ? "kubeconfig" : "cluster",
+				  msg);
 	}
 	if (!n) {
 		pr_err("flows: no xcni agent pod in %s (label %s), and no node\n",
@@ -942,8 +946,8 @@ static int flows_local_targets(struct flows_run *r)
 		for (size_t j = 0; j < n && r->ntg < FLOWS_MAX_NODES; j++) {
 			snprintf(tg[r->ntg].node, sizeof(tg[r->ntg].node), "%.63s", ln[j].name);
 			if (flows_sock_path(ln[j].pin, tg[r->ntg].sock, sizeof(tg[r->ntg].sock)))
-				return pr_err_ret(2, "--node %s: pin dir %s makes a socket path too long\n",
-				                     ln[j].name, ln[j].pin);
+				return pr_err_ret(2, "--node %s: pin dir %s makes a socket path "
+						  "too long\n", ln[j].name, ln[j].pin);
 			r->ntg++;
 		}
 	}
@@ -955,7 +959,8 @@ static int flows_local_targets(struct flows_run *r)
 					  r->sock);
 		snprintf(tg[0].sock, sizeof(tg[0].sock), "%s", r->sock);
 	} else if (flows_sock_path(r->pin_dir, tg[0].sock, sizeof(tg[0].sock))) {
-		return pr_err_ret(2, "--pin-dir %s: too long to make a socket path of\n", r->pin_dir);
+		return pr_err_ret(2, "--pin-dir %s: too long to make a socket path of\n",
+				  r->pin_dir);
 	}
 	r->ntg = 1;
 	return -1;

@@ -24,7 +24,7 @@ struct fqdn_rec {
 	struct xcni_fqdn_val v;
 };
 
-/* A local pod: its endpoint id and its key in xcni_podname (IPv4, or an IPv6-only pod's polkey6). */
+/* A local pod: its endpoint id and its key in xcni_podname (IPv4, or its IPv6's polsync_key6). */
 struct ep_rec {
 	__u32 ep_id, key;
 };
@@ -52,23 +52,23 @@ static size_t eps_read(const struct ctl_ctx *c, struct ep_rec **out)
 		struct xcni_endpoint ep;
 	} *v6 = NULL;
 	size_t n4 = 0, n6 = 0, n = 0;
-	int fd = map_open_quiet(c, &m_endpoints), k6 = map_open_quiet(c, &m_polkey6);
+	int fd = map_open_quiet(c, &m_endpoints);
+	struct polkey6_maps k6;
 
 	if (fd >= 0 &&
 	    map_collect(fd, &m_endpoints, sizeof(*v4), 0, sizeof(__u32), (void **)&v4, &n4, NULL))
 		n4 = 0;
 	xcni_close(&fd);
-	fd = map_open_quiet(c, &m_endpoints6);
-	if (fd >= 0 && map_collect(fd, &m_endpoints6, sizeof(*v6), 0, sizeof(struct xcni_in6),
-				   (void **)&v6, &n6, NULL))
+	polsync_key6_open(&k6, c->pin_dir, ctl_map_open);
+	if (k6.endpoints6 >= 0 && map_collect(k6.endpoints6, &m_endpoints6, sizeof(*v6), 0,
+					      sizeof(struct xcni_in6), (void **)&v6, &n6, NULL))
 		n6 = 0;
-	xcni_close(&fd);
 	*out = calloc(n4 + n6 + 1, sizeof(**out));
 	for (size_t i = 0; *out && i < n4; i++)
 		(*out)[n++] = (struct ep_rec){ v4[i].ep.ep_id, v4[i].ip };
 	for (size_t i = 0; *out && i < n6; i++)
-		(*out)[n++] = (struct ep_rec){ v6[i].ep.ep_id, polkey6_of(k6, v6[i].ip.addr) };
-	xcni_close(&k6);
+		(*out)[n++] = (struct ep_rec){ v6[i].ep.ep_id, polsync_key6(&k6, v6[i].ip.addr) };
+	polsync_key6_close(&k6);
 	free(v4);
 	free(v6);
 	return *out ? n : 0;

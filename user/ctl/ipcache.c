@@ -22,7 +22,8 @@ struct ipc6_rec {
 struct ipc_list {
 	const struct filter *f;
 	const struct ctl_addr *want; /* ipcache get's IP; NULL: list */
-	int pfd, kfd; /* xcni_podname, xcni_polkey6; -1: none */
+	int pfd; /* xcni_podname; -1: none */
+	struct polkey6_maps k6;
 	__u8 best_fam; /* get: the family of best, 0 until a prefix holds want */
 	struct ipc6_rec best; /* get: the longest prefix holding want so far */
 };
@@ -44,7 +45,7 @@ static void ipc_cells(struct ptable *t, const struct ipc_list *l, __u8 fam, cons
 	pt_str(t, xcni_cidr_str(fam == XCNI_AF_INET6 ? AF_INET6 : AF_INET, addr, plen, buf,
 				sizeof(buf)));
 	pt_uint(t, v->identity);
-	pt_str(t, plen == fam_len(fam) * 8 && pod_of_addr(l->pfd, l->kfd, fam, addr, pod, sizeof(pod)) ?
+	pt_str(t, plen == fam_len(fam) * 8 && pod_of_addr(l->pfd, &l->k6, fam, addr, pod, sizeof(pod)) ?
 		  pod : xcni_reserved_identity(v->identity));
 	pt_str(t, tunnel_str(v, buf) ? buf : NULL);
 }
@@ -99,16 +100,17 @@ static int cmd_ipcache_show(const struct ctl_ctx *c, char **argv)
 		return err;
 	l.f = &f;
 	l.pfd = map_open_quiet(c, &m_podname);
-	l.kfd = map_open_quiet(c, &m_polkey6);
+	polsync_key6_open(&l.k6, c->pin_dir, ctl_map_open);
 	t = pt_new(ipcache_cols, ARRAY_SIZE(ipcache_cols), get ? PT_RECORD : 0);
 	err = fam_rows(c, t, m, ipc_row, &l);
 	if (!err && get && !l.best_fam) {
-		err = pr_err_ret(-ENOENT, "%s: no %s entry holds it (the data plane sees reserved:world)\n", get,
-		                          want.family == XCNI_AF_INET6 ? "ipcache6" : "ipcache");
+		err = pr_err_ret(-ENOENT, "%s: no %s entry holds it (the data plane sees "
+				 "reserved:world)\n", get,
+				 want.family == XCNI_AF_INET6 ? "ipcache6" : "ipcache");
 	} else if (!err && get) {
 		ipc_cells(t, &l, l.best_fam, &l.best);
 	}
-	xcni_close(&l.kfd);
+	polsync_key6_close(&l.k6);
 	xcni_close(&l.pfd);
 	filter_close(&f);
 	return show_read(c, t, err);

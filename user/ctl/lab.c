@@ -46,8 +46,8 @@ static int lab_nodes(const char *name, bool all, struct ctl_lab_node *out, size_
 
 	*n = 0;
 	if (err == -ENOENT)
-		return pr_err_ret(-EINVAL, "--node %s: no lab is up in %s (xcnictl lab up starts one; $XCNI_LAB_DIR "
-		                           "picks the directory)\n", name, lab_dir());
+		return pr_err_ret(-EINVAL, "--node %s: no lab is up in %s (xcnictl lab up starts "
+				  "one; $XCNI_LAB_DIR picks the directory)\n", name, lab_dir());
 	if (err)
 		return err; /* a lab.json that does not parse: said */
 	for (size_t i = 0; i < lab.nnodes && *n < max; i++) {
@@ -64,8 +64,9 @@ static int lab_nodes(const char *name, bool all, struct ctl_lab_node *out, size_
 		(*n)++;
 	}
 	if (!*n) {
-		err = pr_err_ret(-EINVAL, "--node %s: the lab in %s has no node %s (its nodes: %s)\n", name, lab.dir,
-		                          name, lab.nnodes ? node_names(&lab, names, sizeof(names)) : "none");
+		err = pr_err_ret(-EINVAL, "--node %s: the lab in %s has no node %s (its nodes: "
+				 "%s)\n", name, lab.dir, name,
+				 lab.nnodes ? node_names(&lab, names, sizeof(names)) : "none");
 	}
 	lab_close(&lab);
 	return err;

@@ -170,7 +170,8 @@ static int check_metrics_get(char **argv)
 	int reason;
 
 	if (vocab_reason(argv[0], &reason, e, sizeof(e)))
-		return pr_err_ret(-EINVAL, "REASON %s: no such reason (xcnictl metrics --all lists them)\n", argv[0]);
+		return pr_err_ret(-EINVAL, "REASON %s: no such reason (xcnictl metrics --all lists "
+				  "them)\n", argv[0]);
 	return 0;
 }
 

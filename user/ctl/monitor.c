@@ -167,7 +167,8 @@ struct msrc {
 	int ring_fd; /* xcni_events, when read here; -1 */
 	int polname_fd; /* -1 when the agent predates policy */
 	int polsel_fd, podname_fd, rulename_fd; /* -1 when the agent predates them */
-	int ep_fd, ep6_fd, polkey6_fd, identity_fd; /* -1: none */
+	int ep_fd, identity_fd; /* -1: none */
+	struct polkey6_maps k6; /* with endpoints6 */
 	struct svcnames sn; /* Services' names, frontends, backends */
 	/* Near misses: the objects its agent reads (NULL: unreadable), read at
 	 * cc_ms, and the answer for the last pair and port (a burst of one
@@ -233,11 +234,10 @@ struct evnames {
 	char svc[160]; /* "ns/name:port" of a translated flow, "" none */
 };
 
-/* The pod of an address: IPv4 in podname, IPv6 by the key polkey6 has it under. */
+/* The pod of an address: IPv4 in podname, IPv6 by its policy key (polsync_key6). */
 static void pod_name(const struct msrc *s, bool v6, const __u8 *addr, char *buf, size_t len)
 {
-	if (!pod_of_addr(s->podname_fd, s->polkey6_fd, v6 ? XCNI_AF_INET6 : XCNI_AF_INET, addr,
-			 buf, len))
+	if (!pod_of_addr(s->podname_fd, &s->k6, v6 ? XCNI_AF_INET6 : XCNI_AF_INET, addr, buf, len))
 		buf[0] = '\0';
 }
 
@@ -540,7 +540,7 @@ static __u32 event_ep(const struct msrc *s, const struct xcni_event *ev, const s
 	for (int i = 0; i < 2; i++) {
 		struct xcni_in6 k6;
 		__u32 k4;
-		int fd = n->v6 ? s->ep6_fd : s->ep_fd;
+		int fd = n->v6 ? s->k6.endpoints6 : s->ep_fd;
 
 		if (n->v6)
 			memcpy(k6.addr, ends[i], 16);
@@ -765,8 +765,7 @@ static int msrc_open(struct monitor *m, struct msrc *s)
 	s->rulename_fd = map_open_quiet(&s->c, &m_rulename);
 	s->podname_fd = map_open_quiet(&s->c, &m_podname);
 	s->ep_fd = map_open_quiet(&s->c, &m_endpoints);
-	s->ep6_fd = map_open_quiet(&s->c, &m_endpoints6);
-	s->polkey6_fd = map_open_quiet(&s->c, &m_polkey6);
+	polsync_key6_open(&s->k6, s->pin, ctl_map_open);
 	s->identity_fd = m->has_ff ? map_open_quiet(&s->c, &m_identity) : -1;
 	svcnames_open(&s->c, &s->sn);
 	/* The ring has one reader position: where xcnid --flows reads it, the
@@ -778,10 +777,10 @@ static int msrc_open(struct monitor *m, struct msrc *s)
 static void msrc_close(struct msrc *s)
 {
 	for (int *p = (int[]){ s->polname_fd, s->polsel_fd, s->podname_fd, s->rulename_fd,
-			       s->ep_fd, s->ep6_fd, s->polkey6_fd, s->identity_fd, s->sub,
-			       s->ring_fd, -2 };
+			       s->ep_fd, s->identity_fd, s->sub, s->ring_fd, -2 };
 	     *p != -2; p++)
 		xcni_close(&*p);
+	polsync_key6_close(&s->k6);
 	svcnames_close(&s->sn);
 	ctl_cluster_close(s->cc);
 }
@@ -798,8 +797,9 @@ static int monitor_nodes(struct monitor *m)
 		if (err)
 			return err;
 		if (n > CTL_EXPLAIN_MAX_NODES)
-			return pr_err_ret(-EINVAL, "--node all: the lab has more than %d nodes, more than monitor reads "
-			                           "at once\n", CTL_EXPLAIN_MAX_NODES);
+			return pr_err_ret(-EINVAL, "--node all: the lab has more than %d nodes, "
+					  "more than monitor reads at once\n",
+					  CTL_EXPLAIN_MAX_NODES);
 	}
 	m->src = calloc(n, sizeof(*m->src));
 	if (!m->src)

@@ -301,8 +301,8 @@ static int one(const struct ctl_ctx *c, const struct ps_node *nodes, size_t nn, 
 	for (size_t i = 0; i < nn && !any; i++)
 		any = node_pol(&nodes[i], kind, slash ? ns : NULL, name);
 	if (!any)
-		return pr_err_ret(-ENOENT, "%s %s: no node's agent holds it (a NetworkPolicy is NAMESPACE/NAME, a "
-		                           "ClusterNetworkPolicy NAME)\n", kind, arg);
+		return pr_err_ret(-ENOENT, "%s %s: no node's agent holds it (a NetworkPolicy is "
+				  "NAMESPACE/NAME, a ClusterNetworkPolicy NAME)\n", kind, arg);
 	pol_view(nodes, nn, any, &v);
 	pol_label(&v, label, sizeof(label));
 	*all = v.enforced == nn;
@@ -359,8 +359,8 @@ static int cmd_policy_status(const struct ctl_ctx *c, char **argv)
 	} else {
 		node_read(&nodes[nn++], "", c->pin_dir);
 		if (!nodes[0].doc)
-			return pr_err_ret(-ENOENT, "no policy status under /run/xcni for %s: is xcnid running there?\n",
-			                           c->pin_dir);
+			return pr_err_ret(-ENOENT, "no policy status under /run/xcni for %s: is "
+					  "xcnid running there?\n", c->pin_dir);
 	}
 	err = argv[0] ? one(c, nodes, nn, argv[0], &all) : list_all(c, nodes, nn, &all);
 	for (size_t i = 0; i < nn; i++) {

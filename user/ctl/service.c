@@ -203,9 +203,9 @@ static int svc_maps_open(const struct ctl_ctx *c, struct svc_view *m)
 	snprintf(path, sizeof(path), "%s/%s", c->pin_dir, m_ct.name);
 	if (access(path, F_OK))
 		return map_open(c, &m_svc); /* no agent at all: map_open says so */
-	return pr_err_ret(-ENOENT, "%s/%s: no such pinned map: this agent's data plane has no Services in BPF "
-	                           "(built before them, or its maps are from an older xcnid)\n",
-	                           c->pin_dir, m_svc.name);
+	return pr_err_ret(-ENOENT, "%s/%s: no such pinned map: this agent's data plane has no "
+			  "Services in BPF (built before them, or its maps are from an older "
+			  "xcnid)\n", c->pin_dir, m_svc.name);
 }
 
 static int svc_cmp(const void *a, const void *b)
@@ -679,7 +679,8 @@ static int cmd_service_get(const struct ctl_ctx *c, char **argv)
 		}
 	}
 	if (!n) {
-		err = pr_err_ret(-ENOENT, "no such frontend: %s (xcnictl service list shows them)\n", argv[0]);
+		err = pr_err_ret(-ENOENT, "no such frontend: %s (xcnictl service list shows "
+				 "them)\n", argv[0]);
 		goto close;
 	}
 show:

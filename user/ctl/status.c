@@ -1023,7 +1023,8 @@ static int status_parse(int argc, char **argv, struct status_opts *o)
 		case 'X': o->tls_dir = optarg; break;
 		case 't':
 			if (parse_duration_ms(optarg, &o->timeout_ms))
-				return pr_err_ret(2, "status --timeout %s: not a duration (30s, 2m, 1h, 500ms)\n", optarg);
+				return pr_err_ret(2, "status --timeout %s: not a duration (30s, "
+						  "2m, 1h, 500ms)\n", optarg);
 			timeout_given = true;
 			break;
 		default:

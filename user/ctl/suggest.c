@@ -60,24 +60,30 @@ static int sug_parse(int argc, char **argv, struct sug_opts *o)
 			return pt_usage(stdout, "policy suggest --namespace NS [OPTIONS]",
 					ctl_suggest_opts);
 		case ':':
-			return pr_err_ret(2, "policy suggest: %s needs a value\n", argv[optind - 1]);
+			return pr_err_ret(2, "policy suggest: %s needs a value\n",
+					  argv[optind - 1]);
 		default:
-			return pr_err_ret(2, "policy suggest: unknown flag %.*s (policy suggest --help lists its "
-			                     "options)\n", (int)strcspn(argv[optind - 1], "="), argv[optind - 1]);
+			return pr_err_ret(2, "policy suggest: unknown flag %.*s (policy suggest "
+					  "--help lists its options)\n",
+					  (int)strcspn(argv[optind - 1], "="), argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
 		return pr_err_ret(2, "policy suggest: unexpected argument %s\n", argv[optind]);
 	if (!o->ns || !*o->ns)
-		return pr_err_ret(2, "policy suggest: --namespace NS: the namespace whose pods the policies select\n");
+		return pr_err_ret(2, "policy suggest: --namespace NS: the namespace whose pods the "
+				  "policies select\n");
 	/* A Namespace's name is a DNS label: lower case letters, digits and '-'. */
 	if (strlen(o->ns) > 63 || o->ns[strspn(o->ns, "abcdefghijklmnopqrstuvwxyz0123456789-")])
-		return pr_err_ret(2, "policy suggest: --namespace %s: not a namespace name (a DNS label)\n", o->ns);
+		return pr_err_ret(2, "policy suggest: --namespace %s: not a namespace name (a DNS "
+				  "label)\n", o->ns);
 	if (o->from && (o->since || o->nnodes || o->kubeconfig))
-		return pr_err_ret(2, "policy suggest: --from-flows and --%s: the records come from one place\n",
-		                     o->since ? "since" : o->nnodes ? "node" : "kubeconfig");
+		return pr_err_ret(2, "policy suggest: --from-flows and --%s: the records come from "
+				  "one place\n",
+				  o->since ? "since" : o->nnodes ? "node" : "kubeconfig");
 	if (o->kubeconfig && o->nnodes)
-		return pr_err_ret(2, "policy suggest: --kubeconfig and --node both say which agents: give one\n");
+		return pr_err_ret(2, "policy suggest: --kubeconfig and --node both say which "
+				  "agents: give one\n");
 	return -1;
 }
 
@@ -373,9 +379,9 @@ int ctl_policy_suggest_main(int argc, char **argv)
 		o.manifests = dir;
 	}
 	if (access(o.manifests, R_OK))
-		return pr_err_ret(2, "policy suggest: --manifests %s: %s (the cluster state: a lab's, or a "
-		                     "directory of kubectl get ns,pods,networkpolicies -A -o yaml)\n",
-		                     o.manifests, strerror(errno));
+		return pr_err_ret(2, "policy suggest: --manifests %s: %s (the cluster state: a "
+				  "lab's, or a directory of kubectl get ns,pods,networkpolicies -A "
+				  "-o yaml)\n", o.manifests, strerror(errno));
 	rc = 1;
 	if (load_flows(&o, &fl, &nread))
 		goto out;

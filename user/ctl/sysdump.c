@@ -306,7 +306,8 @@ static int sd_parse(int argc, char **argv, struct sd_opts *o)
 	}
 	rc = ctl_where_check(argc, argv, "sysdump", NULL, &o->w);
 	if (rc < 0 && o->w.nnodes && o->agent_log)
-		return pr_err_ret(2, "sysdump --agent-log: a lab node's log is the lab's; give it without --node\n");
+		return pr_err_ret(2, "sysdump --agent-log: a lab node's log is the lab's; give it "
+				  "without --node\n");
 	return rc;
 }
 

@@ -113,7 +113,8 @@ static int cmd_tunnel_show(const struct ctl_ctx *c, char **argv)
 	t = pt_new(tunnel_cols, ARRAY_SIZE(tunnel_cols), get ? PT_RECORD : 0);
 	err = fam_rows(c, t, m, tunnel_row, &l) ?: l.err;
 	if (!err && get && !pt_rows(t)) {
-		err = pr_err_ret(-ENOENT, "%s: no such node among those this node tunnels to\n", get);
+		err = pr_err_ret(-ENOENT, "%s: no such node among those this node tunnels to\n",
+				 get);
 	}
 	for (int i = 0; i < 2; i++)
 		xcni_close(&l.sfd[i]);

@@ -118,40 +118,31 @@ static int cmd_version(const struct ctl_ctx *c, char **argv)
 static int cmd_filters(const struct ctl_ctx *c, char **argv);
 
 /*
- * The commands with a parser of their own, by name (main_cmds' rows): fn,
- * argv from the command's name on, the global options taken out and given
- * back in its spelling (own_main); or line, the line handed over whole from
- * the command's word (skip words after it). Their flags are those of the
- * option tables they parse with, opts (the lab's: its command's,
- * lab_cmd_opts), never listed here.
+ * The commands with a parser of their own (pt_getopt on their option table,
+ * as the table commands on ctl_opts): row i is main_cmds' row i. fn, argv
+ * from the command's name on, the global options taken out and given back in
+ * its spelling (own_main); or line, the line handed over whole from the
+ * command's word (skip words after it). Their flags are those of the option
+ * tables they parse with, opts (the lab's: its command's, lab_cmd_opts),
+ * never listed here.
  */
 static const struct own {
-	const char *name, *sub;
 	int (*fn)(int argc, char **argv);
 	int (*line)(int argc, char **argv);
 	int skip;
 	const struct pt_opt *opts;
 } owns[] = {
-	{ "lab", NULL, lab_main, NULL, 0, NULL },
-	{ "flows", NULL, ctl_flows_main, NULL, 0, ctl_flows_opts },
-	{ "status", NULL, ctl_status_main, NULL, 0, ctl_status_opts },
-	{ "sysdump", NULL, ctl_sysdump_main, NULL, 0, ctl_sysdump_opts },
-	{ "connectivity", "test", NULL, ctl_connectivity_main, 0, lab_conntest_opts },
-	{ "connectivity", "probe", NULL, ctl_connectivity_main, 0, lab_conntest_probe_opts },
-	{ "policy", "suggest", NULL, ctl_policy_suggest_main, 1, ctl_suggest_opts },
-	{ "ui", NULL, NULL, ctl_ui_main, 0, ctl_ui_opts },
+	{ ctl_flows_main, NULL, 0, ctl_flows_opts }, /* flows */
+	{ lab_main, NULL, 0, NULL }, /* lab */
+	{ ctl_status_main, NULL, 0, ctl_status_opts }, /* status */
+	{ ctl_sysdump_main, NULL, 0, ctl_sysdump_opts }, /* sysdump */
+	{ NULL, ctl_connectivity_main, 0, lab_conntest_opts }, /* connectivity test */
+	{ NULL, ctl_connectivity_main, 0, lab_conntest_probe_opts }, /* connectivity probe */
+	{ NULL, ctl_policy_suggest_main, 1, ctl_suggest_opts }, /* policy suggest */
+	{ NULL, ctl_ui_main, 0, ctl_ui_opts }, /* ui */
 };
 
-static const struct own *own_of(const struct cmd *cmd)
-{
-	for (size_t i = 0; i < ARRAY_SIZE(owns); i++)
-		if (!strcmp(cmd->name, owns[i].name) &&
-		    (!owns[i].sub || (cmd->sub && !strcmp(cmd->sub, owns[i].sub))))
-			return &owns[i];
-	return NULL;
-}
-
-/* The commands that are their own noun: flows, lab (with parsers of their own), version. */
+/* The commands that are their own noun: those with parsers of their own first (owns[]). */
 static const struct cmd main_cmds[] = {
 	{ "flows", NULL, NULL, 0, 0, "[FILTERS]",
 	  "Flow records of xcnid --flows, filtered as hubble observe's (flows --help: the filters)",
@@ -180,6 +171,14 @@ static const struct cmd main_cmds[] = {
 	  "Show xcnictl's version, git commit, build date, libbpf and BPF ABI versions.", NULL },
 	{}
 };
+
+static const struct own *own_of(const struct cmd *cmd)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(owns); i++)
+		if (cmd == &main_cmds[i])
+			return &owns[i];
+	return NULL;
+}
 
 /* In the order --help lists them. */
 const struct cmd *const ctl_tables[] = {
@@ -524,7 +523,8 @@ static int global_opt(int opt, const char *arg, struct global *g)
 		return 0;
 	case 'o':
 		if (pt_format_parse(arg, &g->out))
-			return pr_err_ret(2, "-o %s: not an output format (text, wide, json, jsonl or yaml)\n", arg);
+			return pr_err_ret(2, "-o %s: not an output format (text, wide, json, jsonl "
+					  "or yaml)\n", arg);
 		g->out_given = true;
 		return 0;
 	case 'v':
@@ -701,8 +701,8 @@ static int own_globals_check(bool lab, const char *sub, const char *where,
 	if (g->version)
 		return pr_err_ret(2, "--version: give it alone (xcnictl --version)\n");
 	if (lab && (g->node || g->pin_dir_opt))
-		return pr_err_ret(2, "%s: the lab's commands act on the whole lab (no --node or --pin-dir)\n",
-		                     g->node ? "--node" : "--pin-dir");
+		return pr_err_ret(2, "%s: the lab's commands act on the whole lab (no --node or "
+				  "--pin-dir)\n", g->node ? "--node" : "--pin-dir");
 	if (g->out_given && !takes_json && !g->help)
 		return pr_err_ret(2, "-o %s: xcnictl %s writes no table\n", pt_format_name(g->out),
 				  where);
@@ -806,8 +806,9 @@ static int parse_flowf_opt(int opt, const char *arg, struct ctl_ctx *c)
 	n = snprintf(c->flow_req + c->flow_reqlen, room, "%s=%s\n", o->name, arg);
 	if (strchr(arg, '\n') || n < 0 || (size_t)n >= room) {
 		c->flow_req[c->flow_reqlen] = '\0';
-		return pr_err_ret(-EINVAL, "--%s %s: %s\n", o->name, arg, strchr(arg, '\n') ? "a newline in the value" :
-		                           "the filters are too long together");
+		return pr_err_ret(-EINVAL, "--%s %s: %s\n", o->name, arg,
+				  strchr(arg, '\n') ? "a newline in the value" :
+				  "the filters are too long together");
 	}
 	flow_filter_init(&ff);
 	err = flow_filter_parse(&ff, c->flow_req, e, sizeof(e));
@@ -967,8 +968,10 @@ static const struct cmd *cmd_check(const struct ctl_ctx *c, const struct global 
 			o++;
 		snprintf(buf, sizeof(buf), "%s%s%s", cmd->name, cmd->sub ? " " : "", cmd->sub ?: "");
 		/* flows' words share one bit: the one given is named. */
-		return pr_err_ret(NULL, "%s takes no --%s (xcnictl %s --help lists its flags)\n", buf,
-		                        o->bit == OPT_FLOWF && c->flow_first ? c->flow_first : o->name, buf);
+		return pr_err_ret(NULL, "%s takes no --%s (xcnictl %s --help lists its flags)\n",
+				  buf,
+				  o->bit == OPT_FLOWF && c->flow_first ? c->flow_first : o->name,
+				  buf);
 	}
 	if (cmd->nargs & 0x100u ? (unsigned int)nwords > CMD_NARGS(cmd) :
 				  (unsigned int)nwords != cmd->nargs) {
@@ -1131,10 +1134,12 @@ int main(int argc, char **argv)
 		if (!c.tls_dir)
 			c.tls_dir = getenv("XCNI_FLOWS_TLS");
 		if (g.node || (c.opts & OPT_PIN_DIR_DST) || !c.tls_dir || !*c.tls_dir)
-			return pr_err_ret(2, "--kubeconfig %s: %s\n",
-			                     c.kubeconfig, !c.tls_dir || !*c.tls_dir ?
-			                     "give the client certificate's folder, --tls DIR (or XCNI_FLOWS_TLS)" :
-			                     "the agents say where each pod lives: no --node or --pin-dir-dst");
+			return pr_err_ret(2, "--kubeconfig %s: %s\n", c.kubeconfig,
+					  !c.tls_dir || !*c.tls_dir ?
+					  "give the client certificate's folder, --tls DIR (or "
+					  "XCNI_FLOWS_TLS)" :
+					  "the agents say where each pod lives: no --node or "
+					  "--pin-dir-dst");
 		return cmd->fn(&c, words) ? 1 : 0;
 	}
 	if (g.node && !strcmp(g.node, "all") &&
@@ -1146,8 +1151,8 @@ int main(int argc, char **argv)
 		/* Each side on its own node: explain opens every node's maps by
 		 * path (pins do not depend on the network namespace). */
 		if (c.opts & OPT_PIN_DIR_DST)
-			return pr_err_ret(2, "--node all and --pin-dir-dst both say where the destination's maps "
-			                     "are: give one\n");
+			return pr_err_ret(2, "--node all and --pin-dir-dst both say where the "
+					  "destination's maps are: give one\n");
 		c.node_all = true;
 	} else if (g.node) {
 		err = ctl_node_enter(g.node, node_pin, sizeof(node_pin));

@@ -614,25 +614,25 @@ static int node_validate(struct lab *lab, const struct k8s_object *o, const char
 	 * address (n->ip only numbers it). */
 	if (o->node.internal_ip && lab_node_ul6only(lab, n)) {
 		inet_ntop(AF_INET, &o->node.internal_ip, a, sizeof(a));
-		return said(-EINVAL, "lab apply: %s: Node %s: status.addresses: InternalIP %s, but the "
-				"%s underlay is IPv6 alone (node address %s; it cannot change)\n",
-			src, n->name, a, lab_ul_v6only(lab) ? "lab's" : "node's",
-			lab_node_addr(lab, n, a6, sizeof(a6)));
+		return said(-EINVAL, "lab apply: %s: Node %s: status.addresses: InternalIP %s, but "
+			    "the %s underlay is IPv6 alone (node address %s; it cannot change)\n",
+			    src, n->name, a, lab_ul_v6only(lab) ? "lab's" : "node's",
+			    lab_node_addr(lab, n, a6, sizeof(a6)));
 	}
 	if (!IN6_IS_ADDR_UNSPECIFIED((const struct in6_addr *)o->node.internal_ip6) &&
 	    (lab_node_ip6(lab, n, a6, sizeof(a6)) || inet_pton(AF_INET6, a6, &ip6) != 1 ||
 	     memcmp(&ip6, o->node.internal_ip6, sizeof(ip6)))) {
 		inet_ntop(AF_INET6, o->node.internal_ip6, a6x, sizeof(a6x));
-		return said(-EINVAL, "lab apply: %s: Node %s: status.addresses: InternalIP %s, but the "
-				"node's IPv6 underlay address is %s (it cannot change)\n",
-			src, n->name, a6x, *a6 ? a6 : "none");
+		return said(-EINVAL, "lab apply: %s: Node %s: status.addresses: InternalIP %s, but "
+			    "the node's IPv6 underlay address is %s (it cannot change)\n", src,
+			    n->name, a6x, *a6 ? a6 : "none");
 	}
 	if (o->node.internal_ip && (inet_pton(AF_INET, n->ip, &ip) != 1 ||
 				    ip.s_addr != o->node.internal_ip)) {
 		inet_ntop(AF_INET, &o->node.internal_ip, a, sizeof(a));
-		return said(-EINVAL, "lab apply: %s: Node %s: status.addresses: InternalIP %s, but the "
-				"node's underlay address is %s (it cannot change)\n",
-			src, n->name, a, n->ip);
+		return said(-EINVAL, "lab apply: %s: Node %s: status.addresses: InternalIP %s, but "
+			    "the node's underlay address is %s (it cannot change)\n", src, n->name,
+			    a, n->ip);
 	}
 	return 0;
 }
@@ -708,9 +708,9 @@ static int lab_validate(struct lab *lab, const struct batch *b, const char *verb
 		const struct lab_pod *p;
 
 		if (o->meta.ns && !strcmp(verb, "apply") && !ns_exists(lab, b, o->meta.ns)) {
-			err = said(-EINVAL, "lab apply: %s: %s %s/%s: metadata.namespace: namespace \"%s\" "
-					"not found\n", b->obj_src[i], k8s_kind_name(o->kind), o->meta.ns,
-				o->meta.name, o->meta.ns);
+			err = said(-EINVAL, "lab apply: %s: %s %s/%s: metadata.namespace: "
+				   "namespace \"%s\" not found\n", b->obj_src[i],
+				   k8s_kind_name(o->kind), o->meta.ns, o->meta.name, o->meta.ns);
 		}
 		if (o->kind == K8S_NODE && node_validate(lab, o, b->obj_src[i], verb))
 			err = -EINVAL;
@@ -722,33 +722,37 @@ static int lab_validate(struct lab *lab, const struct batch *b, const char *verb
 		if (o->kind != K8S_POD || strcmp(verb, "apply"))
 			continue;
 		if (pod_grace_raw(o) < 0 || pod_grace_raw(o) > LAB_GRACE_MAX) {
-			err = said(-EINVAL, "lab apply: %s: Pod %s/%s: spec.terminationGracePeriodSeconds: "
-					"must be an integer from 0 to %d (the lab's bound)\n",
-				b->obj_src[i], o->meta.ns, o->meta.name, LAB_GRACE_MAX);
+			err = said(-EINVAL, "lab apply: %s: Pod %s/%s: "
+				   "spec.terminationGracePeriodSeconds: must be an integer from 0 "
+				   "to %d (the lab's bound)\n", b->obj_src[i], o->meta.ns,
+				   o->meta.name, LAB_GRACE_MAX);
 		}
 		if (o->pod.node_name && !lab_node_find(lab, o->pod.node_name)) {
-			err = said(-EINVAL, "lab apply: %s: Pod %s/%s: spec.nodeName: %s is not a lab node (n1..n%zu)\n",
-				b->obj_src[i], o->meta.ns, o->meta.name, o->pod.node_name, lab->nnodes);
+			err = said(-EINVAL, "lab apply: %s: Pod %s/%s: spec.nodeName: %s is not a "
+				   "lab node (n1..n%zu)\n", b->obj_src[i], o->meta.ns, o->meta.name,
+				   o->pod.node_name, lab->nnodes);
 		}
 		p = lab_pod_find(lab, o->meta.ns, o->meta.name);
 		if (pod_finished_validate(lab, o, p, b->obj_src[i]))
 			err = -EINVAL;
 		/* Unless its grace period ended: the reap before the apply removes it. */
 		if (p && p->term_until && p->term_until > (long long)time(NULL)) {
-			err = said(-EINVAL, "lab apply: %s: Pod %s/%s: is terminating (%llds left of its "
-					"grace period): lab delete --now, or wait\n", b->obj_src[i],
-				o->meta.ns, o->meta.name, p->term_until - (long long)time(NULL));
+			err = said(-EINVAL, "lab apply: %s: Pod %s/%s: is terminating (%llds left "
+				   "of its grace period): lab delete --now, or wait\n",
+				   b->obj_src[i], o->meta.ns, o->meta.name,
+				   p->term_until - (long long)time(NULL));
 		}
 		if (p && p->host_network != o->pod.host_network) {
-			err = said(-EINVAL, "lab apply: %s: Pod %s/%s: spec.hostNetwork: the pod runs %s; "
-					"the field is immutable (delete the pod first)\n",
-				b->obj_src[i], o->meta.ns, o->meta.name,
-				p->host_network ? "in its node's netns" : "in a netns of its own");
+			err = said(-EINVAL, "lab apply: %s: Pod %s/%s: spec.hostNetwork: the pod "
+				   "runs %s; the field is immutable (delete the pod first)\n",
+				   b->obj_src[i], o->meta.ns, o->meta.name,
+				   p->host_network ? "in its node's netns" :
+				   "in a netns of its own");
 		}
 		if (p && o->pod.node_name && strcmp(p->node, o->pod.node_name)) {
-			err = said(-EINVAL, "lab apply: %s: Pod %s/%s: spec.nodeName: the pod runs on %s; "
-					"the field is immutable (delete the pod first)\n",
-				b->obj_src[i], o->meta.ns, o->meta.name, p->node);
+			err = said(-EINVAL, "lab apply: %s: Pod %s/%s: spec.nodeName: the pod runs "
+				   "on %s; the field is immutable (delete the pod first)\n",
+				   b->obj_src[i], o->meta.ns, o->meta.name, p->node);
 		}
 	}
 	return err;

@@ -104,7 +104,8 @@ int lab_object_load(const char *path, struct k8s_object **out)
 	int err;
 
 	if (!doc)
-		return access(path, F_OK) ? -ENOENT : said(-EINVAL, "lab: %s: %s\n", path, jerr.text);
+		return access(path, F_OK) ? -ENOENT : said(-EINVAL, "lab: %s: %s\n", path,
+							   jerr.text);
 	err = k8s_parse_lb(doc, out, &kerr);
 	json_decref(doc);
 	return err ? said(-EINVAL, "lab: %s: %s\n", path, kerr.msg) : 0;

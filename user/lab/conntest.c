@@ -421,7 +421,8 @@ int lab_conntest_parse(int argc, char **argv, struct lab_ct_opts *o)
 		switch (c) {
 		case 't':
 			if (o->nglobs == LAB_CT_MAX_GLOBS)
-				return said(2, "connectivity test: --test: at most %d\n", LAB_CT_MAX_GLOBS);
+				return said(2, "connectivity test: --test: at most %d\n",
+					    LAB_CT_MAX_GLOBS);
 			o->globs[o->nglobs++] = optarg;
 			break;
 		case 'n':
@@ -431,8 +432,8 @@ int lab_conntest_parse(int argc, char **argv, struct lab_ct_opts *o)
 			break;
 		case 'T':
 			if (lab_num(optarg, 50, 60000, &v))
-				return said(2, "connectivity test: --timeout-ms %s: want 50 to 60000\n",
-					    optarg);
+				return said(2, "connectivity test: --timeout-ms %s: want 50 to "
+					    "60000\n", optarg);
 			o->timeout_ms = (int)v;
 			break;
 		case 'k': o->keep = true; break;
@@ -444,13 +445,14 @@ int lab_conntest_parse(int argc, char **argv, struct lab_ct_opts *o)
 		case 'L': o->tls_dir = optarg; break;
 		case 'R':
 			if (lab_num(optarg, 1, 3600, &v))
-				return said(2, "connectivity test: --ready-timeout %s: seconds, 1 to 3600\n",
-					    optarg);
+				return said(2, "connectivity test: --ready-timeout %s: seconds, 1 "
+					    "to 3600\n", optarg);
 			o->ready_timeout_s = (int)v;
 			break;
 		case 'o':
 			if (strcmp(optarg, "json") && strcmp(optarg, "text"))
-				return said(2, "connectivity test: -o %s: want text or json\n", optarg);
+				return said(2, "connectivity test: -o %s: want text or json\n",
+					    optarg);
 			o->json = !strcmp(optarg, "json");
 			break;
 		case 'J': o->json = true; break;
@@ -465,7 +467,8 @@ int lab_conntest_parse(int argc, char **argv, struct lab_ct_opts *o)
 		return usage(stderr);
 	}
 	if (o->kubeconfig && o->in_cluster)
-		return said(2, "connectivity test: --kubeconfig and --in-cluster: one or the other\n");
+		return said(2, "connectivity test: --kubeconfig and --in-cluster: one or the "
+			    "other\n");
 	if ((o->json || o->junit) && (o->list || o->manifest))
 		return said(2, "connectivity test: %s: a run's result; --%s runs no test\n",
 			    o->json ? "-o json" : "--junit", o->list ? "list" : "manifest");
@@ -480,8 +483,8 @@ int lab_conntest_globs_check(const struct lab_ct_opts *o)
 		struct lab_ct_opts one = { .globs = { o->globs[g] }, .nglobs = 1 };
 
 		if (!lab_conntest_count(&one, LAB_FAM_DUAL))
-			return said(2, "connectivity test: --test %s: no test matches (--list names "
-				       "them)\n", o->globs[g]);
+			return said(2, "connectivity test: --test %s: no test matches (--list "
+				    "names them)\n", o->globs[g]);
 	}
 	return 0;
 }
@@ -552,8 +555,8 @@ static int ct_prepare(const struct lab_ct_opts *o, struct lab *lab, struct ct_ru
 		return said(2, "connectivity test: the lab has no nodes\n");
 	for (size_t i = 0; i < o->nnodes; i++)
 		if (!lab_node_find(lab, o->nodes[i]))
-			return said(2, "connectivity test: --node %s: the lab has no node %s (n1..n%zu)\n",
-				    o->nodes[i], o->nodes[i], lab->nnodes);
+			return said(2, "connectivity test: --node %s: the lab has no node %s "
+				    "(n1..n%zu)\n", o->nodes[i], o->nodes[i], lab->nnodes);
 	/* Copies: the lab is closed and opened again around the apply. */
 	snprintf(cr->a, sizeof(cr->a), "%s", o->nnodes ? o->nodes[0] : lab->nodes[0].name);
 	snprintf(cr->b, sizeof(cr->b), "%s", o->nnodes > 1 ? o->nodes[1] : lab->nnodes < 2 ? cr->a :
@@ -727,8 +730,8 @@ static int ct_without_lab(const struct lab_ct_opts *o)
 		return 0;
 	}
 	if (o->manifest && lab_conntest_no_lab())
-		return said(2, "connectivity test --manifest: no lab is up; for a cluster, name its "
-			       "two nodes: --node A --node B\n");
+		return said(2, "connectivity test --manifest: no lab is up; for a cluster, name "
+			    "its two nodes: --node A --node B\n");
 	return -1;
 }
 
@@ -837,19 +840,20 @@ int lab_cmd_conntest_probe(int argc, char **argv)
 		case 'd': dns = optarg; break;
 		case 'q':
 			if (strcasecmp(optarg, "a") && strcasecmp(optarg, "aaaa"))
-				return said(2, "connectivity probe: --qtype %s: want A or AAAA\n", optarg);
+				return said(2, "connectivity probe: --qtype %s: want A or AAAA\n",
+					    optarg);
 			qtype = strcasecmp(optarg, "a") ? 28 : 1;
 			break;
 		case 'p':
 			if (lab_port_spec(optarg, &port) || port.proto == IPPROTO_SCTP)
-				return said(2, "connectivity probe: --port %s: want PORT/tcp or PORT/udp\n",
-					    optarg);
+				return said(2, "connectivity probe: --port %s: want PORT/tcp or "
+					    "PORT/udp\n", optarg);
 			have_port = true;
 			break;
 		case 'T':
 			if (lab_num(optarg, 50, 60000, &v))
-				return said(2, "connectivity probe: --timeout-ms %s: want 50 to 60000\n",
-					    optarg);
+				return said(2, "connectivity probe: --timeout-ms %s: want 50 to "
+					    "60000\n", optarg);
 			timeout_ms = (int)v;
 			break;
 		default: return pt_usage(c == 'h' ? stdout : stderr, PROBE_SYN, lab_conntest_probe_opts);

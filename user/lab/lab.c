@@ -191,24 +191,26 @@ static int up_args(int argc, char **argv, unsigned long *nodes, bool *dns, bool 
 		switch (c) {
 		case 'n':
 			if (lab_num(optarg, 1, LAB_MAX_NODES, &v))
-				return said(2, "lab up: --nodes %s: a number from 1 to %d\n", optarg,
-					    LAB_MAX_NODES);
+				return said(2, "lab up: --nodes %s: a number from 1 to %d\n",
+					    optarg, LAB_MAX_NODES);
 			*nodes = (unsigned long)v;
 			break;
 		case 'd': *dns = true; break;
 		case 'a':
 			if (strncmp(optarg, "--", 2) || strlen(optarg) >= LAB_AGENT_ARG_LEN ||
 			    lab->nagent_args == LAB_MAX_AGENT_ARGS) {
-				return said(2, "lab up: --agent-arg %s: one xcnid option as --NAME=VALUE "
-					       "or --NAME, under %d characters, at most %d of them\n",
-					    optarg, LAB_AGENT_ARG_LEN, LAB_MAX_AGENT_ARGS);
+				return said(2, "lab up: --agent-arg %s: one xcnid option as "
+					    "--NAME=VALUE or --NAME, under %d characters, at most "
+					    "%d of them\n", optarg, LAB_AGENT_ARG_LEN,
+					    LAB_MAX_AGENT_ARGS);
 			}
 			snprintf(lab->agent_args[lab->nagent_args++], LAB_AGENT_ARG_LEN, "%s", optarg);
 			break;
 		case 'f':
 			lab->family = lab_family_parse(optarg);
 			if (!lab->family)
-				return said(2, "lab up: --ip-family %s: ipv4, ipv6 or dual\n", optarg);
+				return said(2, "lab up: --ip-family %s: ipv4, ipv6 or dual\n",
+					    optarg);
 			break;
 		case 'k':
 			if (up_word("kube-proxy", optarg, "iptables", "none", kp_none))
@@ -220,8 +222,8 @@ static int up_args(int argc, char **argv, unsigned long *nodes, bool *dns, bool 
 			break;
 		case 'r':
 			if (svc_nodeport_range_parse(optarg, &lab->np_min, &lab->np_max))
-				return said(2, "lab up: --node-port-range %s: MIN-MAX, 1 <= MIN <= MAX "
-					       "<= 65535 (e.g. 30000-32767)\n", optarg);
+				return said(2, "lab up: --node-port-range %s: MIN-MAX, 1 <= MIN <= "
+					    "MAX <= 65535 (e.g. 30000-32767)\n", optarg);
 			break;
 		case 'u':
 			if (ul6_nodes_parse(optarg, ul6))
@@ -249,16 +251,17 @@ static int up_args(int argc, char **argv, unsigned long *nodes, bool *dns, bool 
 
 		for (unsigned long i = 1; i <= LAB_MAX_NODES; i++) {
 			if (ul6[i] && i > *nodes)
-				return said(2, "lab up: --ipv6-only-nodes: node %lu, but the lab has "
-					       "%lu node(s)\n", i, *nodes);
+				return said(2, "lab up: --ipv6-only-nodes: node %lu, but the lab "
+					    "has %lu node(s)\n", i, *nodes);
 			n6 += ul6[i];
 		}
 		/* The lab plays kube-proxy over the nodes' IPv4 addresses; a node with
 		 * none would have rules for an address it lacks. */
 		if (lab->family != LAB_FAM_DUAL || !*kp_none || n6 == *nodes)
 			return said(2, "lab up: --ipv6-only-nodes mixes nodes in a dual stack lab "
-				       "(--ip-family dual) with --kube-proxy none, and keeps at least "
-				       "one node of both families (all IPv6 alone: --ip-family ipv6)\n");
+				    "(--ip-family dual) with --kube-proxy none, and keeps at least "
+				    "one node of both families (all IPv6 alone: --ip-family "
+				    "ipv6)\n");
 	}
 	return -1;
 }

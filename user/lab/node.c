@@ -194,7 +194,8 @@ int lab_node_start(struct lab *lab, unsigned int i, const char *xcnid, const cha
 	if (i == 1 && (err = lab_underlay_nic_take(n)))
 		return err;
 	if (!access(n->pin, F_OK))
-		return said(-EEXIST, "lab: %s exists already (another lab, or one not taken down)\n", n->pin);
+		return said(-EEXIST, "lab: %s exists already (another lab, or one not taken "
+			    "down)\n", n->pin);
 	lab_path(lab, dir, sizeof(dir), "%s", n->name);
 	if (mkdir(dir, 0755) && errno != EEXIST) {
 		err = -errno;
@@ -461,8 +462,8 @@ int lab_sync(struct lab *lab)
 				break;
 			if (r == -EIO) {
 				/* The objects are in the cluster state; the maps keep the old policy. */
-				return said(r, "lab: node %s: xcnid could not apply generation %llu: %s\n",
-					    n->name, gen, why);
+				return said(r, "lab: node %s: xcnid could not apply generation "
+					    "%llu: %s\n", n->name, gen, why);
 			}
 			clock_gettime(CLOCK_MONOTONIC, &t);
 			if (!lab_proc_alive(&n->xcnid) ||

@@ -315,11 +315,12 @@ static int host_network_place(struct lab *lab, const struct k8s_object *obj, str
 			for (size_t k = 0; k < q->nports; k++)
 				if (p->ports[j].port == q->ports[k].port &&
 				    p->ports[j].proto == q->ports[k].proto) {
-					return said(-EADDRINUSE, "lab apply: Pod %s/%s: spec.hostNetwork: port "
-							"%u/%s of node %s is taken by hostNetwork pod %s/%s\n",
-						obj->meta.ns, obj->meta.name, p->ports[j].port,
-						p->ports[j].proto == IPPROTO_UDP ? "UDP" : "TCP", n->name,
-						q->ns, q->name);
+					return said(-EADDRINUSE, "lab apply: Pod %s/%s: "
+						    "spec.hostNetwork: port %u/%s of node %s is "
+						    "taken by hostNetwork pod %s/%s\n",
+						    obj->meta.ns, obj->meta.name, p->ports[j].port,
+						    p->ports[j].proto == IPPROTO_UDP ? "UDP" :
+						    "TCP", n->name, q->ns, q->name);
 				}
 	}
 	p->host_network = true;
@@ -342,9 +343,9 @@ int lab_pod_create(struct lab *lab, const struct k8s_object *obj, struct lab_pod
 
 	if (!node) {
 		/* A scheduler leaves such a pod pending; the lab says why instead. */
-		return said(-EAGAIN, "lab apply: Pod %s/%s: no node to schedule it on (every Node object "
-				"is deleted; apply one, or set spec.nodeName)\n",
-			obj->meta.ns, obj->meta.name);
+		return said(-EAGAIN, "lab apply: Pod %s/%s: no node to schedule it on (every Node "
+			    "object is deleted; apply one, or set spec.nodeName)\n", obj->meta.ns,
+			    obj->meta.name);
 	}
 	pods = realloc(lab->pods, (lab->npods + 1) * sizeof(*pods));
 	if (!pods)

@@ -428,12 +428,15 @@ static int probe_dest(struct lab *lab, const char *to, unsigned int *fams, bool 
 		if (node && lab_dest_parse(*a6 ? a6 : node->ip, &lit))
 			return -1;
 		if (asked && want != dest_family(&lit))
-			return said(-1, "lab probe: %s is an %s address%s; --family %s cannot reach it\n",
-				node ? (*a6 ? a6 : node->ip) : to, fam_name(dest_family(&lit)),
-				!node ? "" : lab_ul_v6only(lab) ? " (this lab's underlay is IPv6)" :
-				lab_node_ul6only(lab, node) ? " (this node's underlay is IPv6 alone)" :
-				" (this lab's underlay is IPv4)",
-				want == LAB_FAM_V6 ? "6" : "4");
+			return said(-1, "lab probe: %s is an %s address%s; --family %s cannot "
+				    "reach it\n", node ? (*a6 ? a6 : node->ip) : to,
+				    fam_name(dest_family(&lit)),
+				    !node ? "" :
+				    lab_ul_v6only(lab) ? " (this lab's underlay is IPv6)" :
+				    lab_node_ul6only(lab, node) ?
+				    " (this node's underlay is IPv6 alone)" :
+				    " (this lab's underlay is IPv4)",
+				    want == LAB_FAM_V6 ? "6" : "4");
 		*fams = dest_family(&lit);
 		d[*fams == LAB_FAM_V6] = lit;
 		return 0;
@@ -449,9 +452,10 @@ static int probe_dest(struct lab *lab, const char *to, unsigned int *fams, bool 
 		r = lab_svc_lookup(lab, ns, slash + 1, &ips);
 		if (r)
 			return said(-1, "lab probe: Service %s/%s: %s\n", ns, slash + 1,
-				r == -ENOENT ? "not found (lab get shows the Services)" :
-				r == -ENXIO ? "headless: no ClusterIP to probe (DNS names its pods)" :
-				strerror(-r));
+				    r == -ENOENT ? "not found (lab get shows the Services)" :
+				    r == -ENXIO ?
+				    "headless: no ClusterIP to probe (DNS names its pods)" :
+				    strerror(-r));
 	} else if (!(dst = lab_pod_lookup(lab, to))) {
 		return -1;
 	}

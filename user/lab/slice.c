@@ -365,9 +365,10 @@ int lab_slice_validate(struct lab *lab, const struct k8s_object *o, const char *
 	hand_file(lab, o->meta.ns, o->meta.name, mine, sizeof(mine));
 	lab_object_file(lab, K8S_ENDPOINTSLICE, o->meta.ns, o->meta.name, theirs, sizeof(theirs));
 	if (access(mine, F_OK) && !access(theirs, F_OK))
-		return said(-EINVAL, "lab apply: %s: EndpointSlice %s/%s: metadata.name: taken by a slice "
-				"the EndpointSlice controller manages (of Service %s/%s)\n", src,
-			o->meta.ns, o->meta.name, o->meta.ns, o->eps.service ? o->eps.service : "?");
+		return said(-EINVAL, "lab apply: %s: EndpointSlice %s/%s: metadata.name: taken by "
+			    "a slice the EndpointSlice controller manages (of Service %s/%s)\n",
+			    src, o->meta.ns, o->meta.name, o->meta.ns,
+			    o->eps.service ? o->eps.service : "?");
 	return 0;
 }
 

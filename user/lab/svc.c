@@ -400,13 +400,14 @@ static int svc_families(const struct lab *lab, const struct k8s_object *o, const
 	*n = 0;
 	if (pol && strcmp(pol, "SingleStack") && strcmp(pol, "PreferDualStack") &&
 	    strcmp(pol, "RequireDualStack")) {
-		return said(-EINVAL, "lab apply: %s: Service %s/%s: spec.ipFamilyPolicy: \"%s\" is not "
-				"SingleStack, PreferDualStack or RequireDualStack\n", src, o->meta.ns,
-			o->meta.name, pol);
+		return said(-EINVAL, "lab apply: %s: Service %s/%s: spec.ipFamilyPolicy: \"%s\" is "
+			    "not SingleStack, PreferDualStack or RequireDualStack\n", src,
+			    o->meta.ns, o->meta.name, pol);
 	}
 	if (lab_svc_ips_get(o->raw, &given))
-		return said(-EINVAL, "lab apply: %s: Service %s/%s: spec.clusterIPs: not IP addresses "
-				"(at most one of each family)\n", src, o->meta.ns, o->meta.name);
+		return said(-EINVAL, "lab apply: %s: Service %s/%s: spec.clusterIPs: not IP "
+			    "addresses (at most one of each family)\n", src, o->meta.ns,
+			    o->meta.name);
 	json_array_foreach(json_object_get(spec, "ipFamilies"), i, v) {
 		const char *f = json_string_value(v) ?: "";
 		unsigned int fam = !strcmp(f, "IPv4") ? LAB_FAM_V4 : !strcmp(f, "IPv6") ? LAB_FAM_V6 : 0;
@@ -429,20 +430,22 @@ static int svc_families(const struct lab *lab, const struct k8s_object *o, const
 			fams[(*n)++] = LAB_FAM_V6;
 	}
 	if (pol && !strcmp(pol, "RequireDualStack") && (lab->family != LAB_FAM_DUAL || *n < 2))
-		return said(-EINVAL, "lab apply: %s: Service %s/%s: spec.ipFamilyPolicy: RequireDualStack, "
-				"but %s\n", src, o->meta.ns, o->meta.name,
-			lab->family != LAB_FAM_DUAL ? "the lab is not dual stack (lab up --ip-family dual)" :
-			"spec.ipFamilies names one family");
+		return said(-EINVAL, "lab apply: %s: Service %s/%s: spec.ipFamilyPolicy: "
+			    "RequireDualStack, but %s\n", src, o->meta.ns, o->meta.name,
+			    lab->family != LAB_FAM_DUAL ?
+			    "the lab is not dual stack (lab up --ip-family dual)" :
+			    "spec.ipFamilies names one family");
 	if ((!pol || !strcmp(pol, "SingleStack")) && *n > 1)
 		return said(-EINVAL,
 			    "lab apply: %s: Service %s/%s: spec.ipFamilyPolicy: SingleStack, but "
 				    "two families are asked for\n", src, o->meta.ns, o->meta.name);
 	for (i = 0; i < *n; i++)
 		if (!(lab->family & fams[i]))
-			return said(-EINVAL, "lab apply: %s: Service %s/%s: spec.ipFamilies: %s is not "
-					"configured in this lab (lab up --ip-family: it is %s)\n", src,
-				o->meta.ns, o->meta.name, fams[i] == LAB_FAM_V4 ? "IPv4" : "IPv6",
-				lab_family_word(lab->family));
+			return said(-EINVAL, "lab apply: %s: Service %s/%s: spec.ipFamilies: %s is "
+				    "not configured in this lab (lab up --ip-family: it is %s)\n",
+				    src, o->meta.ns, o->meta.name,
+				    fams[i] == LAB_FAM_V4 ? "IPv4" : "IPv6",
+				    lab_family_word(lab->family));
 	/* A given address must be of a family asked for. */
 	if ((given.has4 && fams[0] != LAB_FAM_V4 && (*n < 2 || fams[1] != LAB_FAM_V4)) ||
 	    (given.has6 && fams[0] != LAB_FAM_V6 && (*n < 2 || fams[1] != LAB_FAM_V6)) ||
@@ -479,9 +482,9 @@ static int svc_validate_type(const struct lab *lab, const struct lab_svc_index *
 
 	if (type && strcmp(type, "ClusterIP") && strcmp(type, "NodePort") &&
 	    strcmp(type, "LoadBalancer")) {
-		return said(-EINVAL, "lab apply: %s: Service %s/%s: spec.type: \"%s\" is not served by the "
-				"lab (only ClusterIP, NodePort and LoadBalancer)\n", src, o->meta.ns,
-			o->meta.name, type);
+		return said(-EINVAL, "lab apply: %s: Service %s/%s: spec.type: \"%s\" is not "
+			    "served by the lab (only ClusterIP, NodePort and LoadBalancer)\n", src,
+			    o->meta.ns, o->meta.name, type);
 	}
 	if (s->node_ports && s->headless)
 		return said(-EINVAL,
@@ -494,19 +497,19 @@ static int svc_validate_type(const struct lab *lab, const struct lab_svc_index *
 		if (!p->node_port)
 			continue;
 		if (p->node_port < lab->np_min || p->node_port > lab->np_max)
-			return said(-EINVAL, "lab apply: %s: Service %s/%s: spec.ports[%zu].nodePort: %u is "
-					"outside the NodePort range %u-%u (lab up --node-port-range)\n",
-				src, o->meta.ns, o->meta.name, i, p->node_port, lab->np_min,
-				lab->np_max);
+			return said(-EINVAL, "lab apply: %s: Service %s/%s: "
+				    "spec.ports[%zu].nodePort: %u is outside the NodePort range "
+				    "%u-%u (lab up --node-port-range)\n", src, o->meta.ns,
+				    o->meta.name, i, p->node_port, lab->np_min, lab->np_max);
 		owner = np_owner(l, p->node_port, p->proto, o->meta.ns, o->meta.name);
 		for (size_t k = 0; !owner && k < i; k++)
 			if (s->ports[k].node_port == p->node_port && s->ports[k].proto == p->proto)
 				owner = o;
 		if (owner)
-			return said(-EINVAL, "lab apply: %s: Service %s/%s: spec.ports[%zu].nodePort: %u/%s is "
-					"already allocated (to %s/%s)\n", src, o->meta.ns, o->meta.name, i,
-				p->node_port, proto_name(p->proto), owner->meta.ns,
-				owner->meta.name);
+			return said(-EINVAL, "lab apply: %s: Service %s/%s: "
+				    "spec.ports[%zu].nodePort: %u/%s is already allocated (to "
+				    "%s/%s)\n", src, o->meta.ns, o->meta.name, i, p->node_port,
+				    proto_name(p->proto), owner->meta.ns, owner->meta.name);
 	}
 	return 0;
 }
@@ -559,9 +562,9 @@ static int np_assign(const struct lab *lab, const struct lab_svc_index *l, const
 	for (size_t i = 0; !err && i < o->svc.nports; i++) {
 		given[i] = np_pick(lab, l, o, old, i, given);
 		if (!given[i]) {
-			err = said(-ENOSPC, "lab apply: Service %s/%s: spec.ports[%zu].nodePort: the range "
-					"%u-%u is full\n", o->meta.ns, o->meta.name, i, lab->np_min,
-				lab->np_max);
+			err = said(-ENOSPC, "lab apply: Service %s/%s: spec.ports[%zu].nodePort: "
+				   "the range %u-%u is full\n", o->meta.ns, o->meta.name, i,
+				   lab->np_min, lab->np_max);
 		} else if (json_object_set_new(json_array_get(ports, i), "nodePort",
 					       json_integer(given[i]))) {
 			err = -ENOMEM;
@@ -585,8 +588,8 @@ static int svc_validate_ip(const struct lab_svc_index *l, const struct k8s_objec
 
 	lab_svc_ip_str(ips, fam, a, sizeof(a));
 	if (had && strcmp(a, lab_svc_ip_str(old, fam, b, sizeof(b))))
-		return said(-EINVAL, "lab apply: %s: Service %s/%s: %s: %s, but it is %s "
-				"and the field is immutable\n", src, o->meta.ns, o->meta.name, field, a, b);
+		return said(-EINVAL, "lab apply: %s: Service %s/%s: %s: %s, but it is %s and the "
+			    "field is immutable\n", src, o->meta.ns, o->meta.name, field, a, b);
 	if (svc_off(ips, fam) < 0)
 		return said(-EINVAL, "lab apply: %s: Service %s/%s: %s: %s is not in the "
 				"service range %s/%d\n", src, o->meta.ns, o->meta.name, field, a,
@@ -614,13 +617,15 @@ int lab_svc_validate(struct lab *lab, const struct k8s_object *o, const char *sr
 	if (old && lab_svc_ips_get(old->raw, &oips))
 		old = NULL;
 	if (lab_svc_ips_get(o->raw, &ips)) {
-		err = said(-EINVAL, "lab apply: %s: Service %s/%s: spec.clusterIPs: not IP addresses "
-				"(at most one of each family, or None)\n", src, o->meta.ns, o->meta.name);
+		err = said(-EINVAL, "lab apply: %s: Service %s/%s: spec.clusterIPs: not IP "
+			   "addresses (at most one of each family, or None)\n", src, o->meta.ns,
+			   o->meta.name);
 	} else if (old && oips.headless != ips.headless) {
 		/* None is a ClusterIP value like any other: immutable both ways. */
-		err = said(-EINVAL, "lab apply: %s: Service %s/%s: spec.clusterIP: %s, but it is %s "
-				"and the field is immutable\n", src, o->meta.ns, o->meta.name,
-			ips.headless ? "None" : "an address", oips.headless ? "None" : "an address");
+		err = said(-EINVAL, "lab apply: %s: Service %s/%s: spec.clusterIP: %s, but it is "
+			   "%s and the field is immutable\n", src, o->meta.ns, o->meta.name,
+			   ips.headless ? "None" : "an address",
+			   oips.headless ? "None" : "an address");
 	} else if (!ips.headless) {
 		err = svc_families(lab, o, src, fams, &nfam);
 		if (!err && ips.has4)
@@ -710,9 +715,10 @@ int lab_svc_apply(struct lab *lab, const struct k8s_object *o, bool *changed, FI
 			ips.has6 = true;
 			ips.ip6 = oips.ip6;
 		} else if (!given && svc_allocate(l, fams[i], &ips)) {
-			err = said(-ENOSPC, "lab apply: Service %s/%s: spec.clusterIP: the range %s/%d is full\n",
-				o->meta.ns, o->meta.name, fams[i] == LAB_FAM_V4 ? LAB_SVC_NET : LAB_SVC_NET6,
-				fams[i] == LAB_FAM_V4 ? LAB_SVC_PLEN : LAB_SVC_PLEN6);
+			err = said(-ENOSPC, "lab apply: Service %s/%s: spec.clusterIP: the range "
+				   "%s/%d is full\n", o->meta.ns, o->meta.name,
+				   fams[i] == LAB_FAM_V4 ? LAB_SVC_NET : LAB_SVC_NET6,
+				   fams[i] == LAB_FAM_V4 ? LAB_SVC_PLEN : LAB_SVC_PLEN6);
 		}
 		lab_svc_ip_str(&ips, fams[i], a[i], sizeof(a[i]));
 	}
@@ -806,10 +812,11 @@ int lab_svc_for_pod(struct lab *lab, const struct lab_pod *p, const struct lab_p
 	snprintf(name, sizeof(name), "svc-%.59s", p->name);
 	lab_object_file(lab, K8S_POD, p->ns, p->name, path, sizeof(path));
 	if (lab_object_load(path, &pod))
-		return said(-EIO, "lab: pod %s/%s: its object (%s) cannot be read\n", p->ns, p->name, path);
+		return said(-EIO, "lab: pod %s/%s: its object (%s) cannot be read\n", p->ns,
+			    p->name, path);
 	if (!pod->meta.labels.n) {
-		err = said(-EINVAL, "lab: pod %s/%s has no labels: a Service cannot select it\n", p->ns,
-			p->name);
+		err = said(-EINVAL, "lab: pod %s/%s has no labels: a Service cannot select it\n",
+			   p->ns, p->name);
 		goto out;
 	}
 	for (size_t i = 0; i < pod->pod.nports; i++)

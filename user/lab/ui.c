@@ -33,6 +33,7 @@
 #include "lib/observe/flowgraph.h"
 #include "lib/observe/flows.h"
 #include "lib/observe/flowsnet.h"
+#include "lib/policy/polsync.h"
 #include "lib/system/bpfpin.h"
 #include "lib/system/clock.h"
 #include "lib/system/log.h"
@@ -63,7 +64,8 @@ static void end_from_json(json_t *o, struct fg_end *e)
 }
 
 struct node_maps {
-	int polsel, polname, polkey6;
+	int polsel, polname;
+	struct polkey6_maps k6;
 };
 
 /* One record line of a node's answer into g. */
@@ -116,7 +118,7 @@ static int add_line(struct fgraph *g, const char *line, const struct node_maps *
 	    (!strcmp(reason, "drop-policy-ingress") || !strcmp(reason, "drop-policy-egress"))) {
 		bool in = !strcmp(reason, "drop-policy-ingress");
 
-		if (fg_isolators(m->polsel, m->polname, m->polkey6, in ? f.dst.ip : f.src.ip, in,
+		if (fg_isolators(m->polsel, m->polname, &m->k6, in ? f.dst.ip : f.src.ip, in,
 				 iso, sizeof(iso)))
 			f.isolators = iso;
 	}
@@ -203,7 +205,7 @@ static int gather(struct ui_src *src, const char *req, struct ui_ans *ans, size_
 				continue;
 			}
 			snprintf(ans[*nans].name, sizeof(ans[*nans].name), "%s", a->node);
-			ans[*nans].m = (struct node_maps){ -1, -1, -1 };
+			ans[*nans].m = (struct node_maps){ -1, -1, { -1, -1, -1 } };
 			(*nans)++;
 		}
 		return 0;
@@ -224,7 +226,7 @@ static int gather(struct ui_src *src, const char *req, struct ui_ans *ans, size_
 		snprintf(an->name, sizeof(an->name), "%.63s", ln->name);
 		an->m.polsel = xcni_pin_get(ln->pin, "xcni_polsel");
 		an->m.polname = xcni_pin_get(ln->pin, "xcni_polname");
-		an->m.polkey6 = xcni_pin_get(ln->pin, "xcni_polkey6");
+		polsync_key6_open(&an->m.k6, ln->pin, NULL);
 		(*nans)++;
 	}
 	lab_close(&lab);
@@ -353,8 +355,9 @@ static int ui_add_answers(struct fgraph *g, struct ui_ans *ans, size_t nans, jso
 				ret = 0;
 			}
 		}
-		for (int *p = (int[]){ an->m.polsel, an->m.polname, an->m.polkey6, -2 }; *p != -2; p++)
-			xcni_close(&*p);
+		xcni_close(&an->m.polsel);
+		xcni_close(&an->m.polname);
+		polsync_key6_close(&an->m.k6);
 		free(an->buf);
 		an->buf = NULL;
 	}
@@ -522,8 +525,8 @@ static int ui_parse(int argc, char **argv, struct ui_src *src, struct flows_agen
 	if (!src->tls_dir)
 		src->tls_dir = getenv("XCNI_FLOWS_TLS");
 	if (!src->tls_dir || !*src->tls_dir)
-		return said(2, "ui: give --tls DIR (or XCNI_FLOWS_TLS): a client certificate and key "
-			       "the agents' CA signed (tls.crt, tls.key) and that CA (ca.crt)\n");
+		return said(2, "ui: give --tls DIR (or XCNI_FLOWS_TLS): a client certificate and "
+			    "key the agents' CA signed (tls.crt, tls.key) and that CA (ca.crt)\n");
 	if (flows_tls_check(src->tls_dir, msg, sizeof(msg)))
 		return said(2, "ui: %s\n", msg);
 	return check_listen("ui", *addr, *remote) ? 2 : -1;

@@ -264,7 +264,8 @@ static int ul_port_xdp_pass(struct nl *ul, const char *port, int ifindex)
 	fd = bpf_prog_load(BPF_PROG_TYPE_XDP, "xcni_lab_pass", "GPL", pass, 2, &o);
 	if (fd < 0) {
 		err = -errno;
-		return said(err, "lab: %s: loading its XDP pass program: %s\n", port, strerror(-err));
+		return said(err, "lab: %s: loading its XDP pass program: %s\n", port,
+			    strerror(-err));
 	}
 	err = nl_link_set_xdp(ul, ifindex, fd, XDP_FLAGS_DRV_MODE);
 	if (err)

@@ -34,9 +34,8 @@ int k8s_api_conf_kubectl(const char *kubeconfig, struct k8s_api_conf *c)
 			return k8s_api_conf_kubeconfig(path, c);
 	}
 	if (!getenv("KUBERNETES_SERVICE_HOST"))
-		return pr_err_ret(-ENOENT,
-				  "no kubeconfig: give --kubeconfig FILE (or KUBECONFIG, or ~/.kube/config), "
-				  "or run in a pod with a service account\n");
+		return pr_err_ret(-ENOENT, "no kubeconfig: give --kubeconfig FILE (or KUBECONFIG, "
+				  "or ~/.kube/config), or run in a pod with a service account\n");
 	return k8s_api_conf_in_cluster(c);
 }
 

@@ -124,9 +124,9 @@ int k8s_api_conf_in_cluster(struct k8s_api_conf *c)
 
 	memset(c, 0, sizeof(*c));
 	if (!host || !*host || !port || !*port)
-		return pr_err_ret(-ENOENT,
-				  "--k8s-api in-cluster: KUBERNETES_SERVICE_HOST/KUBERNETES_SERVICE_PORT are "
-				  "not set, so this is not a pod; outside a cluster use --kubeconfig PATH\n");
+		return pr_err_ret(-ENOENT, "--k8s-api in-cluster: "
+				  "KUBERNETES_SERVICE_HOST/KUBERNETES_SERVICE_PORT are not set, so "
+				  "this is not a pod; outside a cluster use --kubeconfig PATH\n");
 	if (access(SA_DIR "/token", R_OK)) {
 		ret = -errno;
 		pr_err("--k8s-api in-cluster: cannot read %s/token (%s): mount the service "
@@ -211,8 +211,8 @@ static int file_or_data(const char *kc, json_t *o, const char *where, const char
 	snprintf(key, sizeof(key), "%s-data", base);
 	d = str_field(o, key);
 	if (f && d)
-		return pr_err_ret(-EINVAL,
-				  "kubeconfig %s: %s has both %s and %s; keep one\n", kc, where, base, key);
+		return pr_err_ret(-EINVAL, "kubeconfig %s: %s has both %s and %s; keep one\n", kc,
+				  where, base, key);
 	if (d) {
 		ret = b64_decode(d, data, len);
 		if (ret == -EINVAL)
@@ -247,18 +247,14 @@ static int conf_cluster(const char *path, json_t *doc, json_t *ctx, const char *
 	cname = str_field(ctx, "cluster");
 	cluster = cname ? find_named(doc, "clusters", cname, "cluster") : NULL;
 	if (!cluster)
-		return pr_err_ret(ret,
-				  "kubeconfig %s: context \"%s\" names cluster \"%s\", which is not among "
-				  "clusters[]\n",
-				  path, cur, cname ? cname : "");
+		return pr_err_ret(ret, "kubeconfig %s: context \"%s\" names cluster \"%s\", which "
+				  "is not among clusters[]\n", path, cur, cname ? cname : "");
 	snprintf(where, sizeof(where), "clusters[%s].cluster", cname);
 	server = str_field(cluster, "server");
 	if (!server || strncmp(server, "https://", 8))
-		return pr_err_ret(ret,
-				  "kubeconfig %s: %s.server is %s%s%s: xcnid needs the API server's "
-				  "https:// URL\n",
-				  path, where, server ? "\"" : "", server ? server : "missing",
-				  server ? "\"" : "");
+		return pr_err_ret(ret, "kubeconfig %s: %s.server is %s%s%s: xcnid needs the API "
+				  "server's https:// URL\n", path, where, server ? "\"" : "",
+				  server ? server : "missing", server ? "\"" : "");
 	ret = -ENOMEM;
 	c->server = strdup(server);
 	c->source = strdup(path);
@@ -329,10 +325,9 @@ static int conf_user(const char *path, json_t *doc, json_t *ctx, const char *cur
 			return ret;
 		ret = -EINVAL;
 		if (!(c->cert_file || c->cert_data) != !(c->key_file || c->key_data))
-			return pr_err_ret(ret,
-					  "kubeconfig %s: %s has a client certificate without its key, or a "
-					  "key without its certificate; give both (client-certificate[-data] "
-					  "and client-key[-data])\n",
+			return pr_err_ret(ret, "kubeconfig %s: %s has a client certificate without "
+					  "its key, or a key without its certificate; give both "
+					  "(client-certificate[-data] and client-key[-data])\n",
 					  path, where);
 		if (!c->token && !c->token_file && !c->cert_file && !c->cert_data &&
 		    (json_object_get(user, "exec") || json_object_get(user, "auth-provider"))) {

@@ -684,10 +684,8 @@ static int drain(struct mdir *md)
 				continue;
 			}
 			if (ev->mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF))
-				return pr_err_ret(-ENOENT,
-						  "%s: the directory was removed or moved; keeping the last "
-						  "state\n",
-						  md->dir);
+				return pr_err_ret(-ENOENT, "%s: the directory was removed or "
+						  "moved; keeping the last state\n", md->dir);
 			if (!ev->len)
 				continue;
 			/* Only once written: a created-then-written token would read as empty. */

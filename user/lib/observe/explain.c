@@ -120,8 +120,8 @@ static const struct {
 	NM("ipcache", ipcache), NM("podname", podname), NM("polep", polep),
 	NM("policy", policy), NM("polrange", polrange), NM("polcidr", polcidr),
 	NM("polname", polname), NM("identity", identity), NM("polsel", polsel),
-	NM("rulename", rulename), NM("ipcache6", ipcache6), NM("polkey6", polkey6),
-	NM("endpoints6", endpoints6), NM("ifindex", ifindex), NM("tunnel", tunnel),
+	NM("rulename", rulename), NM("ipcache6", ipcache6), NM("polkey6", k6.polkey6),
+	NM("endpoints6", k6.endpoints6), NM("ifindex", k6.ifindex), NM("tunnel", tunnel),
 	NM("tunnel6", tunnel6), NM("endpoints", endpoints), NM("fqdn", fqdn),
 	NM("fqdn_pat", fqdn_pat),
 #undef NM
@@ -248,37 +248,16 @@ static int ipcache6_get(const struct node_maps *m, const __u8 a[16], struct xcni
 	return -errno;
 }
 
-/*
- * The policy key a node's programs judge a local pod's IPv6 under (polkey_of
- * in bpf/lib/policy.h): the IPv4 its device maps to in ifindex (a dual-stack
- * pod), else what xcnid wrote in polkey6. 0: no pod of this node.
- */
-static __u32 polkey6_of(const struct node_maps *m, const __u8 a[16])
-{
-	struct xcni_endpoint ep;
-	struct xcni_pod_dev d;
-	struct xcni_in6 k;
-	__u32 v;
-
-	memcpy(k.addr, a, 16);
-	if (m->endpoints6 >= 0 && m->ifindex >= 0 && !bpf_map_lookup_elem(m->endpoints6, &k, &ep) &&
-	    !bpf_map_lookup_elem(m->ifindex, &ep.ifindex, &d) && d.addr)
-		return d.addr;
-	if (m->polkey6 >= 0 && !bpf_map_lookup_elem(m->polkey6, &k, &v))
-		return v;
-	return 0;
-}
-
-/* The IPv6 a node keys under key (polkey6_of), of the pods it has (polkey6, endpoints6). */
+/* The IPv6 a node keys under key (polsync_key6), of the pods it has (polkey6, endpoints6). */
 static bool ip6_of_key(const struct node_maps *m, __u32 key, __u8 a[16])
 {
-	const int fds[] = { m->polkey6, m->endpoints6 };
+	const int fds[] = { m->k6.polkey6, m->k6.endpoints6 };
 	struct xcni_in6 k;
 
 	for (size_t i = 0; key && i < ARRAY_SIZE(fds); i++)
 		for (void *prev = NULL; fds[i] >= 0 && !bpf_map_get_next_key(fds[i], prev, &k);
 		     prev = &k)
-			if (polkey6_of(m, k.addr) == key) {
+			if (polsync_key6(&m->k6, k.addr) == key) {
 				memcpy(a, k.addr, 16);
 				return true;
 			}
@@ -323,7 +302,7 @@ static int flow_end_resolve6(const struct node_maps *const *ms, size_t nms, cons
 
 	e->v6 = true;
 	for (size_t i = 0; i < nms; i++)
-		if (ms[i]->ipcache6 < 0 || ms[i]->polkey6 < 0) {
+		if (ms[i]->ipcache6 < 0 || ms[i]->k6.polkey6 < 0) {
 			say(m, "%s: node %s has no IPv6 maps (an agent from before them)", arg,
 			       ms[i]->node[0] ? ms[i]->node : ms[i]->dir);
 			return -ENOENT;
@@ -331,7 +310,7 @@ static int flow_end_resolve6(const struct node_maps *const *ms, size_t nms, cons
 	if (a) {
 		memcpy(e->ip6, a, 16);
 		for (size_t i = 0; i < nms && !named; i++)
-			if ((key = polkey6_of(ms[i], e->ip6)))
+			if ((key = polsync_key6(&ms[i]->k6, e->ip6)))
 				named = ms[i];
 	} else {
 		for (size_t i = 0; i < nms && !named; i++) {
@@ -859,7 +838,7 @@ static int side_fqdn(const struct node_maps *m, struct side *s, const struct flo
 
 	if (s->dir != XCNI_DIR_FROM_POD || s->peer_id != XCNI_ID_WORLD ||
 	    !(pe->has[s->dir & 1] & XCNI_HAS_FQDN) ||
-	    bpf_map_lookup_elem(pod->v6 ? m->endpoints6 : m->endpoints,
+	    bpf_map_lookup_elem(pod->v6 ? m->k6.endpoints6 : m->endpoints,
 				pod->v6 ? (const void *)pod->ip6 : &pod->ip, &ep))
 		return 0;
 	ref = fqdn_learned(m->fqdn, m->fqdn_pat, ep.ep_id, fam, addr, &w);
@@ -1284,7 +1263,7 @@ int explain_flow(const struct node_maps *sm, const struct node_maps *dm, const s
 	/* An IPv6 pod's policy key is its node's (polkey6 is per node): the
 	 * destination's, as the destination node's programs find it. */
 	if (dst.v6)
-		dst.ip = polkey6_of(dm, dst.ip6);
+		dst.ip = polsync_key6(&dm->k6, dst.ip6);
 	if ((err = explain_side(sm, &eg, f, &f->src, &f->dst)) ||
 	    (err = explain_side(dm, &in, f, &dst, &f->src)))
 		return err;

@@ -15,6 +15,7 @@
 
 #include "xcni_shared.h"
 #include "lib/policy/nearmiss.h"
+#include "lib/policy/polsync.h"
 #include "lib/system/print.h"
 
 struct node_maps;
@@ -36,11 +37,11 @@ struct node_maps {
 	__u8 pod_cidr_len;
 	int ipcache, podname, polep, policy, polrange, polcidr, polname, identity, polsel;
 	int rulename; /* -1: an agent without rule names */
-	int ipcache6, polkey6; /* -1: maps of an agent without IPv6 */
-	/* -1 when absent: a local pod's policy key as the programs find it
-	 * (endpoints6, then ifindex), and the node names behind tunnel_ip
-	 * (tunnel) and tunnel_ip6 (tunnel6, an agent of ABI 9 on). */
-	int endpoints6, ifindex, tunnel, tunnel6;
+	int ipcache6; /* -1: maps of an agent without IPv6 (nor k6.polkey6) */
+	struct polkey6_maps k6; /* a local pod's IPv6 policy key */
+	/* -1 when absent: the node names behind tunnel_ip (tunnel) and
+	 * tunnel_ip6 (tunnel6, an agent of ABI 9 on). */
+	int tunnel, tunnel6;
 	int endpoints, fqdn, fqdn_pat; /* -1 when absent: the addresses pods learned by name */
 	/* The underlay families this node has an address in (xcni_config). */
 	bool ul4, ul6;

@@ -104,12 +104,13 @@ static inline void fg_kstr(struct fbuf *b, const char *key, const char *s)
 /*
  * What isolates the pod at ip (a local pod of the node whose maps these are)
  * for ingress or egress: its policies' names from xcni_polsel and
- * xcni_polname, "ns/a, ns/b", into buf (IPv6: through xcni_polkey6, fd -1 when
- * absent). Returns how many there are (0: none known). In flowgraph_maps.c,
- * the one part that reads maps.
+ * xcni_polname, "ns/a, ns/b", into buf (IPv6: through its policy key,
+ * polsync_key6). Returns how many there are (0: none known). In
+ * flowgraph_maps.c, the one part that reads maps.
  */
-unsigned int fg_isolators(int polsel_fd, int polname_fd, int polkey6_fd, const char *ip,
-			  bool ingress, char *buf, size_t len);
+struct polkey6_maps;
+unsigned int fg_isolators(int polsel_fd, int polname_fd, const struct polkey6_maps *k6,
+			  const char *ip, bool ingress, char *buf, size_t len);
 
 /* An http_render_fn (lib/system/http.h) answering the service map's page, web/ui.html
  * as it was at build time (fgpage.c): what xcnid --ui and xcnictl lab ui serve. */

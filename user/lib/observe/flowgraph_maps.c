@@ -14,8 +14,8 @@
 #include "lib/observe/flowgraph.h"
 #include "lib/policy/polsync.h"
 
-unsigned int fg_isolators(int polsel_fd, int polname_fd, int polkey6_fd, const char *ip,
-			  bool ingress, char *buf, size_t len)
+unsigned int fg_isolators(int polsel_fd, int polname_fd, const struct polkey6_maps *k6,
+			  const char *ip, bool ingress, char *buf, size_t len)
 {
 	__u8 dir = ingress ? XCNI_DIR_TO_POD : XCNI_DIR_FROM_POD;
 	struct xcni_polsel s;
@@ -27,8 +27,7 @@ unsigned int fg_isolators(int polsel_fd, int polname_fd, int polkey6_fd, const c
 
 	buf[0] = '\0';
 	if (inet_pton(AF_INET, ip, &key) != 1 &&
-	    (inet_pton(AF_INET6, ip, a6) != 1 || polkey6_fd < 0 ||
-	     bpf_map_lookup_elem(polkey6_fd, a6, &key)))
+	    (inet_pton(AF_INET6, ip, a6) != 1 || !(key = polsync_key6(k6, a6))))
 		return 0;
 	if (polsel_fd < 0 || bpf_map_lookup_elem(polsel_fd, &key, &s) || !s.n[dir])
 		return 0;

@@ -135,4 +135,21 @@ const char *polsync_rule_name(int fd, uint32_t policy_id, uint8_t dir, uint16_t 
 /* The Pass rule numbered pass (XCNI_POLV_PASS): 0, or -ENOENT. */
 int polsync_rule_pass(int fd, unsigned int pass, struct xcni_rulename *out);
 
+/* The maps a local pod's IPv6 policy key is read from (polsync_key6); negative: absent. */
+struct polkey6_maps {
+	int endpoints6, ifindex, polkey6;
+};
+/*
+ * The policy key a node's programs judge its local pod's IPv6 a under
+ * (polkey_of in bpf/lib/policy.h): a dual-stack pod's IPv4, the one its
+ * device maps to in xcni_ifindex (from the pod's start, before xcnid writes
+ * it in xcni_polkey6 or while it waits for room there); else what xcnid wrote
+ * in xcni_polkey6 (an IPv6-only pod's key). 0: no pod of this node.
+ */
+uint32_t polsync_key6(const struct polkey6_maps *k, const uint8_t a[16]);
+/* k's maps under dir, each through open (quiet), or as pinned when open is NULL. */
+void polsync_key6_open(struct polkey6_maps *k, const char *dir,
+		       int (*open)(const char *dir, const char *name, bool quiet));
+void polsync_key6_close(struct polkey6_maps *k);
+
 #endif

@@ -3,7 +3,7 @@
  * The map writer's shared maps (polsync_int.h): the ipcache, the identities'
  * labels and the names for people, whole or as a delta, in the order that
  * never opens an address to a policy written for another owner; and the
- * lookups of those names.
+ * lookups of those names, and of the key a local pod's IPv6 has them under.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -14,8 +14,10 @@
 
 #include <bpf/bpf.h>
 
+#include "lib/system/bpfpin.h"
 #include "lib/system/log.h"
 #include "lib/system/killpoint.h"
+#include "lib/system/util.h"
 #include "lib/policy/polsync.h"
 #include "lib/policy/polsync_int.h"
 #include "lib/system/mapw.h"
@@ -489,4 +491,35 @@ int polsync_rule_pass(int fd, unsigned int pass, struct xcni_rulename *out)
 		return -ENOENT;
 	out->name[sizeof(out->name) - 1] = '\0';
 	return 0;
+}
+
+uint32_t polsync_key6(const struct polkey6_maps *k, const uint8_t a[16])
+{
+	struct xcni_endpoint ep;
+	struct xcni_pod_dev d;
+	struct xcni_in6 k6;
+	__u32 v;
+
+	memcpy(k6.addr, a, 16);
+	if (k->endpoints6 >= 0 && k->ifindex >= 0 && !bpf_map_lookup_elem(k->endpoints6, &k6, &ep) &&
+	    !bpf_map_lookup_elem(k->ifindex, &ep.ifindex, &d) && d.addr)
+		return d.addr;
+	return k->polkey6 >= 0 && !bpf_map_lookup_elem(k->polkey6, &k6, &v) ? v : 0;
+}
+
+void polsync_key6_open(struct polkey6_maps *k, const char *dir,
+		       int (*open)(const char *dir, const char *name, bool quiet))
+{
+	static const char *const names[] = { "xcni_endpoints6", "xcni_ifindex", "xcni_polkey6" };
+	int *fds[] = { &k->endpoints6, &k->ifindex, &k->polkey6 };
+
+	for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
+		*fds[i] = open ? open(dir, names[i], true) : xcni_pin_get(dir, names[i]);
+}
+
+void polsync_key6_close(struct polkey6_maps *k)
+{
+	xcni_close(&k->endpoints6);
+	xcni_close(&k->ifindex);
+	xcni_close(&k->polkey6);
 }

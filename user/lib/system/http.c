@@ -1171,8 +1171,8 @@ int http_open_tls(const char *addr, const struct http_tls *tls, struct http **ou
 		return pr_err_ret(-ENOTSUP,
 				  "http: %s: this libmicrohttpd was built without TLS\n", addr);
 	if (!tls->name[0] || strlen(tls->name) >= HTTP_TLS_NAME_MAX)
-		return pr_err_ret(-EINVAL,
-				  "http: %s: the TLS name must be 1 to %d bytes\n", addr, HTTP_TLS_NAME_MAX - 1);
+		return pr_err_ret(-EINVAL, "http: %s: the TLS name must be 1 to %d bytes\n", addr,
+				  HTTP_TLS_NAME_MAX - 1);
 	return start(addr, -1, true, tls, out);
 }
 

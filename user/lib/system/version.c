@@ -83,13 +83,11 @@ int xcni_version_main(const char *prog, int argc, char **argv)
 		    !strncmp(argv[i], "--output=", 9)			 ? argv[i] + 9 :
 		    !strncmp(argv[i], "-o", 2)				 ? argv[i] + 2 : NULL;
 		if (!o && i < argc)
-			return pr_err_ret(2,
-					  "version: unexpected argument %s (it takes -o text|json|yaml)\n",
-					  argv[i]);
+			return pr_err_ret(2, "version: unexpected argument %s (it takes -o "
+					  "text|json|yaml)\n", argv[i]);
 		if (!o || pt_format_parse(o, &fmt))
-			return pr_err_ret(2,
-					  "-o %s: not an output format of version (text, json, yaml)\n",
-					  o ?: "");
+			return pr_err_ret(2, "-o %s: not an output format of version (text, json, "
+					  "yaml)\n", o ?: "");
 	}
 	if (fmt == PT_YAML) {
 		json_t *j = version_json(prog);
