@@ -245,6 +245,7 @@ check "the ipcache writer found y does not fit (closed meanwhile, as before)" \
 check "xcni_ipcache grown online, not kept closed" wait_until 30 grew xcni_ipcache 32
 check "xcni_ipcache6 too" wait_until 30 grew xcni_ipcache6 32
 check "xcnid ready again on the grown maps" wait_until 30 ready_again
+check "the exec'd agent is still named xcnid (ps, kubectl top)" grep -qx xcnid "/proc/$XCNID_PID/comm"
 check "xcni_podname too (43 names past 16)" wait_until 30 grew xcni_podname 16
 said_grew
 check "xcni_ipcache: every entry of the old map in the grown one at the copy" copied_all xcni_ipcache
