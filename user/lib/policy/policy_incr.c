@@ -528,8 +528,8 @@ out:
 	/* A full result: no delta. */
 	pi->d.nipc_put = pi->d.nipc_del = pi->d.nid_put = pi->d.nid_del = 0;
 	pi->d.npol_put = pi->d.npol_del = pi->d.npn_put = pi->d.npn_del = 0;
-	pi->d.neps_compiled = pi->d.neps_patched[0] = pi->d.neps_patched[1] = 0;
-	pi->d.neps_born = pi->d.neps_born_hit = pi->d.nns_pods = 0;
+	memset(pi->d.neps_patched, 0, sizeof(pi->d.neps_patched));
+	pi->d.neps_compiled = pi->d.neps_born = pi->d.neps_born_hit = pi->d.nns_pods = 0;
 	for (size_t i = 0; i < pi->r.neps; i++)
 		pi->r.eps[i].changed = false;
 	pi->d.full = true;
@@ -1339,7 +1339,7 @@ int pol_incr_update(struct pol_incr *pi, const struct cluster *c, const struct p
 	dl->full = false;
 	dl->nipc_put = dl->nipc_del = dl->nid_put = dl->nid_del = 0;
 	dl->npol_put = dl->npol_del = dl->npn_put = dl->npn_del = dl->neps_compiled = 0;
-	dl->neps_patched[0] = dl->neps_patched[1] = 0;
+	memset(dl->neps_patched, 0, sizeof(dl->neps_patched));
 	dl->neps_born = dl->neps_born_hit = dl->nns_pods = 0;
 	dl->v6_changed = false;
 	ret = pi->valid && !all ? incr_apply(pi, c, ch, nch) : 1;
