@@ -2103,6 +2103,57 @@ static void test_prefix_region_identity(void **state)
 	store_free(st);
 }
 
+/* Pod name (app=app, node n1) with a container port "http" at port. */
+static json_t *http_pod(const char *name, const char *app, const char *ip, int port)
+{
+	return json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s}}, s:{s:s, s:[{s:s, s:[{s:s, s:i}]}]}, "
+			 "s:{s:s}}", "apiVersion", "v1", "kind", "Pod", "metadata", "name", name,
+			 "namespace", "ns0", "labels", "app", app, "spec", "nodeName", "n1",
+			 "containers", "name", "c", "ports", "name", "http", "containerPort", port,
+			 "status", "podIP", ip);
+}
+
+/*
+ * Port intervals that move (h69ports): l's NetworkPolicy sends it to app=w's
+ * port named http (an entry per identity: its pods' ports), the Admin tier
+ * denies app=k on 8000-8100. w's http moving 8050 -> 8060 moves the tiered
+ * egress's boundaries; k's decision is constant between them, so its entries
+ * are old's read at the new ones and written again (8000-8059, 8060,
+ * 8061-8100, not old's 8000-8049, 8050, 8051-8100), judged as from nothing.
+ */
+static void test_ports_moved_recut(void **state)
+{
+	const struct pol_delta *d;
+	struct pol_incr *pi = pol_incr_new();
+	struct store *st = store_new();
+
+	(void)state;
+	put(st, json_loads("{\"apiVersion\":\"policy.networking.k8s.io/v1alpha2\",\"kind\":"
+			   "\"ClusterNetworkPolicy\",\"metadata\":{\"name\":\"c\"},\"spec\":{\"tier\":"
+			   "\"Admin\",\"priority\":1,\"subject\":{\"namespaces\":{}},\"egress\":["
+			   "{\"action\":\"Deny\",\"to\":[{\"pods\":{\"namespaceSelector\":{},"
+			   "\"podSelector\":{\"matchLabels\":{\"app\":\"k\"}}}}],\"protocols\":[{"
+			   "\"tcp\":{\"destinationPort\":{\"range\":{\"start\":8000,\"end\":8100}}}}]}]}}",
+			   0, NULL));
+	put(st, json_loads("{\"apiVersion\":\"networking.k8s.io/v1\",\"kind\":\"NetworkPolicy\","
+			   "\"metadata\":{\"name\":\"np\",\"namespace\":\"ns0\"},\"spec\":{"
+			   "\"podSelector\":{\"matchLabels\":{\"app\":\"a\"}},\"policyTypes\":["
+			   "\"Egress\"],\"egress\":[{\"to\":[{\"podSelector\":{\"matchLabels\":{"
+			   "\"app\":\"w\"}}}],\"ports\":[{\"port\":\"http\"}]}]}}", 0, NULL));
+	put(st, lpod("l", "n0", "a", NULL, "10.1.0.10"));
+	put(st, lpod("k", "n1", "k", NULL, "10.1.1.5"));
+	put(st, http_pod("w", "w", "10.1.1.6", 8050));
+	assert_int_equal(update(st, pi, &d), 0);
+	assert_true(d->full);
+	put(st, http_pod("w", "w", "10.1.1.6", 8060));
+	update_patched(st, pi, 1);
+	assert_int_equal(d->neps_patched[2], 1);
+	put(st, http_pod("w", "w", "10.1.1.6", 8050));
+	update_patched(st, pi, 1);
+	pol_incr_free(pi);
+	store_free(st);
+}
+
 /* What made a generation whole is said (xcnid's log), and a delta says nothing. */
 static void test_whole_says_why(void **state)
 {
@@ -2228,6 +2279,7 @@ int main(void)
 		cmocka_unit_test(test_whole_says_why),
 		cmocka_unit_test(test_prefix_patch_shared_address),
 		cmocka_unit_test(test_prefix_region_identity),
+		cmocka_unit_test(test_ports_moved_recut),
 		cmocka_unit_test(test_birth_after_relabel),
 		cmocka_unit_test(test_audit_stays_incremental),
 		cmocka_unit_test(test_collision_keeps_the_holder),
