@@ -419,7 +419,7 @@ static void decide_all(const struct cnpctx *cc, const struct peer *pr, struct vd
 struct out {
 	size_t ngroups, capg;
 	struct vd *groups; /* ngroups * atoms_total */
-	size_t n, cap;
+	size_t n, cap, e0; /* e[0, e0): old's kept, sorted (dir_ids) */
 	struct pol_entry *e;
 	size_t nc, capc;
 	struct pol_cidr *c; /* c[p0, p1): the pods', in the keys' order (dir_pods) */
@@ -754,12 +754,13 @@ static int ids_split(struct pol_u32set *split, const struct cnpctx *cc, const st
 
 /* Per pod address (x->bykey's slots), 1 + its group in old where no change reached it, else 0:
  * old's keys of the direction and the view's merged, both sorted. */
-static uint32_t *old_groups(const struct cnpctx *cc)
+static uint32_t *old_groups(const struct cnpctx *cc, size_t *miss)
 {
 	const struct pol_ctx *x = cc->x;
 	uint32_t *g = calloc(2 * x->npods + 1, sizeof(*g));
 	size_t i = 0, j = 0;
 
+	*miss = x->nbykey;
 	while (g && i < cc->old->ncidrs && j < x->nbykey) {
 		struct xcni_polcidr_key k = x->bykey[j].key;
 		int d;
@@ -768,7 +769,7 @@ static uint32_t *old_groups(const struct cnpctx *cc)
 		d = memcmp(&cc->old->cidrs[i].key, &k, sizeof(k));
 		if (!d && !(x->bykey[j].group & 1) &&
 		    cc->old->cidrs[i].group - XCNI_ID_CIDR_BASE < cc->nkept)
-			g[x->bykey[j].group >> 1] = cc->old->cidrs[i].group - XCNI_ID_CIDR_BASE + 1;
+			g[x->bykey[j].group >> 1] = cc->old->cidrs[i].group - XCNI_ID_CIDR_BASE + 1, --*miss;
 		i += d <= 0;
 		j += d >= 0;
 	}
@@ -782,9 +783,13 @@ static int dir_pods(struct cnpctx *cc, struct out *o, struct vd *buf, struct mem
 		    const struct pol_u32set *split)
 {
 	const struct pol_ctx *x = cc->x;
-	uint32_t *gid = calloc(2 * x->npods + 1, sizeof(*gid)), *og = cc->old ? old_groups(cc) : gid;
+	size_t miss = 0;
+	uint32_t *gid = calloc(2 * x->npods + 1, sizeof(*gid)), *og = cc->old ? old_groups(cc, &miss) : gid;
 	int ret = gid && og ? 0 : -ENOMEM;
 
+	/* A patch's memo: the pods old has no group for, and an old group's first (kept's). */
+	for (m->cap = cc->old ? 64 : m->cap; cc->old && m->cap < 4 * (miss + cc->nkept); m->cap *= 2)
+		;
 	for (size_t i = 0; !ret && i < 2 * x->npods; i++) {
 		const struct k8s_pod *p = x->pods[i / 2];
 		struct peer pr = { .pod = p, .id = x->pod_id[i / 2] };
@@ -845,6 +850,7 @@ static int dir_ids(struct cnpctx *cc, struct out *o, struct vd *buf,
 		if (!(ret = xcni_grow(&to->e, &to->cap, to->n, sizeof(*to->e))))
 			to->e[to->n++] = *e;
 	}
+	o->e0 = o->n;
 	/* The port intervals moved: each kept peer's entries read at the new ones, written again. */
 	pol_sort_unless_sorted(t.e, t.n, sizeof(*t.e), cmp_entry_peer);
 	for (size_t i = 0, j = 0; !ret && i < t.n; i = j) {
@@ -1014,8 +1020,8 @@ static int cmp_seqcidr(const void *a, const void *b)
  * prefix). The pods' come sorted (o->c[p0, p1)): the others are sorted and merged with them. */
 static int cidrs_unique(struct out *o)
 {
-	struct seqcidr *s = calloc(o->nc + 1, sizeof(*s));
-	struct pol_cidr *c = calloc(o->nc + 1, sizeof(*c));
+	struct seqcidr *s = malloc((o->nc - (o->p1 - o->p0) + 1) * sizeof(*s));
+	struct pol_cidr *c = malloc((o->nc + 1) * sizeof(*c));
 	size_t n = 0, a = 0, b = o->p0, u = 0;
 
 	if (!s || !c) {
@@ -1041,30 +1047,35 @@ static int cidrs_unique(struct out *o)
 	return 0;
 }
 
-/* The pod's entries and prefixes of dir replaced by o's. */
+/* The pod's entries and prefixes of dir replaced by o's: sorted runs merged (o's entries kept
+ * from old, o->e[0, e0), sorted; its others sorted here; ep's others; o's prefixes). */
 static int splice(struct pol_ep *ep, uint8_t dir, struct out *o)
 {
-	struct pol_entry *e = calloc(ep->nentries + o->n + 1, sizeof(*e));
-	struct pol_cidr *c = calloc(ep->ncidrs + o->nc + 1, sizeof(*c));
+	struct pol_entry *e = malloc((ep->nentries + o->n + 1) * sizeof(*e));
+	struct pol_entry *t = malloc((o->n + 1) * sizeof(*t));
+	struct pol_cidr *c = malloc((ep->ncidrs + o->nc + 1) * sizeof(*c));
 	size_t n = 0, nc = 0;
 
-	if (!e || !c || cidrs_unique(o)) {
+	if (!e || !t || !c || cidrs_unique(o)) {
 		free(e);
+		free(t);
 		free(c);
 		return -ENOMEM;
 	}
+	if (o->n > o->e0)
+		qsort(&o->e[o->e0], o->n - o->e0, sizeof(*e), pol_cmp_entry_key);
+	pol_merge(t, o->e, o->e0, o->n ? &o->e[o->e0] : NULL, o->n - o->e0, sizeof(*t),
+		  pol_cmp_entry_key);
+	/* ep's others after o's: merged in place from the front. */
 	for (size_t i = 0; i < ep->nentries; i++)
 		if (ep->entries[i].key.dir != dir)
-			e[n++] = ep->entries[i];
-	if (o->n)
-		memcpy(&e[n], o->e, o->n * sizeof(*e));
-	n += o->n;
-	/* ep's others after o's (sorted both): merged in place from the front. */
+			e[o->n + n++] = ep->entries[i];
+	n = pol_merge(e, &e[o->n], n, t, o->n, sizeof(*e), pol_cmp_entry_key);
 	for (size_t i = 0; i < ep->ncidrs; i++)
 		if (ep->cidrs[i].key.dir != dir)
 			c[o->nc + nc++] = ep->cidrs[i];
 	nc = pol_merge(c, &c[o->nc], nc, o->c, o->nc, sizeof(*c), pol_cmp_cidr_key);
-	qsort(e, n, sizeof(*e), pol_cmp_entry_key);
+	free(t);
 	pol_ep_set(ep, e, n, c, nc);
 	return 0;
 }
@@ -1358,8 +1369,8 @@ static struct cnp_memo_ent *memo_find(const struct cnp_memo *m, const struct k8s
  * the order holds). */
 static int ep_copy(struct pol_ep *dst, const struct pol_ep *src)
 {
-	struct pol_entry *e = calloc(src->nentries + 1, sizeof(*e));
-	struct pol_cidr *c = calloc(src->ncidrs + 1, sizeof(*c));
+	struct pol_entry *e = malloc((src->nentries + 1) * sizeof(*e));
+	struct pol_cidr *c = malloc((src->ncidrs + 1) * sizeof(*c));
 
 	if (!e || !c) {
 		free(e);
