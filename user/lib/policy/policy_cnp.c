@@ -983,7 +983,7 @@ static int compile_dir(struct cnpctx *cc, struct out *o, const struct pol_ep *ol
 	 * where no change reached it (old_groups), else decided once per identity and region. */
 	if (!ret)
 		ret = dir_nodes(cc, o, buf);
-	if (!ret && (!cc->old || split.v || m.by_ports))
+	if (!ret && (split.v || m.by_ports))
 		ret = dir_pods(cc, o, buf, &m, &split);
 	if (!ret)
 		ret = dir_prefixes(cc, o, buf, &m, 0);
