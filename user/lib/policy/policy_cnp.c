@@ -641,20 +641,6 @@ static int peer_out(struct out *o, const struct cnpctx *cc, const struct peer *p
 	return ret ? ret : out_cidr(o, cc, &pr->addr, gid);
 }
 
-/* A node at its IPv4 (ip, 0: none) and at its IPv6 (ip6, NULL: none). */
-static int peer_out46(struct out *o, const struct cnpctx *cc, struct peer *pr, struct vd *buf,
-		      uint32_t ip, const uint8_t *ip6)
-{
-	int ret = 0;
-
-	for (int v6 = 0; !ret && v6 < 2; v6++) {
-		pr->addr = xcni_prefix_host(ip, v6 ? ip6 : NULL);
-		if (v6 ? !!ip6 : !!ip)
-			ret = peer_out(o, cc, pr, buf);
-	}
-	return ret;
-}
-
 /* The prefixes rules name (tiers' networks, NetworkPolicy's of dir) and whether pods' ports count. */
 static int memo_init_dir(struct memo *m, const struct cnpctx *cc)
 {
@@ -896,8 +882,12 @@ static int dir_nodes(struct cnpctx *cc, struct out *o, struct vd *buf)
 		 * their egress to it is the tiers' (XCNI_POLEP_HOST_EGRESS). */
 		if (self && cc->dir != XCNI_DIR_FROM_POD)
 			continue;
-		ret = peer_out46(o, cc, &np, buf, nd->internal_ip,
-				 memcmp(nd->internal_ip6, zero, 16) ? nd->internal_ip6 : NULL);
+		/* At its IPv4, then its IPv6 (zero: none). */
+		for (int v6 = 0; !ret && v6 < 2; v6++) {
+			np.addr = xcni_prefix_host(nd->internal_ip, v6 ? nd->internal_ip6 : NULL);
+			if (v6 ? !!memcmp(nd->internal_ip6, zero, 16) : !!nd->internal_ip)
+				ret = peer_out(o, cc, &np, buf);
+		}
 	}
 	/* The pods' gateway: an address of this node's too, not one of its InternalIPs. */
 	if (!ret && cc->dir == XCNI_DIR_FROM_POD && x->o->gateway_ip)
