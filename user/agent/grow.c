@@ -344,7 +344,7 @@ int grow_prepare(const char *dir, unsigned int pct)
 		return 0;
 	snprintf(list, sizeof(list), "%s", env);
 	unsetenv(GROW_ENV);
-	//PLANT prctl(PR_SET_NAME, "xcnid"); /* exec'd as /proc/self/exe: ps would say "exe" */
+	prctl(PR_SET_NAME, "xcnid"); /* exec'd as /proc/self/exe: ps would say "exe" */
 	/* "MAP:TO[,MAP:TO]@T0;AT..." (grow_exec) */
 	if ((p = strchr(list, '@'))) {
 		*p++ = '\0';

@@ -79,6 +79,7 @@ void pol_ctx_free(struct pol_ctx *x)
 	free(x->nsaudit);
 	free(x->nodes);
 	free(x->moved);
+	free(x->bykey);
 	free(x->pod_id);
 	free(x->pods);
 	memset(x, 0, sizeof(*x));

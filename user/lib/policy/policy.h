@@ -83,7 +83,7 @@ struct pol_ep {
 	size_t ncidrs;
 	struct pol_cidr *cidrs;
 	/* cnp_apply's port intervals per dir, a digest (0: no tiers or audit laid
-	 * over): a per-peer patch of the entries needs them unchanged. */
+	 * over): where they moved, a per-peer patch cuts old's entries again. */
 	uint64_t atoms[2];
 	/* The incremental compiler's: entries or CIDRs may differ from its previous
 	 * update's (compiled, given or denied peers). Unset, a writer that applied
@@ -280,7 +280,7 @@ struct pol_delta {
 	uint32_t *pn_del;
 	size_t neps_compiled; /* local pods whose policy was compiled again */
 	size_t neps_np; /* of those, a NetworkPolicy's change reached (it selected or selects them) */
-	size_t neps_patched[2]; /* tiered directions of those, last result at hand: whole, patched */
+	size_t neps_patched[3]; /* of those tiered, last at hand: whole, patched, of which recut */
 	/* Local pods given the entries of identities born in this update (their
 	 * peers matched against the new identities only, not compiled again). */
 	size_t neps_born;

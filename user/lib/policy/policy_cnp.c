@@ -77,6 +77,7 @@ struct cnpctx {
 	const struct pol_ep *old;
 	size_t nkept;
 	uint32_t *kept;
+	bool recut; /* old's port intervals are not these: its identities' entries cut again (dir_ids) */
 };
 
 /* NetworkPolicy, read back from the compiled entries as the data plane reads them. */
@@ -389,16 +390,28 @@ static size_t atoms_total(const struct atoms *a)
 	return 1 + a->n[0] + a->n[1] + a->n[2];
 }
 
+/* The decision at (proto, port), or old's entries of the peer there (from: emit_group's of one
+ * peer; a decision is constant between the boundaries relevant to it, old's and these alike). */
+static struct vd decide_at(const struct cnpctx *cc, const struct peer *pr, const struct pol_ep *from,
+			   uint8_t proto, uint16_t port)
+{
+	const struct pol_entry *e = from ? pol_entry_lookup(from, cc->dir, pr->id, proto, port) : NULL;
+
+	return e ? (struct vd){ e->val.policy_id, e->val.rule, e->val.flags } :
+		   decide(cc, pr, proto, port);
+}
+
 /* The decision for every protocol/interval: [0] any other protocol, then TCP's, UDP's, SCTP's. */
-static void decide_all(const struct cnpctx *cc, const struct peer *pr, struct vd *out)
+static void decide_all(const struct cnpctx *cc, const struct peer *pr, struct vd *out,
+		       const struct pol_ep *from)
 {
 	size_t o = 0;
 
 	/* Any protocol without ports (ICMP and the rest): port 0. */
-	out[o++] = decide(cc, pr, IPPROTO_ICMP, 0);
+	out[o++] = decide_at(cc, pr, from, IPPROTO_ICMP, 0);
 	for (int pi = 0; pi < 3; pi++)
 		for (size_t i = 0; i < cc->at.n[pi]; i++)
-			out[o++] = decide(cc, pr, protos[pi], cc->at.lo[pi][i]);
+			out[o++] = decide_at(cc, pr, from, protos[pi], cc->at.lo[pi][i]);
 }
 
 /* ---- output ---------------------------------------------------------- */
@@ -406,10 +419,11 @@ static void decide_all(const struct cnpctx *cc, const struct peer *pr, struct vd
 struct out {
 	size_t ngroups, capg;
 	struct vd *groups; /* ngroups * atoms_total */
-	size_t n, cap;
+	size_t n, cap, e0; /* e[0, e0): old's kept, sorted (dir_ids) */
 	struct pol_entry *e;
 	size_t nc, capc;
-	struct pol_cidr *c;
+	struct pol_cidr *c; /* c[p0, p1): the pods', in the keys' order (dir_pods) */
+	size_t p0, p1;
 };
 
 static int out_entry(struct out *o, const struct cnpctx *cc, uint32_t peer, unsigned plen,
@@ -592,43 +606,39 @@ static struct memo_ent *memo_slot(struct memo *m, const struct peer *pr, int reg
 	}
 }
 
-static int peer_out(struct out *o, const struct cnpctx *cc, const struct peer *pr, struct vd *buf,
-		    struct memo *m)
+/* A peer's group (*gid): its pod's identity's and region's (m, pods only), else old's
+ * (kept_slot), else decided. */
+static int peer_gid(struct out *o, const struct cnpctx *cc, const struct peer *pr, struct vd *buf,
+		    struct memo *m, uint32_t *gid)
 {
 	struct memo_ent *e = NULL;
-	uint32_t gid = 0, *k;
+	uint32_t *k;
 	int ret = 0, region = 0;
 
 	/* Sized for every pod, so made when a pod first goes by address. */
-	if (m && pr->pod && !m->v && !(m->v = calloc(m->cap, sizeof(*m->v))))
+	if (m && !m->v && !(m->v = calloc(m->cap, sizeof(*m->v))))
 		return -ENOMEM;
-	if (m && pr->pod && (e = memo_slot(m, pr, region = region_of(m, &pr->addr)))->used)
-		return out_cidr(o, cc, &pr->addr, e->gid);
+	if (m && (e = memo_slot(m, pr, region = region_of(m, &pr->addr)))->used)
+		return *gid = e->gid, 0;
 	if (e)
 		*e = (struct memo_ent){ true, pr->addr.family, pr->id, region, pr->pod, 0 };
 	if ((k = cc->old ? kept_slot(cc, pr) : NULL) && *k)
-		gid = *k; /* no change reached it: its old group's decision */
+		*gid = *k; /* no change reached it: its old group's decision */
 	else
-		decide_all(cc, pr, buf), ret = group_of(o, cc, buf, &gid);
+		decide_all(cc, pr, buf, NULL), ret = group_of(o, cc, buf, gid);
 	if (e)
-		e->gid = gid;
+		e->gid = *gid;
 	if (k)
-		*k = gid;
-	return ret ? ret : out_cidr(o, cc, &pr->addr, gid);
+		*k = *gid;
+	return ret;
 }
 
-/* A pod or node at its IPv4 (ip, 0: none) and at its IPv6 (ip6, NULL: none). */
-static int peer_out46(struct out *o, const struct cnpctx *cc, struct peer *pr, struct vd *buf,
-		      struct memo *m, uint32_t ip, const uint8_t *ip6)
+static int peer_out(struct out *o, const struct cnpctx *cc, const struct peer *pr, struct vd *buf)
 {
-	int ret = 0;
+	uint32_t gid = 0;
+	int ret = peer_gid(o, cc, pr, buf, NULL, &gid);
 
-	for (int v6 = 0; !ret && v6 < 2; v6++) {
-		pr->addr = xcni_prefix_host(ip, v6 ? ip6 : NULL);
-		if (v6 ? !!ip6 : !!ip)
-			ret = peer_out(o, cc, pr, buf, m);
-	}
-	return ret;
+	return ret ? ret : out_cidr(o, cc, &pr->addr, gid);
 }
 
 /* The prefixes rules name (tiers' networks, NetworkPolicy's of dir) and whether pods' ports count. */
@@ -669,6 +679,13 @@ static const struct k8s_labels *ns_labels_of(const struct pol_ctx *x, const char
 	const struct nslabels *l = pol_nsl_find(x, ns);
 
 	return l ? &l->labels : &none;
+}
+
+static int cmp_entry_peer(const void *a, const void *b)
+{
+	uint32_t p = ((const struct pol_entry *)a)->key.peer, q = ((const struct pol_entry *)b)->key.peer;
+
+	return (p > q) - (p < q);
 }
 
 /* An identity's entries (not a group's, any peer's or a node's). */
@@ -721,24 +738,74 @@ static int ids_split(struct pol_u32set *split, const struct cnpctx *cc, const st
 	return ret;
 }
 
+/* Per pod address (x->bykey's slots), 1 + its group in old where no change reached it, else 0:
+ * old's keys of the direction and the view's merged, both sorted. */
+static uint32_t *old_groups(const struct cnpctx *cc, size_t *miss)
+{
+	const struct pol_ctx *x = cc->x;
+	uint32_t *g = calloc(2 * x->npods + 1, sizeof(*g));
+	size_t i = 0, j = 0;
+
+	*miss = x->nbykey;
+	while (g && i < cc->old->ncidrs && j < x->nbykey) {
+		struct xcni_polcidr_key k = x->bykey[j].key;
+		int d;
+
+		k.ep = cc->old->ip, k.dir = cc->dir;
+		d = memcmp(&cc->old->cidrs[i].key, &k, sizeof(k));
+		if (!d && !(x->bykey[j].group & 1) &&
+		    cc->old->cidrs[i].group - XCNI_ID_CIDR_BASE < cc->nkept)
+			g[x->bykey[j].group >> 1] = cc->old->cidrs[i].group - XCNI_ID_CIDR_BASE + 1, --*miss;
+		i += d <= 0;
+		j += d >= 0;
+	}
+	return g;
+}
+
 /* The pods that cannot go by identity (dir_ids; split: identities in two regions), each
- * address as itself. */
+ * address as itself: decided in the view's order (the groups are numbered so), or in a patch
+ * old's group where no change reached the pod, and written in the keys' (x->bykey). */
 static int dir_pods(struct cnpctx *cc, struct out *o, struct vd *buf, struct memo *m,
 		    const struct pol_u32set *split)
 {
 	const struct pol_ctx *x = cc->x;
-	int ret = 0;
+	size_t miss = 0;
+	uint32_t *gid = calloc(2 * x->npods + 1, sizeof(*gid)), *og = cc->old ? old_groups(cc, &miss) : gid;
+	int ret = gid && og ? 0 : -ENOMEM;
 
-	for (size_t i = 0; !ret && i < x->npods; i++) {
-		const struct k8s_pod *p = x->pods[i];
-		struct peer pr = { .pod = p, .id = x->pod_id[i] };
+	/* A patch's memo: the pods old has no group for, and an old group's first (kept's). */
+	for (m->cap = cc->old ? 64 : m->cap; cc->old && m->cap < 4 * (miss + cc->nkept); m->cap *= 2)
+		;
+	for (size_t i = 0; !ret && i < 2 * x->npods; i++) {
+		const struct k8s_pod *p = x->pods[i / 2];
+		struct peer pr = { .pod = p, .id = x->pod_id[i / 2] };
+		uint32_t *k = cc->old && og[i] ? &cc->kept[og[i] - 1] : NULL;
 
-		if (!pol_pod_managed(p) || (!p->ip && !p->has_ip6) ||
-		    (!m->by_ports && x->pod_id[i] && !pol_u32set_has(split, x->pod_id[i])))
+		if (!pol_pod_managed(p) || !(i % 2 ? p->has_ip6 : !!p->ip) ||
+		    (!m->by_ports && pr.id && !pol_u32set_has(split, pr.id)))
 			continue;
+		if (k && *k) {
+			gid[i] = *k;
+			continue;
+		}
 		pr.ns_labels = ns_labels_of(x, p->meta.ns);
-		ret = peer_out46(o, cc, &pr, buf, m, p->ip, p->has_ip6 ? p->ip6 : NULL);
+		pr.addr = xcni_prefix_host(i % 2 ? 0 : p->ip, i % 2 ? p->ip6 : NULL);
+		ret = peer_gid(o, cc, &pr, buf, m, &gid[i]);
+		if (k)
+			*k = gid[i];
 	}
+	o->p0 = o->nc;
+	for (size_t j = 0; !ret && j < x->nbykey; j++) {
+		struct pol_cidr c = { x->bykey[j].key, gid[x->bykey[j].group >> 1] };
+
+		c.key.ep = cc->ep->ip, c.key.dir = cc->dir;
+		if (c.group && !(ret = xcni_grow(&o->c, &o->capc, o->nc, sizeof(*o->c))))
+			o->c[o->nc++] = c;
+	}
+	o->p1 = o->nc;
+	if (og != gid)
+		free(og);
+	free(gid);
 	return ret;
 }
 
@@ -746,17 +813,18 @@ static int dir_pods(struct cnpctx *cc, struct out *o, struct vd *buf, struct mem
  * The pods by identity, one group keyed by it for each identity held (split:
  * those whose pods' addresses lie in two regions, which go by address). From
  * nothing each is decided. A patch (old: the pod's last result, its rules
- * and port intervals the same) keeps old's entries of the identities no pod
- * joined or left (their pods, so their regions, held or split, are as they
- * were: old has the entries of those held and not split) and decides the
- * rest: a pod that came, went or was relabelled costs its identities'
- * decisions at most, not every peer's. The groups (nodes, gateway,
- * domainNames) are made again, most from old's (peer_out).
+ * the same) keeps old's entries of the identities no pod joined or left
+ * (their pods, so their regions, held or split, are as they were: old has
+ * the entries of those held and not split; where the port intervals moved,
+ * read at the new ones) and decides the rest: a pod that came, went or was
+ * relabelled costs its identities' decisions at most, not every peer's. The
+ * groups (nodes, gateway, domainNames) are made again, most from old's.
  */
 static int dir_ids(struct cnpctx *cc, struct out *o, struct vd *buf,
 		   const struct pol_u32set *split, const struct pol_ep *old)
 {
 	const struct pol_ctx *x = cc->x;
+	struct out t = { 0 }, *to = cc->recut ? &t : o;
 	int ret = 0;
 
 	for (size_t i = 0; !ret && old && i < old->nentries; i++) {
@@ -765,9 +833,22 @@ static int dir_ids(struct cnpctx *cc, struct out *o, struct vd *buf,
 		if (e->key.dir != cc->dir || e->key.peer >= XCNI_ID_CIDR_BASE ||
 		    (by_label_set(e->key.peer) && id_moved(x, e->key.peer)))
 			continue;
-		if (!(ret = xcni_grow(&o->e, &o->cap, o->n, sizeof(*o->e))))
-			o->e[o->n++] = *e;
+		if (!(ret = xcni_grow(&to->e, &to->cap, to->n, sizeof(*to->e))))
+			to->e[to->n++] = *e;
 	}
+	o->e0 = o->n;
+	/* The port intervals moved: each kept peer's entries read at the new ones, written again. */
+	pol_sort_unless_sorted(t.e, t.n, sizeof(*t.e), cmp_entry_peer);
+	for (size_t i = 0, j = 0; !ret && i < t.n; i = j) {
+		struct pol_ep run = { .ip = cc->ep->ip, .entries = &t.e[i] };
+
+		while (j < t.n && t.e[j].key.peer == t.e[i].key.peer)
+			j++;
+		run.nentries = j - i;
+		decide_all(cc, &(struct peer){ .id = t.e[i].key.peer }, buf, &run);
+		ret = emit_group(o, cc, t.e[i].key.peer, buf);
+	}
+	free(t.e);
 	for (size_t k = 0; !ret && k < x->r->nidentities; k++) {
 		uint32_t id = x->r->identities[k].id;
 		struct peer pr = { .id = id };
@@ -778,7 +859,7 @@ static int dir_ids(struct cnpctx *cc, struct out *o, struct vd *buf,
 		pr.pod = x->pods[x->id_pods[x->id_off[k]]];
 		pr.ns_labels = ns_labels_of(x, pr.pod->meta.ns);
 		pr.addr = xcni_prefix_host(pr.pod->ip, pr.pod->ip ? NULL : pr.pod->ip6);
-		decide_all(cc, &pr, buf);
+		decide_all(cc, &pr, buf, NULL);
 		ret = emit_group(o, cc, id, buf);
 	}
 	return ret;
@@ -801,12 +882,16 @@ static int dir_nodes(struct cnpctx *cc, struct out *o, struct vd *buf)
 		 * their egress to it is the tiers' (XCNI_POLEP_HOST_EGRESS). */
 		if (self && cc->dir != XCNI_DIR_FROM_POD)
 			continue;
-		ret = peer_out46(o, cc, &np, buf, NULL, nd->internal_ip,
-				 memcmp(nd->internal_ip6, zero, 16) ? nd->internal_ip6 : NULL);
+		/* At its IPv4, then its IPv6 (zero: none). */
+		for (int v6 = 0; !ret && v6 < 2; v6++) {
+			np.addr = xcni_prefix_host(nd->internal_ip, v6 ? nd->internal_ip6 : NULL);
+			if (v6 ? !!memcmp(nd->internal_ip6, zero, 16) : !!nd->internal_ip)
+				ret = peer_out(o, cc, &np, buf);
+		}
 	}
 	/* The pods' gateway: an address of this node's too, not one of its InternalIPs. */
 	if (!ret && cc->dir == XCNI_DIR_FROM_POD && x->o->gateway_ip)
-		ret = peer_out(o, cc, &pr, buf, NULL);
+		ret = peer_out(o, cc, &pr, buf);
 	return ret;
 }
 
@@ -820,7 +905,7 @@ static int dir_prefixes(struct cnpctx *cc, struct out *o, struct vd *buf, const 
 	for (size_t i = 0; !ret && i < m->npfx; i++) {
 		struct peer pr = { .addr = *m->pfx[i], .id = XCNI_ID_WORLD, .fqdn = fqdn };
 
-		ret = peer_out(o, cc, &pr, buf, NULL);
+		ret = peer_out(o, cc, &pr, buf);
 	}
 	return ret;
 }
@@ -849,7 +934,7 @@ static int dir_fqdn(struct cnpctx *cc, struct out *o, struct vd *buf, const stru
 			struct peer pr = { .none = true, .addr.family = v6 ? 6 : 4, .id = XCNI_ID_WORLD,
 					   .fqdn = i + 1 };
 
-			ret = peer_out(o, cc, &pr, buf, NULL);
+			ret = peer_out(o, cc, &pr, buf);
 		}
 	}
 	cc->cidr_dir = 0;
@@ -884,17 +969,17 @@ static int compile_dir(struct cnpctx *cc, struct out *o, const struct pol_ep *ol
 		ret = ids_split(&split, cc, &m);
 	if (!ret && !m.by_ports)
 		ret = dir_ids(cc, o, buf, &split, cc->old);
-	/* Pods by address (an identity split, or egress named ports), a patch's too: decided once
-	 * per identity and region (memo), or old's group where no change reached it (kept_slot). */
+	/* Pods by address (an identity split, or egress named ports), a patch's too: old's group
+	 * where no change reached it (old_groups), else decided once per identity and region. */
 	if (!ret)
 		ret = dir_nodes(cc, o, buf);
-	if (!ret && (!cc->old || split.v || m.by_ports))
+	if (!ret && (split.v || m.by_ports))
 		ret = dir_pods(cc, o, buf, &m, &split);
 	if (!ret)
 		ret = dir_prefixes(cc, o, buf, &m, 0);
 	/* Whatever else: an address no prefix covers (a patch's: old's, but with pods by ports). */
 	if (!ret && (!cc->old || m.by_ports)) {
-		decide_all(cc, &(struct peer){ .none = true, .id = XCNI_ID_WORLD }, buf);
+		decide_all(cc, &(struct peer){ .none = true, .id = XCNI_ID_WORLD }, buf, NULL);
 		ret = emit_group(o, cc, XCNI_ID_ANY, buf);
 	}
 	if (!ret && cc->dir == XCNI_DIR_FROM_POD)
@@ -921,48 +1006,66 @@ static int cmp_seqcidr(const void *a, const void *b)
 	return d ? d : (x->seq > y->seq) - (x->seq < y->seq);
 }
 
-/* o's prefixes without a key twice: the first given (a node's, a pod's, a rule's prefix). */
+/* o's prefixes without a key twice, sorted: the first given (a node's, a pod's, a rule's
+ * prefix). The pods' come sorted (o->c[p0, p1)): the others are sorted and merged with them. */
 static int cidrs_unique(struct out *o)
 {
-	struct seqcidr *s = calloc(o->nc + 1, sizeof(*s));
+	struct seqcidr *s = malloc((o->nc - (o->p1 - o->p0) + 1) * sizeof(*s));
+	struct pol_cidr *c = malloc((o->nc + 1) * sizeof(*c));
+	size_t n = 0, a = 0, b = o->p0, u = 0;
 
-	if (!s)
-		return -ENOMEM;
-	for (size_t i = 0; i < o->nc; i++)
-		s[i] = (struct seqcidr){ o->c[i], i };
-	o->nc = pol_sort_dedup(s, o->nc, sizeof(*s), cmp_seqcidr, sizeof(struct xcni_polcidr_key));
-	for (size_t i = 0; i < o->nc; i++)
-		o->c[i] = s[i].c;
-	free(s);
-	return 0;
-}
-
-/* The pod's entries and prefixes of dir replaced by o's. */
-static int splice(struct pol_ep *ep, uint8_t dir, struct out *o)
-{
-	struct pol_entry *e = calloc(ep->nentries + o->n + 1, sizeof(*e));
-	struct pol_cidr *c = calloc(ep->ncidrs + o->nc + 1, sizeof(*c));
-	size_t n = 0, nc = 0;
-
-	if (!e || !c || cidrs_unique(o)) {
-		free(e);
+	if (!s || !c) {
+		free(s);
 		free(c);
 		return -ENOMEM;
 	}
+	for (size_t i = 0; i < o->nc; i++)
+		if (i < o->p0 || i >= o->p1)
+			s[n++] = (struct seqcidr){ o->c[i], i };
+	qsort(s, n, sizeof(*s), cmp_seqcidr);
+	while (a < n || b < o->p1) {
+		bool pod = b < o->p1 && (a == n || cmp_seqcidr(&s[a], &(struct seqcidr){ o->c[b], b }) > 0);
+		const struct pol_cidr *q = pod ? &o->c[b++] : &s[a++].c;
+
+		if (!u || pol_cmp_cidr_key(&c[u - 1], q))
+			c[u++] = *q;
+	}
+	free(o->c);
+	free(s);
+	o->c = c;
+	o->nc = u;
+	return 0;
+}
+
+/* The pod's entries and prefixes of dir replaced by o's: sorted runs merged (o's entries kept
+ * from old, o->e[0, e0), sorted; its others sorted here; ep's others; o's prefixes). */
+static int splice(struct pol_ep *ep, uint8_t dir, struct out *o)
+{
+	struct pol_entry *e = malloc((ep->nentries + o->n + 1) * sizeof(*e));
+	struct pol_entry *t = malloc((o->n + 1) * sizeof(*t));
+	struct pol_cidr *c = malloc((ep->ncidrs + o->nc + 1) * sizeof(*c));
+	size_t n = 0, nc = 0;
+
+	if (!e || !t || !c || cidrs_unique(o)) {
+		free(e);
+		free(t);
+		free(c);
+		return -ENOMEM;
+	}
+	if (o->n > o->e0)
+		qsort(&o->e[o->e0], o->n - o->e0, sizeof(*e), pol_cmp_entry_key);
+	pol_merge(t, o->e, o->e0, o->n ? &o->e[o->e0] : NULL, o->n - o->e0, sizeof(*t),
+		  pol_cmp_entry_key);
+	/* ep's others after o's: merged in place from the front. */
 	for (size_t i = 0; i < ep->nentries; i++)
 		if (ep->entries[i].key.dir != dir)
-			e[n++] = ep->entries[i];
-	if (o->n)
-		memcpy(&e[n], o->e, o->n * sizeof(*e));
-	n += o->n;
+			e[o->n + n++] = ep->entries[i];
+	n = pol_merge(e, &e[o->n], n, t, o->n, sizeof(*e), pol_cmp_entry_key);
 	for (size_t i = 0; i < ep->ncidrs; i++)
 		if (ep->cidrs[i].key.dir != dir)
-			c[nc++] = ep->cidrs[i];
-	if (o->nc)
-		memcpy(&c[nc], o->c, o->nc * sizeof(*c));
-	nc += o->nc;
-	qsort(e, n, sizeof(*e), pol_cmp_entry_key);
-	qsort(c, nc, sizeof(*c), pol_cmp_cidr_key);
+			c[o->nc + nc++] = ep->cidrs[i];
+	nc = pol_merge(c, &c[o->nc], nc, o->c, o->nc, sizeof(*c), pol_cmp_cidr_key);
+	free(t);
 	pol_ep_set(ep, e, n, c, nc);
 	return 0;
 }
@@ -1053,43 +1156,54 @@ static uint64_t atoms_digest(const struct atoms *a)
 /* The addresses a patch decides again (group 1): the changed Nodes' and pods' (moved, before
  * and after) and any two of the nodes and the gateway share (old keeps the first's group only);
  * for its pods only (2), one a node and a pod or two pods share (the node's group is kept, a
- * pod's made as from nothing). */
+ * pod's made as from nothing). And every pod's address in the keys' order (x->bykey), marked
+ * where a change reached it (that, or its identity moved): dir_pods writes them so. */
 int cnp_patch_init(struct pol_ctx *x, const struct xcni_prefix *moved, size_t n)
 {
-	struct pol_cidr *v = calloc(2 * n + 2 * x->nnodes + 2 * x->npods + 2, sizeof(*v));
+	struct seqcidr *v = calloc(2 * n + 2 * x->nnodes + 2 * x->npods + 2, sizeof(*v));
 	size_t m = 0, k = 0;
 	struct xcni_prefix a = xcni_prefix_host(x->o->gateway_ip, NULL);
 
-	if (!v)
+	free(x->moved);
+	free(x->bykey);
+	x->moved = calloc(2 * n + 2 * x->nnodes + 2 * x->npods + 2, sizeof(*x->moved));
+	x->bykey = calloc(2 * x->npods + 1, sizeof(*x->bykey));
+	if (!v || !x->moved || !x->bykey) {
+		free(v);
 		return -ENOMEM;
-	v[m++].key = pol_cidr_key(0, 0, &a);
+	}
+	v[m++].c.key = pol_cidr_key(0, 0, &a);
 	for (size_t i = 0; i < 2 * x->nnodes; i++) {
 		const struct k8s_node *nd = x->nodes[i / 2];
 
 		a = xcni_prefix_host(i % 2 ? 0 : nd->internal_ip, i % 2 ? nd->internal_ip6 : NULL);
-		v[m++].key = pol_cidr_key(0, 0, &a);
+		v[m++].c.key = pol_cidr_key(0, 0, &a);
 	}
 	for (size_t i = 0; i < n; i++)
-		v[m++] = (struct pol_cidr){ pol_cidr_key(0, 0, &moved[i]), 1 };
+		v[m++].c = (struct pol_cidr){ pol_cidr_key(0, 0, &moved[i]), 1 };
 	for (size_t i = 0; i < 2 * x->npods; i++) {
 		const struct k8s_pod *p = x->pods[i / 2];
 
 		a = xcni_prefix_host(i % 2 ? 0 : p->ip, i % 2 ? p->ip6 : NULL);
 		if (pol_pod_managed(p) && (i % 2 ? p->has_ip6 : !!p->ip))
-			v[m++] = (struct pol_cidr){ pol_cidr_key(0, 0, &a), 2 };
+			v[m++] = (struct seqcidr){ { pol_cidr_key(0, 0, &a), 2 }, i + 1 };
 	}
-	qsort(v, m, sizeof(*v), pol_cmp_cidr_key);
+	qsort(v, m, sizeof(*v), cmp_seqcidr);
 	for (size_t i = 0, j, nodes; i < m; i = j) {
 		bool mv = false;
 
-		for (j = i, nodes = 0; j < m && !pol_cmp_cidr_key(&v[i], &v[j]); j++)
-			nodes += !v[j].group, mv |= v[j].group == 1;
+		for (j = i, nodes = 0; j < m && !pol_cmp_cidr_key(&v[i].c, &v[j].c); j++)
+			nodes += !v[j].c.group, mv |= v[j].c.group == 1;
 		if (j - i > 1 || mv)
-			v[k++] = (struct pol_cidr){ v[i].key, mv || nodes > 1 ? 1 : 2 };
+			x->moved[k++] = (struct pol_cidr){ v[i].c.key, mv || nodes > 1 ? 1 : 2 };
+		for (size_t l = i; l < j; l++)
+			if (v[l].seq)
+				x->bykey[x->nbykey++] = (struct pol_cidr){ v[l].c.key,
+					(uint32_t)(v[l].seq - 1) << 1 | (j - i > 1 || mv ||
+					id_moved(x, x->pod_id[(v[l].seq - 1) / 2])) };
 	}
-	free(x->moved);
-	x->moved = v;
 	x->nmoved = k;
+	free(v);
 	return 0;
 }
 
@@ -1137,12 +1251,13 @@ int cnp_apply(const struct pol_ctx *x, const struct k8s_pod *pod, struct pol_ep 
 		if (!ret && (cc.nrules || (nisol && (naudit || cc.ns_audit)))) {
 			ret = build_atoms(&cc);
 			ep->atoms[dir] = ret ? 0 : atoms_digest(&cc.at);
-			/* Patched, or whole where the port intervals moved (a new port number). */
+			/* Patched where old was laid, its identities cut again where the port
+			 * intervals moved (a port number came or went), else whole. */
+			cc.recut = old && old->atoms[dir] && old->atoms[dir] != ep->atoms[dir];
 			if (!ret && old && x->npatched)
-				x->npatched[old->atoms[dir] == ep->atoms[dir]]++;
+				x->npatched[!!old->atoms[dir]]++, x->npatched[2] += cc.recut;
 			if (!ret)
-				ret = compile_dir(&cc, &o[dir], old && old->atoms[dir] == ep->atoms[dir] ?
-								    old : NULL);
+				ret = compile_dir(&cc, &o[dir], old && old->atoms[dir] ? old : NULL);
 			laid[dir] = !ret;
 		}
 		for (int pi = 0; pi < 3; pi++)
@@ -1244,8 +1359,8 @@ static struct cnp_memo_ent *memo_find(const struct cnp_memo *m, const struct k8s
  * the order holds). */
 static int ep_copy(struct pol_ep *dst, const struct pol_ep *src)
 {
-	struct pol_entry *e = calloc(src->nentries + 1, sizeof(*e));
-	struct pol_cidr *c = calloc(src->ncidrs + 1, sizeof(*c));
+	struct pol_entry *e = malloc((src->nentries + 1) * sizeof(*e));
+	struct pol_cidr *c = malloc((src->ncidrs + 1) * sizeof(*c));
 
 	if (!e || !c) {
 		free(e);

@@ -49,20 +49,13 @@ static void eps_drop_dead(struct pol_incr *pi)
 static int ep_merge(struct pol_ep *ep, const struct pol_ep *add)
 {
 	struct pol_entry *v = malloc((ep->nentries + add->nentries) * sizeof(*v));
-	size_t i = 0, j = 0, n = 0;
 
 	if (!v)
 		return -ENOMEM;
-	while (i < ep->nentries || j < add->nentries) {
-		bool mine = j == add->nentries ||
-			    (i < ep->nentries && memcmp(&ep->entries[i].key, &add->entries[j].key,
-							sizeof(ep->entries[i].key)) < 0);
-
-		v[n++] = mine ? ep->entries[i++] : add->entries[j++];
-	}
+	ep->nentries = pol_merge(v, ep->entries, ep->nentries, add->entries, add->nentries, sizeof(*v),
+				 pol_cmp_entry_key);
 	free(ep->entries);
 	ep->entries = v;
-	ep->nentries = n;
 	return 0;
 }
 
@@ -372,7 +365,11 @@ static int compile_dirty(struct pol_incr *pi, const struct pol_ctx *x, struct ep
 
 		if (!p || !p->local)
 			continue;
-		ret = pol_compile_ep(x, p->pod, p->id, eb, &v[n], old);
+		/* Closed still, nothing of its own changed (EP_PATCH): its last entry. */
+		if (old && p->contested && (old->state.isolated & XCNI_POLEP_CONTESTED))
+			v[n] = *old, v[n].pod = p->pod;
+		else
+			ret = pol_compile_ep(x, p->pod, p->id, eb, &v[n], old);
 		((struct ipod *)p)->cnps = x->ncnps ? pol_cnp_mask(x, p->pod,
 			&pol_nsl_find(x, p->pod->meta.ns)->labels) : 0;
 		((struct ipod *)p)->audited = p->cnps || (pi->audit_any && cnp_audited(x, p->pod));

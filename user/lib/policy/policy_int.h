@@ -117,6 +117,9 @@ struct pol_ctx {
 	/* The addresses a patch decides again (cnp_patch_init), as pol_cidr_key(0, 0, a), sorted. */
 	size_t nmoved;
 	struct pol_cidr *moved;
+	/* Every pod's address as such a key, sorted; group: (2 x its index + v6) << 1 | reached. */
+	size_t nbykey;
+	struct pol_cidr *bykey;
 	const struct hmap *idmoved; /* the identities too (pol_incr's; NULL: every one) */
 };
 
@@ -224,6 +227,10 @@ bool pol_pod_managed(const struct k8s_pod *p);
 void pol_set_err(struct k8s_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void pol_sort_unless_sorted(void *base, size_t n, size_t sz,
 			    int (*cmp)(const void *, const void *));
+/* a[na] and b[nb] (each sorted by cmp) as one sorted run in dst, a's first of equals: na + nb.
+ * dst may be a's array with a at dst + nb or later (a merge in place from the front). */
+size_t pol_merge(void *dst, const void *a, size_t na, const void *b, size_t nb, size_t sz,
+		 int (*cmp)(const void *, const void *));
 
 /* policy_ident.c: what every endpoint's compile reads, built first. */
 bool pol_pod_local(const struct pol_opts *o, const struct k8s_pod *p);

@@ -60,6 +60,19 @@ void pol_sort_unless_sorted(void *base, size_t n, size_t sz,
 	}
 }
 
+size_t pol_merge(void *dst, const void *a, size_t na, const void *b, size_t nb, size_t sz,
+		 int (*cmp)(const void *, const void *))
+{
+	for (size_t i = 0, j = 0; i < na || j < nb;) {
+		bool mine = j == nb || (i < na && cmp((const char *)a + i * sz, (const char *)b + j * sz) <= 0);
+
+		memmove((char *)dst + (i + j) * sz, mine ? (const char *)a + i * sz : (const char *)b + j * sz,
+			sz);
+		i += mine, j += !mine;
+	}
+	return na + nb;
+}
+
 int pol_cmp_str(const char *a, const char *b)
 {
 	return strcmp(a ? a : "", b ? b : "");
