@@ -423,8 +423,10 @@ if [ "$KP" = none ] && [ "$NODES" -ge 3 ]; then
 	nsenter --net=/run/netns/xcl-n1 "${XARGS[@]}" --node-port-mode dsr >>"$T/n1-xcnid.log" 2>&1 &
 	N1PID=$!
 	MINE+=("$N1PID")
-	for _ in $(seq 100); do grep -q 'xcnid: ready' "$T/n1-xcnid.log" 2>/dev/null && break; sleep 0.1; done
-	check "n1's xcnid restarted with --node-port-mode dsr" grep -q 'xcnid: ready' "$T/n1-xcnid.log"
+	# Ready, or gone: 6.1 under TCG was not ready in 10 s (this check failed, and every DSR one after).
+	wait_until 600 bash -c "grep -q 'xcnid: ready' '$T/n1-xcnid.log' || ! kill -0 $N1PID"
+	check "n1's xcnid restarted with --node-port-mode dsr" \
+		bash -c "grep -q 'xcnid: ready' '$T/n1-xcnid.log' || { tail -n 20 '$T/n1-xcnid.log'; exit 1; }"
 	check "xcnictl --node n1 config: NODE-PORT-MODE dsr, n2's snat" \
 		test "$("$XCNICTL" --node n1 config --json | jq -r .node_port_mode) $("$XCNICTL" --node n2 config --json | jq -r .node_port_mode)" = "dsr snat"
 	NP_F='udp port 6081 or tcp port 30080 or udp port 30081'

@@ -21,9 +21,9 @@
  * NodePorts and the outside's probes over IPv6). No link autoconfigures
  * one (no SLAAC, no router solicitation, no DAD): the switch carries the
  * nodes' traffic and nothing else, as in an IPv4 lab, but for the MLD reports
- * of the addresses as they are added. The router and the nodes have a static
- * link-local address each, which the kernel needs to solicit a neighbour for
- * a packet it forwards (underlay.h, LAB_UL_LL6); the outside has none.
+ * of the addresses as they are added. The router, the nodes and the outside
+ * have a static link-local address each, which the kernel needs to solicit a
+ * neighbour (underlay.h, LAB_UL_LL6 and LAB_OUT_LL6).
  *
  * Everything is made over netlink from this process: a socket opened inside a
  * netns stays bound to it, so this process only steps into a namespace for
@@ -226,9 +226,8 @@ int lab_underlay_create(struct lab *lab)
 	else if (err)
 		nl_fail("addressing " LAB_UL_BRIDGE " with " LAB_UL_GW, LAB_UL_NETNS, &nl, err);
 	if (!err && (lab->family & LAB_FAM_V6)) {
-		err = addr6_add(&nl, br.ifindex, LAB_UL_GW6, LAB_UL_PLEN6);
-		if (!err)
-			err = addr6_add(&nl, br.ifindex, LAB_UL_LL6, 64);
+		err = addr6_add(&nl, br.ifindex, LAB_UL_GW6, LAB_UL_PLEN6) ?:
+		      addr6_add(&nl, br.ifindex, LAB_UL_LL6, 64);
 		if (!err)
 			err = sysctl_in(LAB_UL_NETNS, IP6_FORWARD, "1\n");
 		if (err)
@@ -535,22 +534,22 @@ int lab_outside_create(struct lab *lab)
 		struct nl_route back6 = { .af = AF_INET6, .dst6 = ip6(LAB_UL_PREFIX6),
 					  .dst_len = LAB_UL_PLEN6, .gw6 = ip6(LAB_OUT_GW6),
 					  .oif = eth.ifindex };
+		static const struct { const char *a; uint8_t plen; bool spare; } a6[] = {
+			{ LAB_OUT_IP6, LAB_OUT_PLEN6, false }, { LAB_OUT_LL6, 64, false },
+			{ LAB_OUT_IP6_B, LAB_OUT_PLEN6, true }, { LAB_OUT_IP6_C, LAB_OUT_PLEN6, true } };
 
-		err = addr6_add(&ul, out.ifindex, LAB_OUT_GW6, LAB_OUT_PLEN6);
-		if (!err)
-			err = addr6_add(&ul, out.ifindex, LAB_UL_LL6, 64);
+		err = addr6_add(&ul, out.ifindex, LAB_OUT_GW6, LAB_OUT_PLEN6) ?:
+		      addr6_add(&ul, out.ifindex, LAB_UL_LL6, 64);
 		if (err) {
 			nl_fail("addressing " LAB_OUT_UL_DEV " with " LAB_OUT_GW6, LAB_UL_NETNS, &ul,
 				err);
 			goto out_on;
 		}
-		err = addr6_add(&on, eth.ifindex, LAB_OUT_IP6, LAB_OUT_PLEN6);
 		/* The outside's own flows keep LAB_OUT_IP6 as their source (the
-		 * suites name the client by it): the names' addresses are spare. */
-		if (!err)
-			err = addr6_put(&on, eth.ifindex, LAB_OUT_IP6_B, LAB_OUT_PLEN6, true);
-		if (!err)
-			err = addr6_put(&on, eth.ifindex, LAB_OUT_IP6_C, LAB_OUT_PLEN6, true);
+		 * suites name the client by it): the names' addresses are spare.
+		 * Its link-local address is its neighbour probes' source (underlay.h). */
+		for (size_t i = 0; !err && i < ARRAY_SIZE(a6); i++)
+			err = addr6_put(&on, eth.ifindex, a6[i].a, a6[i].plen, a6[i].spare);
 		if (!err)
 			err = nl_route_add(&on, &back6);
 		if (err)

@@ -66,12 +66,19 @@
 #define LAB_OUT_PLEN6 64
 /*
  * Static link-local addresses, the only ones on the underlay (nothing is
- * autoconfigured): the router's two links fe80::fe, node i's ul0 fe80::<i>.
- * A host forwarding a packet (a router; a node, its pods' replies) has no
- * address of the packet's to send a neighbour solicitation from, and the
- * kernel then sends it from the link's link-local address, or not at all.
+ * autoconfigured): the router's two links fe80::fe, node i's ul0 fe80::<i>,
+ * the outside's eth0 fe80::1. A host forwarding a packet (a router; a node,
+ * its pods' replies) has no address of the packet's to send a neighbour
+ * solicitation from, and the kernel then sends it from the link's link-local
+ * address, or not at all; so does every host probing a stale entry (no
+ * packet queued) and the router probing of a route lookup (rt6_probe). The
+ * outside had none: its gateway's entry, once stale, could not be probed and
+ * turned FAILED; a route lookup a minute later made it INCOMPLETE with no
+ * probe left, and the next SYN was dropped with it (a 1 s probe lost on 6.1
+ * under emulation, where the suites' steps are minutes apart).
  */
 #define LAB_UL_LL6 "fe80::fe"
+#define LAB_OUT_LL6 "fe80::1"
 #define LAB_UL_LL6_PREFIX "fe80::"
 /* What the pods get: the underlay's MTU less Geneve's 50 bytes (the plugin caps it too). */
 #define LAB_POD_MTU (LAB_UL_MTU - 50)
