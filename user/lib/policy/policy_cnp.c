@@ -1007,30 +1007,32 @@ static int cmp_seqcidr(const void *a, const void *b)
 }
 
 /* o's prefixes without a key twice, sorted: the first given (a node's, a pod's, a rule's
- * prefix). The pods' come sorted (o->c[p0, p1)): the others are sorted and merged with them,
- * in place from the front (the pods' run moved to the end: a write never passes it). */
+ * prefix). The pods' come sorted (o->c[p0, p1)): the others are sorted and merged with them. */
 static int cidrs_unique(struct out *o)
 {
 	struct seqcidr *s = malloc((o->nc - (o->p1 - o->p0) + 1) * sizeof(*s));
-	size_t n = 0, a = 0, b, u = 0;
+	struct pol_cidr *c = malloc((o->nc + 1) * sizeof(*c));
+	size_t n = 0, a = 0, b = o->p0, u = 0;
 
-	if (!s)
+	if (!s || !c) {
+		free(s);
+		free(c);
 		return -ENOMEM;
+	}
 	for (size_t i = 0; i < o->nc; i++)
 		if (i < o->p0 || i >= o->p1)
 			s[n++] = (struct seqcidr){ o->c[i], i };
 	qsort(s, n, sizeof(*s), cmp_seqcidr);
-	if (o->p1 > o->p0)
-		memmove(&o->c[n], &o->c[o->p0], (o->p1 - o->p0) * sizeof(*o->c));
-	for (b = n; a < n || b < o->nc;) {
-		bool pod = b < o->nc &&
-			   (a == n || cmp_seqcidr(&s[a], &(struct seqcidr){ o->c[b], b - n + o->p0 }) > 0);
+	while (a < n || b < o->p1) {
+		bool pod = b < o->p1 && (a == n || cmp_seqcidr(&s[a], &(struct seqcidr){ o->c[b], b }) > 0);
 		const struct pol_cidr *q = pod ? &o->c[b++] : &s[a++].c;
 
-		if (!u || pol_cmp_cidr_key(&o->c[u - 1], q))
-			o->c[u++] = *q;
+		if (!u || pol_cmp_cidr_key(&c[u - 1], q))
+			c[u++] = *q;
 	}
+	free(o->c);
 	free(s);
+	o->c = c;
 	o->nc = u;
 	return 0;
 }
@@ -1040,27 +1042,30 @@ static int cidrs_unique(struct out *o)
 static int splice(struct pol_ep *ep, uint8_t dir, struct out *o)
 {
 	struct pol_entry *e = malloc((ep->nentries + o->n + 1) * sizeof(*e));
+	struct pol_entry *t = malloc((o->n + 1) * sizeof(*t));
 	struct pol_cidr *c = malloc((ep->ncidrs + o->nc + 1) * sizeof(*c));
-	size_t n = 0, nc = 0, m = o->n - o->e0;
+	size_t n = 0, nc = 0;
 
-	if (!e || !c || cidrs_unique(o)) {
+	if (!e || !t || !c || cidrs_unique(o)) {
 		free(e);
+		free(t);
 		free(c);
 		return -ENOMEM;
 	}
-	if (m)
-		qsort(&o->e[o->e0], m, sizeof(*e), pol_cmp_entry_key);
-	/* ep's others after o's room, merged in place from the front (a write never passes the
-	 * run it reads): with o's kept ending where o's room does, then with o's others. */
+	if (o->n > o->e0)
+		qsort(&o->e[o->e0], o->n - o->e0, sizeof(*e), pol_cmp_entry_key);
+	pol_merge(t, o->e, o->e0, o->n ? &o->e[o->e0] : NULL, o->n - o->e0, sizeof(*t),
+		  pol_cmp_entry_key);
+	/* ep's others after o's: merged in place from the front. */
 	for (size_t i = 0; i < ep->nentries; i++)
 		if (ep->entries[i].key.dir != dir)
 			e[o->n + n++] = ep->entries[i];
-	n = pol_merge(&e[m], &e[o->n], n, o->e, o->e0, sizeof(*e), pol_cmp_entry_key);
-	n = pol_merge(e, &e[m], n, m ? &o->e[o->e0] : NULL, m, sizeof(*e), pol_cmp_entry_key);
+	n = pol_merge(e, &e[o->n], n, t, o->n, sizeof(*e), pol_cmp_entry_key);
 	for (size_t i = 0; i < ep->ncidrs; i++)
 		if (ep->cidrs[i].key.dir != dir)
 			c[o->nc + nc++] = ep->cidrs[i];
 	nc = pol_merge(c, &c[o->nc], nc, o->c, o->nc, sizeof(*c), pol_cmp_cidr_key);
+	free(t);
 	pol_ep_set(ep, e, n, c, nc);
 	return 0;
 }
