@@ -142,10 +142,13 @@ static __u32 ip4(const char *s)
 
 static struct pol_entry entry(const char *ep, __u32 peer, __u16 port, __u32 policy)
 {
-	struct pol_entry e = { .key = { .prefixlen = XCNI_POLICY_PREFIX_FULL, .ep = ip4(ep),
-					.peer = peer, .dir = XCNI_DIR_TO_POD,
-					.proto = IPPROTO_TCP, .port = htons(port) },
-			       .val = { .policy_id = policy } };
+	struct pol_entry e;
+
+	memset(&e, 0, sizeof(e));
+	e.key = (struct xcni_policy_key){ .prefixlen = XCNI_POLICY_PREFIX_FULL, .ep = ip4(ep),
+					  .peer = peer, .dir = XCNI_DIR_TO_POD,
+					  .proto = IPPROTO_TCP, .port = htons(port) };
+	e.val = (struct xcni_policy_val){ .policy_id = policy };
 	return e;
 }
 
