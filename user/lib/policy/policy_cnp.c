@@ -1042,30 +1042,27 @@ static int cidrs_unique(struct out *o)
 static int splice(struct pol_ep *ep, uint8_t dir, struct out *o)
 {
 	struct pol_entry *e = malloc((ep->nentries + o->n + 1) * sizeof(*e));
-	struct pol_entry *t = malloc((o->n + 1) * sizeof(*t));
 	struct pol_cidr *c = malloc((ep->ncidrs + o->nc + 1) * sizeof(*c));
-	size_t n = 0, nc = 0;
+	size_t n = 0, nc = 0, m = o->n - o->e0;
 
-	if (!e || !t || !c || cidrs_unique(o)) {
+	if (!e || !c || cidrs_unique(o)) {
 		free(e);
-		free(t);
 		free(c);
 		return -ENOMEM;
 	}
-	if (o->n > o->e0)
-		qsort(&o->e[o->e0], o->n - o->e0, sizeof(*e), pol_cmp_entry_key);
-	pol_merge(t, o->e, o->e0, o->n ? &o->e[o->e0] : NULL, o->n - o->e0, sizeof(*t),
-		  pol_cmp_entry_key);
-	/* ep's others after o's: merged in place from the front. */
+	if (m)
+		qsort(&o->e[o->e0], m, sizeof(*e), pol_cmp_entry_key);
+	/* ep's others after o's room, merged in place from the front (a write never passes the
+	 * run it reads): with o's kept ending where o's room does, then with o's others. */
 	for (size_t i = 0; i < ep->nentries; i++)
 		if (ep->entries[i].key.dir != dir)
 			e[o->n + n++] = ep->entries[i];
-	n = pol_merge(e, &e[o->n], n, t, o->n, sizeof(*e), pol_cmp_entry_key);
+	n = pol_merge(&e[m], &e[o->n], n, o->e, o->e0, sizeof(*e), pol_cmp_entry_key);
+	n = pol_merge(e, &e[m], n, m ? &o->e[o->e0] : NULL, m, sizeof(*e), pol_cmp_entry_key);
 	for (size_t i = 0; i < ep->ncidrs; i++)
 		if (ep->cidrs[i].key.dir != dir)
 			c[o->nc + nc++] = ep->cidrs[i];
 	nc = pol_merge(c, &c[o->nc], nc, o->c, o->nc, sizeof(*c), pol_cmp_cidr_key);
-	free(t);
 	pol_ep_set(ep, e, n, c, nc);
 	return 0;
 }
