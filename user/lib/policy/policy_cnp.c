@@ -1007,32 +1007,30 @@ static int cmp_seqcidr(const void *a, const void *b)
 }
 
 /* o's prefixes without a key twice, sorted: the first given (a node's, a pod's, a rule's
- * prefix). The pods' come sorted (o->c[p0, p1)): the others are sorted and merged with them. */
+ * prefix). The pods' come sorted (o->c[p0, p1)): the others are sorted and merged with them,
+ * in place from the front (the pods' run moved to the end: a write never passes it). */
 static int cidrs_unique(struct out *o)
 {
 	struct seqcidr *s = malloc((o->nc - (o->p1 - o->p0) + 1) * sizeof(*s));
-	struct pol_cidr *c = malloc((o->nc + 1) * sizeof(*c));
-	size_t n = 0, a = 0, b = o->p0, u = 0;
+	size_t n = 0, a = 0, b, u = 0;
 
-	if (!s || !c) {
-		free(s);
-		free(c);
+	if (!s)
 		return -ENOMEM;
-	}
 	for (size_t i = 0; i < o->nc; i++)
 		if (i < o->p0 || i >= o->p1)
 			s[n++] = (struct seqcidr){ o->c[i], i };
 	qsort(s, n, sizeof(*s), cmp_seqcidr);
-	while (a < n || b < o->p1) {
-		bool pod = b < o->p1 && (a == n || cmp_seqcidr(&s[a], &(struct seqcidr){ o->c[b], b }) > 0);
+	if (o->p1 > o->p0)
+		memmove(&o->c[n], &o->c[o->p0], (o->p1 - o->p0) * sizeof(*o->c));
+	for (b = n; a < n || b < o->nc;) {
+		bool pod = b < o->nc &&
+			   (a == n || cmp_seqcidr(&s[a], &(struct seqcidr){ o->c[b], b - n + o->p0 }) > 0);
 		const struct pol_cidr *q = pod ? &o->c[b++] : &s[a++].c;
 
-		if (!u || pol_cmp_cidr_key(&c[u - 1], q))
-			c[u++] = *q;
+		if (!u || pol_cmp_cidr_key(&o->c[u - 1], q))
+			o->c[u++] = *q;
 	}
-	free(o->c);
 	free(s);
-	o->c = c;
 	o->nc = u;
 	return 0;
 }
