@@ -59,6 +59,9 @@ static void delta_zero(struct pol_delta *d)
 /* Everything but the options and the delta's arrays. */
 static void incr_clear(struct pol_incr *pi)
 {
+	struct hmap *maps[] = { &pi->pods, &pi->nodes, &pi->ipx, &pi->v6, &pi->ents,
+				&pi->canon, &pi->nsl, &pi->touched, &pi->dirty, &pi->idmoved };
+
 	hmap_each(&pi->pods, s)
 	{
 		struct ipod *p = s->v;
@@ -86,16 +89,8 @@ static void incr_clear(struct pol_incr *pi)
 		free((char *)l->name);
 		free(l);
 	}
-	hmap_free(&pi->pods);
-	hmap_free(&pi->nodes);
-	hmap_free(&pi->ipx);
-	hmap_free(&pi->v6);
-	hmap_free(&pi->ents);
-	hmap_free(&pi->canon);
-	hmap_free(&pi->nsl);
-	hmap_free(&pi->touched);
-	hmap_free(&pi->dirty);
-	hmap_free(&pi->idmoved);
+	for (size_t i = 0; i < ARRAY_SIZE(maps); i++)
+		hmap_free(maps[i]);
 	free(pi->nodeaddr);
 	pi->nodeaddr = NULL;
 	pi->nnodeaddr = 0;
