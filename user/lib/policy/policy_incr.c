@@ -38,14 +38,11 @@ struct pol_incr *pol_incr_new(void)
 
 static void delta_free(struct pol_delta *d)
 {
-	free(d->ipc_put);
-	free(d->ipc_del);
-	free(d->id_put);
-	free(d->id_del);
-	free(d->pol_put);
-	free(d->pol_del);
-	free(d->pn_put);
-	free(d->pn_del);
+	void *v[] = { d->ipc_put, d->ipc_del, d->id_put, d->id_del,
+		      d->pol_put, d->pol_del, d->pn_put, d->pn_del };
+
+	for (size_t i = 0; i < ARRAY_SIZE(v); i++)
+		free(v[i]);
 }
 
 /* No change and no count in d, its arrays kept (and why: said first). */
