@@ -563,12 +563,11 @@ struct memo_ent {
 };
 
 struct memo {
-	struct xcni_prefix *np; /* NetworkPolicy's prefixes of dir, copied out of their keys */
 	size_t cap;
 	struct memo_ent *v;
 	bool by_ports; /* egress named ports: pods' ports are part of the key */
 	size_t npfx;
-	const struct xcni_prefix **pfx;
+	struct xcni_prefix *pfx; /* the rules' prefixes, then NetworkPolicy's of dir */
 };
 
 static bool same_ports(const struct k8s_pod *a, const struct k8s_pod *b)
@@ -587,7 +586,8 @@ static int region_of(const struct memo *m, const struct xcni_prefix *a)
 	int best = -1;
 
 	for (size_t i = 0; i < m->npfx; i++)
-		if (xcni_prefix_inside(a, m->pfx[i]) && (best < 0 || m->pfx[i]->len > m->pfx[best]->len))
+		if (xcni_prefix_inside(a, &m->pfx[i]) &&
+		    (best < 0 || m->pfx[i].len > m->pfx[best].len))
 			best = (int)i;
 	return best;
 }
@@ -651,9 +651,7 @@ static int memo_init_dir(struct memo *m, const struct cnpctx *cc)
 			n += rule_of(cc, i)->peers[j].nnets;
 	for (m->cap = 64; m->cap < 4 * cc->x->npods; m->cap *= 2)
 		;
-	m->pfx = calloc(n + 1, sizeof(*m->pfx));
-	m->np = calloc(cc->ep->ncidrs + 1, sizeof(*m->np));
-	if (!m->pfx || !m->np)
+	if (!(m->pfx = calloc(n + 1, sizeof(*m->pfx))))
 		return -ENOMEM;
 	for (size_t i = 0; i < cc->nrules; i++) {
 		const struct k8s_cnp_rule *r = rule_of(cc, i);
@@ -662,14 +660,11 @@ static int memo_init_dir(struct memo *m, const struct cnpctx *cc)
 			m->by_ports |= r->protos[j].port_name && cc->dir == XCNI_DIR_FROM_POD;
 		for (size_t j = 0; j < r->npeers; j++)
 			for (size_t k = 0; k < r->peers[j].nnets; k++)
-				m->pfx[m->npfx++] = &r->peers[j].nets[k];
+				m->pfx[m->npfx++] = r->peers[j].nets[k];
 	}
-	for (size_t i = 0; i < cc->ep->ncidrs; i++) {
-		if (cc->ep->cidrs[i].key.dir != cc->dir)
-			continue;
-		m->np[i] = pol_key_cidr(&cc->ep->cidrs[i].key);
-		m->pfx[m->npfx++] = &m->np[i];
-	}
+	for (size_t i = 0; i < cc->ep->ncidrs; i++)
+		if (cc->ep->cidrs[i].key.dir == cc->dir)
+			m->pfx[m->npfx++] = pol_key_cidr(&cc->ep->cidrs[i].key);
 	return 0;
 }
 
@@ -903,7 +898,7 @@ static int dir_prefixes(struct cnpctx *cc, struct out *o, struct vd *buf, const 
 	int ret = 0;
 
 	for (size_t i = 0; !ret && i < m->npfx; i++) {
-		struct peer pr = { .addr = *m->pfx[i], .id = XCNI_ID_WORLD, .fqdn = fqdn };
+		struct peer pr = { .addr = m->pfx[i], .id = XCNI_ID_WORLD, .fqdn = fqdn };
 
 		ret = peer_out(o, cc, &pr, buf);
 	}
@@ -989,7 +984,6 @@ static int compile_dir(struct cnpctx *cc, struct out *o, const struct pol_ep *ol
 	free(split.v);
 	free(m.v);
 	free(m.pfx);
-	free(m.np);
 	return ret;
 }
 
