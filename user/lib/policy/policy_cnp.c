@@ -1345,22 +1345,19 @@ static struct cnp_memo_ent *memo_find(const struct cnp_memo *m, const struct k8s
 }
 
 /* dst's entries, prefixes and isolation src's, under dst's address (ep is one key field:
- * the order holds). */
+ * the order holds); out of memory, dst has none. */
 static int ep_copy(struct pol_ep *dst, const struct pol_ep *src)
 {
-	struct pol_entry *e = malloc((src->nentries + 1) * sizeof(*e));
-	struct pol_cidr *c = malloc((src->ncidrs + 1) * sizeof(*c));
-
-	if (!e || !c) {
-		free(e);
-		free(c);
+	pol_ep_set(dst, malloc((src->nentries + 1) * sizeof(*src->entries)), src->nentries,
+		   malloc((src->ncidrs + 1) * sizeof(*src->cidrs)), src->ncidrs);
+	if (!dst->entries || !dst->cidrs) {
+		pol_ep_set(dst, NULL, 0, NULL, 0); /* none, not half */
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < src->nentries; i++)
-		e[i] = src->entries[i], e[i].key.ep = dst->ip;
+		dst->entries[i] = src->entries[i], dst->entries[i].key.ep = dst->ip;
 	for (size_t i = 0; i < src->ncidrs; i++)
-		c[i] = src->cidrs[i], c[i].key.ep = dst->ip;
-	pol_ep_set(dst, e, src->nentries, c, src->ncidrs);
+		dst->cidrs[i] = src->cidrs[i], dst->cidrs[i].key.ep = dst->ip;
 	dst->state.isolated = src->state.isolated;
 	memcpy(dst->atoms, src->atoms, sizeof(dst->atoms));
 	return 0;
