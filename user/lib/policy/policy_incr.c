@@ -472,8 +472,8 @@ static int nsl_set(struct pol_incr *pi, const struct cluster *c, const char *nam
 
 /*
  * Everything from nothing: the first compile, --resync, a fallback. Every
- * object is a change of the empty state (incr_apply, as svc_build is
- * svc_incr from nothing; who owns an address two pods claim is settled as in
+ * object is a change of the empty state (incr_apply, as the whole Service
+ * list is svc_incr from nothing; who owns an address two pods claim is settled as in
  * any update, claims_settle), once the Namespaces' labels are read (before
  * any label set is numbered). Numbers start from the allocation pi->prev
  * (pol_incr_idents_born).
