@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * What a new connection's record costs xcnid's window when it is full
- * (issue 38): libxcni's flows_get + flows_ct_update, as the conntrack walk
+ * (issue 38): libxcni's flows_get_owned + flows_ct_update, as the conntrack walk
  * calls them for an entry it has not seen, N times with N different TCP
  * tuples into a window of W records, so that every call makes a record and
  * evicts the one changed longest ago. Timed by the thread's CPU clock; no
@@ -11,8 +11,8 @@
  *   ./flows_rec [-n RECORDS] [-w WINDOW] [-r REPEATS] [-o OWNERS]
  *
  * -o: the records charged to OWNERS namespaces in turn, as the agent
- * charges them (flows_get_owned; docs/decisions/flows-window-shares.md);
- * without it flows_get, as before the window had shares.
+ * charges them (docs/decisions/flows-window-shares.md); without it no owner
+ * (NULL), as before the window had shares.
  */
 #include <getopt.h>
 #include <netinet/in.h>
@@ -84,8 +84,8 @@ int main(int argc, char **argv)
 					      .dport = (uint16_t)(7107 + (i / 64000) % 4) };
 			uint64_t p[2] = { 5, 5 }, b[2] = { 300, 400 };
 			bool created;
-			struct flow_rec *rec = ns ? flows_get_owned(f, &k, ns[i % owners], &created) :
-						    flows_get(f, &k, &created);
+			struct flow_rec *rec = flows_get_owned(f, &k, ns ? ns[i % owners] : NULL,
+							       &created);
 
 			if (!rec) {
 				fprintf(stderr, "flows_rec: out of memory\n");

@@ -58,6 +58,7 @@
 #include "lib/cluster/store.h"
 #include "lib/services/svc.h"
 #include "lib/services/svcsync.h"
+#include "../tests/unit/svc_fx.h"
 
 static double now_ms(void)
 {

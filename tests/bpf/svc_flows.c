@@ -32,6 +32,7 @@
 #include "lib/services/svc.h"
 #include "lib/services/svcsync.h"
 #include "../unit/k8s_fx.h"
+#include "../unit/svc_fx.h"
 
 /* The table's rows name what they need; the rest is zero. */
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"

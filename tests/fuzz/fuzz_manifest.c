@@ -13,6 +13,7 @@
 #include "lib/policy/policy.h"
 #include "lib/cluster/store.h"
 #include "lib/services/svc.h"
+#include "../unit/svc_fx.h"
 
 FUZZ_LOG_ALL()
 

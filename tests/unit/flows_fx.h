@@ -44,7 +44,7 @@ static struct flow_rec *ct(struct flows *f, struct flow_key k, uint64_t created,
 {
 	uint64_t p[2] = { po, pr }, b[2] = { bo, br };
 	bool created_rec;
-	struct flow_rec *r = flows_get(f, &k, &created_rec);
+	struct flow_rec *r = flows_get_owned(f, &k, NULL, &created_rec);
 
 	assert_non_null(r);
 	flows_ct_update(f, r, created, last, p, b, state, false, false);

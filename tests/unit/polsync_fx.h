@@ -40,6 +40,31 @@
 
 static char pin_dir[64];
 
+/* Failure injection by the writer's steps (xcni_inject_hook): armed, the nth
+ * step matching step ("*": every step) fails with -err, once; inject_passed:
+ * the steps passed since the last arm. */
+static const char *armed_step;
+static unsigned armed_nth, inject_passed;
+static int armed_err;
+
+static int inject_armed(const char *step)
+{
+	inject_passed++;
+	if (armed_step && armed_nth && (!strcmp(armed_step, "*") || !strcmp(armed_step, step)) &&
+	    !--armed_nth)
+		return -armed_err;
+	return 0;
+}
+
+static void inject_arm(const char *step, unsigned nth, int err)
+{
+	armed_step = step;
+	armed_nth = nth;
+	armed_err = err;
+	inject_passed = 0;
+	xcni_inject_hook = inject_armed;
+}
+
 struct mapdef {
 	const char *name;
 	enum bpf_map_type type;
@@ -142,10 +167,13 @@ static __u32 ip4(const char *s)
 
 static struct pol_entry entry(const char *ep, __u32 peer, __u16 port, __u32 policy)
 {
-	struct pol_entry e = { .key = { .prefixlen = XCNI_POLICY_PREFIX_FULL, .ep = ip4(ep),
-					.peer = peer, .dir = XCNI_DIR_TO_POD,
-					.proto = IPPROTO_TCP, .port = htons(port) },
-			       .val = { .policy_id = policy } };
+	struct pol_entry e;
+
+	memset(&e, 0, sizeof(e));
+	e.key = (struct xcni_policy_key){ .prefixlen = XCNI_POLICY_PREFIX_FULL, .ep = ip4(ep),
+					  .peer = peer, .dir = XCNI_DIR_TO_POD,
+					  .proto = IPPROTO_TCP, .port = htons(port) };
+	e.val = (struct xcni_policy_val){ .policy_id = policy };
 	return e;
 }
 

@@ -29,7 +29,7 @@ static int walk_teardown(void **state)
 	char *dirs[] = { dir_w, dir_c, dir_bf };
 
 	(void)state;
-	xcni_inject_arm(NULL, 0, 0);
+	inject_arm(NULL, 0, 0);
 	for (size_t i = 0; i < 3; i++)
 		if (dirs[i][0])
 			maps_remove(dirs[i]);
@@ -422,9 +422,9 @@ static unsigned walk_ops_run(const struct walk_ops *o, void *ctx, const char *la
 	o->done(ctx);
 	dir_fresh(dir_c, "c");
 	o->before(ctx, dir_c);
-	xcni_inject_arm(NULL, 0, 0);
+	inject_arm(NULL, 0, 0);
 	assert_int_equal(o->sync(ctx, false), 0);
-	n = xcni_inject_passed();
+	n = inject_passed;
 	o->done(ctx);
 	vb = view_open(dir_bf);
 	vc = view_open(dir_c);
@@ -435,10 +435,10 @@ static unsigned walk_ops_run(const struct walk_ops *o, void *ctx, const char *la
 
 			dir_fresh(dir_w, "w");
 			o->before(ctx, dir_w);
-			xcni_inject_arm("*", k, errs[e]);
+			inject_arm("*", k, errs[e]);
 			err = o->sync(ctx, false);
-			assert_true(xcni_inject_passed() >= k);
-			xcni_inject_arm(NULL, 0, 0);
+			assert_true(inject_passed >= k);
+			inject_arm(NULL, 0, 0);
 			snprintf(what, sizeof(what), "%s, write %u of %u failing with %s", label, k, n,
 				 strerror(errs[e]));
 			*failed += err != 0;

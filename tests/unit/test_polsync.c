@@ -969,9 +969,9 @@ static void test_name_maps_never_refuse(void **state)
 	}
 	/* A write of the names failing (ENOMEM, a map not preallocated): policy still applied. */
 	f.eb[0] = entry("10.0.0.2", 301, 54, 8);
-	xcni_inject_arm("names-sync", 1, ENOMEM);
+	inject_arm("names-sync", 1, ENOMEM);
 	assert_int_equal(polsync_apply(ps, &f.r, NULL, &st, msg, sizeof(msg)), 0);
-	xcni_inject_arm(NULL, 0, 0);
+	inject_arm(NULL, 0, 0);
 	assert_true(st.names_missing >= GREEDY);
 	assert_int_equal(polsync_cleanup(ps, &st), 0);
 	assert_true(allowed("10.0.0.2", 301, 54));

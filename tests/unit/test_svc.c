@@ -12,6 +12,7 @@
 #include <cmocka.h>
 #include "lib/services/svc.h"
 #include "k8s_fx.h"
+#include "svc_fx.h"
 
 static struct store *st;
 static struct svc_list l;

@@ -39,7 +39,7 @@ struct opts {
 	__u32 events_rate; /* events per CPU per second; 0: no limit */
 	struct masq *mq; /* mq->on: masquerade pods' traffic leaving the cluster */
 	int kpr; /* --kube-proxy-replacement: Services translated in BPF, their maps written here */
-	unsigned int lb_flags; /* svc_build's: SVC_BUILD_MAGLEV with --lb-algorithm maglev */
+	unsigned int lb_flags; /* svc_incr_update's: SVC_BUILD_MAGLEV with --lb-algorithm maglev */
 	const char *cgroup_root; /* --cgroup-root: socket-level load balancing on it */
 	uint16_t np_min, np_max; /* --node-port-range; np_max 0: the API server's default */
 	int np_dsr; /* --node-port-mode dsr: remote backends answer external clients directly */

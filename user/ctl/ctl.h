@@ -133,12 +133,6 @@ extern const struct cmd *const ctl_tables[];
 
 /* The options of the table commands (xcnictl.c's, ended by an empty one). */
 extern const struct pt_opt ctl_opts[];
-/*
- * The flags of cmd (sub: the lab's command, or NULL) into buf, the global
- * ones first: space-separated, "=" after those that take a value
- * ("--pin-dir= ... --ip= --pod="). 0 or -ENOSPC.
- */
-int ctl_cmd_flags(const struct cmd *cmd, const char *sub, char *buf, size_t n);
 
 /* ---- maps (common.c) ---------------------------------------------------- */
 

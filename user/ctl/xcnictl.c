@@ -386,7 +386,12 @@ static bool has_flag(const char *buf, const char *name)
 	return false;
 }
 
-int ctl_cmd_flags(const struct cmd *cmd, const char *sub, char *buf, size_t n)
+/*
+ * The flags of cmd (sub: the lab's command, or NULL) into buf, the global
+ * ones first: space-separated, "=" after those that take a value
+ * ("--pin-dir= ... --ip= --pod="). 0 or -ENOSPC.
+ */
+static int ctl_cmd_flags(const struct cmd *cmd, const char *sub, char *buf, size_t n)
 {
 	const struct own *own = own_of(cmd);
 	bool lab = own && own->fn == lab_main;

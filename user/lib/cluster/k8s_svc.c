@@ -35,7 +35,7 @@ static int parse_svc_port(struct kj_ctx *c, json_t *j, size_t nports, json_t *na
 		return kj_fail_in(c, "port", "required");
 	p->port = v;
 	/* Any port here: whether it is in the node's NodePort range is the
-	 * agent's to say (svc_build), refusing that frontend alone. */
+	 * agent's to say (svc_incr), refusing that frontend alone. */
 	err = kj_get_int(c, j, "nodePort", 0, 65535, &v, &present);
 	if (err)
 		return err;

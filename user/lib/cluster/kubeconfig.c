@@ -22,6 +22,7 @@
 #include "lib/cluster/k8sapi.h"
 #include "lib/system/log.h"
 #include "lib/system/readall.h"
+#include "lib/system/util.h"
 
 #define SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
 #define MAX_CONF_FILE (1u << 20)
@@ -102,16 +103,11 @@ out:
 
 void k8s_api_conf_free(struct k8s_api_conf *c)
 {
-	free(c->server);
-	free(c->source);
-	free(c->ca_file);
-	free(c->ca_data);
-	free(c->token);
-	free(c->token_file);
-	free(c->cert_file);
-	free(c->key_file);
-	free(c->cert_data);
-	free(c->key_data);
+	char *v[] = { c->server, c->source, c->ca_file, c->ca_data, c->token,
+		      c->token_file, c->cert_file, c->key_file, c->cert_data, c->key_data };
+
+	for (size_t i = 0; i < ARRAY_SIZE(v); i++)
+		free(v[i]);
 	memset(c, 0, sizeof(*c));
 }
 

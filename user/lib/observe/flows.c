@@ -347,11 +347,6 @@ const struct flows_stats *flows_stats(const struct flows *f)
 	return &f->st;
 }
 
-uint64_t flows_seq(const struct flows *f)
-{
-	return f->seq;
-}
-
 void flows_on_evict(struct flows *f, void (*fn)(void *arg, const struct flow_rec *r), void *arg)
 {
 	f->on_evict = fn;
@@ -584,12 +579,6 @@ static int rec_charge(struct flows *f, struct flow_rec *r, const char *ns)
 	return 0;
 }
 
-int flows_set_owner(struct flows *f, struct flow_rec *r, const char *ns)
-{
-	r->owner_fixed = 1;
-	return rec_charge(f, r, ns ? ns : "");
-}
-
 void flows_owners_each(const struct flows *f,
 		       void (*fn)(void *arg, const char *ns, size_t records, uint64_t evicted),
 		       void *arg)
@@ -654,7 +643,7 @@ struct flow_rec *flows_get_owned(struct flows *f, const struct flow_key *key, co
 	/* Kept in the record (32 bits) for its removal. */
 	uint32_t h = (uint32_t)hmem(key, sizeof(*key));
 	struct flow_rec *r = hmap_get(&f->recs, h, (uintptr_t)key);
-	/* flows_get's: "" until flows_set_ends names the ends. */
+	/* No owner given: "" until flows_set_ends names the ends. */
 	struct flow_owner *o;
 
 	*created = false;
@@ -705,11 +694,6 @@ struct flow_rec *flows_get_owned(struct flows *f, const struct flow_key *key, co
 	r->updated_ns = f->now_ns;
 	*created = true;
 	return r;
-}
-
-struct flow_rec *flows_get(struct flows *f, const struct flow_key *key, bool *created)
-{
-	return flows_get_owned(f, key, NULL, created);
 }
 
 struct flow_rec *flows_head(struct flows *f)
@@ -863,11 +847,6 @@ size_t flows_ct_sweep(struct flows *f, bool all_read, uint64_t now_ns)
 		ended++;
 	}
 	return ended;
-}
-
-size_t flows_ct_count(const struct flows *f)
-{
-	return f->nct;
 }
 
 static void seen(struct flow_rec *r, uint64_t ts_ns)

@@ -199,7 +199,7 @@ struct flow_rec {
 	struct flow_rec *prev, *next;
 	/* The owner its room is charged to, and its place among that owner's
 	 * records (the same order); owner_fixed: given at creation
-	 * (flows_get_owned, flows_set_owner), not taken from the ends. */
+	 * (flows_get_owned), not taken from the ends. */
 	struct flow_owner *owner;
 	struct flow_rec *oprev, *onext;
 	uint8_t owner_fixed;
@@ -235,8 +235,6 @@ struct flow_owner;
 const char *flows_owner_of(const struct flow_peer *src, const struct flow_peer *dst);
 /* The owner r is charged to ("" none). */
 const char *flows_rec_owner(const struct flow_rec *r);
-/* r's room charged to ns from now on (fixed: the ends no longer say). 0 or -ENOMEM. */
-int flows_set_owner(struct flows *f, struct flow_rec *r, const char *ns);
 /* Each owner with records or evictions: its records now, its records ever evicted. */
 void flows_owners_each(const struct flows *f,
 		       void (*fn)(void *arg, const char *ns, size_t records, uint64_t evicted),
@@ -292,19 +290,17 @@ void flows_free(struct flows *f);
 size_t flows_count(const struct flows *f);
 size_t flows_window(const struct flows *f);
 const struct flows_stats *flows_stats(const struct flows *f);
-uint64_t flows_seq(const struct flows *f);
 
 /*
- * The record of key, or NULL. flows_get makes one when there is none
+ * The record of key, or NULL. flows_get_owned makes one when there is none
  * (*created true; the caller fills its peers), pushing a record out when the
  * window is full (the largest owner's least recently changed): on_evict (if
- * set) sees it first, as the flow log must. flows_get's new record is
- * charged to the owner its ends say once flows_set_ends names them ("" until
- * then); flows_get_owned's to owner (NULL: as flows_get), which also
- * decides a tie for the most records. NULL only when out of memory.
+ * set) sees it first, as the flow log must. The new record is charged to
+ * owner, which also decides a tie for the most records; owner NULL: to the
+ * owner its ends say once flows_set_ends names them ("" until then). NULL
+ * only when out of memory.
  */
 struct flow_rec *flows_find(struct flows *f, const struct flow_key *key);
-struct flow_rec *flows_get(struct flows *f, const struct flow_key *key, bool *created);
 struct flow_rec *flows_get_owned(struct flows *f, const struct flow_key *key, const char *owner,
 				 bool *created);
 void flows_on_evict(struct flows *f, void (*fn)(void *arg, const struct flow_rec *r),
@@ -363,8 +359,6 @@ bool flows_ct_update(struct flows *f, struct flow_rec *r, uint64_t created_ns,
  * evicted. Costs the records in_ct, not the window. Returns how many ended.
  */
 size_t flows_ct_sweep(struct flows *f, bool all_read, uint64_t now_ns);
-/* How many records are in_ct. */
-size_t flows_ct_count(const struct flows *f);
 /*
  * Reading the conntrack maps costs the entries read (the kernel copies every
  * one, live or expired, whatever the walk then skips; an LRU map keeps the

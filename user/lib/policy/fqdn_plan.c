@@ -18,16 +18,6 @@
 #include "lib/system/clock.h"
 #include "lib/system/util.h"
 
-static const struct k8s_labels *ns_labels(const struct cluster *c, const char *ns)
-{
-	static const struct k8s_labels none;
-
-	for (size_t i = 0; i < c->n[K8S_NAMESPACE]; i++)
-		if (!strcmp(c->objs[K8S_NAMESPACE][i]->meta.name, ns))
-			return &c->objs[K8S_NAMESPACE][i]->meta.labels;
-	return &none;
-}
-
 static bool pod_live(const struct k8s_pod *p)
 {
 	return !p->host_network && (p->ip || p->has_ip6) && p->phase != K8S_POD_SUCCEEDED &&
@@ -214,7 +204,7 @@ int fqdn_plan_build(const struct cluster *c, const struct pol_result *pr, const 
 		if (!pod->node_name || !node_name || strcmp(pod->node_name, node_name) ||
 		    !pod_live(pod))
 			continue;
-		nsl = ns_labels(c, pod->meta.ns);
+		nsl = pol_ns_labels(c, pod->meta.ns);
 		for (size_t r = 0; r < out->nrules; r++) {
 			const struct k8s_cnp *p = out->rules[r].cnp;
 			const struct k8s_cnp_rule *rule = &p->egress[out->rules[r].rule];

@@ -17,8 +17,6 @@
 #include "lib/system/editdist.h"
 #include "lib/system/util.h"
 
-static const struct k8s_labels no_labels;
-
 void pol_nm_list_free(struct pol_nm_list *l)
 {
 	for (size_t i = 0; i < l->n; i++)
@@ -52,24 +50,6 @@ size_t pol_nm_near(const char *a, const char *b)
 
 /* ---- the view ------------------------------------------------------------------ */
 
-static const struct k8s_labels *ns_labels(const struct cluster *c, const char *ns)
-{
-	size_t lo = 0, hi = c->n[K8S_NAMESPACE];
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int d = strcmp(c->objs[K8S_NAMESPACE][mid]->meta.name, ns);
-
-		if (!d)
-			return &c->objs[K8S_NAMESPACE][mid]->meta.labels;
-		if (d < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return &no_labels;
-}
-
 /* A pod the compiler gives an identity: an address of its own, not finished. */
 static bool pod_counts(const struct k8s_pod *p)
 {
@@ -93,7 +73,7 @@ static bool sel_takes(const struct peer_sel *p, const char *ns, const struct k8s
 
 static bool sel_takes_pod(const struct cluster *c, const struct peer_sel *p, const struct k8s_pod *pod)
 {
-	return pod && sel_takes(p, pod->meta.ns, ns_labels(c, pod->meta.ns), &pod->meta.labels);
+	return pod && sel_takes(p, pod->meta.ns, pol_ns_labels(c, pod->meta.ns), &pod->meta.labels);
 }
 
 /* ---- words ------------------------------------------------------------------------ */
@@ -313,7 +293,7 @@ static bool near_peer(const struct cluster *c, const struct peer_sel *p, const s
 
 	if (!other)
 		return false;
-	nsl = ns_labels(c, other->meta.ns);
+	nsl = pol_ns_labels(c, other->meta.ns);
 	pl = &other->meta.labels;
 	ns_ok = p->ns_sel ? k8s_selector_matches(p->ns_sel, nsl) : !p->own || !strcmp(p->own, other->meta.ns);
 	pod_ok = !p->pod_sel || k8s_selector_matches(p->pod_sel, pl);
@@ -413,7 +393,7 @@ static void sel_note(const struct cluster *c, const struct peer_sel *p, struct p
 			    " (it is in namespace %s; a podSelector alone looks in %s only)",
 			    other->meta.ns, p->own);
 		} else if (p->ns_sel &&
-			   !k8s_selector_matches(p->ns_sel, ns_labels(c, other->meta.ns))) {
+			   !k8s_selector_matches(p->ns_sel, pol_ns_labels(c, other->meta.ns))) {
 			xcni_bufadd(x->note, sizeof(x->note), &o,
 			    " (its namespace %s does not match the namespaceSelector)", other->meta.ns);
 		} else if (p->pod_sel) {
@@ -462,7 +442,7 @@ static int sel_fill(const struct cluster *c, const struct pol_result *r, const s
 	}
 	for (size_t i = 0; i < c->n[K8S_POD]; i++) {
 		const struct k8s_pod *pod = &c->objs[K8S_POD][i]->pod;
-		const struct k8s_labels *l = ns_labels(c, pod->meta.ns);
+		const struct k8s_labels *l = pol_ns_labels(c, pod->meta.ns);
 		bool in_scope;
 
 		if (!pod_counts(pod))
@@ -687,7 +667,7 @@ int pol_nm_near_misses(const struct cluster *c, const struct pol_result *r, cons
 		   const struct k8s_pod *other, enum nm_part dir, uint8_t proto, uint16_t port,
 		   struct pol_nm_list *out)
 {
-	const struct k8s_labels *snl = ns_labels(c, self->meta.ns);
+	const struct k8s_labels *snl = pol_ns_labels(c, self->meta.ns);
 	const struct k8s_pod *dst = dir == NM_INGRESS ? self : other;
 	const struct k8s_cnp **cnps = NULL;
 	int err = 0;

@@ -62,45 +62,33 @@ void pol_ep_contest(struct pol_ep *ep)
 
 void pol_ctx_free(struct pol_ctx *x)
 {
+	void *v[] = { x->labix, x->nsl, x->id_off, x->id_pods, x->np_id, x->nps, x->pass_ref,
+		      x->cnps, x->cnp_id, x->nsaudit, x->nodes, x->moved, x->bykey, x->pod_id,
+		      x->pods };
+
 	pol_memo_free(x);
-	free(x->labix);
 	for (size_t i = 0; i < x->nnsl; i++)
 		k8s_labels_free(&x->nsl[i].labels);
-	free(x->nsl);
-	free(x->id_off);
-	free(x->id_pods);
-	free(x->np_id);
-	free(x->nps);
 	for (size_t i = 0; x->pass_ref && i < x->ncnps; i++)
 		free(x->pass_ref[i]);
-	free(x->pass_ref);
-	free(x->cnps);
-	free(x->cnp_id);
-	free(x->nsaudit);
-	free(x->nodes);
-	free(x->moved);
-	free(x->bykey);
-	free(x->pod_id);
-	free(x->pods);
+	for (size_t i = 0; i < ARRAY_SIZE(v); i++)
+		free(v[i]);
 	memset(x, 0, sizeof(*x));
 }
 
 void pol_result_free(struct pol_result *r)
 {
+	void *v[] = { r->identities, r->eps, r->ipcache, r->policies, r->podnames, r->rulenames,
+		      r->contested, r->yielded };
+
 	for (size_t i = 0; i < r->nidentities; i++) {
 		free(r->identities[i].canon);
 		k8s_labels_free(&r->identities[i].pod_labels);
 		k8s_labels_free(&r->identities[i].ns_labels);
 	}
-	free(r->identities);
 	for (size_t i = 0; i < r->neps; i++)
 		pol_ep_set(&r->eps[i], NULL, 0, NULL, 0);
-	free(r->eps);
-	free(r->ipcache);
-	free(r->policies);
-	free(r->podnames);
-	free(r->rulenames);
-	free(r->contested);
-	free(r->yielded);
+	for (size_t i = 0; i < ARRAY_SIZE(v); i++)
+		free(v[i]);
 	memset(r, 0, sizeof(*r));
 }

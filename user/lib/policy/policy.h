@@ -361,10 +361,12 @@ const char *pol_incr_reset_why(const struct pol_incr *pi);
 
 /* The id NetworkPolicy ns/name gets: a hash in [1, 1 << 31), probed like identities. */
 uint32_t pol_policy_hash(const char *ns, const char *name);
-/* The identity a canonical label string gets when nothing collides with it
- * (under the default key). */
-uint32_t pol_identity_hash(const char *canon);
-/* ... under o's key (o->hash when set, as tests force collisions). */
+/* Namespace ns's labels in c (its Namespaces sorted by name, as store_view
+ * gives them); none when c has no such Namespace. */
+const struct k8s_labels *pol_ns_labels(const struct cluster *c, const char *ns);
+/* The identity a canonical label string gets when nothing collides with it,
+ * under o's key (a zeroed o: the default key; o->hash when set, as tests
+ * force collisions). */
 uint32_t pol_ident_number(const struct pol_opts *o, const char *canon);
 /* SipHash-2-4 of len bytes under a 16-byte key (policy_ident.c). */
 uint64_t pol_siphash(const uint8_t key[16], const void *data, size_t len);

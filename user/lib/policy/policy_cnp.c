@@ -563,12 +563,11 @@ struct memo_ent {
 };
 
 struct memo {
-	struct xcni_prefix *np; /* NetworkPolicy's prefixes of dir, copied out of their keys */
 	size_t cap;
 	struct memo_ent *v;
 	bool by_ports; /* egress named ports: pods' ports are part of the key */
 	size_t npfx;
-	const struct xcni_prefix **pfx;
+	struct xcni_prefix *pfx; /* the rules' prefixes, then NetworkPolicy's of dir */
 };
 
 static bool same_ports(const struct k8s_pod *a, const struct k8s_pod *b)
@@ -587,7 +586,8 @@ static int region_of(const struct memo *m, const struct xcni_prefix *a)
 	int best = -1;
 
 	for (size_t i = 0; i < m->npfx; i++)
-		if (xcni_prefix_inside(a, m->pfx[i]) && (best < 0 || m->pfx[i]->len > m->pfx[best]->len))
+		if (xcni_prefix_inside(a, &m->pfx[i]) &&
+		    (best < 0 || m->pfx[i].len > m->pfx[best].len))
 			best = (int)i;
 	return best;
 }
@@ -651,9 +651,7 @@ static int memo_init_dir(struct memo *m, const struct cnpctx *cc)
 			n += rule_of(cc, i)->peers[j].nnets;
 	for (m->cap = 64; m->cap < 4 * cc->x->npods; m->cap *= 2)
 		;
-	m->pfx = calloc(n + 1, sizeof(*m->pfx));
-	m->np = calloc(cc->ep->ncidrs + 1, sizeof(*m->np));
-	if (!m->pfx || !m->np)
+	if (!(m->pfx = calloc(n + 1, sizeof(*m->pfx))))
 		return -ENOMEM;
 	for (size_t i = 0; i < cc->nrules; i++) {
 		const struct k8s_cnp_rule *r = rule_of(cc, i);
@@ -662,14 +660,11 @@ static int memo_init_dir(struct memo *m, const struct cnpctx *cc)
 			m->by_ports |= r->protos[j].port_name && cc->dir == XCNI_DIR_FROM_POD;
 		for (size_t j = 0; j < r->npeers; j++)
 			for (size_t k = 0; k < r->peers[j].nnets; k++)
-				m->pfx[m->npfx++] = &r->peers[j].nets[k];
+				m->pfx[m->npfx++] = r->peers[j].nets[k];
 	}
-	for (size_t i = 0; i < cc->ep->ncidrs; i++) {
-		if (cc->ep->cidrs[i].key.dir != cc->dir)
-			continue;
-		m->np[i] = pol_key_cidr(&cc->ep->cidrs[i].key);
-		m->pfx[m->npfx++] = &m->np[i];
-	}
+	for (size_t i = 0; i < cc->ep->ncidrs; i++)
+		if (cc->ep->cidrs[i].key.dir == cc->dir)
+			m->pfx[m->npfx++] = pol_key_cidr(&cc->ep->cidrs[i].key);
 	return 0;
 }
 
@@ -903,7 +898,7 @@ static int dir_prefixes(struct cnpctx *cc, struct out *o, struct vd *buf, const 
 	int ret = 0;
 
 	for (size_t i = 0; !ret && i < m->npfx; i++) {
-		struct peer pr = { .addr = *m->pfx[i], .id = XCNI_ID_WORLD, .fqdn = fqdn };
+		struct peer pr = { .addr = m->pfx[i], .id = XCNI_ID_WORLD, .fqdn = fqdn };
 
 		ret = peer_out(o, cc, &pr, buf);
 	}
@@ -989,7 +984,6 @@ static int compile_dir(struct cnpctx *cc, struct out *o, const struct pol_ep *ol
 	free(split.v);
 	free(m.v);
 	free(m.pfx);
-	free(m.np);
 	return ret;
 }
 
@@ -1007,32 +1001,30 @@ static int cmp_seqcidr(const void *a, const void *b)
 }
 
 /* o's prefixes without a key twice, sorted: the first given (a node's, a pod's, a rule's
- * prefix). The pods' come sorted (o->c[p0, p1)): the others are sorted and merged with them. */
+ * prefix). The pods' come sorted (o->c[p0, p1)): the others are sorted and merged with them,
+ * in place from the front (the pods' run moved to the end: a write never passes it). */
 static int cidrs_unique(struct out *o)
 {
 	struct seqcidr *s = malloc((o->nc - (o->p1 - o->p0) + 1) * sizeof(*s));
-	struct pol_cidr *c = malloc((o->nc + 1) * sizeof(*c));
-	size_t n = 0, a = 0, b = o->p0, u = 0;
+	size_t n = 0, a = 0, b, u = 0;
 
-	if (!s || !c) {
-		free(s);
-		free(c);
+	if (!s)
 		return -ENOMEM;
-	}
 	for (size_t i = 0; i < o->nc; i++)
 		if (i < o->p0 || i >= o->p1)
 			s[n++] = (struct seqcidr){ o->c[i], i };
 	qsort(s, n, sizeof(*s), cmp_seqcidr);
-	while (a < n || b < o->p1) {
-		bool pod = b < o->p1 && (a == n || cmp_seqcidr(&s[a], &(struct seqcidr){ o->c[b], b }) > 0);
+	if (o->p1 > o->p0)
+		memmove(&o->c[n], &o->c[o->p0], (o->p1 - o->p0) * sizeof(*o->c));
+	for (b = n; a < n || b < o->nc;) {
+		bool pod = b < o->nc &&
+			   (a == n || cmp_seqcidr(&s[a], &(struct seqcidr){ o->c[b], b - n + o->p0 }) > 0);
 		const struct pol_cidr *q = pod ? &o->c[b++] : &s[a++].c;
 
-		if (!u || pol_cmp_cidr_key(&c[u - 1], q))
-			c[u++] = *q;
+		if (!u || pol_cmp_cidr_key(&o->c[u - 1], q))
+			o->c[u++] = *q;
 	}
-	free(o->c);
 	free(s);
-	o->c = c;
 	o->nc = u;
 	return 0;
 }
@@ -1042,30 +1034,27 @@ static int cidrs_unique(struct out *o)
 static int splice(struct pol_ep *ep, uint8_t dir, struct out *o)
 {
 	struct pol_entry *e = malloc((ep->nentries + o->n + 1) * sizeof(*e));
-	struct pol_entry *t = malloc((o->n + 1) * sizeof(*t));
 	struct pol_cidr *c = malloc((ep->ncidrs + o->nc + 1) * sizeof(*c));
-	size_t n = 0, nc = 0;
+	size_t n = 0, nc = 0, m = o->n - o->e0;
 
-	if (!e || !t || !c || cidrs_unique(o)) {
+	if (!e || !c || cidrs_unique(o)) {
 		free(e);
-		free(t);
 		free(c);
 		return -ENOMEM;
 	}
-	if (o->n > o->e0)
-		qsort(&o->e[o->e0], o->n - o->e0, sizeof(*e), pol_cmp_entry_key);
-	pol_merge(t, o->e, o->e0, o->n ? &o->e[o->e0] : NULL, o->n - o->e0, sizeof(*t),
-		  pol_cmp_entry_key);
-	/* ep's others after o's: merged in place from the front. */
+	if (m)
+		qsort(&o->e[o->e0], m, sizeof(*e), pol_cmp_entry_key);
+	/* ep's others after o's room, merged in place from the front (a write never passes the
+	 * run it reads): with o's kept ending where o's room does, then with o's others. */
 	for (size_t i = 0; i < ep->nentries; i++)
 		if (ep->entries[i].key.dir != dir)
 			e[o->n + n++] = ep->entries[i];
-	n = pol_merge(e, &e[o->n], n, t, o->n, sizeof(*e), pol_cmp_entry_key);
+	n = pol_merge(&e[m], &e[o->n], n, o->e, o->e0, sizeof(*e), pol_cmp_entry_key);
+	n = pol_merge(e, &e[m], n, m ? &o->e[o->e0] : NULL, m, sizeof(*e), pol_cmp_entry_key);
 	for (size_t i = 0; i < ep->ncidrs; i++)
 		if (ep->cidrs[i].key.dir != dir)
 			c[o->nc + nc++] = ep->cidrs[i];
 	nc = pol_merge(c, &c[o->nc], nc, o->c, o->nc, sizeof(*c), pol_cmp_cidr_key);
-	free(t);
 	pol_ep_set(ep, e, n, c, nc);
 	return 0;
 }
@@ -1356,22 +1345,19 @@ static struct cnp_memo_ent *memo_find(const struct cnp_memo *m, const struct k8s
 }
 
 /* dst's entries, prefixes and isolation src's, under dst's address (ep is one key field:
- * the order holds). */
+ * the order holds); out of memory, dst has none. */
 static int ep_copy(struct pol_ep *dst, const struct pol_ep *src)
 {
-	struct pol_entry *e = malloc((src->nentries + 1) * sizeof(*e));
-	struct pol_cidr *c = malloc((src->ncidrs + 1) * sizeof(*c));
-
-	if (!e || !c) {
-		free(e);
-		free(c);
+	pol_ep_set(dst, malloc((src->nentries + 1) * sizeof(*src->entries)), src->nentries,
+		   malloc((src->ncidrs + 1) * sizeof(*src->cidrs)), src->ncidrs);
+	if (!dst->entries || !dst->cidrs) {
+		pol_ep_set(dst, NULL, 0, NULL, 0); /* none, not half */
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < src->nentries; i++)
-		e[i] = src->entries[i], e[i].key.ep = dst->ip;
+		dst->entries[i] = src->entries[i], dst->entries[i].key.ep = dst->ip;
 	for (size_t i = 0; i < src->ncidrs; i++)
-		c[i] = src->cidrs[i], c[i].key.ep = dst->ip;
-	pol_ep_set(dst, e, src->nentries, c, src->ncidrs);
+		dst->cidrs[i] = src->cidrs[i], dst->cidrs[i].key.ep = dst->ip;
 	dst->state.isolated = src->state.isolated;
 	memcpy(dst->atoms, src->atoms, sizeof(dst->atoms));
 	return 0;

@@ -162,13 +162,6 @@ uint32_t pol_ident_number(const struct pol_opts *o, const char *canon)
 	return XCNI_ID_MIN_LABELS + (uint32_t)(h % ID_SPAN);
 }
 
-uint32_t pol_identity_hash(const char *canon)
-{
-	const struct pol_opts o = { 0 };
-
-	return pol_ident_number(&o, canon);
-}
-
 void pol_ident_label(const char *canon, char *out)
 {
 	const size_t size = sizeof(((struct xcni_idlabels *)0)->labels);

@@ -38,14 +38,11 @@ struct pol_incr *pol_incr_new(void)
 
 static void delta_free(struct pol_delta *d)
 {
-	free(d->ipc_put);
-	free(d->ipc_del);
-	free(d->id_put);
-	free(d->id_del);
-	free(d->pol_put);
-	free(d->pol_del);
-	free(d->pn_put);
-	free(d->pn_del);
+	void *v[] = { d->ipc_put, d->ipc_del, d->id_put, d->id_del,
+		      d->pol_put, d->pol_del, d->pn_put, d->pn_del };
+
+	for (size_t i = 0; i < ARRAY_SIZE(v); i++)
+		free(v[i]);
 }
 
 /* No change and no count in d, its arrays kept (and why: said first). */
@@ -59,6 +56,9 @@ static void delta_zero(struct pol_delta *d)
 /* Everything but the options and the delta's arrays. */
 static void incr_clear(struct pol_incr *pi)
 {
+	struct hmap *maps[] = { &pi->pods, &pi->nodes, &pi->ipx, &pi->v6, &pi->ents,
+				&pi->canon, &pi->nsl, &pi->touched, &pi->dirty, &pi->idmoved };
+
 	hmap_each(&pi->pods, s)
 	{
 		struct ipod *p = s->v;
@@ -86,16 +86,8 @@ static void incr_clear(struct pol_incr *pi)
 		free((char *)l->name);
 		free(l);
 	}
-	hmap_free(&pi->pods);
-	hmap_free(&pi->nodes);
-	hmap_free(&pi->ipx);
-	hmap_free(&pi->v6);
-	hmap_free(&pi->ents);
-	hmap_free(&pi->canon);
-	hmap_free(&pi->nsl);
-	hmap_free(&pi->touched);
-	hmap_free(&pi->dirty);
-	hmap_free(&pi->idmoved);
+	for (size_t i = 0; i < ARRAY_SIZE(maps); i++)
+		hmap_free(maps[i]);
 	free(pi->nodeaddr);
 	pi->nodeaddr = NULL;
 	pi->nnodeaddr = 0;
@@ -480,8 +472,8 @@ static int nsl_set(struct pol_incr *pi, const struct cluster *c, const char *nam
 
 /*
  * Everything from nothing: the first compile, --resync, a fallback. Every
- * object is a change of the empty state (incr_apply, as svc_build is
- * svc_incr from nothing; who owns an address two pods claim is settled as in
+ * object is a change of the empty state (incr_apply, as the whole Service
+ * list is svc_incr from nothing; who owns an address two pods claim is settled as in
  * any update, claims_settle), once the Namespaces' labels are read (before
  * any label set is numbered). Numbers start from the allocation pi->prev
  * (pol_incr_idents_born).

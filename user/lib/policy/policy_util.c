@@ -88,6 +88,25 @@ void pol_ep_set(struct pol_ep *ep, struct pol_entry *e, size_t n, struct pol_cid
 	ep->ncidrs = nc;
 }
 
+const struct k8s_labels *pol_ns_labels(const struct cluster *c, const char *ns)
+{
+	static const struct k8s_labels none;
+	size_t lo = 0, hi = c->n[K8S_NAMESPACE];
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int d = strcmp(c->objs[K8S_NAMESPACE][mid]->meta.name, ns);
+
+		if (!d)
+			return &c->objs[K8S_NAMESPACE][mid]->meta.labels;
+		if (d < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return &none;
+}
+
 size_t pol_ns_first(const void *const *v, size_t n, size_t meta, const char *ns)
 {
 	size_t lo = 0, hi = n;

@@ -2,7 +2,7 @@
 /*
  * Services + EndpointSlices -> svcsync's frontends (svc.h): one Service's
  * candidates (struct item), the frontends it asks for and the problems only it
- * has, in the order svc_build reports them. Which Service keeps a frontend
+ * has, in the order the whole list reports them. Which Service keeps a frontend
  * two of them ask for is settled by svc_incr.c, over the claims on each key.
  */
 #include <arpa/inet.h>
@@ -190,19 +190,6 @@ int svc_nodeport_range_parse(const char *s, uint16_t *min, uint16_t *max)
 	*min = (uint16_t)lo;
 	*max = (uint16_t)hi;
 	return 0;
-}
-
-void svc_list_free(struct svc_list *l)
-{
-	for (size_t i = 0; i < l->n; i++) {
-		free((char *)l->specs[i].name);
-		free((void *)l->specs[i].be);
-	}
-	free(l->specs);
-	for (size_t i = 0; i < l->nerrs; i++)
-		free(l->errs[i]);
-	free(l->errs);
-	memset(l, 0, sizeof(*l));
 }
 
 /* The slice's port for Service port p: by p's name, else by a named targetPort. */

@@ -137,22 +137,6 @@ struct svc_node {
 	const struct svc_ext_rules *ext; /* NULL: only the node addresses are refused */
 };
 
-struct svc_list {
-	size_t n;
-	struct svc_spec *specs; /* sorted by Service (namespace, name), then port order */
-	/*
-	 * Problems in the input, each naming the object and the field: a Service
-	 * port no slice has a port for (the frontend is kept, without those
-	 * slices' backends: its connections are refused, as upstream's are), a
-	 * frontend another Service already has (the later one is left out), a
-	 * nodePort outside the range (that frontend is left out).
-	 */
-	size_t nerrs;
-	char **errs;
-	/* How many of errs refuse an externalIP (one of its frontends or all). */
-	size_t nrefused;
-};
-
 /*
  * "MIN-MAX" (the API server's --service-node-port-range, e.g. 30000-32767):
  * 0 and the bounds, or -EINVAL (1 <= MIN <= MAX <= 65535, nothing else).
@@ -162,25 +146,21 @@ int svc_nodeport_range_parse(const char *s, uint16_t *min, uint16_t *max);
 /* The frontends Service s asks for on node (NULL: none of NodePort), SIZE_MAX when past size_t. */
 size_t svc_frontends_of(const struct k8s_service *s, const struct svc_node *node);
 
-/* 0, or -ENOMEM (out left empty). node NULL: no NodePort frontends, no local endpoints. */
-int svc_build(const struct cluster *c, const struct svc_node *node, unsigned int flags,
-	      struct svc_list *out);
-void svc_list_free(struct svc_list *l);
-
 /*
- * The incremental builder: svc_build's list, kept from one update to the
+ * The incremental builder: the whole list of frontends, kept from one update to the
  * next and brought up to date by the objects that changed (the store's
  * journal), so one endpoint changing costs its Service, not the cluster.
  * Per Service it keeps its candidates (the frontends it asks for, its
  * problems); per frontend key the Services asking for it, in name order (the
- * first has it, as in svc_build); per EndpointSlice the Service it names.
+ * first has it); per EndpointSlice the Service it names.
  * A changed Service or EndpointSlice rebuilds the Service(s) it names, and
  * the keys they asked for before or ask for now are settled again. Another
  * node (name, addresses, NodePort range) or options, the journal
  * overflowing, or an update that failed half way: everything is built again.
  */
 struct svc_delta {
-	/* put is every frontend (svc_build's list, in its order): whatever the
+	/* put is every frontend (the whole list, sorted by Service (namespace,
+	 * name), then port order): whatever the
 	 * maps hold beyond it goes (svcsync_apply); else put and del are the
 	 * change (svcsync_apply_delta). */
 	bool full;
@@ -188,8 +168,13 @@ struct svc_delta {
 	struct svc_spec *put; /* frontends to be as given (new, changed or not) */
 	size_t ndel;
 	struct xcni_svc_key *del; /* frontends no Service has any more */
-	/* The problems (as svc_list's) of the Services this update built or that
-	 * ask for a frontend it touched; full: all of them, in svc_build's order. */
+	/* The problems of the Services this update built or that ask for a
+	 * frontend it touched; full: all of them, in the whole list's order. Each
+	 * names the object and the field: a Service port no slice has a port for
+	 * (the frontend is kept, without those slices' backends: its connections
+	 * are refused, as upstream's are), a frontend another Service already has
+	 * (the later one is left out), a nodePort outside the range (that frontend
+	 * is left out). */
 	size_t nerrs;
 	char **errs;
 	size_t nrebuilt; /* Services built this update */
@@ -214,8 +199,8 @@ void svc_incr_invalidate(struct svc_incr *si);
 /*
  * What the last update refused, in one walk (nothing after a failed one):
  * refused (NULL: none) called with the words of each externalIP refused
- * (svc_ext_refused, or a frontend another Service keeps), in svc_build's
- * order; bounded (NULL: none) with each Service refused whole for a size
+ * (svc_ext_refused, or a frontend another Service keeps), in the whole
+ * list's order; bounded (NULL: none) with each Service refused whole for a size
  * bound (ports x addresses past SVC_FRONTENDS_BOUND: SVC_BOUND_FRONTENDS; a
  * port's endpoints past a frontend's: SVC_BOUND_BACKENDS): its namespace, the
  * bound's word ("frontends", "backends") and the words naming it. The count

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Which Service keeps each frontend key, and svc_build's list kept up to
- * date by what changed (svc.h). Each Service's candidates (svc.c) are kept
+ * Which Service keeps each frontend key, and the whole list of frontends
+ * kept up to date by what changed (svc.h). Each Service's candidates (svc.c) are kept
  * (struct sent), with the claims on each frontend key (struct kent) in
  * claim_cmp's order: the first keeps it. A change rebuilds only the Services
  * it names and settles only the keys their candidates claim, so one Service
- * changing among 10k costs one; svc_build is the same from nothing.
+ * changing among 10k costs one; the whole list is the same from nothing.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -600,7 +600,7 @@ static int put_err(struct svc_incr *si, char *msg)
 }
 
 /*
- * Service s's problems, in svc_build's order and words: fn(ctx, it, msg) for
+ * Service s's problems, in the whole list's order and words: fn(ctx, it, msg) for
  * each, msg it->err or the words for a frontend another Service keeps (NULL:
  * out of memory); another node's NodePort taken is left out unsaid. fn's error
  * stops the walk.
@@ -631,7 +631,7 @@ static int problem_put(void *si, const struct item *it, const char *msg)
 	return put_err(si, msg ? strdup(msg) : NULL);
 }
 
-/* Every frontend and problem, in svc_build's order; the keys marked as told. */
+/* Every frontend and problem, in the whole list's order; the keys marked as told. */
 static int whole(struct svc_incr *si)
 {
 	delta_clear(si);
@@ -965,34 +965,4 @@ size_t svc_incr_refusals(const struct svc_incr *si, void (*refused)(void *ctx, c
 		sent_problems(si, si->svcs[j], refusal, &r);
 	}
 	return r.n;
-}
-
-/* The incremental build from nothing, its whole list taken over. */
-int svc_build(const struct cluster *c, const struct svc_node *node, unsigned int flags,
-	      struct svc_list *out)
-{
-	struct svc_incr *si = svc_incr_new();
-	const struct svc_delta *d;
-	int err = si ? svc_incr_update(si, c, node, flags, NULL, 0, true, true, &d) : -ENOMEM;
-
-	memset(out, 0, sizeof(*out));
-	if (!err) {
-		*out = (struct svc_list){ d->nput, d->put, d->nerrs, d->errs,
-					  svc_incr_refusals(si, NULL, NULL, NULL) };
-		si->d.put = NULL;
-		si->d.errs = NULL;
-		si->d.nerrs = 0;
-		/* What out holds is its own now. */
-		for (size_t j = 0; j < si->nsvcs; j++)
-			for (size_t i = 0; i < si->svcs[j]->it.n; i++) {
-				struct item *it = &si->svcs[j]->it.v[i];
-
-				if (it->err || kept_by(kent_find(si, &it->fe.key)) != it)
-					continue;
-				it->fe.name = it->twin.name = NULL;
-				it->fe.be = it->twin.be = NULL;
-			}
-	}
-	svc_incr_free(si);
-	return err;
 }

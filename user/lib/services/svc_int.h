@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * What svc.c (one Service's candidates) gives svc_incr.c (which Service keeps
- * each frontend key, kept up to date by what changed; svc_build from nothing).
+ * each frontend key, kept up to date by what changed; the whole list from nothing).
  */
 #ifndef XCNI_SVC_INT_H
 #define XCNI_SVC_INT_H

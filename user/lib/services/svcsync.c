@@ -214,17 +214,11 @@ struct batch {
 
 static void batch_free(struct batch *b)
 {
-	free(b->slot_k);
-	free(b->slot_v);
-	free(b->rn_k);
-	free(b->nm_k);
-	free(b->nm_v);
-	free(b->rn_v);
-	free(b->svc_k);
-	free(b->svc_v);
-	free(b->be_k);
-	free(b->be_v);
-	free(b->be_w);
+	void *v[] = { b->slot_k, b->slot_v, b->rn_k, b->nm_k, b->nm_v, b->rn_v,
+		      b->svc_k, b->svc_v, b->be_k, b->be_v, b->be_w };
+
+	for (size_t i = 0; i < ARRAY_SIZE(v); i++)
+		free(v[i]);
 }
 
 /* A conntrack key of either family as flush_match reads it. */

@@ -308,17 +308,13 @@ void svcsync_free(struct svcsync *ss)
 		return;
 	const int fds[] = { ss->fd_svcbe,  ss->fd_name,   ss->fd_ct,     ss->fd_ct6, ss->fd_ctstat,
 			    ss->fd_maglev, ss->fd_revnat, ss->fd_be,     ss->fd_slot, ss->fd_svc };
+	void *v[] = { ss->fe, ss->be, ss->by_key, ss->gone, ss->svcbe_del, ss->closed, ss };
 
 	for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
 	for (size_t i = 0; i < ss->nfe; i++)
 		free(ss->fe[i].ids);
-	free(ss->fe);
-	free(ss->be);
-	free(ss->by_key);
-	free(ss->gone);
-	free(ss->svcbe_del);
-	free(ss->closed);
-	free(ss);
+	for (size_t i = 0; i < ARRAY_SIZE(v); i++)
+		free(v[i]);
 }

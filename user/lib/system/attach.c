@@ -43,7 +43,8 @@ int xcni_attach_from_env(enum xcni_attach *out)
 	return 0;
 }
 
-int xcni_tcx_unsupported(int err)
+/* 1 if err is how a kernel without TCX (< 6.6) answers BPF_TCX_* link creation. */
+static int xcni_tcx_unsupported(int err)
 {
 	/* An attach type the kernel does not know is EINVAL; the rest are belts. */
 	return err == -EINVAL || err == -EOPNOTSUPP || err == -ENOTSUP || err == -ENOSYS;
@@ -82,7 +83,10 @@ int xcni_tc_filter_query(int ifindex, bool egress)
 	return bpf_tc_query(&hook, &o);
 }
 
-int xcni_tc_filter_add(int ifindex, bool egress, int prog_fd, unsigned int flags, bool *made)
+/* xcni's filter on ifindex: the qdisc made when missing (*made says so, made may be NULL),
+ * then prog_fd attached (flags: BPF_TC_F_REPLACE or 0). 0 or -errno. */
+static int xcni_tc_filter_add(int ifindex, bool egress, int prog_fd, unsigned int flags,
+			      bool *made)
 {
 	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
 			    .attach_point = egress ? BPF_TC_EGRESS : BPF_TC_INGRESS);

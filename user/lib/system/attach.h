@@ -86,17 +86,12 @@ typedef void (*xcni_hook_fn)(const struct xcni_hook *h, void *arg);
  */
 int xcni_hooks_walk(const char *pin_dir, int underlay_ifindex, xcni_hook_fn fn, void *arg);
 
-/* 1 if err is how a kernel without TCX (< 6.6) answers BPF_TCX_* link creation. */
-int xcni_tcx_unsupported(int err);
-
 /*
  * xcni's cls_bpf filter (XCNI_TC_HANDLE/XCNI_TC_PRIO) on ifindex's clsact, for
- * the agent's hooks and the plugin's pods alike. add: the qdisc made when
- * missing (*made says so, made may be NULL), then prog_fd attached (flags:
- * BPF_TC_F_REPLACE or 0), 0 or -errno; del: 1 removed, 0 none there, or
- * -errno; query: 0 if it is there, else -errno.
+ * the agent's hooks and the plugin's pods alike (put by xcni_tc_put).
+ * del: 1 removed, 0 none there, or -errno; query: 0 if it is there, else
+ * -errno.
  */
-int xcni_tc_filter_add(int ifindex, bool egress, int prog_fd, unsigned int flags, bool *made);
 int xcni_tc_filter_del(int ifindex, bool egress);
 int xcni_tc_filter_query(int ifindex, bool egress);
 

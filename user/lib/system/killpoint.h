@@ -17,14 +17,12 @@ void xcni_killpoint(const char *step);
  * A step fails when XCNI_TEST_FAIL_AT names it ("step" or "step:ERRNO",
  * EIO by default; every time), when the first line of the file
  * XCNI_TEST_FAIL_FILE names says so (the same forms; once: the file is
- * removed, as XCNI_TEST_KILL_FILE's), or when a unit test armed it (xcni_inject_arm: the nth
- * time any step matching `step` is reached, "*" matching every step, once).
- * Neither is set outside the tests; then this is a compare per step (the
- * variable is read once per process).
+ * removed, as XCNI_TEST_KILL_FILE's), or when xcni_inject_hook, which a unit
+ * test sets, returns -errno for it (the hook sees every step: the tests count
+ * and walk them). None is set outside the tests; then this is a compare per
+ * step (the variable is read once per process).
  */
 int xcni_inject(const char *step);
-void xcni_inject_arm(const char *step, unsigned nth, int err);
-/* How many injection points were passed since the last arm (the tests walk them). */
-unsigned xcni_inject_passed(void);
+extern int (*xcni_inject_hook)(const char *step);
 
 #endif
