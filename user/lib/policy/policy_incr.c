@@ -448,6 +448,17 @@ static uint64_t podname_digest(const struct xcni_podname *n)
 	return xcni_fnv64(XCNI_FNV64_BASIS, n, sizeof(*n));
 }
 
+/* A pod's container ports as peers' named ports read them, in any order. */
+static uint64_t ports_digest(const struct k8s_pod *p)
+{
+	uint64_t d = 0;
+
+	for (size_t i = 0; i < p->nports; i++)
+		d += xcni_fnv64(xcni_fnv64_str(XCNI_FNV64_BASIS, p->ports[i].name ?: ""),
+				&(uint32_t){ p->ports[i].port | (uint32_t)p->ports[i].proto << 16 }, 4);
+	return d;
+}
+
 /* p indexed by name (its other fields the caller's); NULL: out of memory. */
 static struct ipod *ipod_new(struct pol_incr *pi, const struct k8s_pod *p)
 {
@@ -462,6 +473,7 @@ static struct ipod *ipod_new(struct pol_incr *pi, const struct k8s_pod *p)
 	}
 	ip->pod = p;
 	ip->local = pol_pod_local(&pi->o, p);
+	ip->ports = ports_digest(p);
 	return ip;
 }
 
@@ -892,22 +904,44 @@ static int ns_changed(struct pol_incr *pi, const struct cluster *c, const char *
 	return 0;
 }
 
+/*
+ * A pod written again is unlinked and linked. What another pod's policy reads of it (a peer's
+ * decision, a named port's resolution) is its identity (labels, its Namespace's), addresses,
+ * ports and whether it is closed: with none of those changed (a status heartbeat) it moved
+ * nothing (pi->idmoved and pi->moved as they were before it; npods_quiet), so neither a named
+ * rule (pol_incr_np_named) nor a tiered pod's patch decides it again.
+ */
 static int pod_changed(struct pol_incr *pi, const struct cluster *c, const struct store_change *ch,
 		       char *canon)
 {
 	const struct k8s_object *o = pol_incr_view_find(c, K8S_POD, ch->ns, ch->name);
-	struct ipod *old;
+	struct ipod *old, *now, was = { 0 };
+	size_t nmoved = pi->nmoved;
+	bool had = false, v6 = false;
+	int ret = pol_incr_ipod(pi, ch->ns, ch->name, &old);
 
-	if (pol_incr_ipod(pi, ch->ns, ch->name, &old) || (old && pod_unlink(pi, old))) {
-		free(canon);
-		return -ENOMEM;
+	if (!ret && old) {
+		was = *old;
+		had = hmap_has(&pi->idmoved, hu32(was.id), UKEY(was.id));
+		v6 = hmap_has(&pi->v6, hstr(was.key), (uintptr_t)was.key);
+		ret = pod_unlink(pi, old);
 	}
 	/* Gone, or another pod holds what it claims (claims_settle). */
-	if (!o || pol_incr_holds_none(pi, ch->ns, ch->name)) {
+	if (ret || !o || pol_incr_holds_none(pi, ch->ns, ch->name)) {
 		free(canon);
-		return 0;
+		return ret;
 	}
-	return pod_link(pi, &o->pod, canon);
+	ret = pod_link(pi, &o->pod, canon) ?: pol_incr_ipod(pi, ch->ns, ch->name, &now);
+	if (!ret && old && now && was.id == now->id && was.ip == now->ip && (now->ip || !o->pod.ip) &&
+	    was.contested == now->contested && was.ports == now->ports &&
+	    v6 == hmap_has(&pi->v6, hstr(now->key), (uintptr_t)now->key) &&
+	    (!v6 || !memcmp(was.ip6, now->ip6, 16))) {
+		pi->nmoved = nmoved;
+		if (!had)
+			hmap_del(&pi->idmoved, hu32(was.id), UKEY(was.id));
+		pi->d.npods_quiet++;
+	}
+	return ret;
 }
 
 /* A Node's labels as the tiers' node peers read them, in any order. */
@@ -1055,18 +1089,25 @@ static int ent_update(struct pol_incr *pi, uint32_t a)
  * The local pods a policies' change reaches: with all, every one the tiers are laid over; those
  * the ClusterNetworkPolicies whose name bits are in cnps, or the NetworkPolicies whose bits are
  * in nps, selected before (ipod.cnps, pol_ep.npbits) or select now. A NetworkPolicy's rules and
- * isolation enter the entries of the pods it selects only, so it reaches no other.
+ * isolation enter the entries of the pods it selects only, so it reaches no other. A pod not
+ * reached keeps the births' index of the policies selecting it (pi->epsel): the same policies,
+ * each at its number's index now (was_id: the numbers by index before); a number gone reaches it.
  */
 static int sel_dirty(struct pol_incr *pi, const struct cluster *c, uint64_t cnps, uint64_t nps,
-		     bool all)
+		     bool all, const uint32_t *was_id)
 {
 	const struct pol_ctx x = { .nps = pi->nps, .nnps = pi->nnps };
+	struct hmap at; /* a NetworkPolicy's number -> 1 + its index now */
+	int ret = hmap_init(&at, false, pi->nnps + 1);
 
-	for (size_t i = 0; i < pi->r.neps; i++) {
+	for (size_t k = 0; !ret && k < pi->nnps; k++)
+		ret = hmap_put(&at, hu32(pi->np_id[k]), UKEY(pi->np_id[k]), (void *)(k + 1));
+	for (size_t i = 0; !ret && i < pi->r.neps; i++) {
 		const struct pol_ep *ep = &pi->r.eps[i];
 		const struct ipod *p = hmap_get(&pi->ipx, hu32(ep->ip), UKEY(ep->ip));
 		bool hit = p && ((all && p->audited) || (p->cnps & cnps));
 		bool np = p && (ep->npbits & nps);
+		struct epsel *sel;
 
 		for (size_t k = 0; p && !hit && k < c->n[K8S_CLUSTERNETPOL]; k++) {
 			const struct k8s_cnp *cp = &c->objs[K8S_CLUSTERNETPOL][k]->cnp;
@@ -1074,19 +1115,30 @@ static int sel_dirty(struct pol_incr *pi, const struct cluster *c, uint64_t cnps
 
 			if (!(POL_CNP_BIT(cp->meta.name) & cnps))
 				continue;
-			if (!(l = pol_incr_nsl(pi, p->pod->meta.ns)))
+			if (!(l = pol_incr_nsl(pi, p->pod->meta.ns))) {
+				hmap_free(&at);
 				return -ENOMEM;
+			}
 			hit = pol_cnp_selects(cp, p->pod, &l->labels);
 		}
 		for (int in = 0; p && nps && !np && in < 2; in++)
 			for (size_t k = pol_np_next(&x, p->pod, in, 0); !np && k < x.nnps;
 			     k = pol_np_next(&x, p->pod, in, k + 1))
 				np = POL_NP_BIT(x.nps[k]->meta.ns, x.nps[k]->meta.name) & nps;
+		sel = !p || hit || np ? NULL : hmap_get(&pi->epsel, hu32(ep->ip), UKEY(ep->ip));
+		for (size_t k = 0; sel && !np && k < sel->n; k++) {
+			uintptr_t now = (uintptr_t)hmap_get(&at, hu32(was_id[sel->np[k]]),
+							    UKEY(was_id[sel->np[k]]));
+
+			np = !now;
+			sel->np[k] = (uint32_t)(now - 1);
+		}
 		pi->d.neps_np += np;
-		if ((hit || np) && pol_incr_dirty_ep(pi, ep->ip))
-			return -ENOMEM;
+		if (hit || np)
+			ret = pol_incr_dirty_ep(pi, ep->ip);
 	}
-	return 0;
+	hmap_free(&at);
+	return ret;
 }
 
 static bool is_cnp_name(const struct pol_name *n)
@@ -1156,8 +1208,9 @@ static int policies_resync(struct pol_incr *pi, const struct cluster *c, uint64_
 		return ret;
 	}
 	moved |= x.cnp_audit_any != pi->cnp_audit_any;
+	uint32_t *was_id = pi->np_id; /* what pi->epsel's indexes name */
+
 	free(pi->nps);
-	free(pi->np_id);
 	free(pi->r.policies);
 	free(pi->r.rulenames);
 	pi->nps = x.nps;
@@ -1174,7 +1227,9 @@ static int policies_resync(struct pol_incr *pi, const struct cluster *c, uint64_
 	pi->named_egress = false;
 	for (size_t k = 0; k < pi->nnps; k++)
 		pi->named_egress |= pol_incr_np_named(NULL, pi->nps[k]);
-	return sel_dirty(pi, c, cnps, nps, moved);
+	ret = sel_dirty(pi, c, cnps, nps, moved, was_id);
+	free(was_id);
+	return ret;
 }
 
 /* 0 or -errno. */

@@ -213,7 +213,7 @@ static int eps_dirty_audited(struct pol_incr *pi)
 
 		for (size_t k = p && named ? pol_np_next(&x, p->pod, false, 0) : x.nnps;
 		     !hit && k < x.nnps; k = pol_np_next(&x, p->pod, false, k + 1))
-			hit = pol_incr_np_named(pi, x.nps[k]);
+			pi->d.neps_named += hit = pol_incr_np_named(pi, x.nps[k]);
 		if (hit && !hmap_has(&pi->dirty, hu32(a), UKEY(a)) &&
 		    hmap_put(&pi->dirty, hu32(a), UKEY(a), p->audited ? EP_PATCH : NULL))
 			return -ENOMEM;
@@ -254,7 +254,7 @@ static int ctx_all_pods(struct pol_incr *pi, const struct cluster *c, struct pol
 
 /*
  * The books follow the identities born and gone before any pod is compiled:
- * which policies select a pod (moves with the policies, and with the pod: it
+ * which policies select a pod (moves with the pod or a policy selecting it: it
  * is dirty then), the entries of the dead and the born (the pods not compiled
  * again; from nothing there is none), the label index.
  */
@@ -263,8 +263,6 @@ static int eps_follow_ids(struct pol_incr *pi)
 	struct pol_result *r = &pi->r;
 	int ret;
 
-	if (pi->pols_changed)
-		pol_incr_epsel_clear(&pi->epsel);
 	hmap_each(&pi->dirty, s)
 		pol_incr_epsel_drop(&pi->epsel, (uint32_t)s->k);
 	if (pi->d.nid_del)

@@ -38,6 +38,7 @@ struct ipod {
 	uint32_t ip; /* a managed pod's address, 0 if none */
 	uint8_t ip6[16]; /* its IPv6 while in pol_incr.v6: once gone, pol_incr.moved's */
 	uint32_t id; /* 0: none (hostNetwork) */
+	uint64_t ports; /* its container ports' digest (ports_digest) */
 	bool local;
 	/* A local pod whose entries cnp_apply lays tiers or audit mode over
 	 * (cnps, cnp_audited): they name every pod and node, so it is compiled
@@ -104,7 +105,7 @@ struct pol_incr {
 	size_t nlabix;
 	struct labix *labix;
 	/* Local pod address -> struct epsel: the policies selecting it, while the
-	 * pod and the policies stay (a dirty pod or any policy change drops it).
+	 * pod and they stay (a dirty pod drops it; sel_dirty renumbers the rest).
 	 * A birth then compiles only the local pods one of whose policies has a
 	 * peer matching a new identity, without matching every policy of their
 	 * namespace against each local pod again (most of a birth at 100k pods). */
