@@ -76,8 +76,8 @@ static void incr_clear(struct pol_incr *pi)
 	}
 	hmap_each(&pi->ents, s)
 		free(s->v);
-	pol_incr_epsel_clear(&pi->epsel);
-	hmap_free(&pi->epsel);
+	hmap_each(&pi->epsel, s)
+		free(s->v);
 	hmap_each(&pi->nsl, s)
 	{
 		struct nslabels *l = s->v;
@@ -86,16 +86,11 @@ static void incr_clear(struct pol_incr *pi)
 		free((char *)l->name);
 		free(l);
 	}
-	hmap_free(&pi->pods);
-	hmap_free(&pi->nodes);
-	hmap_free(&pi->ipx);
-	hmap_free(&pi->v6);
-	hmap_free(&pi->ents);
-	hmap_free(&pi->canon);
-	hmap_free(&pi->nsl);
-	hmap_free(&pi->touched);
-	hmap_free(&pi->dirty);
-	hmap_free(&pi->idmoved);
+	struct hmap *maps[] = { &pi->pods, &pi->nodes, &pi->ipx, &pi->v6, &pi->ents, &pi->canon,
+				&pi->nsl, &pi->touched, &pi->dirty, &pi->epsel, &pi->idmoved };
+
+	for (size_t i = 0; i < sizeof(maps) / sizeof(*maps); i++)
+		hmap_free(maps[i]);
 	free(pi->nodeaddr);
 	pi->nodeaddr = NULL;
 	pi->nnodeaddr = 0;
@@ -143,16 +138,6 @@ static struct inode *inode_get(struct pol_incr *pi, const char *name)
 		return NULL;
 	}
 	return n;
-}
-
-static int inode_add(struct inode *n, struct ipod *p)
-{
-	if (xcni_grow(&n->pods, &n->cap, n->n, sizeof(*n->pods)))
-		return -ENOMEM;
-	p->node = n;
-	p->nslot = n->n;
-	n->pods[n->n++] = p;
-	return 0;
 }
 
 /* A node no pod names and no Node object describes is forgotten. */
@@ -448,17 +433,6 @@ static uint64_t podname_digest(const struct xcni_podname *n)
 	return xcni_fnv64(XCNI_FNV64_BASIS, n, sizeof(*n));
 }
 
-/* A pod's container ports as peers' named ports read them, in any order. */
-static uint64_t ports_digest(const struct k8s_pod *p)
-{
-	uint64_t d = 0;
-
-	for (size_t i = 0; i < p->nports; i++)
-		d += xcni_fnv64(xcni_fnv64_str(XCNI_FNV64_BASIS, p->ports[i].name ?: ""),
-				&(uint32_t){ p->ports[i].port | (uint32_t)p->ports[i].proto << 16 }, 4);
-	return d;
-}
-
 /* p indexed by name (its other fields the caller's); NULL: out of memory. */
 static struct ipod *ipod_new(struct pol_incr *pi, const struct k8s_pod *p)
 {
@@ -473,7 +447,9 @@ static struct ipod *ipod_new(struct pol_incr *pi, const struct k8s_pod *p)
 	}
 	ip->pod = p;
 	ip->local = pol_pod_local(&pi->o, p);
-	ip->ports = ports_digest(p);
+	for (size_t i = 0; i < p->nports; i++) /* as peers' named ports read them, in any order */
+		ip->ports += xcni_fnv64(xcni_fnv64_str(XCNI_FNV64_BASIS, p->ports[i].name ?: ""),
+					&(uint32_t){ p->ports[i].port | (uint32_t)p->ports[i].proto << 16 }, 4);
 	return ip;
 }
 
@@ -482,7 +458,14 @@ static int ipod_on_node(struct pol_incr *pi, struct ipod *ip)
 {
 	struct inode *n = ip->pod->node_name ? inode_get(pi, ip->pod->node_name) : NULL;
 
-	return ip->pod->node_name && (!n || inode_add(n, ip)) ? -ENOMEM : 0;
+	if (!ip->pod->node_name)
+		return 0;
+	if (!n || xcni_grow(&n->pods, &n->cap, n->n, sizeof(*n->pods)))
+		return -ENOMEM;
+	ip->node = n;
+	ip->nslot = n->n;
+	n->pods[n->n++] = ip;
+	return 0;
 }
 
 static int incr_apply(struct pol_incr *pi, const struct cluster *c, const struct store_change *ch,
@@ -578,7 +561,6 @@ static int pod_unlink(struct pol_incr *pi, struct ipod *p)
 	hmap_del(&pi->pods, hstr(p->key), (uintptr_t)p->key);
 	free(p->key);
 	free(p);
-	pi->pods_changed = true;
 	return ret;
 }
 
@@ -627,7 +609,6 @@ static int pod_link(struct pol_incr *pi, const struct k8s_pod *p, char *canon)
 		free(canon);
 		return -ENOMEM;
 	}
-	pi->pods_changed = true;
 	/* It owns an address other live pods claim (claims_settle): closed. */
 	ip->contested = pol_incr_claim_of(pi, p->meta.ns, p->meta.name, &role) && role == 1;
 	if (pol_pod_managed(p) && p->meta.ns) {
@@ -1248,7 +1229,7 @@ static int incr_apply(struct pol_incr *pi, const struct cluster *c, const struct
 	clash_drop(pi); /* of an update that started over half way */
 	for (size_t i = 0; i < pi->r.neps; i++)
 		pi->r.eps[i].changed = false;
-	pi->ids_changed = pi->pods_changed = false;
+	pi->ids_changed = false;
 	pi->nmoved = 0;
 	/* From nothing (incr_reset): the policies and node addresses are new too. */
 	pi->pols_changed = pi->nodes_changed = pi->replay;
