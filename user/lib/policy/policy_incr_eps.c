@@ -197,10 +197,10 @@ static int eps_dirty_audited(struct pol_incr *pi)
 {
 	const struct pol_result *r = &pi->r;
 	const struct pol_ctx x = { .nps = pi->nps, .nnps = pi->nnps };
-	/* A pod or Node moved (recorded by pod_changed, node_changed): a quiet write moved none. */
-	bool moved = pi->nmoved || pi->idmoved.n, named = pi->named_egress && moved;
+	/* A pod moved (pod_changed records its identities; a quiet write none), or a Node. */
+	bool pods = pi->idmoved.n, named = pi->named_egress && pods;
 
-	if ((!pi->audit_any && !pi->tiers && !named) || !(moved || pi->nodes_changed || pi->ids_changed))
+	if ((!pi->audit_any && !pi->tiers && !named) || !(pods || pi->nodes_changed || pi->ids_changed))
 		return 0;
 	for (size_t i = 0; i < r->neps; i++) {
 		uint32_t a = r->eps[i].ip;
