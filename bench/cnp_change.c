@@ -19,6 +19,9 @@
  *   named: with cnamed (egress to every namespace's pods at their port named
  *   "http", every local pod its subject), p7's "http" moved 8080 <-> 8081, both
  *   numbers held by p8 and p9 (the port intervals stay),
+ *   quiet: p7 written again with only a new annotation (a status write: nothing
+ *   a peer reads changed),
+ *   ns: Namespace ns5 relabelled (x=0 <-> 1: each of its pods a new identity),
  * and, for scale, the whole compile of the same view. Prints the mean and the
  * slowest update (thread CPU time) and what the last one worked out again.
  * IPB 1: as scale_sim.py's cluster, every Namespace also has a NetworkPolicy isolating
@@ -58,18 +61,19 @@ static void cnp(struct store *st, const char *name, const char *subj, int prio, 
 	put(st, b);
 }
 
-/* Pod p<i> where fx_pods puts it, with a container port "http" at port. */
-static void pod_http(struct store *st, int i, int nns, int nnodes, int port)
+/* Pod p<i> where fx_pods puts it, with a container port "http" at port (and annotation beat). */
+static void pod_http(struct store *st, int i, int nns, int nnodes, int port, int beat)
 {
 	char b[1024];
 	unsigned ip = (unsigned)i + 1;
 
 	snprintf(b, sizeof(b),
 		 "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"p%d\","
-		 "\"namespace\":\"ns%d\",\"labels\":{\"app\":\"a%d\"}},\"spec\":{"
+		 "\"namespace\":\"ns%d\",\"labels\":{\"app\":\"a%d\"},\"annotations\":{\"beat\":"
+		 "\"%d\"}},\"spec\":{"
 		 "\"nodeName\":\"n%d\",\"containers\":[{\"name\":\"c\",\"ports\":[{\"name\":"
 		 "\"http\",\"containerPort\":%d}]}]},\"status\":{\"podIP\":\"10.%u.%u.%u\"}}",
-		 i, i % nns, (i / nns) % 10, (i + i / nns) % nnodes, port, 16 + (ip >> 16),
+		 i, i % nns, (i / nns) % 10, beat, (i + i / nns) % nnodes, port, 16 + (ip >> 16),
 		 (ip >> 8) & 255, ip & 255);
 	put(st, b);
 }
@@ -211,20 +215,39 @@ int main(int argc, char **argv)
 		"\"Baseline\",\"priority\":1,\"subject\":{\"namespaces\":{}},\"egress\":[{"
 		"\"action\":\"Deny\",\"to\":[{\"namespaces\":{}}],\"protocols\":[{"
 		"\"destinationNamedPort\":\"http\"}]}]}}");
-	pod_http(st, 8 % npods, nns, nnodes, 8080);
-	pod_http(st, 9 % npods, nns, nnodes, 8081);
+	pod_http(st, 8 % npods, nns, nnodes, 8080, 0);
+	pod_http(st, 9 % npods, nns, nnodes, 8081, 0);
 	step(st, pi, &o, &d, fx_cpu_us);
 	few = fewmax = 0;
 	for (int i = 0; i < n; i++) {
 		double t;
 
-		pod_http(st, 7 % npods, nns, nnodes, 8080 + (i + 1) % 2);
+		pod_http(st, 7 % npods, nns, nnodes, 8080 + (i + 1) % 2, 0);
 		t = step(st, pi, &o, &d, fx_cpu_us);
 		few += t;
 		fewmax = t > fewmax ? t : fewmax;
 	}
 	say("named", few, fewmax, n, d);
-	printf("whole compiles in the %d updates: %zu\n", 8 * n + 2, pol_incr_resets(pi) - 1);
+	for (int k = 0; k < 2; k++) {
+		few = fewmax = 0;
+		for (int i = 0; i < n; i++) {
+			double t;
+
+			snprintf(b, sizeof(b),
+				 "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":"
+				 "\"ns%d\",\"labels\":{\"team\":\"t%d\",\"grp\":\"g%d\",\"x\":\"%d\"}}}",
+				 5 % nns, 5 % nns % 4, 5 % nns % 100, i % 2);
+			if (k)
+				put(st, b);
+			else /* p7 holds the port the last "named" update gave it */
+				pod_http(st, 7 % npods, nns, nnodes, 8080 + n % 2, i + 1);
+			t = step(st, pi, &o, &d, fx_cpu_us);
+			few += t;
+			fewmax = t > fewmax ? t : fewmax;
+		}
+		say(k ? "ns" : "quiet", few, fewmax, n, d);
+	}
+	printf("whole compiles in the %d updates: %zu\n", 10 * n + 2, pol_incr_resets(pi) - 1);
 	fx_whole(st, &o);
 	pol_incr_free(pi);
 	store_free(st);

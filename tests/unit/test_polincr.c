@@ -2025,6 +2025,19 @@ static void test_named_egress_reaches_peers(void **state)
 	put(st, http_pod("x", "n1", "x", 8081, "10.1.0.20")); /* a peer's port */
 	assert_int_equal(update_r(st, pi, &d, &r), 0);
 	assert_int_equal(d->neps_compiled, 1);
+	assert_int_equal(d->neps_named, 1);
+	assert_int_equal(d->npods_quiet, 0);
+	/* The peer written again, its labels, ports and address as they were (a status write):
+	 * no named rule reached, nothing compiled. */
+	json_t *beat = http_pod("x", "n1", "x", 8081, "10.1.0.20");
+
+	json_object_set_new(json_object_get(beat, "metadata"), "annotations",
+			    json_pack("{s:s}", "beat", "1"));
+	put(st, beat);
+	assert_int_equal(update_r(st, pi, &d, &r), 0);
+	assert_int_equal(d->neps_named, 0);
+	assert_int_equal(d->neps_compiled, 0);
+	assert_int_equal(d->npods_quiet, 1);
 	put(st, http_pod("y", "n1", "x", 8082, "10.1.0.21")); /* one more peer */
 	assert_int_equal(update_r(st, pi, &d, &r), 0);
 	assert_int_equal(d->neps_compiled, 1);

@@ -56,8 +56,9 @@ static void delta_zero(struct pol_delta *d)
 /* Everything but the options and the delta's arrays. */
 static void incr_clear(struct pol_incr *pi)
 {
-	struct hmap *maps[] = { &pi->pods, &pi->nodes, &pi->ipx, &pi->v6, &pi->ents,
-				&pi->canon, &pi->nsl, &pi->touched, &pi->dirty, &pi->idmoved };
+	struct hmap *maps[] = { &pi->pods,  &pi->nodes, &pi->ipx,     &pi->v6,
+				&pi->ents,  &pi->canon, &pi->nsl,     &pi->touched,
+				&pi->dirty, &pi->epsel, &pi->idmoved };
 
 	hmap_each(&pi->pods, s)
 	{
@@ -76,8 +77,8 @@ static void incr_clear(struct pol_incr *pi)
 	}
 	hmap_each(&pi->ents, s)
 		free(s->v);
-	pol_incr_epsel_clear(&pi->epsel);
-	hmap_free(&pi->epsel);
+	hmap_each(&pi->epsel, s)
+		free(s->v);
 	hmap_each(&pi->nsl, s)
 	{
 		struct nslabels *l = s->v;
@@ -135,16 +136,6 @@ static struct inode *inode_get(struct pol_incr *pi, const char *name)
 		return NULL;
 	}
 	return n;
-}
-
-static int inode_add(struct inode *n, struct ipod *p)
-{
-	if (xcni_grow(&n->pods, &n->cap, n->n, sizeof(*n->pods)))
-		return -ENOMEM;
-	p->node = n;
-	p->nslot = n->n;
-	n->pods[n->n++] = p;
-	return 0;
 }
 
 /* A node no pod names and no Node object describes is forgotten. */
@@ -454,6 +445,9 @@ static struct ipod *ipod_new(struct pol_incr *pi, const struct k8s_pod *p)
 	}
 	ip->pod = p;
 	ip->local = pol_pod_local(&pi->o, p);
+	for (size_t i = 0; i < p->nports; i++) /* as peers' named ports read them, in any order */
+		ip->ports += xcni_fnv64(xcni_fnv64_str(XCNI_FNV64_BASIS, p->ports[i].name ?: ""),
+					&(uint32_t){ p->ports[i].port | (uint32_t)p->ports[i].proto << 16 }, 4);
 	return ip;
 }
 
@@ -462,7 +456,14 @@ static int ipod_on_node(struct pol_incr *pi, struct ipod *ip)
 {
 	struct inode *n = ip->pod->node_name ? inode_get(pi, ip->pod->node_name) : NULL;
 
-	return ip->pod->node_name && (!n || inode_add(n, ip)) ? -ENOMEM : 0;
+	if (!ip->pod->node_name)
+		return 0;
+	if (!n || xcni_grow(&n->pods, &n->cap, n->n, sizeof(*n->pods)))
+		return -ENOMEM;
+	ip->node = n;
+	ip->nslot = n->n;
+	n->pods[n->n++] = ip;
+	return 0;
 }
 
 static int incr_apply(struct pol_incr *pi, const struct cluster *c, const struct store_change *ch,
@@ -558,7 +559,6 @@ static int pod_unlink(struct pol_incr *pi, struct ipod *p)
 	hmap_del(&pi->pods, hstr(p->key), (uintptr_t)p->key);
 	free(p->key);
 	free(p);
-	pi->pods_changed = true;
 	return ret;
 }
 
@@ -607,7 +607,6 @@ static int pod_link(struct pol_incr *pi, const struct k8s_pod *p, char *canon)
 		free(canon);
 		return -ENOMEM;
 	}
-	pi->pods_changed = true;
 	/* It owns an address other live pods claim (claims_settle): closed. */
 	ip->contested = pol_incr_claim_of(pi, p->meta.ns, p->meta.name, &role) && role == 1;
 	if (pol_pod_managed(p) && p->meta.ns) {
@@ -884,22 +883,44 @@ static int ns_changed(struct pol_incr *pi, const struct cluster *c, const char *
 	return 0;
 }
 
+/*
+ * A pod written again is unlinked and linked. What another pod's policy reads of it (a peer's
+ * decision, a named port's resolution) is its identity (labels, its Namespace's), addresses,
+ * ports and whether it is closed: with none of those changed (a status heartbeat) it moved
+ * nothing (pi->idmoved and pi->moved as they were before it; npods_quiet), so neither a named
+ * rule (pol_incr_np_named) nor a tiered pod's patch decides it again.
+ */
 static int pod_changed(struct pol_incr *pi, const struct cluster *c, const struct store_change *ch,
 		       char *canon)
 {
 	const struct k8s_object *o = pol_incr_view_find(c, K8S_POD, ch->ns, ch->name);
-	struct ipod *old;
+	struct ipod *old, *now, was = { 0 };
+	size_t nmoved = pi->nmoved;
+	bool had = false, v6 = false;
+	int ret = pol_incr_ipod(pi, ch->ns, ch->name, &old);
 
-	if (pol_incr_ipod(pi, ch->ns, ch->name, &old) || (old && pod_unlink(pi, old))) {
-		free(canon);
-		return -ENOMEM;
+	if (!ret && old) {
+		was = *old;
+		had = hmap_has(&pi->idmoved, hu32(was.id), UKEY(was.id));
+		v6 = hmap_has(&pi->v6, hstr(was.key), (uintptr_t)was.key);
+		ret = pod_unlink(pi, old);
 	}
 	/* Gone, or another pod holds what it claims (claims_settle). */
-	if (!o || pol_incr_holds_none(pi, ch->ns, ch->name)) {
+	if (ret || !o || pol_incr_holds_none(pi, ch->ns, ch->name)) {
 		free(canon);
-		return 0;
+		return ret;
 	}
-	return pod_link(pi, &o->pod, canon);
+	ret = pod_link(pi, &o->pod, canon) ?: pol_incr_ipod(pi, ch->ns, ch->name, &now);
+	if (!ret && old && now && was.id == now->id && was.ip == now->ip && (now->ip || !o->pod.ip) &&
+	    was.contested == now->contested && was.ports == now->ports &&
+	    v6 == hmap_has(&pi->v6, hstr(now->key), (uintptr_t)now->key) &&
+	    (!v6 || !memcmp(was.ip6, now->ip6, 16))) {
+		pi->nmoved = nmoved;
+		if (!had)
+			hmap_del(&pi->idmoved, hu32(was.id), UKEY(was.id));
+		pi->d.npods_quiet++;
+	}
+	return ret;
 }
 
 /* A Node's labels as the tiers' node peers read them, in any order. */
@@ -1047,18 +1068,25 @@ static int ent_update(struct pol_incr *pi, uint32_t a)
  * The local pods a policies' change reaches: with all, every one the tiers are laid over; those
  * the ClusterNetworkPolicies whose name bits are in cnps, or the NetworkPolicies whose bits are
  * in nps, selected before (ipod.cnps, pol_ep.npbits) or select now. A NetworkPolicy's rules and
- * isolation enter the entries of the pods it selects only, so it reaches no other.
+ * isolation enter the entries of the pods it selects only, so it reaches no other. A pod not
+ * reached keeps the births' index of the policies selecting it (pi->epsel): the same policies,
+ * each at its number's index now (was_id: the numbers by index before); a number gone reaches it.
  */
 static int sel_dirty(struct pol_incr *pi, const struct cluster *c, uint64_t cnps, uint64_t nps,
-		     bool all)
+		     bool all, const uint32_t *was_id)
 {
 	const struct pol_ctx x = { .nps = pi->nps, .nnps = pi->nnps };
+	struct hmap at; /* a NetworkPolicy's number -> 1 + its index now */
+	int ret = hmap_init(&at, false, pi->nnps + 1);
 
-	for (size_t i = 0; i < pi->r.neps; i++) {
+	for (size_t k = 0; !ret && k < pi->nnps; k++)
+		ret = hmap_put(&at, hu32(pi->np_id[k]), UKEY(pi->np_id[k]), (void *)(k + 1));
+	for (size_t i = 0; !ret && i < pi->r.neps; i++) {
 		const struct pol_ep *ep = &pi->r.eps[i];
 		const struct ipod *p = hmap_get(&pi->ipx, hu32(ep->ip), UKEY(ep->ip));
 		bool hit = p && ((all && p->audited) || (p->cnps & cnps));
 		bool np = p && (ep->npbits & nps);
+		struct epsel *sel;
 
 		for (size_t k = 0; p && !hit && k < c->n[K8S_CLUSTERNETPOL]; k++) {
 			const struct k8s_cnp *cp = &c->objs[K8S_CLUSTERNETPOL][k]->cnp;
@@ -1066,19 +1094,30 @@ static int sel_dirty(struct pol_incr *pi, const struct cluster *c, uint64_t cnps
 
 			if (!(POL_CNP_BIT(cp->meta.name) & cnps))
 				continue;
-			if (!(l = pol_incr_nsl(pi, p->pod->meta.ns)))
+			if (!(l = pol_incr_nsl(pi, p->pod->meta.ns))) {
+				hmap_free(&at);
 				return -ENOMEM;
+			}
 			hit = pol_cnp_selects(cp, p->pod, &l->labels);
 		}
 		for (int in = 0; p && nps && !np && in < 2; in++)
 			for (size_t k = pol_np_next(&x, p->pod, in, 0); !np && k < x.nnps;
 			     k = pol_np_next(&x, p->pod, in, k + 1))
 				np = POL_NP_BIT(x.nps[k]->meta.ns, x.nps[k]->meta.name) & nps;
+		sel = !p || hit || np ? NULL : hmap_get(&pi->epsel, hu32(ep->ip), UKEY(ep->ip));
+		for (size_t k = 0; sel && !np && k < sel->n; k++) {
+			uintptr_t now = (uintptr_t)hmap_get(&at, hu32(was_id[sel->np[k]]),
+							    UKEY(was_id[sel->np[k]]));
+
+			np = !now;
+			sel->np[k] = (uint32_t)(now - 1);
+		}
 		pi->d.neps_np += np;
-		if ((hit || np) && pol_incr_dirty_ep(pi, ep->ip))
-			return -ENOMEM;
+		if (hit || np)
+			ret = pol_incr_dirty_ep(pi, ep->ip);
 	}
-	return 0;
+	hmap_free(&at);
+	return ret;
 }
 
 static bool is_cnp_name(const struct pol_name *n)
@@ -1148,8 +1187,9 @@ static int policies_resync(struct pol_incr *pi, const struct cluster *c, uint64_
 		return ret;
 	}
 	moved |= x.cnp_audit_any != pi->cnp_audit_any;
+	uint32_t *was_id = pi->np_id; /* what pi->epsel's indexes name */
+
 	free(pi->nps);
-	free(pi->np_id);
 	free(pi->r.policies);
 	free(pi->r.rulenames);
 	pi->nps = x.nps;
@@ -1166,7 +1206,9 @@ static int policies_resync(struct pol_incr *pi, const struct cluster *c, uint64_
 	pi->named_egress = false;
 	for (size_t k = 0; k < pi->nnps; k++)
 		pi->named_egress |= pol_incr_np_named(NULL, pi->nps[k]);
-	return sel_dirty(pi, c, cnps, nps, moved);
+	ret = sel_dirty(pi, c, cnps, nps, moved, was_id);
+	free(was_id);
+	return ret;
 }
 
 /* 0 or -errno. */
@@ -1185,7 +1227,7 @@ static int incr_apply(struct pol_incr *pi, const struct cluster *c, const struct
 	clash_drop(pi); /* of an update that started over half way */
 	for (size_t i = 0; i < pi->r.neps; i++)
 		pi->r.eps[i].changed = false;
-	pi->ids_changed = pi->pods_changed = false;
+	pi->ids_changed = false;
 	pi->nmoved = 0;
 	/* From nothing (incr_reset): the policies and node addresses are new too. */
 	pi->pols_changed = pi->nodes_changed = pi->replay;

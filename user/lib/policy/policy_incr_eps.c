@@ -117,16 +117,11 @@ static int eps_add_born(struct pol_incr *pi)
 		if (p->contested)
 			continue;
 		sel = hmap_get(&pi->epsel, hu32(ep->ip), UKEY(ep->ip));
-		if (!sel) {
-			sel = calloc(1, sizeof(*sel));
-			if (!sel || pol_pod_policies(&x, p->pod, &sel->np, &sel->n) ||
-			    hmap_put(&pi->epsel, hu32(ep->ip), UKEY(ep->ip), sel)) {
-				if (sel)
-					free(sel->np);
-				free(sel);
-				ret = -ENOMEM;
-				break;
-			}
+		if (!sel && (!(sel = pol_pod_policies(&x, p->pod)) ||
+			     hmap_put(&pi->epsel, hu32(ep->ip), UKEY(ep->ip), sel))) {
+			free(sel);
+			ret = -ENOMEM;
+			break;
 		}
 		pi->d.neps_born++;
 		/* No policy of the pod names a new identity: nothing to add. */
@@ -195,16 +190,17 @@ bool pol_incr_np_named(const struct pol_incr *pi, const struct k8s_netpol *np)
  * pod and node (cnp_apply), so any change of those compiles them again: from their last
  * entries (EP_PATCH), unless they are dirty already (the pod itself, a policy selecting it
  * changed: then whole). On a pod's change, also those a NetworkPolicy's egress rule naming a
- * port isolates, if the pod is among its peers (pol_incr_np_named).
+ * port isolates, if the pod is among its peers (pol_incr_np_named). A pod written with nothing
+ * a peer reads changed (pod_changed: a status write) reaches none of them.
  */
 static int eps_dirty_audited(struct pol_incr *pi)
 {
 	const struct pol_result *r = &pi->r;
 	const struct pol_ctx x = { .nps = pi->nps, .nnps = pi->nnps };
-	bool named = pi->named_egress && pi->pods_changed;
+	/* A pod moved (pod_changed records its identities; a quiet write none), or a Node. */
+	bool pods = pi->idmoved.n, named = pi->named_egress && pods;
 
-	if ((!pi->audit_any && !pi->tiers && !named) ||
-	    !(pi->pods_changed || pi->nodes_changed || pi->ids_changed || pi->touched.n))
+	if ((!pi->audit_any && !pi->tiers && !named) || !(pods || pi->nodes_changed || pi->ids_changed))
 		return 0;
 	for (size_t i = 0; i < r->neps; i++) {
 		uint32_t a = r->eps[i].ip;
@@ -213,7 +209,7 @@ static int eps_dirty_audited(struct pol_incr *pi)
 
 		for (size_t k = p && named ? pol_np_next(&x, p->pod, false, 0) : x.nnps;
 		     !hit && k < x.nnps; k = pol_np_next(&x, p->pod, false, k + 1))
-			hit = pol_incr_np_named(pi, x.nps[k]);
+			pi->d.neps_named += hit = pol_incr_np_named(pi, x.nps[k]);
 		if (hit && !hmap_has(&pi->dirty, hu32(a), UKEY(a)) &&
 		    hmap_put(&pi->dirty, hu32(a), UKEY(a), p->audited ? EP_PATCH : NULL))
 			return -ENOMEM;
@@ -254,7 +250,7 @@ static int ctx_all_pods(struct pol_incr *pi, const struct cluster *c, struct pol
 
 /*
  * The books follow the identities born and gone before any pod is compiled:
- * which policies select a pod (moves with the policies, and with the pod: it
+ * which policies select a pod (moves with the pod or a policy selecting it: it
  * is dirty then), the entries of the dead and the born (the pods not compiled
  * again; from nothing there is none), the label index.
  */
@@ -263,10 +259,8 @@ static int eps_follow_ids(struct pol_incr *pi)
 	struct pol_result *r = &pi->r;
 	int ret;
 
-	if (pi->pols_changed)
-		pol_incr_epsel_clear(&pi->epsel);
 	hmap_each(&pi->dirty, s)
-		pol_incr_epsel_drop(&pi->epsel, (uint32_t)s->k);
+		free(hmap_del(&pi->epsel, hu32((uint32_t)s->k), s->k));
 	if (pi->d.nid_del)
 		eps_drop_dead(pi);
 	if (r->neps && pi->d.nid_put && (ret = eps_add_born(pi)))

@@ -94,7 +94,6 @@ static int ident_add(struct pol_incr *pi, const char *canon, const struct k8s_po
 		     const struct nslabels *l, uint32_t h)
 {
 	struct identity *id = &pi->r.identities[pi->r.nidentities];
-	int ret;
 
 	memset(id, 0, sizeof(*id));
 	if (!(id->canon = strdup(canon)))
@@ -102,16 +101,11 @@ static int ident_add(struct pol_incr *pi, const char *canon, const struct k8s_po
 	pi->r.nidentities++;
 	id->id = h;
 	id->ns = l->name;
-	ret = pol_labels_copy(&id->pod_labels, &p->meta.labels, NULL, NULL);
-	if (!ret)
-		ret = pol_labels_copy(&id->ns_labels, &l->labels, NULL, NULL);
-	if (!ret)
-		ret = hmap_put(&pi->canon, hstr(id->canon), (uintptr_t)id->canon,
-			       (void *)(uintptr_t)h);
-	if (!ret)
-		ret = DPUSH(pi, id_put, ((struct pol_idput){ h, id->canon }));
 	pi->ids_changed = true;
-	return ret;
+	return pol_labels_copy(&id->pod_labels, &p->meta.labels, NULL, NULL) ?:
+	       pol_labels_copy(&id->ns_labels, &l->labels, NULL, NULL) ?:
+	       hmap_put(&pi->canon, hstr(id->canon), (uintptr_t)id->canon, (void *)(uintptr_t)h) ?:
+	       DPUSH(pi, id_put, ((struct pol_idput){ h, id->canon }));
 }
 
 struct born {

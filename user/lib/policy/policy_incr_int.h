@@ -15,12 +15,6 @@
 #include "lib/policy/policy_int.h"
 #include "lib/system/hmap.h"
 
-/* The policies that select one local pod (indexes into pol_incr.nps). */
-struct epsel {
-	size_t n;
-	uint32_t *np;
-};
-
 /* A node pods name (with or without its Node object). */
 struct inode {
 	char *name;
@@ -38,6 +32,7 @@ struct ipod {
 	uint32_t ip; /* a managed pod's address, 0 if none */
 	uint8_t ip6[16]; /* its IPv6 while in pol_incr.v6: once gone, pol_incr.moved's */
 	uint32_t id; /* 0: none (hostNetwork) */
+	uint64_t ports; /* its container ports' digest (ipod_new) */
 	bool local;
 	/* A local pod whose entries cnp_apply lays tiers or audit mode over
 	 * (cnps, cnp_audited): they name every pod and node, so it is compiled
@@ -104,7 +99,7 @@ struct pol_incr {
 	size_t nlabix;
 	struct labix *labix;
 	/* Local pod address -> struct epsel: the policies selecting it, while the
-	 * pod and the policies stay (a dirty pod or any policy change drops it).
+	 * pod and they stay (a dirty pod drops it; sel_dirty renumbers the rest).
 	 * A birth then compiles only the local pods one of whose policies has a
 	 * peer matching a new identity, without matching every policy of their
 	 * namespace against each local pod again (most of a birth at 100k pods). */
@@ -113,15 +108,13 @@ struct pol_incr {
 	struct hmap touched; /* addresses whose entries may change */
 	struct hmap dirty; /* local pods' addresses to compile again */
 	struct hmap idmoved; /* identities a pod joined or left (a changed pod's): decided again */
-	bool ids_changed, pols_changed, nodes_changed, pods_changed;
+	bool ids_changed, pols_changed, nodes_changed;
 	size_t nmoved, capmoved;
 	struct xcni_prefix *moved; /* changed Nodes' and pods' addresses, before and after */
 	size_t nclash, capclash;
 	char **clash; /* keys of pods whose address was taken when they came */
 };
 
-void pol_incr_epsel_drop(struct hmap *m, uint32_t ip);
-void pol_incr_epsel_clear(struct hmap *m);
 int pol_incr_dirty_ep(struct pol_incr *pi, uint32_t ip);
 char *pol_incr_pod_key(const char *ns, const char *name);
 /* *out: the pod ns/name as pi knows it, or NULL. 0 or -ENOMEM. */

@@ -202,11 +202,16 @@ int pol_ipcache_node(struct pol_result *r, size_t *cap, const struct pol_opts *o
 int pol_labels_copy(struct k8s_labels *dst, const struct k8s_labels *src, const char *key,
 		    const char *value);
 int pol_labix_build(struct pol_ctx *x);
+/* The policies that select one local pod (indexes into x->nps). */
+struct epsel {
+	size_t n;
+	uint32_t np[];
+};
 /*
- * The policies selecting pod (indexes into x->nps: its namespace's whose
- * podSelector matches), *out malloc'd (NULL, 0 if none). 0 or -ENOMEM.
+ * The policies selecting pod (its namespace's whose podSelector matches), one
+ * allocation; NULL: out of memory.
  */
-int pol_pod_policies(const struct pol_ctx *x, const struct k8s_pod *pod, uint32_t **out, size_t *n);
+struct epsel *pol_pod_policies(const struct pol_ctx *x, const struct k8s_pod *pod);
 /* Does a selector peer of a policy of namespace policy_ns select identity id? */
 bool pol_np_peer_matches(const struct k8s_np_peer *peer, const char *policy_ns,
 			 const struct identity *id);

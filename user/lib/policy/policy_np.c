@@ -683,27 +683,20 @@ size_t pol_np_next(const struct pol_ctx *x, const struct k8s_pod *pod, bool in, 
 	return x->nnps;
 }
 
-int pol_pod_policies(const struct pol_ctx *x, const struct k8s_pod *pod, uint32_t **out, size_t *n)
+struct epsel *pol_pod_policies(const struct pol_ctx *x, const struct k8s_pod *pod)
 {
-	size_t cap = 0;
+	struct epsel *e = calloc(1, sizeof(*e)), *w;
 
-	*out = NULL;
-	*n = 0;
 	for (size_t i = pol_ns_first((const void *const *)x->nps, x->nnps, 0, pod->meta.ns);
-	     i < x->nnps; i++) {
-		if (pol_cmp_str(x->nps[i]->meta.ns, pod->meta.ns))
-			break;
+	     e && i < x->nnps && !pol_cmp_str(x->nps[i]->meta.ns, pod->meta.ns); i++) {
 		if (!k8s_selector_matches(&x->nps[i]->pod_sel, &pod->meta.labels))
 			continue;
-		if (xcni_grow(out, &cap, *n, sizeof(**out))) {
-			free(*out);
-			*out = NULL;
-			*n = 0;
-			return -ENOMEM;
-		}
-		(*out)[(*n)++] = (uint32_t)i;
+		if (!(w = realloc(e, sizeof(*e) + (e->n + 1) * sizeof(*e->np))))
+			free(e);
+		if ((e = w))
+			e->np[e->n++] = (uint32_t)i;
 	}
-	return 0;
+	return e;
 }
 
 bool pol_np_peers_match_any(const struct pol_ctx *x, const struct k8s_netpol *np)
