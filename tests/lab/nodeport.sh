@@ -424,7 +424,9 @@ if [ "$KP" = none ] && [ "$NODES" -ge 3 ]; then
 	N1PID=$!
 	MINE+=("$N1PID")
 	# Ready, or gone: 6.1 under TCG was not ready in 10 s (this check failed, and every DSR one after).
+	t=$SECONDS
 	wait_until 600 bash -c "grep -q 'xcnid: ready' '$T/n1-xcnid.log' || ! kill -0 $N1PID"
+	diag "n1's xcnid with --node-port-mode dsr: ready or gone after $((SECONDS - t)) s"
 	check "n1's xcnid restarted with --node-port-mode dsr" \
 		bash -c "grep -q 'xcnid: ready' '$T/n1-xcnid.log' || { tail -n 20 '$T/n1-xcnid.log'; exit 1; }"
 	check "xcnictl --node n1 config: NODE-PORT-MODE dsr, n2's snat" \
