@@ -241,6 +241,16 @@ static int link_notes(struct mnl_socket *mon, int ifindex)
 	return notes;
 }
 
+/* A link's EUI-64 link-local address (fe80::/64 from its MAC), as IPv6 gives one. */
+static struct in6_addr eui64_ll(const uint8_t *mac)
+{
+	struct in6_addr ll = { .s6_addr = { 0xfe, 0x80 } };
+	const uint8_t id[8] = { mac[0] ^ 2, mac[1], mac[2], 0xff, 0xfe, mac[3], mac[4], mac[5] };
+
+	memcpy(ll.s6_addr + 8, id, sizeof(id));
+	return ll;
+}
+
 /*
  * A link brought up again as it already is (xcnid's xcni0 at every start)
  * goes through no state change: the kernel takes any alias or IPv6 address
@@ -267,6 +277,13 @@ static void link_up_again_unchanged(void **state)
 		assert_int_equal(nl_link_get(nl, "xu-b", &b), 0);
 	}
 	assert_true(a.flags & IFF_RUNNING);
+	/* Up as an IPv4 link: no link-local address. 6.1 gave both ends one when
+	 * the address mode came in the message that set the link up. */
+	for (int i = 0; i < 2; i++) {
+		struct in6_addr ll = eui64_ll(i ? b.mac : a.mac);
+
+		assert_int_equal(nl_addr6_has(nl, i ? b.ifindex : a.ifindex, &ll, 64), 0);
+	}
 	assert_string_equal(a.alias, "xcni overlay");
 	assert_int_equal(a.addr_gen_mode, IN6_ADDR_GEN_MODE_NONE);
 	assert_int_equal(b.addr_gen_mode, IN6_ADDR_GEN_MODE_NONE);

@@ -320,7 +320,7 @@ static int link_up(struct nl *nl, int ifindex, const char *alias, int ipv4_only)
 		alias = NULL;
 	if (cur.addr_gen_mode == IN6_ADDR_GEN_MODE_NONE)
 		ipv4_only = 0;
-	nlh = link_req(buf, RTM_NEWLINK, ifindex, IFF_UP, IFF_UP);
+	nlh = link_req(buf, RTM_NEWLINK, ifindex, 0, 0);
 	/* The kernel ignores IFLA_IFALIAS when creating a link, so it is set here. */
 	if (alias && *alias)
 		mnl_attr_put_strz(nlh, IFLA_IFALIAS, alias);
@@ -332,7 +332,12 @@ static int link_up(struct nl *nl, int ifindex, const char *alias, int ipv4_only)
 		mnl_attr_nest_end(nlh, in6);
 		mnl_attr_nest_end(nlh, af);
 	}
-	return nl_talk(nl, nlh, NULL, NULL);
+	/* Up only then: the kernel applies a message's IFLA_AF_SPEC after its
+	 * IFF_UP, and 6.1 gave the link a link-local address in between
+	 * (test_nl), with which a pod of an IPv4 cluster solicits routers that
+	 * from_pod drops as drop-no-endpoint (xcni0: to_overlay, drop-no-tunnel).
+	 * With nothing to write the first message changes nothing. */
+	return nl_talk(nl, nlh, NULL, NULL) ?: nl_link_set_flags(nl, ifindex, IFF_UP, IFF_UP);
 }
 
 int nl_link_up(struct nl *nl, int ifindex, const char *alias)
