@@ -364,6 +364,25 @@ int grow_prepare(const char *dir, unsigned int pct)
 	return err;
 }
 
+/*
+ * Conntrack's old table (old; -1: none) in the slot the programs look in
+ * while it grows (bpf/lib/conntrack.h ct_find: a miss looks there, an entry
+ * made goes there too): from before the take-over until the catch-up after,
+ * so a flow one set of programs opened is found by the other's.
+ */
+static void ct_prev(const char *dir, size_t i, int old)
+{
+	__u32 zero = 0;
+	int fd = i < 2 ? xcni_pin_get(dir, i ? "xcni_ctprev6" : "xcni_ctprev") : -1;
+
+	if (fd >= 0 && old >= 0 && bpf_map_update_elem(fd, &zero, &old, BPF_ANY))
+		pr_warn("growing %s: the old table not in the programs' sight (%s): a reply "
+			"there until the take-over is judged as new\n", rows[i].name, strerror(errno));
+	else if (fd >= 0 && old < 0)
+		bpf_map_delete_elem(fd, &zero);
+	xcni_close(&fd);
+}
+
 int grow_finish(const char *dir, const struct map_max *mm, int n, bool taken_over)
 {
 	char gdir[512], gname[560];
@@ -380,6 +399,8 @@ int grow_finish(const char *dir, const struct map_max *mm, int n, bool taken_ove
 				grown[i].asked = mm[j].asked ?: mm[j].n, grown[i].n = mm[j].n;
 		snprintf(gname, sizeof(gname), "%s/%s", GROW_DIR, rows[i].name);
 		old = xcni_pin_info(dir, gname, &oi);
+		if (!taken_over) /* xcni_ct, xcni_ct6 (none left from a crash) */
+			ct_prev(dir, i, old);
 		if (old < 0)
 			continue;
 		c.ids = oi.type == BPF_MAP_TYPE_HASH_OF_MAPS;
@@ -387,6 +408,8 @@ int grow_finish(const char *dir, const struct map_max *mm, int n, bool taken_ove
 		/* Not the pinned one (a crash between the two pins): nothing to catch up. */
 		if (c.fd >= 0 && ni.id != oi.id)
 			mapw_walk(old, &oi, 1, copy_one, &c);
+		if (taken_over)
+			ct_prev(dir, i, -1);
 		snprintf(gname, sizeof(gname), "%s/%s", gdir, rows[i].name);
 		if (!taken_over)
 			grown[i].caught = c.done;
