@@ -66,24 +66,13 @@ struct {
  * written there too: the programs taken over and those not yet never miss
  * each other's flows. Empty otherwise (docs/decisions/map-growth.md).
  */
-struct xcni_ct_inner {
-	XCNI_MAP(BPF_MAP_TYPE_LRU_HASH, 1, struct xcni_ct_key, struct xcni_ct_entry);
-};
-struct xcni_ct6_inner {
-	XCNI_MAP(BPF_MAP_TYPE_LRU_HASH, 1, struct xcni_ct6_key, struct xcni_ct_entry);
-};
-#define XCNI_CTPREV(inner)                                                                   \
-	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);                                            \
-	__uint(max_entries, 1);                                                              \
-	__type(key, __u32);                                                                  \
-	__uint(pinning, LIBBPF_PIN_BY_NAME);                                                 \
-	__array(values, struct inner)
-struct {
-	XCNI_CTPREV(xcni_ct_inner);
-} xcni_ctprev SEC(".maps");
-struct {
-	XCNI_CTPREV(xcni_ct6_inner);
-} xcni_ctprev6 SEC(".maps");
+#define XCNI_CT_INNER(key_t) XCNI_MAP(BPF_MAP_TYPE_LRU_HASH, 1, key_t, struct xcni_ct_entry)
+struct xcni_ct_inner { XCNI_CT_INNER(struct xcni_ct_key); };
+struct xcni_ct6_inner { XCNI_CT_INNER(struct xcni_ct6_key); };
+#define XCNI_CTPREV(inner) __uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS); __uint(max_entries, 1); \
+	__type(key, __u32); __uint(pinning, LIBBPF_PIN_BY_NAME); __array(values, struct inner)
+struct { XCNI_CTPREV(xcni_ct_inner); } xcni_ctprev SEC(".maps");
+struct { XCNI_CTPREV(xcni_ct6_inner); } xcni_ctprev6 SEC(".maps");
 
 /*
  * Fragments: an endpoint's share (or the node's, key 0) -> its datagrams (see

@@ -374,12 +374,14 @@ static void ct_prev(const char *dir, size_t i, int old)
 {
 	__u32 zero = 0;
 	int fd = i < 2 ? xcni_pin_get(dir, i ? "xcni_ctprev6" : "xcni_ctprev") : -1;
+	int e = fd >= 0 && old >= 0 && bpf_map_update_elem(fd, &zero, &old, BPF_ANY) ? errno : 0;
 
-	if (fd >= 0 && old >= 0 && bpf_map_update_elem(fd, &zero, &old, BPF_ANY))
-		pr_warn("growing %s: the old table not in the programs' sight (%s): a reply "
-			"there until the take-over is judged as new\n", rows[i].name, strerror(errno));
-	else if (fd >= 0 && old < 0)
+	if (fd >= 0 && old < 0)
 		bpf_map_delete_elem(fd, &zero);
+	else if (fd >= 0) /* not there: a reply until the take-over's catch-up is judged as new */
+		pr_info("map %s: its old table %s the programs' sight until caught up after the "
+			"take-over%s%s\n", rows[i].name, e ? "not in" : "in", e ? ": " : "",
+			e ? strerror(e) : "");
 	xcni_close(&fd);
 }
 
