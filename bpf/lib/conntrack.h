@@ -164,7 +164,11 @@ static __always_inline void ct_entry_add(int fam, const void *k, const struct xc
 static __always_inline void ct_entry_remove(int fam, const void *k)
 {
 	struct xcni_ctstat *st;
+	__u32 zero = 0;
+	void *prev = ct_prev(fam, &zero);
 
+	if (prev) /* gone from the old table too: ct_find would bring it back */
+		bpf_map_delete_elem(prev, k);
 	if (bpf_map_delete_elem(ct_map(fam), k))
 		return;
 	st = ct_stat();
@@ -197,11 +201,6 @@ static __always_inline void tuple_reverse(int fam, const void *k, void *r)
 		r6->pad[0] = r6->pad[1] = r6->pad[2] = 0;
 	}
 }
-
-/* The names lb.h, nodeport.h and nodeport_icmp.h still call: the family's
- * key (IPv4 for the unmarked one). */
-#define ct_reverse(k, r) tuple_reverse(XCNI_AF_INET, (k), (r))
-#define ct6_reverse(k, r) tuple_reverse(XCNI_AF_INET6, (k), (r))
 
 /* ---- conntrack ---------------------------------------------------------- */
 

@@ -370,7 +370,7 @@ int grow_prepare(const char *dir, unsigned int pct)
  * made goes there too): from before the take-over until the catch-up after,
  * so a flow one set of programs opened is found by the other's.
  */
-static void ct_prev(const char *dir, size_t i, int old)
+static void ctprev_set(const char *dir, size_t i, int old)
 {
 	__u32 zero = 0;
 	int fd = i < 2 ? xcni_pin_get(dir, i ? "xcni_ctprev6" : "xcni_ctprev") : -1;
@@ -401,17 +401,15 @@ int grow_finish(const char *dir, const struct map_max *mm, int n, bool taken_ove
 				grown[i].asked = mm[j].asked ?: mm[j].n, grown[i].n = mm[j].n;
 		snprintf(gname, sizeof(gname), "%s/%s", GROW_DIR, rows[i].name);
 		old = xcni_pin_info(dir, gname, &oi);
-		if (!taken_over) /* xcni_ct, xcni_ct6 (none left from a crash) */
-			ct_prev(dir, i, old);
-		if (old < 0)
-			continue;
-		c.ids = oi.type == BPF_MAP_TYPE_HASH_OF_MAPS;
-		c.fd = xcni_pin_info(dir, rows[i].name, &ni);
+		c.fd = old < 0 ? -1 : xcni_pin_info(dir, rows[i].name, &ni);
+		c.ids = old >= 0 && oi.type == BPF_MAP_TYPE_HASH_OF_MAPS;
 		/* Not the pinned one (a crash between the two pins): nothing to catch up. */
 		if (c.fd >= 0 && ni.id != oi.id)
 			mapw_walk(old, &oi, 1, copy_one, &c);
-		if (taken_over)
-			ct_prev(dir, i, -1);
+		/* Conntrack's old table in the programs' sight until caught up after the take-over. */
+		ctprev_set(dir, i, taken_over ? -1 : old);
+		if (old < 0)
+			continue;
 		snprintf(gname, sizeof(gname), "%s/%s", gdir, rows[i].name);
 		if (!taken_over)
 			grown[i].caught = c.done;
