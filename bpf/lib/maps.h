@@ -62,8 +62,8 @@ struct {
 /*
  * While xcni_ct (xcni_ct6) grows, in the one slot of xcni_ctprev
  * (xcni_ctprev6): the old table, until xcnid's catch-up after the take-over
- * (agent/grow.c). A lookup that misses the table looks there, an entry made is
- * written there too: the programs taken over and those not yet never miss
+ * (agent/grow.c). A lookup that misses the table looks there, an entry made or
+ * deleted is so there too: the programs taken over and those not yet never miss
  * each other's flows. Empty otherwise (docs/decisions/map-growth.md).
  */
 #define XCNI_CT_INNER(key_t) XCNI_MAP(BPF_MAP_TYPE_LRU_HASH, 1, key_t, struct xcni_ct_entry)
