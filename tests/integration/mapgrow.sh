@@ -7,7 +7,11 @@
 # conntrack's growth) instead of keeping it closed; then they are in. All along
 # b connects to a Service in a loop (both families), holds 10 connections a
 # family through it (each answers every 0.2 s), and c, whom a does not admit,
-# probes a: 0 failed connections, every held one answered, 0 admitted. At each
+# probes a: 0 failed connections, every held one answered, 0 admitted. Conntrack
+# (xcni_ct 8,192, xcni_ct6 4,096) grows by b's loop meanwhile, its old table in the
+# programs' slot (xcni_ctprev(6)) until the take-over is caught up; first, every
+# conntrack entry is moved into such an old table (a take-over's moment made long):
+# a's answer on a connection b opened before must still come back reverse NATed. At each
 # writer's growth (the ipcache, xcni_svc) and a local pods' one, while the old
 # map is still pinned under grow/, every entry of it is looked for in the new. y's pods' names pass
 # xcni_podname's 16: it grows too. Then a policy on c (admitting b) passes
