@@ -112,8 +112,27 @@ static __always_inline struct xcni_ctstat *ct_stat(void)
 	return bpf_map_lookup_elem(&xcni_ctstat, &k);
 }
 
-/* The family's conntrack map (fam a constant: the compiler keeps one). */
+/* The family's conntrack map (fam a constant: the compiler keeps one), and
+ * while it grows the old one (xcni_ctprev: NULL otherwise). */
 #define ct_map(fam) ((fam) == XCNI_AF_INET ? (void *)&xcni_ct : (void *)&xcni_ct6)
+#define ct_prev(fam, zero)                                                                   \
+	((fam) == XCNI_AF_INET ? bpf_map_lookup_elem(&xcni_ctprev, (zero)) :                 \
+				 bpf_map_lookup_elem(&xcni_ctprev6, (zero)))
+
+/* Key k's entry; while the table grows, one the old programs made in the old
+ * table since the copy is copied in first (the reply of a flow whose first
+ * packet met them, before the take-over). */
+static __always_inline struct xcni_ct_entry *ct_find(int fam, const void *k)
+{
+	struct xcni_ct_entry *e = bpf_map_lookup_elem(ct_map(fam), k);
+	__u32 zero = 0;
+	void *prev;
+
+	if (e || !(prev = ct_prev(fam, &zero)) || !(e = bpf_map_lookup_elem(prev, k)))
+		return e;
+	bpf_map_update_elem(ct_map(fam), k, e, BPF_NOEXIST);
+	return bpf_map_lookup_elem(ct_map(fam), k);
+}
 
 /*
  * Every entry goes into the family's table through here (k: its key, struct
@@ -125,12 +144,16 @@ static __always_inline void ct_entry_add(int fam, const void *k, const struct xc
 					 int pickup)
 {
 	struct xcni_ctstat *st;
+	__u32 zero = 0;
+	void *prev = ct_prev(fam, &zero);
+	int fresh = !bpf_map_update_elem(ct_map(fam), k, e, BPF_NOEXIST);
 
-	if (bpf_map_update_elem(ct_map(fam), k, e, BPF_NOEXIST)) {
+	if (!fresh)
 		bpf_map_update_elem(ct_map(fam), k, e, BPF_ANY);
-		return;
-	}
-	st = ct_stat();
+	/* While the table grows, the old one gets it too (ct_find's other half). */
+	if (prev)
+		bpf_map_update_elem(prev, k, e, BPF_ANY);
+	st = fresh ? ct_stat() : NULL;
 	if (st) {
 		st->created++;
 		st->pickups += pickup;
@@ -141,7 +164,11 @@ static __always_inline void ct_entry_add(int fam, const void *k, const struct xc
 static __always_inline void ct_entry_remove(int fam, const void *k)
 {
 	struct xcni_ctstat *st;
+	__u32 zero = 0;
+	void *prev = ct_prev(fam, &zero);
 
+	if (prev) /* gone from the old table too: ct_find would bring it back */
+		bpf_map_delete_elem(prev, k);
 	if (bpf_map_delete_elem(ct_map(fam), k))
 		return;
 	st = ct_stat();
@@ -174,11 +201,6 @@ static __always_inline void tuple_reverse(int fam, const void *k, void *r)
 		r6->pad[0] = r6->pad[1] = r6->pad[2] = 0;
 	}
 }
-
-/* The names lb.h, nodeport.h and nodeport_icmp.h still call: the family's
- * key (IPv4 for the unmarked one). */
-#define ct_reverse(k, r) tuple_reverse(XCNI_AF_INET, (k), (r))
-#define ct6_reverse(k, r) tuple_reverse(XCNI_AF_INET6, (k), (r))
 
 /* ---- conntrack ---------------------------------------------------------- */
 
@@ -509,7 +531,7 @@ static __always_inline int ct_track(struct __sk_buff *skb, struct flow *f, int f
 	 * flow still in its handshake is a retransmission. */
 	fresh_syn = tcp && (f->tcp_flags & (XCNI_TCP_SYN | XCNI_TCP_ACK)) == XCNI_TCP_SYN;
 
-	e = echo_rep ? NULL : bpf_map_lookup_elem(ct_map(fam), &f->tuple);
+	e = echo_rep ? NULL : ct_find(fam, &f->tuple);
 	if (e && ct_alive(e, now, life) &&
 	    !(tcp && e->state == XCNI_CT_CLOSED && (f->tcp_flags & XCNI_TCP_SYN)) &&
 	    !(fresh_syn && e->state != XCNI_CT_NEW)) {
@@ -522,7 +544,7 @@ static __always_inline int ct_track(struct __sk_buff *skb, struct flow *f, int f
 		goto out;
 	}
 	flow_reverse(f, fam, rev);
-	e = echo_req ? NULL : bpf_map_lookup_elem(ct_map(fam), rev);
+	e = echo_req ? NULL : ct_find(fam, rev);
 	if (e && ct_alive(e, now, life) && !ct_recheck(e, f->policy_rev)) {
 		*flags = e->flags;
 		f->rev_nat = e->rev_nat;

@@ -765,7 +765,7 @@ static __always_inline int lb_flow_choose(struct flow *f, int fam, __u32 ep_id, 
 			return ret;
 		}
 	}
-	e = bpf_map_lookup_elem(ct_map(fam), t);
+	e = ct_find(fam, t);
 	be = defer ? lb_flow_kept(e, now, proto, f->tcp_flags) :
 		     lb_flow_keeps(e, now, proto, f->tcp_flags, f->len);
 	if (be) {

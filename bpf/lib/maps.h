@@ -60,6 +60,21 @@ struct {
 } xcni_ct6 SEC(".maps");
 
 /*
+ * While xcni_ct (xcni_ct6) grows, in the one slot of xcni_ctprev
+ * (xcni_ctprev6): the old table, until xcnid's catch-up after the take-over
+ * (agent/grow.c). A lookup that misses the table looks there, an entry made or
+ * deleted is so there too: the programs taken over and those not yet never miss
+ * each other's flows. Empty otherwise (docs/decisions/map-growth.md).
+ */
+#define XCNI_CT_INNER(key_t) XCNI_MAP(BPF_MAP_TYPE_LRU_HASH, 1, key_t, struct xcni_ct_entry)
+struct xcni_ct_inner { XCNI_CT_INNER(struct xcni_ct_key); };
+struct xcni_ct6_inner { XCNI_CT_INNER(struct xcni_ct6_key); };
+#define XCNI_CTPREV(inner) __uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS); __uint(max_entries, 1); \
+	__type(key, __u32); __uint(pinning, LIBBPF_PIN_BY_NAME); __array(values, struct inner)
+struct { XCNI_CTPREV(xcni_ct_inner); } xcni_ctprev SEC(".maps");
+struct { XCNI_CTPREV(xcni_ct6_inner); } xcni_ctprev6 SEC(".maps");
+
+/*
  * Fragments: an endpoint's share (or the node's, key 0) -> its datagrams (see
  * struct xcni_frag_share). Not an LRU, where one sender's first fragments evict
  * everyone's; not preallocated: a share is made by the first fragment of its

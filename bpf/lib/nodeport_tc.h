@@ -185,7 +185,7 @@ static __always_inline int nodeport6_reply_of(struct __sk_buff *skb, struct pkt6
 
 	if (!skb || !p)
 		return 0;
-	ct6_reverse(&p->tuple, &rk);
+	tuple_reverse(XCNI_AF_INET6, &p->tuple, &rk);
 	sn = bpf_map_lookup_elem(&xcni_snat, &rk);
 	if (!sn)
 		return 0;
@@ -212,7 +212,7 @@ __attribute__((noinline)) int nodeport6_reply_nat(struct __sk_buff *skb, struct 
 	/* The record's key in the scratch (this frame's room is the chain's). */
 	if (!skb || !p || !(t = bpf_map_lookup_elem(&xcni_np6_tmp, &np_zero)))
 		return XCNI_DROP_REDIRECT;
-	ct6_reverse(&p->tuple, &t->k);
+	tuple_reverse(XCNI_AF_INET6, &p->tuple, &t->k);
 	sn = bpf_map_lookup_elem(&xcni_snat, &t->k);
 	if (!sn)
 		return XCNI_DROP_REDIRECT;

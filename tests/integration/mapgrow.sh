@@ -7,7 +7,11 @@
 # conntrack's growth) instead of keeping it closed; then they are in. All along
 # b connects to a Service in a loop (both families), holds 10 connections a
 # family through it (each answers every 0.2 s), and c, whom a does not admit,
-# probes a: 0 failed connections, every held one answered, 0 admitted. At each
+# probes a: 0 failed connections, every held one answered, 0 admitted. Conntrack
+# (xcni_ct 8,192, xcni_ct6 4,096) grows by b's loop meanwhile, its old table in the
+# programs' slot (xcni_ctprev(6)) until the take-over is caught up; first, every
+# conntrack entry is moved into such an old table (a take-over's moment made long):
+# a's answer on a connection b opened before must still come back reverse NATed. At each
 # writer's growth (the ipcache, xcni_svc) and a local pods' one, while the old
 # map is still pinned under grow/, every entry of it is looked for in the new. y's pods' names pass
 # xcni_podname's 16: it grows too. Then a policy on c (admitting b) passes
@@ -62,27 +66,38 @@ ok = fail = 0
 while not os.path.exists(f"{tmp}/stop"):
     for a in addrs:
         host, port = a.rsplit(":", 1)
-        t0 = time.monotonic()
+        t0, sport = time.monotonic(), "?"
+        s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
         try:
-            with socket.create_connection((host.strip("[]"), int(port)), timeout=3) as s:
+            with s:
+                s.settimeout(3)
+                try:
+                    s.connect((host.strip("[]"), int(port)))
+                finally:
+                    sport = s.getsockname()[1]
                 good = s.recv(5) == b"hello"
             if time.monotonic() - t0 > 1:
-                open(f"{tmp}/{name}.slow", "a").write(f"{time.time():.3f} {a} {time.monotonic() - t0:.2f} s\n")
+                open(f"{tmp}/{name}.slow", "a").write(f"{time.time():.3f} (mono {t0:.3f}) {a} from port {sport} {time.monotonic() - t0:.2f} s\n")
         except OSError as e:
             good = False
-            open(f"{tmp}/{name}.fails", "a").write(f"{time.time():.3f} {a} {e}\n")
+            open(f"{tmp}/{name}.fails", "a").write(f"{time.time():.3f} (mono {t0:.3f}) {a} from port {sport} {e}\n")
         ok, fail = ok + good, fail + (not good)
     open(f"{tmp}/{name}.tmp", "w").write(f"ok {ok} fail {fail}\n")
     os.replace(f"{tmp}/{name}.tmp", f"{tmp}/{name}.res")
 EOF
-# serve.py: a's server, both families on 8080: "hello", then what it reads echoed.
+# serve.py TMP: a's server, both families on 8080: "hello", then what it reads echoed;
+# a lone "d" echoed once TMP/go is there (its reply the first packet after a change).
 cat >"$T/serve.py" <<'EOF'
-import socket, threading
+import os, socket, sys, threading, time
 def echo(c):
     with c:
         try:
             c.sendall(b"hello")
             while d := c.recv(64):
+                for _ in range(300 if d == b"d" else 0):
+                    if os.path.exists(f"{sys.argv[1]}/go"):
+                        break
+                    time.sleep(0.1)
                 c.sendall(d)
         except OSError:
             pass
@@ -210,7 +225,7 @@ XCNID_NETNS=$NODE
 # because the map is full, not because their namespace is over its share (a namespace
 # over its share asks no growth: it would only raise it).
 ARGS=(--pod-cidr "$SUBNET.0/24" --node-name n1 --manifests "$M" --no-masquerade --kube-proxy-replacement
-	--map-max xcni_ipcache=32,xcni_ipcache6=32,xcni_svc=8,xcni_affinity=1024,xcni_snat=1024,xcni_podname=16,xcni_policy=8,xcni_polrange=2,xcni_polcidr=2,xcni_maglev=4
+	--map-max xcni_ct=8192,xcni_ct6=4096,xcni_ipcache=32,xcni_ipcache6=32,xcni_svc=8,xcni_affinity=1024,xcni_snat=1024,xcni_podname=16,xcni_policy=8,xcni_polrange=2,xcni_polcidr=2,xcni_maglev=4
 	--map-max xcni_endpoints=16,xcni_endpoints6=16,xcni_ifindex=16,xcni_ifindex6=16,xcni_polep=16,xcni_fqdn=1024,xcni_fqdn_pat=2
 	--map-grow "$PCT"
 	--service-ns-share=100 --policy-ns-share=100 -v)
@@ -226,11 +241,100 @@ A4=$(addr_of a 4) A6=$(addr_of a 6)
 	k_allow allow-b b a '{port: 8080}'
 } | put x.yaml
 check "x: pods a, b, c, Service web (both families); a admits b alone" bump
-ip netns exec "$XCT_TAG-a" python3 "$T/serve.py" &
+ip netns exec "$XCT_TAG-a" python3 "$T/serve.py" "$T" &
 BG+=($!)
 check "b reaches a through web's ClusterIP" wait_until 10 reaches b "$VIP" 80
 check "... and its IPv6 ClusterIP" reaches b "[$VIP6]" 80
 check_fails "c does not reach a (policy)" reaches c "$A4" 8080
+
+# A flow the old programs open between the catch-up before a conntrack growth's
+# take-over and the take-over is in the old table alone when its reply meets the
+# new programs (1 or 2 of map-grow's short connections a run were lost so: the
+# backend's "hello" went out without its reverse NAT, the client answered RST).
+# That moment made long: b sends "d" on a connection a family through web, every
+# entry of xcni_ct and xcni_ct6 is moved into an old table of its layout put where
+# the programs look while a table grows (xcni_ctprev(6), as agent/grow.c does),
+# then a answers: its reply must find its flow there (copied back), reverse NATed.
+cat >"$T/later.py" <<'EOF'
+import socket, sys
+tmp, ss = sys.argv[1], []
+for a in sys.argv[2:]:
+    host, port = a.rsplit(":", 1)
+    s = socket.create_connection((host.strip("[]"), int(port)), timeout=10)
+    ss.append(s if s.recv(5) == b"hello" and not s.sendall(b"d") else None)
+open(f"{tmp}/later.sent", "w").close()
+def got(s):
+    try:
+        return s.recv(1) == b"d"
+    except OSError:
+        return False
+print(" ".join("answered" if s and got(s) else "lost" for s in ss))
+EOF
+ct_move() { # ct_move MAP SLOT: MAP's entries moved into a new table of its layout in SLOT
+	local info
+	info=$(bpftool -j map show pinned "$PIN/$1")
+	bpftool map create "$PIN/old_$1" type lru_hash key "$(jq .bytes_key <<<"$info")" \
+		value "$(jq .bytes_value <<<"$info")" entries "$(jq .max_entries <<<"$info")" name "$1" &&
+		bpftool map update pinned "$PIN/$2" key 0 0 0 0 value pinned "$PIN/old_$1" &&
+		bpftool -j map dump pinned "$PIN/$1" | jq -r --arg o "$PIN/old_$1" --arg m "$PIN/$1" '.[] |
+			(.key | map(.[2:]) | join(" ")) as $k | "map update pinned \($o) key hex \($k) value hex \(.value |
+			map(.[2:]) | join(" "))", "map delete pinned \($m) key hex \($k)"' >"$T/$1.move" &&
+		bpftool batch file "$T/$1.move" >/dev/null && echo "$1: $(grep -c delete "$T/$1.move") entries moved"
+}
+moment() { # the moment made long, once: b's two connections, the move, a's answers
+	local r=$(ready_n) later
+	rm -f "$T/go" "$T/later.sent" "$T/later.out" "$PIN/old_xcni_ct" "$PIN/old_xcni_ct6"
+	ip netns exec "$XCT_TAG-b" timeout 30 python3 "$T/later.py" "$T" "$VIP:80" "[$VIP6]:80" >"$T/later.out" 2>&1 &
+	later=$!
+	wait_until 10 test -e "$T/later.sent" && ct_move xcni_ct xcni_ctprev && ct_move xcni_ct6 xcni_ctprev6
+	touch "$T/go"
+	wait "$later"
+	for m in xcni_ctprev xcni_ctprev6; do bpftool map delete pinned "$PIN/$m" key 0 0 0 0 2>/dev/null; done
+	# An exec meanwhile (a growth by its fill) empties the slots: not this test's moment.
+	[ "$(ready_n)" = "$r" ] || { echo "xcnid restarted meanwhile (a growth): again"; return 2; }
+	cat "$T/later.out"
+	grep -qx 'answered answered' "$T/later.out"
+}
+moment_once() { # up to 3 times, while an exec came in between
+	local rc
+	for _ in 1 2 3; do
+		moment
+		rc=$?
+		[ "$rc" = 2 ] || return "$rc"
+	done
+	return 1
+}
+check "b's connection a family through web waits for a's answer; every entry of xcni_ct and xcni_ct6 moved into an old table in the programs' slot (xcni_ctprev(6)); a's answers (the first packets after it) found their flows there, reverse NATed" \
+	moment_once
+rm -f "$PIN/old_xcni_ct" "$PIN/old_xcni_ct6"
+
+if [ -n "${MAPGROW_TRACE:-}" ]; then # diagnosis: b's and a's packets, the drops, the log timed
+	for p in a b; do
+		ip netns exec "$XCT_TAG-$p" timeout 600 tcpdump -i eth0 -s 128 -w "$MAPGROW_TRACE/$p.pcap" tcp 2>/dev/null &
+		BG+=($!)
+	done
+	timeout 600 nsenter --net="/var/run/netns/$NODE" "$BUILD/xcnictl" --pin-dir "$PIN" monitor --time mono >"$MAPGROW_TRACE/monitor" 2>&1 &
+	BG+=($!)
+	timeout 600 perf record -q -e skb:kfree_skb -a -o "$MAPGROW_TRACE/drops.data" >/dev/null 2>&1 &
+	BG+=($!)
+	timeout 600 python3 -c '
+import os, sys, time
+f, pos = sys.argv[1], 0
+while True:
+    try:
+        with open(f, "rb") as h:
+            if os.fstat(h.fileno()).st_size < pos:
+                pos = 0
+            h.seek(pos)
+            for l in h.read().splitlines(True):
+                print("%.3f %.3f %s" % (time.monotonic(), time.time(), l.decode(errors="replace")), end="", flush=True)
+            pos = h.tell()
+    except OSError:
+        pass
+    time.sleep(0.005)' "/tmp/xcnid-$XCT_TAG.log" >"$MAPGROW_TRACE/agent.ts" &
+	BG+=($!)
+	sleep 1
+fi
 ip netns exec "$XCT_TAG-b" timeout 600 python3 "$T/loop.py" "$T" b "$VIP:80" "[$VIP6]:80" &
 BG+=($!)
 ip netns exec "$XCT_TAG-c" timeout 600 python3 "$T/loop.py" "$T" c "$A4:8080" "[$A6]:8080" &
@@ -239,6 +343,7 @@ check "b connects to web in a loop, c probes a meanwhile" wait_until 10 test -s 
 ip netns exec "$XCT_TAG-b" timeout 600 python3 "$T/hold.py" "$T" hold 10 "$VIP:80" "[$VIP6]:80" &
 BG+=($!)
 check "b holds 10 connections a family through web, each answering" wait_until 10 res_is hold 1 0
+
 
 # The ipcache: 40 pods of n2 (80 addresses) past 32 entries a family.
 CPU0=$(cpu_ms) R0=$(ready_n)
@@ -285,6 +390,19 @@ check "xcnid ready again" wait_until 30 ready_again
 said_grew
 check "b reaches c (c's policy in, c open)" wait_until 30 reaches b "$C4" 8080
 check_fails "a does not reach c (c's policy admits b alone)" reaches a "$C4" 8080
+
+# Conntrack (xcni_ct6 4096, xcni_ct 8192) grows by b's loop meanwhile: each time the
+# old table is in the programs' slot from before the take-over until the catch-up
+# after (the moment the test above made long), and gone from it then.
+ctprev_held() {
+	local g s
+	g=$(grep -c "map xcni_ct6 grew" "/tmp/xcnid-$XCT_TAG.log")
+	s=$(grep -c "map xcni_ct6: its old table in the programs' sight" "/tmp/xcnid-$XCT_TAG.log")
+	echo "xcni_ct6 grew $g times, its old table in the programs' slot $s times"
+	[ "$g" -ge 1 ] && [ "$s" -ge "$g" ] && [ "$(bpftool -j map dump pinned "$PIN/xcni_ctprev6" | jq length)" = 0 ]
+}
+check "xcni_ct6 grew by b's loop, its old table in the programs' slot meanwhile, none after" \
+	wait_until 30 ctprev_held
 
 # A restart in the middle: the same --map-max, the grown maps found and kept.
 MAXI=$(max_of xcni_ipcache) MAXN=$(max_of xcni_podname) MAXP=$(max_of xcni_policy)
@@ -359,7 +477,8 @@ check "12 pods more (15 in all, 90% of the maps of local pods): applied" bump
 check "xcni_endpoints doubled online by its fill" wait_until 30 grew xcni_endpoints 16
 check "xcni_endpoints6, xcni_ifindex, xcni_ifindex6 too" wait_until 30 \
 	eval 'grew xcni_endpoints6 16 && grew xcni_ifindex 16 && grew xcni_ifindex6 16'
-check "xcni_polep too (the agent's)" wait_until 30 grew xcni_polep 16
+# (It may have doubled by its fill before: a, b, c's entries written within one look.)
+check "xcni_polep too (the agent's)" wait_until 30 eval '[ "$(max_of xcni_polep)" -gt 16 ]'
 check "xcnid ready again" wait_until 30 ready_gen
 said_grew
 check "xcni_endpoints: every entry of the old map in the grown one at the copy" copied_all xcni_endpoints
@@ -444,11 +563,8 @@ check "b reaches a through each of z1..z5's 20 Services" wait_until 20 z_all
 
 touch "$T/stop"
 sleep 1.5
-# Known, not fixed (docs/decisions/map-growth.md "Open"): under load about one
-# connection in 25,000 to a ClusterIP (IPv6 mostly) is not answered within 3 s
-# across the growths and restarts; 2 are let through (each printed above), a
-# lossy copy fails by the hundred.
-check "b's connections to web across the growths and the restarts: at most 2 failed (known)" res_is b 20 2
+[ -n "${MAPGROW_TRACE:-}" ] && ctl metrics >"$MAPGROW_TRACE/metrics" 2>&1 && cp "$T"/b.fails "$T"/b.slow "$T"/hold.res "$T"/b.res "$MAPGROW_TRACE/" 2>/dev/null
+check "b's connections to web across the growths and the restarts: 0 failed" res_is b 20 0
 check "b's 20 held connections through web: every one answered after every growth and restart" \
 	res_is hold 10 0
 check "c's probes of a all along: 0 admitted (the verdict unchanged)" \

@@ -364,6 +364,27 @@ int grow_prepare(const char *dir, unsigned int pct)
 	return err;
 }
 
+/*
+ * Conntrack's old table (old; -1: none) in the slot the programs look in
+ * while it grows (bpf/lib/conntrack.h ct_find: a miss looks there, an entry
+ * made goes there too): from before the take-over until the catch-up after,
+ * so a flow one set of programs opened is found by the other's.
+ */
+static void ctprev_set(const char *dir, size_t i, int old)
+{
+	__u32 zero = 0;
+	int fd = i < 2 ? xcni_pin_get(dir, i ? "xcni_ctprev6" : "xcni_ctprev") : -1;
+	int e = fd >= 0 && old >= 0 && bpf_map_update_elem(fd, &zero, &old, BPF_ANY) ? errno : 0;
+
+	if (fd >= 0 && old < 0)
+		bpf_map_delete_elem(fd, &zero);
+	else if (fd >= 0) /* not there: a reply until the take-over's catch-up is judged as new */
+		pr_info("map %s: its old table %s the programs' sight until caught up after the "
+			"take-over%s%s\n", rows[i].name, e ? "not in" : "in", e ? ": " : "",
+			e ? strerror(e) : "");
+	xcni_close(&fd);
+}
+
 int grow_finish(const char *dir, const struct map_max *mm, int n, bool taken_over)
 {
 	char gdir[512], gname[560];
@@ -380,13 +401,15 @@ int grow_finish(const char *dir, const struct map_max *mm, int n, bool taken_ove
 				grown[i].asked = mm[j].asked ?: mm[j].n, grown[i].n = mm[j].n;
 		snprintf(gname, sizeof(gname), "%s/%s", GROW_DIR, rows[i].name);
 		old = xcni_pin_info(dir, gname, &oi);
-		if (old < 0)
-			continue;
-		c.ids = oi.type == BPF_MAP_TYPE_HASH_OF_MAPS;
-		c.fd = xcni_pin_info(dir, rows[i].name, &ni);
+		c.fd = old < 0 ? -1 : xcni_pin_info(dir, rows[i].name, &ni);
+		c.ids = old >= 0 && oi.type == BPF_MAP_TYPE_HASH_OF_MAPS;
 		/* Not the pinned one (a crash between the two pins): nothing to catch up. */
 		if (c.fd >= 0 && ni.id != oi.id)
 			mapw_walk(old, &oi, 1, copy_one, &c);
+		/* Conntrack's old table in the programs' sight until caught up after the take-over. */
+		ctprev_set(dir, i, taken_over ? -1 : old);
+		if (old < 0)
+			continue;
 		snprintf(gname, sizeof(gname), "%s/%s", gdir, rows[i].name);
 		if (!taken_over)
 			grown[i].caught = c.done;
