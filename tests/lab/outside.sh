@@ -44,9 +44,15 @@ nomasq() {
 	ip netns exec "xcl-n$1" nft -j list set ip xcni nomasq 2>/dev/null |
 		jq_ "' '.join(e if isinstance(e, str) else e['prefix']['addr'] + '/' + str(e['prefix']['len']) for x in d['nftables'] if 'set' in x for e in x['set'].get('elem', []))"
 }
+# expect_set N "SET": until node n<N>'s set is SET (5 s): a restarted agent
+# with cluster state writes its set after "ready", once that state is read.
 expect_set() {
 	local got
-	got=$(nomasq "$1")
+	for _ in $(seq 50); do
+		got=$(nomasq "$1")
+		[ "$got" = "$2" ] && break
+		sleep 0.1
+	done
 	echo "n$1's set: '$got', want '$2'"
 	[ "$got" = "$2" ]
 }
