@@ -34,6 +34,11 @@
  *                call): from_pod A -> B with no policy and with A's egress
  *                policy (xcni_polep put or removed before each batch), to a
  *                ClusterIP of each family, NodePort's local backend
+ *   reply        from_pod on B's device, answers of A's flows (opened by the
+ *                row's prep): B's UDP, B's TCP SYN+ACK to A's SYN
+ *   TCP SYN      from_pod A -> B: a new tuple each packet, and a reused
+ *                tuple (each of 5000 tuples' entry CLOSED before each batch,
+ *                as conn_rate's client reuses its ports)
  *   policy, open A -> B under A's egress policy (judged once, at warm-up)
  *   ClusterIP    from_pod, A's UDP to a ClusterIP (IPv4 CIP, IPv6 CIP6), its
  *                backend R (R6) on n2: translated, Geneve to n2
@@ -119,6 +124,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <net/if.h>
@@ -287,6 +293,40 @@ static size_t udp4(uint8_t *b, const uint8_t *dmac, const uint8_t *smac, const c
 	return 14 + 20 + 16;
 }
 
+/* Ethernet + IPv4 + TCP (20 bytes, no options, no payload) with the TCP
+ * flags fl (byte 13), checksums in full; returns the length. */
+static size_t tcp4(uint8_t *b, const uint8_t *dmac, const uint8_t *smac, const char *src,
+		   const char *dst, uint16_t sp, uint16_t dp, uint8_t fl)
+{
+	uint8_t *ip = b + 14, *t = ip + 20;
+	uint32_t s = ip4(src), d = ip4(dst), ps;
+
+	memset(b, 0, 14 + 20 + 20);
+	memcpy(b, dmac, 6);
+	memcpy(b + 6, smac, 6);
+	put16(b + 12, ETH_P_IP);
+	ip[0] = 0x45;
+	put16(ip + 2, 20 + 20);
+	put16(ip + 4, 0x1234);
+	put16(ip + 6, 0x4000);
+	ip[8] = 64;
+	ip[9] = IPPROTO_TCP;
+	memcpy(ip + 12, &s, 4);
+	memcpy(ip + 16, &d, 4);
+	put16(ip + 10, ~fold(sum16(ip, 20)) & 0xffff);
+	put16(t, sp);
+	put16(t + 2, dp);
+	put16(t + 4, 0x1000); /* sequence number */
+	if (fl & 0x10)
+		put16(t + 8, 0x2000); /* acknowledgment number */
+	t[12] = 0x50;
+	t[13] = fl;
+	put16(t + 14, 0xfaf0);
+	ps = sum16(ip + 12, 8) + IPPROTO_TCP + 20 + sum16(t, 20);
+	put16(t + 16, ~fold(ps) & 0xffff);
+	return 14 + 20 + 20;
+}
+
 /* Ethernet + IPv6 + UDP (8 bytes of payload), checksum in full. */
 static size_t udp6(uint8_t *b, const uint8_t *dmac, const uint8_t *smac, const char *src,
 		   const char *dst, uint16_t sp, uint16_t dp)
@@ -442,7 +482,7 @@ struct row {
 	/* a new flow each packet: 1 its ports (source, then destination) turned
 	 * before each call; 2 its source port and IPv4 source address (a
 	 * NodePort's client; the header checksum made again); 3 as 1 over the
-	 * ClusterIPs' ports */
+	 * ClusterIPs' ports; 4 a reused tuple (REUSED) */
 	int vary;
 	uint64_t ns, pkts;
 };
@@ -570,6 +610,15 @@ static int into_b_pod(const struct row *r, const uint8_t *out, uint32_t len)
 	       !memcmp(out + 14 + 16, &b, 4);
 }
 
+/* from_pod on B's device, a reply of A's flow: into A, the addresses kept. */
+static int into_a_pod(const struct row *r, const uint8_t *out, uint32_t len)
+{
+	uint32_t a = ip4(IP_A), b = ip4(IP_B);
+
+	return len == r->len && !memcmp(out, pod_mac[DEV_A], 6) && !memcmp(out + 14 + 12, &b, 4) &&
+	       !memcmp(out + 14 + 16, &a, 4);
+}
+
 /* from_pod, remote: Geneve to n2 around the packet sent (its L4 as it was). */
 static int geneve_n2(const struct row *r, const uint8_t *out, uint32_t len)
 {
@@ -602,11 +651,21 @@ static int geneve_n2_dnat(const struct row *r, const uint8_t *out, uint32_t len)
  */
 static uint32_t flows_made;
 
+/* vary 4: A's SYNs into B:7005 from REUSED source ports in turn, each
+ * tuple's entry CLOSED before each batch (closed_pool): every packet a new
+ * connection on a reused tuple, as conn_rate's client makes them. */
+#define REUSED 5000
+static uint32_t reused;
+
 static void vary(struct row *r)
 {
 	uint8_t *ip = r->in + 14, *l4 = ip + (r->in[12] == 0x86 ? 40 : 20);
 	uint32_t c = flows_made++;
 
+	if (r->vary == 4) {
+		put16(l4, (uint16_t)(1024 + reused++ % REUSED));
+		return;
+	}
 	put16(l4, (uint16_t)(1024 + c % 64000));
 	if (r->vary != 2) {
 		put16(l4 + 2, (uint16_t)((r->vary == 1 ? 10000 : CIP_PORT) + c / 64000 % CIP_PORTS));
@@ -962,6 +1021,62 @@ static int pol_off(const struct row *r)
 
 	(void)r;
 	return bpf_map_delete_elem(map_fd("xcni_polep"), &a) && errno != ENOENT ? -1 : 0;
+}
+
+/* A's packet (the frame of len bytes) through from_pod, unmeasured: the flow
+ * a reply row answers opened. */
+static int open_from_a(const uint8_t *in, size_t len)
+{
+	uint8_t out[FRAME + 128];
+	struct __sk_buff ctx = { .ifindex = (uint32_t)ifindex[DEV_A] };
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_size_in = (uint32_t)len,
+		    .data_out = out, .data_size_out = sizeof(out), .ctx_in = &ctx,
+		    .ctx_size_in = sizeof(ctx));
+
+	if (bpf_prog_test_run_opts(bpf_program__fd(fp->progs.from_pod), &o) ||
+	    (int)o.retval != TC_ACT_REDIRECT) {
+		fprintf(stderr, "pkt_bench: A's opening packet not delivered (%d)\n", (int)o.retval);
+		return -1;
+	}
+	return 0;
+}
+
+/* The reply rows' flows: A's UDP A:41000 -> B:7003 (the local row's), A's
+ * SYN A:42000 -> B:7004; A's egress not judged (the SYN is TCP). */
+static int open_udp_a_b(const struct row *r)
+{
+	uint8_t in[FRAME];
+
+	return pol_off(r) ||
+	       open_from_a(in, udp4(in, host_mac[DEV_A], pod_mac[DEV_A], IP_A, IP_B, 41000, 7003));
+}
+
+static int open_syn_a_b(const struct row *r)
+{
+	uint8_t in[FRAME];
+
+	return pol_off(r) || open_from_a(in, tcp4(in, host_mac[DEV_A], pod_mac[DEV_A], IP_A, IP_B,
+						  42000, 7004, 0x02));
+}
+
+/* vary 4's tuples, A:1024.. -> B:7005, each with an entry CLOSED now (an
+ * earlier connection's, ended): the next SYN of each opens a new one there. */
+static int closed_pool(const struct row *r)
+{
+	struct timespec ts;
+	struct xcni_ct_entry e = { .state = XCNI_CT_CLOSED, .pkts_orig = 5, .pkts_reply = 5 };
+	struct xcni_ct_key k = { .saddr = ip4(IP_A), .daddr = ip4(IP_B), .dport = htons(7005),
+				 .proto = IPPROTO_TCP };
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	e.created_ns = e.last_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	reused = 0;
+	for (uint32_t i = 0; i < REUSED; i++) {
+		k.sport = htons((uint16_t)(1024 + i));
+		if (bpf_map_update_elem(map_fd("xcni_ct"), &k, &e, BPF_ANY))
+			return -1;
+	}
+	return pol_off(r);
 }
 
 #ifdef NP_XDP

@@ -195,6 +195,34 @@ static int pkt_bench_rows(struct row *rows)
 		rows[nr].len = udp4(rows[nr].in, host_mac[DEV_A], pod_mac[DEV_A], IP_A, IP_B, 1024, 10000);
 		nr++;
 	}
+	/* Replies and TCP's opening, A -> B here (conntrack's per-connection
+	 * work, issue 71): B's UDP answering A's flow; B's SYN+ACK answering
+	 * A's SYN; A's SYN, a new tuple each packet (vary 1) and onto a
+	 * tuple whose earlier connection's entry is CLOSED (vary 4). */
+	rows[nr] = (struct row){ "from_pod IPv4, B's UDP reply into A (local)",
+				 bpf_program__fd(fp->progs.from_pod), DEV_B, 1, .ret = TC_ACT_REDIRECT,
+				 .reason = XCNI_FWD_REPLY, .dir = XCNI_DIR_FROM_POD,
+				 .check = into_a_pod, .prep = open_udp_a_b };
+	rows[nr].len = udp4(rows[nr].in, host_mac[DEV_B], pod_mac[DEV_B], IP_B, IP_A, 7003, 41000);
+	nr++;
+	rows[nr] = (struct row){ "from_pod IPv4, B's TCP SYN+ACK reply into A (local)",
+				 bpf_program__fd(fp->progs.from_pod), DEV_B, 1, .ret = TC_ACT_REDIRECT,
+				 .reason = XCNI_FWD_REPLY, .dir = XCNI_DIR_FROM_POD,
+				 .check = into_a_pod, .prep = open_syn_a_b };
+	rows[nr].len = tcp4(rows[nr].in, host_mac[DEV_B], pod_mac[DEV_B], IP_B, IP_A, 7004, 42000,
+			    0x12);
+	nr++;
+	for (int reuse = 0; reuse < 2; reuse++) {
+		rows[nr] = (struct row){ reuse ? "from_pod IPv4, A's TCP SYN into B, reused closed tuple"
+					       : "from_pod IPv4, A's TCP SYN into B, new flow",
+					 bpf_program__fd(fp->progs.from_pod), DEV_A, 1,
+					 .ret = TC_ACT_REDIRECT, .reason = XCNI_FWD_LOCAL,
+					 .dir = XCNI_DIR_FROM_POD, .check = into_b_pod,
+					 .prep = reuse ? closed_pool : pol_off, .vary = reuse ? 4 : 1 };
+		rows[nr].len = tcp4(rows[nr].in, host_mac[DEV_A], pod_mac[DEV_A], IP_A, IP_B, 1024,
+				    reuse ? 7005 : 10000, 0x02);
+		nr++;
+	}
 	rows[nr] = (struct row){ "from_pod IPv4, A's UDP into B (local), A's egress policy",
 				 bpf_program__fd(fp->progs.from_pod), DEV_A, 1, .ret = TC_ACT_REDIRECT,
 				 .reason = XCNI_FWD_LOCAL, .dir = XCNI_DIR_FROM_POD,

@@ -87,11 +87,6 @@ static __always_inline int ct_judge_due(int ct)
 	return ct == CT_NEW || ct == CT_STALE;
 }
 
-static __always_inline __u64 ct_lifetime(const struct xcni_ct_entry *e, __u8 proto)
-{
-	return xcni_ct_lifetime(e->state, proto);
-}
-
 /*
  * Is the entry still alive at now? Another CPU may have stamped last_ns after
  * this one read the clock (a flow's two directions run on different CPUs), so
@@ -101,7 +96,7 @@ static __always_inline int ct_alive(const struct xcni_ct_entry *e, __u64 now, __
 {
 	__u64 last = e->last_ns;
 
-	return now <= last || now - last <= ct_lifetime(e, proto);
+	return now <= last || now - last <= xcni_ct_lifetime(e->state, proto);
 }
 
 /* This CPU's conntrack counters (per-CPU: no atomics needed). */
@@ -509,7 +504,7 @@ static __always_inline int ct_track(struct __sk_buff *skb, struct flow *f, int f
 	int ct, echo_req, echo_rep, fresh_syn;
 
 	*flags = 0;
-	f->ct_state = 0;
+	f->ct_state = f->ct_reuse = 0;
 	f->policy_rev = policy_rev_now();
 	/* Errors and the like are not flows: at most they answer one. */
 	if (flow_proto(f, fam) == flow_icmp_proto(fam) && !f->is_echo) {
@@ -531,20 +526,38 @@ static __always_inline int ct_track(struct __sk_buff *skb, struct flow *f, int f
 	 * flow still in its handshake is a retransmission. */
 	fresh_syn = tcp && (f->tcp_flags & (XCNI_TCP_SYN | XCNI_TCP_ACK)) == XCNI_TCP_SYN;
 
-	e = echo_rep ? NULL : ct_find(fam, &f->tuple);
-	if (e && ct_alive(e, now, life) &&
-	    !(tcp && e->state == XCNI_CT_CLOSED && (f->tcp_flags & XCNI_TCP_SYN)) &&
-	    !(fresh_syn && e->state != XCNI_CT_NEW)) {
-		*flags = e->flags;
-		f->rev_nat = e->rev_nat;
-		f->backend_id = e->backend_id;
-		ct_account(e, now, len, tcp, f->tcp_flags, 0);
-		f->ct_state = e->state;
-		ct = e->policy_rev == f->policy_rev ? CT_ORIG : CT_STALE;
-		goto out;
-	}
+	/* The reverse first (a reply's one lookup, not a miss and a hit) for a
+	 * packet that is likely a reply: a SYN+ACK, which answers a SYN, and
+	 * any other but a SYN or an echo request sent from the lower port to
+	 * the higher (a server's to its client's ephemeral port). That entry
+	 * wins when both directions have one (a SYN+ACK's own only answers a
+	 * simultaneous open, whose SYNs crossed). Not weaker: what passes as a
+	 * reply of the reverse entry passes so whenever the sender's own
+	 * direction has none, which the sender can always bring about (let it
+	 * expire); and a flow is judged as before in the direction it opened. */
 	flow_reverse(f, fam, rev);
-	e = echo_req ? NULL : ct_find(fam, rev);
+	e = (tcp && (f->tcp_flags & (XCNI_TCP_SYN | XCNI_TCP_ACK)) == (XCNI_TCP_SYN | XCNI_TCP_ACK)) ||
+		    (!fresh_syn && !echo_req &&
+		     bpf_ntohs(tuple_sport(&f->tuple, fam)) < bpf_ntohs(tuple_dport(&f->tuple, fam)))
+		    ? ct_find(fam, rev)
+		    : NULL;
+	if (!(e && ct_alive(e, now, life) && !ct_recheck(e, f->policy_rev))) {
+		e = echo_rep ? NULL : ct_find(fam, &f->tuple);
+		if (e && ct_alive(e, now, life) &&
+		    !(tcp && e->state == XCNI_CT_CLOSED && (f->tcp_flags & XCNI_TCP_SYN)) &&
+		    !(fresh_syn && e->state != XCNI_CT_NEW)) {
+			*flags = e->flags;
+			f->rev_nat = e->rev_nat;
+			f->backend_id = e->backend_id;
+			ct_account(e, now, len, tcp, f->tcp_flags, 0);
+			f->ct_state = e->state;
+			ct = e->policy_rev == f->policy_rev ? CT_ORIG : CT_STALE;
+			goto out;
+		}
+		/* Its entry there but over: a new flow rewrites it (ct_open_entry). */
+		f->ct_reuse = e != NULL;
+		e = echo_req ? NULL : ct_find(fam, rev);
+	}
 	if (e && ct_alive(e, now, life) && !ct_recheck(e, f->policy_rev)) {
 		*flags = e->flags;
 		f->rev_nat = e->rev_nat;
@@ -592,7 +605,7 @@ out:
 static __always_inline void ct_open_entry(const struct flow *f, int fam, __u32 nbytes, __u32 ep_id,
 					  __u8 flags)
 {
-	struct xcni_ct_entry ne = {};
+	struct xcni_ct_entry ne = {}, *old;
 	__u64 now = bpf_ktime_get_ns();
 
 	if (flow_proto(f, fam) == flow_icmp_proto(fam) && !f->is_echo)
@@ -609,7 +622,17 @@ static __always_inline void ct_open_entry(const struct flow *f, int fam, __u32 n
 	ne.policy_rev = f->policy_rev;
 	ne.rev_nat = f->rev_nat;
 	ne.backend_id = f->backend_id;
-	ct_entry_add(fam, &f->tuple, &ne, f->ct_state != 0);
+	/* A reused tuple (a port picked again while its closed or expired entry
+	 * lives): that entry rewritten where it is, every field the new flow's,
+	 * rather than a BPF_NOEXIST insert that fails on it (an LRU insert takes
+	 * a free node before it looks) and a BPF_ANY that replaces it: two LRU
+	 * nodes taken and given back a connection. Looked up again (the tuple
+	 * may have been translated since, the entry evicted): only a hint. */
+	old = f->ct_reuse ? bpf_map_lookup_elem(ct_map(fam), &f->tuple) : NULL;
+	if (old)
+		*old = ne;
+	else
+		ct_entry_add(fam, &f->tuple, &ne, f->ct_state != 0);
 }
 
 /* CT_NEW: store the flow policy allowed (nbytes: its first packet's length);

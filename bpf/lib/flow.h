@@ -58,7 +58,8 @@
 	__u16 l4_off; /* the L4 header's offset in the frame (IPv6) */                        \
 	__u8 family; /* XCNI_AF_INET or XCNI_AF_INET6, set by the parser */                   \
 	__u8 hop_limit; /* IPv6 */                                                            \
-	__u8 flow_pad[4]; /* the tuple on an 8-byte boundary, as the verifier tracks values */
+	__u8 ct_reuse; /* set by ct_track: the tuple's own entry is there, over (ct_open_entry) */ \
+	__u8 flow_pad[3]; /* the tuple on an 8-byte boundary, as the verifier tracks values */
 
 struct flow {
 	FLOW_FIELDS

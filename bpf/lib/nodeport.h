@@ -195,7 +195,7 @@ static __always_inline int nodeport4_reply(struct __sk_buff *skb, struct pkt *p,
 	if (!t)
 		return 0;
 	__builtin_memset(&t->k, 0, sizeof(t->k));
-	tuple_reverse(XCNI_AF_INET, &p->tuple, (struct xcni_ct_key *)&t->k);
+	tuple_reverse(XCNI_AF_INET, &p->tuple, &t->k);
 	sn = bpf_map_lookup_elem(&xcni_snat, &t->k);
 	if (!sn)
 		return 0;

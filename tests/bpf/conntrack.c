@@ -41,6 +41,83 @@ static int ct_future_stamp(void)
 	return bpf_map_update_elem(bpf_map__fd(env.from->maps.xcni_ct), &k, &e, BPF_ANY) ? -errno : 0;
 }
 
+/*
+ * A reused tuple (a port picked again while the old connection's entry
+ * lives) must inherit nothing of that entry: ct_open_entry rewrites it in
+ * place. The old one here is as hostile as an entry gets: CLOSED, another
+ * owner, the stack's and a Service's (flags, rev_nat, backend, NodePort SNAT),
+ * picked up, FINs seen both ways, counters, an old policy revision.
+ */
+#define REUSED_PORT 40200
+static uint64_t created_before;
+
+static uint64_t ct_created(void)
+{
+	uint32_t k = XCNI_CTSTAT_BPF;
+	int ncpu = libbpf_num_possible_cpus();
+	struct xcni_ctstat st[ncpu];
+	uint64_t n = 0;
+
+	assert_int_equal(bpf_map_lookup_elem(map_fd("xcni_ctstat"), &k, st), 0);
+	for (int c = 0; c < ncpu; c++)
+		n += st[c].created;
+	return n;
+}
+
+static int ct_reused_poison(void)
+{
+	struct row r = { .dev = DEV_A, TCP(IP_A, REUSED_PORT, IP_B, 80, TH_SYN) };
+	struct xcni_ct_key k = tuple_of(&r, false);
+	struct timespec ts;
+	struct xcni_ct_entry e = {
+		.state = XCNI_CT_CLOSED, .ep_id = 999, .pkts_orig = 100, .bytes_orig = 9000,
+		.pkts_reply = 50, .bytes_reply = 7000, .fin_orig = 1, .fin_reply = 1,
+		.flags = XCNI_CT_F_STACK | XCNI_CT_F_SVC | XCNI_CT_F_SNAT | XCNI_CT_F_PICKUP,
+		.policy_rev = 0xdead, .backend_id = 9, .rev_nat = 7, .nat_port = 4242, .nat_addr = 1,
+	};
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	e.created_ns = e.last_ns = (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+	created_before = ct_created();
+	return bpf_map_update_elem(bpf_map__fd(env.from->maps.xcni_ct), &k, &e, BPF_ANY) ? -errno : 0;
+}
+
+/* After A's SYN (the row checks the owner, its first packet, the flags, the
+ * revision, no rev_nat): the rest is the new flow's too, and the entry was
+ * rewritten, not counted as created. */
+static int ct_reused_clean(void)
+{
+	struct row r = { .dev = DEV_A, TCP(IP_A, REUSED_PORT, IP_B, 80, TH_SYN) };
+	struct xcni_ct_key k = tuple_of(&r, false);
+	struct xcni_ct_entry e;
+
+	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(env.from->maps.xcni_ct), &k, &e), 0);
+	assert_int_equal(e.pkts_reply, 0);
+	assert_int_equal(e.bytes_reply, 0);
+	assert_int_equal(e.fin_orig, 0);
+	assert_int_equal(e.fin_reply, 0);
+	assert_int_equal(e.backend_id, 0);
+	assert_int_equal(e.nat_port, 0);
+	assert_int_equal(e.nat_addr, 0);
+	assert_int_equal(e.created_ns, e.last_ns);
+	assert_int_equal(ct_created(), created_before);
+	return 0;
+}
+
+/* B's flow the other way round on the tuple A's SYN opened (B->A, as if B
+ * had opened it too): both directions have an entry. */
+static int ct_both_ways(void)
+{
+	struct row r = { .dev = DEV_B, TCP(IP_B, 80, IP_A, 40302, TH_SYN | TH_ACK) };
+	struct xcni_ct_key k = tuple_of(&r, false);
+	struct timespec ts;
+	struct xcni_ct_entry e = { .state = XCNI_CT_ESTABLISHED, .ep_id = 102, .pkts_orig = 1 };
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	e.created_ns = e.last_ns = (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+	return bpf_map_update_elem(bpf_map__fd(env.from->maps.xcni_ct), &k, &e, BPF_ANY) ? -errno : 0;
+}
+
 /* A TCP flow A -> B opened, answered, carried on; the same in both families. */
 #define TCP_OPEN_ROWS(fam, a, b)                                                                   \
 	{ fam "A->B SYN: new flow, redirected to B, rewritten", .dev = DEV_A,                      \
@@ -84,6 +161,39 @@ static const struct row conntrack_rows[] = {
 	  .ct = XCNI_CT_CLOSED, .ct_rev = true },
 	{ "A->B SYN on the closed tuple: a new flow", .dev = DEV_A,
 	  TCP(IP_A, 40000, IP_B, 80, TH_SYN), REDIR(FWD_LOCAL), .ct = XCNI_CT_NEW },
+	{ "ct: a reused tuple's old entry, CLOSED, every field another flow's", .step = ct_reused_poison },
+	{ "A->B SYN on it: a new flow, the entry rewritten (owner, flags, rev_nat, revision)",
+	  .dev = DEV_A, TCP(IP_A, REUSED_PORT, IP_B, 80, TH_SYN), REDIR(FWD_LOCAL),
+	  .ct = XCNI_CT_NEW, .ct_no_svc = true },
+	{ "ct: nothing of the old entry left, not counted as created", .step = ct_reused_clean },
+	/* A SYN+ACK answers: the flow it answers first; its own direction's
+	 * entry only where the two SYNs crossed (simultaneous open). */
+	{ "B->A SYN: B's flow", .dev = DEV_B, TCP(IP_B, 80, IP_A, 40301, TH_SYN), REDIR(FWD_LOCAL),
+	  .ct = XCNI_CT_NEW },
+	{ "A->B SYN crossing it: a reply of B's flow", .dev = DEV_A,
+	  TCP(IP_A, 40301, IP_B, 80, TH_SYN), REDIR(FWD_REPLY), .ct = XCNI_CT_ESTABLISHED,
+	  .ct_rev = true },
+	{ "B->A SYN-ACK of the simultaneous open: B's own flow's entry", .dev = DEV_B,
+	  TCP(IP_B, 80, IP_A, 40301, TH_SYN | TH_ACK), REDIR(FWD_LOCAL), .ct = XCNI_CT_ESTABLISHED },
+	{ "A->B SYN: A's flow", .dev = DEV_A, TCP(IP_A, 40302, IP_B, 80, TH_SYN), REDIR(FWD_LOCAL),
+	  .ct = XCNI_CT_NEW },
+	{ "ct: B's entry the other way round too", .step = ct_both_ways },
+	{ "B->A SYN-ACK with both directions' entries: the flow it answers wins", .dev = DEV_B,
+	  TCP(IP_B, 80, IP_A, 40302, TH_SYN | TH_ACK), REDIR(FWD_REPLY), .ct = XCNI_CT_ESTABLISHED,
+	  .ct_rev = true },
+	/* Any other packet (not a SYN) from the lower port to the higher: the
+	 * reverse first, which wins; from the higher: its own tuple first. */
+	{ "B->A ACK from the lower port, both entries: A's flow answered", .dev = DEV_B,
+	  TCP(IP_B, 80, IP_A, 40302, TH_ACK), REDIR(FWD_REPLY), .ct = XCNI_CT_ESTABLISHED,
+	  .ct_rev = true },
+	{ "A->B ACK from the higher port, both entries: A's own flow", .dev = DEV_A,
+	  TCP(IP_A, 40302, IP_B, 80, TH_ACK), REDIR(FWD_LOCAL), .ct = XCNI_CT_ESTABLISHED },
+	{ "A->B UDP from a lower port to a higher: new flow", .dev = DEV_A, UDP(IP_A, 1000, IP_B, 5000),
+	  REDIR(FWD_LOCAL), .ct = XCNI_CT_NEW },
+	{ "A->B again: its own entry (the reverse, looked up first, has none)", .dev = DEV_A,
+	  UDP(IP_A, 1000, IP_B, 5000), REDIR(FWD_LOCAL) },
+	{ "B->A from the higher port: a reply after its own tuple's miss", .dev = DEV_B,
+	  UDP(IP_B, 5000, IP_A, 1000), REDIR(FWD_REPLY), .ct = XCNI_CT_ESTABLISHED, .ct_rev = true },
 	{ "B->A RST: closed", .dev = DEV_B, TCP(IP_B, 80, IP_A, 40000, TH_RST | TH_ACK),
 	  REDIR(FWD_REPLY), .ct = XCNI_CT_CLOSED, .ct_rev = true },
 	{ "ct: a flow stamped by another CPU after this one read the clock", .step = ct_future_stamp },
