@@ -2078,6 +2078,27 @@ static void test_audit_stays_incremental(void **state)
 	put(st, lpod("x", "n1", "x", NULL, "10.1.0.20"));
 	assert_int_equal(update(st, pi, &d), 0);
 	assert_true(d->full);
+	/* Its Namespace's audit mode alone changing compiles its three local pods, though each is
+	 * written quietly (update() holds each result to the whole compile's); l1 written again,
+	 * nothing a peer or its own compile reads changed (a status write), keeps its entries and
+	 * stays audited (the next update compiles it). */
+	for (int k = 0; k < 2; k++) {
+		json_t *ns = json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v1", "kind",
+				       "Namespace", "metadata", "name", "ns0");
+
+		put(st, k ? audited(ns) : ns);
+		assert_int_equal(update(st, pi, &d), 0);
+		assert_int_equal(d->npods_quiet, 4); /* and x, on n1 */
+		assert_int_equal(d->neps_compiled, 3);
+	}
+	json_t *beat = lpod("l1", "n0", "a", NULL, "10.1.0.10");
+
+	json_object_set_new(json_object_get(beat, "metadata"), "annotations",
+			    json_pack("{s:s}", "beat", "1"));
+	put(st, beat);
+	assert_int_equal(update(st, pi, &d), 0);
+	assert_int_equal(d->npods_quiet, 1);
+	assert_int_equal(d->neps_compiled, 0);
 	/* A pod elsewhere, of a new label set: a delta; only l1 compiled again. */
 	put(st, lpod("y1", "n1", "y", NULL, "10.1.0.21"));
 	assert_int_equal(update(st, pi, &d), 0);

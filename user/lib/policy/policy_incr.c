@@ -874,8 +874,12 @@ static int ns_changed(struct pol_incr *pi, const struct cluster *c, const char *
 				     offsetof(struct k8s_object, meta), name);
 	     i < c->n[K8S_POD] && !pol_cmp_str(c->objs[K8S_POD][i]->meta.ns, name); i++) {
 		const struct k8s_meta *m = &c->objs[K8S_POD][i]->meta;
+		struct ipod *p;
 
-		if (xcni_grow(more, cap, *nmore, sizeof(**more)))
+		/* Its local pods' own compile reads its audit mode: compiled, though written quietly. */
+		if (pol_incr_ipod(pi, m->ns, m->name, &p) ||
+		    (p && p->local && p->ip && pol_incr_dirty_ep(pi, p->ip)) ||
+		    xcni_grow(more, cap, *nmore, sizeof(**more)))
 			return -ENOMEM;
 		(*more)[(*nmore)++] = (struct store_change){ K8S_POD, m->ns, m->name };
 		pi->d.nns_pods++;
@@ -888,7 +892,11 @@ static int ns_changed(struct pol_incr *pi, const struct cluster *c, const char *
  * decision, a named port's resolution) is its identity (labels, its Namespace's), addresses,
  * ports and whether it is closed: with none of those changed (a status heartbeat) it moved
  * nothing (pi->idmoved and pi->moved as they were before it; npods_quiet), so neither a named
- * rule (pol_incr_np_named) nor a tiered pod's patch decides it again.
+ * rule (pol_incr_np_named) nor a tiered pod's patch decides it again. A local pod so written
+ * keeps its entries too (its own compile reads no more of it, and its Namespace's audit mode
+ * marks it in ns_changed), unless something of this update marked it before (its Namespace, its
+ * earlier write in the batch) or it came to this node: its new index takes the last one's
+ * tiers (cnps, audited), its entry the new object.
  */
 static int pod_changed(struct pol_incr *pi, const struct cluster *c, const struct store_change *ch,
 		       char *canon)
@@ -896,12 +904,13 @@ static int pod_changed(struct pol_incr *pi, const struct cluster *c, const struc
 	const struct k8s_object *o = pol_incr_view_find(c, K8S_POD, ch->ns, ch->name);
 	struct ipod *old, *now, was = { 0 };
 	size_t nmoved = pi->nmoved;
-	bool had = false, v6 = false;
+	bool had = false, v6 = false, dirty = false;
 	int ret = pol_incr_ipod(pi, ch->ns, ch->name, &old);
 
 	if (!ret && old) {
 		was = *old;
 		had = hmap_has(&pi->idmoved, hu32(was.id), UKEY(was.id));
+		dirty = hmap_has(&pi->dirty, hu32(was.ip), UKEY(was.ip));
 		v6 = hmap_has(&pi->v6, hstr(was.key), (uintptr_t)was.key);
 		ret = pod_unlink(pi, old);
 	}
@@ -919,6 +928,15 @@ static int pod_changed(struct pol_incr *pi, const struct cluster *c, const struc
 		if (!had)
 			hmap_del(&pi->idmoved, hu32(was.id), UKEY(was.id));
 		pi->d.npods_quiet++;
+		struct pol_ep *ep = was.local && now->local && !dirty ?
+			bsearch(&now->ip, pi->r.eps, pi->r.neps, sizeof(*ep), pol_cmp_ep) : NULL;
+
+		if (ep) {
+			hmap_del(&pi->dirty, hu32(now->ip), UKEY(now->ip));
+			now->cnps = was.cnps;
+			now->audited = was.audited;
+			ep->pod = now->pod;
+		}
 	}
 	return ret;
 }
