@@ -928,7 +928,7 @@ static int pod_changed(struct pol_incr *pi, const struct cluster *c, const struc
 		if (!had)
 			hmap_del(&pi->idmoved, hu32(was.id), UKEY(was.id));
 		pi->d.npods_quiet++;
-		struct pol_ep *ep = was.local && now->local && !dirty ?
+		struct pol_ep *ep = was.local && now->local && !dirty && pi->r.neps ?
 			bsearch(&now->ip, pi->r.eps, pi->r.neps, sizeof(*ep), pol_cmp_ep) : NULL;
 
 		if (ep) {
