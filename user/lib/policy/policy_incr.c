@@ -87,21 +87,15 @@ static void incr_clear(struct pol_incr *pi)
 		free((char *)l->name);
 		free(l);
 	}
+	void *v[] = { pi->nodeaddr, pi->nps, pi->np_id, pi->labix };
+
 	for (size_t i = 0; i < ARRAY_SIZE(maps); i++)
 		hmap_free(maps[i]);
-	free(pi->nodeaddr);
-	pi->nodeaddr = NULL;
-	pi->nnodeaddr = 0;
-	free(pi->nps);
-	free(pi->np_id);
-	pi->nps = NULL;
-	pi->np_id = NULL;
-	pi->nnps = 0;
+	for (size_t i = 0; i < ARRAY_SIZE(v); i++)
+		free(v[i]);
 	pol_result_free(&pi->r);
-	free(pi->labix);
-	pi->labix = NULL;
-	pi->nlabix = 0;
-	pi->nipc = pi->npn = 0;
+	pi->nodeaddr = NULL, pi->nps = NULL, pi->np_id = NULL, pi->labix = NULL;
+	pi->nnodeaddr = pi->nnps = pi->nlabix = pi->nipc = pi->npn = 0;
 	pi->valid = false;
 }
 
@@ -130,8 +124,7 @@ static struct inode *inode_get(struct pol_incr *pi, const char *name)
 		return n;
 	n = calloc(1, sizeof(*n));
 	if (!n || !(n->name = strdup(name)) || hmap_put(&pi->nodes, h, (uintptr_t)n->name, n)) {
-		if (n)
-			free(n->name);
+		free(n ? n->name : NULL);
 		free(n);
 		return NULL;
 	}
@@ -172,29 +165,21 @@ static int nodeaddr_build(const struct pol_incr *pi, const struct cluster *c, st
 {
 	struct pol_result tmp = { 0 };
 	size_t cap = 0, n = 0;
-	struct nodeaddr *v;
+	int ret = 0;
 
-	for (size_t i = 0; i <= c->n[K8S_NODE]; i++)
-		if (pol_ipcache_node(&tmp, &cap, &pi->o, i ? &c->objs[K8S_NODE][i - 1]->node : NULL))
-			goto fail;
-	if (tmp.nipcache)
+	for (size_t i = 0; !ret && i <= c->n[K8S_NODE]; i++)
+		ret = pol_ipcache_node(&tmp, &cap, &pi->o, i ? &c->objs[K8S_NODE][i - 1]->node : NULL);
+	if (!ret && tmp.nipcache)
 		qsort(tmp.ipcache, tmp.nipcache, sizeof(*tmp.ipcache), pol_cmp_ipcache_rank);
-	v = calloc(tmp.nipcache ? tmp.nipcache : 1, sizeof(*v));
-	if (!v)
-		goto fail;
-	for (size_t i = 0; i < tmp.nipcache; i++) {
-		if (n && v[n - 1].ip == tmp.ipcache[i].key.addr)
-			continue;
-		v[n].ip = tmp.ipcache[i].key.addr;
-		v[n++].val = tmp.ipcache[i].val;
-	}
+	struct nodeaddr *v = ret ? NULL : calloc(tmp.nipcache ? tmp.nipcache : 1, sizeof(*v));
+
+	for (size_t i = 0; v && i < tmp.nipcache; i++)
+		if (!n || v[n - 1].ip != tmp.ipcache[i].key.addr)
+			v[n++] = (struct nodeaddr){ tmp.ipcache[i].key.addr, tmp.ipcache[i].val };
 	free(tmp.ipcache);
 	*out = v;
 	*nout = n;
-	return 0;
-fail:
-	free(tmp.ipcache);
-	return -ENOMEM;
+	return v ? 0 : -ENOMEM;
 }
 
 static int cmp_nodeaddr(const void *a, const void *b)
@@ -414,9 +399,7 @@ void pol_v6_free(struct pol_v6 *v)
 {
 	free(v->ipc);
 	free(v->keys);
-	v->ipc = NULL;
-	v->keys = NULL;
-	v->nipc = v->nkeys = v->ncontested = v->nyielded = 0;
+	memset(v, 0, sizeof(*v));
 }
 
 static void podname_of(const struct ipod *p, struct pol_podname *pn)
@@ -438,8 +421,7 @@ static struct ipod *ipod_new(struct pol_incr *pi, const struct k8s_pod *p)
 
 	if (!ip || !(ip->key = pol_incr_pod_key(p->meta.ns, p->meta.name)) ||
 	    hmap_put(&pi->pods, hstr(ip->key), (uintptr_t)ip->key, ip)) {
-		if (ip)
-			free(ip->key);
+		free(ip ? ip->key : NULL);
 		free(ip);
 		return NULL;
 	}
@@ -933,8 +915,7 @@ static int pod_changed(struct pol_incr *pi, const struct cluster *c, const struc
 
 		if (ep) {
 			hmap_del(&pi->dirty, hu32(now->ip), UKEY(now->ip));
-			now->cnps = was.cnps;
-			now->audited = was.audited;
+			now->cnps = was.cnps, now->audited = was.audited;
 			ep->pod = now->pod;
 		}
 	}
