@@ -2000,6 +2000,14 @@ static json_t *http_pod(const char *name, const char *node, const char *app, int
  * pods it isolates are compiled again when a pod among its peers changes (its port, its
  * labels), not on another pod's change. pn: pods app=a reach app=x at "http".
  */
+/* o written again with only a new annotation (a status write). */
+static void put_beat(struct store *st, json_t *o)
+{
+	json_object_set_new(json_object_get(o, "metadata"), "annotations",
+			    json_pack("{s:s}", "beat", "1"));
+	put(st, o);
+}
+
 static void test_named_egress_reaches_peers(void **state)
 {
 	const struct pol_delta *d;
@@ -2029,11 +2037,7 @@ static void test_named_egress_reaches_peers(void **state)
 	assert_int_equal(d->npods_quiet, 0);
 	/* The peer written again, its labels, ports and address as they were (a status write):
 	 * no named rule reached, nothing compiled. */
-	json_t *beat = http_pod("x", "n1", "x", 8081, "10.1.0.20");
-
-	json_object_set_new(json_object_get(beat, "metadata"), "annotations",
-			    json_pack("{s:s}", "beat", "1"));
-	put(st, beat);
+	put_beat(st, http_pod("x", "n1", "x", 8081, "10.1.0.20"));
 	assert_int_equal(update_r(st, pi, &d, &r), 0);
 	assert_int_equal(d->neps_named, 0);
 	assert_int_equal(d->neps_compiled, 0);
@@ -2092,11 +2096,7 @@ static void test_audit_stays_incremental(void **state)
 		assert_int_equal(d->npods_quiet, 4); /* and x, on n1 */
 		assert_int_equal(d->neps_compiled, 3);
 	}
-	json_t *beat = lpod("l1", "n0", "a", NULL, "10.1.0.10");
-
-	json_object_set_new(json_object_get(beat, "metadata"), "annotations",
-			    json_pack("{s:s}", "beat", "1"));
-	put(st, beat);
+	put_beat(st, lpod("l1", "n0", "a", NULL, "10.1.0.10"));
 	assert_int_equal(update_r(st, pi, &d, &r), 0);
 	assert_int_equal(d->npods_quiet, 1);
 	assert_int_equal(d->neps_compiled, 0);
