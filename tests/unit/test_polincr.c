@@ -2000,6 +2000,14 @@ static json_t *http_pod(const char *name, const char *node, const char *app, int
  * pods it isolates are compiled again when a pod among its peers changes (its port, its
  * labels), not on another pod's change. pn: pods app=a reach app=x at "http".
  */
+/* o written again with only a new annotation (a status write). */
+static void put_beat(struct store *st, json_t *o)
+{
+	json_object_set_new(json_object_get(o, "metadata"), "annotations",
+			    json_pack("{s:s}", "beat", "1"));
+	put(st, o);
+}
+
 static void test_named_egress_reaches_peers(void **state)
 {
 	const struct pol_delta *d;
@@ -2029,11 +2037,7 @@ static void test_named_egress_reaches_peers(void **state)
 	assert_int_equal(d->npods_quiet, 0);
 	/* The peer written again, its labels, ports and address as they were (a status write):
 	 * no named rule reached, nothing compiled. */
-	json_t *beat = http_pod("x", "n1", "x", 8081, "10.1.0.20");
-
-	json_object_set_new(json_object_get(beat, "metadata"), "annotations",
-			    json_pack("{s:s}", "beat", "1"));
-	put(st, beat);
+	put_beat(st, http_pod("x", "n1", "x", 8081, "10.1.0.20"));
 	assert_int_equal(update_r(st, pi, &d, &r), 0);
 	assert_int_equal(d->neps_named, 0);
 	assert_int_equal(d->neps_compiled, 0);
@@ -2063,6 +2067,7 @@ static json_t *audited(json_t *o)
 static void test_audit_stays_incremental(void **state)
 {
 	const struct pol_delta *d;
+	const struct pol_result *r;
 	struct pol_incr *pi = pol_incr_new();
 	struct store *st = store_new();
 	json_t *lock = from_app("lock", "a", "x");
@@ -2078,6 +2083,25 @@ static void test_audit_stays_incremental(void **state)
 	put(st, lpod("x", "n1", "x", NULL, "10.1.0.20"));
 	assert_int_equal(update(st, pi, &d), 0);
 	assert_true(d->full);
+	/* Its Namespace's audit mode alone changing compiles its three local pods, though each is
+	 * written quietly (update() holds each result to the whole compile's); l1 written again,
+	 * nothing a peer or its own compile reads changed (a status write), keeps its entries and
+	 * stays audited (the next update compiles it). */
+	for (int k = 0; k < 2; k++) {
+		json_t *ns = json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v1", "kind",
+				       "Namespace", "metadata", "name", "ns0");
+
+		put(st, k ? audited(ns) : ns);
+		assert_int_equal(update(st, pi, &d), 0);
+		assert_int_equal(d->npods_quiet, 4); /* and x, on n1 */
+		assert_int_equal(d->neps_compiled, 3);
+	}
+	put_beat(st, lpod("l1", "n0", "a", NULL, "10.1.0.10"));
+	assert_int_equal(update_r(st, pi, &d, &r), 0);
+	assert_int_equal(d->npods_quiet, 1);
+	assert_int_equal(d->neps_compiled, 0);
+	/* Its entry names the object now (the store freed the last: ASan reads it). */
+	assert_string_equal(pol_ep_find(r, inet_addr("10.1.0.10"))->pod->meta.name, "l1");
 	/* A pod elsewhere, of a new label set: a delta; only l1 compiled again. */
 	put(st, lpod("y1", "n1", "y", NULL, "10.1.0.21"));
 	assert_int_equal(update(st, pi, &d), 0);

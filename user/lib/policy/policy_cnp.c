@@ -936,6 +936,8 @@ static int dir_fqdn(struct cnpctx *cc, struct out *o, struct vd *buf, const stru
 	return ret;
 }
 
+static int cnp_patch_init(const struct pol_ctx *cx);
+
 static int compile_dir(struct cnpctx *cc, struct out *o, const struct pol_ep *old)
 {
 	size_t n = atoms_total(&cc->at);
@@ -952,7 +954,7 @@ static int compile_dir(struct cnpctx *cc, struct out *o, const struct pol_ep *ol
 	if (!ret && old) {
 		cc->old = old;
 		cc->nkept = old->nentries; /* a group has one at least */
-		if (!(cc->kept = calloc(cc->nkept + 1, sizeof(*cc->kept))))
+		if (!(cc->kept = calloc(cc->nkept + 1, sizeof(*cc->kept))) || cnp_patch_init(cc->x))
 			ret = -ENOMEM;
 	}
 	/*
@@ -969,7 +971,7 @@ static int compile_dir(struct cnpctx *cc, struct out *o, const struct pol_ep *ol
 	if (!ret)
 		ret = dir_nodes(cc, o, buf);
 	if (!ret && (split.v || m.by_ports))
-		ret = dir_pods(cc, o, buf, &m, &split);
+		ret = cnp_patch_init(cc->x) ?: dir_pods(cc, o, buf, &m, &split);
 	if (!ret)
 		ret = dir_prefixes(cc, o, buf, &m, 0);
 	/* Whatever else: an address no prefix covers (a patch's: old's, but with pods by ports). */
@@ -1142,19 +1144,25 @@ static uint64_t atoms_digest(const struct atoms *a)
 	return h | 1;
 }
 
-/* The addresses a patch decides again (group 1): the changed Nodes' and pods' (moved, before
+/* The addresses a patch decides again (group 1): the changed Nodes' and pods' (x->chg, before
  * and after) and any two of the nodes and the gateway share (old keeps the first's group only);
  * for its pods only (2), one a node and a pod or two pods share (the node's group is kept, a
  * pod's made as from nothing). And every pod's address in the keys' order (x->bykey), marked
- * where a change reached it (that, or its identity moved): dir_pods writes them so. */
-int cnp_patch_init(struct pol_ctx *x, const struct xcni_prefix *moved, size_t n)
+ * where a change reached it (that, or its identity moved): dir_pods writes them so. Sorting
+ * every pod's key is the update's largest cost where no pod is patched and none goes by
+ * address (a ClusterNetworkPolicy's change compiling a few pods): so built once an update, on
+ * the first patch's or pods by address' need (compile_dir). The ctx is ctx_for_dirty's: const
+ * to a pod's compile, but for this index. */
+static int cnp_patch_init(const struct pol_ctx *cx)
 {
-	struct seqcidr *v = calloc(2 * n + 2 * x->nnodes + 2 * x->npods + 2, sizeof(*v));
-	size_t m = 0, k = 0;
+	struct pol_ctx *x = (struct pol_ctx *)cx;
+	size_t n = x->nchg, m = 0, k = 0;
 	struct xcni_prefix a = xcni_prefix_host(x->o->gateway_ip, NULL);
+	struct seqcidr *v;
 
-	free(x->moved);
-	free(x->bykey);
+	if (x->bykey || !x->pods)
+		return 0; /* built, or no pod index (no tiers: nothing to patch) */
+	v = calloc(2 * n + 2 * x->nnodes + 2 * x->npods + 2, sizeof(*v));
 	x->moved = calloc(2 * n + 2 * x->nnodes + 2 * x->npods + 2, sizeof(*x->moved));
 	x->bykey = calloc(2 * x->npods + 1, sizeof(*x->bykey));
 	if (!v || !x->moved || !x->bykey) {
@@ -1169,7 +1177,7 @@ int cnp_patch_init(struct pol_ctx *x, const struct xcni_prefix *moved, size_t n)
 		v[m++].c.key = pol_cidr_key(0, 0, &a);
 	}
 	for (size_t i = 0; i < n; i++)
-		v[m++].c = (struct pol_cidr){ pol_cidr_key(0, 0, &moved[i]), 1 };
+		v[m++].c = (struct pol_cidr){ pol_cidr_key(0, 0, &x->chg[i]), 1 };
 	for (size_t i = 0; i < 2 * x->npods; i++) {
 		const struct k8s_pod *p = x->pods[i / 2];
 

@@ -87,21 +87,15 @@ static void incr_clear(struct pol_incr *pi)
 		free((char *)l->name);
 		free(l);
 	}
+	void *v[] = { pi->nodeaddr, pi->nps, pi->np_id, pi->labix };
+
 	for (size_t i = 0; i < ARRAY_SIZE(maps); i++)
 		hmap_free(maps[i]);
-	free(pi->nodeaddr);
-	pi->nodeaddr = NULL;
-	pi->nnodeaddr = 0;
-	free(pi->nps);
-	free(pi->np_id);
-	pi->nps = NULL;
-	pi->np_id = NULL;
-	pi->nnps = 0;
+	for (size_t i = 0; i < ARRAY_SIZE(v); i++)
+		free(v[i]);
 	pol_result_free(&pi->r);
-	free(pi->labix);
-	pi->labix = NULL;
-	pi->nlabix = 0;
-	pi->nipc = pi->npn = 0;
+	pi->nodeaddr = NULL, pi->nps = NULL, pi->np_id = NULL, pi->labix = NULL;
+	pi->nnodeaddr = pi->nnps = pi->nlabix = pi->nipc = pi->npn = 0;
 	pi->valid = false;
 }
 
@@ -130,8 +124,7 @@ static struct inode *inode_get(struct pol_incr *pi, const char *name)
 		return n;
 	n = calloc(1, sizeof(*n));
 	if (!n || !(n->name = strdup(name)) || hmap_put(&pi->nodes, h, (uintptr_t)n->name, n)) {
-		if (n)
-			free(n->name);
+		free(n ? n->name : NULL);
 		free(n);
 		return NULL;
 	}
@@ -172,29 +165,21 @@ static int nodeaddr_build(const struct pol_incr *pi, const struct cluster *c, st
 {
 	struct pol_result tmp = { 0 };
 	size_t cap = 0, n = 0;
-	struct nodeaddr *v;
+	int ret = 0;
 
-	for (size_t i = 0; i <= c->n[K8S_NODE]; i++)
-		if (pol_ipcache_node(&tmp, &cap, &pi->o, i ? &c->objs[K8S_NODE][i - 1]->node : NULL))
-			goto fail;
-	if (tmp.nipcache)
+	for (size_t i = 0; !ret && i <= c->n[K8S_NODE]; i++)
+		ret = pol_ipcache_node(&tmp, &cap, &pi->o, i ? &c->objs[K8S_NODE][i - 1]->node : NULL);
+	if (!ret && tmp.nipcache)
 		qsort(tmp.ipcache, tmp.nipcache, sizeof(*tmp.ipcache), pol_cmp_ipcache_rank);
-	v = calloc(tmp.nipcache ? tmp.nipcache : 1, sizeof(*v));
-	if (!v)
-		goto fail;
-	for (size_t i = 0; i < tmp.nipcache; i++) {
-		if (n && v[n - 1].ip == tmp.ipcache[i].key.addr)
-			continue;
-		v[n].ip = tmp.ipcache[i].key.addr;
-		v[n++].val = tmp.ipcache[i].val;
-	}
+	struct nodeaddr *v = ret ? NULL : calloc(tmp.nipcache ? tmp.nipcache : 1, sizeof(*v));
+
+	for (size_t i = 0; v && i < tmp.nipcache; i++)
+		if (!n || v[n - 1].ip != tmp.ipcache[i].key.addr)
+			v[n++] = (struct nodeaddr){ tmp.ipcache[i].key.addr, tmp.ipcache[i].val };
 	free(tmp.ipcache);
 	*out = v;
 	*nout = n;
-	return 0;
-fail:
-	free(tmp.ipcache);
-	return -ENOMEM;
+	return v ? 0 : -ENOMEM;
 }
 
 static int cmp_nodeaddr(const void *a, const void *b)
@@ -414,9 +399,7 @@ void pol_v6_free(struct pol_v6 *v)
 {
 	free(v->ipc);
 	free(v->keys);
-	v->ipc = NULL;
-	v->keys = NULL;
-	v->nipc = v->nkeys = v->ncontested = v->nyielded = 0;
+	memset(v, 0, sizeof(*v));
 }
 
 static void podname_of(const struct ipod *p, struct pol_podname *pn)
@@ -438,8 +421,7 @@ static struct ipod *ipod_new(struct pol_incr *pi, const struct k8s_pod *p)
 
 	if (!ip || !(ip->key = pol_incr_pod_key(p->meta.ns, p->meta.name)) ||
 	    hmap_put(&pi->pods, hstr(ip->key), (uintptr_t)ip->key, ip)) {
-		if (ip)
-			free(ip->key);
+		free(ip ? ip->key : NULL);
 		free(ip);
 		return NULL;
 	}
@@ -874,8 +856,12 @@ static int ns_changed(struct pol_incr *pi, const struct cluster *c, const char *
 				     offsetof(struct k8s_object, meta), name);
 	     i < c->n[K8S_POD] && !pol_cmp_str(c->objs[K8S_POD][i]->meta.ns, name); i++) {
 		const struct k8s_meta *m = &c->objs[K8S_POD][i]->meta;
+		struct ipod *p;
 
-		if (xcni_grow(more, cap, *nmore, sizeof(**more)))
+		/* Its local pods' own compile reads its audit mode: compiled, though written quietly. */
+		if (pol_incr_ipod(pi, m->ns, m->name, &p) ||
+		    (p && p->local && p->ip && pol_incr_dirty_ep(pi, p->ip)) ||
+		    xcni_grow(more, cap, *nmore, sizeof(**more)))
 			return -ENOMEM;
 		(*more)[(*nmore)++] = (struct store_change){ K8S_POD, m->ns, m->name };
 		pi->d.nns_pods++;
@@ -888,7 +874,11 @@ static int ns_changed(struct pol_incr *pi, const struct cluster *c, const char *
  * decision, a named port's resolution) is its identity (labels, its Namespace's), addresses,
  * ports and whether it is closed: with none of those changed (a status heartbeat) it moved
  * nothing (pi->idmoved and pi->moved as they were before it; npods_quiet), so neither a named
- * rule (pol_incr_np_named) nor a tiered pod's patch decides it again.
+ * rule (pol_incr_np_named) nor a tiered pod's patch decides it again. A local pod so written
+ * keeps its entries too (its own compile reads no more of it, and its Namespace's audit mode
+ * marks it in ns_changed), unless something of this update marked it before (its Namespace, its
+ * earlier write in the batch) or it came to this node: its new index takes the last one's
+ * tiers (cnps, audited), its entry the new object.
  */
 static int pod_changed(struct pol_incr *pi, const struct cluster *c, const struct store_change *ch,
 		       char *canon)
@@ -896,12 +886,13 @@ static int pod_changed(struct pol_incr *pi, const struct cluster *c, const struc
 	const struct k8s_object *o = pol_incr_view_find(c, K8S_POD, ch->ns, ch->name);
 	struct ipod *old, *now, was = { 0 };
 	size_t nmoved = pi->nmoved;
-	bool had = false, v6 = false;
+	bool had = false, v6 = false, dirty = false;
 	int ret = pol_incr_ipod(pi, ch->ns, ch->name, &old);
 
 	if (!ret && old) {
 		was = *old;
 		had = hmap_has(&pi->idmoved, hu32(was.id), UKEY(was.id));
+		dirty = hmap_has(&pi->dirty, hu32(was.ip), UKEY(was.ip));
 		v6 = hmap_has(&pi->v6, hstr(was.key), (uintptr_t)was.key);
 		ret = pod_unlink(pi, old);
 	}
@@ -919,6 +910,14 @@ static int pod_changed(struct pol_incr *pi, const struct cluster *c, const struc
 		if (!had)
 			hmap_del(&pi->idmoved, hu32(was.id), UKEY(was.id));
 		pi->d.npods_quiet++;
+		struct pol_ep *ep = was.local && now->local && !dirty && pi->r.neps ?
+			bsearch(&now->ip, pi->r.eps, pi->r.neps, sizeof(*ep), pol_cmp_ep) : NULL;
+
+		if (ep) {
+			hmap_del(&pi->dirty, hu32(now->ip), UKEY(now->ip));
+			now->cnps = was.cnps, now->audited = was.audited;
+			ep->pod = now->pod;
+		}
 	}
 	return ret;
 }

@@ -319,10 +319,10 @@ static int ctx_for_dirty(struct pol_incr *pi, const struct cluster *c, struct po
 	x->np_id = pi->np_id;
 	x->npatched = pi->d.neps_patched;
 	x->idmoved = &pi->idmoved;
+	x->chg = pi->moved, x->nchg = pi->nmoved; /* the patch's index, built on need */
 	/* Egress named ports resolve against every pod of an identity (and
 	 * ipBlock ones against every pod): the whole pod index, once. */
-	if ((every_pod && (ctx_all_pods(pi, c, x) || pol_build_id_pods(x) ||
-			   cnp_patch_init(x, pi->moved, pi->nmoved))) ||
+	if ((every_pod && (ctx_all_pods(pi, c, x) || pol_build_id_pods(x))) ||
 	    (pi->tiers && pol_build_nslabels(x, c)) || pol_memo_init(x))
 		return -ENOMEM;
 	if (!pi->labix) {

@@ -114,8 +114,10 @@ struct pol_ctx {
 	 * the compile of an update's dirty pods (pol_incr_eps_resync); NULL elsewhere. */
 	struct cnp_memo *cnp_memo;
 	size_t *npatched; /* pol_delta.neps_patched (counts cnp_apply's directions), or NULL */
-	/* The addresses a patch decides again (cnp_patch_init), as pol_cidr_key(0, 0, a), sorted. */
-	size_t nmoved;
+	/* The addresses the update moved (pol_incr.moved), and those a patch decides again
+	 * (cnp_patch_init, on its first need), as pol_cidr_key(0, 0, a), sorted. */
+	const struct xcni_prefix *chg;
+	size_t nchg, nmoved;
 	struct pol_cidr *moved;
 	/* Every pod's address as such a key, sorted; group: (2 x its index + v6) << 1 | reached. */
 	size_t nbykey;
@@ -131,7 +133,6 @@ struct pol_u32set;
 /* ---- policy_cnp.c ---- */
 /* x's ClusterNetworkPolicies and audit state from the view. 0 or -ENOMEM. */
 int cnp_ctx_init(struct pol_ctx *x, const struct cluster *c);
-int cnp_patch_init(struct pol_ctx *x, const struct xcni_prefix *moved, size_t n);
 /* The tiers and audit mode laid over ep's NetworkPolicy entries (pol_compile_ep's last step);
  * old: the pod's last result, patched per changed peer where that is exact, or NULL. */
 int cnp_apply(const struct pol_ctx *x, const struct k8s_pod *pod, struct pol_ep *ep,
