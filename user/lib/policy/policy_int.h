@@ -121,6 +121,17 @@ struct pol_ctx {
 	size_t nbykey;
 	struct pol_cidr *bykey;
 	const struct hmap *idmoved; /* the identities too (pol_incr's; NULL: every one) */
+	size_t nchg;
+	const struct cnp_chg *chg; /* ClusterNetworkPolicies whose rules alone changed (pol_incr's) */
+};
+
+/* A ClusterNetworkPolicy whose rules alone changed (subject, tier, priority and audit mode as they
+ * were; cnp_chg_of): its pods are patched, the peers a changed rule, was's or now's, matches
+ * decided again in the directions whose rules changed. */
+struct cnp_chg {
+	struct k8s_object *was; /* parsed again from its last document */
+	const struct k8s_cnp *now;
+	bool dir[XCNI_NR_POLICY_DIRS];
 };
 
 struct hmap;
@@ -132,6 +143,9 @@ struct pol_u32set;
 /* x's ClusterNetworkPolicies and audit state from the view. 0 or -ENOMEM. */
 int cnp_ctx_init(struct pol_ctx *x, const struct cluster *c);
 int cnp_patch_init(struct pol_ctx *x, const struct xcni_prefix *moved, size_t n);
+/* 1 and *out when was (a document) and now differ in rules a patch follows (cnp_chg), 0: the
+ * pods it selects compiled whole, -ENOMEM. */
+int cnp_chg_of(json_t *was, const struct k8s_object *now, struct cnp_chg *out);
 /* The tiers and audit mode laid over ep's NetworkPolicy entries (pol_compile_ep's last step);
  * old: the pod's last result, patched per changed peer where that is exact, or NULL. */
 int cnp_apply(const struct pol_ctx *x, const struct k8s_pod *pod, struct pol_ep *ep,
