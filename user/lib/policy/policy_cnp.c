@@ -1332,8 +1332,7 @@ int cnp_apply(const struct pol_ctx *x, const struct k8s_pod *pod, struct pol_ep 
 				x->npatched[!!old->atoms[dir]]++, x->npatched[2] += cc.recut,
 				x->npatched[3] += cc.nchgr && old->atoms[dir];
 			if (!ret)
-				ret = compile_dir(&cc, &o[dir],
-						  old && old->atoms[dir] && !cc.nchgr ? old : NULL);
+				ret = compile_dir(&cc, &o[dir], old && old->atoms[dir] ? old : NULL);
 			laid[dir] = !ret;
 		}
 		for (int pi = 0; pi < 3; pi++)
