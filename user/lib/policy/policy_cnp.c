@@ -860,7 +860,7 @@ static int dir_ids(struct cnpctx *cc, struct out *o, struct vd *buf,
 
 		if (e->key.dir != cc->dir || e->key.peer >= XCNI_ID_CIDR_BASE ||
 		    (by_label_set(e->key.peer) && id_moved(x, e->key.peer)) ||
-		    pol_u32set_has(&hit, e->key.peer) || (cc->nchgr && e->key.peer == XCNI_ID_ANY))
+		    pol_u32set_has(&hit, e->key.peer))
 			continue;
 		if (!(ret = xcni_grow(&to->e, &to->cap, to->n, sizeof(*to->e))))
 			to->e[to->n++] = *e;
@@ -1005,9 +1005,9 @@ static int compile_dir(struct cnpctx *cc, struct out *o, const struct pol_ep *ol
 		ret = dir_pods(cc, o, buf, &m, &split);
 	if (!ret)
 		ret = dir_prefixes(cc, o, buf, &m, 0);
-	/* Whatever else: an address no prefix covers (a patch's: old's, but with pods by ports or
-	 * a rule changed). */
-	if (!ret && (!cc->old || m.by_ports || cc->nchgr)) {
+	/* Whatever else: an address no prefix covers (a patch's: old's, but with pods by ports; no
+	 * rule a patch follows matches such an address, cnp_chg_of). */
+	if (!ret && (!cc->old || m.by_ports)) {
 		decide_all(cc, &(struct peer){ .none = true, .id = XCNI_ID_WORLD }, buf, NULL);
 		ret = emit_group(o, cc, XCNI_ID_ANY, buf);
 	}
