@@ -318,23 +318,13 @@ static int atom_add(struct atoms *a, size_t *cap, int pi, uint32_t lo)
 	return 0;
 }
 
-static int proto_index(uint8_t proto)
-{
-	for (int i = 0; i < 3; i++)
-		if (protos[i] == proto)
-			return i;
-	return -1;
-}
-
+/* [lo, hi] of proto, if one of protos: its two boundaries. */
 static int atom_range(struct atoms *a, size_t *cap, uint8_t proto, uint32_t lo, uint32_t hi)
 {
-	int pi = proto_index(proto);
-	int ret;
+	const uint8_t *p = memchr(protos, proto, sizeof(protos));
+	int pi = p ? (int)(p - protos) : -1;
 
-	if (pi < 0)
-		return 0;
-	ret = atom_add(a, cap, pi, lo);
-	return ret ? ret : atom_add(a, cap, pi, hi + 1);
+	return pi < 0 ? 0 : atom_add(a, cap, pi, lo) ?: atom_add(a, cap, pi, hi + 1);
 }
 
 static int atom_named(struct atoms *a, size_t *cap, const struct k8s_pod *pod, const char *name)
@@ -1113,26 +1103,23 @@ bool pol_cnp_names_domain(const struct k8s_cnp_rule *r)
  * a named port (egress: every pod by address, not by identity). */
 static bool rule_patchable(const struct k8s_cnp_rule *r)
 {
-	for (size_t i = 0; i < r->npeers; i++)
-		if (r->peers[i].ndomains || r->peers[i].nnets)
-			return false;
-	for (size_t i = 0; i < r->nprotos; i++)
-		if (r->protos[i].port_name)
-			return false;
-	return !fails_closed(r);
+	bool ok = !fails_closed(r);
+
+	for (size_t i = 0; i < r->npeers || i < r->nprotos; i++)
+		ok &= !(i < r->npeers && (r->peers[i].ndomains || r->peers[i].nnets)) &&
+		      !(i < r->nprotos && r->protos[i].port_name);
+	return ok;
 }
 
 int cnp_chg_of(json_t *was, const struct k8s_object *now, struct cnp_chg *out)
 {
 	json_t *a = json_object_get(was, "spec"), *b = json_object_get(now->raw, "spec");
 	struct k8s_error err;
-	const struct k8s_cnp *v[2] = { NULL, &now->cnp };
 	int ret = k8s_parse(was, &out->was, &err);
+	const struct k8s_cnp *v[2] = { ret ? NULL : &out->was->cnp, out->now = &now->cnp };
 
-	out->now = &now->cnp;
 	if (ret)
 		return ret == -ENOMEM ? ret : 0;
-	v[0] = &out->was->cnp;
 	ret = v[0]->tier == v[1]->tier && v[0]->priority == v[1]->priority &&
 	      out->was->meta.audit == now->meta.audit &&
 	      json_equal(json_object_get(a, "subject"), json_object_get(b, "subject"));
@@ -1151,12 +1138,10 @@ int cnp_chg_of(json_t *was, const struct k8s_object *now, struct cnp_chg *out)
 
 bool cnp_any_audit(const struct cluster *c)
 {
-	for (size_t i = 0; i < c->n[K8S_NAMESPACE]; i++)
-		if (c->objs[K8S_NAMESPACE][i]->meta.audit)
-			return true;
-	for (size_t i = 0; i < c->n[K8S_NETWORKPOLICY]; i++)
-		if (c->objs[K8S_NETWORKPOLICY][i]->meta.audit)
-			return true;
+	for (int k = 0; k < 2; k++)
+		for (size_t i = 0; i < c->n[k ? K8S_NETWORKPOLICY : K8S_NAMESPACE]; i++)
+			if (c->objs[k ? K8S_NETWORKPOLICY : K8S_NAMESPACE][i]->meta.audit)
+				return true;
 	return false;
 }
 
@@ -1173,10 +1158,8 @@ static void np_isolating(const struct pol_ctx *x, const struct k8s_pod *pod, boo
 			 size_t *naudit)
 {
 	*nisol = *naudit = 0;
-	for (size_t i = pol_np_next(x, pod, in, 0); i < x->nnps; i = pol_np_next(x, pod, in, i + 1)) {
-		(*nisol)++;
-		*naudit += x->nps[i]->meta.audit;
-	}
+	for (size_t i = pol_np_next(x, pod, in, 0); i < x->nnps; i = pol_np_next(x, pod, in, i + 1))
+		(*nisol)++, *naudit += x->nps[i]->meta.audit;
 }
 
 bool cnp_audited(const struct pol_ctx *x, const struct k8s_pod *pod)
@@ -1201,8 +1184,7 @@ uint64_t pol_cnp_mask(const struct pol_ctx *x, const struct k8s_pod *pod,
 	uint64_t m = 0;
 
 	for (size_t i = 0; i < x->ncnps; i++)
-		if (pol_cnp_selects(x->cnps[i], pod, nsl))
-			m |= POL_CNP_BIT(x->cnps[i]->meta.name);
+		m |= pol_cnp_selects(x->cnps[i], pod, nsl) ? POL_CNP_BIT(x->cnps[i]->meta.name) : 0;
 	return m;
 }
 
@@ -1417,8 +1399,7 @@ void cnp_memo_free(struct cnp_memo *m)
 {
 	for (size_t i = 0; m && i < m->n; i++)
 		pol_ep_set(&m->v[i].ep, NULL, 0, NULL, 0);
-	if (m)
-		free(m->v);
+	free(m ? m->v : NULL);
 	free(m);
 }
 

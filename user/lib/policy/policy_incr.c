@@ -75,10 +75,9 @@ static void incr_clear(struct pol_incr *pi)
 		free(n->pods);
 		free(n);
 	}
-	hmap_each(&pi->ents, s)
-		free(s->v);
-	hmap_each(&pi->epsel, s)
-		free(s->v);
+	for (int i = 0; i < 2; i++) /* the ipents, the epsels */
+		hmap_each(i ? &pi->epsel : &pi->ents, s)
+			free(s->v);
 	hmap_each(&pi->nsl, s)
 	{
 		struct nslabels *l = s->v;
@@ -1234,10 +1233,9 @@ static int cnp_changed(struct pol_incr *pi, const struct cluster *c, const char 
 	*whole |= ret > 0 ? 0 : POL_CNP_BIT(name);
 	if ((!pi->cnpdoc && !(pi->cnpdoc = json_object())) || ret < 0)
 		return -ENOMEM;
-	if (now && now->raw) /* none: an object made in code, its next change whole */
-		return json_object_set(pi->cnpdoc, name, now->raw) ? -ENOMEM : 0;
-	json_object_del(pi->cnpdoc, name);
-	return 0;
+	/* No document: an object made in code, its next change whole. */
+	return now && now->raw ? (json_object_set(pi->cnpdoc, name, now->raw) ? -ENOMEM : 0) :
+				 (json_object_del(pi->cnpdoc, name), 0);
 }
 
 /* 0 or -errno. */
