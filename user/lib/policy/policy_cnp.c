@@ -837,7 +837,7 @@ static int dir_ids(struct cnpctx *cc, struct out *o, struct vd *buf,
 	const struct pol_ctx *x = cc->x;
 	struct out t = { 0 }, *to = cc->recut ? &t : o;
 	struct pol_u32set hit = { 0 }; /* identities a changed rule's peers (touched) */
-	int ret = pol_u32set_init(&hit, cc->nchgr ? x->r->nidentities : 0);
+	int ret = cc->nchgr ? pol_u32set_init(&hit, x->r->nidentities) : 0;
 
 	for (size_t k = 0; !ret && cc->nchgr && k < x->r->nidentities; k++) {
 		struct peer pr = x->id_off[k + 1] > x->id_off[k] ? id_peer(x, k) : (struct peer){ 0 };
