@@ -67,6 +67,9 @@ static bool gen_cnp_wide;
 /* gen_cnp's rules naming a destination port now and then (destinationNamedPort): egress ones
  * resolved per destination pod and its ports. Off, no draw is added. */
 static bool gen_cnp_named;
+/* gen_cnp's writes three in four one change to the ClusterNetworkPolicy there (cnp_edit): a rule's
+ * peers, its ports or action, the subject, priority or tier, domainNames. Off, no draw is added. */
+static bool gen_cnp_edit;
 #define NCNPS 3
 
 static json_t *audit_meta(json_t *meta, unsigned *seed)
@@ -435,6 +438,87 @@ static void cnp_put(struct store *st, unsigned *seed, unsigned i)
 			  spec));
 }
 
+/* A rule's destinationNamedPort protocols gone (a peer not a pod's: it has no ports). */
+static void drop_named(json_t *rule)
+{
+	json_t *p = json_object_get(rule, "protocols");
+
+	for (size_t i = 0; i < json_array_size(p); i++)
+		if (json_object_get(json_array_get(p, i), "destinationNamedPort")) {
+			json_object_del(rule, "protocols");
+			return;
+		}
+}
+
+/* gen_cnp_edit's: c<i> written again with one thing changed (the kinds a patch follows and
+ * those compiled whole, cnp_chg_of), the rest as it was; a new one if c<i> is not there. */
+static void cnp_edit(struct store *st, unsigned *seed, unsigned i)
+{
+	static const char *const actions[] = { "Accept", "Deny", "Pass" };
+	static const char *const tiers[] = { "Admin", "Baseline" };
+	unsigned kind = rnd(seed, 7), port = rnd(seed, 3);
+	bool eg = kind == 6 || rnd(seed, 2);
+	json_t *doc = NULL, *spec, *rules, *rule, *peer;
+	struct cluster c;
+	char name[8];
+
+	snprintf(name, sizeof(name), "c%u", i);
+	store_view(st, &c);
+	for (size_t k = 0; k < c.n[K8S_CLUSTERNETPOL]; k++)
+		if (!strcmp(c.objs[K8S_CLUSTERNETPOL][k]->meta.name, name))
+			doc = json_deep_copy(c.objs[K8S_CLUSTERNETPOL][k]->raw);
+	if (!doc) {
+		cnp_put(st, seed, i);
+		return;
+	}
+	spec = json_object_get(doc, "spec");
+	rules = json_object_get(spec, eg ? "egress" : "ingress");
+	rule = json_array_get(rules, rnd(seed, (unsigned)json_array_size(rules)));
+	switch (kind) {
+	case 0: /* a rule's peers */
+		json_object_set_new(rule, eg ? "to" : "from",
+				    eg && rnd(seed, 2) ? cnp_egress_peer(seed) :
+				    rnd(seed, 2) ? json_pack("[{s:{s:{s:s}}}]", "namespaces", "matchLabels",
+							     "team", pick(seed, teams, 2)) :
+				    json_pack("[{s:{s:{}, s:{s:{s:s}}}}]", "pods", "namespaceSelector",
+					      "podSelector", "matchLabels", "app", pick(seed, apps, 4)));
+		peer = json_array_get(json_object_get(rule, eg ? "to" : "from"), 0);
+		if (!json_object_get(peer, "namespaces") && !json_object_get(peer, "pods"))
+			drop_named(rule);
+		break;
+	case 1: /* its ports: none, TCP 80 or 443, UDP 53 */
+		if (port == 0)
+			json_object_del(rule, "protocols");
+		else
+			json_object_set_new(rule, "protocols",
+					    json_pack("[{s:{s:{s:i}}}]", port == 1 ? "tcp" : "udp",
+						      "destinationPort", "number",
+						      port == 1 ? (rnd(seed, 2) ? 80 : 443) : 53));
+		break;
+	case 2:
+		json_object_set_new(rule, "action", json_string(actions[rnd(seed, 3)]));
+		break;
+	case 3:
+		json_object_set_new(spec, "subject", rnd(seed, 2) ?
+			json_pack("{s:{s:{s:s}}}", "namespaces", "matchLabels", "team", pick(seed, teams, 2)) :
+			json_pack("{s:{s:{}, s:{s:{s:s}}}}", "pods", "namespaceSelector", "podSelector",
+				  "matchLabels", "app", pick(seed, apps, 4)));
+		break;
+	case 4:
+		json_object_set_new(spec, "priority", json_integer(rnd(seed, 4)));
+		break;
+	case 5:
+		json_object_set_new(spec, "tier", json_string(pick(seed, tiers, 2)));
+		break;
+	default: /* an egress rule to domainNames */
+		json_object_set_new(rule, "to", json_pack("[{s:[s]}]", "domainNames",
+							  rnd(seed, 2) ? "a.example" : "*.b.example"));
+		drop_named(rule);
+		break;
+	}
+	put(st, doc);
+}
+
 /* Deletes PREFIX<i> of KIND from ns<i % NNS>, where pod_put and np_put put it. */
 static void del_nth(struct store *st, enum k8s_kind kind, const char *prefix, unsigned i)
 {
@@ -463,7 +547,10 @@ static void random_changes(struct store *st, unsigned *seed)
 		}
 		if (gen_cnp && !rnd(seed, 5)) {
 			if (rnd(seed, 3)) {
-				cnp_put(st, seed, rnd(seed, NCNPS));
+				if (gen_cnp_edit && rnd(seed, 4))
+					cnp_edit(st, seed, rnd(seed, NCNPS));
+				else
+					cnp_put(st, seed, rnd(seed, NCNPS));
 			} else {
 				snprintf(name, sizeof(name), "c%u", rnd(seed, NCNPS));
 				store_del(st, K8S_CLUSTERNETPOL, NULL, name);

@@ -218,10 +218,13 @@ static inline bool ref_named(const struct refc *x, const struct k8s_pod *dst, bo
 	return false;
 }
 
-/* "namespaces", "pods", "nodes", "networks": exactly one is set. */
+/* "namespaces", "pods", "nodes", "networks", "domainNames": exactly one is set. A domain
+ * name matches an address its pod's DNS answers taught (none here: judged by address alone). */
 static inline bool ref_cnp_peer(const struct refc *x, const struct k8s_cnp_peer *p,
 				const struct rpeer *q)
 {
+	if (p->ndomains)
+		return false;
 	if (p->unknown) /* "fail closed": an Accept through it matches no traffic */
 		return false;
 	if (p->nnets) {

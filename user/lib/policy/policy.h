@@ -280,7 +280,9 @@ struct pol_delta {
 	uint32_t *pn_del;
 	size_t neps_compiled; /* local pods whose policy was compiled again */
 	size_t neps_np; /* of those, a NetworkPolicy's change reached (it selected or selects them) */
-	size_t neps_patched[3]; /* of those tiered, last at hand: whole, patched, of which recut */
+	/* of those tiered, last at hand: whole, patched, of which recut, of which a changed
+	 * ClusterNetworkPolicy rule's peers were decided again (the other directions: none) */
+	size_t neps_patched[4];
 	size_t neps_named; /* of those, a NetworkPolicy's egress named port reached (its peers moved) */
 	size_t npods_quiet; /* pods written with nothing a peer reads changed (pod_changed) */
 	/* Local pods given the entries of identities born in this update (their

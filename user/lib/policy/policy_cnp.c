@@ -78,6 +78,8 @@ struct cnpctx {
 	size_t nkept;
 	uint32_t *kept;
 	bool recut; /* old's port intervals are not these: its identities' entries cut again (dir_ids) */
+	size_t nchgr; /* a patch's rules a change moved here (x->chg: was's and now's) */
+	const struct k8s_cnp_rule **chgr;
 };
 
 /* NetworkPolicy, read back from the compiled entries as the data plane reads them. */
@@ -179,6 +181,17 @@ static bool rule_matches(const struct cnpctx *cc, size_t ri, const struct peer *
 	for (size_t i = 0; !peer && i < r->npeers; i++)
 		peer = peer_matches(&r->peers[i], pr, ri);
 	return peer && protos_match(cc, r, pr, proto, port);
+}
+
+/* Does a rule a change moved (cc->chgr) match the peer? Then its decision is decided again: one
+ * no such rule matches, before or now, is decided by the same rules in the same order. */
+static bool touched(const struct cnpctx *cc, const struct peer *pr)
+{
+	for (size_t i = 0; i < cc->nchgr; i++)
+		for (size_t j = 0; j < cc->chgr[i]->npeers; j++)
+			if (peer_matches(&cc->chgr[i]->peers[j], pr, 0))
+				return true;
+	return false;
 }
 
 /* The Pass number of the i-th rule of cc (0: not numbered). */
@@ -305,23 +318,13 @@ static int atom_add(struct atoms *a, size_t *cap, int pi, uint32_t lo)
 	return 0;
 }
 
-static int proto_index(uint8_t proto)
-{
-	for (int i = 0; i < 3; i++)
-		if (protos[i] == proto)
-			return i;
-	return -1;
-}
-
+/* [lo, hi] of proto, if one of protos: its two boundaries. */
 static int atom_range(struct atoms *a, size_t *cap, uint8_t proto, uint32_t lo, uint32_t hi)
 {
-	int pi = proto_index(proto);
-	int ret;
+	const uint8_t *p = memchr(protos, proto, sizeof(protos));
+	int pi = p ? (int)(p - protos) : -1;
 
-	if (pi < 0)
-		return 0;
-	ret = atom_add(a, cap, pi, lo);
-	return ret ? ret : atom_add(a, cap, pi, hi + 1);
+	return pi < 0 ? 0 : atom_add(a, cap, pi, lo) ?: atom_add(a, cap, pi, hi + 1);
 }
 
 static int atom_named(struct atoms *a, size_t *cap, const struct k8s_pod *pod, const char *name)
@@ -537,7 +540,7 @@ static uint32_t *kept_slot(const struct cnpctx *cc, const struct peer *pr)
 	const struct pol_cidr *c;
 
 	if (!cc->x->moved || (pr->id == XCNI_ID_WORLD && a->len == (a->family == 6 ? 128 : 32)) ||
-	    (pr->pod && id_moved(cc->x, pr->id)) ||
+	    (pr->pod && id_moved(cc->x, pr->id)) || touched(cc, pr) ||
 	    ((c = bsearch(&k, cc->x->moved, cc->x->nmoved, sizeof(k), pol_cmp_cidr_key)) &&
 	     (c->group == 1 || pr->pod)))
 		return NULL;
@@ -779,12 +782,15 @@ static int dir_pods(struct cnpctx *cc, struct out *o, struct vd *buf, struct mem
 		if (!pol_pod_managed(p) || !(i % 2 ? p->has_ip6 : !!p->ip) ||
 		    (!m->by_ports && pr.id && !pol_u32set_has(split, pr.id)))
 			continue;
+		if (!k || !*k || cc->nchgr) {
+			pr.ns_labels = ns_labels_of(x, p->meta.ns);
+			pr.addr = xcni_prefix_host(i % 2 ? 0 : p->ip, i % 2 ? p->ip6 : NULL);
+		}
+		k = k && touched(cc, &pr) ? NULL : k; /* a changed rule's peer: decided */
 		if (k && *k) {
 			gid[i] = *k;
 			continue;
 		}
-		pr.ns_labels = ns_labels_of(x, p->meta.ns);
-		pr.addr = xcni_prefix_host(i % 2 ? 0 : p->ip, i % 2 ? p->ip6 : NULL);
 		ret = peer_gid(o, cc, &pr, buf, m, &gid[i]);
 		if (k)
 			*k = gid[i];
@@ -804,6 +810,16 @@ static int dir_pods(struct cnpctx *cc, struct out *o, struct vd *buf, struct mem
 	return ret;
 }
 
+/* The k-th identity as a peer: its first pod (the identity holds one at least). */
+static struct peer id_peer(const struct pol_ctx *x, size_t k)
+{
+	const struct k8s_pod *p = x->pods[x->id_pods[x->id_off[k]]];
+
+	return (struct peer){ .pod = p, .id = x->r->identities[k].id,
+			      .ns_labels = ns_labels_of(x, p->meta.ns),
+			      .addr = xcni_prefix_host(p->ip, p->ip ? NULL : p->ip6) };
+}
+
 /*
  * The pods by identity, one group keyed by it for each identity held (split:
  * those whose pods' addresses lie in two regions, which go by address). From
@@ -820,13 +836,21 @@ static int dir_ids(struct cnpctx *cc, struct out *o, struct vd *buf,
 {
 	const struct pol_ctx *x = cc->x;
 	struct out t = { 0 }, *to = cc->recut ? &t : o;
-	int ret = 0;
+	struct pol_u32set hit = { 0 }; /* identities a changed rule's peers (touched) */
+	int ret = cc->nchgr ? pol_u32set_init(&hit, x->r->nidentities) : 0;
 
+	for (size_t k = 0; !ret && cc->nchgr && k < x->r->nidentities; k++) {
+		struct peer pr = x->id_off[k + 1] > x->id_off[k] ? id_peer(x, k) : (struct peer){ 0 };
+
+		if (pr.pod && touched(cc, &pr))
+			pol_u32set_add(&hit, pr.id);
+	}
 	for (size_t i = 0; !ret && old && i < old->nentries; i++) {
 		const struct pol_entry *e = &old->entries[i];
 
 		if (e->key.dir != cc->dir || e->key.peer >= XCNI_ID_CIDR_BASE ||
-		    (by_label_set(e->key.peer) && id_moved(x, e->key.peer)))
+		    (by_label_set(e->key.peer) && id_moved(x, e->key.peer)) ||
+		    pol_u32set_has(&hit, e->key.peer))
 			continue;
 		if (!(ret = xcni_grow(&to->e, &to->cap, to->n, sizeof(*to->e))))
 			to->e[to->n++] = *e;
@@ -846,17 +870,16 @@ static int dir_ids(struct cnpctx *cc, struct out *o, struct vd *buf,
 	free(t.e);
 	for (size_t k = 0; !ret && k < x->r->nidentities; k++) {
 		uint32_t id = x->r->identities[k].id;
-		struct peer pr = { .id = id };
+		struct peer pr;
 
 		if (x->id_off[k + 1] == x->id_off[k] || pol_u32set_has(split, id) ||
-		    (old && !id_moved(x, id)))
+		    (old && !id_moved(x, id) && !pol_u32set_has(&hit, id)))
 			continue;
-		pr.pod = x->pods[x->id_pods[x->id_off[k]]];
-		pr.ns_labels = ns_labels_of(x, pr.pod->meta.ns);
-		pr.addr = xcni_prefix_host(pr.pod->ip, pr.pod->ip ? NULL : pr.pod->ip6);
+		pr = id_peer(x, k);
 		decide_all(cc, &pr, buf, NULL);
 		ret = emit_group(o, cc, id, buf);
 	}
+	free(hit.v);
 	return ret;
 }
 
@@ -974,7 +997,8 @@ static int compile_dir(struct cnpctx *cc, struct out *o, const struct pol_ep *ol
 		ret = cnp_patch_init(cc->x) ?: dir_pods(cc, o, buf, &m, &split);
 	if (!ret)
 		ret = dir_prefixes(cc, o, buf, &m, 0);
-	/* Whatever else: an address no prefix covers (a patch's: old's, but with pods by ports). */
+	/* Whatever else: an address no prefix covers (a patch's: old's, but with pods by ports; no
+	 * rule a patch follows matches such an address, cnp_chg_of). */
 	if (!ret && (!cc->old || m.by_ports)) {
 		decide_all(cc, &(struct peer){ .none = true, .id = XCNI_ID_WORLD }, buf, NULL);
 		ret = emit_group(o, cc, XCNI_ID_ANY, buf);
@@ -1076,14 +1100,50 @@ bool pol_cnp_names_domain(const struct k8s_cnp_rule *r)
 	return false;
 }
 
+/* What a patch cannot follow in a changed rule: a Deny or Pass failing closed (every peer),
+ * domainNames (learned addresses, numbered by the rules naming one), networks (the regions),
+ * a named port (egress: every pod by address, not by identity). */
+static bool rule_patchable(const struct k8s_cnp_rule *r)
+{
+	bool ok = !fails_closed(r);
+
+	for (size_t i = 0; i < r->npeers || i < r->nprotos; i++)
+		ok &= !(i < r->npeers && (r->peers[i].ndomains || r->peers[i].nnets)) &&
+		      !(i < r->nprotos && r->protos[i].port_name);
+	return ok;
+}
+
+int cnp_chg_of(json_t *was, const struct k8s_object *now, struct cnp_chg *out)
+{
+	json_t *a = json_object_get(was, "spec"), *b = json_object_get(now->raw, "spec");
+	struct k8s_error err;
+	int ret = k8s_parse(was, &out->was, &err);
+	const struct k8s_cnp *v[2] = { ret ? NULL : &out->was->cnp, out->now = &now->cnp };
+
+	if (ret)
+		return ret == -ENOMEM ? ret : 0;
+	ret = v[0]->tier == v[1]->tier && v[0]->priority == v[1]->priority &&
+	      out->was->meta.audit == now->meta.audit &&
+	      json_equal(json_object_get(a, "subject"), json_object_get(b, "subject"));
+	for (uint8_t d = 0; ret && d < XCNI_NR_POLICY_DIRS; d++) {
+		const char *k = d == XCNI_DIR_TO_POD ? "ingress" : "egress";
+
+		out->dir[d] = !json_equal(json_object_get(a, k), json_object_get(b, k));
+		for (int w = 0; out->dir[d] && w < 2; w++)
+			for (size_t r = 0; ret && r < (*k == 'i' ? v[w]->ningress : v[w]->negress); r++)
+				ret = rule_patchable(*k == 'i' ? &v[w]->ingress[r] : &v[w]->egress[r]);
+	}
+	if (!ret)
+		k8s_free(out->was);
+	return ret;
+}
+
 bool cnp_any_audit(const struct cluster *c)
 {
-	for (size_t i = 0; i < c->n[K8S_NAMESPACE]; i++)
-		if (c->objs[K8S_NAMESPACE][i]->meta.audit)
-			return true;
-	for (size_t i = 0; i < c->n[K8S_NETWORKPOLICY]; i++)
-		if (c->objs[K8S_NETWORKPOLICY][i]->meta.audit)
-			return true;
+	for (int k = 0; k < 2; k++)
+		for (size_t i = 0; i < c->n[k ? K8S_NETWORKPOLICY : K8S_NAMESPACE]; i++)
+			if (c->objs[k ? K8S_NETWORKPOLICY : K8S_NAMESPACE][i]->meta.audit)
+				return true;
 	return false;
 }
 
@@ -1100,10 +1160,8 @@ static void np_isolating(const struct pol_ctx *x, const struct k8s_pod *pod, boo
 			 size_t *naudit)
 {
 	*nisol = *naudit = 0;
-	for (size_t i = pol_np_next(x, pod, in, 0); i < x->nnps; i = pol_np_next(x, pod, in, i + 1)) {
-		(*nisol)++;
-		*naudit += x->nps[i]->meta.audit;
-	}
+	for (size_t i = pol_np_next(x, pod, in, 0); i < x->nnps; i = pol_np_next(x, pod, in, i + 1))
+		(*nisol)++, *naudit += x->nps[i]->meta.audit;
 }
 
 bool cnp_audited(const struct pol_ctx *x, const struct k8s_pod *pod)
@@ -1128,8 +1186,7 @@ uint64_t pol_cnp_mask(const struct pol_ctx *x, const struct k8s_pod *pod,
 	uint64_t m = 0;
 
 	for (size_t i = 0; i < x->ncnps; i++)
-		if (pol_cnp_selects(x->cnps[i], pod, nsl))
-			m |= POL_CNP_BIT(x->cnps[i]->meta.name);
+		m |= pol_cnp_selects(x->cnps[i], pod, nsl) ? POL_CNP_BIT(x->cnps[i]->meta.name) : 0;
 	return m;
 }
 
@@ -1144,7 +1201,7 @@ static uint64_t atoms_digest(const struct atoms *a)
 	return h | 1;
 }
 
-/* The addresses a patch decides again (group 1): the changed Nodes' and pods' (x->chg, before
+/* The addresses a patch decides again (group 1): the changed Nodes' and pods' (x->addrs, before
  * and after) and any two of the nodes and the gateway share (old keeps the first's group only);
  * for its pods only (2), one a node and a pod or two pods share (the node's group is kept, a
  * pod's made as from nothing). And every pod's address in the keys' order (x->bykey), marked
@@ -1156,7 +1213,7 @@ static uint64_t atoms_digest(const struct atoms *a)
 static int cnp_patch_init(const struct pol_ctx *cx)
 {
 	struct pol_ctx *x = (struct pol_ctx *)cx;
-	size_t n = x->nchg, m = 0, k = 0;
+	size_t n = x->naddrs, m = 0, k = 0;
 	struct xcni_prefix a = xcni_prefix_host(x->o->gateway_ip, NULL);
 	struct seqcidr *v;
 
@@ -1177,7 +1234,7 @@ static int cnp_patch_init(const struct pol_ctx *cx)
 		v[m++].c.key = pol_cidr_key(0, 0, &a);
 	}
 	for (size_t i = 0; i < n; i++)
-		v[m++].c = (struct pol_cidr){ pol_cidr_key(0, 0, &x->chg[i]), 1 };
+		v[m++].c = (struct pol_cidr){ pol_cidr_key(0, 0, &x->addrs[i]), 1 };
 	for (size_t i = 0; i < 2 * x->npods; i++) {
 		const struct k8s_pod *p = x->pods[i / 2];
 
@@ -1216,7 +1273,7 @@ int cnp_apply(const struct pol_ctx *x, const struct k8s_pod *pod, struct pol_ep 
 	for (uint8_t dir = 0; !ret && dir < XCNI_NR_POLICY_DIRS; dir++) {
 		struct cnpctx cc = { .x = x, .pod = pod, .ep = ep, .dir = dir };
 		struct pol_ep enf = { 0 };
-		size_t cap = 0, nisol, naudit;
+		size_t cap = 0, capc = 0, nisol, naudit;
 		bool in = dir == XCNI_DIR_TO_POD;
 
 		cc.ns_labels = ns_labels_of(x, pod->meta.ns);
@@ -1236,6 +1293,16 @@ int cnp_apply(const struct pol_ctx *x, const struct k8s_pod *pod, struct pol_ep 
 					cc.rules[cc.nrules++] = (struct rref){ i, r }; /* sorted */
 			}
 		}
+		/* A patch: the rules a change moved here, was's and now's (x->chg). */
+		for (size_t i = 0; !ret && old && i < x->nchg; i++) {
+			const struct k8s_cnp *v[2] = { &x->chg[i].was->cnp, x->chg[i].now };
+
+			for (size_t w = 0; x->chg[i].dir[dir] && w < 2 * pol_cnp_selects(v[1], pod,
+				     cc.ns_labels); w++)
+				for (size_t r = 0; !ret && r < (in ? v[w]->ningress : v[w]->negress); r++)
+					if (!(ret = xcni_grow(&cc.chgr, &capc, cc.nchgr, sizeof(*cc.chgr))))
+						cc.chgr[cc.nchgr++] = in ? &v[w]->ingress[r] : &v[w]->egress[r];
+		}
 		/* An audited NetworkPolicy beside an enforced one: the decision is
 		 * the enforced ones' alone (pol_compile_ep merged both's allows). */
 		if (!ret && naudit && !cc.np_audit && !cc.ns_audit) {
@@ -1252,7 +1319,8 @@ int cnp_apply(const struct pol_ctx *x, const struct k8s_pod *pod, struct pol_ep 
 			 * intervals moved (a port number came or went), else whole. */
 			cc.recut = old && old->atoms[dir] && old->atoms[dir] != ep->atoms[dir];
 			if (!ret && old && x->npatched)
-				x->npatched[!!old->atoms[dir]]++, x->npatched[2] += cc.recut;
+				x->npatched[!!old->atoms[dir]]++, x->npatched[2] += cc.recut,
+				x->npatched[3] += cc.nchgr && old->atoms[dir];
 			if (!ret)
 				ret = compile_dir(&cc, &o[dir], old && old->atoms[dir] ? old : NULL);
 			laid[dir] = !ret;
@@ -1260,6 +1328,7 @@ int cnp_apply(const struct pol_ctx *x, const struct k8s_pod *pod, struct pol_ep 
 		for (int pi = 0; pi < 3; pi++)
 			free(cc.at.lo[pi]);
 		free(cc.rules);
+		free(cc.chgr);
 		pol_ep_set(&enf, NULL, 0, NULL, 0);
 	}
 	for (uint8_t dir = 0; dir < XCNI_NR_POLICY_DIRS; dir++) {
@@ -1338,8 +1407,7 @@ void cnp_memo_free(struct cnp_memo *m)
 {
 	for (size_t i = 0; m && i < m->n; i++)
 		pol_ep_set(&m->v[i].ep, NULL, 0, NULL, 0);
-	if (m)
-		free(m->v);
+	free(m ? m->v : NULL);
 	free(m);
 }
 

@@ -75,10 +75,9 @@ static void incr_clear(struct pol_incr *pi)
 		free(n->pods);
 		free(n);
 	}
-	hmap_each(&pi->ents, s)
-		free(s->v);
-	hmap_each(&pi->epsel, s)
-		free(s->v);
+	for (int i = 0; i < 2; i++) /* the ipents, the epsels */
+		hmap_each(i ? &pi->epsel : &pi->ents, s)
+			free(s->v);
 	hmap_each(&pi->nsl, s)
 	{
 		struct nslabels *l = s->v;
@@ -94,6 +93,7 @@ static void incr_clear(struct pol_incr *pi)
 	for (size_t i = 0; i < ARRAY_SIZE(v); i++)
 		free(v[i]);
 	pol_result_free(&pi->r);
+	json_object_clear(pi->cnpdoc);
 	pi->nodeaddr = NULL, pi->nps = NULL, pi->np_id = NULL, pi->labix = NULL;
 	pi->nnodeaddr = pi->nnps = pi->nlabix = pi->nipc = pi->npn = 0;
 	pi->valid = false;
@@ -110,6 +110,8 @@ void pol_incr_free(struct pol_incr *pi)
 	clash_drop(pi);
 	pol_incr_prev_free(pi);
 	free(pi->clash);
+	free(pi->chg);
+	json_decref(pi->cnpdoc);
 	free(pi->moved);
 	free(pi->node_name);
 	free(pi);
@@ -1071,8 +1073,8 @@ static int ent_update(struct pol_incr *pi, uint32_t a)
  * reached keeps the births' index of the policies selecting it (pi->epsel): the same policies,
  * each at its number's index now (was_id: the numbers by index before); a number gone reaches it.
  */
-static int sel_dirty(struct pol_incr *pi, const struct cluster *c, uint64_t cnps, uint64_t nps,
-		     bool all, const uint32_t *was_id)
+static int sel_dirty(struct pol_incr *pi, const struct cluster *c, const uint64_t *cnps,
+		     uint64_t nps, bool all, const uint32_t *was_id)
 {
 	const struct pol_ctx x = { .nps = pi->nps, .nnps = pi->nnps };
 	struct hmap at; /* a NetworkPolicy's number -> 1 + its index now */
@@ -1083,21 +1085,22 @@ static int sel_dirty(struct pol_incr *pi, const struct cluster *c, uint64_t cnps
 	for (size_t i = 0; !ret && i < pi->r.neps; i++) {
 		const struct pol_ep *ep = &pi->r.eps[i];
 		const struct ipod *p = hmap_get(&pi->ipx, hu32(ep->ip), UKEY(ep->ip));
-		bool hit = p && ((all && p->audited) || (p->cnps & cnps));
-		bool np = p && (ep->npbits & nps);
+		bool hit = p && ((all && p->audited) || (p->cnps & cnps[1]));
+		bool np = p && (ep->npbits & nps), patch = p && (p->cnps & cnps[0]);
 		struct epsel *sel;
 
 		for (size_t k = 0; p && !hit && k < c->n[K8S_CLUSTERNETPOL]; k++) {
 			const struct k8s_cnp *cp = &c->objs[K8S_CLUSTERNETPOL][k]->cnp;
 			const struct nslabels *l;
 
-			if (!(POL_CNP_BIT(cp->meta.name) & cnps))
+			if (!(POL_CNP_BIT(cp->meta.name) & cnps[0]))
 				continue;
 			if (!(l = pol_incr_nsl(pi, p->pod->meta.ns))) {
 				hmap_free(&at);
 				return -ENOMEM;
 			}
-			hit = pol_cnp_selects(cp, p->pod, &l->labels);
+			patch |= pol_cnp_selects(cp, p->pod, &l->labels);
+			hit = patch && (POL_CNP_BIT(cp->meta.name) & cnps[1]);
 		}
 		for (int in = 0; p && nps && !np && in < 2; in++)
 			for (size_t k = pol_np_next(&x, p->pod, in, 0); !np && k < x.nnps;
@@ -1112,8 +1115,10 @@ static int sel_dirty(struct pol_incr *pi, const struct cluster *c, uint64_t cnps
 			sel->np[k] = (uint32_t)(now - 1);
 		}
 		pi->d.neps_np += np;
-		if (hit || np)
+		if (hit || np || (patch && !p->audited))
 			ret = pol_incr_dirty_ep(pi, ep->ip);
+		else if (patch && !hmap_has(&pi->dirty, hu32(ep->ip), UKEY(ep->ip)))
+			ret = hmap_put(&pi->dirty, hu32(ep->ip), UKEY(ep->ip), EP_PATCH);
 	}
 	hmap_free(&at);
 	return ret;
@@ -1132,7 +1137,7 @@ static bool is_cnp_name(const struct pol_name *n)
  * a Pass rule renumbered (the rule names changed) reaches every pod the tiers are
  * laid over, as does audit mode coming to or leaving the tiers.
  */
-static int policies_resync(struct pol_incr *pi, const struct cluster *c, uint64_t cnps,
+static int policies_resync(struct pol_incr *pi, const struct cluster *c, const uint64_t *cnps,
 			   uint64_t nps)
 {
 	struct pol_result tmp = { 0 };
@@ -1168,7 +1173,7 @@ static int policies_resync(struct pol_incr *pi, const struct cluster *c, uint64_
 			const struct pol_name *n = k ? (d >= 0 ? b : NULL) : (d <= 0 ? a : NULL);
 
 			if (is_cnp_name(n))
-				moved |= !(POL_CNP_BIT(n->name.name) & cnps);
+				moved |= !(POL_CNP_BIT(n->name.name) & cnps[0]);
 			else if (n)
 				nps |= POL_NP_BIT(n->name.ns, n->name.name);
 		}
@@ -1210,13 +1215,37 @@ static int policies_resync(struct pol_incr *pi, const struct cluster *c, uint64_
 	return ret;
 }
 
+/*
+ * A ClusterNetworkPolicy changed: where its rules alone changed (cnp_chg_of), its pods are
+ * patched per peer (pi->chg); else compiled whole (*whole: its name bit). Its document is kept
+ * for its next change.
+ */
+static int cnp_changed(struct pol_incr *pi, const struct cluster *c, const char *name,
+		       uint64_t *whole)
+{
+	const struct k8s_object *now = pol_incr_view_find(c, K8S_CLUSTERNETPOL, NULL, name);
+	json_t *was = json_object_get(pi->cnpdoc, name);
+	int ret = !now || !was ? 0 : xcni_grow(&pi->chg, &pi->capchg, pi->nchg, sizeof(*pi->chg));
+
+	if (!ret && now && was && (ret = cnp_chg_of(was, now, &pi->chg[pi->nchg])) > 0)
+		pi->nchg++;
+	*whole |= ret > 0 ? 0 : POL_CNP_BIT(name);
+	if ((!pi->cnpdoc && !(pi->cnpdoc = json_object())) || ret < 0)
+		return -ENOMEM;
+	/* No document: an object made in code, its next change whole. */
+	return now && now->raw ? (json_object_set(pi->cnpdoc, name, now->raw) ? -ENOMEM : 0) :
+				 (json_object_del(pi->cnpdoc, name), 0);
+}
+
 /* 0 or -errno. */
 static int incr_apply(struct pol_incr *pi, const struct cluster *c, const struct store_change *ch,
 		      size_t nch)
 {
 	struct store_change *more = NULL; /* ch, then Namespaces' pods and claimants */
 	size_t nmore = 0, capmore = 0;
-	uint64_t cnps = 0, nps = 0; /* the name bits of the policies changed (POL_*_BIT) */
+	/* the name bits of the policies changed (POL_*_BIT): ClusterNetworkPolicies, those of
+	 * them whose pods are compiled whole (not patched: cnp_changed), NetworkPolicies */
+	uint64_t cnps[2] = { 0 }, nps = 0;
 	char **canons;
 	int ret = 0;
 
@@ -1275,7 +1304,8 @@ static int incr_apply(struct pol_incr *pi, const struct cluster *c, const struct
 			nps |= POL_NP_BIT(ch[i].ns, ch[i].name);
 			break;
 		case K8S_CLUSTERNETPOL:
-			cnps |= POL_CNP_BIT(ch[i].name);
+			cnps[0] |= POL_CNP_BIT(ch[i].name);
+			ret = cnp_changed(pi, c, ch[i].name, &cnps[1]);
 			break;
 		case K8S_POD:
 			ret = pod_changed(pi, c, &ch[i], canons[i]);
@@ -1301,10 +1331,12 @@ static int incr_apply(struct pol_incr *pi, const struct cluster *c, const struct
 			break;
 		ret = ent_update(pi, (uint32_t)s->k);
 	}
-	if (!ret && (pi->pols_changed || cnps))
+	if (!ret && (pi->pols_changed || cnps[0]))
 		ret = policies_resync(pi, c, cnps, nps);
 	if (!ret)
 		ret = pol_incr_eps_resync(pi, c);
+	while (pi->nchg)
+		k8s_free(pi->chg[--pi->nchg].was);
 	return ret;
 }
 

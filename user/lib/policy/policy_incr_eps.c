@@ -147,9 +147,6 @@ out:
 	return ret;
 }
 
-/* A dirty pod's mark: compiled from its last entries, patched per changed peer (cnp_apply). */
-#define EP_PATCH ((void *)1)
-
 /*
  * Can this update's changed pods move what an egress rule of np naming a port allows? Such a
  * rule gives an identity its pods' ports of that name and a pod in an ipBlock its own: only a
@@ -319,7 +316,8 @@ static int ctx_for_dirty(struct pol_incr *pi, const struct cluster *c, struct po
 	x->np_id = pi->np_id;
 	x->npatched = pi->d.neps_patched;
 	x->idmoved = &pi->idmoved;
-	x->chg = pi->moved, x->nchg = pi->nmoved; /* the patch's index, built on need */
+	x->addrs = pi->moved, x->naddrs = pi->nmoved; /* the patch's index, built on need */
+	x->chg = pi->chg, x->nchg = pi->nchg;
 	/* Egress named ports resolve against every pod of an identity (and
 	 * ipBlock ones against every pod): the whole pod index, once. */
 	if ((every_pod && (ctx_all_pods(pi, c, x) || pol_build_id_pods(x))) ||

@@ -93,6 +93,11 @@ struct pol_incr {
 	/* The rule names changed (a ClusterNetworkPolicy's): the writer diffs
 	 * every map whole, as only a whole result carries them. */
 	bool names_whole;
+	/* ClusterNetworkPolicy name -> its document as last compiled (k8s_object.raw): the store
+	 * frees the old object before the update; a change's patch reads its rules (cnp_chg_of). */
+	json_t *cnpdoc;
+	size_t nchg, capchg;
+	struct cnp_chg *chg; /* one update's ClusterNetworkPolicies patched per peer */
 	/* The label index of r->identities (pol_labix_build), kept while they stay:
 	 * built again for each local pod's compile it was most of that compile
 	 * at 100k pods (500-700 identities). */
@@ -114,6 +119,9 @@ struct pol_incr {
 	size_t nclash, capclash;
 	char **clash; /* keys of pods whose address was taken when they came */
 };
+
+/* A dirty pod's mark: compiled from its last entries, patched per changed peer (cnp_apply). */
+#define EP_PATCH ((void *)1)
 
 int pol_incr_dirty_ep(struct pol_incr *pi, uint32_t ip);
 char *pol_incr_pod_key(const char *ns, const char *name);

@@ -116,13 +116,24 @@ struct pol_ctx {
 	size_t *npatched; /* pol_delta.neps_patched (counts cnp_apply's directions), or NULL */
 	/* The addresses the update moved (pol_incr.moved), and those a patch decides again
 	 * (cnp_patch_init, on its first need), as pol_cidr_key(0, 0, a), sorted. */
-	const struct xcni_prefix *chg;
-	size_t nchg, nmoved;
+	const struct xcni_prefix *addrs;
+	size_t naddrs, nmoved;
 	struct pol_cidr *moved;
 	/* Every pod's address as such a key, sorted; group: (2 x its index + v6) << 1 | reached. */
 	size_t nbykey;
 	struct pol_cidr *bykey;
 	const struct hmap *idmoved; /* the identities too (pol_incr's; NULL: every one) */
+	size_t nchg;
+	const struct cnp_chg *chg; /* ClusterNetworkPolicies whose rules alone changed (pol_incr's) */
+};
+
+/* A ClusterNetworkPolicy whose rules alone changed (subject, tier, priority and audit mode as they
+ * were; cnp_chg_of): its pods are patched, the peers a changed rule, was's or now's, matches
+ * decided again in the directions whose rules changed. */
+struct cnp_chg {
+	struct k8s_object *was; /* parsed again from its last document */
+	const struct k8s_cnp *now;
+	bool dir[XCNI_NR_POLICY_DIRS];
 };
 
 struct hmap;
@@ -133,6 +144,9 @@ struct pol_u32set;
 /* ---- policy_cnp.c ---- */
 /* x's ClusterNetworkPolicies and audit state from the view. 0 or -ENOMEM. */
 int cnp_ctx_init(struct pol_ctx *x, const struct cluster *c);
+/* 1 and *out when was (a document) and now differ in rules a patch follows (cnp_chg), 0: the
+ * pods it selects compiled whole, -ENOMEM. */
+int cnp_chg_of(json_t *was, const struct k8s_object *now, struct cnp_chg *out);
 /* The tiers and audit mode laid over ep's NetworkPolicy entries (pol_compile_ep's last step);
  * old: the pod's last result, patched per changed peer where that is exact, or NULL. */
 int cnp_apply(const struct pol_ctx *x, const struct k8s_pod *pod, struct pol_ep *ep,
