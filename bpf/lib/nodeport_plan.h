@@ -220,10 +220,10 @@ __attribute__((noinline)) int np_snat_port_call(__u32 keep)
 		/* The service entry's port, while the tuple is still this client's. */
 		if (t->fam == XCNI_AF_INET) {
 			((struct xcni_ct_key *)&t->k)->sport = keep;
-			e = bpf_map_lookup_elem(&xcni_ct, &t->k);
+			e = ct_find(XCNI_AF_INET, &t->k);
 		} else {
 			t->k.sport = keep;
-			e = bpf_map_lookup_elem(&xcni_ct6, &t->k);
+			e = ct_find(XCNI_AF_INET6, &t->k);
 		}
 		sn = bpf_map_lookup_elem(&xcni_snat, &t->k);
 		if (np_snat_mine(e, sn, t))
@@ -252,10 +252,10 @@ __attribute__((noinline)) int np_snat_port_call(__u32 keep)
 			continue;
 		if (t->fam == XCNI_AF_INET) {
 			((struct xcni_ct_key *)&t->k)->sport = port;
-			e = bpf_map_lookup_elem(&xcni_ct, &t->k);
+			e = ct_find(XCNI_AF_INET, &t->k);
 		} else {
 			t->k.sport = port;
-			e = bpf_map_lookup_elem(&xcni_ct6, &t->k);
+			e = ct_find(XCNI_AF_INET6, &t->k);
 		}
 		sn = bpf_map_lookup_elem(&xcni_snat, &t->k);
 		if (t->opens && np_snat_free(e, sn, t))

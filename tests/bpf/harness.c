@@ -628,7 +628,7 @@ static void ct_old_move(bool before)
 {
 	static const char *const name[2][2] = { { "xcni_ct", "xcni_ctprev" },
 						{ "xcni_ct6", "xcni_ctprev6" } };
-	static uint8_t keys[8192][sizeof(struct xcni_ct6_key)];
+	static uint8_t keys[4096][sizeof(struct xcni_ct6_key)];
 	struct xcni_ct_entry e;
 	uint32_t zero = 0, n;
 
@@ -636,12 +636,15 @@ static void ct_old_move(bool before)
 		int ct = map_fd(name[i][0]), from = before ? ct : ct_old[i], to;
 		uint32_t ksz = i ? sizeof(struct xcni_ct6_key) : sizeof(struct xcni_ct_key);
 
-		for (n = 0; n < ARRAY_SIZE(keys) &&
+		for (n = 0; from >= 0 && n < ARRAY_SIZE(keys) &&
 			    !bpf_map_get_next_key(from, n ? keys[n - 1] : NULL, keys[n]); n++)
 			;
+		/* A flood's table (4,096 entries or more) stays where it is. */
+		if (n == ARRAY_SIZE(keys) || from < 0)
+			continue;
 		to = before ? bpf_map_create(BPF_MAP_TYPE_LRU_HASH, "ct_old", ksz, sizeof(e),
 					     2 * n + 256 * libbpf_num_possible_cpus(), NULL) : ct;
-		assert_true(to >= 0 && n < ARRAY_SIZE(keys));
+		assert_true(to >= 0);
 		for (uint32_t k = 0; k < n; k++)
 			if (!bpf_map_lookup_elem(from, keys[k], &e)) {
 				bpf_map_update_elem(to, keys[k], &e, before ? BPF_ANY : BPF_NOEXIST);
