@@ -638,14 +638,15 @@ struct ct_old_buf {
 static int ct_old_drain(int fd, uint32_t ksz, struct ct_old_buf *b)
 {
 	uint32_t in = 0, out = 0, n = 0, c;
+	bool first = true;
 	int err;
 
 	do {
 		c = CT_OLD_MAX - n;
-		err = bpf_map_lookup_and_delete_batch(fd, n ? &in : NULL, &out, b->k + n * ksz,
+		err = bpf_map_lookup_and_delete_batch(fd, first ? NULL : &in, &out, b->k + n * ksz,
 						      b->v + n, &c, NULL);
 		n += err && errno != ENOENT ? 0 : c;
-		in = out;
+		in = out, first = false;
 	} while (!err && n < CT_OLD_MAX);
 	if (err && errno == ENOENT)
 		return (int)n;
