@@ -697,9 +697,17 @@ static void ct_old_move(bool before)
 	}
 }
 
+bool ct_old_on(void)
+{
+	static int on = -1;
+
+	if (on < 0)
+		on = getenv("XCNI_TEST_CT_OLD") && !strcmp(getenv("XCNI_TEST_CT_OLD"), "1");
+	return on;
+}
+
 int test_run(int fd, struct bpf_test_run_opts *o)
 {
-	static int moved = -1;
 	struct bpf_prog_info info = {};
 	__u32 ilen = sizeof(info);
 	int err;
@@ -707,12 +715,10 @@ int test_run(int fd, struct bpf_test_run_opts *o)
 	if (!bpf_prog_get_info_by_fd(fd, &info, &ilen) && info.type == BPF_PROG_TYPE_SCHED_CLS &&
 	    across_skipped(o->data_in, o->data_size_in))
 		skip();
-	if (moved < 0)
-		moved = getenv("XCNI_TEST_CT_OLD") && !strcmp(getenv("XCNI_TEST_CT_OLD"), "1");
-	if (moved)
+	if (ct_old_on())
 		ct_old_move(true);
 	err = (bpf_prog_test_run_opts)(fd, o); /* the library's: the name in brackets */
-	if (moved)
+	if (ct_old_on())
 		ct_old_move(false);
 	return err;
 }
