@@ -75,6 +75,9 @@ suites=(
 	# One table of fates in every view, the map's colours for each (issue 70 item 2).
 	"verdict-words:python3 tests/structure/verdict_words.py --tap"
 	"bpf-packets:$BUILD/tests/test_bpf"
+	# The groups with conntrack on their paths, an old table in the programs' slot at
+	# every packet (a growth's take-over each time; docs/decisions/map-growth.md).
+	"bpf-ct-old:env XCNI_TEST_CT_OLD=1 $BUILD/tests/test_bpf conntrack policy encap svc_xlate svc_backend svc_sctp svc_policy hostile underlay6 nodeport nodeport_dsr nodeport_icmp np_mtu attack_ct"
 	# Every program loaded with each family's settings and attached in each mode:
 	# tc clsact and TCX, XDP native and generic (issue 40; tests/attach).
 	"attach-modes:$BUILD/tests/attach_modes"

@@ -50,8 +50,7 @@ static __always_inline int ct_answers(int ct)
 /* The policy revision now, kept in p by ct_track for ct_create and ct_commit. */
 static __always_inline __u32 policy_rev_now(void)
 {
-	__u32 zero = 0;
-	const __u32 *rev = bpf_map_lookup_elem(&xcni_polrev, &zero);
+	const __u32 *rev = bpf_map_lookup_elem(&xcni_polrev, &map_zero);
 
 	return rev ? *rev : 0;
 }
@@ -108,11 +107,12 @@ static __always_inline struct xcni_ctstat *ct_stat(void)
 }
 
 /* The family's conntrack map (fam a constant: the compiler keeps one), and
- * while it grows the old one (xcni_ctprev: NULL otherwise). */
+ * while it grows the old one (xcni_ctprev: NULL otherwise, ct_growing 0 outside). */
 #define ct_map(fam) ((fam) == XCNI_AF_INET ? (void *)&xcni_ct : (void *)&xcni_ct6)
-#define ct_prev(fam, zero)                                                                   \
-	((fam) == XCNI_AF_INET ? bpf_map_lookup_elem(&xcni_ctprev, (zero)) :                 \
-				 bpf_map_lookup_elem(&xcni_ctprev6, (zero)))
+#define ct_prev(fam)                                                                         \
+	(!ct_growing ? NULL : (fam) == XCNI_AF_INET ?                                        \
+		bpf_map_lookup_elem(&xcni_ctprev, &map_zero) :                               \
+		bpf_map_lookup_elem(&xcni_ctprev6, &map_zero))
 
 /* Key k's entry; while the table grows, one the old programs made in the old
  * table since the copy is copied in first (the reply of a flow whose first
@@ -120,10 +120,9 @@ static __always_inline struct xcni_ctstat *ct_stat(void)
 static __always_inline struct xcni_ct_entry *ct_find(int fam, const void *k)
 {
 	struct xcni_ct_entry *e = bpf_map_lookup_elem(ct_map(fam), k);
-	__u32 zero = 0;
 	void *prev;
 
-	if (e || !(prev = ct_prev(fam, &zero)) || !(e = bpf_map_lookup_elem(prev, k)))
+	if (e || !(prev = ct_prev(fam)) || !(e = bpf_map_lookup_elem(prev, k)))
 		return e;
 	bpf_map_update_elem(ct_map(fam), k, e, BPF_NOEXIST);
 	return bpf_map_lookup_elem(ct_map(fam), k);
@@ -139,8 +138,7 @@ static __always_inline void ct_entry_add(int fam, const void *k, const struct xc
 					 int pickup)
 {
 	struct xcni_ctstat *st;
-	__u32 zero = 0;
-	void *prev = ct_prev(fam, &zero);
+	void *prev = ct_prev(fam);
 	int fresh = !bpf_map_update_elem(ct_map(fam), k, e, BPF_NOEXIST);
 
 	if (!fresh)
@@ -159,8 +157,7 @@ static __always_inline void ct_entry_add(int fam, const void *k, const struct xc
 static __always_inline void ct_entry_remove(int fam, const void *k)
 {
 	struct xcni_ctstat *st;
-	__u32 zero = 0;
-	void *prev = ct_prev(fam, &zero);
+	void *prev = ct_prev(fam);
 
 	if (prev) /* gone from the old table too: ct_find would bring it back */
 		bpf_map_delete_elem(prev, k);
@@ -376,7 +373,7 @@ static __always_inline int ct_icmp_related_fam(struct __sk_buff *skb, int fam, _
 	}
 	if (fam == XCNI_AF_INET6)
 		proto = ct6_life_proto(proto);
-	e = bpf_map_lookup_elem(ct_map(fam), &u.t);
+	e = ct_find(fam, &u.t);
 	if (!e || !ct_alive(e, bpf_ktime_get_ns(), proto)) {
 		/* The other direction: the key swapped in place (a second one
 		 * would cost the callers' chains its bytes). */
@@ -397,7 +394,7 @@ static __always_inline int ct_icmp_related_fam(struct __sk_buff *skb, int fam, _
 			u.t.v6.sport = u.t.v6.dport;
 			u.t.v6.dport = port;
 		}
-		e = bpf_map_lookup_elem(ct_map(fam), &u.t);
+		e = ct_find(fam, &u.t);
 		if (!e || !ct_alive(e, bpf_ktime_get_ns(), proto))
 			return 0;
 	}
@@ -627,9 +624,10 @@ static __always_inline void ct_open_entry(const struct flow *f, int fam, __u32 n
 	 * rather than a BPF_NOEXIST insert that fails on it (an LRU insert takes
 	 * a free node before it looks) and a BPF_ANY that replaces it: two LRU
 	 * nodes taken and given back a connection. Looked up again (the tuple
-	 * may have been translated since, the entry evicted): only a hint. */
+	 * may have been translated since, the entry evicted): only a hint. While
+	 * the table grows, through ct_entry_add: the old table gets it too. */
 	old = f->ct_reuse ? bpf_map_lookup_elem(ct_map(fam), &f->tuple) : NULL;
-	if (old)
+	if (old && !ct_prev(fam))
 		*old = ne;
 	else
 		ct_entry_add(fam, &f->tuple, &ne, f->ct_state != 0);

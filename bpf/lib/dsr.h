@@ -429,7 +429,7 @@ static __always_inline int dsr_node_moved_at(struct xcni_ct_entry *e, __u32 node
 static __always_inline int dsr_flow_known(const struct flow *f, int fam, __u32 node,
 					  const __u8 *node6, int outer6)
 {
-	struct xcni_ct_entry *e = bpf_map_lookup_elem(ct_map(fam), &f->tuple);
+	struct xcni_ct_entry *e = ct_find(fam, &f->tuple);
 
 	return e && (e->flags & XCNI_CT_F_DSR) &&
 	       (e->nat_addr == node || dsr_node_moved_at(e, node, node6, outer6)) &&

@@ -577,7 +577,7 @@ static __always_inline int lb_is_reply(union xcni_tuple *t, int fam, __u64 now)
 	const struct xcni_ct_entry *e;
 
 	lb_tuple_turn(t, fam);
-	e = bpf_map_lookup_elem(ct_map(fam), t);
+	e = ct_find(fam, t);
 	lb_tuple_turn(t, fam);
 	return e && ct_alive(e, now, fam == XCNI_AF_INET ? t->v4.proto : t->v6.proto);
 }
@@ -1186,7 +1186,7 @@ static __always_inline int lb_icmp_rev_nat(struct __sk_buff *skb, int fam, __u32
 
 	if (!o || icmp_err_read(skb, fam, icmp, o))
 		return 0;
-	e = bpf_map_lookup_elem(ct_map(fam), &o->quote);
+	e = ct_find(fam, &o->quote);
 	if (!e || !e->rev_nat || (e->flags & XCNI_CT_F_HAIRPIN))
 		return 0;
 	rn = bpf_map_lookup_elem(&xcni_revnat, &e->rev_nat);

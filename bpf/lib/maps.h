@@ -14,6 +14,10 @@
 #undef offsetof
 #define offsetof(type, member) __builtin_offsetof(type, member)
 
+/* Key 0 in .rodata: a lookup keeps no key on its frame (the chains at the
+ * verifier's 512 bytes: conntrack's old-table slot, the SNAT's np6_tmp). */
+static const __u32 map_zero = 0;
+
 /* A map's definition by kind: XCNI_MAP for a program's scratch (not pinned),
  * XCNI_PINNED for one shared by name with xcnid and the other programs,
  * XCNI_PINNED_NP for one whose entries are allocated as they come. Only the
@@ -73,6 +77,11 @@ struct xcni_ct6_inner { XCNI_CT_INNER(struct xcni_ct6_key); };
 	__type(key, __u32); __uint(pinning, LIBBPF_PIN_BY_NAME); __array(values, struct inner)
 struct { XCNI_CTPREV(xcni_ct_inner); } xcni_ctprev SEC(".maps");
 struct { XCNI_CTPREV(xcni_ct6_inner); } xcni_ctprev6 SEC(".maps");
+/* Whether to look there at all: 1 as loaded; 0 from the take-over's catch-up on,
+ * 1 again from a growth's decision in the programs it replaces (agent/settings.c
+ * settings_ct_gate, by this section's map). A word read, not the slot's lookup, a
+ * miss or an insert outside a growth (map-growth.md: 3-6% of a new flow's cost). */
+volatile __u32 ct_growing SEC(".data.ctgrow") = 1;
 
 /*
  * Fragments: an endpoint's share (or the node's, key 0) -> its datagrams (see

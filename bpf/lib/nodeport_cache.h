@@ -84,12 +84,12 @@ static __always_inline void npc_flush(int fam, const union xcni_tuple *k, struct
 
 	if (!e->pkts)
 		return;
-	ct = bpf_map_lookup_elem(ct_map(fam), &e->xlat);
+	ct = ct_find(fam, &e->xlat);
 	if (ct) {
 		ct->pkts_orig += e->pkts;
 		ct->bytes_orig += e->bytes;
 	}
-	ct = bpf_map_lookup_elem(ct_map(fam), k);
+	ct = ct_find(fam, k);
 	if (ct && (ct->flags & XCNI_CT_F_SVC)) {
 		ct->pkts_orig += e->pkts;
 		ct->bytes_orig += e->bytes;

@@ -326,7 +326,7 @@ static __always_inline int lb_icmp_np_rev(struct __sk_buff *skb, int fam, __u32 
 	/* The service entry: the flow as the client sent it, client -> frontend. */
 	*n = *o;
 	lb_tuple_turn(&n->quote, fam);
-	e = bpf_map_lookup_elem(ct_map(fam), &n->quote);
+	e = ct_find(fam, &n->quote);
 	if (!e || !(e->flags & XCNI_CT_F_SVC))
 		return 0;
 	be = bpf_map_lookup_elem(&xcni_backend, &e->backend_id);
@@ -344,7 +344,7 @@ static __always_inline int lb_icmp_np_rev(struct __sk_buff *skb, int fam, __u32 
 	}
 	lb_addr_put(tuple_daddr(&n->quote, fam), be->addr, fam);
 	tuple_dport(&n->quote, fam) = be->port;
-	fe = bpf_map_lookup_elem(ct_map(fam), &n->quote);
+	fe = ct_find(fam, &n->quote);
 	if (!fe || !(fe->flags & XCNI_CT_F_NODEPORT))
 		return 0;
 	/* SNATed: the flow's client is the quote's. */
@@ -494,7 +494,7 @@ static __always_inline int lb_icmp_snat_rev(struct __sk_buff *skb, int fam, __u3
 	if (!o || icmp_err_read(skb, fam, icmp, o) ||
 	    !lb_addr_eq(tuple_saddr(&o->quote, fam), icmp_err_dst(o, fam), fam))
 		return 0;
-	e = bpf_map_lookup_elem(ct_map(fam), &o->quote);
+	e = ct_find(fam, &o->quote);
 	if (!e || !(e->flags & XCNI_CT_F_SNAT) || !e->rev_nat ||
 	    np_snat_client(fam, e, &o->quote, &client, &cport))
 		return 0;

@@ -39,10 +39,6 @@
 #include "policy.h"
 #include "sctp.h"
 
-/* A key in .rodata: the SNAT's steps below keep no key of np6_tmp's on their
- * frames (ovl_outside6's chain is at the verifier's 512 bytes). */
-static const __u32 np_zero = 0;
-
 /* The outside of a packet from the underlay (from_outside, ovl_outside6). */
 #define OUTSIDE (external_clusterip ? LB_OUTSIDE | LB_OUTSIDE_CIP : LB_OUTSIDE)
 
@@ -210,7 +206,7 @@ static __always_inline int np_snat_free(const struct xcni_ct_entry *e, const str
 
 __attribute__((noinline)) int np_snat_port_call(__u32 keep)
 {
-	struct np6_tmp *t = bpf_map_lookup_elem(&xcni_np6_tmp, &np_zero);
+	struct np6_tmp *t = bpf_map_lookup_elem(&xcni_np6_tmp, &map_zero);
 	struct xcni_ct_entry *e;
 	struct xcni_snat *sn;
 	__u16 port;
@@ -224,10 +220,10 @@ __attribute__((noinline)) int np_snat_port_call(__u32 keep)
 		/* The service entry's port, while the tuple is still this client's. */
 		if (t->fam == XCNI_AF_INET) {
 			((struct xcni_ct_key *)&t->k)->sport = keep;
-			e = bpf_map_lookup_elem(&xcni_ct, &t->k);
+			e = ct_find(XCNI_AF_INET, &t->k);
 		} else {
 			t->k.sport = keep;
-			e = bpf_map_lookup_elem(&xcni_ct6, &t->k);
+			e = ct_find(XCNI_AF_INET6, &t->k);
 		}
 		sn = bpf_map_lookup_elem(&xcni_snat, &t->k);
 		if (np_snat_mine(e, sn, t))
@@ -256,10 +252,10 @@ __attribute__((noinline)) int np_snat_port_call(__u32 keep)
 			continue;
 		if (t->fam == XCNI_AF_INET) {
 			((struct xcni_ct_key *)&t->k)->sport = port;
-			e = bpf_map_lookup_elem(&xcni_ct, &t->k);
+			e = ct_find(XCNI_AF_INET, &t->k);
 		} else {
 			t->k.sport = port;
-			e = bpf_map_lookup_elem(&xcni_ct6, &t->k);
+			e = ct_find(XCNI_AF_INET6, &t->k);
 		}
 		sn = bpf_map_lookup_elem(&xcni_snat, &t->k);
 		if (t->opens && np_snat_free(e, sn, t))
@@ -413,7 +409,7 @@ static __always_inline __u32 np_snat_tokens(int fam, const void *addr, __u64 now
  */
 static __always_inline int np_snat_budget_ok(int fam, const void *addr, int xdp)
 {
-	struct np6_tmp *t = bpf_map_lookup_elem(&xcni_np6_tmp, &np_zero);
+	struct np6_tmp *t = bpf_map_lookup_elem(&xcni_np6_tmp, &map_zero);
 	struct xcni_snat_cl *cl, *ncl;
 	__u32 own, node;
 
@@ -463,7 +459,7 @@ static __always_inline void np_bucket_take(struct xcni_snat_cl *cl, __u32 tok, _
 static __always_inline void np_snat_charge(int fam, const void *addr)
 {
 	__u64 now = bpf_ktime_get_ns();
-	struct np6_tmp *t = bpf_map_lookup_elem(&xcni_np6_tmp, &np_zero);
+	struct np6_tmp *t = bpf_map_lookup_elem(&xcni_np6_tmp, &map_zero);
 	struct xcni_snat_cl *cl, *ncl;
 	__u32 tok, node;
 
@@ -532,7 +528,7 @@ static __always_inline void np_snat_answered(struct __sk_buff *skb, const struct
 static __always_inline int np_snat_confirm(void *ctx, int xdp, int fam, const struct flow *f,
 					   const void *addr)
 {
-	struct np6_tmp *t = bpf_map_lookup_elem(&xcni_np6_tmp, &np_zero);
+	struct np6_tmp *t = bpf_map_lookup_elem(&xcni_np6_tmp, &map_zero);
 	int tcp = flow_proto(f, fam) == IPPROTO_TCP;
 	struct xcni_snat *sn;
 	__u64 now;
@@ -668,7 +664,7 @@ static __always_inline int np_snat_open(const struct flow *f, int fam, const voi
 	/* A new tuple is the client's (a stale one, judged again, is not new). */
 	if (ct == CT_NEW)
 		np_snat_charge(fam, tuple_saddr((const union xcni_tuple *)orig, fam));
-	t = bpf_map_lookup_elem(&xcni_np6_tmp, &np_zero);
+	t = bpf_map_lookup_elem(&xcni_np6_tmp, &map_zero);
 	if (!t)
 		return -1;
 	__builtin_memset(&t->sn, 0, sizeof(t->sn));
@@ -704,7 +700,7 @@ static __always_inline int np_snat_open(const struct flow *f, int fam, const voi
  */
 static __always_inline int np_snat_reopen(struct flow *f, int fam, struct xcni_snat *sn, int ct)
 {
-	struct np6_tmp *t = bpf_map_lookup_elem(&xcni_np6_tmp, &np_zero);
+	struct np6_tmp *t = bpf_map_lookup_elem(&xcni_np6_tmp, &map_zero);
 	__u64 now = bpf_ktime_get_ns();
 
 	if (!t)

@@ -614,15 +614,118 @@ bool row_across_skipped(const struct row *r)
 	return across_skipped(in, build(r, in));
 }
 
+/*
+ * XCNI_TEST_CT_OLD=1: a conntrack growth's take-over at every packet. Before
+ * each run every entry of xcni_ct and xcni_ct6 is moved into an old table put
+ * in the programs' slot (xcni_ctprev, xcni_ctprev6: agent/grow.c's
+ * ctprev_set); after it the old table's entries go back, those the run left
+ * in the table winning, and the slot is emptied. Every row must pass so: a
+ * lookup that does not look in the slot (ct_find) misses the flow
+ * (map-growth.md). A table of CT_OLD_MAX entries or more (a flood's) stays
+ * where it is for that run. Batches: a run costs a few calls, not one an
+ * entry (the rows timing token buckets stay within their moment).
+ */
+#define CT_OLD_MAX 4096
+
+struct ct_old_buf {
+	uint8_t k[CT_OLD_MAX * sizeof(struct xcni_ct6_key)];
+	struct xcni_ct_entry v[CT_OLD_MAX];
+};
+
+/* Every entry of fd moved into b: how many, or -1 (more than CT_OLD_MAX: what
+ * was taken put back). A kernel without batches fails the row: nothing moved
+ * must not pass for moved. */
+static int ct_old_drain(int fd, uint32_t ksz, struct ct_old_buf *b)
+{
+	uint32_t in = 0, out = 0, n = 0, c;
+	bool first = true;
+	int err;
+
+	do {
+		c = CT_OLD_MAX - n;
+		err = bpf_map_lookup_and_delete_batch(fd, first ? NULL : &in, &out, b->k + n * ksz,
+						      b->v + n, &c, NULL);
+		n += err && errno != ENOENT ? 0 : c;
+		in = out, first = false;
+	} while (!err && n < CT_OLD_MAX);
+	if (err && errno == ENOENT)
+		return (int)n;
+	if (err && errno != ENOSPC)
+		fail_msg("XCNI_TEST_CT_OLD: conntrack not moved: %s", strerror(errno));
+	bpf_map_update_batch(fd, b->k, b->v, &n, NULL);
+	return -1;
+}
+
+static void ct_old_move(bool before)
+{
+	static const char *const name[2][2] = { { "xcni_ct", "xcni_ctprev" },
+						{ "xcni_ct6", "xcni_ctprev6" } };
+	static struct ct_old_buf olds, news;
+	static int old[2] = { -1, -1 };
+	static bool moved[2];
+	uint32_t zero = 0;
+
+	for (int i = 0; i < 2; i++) {
+		uint32_t ksz = i ? sizeof(struct xcni_ct6_key) : sizeof(struct xcni_ct_key), n;
+		int ct = map_fd(name[i][0]), slot = map_fd(name[i][1]), m;
+
+		if (old[i] < 0)
+			old[i] = bpf_map_create(BPF_MAP_TYPE_LRU_HASH, "ct_old", ksz,
+						sizeof(struct xcni_ct_entry),
+						2 * CT_OLD_MAX + 256 * libbpf_num_possible_cpus(), NULL);
+		assert_true(old[i] >= 0);
+		if (before) {
+			moved[i] = (m = ct_old_drain(ct, ksz, &olds)) >= 0;
+			if (!moved[i])
+				continue;
+			n = (uint32_t)m;
+			assert_int_equal(n ? bpf_map_update_batch(old[i], olds.k, olds.v, &n, NULL) : 0, 0);
+			assert_int_equal(bpf_map_update_elem(slot, &zero, &old[i], BPF_ANY), 0);
+			continue;
+		}
+		if (!moved[i])
+			continue;
+		moved[i] = false;
+		bpf_map_delete_elem(slot, &zero);
+		/* The run's entries (written or brought back by it) over the old ones. */
+		m = ct_old_drain(ct, ksz, &news);
+		n = (uint32_t)ct_old_drain(old[i], ksz, &olds);
+		assert_true((int)n >= 0);
+		/* A run that flooded the table (m < 0: left in it) gets them one by one. */
+		for (uint32_t k = 0; m < 0 && k < n; k++)
+			bpf_map_update_elem(ct, olds.k + k * ksz, &olds.v[k], BPF_NOEXIST);
+		if (m < 0)
+			continue;
+		assert_int_equal(n ? bpf_map_update_batch(ct, olds.k, olds.v, &n, NULL) : 0, 0);
+		n = (uint32_t)m;
+		assert_int_equal(n ? bpf_map_update_batch(ct, news.k, news.v, &n, NULL) : 0, 0);
+	}
+}
+
+bool ct_old_on(void)
+{
+	static int on = -1;
+
+	if (on < 0)
+		on = getenv("XCNI_TEST_CT_OLD") && !strcmp(getenv("XCNI_TEST_CT_OLD"), "1");
+	return on;
+}
+
 int test_run(int fd, struct bpf_test_run_opts *o)
 {
 	struct bpf_prog_info info = {};
 	__u32 ilen = sizeof(info);
+	int err;
 
 	if (!bpf_prog_get_info_by_fd(fd, &info, &ilen) && info.type == BPF_PROG_TYPE_SCHED_CLS &&
 	    across_skipped(o->data_in, o->data_size_in))
 		skip();
-	return (bpf_prog_test_run_opts)(fd, o); /* the library's: the name in brackets */
+	if (ct_old_on())
+		ct_old_move(true);
+	err = (bpf_prog_test_run_opts)(fd, o); /* the library's: the name in brackets */
+	if (ct_old_on())
+		ct_old_move(false);
+	return err;
 }
 
 int run(int prog, int dev, uint8_t *in, size_t len, uint8_t *out, size_t out_len,

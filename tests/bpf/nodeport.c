@@ -647,6 +647,8 @@ static void lb_nodeport_snat_spoofed(void **state)
 	int opened, back;
 
 	(void)state;
+	if (ct_old_on()) /* a bucket timed in ms: the moves take them */
+		skip();
 	len = frame(&f, in);
 	wlen = nodeport_remote_want(&f, in, 50060, want);
 	expect(FROM_OVERLAY_LB, DEV_U, in, len, TC_ACT_REDIRECT, XCNI_FWD_ENCAP, want, wlen);
@@ -1670,6 +1672,8 @@ static void lb6_nodeport_snat_settings(void **state)
 	int fd;
 
 	(void)state;
+	if (ct_old_on()) /* a bucket timed in ms: the moves take them */
+		skip();
 	ob = from_overlay__open_opts(&opts);
 	assert_non_null(ob);
 	ob->rodata->node_ip = ip4(NODE_IP);

@@ -23,6 +23,7 @@
 #include "agent/grow.h"
 #include "agent/overlay.h"
 #include "agent/pins.h"
+#include "agent/settings.h"
 
 #define GROW_ENV "XCNID_GROW" /* "MAP[,MAP]@T0": what the exec'd image doubles, since T0 (ms) */
 #define GROW_DIR "grow"       /* under the pin dir: an old map until its entries are caught up */
@@ -213,6 +214,8 @@ int grow_tick(const char *pin_dir, unsigned int pct, uint64_t *at, volatile sig_
 		return timeout < 0 || GROW_CHECK_MS < timeout ? GROW_CHECK_MS : timeout;
 	pending_t0 = (long long)now;
 	*stop = 1;
+	/* The programs the exec replaces look in conntrack's old table from now on. */
+	settings_ct_gate(1);
 	return 0;
 }
 
@@ -428,7 +431,7 @@ int grow_finish(const char *dir, const struct map_max *mm, int n, bool taken_ove
 		close(old);
 	}
 	if (taken_over)
-		rmdir(gdir);
+		rmdir(gdir), settings_ct_gate(0);
 	return err;
 }
 
