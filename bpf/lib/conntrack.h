@@ -50,8 +50,7 @@ static __always_inline int ct_answers(int ct)
 /* The policy revision now, kept in p by ct_track for ct_create and ct_commit. */
 static __always_inline __u32 policy_rev_now(void)
 {
-	__u32 zero = 0;
-	const __u32 *rev = bpf_map_lookup_elem(&xcni_polrev, &zero);
+	const __u32 *rev = bpf_map_lookup_elem(&xcni_polrev, &zero_key);
 
 	return rev ? *rev : 0;
 }
@@ -99,20 +98,19 @@ static __always_inline int ct_alive(const struct xcni_ct_entry *e, __u64 now, __
 	return now <= last || now - last <= xcni_ct_lifetime(e->state, proto);
 }
 
-/* This CPU's conntrack counters (per-CPU: no atomics needed). */
+/* This CPU's conntrack counters (per-CPU: no atomics needed); its key in .rodata (zero_key). */
+static const __u32 ct_stat_key = XCNI_CTSTAT_BPF;
 static __always_inline struct xcni_ctstat *ct_stat(void)
 {
-	__u32 k = XCNI_CTSTAT_BPF;
-
-	return bpf_map_lookup_elem(&xcni_ctstat, &k);
+	return bpf_map_lookup_elem(&xcni_ctstat, &ct_stat_key);
 }
 
 /* The family's conntrack map (fam a constant: the compiler keeps one), and
  * while it grows the old one (xcni_ctprev: NULL otherwise). */
 #define ct_map(fam) ((fam) == XCNI_AF_INET ? (void *)&xcni_ct : (void *)&xcni_ct6)
-#define ct_prev(fam, zero)                                                                   \
-	((fam) == XCNI_AF_INET ? bpf_map_lookup_elem(&xcni_ctprev, (zero)) :                 \
-				 bpf_map_lookup_elem(&xcni_ctprev6, (zero)))
+#define ct_prev(fam)                                                                         \
+	((fam) == XCNI_AF_INET ? bpf_map_lookup_elem(&xcni_ctprev, &zero_key) :              \
+				 bpf_map_lookup_elem(&xcni_ctprev6, &zero_key))
 
 /* Key k's entry; while the table grows, one the old programs made in the old
  * table since the copy is copied in first (the reply of a flow whose first
@@ -120,10 +118,9 @@ static __always_inline struct xcni_ctstat *ct_stat(void)
 static __always_inline struct xcni_ct_entry *ct_find(int fam, const void *k)
 {
 	struct xcni_ct_entry *e = bpf_map_lookup_elem(ct_map(fam), k);
-	__u32 zero = 0;
 	void *prev;
 
-	if (e || !(prev = ct_prev(fam, &zero)) || !(e = bpf_map_lookup_elem(prev, k)))
+	if (e || !(prev = ct_prev(fam)) || !(e = bpf_map_lookup_elem(prev, k)))
 		return e;
 	bpf_map_update_elem(ct_map(fam), k, e, BPF_NOEXIST);
 	return bpf_map_lookup_elem(ct_map(fam), k);
@@ -139,8 +136,7 @@ static __always_inline void ct_entry_add(int fam, const void *k, const struct xc
 					 int pickup)
 {
 	struct xcni_ctstat *st;
-	__u32 zero = 0;
-	void *prev = ct_prev(fam, &zero);
+	void *prev = ct_prev(fam);
 	int fresh = !bpf_map_update_elem(ct_map(fam), k, e, BPF_NOEXIST);
 
 	if (!fresh)
@@ -159,8 +155,7 @@ static __always_inline void ct_entry_add(int fam, const void *k, const struct xc
 static __always_inline void ct_entry_remove(int fam, const void *k)
 {
 	struct xcni_ctstat *st;
-	__u32 zero = 0;
-	void *prev = ct_prev(fam, &zero);
+	void *prev = ct_prev(fam);
 
 	if (prev) /* gone from the old table too: ct_find would bring it back */
 		bpf_map_delete_elem(prev, k);

@@ -14,6 +14,12 @@
 #undef offsetof
 #define offsetof(type, member) __builtin_offsetof(type, member)
 
+/* Key 0 of an array map, in .rodata, none on the stack: no frame pays for it
+ * (ovl_outside6's chain is at the verifier's 512 bytes), and 6.1 keeps apart
+ * paths that left a stack slot zero and paths that wrote it, where a zero key
+ * is written only if its lookup runs (docs/decisions/kernel-matrix.md). */
+static const __u32 zero_key = 0;
+
 /* A map's definition by kind: XCNI_MAP for a program's scratch (not pinned),
  * XCNI_PINNED for one shared by name with xcnid and the other programs,
  * XCNI_PINNED_NP for one whose entries are allocated as they come. Only the

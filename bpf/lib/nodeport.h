@@ -191,7 +191,7 @@ static __always_inline int nodeport4_reply(struct __sk_buff *skb, struct pkt *p,
 	}
 	/* The flow's record (xcni_snat, keyed as this node sent it): its
 	 * client; its conntrack entry opened again if a flood pushed it out. */
-	t = bpf_map_lookup_elem(&xcni_np6_tmp, &np_zero);
+	t = bpf_map_lookup_elem(&xcni_np6_tmp, &zero_key);
 	if (!t)
 		return 0;
 	__builtin_memset(&t->k, 0, sizeof(t->k));

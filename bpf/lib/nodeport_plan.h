@@ -39,10 +39,6 @@
 #include "policy.h"
 #include "sctp.h"
 
-/* A key in .rodata: the SNAT's steps below keep no key of np6_tmp's on their
- * frames (ovl_outside6's chain is at the verifier's 512 bytes). */
-static const __u32 np_zero = 0;
-
 /* The outside of a packet from the underlay (from_outside, ovl_outside6). */
 #define OUTSIDE (external_clusterip ? LB_OUTSIDE | LB_OUTSIDE_CIP : LB_OUTSIDE)
 
@@ -51,9 +47,8 @@ static const __u32 np_zero = 0;
  * (struct xcni_np_meta). */
 static __always_inline __u64 npc_gen(void)
 {
-	__u32 zero = 0;
-	__u64 *g = bpf_map_lookup_elem(&xcni_npgen, &zero);
-	__u32 *rev = bpf_map_lookup_elem(&xcni_polrev, &zero);
+	__u64 *g = bpf_map_lookup_elem(&xcni_npgen, &zero_key);
+	__u32 *rev = bpf_map_lookup_elem(&xcni_polrev, &zero_key);
 
 	return (g ? *g : 0) << 32 ^ (rev ? *rev : 0);
 }
@@ -210,7 +205,7 @@ static __always_inline int np_snat_free(const struct xcni_ct_entry *e, const str
 
 __attribute__((noinline)) int np_snat_port_call(__u32 keep)
 {
-	struct np6_tmp *t = bpf_map_lookup_elem(&xcni_np6_tmp, &np_zero);
+	struct np6_tmp *t = bpf_map_lookup_elem(&xcni_np6_tmp, &zero_key);
 	struct xcni_ct_entry *e;
 	struct xcni_snat *sn;
 	__u16 port;
@@ -298,10 +293,9 @@ static __always_inline int np_snat_port(const struct flow *f, int fam, const voi
 	int opens = !(proto == IPPROTO_TCP || (fam == XCNI_AF_INET && proto == IPPROTO_SCTP)) ||
 		    (f->tcp_flags & XCNI_TCP_SYN);
 	struct np6_tmp *t;
-	__u32 zero = 0;
 	int r;
 
-	t = bpf_map_lookup_elem(&xcni_np6_tmp, &zero);
+	t = bpf_map_lookup_elem(&xcni_np6_tmp, &zero_key);
 	if (!t)
 		return NP_SNAT_NONE;
 	/* IPv4's key the record's too: its 24 bytes after the tuple zero. */
@@ -413,7 +407,7 @@ static __always_inline __u32 np_snat_tokens(int fam, const void *addr, __u64 now
  */
 static __always_inline int np_snat_budget_ok(int fam, const void *addr, int xdp)
 {
-	struct np6_tmp *t = bpf_map_lookup_elem(&xcni_np6_tmp, &np_zero);
+	struct np6_tmp *t = bpf_map_lookup_elem(&xcni_np6_tmp, &zero_key);
 	struct xcni_snat_cl *cl, *ncl;
 	__u32 own, node;
 
@@ -463,7 +457,7 @@ static __always_inline void np_bucket_take(struct xcni_snat_cl *cl, __u32 tok, _
 static __always_inline void np_snat_charge(int fam, const void *addr)
 {
 	__u64 now = bpf_ktime_get_ns();
-	struct np6_tmp *t = bpf_map_lookup_elem(&xcni_np6_tmp, &np_zero);
+	struct np6_tmp *t = bpf_map_lookup_elem(&xcni_np6_tmp, &zero_key);
 	struct xcni_snat_cl *cl, *ncl;
 	__u32 tok, node;
 
@@ -532,7 +526,7 @@ static __always_inline void np_snat_answered(struct __sk_buff *skb, const struct
 static __always_inline int np_snat_confirm(void *ctx, int xdp, int fam, const struct flow *f,
 					   const void *addr)
 {
-	struct np6_tmp *t = bpf_map_lookup_elem(&xcni_np6_tmp, &np_zero);
+	struct np6_tmp *t = bpf_map_lookup_elem(&xcni_np6_tmp, &zero_key);
 	int tcp = flow_proto(f, fam) == IPPROTO_TCP;
 	struct xcni_snat *sn;
 	__u64 now;
@@ -668,7 +662,7 @@ static __always_inline int np_snat_open(const struct flow *f, int fam, const voi
 	/* A new tuple is the client's (a stale one, judged again, is not new). */
 	if (ct == CT_NEW)
 		np_snat_charge(fam, tuple_saddr((const union xcni_tuple *)orig, fam));
-	t = bpf_map_lookup_elem(&xcni_np6_tmp, &np_zero);
+	t = bpf_map_lookup_elem(&xcni_np6_tmp, &zero_key);
 	if (!t)
 		return -1;
 	__builtin_memset(&t->sn, 0, sizeof(t->sn));
@@ -704,7 +698,7 @@ static __always_inline int np_snat_open(const struct flow *f, int fam, const voi
  */
 static __always_inline int np_snat_reopen(struct flow *f, int fam, struct xcni_snat *sn, int ct)
 {
-	struct np6_tmp *t = bpf_map_lookup_elem(&xcni_np6_tmp, &np_zero);
+	struct np6_tmp *t = bpf_map_lookup_elem(&xcni_np6_tmp, &zero_key);
 	__u64 now = bpf_ktime_get_ns();
 
 	if (!t)

@@ -150,11 +150,10 @@ __attribute__((noinline)) int nodeport6_encap_call(struct __sk_buff *skb, struct
 	struct xcni_ipcache_val *dipc = NULL;
 	struct lb6_tmp *lt = NULL;
 	struct np6_tmp *t;
-	__u32 zero = 0;
 	int verdict;
 
-	if (!skb || !p || !(t = bpf_map_lookup_elem(&xcni_np6_tmp, &zero)) ||
-	    (dsr && !(lt = bpf_map_lookup_elem(&xcni_lb6_tmp, &zero))))
+	if (!skb || !p || !(t = bpf_map_lookup_elem(&xcni_np6_tmp, &zero_key)) ||
+	    (dsr && !(lt = bpf_map_lookup_elem(&xcni_lb6_tmp, &zero_key))))
 		return XCNI_DROP_ENCAP;
 	if (!tunnel || tunnel == XCNI_TUN6) {
 		dipc = ipcache6_lookup(p->tuple.daddr);
@@ -210,7 +209,7 @@ __attribute__((noinline)) int nodeport6_reply_nat(struct __sk_buff *skb, struct 
 	__u16 port;
 
 	/* The record's key in the scratch (this frame's room is the chain's). */
-	if (!skb || !p || !(t = bpf_map_lookup_elem(&xcni_np6_tmp, &np_zero)))
+	if (!skb || !p || !(t = bpf_map_lookup_elem(&xcni_np6_tmp, &zero_key)))
 		return XCNI_DROP_REDIRECT;
 	tuple_reverse(XCNI_AF_INET6, &p->tuple, &t->k);
 	sn = bpf_map_lookup_elem(&xcni_snat, &t->k);
@@ -283,7 +282,7 @@ __attribute__((noinline)) int np_meta_read(struct __sk_buff *skb)
 __attribute__((noinline)) int np6_choose_call(struct __sk_buff *skb, struct pkt6 *p, __u32 src)
 {
 	struct np_plan pl = { .src = src };
-	struct lb6_tmp *tmp = bpf_map_lookup_elem(&xcni_lb6_tmp, &np_zero);
+	struct lb6_tmp *tmp = bpf_map_lookup_elem(&xcni_lb6_tmp, &zero_key);
 	int r;
 
 	if (!skb || !p || !tmp)
@@ -316,7 +315,7 @@ static __always_inline int np_tc_snat(struct __sk_buff *skb, int fam, struct flo
 
 	if (lb_dsr)
 		return 0;
-	if (fam == XCNI_AF_INET6 && !(t = bpf_map_lookup_elem(&xcni_np6_tmp, &np_zero)))
+	if (fam == XCNI_AF_INET6 && !(t = bpf_map_lookup_elem(&xcni_np6_tmp, &zero_key)))
 		return XCNI_DROP_NO_TUNNEL;
 	reason = np_plan_snat(0, fam, f, o, lb_svc_entry(st, fam), t);
 	if (reason)
@@ -335,7 +334,7 @@ static __always_inline int np_tc_snat(struct __sk_buff *skb, int fam, struct flo
 __attribute__((noinline)) int np6_snat_call(struct __sk_buff *skb, struct pkt6 *p,
 					    struct lb6_state *st)
 {
-	struct lb6_tmp *lt = bpf_map_lookup_elem(&xcni_lb6_tmp, &np_zero);
+	struct lb6_tmp *lt = bpf_map_lookup_elem(&xcni_lb6_tmp, &zero_key);
 	int r;
 
 	if (!skb || !p || !st || !lt)
