@@ -98,12 +98,11 @@ static __always_inline int ct_alive(const struct xcni_ct_entry *e, __u64 now, __
 	return now <= last || now - last <= xcni_ct_lifetime(e->state, proto);
 }
 
-/* This CPU's conntrack counters (per-CPU: no atomics needed). */
+/* This CPU's conntrack counters (per-CPU: no atomics needed); its key in .rodata (map_zero). */
+static const __u32 ct_stat_key = XCNI_CTSTAT_BPF;
 static __always_inline struct xcni_ctstat *ct_stat(void)
 {
-	__u32 k = XCNI_CTSTAT_BPF;
-
-	return bpf_map_lookup_elem(&xcni_ctstat, &k);
+	return bpf_map_lookup_elem(&xcni_ctstat, &ct_stat_key);
 }
 
 /* The family's conntrack map (fam a constant: the compiler keeps one), and

@@ -87,9 +87,7 @@ static __always_inline void dns_stat(__u32 idx)
 
 static __always_inline struct dns_scratch *dns_sc(void)
 {
-	__u32 zero = 0;
-
-	return bpf_map_lookup_elem(&xcni_dns_scratch, &zero);
+	return bpf_map_lookup_elem(&xcni_dns_scratch, &map_zero);
 }
 
 static __always_inline __u8 dns_byte(const struct dns_scratch *s, __u32 off)

@@ -106,8 +106,7 @@ static __always_inline void report(struct __sk_buff *skb, int fam, __u8 type, in
 				   __u8 dir, __u32 ep_id, const struct flow *f,
 				   const struct verdict *v, const struct xcni_config *cfg)
 {
-	__u32 zero = 0;
-	struct xcni_evrate *b = bpf_map_lookup_elem(&xcni_evrate, &zero);
+	struct xcni_evrate *b = bpf_map_lookup_elem(&xcni_evrate, &map_zero);
 	struct xcni_event *ev;
 
 	if (!b)
@@ -196,8 +195,7 @@ static __always_inline int finish_flow(struct __sk_buff *skb, int fam, int reaso
 				       __u32 ep_id, const struct flow *f, int verdict,
 				       const struct verdict *v)
 {
-	__u32 zero = 0;
-	const struct xcni_config *cfg = bpf_map_lookup_elem(&xcni_config, &zero);
+	const struct xcni_config *cfg = bpf_map_lookup_elem(&xcni_config, &map_zero);
 
 	/* Only a first fragment let through leaves its ports for the others,
 	 * and only while its share has room; a last one frees its place. */

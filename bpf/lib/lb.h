@@ -303,9 +303,7 @@ union lb_state {
  * each caller zeroes the field it takes. */
 static __always_inline struct lb6_tmp *lb6_tmp_get(void)
 {
-	__u32 zero = 0;
-
-	return bpf_map_lookup_elem(&xcni_lb6_tmp, &zero);
+	return bpf_map_lookup_elem(&xcni_lb6_tmp, &map_zero);
 }
 
 /*

@@ -14,8 +14,10 @@
 #undef offsetof
 #define offsetof(type, member) __builtin_offsetof(type, member)
 
-/* Key 0 in .rodata: a lookup keeps no key on its frame (the chains at the
- * verifier's 512 bytes: conntrack's old-table slot, the SNAT's np6_tmp). */
+/* Key 0 of an array map, in .rodata, none on the stack: no frame pays for it
+ * (the chains at the verifier's 512 bytes), and 6.1 keeps apart paths that left
+ * a stack slot zero and paths that wrote it, where a zero key is written only if
+ * its lookup runs (docs/decisions/kernel-matrix.md). */
 static const __u32 map_zero = 0;
 
 /* A map's definition by kind: XCNI_MAP for a program's scratch (not pinned),

@@ -47,9 +47,8 @@
  * (struct xcni_np_meta). */
 static __always_inline __u64 npc_gen(void)
 {
-	__u32 zero = 0;
-	__u64 *g = bpf_map_lookup_elem(&xcni_npgen, &zero);
-	__u32 *rev = bpf_map_lookup_elem(&xcni_polrev, &zero);
+	__u64 *g = bpf_map_lookup_elem(&xcni_npgen, &map_zero);
+	__u32 *rev = bpf_map_lookup_elem(&xcni_polrev, &map_zero);
 
 	return (g ? *g : 0) << 32 ^ (rev ? *rev : 0);
 }
@@ -294,10 +293,9 @@ static __always_inline int np_snat_port(const struct flow *f, int fam, const voi
 	int opens = !(proto == IPPROTO_TCP || (fam == XCNI_AF_INET && proto == IPPROTO_SCTP)) ||
 		    (f->tcp_flags & XCNI_TCP_SYN);
 	struct np6_tmp *t;
-	__u32 zero = 0;
 	int r;
 
-	t = bpf_map_lookup_elem(&xcni_np6_tmp, &zero);
+	t = bpf_map_lookup_elem(&xcni_np6_tmp, &map_zero);
 	if (!t)
 		return NP_SNAT_NONE;
 	/* IPv4's key the record's too: its 24 bytes after the tuple zero. */

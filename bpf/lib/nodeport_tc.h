@@ -150,11 +150,10 @@ __attribute__((noinline)) int nodeport6_encap_call(struct __sk_buff *skb, struct
 	struct xcni_ipcache_val *dipc = NULL;
 	struct lb6_tmp *lt = NULL;
 	struct np6_tmp *t;
-	__u32 zero = 0;
 	int verdict;
 
-	if (!skb || !p || !(t = bpf_map_lookup_elem(&xcni_np6_tmp, &zero)) ||
-	    (dsr && !(lt = bpf_map_lookup_elem(&xcni_lb6_tmp, &zero))))
+	if (!skb || !p || !(t = bpf_map_lookup_elem(&xcni_np6_tmp, &map_zero)) ||
+	    (dsr && !(lt = bpf_map_lookup_elem(&xcni_lb6_tmp, &map_zero))))
 		return XCNI_DROP_ENCAP;
 	if (!tunnel || tunnel == XCNI_TUN6) {
 		dipc = ipcache6_lookup(p->tuple.daddr);

@@ -70,11 +70,9 @@ static __always_inline struct xcni_policy_val *peer_lookup(struct xcni_polhash_k
  * enforcing policy runs (it writes one for every pod it knows, so only a pod
  * it has not seen yet lacks one); open where none does, as before.
  */
-static const __u32 policy_cfg_key = 0; /* in .rodata: no stack (from_pod has none to spare) */
-
 static __always_inline int policy_pending(void)
 {
-	const struct xcni_config *cfg = bpf_map_lookup_elem(&xcni_config, &policy_cfg_key);
+	const struct xcni_config *cfg = bpf_map_lookup_elem(&xcni_config, &map_zero);
 
 	return cfg && (cfg->flags & XCNI_CFG_F_POLICY);
 }
