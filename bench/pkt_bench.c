@@ -263,26 +263,37 @@ static void put16(uint8_t *p, uint16_t v)
 	p[1] = v & 0xff;
 }
 
-/* Ethernet + IPv4 + UDP (8 bytes of payload), checksums in full; returns the length. */
-static size_t udp4(uint8_t *b, const uint8_t *dmac, const uint8_t *smac, const char *src,
-		   const char *dst, uint16_t sp, uint16_t dp)
+/* Ethernet + IPv4 (l4 bytes after it, zeroed) into b, the header's checksum in full; the
+ * IPv4 header. */
+static uint8_t *eth_ip4(uint8_t *b, const uint8_t *dmac, const uint8_t *smac, const char *src,
+			const char *dst, uint8_t proto, uint16_t l4)
 {
-	uint8_t *ip = b + 14, *u = ip + 20;
-	uint32_t s = ip4(src), d = ip4(dst), ps;
+	uint8_t *ip = b + 14;
+	uint32_t s = ip4(src), d = ip4(dst);
 
-	memset(b, 0, 14 + 20 + 16);
+	memset(b, 0, 14 + 20 + l4);
 	memcpy(b, dmac, 6);
 	memcpy(b + 6, smac, 6);
 	put16(b + 12, ETH_P_IP);
 	ip[0] = 0x45;
-	put16(ip + 2, 20 + 16);
+	put16(ip + 2, 20 + l4);
 	put16(ip + 4, 0x1234);
 	put16(ip + 6, 0x4000);
 	ip[8] = 64;
-	ip[9] = IPPROTO_UDP;
+	ip[9] = proto;
 	memcpy(ip + 12, &s, 4);
 	memcpy(ip + 16, &d, 4);
 	put16(ip + 10, ~fold(sum16(ip, 20)) & 0xffff);
+	return ip;
+}
+
+/* Ethernet + IPv4 + UDP (8 bytes of payload), checksums in full; returns the length. */
+static size_t udp4(uint8_t *b, const uint8_t *dmac, const uint8_t *smac, const char *src,
+		   const char *dst, uint16_t sp, uint16_t dp)
+{
+	uint8_t *ip = eth_ip4(b, dmac, smac, src, dst, IPPROTO_UDP, 16), *u = ip + 20;
+	uint32_t ps;
+
 	put16(u, sp);
 	put16(u + 2, dp);
 	put16(u + 4, 16);
@@ -298,22 +309,9 @@ static size_t udp4(uint8_t *b, const uint8_t *dmac, const uint8_t *smac, const c
 static size_t tcp4(uint8_t *b, const uint8_t *dmac, const uint8_t *smac, const char *src,
 		   const char *dst, uint16_t sp, uint16_t dp, uint8_t fl)
 {
-	uint8_t *ip = b + 14, *t = ip + 20;
-	uint32_t s = ip4(src), d = ip4(dst), ps;
+	uint8_t *ip = eth_ip4(b, dmac, smac, src, dst, IPPROTO_TCP, 20), *t = ip + 20;
+	uint32_t ps;
 
-	memset(b, 0, 14 + 20 + 20);
-	memcpy(b, dmac, 6);
-	memcpy(b + 6, smac, 6);
-	put16(b + 12, ETH_P_IP);
-	ip[0] = 0x45;
-	put16(ip + 2, 20 + 20);
-	put16(ip + 4, 0x1234);
-	put16(ip + 6, 0x4000);
-	ip[8] = 64;
-	ip[9] = IPPROTO_TCP;
-	memcpy(ip + 12, &s, 4);
-	memcpy(ip + 16, &d, 4);
-	put16(ip + 10, ~fold(sum16(ip, 20)) & 0xffff);
 	put16(t, sp);
 	put16(t + 2, dp);
 	put16(t + 4, 0x1000); /* sequence number */

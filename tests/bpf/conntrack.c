@@ -109,13 +109,8 @@ static int ct_reused_clean(void)
 static int ct_both_ways(void)
 {
 	struct row r = { .dev = DEV_B, TCP(IP_B, 80, IP_A, 40302, TH_SYN | TH_ACK) };
-	struct xcni_ct_key k = tuple_of(&r, false);
-	struct timespec ts;
-	struct xcni_ct_entry e = { .state = XCNI_CT_ESTABLISHED, .ep_id = 102, .pkts_orig = 1 };
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	e.created_ns = e.last_ns = (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-	return bpf_map_update_elem(bpf_map__fd(env.from->maps.xcni_ct), &k, &e, BPF_ANY) ? -errno : 0;
+	return ct_put_established(&r);
 }
 
 /* A TCP flow A -> B opened, answered, carried on; the same in both families. */

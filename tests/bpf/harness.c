@@ -449,6 +449,17 @@ struct xcni_ct_key tuple_of(const struct row *r, bool rev)
 	return k;
 }
 
+int ct_put_established(const struct row *r)
+{
+	struct xcni_ct_key k = tuple_of(r, false);
+	struct timespec ts;
+	struct xcni_ct_entry e = { .state = XCNI_CT_ESTABLISHED, .ep_id = 102, .pkts_orig = 1 };
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	e.created_ns = e.last_ns = (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+	return bpf_map_update_elem(bpf_map__fd(env.from->maps.xcni_ct), &k, &e, BPF_ANY) ? -errno : 0;
+}
+
 struct xcni_ct6_key tuple6_of(const struct row *r, bool rev)
 {
 	struct xcni_ct6_key k = { .proto = r->proto };

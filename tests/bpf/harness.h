@@ -280,6 +280,8 @@ size_t row_ev_len(const struct row *r, size_t len, int what);
 /* check_row on each of n rows in turn: a test made of steps that build on each other. */
 void check_rows(const struct row *rows, size_t n);
 struct xcni_ct_key tuple_of(const struct row *r, bool rev);
+/* An ESTABLISHED entry of endpoint 102's, seen now, under r's tuple in from's xcni_ct: 0 or -errno. */
+int ct_put_established(const struct row *r);
 /* An IPv6 row (its addresses are IPv6), and its tuple as xcni_ct6 keys it. */
 bool row_v6(const struct row *r);
 struct xcni_ct6_key tuple6_of(const struct row *r, bool rev);

@@ -130,13 +130,8 @@ int policy_a_off(void)
 static int ct_stale_established(void)
 {
 	struct row r = { .dev = DEV_B, TCP(IP_B, 41019, IP_C, 8080, TH_ACK) };
-	struct xcni_ct_key k = tuple_of(&r, false);
-	struct timespec ts;
-	struct xcni_ct_entry e = { .state = XCNI_CT_ESTABLISHED, .ep_id = 102, .pkts_orig = 1 };
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	e.created_ns = e.last_ns = (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-	return bpf_map_update_elem(bpf_map__fd(env.from->maps.xcni_ct), &k, &e, BPF_ANY) ? -errno : 0;
+	return ct_put_established(&r);
 }
 
 /* The C->A UDP 53 flow's entry evicted (LRU) between two fragments. */
