@@ -826,7 +826,7 @@ static void cleanup(void)
 		fprintf(stderr, "pkt_bench: rmdir %s: %s (left behind)\n", pin, strerror(errno));
 }
 
-/* Conntrack's old-table gate (bpf/lib/maps.h ct_growing) shut, as xcnid leaves it
+/* Conntrack's old-table gate (bpf/lib/maps.h ct_prev_key) shut, as xcnid leaves it
  * outside a growth; a tree without it has no such map. */
 static void ct_gate_shut(struct bpf_object *o)
 {
@@ -835,7 +835,7 @@ static void ct_gate_shut(struct bpf_object *o)
 	uint32_t *v = m ? bpf_map__initial_value(m, &sz) : NULL;
 
 	if (v && sz == sizeof(*v))
-		*v = 0;
+		*v = 1; /* past the one slot */
 }
 
 static struct from_overlay *load_fo(int lb, int ul6)

@@ -346,9 +346,9 @@ report() {
 	rc=$(cat "$OUT/$i.rc")
 	echo "=== suite $name: $cmd"
 	cat "$OUT/$i.log"
-	# "ok N # SKIP reason": neither passed nor failed.
+	# "ok N # SKIP reason" (cmocka's skip(): "not ok N # SKIP"): neither passed nor failed.
 	p=$(grep -E '^ok ' "$OUT/$i.log" | grep -cv '# SKIP')
-	f=$(grep -cE '^not ok ' "$OUT/$i.log")
+	f=$(grep -E '^not ok ' "$OUT/$i.log" | grep -cv '# SKIP')
 	pass=$((pass + p)) fail=$((fail + f))
 	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
 		fail=$((fail + 1))
@@ -359,7 +359,7 @@ report() {
 	# it (5 lines), so that the last screen of a run (all a CI log may keep)
 	# names what failed.
 	[ "$f" -gt 0 ] && awk -v s="$name" '
-		/^not ok / { print "[" s "] " $0; n = 5; next }
+		/^not ok / && !/# SKIP/ { print "[" s "] " $0; n = 5; next }
 		n > 0 && /^#/ { print "[" s "]   " $0; n--; next }
 		{ n = 0 }' "$OUT/$i.log" >>"$OUT/failed"
 	echo "=== suite $name: rc=$rc, ${p} passed, ${f} failed, $(($(date +%s) - ${started[$i]}))s"

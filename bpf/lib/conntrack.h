@@ -106,12 +106,11 @@ static __always_inline struct xcni_ctstat *ct_stat(void)
 }
 
 /* The family's conntrack map (fam a constant: the compiler keeps one), and
- * while it grows the old one (xcni_ctprev: NULL otherwise, ct_growing 0 outside). */
+ * while it grows the old one (xcni_ctprev: NULL otherwise; ct_prev_key 1 outside). */
 #define ct_map(fam) ((fam) == XCNI_AF_INET ? (void *)&xcni_ct : (void *)&xcni_ct6)
 #define ct_prev(fam)                                                                         \
-	(!ct_growing ? NULL : (fam) == XCNI_AF_INET ?                                        \
-		bpf_map_lookup_elem(&xcni_ctprev, &map_zero) :                               \
-		bpf_map_lookup_elem(&xcni_ctprev6, &map_zero))
+	((fam) == XCNI_AF_INET ? bpf_map_lookup_elem(&xcni_ctprev, (const void *)&ct_prev_key) : \
+				 bpf_map_lookup_elem(&xcni_ctprev6, (const void *)&ct_prev_key))
 
 /* Key k's entry; while the table grows, one the old programs made in the old
  * table since the copy is copied in first (the reply of a flow whose first

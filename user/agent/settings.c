@@ -184,7 +184,7 @@ void settings_ct_gate(unsigned int on)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(gated) && gated[i]; i++) {
 		struct bpf_map *m = bpf_object__find_map_by_name(gated[i], ".data.ctgrow");
-		int e = m ? bpf_map__update_elem(m, &(__u32){ 0 }, 4, &on, 4, 0) : 0;
+		int e = m ? bpf_map__update_elem(m, &(__u32){ 0 }, 4, &(__u32){ !on }, 4, 0) : 0;
 
 		if (e)
 			pr_warn("%s: conntrack's old-table gate not set to %u: %s\n",
