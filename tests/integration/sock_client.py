@@ -29,6 +29,9 @@
                                every 20 namespaces it also makes a cgroup
                                below its own and moves into it, as a root
                                process in a container may
+  sock_client.py pong IP PORT  the server: one process on IP:PORT answering
+                               each datagram "pong" to its sender (socat's
+                               fork a datagram lost its server under load)
 An error prints its errno name (e.g. "error ECONNREFUSED") and exits 1.
 SOCK_GATE=FILE: the sockets stay open until FILE exists (a record listed);
 tcp then prints "local port N" first and "peer again IP:PORT" after.
@@ -106,6 +109,14 @@ def netns_many(ip, port, n):
     hold()
 
 
+def pong(ip, port):
+    s = socket.socket(socket.AF_INET6 if ":" in ip else socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+    s.bind((ip, port))
+    while True:
+        s.sendto(b"pong\n", s.recvfrom(100)[1])
+
+
 def main():
     kind, ip, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
     try:
@@ -134,6 +145,8 @@ def main():
             print(data.decode().strip(), flush=True)
         elif kind == "netns":
             netns_many(ip, port, int(sys.argv[4]))
+        elif kind == "pong":
+            pong(ip, port)
         elif kind == "hold":
             hold_many(ip, port, int(sys.argv[4]))
         else:
