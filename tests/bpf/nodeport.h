@@ -126,4 +126,29 @@ void dsr_b_synack(const char *client, uint16_t cport, bool inner6, const char *f
 /* The packets sent towards node over the IPv6 underlay (xcni_tunstat6, all CPUs). */
 uint64_t tx_to(const char *node);
 
+/* nodeport.c: what from_overlay sends for f (in: its frame) to R:80, SNATed to
+ * source port sp (want: its bytes); its length. */
+size_t nodeport_remote_want(const struct fr *f, const uint8_t *in, uint16_t sp, uint8_t *want);
+/* nodeport.c: R's answer to f through n2's Geneve to NODE_IP:sp, leaving as the
+ * frontend's (remote4_reply: sp the client's own port). */
+void remote4_reply_sp(const struct fr *f, uint16_t bport, uint16_t sp, uint8_t flags,
+		      uint16_t payload);
+void remote4_reply(const struct fr *f, uint16_t bport, uint8_t flags, uint16_t payload);
+/* nodeport_snat.c: the client at a (fam's bytes) known in xcni_snat_known (fd)?
+ * Holding held tuples in xcni_snat_cl (fd)? */
+int cl_known(int fd, int fam, const void *a);
+void cl_hold(int fd, int fam, const void *a, uint32_t held);
+/* nodeport_snat.c's rows of the group nodeport (np_state): IPv4's SNAT. */
+void lb_nodeport_snat_reuse(void **state);
+void lb_nodeport_snat_budget(void **state);
+void lb_nodeport_snat_held(void **state);
+void lb_nodeport_snat_spoofed(void **state);
+void lb_nodeport_snat_unanswered(void **state);
+void lb_nodeport_snat_blind_ack(void **state);
+void lb_nodeport_snat_unconfirmed(void **state);
+void lb_nodeport_snat_spare(void **state);
+void lb_nodeport_snat_bare_ack(void **state);
+void lb_nodeport_snat_flood(void **state);
+void lb_nodeport_snat_not_frontend(void **state);
+
 #endif
