@@ -225,7 +225,7 @@ XCNID_NETNS=$NODE
 # because the map is full, not because their namespace is over its share (a namespace
 # over its share asks no growth: it would only raise it).
 ARGS=(--pod-cidr "$SUBNET.0/24" --node-name n1 --manifests "$M" --no-masquerade --kube-proxy-replacement
-	--map-max xcni_ct=8192,xcni_ct6=4096,xcni_ipcache=32,xcni_ipcache6=32,xcni_svc=8,xcni_affinity=1024,xcni_snat=1024,xcni_podname=16,xcni_policy=8,xcni_polrange=2,xcni_polcidr=2,xcni_maglev=4
+	--map-max xcni_ct=8192,xcni_ct6=4096,xcni_ipcache=32,xcni_ipcache6=32,xcni_svc=8,xcni_affinity=1024,xcni_snat=1024,xcni_podname=16,xcni_policy=8,xcni_polrange=2,xcni_polcidr=2,xcni_maglev=4,xcni_backend=2
 	--map-max xcni_endpoints=16,xcni_endpoints6=16,xcni_ifindex=16,xcni_ifindex6=16,xcni_polep=16,xcni_fqdn=1024,xcni_fqdn_pat=2
 	--map-grow "$PCT"
 	--service-ns-share=100 --policy-ns-share=100 -v)
@@ -240,7 +240,17 @@ A4=$(addr_of a 4) A6=$(addr_of a 6)
 	k_slice web-6 web 6 "[{addresses: [\"$A6\"], nodeName: n1}]" "{name: http, port: 8080}"
 	k_allow allow-b b a '{port: 8080}'
 } | put x.yaml
+R0=$(ready_n)
 check "x: pods a, b, c, Service web (both families); a admits b alone" bump
+# A writer's map past --map-grow grows before its writer finds no room: web's two
+# backends fill xcni_backend (2 entries), counted at the next look: doubled, nothing closed.
+ahead_grew() {
+	[ "$(max_of xcni_backend)" = 4 ] && ready_again && grep -q "map xcni_backend: 2 of 2 entries \
+(--map-grow $PCT%): growing it to 4 before its writer finds no room" "/tmp/xcnid-$XCT_TAG.log"
+}
+[ "$PCT" = 0 ] || check "xcni_backend full (web's 2 backends), not over: grown to 4 before the Service writer finds no room" \
+	wait_until 30 ahead_grew
+check_fails "... no namespace closed for Service room meanwhile" grep -q "closed for Service room" "/tmp/xcnid-$XCT_TAG.log"
 ip netns exec "$XCT_TAG-a" python3 "$T/serve.py" "$T" &
 BG+=($!)
 check "b reaches a through web's ClusterIP" wait_until 10 reaches b "$VIP" 80

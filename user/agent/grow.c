@@ -41,7 +41,8 @@
  * local pods, which nothing asks for: their fill is looked at every
  * GROW_CHECK_MS (FILL). The agent writes the others (writer): one grows when
  * a writer of the agent's finds it cannot hold what it wants (grow_ask), to
- * the doubling that holds it, at most once a GROW_GAP_MS. A writer PAIR's
+ * the doubling that holds it, or, counted once a GROW_GAP_MS, past
+ * --map-grow (doubled before a writer finds no room); at most once a GROW_GAP_MS. A writer PAIR's
  * next row grows with it to the same size: xcni_svcbe holds at most
  * xcni_svcslot's entries and the Service judge counts the slots alone.
  * xcni_maglev is a map of maps: made again from an inner map, its tables put
@@ -122,15 +123,23 @@ static __u32 due(const char *dir, size_t i, unsigned int pct, uint64_t now)
 	int fd = -1, ncpus = libbpf_num_possible_cpus();
 	size_t want = grown[i].want;
 	__u32 to = 0;
+	bool ahead;
 
 	if (!rows[i].writer)
 		cnt = count(dir, i, &info, &fd, now);
-	else if (want && now >= (uint64_t)grown[i].at + GROW_GAP_MS)
+	else if (now < (uint64_t)grown[i].at + GROW_GAP_MS)
+		return 0;
+	else if (want)
 		fd = xcni_pin_info(dir, rows[i].name, &info);
+	/* Not asked: counted once a gap, so a writer's map past --map-grow grows
+	 * before its writer finds no room (and closes a namespace meanwhile). */
+	else if (!grown[i].cnt_at || now >= grown[i].cnt_at + GROW_GAP_MS)
+		cnt = count(dir, i, &info, &fd, now);
 	if (fd < 0)
 		return 0;
-	want = want ? want + info.max_entries : 0;
 	lim = (long)((__u64)info.max_entries * pct / 100);
+	ahead = rows[i].writer && !want && cnt > 0 && cnt >= lim;
+	want = want ? want + info.max_entries : ahead ? info.max_entries + 1u : 0;
 	/* An LRU evicts once the CPUs' own free lists are all it has left. */
 	if (info.type == BPF_MAP_TYPE_LRU_HASH && ncpus > 0 &&
 	    (long)info.max_entries - (long)ncpus * LRU_LOCAL_FREE > (long)info.max_entries / 2 &&
@@ -153,7 +162,11 @@ static __u32 due(const char *dir, size_t i, unsigned int pct, uint64_t now)
 		grown[i].ceiling_said = true;
 		goto out;
 	}
-	if (rows[i].writer)
+	if (ahead)
+		printf("xcnid: map %s: %ld of %u entries (--map-grow %u%%): growing it to %u before "
+		       "its writer finds no room, xcnid restarts onto it\n", rows[i].name, cnt,
+		       info.max_entries, pct, to);
+	else if (rows[i].writer)
 		printf("xcnid: map %s: %u entries, the agent wants %zu in it: growing it to %u, "
 		       "xcnid restarts onto it\n", rows[i].name, info.max_entries, want, to);
 	else
