@@ -29,7 +29,7 @@
 #       with builds, they (and the softirqs they carry) are not left waiting
 #       for a CPU; the kernel's RT throttling still leaves others 5%
 #
-# Two sides, the same in all but the tree, each its own netns:
+# Two sides, the same in all but the tree, each its own netns (bench/twonode.sh):
 #
 #             netns xab<pid>-S-ul: bridge br0 (the underlay)
 #              /                  |                     \
@@ -58,10 +58,10 @@ num_in "$PP_N" 100 1000000 || die "-n must be 100..1000000 (got '$PP_N')"
 num_in "$PP_WARMUP" 0 1000000 || die "-w must be 0..1000000 (got '$PP_WARMUP')"
 num_in "$CR_SECS" 1 60 || die "-c must be 1..60 (got '$CR_SECS')"
 need ip nsenter timeout taskset chrt jq python3 "$CC"
-declare -A BUILD=([base]=$(cd "$1" && pwd)/build [head]=$(cd "$2" && pwd)/build)
+declare -A BIN=([base]=$(cd "$1" && pwd)/build [head]=$(cd "$2" && pwd)/build)
 for s in base head; do
 	for b in xcni xcnid xcnictl; do
-		[[ -x ${BUILD[$s]}/$b ]] || die "${BUILD[$s]}/$b not found (make all in that tree first?)"
+		[[ -x ${BIN[$s]}/$b ]] || die "${BIN[$s]}/$b not found (make all in that tree first?)"
 	done
 done
 [[ -x $CNI_DIR/host-local ]] || die "$CNI_DIR/host-local not found"
@@ -71,94 +71,23 @@ if ((PRIO)); then ON_CLIENT=(chrt -f 1 "${ON_CLIENT[@]}") ON_SERVER=(chrt -f 1 "
 TAG=xab$$
 SIDES=(base head)
 TMP=$(mktemp -d /tmp/$TAG.XXXXXX)
-declare -A IP=() # IP[S-POD]
-PIDS=() ADDED=()
-
-ns() { echo "$TAG-$1-$2"; } # ns SIDE ul|n1|n2|out|a|b|c
-pin() { echo "/sys/fs/bpf/$TAG-$1-n$2"; }
-node_of() { if [[ $1 == c ]]; then echo 2; else echo 1; fi; }
-ctl() { nsenter --net=/run/netns/"$(ns "$1" n"$2")" "${BUILD[$1]}/xcnictl" --pin-dir "$(pin "$1" "$2")" "${@:3}"; }
-# cni SIDE POD VERB: the side's plugin as a runtime calls it, from its node's netns.
-cni() {
-	local n
-	n=$(node_of "$2")
-	nsenter --net=/run/netns/"$(ns "$1" n"$n")" env CNI_COMMAND="$3" CNI_CONTAINERID="$TAG-$1-$2" \
-		CNI_NETNS=/run/netns/"$(ns "$1" "$2")" CNI_IFNAME=eth0 CNI_PATH="$CNI_DIR:${BUILD[$1]}" \
-		timeout 60 "${BUILD[$1]}/xcni" <"$TMP/$1-n$n.json"
-}
-
-cleanup() {
-	local e s n p
-	set +e
-	for e in "${ADDED[@]+"${ADDED[@]}"}"; do
-		read -r s p <<<"$e"
-		cni "$s" "$p" DEL >/dev/null 2>&1
-	done
-	for p in "${PIDS[@]+"${PIDS[@]}"}"; do kill "$p" 2>/dev/null; done
-	for p in "${PIDS[@]+"${PIDS[@]}"}"; do wait "$p" 2>/dev/null; done
-	for s in "${SIDES[@]}"; do
-		for p in a b c out; do ip netns del "$(ns "$s" $p)" 2>/dev/null; done
-		for n in 1 2; do
-			rm -rf "$(pin "$s" $n)"
-			ip netns del "$(ns "$s" n$n)" 2>/dev/null
-		done
-		ip netns del "$(ns "$s" ul)" 2>/dev/null
-	done
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
+. "$(dirname "${BASH_SOURCE[0]}")/twonode.sh"
+trap tn_cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
 PINGPONG=$TMP/pingpong CONN_RATE=$TMP/conn_rate
 tool "$PINGPONG" pingpong
 tool "$CONN_RATE" conn_rate
 
-serve() { # SIDE POD PORT PROGRAM: a server in the pod, on CPU 1
-	local pid
-	ip netns exec "$(ns "$1" "$2")" "${ON_SERVER[@]}" "$4" server -b "${IP[$1-$2]}" -p "$3" \
-		>"$TMP/$1-$2-$3.log" 2>&1 &
-	pid=$!
-	PIDS+=("$pid")
-	wait_listen "$(ns "$1" "$2")" "$3" "$pid" || { cat "$TMP/$1-$2-$3.log" >&2; die "$1: $4 server in $2 did not start"; }
-}
-
-manifests() { # SIDE: nodes, pods, and with -k the two NodePort Services to c
-	local s=$1 n p
-	for n in 1 2; do
-		printf -- '---\napiVersion: v1\nkind: Node\nmetadata: {name: n%s}\nspec: {podCIDR: 10.244.%s.0/24}\nstatus: {addresses: [{type: InternalIP, address: "192.168.78.%s"}]}\n' $n $n $n
-	done
-	for p in a b c; do
-		printf -- '---\napiVersion: v1\nkind: Pod\nmetadata: {name: %s, namespace: default}\nspec: {nodeName: n%s}\nstatus: {podIP: %s}\n' $p "$(node_of $p)" "${IP[$s-$p]}"
-	done
+tn_more() { # SIDE: with -k the two NodePort Services to c
 	((KPR)) || return 0
-	np_services "${IP[$s-c]}"
+	np_services "${IP[$1-c]}"
 }
 
 build() {
-	local s=$1 man=$TMP/$1-manifests n p res kpr=()
+	local s=$1 p kpr=()
 	((KPR)) && kpr=(--kube-proxy-replacement)
-	mkdir -p "$man"
-	ip netns add "$(ns "$s" ul)"
-	ip -n "$(ns "$s" ul)" link add br0 type bridge
-	ip -n "$(ns "$s" ul)" link set br0 up
-	for n in 1 2; do
-		ip netns add "$(ns "$s" n$n)"
-		ip -n "$(ns "$s" n$n)" link set lo up
-		ip -n "$(ns "$s" ul)" link add p$n type veth peer name ul0 netns "$(ns "$s" n$n)"
-		ip -n "$(ns "$s" ul)" link set p$n master br0 up
-		ip -n "$(ns "$s" n$n)" addr add 192.168.78.$n/24 dev ul0
-		ip -n "$(ns "$s" n$n)" link set ul0 up
-		ip netns exec "$(ns "$s" n$n)" sysctl -qw net.ipv4.ip_forward=1
-		cat >"$TMP/$s-n$n.json" <<-J
-		{"cniVersion":"1.0.0","name":"$TAG","type":"xcni","mtu":1450,"stateDir":"$TMP/$s-state$n",
-		 "pinDir":"$(pin "$s" $n)","ipam":{"type":"host-local","ranges":[[{"subnet":"10.244.$n.0/24"}]],
-		 "dataDir":"$TMP/$s-ipam$n"}}
-		J
-		nsenter --net=/run/netns/"$(ns "$s" n$n)" "${BUILD[$s]}/xcnid" --pin-dir "$(pin "$s" $n)" \
-			--pod-cidr 10.244.$n.0/24 --node-name n$n --manifests "$man" --underlay-dev ul0 \
-			--xdp-mode generic "${kpr[@]}" >"$TMP/$s-xcnid$n.log" 2>&1 &
-		PIDS+=($!)
-	done
+	tn_build "$s" "${kpr[@]}"
 	if ((KPR)); then
 		ip netns add "$(ns "$s" out)"
 		ip -n "$(ns "$s" out)" link set lo up
@@ -168,35 +97,11 @@ build() {
 		ip -n "$(ns "$s" out)" link set eth0 up
 		ip netns exec "$(ns "$s" out)" sysctl -qw net.ipv4.ip_local_port_range="$OUT_RANGE" net.ipv4.tcp_tw_reuse=1
 	fi
-	for n in 1 2; do
-		for _ in $(seq 100); do [[ -e $(pin "$s" $n)/prog_to_pod ]] && break; sleep 0.1; done
-		[[ -e $(pin "$s" $n)/prog_to_pod ]] || { cat "$TMP/$s-xcnid$n.log" >&2; die "$s: xcnid on node $n did not start"; }
-	done
-	for p in a b c; do
-		ip netns add "$(ns "$s" $p)"
-		ip -n "$(ns "$s" $p)" link set lo up
-		ADDED+=("$s $p")
-		res=$(cni "$s" $p ADD 2>"$TMP/add.err") || { cat "$TMP/add.err" >&2; die "$s: CNI ADD $p failed"; }
-		IP[$s-$p]=$(jq -r '.ips[0].address' <<<"$res" | cut -d/ -f1)
-	done
-	manifests "$s" >"$man/cluster.yaml"
-	echo 1 >"$man/.tmp-gen" && mv "$man/.tmp-gen" "$man/.xcni-generation"
-	for n in 1 2; do
-		for _ in $(seq 100); do
-			[[ $(ctl "$s" $n config --json 2>/dev/null | jq -r .applied_gen) -ge 1 ]] 2>/dev/null &&
-				[[ $(ctl "$s" $n tunnel list --json | jq length) == 1 ]] && break
-			sleep 0.1
-		done
-		[[ $(ctl "$s" $n tunnel list --json | jq length) == 1 ]] || die "$s: n$n has no tunnel to the other node"
-	done
-	# conn_rate's client closes first: TIME_WAIT piles up in pod a.
-	ip netns exec "$(ns "$s" a)" sysctl -qw net.ipv4.ip_local_port_range="1024 65535" net.ipv4.tcp_tw_reuse=1
 	for p in b c; do
-		ip netns exec "$(ns "$s" a)" ping -c 1 -W 2 "${IP[$s-$p]}" >/dev/null || die "$s: a cannot ping $p"
 		serve "$s" $p $PP_PORT "$PINGPONG"
 		serve "$s" $p $CR_PORT "$CONN_RATE"
 	done
-	say "$s: ${BUILD[$s]} ($(git -C "${BUILD[$s]}/.." rev-parse --short HEAD 2>/dev/null || echo '?')):" \
+	say "$s: ${BIN[$s]} ($(git -C "${BIN[$s]}/.." rev-parse --short HEAD 2>/dev/null || echo '?')):" \
 		"pods a ${IP[$s-a]}, b ${IP[$s-b]} (n1), c ${IP[$s-c]} (n2)${kpr:+; --kube-proxy-replacement}"
 }
 

@@ -22,7 +22,8 @@
 #       xcnid's and the BPF programs' top symbols); for finding the cost,
 #       not for the figures (perf takes its own share)
 #
-# Two setups, the same in all but the agents' flags, each its own netns:
+# Two setups, the same in all but the agents' flags, each its own netns
+# (bench/twonode.sh):
 #
 #             netns xfl<pid>-S-ul: bridge br0 (the underlay)
 #              /                                   \
@@ -56,7 +57,7 @@ num_in "$PP_N" 100 1000000 || die "-n must be 100..1000000 (got '$PP_N')"
 num_in "$PP_WARMUP" 0 1000000 || die "-w must be 0..1000000 (got '$PP_WARMUP')"
 num_in "$CR_SECS" 1 60 || die "-c must be 1..60 (got '$CR_SECS')"
 num_in "$MEM_FLOWS" 0 1000000 || die "-m must be 0..1000000 (got '$MEM_FLOWS')"
-need ip nsenter timeout taskset python3 "$CC"
+need ip nsenter timeout taskset jq python3 "$CC"
 if [[ -n $PERF_DIR ]]; then
 	need perf
 	mkdir -p "$PERF_DIR" || die "-p: cannot make $PERF_DIR"
@@ -68,116 +69,23 @@ pin_cpus
 WINDOW=$((MEM_FLOWS > 0 ? MEM_FLOWS : 16384))
 
 TAG=xfl$$
-SETUPS=(off on)
+SIDES=(off on)
 TMP=$(mktemp -d /tmp/$TAG.XXXXXX)
-declare -A IP=() XPID=() # IP[S-POD], XPID[S-N]: xcnid's pid
-PIDS=() ADDED=()
-
-ns() { echo "$TAG-$1-$2"; } # ns SETUP ul|n1|n2|a|b|c
-pin() { echo "/sys/fs/bpf/$TAG-$1-n$2"; }
-node_of() { if [[ $1 == c ]]; then echo 2; else echo 1; fi; }
-ctl() { nsenter --net=/run/netns/"$(ns "$1" n"$2")" "$BUILD/xcnictl" --pin-dir "$(pin "$1" "$2")" "${@:3}"; }
-# cni SETUP POD VERB: the plugin as a runtime calls it, from its node's netns.
-cni() {
-	local n
-	n=$(node_of "$2")
-	nsenter --net=/run/netns/"$(ns "$1" n"$n")" env CNI_COMMAND="$3" CNI_CONTAINERID="$TAG-$1-$2" \
-		CNI_NETNS=/run/netns/"$(ns "$1" "$2")" CNI_IFNAME=eth0 CNI_PATH="$CNI_DIR:$BUILD" \
-		timeout 60 "$BUILD/xcni" <"$TMP/$1-n$n.json"
-}
-
-cleanup() {
-	local e s n p
-	set +e
-	for e in "${ADDED[@]+"${ADDED[@]}"}"; do
-		read -r s p <<<"$e"
-		cni "$s" "$p" DEL >/dev/null 2>&1
-	done
-	for p in "${PIDS[@]+"${PIDS[@]}"}"; do kill "$p" 2>/dev/null; done
-	for p in "${PIDS[@]+"${PIDS[@]}"}"; do wait "$p" 2>/dev/null; done
-	for s in "${SETUPS[@]}"; do
-		for p in a b c; do ip netns del "$(ns "$s" $p)" 2>/dev/null; done
-		for n in 1 2; do
-			rm -rf "$(pin "$s" $n)"
-			ip netns del "$(ns "$s" n$n)" 2>/dev/null
-		done
-		ip netns del "$(ns "$s" ul)" 2>/dev/null
-	done
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
+declare -A BIN=([off]=$BUILD [on]=$BUILD)
+. "$(dirname "${BASH_SOURCE[0]}")/twonode.sh"
+trap tn_cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
 PINGPONG=$TMP/pingpong CONN_RATE=$TMP/conn_rate
 tool "$PINGPONG" pingpong
 tool "$CONN_RATE" conn_rate
 
-serve() { # SETUP POD PORT PROGRAM: a server in the pod, on CPU 1
-	local pid
-	ip netns exec "$(ns "$1" "$2")" "${ON_SERVER[@]}" "$4" server -b "${IP[$1-$2]}" -p "$3" \
-		>"$TMP/$1-$2-$3.log" 2>&1 &
-	pid=$!
-	PIDS+=("$pid")
-	wait_listen "$(ns "$1" "$2")" "$3" "$pid" || { cat "$TMP/$1-$2-$3.log" >&2; die "$1: $4 server in $2 did not start"; }
-}
-
 build() {
-	local s=$1 man=$TMP/$1-manifests n p res flows=()
+	local s=$1 p flows=()
 	# Flows are on by default: off says so, on gives its window (-m 16384 is the default's).
 	if [[ $s == on ]]; then flows=(--flows-window "$WINDOW"); else flows=(--flows=false); fi
-	mkdir -p "$man"
-	ip netns add "$(ns "$s" ul)"
-	ip -n "$(ns "$s" ul)" link add br0 type bridge
-	ip -n "$(ns "$s" ul)" link set br0 up
-	for n in 1 2; do
-		ip netns add "$(ns "$s" n$n)"
-		ip -n "$(ns "$s" n$n)" link set lo up
-		ip -n "$(ns "$s" ul)" link add p$n type veth peer name ul0 netns "$(ns "$s" n$n)"
-		ip -n "$(ns "$s" ul)" link set p$n master br0 up
-		ip -n "$(ns "$s" n$n)" addr add 192.168.78.$n/24 dev ul0
-		ip -n "$(ns "$s" n$n)" link set ul0 up
-		ip netns exec "$(ns "$s" n$n)" sysctl -qw net.ipv4.ip_forward=1
-		cat >"$TMP/$s-n$n.json" <<-J
-		{"cniVersion":"1.0.0","name":"$TAG","type":"xcni","mtu":1450,"stateDir":"$TMP/$s-state$n",
-		 "pinDir":"$(pin "$s" $n)","ipam":{"type":"host-local","ranges":[[{"subnet":"10.244.$n.0/24"}]],
-		 "dataDir":"$TMP/$s-ipam$n"}}
-		J
-		nsenter --net=/run/netns/"$(ns "$s" n$n)" "$BUILD/xcnid" --pin-dir "$(pin "$s" $n)" \
-			--pod-cidr 10.244.$n.0/24 --node-name n$n --manifests "$man" --underlay-dev ul0 \
-			--xdp-mode generic "${flows[@]}" >"$TMP/$s-xcnid$n.log" 2>&1 &
-		XPID[$s-$n]=$!
-		PIDS+=($!)
-	done
-	for n in 1 2; do
-		for _ in $(seq 100); do [[ -e $(pin "$s" $n)/prog_to_pod ]] && break; sleep 0.1; done
-		[[ -e $(pin "$s" $n)/prog_to_pod ]] || { cat "$TMP/$s-xcnid$n.log" >&2; die "$s: xcnid on node $n did not start"; }
-	done
-	for p in a b c; do
-		ip netns add "$(ns "$s" $p)"
-		ip -n "$(ns "$s" $p)" link set lo up
-		ADDED+=("$s $p")
-		res=$(cni "$s" $p ADD 2>"$TMP/add.err") || { cat "$TMP/add.err" >&2; die "$s: CNI ADD $p failed"; }
-		IP[$s-$p]=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["ips"][0]["address"].split("/")[0])' <<<"$res")
-	done
-	{
-		for n in 1 2; do
-			printf -- '---\napiVersion: v1\nkind: Node\nmetadata: {name: n%s}\nspec: {podCIDR: 10.244.%s.0/24}\nstatus: {addresses: [{type: InternalIP, address: "192.168.78.%s"}]}\n' $n $n $n
-		done
-		for p in a b c; do
-			printf -- '---\napiVersion: v1\nkind: Pod\nmetadata: {name: %s, namespace: default}\nspec: {nodeName: n%s}\nstatus: {podIP: %s}\n' $p "$(node_of $p)" "${IP[$s-$p]}"
-		done
-	} >"$man/cluster.yaml"
-	echo 1 >"$man/.xcni-generation"
-	for n in 1 2; do
-		for _ in $(seq 100); do
-			[[ $(ctl "$s" $n tunnel list --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))') == 1 ]] && break
-			sleep 0.1
-		done
-	done
-	# conn_rate's client closes first: TIME_WAIT piles up in pod a.
-	ip netns exec "$(ns "$s" a)" sysctl -qw net.ipv4.ip_local_port_range="1024 65535" net.ipv4.tcp_tw_reuse=1
+	tn_build "$s" "${flows[@]}"
 	for p in b c; do
-		ip netns exec "$(ns "$s" a)" ping -c 1 -W 2 "${IP[$s-$p]}" >/dev/null || die "$s: a cannot ping $p"
 		serve "$s" $p $PP_PORT "$PINGPONG"
 		serve "$s" $p $CR_PORT "$CONN_RATE"
 	done
@@ -190,7 +98,7 @@ rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 # trailer SETUP N: xcnid's flow window trailer ({"flows": N, "window": ...}) on node N
 trailer() { ctl "$1" "$2" flows --json --last 1 -v 2>&1 >/dev/null | grep '"window"' | tail -n 1; }
 
-for s in "${SETUPS[@]}"; do build "$s"; done
+for s in "${SIDES[@]}"; do build "$s"; done
 [[ $(trailer on 1) == *"\"window\":$WINDOW"* ]] || die "on: xcnid on n1 does not answer flows with a window of $WINDOW"
 trailer off 1 | grep -q '"window"' && die "off: xcnid on n1 keeps flows"
 HZ=$(getconf CLK_TCK)
