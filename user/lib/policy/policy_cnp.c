@@ -364,6 +364,7 @@ static int build_atoms(struct cnpctx *cc)
 			} else if (cc->dir == XCNI_DIR_TO_POD) {
 				ret = atom_named(a, cap, cc->pod, p->port_name);
 			} else {
+				ret = pol_ctx_pods(cc->x);
 				for (size_t k = 0; !ret && k < cc->x->npods; k++)
 					ret = atom_named(a, cap, cc->x->pods[k], p->port_name);
 			}
@@ -712,11 +713,11 @@ static int ids_split(struct pol_u32set *split, const struct cnpctx *cc, const st
 	for (size_t k = 0; !ret && k < x->r->nidentities; k++) {
 		uint32_t id = x->r->identities[k].id;
 		bool look = !cc->old || id_moved(x, id);
-		bool two = !look && x->id_off[k + 1] > x->id_off[k] && !pol_u32set_has(&had, id);
+		bool two = !look && pol_id_npods(x, k) && !pol_u32set_has(&had, id);
 		int first = -2;
 
-		for (size_t j = x->id_off[k]; look && !two && j < x->id_off[k + 1]; j++) {
-			const struct k8s_pod *p = x->pods[x->id_pods[j]];
+		for (size_t j = 0; look && !two && j < pol_id_npods(x, k); j++) {
+			const struct k8s_pod *p = x->idp[k]->v[j].pod;
 			const struct xcni_prefix a[2] = { xcni_prefix_host(p->ip, NULL),
 							  xcni_prefix_host(0, p->ip6) };
 
@@ -813,7 +814,7 @@ static int dir_pods(struct cnpctx *cc, struct out *o, struct vd *buf, struct mem
 /* The k-th identity as a peer: its first pod (the identity holds one at least). */
 static struct peer id_peer(const struct pol_ctx *x, size_t k)
 {
-	const struct k8s_pod *p = x->pods[x->id_pods[x->id_off[k]]];
+	const struct k8s_pod *p = x->idp[k]->v[0].pod;
 
 	return (struct peer){ .pod = p, .id = x->r->identities[k].id,
 			      .ns_labels = ns_labels_of(x, p->meta.ns),
@@ -840,7 +841,7 @@ static int dir_ids(struct cnpctx *cc, struct out *o, struct vd *buf,
 	int ret = cc->nchgr ? pol_u32set_init(&hit, x->r->nidentities) : 0;
 
 	for (size_t k = 0; !ret && cc->nchgr && k < x->r->nidentities; k++) {
-		struct peer pr = x->id_off[k + 1] > x->id_off[k] ? id_peer(x, k) : (struct peer){ 0 };
+		struct peer pr = pol_id_npods(x, k) ? id_peer(x, k) : (struct peer){ 0 };
 
 		if (pr.pod && touched(cc, &pr))
 			pol_u32set_add(&hit, pr.id);
@@ -872,7 +873,7 @@ static int dir_ids(struct cnpctx *cc, struct out *o, struct vd *buf,
 		uint32_t id = x->r->identities[k].id;
 		struct peer pr;
 
-		if (x->id_off[k + 1] == x->id_off[k] || pol_u32set_has(split, id) ||
+		if (!pol_id_npods(x, k) || pol_u32set_has(split, id) ||
 		    (old && !id_moved(x, id) && !pol_u32set_has(&hit, id)))
 			continue;
 		pr = id_peer(x, k);
@@ -1217,8 +1218,10 @@ static int cnp_patch_init(const struct pol_ctx *cx)
 	struct xcni_prefix a = xcni_prefix_host(x->o->gateway_ip, NULL);
 	struct seqcidr *v;
 
-	if (x->bykey || !x->pods)
+	if (x->bykey || !x->src)
 		return 0; /* built, or no pod index (no tiers: nothing to patch) */
+	if (pol_ctx_pods(x))
+		return -ENOMEM;
 	v = calloc(2 * n + 2 * x->nnodes + 2 * x->npods + 2, sizeof(*v));
 	x->moved = calloc(2 * n + 2 * x->nnodes + 2 * x->npods + 2, sizeof(*x->moved));
 	x->bykey = calloc(2 * x->npods + 1, sizeof(*x->bykey));

@@ -43,6 +43,7 @@ struct ipod {
 	bool contested; /* owns an address another live pod claims (pol_contest) */
 	struct inode *node;
 	size_t nslot; /* index in node->pods */
+	size_t islot; /* 1 + index in its identity's pol_idpods; 0: not there (no id, no address) */
 };
 
 /* What the last result said for one /32. */
@@ -77,6 +78,7 @@ struct pol_incr {
 	struct hmap ents; /* address -> ipent */
 	struct hmap canon; /* canonical labels -> identity number */
 	struct hmap nsl; /* namespace -> struct nslabels (owned) */
+	struct hmap idpods; /* identity -> struct pol_idpods (owned): a tiered compile's peers */
 	size_t nnodeaddr; /* gateway, this node, every Node: they win over pods */
 	struct nodeaddr *nodeaddr; /* sorted by ip */
 	/* The allocation a whole compile starts from when the last result is not
