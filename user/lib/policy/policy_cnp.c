@@ -960,7 +960,7 @@ static int dir_fqdn(struct cnpctx *cc, struct out *o, struct vd *buf, const stru
 	return ret;
 }
 
-static int cnp_patch_init(const struct pol_ctx *cx);
+static int cnp_patch_init(const struct pol_ctx *cx, bool pods);
 
 static int compile_dir(struct cnpctx *cc, struct out *o, const struct pol_ep *old)
 {
@@ -978,7 +978,7 @@ static int compile_dir(struct cnpctx *cc, struct out *o, const struct pol_ep *ol
 	if (!ret && old) {
 		cc->old = old;
 		cc->nkept = old->nentries; /* a group has one at least */
-		if (!(cc->kept = calloc(cc->nkept + 1, sizeof(*cc->kept))) || cnp_patch_init(cc->x))
+		if (!(cc->kept = calloc(cc->nkept + 1, sizeof(*cc->kept))) || cnp_patch_init(cc->x, false))
 			ret = -ENOMEM;
 	}
 	/*
@@ -995,7 +995,7 @@ static int compile_dir(struct cnpctx *cc, struct out *o, const struct pol_ep *ol
 	if (!ret)
 		ret = dir_nodes(cc, o, buf);
 	if (!ret && (split.v || m.by_ports))
-		ret = cnp_patch_init(cc->x) ?: dir_pods(cc, o, buf, &m, &split);
+		ret = cnp_patch_init(cc->x, true) ?: dir_pods(cc, o, buf, &m, &split);
 	if (!ret)
 		ret = dir_prefixes(cc, o, buf, &m, 0);
 	/* Whatever else: an address no prefix covers (a patch's: old's, but with pods by ports; no
@@ -1204,28 +1204,30 @@ static uint64_t atoms_digest(const struct atoms *a)
 
 /* The addresses a patch decides again (group 1): the changed Nodes' and pods' (x->addrs, before
  * and after) and any two of the nodes and the gateway share (old keeps the first's group only);
- * for its pods only (2), one a node and a pod or two pods share (the node's group is kept, a
- * pod's made as from nothing). And every pod's address in the keys' order (x->bykey), marked
- * where a change reached it (that, or its identity moved): dir_pods writes them so. Sorting
- * every pod's key is the update's largest cost where no pod is patched and none goes by
- * address (a ClusterNetworkPolicy's change compiling a few pods): so built once an update, on
- * the first patch's or pods by address' need (compile_dir). The ctx is ctx_for_dirty's: const
- * to a pod's compile, but for this index. */
-static int cnp_patch_init(const struct pol_ctx *cx)
+ * with pods (those a direction's pods by address read) for its pods only (2), one a node and a
+ * pod or two pods share (the node's group is kept, a pod's made as from nothing), and every
+ * pod's address in the keys' order (x->bykey), marked where a change reached it (that, or its
+ * identity moved): dir_pods writes them so. Sorting every pod's key is the update's largest
+ * cost where none goes by address (a ClusterNetworkPolicy's change patching a few pods): so
+ * built once an update, on pods by address' need (compile_dir), the rest on a patch's. The ctx
+ * is ctx_for_dirty's: const to a pod's compile, but for this index. */
+static int cnp_patch_init(const struct pol_ctx *cx, bool pods)
 {
 	struct pol_ctx *x = (struct pol_ctx *)cx;
-	size_t n = x->naddrs, m = 0, k = 0;
+	size_t n = x->naddrs, m = 0, k = 0, np;
 	struct xcni_prefix a = xcni_prefix_host(x->o->gateway_ip, NULL);
 	struct seqcidr *v;
 
-	if (x->bykey || !x->src)
+	if (x->bykey || !x->src || (x->moved && !pods))
 		return 0; /* built, or no pod index (no tiers: nothing to patch) */
-	if (pol_ctx_pods(x))
+	if (pods && pol_ctx_pods(x))
 		return -ENOMEM;
-	v = calloc(2 * n + 2 * x->nnodes + 2 * x->npods + 2, sizeof(*v));
-	x->moved = calloc(2 * n + 2 * x->nnodes + 2 * x->npods + 2, sizeof(*x->moved));
-	x->bykey = calloc(2 * x->npods + 1, sizeof(*x->bykey));
-	if (!v || !x->moved || !x->bykey) {
+	np = pods ? x->npods : 0;
+	free(x->moved);
+	v = calloc(2 * n + 2 * x->nnodes + 2 * np + 2, sizeof(*v));
+	x->moved = calloc(2 * n + 2 * x->nnodes + 2 * np + 2, sizeof(*x->moved));
+	x->bykey = pods ? calloc(2 * np + 1, sizeof(*x->bykey)) : NULL;
+	if (!v || !x->moved || (pods && !x->bykey)) {
 		free(v);
 		return -ENOMEM;
 	}
@@ -1238,7 +1240,7 @@ static int cnp_patch_init(const struct pol_ctx *cx)
 	}
 	for (size_t i = 0; i < n; i++)
 		v[m++].c = (struct pol_cidr){ pol_cidr_key(0, 0, &x->addrs[i]), 1 };
-	for (size_t i = 0; i < 2 * x->npods; i++) {
+	for (size_t i = 0; i < 2 * np; i++) {
 		const struct k8s_pod *p = x->pods[i / 2];
 
 		a = xcni_prefix_host(i % 2 ? 0 : p->ip, i % 2 ? p->ip6 : NULL);
