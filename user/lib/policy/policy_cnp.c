@@ -892,7 +892,7 @@ static int dir_nodes(struct cnpctx *cc, struct out *o, struct vd *buf)
 	int ret = 0;
 
 	for (size_t i = 0; !ret && i < x->nnodes; i++) {
-		const struct k8s_node *nd = x->nodes[i];
+		const struct k8s_node *nd = &x->view->objs[K8S_NODE][i]->node;
 		static const uint8_t zero[16];
 		bool self = x->o->node_name && !strcmp(nd->meta.name, x->o->node_name);
 		struct peer np = { .node = nd, .id = self ? XCNI_ID_HOST : XCNI_ID_REMOTE_NODE };
@@ -1233,7 +1233,7 @@ static int cnp_patch_init(const struct pol_ctx *cx, bool pods)
 	}
 	v[m++].c.key = pol_cidr_key(0, 0, &a);
 	for (size_t i = 0; i < 2 * x->nnodes; i++) {
-		const struct k8s_node *nd = x->nodes[i / 2];
+		const struct k8s_node *nd = &x->view->objs[K8S_NODE][i / 2]->node;
 
 		a = xcni_prefix_host(i % 2 ? 0 : nd->internal_ip, i % 2 ? nd->internal_ip6 : NULL);
 		v[m++].c.key = pol_cidr_key(0, 0, &a);

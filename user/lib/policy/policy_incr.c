@@ -56,9 +56,9 @@ static void delta_zero(struct pol_delta *d)
 /* Everything but the options and the delta's arrays. */
 static void incr_clear(struct pol_incr *pi)
 {
-	struct hmap *maps[] = { &pi->pods,  &pi->nodes, &pi->ipx,   &pi->v6,	   &pi->ents,
-				&pi->canon, &pi->nsl,	&pi->idpods, &pi->touched, &pi->dirty,
-				&pi->epsel, &pi->idmoved };
+	struct hmap *maps[] = { &pi->pods, &pi->nodes, &pi->ipx, &pi->v6, &pi->ents, &pi->canon,
+				&pi->nsl, &pi->idpods, &pi->touched, &pi->dirty, &pi->epsel,
+				&pi->idmoved };
 
 	hmap_each(&pi->pods, s)
 	{

@@ -293,13 +293,9 @@ static int ctx_for_dirty(struct pol_incr *pi, const struct cluster *c, struct po
 			return -ENOMEM;
 		hmap_each(&pi->dirty, s)
 		{
-			uint32_t a = (uint32_t)s->k;
-			const struct ipod *p = hmap_get(&pi->ipx, hu32(a), UKEY(a));
+			const struct ipod *p = hmap_get(&pi->ipx, hu32((uint32_t)s->k), s->k);
 
-			if (p && p->local && cnp_audited(x, p->pod)) {
-				every_pod = true;
-				break;
-			}
+			every_pod = every_pod || (p && p->local && cnp_audited(x, p->pod));
 		}
 	}
 	/* The tiers' numbers and Pass rules' (x->cnp_id, pass_ref): pi's policies again. */
@@ -322,14 +318,9 @@ static int ctx_for_dirty(struct pol_incr *pi, const struct cluster *c, struct po
 	x->chg = pi->chg, x->nchg = pi->nchg;
 	x->nsl = &pi->nsl;
 	if (every_pod) {
-		x->src = pi, x->view = c, x->npods = pi->pods.n;
-		x->nnodes = c->n[K8S_NODE];
-		x->nodes = calloc(x->nnodes + 1, sizeof(*x->nodes));
-		x->idp = calloc(pi->r.nidentities + 1, sizeof(*x->idp));
-		if (!x->nodes || !x->idp)
+		x->src = pi, x->view = c, x->npods = pi->pods.n, x->nnodes = c->n[K8S_NODE];
+		if (!(x->idp = calloc(pi->r.nidentities + 1, sizeof(*x->idp))))
 			return -ENOMEM;
-		for (size_t i = 0; i < x->nnodes; i++)
-			x->nodes[i] = &c->objs[K8S_NODE][i]->node;
 		for (size_t k = 0; k < pi->r.nidentities; k++)
 			x->idp[k] = hmap_get(&pi->idpods, hu32(pi->r.identities[k].id),
 					     UKEY(pi->r.identities[k].id));

@@ -73,8 +73,7 @@ struct pol_ctx {
 	size_t npods;
 	const struct k8s_pod **pods;
 	uint32_t *pod_id; /* identity of pods[i], 0 for hostNetwork pods */
-	size_t nnodes;
-	const struct k8s_node **nodes; /* sorted by name */
+	size_t nnodes; /* view's Nodes (sorted by name), for the tiers' node peers */
 	/* The pods and ids above, built on a compile's first need (pol_ctx_pods) from src (the
 	 * incremental compiler's index of view, NULL: none to build, no tiers); npods set before. */
 	struct pol_incr *src;
