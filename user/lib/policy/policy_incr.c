@@ -160,31 +160,6 @@ static void inode_remove(struct pol_incr *pi, struct ipod *p)
 	inode_gc(pi, n);
 }
 
-/* ip among its identity's pods (pol_ctx.idp) if it has an address, or (del) no longer. */
-static int idpods_set(struct pol_incr *pi, struct ipod *ip, bool del)
-{
-	struct pol_idpods *l = ip->id ? hmap_get(&pi->idpods, hu32(ip->id), UKEY(ip->id)) : NULL;
-
-	if (del && ip->islot) {
-		l->v[ip->islot - 1] = l->v[--l->n];
-		l->v[ip->islot - 1].ip->islot = ip->islot;
-		if (!l->n)
-			free(l->v), free(hmap_del(&pi->idpods, hu32(ip->id), UKEY(ip->id)));
-	}
-	if (del || !ip->id || !(ip->pod->ip || ip->pod->has_ip6))
-		return 0;
-	if (!l && (!(l = calloc(1, sizeof(*l))) ||
-		   hmap_put(&pi->idpods, hu32(ip->id), UKEY(ip->id), l))) {
-		free(l);
-		return -ENOMEM;
-	}
-	if (xcni_grow(&l->v, &l->cap, l->n, sizeof(*l->v)))
-		return -ENOMEM;
-	l->v[l->n++] = (struct pol_idpod){ ip->pod, ip };
-	ip->islot = l->n;
-	return 0;
-}
-
 static int touch(struct pol_incr *pi, uint32_t ip)
 {
 	return hmap_put(&pi->touched, hu32(ip), UKEY(ip), NULL);
@@ -569,7 +544,7 @@ static int pod_unlink(struct pol_incr *pi, struct ipod *p)
 			pol_incr_dirty_ep(pi, p->ip);
 	}
 	inode_remove(pi, p);
-	idpods_set(pi, p, true);
+	pol_incr_idpods_set(pi, p, true);
 	pi->d.v6_changed |= v6;
 	hmap_del(&pi->pods, hstr(p->key), (uintptr_t)p->key);
 	free(p->key);
@@ -637,7 +612,7 @@ static int pod_link(struct pol_incr *pi, const struct k8s_pod *p, char *canon)
 			return -EINVAL; /* idents_born numbers every one: not reached */
 		ip->id = (uint32_t)(uintptr_t)id;
 		pol_identity_find(&pi->r, ip->id)->npods++;
-		if (idpods_set(pi, ip, false))
+		if (pol_incr_idpods_set(pi, ip, false))
 			return -ENOMEM;
 		/* From nothing no pod has a last result to patch. */
 		if (!pi->replay && hmap_put(&pi->idmoved, hu32(ip->id), UKEY(ip->id), pi))
@@ -861,7 +836,7 @@ static int nsl_set(struct pol_incr *pi, const struct cluster *c, const char *nam
 	struct k8s_labels now;
 	struct nslabels *l;
 
-	/* As pol_build_nslabels: the name label always there. */
+	/* The name label always there (the API server sets it; a hand-made object may not). */
 	if (pol_labels_copy(&now, o ? &o->meta.labels : &none, NS_NAME_LABEL, name))
 		return -ENOMEM;
 	l = (struct nslabels *)pol_incr_nsl(pi, name);

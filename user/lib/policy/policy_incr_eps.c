@@ -215,36 +215,6 @@ static int eps_dirty_audited(struct pol_incr *pi)
 }
 
 /*
- * Every pod of the view, in its order, for a tiered direction's pods by address or egress named
- * ports, which walk them all: the pods the index holds, as the whole compile's view (a contested
- * address's other pods hold nothing: claims_settle left them out). Built on that need, not for
- * every update with a tiered pod to compile (most decide identities only: pol_ctx.idp).
- */
-int pol_ctx_pods(const struct pol_ctx *cx)
-{
-	struct pol_ctx *x = (struct pol_ctx *)cx; /* const to a pod's compile, but for this index */
-	size_t n = x->src && !x->pods ? x->view->n[K8S_POD] : 0;
-	int ret = 0;
-
-	if (!n)
-		return 0;
-	x->pods = calloc(n, sizeof(*x->pods));
-	x->pod_id = calloc(n, sizeof(*x->pod_id));
-	ret = x->pods && x->pod_id ? 0 : -ENOMEM;
-	x->npods = 0;
-	for (size_t i = 0; !ret && i < n; i++) {
-		const struct k8s_pod *p = &x->view->objs[K8S_POD][i]->pod;
-		struct ipod *ip;
-
-		if (!(ret = pol_incr_ipod(x->src, p->meta.ns, p->meta.name, &ip)) && ip) {
-			x->pods[x->npods] = p;
-			x->pod_id[x->npods++] = ip->id;
-		}
-	}
-	return ret;
-}
-
-/*
  * The books follow the identities born and gone before any pod is compiled:
  * which policies select a pod (moves with the pod or a policy selecting it: it
  * is dirty then), the entries of the dead and the born (the pods not compiled

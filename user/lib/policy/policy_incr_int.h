@@ -148,6 +148,8 @@ bool pol_incr_np_named(const struct pol_incr *pi, const struct k8s_netpol *np);
  * being deleted that yielded it); pol_incr_holds_none: role 2. */
 uint32_t pol_incr_claim_of(const struct pol_incr *pi, const char *ns, const char *name, int *role);
 bool pol_incr_holds_none(const struct pol_incr *pi, const char *ns, const char *name);
+/* ip among its identity's pods (pol_ctx.idp) if it has an address, or (del) no longer. */
+int pol_incr_idpods_set(struct pol_incr *pi, struct ipod *ip, bool del);
 /* The labels selectors see for namespace ns; the view's object. */
 const struct nslabels *pol_incr_nsl(struct pol_incr *pi, const char *ns);
 const struct k8s_object *pol_incr_view_find(const struct cluster *c, enum k8s_kind k,
