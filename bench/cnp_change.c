@@ -24,6 +24,8 @@
  *   ns: Namespace ns5 relabelled (x=0 <-> 1: each of its pods a new identity),
  * and, for scale, the whole compile of the same view. Prints the mean and the
  * slowest update (thread CPU time) and what the last one worked out again.
+ * CNP_CHANGE_KINDS (e.g. "few,np"): only those kinds, no whole compile at the end (a
+ * callgrind run at 100,000 pods then stops where its figures do).
  * IPB 1: as scale_sim.py's cluster, every Namespace also has a NetworkPolicy isolating
  * all its pods for ingress (no rule: default deny) and egress (to 0.0.0.0/0 except
  * 10.0.0.0/8 on TCP 443: a prefix holding every pod's address), and every
@@ -91,6 +93,16 @@ static void np_every(struct store *st, int port)
 	put(st, b);
 }
 
+static const char *kinds;
+
+/* Is update kind k run (CNP_CHANGE_KINDS unset: every kind)? */
+static int want(const char *k)
+{
+	const char *p = kinds ? strstr(kinds, k) : "";
+
+	return p && (!kinds || ((p == kinds || p[-1] == ',') && (!p[strlen(k)] || p[strlen(k)] == ',')));
+}
+
 static void say(const char *what, double sum, double max, int n, const struct pol_delta *d)
 {
 	printf("%-5s %10.1f us mean %10.1f us max  [%s; %zu local pods compiled, %zu patched]\n", what,
@@ -111,6 +123,7 @@ int main(int argc, char **argv)
 	char b[1024], subj[128];
 
 	ipb = argc > 6 ? atoi(argv[6]) : 0;
+	kinds = getenv("CNP_CHANGE_KINDS");
 	fx_nodes(st, nnodes);
 	for (int i = 0; i < nns; i++) {
 		snprintf(b, sizeof(b),
@@ -147,26 +160,33 @@ int main(int argc, char **argv)
 		const char *act = i % 2 ? "Deny" : "Accept";
 		double t;
 
-		cnp(st, "c0", subj, 0, act, 2);
-		t = step(st, pi, &o, &d, fx_cpu_us);
-		few += t;
-		fewmax = t > fewmax ? t : fewmax;
-		dfew = *d;
-		cnp(st, "call", "{}", 49, act, 3);
-		t = step(st, pi, &o, &d, fx_cpu_us);
-		all += t;
-		allmax = t > allmax ? t : allmax;
-		dall = *d;
+		if (want("few")) {
+			cnp(st, "c0", subj, 0, act, 2);
+			t = step(st, pi, &o, &d, fx_cpu_us);
+			few += t;
+			fewmax = t > fewmax ? t : fewmax;
+			dfew = *d;
+		}
+		if (want("all")) {
+			cnp(st, "call", "{}", 49, act, 3);
+			t = step(st, pi, &o, &d, fx_cpu_us);
+			all += t;
+			allmax = t > allmax ? t : allmax;
+			dall = *d;
+		}
 	}
-	say("few", few, fewmax, n, &dfew);
-	say("all", all, allmax, n, &dall);
+	if (want("few"))
+		say("few", few, fewmax, n, &dfew);
+	if (want("all"))
+		say("all", all, allmax, n, &dall);
 	/* A Node's status heartbeat: written again, its addresses and labels
 	 * the same (this node's, n1, and another's, n5); then n5 relabelled. */
 	for (int k = 0; k < 3; k++) {
 		int nd = k ? 5 : 1;
+		const char *kn = k == 2 ? "node" : k ? "beat" : "self";
 		double sum = 0, max = 0;
 
-		for (int i = 0; i < n; i++) {
+		for (int i = 0; want(kn) && i < n; i++) {
 			double t;
 
 			snprintf(b, sizeof(b),
@@ -180,10 +200,11 @@ int main(int argc, char **argv)
 			sum += t;
 			max = t > max ? t : max;
 		}
-		say(k == 2 ? "node" : k ? "beat" : "self", sum, max, n, d);
+		if (want(kn))
+			say(kn, sum, max, n, d);
 	}
 	few = fewmax = 0;
-	for (int i = 0; i < n; i++) {
+	for (int i = 0; want("pod") && i < n; i++) {
 		double t;
 
 		snprintf(b, sizeof(b),
@@ -197,11 +218,12 @@ int main(int argc, char **argv)
 		few += t;
 		fewmax = t > fewmax ? t : fewmax;
 	}
-	say("pod", few, fewmax, n, d);
+	if (want("pod"))
+		say("pod", few, fewmax, n, d);
 	np_every(st, 80);
 	step(st, pi, &o, &d, fx_cpu_us);
 	few = fewmax = 0;
-	for (int i = 0; i < n; i++) {
+	for (int i = 0; want("np") && i < n; i++) {
 		double t;
 
 		np_every(st, 81 - i % 2);
@@ -209,7 +231,10 @@ int main(int argc, char **argv)
 		few += t;
 		fewmax = t > fewmax ? t : fewmax;
 	}
-	say("np", few, fewmax, n, d);
+	if (want("np"))
+		say("np", few, fewmax, n, d);
+	if (!want("named") && !want("quiet") && !want("ns"))
+		goto out;
 	put(st, "{\"apiVersion\":\"policy.networking.k8s.io/v1alpha2\",\"kind\":"
 		"\"ClusterNetworkPolicy\",\"metadata\":{\"name\":\"cnamed\"},\"spec\":{\"tier\":"
 		"\"Baseline\",\"priority\":1,\"subject\":{\"namespaces\":{}},\"egress\":[{"
@@ -248,7 +273,9 @@ int main(int argc, char **argv)
 		say(k ? "ns" : "quiet", few, fewmax, n, d);
 	}
 	printf("whole compiles in the %d updates: %zu\n", 10 * n + 2, pol_incr_resets(pi) - 1);
-	fx_whole(st, &o);
+	if (!kinds)
+		fx_whole(st, &o);
+out:
 	pol_incr_free(pi);
 	store_free(st);
 	return 0;

@@ -62,13 +62,10 @@ void pol_ep_contest(struct pol_ep *ep)
 
 void pol_ctx_free(struct pol_ctx *x)
 {
-	void *v[] = { x->labix, x->nsl, x->id_off, x->id_pods, x->np_id, x->nps, x->pass_ref,
-		      x->cnps, x->cnp_id, x->nsaudit, x->nodes, x->moved, x->bykey, x->pod_id,
-		      x->pods };
+	void *v[] = { x->labix, x->idp, x->np_id, x->nps, x->pass_ref, x->cnps,
+		      x->cnp_id, x->nsaudit, x->moved, x->bykey, x->pod_id, x->pods };
 
 	pol_memo_free(x);
-	for (size_t i = 0; i < x->nnsl; i++)
-		k8s_labels_free(&x->nsl[i].labels);
 	for (size_t i = 0; x->pass_ref && i < x->ncnps; i++)
 		free(x->pass_ref[i]);
 	for (size_t i = 0; i < ARRAY_SIZE(v); i++)

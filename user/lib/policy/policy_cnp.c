@@ -364,6 +364,7 @@ static int build_atoms(struct cnpctx *cc)
 			} else if (cc->dir == XCNI_DIR_TO_POD) {
 				ret = atom_named(a, cap, cc->pod, p->port_name);
 			} else {
+				ret = pol_ctx_pods(cc->x);
 				for (size_t k = 0; !ret && k < cc->x->npods; k++)
 					ret = atom_named(a, cap, cc->x->pods[k], p->port_name);
 			}
@@ -712,11 +713,11 @@ static int ids_split(struct pol_u32set *split, const struct cnpctx *cc, const st
 	for (size_t k = 0; !ret && k < x->r->nidentities; k++) {
 		uint32_t id = x->r->identities[k].id;
 		bool look = !cc->old || id_moved(x, id);
-		bool two = !look && x->id_off[k + 1] > x->id_off[k] && !pol_u32set_has(&had, id);
+		bool two = !look && pol_id_npods(x, k) && !pol_u32set_has(&had, id);
 		int first = -2;
 
-		for (size_t j = x->id_off[k]; look && !two && j < x->id_off[k + 1]; j++) {
-			const struct k8s_pod *p = x->pods[x->id_pods[j]];
+		for (size_t j = 0; look && !two && j < pol_id_npods(x, k); j++) {
+			const struct k8s_pod *p = x->idp[k]->v[j].pod;
 			const struct xcni_prefix a[2] = { xcni_prefix_host(p->ip, NULL),
 							  xcni_prefix_host(0, p->ip6) };
 
@@ -813,7 +814,7 @@ static int dir_pods(struct cnpctx *cc, struct out *o, struct vd *buf, struct mem
 /* The k-th identity as a peer: its first pod (the identity holds one at least). */
 static struct peer id_peer(const struct pol_ctx *x, size_t k)
 {
-	const struct k8s_pod *p = x->pods[x->id_pods[x->id_off[k]]];
+	const struct k8s_pod *p = x->idp[k]->v[0].pod;
 
 	return (struct peer){ .pod = p, .id = x->r->identities[k].id,
 			      .ns_labels = ns_labels_of(x, p->meta.ns),
@@ -840,7 +841,7 @@ static int dir_ids(struct cnpctx *cc, struct out *o, struct vd *buf,
 	int ret = cc->nchgr ? pol_u32set_init(&hit, x->r->nidentities) : 0;
 
 	for (size_t k = 0; !ret && cc->nchgr && k < x->r->nidentities; k++) {
-		struct peer pr = x->id_off[k + 1] > x->id_off[k] ? id_peer(x, k) : (struct peer){ 0 };
+		struct peer pr = pol_id_npods(x, k) ? id_peer(x, k) : (struct peer){ 0 };
 
 		if (pr.pod && touched(cc, &pr))
 			pol_u32set_add(&hit, pr.id);
@@ -872,7 +873,7 @@ static int dir_ids(struct cnpctx *cc, struct out *o, struct vd *buf,
 		uint32_t id = x->r->identities[k].id;
 		struct peer pr;
 
-		if (x->id_off[k + 1] == x->id_off[k] || pol_u32set_has(split, id) ||
+		if (!pol_id_npods(x, k) || pol_u32set_has(split, id) ||
 		    (old && !id_moved(x, id) && !pol_u32set_has(&hit, id)))
 			continue;
 		pr = id_peer(x, k);
@@ -891,7 +892,7 @@ static int dir_nodes(struct cnpctx *cc, struct out *o, struct vd *buf)
 	int ret = 0;
 
 	for (size_t i = 0; !ret && i < x->nnodes; i++) {
-		const struct k8s_node *nd = x->nodes[i];
+		const struct k8s_node *nd = &x->view->objs[K8S_NODE][i]->node;
 		static const uint8_t zero[16];
 		bool self = x->o->node_name && !strcmp(nd->meta.name, x->o->node_name);
 		struct peer np = { .node = nd, .id = self ? XCNI_ID_HOST : XCNI_ID_REMOTE_NODE };
@@ -959,7 +960,7 @@ static int dir_fqdn(struct cnpctx *cc, struct out *o, struct vd *buf, const stru
 	return ret;
 }
 
-static int cnp_patch_init(const struct pol_ctx *cx);
+static int cnp_patch_init(const struct pol_ctx *cx, bool pods);
 
 static int compile_dir(struct cnpctx *cc, struct out *o, const struct pol_ep *old)
 {
@@ -977,7 +978,7 @@ static int compile_dir(struct cnpctx *cc, struct out *o, const struct pol_ep *ol
 	if (!ret && old) {
 		cc->old = old;
 		cc->nkept = old->nentries; /* a group has one at least */
-		if (!(cc->kept = calloc(cc->nkept + 1, sizeof(*cc->kept))) || cnp_patch_init(cc->x))
+		if (!(cc->kept = calloc(cc->nkept + 1, sizeof(*cc->kept))) || cnp_patch_init(cc->x, false))
 			ret = -ENOMEM;
 	}
 	/*
@@ -994,7 +995,7 @@ static int compile_dir(struct cnpctx *cc, struct out *o, const struct pol_ep *ol
 	if (!ret)
 		ret = dir_nodes(cc, o, buf);
 	if (!ret && (split.v || m.by_ports))
-		ret = cnp_patch_init(cc->x) ?: dir_pods(cc, o, buf, &m, &split);
+		ret = cnp_patch_init(cc->x, true) ?: dir_pods(cc, o, buf, &m, &split);
 	if (!ret)
 		ret = dir_prefixes(cc, o, buf, &m, 0);
 	/* Whatever else: an address no prefix covers (a patch's: old's, but with pods by ports; no
@@ -1203,39 +1204,43 @@ static uint64_t atoms_digest(const struct atoms *a)
 
 /* The addresses a patch decides again (group 1): the changed Nodes' and pods' (x->addrs, before
  * and after) and any two of the nodes and the gateway share (old keeps the first's group only);
- * for its pods only (2), one a node and a pod or two pods share (the node's group is kept, a
- * pod's made as from nothing). And every pod's address in the keys' order (x->bykey), marked
- * where a change reached it (that, or its identity moved): dir_pods writes them so. Sorting
- * every pod's key is the update's largest cost where no pod is patched and none goes by
- * address (a ClusterNetworkPolicy's change compiling a few pods): so built once an update, on
- * the first patch's or pods by address' need (compile_dir). The ctx is ctx_for_dirty's: const
- * to a pod's compile, but for this index. */
-static int cnp_patch_init(const struct pol_ctx *cx)
+ * with pods (those a direction's pods by address read) for its pods only (2), one a node and a
+ * pod or two pods share (the node's group is kept, a pod's made as from nothing), and every
+ * pod's address in the keys' order (x->bykey), marked where a change reached it (that, or its
+ * identity moved): dir_pods writes them so. Sorting every pod's key is the update's largest
+ * cost where none goes by address (a ClusterNetworkPolicy's change patching a few pods): so
+ * built once an update, on pods by address' need (compile_dir), the rest on a patch's. The ctx
+ * is ctx_for_dirty's: const to a pod's compile, but for this index. */
+static int cnp_patch_init(const struct pol_ctx *cx, bool pods)
 {
 	struct pol_ctx *x = (struct pol_ctx *)cx;
-	size_t n = x->naddrs, m = 0, k = 0;
+	size_t n = x->naddrs, m = 0, k = 0, np;
 	struct xcni_prefix a = xcni_prefix_host(x->o->gateway_ip, NULL);
 	struct seqcidr *v;
 
-	if (x->bykey || !x->pods)
+	if (x->bykey || !x->src || (x->moved && !pods))
 		return 0; /* built, or no pod index (no tiers: nothing to patch) */
-	v = calloc(2 * n + 2 * x->nnodes + 2 * x->npods + 2, sizeof(*v));
-	x->moved = calloc(2 * n + 2 * x->nnodes + 2 * x->npods + 2, sizeof(*x->moved));
-	x->bykey = calloc(2 * x->npods + 1, sizeof(*x->bykey));
-	if (!v || !x->moved || !x->bykey) {
+	if (pods && pol_ctx_pods(x))
+		return -ENOMEM;
+	np = pods ? x->npods : 0;
+	free(x->moved);
+	v = calloc(2 * n + 2 * x->nnodes + 2 * np + 2, sizeof(*v));
+	x->moved = calloc(2 * n + 2 * x->nnodes + 2 * np + 2, sizeof(*x->moved));
+	x->bykey = pods ? calloc(2 * np + 1, sizeof(*x->bykey)) : NULL;
+	if (!v || !x->moved || (pods && !x->bykey)) {
 		free(v);
 		return -ENOMEM;
 	}
 	v[m++].c.key = pol_cidr_key(0, 0, &a);
 	for (size_t i = 0; i < 2 * x->nnodes; i++) {
-		const struct k8s_node *nd = x->nodes[i / 2];
+		const struct k8s_node *nd = &x->view->objs[K8S_NODE][i / 2]->node;
 
 		a = xcni_prefix_host(i % 2 ? 0 : nd->internal_ip, i % 2 ? nd->internal_ip6 : NULL);
 		v[m++].c.key = pol_cidr_key(0, 0, &a);
 	}
 	for (size_t i = 0; i < n; i++)
 		v[m++].c = (struct pol_cidr){ pol_cidr_key(0, 0, &x->addrs[i]), 1 };
-	for (size_t i = 0; i < 2 * x->npods; i++) {
+	for (size_t i = 0; i < 2 * np; i++) {
 		const struct k8s_pod *p = x->pods[i / 2];
 
 		a = xcni_prefix_host(i % 2 ? 0 : p->ip, i % 2 ? p->ip6 : NULL);

@@ -17,6 +17,7 @@
 
 #include "lib/system/log.h"
 #include "lib/system/cidr.h"
+#include "lib/system/hmap.h"
 #include "lib/system/tunnel.h"
 #include "lib/policy/policy.h"
 #include "lib/policy/policy_int.h"
@@ -202,18 +203,9 @@ int pol_cmp_meta(const void *a, const void *b)
 	return d ? d : pol_cmp_str(x->name, y->name);
 }
 
-static int cmp_nslabels(const void *a, const void *b)
-{
-	return strcmp(((const struct nslabels *)a)->name, ((const struct nslabels *)b)->name);
-}
-
 const struct nslabels *pol_nsl_find(const struct pol_ctx *x, const char *name)
 {
-	struct nslabels k = { .name = name };
-
-	if (!x->nnsl) /* bsearch's base must not be NULL, even for 0 items */
-		return NULL;
-	return bsearch(&k, x->nsl, x->nnsl, sizeof(k), cmp_nslabels);
+	return x->nsl && name ? hmap_get(x->nsl, hstr(name), (uintptr_t)name) : NULL;
 }
 
 bool pol_pod_local(const struct pol_opts *o, const struct k8s_pod *p)
@@ -437,63 +429,6 @@ out:
 }
 
 /* ---- namespaces and identities --------------------------------------- */
-
-/* The labels selectors see for every namespace a pod or Namespace names. */
-int pol_build_nslabels(struct pol_ctx *x, const struct cluster *c)
-{
-	size_t cap = c->n[K8S_NAMESPACE] + x->npods;
-	int ret;
-
-	x->nsl = calloc(cap ? cap : 1, sizeof(*x->nsl));
-	if (!x->nsl)
-		return -ENOMEM;
-	/* The Namespaces, then the namespaces only pods name (no labels), sorted from the last
-	 * Namespace on: pods look theirs up. */
-	for (size_t i = 0, nns = c->n[K8S_NAMESPACE]; i < nns + x->npods; i++) {
-		static const struct k8s_labels none;
-		const struct k8s_meta *m = i < nns ? &c->objs[K8S_NAMESPACE][i]->meta : NULL;
-		const char *name = m ? m->name : x->pods[i - nns]->meta.ns;
-		struct nslabels *l = &x->nsl[x->nnsl];
-
-		if (!name || (!m && pol_nsl_find(x, name)))
-			continue;
-		l->name = name;
-		/* The API server always sets it; a hand-made object may not. */
-		if ((ret = pol_labels_copy(&l->labels, m ? &m->labels : &none, NS_NAME_LABEL, name)))
-			return ret;
-		x->nnsl++;
-		if (i + 1 >= nns)
-			qsort(x->nsl, x->nnsl, sizeof(*x->nsl), cmp_nslabels);
-	}
-	return 0;
-}
-
-/* For egress named ports: which pods (with an address) carry each identity. */
-int pol_build_id_pods(struct pol_ctx *x)
-{
-	size_t nid = x->r->nidentities;
-
-	x->id_off = calloc(nid + 2, sizeof(*x->id_off));
-	x->id_pods = calloc(x->npods ? x->npods : 1, sizeof(*x->id_pods));
-	if (!x->id_off || !x->id_pods)
-		return -ENOMEM;
-	/* Pods with an address of either family: IPv6-only pods name ports too. */
-	for (size_t i = 0; i < x->npods; i++)
-		if (x->pod_id[i] && (x->pods[i]->ip || x->pods[i]->has_ip6))
-			x->id_off[pol_identity_find(x->r, x->pod_id[i]) - x->r->identities + 2]++;
-	for (size_t k = 2; k < nid + 2; k++)
-		x->id_off[k] += x->id_off[k - 1];
-	/* id_off[k + 1] is the fill cursor of identity k, then its end. */
-	for (size_t i = 0; i < x->npods; i++) {
-		size_t k;
-
-		if (!x->pod_id[i] || !(x->pods[i]->ip || x->pods[i]->has_ip6))
-			continue;
-		k = pol_identity_find(x->r, x->pod_id[i]) - x->r->identities;
-		x->id_pods[x->id_off[k + 1]++] = i;
-	}
-	return 0;
-}
 
 /* ---- policy ids and names -------------------------------------------- */
 

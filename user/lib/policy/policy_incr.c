@@ -56,9 +56,9 @@ static void delta_zero(struct pol_delta *d)
 /* Everything but the options and the delta's arrays. */
 static void incr_clear(struct pol_incr *pi)
 {
-	struct hmap *maps[] = { &pi->pods,  &pi->nodes, &pi->ipx,     &pi->v6,
-				&pi->ents,  &pi->canon, &pi->nsl,     &pi->touched,
-				&pi->dirty, &pi->epsel, &pi->idmoved };
+	struct hmap *maps[] = { &pi->pods, &pi->nodes, &pi->ipx, &pi->v6, &pi->ents, &pi->canon,
+				&pi->nsl, &pi->idpods, &pi->touched, &pi->dirty, &pi->epsel,
+				&pi->idmoved };
 
 	hmap_each(&pi->pods, s)
 	{
@@ -75,9 +75,13 @@ static void incr_clear(struct pol_incr *pi)
 		free(n->pods);
 		free(n);
 	}
-	for (int i = 0; i < 2; i++) /* the ipents, the epsels */
-		hmap_each(i ? &pi->epsel : &pi->ents, s)
+	for (int i = 0; i < 3; i++) /* the ipents, the epsels, the identities' pods */
+		hmap_each(i == 2 ? &pi->idpods : i ? &pi->epsel : &pi->ents, s)
+		{
+			if (i == 2)
+				free(((struct pol_idpods *)s->v)->v);
 			free(s->v);
+		}
 	hmap_each(&pi->nsl, s)
 	{
 		struct nslabels *l = s->v;
@@ -480,6 +484,7 @@ static int incr_reset(struct pol_incr *pi, const struct cluster *c, struct k8s_e
 	    hmap_init(&pi->nodes, true, c->n[K8S_NODE]) || hmap_init(&pi->ipx, false, npods) ||
 	    hmap_init(&pi->v6, true, 16) || hmap_init(&pi->ents, false, npods) ||
 	    hmap_init(&pi->canon, true, 16) || hmap_init(&pi->nsl, true, c->n[K8S_NAMESPACE]) ||
+	    hmap_init(&pi->idpods, false, 16) ||
 	    hmap_init(&pi->touched, false, 16) || hmap_init(&pi->dirty, false, 16) ||
 	    hmap_init(&pi->epsel, false, 16) || hmap_init(&pi->idmoved, false, 16))
 		goto out;
@@ -539,6 +544,7 @@ static int pod_unlink(struct pol_incr *pi, struct ipod *p)
 			pol_incr_dirty_ep(pi, p->ip);
 	}
 	inode_remove(pi, p);
+	pol_incr_idpods_set(pi, p, true);
 	pi->d.v6_changed |= v6;
 	hmap_del(&pi->pods, hstr(p->key), (uintptr_t)p->key);
 	free(p->key);
@@ -606,6 +612,8 @@ static int pod_link(struct pol_incr *pi, const struct k8s_pod *p, char *canon)
 			return -EINVAL; /* idents_born numbers every one: not reached */
 		ip->id = (uint32_t)(uintptr_t)id;
 		pol_identity_find(&pi->r, ip->id)->npods++;
+		if (pol_incr_idpods_set(pi, ip, false))
+			return -ENOMEM;
 		/* From nothing no pod has a last result to patch. */
 		if (!pi->replay && hmap_put(&pi->idmoved, hu32(ip->id), UKEY(ip->id), pi))
 			return -ENOMEM;
@@ -828,7 +836,7 @@ static int nsl_set(struct pol_incr *pi, const struct cluster *c, const char *nam
 	struct k8s_labels now;
 	struct nslabels *l;
 
-	/* As pol_build_nslabels: the name label always there. */
+	/* The name label always there (the API server sets it; a hand-made object may not). */
 	if (pol_labels_copy(&now, o ? &o->meta.labels : &none, NS_NAME_LABEL, name))
 		return -ENOMEM;
 	l = (struct nslabels *)pol_incr_nsl(pi, name);

@@ -43,6 +43,7 @@ struct ipod {
 	bool contested; /* owns an address another live pod claims (pol_contest) */
 	struct inode *node;
 	size_t nslot; /* index in node->pods */
+	size_t islot; /* 1 + index in its identity's pol_idpods; 0: not there (no id, no address) */
 };
 
 /* What the last result said for one /32. */
@@ -77,6 +78,7 @@ struct pol_incr {
 	struct hmap ents; /* address -> ipent */
 	struct hmap canon; /* canonical labels -> identity number */
 	struct hmap nsl; /* namespace -> struct nslabels (owned) */
+	struct hmap idpods; /* identity -> struct pol_idpods (owned): a tiered compile's peers */
 	size_t nnodeaddr; /* gateway, this node, every Node: they win over pods */
 	struct nodeaddr *nodeaddr; /* sorted by ip */
 	/* The allocation a whole compile starts from when the last result is not
@@ -146,6 +148,8 @@ bool pol_incr_np_named(const struct pol_incr *pi, const struct k8s_netpol *np);
  * being deleted that yielded it); pol_incr_holds_none: role 2. */
 uint32_t pol_incr_claim_of(const struct pol_incr *pi, const char *ns, const char *name, int *role);
 bool pol_incr_holds_none(const struct pol_incr *pi, const char *ns, const char *name);
+/* ip among its identity's pods (pol_ctx.idp) if it has an address, or (del) no longer. */
+int pol_incr_idpods_set(struct pol_incr *pi, struct ipod *ip, bool del);
 /* The labels selectors see for namespace ns; the view's object. */
 const struct nslabels *pol_incr_nsl(struct pol_incr *pi, const char *ns);
 const struct k8s_object *pol_incr_view_find(const struct cluster *c, enum k8s_kind k,

@@ -2,8 +2,9 @@
 /*
  * The incremental compiler's books that policy_incr.c and policy_incr_eps.c
  * both keep: the endpoints to compile again (dirty), an identity by its
- * number, a pod's "ns/name" key, a namespace's labels, an object of the view
- * and a pod's part in an address two pods claim.
+ * number, a pod's "ns/name" key, a namespace's labels, an object of the view,
+ * a pod's part in an address two pods claim, each identity's pods and the view's
+ * pods for a compile that walks them all.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -113,4 +114,58 @@ bool pol_incr_holds_none(const struct pol_incr *pi, const char *ns, const char *
 	int role;
 
 	return pol_incr_claim_of(pi, ns, name, &role) && role == 2;
+}
+
+int pol_incr_idpods_set(struct pol_incr *pi, struct ipod *ip, bool del)
+{
+	struct pol_idpods *l = ip->id ? hmap_get(&pi->idpods, hu32(ip->id), UKEY(ip->id)) : NULL;
+
+	if (del && ip->islot) {
+		l->v[ip->islot - 1] = l->v[--l->n];
+		l->v[ip->islot - 1].ip->islot = ip->islot;
+		if (!l->n)
+			free(l->v), free(hmap_del(&pi->idpods, hu32(ip->id), UKEY(ip->id)));
+	}
+	if (del || !ip->id || !(ip->pod->ip || ip->pod->has_ip6))
+		return 0;
+	if (!l && (!(l = calloc(1, sizeof(*l))) ||
+		   hmap_put(&pi->idpods, hu32(ip->id), UKEY(ip->id), l))) {
+		free(l);
+		return -ENOMEM;
+	}
+	if (xcni_grow(&l->v, &l->cap, l->n, sizeof(*l->v)))
+		return -ENOMEM;
+	l->v[l->n++] = (struct pol_idpod){ ip->pod, ip };
+	ip->islot = l->n;
+	return 0;
+}
+
+/*
+ * Every pod of the view, in its order, for a tiered direction's pods by address or egress named
+ * ports, which walk them all: the pods the index holds, as the whole compile's view (a contested
+ * address's other pods hold nothing: claims_settle left them out). Built on that need, not for
+ * every update with a tiered pod to compile (most decide identities only: pol_ctx.idp).
+ */
+int pol_ctx_pods(const struct pol_ctx *cx)
+{
+	struct pol_ctx *x = (struct pol_ctx *)cx; /* const to a pod's compile, but for this index */
+	size_t n = x->src && !x->pods ? x->view->n[K8S_POD] : 0;
+	int ret = 0;
+
+	if (!n)
+		return 0;
+	x->pods = calloc(n, sizeof(*x->pods));
+	x->pod_id = calloc(n, sizeof(*x->pod_id));
+	ret = x->pods && x->pod_id ? 0 : -ENOMEM;
+	x->npods = 0;
+	for (size_t i = 0; !ret && i < n; i++) {
+		const struct k8s_pod *p = &x->view->objs[K8S_POD][i]->pod;
+		struct ipod *ip;
+
+		if (!(ret = pol_incr_ipod(x->src, p->meta.ns, p->meta.name, &ip)) && ip) {
+			x->pods[x->npods] = p;
+			x->pod_id[x->npods++] = ip->id;
+		}
+	}
+	return ret;
 }

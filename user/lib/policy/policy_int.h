@@ -73,17 +73,19 @@ struct pol_ctx {
 	size_t npods;
 	const struct k8s_pod **pods;
 	uint32_t *pod_id; /* identity of pods[i], 0 for hostNetwork pods */
-	size_t nnodes;
-	const struct k8s_node **nodes; /* sorted by name */
+	size_t nnodes; /* view's Nodes (sorted by name), for the tiers' node peers */
+	/* The pods and ids above, built on a compile's first need (pol_ctx_pods) from src (the
+	 * incremental compiler's index of view, NULL: none to build, no tiers); npods set before. */
+	struct pol_incr *src;
+	const struct cluster *view;
 	size_t nnps;
 	const struct k8s_netpol **nps; /* sorted by (namespace, name) */
 	uint32_t *np_id;
-	size_t nnsl;
-	struct nslabels *nsl; /* sorted by name */
+	const struct hmap *nsl; /* namespace -> struct nslabels (pol_incr.nsl, kept) */
 	struct pol_result *r;
-	/* pods with an IP of identities[k]: id_pods[id_off[k] .. id_off[k + 1]) */
-	size_t *id_off;
-	size_t *id_pods;
+	/* per identities[k], its pods with an address (pol_incr.idpods, kept across updates; NULL:
+	 * none) */
+	const struct pol_idpods **idp;
 	/* Which identities each selector peer matches, worked out once per compile
 	 * rather than once per selected pod (open addressing on the peer). */
 	struct peer_memo *memo;
@@ -136,6 +138,20 @@ struct cnp_chg {
 	bool dir[XCNI_NR_POLICY_DIRS];
 };
 
+/* The pods with an address of one identity, in no order (the incremental compiler's ipods). */
+struct pol_idpods {
+	size_t n, cap;
+	struct pol_idpod {
+		const struct k8s_pod *pod;
+		struct ipod *ip;
+	} *v;
+};
+
+static inline size_t pol_id_npods(const struct pol_ctx *x, size_t k)
+{
+	return x->idp && x->idp[k] ? x->idp[k]->n : 0;
+}
+
 struct hmap;
 struct labix;
 struct peer_memo;
@@ -179,7 +195,8 @@ bool cnp_audited(const struct pol_ctx *x, const struct k8s_pod *pod);
 uint64_t pol_cnp_mask(const struct pol_ctx *x, const struct k8s_pod *pod,
 		      const struct k8s_labels *nsl);
 
-int pol_build_id_pods(struct pol_ctx *x);
+/* x->pods, x->pod_id and x->npods from x->src, once (no src: nothing). 0 or -ENOMEM. */
+int pol_ctx_pods(const struct pol_ctx *x);
 int pol_build_policies(struct pol_ctx *x);
 /* First free number from h on (added to used), wrapping in [min, min + span). */
 uint32_t pol_probe(struct pol_u32set *used, uint32_t h, uint32_t min, uint32_t span);
@@ -254,9 +271,8 @@ size_t pol_merge(void *dst, const void *a, size_t na, const void *b, size_t nb, 
 
 /* policy_ident.c: what every endpoint's compile reads, built first. */
 bool pol_pod_local(const struct pol_opts *o, const struct k8s_pod *p);
-/* Namespace name's labels (x->nsl, sorted by name), or NULL. */
+/* Namespace name's labels (x->nsl), or NULL. */
 const struct nslabels *pol_nsl_find(const struct pol_ctx *x, const char *name);
-int pol_build_nslabels(struct pol_ctx *x, const struct cluster *c);
 /* Addresses two of x->pods claim: each claimant reported in x->r->contested
  * (the owner first), a pod being deleted that yields (pol_pod_yields) in
  * x->r->yielded. 0 or -ENOMEM. */

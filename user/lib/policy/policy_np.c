@@ -108,8 +108,8 @@ static int emit_named_identity(const struct pol_ctx *x, struct epbuild *eb, size
 	struct specs s = { 0 };
 	int ret = 0;
 
-	for (size_t j = x->id_off[k]; !ret && j < x->id_off[k + 1]; j++)
-		ret = specs_add_rule_named(&s, x->pods[x->id_pods[j]], r);
+	for (size_t j = 0; !ret && j < pol_id_npods(x, k); j++)
+		ret = specs_add_rule_named(&s, x->idp[k]->v[j].pod, r);
 	if (!ret)
 		ret = emit(eb, x->r->identities[k].id, &s, rr);
 	free(s.v);
@@ -400,7 +400,7 @@ static int ipblock_add(const struct pol_ctx *x, struct epbuild *eb, const struct
 		s.n = s.cap = fixed->n;
 	}
 	ret = cidr_rule_add(eb, b->cidr, b->nexcept, b->except, &s, rr);
-	if (ret || !named)
+	if (ret || !named || (ret = pol_ctx_pods(x)))
 		return ret;
 	/*
 	 * Egress to a named port of an ipBlock: only pods can name ports, so
