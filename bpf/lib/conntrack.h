@@ -129,8 +129,11 @@ static __always_inline int ct_prev_op(int fam, int op, const void *k)
 					 op == CT_PREV_FIND ? BPF_NOEXIST : BPF_ANY);
 }
 
-__attribute__((noinline)) int ct_prev4(int op, const struct xcni_ct_key *k)
+/* IPv4's key by value: a pointer argument's memory counts as written by the call. */
+__attribute__((noinline)) int ct_prev4(int op, __u32 w0, __u32 w1, __u32 w2, __u32 w3)
 {
+	__u32 k[4] = { w0, w1, w2, w3 };
+
 	return ct_prev_op(XCNI_AF_INET, op, k);
 }
 
@@ -139,7 +142,9 @@ __attribute__((noinline)) int ct_prev6(int op, const struct xcni_ct6_key *k)
 	return ct_prev_op(XCNI_AF_INET6, op, k);
 }
 #define ct_prev(fam, op, k) \
-	((fam) == XCNI_AF_INET ? ct_prev4(op, (const void *)(k)) : ct_prev6(op, (const void *)(k)))
+	((fam) == XCNI_AF_INET ? ct_prev4(op, ((const __u32 *)(k))[0], ((const __u32 *)(k))[1], \
+					  ((const __u32 *)(k))[2], ((const __u32 *)(k))[3]) :   \
+				 ct_prev6(op, (const void *)(k)))
 
 /* Key k's entry; while the table grows, one the old programs made in the old
  * table since the copy is copied in first (the reply of a flow whose first
