@@ -111,9 +111,11 @@ static __always_inline struct xcni_ctstat *ct_stat(void)
 /*
  * While the table grows, the old one (xcni_ctprev's slot; empty otherwise)
  * follows key k: CT_PREV_FIND copies its entry there in (1: it was there),
- * CT_PREV_PUT puts the table's there too, CT_PREV_DEL deletes it there. Out
- * of line, a global function a family: verified once, not on every path of
- * its callers, and their code without it (docs/decisions/map-growth.md).
+ * CT_PREV_PUT puts the table's there too, CT_PREV_DEL deletes it there.
+ * IPv4's out of line (ct_prev4, global: verified once, not on every path of
+ * its callers, and their code without it); IPv6's inline: its 40-byte key
+ * would be copied onto the callee's stack (6.1 takes no argument's memory as
+ * a map key), past from_pod6's 512 bytes (docs/decisions/map-growth.md).
  */
 enum { CT_PREV_FIND, CT_PREV_PUT, CT_PREV_DEL };
 static __always_inline int ct_prev_op(int fam, int op, const void *k)
@@ -122,8 +124,8 @@ static __always_inline int ct_prev_op(int fam, int op, const void *k)
 					   bpf_map_lookup_elem(&xcni_ctprev6, &map_zero);
 	const struct xcni_ct_entry *e;
 
-	if (!prev || !k || op == CT_PREV_DEL) /* k: never NULL, newer verifiers' worry */
-		return prev && k && !bpf_map_delete_elem(prev, k);
+	if (!prev || op == CT_PREV_DEL)
+		return prev && !bpf_map_delete_elem(prev, k);
 	e = bpf_map_lookup_elem(op == CT_PREV_FIND ? prev : ct_map(fam), k);
 	return e && !bpf_map_update_elem(op == CT_PREV_FIND ? ct_map(fam) : prev, k, e,
 					 op == CT_PREV_FIND ? BPF_NOEXIST : BPF_ANY);
@@ -137,14 +139,10 @@ __attribute__((noinline)) int ct_prev4(int op, __u32 w0, __u32 w1, __u32 w2, __u
 	return ct_prev_op(XCNI_AF_INET, op, k);
 }
 
-__attribute__((noinline)) int ct_prev6(int op, const struct xcni_ct6_key *k)
-{
-	return ct_prev_op(XCNI_AF_INET6, op, k);
-}
 #define ct_prev(fam, op, k) \
 	((fam) == XCNI_AF_INET ? ct_prev4(op, ((const __u32 *)(k))[0], ((const __u32 *)(k))[1], \
 					  ((const __u32 *)(k))[2], ((const __u32 *)(k))[3]) :   \
-				 ct_prev6(op, (const void *)(k)))
+				 ct_prev_op(XCNI_AF_INET6, op, k))
 
 /* Key k's entry; while the table grows, one the old programs made in the old
  * table since the copy is copied in first (the reply of a flow whose first
