@@ -120,9 +120,8 @@ static __always_inline struct xcni_ctstat *ct_stat(void)
 enum { CT_PREV_FIND, CT_PREV_PUT, CT_PREV_DEL };
 static __always_inline int ct_prev_op(int fam, int op, const void *k)
 {
-	void *prev = fam == XCNI_AF_INET ? bpf_map_lookup_elem(&xcni_ctprev, &map_zero) :
-					   bpf_map_lookup_elem(&xcni_ctprev6, &map_zero);
-	const struct xcni_ct_entry *e;
+	void *e, *prev = fam == XCNI_AF_INET ? bpf_map_lookup_elem(&xcni_ctprev, &map_zero) :
+					      bpf_map_lookup_elem(&xcni_ctprev6, &map_zero);
 
 	if (!prev || op == CT_PREV_DEL)
 		return prev && !bpf_map_delete_elem(prev, k);
@@ -134,9 +133,7 @@ static __always_inline int ct_prev_op(int fam, int op, const void *k)
 /* IPv4's key by value: a pointer argument's memory counts as written by the call. */
 __attribute__((noinline)) int ct_prev4(int op, __u32 w0, __u32 w1, __u32 w2, __u32 w3)
 {
-	__u32 k[4] = { w0, w1, w2, w3 };
-
-	return ct_prev_op(XCNI_AF_INET, op, k);
+	return ct_prev_op(XCNI_AF_INET, op, (__u32[4]){ w0, w1, w2, w3 });
 }
 
 #define ct_prev(fam, op, k) \
@@ -651,12 +648,12 @@ static __always_inline void ct_open_entry(const struct flow *f, int fam, __u32 n
 	 * may have been translated since, the entry evicted): only a hint. While
 	 * the table grows, the old table gets it too. */
 	old = f->ct_reuse ? bpf_map_lookup_elem(ct_map(fam), &f->tuple) : NULL;
-	if (!old) {
+	if (old)
+		*old = ne;
+	else
 		ct_entry_add(fam, &f->tuple, &ne, f->ct_state != 0);
-		return;
-	}
-	*old = ne;
-	ct_prev(fam, CT_PREV_PUT, &f->tuple);
+	if (old)
+		ct_prev(fam, CT_PREV_PUT, &f->tuple);
 }
 
 /* CT_NEW: store the flow policy allowed (nbytes: its first packet's length);
