@@ -136,10 +136,14 @@ __attribute__((noinline)) int ct_prev4(int op, __u32 w0, __u32 w1, __u32 w2, __u
 	return ct_prev_op(XCNI_AF_INET, op, (__u32[4]){ w0, w1, w2, w3 });
 }
 
+#ifdef XCNI_HOOK_XDP /* on 6.1 xdp_underlay's deepest chain has no room for ct_prev4's frame */
+#define ct_prev ct_prev_op
+#else
 #define ct_prev(fam, op, k) \
 	((fam) == XCNI_AF_INET ? ct_prev4(op, ((const __u32 *)(k))[0], ((const __u32 *)(k))[1], \
 					  ((const __u32 *)(k))[2], ((const __u32 *)(k))[3]) :   \
 				 ct_prev_op(XCNI_AF_INET6, op, k))
+#endif
 
 /* Key k's entry; while the table grows, one the old programs made in the old
  * table since the copy is copied in first (the reply of a flow whose first
