@@ -826,18 +826,6 @@ static void cleanup(void)
 		fprintf(stderr, "pkt_bench: rmdir %s: %s (left behind)\n", pin, strerror(errno));
 }
 
-/* Conntrack's old-table gate (bpf/lib/maps.h ct_prev_key) shut, as xcnid leaves it
- * outside a growth; a tree without it has no such map. */
-static void ct_gate_shut(struct bpf_object *o)
-{
-	struct bpf_map *m = bpf_object__find_map_by_name(o, ".data.ctgrow");
-	size_t sz;
-	uint32_t *v = m ? bpf_map__initial_value(m, &sz) : NULL;
-
-	if (v && sz == sizeof(*v))
-		*v = 1; /* past the one slot */
-}
-
 static struct from_overlay *load_fo(int lb, int ul6)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = pin);
@@ -853,7 +841,6 @@ static struct from_overlay *load_fo(int lb, int ul6)
 #endif
 	if (ul6)
 		ip6(NODE6, (void *)o->rodata->node_ip6);
-	ct_gate_shut(o->obj);
 	if (from_overlay__load(o)) {
 		from_overlay__destroy(o);
 		return NULL;
@@ -1109,7 +1096,6 @@ static struct xdp_underlay *load_xu(int accel)
 	o->rodata->lb_dsr = accel == 2;
 	if (accel == 3)
 		ip6(NODE6, (void *)o->rodata->node_ip6);
-	ct_gate_shut(o->obj);
 	if (xdp_underlay__load(o)) {
 		xdp_underlay__destroy(o);
 		return NULL;
@@ -1320,7 +1306,6 @@ int main(int argc, char **argv)
 		if (!tp)
 			return 1;
 		tp->rodata->lb_enabled = 1;
-		ct_gate_shut(tp->obj);
 		if (to_pod__load(tp)) {
 			fprintf(stderr, "pkt_bench: to_pod: %s\n", strerror(errno));
 			return 1;
@@ -1336,7 +1321,6 @@ int main(int argc, char **argv)
 		fp->rodata->node_ip = ip4(NODE_IP);
 		fp->rodata->vni = VNI;
 		fp->rodata->underlay_ifindex = (uint32_t)ifindex[DEV_U];
-		ct_gate_shut(fp->obj);
 		if (from_pod__load(fp)) {
 			fprintf(stderr, "pkt_bench: from_pod: %s\n", strerror(errno));
 			return 1;

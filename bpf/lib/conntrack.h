@@ -105,12 +105,45 @@ static __always_inline struct xcni_ctstat *ct_stat(void)
 	return bpf_map_lookup_elem(&xcni_ctstat, &ct_stat_key);
 }
 
-/* The family's conntrack map (fam a constant: the compiler keeps one), and
- * while it grows the old one (xcni_ctprev: NULL otherwise; ct_prev_key 1 outside). */
+/* The family's conntrack map (fam a constant: the compiler keeps one). */
 #define ct_map(fam) ((fam) == XCNI_AF_INET ? (void *)&xcni_ct : (void *)&xcni_ct6)
-#define ct_prev(fam)                                                                         \
-	((fam) == XCNI_AF_INET ? bpf_map_lookup_elem(&xcni_ctprev, (const void *)&ct_prev_key) : \
-				 bpf_map_lookup_elem(&xcni_ctprev6, (const void *)&ct_prev_key))
+
+/*
+ * While the table grows, the old one (xcni_ctprev's slot; empty otherwise)
+ * follows key k: CT_PREV_FIND copies its entry there in (1: it was there),
+ * CT_PREV_PUT puts the table's there too, CT_PREV_DEL deletes it there.
+ * IPv4's out of line (ct_prev4, global: verified once, not on every path of
+ * its callers, and their code without it); IPv6's inline: its 40-byte key
+ * would be copied onto the callee's stack (6.1 takes no argument's memory as
+ * a map key), past from_pod6's 512 bytes (docs/decisions/map-growth.md).
+ */
+enum { CT_PREV_FIND, CT_PREV_PUT, CT_PREV_DEL };
+static __always_inline int ct_prev_op(int fam, int op, const void *k)
+{
+	void *e, *prev = fam == XCNI_AF_INET ? bpf_map_lookup_elem(&xcni_ctprev, &map_zero) :
+					      bpf_map_lookup_elem(&xcni_ctprev6, &map_zero);
+
+	if (!prev || op == CT_PREV_DEL)
+		return prev && !bpf_map_delete_elem(prev, k);
+	e = bpf_map_lookup_elem(op == CT_PREV_FIND ? prev : ct_map(fam), k);
+	return e && !bpf_map_update_elem(op == CT_PREV_FIND ? ct_map(fam) : prev, k, e,
+					 op == CT_PREV_FIND ? BPF_NOEXIST : BPF_ANY);
+}
+
+/* IPv4's key by value: a pointer argument's memory counts as written by the call. */
+__attribute__((noinline)) int ct_prev4(int op, __u32 w0, __u32 w1, __u32 w2, __u32 w3)
+{
+	return ct_prev_op(XCNI_AF_INET, op, (__u32[4]){ w0, w1, w2, w3 });
+}
+
+#ifdef XCNI_HOOK_XDP /* on 6.1 xdp_underlay's deepest chain has no room for ct_prev4's frame */
+#define ct_prev ct_prev_op
+#else
+#define ct_prev(fam, op, k) \
+	((fam) == XCNI_AF_INET ? ct_prev4(op, ((const __u32 *)(k))[0], ((const __u32 *)(k))[1], \
+					  ((const __u32 *)(k))[2], ((const __u32 *)(k))[3]) :   \
+				 ct_prev_op(XCNI_AF_INET6, op, k))
+#endif
 
 /* Key k's entry; while the table grows, one the old programs made in the old
  * table since the copy is copied in first (the reply of a flow whose first
@@ -118,11 +151,9 @@ static __always_inline struct xcni_ctstat *ct_stat(void)
 static __always_inline struct xcni_ct_entry *ct_find(int fam, const void *k)
 {
 	struct xcni_ct_entry *e = bpf_map_lookup_elem(ct_map(fam), k);
-	void *prev;
 
-	if (e || !(prev = ct_prev(fam)) || !(e = bpf_map_lookup_elem(prev, k)))
+	if (e || !ct_prev(fam, CT_PREV_FIND, k))
 		return e;
-	bpf_map_update_elem(ct_map(fam), k, e, BPF_NOEXIST);
 	return bpf_map_lookup_elem(ct_map(fam), k);
 }
 
@@ -136,14 +167,12 @@ static __always_inline void ct_entry_add(int fam, const void *k, const struct xc
 					 int pickup)
 {
 	struct xcni_ctstat *st;
-	void *prev = ct_prev(fam);
 	int fresh = !bpf_map_update_elem(ct_map(fam), k, e, BPF_NOEXIST);
 
 	if (!fresh)
 		bpf_map_update_elem(ct_map(fam), k, e, BPF_ANY);
 	/* While the table grows, the old one gets it too (ct_find's other half). */
-	if (prev)
-		bpf_map_update_elem(prev, k, e, BPF_ANY);
+	ct_prev(fam, CT_PREV_PUT, k);
 	st = fresh ? ct_stat() : NULL;
 	if (st) {
 		st->created++;
@@ -155,10 +184,8 @@ static __always_inline void ct_entry_add(int fam, const void *k, const struct xc
 static __always_inline void ct_entry_remove(int fam, const void *k)
 {
 	struct xcni_ctstat *st;
-	void *prev = ct_prev(fam);
 
-	if (prev) /* gone from the old table too: ct_find would bring it back */
-		bpf_map_delete_elem(prev, k);
+	ct_prev(fam, CT_PREV_DEL, k); /* gone from the old table too: ct_find would bring it back */
 	if (bpf_map_delete_elem(ct_map(fam), k))
 		return;
 	st = ct_stat();
@@ -623,12 +650,14 @@ static __always_inline void ct_open_entry(const struct flow *f, int fam, __u32 n
 	 * a free node before it looks) and a BPF_ANY that replaces it: two LRU
 	 * nodes taken and given back a connection. Looked up again (the tuple
 	 * may have been translated since, the entry evicted): only a hint. While
-	 * the table grows, through ct_entry_add: the old table gets it too. */
+	 * the table grows, the old table gets it too. */
 	old = f->ct_reuse ? bpf_map_lookup_elem(ct_map(fam), &f->tuple) : NULL;
-	if (old && !ct_prev(fam))
+	if (old)
 		*old = ne;
 	else
 		ct_entry_add(fam, &f->tuple, &ne, f->ct_state != 0);
+	if (old)
+		ct_prev(fam, CT_PREV_PUT, &f->tuple);
 }
 
 /* CT_NEW: store the flow policy allowed (nbytes: its first packet's length);

@@ -79,12 +79,6 @@ struct xcni_ct6_inner { XCNI_CT_INNER(struct xcni_ct6_key); };
 	__type(key, __u32); __uint(pinning, LIBBPF_PIN_BY_NAME); __array(values, struct inner)
 struct { XCNI_CTPREV(xcni_ct_inner); } xcni_ctprev SEC(".maps");
 struct { XCNI_CTPREV(xcni_ct6_inner); } xcni_ctprev6 SEC(".maps");
-/* The gate: the key the programs look up the slot by. 0 (the slot) as loaded and from a
- * growth's decision in the programs it replaces; 1 (past the one slot: the inlined array
- * lookup answers NULL at once) from the take-over's catch-up on (agent/settings.c
- * settings_ct_gate, by this section's map). A key, not a branch: 6.1's verifier kept a
- * branch on the word apart on every path after it (from_pod +172k instructions). */
-volatile __u32 ct_prev_key SEC(".data.ctgrow") = 0;
 
 /*
  * Fragments: an endpoint's share (or the node's, key 0) -> its datagrams (see

@@ -227,8 +227,6 @@ int grow_tick(const char *pin_dir, unsigned int pct, uint64_t *at, volatile sig_
 		return timeout < 0 || GROW_CHECK_MS < timeout ? GROW_CHECK_MS : timeout;
 	pending_t0 = (long long)now;
 	*stop = 1;
-	/* The programs the exec replaces look in conntrack's old table from now on. */
-	settings_ct_gate(1);
 	return 0;
 }
 
@@ -444,7 +442,7 @@ int grow_finish(const char *dir, const struct map_max *mm, int n, bool taken_ove
 		close(old);
 	}
 	if (taken_over)
-		rmdir(gdir), settings_ct_gate(0);
+		rmdir(gdir);
 	return err;
 }
 

@@ -177,33 +177,15 @@ static void *rodata_of(struct bpf_object *obj, const struct btf_type **sec, size
 	return bpf_map__initial_value(m, size);
 }
 
-/* The objects settings_write was given, for settings_ct_gate (loaded by then). */
-static struct bpf_object *gated[8];
-
-void settings_ct_gate(unsigned int on)
-{
-	for (size_t i = 0; i < ARRAY_SIZE(gated) && gated[i]; i++) {
-		struct bpf_map *m = bpf_object__find_map_by_name(gated[i], ".data.ctgrow");
-		int e = m ? bpf_map__update_elem(m, &(__u32){ 0 }, 4, &(__u32){ !on }, 4, 0) : 0;
-
-		if (e)
-			pr_warn("%s: conntrack's old-table gate not set to %u: %s\n",
-				bpf_object__name(gated[i]), on, strerror(-e));
-	}
-}
-
 int settings_write(const struct opts *o, struct bpf_object *obj, unsigned int prog)
 {
 	const struct btf *btf = bpf_object__btf(obj);
 	const struct btf_var_secinfo *v;
 	const struct btf_type *sec;
 	struct settings s;
-	size_t size = 0, g = 0;
+	size_t size = 0;
 	char *data = rodata_of(obj, &sec, &size);
 
-	while (g < ARRAY_SIZE(gated) - 1 && gated[g] && gated[g] != obj)
-		g++;
-	gated[g] = obj;
 	if (!data)
 		return pr_err_ret(-ENOENT, "%s: no .rodata section to write the settings in\n",
 				  bpf_object__name(obj));

@@ -31,14 +31,6 @@ enum settings_prog {
  */
 int settings_write(const struct opts *o, struct bpf_object *obj, unsigned int prog);
 
-/*
- * Conntrack's old-table gate (bpf/lib/maps.h ct_prev_key) in every object
- * settings_write was given, loaded: on (key 0) from a growth's decision (the
- * programs the exec replaces look in xcni_ctprev), off (key 1, past the slot)
- * once the take-over is caught up.
- */
-void settings_ct_gate(unsigned int on);
-
 /* The node config record (xcni_config) as an agent starts: its options. 0 or -errno. */
 int settings_write_config(const struct opts *o, struct from_pod *fp);
 
