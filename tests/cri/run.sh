@@ -378,7 +378,15 @@ fi
 # ---- clean up, then verify the host is as we found it --------------------------
 cleanup
 ctrd_gone() { ! kill -0 "$CPID" 2>/dev/null; }
-no_procs() { [ -z "$(our_pids)" ]; }
+# Each named when one stays: a loaded make check saw one once, right after containerd stopped.
+no_procs() {
+	local p
+	wait_for 5 eval '[ -z "$(our_pids)" ]' && return 0
+	for p in $(our_pids); do
+		echo "pid $p ($(cat "/proc/$p/comm" 2>/dev/null)): $(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null)"
+	done
+	return 1
+}
 no_cgroups() { ! ls -d /sys/fs/cgroup/"$CG_NAME" /sys/fs/cgroup/*/"$CG_NAME" 2>/dev/null; }
 # A pod netns still alive is held by a process or an nsfs mount somewhere.
 # Find holders by inode, then confirm by cookie (another netns created since
