@@ -9,7 +9,10 @@
  *   to_pod[6] mark  the same from pod R (R6) of node n2 with skb->mark
  *                XCNI_MARK_TRUSTED (what from_overlay hands the stack)
  *   gnv4[-lb]    from_overlay, Geneve over the IPv4 underlay from node n2,
- *                IPv4 inside (pod R -> pod A), Services in BPF off / on
+ *                IPv4 inside (pod R -> pod A), Services in BPF off / on; the
+ *                inner UDP from a client's port to a server's (40002 -> 7001):
+ *                conntrack's first lookup finds it (a lower port to a higher
+ *                is looked up first as a reply, lib/conntrack.h's ct_track)
  *   gnv6[-lb]    the same with IPv6 inside (R6 -> A6)
  *   np-local     from_overlay (Services on), UDP from a client on the
  *                underlay to this node's NodePort 30080, backend B:8080 here

@@ -74,7 +74,7 @@ static int pkt_bench_rows(struct row *rows)
 					 bpf_program__fd(fo[lb]->progs.from_overlay), DEV_U, 1,
 					 .ret = TC_ACT_REDIRECT, .reason = XCNI_FWD_DECAP,
 					 .dir = XCNI_DIR_FROM_OVERLAY, .check = into_a4 };
-		ilen = udp4(inner, host_mac[DEV_A], n2_mac, IP_R, IP_A, 7000, 7001);
+		ilen = udp4(inner, host_mac[DEV_A], n2_mac, IP_R, IP_A, 40002, 7001);
 		rows[nr].len = geneve4(rows[nr].in, inner, ilen, N2, NODE_IP);
 		nr++;
 		rows[nr] = (struct row){ lb ? "from_overlay Geneve/IPv4 underlay, IPv6 R6->A6, Services on"
@@ -82,7 +82,7 @@ static int pkt_bench_rows(struct row *rows)
 					 bpf_program__fd(fo[lb]->progs.from_overlay), DEV_U, 1,
 					 .ret = TC_ACT_REDIRECT, .reason = XCNI_FWD_DECAP,
 					 .dir = XCNI_DIR_FROM_OVERLAY, .check = into_a6 };
-		ilen = udp6(inner, host_mac[DEV_A], n2_mac, R6, A6, 7000, 7001);
+		ilen = udp6(inner, host_mac[DEV_A], n2_mac, R6, A6, 40002, 7001);
 		rows[nr].len = geneve4(rows[nr].in, inner, ilen, N2, NODE_IP);
 		nr++;
 	}
@@ -145,7 +145,7 @@ static int pkt_bench_rows(struct row *rows)
 					 bpf_program__fd(fo[2 + lb]->progs.from_overlay), DEV_U, 1,
 					 .ret = TC_ACT_REDIRECT, .reason = XCNI_FWD_DECAP,
 					 .dir = XCNI_DIR_FROM_OVERLAY, .check = into_a4_ul6 };
-		ilen = udp4(inner, host_mac[DEV_A], n2_mac, IP_R3, IP_A, 7000, 7002);
+		ilen = udp4(inner, host_mac[DEV_A], n2_mac, IP_R3, IP_A, 40002, 7002);
 		rows[nr].len = geneve6(rows[nr].in, inner, ilen, N3_6, NODE6);
 		nr++;
 		rows[nr] = (struct row){ lb ? "from_overlay Geneve/IPv6 underlay, IPv6 R36->A6, Services on"
@@ -153,7 +153,7 @@ static int pkt_bench_rows(struct row *rows)
 					 bpf_program__fd(fo[2 + lb]->progs.from_overlay), DEV_U, 1,
 					 .ret = TC_ACT_REDIRECT, .reason = XCNI_FWD_DECAP,
 					 .dir = XCNI_DIR_FROM_OVERLAY, .check = into_a6_ul6 };
-		ilen = udp6(inner, host_mac[DEV_A], n2_mac, R36, A6, 7000, 7002);
+		ilen = udp6(inner, host_mac[DEV_A], n2_mac, R36, A6, 40002, 7002);
 		rows[nr].len = geneve6(rows[nr].in, inner, ilen, N3_6, NODE6);
 		nr++;
 		/* Nothing rewritten: repeat 100, as to_pod. */

@@ -163,8 +163,8 @@ __attribute__((noinline)) int from_plain(struct __sk_buff *skb)
 /*
  * A packet from a pod of another node (or, with DSR, from an outside client
  * of a frontend) to a pod of this node (dst), decapsulated or about to be,
- * its inner source checked (sipc: its ipcache entry; NULL for DSR's outside
- * client: the world; dsr: what the Geneve option said, DSR_*; node: the
+ * its inner source checked (src_id: its identity, the world for DSR's outside
+ * client; dsr: what the Geneve option said, DSR_*; node: the
  * sending node as overlay_decap_first holds it, NULL from from_overlay4),
  * one body for both families (f: the packet's flow; len: the bytes
  * conntrack counts), in one order:
@@ -183,14 +183,14 @@ __attribute__((noinline)) int from_plain(struct __sk_buff *skb)
  * The verdict's reason; *verdict what the hook returns when it forwards.
  */
 static __always_inline int overlay_into_pod(struct __sk_buff *skb, struct flow *f, int fam,
-					    __u32 len, const struct xcni_ipcache_val *sipc,
+					    __u32 len, __u32 src_id,
 					    const struct xcni_endpoint *dst, __u32 dsr, const __u32 *node,
 					    __u32 hdr_len, struct verdict *v, int *verdict)
 {
 	const void *daddr = fam == XCNI_AF_INET ? (const void *)&f->tuple.v4.daddr
 						: (const void *)f->tuple.v6.daddr;
 	struct judge j = { .dst_ep = dst, .dst_addr = daddr,
-			   .src_id = sipc ? sipc->identity : XCNI_ID_WORLD,
+			   .src_id = src_id,
 			   .lookup = JUDGE_DST_ID | JUDGE_STACK_LATER };
 	int reason, ct;
 	__u32 m, fe;
@@ -272,6 +272,7 @@ enum ovl_call {
 #define OVL_CB_ARRIVED 0 /* ovl_into6: the frame's length as it arrived */
 #define OVL_CB_DSR 1 /* ovl_into6: overlay_decap_first's dsr */
 #define OVL_CB_NODE 2 /* ovl_into6: the sending node (its address, IPv6's folded) */
+#define OVL_CB_SRC_ID 3 /* ovl_into6: the inner source's identity (checked against node) */
 
 int ovl_decap6(struct __sk_buff *skb);
 int ovl_decap4(struct __sk_buff *skb);
@@ -491,10 +492,12 @@ decapsulated:
 		skb->cb[OVL_CB_ARRIVED] = arrived;
 		skb->cb[OVL_CB_DSR] = dsr;
 		skb->cb[OVL_CB_NODE] = node;
+		skb->cb[OVL_CB_SRC_ID] = ipc_identity(sipc);
 		return ovl_call(skb, OVL_INTO6);
 	}
 	f->len = skb->len;
-	reason = overlay_into_pod(skb, f, fam, f->len, sipc, dst, dsr, &node, 0, &v, &verdict);
+	reason = overlay_into_pod(skb, f, fam, f->len, ipc_identity(sipc), dst,
+				  dsr, &node, 0, &v, &verdict);
 	f->len = arrived;
 out:
 	/* The event's length (report): the inner frame once decapsulated, as
@@ -575,8 +578,8 @@ int ovl_into6(struct __sk_buff *skb)
 	if (!reason) {
 		dst = bpf_map_lookup_elem(&xcni_endpoints6, f->tuple.v6.daddr);
 		reason = dst ? overlay_into_pod(skb, f, XCNI_AF_INET6, f->len,
-						ipcache_find(XCNI_AF_INET6, f->tuple.v6.saddr), dst,
-						skb->cb[OVL_CB_DSR], &node, 0, &v, &verdict) :
+						skb->cb[OVL_CB_SRC_ID], dst, skb->cb[OVL_CB_DSR],
+						&node, 0, &v, &verdict) :
 			       XCNI_DROP_UNKNOWN_DST;
 	}
 	f->len = arrived;
@@ -777,8 +780,8 @@ __attribute__((noinline)) int from_overlay4(struct __sk_buff *skb)
 	}
 	/* The destination's conntrack must know the flow: its replies leave
 	 * through from_pod, which lets replies pass. */
-	reason = overlay_into_pod(skb, pkt_flow(&p), XCNI_AF_INET, skb->len - o.hdr_len, sipc, dst,
-				  dsr, NULL, o.hdr_len, &v, &verdict);
+	reason = overlay_into_pod(skb, pkt_flow(&p), XCNI_AF_INET, skb->len - o.hdr_len,
+				  ipc_identity(sipc), dst, dsr, NULL, o.hdr_len, &v, &verdict);
 	goto out;
 to_host:
 	if (bpf_skb_adjust_room(skb, -(__s32)o.hdr_len, BPF_ADJ_ROOM_MAC,

@@ -39,16 +39,19 @@ static __always_inline struct xcni_ipcache_val *ipcache_find(int fam, const void
 
 /* ---- identities and policy keys ---------------------------------------- */
 
+/* An ipcache entry's identity; no entry, the world. */
+static __always_inline __u32 ipc_identity(const struct xcni_ipcache_val *v)
+{
+	return v ? v->identity : XCNI_ID_WORLD;
+}
+
 /* The identity of an address: its ipcache entry's, else the world. */
 static __always_inline __u32 identity_of(int fam, const void *addr)
 {
-	struct xcni_ipcache_val *v;
-
 	/* Only the node sends from a link-local address into a pod's link. */
 	if (fam == XCNI_AF_INET6 && in6_linklocal(addr))
 		return XCNI_ID_HOST;
-	v = ipcache_find(fam, addr);
-	return v ? v->identity : XCNI_ID_WORLD;
+	return ipc_identity(ipcache_find(fam, addr));
 }
 
 /* A label-set identity, or an address the ipcache names as a pod without labels. */
