@@ -140,6 +140,48 @@ e = json.load(open(sys.argv[1]))["end"]
 rx = e["sum_received"]
 print("%.3f %d %d" % (rx["bits_per_second"] / 1e9, e["sum_sent"].get("retransmits", 0), rx["bytes"]))' "$1"
 }
+
+# peer_round NS ADDR PORT SETUP ROUND: one setup's measures in one round of
+# bench/pod-throughput.sh and bench/overlay.sh, from netns NS (each client
+# behind ON_CLIENT) to ADDR on IPERF_PORT, PP_PORT and CR_PORT plus PORT:
+# iperf3 for SECS, pingpong (PP_N after PP_WARMUP), conn_rate for CR_SECS
+# (0: none); with PP_PERF or CR_PERF set, each profiled in one more run. Its
+# line goes to $TMP/results.tsv; the bytes iperf3 delivered to PEER_BYTES.
+peer_round() {
+	local a=$1 ip=$2 port=$3 s=$4 r=$5 gbps retr pp p50 p99 cr crate=0 cp50=0
+	timeout $((SECS + 30)) ip netns exec "$a" "${ON_CLIENT[@]}" iperf3 -c "$ip" -p $((IPERF_PORT + port)) \
+		-t "$SECS" -J >"$TMP/iperf3.json" 2>&1 ||
+		{ cat "$TMP/iperf3.json" >&2; die "$s: iperf3 client failed (round $r)"; }
+	read -r gbps retr PEER_BYTES < <(iperf3_end "$TMP/iperf3.json") || true
+	[[ $PEER_BYTES =~ ^[0-9]+$ ]] || die "$s: cannot parse iperf3 output (round $r)"
+	pp=$(timeout 120 ip netns exec "$a" "${ON_CLIENT[@]}" "$PINGPONG" client -c "$ip" -p $((PP_PORT + port)) \
+		-n "$PP_N" -w "$PP_WARMUP" -t 100) || die "$s: pingpong client failed (round $r)"
+	p50=$(sed -E 's/.*p50_us=([0-9.]+).*/\1/' <<<"$pp")
+	p99=$(sed -E 's/.*p99_us=([0-9.]+).*/\1/' <<<"$pp")
+	[[ $p50 =~ ^[0-9.]+$ && $p99 =~ ^[0-9.]+$ ]] || die "$s: cannot parse pingpong output: $pp"
+	if [[ -n ${PP_PERF:-} ]]; then
+		mkdir -p "$PP_PERF"
+		timeout 120 ip netns exec "$a" "${ON_CLIENT[@]}" perf record -q -g -o "$PP_PERF/r$r-$s.data" -- \
+			"$PINGPONG" client -c "$ip" -p $((PP_PORT + port)) -n "$PP_N" -w "$PP_WARMUP" -t 100 \
+			>"$PP_PERF/r$r-$s.pp" 2>&1 || say "$s: the profiled ping-pong failed (round $r)"
+	fi
+	if ((CR_SECS)); then
+		cr=$(timeout $((CR_SECS + 40)) ip netns exec "$a" "${ON_CLIENT[@]}" "$CONN_RATE" client \
+			-c "$ip" -p $((CR_PORT + port)) -d "$CR_SECS" -w 1 2>"$TMP/conn.err") ||
+			{ cat "$TMP/conn.err" >&2; die "$s: conn_rate client failed (round $r)"; }
+		crate=$(sed -E 's/.*rate=([0-9.]+).*/\1/' <<<"$cr")
+		cp50=$(sed -E 's/.*p50_us=([0-9.]+).*/\1/' <<<"$cr")
+		[[ $crate =~ ^[0-9.]+$ && $cp50 =~ ^[0-9.]+$ ]] || die "$s: cannot parse conn_rate output: $cr"
+		if [[ -n ${CR_PERF:-} ]]; then
+			mkdir -p "$CR_PERF"
+			timeout $((CR_SECS + 60)) perf record -q -e cpu-clock -F 20000 -a -o "$CR_PERF/r$r-$s.data" -- \
+				ip netns exec "$a" "${ON_CLIENT[@]}" "$CONN_RATE" client -c "$ip" -p $((CR_PORT + port)) \
+				-d "$CR_SECS" -w 0 >"$CR_PERF/r$r-$s.cr" 2>&1 || say "$s: the profiled conn_rate failed (round $r)"
+		fi
+	fi
+	printf '%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$s" "$gbps" "$retr" "$p50" "$p99" "$crate" "$cp50" >>"$TMP/results.tsv"
+	say "round $r/$ROUNDS $s: $gbps Gbit/s (retr $retr), RTT p50 $p50 us, p99 $p99 us, $crate conn/s"
+}
 # metric_sum REASON: "PACKETS BYTES" of xcnictl --json metrics (stdin), the
 # REASON rows summed wherever the print layer nests them.
 metric_sum() {

@@ -372,40 +372,8 @@ for ((r = 0; r < ROUNDS; r++)); do
 		a=$(pod_ns "${s%6}" a)
 		port=0
 		[[ $s != *6 ]] || port=1
-		timeout $((SECS + 30)) ip netns exec "$a" "${ON_CLIENT[@]}" iperf3 -c "${IP[$s-b]}" -p $((IPERF_PORT + port)) \
-			-t "$SECS" -J >"$TMP/iperf3.json" 2>&1 ||
-			{ cat "$TMP/iperf3.json" >&2; die "$s: iperf3 client failed (round $((r + 1)))"; }
-		read -r gbps retr bytes < <(iperf3_end "$TMP/iperf3.json") || true
-		[[ $bytes =~ ^[0-9]+$ ]] || die "$s: cannot parse iperf3 output (round $((r + 1)))"
-		[[ ${s%6} != xcni* ]] || XBYTES[${s%6}]=$((XBYTES[${s%6}] + bytes))
-		pp=$(timeout 120 ip netns exec "$a" "${ON_CLIENT[@]}" "$PINGPONG" client -c "${IP[$s-b]}" -p $((PP_PORT + port)) \
-			-n "$PP_N" -w "$PP_WARMUP" -t 100) || die "$s: pingpong client failed (round $((r + 1)))"
-		p50=$(sed -E 's/.*p50_us=([0-9.]+).*/\1/' <<<"$pp")
-		p99=$(sed -E 's/.*p99_us=([0-9.]+).*/\1/' <<<"$pp")
-		[[ $p50 =~ ^[0-9.]+$ && $p99 =~ ^[0-9.]+$ ]] || die "$s: cannot parse pingpong output: $pp"
-		if [[ -n ${PP_PERF:-} ]]; then
-			mkdir -p "$PP_PERF"
-			timeout 120 ip netns exec "$a" "${ON_CLIENT[@]}" perf record -q -g -o "$PP_PERF/r$((r + 1))-$s.data" -- \
-				"$PINGPONG" client -c "${IP[$s-b]}" -p $((PP_PORT + port)) -n "$PP_N" -w "$PP_WARMUP" -t 100 \
-				>"$PP_PERF/r$((r + 1))-$s.pp" 2>&1 || say "$s: the profiled ping-pong failed (round $((r + 1)))"
-		fi
-		crate=0 cp50=0
-		if ((CR_SECS)); then
-			cr=$(timeout $((CR_SECS + 40)) ip netns exec "$a" "${ON_CLIENT[@]}" "$CONN_RATE" client \
-				-c "${IP[$s-b]}" -p $((CR_PORT + port)) -d "$CR_SECS" -w 1 2>"$TMP/conn.err") ||
-				{ cat "$TMP/conn.err" >&2; die "$s: conn_rate client failed (round $((r + 1)))"; }
-			crate=$(sed -E 's/.*rate=([0-9.]+).*/\1/' <<<"$cr")
-			cp50=$(sed -E 's/.*p50_us=([0-9.]+).*/\1/' <<<"$cr")
-			[[ $crate =~ ^[0-9.]+$ && $cp50 =~ ^[0-9.]+$ ]] || die "$s: cannot parse conn_rate output: $cr"
-			if [[ -n ${CR_PERF:-} ]]; then
-				mkdir -p "$CR_PERF"
-				timeout $((CR_SECS + 60)) perf record -q -e cpu-clock -F 20000 -a -o "$CR_PERF/r$((r + 1))-$s.data" -- \
-					ip netns exec "$a" "${ON_CLIENT[@]}" "$CONN_RATE" client -c "${IP[$s-b]}" -p $((CR_PORT + port)) \
-					-d "$CR_SECS" -w 0 >"$CR_PERF/r$((r + 1))-$s.cr" 2>&1 || say "$s: the profiled conn_rate failed (round $((r + 1)))"
-			fi
-		fi
-		printf '%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' $((r + 1)) "$s" "$gbps" "$retr" "$p50" "$p99" "$crate" "$cp50" >>"$TMP/results.tsv"
-		say "round $((r + 1))/$ROUNDS $s: $gbps Gbit/s (retr $retr), RTT p50 $p50 us, p99 $p99 us, $crate conn/s"
+		peer_round "$a" "${IP[$s-b]}" "$port" "$s" $((r + 1))
+		[[ ${s%6} != xcni* ]] || XBYTES[${s%6}]=$((XBYTES[${s%6}] + PEER_BYTES))
 	done
 done
 
