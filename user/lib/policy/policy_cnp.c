@@ -525,10 +525,32 @@ static int out_cidr(struct out *o, const struct cnpctx *cc, const struct xcni_pr
 }
 
 /* Did a pod join or leave identity id in this update, or change (x->idmoved)? Its ports may
- * move its decision. */
+ * move its decision. Or has it a pod at an address the update moved (x->near)? */
 static bool id_moved(const struct pol_ctx *x, uint32_t id)
 {
-	return !x->idmoved || hmap_has(x->idmoved, hu32(id), UKEY(id));
+	return !x->idmoved || hmap_has(x->idmoved, hu32(id), UKEY(id)) || pol_u32set_has(&x->near, id);
+}
+
+/* A NetworkPolicy's egress named port to an ipBlock gives each pod there a /32 of its ports
+ * (x->pods built for it): another's pod moving to or from an address an identity's pod holds
+ * moves that identity's region or its group's entries, read by its decision (np_lookup). So
+ * such identities are decided again (x->near, once an update: the pods at x->moved's group 1). */
+static int near_init(const struct pol_ctx *cx)
+{
+	struct pol_ctx *x = (struct pol_ctx *)cx; /* as cnp_patch_init */
+
+	if (x->near.v || !x->pods || pol_u32set_init(&x->near, x->r->nidentities))
+		return x->near.v || !x->pods ? 0 : -ENOMEM;
+	for (size_t i = 0; i < 2 * x->npods; i++) {
+		const struct k8s_pod *p = x->pods[i / 2];
+		struct xcni_prefix a = xcni_prefix_host(i % 2 ? 0 : p->ip, i % 2 ? p->ip6 : NULL);
+		struct pol_cidr k = { pol_cidr_key(0, 0, &a), 0 }, *c;
+
+		if (x->pod_id[i / 2] && (i % 2 ? p->has_ip6 : !!p->ip) &&
+		    (c = bsearch(&k, x->moved, x->nmoved, sizeof(k), pol_cmp_cidr_key)) && c->group == 1)
+			pol_u32set_add(&x->near, x->pod_id[i / 2]);
+	}
+	return 0;
 }
 
 /* A patch's slot in cc->kept for a peer, or NULL: to be decided. A host prefix a rule
@@ -978,7 +1000,8 @@ static int compile_dir(struct cnpctx *cc, struct out *o, const struct pol_ep *ol
 	if (!ret && old) {
 		cc->old = old;
 		cc->nkept = old->nentries; /* a group has one at least */
-		if (!(cc->kept = calloc(cc->nkept + 1, sizeof(*cc->kept))) || cnp_patch_init(cc->x, false))
+		if (!(cc->kept = calloc(cc->nkept + 1, sizeof(*cc->kept))) || cnp_patch_init(cc->x, false) ||
+		    near_init(cc->x))
 			ret = -ENOMEM;
 	}
 	/*

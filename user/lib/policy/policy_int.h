@@ -67,6 +67,13 @@ struct epbuild {
 	struct pol_cidr *pc;
 };
 
+/* A set of uint32_t (never 0) sized at init for every key it will hold, so it
+ * never fills up; add: false if k was in already. has: false before init. */
+struct pol_u32set {
+	size_t mask;
+	uint32_t *v;
+};
+
 struct pol_ctx {
 	const struct pol_opts *o;
 	uint32_t (*hash)(const char *);
@@ -125,6 +132,8 @@ struct pol_ctx {
 	size_t nbykey;
 	struct pol_cidr *bykey;
 	const struct hmap *idmoved; /* the identities too (pol_incr's; NULL: every one) */
+	/* And those with a pod at an address the update moved, where every pod's is read (near_init) */
+	struct pol_u32set near;
 	size_t nchg;
 	const struct cnp_chg *chg; /* ClusterNetworkPolicies whose rules alone changed (pol_incr's) */
 };
@@ -155,7 +164,6 @@ static inline size_t pol_id_npods(const struct pol_ctx *x, size_t k)
 struct hmap;
 struct labix;
 struct peer_memo;
-struct pol_u32set;
 
 /* ---- policy_cnp.c ---- */
 /* x's ClusterNetworkPolicies and audit state from the view. 0 or -ENOMEM. */
@@ -294,12 +302,6 @@ size_t pol_sort_dedup(void *arr, size_t n, size_t size, int (*cmp)(const void *,
 		      size_t keylen);
 /* The identity numbered id in r (sorted by number), or NULL. */
 struct identity *pol_identity_find(const struct pol_result *r, uint32_t id);
-/* A set of uint32_t (never 0) sized at init for every key it will hold, so it
- * never fills up; add: false if k was in already. has: false before init. */
-struct pol_u32set {
-	size_t mask;
-	uint32_t *v;
-};
 int pol_u32set_init(struct pol_u32set *s, size_t n);
 bool pol_u32set_has(const struct pol_u32set *s, uint32_t k);
 bool pol_u32set_add(struct pol_u32set *s, uint32_t k);
