@@ -636,6 +636,9 @@ static size_t eps_compiled, dirs_patched, dirs_whole, dirs_recut, named_cnp_patc
 /* Delta steps where only ClusterNetworkPolicies changed: those that patched a tiered direction,
  * its directions patched, of them with a changed rule's peers decided again. */
 static size_t cnp_only_steps, cnp_only_patched, cnp_only_dirs, cnp_only_rules, dirs_chg;
+/* Delta steps with tiers where NetworkPolicies changed and no ClusterNetworkPolicy (gen_np_edit):
+ * their tiered directions patched, those with a changed rule's peers decided again. */
+static size_t np_tier_steps, np_tier_dirs, np_tier_rules;
 
 /* Does an egress rule of a ClusterNetworkPolicy (cnp) or of a NetworkPolicy name a port? */
 static bool egress_named(const struct cluster *c, bool cnp)
@@ -798,6 +801,11 @@ static void run(unsigned seed, uint32_t (*hash)(const char *), size_t *resets, s
 				cnp_only_patched += d->neps_patched[1] > 0;
 				cnp_only_dirs += d->neps_patched[1];
 				cnp_only_rules += d->neps_patched[3];
+			}
+			if (np_changed && !all && !d->full && !cnp_changed && c.n[K8S_CLUSTERNETPOL]) {
+				np_tier_steps++;
+				np_tier_dirs += d->neps_patched[1];
+				np_tier_rules += d->neps_patched[3];
 			}
 			if (cnp_changed && !all) {
 				cnp_steps++;
@@ -1038,7 +1046,19 @@ static void test_random_cnp(void **state)
 	gen_cnp_named = false;
 	for (unsigned seed = 951; seed <= 970; seed++)
 		run(seed, NULL, &resets, &steps);
-	gen_cnp_edit = gen_life = false;
+	/* A NetworkPolicy written again with one thing changed, half its writes: its rules alone
+	 * (a rule's peers or ports, one added or removed: the tiered pods it selects patched, the
+	 * peers a changed rule selects decided again) or its podSelector (compiled whole). */
+	gen_np_edit = true;
+	np_tier_steps = np_tier_dirs = np_tier_rules = 0;
+	for (unsigned seed = 971; seed <= 990; seed++)
+		run(seed, seed > 985 ? tiny_hash : NULL, &resets, &steps);
+	gen_np_edit = gen_cnp_edit = gen_life = false;
+	print_message("%zu delta steps with tiers, NetworkPolicies changed and no ClusterNetworkPolicy: "
+		      "%zu tiered directions patched, %zu with a changed rule's peers decided again\n",
+		      np_tier_steps, np_tier_dirs, np_tier_rules);
+	assert_true(np_tier_rules > 0);
+	assert_true(np_tier_rules < np_tier_dirs);
 	print_message("%zu delta steps with only ClusterNetworkPolicies changed compiled a pod, %zu "
 		      "of them patched: %zu tiered directions, %zu with a changed rule's peers decided "
 		      "again; %zu such directions in every delta step\n",
