@@ -1111,22 +1111,11 @@ bool pol_cnp_names_domain(const struct k8s_cnp_rule *r)
 	return false;
 }
 
-/* What a patch cannot follow in a changed rule: a Deny or Pass failing closed (every peer),
- * domainNames (learned addresses, numbered by the rules naming one), networks (the regions),
- * a named port (egress: every pod by address, not by identity). */
-static bool rule_patchable(const struct k8s_cnp_rule *r)
-{
-	bool ok = !fails_closed(r);
-
-	for (size_t i = 0; i < r->npeers || i < r->nprotos; i++)
-		ok &= !(i < r->npeers && (r->peers[i].ndomains || r->peers[i].nnets)) &&
-		      !(i < r->nprotos && r->protos[i].port_name);
-	return ok;
-}
-
 /* Rule i of o in direction d, where a patch follows it (1, 0: it cannot; none at i: 1): the peers it
  * selects in r put in reach. A NetworkPolicy's: pods by selectors only (an ipBlock moves the
- * regions; no peer is every one). A ClusterNetworkPolicy's: rule_patchable, a Node peer every Node. */
+ * regions; no peer is every one). A ClusterNetworkPolicy's: a Node peer every Node; not a Deny or
+ * Pass failing closed (every peer), domainNames (learned addresses, numbered by the rules naming
+ * one), networks (the regions), a named port (egress: every pod by address, not by identity). */
 static int rule_reach(const struct k8s_object *o, uint8_t d, size_t i, const struct pol_result *r,
 		      struct hmap *reach)
 {
@@ -1136,14 +1125,17 @@ static int rule_reach(const struct k8s_object *o, uint8_t d, size_t i, const str
 	const struct k8s_cnp_rule *cr = np || i >= (in ? o->cnp.ningress : o->cnp.negress) ? NULL :
 					in ? &o->cnp.ingress[i] : &o->cnp.egress[i];
 	size_t n = nr ? nr->npeers : cr ? cr->npeers : 0;
-	int ret = nr ? n > 0 : cr ? rule_patchable(cr) : 1;
+	int ret = nr ? n > 0 : !cr || !fails_closed(cr);
 
+	for (size_t j = 0; ret && cr && j < cr->nprotos; j++)
+		ret = !cr->protos[j].port_name;
 	if (ret && hmap_put(reach, hu32(d), POL_REACH(d, XCNI_ID_ANY), NULL))
 		return -ENOMEM;
 	for (size_t j = 0; ret == 1 && j < n; j++) {
 		uint32_t node = cr && cr->peers[j].node_sel ? XCNI_ID_REMOTE_NODE : 0;
 
-		ret = nr && nr->peers[j].ipblock ? 0 :
+		ret = nr ? !nr->peers[j].ipblock : !cr->peers[j].ndomains && !cr->peers[j].nnets;
+		ret = !ret ? 0 :
 		      node && hmap_put(reach, hu32(node ^ d), POL_REACH(d, node), NULL) ? -ENOMEM : 1;
 		for (size_t k = 0; ret == 1 && !node && k < r->nidentities; k++) {
 			const struct identity *id = &r->identities[k];

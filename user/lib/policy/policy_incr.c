@@ -36,14 +36,6 @@ struct pol_incr *pol_incr_new(void)
 	return calloc(1, sizeof(struct pol_incr));
 }
 
-static void delta_free(struct pol_delta *d)
-{
-	void *v[] = { d->ipc_put, d->ipc_del, d->id_put, d->id_del,
-		      d->pol_put, d->pol_del, d->pn_put, d->pn_del };
-
-	for (size_t i = 0; i < ARRAY_SIZE(v); i++)
-		free(v[i]);
-}
 
 /* No change and no count in d, its arrays kept (and why: said first). */
 static void delta_zero(struct pol_delta *d)
@@ -109,15 +101,16 @@ void pol_incr_free(struct pol_incr *pi)
 {
 	if (!pi)
 		return;
+	struct pol_delta *d = &pi->d;
+	void *v[] = { d->ipc_put, d->ipc_del, d->id_put, d->id_del, d->pol_put, d->pol_del,
+		      d->pn_put, d->pn_del, pi->clash, pi->moved, pi->node_name, pi };
+
 	incr_clear(pi);
-	delta_free(&pi->d);
 	clash_drop(pi);
 	pol_incr_prev_free(pi);
-	free(pi->clash);
 	json_decref(pi->docs);
-	free(pi->moved);
-	free(pi->node_name);
-	free(pi);
+	for (size_t i = 0; i < ARRAY_SIZE(v); i++)
+		free(v[i]);
 }
 
 static struct inode *inode_get(struct pol_incr *pi, const char *name)
@@ -1114,8 +1107,7 @@ static int sel_dirty(struct pol_incr *pi, const struct cluster *c, const uint64_
 			for (size_t k = pol_np_next(&x, p->pod, in, 0); !np && k < x.nnps;
 			     k = pol_np_next(&x, p->pod, in, k + 1))
 				np = POL_NP_BIT(x.nps[k]->meta.ns, x.nps[k]->meta.name) & nps[1];
-		sel = !p || hit || np || (ep->npbits & nps[0]) ? NULL :
-						  hmap_get(&pi->epsel, hu32(ep->ip), UKEY(ep->ip));
+		sel = !p || hit || np ? NULL : hmap_get(&pi->epsel, hu32(ep->ip), UKEY(ep->ip));
 		for (size_t k = 0; sel && !np && k < sel->n; k++) {
 			uintptr_t now = (uintptr_t)hmap_get(&at, hu32(was_id[sel->np[k]]),
 							    UKEY(was_id[sel->np[k]]));
@@ -1131,11 +1123,6 @@ static int sel_dirty(struct pol_incr *pi, const struct cluster *c, const uint64_
 	}
 	hmap_free(&at);
 	return ret;
-}
-
-static bool is_cnp_name(const struct pol_name *n)
-{
-	return n && !strncmp(n->name.ns, XCNI_POLNAME_CNP, strlen(XCNI_POLNAME_CNP));
 }
 
 /*
@@ -1181,7 +1168,7 @@ static int policies_resync(struct pol_incr *pi, const struct cluster *c, const u
 		for (int k = 0; (put || d > 0) && k < 2; k++) {
 			const struct pol_name *n = k ? (d >= 0 ? b : NULL) : (d <= 0 ? a : NULL);
 
-			if (is_cnp_name(n))
+			if (n && !strncmp(n->name.ns, XCNI_POLNAME_CNP, strlen(XCNI_POLNAME_CNP)))
 				moved |= !(POL_CNP_BIT(n->name.name) & cnps[0]);
 			else if (n)
 				nps[1] |= POL_NP_BIT(n->name.ns, n->name.name);
