@@ -36,7 +36,6 @@ struct pol_incr *pol_incr_new(void)
 	return calloc(1, sizeof(struct pol_incr));
 }
 
-
 /* No change and no count in d, its arrays kept (and why: said first). */
 static void delta_zero(struct pol_delta *d)
 {
@@ -1069,8 +1068,9 @@ static int ent_update(struct pol_incr *pi, uint32_t a)
 /*
  * The local pods a policies' change reaches: with all, every one the tiers are laid over; those
  * the ClusterNetworkPolicies whose name bits are in cnps, or the NetworkPolicies whose bits are
- * in nps, selected before (ipod.cnps, pol_ep.npbits) or select now. A NetworkPolicy's rules and
- * isolation enter the entries of the pods it selects only, so it reaches no other. A pod not
+ * in nps, selected before (ipod.cnps, pol_ep.npbits) or select now ([0]: every one changed, the
+ * tiered pods patched per peer; [1]: those compiled whole, pol_changed). A NetworkPolicy's rules
+ * and isolation enter the entries of the pods it selects only, so it reaches no other. A pod not
  * reached keeps the births' index of the policies selecting it (pi->epsel): the same policies,
  * each at its number's index now (was_id: the numbers by index before); a number gone reaches it.
  */
@@ -1087,7 +1087,8 @@ static int sel_dirty(struct pol_incr *pi, const struct cluster *c, const uint64_
 		const struct pol_ep *ep = &pi->r.eps[i];
 		const struct ipod *p = hmap_get(&pi->ipx, hu32(ep->ip), UKEY(ep->ip));
 		bool hit = p && ((all && p->audited) || (p->cnps & cnps[1]));
-		bool np = p && (ep->npbits & nps[1]), patch = p && (p->cnps & cnps[0] || ep->npbits & nps[0]);
+		bool np = p && (ep->npbits & nps[1]);
+		bool patch = p && ((p->cnps & cnps[0]) || (ep->npbits & nps[0]));
 		struct epsel *sel;
 
 		for (size_t k = 0; p && !hit && k < c->n[K8S_CLUSTERNETPOL]; k++) {
@@ -1127,9 +1128,9 @@ static int sel_dirty(struct pol_incr *pi, const struct cluster *c, const uint64_
 
 /*
  * The policies' numbers and names again, NetworkPolicies' and
- * ClusterNetworkPolicies' (cnps, nps: the name bits of those changed). A changed
+ * ClusterNetworkPolicies' (cnps, nps: the name bits of those changed, sel_dirty's). A changed
  * policy reaches the local pods it selected or selects, as does a NetworkPolicy
- * whose number moved (a collision); a ClusterNetworkPolicy whose number moved or
+ * whose number moved (a collision: nps[1], whole); a ClusterNetworkPolicy whose number moved or
  * a Pass rule renumbered (the rule names changed) reaches every pod the tiers are
  * laid over, as does audit mode coming to or leaving the tiers.
  */
