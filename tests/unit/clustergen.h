@@ -454,7 +454,7 @@ static void drop_named(json_t *rule)
 }
 
 /* gen_cnp_edit's: c<i> written again with one thing changed (the kinds a patch follows and
- * those compiled whole, cnp_chg_of), the rest as it was; a new one if c<i> is not there. */
+ * those compiled whole, pol_rules_reach), the rest as it was; a new one if c<i> is not there. */
 static void cnp_edit(struct store *st, unsigned *seed, unsigned i)
 {
 	static const char *const actions[] = { "Accept", "Deny", "Pass" };
