@@ -70,6 +70,9 @@ static bool gen_cnp_named;
 /* gen_cnp's writes three in four one change to the ClusterNetworkPolicy there (cnp_edit): a rule's
  * peers, its ports or action, the subject, priority or tier, domainNames. Off, no draw is added. */
 static bool gen_cnp_edit;
+/* np_put's writes three in four one change to the NetworkPolicy there (np_edit): a rule's peers or
+ * ports, a rule added or removed, the podSelector. Off, no draw is added. */
+static bool gen_np_edit;
 #define NCNPS 3
 
 static json_t *audit_meta(json_t *meta, unsigned *seed)
@@ -451,7 +454,7 @@ static void drop_named(json_t *rule)
 }
 
 /* gen_cnp_edit's: c<i> written again with one thing changed (the kinds a patch follows and
- * those compiled whole, cnp_chg_of), the rest as it was; a new one if c<i> is not there. */
+ * those compiled whole, pol_rules_reach), the rest as it was; a new one if c<i> is not there. */
 static void cnp_edit(struct store *st, unsigned *seed, unsigned i)
 {
 	static const char *const actions[] = { "Accept", "Deny", "Pass" };
@@ -519,6 +522,62 @@ static void cnp_edit(struct store *st, unsigned *seed, unsigned i)
 	put(st, doc);
 }
 
+/* gen_np_edit's: np<i> written again with one thing changed (its rules alone: patched where each
+ * changed rule names pods by selectors, pol_rules_reach; its podSelector: compiled whole); a new
+ * one if np<i> is not there or has no rule to change. */
+static void np_edit(struct store *st, unsigned *seed, unsigned i)
+{
+	unsigned kind = rnd(seed, 5), dir = rnd(seed, 2);
+	json_t *doc = NULL, *spec, *rules, *rule;
+	struct cluster c;
+	char name[8], ns[8];
+
+	snprintf(name, sizeof(name), "np%u", i);
+	snprintf(ns, sizeof(ns), "ns%u", i % NNS);
+	store_view(st, &c);
+	for (size_t k = 0; k < c.n[K8S_NETWORKPOLICY]; k++)
+		if (!strcmp(c.objs[K8S_NETWORKPOLICY][k]->meta.name, name) &&
+		    !strcmp(c.objs[K8S_NETWORKPOLICY][k]->meta.ns, ns))
+			doc = json_deep_copy(c.objs[K8S_NETWORKPOLICY][k]->raw);
+	spec = json_object_get(doc, "spec");
+	rules = json_object_get(spec, dir ? "egress" : "ingress");
+	if (!json_array_size(rules) && !json_array_size(rules = json_object_get(spec, (dir = !dir) ?
+							   "egress" : "ingress"))) {
+		json_decref(doc);
+		np_put(st, seed, i);
+		return;
+	}
+	rule = json_array_get(rules, rnd(seed, (unsigned)json_array_size(rules)));
+	switch (kind) {
+	case 0: /* a rule's peers: pods by selectors (an ipBlock or none: the rule's own, now and then) */
+		json_object_set_new(rule, dir ? "to" : "from",
+				    json_pack("[o]", rnd(seed, 2) ? json_pack("{s:{s:{s:s}}}", "podSelector",
+						"matchLabels", "app", pick(seed, apps, 4)) :
+						json_pack("{s:{s:{s:s}}}", "namespaceSelector", "matchLabels",
+							  "team", pick(seed, teams, 2))));
+		break;
+	case 1: /* its ports */
+		json_object_set_new(rule, "ports", json_pack("[o]", port(seed, dir)));
+		break;
+	case 2: /* a rule more at the end (one in four first: every rule moves) */
+		rule = json_pack("{s:[o], s:[o]}", dir ? "to" : "from", peer(seed), "ports",
+				 port(seed, dir));
+		if (rnd(seed, 4))
+			json_array_append_new(rules, rule);
+		else
+			json_array_insert_new(rules, 0, rule);
+		break;
+	case 3: /* the last rule less */
+		json_array_remove(rules, json_array_size(rules) - 1);
+		break;
+	default:
+		json_object_set_new(spec, "podSelector",
+				    json_pack("{s:{s:s}}", "matchLabels", "app", pick(seed, apps, 4)));
+		break;
+	}
+	put(st, doc);
+}
+
 /* Deletes PREFIX<i> of KIND from ns<i % NNS>, where pod_put and np_put put it. */
 static void del_nth(struct store *st, enum k8s_kind kind, const char *prefix, unsigned i)
 {
@@ -568,7 +627,10 @@ static void random_changes(struct store *st, unsigned *seed)
 			snprintf(name, sizeof(name), "n%u", 1 + rnd(seed, NNODES - 1));
 			store_del(st, K8S_NODE, NULL, name);
 		} else if (what < 90) {
-			np_put(st, seed, rnd(seed, NPOLS));
+			if (gen_np_edit && rnd(seed, 4))
+				np_edit(st, seed, rnd(seed, NPOLS));
+			else
+				np_put(st, seed, rnd(seed, NPOLS));
 		} else if (what < 95) {
 			del_nth(st, K8S_NETWORKPOLICY, "np", rnd(seed, NPOLS));
 		} else if (what < 98) {

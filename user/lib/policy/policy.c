@@ -63,7 +63,7 @@ void pol_ep_contest(struct pol_ep *ep)
 void pol_ctx_free(struct pol_ctx *x)
 {
 	void *v[] = { x->labix, x->idp, x->np_id, x->nps, x->pass_ref, x->cnps,
-		      x->cnp_id, x->nsaudit, x->moved, x->bykey, x->pod_id, x->pods };
+		      x->cnp_id, x->nsaudit, x->moved, x->bykey, x->pod_id, x->pods, x->near.v };
 
 	pol_memo_free(x);
 	for (size_t i = 0; x->pass_ref && i < x->ncnps; i++)

@@ -78,8 +78,6 @@ struct cnpctx {
 	size_t nkept;
 	uint32_t *kept;
 	bool recut; /* old's port intervals are not these: its identities' entries cut again (dir_ids) */
-	size_t nchgr; /* a patch's rules a change moved here (x->chg: was's and now's) */
-	const struct k8s_cnp_rule **chgr;
 };
 
 /* NetworkPolicy, read back from the compiled entries as the data plane reads them. */
@@ -183,15 +181,12 @@ static bool rule_matches(const struct cnpctx *cc, size_t ri, const struct peer *
 	return peer && protos_match(cc, r, pr, proto, port);
 }
 
-/* Does a rule a change moved (cc->chgr) match the peer? Then its decision is decided again: one
- * no such rule matches, before or now, is decided by the same rules in the same order. */
-static bool touched(const struct cnpctx *cc, const struct peer *pr)
+/* Does a changed rule's peer, before or now, select identity id in cc's direction (x->reach;
+ * XCNI_ID_REMOTE_NODE: a Node; XCNI_ID_ANY: some rule of it changed)? Then its decision is decided
+ * again: one no such rule selects is decided by the same rules in the same order. */
+static bool reached(const struct cnpctx *cc, uint32_t id)
 {
-	for (size_t i = 0; i < cc->nchgr; i++)
-		for (size_t j = 0; j < cc->chgr[i]->npeers; j++)
-			if (peer_matches(&cc->chgr[i]->peers[j], pr, 0))
-				return true;
-	return false;
+	return cc->x->reach && hmap_has(cc->x->reach, hu32(id ^ cc->dir), POL_REACH(cc->dir, id));
 }
 
 /* The Pass number of the i-th rule of cc (0: not numbered). */
@@ -525,10 +520,32 @@ static int out_cidr(struct out *o, const struct cnpctx *cc, const struct xcni_pr
 }
 
 /* Did a pod join or leave identity id in this update, or change (x->idmoved)? Its ports may
- * move its decision. */
+ * move its decision. Or has it a pod at an address the update moved (x->near)? */
 static bool id_moved(const struct pol_ctx *x, uint32_t id)
 {
-	return !x->idmoved || hmap_has(x->idmoved, hu32(id), UKEY(id));
+	return !x->idmoved || hmap_has(x->idmoved, hu32(id), UKEY(id)) || pol_u32set_has(&x->near, id);
+}
+
+/* A NetworkPolicy's egress named port to an ipBlock gives each pod there a /32 of its ports
+ * (x->pods built for it): another's pod moving to or from an address an identity's pod holds
+ * moves that identity's region or its group's entries, read by its decision (np_lookup). So
+ * such identities are decided again (x->near, once an update: the pods at x->moved's group 1). */
+static int near_init(const struct pol_ctx *cx)
+{
+	struct pol_ctx *x = (struct pol_ctx *)cx; /* as cnp_patch_init */
+
+	if (x->near.v || !x->pods || pol_u32set_init(&x->near, x->r->nidentities))
+		return x->near.v || !x->pods ? 0 : -ENOMEM;
+	for (size_t i = 0; i < 2 * x->npods; i++) {
+		const struct k8s_pod *p = x->pods[i / 2];
+		struct xcni_prefix a = xcni_prefix_host(i % 2 ? 0 : p->ip, i % 2 ? p->ip6 : NULL);
+		struct pol_cidr k = { pol_cidr_key(0, 0, &a), 0 }, *c;
+
+		if (x->pod_id[i / 2] && (i % 2 ? p->has_ip6 : !!p->ip) &&
+		    (c = bsearch(&k, x->moved, x->nmoved, sizeof(k), pol_cmp_cidr_key)) && c->group == 1)
+			pol_u32set_add(&x->near, x->pod_id[i / 2]);
+	}
+	return 0;
 }
 
 /* A patch's slot in cc->kept for a peer, or NULL: to be decided. A host prefix a rule
@@ -541,7 +558,8 @@ static uint32_t *kept_slot(const struct cnpctx *cc, const struct peer *pr)
 	const struct pol_cidr *c;
 
 	if (!cc->x->moved || (pr->id == XCNI_ID_WORLD && a->len == (a->family == 6 ? 128 : 32)) ||
-	    (pr->pod && id_moved(cc->x, pr->id)) || touched(cc, pr) ||
+	    (pr->pod && (id_moved(cc->x, pr->id) || reached(cc, pr->id))) ||
+	    (pr->node && reached(cc, XCNI_ID_REMOTE_NODE)) ||
 	    ((c = bsearch(&k, cc->x->moved, cc->x->nmoved, sizeof(k), pol_cmp_cidr_key)) &&
 	     (c->group == 1 || pr->pod)))
 		return NULL;
@@ -778,16 +796,16 @@ static int dir_pods(struct cnpctx *cc, struct out *o, struct vd *buf, struct mem
 	for (size_t i = 0; !ret && i < 2 * x->npods; i++) {
 		const struct k8s_pod *p = x->pods[i / 2];
 		struct peer pr = { .pod = p, .id = x->pod_id[i / 2] };
-		uint32_t *k = cc->old && og[i] ? &cc->kept[og[i] - 1] : NULL;
+		/* A changed rule's peer: decided. */
+		uint32_t *k = cc->old && og[i] && !reached(cc, pr.id) ? &cc->kept[og[i] - 1] : NULL;
 
 		if (!pol_pod_managed(p) || !(i % 2 ? p->has_ip6 : !!p->ip) ||
 		    (!m->by_ports && pr.id && !pol_u32set_has(split, pr.id)))
 			continue;
-		if (!k || !*k || cc->nchgr) {
+		if (!k || !*k) {
 			pr.ns_labels = ns_labels_of(x, p->meta.ns);
 			pr.addr = xcni_prefix_host(i % 2 ? 0 : p->ip, i % 2 ? p->ip6 : NULL);
 		}
-		k = k && touched(cc, &pr) ? NULL : k; /* a changed rule's peer: decided */
 		if (k && *k) {
 			gid[i] = *k;
 			continue;
@@ -837,21 +855,13 @@ static int dir_ids(struct cnpctx *cc, struct out *o, struct vd *buf,
 {
 	const struct pol_ctx *x = cc->x;
 	struct out t = { 0 }, *to = cc->recut ? &t : o;
-	struct pol_u32set hit = { 0 }; /* identities a changed rule's peers (touched) */
-	int ret = cc->nchgr ? pol_u32set_init(&hit, x->r->nidentities) : 0;
+	int ret = 0;
 
-	for (size_t k = 0; !ret && cc->nchgr && k < x->r->nidentities; k++) {
-		struct peer pr = pol_id_npods(x, k) ? id_peer(x, k) : (struct peer){ 0 };
-
-		if (pr.pod && touched(cc, &pr))
-			pol_u32set_add(&hit, pr.id);
-	}
 	for (size_t i = 0; !ret && old && i < old->nentries; i++) {
 		const struct pol_entry *e = &old->entries[i];
 
 		if (e->key.dir != cc->dir || e->key.peer >= XCNI_ID_CIDR_BASE ||
-		    (by_label_set(e->key.peer) && id_moved(x, e->key.peer)) ||
-		    pol_u32set_has(&hit, e->key.peer))
+		    (by_label_set(e->key.peer) && (id_moved(x, e->key.peer) || reached(cc, e->key.peer))))
 			continue;
 		if (!(ret = xcni_grow(&to->e, &to->cap, to->n, sizeof(*to->e))))
 			to->e[to->n++] = *e;
@@ -874,13 +884,12 @@ static int dir_ids(struct cnpctx *cc, struct out *o, struct vd *buf,
 		struct peer pr;
 
 		if (!pol_id_npods(x, k) || pol_u32set_has(split, id) ||
-		    (old && !id_moved(x, id) && !pol_u32set_has(&hit, id)))
+		    (old && !id_moved(x, id) && !reached(cc, id)))
 			continue;
 		pr = id_peer(x, k);
 		decide_all(cc, &pr, buf, NULL);
 		ret = emit_group(o, cc, id, buf);
 	}
-	free(hit.v);
 	return ret;
 }
 
@@ -978,7 +987,8 @@ static int compile_dir(struct cnpctx *cc, struct out *o, const struct pol_ep *ol
 	if (!ret && old) {
 		cc->old = old;
 		cc->nkept = old->nentries; /* a group has one at least */
-		if (!(cc->kept = calloc(cc->nkept + 1, sizeof(*cc->kept))) || cnp_patch_init(cc->x, false))
+		if (!(cc->kept = calloc(cc->nkept + 1, sizeof(*cc->kept))) || cnp_patch_init(cc->x, false) ||
+		    near_init(cc->x))
 			ret = -ENOMEM;
 	}
 	/*
@@ -999,7 +1009,7 @@ static int compile_dir(struct cnpctx *cc, struct out *o, const struct pol_ep *ol
 	if (!ret)
 		ret = dir_prefixes(cc, o, buf, &m, 0);
 	/* Whatever else: an address no prefix covers (a patch's: old's, but with pods by ports; no
-	 * rule a patch follows matches such an address, cnp_chg_of). */
+	 * rule a patch follows matches such an address, pol_rules_reach). */
 	if (!ret && (!cc->old || m.by_ports)) {
 		decide_all(cc, &(struct peer){ .none = true, .id = XCNI_ID_WORLD }, buf, NULL);
 		ret = emit_group(o, cc, XCNI_ID_ANY, buf);
@@ -1101,41 +1111,72 @@ bool pol_cnp_names_domain(const struct k8s_cnp_rule *r)
 	return false;
 }
 
-/* What a patch cannot follow in a changed rule: a Deny or Pass failing closed (every peer),
- * domainNames (learned addresses, numbered by the rules naming one), networks (the regions),
- * a named port (egress: every pod by address, not by identity). */
-static bool rule_patchable(const struct k8s_cnp_rule *r)
+/* Rule i of o in direction d, where a patch follows it (1, 0: it cannot; none at i: 1): the peers it
+ * selects in r put in reach. A NetworkPolicy's: pods by selectors only (an ipBlock moves the
+ * regions; no peer is every one). A ClusterNetworkPolicy's: a Node peer every Node; not a Deny or
+ * Pass failing closed (every peer), domainNames (learned addresses, numbered by the rules naming
+ * one), networks (the regions), a named port (egress: every pod by address, not by identity). */
+static int rule_reach(const struct k8s_object *o, uint8_t d, size_t i, const struct pol_result *r,
+		      struct hmap *reach)
 {
-	bool ok = !fails_closed(r);
+	bool in = d == XCNI_DIR_TO_POD, np = o->kind == K8S_NETWORKPOLICY;
+	const struct k8s_np_rule *nr = !np || i >= (in ? o->np.ningress : o->np.negress) ? NULL :
+				       in ? &o->np.ingress[i] : &o->np.egress[i];
+	const struct k8s_cnp_rule *cr = np || i >= (in ? o->cnp.ningress : o->cnp.negress) ? NULL :
+					in ? &o->cnp.ingress[i] : &o->cnp.egress[i];
+	size_t n = nr ? nr->npeers : cr ? cr->npeers : 0;
+	int ret = nr ? n > 0 : !cr || !fails_closed(cr);
 
-	for (size_t i = 0; i < r->npeers || i < r->nprotos; i++)
-		ok &= !(i < r->npeers && (r->peers[i].ndomains || r->peers[i].nnets)) &&
-		      !(i < r->nprotos && r->protos[i].port_name);
-	return ok;
+	for (size_t j = 0; ret && cr && j < cr->nprotos; j++)
+		ret = !cr->protos[j].port_name;
+	if (ret && hmap_put(reach, hu32(d), POL_REACH(d, XCNI_ID_ANY), NULL))
+		return -ENOMEM;
+	for (size_t j = 0; ret == 1 && j < n; j++) {
+		uint32_t node = cr && cr->peers[j].node_sel ? XCNI_ID_REMOTE_NODE : 0;
+
+		ret = nr ? !nr->peers[j].ipblock : !cr->peers[j].ndomains && !cr->peers[j].nnets;
+		ret = !ret ? 0 :
+		      node && hmap_put(reach, hu32(node ^ d), POL_REACH(d, node), NULL) ? -ENOMEM : 1;
+		for (size_t k = 0; ret == 1 && !node && k < r->nidentities; k++) {
+			const struct identity *id = &r->identities[k];
+			struct k8s_pod pod = { .meta.labels = id->pod_labels };
+
+			if ((nr ? pol_np_peer_matches(&nr->peers[j], o->meta.ns, id) :
+				  peer_matches(&cr->peers[j], &(struct peer){ .pod = &pod,
+						.ns_labels = &id->ns_labels }, 0)) &&
+			    hmap_put(reach, hu32(id->id ^ d), POL_REACH(d, id->id), NULL))
+				ret = -ENOMEM;
+		}
+	}
+	return ret;
 }
 
-int cnp_chg_of(json_t *was, const struct k8s_object *now, struct cnp_chg *out)
+int pol_rules_reach(json_t *was, const struct k8s_object *now, const struct pol_result *r,
+		    struct hmap *reach)
 {
+	bool np = now->kind == K8S_NETWORKPOLICY;
+	const char *sel = np ? "podSelector" : "subject";
 	json_t *a = json_object_get(was, "spec"), *b = json_object_get(now->raw, "spec");
+	struct k8s_object *o;
 	struct k8s_error err;
-	int ret = k8s_parse(was, &out->was, &err);
-	const struct k8s_cnp *v[2] = { ret ? NULL : &out->was->cnp, out->now = &now->cnp };
+	int ret = k8s_parse(was, &o, &err);
 
 	if (ret)
 		return ret == -ENOMEM ? ret : 0;
-	ret = v[0]->tier == v[1]->tier && v[0]->priority == v[1]->priority &&
-	      out->was->meta.audit == now->meta.audit &&
-	      json_equal(json_object_get(a, "subject"), json_object_get(b, "subject"));
-	for (uint8_t d = 0; ret && d < XCNI_NR_POLICY_DIRS; d++) {
-		const char *k = d == XCNI_DIR_TO_POD ? "ingress" : "egress";
+	ret = o->meta.audit == now->meta.audit &&
+	      json_equal(json_object_get(a, sel), json_object_get(b, sel)) &&
+	      (np ? o->np.type_ingress == now->np.type_ingress && o->np.type_egress == now->np.type_egress :
+		    o->cnp.tier == now->cnp.tier && o->cnp.priority == now->cnp.priority);
+	for (uint8_t d = 0; ret == 1 && d < XCNI_NR_POLICY_DIRS; d++) {
+		json_t *ra = json_object_get(a, d == XCNI_DIR_TO_POD ? "ingress" : "egress");
+		json_t *rb = json_object_get(b, d == XCNI_DIR_TO_POD ? "ingress" : "egress");
 
-		out->dir[d] = !json_equal(json_object_get(a, k), json_object_get(b, k));
-		for (int w = 0; out->dir[d] && w < 2; w++)
-			for (size_t r = 0; ret && r < (*k == 'i' ? v[w]->ningress : v[w]->negress); r++)
-				ret = rule_patchable(*k == 'i' ? &v[w]->ingress[r] : &v[w]->egress[r]);
+		for (size_t i = 0; ret == 1 && (i < json_array_size(ra) || i < json_array_size(rb)); i++)
+			for (int w = 0; ret == 1 && w < 2 &&
+					!json_equal(json_array_get(ra, i), json_array_get(rb, i)); w++)
+				ret = rule_reach(w ? now : o, d, i, r, reach);
 	}
-	if (!ret)
-		k8s_free(out->was);
+	k8s_free(o);
 	return ret;
 }
 
@@ -1278,7 +1319,7 @@ int cnp_apply(const struct pol_ctx *x, const struct k8s_pod *pod, struct pol_ep 
 	for (uint8_t dir = 0; !ret && dir < XCNI_NR_POLICY_DIRS; dir++) {
 		struct cnpctx cc = { .x = x, .pod = pod, .ep = ep, .dir = dir };
 		struct pol_ep enf = { 0 };
-		size_t cap = 0, capc = 0, nisol, naudit;
+		size_t cap = 0, nisol, naudit;
 		bool in = dir == XCNI_DIR_TO_POD;
 
 		cc.ns_labels = ns_labels_of(x, pod->meta.ns);
@@ -1298,16 +1339,6 @@ int cnp_apply(const struct pol_ctx *x, const struct k8s_pod *pod, struct pol_ep 
 					cc.rules[cc.nrules++] = (struct rref){ i, r }; /* sorted */
 			}
 		}
-		/* A patch: the rules a change moved here, was's and now's (x->chg). */
-		for (size_t i = 0; !ret && old && i < x->nchg; i++) {
-			const struct k8s_cnp *v[2] = { &x->chg[i].was->cnp, x->chg[i].now };
-
-			for (size_t w = 0; x->chg[i].dir[dir] && w < 2 * pol_cnp_selects(v[1], pod,
-				     cc.ns_labels); w++)
-				for (size_t r = 0; !ret && r < (in ? v[w]->ningress : v[w]->negress); r++)
-					if (!(ret = xcni_grow(&cc.chgr, &capc, cc.nchgr, sizeof(*cc.chgr))))
-						cc.chgr[cc.nchgr++] = in ? &v[w]->ingress[r] : &v[w]->egress[r];
-		}
 		/* An audited NetworkPolicy beside an enforced one: the decision is
 		 * the enforced ones' alone (pol_compile_ep merged both's allows). */
 		if (!ret && naudit && !cc.np_audit && !cc.ns_audit) {
@@ -1325,7 +1356,7 @@ int cnp_apply(const struct pol_ctx *x, const struct k8s_pod *pod, struct pol_ep 
 			cc.recut = old && old->atoms[dir] && old->atoms[dir] != ep->atoms[dir];
 			if (!ret && old && x->npatched)
 				x->npatched[!!old->atoms[dir]]++, x->npatched[2] += cc.recut,
-				x->npatched[3] += cc.nchgr && old->atoms[dir];
+				x->npatched[3] += old->atoms[dir] && reached(&cc, XCNI_ID_ANY);
 			if (!ret)
 				ret = compile_dir(&cc, &o[dir], old && old->atoms[dir] ? old : NULL);
 			laid[dir] = !ret;
@@ -1333,7 +1364,6 @@ int cnp_apply(const struct pol_ctx *x, const struct k8s_pod *pod, struct pol_ep 
 		for (int pi = 0; pi < 3; pi++)
 			free(cc.at.lo[pi]);
 		free(cc.rules);
-		free(cc.chgr);
 		pol_ep_set(&enf, NULL, 0, NULL, 0);
 	}
 	for (uint8_t dir = 0; dir < XCNI_NR_POLICY_DIRS; dir++) {

@@ -36,15 +36,6 @@ struct pol_incr *pol_incr_new(void)
 	return calloc(1, sizeof(struct pol_incr));
 }
 
-static void delta_free(struct pol_delta *d)
-{
-	void *v[] = { d->ipc_put, d->ipc_del, d->id_put, d->id_del,
-		      d->pol_put, d->pol_del, d->pn_put, d->pn_del };
-
-	for (size_t i = 0; i < ARRAY_SIZE(v); i++)
-		free(v[i]);
-}
-
 /* No change and no count in d, its arrays kept (and why: said first). */
 static void delta_zero(struct pol_delta *d)
 {
@@ -58,7 +49,7 @@ static void incr_clear(struct pol_incr *pi)
 {
 	struct hmap *maps[] = { &pi->pods, &pi->nodes, &pi->ipx, &pi->v6, &pi->ents, &pi->canon,
 				&pi->nsl, &pi->idpods, &pi->touched, &pi->dirty, &pi->epsel,
-				&pi->idmoved };
+				&pi->idmoved, &pi->reach };
 
 	hmap_each(&pi->pods, s)
 	{
@@ -97,7 +88,7 @@ static void incr_clear(struct pol_incr *pi)
 	for (size_t i = 0; i < ARRAY_SIZE(v); i++)
 		free(v[i]);
 	pol_result_free(&pi->r);
-	json_object_clear(pi->cnpdoc);
+	json_object_clear(pi->docs);
 	pi->nodeaddr = NULL, pi->nps = NULL, pi->np_id = NULL, pi->labix = NULL;
 	pi->nnodeaddr = pi->nnps = pi->nlabix = pi->nipc = pi->npn = 0;
 	pi->valid = false;
@@ -109,16 +100,16 @@ void pol_incr_free(struct pol_incr *pi)
 {
 	if (!pi)
 		return;
+	struct pol_delta *d = &pi->d;
+	void *v[] = { d->ipc_put, d->ipc_del, d->id_put, d->id_del, d->pol_put, d->pol_del,
+		      d->pn_put, d->pn_del, pi->clash, pi->moved, pi->node_name, pi };
+
 	incr_clear(pi);
-	delta_free(&pi->d);
 	clash_drop(pi);
 	pol_incr_prev_free(pi);
-	free(pi->clash);
-	free(pi->chg);
-	json_decref(pi->cnpdoc);
-	free(pi->moved);
-	free(pi->node_name);
-	free(pi);
+	json_decref(pi->docs);
+	for (size_t i = 0; i < ARRAY_SIZE(v); i++)
+		free(v[i]);
 }
 
 static struct inode *inode_get(struct pol_incr *pi, const char *name)
@@ -486,7 +477,8 @@ static int incr_reset(struct pol_incr *pi, const struct cluster *c, struct k8s_e
 	    hmap_init(&pi->canon, true, 16) || hmap_init(&pi->nsl, true, c->n[K8S_NAMESPACE]) ||
 	    hmap_init(&pi->idpods, false, 16) ||
 	    hmap_init(&pi->touched, false, 16) || hmap_init(&pi->dirty, false, 16) ||
-	    hmap_init(&pi->epsel, false, 16) || hmap_init(&pi->idmoved, false, 16))
+	    hmap_init(&pi->epsel, false, 16) || hmap_init(&pi->idmoved, false, 16) ||
+	    hmap_init(&pi->reach, false, 16))
 		goto out;
 	for (size_t k = 0; k < sizeof(kinds) / sizeof(*kinds); k++)
 		for (size_t i = 0; i < c->n[kinds[k]]; i++)
@@ -1076,13 +1068,14 @@ static int ent_update(struct pol_incr *pi, uint32_t a)
 /*
  * The local pods a policies' change reaches: with all, every one the tiers are laid over; those
  * the ClusterNetworkPolicies whose name bits are in cnps, or the NetworkPolicies whose bits are
- * in nps, selected before (ipod.cnps, pol_ep.npbits) or select now. A NetworkPolicy's rules and
- * isolation enter the entries of the pods it selects only, so it reaches no other. A pod not
+ * in nps, selected before (ipod.cnps, pol_ep.npbits) or select now ([0]: every one changed, the
+ * tiered pods patched per peer; [1]: those compiled whole, pol_changed). A NetworkPolicy's rules
+ * and isolation enter the entries of the pods it selects only, so it reaches no other. A pod not
  * reached keeps the births' index of the policies selecting it (pi->epsel): the same policies,
  * each at its number's index now (was_id: the numbers by index before); a number gone reaches it.
  */
 static int sel_dirty(struct pol_incr *pi, const struct cluster *c, const uint64_t *cnps,
-		     uint64_t nps, bool all, const uint32_t *was_id)
+		     const uint64_t *nps, bool all, const uint32_t *was_id)
 {
 	const struct pol_ctx x = { .nps = pi->nps, .nnps = pi->nnps };
 	struct hmap at; /* a NetworkPolicy's number -> 1 + its index now */
@@ -1094,7 +1087,8 @@ static int sel_dirty(struct pol_incr *pi, const struct cluster *c, const uint64_
 		const struct pol_ep *ep = &pi->r.eps[i];
 		const struct ipod *p = hmap_get(&pi->ipx, hu32(ep->ip), UKEY(ep->ip));
 		bool hit = p && ((all && p->audited) || (p->cnps & cnps[1]));
-		bool np = p && (ep->npbits & nps), patch = p && (p->cnps & cnps[0]);
+		bool np = p && (ep->npbits & nps[1]);
+		bool patch = p && ((p->cnps & cnps[0]) || (ep->npbits & nps[0]));
 		struct epsel *sel;
 
 		for (size_t k = 0; p && !hit && k < c->n[K8S_CLUSTERNETPOL]; k++) {
@@ -1110,10 +1104,10 @@ static int sel_dirty(struct pol_incr *pi, const struct cluster *c, const uint64_
 			patch |= pol_cnp_selects(cp, p->pod, &l->labels);
 			hit = patch && (POL_CNP_BIT(cp->meta.name) & cnps[1]);
 		}
-		for (int in = 0; p && nps && !np && in < 2; in++)
+		for (int in = 0; p && nps[1] && !np && in < 2; in++)
 			for (size_t k = pol_np_next(&x, p->pod, in, 0); !np && k < x.nnps;
 			     k = pol_np_next(&x, p->pod, in, k + 1))
-				np = POL_NP_BIT(x.nps[k]->meta.ns, x.nps[k]->meta.name) & nps;
+				np = POL_NP_BIT(x.nps[k]->meta.ns, x.nps[k]->meta.name) & nps[1];
 		sel = !p || hit || np ? NULL : hmap_get(&pi->epsel, hu32(ep->ip), UKEY(ep->ip));
 		for (size_t k = 0; sel && !np && k < sel->n; k++) {
 			uintptr_t now = (uintptr_t)hmap_get(&at, hu32(was_id[sel->np[k]]),
@@ -1122,7 +1116,7 @@ static int sel_dirty(struct pol_incr *pi, const struct cluster *c, const uint64_
 			np = !now;
 			sel->np[k] = (uint32_t)(now - 1);
 		}
-		pi->d.neps_np += np;
+		pi->d.neps_np += np || (ep->npbits & nps[0]);
 		if (hit || np || (patch && !p->audited))
 			ret = pol_incr_dirty_ep(pi, ep->ip);
 		else if (patch && !hmap_has(&pi->dirty, hu32(ep->ip), UKEY(ep->ip)))
@@ -1132,21 +1126,16 @@ static int sel_dirty(struct pol_incr *pi, const struct cluster *c, const uint64_
 	return ret;
 }
 
-static bool is_cnp_name(const struct pol_name *n)
-{
-	return n && !strncmp(n->name.ns, XCNI_POLNAME_CNP, strlen(XCNI_POLNAME_CNP));
-}
-
 /*
  * The policies' numbers and names again, NetworkPolicies' and
- * ClusterNetworkPolicies' (cnps, nps: the name bits of those changed). A changed
+ * ClusterNetworkPolicies' (cnps, nps: the name bits of those changed, sel_dirty's). A changed
  * policy reaches the local pods it selected or selects, as does a NetworkPolicy
- * whose number moved (a collision); a ClusterNetworkPolicy whose number moved or
+ * whose number moved (a collision: nps[1], whole); a ClusterNetworkPolicy whose number moved or
  * a Pass rule renumbered (the rule names changed) reaches every pod the tiers are
  * laid over, as does audit mode coming to or leaving the tiers.
  */
 static int policies_resync(struct pol_incr *pi, const struct cluster *c, const uint64_t *cnps,
-			   uint64_t nps)
+			   uint64_t *nps)
 {
 	struct pol_result tmp = { 0 };
 	struct pol_ctx x = { .o = &pi->o,
@@ -1180,10 +1169,10 @@ static int policies_resync(struct pol_incr *pi, const struct cluster *c, const u
 		for (int k = 0; (put || d > 0) && k < 2; k++) {
 			const struct pol_name *n = k ? (d >= 0 ? b : NULL) : (d <= 0 ? a : NULL);
 
-			if (is_cnp_name(n))
+			if (n && !strncmp(n->name.ns, XCNI_POLNAME_CNP, strlen(XCNI_POLNAME_CNP)))
 				moved |= !(POL_CNP_BIT(n->name.name) & cnps[0]);
 			else if (n)
-				nps |= POL_NP_BIT(n->name.ns, n->name.name);
+				nps[1] |= POL_NP_BIT(n->name.ns, n->name.name);
 		}
 		i += d <= 0;
 		j += d >= 0;
@@ -1224,25 +1213,28 @@ static int policies_resync(struct pol_incr *pi, const struct cluster *c, const u
 }
 
 /*
- * A ClusterNetworkPolicy changed: where its rules alone changed (cnp_chg_of), its pods are
- * patched per peer (pi->chg); else compiled whole (*whole: its name bit). Its document is kept
- * for its next change.
+ * A policy changed: where its rules alone changed, each one a patch follows (pol_rules_reach), the
+ * pods it selects are patched per peer, the peers a changed rule selects decided again (pi->reach);
+ * else compiled whole (*whole: its name bit). Its document is kept for its next change.
  */
-static int cnp_changed(struct pol_incr *pi, const struct cluster *c, const char *name,
+static int pol_changed(struct pol_incr *pi, const struct cluster *c, const struct store_change *ch,
 		       uint64_t *whole)
 {
-	const struct k8s_object *now = pol_incr_view_find(c, K8S_CLUSTERNETPOL, NULL, name);
-	json_t *was = json_object_get(pi->cnpdoc, name);
-	int ret = !now || !was ? 0 : xcni_grow(&pi->chg, &pi->capchg, pi->nchg, sizeof(*pi->chg));
+	const struct k8s_object *now = pol_incr_view_find(c, ch->kind, ch->ns, ch->name);
+	char *key = pol_incr_pod_key(ch->ns, ch->name);
+	json_t *was = key ? json_object_get(pi->docs, key) : NULL;
+	int ret = !key ? -ENOMEM : now && was ? pol_rules_reach(was, now, &pi->r, &pi->reach) : 0;
 
-	if (!ret && now && was && (ret = cnp_chg_of(was, now, &pi->chg[pi->nchg])) > 0)
-		pi->nchg++;
-	*whole |= ret > 0 ? 0 : POL_CNP_BIT(name);
-	if ((!pi->cnpdoc && !(pi->cnpdoc = json_object())) || ret < 0)
-		return -ENOMEM;
+	*whole |= ret > 0 ? 0 : ch->kind == K8S_CLUSTERNETPOL ? POL_CNP_BIT(ch->name) :
+							    POL_NP_BIT(ch->ns, ch->name);
+	if (ret >= 0 && !pi->docs && !(pi->docs = json_object()))
+		ret = -ENOMEM;
 	/* No document: an object made in code, its next change whole. */
-	return now && now->raw ? (json_object_set(pi->cnpdoc, name, now->raw) ? -ENOMEM : 0) :
-				 (json_object_del(pi->cnpdoc, name), 0);
+	if (ret >= 0)
+		ret = now && now->raw ? (json_object_set(pi->docs, key, now->raw) ? -ENOMEM : 0) :
+					(json_object_del(pi->docs, key), 0);
+	free(key);
+	return ret;
 }
 
 /* 0 or -errno. */
@@ -1251,15 +1243,16 @@ static int incr_apply(struct pol_incr *pi, const struct cluster *c, const struct
 {
 	struct store_change *more = NULL; /* ch, then Namespaces' pods and claimants */
 	size_t nmore = 0, capmore = 0;
-	/* the name bits of the policies changed (POL_*_BIT): ClusterNetworkPolicies, those of
-	 * them whose pods are compiled whole (not patched: cnp_changed), NetworkPolicies */
-	uint64_t cnps[2] = { 0 }, nps = 0;
+	/* the name bits of the policies changed (POL_*_BIT), ClusterNetworkPolicies' and
+	 * NetworkPolicies': all, those whose pods are compiled whole (not patched: pol_changed) */
+	uint64_t cnps[2] = { 0 }, nps[2] = { 0 };
 	char **canons;
 	int ret = 0;
 
 	hmap_clear(&pi->touched);
 	hmap_clear(&pi->dirty);
 	hmap_clear(&pi->idmoved);
+	hmap_clear(&pi->reach);
 	clash_drop(pi); /* of an update that started over half way */
 	for (size_t i = 0; i < pi->r.neps; i++)
 		pi->r.eps[i].changed = false;
@@ -1309,11 +1302,12 @@ static int incr_apply(struct pol_incr *pi, const struct cluster *c, const struct
 			break;
 		case K8S_NETWORKPOLICY:
 			pi->pols_changed = true;
-			nps |= POL_NP_BIT(ch[i].ns, ch[i].name);
+			nps[0] |= POL_NP_BIT(ch[i].ns, ch[i].name);
+			ret = pol_changed(pi, c, &ch[i], &nps[1]);
 			break;
 		case K8S_CLUSTERNETPOL:
 			cnps[0] |= POL_CNP_BIT(ch[i].name);
-			ret = cnp_changed(pi, c, ch[i].name, &cnps[1]);
+			ret = pol_changed(pi, c, &ch[i], &cnps[1]);
 			break;
 		case K8S_POD:
 			ret = pod_changed(pi, c, &ch[i], canons[i]);
@@ -1343,8 +1337,6 @@ static int incr_apply(struct pol_incr *pi, const struct cluster *c, const struct
 		ret = policies_resync(pi, c, cnps, nps);
 	if (!ret)
 		ret = pol_incr_eps_resync(pi, c);
-	while (pi->nchg)
-		k8s_free(pi->chg[--pi->nchg].was);
 	return ret;
 }
 

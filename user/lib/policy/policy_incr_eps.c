@@ -285,7 +285,7 @@ static int ctx_for_dirty(struct pol_incr *pi, const struct cluster *c, struct po
 	x->npatched = pi->d.neps_patched;
 	x->idmoved = &pi->idmoved;
 	x->addrs = pi->moved, x->naddrs = pi->nmoved; /* the patch's index, built on need */
-	x->chg = pi->chg, x->nchg = pi->nchg;
+	x->reach = &pi->reach;
 	x->nsl = &pi->nsl;
 	if (every_pod) {
 		x->src = pi, x->view = c, x->npods = pi->pods.n, x->nnodes = c->n[K8S_NODE];

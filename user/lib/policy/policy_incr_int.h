@@ -95,11 +95,11 @@ struct pol_incr {
 	/* The rule names changed (a ClusterNetworkPolicy's): the writer diffs
 	 * every map whole, as only a whole result carries them. */
 	bool names_whole;
-	/* ClusterNetworkPolicy name -> its document as last compiled (k8s_object.raw): the store
-	 * frees the old object before the update; a change's patch reads its rules (cnp_chg_of). */
-	json_t *cnpdoc;
-	size_t nchg, capchg;
-	struct cnp_chg *chg; /* one update's ClusterNetworkPolicies patched per peer */
+	/* A policy's "ns/name" ("/name": a ClusterNetworkPolicy) -> its document as last compiled
+	 * (k8s_object.raw): the store frees the old object before the update; a change's patch
+	 * reads its rules (pol_rules_reach). */
+	json_t *docs;
+	struct hmap reach; /* one update's: the peers its changed rules select (POL_REACH) */
 	/* The label index of r->identities (pol_labix_build), kept while they stay:
 	 * built again for each local pod's compile it was most of that compile
 	 * at 100k pods (500-700 identities). */

@@ -67,6 +67,13 @@ struct epbuild {
 	struct pol_cidr *pc;
 };
 
+/* A set of uint32_t (never 0) sized at init for every key it will hold, so it
+ * never fills up; add: false if k was in already. has: false before init. */
+struct pol_u32set {
+	size_t mask;
+	uint32_t *v;
+};
+
 struct pol_ctx {
 	const struct pol_opts *o;
 	uint32_t (*hash)(const char *);
@@ -125,17 +132,9 @@ struct pol_ctx {
 	size_t nbykey;
 	struct pol_cidr *bykey;
 	const struct hmap *idmoved; /* the identities too (pol_incr's; NULL: every one) */
-	size_t nchg;
-	const struct cnp_chg *chg; /* ClusterNetworkPolicies whose rules alone changed (pol_incr's) */
-};
-
-/* A ClusterNetworkPolicy whose rules alone changed (subject, tier, priority and audit mode as they
- * were; cnp_chg_of): its pods are patched, the peers a changed rule, was's or now's, matches
- * decided again in the directions whose rules changed. */
-struct cnp_chg {
-	struct k8s_object *was; /* parsed again from its last document */
-	const struct k8s_cnp *now;
-	bool dir[XCNI_NR_POLICY_DIRS];
+	/* And those with a pod at an address the update moved, where every pod's is read (near_init) */
+	struct pol_u32set near;
+	const struct hmap *reach; /* the peers a changed rule selects (pol_rules_reach; pol_incr's) */
 };
 
 /* The pods with an address of one identity, in no order (the incremental compiler's ipods). */
@@ -155,14 +154,17 @@ static inline size_t pol_id_npods(const struct pol_ctx *x, size_t k)
 struct hmap;
 struct labix;
 struct peer_memo;
-struct pol_u32set;
 
 /* ---- policy_cnp.c ---- */
 /* x's ClusterNetworkPolicies and audit state from the view. 0 or -ENOMEM. */
 int cnp_ctx_init(struct pol_ctx *x, const struct cluster *c);
-/* 1 and *out when was (a document) and now differ in rules a patch follows (cnp_chg), 0: the
- * pods it selects compiled whole, -ENOMEM. */
-int cnp_chg_of(json_t *was, const struct k8s_object *now, struct cnp_chg *out);
+/* 1 when a policy's document was and its object now differ in rules alone (by index: was's and
+ * now's), each one a patch follows: the peers they select put in reach (keys POL_REACH: in their
+ * direction, an identity of r; XCNI_ID_REMOTE_NODE: the Nodes; XCNI_ID_ANY: a rule changed). 0: the
+ * pods it selects compiled whole; -ENOMEM. */
+int pol_rules_reach(json_t *was, const struct k8s_object *now, const struct pol_result *r,
+		    struct hmap *reach);
+#define POL_REACH(dir, id) UKEY((uint64_t)(dir) << 33 | (id))
 /* The tiers and audit mode laid over ep's NetworkPolicy entries (pol_compile_ep's last step);
  * old: the pod's last result, patched per changed peer where that is exact, or NULL. */
 int cnp_apply(const struct pol_ctx *x, const struct k8s_pod *pod, struct pol_ep *ep,
@@ -294,12 +296,6 @@ size_t pol_sort_dedup(void *arr, size_t n, size_t size, int (*cmp)(const void *,
 		      size_t keylen);
 /* The identity numbered id in r (sorted by number), or NULL. */
 struct identity *pol_identity_find(const struct pol_result *r, uint32_t id);
-/* A set of uint32_t (never 0) sized at init for every key it will hold, so it
- * never fills up; add: false if k was in already. has: false before init. */
-struct pol_u32set {
-	size_t mask;
-	uint32_t *v;
-};
 int pol_u32set_init(struct pol_u32set *s, size_t n);
 bool pol_u32set_has(const struct pol_u32set *s, uint32_t k);
 bool pol_u32set_add(struct pol_u32set *s, uint32_t k);
