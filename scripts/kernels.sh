@@ -90,7 +90,7 @@ package() {
 
 # Downloads and unpacks one kernel: prints its directory.
 fetch() {
-	local pkg dir
+	local pkg dir key
 	# One fetch at a time on the machine: two runs filling the cache at once
 	# would unpack (and update bullseye's lists) over each other.
 	mkdir -p "$CACHE"
@@ -110,10 +110,13 @@ fetch() {
 		mv "$dir.tmp" "$dir"
 		touch "$dir/.done"
 	fi
-	# Remade when the runner changes (its /init, the module list).
-	if [ ! -e "$dir/initrd.gz" ] || [ "$ROOT/scripts/kernels-init.sh" -nt "$dir/initrd.gz" ] ||
-		[ "$ROOT/scripts/kernels.sh" -nt "$dir/initrd.gz" ]; then
+	# Remade when what goes into it changes (its /init, the module list, how it is
+	# made), by their hash: not by the files' times, which a fresh checkout makes
+	# newer than the shared cache's initrd (every worktree rebuilt it).
+	key=$({ cat "$ROOT/scripts/kernels-init.sh"; echo "$BOOT_MODS"; declare -f initramfs; } | sha256sum)
+	if [ ! -e "$dir/initrd.gz" ] || [ "$(cat "$dir/initrd.key" 2>/dev/null)" != "${key%% *}" ]; then
 		initramfs "$dir"
+		echo "${key%% *}" >"$dir/initrd.key"
 	fi
 	exec 9>&-
 	echo "$dir"
@@ -292,6 +295,8 @@ has labs && for l in $LABS; do step "$l" env XCNI_SUITES="$l" bash tests/run.sh;
 has nic && for l in $NIC_LABS; do
 	step "$l-virtio" env XCNI_LAB_UL_NIC=eth0:eth1 XCNI_SUITES="$l" bash tests/run.sh
 done
+# The VM'"'"'s exit status: 1 if a step failed, else 0 (not the last test'"'"'s).
+! grep -qv " 0 [0-9]*$" $r/summary
 '
 
 # A kernel below the minimum (5.10) runs this instead: xcnid refuses it before
@@ -328,10 +333,9 @@ matrix() {
 			continue
 		fi
 		while read -r n rc secs; do
-			local counts
-			# (test_bpf's counts are cmocka's; a log with none must not end the table under set -e)
-			counts=$(grep -E '^[0-9]+ passed, [0-9]+ failed|rows; largest|^\[  (PASSED|FAILED)  \]' "$res/$n.log" | tail -n 1 | cut -c1-60 || true)
-			rows+="$k $(basename "$dir") $n $([ "$rc" = 0 ] && echo pass || echo "FAIL($rc)") ${secs}s ${counts// /_}"$'\n'
+			local c
+			c=$(counts "$res/$n.log")
+			rows+="$k $(basename "$dir") $n $([ "$rc" = 0 ] && echo pass || echo "FAIL($rc)") ${secs}s ${c// /_}"$'\n'
 			[ "$rc" = 0 ] || fail=1
 		done <"$res/summary"
 	done
@@ -340,10 +344,22 @@ matrix() {
 	return $fail
 }
 
+# A step log's counts: a suite's "N passed, M failed" (TAP) or the budget's rows,
+# else test_bpf's (cmocka's) passed, skipped and failed. A log with none gives
+# nothing and must not end the table under set -e.
+counts() {
+	local c
+	c=$(grep -E '^[0-9]+ passed, [0-9]+ failed|rows; largest' "$1" | tail -n 1 | cut -c1-60 || true)
+	[ -n "$c" ] || c=$(awk '$1 == "[" && $3 == "]" && $4 ~ /^[0-9]+$/ {n[$2] = $4}
+		END {if ("PASSED" in n) printf "%d passed, %d skipped, %d failed", n["PASSED"], n["SKIPPED"], n["FAILED"]}' "$1" 2>/dev/null || true)
+	echo "$c"
+}
+
 self_test() {
-	local n=0 bad=0
+	local n=0 bad=0 tmp
+	tmp=$(mktemp)
 	check() { n=$((n + 1)); if "$@" >/dev/null 2>&1; then echo "ok $n - $*"; else echo "not ok $n - $*"; bad=$((bad + 1)); fi; }
-	echo "1..8"
+	echo "1..9"
 	check bash -n "$ROOT/scripts/kernels.sh"
 	check sh -n "$ROOT/scripts/kernels-init.sh"
 	check bash -n -c "$INNER"
@@ -352,6 +368,10 @@ self_test() {
 	check bash -c "! bash '$ROOT/scripts/kernels.sh' nosuchverb"
 	check bash -c "bash '$ROOT/scripts/kernels.sh' accel | grep -Eq '^(KVM|TCG)' && [ \"\$(XCNI_VM_ACCEL=tcg bash '$ROOT/scripts/kernels.sh' accel)\" = TCG ]"
 	check bash -c "XCNI_KERNEL_STEPS='nic bogus' bash '$ROOT/scripts/kernels.sh' matrix 6.12 2>&1 | grep -q 'bogus: want'"
+	# test_bpf's counts, skips and failures too (cmocka's summary lines).
+	printf '[  PASSED  ] 7 test(s).\n[  SKIPPED ] 2 test(s), listed below:\n[  SKIPPED ] a\n[  FAILED  ] 1 test(s), listed below:\n' >"$tmp"
+	check test "$(counts "$tmp")" = "7 passed, 2 skipped, 1 failed"
+	rm -f "$tmp"
 	echo "$((n - bad)) passed, $bad failed"
 	[ "$bad" -eq 0 ]
 }
