@@ -187,7 +187,14 @@ __attribute__((noinline)) int fqdn_group(const struct xcni_polcidr_key *ck, __u3
 	return group && *group < 0x80000000u ? (int)*group : 0;
 }
 
-static __always_inline int policy_judge(__u32 ep, __u8 dir, __u32 peer_id, __u32 peer_ip,
+/* A peer's identity (peer6's, else peer_ip's), its key in a frame of its own:
+ * the chains of from_pod (IPv4) and ovl_outside4 have no room for it. */
+static __attribute__((noinline)) __u32 peer_identity(__u32 peer_ip, const __u8 *peer6)
+{
+	return peer6 ? identity_of(XCNI_AF_INET6, peer6) : identity_of(XCNI_AF_INET, &peer_ip);
+}
+
+static __always_inline int policy_judge(__u32 ep, __u8 dir, __u32 *peer, __u32 peer_ip,
 					const __u8 *peer6, __u8 proto, __u16 dport,
 					struct verdict *v, __u32 ep_id)
 {
@@ -195,9 +202,17 @@ static __always_inline int policy_judge(__u32 ep, __u8 dir, __u32 peer_id, __u32
 	struct xcni_polhash_key k = {};
 	struct xcni_polcidr_key ck = {};
 	struct xcni_policy_val *hit;
-	__u32 *group;
+	__u32 *group, peer_id;
 	__u8 has;
 
+	/* Not isolated this way, nor closed: allowed whoever the peer is, whose
+	 * identity is not looked up (*peer 0: the ipcache's, looked up here
+	 * when asked; an LPM walk a new flow of a pod without policy saves). */
+	if (pe && !(pe->isolated & (XCNI_POLEP_OVERFLOW | XCNI_ISOLATED(dir))))
+		return 1;
+	if (!*peer)
+		*peer = peer_identity(peer_ip, peer6);
+	peer_id = *peer;
 	/* The pod's own node may always reach it and be reached (kubelet probes),
 	 * under any policy, and so before its policy is known or when it did not
 	 * fit; but the pod's egress to it as its tiers say (XCNI_POLEP_HOST_EGRESS):
@@ -276,11 +291,18 @@ static __always_inline int policy_judge(__u32 ep, __u8 dir, __u32 peer_id, __u32
 	return policy_hit(hit, dir, v);
 }
 
+/* The ipcache's identity of the flow's source (dst: destination). */
+static __always_inline __u32 flow_identity(const struct flow *f, int fam, int dst)
+{
+	return identity_of(fam, dst ? flow_daddr(f, fam) : flow_saddr(f, fam));
+}
+
 /*
  * A flow ct_track found new or stale (ct), judged where this program can, in
  * either family: the egress of local pod src_key (its policy key; 0: none
  * here) towards the destination, then the ingress of local pod dst_key (0:
- * none here) from the source; v->src_id and v->dst_id set by the caller.
+ * none here) from the source; v->src_id and v->dst_id set by the caller
+ * (0: looked up when a side's policy asks, or for the event).
  * Peers by identity, then by address in the ipBlock prefixes of the
  * family. Both allow: the flow is stored or re-stamped (ct_commit with len,
  * ep_id and flags), 0. Else the drop reason, a stale flow forgotten
@@ -293,13 +315,13 @@ static __always_inline int flow_judge(const struct flow *f, int fam, int ct, __u
 	int v4 = fam == XCNI_AF_INET, reason = 0;
 
 	if (src_key)
-		reason = policy_verdict(policy_judge(src_key, XCNI_DIR_FROM_POD, v->dst_id,
+		reason = policy_verdict(policy_judge(src_key, XCNI_DIR_FROM_POD, &v->dst_id,
 						     v4 ? f->tuple.v4.daddr : 0,
 						     v4 ? NULL : f->tuple.v6.daddr,
 						     flow_proto(f, fam), flow_dport(f, fam), v, ep_id),
 					XCNI_DROP_POLICY_EGRESS);
 	if (!reason && dst_key)
-		reason = policy_verdict(policy_judge(dst_key, XCNI_DIR_TO_POD, v->src_id,
+		reason = policy_verdict(policy_judge(dst_key, XCNI_DIR_TO_POD, &v->src_id,
 						     v4 ? f->tuple.v4.saddr : 0,
 						     v4 ? NULL : f->tuple.v6.saddr,
 						     flow_proto(f, fam), flow_dport(f, fam), v, 0),
@@ -365,12 +387,6 @@ static __always_inline __u32 judge_key(const struct xcni_endpoint *ep, const voi
 	if (!ep)
 		return 0;
 	return fam == XCNI_AF_INET ? *(const __u32 *)addr : polkey_of(ep, addr);
-}
-
-/* The ipcache's identity of the flow's source (dst: destination). */
-static __always_inline __u32 flow_identity(const struct flow *f, int fam, int dst)
-{
-	return identity_of(fam, dst ? flow_daddr(f, fam) : flow_saddr(f, fam));
 }
 
 /*
