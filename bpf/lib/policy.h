@@ -95,6 +95,19 @@ static __always_inline int policy_verdict(int ok, int deny)
 /* An audited denial is named already (by the other side): the event reports it. */
 #define VERDICT_AUDITED(v) ((v)->enforced & (XCNI_POLV_AUDIT << 1))
 
+/* v names what decided in an isolated pod's direction dir: enforced (bit 0,
+ * the entry's XCNI_POLV_* above it), the entry's policy and rule (1, 0, 0: no
+ * rule allows, or none looked up yet). 0: refused, unless a rule then allows. */
+static __always_inline int verdict_name(struct verdict *v, __u8 dir, __u8 enforced,
+					__u32 policy_id, __u16 rule)
+{
+	v->enforced = enforced;
+	v->pol_dir = dir;
+	v->policy_id = policy_id;
+	v->rule = rule;
+	return 0;
+}
+
 /*
  * What the entry found decides (XCNI_POLV_*): 1 allowed (an audited denial
  * too: it passes, the verdict event names it), 0 denied by NetworkPolicy,
@@ -113,10 +126,7 @@ static __always_inline int policy_hit(const struct xcni_policy_val *hit, __u8 di
 								    0;
 	if (ret == 1 && VERDICT_AUDITED(v))
 		return 1;
-	v->enforced = 1 | (__u8)(flags << 1);
-	v->pol_dir = dir;
-	v->policy_id = hit->policy_id;
-	v->rule = hit->rule;
+	verdict_name(v, dir, 1 | (__u8)(flags << 1), hit->policy_id, hit->rule);
 	return ret;
 }
 
@@ -127,23 +137,22 @@ static __always_inline int policy_hit(const struct xcni_policy_val *hit, __u8 di
  * XCNI_DROP_POLICY_OVERFLOW (it did not fit: closed) or
  * XCNI_DROP_POLICY_PENDING (no polep entry: not judged yet, which the
  * caller turns into "allowed" where no agent judges; policy_pending). The
- * peer's address is looked up in the ipBlock groups: peer6 (16 bytes) for
- * an IPv6 peer, else peer_ip (IPv4).
+ * peer's address (addr, of the family fam) is looked up in the ipBlock groups.
  */
 /* The polcidr key of a pod's (ep, its version) direction dir towards a peer address. */
 static __always_inline void policy_ck(struct xcni_polcidr_key *ck, __u32 ep, __u8 version, __u8 dir,
-				      __u32 peer_ip, const __u8 *peer6)
+				      int fam, const void *addr)
 {
 	ck->ep = ep;
 	ck->version = version;
 	ck->dir = dir;
-	if (peer6) {
+	if (fam == XCNI_AF_INET6) {
 		ck->prefixlen = XCNI_POLCIDR_PREFIX_BASE + 128;
 		ck->v6 = 1;
-		__builtin_memcpy(ck->addr6, peer6, 16);
+		__builtin_memcpy(ck->addr6, addr, 16);
 	} else {
 		ck->prefixlen = XCNI_POLCIDR_PREFIX_BASE + 32;
-		ck->addr = peer_ip;
+		ck->addr = *(const __u32 *)addr;
 	}
 }
 
@@ -187,16 +196,8 @@ __attribute__((noinline)) int fqdn_group(const struct xcni_polcidr_key *ck, __u3
 	return group && *group < 0x80000000u ? (int)*group : 0;
 }
 
-/* A peer's identity (peer6's, else peer_ip's), its key in a frame of its own:
- * the chains of from_pod (IPv4) and ovl_outside4 have no room for it. */
-static __attribute__((noinline)) __u32 peer_identity(__u32 peer_ip, const __u8 *peer6)
-{
-	return peer6 ? identity_of(XCNI_AF_INET6, peer6) : identity_of(XCNI_AF_INET, &peer_ip);
-}
-
-static __always_inline int policy_judge(__u32 ep, __u8 dir, __u32 *peer, __u32 peer_ip,
-					const __u8 *peer6, __u8 proto, __u16 dport,
-					struct verdict *v, __u32 ep_id)
+static __always_inline int policy_judge(__u32 ep, __u8 dir, __u32 *peer, int fam, const void *addr,
+					__u8 proto, __u16 dport, struct verdict *v, __u32 ep_id)
 {
 	struct xcni_polep *pe = bpf_map_lookup_elem(&xcni_polep, &ep);
 	struct xcni_polhash_key k = {};
@@ -211,7 +212,7 @@ static __always_inline int policy_judge(__u32 ep, __u8 dir, __u32 *peer, __u32 p
 	if (pe && !(pe->isolated & (XCNI_POLEP_OVERFLOW | XCNI_ISOLATED(dir))))
 		return 1;
 	if (!*peer)
-		*peer = peer_identity(peer_ip, peer6);
+		*peer = identity_of(fam, addr);
 	peer_id = *peer;
 	/* The pod's own node may always reach it and be reached (kubelet probes),
 	 * under any policy, and so before its policy is known or when it did not
@@ -229,12 +230,8 @@ static __always_inline int policy_judge(__u32 ep, __u8 dir, __u32 *peer, __u32 p
 							     XCNI_DROP_POLICY_OVERFLOW;
 	if (!(pe->isolated & XCNI_ISOLATED(dir)))
 		return 1; /* no policy selects the pod in this direction */
-	if (!VERDICT_AUDITED(v)) {
-		v->enforced = 1;
-		v->pol_dir = dir;
-		v->policy_id = 0;
-		v->rule = 0;
-	}
+	if (!VERDICT_AUDITED(v))
+		verdict_name(v, dir, 1, 0, 0);
 	/*
 	 * A closed address (XCNI_ID_UNMANAGED: changing owner in an apply, or
 	 * contested) is judged by no entry: not by any peer's, nor by an ipBlock
@@ -242,13 +239,8 @@ static __always_inline int policy_judge(__u32 ep, __u8 dir, __u32 *peer, __u32 p
 	 * Deny of one namespace over an allow of the rest). Refused, as nothing
 	 * allowed it.
 	 */
-	if (peer_id == XCNI_ID_UNMANAGED) {
-		v->enforced = 1;
-		v->pol_dir = dir;
-		v->policy_id = 0;
-		v->rule = 0;
-		return 0;
-	}
+	if (peer_id == XCNI_ID_UNMANAGED)
+		return verdict_name(v, dir, 1, 0, 0);
 	has = pe->has[dir & 1];
 	k.ep = ep;
 	k.version = pe->version;
@@ -265,28 +257,22 @@ static __always_inline int policy_judge(__u32 ep, __u8 dir, __u32 *peer, __u32 p
 	    (has & XCNI_HAS_FQDN)) {
 		int g;
 
-		policy_ck(&ck, ep, pe->version, dir, peer_ip, peer6);
+		policy_ck(&ck, ep, pe->version, dir, fam, addr);
 		g = fqdn_group(&ck, ep_id);
 		if (g > 0)
 			peer_id = (__u32)g;
 	}
 	hit = peer_lookup(&k, peer_id, has);
 	if (!hit && (has & XCNI_HAS_CIDR)) {
-		policy_ck(&ck, ep, pe->version, dir, peer_ip, peer6);
+		policy_ck(&ck, ep, pe->version, dir, fam, addr);
 		group = bpf_map_lookup_elem(&xcni_polcidr, &ck);
 		if (group)
 			hit = peer_lookup(&k, *group, has);
 	}
 	if (!hit)
 		hit = peer_lookup(&k, XCNI_ID_ANY, has);
-	if (!hit) {
-		/* isolated, nothing allows: named by direction alone */
-		v->enforced = 1;
-		v->pol_dir = dir;
-		v->policy_id = 0;
-		v->rule = 0;
-		return 0;
-	}
+	if (!hit) /* isolated, nothing allows */
+		return verdict_name(v, dir, 1, 0, 0);
 	__sync_fetch_and_add(&hit->packets, 1);
 	return policy_hit(hit, dir, v);
 }
@@ -312,19 +298,17 @@ static __always_inline int flow_judge(const struct flow *f, int fam, int ct, __u
 				      __u32 dst_key, struct verdict *v, __u32 len, __u32 ep_id,
 				      __u8 flags)
 {
-	int v4 = fam == XCNI_AF_INET, reason = 0;
+	int reason = 0;
 
 	if (src_key)
-		reason = policy_verdict(policy_judge(src_key, XCNI_DIR_FROM_POD, &v->dst_id,
-						     v4 ? f->tuple.v4.daddr : 0,
-						     v4 ? NULL : f->tuple.v6.daddr,
-						     flow_proto(f, fam), flow_dport(f, fam), v, ep_id),
+		reason = policy_verdict(policy_judge(src_key, XCNI_DIR_FROM_POD, &v->dst_id, fam,
+						     flow_daddr(f, fam), flow_proto(f, fam),
+						     flow_dport(f, fam), v, ep_id),
 					XCNI_DROP_POLICY_EGRESS);
 	if (!reason && dst_key)
-		reason = policy_verdict(policy_judge(dst_key, XCNI_DIR_TO_POD, &v->src_id,
-						     v4 ? f->tuple.v4.saddr : 0,
-						     v4 ? NULL : f->tuple.v6.saddr,
-						     flow_proto(f, fam), flow_dport(f, fam), v, 0),
+		reason = policy_verdict(policy_judge(dst_key, XCNI_DIR_TO_POD, &v->src_id, fam,
+						     flow_saddr(f, fam), flow_proto(f, fam),
+						     flow_dport(f, fam), v, 0),
 					XCNI_DROP_POLICY_INGRESS);
 	if (reason)
 		ct_refuse(f, fam, ct);
