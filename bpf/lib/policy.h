@@ -78,18 +78,13 @@ static __always_inline int policy_pending(void)
 }
 
 /*
- * One side's judgement (policy_allows/policy_judge: 1, 0 or a drop reason) as
- * flow_judge uses it: 0 when allowed, deny when no rule
- * allows, the reason policy_judge gave otherwise; an unjudged pod (pending)
- * is open where no agent judges (the node config says which, read only then).
+ * One side's judgement (policy_judge: 1, 0 or a drop reason) as flow_judge
+ * uses it: 0 when allowed, deny when no rule allows, the reason policy_judge
+ * gave otherwise (an unjudged pod is pending only where an agent judges).
  */
 static __always_inline int policy_verdict(int ok, int deny)
 {
-	int reason = ok > 0 ? 0 : ok ? ok : deny;
-
-	if (reason == XCNI_DROP_POLICY_PENDING && !policy_pending())
-		reason = 0;
-	return reason;
+	return ok > 0 ? 0 : ok ? ok : deny;
 }
 
 /* An audited denial is named already (by the other side): the event reports it. */
@@ -206,10 +201,11 @@ static __always_inline int policy_judge(__u32 ep, __u8 dir, __u32 *peer, int fam
 	__u32 *group, peer_id;
 	__u8 has;
 
-	/* Not isolated this way, nor closed: allowed whoever the peer is, whose
-	 * identity is not looked up (*peer 0: the ipcache's, looked up here
-	 * when asked; an LPM walk a new flow of a pod without policy saves). */
-	if (pe && !(pe->isolated & (XCNI_POLEP_OVERFLOW | XCNI_ISOLATED(dir))))
+	/* Not isolated this way, nor closed (or not judged where no agent
+	 * judges): allowed whoever the peer is, whose identity is not looked up
+	 * (*peer 0: the ipcache's, looked up here when asked; an LPM walk a new
+	 * flow of a pod without policy saves). */
+	if (pe ? !(pe->isolated & (XCNI_POLEP_OVERFLOW | XCNI_ISOLATED(dir))) : !policy_pending())
 		return 1;
 	if (!*peer)
 		*peer = identity_of(fam, addr);
@@ -224,7 +220,7 @@ static __always_inline int policy_judge(__u32 ep, __u8 dir, __u32 *peer, int fam
 	    (dir != XCNI_DIR_FROM_POD || !pe || !(pe->isolated & XCNI_POLEP_HOST_EGRESS)))
 		return 1;
 	if (!pe)
-		return XCNI_DROP_POLICY_PENDING; /* flow_judge: unless no agent judges here */
+		return XCNI_DROP_POLICY_PENDING; /* an agent judges here (above) */
 	if (pe->isolated & XCNI_POLEP_OVERFLOW) /* the drop names it */
 		return pe->isolated & XCNI_POLEP_CONTESTED ? XCNI_DROP_ADDR_CONTESTED :
 							     XCNI_DROP_POLICY_OVERFLOW;
