@@ -166,6 +166,15 @@ static __always_inline __u8 lb_hairpin(union lb_state lb, int fam)
 	return LB_ST(lb, fam, ct_flags);
 }
 
+/* A policy's verdict (its event) names both ends: one no policy asked about
+ * (flow_judge looks a peer's up only then) looked up now, in a frame of its
+ * own (from_pod's (IPv4) chain has no room for its key). */
+static __attribute__((noinline)) void verdict_ids(const struct flow *f, int fam, struct verdict *v)
+{
+	v->src_id = v->src_id ?: flow_identity(f, fam, 0);
+	v->dst_id = v->dst_id ?: flow_identity(f, fam, 1);
+}
+
 /*
  * What from_pod does with a packet once the pod is known (src, its address
  * ep_addr: IPv4 a __u32, IPv6 16 bytes) and its family's header parsed and
@@ -272,8 +281,7 @@ static __always_inline int from_pod_flow(struct __sk_buff *skb, struct pkt *p4, 
 	if (ct_judge_due(ct)) {
 		/* Both ends must allow: egress here, ingress at a local
 		 * destination (a remote one applies its own on arrival). */
-		v->src_id = flow_identity(f, fam, 0);
-		v->dst_id = dipc ? dipc->identity : flow_identity(f, fam, 1);
+		v->dst_id = dipc ? dipc->identity : 0;
 		/* Hairpin: the pod reaches itself as kube-proxy would have it,
 		 * from the node (allowed, as the node always is); kube-proxy's
 		 * masquerade hands the flow to the node, so the pod's egress is
@@ -286,6 +294,8 @@ static __always_inline int from_pod_flow(struct __sk_buff *skb, struct pkt *p4, 
 				    judge_key(dst, fam == XCNI_AF_INET ? (const void *)&f->tuple.v4.daddr
 								       : f->tuple.v6.daddr, fam),
 				    v, f->len, ep_id, lb_hairpin(lb, fam));
+		if (v->enforced)
+			verdict_ids(f, fam, v);
 		if (reason)
 			return reason;
 	}

@@ -545,7 +545,10 @@ static __always_inline int ct_track(struct __sk_buff *skb, struct flow *f, int f
 	/* A SYN (without ACK) on a flow past its handshake opens a new connection
 	 * on a reused tuple (the old one's end was never seen, or it closed): it is
 	 * judged as new, so policy changed since then applies to it. A SYN on a
-	 * flow still in its handshake is a retransmission. */
+	 * flow still in its handshake is a retransmission. A SYN only asks, as an
+	 * echo request: never looked up as a reply (a new connection's second
+	 * miss); a SYN crossing the peer's (simultaneous open) is judged as its
+	 * sender's own flow, and its SYN+ACK answers the peer's. */
 	fresh_syn = tcp && (f->tcp_flags & (XCNI_TCP_SYN | XCNI_TCP_ACK)) == XCNI_TCP_SYN;
 
 	/* The reverse first (a reply's one lookup, not a miss and a hit) for a
@@ -578,7 +581,7 @@ static __always_inline int ct_track(struct __sk_buff *skb, struct flow *f, int f
 		}
 		/* Its entry there but over: a new flow rewrites it (ct_open_entry). */
 		f->ct_reuse = e != NULL;
-		e = echo_req ? NULL : ct_find(fam, rev);
+		e = echo_req || fresh_syn ? NULL : ct_find(fam, rev);
 	}
 	if (e && ct_alive(e, now, life) && !ct_recheck(e, f->policy_rev)) {
 		*flags = e->flags;

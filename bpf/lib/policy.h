@@ -78,22 +78,30 @@ static __always_inline int policy_pending(void)
 }
 
 /*
- * One side's judgement (policy_allows/policy_judge: 1, 0 or a drop reason) as
- * flow_judge uses it: 0 when allowed, deny when no rule
- * allows, the reason policy_judge gave otherwise; an unjudged pod (pending)
- * is open where no agent judges (the node config says which, read only then).
+ * One side's judgement (policy_judge: 1, 0 or a drop reason) as flow_judge
+ * uses it: 0 when allowed, deny when no rule allows, the reason policy_judge
+ * gave otherwise (an unjudged pod is pending only where an agent judges).
  */
 static __always_inline int policy_verdict(int ok, int deny)
 {
-	int reason = ok > 0 ? 0 : ok ? ok : deny;
-
-	if (reason == XCNI_DROP_POLICY_PENDING && !policy_pending())
-		reason = 0;
-	return reason;
+	return ok > 0 ? 0 : ok ? ok : deny;
 }
 
 /* An audited denial is named already (by the other side): the event reports it. */
 #define VERDICT_AUDITED(v) ((v)->enforced & (XCNI_POLV_AUDIT << 1))
+
+/* v names what decided in an isolated pod's direction dir: enforced (bit 0,
+ * the entry's XCNI_POLV_* above it), the entry's policy and rule (1, 0, 0: no
+ * rule allows, or none looked up yet). 0: refused, unless a rule then allows. */
+static __always_inline int verdict_name(struct verdict *v, __u8 dir, __u8 enforced,
+					__u32 policy_id, __u16 rule)
+{
+	v->enforced = enforced;
+	v->pol_dir = dir;
+	v->policy_id = policy_id;
+	v->rule = rule;
+	return 0;
+}
 
 /*
  * What the entry found decides (XCNI_POLV_*): 1 allowed (an audited denial
@@ -113,10 +121,7 @@ static __always_inline int policy_hit(const struct xcni_policy_val *hit, __u8 di
 								    0;
 	if (ret == 1 && VERDICT_AUDITED(v))
 		return 1;
-	v->enforced = 1 | (__u8)(flags << 1);
-	v->pol_dir = dir;
-	v->policy_id = hit->policy_id;
-	v->rule = hit->rule;
+	verdict_name(v, dir, 1 | (__u8)(flags << 1), hit->policy_id, hit->rule);
 	return ret;
 }
 
@@ -127,23 +132,22 @@ static __always_inline int policy_hit(const struct xcni_policy_val *hit, __u8 di
  * XCNI_DROP_POLICY_OVERFLOW (it did not fit: closed) or
  * XCNI_DROP_POLICY_PENDING (no polep entry: not judged yet, which the
  * caller turns into "allowed" where no agent judges; policy_pending). The
- * peer's address is looked up in the ipBlock groups: peer6 (16 bytes) for
- * an IPv6 peer, else peer_ip (IPv4).
+ * peer's address (addr, of the family fam) is looked up in the ipBlock groups.
  */
 /* The polcidr key of a pod's (ep, its version) direction dir towards a peer address. */
 static __always_inline void policy_ck(struct xcni_polcidr_key *ck, __u32 ep, __u8 version, __u8 dir,
-				      __u32 peer_ip, const __u8 *peer6)
+				      int fam, const void *addr)
 {
 	ck->ep = ep;
 	ck->version = version;
 	ck->dir = dir;
-	if (peer6) {
+	if (fam == XCNI_AF_INET6) {
 		ck->prefixlen = XCNI_POLCIDR_PREFIX_BASE + 128;
 		ck->v6 = 1;
-		__builtin_memcpy(ck->addr6, peer6, 16);
+		__builtin_memcpy(ck->addr6, addr, 16);
 	} else {
 		ck->prefixlen = XCNI_POLCIDR_PREFIX_BASE + 32;
-		ck->addr = peer_ip;
+		ck->addr = *(const __u32 *)addr;
 	}
 }
 
@@ -187,17 +191,25 @@ __attribute__((noinline)) int fqdn_group(const struct xcni_polcidr_key *ck, __u3
 	return group && *group < 0x80000000u ? (int)*group : 0;
 }
 
-static __always_inline int policy_judge(__u32 ep, __u8 dir, __u32 peer_id, __u32 peer_ip,
-					const __u8 *peer6, __u8 proto, __u16 dport,
-					struct verdict *v, __u32 ep_id)
+static __always_inline int policy_judge(__u32 ep, __u8 dir, __u32 *peer, int fam, const void *addr,
+					__u8 proto, __u16 dport, struct verdict *v, __u32 ep_id)
 {
 	struct xcni_polep *pe = bpf_map_lookup_elem(&xcni_polep, &ep);
 	struct xcni_polhash_key k = {};
 	struct xcni_polcidr_key ck = {};
 	struct xcni_policy_val *hit;
-	__u32 *group;
+	__u32 *group, peer_id;
 	__u8 has;
 
+	/* Not isolated this way, nor closed (or not judged where no agent
+	 * judges): allowed whoever the peer is, whose identity is not looked up
+	 * (*peer 0: the ipcache's, looked up here when asked; an LPM walk a new
+	 * flow of a pod without policy saves). */
+	if (pe ? !(pe->isolated & (XCNI_POLEP_OVERFLOW | XCNI_ISOLATED(dir))) : !policy_pending())
+		return 1;
+	if (!*peer)
+		*peer = identity_of(fam, addr);
+	peer_id = *peer;
 	/* The pod's own node may always reach it and be reached (kubelet probes),
 	 * under any policy, and so before its policy is known or when it did not
 	 * fit; but the pod's egress to it as its tiers say (XCNI_POLEP_HOST_EGRESS):
@@ -208,18 +220,14 @@ static __always_inline int policy_judge(__u32 ep, __u8 dir, __u32 peer_id, __u32
 	    (dir != XCNI_DIR_FROM_POD || !pe || !(pe->isolated & XCNI_POLEP_HOST_EGRESS)))
 		return 1;
 	if (!pe)
-		return XCNI_DROP_POLICY_PENDING; /* flow_judge: unless no agent judges here */
+		return XCNI_DROP_POLICY_PENDING; /* an agent judges here (above) */
 	if (pe->isolated & XCNI_POLEP_OVERFLOW) /* the drop names it */
 		return pe->isolated & XCNI_POLEP_CONTESTED ? XCNI_DROP_ADDR_CONTESTED :
 							     XCNI_DROP_POLICY_OVERFLOW;
 	if (!(pe->isolated & XCNI_ISOLATED(dir)))
 		return 1; /* no policy selects the pod in this direction */
-	if (!VERDICT_AUDITED(v)) {
-		v->enforced = 1;
-		v->pol_dir = dir;
-		v->policy_id = 0;
-		v->rule = 0;
-	}
+	if (!VERDICT_AUDITED(v))
+		verdict_name(v, dir, 1, 0, 0);
 	/*
 	 * A closed address (XCNI_ID_UNMANAGED: changing owner in an apply, or
 	 * contested) is judged by no entry: not by any peer's, nor by an ipBlock
@@ -227,13 +235,8 @@ static __always_inline int policy_judge(__u32 ep, __u8 dir, __u32 peer_id, __u32
 	 * Deny of one namespace over an allow of the rest). Refused, as nothing
 	 * allowed it.
 	 */
-	if (peer_id == XCNI_ID_UNMANAGED) {
-		v->enforced = 1;
-		v->pol_dir = dir;
-		v->policy_id = 0;
-		v->rule = 0;
-		return 0;
-	}
+	if (peer_id == XCNI_ID_UNMANAGED)
+		return verdict_name(v, dir, 1, 0, 0);
 	has = pe->has[dir & 1];
 	k.ep = ep;
 	k.version = pe->version;
@@ -250,37 +253,38 @@ static __always_inline int policy_judge(__u32 ep, __u8 dir, __u32 peer_id, __u32
 	    (has & XCNI_HAS_FQDN)) {
 		int g;
 
-		policy_ck(&ck, ep, pe->version, dir, peer_ip, peer6);
+		policy_ck(&ck, ep, pe->version, dir, fam, addr);
 		g = fqdn_group(&ck, ep_id);
 		if (g > 0)
 			peer_id = (__u32)g;
 	}
 	hit = peer_lookup(&k, peer_id, has);
 	if (!hit && (has & XCNI_HAS_CIDR)) {
-		policy_ck(&ck, ep, pe->version, dir, peer_ip, peer6);
+		policy_ck(&ck, ep, pe->version, dir, fam, addr);
 		group = bpf_map_lookup_elem(&xcni_polcidr, &ck);
 		if (group)
 			hit = peer_lookup(&k, *group, has);
 	}
 	if (!hit)
 		hit = peer_lookup(&k, XCNI_ID_ANY, has);
-	if (!hit) {
-		/* isolated, nothing allows: named by direction alone */
-		v->enforced = 1;
-		v->pol_dir = dir;
-		v->policy_id = 0;
-		v->rule = 0;
-		return 0;
-	}
+	if (!hit) /* isolated, nothing allows */
+		return verdict_name(v, dir, 1, 0, 0);
 	__sync_fetch_and_add(&hit->packets, 1);
 	return policy_hit(hit, dir, v);
+}
+
+/* The ipcache's identity of the flow's source (dst: destination). */
+static __always_inline __u32 flow_identity(const struct flow *f, int fam, int dst)
+{
+	return identity_of(fam, dst ? flow_daddr(f, fam) : flow_saddr(f, fam));
 }
 
 /*
  * A flow ct_track found new or stale (ct), judged where this program can, in
  * either family: the egress of local pod src_key (its policy key; 0: none
  * here) towards the destination, then the ingress of local pod dst_key (0:
- * none here) from the source; v->src_id and v->dst_id set by the caller.
+ * none here) from the source; v->src_id and v->dst_id set by the caller
+ * (0: looked up when a side's policy asks, or for the event).
  * Peers by identity, then by address in the ipBlock prefixes of the
  * family. Both allow: the flow is stored or re-stamped (ct_commit with len,
  * ep_id and flags), 0. Else the drop reason, a stale flow forgotten
@@ -290,19 +294,17 @@ static __always_inline int flow_judge(const struct flow *f, int fam, int ct, __u
 				      __u32 dst_key, struct verdict *v, __u32 len, __u32 ep_id,
 				      __u8 flags)
 {
-	int v4 = fam == XCNI_AF_INET, reason = 0;
+	int reason = 0;
 
 	if (src_key)
-		reason = policy_verdict(policy_judge(src_key, XCNI_DIR_FROM_POD, v->dst_id,
-						     v4 ? f->tuple.v4.daddr : 0,
-						     v4 ? NULL : f->tuple.v6.daddr,
-						     flow_proto(f, fam), flow_dport(f, fam), v, ep_id),
+		reason = policy_verdict(policy_judge(src_key, XCNI_DIR_FROM_POD, &v->dst_id, fam,
+						     flow_daddr(f, fam), flow_proto(f, fam),
+						     flow_dport(f, fam), v, ep_id),
 					XCNI_DROP_POLICY_EGRESS);
 	if (!reason && dst_key)
-		reason = policy_verdict(policy_judge(dst_key, XCNI_DIR_TO_POD, v->src_id,
-						     v4 ? f->tuple.v4.saddr : 0,
-						     v4 ? NULL : f->tuple.v6.saddr,
-						     flow_proto(f, fam), flow_dport(f, fam), v, 0),
+		reason = policy_verdict(policy_judge(dst_key, XCNI_DIR_TO_POD, &v->src_id, fam,
+						     flow_saddr(f, fam), flow_proto(f, fam),
+						     flow_dport(f, fam), v, 0),
 					XCNI_DROP_POLICY_INGRESS);
 	if (reason)
 		ct_refuse(f, fam, ct);
@@ -365,12 +367,6 @@ static __always_inline __u32 judge_key(const struct xcni_endpoint *ep, const voi
 	if (!ep)
 		return 0;
 	return fam == XCNI_AF_INET ? *(const __u32 *)addr : polkey_of(ep, addr);
-}
-
-/* The ipcache's identity of the flow's source (dst: destination). */
-static __always_inline __u32 flow_identity(const struct flow *f, int fam, int dst)
-{
-	return identity_of(fam, dst ? flow_daddr(f, fam) : flow_saddr(f, fam));
 }
 
 /*

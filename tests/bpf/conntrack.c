@@ -161,15 +161,15 @@ static const struct row conntrack_rows[] = {
 	  .dev = DEV_A, TCP(IP_A, REUSED_PORT, IP_B, 80, TH_SYN), REDIR(FWD_LOCAL),
 	  .ct = XCNI_CT_NEW, .ct_no_svc = true },
 	{ "ct: nothing of the old entry left, not counted as created", .step = ct_reused_clean },
-	/* A SYN+ACK answers: the flow it answers first; its own direction's
-	 * entry only where the two SYNs crossed (simultaneous open). */
+	/* A SYN only asks: one crossing the peer's (simultaneous open) is its
+	 * sender's own new flow, and a SYN+ACK answers the flow it answers. */
 	{ "B->A SYN: B's flow", .dev = DEV_B, TCP(IP_B, 80, IP_A, 40301, TH_SYN), REDIR(FWD_LOCAL),
 	  .ct = XCNI_CT_NEW },
-	{ "A->B SYN crossing it: a reply of B's flow", .dev = DEV_A,
-	  TCP(IP_A, 40301, IP_B, 80, TH_SYN), REDIR(FWD_REPLY), .ct = XCNI_CT_ESTABLISHED,
+	{ "A->B SYN crossing it: A's own new flow, not a reply of B's", .dev = DEV_A,
+	  TCP(IP_A, 40301, IP_B, 80, TH_SYN), REDIR(FWD_LOCAL), .ct = XCNI_CT_NEW },
+	{ "B->A SYN-ACK of the simultaneous open: answers A's flow", .dev = DEV_B,
+	  TCP(IP_B, 80, IP_A, 40301, TH_SYN | TH_ACK), REDIR(FWD_REPLY), .ct = XCNI_CT_ESTABLISHED,
 	  .ct_rev = true },
-	{ "B->A SYN-ACK of the simultaneous open: B's own flow's entry", .dev = DEV_B,
-	  TCP(IP_B, 80, IP_A, 40301, TH_SYN | TH_ACK), REDIR(FWD_LOCAL), .ct = XCNI_CT_ESTABLISHED },
 	{ "A->B SYN: A's flow", .dev = DEV_A, TCP(IP_A, 40302, IP_B, 80, TH_SYN), REDIR(FWD_LOCAL),
 	  .ct = XCNI_CT_NEW },
 	{ "ct: B's entry the other way round too", .step = ct_both_ways },

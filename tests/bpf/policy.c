@@ -545,6 +545,12 @@ static const struct row policy_rows[] = {
 	  TCP(IP_B, 41017, IP_A, 80, TH_SYN), REDIR(FWD_LOCAL), .ct = XCNI_CT_NEW, BY(7, 0, TO_POD) },
 	{ "B->A UDP 53: ingress would, egress does not", .dev = DEV_B, UDP(IP_B, 41018, IP_A, 53),
 	  POLICY_DROP(DROP_POLICY_EGRESS) },
+	/* A SYN only asks: one on the reverse tuple of a flow opened to B is
+	 * B's own new connection, judged (not a reply of that flow). */
+	{ "C->B TCP 7100: B's ingress is not isolated", .dev = DEV_C,
+	  TCP(IP_C, 41060, IP_B, 7100, TH_SYN), REDIR(FWD_LOCAL), .ct = XCNI_CT_NEW },
+	{ "B->C SYN on that flow's reverse tuple: B's own connection, B's egress refuses it",
+	  .dev = DEV_B, TCP(IP_B, 7100, IP_C, 41060, TH_SYN), SHOT(DROP_POLICY_EGRESS, EV_FULL) },
 	{ "ct: B->C TCP 8080 established before B's policy, its end never seen",
 	  .step = ct_stale_established },
 	{ "B->C SYN on that tuple: a new connection, judged by B's policy now", .dev = DEV_B,
