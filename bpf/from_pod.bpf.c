@@ -166,9 +166,9 @@ static __always_inline __u8 lb_hairpin(union lb_state lb, int fam)
 	return LB_ST(lb, fam, ct_flags);
 }
 
-/* A policy's verdict (its event) names both ends: one no policy asked about
- * (flow_judge looks a peer's up only then) looked up now, in a frame of its
- * own (from_pod's (IPv4) chain has no room for its key). */
+/* A policy's verdict or a drop (its event) names both ends: one no policy
+ * asked about (flow_judge looks a peer's up only then) looked up now, in a
+ * frame of its own (from_pod's (IPv4) chain has no room for its key). */
 static __attribute__((noinline)) void verdict_ids(const struct flow *f, int fam, struct verdict *v)
 {
 	v->src_id = v->src_id ?: flow_identity(f, fam, 0);
@@ -294,7 +294,7 @@ static __always_inline int from_pod_flow(struct __sk_buff *skb, struct pkt *p4, 
 				    judge_key(dst, fam == XCNI_AF_INET ? (const void *)&f->tuple.v4.daddr
 								       : f->tuple.v6.daddr, fam),
 				    v, f->len, ep_id, lb_hairpin(lb, fam));
-		if (v->enforced)
+		if (v->enforced || reason) /* a drop's event names both ends too */
 			verdict_ids(f, fam, v);
 		if (reason)
 			return reason;
