@@ -293,7 +293,7 @@ static __always_inline int from_pod_flow(struct __sk_buff *skb, struct pkt *p4, 
 		reason = flow_judge(f, fam, ct, lb_hairpin(lb, fam) ? 0 : judge_key(src, ep_addr, fam),
 				    judge_key(dst, fam == XCNI_AF_INET ? (const void *)&f->tuple.v4.daddr
 								       : f->tuple.v6.daddr, fam),
-				    v, f->len, ep_id, lb_hairpin(lb, fam));
+				    v, f->len, ep_id, lb_hairpin(lb, fam), 1);
 		if (v->enforced || reason) /* a drop's event names both ends too */
 			verdict_ids(f, fam, v);
 		if (reason)

@@ -192,7 +192,7 @@ __attribute__((noinline)) int fqdn_group(const struct xcni_polcidr_key *ck, __u3
 }
 
 static __always_inline int policy_judge(__u32 ep, __u8 dir, __u32 *peer, int fam, const void *addr,
-					__u8 proto, __u16 dport, struct verdict *v, __u32 ep_id)
+					__u8 proto, __u16 dport, struct verdict *v, __u32 ep_id, int lazy)
 {
 	struct xcni_polep *pe = bpf_map_lookup_elem(&xcni_polep, &ep);
 	struct xcni_polhash_key k = {};
@@ -204,10 +204,11 @@ static __always_inline int policy_judge(__u32 ep, __u8 dir, __u32 *peer, int fam
 	/* Not isolated this way, nor closed (or not judged where no agent
 	 * judges): allowed whoever the peer is, whose identity is not looked up
 	 * (*peer 0: the ipcache's, looked up here when asked; an LPM walk a new
-	 * flow of a pod without policy saves). */
+	 * flow of a pod without policy saves; lazy, a constant: only from_pod's
+	 * callers, as the branch costs 6.1's verifier to_pod's +45%). */
 	if (pe ? !(pe->isolated & (XCNI_POLEP_OVERFLOW | XCNI_ISOLATED(dir))) : !policy_pending())
 		return 1;
-	if (!*peer)
+	if (lazy && !*peer)
 		*peer = identity_of(fam, addr);
 	peer_id = *peer;
 	/* The pod's own node may always reach it and be reached (kubelet probes),
@@ -292,19 +293,19 @@ static __always_inline __u32 flow_identity(const struct flow *f, int fam, int ds
  */
 static __always_inline int flow_judge(const struct flow *f, int fam, int ct, __u32 src_key,
 				      __u32 dst_key, struct verdict *v, __u32 len, __u32 ep_id,
-				      __u8 flags)
+				      __u8 flags, int lazy)
 {
 	int reason = 0;
 
 	if (src_key)
 		reason = policy_verdict(policy_judge(src_key, XCNI_DIR_FROM_POD, &v->dst_id, fam,
 						     flow_daddr(f, fam), flow_proto(f, fam),
-						     flow_dport(f, fam), v, ep_id),
+						     flow_dport(f, fam), v, ep_id, lazy),
 					XCNI_DROP_POLICY_EGRESS);
 	if (!reason && dst_key)
 		reason = policy_verdict(policy_judge(dst_key, XCNI_DIR_TO_POD, &v->src_id, fam,
 						     flow_saddr(f, fam), flow_proto(f, fam),
-						     flow_dport(f, fam), v, 0),
+						     flow_dport(f, fam), v, 0, lazy),
 					XCNI_DROP_POLICY_INGRESS);
 	if (reason)
 		ct_refuse(f, fam, ct);
@@ -401,7 +402,7 @@ static __always_inline int track_and_judge(struct __sk_buff *skb, struct flow *f
 		j->ep_id = j->src_ep ? j->src_ep->ep_id : 0;
 	}
 	return flow_judge(f, fam, *ct, judge_key(j->src_ep, j->src_addr, fam),
-			  judge_key(j->dst_ep, j->dst_addr, fam), v, len, j->ep_id, j->flags);
+			  judge_key(j->dst_ep, j->dst_addr, fam), v, len, j->ep_id, j->flags, 0);
 }
 
 #endif
