@@ -96,16 +96,23 @@ static void incr_clear(struct pol_incr *pi)
 
 static void clash_drop(struct pol_incr *pi);
 
+static void subj_drop(struct pol_incr *pi)
+{
+	while (pi->nsubj)
+		k8s_free(pi->subj[--pi->nsubj]);
+}
+
 void pol_incr_free(struct pol_incr *pi)
 {
 	if (!pi)
 		return;
 	struct pol_delta *d = &pi->d;
 	void *v[] = { d->ipc_put, d->ipc_del, d->id_put, d->id_del, d->pol_put, d->pol_del,
-		      d->pn_put, d->pn_del, pi->clash, pi->moved, pi->node_name, pi };
+		      d->pn_put, d->pn_del, pi->clash, pi->moved, pi->subj, pi->node_name, pi };
 
 	incr_clear(pi);
 	clash_drop(pi);
+	subj_drop(pi);
 	pol_incr_prev_free(pi);
 	json_decref(pi->docs);
 	for (size_t i = 0; i < ARRAY_SIZE(v); i++)
@@ -1089,20 +1096,26 @@ static int sel_dirty(struct pol_incr *pi, const struct cluster *c, const uint64_
 		bool hit = p && ((all && p->audited) || (p->cnps & cnps[1]));
 		bool np = p && (ep->npbits & nps[1]);
 		bool patch = p && ((p->cnps & cnps[0]) || (ep->npbits & nps[0]));
+		const struct nslabels *l = p && (cnps[0] || pi->nsubj) ? pol_incr_nsl(pi, p->pod->meta.ns) : NULL;
 		struct epsel *sel;
 
-		for (size_t k = 0; p && !hit && k < c->n[K8S_CLUSTERNETPOL]; k++) {
+		if (p && (cnps[0] || pi->nsubj) && !l) {
+			hmap_free(&at);
+			return -ENOMEM;
+		}
+		for (size_t k = 0; l && !hit && k < c->n[K8S_CLUSTERNETPOL]; k++) {
 			const struct k8s_cnp *cp = &c->objs[K8S_CLUSTERNETPOL][k]->cnp;
-			const struct nslabels *l;
 
-			if (!(POL_CNP_BIT(cp->meta.name) & cnps[0]))
-				continue;
-			if (!(l = pol_incr_nsl(pi, p->pod->meta.ns))) {
-				hmap_free(&at);
-				return -ENOMEM;
-			}
-			patch |= pol_cnp_selects(cp, p->pod, &l->labels);
+			patch |= (POL_CNP_BIT(cp->meta.name) & cnps[0]) && pol_cnp_selects(cp, p->pod, &l->labels);
 			hit = patch && (POL_CNP_BIT(cp->meta.name) & cnps[1]);
+		}
+		/* A subject alone changed: a pod entering or leaving it. */
+		for (size_t k = 0; l && !patch && k < pi->nsubj; k++) {
+			const struct k8s_object *o = pi->subj[k], *now =
+				pol_incr_view_find(c, K8S_CLUSTERNETPOL, o->meta.ns, o->meta.name);
+
+			patch = !now || pol_cnp_selects(&o->cnp, p->pod, &l->labels) !=
+						pol_cnp_selects(&now->cnp, p->pod, &l->labels);
 		}
 		for (int in = 0; p && nps[1] && !np && in < 2; in++)
 			for (size_t k = pol_np_next(&x, p->pod, in, 0); !np && k < x.nnps;
@@ -1117,7 +1130,7 @@ static int sel_dirty(struct pol_incr *pi, const struct cluster *c, const uint64_
 			sel->np[k] = (uint32_t)(now - 1);
 		}
 		pi->d.neps_np += np || (ep->npbits & nps[0]);
-		if (hit || np || (patch && !p->audited))
+		if (hit || np || (patch && (!p->audited || p->contested)))
 			ret = pol_incr_dirty_ep(pi, ep->ip);
 		else if (patch && !hmap_has(&pi->dirty, hu32(ep->ip), UKEY(ep->ip)))
 			ret = hmap_put(&pi->dirty, hu32(ep->ip), UKEY(ep->ip), EP_PATCH);
@@ -1177,10 +1190,18 @@ static int policies_resync(struct pol_incr *pi, const struct cluster *c, const u
 		i += d <= 0;
 		j += d >= 0;
 	}
-	if (!ret && (tmp.nrulenames != pi->r.nrulenames ||
-		     (tmp.nrulenames && memcmp(tmp.rulenames, pi->r.rulenames,
-					       tmp.nrulenames * sizeof(*tmp.rulenames)))))
-		pi->names_whole = moved = true;
+	/* Rule names changed: the maps diffed whole; a Pass number another rule's now (the entries
+	 * carry it): every tiered pod. A policy made or gone numbering its own reaches its pods. */
+	pi->names_whole = tmp.nrulenames != pi->r.nrulenames ||
+			  (tmp.nrulenames && memcmp(tmp.rulenames, pi->r.rulenames,
+						    tmp.nrulenames * sizeof(*tmp.rulenames)));
+	for (size_t a = 0, b = 0; !ret && a < tmp.nrulenames && b < pi->r.nrulenames;) {
+		const struct pol_rulename *u = &tmp.rulenames[a], *v = &pi->r.rulenames[b];
+		int d = memcmp(&u->key, &v->key, sizeof(u->key));
+
+		moved |= !d && !u->key.policy_id && memcmp(&u->val, &v->val, sizeof(u->val));
+		a += d <= 0, b += d >= 0;
+	}
 	if (ret) {
 		free(tmp.policies);
 		free(tmp.rulenames);
@@ -1213,20 +1234,27 @@ static int policies_resync(struct pol_incr *pi, const struct cluster *c, const u
 }
 
 /*
- * A policy changed: where its rules alone changed, each one a patch follows (pol_rules_reach), the
- * pods it selects are patched per peer, the peers a changed rule selects decided again (pi->reach);
- * else compiled whole (*whole: its name bit). Its document is kept for its next change.
+ * A policy changed: where each change a patch follows (pol_rules_reach), the pods it selects (bits[0],
+ * its name bit; its subject alone: those entering or leaving it, pi->subj) are patched per peer, the
+ * peers a changed rule selects decided again (pi->reach); else compiled whole (bits[1]). Its
+ * document is kept for its next change.
  */
 static int pol_changed(struct pol_incr *pi, const struct cluster *c, const struct store_change *ch,
-		       uint64_t *whole)
+		       uint64_t *bits)
 {
 	const struct k8s_object *now = pol_incr_view_find(c, ch->kind, ch->ns, ch->name);
 	char *key = pol_incr_pod_key(ch->ns, ch->name);
 	json_t *was = key ? json_object_get(pi->docs, key) : NULL;
-	int ret = !key ? -ENOMEM : now && was ? pol_rules_reach(was, now, &pi->r, &pi->reach) : 0;
+	struct k8s_object *subj = NULL;
+	int ret = !key ? -ENOMEM : now || was ? pol_rules_reach(was, now, &pi->r, &pi->reach, &subj) : 0;
+	uint64_t bit = ch->kind == K8S_CLUSTERNETPOL ? POL_CNP_BIT(ch->name) : POL_NP_BIT(ch->ns, ch->name);
 
-	*whole |= ret > 0 ? 0 : ch->kind == K8S_CLUSTERNETPOL ? POL_CNP_BIT(ch->name) :
-							    POL_NP_BIT(ch->ns, ch->name);
+	if (ret == 2 && xcni_grow(&pi->subj, &pi->capsubj, pi->nsubj + 1, sizeof(*pi->subj)))
+		k8s_free(subj), ret = -ENOMEM;
+	else if (ret == 2)
+		pi->subj[pi->nsubj++] = subj;
+	bits[0] |= ret == 2 ? 0 : bit;
+	bits[1] |= ret > 0 ? 0 : bit;
 	if (ret >= 0 && !pi->docs && !(pi->docs = json_object()))
 		ret = -ENOMEM;
 	/* No document: an object made in code, its next change whole. */
@@ -1253,6 +1281,7 @@ static int incr_apply(struct pol_incr *pi, const struct cluster *c, const struct
 	hmap_clear(&pi->dirty);
 	hmap_clear(&pi->idmoved);
 	hmap_clear(&pi->reach);
+	subj_drop(pi);
 	clash_drop(pi); /* of an update that started over half way */
 	for (size_t i = 0; i < pi->r.neps; i++)
 		pi->r.eps[i].changed = false;
@@ -1302,12 +1331,10 @@ static int incr_apply(struct pol_incr *pi, const struct cluster *c, const struct
 			break;
 		case K8S_NETWORKPOLICY:
 			pi->pols_changed = true;
-			nps[0] |= POL_NP_BIT(ch[i].ns, ch[i].name);
-			ret = pol_changed(pi, c, &ch[i], &nps[1]);
+			ret = pol_changed(pi, c, &ch[i], nps);
 			break;
 		case K8S_CLUSTERNETPOL:
-			cnps[0] |= POL_CNP_BIT(ch[i].name);
-			ret = pol_changed(pi, c, &ch[i], &cnps[1]);
+			ret = pol_changed(pi, c, &ch[i], cnps);
 			break;
 		case K8S_POD:
 			ret = pod_changed(pi, c, &ch[i], canons[i]);
@@ -1333,7 +1360,7 @@ static int incr_apply(struct pol_incr *pi, const struct cluster *c, const struct
 			break;
 		ret = ent_update(pi, (uint32_t)s->k);
 	}
-	if (!ret && (pi->pols_changed || cnps[0]))
+	if (!ret && (pi->pols_changed || cnps[0] || pi->nsubj))
 		ret = policies_resync(pi, c, cnps, nps);
 	if (!ret)
 		ret = pol_incr_eps_resync(pi, c);
@@ -1475,3 +1502,4 @@ int pol_compile(const struct cluster *c, const struct pol_opts *o, struct pol_re
 	pol_incr_free(pi);
 	return ret;
 }
+
