@@ -1180,7 +1180,7 @@ int pol_rules_reach(json_t *was, const struct k8s_object *now, const struct pol_
 				ret = !(w ? now : o) ? 1 : rule_reach(w ? now : o, d, i, r, reach);
 		}
 	}
-	if (ret == 1 && place && !sel && same)
+	if (ret == 1 && place && !sel && same && !*subj)
 		*subj = o, o = NULL, ret = 2;
 	k8s_free(o);
 	return ret;

@@ -19,6 +19,9 @@
 #include "lib/system/tunnel.h"
 #include "lib/policy/policy_incr_int.h"
 
+/* a and b exchanged. */
+#define SWAP(a, b) ({ __typeof__(a) swap_ = (a); (a) = (b); (b) = swap_; })
+
 /* ---- the incremental compiler (policy.h) ------------------------------ */
 
 size_t pol_incr_resets(const struct pol_incr *pi)
@@ -96,23 +99,17 @@ static void incr_clear(struct pol_incr *pi)
 
 static void clash_drop(struct pol_incr *pi);
 
-static void subj_drop(struct pol_incr *pi)
-{
-	while (pi->nsubj)
-		k8s_free(pi->subj[--pi->nsubj]);
-}
-
 void pol_incr_free(struct pol_incr *pi)
 {
 	if (!pi)
 		return;
 	struct pol_delta *d = &pi->d;
 	void *v[] = { d->ipc_put, d->ipc_del, d->id_put, d->id_del, d->pol_put, d->pol_del,
-		      d->pn_put, d->pn_del, pi->clash, pi->moved, pi->subj, pi->node_name, pi };
+		      d->pn_put, d->pn_del, pi->clash, pi->moved, pi->node_name, pi };
 
 	incr_clear(pi);
 	clash_drop(pi);
-	subj_drop(pi);
+	k8s_free(pi->subj);
 	pol_incr_prev_free(pi);
 	json_decref(pi->docs);
 	for (size_t i = 0; i < ARRAY_SIZE(v); i++)
@@ -1096,10 +1093,10 @@ static int sel_dirty(struct pol_incr *pi, const struct cluster *c, const uint64_
 		bool hit = p && ((all && p->audited) || (p->cnps & cnps[1]));
 		bool np = p && (ep->npbits & nps[1]);
 		bool patch = p && ((p->cnps & cnps[0]) || (ep->npbits & nps[0]));
-		const struct nslabels *l = p && (cnps[0] || pi->nsubj) ? pol_incr_nsl(pi, p->pod->meta.ns) : NULL;
+		const struct nslabels *l = p && (cnps[0] || pi->subj) ? pol_incr_nsl(pi, p->pod->meta.ns) : NULL;
 		struct epsel *sel;
 
-		if (p && (cnps[0] || pi->nsubj) && !l) {
+		if (p && (cnps[0] || pi->subj) && !l) {
 			hmap_free(&at);
 			return -ENOMEM;
 		}
@@ -1110,11 +1107,11 @@ static int sel_dirty(struct pol_incr *pi, const struct cluster *c, const uint64_
 			hit = patch && (POL_CNP_BIT(cp->meta.name) & cnps[1]);
 		}
 		/* A subject alone changed: a pod entering or leaving it. */
-		for (size_t k = 0; l && !patch && k < pi->nsubj; k++) {
-			const struct k8s_object *o = pi->subj[k], *now =
-				pol_incr_view_find(c, K8S_CLUSTERNETPOL, o->meta.ns, o->meta.name);
+		if (l && !patch && pi->subj) {
+			const struct k8s_object *now = pol_incr_view_find(c, K8S_CLUSTERNETPOL, pi->subj->meta.ns,
+									  pi->subj->meta.name);
 
-			patch = !now || pol_cnp_selects(&o->cnp, p->pod, &l->labels) !=
+			patch = !now || pol_cnp_selects(&pi->subj->cnp, p->pod, &l->labels) !=
 						pol_cnp_selects(&now->cnp, p->pod, &l->labels);
 		}
 		for (int in = 0; p && nps[1] && !np && in < 2; in++)
@@ -1160,14 +1157,12 @@ static int policies_resync(struct pol_incr *pi, const struct cluster *c, const u
 
 	x.nnps = c->n[K8S_NETWORKPOLICY];
 	x.nps = calloc(x.nnps ? x.nnps : 1, sizeof(*x.nps));
-	if (!x.nps || cnp_ctx_init(&x, c)) {
-		pol_ctx_free(&x);
-		return -ENOMEM;
-	}
-	for (size_t k = 0; k < x.nnps; k++)
+	ret = !x.nps || cnp_ctx_init(&x, c) ? -ENOMEM : 0;
+	for (size_t k = 0; !ret && k < x.nnps; k++)
 		x.nps[k] = &c->objs[K8S_NETWORKPOLICY][k]->np;
-	pol_sort_unless_sorted(x.nps, x.nnps, sizeof(*x.nps), pol_cmp_meta);
-	ret = pol_build_policies(&x);
+	if (!ret)
+		pol_sort_unless_sorted(x.nps, x.nnps, sizeof(*x.nps), pol_cmp_meta);
+	ret = ret ?: pol_build_policies(&x);
 	while (!ret && (i < tmp.npolicies || j < pi->r.npolicies)) {
 		const struct pol_name *a = i < tmp.npolicies ? &tmp.policies[i] : NULL;
 		const struct pol_name *b = j < pi->r.npolicies ? &pi->r.policies[j] : NULL;
@@ -1192,50 +1187,36 @@ static int policies_resync(struct pol_incr *pi, const struct cluster *c, const u
 	}
 	/* Rule names changed: the maps diffed whole; a Pass number another rule's now (the entries
 	 * carry it): every tiered pod. A policy made or gone numbering its own reaches its pods. */
-	pi->names_whole = tmp.nrulenames != pi->r.nrulenames ||
-			  (tmp.nrulenames && memcmp(tmp.rulenames, pi->r.rulenames,
-						    tmp.nrulenames * sizeof(*tmp.rulenames)));
-	for (size_t a = 0, b = 0; !ret && a < tmp.nrulenames && b < pi->r.nrulenames;) {
-		const struct pol_rulename *u = &tmp.rulenames[a], *v = &pi->r.rulenames[b];
-		int d = memcmp(&u->key, &v->key, sizeof(u->key));
+	for (size_t a = 0, b = 0; !ret && (a < tmp.nrulenames || b < pi->r.nrulenames);) {
+		const struct pol_rulename *u = tmp.rulenames + a, *v = pi->r.rulenames + b;
+		int d = a == tmp.nrulenames ? 1 : b == pi->r.nrulenames ? -1 : memcmp(&u->key, &v->key, sizeof(u->key));
+		bool chg = d || memcmp(&u->val, &v->val, sizeof(u->val));
 
-		moved |= !d && !u->key.policy_id && memcmp(&u->val, &v->val, sizeof(u->val));
+		pi->names_whole |= chg;
+		moved |= chg && !d && !u->key.policy_id;
 		a += d <= 0, b += d >= 0;
 	}
-	if (ret) {
-		free(tmp.policies);
-		free(tmp.rulenames);
-		pol_ctx_free(&x);
-		return ret;
+	if (!ret) {
+		moved |= x.cnp_audit_any != pi->cnp_audit_any;
+		pi->cnp_audit_any = x.cnp_audit_any;
+		pi->nnps = x.nnps, pi->r.npolicies = tmp.npolicies, pi->r.nrulenames = tmp.nrulenames;
+		/* pi's new, x and tmp the old to free: x.np_id what pi->epsel's indexes name */
+		SWAP(pi->nps, x.nps), SWAP(pi->np_id, x.np_id);
+		SWAP(pi->r.policies, tmp.policies), SWAP(pi->r.rulenames, tmp.rulenames);
+		pi->named_egress = false;
+		for (size_t k = 0; k < pi->nnps; k++)
+			pi->named_egress |= pol_incr_np_named(NULL, pi->nps[k]);
+		ret = sel_dirty(pi, c, cnps, nps, moved, x.np_id);
 	}
-	moved |= x.cnp_audit_any != pi->cnp_audit_any;
-	uint32_t *was_id = pi->np_id; /* what pi->epsel's indexes name */
-
-	free(pi->nps);
-	free(pi->r.policies);
-	free(pi->r.rulenames);
-	pi->nps = x.nps;
-	pi->np_id = x.np_id;
-	pi->nnps = x.nnps;
-	x.nps = NULL;
-	x.np_id = NULL;
-	pi->cnp_audit_any = x.cnp_audit_any;
+	free(tmp.policies);
+	free(tmp.rulenames);
 	pol_ctx_free(&x);
-	pi->r.policies = tmp.policies;
-	pi->r.npolicies = tmp.npolicies;
-	pi->r.rulenames = tmp.rulenames;
-	pi->r.nrulenames = tmp.nrulenames;
-	pi->named_egress = false;
-	for (size_t k = 0; k < pi->nnps; k++)
-		pi->named_egress |= pol_incr_np_named(NULL, pi->nps[k]);
-	ret = sel_dirty(pi, c, cnps, nps, moved, was_id);
-	free(was_id);
 	return ret;
 }
 
 /*
  * A policy changed: where each change a patch follows (pol_rules_reach), the pods it selects (bits[0],
- * its name bit; its subject alone: those entering or leaving it, pi->subj) are patched per peer, the
+ * its name bit; its subject alone, one an update: those entering or leaving it, pi->subj) are patched per peer, the
  * peers a changed rule selects decided again (pi->reach); else compiled whole (bits[1]). Its
  * document is kept for its next change.
  */
@@ -1245,14 +1226,9 @@ static int pol_changed(struct pol_incr *pi, const struct cluster *c, const struc
 	const struct k8s_object *now = pol_incr_view_find(c, ch->kind, ch->ns, ch->name);
 	char *key = pol_incr_pod_key(ch->ns, ch->name);
 	json_t *was = key ? json_object_get(pi->docs, key) : NULL;
-	struct k8s_object *subj = NULL;
-	int ret = !key ? -ENOMEM : now || was ? pol_rules_reach(was, now, &pi->r, &pi->reach, &subj) : 0;
+	int ret = !key ? -ENOMEM : now || was ? pol_rules_reach(was, now, &pi->r, &pi->reach, &pi->subj) : 0;
 	uint64_t bit = ch->kind == K8S_CLUSTERNETPOL ? POL_CNP_BIT(ch->name) : POL_NP_BIT(ch->ns, ch->name);
 
-	if (ret == 2 && xcni_grow(&pi->subj, &pi->capsubj, pi->nsubj + 1, sizeof(*pi->subj)))
-		k8s_free(subj), ret = -ENOMEM;
-	else if (ret == 2)
-		pi->subj[pi->nsubj++] = subj;
 	bits[0] |= ret == 2 ? 0 : bit;
 	bits[1] |= ret > 0 ? 0 : bit;
 	if (ret >= 0 && !pi->docs && !(pi->docs = json_object()))
@@ -1281,7 +1257,8 @@ static int incr_apply(struct pol_incr *pi, const struct cluster *c, const struct
 	hmap_clear(&pi->dirty);
 	hmap_clear(&pi->idmoved);
 	hmap_clear(&pi->reach);
-	subj_drop(pi);
+	k8s_free(pi->subj);
+	pi->subj = NULL;
 	clash_drop(pi); /* of an update that started over half way */
 	for (size_t i = 0; i < pi->r.neps; i++)
 		pi->r.eps[i].changed = false;
@@ -1360,7 +1337,7 @@ static int incr_apply(struct pol_incr *pi, const struct cluster *c, const struct
 			break;
 		ret = ent_update(pi, (uint32_t)s->k);
 	}
-	if (!ret && (pi->pols_changed || cnps[0] || pi->nsubj))
+	if (!ret && (pi->pols_changed || cnps[0] || pi->subj))
 		ret = policies_resync(pi, c, cnps, nps);
 	if (!ret)
 		ret = pol_incr_eps_resync(pi, c);

@@ -100,9 +100,7 @@ struct pol_incr {
 	 * reads its rules (pol_rules_reach). */
 	json_t *docs;
 	struct hmap reach; /* one update's: the peers its changed rules select (POL_REACH) */
-	/* one update's: the ClusterNetworkPolicies whose subject alone changed, as they were */
-	struct k8s_object **subj;
-	size_t nsubj, capsubj;
+	struct k8s_object *subj; /* one update's: a ClusterNetworkPolicy whose subject alone changed, as it was */
 	/* The label index of r->identities (pol_labix_build), kept while they stay:
 	 * built again for each local pod's compile it was most of that compile
 	 * at 100k pods (500-700 identities). */

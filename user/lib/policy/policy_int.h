@@ -162,7 +162,7 @@ int cnp_ctx_init(struct pol_ctx *x, const struct cluster *c);
  * or gone) differ where a patch follows each changed rule (by index), the peers they select put in
  * reach (keys POL_REACH: in their direction, an identity of r; XCNI_ID_REMOTE_NODE: the Nodes;
  * XCNI_ID_ANY: a rule changed); every rule where a ClusterNetworkPolicy was made, gone, or its
- * subject, tier or priority changed. 2: its subject alone, was parsed in *subj. 0: the pods it
+ * subject, tier or priority changed. 2: its subject alone, was parsed in *subj (if NULL). 0: the pods it
  * selects compiled whole; -ENOMEM. */
 int pol_rules_reach(json_t *was, const struct k8s_object *now, const struct pol_result *r,
 		    struct hmap *reach, struct k8s_object **subj);
