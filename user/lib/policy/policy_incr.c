@@ -995,8 +995,7 @@ static int nodes_resync(struct pol_incr *pi, const struct cluster *c)
 				free(v);
 				return -ENOMEM;
 			}
-		i += d <= 0;
-		j += d >= 0;
+		i += d <= 0, j += d >= 0;
 	}
 	free(pi->nodeaddr);
 	pi->nodeaddr = v;
@@ -1093,23 +1092,23 @@ static int sel_dirty(struct pol_incr *pi, const struct cluster *c, const uint64_
 		bool hit = p && ((all && p->audited) || (p->cnps & cnps[1]));
 		bool np = p && (ep->npbits & nps[1]);
 		bool patch = p && ((p->cnps & cnps[0]) || (ep->npbits & nps[0]));
-		const struct nslabels *l = p && (cnps[0] || pi->subj) ? pol_incr_nsl(pi, p->pod->meta.ns) : NULL;
+		const struct nslabels *l = NULL;
 		struct epsel *sel;
 
-		if (p && (cnps[0] || pi->subj) && !l) {
-			hmap_free(&at);
-			return -ENOMEM;
-		}
+		if (p && (cnps[0] || pi->subj) && !(l = pol_incr_nsl(pi, p->pod->meta.ns)) &&
+		    (ret = -ENOMEM))
+			break;
 		for (size_t k = 0; l && !hit && k < c->n[K8S_CLUSTERNETPOL]; k++) {
 			const struct k8s_cnp *cp = &c->objs[K8S_CLUSTERNETPOL][k]->cnp;
 
-			patch |= (POL_CNP_BIT(cp->meta.name) & cnps[0]) && pol_cnp_selects(cp, p->pod, &l->labels);
+			patch |= (POL_CNP_BIT(cp->meta.name) & cnps[0]) &&
+				 pol_cnp_selects(cp, p->pod, &l->labels);
 			hit = patch && (POL_CNP_BIT(cp->meta.name) & cnps[1]);
 		}
 		/* A subject alone changed: a pod entering or leaving it. */
 		if (l && !patch && pi->subj) {
-			const struct k8s_object *now = pol_incr_view_find(c, K8S_CLUSTERNETPOL, pi->subj->meta.ns,
-									  pi->subj->meta.name);
+			const struct k8s_object *now = pol_incr_view_find(
+				c, K8S_CLUSTERNETPOL, pi->subj->meta.ns, pi->subj->meta.name);
 
 			patch = !now || pol_cnp_selects(&pi->subj->cnp, p->pod, &l->labels) !=
 						pol_cnp_selects(&now->cnp, p->pod, &l->labels);
@@ -1160,8 +1159,7 @@ static int policies_resync(struct pol_incr *pi, const struct cluster *c, const u
 	ret = !x.nps || cnp_ctx_init(&x, c) ? -ENOMEM : 0;
 	for (size_t k = 0; !ret && k < x.nnps; k++)
 		x.nps[k] = &c->objs[K8S_NETWORKPOLICY][k]->np;
-	if (!ret)
-		pol_sort_unless_sorted(x.nps, x.nnps, sizeof(*x.nps), pol_cmp_meta);
+	pol_sort_unless_sorted(x.nps, ret ? 0 : x.nnps, sizeof(*x.nps), pol_cmp_meta);
 	ret = ret ?: pol_build_policies(&x);
 	while (!ret && (i < tmp.npolicies || j < pi->r.npolicies)) {
 		const struct pol_name *a = i < tmp.npolicies ? &tmp.policies[i] : NULL;
@@ -1182,14 +1180,14 @@ static int policies_resync(struct pol_incr *pi, const struct cluster *c, const u
 			else if (n)
 				nps[1] |= POL_NP_BIT(n->name.ns, n->name.name);
 		}
-		i += d <= 0;
-		j += d >= 0;
+		i += d <= 0, j += d >= 0;
 	}
 	/* Rule names changed: the maps diffed whole; a Pass number another rule's now (the entries
 	 * carry it): every tiered pod. A policy made or gone numbering its own reaches its pods. */
-	for (size_t a = 0, b = 0; !ret && (a < tmp.nrulenames || b < pi->r.nrulenames);) {
-		const struct pol_rulename *u = tmp.rulenames + a, *v = pi->r.rulenames + b;
-		int d = a == tmp.nrulenames ? 1 : b == pi->r.nrulenames ? -1 : memcmp(&u->key, &v->key, sizeof(u->key));
+	pi->names_whole = tmp.nrulenames != pi->r.nrulenames;
+	for (size_t a = 0, b = 0; a < tmp.nrulenames && b < pi->r.nrulenames;) {
+		const struct pol_rulename *u = &tmp.rulenames[a], *v = &pi->r.rulenames[b];
+		int d = memcmp(&u->key, &v->key, sizeof(u->key));
 		bool chg = d || memcmp(&u->val, &v->val, sizeof(u->val));
 
 		pi->names_whole |= chg;
@@ -1215,10 +1213,10 @@ static int policies_resync(struct pol_incr *pi, const struct cluster *c, const u
 }
 
 /*
- * A policy changed: where each change a patch follows (pol_rules_reach), the pods it selects (bits[0],
- * its name bit; its subject alone, one an update: those entering or leaving it, pi->subj) are patched per peer, the
- * peers a changed rule selects decided again (pi->reach); else compiled whole (bits[1]). Its
- * document is kept for its next change.
+ * A policy changed: where each change a patch follows (pol_rules_reach), the pods it selects
+ * (bits[0], its name bit; its subject alone, one an update: those entering or leaving it,
+ * pi->subj) are patched per peer, the peers a changed rule selects decided again (pi->reach);
+ * else compiled whole (bits[1]). Its document is kept for its next change.
  */
 static int pol_changed(struct pol_incr *pi, const struct cluster *c, const struct store_change *ch,
 		       uint64_t *bits)
@@ -1226,8 +1224,10 @@ static int pol_changed(struct pol_incr *pi, const struct cluster *c, const struc
 	const struct k8s_object *now = pol_incr_view_find(c, ch->kind, ch->ns, ch->name);
 	char *key = pol_incr_pod_key(ch->ns, ch->name);
 	json_t *was = key ? json_object_get(pi->docs, key) : NULL;
-	int ret = !key ? -ENOMEM : now || was ? pol_rules_reach(was, now, &pi->r, &pi->reach, &pi->subj) : 0;
-	uint64_t bit = ch->kind == K8S_CLUSTERNETPOL ? POL_CNP_BIT(ch->name) : POL_NP_BIT(ch->ns, ch->name);
+	int ret = !key	      ? -ENOMEM :
+		  now || was ? pol_rules_reach(was, now, &pi->r, &pi->reach, &pi->subj) : 0;
+	uint64_t bit = ch->kind == K8S_CLUSTERNETPOL ? POL_CNP_BIT(ch->name) :
+						       POL_NP_BIT(ch->ns, ch->name);
 
 	bits[0] |= ret == 2 ? 0 : bit;
 	bits[1] |= ret > 0 ? 0 : bit;
@@ -1265,7 +1265,7 @@ static int incr_apply(struct pol_incr *pi, const struct cluster *c, const struct
 	pi->ids_changed = false;
 	pi->nmoved = 0;
 	/* From nothing (incr_reset): the policies and node addresses are new too. */
-	pi->pols_changed = pi->nodes_changed = pi->replay;
+	pi->nodes_changed = pi->replay;
 	pi->names_whole = false;
 	/* A tiered or audited pod's entries depend on every pod's and node's
 	 * address (policy_cnp.c): only the local pods they are laid over are
@@ -1307,11 +1307,8 @@ static int incr_apply(struct pol_incr *pi, const struct cluster *c, const struct
 			ret = node_changed(pi, c, ch[i].name);
 			break;
 		case K8S_NETWORKPOLICY:
-			pi->pols_changed = true;
-			ret = pol_changed(pi, c, &ch[i], nps);
-			break;
 		case K8S_CLUSTERNETPOL:
-			ret = pol_changed(pi, c, &ch[i], cnps);
+			ret = pol_changed(pi, c, &ch[i], ch[i].kind == K8S_CLUSTERNETPOL ? cnps : nps);
 			break;
 		case K8S_POD:
 			ret = pod_changed(pi, c, &ch[i], canons[i]);
@@ -1337,7 +1334,7 @@ static int incr_apply(struct pol_incr *pi, const struct cluster *c, const struct
 			break;
 		ret = ent_update(pi, (uint32_t)s->k);
 	}
-	if (!ret && (pi->pols_changed || cnps[0] || pi->subj))
+	if (!ret && (pi->replay || nps[0] || cnps[0] || pi->subj))
 		ret = policies_resync(pi, c, cnps, nps);
 	if (!ret)
 		ret = pol_incr_eps_resync(pi, c);

@@ -100,7 +100,8 @@ struct pol_incr {
 	 * reads its rules (pol_rules_reach). */
 	json_t *docs;
 	struct hmap reach; /* one update's: the peers its changed rules select (POL_REACH) */
-	struct k8s_object *subj; /* one update's: a ClusterNetworkPolicy whose subject alone changed, as it was */
+	/* one update's: a ClusterNetworkPolicy whose subject alone changed, as it was */
+	struct k8s_object *subj;
 	/* The label index of r->identities (pol_labix_build), kept while they stay:
 	 * built again for each local pod's compile it was most of that compile
 	 * at 100k pods (500-700 identities). */
@@ -116,7 +117,7 @@ struct pol_incr {
 	struct hmap touched; /* addresses whose entries may change */
 	struct hmap dirty; /* local pods' addresses to compile again */
 	struct hmap idmoved; /* identities a pod joined or left (a changed pod's): decided again */
-	bool ids_changed, pols_changed, nodes_changed;
+	bool ids_changed, nodes_changed;
 	size_t nmoved, capmoved;
 	struct xcni_prefix *moved; /* changed Nodes' and pods' addresses, before and after */
 	size_t nclash, capclash;
