@@ -477,7 +477,9 @@ static void test_random_cnp(void **state)
 		      "of them patched: %zu tiered directions, %zu with a changed rule's peers decided "
 		      "again; %zu such directions in every delta step\n",
 		      cnp_only_steps, cnp_only_patched, cnp_only_dirs, cnp_only_rules, dirs_chg);
-	assert_true(cnp_only_patched > 0);
+	/* A ClusterNetworkPolicy made, deleted, moved or its subject changed is patched too
+	 * (13 of 66 such steps before, when only a rules-only change was). */
+	assert_true(cnp_only_patched * 3 > cnp_only_steps);
 	assert_true(cnp_only_rules > 0);
 	/* The direction a change left as it was is patched with nothing decided again. */
 	assert_true(cnp_only_rules < cnp_only_dirs);
