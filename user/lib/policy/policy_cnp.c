@@ -1188,15 +1188,6 @@ int pol_rules_reach(json_t *was, const struct k8s_object *now, const struct pol_
 	return ret;
 }
 
-bool cnp_any_audit(const struct cluster *c)
-{
-	for (int k = 0; k < 2; k++)
-		for (size_t i = 0; i < c->n[k ? K8S_NETWORKPOLICY : K8S_NAMESPACE]; i++)
-			if (c->objs[k ? K8S_NETWORKPOLICY : K8S_NAMESPACE][i]->meta.audit)
-				return true;
-	return false;
-}
-
 static bool ns_audit(const struct pol_ctx *x, const char *ns)
 {
 	for (size_t i = 0; i < x->nnsaudit; i++)

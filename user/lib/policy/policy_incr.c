@@ -1265,7 +1265,7 @@ static int incr_apply(struct pol_incr *pi, const struct cluster *c, const struct
 	pi->ids_changed = false;
 	pi->nmoved = 0;
 	/* From nothing (incr_reset): the policies and node addresses are new too. */
-	pi->nodes_changed = pi->replay;
+	pi->pols_changed = pi->nodes_changed = pi->replay;
 	pi->names_whole = false;
 	/* A tiered or audited pod's entries depend on every pod's and node's
 	 * address (policy_cnp.c): only the local pods they are laid over are
@@ -1334,7 +1334,7 @@ static int incr_apply(struct pol_incr *pi, const struct cluster *c, const struct
 			break;
 		ret = ent_update(pi, (uint32_t)s->k);
 	}
-	if (!ret && (pi->replay || nps[0] || cnps[0] || pi->subj))
+	if (!ret && (pi->pols_changed || nps[0] || cnps[0] || pi->subj))
 		ret = policies_resync(pi, c, cnps, nps);
 	if (!ret)
 		ret = pol_incr_eps_resync(pi, c);

@@ -117,7 +117,7 @@ struct pol_incr {
 	struct hmap touched; /* addresses whose entries may change */
 	struct hmap dirty; /* local pods' addresses to compile again */
 	struct hmap idmoved; /* identities a pod joined or left (a changed pod's): decided again */
-	bool ids_changed, nodes_changed;
+	bool ids_changed, pols_changed, nodes_changed;
 	size_t nmoved, capmoved;
 	struct xcni_prefix *moved; /* changed Nodes' and pods' addresses, before and after */
 	size_t nclash, capclash;
