@@ -1224,8 +1224,9 @@ static int pol_changed(struct pol_incr *pi, const struct cluster *c, const struc
 	const struct k8s_object *now = pol_incr_view_find(c, ch->kind, ch->ns, ch->name);
 	char *key = pol_incr_pod_key(ch->ns, ch->name);
 	json_t *was = key ? json_object_get(pi->docs, key) : NULL;
-	int ret = !key	      ? -ENOMEM :
-		  now || was ? pol_rules_reach(was, now, &pi->r, &pi->reach, &pi->subj) : 0;
+	/* From nothing (pi->replay) every pod is compiled whole: nothing to reach. */
+	int ret = !key ? -ENOMEM : pi->replay || (!now && !was) ? 0 :
+		  pol_rules_reach(was, now, &pi->r, &pi->reach, &pi->subj);
 	uint64_t bit = ch->kind == K8S_CLUSTERNETPOL ? POL_CNP_BIT(ch->name) :
 						       POL_NP_BIT(ch->ns, ch->name);
 
