@@ -9,6 +9,8 @@
  * kind, alternating:
  *   few: c0 (subject grp=g1: 10 namespaces) flips its ingress Deny <-> Accept,
  *   all: call (subject every namespace) flips the same way,
+ *   subj: c0's subject widened by one group (10 Namespaces more) and back,
+ *   new, del: cnew (subject grp=g3, 10 Namespaces) made and deleted,
  *   self, beat: this node's Node (n1) and another's (n5) written again with
  *   a new annotation (a status heartbeat), addresses and labels the same,
  *   node: n5 relabelled zone=z0 <-> z1 (a node peer every tiered pod decides),
@@ -179,6 +181,29 @@ int main(int argc, char **argv)
 		say("few", few, fewmax, n, &dfew);
 	if (want("all"))
 		say("all", all, allmax, n, &dall);
+	/* c0's subject widened by one group (In g1, g2: 10 Namespaces more) and back; cnew (subject
+	 * grp=g3: 10 Namespaces) made, then deleted. */
+	for (int k = 0; k < 3; k++) {
+		const char *kn = k == 2 ? "del" : k ? "new" : "subj";
+		double sum = 0, max = 0, t;
+
+		for (int i = 0; want(kn) && i < 2 * n; i++) {
+			if (k == 0)
+				cnp(st, "c0", i % 2 ? subj : "{\"matchExpressions\":[{\"key\":\"grp\","
+					"\"operator\":\"In\",\"values\":[\"g1\",\"g2\"]}]}", 0, "Deny", 2);
+			else if (i % 2)
+				store_del(st, K8S_CLUSTERNETPOL, NULL, "cnew");
+			else
+				cnp(st, "cnew", "{\"matchLabels\":{\"grp\":\"g3\"}}", 2, "Deny", 4);
+			t = step(st, pi, &o, &d, fx_cpu_us);
+			if (k == 0 || k == 1 + i % 2) {
+				sum += t, max = t > max ? t : max;
+				dfew = *d;
+			}
+		}
+		if (want(kn))
+			say(kn, sum, max, k ? n : 2 * n, &dfew);
+	}
 	/* A Node's status heartbeat: written again, its addresses and labels
 	 * the same (this node's, n1, and another's, n5); then n5 relabelled. */
 	for (int k = 0; k < 3; k++) {
@@ -272,7 +297,7 @@ int main(int argc, char **argv)
 		}
 		say(k ? "ns" : "quiet", few, fewmax, n, d);
 	}
-	printf("whole compiles in the %d updates: %zu\n", 10 * n + 2, pol_incr_resets(pi) - 1);
+	printf("whole compiles in the %d updates: %zu\n", 16 * n + 2, pol_incr_resets(pi) - 1);
 	if (!kinds)
 		fx_whole(st, &o);
 out:

@@ -33,6 +33,7 @@ suites=(
 	"unit-polsync:$BUILD/tests/test_polsync"
 	"unit-polinject:$BUILD/tests/test_polinject"
 	"unit-polincr:$BUILD/tests/test_polincr"
+	"unit-polincr-random:$BUILD/tests/test_polincr_random"
 	"unit-cnp:$BUILD/tests/test_cnp"
 	# domainNames: names, the agent's compile and its map writer (issue 55).
 	"unit-fqdn:$BUILD/tests/test_fqdn"

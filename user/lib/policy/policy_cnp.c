@@ -1152,41 +1152,40 @@ static int rule_reach(const struct k8s_object *o, uint8_t d, size_t i, const str
 }
 
 int pol_rules_reach(json_t *was, const struct k8s_object *now, const struct pol_result *r,
-		    struct hmap *reach)
+		    struct hmap *reach, struct k8s_object **subj)
 {
-	bool np = now->kind == K8S_NETWORKPOLICY;
-	const char *sel = np ? "podSelector" : "subject";
-	json_t *a = json_object_get(was, "spec"), *b = json_object_get(now->raw, "spec");
-	struct k8s_object *o;
+	struct k8s_object *o = NULL;
 	struct k8s_error err;
-	int ret = k8s_parse(was, &o, &err);
+	int ret = was ? k8s_parse(was, &o, &err) : 0;
+	bool np = (o ? o : now)->kind == K8S_NETWORKPOLICY, place, sel, same = true;
+	json_t *a = json_object_get(o ? was : NULL, "spec");
+	json_t *b = json_object_get(now ? now->raw : NULL, "spec");
 
 	if (ret)
 		return ret == -ENOMEM ? ret : 0;
-	ret = o->meta.audit == now->meta.audit &&
-	      json_equal(json_object_get(a, sel), json_object_get(b, sel)) &&
-	      (np ? o->np.type_ingress == now->np.type_ingress && o->np.type_egress == now->np.type_egress :
-		    o->cnp.tier == now->cnp.tier && o->cnp.priority == now->cnp.priority);
+	sel = o && now && json_equal(json_object_get(a, np ? "podSelector" : "subject"),
+				     json_object_get(b, np ? "podSelector" : "subject"));
+	place = o && now && (np ? o->np.type_ingress == now->np.type_ingress &&
+					  o->np.type_egress == now->np.type_egress :
+				  o->cnp.tier == now->cnp.tier && o->cnp.priority == now->cnp.priority);
+	/* A ClusterNetworkPolicy made, gone, moved or its subject changed: every rule, both sides. */
+	ret = (!now || now->raw) && (!o || !now || o->meta.audit == now->meta.audit) &&
+	      (!np || (sel && place));
 	for (uint8_t d = 0; ret == 1 && d < XCNI_NR_POLICY_DIRS; d++) {
 		json_t *ra = json_object_get(a, d == XCNI_DIR_TO_POD ? "ingress" : "egress");
 		json_t *rb = json_object_get(b, d == XCNI_DIR_TO_POD ? "ingress" : "egress");
 
+		same &= ra == rb || json_equal(ra, rb);
 		for (size_t i = 0; ret == 1 && (i < json_array_size(ra) || i < json_array_size(rb)); i++)
-			for (int w = 0; ret == 1 && w < 2 &&
-					!json_equal(json_array_get(ra, i), json_array_get(rb, i)); w++)
-				ret = rule_reach(w ? now : o, d, i, r, reach);
+			for (int w = 0; ret == 1 && w < 2 && (!sel || !place ||
+					!json_equal(json_array_get(ra, i), json_array_get(rb, i))); w++)
+				ret = !(w ? now : o) ? 1 : rule_reach(w ? now : o, d, i, r, reach);
 	}
+	/* The rules the same: only the pods entering or leaving the subject. */
+	if (ret == 1 && place && !sel && same && !*subj)
+		*subj = o, o = NULL, ret = 2;
 	k8s_free(o);
 	return ret;
-}
-
-bool cnp_any_audit(const struct cluster *c)
-{
-	for (int k = 0; k < 2; k++)
-		for (size_t i = 0; i < c->n[k ? K8S_NETWORKPOLICY : K8S_NAMESPACE]; i++)
-			if (c->objs[k ? K8S_NETWORKPOLICY : K8S_NAMESPACE][i]->meta.audit)
-				return true;
-	return false;
 }
 
 static bool ns_audit(const struct pol_ctx *x, const char *ns)

@@ -19,6 +19,9 @@
 #include "lib/system/tunnel.h"
 #include "lib/policy/policy_incr_int.h"
 
+/* a and b exchanged. */
+#define SWAP(a, b) ({ __typeof__(a) swap_ = (a); (a) = (b); (b) = swap_; })
+
 /* ---- the incremental compiler (policy.h) ------------------------------ */
 
 size_t pol_incr_resets(const struct pol_incr *pi)
@@ -106,6 +109,7 @@ void pol_incr_free(struct pol_incr *pi)
 
 	incr_clear(pi);
 	clash_drop(pi);
+	k8s_free(pi->subj);
 	pol_incr_prev_free(pi);
 	json_decref(pi->docs);
 	for (size_t i = 0; i < ARRAY_SIZE(v); i++)
@@ -991,8 +995,7 @@ static int nodes_resync(struct pol_incr *pi, const struct cluster *c)
 				free(v);
 				return -ENOMEM;
 			}
-		i += d <= 0;
-		j += d >= 0;
+		i += d <= 0, j += d >= 0;
 	}
 	free(pi->nodeaddr);
 	pi->nodeaddr = v;
@@ -1089,20 +1092,26 @@ static int sel_dirty(struct pol_incr *pi, const struct cluster *c, const uint64_
 		bool hit = p && ((all && p->audited) || (p->cnps & cnps[1]));
 		bool np = p && (ep->npbits & nps[1]);
 		bool patch = p && ((p->cnps & cnps[0]) || (ep->npbits & nps[0]));
+		const struct nslabels *l = NULL;
 		struct epsel *sel;
 
-		for (size_t k = 0; p && !hit && k < c->n[K8S_CLUSTERNETPOL]; k++) {
+		if (p && (cnps[0] || pi->subj) && !(l = pol_incr_nsl(pi, p->pod->meta.ns)) &&
+		    (ret = -ENOMEM))
+			break;
+		for (size_t k = 0; l && !hit && k < c->n[K8S_CLUSTERNETPOL]; k++) {
 			const struct k8s_cnp *cp = &c->objs[K8S_CLUSTERNETPOL][k]->cnp;
-			const struct nslabels *l;
 
-			if (!(POL_CNP_BIT(cp->meta.name) & cnps[0]))
-				continue;
-			if (!(l = pol_incr_nsl(pi, p->pod->meta.ns))) {
-				hmap_free(&at);
-				return -ENOMEM;
-			}
-			patch |= pol_cnp_selects(cp, p->pod, &l->labels);
+			patch |= (POL_CNP_BIT(cp->meta.name) & cnps[0]) &&
+				 pol_cnp_selects(cp, p->pod, &l->labels);
 			hit = patch && (POL_CNP_BIT(cp->meta.name) & cnps[1]);
+		}
+		/* A subject alone changed: a pod entering or leaving it. */
+		if (l && !patch && pi->subj) {
+			const struct k8s_object *now = pol_incr_view_find(
+				c, K8S_CLUSTERNETPOL, pi->subj->meta.ns, pi->subj->meta.name);
+
+			patch = !now || pol_cnp_selects(&pi->subj->cnp, p->pod, &l->labels) !=
+						pol_cnp_selects(&now->cnp, p->pod, &l->labels);
 		}
 		for (int in = 0; p && nps[1] && !np && in < 2; in++)
 			for (size_t k = pol_np_next(&x, p->pod, in, 0); !np && k < x.nnps;
@@ -1117,7 +1126,7 @@ static int sel_dirty(struct pol_incr *pi, const struct cluster *c, const uint64_
 			sel->np[k] = (uint32_t)(now - 1);
 		}
 		pi->d.neps_np += np || (ep->npbits & nps[0]);
-		if (hit || np || (patch && !p->audited))
+		if (hit || np || (patch && (!p->audited || p->contested)))
 			ret = pol_incr_dirty_ep(pi, ep->ip);
 		else if (patch && !hmap_has(&pi->dirty, hu32(ep->ip), UKEY(ep->ip)))
 			ret = hmap_put(&pi->dirty, hu32(ep->ip), UKEY(ep->ip), EP_PATCH);
@@ -1147,14 +1156,11 @@ static int policies_resync(struct pol_incr *pi, const struct cluster *c, const u
 
 	x.nnps = c->n[K8S_NETWORKPOLICY];
 	x.nps = calloc(x.nnps ? x.nnps : 1, sizeof(*x.nps));
-	if (!x.nps || cnp_ctx_init(&x, c)) {
-		pol_ctx_free(&x);
-		return -ENOMEM;
-	}
-	for (size_t k = 0; k < x.nnps; k++)
+	ret = !x.nps || cnp_ctx_init(&x, c) ? -ENOMEM : 0;
+	for (size_t k = 0; !ret && k < x.nnps; k++)
 		x.nps[k] = &c->objs[K8S_NETWORKPOLICY][k]->np;
-	pol_sort_unless_sorted(x.nps, x.nnps, sizeof(*x.nps), pol_cmp_meta);
-	ret = pol_build_policies(&x);
+	pol_sort_unless_sorted(x.nps, ret ? 0 : x.nnps, sizeof(*x.nps), pol_cmp_meta);
+	ret = ret ?: pol_build_policies(&x);
 	while (!ret && (i < tmp.npolicies || j < pi->r.npolicies)) {
 		const struct pol_name *a = i < tmp.npolicies ? &tmp.policies[i] : NULL;
 		const struct pol_name *b = j < pi->r.npolicies ? &pi->r.policies[j] : NULL;
@@ -1174,59 +1180,58 @@ static int policies_resync(struct pol_incr *pi, const struct cluster *c, const u
 			else if (n)
 				nps[1] |= POL_NP_BIT(n->name.ns, n->name.name);
 		}
-		i += d <= 0;
-		j += d >= 0;
+		i += d <= 0, j += d >= 0;
 	}
-	if (!ret && (tmp.nrulenames != pi->r.nrulenames ||
-		     (tmp.nrulenames && memcmp(tmp.rulenames, pi->r.rulenames,
-					       tmp.nrulenames * sizeof(*tmp.rulenames)))))
-		pi->names_whole = moved = true;
-	if (ret) {
-		free(tmp.policies);
-		free(tmp.rulenames);
-		pol_ctx_free(&x);
-		return ret;
-	}
-	moved |= x.cnp_audit_any != pi->cnp_audit_any;
-	uint32_t *was_id = pi->np_id; /* what pi->epsel's indexes name */
+	/* Rule names changed: the maps diffed whole; a Pass number another rule's now (the entries
+	 * carry it): every tiered pod. A policy made or gone numbering its own reaches its pods. */
+	pi->names_whole = tmp.nrulenames != pi->r.nrulenames;
+	for (size_t a = 0, b = 0; a < tmp.nrulenames && b < pi->r.nrulenames;) {
+		const struct pol_rulename *u = &tmp.rulenames[a], *v = &pi->r.rulenames[b];
+		int d = memcmp(&u->key, &v->key, sizeof(u->key));
+		bool chg = d || memcmp(&u->val, &v->val, sizeof(u->val));
 
-	free(pi->nps);
-	free(pi->r.policies);
-	free(pi->r.rulenames);
-	pi->nps = x.nps;
-	pi->np_id = x.np_id;
-	pi->nnps = x.nnps;
-	x.nps = NULL;
-	x.np_id = NULL;
-	pi->cnp_audit_any = x.cnp_audit_any;
+		pi->names_whole |= chg;
+		moved |= chg && !d && !u->key.policy_id;
+		a += d <= 0, b += d >= 0;
+	}
+	if (!ret) {
+		moved |= x.cnp_audit_any != pi->cnp_audit_any;
+		pi->cnp_audit_any = x.cnp_audit_any;
+		pi->nnps = x.nnps, pi->r.npolicies = tmp.npolicies, pi->r.nrulenames = tmp.nrulenames;
+		/* pi's new, x and tmp the old to free: x.np_id what pi->epsel's indexes name */
+		SWAP(pi->nps, x.nps), SWAP(pi->np_id, x.np_id);
+		SWAP(pi->r.policies, tmp.policies), SWAP(pi->r.rulenames, tmp.rulenames);
+		pi->named_egress = false;
+		for (size_t k = 0; k < pi->nnps; k++)
+			pi->named_egress |= pol_incr_np_named(NULL, pi->nps[k]);
+		ret = sel_dirty(pi, c, cnps, nps, moved, x.np_id);
+	}
+	free(tmp.policies);
+	free(tmp.rulenames);
 	pol_ctx_free(&x);
-	pi->r.policies = tmp.policies;
-	pi->r.npolicies = tmp.npolicies;
-	pi->r.rulenames = tmp.rulenames;
-	pi->r.nrulenames = tmp.nrulenames;
-	pi->named_egress = false;
-	for (size_t k = 0; k < pi->nnps; k++)
-		pi->named_egress |= pol_incr_np_named(NULL, pi->nps[k]);
-	ret = sel_dirty(pi, c, cnps, nps, moved, was_id);
-	free(was_id);
 	return ret;
 }
 
 /*
- * A policy changed: where its rules alone changed, each one a patch follows (pol_rules_reach), the
- * pods it selects are patched per peer, the peers a changed rule selects decided again (pi->reach);
- * else compiled whole (*whole: its name bit). Its document is kept for its next change.
+ * A policy changed: where each change a patch follows (pol_rules_reach), the pods it selects
+ * (bits[0], its name bit; its subject alone, one an update: those entering or leaving it,
+ * pi->subj) are patched per peer, the peers a changed rule selects decided again (pi->reach);
+ * else compiled whole (bits[1]). Its document is kept for its next change.
  */
 static int pol_changed(struct pol_incr *pi, const struct cluster *c, const struct store_change *ch,
-		       uint64_t *whole)
+		       uint64_t *bits)
 {
 	const struct k8s_object *now = pol_incr_view_find(c, ch->kind, ch->ns, ch->name);
 	char *key = pol_incr_pod_key(ch->ns, ch->name);
 	json_t *was = key ? json_object_get(pi->docs, key) : NULL;
-	int ret = !key ? -ENOMEM : now && was ? pol_rules_reach(was, now, &pi->r, &pi->reach) : 0;
+	/* From nothing (pi->replay) every pod is compiled whole: nothing to reach. */
+	int ret = !key ? -ENOMEM : pi->replay || (!now && !was) ? 0 :
+		  pol_rules_reach(was, now, &pi->r, &pi->reach, &pi->subj);
+	uint64_t bit = ch->kind == K8S_CLUSTERNETPOL ? POL_CNP_BIT(ch->name) :
+						       POL_NP_BIT(ch->ns, ch->name);
 
-	*whole |= ret > 0 ? 0 : ch->kind == K8S_CLUSTERNETPOL ? POL_CNP_BIT(ch->name) :
-							    POL_NP_BIT(ch->ns, ch->name);
+	bits[0] |= ret == 2 ? 0 : bit;
+	bits[1] |= ret > 0 ? 0 : bit;
 	if (ret >= 0 && !pi->docs && !(pi->docs = json_object()))
 		ret = -ENOMEM;
 	/* No document: an object made in code, its next change whole. */
@@ -1253,6 +1258,8 @@ static int incr_apply(struct pol_incr *pi, const struct cluster *c, const struct
 	hmap_clear(&pi->dirty);
 	hmap_clear(&pi->idmoved);
 	hmap_clear(&pi->reach);
+	k8s_free(pi->subj);
+	pi->subj = NULL;
 	clash_drop(pi); /* of an update that started over half way */
 	for (size_t i = 0; i < pi->r.neps; i++)
 		pi->r.eps[i].changed = false;
@@ -1301,13 +1308,8 @@ static int incr_apply(struct pol_incr *pi, const struct cluster *c, const struct
 			ret = node_changed(pi, c, ch[i].name);
 			break;
 		case K8S_NETWORKPOLICY:
-			pi->pols_changed = true;
-			nps[0] |= POL_NP_BIT(ch[i].ns, ch[i].name);
-			ret = pol_changed(pi, c, &ch[i], &nps[1]);
-			break;
 		case K8S_CLUSTERNETPOL:
-			cnps[0] |= POL_CNP_BIT(ch[i].name);
-			ret = pol_changed(pi, c, &ch[i], &cnps[1]);
+			ret = pol_changed(pi, c, &ch[i], ch[i].kind == K8S_CLUSTERNETPOL ? cnps : nps);
 			break;
 		case K8S_POD:
 			ret = pod_changed(pi, c, &ch[i], canons[i]);
@@ -1333,7 +1335,7 @@ static int incr_apply(struct pol_incr *pi, const struct cluster *c, const struct
 			break;
 		ret = ent_update(pi, (uint32_t)s->k);
 	}
-	if (!ret && (pi->pols_changed || cnps[0]))
+	if (!ret && (pi->pols_changed || nps[0] || cnps[0] || pi->subj))
 		ret = policies_resync(pi, c, cnps, nps);
 	if (!ret)
 		ret = pol_incr_eps_resync(pi, c);
@@ -1475,3 +1477,4 @@ int pol_compile(const struct cluster *c, const struct pol_opts *o, struct pol_re
 	pol_incr_free(pi);
 	return ret;
 }
+

@@ -100,6 +100,8 @@ struct pol_incr {
 	 * reads its rules (pol_rules_reach). */
 	json_t *docs;
 	struct hmap reach; /* one update's: the peers its changed rules select (POL_REACH) */
+	/* one update's: a ClusterNetworkPolicy whose subject alone changed, as it was */
+	struct k8s_object *subj;
 	/* The label index of r->identities (pol_labix_build), kept while they stay:
 	 * built again for each local pod's compile it was most of that compile
 	 * at 100k pods (500-700 identities). */

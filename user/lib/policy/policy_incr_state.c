@@ -169,3 +169,12 @@ int pol_ctx_pods(const struct pol_ctx *cx)
 	}
 	return ret;
 }
+
+bool cnp_any_audit(const struct cluster *c)
+{
+	for (int k = 0; k < 2; k++)
+		for (size_t i = 0; i < c->n[k ? K8S_NETWORKPOLICY : K8S_NAMESPACE]; i++)
+			if (c->objs[k ? K8S_NETWORKPOLICY : K8S_NAMESPACE][i]->meta.audit)
+				return true;
+	return false;
+}

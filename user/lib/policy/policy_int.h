@@ -158,12 +158,14 @@ struct peer_memo;
 /* ---- policy_cnp.c ---- */
 /* x's ClusterNetworkPolicies and audit state from the view. 0 or -ENOMEM. */
 int cnp_ctx_init(struct pol_ctx *x, const struct cluster *c);
-/* 1 when a policy's document was and its object now differ in rules alone (by index: was's and
- * now's), each one a patch follows: the peers they select put in reach (keys POL_REACH: in their
- * direction, an identity of r; XCNI_ID_REMOTE_NODE: the Nodes; XCNI_ID_ANY: a rule changed). 0: the
- * pods it selects compiled whole; -ENOMEM. */
+/* 1 when a policy's document was and its object now (a ClusterNetworkPolicy's: either NULL, made
+ * or gone) differ where a patch follows each changed rule (by index), the peers they select put in
+ * reach (keys POL_REACH: in their direction, an identity of r; XCNI_ID_REMOTE_NODE: the Nodes;
+ * XCNI_ID_ANY: a rule changed); every rule where a ClusterNetworkPolicy was made, gone, or its
+ * subject, tier or priority changed. 2: its subject alone, was parsed in *subj (if NULL). 0: the pods it
+ * selects compiled whole; -ENOMEM. */
 int pol_rules_reach(json_t *was, const struct k8s_object *now, const struct pol_result *r,
-		    struct hmap *reach);
+		    struct hmap *reach, struct k8s_object **subj);
 #define POL_REACH(dir, id) UKEY((uint64_t)(dir) << 33 | (id))
 /* The tiers and audit mode laid over ep's NetworkPolicy entries (pol_compile_ep's last step);
  * old: the pod's last result, patched per changed peer where that is exact, or NULL. */
