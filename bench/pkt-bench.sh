@@ -87,8 +87,14 @@ print("|---|---:|---:|---:|---|")
 for name in base[0]:
     b = [r[name] for r in base]
     h = [r[name] for r in head]
-    p = [y / x for x, y in zip(b, h)]
     mb, mh = statistics.median(b), statistics.median(h)
-    print(f"| {name} | {mb:.1f} | {mh:.1f} | {mh / mb:.3f} | "
+    # A "sum: ... x" row is a ratio, not ns: three places.
+    f = ".3f" if name.startswith("sum:") and mb < 10 else ".1f"
+    # A difference row (a "miss over" sum) can be 0 or below: no ratio.
+    if min(b) <= 0 or mb <= 0:
+        print(f"| {name} | {mb:{f}} | {mh:{f}} | - | - |")
+        continue
+    p = [y / x for x, y in zip(b, h)]
+    print(f"| {name} | {mb:{f}} | {mh:{f}} | {mh / mb:.3f} | "
           f"{statistics.median(p):.3f}, {min(p):.3f}-{max(p):.3f} |")
 EOF
