@@ -285,7 +285,8 @@ static __always_inline __u32 flow_identity(const struct flow *f, int fam, int ds
  * either family: the egress of local pod src_key (its policy key; 0: none
  * here) towards the destination, then the ingress of local pod dst_key (0:
  * none here) from the source; v->src_id and v->dst_id set by the caller
- * (0: looked up when a side's policy asks, or for the event).
+ * (lazy, from_pod's: 0 looked up when a side's policy asks, the event's
+ * by the caller; else both filled before).
  * Peers by identity, then by address in the ipBlock prefixes of the
  * family. Both allow: the flow is stored or re-stamped (ct_commit with len,
  * ep_id and flags), 0. Else the drop reason, a stale flow forgotten
