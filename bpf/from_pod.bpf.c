@@ -63,8 +63,7 @@ static __always_inline int to_remote_node(struct __sk_buff *skb, int fam, struct
 	if (!in.inner_len)
 		return XCNI_FWD_TOO_BIG;
 	if (fam == XCNI_AF_INET) {
-		if (ttl_decrement4(skb, p4))
-			return XCNI_DROP_ENCAP;
+		ttl_decrement4(p4->ip);
 	} else {
 		p6->hop_limit--;
 		if (bpf_skb_store_bytes(skb, IP6_HOPLIMIT_OFF, &p6->hop_limit, 1, 0))

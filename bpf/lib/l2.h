@@ -17,23 +17,17 @@ static __always_inline int mac_eq(const __u8 *a, const __u8 *b)
 	       ((const __u16 *)a)[2] == ((const __u16 *)b)[2];
 }
 
-/* TTL down by one, header checksum fixed: what a router does. */
-static __always_inline int ttl_decrement4(struct __sk_buff *skb, const struct pkt *p)
+/*
+ * TTL down by one, header checksum fixed: what a router does, in place (the
+ * kernel's ip_decrease_ttl: the TTL is the high byte of its checksum word).
+ * ip is the packet's header, checked.
+ */
+static __always_inline void ttl_decrement4(struct iphdr *ip)
 {
-	/* TTL and protocol share a 16-bit word of the header checksum. */
-	union {
-		__u16 word;
-		__u8 b[2];
-	} old, new;
+	__u32 check = ip->check + bpf_htons(0x0100);
 
-	old.b[0] = p->ip->ttl;
-	old.b[1] = p->ip->protocol;
-	new.word = old.word;
-	new.b[0]--;
-	if (bpf_skb_store_bytes(skb, TTL_OFF, &new.b[0], 1, 0) ||
-	    bpf_l3_csum_replace(skb, IPCSUM_OFF, old.word, new.word, 2))
-		return -1;
-	return 0;
+	ip->check = (__u16)(check + (check >= 0xffff));
+	ip->ttl--;
 }
 
 /* Destination MAC the pod's, source MAC the gateway's (adjacent: one store). */
@@ -54,7 +48,8 @@ static __always_inline int mac_rewrite(struct __sk_buff *skb, const struct xcni_
 static __always_inline int l3_forward_rewrite4(struct __sk_buff *skb, struct pkt *p,
 					      const struct xcni_endpoint *dst)
 {
-	return ttl_decrement4(skb, p) ?: mac_rewrite(skb, dst);
+	ttl_decrement4(p->ip);
+	return mac_rewrite(skb, dst);
 }
 
 /*

@@ -43,8 +43,10 @@ static __always_inline int np_hop_ok(const struct pkt *p4, const struct pkt6 *p6
 static __always_inline int np_hop_down(struct __sk_buff *skb, struct pkt *p4, struct pkt6 *p6,
 				       int fam)
 {
-	if (fam == XCNI_AF_INET)
-		return ttl_decrement4(skb, p4);
+	if (fam == XCNI_AF_INET) {
+		ttl_decrement4(p4->ip);
+		return 0;
+	}
 	p6->hop_limit--;
 	return bpf_skb_store_bytes(skb, IP6_HOPLIMIT_OFF, &p6->hop_limit, 1, 0) ? -1 : 0;
 }

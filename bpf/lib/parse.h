@@ -394,7 +394,6 @@ static __always_inline int pkt_parse(struct __sk_buff *skb, int fam, struct curs
 }
 
 #define IP_OFF ETH_HLEN
-#define TTL_OFF (IP_OFF + offsetof(struct iphdr, ttl))
 #define IPCSUM_OFF (IP_OFF + offsetof(struct iphdr, check))
 
 #define IP_SADDR_OFF (IP_OFF + offsetof(struct iphdr, saddr))
