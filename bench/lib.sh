@@ -174,7 +174,7 @@ peer_round() {
 		[[ $crate =~ ^[0-9.]+$ && $cp50 =~ ^[0-9.]+$ ]] || die "$s: cannot parse conn_rate output: $cr"
 		if [[ -n ${CR_PERF:-} ]]; then
 			mkdir -p "$CR_PERF"
-			timeout $((CR_SECS + 60)) perf record -q -e cpu-clock -F 20000 -a -o "$CR_PERF/r$r-$s.data" -- \
+			timeout $((CR_SECS + 60)) perf record -q ${CR_PERF_ARGS:-} -e cpu-clock -F 20000 -a -o "$CR_PERF/r$r-$s.data" -- \
 				ip netns exec "$a" "${ON_CLIENT[@]}" "$CONN_RATE" client -c "$ip" -p $((CR_PORT + port)) \
 				-d "$CR_SECS" -w 0 >"$CR_PERF/r$r-$s.cr" 2>&1 || say "$s: the profiled conn_rate failed (round $r)"
 		fi

@@ -59,6 +59,8 @@
 #             CR_PERF/r<round>-<leg>.data (its output line in .cr), so that
 #             bench/conn_profile.py gives CPU per connection by program and
 #             kernel function, setup against setup (bench/README.md)
+#   CR_PERF_ARGS  more `perf record` arguments for CR_PERF's runs (word-split),
+#             e.g. "-g": call chains, to see who takes a contended lock
 set -euo pipefail
 
 BENCH=pod-throughput
